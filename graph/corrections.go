@@ -1,0 +1,525 @@
+package graph
+
+import (
+	"context"
+	"sort"
+	"strings"
+)
+
+// part is one component found by a split.
+type part struct {
+	keys   []string // in priority order
+	counts map[string]int
+	id     string
+}
+
+// split recomputes the components of profile p after removing the keys in
+// drop and the links in cut, and adds the result to w. Only p's members are
+// read, so the cost is the size of p. The largest part keeps p's id (on a
+// tie, the part holding the highest-priority identifier); each other part
+// gets a new id derived from p and its first identifier, with history.
+// It returns the ids of the resulting profiles, the surviving one first.
+func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bool, cut map[LinkKey]bool, reason string, w *Write) ([]Profile, error) {
+	ms, err := tx.Members(ctx, []string{p.ID})
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, m := range ms[p.ID] {
+		if !drop[m.Key] {
+			keys = append(keys, m.Key)
+		}
+	}
+	if len(keys) == 0 {
+		w.DeleteProfiles = append(w.DeleteProfiles, p.ID)
+		return nil, nil
+	}
+	links, err := tx.Links(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	parent := make(map[string]string, len(keys))
+	for _, k := range keys {
+		parent[k] = k
+	}
+	var find func(string) string
+	find = func(k string) string {
+		for parent[k] != k {
+			parent[k] = parent[parent[k]]
+			k = parent[k]
+		}
+		return k
+	}
+	for _, l := range links {
+		if cut[NewLinkKey(l.A, l.B)] || drop[l.A] || drop[l.B] {
+			continue
+		}
+		if _, ok := parent[l.A]; !ok {
+			continue
+		}
+		if _, ok := parent[l.B]; !ok {
+			continue
+		}
+		ra, rb := find(l.A), find(l.B)
+		if ra != rb {
+			parent[ra] = rb
+		}
+	}
+	byRoot := map[string]*part{}
+	var parts []*part
+	for _, k := range keys {
+		r := find(k)
+		pt := byRoot[r]
+		if pt == nil {
+			pt = &part{counts: map[string]int{}}
+			byRoot[r] = pt
+			parts = append(parts, pt)
+		}
+		pt.keys = append(pt.keys, k)
+		pt.counts[SplitKey(k).Type]++
+	}
+	for _, pt := range parts {
+		e.norm.SortByPriority(pt.keys)
+	}
+	sort.Slice(parts, func(i, j int) bool {
+		if len(parts[i].keys) != len(parts[j].keys) {
+			return len(parts[i].keys) > len(parts[j].keys)
+		}
+		a := []string{parts[i].keys[0], parts[j].keys[0]}
+		e.norm.SortByPriority(a)
+		return a[0] == parts[i].keys[0]
+	})
+	parts[0].id = p.ID
+	if err := nameProfiles(ctx, tx, parts[1:], func(pt *part) string { return p.ID + "/" + pt.keys[0] }, func(pt *part, id string) { pt.id = id }); err != nil {
+		return nil, err
+	}
+	var out []Profile
+	for i, pt := range parts {
+		np := Profile{ID: pt.id, CreatedAt: p.CreatedAt, UpdatedAt: w.At, Size: len(pt.keys), Counts: pt.counts}
+		if i > 0 {
+			np.CreatedAt = w.At
+			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeSplit, From: p.ID, Into: pt.id, At: w.At, Reason: reason})
+			for _, k := range pt.keys {
+				w.Assign = append(w.Assign, Assignment{Key: k, ProfileID: pt.id})
+			}
+		}
+		w.PutProfiles = append(w.PutProfiles, np)
+		out = append(out, np)
+	}
+	return out, nil
+}
+
+func requireReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return Errorf(EINVALID, "reason must not be empty")
+	}
+	return nil
+}
+
+// lockOne locks one existing identifier and its profile.
+func lockOne(ctx context.Context, tx Tx, ref IdentifierRef) (Identifier, Profile, error) {
+	k := ref.Key()
+	ids, err := tx.LockIdentifiers(ctx, []IdentifierSeen{{Key: k, Type: ref.Type, Value: ref.Value}}, false)
+	if err != nil {
+		return Identifier{}, Profile{}, err
+	}
+	id, ok := ids[k]
+	if !ok {
+		return Identifier{}, Profile{}, Errorf(ENOTFOUND, "identifier %s not found", describeRef(ref))
+	}
+	ps, err := tx.LockProfiles(ctx, []string{id.ProfileID})
+	if err != nil {
+		return Identifier{}, Profile{}, err
+	}
+	return id, ps[id.ProfileID], nil
+}
+
+// RemoveIdentifier erases an identifier: the identifier, its links and
+// refusals, and every event that no other identifier carried. Its profile
+// is split if the identifier was bridging parts of it. It returns the
+// profiles that remain of the old one (none when it held nothing else).
+//
+// Errors: EINVALID, ENOTFOUND.
+func (e *Engine) RemoveIdentifier(ctx context.Context, ref IdentifierRef, reason string) ([]Profile, error) {
+	if err := requireReason(reason); err != nil {
+		return nil, err
+	}
+	n, err := e.NormalizeRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	var out []Profile
+	err = e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		id, p, err := lockOne(ctx, tx, n)
+		if err != nil {
+			return err
+		}
+		w := &Write{At: Clean(e.Now()), DeleteIdentifiers: []string{id.Key}}
+		out, err = e.split(ctx, tx, p, map[string]bool{id.Key: true}, nil, "identifier removed: "+reason, w)
+		if err != nil {
+			return err
+		}
+		return tx.Apply(ctx, w)
+	})
+	return out, err
+}
+
+// UnlinkIdentifiers cuts the direct link between two identifiers and records
+// the cut as a manual refusal, so events carrying both never link them again.
+// If no other path joins them, the profile splits. It returns the profiles
+// of a and b afterwards (one profile when they are still joined).
+//
+// Errors: EINVALID, ENOTFOUND (an identifier, or no direct link).
+func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reason string) ([]Profile, error) {
+	if err := requireReason(reason); err != nil {
+		return nil, err
+	}
+	na, err := e.NormalizeRef(a)
+	if err != nil {
+		return nil, err
+	}
+	nb, err := e.NormalizeRef(b)
+	if err != nil {
+		return nil, err
+	}
+	if na == nb {
+		return nil, Errorf(EINVALID, "cannot unlink an identifier from itself")
+	}
+	var out []Profile
+	err = e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		ka, kb := na.Key(), nb.Key()
+		ids, err := tx.LockIdentifiers(ctx, sortedSeen(na, nb), false)
+		if err != nil {
+			return err
+		}
+		for _, r := range []IdentifierRef{na, nb} {
+			if _, ok := ids[r.Key()]; !ok {
+				return Errorf(ENOTFOUND, "identifier %s not found", describeRef(r))
+			}
+		}
+		lk := NewLinkKey(ka, kb)
+		links, err := tx.Links(ctx, []string{ka})
+		if err != nil {
+			return err
+		}
+		direct := false
+		for _, l := range links {
+			if NewLinkKey(l.A, l.B) == lk {
+				direct = true
+			}
+		}
+		if !direct || ids[ka].ProfileID != ids[kb].ProfileID {
+			return Errorf(ENOTFOUND, "%s and %s are not linked directly; explainLink shows what joins them", describeRef(na), describeRef(nb))
+		}
+		ps, err := tx.LockProfiles(ctx, []string{ids[ka].ProfileID})
+		if err != nil {
+			return err
+		}
+		now := Clean(e.Now())
+		w := &Write{At: now, DeleteLinks: []LinkKey{lk}}
+		w.PutRejected = []RejectedLink{{A: ka, B: kb, Source: SourceManual, Reason: reason, Evidence: "unlinkIdentifiers", At: now}}
+		out, err = e.split(ctx, tx, ps[ids[ka].ProfileID], nil, map[LinkKey]bool{lk: true}, "unlinked "+ka+" and "+kb+": "+reason, w)
+		if err != nil {
+			return err
+		}
+		return tx.Apply(ctx, w)
+	})
+	return out, err
+}
+
+func sortedSeen(refs ...IdentifierRef) []IdentifierSeen {
+	out := make([]IdentifierSeen, len(refs))
+	for i, r := range refs {
+		out[i] = IdentifierSeen{Key: r.Key(), Type: r.Type, Value: r.Value}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// MergeProfiles merges profiles by hand. Each merged profile is joined to
+// the survivor by a link with source "manual" between their highest-priority
+// identifiers, so the merge is explainable and can be undone by
+// UnlinkIdentifiers. The usual survivor rule applies: the largest profile
+// keeps its id, on a tie the oldest.
+//
+// Errors: EINVALID (fewer than two distinct profiles), ENOTFOUND, ECONFLICT
+// (the merge would break an identifier limit).
+func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string) (Profile, error) {
+	if err := requireReason(reason); err != nil {
+		return Profile{}, err
+	}
+	var out Profile
+	err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		live, err := resolveProfiles(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		var pids []string
+		for _, id := range ids {
+			p, ok := live[id]
+			if !ok {
+				return Errorf(ENOTFOUND, "profile %q not found", id)
+			}
+			if !contains(pids, p.ID) {
+				pids = append(pids, p.ID)
+			}
+		}
+		if len(pids) < 2 {
+			return Errorf(EINVALID, "mergeProfiles needs at least two distinct profiles, got %d", len(pids))
+		}
+		sort.Strings(pids)
+		locked, err := tx.LockProfiles(ctx, pids)
+		if err != nil {
+			return err
+		}
+		ps := make([]Profile, 0, len(pids))
+		for _, id := range pids {
+			p, ok := locked[id]
+			if !ok || !p.Live() {
+				return Errorf(ECONFLICT, "profile %q changed while merging; try again", id)
+			}
+			ps = append(ps, p)
+		}
+		sort.Slice(ps, func(i, j int) bool {
+			if ps[i].Size != ps[j].Size {
+				return ps[i].Size > ps[j].Size
+			}
+			if !ps[i].CreatedAt.Equal(ps[j].CreatedAt) {
+				return ps[i].CreatedAt.Before(ps[j].CreatedAt)
+			}
+			return ps[i].ID < ps[j].ID
+		})
+		win := ps[0]
+		counts := copyCounts(win.Counts)
+		for _, l := range ps[1:] {
+			if why := e.limitConflict(counts, l.Counts); why != "" {
+				return Errorf(ECONFLICT, "cannot merge %s into %s: %s", l.ID, win.ID, why)
+			}
+			for t, n := range l.Counts {
+				counts[t] += n
+			}
+		}
+		members, err := tx.Members(ctx, pids)
+		if err != nil {
+			return err
+		}
+		top := func(id string) string {
+			ks := make([]string, 0, len(members[id]))
+			for _, m := range members[id] {
+				ks = append(ks, m.Key)
+			}
+			e.norm.SortByPriority(ks)
+			return ks[0]
+		}
+		now := Clean(e.Now())
+		w := &Write{At: now}
+		winTop := top(win.ID)
+		size := win.Size
+		for _, l := range ps[1:] {
+			size += l.Size
+			w.PutProfiles = append(w.PutProfiles, Profile{ID: l.ID, CreatedAt: l.CreatedAt, UpdatedAt: now, MergedInto: win.ID})
+			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeMerge, From: l.ID, Into: win.ID, At: now, Reason: "manual: " + reason})
+			for _, m := range members[l.ID] {
+				w.Assign = append(w.Assign, Assignment{Key: m.Key, ProfileID: win.ID})
+			}
+			lk := NewLinkKey(winTop, top(l.ID))
+			w.PutLinks = append(w.PutLinks, Link{A: lk.A, B: lk.B, Source: SourceManual, Evidence: reason, FirstSeen: now, LastSeen: now, Count: 1})
+		}
+		out = Profile{ID: win.ID, CreatedAt: win.CreatedAt, UpdatedAt: now, Size: size, Counts: counts}
+		w.PutProfiles = append(w.PutProfiles, out)
+		return tx.Apply(ctx, w)
+	})
+	return out, err
+}
+
+// PathStep is one LINKED edge on the path between two identifiers, walked
+// from From to To.
+type PathStep struct {
+	From string
+	To   string
+	Link Link
+}
+
+// Explanation says why two identifiers are, or are not, in one profile.
+type Explanation struct {
+	Linked   bool
+	ProfileA string
+	ProfileB string
+	// Path is the shortest chain of accepted links from a to b.
+	Path []PathStep
+	// Rejected are the refused links between the two profiles.
+	Rejected []RejectedLink
+}
+
+// ExplainLink explains why two identifiers share a profile (the shortest
+// path of links, each with its source and evidence) or why they do not (the
+// refused links between their profiles).
+//
+// Errors: EINVALID, ENOTFOUND.
+func (e *Engine) ExplainLink(ctx context.Context, a, b IdentifierRef) (Explanation, error) {
+	na, err := e.NormalizeRef(a)
+	if err != nil {
+		return Explanation{}, err
+	}
+	nb, err := e.NormalizeRef(b)
+	if err != nil {
+		return Explanation{}, err
+	}
+	ka, kb := na.Key(), nb.Key()
+	var ex Explanation
+	err = e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		ids, err := tx.Identifiers(ctx, []string{ka, kb})
+		if err != nil {
+			return err
+		}
+		for _, r := range []IdentifierRef{na, nb} {
+			if _, ok := ids[r.Key()]; !ok {
+				return Errorf(ENOTFOUND, "identifier %s not found", describeRef(r))
+			}
+		}
+		ex.ProfileA, ex.ProfileB = ids[ka].ProfileID, ids[kb].ProfileID
+		pids := []string{ex.ProfileA}
+		if ex.ProfileB != ex.ProfileA {
+			pids = append(pids, ex.ProfileB)
+		}
+		members, err := tx.Members(ctx, pids)
+		if err != nil {
+			return err
+		}
+		in := map[string]string{}
+		var keys []string
+		for pid, ms := range members {
+			for _, m := range ms {
+				in[m.Key] = pid
+				keys = append(keys, m.Key)
+			}
+		}
+		sort.Strings(keys)
+		if ex.ProfileA == ex.ProfileB {
+			ex.Linked = true
+			links, err := tx.Links(ctx, keys)
+			if err != nil {
+				return err
+			}
+			ex.Path = shortestPath(links, ka, kb)
+			return nil
+		}
+		rs, err := tx.Rejected(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			pa, pb := in[r.A], in[r.B]
+			if pa != "" && pb != "" && pa != pb {
+				ex.Rejected = append(ex.Rejected, r)
+			}
+		}
+		return nil
+	})
+	return ex, err
+}
+
+func shortestPath(links []Link, from, to string) []PathStep {
+	adj := map[string][]Link{}
+	for _, l := range links {
+		adj[l.A] = append(adj[l.A], l)
+		adj[l.B] = append(adj[l.B], l)
+	}
+	prev := map[string]PathStep{}
+	seen := map[string]bool{from: true}
+	queue := []string{from}
+	for len(queue) > 0 && !seen[to] {
+		k := queue[0]
+		queue = queue[1:]
+		for _, l := range adj[k] {
+			o := l.A
+			if o == k {
+				o = l.B
+			}
+			if !seen[o] {
+				seen[o] = true
+				prev[o] = PathStep{From: k, To: o, Link: l}
+				queue = append(queue, o)
+			}
+		}
+	}
+	if !seen[to] || from == to {
+		return nil
+	}
+	var path []PathStep
+	for k := to; k != from; k = prev[k].From {
+		path = append(path, prev[k])
+	}
+	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+		path[i], path[j] = path[j], path[i]
+	}
+	return path
+}
+
+// GraphView is a profile's identity graph, ready to draw: its identifiers,
+// its links, and the refused links that touch it. Nodes outside the profile
+// (the far ends of refused links) carry their own ProfileID.
+type GraphView struct {
+	ProfileID string
+	Nodes     []Identifier
+	Links     []Link
+	Rejected  []RejectedLink
+}
+
+// IdentityGraph returns the identity graph of a profile.
+//
+// Errors: ENOTFOUND.
+func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView, error) {
+	var g GraphView
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		live, err := resolveProfiles(ctx, tx, []string{profileID})
+		if err != nil {
+			return err
+		}
+		p, ok := live[profileID]
+		if !ok {
+			return Errorf(ENOTFOUND, "profile %q not found", profileID)
+		}
+		g.ProfileID = p.ID
+		ms, err := tx.Members(ctx, []string{p.ID})
+		if err != nil {
+			return err
+		}
+		g.Nodes = ms[p.ID]
+		keys := make([]string, len(g.Nodes))
+		inside := map[string]bool{}
+		for i, n := range g.Nodes {
+			keys[i] = n.Key
+			inside[n.Key] = true
+		}
+		if g.Links, err = tx.Links(ctx, keys); err != nil {
+			return err
+		}
+		if g.Rejected, err = tx.Rejected(ctx, keys); err != nil {
+			return err
+		}
+		var outside []string
+		for _, r := range g.Rejected {
+			for _, k := range []string{r.A, r.B} {
+				if !inside[k] && !contains(outside, k) {
+					outside = append(outside, k)
+				}
+			}
+		}
+		if len(outside) > 0 {
+			sort.Strings(outside)
+			far, err := tx.Identifiers(ctx, outside)
+			if err != nil {
+				return err
+			}
+			for _, k := range outside {
+				if n, ok := far[k]; ok {
+					g.Nodes = append(g.Nodes, n)
+				}
+			}
+		}
+		return nil
+	})
+	return g, err
+}
+

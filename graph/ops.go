@@ -1,0 +1,290 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// maxRedirects bounds how many MERGED_INTO hops a lookup follows. Union by
+// size makes each hop at least double the profile, so real chains are short.
+const maxRedirects = 64
+
+// NormalizeRef normalizes a caller's identifier the way ingestion does.
+//
+// Errors: EINVALID naming the type and why the value is not usable.
+func (e *Engine) NormalizeRef(ref IdentifierRef) (IdentifierRef, error) {
+	n, why := e.norm.Normalize(ref)
+	if why != "" {
+		return IdentifierRef{}, Errorf(EINVALID, "identifier %s is not usable: %s", describeRef(ref), strings.ReplaceAll(why, "_", " "))
+	}
+	return n, nil
+}
+
+func describeRef(r IdentifierRef) string {
+	v := r.Value
+	if len(v) > 64 {
+		v = v[:64] + "…"
+	}
+	return fmt.Sprintf("%s %q", r.Type, v)
+}
+
+// resolveProfiles follows merge redirects: the result maps each requested id
+// that exists to its live survivor.
+func resolveProfiles(ctx context.Context, tx ReadTx, ids []string) (map[string]Profile, error) {
+	out := map[string]Profile{}
+	cur := map[string]string{} // requested -> current hop
+	for _, id := range ids {
+		cur[id] = id
+	}
+	for hop := 0; len(cur) > 0; hop++ {
+		if hop > maxRedirects {
+			return nil, fmt.Errorf("profile redirects form a chain longer than %d", maxRedirects)
+		}
+		want := make([]string, 0, len(cur))
+		for _, h := range cur {
+			if !contains(want, h) {
+				want = append(want, h)
+			}
+		}
+		sort.Strings(want)
+		got, err := tx.Profiles(ctx, want)
+		if err != nil {
+			return nil, err
+		}
+		next := map[string]string{}
+		for req, h := range cur {
+			p, ok := got[h]
+			switch {
+			case !ok:
+			case p.Live():
+				out[req] = p
+			default:
+				next[req] = p.MergedInto
+			}
+		}
+		cur = next
+	}
+	return out, nil
+}
+
+// ProfileByID returns the live profile for id, following merge redirects.
+//
+// Errors: ENOTFOUND.
+func (e *Engine) ProfileByID(ctx context.Context, id string) (Profile, error) {
+	m, err := e.ProfilesByIDs(ctx, []string{id})
+	if err != nil {
+		return Profile{}, err
+	}
+	p, ok := m[id]
+	if !ok {
+		return Profile{}, Errorf(ENOTFOUND, "profile %q not found", id)
+	}
+	return p, nil
+}
+
+// ProfilesByIDs returns the live profile for each id that exists, following
+// merge redirects, in a number of reads bounded by the longest redirect chain.
+func (e *Engine) ProfilesByIDs(ctx context.Context, ids []string) (map[string]Profile, error) {
+	var out map[string]Profile
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		var err error
+		out, err = resolveProfiles(ctx, tx, ids)
+		return err
+	})
+	return out, err
+}
+
+// ProfileByIdentifier returns the profile holding an identifier, normalizing
+// the value first.
+//
+// Errors: EINVALID for an unusable value, ENOTFOUND.
+func (e *Engine) ProfileByIdentifier(ctx context.Context, ref IdentifierRef) (Profile, error) {
+	m, err := e.ProfilesByIdentifiers(ctx, []IdentifierRef{ref})
+	if err != nil {
+		return Profile{}, err
+	}
+	p, ok := m[ref]
+	if !ok {
+		return Profile{}, Errorf(ENOTFOUND, "no profile holds identifier %s", describeRef(ref))
+	}
+	return p, nil
+}
+
+// ProfilesByIdentifiers looks up many identifiers in two reads. The result
+// is keyed by the references as given.
+//
+// Errors: EINVALID for the first unusable value.
+func (e *Engine) ProfilesByIdentifiers(ctx context.Context, refs []IdentifierRef) (map[IdentifierRef]Profile, error) {
+	keyOf := make(map[IdentifierRef]string, len(refs))
+	var keys []string
+	for _, r := range refs {
+		n, err := e.NormalizeRef(r)
+		if err != nil {
+			return nil, err
+		}
+		keyOf[r] = n.Key()
+		keys = append(keys, n.Key())
+	}
+	out := map[IdentifierRef]Profile{}
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		idents, err := tx.Identifiers(ctx, keys)
+		if err != nil {
+			return err
+		}
+		var pids []string
+		for _, id := range idents {
+			if id.ProfileID != "" {
+				pids = append(pids, id.ProfileID)
+			}
+		}
+		profs, err := tx.Profiles(ctx, pids)
+		if err != nil {
+			return err
+		}
+		for r, k := range keyOf {
+			if p, ok := profs[idents[k].ProfileID]; ok && idents[k].ProfileID != "" {
+				out[r] = p
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Members returns the identifiers of each profile, ordered by key.
+func (e *Engine) Members(ctx context.Context, profileIDs []string) (map[string][]Identifier, error) {
+	var out map[string][]Identifier
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		var err error
+		out, err = tx.Members(ctx, profileIDs)
+		return err
+	})
+	return out, err
+}
+
+// Identifiers returns stored identifiers by key.
+func (e *Engine) Identifiers(ctx context.Context, keys []string) (map[string]Identifier, error) {
+	var out map[string]Identifier
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		var err error
+		out, err = tx.Identifiers(ctx, keys)
+		return err
+	})
+	return out, err
+}
+
+// FoldTraits gives a profile's current traits: per name, the value with the
+// latest time across its identifiers (ties go to the smaller key).
+func FoldTraits(members []Identifier) map[string]TraitValue {
+	out := map[string]TraitValue{}
+	sorted := append([]Identifier(nil), members...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
+	for _, m := range sorted {
+		for name, v := range m.Traits {
+			if old, ok := out[name]; !ok || v.At.After(old.At) {
+				out[name] = v
+			}
+		}
+	}
+	return out
+}
+
+// MaxPage is the most items one page may ask for.
+const MaxPage = 500
+
+// Journeys returns a page of each profile's journey, newest first.
+//
+// Errors: EINVALID for a limit outside 1..MaxPage or an inverted time range.
+func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQuery) (map[string][]Event, error) {
+	if q.Limit < 1 || q.Limit > MaxPage+1 {
+		return nil, Errorf(EINVALID, "journey page size must be between 1 and %d, got %d", MaxPage, q.Limit)
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		return nil, Errorf(EINVALID, "journey time range ends (%s) before it starts (%s)", q.To, q.From)
+	}
+	var out map[string][]Event
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		var err error
+		out, err = tx.Journeys(ctx, profileIDs, q)
+		return err
+	})
+	return out, err
+}
+
+// ProfilePage is one page of live profiles ordered by id.
+type ProfilePage struct {
+	Profiles    []Profile
+	HasNext     bool
+	HasPrevious bool
+	Total       int
+}
+
+// Profiles returns a page of live profiles: the first Limit after After, or
+// with Reverse the last Limit before Before, always in ascending id order.
+//
+// Errors: EINVALID for a limit outside 1..MaxPage.
+func (e *Engine) Profiles(ctx context.Context, q PageQuery) (ProfilePage, error) {
+	if q.Limit < 1 || q.Limit > MaxPage {
+		return ProfilePage{}, Errorf(EINVALID, "page size must be between 1 and %d, got %d", MaxPage, q.Limit)
+	}
+	var page ProfilePage
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		probe := q
+		probe.Limit = q.Limit + 1
+		ps, err := tx.ProfilesPage(ctx, probe)
+		if err != nil {
+			return err
+		}
+		more := len(ps) > q.Limit
+		if more {
+			ps = ps[:q.Limit]
+		}
+		if q.Reverse {
+			for i, j := 0, len(ps)-1; i < j; i, j = i+1, j-1 {
+				ps[i], ps[j] = ps[j], ps[i]
+			}
+			page.HasPrevious = more
+			page.HasNext = q.Before != ""
+		} else {
+			page.HasNext = more
+			page.HasPrevious = q.After != ""
+		}
+		page.Profiles = ps
+		page.Total, err = tx.CountProfiles(ctx)
+		return err
+	})
+	return page, err
+}
+
+// History returns the merges and splits that involve a profile, oldest first.
+func (e *Engine) History(ctx context.Context, profileIDs []string) (map[string][]ProfileChange, error) {
+	out := map[string][]ProfileChange{}
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		cs, err := tx.Changes(ctx, profileIDs)
+		if err != nil {
+			return err
+		}
+		for _, id := range profileIDs {
+			for _, c := range cs {
+				if c.From == id || c.Into == id {
+					out[id] = append(out[id], c)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Events returns stored events by id.
+func (e *Engine) Events(ctx context.Context, ids []string) (map[string]Event, error) {
+	var out map[string]Event
+	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		var err error
+		out, err = tx.Events(ctx, ids)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,235 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// TypeRule is the identity rule for one identifier type.
+type TypeRule struct {
+	// Priority orders identifiers within an event: the lowest number anchors
+	// the event, and on a conflict the higher-priority side keeps its profile.
+	Priority int `json:"priority"`
+	// Limit is the most identifiers of this type one profile may hold.
+	Limit int `json:"limit"`
+	// Blocked values (compared after normalization, case-insensitively).
+	Blocked []string `json:"blocked,omitempty"`
+	// BlockedPatterns are regular expressions; a value matching any is dropped.
+	BlockedPatterns []string `json:"blockedPatterns,omitempty"`
+
+	blocked  map[string]bool
+	patterns []*regexp.Regexp
+}
+
+// Rules are the identity rules: per-type priorities and limits, blocklists,
+// and the default phone region.
+type Rules struct {
+	// DefaultRegion is the ISO 3166 region used for phone numbers written
+	// without a country code.
+	DefaultRegion string `json:"defaultRegion"`
+	// Default applies to every type not listed in Types.
+	Default TypeRule `json:"default"`
+	// Types maps an identifier type to its rule.
+	Types map[string]*TypeRule `json:"types"`
+	// Blocked values apply to every type.
+	Blocked []string `json:"blocked,omitempty"`
+	// BlockedPatterns apply to every type.
+	BlockedPatterns []string `json:"blockedPatterns,omitempty"`
+
+	blocked  map[string]bool
+	patterns []*regexp.Regexp
+}
+
+// Well-known identifier types.
+const (
+	TypeUserID      = "user_id"
+	TypeEmail       = "email"
+	TypePhone       = "phone"
+	TypeAnonymousID = "anonymous_id"
+	TypeDeviceID    = "device_id"
+)
+
+// MaxValueBytes is the longest identifier value accepted.
+const MaxValueBytes = 1024
+
+// DefaultRules returns the built-in rules.
+func DefaultRules() *Rules {
+	r := &Rules{
+		DefaultRegion: "US",
+		Default:       TypeRule{Priority: 100, Limit: 5},
+		Types: map[string]*TypeRule{
+			TypeUserID:      {Priority: 1, Limit: 1},
+			TypeEmail:       {Priority: 2, Limit: 5},
+			TypePhone:       {Priority: 3, Limit: 5},
+			TypeDeviceID:    {Priority: 4, Limit: 10},
+			TypeAnonymousID: {Priority: 5, Limit: 50},
+		},
+		Blocked:         []string{"null", "undefined", "none", "nan", "anonymous", "unknown", "-1"},
+		BlockedPatterns: []string{`^[0-]*$`},
+	}
+	if err := r.compile(); err != nil {
+		panic(err) // the built-in rules are constant; a failure is a programming error
+	}
+	return r
+}
+
+// LoadRules reads a JSON rules file. Fields left out keep their defaults, and
+// listed types are added to (or replace) the built-in ones. Errors name the
+// file, and the line and column or the field at fault.
+func LoadRules(path string) (*Rules, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules file: %w", err)
+	}
+	r, err := ParseRules(data)
+	if err != nil {
+		return nil, fmt.Errorf("rules file %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// ParseRules parses rules from JSON, on top of the defaults.
+func ParseRules(data []byte) (*Rules, error) {
+	base := DefaultRules()
+	var in Rules
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			line, col := position(data, se.Offset)
+			return nil, fmt.Errorf("line %d, column %d: %v", line, col, se)
+		case errors.As(err, &te):
+			line, col := position(data, te.Offset)
+			return nil, fmt.Errorf("line %d, column %d: field %q must be %s, not %s", line, col, te.Field, te.Type, te.Value)
+		default:
+			line, col := position(data, dec.InputOffset())
+			return nil, fmt.Errorf("line %d, column %d: %v", line, col, strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	if in.DefaultRegion != "" {
+		base.DefaultRegion = strings.ToUpper(in.DefaultRegion)
+	}
+	if in.Default.Limit != 0 || in.Default.Priority != 0 {
+		base.Default = in.Default
+	}
+	for name, tr := range in.Types {
+		if tr == nil {
+			return nil, fmt.Errorf("types.%s: rule must be an object", name)
+		}
+		if !validType(name) {
+			return nil, fmt.Errorf("types.%s: type names are lowercase letters, digits and _ (up to 64), starting with a letter", name)
+		}
+		if prev, ok := base.Types[name]; ok {
+			if tr.Priority == 0 {
+				tr.Priority = prev.Priority
+			}
+			if tr.Limit == 0 {
+				tr.Limit = prev.Limit
+			}
+		}
+		base.Types[name] = tr
+	}
+	if in.Blocked != nil {
+		base.Blocked = in.Blocked
+	}
+	if in.BlockedPatterns != nil {
+		base.BlockedPatterns = in.BlockedPatterns
+	}
+	if err := base.compile(); err != nil {
+		return nil, err
+	}
+	return base, nil
+}
+
+func (r *Rules) compile() error {
+	if len(r.DefaultRegion) != 2 {
+		return fmt.Errorf("defaultRegion: %q is not a two-letter region code", r.DefaultRegion)
+	}
+	if err := r.Default.compile("default"); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(r.Types))
+	for n := range r.Types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := r.Types[n].compile("types." + n); err != nil {
+			return err
+		}
+	}
+	r.blocked = lowerSet(r.Blocked)
+	var err error
+	r.patterns, err = compilePatterns("blockedPatterns", r.BlockedPatterns)
+	return err
+}
+
+func (t *TypeRule) compile(field string) error {
+	if t.Limit < 1 {
+		return fmt.Errorf("%s.limit: must be at least 1, got %d", field, t.Limit)
+	}
+	if t.Priority < 0 {
+		return fmt.Errorf("%s.priority: must not be negative, got %d", field, t.Priority)
+	}
+	t.blocked = lowerSet(t.Blocked)
+	var err error
+	t.patterns, err = compilePatterns(field+".blockedPatterns", t.BlockedPatterns)
+	return err
+}
+
+// Rule returns the rule for an identifier type.
+func (r *Rules) Rule(typ string) *TypeRule {
+	if t, ok := r.Types[typ]; ok {
+		return t
+	}
+	return &r.Default
+}
+
+func compilePatterns(field string, pats []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(pats))
+	for i, p := range pats {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %q is not a valid regular expression: %v", field, i, p, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func lowerSet(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[strings.ToLower(strings.TrimSpace(x))] = true
+	}
+	return m
+}
+
+func position(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line, col = 1, 1
+	for _, b := range data[:off] {
+		if b == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+var typeRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+func validType(t string) bool { return typeRe.MatchString(t) }

@@ -1,0 +1,126 @@
+package graph
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the storage contract. Every backend implements it and passes the
+// conformance suite in graph/graphtest. A Store holds no resolution logic:
+// the Engine decides, the Store reads and writes.
+//
+// Errors: a store returns an error wrapped by ErrUnavailable when the
+// database cannot be reached or is overloaded, so callers can answer 503.
+type Store interface {
+	// Update runs fn in one write transaction: commit when fn returns nil,
+	// roll back otherwise. fn may run more than once (a store may retry
+	// after a transient conflict), so it must not leak results from a
+	// failed attempt.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// View runs fn in one read transaction.
+	View(ctx context.Context, fn func(ctx context.Context, tx ReadTx) error) error
+	// Ping answers nil while the store can serve requests.
+	Ping(ctx context.Context) error
+	// Info describes the store, e.g. "embedded bbolt 1.5.0" or "neo4j 5.26.0".
+	Info(ctx context.Context) (StoreInfo, error)
+	// Close releases the store; pending work is finished first.
+	Close(ctx context.Context) error
+}
+
+// StoreInfo names a store and its version.
+type StoreInfo struct {
+	Kind    string // "embedded" or "neo4j"
+	Version string
+}
+
+// ReadTx reads in one transaction. Every method is batch-shaped: one call
+// serves many keys, so a request costs a fixed number of round trips.
+// Missing keys are simply absent from the result.
+type ReadTx interface {
+	// Identifiers returns the stored identifiers among keys, with ProfileID
+	// and Traits filled.
+	Identifiers(ctx context.Context, keys []string) (map[string]Identifier, error)
+	// Profiles returns the stored profiles among ids, live or merged away.
+	Profiles(ctx context.Context, ids []string) (map[string]Profile, error)
+	// Members returns, per profile id, the identifiers IN it, ordered by key.
+	Members(ctx context.Context, profileIDs []string) (map[string][]Identifier, error)
+	// Links returns every LINKED edge with at least one end in keys.
+	Links(ctx context.Context, keys []string) ([]Link, error)
+	// Rejected returns every REJECTED_LINK edge with at least one end in keys.
+	Rejected(ctx context.Context, keys []string) ([]RejectedLink, error)
+	// Journeys returns, per profile id, the events BY any identifier IN the
+	// profile that match q, newest first (timestamp, then id, descending),
+	// each event once, at most q.Limit of them. Events carry their Keys.
+	Journeys(ctx context.Context, profileIDs []string, q JourneyQuery) (map[string][]Event, error)
+	// Events returns the stored events among ids, with their Keys.
+	Events(ctx context.Context, ids []string) (map[string]Event, error)
+	// ProfilesPage returns live profiles ordered by id, as q says.
+	ProfilesPage(ctx context.Context, q PageQuery) ([]Profile, error)
+	// CountProfiles returns the number of live profiles.
+	CountProfiles(ctx context.Context) (int, error)
+	// Changes returns every history entry whose From or Into is among ids,
+	// oldest first.
+	Changes(ctx context.Context, profileIDs []string) ([]ProfileChange, error)
+}
+
+// Tx is a write transaction. The locking methods let several processes write
+// overlapping identifiers at once: once an identifier or profile is locked,
+// no other transaction changes it (or, for a profile, its membership) until
+// this one ends. Locks are taken in key order.
+type Tx interface {
+	ReadTx
+	// ClaimEvents returns the ids among ids that are not stored yet, and
+	// reserves them: a concurrent transaction claiming the same id waits or
+	// sees it as stored. Every claimed id must be written by Apply in the
+	// same transaction.
+	ClaimEvents(ctx context.Context, ids []string) (map[string]bool, error)
+	// LockIdentifiers locks the identifiers named by seen, in key order, and
+	// returns them. With create, missing ones are created with no profile,
+	// and every one gets FirstSeen lowered to First, LastSeen raised to Last
+	// and Sources added. Without create, missing ones are left out and
+	// nothing is changed.
+	LockIdentifiers(ctx context.Context, seen []IdentifierSeen, create bool) (map[string]Identifier, error)
+	// LockProfiles locks the stored profiles among ids, in id order, and
+	// returns them.
+	LockProfiles(ctx context.Context, ids []string) (map[string]Profile, error)
+	// Apply performs w in a fixed number of round trips.
+	Apply(ctx context.Context, w *Write) error
+}
+
+// Write is everything one engine operation changes. A store applies it in
+// the field order below.
+type Write struct {
+	At time.Time
+	// PutProfiles creates profiles or overwrites their CreatedAt, UpdatedAt,
+	// Size, Counts and MergedInto.
+	PutProfiles []Profile
+	// DeleteIdentifiers erases identifiers: their IN, LINKED, REJECTED_LINK
+	// and BY edges, then every event left BY no identifier.
+	DeleteIdentifiers []string
+	// Assign moves identifiers into profiles, replacing any previous IN edge.
+	Assign []Assignment
+	// PutLinks adds links, or for an existing pair adds Count, lowers
+	// FirstSeen and raises LastSeen (Source and Evidence stay the first ones).
+	PutLinks []Link
+	// DeleteLinks removes links.
+	DeleteLinks []LinkKey
+	// PutRejected records refused links; an existing pair is overwritten.
+	PutRejected []RejectedLink
+	// Events are created, each BY its Keys. Their ids were claimed.
+	Events []Event
+	// Traits are merged into identifiers' traits, newer At winning per name.
+	Traits []TraitUpdate
+	// Changes are appended to history. A merge change is stored as a
+	// MERGED_INTO edge, a split as SPLIT_FROM from Into to From.
+	Changes []ProfileChange
+	// DeleteProfiles removes profiles (emptied by erasure) and their history
+	// edges.
+	DeleteProfiles []string
+}
+
+// Empty reports whether w changes nothing.
+func (w *Write) Empty() bool {
+	return len(w.PutProfiles) == 0 && len(w.DeleteIdentifiers) == 0 && len(w.Assign) == 0 &&
+		len(w.PutLinks) == 0 && len(w.DeleteLinks) == 0 && len(w.PutRejected) == 0 &&
+		len(w.Events) == 0 && len(w.Traits) == 0 && len(w.Changes) == 0 && len(w.DeleteProfiles) == 0
+}
