@@ -522,4 +522,3 @@ func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView
 	})
 	return g, err
 }
-

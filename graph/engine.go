@@ -292,13 +292,11 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 			ra, rx := nodeOf(anchor).find(), nodeOf(x).find()
 			lk := NewLinkKey(anchor, x)
 			if ra != rx {
-				why := ""
 				if manual[lk] {
-					why = "the two identifiers were unlinked manually"
-				} else {
-					why = e.limitConflict(ra.counts, rx.counts)
+					// The person's refusal stands as recorded; nothing to add.
+					continue
 				}
-				if why != "" {
+				if why := e.limitConflict(ra.counts, rx.counts); why != "" {
 					rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: now}
 					continue
 				}

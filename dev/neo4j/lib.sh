@@ -41,7 +41,7 @@ our_pid() {
   pid="$(cat "$PID_FILE" 2>/dev/null)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$NEO4J_MAIN_CLASS" || return 1
+  grep -qa -- "$NEO4J_MAIN_CLASS" "/proc/$pid/cmdline" 2>/dev/null || return 1
   echo "$pid"
 }
 

@@ -1,0 +1,113 @@
+// Package storetest opens real stores for tests: the embedded store in a
+// temporary folder, and the Neo4j store at NEO4J_URI (default
+// bolt://127.0.0.1:7687, started by dev/neo4j/start).
+//
+// Neo4j Community has one user database, so every test that uses it holds a
+// machine-wide file lock for its duration and starts from an empty graph.
+// Under CI=true a Neo4j that cannot be reached fails the test; elsewhere the
+// test is skipped with the reason.
+package storetest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/neo4jstore"
+)
+
+// Factory opens a fresh, empty store for one test and closes it when the
+// test ends.
+type Factory func(t *testing.T) graph.Store
+
+// Each runs fn once per store, as subtests named "embedded" and "neo4j".
+func Each(t *testing.T, fn func(t *testing.T, s graph.Store)) {
+	t.Helper()
+	for _, f := range []struct {
+		name string
+		open Factory
+	}{{"embedded", Embedded}, {"neo4j", Neo4j}} {
+		t.Run(f.name, func(t *testing.T) { fn(t, f.open(t)) })
+	}
+}
+
+// Factories lists the store factories by name.
+func Factories() map[string]Factory {
+	return map[string]Factory{"embedded": Embedded, "neo4j": Neo4j}
+}
+
+// Embedded opens an embedded store in a fresh temporary folder.
+func Embedded(t *testing.T) graph.Store {
+	t.Helper()
+	s, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatalf("open embedded store: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// Neo4jConfig returns the Neo4j settings for tests, from the environment.
+func Neo4jConfig() neo4jstore.Config {
+	c := neo4jstore.Config{
+		URI:      os.Getenv("NEO4J_URI"),
+		User:     os.Getenv("NEO4J_USER"),
+		Password: os.Getenv("NEO4J_PASSWORD"),
+		Database: os.Getenv("NEO4J_DATABASE"),
+	}
+	if c.URI == "" {
+		c.URI = "bolt://127.0.0.1:7687"
+	}
+	return c
+}
+
+// Neo4j opens the Neo4j store at NEO4J_URI, holding the machine-wide test
+// lock, and empties it.
+func Neo4j(t *testing.T) graph.Store {
+	t.Helper()
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("skipping Neo4j test in -short mode")
+	}
+	unlock := lock(t)
+	t.Cleanup(unlock)
+	cfg := Neo4jConfig()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := neo4jstore.Open(ctx, cfg)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Neo4j at %s is required under CI=true: %v", cfg.URI, err)
+		}
+		t.Skipf("Neo4j at %s not reachable (start it with dev/neo4j/start): %v", cfg.URI, err)
+	}
+	if err := s.DeleteAll(ctx); err != nil {
+		_ = s.Close(ctx)
+		t.Fatalf("empty Neo4j: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// lock takes the machine-wide Neo4j test lock; tests in other packages (run
+// as other processes by go test) wait for it.
+func lock(t *testing.T) func() {
+	t.Helper()
+	path := filepath.Join(os.TempDir(), "cdp-neo4j-test.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("open Neo4j test lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		t.Fatalf("take Neo4j test lock: %v", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	}
+}
