@@ -1,0 +1,182 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// FileName is the database file inside the data dir.
+const FileName = "cdp.db"
+
+// bboltVersion is reported when the binary carries no module information
+// (go run of a single file, stripped builds); keep it in step with go.mod.
+const bboltVersion = "1.5.0"
+
+// lockTimeout bounds how long Open waits for another process to release the
+// file; waiting longer would only hide a second server on the same dir.
+var lockTimeout = time.Second
+
+var _ graph.Store = (*Store)(nil)
+
+// Store is the embedded graph.Store.
+type Store struct {
+	db     *bolt.DB
+	dir    string
+	closed atomic.Bool
+}
+
+// Open opens, or creates, the store in dir.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: lockTimeout,
+		// The hashmap freelist stays fast as the file grows, and not
+		// writing it on every commit saves a page write per batch; it is
+		// rebuilt on open. Neither weakens durability: commits still fsync.
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: true,
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("data dir %s is in use by another process (%s is locked)", dir, path)
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return nil, fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	default:
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.Update(initBuckets); err != nil {
+		_ = db.Close()
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			return nil, fmt.Errorf("data dir %s is not writable: %w", dir, err)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{db: db, dir: dir}, nil
+}
+
+func initBuckets(btx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := btx.Bucket(bucketMeta)
+	v := meta.Get(metaFormat)
+	if v == nil {
+		return meta.Put(metaFormat, u64(formatVersion))
+	}
+	if len(v) != 8 || decodeU64(v) != formatVersion {
+		return fmt.Errorf("the file holds layout version %x; this build reads version %d", v, formatVersion)
+	}
+	return nil
+}
+
+// Update runs fn in one bbolt write transaction. bbolt never retries, so fn
+// runs exactly once.
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		t := newTx(btx, true)
+		if fnErr = fn(ctx, t); fnErr != nil {
+			return fnErr
+		}
+		if fnErr = t.flush(); fnErr != nil {
+			return fnErr
+		}
+		// A caller that gave up while fn ran must not see its work
+		// committed after being told it failed.
+		fnErr = ctx.Err()
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return graph.ErrUnavailable(err)
+	}
+	return nil
+}
+
+// View runs fn in one bbolt read transaction.
+func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.db.View(func(btx *bolt.Tx) error {
+		fnErr = fn(ctx, newTx(btx, false))
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return graph.ErrUnavailable(err)
+	}
+	return nil
+}
+
+// Ping answers nil while the store is open.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return graph.ErrUnavailable(errors.New("embedded store is closed"))
+	}
+	return nil
+}
+
+// Info reports "embedded" and the bbolt version.
+func (s *Store) Info(ctx context.Context) (graph.StoreInfo, error) {
+	return graph.StoreInfo{Kind: "embedded", Version: "bbolt " + moduleVersion()}, nil
+}
+
+var moduleVersion = sync.OnceValue(func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "go.etcd.io/bbolt" {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				if v := strings.TrimPrefix(d.Version, "v"); v != "" && v != "(devel)" {
+					return v
+				}
+			}
+		}
+	}
+	return bboltVersion
+})
+
+// Close closes the file once running transactions have finished.
+func (s *Store) Close(ctx context.Context) error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", filepath.Join(s.dir, FileName), err)
+	}
+	return nil
+}

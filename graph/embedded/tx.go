@@ -1,0 +1,428 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// identRecord is an identifier as stored under its key.
+type identRecord struct {
+	Type      string                      `json:"type"`
+	Value     string                      `json:"value"`
+	FirstSeen time.Time                   `json:"firstSeen"`
+	LastSeen  time.Time                   `json:"lastSeen"`
+	Sources   []string                    `json:"sources,omitempty"`
+	Profile   string                      `json:"profile,omitempty"`
+	Traits    map[string]graph.TraitValue `json:"traits,omitempty"`
+}
+
+func (r *identRecord) identifier(key string) graph.Identifier {
+	return graph.Identifier{
+		Key: key, Type: r.Type, Value: r.Value, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+		Sources: r.Sources, ProfileID: r.Profile, Traits: r.Traits,
+	}
+}
+
+// tx serves both graph.ReadTx and graph.Tx over one bbolt transaction.
+type tx struct {
+	btx *bolt.Tx
+
+	idents, members, profiles, live, meta *bolt.Bucket
+	links, linkAdj, rejected, rejectedAdj *bolt.Bucket
+	events, by, changes, changeIdx        *bolt.Bucket
+
+	// In a write transaction an identifier is typically locked, assigned
+	// and given traits by the same batch. Decoded records are kept here
+	// and each changed one is encoded once, by flush, before commit.
+	// Records are replaced, never mutated in place, so values already
+	// handed to the engine do not change under it.
+	cache map[string]*identRecord
+	dirty map[string]bool
+}
+
+var _ graph.Tx = (*tx)(nil)
+
+func newTx(btx *bolt.Tx, writable bool) *tx {
+	t := &tx{
+		btx:         btx,
+		idents:      btx.Bucket(bucketIdentifiers),
+		members:     btx.Bucket(bucketMembers),
+		profiles:    btx.Bucket(bucketProfiles),
+		live:        btx.Bucket(bucketLive),
+		meta:        btx.Bucket(bucketMeta),
+		links:       btx.Bucket(bucketLinks),
+		linkAdj:     btx.Bucket(bucketLinkAdj),
+		rejected:    btx.Bucket(bucketRejected),
+		rejectedAdj: btx.Bucket(bucketRejectedAdj),
+		events:      btx.Bucket(bucketEvents),
+		by:          btx.Bucket(bucketBy),
+		changes:     btx.Bucket(bucketChanges),
+		changeIdx:   btx.Bucket(bucketChangeIdx),
+	}
+	if writable {
+		t.cache = map[string]*identRecord{}
+		t.dirty = map[string]bool{}
+	}
+	return t
+}
+
+// ident returns the stored identifier under key, or nil.
+func (t *tx) ident(key string) (*identRecord, error) {
+	if r, ok := t.cache[key]; ok {
+		return r, nil
+	}
+	v := t.idents.Get([]byte(key))
+	if v == nil {
+		return nil, nil
+	}
+	r := new(identRecord)
+	if err := json.Unmarshal(v, r); err != nil {
+		return nil, fmt.Errorf("decode identifier %q: %w", key, err)
+	}
+	if t.cache != nil {
+		t.cache[key] = r
+	}
+	return r, nil
+}
+
+// setIdent records r as the new state of key, written by flush.
+func (t *tx) setIdent(key string, r *identRecord) {
+	t.cache[key] = r
+	t.dirty[key] = true
+}
+
+func (t *tx) deleteIdent(key string) error {
+	delete(t.cache, key)
+	delete(t.dirty, key)
+	return t.idents.Delete([]byte(key))
+}
+
+// flush writes the changed identifiers, in key order so the B+tree is
+// filled page by page.
+func (t *tx) flush() error {
+	if len(t.dirty) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(t.dirty))
+	for k := range t.dirty {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, err := json.Marshal(t.cache[k])
+		if err != nil {
+			return fmt.Errorf("encode identifier %q: %w", k, err)
+		}
+		if err := t.idents.Put([]byte(k), v); err != nil {
+			return fmt.Errorf("put identifier %q: %w", k, err)
+		}
+	}
+	clear(t.dirty)
+	return nil
+}
+
+// uniqueSorted returns the distinct non-empty strings of xs in order, so
+// index cursors move forward only.
+func uniqueSorted(xs []string) []string {
+	out := make([]string, 0, len(xs))
+	for _, x := range xs {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	j := 0
+	for i, x := range out {
+		if i == 0 || x != out[j-1] {
+			out[j] = x
+			j++
+		}
+	}
+	return out[:j]
+}
+
+// scanPrefix calls fn with the rest of every key of b that starts with p.
+// The rest is only valid until fn returns.
+func scanPrefix(c *bolt.Cursor, p []byte, fn func(rest []byte) error) error {
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		if err := fn(k[len(p):]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// Identifiers implements graph.ReadTx.
+func (t *tx) Identifiers(ctx context.Context, keys []string) (map[string]graph.Identifier, error) {
+	out := make(map[string]graph.Identifier, len(keys))
+	for _, k := range keys {
+		r, err := t.ident(k)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			out[k] = r.identifier(k)
+		}
+	}
+	return out, nil
+}
+
+// Profiles implements graph.ReadTx.
+func (t *tx) Profiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
+	out := make(map[string]graph.Profile, len(ids))
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if _, ok := out[id]; ok {
+			continue
+		}
+		p, ok, err := t.profile(id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[id] = p
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) profile(id string) (graph.Profile, bool, error) {
+	v := t.profiles.Get([]byte(id))
+	if v == nil {
+		return graph.Profile{}, false, nil
+	}
+	var p graph.Profile
+	if err := json.Unmarshal(v, &p); err != nil {
+		return graph.Profile{}, false, fmt.Errorf("decode profile %q: %w", id, err)
+	}
+	return p, true, nil
+}
+
+// memberKeys returns the keys IN profile id, in key order.
+func (t *tx) memberKeys(c *bolt.Cursor, id string) []string {
+	var keys []string
+	_ = scanPrefix(c, part(id), func(rest []byte) error {
+		keys = append(keys, string(rest))
+		return nil
+	})
+	return keys
+}
+
+// Members implements graph.ReadTx.
+func (t *tx) Members(ctx context.Context, profileIDs []string) (map[string][]graph.Identifier, error) {
+	out := make(map[string][]graph.Identifier, len(profileIDs))
+	c := t.members.Cursor()
+	for _, id := range uniqueSorted(profileIDs) {
+		keys := t.memberKeys(c, id)
+		if len(keys) == 0 {
+			continue
+		}
+		ms := make([]graph.Identifier, 0, len(keys))
+		for _, k := range keys {
+			r, err := t.ident(k)
+			if err != nil {
+				return nil, err
+			}
+			if r == nil {
+				return nil, fmt.Errorf("profile %q lists member %q, which is not stored", id, k)
+			}
+			ms = append(ms, r.identifier(k))
+		}
+		out[id] = ms
+	}
+	return out, nil
+}
+
+// pairsOf returns the distinct pairs of the adjacency index adj that touch
+// keys, ordered by their pair key.
+func pairsOf(adj *bolt.Bucket, keys []string) []graph.LinkKey {
+	seen := map[graph.LinkKey]bool{}
+	var out []graph.LinkKey
+	c := adj.Cursor()
+	for _, k := range uniqueSorted(keys) {
+		_ = scanPrefix(c, part(k), func(rest []byte) error {
+			lk := graph.NewLinkKey(k, string(rest))
+			if !seen[lk] {
+				seen[lk] = true
+				out = append(out, lk)
+			}
+			return nil
+		})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].A != out[j].A {
+			return out[i].A < out[j].A
+		}
+		return out[i].B < out[j].B
+	})
+	return out
+}
+
+// Links implements graph.ReadTx.
+func (t *tx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
+	pairs := pairsOf(t.linkAdj, keys)
+	out := make([]graph.Link, 0, len(pairs))
+	for _, lk := range pairs {
+		v := t.links.Get(pairKey(lk.A, lk.B))
+		if v == nil {
+			return nil, fmt.Errorf("link %s - %s is indexed but not stored", lk.A, lk.B)
+		}
+		var l graph.Link
+		if err := json.Unmarshal(v, &l); err != nil {
+			return nil, fmt.Errorf("decode link %s - %s: %w", lk.A, lk.B, err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Rejected implements graph.ReadTx.
+func (t *tx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink, error) {
+	pairs := pairsOf(t.rejectedAdj, keys)
+	out := make([]graph.RejectedLink, 0, len(pairs))
+	for _, lk := range pairs {
+		v := t.rejected.Get(pairKey(lk.A, lk.B))
+		if v == nil {
+			return nil, fmt.Errorf("rejected link %s - %s is indexed but not stored", lk.A, lk.B)
+		}
+		var r graph.RejectedLink
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("decode rejected link %s - %s: %w", lk.A, lk.B, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Events implements graph.ReadTx.
+func (t *tx) Events(ctx context.Context, ids []string) (map[string]graph.Event, error) {
+	out := make(map[string]graph.Event, len(ids))
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		ev, ok, err := t.event(id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[id] = ev
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) event(id string) (graph.Event, bool, error) {
+	v := t.events.Get([]byte(id))
+	if v == nil {
+		return graph.Event{}, false, nil
+	}
+	var ev graph.Event
+	if err := json.Unmarshal(v, &ev); err != nil {
+		return graph.Event{}, false, fmt.Errorf("decode event %q: %w", id, err)
+	}
+	return ev, true, nil
+}
+
+// ProfilesPage implements graph.ReadTx. A Limit below 1 means no limit.
+func (t *tx) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.Profile, error) {
+	var out []graph.Profile
+	full := func() bool { return q.Limit > 0 && len(out) >= q.Limit }
+	add := func(k []byte) error {
+		p, ok, err := t.profile(string(k))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("live profile %q is not stored", k)
+		}
+		out = append(out, p)
+		return nil
+	}
+	c := t.live.Cursor()
+	if q.Reverse {
+		var k []byte
+		if q.Before == "" {
+			k, _ = c.Last()
+		} else if k, _ = c.Seek([]byte(q.Before)); k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && !full() && (q.After == "" || string(k) > q.After); k, _ = c.Prev() {
+			if err := add(k); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	var k []byte
+	if q.After == "" {
+		k, _ = c.First()
+	} else if k, _ = c.Seek([]byte(q.After)); k != nil && string(k) == q.After {
+		k, _ = c.Next()
+	}
+	for ; k != nil && !full() && (q.Before == "" || string(k) < q.Before); k, _ = c.Next() {
+		if err := add(k); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CountProfiles implements graph.ReadTx from the count kept by writes.
+func (t *tx) CountProfiles(ctx context.Context) (int, error) {
+	return int(t.liveCount()), nil
+}
+
+func (t *tx) liveCount() uint64 {
+	if v := t.meta.Get(metaLiveCount); len(v) == 8 {
+		return decodeU64(v)
+	}
+	return 0
+}
+
+// Changes implements graph.ReadTx. Entries at the same time keep the order
+// they were written in.
+func (t *tx) Changes(ctx context.Context, profileIDs []string) ([]graph.ProfileChange, error) {
+	var found [][]byte // time then sequence: byte order is history order
+	seen := map[string]bool{}
+	c := t.changeIdx.Cursor()
+	for _, id := range uniqueSorted(profileIDs) {
+		_ = scanPrefix(c, part(id), func(rest []byte) error {
+			if !seen[string(rest)] {
+				seen[string(rest)] = true
+				found = append(found, append([]byte(nil), rest...))
+			}
+			return nil
+		})
+	}
+	sort.Slice(found, func(i, j int) bool { return bytes.Compare(found[i], found[j]) < 0 })
+	out := make([]graph.ProfileChange, 0, len(found))
+	for _, f := range found {
+		seq := f[timeLen:]
+		v := t.changes.Get(seq)
+		if v == nil {
+			return nil, fmt.Errorf("history entry %d is indexed but not stored", decodeU64(seq))
+		}
+		var ch graph.ProfileChange
+		if err := json.Unmarshal(v, &ch); err != nil {
+			return nil, fmt.Errorf("decode history entry %d: %w", decodeU64(seq), err)
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}

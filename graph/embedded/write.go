@@ -1,0 +1,487 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// ClaimEvents implements graph.Tx. The bbolt write transaction is the only
+// writer, so an id that is not stored now cannot be stored by anyone else
+// before this transaction ends.
+func (t *tx) ClaimEvents(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id != "" && t.events.Get([]byte(id)) == nil {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+// LockIdentifiers implements graph.Tx. Nothing needs locking: the write
+// transaction is exclusive.
+func (t *tx) LockIdentifiers(ctx context.Context, seen []graph.IdentifierSeen, create bool) (map[string]graph.Identifier, error) {
+	out := make(map[string]graph.Identifier, len(seen))
+	for _, s := range seen {
+		r, err := t.ident(s.Key)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case r == nil && !create:
+			continue
+		case r == nil:
+			typ, val := s.Type, s.Value
+			if typ == "" && val == "" {
+				ref := graph.SplitKey(s.Key)
+				typ, val = ref.Type, ref.Value
+			}
+			r = &identRecord{Type: typ, Value: val, FirstSeen: s.First, LastSeen: s.Last, Sources: addSources(nil, s.Sources)}
+			t.setIdent(s.Key, r)
+		case create:
+			if n := seenOn(r, s); n != nil {
+				r = n
+				t.setIdent(s.Key, r)
+			}
+		}
+		out[s.Key] = r.identifier(s.Key)
+	}
+	return out, nil
+}
+
+// seenOn returns r widened by the sighting s, or nil when s adds nothing.
+func seenOn(r *identRecord, s graph.IdentifierSeen) *identRecord {
+	n := *r
+	changed := false
+	if !s.First.IsZero() && s.First.Before(n.FirstSeen) {
+		n.FirstSeen, changed = s.First, true
+	}
+	if s.Last.After(n.LastSeen) {
+		n.LastSeen, changed = s.Last, true
+	}
+	if src := addSources(n.Sources, s.Sources); len(src) != len(n.Sources) {
+		n.Sources, changed = src, true
+	}
+	if !changed {
+		return nil
+	}
+	return &n
+}
+
+// addSources returns have plus the new names of add, in the order first
+// seen. have is copied before it grows, never appended to in place.
+func addSources(have, add []string) []string {
+	out := have
+	for _, s := range add {
+		if s == "" || slices.Contains(out, s) {
+			continue
+		}
+		if len(out) == len(have) {
+			out = slices.Clone(have)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// LockProfiles implements graph.Tx; the write transaction is exclusive.
+func (t *tx) LockProfiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
+	return t.Profiles(ctx, ids)
+}
+
+// Apply implements graph.Tx, in the field order of graph.Write.
+func (t *tx) Apply(ctx context.Context, w *graph.Write) error {
+	steps := []func(*graph.Write) error{
+		t.putProfiles, t.deleteIdentifiers, t.assign, t.putLinks, t.deleteLinks,
+		t.putRejected, t.putEvents, t.putTraits, t.putChanges, t.deleteProfiles,
+	}
+	for _, step := range steps {
+		if err := step(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addLive moves the live-profile count by delta; CountProfiles reads it
+// instead of counting.
+func (t *tx) addLive(delta int) error {
+	if delta == 0 {
+		return nil
+	}
+	n := int64(t.liveCount()) + int64(delta)
+	if n < 0 {
+		return fmt.Errorf("live profile count would drop below zero")
+	}
+	return t.meta.Put(metaLiveCount, u64(uint64(n)))
+}
+
+func (t *tx) putProfiles(w *graph.Write) error {
+	delta := 0
+	for _, p := range w.PutProfiles {
+		v, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("encode profile %q: %w", p.ID, err)
+		}
+		id := []byte(p.ID)
+		if err := t.profiles.Put(id, v); err != nil {
+			return fmt.Errorf("put profile %q: %w", p.ID, err)
+		}
+		wasLive := t.live.Get(id) != nil
+		switch {
+		case p.Live() && !wasLive:
+			err = t.live.Put(id, present)
+			delta++
+		case !p.Live() && wasLive:
+			err = t.live.Delete(id)
+			delta--
+		}
+		if err != nil {
+			return fmt.Errorf("index profile %q: %w", p.ID, err)
+		}
+	}
+	return t.addLive(delta)
+}
+
+// deleteIdentifiers erases each identifier with every edge that touches
+// it, then the events no identifier carries any more. Events that other
+// identifiers carry stay, with the erased key taken out of their Keys.
+func (t *tx) deleteIdentifiers(w *graph.Write) error {
+	for _, k := range w.DeleteIdentifiers {
+		r, err := t.ident(k)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			continue
+		}
+		if r.Profile != "" {
+			if err := t.members.Delete(append(part(r.Profile), k...)); err != nil {
+				return err
+			}
+		}
+		if err := t.deleteIdent(k); err != nil {
+			return err
+		}
+		if err := t.dropPairs(t.links, t.linkAdj, k); err != nil {
+			return err
+		}
+		if err := t.dropPairs(t.rejected, t.rejectedAdj, k); err != nil {
+			return err
+		}
+		if err := t.dropEventsBy(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropPairs deletes every pair of edges that touches k, and both of its
+// adjacency entries. Keys are collected first: deleting under a moving
+// bbolt cursor can skip entries.
+func (t *tx) dropPairs(edges, adj *bolt.Bucket, k string) error {
+	var others []string
+	_ = scanPrefix(adj.Cursor(), part(k), func(rest []byte) error {
+		others = append(others, string(rest))
+		return nil
+	})
+	for _, o := range others {
+		if err := t.deletePair(edges, adj, graph.NewLinkKey(k, o)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) deletePair(edges, adj *bolt.Bucket, lk graph.LinkKey) error {
+	if err := edges.Delete(pairKey(lk.A, lk.B)); err != nil {
+		return err
+	}
+	if err := adj.Delete(append(part(lk.A), lk.B...)); err != nil {
+		return err
+	}
+	return adj.Delete(append(part(lk.B), lk.A...))
+}
+
+func (t *tx) putPair(edges, adj *bolt.Bucket, lk graph.LinkKey, v []byte) error {
+	if err := edges.Put(pairKey(lk.A, lk.B), v); err != nil {
+		return err
+	}
+	if err := adj.Put(append(part(lk.A), lk.B...), present); err != nil {
+		return err
+	}
+	return adj.Put(append(part(lk.B), lk.A...), present)
+}
+
+// dropEventsBy removes k's BY entries and takes k out of those events: an
+// event left with no key is deleted.
+func (t *tx) dropEventsBy(k string) error {
+	var entries [][]byte
+	var ids []string
+	p := part(k)
+	_ = scanPrefix(t.by.Cursor(), p, func(rest []byte) error {
+		entries = append(entries, append(append([]byte(nil), p...), rest...))
+		if len(rest) >= timeLen {
+			ids = append(ids, string(rest[timeLen:]))
+		}
+		return nil
+	})
+	for _, e := range entries {
+		if err := t.by.Delete(e); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		v := t.events.Get([]byte(id))
+		if v == nil {
+			continue
+		}
+		// Only "keys" is rewritten; the other fields keep their exact
+		// bytes, numbers in properties included.
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(v, &fields); err != nil {
+			return fmt.Errorf("decode event %q: %w", id, err)
+		}
+		var keys []string
+		if raw, ok := fields["keys"]; ok {
+			if err := json.Unmarshal(raw, &keys); err != nil {
+				return fmt.Errorf("decode keys of event %q: %w", id, err)
+			}
+		}
+		keys = slices.DeleteFunc(keys, func(x string) bool { return x == k })
+		if len(keys) == 0 {
+			if err := t.events.Delete([]byte(id)); err != nil {
+				return err
+			}
+			continue
+		}
+		raw, err := json.Marshal(keys)
+		if err != nil {
+			return err
+		}
+		fields["keys"] = raw
+		nv, err := json.Marshal(fields)
+		if err != nil {
+			return fmt.Errorf("encode event %q: %w", id, err)
+		}
+		if err := t.events.Put([]byte(id), nv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) assign(w *graph.Write) error {
+	for _, a := range w.Assign {
+		r, err := t.ident(a.Key)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return fmt.Errorf("assign %q to profile %q: identifier not stored", a.Key, a.ProfileID)
+		}
+		if r.Profile == a.ProfileID {
+			continue
+		}
+		if r.Profile != "" {
+			if err := t.members.Delete(append(part(r.Profile), a.Key...)); err != nil {
+				return err
+			}
+		}
+		if a.ProfileID != "" {
+			if err := t.members.Put(append(part(a.ProfileID), a.Key...), present); err != nil {
+				return err
+			}
+		}
+		n := *r
+		n.Profile = a.ProfileID
+		t.setIdent(a.Key, &n)
+	}
+	return nil
+}
+
+func (t *tx) putLinks(w *graph.Write) error {
+	for _, l := range w.PutLinks {
+		lk := graph.NewLinkKey(l.A, l.B)
+		l.A, l.B = lk.A, lk.B
+		if v := t.links.Get(pairKey(lk.A, lk.B)); v != nil {
+			var old graph.Link
+			if err := json.Unmarshal(v, &old); err != nil {
+				return fmt.Errorf("decode link %s - %s: %w", lk.A, lk.B, err)
+			}
+			old.Count += l.Count
+			if l.FirstSeen.Before(old.FirstSeen) {
+				old.FirstSeen = l.FirstSeen
+			}
+			if l.LastSeen.After(old.LastSeen) {
+				old.LastSeen = l.LastSeen
+			}
+			l = old
+		}
+		v, err := json.Marshal(l)
+		if err != nil {
+			return fmt.Errorf("encode link %s - %s: %w", lk.A, lk.B, err)
+		}
+		if err := t.putPair(t.links, t.linkAdj, lk, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) deleteLinks(w *graph.Write) error {
+	for _, lk := range w.DeleteLinks {
+		if err := t.deletePair(t.links, t.linkAdj, graph.NewLinkKey(lk.A, lk.B)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putRejected keeps one refusal per unordered pair, stored with the
+// direction it was given: A kept its profile, B was refused.
+func (t *tx) putRejected(w *graph.Write) error {
+	for _, r := range w.PutRejected {
+		v, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode rejected link %s - %s: %w", r.A, r.B, err)
+		}
+		if err := t.putPair(t.rejected, t.rejectedAdj, graph.NewLinkKey(r.A, r.B), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) putEvents(w *graph.Write) error {
+	for i := range w.Events {
+		ev := &w.Events[i]
+		id := []byte(ev.ID)
+		if t.events.Get(id) != nil {
+			return fmt.Errorf("event %q is already stored; its id was not claimed", ev.ID)
+		}
+		v, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event %q: %w", ev.ID, err)
+		}
+		if err := t.events.Put(id, v); err != nil {
+			return fmt.Errorf("put event %q: %w", ev.ID, err)
+		}
+		for _, k := range ev.Keys {
+			e := append(appendTime(part(k), ev.Timestamp), ev.ID...)
+			if err := t.by.Put(e, present); err != nil {
+				return fmt.Errorf("index event %q by %q: %w", ev.ID, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (t *tx) putTraits(w *graph.Write) error {
+	for _, u := range w.Traits {
+		if len(u.Traits) == 0 {
+			continue
+		}
+		r, err := t.ident(u.Key)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return fmt.Errorf("set traits of %q: identifier not stored", u.Key)
+		}
+		traits := make(map[string]graph.TraitValue, len(r.Traits)+len(u.Traits))
+		for name, v := range r.Traits {
+			traits[name] = v
+		}
+		for name, v := range u.Traits {
+			if old, ok := traits[name]; !ok || !v.At.Before(old.At) {
+				traits[name] = v
+			}
+		}
+		n := *r
+		n.Traits = traits
+		t.setIdent(u.Key, &n)
+	}
+	return nil
+}
+
+// putChanges appends history under a sequence number, indexed under both
+// profiles by time then sequence.
+func (t *tx) putChanges(w *graph.Write) error {
+	for _, ch := range w.Changes {
+		seq, err := t.changes.NextSequence()
+		if err != nil {
+			return err
+		}
+		v, err := json.Marshal(ch)
+		if err != nil {
+			return fmt.Errorf("encode history entry: %w", err)
+		}
+		if err := t.changes.Put(u64(seq), v); err != nil {
+			return err
+		}
+		for _, id := range []string{ch.From, ch.Into} {
+			if id == "" {
+				continue
+			}
+			if err := t.changeIdx.Put(changeIdxKey(id, ch, seq), present); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func changeIdxKey(profileID string, ch graph.ProfileChange, seq uint64) []byte {
+	return append(appendTime(part(profileID), ch.At), u64(seq)...)
+}
+
+// deleteProfiles removes each profile, its live entry and every history
+// entry that names it, from both profiles' indexes.
+func (t *tx) deleteProfiles(w *graph.Write) error {
+	delta := 0
+	for _, id := range w.DeleteProfiles {
+		bid := []byte(id)
+		if t.live.Get(bid) != nil {
+			if err := t.live.Delete(bid); err != nil {
+				return err
+			}
+			delta--
+		}
+		if err := t.profiles.Delete(bid); err != nil {
+			return err
+		}
+		var seqs [][]byte
+		_ = scanPrefix(t.changeIdx.Cursor(), part(id), func(rest []byte) error {
+			if len(rest) == timeLen+8 {
+				seqs = append(seqs, append([]byte(nil), rest[timeLen:]...))
+			}
+			return nil
+		})
+		for _, seq := range seqs {
+			v := t.changes.Get(seq)
+			if v == nil {
+				continue
+			}
+			var ch graph.ProfileChange
+			if err := json.Unmarshal(v, &ch); err != nil {
+				return fmt.Errorf("decode history entry %d: %w", decodeU64(seq), err)
+			}
+			for _, pid := range []string{ch.From, ch.Into} {
+				if err := t.changeIdx.Delete(changeIdxKey(pid, ch, decodeU64(seq))); err != nil {
+					return err
+				}
+			}
+			if err := t.changes.Delete(seq); err != nil {
+				return err
+			}
+		}
+	}
+	return t.addLive(delta)
+}
