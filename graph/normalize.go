@@ -53,6 +53,9 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 	if v == "" {
 		return IdentifierRef{}, DropEmpty
 	}
+	if n.blocked(typ, v) {
+		return IdentifierRef{}, DropBlocked
+	}
 	switch typ {
 	case TypeEmail:
 		v = strings.ToLower(v)

@@ -1,0 +1,115 @@
+package graph
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNormalize(t *testing.T) {
+	n := NewNormalizer(DefaultRules())
+	cases := []struct {
+		in       IdentifierRef
+		want     string
+		dropWhy  string
+		scenario string
+	}{
+		{IdentifierRef{"email", "  Ann@Example.COM "}, "email:ann@example.com", "", "email trimmed and lowercased"},
+		{IdentifierRef{"EMAIL", "a@b.co"}, "email:a@b.co", "", "type lowercased"},
+		{IdentifierRef{"email", "not-an-email"}, "", DropInvalidEmail, "email without @"},
+		{IdentifierRef{"phone", "+39 333 123 4567"}, "phone:+393331234567", "", "international with spaces"},
+		{IdentifierRef{"phone", "+39-333-1234567"}, "phone:+393331234567", "", "international with dashes"},
+		{IdentifierRef{"phone", "(415) 555-0132"}, "phone:+14155550132", "", "national in default region"},
+		{IdentifierRef{"phone", "call me"}, "", DropInvalidPhone, "unparseable phone"},
+		{IdentifierRef{"user_id", " U1 "}, "user_id:U1", "", "other values trimmed, case kept"},
+		{IdentifierRef{"user_id", "null"}, "", DropBlocked, "null"},
+		{IdentifierRef{"anonymous_id", "UNDEFINED"}, "", DropBlocked, "blocklist ignores case"},
+		{IdentifierRef{"device_id", "0000"}, "", DropBlocked, "zeros"},
+		{IdentifierRef{"device_id", "00-00"}, "", DropBlocked, "zeros and dashes"},
+		{IdentifierRef{"device_id", "-1"}, "", DropBlocked, "-1"},
+		{IdentifierRef{"device_id", "   "}, "", DropEmpty, "blank"},
+		{IdentifierRef{"device_id", strings.Repeat("a", 1025)}, "", DropTooLong, "over 1024 bytes"},
+		{IdentifierRef{"device_id", strings.Repeat("a", 1024)}, "device_id:" + strings.Repeat("a", 1024), "", "exactly 1024 bytes"},
+		{IdentifierRef{"device_id", "a\xffb"}, "", DropInvalidUTF8, "invalid UTF-8"},
+		{IdentifierRef{"bad:type", "x"}, "", DropInvalidType, "colon in type"},
+		{IdentifierRef{"", "x"}, "", DropInvalidType, "empty type"},
+	}
+	for _, c := range cases {
+		t.Run(c.scenario, func(t *testing.T) {
+			got, why := n.Normalize(c.in)
+			if why != c.dropWhy {
+				t.Fatalf("drop reason = %q, want %q", why, c.dropWhy)
+			}
+			if c.want != "" && got.Key() != c.want {
+				t.Fatalf("key = %q, want %q", got.Key(), c.want)
+			}
+		})
+	}
+}
+
+func TestNormalizeAllCountsAndOrders(t *testing.T) {
+	n := NewNormalizer(DefaultRules())
+	keys, drops := n.NormalizeAll([]IdentifierRef{
+		{"anonymous_id", "a1"}, {"email", "X@y.com"}, {"user_id", "u"}, {"email", "x@y.com "}, {"email", "null"},
+	})
+	want := []string{"user_id:u", "email:x@y.com", "anonymous_id:a1"}
+	if strings.Join(keys, ",") != strings.Join(want, ",") {
+		t.Fatalf("keys = %v, want %v", keys, want)
+	}
+	if len(drops) != 1 || drops[0].Reason != DropBlocked || n.Drops()[DropBlocked] != 1 {
+		t.Fatalf("drops = %v, counts %v", drops, n.Drops())
+	}
+}
+
+func TestParseRules(t *testing.T) {
+	r, err := ParseRules([]byte(`{
+  "defaultRegion": "it",
+  "types": {
+    "email": {"blocked": ["test@test.com"], "blockedPatterns": ["@example\\.invalid$"]},
+    "loyalty_id": {"priority": 6, "limit": 2}
+  }
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Rule("email").Limit != 5 || r.Rule("email").Priority != 2 {
+		t.Fatalf("email rule lost its defaults: %+v", r.Rule("email"))
+	}
+	if r.Rule("loyalty_id").Limit != 2 || r.Rule("unknown_type").Limit != 5 {
+		t.Fatal("custom and default rules not applied")
+	}
+	n := NewNormalizer(r)
+	if _, why := n.Normalize(IdentifierRef{"email", "TEST@test.com"}); why != DropBlocked {
+		t.Fatalf("per-type blocked value not applied: %q", why)
+	}
+	if _, why := n.Normalize(IdentifierRef{"email", "a@example.invalid"}); why != DropBlocked {
+		t.Fatalf("per-type pattern not applied: %q", why)
+	}
+	if got, _ := n.Normalize(IdentifierRef{"phone", "333 123 4567"}); got.Value != "+393331234567" {
+		t.Fatalf("default region not applied: %q", got.Value)
+	}
+}
+
+func TestParseRulesErrors(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"{\n  \"types\": {\n    \"email\": {\"limit\": 0,}\n  }\n}", "line 3"},
+		{`{"types": {"email": {"limit": "five"}}}`, `"types.limit" must be int, not string`},
+		{`{"typos": {}}`, `unknown field "typos"`},
+		{`{"types": {"email": {"limit": -1}}}`, "types.email.limit: must be at least 1"},
+		{`{"types": {"Bad Type": {"limit": 1}}}`, "types.Bad Type"},
+		{`{"types": {"email": {"blockedPatterns": ["("]}}}`, "types.email.blockedPatterns[0]"},
+		{`{"defaultRegion": "ITALY"}`, "defaultRegion"},
+	}
+	for _, c := range cases {
+		_, err := ParseRules([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseRules(%s) error = %v, want it to mention %q", c.in, err, c.want)
+		}
+	}
+}
+
+func TestProfileIDFor(t *testing.T) {
+	a, b := ProfileIDFor("email:a@b.co", 0), ProfileIDFor("email:a@b.co", 1)
+	if a == b || a != ProfileIDFor("email:a@b.co", 0) || !strings.HasPrefix(a, "p_") || len(a) != 23 {
+		t.Fatalf("ids %q %q", a, b)
+	}
+}

@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Routes are the handlers the server mounts. Nil ones are left out.
+type Routes struct {
+	Collector http.Handler // mounted at /v1/
+	GraphQL   http.Handler // mounted at /graphql
+	GraphiQL  http.Handler // mounted at /graphiql
+}
+
+// Config configures the HTTP server.
+type Config struct {
+	Addr   string
+	Logger zerolog.Logger
+	// Gatherer serves /metrics; nil uses the default registry.
+	Gatherer prometheus.Gatherer
+	// ReadyTimeout bounds the store ping behind /readyz.
+	ReadyTimeout time.Duration
+	// MaxHeaderBytes bounds request headers.
+	MaxHeaderBytes int
+}
+
+// Server is the running HTTP server.
+type Server struct {
+	cfg      Config
+	http     *http.Server
+	ln       net.Listener
+	store    graph.Store
+	draining atomic.Bool
+}
+
+// Listen binds the address, so a port already in use is reported before
+// anything else starts.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			return nil, fmt.Errorf("cannot listen on %s: %v", addr, unwrapSyscall(op.Err))
+		}
+		return nil, fmt.Errorf("cannot listen on %s: %v", addr, err)
+	}
+	return ln, nil
+}
+
+func unwrapSyscall(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// New builds the server on a listener from Listen.
+func New(cfg Config, ln net.Listener, store graph.Store, routes Routes) *Server {
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 2 * time.Second
+	}
+	if cfg.MaxHeaderBytes == 0 {
+		cfg.MaxHeaderBytes = 64 << 10
+	}
+	s := &Server{cfg: cfg, ln: ln, store: store}
+	s.http = &http.Server{
+		Handler:           s.Handler(routes),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          nil,
+	}
+	return s
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until Shutdown; it returns nil after a clean shutdown.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	return s.http.Shutdown(ctx)
+}
+
+// Handler returns the full router with its middleware.
+func (s *Server) Handler(routes Routes) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	gatherer := s.cfg.Gatherer
+	if gatherer == nil {
+		gatherer = prometheus.DefaultGatherer
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	if routes.Collector != nil {
+		mux.Handle("/v1/", routes.Collector)
+	}
+	if routes.GraphQL != nil {
+		mux.Handle("/graphql", routes.GraphQL)
+	}
+	if routes.GraphiQL != nil {
+		mux.Handle("GET /graphiql", routes.GraphiQL)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "error": "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	return s.middleware(mux)
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		zerolog.Ctx(r.Context()).Warn().Err(err).Msg("store not ready")
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// statusWriter records what a handler answered, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware gives every request an id (kept from X-Request-Id when it is
+// sane), a logger carrying it in the context, one access log line, and a
+// recover that answers 500 instead of dropping the connection.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := r.Header.Get("X-Request-Id")
+		if !saneID(rid) {
+			rid = newID()
+		}
+		w.Header().Set("X-Request-Id", rid)
+		log := s.cfg.Logger.With().Str("request_id", rid).Logger()
+		r = r.WithContext(log.WithContext(r.Context()))
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error().Interface("panic", v).Str("path", r.URL.Path).Msg("handler panicked")
+				if sw.status == 0 {
+					writeJSON(sw, http.StatusInternalServerError, map[string]any{"success": false, "error": "internal error", "requestId": rid})
+				}
+			}
+			log.Info().
+				Str("method", r.Method).
+				Str("path", r.URL.Path).
+				Int("status", sw.status).
+				Int("bytes", sw.bytes).
+				Dur("duration", time.Since(start)).
+				Msg("request")
+		}()
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+	})
+}
+
+func saneID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
