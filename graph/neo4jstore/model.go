@@ -1,0 +1,103 @@
+package neo4jstore
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The graph model of DESIGN.md. Analysts query these names directly, so they
+// change only together with the design.
+const (
+	labelIdentifier = "Identifier"
+	labelProfile    = "Profile"
+	labelEvent      = "Event"
+	// labelMerged marks a merged-away profile, so that the live count is
+	// count(:Profile) - count(:Merged), both from the count store.
+	labelMerged = "Merged"
+
+	relLinked     = "LINKED"
+	relIn         = "IN"
+	relBy         = "BY"
+	relMergedInto = "MERGED_INTO"
+	relSplitFrom  = "SPLIT_FROM"
+	relRejected   = "REJECTED_LINK"
+
+	// Identifier.
+	propKey       = "key"
+	propType      = "type"
+	propValue     = "value"
+	propFirstSeen = "firstSeen"
+	propLastSeen  = "lastSeen"
+	propSources   = "sources"
+	propTraits    = "traits" // JSON, also on Event
+	// Profile.
+	propID         = "id" // also Event.id
+	propCreatedAt  = "createdAt"
+	propUpdatedAt  = "updatedAt"
+	propSize       = "size"
+	propCounts     = "counts" // JSON
+	propMergedInto = "mergedInto"
+	// Event (type, id and traits above).
+	propName       = "name"
+	propChannel    = "channel"
+	propSource     = "source" // also LINKED and REJECTED_LINK
+	propTimestamp  = "timestamp"
+	propReceivedAt = "receivedAt"
+	propProperties = "properties" // JSON
+	// propClaim marks an event node created by ClaimEvents and not yet
+	// completed by Apply; it never outlives the transaction.
+	propClaim = "claim"
+	// Relationships (source, firstSeen, lastSeen above).
+	propEvidence = "evidence"
+	propCount    = "count"
+	propAt       = "at"
+	propReason   = "reason"
+)
+
+// names is the allow-list of what a query template may name: every label,
+// relationship type and property key of the model, and nothing else.
+var names = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{
+		labelIdentifier, labelProfile, labelEvent, labelMerged,
+		relLinked, relIn, relBy, relMergedInto, relSplitFrom, relRejected,
+		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
+		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
+		propName, propChannel, propSource, propTimestamp, propReceivedAt, propProperties, propClaim,
+		propEvidence, propCount, propAt, propReason,
+	} {
+		m[n] = n
+	}
+	return m
+}()
+
+var plainName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// cypher expands a query template at init: each {{name}} becomes the model
+// name it stands for. Unknown names panic, so a typo fails every test rather
+// than reaching the database, and no query text ever comes from input.
+// Write "{ {{key}}: x }" with spaces, since "{{{" is ambiguous.
+func cypher(tmpl string) string {
+	var b strings.Builder
+	rest := tmpl
+	for {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			b.WriteString(rest)
+			return b.String()
+		}
+		j := strings.Index(rest[i:], "}}")
+		if j < 0 {
+			panic(fmt.Sprintf("neo4jstore: unclosed {{ in query %q", tmpl))
+		}
+		name := rest[i+2 : i+j]
+		v, ok := names[name]
+		if !ok || !plainName.MatchString(v) {
+			panic(fmt.Sprintf("neo4jstore: query names %q, which is not in the model: %q", name, tmpl))
+		}
+		b.WriteString(rest[:i])
+		b.WriteString(v)
+		rest = rest[i+j+2:]
+	}
+}

@@ -1,0 +1,390 @@
+package neo4jstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// readTx implements graph.ReadTx on one managed transaction. Each method is
+// one query whose rows arrive in one batch (FetchAll).
+type readTx struct {
+	run neo4j.ManagedTransaction
+}
+
+func (t *readTx) query(ctx context.Context, q string, params map[string]any) ([]*neo4j.Record, error) {
+	res, err := t.run.Run(ctx, q, params)
+	if err != nil {
+		return nil, err
+	}
+	return res.Collect(ctx)
+}
+
+func (t *readTx) exec(ctx context.Context, q string, params map[string]any) error {
+	res, err := t.run.Run(ctx, q, params)
+	if err != nil {
+		return err
+	}
+	_, err = res.Consume(ctx)
+	return err
+}
+
+var qIdentifiers = cypher(`
+UNWIND $keys AS k
+MATCH (i:{{Identifier}} { {{key}}: k })
+OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
+RETURN i { .* } AS i, p.{{id}} AS pid`)
+
+func (t *readTx) Identifiers(ctx context.Context, keys []string) (map[string]graph.Identifier, error) {
+	out := make(map[string]graph.Identifier, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	recs, err := t.query(ctx, qIdentifiers, map[string]any{"keys": uniq(keys)})
+	if err != nil {
+		return nil, fmt.Errorf("read identifiers: %w", err)
+	}
+	return out, identifierRows(recs, out)
+}
+
+func identifierRows(recs []*neo4j.Record, out map[string]graph.Identifier) error {
+	for _, r := range recs {
+		id, err := decodeIdentifier(r.Values[0], r.Values[1])
+		if err != nil {
+			return err
+		}
+		out[id.Key] = id
+	}
+	return nil
+}
+
+var qProfiles = cypher(`
+UNWIND $ids AS id
+MATCH (p:{{Profile}} { {{id}}: id })
+RETURN p { .* } AS p`)
+
+func (t *readTx) Profiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
+	out := make(map[string]graph.Profile, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	recs, err := t.query(ctx, qProfiles, map[string]any{"ids": uniq(ids)})
+	if err != nil {
+		return nil, fmt.Errorf("read profiles: %w", err)
+	}
+	return out, profileRows(recs, out)
+}
+
+func profileRows(recs []*neo4j.Record, out map[string]graph.Profile) error {
+	for _, r := range recs {
+		p, err := decodeProfile(r.Values[0])
+		if err != nil {
+			return err
+		}
+		out[p.ID] = p
+	}
+	return nil
+}
+
+var qMembers = cypher(`
+UNWIND $ids AS pid
+MATCH (:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(i:{{Identifier}})
+RETURN pid, i { .* } AS i`)
+
+func (t *readTx) Members(ctx context.Context, profileIDs []string) (map[string][]graph.Identifier, error) {
+	out := make(map[string][]graph.Identifier, len(profileIDs))
+	if len(profileIDs) == 0 {
+		return out, nil
+	}
+	recs, err := t.query(ctx, qMembers, map[string]any{"ids": uniq(profileIDs)})
+	if err != nil {
+		return nil, fmt.Errorf("read members: %w", err)
+	}
+	for _, r := range recs {
+		pid, _ := r.Values[0].(string)
+		id, err := decodeIdentifier(r.Values[1], pid)
+		if err != nil {
+			return nil, err
+		}
+		out[pid] = append(out[pid], id)
+	}
+	for _, ms := range out {
+		sort.Slice(ms, func(i, j int) bool { return ms[i].Key < ms[j].Key })
+	}
+	return out, nil
+}
+
+// Both edge kinds are found from either end, and an edge whose two ends are
+// both among keys is returned once.
+var qLinks = cypher(`
+UNWIND $keys AS k
+MATCH (:{{Identifier}} { {{key}}: k })-[l:{{LINKED}}]-(:{{Identifier}})
+WITH DISTINCT l
+RETURN startNode(l).{{key}} AS a, endNode(l).{{key}} AS b, l { .* } AS l`)
+
+func (t *readTx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	recs, err := t.query(ctx, qLinks, map[string]any{"keys": uniq(keys)})
+	if err != nil {
+		return nil, fmt.Errorf("read links: %w", err)
+	}
+	out := make([]graph.Link, 0, len(recs))
+	for _, r := range recs {
+		l, err := decodeLink(r.Values[0], r.Values[1], r.Values[2])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].A != out[j].A {
+			return out[i].A < out[j].A
+		}
+		return out[i].B < out[j].B
+	})
+	return out, nil
+}
+
+var qRejected = cypher(`
+UNWIND $keys AS k
+MATCH (:{{Identifier}} { {{key}}: k })-[r:{{REJECTED_LINK}}]-(:{{Identifier}})
+WITH DISTINCT r
+RETURN startNode(r).{{key}} AS a, endNode(r).{{key}} AS b, r { .* } AS r`)
+
+func (t *readTx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	recs, err := t.query(ctx, qRejected, map[string]any{"keys": uniq(keys)})
+	if err != nil {
+		return nil, fmt.Errorf("read rejected links: %w", err)
+	}
+	out := make([]graph.RejectedLink, 0, len(recs))
+	for _, r := range recs {
+		x, err := decodeRejected(r.Values[0], r.Values[1], r.Values[2])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ki, kj := graph.NewLinkKey(out[i].A, out[i].B), graph.NewLinkKey(out[j].A, out[j].B)
+		if ki.A != kj.A {
+			return ki.A < kj.A
+		}
+		return ki.B < kj.B
+	})
+	return out, nil
+}
+
+// qJourneys pages each profile's journey in its own subquery, so the limit
+// applies per profile. An event carried by several members is counted once.
+// The cursor is exclusive: strictly older, or as old with a smaller id.
+var qJourneys = cypher(`
+UNWIND $ids AS pid
+CALL (pid) {
+  MATCH (:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})
+  WITH DISTINCT e
+  WHERE (size($types) = 0 OR e.{{type}} IN $types)
+    AND (size($channels) = 0 OR coalesce(e.{{channel}}, '') IN $channels)
+    AND ($from IS NULL OR e.{{timestamp}} >= $from)
+    AND ($to IS NULL OR e.{{timestamp}} < $to)
+    AND ($afterTs IS NULL OR e.{{timestamp}} < $afterTs
+         OR (e.{{timestamp}} = $afterTs AND e.{{id}} < $afterID))
+  RETURN e
+  ORDER BY e.{{timestamp}} DESC, e.{{id}} DESC
+  LIMIT $limit
+}
+RETURN pid, e { .* } AS e,
+  COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} } AS keys`)
+
+func (t *readTx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQuery) (map[string][]graph.Event, error) {
+	out := make(map[string][]graph.Event, len(profileIDs))
+	if len(profileIDs) == 0 || q.Limit <= 0 {
+		return out, nil
+	}
+	params := map[string]any{
+		"ids":      uniq(profileIDs),
+		"types":    strsParam(q.Types),
+		"channels": strsParam(q.Channels),
+		"from":     timeParam(q.From),
+		"to":       timeParam(q.To),
+		"afterTs":  nil,
+		"afterID":  nil,
+		"limit":    int64(q.Limit),
+	}
+	if c := q.After; c != nil {
+		params["afterTs"] = graph.Clean(c.Timestamp)
+		params["afterID"] = c.ID
+	}
+	recs, err := t.query(ctx, qJourneys, params)
+	if err != nil {
+		return nil, fmt.Errorf("read journeys: %w", err)
+	}
+	for _, r := range recs {
+		pid, _ := r.Values[0].(string)
+		e, err := decodeEvent(r.Values[1], r.Values[2])
+		if err != nil {
+			return nil, err
+		}
+		out[pid] = append(out[pid], e)
+	}
+	for _, evs := range out {
+		graph.SortJourney(evs)
+	}
+	return out, nil
+}
+
+// An event node that ClaimEvents made and Apply has not completed yet is
+// not stored, so it is left out.
+var qEvents = cypher(`
+UNWIND $ids AS id
+MATCH (e:{{Event}} { {{id}}: id })
+WHERE e.{{claim}} IS NULL
+RETURN e { .* } AS e,
+  COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} } AS keys`)
+
+func (t *readTx) Events(ctx context.Context, ids []string) (map[string]graph.Event, error) {
+	out := make(map[string]graph.Event, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	recs, err := t.query(ctx, qEvents, map[string]any{"ids": uniq(ids)})
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	for _, r := range recs {
+		e, err := decodeEvent(r.Values[0], r.Values[1])
+		if err != nil {
+			return nil, err
+		}
+		out[e.ID] = e
+	}
+	return out, nil
+}
+
+// The page walks the unique index on Profile.id in order (ascending or
+// descending) and stops after $limit live profiles. One query per shape,
+// built once: an open upper bound has no value to stand for it.
+var qProfilesPage = func() (qs [2][2]string) {
+	for rev := 0; rev < 2; rev++ {
+		for bounded := 0; bounded < 2; bounded++ {
+			where, dir := "", ""
+			if bounded == 1 {
+				where = " AND p.{{id}} < $before"
+			}
+			if rev == 1 {
+				dir = " DESC"
+			}
+			qs[rev][bounded] = cypher(`
+MATCH (p:{{Profile}})
+WHERE p.{{id}} > $after` + where + ` AND NOT p:{{Merged}}
+RETURN p { .* } AS p
+ORDER BY p.{{id}}` + dir + `
+LIMIT $limit`)
+		}
+	}
+	return qs
+}()
+
+func (t *readTx) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.Profile, error) {
+	if q.Limit <= 0 {
+		return nil, nil
+	}
+	rev, bounded := 0, 0
+	if q.Reverse {
+		rev = 1
+	}
+	params := map[string]any{"after": q.After, "limit": int64(q.Limit)}
+	if q.Before != "" {
+		bounded = 1
+		params["before"] = q.Before
+	}
+	recs, err := t.query(ctx, qProfilesPage[rev][bounded], params)
+	if err != nil {
+		return nil, fmt.Errorf("read profile page: %w", err)
+	}
+	out := make([]graph.Profile, 0, len(recs))
+	for _, r := range recs {
+		p, err := decodeProfile(r.Values[0])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Both counts come from the count store, in constant time at any size.
+var qCountProfiles = cypher(`
+CALL () { MATCH (p:{{Profile}}) RETURN count(p) AS profiles }
+CALL () { MATCH (m:{{Merged}}) RETURN count(m) AS merged }
+RETURN profiles - merged AS live`)
+
+func (t *readTx) CountProfiles(ctx context.Context) (int, error) {
+	recs, err := t.query(ctx, qCountProfiles, nil)
+	if err != nil {
+		return 0, fmt.Errorf("count profiles: %w", err)
+	}
+	if len(recs) != 1 {
+		return 0, fmt.Errorf("count profiles: %d rows", len(recs))
+	}
+	n, _ := recs[0].Values[0].(int64)
+	return int(n), nil
+}
+
+// A merge is stored From -MERGED_INTO-> Into, a split Into -SPLIT_FROM->
+// From (the new part points at the original).
+var qChanges = cypher(`
+UNWIND $ids AS pid
+MATCH (:{{Profile}} { {{id}}: pid })-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]-(:{{Profile}})
+WITH DISTINCT r
+RETURN type(r) AS kind, startNode(r).{{id}} AS a, endNode(r).{{id}} AS b, r.{{at}} AS at, r.{{reason}} AS reason`)
+
+func (t *readTx) Changes(ctx context.Context, profileIDs []string) ([]graph.ProfileChange, error) {
+	if len(profileIDs) == 0 {
+		return nil, nil
+	}
+	recs, err := t.query(ctx, qChanges, map[string]any{"ids": uniq(profileIDs)})
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	out := make([]graph.ProfileChange, 0, len(recs))
+	for _, r := range recs {
+		kind, _ := r.Values[0].(string)
+		a, _ := r.Values[1].(string)
+		b, _ := r.Values[2].(string)
+		at, _ := r.Values[3].(time.Time)
+		reason, _ := r.Values[4].(string)
+		c := graph.ProfileChange{At: graph.Clean(at), Reason: reason}
+		switch kind {
+		case relMergedInto:
+			c.Kind, c.From, c.Into = graph.ChangeMerge, a, b
+		case relSplitFrom:
+			c.Kind, c.From, c.Into = graph.ChangeSplit, b, a
+		default:
+			return nil, fmt.Errorf("read history: unexpected relationship %q", kind)
+		}
+		out = append(out, c)
+	}
+	// Entries of one write share a time; ordering them by profile id keeps
+	// the order stable from call to call.
+	sort.Slice(out, func(i, j int) bool {
+		x, y := out[i], out[j]
+		if !x.At.Equal(y.At) {
+			return x.At.Before(y.At)
+		}
+		if x.From != y.From {
+			return x.From < y.From
+		}
+		return x.Into < y.Into
+	})
+	return out, nil
+}

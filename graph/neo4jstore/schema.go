@@ -1,0 +1,89 @@
+package neo4jstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+)
+
+// schemaItem is one constraint or index of the model.
+type schemaItem struct {
+	what string // shown by cdp migrate
+	stmt string
+}
+
+// schema is every constraint and index the store relies on. The unique
+// constraints are also the indexes behind every lookup by key or id, and the
+// ordered walk of ProfilesPage.
+var schema = []schemaItem{
+	{"constraint identifier_key: (:Identifier).key is unique",
+		cypher(`CREATE CONSTRAINT identifier_key IF NOT EXISTS FOR (i:{{Identifier}}) REQUIRE i.{{key}} IS UNIQUE`)},
+	{"constraint profile_id: (:Profile).id is unique",
+		cypher(`CREATE CONSTRAINT profile_id IF NOT EXISTS FOR (p:{{Profile}}) REQUIRE p.{{id}} IS UNIQUE`)},
+	{"constraint event_id: (:Event).id is unique",
+		cypher(`CREATE CONSTRAINT event_id IF NOT EXISTS FOR (e:{{Event}}) REQUIRE e.{{id}} IS UNIQUE`)},
+	// Analysts select events by time range across all profiles.
+	{"index event_timestamp: (:Event).timestamp",
+		cypher(`CREATE INDEX event_timestamp IF NOT EXISTS FOR (e:{{Event}}) ON (e.{{timestamp}})`)},
+	// Analysts count and list identifiers by type.
+	{"index identifier_type: (:Identifier).type",
+		cypher(`CREATE INDEX identifier_type IF NOT EXISTS FOR (i:{{Identifier}}) ON (i.{{type}})`)},
+}
+
+// Migrate applies the constraints and indexes idempotently and waits until
+// every index is online. It returns one line per item saying whether it was
+// created now or already present.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.WithoutCancel(ctx))
+	var out []string
+	for _, it := range schema {
+		// Schema changes cannot share a transaction with data, and each
+		// is idempotent, so each runs on its own in auto-commit.
+		res, err := sess.Run(ctx, it.stmt, nil)
+		if err != nil {
+			return out, s.classify(fmt.Errorf("migrate %s: %w", it.what, err))
+		}
+		sum, err := res.Consume(ctx)
+		if err != nil {
+			return out, s.classify(fmt.Errorf("migrate %s: %w", it.what, err))
+		}
+		c := sum.Counters()
+		if c.ConstraintsAdded()+c.IndexesAdded() > 0 {
+			out = append(out, "created "+it.what)
+		} else {
+			out = append(out, "present "+it.what)
+		}
+	}
+	// A freshly created index is populated in the background; until it is
+	// online, lookups would scan and the unique constraints could not
+	// serialise concurrent MERGEs.
+	res, err := sess.Run(ctx, "CALL db.awaitIndexes(300)", nil)
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
+	if err != nil {
+		return out, s.classify(fmt.Errorf("migrate: wait for indexes: %w", err))
+	}
+	return out, nil
+}
+
+var qDeleteAll = `MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS`
+
+// DeleteAll deletes every node and relationship, in transactions of bounded
+// size so a large graph does not exhaust the server's memory, and keeps the
+// schema. It is meant for tests and benchmarks.
+func (s *Store) DeleteAll(ctx context.Context) error {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.WithoutCancel(ctx))
+	// CALL ... IN TRANSACTIONS needs an auto-commit transaction.
+	res, err := sess.Run(ctx, qDeleteAll, nil)
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
+	if err != nil {
+		return s.classify(fmt.Errorf("delete all: %w", err))
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package neo4jstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// DefaultDatabase is used when Config.Database is empty.
+const DefaultDatabase = "neo4j"
+
+// pingTimeout bounds Ping, so a health check answers quickly even when the
+// server accepts connections but does not run queries.
+const pingTimeout = 2 * time.Second
+
+var _ graph.Store = (*Store)(nil)
+
+// Config says where the Neo4j server is.
+type Config struct {
+	URI      string // e.g. bolt://127.0.0.1:7687 or neo4j://host:7687
+	User     string // empty: no authentication
+	Password string
+	Database string // empty: DefaultDatabase
+}
+
+// Store is the Neo4j graph.Store. It holds one driver (one connection pool)
+// and is safe for concurrent use.
+type Store struct {
+	driver neo4j.DriverWithContext
+	uri    string
+	db     string
+}
+
+// Open connects to Neo4j, checks that it answers within ctx, and applies the
+// schema (Migrate).
+//
+// Errors: wrapped by graph.ErrUnavailable when the server cannot be reached.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	auth := neo4j.NoAuth()
+	if cfg.User != "" {
+		auth = neo4j.BasicAuth(cfg.User, cfg.Password, "")
+	}
+	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth)
+	if err != nil {
+		return nil, fmt.Errorf("neo4j: bad configuration for %q: %w", cfg.URI, err)
+	}
+	s := &Store{driver: driver, uri: cfg.URI, db: cfg.Database}
+	if s.db == "" {
+		s.db = DefaultDatabase
+	}
+	if err := driver.VerifyConnectivity(ctx); err != nil {
+		_ = driver.Close(context.WithoutCancel(ctx))
+		return nil, graph.ErrUnavailable(fmt.Errorf("cannot reach Neo4j at %s: %w", cfg.URI, err))
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		_ = driver.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the driver; it waits for connections in use to be returned.
+func (s *Store) Close(ctx context.Context) error {
+	return s.driver.Close(ctx)
+}
+
+func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
+	return s.driver.NewSession(ctx, neo4j.SessionConfig{
+		AccessMode:   mode,
+		DatabaseName: s.db,
+		// Results arrive in one message however many rows they hold, so a
+		// batch costs the same number of round trips at any size.
+		FetchSize: neo4j.FetchAll,
+	})
+}
+
+// Update runs fn in a managed write transaction. The driver reruns fn after
+// a transient failure (a deadlock between writers, a lost connection), each
+// time on a fresh transaction and a fresh Tx value, so nothing from a failed
+// attempt survives; the engine recomputes everything inside fn.
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.WithoutCancel(ctx))
+	_, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+		t := &tx{readTx: readTx{run: mt}, nonce: newNonce()}
+		return nil, retryable(fn(ctx, t))
+	})
+	return s.classify(err)
+}
+
+// View runs fn in a managed read transaction.
+func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer sess.Close(context.WithoutCancel(ctx))
+	_, err := sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+		return nil, retryable(fn(ctx, &readTx{run: mt}))
+	})
+	return s.classify(err)
+}
+
+// Ping runs a trivial query, without retries and within pingTimeout.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer sess.Close(context.WithoutCancel(ctx))
+	res, err := sess.Run(ctx, "RETURN 1", nil)
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
+	if err != nil {
+		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
+	}
+	return nil
+}
+
+// Info reports "neo4j" and the server's version.
+func (s *Store) Info(ctx context.Context) (graph.StoreInfo, error) {
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer sess.Close(context.WithoutCancel(ctx))
+	res, err := sess.Run(ctx, "CALL dbms.components() YIELD name, versions WHERE name = 'Neo4j Kernel' RETURN versions[0] AS version", nil)
+	if err != nil {
+		return graph.StoreInfo{}, s.classify(err)
+	}
+	rec, err := res.Single(ctx)
+	if err != nil {
+		return graph.StoreInfo{}, s.classify(err)
+	}
+	v, _ := rec.Values[0].(string)
+	return graph.StoreInfo{Kind: "neo4j", Version: v}, nil
+}
+
+// retryable hands a connectivity error back to the driver as the driver's
+// own type: its retry loop recognises a lost connection by type assertion,
+// not errors.As, so a wrapped one would not be retried. Server errors
+// (deadlocks) are found through wrapping and need nothing.
+func retryable(err error) error {
+	var ce *neo4j.ConnectivityError
+	if err != nil && errors.As(err, &ce) {
+		return ce
+	}
+	return err
+}
+
+// classify leaves the caller's domain errors as they are and marks failures
+// worth retrying later as graph.ErrUnavailable.
+func (s *Store) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ge *graph.Error
+	if errors.As(err, &ge) {
+		return err
+	}
+	if unavailable(err) {
+		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
+	}
+	return fmt.Errorf("neo4j: %w", err)
+}
+
+// unavailable reports whether err means the database cannot serve now: no
+// connection, a database that is not online, or transient failures (lock
+// timeouts, memory pressure) that outlasted the driver's retries.
+func unavailable(err error) bool {
+	var (
+		ce  *neo4j.ConnectivityError
+		tel *neo4j.TransactionExecutionLimit
+		ne  *neo4j.Neo4jError
+	)
+	switch {
+	case errors.As(err, &ce), errors.As(err, &tel):
+		return true
+	case errors.As(err, &ne):
+		return ne.IsRetriable() || ne.Code == "Neo.ClientError.Database.DatabaseNotFound"
+	}
+	return false
+}
