@@ -1,0 +1,93 @@
+// Command cdp is the identity graph service: one binary with the
+// subcommands serve, migrate, import and bench.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `cdp: the customer identity graph service
+
+Usage:
+  cdp serve   [flags]   run the HTTP server (Segment collector, GraphQL, health, metrics)
+  cdp migrate [flags]   apply the Neo4j schema (constraints and indexes) and exit
+  cdp import  [flags] FILE|-   send a CSV or NDJSON file to a running server
+  cdp bench   [flags]   measure throughput, latency and quality against raw baselines
+  cdp version           print the version
+
+Run "cdp COMMAND -h" for the flags of a command. Every flag can also be set
+through the environment variable named in its help.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a subcommand and returns the exit code: 0 success, 1 a
+// runtime failure, 2 bad usage or configuration.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return report(stderr, "serve", runServe(ctx, args[1:], stdout, stderr))
+	case "migrate":
+		return report(stderr, "migrate", runMigrate(ctx, args[1:], stdout, stderr))
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "cdp", version)
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, bench, version)\n", args[0])
+		return 2
+	}
+}
+
+// usageError marks configuration mistakes, which exit with 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+// report prints one line for an error and maps it to an exit code.
+func report(stderr io.Writer, cmd string, err error) int {
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "cdp %s: %s\n", cmd, oneLine(err.Error()))
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/neo4jstore"
+	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/resolver"
+	"github.com/idgraph/cdp/server"
+)
+
+// storeFlags are shared by every command that opens a store.
+type storeFlags struct {
+	dataDir   string
+	neo4jURI  string
+	neo4jUser string
+	neo4jPass string
+	neo4jDB   string
+	timeout   time.Duration
+}
+
+func (s *storeFlags) register(fs *flagSet) {
+	fs.str(&s.dataDir, "data-dir", "CDP_DATA_DIR", "./data", "folder of the embedded store (used unless --neo4j-uri is set)")
+	fs.str(&s.neo4jURI, "neo4j-uri", "NEO4J_URI", "", "Neo4j Bolt URI, e.g. bolt://127.0.0.1:7687; when set, Neo4j is the store")
+	fs.str(&s.neo4jUser, "neo4j-user", "NEO4J_USER", "", "Neo4j user (empty: no authentication)")
+	fs.str(&s.neo4jPass, "neo4j-password", "NEO4J_PASSWORD", "", "Neo4j password")
+	fs.str(&s.neo4jDB, "neo4j-database", "NEO4J_DATABASE", "neo4j", "Neo4j database name")
+	fs.duration(&s.timeout, "store-timeout", "CDP_STORE_TIMEOUT", 15*time.Second, "how long to wait for the store at start")
+}
+
+func (s *storeFlags) neo4jConfig() neo4jstore.Config {
+	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB}
+}
+
+func (s *storeFlags) open(ctx context.Context) (graph.Store, error) {
+	if s.neo4jURI != "" {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		st, err := neo4jstore.Open(ctx, s.neo4jConfig())
+		if err != nil {
+			return nil, fmt.Errorf("neo4j store: %w", err)
+		}
+		return st, nil
+	}
+	st, err := embedded.Open(s.dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	return st, nil
+}
+
+type serveFlags struct {
+	store           storeFlags
+	addr            string
+	logLevel        string
+	logFormat       string
+	rules           string
+	writeKeys       string
+	batchSize       int
+	batchWait       time.Duration
+	queueSize       int
+	graphiql        string
+	introspection   bool
+	maxComplexity   int
+	maxDepth        int
+	shutdownTimeout time.Duration
+}
+
+const serveHelp = `
+Runs the HTTP server: the Segment-compatible collector under /v1/, GraphQL at
+/graphql (GraphiQL at /graphiql), /healthz, /readyz and /metrics. The store is
+the embedded one in --data-dir unless --neo4j-uri is set.`
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serveFlags
+	fs := newFlagSet("serve", stderr, serveHelp)
+	f.store.register(fs)
+	fs.str(&f.addr, "addr", "CDP_ADDR", "127.0.0.1:8080", "address to listen on; loopback unless told otherwise")
+	fs.str(&f.logLevel, "log-level", "CDP_LOG_LEVEL", "info", "debug, info, warn or error")
+	fs.str(&f.logFormat, "log-format", "CDP_LOG_FORMAT", "json", "json or console")
+	fs.str(&f.rules, "rules", "CDP_RULES", "", "identity rules file (JSON); built-in defaults when empty")
+	fs.str(&f.writeKeys, "write-keys", "CDP_WRITE_KEYS", "", "comma-separated write keys, each KEY or KEY=SOURCE; empty accepts any key")
+	fs.integer(&f.batchSize, "batch-size", "CDP_BATCH_SIZE", 500, "most events per store transaction (group commit)")
+	fs.duration(&f.batchWait, "batch-wait", "CDP_BATCH_WAIT", 5*time.Millisecond, "how long a micro-batch waits to fill")
+	fs.integer(&f.queueSize, "queue-size", "CDP_QUEUE_SIZE", 20000, "most events waiting for commit; beyond it clients get 429")
+	fs.str(&f.graphiql, "graphiql", "CDP_GRAPHIQL", "auto", "serve GraphiQL at /graphiql: auto (only on loopback), true or false")
+	fs.boolean(&f.introspection, "introspection", "CDP_INTROSPECTION", true, "allow GraphQL introspection and field suggestions")
+	fs.integer(&f.maxComplexity, "max-complexity", "CDP_MAX_COMPLEXITY", 20000, "GraphQL query complexity limit")
+	fs.integer(&f.maxDepth, "max-depth", "CDP_MAX_DEPTH", 12, "GraphQL query depth limit")
+	fs.duration(&f.shutdownTimeout, "shutdown-timeout", "CDP_SHUTDOWN_TIMEOUT", 30*time.Second, "how long shutdown waits for requests in flight and pending writes")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	if f.batchSize < 1 || f.queueSize < f.batchSize || f.batchWait < 0 {
+		return usagef("--batch-size must be at least 1 and --queue-size at least --batch-size (got %d and %d)", f.batchSize, f.queueSize)
+	}
+	keys, err := parseWriteKeys(f.writeKeys)
+	if err != nil {
+		return err
+	}
+	rules := graph.DefaultRules()
+	if f.rules != "" {
+		if rules, err = graph.LoadRules(f.rules); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	showGraphiQL, err := graphiqlEnabled(f.graphiql, f.addr)
+	if err != nil {
+		return err
+	}
+
+	// Bind first: a port in use is reported before the store is touched.
+	ln, err := server.Listen(f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	store, err := f.store.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := store.Close(cctx); err != nil {
+			log.Error().Err(err).Msg("closing the store")
+		}
+	}()
+	info, _ := store.Info(ctx)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	engine := graph.NewEngine(store, rules)
+	reg.MustRegister(dropCollector(engine.Normalizer()))
+	coll := ingest.New(engine, ingest.Config{
+		MaxBatch:   f.batchSize,
+		MaxWait:    f.batchWait,
+		QueueSize:  f.queueSize,
+		WriteKeys:  keys,
+		Logger:     log,
+		Registerer: reg,
+	})
+	gql := resolver.NewHandler(engine, coll, resolver.Config{
+		MaxComplexity: f.maxComplexity,
+		MaxDepth:      f.maxDepth,
+		Introspection: f.introspection,
+		Suggestions:   f.introspection,
+		Logger:        log,
+		Parse:         ingest.ParseMessage,
+	})
+	routes := server.Routes{Collector: coll.Handler(), GraphQL: gql}
+	if showGraphiQL {
+		routes.GraphiQL = resolver.GraphiQL("/graphql")
+	}
+	srv := server.New(server.Config{Addr: f.addr, Logger: log, Gatherer: reg}, ln, store, routes)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	log.Info().Str("addr", srv.Addr()).Str("store", info.Kind).Str("store_version", info.Version).
+		Bool("graphiql", showGraphiQL).Msg("listening")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+
+	// Stop accepting, let requests in flight finish (they wait for their
+	// commits), then flush what is still queued, then close the store.
+	log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	shutdownErr := srv.Shutdown(sctx)
+	if err := coll.Close(sctx); err != nil {
+		return fmt.Errorf("flushing pending writes: %w", err)
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("waiting for requests in flight: %w", shutdownErr)
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil || level == "" {
+		return zerolog.Nop(), usagef("--log-level %q is not one of debug, info, warn, error", level)
+	}
+	var out io.Writer
+	switch format {
+	case "json":
+		out = w
+	case "console":
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	default:
+		return zerolog.Nop(), usagef("--log-format %q is not json or console", format)
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// parseWriteKeys reads "key1=source1,key2" into key -> source name.
+func parseWriteKeys(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		k, src, ok := strings.Cut(item, "=")
+		k, src = strings.TrimSpace(k), strings.TrimSpace(src)
+		if !ok {
+			src = "default"
+		}
+		if k == "" || src == "" {
+			return nil, usagef("--write-keys entry %q must be KEY or KEY=SOURCE", item)
+		}
+		out[k] = src
+	}
+	return out, nil
+}
+
+func graphiqlEnabled(v, addr string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "on", "1":
+		return true, nil
+	case "false", "off", "0":
+		return false, nil
+	case "auto", "":
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return false, usagef("--addr %q is not host:port", addr)
+		}
+		if host == "localhost" {
+			return true, nil
+		}
+		ip := net.ParseIP(host)
+		return ip != nil && ip.IsLoopback(), nil
+	default:
+		return false, usagef("--graphiql %q is not auto, true or false", v)
+	}
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s storeFlags
+	fs := newFlagSet("migrate", stderr, "\nApplies the Neo4j constraints and indexes (idempotent). The embedded store needs no migration.")
+	s.register(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if s.neo4jURI == "" {
+		return usagef("--neo4j-uri (or NEO4J_URI) is required: only the Neo4j store has a schema to migrate")
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	st, err := neo4jstore.Open(ctx, s.neo4jConfig())
+	if err != nil {
+		return err
+	}
+	defer st.Close(context.Background())
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range applied {
+		fmt.Fprintln(stdout, a)
+	}
+	fmt.Fprintln(stdout, "schema up to date")
+	return nil
+}
+
+// dropCollector exposes the normalizer's dropped-value counts.
+func dropCollector(n *graph.Normalizer) prometheus.Collector {
+	desc := prometheus.NewDesc("cdp_identifier_values_dropped_total", "Identifier values dropped during normalization, by reason.", []string{"reason"}, nil)
+	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		for reason, c := range n.Drops() {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(c), reason)
+		}
+	}}
+}
+
+type collectorFunc struct {
+	desc    *prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
