@@ -1,0 +1,376 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxBatch        = 500
+	DefaultMaxWait         = 5 * time.Millisecond
+	DefaultQueueSize       = 20000
+	DefaultMaxRequestBytes = 500 << 10
+	DefaultRetryAfter      = time.Second
+	DefaultCommitTimeout   = 30 * time.Second
+	// DefaultSource is the source of events when no write keys are
+	// configured.
+	DefaultSource = "default"
+)
+
+// Errors of Submit besides the store's own.
+var (
+	// ErrOverloaded means the queue is full; the caller should answer 429
+	// and the client retry later.
+	ErrOverloaded = errors.New("ingest queue is full")
+	// ErrClosed means the collector is shutting down; answer 503.
+	ErrClosed = errors.New("ingest collector is shutting down")
+)
+
+// Config configures a Collector. Zero fields take the defaults above.
+type Config struct {
+	MaxBatch        int               // events per store transaction
+	MaxWait         time.Duration     // how long a micro-batch waits to fill
+	QueueSize       int               // events waiting for commit before Submit answers ErrOverloaded
+	WriteKeys       map[string]string // write key -> source name; empty accepts any key as source "default"
+	MaxMessageBytes int               // per message
+	MaxRequestBytes int               // per request, after gunzip; also caps the compressed body
+	RetryAfter      time.Duration     // Retry-After on 429 and 503
+	// CommitTimeout bounds one micro-batch's commit, so a hung store turns
+	// into 503s instead of requests that never end.
+	CommitTimeout time.Duration
+	Logger        zerolog.Logger
+	Registerer    prometheus.Registerer // may be nil
+}
+
+func (c *Config) defaults() {
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = DefaultCommitTimeout
+	}
+}
+
+// Collector queues events from concurrent callers and commits them in
+// micro-batches, one engine transaction each, answering every caller only
+// after its events are committed.
+type Collector struct {
+	engine *graph.Engine
+	cfg    Config
+	log    zerolog.Logger
+	m      *metrics
+
+	mu     sync.Mutex
+	queued int // events submitted and not yet resolved
+	closed bool
+	queue  chan *request
+
+	runCtx    context.Context // cancelled only when Close gives up waiting
+	cancelRun context.CancelFunc
+	done      chan struct{} // closed when the committer has drained the queue
+}
+
+// request is one Submit call. After it is queued only the committer touches
+// it, until done is closed.
+type request struct {
+	events  []graph.Event
+	results []graph.EventResult
+	err     error
+	pending int
+	done    chan struct{}
+}
+
+// New starts a collector over engine. Close it to flush.
+func New(engine *graph.Engine, cfg Config) *Collector {
+	cfg.defaults()
+	c := &Collector{
+		engine: engine,
+		cfg:    cfg,
+		log:    cfg.Logger,
+		// Every queued request holds at least one queued event, and queued
+		// events never exceed QueueSize except for one oversized request
+		// into an empty queue, so a send never blocks.
+		queue: make(chan *request, cfg.QueueSize+1),
+		done:  make(chan struct{}),
+	}
+	c.runCtx, c.cancelRun = context.WithCancel(context.Background())
+	c.m = newMetrics(cfg.Registerer, c.depth, c.log)
+	if len(cfg.WriteKeys) == 0 {
+		c.log.Warn().Msg("ingest: no write keys configured; any write key is accepted and events get source \"default\"")
+	}
+	go c.run()
+	return c
+}
+
+func (c *Collector) depth() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return float64(c.queued)
+}
+
+// Parse is ParseMessage with the collector's limits, counting the message
+// as received and, when invalid, as rejected. The HTTP handler and the
+// GraphQL mutation both parse through it so the metrics see every message.
+func (c *Collector) Parse(raw []byte, env Envelope) (graph.Event, error) {
+	if env.MaxBytes == 0 {
+		env.MaxBytes = c.cfg.MaxMessageBytes
+	}
+	c.m.received.Inc()
+	ev, err := parseMessage(raw, env)
+	if err != nil {
+		c.m.rejected.WithLabelValues(err.Reason).Inc()
+		return graph.Event{}, err
+	}
+	return ev, nil
+}
+
+// Submit queues events for group commit and returns when the micro-batches
+// holding them are committed, with one result per event in order. A
+// rejected result's Reason says why (e.g. no usable identifier).
+//
+// Errors: ErrOverloaded when the queue is full (answer 429), ErrClosed
+// while shutting down (503), an error with graph code EUNAVAILABLE when the
+// store is down (503), ctx's error when ctx ends first. Once queued, events
+// are committed even if ctx ends; the caller just does not hear the
+// outcome. On any error some events may have been committed: a retry is
+// safe because duplicates (same event id) change nothing.
+func (c *Collector) Submit(ctx context.Context, events []graph.Event) ([]graph.EventResult, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &request{
+		events:  events,
+		results: make([]graph.EventResult, len(events)),
+		pending: len(events),
+		done:    make(chan struct{}),
+	}
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		c.m.refused.WithLabelValues("closed").Add(float64(len(events)))
+		return nil, ErrClosed
+	case c.queued > 0 && c.queued+len(events) > c.cfg.QueueSize:
+		c.mu.Unlock()
+		c.m.refused.WithLabelValues("overloaded").Add(float64(len(events)))
+		return nil, ErrOverloaded
+	}
+	select {
+	case c.queue <- r:
+		c.queued += len(events)
+	default:
+		c.mu.Unlock()
+		c.m.refused.WithLabelValues("overloaded").Add(float64(len(events)))
+		return nil, ErrOverloaded
+	}
+	c.mu.Unlock()
+
+	select {
+	case <-r.done:
+		if r.err != nil {
+			return nil, r.err
+		}
+		return r.results, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops accepting events and waits until everything queued is
+// committed, or until ctx ends; then the events still waiting fail with
+// ErrClosed and ctx's error is returned.
+func (c *Collector) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.queue)
+	}
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		c.cancelRun()
+		<-c.done // with runCtx cancelled every commit fails at once
+		return ctx.Err()
+	}
+}
+
+// segment is the part of a request that goes into one micro-batch.
+type segment struct {
+	req    *request
+	off, n int
+}
+
+// run is the single committer. One writer is all the embedded store can use,
+// and on Neo4j one transaction per micro-batch is what keeps the cost per
+// event low.
+func (c *Collector) run() {
+	defer close(c.done)
+	var cur *request // request partly taken into a batch
+	off := 0
+	for {
+		if cur == nil {
+			r, ok := <-c.queue
+			if !ok {
+				return
+			}
+			cur, off = r, 0
+		}
+		var segs []segment
+		size := 0
+		// take moves as much of cur as fits into the batch.
+		take := func() {
+			n := min(len(cur.events)-off, c.cfg.MaxBatch-size)
+			segs = append(segs, segment{req: cur, off: off, n: n})
+			size += n
+			off += n
+			if off == len(cur.events) {
+				cur = nil
+			}
+		}
+		take()
+		if cur == nil && size < c.cfg.MaxBatch {
+			timer := time.NewTimer(c.cfg.MaxWait)
+		fill:
+			for size < c.cfg.MaxBatch {
+				select {
+				case r, ok := <-c.queue:
+					if !ok {
+						break fill
+					}
+					cur, off = r, 0
+					take()
+					if cur != nil {
+						break fill
+					}
+				case <-timer.C:
+					break fill
+				}
+			}
+			timer.Stop()
+		}
+		c.commit(segs, size)
+	}
+}
+
+func (c *Collector) commit(segs []segment, size int) {
+	events := make([]graph.Event, 0, size)
+	var live []segment
+	for _, s := range segs {
+		if s.req.err != nil {
+			// An earlier part of this request failed and its caller has
+			// its answer; committing the rest would only help a retry that
+			// will dedupe anyway.
+			continue
+		}
+		live = append(live, s)
+		events = append(events, s.req.events[s.off:s.off+s.n]...)
+	}
+	var res graph.BatchResult
+	var err error
+	if len(events) > 0 {
+		res, err = c.apply(events)
+	}
+	at := 0
+	for _, s := range live {
+		if err != nil {
+			if s.req.err == nil {
+				s.req.err = err
+			}
+			c.m.refused.WithLabelValues(refusal(err)).Add(float64(s.n))
+		} else {
+			copy(s.req.results[s.off:s.off+s.n], res.Results[at:at+s.n])
+		}
+		at += s.n
+	}
+	if err == nil {
+		c.m.stored.Add(float64(res.Stored))
+		c.m.duplicates.Add(float64(res.Duplicates))
+		for _, r := range res.Results {
+			if r.Status == graph.StatusRejected {
+				c.m.rejected.WithLabelValues(ReasonUnusableIdent).Inc()
+			}
+		}
+	}
+	for _, s := range segs {
+		s.req.pending -= s.n
+		if s.req.pending == 0 {
+			close(s.req.done)
+		}
+	}
+	c.mu.Lock()
+	c.queued -= size
+	c.mu.Unlock()
+}
+
+// apply runs one micro-batch through the engine. It never panics: a panic
+// in a store would otherwise stop the only committer and hang every caller.
+func (c *Collector) apply(events []graph.Event) (res graph.BatchResult, err error) {
+	ctx, cancel := context.WithTimeout(c.runCtx, c.cfg.CommitTimeout)
+	defer cancel()
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error().Interface("panic", p).Msg("ingest: commit panicked")
+			err = fmt.Errorf("commit panicked: %v", p)
+		}
+		c.m.batchSize.Observe(float64(len(events)))
+		c.m.commitTime.Observe(time.Since(start).Seconds())
+	}()
+	res, err = c.engine.ApplyBatch(ctx, events)
+	switch {
+	case err == nil:
+		if len(res.Results) != len(events) {
+			return graph.BatchResult{}, fmt.Errorf("engine returned %d results for %d events", len(res.Results), len(events))
+		}
+		return res, nil
+	case c.runCtx.Err() != nil:
+		return res, ErrClosed
+	case graph.ErrorCode(err) == graph.EUNAVAILABLE:
+		c.log.Warn().Err(err).Int("events", len(events)).Msg("ingest: store unavailable; micro-batch not committed")
+		return res, err
+	case errors.Is(err, context.DeadlineExceeded):
+		c.log.Warn().Err(err).Int("events", len(events)).Dur("timeout", c.cfg.CommitTimeout).Msg("ingest: commit timed out; micro-batch not acknowledged")
+		return res, graph.ErrUnavailable(err)
+	}
+	c.log.Error().Err(err).Int("events", len(events)).Msg("ingest: commit failed")
+	return res, err
+}
+
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	case graph.ErrorCode(err) == graph.EUNAVAILABLE:
+		return "unavailable"
+	}
+	return "error"
+}

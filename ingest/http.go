@@ -1,0 +1,392 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// SourceHeader names the source of a request when no write keys are
+// configured (cdp import sends it). With write keys the key decides the
+// source, and a header that disagrees is refused.
+const SourceHeader = "X-CDP-Source"
+
+var sourceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// endpoints maps each path to the message type it implies; "" marks the
+// batch endpoints. The one-letter paths are what analytics.js (2.0) posts
+// to; /v1/import is Segment's older name for /v1/batch.
+var endpoints = map[string]string{
+	"/v1/identify": TypeIdentify, "/v1/i": TypeIdentify,
+	"/v1/track": TypeTrack, "/v1/t": TypeTrack,
+	"/v1/page": TypePage, "/v1/p": TypePage,
+	"/v1/screen": TypeScreen, "/v1/s": TypeScreen,
+	"/v1/group": TypeGroup, "/v1/g": TypeGroup,
+	"/v1/alias": TypeAlias, "/v1/a": TypeAlias,
+	"/v1/batch": "", "/v1/b": "", "/v1/import": "",
+}
+
+// Response is the body of every answer of the collector. Success is true
+// for 200; then the counts say what happened to each message. Errors lists
+// the messages of a batch that were refused, by index in the batch. On any
+// other status Success is false and Error says what is wrong.
+type Response struct {
+	Success    bool        `json:"success"`
+	Stored     int         `json:"stored"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   int         `json:"rejected"`
+	Errors     []ItemError `json:"errors,omitempty"`
+	Error      string      `json:"error,omitempty"`
+}
+
+// ItemError is one refused message of a batch.
+type ItemError struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+type failure struct {
+	Success bool   `json:"success"`
+	Error   string `json:"error"`
+}
+
+// Handler serves the Segment Tracking API: POST /v1/track, /v1/identify,
+// /v1/page, /v1/screen, /v1/group, /v1/alias and /v1/batch (full paths;
+// mount it at "/v1/").
+func (c *Collector) Handler() http.Handler { return http.HandlerFunc(c.serve) }
+
+func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
+	recv := graph.Now()
+	if r.Header.Get("Origin") != "" {
+		// analytics.js posts from the browser; without this it cannot
+		// read the answer and would resend forever.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+	}
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, "+SourceHeader)
+		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	implied, known := endpoints[r.URL.Path]
+	if !known {
+		c.fail(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s: use POST /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch", clip(r.URL.Path, 80)))
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST, OPTIONS")
+		c.fail(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: %s takes POST", clip(r.Method, 20), r.URL.Path))
+		return
+	}
+	isBatch := implied == ""
+
+	// A key in the Authorization header is checked before the body is read.
+	key, fromHeader := "", false
+	if user, _, ok := r.BasicAuth(); ok {
+		key, fromHeader = user, true
+		if _, st, msg := c.source(key, r); st != 0 {
+			c.fail(w, st, msg)
+			return
+		}
+	}
+
+	body, st, msg := c.readBody(r)
+	if st != 0 {
+		c.fail(w, st, msg)
+		return
+	}
+	depth := MaxDepth
+	if isBatch {
+		depth += 2 // the batch object and its array
+	}
+	if e := checkJSON(body, depth, "request body"); e != nil {
+		c.fail(w, http.StatusBadRequest, e.Message)
+		return
+	}
+
+	env := Envelope{ReceivedAt: recv, Type: implied, MaxBytes: c.cfg.MaxMessageBytes}
+	var items []json.RawMessage
+	if isBatch {
+		var bkey string
+		items, bkey, st, msg = c.parseBatch(body, &env)
+		if st != 0 {
+			c.fail(w, st, msg)
+			return
+		}
+		if !fromHeader {
+			key = bkey
+		}
+	} else {
+		if len(body) > c.cfg.MaxMessageBytes {
+			c.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message is %d bytes, over the %s per-message limit", len(body), sizeName(c.cfg.MaxMessageBytes)))
+			return
+		}
+		if !fromHeader {
+			key = writeKeyOf(body)
+		}
+		items = []json.RawMessage{body}
+	}
+	source, st, msg := c.source(key, r)
+	if st != 0 {
+		c.fail(w, st, msg)
+		return
+	}
+	env.Source = source
+
+	resp := Response{Success: true}
+	events := make([]graph.Event, 0, len(items))
+	index := make([]int, 0, len(items)) // event -> item
+	for i, raw := range items {
+		ev, err := c.Parse(raw, env)
+		if err != nil {
+			if !isBatch {
+				var me *MessageError
+				st := http.StatusBadRequest
+				if errors.As(err, &me) && me.Reason == ReasonTooLarge {
+					st = http.StatusRequestEntityTooLarge
+				}
+				c.fail(w, st, err.Error())
+				return
+			}
+			resp.Rejected++
+			resp.Errors = append(resp.Errors, ItemError{Index: i, Reason: err.Error()})
+			continue
+		}
+		events = append(events, ev)
+		index = append(index, i)
+	}
+
+	results, err := c.Submit(r.Context(), events)
+	if err != nil {
+		c.failSubmit(w, r.Context(), err)
+		return
+	}
+	for j, res := range results {
+		switch res.Status {
+		case graph.StatusStored:
+			resp.Stored++
+		case graph.StatusDuplicate:
+			resp.Duplicates++
+		default:
+			if !isBatch {
+				c.fail(w, http.StatusBadRequest, res.Reason)
+				return
+			}
+			resp.Rejected++
+			resp.Errors = append(resp.Errors, ItemError{Index: index[j], Reason: res.Reason})
+		}
+	}
+	if len(resp.Errors) > 1 {
+		sortItemErrors(resp.Errors)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// readBody reads the body, gunzipping when asked, within MaxRequestBytes
+// both before and after decompression.
+func (c *Collector) readBody(r *http.Request) ([]byte, int, string) {
+	limit := c.cfg.MaxRequestBytes
+	tooBig := fmt.Sprintf("request body is over the %s per-request limit", sizeName(limit))
+	if r.ContentLength > int64(limit) {
+		return nil, http.StatusRequestEntityTooLarge, tooBig
+	}
+	var src io.Reader = http.MaxBytesReader(nil, r.Body, int64(limit))
+	gzipped := false
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Sprintf("body is not valid gzip: %v", err)
+		}
+		defer zr.Close()
+		src, gzipped = zr, true
+	default:
+		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported: send gzip or no encoding", clip(enc, 40))
+	}
+	body, err := io.ReadAll(io.LimitReader(src, int64(limit)+1))
+	if err != nil {
+		if len(body) > limit {
+			return nil, http.StatusRequestEntityTooLarge, tooBig
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, tooBig
+		}
+		if gzipped {
+			return nil, http.StatusBadRequest, fmt.Sprintf("body is not valid gzip: %v", err)
+		}
+		return nil, http.StatusBadRequest, fmt.Sprintf("could not read the request body: %v", err)
+	}
+	if len(body) > limit {
+		return nil, http.StatusRequestEntityTooLarge, tooBig
+	}
+	return body, 0, ""
+}
+
+// parseBatch reads {batch, sentAt, context, writeKey} and returns the raw
+// messages. The key is the body's writeKey, else the first message's
+// (analytics.js puts it in every message).
+func (c *Collector) parseBatch(body []byte, env *Envelope) ([]json.RawMessage, string, int, string) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, "", http.StatusBadRequest, "request body is empty: /v1/batch takes {\"batch\": [messages...]}"
+	}
+	if !json.Valid(trimmed) {
+		_, e := decodeJSON(trimmed, "request body")
+		msg := "malformed JSON in request body"
+		if e != nil {
+			msg = e.Message
+		}
+		return nil, "", http.StatusBadRequest, msg
+	}
+	if trimmed[0] != '{' {
+		var v any
+		_ = json.Unmarshal(trimmed, &v)
+		return nil, "", http.StatusBadRequest, fmt.Sprintf("request body must be a JSON object {\"batch\": [...]}, not %s", jsonType(v))
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &top); err != nil {
+		return nil, "", http.StatusBadRequest, fmt.Sprintf("malformed request body: %v", err)
+	}
+	rawBatch, ok := top["batch"]
+	if !ok || string(rawBatch) == "null" {
+		return nil, "", http.StatusBadRequest, "batch is missing: /v1/batch takes {\"batch\": [messages...]}"
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(rawBatch, &items); err != nil {
+		var v any
+		_ = json.Unmarshal(rawBatch, &v)
+		return nil, "", http.StatusBadRequest, fmt.Sprintf("batch must be an array of messages, not %s", jsonType(v))
+	}
+	if len(items) == 0 {
+		return nil, "", http.StatusBadRequest, "batch is empty: send at least one message"
+	}
+	if raw, ok := top["context"]; ok {
+		v, e := decodeJSON(raw, "context")
+		if e != nil {
+			return nil, "", http.StatusBadRequest, e.Message
+		}
+		if v != nil {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil, "", http.StatusBadRequest, fmt.Sprintf("batch context must be an object, not %s", jsonType(v))
+			}
+			env.Context = m
+		}
+	}
+	if raw, ok := top["sentAt"]; ok && string(raw) != "null" {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, "", http.StatusBadRequest, "sentAt must be an ISO-8601 string"
+		}
+		if s != "" {
+			t, err := ParseTime(s)
+			if err != nil {
+				return nil, "", http.StatusBadRequest, "sentAt " + err.Error()
+			}
+			if e := inRange(t, env.ReceivedAt, "sentAt"); e != nil {
+				return nil, "", http.StatusBadRequest, e.Message
+			}
+			env.SentAt = t
+		}
+	}
+	key := writeKeyOf(trimmed)
+	for i := 0; key == "" && i < len(items); i++ {
+		key = writeKeyOf(items[i])
+	}
+	return items, key, 0, ""
+}
+
+// writeKeyOf returns the writeKey field of a JSON object, or "".
+func writeKeyOf(raw []byte) string {
+	var v struct {
+		WriteKey any `json:"writeKey"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	s, _ := v.WriteKey.(string)
+	return s
+}
+
+// source maps a write key to its source name, or returns the status and
+// message refusing the request.
+func (c *Collector) source(key string, r *http.Request) (string, int, string) {
+	hdr := strings.TrimSpace(r.Header.Get(SourceHeader))
+	if hdr != "" && !sourceRe.MatchString(hdr) {
+		return "", http.StatusBadRequest, fmt.Sprintf("%s %q is not a source name: use letters, digits, _ . and - (at most 64)", SourceHeader, clip(hdr, 70))
+	}
+	if len(c.cfg.WriteKeys) == 0 {
+		if hdr != "" {
+			return hdr, 0, ""
+		}
+		return DefaultSource, 0, ""
+	}
+	if key == "" {
+		return "", http.StatusUnauthorized, "write key missing: send it as the Basic auth user name (empty password) or as writeKey in the body"
+	}
+	src, ok := c.cfg.WriteKeys[key]
+	if !ok {
+		return "", http.StatusUnauthorized, "write key not recognized"
+	}
+	if hdr != "" && hdr != src {
+		return "", http.StatusBadRequest, fmt.Sprintf("%s %q does not match the write key's source %q", SourceHeader, hdr, src)
+	}
+	return src, 0, ""
+}
+
+func (c *Collector) failSubmit(w http.ResponseWriter, ctx context.Context, err error) {
+	switch {
+	case errors.Is(err, ErrOverloaded):
+		c.retryAfter(w)
+		c.fail(w, http.StatusTooManyRequests, "too many events waiting to be stored; retry later")
+	case errors.Is(err, ErrClosed):
+		c.retryAfter(w)
+		c.fail(w, http.StatusServiceUnavailable, "the collector is shutting down; retry later")
+	case graph.ErrorCode(err) == graph.EUNAVAILABLE:
+		c.retryAfter(w)
+		c.fail(w, http.StatusServiceUnavailable, "the store is unavailable; nothing in this request was acknowledged, retry later")
+	case ctx.Err() != nil:
+		// The client is gone; whatever was queued still commits.
+		c.retryAfter(w)
+		c.fail(w, http.StatusServiceUnavailable, "request ended before its events were committed; retry later")
+	default:
+		c.log.Error().Err(err).Msg("ingest: submit failed")
+		c.fail(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func (c *Collector) retryAfter(w http.ResponseWriter) {
+	secs := int(math.Ceil(c.cfg.RetryAfter.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+}
+
+func (c *Collector) fail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, failure{Success: false, Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+func sortItemErrors(es []ItemError) {
+	sort.Slice(es, func(i, j int) bool { return es[i].Index < es[j].Index })
+}
