@@ -285,6 +285,9 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	links := map[LinkKey]*Link{}
 	rejected := map[LinkKey]*RejectedLink{}
 	traits := map[string]map[string]TraitValue{}
+	for _, k := range keys {
+		nodeOf(k) // every identifier gets its group, even one carried alone
+	}
 	for _, i := range kept {
 		ev := &events[i]
 		anchor := ev.Keys[0]
