@@ -1,10 +1,12 @@
 package embedded
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -102,6 +104,70 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	if got := eventIDs(j[after.ID]); !reflect.DeepEqual(got, []string{"e2", "e1"}) {
 		t.Fatalf("after reopen journey = %v", got)
+	}
+}
+
+// childDirEnv makes the test binary a writer that acknowledges every commit
+// on stdout until it is killed.
+const childDirEnv = "CDP_EMBEDDED_KILL_CHILD_DIR"
+
+func TestAcknowledgedWritesSurviveKill(t *testing.T) {
+	if dir := os.Getenv(childDirEnv); dir != "" {
+		killChild(t, dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAcknowledgedWritesSurviveKill$")
+	cmd.Env = append(os.Environ(), childDirEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	lines := bufio.NewScanner(out)
+	for len(acked) < 25 && lines.Scan() {
+		if id, ok := strings.CutPrefix(lines.Text(), "ack "); ok {
+			acked = append(acked, id)
+		}
+	}
+	_ = cmd.Process.Kill() // SIGKILL: no deferred Close runs in the child
+	_ = cmd.Wait()
+	if len(acked) < 25 {
+		t.Fatalf("child acknowledged %d writes before stopping", len(acked))
+	}
+	s := open(t, dir)
+	view(t, s, func(ctx context.Context, tx graph.ReadTx) error {
+		ps, err := tx.Profiles(ctx, acked)
+		if err != nil {
+			return err
+		}
+		n, _ := tx.CountProfiles(ctx)
+		if len(ps) != len(acked) || n < len(acked) {
+			t.Fatalf("after kill -9: %d of %d acknowledged profiles found, count %d", len(ps), len(acked), n)
+		}
+		return nil
+	})
+}
+
+func killChild(t *testing.T, dir string) {
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bounded in case the parent dies without killing us.
+	for i := 0; i < 100000; i++ {
+		id := fmt.Sprintf("p%06d", i)
+		w := &graph.Write{PutProfiles: []graph.Profile{{ID: id, CreatedAt: t0, UpdatedAt: t0, Size: 1}}}
+		if err := s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error { return tx.Apply(ctx, w) }); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("ack %s\n", id)
 	}
 }
 
