@@ -1,0 +1,689 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Import formats.
+const (
+	FormatCSV    = "csv"
+	FormatNDJSON = "ndjson"
+)
+
+// Mapping names a CSV column for an identifier type (--map TYPE=COLUMN) or
+// a trait (--trait NAME=COLUMN).
+type Mapping struct {
+	Name   string
+	Column string
+}
+
+// ImportConfig configures Import. Server, Source and Format are required.
+type ImportConfig struct {
+	Server   string // base URL of a running cdp server, e.g. http://127.0.0.1:8080
+	WriteKey string
+	// Source names where the rows come from. It is sent as the X-CDP-Source
+	// header (the server's source when it has no write keys) and it seeds
+	// the message ids, so one file imported as two sources is two imports.
+	Source      string
+	Format      string    // FormatCSV or FormatNDJSON
+	Identifiers []Mapping // CSV: identifier type -> column
+	Traits      []Mapping // CSV: trait name -> column
+	// TimestampColumn dates each CSV row; without it the server dates rows
+	// at receipt.
+	TimestampColumn string
+	BatchSize       int // messages per request; default 200
+	Concurrency     int // requests in flight; default 4
+	MaxAttempts     int // per request, on 429, 5xx and network errors; default 8
+	// MaxRequestBytes and MaxMessageBytes must not exceed the server's
+	// limits; they default to the server defaults.
+	MaxRequestBytes int
+	MaxMessageBytes int
+	// MaxRetryWait caps one wait between attempts; default 30s.
+	MaxRetryWait time.Duration
+	Client       *http.Client // default: a client with a 60s timeout
+	// Rejects receives the rejected rows: for CSV a CSV file whose columns
+	// are line, reason and the input's own columns; for NDJSON one JSON
+	// object per line with line, reason and raw. Nil discards them.
+	Rejects io.Writer
+	// Progress, when set, is called after every request with the totals
+	// so far, from one goroutine at a time.
+	Progress func(ImportStats)
+}
+
+// ImportStats counts an import's rows by outcome.
+type ImportStats struct {
+	Rows       int   // data rows read (CSV) or non-empty lines (NDJSON)
+	Stored     int   // new events stored
+	Duplicates int   // rows already stored by an earlier import
+	Rejected   int   // rows refused, locally or by the server
+	Bytes      int64 // input bytes read
+}
+
+// Done is the number of rows whose outcome is known.
+func (s ImportStats) Done() int { return s.Stored + s.Duplicates + s.Rejected }
+
+// ImportError is a failure that stops an import: bad configuration, an
+// unreadable input, or a server that refuses or stays unavailable.
+type ImportError struct{ Msg string }
+
+func (e *ImportError) Error() string { return e.Msg }
+
+func importErrorf(format string, args ...any) error {
+	return &ImportError{Msg: fmt.Sprintf(format, args...)}
+}
+
+func (cfg *ImportConfig) defaults() error {
+	if cfg.Server == "" {
+		return importErrorf("no server: give --server URL")
+	}
+	if !strings.HasPrefix(cfg.Server, "http://") && !strings.HasPrefix(cfg.Server, "https://") {
+		return importErrorf("server %q is not an http:// or https:// URL", cfg.Server)
+	}
+	cfg.Server = strings.TrimRight(cfg.Server, "/")
+	if cfg.Source == "" {
+		return importErrorf("no source: give --source NAME (e.g. crm)")
+	}
+	if !sourceRe.MatchString(cfg.Source) {
+		return importErrorf("source %q is not a source name: use letters, digits, _ . and - (at most 64)", cfg.Source)
+	}
+	switch cfg.Format {
+	case FormatCSV:
+		if len(cfg.Identifiers) == 0 {
+			return importErrorf("a CSV import needs at least one --map TYPE=COLUMN naming an identifier column")
+		}
+		for _, m := range cfg.Identifiers {
+			if !typeRe.MatchString(m.Name) {
+				return importErrorf("--map %s=%s: %q is not an identifier type (lowercase letters, digits and _, starting with a letter)", m.Name, m.Column, m.Name)
+			}
+		}
+		for _, m := range cfg.Traits {
+			if strings.TrimSpace(m.Name) == "" {
+				return importErrorf("--trait =%s: the trait name is empty", m.Column)
+			}
+		}
+	case FormatNDJSON:
+		if len(cfg.Identifiers) > 0 || len(cfg.Traits) > 0 || cfg.TimestampColumn != "" {
+			return importErrorf("--map, --trait and --timestamp apply to CSV only; NDJSON lines are Segment messages")
+		}
+	default:
+		return importErrorf("format %q is not csv or ndjson", cfg.Format)
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 200
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.MaxRetryWait <= 0 {
+		cfg.MaxRetryWait = 30 * time.Second
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 60 * time.Second}
+	}
+	return nil
+}
+
+// Import reads rows from in and posts them to the server's /v1/batch, so the
+// server validates and resolves them exactly as it does live traffic. Each
+// CSV row becomes one identify message; each NDJSON line is sent as the
+// Segment message it is. Message ids come from the source and the message
+// content, so importing the same input again stores nothing new.
+//
+// Rows refused locally or by the server go to cfg.Rejects with their line
+// number and the reason, and count as Rejected; they do not stop the
+// import. An *ImportError stops it: bad configuration, unreadable input, a
+// request the server refuses as a whole, or a server that stays
+// unavailable after cfg.MaxAttempts tries.
+func Import(ctx context.Context, in io.Reader, cfg ImportConfig) (ImportStats, error) {
+	if err := cfg.defaults(); err != nil {
+		return ImportStats{}, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	counter := &countingReader{r: in}
+	im := &importer{cfg: cfg, rejects: &rejectWriter{w: cfg.Rejects, format: cfg.Format}, input: counter}
+	batches := make(chan *outBatch, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				if err := im.send(ctx, b); err != nil {
+					im.fail(err)
+					cancel()
+				}
+			}
+		}()
+	}
+	var readErr error
+	switch cfg.Format {
+	case FormatCSV:
+		readErr = im.readCSV(ctx, counter, batches)
+	case FormatNDJSON:
+		readErr = im.readNDJSON(ctx, counter, batches)
+	}
+	close(batches)
+	wg.Wait()
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	im.stats.Bytes = counter.n.Load()
+	flushErr := im.rejects.flush()
+	switch {
+	case im.err != nil:
+		return im.stats, im.err
+	case readErr != nil:
+		return im.stats, readErr
+	case flushErr != nil:
+		return im.stats, importErrorf("write rejects: %v", flushErr)
+	}
+	return im.stats, nil
+}
+
+type importer struct {
+	cfg     ImportConfig
+	rejects *rejectWriter
+	input   *countingReader
+	progMu  sync.Mutex // Progress runs one call at a time
+
+	mu    sync.Mutex
+	stats ImportStats
+	err   error // first fatal error
+}
+
+// outBatch is one request: the messages and, per message, its input line
+// and the original row for the rejects file.
+type outBatch struct {
+	items [][]byte
+	lines []int
+	rows  [][]string // CSV fields, or the raw NDJSON line
+	size  int
+}
+
+func (im *importer) fail(err error) {
+	im.mu.Lock()
+	if im.err == nil {
+		im.err = err
+	}
+	im.mu.Unlock()
+}
+
+func (im *importer) reject(line int, reason string, row []string) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	im.stats.Rejected++
+	if err := im.rejects.write(line, reason, row); err != nil && im.err == nil {
+		im.err = importErrorf("write rejects: %v", err)
+	}
+}
+
+func (im *importer) readRow() {
+	im.mu.Lock()
+	im.stats.Rows++
+	im.mu.Unlock()
+}
+
+// batcher groups messages into requests under the count and size limits.
+type batcher struct {
+	im  *importer
+	out chan<- *outBatch
+	cur *outBatch
+}
+
+// budget leaves room for the request envelope around the messages.
+func (b *batcher) budget() int { return b.im.cfg.MaxRequestBytes - 1024 }
+
+func (b *batcher) add(ctx context.Context, msg []byte, line int, row []string) error {
+	if b.cur != nil && (len(b.cur.items) >= b.im.cfg.BatchSize || b.cur.size+len(msg)+1 > b.budget()) {
+		if err := b.flush(ctx); err != nil {
+			return err
+		}
+	}
+	if b.cur == nil {
+		b.cur = &outBatch{}
+	}
+	b.cur.items = append(b.cur.items, msg)
+	b.cur.lines = append(b.cur.lines, line)
+	b.cur.rows = append(b.cur.rows, row)
+	b.cur.size += len(msg) + 1
+	return nil
+}
+
+func (b *batcher) flush(ctx context.Context) error {
+	if b.cur == nil {
+		return nil
+	}
+	select {
+	case b.out <- b.cur:
+		b.cur = nil
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (im *importer) stopped(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.err != nil {
+		return im.err
+	}
+	return importErrorf("import interrupted: %v", ctx.Err())
+}
+
+func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBatch) error {
+	r := csv.NewReader(bufio.NewReaderSize(in, 64<<10))
+	r.ReuseRecord = false
+	header, err := r.Read()
+	if err == io.EOF {
+		return importErrorf("the CSV input is empty: it needs a header row naming the columns")
+	}
+	if err != nil {
+		return importErrorf("CSV header: %v", err)
+	}
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff") // spreadsheet exports start with a BOM
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		if _, dup := col[h]; !dup {
+			col[h] = i
+		}
+	}
+	find := func(flagName, spec, column string) (int, error) {
+		i, ok := col[strings.TrimSpace(column)]
+		if !ok {
+			return 0, importErrorf("%s %s: column %q is not in the CSV header (columns: %s)", flagName, spec, column, strings.Join(header, ", "))
+		}
+		return i, nil
+	}
+	type colMap struct {
+		name string
+		idx  int
+	}
+	var ids, traits []colMap
+	for _, m := range im.cfg.Identifiers {
+		i, err := find("--map", m.Name+"="+m.Column, m.Column)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, colMap{m.Name, i})
+	}
+	for _, m := range im.cfg.Traits {
+		i, err := find("--trait", m.Name+"="+m.Column, m.Column)
+		if err != nil {
+			return err
+		}
+		traits = append(traits, colMap{m.Name, i})
+	}
+	tsCol := -1
+	if im.cfg.TimestampColumn != "" {
+		if tsCol, err = find("--timestamp", "", im.cfg.TimestampColumn); err != nil {
+			return err
+		}
+	}
+	im.rejects.header = header
+	r.FieldsPerRecord = len(header)
+
+	b := &batcher{im: im, out: out}
+	for {
+		if err := im.stopped(ctx); err != nil {
+			return err
+		}
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return importErrorf("read CSV: %v", err)
+			}
+			im.readRow()
+			reason := pe.Err.Error()
+			if errors.Is(pe.Err, csv.ErrFieldCount) {
+				reason = fmt.Sprintf("row has %d fields, the header has %d", len(rec), len(header))
+			}
+			im.reject(pe.StartLine, "CSV: "+reason, rec)
+			continue
+		}
+		line, _ := r.FieldPos(0)
+		im.readRow()
+		msg := map[string]any{"type": TypeIdentify}
+		tr := map[string]any{}
+		var ext []any
+		ctxm := map[string]any{}
+		for _, m := range ids {
+			v := strings.TrimSpace(rec[m.idx])
+			if v == "" {
+				continue
+			}
+			switch {
+			case m.name == "user_id" && msg["userId"] == nil:
+				msg["userId"] = v
+			case m.name == "anonymous_id" && msg["anonymousId"] == nil:
+				msg["anonymousId"] = v
+			case (m.name == "email" || m.name == "phone") && tr[m.name] == nil:
+				tr[m.name] = v
+			case m.name == "device_id" && ctxm["device"] == nil:
+				ctxm["device"] = map[string]any{"id": v}
+			default:
+				ext = append(ext, map[string]any{"id": v, "type": m.name, "collection": "users", "encoding": "none"})
+			}
+		}
+		for _, m := range traits {
+			if v := strings.TrimSpace(rec[m.idx]); v != "" {
+				tr[m.name] = v
+			}
+		}
+		if tsCol >= 0 {
+			if v := strings.TrimSpace(rec[tsCol]); v != "" {
+				msg["timestamp"] = v
+			}
+		}
+		if len(tr) > 0 {
+			msg["traits"] = tr
+		}
+		if len(ext) > 0 {
+			ctxm["externalIds"] = ext
+		}
+		if len(ctxm) > 0 {
+			msg["context"] = ctxm
+		}
+		msg["messageId"] = MessageID(im.cfg.Source, msg)
+		data, err := json.Marshal(msg)
+		if err != nil {
+			im.reject(line, fmt.Sprintf("cannot encode the row: %v", err), rec)
+			continue
+		}
+		if len(data) > im.cfg.MaxMessageBytes {
+			im.reject(line, fmt.Sprintf("message is %d bytes, over the %s per-message limit", len(data), sizeName(im.cfg.MaxMessageBytes)), rec)
+			continue
+		}
+		if err := b.add(ctx, data, line, rec); err != nil {
+			return im.stopped(ctx)
+		}
+	}
+	if err := b.flush(ctx); err != nil {
+		return im.stopped(ctx)
+	}
+	return nil
+}
+
+func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *outBatch) error {
+	br := bufio.NewReaderSize(in, 64<<10)
+	b := &batcher{im: im, out: out}
+	for line := 1; ; line++ {
+		if err := im.stopped(ctx); err != nil {
+			return err
+		}
+		raw, tooLong, err := readLine(br, im.cfg.MaxMessageBytes)
+		if err != nil && err != io.EOF {
+			return importErrorf("read NDJSON: %v", err)
+		}
+		if tooLong > 0 {
+			im.readRow()
+			im.reject(line, fmt.Sprintf("message is %d bytes, over the %s per-message limit", tooLong, sizeName(im.cfg.MaxMessageBytes)), []string{string(raw)})
+		} else if t := bytes.TrimSpace(raw); len(t) > 0 {
+			im.readRow()
+			if reason := checkLine(t); reason != "" {
+				im.reject(line, reason, []string{string(raw)})
+			} else if err := b.add(ctx, append([]byte(nil), t...), line, []string{string(raw)}); err != nil {
+				return im.stopped(ctx)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if err := b.flush(ctx); err != nil {
+		return im.stopped(ctx)
+	}
+	return nil
+}
+
+// readLine reads one line without its newline. A line longer than max is
+// consumed and reported by its length, keeping only a prefix for the
+// rejects file.
+func readLine(br *bufio.Reader, max int) (line []byte, tooLong int, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if tooLong > 0 {
+			tooLong += len(chunk)
+		} else {
+			line = append(line, chunk...)
+			if len(line) > max {
+				tooLong = len(line)
+				line = line[:256]
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		return line, tooLong, err
+	}
+}
+
+// checkLine refuses what would spoil the whole request if sent: a line that
+// is not one JSON object.
+func checkLine(t []byte) string {
+	if e := checkJSON(t, MaxDepth, "line"); e != nil {
+		return e.Message
+	}
+	if !json.Valid(t) {
+		_, e := decodeJSON(t, "line")
+		if e != nil {
+			return e.Message
+		}
+		return "malformed JSON in line"
+	}
+	if t[0] != '{' {
+		var v any
+		_ = json.Unmarshal(t, &v)
+		return fmt.Sprintf("line must be a JSON object (a Segment message), not %s", jsonType(v))
+	}
+	return ""
+}
+
+// send posts one batch, retrying while the server is busy or unreachable.
+func (im *importer) send(ctx context.Context, b *outBatch) error {
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	zw.Write([]byte(`{"context":{"library":{"name":"cdp-import"}},"batch":[`))
+	for i, it := range b.items {
+		if i > 0 {
+			zw.Write([]byte{','})
+		}
+		zw.Write(it)
+	}
+	zw.Write([]byte(`]}`))
+	if err := zw.Close(); err != nil {
+		return importErrorf("compress request: %v", err)
+	}
+	url := im.cfg.Server + "/v1/batch"
+	var last string
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body.Bytes()))
+		if err != nil {
+			return importErrorf("server URL %q: %v", im.cfg.Server, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", "gzip")
+		req.Header.Set(SourceHeader, im.cfg.Source)
+		req.Header.Set("User-Agent", "cdp-import")
+		if im.cfg.WriteKey != "" {
+			req.SetBasicAuth(im.cfg.WriteKey, "")
+		}
+		wait := time.Duration(0)
+		resp, err := im.cfg.Client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return im.stopped(ctx)
+			}
+			last = err.Error()
+		} else {
+			data, rerr := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+			resp.Body.Close()
+			switch {
+			case rerr != nil:
+				last = fmt.Sprintf("reading the answer: %v", rerr)
+			case resp.StatusCode == http.StatusOK:
+				var out Response
+				if err := json.Unmarshal(data, &out); err != nil {
+					return importErrorf("the server at %s answered 200 with a body that is not a collector response: %v", im.cfg.Server, err)
+				}
+				im.record(b, out)
+				return nil
+			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+				last = fmt.Sprintf("%s: %s", resp.Status, serverError(data))
+				wait = retryAfter(resp.Header.Get("Retry-After"))
+			default:
+				return importErrorf("the server refused the request (%s): %s", resp.Status, serverError(data))
+			}
+		}
+		if attempt >= im.cfg.MaxAttempts {
+			return importErrorf("gave up after %d attempts to send rows from line %d: %s", attempt, b.lines[0], last)
+		}
+		if wait <= 0 {
+			wait = time.Duration(1<<min(attempt-1, 6)) * 250 * time.Millisecond
+		}
+		wait = min(wait, im.cfg.MaxRetryWait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return im.stopped(ctx)
+		}
+	}
+}
+
+func (im *importer) record(b *outBatch, out Response) {
+	im.mu.Lock()
+	im.stats.Stored += out.Stored
+	im.stats.Duplicates += out.Duplicates
+	im.mu.Unlock()
+	for _, e := range out.Errors {
+		line, row := 0, []string(nil)
+		if e.Index >= 0 && e.Index < len(b.lines) {
+			line, row = b.lines[e.Index], b.rows[e.Index]
+		}
+		im.reject(line, e.Reason, row)
+	}
+	if im.cfg.Progress != nil {
+		im.progMu.Lock()
+		defer im.progMu.Unlock()
+		im.mu.Lock()
+		s := im.stats
+		im.mu.Unlock()
+		s.Bytes = im.input.n.Load()
+		im.cfg.Progress(s)
+	}
+}
+
+func serverError(data []byte) string {
+	var f failure
+	if json.Unmarshal(data, &f) == nil && f.Error != "" {
+		return f.Error
+	}
+	return clip(strings.TrimSpace(string(data)), 200)
+}
+
+// retryAfter reads Retry-After as seconds or an HTTP date.
+func retryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}
+
+// rejectWriter writes rejected rows in the input's own format.
+type rejectWriter struct {
+	w      io.Writer
+	format string
+	header []string
+	csv    *csv.Writer
+}
+
+func (rw *rejectWriter) write(line int, reason string, row []string) error {
+	if rw.w == nil {
+		return nil
+	}
+	if rw.format == FormatNDJSON {
+		raw := ""
+		if len(row) > 0 {
+			raw = row[0]
+		}
+		data, err := json.Marshal(struct {
+			Line   int    `json:"line"`
+			Reason string `json:"reason"`
+			Raw    string `json:"raw"`
+		}{line, reason, raw})
+		if err != nil {
+			return err
+		}
+		_, err = rw.w.Write(append(data, '\n'))
+		return err
+	}
+	if rw.csv == nil {
+		rw.csv = csv.NewWriter(rw.w)
+		if err := rw.csv.Write(append([]string{"line", "reason"}, rw.header...)); err != nil {
+			return err
+		}
+	}
+	return rw.csv.Write(append([]string{strconv.Itoa(line), reason}, row...))
+}
+
+func (rw *rejectWriter) flush() error {
+	if rw.csv == nil {
+		return nil
+	}
+	rw.csv.Flush()
+	return rw.csv.Error()
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
