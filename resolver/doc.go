@@ -1,0 +1,9 @@
+// Package resolver serves the GraphQL API: the gqlgen resolvers (thin: they
+// translate and call graph.Engine), the per-request dataloaders that keep
+// every query at a fixed number of store reads, opaque cursors, and the
+// hardened HTTP handler (explicit transports, body, token, depth, page and
+// complexity limits, error presenter, panic recovery).
+//
+// The generated executable schema lives in package gql; regenerate it with
+// `go generate ./...` from the repository root.
+package resolver

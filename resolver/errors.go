@@ -1,0 +1,178 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Values of extensions.code. Resolver errors carry one of the first five;
+// refused requests carry one of the others (or gqlgen's
+// GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED).
+const (
+	CodeNotFound        = "NOT_FOUND"
+	CodeInvalidArgument = "INVALID_ARGUMENT"
+	CodeConflict        = "CONFLICT"
+	CodeUnavailable     = "UNAVAILABLE"
+	CodeInternal        = "INTERNAL"
+
+	CodeDepthLimit      = "DEPTH_LIMIT_EXCEEDED"
+	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
+	CodeTooLarge        = "REQUEST_TOO_LARGE"
+	CodeBatching        = "BATCHING_NOT_SUPPORTED"
+	CodeBadRequest      = "BAD_REQUEST"
+)
+
+func init() {
+	// Refusals raised before execution answer 422 (or 400 for clients that
+	// accept application/graphql-response+json), like parse and validation
+	// errors.
+	for _, c := range []string{CodeDepthLimit, CodeComplexityLimit, CodeInvalidArgument} {
+		errcode.RegisterErrorType(c, errcode.KindProtocol)
+	}
+}
+
+// internalError marks an error whose text must not reach the client.
+type internalError struct{ err error }
+
+func (e *internalError) Error() string { return e.err.Error() }
+func (e *internalError) Unwrap() error { return e.err }
+
+// errPanic is what the recover func hands to the presenter; the panic itself
+// is logged where it is recovered.
+var errPanic = &internalError{err: errors.New("panic in resolver")}
+
+// domainErr passes domain errors through and marks every other error
+// internal. Every error a resolver returns goes through it.
+func domainErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if graph.ErrorCode(err) == graph.EINTERNAL {
+		return &internalError{err: err}
+	}
+	return err
+}
+
+// argErr prefixes an INVALID_ARGUMENT error with the argument it concerns;
+// other errors pass through domainErr.
+func argErr(arg string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if graph.ErrorCode(err) == graph.EINVALID {
+		return graph.Errorf(graph.EINVALID, "argument %q: %s", arg, graph.ErrorMessage(err))
+	}
+	return domainErr(err)
+}
+
+func invalidArg(arg, format string, args ...any) error {
+	return graph.Errorf(graph.EINVALID, "argument %q %s", arg, fmt.Sprintf(format, args...))
+}
+
+func codeOf(graphCode string) string {
+	switch graphCode {
+	case graph.ENOTFOUND:
+		return CodeNotFound
+	case graph.EINVALID:
+		return CodeInvalidArgument
+	case graph.ECONFLICT:
+		return CodeConflict
+	case graph.EUNAVAILABLE:
+		return CodeUnavailable
+	default:
+		return CodeInternal
+	}
+}
+
+var didYouMean = regexp.MustCompile(` Did you mean .*\?$`)
+
+// presenter maps errors to what the client sees. Domain errors keep their
+// message and get their code; errors raised by gqlgen itself (parsing,
+// validation, argument coercion) keep their message; everything else is
+// logged in full and shown as "internal error".
+func presenter(suggestions bool) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		if out == nil {
+			return nil
+		}
+		var ie *internalError
+		var ge *graph.Error
+		switch {
+		case errors.As(err, &ie):
+			if ie != errPanic {
+				logInternal(ctx, out, err)
+			}
+			return internalGQLError(out)
+		case errors.As(err, &ge):
+			if ge.Code == graph.EINTERNAL {
+				logInternal(ctx, out, err)
+				return internalGQLError(out)
+			}
+			out.Message = ge.Message
+			setCode(out, codeOf(ge.Code))
+			return out
+		}
+		var ge2 *gqlerror.Error
+		if !errors.As(err, &ge2) {
+			// Not raised by gqlgen and not marked: treat as internal.
+			logInternal(ctx, out, err)
+			return internalGQLError(out)
+		}
+		if _, ok := out.Extensions["code"]; !ok {
+			// Argument and variable coercion errors.
+			setCode(out, CodeInvalidArgument)
+		}
+		if !suggestions {
+			out.Message = didYouMean.ReplaceAllString(out.Message, "")
+		}
+		return out
+	}
+}
+
+func setCode(e *gqlerror.Error, code string) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = code
+}
+
+func internalGQLError(from *gqlerror.Error) *gqlerror.Error {
+	return &gqlerror.Error{
+		Message:    "internal error",
+		Path:       from.Path,
+		Locations:  from.Locations,
+		Extensions: map[string]any{"code": CodeInternal},
+	}
+}
+
+func logInternal(ctx context.Context, e *gqlerror.Error, err error) {
+	ev := zerolog.Ctx(ctx).Error().Err(err)
+	if len(e.Path) > 0 {
+		ev = ev.Str("path", e.Path.String())
+	}
+	if oc := graphql.GetOperationContext(ctx); oc != nil && oc.OperationName != "" {
+		ev = ev.Str("operation", oc.OperationName)
+	}
+	ev.Msg("graphql: internal error")
+}
+
+// recoverFunc logs a resolver panic with its stack and answers INTERNAL.
+func recoverFunc(ctx context.Context, p any) error {
+	ev := zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack())
+	if fc := graphql.GetFieldContext(ctx); fc != nil {
+		ev = ev.Str("path", fc.Path().String())
+	}
+	ev.Msg("graphql: panic in resolver")
+	return errPanic
+}

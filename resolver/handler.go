@@ -1,0 +1,252 @@
+package resolver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+)
+
+// Ingester stores events through the collector's path: validation, group
+// commit, and a result only after the commit. ingest.Collector implements it.
+// It returns one result per event, in order, or an error for the whole call
+// (EUNAVAILABLE when the store is down or the queue is full).
+type Ingester interface {
+	Submit(ctx context.Context, events []graph.Event) ([]graph.EventResult, error)
+}
+
+// EventParser turns one Segment message (JSON) into an event, exactly as the
+// HTTP collector does; receivedAt and source are the collector's. ingest's
+// message parser fits it.
+type EventParser func(raw []byte, receivedAt time.Time, source string) (graph.Event, error)
+
+// Defaults of Config.
+const (
+	DefaultMaxComplexity = 20000
+	DefaultMaxDepth      = 12
+	DefaultMaxBodyBytes  = 1 << 20
+	DefaultMaxTokens     = 15000
+	DefaultIngestSource  = "graphql"
+	// MaxIngestEvents is the most messages one ingest mutation may carry.
+	MaxIngestEvents = 1000
+	// MaxMessageBytes is the largest message ingest accepts, as the
+	// collector's per-message limit.
+	MaxMessageBytes = 32 << 10
+)
+
+// Config sets the limits and switches of the GraphQL handler. Zero values
+// take the defaults; Introspection and Suggestions are off unless set.
+type Config struct {
+	// MaxComplexity caps the operation's cost; list fields are priced by
+	// their first/last. Default 20000.
+	MaxComplexity int
+	// MaxDepth caps the nesting of fields. Default 12.
+	MaxDepth int
+	// MaxPage caps first/last. Default graph.MaxPage (500).
+	MaxPage int
+	// MaxBodyBytes caps a POST body. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxTokens caps the tokens the parser reads. Default 15000.
+	MaxTokens int
+	// Introspection lets clients read the schema.
+	Introspection bool
+	// Suggestions adds "Did you mean" hints to validation errors.
+	Suggestions bool
+	// Parse converts ingest messages the way the HTTP collector does; when
+	// nil a built-in Segment mapping is used.
+	Parse EventParser
+	// IngestSource is the source recorded for events from the ingest
+	// mutation. Default "graphql".
+	IngestSource string
+	// Logger is used when the request context carries no logger.
+	Logger zerolog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxComplexity <= 0 {
+		c.MaxComplexity = DefaultMaxComplexity
+	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = DefaultMaxDepth
+	}
+	if c.MaxPage <= 0 || c.MaxPage > graph.MaxPage {
+		c.MaxPage = graph.MaxPage
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxTokens <= 0 {
+		c.MaxTokens = DefaultMaxTokens
+	}
+	if c.IngestSource == "" {
+		c.IngestSource = DefaultIngestSource
+	}
+	return c
+}
+
+// NewHandler returns the GraphQL endpoint: POST (application/json) and GET
+// (queries only). ing may be nil, in which case ingest calls the engine
+// directly. Websocket subscriptions are not served yet.
+func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
+	if ing == nil {
+		ing = engineIngester{engine}
+	}
+	res := &Resolver{engine: engine, ingest: ing, cfg: cfg}
+	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Complexity: complexity(cfg.MaxPage)})
+
+	srv := handler.New(es)
+	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(cfg.MaxTokens)
+	srv.SetDisableSuggestion(!cfg.Suggestions)
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(requestLimits{maxDepth: cfg.MaxDepth, maxPage: cfg.MaxPage, maxComplexity: cfg.MaxComplexity})
+	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	srv.SetErrorPresenter(presenter(cfg.Suggestions))
+	srv.SetRecoverFunc(recoverFunc)
+	return &httpHandler{srv: srv, engine: engine, cfg: cfg}
+}
+
+// GraphiQL returns the GraphiQL page for the endpoint.
+func GraphiQL(endpoint string) http.Handler {
+	return playground.Handler("Identity graph GraphiQL", endpoint)
+}
+
+type httpHandler struct {
+	srv    *handler.Server
+	engine *graph.Engine
+	cfg    Config
+}
+
+func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if zerolog.Ctx(ctx).GetLevel() == zerolog.Disabled {
+		ctx = h.cfg.Logger.WithContext(ctx)
+	}
+	switch r.Method {
+	case http.MethodGet:
+		if int64(len(r.URL.RawQuery)) > h.cfg.MaxBodyBytes {
+			refuse(w, http.StatusRequestURITooLong, CodeTooLarge, fmt.Sprintf("query string is larger than the limit of %d bytes; use POST", h.cfg.MaxBodyBytes))
+			return
+		}
+	case http.MethodPost:
+		if !h.readBody(w, r) {
+			return
+		}
+	case http.MethodOptions, http.MethodHead:
+	default:
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		refuse(w, http.StatusMethodNotAllowed, CodeBadRequest, fmt.Sprintf("method %s is not allowed; use POST, or GET for queries", r.Method))
+		return
+	}
+	ctx = withLoaders(ctx, newLoaders(h.engine))
+	h.srv.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// readBody reads and checks a POST body within the size limit, refusing
+// batches and malformed requests with a clear error, and puts it back for
+// the transport. It reports whether the request may go on.
+func (h *httpHandler) readBody(w http.ResponseWriter, r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		refuse(w, http.StatusUnsupportedMediaType, CodeBadRequest, "POST needs Content-Type: application/json")
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			refuse(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", h.cfg.MaxBodyBytes))
+		} else {
+			refuse(w, http.StatusBadRequest, CodeBadRequest, "could not read the request body")
+		}
+		return false
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		refuse(w, http.StatusBadRequest, CodeBatching, "batched operations (a JSON array) are not supported; send one operation per request")
+		return false
+	}
+	if msg := checkParams(body); msg != "" {
+		refuse(w, http.StatusBadRequest, CodeBadRequest, msg)
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return true
+}
+
+// checkParams checks the shape of a GraphQL-over-HTTP body so that errors
+// name the field and never echo the body back.
+func checkParams(body []byte) string {
+	var p map[string]json.RawMessage
+	if err := json.Unmarshal(body, &p); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return fmt.Sprintf("request body is not valid JSON (at byte %d)", syn.Offset)
+		}
+		return "request body must be a JSON object with a \"query\" string"
+	}
+	kind := func(raw json.RawMessage) byte {
+		t := bytes.TrimLeft(raw, " \t\r\n")
+		if len(t) == 0 {
+			return 0
+		}
+		return t[0]
+	}
+	q, ok := p["query"]
+	if !ok || kind(q) != '"' {
+		return "request body must have a \"query\" string"
+	}
+	for name, want := range map[string]byte{"operationName": '"', "variables": '{', "extensions": '{'} {
+		if raw, ok := p[name]; ok && kind(raw) != want && kind(raw) != 'n' {
+			what := "a string"
+			if want == '{' {
+				what = "a JSON object"
+			}
+			return fmt.Sprintf("%q must be %s or null", name, what)
+		}
+	}
+	return ""
+}
+
+func refuse(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}
+
+// engineIngester stores events with the engine directly, for a handler
+// built without the collector.
+type engineIngester struct{ e *graph.Engine }
+
+func (i engineIngester) Submit(ctx context.Context, events []graph.Event) ([]graph.EventResult, error) {
+	res, err := i.e.ApplyBatch(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	return res.Results, nil
+}

@@ -1,0 +1,228 @@
+package resolver
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/idgraph/cdp/gql"
+)
+
+// Page sizes when the client gives none.
+const (
+	defaultProfilesPage = 50
+	defaultJourneyPage  = 20
+)
+
+// requestLimits refuses operations that are too deep, that ask for pages
+// over the cap, or whose fields expand (through fragments) past the
+// complexity limit, before the complexity walk and before execution. It runs
+// on every request, cached documents included.
+type requestLimits struct {
+	maxDepth      int
+	maxPage       int
+	maxComplexity int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = requestLimits{}
+
+func (requestLimits) ExtensionName() string                         { return "RequestLimits" }
+func (requestLimits) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (l requestLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	op := oc.Operation
+	if op == nil {
+		return nil
+	}
+	w := &limitWalker{vars: oc.Variables, maxPage: l.maxPage, frags: map[string]*fragStats{}}
+	st := w.selectionSet(op.SelectionSet)
+	if w.err != nil {
+		return w.err
+	}
+	if st.depth > l.maxDepth {
+		e := gqlerror.Errorf("operation has depth %d, which exceeds the limit of %d", st.depth, l.maxDepth)
+		setCode(e, CodeDepthLimit)
+		return e
+	}
+	if st.fields > l.maxComplexity {
+		e := gqlerror.Errorf("operation has complexity of at least %d, which exceeds the limit of %d", st.fields, l.maxComplexity)
+		setCode(e, CodeComplexityLimit)
+		return e
+	}
+	return nil
+}
+
+type fragStats struct {
+	depth  int // nesting of fields below the spread
+	fields int // fields once all spreads are expanded (saturating)
+}
+
+// limitWalker visits each fragment once, so a document that spreads
+// fragments exponentially costs linear time here.
+type limitWalker struct {
+	vars    map[string]any
+	maxPage int
+	frags   map[string]*fragStats
+	err     *gqlerror.Error
+}
+
+func (w *limitWalker) selectionSet(ss ast.SelectionSet) fragStats {
+	var out fragStats
+	for _, sel := range ss {
+		var st fragStats
+		switch s := sel.(type) {
+		case *ast.Field:
+			if strings.HasPrefix(s.Name, "__") {
+				// Introspection has its own depth rule in the validator.
+				continue
+			}
+			w.checkPage(s)
+			child := w.selectionSet(s.SelectionSet)
+			st = fragStats{depth: child.depth + 1, fields: satAdd(child.fields, 1)}
+		case *ast.InlineFragment:
+			st = w.selectionSet(s.SelectionSet)
+		case *ast.FragmentSpread:
+			if s.Definition == nil {
+				continue
+			}
+			if fs, ok := w.frags[s.Name]; ok {
+				st = *fs
+				break
+			}
+			w.frags[s.Name] = &fragStats{} // a cycle (refused by validation) counts as empty
+			st = w.selectionSet(s.Definition.SelectionSet)
+			w.frags[s.Name] = &st
+		}
+		out.depth = max(out.depth, st.depth)
+		out.fields = satAdd(out.fields, st.fields)
+	}
+	return out
+}
+
+// checkPage refuses first/last outside 0..maxPage on any field.
+func (w *limitWalker) checkPage(f *ast.Field) {
+	if w.err != nil {
+		return
+	}
+	for _, a := range f.Arguments {
+		if a.Name != "first" && a.Name != "last" {
+			continue
+		}
+		v, err := a.Value.Value(w.vars)
+		if err != nil || v == nil {
+			continue
+		}
+		n, ok := toInt64(v)
+		if !ok {
+			continue
+		}
+		if n < 0 || n > int64(w.maxPage) {
+			parent := ""
+			if f.ObjectDefinition != nil {
+				parent = f.ObjectDefinition.Name + "."
+			}
+			w.err = gqlerror.Errorf("argument %q of %s%s must be between 0 and %d, got %d", a.Name, parent, f.Name, w.maxPage, n)
+			w.err.Locations = []gqlerror.Location{{Line: a.Position.Line, Column: a.Position.Column}}
+			setCode(w.err, CodeInvalidArgument)
+			return
+		}
+	}
+}
+
+func toInt64(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case float64:
+		if n > math.MaxInt64 || n < math.MinInt64 {
+			return math.MaxInt64, true
+		}
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		if err != nil {
+			return math.MaxInt64, true
+		}
+		return i, true
+	}
+	return 0, false
+}
+
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
+}
+
+func satMul(a, b int) int {
+	if a != 0 && b > math.MaxInt/a {
+		return math.MaxInt
+	}
+	return a * b
+}
+
+// pageCost is the multiplier of a paged list: its page size, at least 1.
+func pageCost(n *int, def, maxPage int) int {
+	if n == nil {
+		return def
+	}
+	return min(max(*n, 1), maxPage)
+}
+
+// Estimated sizes of unpaged lists, for pricing.
+const (
+	estIdentifiers = 10
+	estTraits      = 10
+	estHistory     = 5
+	estGraph       = 20
+	estPath        = 5
+)
+
+// complexity prices list fields by their page size (first/last) or, for
+// unpaged lists, by an estimate of their length; the graph and explanations
+// carry a fixed cost for their store reads.
+func complexity(maxPage int) gql.ComplexityRoot {
+	var c gql.ComplexityRoot
+	list := func(n int) func(int) int {
+		return func(child int) int { return satAdd(1, satMul(n, child)) }
+	}
+	c.Query.Profiles = func(child int, first *int, _ *string, last *int, _ *string) int {
+		n := defaultProfilesPage
+		if first != nil {
+			n = pageCost(first, defaultProfilesPage, maxPage)
+		} else if last != nil {
+			n = pageCost(last, defaultProfilesPage, maxPage)
+		}
+		return satAdd(1, satMul(n, child))
+	}
+	c.Query.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, satMul(estPath, child)) }
+	c.Profile.Journey = func(child int, first *int, _ *string, _, _ []string, _, _ *time.Time) int {
+		return satAdd(1, satMul(pageCost(first, defaultJourneyPage, maxPage), child))
+	}
+	c.Profile.Identifiers = func(child int, _ []string) int { return satAdd(1, satMul(estIdentifiers, child)) }
+	c.Profile.TraitValues = list(estTraits)
+	c.Profile.TraitSources = func(child int, _ *string) int { return satAdd(1, satMul(estTraits, child)) }
+	c.Profile.History = list(estHistory)
+	c.Profile.IdentityGraph = func(child int) int { return satAdd(50, satMul(estGraph, child)) }
+	c.Profile.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, satMul(estPath, child)) }
+	c.Event.Identifiers = list(3)
+	c.Identifier.Traits = list(estTraits)
+	c.Mutation.Ingest = func(child int, events []*gql.EventInput) int {
+		return satAdd(10, satMul(max(len(events), 1), child))
+	}
+	return c
+}

@@ -1,0 +1,269 @@
+package resolver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Dataloaders, built per request.
+//
+// gqlgen resolves the elements of a list concurrently, so the fields of 100
+// sibling profiles ask for their data at about the same time. A resolver
+// that produces a list (a page of profiles, a journey page, a mutation's
+// profiles) hints its keys as siblings; the first load of any sibling
+// fetches all of them with one batch call of the engine, and the others
+// wait for that call. Batches therefore depend on the shape of the result,
+// not on timing, so a query costs the same number of store reads for 10
+// profiles as for 100. Keys nobody hinted fall back to a dataloadgen loader,
+// which batches what arrives within a short window.
+
+// fallbackWait is how long dataloadgen gathers un-hinted keys.
+const fallbackWait = 2 * time.Millisecond
+
+// siblingSet is a group of keys produced together.
+type siblingSet struct{ keys []string }
+
+// siblings remembers, per key, the set it was first hinted in.
+type siblings struct {
+	mu sync.Mutex
+	of map[string]*siblingSet
+}
+
+func newSiblings() *siblings { return &siblings{of: map[string]*siblingSet{}} }
+
+// hint records keys as siblings. Keys already hinted keep their set.
+func (s *siblings) hint(keys []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := &siblingSet{}
+	for _, k := range keys {
+		if _, ok := s.of[k]; ok || k == "" {
+			continue
+		}
+		s.of[k] = set
+		set.keys = append(set.keys, k)
+	}
+}
+
+func (s *siblings) setOf(k string) *siblingSet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.of[k]
+}
+
+type fetchFunc[V any] func(ctx context.Context, keys []string) (map[string]V, error)
+
+type group[V any] struct {
+	once sync.Once
+	vals map[string]V
+	err  error
+}
+
+// batch loads values by key: hinted keys by sibling set, the rest through
+// dataloadgen.
+type batch[V any] struct {
+	sibs   *siblings
+	fetch  fetchFunc[V]
+	dl     *dataloadgen.Loader[string, V]
+	mu     sync.Mutex
+	groups map[*siblingSet]*group[V]
+}
+
+func newBatch[V any](sibs *siblings, fetch fetchFunc[V]) *batch[V] {
+	return &batch[V]{
+		sibs:   sibs,
+		fetch:  fetch,
+		dl:     dataloadgen.NewMappedLoader(fetch, dataloadgen.WithWait(fallbackWait)),
+		groups: map[*siblingSet]*group[V]{},
+	}
+}
+
+// load returns the value of key and whether it exists.
+func (b *batch[V]) load(ctx context.Context, key string) (V, bool, error) {
+	var zero V
+	if set := b.sibs.setOf(key); set != nil {
+		b.mu.Lock()
+		g := b.groups[set]
+		if g == nil {
+			g = &group[V]{}
+			b.groups[set] = g
+		}
+		b.mu.Unlock()
+		g.once.Do(func() { g.vals, g.err = b.fetch(ctx, set.keys) })
+		if g.err != nil {
+			return zero, false, g.err
+		}
+		v, ok := g.vals[key]
+		return v, ok, nil
+	}
+	v, err := b.dl.Load(ctx, key)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return zero, false, nil
+	}
+	if err != nil {
+		return zero, false, err
+	}
+	return v, true, nil
+}
+
+// prime stores a value already at hand, unless key was hinted before.
+func (b *batch[V]) prime(key string, v V) {
+	b.sibs.mu.Lock()
+	if _, ok := b.sibs.of[key]; ok {
+		b.sibs.mu.Unlock()
+		return
+	}
+	set := &siblingSet{keys: []string{key}}
+	b.sibs.of[key] = set
+	b.sibs.mu.Unlock()
+	g := &group[V]{vals: map[string]V{key: v}}
+	g.once.Do(func() {})
+	b.mu.Lock()
+	b.groups[set] = g
+	b.mu.Unlock()
+}
+
+// loaderState is one generation of loaders; a mutation starts a new one so
+// that nothing read before it is served after it.
+type loaderState struct {
+	profileSibs *siblings // profile ids
+	identSibs   *siblings // identifier keys
+	eventSibs   *siblings // event ids
+	ownSibs     *siblings // profile ids whose Profile value is at hand
+
+	profiles *batch[graph.Profile]         // by id, following merges
+	members  *batch[[]graph.Identifier]    // by profile id
+	history  *batch[[]graph.ProfileChange] // by profile id
+	idents   *batch[graph.Identifier]      // by key
+	events   *batch[graph.Event]           // by id
+
+	mu       sync.Mutex
+	journeys map[string]*batch[[]graph.Event] // by query shape, then profile id
+}
+
+// loaders is the per-request entry point.
+type loaders struct {
+	engine *graph.Engine
+	state  atomic.Pointer[loaderState]
+}
+
+type loadersKey struct{}
+
+func newLoaders(e *graph.Engine) *loaders {
+	l := &loaders{engine: e}
+	l.reset()
+	return l
+}
+
+func withLoaders(ctx context.Context, l *loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+// loadersFrom returns the request's loaders. A context without them (a
+// resolver called outside the handler) gets fresh ones, so nothing breaks.
+func (r *Resolver) loaders(ctx context.Context) *loaderState {
+	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+		return l.state.Load()
+	}
+	return newLoaders(r.engine).state.Load()
+}
+
+func resetLoaders(ctx context.Context) {
+	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+		l.reset()
+	}
+}
+
+func (l *loaders) reset() {
+	e := l.engine
+	s := &loaderState{
+		profileSibs: newSiblings(),
+		identSibs:   newSiblings(),
+		eventSibs:   newSiblings(),
+		ownSibs:     newSiblings(),
+		journeys:    map[string]*batch[[]graph.Event]{},
+	}
+	s.profiles = newBatch(s.ownSibs, func(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
+		return e.ProfilesByIDs(ctx, ids)
+	})
+	s.members = newBatch(s.profileSibs, e.Members)
+	s.history = newBatch(s.profileSibs, e.History)
+	s.idents = newBatch(s.identSibs, func(ctx context.Context, keys []string) (map[string]graph.Identifier, error) {
+		out, err := e.Identifiers(ctx, keys)
+		if err == nil {
+			// Their profiles are siblings too (Event.identifiers.profile).
+			pids := make([]string, 0, len(out))
+			for _, id := range out {
+				pids = append(pids, id.ProfileID)
+			}
+			s.ownSibs.hint(pids)
+		}
+		return out, err
+	})
+	s.events = newBatch(s.eventSibs, func(ctx context.Context, ids []string) (map[string]graph.Event, error) {
+		out, err := e.Events(ctx, ids)
+		if err == nil {
+			var keys []string
+			for _, ev := range out {
+				keys = append(keys, ev.Keys...)
+			}
+			s.identSibs.hint(keys)
+		}
+		return out, err
+	})
+	l.state.Store(s)
+}
+
+// hintProfiles records profiles produced together and keeps their values,
+// so their fields load together and Identifier.profile needs no read.
+func (s *loaderState) hintProfiles(ps []*graph.Profile) {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	s.profileSibs.hint(ids)
+	for _, p := range ps {
+		s.profiles.prime(p.ID, *p)
+	}
+}
+
+// journeyShape names a journey query apart from its profiles.
+func journeyShape(q graph.JourneyQuery) string {
+	b, _ := json.Marshal(q) // strings, times, ints: always marshals
+	return string(b)
+}
+
+// journey loads one page of a profile's journey; profiles hinted together
+// share one engine call per query shape.
+func (s *loaderState) journey(ctx context.Context, e *graph.Engine, pid string, q graph.JourneyQuery) ([]graph.Event, error) {
+	shape := journeyShape(q)
+	s.mu.Lock()
+	b := s.journeys[shape]
+	if b == nil {
+		b = newBatch(s.profileSibs, func(ctx context.Context, pids []string) (map[string][]graph.Event, error) {
+			out, err := e.Journeys(ctx, pids, q)
+			if err == nil {
+				var keys []string
+				for _, evs := range out {
+					for _, ev := range evs {
+						keys = append(keys, ev.Keys...)
+					}
+				}
+				s.identSibs.hint(keys)
+			}
+			return out, err
+		})
+		s.journeys[shape] = b
+	}
+	s.mu.Unlock()
+	evs, _, err := b.load(ctx, pid)
+	return evs, err
+}
