@@ -286,9 +286,8 @@ var qProfilesPage = func() (qs [2][2]string) {
 			qs[rev][bounded] = cypher(`
 MATCH (p:{{Profile}})
 WHERE p.{{id}} > $after` + where + ` AND NOT p:{{Merged}}
-RETURN p { .* } AS p
-ORDER BY p.{{id}}` + dir + `
-LIMIT $limit`)
+WITH p ORDER BY p.{{id}}` + dir + ` LIMIT $limit
+RETURN p { .* } AS p`)
 		}
 	}
 	return qs

@@ -1,0 +1,69 @@
+package neo4jstore
+
+// PlannedQuery is a query of the store with parameters that make the planner
+// see the shapes it sees in use.
+type PlannedQuery struct {
+	Name   string
+	Cypher string
+	Params map[string]any
+}
+
+// HotQueries are the queries run for every ingested batch and every profile
+// read; plan_test.go checks that each reaches its nodes through an index.
+func HotQueries() []PlannedQuery {
+	keys := []any{"user_id:a", "email:a@example.com"}
+	ids := []any{"p_a", "p_b"}
+	return []PlannedQuery{
+		{"ClaimEvents", qClaimEvents, map[string]any{"ids": ids, "nonce": "n"}},
+		{"LockIdentifiers(create)", qLockCreate, map[string]any{"rows": []any{map[string]any{
+			"key": "user_id:a", "type": "user_id", "value": "a", "first": nil, "last": nil, "sources": []any{"web"}}}}},
+		{"LockIdentifiers(existing)", qLockExisting, map[string]any{"keys": keys}},
+		{"LockProfiles", qLockProfiles, map[string]any{"ids": ids}},
+		{"Identifiers", qIdentifiers, map[string]any{"keys": keys}},
+		{"Profiles", qProfiles, map[string]any{"ids": ids}},
+		{"Members", qMembers, map[string]any{"ids": ids}},
+		{"Links", qLinks, map[string]any{"keys": keys}},
+		{"Rejected", qRejected, map[string]any{"keys": keys}},
+		{"Events", qEvents, map[string]any{"ids": ids}},
+		{"Journeys", qJourneys, map[string]any{"ids": ids, "types": []any{}, "channels": []any{},
+			"from": nil, "to": nil, "afterTs": nil, "afterID": nil, "limit": int64(10)}},
+		{"Changes", qChanges, map[string]any{"ids": ids}},
+		{"Apply PutProfiles", qPutProfiles, map[string]any{"rows": []any{map[string]any{
+			"id": "p_a", "createdAt": nil, "updatedAt": nil, "size": int64(1), "counts": nil, "mergedInto": nil}}}},
+		{"Apply DeleteIdentifiers", qDeleteIdentifiers, map[string]any{"keys": keys}},
+		{"Apply Assign", qAssign, map[string]any{"rows": []any{map[string]any{"key": "user_id:a", "pid": "p_a"}}}},
+		{"Apply PutLinks", qPutLinks, map[string]any{"rows": []any{map[string]any{
+			"a": "email:a@example.com", "b": "user_id:a", "source": "web", "evidence": "m1",
+			"firstSeen": nil, "lastSeen": nil, "count": int64(1)}}}},
+		{"Apply DeleteLinks", qDeleteLinks, map[string]any{"rows": []any{map[string]any{"a": "email:a@example.com", "b": "user_id:a"}}}},
+		{"Apply PutRejected", qPutRejected, map[string]any{"rows": []any{map[string]any{
+			"a": "email:a@example.com", "b": "user_id:a", "source": "rules", "reason": "r", "at": nil, "evidence": "m1"}}}},
+		{"Apply Events", qPutEvents, map[string]any{"rows": []any{map[string]any{
+			"id": "m1", "type": "track", "name": nil, "channel": nil, "source": nil, "timestamp": nil, "receivedAt": nil,
+			"properties": nil, "traits": nil, "keys": keys}}}},
+		{"Apply Traits (read)", qReadTraits, map[string]any{"keys": keys}},
+		{"Apply Traits (write)", qWriteTraits, map[string]any{"rows": []any{map[string]any{"key": "user_id:a", "traits": "{}"}}}},
+		{"Apply Changes", qPutChanges, map[string]any{"rows": []any{map[string]any{
+			"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r"}}}},
+		{"Apply DeleteProfiles", qDeleteProfiles, map[string]any{"ids": ids}},
+	}
+}
+
+// PageQueries are the four shapes of ProfilesPage; each must walk the
+// Profile.id index in order rather than sort.
+func PageQueries() []PlannedQuery {
+	var out []PlannedQuery
+	for rev, byRev := range qProfilesPage {
+		for bounded, q := range byRev {
+			p := map[string]any{"after": "", "limit": int64(10)}
+			if bounded == 1 {
+				p["before"] = "p_z"
+			}
+			out = append(out, PlannedQuery{Name: []string{"ProfilesPage", "ProfilesPage(reverse)"}[rev] + []string{"", "(before)"}[bounded], Cypher: q, Params: p})
+		}
+	}
+	return out
+}
+
+// CountQuery is CountProfiles' query; it must read only the count store.
+func CountQuery() string { return qCountProfiles }

@@ -1,0 +1,116 @@
+package neo4jstore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/idgraph/cdp/graph/neo4jstore"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// profile runs q in a transaction that it rolls back, and returns the
+// operators of its profiled plan, depth first. (The driver's Plan.Children
+// returns the last child for every child, so EXPLAIN plans cannot be walked;
+// profiled plans can.)
+func profile(t *testing.T, s neo4j.SessionWithContext, q string, params map[string]any) []string {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.BeginTransaction(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	res, err := tx.Run(ctx, "PROFILE "+q, params)
+	if err != nil {
+		t.Fatalf("profile: %v", err)
+	}
+	sum, err := res.Consume(ctx)
+	if err != nil {
+		t.Fatalf("profile: %v\n%s", err, q)
+	}
+	var ops []string
+	var walk func(p neo4j.ProfiledPlan, depth int)
+	walk = func(p neo4j.ProfiledPlan, depth int) {
+		// Operators read like "NodeUniqueIndexSeek@neo4j".
+		op, _, _ := strings.Cut(p.Operator(), "@")
+		ops = append(ops, op)
+		details, _ := p.Arguments()["Details"].(string)
+		t.Logf("%s%s %s (rows %d, db hits %d)", strings.Repeat("  ", depth), op, strings.Join(strings.Fields(details), " "), p.Records(), p.DbHits())
+		for _, c := range p.Children() {
+			walk(c, depth+1)
+		}
+	}
+	walk(sum.Profile(), 0)
+	return ops
+}
+
+func has(ops []string, pred func(string) bool) bool {
+	for _, o := range ops {
+		if pred(o) {
+			return true
+		}
+	}
+	return false
+}
+
+// scans are operators that visit every node of a label (or every node, or
+// every relationship of a type): what an index seek is there to avoid.
+func isScan(op string) bool {
+	switch op {
+	case "AllNodesScan", "NodeByLabelScan", "UnionNodeByLabelsScan", "IntersectionNodeByLabelsScan",
+		"NodeIndexScan", "NodeIndexContainsScan", "NodeIndexEndsWithScan",
+		"DirectedAllRelationshipsScan", "UndirectedAllRelationshipsScan",
+		"DirectedRelationshipTypeScan", "UndirectedRelationshipTypeScan",
+		"DirectedRelationshipIndexScan", "UndirectedRelationshipIndexScan":
+		return true
+	}
+	return false
+}
+
+func isSeek(op string) bool { return strings.Contains(op, "IndexSeek") }
+
+func TestHotQueriesSeekByIndex(t *testing.T) {
+	storetest.Neo4j(t)
+	s := rawSession(t)
+	for _, q := range neo4jstore.HotQueries() {
+		t.Run(q.Name, func(t *testing.T) {
+			ops := profile(t, s, q.Cypher, q.Params)
+			if has(ops, isScan) || !has(ops, isSeek) {
+				t.Fatalf("plan %v scans instead of seeking by index", ops)
+			}
+		})
+	}
+}
+
+func TestProfilesPageWalksIndexInOrder(t *testing.T) {
+	storetest.Neo4j(t)
+	s := rawSession(t)
+	for _, q := range neo4jstore.PageQueries() {
+		t.Run(q.Name, func(t *testing.T) {
+			ops := profile(t, s, q.Cypher, q.Params)
+			sorts := has(ops, func(o string) bool { return o == "Sort" || o == "Top" || o == "PartialSort" || o == "PartialTop" })
+			if has(ops, isScan) || !has(ops, func(o string) bool { return strings.Contains(o, "IndexSeekByRange") }) || sorts {
+				t.Fatalf("plan %v does not walk the Profile.id index in order", ops)
+			}
+		})
+	}
+}
+
+func TestCountProfilesReadsCountStore(t *testing.T) {
+	storetest.Neo4j(t)
+	s := rawSession(t)
+	ops := profile(t, s, neo4jstore.CountQuery(), nil)
+	n := 0
+	for _, o := range ops {
+		if o == "NodeCountFromCountStore" {
+			n++
+		}
+	}
+	if n != 2 || has(ops, isScan) {
+		t.Fatal(fmt.Sprintf("plan %v does not answer both counts from the count store", ops))
+	}
+}
