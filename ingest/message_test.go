@@ -1,0 +1,254 @@
+package ingest_test
+
+import (
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
+)
+
+var recv = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+
+func env() ingest.Envelope {
+	return ingest.Envelope{Source: "web", ReceivedAt: recv}
+}
+
+func parse(t *testing.T, raw string, e ingest.Envelope) graph.Event {
+	t.Helper()
+	ev, err := ingest.ParseMessage([]byte(raw), e)
+	if err != nil {
+		t.Fatalf("ParseMessage(%s): %v", raw, err)
+	}
+	return ev
+}
+
+func refs(ev graph.Event) []string {
+	var out []string
+	for _, r := range ev.Identifiers {
+		out = append(out, r.Type+"="+r.Value)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestParseMessageIdentifiers(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  string
+		want []string
+	}{
+		{"identify", `{"type":"identify","messageId":"m1","userId":"u1","anonymousId":"a1",
+			"traits":{"email":"A@x.com","phone":"+1 415 555 0100","plan":"pro"},
+			"context":{"traits":{"email":"b@x.com"},"device":{"id":"d1"},
+			"externalIds":[{"id":"cus_1","type":"Stripe_Customer_ID","collection":"users","encoding":"none"}]}}`,
+			[]string{"anonymous_id=a1", "device_id=d1", "email=A@x.com", "email=b@x.com", "phone=+1 415 555 0100", "stripe_customer_id=cus_1", "user_id=u1"}},
+		{"numeric user id kept exactly", `{"type":"track","event":"e","userId":12345678901234567890}`,
+			[]string{"user_id=12345678901234567890"}},
+		{"alias links previousId as anonymous_id", `{"type":"alias","userId":"u2","previousId":"anon-9"}`,
+			[]string{"anonymous_id=anon-9", "user_id=u2"}},
+		{"group traits are not the person's", `{"type":"group","groupId":"g1","userId":"u3","traits":{"email":"team@x.com"}}`,
+			[]string{"user_id=u3"}},
+		{"track traits ignored, context traits used", `{"type":"track","event":"e","anonymousId":"a","traits":{"email":"no@x.com"},"context":{"traits":{"phone":"5550100"}}}`,
+			[]string{"anonymous_id=a", "phone=5550100"}},
+		{"null and empty ids are absent", `{"type":"track","event":"e","userId":null,"anonymousId":"","context":{"device":{"id":"d"}}}`,
+			[]string{"device_id=d"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev := parse(t, c.raw, env())
+			if got := refs(ev); !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("identifiers = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseMessageFields(t *testing.T) {
+	ev := parse(t, `{"type":"identify","messageId":"m1","userId":"u1","traits":{"plan":"pro","seats":3,"ratio":0.5},
+		"context":{"traits":{"plan":"free","city":"Oslo"}}}`, env())
+	want := map[string]any{"plan": "pro", "seats": int64(3), "ratio": 0.5, "city": "Oslo"}
+	if !reflect.DeepEqual(ev.Traits, want) {
+		t.Fatalf("traits = %#v, want %#v (identify traits win over context.traits)", ev.Traits, want)
+	}
+	if ev.ID != "m1" || ev.Type != "identify" || ev.Source != "web" || !ev.ReceivedAt.Equal(recv) {
+		t.Fatalf("event = %+v", ev)
+	}
+
+	tr := parse(t, `{"type":"track","event":"Order Completed","userId":"u","properties":{"total":99.5,"items":[{"sku":"a"}]}}`, env())
+	if tr.Name != "Order Completed" || tr.Properties["total"] != 99.5 || tr.Traits != nil {
+		t.Fatalf("track = %+v", tr)
+	}
+	pg := parse(t, `{"type":"page","name":"Home","category":"Docs","anonymousId":"a"}`, env())
+	if pg.Name != "Home" || pg.Properties["category"] != "Docs" {
+		t.Fatalf("page = %+v", pg)
+	}
+	gr := parse(t, `{"type":"group","groupId":42,"userId":"u","traits":{"name":"Acme"}}`, env())
+	if gr.Properties["groupId"] != "42" || gr.Traits != nil {
+		t.Fatalf("group = %+v", gr)
+	}
+}
+
+func TestParseMessageChannel(t *testing.T) {
+	cases := []struct{ raw, want string }{
+		{`{"type":"track","event":"e","userId":"u","context":{"channel":"Email"}}`, "email"},
+		{`{"type":"track","event":"e","userId":"u","context":{"userAgent":"Mozilla/5.0"}}`, "web"},
+		{`{"type":"track","event":"e","userId":"u","context":{"page":{"path":"/"}}}`, "web"},
+		{`{"type":"track","event":"e","userId":"u","context":{"app":{"name":"Shop"},"userAgent":"okhttp"}}`, "mobile"},
+		{`{"type":"track","event":"e","userId":"u","context":{"device":{"type":"ios"}}}`, "mobile"},
+		{`{"type":"screen","name":"Home","userId":"u"}`, "mobile"},
+		{`{"type":"page","userId":"u"}`, "web"},
+		{`{"type":"track","event":"e","userId":"u","context":{"library":{"name":"analytics-go"}}}`, "server"},
+	}
+	for _, c := range cases {
+		if got := parse(t, c.raw, env()).Channel; got != c.want {
+			t.Errorf("%s: channel %q, want %q", c.raw, got, c.want)
+		}
+	}
+}
+
+func TestParseMessageTime(t *testing.T) {
+	cases := []struct {
+		name   string
+		raw    string
+		sentAt time.Time
+		want   time.Time
+	}{
+		{"skew corrected with message sentAt",
+			`{"type":"track","event":"e","userId":"u","originalTimestamp":"2025-03-10T13:00:00Z","sentAt":"2025-03-10T13:00:05Z"}`,
+			time.Time{}, recv.Add(-5 * time.Second)},
+		{"skew corrected with batch sentAt, timestamp as base",
+			`{"type":"track","event":"e","userId":"u","timestamp":"2025-03-10T11:59:00.5+01:00"}`,
+			time.Date(2025, 3, 10, 11, 0, 0, 0, time.UTC), recv.Add(-(59*time.Second + 500*time.Millisecond))},
+		{"originalTimestamp wins over timestamp",
+			`{"type":"track","event":"e","userId":"u","timestamp":"2020-01-01T00:00:00Z","originalTimestamp":"2025-03-10T12:00:00Z","sentAt":"2025-03-10T12:00:01Z"}`,
+			time.Time{}, recv.Add(-time.Second)},
+		{"no sentAt: taken as is",
+			`{"type":"track","event":"e","userId":"u","timestamp":"2024-02-29T10:00:00Z"}`,
+			time.Time{}, time.Date(2024, 2, 29, 10, 0, 0, 0, time.UTC)},
+		{"no time at all: receivedAt",
+			`{"type":"track","event":"e","userId":"u"}`, time.Time{}, recv},
+		{"space and no zone means UTC",
+			`{"type":"identify","userId":"u","timestamp":"2024-05-01 08:30:00"}`, time.Time{}, time.Date(2024, 5, 1, 8, 30, 0, 0, time.UTC)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := env()
+			e.SentAt = c.sentAt
+			if got := parse(t, c.raw, e).Timestamp; !got.Equal(c.want) {
+				t.Fatalf("timestamp %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseMessageBatchContext(t *testing.T) {
+	e := env()
+	e.Context = map[string]any{"library": map[string]any{"name": "analytics-node"}, "device": map[string]any{"id": "d-batch", "type": "android"}}
+	ev := parse(t, `{"type":"track","event":"e","userId":"u","context":{"device":{"model":"Pixel"}}}`, e)
+	if got := refs(ev); !reflect.DeepEqual(got, []string{"device_id=d-batch", "user_id=u"}) {
+		t.Fatalf("identifiers %v: batch context must be merged under the message's", got)
+	}
+	if ev.Channel != "mobile" {
+		t.Fatalf("channel %q", ev.Channel)
+	}
+	ev = parse(t, `{"type":"track","event":"e","userId":"u","context":{"device":{"id":"d-own"}}}`, e)
+	if got := refs(ev); !reflect.DeepEqual(got, []string{"device_id=d-own", "user_id=u"}) {
+		t.Fatalf("identifiers %v: the message's own context must win", got)
+	}
+}
+
+func TestParseMessageDerivedID(t *testing.T) {
+	raw := `{"type":"track","event":"Signed Up","userId":"u","timestamp":"2025-03-10T11:00:00Z","sentAt":"2025-03-10T11:00:01Z"}`
+	a := parse(t, raw, env())
+	b := parse(t, strings.Replace(raw, `"sentAt":"2025-03-10T11:00:01Z"`, `"sentAt":"2025-03-10T11:00:09Z","writeKey":"k"`, 1), env())
+	if a.ID == "" || a.ID != b.ID {
+		t.Fatalf("ids %q and %q: a retry (new sentAt, writeKey) must keep the derived id", a.ID, b.ID)
+	}
+	other := env()
+	other.Source = "crm"
+	if c := parse(t, raw, other); c.ID == a.ID {
+		t.Fatal("the same content from another source must get another id")
+	}
+	if d := parse(t, strings.Replace(raw, "Signed Up", "Logged In", 1), env()); d.ID == a.ID {
+		t.Fatal("different content must get another id")
+	}
+	reordered := `{"userId":"u","event":"Signed Up","timestamp":"2025-03-10T11:00:00Z","type":"track"}`
+	if e := parse(t, reordered, env()); e.ID != a.ID {
+		t.Fatal("key order must not change the derived id")
+	}
+	implied := env()
+	implied.Type = "track"
+	if f := parse(t, `{"event":"Signed Up","userId":"u","timestamp":"2025-03-10T11:00:00Z"}`, implied); f.ID != a.ID {
+		t.Fatal("a type implied by the endpoint must derive the same id as an explicit one")
+	}
+}
+
+func TestParseMessageRejects(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 70)
+	cases := []struct {
+		name, raw, reason, says string
+	}{
+		{"truncated", `{"type":"track","event":"e","userId":"u"`, ingest.ReasonMalformed, "ends before"},
+		{"not an object", `[{"type":"track"}]`, ingest.ReasonMalformed, "not an array"},
+		{"trailing data", `{"type":"track","event":"e","userId":"u"} {}`, ingest.ReasonMalformed, "after the value"},
+		{"empty", ``, ingest.ReasonMalformed, "empty"},
+		{"invalid utf-8", "{\"type\":\"track\",\"event\":\"\xff\",\"userId\":\"u\"}", ingest.ReasonInvalidUTF8, "offset 25"},
+		{"too deep", `{"type":"track","event":"e","userId":"u","properties":` + deep + `}`, ingest.ReasonTooDeep, "64 levels"},
+		{"too large", `{"type":"track","event":"e","userId":"u","properties":{"x":"` + strings.Repeat("x", 33000) + `"}}`, ingest.ReasonTooLarge, "32 KiB"},
+		{"missing type", `{"userId":"u"}`, ingest.ReasonUnknownType, "type is missing"},
+		{"unknown type", `{"type":"purchase","userId":"u"}`, ingest.ReasonUnknownType, `"purchase" is not one of`},
+		{"type not a string", `{"type":7,"userId":"u"}`, ingest.ReasonInvalidField, "type must be a string"},
+		{"no identifier", `{"type":"track","event":"e"}`, ingest.ReasonNoIdentifier, "no identifier"},
+		{"userId object", `{"type":"track","event":"e","userId":{"id":1}}`, ingest.ReasonInvalidField, "userId must be a string or a number, not an object"},
+		{"properties array", `{"type":"track","event":"e","userId":"u","properties":[1,2]}`, ingest.ReasonInvalidField, "properties must be an object, not an array"},
+		{"context string", `{"type":"track","event":"e","userId":"u","context":"web"}`, ingest.ReasonInvalidField, "context must be an object"},
+		{"traits array", `{"type":"identify","userId":"u","traits":["a"]}`, ingest.ReasonInvalidField, "traits must be an object"},
+		{"track without event", `{"type":"track","userId":"u"}`, ingest.ReasonInvalidField, "event is required"},
+		{"event not a string", `{"type":"track","event":5,"userId":"u"}`, ingest.ReasonInvalidField, "event must be a string"},
+		{"alias without previousId", `{"type":"alias","userId":"u"}`, ingest.ReasonInvalidField, "previousId is required"},
+		{"alias without userId", `{"type":"alias","previousId":"p","anonymousId":"a"}`, ingest.ReasonInvalidField, "userId is required"},
+		{"group without groupId", `{"type":"group","userId":"u"}`, ingest.ReasonInvalidField, "groupId is required"},
+		{"externalIds object", `{"type":"track","event":"e","userId":"u","context":{"externalIds":{"id":"x"}}}`, ingest.ReasonInvalidField, "externalIds must be an array"},
+		{"externalIds bad type", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":"ga client"}]}}`, ingest.ReasonInvalidField, "externalIds[0].type"},
+		{"externalIds no id", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"type":"ga"}]}}`, ingest.ReasonInvalidField, "externalIds[0].id is missing"},
+		{"year 9999", `{"type":"track","event":"e","userId":"u","timestamp":"9999-12-31T23:59:59Z"}`, ingest.ReasonBadTimestamp, "outside the accepted range"},
+		{"year 1970", `{"type":"track","event":"e","userId":"u","timestamp":"1970-01-01T00:00:00Z"}`, ingest.ReasonBadTimestamp, "outside the accepted range"},
+		{"skew puts it in the future", `{"type":"track","event":"e","userId":"u","originalTimestamp":"2025-03-10T12:00:00Z","sentAt":"2024-03-10T12:00:00Z"}`, ingest.ReasonBadTimestamp, "after clock-skew correction"},
+		{"timestamp not a time", `{"type":"track","event":"e","userId":"u","timestamp":"yesterday"}`, ingest.ReasonBadTimestamp, `"yesterday" is not an ISO-8601 time`},
+		{"timestamp a number", `{"type":"track","event":"e","userId":"u","timestamp":1700000000}`, ingest.ReasonBadTimestamp, "must be an ISO-8601 string"},
+		{"number out of range", `{"type":"track","event":"e","userId":"u","properties":{"n":1e999}}`, ingest.ReasonInvalidField, "properties.n: number"},
+		{"messageId too long", `{"type":"track","event":"e","userId":"u","messageId":"` + strings.Repeat("m", 300) + `"}`, ingest.ReasonInvalidField, "messageId is 300 bytes"},
+		{"channel not a string", `{"type":"track","event":"e","userId":"u","context":{"channel":1}}`, ingest.ReasonInvalidField, "context.channel must be a string"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ingest.ParseMessage([]byte(c.raw), env())
+			var me *ingest.MessageError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v (%T), want a *MessageError", err, err)
+			}
+			if me.Reason != c.reason || !strings.Contains(me.Message, c.says) {
+				t.Fatalf("got %s: %q; want %s containing %q", me.Reason, me.Message, c.reason, c.says)
+			}
+			if graph.ErrorCode(err) != graph.EINVALID {
+				t.Fatalf("graph code %q, want %q", graph.ErrorCode(err), graph.EINVALID)
+			}
+		})
+	}
+}
+
+func TestParseMessageEndpointType(t *testing.T) {
+	e := env()
+	e.Type = ingest.TypeTrack
+	if ev := parse(t, `{"event":"e","userId":"u"}`, e); ev.Type != "track" {
+		t.Fatalf("type %q, want the endpoint's", ev.Type)
+	}
+	if _, err := ingest.ParseMessage([]byte(`{"type":"identify","userId":"u"}`), e); err == nil || !strings.Contains(err.Error(), "does not match the endpoint") {
+		t.Fatalf("identify on /v1/track: %v", err)
+	}
+}
