@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"regexp"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/idgraph/cdp/graph"
@@ -130,14 +132,39 @@ func presenter(suggestions bool) graphql.ErrorPresenterFunc {
 			return internalGQLError(out)
 		}
 		if _, ok := out.Extensions["code"]; !ok {
-			// Argument and variable coercion errors.
+			// Argument and variable coercion: name the value at fault.
 			setCode(out, CodeInvalidArgument)
+			msg := out.Message
+			if strings.Contains(msg, "RFC3339Nano") {
+				msg = "must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z"
+			}
+			if len(out.Path) > 0 {
+				msg = fmt.Sprintf("invalid value at %q: %s", pathString(out.Path), msg)
+			}
+			out.Message = msg
 		}
 		if !suggestions {
 			out.Message = didYouMean.ReplaceAllString(out.Message, "")
 		}
 		return out
 	}
+}
+
+// pathString renders a path as ingest.events[0].timestamp.
+func pathString(p ast.Path) string {
+	var b strings.Builder
+	for _, el := range p {
+		switch v := el.(type) {
+		case ast.PathIndex:
+			fmt.Fprintf(&b, "[%d]", int(v))
+		case ast.PathName:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(string(v))
+		}
+	}
+	return b.String()
 }
 
 func setCode(e *gqlerror.Error, code string) {

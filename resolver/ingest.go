@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
@@ -210,7 +213,7 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 	if len(batch) > 0 {
 		rs, err := r.ingest.Submit(ctx, batch)
 		if err != nil {
-			return nil, domainErr(err)
+			return nil, submitErr(ctx, err, len(batch))
 		}
 		if len(rs) != len(batch) {
 			return nil, domainErr(fmt.Errorf("ingester returned %d results for %d events", len(rs), len(batch)))
@@ -249,4 +252,17 @@ func reasonOf(err error) string {
 		return graph.ErrorMessage(err)
 	}
 	return err.Error()
+}
+
+// submitErr maps an Ingester failure. Invalid input keeps its code. A full
+// queue, a collector shutting down or a store that is down all mean the
+// events may not be stored and a replay is safe, so the client is told to
+// retry; the cause goes to the log only.
+func submitErr(ctx context.Context, err error, n int) error {
+	code := graph.ErrorCode(err)
+	if (code != graph.EINTERNAL && code != graph.EUNAVAILABLE) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return domainErr(err)
+	}
+	zerolog.Ctx(ctx).Warn().Err(err).Int("events", n).Msg("graphql ingest: events not stored")
+	return graph.Errorf(graph.EUNAVAILABLE, "the events could not be stored now (ingest overloaded or store unavailable); retry later, replaying them is safe")
 }

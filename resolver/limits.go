@@ -35,7 +35,7 @@ var _ interface {
 	graphql.OperationContextMutator
 } = requestLimits{}
 
-func (requestLimits) ExtensionName() string                         { return "RequestLimits" }
+func (requestLimits) ExtensionName() string                          { return "RequestLimits" }
 func (requestLimits) Validate(schema graphql.ExecutableSchema) error { return nil }
 
 func (l requestLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {

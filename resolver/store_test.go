@@ -1,0 +1,200 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// countingStore wraps a real store: it counts read transactions and the
+// ReadTx calls made in them, and can be told to fail or panic.
+type countingStore struct {
+	graph.Store
+	views atomic.Int64
+	mu    sync.Mutex
+	calls map[string]int
+	fail  atomic.Pointer[error]
+	panic atomic.Bool
+}
+
+func newCountingStore(s graph.Store) *countingStore {
+	return &countingStore{Store: s, calls: map[string]int{}}
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
+	s.views.Add(1)
+	if p := s.fail.Load(); p != nil {
+		return *p
+	}
+	if s.panic.Load() {
+		panic("store exploded")
+	}
+	return s.Store.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		return fn(ctx, &countingTx{ReadTx: tx, s: s})
+	})
+}
+
+func (s *countingStore) count(method string) {
+	s.mu.Lock()
+	s.calls[method]++
+	s.mu.Unlock()
+}
+
+// reset zeroes the counters and returns what they held.
+func (s *countingStore) reset() (views int64, calls map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	calls, s.calls = s.calls, map[string]int{}
+	return s.views.Swap(0), calls
+}
+
+func total(calls map[string]int) int {
+	n := 0
+	for _, c := range calls {
+		n += c
+	}
+	return n
+}
+
+func describe(calls map[string]int) string {
+	var parts []string
+	for m, c := range calls {
+		parts = append(parts, fmt.Sprintf("%s=%d", m, c))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+type countingTx struct {
+	graph.ReadTx
+	s *countingStore
+}
+
+func (t *countingTx) Identifiers(ctx context.Context, keys []string) (map[string]graph.Identifier, error) {
+	t.s.count("Identifiers")
+	return t.ReadTx.Identifiers(ctx, keys)
+}
+
+func (t *countingTx) Profiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
+	t.s.count("Profiles")
+	return t.ReadTx.Profiles(ctx, ids)
+}
+
+func (t *countingTx) Members(ctx context.Context, ids []string) (map[string][]graph.Identifier, error) {
+	t.s.count("Members")
+	return t.ReadTx.Members(ctx, ids)
+}
+
+func (t *countingTx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
+	t.s.count("Links")
+	return t.ReadTx.Links(ctx, keys)
+}
+
+func (t *countingTx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink, error) {
+	t.s.count("Rejected")
+	return t.ReadTx.Rejected(ctx, keys)
+}
+
+func (t *countingTx) Journeys(ctx context.Context, ids []string, q graph.JourneyQuery) (map[string][]graph.Event, error) {
+	t.s.count("Journeys")
+	return t.ReadTx.Journeys(ctx, ids, q)
+}
+
+func (t *countingTx) Events(ctx context.Context, ids []string) (map[string]graph.Event, error) {
+	t.s.count("Events")
+	return t.ReadTx.Events(ctx, ids)
+}
+
+func (t *countingTx) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.Profile, error) {
+	t.s.count("ProfilesPage")
+	return t.ReadTx.ProfilesPage(ctx, q)
+}
+
+func (t *countingTx) CountProfiles(ctx context.Context) (int, error) {
+	t.s.count("CountProfiles")
+	return t.ReadTx.CountProfiles(ctx)
+}
+
+func (t *countingTx) Changes(ctx context.Context, ids []string) ([]graph.ProfileChange, error) {
+	t.s.count("Changes")
+	return t.ReadTx.Changes(ctx, ids)
+}
+
+// TestNoNPlusOne: one query for N profiles, each with its identifiers (and
+// their profile), traits, history and last 10 events (and the events'
+// identifiers), costs the same number of store calls for 10 as for 100.
+func TestNoNPlusOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		cs := newCountingStore(s)
+		e := newEnv(t, cs, testConfig(), nil)
+		var evs []graph.Event
+		for i := range 100 {
+			user, anon := fmt.Sprintf("user_id:n%03d", i), fmt.Sprintf("anonymous_id:a%03d", i)
+			for j := range 12 {
+				evs = append(evs, ev(fmt.Sprintf("n%03d-%02d", i, j), t0.Add(time.Duration(j)*time.Minute), "track", user, anon))
+			}
+		}
+		e.apply(evs...)
+
+		const q = `query($n: Int!) {
+		  profiles(first: $n) {
+		    totalCount
+		    edges { cursor node {
+		      id traits history { kind }
+		      identifiers { type value profile { id } }
+		      journey(first: 10) { edges { node { id type identifiers { key } } } }
+		    } }
+		  }
+		}`
+		type result struct {
+			Profiles struct {
+				Edges []struct {
+					Node struct {
+						ID          string
+						Identifiers []struct{ Profile struct{ ID string } }
+						Journey     struct {
+							Edges []struct {
+								Node struct{ Identifiers []struct{ Key string } }
+							}
+						}
+					}
+				}
+			}
+		}
+		cost := func(n int) (int64, map[string]int) {
+			var out result
+			cs.reset()
+			e.query(q, map[string]any{"n": n}, &out)
+			views, calls := cs.reset()
+			if len(out.Profiles.Edges) != n {
+				t.Fatalf("asked %d profiles, got %d", n, len(out.Profiles.Edges))
+			}
+			for _, ed := range out.Profiles.Edges {
+				if len(ed.Node.Identifiers) != 2 || ed.Node.Identifiers[0].Profile.ID != ed.Node.ID || len(ed.Node.Journey.Edges) != 10 ||
+					len(ed.Node.Journey.Edges[0].Node.Identifiers) != 2 {
+					t.Fatalf("profile %s: %+v", ed.Node.ID, ed.Node)
+				}
+			}
+			return views, calls
+		}
+		v10, c10 := cost(10)
+		v100, c100 := cost(100)
+		t.Logf("10 profiles: %d reads, %s; 100 profiles: %d reads, %s", v10, describe(c10), v100, describe(c100))
+		if v10 != v100 || total(c10) != total(c100) {
+			t.Fatalf("store calls grow with the page: 10 profiles: %d reads (%s); 100 profiles: %d reads (%s)",
+				v10, describe(c10), v100, describe(c100))
+		}
+		// Page + count, members, history, journeys, event identifiers.
+		if v100 > 5 {
+			t.Fatalf("%d read transactions for one query, want at most 5 (%s)", v100, describe(c100))
+		}
+	})
+}
