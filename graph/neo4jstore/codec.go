@@ -15,13 +15,19 @@ import (
 // as null, so the property is absent rather than "" or a year-1 date, which
 // is what an analyst writing "IS NULL" expects.
 
-// timeParam sends a time as a DATETIME in UTC at microsecond precision, the
-// form every store keeps; zero is null.
+// utc makes the driver send a time as a DATETIME with offset Z (the driver
+// keys on the zone name "Offset"), the form datetime('...Z') gives in Cypher.
+// With the zone name "UTC" it would store Z[UTC], which an analyst's
+// datetime literal never equals.
+var utc = time.FixedZone("Offset", 0)
+
+// timeParam sends a time at microsecond precision, the form every store
+// keeps; zero is null.
 func timeParam(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return graph.Clean(t)
+	return graph.Clean(t).In(utc)
 }
 
 func strParam(s string) any {

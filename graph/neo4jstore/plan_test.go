@@ -28,6 +28,10 @@ func profile(t *testing.T, s neo4j.SessionWithContext, q string, params map[stri
 	if err != nil {
 		t.Fatalf("profile: %v", err)
 	}
+	// The profile is complete only once every row has been read.
+	if _, err := res.Collect(ctx); err != nil {
+		t.Fatalf("profile: %v\n%s", err, q)
+	}
 	sum, err := res.Consume(ctx)
 	if err != nil {
 		t.Fatalf("profile: %v\n%s", err, q)

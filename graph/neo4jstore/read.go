@@ -221,7 +221,7 @@ func (t *readTx) Journeys(ctx context.Context, profileIDs []string, q graph.Jour
 		"limit":    int64(q.Limit),
 	}
 	if c := q.After; c != nil {
-		params["afterTs"] = graph.Clean(c.Timestamp)
+		params["afterTs"] = graph.Clean(c.Timestamp).In(utc)
 		params["afterID"] = c.ID
 	}
 	recs, err := t.query(ctx, qJourneys, params)

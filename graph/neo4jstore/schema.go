@@ -69,21 +69,30 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-var qDeleteAll = `MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS`
+// qDeleteAll empties the graph in two passes of small transactions:
+// relationships first, so that no single transaction also has to detach a
+// dense node (a profile with thousands of members, an identifier on
+// thousands of events), whose relationships would all count against
+// Neo4j's per-transaction memory limit at once.
+var qDeleteAll = []string{
+	`MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 5000 ROWS`,
+	`MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS`,
+}
 
-// DeleteAll deletes every node and relationship, in transactions of bounded
-// size so a large graph does not exhaust the server's memory, and keeps the
-// schema. It is meant for tests and benchmarks.
+// DeleteAll deletes every node and relationship and keeps the schema. It is
+// meant for tests and benchmarks.
 func (s *Store) DeleteAll(ctx context.Context) error {
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
-	// CALL ... IN TRANSACTIONS needs an auto-commit transaction.
-	res, err := sess.Run(ctx, qDeleteAll, nil)
-	if err == nil {
-		_, err = res.Consume(ctx)
-	}
-	if err != nil {
-		return s.classify(fmt.Errorf("delete all: %w", err))
+	for _, q := range qDeleteAll {
+		// CALL ... IN TRANSACTIONS needs an auto-commit transaction.
+		res, err := sess.Run(ctx, q, nil)
+		if err == nil {
+			_, err = res.Consume(ctx)
+		}
+		if err != nil {
+			return s.classify(fmt.Errorf("delete all: %w", err))
+		}
 	}
 	return nil
 }

@@ -195,6 +195,7 @@ func TestGraphModel(t *testing.T) {
 		{"refusal U2 -> A1", "MATCH (:Identifier {key: 'user_id:U2'})-[r:REJECTED_LINK]->(:Identifier {key: 'anonymous_id:A1'}) RETURN r.evidence + ' ' + r.source", "e4 rules"},
 		{"claims left", "MATCH (e:Event) WHERE e.claim IS NOT NULL RETURN count(e)", int64(0)},
 		{"identifier times", "MATCH (i:Identifier {key: 'email:ann@example.com'}) RETURN valueType(i.firstSeen) + ' ' + valueType(i.lastSeen)", "ZONED DATETIME NOT NULL ZONED DATETIME NOT NULL"},
+		{"times as datetime('...Z') writes them", "MATCH (e:Event {id: 'e1'}) RETURN e.timestamp = datetime('2026-01-01T12:01:00Z')", true},
 		{"identifier seen", "MATCH (i:Identifier {key: 'email:ann@example.com'}) RETURN i.lastSeen > i.firstSeen AND i.sources = ['test']", true},
 		{"event properties", "MATCH (e:Event {id: 'e1'}) RETURN valueType(e.timestamp) + ' ' + e.properties + ' ' + e.traits", `ZONED DATETIME NOT NULL {"path":"/"} {"plan":"pro"}`},
 		{"identifier traits", "MATCH (i:Identifier {key: 'user_id:U1'}) RETURN valueType(i.traits)", "STRING NOT NULL"},
