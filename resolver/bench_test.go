@@ -1,0 +1,120 @@
+package resolver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/neo4jstore"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// benchStore opens a store for a benchmark. storetest's factories take a
+// *testing.T; these follow the same rules (the Neo4j test lock, an empty
+// graph, a skip when Neo4j is absent outside CI).
+func benchStore(b *testing.B, name string) graph.Store {
+	b.Helper()
+	switch name {
+	case "embedded":
+		s, err := embedded.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close(context.Background()) })
+		return s
+	default:
+		f, err := os.OpenFile(filepath.Join(os.TempDir(), "cdp-neo4j-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() })
+		ctx := context.Background()
+		s, err := neo4jstore.Open(ctx, storetest.Neo4jConfig())
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				b.Fatalf("Neo4j is required under CI=true: %v", err)
+			}
+			b.Skipf("Neo4j not reachable: %v", err)
+		}
+		b.Cleanup(func() { _ = s.Close(context.Background()) })
+		if err := s.DeleteAll(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+}
+
+// BenchmarkProfileByIdentifier measures the front-end lookup through the
+// full HTTP stack: POST /graphql, parsing (cached), limits, resolvers,
+// loaders, the store, JSON out. It reports p50 and p99 latency.
+//
+//	go test -run '^$' -bench ProfileByIdentifier -benchtime 2000x ./resolver/
+func BenchmarkProfileByIdentifier(b *testing.B) {
+	const people = 1000
+	for _, name := range []string{"embedded", "neo4j"} {
+		b.Run(name, func(b *testing.B) {
+			s := benchStore(b, name)
+			engine := graph.NewEngine(s, nil)
+			var evs []graph.Event
+			for i := range people {
+				evs = append(evs,
+					graph.Event{ID: fmt.Sprintf("b%d-1", i), Type: "identify", Source: "bench", Channel: "web", Timestamp: t0,
+						Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: fmt.Sprintf("u%d", i)}, {Type: "email", Value: fmt.Sprintf("p%d@example.com", i)}},
+						Traits:      map[string]any{"name": fmt.Sprintf("Person %d", i), "plan": "pro"}},
+					graph.Event{ID: fmt.Sprintf("b%d-2", i), Type: "page", Source: "bench", Channel: "web", Timestamp: t0.Add(time.Minute),
+						Identifiers: []graph.IdentifierRef{{Type: "anonymous_id", Value: fmt.Sprintf("a%d", i)}, {Type: "email", Value: fmt.Sprintf("p%d@example.com", i)}}},
+				)
+			}
+			for start := 0; start < len(evs); start += 500 {
+				if _, err := engine.ApplyBatch(context.Background(), evs[start:min(start+500, len(evs))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			srv := httptest.NewServer(NewHandler(engine, nil, Config{Logger: zerolog.Nop()}))
+			b.Cleanup(srv.Close)
+			client := srv.Client()
+			bodies := make([][]byte, people)
+			for i := range bodies {
+				bodies[i] = []byte(fmt.Sprintf(`{"query":"query($t:String!,$v:String!){profileByIdentifier(type:$t,value:$v){id identifiers{type value} traits}}","variables":{"t":"email","v":"P%d@Example.com"}}`, i))
+			}
+			lat := make([]time.Duration, 0, 4096)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				start := time.Now()
+				resp, err := client.Post(srv.URL, "application/json", bytes.NewReader(bodies[(i*7919)%people]))
+				if err != nil {
+					b.Fatal(err)
+				}
+				out, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				lat = append(lat, time.Since(start))
+				if err != nil || resp.StatusCode != http.StatusOK || bytes.Contains(out, []byte(`"errors"`)) || !bytes.Contains(out, []byte(`"plan":"pro"`)) {
+					b.Fatalf("status %d: %s (%v)", resp.StatusCode, out, err)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			pct := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+		})
+	}
+}
