@@ -55,6 +55,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if err := driver.VerifyConnectivity(ctx); err != nil {
 		_ = driver.Close(context.WithoutCancel(ctx))
+		var ne *neo4j.Neo4jError
+		if errors.As(err, &ne) && ne.HasSecurityCode() {
+			// Retrying will not help: the configuration is wrong.
+			return nil, fmt.Errorf("Neo4j at %s refused user %q: %w", cfg.URI, cfg.User, err)
+		}
 		return nil, graph.ErrUnavailable(fmt.Errorf("cannot reach Neo4j at %s: %w", cfg.URI, err))
 	}
 	if _, err := s.Migrate(ctx); err != nil {
@@ -88,7 +93,12 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	defer sess.Close(context.WithoutCancel(ctx))
 	_, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		t := &tx{readTx: readTx{run: mt}, nonce: newNonce()}
-		return nil, retryable(fn(ctx, t))
+		if err := fn(ctx, t); err != nil {
+			return nil, retryable(err)
+		}
+		// A caller that gave up while fn ran must not have its work
+		// committed after being told it failed: roll back instead.
+		return nil, ctx.Err()
 	})
 	return s.classify(err)
 }

@@ -402,3 +402,26 @@ func TestDeadlockIsRetried(t *testing.T) {
 		t.Fatalf("%d attempts: no deadlock happened, or it was not retried", n)
 	}
 }
+
+func TestCancelledUpdateCommitsNothing(t *testing.T) {
+	s := neo4jStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		_, err := tx.ClaimEvents(ctx, []string{"m1"})
+		cancel() // the caller gives up after the work is done
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	err = s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+		fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
+		if err == nil && !fresh["m1"] {
+			err = errors.New("the cancelled transaction committed its claim")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
