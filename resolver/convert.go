@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/gql"
@@ -48,10 +49,18 @@ func checkPage(arg string, n *int, def, maxPage int) (int, error) {
 	return *n, nil
 }
 
-// normalizeInput normalizes an identifier argument as ingest does.
-func (r *Resolver) normalizeInput(arg string, typ, value string) (graph.IdentifierRef, error) {
-	n, err := r.engine.NormalizeRef(graph.IdentifierRef{Type: typ, Value: value})
-	return n, argErr(arg, err)
+// normalizeInput normalizes an identifier argument as ingest does, naming
+// the argument at fault when it is not usable.
+func (r *Resolver) normalizeInput(typeArg, valueArg, typ, value string) (graph.IdentifierRef, error) {
+	n, why := r.engine.Normalizer().Normalize(graph.IdentifierRef{Type: typ, Value: value})
+	switch why {
+	case "":
+		return n, nil
+	case graph.DropInvalidType:
+		return n, invalidArg(typeArg, "is not a valid identifier type (letters, digits and _ expected)")
+	default:
+		return n, invalidArg(valueArg, "is not a usable %s value: %s", typ, strings.ReplaceAll(why, "_", " "))
+	}
 }
 
 // members loads a profile's identifiers through the request's loaders.

@@ -94,6 +94,11 @@ func TestMergeProfilesRedirects(t *testing.T) {
 		e.refused(merge, map[string]any{"ids": []string{big, small}, "r": "x"}, CodeInvalidArgument, "two distinct")
 		e.refused(merge, map[string]any{"ids": []string{big, e.profileID("user_id", "third")}, "r": " "}, CodeInvalidArgument, "reason")
 		e.refused(merge, map[string]any{"ids": []string{e.profileID("user_id", "other"), e.profileID("user_id", "third")}, "r": "x"}, CodeConflict, "user_id")
+		tooMany := make([]string, 101)
+		for i := range tooMany {
+			tooMany[i] = big
+		}
+		e.refused(merge, map[string]any{"ids": tooMany, "r": "x"}, CodeInvalidArgument, `"ids"`, "100")
 	})
 }
 
@@ -181,6 +186,7 @@ func TestUnlinkIdentifiersSplitsEvents(t *testing.T) {
 
 		e.refused(`mutation { unlinkIdentifiers(a: {type: "user_id", value: "u"}, b: {type: "device_id", value: "d"}, reason: "x") { id } }`, nil, CodeNotFound, "not linked directly")
 		e.refused(`mutation { unlinkIdentifiers(a: {type: "user_id", value: "u"}, b: {type: "device_id", value: "nope"}, reason: "x") { id } }`, nil, CodeNotFound, "nope")
+		e.refused(`mutation { unlinkIdentifiers(a: {type: "user_id", value: "u"}, b: {type: "email", value: "not an email"}, reason: "x") { id } }`, nil, CodeInvalidArgument, `"b.value"`, "invalid email")
 	})
 }
 
@@ -227,5 +233,6 @@ func TestRemoveIdentifierSplitsEvents(t *testing.T) {
 		}
 		e.refused(`mutation { removeIdentifier(type: "device_id", value: "d", reason: "again") { id } }`, nil, CodeNotFound, "not found")
 		e.refused(`mutation { removeIdentifier(type: "user_id", value: "u", reason: "") { id } }`, nil, CodeInvalidArgument, "reason")
+		e.refused(`mutation { removeIdentifier(type: "phone", value: "call me", reason: "x") { id } }`, nil, CodeInvalidArgument, `"value"`, "invalid phone")
 	})
 }

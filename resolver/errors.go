@@ -65,18 +65,6 @@ func domainErr(err error) error {
 	return err
 }
 
-// argErr prefixes an INVALID_ARGUMENT error with the argument it concerns;
-// other errors pass through domainErr.
-func argErr(arg string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if graph.ErrorCode(err) == graph.EINVALID {
-		return graph.Errorf(graph.EINVALID, "argument %q: %s", arg, graph.ErrorMessage(err))
-	}
-	return domainErr(err)
-}
-
 func invalidArg(arg, format string, args ...any) error {
 	return graph.Errorf(graph.EINVALID, "argument %q %s", arg, fmt.Sprintf(format, args...))
 }

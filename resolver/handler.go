@@ -43,6 +43,8 @@ const (
 	DefaultMaxBodyBytes  = 1 << 20
 	DefaultMaxTokens     = 15000
 	DefaultIngestSource  = "graphql"
+	// maxMergeIDs is the most profiles one mergeProfiles call may name.
+	maxMergeIDs = 100
 	// MaxIngestEvents is the most messages one ingest mutation may carry.
 	MaxIngestEvents = 1000
 	// MaxMessageBytes is the largest message ingest accepts, as the
@@ -203,10 +205,15 @@ func checkParams(body []byte) string {
 	var p map[string]json.RawMessage
 	if err := json.Unmarshal(body, &p); err != nil {
 		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return fmt.Sprintf("request body is not valid JSON (at byte %d)", syn.Offset)
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return fmt.Sprintf("request body is not valid JSON: %s (at byte %d)", syn.Error(), syn.Offset)
+		case errors.As(err, &typ):
+			return "request body must be a JSON object with a \"query\" string"
+		default:
+			return fmt.Sprintf("request body could not be decoded: %v", err)
 		}
-		return "request body must be a JSON object with a \"query\" string"
 	}
 	kind := func(raw json.RawMessage) byte {
 		t := bytes.TrimLeft(raw, " \t\r\n")

@@ -117,11 +117,11 @@ func (r *Resolver) journey(ctx context.Context, p *graph.Profile, first *int, af
 }
 
 func (r *Resolver) explain(ctx context.Context, a, b gql.IdentifierInput) (*gql.LinkExplanation, error) {
-	ra, err := r.normalizeInput("a", a.Type, a.Value)
+	ra, err := r.normalizeInput("a.type", "a.value", a.Type, a.Value)
 	if err != nil {
 		return nil, err
 	}
-	rb, err := r.normalizeInput("b", b.Type, b.Value)
+	rb, err := r.normalizeInput("b.type", "b.value", b.Type, b.Value)
 	if err != nil {
 		return nil, err
 	}

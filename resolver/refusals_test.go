@@ -102,6 +102,8 @@ func TestRefusals(t *testing.T) {
 		checkRefused(t, e.postRaw([]byte(`{"variables": {}}`)), CodeBadRequest, `"query"`)
 		checkRefused(t, e.postRaw([]byte(`{"query": "{ profiles { totalCount } }", "variables": [1]}`)), CodeBadRequest, `"variables"`)
 		checkRefused(t, e.postRaw([]byte(`"just a string"`)), CodeBadRequest, "JSON object")
+		deep := `{"query": "{ profiles { totalCount } }", "variables": {"x": ` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`
+		checkRefused(t, e.postRaw([]byte(deep)), CodeBadRequest, "not valid JSON", "depth")
 		resp, err := http.Post(e.srv.URL, "text/plain", strings.NewReader(`{ profiles { totalCount } }`))
 		if err != nil {
 			t.Fatal(err)

@@ -78,6 +78,9 @@ func (r *linkStepResolver) EvidenceEvent(ctx context.Context, obj *gql.LinkStep)
 
 func (r *mutationResolver) MergeProfiles(ctx context.Context, ids []string, reason string) (*graph.Profile, error) {
 	resetLoaders(ctx)
+	if len(ids) > maxMergeIDs {
+		return nil, invalidArg("ids", "holds %d ids; at most %d profiles merge at once", len(ids), maxMergeIDs)
+	}
 	p, err := r.engine.MergeProfiles(ctx, ids, reason)
 	if err != nil {
 		return nil, domainErr(err)
@@ -88,6 +91,12 @@ func (r *mutationResolver) MergeProfiles(ctx context.Context, ids []string, reas
 
 func (r *mutationResolver) UnlinkIdentifiers(ctx context.Context, a gql.IdentifierInput, b gql.IdentifierInput, reason string) ([]*graph.Profile, error) {
 	resetLoaders(ctx)
+	if _, err := r.normalizeInput("a.type", "a.value", a.Type, a.Value); err != nil {
+		return nil, err
+	}
+	if _, err := r.normalizeInput("b.type", "b.value", b.Type, b.Value); err != nil {
+		return nil, err
+	}
 	ps, err := r.engine.UnlinkIdentifiers(ctx, graph.IdentifierRef{Type: a.Type, Value: a.Value}, graph.IdentifierRef{Type: b.Type, Value: b.Value}, reason)
 	if err != nil {
 		return nil, domainErr(err)
@@ -99,6 +108,9 @@ func (r *mutationResolver) UnlinkIdentifiers(ctx context.Context, a gql.Identifi
 
 func (r *mutationResolver) RemoveIdentifier(ctx context.Context, typeArg string, value string, reason string) ([]*graph.Profile, error) {
 	resetLoaders(ctx)
+	if _, err := r.normalizeInput("type", "value", typeArg, value); err != nil {
+		return nil, err
+	}
 	ps, err := r.engine.RemoveIdentifier(ctx, graph.IdentifierRef{Type: typeArg, Value: value}, reason)
 	if err != nil {
 		return nil, domainErr(err)
@@ -215,7 +227,7 @@ func (r *queryResolver) Profile(ctx context.Context, id string) (*graph.Profile,
 }
 
 func (r *queryResolver) ProfileByIdentifier(ctx context.Context, typeArg string, value string) (*graph.Profile, error) {
-	ref, err := r.normalizeInput("value", typeArg, value)
+	ref, err := r.normalizeInput("type", "value", typeArg, value)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +247,7 @@ func (r *queryResolver) Profiles(ctx context.Context, first *int, after *string,
 }
 
 func (r *queryResolver) Identifier(ctx context.Context, typeArg string, value string) (*graph.Identifier, error) {
-	ref, err := r.normalizeInput("value", typeArg, value)
+	ref, err := r.normalizeInput("type", "value", typeArg, value)
 	if err != nil {
 		return nil, err
 	}
