@@ -6,7 +6,7 @@ import "sort"
 //
 // Scoring covers the identifiers the truth marks RoleOwn. Shared identifiers
 // belong to no single person and are left out; junk must not be stored at
-// all and is counted apart (JunkStored). Precision, recall and F1 are
+// all (a stored one shows up in Unknown). Precision, recall and F1 are
 // pairwise: over every pair of scored identifiers, a pair is predicted when
 // both sit in one profile, and true when both belong to one person.
 type Quality struct {
@@ -30,9 +30,9 @@ type Quality struct {
 	// OvermergedExamples lists up to ten overmerged profiles as their
 	// person ids, for the report.
 	OvermergedExamples [][]string `json:"overmerged_examples,omitempty"`
-	// JunkStored counts junk values found in the store.
-	JunkStored int `json:"junk_stored"`
-	// Unknown counts stored identifiers the truth does not list.
+	// Unknown counts stored identifiers the truth does not list: junk that
+	// got through, or a value normalized differently from the truth. Score
+	// leaves it to the caller, who has the store's full membership.
 	Unknown int `json:"unknown_identifiers"`
 }
 
@@ -47,12 +47,6 @@ func Score(truth *Truth, profileOf map[string]string) Quality {
 	personsOf := map[string]map[string]bool{}  // profile -> persons
 	profilesOf := map[string]map[string]bool{} // person -> profiles
 	for _, r := range truth.Rows() {
-		if r.Role == RoleJunk {
-			if profileOf[r.Key] != "" {
-				q.JunkStored++
-			}
-			continue
-		}
 		if r.Role != RoleOwn {
 			continue
 		}

@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/neo4jstore"
+)
+
+// neo4jRaw is the bench's own driver, for the raw baselines.
+type neo4jRaw struct {
+	driver neo4j.DriverWithContext
+	db     string
+}
+
+func openNeo4jRaw(ctx context.Context, cfg neo4jstore.Config) (*neo4jRaw, error) {
+	auth := neo4j.NoAuth()
+	if cfg.User != "" {
+		auth = neo4j.BasicAuth(cfg.User, cfg.Password, "")
+	}
+	d, err := neo4j.NewDriverWithContext(cfg.URI, auth)
+	if err != nil {
+		return nil, fmt.Errorf("neo4j: bad configuration for %q: %w", cfg.URI, err)
+	}
+	if err := d.VerifyConnectivity(ctx); err != nil {
+		_ = d.Close(ctx)
+		return nil, fmt.Errorf("cannot reach Neo4j at %s: %w", cfg.URI, err)
+	}
+	return &neo4jRaw{driver: d, db: cfg.Database}, nil
+}
+
+func (n *neo4jRaw) close() { _ = n.driver.Close(context.Background()) }
+
+// qRawIngest writes events and their identifiers with no resolution: the
+// fastest Neo4j takes them in, one UNWIND per batch, MERGE on the
+// identifier's unique key, CREATE for the event and its BY edges.
+const qRawIngest = `
+UNWIND $rows AS r
+CREATE (e:Event {id: r.id, type: r.type, name: r.name, channel: r.channel, source: 'bench',
+                 timestamp: r.ts, receivedAt: r.ts, properties: r.props})
+WITH e, r
+UNWIND r.keys AS k
+MERGE (i:Identifier {key: k.key})
+  ON CREATE SET i.type = k.type, i.value = k.value, i.firstSeen = r.ts, i.lastSeen = r.ts
+  ON MATCH SET i.lastSeen = CASE WHEN r.ts > i.lastSeen THEN r.ts ELSE i.lastSeen END
+CREATE (e)-[:BY]->(i)`
+
+// ingest runs the raw write with writers concurrent sessions, each
+// transaction one batch, retried by ExecuteWrite on deadlocks.
+func (n *neo4jRaw) ingest(ctx context.Context, w *workload, writers int) (time.Duration, error) {
+	params := make([]map[string]any, len(w.batches))
+	for i, b := range w.batches {
+		rows := make([]any, len(b))
+		for j, r := range b {
+			keys := make([]any, len(r.keys))
+			for x, k := range r.keys {
+				ref := graph.SplitKey(k)
+				keys[x] = map[string]any{"key": k, "type": ref.Type, "value": ref.Value}
+			}
+			rows[j] = map[string]any{"id": r.id, "type": r.typ, "name": r.name, "channel": r.channel, "ts": r.ts, "props": r.props, "keys": keys}
+		}
+		params[i] = map[string]any{"rows": rows}
+	}
+	return runWriters(ctx, len(params), writers, func(i int) error {
+		sess := n.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: n.db, AccessMode: neo4j.AccessModeWrite})
+		defer sess.Close(context.WithoutCancel(ctx))
+		_, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			res, err := tx.Run(ctx, qRawIngest, params[i])
+			if err != nil {
+				return nil, err
+			}
+			_, err = res.Consume(ctx)
+			return nil, err
+		})
+		return err
+	})
+}
+
+// qRawLookup is the one indexed read a lookup needs at the least.
+const qRawLookup = `MATCH (i:Identifier {key: $k})-[:IN]->(p:Profile) RETURN p.id AS id`
+
+// lookups reads each key's profile id, one query each, and checks it
+// against what the service resolved.
+func (n *neo4jRaw) lookups(ctx context.Context, keys []string, part map[string]string) ([]time.Duration, error) {
+	one := func(k string) (time.Duration, error) {
+		start := time.Now()
+		res, err := neo4j.ExecuteQuery(ctx, n.driver, qRawLookup, map[string]any{"k": k}, neo4j.EagerResultTransformer,
+			neo4j.ExecuteQueryWithDatabase(n.db), neo4j.ExecuteQueryWithReadersRouting())
+		d := time.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		if len(res.Records) != 1 {
+			return 0, fmt.Errorf("identifier %s: %d profiles", k, len(res.Records))
+		}
+		if id, _ := res.Records[0].Get("id"); id != part[k] {
+			return 0, fmt.Errorf("identifier %s: raw read finds profile %v, the service %s", k, id, part[k])
+		}
+		return d, nil
+	}
+	return timeEach(keys, one)
+}

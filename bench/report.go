@@ -1,0 +1,251 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is everything one run measured. Its JSON form is the last line of
+// `cdp bench --json`; the ratio fields are at the top level.
+type Result struct {
+	Store        string `json:"store"`
+	StoreVersion string `json:"store_version"`
+	Machine      Machine
+	Config       RunFacts
+	Population   GenStats
+	GenSeconds   float64
+	TotalSeconds float64
+	Ingest       IngestResult
+	Lookup       LookupResult
+	Merge        MergeResult
+	Quality      Quality
+}
+
+// Machine is where the run happened.
+type Machine struct {
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	CPU        string `json:"cpu,omitempty"`
+	// LoadAvg is /proc/loadavg at the start: other work on the machine
+	// skews every absolute figure, and the ratios less.
+	LoadAvg string `json:"load_avg,omitempty"`
+}
+
+// RunFacts are the settings of the run.
+type RunFacts struct {
+	People      int    `json:"people"`
+	Seed        uint64 `json:"seed"`
+	Clients     int    `json:"clients"`
+	Batch       int    `json:"batch"`
+	ServerBatch int    `json:"server_batch"`
+	Lookups     int    `json:"lookups"`
+}
+
+func runFacts(c Config) RunFacts {
+	return RunFacts{People: c.Gen.People, Seed: c.Gen.Seed, Clients: c.Clients, Batch: c.Batch, ServerBatch: c.ServerBatch, Lookups: c.Lookups}
+}
+
+// IngestResult compares resolved ingestion through HTTP with raw writes.
+type IngestResult struct {
+	Messages     int     `json:"messages"`
+	Seconds      float64 `json:"ingest_seconds"`
+	PerSecond    float64 `json:"ingest_events_per_s"`
+	RawSeconds   float64 `json:"raw_ingest_seconds"`
+	RawPerSecond float64 `json:"raw_events_per_s"`
+	Ratio        float64 `json:"ingest_ratio"`
+	Stored       int     `json:"stored"`
+	Duplicates   int     `json:"duplicates"`
+	Rejected     int     `json:"rejected"`
+	Retries      int     `json:"retries"`
+}
+
+// LookupResult compares profileByIdentifier through GraphQL with one raw
+// indexed read. Times are in milliseconds.
+type LookupResult struct {
+	N          int     `json:"lookups"`
+	P50        float64 `json:"lookup_p50_ms"`
+	P99        float64 `json:"lookup_p99_ms"`
+	RawP50     float64 `json:"raw_lookup_p50_ms"`
+	RawP99     float64 `json:"raw_lookup_p99_ms"`
+	P99Ratio   float64 `json:"lookup_p99_ratio"`
+	HTTPP50    float64 `json:"http_floor_p50_ms"`
+	HTTPP99    float64 `json:"http_floor_p99_ms"`
+	Mean       float64 `json:"lookup_mean_ms"`
+	RawMean    float64 `json:"raw_lookup_mean_ms"`
+	MaxService float64 `json:"lookup_max_ms"`
+}
+
+func lookupResult(svc, raw, floor []time.Duration) LookupResult {
+	r := LookupResult{N: len(svc)}
+	r.P50, r.P99, r.Mean, r.MaxService = percentile(svc, 0.50), percentile(svc, 0.99), mean(svc), percentile(svc, 1)
+	r.RawP50, r.RawP99, r.RawMean = percentile(raw, 0.50), percentile(raw, 0.99), mean(raw)
+	r.HTTPP50, r.HTTPP99 = percentile(floor, 0.50), percentile(floor, 0.99)
+	if r.RawP99 > 0 {
+		r.P99Ratio = r.P99 / r.RawP99
+	}
+	return r
+}
+
+// percentile is the nearest-rank percentile in milliseconds.
+func percentile(ds []time.Duration, q float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(float64(len(s))*q+0.999999) - 1
+	i = max(0, min(i, len(s)-1))
+	return ms(s[i])
+}
+
+func mean(ds []time.Duration) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return ms(t / time.Duration(len(ds)))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// MergeResult is the time to resolve chains and stars of N and 8N links.
+type MergeResult struct {
+	N              int     `json:"merge_n"`
+	ChainNSeconds  float64 `json:"chain_n_seconds"`
+	Chain8NSeconds float64 `json:"chain_8n_seconds"`
+	ChainRatio     float64 `json:"chain_scaling_ratio"`
+	StarNSeconds   float64 `json:"star_n_seconds"`
+	Star8NSeconds  float64 `json:"star_8n_seconds"`
+	StarRatio      float64 `json:"star_scaling_ratio"`
+}
+
+func (m *MergeResult) record(shape string, small bool, d time.Duration) {
+	s := d.Seconds()
+	switch {
+	case shape == "chain" && small:
+		m.ChainNSeconds = s
+	case shape == "chain":
+		m.Chain8NSeconds = s
+	case small:
+		m.StarNSeconds = s
+	default:
+		m.Star8NSeconds = s
+	}
+}
+
+// JSON flattens the result into one object: ratios, absolute figures,
+// quality, population and machine facts side by side.
+func (r *Result) JSON() ([]byte, error) {
+	out := map[string]any{
+		"store": r.Store, "store_version": r.StoreVersion,
+		"gen_seconds": round(r.GenSeconds), "total_seconds": round(r.TotalSeconds),
+	}
+	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Merge, r.Quality} {
+		b, err := json.Marshal(part)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			if f, ok := v.(float64); ok {
+				v = round(f)
+			}
+			out[k] = v
+		}
+	}
+	out["population"] = r.Population
+	return json.Marshal(out)
+}
+
+func round(f float64) float64 {
+	if f == 0 {
+		return 0
+	}
+	// Four significant digits are more than any of these figures holds.
+	s := fmt.Sprintf("%.4g", f)
+	var g float64
+	fmt.Sscan(s, &g)
+	return g
+}
+
+// Goals of the issue; each row of the table says whether it holds.
+const (
+	GoalIngestRatio  = 0.5
+	GoalLookupRatio  = 2
+	GoalChainScaling = 10
+	GoalF1           = 0.99
+)
+
+// WriteTable prints the result for people.
+func (r *Result) WriteTable(w io.Writer) error {
+	m, pop := r.Machine, r.Population
+	fmt.Fprintf(w, "cdp bench: %s store (%s)\n", r.Store, r.StoreVersion)
+	fmt.Fprintf(w, "machine:    %d cores, GOMAXPROCS %d, %s, %s", m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS)
+	if m.CPU != "" {
+		fmt.Fprintf(w, ", %s", m.CPU)
+	}
+	if m.LoadAvg != "" {
+		fmt.Fprintf(w, ", load average %s at start", m.LoadAvg)
+	}
+	fmt.Fprintf(w, "\npopulation: %d people (%d registered), %d visitors; %d messages, %d duplicate deliveries, %d junk; seed %d\n",
+		pop.People, pop.Registered, pop.Visitors, pop.Messages, pop.Duplicates, pop.JunkMessages, r.Config.Seed)
+	fmt.Fprintf(w, "traps:      %d family devices, %d office emails, %d phone changes, %d dotted gmail variants\n",
+		pop.FamilyDevices, pop.OfficeEmails, pop.PhoneChanges, pop.DottedEmails)
+	fmt.Fprintf(w, "load:       %d clients, %d messages per request and per raw transaction, group commit up to %d\n\n",
+		r.Config.Clients, r.Config.Batch, r.Config.ServerBatch)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
+	goal := func(ok bool) string {
+		if ok {
+			return "ok"
+		}
+		return "MISSED"
+	}
+	p("measure\tservice\traw baseline\tratio\tgoal")
+	in := r.Ingest
+	p("ingest (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.1f %s", in.PerSecond, in.RawPerSecond, in.Ratio, GoalIngestRatio, goal(in.Ratio >= GoalIngestRatio))
+	p("  wall time (s)\t%.2f\t%.2f\t\t", in.Seconds, in.RawSeconds)
+	p("  outcome\t%d stored\t%d duplicates\t%d rejected\t%d retries", in.Stored, in.Duplicates, in.Rejected, in.Retries)
+	l := r.Lookup
+	p("lookup p50 (ms)\t%.3f\t%.3f\t%.1f\t", l.P50, l.RawP50, safeDiv(l.P50, l.RawP50))
+	p("lookup p99 (ms)\t%.3f\t%.3f\t%.1f\t≤ %d %s", l.P99, l.RawP99, l.P99Ratio, GoalLookupRatio, goal(l.P99Ratio <= GoalLookupRatio))
+	p("  HTTP floor p50/p99 (ms)\t%.3f / %.3f\t(GET /healthz)\t\t", l.HTTPP50, l.HTTPP99)
+	if g := r.Merge; g.N > 0 {
+		p("chain N=%d / 8N (s)\t%.2f / %.2f\t\t%.2f\t≤ %d %s", g.N, g.ChainNSeconds, g.Chain8NSeconds, g.ChainRatio, GoalChainScaling, goal(g.ChainRatio <= GoalChainScaling))
+		p("star N=%d / 8N (s)\t%.2f / %.2f\t\t%.2f\t", g.N, g.StarNSeconds, g.Star8NSeconds, g.StarRatio)
+	}
+	q := r.Quality
+	p("quality f1\t%.4f\t\t\t≥ %.2f %s", q.F1, GoalF1, goal(q.F1 >= GoalF1))
+	p("  precision / recall\t%.4f / %.4f\t\t\t", q.Precision, q.Recall)
+	p("  overmerged people\t%d\t\t\t= 0 %s", q.Overmerged, goal(q.Overmerged == 0))
+	p("  split people\t%d\t\t\t", q.Split)
+	p("  identifiers\t%d scored\t%d missing\t%d unknown\t", q.Scored, q.Missing, q.Unknown)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, ex := range q.OvermergedExamples {
+		fmt.Fprintf(w, "overmerged profile: %s\n", strings.Join(ex, " "))
+	}
+	_, err := fmt.Fprintf(w, "total %.1fs (generation %.1fs)\n", r.TotalSeconds, r.GenSeconds)
+	return err
+}
+
+func safeDiv(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

@@ -1,0 +1,369 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/neo4jstore"
+	"github.com/idgraph/cdp/ingest"
+)
+
+// Store kinds.
+const (
+	StoreEmbedded = "embedded"
+	StoreNeo4j    = "neo4j"
+)
+
+// Config is one bench run.
+type Config struct {
+	// Store is StoreEmbedded or StoreNeo4j.
+	Store string
+	// Neo4j says where Neo4j is; every node of its database is deleted.
+	Neo4j neo4jstore.Config
+	// Neo4jLock takes the machine-wide lock the Neo4j tests take
+	// ($TMPDIR/cdp-neo4j-test.lock) for the whole run, so that tests
+	// sharing the instance wait instead of seeing it emptied.
+	Neo4jLock bool
+	// Gen sizes the population.
+	Gen GenConfig
+	// Clients is the number of concurrent HTTP clients (and raw writers).
+	Clients int
+	// Batch is the number of messages per HTTP request and per raw write
+	// transaction.
+	Batch int
+	// ServerBatch and QueueSize are the collector's group-commit settings;
+	// zero means the defaults of `cdp serve`.
+	ServerBatch int
+	QueueSize   int
+	// Lookups is the number of identifiers looked up each way.
+	Lookups int
+	// MergeN is N of the merge-scaling graphs (N and 8N links). Zero skips
+	// merge scaling.
+	MergeN int
+	// TempDir holds the embedded stores and the raw bbolt file; "" means
+	// the system's temporary folder. Everything made there is removed.
+	TempDir string
+	// Log receives the server's logs; Progress one line per phase (nil:
+	// none).
+	Log      zerolog.Logger
+	Progress io.Writer
+}
+
+func (c *Config) defaults() error {
+	switch c.Store {
+	case "":
+		c.Store = StoreEmbedded
+	case StoreEmbedded, StoreNeo4j:
+	default:
+		return fmt.Errorf("store %q is not embedded or neo4j", c.Store)
+	}
+	if c.Clients <= 0 {
+		c.Clients = 4
+	}
+	if c.Batch <= 0 {
+		c.Batch = 100
+	}
+	if c.ServerBatch <= 0 {
+		c.ServerBatch = ingest.DefaultMaxBatch
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = ingest.DefaultQueueSize
+	}
+	if c.QueueSize < c.Clients*c.Batch {
+		return fmt.Errorf("queue size %d is smaller than clients × batch (%d): the bench would only measure 429s", c.QueueSize, c.Clients*c.Batch)
+	}
+	if c.Lookups <= 0 {
+		c.Lookups = 2000
+	}
+	if c.MergeN < 0 {
+		return fmt.Errorf("merge N must not be negative, got %d", c.MergeN)
+	}
+	if c.Gen.People <= 0 {
+		if c.Gen.Events <= 0 {
+			return errors.New("give the number of events or of people")
+		}
+		c.Gen.People = max(1, c.Gen.Events/EventsPerPerson)
+	}
+	if c.Store == StoreNeo4j && c.Neo4j.URI == "" {
+		c.Neo4j.URI = "bolt://127.0.0.1:7687"
+	}
+	if c.Store == StoreNeo4j && c.Neo4j.Database == "" {
+		c.Neo4j.Database = neo4jstore.DefaultDatabase
+	}
+	return nil
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Progress != nil {
+		fmt.Fprintf(c.Progress, "bench: "+format+"\n", args...)
+	}
+}
+
+// Run generates the population and measures everything on the configured
+// store. Quality does not depend on timing: the same config gives the same
+// f1 and overmerged_people on every run and every store.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	res := &Result{Machine: machineFacts(), Store: cfg.Store, Config: runFacts(cfg)}
+	tmp, err := os.MkdirTemp(cfg.TempDir, "cdp-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("temporary folder: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	if cfg.Store == StoreNeo4j && cfg.Neo4jLock {
+		cfg.logf("waiting for the Neo4j lock %s", neo4jLockPath())
+		unlock, err := lockNeo4j()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+
+	start := time.Now()
+	ds, err := Generate(cfg.Gen)
+	if err != nil {
+		return nil, err
+	}
+	res.Population = ds.Stats
+	res.GenSeconds = time.Since(start).Seconds()
+	cfg.logf("generated %d people, %d messages in %.1fs", ds.Stats.People, len(ds.Messages), res.GenSeconds)
+	rules, err := Rules()
+	if err != nil {
+		return nil, err
+	}
+	work, err := prepare(ds, rules, cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+
+	// Raw baseline first, on an empty database (Neo4j) or its own file.
+	var n4 *neo4jRaw
+	if cfg.Store == StoreNeo4j {
+		if n4, err = openNeo4jRaw(ctx, cfg.Neo4j); err != nil {
+			return nil, err
+		}
+		defer n4.close()
+	}
+	store, err := openStore(ctx, cfg, filepath.Join(tmp, "store"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = store.Close(context.WithoutCancel(ctx)) }()
+	info, err := store.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store info: %w", err)
+	}
+	res.StoreVersion = info.Version
+
+	cfg.logf("raw ingest: %d messages, %d writers, %d per transaction", len(ds.Messages), cfg.Clients, cfg.Batch)
+	var rawDur time.Duration
+	if cfg.Store == StoreNeo4j {
+		rawDur, err = n4.ingest(ctx, work, cfg.Clients)
+		if err == nil {
+			err = emptyNeo4j(ctx, store)
+		}
+	} else {
+		rawDur, err = rawEmbeddedIngest(ctx, filepath.Join(tmp, "raw.db"), work, cfg.Clients)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("raw ingest: %w", err)
+	}
+	res.Ingest.RawSeconds = rawDur.Seconds()
+	res.Ingest.RawPerSecond = float64(len(ds.Messages)) / rawDur.Seconds()
+
+	svc, err := startService(store, rules, serviceConfig{maxBatch: cfg.ServerBatch, queueSize: cfg.QueueSize, log: cfg.Log})
+	if err != nil {
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = svc.stop(context.WithoutCancel(ctx))
+		}
+	}()
+	cfg.logf("service ingest: %d messages from %d clients, %d per request, to %s", len(ds.Messages), cfg.Clients, cfg.Batch, svc.url)
+	sent, err := sendAll(ctx, svc.url, work.bodies, cfg.Clients)
+	if err != nil {
+		return nil, fmt.Errorf("ingest through HTTP: %w", err)
+	}
+	res.Ingest.Seconds = sent.elapsed.Seconds()
+	res.Ingest.PerSecond = float64(len(ds.Messages)) / sent.elapsed.Seconds()
+	res.Ingest.Stored, res.Ingest.Duplicates, res.Ingest.Rejected, res.Ingest.Retries = sent.stored, sent.duplicates, sent.rejected, sent.retries
+	res.Ingest.Messages = len(ds.Messages)
+	res.Ingest.Ratio = res.Ingest.PerSecond / res.Ingest.RawPerSecond
+	if want := work.storable; sent.stored != want {
+		return nil, fmt.Errorf("the service stored %d events; %d distinct messages carry a usable identifier", sent.stored, want)
+	}
+
+	cfg.logf("quality: reading every profile back")
+	part, err := readPartition(ctx, svc.engine)
+	if err != nil {
+		return nil, fmt.Errorf("reading the partition: %w", err)
+	}
+	res.Quality = Score(ds.Truth, part)
+	for k := range part {
+		if _, ok := ds.Truth.Row(k); !ok {
+			res.Quality.Unknown++
+		}
+	}
+
+	sample := lookupSample(ds.Truth, part, cfg.Lookups, cfg.Gen.Seed)
+	cfg.logf("lookups: %d through GraphQL, then raw", len(sample))
+	svcLat, err := serviceLookups(ctx, svc.url, sample, part)
+	if err != nil {
+		return nil, fmt.Errorf("profileByIdentifier: %w", err)
+	}
+	floor, err := httpFloor(ctx, svc.url, len(sample))
+	if err != nil {
+		return nil, fmt.Errorf("healthz: %w", err)
+	}
+	stopped = true
+	if err := svc.stop(ctx); err != nil {
+		return nil, err
+	}
+	var rawLat []time.Duration
+	if cfg.Store == StoreNeo4j {
+		rawLat, err = n4.lookups(ctx, sample, part)
+	} else {
+		// bbolt locks its file: the raw reads open it read-only once the
+		// store is closed.
+		if err = store.Close(ctx); err == nil {
+			rawLat, err = rawEmbeddedLookups(ctx, filepath.Join(tmp, "store", embedded.FileName), sample, part)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("raw lookups: %w", err)
+	}
+	res.Lookup = lookupResult(svcLat, rawLat, floor)
+
+	if cfg.MergeN > 0 {
+		for _, shape := range []string{"chain", "star"} {
+			for _, n := range []int{cfg.MergeN, 8 * cfg.MergeN} {
+				cfg.logf("merge scaling: %s of %d links", shape, n)
+				d, err := mergeRun(ctx, cfg, filepath.Join(tmp, fmt.Sprintf("%s-%d", shape, n)), shape, n)
+				if err != nil {
+					return nil, fmt.Errorf("merge scaling, %s of %d links: %w", shape, n, err)
+				}
+				res.Merge.record(shape, n == cfg.MergeN, d)
+			}
+		}
+		res.Merge.N = cfg.MergeN
+		res.Merge.ChainRatio = res.Merge.Chain8NSeconds / res.Merge.ChainNSeconds
+		res.Merge.StarRatio = res.Merge.Star8NSeconds / res.Merge.StarNSeconds
+	}
+	if cfg.Store == StoreNeo4j {
+		if err := emptyNeo4j(ctx, store); err != nil {
+			return nil, err
+		}
+	}
+	res.TotalSeconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+func openStore(ctx context.Context, cfg Config, dir string) (graph.Store, error) {
+	if cfg.Store == StoreEmbedded {
+		return embedded.Open(dir)
+	}
+	s, err := neo4jstore.Open(ctx, cfg.Neo4j)
+	if err != nil {
+		return nil, err
+	}
+	if err := emptyNeo4j(ctx, s); err != nil {
+		_ = s.Close(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+func emptyNeo4j(ctx context.Context, s graph.Store) error {
+	n, ok := s.(*neo4jstore.Store)
+	if !ok {
+		return nil
+	}
+	if err := n.DeleteAll(ctx); err != nil {
+		return fmt.Errorf("emptying Neo4j: %w", err)
+	}
+	return nil
+}
+
+func neo4jLockPath() string { return filepath.Join(os.TempDir(), "cdp-neo4j-test.lock") }
+
+// lockNeo4j takes the lock internal/storetest takes around every Neo4j test.
+func lockNeo4j() (func(), error) {
+	f, err := os.OpenFile(neo4jLockPath(), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("Neo4j lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("Neo4j lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	}, nil
+}
+
+// readPartition returns identifier key -> profile id for every identifier
+// of every live profile.
+func readPartition(ctx context.Context, e *graph.Engine) (map[string]string, error) {
+	out := map[string]string{}
+	q := graph.PageQuery{Limit: graph.MaxPage}
+	for {
+		page, err := e.Profiles(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(page.Profiles))
+		for i, p := range page.Profiles {
+			ids[i] = p.ID
+		}
+		members, err := e.Members(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			for _, m := range members[id] {
+				if prev, dup := out[m.Key]; dup {
+					return nil, fmt.Errorf("identifier %s is in profiles %s and %s", m.Key, prev, id)
+				}
+				out[m.Key] = id
+			}
+		}
+		if !page.HasNext || len(ids) == 0 {
+			return out, nil
+		}
+		q.After = ids[len(ids)-1]
+	}
+}
+
+func machineFacts() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return m
+}

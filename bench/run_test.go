@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+func checkQuality(t *testing.T, q Quality) {
+	t.Helper()
+	if q.F1 < GoalF1 || q.Overmerged != 0 || q.Unknown != 0 || q.Missing != 0 {
+		t.Errorf("quality: f1 %.4f (precision %.4f, recall %.4f), overmerged %d %v, split %d, unknown %d, missing %d; want f1 ≥ %.2f and no overmerged, unknown or missing identifiers",
+			q.F1, q.Precision, q.Recall, q.Overmerged, q.OvermergedExamples, q.Split, q.Unknown, q.Missing, GoalF1)
+	}
+}
+
+// TestResolutionIgnoresArrivalOrder resolves the same population in
+// several orders straight through the engine. The traps are built so that
+// the rules keep people apart whatever arrives first; this is what makes
+// the bench's quality figures independent of client concurrency.
+func TestResolutionIgnoresArrivalOrder(t *testing.T) {
+	ds := generate(t, GenConfig{People: 400, Seed: 5})
+	rules, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []graph.Event
+	for i, m := range ds.Messages {
+		ev, err := ingest.ParseMessage(m, ingest.Envelope{Source: "bench", ReceivedAt: time.Now()})
+		if err != nil {
+			t.Fatalf("message %d: %v: %s", i, err, m)
+		}
+		events = append(events, ev)
+	}
+	for order := 0; order < 3; order++ {
+		store, err := embedded.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		engine := graph.NewEngine(store, rules)
+		evs := append([]graph.Event(nil), events...)
+		switch order {
+		case 1:
+			for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+				evs[i], evs[j] = evs[j], evs[i]
+			}
+		case 2:
+			newRand(uint64(order)).Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		}
+		ctx := context.Background()
+		for i := 0; i < len(evs); i += 100 {
+			if _, err := engine.ApplyBatch(ctx, evs[i:min(i+100, len(evs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		part, err := readPartition(ctx, engine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := Score(ds.Truth, part)
+		for k := range part {
+			if _, ok := ds.Truth.Row(k); !ok {
+				q.Unknown++
+			}
+		}
+		t.Logf("order %d: f1 %.4f, overmerged %d, split %d", order, q.F1, q.Overmerged, q.Split)
+		checkQuality(t, q)
+		_ = store.Close(ctx)
+	}
+}
+
+func smallRun(t *testing.T, store string) *Result {
+	t.Helper()
+	var progress bytes.Buffer
+	cfg := Config{
+		Store:     store,
+		Neo4j:     storetest.Neo4jConfig(),
+		Neo4jLock: true,
+		Gen:       GenConfig{People: 50, Seed: 9},
+		Clients:   2,
+		Lookups:   50,
+		MergeN:    40,
+		TempDir:   t.TempDir(),
+		Progress:  &progress,
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
+	}
+	return res
+}
+
+func checkRun(t *testing.T, res *Result) {
+	t.Helper()
+	checkQuality(t, res.Quality)
+	in := res.Ingest
+	if in.Messages != res.Population.Messages || in.Stored == 0 || in.Duplicates < res.Population.Duplicates || in.Stored+in.Duplicates+in.Rejected != in.Messages {
+		t.Errorf("ingest outcome %+v for %d messages with %d duplicates and junk-only ones", in, res.Population.Messages, res.Population.Duplicates)
+	}
+	if in.PerSecond <= 0 || in.RawPerSecond <= 0 || in.Ratio <= 0 {
+		t.Errorf("ingest rates missing: %+v", in)
+	}
+	if l := res.Lookup; l.N != 50 || l.P99 <= 0 || l.RawP99 <= 0 || l.P99Ratio <= 0 || l.HTTPP99 <= 0 {
+		t.Errorf("lookup figures missing: %+v", l)
+	}
+	if m := res.Merge; m.N != 40 || m.ChainRatio <= 0 || m.StarRatio <= 0 {
+		t.Errorf("merge figures missing: %+v", m)
+	}
+	var table bytes.Buffer
+	if err := res.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	line, err := res.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(line, &obj); err != nil {
+		t.Fatalf("JSON line does not parse: %v: %s", err, line)
+	}
+	for _, k := range []string{"ingest_ratio", "lookup_p99_ratio", "chain_scaling_ratio", "f1", "overmerged_people",
+		"ingest_events_per_s", "raw_events_per_s", "lookup_p50_ms", "raw_lookup_p99_ms", "chain_n_seconds", "chain_8n_seconds",
+		"cores", "go_version", "store", "store_version"} {
+		if _, ok := obj[k]; !ok {
+			t.Errorf("JSON has no %q: %s", k, line)
+		}
+	}
+	t.Logf("\n%s%s", table.String(), line)
+}
+
+func TestRunEmbedded(t *testing.T) {
+	checkRun(t, smallRun(t, StoreEmbedded))
+}
+
+func TestRunNeo4j(t *testing.T) {
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("skipping Neo4j test in -short mode")
+	}
+	if err := reachable(storetest.Neo4jConfig().URI); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Neo4j is required under CI=true: %v", err)
+		}
+		t.Skipf("Neo4j not reachable (start it with dev/neo4j/start): %v", err)
+	}
+	checkRun(t, smallRun(t, StoreNeo4j))
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/idgraph/cdp/bench"
+	"github.com/idgraph/cdp/graph/neo4jstore"
+)
+
+const benchHelp = `
+Measures the service against the physical limit of its store, in one run:
+  1. ingest: events/s through the real HTTP collector (C clients posting
+     Segment /v1/batch) next to raw batched writes of the same events with
+     no resolution; ingest_ratio = resolved / raw.
+  2. lookup: p50/p99 of profileByIdentifier through GraphQL over HTTP next
+     to one raw indexed read of the same identifier; lookup_p99_ratio.
+  3. merge scaling: chains and stars of N and 8N links through the engine;
+     chain_scaling_ratio = time(8N) / time(N).
+  4. quality: pairwise precision, recall and f1 of the resolved profiles
+     against the generated truth, and overmerged_people.
+The population is generated (see "cdp bench gen -h"). The embedded store
+runs in a temporary folder; on Neo4j EVERY NODE of the database is deleted,
+before and after. With --json the last line of stdout is one JSON object.
+
+  cdp bench gen --people N --seed S --out DIR   writes the population only`
+
+const benchGenHelp = `
+Writes a generated population to DIR: events.ndjson (Segment messages, one
+per line, in delivery order, duplicate deliveries included), truth.csv
+(key,person,role for every identifier the events carry: key is
+type:normalized value; role is own, shared or junk) and rules.json (the
+identity rules the bench runs with: the defaults plus a blocklist of
+placeholders). The same flags always give the same bytes.`
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "gen" {
+		return report(stderr, "bench gen", runBenchGen(args[1:], stdout, stderr))
+	}
+	return report(stderr, "bench", runBenchMeasure(ctx, args, stdout, stderr))
+}
+
+func runBenchGen(args []string, stdout, stderr io.Writer) error {
+	var people, events, seed int
+	var out string
+	fs := newFlagSet("bench gen", stderr, benchGenHelp)
+	fs.integer(&people, "people", "", 10000, "number of people (visitors who never identify come on top: one in ten)")
+	fs.integer(&events, "events", "", 0, "number of messages, duplicates included; 0 means 10 per person")
+	fs.integer(&seed, "seed", "", 1, "seed: the same seed gives the same files")
+	fs.str(&out, "out", "", "", "output folder (required)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if out == "" {
+		return usagef("--out is required: the folder to write events.ndjson, truth.csv and rules.json to")
+	}
+	if people < 1 || events < 0 || seed < 0 {
+		return usagef("--people must be at least 1, --events and --seed not negative (got %d, %d, %d)", people, events, seed)
+	}
+	start := time.Now()
+	ds, err := bench.Generate(bench.GenConfig{People: people, Events: events, Seed: uint64(seed)})
+	if err != nil {
+		return err
+	}
+	if err := ds.Write(out); err != nil {
+		return err
+	}
+	s := ds.Stats
+	fmt.Fprintf(stdout, "wrote %s: %d messages (%d duplicate deliveries, %d junk), %d people (%d registered), %d visitors, %d identifiers in the truth, in %.1fs\n",
+		out, s.Messages, s.Duplicates, s.JunkMessages, s.People, s.Registered, s.Visitors, ds.Truth.Len(), time.Since(start).Seconds())
+	return nil
+}
+
+func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		store, cpuprofile, tmp, logLevel string
+		n4                               neo4jstore.Config
+		events, people, seed             int
+		clients, batch, lookups, mergeN  int
+		asJSON, lock                     bool
+	)
+	fs := newFlagSet("bench", stderr, benchHelp)
+	fs.str(&store, "store", "CDP_BENCH_STORE", bench.StoreEmbedded, "store to measure: embedded or neo4j")
+	fs.str(&n4.URI, "neo4j-uri", "NEO4J_URI", "bolt://127.0.0.1:7687", "Neo4j Bolt URI (with --store neo4j); its database is emptied")
+	fs.str(&n4.User, "neo4j-user", "NEO4J_USER", "", "Neo4j user (empty: no authentication)")
+	fs.str(&n4.Password, "neo4j-password", "NEO4J_PASSWORD", "", "Neo4j password")
+	fs.str(&n4.Database, "neo4j-database", "NEO4J_DATABASE", "neo4j", "Neo4j database name")
+	fs.boolean(&lock, "neo4j-lock", "CDP_BENCH_NEO4J_LOCK", true, "hold the Neo4j test lock ($TMPDIR/cdp-neo4j-test.lock) for the run, so tests sharing the instance wait")
+	fs.integer(&events, "events", "CDP_BENCH_EVENTS", 100000, "messages to ingest, duplicate deliveries included")
+	fs.integer(&people, "people", "CDP_BENCH_PEOPLE", 0, "people in the population; 0 means events / 10")
+	fs.integer(&seed, "seed", "CDP_BENCH_SEED", 1, "population seed")
+	fs.integer(&clients, "clients", "CDP_BENCH_CLIENTS", 4, "concurrent HTTP clients (and raw writers)")
+	fs.integer(&batch, "batch", "CDP_BENCH_BATCH", 100, "messages per /v1/batch request and per raw transaction")
+	fs.integer(&lookups, "lookups", "CDP_BENCH_LOOKUPS", 2000, "identifiers looked up each way")
+	fs.integer(&mergeN, "merge-n", "CDP_BENCH_MERGE_N", 2000, "N of the merge-scaling chains and stars (N and 8N links); 0 skips them")
+	fs.boolean(&asJSON, "json", "", false, "print the result as one JSON object on the last line")
+	fs.str(&cpuprofile, "cpuprofile", "", "", "write a CPU profile of the whole run (server included) to this file")
+	fs.str(&tmp, "tmp-dir", "CDP_BENCH_TMP_DIR", "", "where the embedded stores and the raw bbolt file go (removed afterwards); default the system's temporary folder")
+	fs.str(&logLevel, "log-level", "CDP_LOG_LEVEL", "warn", "server log level: debug, info, warn or error")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (did you mean \"cdp bench gen\"?)", fs.Arg(0))
+	}
+	if store != bench.StoreEmbedded && store != bench.StoreNeo4j {
+		return usagef("--store %q is not embedded or neo4j", store)
+	}
+	if events < 1 || people < 0 || seed < 0 || clients < 1 || batch < 1 || lookups < 1 || mergeN < 0 {
+		return usagef("--events, --clients, --batch and --lookups must be at least 1; --people, --seed and --merge-n not negative")
+	}
+	log, err := newLogger(logLevel, "json", stderr)
+	if err != nil {
+		return err
+	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := bench.Run(ctx, bench.Config{
+		Store:     store,
+		Neo4j:     n4,
+		Neo4jLock: lock,
+		Gen:       bench.GenConfig{People: people, Events: events, Seed: uint64(seed)},
+		Clients:   clients,
+		Batch:     batch,
+		Lookups:   lookups,
+		MergeN:    mergeN,
+		TempDir:   tmp,
+		Log:       log,
+		Progress:  stderr,
+	})
+	if err != nil {
+		return err
+	}
+	if err := res.WriteTable(stdout); err != nil {
+		return err
+	}
+	if asJSON {
+		line, err := res.JSON()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", line)
+	}
+	return nil
+}
