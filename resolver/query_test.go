@@ -67,6 +67,7 @@ func TestProfileQueries(t *testing.T) {
 							Timestamp     time.Time
 							ReceivedAt    time.Time
 							Properties    map[string]any
+							Traits        map[string]any
 							Identifiers   []struct{ Key string }
 						}
 					}
@@ -109,7 +110,7 @@ func TestProfileQueries(t *testing.T) {
 		    traitValues { name value source at identifier { key } }
 		    traitSources(name: "plan") { value at }
 		    journey(first: 10) {
-		      edges { cursor node { id type name channel source timestamp receivedAt properties identifiers { key } } }
+		      edges { cursor node { id type name channel source timestamp receivedAt properties traits identifiers { key } } }
 		      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
 		    }
 		    history { kind }
@@ -136,6 +137,13 @@ func TestProfileQueries(t *testing.T) {
 			if id.Key != id.Type+":"+id.Value || id.FirstSeen.IsZero() || id.LastSeen.Before(id.FirstSeen) || !reflect.DeepEqual(id.Sources, []string{"test"}) {
 				t.Errorf("identifier %+v", id)
 			}
+		}
+		var u1Traits []string
+		for _, tr := range p.Identifiers[2].Traits {
+			u1Traits = append(u1Traits, tr.Name)
+		}
+		if !reflect.DeepEqual(u1Traits, []string{"name", "plan"}) {
+			t.Errorf("traits reported with user_id:u1: %v, want name and plan", u1Traits)
 		}
 		if want := []string{"anonymous_id:a1", "email:alice@example.com", "user_id:u1"}; !reflect.DeepEqual(keys, want) {
 			t.Errorf("identifiers %v, want %v", keys, want)
@@ -165,6 +173,9 @@ func TestProfileQueries(t *testing.T) {
 		if e2.Type != "track" || e2.Name == nil || *e2.Name != "Viewed" || e2.Channel == nil || *e2.Channel != "mobile" ||
 			e2.Source == nil || *e2.Source != "test" || !e2.Timestamp.Equal(t0.Add(time.Hour)) || len(e2.Identifiers) != 2 {
 			t.Errorf("event e2 %+v", e2)
+		}
+		if e1 := p.Journey.Edges[4].Node; !reflect.DeepEqual(e1.Traits, map[string]any{"name": "Alice"}) || len(p.Journey.Edges[3].Node.Properties) != 1 {
+			t.Errorf("event e1 traits %v, e2 properties %v", e1.Traits, p.Journey.Edges[3].Node.Properties)
 		}
 		if len(p.Journey.Edges[0].Node.Identifiers) != 2 {
 			t.Errorf("c1 carried 2 stored identifiers, got %+v", p.Journey.Edges[0].Node.Identifiers)
