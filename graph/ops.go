@@ -210,6 +210,11 @@ func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQue
 		out, err = tx.Journeys(ctx, profileIDs, q)
 		return err
 	})
+	for _, evs := range out {
+		for i := range evs {
+			e.norm.SortByPriority(evs[i].Keys)
+		}
+	}
 	return out, err
 }
 
@@ -258,7 +263,8 @@ func (e *Engine) Profiles(ctx context.Context, q PageQuery) (ProfilePage, error)
 	return page, err
 }
 
-// History returns the merges and splits that involve a profile, oldest first.
+// History returns, per profile id, the merges and splits that involve it,
+// oldest first; entries made at one time are ordered by kind and ids.
 func (e *Engine) History(ctx context.Context, profileIDs []string) (map[string][]ProfileChange, error) {
 	out := map[string][]ProfileChange{}
 	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
@@ -266,6 +272,20 @@ func (e *Engine) History(ctx context.Context, profileIDs []string) (map[string][
 		if err != nil {
 			return err
 		}
+		// Stores agree on time order; the rest of the order is made here.
+		sort.SliceStable(cs, func(i, j int) bool {
+			a, b := cs[i], cs[j]
+			if !a.At.Equal(b.At) {
+				return a.At.Before(b.At)
+			}
+			if a.Kind != b.Kind {
+				return a.Kind < b.Kind
+			}
+			if a.From != b.From {
+				return a.From < b.From
+			}
+			return a.Into < b.Into
+		})
 		for _, id := range profileIDs {
 			for _, c := range cs {
 				if c.From == id || c.Into == id {
@@ -286,5 +306,8 @@ func (e *Engine) Events(ctx context.Context, ids []string) (map[string]Event, er
 		out, err = tx.Events(ctx, ids)
 		return err
 	})
+	for _, ev := range out {
+		e.norm.SortByPriority(ev.Keys)
+	}
 	return out, err
 }

@@ -68,7 +68,10 @@ func Neo4jConfig() neo4jstore.Config {
 
 // Neo4j opens the Neo4j store at NEO4J_URI, holding the machine-wide test
 // lock, and empties it.
-func Neo4j(t *testing.T) graph.Store {
+func Neo4j(t *testing.T) graph.Store { return OpenNeo4j(t) }
+
+// OpenNeo4j is Neo4j for tests and benchmarks alike.
+func OpenNeo4j(t testing.TB) *neo4jstore.Store {
 	t.Helper()
 	if testing.Short() && os.Getenv("CI") != "true" {
 		t.Skip("skipping Neo4j test in -short mode")
@@ -95,7 +98,7 @@ func Neo4j(t *testing.T) graph.Store {
 
 // lock takes the machine-wide Neo4j test lock; tests in other packages (run
 // as other processes by go test) wait for it.
-func lock(t *testing.T) func() {
+func lock(t testing.TB) func() {
 	t.Helper()
 	path := filepath.Join(os.TempDir(), "cdp-neo4j-test.lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
