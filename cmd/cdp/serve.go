@@ -164,7 +164,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Introspection: f.introspection,
 		Suggestions:   f.introspection,
 		Logger:        log,
-		Parse:         ingest.ParseMessage,
+		Parse: func(raw []byte, at time.Time, src string) (graph.Event, error) {
+			return ingest.ParseMessage(raw, ingest.Envelope{ReceivedAt: at, Source: src})
+		},
 	})
 	routes := server.Routes{Collector: coll.Handler(), GraphQL: gql}
 	if showGraphiQL {
