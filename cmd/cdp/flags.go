@@ -15,18 +15,22 @@ import (
 type flagSet struct {
 	*flag.FlagSet
 	envErr error
+	help   func()
 }
 
 func newFlagSet(name string, stderr io.Writer, help string) *flagSet {
 	fs := flag.NewFlagSet("cdp "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	// The flag package prints usage on every parse error; we print it only
+	// for -h, and a mistake gets one line instead.
+	fs.Usage = func() {}
+	printHelp := func() {
 		fmt.Fprintf(stderr, "Usage: cdp %s [flags]\n%s\nFlags:\n", name, help)
 		fs.SetOutput(stderr)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
-	return &flagSet{FlagSet: fs}
+	return &flagSet{FlagSet: fs, help: printHelp}
 }
 
 func envHelp(env, help string) string {
@@ -80,7 +84,7 @@ func (f *flagSet) boolean(p *bool, name, env string, def bool, help string) {
 func (f *flagSet) parse(args []string) error {
 	if err := f.Parse(args); err != nil {
 		if err == flag.ErrHelp {
-			f.Usage()
+			f.help()
 			return err
 		}
 		return usagef("%v (run \"%s -h\" for the flags)", err, f.Name())
