@@ -162,9 +162,6 @@ func (c *Collector) Submit(ctx context.Context, events []graph.Event) ([]graph.E
 	if len(events) == 0 {
 		return nil, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	r := &request{
 		events:  events,
 		results: make([]graph.EventResult, len(events)),
@@ -177,6 +174,9 @@ func (c *Collector) Submit(ctx context.Context, events []graph.Event) ([]graph.E
 		c.mu.Unlock()
 		c.m.refused.WithLabelValues("closed").Add(float64(len(events)))
 		return nil, ErrClosed
+	case ctx.Err() != nil:
+		c.mu.Unlock()
+		return nil, ctx.Err()
 	case c.queued > 0 && c.queued+len(events) > c.cfg.QueueSize:
 		c.mu.Unlock()
 		c.m.refused.WithLabelValues("overloaded").Add(float64(len(events)))

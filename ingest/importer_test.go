@@ -1,0 +1,268 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+const crmCSV = "\ufeffcustomer_id,Email,Mobile,First Name,Loyalty,signed_up,Store Card\n" +
+	"c-1,Ada@Example.com,(415) 555-0100,Ada,gold,2024-01-02,card-1\n" +
+	"c-2,bob@example.com,+44 20 7946 0958,Bob,,2024-02-03T10:00:00Z,\n" +
+	"c-3,carol@example.com,\"415.555.0199\",\"Carol, Jr.\",silver,2024-03-04 09:15:00,card-3\n" +
+	"c-4,dave@example.com,,Dave,,not a date,\n" +
+	",,,Nobody,,,\n" +
+	"c-6,erin@example.com,,Erin\n" +
+	"c-7,frank@example.com,4155550123,Frank,bronze,2024-05-06,card-7\n"
+
+func crmConfig(server string, rejects *bytes.Buffer) ingest.ImportConfig {
+	return ingest.ImportConfig{
+		Server:   server,
+		WriteKey: "wk-crm",
+		Source:   "crm",
+		Format:   ingest.FormatCSV,
+		Identifiers: []ingest.Mapping{
+			{Name: "user_id", Column: "customer_id"}, {Name: "email", Column: "Email"},
+			{Name: "phone", Column: "Mobile"}, {Name: "loyalty_card", Column: "Store Card"},
+		},
+		Traits:          []ingest.Mapping{{Name: "first_name", Column: "First Name"}, {Name: "tier", Column: "Loyalty"}},
+		TimestampColumn: "signed_up",
+		BatchSize:       2,
+		Concurrency:     2,
+		Rejects:         rejects,
+	}
+}
+
+// TestImportCSV: a CSV with a column mapping gives the expected profiles,
+// phones in E.164; rejected rows are reported with line and reason; a
+// second import of the same file adds no events.
+func TestImportCSV(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	ctx := context.Background()
+	var rejects bytes.Buffer
+	stats, err := ingest.Import(ctx, strings.NewReader(crmCSV), crmConfig(h.srv.URL, &rejects))
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if stats.Rows != 7 || stats.Stored != 4 || stats.Rejected != 3 || stats.Duplicates != 0 {
+		t.Fatalf("stats %+v, want 7 rows: 4 stored, 3 rejected", stats)
+	}
+
+	want := []struct{ user, phone, email, name string }{
+		{"c-1", "+14155550100", "ada@example.com", "Ada"},
+		{"c-2", "+442079460958", "bob@example.com", "Bob"},
+		{"c-3", "+14155550199", "carol@example.com", "Carol, Jr."},
+		{"c-7", "+14155550123", "frank@example.com", "Frank"},
+	}
+	for _, w := range want {
+		p := h.profile(t, graph.TypeUserID, w.user)
+		members, err := h.eng.Members(ctx, []string{p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, m := range members[p.ID] {
+			keys = append(keys, m.Key)
+		}
+		joined := strings.Join(keys, " ")
+		for _, k := range []string{"user_id:" + w.user, "phone:" + w.phone, "email:" + w.email} {
+			if !strings.Contains(joined, k) {
+				t.Errorf("profile of %s holds %v, missing %s", w.user, keys, k)
+			}
+		}
+		traits := graph.FoldTraits(members[p.ID])
+		if traits["first_name"].Value != w.name || traits["first_name"].Source != "crm" {
+			t.Errorf("profile of %s: first_name %+v", w.user, traits["first_name"])
+		}
+		evs := h.journey(t, p.ID)
+		if len(evs) != 1 || evs[0].Type != "identify" || evs[0].Source != "crm" {
+			t.Errorf("journey of %s: %+v", w.user, evs)
+		}
+	}
+	if p := h.profile(t, "loyalty_card", "card-3"); p.ID != h.profile(t, graph.TypeUserID, "c-3").ID {
+		t.Error("the loyalty_card column did not link into the customer's profile")
+	}
+	c3 := h.journey(t, h.profile(t, graph.TypeUserID, "c-3").ID)[0]
+	if !c3.Timestamp.Equal(time.Date(2024, 3, 4, 9, 15, 0, 0, time.UTC)) {
+		t.Errorf("c-3 dated %s, want the signed_up column", c3.Timestamp)
+	}
+	if _, ok := graph.FoldTraits(mustMembers(t, h, "c-2"))["tier"]; ok {
+		t.Error("an empty cell became a trait")
+	}
+
+	rr := csv.NewReader(strings.NewReader(rejects.String()))
+	rr.FieldsPerRecord = -1 // a short row is written back as it was
+	recs, err := rr.ReadAll()
+	if err != nil {
+		t.Fatalf("rejects file is not CSV: %v\n%s", err, rejects.String())
+	}
+	if strings.Join(recs[0][:3], ",") != "line,reason,customer_id" {
+		t.Errorf("rejects header %v", recs[0])
+	}
+	reasons := map[string]string{}
+	for _, r := range recs[1:] {
+		reasons[r[0]] = r[1]
+	}
+	for line, says := range map[string]string{"5": "not an ISO-8601 time", "6": "no identifier", "7": "row has 4 fields, the header has 7"} {
+		if !strings.Contains(reasons[line], says) {
+			t.Errorf("rejects line %s: %q, want it to contain %q (all: %v)", line, reasons[line], says, reasons)
+		}
+	}
+
+	// The same file again: every row is already there.
+	var rejects2 bytes.Buffer
+	again, err := ingest.Import(ctx, strings.NewReader(crmCSV), crmConfig(h.srv.URL, &rejects2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Stored != 0 || again.Duplicates != 4 || again.Rejected != 3 {
+		t.Fatalf("second import %+v: want nothing stored, 4 duplicates", again)
+	}
+	for _, w := range want {
+		if n := len(h.journey(t, h.profile(t, graph.TypeUserID, w.user).ID)); n != 1 {
+			t.Errorf("after the second import %s has %d events, want 1", w.user, n)
+		}
+	}
+}
+
+func mustMembers(t *testing.T, h *harness, user string) []graph.Identifier {
+	t.Helper()
+	p := h.profile(t, graph.TypeUserID, user)
+	m, err := h.eng.Members(context.Background(), []string{p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[p.ID]
+}
+
+// TestImportNDJSON: lines are Segment messages; a broken line is rejected
+// locally with its number and does not spoil its batch; ids derived from
+// content make a second import add nothing.
+func TestImportNDJSON(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	input := strings.Join([]string{
+		`{"type":"track","event":"Purchase","userId":"n-1","timestamp":"2024-06-01T10:00:00Z","properties":{"total":12}}`,
+		``,
+		`{"type":"track","event":"Purchase","userId":"n-1"`,
+		`{"type":"identify","userId":"n-2","traits":{"email":"n2@example.com"}}`,
+		`["not","an","object"]`,
+		`{"type":"track","event":"Purchase","timestamp":"2024-06-01T10:00:00Z"}`,
+		`{"type":"page","anonymousId":"n-a","name":"Home"}`,
+	}, "\n")
+	var rejects bytes.Buffer
+	cfg := ingest.ImportConfig{Server: h.srv.URL, Source: "pos", Format: ingest.FormatNDJSON, Rejects: &rejects}
+	stats, err := ingest.Import(context.Background(), strings.NewReader(input), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Rows != 6 || stats.Stored != 3 || stats.Rejected != 3 {
+		t.Fatalf("stats %+v, want 6 lines: 3 stored, 3 rejected", stats)
+	}
+	out := rejects.String()
+	for _, says := range []string{`"line":3,"reason":"malformed JSON`, `"line":5,"reason":"line must be a JSON object`, `"line":6,"reason":"message carries no identifier`} {
+		if !strings.Contains(out, says) {
+			t.Errorf("rejects %s\nmissing %s", out, says)
+		}
+	}
+	evs := h.journey(t, h.profile(t, graph.TypeUserID, "n-1").ID)
+	if len(evs) != 1 || evs[0].Source != "pos" {
+		t.Fatalf("n-1 journey %+v: want one event from source pos (X-CDP-Source with no write keys)", evs)
+	}
+	cfg.Rejects = nil
+	again, err := ingest.Import(context.Background(), strings.NewReader(input), cfg)
+	if err != nil || again.Stored != 0 || again.Duplicates != 3 {
+		t.Fatalf("second import %+v %v: want 3 duplicates", again, err)
+	}
+}
+
+// TestImportRetriesBusyServer: 429 and 503 are retried with Retry-After,
+// and a refusal of the whole request stops the import with the reason.
+func TestImportRetriesBusyServer(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	var calls atomic.Int32
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, `{"success":false,"error":"too many events waiting to be stored; retry later"}`, http.StatusTooManyRequests)
+		case 2:
+			http.Error(w, `{"success":false,"error":"the store is unavailable"}`, http.StatusServiceUnavailable)
+		default:
+			h.coll.Handler().ServeHTTP(w, r)
+		}
+	}))
+	defer busy.Close()
+	var rejects bytes.Buffer
+	cfg := crmConfig(busy.URL, &rejects)
+	cfg.BatchSize, cfg.Concurrency, cfg.MaxRetryWait = 100, 1, time.Millisecond
+	stats, err := ingest.Import(context.Background(), strings.NewReader(crmCSV), cfg)
+	if err != nil || stats.Stored != 4 || calls.Load() != 3 {
+		t.Fatalf("import through a busy server: %+v %v after %d calls", stats, err, calls.Load())
+	}
+
+	cfg = crmConfig(h.srv.URL, &rejects)
+	cfg.WriteKey = "wk-wrong"
+	_, err = ingest.Import(context.Background(), strings.NewReader(crmCSV), cfg)
+	var ie *ingest.ImportError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "write key not recognized") {
+		t.Fatalf("wrong key: %v", err)
+	}
+
+	cfg = crmConfig(h.srv.URL, &rejects)
+	cfg.Source = "web" // the key wk-crm belongs to source crm
+	if _, err = ingest.Import(context.Background(), strings.NewReader(crmCSV), cfg); err == nil || !strings.Contains(err.Error(), `does not match the write key's source "crm"`) {
+		t.Fatalf("source mismatch: %v", err)
+	}
+
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"success":false,"error":"the store is unavailable"}`, http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	cfg = crmConfig(down.URL, &rejects)
+	cfg.MaxAttempts, cfg.MaxRetryWait = 3, time.Millisecond
+	if _, err = ingest.Import(context.Background(), strings.NewReader(crmCSV), cfg); err == nil || !strings.Contains(err.Error(), "gave up after 3 attempts") {
+		t.Fatalf("server that stays down: %v", err)
+	}
+}
+
+func TestImportConfigErrors(t *testing.T) {
+	base := func() ingest.ImportConfig {
+		return ingest.ImportConfig{Server: "http://127.0.0.1:1", Source: "crm", Format: ingest.FormatCSV,
+			Identifiers: []ingest.Mapping{{Name: "email", Column: "Email"}}}
+	}
+	cases := []struct {
+		name  string
+		edit  func(*ingest.ImportConfig)
+		input string
+		says  string
+	}{
+		{"no source", func(c *ingest.ImportConfig) { c.Source = "" }, "Email\n", "no source"},
+		{"bad format", func(c *ingest.ImportConfig) { c.Format = "xlsx" }, "Email\n", `format "xlsx"`},
+		{"no mapping", func(c *ingest.ImportConfig) { c.Identifiers = nil }, "Email\n", "at least one --map"},
+		{"bad type", func(c *ingest.ImportConfig) { c.Identifiers[0].Name = "E-mail" }, "Email\n", "not an identifier type"},
+		{"missing column", func(c *ingest.ImportConfig) {}, "mail\n", `column "Email" is not in the CSV header`},
+		{"empty input", func(c *ingest.ImportConfig) {}, "", "empty"},
+		{"not a URL", func(c *ingest.ImportConfig) { c.Server = "localhost:8080" }, "Email\n", "not an http:// or https:// URL"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := base()
+			c.edit(&cfg)
+			_, err := ingest.Import(context.Background(), strings.NewReader(c.input), cfg)
+			if err == nil || !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("error %v, want it to contain %q", err, c.says)
+			}
+		})
+	}
+}
