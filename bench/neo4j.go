@@ -49,6 +49,47 @@ MERGE (i:Identifier {key: k.key})
   ON MATCH SET i.lastSeen = CASE WHEN r.ts > i.lastSeen THEN r.ts ELSE i.lastSeen END
 CREATE (e)-[:BY]->(i)`
 
+// qRawLinks writes link events with no resolution: both identifiers
+// merged on their key, the event and its BY edges created, the LINKED edge
+// merged.
+const qRawLinks = `
+UNWIND $rows AS r
+MERGE (a:Identifier {key: r.a})
+MERGE (b:Identifier {key: r.b})
+CREATE (e:Event {id: r.id, timestamp: r.ts})
+CREATE (e)-[:BY]->(a)
+CREATE (e)-[:BY]->(b)
+MERGE (a)-[:LINKED]->(b)`
+
+// write runs one query in one managed write transaction.
+func (n *neo4jRaw) write(ctx context.Context, query string, params map[string]any) error {
+	sess := n.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: n.db, AccessMode: neo4j.AccessModeWrite})
+	defer sess.Close(context.WithoutCancel(ctx))
+	_, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res, err := tx.Run(ctx, query, params)
+		if err != nil {
+			return nil, err
+		}
+		_, err = res.Consume(ctx)
+		return nil, err
+	})
+	return err
+}
+
+// deleteAll empties the database in chunks, as neo4jstore.DeleteAll does.
+func (n *neo4jRaw) deleteAll(ctx context.Context) error {
+	sess := n.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: n.db, AccessMode: neo4j.AccessModeWrite})
+	defer sess.Close(context.WithoutCancel(ctx))
+	res, err := sess.Run(ctx, "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS", nil)
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("emptying Neo4j: %w", err)
+	}
+	return nil
+}
+
 // ingest runs the raw write with writers concurrent sessions, each
 // transaction one batch, retried by ExecuteWrite on deadlocks.
 func (n *neo4jRaw) ingest(ctx context.Context, w *workload, writers int) (time.Duration, error) {
@@ -65,19 +106,7 @@ func (n *neo4jRaw) ingest(ctx context.Context, w *workload, writers int) (time.D
 		}
 		params[i] = map[string]any{"rows": rows}
 	}
-	return runWriters(ctx, len(params), writers, func(i int) error {
-		sess := n.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: n.db, AccessMode: neo4j.AccessModeWrite})
-		defer sess.Close(context.WithoutCancel(ctx))
-		_, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-			res, err := tx.Run(ctx, qRawIngest, params[i])
-			if err != nil {
-				return nil, err
-			}
-			_, err = res.Consume(ctx)
-			return nil, err
-		})
-		return err
-	})
+	return runWriters(ctx, len(params), writers, func(i int) error { return n.write(ctx, qRawIngest, params[i]) })
 }
 
 // qRawLookup is the one indexed read a lookup needs at the least.

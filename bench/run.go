@@ -254,17 +254,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.MergeN > 0 {
 		for _, shape := range []string{"chain", "star"} {
 			for _, n := range []int{cfg.MergeN, 8 * cfg.MergeN} {
-				cfg.logf("merge scaling: %s of %d links", shape, n)
-				d, err := mergeRun(ctx, cfg, filepath.Join(tmp, fmt.Sprintf("%s-%d", shape, n)), shape, n)
+				cfg.logf("merge scaling: %s of %d links, resolved then raw", shape, n)
+				dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", shape, n))
+				d, err := mergeRun(ctx, cfg, dir, shape, n)
 				if err != nil {
 					return nil, fmt.Errorf("merge scaling, %s of %d links: %w", shape, n, err)
 				}
-				res.Merge.record(shape, n == cfg.MergeN, d)
+				raw, err := rawLinkRun(ctx, cfg, n4, dir+"-raw", shape, n)
+				if err != nil {
+					return nil, fmt.Errorf("raw links, %s of %d links: %w", shape, n, err)
+				}
+				res.Merge.record(shape, n == cfg.MergeN, d, raw)
 			}
 		}
 		res.Merge.N = cfg.MergeN
-		res.Merge.ChainRatio = res.Merge.Chain8NSeconds / res.Merge.ChainNSeconds
-		res.Merge.StarRatio = res.Merge.Star8NSeconds / res.Merge.StarNSeconds
+		res.Merge.ratios()
 	}
 	if cfg.Store == StoreNeo4j {
 		if err := emptyNeo4j(ctx, store); err != nil {
