@@ -134,6 +134,15 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message is %d bytes, over the %s per-message limit", len(body), sizeName(c.cfg.MaxMessageBytes)))
 			return
 		}
+		if !json.Valid(body) {
+			// Report the syntax error, not a missing key we could not read.
+			msg := "malformed JSON in message"
+			if _, e := decodeJSON(body, "message"); e != nil {
+				msg = e.Message
+			}
+			c.fail(w, http.StatusBadRequest, msg)
+			return
+		}
 		if !fromHeader {
 			key = writeKeyOf(body)
 		}
