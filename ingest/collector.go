@@ -26,14 +26,22 @@ const (
 	DefaultSource = "default"
 )
 
-// Errors of Submit besides the store's own.
+// Errors of Submit besides the store's own. Both carry the graph code
+// EUNAVAILABLE, so a caller that only maps domain codes (the GraphQL layer)
+// still tells the client to retry; errors.Is tells them apart.
 var (
 	// ErrOverloaded means the queue is full; the caller should answer 429
 	// and the client retry later.
-	ErrOverloaded = errors.New("ingest queue is full")
+	ErrOverloaded error = &retryError{"too many events waiting to be stored; retry later"}
 	// ErrClosed means the collector is shutting down; answer 503.
-	ErrClosed = errors.New("ingest collector is shutting down")
+	ErrClosed error = &retryError{"the collector is shutting down; retry later"}
 )
+
+type retryError struct{ msg string }
+
+func (e *retryError) Error() string { return e.msg }
+
+func (e *retryError) Unwrap() error { return &graph.Error{Code: graph.EUNAVAILABLE, Message: e.msg} }
 
 // Config configures a Collector. Zero fields take the defaults above.
 type Config struct {

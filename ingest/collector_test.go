@@ -288,3 +288,14 @@ func TestStoreStoppedMidLoad(t *testing.T) {
 	}
 	t.Logf("%d messages acknowledged and stored, %d requests refused", len(acked), refused)
 }
+
+func TestSubmitErrorsCarryRetryCode(t *testing.T) {
+	for _, err := range []error{ingest.ErrOverloaded, ingest.ErrClosed} {
+		if graph.ErrorCode(err) != graph.EUNAVAILABLE || graph.ErrorMessage(err) == "internal error" {
+			t.Errorf("%v: code %q, message %q", err, graph.ErrorCode(err), graph.ErrorMessage(err))
+		}
+	}
+	if errors.Is(ingest.ErrOverloaded, ingest.ErrClosed) {
+		t.Error("ErrOverloaded and ErrClosed must be distinguishable")
+	}
+}

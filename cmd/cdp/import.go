@@ -149,6 +149,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 
 	secs := time.Since(start).Seconds()
+	if ierr != nil && stats.Rows == 0 {
+		fmt.Fprintf(stderr, "cdp import: %v\n", ierr)
+		return 2
+	}
 	fmt.Fprintf(stdout, "imported %d rows in %.1fs (%.0f rows/s): %d stored, %d already present, %d rejected\n",
 		stats.Rows, secs, float64(stats.Rows)/max(secs, 0.001), stats.Stored, stats.Duplicates, stats.Rejected)
 	if stats.Rejected > 0 {
