@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -145,4 +147,40 @@ func TestBatchPerItemRejections(t *testing.T) {
 
 func basic(key string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"))
+}
+
+// TestOversizedStreams: bodies with no Content-Length are cut at the limit
+// too, before and after gunzip.
+func TestOversizedStreams(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	item := `{"type":"track","event":"e","userId":"u","properties":{"s":"` + strings.Repeat("z", 20<<10) + `"}},`
+	plain := []byte(`{"batch":[` + strings.Repeat(item, 40) + `{}]}`)
+	noise := make([]byte, 700<<10)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range noise {
+		noise[i] = byte(rnd.Uint32()) // random bytes stay over 500 KiB compressed
+	}
+	if len(gz(noise)) <= 500<<10 {
+		t.Fatal("the noise compressed below the limit")
+	}
+	for name, c := range map[string]struct {
+		body []byte
+		hdr  map[string]string
+	}{
+		"chunked plain":   {plain, nil},
+		"chunked gzip":    {gz(plain), map[string]string{"Content-Encoding": "gzip"}},
+		"compressed over": {gz(noise), map[string]string{"Content-Encoding": "gzip"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// io.MultiReader hides the length, so the client streams chunks.
+			req, _ := http.NewRequest("POST", h.srv.URL+"/v1/batch", io.MultiReader(bytes.NewReader(c.body)))
+			for k, v := range c.hdr {
+				req.Header.Set(k, v)
+			}
+			r := h.do(t, req)
+			if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(r.body.Error, "500 KiB per-request limit") {
+				t.Fatalf("got %d %s", r.status, r.raw)
+			}
+		})
+	}
 }
