@@ -299,3 +299,31 @@ func TestSubmitErrorsCarryRetryCode(t *testing.T) {
 		t.Error("ErrOverloaded and ErrClosed must be distinguishable")
 	}
 }
+
+// TestCloseGivesUp: when the store hangs, Close returns when its context
+// ends, and the waiting callers are answered once the store moves again,
+// without a 2xx for what was not committed.
+func TestCloseGivesUp(t *testing.T) {
+	s := storetest.Embedded(t)
+	h := newHarness(t, s, ingest.Config{})
+	release := blockStore(t, s)
+	defer release()
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.coll.Submit(context.Background(), []graph.Event{event("hung-1", "u")})
+		done <- err
+	}()
+	waitFor(t, "the request queued", func() bool { return h.metric(t, "cdp_ingest_queue_depth") == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.coll.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close with an ended context: %v", err)
+	}
+	release()
+	if err := <-done; !errors.Is(err, ingest.ErrClosed) {
+		t.Fatalf("caller of a commit abandoned by Close: %v, want ErrClosed", err)
+	}
+	if got := stored(t, h.eng, "hung-1"); len(got) != 0 {
+		t.Fatal("an abandoned commit was stored after its caller was told it failed")
+	}
+}
