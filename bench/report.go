@@ -64,6 +64,9 @@ type IngestResult struct {
 	Duplicates   int     `json:"duplicates"`
 	Rejected     int     `json:"rejected"`
 	Retries      int     `json:"retries"`
+	// StoreTime is the time the service spent in each store method while
+	// ingesting, summed over calls (calls overlap only on Neo4j).
+	StoreTime []MethodTime `json:"ingest_store_time"`
 }
 
 // LookupResult compares profileByIdentifier through GraphQL with one raw
@@ -80,6 +83,9 @@ type LookupResult struct {
 	Mean       float64 `json:"lookup_mean_ms"`
 	RawMean    float64 `json:"raw_lookup_mean_ms"`
 	MaxService float64 `json:"lookup_max_ms"`
+	// StoreTime is the time the service spent in each store method while
+	// answering the lookups.
+	StoreTime []MethodTime `json:"lookup_store_time"`
 }
 
 func lookupResult(svc, raw, floor []time.Duration) LookupResult {
@@ -258,6 +264,20 @@ func (r *Result) WriteTable(w io.Writer) error {
 	p("  identifiers\t%d scored\t%d missing\t%d unknown\t", q.Scored, q.Missing, q.Unknown)
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, ph := range []struct {
+		name  string
+		wall  float64
+		times []MethodTime
+	}{{"ingest", in.Seconds, in.StoreTime}, {"lookups", l.Mean * float64(l.N) / 1000, l.StoreTime}} {
+		if len(ph.times) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "store time during %s (%.2fs wall):", ph.name, ph.wall)
+		for _, m := range ph.times {
+			fmt.Fprintf(w, " %s %.2fs/%d", m.Method, m.Seconds, m.Calls)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, ex := range q.OvermergedExamples {
 		fmt.Fprintf(w, "overmerged profile: %s\n", strings.Join(ex, " "))

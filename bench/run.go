@@ -186,7 +186,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Ingest.RawSeconds = rawDur.Seconds()
 	res.Ingest.RawPerSecond = float64(len(ds.Messages)) / rawDur.Seconds()
 
-	svc, err := startService(store, rules, serviceConfig{maxBatch: cfg.ServerBatch, queueSize: cfg.QueueSize, log: cfg.Log})
+	timed := newTimedStore(store)
+	svc, err := startService(timed, rules, serviceConfig{maxBatch: cfg.ServerBatch, queueSize: cfg.QueueSize, log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +207,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Ingest.Stored, res.Ingest.Duplicates, res.Ingest.Rejected, res.Ingest.Retries = sent.stored, sent.duplicates, sent.rejected, sent.retries
 	res.Ingest.Messages = len(ds.Messages)
 	res.Ingest.Ratio = res.Ingest.PerSecond / res.Ingest.RawPerSecond
+	res.Ingest.StoreTime = timed.take()
 	if want := work.storable; sent.stored != want {
 		return nil, fmt.Errorf("the service stored %d events; %d distinct messages carry a usable identifier", sent.stored, want)
 	}
@@ -222,12 +224,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
+	timed.take() // reading the partition back is not a lookup
 	sample := lookupSample(ds.Truth, part, cfg.Lookups, cfg.Gen.Seed)
 	cfg.logf("lookups: %d through GraphQL, then raw", len(sample))
 	svcLat, err := serviceLookups(ctx, svc.url, sample, part)
 	if err != nil {
 		return nil, fmt.Errorf("profileByIdentifier: %w", err)
 	}
+	res.Lookup.StoreTime = timed.take()
 	floor, err := httpFloor(ctx, svc.url, len(sample))
 	if err != nil {
 		return nil, fmt.Errorf("healthz: %w", err)
@@ -249,7 +253,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raw lookups: %w", err)
 	}
+	storeTime := res.Lookup.StoreTime
 	res.Lookup = lookupResult(svcLat, rawLat, floor)
+	res.Lookup.StoreTime = storeTime
 
 	if cfg.MergeN > 0 {
 		for _, shape := range []string{"chain", "star"} {

@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// timedStore wraps the service's store and adds up the time spent in each
+// store method, so the report can say where the time goes inside the
+// store without a profiler attached to the database. "Update" and "View"
+// are whole transactions, commit included; the other names are the
+// methods called inside them.
+type timedStore struct {
+	graph.Store
+	mu    sync.Mutex
+	stats map[string]*MethodTime
+}
+
+// MethodTime is the time spent in one store method during a phase.
+type MethodTime struct {
+	Method  string  `json:"method"`
+	Calls   int     `json:"calls"`
+	Seconds float64 `json:"seconds"`
+}
+
+func newTimedStore(s graph.Store) *timedStore {
+	return &timedStore{Store: s, stats: map[string]*MethodTime{}}
+}
+
+func (s *timedStore) add(method string, start time.Time) {
+	d := time.Since(start)
+	s.mu.Lock()
+	m := s.stats[method]
+	if m == nil {
+		m = &MethodTime{Method: method}
+		s.stats[method] = m
+	}
+	m.Calls++
+	m.Seconds += d.Seconds()
+	s.mu.Unlock()
+}
+
+// take returns the times so far, largest first, and starts again from zero.
+func (s *timedStore) take() []MethodTime {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]MethodTime, 0, len(s.stats))
+	for _, m := range s.stats {
+		m.Seconds = math.Round(m.Seconds*1e6) / 1e6
+		out = append(out, *m)
+	}
+	s.stats = map[string]*MethodTime{}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Seconds != out[j].Seconds {
+			return out[i].Seconds > out[j].Seconds
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+func (s *timedStore) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
+	defer s.add("Update", time.Now())
+	return s.Store.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		return fn(ctx, &timedTx{timedRead: timedRead{rt: tx, s: s}, tx: tx})
+	})
+}
+
+func (s *timedStore) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
+	defer s.add("View", time.Now())
+	return s.Store.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		return fn(ctx, &timedRead{rt: tx, s: s})
+	})
+}
+
+type timedRead struct {
+	rt graph.ReadTx
+	s  *timedStore
+}
+
+func (t *timedRead) Identifiers(ctx context.Context, keys []string) (map[string]graph.Identifier, error) {
+	defer t.s.add("Identifiers", time.Now())
+	return t.rt.Identifiers(ctx, keys)
+}
+
+func (t *timedRead) Profiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
+	defer t.s.add("Profiles", time.Now())
+	return t.rt.Profiles(ctx, ids)
+}
+
+func (t *timedRead) Members(ctx context.Context, ids []string) (map[string][]graph.Identifier, error) {
+	defer t.s.add("Members", time.Now())
+	return t.rt.Members(ctx, ids)
+}
+
+func (t *timedRead) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
+	defer t.s.add("Links", time.Now())
+	return t.rt.Links(ctx, keys)
+}
+
+func (t *timedRead) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink, error) {
+	defer t.s.add("Rejected", time.Now())
+	return t.rt.Rejected(ctx, keys)
+}
+
+func (t *timedRead) Journeys(ctx context.Context, ids []string, q graph.JourneyQuery) (map[string][]graph.Event, error) {
+	defer t.s.add("Journeys", time.Now())
+	return t.rt.Journeys(ctx, ids, q)
+}
+
+func (t *timedRead) Events(ctx context.Context, ids []string) (map[string]graph.Event, error) {
+	defer t.s.add("Events", time.Now())
+	return t.rt.Events(ctx, ids)
+}
+
+func (t *timedRead) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.Profile, error) {
+	defer t.s.add("ProfilesPage", time.Now())
+	return t.rt.ProfilesPage(ctx, q)
+}
+
+func (t *timedRead) CountProfiles(ctx context.Context) (int, error) {
+	defer t.s.add("CountProfiles", time.Now())
+	return t.rt.CountProfiles(ctx)
+}
+
+func (t *timedRead) Changes(ctx context.Context, ids []string) ([]graph.ProfileChange, error) {
+	defer t.s.add("Changes", time.Now())
+	return t.rt.Changes(ctx, ids)
+}
+
+type timedTx struct {
+	timedRead
+	tx graph.Tx
+}
+
+func (t *timedTx) ClaimEvents(ctx context.Context, ids []string) (map[string]bool, error) {
+	defer t.s.add("ClaimEvents", time.Now())
+	return t.tx.ClaimEvents(ctx, ids)
+}
+
+func (t *timedTx) LockIdentifiers(ctx context.Context, seen []graph.IdentifierSeen, create bool) (map[string]graph.Identifier, error) {
+	defer t.s.add("LockIdentifiers", time.Now())
+	return t.tx.LockIdentifiers(ctx, seen, create)
+}
+
+func (t *timedTx) LockProfiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
+	defer t.s.add("LockProfiles", time.Now())
+	return t.tx.LockProfiles(ctx, ids)
+}
+
+func (t *timedTx) Apply(ctx context.Context, w *graph.Write) error {
+	defer t.s.add("Apply", time.Now())
+	return t.tx.Apply(ctx, w)
+}
+
+var _ graph.Tx = (*timedTx)(nil)
