@@ -27,6 +27,7 @@ func main() {
 	var failedTests []string
 	var skipReasons []string
 	pkgFailed := false
+	running := map[string]bool{} // tests started and not ended
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -38,6 +39,8 @@ func main() {
 		}
 		id := e.Package + " " + e.Test
 		switch e.Action {
+		case "run":
+			running[id] = true
 		case "output":
 			output[id] = append(output[id], e.Output)
 			if e.Test == "" && (strings.HasPrefix(e.Output, "ok ") || strings.HasPrefix(e.Output, "FAIL") || strings.HasPrefix(e.Output, "?")) {
@@ -47,6 +50,16 @@ func main() {
 			if e.Test == "" {
 				if e.Action == "fail" {
 					pkgFailed = true
+					// Tests still running when the package died (a timeout or
+					// a panic) hold the stack dump; show them.
+					for rid := range running {
+						if strings.HasPrefix(rid, e.Package+" ") {
+							fmt.Printf("\n--- DID NOT FINISH: %s\n", rid)
+							for _, l := range output[rid] {
+								fmt.Print(l)
+							}
+						}
+					}
 					// A package that fails to build or panics has no test events.
 					for _, l := range output[id] {
 						if !strings.HasPrefix(l, "ok ") && !strings.HasPrefix(l, "FAIL") {
@@ -56,6 +69,7 @@ func main() {
 				}
 				continue
 			}
+			delete(running, id)
 			neo := strings.Contains(e.Test, "neo4j") || strings.Contains(e.Test, "Neo4j") || strings.Contains(e.Package, "neo4jstore")
 			switch e.Action {
 			case "pass":
