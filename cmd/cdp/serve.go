@@ -70,6 +70,7 @@ type serveFlags struct {
 	batchSize       int
 	batchWait       time.Duration
 	queueSize       int
+	commitTimeout   time.Duration
 	graphiql        string
 	introspection   bool
 	maxComplexity   int
@@ -94,6 +95,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.integer(&f.batchSize, "batch-size", "CDP_BATCH_SIZE", 500, "most events per store transaction (group commit)")
 	fs.duration(&f.batchWait, "batch-wait", "CDP_BATCH_WAIT", 5*time.Millisecond, "how long a micro-batch waits to fill")
 	fs.integer(&f.queueSize, "queue-size", "CDP_QUEUE_SIZE", 20000, "most events waiting for commit; beyond it clients get 429")
+	fs.duration(&f.commitTimeout, "commit-timeout", "CDP_COMMIT_TIMEOUT", 30*time.Second, "longest a commit may take before its requests get 503")
 	fs.str(&f.graphiql, "graphiql", "CDP_GRAPHIQL", "auto", "serve GraphiQL at /graphiql: auto (only on loopback), true or false")
 	fs.boolean(&f.introspection, "introspection", "CDP_INTROSPECTION", true, "allow GraphQL introspection and field suggestions")
 	fs.integer(&f.maxComplexity, "max-complexity", "CDP_MAX_COMPLEXITY", 20000, "GraphQL query complexity limit")
@@ -151,12 +153,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	engine := graph.NewEngine(store, rules)
 	reg.MustRegister(dropCollector(engine.Normalizer()))
 	coll := ingest.New(engine, ingest.Config{
-		MaxBatch:   f.batchSize,
-		MaxWait:    f.batchWait,
-		QueueSize:  f.queueSize,
-		WriteKeys:  keys,
-		Logger:     log,
-		Registerer: reg,
+		MaxBatch:      f.batchSize,
+		MaxWait:       f.batchWait,
+		QueueSize:     f.queueSize,
+		CommitTimeout: f.commitTimeout,
+		WriteKeys:     keys,
+		Logger:        log,
+		Registerer:    reg,
 	})
 	gql := resolver.NewHandler(engine, coll, resolver.Config{
 		MaxComplexity: f.maxComplexity,
@@ -165,7 +168,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Suggestions:   f.introspection,
 		Logger:        log,
 		Parse: func(raw []byte, at time.Time, src string) (graph.Event, error) {
-			return ingest.ParseMessage(raw, ingest.Envelope{ReceivedAt: at, Source: src})
+			return coll.Parse(raw, ingest.Envelope{ReceivedAt: at, Source: src})
 		},
 	})
 	routes := server.Routes{Collector: coll.Handler(), GraphQL: gql}
