@@ -84,6 +84,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		n4                               neo4jstore.Config
 		events, people, seed             int
 		clients, batch, lookups, mergeN  int
+		serverBatch, queueSize           int
 		asJSON, lock                     bool
 	)
 	fs := newFlagSet("bench", stderr, benchHelp)
@@ -98,6 +99,8 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.integer(&seed, "seed", "CDP_BENCH_SEED", 1, "population seed")
 	fs.integer(&clients, "clients", "CDP_BENCH_CLIENTS", 4, "concurrent HTTP clients (and raw writers)")
 	fs.integer(&batch, "batch", "CDP_BENCH_BATCH", 100, "messages per /v1/batch request and per raw transaction")
+	fs.integer(&serverBatch, "server-batch", "CDP_BATCH_SIZE", 500, "most events per store transaction in the service (group commit), as cdp serve --batch-size")
+	fs.integer(&queueSize, "queue-size", "CDP_QUEUE_SIZE", 20000, "most events waiting for commit in the service, as cdp serve --queue-size")
 	fs.integer(&lookups, "lookups", "CDP_BENCH_LOOKUPS", 2000, "identifiers looked up each way")
 	fs.integer(&mergeN, "merge-n", "CDP_BENCH_MERGE_N", 2000, "N of the merge-scaling chains and stars (N and 8N links); 0 skips them")
 	fs.boolean(&asJSON, "json", "", false, "print the result as one JSON object on the last line")
@@ -113,8 +116,11 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	if store != bench.StoreEmbedded && store != bench.StoreNeo4j {
 		return usagef("--store %q is not embedded or neo4j", store)
 	}
-	if events < 1 || people < 0 || seed < 0 || clients < 1 || batch < 1 || lookups < 1 || mergeN < 0 {
-		return usagef("--events, --clients, --batch and --lookups must be at least 1; --people, --seed and --merge-n not negative")
+	if events < 1 || people < 0 || seed < 0 || clients < 1 || batch < 1 || lookups < 1 || mergeN < 0 || serverBatch < 1 {
+		return usagef("--events, --clients, --batch, --server-batch and --lookups must be at least 1; --people, --seed and --merge-n not negative")
+	}
+	if queueSize < clients*batch || queueSize < serverBatch {
+		return usagef("--queue-size %d must hold --clients × --batch (%d) and --server-batch (%d) events", queueSize, clients*batch, serverBatch)
 	}
 	log, err := newLogger(logLevel, "json", stderr)
 	if err != nil {
@@ -132,17 +138,19 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, bench.Config{
-		Store:     store,
-		Neo4j:     n4,
-		Neo4jLock: lock,
-		Gen:       bench.GenConfig{People: people, Events: events, Seed: uint64(seed)},
-		Clients:   clients,
-		Batch:     batch,
-		Lookups:   lookups,
-		MergeN:    mergeN,
-		TempDir:   tmp,
-		Log:       log,
-		Progress:  stderr,
+		Store:       store,
+		Neo4j:       n4,
+		Neo4jLock:   lock,
+		Gen:         bench.GenConfig{People: people, Events: events, Seed: uint64(seed)},
+		Clients:     clients,
+		Batch:       batch,
+		ServerBatch: serverBatch,
+		QueueSize:   queueSize,
+		Lookups:     lookups,
+		MergeN:      mergeN,
+		TempDir:     tmp,
+		Log:         log,
+		Progress:    stderr,
 	})
 	if err != nil {
 		return err
