@@ -7,58 +7,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/graph/embedded"
-	"github.com/idgraph/cdp/graph/neo4jstore"
 	"github.com/idgraph/cdp/internal/storetest"
 )
-
-// benchStore opens a store for a benchmark. storetest's factories take a
-// *testing.T; these follow the same rules (the Neo4j test lock, an empty
-// graph, a skip when Neo4j is absent outside CI).
-func benchStore(b *testing.B, name string) graph.Store {
-	b.Helper()
-	switch name {
-	case "embedded":
-		s, err := embedded.Open(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = s.Close(context.Background()) })
-		return s
-	default:
-		f, err := os.OpenFile(filepath.Join(os.TempDir(), "cdp-neo4j-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() })
-		ctx := context.Background()
-		s, err := neo4jstore.Open(ctx, storetest.Neo4jConfig())
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				b.Fatalf("Neo4j is required under CI=true: %v", err)
-			}
-			b.Skipf("Neo4j not reachable: %v", err)
-		}
-		b.Cleanup(func() { _ = s.Close(context.Background()) })
-		if err := s.DeleteAll(ctx); err != nil {
-			b.Fatal(err)
-		}
-		return s
-	}
-}
 
 // BenchmarkProfileByIdentifier measures the front-end lookup through the
 // full HTTP stack: POST /graphql, parsing (cached), limits, resolvers,
@@ -69,7 +26,7 @@ func BenchmarkProfileByIdentifier(b *testing.B) {
 	const people = 1000
 	for _, name := range []string{"embedded", "neo4j"} {
 		b.Run(name, func(b *testing.B) {
-			s := benchStore(b, name)
+			s := storetest.Open(b, name)
 			engine := graph.NewEngine(s, nil)
 			var evs []graph.Event
 			for i := range people {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/graphtest"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -613,38 +613,5 @@ func TestLinksAccumulate(t *testing.T) {
 	})
 }
 
-// BenchmarkApplyBatch measures ingest: batches of 500 events, each with two
-// or three identifiers, a third of them returning visitors.
-func BenchmarkApplyBatch(b *testing.B) {
-	const batch = 500
-	ctx := context.Background()
-	s := open(b, b.TempDir())
-	e := graph.NewEngine(s, nil)
-	rng := rand.New(rand.NewSource(1))
-	people, seq := 0, 0
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		evs := make([]graph.Event, batch)
-		for j := range evs {
-			var p int
-			if people > 0 && rng.Intn(3) == 0 {
-				p = rng.Intn(people)
-			} else {
-				p = people
-				people++
-			}
-			refs := []graph.IdentifierRef{anon(fmt.Sprintf("anon-%d", p)), user(fmt.Sprintf("user-%d", p))}
-			if rng.Intn(2) == 0 {
-				refs = append(refs, graph.IdentifierRef{Type: graph.TypeEmail, Value: fmt.Sprintf("p%d@example.com", p)})
-			}
-			seq++
-			evs[j] = event(fmt.Sprintf("m-%d", seq), t0.Add(time.Duration(seq)*time.Millisecond), refs...)
-			evs[j].Properties = map[string]any{"path": "/products/42", "value": 19.5}
-		}
-		if _, err := e.ApplyBatch(ctx, evs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
-}
+// BenchmarkApplyBatch: see graphtest.BenchApplyBatch.
+func BenchmarkApplyBatch(b *testing.B) { graphtest.BenchApplyBatch(b, open(b, b.TempDir())) }

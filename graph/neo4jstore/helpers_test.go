@@ -2,9 +2,6 @@ package neo4jstore_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -52,22 +49,4 @@ func single(t *testing.T, s neo4j.SessionWithContext, q string, params map[strin
 		t.Fatalf("%s: %v", q, err)
 	}
 	return rec.Values[0]
-}
-
-// lockNeo4j takes the machine-wide Neo4j test lock of internal/storetest for
-// a benchmark, which storetest.Neo4j (a *testing.T helper) cannot serve.
-func lockNeo4j(b *testing.B) {
-	b.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "cdp-neo4j-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		_ = f.Close()
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		_ = f.Close()
-	})
 }

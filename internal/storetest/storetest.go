@@ -41,8 +41,20 @@ func Factories() map[string]Factory {
 	return map[string]Factory{"embedded": Embedded, "neo4j": Neo4j}
 }
 
+// Open opens the store named "embedded" or "neo4j" for a test or benchmark.
+func Open(t testing.TB, name string) graph.Store {
+	t.Helper()
+	if name == "neo4j" {
+		return OpenNeo4j(t)
+	}
+	return OpenEmbedded(t)
+}
+
 // Embedded opens an embedded store in a fresh temporary folder.
-func Embedded(t *testing.T) graph.Store {
+func Embedded(t *testing.T) graph.Store { return OpenEmbedded(t) }
+
+// OpenEmbedded is Embedded for tests and benchmarks alike.
+func OpenEmbedded(t testing.TB) graph.Store {
 	t.Helper()
 	s, err := embedded.Open(t.TempDir())
 	if err != nil {
