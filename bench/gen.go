@@ -218,17 +218,16 @@ type truthEntry struct {
 }
 
 type generator struct {
-	cfg     GenConfig
-	rng     *rand.Rand
-	norm    *graph.Normalizer
-	used    map[string]bool // raw values handed out, to keep them unique
-	seen    map[string]string
-	truth   map[string]*truthEntry
-	people  []*person
-	drafts  []draft
-	stats   GenStats
-	err     error
-	visitor []string
+	cfg    GenConfig
+	rng    *rand.Rand
+	norm   *graph.Normalizer
+	used   map[string]bool // raw values handed out, to keep them unique
+	seen   map[string]string
+	truth  map[string]*truthEntry
+	people []*person
+	drafts []draft
+	stats  GenStats
+	err    error
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x6364702d62656e63)) }
@@ -304,10 +303,10 @@ func (g *generator) pick(xs []string) string { return xs[g.rng.IntN(len(xs))] }
 
 func (g *generator) chance(p float64) bool { return g.rng.Float64() < p }
 
-// unique returns make() until it gives a value not handed out before.
-func (g *generator) unique(make func(attempt int) string) string {
+// unique calls gen until it gives a value not handed out before.
+func (g *generator) unique(gen func(attempt int) string) string {
 	for attempt := 0; ; attempt++ {
-		v := make(attempt)
+		v := gen(attempt)
 		if !g.used[v] {
 			g.used[v] = true
 			return v
@@ -848,7 +847,6 @@ func (g *generator) visitors() {
 	for i := 0; i < n; i++ {
 		v := &person{id: fmt.Sprintf("V%0*d", width, i+1), start: genStart.Add(time.Duration(g.rng.Int64N(int64(genSpan))))}
 		anon := g.unique(func(int) string { return g.uuid() })
-		g.visitor = append(g.visitor, v.id)
 		g.stats.Visitors++
 		for j, k := 0, 1+g.rng.IntN(3); j < k; j++ {
 			path := g.pick(pages)
