@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -185,8 +186,8 @@ func (r *Result) JSON() ([]byte, error) {
 			return nil, err
 		}
 		for k, v := range m {
-			if f, ok := v.(float64); ok {
-				v = round(f)
+			if f, ok := v.(float64); ok && f != math.Trunc(f) {
+				v = round(f) // counts stay exact
 			}
 			out[k] = v
 		}

@@ -126,6 +126,9 @@ func checkRun(t *testing.T, res *Result) {
 	if err := json.Unmarshal(line, &obj); err != nil {
 		t.Fatalf("JSON line does not parse: %v: %s", err, line)
 	}
+	if obj["messages"] != float64(in.Messages) || obj["stored"] != float64(in.Stored) {
+		t.Errorf("JSON counts %v messages, %v stored; the run counted %d and %d", obj["messages"], obj["stored"], in.Messages, in.Stored)
+	}
 	for _, k := range []string{"ingest_ratio", "lookup_p99_ratio", "chain_scaling_ratio", "f1", "overmerged_people",
 		"ingest_events_per_s", "raw_events_per_s", "lookup_p50_ms", "raw_lookup_p99_ms", "chain_n_seconds", "chain_8n_seconds",
 		"cores", "go_version", "store", "store_version"} {
