@@ -117,28 +117,48 @@ func (e *Engine) ProfileByIdentifier(ctx context.Context, ref IdentifierRef) (Pr
 //
 // Errors: EINVALID for the first unusable value.
 func (e *Engine) ProfilesByIdentifiers(ctx context.Context, refs []IdentifierRef) (map[IdentifierRef]Profile, error) {
+	out, _, err := e.lookup(ctx, refs, false)
+	return out, err
+}
+
+// LookupProfiles is ProfilesByIdentifiers that also returns each found
+// profile's members (with their traits), all in one read transaction: the
+// front-end lookup that personalizes a page.
+//
+// Errors: EINVALID for the first unusable value.
+func (e *Engine) LookupProfiles(ctx context.Context, refs []IdentifierRef) (map[IdentifierRef]Profile, map[string][]Identifier, error) {
+	return e.lookup(ctx, refs, true)
+}
+
+func (e *Engine) lookup(ctx context.Context, refs []IdentifierRef, withMembers bool) (map[IdentifierRef]Profile, map[string][]Identifier, error) {
 	keyOf := make(map[IdentifierRef]string, len(refs))
 	var keys []string
 	for _, r := range refs {
 		n, err := e.NormalizeRef(r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		keyOf[r] = n.Key()
 		keys = append(keys, n.Key())
 	}
-	out := map[IdentifierRef]Profile{}
+	var out map[IdentifierRef]Profile
+	var members map[string][]Identifier
 	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		out, members = map[IdentifierRef]Profile{}, nil
 		idents, err := tx.Identifiers(ctx, keys)
 		if err != nil {
 			return err
 		}
 		var pids []string
 		for _, id := range idents {
-			if id.ProfileID != "" {
+			if id.ProfileID != "" && !contains(pids, id.ProfileID) {
 				pids = append(pids, id.ProfileID)
 			}
 		}
+		if len(pids) == 0 {
+			return nil
+		}
+		sort.Strings(pids)
 		profs, err := tx.Profiles(ctx, pids)
 		if err != nil {
 			return err
@@ -148,9 +168,15 @@ func (e *Engine) ProfilesByIdentifiers(ctx context.Context, refs []IdentifierRef
 				out[r] = p
 			}
 		}
-		return nil
+		if withMembers {
+			members, err = tx.Members(ctx, pids)
+		}
+		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, members, nil
 }
 
 // Members returns the identifiers of each profile, ordered by key.

@@ -159,6 +159,13 @@ func testBatchLookups(t *testing.T, open Opener) {
 	if len(byRef) != 2 || byRef[user("A")].ID != pa.ID {
 		t.Fatalf("ProfilesByIdentifiers = %+v", byRef)
 	}
+	found, ms0, err := e.LookupProfiles(context.Background(), []graph.IdentifierRef{user("B"), user("C")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[user("B")].ID != pb.ID || len(ms0) != 1 || len(ms0[pb.ID]) != 1 || ms0[pb.ID][0].Key != "user_id:B" {
+		t.Fatalf("LookupProfiles = %+v, %+v", found, ms0)
+	}
 	js, err := e.Journeys(context.Background(), []string{pa.ID, pb.ID}, graph.JourneyQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
