@@ -20,6 +20,7 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/internal/storetest"
 )
 
 var binary string
@@ -226,9 +227,33 @@ func TestServeHealthReadyAndLogs(t *testing.T) {
 }
 
 // SIGTERM under load: exit 0, no response cut off, nothing acknowledged lost.
+// On Neo4j the test holds the Neo4j test lock and starts from an empty
+// graph, then reads back through its own connection.
 func TestSIGTERMUnderLoad(t *testing.T) {
-	dir := t.TempDir()
-	cmd, addr, logs := startServe(t, dir)
+	t.Run("embedded", func(t *testing.T) {
+		dir := t.TempDir()
+		sigtermUnderLoad(t, dir, nil, func() graph.Store {
+			st, err := embedded.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close(context.Background()) })
+			return st
+		})
+	})
+	t.Run("neo4j", func(t *testing.T) {
+		st := storetest.OpenNeo4j(t)
+		cfg := storetest.Neo4jConfig()
+		env := []string{"NEO4J_URI=" + cfg.URI, "NEO4J_USER=" + cfg.User, "NEO4J_PASSWORD=" + cfg.Password}
+		if cfg.Database != "" {
+			env = append(env, "NEO4J_DATABASE="+cfg.Database)
+		}
+		sigtermUnderLoad(t, t.TempDir(), env, func() graph.Store { return st })
+	})
+}
+
+func sigtermUnderLoad(t *testing.T, dir string, env []string, reopen func() graph.Store) {
+	cmd, addr, logs := startServe(t, dir, env...)
 	var (
 		mu    sync.Mutex
 		acked []string
@@ -291,12 +316,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if len(acked) == 0 {
 		t.Fatal("no request was acknowledged before the signal; the test proved nothing")
 	}
-	st, err := embedded.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(context.Background())
-	got, err := graph.NewEngine(st, nil).Events(context.Background(), acked)
+	got, err := graph.NewEngine(reopen(), nil).Events(context.Background(), acked)
 	if err != nil {
 		t.Fatal(err)
 	}
