@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/graphtest"
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
@@ -325,3 +327,85 @@ func sigtermUnderLoad(t *testing.T, dir string, env []string, reopen func() grap
 	}
 	t.Logf("%d events acknowledged before and during shutdown, all stored", len(acked))
 }
+
+// Two server processes write overlapping identifiers to one Neo4j at once;
+// the result must still be one valid partition (DESIGN.md rule 7).
+func TestTwoProcessesOneNeo4j(t *testing.T) {
+	st := storetest.OpenNeo4j(t)
+	cfg := storetest.Neo4jConfig()
+	env := []string{"NEO4J_URI=" + cfg.URI, "NEO4J_USER=" + cfg.User, "NEO4J_PASSWORD=" + cfg.Password}
+	_, addrA, _ := startServe(t, t.TempDir(), env...)
+	_, addrB, _ := startServe(t, t.TempDir(), env...)
+	var keys []string
+	var ids []map[string]any
+	for i := 0; i < 6; i++ {
+		keys = append(keys, fmt.Sprintf("user_id:u%d", i), fmt.Sprintf("email:e%d@example.com", i), fmt.Sprintf("device_id:d%d", i), fmt.Sprintf("anonymous_id:a%d", i))
+		ids = append(ids,
+			map[string]any{"userId": fmt.Sprintf("u%d", i)},
+			map[string]any{"traits": map[string]any{"email": fmt.Sprintf("e%d@example.com", i)}},
+			map[string]any{"context": map[string]any{"device": map[string]any{"id": fmt.Sprintf("d%d", i)}}},
+			map[string]any{"anonymousId": fmt.Sprintf("a%d", i)},
+		)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			addr := addrA
+			if c%2 == 1 {
+				addr = addrB
+			}
+			rng := newRand(int64(c))
+			for n := 0; n < 15; n++ {
+				var batch []map[string]any
+				for i := 0; i < 10; i++ {
+					msg := map[string]any{"type": "identify", "messageId": fmt.Sprintf("p%d-%d-%d", c, n, i)}
+					for k := 0; k < 2; k++ {
+						for f, v := range ids[rng.Intn(len(ids))] {
+							if m, ok := v.(map[string]any); ok {
+								if old, ok := msg[f].(map[string]any); ok {
+									for kk, vv := range m {
+										old[kk] = vv
+									}
+									continue
+								}
+								cp := map[string]any{}
+								for kk, vv := range m {
+									cp[kk] = vv
+								}
+								msg[f] = cp
+								continue
+							}
+							msg[f] = v
+						}
+					}
+					batch = append(batch, msg)
+				}
+				body, _ := json.Marshal(map[string]any{"batch": batch})
+				resp, err := http.Post("http://"+addr+"/v1/batch", "application/json", bytes.NewReader(body))
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("status %d: %s", resp.StatusCode, b)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := graphtest.CheckInvariants(context.Background(), graph.NewEngine(st, nil), keys); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }

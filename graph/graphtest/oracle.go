@@ -12,11 +12,11 @@ import (
 	"github.com/idgraph/cdp/graph"
 )
 
-// checkInvariants compares the stored partition of keys with a plain
+// CheckInvariants compares the stored partition of keys with a plain
 // union-find over the stored links (the oracle of DESIGN.md rule 6), and
 // checks that profiles are never empty, their sizes and counts are true,
 // every identifier is in exactly one profile, and no limit is broken.
-func checkInvariants(ctx context.Context, e *graph.Engine, keys []string) error {
+func CheckInvariants(ctx context.Context, e *graph.Engine, keys []string) error {
 	rules := e.Normalizer().Rules()
 	return e.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
 		idents, err := tx.Identifiers(ctx, keys)
@@ -195,7 +195,7 @@ func testOracle(t *testing.T, open Opener) {
 					}
 				}
 			}
-			if err := checkInvariants(ctx, e, keys); err != nil {
+			if err := CheckInvariants(ctx, e, keys); err != nil {
 				rt.Fatalf("after step %d: %v", s, err)
 			}
 		}
@@ -240,7 +240,7 @@ func testConcurrent(t *testing.T, open Opener) {
 	for err := range errs {
 		t.Fatalf("concurrent ApplyBatch: %v", err)
 	}
-	if err := checkInvariants(ctx, e, keys); err != nil {
+	if err := CheckInvariants(ctx, e, keys); err != nil {
 		t.Fatal(err)
 	}
 	// Every event was stored exactly once and is in some journey.
