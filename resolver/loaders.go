@@ -115,20 +115,33 @@ func (b *batch[V]) load(ctx context.Context, key string) (V, bool, error) {
 }
 
 // prime stores a value already at hand, unless key was hinted before.
-func (b *batch[V]) prime(key string, v V) {
+func (b *batch[V]) prime(key string, v V) { b.primeAll(map[string]V{key: v}) }
+
+// primeAll stores values already at hand as one settled sibling set; keys
+// hinted before keep their set and are left alone. The group is in place
+// before the keys become visible, so no load of them reaches the store.
+func (b *batch[V]) primeAll(vals map[string]V) {
 	b.sibs.mu.Lock()
-	if _, ok := b.sibs.of[key]; ok {
-		b.sibs.mu.Unlock()
+	defer b.sibs.mu.Unlock()
+	set := &siblingSet{}
+	g := &group[V]{vals: make(map[string]V, len(vals))}
+	for k, v := range vals {
+		if _, ok := b.sibs.of[k]; ok || k == "" {
+			continue
+		}
+		set.keys = append(set.keys, k)
+		g.vals[k] = v
+	}
+	if len(set.keys) == 0 {
 		return
 	}
-	set := &siblingSet{keys: []string{key}}
-	b.sibs.of[key] = set
-	b.sibs.mu.Unlock()
-	g := &group[V]{vals: map[string]V{key: v}}
 	g.once.Do(func() {})
-	b.mu.Lock()
+	b.mu.Lock() // order: sibs.mu, then b.mu; load never holds b.mu while taking sibs.mu
 	b.groups[set] = g
 	b.mu.Unlock()
+	for _, k := range set.keys {
+		b.sibs.of[k] = set
+	}
 }
 
 // loaderState is one generation of loaders; a mutation starts a new one so
@@ -233,6 +246,19 @@ func (s *loaderState) hintProfiles(ps []*graph.Profile) {
 	for _, p := range ps {
 		s.profiles.prime(p.ID, *p)
 	}
+}
+
+// primeLookup keeps what one lookup read: the profile (see hintProfiles)
+// and its members, as the profile's members and as identifiers by key, so
+// the profile's identifiers, traits and profile need no further read.
+func (s *loaderState) primeLookup(p *graph.Profile, members []graph.Identifier) {
+	s.members.prime(p.ID, members) // before hintProfiles, which would claim the id
+	s.hintProfiles([]*graph.Profile{p})
+	byKey := make(map[string]graph.Identifier, len(members))
+	for _, m := range members {
+		byKey[m.Key] = m
+	}
+	s.idents.primeAll(byKey)
 }
 
 // journeyShape names a journey query apart from its profiles.

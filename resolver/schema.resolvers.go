@@ -231,15 +231,14 @@ func (r *queryResolver) ProfileByIdentifier(ctx context.Context, typeArg string,
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.engine.ProfileByIdentifier(ctx, ref)
-	if graph.ErrorCode(err) == graph.ENOTFOUND {
-		return nil, nil
+	p, ok, err := r.lookupProfile(ctx, ref)
+	if err != nil || !ok {
+		return nil, err
 	}
-	if err != nil {
-		return nil, domainErr(err)
+	if !p.Live() {
+		r.loaders(ctx).hintProfiles([]*graph.Profile{p})
 	}
-	r.loaders(ctx).hintProfiles([]*graph.Profile{&p})
-	return &p, nil
+	return p, nil
 }
 
 func (r *queryResolver) Profiles(ctx context.Context, first *int, after *string, last *int, before *string) (*gql.ProfileConnection, error) {
@@ -250,6 +249,13 @@ func (r *queryResolver) Identifier(ctx context.Context, typeArg string, value st
 	ref, err := r.normalizeInput("type", "value", typeArg, value)
 	if err != nil {
 		return nil, err
+	}
+	if wantsProfile(ctx) {
+		// The identifier, its profile and the profile's members in one read;
+		// an identifier in no profile (or none) falls through to the loader.
+		if _, _, err := r.lookupProfile(ctx, ref); err != nil {
+			return nil, err
+		}
 	}
 	s := r.loaders(ctx)
 	s.identSibs.hint([]string{ref.Key()})

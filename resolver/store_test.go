@@ -198,3 +198,90 @@ func TestNoNPlusOne(t *testing.T) {
 		}
 	})
 }
+
+// TestLookupOneRead: the front-end lookup, a profile by identifier with its
+// identifiers and traits, costs one read transaction, and answers as the
+// same profile read by id (through the members loader) does. So does an
+// identifier with its profile; misses and a bare identifier stay cheap.
+func TestLookupOneRead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		cs := newCountingStore(s)
+		e := newEnv(t, cs, testConfig(), nil)
+		e.apply(
+			withTraits(ev("l1", t0, "identify", "user_id:u1", "email:ann@example.com"), map[string]any{"name": "Ann", "plan": "free"}),
+			withTraits(ev("l2", t0.Add(time.Minute), "identify", "anonymous_id:a1", "email:ann@example.com"), map[string]any{"plan": "pro"}),
+			ev("l3", t0, "page", "user_id:u2"),
+		)
+
+		type profile struct {
+			ID          string
+			Identifiers []struct{ Type, Value string }
+			Traits      map[string]any
+		}
+		cost := func(q string, vars map[string]any, out any) (int64, map[string]int) {
+			t.Helper()
+			cs.reset()
+			e.query(q, vars, out)
+			return cs.reset()
+		}
+
+		var got struct {
+			P *profile `json:"profileByIdentifier"`
+		}
+		views, calls := cost(`query($t:String!,$v:String!){profileByIdentifier(type:$t,value:$v){id identifiers{type value} traits}}`,
+			map[string]any{"t": "email", "v": "Ann@Example.com"}, &got)
+		if views != 1 || total(calls) != 3 {
+			t.Fatalf("profileByIdentifier: %d read transactions (%s), want 1 with 3 reads", views, describe(calls))
+		}
+		if got.P == nil {
+			t.Fatal("profileByIdentifier: no profile")
+		}
+		var want struct {
+			P *profile `json:"profile"`
+		}
+		e.query(`query($id:ID!){profile(id:$id){id identifiers{type value} traits}}`, map[string]any{"id": got.P.ID}, &want)
+		if fmt.Sprint(got.P) != fmt.Sprint(want.P) {
+			t.Fatalf("profileByIdentifier answers %+v, profile(id) answers %+v", got.P, want.P)
+		}
+		if len(got.P.Identifiers) != 3 || got.P.Traits["plan"] != "pro" || got.P.Traits["name"] != "Ann" {
+			t.Fatalf("profileByIdentifier: %+v", got.P)
+		}
+
+		// An identifier with its profile's fields: one read too.
+		var id struct {
+			I *struct {
+				Key     string
+				Traits  []struct{ Name string }
+				Profile profile
+			} `json:"identifier"`
+		}
+		views, calls = cost(`query($t:String!,$v:String!){identifier(type:$t,value:$v){key traits{name} profile{id identifiers{type value} traits}}}`,
+			map[string]any{"t": "user_id", "v": "u1"}, &id)
+		if views != 1 {
+			t.Fatalf("identifier with profile: %d read transactions (%s), want 1", views, describe(calls))
+		}
+		if id.I == nil || id.I.Key != "user_id:u1" || len(id.I.Traits) != 2 || fmt.Sprint(id.I.Profile) != fmt.Sprint(*want.P) {
+			t.Fatalf("identifier with profile: %+v, want profile %+v", id.I, want.P)
+		}
+
+		// A bare identifier reads only the identifier, as before.
+		views, calls = cost(`{identifier(type:"user_id",value:"u2"){key}}`, nil, nil)
+		if views != 1 || calls["Members"] != 0 || calls["Profiles"] != 0 {
+			t.Fatalf("bare identifier: %d read transactions (%s), want 1 reading identifiers only", views, describe(calls))
+		}
+
+		// Misses answer null.
+		var miss struct {
+			P *profile              `json:"profileByIdentifier"`
+			I *struct{ Key string } `json:"identifier"`
+		}
+		views, calls = cost(`{profileByIdentifier(type:"email",value:"nobody@example.com"){id traits} identifier(type:"email",value:"nobody@example.com"){key profile{id}}}`, nil, &miss)
+		if miss.P != nil || miss.I != nil {
+			t.Fatalf("misses: %+v", miss)
+		}
+		// profileByIdentifier's lookup, identifier's lookup and its fallback read.
+		if views > 3 {
+			t.Fatalf("misses: %d read transactions (%s), want at most 3", views, describe(calls))
+		}
+	})
+}
