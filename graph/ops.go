@@ -159,17 +159,24 @@ func (e *Engine) lookup(ctx context.Context, refs []IdentifierRef, withMembers b
 			return nil
 		}
 		sort.Strings(pids)
-		profs, err := tx.Profiles(ctx, pids)
+		// A merge may commit between the two reads (Neo4j reads are not one
+		// snapshot), so redirects are followed like any profile id.
+		profs, err := resolveProfiles(ctx, tx, pids)
 		if err != nil {
 			return err
 		}
+		var live []string
 		for r, k := range keyOf {
 			if p, ok := profs[idents[k].ProfileID]; ok && idents[k].ProfileID != "" {
 				out[r] = p
+				if !contains(live, p.ID) {
+					live = append(live, p.ID)
+				}
 			}
 		}
-		if withMembers {
-			members, err = tx.Members(ctx, pids)
+		if withMembers && len(live) > 0 {
+			sort.Strings(live)
+			members, err = tx.Members(ctx, live)
 		}
 		return err
 	})
