@@ -7,25 +7,25 @@ import (
 
 // Bucket names. The layout is described next to each read and write; keys
 // that hold several strings length-prefix all but the last (see appendPart).
+// Records marked binary use the encodings of codec.go.
 var (
 	bucketIdentifiers = []byte("identifiers")        // key -> identRecord JSON
 	bucketMembers     = []byte("members")            // part(profileID) key -> present
-	bucketProfiles    = []byte("profiles")           // id -> graph.Profile JSON
-	bucketLive        = []byte("live_profiles")      // id -> present, live profiles only
+	bucketProfiles    = []byte("profiles")           // id -> binary graph.Profile, live profiles only
+	bucketMerged      = []byte("merged_profiles")    // id -> binary graph.Profile, merged away
 	bucketMeta        = []byte("meta")               // metaFormat, metaLiveCount
-	bucketLinks       = []byte("links")              // part(a) b, a < b -> graph.Link JSON
-	bucketLinkAdj     = []byte("link_adjacency")     // part(key) other -> present, both ways
+	bucketLinkAdj     = []byte("link_adjacency")     // part(a) b -> binary graph.Link; part(b) a -> present; a < b
 	bucketRejected    = []byte("rejected")           // part(a) b, a < b -> graph.RejectedLink JSON
 	bucketRejectedAdj = []byte("rejected_adjacency") // part(key) other -> present, both ways
-	bucketEvents      = []byte("events")             // id -> graph.Event JSON with Keys
+	bucketEvents      = []byte("events")             // id -> binary graph.Event with Keys
 	bucketBy          = []byte("events_by")          // part(key) time eventID -> present
 	bucketChanges     = []byte("changes")            // seq -> graph.ProfileChange JSON
 	bucketChangeIdx   = []byte("changes_by_profile") // part(profileID) time seq -> present
 )
 
 var allBuckets = [][]byte{
-	bucketIdentifiers, bucketMembers, bucketProfiles, bucketLive, bucketMeta,
-	bucketLinks, bucketLinkAdj, bucketRejected, bucketRejectedAdj,
+	bucketIdentifiers, bucketMembers, bucketProfiles, bucketMerged, bucketMeta,
+	bucketLinkAdj, bucketRejected, bucketRejectedAdj,
 	bucketEvents, bucketBy, bucketChanges, bucketChangeIdx,
 }
 
@@ -35,8 +35,10 @@ var (
 )
 
 // formatVersion is raised whenever the layout above changes, so an old
-// binary refuses a file it would misread.
-const formatVersion = 1
+// binary refuses a file it would misread, and this one refuses an older
+// file. Version 2: binary profiles, links and events; live and merged
+// profiles in separate buckets; a link stored in its adjacency entry.
+const formatVersion = 2
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

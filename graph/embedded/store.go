@@ -74,18 +74,26 @@ func Open(dir string) (*Store, error) {
 }
 
 func initBuckets(btx *bolt.Tx) error {
+	// Check the layout before creating anything: an older file must be
+	// refused as it is, not half upgraded.
+	if meta := btx.Bucket(bucketMeta); meta != nil {
+		if v := meta.Get(metaFormat); v != nil {
+			if len(v) != 8 {
+				return fmt.Errorf("the file holds an unreadable layout version %x; this build reads version %d", v, formatVersion)
+			}
+			if n := decodeU64(v); n != formatVersion {
+				return fmt.Errorf("the file holds layout version %d; this build reads only version %d and cannot convert it (start from an empty data dir, or use a build that reads version %d)", n, formatVersion, n)
+			}
+		}
+	}
 	for _, name := range allBuckets {
 		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
 	meta := btx.Bucket(bucketMeta)
-	v := meta.Get(metaFormat)
-	if v == nil {
+	if meta.Get(metaFormat) == nil {
 		return meta.Put(metaFormat, u64(formatVersion))
-	}
-	if len(v) != 8 || decodeU64(v) != formatVersion {
-		return fmt.Errorf("the file holds layout version %x; this build reads version %d", v, formatVersion)
 	}
 	return nil
 }

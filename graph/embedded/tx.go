@@ -36,9 +36,9 @@ func (r *identRecord) identifier(key string) graph.Identifier {
 type tx struct {
 	btx *bolt.Tx
 
-	idents, members, profiles, live, meta *bolt.Bucket
-	links, linkAdj, rejected, rejectedAdj *bolt.Bucket
-	events, by, changes, changeIdx        *bolt.Bucket
+	idents, members, profiles, merged, meta *bolt.Bucket
+	linkAdj, rejected, rejectedAdj          *bolt.Bucket
+	events, by, changes, changeIdx          *bolt.Bucket
 
 	// In a write transaction an identifier is typically locked, assigned
 	// and given traits by the same batch. Decoded records are kept here
@@ -57,9 +57,8 @@ func newTx(btx *bolt.Tx, writable bool) *tx {
 		idents:      btx.Bucket(bucketIdentifiers),
 		members:     btx.Bucket(bucketMembers),
 		profiles:    btx.Bucket(bucketProfiles),
-		live:        btx.Bucket(bucketLive),
+		merged:      btx.Bucket(bucketMerged),
 		meta:        btx.Bucket(bucketMeta),
-		links:       btx.Bucket(bucketLinks),
 		linkAdj:     btx.Bucket(bucketLinkAdj),
 		rejected:    btx.Bucket(bucketRejected),
 		rejectedAdj: btx.Bucket(bucketRejectedAdj),
@@ -150,6 +149,17 @@ func uniqueSorted(xs []string) []string {
 	return out[:j]
 }
 
+// scanPrefixKV calls fn with the rest and the value of every key of b that
+// starts with p. Both are only valid until fn returns.
+func scanPrefixKV(c *bolt.Cursor, p []byte, fn func(rest, v []byte) error) error {
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if err := fn(k[len(p):], v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // scanPrefix calls fn with the rest of every key of b that starts with p.
 // The rest is only valid until fn returns.
 func scanPrefix(c *bolt.Cursor, p []byte, fn func(rest []byte) error) error {
@@ -199,16 +209,16 @@ func (t *tx) Profiles(ctx context.Context, ids []string) (map[string]graph.Profi
 	return out, nil
 }
 
+// profile reads a live profile, or else a merged one.
 func (t *tx) profile(id string) (graph.Profile, bool, error) {
 	v := t.profiles.Get([]byte(id))
 	if v == nil {
-		return graph.Profile{}, false, nil
+		if v = t.merged.Get([]byte(id)); v == nil {
+			return graph.Profile{}, false, nil
+		}
 	}
-	var p graph.Profile
-	if err := json.Unmarshal(v, &p); err != nil {
-		return graph.Profile{}, false, fmt.Errorf("decode profile %q: %w", id, err)
-	}
-	return p, true, nil
+	p, err := decodeProfile(id, v)
+	return p, err == nil, err
 }
 
 // memberKeys returns the keys IN profile id, in key order.
@@ -262,31 +272,79 @@ func pairsOf(adj *bolt.Bucket, keys []string) []graph.LinkKey {
 			return nil
 		})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].A != out[j].A {
-			return out[i].A < out[j].A
-		}
-		return out[i].B < out[j].B
-	})
+	sortPairs(out)
 	return out
 }
 
-// Links implements graph.ReadTx.
+func sortPairs(ps []graph.LinkKey) {
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].A != ps[j].A {
+			return ps[i].A < ps[j].A
+		}
+		return ps[i].B < ps[j].B
+	})
+}
+
+// Links implements graph.ReadTx. A link is stored in its adjacency entry
+// under its smaller key; the entry under the other key only points back.
 func (t *tx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
-	pairs := pairsOf(t.linkAdj, keys)
-	out := make([]graph.Link, 0, len(pairs))
-	for _, lk := range pairs {
-		v := t.links.Get(pairKey(lk.A, lk.B))
-		if v == nil {
+	found := map[graph.LinkKey]graph.Link{}
+	var pairs []graph.LinkKey
+	var pending []graph.LinkKey // links seen from their B side
+	c := t.linkAdj.Cursor()
+	for _, k := range uniqueSorted(keys) {
+		err := scanPrefixKV(c, part(k), func(rest, v []byte) error {
+			o := string(rest)
+			lk := graph.NewLinkKey(k, o)
+			if _, ok := found[lk]; ok {
+				return nil
+			}
+			if k > o {
+				pending = append(pending, lk)
+				return nil
+			}
+			l, err := decodeLink(k, o, v)
+			if err != nil {
+				return err
+			}
+			found[lk] = l
+			pairs = append(pairs, lk)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, lk := range pending {
+		if _, ok := found[lk]; ok {
+			continue
+		}
+		l, ok, err := t.link(lk)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			return nil, fmt.Errorf("link %s - %s is indexed but not stored", lk.A, lk.B)
 		}
-		var l graph.Link
-		if err := json.Unmarshal(v, &l); err != nil {
-			return nil, fmt.Errorf("decode link %s - %s: %w", lk.A, lk.B, err)
-		}
-		out = append(out, l)
+		found[lk] = l
+		pairs = append(pairs, lk)
+	}
+	sortPairs(pairs)
+	out := make([]graph.Link, len(pairs))
+	for i, lk := range pairs {
+		out[i] = found[lk]
 	}
 	return out, nil
+}
+
+// link reads the link lk (ordered) from its A side entry.
+func (t *tx) link(lk graph.LinkKey) (graph.Link, bool, error) {
+	v := t.linkAdj.Get(pairKey(lk.A, lk.B))
+	if v == nil {
+		return graph.Link{}, false, nil
+	}
+	l, err := decodeLink(lk.A, lk.B, v)
+	return l, err == nil, err
 }
 
 // Rejected implements graph.ReadTx.
@@ -330,53 +388,47 @@ func (t *tx) event(id string) (graph.Event, bool, error) {
 	if v == nil {
 		return graph.Event{}, false, nil
 	}
-	var ev graph.Event
-	if err := json.Unmarshal(v, &ev); err != nil {
-		return graph.Event{}, false, fmt.Errorf("decode event %q: %w", id, err)
-	}
-	return ev, true, nil
+	ev, err := decodeEvent(id, v)
+	return ev, err == nil, err
 }
 
 // ProfilesPage implements graph.ReadTx. A Limit below 1 means no limit.
 func (t *tx) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.Profile, error) {
 	var out []graph.Profile
 	full := func() bool { return q.Limit > 0 && len(out) >= q.Limit }
-	add := func(k []byte) error {
-		p, ok, err := t.profile(string(k))
+	add := func(k, v []byte) error {
+		p, err := decodeProfile(string(k), v)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("live profile %q is not stored", k)
 		}
 		out = append(out, p)
 		return nil
 	}
-	c := t.live.Cursor()
+	c := t.profiles.Cursor()
 	if q.Reverse {
-		var k []byte
+		var k, v []byte
 		if q.Before == "" {
-			k, _ = c.Last()
+			k, v = c.Last()
 		} else if k, _ = c.Seek([]byte(q.Before)); k == nil {
-			k, _ = c.Last()
+			k, v = c.Last()
 		} else {
-			k, _ = c.Prev()
+			k, v = c.Prev()
 		}
-		for ; k != nil && !full() && (q.After == "" || string(k) > q.After); k, _ = c.Prev() {
-			if err := add(k); err != nil {
+		for ; k != nil && !full() && (q.After == "" || string(k) > q.After); k, v = c.Prev() {
+			if err := add(k, v); err != nil {
 				return nil, err
 			}
 		}
 		return out, nil
 	}
-	var k []byte
+	var k, v []byte
 	if q.After == "" {
-		k, _ = c.First()
-	} else if k, _ = c.Seek([]byte(q.After)); k != nil && string(k) == q.After {
-		k, _ = c.Next()
+		k, v = c.First()
+	} else if k, v = c.Seek([]byte(q.After)); k != nil && string(k) == q.After {
+		k, v = c.Next()
 	}
-	for ; k != nil && !full() && (q.Before == "" || string(k) < q.Before); k, _ = c.Next() {
-		if err := add(k); err != nil {
+	for ; k != nil && !full() && (q.Before == "" || string(k) < q.Before); k, v = c.Next() {
+		if err := add(k, v); err != nil {
 			return nil, err
 		}
 	}

@@ -122,28 +122,30 @@ func (t *tx) addLive(delta int) error {
 	return t.meta.Put(metaLiveCount, u64(uint64(n)))
 }
 
+// putProfiles keeps each profile in the bucket of its state, live or
+// merged, moving it when the state changes.
 func (t *tx) putProfiles(w *graph.Write) error {
 	delta := 0
 	for _, p := range w.PutProfiles {
-		v, err := json.Marshal(p)
-		if err != nil {
-			return fmt.Errorf("encode profile %q: %w", p.ID, err)
-		}
 		id := []byte(p.ID)
-		if err := t.profiles.Put(id, v); err != nil {
+		into, other := t.profiles, t.merged
+		if !p.Live() {
+			into, other = other, into
+		}
+		wasLive := t.profiles.Get(id) != nil
+		if other.Get(id) != nil {
+			if err := other.Delete(id); err != nil {
+				return fmt.Errorf("move profile %q: %w", p.ID, err)
+			}
+		}
+		if err := into.Put(id, encodeProfile(p)); err != nil {
 			return fmt.Errorf("put profile %q: %w", p.ID, err)
 		}
-		wasLive := t.live.Get(id) != nil
 		switch {
 		case p.Live() && !wasLive:
-			err = t.live.Put(id, present)
 			delta++
 		case !p.Live() && wasLive:
-			err = t.live.Delete(id)
 			delta--
-		}
-		if err != nil {
-			return fmt.Errorf("index profile %q: %w", p.ID, err)
 		}
 	}
 	return t.addLive(delta)
@@ -169,7 +171,7 @@ func (t *tx) deleteIdentifiers(w *graph.Write) error {
 		if err := t.deleteIdent(k); err != nil {
 			return err
 		}
-		if err := t.dropPairs(t.links, t.linkAdj, k); err != nil {
+		if err := t.dropPairs(nil, t.linkAdj, k); err != nil {
 			return err
 		}
 		if err := t.dropPairs(t.rejected, t.rejectedAdj, k); err != nil {
@@ -183,7 +185,7 @@ func (t *tx) deleteIdentifiers(w *graph.Write) error {
 }
 
 // dropPairs deletes every pair of edges that touches k, and both of its
-// adjacency entries. Keys are collected first: deleting under a moving
+// adjacency entries; edges is nil when the adjacency entries hold the edge. Keys are collected first: deleting under a moving
 // bbolt cursor can skip entries.
 func (t *tx) dropPairs(edges, adj *bolt.Bucket, k string) error {
 	var others []string
@@ -200,8 +202,10 @@ func (t *tx) dropPairs(edges, adj *bolt.Bucket, k string) error {
 }
 
 func (t *tx) deletePair(edges, adj *bolt.Bucket, lk graph.LinkKey) error {
-	if err := edges.Delete(pairKey(lk.A, lk.B)); err != nil {
-		return err
+	if edges != nil {
+		if err := edges.Delete(pairKey(lk.A, lk.B)); err != nil {
+			return err
+		}
 	}
 	if err := adj.Delete(append(part(lk.A), lk.B...)); err != nil {
 		return err
@@ -242,35 +246,20 @@ func (t *tx) dropEventsBy(k string) error {
 		if v == nil {
 			continue
 		}
-		// Only "keys" is rewritten; the other fields keep their exact
+		// Only the keys are rewritten; the other fields keep their exact
 		// bytes, numbers in properties included.
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(v, &fields); err != nil {
-			return fmt.Errorf("decode event %q: %w", id, err)
+		r, err := parseEvent(id, v)
+		if err != nil {
+			return err
 		}
-		var keys []string
-		if raw, ok := fields["keys"]; ok {
-			if err := json.Unmarshal(raw, &keys); err != nil {
-				return fmt.Errorf("decode keys of event %q: %w", id, err)
-			}
-		}
-		keys = slices.DeleteFunc(keys, func(x string) bool { return x == k })
-		if len(keys) == 0 {
+		r.Keys = slices.DeleteFunc(r.Keys, func(x string) bool { return x == k })
+		if len(r.Keys) == 0 {
 			if err := t.events.Delete([]byte(id)); err != nil {
 				return err
 			}
 			continue
 		}
-		raw, err := json.Marshal(keys)
-		if err != nil {
-			return err
-		}
-		fields["keys"] = raw
-		nv, err := json.Marshal(fields)
-		if err != nil {
-			return fmt.Errorf("encode event %q: %w", id, err)
-		}
-		if err := t.events.Put([]byte(id), nv); err != nil {
+		if err := t.events.Put([]byte(id), r.encode()); err != nil {
 			return err
 		}
 	}
@@ -306,15 +295,18 @@ func (t *tx) assign(w *graph.Write) error {
 	return nil
 }
 
+// putLinks keeps each link in its adjacency entry under its smaller key;
+// the entry under the larger key holds only present. A link seen again
+// rewrites that one entry.
 func (t *tx) putLinks(w *graph.Write) error {
 	for _, l := range w.PutLinks {
 		lk := graph.NewLinkKey(l.A, l.B)
 		l.A, l.B = lk.A, lk.B
-		if v := t.links.Get(pairKey(lk.A, lk.B)); v != nil {
-			var old graph.Link
-			if err := json.Unmarshal(v, &old); err != nil {
-				return fmt.Errorf("decode link %s - %s: %w", lk.A, lk.B, err)
-			}
+		old, ok, err := t.link(lk)
+		if err != nil {
+			return err
+		}
+		if ok {
 			old.Count += l.Count
 			if l.FirstSeen.Before(old.FirstSeen) {
 				old.FirstSeen = l.FirstSeen
@@ -324,12 +316,13 @@ func (t *tx) putLinks(w *graph.Write) error {
 			}
 			l = old
 		}
-		v, err := json.Marshal(l)
-		if err != nil {
-			return fmt.Errorf("encode link %s - %s: %w", lk.A, lk.B, err)
+		if err := t.linkAdj.Put(pairKey(lk.A, lk.B), encodeLink(l)); err != nil {
+			return fmt.Errorf("put link %s - %s: %w", lk.A, lk.B, err)
 		}
-		if err := t.putPair(t.links, t.linkAdj, lk, v); err != nil {
-			return err
+		if !ok {
+			if err := t.linkAdj.Put(pairKey(lk.B, lk.A), present); err != nil {
+				return fmt.Errorf("index link %s - %s: %w", lk.A, lk.B, err)
+			}
 		}
 	}
 	return nil
@@ -337,7 +330,7 @@ func (t *tx) putLinks(w *graph.Write) error {
 
 func (t *tx) deleteLinks(w *graph.Write) error {
 	for _, lk := range w.DeleteLinks {
-		if err := t.deletePair(t.links, t.linkAdj, graph.NewLinkKey(lk.A, lk.B)); err != nil {
+		if err := t.deletePair(nil, t.linkAdj, graph.NewLinkKey(lk.A, lk.B)); err != nil {
 			return err
 		}
 	}
@@ -366,7 +359,7 @@ func (t *tx) putEvents(w *graph.Write) error {
 		if t.events.Get(id) != nil {
 			return fmt.Errorf("event %q is already stored; its id was not claimed", ev.ID)
 		}
-		v, err := json.Marshal(ev)
+		v, err := encodeEvent(ev)
 		if err != nil {
 			return fmt.Errorf("encode event %q: %w", ev.ID, err)
 		}
@@ -442,19 +435,19 @@ func changeIdxKey(profileID string, ch graph.ProfileChange, seq uint64) []byte {
 	return append(appendTime(part(profileID), ch.At), u64(seq)...)
 }
 
-// deleteProfiles removes each profile, its live entry and every history
+// deleteProfiles removes each profile, live or merged, and every history
 // entry that names it, from both profiles' indexes.
 func (t *tx) deleteProfiles(w *graph.Write) error {
 	delta := 0
 	for _, id := range w.DeleteProfiles {
 		bid := []byte(id)
-		if t.live.Get(bid) != nil {
-			if err := t.live.Delete(bid); err != nil {
+		if t.profiles.Get(bid) != nil {
+			if err := t.profiles.Delete(bid); err != nil {
 				return err
 			}
 			delta--
 		}
-		if err := t.profiles.Delete(bid); err != nil {
+		if err := t.merged.Delete(bid); err != nil {
 			return err
 		}
 		var seqs [][]byte

@@ -1,0 +1,258 @@
+package embedded
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Hot records (profiles, links, events) are stored in a compact binary form
+// rather than JSON: a record's own key is never repeated in its value,
+// strings are length-prefixed, integers are varints and times are Unix
+// seconds then nanoseconds, read back in UTC. Free-form maps whose values
+// are arbitrary JSON (event properties and traits) stay JSON inside the
+// record, so numbers come back exactly as they did before.
+
+var errShort = errors.New("record is truncated")
+
+// enc appends the parts of one record.
+type enc []byte
+
+func (e enc) str(s string) enc {
+	e = binary.AppendUvarint(e, uint64(len(s)))
+	return append(e, s...)
+}
+
+func (e enc) bytes(b []byte) enc {
+	e = binary.AppendUvarint(e, uint64(len(b)))
+	return append(e, b...)
+}
+
+func (e enc) int(n int64) enc { return binary.AppendVarint(e, n) }
+
+func (e enc) uint(n uint64) enc { return binary.AppendUvarint(e, n) }
+
+// time keeps every time.Time instant exactly (no range limit); the zone is
+// not kept, as every stored time is UTC.
+func (e enc) time(t time.Time) enc {
+	return binary.AppendUvarint(binary.AppendVarint(e, t.Unix()), uint64(t.Nanosecond()))
+}
+
+func (e enc) strs(xs []string) enc {
+	e = e.uint(uint64(len(xs)))
+	for _, x := range xs {
+		e = e.str(x)
+	}
+	return e
+}
+
+// dec reads the parts of one record in the order enc wrote them. The first
+// error sticks; later reads return zero values.
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) fail() {
+	if d.err == nil {
+		d.err = errShort
+	}
+	d.b = nil
+}
+
+func (d *dec) uint() uint64 {
+	n, w := binary.Uvarint(d.b)
+	if w <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[w:]
+	return n
+}
+
+func (d *dec) int() int64 {
+	n, w := binary.Varint(d.b)
+	if w <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[w:]
+	return n
+}
+
+// raw returns the next length-prefixed bytes, aliasing the record.
+func (d *dec) raw() []byte {
+	n := d.uint()
+	if d.err != nil || uint64(len(d.b)) < n {
+		d.fail()
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) str() string { return string(d.raw()) }
+
+func (d *dec) time() time.Time {
+	s := d.int()
+	ns := d.uint()
+	if d.err != nil || ns >= 1e9 {
+		d.fail()
+		return time.Time{}
+	}
+	return time.Unix(s, int64(ns)).UTC()
+}
+
+func (d *dec) strs() []string {
+	n := d.uint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.str()
+	}
+	return out
+}
+
+// done reports the first error, or trailing bytes.
+func (d *dec) done() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errors.New("record has trailing bytes")
+	}
+	return d.err
+}
+
+// Profile records, under the profile id. The id is the key.
+
+func encodeProfile(p graph.Profile) []byte {
+	e := make(enc, 0, 48+16*len(p.Counts)+len(p.MergedInto))
+	e = e.time(p.CreatedAt).time(p.UpdatedAt).int(int64(p.Size))
+	names := make([]string, 0, len(p.Counts))
+	for n := range p.Counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	e = e.uint(uint64(len(names)))
+	for _, n := range names {
+		e = e.str(n).int(int64(p.Counts[n]))
+	}
+	return e.str(p.MergedInto)
+}
+
+func decodeProfile(id string, v []byte) (graph.Profile, error) {
+	d := dec{b: v}
+	p := graph.Profile{ID: id, CreatedAt: d.time(), UpdatedAt: d.time(), Size: int(d.int())}
+	if n := d.uint(); n > 0 && n <= uint64(len(d.b)) {
+		p.Counts = make(map[string]int, n)
+		for range n {
+			name := d.str()
+			p.Counts[name] = int(d.int())
+		}
+	} else if n > 0 {
+		d.fail()
+	}
+	p.MergedInto = d.str()
+	if err := d.done(); err != nil {
+		return graph.Profile{}, fmt.Errorf("decode profile %q: %w", id, err)
+	}
+	return p, nil
+}
+
+// Link records, as the value of the link's adjacency entry under its A
+// side. A and B are the key.
+
+func encodeLink(l graph.Link) []byte {
+	e := make(enc, 0, 40+len(l.Source)+len(l.Evidence))
+	return e.str(l.Source).str(l.Evidence).time(l.FirstSeen).time(l.LastSeen).int(int64(l.Count))
+}
+
+func decodeLink(a, b string, v []byte) (graph.Link, error) {
+	d := dec{b: v}
+	l := graph.Link{A: a, B: b, Source: d.str(), Evidence: d.str(), FirstSeen: d.time(), LastSeen: d.time(), Count: int(d.int())}
+	if err := d.done(); err != nil {
+		return graph.Link{}, fmt.Errorf("decode link %s - %s: %w", a, b, err)
+	}
+	return l, nil
+}
+
+// Event records, under the event id. Properties and traits are JSON
+// objects, empty when the event has none.
+
+type eventRecord struct {
+	graph.Event
+	props, traits []byte // JSON, or empty
+}
+
+func encodeEvent(ev *graph.Event) ([]byte, error) {
+	r := eventRecord{Event: *ev}
+	if len(ev.Properties) > 0 {
+		b, err := json.Marshal(ev.Properties)
+		if err != nil {
+			return nil, err
+		}
+		r.props = b
+	}
+	if len(ev.Traits) > 0 {
+		b, err := json.Marshal(ev.Traits)
+		if err != nil {
+			return nil, err
+		}
+		r.traits = b
+	}
+	return r.encode(), nil
+}
+
+func (r *eventRecord) encode() []byte {
+	n := 48 + len(r.Type) + len(r.Name) + len(r.Channel) + len(r.Source) + len(r.props) + len(r.traits)
+	for _, k := range r.Keys {
+		n += len(k) + 2
+	}
+	e := make(enc, 0, n)
+	e = e.str(r.Type).str(r.Name).str(r.Channel).str(r.Source).time(r.Timestamp).time(r.ReceivedAt)
+	return e.strs(r.Keys).bytes(r.props).bytes(r.traits)
+}
+
+// parseEvent decodes everything but the JSON maps, which stay raw.
+func parseEvent(id string, v []byte) (eventRecord, error) {
+	d := dec{b: v}
+	var r eventRecord
+	r.ID = id
+	r.Type, r.Name, r.Channel, r.Source = d.str(), d.str(), d.str(), d.str()
+	r.Timestamp, r.ReceivedAt = d.time(), d.time()
+	r.Keys = d.strs()
+	r.props, r.traits = d.raw(), d.raw()
+	if err := d.done(); err != nil {
+		return eventRecord{}, fmt.Errorf("decode event %q: %w", id, err)
+	}
+	return r, nil
+}
+
+func decodeEvent(id string, v []byte) (graph.Event, error) {
+	r, err := parseEvent(id, v)
+	if err != nil {
+		return graph.Event{}, err
+	}
+	ev := r.Event
+	if len(r.props) > 0 {
+		if err := json.Unmarshal(r.props, &ev.Properties); err != nil {
+			return graph.Event{}, fmt.Errorf("decode properties of event %q: %w", id, err)
+		}
+	}
+	if len(r.traits) > 0 {
+		if err := json.Unmarshal(r.traits, &ev.Traits); err != nil {
+			return graph.Event{}, fmt.Errorf("decode traits of event %q: %w", id, err)
+		}
+	}
+	return ev, nil
+}
