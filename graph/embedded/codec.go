@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/idgraph/cdp/graph"
@@ -255,4 +256,99 @@ func decodeEvent(id string, v []byte) (graph.Event, error) {
 		}
 	}
 	return ev, nil
+}
+
+// Identifier records, under the identifier key, stay JSON: other tools
+// read the "profile" field of this bucket (cdp bench's raw lookup does).
+// The form is compact: times are [unix seconds, nanoseconds], and type and
+// value are left out when the key gives them (graph.SplitKey), which also
+// keeps values that are not valid UTF-8 byte for byte.
+type identJSON struct {
+	First   [2]int64                    `json:"f"`
+	Last    [2]int64                    `json:"l"`
+	Sources []string                    `json:"s,omitempty"`
+	Profile string                      `json:"profile,omitempty"`
+	Traits  map[string]graph.TraitValue `json:"t,omitempty"`
+	Type    string                      `json:"type,omitempty"`
+	Value   string                      `json:"value,omitempty"`
+}
+
+func encodeIdent(key string, r *identRecord) ([]byte, error) {
+	b := make([]byte, 0, 96+len(r.Profile))
+	b = append(b, `{"f":`...)
+	b = appendJSONTime(b, r.FirstSeen)
+	b = append(b, `,"l":`...)
+	b = appendJSONTime(b, r.LastSeen)
+	if len(r.Sources) > 0 {
+		b = append(b, `,"s":[`...)
+		for i, src := range r.Sources {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, src)
+		}
+		b = append(b, ']')
+	}
+	if r.Profile != "" {
+		b = append(b, `,"profile":`...)
+		b = appendJSONString(b, r.Profile)
+	}
+	if len(r.Traits) > 0 {
+		t, err := json.Marshal(r.Traits)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"t":`...)
+		b = append(b, t...)
+	}
+	if ref := graph.SplitKey(key); ref.Type != r.Type || ref.Value != r.Value {
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, r.Type)
+		b = append(b, `,"value":`...)
+		b = appendJSONString(b, r.Value)
+	}
+	return append(b, '}'), nil
+}
+
+func decodeIdent(key string, v []byte) (*identRecord, error) {
+	var j identJSON
+	if err := json.Unmarshal(v, &j); err != nil {
+		return nil, fmt.Errorf("decode identifier %q: %w", key, err)
+	}
+	if j.First[1] < 0 || j.First[1] >= 1e9 || j.Last[1] < 0 || j.Last[1] >= 1e9 {
+		return nil, fmt.Errorf("decode identifier %q: bad time", key)
+	}
+	r := &identRecord{
+		Type: j.Type, Value: j.Value,
+		FirstSeen: time.Unix(j.First[0], j.First[1]).UTC(),
+		LastSeen:  time.Unix(j.Last[0], j.Last[1]).UTC(),
+		Sources:   j.Sources, Profile: j.Profile, Traits: j.Traits,
+	}
+	if r.Type == "" && r.Value == "" {
+		ref := graph.SplitKey(key)
+		r.Type, r.Value = ref.Type, ref.Value
+	}
+	return r, nil
+}
+
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '[')
+	b = strconv.AppendInt(b, t.Unix(), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(t.Nanosecond()), 10)
+	return append(b, ']')
+}
+
+// appendJSONString quotes s as encoding/json does: plain printable ASCII
+// is copied, anything else goes through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -9,7 +9,7 @@ import (
 // that hold several strings length-prefix all but the last (see appendPart).
 // Records marked binary use the encodings of codec.go.
 var (
-	bucketIdentifiers = []byte("identifiers")        // key -> identRecord JSON
+	bucketIdentifiers = []byte("identifiers")        // key -> compact identifier JSON (codec.go)
 	bucketMembers     = []byte("members")            // part(profileID) key -> present
 	bucketProfiles    = []byte("profiles")           // id -> binary graph.Profile, live profiles only
 	bucketMerged      = []byte("merged_profiles")    // id -> binary graph.Profile, merged away
@@ -36,9 +36,10 @@ var (
 
 // formatVersion is raised whenever the layout above changes, so an old
 // binary refuses a file it would misread, and this one refuses an older
-// file. Version 2: binary profiles, links and events; live and merged
-// profiles in separate buckets; a link stored in its adjacency entry.
-const formatVersion = 2
+// file. Version 3: binary profiles, links and events; compact identifier
+// JSON (codec.go); live and merged profiles in separate buckets; a link
+// stored in its adjacency entry.
+const formatVersion = 3
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

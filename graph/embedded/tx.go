@@ -14,15 +14,15 @@ import (
 	"github.com/idgraph/cdp/graph"
 )
 
-// identRecord is an identifier as stored under its key.
+// identRecord is an identifier as it is kept in a transaction.
 type identRecord struct {
-	Type      string                      `json:"type"`
-	Value     string                      `json:"value"`
-	FirstSeen time.Time                   `json:"firstSeen"`
-	LastSeen  time.Time                   `json:"lastSeen"`
-	Sources   []string                    `json:"sources,omitempty"`
-	Profile   string                      `json:"profile,omitempty"`
-	Traits    map[string]graph.TraitValue `json:"traits,omitempty"`
+	Type      string
+	Value     string
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Sources   []string
+	Profile   string
+	Traits    map[string]graph.TraitValue
 }
 
 func (r *identRecord) identifier(key string) graph.Identifier {
@@ -83,9 +83,9 @@ func (t *tx) ident(key string) (*identRecord, error) {
 	if v == nil {
 		return nil, nil
 	}
-	r := new(identRecord)
-	if err := json.Unmarshal(v, r); err != nil {
-		return nil, fmt.Errorf("decode identifier %q: %w", key, err)
+	r, err := decodeIdent(key, v)
+	if err != nil {
+		return nil, err
 	}
 	if t.cache != nil {
 		t.cache[key] = r
@@ -117,7 +117,7 @@ func (t *tx) flush() error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		v, err := json.Marshal(t.cache[k])
+		v, err := encodeIdent(k, t.cache[k])
 		if err != nil {
 			return fmt.Errorf("encode identifier %q: %w", k, err)
 		}

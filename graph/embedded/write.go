@@ -1,10 +1,12 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -352,9 +354,18 @@ func (t *tx) putRejected(w *graph.Write) error {
 	return nil
 }
 
+// putEvents writes the events, then their BY entries, each in key order:
+// bbolt inserts in key order touch each page once.
 func (t *tx) putEvents(w *graph.Write) error {
+	order := make([]*graph.Event, len(w.Events))
+	nby := 0
 	for i := range w.Events {
-		ev := &w.Events[i]
+		order[i] = &w.Events[i]
+		nby += len(w.Events[i].Keys)
+	}
+	slices.SortStableFunc(order, func(a, b *graph.Event) int { return strings.Compare(a.ID, b.ID) })
+	by := make([][]byte, 0, nby)
+	for _, ev := range order {
 		id := []byte(ev.ID)
 		if t.events.Get(id) != nil {
 			return fmt.Errorf("event %q is already stored; its id was not claimed", ev.ID)
@@ -367,10 +378,13 @@ func (t *tx) putEvents(w *graph.Write) error {
 			return fmt.Errorf("put event %q: %w", ev.ID, err)
 		}
 		for _, k := range ev.Keys {
-			e := append(appendTime(part(k), ev.Timestamp), ev.ID...)
-			if err := t.by.Put(e, present); err != nil {
-				return fmt.Errorf("index event %q by %q: %w", ev.ID, k, err)
-			}
+			by = append(by, append(appendTime(part(k), ev.Timestamp), ev.ID...))
+		}
+	}
+	slices.SortFunc(by, bytes.Compare)
+	for _, e := range by {
+		if err := t.by.Put(e, present); err != nil {
+			return fmt.Errorf("index events: %w", err)
 		}
 	}
 	return nil
