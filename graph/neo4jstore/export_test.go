@@ -28,24 +28,26 @@ func HotQueries() []PlannedQuery {
 		{"Journeys", qJourneys, map[string]any{"ids": ids, "types": []any{}, "channels": []any{},
 			"from": nil, "to": nil, "afterTs": nil, "afterID": nil, "limit": int64(10)}},
 		{"Changes", qChanges, map[string]any{"ids": ids}},
-		{"Apply PutProfiles", qPutProfiles, map[string]any{"rows": []any{map[string]any{
-			"id": "p_a", "createdAt": nil, "updatedAt": nil, "size": int64(1), "counts": nil, "mergedInto": nil}}}},
-		{"Apply DeleteIdentifiers", qDeleteIdentifiers, map[string]any{"keys": keys}},
-		{"Apply Assign", qAssign, map[string]any{"rows": []any{map[string]any{"key": "user_id:a", "pid": "p_a"}}}},
-		{"Apply PutLinks", qPutLinks, map[string]any{"rows": []any{map[string]any{
-			"a": "email:a@example.com", "b": "user_id:a", "source": "web", "evidence": "m1",
-			"firstSeen": nil, "lastSeen": nil, "count": int64(1)}}}},
-		{"Apply DeleteLinks", qDeleteLinks, map[string]any{"rows": []any{map[string]any{"a": "email:a@example.com", "b": "user_id:a"}}}},
-		{"Apply PutRejected", qPutRejected, map[string]any{"rows": []any{map[string]any{
-			"a": "email:a@example.com", "b": "user_id:a", "source": "rules", "reason": "r", "at": nil, "evidence": "m1"}}}},
-		{"Apply Events", qPutEvents, map[string]any{"rows": []any{map[string]any{
-			"id": "m1", "type": "track", "name": nil, "channel": nil, "source": nil, "timestamp": nil, "receivedAt": nil,
-			"properties": nil, "traits": nil, "keys": keys}}}},
 		{"Apply Traits (read)", qReadTraits, map[string]any{"keys": keys}},
-		{"Apply Traits (write)", qWriteTraits, map[string]any{"rows": []any{map[string]any{"key": "user_id:a", "traits": "{}"}}}},
-		{"Apply Changes", qPutChanges, map[string]any{"rows": []any{map[string]any{
-			"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r"}}}},
-		{"Apply DeleteProfiles", qDeleteProfiles, map[string]any{"ids": ids}},
+		// One row for every step, so that each step's plan is exercised.
+		{"Apply", qApply, map[string]any{
+			"profiles": []any{map[string]any{
+				"id": "p_a", "createdAt": nil, "updatedAt": nil, "size": int64(1), "counts": nil, "mergedInto": nil}},
+			"deleteIdentifiers": keys,
+			"assign":            []any{map[string]any{"key": "user_id:a", "pid": "p_a"}},
+			"links": []any{map[string]any{
+				"a": "email:a@example.com", "b": "user_id:a", "source": "web", "evidence": "m1",
+				"firstSeen": nil, "lastSeen": nil, "count": int64(1)}},
+			"deleteLinks": []any{map[string]any{"a": "email:a@example.com", "b": "user_id:a"}},
+			"rejected": []any{map[string]any{
+				"a": "email:a@example.com", "b": "user_id:a", "source": "rules", "reason": "r", "at": nil, "evidence": "m1"}},
+			"events": []any{map[string]any{"id": "m1", "keys": keys, "props": map[string]any{
+				"type": "track", "name": nil, "channel": nil, "source": nil, "timestamp": nil, "receivedAt": nil,
+				"properties": nil, "traits": nil, "claim": nil}}},
+			"traits":         []any{map[string]any{"key": "user_id:a", "traits": "{}"}},
+			"changes":        []any{map[string]any{"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r"}},
+			"deleteProfiles": ids,
+		}},
 	}
 }
 

@@ -174,6 +174,11 @@ func (t *readTx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedL
 		}
 		out = append(out, x)
 	}
+	sortRejected(out)
+	return out, nil
+}
+
+func sortRejected(out []graph.RejectedLink) {
 	sort.Slice(out, func(i, j int) bool {
 		ki, kj := graph.NewLinkKey(out[i].A, out[i].B), graph.NewLinkKey(out[j].A, out[j].B)
 		if ki.A != kj.A {
@@ -181,7 +186,6 @@ func (t *readTx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedL
 		}
 		return ki.B < kj.B
 	})
-	return out, nil
 }
 
 // qJourneys pages each profile's journey in its own subquery, so the limit

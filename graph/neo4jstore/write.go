@@ -4,15 +4,33 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/idgraph/cdp/graph"
 )
 
 // tx implements graph.Tx. A new one is made for every attempt of a managed
-// transaction, so its nonce never outlives a rolled-back attempt.
+// transaction, so its nonce and what it caches never outlive a rolled-back
+// attempt.
 type tx struct {
 	readTx
 	nonce string
+	// locked holds, per identifier that LockIdentifiers returned, what it
+	// read under the lock that only this transaction writes from then on:
+	// its traits and its REJECTED_LINK edges. It stays current until this
+	// transaction writes (Apply), which clears it. A tx serves one
+	// goroutine, so it needs no mutex.
+	locked map[string]lockedIdentifier
+}
+
+type lockedIdentifier struct {
+	traits   any // the stored traits JSON, nil when none
+	rejected []rejectedEdge
+}
+
+type rejectedEdge struct {
+	id   string // elementId, so an edge between two locked identifiers counts once
+	link graph.RejectedLink
 }
 
 // qClaimEvents creates a placeholder node per new id. The unique constraint
@@ -63,7 +81,7 @@ SET i.{{firstSeen}} = CASE WHEN i.{{firstSeen}} IS NULL OR row.first < i.{{first
     i.{{sources}} = coalesce(i.{{sources}}, []) + [s IN row.sources WHERE NOT s IN coalesce(i.{{sources}}, [])]
 WITH i
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-RETURN i { .* } AS i, p.{{id}} AS pid`)
+RETURN i { .* } AS i, p.{{id}} AS pid,` + lockedRejected)
 
 var qLockExisting = cypher(`
 UNWIND $keys AS k
@@ -71,7 +89,14 @@ MATCH (i:{{Identifier}} { {{key}}: k })
 SET i.{{key}} = i.{{key}}
 WITH i
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-RETURN i { .* } AS i, p.{{id}} AS pid`)
+RETURN i { .* } AS i, p.{{id}} AS pid,` + lockedRejected)
+
+// lockedRejected ends both lock queries: the identifier's REJECTED_LINK
+// edges, read under the lock like everything else they return, so that
+// Rejected on locked identifiers needs no query of its own (see tx.Rejected).
+const lockedRejected = `
+  COLLECT { MATCH (i)-[r:{{REJECTED_LINK}}]-(o:{{Identifier}})
+    RETURN [elementId(r), startNode(r).{{key}}, endNode(r).{{key}}, r { .* }] } AS rejected`
 
 func (t *tx) LockIdentifiers(ctx context.Context, seen []graph.IdentifierSeen, create bool) (map[string]graph.Identifier, error) {
 	out := make(map[string]graph.Identifier, len(seen))
@@ -105,7 +130,61 @@ func (t *tx) LockIdentifiers(ctx context.Context, seen []graph.IdentifierSeen, c
 	if err != nil {
 		return nil, fmt.Errorf("lock identifiers: %w", err)
 	}
-	return out, identifierRows(recs, out)
+	if err := identifierRows(recs, out); err != nil {
+		return nil, err
+	}
+	if t.locked == nil {
+		t.locked = make(map[string]lockedIdentifier, len(recs))
+	}
+	for _, r := range recs {
+		p, err := asProps(r.Values[0])
+		if err != nil {
+			return nil, err
+		}
+		l := lockedIdentifier{traits: p[propTraits]}
+		edges, _ := r.Values[2].([]any)
+		for _, e := range edges {
+			v, _ := e.([]any)
+			if len(v) != 4 {
+				return nil, fmt.Errorf("lock identifiers: unexpected rejected link %v", e)
+			}
+			x, err := decodeRejected(v[1], v[2], v[3])
+			if err != nil {
+				return nil, err
+			}
+			id, _ := v[0].(string)
+			l.rejected = append(l.rejected, rejectedEdge{id: id, link: x})
+		}
+		t.locked[p.str(propKey)] = l
+	}
+	return out, nil
+}
+
+// Rejected answers from what LockIdentifiers read when every key is locked
+// and nothing was written since: no other transaction can add or remove an
+// edge at a locked node, so that is what a query would return now.
+// Otherwise it queries.
+func (t *tx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	for _, k := range keys {
+		if _, ok := t.locked[k]; !ok {
+			return t.readTx.Rejected(ctx, keys)
+		}
+	}
+	seen := map[string]bool{}
+	out := []graph.RejectedLink{}
+	for _, k := range keys {
+		for _, e := range t.locked[k].rejected {
+			if !seen[e.id] {
+				seen[e.id] = true
+				out = append(out, e.link)
+			}
+		}
+	}
+	sortRejected(out)
+	return out, nil
 }
 
 var qLockProfiles = cypher(`
@@ -128,175 +207,176 @@ func (t *tx) LockProfiles(ctx context.Context, ids []string) (map[string]graph.P
 	return out, profileRows(recs, out)
 }
 
-// A merged-away profile also carries the label Merged, kept in step with
-// mergedInto, so the live count needs no scan.
-var qPutProfiles = cypher(`
-UNWIND $rows AS row
-MERGE (p:{{Profile}} { {{id}}: row.id })
-SET p.{{createdAt}} = row.createdAt, p.{{updatedAt}} = row.updatedAt, p.{{size}} = row.size,
-    p.{{counts}} = row.counts, p.{{mergedInto}} = row.mergedInto
-FOREACH (_ IN CASE WHEN row.mergedInto IS NULL THEN [] ELSE [1] END | SET p:{{Merged}})
-FOREACH (_ IN CASE WHEN row.mergedInto IS NULL THEN [1] ELSE [] END | REMOVE p:{{Merged}})`)
-
-// The events are collected before any identifier is deleted, and checked
-// only after all are: an event carried by two erased identifiers goes too.
-var qDeleteIdentifiers = cypher(`
-UNWIND $keys AS k
-MATCH (i:{{Identifier}} { {{key}}: k })
-OPTIONAL MATCH (i)<-[:{{BY}}]-(e:{{Event}})
-WITH collect(DISTINCT i) AS idents, collect(DISTINCT e) AS events
-FOREACH (i IN idents | DETACH DELETE i)
-WITH events
-UNWIND events AS e
-WITH e WHERE NOT EXISTS { (e)-[:{{BY}}]->() }
-DETACH DELETE e`)
-
-var qAssign = cypher(`
-UNWIND $rows AS row
-MATCH (i:{{Identifier}} { {{key}}: row.key })
-MATCH (p:{{Profile}} { {{id}}: row.pid })
-CALL (i, p) {
-  MATCH (i)-[old:{{IN}}]->(q)
-  WHERE q <> p
-  DELETE old
+// applySteps are the parts of Apply's one statement, in the field order of
+// graph.Write. Each is a unit subquery (CALL () { ... } with no RETURN): it
+// runs once for the statement's single row, sees everything the steps before
+// it wrote, and passes that row on unchanged, whether its list is empty or
+// not. One statement for the whole Write is one round trip.
+var applySteps = []struct {
+	what, param, body string
+	rows              func(*tx, context.Context, *graph.Write) ([]any, error)
+}{
+	// A merged-away profile also carries the label Merged, kept in step
+	// with mergedInto, so the live count needs no scan.
+	{"profiles", "profiles", `
+  UNWIND $profiles AS row
+  MERGE (p:{{Profile}} { {{id}}: row.id })
+  SET p.{{createdAt}} = row.createdAt, p.{{updatedAt}} = row.updatedAt, p.{{size}} = row.size,
+      p.{{counts}} = row.counts, p.{{mergedInto}} = row.mergedInto
+  FOREACH (_ IN CASE WHEN row.mergedInto IS NULL THEN [] ELSE [1] END | SET p:{{Merged}})
+  FOREACH (_ IN CASE WHEN row.mergedInto IS NULL THEN [1] ELSE [] END | REMOVE p:{{Merged}})`, (*tx).putProfileRows},
+	// The events are collected before any identifier is deleted, and
+	// checked only after all are: an event carried by two erased
+	// identifiers goes too.
+	{"identifier deletions", "deleteIdentifiers", `
+  UNWIND $deleteIdentifiers AS k
+  MATCH (i:{{Identifier}} { {{key}}: k })
+  OPTIONAL MATCH (i)<-[:{{BY}}]-(e:{{Event}})
+  WITH collect(DISTINCT i) AS idents, collect(DISTINCT e) AS events
+  FOREACH (i IN idents | DETACH DELETE i)
+  WITH events
+  UNWIND events AS e
+  WITH e WHERE NOT EXISTS { (e)-[:{{BY}}]->() }
+  DETACH DELETE e`, (*tx).deleteIdentifierRows},
+	{"assignments", "assign", `
+  UNWIND $assign AS row
+  MATCH (i:{{Identifier}} { {{key}}: row.key })
+  MATCH (p:{{Profile}} { {{id}}: row.pid })
+  CALL (i, p) {
+    MATCH (i)-[old:{{IN}}]->(q)
+    WHERE q <> p
+    DELETE old
+  }
+  MERGE (i)-[:{{IN}}]->(p)`, (*tx).assignRows},
+	{"links", "links", `
+  UNWIND $links AS row
+  MATCH (a:{{Identifier}} { {{key}}: row.a })
+  MATCH (b:{{Identifier}} { {{key}}: row.b })
+  MERGE (a)-[l:{{LINKED}}]->(b)
+    ON CREATE SET l.{{source}} = row.source, l.{{evidence}} = row.evidence,
+      l.{{firstSeen}} = row.firstSeen, l.{{lastSeen}} = row.lastSeen, l.{{count}} = row.count
+    ON MATCH SET l.{{count}} = l.{{count}} + row.count,
+      l.{{firstSeen}} = CASE WHEN row.firstSeen < l.{{firstSeen}} THEN row.firstSeen ELSE l.{{firstSeen}} END,
+      l.{{lastSeen}} = CASE WHEN row.lastSeen > l.{{lastSeen}} THEN row.lastSeen ELSE l.{{lastSeen}} END`, (*tx).linkRows},
+	{"link deletions", "deleteLinks", `
+  UNWIND $deleteLinks AS row
+  MATCH (:{{Identifier}} { {{key}}: row.a })-[l:{{LINKED}}]->(:{{Identifier}} { {{key}}: row.b })
+  DELETE l`, (*tx).deleteLinkRows},
+	// A refusal is one per pair whichever way round: one recorded the
+	// other way is replaced.
+	{"refused links", "rejected", `
+  UNWIND $rejected AS row
+  MATCH (a:{{Identifier}} { {{key}}: row.a })
+  MATCH (b:{{Identifier}} { {{key}}: row.b })
+  CALL (a, b) {
+    MATCH (b)-[old:{{REJECTED_LINK}}]->(a)
+    DELETE old
+  }
+  MERGE (a)-[r:{{REJECTED_LINK}}]->(b)
+  SET r.{{source}} = row.source, r.{{reason}} = row.reason, r.{{at}} = row.at, r.{{evidence}} = row.evidence`, (*tx).rejectedRows},
+	// Completes the nodes ClaimEvents made in one SET: row.props holds
+	// every event property, and claim: null, which drops the claim mark.
+	{"events", "events", `
+  UNWIND $events AS row
+  MERGE (e:{{Event}} { {{id}}: row.id })
+  SET e += row.props
+  WITH e, row
+  UNWIND row.keys AS k
+  MATCH (i:{{Identifier}} { {{key}}: k })
+  CREATE (e)-[:{{BY}}]->(i)`, (*tx).eventRows},
+	// The merged traits, computed in Go (see traitRows).
+	{"traits", "traits", `
+  UNWIND $traits AS row
+  MATCH (i:{{Identifier}} { {{key}}: row.key })
+  SET i.{{traits}} = row.traits`, (*tx).traitRows},
+	{"history", "changes", `
+  UNWIND $changes AS row
+  MATCH (f:{{Profile}} { {{id}}: row.from })
+  MATCH (t:{{Profile}} { {{id}}: row.into })
+  FOREACH (_ IN CASE WHEN row.split THEN [] ELSE [1] END |
+    CREATE (f)-[:{{MERGED_INTO}} { {{at}}: row.at, {{reason}}: row.reason }]->(t))
+  FOREACH (_ IN CASE WHEN row.split THEN [1] ELSE [] END |
+    CREATE (t)-[:{{SPLIT_FROM}} { {{at}}: row.at, {{reason}}: row.reason }]->(f))`, (*tx).changeRows},
+	{"profile deletions", "deleteProfiles", `
+  UNWIND $deleteProfiles AS id
+  MATCH (p:{{Profile}} { {{id}}: id })
+  DETACH DELETE p`, (*tx).deleteProfileRows},
 }
-MERGE (i)-[:{{IN}}]->(p)`)
 
-var qPutLinks = cypher(`
-UNWIND $rows AS row
-MATCH (a:{{Identifier}} { {{key}}: row.a })
-MATCH (b:{{Identifier}} { {{key}}: row.b })
-MERGE (a)-[l:{{LINKED}}]->(b)
-  ON CREATE SET l.{{source}} = row.source, l.{{evidence}} = row.evidence,
-    l.{{firstSeen}} = row.firstSeen, l.{{lastSeen}} = row.lastSeen, l.{{count}} = row.count
-  ON MATCH SET l.{{count}} = l.{{count}} + row.count,
-    l.{{firstSeen}} = CASE WHEN row.firstSeen < l.{{firstSeen}} THEN row.firstSeen ELSE l.{{firstSeen}} END,
-    l.{{lastSeen}} = CASE WHEN row.lastSeen > l.{{lastSeen}} THEN row.lastSeen ELSE l.{{lastSeen}} END`)
-
-var qDeleteLinks = cypher(`
-UNWIND $rows AS row
-MATCH (:{{Identifier}} { {{key}}: row.a })-[l:{{LINKED}}]->(:{{Identifier}} { {{key}}: row.b })
-DELETE l`)
-
-// A refusal is one per pair whichever way round: one recorded the other way
-// is replaced.
-var qPutRejected = cypher(`
-UNWIND $rows AS row
-MATCH (a:{{Identifier}} { {{key}}: row.a })
-MATCH (b:{{Identifier}} { {{key}}: row.b })
-CALL (a, b) {
-  MATCH (b)-[old:{{REJECTED_LINK}}]->(a)
-  DELETE old
-}
-MERGE (a)-[r:{{REJECTED_LINK}}]->(b)
-SET r.{{source}} = row.source, r.{{reason}} = row.reason, r.{{at}} = row.at, r.{{evidence}} = row.evidence`)
-
-// Completes the nodes ClaimEvents made, dropping the claim mark.
-var qPutEvents = cypher(`
-UNWIND $rows AS row
-MERGE (e:{{Event}} { {{id}}: row.id })
-SET e.{{type}} = row.type, e.{{name}} = row.name, e.{{channel}} = row.channel, e.{{source}} = row.source,
-    e.{{timestamp}} = row.timestamp, e.{{receivedAt}} = row.receivedAt,
-    e.{{properties}} = row.properties, e.{{traits}} = row.traits
-REMOVE e.{{claim}}
-WITH e, row
-UNWIND row.keys AS k
-MATCH (i:{{Identifier}} { {{key}}: k })
-CREATE (e)-[:{{BY}}]->(i)`)
+// qApply is every step of Apply in one statement.
+var qApply = func() string {
+	var b strings.Builder
+	for _, s := range applySteps {
+		b.WriteString("CALL () {")
+		b.WriteString(s.body)
+		b.WriteString("\n}\n")
+	}
+	b.WriteString("RETURN count(*) AS n")
+	return cypher(b.String())
+}()
 
 var qReadTraits = cypher(`
 UNWIND $keys AS k
 MATCH (i:{{Identifier}} { {{key}}: k })
 RETURN k, i.{{traits}} AS traits`)
 
-var qWriteTraits = cypher(`
-UNWIND $rows AS row
-MATCH (i:{{Identifier}} { {{key}}: row.key })
-SET i.{{traits}} = row.traits`)
-
-var qPutChanges = cypher(`
-UNWIND $rows AS row
-MATCH (f:{{Profile}} { {{id}}: row.from })
-MATCH (t:{{Profile}} { {{id}}: row.into })
-FOREACH (_ IN CASE WHEN row.split THEN [] ELSE [1] END |
-  CREATE (f)-[:{{MERGED_INTO}} { {{at}}: row.at, {{reason}}: row.reason }]->(t))
-FOREACH (_ IN CASE WHEN row.split THEN [1] ELSE [] END |
-  CREATE (t)-[:{{SPLIT_FROM}} { {{at}}: row.at, {{reason}}: row.reason }]->(f))`)
-
-var qDeleteProfiles = cypher(`
-UNWIND $ids AS id
-MATCH (p:{{Profile}} { {{id}}: id })
-DETACH DELETE p`)
-
-// Apply writes w field by field in the order of graph.Write, one query per
-// non-empty field (two for traits), whatever the number of rows.
+// Apply writes w in one statement, field by field in the order of
+// graph.Write (see applySteps), whatever the number of rows. Merging traits
+// needs the identifiers' current traits: LockIdentifiers read them under the
+// lock earlier in this transaction, so normally they are at hand; otherwise
+// one read comes first.
 func (t *tx) Apply(ctx context.Context, w *graph.Write) error {
 	if w == nil || w.Empty() {
 		return nil
 	}
-	steps := []struct {
-		what string
-		fn   func(context.Context, *graph.Write) error
-	}{
-		{"profiles", t.putProfiles},
-		{"identifier deletions", t.deleteIdentifiers},
-		{"assignments", t.assign},
-		{"links", t.putLinks},
-		{"link deletions", t.deleteLinks},
-		{"refused links", t.putRejected},
-		{"events", t.putEvents},
-		{"traits", t.putTraits},
-		{"history", t.putChanges},
-		{"profile deletions", t.deleteProfiles},
-	}
-	for _, s := range steps {
-		if err := s.fn(ctx, w); err != nil {
+	// Whatever happens next, what LockIdentifiers read may no longer be
+	// what is stored.
+	defer func() { t.locked = nil }()
+	params := make(map[string]any, len(applySteps))
+	for _, s := range applySteps {
+		rows, err := s.rows(t, ctx, w)
+		if err != nil {
 			return fmt.Errorf("apply %s: %w", s.what, err)
 		}
+		if rows == nil {
+			rows = []any{}
+		}
+		params[s.param] = rows
+	}
+	if err := t.exec(ctx, qApply, params); err != nil {
+		return fmt.Errorf("apply: %w", err)
 	}
 	return nil
 }
 
-func (t *tx) putProfiles(ctx context.Context, w *graph.Write) error {
-	if len(w.PutProfiles) == 0 {
-		return nil
-	}
+func (t *tx) putProfileRows(_ context.Context, w *graph.Write) ([]any, error) {
 	rows := make([]any, len(w.PutProfiles))
 	for i, p := range w.PutProfiles {
 		counts, err := jsonParam(p.Counts)
 		if err != nil {
-			return fmt.Errorf("profile %s counts: %w", p.ID, err)
+			return nil, fmt.Errorf("profile %s counts: %w", p.ID, err)
 		}
 		rows[i] = map[string]any{
 			"id": p.ID, "createdAt": timeParam(p.CreatedAt), "updatedAt": timeParam(p.UpdatedAt),
 			"size": int64(p.Size), "counts": counts, "mergedInto": strParam(p.MergedInto),
 		}
 	}
-	return t.exec(ctx, qPutProfiles, map[string]any{"rows": rows})
+	return rows, nil
 }
 
-func (t *tx) deleteIdentifiers(ctx context.Context, w *graph.Write) error {
-	if len(w.DeleteIdentifiers) == 0 {
-		return nil
-	}
-	return t.exec(ctx, qDeleteIdentifiers, map[string]any{"keys": uniq(w.DeleteIdentifiers)})
+func (t *tx) deleteIdentifierRows(_ context.Context, w *graph.Write) ([]any, error) {
+	return uniq(w.DeleteIdentifiers), nil
 }
 
-func (t *tx) assign(ctx context.Context, w *graph.Write) error {
-	if len(w.Assign) == 0 {
-		return nil
-	}
+func (t *tx) assignRows(_ context.Context, w *graph.Write) ([]any, error) {
 	rows := make([]any, len(w.Assign))
 	for i, a := range w.Assign {
 		rows[i] = map[string]any{"key": a.Key, "pid": a.ProfileID}
 	}
-	return t.exec(ctx, qAssign, map[string]any{"rows": rows})
+	return rows, nil
 }
 
-func (t *tx) putLinks(ctx context.Context, w *graph.Write) error {
-	if len(w.PutLinks) == 0 {
-		return nil
-	}
+func (t *tx) linkRows(_ context.Context, w *graph.Write) ([]any, error) {
 	rows := make([]any, len(w.PutLinks))
 	for i, l := range w.PutLinks {
 		// Stored from the smaller key to the larger, whatever the caller's
@@ -307,25 +387,19 @@ func (t *tx) putLinks(ctx context.Context, w *graph.Write) error {
 			"firstSeen": timeParam(l.FirstSeen), "lastSeen": timeParam(l.LastSeen), "count": int64(l.Count),
 		}
 	}
-	return t.exec(ctx, qPutLinks, map[string]any{"rows": rows})
+	return rows, nil
 }
 
-func (t *tx) deleteLinks(ctx context.Context, w *graph.Write) error {
-	if len(w.DeleteLinks) == 0 {
-		return nil
-	}
+func (t *tx) deleteLinkRows(_ context.Context, w *graph.Write) ([]any, error) {
 	rows := make([]any, len(w.DeleteLinks))
 	for i, l := range w.DeleteLinks {
 		k := graph.NewLinkKey(l.A, l.B)
 		rows[i] = map[string]any{"a": k.A, "b": k.B}
 	}
-	return t.exec(ctx, qDeleteLinks, map[string]any{"rows": rows})
+	return rows, nil
 }
 
-func (t *tx) putRejected(ctx context.Context, w *graph.Write) error {
-	if len(w.PutRejected) == 0 {
-		return nil
-	}
+func (t *tx) rejectedRows(_ context.Context, w *graph.Write) ([]any, error) {
 	rows := make([]any, len(w.PutRejected))
 	for i, r := range w.PutRejected {
 		rows[i] = map[string]any{
@@ -333,60 +407,73 @@ func (t *tx) putRejected(ctx context.Context, w *graph.Write) error {
 			"at": timeParam(r.At), "evidence": strParam(r.Evidence),
 		}
 	}
-	return t.exec(ctx, qPutRejected, map[string]any{"rows": rows})
+	return rows, nil
 }
 
-func (t *tx) putEvents(ctx context.Context, w *graph.Write) error {
-	if len(w.Events) == 0 {
-		return nil
-	}
+func (t *tx) eventRows(_ context.Context, w *graph.Write) ([]any, error) {
 	rows := make([]any, len(w.Events))
 	for i, e := range w.Events {
 		props, err := jsonParam(e.Properties)
 		if err != nil {
-			return fmt.Errorf("event %s properties: %w", e.ID, err)
+			return nil, fmt.Errorf("event %s properties: %w", e.ID, err)
 		}
 		traits, err := jsonParam(e.Traits)
 		if err != nil {
-			return fmt.Errorf("event %s traits: %w", e.ID, err)
+			return nil, fmt.Errorf("event %s traits: %w", e.ID, err)
 		}
 		rows[i] = map[string]any{
-			"id": e.ID, "type": strParam(e.Type), "name": strParam(e.Name), "channel": strParam(e.Channel),
-			"source": strParam(e.Source), "timestamp": timeParam(e.Timestamp), "receivedAt": timeParam(e.ReceivedAt),
-			"properties": props, "traits": traits, "keys": uniq(e.Keys),
+			"id": e.ID, "keys": uniq(e.Keys),
+			// SET e += props: a null value removes the property.
+			"props": map[string]any{
+				propType: strParam(e.Type), propName: strParam(e.Name), propChannel: strParam(e.Channel),
+				propSource: strParam(e.Source), propTimestamp: timeParam(e.Timestamp),
+				propReceivedAt: timeParam(e.ReceivedAt), propProperties: props, propTraits: traits,
+				propClaim: nil,
+			},
 		}
 	}
-	return t.exec(ctx, qPutEvents, map[string]any{"rows": rows})
+	return rows, nil
 }
 
-// putTraits merges in Go: the identifiers are locked (LockIdentifiers), so
-// reading their traits and writing the merged JSON back in the same
-// transaction loses no concurrent update. Two queries for the whole batch.
-func (t *tx) putTraits(ctx context.Context, w *graph.Write) error {
+// traitRows merges in Go: the identifiers are locked (LockIdentifiers), so
+// their traits as read under the lock, earlier in this transaction, are
+// still current, and writing the merged JSON back loses no concurrent
+// update. Keys that LockIdentifiers did not return are read here, in one
+// query.
+func (t *tx) traitRows(ctx context.Context, w *graph.Write) ([]any, error) {
 	if len(w.Traits) == 0 {
-		return nil
+		return nil, nil
 	}
-	keys := make([]string, len(w.Traits))
-	for i, u := range w.Traits {
-		keys[i] = u.Key
+	raw := make(map[string]any, len(w.Traits)) // key -> stored traits JSON, or nil
+	var missing []string
+	for _, u := range w.Traits {
+		if l, ok := t.locked[u.Key]; ok {
+			raw[u.Key] = l.traits
+		} else {
+			missing = append(missing, u.Key)
+		}
 	}
-	recs, err := t.query(ctx, qReadTraits, map[string]any{"keys": uniq(keys)})
-	if err != nil {
-		return err
+	if len(missing) > 0 {
+		recs, err := t.query(ctx, qReadTraits, map[string]any{"keys": uniq(missing)})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			k, _ := r.Values[0].(string)
+			raw[k] = r.Values[1]
+		}
 	}
-	cur := make(map[string]map[string]graph.TraitValue, len(recs))
-	for _, r := range recs {
-		k, _ := r.Values[0].(string)
+	cur := make(map[string]map[string]graph.TraitValue, len(raw))
+	for k, v := range raw {
 		m := map[string]graph.TraitValue{}
-		if err := (props{"t": r.Values[1]}).json("t", &m); err != nil {
-			return fmt.Errorf("identifier %s: %w", k, err)
+		if err := (props{"t": v}).json("t", &m); err != nil {
+			return nil, fmt.Errorf("identifier %s: %w", k, err)
 		}
 		if m == nil {
 			m = map[string]graph.TraitValue{}
 		}
 		cur[k] = m
 	}
-	var rows []any
 	for _, u := range w.Traits {
 		m, ok := cur[u.Key]
 		if !ok {
@@ -399,40 +486,35 @@ func (t *tx) putTraits(ctx context.Context, w *graph.Write) error {
 			}
 		}
 	}
+	var rows []any
 	for _, k := range sortedKeys(cur) {
 		enc, err := jsonParam(cur[k])
 		if err != nil {
-			return fmt.Errorf("identifier %s traits: %w", k, err)
+			return nil, fmt.Errorf("identifier %s traits: %w", k, err)
 		}
 		rows = append(rows, map[string]any{"key": k, "traits": enc})
 	}
-	return t.exec(ctx, qWriteTraits, map[string]any{"rows": rows})
+	return rows, nil
 }
 
-func (t *tx) putChanges(ctx context.Context, w *graph.Write) error {
-	if len(w.Changes) == 0 {
-		return nil
-	}
+func (t *tx) changeRows(_ context.Context, w *graph.Write) ([]any, error) {
 	rows := make([]any, len(w.Changes))
 	for i, c := range w.Changes {
 		switch c.Kind {
 		case graph.ChangeMerge, graph.ChangeSplit:
 		default:
-			return fmt.Errorf("unknown change kind %q", c.Kind)
+			return nil, fmt.Errorf("unknown change kind %q", c.Kind)
 		}
 		rows[i] = map[string]any{
 			"from": c.From, "into": c.Into, "split": c.Kind == graph.ChangeSplit,
 			"at": timeParam(c.At), "reason": strParam(c.Reason),
 		}
 	}
-	return t.exec(ctx, qPutChanges, map[string]any{"rows": rows})
+	return rows, nil
 }
 
-func (t *tx) deleteProfiles(ctx context.Context, w *graph.Write) error {
-	if len(w.DeleteProfiles) == 0 {
-		return nil
-	}
-	return t.exec(ctx, qDeleteProfiles, map[string]any{"ids": uniq(w.DeleteProfiles)})
+func (t *tx) deleteProfileRows(_ context.Context, w *graph.Write) ([]any, error) {
+	return uniq(w.DeleteProfiles), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
