@@ -46,11 +46,12 @@ type RunFacts struct {
 	Clients     int    `json:"clients"`
 	Batch       int    `json:"batch"`
 	ServerBatch int    `json:"server_batch"`
+	Committers  int    `json:"committers"`
 	Lookups     int    `json:"lookups"`
 }
 
 func runFacts(c Config) RunFacts {
-	return RunFacts{People: c.Gen.People, Seed: c.Gen.Seed, Clients: c.Clients, Batch: c.Batch, ServerBatch: c.ServerBatch, Lookups: c.Lookups}
+	return RunFacts{People: c.Gen.People, Seed: c.Gen.Seed, Clients: c.Clients, Batch: c.Batch, ServerBatch: c.ServerBatch, Committers: c.Committers, Lookups: c.Lookups}
 }
 
 // IngestResult compares resolved ingestion through HTTP with raw writes.
@@ -230,8 +231,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 		pop.People, pop.Registered, pop.Visitors, pop.Messages, pop.Duplicates, pop.JunkMessages, r.Config.Seed)
 	fmt.Fprintf(w, "traps:      %d family devices, %d office emails, %d phone changes, %d dotted gmail variants\n",
 		pop.FamilyDevices, pop.OfficeEmails, pop.PhoneChanges, pop.DottedEmails)
-	fmt.Fprintf(w, "load:       %d clients, %d messages per request and per raw transaction, group commit up to %d\n\n",
-		r.Config.Clients, r.Config.Batch, r.Config.ServerBatch)
+	fmt.Fprintf(w, "load:       %d clients, %d messages per request and per raw transaction, group commit up to %d, %d committer(s)\n\n",
+		r.Config.Clients, r.Config.Batch, r.Config.ServerBatch, r.Config.Committers)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
 	goal := func(ok bool) string {

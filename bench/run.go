@@ -47,6 +47,9 @@ type Config struct {
 	// zero means the defaults of `cdp serve`.
 	ServerBatch int
 	QueueSize   int
+	// Committers is the collector's parallel commits; 0 takes the store's
+	// default (ingest.CommittersFor).
+	Committers int
 	// Lookups is the number of identifiers looked up each way.
 	Lookups int
 	// MergeN is N of the merge-scaling graphs (N and 8N links). Zero skips
@@ -74,6 +77,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Batch <= 0 {
 		c.Batch = 100
+	}
+	if c.Committers <= 0 {
+		c.Committers = ingest.CommittersFor(c.Store)
 	}
 	if c.ServerBatch <= 0 {
 		c.ServerBatch = ingest.DefaultMaxBatch
@@ -187,7 +193,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Ingest.RawPerSecond = float64(len(ds.Messages)) / rawDur.Seconds()
 
 	timed := newTimedStore(store)
-	svc, err := startService(timed, rules, serviceConfig{maxBatch: cfg.ServerBatch, queueSize: cfg.QueueSize, log: cfg.Log})
+	svc, err := startService(timed, rules, serviceConfig{maxBatch: cfg.ServerBatch, queueSize: cfg.QueueSize, committers: cfg.Committers, log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}

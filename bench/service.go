@@ -27,9 +27,10 @@ type service struct {
 
 // serviceConfig holds the collector settings, the defaults of `cdp serve`.
 type serviceConfig struct {
-	maxBatch  int
-	queueSize int
-	log       zerolog.Logger
+	maxBatch   int
+	queueSize  int
+	committers int
+	log        zerolog.Logger
 }
 
 func startService(store graph.Store, rules *graph.Rules, cfg serviceConfig) (*service, error) {
@@ -43,6 +44,7 @@ func startService(store graph.Store, rules *graph.Rules, cfg serviceConfig) (*se
 		MaxBatch:   cfg.maxBatch,
 		MaxWait:    ingest.DefaultMaxWait,
 		QueueSize:  cfg.queueSize,
+		Committers: cfg.committers,
 		Logger:     cfg.log,
 		Registerer: reg,
 	})

@@ -55,8 +55,13 @@ type Config struct {
 	// CommitTimeout bounds one micro-batch's commit, so a hung store turns
 	// into 503s instead of requests that never end.
 	CommitTimeout time.Duration
-	Logger        zerolog.Logger
-	Registerer    prometheus.Registerer // may be nil
+	// Committers is how many micro-batches may commit at once (default 1).
+	// The embedded store takes one writer at a time, so more only queue at
+	// its lock; Neo4j runs them in parallel, its locks keeping overlapping
+	// batches serializable (a deadlock is retried).
+	Committers int
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // may be nil
 }
 
 func (c *Config) defaults() {
@@ -81,7 +86,23 @@ func (c *Config) defaults() {
 	if c.CommitTimeout <= 0 {
 		c.CommitTimeout = DefaultCommitTimeout
 	}
+	if c.Committers <= 0 {
+		c.Committers = 1
+	}
 }
+
+// CommittersFor is the default number of parallel committers for a store
+// kind (graph.StoreInfo.Kind): one for the single-writer embedded store,
+// several for Neo4j, whose transactions run side by side.
+func CommittersFor(kind string) int {
+	if kind == "neo4j" {
+		return DefaultNeo4jCommitters
+	}
+	return 1
+}
+
+// DefaultNeo4jCommitters is CommittersFor("neo4j").
+const DefaultNeo4jCommitters = 2
 
 // Collector queues events from concurrent callers and commits them in
 // micro-batches, one engine transaction each, answering every caller only
@@ -99,11 +120,11 @@ type Collector struct {
 
 	runCtx    context.Context // cancelled only when Close gives up waiting
 	cancelRun context.CancelFunc
-	done      chan struct{} // closed when the committer has drained the queue
+	done      chan struct{} // closed when the committers have drained the queue
 }
 
-// request is one Submit call. After it is queued only the committer touches
-// it, until done is closed.
+// request is one Submit call. After it is queued only the committer that
+// takes it touches it, until done is closed.
 type request struct {
 	events  []graph.Event
 	results []graph.EventResult
@@ -130,7 +151,18 @@ func New(engine *graph.Engine, cfg Config) *Collector {
 	if len(cfg.WriteKeys) == 0 {
 		c.log.Warn().Msg("ingest: no write keys configured; any write key is accepted and events get source \"default\"")
 	}
-	go c.run()
+	var wg sync.WaitGroup
+	for range cfg.Committers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.run()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(c.done)
+	}()
 	return c
 }
 
@@ -237,11 +269,11 @@ type segment struct {
 	off, n int
 }
 
-// run is the single committer. One writer is all the embedded store can use,
-// and on Neo4j one transaction per micro-batch is what keeps the cost per
-// event low.
+// run is one committer: it forms micro-batches from the queue and commits
+// them one after another. A request is taken whole by one committer (a
+// large one over several of its batches), so only that goroutine touches it
+// until its done channel is closed.
 func (c *Collector) run() {
-	defer close(c.done)
 	var cur *request // request partly taken into a batch
 	off := 0
 	for {
@@ -340,7 +372,7 @@ func (c *Collector) commit(segs []segment, size int) {
 }
 
 // apply runs one micro-batch through the engine. It never panics: a panic
-// in a store would otherwise stop the only committer and hang every caller.
+// in a store would otherwise stop a committer and hang its callers.
 func (c *Collector) apply(events []graph.Event) (res graph.BatchResult, err error) {
 	ctx, cancel := context.WithTimeout(c.runCtx, c.cfg.CommitTimeout)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/graphtest"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -326,4 +327,71 @@ func TestCloseGivesUp(t *testing.T) {
 	if got := stored(t, h.eng, "hung-1"); len(got) != 0 {
 		t.Fatal("an abandoned commit was stored after its caller was told it failed")
 	}
+}
+
+// TestParallelCommitters: with several committers, concurrent callers
+// sending overlapping identifiers all get their own results, every event is
+// stored once, and the partition stays valid, on both stores.
+func TestParallelCommitters(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		eng := graph.NewEngine(s, nil)
+		coll := ingest.New(eng, ingest.Config{Committers: 3, MaxBatch: 20, MaxWait: time.Millisecond})
+		const clients, requests, per = 6, 8, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, clients)
+		var ids []string
+		for c := range clients {
+			for r := range requests {
+				for i := range per {
+					ids = append(ids, fmt.Sprintf("pc-%d-%d-%d", c, r, i))
+				}
+			}
+		}
+		for c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range requests {
+					var evs []graph.Event
+					for i := range per {
+						ev := event(fmt.Sprintf("pc-%d-%d-%d", c, r, i), fmt.Sprintf("u%d", (c+i)%5))
+						ev.Identifiers = append(ev.Identifiers, graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: fmt.Sprintf("a%d", (c*r+i)%7)})
+						evs = append(evs, ev)
+					}
+					res, err := coll.Submit(context.Background(), evs)
+					if err != nil {
+						errs <- err
+						return
+					}
+					for i, x := range res {
+						if x.ID != evs[i].ID || x.Status != graph.StatusStored {
+							errs <- fmt.Errorf("result %d = %+v for %s", i, x, evs[i].ID)
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if err := coll.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := stored(t, eng, ids...); len(got) != len(ids) {
+			t.Fatalf("%d of %d events stored", len(got), len(ids))
+		}
+		var keys []string
+		for i := range 7 {
+			keys = append(keys, fmt.Sprintf("anonymous_id:a%d", i))
+		}
+		for i := range 5 {
+			keys = append(keys, fmt.Sprintf("user_id:u%d", i))
+		}
+		if err := graphtest.CheckInvariants(context.Background(), eng, keys); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -71,6 +71,7 @@ type serveFlags struct {
 	batchWait       time.Duration
 	queueSize       int
 	commitTimeout   time.Duration
+	committers      int
 	graphiql        string
 	introspection   bool
 	maxComplexity   int
@@ -96,6 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.duration(&f.batchWait, "batch-wait", "CDP_BATCH_WAIT", 5*time.Millisecond, "how long a micro-batch waits to fill")
 	fs.integer(&f.queueSize, "queue-size", "CDP_QUEUE_SIZE", 20000, "most events waiting for commit; beyond it clients get 429")
 	fs.duration(&f.commitTimeout, "commit-timeout", "CDP_COMMIT_TIMEOUT", 30*time.Second, "longest a commit may take before its requests get 503")
+	fs.integer(&f.committers, "committers", "CDP_COMMITTERS", 0, "micro-batches committed at once; 0 picks 1 for the embedded store and 2 for Neo4j")
 	fs.str(&f.graphiql, "graphiql", "CDP_GRAPHIQL", "auto", "serve GraphiQL at /graphiql: auto (only on loopback), true or false")
 	fs.boolean(&f.introspection, "introspection", "CDP_INTROSPECTION", true, "allow GraphQL introspection and field suggestions")
 	fs.integer(&f.maxComplexity, "max-complexity", "CDP_MAX_COMPLEXITY", 20000, "GraphQL query complexity limit")
@@ -110,6 +112,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
 		return err
+	}
+	if f.committers < 0 {
+		return usagef("--committers must not be negative, got %d", f.committers)
 	}
 	if f.batchSize < 1 || f.queueSize < f.batchSize || f.batchWait < 0 {
 		return usagef("--batch-size must be at least 1 and --queue-size at least --batch-size (got %d and %d)", f.batchSize, f.queueSize)
@@ -157,6 +162,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxWait:       f.batchWait,
 		QueueSize:     f.queueSize,
 		CommitTimeout: f.commitTimeout,
+		Committers:    committers(f.committers, info.Kind),
 		WriteKeys:     keys,
 		Logger:        log,
 		Registerer:    reg,
@@ -204,6 +210,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// committers resolves --committers 0 to the store's default.
+func committers(n int, kind string) int {
+	if n > 0 {
+		return n
+	}
+	return ingest.CommittersFor(kind)
 }
 
 func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
