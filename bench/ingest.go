@@ -174,6 +174,27 @@ func postBatch(ctx context.Context, hc *http.Client, url string, body []byte) (i
 	}
 }
 
+// openRawBolt opens a bbolt file with the embedded store's options and the
+// named buckets, for the raw baselines.
+func openRawBolt(path string, buckets ...string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, n := range buckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // rawEmbeddedIngest is the embedded store's physical limit: the same events
 // and identifiers put into a bbolt file opened with the store's options,
 // one fsynced transaction per batch, writers as many as the HTTP clients.
@@ -181,22 +202,11 @@ func postBatch(ctx context.Context, hc *http.Client, url string, body []byte) (i
 // its first and last seen times; per (identifier, event) an index entry.
 // No resolution, no profiles, no links.
 func rawEmbeddedIngest(ctx context.Context, path string, w *workload, writers int) (time.Duration, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	db, err := openRawBolt(path, "events", "identifiers", "events_by")
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
-	names := [][]byte{[]byte("events"), []byte("identifiers"), []byte("events_by")}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, n := range names {
-			if _, err := tx.CreateBucketIfNotExists(n); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return 0, err
-	}
 	write := func(i int) error {
 		rows := w.batches[i]
 		return db.Update(func(tx *bolt.Tx) error {

@@ -158,22 +158,11 @@ func rawLinkRun(ctx context.Context, cfg Config, n4 *neo4jRaw, dir, shape string
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return 0, err
 	}
-	db, err := bolt.Open(filepath.Join(dir, "raw.db"), 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	db, err := openRawBolt(filepath.Join(dir, "raw.db"), "events", "identifiers", "links", "link_adjacency")
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
-	names := [][]byte{[]byte("events"), []byte("identifiers"), []byte("links"), []byte("link_adjacency")}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, n := range names {
-			if _, err := tx.CreateBucketIfNotExists(n); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return 0, err
-	}
 	return runWriters(ctx, batches, 1, func(i int) error {
 		return db.Update(func(tx *bolt.Tx) error {
 			evb, ids, links, adj := tx.Bucket(names[0]), tx.Bucket(names[1]), tx.Bucket(names[2]), tx.Bucket(names[3])
