@@ -210,7 +210,7 @@ func rawEmbeddedIngest(ctx context.Context, path string, w *workload, writers in
 	write := func(i int) error {
 		rows := w.batches[i]
 		return db.Update(func(tx *bolt.Tx) error {
-			evs, ids, by := tx.Bucket(names[0]), tx.Bucket(names[1]), tx.Bucket(names[2])
+			evs, ids, by := tx.Bucket([]byte("events")), tx.Bucket([]byte("identifiers")), tx.Bucket([]byte("events_by"))
 			for _, r := range rows {
 				if err := evs.Put([]byte(r.id), r.msg); err != nil {
 					return err

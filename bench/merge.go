@@ -165,7 +165,7 @@ func rawLinkRun(ctx context.Context, cfg Config, n4 *neo4jRaw, dir, shape string
 	defer db.Close()
 	return runWriters(ctx, batches, 1, func(i int) error {
 		return db.Update(func(tx *bolt.Tx) error {
-			evb, ids, links, adj := tx.Bucket(names[0]), tx.Bucket(names[1]), tx.Bucket(names[2]), tx.Bucket(names[3])
+			evb, ids, links, adj := tx.Bucket([]byte("events")), tx.Bucket([]byte("identifiers")), tx.Bucket([]byte("links")), tx.Bucket([]byte("link_adjacency"))
 			for _, e := range slice(i) {
 				a, b := e.Identifiers[0].Key(), e.Identifiers[1].Key()
 				if err := evb.Put([]byte(e.ID), []byte(a+"\x00"+b)); err != nil {
