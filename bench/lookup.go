@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -149,8 +150,9 @@ func httpFloor(ctx context.Context, base string, n int) ([]time.Duration, error)
 
 // rawEmbeddedLookups reads each key's record from the closed store's file,
 // opened read-only: one bbolt read transaction, one Get in the identifiers
-// bucket, and the profile id decoded from the record. The bucket name and
-// the record's "profile" field are the embedded store's layout
+// bucket, and the profile id decoded from the record. The bucket name, the
+// record's key (the identifier's length as a uvarint, the identifier, then
+// a zero byte) and its "profile" field are the embedded store's layout
 // (graph/embedded/keys.go); the check against the service's answer fails
 // loudly if that layout changes.
 func rawEmbeddedLookups(ctx context.Context, path string, keys []string, part map[string]string) ([]time.Duration, error) {
@@ -171,7 +173,7 @@ func rawEmbeddedLookups(ctx context.Context, path string, keys []string, part ma
 			if b == nil {
 				return fmt.Errorf("no bucket %q", bucket)
 			}
-			v := b.Get([]byte(k))
+			v := b.Get(append(append(binary.AppendUvarint(nil, uint64(len(k))), k...), 0))
 			if v == nil {
 				return fmt.Errorf("identifier %s is not stored", k)
 			}

@@ -258,8 +258,8 @@ func decodeEvent(id string, v []byte) (graph.Event, error) {
 	return ev, nil
 }
 
-// Identifier records, under the identifier key, stay JSON: other tools
-// read the "profile" field of this bucket (cdp bench's raw lookup does).
+// Identifier records, under identKey(key), stay JSON: other tools read
+// the "profile" field of this record (cdp bench's raw lookup does).
 // The form is compact: times are [unix seconds, nanoseconds], and type and
 // value are left out when the key gives them (graph.SplitKey), which also
 // keeps values that are not valid UTF-8 byte for byte.

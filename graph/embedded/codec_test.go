@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"path/filepath"
 	"reflect"
@@ -114,7 +115,15 @@ func TestIdentifierRecordRoundTrip(t *testing.T) {
 }
 
 // cdp bench reads an identifier's profile straight from the file: the
-// "profile" field of the JSON under its key in the identifiers bucket.
+// "profile" field of the JSON in the identifiers bucket under the key's
+// length as a uvarint, the key, then a zero byte. rawIdentKey spells that
+// out as bench/lookup.go does, so a change of layout fails here first.
+func rawIdentKey(k string) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(k)))
+	return append(append(b, k...), 0)
+}
+
+// The raw read of cdp bench finds the profile the store answers.
 func TestIdentifierProfileReadableAsJSON(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
@@ -133,7 +142,7 @@ func TestIdentifierProfileReadableAsJSON(t *testing.T) {
 		var rec struct {
 			Profile string `json:"profile"`
 		}
-		if err := json.Unmarshal(btx.Bucket([]byte("identifiers")).Get([]byte("user_id:u1")), &rec); err != nil {
+		if err := json.Unmarshal(btx.Bucket([]byte("identifiers")).Get(rawIdentKey("user_id:u1")), &rec); err != nil {
 			return err
 		}
 		if rec.Profile != want {

@@ -37,8 +37,8 @@ func (h *streams) Pop() any {
 // time window and after the cursor, and stops once q.Limit events passed
 // the filters. A Limit below 1 means no limit.
 func (t *tx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQuery) (map[string][]graph.Event, error) {
-	// Entries are part(key) time id; upper is the exclusive bound on the
-	// part after part(key), lower the inclusive floor on its time.
+	// Entries are byPrefix(key) time id; upper is the exclusive bound on
+	// the part after the prefix, lower the inclusive floor on its time.
 	var upper, lower []byte
 	if q.After != nil {
 		upper = append(appendTime(nil, q.After.Timestamp), q.After.ID...)
@@ -71,7 +71,7 @@ func (t *tx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQ
 func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) ([]graph.Event, error) {
 	h := make(streams, 0, len(keys))
 	for _, k := range keys {
-		s := &byStream{c: t.by.Cursor(), prefix: part(k)}
+		s := &byStream{c: t.idents.Cursor(), prefix: byPrefix(k)}
 		var bound []byte
 		if upper != nil {
 			bound = append(append([]byte(nil), s.prefix...), upper...)

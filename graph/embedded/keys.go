@@ -8,25 +8,42 @@ import (
 // Bucket names. The layout is described next to each read and write; keys
 // that hold several strings length-prefix all but the last (see appendPart).
 // Records marked binary use the encodings of codec.go.
+//
+// Everything an identifier owns that ingest writes (its record, its BY
+// entries and its link adjacency entries) lives in the identifiers bucket
+// under the prefix part(key): a batch that touches an identifier then
+// rewrites one page for it instead of one page in each of three buckets.
 var (
-	bucketIdentifiers = []byte("identifiers")        // key -> compact identifier JSON (codec.go)
+	bucketIdentifiers = []byte("identifiers")        // part(key) tag ... (see the tags below)
 	bucketMembers     = []byte("members")            // part(profileID) key -> present
 	bucketProfiles    = []byte("profiles")           // id -> binary graph.Profile, live profiles only
 	bucketMerged      = []byte("merged_profiles")    // id -> binary graph.Profile, merged away
 	bucketMeta        = []byte("meta")               // metaFormat, metaLiveCount
-	bucketLinkAdj     = []byte("link_adjacency")     // part(a) b -> binary graph.Link; part(b) a -> present; a < b
 	bucketRejected    = []byte("rejected")           // part(a) b, a < b -> graph.RejectedLink JSON
 	bucketRejectedAdj = []byte("rejected_adjacency") // part(key) other -> present, both ways
 	bucketEvents      = []byte("events")             // id -> binary graph.Event with Keys
-	bucketBy          = []byte("events_by")          // part(key) time eventID -> present
 	bucketChanges     = []byte("changes")            // seq -> graph.ProfileChange JSON
 	bucketChangeIdx   = []byte("changes_by_profile") // part(profileID) time seq -> present
 )
 
+// Tags of the identifiers bucket, the byte after part(key):
+//
+//	part(key) tagRecord           -> compact identifier JSON (codec.go)
+//	part(key) tagBy time eventID  -> present: the event is BY key
+//	part(key) tagLink other       -> binary graph.Link when key < other,
+//	                                 present when key > other
+//
+// The record sorts first, so a lookup and the writes of a batch that
+// extends an identifier land on the same page.
+const (
+	tagRecord byte = 0
+	tagBy     byte = 1
+	tagLink   byte = 2
+)
+
 var allBuckets = [][]byte{
 	bucketIdentifiers, bucketMembers, bucketProfiles, bucketMerged, bucketMeta,
-	bucketLinkAdj, bucketRejected, bucketRejectedAdj,
-	bucketEvents, bucketBy, bucketChanges, bucketChangeIdx,
+	bucketRejected, bucketRejectedAdj, bucketEvents, bucketChanges, bucketChangeIdx,
 }
 
 var (
@@ -38,8 +55,10 @@ var (
 // binary refuses a file it would misread, and this one refuses an older
 // file. Version 3: binary profiles, links and events; compact identifier
 // JSON (codec.go); live and merged profiles in separate buckets; a link
-// stored in its adjacency entry.
-const formatVersion = 3
+// stored in its adjacency entry. Version 4: an identifier's record, BY
+// entries and link adjacency entries share the identifiers bucket under
+// one prefix.
+const formatVersion = 4
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"
@@ -55,6 +74,30 @@ func appendPart(b []byte, s string) []byte {
 }
 
 func part(s string) []byte { return appendPart(make([]byte, 0, len(s)+2), s) }
+
+// tagged returns part(key) tag with room for extra more bytes.
+func tagged(key string, tag byte, extra int) []byte {
+	return append(appendPart(make([]byte, 0, len(key)+3+extra), key), tag)
+}
+
+// identKey is the key of key's identifier record.
+func identKey(key string) []byte { return tagged(key, tagRecord, 0) }
+
+// byPrefix starts the keys of key's BY entries.
+func byPrefix(key string) []byte { return tagged(key, tagBy, 0) }
+
+// byKey is the BY entry of event id at ts under key.
+func byKey(key string, ts time.Time, id string) []byte {
+	return append(appendTime(tagged(key, tagBy, timeLen+len(id)), ts), id...)
+}
+
+// linkPrefix starts the keys of key's link adjacency entries.
+func linkPrefix(key string) []byte { return tagged(key, tagLink, 0) }
+
+// linkEntry is the adjacency entry of the link from key to other.
+func linkEntry(key, other string) []byte {
+	return append(tagged(key, tagLink, len(other)), other...)
+}
 
 // pairKey is the key of the undirected pair {a, b}, given in order.
 func pairKey(a, b string) []byte {

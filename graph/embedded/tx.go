@@ -37,8 +37,8 @@ type tx struct {
 	btx *bolt.Tx
 
 	idents, members, profiles, merged, meta *bolt.Bucket
-	linkAdj, rejected, rejectedAdj          *bolt.Bucket
-	events, by, changes, changeIdx          *bolt.Bucket
+	rejected, rejectedAdj                   *bolt.Bucket
+	events, changes, changeIdx              *bolt.Bucket
 
 	// In a write transaction an identifier is typically locked, assigned
 	// and given traits by the same batch. Decoded records are kept here
@@ -59,11 +59,9 @@ func newTx(btx *bolt.Tx, writable bool) *tx {
 		profiles:    btx.Bucket(bucketProfiles),
 		merged:      btx.Bucket(bucketMerged),
 		meta:        btx.Bucket(bucketMeta),
-		linkAdj:     btx.Bucket(bucketLinkAdj),
 		rejected:    btx.Bucket(bucketRejected),
 		rejectedAdj: btx.Bucket(bucketRejectedAdj),
 		events:      btx.Bucket(bucketEvents),
-		by:          btx.Bucket(bucketBy),
 		changes:     btx.Bucket(bucketChanges),
 		changeIdx:   btx.Bucket(bucketChangeIdx),
 	}
@@ -79,7 +77,7 @@ func (t *tx) ident(key string) (*identRecord, error) {
 	if r, ok := t.cache[key]; ok {
 		return r, nil
 	}
-	v := t.idents.Get([]byte(key))
+	v := t.idents.Get(identKey(key))
 	if v == nil {
 		return nil, nil
 	}
@@ -102,7 +100,7 @@ func (t *tx) setIdent(key string, r *identRecord) {
 func (t *tx) deleteIdent(key string) error {
 	delete(t.cache, key)
 	delete(t.dirty, key)
-	return t.idents.Delete([]byte(key))
+	return t.idents.Delete(identKey(key))
 }
 
 // flush writes the changed identifiers, in key order so the B+tree is
@@ -121,7 +119,7 @@ func (t *tx) flush() error {
 		if err != nil {
 			return fmt.Errorf("encode identifier %q: %w", k, err)
 		}
-		if err := t.idents.Put([]byte(k), v); err != nil {
+		if err := t.idents.Put(identKey(k), v); err != nil {
 			return fmt.Errorf("put identifier %q: %w", k, err)
 		}
 	}
@@ -291,9 +289,9 @@ func (t *tx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
 	found := map[graph.LinkKey]graph.Link{}
 	var pairs []graph.LinkKey
 	var pending []graph.LinkKey // links seen from their B side
-	c := t.linkAdj.Cursor()
+	c := t.idents.Cursor()
 	for _, k := range uniqueSorted(keys) {
-		err := scanPrefixKV(c, part(k), func(rest, v []byte) error {
+		err := scanPrefixKV(c, linkPrefix(k), func(rest, v []byte) error {
 			o := string(rest)
 			lk := graph.NewLinkKey(k, o)
 			if _, ok := found[lk]; ok {
@@ -339,7 +337,7 @@ func (t *tx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
 
 // link reads the link lk (ordered) from its A side entry.
 func (t *tx) link(lk graph.LinkKey) (graph.Link, bool, error) {
-	v := t.linkAdj.Get(pairKey(lk.A, lk.B))
+	v := t.idents.Get(linkEntry(lk.A, lk.B))
 	if v == nil {
 		return graph.Link{}, false, nil
 	}

@@ -173,10 +173,10 @@ func (t *tx) deleteIdentifiers(w *graph.Write) error {
 		if err := t.deleteIdent(k); err != nil {
 			return err
 		}
-		if err := t.dropPairs(nil, t.linkAdj, k); err != nil {
+		if err := t.dropLinks(k); err != nil {
 			return err
 		}
-		if err := t.dropPairs(t.rejected, t.rejectedAdj, k); err != nil {
+		if err := t.dropRejected(k); err != nil {
 			return err
 		}
 		if err := t.dropEventsBy(k); err != nil {
@@ -186,33 +186,51 @@ func (t *tx) deleteIdentifiers(w *graph.Write) error {
 	return nil
 }
 
-// dropPairs deletes every pair of edges that touches k, and both of its
-// adjacency entries; edges is nil when the adjacency entries hold the edge. Keys are collected first: deleting under a moving
-// bbolt cursor can skip entries.
-func (t *tx) dropPairs(edges, adj *bolt.Bucket, k string) error {
-	var others []string
-	_ = scanPrefix(adj.Cursor(), part(k), func(rest []byte) error {
-		others = append(others, string(rest))
-		return nil
-	})
-	for _, o := range others {
-		if err := t.deletePair(edges, adj, graph.NewLinkKey(k, o)); err != nil {
+// dropLinks deletes every link that touches k, with both of its adjacency
+// entries. Keys are collected first: deleting under a moving bbolt cursor
+// can skip entries.
+func (t *tx) dropLinks(k string) error {
+	for _, o := range t.adjacent(t.idents, linkPrefix(k)) {
+		if err := t.deleteLink(graph.NewLinkKey(k, o)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *tx) deletePair(edges, adj *bolt.Bucket, lk graph.LinkKey) error {
-	if edges != nil {
-		if err := edges.Delete(pairKey(lk.A, lk.B)); err != nil {
+func (t *tx) deleteLink(lk graph.LinkKey) error {
+	if err := t.idents.Delete(linkEntry(lk.A, lk.B)); err != nil {
+		return err
+	}
+	return t.idents.Delete(linkEntry(lk.B, lk.A))
+}
+
+// dropRejected deletes every refusal that touches k, and both of its
+// adjacency entries.
+func (t *tx) dropRejected(k string) error {
+	for _, o := range t.adjacent(t.rejectedAdj, part(k)) {
+		lk := graph.NewLinkKey(k, o)
+		if err := t.rejected.Delete(pairKey(lk.A, lk.B)); err != nil {
+			return err
+		}
+		if err := t.rejectedAdj.Delete(append(part(lk.A), lk.B...)); err != nil {
+			return err
+		}
+		if err := t.rejectedAdj.Delete(append(part(lk.B), lk.A...)); err != nil {
 			return err
 		}
 	}
-	if err := adj.Delete(append(part(lk.A), lk.B...)); err != nil {
-		return err
-	}
-	return adj.Delete(append(part(lk.B), lk.A...))
+	return nil
+}
+
+// adjacent returns the rest of every key of b under prefix p.
+func (t *tx) adjacent(b *bolt.Bucket, p []byte) []string {
+	var others []string
+	_ = scanPrefix(b.Cursor(), p, func(rest []byte) error {
+		others = append(others, string(rest))
+		return nil
+	})
+	return others
 }
 
 func (t *tx) putPair(edges, adj *bolt.Bucket, lk graph.LinkKey, v []byte) error {
@@ -230,8 +248,8 @@ func (t *tx) putPair(edges, adj *bolt.Bucket, lk graph.LinkKey, v []byte) error 
 func (t *tx) dropEventsBy(k string) error {
 	var entries [][]byte
 	var ids []string
-	p := part(k)
-	_ = scanPrefix(t.by.Cursor(), p, func(rest []byte) error {
+	p := byPrefix(k)
+	_ = scanPrefix(t.idents.Cursor(), p, func(rest []byte) error {
 		entries = append(entries, append(append([]byte(nil), p...), rest...))
 		if len(rest) >= timeLen {
 			ids = append(ids, string(rest[timeLen:]))
@@ -239,7 +257,7 @@ func (t *tx) dropEventsBy(k string) error {
 		return nil
 	})
 	for _, e := range entries {
-		if err := t.by.Delete(e); err != nil {
+		if err := t.idents.Delete(e); err != nil {
 			return err
 		}
 	}
@@ -318,11 +336,11 @@ func (t *tx) putLinks(w *graph.Write) error {
 			}
 			l = old
 		}
-		if err := t.linkAdj.Put(pairKey(lk.A, lk.B), encodeLink(l)); err != nil {
+		if err := t.idents.Put(linkEntry(lk.A, lk.B), encodeLink(l)); err != nil {
 			return fmt.Errorf("put link %s - %s: %w", lk.A, lk.B, err)
 		}
 		if !ok {
-			if err := t.linkAdj.Put(pairKey(lk.B, lk.A), present); err != nil {
+			if err := t.idents.Put(linkEntry(lk.B, lk.A), present); err != nil {
 				return fmt.Errorf("index link %s - %s: %w", lk.A, lk.B, err)
 			}
 		}
@@ -332,7 +350,7 @@ func (t *tx) putLinks(w *graph.Write) error {
 
 func (t *tx) deleteLinks(w *graph.Write) error {
 	for _, lk := range w.DeleteLinks {
-		if err := t.deletePair(nil, t.linkAdj, graph.NewLinkKey(lk.A, lk.B)); err != nil {
+		if err := t.deleteLink(graph.NewLinkKey(lk.A, lk.B)); err != nil {
 			return err
 		}
 	}
@@ -378,12 +396,12 @@ func (t *tx) putEvents(w *graph.Write) error {
 			return fmt.Errorf("put event %q: %w", ev.ID, err)
 		}
 		for _, k := range ev.Keys {
-			by = append(by, append(appendTime(part(k), ev.Timestamp), ev.ID...))
+			by = append(by, byKey(k, ev.Timestamp, ev.ID))
 		}
 	}
 	slices.SortFunc(by, bytes.Compare)
 	for _, e := range by {
-		if err := t.by.Put(e, present); err != nil {
+		if err := t.idents.Put(e, present); err != nil {
 			return fmt.Errorf("index events: %w", err)
 		}
 	}
