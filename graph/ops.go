@@ -145,40 +145,91 @@ func (e *Engine) lookup(ctx context.Context, refs []IdentifierRef, withMembers b
 	var members map[string][]Identifier
 	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
 		out, members = map[IdentifierRef]Profile{}, nil
-		idents, err := tx.Identifiers(ctx, keys)
-		if err != nil {
-			return err
-		}
-		var pids []string
-		for _, id := range idents {
-			if id.ProfileID != "" && !contains(pids, id.ProfileID) {
-				pids = append(pids, id.ProfileID)
+		var (
+			idents map[string]Identifier
+			// profs maps an identifier's profile id to its live survivor.
+			profs = map[string]Profile{}
+			// read holds the members of the live profiles read with them.
+			read     map[string][]Identifier
+			haveRead = map[string]bool{}
+			// stale are the profile ids still to resolve by redirects.
+			stale []string
+			err   error
+		)
+		if pl, ok := tx.(ProfileLooker); ok {
+			// One round trip. A profile read as merged away (a merge that
+			// committed during the read) is resolved below like any other.
+			var got map[string]Profile
+			idents, got, read, err = pl.LookupProfiles(ctx, keys, withMembers)
+			if err != nil {
+				return err
+			}
+			for _, id := range idents {
+				pid := id.ProfileID
+				if pid == "" {
+					continue
+				}
+				if p, ok := got[pid]; ok && p.Live() {
+					profs[pid] = p
+					haveRead[pid] = true
+				} else if !contains(stale, pid) {
+					stale = append(stale, pid)
+				}
+			}
+		} else {
+			if idents, err = tx.Identifiers(ctx, keys); err != nil {
+				return err
+			}
+			for _, id := range idents {
+				if id.ProfileID != "" && !contains(stale, id.ProfileID) {
+					stale = append(stale, id.ProfileID)
+				}
 			}
 		}
-		if len(pids) == 0 {
-			return nil
+		if len(stale) > 0 {
+			sort.Strings(stale)
+			// A merge may commit between the reads (Neo4j reads are not one
+			// snapshot), so redirects are followed like any profile id.
+			resolved, err := resolveProfiles(ctx, tx, stale)
+			if err != nil {
+				return err
+			}
+			for pid, p := range resolved {
+				profs[pid] = p
+			}
 		}
-		sort.Strings(pids)
-		// A merge may commit between the two reads (Neo4j reads are not one
-		// snapshot), so redirects are followed like any profile id.
-		profs, err := resolveProfiles(ctx, tx, pids)
-		if err != nil {
-			return err
-		}
-		var live []string
+		var live, unread []string
 		for r, k := range keyOf {
 			if p, ok := profs[idents[k].ProfileID]; ok && idents[k].ProfileID != "" {
 				out[r] = p
 				if !contains(live, p.ID) {
 					live = append(live, p.ID)
+					if !haveRead[p.ID] {
+						unread = append(unread, p.ID)
+					}
 				}
 			}
 		}
-		if withMembers && len(live) > 0 {
-			sort.Strings(live)
-			members, err = tx.Members(ctx, live)
+		if !withMembers || len(live) == 0 {
+			return nil
 		}
-		return err
+		members = make(map[string][]Identifier, len(live))
+		for _, id := range live {
+			if ms, ok := read[id]; ok && haveRead[id] {
+				members[id] = ms
+			}
+		}
+		if len(unread) > 0 {
+			sort.Strings(unread)
+			more, err := tx.Members(ctx, unread)
+			if err != nil {
+				return err
+			}
+			for id, ms := range more {
+				members[id] = ms
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err

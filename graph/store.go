@@ -63,6 +63,21 @@ type ReadTx interface {
 	Changes(ctx context.Context, profileIDs []string) ([]ProfileChange, error)
 }
 
+// ProfileLooker is optional: a ReadTx that implements it answers the
+// front-end lookup (Engine.LookupProfiles, ProfilesByIdentifiers) in one
+// round trip instead of Identifiers, Profiles and Members. The engine uses
+// the plain reads when a ReadTx does not implement it.
+type ProfileLooker interface {
+	// LookupProfiles returns, like Identifiers, the stored identifiers among
+	// keys with ProfileID and Traits filled; profiles holds, by id, each
+	// profile an identifier's ProfileID names, as stored (live or merged
+	// away: no redirect is followed, the engine does that). With
+	// withMembers, members holds, per live profile in profiles, its
+	// identifiers as Members returns them; a profile with none is absent.
+	// Without it, members is nil.
+	LookupProfiles(ctx context.Context, keys []string, withMembers bool) (idents map[string]Identifier, profiles map[string]Profile, members map[string][]Identifier, err error)
+}
+
 // Tx is a write transaction. The locking methods let several processes write
 // overlapping identifiers at once: once an identifier or profile is locked,
 // no other transaction changes it (or, for a profile, its membership) until

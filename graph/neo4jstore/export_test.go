@@ -22,6 +22,8 @@ func HotQueries() []PlannedQuery {
 		{"Identifiers", qIdentifiers, map[string]any{"keys": keys}},
 		{"Profiles", qProfiles, map[string]any{"ids": ids}},
 		{"Members", qMembers, map[string]any{"ids": ids}},
+		{"LookupProfiles", qLookup[0], map[string]any{"keys": keys}},
+		{"LookupProfiles(members)", qLookup[1], map[string]any{"keys": keys}},
 		{"Links", qLinks, map[string]any{"keys": keys}},
 		{"Rejected", qRejected, map[string]any{"keys": keys}},
 		{"Events", qEvents, map[string]any{"ids": ids}},

@@ -119,6 +119,83 @@ func (t *readTx) Members(ctx context.Context, profileIDs []string) (map[string][
 	return out, nil
 }
 
+var _ graph.ProfileLooker = (*readTx)(nil)
+
+// qLookup answers the front-end lookup in one statement: each key's
+// identifier by index seek, its profile, and (qLookup[1]) the profile's
+// members, read once per profile however many keys it holds. Identifiers
+// with no profile are grouped under a null p.
+var qLookup = func() (qs [2]string) {
+	for withMembers := 0; withMembers < 2; withMembers++ {
+		members := "[]"
+		if withMembers == 1 {
+			members = "COLLECT { MATCH (p)<-[:{{IN}}]-(m:{{Identifier}}) RETURN m { .* } }"
+		}
+		qs[withMembers] = cypher(`
+UNWIND $keys AS k
+MATCH (i:{{Identifier}} { {{key}}: k })
+OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
+WITH p, collect(i { .* }) AS idents
+RETURN idents, p { .* } AS p, ` + members + ` AS members`)
+	}
+	return qs
+}()
+
+// LookupProfiles implements graph.ProfileLooker. The statement reads with
+// read-committed isolation like any other, so a merge committing meanwhile
+// can show a profile merged away; the engine follows its redirect.
+func (t *readTx) LookupProfiles(ctx context.Context, keys []string, withMembers bool) (map[string]graph.Identifier, map[string]graph.Profile, map[string][]graph.Identifier, error) {
+	idents := make(map[string]graph.Identifier, len(keys))
+	profiles := map[string]graph.Profile{}
+	var members map[string][]graph.Identifier
+	if withMembers {
+		members = map[string][]graph.Identifier{}
+	}
+	if len(keys) == 0 {
+		return idents, profiles, members, nil
+	}
+	q := qLookup[0]
+	if withMembers {
+		q = qLookup[1]
+	}
+	recs, err := t.query(ctx, q, map[string]any{"keys": uniq(keys)})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("look up profiles: %w", err)
+	}
+	for _, r := range recs {
+		var pid any
+		if r.Values[1] != nil {
+			p, err := decodeProfile(r.Values[1])
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			profiles[p.ID] = p
+			pid = p.ID
+			if ms, _ := r.Values[2].([]any); withMembers && p.Live() && len(ms) > 0 {
+				out := make([]graph.Identifier, 0, len(ms))
+				for _, m := range ms {
+					id, err := decodeIdentifier(m, pid)
+					if err != nil {
+						return nil, nil, nil, err
+					}
+					out = append(out, id)
+				}
+				sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+				members[p.ID] = out
+			}
+		}
+		is, _ := r.Values[0].([]any)
+		for _, v := range is {
+			id, err := decodeIdentifier(v, pid)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			idents[id.Key] = id
+		}
+	}
+	return idents, profiles, members, nil
+}
+
 // Both edge kinds are found from either end, and an edge whose two ends are
 // both among keys is returned once.
 var qLinks = cypher(`
