@@ -74,8 +74,23 @@ func (s *timedStore) Update(ctx context.Context, fn func(ctx context.Context, tx
 func (s *timedStore) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
 	defer s.add("View", time.Now())
 	return s.Store.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
-		return fn(ctx, &timedRead{rt: tx, s: s})
+		tr := &timedRead{rt: tx, s: s}
+		if l, ok := tx.(graph.ProfileLooker); ok {
+			// Keep the store's one-round-trip lookup visible to the engine.
+			return fn(ctx, &timedLooker{timedRead: tr, l: l})
+		}
+		return fn(ctx, tr)
 	})
+}
+
+type timedLooker struct {
+	*timedRead
+	l graph.ProfileLooker
+}
+
+func (t *timedLooker) LookupProfiles(ctx context.Context, keys []string, withMembers bool) (map[string]graph.Identifier, map[string]graph.Profile, map[string][]graph.Identifier, error) {
+	defer t.s.add("LookupProfiles", time.Now())
+	return t.l.LookupProfiles(ctx, keys, withMembers)
 }
 
 type timedRead struct {

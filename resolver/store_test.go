@@ -38,8 +38,23 @@ func (s *countingStore) View(ctx context.Context, fn func(ctx context.Context, t
 		panic("store exploded")
 	}
 	return s.Store.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
-		return fn(ctx, &countingTx{ReadTx: tx, s: s})
+		ct := &countingTx{ReadTx: tx, s: s}
+		if l, ok := tx.(graph.ProfileLooker); ok {
+			// The store's one-statement lookup stays visible to the engine.
+			return fn(ctx, &countingLooker{countingTx: ct, l: l})
+		}
+		return fn(ctx, ct)
 	})
+}
+
+type countingLooker struct {
+	*countingTx
+	l graph.ProfileLooker
+}
+
+func (c *countingLooker) LookupProfiles(ctx context.Context, keys []string, withMembers bool) (map[string]graph.Identifier, map[string]graph.Profile, map[string][]graph.Identifier, error) {
+	c.s.count("LookupProfiles")
+	return c.l.LookupProfiles(ctx, keys, withMembers)
 }
 
 func (s *countingStore) count(method string) {
@@ -230,8 +245,9 @@ func TestLookupOneRead(t *testing.T) {
 		}
 		views, calls := cost(`query($t:String!,$v:String!){profileByIdentifier(type:$t,value:$v){id identifiers{type value} traits}}`,
 			map[string]any{"t": "email", "v": "Ann@Example.com"}, &got)
-		if views != 1 || total(calls) != 3 {
-			t.Fatalf("profileByIdentifier: %d read transactions (%s), want 1 with 3 reads", views, describe(calls))
+		// Three reads, or one where the store answers the lookup in one.
+		if views != 1 || (total(calls) != 3 && !(total(calls) == 1 && calls["LookupProfiles"] == 1)) {
+			t.Fatalf("profileByIdentifier: %d read transactions (%s), want 1 with 3 reads or one LookupProfiles", views, describe(calls))
 		}
 		if got.P == nil {
 			t.Fatal("profileByIdentifier: no profile")
