@@ -729,34 +729,33 @@ func (g *generator) junkMessage(p *person) {
 // groupFamilies puts about 8% of registered people into households of two
 // or three that share a tablet with the shop app on it.
 func (g *generator) groupFamilies() {
-	var reg []*person
-	for _, p := range g.people {
-		if p.registered {
-			reg = append(reg, p)
-		}
-	}
-	g.rng.Shuffle(len(reg), func(i, j int) { reg[i], reg[j] = reg[j], reg[i] })
-	n := len(reg) * 8 / 100
-	for i := 0; i+1 < n; {
-		size := 2 + g.rng.IntN(2)
-		if i+size > n {
-			size = n - i
-		}
-		if size < 2 {
-			break
-		}
-		sg := &sharedGroup{name: fmt.Sprintf("family-%d", g.stats.FamilyDevices+1), members: sortedMembers(reg[i : i+size]), device: g.newDevice()}
+	g.partition(8, 2, func(members []*person) {
+		sg := &sharedGroup{name: fmt.Sprintf("family-%d", g.stats.FamilyDevices+1), members: members, device: g.newDevice()}
 		for _, m := range sg.members {
 			m.family = sg
 		}
 		g.stats.FamilyDevices++
-		i += size
-	}
+	})
 }
 
 // groupOffices puts about 5% of registered people into offices of two to
 // five that all give the office mailbox as their email somewhere.
 func (g *generator) groupOffices() {
+	g.partition(5, 4, func(members []*person) {
+		g.stats.OfficeEmails++
+		company := g.pick(companyNames)
+		sg := &sharedGroup{name: fmt.Sprintf("office-%d", g.stats.OfficeEmails), members: members,
+			email: g.unique(func(attempt int) string { return fmt.Sprintf("info@%s%d.com", company, g.rng.IntN(100*(attempt+1))) })}
+		for _, m := range sg.members {
+			m.office = sg
+		}
+	})
+}
+
+// partition shuffles the registered people and splits the first pct% of
+// them into groups of 2 to 1+spread, calling form with each group's members
+// in id order.
+func (g *generator) partition(pct, spread int, form func(members []*person)) {
 	var reg []*person
 	for _, p := range g.people {
 		if p.registered {
@@ -764,22 +763,16 @@ func (g *generator) groupOffices() {
 		}
 	}
 	g.rng.Shuffle(len(reg), func(i, j int) { reg[i], reg[j] = reg[j], reg[i] })
-	n := len(reg) * 5 / 100
+	n := len(reg) * pct / 100
 	for i := 0; i+1 < n; {
-		size := 2 + g.rng.IntN(4)
+		size := 2 + g.rng.IntN(spread)
 		if i+size > n {
 			size = n - i
 		}
 		if size < 2 {
 			break
 		}
-		g.stats.OfficeEmails++
-		company := g.pick(companyNames)
-		sg := &sharedGroup{name: fmt.Sprintf("office-%d", g.stats.OfficeEmails), members: sortedMembers(reg[i : i+size]),
-			email: g.unique(func(attempt int) string { return fmt.Sprintf("info@%s%d.com", company, g.rng.IntN(100*(attempt+1))) })}
-		for _, m := range sg.members {
-			m.office = sg
-		}
+		form(sortedMembers(reg[i : i+size]))
 		i += size
 	}
 }
