@@ -27,8 +27,9 @@ func Rules() (*graph.Rules, error) { return graph.ParseRules([]byte(RulesJSON)) 
 // high enough that every link of a chain or star is accepted.
 const MergeType = "bench_node"
 
-// mergeRulesJSON adds MergeType to the bench rules.
-const mergeRulesJSON = `{"types": {"` + MergeType + `": {"priority": 50, "limit": 1000000000}}}`
+// mergeRulesJSON adds MergeType to the bench rules, and lifts maxIdentifiers
+// so that one profile can hold the whole graph.
+const mergeRulesJSON = `{"maxIdentifiers": 1000000000, "types": {"` + MergeType + `": {"priority": 50, "limit": 1000000000}}}`
 
 // MergeRules returns the rules of the merge-scaling runs.
 func MergeRules() (*graph.Rules, error) { return graph.ParseRules([]byte(mergeRulesJSON)) }

@@ -118,6 +118,11 @@ func (t *timedRead) Links(ctx context.Context, keys []string) ([]graph.Link, err
 	return t.rt.Links(ctx, keys)
 }
 
+func (t *timedRead) LinksBetween(ctx context.Context, pairs []graph.LinkKey) (map[graph.LinkKey]graph.Link, error) {
+	defer t.s.add("LinksBetween", time.Now())
+	return t.rt.LinksBetween(ctx, pairs)
+}
+
 func (t *timedRead) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink, error) {
 	defer t.s.add("Rejected", time.Now())
 	return t.rt.Rejected(ctx, keys)

@@ -2,6 +2,9 @@ package graph
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -11,14 +14,26 @@ type part struct {
 	keys   []string // in priority order
 	counts map[string]int
 	id     string
+	// old is the profile that comes back to life with this part, if any.
+	old *Profile
+}
+
+// candidate is a profile that redirects to the profile being split, with
+// the members it held when it was merged.
+type candidate struct {
+	profile Profile
+	members map[string]bool
 }
 
 // split recomputes the components of profile p after removing the keys in
-// drop and the links in cut, and adds the result to w. Only p's members are
-// read, so the cost is the size of p. The largest part keeps p's id (on a
-// tie, the part holding the highest-priority identifier); each other part
-// gets a new id derived from p and its first identifier, with history.
-// It returns the ids of the resulting profiles, the surviving one first.
+// drop and the links in cut, and adds the result to w. Only p's members and
+// the history of merges into p are read, so the cost is the size of p.
+//
+// Ids come back: a profile that was merged into p (directly or through
+// others) gets its id back for the part that overlaps most the members it
+// had when it was merged (see assignParts); p keeps the part that holds most
+// of its own members. Other parts get new ids derived from p and their
+// first identifier. It returns the resulting profiles, p's first.
 func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bool, cut map[LinkKey]bool, reason string, w *Write) ([]Profile, error) {
 	ms, err := tx.Members(ctx, []string{p.ID})
 	if err != nil {
@@ -42,8 +57,7 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 	for _, k := range keys {
 		parent[k] = k
 	}
-	var find func(string) string
-	find = func(k string) string {
+	find := func(k string) string {
 		for parent[k] != k {
 			parent[k] = parent[parent[k]]
 			k = parent[k]
@@ -60,8 +74,7 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 		if _, ok := parent[l.B]; !ok {
 			continue
 		}
-		ra, rb := find(l.A), find(l.B)
-		if ra != rb {
+		if ra, rb := find(l.A), find(l.B); ra != rb {
 			parent[ra] = rb
 		}
 	}
@@ -81,16 +94,15 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 	for _, pt := range parts {
 		e.norm.SortByPriority(pt.keys)
 	}
-	sort.Slice(parts, func(i, j int) bool {
-		if len(parts[i].keys) != len(parts[j].keys) {
-			return len(parts[i].keys) > len(parts[j].keys)
+	var cands []candidate
+	if len(parts) > 1 {
+		if cands, err = mergedInto(ctx, tx, p.ID); err != nil {
+			return nil, err
 		}
-		a := []string{parts[i].keys[0], parts[j].keys[0]}
-		e.norm.SortByPriority(a)
-		return a[0] == parts[i].keys[0]
-	})
-	parts[0].id = p.ID
-	if err := nameProfiles(ctx, tx, parts[1:], func(pt *part) string { return p.ID + "/" + pt.keys[0] }, func(pt *part, id string) { pt.id = id }); err != nil {
+	}
+	parts = e.assignParts(p.ID, parts, cands)
+	if err := nameProfiles(ctx, tx, slices.DeleteFunc(slices.Clone(parts[1:]), func(pt *part) bool { return pt.old != nil }),
+		func(pt *part) string { return p.ID + "/" + pt.keys[0] }, func(pt *part, id string) { pt.id = id }); err != nil {
 		return nil, err
 	}
 	var out []Profile
@@ -98,6 +110,9 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 		np := Profile{ID: pt.id, CreatedAt: p.CreatedAt, UpdatedAt: w.At, Size: len(pt.keys), Counts: pt.counts}
 		if i > 0 {
 			np.CreatedAt = w.At
+			if pt.old != nil {
+				np.CreatedAt = pt.old.CreatedAt
+			}
 			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeSplit, From: p.ID, Into: pt.id, At: w.At, Reason: reason})
 			for _, k := range pt.keys {
 				w.Assign = append(w.Assign, Assignment{Key: k, ProfileID: pt.id})
@@ -107,6 +122,150 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 		out = append(out, np)
 	}
 	return out, nil
+}
+
+// mergedInto returns every profile whose redirects end at pid, each with
+// the members recorded by the merge that made it redirect. It reads history
+// once per level of redirects.
+func mergedInto(ctx context.Context, tx ReadTx, pid string) ([]candidate, error) {
+	var out []candidate
+	seen := map[string]bool{pid: true}
+	level := []string{pid}
+	for hop := 0; len(level) > 0; hop++ {
+		if hop > maxRedirects {
+			return nil, fmt.Errorf("profile redirects form a chain longer than %d", maxRedirects)
+		}
+		cs, err := tx.Changes(ctx, level)
+		if err != nil {
+			return nil, err
+		}
+		latest := map[string]ProfileChange{}
+		for _, c := range cs {
+			if c.Kind != ChangeMerge || seen[c.From] || !slices.Contains(level, c.Into) {
+				continue
+			}
+			if prev, ok := latest[c.From]; !ok || !c.At.Before(prev.At) {
+				latest[c.From] = c
+			}
+		}
+		froms := slices.Sorted(maps.Keys(latest))
+		ps, err := tx.Profiles(ctx, froms)
+		if err != nil {
+			return nil, err
+		}
+		level = nil
+		for _, f := range froms {
+			pr, ok := ps[f]
+			if !ok || pr.MergedInto != latest[f].Into {
+				continue // it came back to life, or was merged elsewhere since
+			}
+			seen[f] = true
+			ms := make(map[string]bool, len(latest[f].Members))
+			for _, k := range latest[f].Members {
+				ms[k] = true
+			}
+			out = append(out, candidate{profile: pr, members: ms})
+			level = append(level, f)
+		}
+	}
+	return out, nil
+}
+
+// assignParts decides which id each part of a split gets, and returns the
+// parts with the one that keeps pid first.
+//
+//   - pid keeps the part holding most of pid's own members (those no
+//     candidate brought in); when none holds any, the largest part. Ties go
+//     to the larger part, then to the part whose first key comes first.
+//   - Each other part may give a candidate its id back: among every
+//     (candidate, part) pair that share members, the pair sharing the most
+//     wins, then the one whose sets differ least, then the smaller candidate
+//     id, then the part whose first key comes first; repeated until no pair
+//     is left.
+//   - Parts left over get new ids (part.id stays "").
+func (e *Engine) assignParts(pid string, parts []*part, cands []candidate) []*part {
+	own := func(pt *part) int {
+		n := 0
+		for _, k := range pt.keys {
+			inCand := false
+			for _, c := range cands {
+				if c.members[k] {
+					inCand = true
+					break
+				}
+			}
+			if !inCand {
+				n++
+			}
+		}
+		return n
+	}
+	ownN := make(map[*part]int, len(parts))
+	for _, pt := range parts {
+		ownN[pt] = own(pt)
+	}
+	slices.SortStableFunc(parts, func(a, b *part) int {
+		if ownN[a] != ownN[b] {
+			return ownN[b] - ownN[a]
+		}
+		if len(a.keys) != len(b.keys) {
+			return len(b.keys) - len(a.keys)
+		}
+		return e.compareKeys(a.keys[0], b.keys[0])
+	})
+	parts[0].id = pid
+	type pair struct {
+		c            *candidate
+		pt           *part
+		overlap, sym int
+	}
+	var pairs []pair
+	for i := range cands {
+		c := &cands[i]
+		for _, pt := range parts[1:] {
+			n := 0
+			for _, k := range pt.keys {
+				if c.members[k] {
+					n++
+				}
+			}
+			if n > 0 {
+				pairs = append(pairs, pair{c: c, pt: pt, overlap: n, sym: len(pt.keys) + len(c.members) - 2*n})
+			}
+		}
+	}
+	slices.SortFunc(pairs, func(a, b pair) int {
+		if a.overlap != b.overlap {
+			return b.overlap - a.overlap
+		}
+		if a.sym != b.sym {
+			return a.sym - b.sym
+		}
+		if c := strings.Compare(a.c.profile.ID, b.c.profile.ID); c != 0 {
+			return c
+		}
+		return e.compareKeys(a.pt.keys[0], b.pt.keys[0])
+	})
+	used := map[string]bool{}
+	for _, pr := range pairs {
+		if used[pr.c.profile.ID] || pr.pt.old != nil {
+			continue
+		}
+		used[pr.c.profile.ID] = true
+		pr.pt.old = &pr.c.profile
+		pr.pt.id = pr.c.profile.ID
+	}
+	return parts
+}
+
+// compareKeys orders keys by their type's priority, then by key.
+func (e *Engine) compareKeys(a, b string) int {
+	pa := e.norm.rules.Rule(SplitKey(a).Type).Priority
+	pb := e.norm.rules.Rule(SplitKey(b).Type).Priority
+	if pa != pb {
+		return pa - pb
+	}
+	return strings.Compare(a, b)
 }
 
 func requireReason(reason string) error {
@@ -260,7 +419,7 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 			if !ok {
 				return Errorf(ENOTFOUND, "profile %q not found", id)
 			}
-			if !contains(pids, p.ID) {
+			if !slices.Contains(pids, p.ID) {
 				pids = append(pids, p.ID)
 			}
 		}
@@ -290,14 +449,15 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 			return ps[i].ID < ps[j].ID
 		})
 		win := ps[0]
-		counts := copyCounts(win.Counts)
+		counts, size := maps.Clone(win.Counts), win.Size
 		for _, l := range ps[1:] {
-			if why := e.limitConflict(counts, l.Counts); why != "" {
+			if why := e.limitConflict(counts, l.Counts, size, l.Size); why != "" {
 				return Errorf(ECONFLICT, "cannot merge %s into %s: %s", l.ID, win.ID, why)
 			}
 			for t, n := range l.Counts {
 				counts[t] += n
 			}
+			size += l.Size
 		}
 		members, err := tx.Members(ctx, pids)
 		if err != nil {
@@ -313,15 +473,35 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 		}
 		now := Clean(e.Now())
 		w := &Write{At: now}
+		// A manual merge lifts the manual refusals between the people it
+		// joins: the person's latest word wins.
+		in := map[string]string{}
+		var all []string
+		for _, id := range pids {
+			for _, m := range members[id] {
+				in[m.Key] = id
+				all = append(all, m.Key)
+			}
+		}
+		slices.Sort(all)
+		refused, err := tx.Rejected(ctx, all)
+		if err != nil {
+			return err
+		}
+		for _, r := range refused {
+			if r.Source == SourceManual && in[r.A] != "" && in[r.B] != "" && in[r.A] != in[r.B] {
+				w.DeleteRejected = append(w.DeleteRejected, NewLinkKey(r.A, r.B))
+			}
+		}
 		winTop := top(win.ID)
-		size := win.Size
 		for _, l := range ps[1:] {
-			size += l.Size
-			w.PutProfiles = append(w.PutProfiles, Profile{ID: l.ID, CreatedAt: l.CreatedAt, UpdatedAt: now, MergedInto: win.ID})
-			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeMerge, From: l.ID, Into: win.ID, At: now, Reason: "manual: " + reason})
-			for _, m := range members[l.ID] {
+			keys := make([]string, len(members[l.ID]))
+			for i, m := range members[l.ID] {
+				keys[i] = m.Key
 				w.Assign = append(w.Assign, Assignment{Key: m.Key, ProfileID: win.ID})
 			}
+			w.PutProfiles = append(w.PutProfiles, Profile{ID: l.ID, CreatedAt: l.CreatedAt, UpdatedAt: now, MergedInto: win.ID})
+			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeMerge, From: l.ID, Into: win.ID, At: now, Reason: "manual: " + reason, Members: keys})
 			lk := NewLinkKey(winTop, top(l.ID))
 			w.PutLinks = append(w.PutLinks, Link{A: lk.A, B: lk.B, Source: SourceManual, Evidence: reason, FirstSeen: now, LastSeen: now, Count: 1})
 		}
@@ -501,7 +681,7 @@ func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView
 		var outside []string
 		for _, r := range g.Rejected {
 			for _, k := range []string{r.A, r.B} {
-				if !inside[k] && !contains(outside, k) {
+				if !inside[k] && !slices.Contains(outside, k) {
 					outside = append(outside, k)
 				}
 			}

@@ -3,7 +3,9 @@ package graph
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -71,6 +73,10 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			r.Status, r.Reason = StatusRejected, "event has no id"
 			continue
 		}
+		if t := e.unknownType(ev.Identifiers); t != "" {
+			r.Status, r.Reason = StatusRejected, fmt.Sprintf("%s: identifier type %q is not in the rules, which do not allow other types", ReasonUnknownType, t)
+			continue
+		}
 		keys, drops := e.norm.NormalizeAll(ev.Identifiers)
 		if len(keys) == 0 {
 			r.Status, r.Reason = StatusRejected, noIdentifierReason(drops)
@@ -119,6 +125,17 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 	return res, nil
 }
 
+// unknownType returns the first identifier type among refs that the rules
+// do not accept, or "".
+func (e *Engine) unknownType(refs []IdentifierRef) string {
+	for _, r := range refs {
+		if t := strings.ToLower(strings.TrimSpace(r.Type)); validType(t) && !e.norm.rules.KnownType(t) {
+			return t
+		}
+	}
+	return ""
+}
+
 func noIdentifierReason(drops []Drop) string {
 	if len(drops) == 0 {
 		return "event carries no identifier"
@@ -156,6 +173,9 @@ func (g *group) find() *group {
 	return g
 }
 
+// name is the group's profile id, or its seed while it has none.
+func (g *group) name() string { return g.profile + g.seed }
+
 // beats reports whether g survives a union with h: the larger wins, then
 // the older, then an existing profile over a new one, then the smaller id.
 func (g *group) beats(h *group) bool {
@@ -168,39 +188,102 @@ func (g *group) beats(h *group) bool {
 	if (g.profile == "") != (h.profile == "") {
 		return g.profile != ""
 	}
-	return g.profile+g.seed < h.profile+h.seed
+	return g.name() < h.name()
 }
 
-// limitConflict names the first identifier type whose limit a union of a
-// and b would break, or "" when the union is allowed.
-func (e *Engine) limitConflict(a, b map[string]int) string {
-	types := make([]string, 0, len(b))
-	for t := range b {
-		types = append(types, t)
+// absorb merges lose into g.
+func (g *group) absorb(lose *group) {
+	lose.parent = g
+	g.size += lose.size
+	for t, n := range lose.counts {
+		g.counts[t] += n
 	}
-	sort.Strings(types)
-	for _, t := range types {
+	g.newKeys = append(g.newKeys, lose.newKeys...)
+	if lose.profile != "" {
+		g.absorbed = append(g.absorbed, lose.profile)
+	}
+	g.absorbed = append(g.absorbed, lose.absorbed...)
+}
+
+// limitConflict names the first limit that a union of two profiles (their
+// per-type counts and sizes) would break, or "" when the union is allowed.
+func (e *Engine) limitConflict(a, b map[string]int, sizeA, sizeB int) string {
+	rules := e.norm.rules
+	for _, t := range slices.Sorted(maps.Keys(b)) {
 		if a[t] > 0 && b[t] > 0 {
-			if lim := e.norm.rules.Rule(t).Limit; a[t]+b[t] > lim {
+			if lim := rules.Rule(t).Limit; a[t]+b[t] > lim {
 				return fmt.Sprintf("profile would hold %d %s identifiers (limit %d)", a[t]+b[t], t, lim)
 			}
 		}
 	}
+	if n := sizeA + sizeB; n > rules.MaxIdentifiers {
+		return fmt.Sprintf("profile would hold %d identifiers (maxIdentifiers %d)", n, rules.MaxIdentifiers)
+	}
 	return ""
 }
 
+// resolve resolves one batch inside one write transaction, in steps: claim
+// the event ids, lock what the events touch, unite (pure, no store), name
+// the new profiles, and build the write.
 func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int) (map[int]EventResult, error) {
 	now := Clean(e.Now())
-	out := make(map[int]EventResult, len(todo))
+	out, kept, err := claim(ctx, tx, events, todo)
+	if err != nil || len(kept) == 0 {
+		return out, err
+	}
+	batch := make([]Event, len(kept))
+	for j, i := range kept {
+		batch[j] = events[i]
+	}
+	st, err := e.lockBatch(ctx, tx, batch)
+	if err != nil {
+		return nil, err
+	}
+	u := e.unite(st, batch, now)
+	var unnamed []*group
+	for _, g := range u.roots {
+		if g.profile == "" {
+			unnamed = append(unnamed, g)
+		}
+	}
+	if err := nameProfiles(ctx, tx, unnamed, func(g *group) string { return g.seed }, func(g *group, id string) { g.profile = id }); err != nil {
+		return nil, err
+	}
+	var losers []string
+	for _, g := range u.roots {
+		losers = append(losers, g.absorbed...)
+	}
+	slices.Sort(losers)
+	members, err := tx.Members(ctx, losers)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := tx.LinksBetween(ctx, slices.SortedFunc(maps.Keys(u.links), compareLinkKeys))
+	if err != nil {
+		return nil, err
+	}
+	w := e.buildWrite(st, u, batch, members, existing, now)
+	for j, i := range kept {
+		out[i] = EventResult{ID: events[i].ID, Status: StatusStored, ProfileID: u.groupOf(batch[j].Keys[0]).find().profile}
+	}
+	if err := tx.Apply(ctx, w); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// claim reserves the ids of the events at todo. Events already stored are
+// duplicates in out; kept are the events to resolve, in order.
+func claim(ctx context.Context, tx Tx, events []Event, todo []int) (out map[int]EventResult, kept []int, err error) {
+	out = make(map[int]EventResult, len(todo))
 	ids := make([]string, len(todo))
 	for j, i := range todo {
 		ids[j] = events[i].ID
 	}
 	fresh, err := tx.ClaimEvents(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var kept []int
 	for _, i := range todo {
 		if fresh[events[i].ID] {
 			kept = append(kept, i)
@@ -208,14 +291,23 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 			out[i] = EventResult{ID: events[i].ID, Status: StatusDuplicate}
 		}
 	}
-	if len(kept) == 0 {
-		return out, nil
-	}
+	return out, kept, nil
+}
 
-	// Every identifier the batch carries, locked in key order.
+// batchState is what a batch reads under its locks.
+type batchState struct {
+	keys     []string              // every key the batch carries, sorted
+	idents   map[string]Identifier // by key, with ProfileID and Traits
+	profiles map[string]Profile    // the profiles idents name, by id
+	manual   map[LinkKey]bool      // the pairs among keys a person unlinked
+}
+
+// lockBatch locks every identifier the batch carries (creating new ones)
+// and their profiles, in key order, and reads the manual refusals among
+// them.
+func (e *Engine) lockBatch(ctx context.Context, tx Tx, batch []Event) (*batchState, error) {
 	sightings := map[string]*IdentifierSeen{}
-	for _, i := range kept {
-		ev := &events[i]
+	for _, ev := range batch {
 		for _, k := range ev.Keys {
 			s := sightings[k]
 			if s == nil {
@@ -229,182 +321,215 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 			if ev.Timestamp.After(s.Last) {
 				s.Last = ev.Timestamp
 			}
-			if ev.Source != "" && !contains(s.Sources, ev.Source) {
+			if ev.Source != "" && !slices.Contains(s.Sources, ev.Source) {
 				s.Sources = append(s.Sources, ev.Source)
 			}
 		}
 	}
-	keys := make([]string, 0, len(sightings))
-	for k := range sightings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	seen := make([]IdentifierSeen, len(keys))
-	for j, k := range keys {
+	st := &batchState{keys: slices.Sorted(maps.Keys(sightings))}
+	seen := make([]IdentifierSeen, len(st.keys))
+	for j, k := range st.keys {
 		seen[j] = *sightings[k]
 	}
-	idents, err := tx.LockIdentifiers(ctx, seen, true)
-	if err != nil {
+	var err error
+	if st.idents, err = tx.LockIdentifiers(ctx, seen, true); err != nil {
 		return nil, err
 	}
-	var profIDs []string
-	for _, k := range keys {
-		if p := idents[k].ProfileID; p != "" && !contains(profIDs, p) {
-			profIDs = append(profIDs, p)
+	pids := map[string]bool{}
+	for _, id := range st.idents {
+		if id.ProfileID != "" {
+			pids[id.ProfileID] = true
 		}
 	}
-	sort.Strings(profIDs)
-	profs, err := tx.LockProfiles(ctx, profIDs)
-	if err != nil {
+	if st.profiles, err = tx.LockProfiles(ctx, slices.Sorted(maps.Keys(pids))); err != nil {
 		return nil, err
 	}
-	manual, err := e.manualRejections(ctx, tx, keys)
-	if err != nil {
+	if st.manual, err = manualRejections(ctx, tx, st.keys); err != nil {
 		return nil, err
 	}
+	return st, nil
+}
 
-	groups := map[string]*group{} // by profile id or seed key
-	nodeOf := func(key string) *group {
-		if p := idents[key].ProfileID; p != "" {
-			if g := groups[p]; g != nil {
-				return g
+// united is the outcome of the union step.
+type united struct {
+	groups      map[string]*group // by existing profile id or seed key
+	roots       []*group          // the surviving groups, by name
+	links       map[LinkKey]*Link // this batch's sightings of each link
+	rejected    map[LinkKey]*RejectedLink
+	traits      map[string]map[string]TraitValue // the batch's newest, per anchor key
+	mergeReason map[string]string                // absorbed profile id -> why
+	idents      map[string]Identifier
+}
+
+// groupOf returns the group an identifier started the batch in.
+func (u *united) groupOf(key string) *group {
+	if p := u.idents[key].ProfileID; p != "" {
+		return u.groups[p]
+	}
+	return u.groups[key]
+}
+
+// unite applies the resolution rules to a batch, event by event, over what
+// lockBatch read. It touches no store. For each event, the anchor (its
+// highest-priority identifier) is linked to every other identifier: a pair a
+// person unlinked is skipped, a union that would break a limit is refused
+// and recorded, and any other pair is linked, uniting the two profiles by
+// size.
+func (e *Engine) unite(st *batchState, batch []Event, now time.Time) *united {
+	u := &united{
+		groups:      map[string]*group{},
+		links:       map[LinkKey]*Link{},
+		rejected:    map[LinkKey]*RejectedLink{},
+		traits:      map[string]map[string]TraitValue{},
+		mergeReason: map[string]string{},
+		idents:      st.idents,
+	}
+	for _, k := range st.keys {
+		// Every identifier gets its group, even one carried alone.
+		if p := st.idents[k].ProfileID; p != "" {
+			if u.groups[p] == nil {
+				pr := st.profiles[p]
+				u.groups[p] = &group{profile: p, size: pr.Size, counts: maps.Clone(pr.Counts), createdAt: pr.CreatedAt}
+				if u.groups[p].counts == nil {
+					u.groups[p].counts = map[string]int{}
+				}
 			}
-			pr := profs[p]
-			g := &group{profile: p, size: pr.Size, counts: copyCounts(pr.Counts), createdAt: pr.CreatedAt}
-			groups[p] = g
-			return g
+		} else {
+			u.groups[k] = &group{seed: k, size: 1, counts: map[string]int{SplitKey(k).Type: 1}, createdAt: now, newKeys: []string{k}}
 		}
-		if g := groups[key]; g != nil {
-			return g
-		}
-		g := &group{seed: key, size: 1, counts: map[string]int{SplitKey(key).Type: 1}, createdAt: now, newKeys: []string{key}}
-		groups[key] = g
-		return g
 	}
-	mergeReason := map[string]string{} // absorbed profile id -> why
-	links := map[LinkKey]*Link{}
-	rejected := map[LinkKey]*RejectedLink{}
-	traits := map[string]map[string]TraitValue{}
-	for _, k := range keys {
-		nodeOf(k) // every identifier gets its group, even one carried alone
-	}
-	for _, i := range kept {
-		ev := &events[i]
+	for _, ev := range batch {
 		anchor := ev.Keys[0]
 		for _, x := range ev.Keys[1:] {
-			ra, rx := nodeOf(anchor).find(), nodeOf(x).find()
 			lk := NewLinkKey(anchor, x)
+			if st.manual[lk] {
+				// A person refused this link: it is never made again.
+				continue
+			}
+			ra, rx := u.groupOf(anchor).find(), u.groupOf(x).find()
 			if ra != rx {
-				if manual[lk] {
-					// The person's refusal stands as recorded; nothing to add.
-					continue
-				}
-				if why := e.limitConflict(ra.counts, rx.counts); why != "" {
-					rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: now}
+				if why := e.limitConflict(ra.counts, rx.counts, ra.size, rx.size); why != "" {
+					u.rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: now}
 					continue
 				}
 				win, lose := ra, rx
 				if rx.beats(ra) {
 					win, lose = rx, ra
 				}
-				reason := fmt.Sprintf("event %s linked %s and %s", ev.ID, anchor, x)
 				if lose.profile != "" {
-					mergeReason[lose.profile] = reason
+					u.mergeReason[lose.profile] = fmt.Sprintf("event %s linked %s and %s", ev.ID, anchor, x)
 				}
-				lose.parent = win
-				win.size += lose.size
-				for t, n := range lose.counts {
-					win.counts[t] += n
-				}
-				win.newKeys = append(win.newKeys, lose.newKeys...)
-				if lose.profile != "" {
-					win.absorbed = append(win.absorbed, lose.profile)
-				}
-				win.absorbed = append(win.absorbed, lose.absorbed...)
+				win.absorb(lose)
 			}
-			if l := links[lk]; l != nil {
+			if l := u.links[lk]; l != nil {
 				l.Count++
-				if ev.Timestamp.Before(l.FirstSeen) {
-					l.FirstSeen = ev.Timestamp
-				}
-				if ev.Timestamp.After(l.LastSeen) {
-					l.LastSeen = ev.Timestamp
-				}
+				l.FirstSeen, l.LastSeen = minTime(l.FirstSeen, ev.Timestamp), maxTime(l.LastSeen, ev.Timestamp)
 			} else {
-				links[lk] = &Link{A: lk.A, B: lk.B, Source: ev.Source, Evidence: ev.ID, FirstSeen: ev.Timestamp, LastSeen: ev.Timestamp, Count: 1}
+				u.links[lk] = &Link{A: lk.A, B: lk.B, Source: ev.Source, Evidence: ev.ID, FirstSeen: ev.Timestamp, LastSeen: ev.Timestamp, Count: 1}
 			}
 		}
 		if len(ev.Traits) > 0 {
-			tm := traits[anchor]
+			tm := u.traits[anchor]
 			if tm == nil {
 				tm = map[string]TraitValue{}
-				traits[anchor] = tm
+				u.traits[anchor] = tm
 			}
 			for name, v := range ev.Traits {
-				if old, ok := tm[name]; !ok || !ev.Timestamp.Before(old.At) {
-					tm[name] = TraitValue{Value: v, Source: ev.Source, At: ev.Timestamp}
-				}
+				mergeTrait(tm, name, TraitValue{Value: v, Source: ev.Source, At: ev.Timestamp})
 			}
 		}
 	}
-
-	// Name the new profiles, making sure no derived id is taken already.
-	var roots []*group
-	for _, g := range groups {
+	for _, g := range u.groups {
 		if g.parent == nil {
-			roots = append(roots, g)
+			u.roots = append(u.roots, g)
 		}
 	}
-	sort.Slice(roots, func(i, j int) bool { return roots[i].profile+roots[i].seed < roots[j].profile+roots[j].seed })
-	var unnamed []*group
-	for _, g := range roots {
-		if g.profile == "" {
-			unnamed = append(unnamed, g)
-		}
-	}
-	if err := nameProfiles(ctx, tx, unnamed, func(g *group) string { return g.seed }, func(g *group, id string) { g.profile = id }); err != nil {
-		return nil, err
-	}
+	slices.SortFunc(u.roots, func(a, b *group) int { return strings.Compare(a.name(), b.name()) })
+	return u
+}
 
+// mergeTrait sets tm[name] to v unless the value there is newer: per trait
+// name, the latest time wins, and on a tie the one merged last.
+func mergeTrait(tm map[string]TraitValue, name string, v TraitValue) {
+	if old, ok := tm[name]; !ok || !v.At.Before(old.At) {
+		tm[name] = v
+	}
+}
+
+// mergeLink adds a batch's sightings of a link to the stored link.
+func mergeLink(stored, seen Link) Link {
+	stored.Count += seen.Count
+	stored.FirstSeen = minTime(stored.FirstSeen, seen.FirstSeen)
+	stored.LastSeen = maxTime(stored.LastSeen, seen.LastSeen)
+	return stored
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// buildWrite turns the union of a batch into the one Write that stores it:
+// profiles and their members, history with each absorbed profile's members,
+// links merged with the stored ones, traits merged with the stored ones, and
+// the events.
+func (e *Engine) buildWrite(st *batchState, u *united, batch []Event, members map[string][]Identifier, existing map[LinkKey]Link, now time.Time) *Write {
 	w := &Write{At: now}
-	var losers []string
-	for _, g := range roots {
-		losers = append(losers, g.absorbed...)
-	}
-	sort.Strings(losers)
-	members, err := tx.Members(ctx, losers)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range roots {
-		created := g.createdAt
-		w.PutProfiles = append(w.PutProfiles, Profile{ID: g.profile, CreatedAt: created, UpdatedAt: now, Size: g.size, Counts: g.counts})
+	for _, g := range u.roots {
+		w.PutProfiles = append(w.PutProfiles, Profile{ID: g.profile, CreatedAt: g.createdAt, UpdatedAt: now, Size: g.size, Counts: g.counts})
 		for _, k := range g.newKeys {
 			w.Assign = append(w.Assign, Assignment{Key: k, ProfileID: g.profile})
 		}
-		sort.Strings(g.absorbed)
+		slices.Sort(g.absorbed)
 		for _, p := range g.absorbed {
-			old := profs[p]
-			w.PutProfiles = append(w.PutProfiles, Profile{ID: p, CreatedAt: old.CreatedAt, UpdatedAt: now, MergedInto: g.profile})
-			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeMerge, From: p, Into: g.profile, At: now, Reason: mergeReason[p]})
-			for _, m := range members[p] {
+			old := st.profiles[p]
+			keys := make([]string, len(members[p]))
+			for i, m := range members[p] {
+				keys[i] = m.Key
 				w.Assign = append(w.Assign, Assignment{Key: m.Key, ProfileID: g.profile})
 			}
+			w.PutProfiles = append(w.PutProfiles, Profile{ID: p, CreatedAt: old.CreatedAt, UpdatedAt: now, MergedInto: g.profile})
+			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeMerge, From: p, Into: g.profile, At: now, Reason: u.mergeReason[p], Members: keys})
 		}
 	}
-	w.PutLinks = sortedLinks(links)
-	w.PutRejected = sortedRejected(rejected)
-	for _, i := range kept {
-		w.Events = append(w.Events, events[i])
-		out[i] = EventResult{ID: events[i].ID, Status: StatusStored, ProfileID: nodeOf(events[i].Keys[0]).find().profile}
+	for _, lk := range slices.SortedFunc(maps.Keys(u.links), compareLinkKeys) {
+		l := *u.links[lk]
+		if old, ok := existing[lk]; ok {
+			l = mergeLink(old, l)
+		}
+		w.PutLinks = append(w.PutLinks, l)
 	}
-	for _, k := range sortedKeys(traits) {
-		w.Traits = append(w.Traits, TraitUpdate{Key: k, Traits: traits[k]})
+	for _, lk := range slices.SortedFunc(maps.Keys(u.rejected), compareLinkKeys) {
+		w.PutRejected = append(w.PutRejected, *u.rejected[lk])
 	}
-	if err := tx.Apply(ctx, w); err != nil {
-		return nil, err
+	w.Events = batch
+	for _, k := range slices.Sorted(maps.Keys(u.traits)) {
+		tm := maps.Clone(st.idents[k].Traits)
+		if tm == nil {
+			tm = map[string]TraitValue{}
+		}
+		for _, name := range slices.Sorted(maps.Keys(u.traits[k])) {
+			mergeTrait(tm, name, u.traits[k][name])
+		}
+		w.Traits = append(w.Traits, TraitUpdate{Key: k, Traits: tm})
 	}
-	return out, nil
+	return w
+}
+
+func compareLinkKeys(a, b LinkKey) int {
+	if c := strings.Compare(a.A, b.A); c != 0 {
+		return c
+	}
+	return strings.Compare(a.B, b.B)
 }
 
 // nameProfiles gives each new profile an id derived from its seed, raising
@@ -445,7 +570,7 @@ func nameProfiles[T any](ctx context.Context, tx ReadTx, items []T, seed func(T)
 }
 
 // manualRejections returns the pairs among keys that a person unlinked.
-func (e *Engine) manualRejections(ctx context.Context, tx ReadTx, keys []string) (map[LinkKey]bool, error) {
+func manualRejections(ctx context.Context, tx ReadTx, keys []string) (map[LinkKey]bool, error) {
 	rs, err := tx.Rejected(ctx, keys)
 	if err != nil {
 		return nil, err
@@ -457,50 +582,4 @@ func (e *Engine) manualRejections(ctx context.Context, tx ReadTx, keys []string)
 		}
 	}
 	return out, nil
-}
-
-func copyCounts(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedLinks(m map[LinkKey]*Link) []Link {
-	out := make([]Link, 0, len(m))
-	for _, l := range m {
-		out = append(out, *l)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].A != out[j].A {
-			return out[i].A < out[j].A
-		}
-		return out[i].B < out[j].B
-	})
-	return out
-}
-
-func sortedRejected(m map[LinkKey]*RejectedLink) []RejectedLink {
-	out := make([]RejectedLink, 0, len(m))
-	for _, l := range m {
-		out = append(out, *l)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		ki, kj := NewLinkKey(out[i].A, out[i].B), NewLinkKey(out[j].A, out[j].B)
-		if ki.A != kj.A {
-			return ki.A < kj.A
-		}
-		return ki.B < kj.B
-	})
-	return out
 }

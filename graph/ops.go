@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -44,7 +45,7 @@ func resolveProfiles(ctx context.Context, tx ReadTx, ids []string) (map[string]P
 		}
 		want := make([]string, 0, len(cur))
 		for _, h := range cur {
-			if !contains(want, h) {
+			if !slices.Contains(want, h) {
 				want = append(want, h)
 			}
 		}
@@ -172,7 +173,7 @@ func (e *Engine) lookup(ctx context.Context, refs []IdentifierRef, withMembers b
 				if p, ok := got[pid]; ok && p.Live() {
 					profs[pid] = p
 					haveRead[pid] = true
-				} else if !contains(stale, pid) {
+				} else if !slices.Contains(stale, pid) {
 					stale = append(stale, pid)
 				}
 			}
@@ -181,7 +182,7 @@ func (e *Engine) lookup(ctx context.Context, refs []IdentifierRef, withMembers b
 				return err
 			}
 			for _, id := range idents {
-				if id.ProfileID != "" && !contains(stale, id.ProfileID) {
+				if id.ProfileID != "" && !slices.Contains(stale, id.ProfileID) {
 					stale = append(stale, id.ProfileID)
 				}
 			}
@@ -202,7 +203,7 @@ func (e *Engine) lookup(ctx context.Context, refs []IdentifierRef, withMembers b
 		for r, k := range keyOf {
 			if p, ok := profs[idents[k].ProfileID]; ok && idents[k].ProfileID != "" {
 				out[r] = p
-				if !contains(live, p.ID) {
+				if !slices.Contains(live, p.ID) {
 					live = append(live, p.ID)
 					if !haveRead[p.ID] {
 						unread = append(unread, p.ID)
@@ -291,15 +292,40 @@ func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQue
 	var out map[string][]Event
 	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
 		var err error
-		out, err = tx.Journeys(ctx, profileIDs, q)
-		return err
-	})
-	for _, evs := range out {
-		for i := range evs {
-			e.norm.SortByPriority(evs[i].Keys)
+		if out, err = tx.Journeys(ctx, profileIDs, q); err != nil {
+			return err
 		}
-	}
+		members, err := tx.Members(ctx, profileIDs)
+		if err != nil {
+			return err
+		}
+		for pid, evs := range out {
+			in := make(map[string]bool, len(members[pid]))
+			for _, m := range members[pid] {
+				in[m.Key] = true
+			}
+			for i := range evs {
+				e.ownView(&evs[i], in)
+			}
+		}
+		return nil
+	})
 	return out, err
+}
+
+// ownView shows an event as part of the profile whose members are in: only
+// those members among its keys, and, unless the profile holds the event's
+// highest-priority identifier, no payload and Shared set. An event carried
+// by several people (a shared device, say) thus shows each of them only
+// what is theirs, and its properties and traits only to the person it was
+// anchored on.
+func (e *Engine) ownView(ev *Event, in map[string]bool) {
+	keys := slices.Clone(ev.Keys) // a store may share the slice between profiles
+	e.norm.SortByPriority(keys)
+	if len(keys) > 0 && !in[keys[0]] {
+		ev.Shared, ev.Properties, ev.Traits = true, nil, nil
+	}
+	ev.Keys = slices.DeleteFunc(keys, func(k string) bool { return !in[k] })
 }
 
 // ProfilePage is one page of live profiles ordered by id.

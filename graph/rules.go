@@ -41,6 +41,13 @@ type Rules struct {
 	Blocked []string `json:"blocked,omitempty"`
 	// BlockedPatterns apply to every type.
 	BlockedPatterns []string `json:"blockedPatterns,omitempty"`
+	// MaxIdentifiers is the most identifiers of any types one profile may
+	// hold. A link that would take a profile past it is refused.
+	MaxIdentifiers int `json:"maxIdentifiers,omitempty"`
+	// AllowAnyType accepts identifier types that are neither built in nor
+	// listed in Types (nil means true). When false, an event carrying such
+	// a type is refused with reason unknown_identifier_type.
+	AllowAnyType *bool `json:"allowAnyType,omitempty"`
 
 	blocked  map[string]bool
 	patterns []*regexp.Regexp
@@ -58,6 +65,13 @@ const (
 // MaxValueBytes is the longest identifier value accepted.
 const MaxValueBytes = 1024
 
+// DefaultMaxIdentifiers is the default of Rules.MaxIdentifiers.
+const DefaultMaxIdentifiers = 200
+
+// ReasonUnknownType refuses an event carrying an identifier type the rules
+// do not know, when they do not allow any type.
+const ReasonUnknownType = "unknown_identifier_type"
+
 // DefaultRules returns the built-in rules.
 func DefaultRules() *Rules {
 	r := &Rules{
@@ -72,6 +86,7 @@ func DefaultRules() *Rules {
 		},
 		Blocked:         []string{"null", "undefined", "none", "nan", "anonymous", "unknown", "-1"},
 		BlockedPatterns: []string{`^[0-]*$`},
+		MaxIdentifiers:  DefaultMaxIdentifiers,
 	}
 	if err := r.compile(); err != nil {
 		panic(err) // the built-in rules are constant; a failure is a programming error
@@ -144,6 +159,12 @@ func ParseRules(data []byte) (*Rules, error) {
 	if in.BlockedPatterns != nil {
 		base.BlockedPatterns = in.BlockedPatterns
 	}
+	if in.MaxIdentifiers != 0 {
+		base.MaxIdentifiers = in.MaxIdentifiers
+	}
+	if in.AllowAnyType != nil {
+		base.AllowAnyType = in.AllowAnyType
+	}
 	if err := base.compile(); err != nil {
 		return nil, err
 	}
@@ -153,6 +174,9 @@ func ParseRules(data []byte) (*Rules, error) {
 func (r *Rules) compile() error {
 	if len(r.DefaultRegion) != 2 {
 		return fmt.Errorf("defaultRegion: %q is not a two-letter region code", r.DefaultRegion)
+	}
+	if r.MaxIdentifiers < 1 {
+		return fmt.Errorf("maxIdentifiers: must be at least 1, got %d", r.MaxIdentifiers)
 	}
 	if err := r.Default.compile("default"); err != nil {
 		return err
@@ -184,6 +208,16 @@ func (t *TypeRule) compile(field string) error {
 	var err error
 	t.patterns, err = compilePatterns(field+".blockedPatterns", t.BlockedPatterns)
 	return err
+}
+
+// KnownType reports whether events may carry identifiers of type typ: a
+// built-in or listed type, or any type when AllowAnyType is unset or true.
+func (r *Rules) KnownType(typ string) bool {
+	if r.AllowAnyType == nil || *r.AllowAnyType {
+		return true
+	}
+	_, ok := r.Types[typ]
+	return ok
 }
 
 // Rule returns the rule for an identifier type.

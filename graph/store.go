@@ -46,6 +46,8 @@ type ReadTx interface {
 	Members(ctx context.Context, profileIDs []string) (map[string][]Identifier, error)
 	// Links returns every LINKED edge with at least one end in keys.
 	Links(ctx context.Context, keys []string) ([]Link, error)
+	// LinksBetween returns the stored LINKED edges among pairs, by pair.
+	LinksBetween(ctx context.Context, pairs []LinkKey) (map[LinkKey]Link, error)
 	// Rejected returns every REJECTED_LINK edge with at least one end in keys.
 	Rejected(ctx context.Context, keys []string) ([]RejectedLink, error)
 	// Journeys returns, per profile id, the events BY any identifier IN the
@@ -114,19 +116,22 @@ type Write struct {
 	DeleteIdentifiers []string
 	// Assign moves identifiers into profiles, replacing any previous IN edge.
 	Assign []Assignment
-	// PutLinks adds links, or for an existing pair adds Count, lowers
-	// FirstSeen and raises LastSeen (Source and Evidence stay the first ones).
+	// PutLinks creates links or overwrites an existing pair's properties
+	// with the values given (the engine has merged them).
 	PutLinks []Link
 	// DeleteLinks removes links.
 	DeleteLinks []LinkKey
+	// DeleteRejected removes refused links, whichever way they were stored.
+	DeleteRejected []LinkKey
 	// PutRejected records refused links; an existing pair is overwritten.
 	PutRejected []RejectedLink
 	// Events are created, each BY its Keys. Their ids were claimed.
 	Events []Event
-	// Traits are merged into identifiers' traits, newer At winning per name.
+	// Traits replace identifiers' traits.
 	Traits []TraitUpdate
 	// Changes are appended to history. A merge change is stored as a
-	// MERGED_INTO edge, a split as SPLIT_FROM from Into to From.
+	// MERGED_INTO edge (with its Members), a split as SPLIT_FROM from Into
+	// to From.
 	Changes []ProfileChange
 	// DeleteProfiles removes profiles (emptied by erasure) and their history
 	// edges.
@@ -136,6 +141,6 @@ type Write struct {
 // Empty reports whether w changes nothing.
 func (w *Write) Empty() bool {
 	return len(w.PutProfiles) == 0 && len(w.DeleteIdentifiers) == 0 && len(w.Assign) == 0 &&
-		len(w.PutLinks) == 0 && len(w.DeleteLinks) == 0 && len(w.PutRejected) == 0 &&
+		len(w.PutLinks) == 0 && len(w.DeleteLinks) == 0 && len(w.DeleteRejected) == 0 && len(w.PutRejected) == 0 &&
 		len(w.Events) == 0 && len(w.Traits) == 0 && len(w.Changes) == 0 && len(w.DeleteProfiles) == 0
 }

@@ -1,7 +1,7 @@
 package graph
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -71,6 +71,11 @@ type Event struct {
 	Traits      map[string]any  `json:"traits,omitempty"`
 	Identifiers []IdentifierRef `json:"-"`
 	Keys        []string        `json:"keys,omitempty"`
+	// Shared is set when the event is read as part of a profile that does
+	// not hold its highest-priority identifier: the event also belongs to
+	// another person, so Properties and Traits are withheld and Keys holds
+	// only this profile's identifiers. It is never stored.
+	Shared bool `json:"-"`
 }
 
 // Link sources other than an event's own source.
@@ -126,6 +131,9 @@ type ProfileChange struct {
 	Into   string    `json:"into"`
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
+	// Members, for a merge, are the keys From held when it was merged, in
+	// key order. A later split uses them to give From its id back.
+	Members []string `json:"members,omitempty"`
 }
 
 // IdentifierSeen is a batch's sightings of one identifier, passed to
@@ -139,7 +147,8 @@ type IdentifierSeen struct {
 	Sources []string
 }
 
-// TraitUpdate sets traits on one identifier; per name, the newer At wins.
+// TraitUpdate replaces the traits of one identifier. The engine computes
+// the whole map (per name, the newer At wins); the store writes it as is.
 type TraitUpdate struct {
 	Key    string
 	Traits map[string]TraitValue
@@ -183,10 +192,10 @@ func (c *JourneyCursor) Admits(e Event) bool {
 
 // Match reports whether e passes the filters of q (not the cursor or limit).
 func (q JourneyQuery) Match(e Event) bool {
-	if len(q.Types) > 0 && !contains(q.Types, e.Type) {
+	if len(q.Types) > 0 && !slices.Contains(q.Types, e.Type) {
 		return false
 	}
-	if len(q.Channels) > 0 && !contains(q.Channels, e.Channel) {
+	if len(q.Channels) > 0 && !slices.Contains(q.Channels, e.Channel) {
 		return false
 	}
 	if !q.From.IsZero() && e.Timestamp.Before(q.From) {
@@ -200,11 +209,11 @@ func (q JourneyQuery) Match(e Event) bool {
 
 // SortJourney orders events newest first, ties by id descending.
 func SortJourney(evs []Event) {
-	sort.Slice(evs, func(i, j int) bool {
-		if !evs[i].Timestamp.Equal(evs[j].Timestamp) {
-			return evs[i].Timestamp.After(evs[j].Timestamp)
+	slices.SortFunc(evs, func(a, b Event) int {
+		if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
+			return c
 		}
-		return evs[i].ID > evs[j].ID
+		return strings.Compare(b.ID, a.ID)
 	})
 }
 
@@ -216,15 +225,6 @@ type PageQuery struct {
 	Before  string
 	Limit   int
 	Reverse bool
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // Now returns the current time as the stores keep it: UTC, microseconds.

@@ -335,6 +335,22 @@ func (t *tx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
 	return out, nil
 }
 
+// LinksBetween implements graph.ReadTx: one point read per pair.
+func (t *tx) LinksBetween(ctx context.Context, pairs []graph.LinkKey) (map[graph.LinkKey]graph.Link, error) {
+	out := make(map[graph.LinkKey]graph.Link, len(pairs))
+	for _, p := range pairs {
+		lk := graph.NewLinkKey(p.A, p.B)
+		l, ok, err := t.link(lk)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[lk] = l
+		}
+	}
+	return out, nil
+}
+
 // link reads the link lk (ordered) from its A side entry.
 func (t *tx) link(lk graph.LinkKey) (graph.Link, bool, error) {
 	v := t.idents.Get(linkEntry(lk.A, lk.B))

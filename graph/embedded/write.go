@@ -101,7 +101,7 @@ func (t *tx) LockProfiles(ctx context.Context, ids []string) (map[string]graph.P
 func (t *tx) Apply(ctx context.Context, w *graph.Write) error {
 	steps := []func(*graph.Write) error{
 		t.putProfiles, t.deleteIdentifiers, t.assign, t.putLinks, t.deleteLinks,
-		t.putRejected, t.putEvents, t.putTraits, t.putChanges, t.deleteProfiles,
+		t.deleteRejected, t.putRejected, t.putEvents, t.putTraits, t.putChanges, t.deleteProfiles,
 	}
 	for _, step := range steps {
 		if err := step(w); err != nil {
@@ -208,19 +208,11 @@ func (t *tx) deleteLink(lk graph.LinkKey) error {
 // dropRejected deletes every refusal that touches k, and both of its
 // adjacency entries.
 func (t *tx) dropRejected(k string) error {
+	var pairs []graph.LinkKey
 	for _, o := range t.adjacent(t.rejectedAdj, part(k)) {
-		lk := graph.NewLinkKey(k, o)
-		if err := t.rejected.Delete(pairKey(lk.A, lk.B)); err != nil {
-			return err
-		}
-		if err := t.rejectedAdj.Delete(append(part(lk.A), lk.B...)); err != nil {
-			return err
-		}
-		if err := t.rejectedAdj.Delete(append(part(lk.B), lk.A...)); err != nil {
-			return err
-		}
+		pairs = append(pairs, graph.NewLinkKey(k, o))
 	}
-	return nil
+	return t.deleteRejected(&graph.Write{DeleteRejected: pairs})
 }
 
 // adjacent returns the rest of every key of b under prefix p.
@@ -316,30 +308,17 @@ func (t *tx) assign(w *graph.Write) error {
 }
 
 // putLinks keeps each link in its adjacency entry under its smaller key;
-// the entry under the larger key holds only present. A link seen again
+// the entry under the larger key holds only present. A link written again
 // rewrites that one entry.
 func (t *tx) putLinks(w *graph.Write) error {
 	for _, l := range w.PutLinks {
 		lk := graph.NewLinkKey(l.A, l.B)
 		l.A, l.B = lk.A, lk.B
-		old, ok, err := t.link(lk)
-		if err != nil {
-			return err
-		}
-		if ok {
-			old.Count += l.Count
-			if l.FirstSeen.Before(old.FirstSeen) {
-				old.FirstSeen = l.FirstSeen
-			}
-			if l.LastSeen.After(old.LastSeen) {
-				old.LastSeen = l.LastSeen
-			}
-			l = old
-		}
+		known := t.idents.Get(linkEntry(lk.A, lk.B)) != nil
 		if err := t.idents.Put(linkEntry(lk.A, lk.B), encodeLink(l)); err != nil {
 			return fmt.Errorf("put link %s - %s: %w", lk.A, lk.B, err)
 		}
-		if !ok {
+		if !known {
 			if err := t.idents.Put(linkEntry(lk.B, lk.A), present); err != nil {
 				return fmt.Errorf("index link %s - %s: %w", lk.A, lk.B, err)
 			}
@@ -351,6 +330,22 @@ func (t *tx) putLinks(w *graph.Write) error {
 func (t *tx) deleteLinks(w *graph.Write) error {
 	for _, lk := range w.DeleteLinks {
 		if err := t.deleteLink(graph.NewLinkKey(lk.A, lk.B)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) deleteRejected(w *graph.Write) error {
+	for _, p := range w.DeleteRejected {
+		lk := graph.NewLinkKey(p.A, p.B)
+		if err := t.rejected.Delete(pairKey(lk.A, lk.B)); err != nil {
+			return err
+		}
+		if err := t.rejectedAdj.Delete(append(part(lk.A), lk.B...)); err != nil {
+			return err
+		}
+		if err := t.rejectedAdj.Delete(append(part(lk.B), lk.A...)); err != nil {
 			return err
 		}
 	}
@@ -420,17 +415,8 @@ func (t *tx) putTraits(w *graph.Write) error {
 		if r == nil {
 			return fmt.Errorf("set traits of %q: identifier not stored", u.Key)
 		}
-		traits := make(map[string]graph.TraitValue, len(r.Traits)+len(u.Traits))
-		for name, v := range r.Traits {
-			traits[name] = v
-		}
-		for name, v := range u.Traits {
-			if old, ok := traits[name]; !ok || !v.At.Before(old.At) {
-				traits[name] = v
-			}
-		}
 		n := *r
-		n.Traits = traits
+		n.Traits = u.Traits
 		t.setIdent(u.Key, &n)
 	}
 	return nil

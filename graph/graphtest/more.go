@@ -191,7 +191,7 @@ func testBatchLookups(t *testing.T, open Opener) {
 // Scenario 9: a chain of 10,000 links and a star of 10,000 both resolve.
 // The chain's links arrive shuffled, so unions join large components.
 func testChainAndStar(t *testing.T, open Opener) {
-	rules, err := graph.ParseRules([]byte(`{"types": {"node": {"priority": 10, "limit": 100000}}}`))
+	rules, err := graph.ParseRules([]byte(`{"maxIdentifiers": 100000, "types": {"node": {"priority": 10, "limit": 100000}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

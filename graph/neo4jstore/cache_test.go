@@ -94,10 +94,6 @@ func TestLockedStateMatchesQueries(t *testing.T) {
 		}
 		w := &graph.Write{At: at,
 			PutRejected: []graph.RejectedLink{{A: c, B: d, Source: graph.SourceRules, Reason: "limit", Evidence: "z", At: at}},
-			Traits: []graph.TraitUpdate{{Key: a, Traits: map[string]graph.TraitValue{
-				"plan": {Value: "pro", Source: "crm", At: at.Add(time.Minute)},
-				"tier": {Value: "silver", Source: "crm", At: at}, // older: loses
-			}}},
 		}
 		if err := tx.Apply(ctx, w); err != nil {
 			return err
@@ -109,7 +105,8 @@ func TestLockedStateMatchesQueries(t *testing.T) {
 		if len(got) != 1 || got[0].Evidence != "z" {
 			t.Errorf("Rejected(d) after Apply = %+v, want the new refusal", got)
 		}
-		// Traits of A again, now without a fresh lock: read from the store.
+		// Traits are written as the engine merged them: the map replaces
+		// what was stored.
 		w = &graph.Write{At: at, Traits: []graph.TraitUpdate{{Key: a, Traits: map[string]graph.TraitValue{
 			"city": {Value: "Oslo", Source: "app", At: at},
 		}}}}
@@ -120,8 +117,6 @@ func TestLockedStateMatchesQueries(t *testing.T) {
 	}
 	_, ids := queried(a)
 	want := map[string]graph.TraitValue{
-		"plan": {Value: "pro", Source: "crm", At: at.Add(time.Minute)},
-		"tier": {Value: "gold", Source: "web", At: at.Add(time.Hour)},
 		"city": {Value: "Oslo", Source: "app", At: at},
 	}
 	if got := ids[a].Traits; !reflect.DeepEqual(got, want) {

@@ -25,12 +25,12 @@ func HotQueries() []PlannedQuery {
 		{"LookupProfiles", qLookup[0], map[string]any{"keys": keys}},
 		{"LookupProfiles(members)", qLookup[1], map[string]any{"keys": keys}},
 		{"Links", qLinks, map[string]any{"keys": keys}},
+		{"LinksBetween", qLinksBetween, map[string]any{"pairs": []any{[]any{"email:a@example.com", "user_id:a"}}}},
 		{"Rejected", qRejected, map[string]any{"keys": keys}},
 		{"Events", qEvents, map[string]any{"ids": ids}},
 		{"Journeys", qJourneys, map[string]any{"ids": ids, "types": []any{}, "channels": []any{},
 			"from": nil, "to": nil, "afterTs": nil, "afterID": nil, "limit": int64(10)}},
 		{"Changes", qChanges, map[string]any{"ids": ids}},
-		{"Apply Traits (read)", qReadTraits, map[string]any{"keys": keys}},
 		// One row for every step, so that each step's plan is exercised.
 		{"Apply", qApply, map[string]any{
 			"profiles": []any{map[string]any{
@@ -40,14 +40,15 @@ func HotQueries() []PlannedQuery {
 			"links": []any{map[string]any{
 				"a": "email:a@example.com", "b": "user_id:a", "source": "web", "evidence": "m1",
 				"firstSeen": nil, "lastSeen": nil, "count": int64(1)}},
-			"deleteLinks": []any{map[string]any{"a": "email:a@example.com", "b": "user_id:a"}},
+			"deleteLinks":    []any{map[string]any{"a": "email:a@example.com", "b": "user_id:a"}},
+			"deleteRejected": []any{map[string]any{"a": "email:a@example.com", "b": "user_id:a"}},
 			"rejected": []any{map[string]any{
 				"a": "email:a@example.com", "b": "user_id:a", "source": "rules", "reason": "r", "at": nil, "evidence": "m1"}},
 			"events": []any{map[string]any{"id": "m1", "keys": keys, "props": map[string]any{
 				"type": "track", "name": nil, "channel": nil, "source": nil, "timestamp": nil, "receivedAt": nil,
 				"properties": nil, "traits": nil, "claim": nil}}},
 			"traits":         []any{map[string]any{"key": "user_id:a", "traits": "{}"}},
-			"changes":        []any{map[string]any{"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r"}},
+			"changes":        []any{map[string]any{"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r", "members": []any{"user_id:a"}}},
 			"deleteProfiles": ids,
 		}},
 	}

@@ -53,6 +53,8 @@ const (
 	propCount    = "count"
 	propAt       = "at"
 	propReason   = "reason"
+	// MERGED_INTO: the keys the merged profile held.
+	propMembers = "members"
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -65,7 +67,7 @@ var names = func() map[string]string {
 		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
 		propName, propChannel, propSource, propTimestamp, propReceivedAt, propProperties, propClaim,
-		propEvidence, propCount, propAt, propReason,
+		propEvidence, propCount, propAt, propReason, propMembers,
 	} {
 		m[n] = n
 	}

@@ -229,6 +229,37 @@ func (t *readTx) Links(ctx context.Context, keys []string) ([]graph.Link, error)
 	return out, nil
 }
 
+var qLinksBetween = cypher(`
+UNWIND $pairs AS pair
+MATCH (:{{Identifier}} { {{key}}: pair[0] })-[l:{{LINKED}}]->(:{{Identifier}} { {{key}}: pair[1] })
+RETURN pair[0] AS a, pair[1] AS b, l { .* } AS l`)
+
+// LinksBetween implements graph.ReadTx: a link is stored from its smaller
+// key to the larger, so each pair is one directed, indexed match.
+func (t *readTx) LinksBetween(ctx context.Context, pairs []graph.LinkKey) (map[graph.LinkKey]graph.Link, error) {
+	out := make(map[graph.LinkKey]graph.Link, len(pairs))
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	rows := make([]any, len(pairs))
+	for i, p := range pairs {
+		lk := graph.NewLinkKey(p.A, p.B)
+		rows[i] = []any{lk.A, lk.B}
+	}
+	recs, err := t.query(ctx, qLinksBetween, map[string]any{"pairs": rows})
+	if err != nil {
+		return nil, fmt.Errorf("read links between pairs: %w", err)
+	}
+	for _, r := range recs {
+		l, err := decodeLink(r.Values[0], r.Values[1], r.Values[2])
+		if err != nil {
+			return nil, err
+		}
+		out[graph.NewLinkKey(l.A, l.B)] = l
+	}
+	return out, nil
+}
+
 var qRejected = cypher(`
 UNWIND $keys AS k
 MATCH (:{{Identifier}} { {{key}}: k })-[r:{{REJECTED_LINK}}]-(:{{Identifier}})
@@ -426,7 +457,8 @@ var qChanges = cypher(`
 UNWIND $ids AS pid
 MATCH (:{{Profile}} { {{id}}: pid })-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]-(:{{Profile}})
 WITH DISTINCT r
-RETURN type(r) AS kind, startNode(r).{{id}} AS a, endNode(r).{{id}} AS b, r.{{at}} AS at, r.{{reason}} AS reason`)
+RETURN type(r) AS kind, startNode(r).{{id}} AS a, endNode(r).{{id}} AS b, r.{{at}} AS at, r.{{reason}} AS reason,
+  r.{{members}} AS members`)
 
 func (t *readTx) Changes(ctx context.Context, profileIDs []string) ([]graph.ProfileChange, error) {
 	if len(profileIDs) == 0 {
@@ -444,6 +476,16 @@ func (t *readTx) Changes(ctx context.Context, profileIDs []string) ([]graph.Prof
 		at, _ := r.Values[3].(time.Time)
 		reason, _ := r.Values[4].(string)
 		c := graph.ProfileChange{At: graph.Clean(at), Reason: reason}
+		if ms, ok := r.Values[5].([]any); ok {
+			c.Members = make([]string, 0, len(ms))
+			for _, m := range ms {
+				k, ok := m.(string)
+				if !ok {
+					return nil, fmt.Errorf("read history: member %v is not a key", m)
+				}
+				c.Members = append(c.Members, k)
+			}
+		}
 		switch kind {
 		case relMergedInto:
 			c.Kind, c.From, c.Into = graph.ChangeMerge, a, b

@@ -17,14 +17,13 @@ type tx struct {
 	nonce string
 	// locked holds, per identifier that LockIdentifiers returned, what it
 	// read under the lock that only this transaction writes from then on:
-	// its traits and its REJECTED_LINK edges. It stays current until this
+	// its REJECTED_LINK edges. It stays current until this
 	// transaction writes (Apply), which clears it. A tx serves one
 	// goroutine, so it needs no mutex.
 	locked map[string]lockedIdentifier
 }
 
 type lockedIdentifier struct {
-	traits   any // the stored traits JSON, nil when none
 	rejected []rejectedEdge
 }
 
@@ -141,7 +140,7 @@ func (t *tx) LockIdentifiers(ctx context.Context, seen []graph.IdentifierSeen, c
 		if err != nil {
 			return nil, err
 		}
-		l := lockedIdentifier{traits: p[propTraits]}
+		var l lockedIdentifier
 		edges, _ := r.Values[2].([]any)
 		for _, e := range edges {
 			v, _ := e.([]any)
@@ -253,15 +252,16 @@ var applySteps = []struct {
   MATCH (a:{{Identifier}} { {{key}}: row.a })
   MATCH (b:{{Identifier}} { {{key}}: row.b })
   MERGE (a)-[l:{{LINKED}}]->(b)
-    ON CREATE SET l.{{source}} = row.source, l.{{evidence}} = row.evidence,
-      l.{{firstSeen}} = row.firstSeen, l.{{lastSeen}} = row.lastSeen, l.{{count}} = row.count
-    ON MATCH SET l.{{count}} = l.{{count}} + row.count,
-      l.{{firstSeen}} = CASE WHEN row.firstSeen < l.{{firstSeen}} THEN row.firstSeen ELSE l.{{firstSeen}} END,
-      l.{{lastSeen}} = CASE WHEN row.lastSeen > l.{{lastSeen}} THEN row.lastSeen ELSE l.{{lastSeen}} END`, (*tx).linkRows},
+  SET l.{{source}} = row.source, l.{{evidence}} = row.evidence,
+    l.{{firstSeen}} = row.firstSeen, l.{{lastSeen}} = row.lastSeen, l.{{count}} = row.count`, (*tx).linkRows},
 	{"link deletions", "deleteLinks", `
   UNWIND $deleteLinks AS row
   MATCH (:{{Identifier}} { {{key}}: row.a })-[l:{{LINKED}}]->(:{{Identifier}} { {{key}}: row.b })
   DELETE l`, (*tx).deleteLinkRows},
+	{"refusal deletions", "deleteRejected", `
+  UNWIND $deleteRejected AS row
+  MATCH (:{{Identifier}} { {{key}}: row.a })-[r:{{REJECTED_LINK}}]-(:{{Identifier}} { {{key}}: row.b })
+  DELETE r`, (*tx).deleteRejectedRows},
 	// A refusal is one per pair whichever way round: one recorded the
 	// other way is replaced.
 	{"refused links", "rejected", `
@@ -284,7 +284,7 @@ var applySteps = []struct {
   UNWIND row.keys AS k
   MATCH (i:{{Identifier}} { {{key}}: k })
   CREATE (e)-[:{{BY}}]->(i)`, (*tx).eventRows},
-	// The merged traits, computed in Go (see traitRows).
+	// The traits as the engine merged them.
 	{"traits", "traits", `
   UNWIND $traits AS row
   MATCH (i:{{Identifier}} { {{key}}: row.key })
@@ -294,7 +294,7 @@ var applySteps = []struct {
   MATCH (f:{{Profile}} { {{id}}: row.from })
   MATCH (t:{{Profile}} { {{id}}: row.into })
   FOREACH (_ IN CASE WHEN row.split THEN [] ELSE [1] END |
-    CREATE (f)-[:{{MERGED_INTO}} { {{at}}: row.at, {{reason}}: row.reason }]->(t))
+    CREATE (f)-[:{{MERGED_INTO}} { {{at}}: row.at, {{reason}}: row.reason, {{members}}: row.members }]->(t))
   FOREACH (_ IN CASE WHEN row.split THEN [1] ELSE [] END |
     CREATE (t)-[:{{SPLIT_FROM}} { {{at}}: row.at, {{reason}}: row.reason }]->(f))`, (*tx).changeRows},
 	{"profile deletions", "deleteProfiles", `
@@ -315,16 +315,8 @@ var qApply = func() string {
 	return cypher(b.String())
 }()
 
-var qReadTraits = cypher(`
-UNWIND $keys AS k
-MATCH (i:{{Identifier}} { {{key}}: k })
-RETURN k, i.{{traits}} AS traits`)
-
 // Apply writes w in one statement, field by field in the order of
-// graph.Write (see applySteps), whatever the number of rows. Merging traits
-// needs the identifiers' current traits: LockIdentifiers read them under the
-// lock earlier in this transaction, so normally they are at hand; otherwise
-// one read comes first.
+// graph.Write (see applySteps), whatever the number of rows.
 func (t *tx) Apply(ctx context.Context, w *graph.Write) error {
 	if w == nil || w.Empty() {
 		return nil
@@ -440,59 +432,22 @@ func (t *tx) eventRows(_ context.Context, w *graph.Write) ([]any, error) {
 // still current, and writing the merged JSON back loses no concurrent
 // update. Keys that LockIdentifiers did not return are read here, in one
 // query.
-func (t *tx) traitRows(ctx context.Context, w *graph.Write) ([]any, error) {
-	if len(w.Traits) == 0 {
-		return nil, nil
-	}
-	raw := make(map[string]any, len(w.Traits)) // key -> stored traits JSON, or nil
-	var missing []string
+func (t *tx) traitRows(_ context.Context, w *graph.Write) ([]any, error) {
+	rows := make([]any, 0, len(w.Traits))
 	for _, u := range w.Traits {
-		if l, ok := t.locked[u.Key]; ok {
-			raw[u.Key] = l.traits
-		} else {
-			missing = append(missing, u.Key)
-		}
-	}
-	if len(missing) > 0 {
-		recs, err := t.query(ctx, qReadTraits, map[string]any{"keys": uniq(missing)})
+		enc, err := jsonParam(u.Traits)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("identifier %s traits: %w", u.Key, err)
 		}
-		for _, r := range recs {
-			k, _ := r.Values[0].(string)
-			raw[k] = r.Values[1]
-		}
+		rows = append(rows, map[string]any{"key": u.Key, "traits": enc})
 	}
-	cur := make(map[string]map[string]graph.TraitValue, len(raw))
-	for k, v := range raw {
-		m := map[string]graph.TraitValue{}
-		if err := (props{"t": v}).json("t", &m); err != nil {
-			return nil, fmt.Errorf("identifier %s: %w", k, err)
-		}
-		if m == nil {
-			m = map[string]graph.TraitValue{}
-		}
-		cur[k] = m
-	}
-	for _, u := range w.Traits {
-		m, ok := cur[u.Key]
-		if !ok {
-			continue // erased or never stored: nothing to carry traits
-		}
-		for name, v := range u.Traits {
-			v.At = graph.Clean(v.At)
-			if old, ok := m[name]; !ok || !v.At.Before(old.At) {
-				m[name] = v
-			}
-		}
-	}
-	var rows []any
-	for _, k := range sortedKeys(cur) {
-		enc, err := jsonParam(cur[k])
-		if err != nil {
-			return nil, fmt.Errorf("identifier %s traits: %w", k, err)
-		}
-		rows = append(rows, map[string]any{"key": k, "traits": enc})
+	return rows, nil
+}
+
+func (t *tx) deleteRejectedRows(_ context.Context, w *graph.Write) ([]any, error) {
+	rows := make([]any, len(w.DeleteRejected))
+	for i, l := range w.DeleteRejected {
+		rows[i] = map[string]any{"a": l.A, "b": l.B}
 	}
 	return rows, nil
 }
@@ -507,7 +462,7 @@ func (t *tx) changeRows(_ context.Context, w *graph.Write) ([]any, error) {
 		}
 		rows[i] = map[string]any{
 			"from": c.From, "into": c.Into, "split": c.Kind == graph.ChangeSplit,
-			"at": timeParam(c.At), "reason": strParam(c.Reason),
+			"at": timeParam(c.At), "reason": strParam(c.Reason), "members": strsParam(c.Members),
 		}
 	}
 	return rows, nil
