@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"ChainAndStar", testChainAndStar},
 		{"OracleProperty", testOracle},
 		{"ConcurrentWriters", testConcurrent},
+		{"CorrectionsStick", RunRound2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
