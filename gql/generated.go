@@ -49,6 +49,7 @@ type ComplexityRoot struct {
 		Name        func(childComplexity int) int
 		Properties  func(childComplexity int) int
 		ReceivedAt  func(childComplexity int) int
+		Shared      func(childComplexity int) int
 		Source      func(childComplexity int) int
 		Timestamp   func(childComplexity int) int
 		Traits      func(childComplexity int) int
@@ -329,6 +330,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.ReceivedAt(childComplexity), true
+	case "Event.shared":
+		if e.ComplexityRoot.Event.Shared == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Shared(childComplexity), true
 	case "Event.source":
 		if e.ComplexityRoot.Event.Source == nil {
 			break
@@ -1358,12 +1365,21 @@ type Event {
   source: String
   timestamp: DateTime!
   receivedAt: DateTime!
-  "The event's properties, a JSON object."
+  "The event's properties, a JSON object; empty when ` + "`" + `shared` + "`" + `."
   properties: JSON!
-  "Traits the event carried, a JSON object."
+  "Traits the event carried, a JSON object; empty when ` + "`" + `shared` + "`" + `."
   traits: JSON!
-  "The stored identifiers the event carried."
+  """
+  The stored identifiers the event carried. In a journey, only the ones that
+  belong to the profile whose journey it is.
+  """
   identifiers: [Identifier!]!
+  """
+  True when the event also belongs to another person and this profile does not
+  hold its highest-priority identifier (a shared device, say): its properties
+  and traits are withheld here and shown only in that person's journey.
+  """
+  shared: Boolean!
 }
 
 type PageInfo {
@@ -1590,6 +1606,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_traits(ctx, field)
 	case "identifiers":
 		return ec.fieldContext_Event_identifiers(ctx, field)
+	case "shared":
+		return ec.fieldContext_Event_shared(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
 }
@@ -2669,6 +2687,29 @@ func (ec *executionContext) fieldContext_Event_identifiers(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Event_shared(ctx context.Context, field graphql.CollectedField, obj *graph.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_shared(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Shared, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_shared(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _EventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *EventConnection) (ret graphql.Marshaler) {
@@ -7071,6 +7112,11 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_identifiers(ctx, field, obj)
 				})
+		case "shared":
+			out.Values[i] = ec._Event_shared(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
