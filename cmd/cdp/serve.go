@@ -43,7 +43,7 @@ func (s *storeFlags) neo4jConfig() neo4jstore.Config {
 	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB}
 }
 
-func (s *storeFlags) open(ctx context.Context) (graph.Store, error) {
+func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store, error) {
 	if s.neo4jURI != "" {
 		ctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
@@ -53,7 +53,10 @@ func (s *storeFlags) open(ctx context.Context) (graph.Store, error) {
 		}
 		return st, nil
 	}
-	st, err := embedded.Open(s.dataDir)
+	st, err := embedded.OpenWith(s.dataDir, embedded.Options{OnUpgrade: func(u embedded.Upgrade) {
+		log.Warn().Str("file", u.Path).Uint64("from", u.From).Uint64("to", u.To).Str("backup", u.Backup).
+			Msg("upgrading the embedded store's layout in place; the file as it was is kept as backup")
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
@@ -140,7 +143,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ln.Close()
-	store, err := f.store.open(ctx)
+	store, err := f.store.open(ctx, log)
 	if err != nil {
 		return err
 	}
