@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -126,11 +127,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rules := graph.DefaultRules()
-	if f.rules != "" {
-		if rules, err = graph.LoadRules(f.rules); err != nil {
-			return usagef("%v", err)
-		}
+	rules, err := loadRules(f.rules)
+	if err != nil {
+		return usagef("%v", err)
 	}
 	showGraphiQL, err := graphiqlEnabled(f.graphiql, f.addr)
 	if err != nil {
@@ -213,6 +212,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// loadRules reads the rules file at path, or gives the built-in rules when
+// path is empty. Errors name the file, and the line and column or the field
+// at fault.
+func loadRules(path string) (*graph.Rules, error) {
+	if path == "" {
+		return graph.DefaultRules(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules file: %w", err)
+	}
+	r, err := graph.ParseRules(data)
+	if err != nil {
+		return nil, fmt.Errorf("rules file %s: %w", path, err)
+	}
+	return r, nil
 }
 
 // committers resolves --committers 0 to the store's default.
