@@ -141,7 +141,7 @@ func postBatch(ctx context.Context, hc *http.Client, url string, body []byte) (i
 			return ingest.Response{}, retries, err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		req.SetBasicAuth("bench", "")
+		req.SetBasicAuth(writeKey, "")
 		resp, err := hc.Do(req)
 		if err != nil {
 			return ingest.Response{}, retries, err

@@ -12,7 +12,6 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
-	"github.com/idgraph/cdp/graph/neo4jstore"
 )
 
 // mergeEvents builds the adversarial graphs: a chain of n links (x0-x1,
@@ -73,23 +72,22 @@ func (t countingTx) Apply(ctx context.Context, w *graph.Write) error {
 
 // mergeRun resolves one graph through the engine, in batches of the
 // collector's size, on an empty store, and returns the time ApplyBatch
-// took. It checks that one profile holds all n+1 identifiers.
-func mergeRun(ctx context.Context, cfg Config, dir, shape string, n int) (mergeStats, error) {
-	var store graph.Store
-	var err error
+// took. It checks that one profile holds all n+1 identifiers. The
+// embedded store is a new file in dir; on Neo4j, shared (the store of the
+// run) is emptied and used.
+func mergeRun(ctx context.Context, cfg Config, shared graph.Store, dir, shape string, n int) (mergeStats, error) {
+	store := shared
 	if cfg.Store == StoreEmbedded {
-		store, err = embedded.Open(dir)
-		defer os.RemoveAll(dir)
-	} else {
-		store, err = neo4jstore.Open(ctx, cfg.Neo4j)
-		if err == nil {
-			err = emptyNeo4j(ctx, store)
+		s, err := embedded.Open(dir)
+		if err != nil {
+			return mergeStats{}, err
 		}
-	}
-	if err != nil {
+		defer os.RemoveAll(dir)
+		defer func() { _ = s.Close(context.WithoutCancel(ctx)) }()
+		store = s
+	} else if err := emptyNeo4j(ctx, store); err != nil {
 		return mergeStats{}, err
 	}
-	defer func() { _ = store.Close(context.WithoutCancel(ctx)) }()
 	rules, err := MergeRules()
 	if err != nil {
 		return mergeStats{}, err

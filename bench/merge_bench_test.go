@@ -18,7 +18,7 @@ func BenchmarkMerge(b *testing.B) {
 			b.Run(fmt.Sprintf("%s-%d", shape, n), func(b *testing.B) {
 				cfg := Config{Store: StoreEmbedded, Gen: GenConfig{Seed: 1}, ServerBatch: 500}
 				for i := 0; i < b.N; i++ {
-					d, err := mergeRun(context.Background(), cfg, b.TempDir()+"/store", shape, n)
+					d, err := mergeRun(context.Background(), cfg, nil, b.TempDir()+"/store", shape, n)
 					if err != nil {
 						b.Fatal(err)
 					}

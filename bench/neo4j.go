@@ -11,29 +11,16 @@ import (
 	"github.com/idgraph/cdp/graph/neo4jstore"
 )
 
-// neo4jRaw is the bench's own driver, for the raw baselines.
+// neo4jRaw runs the raw baselines on the driver of the store under
+// measure, so both share one connection pool.
 type neo4jRaw struct {
 	driver neo4j.DriverWithContext
 	db     string
 }
 
-func openNeo4jRaw(ctx context.Context, cfg neo4jstore.Config) (*neo4jRaw, error) {
-	auth := neo4j.NoAuth()
-	if cfg.User != "" {
-		auth = neo4j.BasicAuth(cfg.User, cfg.Password, "")
-	}
-	d, err := neo4j.NewDriverWithContext(cfg.URI, auth)
-	if err != nil {
-		return nil, fmt.Errorf("neo4j: bad configuration for %q: %w", cfg.URI, err)
-	}
-	if err := d.VerifyConnectivity(ctx); err != nil {
-		_ = d.Close(ctx)
-		return nil, fmt.Errorf("cannot reach Neo4j at %s: %w", cfg.URI, err)
-	}
-	return &neo4jRaw{driver: d, db: cfg.Database}, nil
+func newNeo4jRaw(s *neo4jstore.Store) *neo4jRaw {
+	return &neo4jRaw{driver: s.Driver(), db: s.Database()}
 }
-
-func (n *neo4jRaw) close() { _ = n.driver.Close(context.Background()) }
 
 // qRawIngest writes events and their identifiers with no resolution: the
 // fastest Neo4j takes them in, one UNWIND per batch, MERGE on the

@@ -157,19 +157,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
-	// Raw baseline first, on an empty database (Neo4j) or its own file.
-	var n4 *neo4jRaw
-	if cfg.Store == StoreNeo4j {
-		if n4, err = openNeo4jRaw(ctx, cfg.Neo4j); err != nil {
-			return nil, err
-		}
-		defer n4.close()
-	}
+	// Raw baseline first, on an empty database (Neo4j, through the
+	// store's own driver) or its own file.
 	store, err := openStore(ctx, cfg, filepath.Join(tmp, "store"))
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = store.Close(context.WithoutCancel(ctx)) }()
+	var n4 *neo4jRaw
+	if s, ok := store.(*neo4jstore.Store); ok {
+		n4 = newNeo4jRaw(s)
+	}
 	info, err := store.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store info: %w", err)
@@ -193,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Ingest.RawPerSecond = float64(len(ds.Messages)) / rawDur.Seconds()
 
 	timed := newTimedStore(store)
-	svc, err := startService(timed, rules, serviceConfig{maxBatch: cfg.ServerBatch, queueSize: cfg.QueueSize, committers: cfg.Committers, log: cfg.Log})
+	svc, err := startService(ctx, timed, rules, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	cfg.logf("quality: reading every profile back")
-	part, err := readPartition(ctx, svc.engine)
+	part, err := readPartition(ctx, svc.Engine)
 	if err != nil {
 		return nil, fmt.Errorf("reading the partition: %w", err)
 	}
@@ -268,7 +266,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			for _, n := range []int{cfg.MergeN, 8 * cfg.MergeN} {
 				cfg.logf("merge scaling: %s of %d links, resolved then raw", shape, n)
 				dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", shape, n))
-				d, err := mergeRun(ctx, cfg, dir, shape, n)
+				d, err := mergeRun(ctx, cfg, store, dir, shape, n)
 				if err != nil {
 					return nil, fmt.Errorf("merge scaling, %s of %d links: %w", shape, n, err)
 				}

@@ -2,69 +2,50 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/ingest"
-	"github.com/idgraph/cdp/resolver"
+	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/server"
 )
 
-// service is the real server, wired as `cdp serve` wires it, in this
-// process on a loopback port chosen by the kernel.
+// writeKey is the write key the bench's clients send, configured in the
+// service as `cdp serve --write-keys bench=bench` would.
+const writeKey = "bench"
+
+// service is the real server, built by app.New exactly as `cdp serve`
+// builds it, in this process on a loopback port chosen by the kernel.
 type service struct {
-	engine *graph.Engine
-	coll   *ingest.Collector
-	srv    *server.Server
-	errc   chan error
-	url    string
+	*app.Service
+	url string
 }
 
-// serviceConfig holds the collector settings, the defaults of `cdp serve`.
-type serviceConfig struct {
-	maxBatch   int
-	queueSize  int
-	committers int
-	log        zerolog.Logger
-}
-
-func startService(store graph.Store, rules *graph.Rules, cfg serviceConfig) (*service, error) {
+// startService starts the service on store with the defaults of
+// `cdp serve`, but for the group-commit settings of cfg.
+func startService(ctx context.Context, store graph.Store, rules *graph.Rules, cfg Config) (*service, error) {
 	ln, err := server.Listen("127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	engine := graph.NewEngine(store, rules)
-	coll := ingest.New(engine, ingest.Config{
-		MaxBatch:   cfg.maxBatch,
-		MaxWait:    ingest.DefaultMaxWait,
-		QueueSize:  cfg.queueSize,
-		Committers: cfg.committers,
-		Logger:     cfg.log,
-		Registerer: reg,
-	})
-	gql := resolver.NewHandler(engine, coll, resolver.Config{Logger: cfg.log})
-	srv := server.New(server.Config{Addr: ln.Addr().String(), Logger: cfg.log, Gatherer: reg}, ln, store, server.Routes{Collector: coll.Handler(), GraphQL: gql})
-	s := &service{engine: engine, coll: coll, srv: srv, errc: make(chan error, 1), url: "http://" + srv.Addr()}
-	go func() { s.errc <- srv.Serve() }()
-	return s, nil
+	c := app.Defaults()
+	c.Store, c.Rules, c.Listener, c.Logger = store, rules, ln, cfg.Log
+	c.Collector.MaxBatch = cfg.ServerBatch
+	c.Collector.QueueSize = cfg.QueueSize
+	c.Collector.Committers = cfg.Committers
+	c.Collector.WriteKeys = map[string]string{writeKey: "bench"}
+	svc, err := app.New(ctx, c)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	svc.Start()
+	return &service{Service: svc, url: "http://" + svc.Server.Addr()}, nil
 }
 
 // stop shuts the server down as `cdp serve` does: requests in flight, then
 // pending writes. The store stays open.
 func (s *service) stop(ctx context.Context) error {
-	shutdownErr := s.srv.Shutdown(ctx)
-	closeErr := s.coll.Close(ctx)
-	serveErr := <-s.errc
-	if errors.Is(serveErr, http.ErrServerClosed) {
-		serveErr = nil
-	}
-	if err := errors.Join(shutdownErr, closeErr, serveErr); err != nil {
+	if err := s.Close(ctx); err != nil {
 		return fmt.Errorf("stopping the server: %w", err)
 	}
 	return nil

@@ -74,23 +74,8 @@ func (s *timedStore) Update(ctx context.Context, fn func(ctx context.Context, tx
 func (s *timedStore) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
 	defer s.add("View", time.Now())
 	return s.Store.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
-		tr := &timedRead{rt: tx, s: s}
-		if l, ok := tx.(graph.ProfileLooker); ok {
-			// Keep the store's one-round-trip lookup visible to the engine.
-			return fn(ctx, &timedLooker{timedRead: tr, l: l})
-		}
-		return fn(ctx, tr)
+		return fn(ctx, &timedRead{rt: tx, s: s})
 	})
-}
-
-type timedLooker struct {
-	*timedRead
-	l graph.ProfileLooker
-}
-
-func (t *timedLooker) LookupProfiles(ctx context.Context, keys []string, withMembers bool) (map[string]graph.Identifier, map[string]graph.Profile, map[string][]graph.Identifier, error) {
-	defer t.s.add("LookupProfiles", time.Now())
-	return t.l.LookupProfiles(ctx, keys, withMembers)
 }
 
 type timedRead struct {
@@ -153,6 +138,11 @@ func (t *timedRead) Changes(ctx context.Context, ids []string) ([]graph.ProfileC
 	return t.rt.Changes(ctx, ids)
 }
 
+func (t *timedRead) LookupProfiles(ctx context.Context, keys []string, withMembers bool) (map[string]graph.Identifier, map[string]graph.Profile, map[string][]graph.Identifier, error) {
+	defer t.s.add("LookupProfiles", time.Now())
+	return t.rt.LookupProfiles(ctx, keys, withMembers)
+}
+
 type timedTx struct {
 	timedRead
 	tx graph.Tx
@@ -178,4 +168,7 @@ func (t *timedTx) Apply(ctx context.Context, w *graph.Write) error {
 	return t.tx.Apply(ctx, w)
 }
 
-var _ graph.Tx = (*timedTx)(nil)
+var (
+	_ graph.ReadTx = (*timedRead)(nil)
+	_ graph.Tx     = (*timedTx)(nil)
+)

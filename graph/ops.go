@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -146,89 +147,67 @@ func (e *Engine) lookup(ctx context.Context, refs []IdentifierRef, withMembers b
 	var members map[string][]Identifier
 	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
 		out, members = map[IdentifierRef]Profile{}, nil
-		var (
-			idents map[string]Identifier
-			// profs maps an identifier's profile id to its live survivor.
-			profs = map[string]Profile{}
-			// read holds the members of the live profiles read with them.
-			read     map[string][]Identifier
-			haveRead = map[string]bool{}
-			// stale are the profile ids still to resolve by redirects.
-			stale []string
-			err   error
-		)
-		if pl, ok := tx.(ProfileLooker); ok {
-			// One round trip. A profile read as merged away (a merge that
-			// committed during the read) is resolved below like any other.
-			var got map[string]Profile
-			idents, got, read, err = pl.LookupProfiles(ctx, keys, withMembers)
-			if err != nil {
-				return err
-			}
-			for _, id := range idents {
-				pid := id.ProfileID
-				if pid == "" {
-					continue
-				}
+		// One call, one round trip where the store can. A profile read as
+		// merged away (a merge that committed during the read) is resolved
+		// below like any other.
+		idents, got, read, err := tx.LookupProfiles(ctx, keys, withMembers)
+		if err != nil {
+			return err
+		}
+		// profs maps an identifier's profile id to its live survivor;
+		// stale holds the ids still to resolve by redirects.
+		profs := map[string]Profile{}
+		stale := map[string]bool{}
+		for _, id := range idents {
+			if pid := id.ProfileID; pid != "" {
 				if p, ok := got[pid]; ok && p.Live() {
 					profs[pid] = p
-					haveRead[pid] = true
-				} else if !slices.Contains(stale, pid) {
-					stale = append(stale, pid)
-				}
-			}
-		} else {
-			if idents, err = tx.Identifiers(ctx, keys); err != nil {
-				return err
-			}
-			for _, id := range idents {
-				if id.ProfileID != "" && !slices.Contains(stale, id.ProfileID) {
-					stale = append(stale, id.ProfileID)
+				} else {
+					stale[pid] = true
 				}
 			}
 		}
 		if len(stale) > 0 {
-			sort.Strings(stale)
 			// A merge may commit between the reads (Neo4j reads are not one
 			// snapshot), so redirects are followed like any profile id.
-			resolved, err := resolveProfiles(ctx, tx, stale)
+			resolved, err := resolveProfiles(ctx, tx, slices.Sorted(maps.Keys(stale)))
 			if err != nil {
 				return err
 			}
-			for pid, p := range resolved {
-				profs[pid] = p
-			}
+			maps.Copy(profs, resolved)
 		}
-		var live, unread []string
+		live := map[string]bool{}
 		for r, k := range keyOf {
-			if p, ok := profs[idents[k].ProfileID]; ok && idents[k].ProfileID != "" {
-				out[r] = p
-				if !slices.Contains(live, p.ID) {
-					live = append(live, p.ID)
-					if !haveRead[p.ID] {
-						unread = append(unread, p.ID)
-					}
+			if pid := idents[k].ProfileID; pid != "" {
+				if p, ok := profs[pid]; ok {
+					out[r] = p
+					live[p.ID] = true
 				}
 			}
 		}
 		if !withMembers || len(live) == 0 {
 			return nil
 		}
+		// The lookup read the members of the live profiles it returned;
+		// survivors reached by a redirect are read now.
 		members = make(map[string][]Identifier, len(live))
-		for _, id := range live {
-			if ms, ok := read[id]; ok && haveRead[id] {
-				members[id] = ms
+		var unread []string
+		for id := range live {
+			if p, ok := got[id]; ok && p.Live() {
+				if ms, ok := read[id]; ok {
+					members[id] = ms
+				}
+			} else {
+				unread = append(unread, id)
 			}
 		}
 		if len(unread) > 0 {
-			sort.Strings(unread)
+			slices.Sort(unread)
 			more, err := tx.Members(ctx, unread)
 			if err != nil {
 				return err
 			}
-			for id, ms := range more {
-				members[id] = ms
-			}
+			maps.Copy(members, more)
 		}
 		return nil
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -94,22 +93,10 @@ func DefaultRules() *Rules {
 	return r
 }
 
-// LoadRules reads a JSON rules file. Fields left out keep their defaults, and
-// listed types are added to (or replace) the built-in ones. Errors name the
-// file, and the line and column or the field at fault.
-func LoadRules(path string) (*Rules, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("rules file: %w", err)
-	}
-	r, err := ParseRules(data)
-	if err != nil {
-		return nil, fmt.Errorf("rules file %s: %w", path, err)
-	}
-	return r, nil
-}
-
-// ParseRules parses rules from JSON, on top of the defaults.
+// ParseRules parses rules from JSON, on top of the defaults. Fields left
+// out keep their defaults, and listed types are added to (or replace) the
+// built-in ones. Errors name the line and column or the field at fault;
+// the caller, which read the data, names where it came from.
 func ParseRules(data []byte) (*Rules, error) {
 	base := DefaultRules()
 	var in Rules

@@ -63,17 +63,12 @@ type ReadTx interface {
 	// Changes returns every history entry whose From or Into is among ids,
 	// oldest first.
 	Changes(ctx context.Context, profileIDs []string) ([]ProfileChange, error)
-}
-
-// ProfileLooker is optional: a ReadTx that implements it answers the
-// front-end lookup (Engine.LookupProfiles, ProfilesByIdentifiers) in one
-// round trip instead of Identifiers, Profiles and Members. The engine uses
-// the plain reads when a ReadTx does not implement it.
-type ProfileLooker interface {
-	// LookupProfiles returns, like Identifiers, the stored identifiers among
-	// keys with ProfileID and Traits filled; profiles holds, by id, each
-	// profile an identifier's ProfileID names, as stored (live or merged
-	// away: no redirect is followed, the engine does that). With
+	// LookupProfiles answers the front-end lookup (Engine.LookupProfiles,
+	// ProfilesByIdentifiers) in one call, which a store may serve in one
+	// round trip. idents holds, like Identifiers, the stored identifiers
+	// among keys with ProfileID and Traits filled; profiles holds, by id,
+	// each profile an identifier's ProfileID names, as stored (live or
+	// merged away: no redirect is followed, the engine does that). With
 	// withMembers, members holds, per live profile in profiles, its
 	// identifiers as Members returns them; a profile with none is absent.
 	// Without it, members is nil.

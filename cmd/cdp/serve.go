@@ -5,18 +5,16 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/graph/neo4jstore"
-	"github.com/idgraph/cdp/ingest"
-	"github.com/idgraph/cdp/resolver"
+	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/server"
 )
 
@@ -43,7 +41,7 @@ func (s *storeFlags) neo4jConfig() neo4jstore.Config {
 	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB}
 }
 
-func (s *storeFlags) open(ctx context.Context) (graph.Store, error) {
+func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store, error) {
 	if s.neo4jURI != "" {
 		ctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
@@ -53,7 +51,10 @@ func (s *storeFlags) open(ctx context.Context) (graph.Store, error) {
 		}
 		return st, nil
 	}
-	st, err := embedded.Open(s.dataDir)
+	st, err := embedded.OpenWith(s.dataDir, embedded.Options{OnUpgrade: func(u embedded.Upgrade) {
+		log.Warn().Str("file", u.Path).Uint64("from", u.From).Uint64("to", u.To).Str("backup", u.Backup).
+			Msg("upgrading the embedded store's layout in place; the file as it was is kept as backup")
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
@@ -86,6 +87,7 @@ the embedded one in --data-dir unless --neo4j-uri is set.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
+	d := app.Defaults()
 	fs := newFlagSet("serve", stderr, serveHelp)
 	f.store.register(fs)
 	fs.str(&f.addr, "addr", "CDP_ADDR", "127.0.0.1:8080", "address to listen on; loopback unless told otherwise")
@@ -93,15 +95,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.str(&f.logFormat, "log-format", "CDP_LOG_FORMAT", "json", "json or console")
 	fs.str(&f.rules, "rules", "CDP_RULES", "", "identity rules file (JSON); built-in defaults when empty")
 	fs.str(&f.writeKeys, "write-keys", "CDP_WRITE_KEYS", "", "comma-separated write keys, each KEY or KEY=SOURCE; empty accepts any key")
-	fs.integer(&f.batchSize, "batch-size", "CDP_BATCH_SIZE", 500, "most events per store transaction (group commit)")
-	fs.duration(&f.batchWait, "batch-wait", "CDP_BATCH_WAIT", 5*time.Millisecond, "how long a micro-batch waits to fill")
-	fs.integer(&f.queueSize, "queue-size", "CDP_QUEUE_SIZE", 20000, "most events waiting for commit; beyond it clients get 429")
-	fs.duration(&f.commitTimeout, "commit-timeout", "CDP_COMMIT_TIMEOUT", 30*time.Second, "longest a commit may take before its requests get 503")
+	fs.integer(&f.batchSize, "batch-size", "CDP_BATCH_SIZE", d.Collector.MaxBatch, "most events per store transaction (group commit)")
+	fs.duration(&f.batchWait, "batch-wait", "CDP_BATCH_WAIT", d.Collector.MaxWait, "how long a micro-batch waits to fill")
+	fs.integer(&f.queueSize, "queue-size", "CDP_QUEUE_SIZE", d.Collector.QueueSize, "most events waiting for commit; beyond it clients get 429")
+	fs.duration(&f.commitTimeout, "commit-timeout", "CDP_COMMIT_TIMEOUT", d.Collector.CommitTimeout, "longest a commit may take before its requests get 503")
 	fs.integer(&f.committers, "committers", "CDP_COMMITTERS", 0, "micro-batches committed at once; 0 picks 1 for the embedded store and 2 for Neo4j")
 	fs.str(&f.graphiql, "graphiql", "CDP_GRAPHIQL", "auto", "serve GraphiQL at /graphiql: auto (only on loopback), true or false")
-	fs.boolean(&f.introspection, "introspection", "CDP_INTROSPECTION", true, "allow GraphQL introspection and field suggestions")
-	fs.integer(&f.maxComplexity, "max-complexity", "CDP_MAX_COMPLEXITY", 20000, "GraphQL query complexity limit")
-	fs.integer(&f.maxDepth, "max-depth", "CDP_MAX_DEPTH", 12, "GraphQL query depth limit")
+	fs.boolean(&f.introspection, "introspection", "CDP_INTROSPECTION", d.GraphQL.Introspection, "allow GraphQL introspection and field suggestions")
+	fs.integer(&f.maxComplexity, "max-complexity", "CDP_MAX_COMPLEXITY", d.GraphQL.MaxComplexity, "GraphQL query complexity limit")
+	fs.integer(&f.maxDepth, "max-depth", "CDP_MAX_DEPTH", d.GraphQL.MaxDepth, "GraphQL query depth limit")
 	fs.duration(&f.shutdownTimeout, "shutdown-timeout", "CDP_SHUTDOWN_TIMEOUT", 30*time.Second, "how long shutdown waits for requests in flight and pending writes")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -123,11 +125,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rules := graph.DefaultRules()
-	if f.rules != "" {
-		if rules, err = graph.LoadRules(f.rules); err != nil {
-			return usagef("%v", err)
-		}
+	rules, err := loadRules(f.rules)
+	if err != nil {
+		return usagef("%v", err)
 	}
 	showGraphiQL, err := graphiqlEnabled(f.graphiql, f.addr)
 	if err != nil {
@@ -140,7 +140,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ln.Close()
-	store, err := f.store.open(ctx)
+	store, err := f.store.open(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -151,45 +151,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Error().Err(err).Msg("closing the store")
 		}
 	}()
-	info, _ := store.Info(ctx)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	engine := graph.NewEngine(store, rules)
-	reg.MustRegister(dropCollector(engine.Normalizer()))
-	coll := ingest.New(engine, ingest.Config{
-		MaxBatch:      f.batchSize,
-		MaxWait:       f.batchWait,
-		QueueSize:     f.queueSize,
-		CommitTimeout: f.commitTimeout,
-		Committers:    committers(f.committers, info.Kind),
-		WriteKeys:     keys,
-		Logger:        log,
-		Registerer:    reg,
-	})
-	gql := resolver.NewHandler(engine, coll, resolver.Config{
-		MaxComplexity: f.maxComplexity,
-		MaxDepth:      f.maxDepth,
-		Introspection: f.introspection,
-		Suggestions:   f.introspection,
-		Logger:        log,
-		Parse: func(raw []byte, at time.Time, src string) (graph.Event, error) {
-			return coll.Parse(raw, ingest.Envelope{ReceivedAt: at, Source: src})
-		},
-	})
-	routes := server.Routes{Collector: coll.Handler(), GraphQL: gql}
-	if showGraphiQL {
-		routes.GraphiQL = resolver.GraphiQL("/graphql")
+	info, err := store.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("store info: %w", err)
 	}
-	srv := server.New(server.Config{Addr: f.addr, Logger: log, Gatherer: reg}, ln, store, routes)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve() }()
-	log.Info().Str("addr", srv.Addr()).Str("store", info.Kind).Str("store_version", info.Version).
-		Bool("graphiql", showGraphiQL).Msg("listening")
-	select {
-	case err := <-errc:
+	cfg := app.Defaults()
+	cfg.Store, cfg.Rules, cfg.Listener, cfg.Logger = store, rules, ln, log
+	cfg.Collector.MaxBatch = f.batchSize
+	cfg.Collector.MaxWait = f.batchWait
+	cfg.Collector.QueueSize = f.queueSize
+	cfg.Collector.CommitTimeout = f.commitTimeout
+	cfg.Collector.Committers = f.committers
+	cfg.Collector.WriteKeys = keys
+	cfg.GraphQL.MaxComplexity = f.maxComplexity
+	cfg.GraphQL.MaxDepth = f.maxDepth
+	cfg.GraphQL.Introspection = f.introspection
+	cfg.GraphQL.Suggestions = f.introspection
+	cfg.GraphiQL = showGraphiQL
+	svc, err := app.New(ctx, cfg)
+	if err != nil {
 		return err
+	}
+	svc.Start()
+	log.Info().Str("addr", svc.Server.Addr()).Str("store", info.Kind).Str("store_version", info.Version).
+		Bool("graphiql", showGraphiQL).Msg("listening")
+
+	select {
+	case <-svc.Done():
+		// The server failed on its own: still commit what was accepted.
+		sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+		defer cancel()
+		return svc.Close(sctx)
 	case <-ctx.Done():
 	}
 
@@ -198,26 +191,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info().Msg("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
-	shutdownErr := srv.Shutdown(sctx)
-	if err := coll.Close(sctx); err != nil {
-		return fmt.Errorf("flushing pending writes: %w", err)
-	}
-	if shutdownErr != nil {
-		return fmt.Errorf("waiting for requests in flight: %w", shutdownErr)
-	}
-	if err := <-errc; err != nil {
+	if err := svc.Close(sctx); err != nil {
 		return err
 	}
 	log.Info().Msg("stopped")
 	return nil
 }
 
-// committers resolves --committers 0 to the store's default.
-func committers(n int, kind string) int {
-	if n > 0 {
-		return n
+// loadRules reads the rules file at path, or gives the built-in rules when
+// path is empty. Errors name the file, and the line and column or the field
+// at fault.
+func loadRules(path string) (*graph.Rules, error) {
+	if path == "" {
+		return graph.DefaultRules(), nil
 	}
-	return ingest.CommittersFor(kind)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules file: %w", err)
+	}
+	r, err := graph.ParseRules(data)
+	if err != nil {
+		return nil, fmt.Errorf("rules file %s: %w", path, err)
+	}
+	return r, nil
 }
 
 func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
@@ -306,21 +302,3 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintln(stdout, "schema up to date")
 	return nil
 }
-
-// dropCollector exposes the normalizer's dropped-value counts.
-func dropCollector(n *graph.Normalizer) prometheus.Collector {
-	desc := prometheus.NewDesc("cdp_identifier_values_dropped_total", "Identifier values dropped during normalization, by reason.", []string{"reason"}, nil)
-	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
-		for reason, c := range n.Drops() {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(c), reason)
-		}
-	}}
-}
-
-type collectorFunc struct {
-	desc    *prometheus.Desc
-	collect func(chan<- prometheus.Metric)
-}
-
-func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }

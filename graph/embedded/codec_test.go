@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -153,45 +151,4 @@ func TestIdentifierProfileReadableAsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func TestOpenRefusesOlderLayout(t *testing.T) {
-	dir := t.TempDir()
-	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(btx *bolt.Tx) error {
-		b, err := btx.CreateBucket(bucketMeta)
-		if err != nil {
-			return err
-		}
-		return b.Put(metaFormat, u64(1))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(dir)
-	if err == nil {
-		_ = s.Close(context.Background())
-		t.Fatal("Open accepted a layout version 1 file")
-	}
-	if !strings.Contains(err.Error(), "layout version 1") || !strings.Contains(err.Error(), "reads only version") {
-		t.Errorf("Open error %q does not name the versions", err)
-	}
-	// The refused file is left as it was.
-	db, err = bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	_ = db.View(func(btx *bolt.Tx) error {
-		if btx.Bucket(bucketProfiles) != nil {
-			t.Error("Open created buckets in a file it refused")
-		}
-		return nil
-	})
 }

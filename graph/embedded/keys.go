@@ -51,9 +51,10 @@ var (
 	metaLiveCount = []byte("live_count")
 )
 
-// formatVersion is raised whenever the layout above changes, so an old
-// binary refuses a file it would misread, and this one refuses an older
-// file. Version 3: binary profiles, links and events; compact identifier
+// formatVersion is raised whenever the layout above or a record encoding
+// of codec.go changes, so an old binary refuses a file it would misread;
+// this one upgrades an older file through the steps of upgrade.go, which
+// also says how to add a version. Version 3: binary profiles, links and events; compact identifier
 // JSON (codec.go); live and merged profiles in separate buckets; a link
 // stored in its adjacency entry. Version 4: an identifier's record, BY
 // entries and link adjacency entries share the identifiers bucket under

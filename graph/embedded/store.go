@@ -40,8 +40,15 @@ type Store struct {
 	closed atomic.Bool
 }
 
-// Open opens, or creates, the store in dir.
-func Open(dir string) (*Store, error) {
+// Open opens, or creates, the store in dir. A file of an older layout is
+// upgraded in place after being copied aside (see upgrade.go).
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(dir string, o Options) (*Store, error) { return openLayout(dir, currentLayout, o) }
+
+// openLayout opens the store in dir as a build that reads lay.
+func openLayout(dir string, lay layout, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir %s is not writable: %w", dir, err)
 	}
@@ -63,37 +70,49 @@ func Open(dir string) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := db.Update(initBuckets); err != nil {
+	fail := func(err error) (*Store, error) {
 		_ = db.Close()
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
 			return nil, fmt.Errorf("data dir %s is not writable: %w", dir, err)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, dir: dir}, nil
-}
-
-func initBuckets(btx *bolt.Tx) error {
-	// Check the layout before creating anything: an older file must be
-	// refused as it is, not half upgraded.
-	if meta := btx.Bucket(bucketMeta); meta != nil {
-		if v := meta.Get(metaFormat); v != nil {
-			if len(v) != 8 {
-				return fmt.Errorf("the file holds an unreadable layout version %x; this build reads version %d", v, formatVersion)
-			}
-			if n := decodeU64(v); n != formatVersion {
-				return fmt.Errorf("the file holds layout version %d; this build reads only version %d and cannot convert it (start from an empty data dir, or use a build that reads version %d)", n, formatVersion, n)
+	// Check the layout before creating anything: a file that cannot be
+	// read must be refused as it is, not half converted.
+	v, fresh, err := storedVersion(db)
+	if err != nil {
+		return fail(fmt.Errorf("%w; this build reads version %d", err, lay.version))
+	}
+	if !fresh {
+		if err := lay.checkVersion(v); err != nil {
+			return fail(err)
+		}
+		if v < lay.version {
+			if err := lay.upgrade(db, path, v, o.OnUpgrade); err != nil {
+				return fail(err)
 			}
 		}
 	}
+	if err := db.Update(func(btx *bolt.Tx) error { return initBuckets(btx, lay.version) }); err != nil {
+		return fail(err)
+	}
+	return &Store{db: db, dir: dir}, nil
+}
+
+// initBuckets creates the buckets that are missing and, in a new file,
+// records the layout version.
+func initBuckets(btx *bolt.Tx, version uint64) error {
 	for _, name := range allBuckets {
 		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
 	meta := btx.Bucket(bucketMeta)
-	if meta.Get(metaFormat) == nil {
-		return meta.Put(metaFormat, u64(formatVersion))
+	switch v := meta.Get(metaFormat); {
+	case v == nil:
+		return meta.Put(metaFormat, u64(version))
+	case len(v) != 8 || decodeU64(v) != version:
+		return fmt.Errorf("the file holds layout version %x after opening; this build reads version %d", v, version)
 	}
 	return nil
 }

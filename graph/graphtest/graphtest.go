@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"TraitsLatestWins", testTraits},
 		{"DeterministicProfileIDs", testDeterministicIDs},
 		{"BatchLookups", testBatchLookups},
+		{"LookupProfilesContract", testLookupProfilesContract},
 		{"ChainAndStar", testChainAndStar},
 		{"OracleProperty", testOracle},
 		{"ConcurrentWriters", testConcurrent},

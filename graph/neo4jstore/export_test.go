@@ -72,3 +72,26 @@ func PageQueries() []PlannedQuery {
 
 // CountQuery is CountProfiles' query; it must read only the count store.
 func CountQuery() string { return qCountProfiles }
+
+// ApplyChunks exposes how Apply cuts a Write's rows into statements: the
+// rows of each step, in the order of applySteps, cut at size rows.
+func ApplyChunks(lists [][]any, size int) []map[string]any { return applyChunks(lists, size) }
+
+// ApplyParams names the parameter of each step of Apply, in order.
+func ApplyParams() []string {
+	out := make([]string, len(applySteps))
+	for i, s := range applySteps {
+		out[i] = s.param
+	}
+	return out
+}
+
+// ChunkRows is the most rows one Apply statement carries.
+const ChunkRows = chunkRows
+
+// SetApplyChunkRows makes Apply cut at n rows until restore is called.
+func SetApplyChunkRows(n int) (restore func()) {
+	old := applyChunkRows
+	applyChunkRows = n
+	return func() { applyChunkRows = old }
+}

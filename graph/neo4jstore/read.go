@@ -119,7 +119,7 @@ func (t *readTx) Members(ctx context.Context, profileIDs []string) (map[string][
 	return out, nil
 }
 
-var _ graph.ProfileLooker = (*readTx)(nil)
+var _ graph.ReadTx = (*readTx)(nil)
 
 // qLookup answers the front-end lookup in one statement: each key's
 // identifier by index seek, its profile, and (qLookup[1]) the profile's
@@ -141,7 +141,7 @@ RETURN idents, p { .* } AS p, ` + members + ` AS members`)
 	return qs
 }()
 
-// LookupProfiles implements graph.ProfileLooker. The statement reads with
+// LookupProfiles implements graph.ReadTx in one statement. It reads with
 // read-committed isolation like any other, so a merge committing meanwhile
 // can show a profile merged away; the engine follows its redirect.
 func (t *readTx) LookupProfiles(ctx context.Context, keys []string, withMembers bool) (map[string]graph.Identifier, map[string]graph.Profile, map[string][]graph.Identifier, error) {

@@ -69,14 +69,24 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// chunkRows is the most rows one statement handles: Apply sends at most
+// this many UNWIND rows per statement, DeleteAll deletes this many per
+// inner transaction. It bounds the memory a statement takes in Neo4j and
+// the size of its parameters, while keeping an ingest batch (500 events by
+// default) to one statement.
+const chunkRows = 5000
+
+// applyChunkRows is chunkRows for Apply; tests lower it to cut small Writes.
+var applyChunkRows = chunkRows
+
 // qDeleteAll empties the graph in two passes of small transactions:
 // relationships first, so that no single transaction also has to detach a
 // dense node (a profile with thousands of members, an identifier on
 // thousands of events), whose relationships would all count against
 // Neo4j's per-transaction memory limit at once.
 var qDeleteAll = []string{
-	`MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 5000 ROWS`,
-	`MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS`,
+	fmt.Sprintf(`MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF %d ROWS`, chunkRows),
+	fmt.Sprintf(`MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF %d ROWS`, chunkRows),
 }
 
 // DeleteAll deletes every node and relationship and keeps the schema. It is

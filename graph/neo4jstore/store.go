@@ -69,6 +69,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// Driver is the store's driver, for callers that must run their own Cypher
+// on the same connection pool (cdp bench's raw baselines). The store owns
+// it: Close closes it.
+func (s *Store) Driver() neo4j.DriverWithContext { return s.driver }
+
+// Database is the name of the database the store uses.
+func (s *Store) Database() string { return s.db }
+
 // Close closes the driver; it waits for connections in use to be returned.
 func (s *Store) Close(ctx context.Context) error {
 	return s.driver.Close(ctx)

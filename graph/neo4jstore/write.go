@@ -315,8 +315,10 @@ var qApply = func() string {
 	return cypher(b.String())
 }()
 
-// Apply writes w in one statement, field by field in the order of
-// graph.Write (see applySteps), whatever the number of rows.
+// Apply writes w field by field in the order of graph.Write (see
+// applySteps), in one statement per chunkRows rows: a Write of any size
+// costs ceil(rows / chunkRows) round trips, and no statement carries more
+// than chunkRows rows of parameters (see applyChunks).
 func (t *tx) Apply(ctx context.Context, w *graph.Write) error {
 	if w == nil || w.Empty() {
 		return nil
@@ -324,21 +326,57 @@ func (t *tx) Apply(ctx context.Context, w *graph.Write) error {
 	// Whatever happens next, what LockIdentifiers read may no longer be
 	// what is stored.
 	defer func() { t.locked = nil }()
-	params := make(map[string]any, len(applySteps))
-	for _, s := range applySteps {
+	lists := make([][]any, len(applySteps))
+	for i, s := range applySteps {
 		rows, err := s.rows(t, ctx, w)
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", s.what, err)
 		}
-		if rows == nil {
-			rows = []any{}
-		}
-		params[s.param] = rows
+		lists[i] = rows
 	}
-	if err := t.exec(ctx, qApply, params); err != nil {
-		return fmt.Errorf("apply: %w", err)
+	for _, params := range applyChunks(lists, applyChunkRows) {
+		if err := t.exec(ctx, qApply, params); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
 	}
 	return nil
+}
+
+// applyChunks cuts the rows of the steps, lists[i] for applySteps[i], into
+// the parameters of successive qApply statements of at most size rows in
+// all. Rows keep their order across statements: a statement holds the end
+// of one step's rows and the start of the next ones', and since each
+// statement sees what the ones before it wrote, running them in turn writes
+// what one statement with every row would. Every statement names every
+// parameter, empty lists included, so all share one cached plan.
+func applyChunks(lists [][]any, size int) []map[string]any {
+	var out []map[string]any
+	var cur map[string]any
+	room := 0
+	for i, rows := range lists {
+		for len(rows) > 0 {
+			if room == 0 {
+				cur = emptyApplyParams()
+				out = append(out, cur)
+				room = size
+			}
+			n := min(room, len(rows))
+			cur[applySteps[i].param] = rows[:n:n]
+			rows, room = rows[n:], room-n
+		}
+	}
+	if out == nil {
+		out = append(out, emptyApplyParams())
+	}
+	return out
+}
+
+func emptyApplyParams() map[string]any {
+	p := make(map[string]any, len(applySteps))
+	for _, s := range applySteps {
+		p[s.param] = []any{}
+	}
+	return p
 }
 
 func (t *tx) putProfileRows(_ context.Context, w *graph.Write) ([]any, error) {

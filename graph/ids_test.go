@@ -1,0 +1,42 @@
+package graph
+
+import "testing"
+
+// Profile ids are stored and handed out, so the way they are derived must
+// never change by accident. The expected ids were computed apart from this
+// code, with Python:
+//
+//	python3 -c 'import hashlib,base64,sys; s,a=sys.argv[1],int(sys.argv[2]); print("p_"+base64.b32encode(hashlib.sha256((s+("#%d"%a if a else "")).encode()).digest()[:13]).decode().rstrip("=").lower())' 'email:ann@example.com' 1
+func TestProfileIDForVectors(t *testing.T) {
+	for _, v := range []struct {
+		seed    string
+		attempt int
+		want    string
+	}{
+		{"email:ann@example.com", 0, "p_gxz3gfyng3ikc6orx6hjy"},
+		{"email:ann@example.com", 1, "p_fvqinxtoe4aeb4p45jumu"},
+		{"email:ann@example.com", 2, "p_mj46ejv7hgvbhnxqm7ggu"},
+		{"user_id:u-42", 0, "p_6kxytinqjr4fqqy7r4ml2"},
+		{"user_id:u-42", 1, "p_ehqy6swwf55pkiunbjlzi"},
+		{"user_id:u-42", 2, "p_4xdtys63hmmwvyzkoayqe"},
+		{"anonymous_id:X", 0, "p_wn422mf2ykzfroxp2e34o"},
+		{"anonymous_id:X", 1, "p_7b47tw5jr6xqwsxgygoci"},
+		{"anonymous_id:X", 2, "p_g5w45hrbgfq7nannwmwgc"},
+		{"phone:+393331234567", 0, "p_kcmkokrhss2wn33sy4iw2"},
+		{"phone:+393331234567", 1, "p_35iahegxawxlfuectcihy"},
+		{"phone:+393331234567", 2, "p_j766fm5b56jg7um5upk3g"},
+		// A part split off profile p_abc is seeded by the old id and the
+		// part's first key.
+		{"p_abc/device_id:d1", 0, "p_ndnum45f5vhiqqtny3k24"},
+		{"p_abc/device_id:d1", 1, "p_jkefesh3qoa3kee4slefq"},
+		{"p_abc/device_id:d1", 2, "p_luzmrtcimay2z7hftxbec"},
+		// Seeds are hashed as their UTF-8 bytes.
+		{"email:zoë@exämple.com", 0, "p_4qgnq3exekak6gm44hoao"},
+		{"email:zoë@exämple.com", 1, "p_idq5xfzxjtwlg4qkst6hk"},
+		{"email:zoë@exämple.com", 2, "p_ljbkufvzxy7gjdymtwft2"},
+	} {
+		if got := ProfileIDFor(v.seed, v.attempt); got != v.want {
+			t.Errorf("ProfileIDFor(%q, %d) = %s, want %s", v.seed, v.attempt, got, v.want)
+		}
+	}
+}
