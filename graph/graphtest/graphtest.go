@@ -35,6 +35,17 @@ func Run(t *testing.T, open Opener) {
 		{"OracleProperty", testOracle},
 		{"ConcurrentWriters", testConcurrent},
 		{"CorrectionsStick", RunRound2},
+		{"LinksAccumulate", testLinksAccumulate},
+		{"LinksOverwrite", testLinksOverwrite},
+		{"ChangesOldestFirst", testChangesOrder},
+		{"LiveCountAndPages", testLiveCountAndPages},
+		{"JourneyExtremeTimes", testExtremeJourneyTimes},
+		{"JourneyPagingAcrossMembers", testJourneyPagingAcrossMembers},
+		{"ErasureKeepsSharedEvents", testErasure},
+		{"FailedUpdateRollsBack", testRollback},
+		{"CancelCommitsNothing", testCancel},
+		{"LocksExcludeOtherWriters", testLocks},
+		{"ViewRetriedAnswersTheSame", testViewRetried},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
