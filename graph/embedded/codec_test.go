@@ -188,10 +188,13 @@ func TestOpenRefusesOlderLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_ = db.View(func(btx *bolt.Tx) error {
+	err = db.View(func(btx *bolt.Tx) error {
 		if btx.Bucket(bucketProfiles) != nil {
 			t.Error("Open created buckets in a file it refused")
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
