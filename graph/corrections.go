@@ -548,6 +548,7 @@ func (e *Engine) ExplainLink(ctx context.Context, a, b IdentifierRef) (Explanati
 	ka, kb := na.Key(), nb.Key()
 	var ex Explanation
 	err = e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		ex = Explanation{} // fn may run again: drop what an earlier run found
 		ids, err := tx.Identifiers(ctx, []string{ka, kb})
 		if err != nil {
 			return err

@@ -355,8 +355,9 @@ func (e *Engine) Profiles(ctx context.Context, q PageQuery) (ProfilePage, error)
 // History returns, per profile id, the merges and splits that involve it,
 // oldest first; entries made at one time are ordered by kind and ids.
 func (e *Engine) History(ctx context.Context, profileIDs []string) (map[string][]ProfileChange, error) {
-	out := map[string][]ProfileChange{}
+	var out map[string][]ProfileChange
 	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		out = map[string][]ProfileChange{} // fn may run again: start afresh
 		cs, err := tx.Changes(ctx, profileIDs)
 		if err != nil {
 			return err

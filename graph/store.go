@@ -17,7 +17,13 @@ type Store interface {
 	// after a transient conflict), so it must not leak results from a
 	// failed attempt.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
-	// View runs fn in one read transaction.
+	// View runs fn in one read transaction. Like Update's, fn may run more
+	// than once (a store may retry after a transient failure, in a new
+	// transaction), and only the last run's return value counts. So fn
+	// must reset everything it builds, results included, at the start of
+	// each run: a caller that appends to a variable declared outside fn,
+	// or sets a field only on some paths, answers with what an earlier
+	// run left behind.
 	View(ctx context.Context, fn func(ctx context.Context, tx ReadTx) error) error
 	// Ping answers nil while the store can serve requests.
 	Ping(ctx context.Context) error

@@ -76,7 +76,10 @@ func TestBadInputCorpus(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, _ := http.NewRequest(c.method, h.srv.URL+c.path, bytes.NewReader(c.body))
+			req, err := http.NewRequest(c.method, h.srv.URL+c.path, bytes.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
 			for k, v := range c.hdr {
 				req.Header.Set(k, v)
 			}
@@ -173,7 +176,10 @@ func TestOversizedStreams(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			// io.MultiReader hides the length, so the client streams chunks.
-			req, _ := http.NewRequest("POST", h.srv.URL+"/v1/batch", io.MultiReader(bytes.NewReader(c.body)))
+			req, err := http.NewRequest("POST", h.srv.URL+"/v1/batch", io.MultiReader(bytes.NewReader(c.body)))
+			if err != nil {
+				t.Fatal(err)
+			}
 			for k, v := range c.hdr {
 				req.Header.Set(k, v)
 			}

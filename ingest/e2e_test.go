@@ -53,9 +53,12 @@ func TestSegmentSDKEndToEnd(t *testing.T) {
 
 		// analytics.js 2.0: one message to /v1/t, the key in the body, no
 		// Authorization header, text/plain to dodge a CORS preflight.
-		ajs, _ := json.Marshal(map[string]any{"type": "track", "messageId": "ajs-next-1", "anonymousId": "anon-1",
+		ajs, err := json.Marshal(map[string]any{"type": "track", "messageId": "ajs-next-1", "anonymousId": "anon-1",
 			"event": "Viewed Product", "writeKey": "wk-js", "sentAt": iso(time.Now()), "timestamp": iso(time.Now()),
 			"context": map[string]any{"userAgent": "Mozilla/5.0", "page": map[string]any{"path": "/p/1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		r = h.rawPost(t, "/v1/t", ajs, map[string]string{"Content-Type": "text/plain", "Origin": "https://shop.example"})
 		if r.status != http.StatusOK || r.body.Stored != 1 || r.header.Get("Access-Control-Allow-Origin") != "*" {
 			t.Fatalf("analytics.js track: %d %v %s", r.status, r.header, r.raw)

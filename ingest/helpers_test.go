@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -70,9 +71,16 @@ func (h *harness) sdkPost(t *testing.T, path, key string, body any) reply {
 	}
 	var zb bytes.Buffer
 	zw := gzip.NewWriter(&zb)
-	zw.Write(data)
-	zw.Close()
-	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, &zb)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+path, &zb)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("User-Agent", "analytics-node-next/latest")
@@ -85,7 +93,10 @@ func (h *harness) sdkPost(t *testing.T, path, key string, body any) reply {
 // rawPost sends body bytes as they are.
 func (h *harness) rawPost(t *testing.T, path string, body []byte, hdr map[string]string) reply {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -101,7 +112,10 @@ func (h *harness) do(t *testing.T, req *http.Request) reply {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read the answer: %v", req.Method, req.URL.Path, err)
+	}
 	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(data)}
 	if err := json.Unmarshal(data, &r.body); err != nil {
 		t.Fatalf("%s %s answered %d with a body that is not JSON: %q", req.Method, req.URL.Path, resp.StatusCode, data)
@@ -164,11 +178,14 @@ func blockStore(t *testing.T, s graph.Store) (release func()) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		_ = s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+		err := s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
 			close(entered)
 			<-unblock
 			return errBlocked
 		})
+		if !errors.Is(err, errBlocked) {
+			t.Errorf("blocking Update = %v, want %v", err, errBlocked)
+		}
 	}()
 	<-entered
 	released := false

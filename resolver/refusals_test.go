@@ -111,7 +111,10 @@ func TestRefusals(t *testing.T) {
 		if r := decodeResponse(t, resp); r.Status != http.StatusUnsupportedMediaType || r.code() != CodeBadRequest {
 			t.Errorf("text/plain: %d %+v", r.Status, r.Errors)
 		}
-		req, _ := http.NewRequest(http.MethodPut, e.srv.URL, strings.NewReader(`{}`))
+		req, err := http.NewRequest(http.MethodPut, e.srv.URL, strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp, err = http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -27,7 +27,10 @@ func TestRoutesAndMiddleware(t *testing.T) {
 
 	get := func(path string, hdr ...string) (*http.Response, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		req, err := http.NewRequest("GET", ts.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
@@ -35,8 +38,11 @@ func TestRoutesAndMiddleware(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
 		return resp, string(b)
 	}
 	if r, _ := get("/healthz"); r.StatusCode != 200 {

@@ -206,8 +206,11 @@ func TestServeHealthReadyAndLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("read /metrics: %v", err)
+	}
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "go_goroutines") {
 		t.Fatalf("/metrics = %d", resp.StatusCode)
 	}
@@ -276,8 +279,16 @@ func sigtermUnderLoad(t *testing.T, dir string, env []string, reopen func() grap
 					ids = append(ids, id)
 					batch = append(batch, map[string]any{"type": "track", "event": "Load", "messageId": id, "anonymousId": fmt.Sprintf("anon-%d-%d", c, n)})
 				}
-				body, _ := json.Marshal(map[string]any{"batch": batch})
-				req, _ := http.NewRequest("POST", "http://"+addr+"/v1/batch", bytes.NewReader(body))
+				body, err := json.Marshal(map[string]any{"batch": batch})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req, err := http.NewRequest("POST", "http://"+addr+"/v1/batch", bytes.NewReader(body))
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				req.Header.Set("Content-Type", "application/json")
 				req.SetBasicAuth("loadtest", "")
 				resp, err := client.Do(req)
@@ -383,14 +394,22 @@ func TestTwoProcessesOneNeo4j(t *testing.T) {
 					}
 					batch = append(batch, msg)
 				}
-				body, _ := json.Marshal(map[string]any{"batch": batch})
+				body, err := json.Marshal(map[string]any{"batch": batch})
+				if err != nil {
+					errs <- err
+					return
+				}
 				resp, err := http.Post("http://"+addr+"/v1/batch", "application/json", bytes.NewReader(body))
 				if err != nil {
 					errs <- err
 					return
 				}
-				b, _ := io.ReadAll(resp.Body)
+				b, err := io.ReadAll(resp.Body)
 				resp.Body.Close()
+				if err != nil {
+					errs <- fmt.Errorf("read response: %w", err)
+					return
+				}
 				if resp.StatusCode != 200 {
 					errs <- fmt.Errorf("status %d: %s", resp.StatusCode, b)
 					return

@@ -8,3 +8,11 @@ import (
 )
 
 func TestConformance(t *testing.T) { graphtest.Run(t, storetest.Embedded) }
+
+// TestConformanceViewsRetried runs the whole suite with every read
+// transaction's function run twice, as a store that retries may: every
+// caller must answer as if it ran once. The embedded store never retries
+// itself, and is quick enough to run the suite twice.
+func TestConformanceViewsRetried(t *testing.T) {
+	graphtest.Run(t, graphtest.RetryViews(storetest.Embedded))
+}

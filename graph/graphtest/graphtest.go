@@ -36,6 +36,17 @@ func Run(t *testing.T, open Opener) {
 		{"OracleProperty", testOracle},
 		{"ConcurrentWriters", testConcurrent},
 		{"CorrectionsStick", RunRound2},
+		{"LinksAccumulate", testLinksAccumulate},
+		{"LinksOverwrite", testLinksOverwrite},
+		{"ChangesOldestFirst", testChangesOrder},
+		{"LiveCountAndPages", testLiveCountAndPages},
+		{"JourneyExtremeTimes", testExtremeJourneyTimes},
+		{"JourneyPagingAcrossMembers", testJourneyPagingAcrossMembers},
+		{"ErasureKeepsSharedEvents", testErasure},
+		{"FailedUpdateRollsBack", testRollback},
+		{"CancelCommitsNothing", testCancel},
+		{"LocksExcludeOtherWriters", testLocks},
+		{"ViewRetriedAnswersTheSame", testViewRetried},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -390,7 +401,10 @@ func testExplainPath(t *testing.T, open Opener) {
 		t.Fatalf("step 1 = %+v", s1)
 	}
 	apply(t, e, ev("e3", 3, email("a@example.com"), anon("B")))
-	ex, _ = e.ExplainLink(context.Background(), email("a@example.com"), anon("B"))
+	ex, err = e.ExplainLink(context.Background(), email("a@example.com"), anon("B"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(ex.Path) != 1 || ex.Path[0].Link.Count != 2 || ex.Path[0].Link.Evidence != "e1" || !ex.Path[0].Link.LastSeen.Equal(at(3)) {
 		t.Fatalf("repeated link = %+v", ex.Path)
 	}

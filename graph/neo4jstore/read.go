@@ -317,6 +317,21 @@ CALL (pid) {
 RETURN pid, e { .* } AS e,
   COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} } AS keys`)
 
+// boundParam sends a journey's From or To. Stored times are whole
+// microseconds, so rounding a finer bound up keeps "at or after From" and
+// "before To" exact; truncating it, as timeParam does, would let in events
+// up to a microsecond early.
+func boundParam(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	c := graph.Clean(t)
+	if c.Before(t) {
+		c = c.Add(time.Microsecond)
+	}
+	return c.In(utc)
+}
+
 func (t *readTx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQuery) (map[string][]graph.Event, error) {
 	out := make(map[string][]graph.Event, len(profileIDs))
 	if len(profileIDs) == 0 || q.Limit <= 0 {
@@ -326,8 +341,8 @@ func (t *readTx) Journeys(ctx context.Context, profileIDs []string, q graph.Jour
 		"ids":      uniq(profileIDs),
 		"types":    strsParam(q.Types),
 		"channels": strsParam(q.Channels),
-		"from":     timeParam(q.From),
-		"to":       timeParam(q.To),
+		"from":     boundParam(q.From),
+		"to":       boundParam(q.To),
 		"afterTs":  nil,
 		"afterID":  nil,
 		"limit":    int64(q.Limit),

@@ -108,7 +108,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 		// committed after being told it failed: roll back instead.
 		return nil, ctx.Err()
 	})
-	return s.classify(err)
+	return s.classify(callerErr(ctx, err))
 }
 
 // View runs fn in a managed read transaction.
@@ -118,7 +118,20 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 	_, err := sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		return nil, retryable(fn(ctx, &readTx{run: mt}))
 	})
-	return s.classify(err)
+	return s.classify(callerErr(ctx, err))
+}
+
+// callerErr reports a failure after the caller gave up (cancelled, or its
+// deadline passed) as the caller's own context error. The driver reports
+// that as a lost connection, which would read as the store being
+// unavailable.
+func callerErr(ctx context.Context, err error) error {
+	ce := ctx.Err()
+	var ge *graph.Error
+	if err == nil || ce == nil || errors.Is(err, ce) || errors.As(err, &ge) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", ce, err)
 }
 
 // Ping runs a trivial query, without retries and within pingTimeout.

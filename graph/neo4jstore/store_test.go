@@ -2,7 +2,6 @@ package neo4jstore_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,33 +129,6 @@ func TestPingInfoClose(t *testing.T) {
 	}
 }
 
-func TestDomainErrorsPassThrough(t *testing.T) {
-	s := neo4jStore(t)
-	ctx := context.Background()
-	want := graph.Errorf(graph.ECONFLICT, "changed meanwhile")
-	err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		if _, err := tx.ClaimEvents(ctx, []string{"m1"}); err != nil {
-			return err
-		}
-		return want
-	})
-	var got *graph.Error
-	if !errors.As(err, &got) || got != want {
-		t.Fatalf("err = %v, want the fn's own *graph.Error", err)
-	}
-	// The failed transaction was rolled back: the claim is gone.
-	err = s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
-		if err == nil && !fresh["m1"] {
-			err = errors.New("m1 is claimed after a rolled-back claim")
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestGraphModel checks what analysts see in Neo4j after ingestion, a merge,
 // a refusal and a split.
 func TestGraphModel(t *testing.T) {
@@ -234,125 +206,6 @@ func TestGraphModel(t *testing.T) {
 	}
 }
 
-// lockThenWrite runs two transactions on one node: the first locks it,
-// lets the second start, then writes; the second locks it and reads. If the
-// lock holds, the second reads the first's write. The first waits a moment
-// before writing so that a missing lock shows; a slow machine can only make
-// the test pass without proving much, never fail wrongly.
-func lockThenWrite(t *testing.T, s graph.Store, lock func(ctx context.Context, tx graph.Tx) error, write *graph.Write, read func(ctx context.Context, tx graph.Tx) (bool, error)) {
-	t.Helper()
-	ctx := context.Background()
-	locked := make(chan struct{})
-	var once sync.Once
-	var wg sync.WaitGroup
-	var firstErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		firstErr = s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-			if err := lock(ctx, tx); err != nil {
-				return err
-			}
-			once.Do(func() { close(locked) })
-			time.Sleep(300 * time.Millisecond)
-			return tx.Apply(ctx, write)
-		})
-	}()
-	<-locked
-	var sawWrite bool
-	err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) (err error) {
-		sawWrite, err = read(ctx, tx)
-		return err
-	})
-	wg.Wait()
-	if firstErr != nil || err != nil {
-		t.Fatalf("first: %v, second: %v", firstErr, err)
-	}
-	if !sawWrite {
-		t.Fatal("the second transaction read the node before the first, holding its lock, had committed")
-	}
-}
-
-func TestLockIdentifiersBlocksOtherWriters(t *testing.T) {
-	s := neo4jStore(t)
-	e := graph.NewEngine(s, nil)
-	ctx := context.Background()
-	if _, err := e.ApplyBatch(ctx, []graph.Event{event("m1", 1, ref(graph.TypeUserID, "A"))}); err != nil {
-		t.Fatal(err)
-	}
-	seen := []graph.IdentifierSeen{{Key: "user_id:A", Type: graph.TypeUserID, Value: "A"}}
-	for _, create := range []bool{false, true} {
-		name := map[bool]string{false: "existing", true: "create"}[create]
-		t.Run(name, func(t *testing.T) {
-			trait := graph.TraitValue{Value: name, Source: "test", At: t0.Add(time.Hour)}
-			lockThenWrite(t, s,
-				func(ctx context.Context, tx graph.Tx) error {
-					_, err := tx.LockIdentifiers(ctx, seen, create)
-					return err
-				},
-				&graph.Write{At: t0, Traits: []graph.TraitUpdate{{Key: "user_id:A", Traits: map[string]graph.TraitValue{"step": trait}}}},
-				func(ctx context.Context, tx graph.Tx) (bool, error) {
-					ids, err := tx.LockIdentifiers(ctx, seen, create)
-					return ids["user_id:A"].Traits["step"].Value == name, err
-				})
-		})
-	}
-}
-
-func TestLockProfilesBlocksOtherWriters(t *testing.T) {
-	s := neo4jStore(t)
-	e := graph.NewEngine(s, nil)
-	ctx := context.Background()
-	res, err := e.ApplyBatch(ctx, []graph.Event{event("m1", 1, ref(graph.TypeUserID, "A"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := res.Results[0].ProfileID
-	lockThenWrite(t, s,
-		func(ctx context.Context, tx graph.Tx) error {
-			_, err := tx.LockProfiles(ctx, []string{pid})
-			return err
-		},
-		&graph.Write{At: t0, PutProfiles: []graph.Profile{{ID: pid, CreatedAt: t0, UpdatedAt: t0.Add(time.Hour), Size: 1, Counts: map[string]int{graph.TypeUserID: 1}}}},
-		func(ctx context.Context, tx graph.Tx) (bool, error) {
-			ps, err := tx.LockProfiles(ctx, []string{pid})
-			return ps[pid].UpdatedAt.Equal(t0.Add(time.Hour)), err
-		})
-}
-
-func TestClaimEventsOnce(t *testing.T) {
-	s := neo4jStore(t)
-	ev := event("m1", 1, ref(graph.TypeUserID, "A"))
-	ev.Keys = []string{"user_id:A"}
-	seen := []graph.IdentifierSeen{{Key: "user_id:A", Type: graph.TypeUserID, Value: "A", First: ev.Timestamp, Last: ev.Timestamp}}
-	lockThenWrite(t, s,
-		func(ctx context.Context, tx graph.Tx) error {
-			fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
-			if err == nil && !fresh["m1"] {
-				err = errors.New("first claim of m1 not fresh")
-			}
-			if err == nil {
-				_, err = tx.LockIdentifiers(ctx, seen, true)
-			}
-			return err
-		},
-		&graph.Write{At: t0, Events: []graph.Event{ev}},
-		func(ctx context.Context, tx graph.Tx) (bool, error) {
-			fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
-			return !fresh["m1"], err
-		})
-	var stored map[string]graph.Event
-	if err := s.View(context.Background(), func(ctx context.Context, tx graph.ReadTx) (err error) {
-		stored, err = tx.Events(ctx, []string{"m1"})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if got := stored["m1"]; got.Type != "track" || len(got.Keys) != 1 || !got.Timestamp.Equal(ev.Timestamp) {
-		t.Fatalf("stored event = %+v", got)
-	}
-}
-
 // TestDeadlockIsRetried makes two writers lock an identifier and a profile
 // in opposite orders. Neo4j aborts one with a transient deadlock error; the
 // store's Update must rerun it and both must succeed.
@@ -400,28 +253,5 @@ func TestDeadlockIsRetried(t *testing.T) {
 	}
 	if n := attempts.Load(); n < 3 {
 		t.Fatalf("%d attempts: no deadlock happened, or it was not retried", n)
-	}
-}
-
-func TestCancelledUpdateCommitsNothing(t *testing.T) {
-	s := neo4jStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		_, err := tx.ClaimEvents(ctx, []string{"m1"})
-		cancel() // the caller gives up after the work is done
-		return err
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	err = s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
-		fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
-		if err == nil && !fresh["m1"] {
-			err = errors.New("the cancelled transaction committed its claim")
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
