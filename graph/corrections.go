@@ -139,9 +139,13 @@ func mergedInto(ctx context.Context, tx ReadTx, pid string) ([]candidate, error)
 		if err != nil {
 			return nil, err
 		}
+		inLevel := map[string]bool{}
+		for _, id := range level {
+			inLevel[id] = true
+		}
 		latest := map[string]ProfileChange{}
 		for _, c := range cs {
-			if c.Kind != ChangeMerge || seen[c.From] || !slices.Contains(level, c.Into) {
+			if c.Kind != ChangeMerge || seen[c.From] || !inLevel[c.Into] {
 				continue
 			}
 			if prev, ok := latest[c.From]; !ok || !c.At.Before(prev.At) {
@@ -682,7 +686,8 @@ func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView
 		var outside []string
 		for _, r := range g.Rejected {
 			for _, k := range []string{r.A, r.B} {
-				if !inside[k] && !slices.Contains(outside, k) {
+				if !inside[k] {
+					inside[k] = true // listed once
 					outside = append(outside, k)
 				}
 			}

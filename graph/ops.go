@@ -44,13 +44,8 @@ func resolveProfiles(ctx context.Context, tx ReadTx, ids []string) (map[string]P
 		if hop > maxRedirects {
 			return nil, fmt.Errorf("profile redirects form a chain longer than %d", maxRedirects)
 		}
-		want := make([]string, 0, len(cur))
-		for _, h := range cur {
-			if !slices.Contains(want, h) {
-				want = append(want, h)
-			}
-		}
-		sort.Strings(want)
+		want := slices.Sorted(maps.Values(cur))
+		want = slices.Compact(want)
 		got, err := tx.Profiles(ctx, want)
 		if err != nil {
 			return nil, err

@@ -144,12 +144,3 @@ func (r *Resolver) event(ctx context.Context, id string) (*graph.Event, error) {
 	}
 	return &ev, nil
 }
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}

@@ -7,6 +7,7 @@ package resolver
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -132,7 +133,7 @@ func (r *profileResolver) Identifiers(ctx context.Context, obj *graph.Profile, t
 	}
 	out := make([]*graph.Identifier, 0, len(ms))
 	for i := range ms {
-		if len(types) == 0 || contains(types, ms[i].Type) {
+		if len(types) == 0 || slices.Contains(types, ms[i].Type) {
 			out = append(out, &ms[i])
 		}
 	}

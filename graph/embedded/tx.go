@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -130,21 +132,9 @@ func (t *tx) flush() error {
 // uniqueSorted returns the distinct non-empty strings of xs in order, so
 // index cursors move forward only.
 func uniqueSorted(xs []string) []string {
-	out := make([]string, 0, len(xs))
-	for _, x := range xs {
-		if x != "" {
-			out = append(out, x)
-		}
-	}
-	sort.Strings(out)
-	j := 0
-	for i, x := range out {
-		if i == 0 || x != out[j-1] {
-			out[j] = x
-			j++
-		}
-	}
-	return out[:j]
+	out := slices.DeleteFunc(slices.Clone(xs), func(x string) bool { return x == "" })
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // scanPrefixKV calls fn with the rest and the value of every key of b that
@@ -275,11 +265,11 @@ func pairsOf(adj *bolt.Bucket, keys []string) []graph.LinkKey {
 }
 
 func sortPairs(ps []graph.LinkKey) {
-	sort.Slice(ps, func(i, j int) bool {
-		if ps[i].A != ps[j].A {
-			return ps[i].A < ps[j].A
+	slices.SortFunc(ps, func(x, y graph.LinkKey) int {
+		if c := strings.Compare(x.A, y.A); c != 0 {
+			return c
 		}
-		return ps[i].B < ps[j].B
+		return strings.Compare(x.B, y.B)
 	})
 }
 

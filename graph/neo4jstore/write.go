@@ -510,11 +510,3 @@ func (t *tx) deleteProfileRows(_ context.Context, w *graph.Write) ([]any, error)
 	return uniq(w.DeleteProfiles), nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
