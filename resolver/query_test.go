@@ -69,6 +69,7 @@ func TestProfileQueries(t *testing.T) {
 							Properties    map[string]any
 							Traits        map[string]any
 							Identifiers   []struct{ Key string }
+							Shared        bool
 						}
 					}
 					PageInfo struct {
@@ -110,7 +111,7 @@ func TestProfileQueries(t *testing.T) {
 		    traitValues { name value source at identifier { key } }
 		    traitSources(name: "plan") { value at }
 		    journey(first: 10) {
-		      edges { cursor node { id type name channel source timestamp receivedAt properties traits identifiers { key } } }
+		      edges { cursor node { id type name channel source timestamp receivedAt properties traits identifiers { key } shared } }
 		      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
 		    }
 		    history { kind }
@@ -162,7 +163,7 @@ func TestProfileQueries(t *testing.T) {
 		var journey []string
 		for _, ed := range p.Journey.Edges {
 			journey = append(journey, ed.Node.ID)
-			if ed.Cursor == "" || ed.Node.ReceivedAt.IsZero() || ed.Node.Properties["n"] != ed.Node.ID {
+			if ed.Cursor == "" || ed.Node.ReceivedAt.IsZero() || (ed.Node.Properties["n"] != ed.Node.ID) != ed.Node.Shared {
 				t.Errorf("edge %+v", ed)
 			}
 		}
@@ -177,8 +178,17 @@ func TestProfileQueries(t *testing.T) {
 		if e1 := p.Journey.Edges[4].Node; !reflect.DeepEqual(e1.Traits, map[string]any{"name": "Alice"}) || len(p.Journey.Edges[3].Node.Properties) != 1 {
 			t.Errorf("event e1 traits %v, e2 properties %v", e1.Traits, p.Journey.Edges[3].Node.Properties)
 		}
-		if len(p.Journey.Edges[0].Node.Identifiers) != 2 {
-			t.Errorf("c1 carried 2 stored identifiers, got %+v", p.Journey.Edges[0].Node.Identifiers)
+		// c1 carried Bob's user id and Alice's email, a link the rules
+		// refused: Alice sees it with her email only, and without its
+		// payload, which is Bob's.
+		if c1 := p.Journey.Edges[0].Node; len(c1.Identifiers) != 1 || c1.Identifiers[0].Key != "email:alice@example.com" ||
+			!c1.Shared || len(c1.Properties) != 0 || len(c1.Traits) != 0 {
+			t.Errorf("c1 in Alice's journey = %+v, want shared, her email only, no payload", c1)
+		}
+		for _, ed := range p.Journey.Edges[1:] {
+			if ed.Node.Shared {
+				t.Errorf("%s is Alice's own event, not shared", ed.Node.ID)
+			}
 		}
 		if pi := p.Journey.PageInfo; pi.HasNextPage || pi.HasPreviousPage || pi.StartCursor == nil || *pi.StartCursor != p.Journey.Edges[0].Cursor {
 			t.Errorf("pageInfo %+v", pi)

@@ -509,4 +509,3 @@ func (t *tx) changeRows(_ context.Context, w *graph.Write) ([]any, error) {
 func (t *tx) deleteProfileRows(_ context.Context, w *graph.Write) ([]any, error) {
 	return uniq(w.DeleteProfiles), nil
 }
-
