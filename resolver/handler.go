@@ -21,6 +21,7 @@ import (
 
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/httpdrain"
 )
 
 // Ingester stores events through the collector's path: validation, group
@@ -172,13 +173,17 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *httpHandler) readBody(w http.ResponseWriter, r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
+		httpdrain.Body(w, r)
 		refuse(w, http.StatusUnsupportedMediaType, CodeBadRequest, "POST needs Content-Type: application/json")
 		return false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			// Read the rest first (within bounds), or the client may see a
+			// reset connection instead of the 413.
+			httpdrain.Body(w, r)
 			refuse(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", h.cfg.MaxBodyBytes))
 		} else {
 			refuse(w, http.StatusBadRequest, CodeBadRequest, "could not read the request body")
