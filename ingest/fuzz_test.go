@@ -17,6 +17,7 @@ import (
 // Seeds live in testdata/fuzz/FuzzParseMessage.
 func FuzzParseMessage(f *testing.F) {
 	f.Add([]byte(`{"type":"track","event":"e","userId":"u"}`))
+	f.Add([]byte(`{"type":"identify","userId":"\ud800","userId":"\udc00x","traits":{"email":"\\ud800\ud83d\ude00"},"context":{"externalIds":[{"id":"\udbff","type":"t"}]}}`))
 	e := ingest.Envelope{
 		Source:     "web",
 		ReceivedAt: recv,

@@ -296,6 +296,9 @@ func (c *Collector) parseBatch(body []byte, env *Envelope) ([]json.RawMessage, s
 			if !ok {
 				return nil, "", http.StatusBadRequest, fmt.Sprintf("batch context must be an object, not %s", jsonType(v))
 			}
+			if e := keepSurrogates(raw, m, contextIdentifierPath, "batch context"); e != nil {
+				return nil, "", http.StatusBadRequest, e.Message
+			}
 			env.Context = m
 		}
 	}

@@ -136,6 +136,9 @@ func parseMessage(raw []byte, env Envelope) (graph.Event, *MessageError) {
 	if !ok {
 		return graph.Event{}, &MessageError{Reason: ReasonMalformed, Message: fmt.Sprintf("message must be a JSON object, not %s", jsonType(v))}
 	}
+	if e := keepSurrogates(raw, msg, messageIdentifierPath, "message"); e != nil {
+		return graph.Event{}, e
+	}
 	return fromMap(msg, env)
 }
 

@@ -252,3 +252,32 @@ func TestParseMessageEndpointType(t *testing.T) {
 		t.Fatalf("identify on /v1/track: %v", err)
 	}
 }
+
+// TestParseMessageKeepsLoneSurrogates: an unpaired surrogate escape in an
+// identifier field reaches the engine in WTF-8 form, so two different ones
+// stay different (and are refused there); a U+FFFD really sent, a pair, and
+// a lone surrogate outside identifier fields decode as encoding/json does.
+func TestParseMessageKeepsLoneSurrogates(t *testing.T) {
+	ev := parse(t, `{"type":"identify","userId":"\ud800","anonymousId":"\ufffd","previousId":"x",
+		"traits":{"email":"a\udc00@b.co","name":"\udbff"},
+		"context":{"device":{"id":"\ud83d\ude00"},"externalIds":[{"type":"crm_id","id":"c-\udfff"}]}}`, env())
+	want := []string{"anonymous_id=\ufffd", "crm_id=c-\xed\xbf\xbf", "device_id=\U0001F600", "email=a\xed\xb0\x80@b.co", "user_id=\xed\xa0\x80"}
+	if got := refs(ev); !reflect.DeepEqual(got, want) {
+		t.Fatalf("identifiers %q, want %q", got, want)
+	}
+	if ev.Traits["name"] != "\ufffd" || ev.Traits["email"] != "a\xed\xb0\x80@b.co" {
+		t.Fatalf("traits %q", ev.Traits)
+	}
+	// A key given twice: the decoder keeps the last value, and so does this.
+	ev = parse(t, `{"type":"identify","userId":"\ud800","userId":"u-1"}`, env())
+	if got := refs(ev); !reflect.DeepEqual(got, []string{"user_id=u-1"}) {
+		t.Fatalf("repeated key: identifiers %q", got)
+	}
+	// The batch context's identifiers too.
+	e := env()
+	e.Context = map[string]any{"device": map[string]any{"id": "\ufffd"}}
+	ev = parse(t, `{"type":"track","event":"e","anonymousId":"a"}`, e)
+	if got := refs(ev); !reflect.DeepEqual(got, []string{"anonymous_id=a", "device_id=\ufffd"}) {
+		t.Fatalf("context identifiers %q", got)
+	}
+}
