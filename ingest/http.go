@@ -191,6 +191,13 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			resp.Stored++
 		case graph.StatusDuplicate:
 			resp.Duplicates++
+		case graph.StatusConflict:
+			if !isBatch {
+				c.fail(w, http.StatusConflict, res.Reason)
+				return
+			}
+			resp.Rejected++
+			resp.Errors = append(resp.Errors, ItemError{Index: index[j], Reason: res.Reason})
 		default:
 			if !isBatch {
 				c.fail(w, http.StatusBadRequest, res.Reason)

@@ -253,6 +253,9 @@ func parseWriteKeys(s string) (map[string]string, error) {
 		if k == "" || src == "" {
 			return nil, usagef("--write-keys entry %q must be KEY or KEY=SOURCE", item)
 		}
+		if err := ingest.ValidSource(src); err != nil {
+			return nil, usagef("--write-keys: %v", err)
+		}
 		out[k] = src
 	}
 	return out, nil

@@ -135,7 +135,7 @@ func TestDomainErrorsPassThrough(t *testing.T) {
 	ctx := context.Background()
 	want := graph.Errorf(graph.ECONFLICT, "changed meanwhile")
 	err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		if _, err := tx.ClaimEvents(ctx, []string{"m1"}); err != nil {
+		if _, err := tx.ClaimEvents(ctx, claims("m1")); err != nil {
 			return err
 		}
 		return want
@@ -146,8 +146,8 @@ func TestDomainErrorsPassThrough(t *testing.T) {
 	}
 	// The failed transaction was rolled back: the claim is gone.
 	err = s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
-		if err == nil && !fresh["m1"] {
+		stored, err := tx.ClaimEvents(ctx, claims("m1"))
+		if _, ok := stored["m1"]; err == nil && ok {
 			err = errors.New("m1 is claimed after a rolled-back claim")
 		}
 		return err
@@ -320,6 +320,15 @@ func TestLockProfilesBlocksOtherWriters(t *testing.T) {
 		})
 }
 
+// claims names events to claim, without digests.
+func claims(ids ...string) []graph.EventClaim {
+	out := make([]graph.EventClaim, len(ids))
+	for i, id := range ids {
+		out[i] = graph.EventClaim{ID: id}
+	}
+	return out
+}
+
 func TestClaimEventsOnce(t *testing.T) {
 	s := neo4jStore(t)
 	ev := event("m1", 1, ref(graph.TypeUserID, "A"))
@@ -327,8 +336,8 @@ func TestClaimEventsOnce(t *testing.T) {
 	seen := []graph.IdentifierSeen{{Key: "user_id:A", Type: graph.TypeUserID, Value: "A", First: ev.Timestamp, Last: ev.Timestamp}}
 	lockThenWrite(t, s,
 		func(ctx context.Context, tx graph.Tx) error {
-			fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
-			if err == nil && !fresh["m1"] {
+			stored, err := tx.ClaimEvents(ctx, claims("m1"))
+			if _, ok := stored["m1"]; err == nil && ok {
 				err = errors.New("first claim of m1 not fresh")
 			}
 			if err == nil {
@@ -338,8 +347,9 @@ func TestClaimEventsOnce(t *testing.T) {
 		},
 		&graph.Write{At: t0, Events: []graph.Event{ev}},
 		func(ctx context.Context, tx graph.Tx) (bool, error) {
-			fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
-			return !fresh["m1"], err
+			stored, err := tx.ClaimEvents(ctx, claims("m1"))
+			_, ok := stored["m1"]
+			return ok, err
 		})
 	var stored map[string]graph.Event
 	if err := s.View(context.Background(), func(ctx context.Context, tx graph.ReadTx) (err error) {
@@ -407,7 +417,7 @@ func TestCancelledUpdateCommitsNothing(t *testing.T) {
 	s := neo4jStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		_, err := tx.ClaimEvents(ctx, []string{"m1"})
+		_, err := tx.ClaimEvents(ctx, claims("m1"))
 		cancel() // the caller gives up after the work is done
 		return err
 	})
@@ -415,8 +425,8 @@ func TestCancelledUpdateCommitsNothing(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	err = s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
-		fresh, err := tx.ClaimEvents(ctx, []string{"m1"})
-		if err == nil && !fresh["m1"] {
+		stored, err := tx.ClaimEvents(ctx, claims("m1"))
+		if _, ok := stored["m1"]; err == nil && ok {
 			err = errors.New("the cancelled transaction committed its claim")
 		}
 		return err
