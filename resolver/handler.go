@@ -221,6 +221,9 @@ const loneSurrogateMsg = "request holds an unpaired UTF-16 surrogate escape (\\u
 // different identifier values would become one; the collector refuses
 // such an identifier by itself, here the request is refused whole.
 func hasLoneSurrogate(body []byte) bool {
+	if bytes.IndexByte(body, '\\') < 0 {
+		return false // no escape of either kind
+	}
 	if surrogates.Escaped(body) {
 		return true
 	}
