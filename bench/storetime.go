@@ -148,9 +148,9 @@ type timedTx struct {
 	tx graph.Tx
 }
 
-func (t *timedTx) ClaimEvents(ctx context.Context, ids []string) (map[string]bool, error) {
+func (t *timedTx) ClaimEvents(ctx context.Context, claims []graph.EventClaim) (map[string]string, error) {
 	defer t.s.add("ClaimEvents", time.Now())
-	return t.tx.ClaimEvents(ctx, ids)
+	return t.tx.ClaimEvents(ctx, claims)
 }
 
 func (t *timedTx) LockIdentifiers(ctx context.Context, seen []graph.IdentifierSeen, create bool) (map[string]graph.Identifier, error) {

@@ -46,6 +46,7 @@ type ComplexityRoot struct {
 		Channel     func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Identifiers func(childComplexity int) int
+		MessageID   func(childComplexity int) int
 		Name        func(childComplexity int) int
 		Properties  func(childComplexity int) int
 		ReceivedAt  func(childComplexity int) int
@@ -229,6 +230,8 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type EventResolver interface {
+	MessageID(ctx context.Context, obj *graph.Event) (string, error)
+
 	Name(ctx context.Context, obj *graph.Event) (*string, error)
 	Channel(ctx context.Context, obj *graph.Event) (*string, error)
 	Source(ctx context.Context, obj *graph.Event) (*string, error)
@@ -312,6 +315,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Identifiers(childComplexity), true
+	case "Event.messageId":
+		if e.ComplexityRoot.Event.MessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.MessageID(childComplexity), true
 	case "Event.name":
 		if e.ComplexityRoot.Event.Name == nil {
 			break
@@ -1353,8 +1362,10 @@ type IdentifierRef {
 
 "One interaction: a Segment message as stored."
 type Event {
-  "The message id."
+  "The stored event id: the source name, ` + "`" + `/` + "`" + `, and the message id (events stored before message ids were scoped by source keep the bare message id)."
   id: ID!
+  "The message id as the source sent it (or derived from the content when it sent none). Unique per source, not across sources."
+  messageId: String!
   "Segment type: track, identify, page, screen, group or alias."
   type: String!
   "The event name of a track, or the page or screen name."
@@ -1524,7 +1535,7 @@ context.device.id and context.externalIds.
 input EventInput {
   "track, identify, page, screen, group or alias."
   type: String!
-  "Unique per message; replays with the same id change nothing. Derived from the content when absent."
+  "Unique per message within its source; a replay with the same id and content changes nothing, the same id with other content is rejected as duplicate_conflict. Derived from the content when absent."
   messageId: String
   userId: String
   anonymousId: String
@@ -1569,6 +1580,7 @@ enum IngestStatus {
 type IngestItemResult {
   "Position of the message in ` + "`" + `events` + "`" + `."
   index: Int!
+  "The message id as sent, or as derived from the content."
   messageId: String
   status: IngestStatus!
   "Why the message was rejected."
@@ -1588,6 +1600,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_Event_id(ctx, field)
+	case "messageId":
+		return ec.fieldContext_Event_messageId(ctx, field)
 	case "type":
 		return ec.fieldContext_Event_type(ctx, field)
 	case "name":
@@ -2471,6 +2485,29 @@ func (ec *executionContext) _Event_id(ctx context.Context, field graphql.Collect
 }
 func (ec *executionContext) fieldContext_Event_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Event", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Event_messageId(ctx context.Context, field graphql.CollectedField, obj *graph.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_messageId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().MessageID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_messageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, true, true, "String")
 }
 
 func (ec *executionContext) _Event_type(ctx context.Context, field graphql.CollectedField, obj *graph.Event) (ret graphql.Marshaler) {
@@ -7061,6 +7098,12 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "messageId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_messageId(ctx, field, obj)
+				})
 		case "type":
 			out.Values[i] = ec._Event_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

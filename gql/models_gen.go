@@ -32,7 +32,7 @@ type EventEdge struct {
 type EventInput struct {
 	// track, identify, page, screen, group or alias.
 	Type string `json:"type"`
-	// Unique per message; replays with the same id change nothing. Derived from the content when absent.
+	// Unique per message within its source; a replay with the same id and content changes nothing, the same id with other content is rejected as duplicate_conflict. Derived from the content when absent.
 	MessageID   *string `json:"messageId,omitempty"`
 	UserID      *string `json:"userId,omitempty"`
 	AnonymousID *string `json:"anonymousId,omitempty"`
@@ -109,7 +109,8 @@ type IdentityNode struct {
 
 type IngestItemResult struct {
 	// Position of the message in `events`.
-	Index     int          `json:"index"`
+	Index int `json:"index"`
+	// The message id as sent, or as derived from the content.
 	MessageID *string      `json:"messageId,omitempty"`
 	Status    IngestStatus `json:"status"`
 	// Why the message was rejected.

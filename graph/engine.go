@@ -37,7 +37,28 @@ const (
 	StatusStored    = "stored"
 	StatusDuplicate = "duplicate"
 	StatusRejected  = "rejected"
+	// StatusConflict: the event's id is already stored (or came earlier in
+	// the batch) with other content (another Digest). It is not a retry,
+	// and nothing is stored. A caller that knows only the three statuses
+	// above treats it as a rejection.
+	StatusConflict = ReasonDuplicateConflict
 )
+
+// ReasonDuplicateConflict starts the Reason of a StatusConflict result.
+const ReasonDuplicateConflict = "duplicate_conflict"
+
+const conflictReason = ReasonDuplicateConflict + ": this message id was already stored for this source with different content"
+
+// claimOutcome is what becomes of an event whose id is already stored (or
+// came earlier in the batch) with digest stored: a duplicate when the
+// content is the same, or when either digest is unknown (an event stored
+// before digests were kept, or built without one), and a conflict otherwise.
+func claimOutcome(stored string, ev *Event) EventResult {
+	if stored == "" || ev.Digest == "" || stored == ev.Digest {
+		return EventResult{ID: ev.ID, Status: StatusDuplicate}
+	}
+	return EventResult{ID: ev.ID, Status: StatusConflict, Reason: conflictReason}
+}
 
 // EventResult is the outcome of one event of a batch.
 type EventResult struct {
@@ -53,18 +74,20 @@ type BatchResult struct {
 	Stored     int
 	Duplicates int
 	Rejected   int
+	Conflicts  int // StatusConflict results, not counted in Rejected
 }
 
 // ApplyBatch resolves and stores events in one transaction. Events that
 // carry no usable identifier are rejected with the reason; events whose id
-// is already stored (or repeated in the batch) are duplicates and change
-// nothing. Events are resolved in the order given.
+// is already stored (or repeated in the batch) change nothing: they are
+// duplicates when their Digest matches, conflicts (StatusConflict) when
+// it differs. Events are resolved in the order given.
 //
 // Errors: EUNAVAILABLE when the store cannot be reached; nothing is stored.
 func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, error) {
 	res := BatchResult{Results: make([]EventResult, len(events))}
 	var todo []int
-	seenID := map[string]bool{}
+	seenID := map[string]*Event{} // first event of the batch with each id
 	for i := range events {
 		ev := &events[i]
 		r := &res.Results[i]
@@ -82,11 +105,11 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			r.Status, r.Reason = StatusRejected, noIdentifierReason(drops)
 			continue
 		}
-		if seenID[ev.ID] {
-			r.Status = StatusDuplicate
+		if first := seenID[ev.ID]; first != nil {
+			*r = claimOutcome(first.Digest, ev)
 			continue
 		}
-		seenID[ev.ID] = true
+		seenID[ev.ID] = ev
 		ev.Keys = keys
 		ev.Timestamp = Clean(ev.Timestamp)
 		ev.ReceivedAt = Clean(ev.ReceivedAt)
@@ -120,6 +143,8 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			res.Duplicates++
 		case StatusRejected:
 			res.Rejected++
+		case StatusConflict:
+			res.Conflicts++
 		}
 	}
 	return res, nil
@@ -273,22 +298,22 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 }
 
 // claim reserves the ids of the events at todo. Events already stored are
-// duplicates in out; kept are the events to resolve, in order.
+// duplicates or conflicts in out; kept are the events to resolve, in order.
 func claim(ctx context.Context, tx Tx, events []Event, todo []int) (out map[int]EventResult, kept []int, err error) {
 	out = make(map[int]EventResult, len(todo))
-	ids := make([]string, len(todo))
+	claims := make([]EventClaim, len(todo))
 	for j, i := range todo {
-		ids[j] = events[i].ID
+		claims[j] = EventClaim{ID: events[i].ID, Digest: events[i].Digest}
 	}
-	fresh, err := tx.ClaimEvents(ctx, ids)
+	stored, err := tx.ClaimEvents(ctx, claims)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, i := range todo {
-		if fresh[events[i].ID] {
-			kept = append(kept, i)
+		if digest, ok := stored[events[i].ID]; ok {
+			out[i] = claimOutcome(digest, &events[i])
 		} else {
-			out[i] = EventResult{ID: events[i].ID, Status: StatusDuplicate}
+			kept = append(kept, i)
 		}
 	}
 	return out, kept, nil

@@ -4,9 +4,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Reasons a value is dropped during normalization.
@@ -18,7 +21,27 @@ const (
 	DropInvalidEmail = "invalid_email"
 	DropInvalidPhone = "invalid_phone"
 	DropInvalidUTF8  = "invalid_utf8"
+	// DropUnpairedSurrogate: the value holds a UTF-16 surrogate on its own
+	// (a JSON "\ud800" escape without its pair). The collector keeps it as
+	// its WTF-8 bytes (ED A0..BF xx) instead of letting the JSON decoder
+	// turn it into U+FFFD, which would make different values equal.
+	DropUnpairedSurrogate = "unpaired_surrogate"
+	// DropControlChar: a C0 or C1 control character (NUL, CR, LF, TAB,
+	// DEL, U+0080..U+009F) inside the value; surrounding whitespace is
+	// trimmed first.
+	DropControlChar = "control_character"
+	// DropFormatChar: a format character (Unicode category Cf), such as
+	// the zero-width space U+200B, U+FEFF or the bidi controls U+202A..E
+	// and U+2066..9: invisible, so two values that look the same differ.
+	DropFormatChar = "format_character"
 )
+
+// emailDomains converts an email's domain to its ASCII form (UTS #46
+// mapping for lookup, non-transitional, with the bidi rule). It is more
+// lenient than idna.Lookup about ASCII: underscores and odd hyphens, which
+// real addresses carry, are kept rather than refused.
+var emailDomains = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.BidiRule(),
+	idna.StrictDomainName(false), idna.CheckHyphens(false))
 
 // Normalizer turns raw identifiers into graph keys under a set of rules, and
 // counts every value it drops by reason.
@@ -46,13 +69,16 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 	if len(ref.Value) > MaxValueBytes {
 		return IdentifierRef{}, DropTooLong
 	}
-	if !utf8.ValidString(ref.Value) {
-		return IdentifierRef{}, DropInvalidUTF8
-	}
 	v := strings.TrimSpace(ref.Value)
+	if why := unusableChars(v); why != "" {
+		return IdentifierRef{}, why
+	}
 	if v == "" {
 		return IdentifierRef{}, DropEmpty
 	}
+	// Canonically equivalent values (a precomposed "é" and "e" + U+0301)
+	// are one identifier.
+	v = norm.NFC.String(v)
 	if n.blocked(typ, v) {
 		return IdentifierRef{}, DropBlocked
 	}
@@ -63,6 +89,13 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		if at <= 0 || at == len(v)-1 || strings.ContainsAny(v, " \t\r\n") {
 			return IdentifierRef{}, DropInvalidEmail
 		}
+		domain, err := emailDomains.ToASCII(v[at+1:])
+		if err != nil || domain == "" {
+			return IdentifierRef{}, DropInvalidEmail
+		}
+		// Lowercasing can undo NFC in rare cases; the local part is
+		// composed again.
+		v = norm.NFC.String(v[:at]) + "@" + domain
 	case TypePhone:
 		num, err := phonenumbers.Parse(v, n.rules.DefaultRegion)
 		if err != nil || !phonenumbers.IsPossibleNumber(num) {
@@ -70,10 +103,54 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		}
 		v = phonenumbers.Format(num, phonenumbers.E164)
 	}
+	if len(v) > MaxValueBytes {
+		return IdentifierRef{}, DropTooLong // grown by composition or punycode
+	}
 	if n.blocked(typ, v) {
 		return IdentifierRef{}, DropBlocked
 	}
 	return IdentifierRef{Type: typ, Value: v}, ""
+}
+
+// unusableChars names the first problem that makes v unusable as an
+// identifier value, or returns "": invalid UTF-8 (an unpaired surrogate in
+// WTF-8 form is named as such), a control character or a format character.
+func unusableChars(v string) string {
+	if !utf8.ValidString(v) {
+		if hasSurrogate(v) {
+			return DropUnpairedSurrogate
+		}
+		return DropInvalidUTF8
+	}
+	for i := 0; i < len(v); {
+		if b := v[i]; b < utf8.RuneSelf {
+			if b < 0x20 || b == 0x7f {
+				return DropControlChar
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		switch {
+		case unicode.IsControl(r):
+			return DropControlChar
+		case unicode.Is(unicode.Cf, r):
+			return DropFormatChar
+		}
+		i += size
+	}
+	return ""
+}
+
+// hasSurrogate reports whether v holds a UTF-16 surrogate code point
+// encoded as UTF-8 bytes would encode it (ED A0..BF xx), which UTF-8 forbids.
+func hasSurrogate(v string) bool {
+	for i := 0; i+1 < len(v); i++ {
+		if v[i] == 0xED && v[i+1] >= 0xA0 && v[i+1] <= 0xBF {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *Normalizer) blocked(typ, v string) bool {

@@ -30,6 +30,36 @@ func TestNormalize(t *testing.T) {
 		{IdentifierRef{"device_id", strings.Repeat("a", 1025)}, "", DropTooLong, "over 1024 bytes"},
 		{IdentifierRef{"device_id", strings.Repeat("a", 1024)}, "device_id:" + strings.Repeat("a", 1024), "", "exactly 1024 bytes"},
 		{IdentifierRef{"device_id", "a\xffb"}, "", DropInvalidUTF8, "invalid UTF-8"},
+		{IdentifierRef{"device_id", "a\xed\xa0\x80b"}, "", DropUnpairedSurrogate, "high surrogate U+D800 in WTF-8"},
+		{IdentifierRef{"user_id", "\xed\xb0\x80"}, "", DropUnpairedSurrogate, "low surrogate U+DC00 in WTF-8"},
+		{IdentifierRef{"user_id", "u\x00x"}, "", DropControlChar, "NUL"},
+		{IdentifierRef{"user_id", "u\rx"}, "", DropControlChar, "CR inside"},
+		{IdentifierRef{"user_id", "u\nx"}, "", DropControlChar, "LF inside"},
+		{IdentifierRef{"user_id", "u\tx"}, "", DropControlChar, "TAB inside"},
+		{IdentifierRef{"user_id", "u\x7fx"}, "", DropControlChar, "DEL"},
+		{IdentifierRef{"user_id", "u\u0085x"}, "", DropControlChar, "C1 NEL inside"},
+		{IdentifierRef{"user_id", "u\u009fx"}, "", DropControlChar, "C1 APC"},
+		{IdentifierRef{"email", "ann@exa\x01mple.com"}, "", DropControlChar, "control in an email"},
+		{IdentifierRef{"user_id", " u1\r\n"}, "user_id:u1", "", "surrounding CR LF trimmed, not refused"},
+		{IdentifierRef{"user_id", "u\u200bx"}, "", DropFormatChar, "zero-width space"},
+		{IdentifierRef{"user_id", "u\u200dx"}, "", DropFormatChar, "zero-width joiner"},
+		{IdentifierRef{"user_id", "\ufeffu1"}, "", DropFormatChar, "BOM"},
+		{IdentifierRef{"user_id", "u\u00adx"}, "", DropFormatChar, "soft hyphen"},
+		{IdentifierRef{"user_id", "abc\u202edcba"}, "", DropFormatChar, "bidi override RLO"},
+		{IdentifierRef{"user_id", "abc\u2066x\u2069"}, "", DropFormatChar, "bidi isolates"},
+		{IdentifierRef{"email", "ann\u200b@example.com"}, "", DropFormatChar, "zero-width in an email"},
+		{IdentifierRef{"phone", "+39 333\u202e1234567"}, "", DropFormatChar, "bidi control in a phone"},
+		{IdentifierRef{"user_id", "u\ufffdx"}, "user_id:u\ufffdx", "", "a U+FFFD really sent stays"},
+		{IdentifierRef{"user_id", "Jose\u0301"}, "user_id:Jos\u00e9", "", "NFC: e + combining acute composes"},
+		{IdentifierRef{"user_id", "\u212b"}, "user_id:\u00c5", "", "NFC: the angstrom sign becomes A with ring"},
+		{IdentifierRef{"email", "jose\u0301@example.com"}, "email:jos\u00e9@example.com", "", "NFC in an email's local part"},
+		{IdentifierRef{"email", "Ann@B\u00dcCHER.example"}, "email:ann@xn--bcher-kva.example", "", "IDNA: domain lowercased and to punycode"},
+		{IdentifierRef{"email", "ann@bu\u0308cher.example"}, "email:ann@xn--bcher-kva.example", "", "IDNA: decomposed domain"},
+		{IdentifierRef{"email", "ann@XN--BCHER-KVA.example"}, "email:ann@xn--bcher-kva.example", "", "IDNA: ASCII form kept"},
+		{IdentifierRef{"email", "ann@\uff45xample.com"}, "email:ann@example.com", "", "IDNA: fullwidth letter mapped"},
+		{IdentifierRef{"email", "ann@mail_box.example.com"}, "email:ann@mail_box.example.com", "", "underscore in a domain kept"},
+		{IdentifierRef{"email", "ann@\u05d0a.com"}, "", DropInvalidEmail, "IDNA: label breaks the bidi rule"},
+		{IdentifierRef{"email", "ann@xn--a.com"}, "", DropInvalidEmail, "IDNA: bad punycode"},
 		{IdentifierRef{"bad:type", "x"}, "", DropInvalidType, "colon in type"},
 		{IdentifierRef{"", "x"}, "", DropInvalidType, "empty type"},
 	}
@@ -37,12 +67,42 @@ func TestNormalize(t *testing.T) {
 		t.Run(c.scenario, func(t *testing.T) {
 			got, why := n.Normalize(c.in)
 			if why != c.dropWhy {
-				t.Fatalf("drop reason = %q, want %q", why, c.dropWhy)
+				t.Fatalf("drop reason = %q (key %q), want %q", why, got.Key(), c.dropWhy)
 			}
 			if c.want != "" && got.Key() != c.want {
 				t.Fatalf("key = %q, want %q", got.Key(), c.want)
 			}
 		})
+	}
+}
+
+// TestNormalizeEquivalentForms: the forms a person cannot tell apart give
+// one key, and the look-alikes that differ by an invisible or unpaired
+// character give none.
+func TestNormalizeEquivalentForms(t *testing.T) {
+	n := NewNormalizer(DefaultRules())
+	same := [][]IdentifierRef{
+		{{"user_id", "Ren\u00e9e"}, {"user_id", "Rene\u0301e"}},
+		{{"email", "ren\u00e9e@caf\u00e9.example"}, {"email", "RENE\u0301E@CAFE\u0301.EXAMPLE"}, {"email", "ren\u00e9e@xn--caf-dma.example"}},
+		{{"anonymous_id", "\u1100\u1161"}, {"anonymous_id", "\uac00"}},
+	}
+	for _, group := range same {
+		want, why := n.Normalize(group[0])
+		if why != "" {
+			t.Fatalf("%q dropped: %s", group[0].Value, why)
+		}
+		for _, ref := range group[1:] {
+			got, why := n.Normalize(ref)
+			if why != "" || got.Key() != want.Key() {
+				t.Errorf("%q gives %q (%s), want %q like %q", ref.Value, got.Key(), why, want.Key(), group[0].Value)
+			}
+		}
+	}
+	// Two different lone surrogates must not become one value.
+	for _, v := range []string{"\xed\xa0\x80", "\xed\xb0\x80", "u-\xed\xaf\xbf"} {
+		if got, why := n.Normalize(IdentifierRef{"user_id", v}); why != DropUnpairedSurrogate {
+			t.Errorf("%q: key %q, drop %q; want %s", v, got.Key(), why, DropUnpairedSurrogate)
+		}
 	}
 }
 

@@ -87,11 +87,14 @@ type ReadTx interface {
 // this one ends. Locks are taken in key order.
 type Tx interface {
 	ReadTx
-	// ClaimEvents returns the ids among ids that are not stored yet, and
-	// reserves them: a concurrent transaction claiming the same id waits or
-	// sees it as stored. Every claimed id must be written by Apply in the
-	// same transaction.
-	ClaimEvents(ctx context.Context, ids []string) (map[string]bool, error)
+	// ClaimEvents reserves, in one round trip, the events among claims whose
+	// ids are not stored yet: a concurrent transaction claiming the same id
+	// waits, or sees it as stored. For every id among claims that is already
+	// stored, stored holds the digest it was stored with ("" for an event
+	// stored before digests were kept); the ids absent from stored are now
+	// claimed, and each must be written by Apply in the same transaction
+	// (its Event.Digest is what a later claim reads back).
+	ClaimEvents(ctx context.Context, claims []EventClaim) (stored map[string]string, err error)
 	// LockIdentifiers locks the identifiers named by seen, in key order, and
 	// returns them. With create, missing ones are created with no profile,
 	// and every one gets FirstSeen lowered to First, LastSeen raised to Last
@@ -103,6 +106,13 @@ type Tx interface {
 	LockProfiles(ctx context.Context, ids []string) (map[string]Profile, error)
 	// Apply performs w in a fixed number of round trips.
 	Apply(ctx context.Context, w *Write) error
+}
+
+// EventClaim names an event for Tx.ClaimEvents: its id and the digest of
+// its content (Event.Digest).
+type EventClaim struct {
+	ID     string
+	Digest string
 }
 
 // Write is everything one engine operation changes. A store applies it in

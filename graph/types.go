@@ -59,8 +59,18 @@ func (p Profile) Live() bool { return p.MergedInto == "" }
 
 // Event is one interaction. Identifiers holds what the caller sent; after the
 // engine has normalized them, Keys holds the graph keys the event is BY.
+//
+// ID is the stored, unique event id. The collector makes it from the
+// source name and the message id, "<source>/<messageId>" (source names
+// hold no "/"), so two sources never share an id; MessageID is the message
+// id as sent (or derived from the content when none was sent). Digest is
+// the hex SHA-256 of the message's content, which tells a retry of a
+// stored event (same digest) from a reuse of its id for something else;
+// it is empty for events stored before digests were kept.
 type Event struct {
 	ID          string          `json:"id"`
+	MessageID   string          `json:"messageId,omitempty"`
+	Digest      string          `json:"digest,omitempty"`
 	Type        string          `json:"type"`
 	Name        string          `json:"name,omitempty"`
 	Channel     string          `json:"channel,omitempty"`

@@ -139,7 +139,7 @@ func TestBatchPerItemRejections(t *testing.T) {
 	if strings.Contains(r.raw, "u2@example.com") {
 		t.Error("the response echoes an identifier value")
 	}
-	evs, err := h.eng.Events(context.Background(), []string{"ok-1", "ok-2"})
+	evs, err := h.eng.Events(context.Background(), []string{"node/ok-1", "node/ok-2"})
 	if err != nil || len(evs) != 2 {
 		t.Fatalf("valid items not stored: %v %v", evs, err)
 	}

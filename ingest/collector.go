@@ -197,7 +197,8 @@ func (c *Collector) Parse(raw []byte, env Envelope) (graph.Event, error) {
 // store is down (503), ctx's error when ctx ends first. Once queued, events
 // are committed even if ctx ends; the caller just does not hear the
 // outcome. On any error some events may have been committed: a retry is
-// safe because duplicates (same event id) change nothing.
+// safe because duplicates (same event id and content) change nothing. An
+// event whose id is stored with other content gets graph.StatusConflict.
 func (c *Collector) Submit(ctx context.Context, events []graph.Event) ([]graph.EventResult, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -354,6 +355,7 @@ func (c *Collector) commit(segs []segment, size int) {
 	if err == nil {
 		c.m.stored.Add(float64(res.Stored))
 		c.m.duplicates.Add(float64(res.Duplicates))
+		c.m.conflicts.Add(float64(res.Conflicts))
 		for _, r := range res.Results {
 			if r.Status == graph.StatusRejected {
 				c.m.rejected.WithLabelValues(ReasonUnusableIdent).Inc()

@@ -123,8 +123,8 @@ func TestQueueFullAnswers429(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatalf("queued request: %v", err)
 	}
-	got := stored(t, h.eng, "q-1", "q-2", "q-3", "q-4")
-	if len(got) != 2 || got["q-3"].ID != "" || got["q-4"].ID != "" {
+	got := stored(t, h.eng, "q-1", "q-2", "q-3", "node/q-4")
+	if len(got) != 2 || got["q-3"].ID != "" || got["node/q-4"].ID != "" {
 		t.Fatalf("stored %v: want exactly the accepted q-1 and q-2", got)
 	}
 }
@@ -239,7 +239,7 @@ func TestStoreStoppedMidLoad(t *testing.T) {
 				var ids []string
 				for j := range perBatch {
 					id := fmt.Sprintf("load-%d-%d-%d", c, i, j)
-					ids = append(ids, id)
+					ids = append(ids, ingest.EventID("node", id))
 					batch = append(batch, map[string]any{"type": "track", "event": "e", "messageId": id,
 						"userId": fmt.Sprintf("user-%d-%d", c, j)})
 				}

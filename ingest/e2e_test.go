@@ -95,7 +95,10 @@ func TestSegmentSDKEndToEnd(t *testing.T) {
 		evs := h.journey(t, p.ID)
 		byID := map[string]graph.Event{}
 		for _, e := range evs {
-			byID[e.ID] = e
+			if e.ID != ingest.EventID(e.Source, e.MessageID) {
+				t.Errorf("event id %q, want source %q / message id %q", e.ID, e.Source, e.MessageID)
+			}
+			byID[e.MessageID] = e
 		}
 		if len(evs) != 7 {
 			t.Fatalf("journey has %d events, want 7: %+v", len(evs), evs)

@@ -17,6 +17,7 @@ import (
 // Seeds live in testdata/fuzz/FuzzParseMessage.
 func FuzzParseMessage(f *testing.F) {
 	f.Add([]byte(`{"type":"track","event":"e","userId":"u"}`))
+	f.Add([]byte(`{"type":"identify","userId":"\ud800","userId":"\udc00x","traits":{"email":"\\ud800\ud83d\ude00"},"context":{"externalIds":[{"id":"\udbff","type":"t"}]}}`))
 	e := ingest.Envelope{
 		Source:     "web",
 		ReceivedAt: recv,
@@ -35,8 +36,11 @@ func FuzzParseMessage(f *testing.F) {
 			}
 			return
 		}
-		if ev.ID == "" || len(ev.ID) > ingest.MaxMessageIDBytes {
-			t.Fatalf("event id %q", ev.ID)
+		if ev.MessageID == "" || len(ev.MessageID) > ingest.MaxMessageIDBytes || ev.ID != ingest.EventID("web", ev.MessageID) {
+			t.Fatalf("event id %q, message id %q", ev.ID, ev.MessageID)
+		}
+		if len(ev.Digest) != 64 {
+			t.Fatalf("digest %q", ev.Digest)
 		}
 		if len(ev.Identifiers) == 0 {
 			t.Fatal("accepted a message with no identifier")

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/httpdrain"
 )
 
 // SourceHeader names the source of a request when no write keys are
@@ -83,12 +84,12 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	implied, known := endpoints[r.URL.Path]
 	if !known {
-		c.fail(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s: use POST /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch", clip(r.URL.Path, 80)))
+		c.refuse(w, r, http.StatusNotFound, fmt.Sprintf("no endpoint %s: use POST /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch", clip(r.URL.Path, 80)))
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
-		c.fail(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: %s takes POST", clip(r.Method, 20), r.URL.Path))
+		c.refuse(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: %s takes POST", clip(r.Method, 20), r.URL.Path))
 		return
 	}
 	isBatch := implied == ""
@@ -98,14 +99,15 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	if user, _, ok := r.BasicAuth(); ok {
 		key, fromHeader = user, true
 		if _, st, msg := c.source(key, r); st != 0 {
-			c.fail(w, st, msg)
+			c.refuse(w, r, st, msg)
 			return
 		}
 	}
 
 	body, st, msg := c.readBody(r)
 	if st != 0 {
-		c.fail(w, st, msg)
+		// A 413 or 415 leaves the body partly unread.
+		c.refuse(w, r, st, msg)
 		return
 	}
 	depth := MaxDepth
@@ -189,6 +191,13 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			resp.Stored++
 		case graph.StatusDuplicate:
 			resp.Duplicates++
+		case graph.StatusConflict:
+			if !isBatch {
+				c.fail(w, http.StatusConflict, res.Reason)
+				return
+			}
+			resp.Rejected++
+			resp.Errors = append(resp.Errors, ItemError{Index: index[j], Reason: res.Reason})
 		default:
 			if !isBatch {
 				c.fail(w, http.StatusBadRequest, res.Reason)
@@ -294,6 +303,9 @@ func (c *Collector) parseBatch(body []byte, env *Envelope) ([]json.RawMessage, s
 			if !ok {
 				return nil, "", http.StatusBadRequest, fmt.Sprintf("batch context must be an object, not %s", jsonType(v))
 			}
+			if e := keepSurrogates(raw, m, contextIdentifierPath, "batch context"); e != nil {
+				return nil, "", http.StatusBadRequest, e.Message
+			}
 			env.Context = m
 		}
 	}
@@ -377,6 +389,15 @@ func (c *Collector) failSubmit(w http.ResponseWriter, ctx context.Context, err e
 		c.log.Error().Err(err).Msg("ingest: submit failed")
 		c.fail(w, http.StatusInternalServerError, "internal error")
 	}
+}
+
+// refuse answers a request whose body may be partly unread (a 413, or a
+// refusal decided before reading it): the rest of the body is read and
+// discarded first, within bounds, so the client reads the answer instead
+// of a reset connection (see httpdrain).
+func (c *Collector) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	httpdrain.Body(w, r)
+	c.fail(w, status, msg)
 }
 
 func (c *Collector) retryAfter(w http.ResponseWriter) {

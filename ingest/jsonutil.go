@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/idgraph/cdp/internal/surrogates"
 )
 
 // MaxDepth is the deepest nesting of objects and arrays a message may have.
@@ -86,6 +88,83 @@ func malformed(what string, err error) *MessageError {
 		return &MessageError{Reason: ReasonMalformed, Message: fmt.Sprintf("malformed JSON in %s at byte %d: %s", what, se.Offset, se.Error())}
 	}
 	return &MessageError{Reason: ReasonMalformed, Message: fmt.Sprintf("malformed JSON in %s: %v", what, err)}
+}
+
+// keepSurrogates undoes, in the identifier fields of a decoded JSON object,
+// what encoding/json does to an unpaired surrogate escape ("\ud800"):
+// it decodes every one to U+FFFD, so two different lone surrogates would
+// become one identifier value. The value is put back with the surrogate in
+// WTF-8 form, which the engine's normalizer refuses as
+// unpaired_surrogate; the rest of the message keeps the decoder's U+FFFD.
+// isIdent says which paths hold identifiers.
+func keepSurrogates(raw []byte, m map[string]any, isIdent func(path []string) bool, what string) *MessageError {
+	found, err := surrogates.Strings(raw)
+	if err != nil {
+		return malformed(what, err)
+	}
+	for _, f := range found {
+		if isIdent(f.Path) {
+			replaceString(m, f.Path, f.Lossy, f.Value)
+		}
+	}
+	return nil
+}
+
+// replaceString sets the string at path in v to value if it is now lossy.
+func replaceString(v any, path []string, lossy, value string) {
+	for i, p := range path {
+		last := i == len(path)-1
+		switch c := v.(type) {
+		case map[string]any:
+			if last {
+				if s, ok := c[p].(string); ok && s == lossy {
+					c[p] = value
+				}
+				return
+			}
+			v = c[p]
+		case []any:
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n >= len(c) {
+				return
+			}
+			if last {
+				if s, ok := c[n].(string); ok && s == lossy {
+					c[n] = value
+				}
+				return
+			}
+			v = c[n]
+		default:
+			return
+		}
+	}
+}
+
+// messageIdentifierPath reports whether path names a field of a message
+// that the parser reads an identifier from.
+func messageIdentifierPath(path []string) bool {
+	switch {
+	case len(path) == 1:
+		return path[0] == "userId" || path[0] == "anonymousId" || path[0] == "previousId"
+	case len(path) == 2 && path[0] == "traits":
+		return path[1] == "email" || path[1] == "phone"
+	case len(path) > 1 && path[0] == "context":
+		return contextIdentifierPath(path[1:])
+	}
+	return false
+}
+
+// contextIdentifierPath is messageIdentifierPath within a context object.
+func contextIdentifierPath(path []string) bool {
+	switch len(path) {
+	case 2:
+		return path[0] == "traits" && (path[1] == "email" || path[1] == "phone") ||
+			path[0] == "device" && path[1] == "id"
+	case 3:
+		return path[0] == "externalIds" && path[2] == "id"
+	}
+	return false
 }
 
 // jsonType names the JSON type of a decoded value for error messages.

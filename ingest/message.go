@@ -136,6 +136,9 @@ func parseMessage(raw []byte, env Envelope) (graph.Event, *MessageError) {
 	if !ok {
 		return graph.Event{}, &MessageError{Reason: ReasonMalformed, Message: fmt.Sprintf("message must be a JSON object, not %s", jsonType(v))}
 	}
+	if e := keepSurrogates(raw, msg, messageIdentifierPath, "message"); e != nil {
+		return graph.Event{}, e
+	}
 	return fromMap(msg, env)
 }
 
@@ -160,7 +163,17 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 		}
 	}
 
-	ev := graph.Event{Type: typ, Source: env.Source, ReceivedAt: env.ReceivedAt}
+	source := env.Source
+	switch {
+	case source == "":
+		source = DefaultSource
+	case strings.Contains(source, "/"):
+		// Event ids are "<source>/<messageId>"; a "/" in the source would
+		// let two sources' ids meet. Sources are checked where they are
+		// configured (ValidSource), so this is a wiring mistake.
+		return graph.Event{}, invalid("source name %q holds a \"/\"; source names are letters, digits, _ . and -", clip(source, 70))
+	}
+	ev := graph.Event{Type: typ, Source: source, ReceivedAt: env.ReceivedAt}
 	add := func(t string, val any, field string) *MessageError {
 		s, ok, e := idValue(val, field)
 		if e != nil {
@@ -296,9 +309,10 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 	if ev.Timestamp, e = eventTime(msg, env); e != nil {
 		return graph.Event{}, e
 	}
-	if ev.ID, e = messageID(msg, typ, env.Source); e != nil {
+	if ev.MessageID, ev.Digest, e = messageID(msg, typ, ev.Source); e != nil {
 		return graph.Event{}, e
 	}
+	ev.ID = EventID(ev.Source, ev.MessageID)
 	return ev, nil
 }
 
@@ -538,19 +552,19 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 time", clip(s, 40))
 }
 
-func messageID(msg map[string]any, typ, source string) (string, *MessageError) {
+// messageID returns the message's id as sent, or derived from its content
+// when it has none, and the digest of its content. The content is the
+// message without its transport fields (messageId, sentAt, writeKey,
+// receivedAt), which change on every retry of the same message, and with
+// its type as parsed; the digest is the hex SHA-256 of its canonical JSON.
+func messageID(msg map[string]any, typ, source string) (id, digest string, e *MessageError) {
 	id, ok, e := idValue(msg["messageId"], "messageId")
 	if e != nil {
-		return "", e
+		return "", "", e
 	}
-	if ok {
-		if len(id) > MaxMessageIDBytes {
-			return "", invalid("messageId is %d bytes; at most %d are accepted", len(id), MaxMessageIDBytes)
-		}
-		return id, nil
+	if ok && len(id) > MaxMessageIDBytes {
+		return "", "", invalid("messageId is %d bytes; at most %d are accepted", len(id), MaxMessageIDBytes)
 	}
-	// The transport fields change on every retry of the same message, so
-	// they stay out of the content the id is derived from.
 	content := make(map[string]any, len(msg)+1)
 	for k, v := range msg {
 		switch k {
@@ -560,7 +574,27 @@ func messageID(msg map[string]any, typ, source string) (string, *MessageError) {
 		content[k] = v
 	}
 	content["type"] = typ
-	return MessageID(source, content), nil
+	data := canonicalJSON(content)
+	sum := sha256.Sum256(data)
+	if !ok {
+		id = derivedID(source, data)
+	}
+	return id, hex.EncodeToString(sum[:]), nil
+}
+
+// EventID is the stored id of a message: its source name, "/", and its
+// message id. Source names hold no "/", so the ids of two sources never
+// meet, whatever message ids they send.
+func EventID(source, messageID string) string { return source + "/" + messageID }
+
+// ValidSource returns an error naming the problem when name cannot be a
+// source name: 1 to 64 letters, digits, _ . and -, starting with a letter
+// or digit. Event ids embed it (EventID), so it must hold no "/".
+func ValidSource(name string) error {
+	if !sourceRe.MatchString(name) {
+		return fmt.Errorf("source name %q is not valid: use letters, digits, _ . and - (at most 64, starting with a letter or digit)", clip(name, 70))
+	}
+	return nil
 }
 
 // MessageID derives a message id from a source name and content: the
@@ -568,12 +602,20 @@ func messageID(msg map[string]any, typ, source string) (string, *MessageError) {
 // sorted), so the same content from the same source always gets the same
 // id, and replaying it changes nothing.
 func MessageID(source string, content any) string {
+	return derivedID(source, canonicalJSON(content))
+}
+
+func canonicalJSON(content any) []byte {
 	data, err := json.Marshal(content)
 	if err != nil {
 		// Content decoded from JSON always encodes again; anything else
-		// still gets a stable id from its printed form.
+		// still gets a stable form from its printed value.
 		data = []byte(fmt.Sprintf("%#v", content))
 	}
+	return data
+}
+
+func derivedID(source string, data []byte) string {
 	h := sha256.New()
 	h.Write([]byte(source))
 	h.Write([]byte{0})

@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"sort"
@@ -75,7 +77,7 @@ func TestParseMessageFields(t *testing.T) {
 	if !reflect.DeepEqual(ev.Traits, want) {
 		t.Fatalf("traits = %#v, want %#v (identify traits win over context.traits)", ev.Traits, want)
 	}
-	if ev.ID != "m1" || ev.Type != "identify" || ev.Source != "web" || !ev.ReceivedAt.Equal(recv) {
+	if ev.ID != "web/m1" || ev.MessageID != "m1" || ev.Type != "identify" || ev.Source != "web" || !ev.ReceivedAt.Equal(recv) {
 		t.Fatalf("event = %+v", ev)
 	}
 
@@ -186,6 +188,53 @@ func TestParseMessageDerivedID(t *testing.T) {
 	if f := parse(t, `{"event":"Signed Up","userId":"u","timestamp":"2025-03-10T11:00:00Z"}`, implied); f.ID != a.ID {
 		t.Fatal("a type implied by the endpoint must derive the same id as an explicit one")
 	}
+	if !strings.HasPrefix(a.MessageID, "h_") || a.ID != "web/"+a.MessageID {
+		t.Fatalf("derived id %q, message id %q: want web/h_...", a.ID, a.MessageID)
+	}
+}
+
+// TestParseMessageDigest: the digest is the SHA-256 of the canonical JSON
+// of the message without its transport fields, the same content the
+// derived ids hash; the reference here is that JSON written by hand.
+func TestParseMessageDigest(t *testing.T) {
+	raw := `{"type":"track","event":"Signed Up","userId":"u","timestamp":"2025-03-10T11:00:00Z","sentAt":"2025-03-10T11:00:01Z","messageId":"m-9"}`
+	canonical := `{"event":"Signed Up","timestamp":"2025-03-10T11:00:00Z","type":"track","userId":"u"}`
+	sum := sha256.Sum256([]byte(canonical))
+	a := parse(t, raw, env())
+	if a.Digest != hex.EncodeToString(sum[:]) {
+		t.Fatalf("digest %s, want SHA-256 of %s", a.Digest, canonical)
+	}
+	if a.ID != "web/m-9" || a.MessageID != "m-9" {
+		t.Fatalf("id %q, message id %q", a.ID, a.MessageID)
+	}
+	other := env()
+	other.Source = "crm"
+	for name, c := range map[string]struct {
+		raw  string
+		env  ingest.Envelope
+		same bool
+	}{
+		"retry with a new sentAt and writeKey": {strings.Replace(raw, `"sentAt":"2025-03-10T11:00:01Z"`, `"sentAt":"2025-03-10T11:09:00Z","writeKey":"k"`, 1), env(), true},
+		"another message id":                   {strings.Replace(raw, "m-9", "m-10", 1), env(), true},
+		"no message id":                        {strings.Replace(raw, `,"messageId":"m-9"`, "", 1), env(), true},
+		"another source":                       {raw, other, true},
+		"another event name":                   {strings.Replace(raw, "Signed Up", "Logged In", 1), env(), false},
+		"another time":                         {strings.Replace(raw, "11:00:00Z", "10:59:00Z", 1), env(), false},
+		"a property more":                      {strings.Replace(raw, `"userId":"u"`, `"userId":"u","properties":{"a":1}`, 1), env(), false},
+	} {
+		b := parse(t, c.raw, c.env)
+		if (b.Digest == a.Digest) != c.same {
+			t.Errorf("%s: digest %s, first %s; want same=%v", name, b.Digest, a.Digest, c.same)
+		}
+	}
+	if c := parse(t, raw, other); c.ID != "crm/m-9" || c.ID == a.ID {
+		t.Fatalf("the same message id from another source: id %q", c.ID)
+	}
+	e := env()
+	e.Source = "bad/source"
+	if _, err := ingest.ParseMessage([]byte(raw), e); err == nil || !strings.Contains(err.Error(), "source name") {
+		t.Fatalf("a source with a slash: %v", err)
+	}
 }
 
 func TestParseMessageRejects(t *testing.T) {
@@ -250,5 +299,34 @@ func TestParseMessageEndpointType(t *testing.T) {
 	}
 	if _, err := ingest.ParseMessage([]byte(`{"type":"identify","userId":"u"}`), e); err == nil || !strings.Contains(err.Error(), "does not match the endpoint") {
 		t.Fatalf("identify on /v1/track: %v", err)
+	}
+}
+
+// TestParseMessageKeepsLoneSurrogates: an unpaired surrogate escape in an
+// identifier field reaches the engine in WTF-8 form, so two different ones
+// stay different (and are refused there); a U+FFFD really sent, a pair, and
+// a lone surrogate outside identifier fields decode as encoding/json does.
+func TestParseMessageKeepsLoneSurrogates(t *testing.T) {
+	ev := parse(t, `{"type":"identify","userId":"\ud800","anonymousId":"\ufffd","previousId":"x",
+		"traits":{"email":"a\udc00@b.co","name":"\udbff"},
+		"context":{"device":{"id":"\ud83d\ude00"},"externalIds":[{"type":"crm_id","id":"c-\udfff"}]}}`, env())
+	want := []string{"anonymous_id=\ufffd", "crm_id=c-\xed\xbf\xbf", "device_id=\U0001F600", "email=a\xed\xb0\x80@b.co", "user_id=\xed\xa0\x80"}
+	if got := refs(ev); !reflect.DeepEqual(got, want) {
+		t.Fatalf("identifiers %q, want %q", got, want)
+	}
+	if ev.Traits["name"] != "\ufffd" || ev.Traits["email"] != "a\xed\xb0\x80@b.co" {
+		t.Fatalf("traits %q", ev.Traits)
+	}
+	// A key given twice: the decoder keeps the last value, and so does this.
+	ev = parse(t, `{"type":"identify","userId":"\ud800","userId":"u-1"}`, env())
+	if got := refs(ev); !reflect.DeepEqual(got, []string{"user_id=u-1"}) {
+		t.Fatalf("repeated key: identifiers %q", got)
+	}
+	// The batch context's identifiers too.
+	e := env()
+	e.Context = map[string]any{"device": map[string]any{"id": "\ufffd"}}
+	ev = parse(t, `{"type":"track","event":"e","anonymousId":"a"}`, e)
+	if got := refs(ev); !reflect.DeepEqual(got, []string{"anonymous_id=a", "device_id=\ufffd"}) {
+		t.Fatalf("context identifiers %q", got)
 	}
 }

@@ -11,6 +11,7 @@ type metrics struct {
 	received   prometheus.Counter
 	stored     prometheus.Counter
 	duplicates prometheus.Counter
+	conflicts  prometheus.Counter
 	rejected   *prometheus.CounterVec
 	refused    *prometheus.CounterVec
 	batchSize  prometheus.Histogram
@@ -29,7 +30,11 @@ func newMetrics(reg prometheus.Registerer, depth func() float64, log zerolog.Log
 		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cdp_ingest_events_duplicate_total",
-			Help: "Events dropped because their messageId was already stored.",
+			Help: "Events dropped because their source had already sent their messageId with the same content.",
+		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_ingest_events_duplicate_conflict_total",
+			Help: "Events refused because their source had already sent their messageId with different content.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdp_ingest_events_rejected_total",
@@ -57,7 +62,7 @@ func newMetrics(reg prometheus.Registerer, depth func() float64, log zerolog.Log
 		Name: "cdp_ingest_queue_depth",
 		Help: "Events queued or being committed.",
 	}, depth)
-	for _, c := range []prometheus.Collector{m.received, m.stored, m.duplicates, m.rejected, m.refused, m.batchSize, m.commitTime, queue} {
+	for _, c := range []prometheus.Collector{m.received, m.stored, m.duplicates, m.conflicts, m.rejected, m.refused, m.batchSize, m.commitTime, queue} {
 		if err := reg.Register(c); err != nil {
 			// A second collector on one registry keeps working; only its
 			// metrics are not exported.

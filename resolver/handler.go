@@ -21,6 +21,8 @@ import (
 
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/httpdrain"
+	"github.com/idgraph/cdp/internal/surrogates"
 )
 
 // Ingester stores events through the collector's path: validation, group
@@ -152,6 +154,10 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			refuse(w, http.StatusRequestURITooLong, CodeTooLarge, fmt.Sprintf("query string is larger than the limit of %d bytes; use POST", h.cfg.MaxBodyBytes))
 			return
 		}
+		if q := r.URL.Query(); surrogates.Escaped([]byte(q.Get("query"))) || surrogates.Escaped([]byte(q.Get("variables"))) {
+			refuse(w, http.StatusBadRequest, CodeBadRequest, loneSurrogateMsg)
+			return
+		}
 	case http.MethodPost:
 		if !h.readBody(w, r) {
 			return
@@ -172,13 +178,17 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *httpHandler) readBody(w http.ResponseWriter, r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
+		httpdrain.Body(w, r)
 		refuse(w, http.StatusUnsupportedMediaType, CodeBadRequest, "POST needs Content-Type: application/json")
 		return false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			// Read the rest first (within bounds), or the client may see a
+			// reset connection instead of the 413.
+			httpdrain.Body(w, r)
 			refuse(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", h.cfg.MaxBodyBytes))
 		} else {
 			refuse(w, http.StatusBadRequest, CodeBadRequest, "could not read the request body")
@@ -194,9 +204,33 @@ func (h *httpHandler) readBody(w http.ResponseWriter, r *http.Request) bool {
 		refuse(w, http.StatusBadRequest, CodeBadRequest, msg)
 		return false
 	}
+	if hasLoneSurrogate(body) {
+		refuse(w, http.StatusBadRequest, CodeBadRequest, loneSurrogateMsg)
+		return false
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return true
+}
+
+const loneSurrogateMsg = "request holds an unpaired UTF-16 surrogate escape (\\uD800-\\uDFFF without its other half); send valid Unicode"
+
+// hasLoneSurrogate reports whether a POST body holds an unpaired surrogate
+// escape, in its JSON (variables) or in the GraphQL document's own string
+// literals. Both decoders turn every such escape into U+FFFD, so two
+// different identifier values would become one; the collector refuses
+// such an identifier by itself, here the request is refused whole.
+func hasLoneSurrogate(body []byte) bool {
+	if bytes.IndexByte(body, '\\') < 0 {
+		return false // no escape of either kind
+	}
+	if surrogates.Escaped(body) {
+		return true
+	}
+	var p struct {
+		Query string `json:"query"`
+	}
+	return json.Unmarshal(body, &p) == nil && surrogates.Escaped([]byte(p.Query))
 }
 
 // checkParams checks the shape of a GraphQL-over-HTTP body so that errors

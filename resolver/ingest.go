@@ -83,10 +83,19 @@ func basicEvent(in *gql.EventInput, raw []byte, receivedAt time.Time, source str
 	}
 	ev := graph.Event{Type: typ, Source: source, ReceivedAt: receivedAt}
 	if in.MessageID != nil && strings.TrimSpace(*in.MessageID) != "" {
-		ev.ID = strings.TrimSpace(*in.MessageID)
+		ev.MessageID = strings.TrimSpace(*in.MessageID)
 	} else {
 		sum := sha256.Sum256(raw)
-		ev.ID = "gql-" + hex.EncodeToString(sum[:16])
+		ev.MessageID = "gql-" + hex.EncodeToString(sum[:16])
+	}
+	// As the collector does: ids are scoped by source, and the digest of
+	// the content without its transport fields tells a retry from a reuse.
+	ev.ID = source + "/" + ev.MessageID
+	content := *in
+	content.MessageID, content.SentAt = nil, nil
+	if data, err := segmentMessage(&content); err == nil {
+		sum := sha256.Sum256(data)
+		ev.Digest = hex.EncodeToString(sum[:])
 	}
 	ctxObj, _ := in.Context.(map[string]any)
 	traits, _ := in.Traits.(map[string]any)
@@ -205,7 +214,10 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 			res.Reason = &reason
 			continue
 		}
-		id := ev.ID
+		id := ev.MessageID
+		if id == "" {
+			id = ev.ID
+		}
 		res.MessageID = &id
 		batch = append(batch, ev)
 		at = append(at, i)

@@ -72,6 +72,7 @@ func TestIngestMutation(t *testing.T) {
 				Journey     struct {
 					Nodes []struct {
 						ID, Type   string
+						MessageID  string
 						Name       *string
 						Channel    *string
 						Source     *string
@@ -81,12 +82,12 @@ func TestIngestMutation(t *testing.T) {
 				}
 			} `json:"profileByIdentifier"`
 		}
-		e.query(`{ profileByIdentifier(type: "device_id", value: "dev-c") { identifiers { key } traits journey { nodes { id type name channel source timestamp properties } } } }`, nil, &p)
+		e.query(`{ profileByIdentifier(type: "device_id", value: "dev-c") { identifiers { key } traits journey { nodes { id messageId type name channel source timestamp properties } } } }`, nil, &p)
 		if len(p.P.Identifiers) != 4 || p.P.Traits["name"] != "Carol" {
 			t.Fatalf("ingested profile %+v", p.P)
 		}
-		if n := p.P.Journey.Nodes; len(n) != 2 || n[0].ID != "t1" || *n[0].Name != "Order Completed" || *n[0].Source != DefaultIngestSource ||
-			n[0].Properties["total"] != 42.5 || n[1].ID != "i1" || *n[1].Channel != "web" || !n[1].Timestamp.Equal(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)) {
+		if n := p.P.Journey.Nodes; len(n) != 2 || n[0].ID != DefaultIngestSource+"/t1" || n[0].MessageID != "t1" || *n[0].Name != "Order Completed" || *n[0].Source != DefaultIngestSource ||
+			n[0].Properties["total"] != 42.5 || n[1].ID != DefaultIngestSource+"/i1" || *n[1].Channel != "web" || !n[1].Timestamp.Equal(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)) {
 			t.Fatalf("ingested journey %+v", n)
 		}
 

@@ -15,6 +15,13 @@ import (
 	"github.com/idgraph/cdp/graph"
 )
 
+func (r *eventResolver) MessageID(ctx context.Context, obj *graph.Event) (string, error) {
+	if obj.MessageID == "" {
+		return obj.ID, nil // stored before ids were scoped by source: the id is the message id
+	}
+	return obj.MessageID, nil
+}
+
 func (r *eventResolver) Name(ctx context.Context, obj *graph.Event) (*string, error) {
 	return strPtr(obj.Name), nil
 }

@@ -276,7 +276,7 @@ func sigtermUnderLoad(t *testing.T, dir string, env []string, reopen func() grap
 				var ids []string
 				for i := 0; i < 20; i++ {
 					id := fmt.Sprintf("c%d-r%d-%d", c, n, i)
-					ids = append(ids, id)
+					ids = append(ids, "default/"+id) // no write keys: source "default"
 					batch = append(batch, map[string]any{"type": "track", "event": "Load", "messageId": id, "anonymousId": fmt.Sprintf("anon-%d-%d", c, n)})
 				}
 				body, err := json.Marshal(map[string]any{"batch": batch})

@@ -14,6 +14,7 @@ import (
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/graph/neo4jstore"
+	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/server"
 )
@@ -248,6 +249,9 @@ func parseWriteKeys(s string) (map[string]string, error) {
 		}
 		if k == "" || src == "" {
 			return nil, usagef("--write-keys entry %q must be KEY or KEY=SOURCE", item)
+		}
+		if err := ingest.ValidSource(src); err != nil {
+			return nil, usagef("--write-keys: %v", err)
 		}
 		out[k] = src
 	}

@@ -1,12 +1,15 @@
 package embedded
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/graph"
@@ -189,6 +192,19 @@ func decodeLink(a, b string, v []byte) (graph.Link, error) {
 
 // Event records, under the event id. Properties and traits are JSON
 // objects, empty when the event has none.
+//
+// An event with a digest or a message id has a tail after the traits,
+// which a record written before it lacks (then both read back empty):
+//
+//	digest:    0 none | 1 then 32 bytes: lowercase hex SHA-256 | 2 then a string
+//	messageId: 0 none | 1 the id after "<source>/" | 2 then a string
+//
+// so the usual digest costs 33 bytes and the usual message id one.
+const (
+	tailNone = iota
+	tailShort
+	tailString
+)
 
 type eventRecord struct {
 	graph.Event
@@ -215,13 +231,76 @@ func encodeEvent(ev *graph.Event) ([]byte, error) {
 }
 
 func (r *eventRecord) encode() []byte {
-	n := 48 + len(r.Type) + len(r.Name) + len(r.Channel) + len(r.Source) + len(r.props) + len(r.traits)
+	n := 48 + len(r.Type) + len(r.Name) + len(r.Channel) + len(r.Source) + len(r.props) + len(r.traits) + len(r.Digest)
 	for _, k := range r.Keys {
 		n += len(k) + 2
 	}
 	e := make(enc, 0, n)
 	e = e.str(r.Type).str(r.Name).str(r.Channel).str(r.Source).time(r.Timestamp).time(r.ReceivedAt)
-	return e.strs(r.Keys).bytes(r.props).bytes(r.traits)
+	e = e.strs(r.Keys).bytes(r.props).bytes(r.traits)
+	if r.Digest == "" && r.MessageID == "" {
+		return e
+	}
+	if sum, ok := sha256Hex(r.Digest); ok {
+		e = append(e.uint(tailShort), sum...)
+	} else if r.Digest != "" {
+		e = e.uint(tailString).str(r.Digest)
+	} else {
+		e = e.uint(tailNone)
+	}
+	switch {
+	case r.MessageID == "":
+		return e.uint(tailNone)
+	case r.Source != "" && r.ID == r.Source+"/"+r.MessageID:
+		return e.uint(tailShort)
+	}
+	return e.uint(tailString).str(r.MessageID)
+}
+
+// sha256Hex decodes a lowercase hex SHA-256, the form the collector
+// writes; any other digest is kept as a string.
+func sha256Hex(s string) ([]byte, bool) {
+	if len(s) != 2*sha256.Size || strings.ToLower(s) != s {
+		return nil, false
+	}
+	b, err := hex.DecodeString(s)
+	return b, err == nil
+}
+
+// parseTail reads the digest and message id, when the record has them.
+func (r *eventRecord) parseTail(d *dec) {
+	if len(d.b) == 0 {
+		return
+	}
+	switch d.uint() {
+	case tailNone:
+	case tailShort:
+		if len(d.b) < sha256.Size {
+			d.fail()
+			return
+		}
+		r.Digest = hex.EncodeToString(d.b[:sha256.Size])
+		d.b = d.b[sha256.Size:]
+	case tailString:
+		r.Digest = d.str()
+	default:
+		d.fail()
+		return
+	}
+	switch d.uint() {
+	case tailNone:
+	case tailShort:
+		prefix := r.Source + "/"
+		if !strings.HasPrefix(r.ID, prefix) {
+			d.fail()
+			return
+		}
+		r.MessageID = r.ID[len(prefix):]
+	case tailString:
+		r.MessageID = d.str()
+	default:
+		d.fail()
+	}
 }
 
 // parseEvent decodes everything but the JSON maps, which stay raw.
@@ -233,6 +312,7 @@ func parseEvent(id string, v []byte) (eventRecord, error) {
 	r.Timestamp, r.ReceivedAt = d.time(), d.time()
 	r.Keys = d.strs()
 	r.props, r.traits = d.raw(), d.raw()
+	r.parseTail(&d)
 	if err := d.done(); err != nil {
 		return eventRecord{}, fmt.Errorf("decode event %q: %w", id, err)
 	}

@@ -58,8 +58,10 @@ var (
 // JSON (codec.go); live and merged profiles in separate buckets; a link
 // stored in its adjacency entry. Version 4: an identifier's record, BY
 // entries and link adjacency entries share the identifiers bucket under
-// one prefix.
-const formatVersion = 4
+// one prefix. Version 5: an event record may end with its digest and
+// message id, and a merge change holds the members of the merged profile;
+// both are read only when present, so the step from 4 writes nothing.
+const formatVersion = 5
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

@@ -55,7 +55,11 @@ type upgradeStep func(btx *bolt.Tx) error
 
 // upgrades holds, under N, the step from layout version N to N+1, for every
 // N from oldestLayout to formatVersion-1.
-var upgrades = map[uint64]upgradeStep{}
+var upgrades = map[uint64]upgradeStep{
+	// 4 to 5: event digests and message ids, and merge members, are
+	// trailing or optional fields that version 4 records simply lack.
+	4: func(*bolt.Tx) error { return nil },
+}
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3
 // were never released; a file of one of them is refused.

@@ -14,14 +14,23 @@ import (
 )
 
 // ClaimEvents implements graph.Tx. The bbolt write transaction is the only
-// writer, so an id that is not stored now cannot be stored by anyone else
-// before this transaction ends.
-func (t *tx) ClaimEvents(ctx context.Context, ids []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if id != "" && t.events.Get([]byte(id)) == nil {
-			out[id] = true
+// writer, so an id not stored yet is claimed by this transaction alone.
+// A stored event's digest is read from its record, without its JSON.
+func (t *tx) ClaimEvents(ctx context.Context, claims []graph.EventClaim) (map[string]string, error) {
+	out := make(map[string]string)
+	for _, c := range claims {
+		if c.ID == "" {
+			continue
 		}
+		v := t.events.Get([]byte(c.ID))
+		if v == nil {
+			continue
+		}
+		r, err := parseEvent(c.ID, v)
+		if err != nil {
+			return nil, err
+		}
+		out[c.ID] = r.Digest
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ func Run(t *testing.T, open Opener) {
 		{"BlockedValuesNeverLink", testBlockedValues},
 		{"JourneyFollowsEventTime", testOutOfOrder},
 		{"DuplicateMessageStoredOnce", testDuplicates},
+		{"EventClaims", testEventClaims}, {"DuplicateConflicts", testDuplicateConflicts},
 		{"MergedIDResolvesToSurvivor", testRedirect},
 		{"RemoveBridgeSplits", testRemoveBridge},
 		{"UnlinkSplitsAndStaysUnlinked", testUnlink},

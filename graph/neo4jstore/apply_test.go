@@ -162,11 +162,11 @@ func TestApplyAcrossChunkBoundaries(t *testing.T) {
 			if _, err := tx.LockIdentifiers(ctx, seen, true); err != nil {
 				return err
 			}
-			ids := make([]string, len(step.Events))
+			claims := make([]graph.EventClaim, len(step.Events))
 			for i, e := range step.Events {
-				ids[i] = e.ID
+				claims[i] = graph.EventClaim{ID: e.ID}
 			}
-			if _, err := tx.ClaimEvents(ctx, ids); err != nil {
+			if _, err := tx.ClaimEvents(ctx, claims); err != nil {
 				return err
 			}
 			return tx.Apply(ctx, step)

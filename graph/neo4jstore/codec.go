@@ -182,6 +182,8 @@ func decodeEvent(v any, keys any) (graph.Event, error) {
 	}
 	e := graph.Event{
 		ID:         p.str(propID),
+		MessageID:  p.str(propMessageID),
+		Digest:     p.str(propDigest),
 		Type:       p.str(propType),
 		Name:       p.str(propName),
 		Channel:    p.str(propChannel),

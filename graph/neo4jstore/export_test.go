@@ -14,7 +14,7 @@ func HotQueries() []PlannedQuery {
 	keys := []any{"user_id:a", "email:a@example.com"}
 	ids := []any{"p_a", "p_b"}
 	return []PlannedQuery{
-		{"ClaimEvents", qClaimEvents, map[string]any{"ids": ids, "nonce": "n"}},
+		{"ClaimEvents", qClaimEvents, map[string]any{"claims": []any{map[string]any{"id": "web/m1", "digest": "d1"}}, "nonce": "n"}},
 		{"LockIdentifiers(create)", qLockCreate, map[string]any{"rows": []any{map[string]any{
 			"key": "user_id:a", "type": "user_id", "value": "a", "first": nil, "last": nil, "sources": []any{"web"}}}}},
 		{"LockIdentifiers(existing)", qLockExisting, map[string]any{"keys": keys}},

@@ -45,6 +45,8 @@ const (
 	propTimestamp  = "timestamp"
 	propReceivedAt = "receivedAt"
 	propProperties = "properties" // JSON
+	propMessageID  = "messageId"  // as sent; id is "<source>/<messageId>"
+	propDigest     = "digest"     // hex SHA-256 of the content; absent on events stored before
 	// propClaim marks an event node created by ClaimEvents and not yet
 	// completed by Apply; it never outlives the transaction.
 	propClaim = "claim"
@@ -67,6 +69,7 @@ var names = func() map[string]string {
 		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
 		propName, propChannel, propSource, propTimestamp, propReceivedAt, propProperties, propClaim,
+		propMessageID, propDigest,
 		propEvidence, propCount, propAt, propReason, propMembers,
 	} {
 		m[n] = n

@@ -32,29 +32,40 @@ type rejectedEdge struct {
 	link graph.RejectedLink
 }
 
-// qClaimEvents creates a placeholder node per new id. The unique constraint
-// makes a concurrent transaction claiming the same id wait for this one, then
-// find the node. Only the nodes created by this call carry this call's nonce.
+// qClaimEvents creates a placeholder node per new id, with its digest. The
+// unique constraint makes a concurrent transaction claiming the same id
+// wait for this one, then find the node. Only the nodes created by this
+// call carry this call's nonce; every other node is a stored event, whose
+// digest is returned (null for an event stored before digests were kept).
 var qClaimEvents = cypher(`
-UNWIND $ids AS id
-MERGE (e:{{Event}} { {{id}}: id })
-  ON CREATE SET e.{{claim}} = $nonce
-RETURN id, e.{{claim}} = $nonce AS fresh`)
+UNWIND $claims AS c
+MERGE (e:{{Event}} { {{id}}: c.id })
+  ON CREATE SET e.{{claim}} = $nonce, e.{{digest}} = c.digest
+WITH c, e
+WHERE e.{{claim}} IS NULL OR e.{{claim}} <> $nonce
+RETURN c.id AS id, e.{{digest}} AS digest`)
 
-func (t *tx) ClaimEvents(ctx context.Context, ids []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(ids))
-	if len(ids) == 0 {
+func (t *tx) ClaimEvents(ctx context.Context, claims []graph.EventClaim) (map[string]string, error) {
+	out := make(map[string]string)
+	if len(claims) == 0 {
 		return out, nil
 	}
-	recs, err := t.query(ctx, qClaimEvents, map[string]any{"ids": uniq(ids), "nonce": t.nonce})
+	rows := make([]any, 0, len(claims))
+	seen := make(map[string]bool, len(claims))
+	for _, c := range claims {
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			rows = append(rows, map[string]any{"id": c.ID, "digest": strParam(c.Digest)})
+		}
+	}
+	recs, err := t.query(ctx, qClaimEvents, map[string]any{"claims": rows, "nonce": t.nonce})
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
 	}
 	for _, r := range recs {
 		id, _ := r.Values[0].(string)
-		if fresh, _ := r.Values[1].(bool); fresh {
-			out[id] = true
-		}
+		digest, _ := r.Values[1].(string) // null: stored before digests
+		out[id] = digest
 	}
 	return out, nil
 }
@@ -458,6 +469,7 @@ func (t *tx) eventRows(_ context.Context, w *graph.Write) ([]any, error) {
 				propType: strParam(e.Type), propName: strParam(e.Name), propChannel: strParam(e.Channel),
 				propSource: strParam(e.Source), propTimestamp: timeParam(e.Timestamp),
 				propReceivedAt: timeParam(e.ReceivedAt), propProperties: props, propTraits: traits,
+				propMessageID: strParam(e.MessageID), propDigest: strParam(e.Digest),
 				propClaim: nil,
 			},
 		}

@@ -1,0 +1,67 @@
+package httpdrain
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// SlowPost is a test client on a slow uplink: it sends one POST over its
+// own TCP connection, the body in 64 KiB pieces 100 ms apart (chunked when
+// asked, else with Content-Length), and reads the answer only once the
+// whole request is sent, as many clients do. An error writing or reading
+// (a reset connection) is returned as is. hdr holds extra header lines.
+func SlowPost(addr, path string, hdr map[string]string, body []byte, chunked bool) (status int, answer []byte, err error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer conn.Close()
+	// A safety net against a hang, not a timing assertion.
+	if err := conn.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
+		return 0, nil, err
+	}
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\n", path, addr)
+	for k, v := range hdr {
+		head += k + ": " + v + "\r\n"
+	}
+	if chunked {
+		head += "Transfer-Encoding: chunked\r\n\r\n"
+	} else {
+		head += fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body))
+	}
+	if _, err := io.WriteString(conn, head); err != nil {
+		return 0, nil, fmt.Errorf("writing the headers: %w", err)
+	}
+	const piece = 64 << 10
+	for off := 0; off < len(body); off += piece {
+		p := body[off:min(off+piece, len(body))]
+		if chunked {
+			_, err = fmt.Fprintf(conn, "%x\r\n%s\r\n", len(p), p)
+		} else {
+			_, err = conn.Write(p)
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("writing the body at byte %d: %w", off, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if chunked {
+		if _, err := io.WriteString(conn, "0\r\n\r\n"); err != nil {
+			return 0, nil, fmt.Errorf("writing the last chunk: %w", err)
+		}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, data, fmt.Errorf("reading the %d answer's body: %w", resp.StatusCode, err)
+	}
+	return resp.StatusCode, data, nil
+}
