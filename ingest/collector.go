@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -358,7 +359,11 @@ func (c *Collector) commit(segs []segment, size int) {
 		c.m.conflicts.Add(float64(res.Conflicts))
 		for _, r := range res.Results {
 			if r.Status == graph.StatusRejected {
-				c.m.rejected.WithLabelValues(ReasonUnusableIdent).Inc()
+				reason := ReasonUnusableIdent
+				if strings.HasPrefix(r.Reason, graph.ReasonUnknownType) {
+					reason = graph.ReasonUnknownType
+				}
+				c.m.rejected.WithLabelValues(reason).Inc()
 			}
 		}
 	}

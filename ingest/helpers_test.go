@@ -32,7 +32,13 @@ var testKeys = map[string]string{"wk-node": "node", "wk-js": "web", "wk-crm": "c
 
 func newHarness(t *testing.T, s graph.Store, cfg ingest.Config) *harness {
 	t.Helper()
-	h := &harness{store: s, eng: graph.NewEngine(s, nil), reg: prometheus.NewRegistry()}
+	return newHarnessRules(t, s, cfg, nil)
+}
+
+// newHarnessRules is newHarness with identity rules (nil: the built-in).
+func newHarnessRules(t *testing.T, s graph.Store, cfg ingest.Config, rules *graph.Rules) *harness {
+	t.Helper()
+	h := &harness{store: s, eng: graph.NewEngine(s, rules), reg: prometheus.NewRegistry()}
 	if cfg.WriteKeys == nil {
 		cfg.WriteKeys = testKeys
 	}
