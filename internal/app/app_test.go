@@ -88,12 +88,13 @@ func TestServiceWiring(t *testing.T) {
 		if code, body := post(t, base+"/v1/identify", "k1", msg); code != http.StatusOK {
 			t.Fatalf("write key k1: %d %s", code, body)
 		}
-		evs, err := svc.Engine.Events(ctx, []string{"m1"})
+		// Event ids are scoped by source: message m1 of source crm.
+		evs, err := svc.Engine.Events(ctx, []string{"crm/m1"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if evs["m1"].Source != "crm" {
-			t.Errorf("event m1 has source %q, want crm (the source of key k1)", evs["m1"].Source)
+		if ev, ok := evs["crm/m1"]; !ok || ev.Source != "crm" || ev.MessageID != "m1" {
+			t.Errorf("event crm/m1 = %+v (found %v), want source crm (the source of key k1) and message id m1", ev, ok)
 		}
 
 		before := received(t, svc)
