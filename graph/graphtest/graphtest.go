@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"LookupProfilesContract", testLookupProfilesContract},
 		{"ChainAndStar", testChainAndStar},
 		{"OracleProperty", testOracle},
+		{"ModelProperty", testModel},
 		{"ConcurrentWriters", testConcurrent},
 		{"CorrectionsStick", RunRound2},
 		{"LinksAccumulate", testLinksAccumulate},
