@@ -34,7 +34,6 @@ func Run(t *testing.T, open Opener) {
 		{"BatchLookups", testBatchLookups},
 		{"LookupProfilesContract", testLookupProfilesContract},
 		{"ChainAndStar", testChainAndStar},
-		{"OracleProperty", testOracle},
 		{"ModelProperty", testModel},
 		{"ConcurrentWriters", testConcurrent},
 		{"CorrectionsStick", RunRound2},

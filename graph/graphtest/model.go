@@ -554,9 +554,38 @@ func (m *Model) Created() []string { return slices.Clone(m.created) }
 
 // Links returns the accepted links, ordered.
 func (m *Model) Links() []graph.LinkKey {
-	return slices.SortedFunc(maps.Keys(m.links), func(a, b graph.LinkKey) int {
-		return strings.Compare(a.A+"\x00"+a.B, b.A+"\x00"+b.B)
-	})
+	return slices.SortedFunc(maps.Keys(m.links), compareLinkKeys)
+}
+
+// Refused returns the pairs refused by source (graph.SourceManual or
+// SourceRules), ordered.
+func (m *Model) Refused(source string) []graph.LinkKey {
+	var out []graph.LinkKey
+	for lk, src := range m.refused {
+		if src == source {
+			out = append(out, lk)
+		}
+	}
+	slices.SortFunc(out, compareLinkKeys)
+	return out
+}
+
+func compareLinkKeys(a, b graph.LinkKey) int {
+	return strings.Compare(a.A+"\x00"+a.B, b.A+"\x00"+b.B)
+}
+
+// Unlinked returns the pairs of identifiers that share a profile but no
+// direct link, ordered.
+func (m *Model) Unlinked() []graph.LinkKey {
+	var out []graph.LinkKey
+	for _, a := range m.Stored() {
+		for _, b := range m.Stored() {
+			if a < b && m.idents[a] == m.idents[b] && m.links[graph.NewLinkKey(a, b)] == nil {
+				out = append(out, graph.NewLinkKey(a, b))
+			}
+		}
+	}
+	return out
 }
 
 // Stored returns the stored identifier keys, ordered.

@@ -18,11 +18,13 @@ import (
 )
 
 // modelMaxIdentifiers is small, and so are the type limits below, so that
-// refusals happen often in a universe of ten identifiers.
-const modelMaxIdentifiers = 6
+// refusals happen often in a universe of ten identifiers: the largest
+// profile the limits allow (1 user_id, 2 emails, 1 device_id, 2
+// anonymous_ids) is one past it.
+const modelMaxIdentifiers = 5
 
 var modelRulesJSON = fmt.Sprintf(`{"maxIdentifiers": %d, "types": {
-	"email": {"limit": 2}, "device_id": {"limit": 2}, "anonymous_id": {"limit": 3}}}`, modelMaxIdentifiers)
+	"email": {"limit": 2}, "device_id": {"limit": 1}, "anonymous_id": {"limit": 2}}}`, modelMaxIdentifiers)
 
 // modelChecks is how many random sequences run per store: 200 under CI,
 // 50 elsewhere. -rapid.checks or RAPID_CHECKS, when given, win.
@@ -496,9 +498,11 @@ func (h *modelHarness) draw(t *rapid.T) modelOp {
 }
 
 // drawIngest draws a batch of one to three events: new ones carrying one to
-// three identifiers (now and then a blocked value) or the identifiers of an
-// earlier event again, and retries of events sent before or earlier in the
-// batch.
+// three identifiers (now and then a blocked value), the identifiers of an
+// earlier event again, a pair the model knows was refused (by a person or by
+// the rules), or two identifiers of one profile not linked directly (which
+// makes cycles, so that an unlink can leave a profile whole); and retries of
+// events sent before or earlier in the batch.
 func (h *modelHarness) drawIngest(t *rapid.T) modelOp {
 	op := modelOp{kind: "ingest"}
 	for range rapid.IntRange(1, 3).Draw(t, "events") {
@@ -508,12 +512,21 @@ func (h *modelHarness) drawIngest(t *rapid.T) modelOp {
 		}
 		earlier = append(earlier, op.events...)
 		var refs []graph.IdentifierRef
-		switch k := rapid.IntRange(0, 7).Draw(t, "event"); {
+		switch k := rapid.IntRange(0, 9).Draw(t, "event"); {
 		case k == 0 && len(earlier) > 0:
 			op.events = append(op.events, rapid.SampledFrom(earlier).Draw(t, "retry"))
 			continue
 		case k <= 2 && len(earlier) > 0:
 			refs = rapid.SampledFrom(earlier).Draw(t, "seen again").Refs
+		case k == 3 && len(h.m.Refused(graph.SourceManual)) > 0:
+			lk := rapid.SampledFrom(h.m.Refused(graph.SourceManual)).Draw(t, "unlinked pair again")
+			refs = []graph.IdentifierRef{graph.SplitKey(lk.A), graph.SplitKey(lk.B)}
+		case k == 4 && len(h.m.Unlinked()) > 0:
+			lk := rapid.SampledFrom(h.m.Unlinked()).Draw(t, "one person's pair")
+			refs = []graph.IdentifierRef{graph.SplitKey(lk.A), graph.SplitKey(lk.B)}
+		case k == 5 && len(h.m.Refused(graph.SourceRules)) > 0:
+			lk := rapid.SampledFrom(h.m.Refused(graph.SourceRules)).Draw(t, "refused pair again")
+			refs = []graph.IdentifierRef{graph.SplitKey(lk.A), graph.SplitKey(lk.B)}
 		default:
 			for range rapid.IntRange(1, 3).Draw(t, "identifiers") {
 				if rapid.IntRange(0, 14).Draw(t, "blocked") == 0 {

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"pgregory.net/rapid"
-
 	"github.com/idgraph/cdp/graph"
 )
 
@@ -134,72 +132,6 @@ func universe(prefix string) []graph.IdentifierRef {
 		}
 	}
 	return out
-}
-
-// Rule 6: after any sequence of operations the partition equals a plain
-// union-find over the accepted links. Every run uses its own identifiers, so
-// runs share one store without interfering.
-func testOracle(t *testing.T, open Opener) {
-	e := graph.NewEngine(open(t), nil)
-	ctx := context.Background()
-	run := 0
-	rapid.Check(t, func(rt *rapid.T) {
-		run++
-		prefix := fmt.Sprintf("r%d-", run)
-		uni := universe(prefix)
-		keys := make([]string, len(uni))
-		for i, r := range uni {
-			keys[i] = r.Key()
-		}
-		pick := rapid.SampledFrom(uni)
-		steps := rapid.IntRange(1, 12).Draw(rt, "steps")
-		msg := 0
-		for s := 0; s < steps; s++ {
-			switch op := rapid.IntRange(0, 9).Draw(rt, "op"); {
-			case op < 6: // a batch of events
-				var evs []graph.Event
-				for n := rapid.IntRange(1, 4).Draw(rt, "events"); n > 0; n-- {
-					var ids []graph.IdentifierRef
-					for k := rapid.IntRange(1, 3).Draw(rt, "ids"); k > 0; k-- {
-						ids = append(ids, pick.Draw(rt, "id"))
-					}
-					msg++
-					evs = append(evs, ev(fmt.Sprintf("%sm%d", prefix, msg), msg, ids...))
-				}
-				if _, err := e.ApplyBatch(ctx, evs); err != nil {
-					rt.Fatalf("ApplyBatch: %v", err)
-				}
-			case op < 7:
-				_, err := e.RemoveIdentifier(ctx, pick.Draw(rt, "remove"), "property test")
-				if err != nil && graph.ErrorCode(err) != graph.ENOTFOUND {
-					rt.Fatalf("RemoveIdentifier: %v", err)
-				}
-			case op < 8:
-				a, b := pick.Draw(rt, "a"), pick.Draw(rt, "b")
-				_, err := e.UnlinkIdentifiers(ctx, a, b, "property test")
-				if c := graph.ErrorCode(err); err != nil && c != graph.ENOTFOUND && c != graph.EINVALID {
-					rt.Fatalf("UnlinkIdentifiers: %v", err)
-				}
-			default:
-				a, b := pick.Draw(rt, "a"), pick.Draw(rt, "b")
-				ps, err := e.ProfilesByIdentifiers(ctx, []graph.IdentifierRef{a, b})
-				if err != nil {
-					rt.Fatal(err)
-				}
-				pa, oka := ps[a]
-				pb, okb := ps[b]
-				if oka && okb {
-					_, err := e.MergeProfiles(ctx, []string{pa.ID, pb.ID}, "property test")
-					if c := graph.ErrorCode(err); err != nil && c != graph.ECONFLICT && c != graph.EINVALID {
-						rt.Fatalf("MergeProfiles: %v", err)
-					}
-				}
-			}
-			if err := CheckInvariants(ctx, e, keys); err != nil {
-				rt.Fatalf("after step %d: %v", s, err)
-			}
-		}
-	})
 }
 
 // Rule 7: concurrent writers end in a valid partition, with no identifier
