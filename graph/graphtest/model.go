@@ -210,20 +210,20 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 
 	groups := map[string]*modelGroup{} // by existing profile id or new key
 	group := func(k string) *modelGroup {
-		name := k
-		if pid, ok := m.idents[k]; ok {
-			name = pid
+		pid, stored := m.idents[k]
+		if !stored {
+			pid = k
 		}
-		g := groups[name]
-		if g == nil {
-			if pid, ok := m.idents[k]; ok {
-				p := m.profiles[pid]
-				g = &modelGroup{profile: pid, created: p.created, members: maps.Clone(p.members)}
-			} else {
-				g = &modelGroup{seed: k, created: m.Now, members: map[string]bool{k: true}}
-			}
-			groups[name] = g
+		g := groups[pid]
+		switch {
+		case g != nil:
+		case stored:
+			p := m.profiles[pid]
+			g = &modelGroup{profile: pid, created: p.created, members: maps.Clone(p.members)}
+		default:
+			g = &modelGroup{seed: k, created: m.Now, members: map[string]bool{k: true}}
 		}
+		groups[pid] = g
 		return g
 	}
 	for j, keys := range kept {
