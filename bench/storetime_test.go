@@ -43,11 +43,8 @@ func TestTimedStoreConformance(t *testing.T) {
 					timed[m.Method] += m.Calls
 				}
 			}
-			want := []string{"Update", "View", "Identifiers", "Profiles", "Members", "Links", "Rejected", "Journeys",
-				"Events", "ProfilesPage", "CountProfiles", "Changes", "ClaimEvents", "LockIdentifiers", "LockProfiles", "Apply"}
-			if name == "neo4j" {
-				want = append(want, "LookupProfiles") // the store's one-statement lookup
-			}
+			want := []string{"Update", "View", "Identifiers", "Profiles", "Members", "LookupProfiles", "Links", "LinksBetween", "Rejected",
+				"Journeys", "Events", "ProfilesPage", "CountProfiles", "Changes", "ClaimEvents", "LockIdentifiers", "LockProfiles", "Apply"}
 			for _, m := range want {
 				if timed[m] == 0 {
 					t.Errorf("the suite ran without the wrapper timing %s; timed: %v", m, slices.Sorted(maps.Keys(timed)))

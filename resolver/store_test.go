@@ -98,6 +98,11 @@ func (t *countingTx) Links(ctx context.Context, keys []string) ([]graph.Link, er
 	return t.ReadTx.Links(ctx, keys)
 }
 
+func (t *countingTx) LinksBetween(ctx context.Context, pairs []graph.LinkKey) (map[graph.LinkKey]graph.Link, error) {
+	t.s.count("LinksBetween")
+	return t.ReadTx.LinksBetween(ctx, pairs)
+}
+
 func (t *countingTx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink, error) {
 	t.s.count("Rejected")
 	return t.ReadTx.Rejected(ctx, keys)
