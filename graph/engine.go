@@ -153,6 +153,9 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 // unknownType returns the first identifier type among refs that the rules
 // do not accept, or "".
 func (e *Engine) unknownType(refs []IdentifierRef) string {
+	if r := e.norm.rules; r.AllowAnyType == nil || *r.AllowAnyType {
+		return ""
+	}
 	for _, r := range refs {
 		if t := strings.ToLower(strings.TrimSpace(r.Type)); validType(t) && !e.norm.rules.KnownType(t) {
 			return t

@@ -49,6 +49,10 @@ type tx struct {
 	// handed to the engine do not change under it.
 	cache map[string]*identRecord
 	dirty map[string]bool
+	// linkKnown holds, per pair LinksBetween read, whether the link is
+	// stored, so that writing it next needs no second read; writes keep
+	// it current.
+	linkKnown map[graph.LinkKey]bool
 }
 
 var _ graph.Tx = (*tx)(nil)
@@ -328,6 +332,9 @@ func (t *tx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
 // LinksBetween implements graph.ReadTx: one point read per pair.
 func (t *tx) LinksBetween(ctx context.Context, pairs []graph.LinkKey) (map[graph.LinkKey]graph.Link, error) {
 	out := make(map[graph.LinkKey]graph.Link, len(pairs))
+	if t.linkKnown == nil {
+		t.linkKnown = make(map[graph.LinkKey]bool, len(pairs))
+	}
 	for _, p := range pairs {
 		lk := graph.NewLinkKey(p.A, p.B)
 		l, ok, err := t.link(lk)
@@ -337,6 +344,7 @@ func (t *tx) LinksBetween(ctx context.Context, pairs []graph.LinkKey) (map[graph
 		if ok {
 			out[lk] = l
 		}
+		t.linkKnown[lk] = ok
 	}
 	return out, nil
 }

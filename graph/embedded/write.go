@@ -208,6 +208,7 @@ func (t *tx) dropLinks(k string) error {
 }
 
 func (t *tx) deleteLink(lk graph.LinkKey) error {
+	delete(t.linkKnown, lk)
 	if err := t.idents.Delete(linkEntry(lk.A, lk.B)); err != nil {
 		return err
 	}
@@ -323,7 +324,10 @@ func (t *tx) putLinks(w *graph.Write) error {
 	for _, l := range w.PutLinks {
 		lk := graph.NewLinkKey(l.A, l.B)
 		l.A, l.B = lk.A, lk.B
-		known := t.idents.Get(linkEntry(lk.A, lk.B)) != nil
+		known, read := t.linkKnown[lk]
+		if !read {
+			known = t.idents.Get(linkEntry(lk.A, lk.B)) != nil
+		}
 		if err := t.idents.Put(linkEntry(lk.A, lk.B), encodeLink(l)); err != nil {
 			return fmt.Errorf("put link %s - %s: %w", lk.A, lk.B, err)
 		}
@@ -331,6 +335,9 @@ func (t *tx) putLinks(w *graph.Write) error {
 			if err := t.idents.Put(linkEntry(lk.B, lk.A), present); err != nil {
 				return fmt.Errorf("index link %s - %s: %w", lk.A, lk.B, err)
 			}
+		}
+		if t.linkKnown != nil {
+			t.linkKnown[lk] = true
 		}
 	}
 	return nil
