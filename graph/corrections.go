@@ -19,7 +19,7 @@ type part struct {
 }
 
 // candidate is a profile that redirects to the profile being split, with
-// the members it held when it was merged.
+// the members it held when it was merged (MemberDigest values).
 type candidate struct {
 	profile Profile
 	members map[string]bool
@@ -188,12 +188,18 @@ func mergedInto(ctx context.Context, tx ReadTx, pid string) ([]candidate, error)
 //     is left.
 //   - Parts left over get new ids (part.id stays "").
 func (e *Engine) assignParts(pid string, parts []*part, cands []candidate) []*part {
+	digest := map[string]string{}
+	for _, pt := range parts {
+		for _, k := range pt.keys {
+			digest[k] = MemberDigest(k)
+		}
+	}
 	own := func(pt *part) int {
 		n := 0
 		for _, k := range pt.keys {
 			inCand := false
 			for _, c := range cands {
-				if c.members[k] {
+				if c.members[digest[k]] {
 					inCand = true
 					break
 				}
@@ -229,7 +235,7 @@ func (e *Engine) assignParts(pid string, parts []*part, cands []candidate) []*pa
 		for _, pt := range parts[1:] {
 			n := 0
 			for _, k := range pt.keys {
-				if c.members[k] {
+				if c.members[digest[k]] {
 					n++
 				}
 			}
@@ -501,10 +507,11 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 		for _, l := range ps[1:] {
 			keys := make([]string, len(members[l.ID]))
 			for i, m := range members[l.ID] {
-				keys[i] = m.Key
+				keys[i] = MemberDigest(m.Key)
 				w.Assign = append(w.Assign, Assignment{Key: m.Key, ProfileID: win.ID})
 			}
 			w.PutProfiles = append(w.PutProfiles, Profile{ID: l.ID, CreatedAt: l.CreatedAt, UpdatedAt: now, MergedInto: win.ID})
+			slices.Sort(keys)
 			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeMerge, From: l.ID, Into: win.ID, At: now, Reason: "manual: " + reason, Members: keys})
 			lk := NewLinkKey(winTop, top(l.ID))
 			w.PutLinks = append(w.PutLinks, Link{A: lk.A, B: lk.B, Source: SourceManual, Evidence: reason, FirstSeen: now, LastSeen: now, Count: 1})

@@ -522,9 +522,10 @@ func (e *Engine) buildWrite(st *batchState, u *united, batch []Event, members ma
 			old := st.profiles[p]
 			keys := make([]string, len(members[p]))
 			for i, m := range members[p] {
-				keys[i] = m.Key
+				keys[i] = MemberDigest(m.Key)
 				w.Assign = append(w.Assign, Assignment{Key: m.Key, ProfileID: g.profile})
 			}
+			slices.Sort(keys)
 			w.PutProfiles = append(w.PutProfiles, Profile{ID: p, CreatedAt: old.CreatedAt, UpdatedAt: now, MergedInto: g.profile})
 			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeMerge, From: p, Into: g.profile, At: now, Reason: u.mergeReason[p], Members: keys})
 		}

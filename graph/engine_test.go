@@ -118,7 +118,7 @@ func TestAssignPartsGivesIDsBack(t *testing.T) {
 	set := func(keys ...string) map[string]bool {
 		m := map[string]bool{}
 		for _, k := range keys {
-			m[k] = true
+			m[MemberDigest(k)] = true
 		}
 		return m
 	}

@@ -3,9 +3,18 @@ package graph
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"strconv"
 	"strings"
 )
+
+// MemberDigest is how history records an identifier a merged profile held:
+// the first 16 hex digits of the SHA-256 of its key, enough to tell members
+// apart when a split gives ids back, and no personal value in history.
+func MemberDigest(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:8])
+}
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 

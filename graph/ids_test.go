@@ -40,3 +40,18 @@ func TestProfileIDForVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberDigestVectors pins MemberDigest: history stores it, and a split
+// matches parts against it, so a change would stop old ids coming back.
+// Expected values: python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest()[:16])' KEY
+func TestMemberDigestVectors(t *testing.T) {
+	for key, want := range map[string]string{
+		"email:ann@example.com": "35f3b3170d36d0a1",
+		"user_id:u-42":          "f2af89a1b04c7858",
+		"anonymous_id:a1":       "727ce68a58c2840b",
+	} {
+		if got := MemberDigest(key); got != want {
+			t.Errorf("MemberDigest(%q) = %s, want %s", key, got, want)
+		}
+	}
+}

@@ -141,8 +141,9 @@ type ProfileChange struct {
 	Into   string    `json:"into"`
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
-	// Members, for a merge, are the keys From held when it was merged, in
-	// key order. A later split uses them to give From its id back.
+	// Members, for a merge, are the identifiers From held when it was
+	// merged, as MemberDigest values, sorted. A later split uses them to
+	// give From its id back.
 	Members []string `json:"members,omitempty"`
 }
 
