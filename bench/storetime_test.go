@@ -5,14 +5,20 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/graphtest"
+	"github.com/idgraph/cdp/internal/storetest"
 )
+
+// stores are the stores the wrapper runs the suite on.
+func stores() map[string]graphtest.Opener {
+	return map[string]graphtest.Opener{"embedded": storetest.Embedded, "neo4j": storetest.Neo4j}
+}
 
 // TestTimedStoreConformance runs the conformance suite through the timing
 // wrapper the benchmark measures with, on both stores: a store method the
 // wrapper fails to forward, or forwards wrongly, fails the suite. Every
 // method the suite calls must also show in the wrapper's times.
 func TestTimedStoreConformance(t *testing.T) {
-	graphtest.RunWrapped(t, func(s graph.Store) *timedStore { return newTimedStore(s) },
+	graphtest.RunWrapped(t, stores(), func(s graph.Store) *timedStore { return newTimedStore(s) },
 		func(wrapped []*timedStore) map[string]int {
 			timed := map[string]int{}
 			for _, s := range wrapped {

@@ -9,17 +9,16 @@ import (
 	"testing"
 
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/internal/storetest"
 )
 
-// RunWrapped runs the whole suite on both stores through a wrapper (a store
-// that times or counts calls, say): a method the wrapper fails to forward,
-// or forwards wrongly, fails the suite. When the whole suite ran and passed
-// on a store, calls(wrapped) must report, among the methods it saw called,
-// every one of want.
-func RunWrapped[W graph.Store](t *testing.T, wrap func(graph.Store) W, calls func([]W) map[string]int, want []string) {
-	for _, name := range []string{"embedded", "neo4j"} {
-		open := storetest.Factories()[name]
+// RunWrapped runs the whole suite on each store of stores (by name)
+// through a wrapper (a store that times or counts calls, say): a method the
+// wrapper fails to forward, or forwards wrongly, fails the suite. When the
+// whole suite ran and passed on a store, calls(wrapped) must report, among
+// the methods it saw called, every one of want.
+func RunWrapped[W graph.Store](t *testing.T, stores map[string]Opener, wrap func(graph.Store) W, calls func([]W) map[string]int, want []string) {
+	for _, name := range slices.Sorted(maps.Keys(stores)) {
+		open := stores[name]
 		t.Run(name, func(t *testing.T) {
 			var mu sync.Mutex
 			var wrapped []W
