@@ -1216,7 +1216,8 @@ type Query {
   """
   The profile with this id. An id of a profile that was merged away resolves
   to the profile it was merged into, so the result's id may differ from the
-  argument. Null when no profile ever had this id.
+  argument; when the merge is undone (a split separates what it brought), the
+  id answers its own part again. Null when no profile ever had this id.
   """
   profile(id: ID!): Profile
 
@@ -1250,8 +1251,10 @@ type Mutation {
   """
   Merges profiles by hand. Each merged profile is joined to the survivor by a
   link with source ` + "`" + `manual` + "`" + `, so the merge is explainable and
-  ` + "`" + `unlinkIdentifiers` + "`" + ` can undo it. The largest profile survives (on a tie the
-  oldest); the others' ids redirect to it. NOT_FOUND for an unknown id,
+  ` + "`" + `unlinkIdentifiers` + "`" + ` can undo it, giving the merged profiles their ids back.
+  It also lifts manual refusals (` + "`" + `unlinkIdentifiers` + "`" + `) between the profiles
+  merged. The largest profile survives (on a tie the oldest); the others' ids
+  redirect to it. NOT_FOUND for an unknown id,
   INVALID_ARGUMENT for fewer than two distinct profiles or an empty reason,
   CONFLICT when the merge would break an identifier limit.
   """
@@ -1259,8 +1262,10 @@ type Mutation {
 
   """
   Cuts the direct link between two identifiers and records the cut, so later
-  events carrying both never link them again. When nothing else joins them the
-  profile splits; every part keeps its own identifiers, events and traits.
+  events carrying both never link them again (until a manual merge). When
+  nothing else joins them the profile splits; every part keeps its own
+  identifiers, events and traits, and a part that a merge brought in gets that
+  profile's id back.
   Returns the profiles of ` + "`" + `a` + "`" + ` and ` + "`" + `b` + "`" + ` afterwards (one when still joined).
   """
   unlinkIdentifiers(a: IdentifierInput!, b: IdentifierInput!, reason: String!): [Profile!]!
