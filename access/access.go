@@ -13,17 +13,22 @@
 // # Audit atomicity
 //
 // A mutation's audit entry must be written in the same transaction as its
-// effect. graph cannot know this package, so the bridge is an interface on
-// the store's transaction: the graph.Tx that every store hands to
-// graph.Store.Update also implements TxAuditor, and AppendInTx appends
-// entries through it. The plan for the mutations themselves: the engine
-// gains a store-neutral hook, run inside its write transaction just before
-// commit (for example a func(ctx, graph.Tx) error carried by the context);
-// the GraphQL layer sets it to call AppendInTx with the mutation's entry.
-// Commit then writes both or neither. An entry for a mutation that failed
-// (outcome other than "ok") has no effect to share a transaction with and
-// goes through Store.AppendAudit. The hook in the engine is not built yet;
-// what exists is TxAuditor on both stores, tested in accesstest.
+// effect. graph cannot know this package, so the bridge is made of two
+// store-neutral pieces:
+//
+//   - The graph.Tx that every store hands to graph.Store.Update also
+//     implements TxAuditor; AppendInTx appends entries through it.
+//   - graph.WithBeforeCommit puts a hook in the context of a correction
+//     (MergeProfiles, UnlinkIdentifiers, RemoveIdentifier); the engine runs
+//     it in the correction's transaction after its write and before the
+//     commit. AuditHook is that hook for one entry: it adds the profiles
+//     the write changed and appends the entry with AppendInTx.
+//
+// Commit then stores both or neither, and a hook that fails rolls the
+// correction back. An entry for a mutation that failed (outcome other than
+// "ok") has no effect to share a transaction with and goes through
+// Store.AppendAudit. Ingestion (graph.Engine.ApplyBatch, shared by
+// concurrent requests through group commit) runs no hook yet.
 package access
 
 import (
@@ -350,3 +355,31 @@ func CheckPage(first int) error {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// ProfilesOf returns the ids of the profiles w changes: written, named by
+// a history change, or deleted.
+func ProfilesOf(w *graph.Write) []string {
+	if w == nil {
+		return nil
+	}
+	var ids []string
+	for _, p := range w.PutProfiles {
+		ids = append(ids, p.ID)
+	}
+	for _, c := range w.Changes {
+		ids = append(ids, c.From, c.Into)
+	}
+	return append(ids, w.DeleteProfiles...)
+}
+
+// AuditHook returns the graph.BeforeCommit that appends e inside the
+// correction's transaction, with the profiles the correction changed added
+// to e's (SetProfiles). Pass it with graph.WithBeforeCommit: the entry then
+// exists exactly when the correction committed.
+func AuditHook(e AuditEntry) graph.BeforeCommit {
+	return func(ctx context.Context, tx graph.Tx, w *graph.Write) error {
+		entry := e // each run of the transaction starts from e
+		entry.SetProfiles(append(slices.Clone(e.ProfileIDs), ProfilesOf(w)...))
+		return AppendInTx(ctx, tx, []AuditEntry{entry})
+	}
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, get(t)) })
 	t.Run("AuditInput", func(t *testing.T) { testAuditInput(t, get(t)) })
 	t.Run("AuditInTx", func(t *testing.T) { testAuditInTx(t, get(t)) })
+	t.Run("AuditHook", func(t *testing.T) { testAuditHook(t, get(t)) })
 }
 
 // t0 is the suite's own time.
@@ -511,5 +512,77 @@ func testAuditInTx(t *testing.T, s Store) {
 	}))
 	if len(idents) != 0 {
 		t.Errorf("the transaction whose audit entry was refused committed its effect")
+	}
+}
+
+// testAuditHook: a correction run with AuditHook commits with its entry; a
+// hook that fails after appending rolls both back.
+func testAuditHook(t *testing.T, s Store) {
+	ctx := context.Background()
+	e := graph.NewEngine(s, nil)
+	e.Now = func() time.Time { return at(30) }
+	ev := func(id, user string) graph.Event {
+		return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "test", Timestamp: at(0),
+			Identifiers: []graph.IdentifierRef{{Type: graph.TypeAnonymousID, Value: user}}}
+	}
+	if _, err := e.ApplyBatch(ctx, []graph.Event{ev("m1", "u1"), ev("m2", "u2"), ev("m3", "u3")}); err != nil {
+		t.Fatal(err)
+	}
+	pid := func(user string) string {
+		t.Helper()
+		p, err := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: user})
+		must(t, err)
+		return p.ID
+	}
+	p1, p2, p3 := pid("u1"), pid("u2"), pid("u3")
+	entry := func(id string) access.AuditEntry {
+		return access.AuditEntry{ID: id, At: at(30), KeyID: "key_a", KeyName: "admin", Action: "mergeProfiles",
+			Reason: "same person", Outcome: access.OutcomeOK}
+	}
+
+	// A hook that fails after its entry was appended: neither the merge
+	// nor the entry is stored, and the merge returns the hook's error.
+	errHook := errors.New("failed after the checks")
+	failing := func(ctx context.Context, tx graph.Tx, w *graph.Write) error {
+		if err := access.AuditHook(entry("aud_fail"))(ctx, tx, w); err != nil {
+			return err
+		}
+		return errHook
+	}
+	_, err := e.MergeProfiles(graph.WithBeforeCommit(ctx, failing), []string{p1, p2}, "same person")
+	if !errors.Is(err, errHook) {
+		t.Fatalf("merge with a failing hook = %v, want %v", err, errHook)
+	}
+	if pid("u1") != p1 || pid("u2") != p2 {
+		t.Fatal("the merge whose hook failed was committed")
+	}
+	got, err := s.Audit(ctx, access.AuditQuery{Limit: 10})
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("the entry of a rolled-back merge is stored: %v", entryIDs(got))
+	}
+
+	// The same merge with the plain hook commits both.
+	merged, err := e.MergeProfiles(graph.WithBeforeCommit(ctx, access.AuditHook(entry("aud_ok"))), []string{p1, p2}, "same person")
+	must(t, err)
+	if pid("u1") != merged.ID || pid("u2") != merged.ID {
+		t.Fatal("the merge did not join u1 and u2")
+	}
+	got, err = s.Audit(ctx, access.AuditQuery{Limit: 10})
+	must(t, err)
+	want := entry("aud_ok")
+	want.ProfileIDs = slices.Sorted(slices.Values([]string{p1, p2}))
+	want.ProfileCount = 2
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Fatalf("audit after the merge = %+v, want [%+v]", got, want)
+	}
+	// A correction without a hook appends nothing; u3 is untouched.
+	if _, err := e.MergeProfiles(ctx, []string{merged.ID, p3}, "same person"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Audit(ctx, access.AuditQuery{Limit: 10})
+	must(t, err)
+	if len(got) != 1 {
+		t.Fatalf("a merge without a hook appended entries: %v", entryIDs(got))
 	}
 }
