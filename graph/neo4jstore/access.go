@@ -315,31 +315,46 @@ func decodeAudit(v any) (access.AuditEntry, error) {
 	}, nil
 }
 
-// qAudit reads the log newest first. A null parameter is no filter. The
+// qAudit reads the log newest first. The time bounds are always given, so
+// the plan is a seek on the at index, walked backwards and stopped after
+// $limit rows; a null parameter of the other filters is no filter. The
 // profile filter is a list membership test, which no Neo4j index serves:
 // it filters the entries the time order walks.
 var qAudit = cypher(`
 MATCH (a:{{AuditEntry}})
-WHERE a.{{at}} >= coalesce($from, a.{{at}}) AND ($to IS NULL OR a.{{at}} < $to)
+WHERE a.{{at}} >= $from AND a.{{at}} < $to AND a.{{at}} <= $upper
+  AND ($afterId IS NULL OR a.{{at}} < $upper OR a.{{id}} < $afterId)
   AND ($keyId IS NULL OR a.{{keyId}} = $keyId)
   AND ($action IS NULL OR a.{{action}} = $action)
   AND ($profileId IS NULL OR $profileId IN a.{{profileIds}})
-  AND ($afterAt IS NULL OR a.{{at}} < $afterAt OR (a.{{at}} = $afterAt AND a.{{id}} < $afterId))
 WITH a ORDER BY a.{{at}} DESC, a.{{id}} DESC LIMIT $limit
 RETURN a { .* } AS a`)
+
+// The bounds of qAudit when a query gives none: every time Go and Neo4j
+// share.
+var (
+	auditMinTime = time.Date(1, 1, 1, 0, 0, 0, 0, utc)
+	auditMaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, utc)
+)
 
 // Audit implements access.Store.
 func (s *Store) Audit(ctx context.Context, q access.AuditQuery) ([]access.AuditEntry, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
+	bound := func(t, dflt time.Time) any {
+		if t.IsZero() {
+			return dflt
+		}
+		return timeParam(t)
+	}
 	params := map[string]any{
-		"from": timeParam(q.From), "to": timeParam(q.To),
+		"from": bound(q.From, auditMinTime), "to": bound(q.To, auditMaxTime), "upper": auditMaxTime, "afterId": nil,
 		"keyId": strParam(q.KeyID), "action": strParam(q.Action), "profileId": strParam(q.ProfileID),
-		"afterAt": nil, "afterId": nil, "limit": int64(q.Limit),
+		"limit": int64(q.Limit),
 	}
 	if !q.After.IsZero() {
-		params["afterAt"], params["afterId"] = timeParam(q.After.At), q.After.ID
+		params["upper"], params["afterId"] = timeParam(q.After.At), q.After.ID
 	}
 	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		recs, err := t.query(ctx, qAudit, params)
