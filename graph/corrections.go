@@ -328,7 +328,7 @@ func (e *Engine) RemoveIdentifier(ctx context.Context, ref IdentifierRef, reason
 		if err != nil {
 			return err
 		}
-		return tx.Apply(ctx, w)
+		return applyAndHook(ctx, tx, w)
 	})
 	return out, err
 }
@@ -391,7 +391,7 @@ func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reas
 		if err != nil {
 			return err
 		}
-		return tx.Apply(ctx, w)
+		return applyAndHook(ctx, tx, w)
 	})
 	return out, err
 }
@@ -518,7 +518,7 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 		}
 		out = Profile{ID: win.ID, CreatedAt: win.CreatedAt, UpdatedAt: now, Size: size, Counts: counts}
 		w.PutProfiles = append(w.PutProfiles, out)
-		return tx.Apply(ctx, w)
+		return applyAndHook(ctx, tx, w)
 	})
 	return out, err
 }

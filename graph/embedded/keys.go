@@ -44,6 +44,8 @@ const (
 var allBuckets = [][]byte{
 	bucketIdentifiers, bucketMembers, bucketProfiles, bucketMerged, bucketMeta,
 	bucketRejected, bucketRejectedAdj, bucketEvents, bucketChanges, bucketChangeIdx,
+	// access.go
+	bucketAPIKeys, bucketAPIKeyHashes, bucketAudit, bucketAuditIDs, bucketAuditByKey, bucketAuditByProfile,
 }
 
 var (
@@ -61,7 +63,9 @@ var (
 // one prefix. Version 5: an event record may end with its digest and
 // message id, and a merge change holds the members of the merged profile;
 // both are read only when present, so the step from 4 writes nothing.
-const formatVersion = 5
+// Version 6: the access buckets of access.go (API keys and the audit log),
+// which the step from 5 creates empty.
+const formatVersion = 6
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

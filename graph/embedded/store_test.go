@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/graph/graphtest"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -285,6 +284,3 @@ func TestKeysThatPrefixOthers(t *testing.T) {
 		return nil
 	})
 }
-
-// BenchmarkApplyBatch: see graphtest.BenchApplyBatch.
-func BenchmarkApplyBatch(b *testing.B) { graphtest.BenchApplyBatch(b, open(b, b.TempDir())) }

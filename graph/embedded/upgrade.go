@@ -59,6 +59,15 @@ var upgrades = map[uint64]upgradeStep{
 	// 4 to 5: event digests and message ids, and merge members, are
 	// trailing or optional fields that version 4 records simply lack.
 	4: func(*bolt.Tx) error { return nil },
+	// 5 to 6: the API key and audit buckets (access.go), created empty.
+	5: func(btx *bolt.Tx) error {
+		for _, name := range accessBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

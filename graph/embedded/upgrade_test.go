@@ -16,6 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 )
 
@@ -113,6 +114,29 @@ func writeLayoutDataset(t *testing.T, dir string) {
 			return err
 		}
 		return tx.Apply(ctx, w)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Since layout 6: a revoked key used once, and two audit entries.
+	key := access.Key{
+		ID: "key_admin", Name: "ops admin", Scopes: []access.Scope{access.ScopeKeysAdmin, access.ScopeEventsWrite},
+		Source: "crm", Hash: access.HashSecret("cdp_" + strings.Repeat("A", 43)),
+		CreatedAt: lt(0), ExpiresAt: lt(100),
+	}
+	if err := s.CreateKey(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchKey(context.Background(), key.ID, lt(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeKey(context.Background(), key.ID, lt(2)); err != nil {
+		t.Fatal(err)
+	}
+	err = s.AppendAudit(context.Background(), []access.AuditEntry{
+		{ID: "aud_1", At: lt(2), KeyID: key.ID, KeyName: key.Name, Action: "mergeProfiles", OperationName: "Fix",
+			RequestID: "req-1", ProfileIDs: []string{"p_ann", "p_gone"}, ProfileCount: 2, Reason: "ticket 9", Outcome: access.OutcomeOK},
+		{ID: "aud_2", At: moonLanding, Action: "profile", ProfileIDs: []string{"p_bob"}, ProfileCount: 1, Outcome: "FORBIDDEN"},
 	})
 	if err != nil {
 		t.Fatal(err)

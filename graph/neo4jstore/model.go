@@ -57,6 +57,25 @@ const (
 	propReason   = "reason"
 	// MERGED_INTO: the keys the merged profile held.
 	propMembers = "members"
+
+	// Access (access.go): API keys and the append-only audit log.
+	labelAPIKey     = "ApiKey"
+	labelAuditEntry = "AuditEntry"
+	// ApiKey (id, name, source, createdAt above).
+	propHash       = "hash" // hex SHA-256 of the secret
+	propScopes     = "scopes"
+	propLastUsedAt = "lastUsedAt"
+	propExpiresAt  = "expiresAt"
+	propRevokedAt  = "revokedAt"
+	// AuditEntry (id, at, reason above).
+	propKeyID         = "keyId"
+	propKeyName       = "keyName"
+	propAction        = "action"
+	propOperationName = "operationName"
+	propRequestID     = "requestId"
+	propProfileIDs    = "profileIds"
+	propProfileCount  = "profileCount"
+	propOutcome       = "outcome"
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -71,6 +90,8 @@ var names = func() map[string]string {
 		propName, propChannel, propSource, propTimestamp, propReceivedAt, propProperties, propClaim,
 		propMessageID, propDigest,
 		propEvidence, propCount, propAt, propReason, propMembers,
+		labelAPIKey, labelAuditEntry, propHash, propScopes, propLastUsedAt, propExpiresAt, propRevokedAt,
+		propKeyID, propKeyName, propAction, propOperationName, propRequestID, propProfileIDs, propProfileCount, propOutcome,
 	} {
 		m[n] = n
 	}

@@ -29,6 +29,18 @@ var schema = []schemaItem{
 	// Analysts count and list identifiers by type.
 	{"index identifier_type: (:Identifier).type",
 		cypher(`CREATE INDEX identifier_type IF NOT EXISTS FOR (i:{{Identifier}}) ON (i.{{type}})`)},
+	// Access: a request's key is found by the hash of its secret.
+	{"constraint api_key_id: (:ApiKey).id is unique",
+		cypher(`CREATE CONSTRAINT api_key_id IF NOT EXISTS FOR (k:{{ApiKey}}) REQUIRE k.{{id}} IS UNIQUE`)},
+	{"constraint api_key_hash: (:ApiKey).hash is unique",
+		cypher(`CREATE CONSTRAINT api_key_hash IF NOT EXISTS FOR (k:{{ApiKey}}) REQUIRE k.{{hash}} IS UNIQUE`)},
+	{"constraint audit_entry_id: (:AuditEntry).id is unique",
+		cypher(`CREATE CONSTRAINT audit_entry_id IF NOT EXISTS FOR (a:{{AuditEntry}}) REQUIRE a.{{id}} IS UNIQUE`)},
+	// The audit log is read newest first, and pruned, by time.
+	{"index audit_entry_at: (:AuditEntry).at",
+		cypher(`CREATE INDEX audit_entry_at IF NOT EXISTS FOR (a:{{AuditEntry}}) ON (a.{{at}})`)},
+	{"index audit_entry_key: (:AuditEntry).keyId",
+		cypher(`CREATE INDEX audit_entry_key IF NOT EXISTS FOR (a:{{AuditEntry}}) ON (a.{{keyId}})`)},
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until

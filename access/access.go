@@ -1,0 +1,385 @@
+// Package access holds the types, rules and store contract of access
+// control: API keys with scopes, and the audit log. It does no I/O of its
+// own and imports only graph; both stores implement Store, and the suite in
+// access/accesstest checks them.
+//
+// # Keys
+//
+// A key's secret ("cdp_" and 32 random bytes, base64url) is shown once, at
+// creation; a store keeps only HashSecret of it and finds a key by that hash
+// in one indexed read (KeyByHash). A caller first refuses a malformed secret
+// with CheckSecret, so garbage never reaches the store.
+//
+// # Audit atomicity
+//
+// A mutation's audit entry must be written in the same transaction as its
+// effect. graph cannot know this package, so the bridge is made of two
+// store-neutral pieces:
+//
+//   - The graph.Tx that every store hands to graph.Store.Update also
+//     implements TxAuditor; AppendInTx appends entries through it.
+//   - graph.WithBeforeCommit puts a hook in the context of a correction
+//     (MergeProfiles, UnlinkIdentifiers, RemoveIdentifier); the engine runs
+//     it in the correction's transaction after its write and before the
+//     commit. AuditHook is that hook for one entry: it adds the profiles
+//     the write changed and appends the entry with AppendInTx.
+//
+// Commit then stores both or neither, and a hook that fails rolls the
+// correction back. An entry for a mutation that failed (outcome other than
+// "ok") has no effect to share a transaction with and goes through
+// Store.AppendAudit. Ingestion (graph.Engine.ApplyBatch, shared by
+// concurrent requests through group commit) runs no hook yet.
+package access
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Store is the access contract every store implements. Times are kept as
+// graph.Clean gives them (UTC, microseconds).
+//
+// Errors: EINVALID for a record that Validate refuses, ENOTFOUND and
+// ECONFLICT as each method says; store failures as graph.Store's.
+type Store interface {
+	// CreateKey stores k, which must pass Validate.
+	// Errors: ECONFLICT when a key with k's id or hash exists.
+	CreateKey(ctx context.Context, k Key) error
+	// KeyByHash returns the key whose secret hashes to hash, revoked and
+	// expired keys included (the caller checks Usable), in one indexed read.
+	KeyByHash(ctx context.Context, hash string) (Key, bool, error)
+	// Keys returns at most first keys with ids greater than after, ordered
+	// by id. first must be 1 to MaxPage.
+	Keys(ctx context.Context, first int, after string) ([]Key, error)
+	// RevokeKey marks the key revoked at at and returns it. Revoking a
+	// revoked key keeps its first RevokedAt.
+	// Errors: ENOTFOUND.
+	RevokeKey(ctx context.Context, id string, at time.Time) (Key, error)
+	// TouchKey raises the key's LastUsedAt to at (an older at changes
+	// nothing). It writes, so the caller throttles it: at most once a
+	// minute per key (TouchInterval).
+	// Errors: ENOTFOUND.
+	TouchKey(ctx context.Context, id string, at time.Time) error
+	// CountKeys counts every stored key, revoked and expired included, so
+	// that revoking keys never turns enforcement off.
+	CountKeys(ctx context.Context) (int, error)
+	// AppendAudit stores entries, each of which must pass Validate, in one
+	// transaction and a fixed number of round trips.
+	// Errors: ECONFLICT when an entry's id is already stored or repeated.
+	AppendAudit(ctx context.Context, entries []AuditEntry) error
+	// Audit returns the entries q selects, newest first (At, then ID,
+	// descending).
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// PruneAudit deletes the entries older than before and returns how
+	// many. It is the only way an entry leaves the log.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
+}
+
+// TxAuditor is implemented by the graph.Tx of every store's write
+// transaction: AppendAudit stores entries in that transaction, so they
+// commit or roll back with the rest of it. Same rules as Store.AppendAudit.
+type TxAuditor interface {
+	AppendAudit(ctx context.Context, entries []AuditEntry) error
+}
+
+// AppendInTx appends entries inside tx, a write transaction of a store.
+//
+// Errors: those of Store.AppendAudit; an internal error when tx's store
+// does not implement TxAuditor.
+func AppendInTx(ctx context.Context, tx graph.Tx, entries []AuditEntry) error {
+	a, ok := tx.(TxAuditor)
+	if !ok {
+		return fmt.Errorf("access: the store's transaction %T cannot append audit entries", tx)
+	}
+	return a.AppendAudit(ctx, entries)
+}
+
+// TouchInterval is how often, at most, a caller records a key's use.
+const TouchInterval = time.Minute
+
+// MaxPage bounds Keys' first and AuditQuery.Limit.
+const MaxPage = 1000
+
+// Limits of a key's and an entry's text fields.
+const (
+	MaxNameLen         = 200
+	MaxReasonLen       = 1000
+	MaxAuditProfileIDs = 100
+)
+
+var (
+	keyIDRe   = regexp.MustCompile(`^key_[A-Za-z0-9]{1,64}$`)
+	auditIDRe = regexp.MustCompile(`^aud_[A-Za-z0-9]{1,64}$`)
+	// sourceRe is the collector's source name rule (ingest).
+	sourceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	// actionRe covers GraphQL field names and dotted action names.
+	actionRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:]{0,99}$`)
+	// outcomeRe is "ok" or an error code such as FORBIDDEN or not_found.
+	outcomeRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+	// opNameRe is a GraphQL operation name.
+	opNameRe = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,199}$`)
+)
+
+// Key is an API key as stored: never its secret.
+type Key struct {
+	ID         string
+	Name       string
+	Scopes     []Scope
+	Source     string    // for event keys: labels the events sent with it; optional
+	Hash       string    // HashSecret of the secret
+	CreatedAt  time.Time //
+	LastUsedAt time.Time // zero: never used
+	ExpiresAt  time.Time // zero: never expires
+	RevokedAt  time.Time // zero: not revoked
+}
+
+// NewKey makes a key named name with the given scopes, source (optional)
+// and expiry (zero: none), created at now, and returns it with its secret.
+//
+// Errors: EINVALID, as Validate.
+func NewKey(name string, scopes []string, source string, expiresAt, now time.Time) (Key, string, error) {
+	sc, err := ParseScopes(scopes)
+	if err != nil {
+		return Key{}, "", err
+	}
+	secret := NewSecret()
+	k := Key{
+		ID: randomID("key_"), Name: strings.TrimSpace(name), Scopes: sc, Source: source,
+		Hash: HashSecret(secret), CreatedAt: graph.Clean(now),
+	}
+	if !expiresAt.IsZero() {
+		k.ExpiresAt = graph.Clean(expiresAt)
+	}
+	if err := k.Validate(); err != nil {
+		return Key{}, "", err
+	}
+	return k, secret, nil
+}
+
+// Validate checks every field of k.
+//
+// Errors: EINVALID, naming the field.
+func (k Key) Validate() error {
+	bad := func(format string, args ...any) error { return graph.Errorf(graph.EINVALID, format, args...) }
+	switch {
+	case !keyIDRe.MatchString(k.ID):
+		return bad("key id %q is not key_ followed by 1 to 64 letters or digits", k.ID)
+	case strings.TrimSpace(k.Name) == "":
+		return bad("key name is empty")
+	case len(k.Name) > MaxNameLen || !utf8.ValidString(k.Name) || strings.ContainsFunc(k.Name, isControl):
+		return bad("key name must be at most %d bytes of printable UTF-8", MaxNameLen)
+	case len(k.Scopes) == 0:
+		return bad("a key needs at least one scope; the scopes are %s", validScopes)
+	case k.Source != "" && !sourceRe.MatchString(k.Source):
+		return bad("key source %q must match %s", k.Source, sourceRe)
+	case !validHash(k.Hash):
+		return bad("key hash is not a lowercase hex SHA-256")
+	case k.CreatedAt.IsZero():
+		return bad("key creation time is missing")
+	case !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(k.CreatedAt):
+		return bad("key expiry %s is not after its creation %s", k.ExpiresAt.Format(time.RFC3339), k.CreatedAt.Format(time.RFC3339))
+	}
+	for _, s := range k.Scopes {
+		if _, err := ParseScope(string(s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Usable reports whether k may authenticate a request at now: not revoked,
+// and not expired (ExpiresAt is the first instant it is refused).
+func (k Key) Usable(now time.Time) bool {
+	return k.RevokedAt.IsZero() && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
+}
+
+// HasScope reports whether k holds s.
+func (k Key) HasScope(s Scope) bool { return slices.Contains(k.Scopes, s) }
+
+// Matches reports, in constant time, whether secret is k's.
+func (k Key) Matches(secret string) bool { return SecretMatches(secret, k.Hash) }
+
+// Outcome of an audit entry that succeeded; any other is an error code.
+const OutcomeOK = "ok"
+
+// AuditEntry is one line of the audit log. It holds no personal values:
+// profile ids, never identifiers.
+type AuditEntry struct {
+	ID            string
+	At            time.Time
+	KeyID         string // empty in open loopback mode
+	KeyName       string
+	Action        string // the mutation or query field, e.g. "mergeProfiles"
+	OperationName string // the GraphQL operation name, optional
+	RequestID     string
+	ProfileIDs    []string // at most MaxAuditProfileIDs
+	ProfileCount  int      // every profile touched, >= len(ProfileIDs)
+	Reason        string   // as the caller gave it
+	Outcome       string   // OutcomeOK or an error code
+}
+
+// NewAuditID returns a new entry id.
+func NewAuditID() string { return randomID("aud_") }
+
+// SetProfiles records the distinct ids of profiles touched: the count of
+// them all, and the first MaxAuditProfileIDs in order.
+func (e *AuditEntry) SetProfiles(ids []string) {
+	u := slices.Compact(slices.Sorted(slices.Values(ids)))
+	u = slices.DeleteFunc(u, func(s string) bool { return s == "" })
+	e.ProfileCount = len(u)
+	e.ProfileIDs = u[:min(len(u), MaxAuditProfileIDs)]
+}
+
+// Validate checks every field of e.
+//
+// Errors: EINVALID, naming the field.
+func (e AuditEntry) Validate() error {
+	bad := func(format string, args ...any) error { return graph.Errorf(graph.EINVALID, format, args...) }
+	switch {
+	case !auditIDRe.MatchString(e.ID):
+		return bad("audit entry id %q is not aud_ followed by 1 to 64 letters or digits", e.ID)
+	case e.At.IsZero():
+		return bad("audit entry %s has no time", e.ID)
+	case e.KeyID != "" && !keyIDRe.MatchString(e.KeyID):
+		return bad("audit entry %s: key id %q is not a key id", e.ID, e.KeyID)
+	case len(e.KeyName) > MaxNameLen || !utf8.ValidString(e.KeyName):
+		return bad("audit entry %s: key name must be at most %d bytes of UTF-8", e.ID, MaxNameLen)
+	case !actionRe.MatchString(e.Action):
+		return bad("audit entry %s: action %q must match %s", e.ID, e.Action, actionRe)
+	case e.OperationName != "" && !opNameRe.MatchString(e.OperationName):
+		return bad("audit entry %s: operation name is not a GraphQL name", e.ID)
+	case len(e.RequestID) > 200 || !utf8.ValidString(e.RequestID):
+		return bad("audit entry %s: request id must be at most 200 bytes of UTF-8", e.ID)
+	case len(e.ProfileIDs) > MaxAuditProfileIDs:
+		return bad("audit entry %s holds %d profile ids, more than %d", e.ID, len(e.ProfileIDs), MaxAuditProfileIDs)
+	case e.ProfileCount < len(e.ProfileIDs):
+		return bad("audit entry %s: profile count %d is below the %d ids it holds", e.ID, e.ProfileCount, len(e.ProfileIDs))
+	case slices.Contains(e.ProfileIDs, ""):
+		return bad("audit entry %s holds an empty profile id", e.ID)
+	case len(e.Reason) > MaxReasonLen || !utf8.ValidString(e.Reason):
+		return bad("audit entry %s: reason must be at most %d bytes of UTF-8", e.ID, MaxReasonLen)
+	case !outcomeRe.MatchString(e.Outcome):
+		return bad("audit entry %s: outcome %q is neither %q nor an error code", e.ID, e.Outcome, OutcomeOK)
+	}
+	return nil
+}
+
+// CheckAudit validates a batch for AppendAudit: every entry, and no id
+// twice.
+//
+// Errors: EINVALID, ECONFLICT for a repeated id.
+func CheckAudit(entries []AuditEntry) error {
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		if seen[e.ID] {
+			return graph.Errorf(graph.ECONFLICT, "audit entry %s appears twice in the batch", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	return nil
+}
+
+// AuditCursor is the position of an entry in the log's order.
+type AuditCursor struct {
+	At time.Time
+	ID string
+}
+
+// IsZero reports whether c is no position (start from the newest).
+func (c AuditCursor) IsZero() bool { return c.ID == "" && c.At.IsZero() }
+
+// Cursor is the position of e.
+func (e AuditEntry) Cursor() AuditCursor { return AuditCursor{At: e.At, ID: e.ID} }
+
+// Before reports whether e comes after c in the log's order (newest first),
+// that is, whether (e.At, e.ID) < (c.At, c.ID).
+func (e AuditEntry) Before(c AuditCursor) bool {
+	if !e.At.Equal(c.At) {
+		return e.At.Before(c.At)
+	}
+	return e.ID < c.ID
+}
+
+// AuditQuery selects audit entries. Empty fields select everything.
+type AuditQuery struct {
+	KeyID     string
+	ProfileID string
+	Action    string
+	From      time.Time   // inclusive; zero: no bound
+	To        time.Time   // exclusive; zero: no bound
+	After     AuditCursor // only entries after this one, newest first
+	Limit     int         // 1 to MaxPage
+}
+
+// Matches reports whether e satisfies every filter of q (not the cursor).
+func (q AuditQuery) Matches(e AuditEntry) bool {
+	return (q.KeyID == "" || e.KeyID == q.KeyID) &&
+		(q.Action == "" || e.Action == q.Action) &&
+		(q.ProfileID == "" || slices.Contains(e.ProfileIDs, q.ProfileID)) &&
+		(q.From.IsZero() || !e.At.Before(q.From)) &&
+		(q.To.IsZero() || e.At.Before(q.To)) &&
+		(q.After.IsZero() || e.Before(q.After))
+}
+
+// Validate checks q's limit.
+//
+// Errors: EINVALID.
+func (q AuditQuery) Validate() error {
+	if q.Limit < 1 || q.Limit > MaxPage {
+		return graph.Errorf(graph.EINVALID, "audit limit %d is outside 1 to %d", q.Limit, MaxPage)
+	}
+	if !q.After.IsZero() && (q.After.ID == "" || q.After.At.IsZero()) {
+		return graph.Errorf(graph.EINVALID, "audit cursor needs both a time and an id")
+	}
+	return nil
+}
+
+// CheckPage validates Keys' first.
+//
+// Errors: EINVALID.
+func CheckPage(first int) error {
+	if first < 1 || first > MaxPage {
+		return graph.Errorf(graph.EINVALID, "first %d is outside 1 to %d", first, MaxPage)
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// ProfilesOf returns the ids of the profiles w changes: written, named by
+// a history change, or deleted.
+func ProfilesOf(w *graph.Write) []string {
+	if w == nil {
+		return nil
+	}
+	var ids []string
+	for _, p := range w.PutProfiles {
+		ids = append(ids, p.ID)
+	}
+	for _, c := range w.Changes {
+		ids = append(ids, c.From, c.Into)
+	}
+	return append(ids, w.DeleteProfiles...)
+}
+
+// AuditHook returns the graph.BeforeCommit that appends e inside the
+// correction's transaction, with the profiles the correction changed added
+// to e's (SetProfiles). Pass it with graph.WithBeforeCommit: the entry then
+// exists exactly when the correction committed.
+func AuditHook(e AuditEntry) graph.BeforeCommit {
+	return func(ctx context.Context, tx graph.Tx, w *graph.Write) error {
+		entry := e // each run of the transaction starts from e
+		entry.SetProfiles(append(slices.Clone(e.ProfileIDs), ProfilesOf(w)...))
+		return AppendInTx(ctx, tx, []AuditEntry{entry})
+	}
+}

@@ -1,0 +1,430 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/graph"
+)
+
+// The access buckets (layout version 6):
+//
+//	api_keys          id -> keyRecord JSON
+//	api_key_hashes    hash -> id
+//	audit             time id -> auditRecord JSON, time order
+//	audit_ids         id -> time: refuses a repeated id
+//	audit_by_key      part(keyID) time id -> present
+//	audit_by_profile  part(profileID) time id -> present
+var (
+	bucketAPIKeys        = []byte("api_keys")
+	bucketAPIKeyHashes   = []byte("api_key_hashes")
+	bucketAudit          = []byte("audit")
+	bucketAuditIDs       = []byte("audit_ids")
+	bucketAuditByKey     = []byte("audit_by_key")
+	bucketAuditByProfile = []byte("audit_by_profile")
+)
+
+var accessBuckets = [][]byte{
+	bucketAPIKeys, bucketAPIKeyHashes, bucketAudit, bucketAuditIDs, bucketAuditByKey, bucketAuditByProfile,
+}
+
+var (
+	_ access.Store     = (*Store)(nil)
+	_ access.TxAuditor = (*tx)(nil)
+)
+
+// keyRecord is access.Key as stored.
+type keyRecord struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Scopes     []string  `json:"scopes"`
+	Source     string    `json:"source,omitempty"`
+	Hash       string    `json:"hash"`
+	CreatedAt  time.Time `json:"created"`
+	LastUsedAt time.Time `json:"lastUsed,omitzero"`
+	ExpiresAt  time.Time `json:"expires,omitzero"`
+	RevokedAt  time.Time `json:"revoked,omitzero"`
+}
+
+func encodeKey(k access.Key) ([]byte, error) {
+	return json.Marshal(keyRecord{
+		ID: k.ID, Name: k.Name, Scopes: access.ScopeNames(k.Scopes), Source: k.Source, Hash: k.Hash,
+		CreatedAt: graph.Clean(k.CreatedAt), LastUsedAt: cleanOpt(k.LastUsedAt),
+		ExpiresAt: cleanOpt(k.ExpiresAt), RevokedAt: cleanOpt(k.RevokedAt),
+	})
+}
+
+func decodeKey(v []byte) (access.Key, error) {
+	var r keyRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return access.Key{}, fmt.Errorf("decode API key: %w", err)
+	}
+	k := access.Key{
+		ID: r.ID, Name: r.Name, Source: r.Source, Hash: r.Hash,
+		CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, ExpiresAt: r.ExpiresAt, RevokedAt: r.RevokedAt,
+	}
+	for _, s := range r.Scopes {
+		k.Scopes = append(k.Scopes, access.Scope(s))
+	}
+	return k, nil
+}
+
+// cleanOpt is graph.Clean that keeps a zero time zero.
+func cleanOpt(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return graph.Clean(t)
+}
+
+// auditRecord is access.AuditEntry as stored.
+type auditRecord struct {
+	ID            string    `json:"id"`
+	At            time.Time `json:"at"`
+	KeyID         string    `json:"key,omitempty"`
+	KeyName       string    `json:"keyName,omitempty"`
+	Action        string    `json:"action"`
+	OperationName string    `json:"op,omitempty"`
+	RequestID     string    `json:"req,omitempty"`
+	ProfileIDs    []string  `json:"profiles,omitempty"`
+	ProfileCount  int       `json:"profileCount,omitempty"`
+	Reason        string    `json:"reason,omitempty"`
+	Outcome       string    `json:"outcome"`
+}
+
+func decodeAudit(v []byte) (access.AuditEntry, error) {
+	var r auditRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return access.AuditEntry{}, fmt.Errorf("decode audit entry: %w", err)
+	}
+	return access.AuditEntry(r), nil
+}
+
+// auditKey is the key of an entry in the audit bucket, and the suffix of its
+// index entries.
+func auditKey(at time.Time, id string) []byte {
+	return append(appendTime(make([]byte, 0, timeLen+len(id)), at), id...)
+}
+
+func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		fnErr = fn(btx)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return graph.ErrUnavailable(err)
+	}
+	return nil
+}
+
+func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.db.View(func(btx *bolt.Tx) error {
+		fnErr = fn(btx)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return graph.ErrUnavailable(err)
+	}
+	return nil
+}
+
+// CreateKey implements access.Store.
+func (s *Store) CreateKey(ctx context.Context, k access.Key) error {
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	v, err := encodeKey(k)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		keys, hashes := btx.Bucket(bucketAPIKeys), btx.Bucket(bucketAPIKeyHashes)
+		if keys.Get([]byte(k.ID)) != nil {
+			return graph.Errorf(graph.ECONFLICT, "an API key with id %s exists", k.ID)
+		}
+		if hashes.Get([]byte(k.Hash)) != nil {
+			return graph.Errorf(graph.ECONFLICT, "an API key with the same secret exists")
+		}
+		if err := keys.Put([]byte(k.ID), v); err != nil {
+			return err
+		}
+		return hashes.Put([]byte(k.Hash), []byte(k.ID))
+	})
+}
+
+// KeyByHash implements access.Store.
+func (s *Store) KeyByHash(ctx context.Context, hash string) (access.Key, bool, error) {
+	var (
+		k     access.Key
+		found bool
+	)
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		id := btx.Bucket(bucketAPIKeyHashes).Get([]byte(hash))
+		if id == nil {
+			return nil
+		}
+		v := btx.Bucket(bucketAPIKeys).Get(id)
+		if v == nil {
+			return fmt.Errorf("API key hash index names key %s, which is missing", id)
+		}
+		var err error
+		k, err = decodeKey(v)
+		found = err == nil
+		return err
+	})
+	return k, found, err
+}
+
+// Keys implements access.Store.
+func (s *Store) Keys(ctx context.Context, first int, after string) ([]access.Key, error) {
+	if err := access.CheckPage(first); err != nil {
+		return nil, err
+	}
+	var out []access.Key
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		c := btx.Bucket(bucketAPIKeys).Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(out) < first; k, v = c.Next() {
+			key, err := decodeKey(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, key)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// changeKey applies fn to the stored key id and stores the result.
+func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key)) (access.Key, error) {
+	var k access.Key
+	err := s.update(ctx, func(btx *bolt.Tx) error {
+		keys := btx.Bucket(bucketAPIKeys)
+		v := keys.Get([]byte(id))
+		if v == nil {
+			return graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
+		}
+		var err error
+		if k, err = decodeKey(v); err != nil {
+			return err
+		}
+		fn(&k)
+		if v, err = encodeKey(k); err != nil {
+			return err
+		}
+		return keys.Put([]byte(id), v)
+	})
+	return k, err
+}
+
+// RevokeKey implements access.Store.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (access.Key, error) {
+	return s.changeKey(ctx, id, func(k *access.Key) {
+		if k.RevokedAt.IsZero() {
+			k.RevokedAt = graph.Clean(at)
+		}
+	})
+}
+
+// TouchKey implements access.Store.
+func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
+	_, err := s.changeKey(ctx, id, func(k *access.Key) {
+		if at = graph.Clean(at); at.After(k.LastUsedAt) {
+			k.LastUsedAt = at
+		}
+	})
+	return err
+}
+
+// CountKeys implements access.Store.
+func (s *Store) CountKeys(ctx context.Context) (int, error) {
+	n := 0
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		n = btx.Bucket(bucketAPIKeys).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// AppendAudit implements access.Store.
+func (s *Store) AppendAudit(ctx context.Context, entries []access.AuditEntry) error {
+	if err := access.CheckAudit(entries); err != nil {
+		return err
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error { return appendAudit(btx, entries) })
+}
+
+// AppendAudit implements access.TxAuditor: the entries commit with the rest
+// of the transaction.
+func (t *tx) AppendAudit(ctx context.Context, entries []access.AuditEntry) error {
+	if err := access.CheckAudit(entries); err != nil {
+		return err
+	}
+	return appendAudit(t.btx, entries)
+}
+
+func appendAudit(btx *bolt.Tx, entries []access.AuditEntry) error {
+	log, ids := btx.Bucket(bucketAudit), btx.Bucket(bucketAuditIDs)
+	byKey, byProfile := btx.Bucket(bucketAuditByKey), btx.Bucket(bucketAuditByProfile)
+	for _, e := range entries {
+		if ids.Get([]byte(e.ID)) != nil {
+			return graph.Errorf(graph.ECONFLICT, "audit entry %s is already stored", e.ID)
+		}
+		e.At = graph.Clean(e.At)
+		v, err := json.Marshal(auditRecord(e))
+		if err != nil {
+			return err
+		}
+		ak := auditKey(e.At, e.ID)
+		if err := log.Put(ak, v); err != nil {
+			return err
+		}
+		if err := ids.Put([]byte(e.ID), appendTime(nil, e.At)); err != nil {
+			return err
+		}
+		if e.KeyID != "" {
+			if err := byKey.Put(append(part(e.KeyID), ak...), present); err != nil {
+				return err
+			}
+		}
+		for _, p := range e.ProfileIDs {
+			if err := byProfile.Put(append(part(p), ak...), present); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Audit implements access.Store. It walks, newest first, the most
+// selective ordered index q allows (a profile's entries, a key's, or the
+// whole log), from the upper bound of q's time range and cursor, and stops
+// at its lower bound or when Limit entries matched.
+func (s *Store) Audit(ctx context.Context, q access.AuditQuery) ([]access.AuditEntry, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	var out []access.AuditEntry
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		out = nil
+		log := btx.Bucket(bucketAudit)
+		var (
+			b      *bolt.Bucket
+			prefix []byte
+		)
+		switch {
+		case q.ProfileID != "":
+			b, prefix = btx.Bucket(bucketAuditByProfile), part(q.ProfileID)
+		case q.KeyID != "":
+			b, prefix = btx.Bucket(bucketAuditByKey), part(q.KeyID)
+		default:
+			b = log
+		}
+		// upper is the first key past the range; lower the first in it.
+		upper := prefixEnd(prefix)
+		if !q.To.IsZero() {
+			upper = append(bytes.Clone(prefix), appendTime(nil, graph.Clean(q.To))...)
+		}
+		if !q.After.IsZero() {
+			a := append(bytes.Clone(prefix), auditKey(graph.Clean(q.After.At), q.After.ID)...)
+			if upper == nil || bytes.Compare(a, upper) < 0 {
+				upper = a
+			}
+		}
+		lower := prefix
+		if !q.From.IsZero() {
+			lower = append(bytes.Clone(prefix), appendTime(nil, graph.Clean(q.From))...)
+		}
+		c := b.Cursor()
+		var k, v []byte
+		if upper == nil {
+			k, v = c.Last()
+		} else if k, v = c.Seek(upper); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && bytes.Compare(k, lower) >= 0 && len(out) < q.Limit; k, v = c.Prev() {
+			if b != log {
+				if v = log.Get(k[len(prefix):]); v == nil {
+					return fmt.Errorf("audit index names a missing entry")
+				}
+			}
+			e, err := decodeAudit(v)
+			if err != nil {
+				return err
+			}
+			if q.Matches(e) {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PruneAudit implements access.Store.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.update(ctx, func(btx *bolt.Tx) error {
+		n = 0
+		log, ids := btx.Bucket(bucketAudit), btx.Bucket(bucketAuditIDs)
+		byKey, byProfile := btx.Bucket(bucketAuditByKey), btx.Bucket(bucketAuditByProfile)
+		end := appendTime(nil, graph.Clean(before))
+		var old [][]byte
+		c := log.Cursor()
+		for k, v := c.First(); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
+			e, err := decodeAudit(v)
+			if err != nil {
+				return err
+			}
+			ak := bytes.Clone(k)
+			old = append(old, ak)
+			if err := ids.Delete([]byte(e.ID)); err != nil {
+				return err
+			}
+			if e.KeyID != "" {
+				if err := byKey.Delete(append(part(e.KeyID), ak...)); err != nil {
+					return err
+				}
+			}
+			for _, p := range e.ProfileIDs {
+				if err := byProfile.Delete(append(part(p), ak...)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range old {
+			if err := log.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,34 @@
+package graph
+
+import "context"
+
+// BeforeCommit is run by a correction (MergeProfiles, UnlinkIdentifiers,
+// RemoveIdentifier) inside its write transaction, after its write w is
+// applied and before the commit: what the hook writes through tx commits
+// with the correction, and an error from it rolls the correction back and
+// is what the correction returns. It lets a capability that graph does not
+// know (the audit log of package access) record a mutation atomically with
+// its effect. A store may run the transaction's function more than once,
+// so the hook must not keep state from one run to the next. w lists the
+// profiles the correction changed (PutProfiles, Changes, DeleteProfiles);
+// the hook must not modify it.
+type BeforeCommit func(ctx context.Context, tx Tx, w *Write) error
+
+type beforeCommitKey struct{}
+
+// WithBeforeCommit returns ctx carrying fn, for the corrections called
+// with it.
+func WithBeforeCommit(ctx context.Context, fn BeforeCommit) context.Context {
+	return context.WithValue(ctx, beforeCommitKey{}, fn)
+}
+
+// applyAndHook applies w in tx, then runs the hook ctx carries, if any.
+func applyAndHook(ctx context.Context, tx Tx, w *Write) error {
+	if err := tx.Apply(ctx, w); err != nil {
+		return err
+	}
+	if fn, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok && fn != nil {
+		return fn(ctx, tx, w)
+	}
+	return nil
+}

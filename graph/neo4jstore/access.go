@@ -1,0 +1,402 @@
+package neo4jstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/graph"
+)
+
+// Access control: (:ApiKey {id, hash, name, scopes, source, createdAt,
+// lastUsedAt, expiresAt, revokedAt}), unique on id and on hash, and the
+// append-only log (:AuditEntry {id, at, keyId, keyName, action,
+// operationName, requestId, profileIds, profileCount, reason, outcome}),
+// unique on id and indexed on at and keyId. Neither is connected to the
+// identity graph: an entry names profiles by id, so erasing a person leaves
+// the log whole and the log holds no personal value.
+
+var (
+	_ access.Store     = (*Store)(nil)
+	_ access.TxAuditor = (*tx)(nil)
+)
+
+// constraintFailed reports whether err is a unique constraint refusing a
+// write.
+func constraintFailed(err error) bool {
+	var ne *neo4j.Neo4jError
+	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Schema.ConstraintValidationFailed"
+}
+
+// accessWrite runs fn in a managed write transaction.
+func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (any, error) {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.WithoutCancel(ctx))
+	out, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+		out, err := fn(ctx, &readTx{run: mt})
+		if err != nil {
+			return nil, retryable(err)
+		}
+		return out, ctx.Err()
+	})
+	return out, s.classify(callerErr(ctx, err))
+}
+
+// accessRead runs fn in a managed read transaction.
+func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (any, error) {
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer sess.Close(context.WithoutCancel(ctx))
+	out, err := sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+		out, err := fn(ctx, &readTx{run: mt})
+		return out, retryable(err)
+	})
+	return out, s.classify(callerErr(ctx, err))
+}
+
+var qKeyTaken = cypher(`
+OPTIONAL MATCH (a:{{ApiKey}} { {{id}}: $id })
+OPTIONAL MATCH (b:{{ApiKey}} { {{hash}}: $hash })
+RETURN a IS NOT NULL AS idTaken, b IS NOT NULL AS hashTaken`)
+
+// CREATE leaves out the properties whose value is null.
+var qCreateKey = cypher(`
+CREATE (:{{ApiKey}} { {{id}}: $id, {{hash}}: $hash, {{name}}: $name, {{scopes}}: $scopes,
+  {{source}}: $source, {{createdAt}}: $createdAt, {{lastUsedAt}}: $lastUsedAt,
+  {{expiresAt}}: $expiresAt, {{revokedAt}}: $revokedAt })`)
+
+// CreateKey implements access.Store.
+func (s *Store) CreateKey(ctx context.Context, k access.Key) error {
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qKeyTaken, map[string]any{"id": k.ID, "hash": k.Hash})
+		if err != nil {
+			return nil, fmt.Errorf("create API key: %w", err)
+		}
+		if len(recs) == 1 {
+			if taken, _ := recs[0].Values[0].(bool); taken {
+				return nil, graph.Errorf(graph.ECONFLICT, "an API key with id %s exists", k.ID)
+			}
+			if taken, _ := recs[0].Values[1].(bool); taken {
+				return nil, graph.Errorf(graph.ECONFLICT, "an API key with the same secret exists")
+			}
+		}
+		err = t.exec(ctx, qCreateKey, map[string]any{
+			"id": k.ID, "hash": k.Hash, "name": k.Name, "scopes": strsParam(access.ScopeNames(k.Scopes)),
+			"source": strParam(k.Source), "createdAt": timeParam(k.CreatedAt), "lastUsedAt": timeParam(k.LastUsedAt),
+			"expiresAt": timeParam(k.ExpiresAt), "revokedAt": timeParam(k.RevokedAt),
+		})
+		if constraintFailed(err) {
+			// A concurrent CreateKey took the id or the hash.
+			return nil, graph.Errorf(graph.ECONFLICT, "an API key with id %s or the same secret exists", k.ID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create API key: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+func decodeKey(v any) (access.Key, error) {
+	p, err := asProps(v)
+	if err != nil {
+		return access.Key{}, err
+	}
+	k := access.Key{
+		ID: p.str(propID), Name: p.str(propName), Source: p.str(propSource), Hash: p.str(propHash),
+		CreatedAt: p.time(propCreatedAt), LastUsedAt: p.time(propLastUsedAt),
+		ExpiresAt: p.time(propExpiresAt), RevokedAt: p.time(propRevokedAt),
+	}
+	for _, s := range p.strs(propScopes) {
+		k.Scopes = append(k.Scopes, access.Scope(s))
+	}
+	return k, nil
+}
+
+// decodeKeys decodes the first column of recs.
+func decodeKeys(recs []*neo4j.Record) ([]access.Key, error) {
+	out := make([]access.Key, 0, len(recs))
+	for _, r := range recs {
+		k, err := decodeKey(r.Values[0])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+var qKeyByHash = cypher(`MATCH (k:{{ApiKey}} { {{hash}}: $hash }) RETURN k { .* } AS k`)
+
+// KeyByHash implements access.Store: one read through the hash constraint.
+func (s *Store) KeyByHash(ctx context.Context, hash string) (access.Key, bool, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qKeyByHash, map[string]any{"hash": hash})
+		if err != nil {
+			return nil, fmt.Errorf("read API key: %w", err)
+		}
+		return decodeKeys(recs)
+	})
+	if err != nil {
+		return access.Key{}, false, err
+	}
+	keys := out.([]access.Key)
+	if len(keys) == 0 {
+		return access.Key{}, false, nil
+	}
+	return keys[0], true, nil
+}
+
+var qKeys = cypher(`
+MATCH (k:{{ApiKey}}) WHERE k.{{id}} > $after
+WITH k ORDER BY k.{{id}} LIMIT $limit
+RETURN k { .* } AS k`)
+
+// Keys implements access.Store.
+func (s *Store) Keys(ctx context.Context, first int, after string) ([]access.Key, error) {
+	if err := access.CheckPage(first); err != nil {
+		return nil, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qKeys, map[string]any{"after": after, "limit": int64(first)})
+		if err != nil {
+			return nil, fmt.Errorf("list API keys: %w", err)
+		}
+		return decodeKeys(recs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]access.Key), nil
+}
+
+var qRevokeKey = cypher(`
+MATCH (k:{{ApiKey}} { {{id}}: $id })
+SET k.{{revokedAt}} = coalesce(k.{{revokedAt}}, $at)
+RETURN k { .* } AS k`)
+
+// RevokeKey implements access.Store.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (access.Key, error) {
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qRevokeKey, map[string]any{"id": id, "at": timeParam(at)})
+		if err != nil {
+			return nil, fmt.Errorf("revoke API key: %w", err)
+		}
+		keys, err := decodeKeys(recs)
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) == 0 {
+			return nil, graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
+		}
+		return keys[0], nil
+	})
+	if err != nil {
+		return access.Key{}, err
+	}
+	return out.(access.Key), nil
+}
+
+var qTouchKey = cypher(`
+MATCH (k:{{ApiKey}} { {{id}}: $id })
+SET k.{{lastUsedAt}} = CASE WHEN k.{{lastUsedAt}} IS NULL OR k.{{lastUsedAt}} < $at THEN $at ELSE k.{{lastUsedAt}} END
+RETURN count(k) AS n`)
+
+// TouchKey implements access.Store.
+func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qTouchKey, map[string]any{"id": id, "at": timeParam(at)})
+		if err != nil {
+			return nil, fmt.Errorf("touch API key: %w", err)
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("touch API key: %d rows", len(recs))
+		}
+		if n, _ := recs[0].Values[0].(int64); n == 0 {
+			return nil, graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// The count comes from the count store.
+var qCountKeys = cypher(`MATCH (k:{{ApiKey}}) RETURN count(k) AS n`)
+
+// CountKeys implements access.Store.
+func (s *Store) CountKeys(ctx context.Context) (int, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qCountKeys, nil)
+		if err != nil {
+			return nil, fmt.Errorf("count API keys: %w", err)
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("count API keys: %d rows", len(recs))
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return int(n), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.(int), nil
+}
+
+// qAppendAudit writes a batch in one statement; the unique constraint on id
+// refuses an id already stored.
+var qAppendAudit = cypher(`
+UNWIND $rows AS r
+CREATE (:{{AuditEntry}} { {{id}}: r.id, {{at}}: r.at, {{keyId}}: r.keyId, {{keyName}}: r.keyName,
+  {{action}}: r.action, {{operationName}}: r.operationName, {{requestId}}: r.requestId,
+  {{profileIds}}: r.profileIds, {{profileCount}}: r.profileCount, {{reason}}: r.reason, {{outcome}}: r.outcome })`)
+
+// AppendAudit implements access.Store.
+func (s *Store) AppendAudit(ctx context.Context, entries []access.AuditEntry) error {
+	if err := access.CheckAudit(entries); err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		return nil, appendAudit(ctx, t, entries)
+	})
+	return err
+}
+
+// AppendAudit implements access.TxAuditor: the entries commit with the rest
+// of the transaction.
+func (t *tx) AppendAudit(ctx context.Context, entries []access.AuditEntry) error {
+	if err := access.CheckAudit(entries); err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return appendAudit(ctx, &t.readTx, entries)
+}
+
+func appendAudit(ctx context.Context, t *readTx, entries []access.AuditEntry) error {
+	rows := make([]any, len(entries))
+	for i, e := range entries {
+		rows[i] = map[string]any{
+			"id": e.ID, "at": timeParam(e.At), "keyId": strParam(e.KeyID), "keyName": strParam(e.KeyName),
+			"action": e.Action, "operationName": strParam(e.OperationName), "requestId": strParam(e.RequestID),
+			"profileIds": strsParam(e.ProfileIDs), "profileCount": int64(e.ProfileCount),
+			"reason": strParam(e.Reason), "outcome": e.Outcome,
+		}
+	}
+	err := t.exec(ctx, qAppendAudit, map[string]any{"rows": rows})
+	if constraintFailed(err) {
+		return graph.Errorf(graph.ECONFLICT, "an audit entry of the batch is already stored")
+	}
+	if err != nil {
+		return fmt.Errorf("append audit entries: %w", err)
+	}
+	return nil
+}
+
+func decodeAudit(v any) (access.AuditEntry, error) {
+	p, err := asProps(v)
+	if err != nil {
+		return access.AuditEntry{}, err
+	}
+	return access.AuditEntry{
+		ID: p.str(propID), At: p.time(propAt), KeyID: p.str(propKeyID), KeyName: p.str(propKeyName),
+		Action: p.str(propAction), OperationName: p.str(propOperationName), RequestID: p.str(propRequestID),
+		ProfileIDs: p.strs(propProfileIDs), ProfileCount: p.int(propProfileCount),
+		Reason: p.str(propReason), Outcome: p.str(propOutcome),
+	}, nil
+}
+
+// qAudit reads the log newest first. The time bounds are always given, so
+// the plan is a seek on the at index, walked backwards and stopped after
+// $limit rows; a null parameter of the other filters is no filter. The
+// profile filter is a list membership test, which no Neo4j index serves:
+// it filters the entries the time order walks.
+var qAudit = cypher(`
+MATCH (a:{{AuditEntry}})
+WHERE a.{{at}} >= $from AND a.{{at}} < $to AND a.{{at}} <= $upper
+  AND ($afterId IS NULL OR a.{{at}} < $upper OR a.{{id}} < $afterId)
+  AND ($keyId IS NULL OR a.{{keyId}} = $keyId)
+  AND ($action IS NULL OR a.{{action}} = $action)
+  AND ($profileId IS NULL OR $profileId IN a.{{profileIds}})
+WITH a ORDER BY a.{{at}} DESC, a.{{id}} DESC LIMIT $limit
+RETURN a { .* } AS a`)
+
+// The bounds of qAudit when a query gives none: every time Go and Neo4j
+// share.
+var (
+	auditMinTime = time.Date(1, 1, 1, 0, 0, 0, 0, utc)
+	auditMaxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, utc)
+)
+
+// Audit implements access.Store.
+func (s *Store) Audit(ctx context.Context, q access.AuditQuery) ([]access.AuditEntry, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	bound := func(t, dflt time.Time) any {
+		if t.IsZero() {
+			return dflt
+		}
+		return timeParam(t)
+	}
+	params := map[string]any{
+		"from": bound(q.From, auditMinTime), "to": bound(q.To, auditMaxTime), "upper": auditMaxTime, "afterId": nil,
+		"keyId": strParam(q.KeyID), "action": strParam(q.Action), "profileId": strParam(q.ProfileID),
+		"limit": int64(q.Limit),
+	}
+	if !q.After.IsZero() {
+		params["upper"], params["afterId"] = timeParam(q.After.At), q.After.ID
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qAudit, params)
+		if err != nil {
+			return nil, fmt.Errorf("read audit log: %w", err)
+		}
+		entries := make([]access.AuditEntry, 0, len(recs))
+		for _, r := range recs {
+			e, err := decodeAudit(r.Values[0])
+			if err != nil {
+				return nil, err
+			}
+			entries = append(entries, e)
+		}
+		return entries, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]access.AuditEntry), nil
+}
+
+// qPruneAudit deletes in inner transactions of chunkRows, so pruning a long
+// log never holds it all in one transaction.
+var qPruneAudit = cypher(fmt.Sprintf(`
+MATCH (a:{{AuditEntry}}) WHERE a.{{at}} < $before
+CALL (a) { DELETE a } IN TRANSACTIONS OF %d ROWS
+RETURN count(*) AS n`, chunkRows))
+
+// PruneAudit implements access.Store.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.WithoutCancel(ctx))
+	// CALL ... IN TRANSACTIONS needs an auto-commit transaction.
+	res, err := sess.Run(ctx, qPruneAudit, map[string]any{"before": timeParam(before)})
+	if err != nil {
+		return 0, s.classify(callerErr(ctx, fmt.Errorf("prune audit log: %w", err)))
+	}
+	rec, err := res.Single(ctx)
+	if err != nil {
+		return 0, s.classify(callerErr(ctx, fmt.Errorf("prune audit log: %w", err)))
+	}
+	n, _ := rec.Values[0].(int64)
+	return int(n), nil
+}
