@@ -47,9 +47,19 @@ type Rules struct {
 	// listed in Types (nil means true). When false, an event carrying such
 	// a type is refused with reason unknown_identifier_type.
 	AllowAnyType *bool `json:"allowAnyType,omitempty"`
+	// PersonalData names what is personal: values a caller without the
+	// pii:read scope sees masked.
+	PersonalData PersonalData `json:"personalData"`
 
 	blocked  map[string]bool
 	patterns []*regexp.Regexp
+}
+
+// PersonalData lists the identifier types and trait names whose values are
+// personal data.
+type PersonalData struct {
+	IdentifierTypes []string `json:"identifierTypes"`
+	Traits          []string `json:"traits"`
 }
 
 // Well-known identifier types.
@@ -86,6 +96,10 @@ func DefaultRules() *Rules {
 		Blocked:         []string{"null", "undefined", "none", "nan", "anonymous", "unknown", "-1"},
 		BlockedPatterns: []string{`^[0-]*$`},
 		MaxIdentifiers:  DefaultMaxIdentifiers,
+		PersonalData: PersonalData{
+			IdentifierTypes: []string{TypeEmail, TypePhone},
+			Traits:          []string{"email", "phone", "name", "first_name", "last_name", "firstName", "lastName", "address", "birthday"},
+		},
 	}
 	if err := r.compile(); err != nil {
 		panic(err) // the built-in rules are constant; a failure is a programming error
@@ -151,6 +165,17 @@ func ParseRules(data []byte) (*Rules, error) {
 	}
 	if in.AllowAnyType != nil {
 		base.AllowAnyType = in.AllowAnyType
+	}
+	if in.PersonalData.IdentifierTypes != nil {
+		base.PersonalData.IdentifierTypes = in.PersonalData.IdentifierTypes
+	}
+	if in.PersonalData.Traits != nil {
+		base.PersonalData.Traits = in.PersonalData.Traits
+	}
+	for i, t := range base.PersonalData.IdentifierTypes {
+		if !validType(t) {
+			return nil, fmt.Errorf("personalData.identifierTypes[%d]: %q is not a type name (lowercase letters, digits and _)", i, t)
+		}
 	}
 	if err := base.compile(); err != nil {
 		return nil, err

@@ -1,0 +1,146 @@
+package access
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Masking hides personal values from a caller without the pii:read scope.
+// What is personal comes from the rules (graph.Rules.PersonalData): the
+// identifier types and trait names listed there. An email keeps its first
+// character and its domain, a phone its last two digits, and any other
+// personal value becomes Masked.
+
+// Masked replaces a personal value that is neither an email nor a phone.
+const Masked = "***"
+
+// MaskEmail keeps an email's first character and its domain:
+// "ann@example.com" becomes "a***@example.com". A value that is not an
+// email is masked whole.
+func MaskEmail(v string) string {
+	at := strings.LastIndexByte(v, '@')
+	if at <= 0 {
+		return Masked
+	}
+	_, size := utf8.DecodeRuneInString(v)
+	return v[:size] + "***" + v[at:]
+}
+
+// MaskPhone keeps a phone's last two digits and its leading "+", and
+// replaces every other digit by "*": "+14155550167" becomes "+*********67".
+// Characters other than digits are dropped.
+func MaskPhone(v string) string {
+	var digits int
+	for _, r := range v {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	if digits <= 2 {
+		return Masked
+	}
+	var b strings.Builder
+	if strings.HasPrefix(v, "+") {
+		b.WriteByte('+')
+	}
+	seen := 0
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			continue
+		}
+		seen++
+		if seen > digits-2 {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('*')
+		}
+	}
+	return b.String()
+}
+
+// Masker masks the personal values the rules name.
+type Masker struct {
+	types  map[string]bool
+	traits map[string]bool
+}
+
+// NewMasker returns a masker for the personal data the rules list.
+func NewMasker(r *graph.Rules) *Masker {
+	m := &Masker{types: map[string]bool{}, traits: map[string]bool{}}
+	for _, t := range r.PersonalData.IdentifierTypes {
+		m.types[t] = true
+	}
+	for _, t := range r.PersonalData.Traits {
+		m.traits[t] = true
+	}
+	return m
+}
+
+// PersonalType reports whether identifiers of type typ are personal data.
+func (m *Masker) PersonalType(typ string) bool { return m.types[typ] }
+
+// PersonalTrait reports whether the trait name is personal data.
+func (m *Masker) PersonalTrait(name string) bool { return m.traits[name] }
+
+// Value masks v as a value of an identifier of type typ, when that type is
+// personal; otherwise it returns v.
+func (m *Masker) Value(typ, v string) string {
+	if !m.types[typ] {
+		return v
+	}
+	return maskAs(typ, v)
+}
+
+// Key masks the value part of a graph key ("email:ann@example.com"
+// becomes "email:a***@example.com") when its type is personal.
+func (m *Masker) Key(key string) string {
+	ref := graph.SplitKey(key)
+	if !m.types[ref.Type] {
+		return key
+	}
+	return ref.Type + ":" + maskAs(ref.Type, ref.Value)
+}
+
+// Trait masks a trait value when its name is personal: a string as an
+// email or phone when the name says so, anything else as Masked.
+func (m *Masker) Trait(name string, v any) any {
+	if !m.traits[name] {
+		return v
+	}
+	if s, ok := v.(string); ok {
+		return maskAs(name, s)
+	}
+	return Masked
+}
+
+// Traits returns a copy of traits with the personal ones masked, nested
+// objects included (event properties and traits are free-form).
+func (m *Masker) Traits(traits map[string]any) map[string]any {
+	if traits == nil {
+		return nil
+	}
+	out := make(map[string]any, len(traits))
+	for _, k := range slices.Sorted(maps.Keys(traits)) {
+		v := traits[k]
+		if sub, ok := v.(map[string]any); ok && !m.traits[k] {
+			out[k] = m.Traits(sub)
+			continue
+		}
+		out[k] = m.Trait(k, v)
+	}
+	return out
+}
+
+func maskAs(kind, v string) string {
+	switch kind {
+	case graph.TypeEmail:
+		return MaskEmail(v)
+	case graph.TypePhone:
+		return MaskPhone(v)
+	}
+	return Masked
+}

@@ -1,0 +1,74 @@
+package access
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+func TestMaskEmailAndPhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"ann@example.com":    "a***@example.com",
+		"élodie@exemple.fr":  "é***@exemple.fr",
+		"not-an-email":       "***",
+		"@example.com":       "***",
+		"x@y":                "x***@y",
+		"first.last@corp.io": "f***@corp.io",
+	} {
+		if got := MaskEmail(in); got != want {
+			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"+14155550167":    "+*********67", // the issue's example: 11 digits, 9 hidden
+		"+39 333 1234567": "+**********67",
+		"0167":            "**67",
+		"67":              "***",
+		"":                "***",
+	} {
+		if got := MaskPhone(in); got != want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMaskerFollowsTheRules(t *testing.T) {
+	m := NewMasker(graph.DefaultRules())
+	if got := m.Key("email:ann@example.com"); got != "email:a***@example.com" {
+		t.Errorf("Key(email) = %q", got)
+	}
+	if got := m.Key("user_id:u-42"); got != "user_id:u-42" {
+		t.Errorf("Key(user_id) = %q, want it unmasked", got)
+	}
+	if got := m.Value("phone", "+14155550167"); got != "+*********67" {
+		t.Errorf("Value(phone) = %q", got)
+	}
+	traits := map[string]any{
+		"name": "Ann", "email": "ann@example.com", "plan": "pro", "age": 41.0,
+		"address": map[string]any{"city": "Oslo"},
+		"context": map[string]any{"firstName": "Ann", "score": 3.0},
+	}
+	want := map[string]any{
+		"name": "***", "email": "a***@example.com", "plan": "pro", "age": 41.0,
+		"address": "***",
+		"context": map[string]any{"firstName": "***", "score": 3.0},
+	}
+	if got := m.Traits(traits); !reflect.DeepEqual(got, want) {
+		t.Errorf("Traits = %v, want %v", got, want)
+	}
+	if traits["name"] != "Ann" {
+		t.Error("Traits changed its argument")
+	}
+	r, err := graph.ParseRules([]byte(`{"personalData": {"identifierTypes": ["crm_id"], "traits": ["nickname"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = NewMasker(r)
+	if m.Key("crm_id:C1") != "crm_id:***" || m.Key("email:ann@example.com") != "email:ann@example.com" || m.Trait("nickname", "Annie") != "***" || m.Trait("name", "Ann") != "Ann" {
+		t.Error("a rules file's personalData replaces the default lists")
+	}
+	if _, err := graph.ParseRules([]byte(`{"personalData": {"identifierTypes": ["Bad Type"]}}`)); err == nil {
+		t.Error("a bad type name in personalData was accepted")
+	}
+}
