@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/idgraph/cdp/gql"
 )
@@ -225,4 +226,67 @@ func complexity(maxPage int) gql.ComplexityRoot {
 		return satAdd(10, satMul(max(len(events), 1), child))
 	}
 	return c
+}
+
+// selectionLimit refuses a document holding more than max field selections
+// before gqlgen validates it: the validator's overlapping-fields rule
+// compares fields pairwise, so a document of 14,000 selections of one field
+// would cost seconds of CPU. It runs before gqlgen's own parse (as an
+// OperationParameterMutator), parses the document itself within the same
+// token limit, and counts every field node: in each operation, and in each
+// fragment definition once (spreads are not expanded; the complexity limit
+// prices expansion). A document already in the query cache has passed.
+// A document that does not parse is left to gqlgen, which reports why.
+type selectionLimit struct {
+	max       int
+	maxTokens int
+	cache     graphql.Cache[*ast.QueryDocument]
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = selectionLimit{}
+
+func (selectionLimit) ExtensionName() string                          { return "SelectionLimit" }
+func (selectionLimit) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (l selectionLimit) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if l.cache != nil {
+		if _, ok := l.cache.Get(ctx, p.Query); ok {
+			return nil
+		}
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, l.maxTokens)
+	if err != nil || doc == nil {
+		return nil
+	}
+	n := 0
+	for _, op := range doc.Operations {
+		n += countFields(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		n += countFields(f.SelectionSet)
+	}
+	if n > l.max {
+		e := gqlerror.Errorf("document has %d field selections, which exceeds the limit of %d", n, l.max)
+		setCode(e, CodeQueryTooLarge)
+		return e
+	}
+	return nil
+}
+
+// countFields counts the field nodes of a selection set, inline fragments'
+// included; fragment spreads count nothing here.
+func countFields(ss ast.SelectionSet) int {
+	n := 0
+	for _, sel := range ss {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n += 1 + countFields(s.SelectionSet)
+		case *ast.InlineFragment:
+			n += countFields(s.SelectionSet)
+		}
+	}
+	return n
 }
