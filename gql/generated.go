@@ -74,7 +74,7 @@ type ComplexityRoot struct {
 		LastSeen  func(childComplexity int) int
 		Profile   func(childComplexity int) int
 		Sources   func(childComplexity int) int
-		Traits    func(childComplexity int) int
+		Traits    func(childComplexity int, first *int) int
 		Type      func(childComplexity int) int
 		Value     func(childComplexity int) int
 	}
@@ -165,14 +165,14 @@ type ComplexityRoot struct {
 	Profile struct {
 		CreatedAt     func(childComplexity int) int
 		ExplainLink   func(childComplexity int, a IdentifierInput, b IdentifierInput) int
-		History       func(childComplexity int) int
+		History       func(childComplexity int, first *int) int
 		ID            func(childComplexity int) int
-		Identifiers   func(childComplexity int, types []string) int
+		Identifiers   func(childComplexity int, types []string, first *int) int
 		IdentityGraph func(childComplexity int) int
 		Journey       func(childComplexity int, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) int
 		Size          func(childComplexity int) int
-		TraitSources  func(childComplexity int, name *string) int
-		TraitValues   func(childComplexity int) int
+		TraitSources  func(childComplexity int, name *string, first *int) int
+		TraitValues   func(childComplexity int, first *int) int
 		Traits        func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 	}
@@ -243,7 +243,7 @@ type EventResolver interface {
 type IdentifierResolver interface {
 	Sources(ctx context.Context, obj *graph.Identifier) ([]string, error)
 	Profile(ctx context.Context, obj *graph.Identifier) (*graph.Profile, error)
-	Traits(ctx context.Context, obj *graph.Identifier) ([]*TraitValue, error)
+	Traits(ctx context.Context, obj *graph.Identifier, first *int) ([]*TraitValue, error)
 }
 type LinkStepResolver interface {
 	EvidenceEvent(ctx context.Context, obj *LinkStep) (*graph.Event, error)
@@ -255,12 +255,12 @@ type MutationResolver interface {
 	Ingest(ctx context.Context, events []*EventInput) (*IngestResult, error)
 }
 type ProfileResolver interface {
-	Identifiers(ctx context.Context, obj *graph.Profile, types []string) ([]*graph.Identifier, error)
+	Identifiers(ctx context.Context, obj *graph.Profile, types []string, first *int) ([]*graph.Identifier, error)
 	Traits(ctx context.Context, obj *graph.Profile) (any, error)
-	TraitValues(ctx context.Context, obj *graph.Profile) ([]*TraitValue, error)
-	TraitSources(ctx context.Context, obj *graph.Profile, name *string) ([]*TraitValue, error)
+	TraitValues(ctx context.Context, obj *graph.Profile, first *int) ([]*TraitValue, error)
+	TraitSources(ctx context.Context, obj *graph.Profile, name *string, first *int) ([]*TraitValue, error)
 	Journey(ctx context.Context, obj *graph.Profile, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) (*EventConnection, error)
-	History(ctx context.Context, obj *graph.Profile) ([]*graph.ProfileChange, error)
+	History(ctx context.Context, obj *graph.Profile, first *int) ([]*graph.ProfileChange, error)
 	IdentityGraph(ctx context.Context, obj *graph.Profile) (*IdentityGraph, error)
 	ExplainLink(ctx context.Context, obj *graph.Profile, a IdentifierInput, b IdentifierInput) (*LinkExplanation, error)
 }
@@ -437,7 +437,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Identifier.Traits(childComplexity), true
+		args, err := ec.field_Identifier_traits_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Identifier.Traits(childComplexity, args["first"].(*int)), true
 	case "Identifier.type":
 		if e.ComplexityRoot.Identifier.Type == nil {
 			break
@@ -821,7 +826,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Profile.History(childComplexity), true
+		args, err := ec.field_Profile_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Profile.History(childComplexity, args["first"].(*int)), true
 	case "Profile.id":
 		if e.ComplexityRoot.Profile.ID == nil {
 			break
@@ -838,7 +848,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Profile.Identifiers(childComplexity, args["types"].([]string)), true
+		return e.ComplexityRoot.Profile.Identifiers(childComplexity, args["types"].([]string), args["first"].(*int)), true
 	case "Profile.identityGraph":
 		if e.ComplexityRoot.Profile.IdentityGraph == nil {
 			break
@@ -872,13 +882,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Profile.TraitSources(childComplexity, args["name"].(*string)), true
+		return e.ComplexityRoot.Profile.TraitSources(childComplexity, args["name"].(*string), args["first"].(*int)), true
 	case "Profile.traitValues":
 		if e.ComplexityRoot.Profile.TraitValues == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Profile.TraitValues(childComplexity), true
+		args, err := ec.field_Profile_traitValues_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Profile.TraitValues(childComplexity, args["first"].(*int)), true
 	case "Profile.traits":
 		if e.ComplexityRoot.Profile.Traits == nil {
 			break
@@ -1198,8 +1213,13 @@ corrections that undo wrong merges.
 
 Errors carry ` + "`" + `extensions.code` + "`" + `: NOT_FOUND, INVALID_ARGUMENT, CONFLICT,
 UNAVAILABLE or INTERNAL for resolver errors; GRAPHQL_PARSE_FAILED,
-GRAPHQL_VALIDATION_FAILED, DEPTH_LIMIT_EXCEEDED,
-COMPLEXITY_LIMIT_EXCEEDED or INVALID_ARGUMENT for refused requests.
+GRAPHQL_VALIDATION_FAILED, QUERY_TOO_LARGE, DEPTH_LIMIT_EXCEEDED,
+COMPLEXITY_LIMIT_EXCEEDED or INVALID_ARGUMENT for refused requests;
+RESPONSE_TOO_LARGE for an answer over the size limit.
+
+Every list is bounded: pages by ` + "`" + `first` + "`" + `/` + "`" + `last` + "`" + `, the other lists by a
+` + "`" + `first` + "`" + ` argument whose default is its cap, and the complexity limit prices
+each list by that bound.
 """
 schema {
   query: Query
@@ -1297,14 +1317,18 @@ type Profile {
   size: Int!
   createdAt: DateTime!
   updatedAt: DateTime!
-  "The profile's identifiers ordered by type and value, optionally only some types."
-  identifiers(types: [String!]): [Identifier!]!
+  """
+  The profile's identifiers ordered by type and value, optionally only some
+  types; the first ` + "`" + `first` + "`" + ` of them. ` + "`" + `first` + "`" + ` defaults to, and may not exceed,
+  the identity rules' ` + "`" + `maxIdentifiers` + "`" + ` (200 by default).
+  """
+  identifiers(types: [String!], first: Int): [Identifier!]!
   "The current value of each trait, as a JSON object: per name, the most recently reported value across the profile's identifiers."
   traits: JSON!
-  "The current value of each trait with the source and time it was reported, ordered by name."
-  traitValues: [TraitValue!]!
-  "Every value reported for each trait by each identifier, newest first; ` + "`" + `name` + "`" + ` selects one trait."
-  traitSources(name: String): [TraitValue!]!
+  "The current value of each trait with the source and time it was reported, ordered by name; the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  traitValues(first: Int): [TraitValue!]!
+  "Every value reported for each trait by each identifier, newest first; ` + "`" + `name` + "`" + ` selects one trait. The first ` + "`" + `first` + "`" + ` (default and most 500)."
+  traitSources(name: String, first: Int): [TraitValue!]!
   """
   The profile's events, newest first (by timestamp, ties by id descending).
   ` + "`" + `first` + "`" + ` defaults to 20, at most 500. ` + "`" + `types` + "`" + ` and ` + "`" + `channels` + "`" + ` filter;
@@ -1319,8 +1343,8 @@ type Profile {
     from: DateTime
     to: DateTime
   ): EventConnection!
-  "Merges and splits this profile took part in, oldest first."
-  history: [ProfileChange!]!
+  "Merges and splits this profile took part in, oldest first; the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  history(first: Int): [ProfileChange!]!
   "The profile's identifiers and links, ready to draw, with refused links marked."
   identityGraph: IdentityGraph!
   "Why two identifiers share a profile, or why they do not."
@@ -1339,8 +1363,8 @@ type Identifier {
   sources: [String!]!
   "The profile holding the identifier."
   profile: Profile
-  "Traits reported with this identifier, ordered by name."
-  traits: [TraitValue!]!
+  "Traits reported with this identifier, ordered by name; the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  traits(first: Int): [TraitValue!]!
 }
 
 "A trait value with where and when it was reported."
@@ -2044,6 +2068,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Identifier_traits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_ingest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2162,6 +2200,20 @@ func (ec *executionContext) field_Profile_explainLink_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Profile_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Profile_identifiers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2173,6 +2225,14 @@ func (ec *executionContext) field_Profile_identifiers_args(ctx context.Context, 
 		return nil, err
 	}
 	args["types"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -2241,6 +2301,28 @@ func (ec *executionContext) field_Profile_traitSources_args(ctx context.Context,
 		return nil, err
 	}
 	args["name"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Profile_traitValues_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -3079,7 +3161,8 @@ func (ec *executionContext) _Identifier_traits(ctx context.Context, field graphq
 			return ec.fieldContext_Identifier_traits(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Identifier().Traits(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Identifier().Traits(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
@@ -3089,7 +3172,7 @@ func (ec *executionContext) _Identifier_traits(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Identifier_traits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Identifier_traits(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Identifier",
 		Field:      field,
@@ -3098,6 +3181,17 @@ func (ec *executionContext) fieldContext_Identifier_traits(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TraitValue(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Identifier_traits_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4579,7 +4673,7 @@ func (ec *executionContext) _Profile_identifiers(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Profile().Identifiers(ctx, obj, fc.Args["types"].([]string))
+			return ec.Resolvers.Profile().Identifiers(ctx, obj, fc.Args["types"].([]string), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*graph.Identifier) graphql.Marshaler {
@@ -4645,7 +4739,8 @@ func (ec *executionContext) _Profile_traitValues(ctx context.Context, field grap
 			return ec.fieldContext_Profile_traitValues(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Profile().TraitValues(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Profile().TraitValues(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
@@ -4655,7 +4750,7 @@ func (ec *executionContext) _Profile_traitValues(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Profile_traitValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Profile_traitValues(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Profile",
 		Field:      field,
@@ -4664,6 +4759,17 @@ func (ec *executionContext) fieldContext_Profile_traitValues(_ context.Context, 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TraitValue(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Profile_traitValues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4678,7 +4784,7 @@ func (ec *executionContext) _Profile_traitSources(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Profile().TraitSources(ctx, obj, fc.Args["name"].(*string))
+			return ec.Resolvers.Profile().TraitSources(ctx, obj, fc.Args["name"].(*string), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
@@ -4765,7 +4871,8 @@ func (ec *executionContext) _Profile_history(ctx context.Context, field graphql.
 			return ec.fieldContext_Profile_history(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Profile().History(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Profile().History(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*graph.ProfileChange) graphql.Marshaler {
@@ -4775,7 +4882,7 @@ func (ec *executionContext) _Profile_history(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Profile_history(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Profile_history(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Profile",
 		Field:      field,
@@ -4784,6 +4891,17 @@ func (ec *executionContext) fieldContext_Profile_history(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProfileChange(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Profile_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -208,4 +211,123 @@ func TestIssueDocumentsRefused(t *testing.T) {
 			t.Errorf("peak heap in use %d MB, want under 200 MB", peak>>20)
 		}
 	})
+}
+
+// TestBoundedLists: the lists without pages take a first whose default is
+// their cap, the complexity prices them by that bound, and first caps them.
+func TestBoundedLists(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		bigProfile(e)
+		e.apply(
+			withTraits(ev("tr-1", t0, "identify", "user_id:tr", "email:tr@example.com"), map[string]any{"c": 3, "a": 1, "b": 2}),
+			withTraits(ev("tr-2", t0.Add(time.Minute), "identify", "email:tr@example.com"), map[string]any{"a": 10, "d": 4}),
+		)
+
+		// 20 aliases of a profile's identifiers: priced at the old estimate
+		// of 10 identifiers (20 x (2 + 10 x 6) = 1,240) this passed, though
+		// the answer holds 4,000 identifiers of 900 bytes, twice over. Priced
+		// at the bound (200) it costs 20 x (2 + 200 x 6) = 24,040 and is refused; with first: 10
+		// the client pays for what it asks.
+		sel := `profileByIdentifier(type: "user_id", value: "big") { identifiers%s { type value key firstSeen lastSeen sources } }`
+		doc := func(args string) string {
+			var b strings.Builder
+			b.WriteString("{")
+			for i := range 20 {
+				fmt.Fprintf(&b, " a%d: "+sel, i, args)
+			}
+			b.WriteString(" }")
+			return b.String()
+		}
+		e.refused(doc(""), nil, CodeComplexityLimit, "complexity 24040", "limit of 20000")
+		e.refused(doc("(first: 200)"), nil, CodeComplexityLimit, "complexity 24040")
+		var few map[string]struct{ Identifiers []struct{ Key string } }
+		e.query(doc("(first: 10)"), nil, &few)
+		if len(few) != 20 || len(few["a0"].Identifiers) != 10 {
+			t.Fatalf("20 aliases of identifiers(first: 10): %d aliases, %d identifiers", len(few), len(few["a0"].Identifiers))
+		}
+
+		// first caps the list, keeping the order; the default is
+		// maxIdentifiers, and more is refused.
+		var ids struct {
+			P struct {
+				All   []struct{ Key string } `json:"all"`
+				Seven []struct{ Key string } `json:"seven"`
+				None  []struct{ Key string } `json:"none"`
+			} `json:"profileByIdentifier"`
+		}
+		e.query(`{ profileByIdentifier(type: "user_id", value: "big") { all: identifiers { key } seven: identifiers(first: 7) { key } none: identifiers(first: 0) { key } } }`, nil, &ids)
+		if len(ids.P.All) != 200 || len(ids.P.None) != 0 || len(ids.P.Seven) != 7 {
+			t.Fatalf("identifiers: %d by default, %d with first 7, %d with first 0", len(ids.P.All), len(ids.P.Seven), len(ids.P.None))
+		}
+		for i, id := range ids.P.Seven {
+			if id.Key != ids.P.All[i].Key {
+				t.Fatalf("identifiers(first: 7)[%d] = %.20s, want %.20s", i, id.Key, ids.P.All[i].Key)
+			}
+		}
+		e.refused(`{ profileByIdentifier(type: "user_id", value: "big") { identifiers(first: 201) { key } } }`, nil,
+			CodeInvalidArgument, `"first"`, "Profile.identifiers", "between 0 and 200", "201")
+
+		// Traits: current values by name, every reported value newest first,
+		// an identifier's own; first keeps the head of each.
+		var tr struct {
+			P struct {
+				TraitValues  []struct{ Name string }
+				TraitSources []struct {
+					Name  string
+					Value any
+				}
+				Identifiers []struct {
+					Key    string
+					Traits []struct{ Name string }
+				}
+				History []struct{ Kind string }
+			} `json:"profileByIdentifier"`
+		}
+		e.query(`{ profileByIdentifier(type: "user_id", value: "tr") {
+		  traitValues(first: 2) { name } traitSources(first: 2) { name value }
+		  identifiers(types: ["user_id"]) { key traits(first: 1) { name } } history(first: 0) { kind } } }`, nil, &tr)
+		if got := fmt.Sprint(tr.P.TraitValues); got != "[{a} {b}]" {
+			t.Errorf("traitValues(first: 2) = %s, want [{a} {b}]", got)
+		}
+		if len(tr.P.TraitSources) != 2 || fmt.Sprint(tr.P.TraitSources[0].Value) == "" {
+			t.Errorf("traitSources(first: 2) = %+v", tr.P.TraitSources)
+		}
+		for _, ts := range tr.P.TraitSources {
+			if ts.Name != "a" && ts.Name != "d" {
+				t.Errorf("traitSources(first: 2) holds %q; the newest values are a and d", ts.Name)
+			}
+		}
+		if len(tr.P.Identifiers) != 1 || fmt.Sprint(tr.P.Identifiers[0].Traits) != "[{a}]" {
+			t.Errorf("identifier traits(first: 1) = %+v, want [{a}]", tr.P.Identifiers)
+		}
+		if tr.P.History == nil || len(tr.P.History) != 0 {
+			t.Errorf("history(first: 0) = %+v", tr.P.History)
+		}
+		for _, q := range []string{`traitValues(first: 501) { name }`, `traitSources(first: 501) { name }`, `history(first: 501) { kind }`,
+			`identifiers { traits(first: 501) { name } }`} {
+			e.refused(`{ profileByIdentifier(type: "user_id", value: "tr") { `+q+` } }`, nil, CodeInvalidArgument, `"first"`, "500")
+		}
+		// Nested lists multiply their bounds: 200 identifiers of 500 traits.
+		e.refused(`{ profileByIdentifier(type: "user_id", value: "tr") { identifiers { traits { name } } } }`, nil, CodeComplexityLimit, "complexity 100202") // 1 + (1 + 200 x (1 + 500 x 1))
+	})
+}
+
+// TestIdentifiersBoundFollowsRules: the bound of Profile.identifiers is the
+// rules' maxIdentifiers.
+func TestIdentifiersBoundFollowsRules(t *testing.T) {
+	rules := graph.DefaultRules()
+	rules.MaxIdentifiers = 3
+	cfg := testConfig()
+	cfg.Logger = zerolog.Nop()
+	srv := httptest.NewServer(NewHandler(graph.NewEngine(storetest.OpenEmbedded(t), rules), nil, cfg))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv}
+	e.refused(`{ profiles(first: 1) { nodes { identifiers(first: 4) { key } } } }`, nil, CodeInvalidArgument, "between 0 and 3", "got 4")
+	e.query(`{ profiles(first: 1) { nodes { identifiers(first: 3) { key } } } }`, nil, nil)
+	// Priced by the rules' bound: 1 + 500 x (1 + 1 + 3 x 1) = 2,501 passes;
+	// under the default rules (200) it would cost 101,001.
+	e.query(`{ profiles(first: 500) { nodes { identifiers { key } } } }`, nil, nil)
+	def := newEnv(t, storetest.OpenEmbedded(t), testConfig(), nil)
+	def.refused(`{ profiles(first: 500) { nodes { identifiers { key } } } }`, nil, CodeComplexityLimit, "complexity 101001")
 }

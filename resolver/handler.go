@@ -129,7 +129,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 		ing = engineIngester{engine}
 	}
 	res := &Resolver{engine: engine, ingest: ing, cfg: cfg}
-	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Complexity: complexity(cfg.MaxPage)})
+	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Complexity: complexity(cfg.MaxPage, res.maxIdentifiers())})
 
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})
@@ -144,7 +144,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	}
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
 	srv.Use(responseLimit{max: cfg.MaxResponseBytes})
-	srv.Use(requestLimits{maxDepth: cfg.MaxDepth, maxPage: cfg.MaxPage, maxComplexity: cfg.MaxComplexity})
+	srv.Use(requestLimits{maxDepth: cfg.MaxDepth, maxPage: cfg.MaxPage, maxIdentifiers: res.maxIdentifiers(), maxComplexity: cfg.MaxComplexity})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	srv.SetErrorPresenter(presenter(cfg.Suggestions))
 	srv.SetRecoverFunc(recoverFunc)
