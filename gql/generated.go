@@ -30,6 +30,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Event() EventResolver
 	Identifier() IdentifierResolver
+	IdentityGraph() IdentityGraphResolver
+	LinkExplanation() LinkExplanationResolver
 	LinkStep() LinkStepResolver
 	Mutation() MutationResolver
 	Profile() ProfileResolver
@@ -99,8 +101,8 @@ type ComplexityRoot struct {
 	}
 
 	IdentityGraph struct {
-		Edges     func(childComplexity int) int
-		Nodes     func(childComplexity int) int
+		Edges     func(childComplexity int, first *int) int
+		Nodes     func(childComplexity int, first *int) int
 		ProfileID func(childComplexity int) int
 	}
 
@@ -131,10 +133,10 @@ type ComplexityRoot struct {
 
 	LinkExplanation struct {
 		Linked   func(childComplexity int) int
-		Path     func(childComplexity int) int
+		Path     func(childComplexity int, first *int) int
 		ProfileA func(childComplexity int) int
 		ProfileB func(childComplexity int) int
-		Refusals func(childComplexity int) int
+		Refusals func(childComplexity int, first *int) int
 	}
 
 	LinkStep struct {
@@ -244,6 +246,14 @@ type IdentifierResolver interface {
 	Sources(ctx context.Context, obj *graph.Identifier) ([]string, error)
 	Profile(ctx context.Context, obj *graph.Identifier) (*graph.Profile, error)
 	Traits(ctx context.Context, obj *graph.Identifier, first *int) ([]*TraitValue, error)
+}
+type IdentityGraphResolver interface {
+	Nodes(ctx context.Context, obj *IdentityGraph, first *int) ([]*IdentityNode, error)
+	Edges(ctx context.Context, obj *IdentityGraph, first *int) ([]*IdentityEdge, error)
+}
+type LinkExplanationResolver interface {
+	Path(ctx context.Context, obj *LinkExplanation, first *int) ([]*LinkStep, error)
+	Refusals(ctx context.Context, obj *LinkExplanation, first *int) ([]*RefusedLink, error)
 }
 type LinkStepResolver interface {
 	EvidenceEvent(ctx context.Context, obj *LinkStep) (*graph.Event, error)
@@ -541,13 +551,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.IdentityGraph.Edges(childComplexity), true
+		args, err := ec.field_IdentityGraph_edges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.IdentityGraph.Edges(childComplexity, args["first"].(*int)), true
 	case "IdentityGraph.nodes":
 		if e.ComplexityRoot.IdentityGraph.Nodes == nil {
 			break
 		}
 
-		return e.ComplexityRoot.IdentityGraph.Nodes(childComplexity), true
+		args, err := ec.field_IdentityGraph_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.IdentityGraph.Nodes(childComplexity, args["first"].(*int)), true
 	case "IdentityGraph.profileId":
 		if e.ComplexityRoot.IdentityGraph.ProfileID == nil {
 			break
@@ -665,7 +685,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.LinkExplanation.Path(childComplexity), true
+		args, err := ec.field_LinkExplanation_path_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.LinkExplanation.Path(childComplexity, args["first"].(*int)), true
 	case "LinkExplanation.profileA":
 		if e.ComplexityRoot.LinkExplanation.ProfileA == nil {
 			break
@@ -683,7 +708,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.LinkExplanation.Refusals(childComplexity), true
+		args, err := ec.field_LinkExplanation_refusals_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.LinkExplanation.Refusals(childComplexity, args["first"].(*int)), true
 
 	case "LinkStep.count":
 		if e.ComplexityRoot.LinkStep.Count == nil {
@@ -1471,10 +1501,10 @@ type ProfileChange {
 "A profile's identity graph."
 type IdentityGraph {
   profileId: ID!
-  "The profile's identifiers, then the far ends of refused links (which belong to other profiles)."
-  nodes: [IdentityNode!]!
-  "Accepted links, then refused links (` + "`" + `rejected: true` + "`" + `)."
-  edges: [IdentityEdge!]!
+  "The profile's identifiers, then the far ends of refused links (which belong to other profiles); the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  nodes(first: Int): [IdentityNode!]!
+  "Accepted links, then refused links (` + "`" + `rejected: true` + "`" + `); the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  edges(first: Int): [IdentityEdge!]!
 }
 
 type IdentityNode {
@@ -1516,10 +1546,10 @@ type LinkExplanation {
   linked: Boolean!
   profileA: ID
   profileB: ID
-  "When linked: the shortest chain of accepted links from ` + "`" + `a` + "`" + ` to ` + "`" + `b` + "`" + `."
-  path: [LinkStep!]!
-  "When not linked: the refused links between the two profiles."
-  refusals: [RefusedLink!]!
+  "When linked: the shortest chain of accepted links from ` + "`" + `a` + "`" + ` to ` + "`" + `b` + "`" + `; the first ` + "`" + `first` + "`" + ` steps (default and most 500)."
+  path(first: Int): [LinkStep!]!
+  "When not linked: the refused links between the two profiles; the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  refusals(first: Int): [RefusedLink!]!
 }
 
 "One accepted link on a path, walked from ` + "`" + `from` + "`" + ` to ` + "`" + `to` + "`" + `."
@@ -2069,6 +2099,62 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // region    ***************************** args.gotpl *****************************
 
 func (ec *executionContext) field_Identifier_traits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_IdentityGraph_edges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_IdentityGraph_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_LinkExplanation_path_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_LinkExplanation_refusals_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -3527,7 +3613,8 @@ func (ec *executionContext) _IdentityGraph_nodes(ctx context.Context, field grap
 			return ec.fieldContext_IdentityGraph_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.IdentityGraph().Nodes(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*IdentityNode) graphql.Marshaler {
@@ -3537,15 +3624,26 @@ func (ec *executionContext) _IdentityGraph_nodes(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_IdentityGraph_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_IdentityGraph_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "IdentityGraph",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_IdentityNode(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_IdentityGraph_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3559,7 +3657,8 @@ func (ec *executionContext) _IdentityGraph_edges(ctx context.Context, field grap
 			return ec.fieldContext_IdentityGraph_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.IdentityGraph().Edges(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*IdentityEdge) graphql.Marshaler {
@@ -3569,15 +3668,26 @@ func (ec *executionContext) _IdentityGraph_edges(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_IdentityGraph_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_IdentityGraph_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "IdentityGraph",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_IdentityEdge(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_IdentityGraph_edges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4037,7 +4147,8 @@ func (ec *executionContext) _LinkExplanation_path(ctx context.Context, field gra
 			return ec.fieldContext_LinkExplanation_path(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Path, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.LinkExplanation().Path(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*LinkStep) graphql.Marshaler {
@@ -4047,15 +4158,26 @@ func (ec *executionContext) _LinkExplanation_path(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LinkExplanation_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_LinkExplanation_path(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "LinkExplanation",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_LinkStep(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_LinkExplanation_path_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4069,7 +4191,8 @@ func (ec *executionContext) _LinkExplanation_refusals(ctx context.Context, field
 			return ec.fieldContext_LinkExplanation_refusals(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Refusals, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.LinkExplanation().Refusals(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*RefusedLink) graphql.Marshaler {
@@ -4079,15 +4202,26 @@ func (ec *executionContext) _LinkExplanation_refusals(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LinkExplanation_refusals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_LinkExplanation_refusals(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "LinkExplanation",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RefusedLink(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_LinkExplanation_refusals_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7582,18 +7716,20 @@ func (ec *executionContext) _IdentityGraph(ctx context.Context, sel ast.Selectio
 		case "profileId":
 			out.Values[i] = ec._IdentityGraph_profileId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "nodes":
-			out.Values[i] = ec._IdentityGraph_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IdentityGraph_nodes(ctx, field, obj)
+				})
 		case "edges":
-			out.Values[i] = ec._IdentityGraph_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IdentityGraph_edges(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7789,28 +7925,30 @@ func (ec *executionContext) _LinkExplanation(ctx context.Context, sel ast.Select
 		case "linked":
 			out.Values[i] = ec._LinkExplanation_linked(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "profileA":
 			out.Values[i] = ec._LinkExplanation_profileA(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "profileB":
 			out.Values[i] = ec._LinkExplanation_profileB(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "path":
-			out.Values[i] = ec._LinkExplanation_path(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LinkExplanation_path(ctx, field, obj)
+				})
 		case "refusals":
-			out.Values[i] = ec._LinkExplanation_refusals(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LinkExplanation_refusals(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

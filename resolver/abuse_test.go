@@ -268,6 +268,45 @@ func TestBoundedLists(t *testing.T) {
 		e.refused(`{ profileByIdentifier(type: "user_id", value: "big") { identifiers(first: 201) { key } } }`, nil,
 			CodeInvalidArgument, `"first"`, "Profile.identifiers", "between 0 and 200", "201")
 
+		// The identity graph's lists and an explanation's too.
+		var g struct {
+			P struct {
+				IdentityGraph struct {
+					Nodes, Three []struct{ ID string }
+					Edges, Two   []struct{ From, To string }
+				}
+				ExplainLink struct {
+					Linked bool
+					Path   []struct{ Source string }
+					None   []struct{ Source string }
+				}
+			} `json:"profileByIdentifier"`
+		}
+		e.query(`{ profileByIdentifier(type: "user_id", value: "big") {
+		  identityGraph { nodes { id } three: nodes(first: 3) { id } edges { from to } two: edges(first: 2) { from to } }
+		  explainLink(a: {type: "user_id", value: "big"}, b: {type: "user_id", value: "big"}) { linked path { source } none: path(first: 0) { source } } } }`, nil, &g)
+		ig := g.P.IdentityGraph
+		if len(ig.Nodes) != 200 || len(ig.Edges) != 199 || len(ig.Three) != 3 || len(ig.Two) != 2 {
+			t.Fatalf("identity graph: %d nodes, %d edges; first 3 nodes: %d, first 2 edges: %d", len(ig.Nodes), len(ig.Edges), len(ig.Three), len(ig.Two))
+		}
+		for i := range ig.Three {
+			if ig.Three[i] != ig.Nodes[i] {
+				t.Errorf("nodes(first: 3)[%d] is not the graph's node %d", i, i)
+			}
+		}
+		for i := range ig.Two {
+			if ig.Two[i] != ig.Edges[i] {
+				t.Errorf("edges(first: 2)[%d] is not the graph's edge %d", i, i)
+			}
+		}
+		if g.P.ExplainLink.None == nil || len(g.P.ExplainLink.None) != 0 {
+			t.Errorf("path(first: 0) = %+v", g.P.ExplainLink.None)
+		}
+		for _, q := range []string{`identityGraph { nodes(first: 501) { id } }`, `identityGraph { edges(first: 501) { from } }`,
+			`explainLink(a: {type: "user_id", value: "big"}, b: {type: "user_id", value: "big"}) { refusals(first: 501) { reason } }`} {
+			e.refused(`{ profileByIdentifier(type: "user_id", value: "big") { `+q+` } }`, nil, CodeInvalidArgument, `"first"`, "500")
+		}
+
 		// Traits: current values by name, every reported value newest first,
 		// an identifier's own; first keeps the head of each.
 		var tr struct {

@@ -191,12 +191,6 @@ func pageCost(n *int, def, maxPage int) int {
 	return min(max(*n, 1), maxPage)
 }
 
-// Estimated sizes of lists that take no first, for pricing.
-const (
-	estGraph = 20
-	estPath  = 5
-)
-
 // boundOf is the most items a list with this first can hold: first, or
 // the cap when first is absent (at least 1, for pricing).
 func boundOf(first *int, cap int) int {
@@ -237,8 +231,9 @@ func (r *Resolver) maxIdentifiers() int {
 }
 
 // complexity prices list fields by their page size (first/last) or, for
-// unpaged lists, by an estimate of their length; the graph and explanations
-// carry a fixed cost for their store reads.
+// the other lists, by their first or their cap; only an event's
+// identifiers (a handful per event) are priced by an estimate. The graph
+// and explanations carry a fixed cost for their store reads.
 func complexity(maxPage, maxIdentifiers int) gql.ComplexityRoot {
 	var c gql.ComplexityRoot
 	list := func(n int) func(int) int {
@@ -253,7 +248,7 @@ func complexity(maxPage, maxIdentifiers int) gql.ComplexityRoot {
 		}
 		return satAdd(1, satMul(n, child))
 	}
-	c.Query.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, satMul(estPath, child)) }
+	c.Query.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, child) }
 	c.Profile.Journey = func(child int, first *int, _ *string, _, _ []string, _, _ *time.Time) int {
 		return satAdd(1, satMul(pageCost(first, defaultJourneyPage, maxPage), child))
 	}
@@ -267,8 +262,12 @@ func complexity(maxPage, maxIdentifiers int) gql.ComplexityRoot {
 	c.Profile.TraitValues = bounded(maxPage)
 	c.Profile.TraitSources = func(child int, _ *string, first *int) int { return satAdd(1, satMul(boundOf(first, maxPage), child)) }
 	c.Profile.History = bounded(maxPage)
-	c.Profile.IdentityGraph = func(child int) int { return satAdd(50, satMul(estGraph, child)) }
-	c.Profile.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, satMul(estPath, child)) }
+	c.Profile.IdentityGraph = func(child int) int { return satAdd(50, child) }
+	c.IdentityGraph.Nodes = bounded(maxPage)
+	c.IdentityGraph.Edges = bounded(maxPage)
+	c.Profile.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, child) }
+	c.LinkExplanation.Path = bounded(maxPage)
+	c.LinkExplanation.Refusals = bounded(maxPage)
 	c.Event.Identifiers = list(3)
 	c.Identifier.Traits = bounded(maxPage)
 	c.Mutation.Ingest = func(child int, events []*gql.EventInput) int {

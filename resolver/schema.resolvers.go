@@ -80,6 +80,22 @@ func (r *identifierResolver) Traits(ctx context.Context, obj *graph.Identifier, 
 	return firstOf(traitList(obj.Key, obj.Traits), first, r.cfg.MaxPage), nil
 }
 
+func (r *identityGraphResolver) Nodes(ctx context.Context, obj *gql.IdentityGraph, first *int) ([]*gql.IdentityNode, error) {
+	return firstOf(obj.Nodes, first, r.cfg.MaxPage), nil
+}
+
+func (r *identityGraphResolver) Edges(ctx context.Context, obj *gql.IdentityGraph, first *int) ([]*gql.IdentityEdge, error) {
+	return firstOf(obj.Edges, first, r.cfg.MaxPage), nil
+}
+
+func (r *linkExplanationResolver) Path(ctx context.Context, obj *gql.LinkExplanation, first *int) ([]*gql.LinkStep, error) {
+	return firstOf(obj.Path, first, r.cfg.MaxPage), nil
+}
+
+func (r *linkExplanationResolver) Refusals(ctx context.Context, obj *gql.LinkExplanation, first *int) ([]*gql.RefusedLink, error) {
+	return firstOf(obj.Refusals, first, r.cfg.MaxPage), nil
+}
+
 func (r *linkStepResolver) EvidenceEvent(ctx context.Context, obj *gql.LinkStep) (*graph.Event, error) {
 	return r.event(ctx, obj.Evidence)
 }
@@ -294,6 +310,10 @@ func (r *Resolver) Event() gql.EventResolver { return &eventResolver{r} }
 
 func (r *Resolver) Identifier() gql.IdentifierResolver { return &identifierResolver{r} }
 
+func (r *Resolver) IdentityGraph() gql.IdentityGraphResolver { return &identityGraphResolver{r} }
+
+func (r *Resolver) LinkExplanation() gql.LinkExplanationResolver { return &linkExplanationResolver{r} }
+
 func (r *Resolver) LinkStep() gql.LinkStepResolver { return &linkStepResolver{r} }
 
 func (r *Resolver) Mutation() gql.MutationResolver { return &mutationResolver{r} }
@@ -307,12 +327,14 @@ func (r *Resolver) Query() gql.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) RefusedLink() gql.RefusedLinkResolver { return &refusedLinkResolver{r} }
 
 type (
-	eventResolver         struct{ *Resolver }
-	identifierResolver    struct{ *Resolver }
-	linkStepResolver      struct{ *Resolver }
-	mutationResolver      struct{ *Resolver }
-	profileResolver       struct{ *Resolver }
-	profileChangeResolver struct{ *Resolver }
-	queryResolver         struct{ *Resolver }
-	refusedLinkResolver   struct{ *Resolver }
+	eventResolver           struct{ *Resolver }
+	identifierResolver      struct{ *Resolver }
+	identityGraphResolver   struct{ *Resolver }
+	linkExplanationResolver struct{ *Resolver }
+	linkStepResolver        struct{ *Resolver }
+	mutationResolver        struct{ *Resolver }
+	profileResolver         struct{ *Resolver }
+	profileChangeResolver   struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	refusedLinkResolver     struct{ *Resolver }
 )
