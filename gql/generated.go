@@ -30,6 +30,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Event() EventResolver
 	Identifier() IdentifierResolver
+	IdentityGraph() IdentityGraphResolver
+	LinkExplanation() LinkExplanationResolver
 	LinkStep() LinkStepResolver
 	Mutation() MutationResolver
 	Profile() ProfileResolver
@@ -74,7 +76,7 @@ type ComplexityRoot struct {
 		LastSeen  func(childComplexity int) int
 		Profile   func(childComplexity int) int
 		Sources   func(childComplexity int) int
-		Traits    func(childComplexity int) int
+		Traits    func(childComplexity int, first *int) int
 		Type      func(childComplexity int) int
 		Value     func(childComplexity int) int
 	}
@@ -99,8 +101,8 @@ type ComplexityRoot struct {
 	}
 
 	IdentityGraph struct {
-		Edges     func(childComplexity int) int
-		Nodes     func(childComplexity int) int
+		Edges     func(childComplexity int, first *int) int
+		Nodes     func(childComplexity int, first *int) int
 		ProfileID func(childComplexity int) int
 	}
 
@@ -131,10 +133,10 @@ type ComplexityRoot struct {
 
 	LinkExplanation struct {
 		Linked   func(childComplexity int) int
-		Path     func(childComplexity int) int
+		Path     func(childComplexity int, first *int) int
 		ProfileA func(childComplexity int) int
 		ProfileB func(childComplexity int) int
-		Refusals func(childComplexity int) int
+		Refusals func(childComplexity int, first *int) int
 	}
 
 	LinkStep struct {
@@ -165,14 +167,14 @@ type ComplexityRoot struct {
 	Profile struct {
 		CreatedAt     func(childComplexity int) int
 		ExplainLink   func(childComplexity int, a IdentifierInput, b IdentifierInput) int
-		History       func(childComplexity int) int
+		History       func(childComplexity int, first *int) int
 		ID            func(childComplexity int) int
-		Identifiers   func(childComplexity int, types []string) int
+		Identifiers   func(childComplexity int, types []string, first *int) int
 		IdentityGraph func(childComplexity int) int
 		Journey       func(childComplexity int, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) int
 		Size          func(childComplexity int) int
-		TraitSources  func(childComplexity int, name *string) int
-		TraitValues   func(childComplexity int) int
+		TraitSources  func(childComplexity int, name *string, first *int) int
+		TraitValues   func(childComplexity int, first *int) int
 		Traits        func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 	}
@@ -243,7 +245,15 @@ type EventResolver interface {
 type IdentifierResolver interface {
 	Sources(ctx context.Context, obj *graph.Identifier) ([]string, error)
 	Profile(ctx context.Context, obj *graph.Identifier) (*graph.Profile, error)
-	Traits(ctx context.Context, obj *graph.Identifier) ([]*TraitValue, error)
+	Traits(ctx context.Context, obj *graph.Identifier, first *int) ([]*TraitValue, error)
+}
+type IdentityGraphResolver interface {
+	Nodes(ctx context.Context, obj *IdentityGraph, first *int) ([]*IdentityNode, error)
+	Edges(ctx context.Context, obj *IdentityGraph, first *int) ([]*IdentityEdge, error)
+}
+type LinkExplanationResolver interface {
+	Path(ctx context.Context, obj *LinkExplanation, first *int) ([]*LinkStep, error)
+	Refusals(ctx context.Context, obj *LinkExplanation, first *int) ([]*RefusedLink, error)
 }
 type LinkStepResolver interface {
 	EvidenceEvent(ctx context.Context, obj *LinkStep) (*graph.Event, error)
@@ -255,12 +265,12 @@ type MutationResolver interface {
 	Ingest(ctx context.Context, events []*EventInput) (*IngestResult, error)
 }
 type ProfileResolver interface {
-	Identifiers(ctx context.Context, obj *graph.Profile, types []string) ([]*graph.Identifier, error)
+	Identifiers(ctx context.Context, obj *graph.Profile, types []string, first *int) ([]*graph.Identifier, error)
 	Traits(ctx context.Context, obj *graph.Profile) (any, error)
-	TraitValues(ctx context.Context, obj *graph.Profile) ([]*TraitValue, error)
-	TraitSources(ctx context.Context, obj *graph.Profile, name *string) ([]*TraitValue, error)
+	TraitValues(ctx context.Context, obj *graph.Profile, first *int) ([]*TraitValue, error)
+	TraitSources(ctx context.Context, obj *graph.Profile, name *string, first *int) ([]*TraitValue, error)
 	Journey(ctx context.Context, obj *graph.Profile, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) (*EventConnection, error)
-	History(ctx context.Context, obj *graph.Profile) ([]*graph.ProfileChange, error)
+	History(ctx context.Context, obj *graph.Profile, first *int) ([]*graph.ProfileChange, error)
 	IdentityGraph(ctx context.Context, obj *graph.Profile) (*IdentityGraph, error)
 	ExplainLink(ctx context.Context, obj *graph.Profile, a IdentifierInput, b IdentifierInput) (*LinkExplanation, error)
 }
@@ -437,7 +447,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Identifier.Traits(childComplexity), true
+		args, err := ec.field_Identifier_traits_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Identifier.Traits(childComplexity, args["first"].(*int)), true
 	case "Identifier.type":
 		if e.ComplexityRoot.Identifier.Type == nil {
 			break
@@ -536,13 +551,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.IdentityGraph.Edges(childComplexity), true
+		args, err := ec.field_IdentityGraph_edges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.IdentityGraph.Edges(childComplexity, args["first"].(*int)), true
 	case "IdentityGraph.nodes":
 		if e.ComplexityRoot.IdentityGraph.Nodes == nil {
 			break
 		}
 
-		return e.ComplexityRoot.IdentityGraph.Nodes(childComplexity), true
+		args, err := ec.field_IdentityGraph_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.IdentityGraph.Nodes(childComplexity, args["first"].(*int)), true
 	case "IdentityGraph.profileId":
 		if e.ComplexityRoot.IdentityGraph.ProfileID == nil {
 			break
@@ -660,7 +685,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.LinkExplanation.Path(childComplexity), true
+		args, err := ec.field_LinkExplanation_path_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.LinkExplanation.Path(childComplexity, args["first"].(*int)), true
 	case "LinkExplanation.profileA":
 		if e.ComplexityRoot.LinkExplanation.ProfileA == nil {
 			break
@@ -678,7 +708,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.LinkExplanation.Refusals(childComplexity), true
+		args, err := ec.field_LinkExplanation_refusals_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.LinkExplanation.Refusals(childComplexity, args["first"].(*int)), true
 
 	case "LinkStep.count":
 		if e.ComplexityRoot.LinkStep.Count == nil {
@@ -821,7 +856,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Profile.History(childComplexity), true
+		args, err := ec.field_Profile_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Profile.History(childComplexity, args["first"].(*int)), true
 	case "Profile.id":
 		if e.ComplexityRoot.Profile.ID == nil {
 			break
@@ -838,7 +878,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Profile.Identifiers(childComplexity, args["types"].([]string)), true
+		return e.ComplexityRoot.Profile.Identifiers(childComplexity, args["types"].([]string), args["first"].(*int)), true
 	case "Profile.identityGraph":
 		if e.ComplexityRoot.Profile.IdentityGraph == nil {
 			break
@@ -872,13 +912,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Profile.TraitSources(childComplexity, args["name"].(*string)), true
+		return e.ComplexityRoot.Profile.TraitSources(childComplexity, args["name"].(*string), args["first"].(*int)), true
 	case "Profile.traitValues":
 		if e.ComplexityRoot.Profile.TraitValues == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Profile.TraitValues(childComplexity), true
+		args, err := ec.field_Profile_traitValues_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Profile.TraitValues(childComplexity, args["first"].(*int)), true
 	case "Profile.traits":
 		if e.ComplexityRoot.Profile.Traits == nil {
 			break
@@ -1198,8 +1243,13 @@ corrections that undo wrong merges.
 
 Errors carry ` + "`" + `extensions.code` + "`" + `: NOT_FOUND, INVALID_ARGUMENT, CONFLICT,
 UNAVAILABLE or INTERNAL for resolver errors; GRAPHQL_PARSE_FAILED,
-GRAPHQL_VALIDATION_FAILED, DEPTH_LIMIT_EXCEEDED,
-COMPLEXITY_LIMIT_EXCEEDED or INVALID_ARGUMENT for refused requests.
+GRAPHQL_VALIDATION_FAILED, QUERY_TOO_LARGE, DEPTH_LIMIT_EXCEEDED,
+COMPLEXITY_LIMIT_EXCEEDED or INVALID_ARGUMENT for refused requests;
+RESPONSE_TOO_LARGE for an answer over the size limit.
+
+Every list is bounded: pages by ` + "`" + `first` + "`" + `/` + "`" + `last` + "`" + `, the other lists by a
+` + "`" + `first` + "`" + ` argument whose default is its cap, and the complexity limit prices
+each list by that bound.
 """
 schema {
   query: Query
@@ -1302,14 +1352,18 @@ type Profile {
   size: Int!
   createdAt: DateTime!
   updatedAt: DateTime!
-  "The profile's identifiers ordered by type and value, optionally only some types."
-  identifiers(types: [String!]): [Identifier!]!
+  """
+  The profile's identifiers ordered by type and value, optionally only some
+  types; the first ` + "`" + `first` + "`" + ` of them. ` + "`" + `first` + "`" + ` defaults to, and may not exceed,
+  the identity rules' ` + "`" + `maxIdentifiers` + "`" + ` (200 by default).
+  """
+  identifiers(types: [String!], first: Int): [Identifier!]!
   "The current value of each trait, as a JSON object: per name, the most recently reported value across the profile's identifiers."
   traits: JSON!
-  "The current value of each trait with the source and time it was reported, ordered by name."
-  traitValues: [TraitValue!]!
-  "Every value reported for each trait by each identifier, newest first; ` + "`" + `name` + "`" + ` selects one trait."
-  traitSources(name: String): [TraitValue!]!
+  "The current value of each trait with the source and time it was reported, ordered by name; the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  traitValues(first: Int): [TraitValue!]!
+  "Every value reported for each trait by each identifier, newest first; ` + "`" + `name` + "`" + ` selects one trait. The first ` + "`" + `first` + "`" + ` (default and most 500)."
+  traitSources(name: String, first: Int): [TraitValue!]!
   """
   The profile's events, newest first (by timestamp, ties by id descending).
   ` + "`" + `first` + "`" + ` defaults to 20, at most 500. ` + "`" + `types` + "`" + ` and ` + "`" + `channels` + "`" + ` filter;
@@ -1324,8 +1378,8 @@ type Profile {
     from: DateTime
     to: DateTime
   ): EventConnection!
-  "Merges and splits this profile took part in, oldest first."
-  history: [ProfileChange!]!
+  "Merges and splits this profile took part in, oldest first; the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  history(first: Int): [ProfileChange!]!
   "The profile's identifiers and links, ready to draw, with refused links marked."
   identityGraph: IdentityGraph!
   "Why two identifiers share a profile, or why they do not."
@@ -1344,8 +1398,8 @@ type Identifier {
   sources: [String!]!
   "The profile holding the identifier."
   profile: Profile
-  "Traits reported with this identifier, ordered by name."
-  traits: [TraitValue!]!
+  "Traits reported with this identifier, ordered by name; the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  traits(first: Int): [TraitValue!]!
 }
 
 "A trait value with where and when it was reported."
@@ -1452,10 +1506,10 @@ type ProfileChange {
 "A profile's identity graph."
 type IdentityGraph {
   profileId: ID!
-  "The profile's identifiers, then the far ends of refused links (which belong to other profiles)."
-  nodes: [IdentityNode!]!
-  "Accepted links, then refused links (` + "`" + `rejected: true` + "`" + `)."
-  edges: [IdentityEdge!]!
+  "The profile's identifiers, then the far ends of refused links (which belong to other profiles); the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  nodes(first: Int): [IdentityNode!]!
+  "Accepted links, then refused links (` + "`" + `rejected: true` + "`" + `); the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  edges(first: Int): [IdentityEdge!]!
 }
 
 type IdentityNode {
@@ -1497,10 +1551,10 @@ type LinkExplanation {
   linked: Boolean!
   profileA: ID
   profileB: ID
-  "When linked: the shortest chain of accepted links from ` + "`" + `a` + "`" + ` to ` + "`" + `b` + "`" + `."
-  path: [LinkStep!]!
-  "When not linked: the refused links between the two profiles."
-  refusals: [RefusedLink!]!
+  "When linked: the shortest chain of accepted links from ` + "`" + `a` + "`" + ` to ` + "`" + `b` + "`" + `; the first ` + "`" + `first` + "`" + ` steps (default and most 500)."
+  path(first: Int): [LinkStep!]!
+  "When not linked: the refused links between the two profiles; the first ` + "`" + `first` + "`" + ` (default and most 500)."
+  refusals(first: Int): [RefusedLink!]!
 }
 
 "One accepted link on a path, walked from ` + "`" + `from` + "`" + ` to ` + "`" + `to` + "`" + `."
@@ -2049,6 +2103,76 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Identifier_traits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_IdentityGraph_edges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_IdentityGraph_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_LinkExplanation_path_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_LinkExplanation_refusals_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_ingest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2167,6 +2291,20 @@ func (ec *executionContext) field_Profile_explainLink_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Profile_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Profile_identifiers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2178,6 +2316,14 @@ func (ec *executionContext) field_Profile_identifiers_args(ctx context.Context, 
 		return nil, err
 	}
 	args["types"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -2246,6 +2392,28 @@ func (ec *executionContext) field_Profile_traitSources_args(ctx context.Context,
 		return nil, err
 	}
 	args["name"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Profile_traitValues_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -3084,7 +3252,8 @@ func (ec *executionContext) _Identifier_traits(ctx context.Context, field graphq
 			return ec.fieldContext_Identifier_traits(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Identifier().Traits(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Identifier().Traits(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
@@ -3094,7 +3263,7 @@ func (ec *executionContext) _Identifier_traits(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Identifier_traits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Identifier_traits(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Identifier",
 		Field:      field,
@@ -3103,6 +3272,17 @@ func (ec *executionContext) fieldContext_Identifier_traits(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TraitValue(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Identifier_traits_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3438,7 +3618,8 @@ func (ec *executionContext) _IdentityGraph_nodes(ctx context.Context, field grap
 			return ec.fieldContext_IdentityGraph_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.IdentityGraph().Nodes(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*IdentityNode) graphql.Marshaler {
@@ -3448,15 +3629,26 @@ func (ec *executionContext) _IdentityGraph_nodes(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_IdentityGraph_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_IdentityGraph_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "IdentityGraph",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_IdentityNode(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_IdentityGraph_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3470,7 +3662,8 @@ func (ec *executionContext) _IdentityGraph_edges(ctx context.Context, field grap
 			return ec.fieldContext_IdentityGraph_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.IdentityGraph().Edges(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*IdentityEdge) graphql.Marshaler {
@@ -3480,15 +3673,26 @@ func (ec *executionContext) _IdentityGraph_edges(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_IdentityGraph_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_IdentityGraph_edges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "IdentityGraph",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_IdentityEdge(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_IdentityGraph_edges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3948,7 +4152,8 @@ func (ec *executionContext) _LinkExplanation_path(ctx context.Context, field gra
 			return ec.fieldContext_LinkExplanation_path(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Path, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.LinkExplanation().Path(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*LinkStep) graphql.Marshaler {
@@ -3958,15 +4163,26 @@ func (ec *executionContext) _LinkExplanation_path(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LinkExplanation_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_LinkExplanation_path(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "LinkExplanation",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_LinkStep(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_LinkExplanation_path_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3980,7 +4196,8 @@ func (ec *executionContext) _LinkExplanation_refusals(ctx context.Context, field
 			return ec.fieldContext_LinkExplanation_refusals(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Refusals, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.LinkExplanation().Refusals(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*RefusedLink) graphql.Marshaler {
@@ -3990,15 +4207,26 @@ func (ec *executionContext) _LinkExplanation_refusals(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LinkExplanation_refusals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_LinkExplanation_refusals(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "LinkExplanation",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RefusedLink(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_LinkExplanation_refusals_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4584,7 +4812,7 @@ func (ec *executionContext) _Profile_identifiers(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Profile().Identifiers(ctx, obj, fc.Args["types"].([]string))
+			return ec.Resolvers.Profile().Identifiers(ctx, obj, fc.Args["types"].([]string), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*graph.Identifier) graphql.Marshaler {
@@ -4650,7 +4878,8 @@ func (ec *executionContext) _Profile_traitValues(ctx context.Context, field grap
 			return ec.fieldContext_Profile_traitValues(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Profile().TraitValues(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Profile().TraitValues(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
@@ -4660,7 +4889,7 @@ func (ec *executionContext) _Profile_traitValues(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Profile_traitValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Profile_traitValues(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Profile",
 		Field:      field,
@@ -4669,6 +4898,17 @@ func (ec *executionContext) fieldContext_Profile_traitValues(_ context.Context, 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TraitValue(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Profile_traitValues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4683,7 +4923,7 @@ func (ec *executionContext) _Profile_traitSources(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Profile().TraitSources(ctx, obj, fc.Args["name"].(*string))
+			return ec.Resolvers.Profile().TraitSources(ctx, obj, fc.Args["name"].(*string), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
@@ -4770,7 +5010,8 @@ func (ec *executionContext) _Profile_history(ctx context.Context, field graphql.
 			return ec.fieldContext_Profile_history(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Profile().History(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Profile().History(ctx, obj, fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*graph.ProfileChange) graphql.Marshaler {
@@ -4780,7 +5021,7 @@ func (ec *executionContext) _Profile_history(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Profile_history(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Profile_history(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Profile",
 		Field:      field,
@@ -4789,6 +5030,17 @@ func (ec *executionContext) fieldContext_Profile_history(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProfileChange(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Profile_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7469,18 +7721,20 @@ func (ec *executionContext) _IdentityGraph(ctx context.Context, sel ast.Selectio
 		case "profileId":
 			out.Values[i] = ec._IdentityGraph_profileId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "nodes":
-			out.Values[i] = ec._IdentityGraph_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IdentityGraph_nodes(ctx, field, obj)
+				})
 		case "edges":
-			out.Values[i] = ec._IdentityGraph_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IdentityGraph_edges(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7676,28 +7930,30 @@ func (ec *executionContext) _LinkExplanation(ctx context.Context, sel ast.Select
 		case "linked":
 			out.Values[i] = ec._LinkExplanation_linked(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "profileA":
 			out.Values[i] = ec._LinkExplanation_profileA(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "profileB":
 			out.Values[i] = ec._LinkExplanation_profileB(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "path":
-			out.Values[i] = ec._LinkExplanation_path(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LinkExplanation_path(ctx, field, obj)
+				})
 		case "refusals":
-			out.Values[i] = ec._LinkExplanation_refusals(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LinkExplanation_refusals(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -88,9 +88,9 @@ type IdentityEdge struct {
 // A profile's identity graph.
 type IdentityGraph struct {
 	ProfileID string `json:"profileId"`
-	// The profile's identifiers, then the far ends of refused links (which belong to other profiles).
+	// The profile's identifiers, then the far ends of refused links (which belong to other profiles); the first `first` (default and most 500).
 	Nodes []*IdentityNode `json:"nodes"`
-	// Accepted links, then refused links (`rejected: true`).
+	// Accepted links, then refused links (`rejected: true`); the first `first` (default and most 500).
 	Edges []*IdentityEdge `json:"edges"`
 }
 
@@ -135,9 +135,9 @@ type LinkExplanation struct {
 	Linked   bool    `json:"linked"`
 	ProfileA *string `json:"profileA,omitempty"`
 	ProfileB *string `json:"profileB,omitempty"`
-	// When linked: the shortest chain of accepted links from `a` to `b`.
+	// When linked: the shortest chain of accepted links from `a` to `b`; the first `first` steps (default and most 500).
 	Path []*LinkStep `json:"path"`
-	// When not linked: the refused links between the two profiles.
+	// When not linked: the refused links between the two profiles; the first `first` (default and most 500).
 	Refusals []*RefusedLink `json:"refusals"`
 }
 

@@ -27,18 +27,20 @@ const (
 	CodeUnavailable     = "UNAVAILABLE"
 	CodeInternal        = "INTERNAL"
 
-	CodeDepthLimit      = "DEPTH_LIMIT_EXCEEDED"
-	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
-	CodeTooLarge        = "REQUEST_TOO_LARGE"
-	CodeBatching        = "BATCHING_NOT_SUPPORTED"
-	CodeBadRequest      = "BAD_REQUEST"
+	CodeDepthLimit       = "DEPTH_LIMIT_EXCEEDED"
+	CodeComplexityLimit  = "COMPLEXITY_LIMIT_EXCEEDED"
+	CodeTooLarge         = "REQUEST_TOO_LARGE"
+	CodeBatching         = "BATCHING_NOT_SUPPORTED"
+	CodeBadRequest       = "BAD_REQUEST"
+	CodeQueryTooLarge    = "QUERY_TOO_LARGE"
+	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
 )
 
 func init() {
 	// Refusals raised before execution answer 422 (or 400 for clients that
 	// accept application/graphql-response+json), like parse and validation
 	// errors.
-	for _, c := range []string{CodeDepthLimit, CodeComplexityLimit, CodeInvalidArgument} {
+	for _, c := range []string{CodeDepthLimit, CodeComplexityLimit, CodeInvalidArgument, CodeQueryTooLarge} {
 		errcode.RegisterErrorType(c, errcode.KindProtocol)
 	}
 }

@@ -44,7 +44,11 @@ const (
 	DefaultMaxDepth      = 12
 	DefaultMaxBodyBytes  = 1 << 20
 	DefaultMaxTokens     = 15000
-	DefaultIngestSource  = "graphql"
+	// DefaultMaxSelections is the default of Config.MaxSelections.
+	DefaultMaxSelections = 2000
+	// DefaultMaxResponseBytes is the default of Config.MaxResponseBytes.
+	DefaultMaxResponseBytes = 8 << 20
+	DefaultIngestSource     = "graphql"
 	// maxMergeIDs is the most profiles one mergeProfiles call may name.
 	maxMergeIDs = 100
 	// MaxIngestEvents is the most messages one ingest mutation may carry.
@@ -68,6 +72,12 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxTokens caps the tokens the parser reads. Default 15000.
 	MaxTokens int
+	// MaxSelections caps the field selections of a document, counted
+	// before validation. Default 2000.
+	MaxSelections int
+	// MaxResponseBytes caps the size of a response; a larger one is
+	// replaced by a RESPONSE_TOO_LARGE error. Default 8 MiB.
+	MaxResponseBytes int64
 	// Introspection lets clients read the schema.
 	Introspection bool
 	// Suggestions adds "Did you mean" hints to validation errors.
@@ -98,6 +108,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxTokens <= 0 {
 		c.MaxTokens = DefaultMaxTokens
 	}
+	if c.MaxSelections <= 0 {
+		c.MaxSelections = DefaultMaxSelections
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 	if c.IngestSource == "" {
 		c.IngestSource = DefaultIngestSource
 	}
@@ -113,19 +129,22 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 		ing = engineIngester{engine}
 	}
 	res := &Resolver{engine: engine, ingest: ing, cfg: cfg}
-	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Complexity: complexity(cfg.MaxPage)})
+	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Complexity: complexity(cfg.MaxPage, res.maxIdentifiers())})
 
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(cfg.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.Suggestions)
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(requestLimits{maxDepth: cfg.MaxDepth, maxPage: cfg.MaxPage, maxComplexity: cfg.MaxComplexity})
+	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
+	srv.Use(responseLimit{max: cfg.MaxResponseBytes})
+	srv.Use(requestLimits{maxDepth: cfg.MaxDepth, maxPage: cfg.MaxPage, maxIdentifiers: res.maxIdentifiers(), maxComplexity: cfg.MaxComplexity})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	srv.SetErrorPresenter(presenter(cfg.Suggestions))
 	srv.SetRecoverFunc(recoverFunc)

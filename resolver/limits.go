@@ -10,8 +10,10 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
 )
 
 // Page sizes when the client gives none.
@@ -25,9 +27,10 @@ const (
 // complexity limit, before the complexity walk and before execution. It runs
 // on every request, cached documents included.
 type requestLimits struct {
-	maxDepth      int
-	maxPage       int
-	maxComplexity int
+	maxDepth       int
+	maxPage        int
+	maxIdentifiers int
+	maxComplexity  int
 }
 
 var _ interface {
@@ -43,7 +46,7 @@ func (l requestLimits) MutateOperationContext(ctx context.Context, oc *graphql.O
 	if op == nil {
 		return nil
 	}
-	w := &limitWalker{vars: oc.Variables, maxPage: l.maxPage, frags: map[string]*fragStats{}}
+	w := &limitWalker{vars: oc.Variables, maxPage: l.maxPage, maxIdentifiers: l.maxIdentifiers, frags: map[string]*fragStats{}}
 	st := w.selectionSet(op.SelectionSet)
 	if w.err != nil {
 		return w.err
@@ -69,10 +72,11 @@ type fragStats struct {
 // limitWalker visits each fragment once, so a document that spreads
 // fragments exponentially costs linear time here.
 type limitWalker struct {
-	vars    map[string]any
-	maxPage int
-	frags   map[string]*fragStats
-	err     *gqlerror.Error
+	vars           map[string]any
+	maxPage        int
+	maxIdentifiers int // the cap of Profile.identifiers
+	frags          map[string]*fragStats
+	err            *gqlerror.Error
 }
 
 func (w *limitWalker) selectionSet(ss ast.SelectionSet) fragStats {
@@ -125,12 +129,16 @@ func (w *limitWalker) checkPage(f *ast.Field) {
 		if !ok {
 			continue
 		}
-		if n < 0 || n > int64(w.maxPage) {
-			parent := ""
-			if f.ObjectDefinition != nil {
-				parent = f.ObjectDefinition.Name + "."
+		limit := w.maxPage
+		parent := ""
+		if f.ObjectDefinition != nil {
+			parent = f.ObjectDefinition.Name + "."
+			if parent == "Profile." && f.Name == "identifiers" {
+				limit = w.maxIdentifiers
 			}
-			w.err = gqlerror.Errorf("argument %q of %s%s must be between 0 and %d, got %d", a.Name, parent, f.Name, w.maxPage, n)
+		}
+		if n < 0 || n > int64(limit) {
+			w.err = gqlerror.Errorf("argument %q of %s%s must be between 0 and %d, got %d", a.Name, parent, f.Name, limit, n)
 			w.err.Locations = []gqlerror.Location{{Line: a.Position.Line, Column: a.Position.Column}}
 			setCode(w.err, CodeInvalidArgument)
 			return
@@ -183,19 +191,50 @@ func pageCost(n *int, def, maxPage int) int {
 	return min(max(*n, 1), maxPage)
 }
 
-// Estimated sizes of unpaged lists, for pricing.
-const (
-	estIdentifiers = 10
-	estTraits      = 10
-	estHistory     = 5
-	estGraph       = 20
-	estPath        = 5
-)
+// boundOf is the most items a list with this first can hold: first, or
+// the cap when first is absent (at least 1, for pricing).
+func boundOf(first *int, cap int) int {
+	if first == nil {
+		return max(cap, 1)
+	}
+	return min(max(*first, 1), cap)
+}
+
+// firstOf keeps the first items of a list: first, or the cap when absent.
+// checkPage has refused a first outside 0..cap.
+func firstOf[T any](items []T, first *int, cap int) []T {
+	n := cap
+	if first != nil {
+		n = min(max(*first, 0), cap)
+	}
+	if len(items) > n {
+		return items[:n]
+	}
+	return items
+}
+
+// limitOf is first, or the cap when absent.
+func (r *Resolver) limitOf(first *int, cap int) int {
+	if first == nil {
+		return cap
+	}
+	return min(max(*first, 0), cap)
+}
+
+// maxIdentifiers is the rules' most identifiers per profile, the bound of
+// Profile.identifiers.
+func (r *Resolver) maxIdentifiers() int {
+	if rules := r.engine.Normalizer().Rules(); rules != nil && rules.MaxIdentifiers > 0 {
+		return rules.MaxIdentifiers
+	}
+	return graph.DefaultMaxIdentifiers
+}
 
 // complexity prices list fields by their page size (first/last) or, for
-// unpaged lists, by an estimate of their length; the graph and explanations
-// carry a fixed cost for their store reads.
-func complexity(maxPage int) gql.ComplexityRoot {
+// the other lists, by their first or their cap; only an event's
+// identifiers (a handful per event) are priced by an estimate. The graph
+// and explanations carry a fixed cost for their store reads.
+func complexity(maxPage, maxIdentifiers int) gql.ComplexityRoot {
 	var c gql.ComplexityRoot
 	list := func(n int) func(int) int {
 		return func(child int) int { return satAdd(1, satMul(n, child)) }
@@ -209,20 +248,93 @@ func complexity(maxPage int) gql.ComplexityRoot {
 		}
 		return satAdd(1, satMul(n, child))
 	}
-	c.Query.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, satMul(estPath, child)) }
+	c.Query.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, child) }
 	c.Profile.Journey = func(child int, first *int, _ *string, _, _ []string, _, _ *time.Time) int {
 		return satAdd(1, satMul(pageCost(first, defaultJourneyPage, maxPage), child))
 	}
-	c.Profile.Identifiers = func(child int, _ []string) int { return satAdd(1, satMul(estIdentifiers, child)) }
-	c.Profile.TraitValues = list(estTraits)
-	c.Profile.TraitSources = func(child int, _ *string) int { return satAdd(1, satMul(estTraits, child)) }
-	c.Profile.History = list(estHistory)
-	c.Profile.IdentityGraph = func(child int) int { return satAdd(50, satMul(estGraph, child)) }
-	c.Profile.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, satMul(estPath, child)) }
+	// Unpaged lists are priced by their bound: first, or the cap.
+	bounded := func(cap int) func(int, *int) int {
+		return func(child int, first *int) int { return satAdd(1, satMul(boundOf(first, cap), child)) }
+	}
+	c.Profile.Identifiers = func(child int, _ []string, first *int) int {
+		return satAdd(1, satMul(boundOf(first, maxIdentifiers), child))
+	}
+	c.Profile.TraitValues = bounded(maxPage)
+	c.Profile.TraitSources = func(child int, _ *string, first *int) int { return satAdd(1, satMul(boundOf(first, maxPage), child)) }
+	c.Profile.History = bounded(maxPage)
+	c.Profile.IdentityGraph = func(child int) int { return satAdd(50, child) }
+	c.IdentityGraph.Nodes = bounded(maxPage)
+	c.IdentityGraph.Edges = bounded(maxPage)
+	c.Profile.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, child) }
+	c.LinkExplanation.Path = bounded(maxPage)
+	c.LinkExplanation.Refusals = bounded(maxPage)
 	c.Event.Identifiers = list(3)
-	c.Identifier.Traits = list(estTraits)
+	c.Identifier.Traits = bounded(maxPage)
 	c.Mutation.Ingest = func(child int, events []*gql.EventInput) int {
 		return satAdd(10, satMul(max(len(events), 1), child))
 	}
 	return c
+}
+
+// selectionLimit refuses a document holding more than max field selections
+// before gqlgen validates it: the validator's overlapping-fields rule
+// compares fields pairwise, so a document of 14,000 selections of one field
+// would cost seconds of CPU. It runs before gqlgen's own parse (as an
+// OperationParameterMutator), parses the document itself within the same
+// token limit, and counts every field node: in each operation, and in each
+// fragment definition once (spreads are not expanded; the complexity limit
+// prices expansion). A document already in the query cache has passed.
+// A document that does not parse is left to gqlgen, which reports why.
+type selectionLimit struct {
+	max       int
+	maxTokens int
+	cache     graphql.Cache[*ast.QueryDocument]
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = selectionLimit{}
+
+func (selectionLimit) ExtensionName() string                          { return "SelectionLimit" }
+func (selectionLimit) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (l selectionLimit) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if l.cache != nil {
+		if _, ok := l.cache.Get(ctx, p.Query); ok {
+			return nil
+		}
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, l.maxTokens)
+	if err != nil || doc == nil {
+		return nil
+	}
+	n := 0
+	for _, op := range doc.Operations {
+		n += countFields(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		n += countFields(f.SelectionSet)
+	}
+	if n > l.max {
+		e := gqlerror.Errorf("document has %d field selections, which exceeds the limit of %d", n, l.max)
+		setCode(e, CodeQueryTooLarge)
+		return e
+	}
+	return nil
+}
+
+// countFields counts the field nodes of a selection set, inline fragments'
+// included; fragment spreads count nothing here.
+func countFields(ss ast.SelectionSet) int {
+	n := 0
+	for _, sel := range ss {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n += 1 + countFields(s.SelectionSet)
+		case *ast.InlineFragment:
+			n += countFields(s.SelectionSet)
+		}
+	}
+	return n
 }

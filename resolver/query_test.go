@@ -106,7 +106,7 @@ func TestProfileQueries(t *testing.T) {
 		e.query(`query($v: String!) {
 		  profileByIdentifier(type: "email", value: $v) {
 		    id size createdAt updatedAt
-		    identifiers { type value key firstSeen lastSeen sources profile { id } traits { name } }
+		    identifiers(first: 20) { type value key firstSeen lastSeen sources profile { id } traits(first: 20) { name } }
 		    traits
 		    traitValues { name value source at identifier { key } }
 		    traitSources(name: "plan") { value at }

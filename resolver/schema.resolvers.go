@@ -76,8 +76,24 @@ func (r *identifierResolver) Profile(ctx context.Context, obj *graph.Identifier)
 	return &p, nil
 }
 
-func (r *identifierResolver) Traits(ctx context.Context, obj *graph.Identifier) ([]*gql.TraitValue, error) {
-	return traitList(obj.Key, obj.Traits), nil
+func (r *identifierResolver) Traits(ctx context.Context, obj *graph.Identifier, first *int) ([]*gql.TraitValue, error) {
+	return firstOf(traitList(obj.Key, obj.Traits), first, r.cfg.MaxPage), nil
+}
+
+func (r *identityGraphResolver) Nodes(ctx context.Context, obj *gql.IdentityGraph, first *int) ([]*gql.IdentityNode, error) {
+	return firstOf(obj.Nodes, first, r.cfg.MaxPage), nil
+}
+
+func (r *identityGraphResolver) Edges(ctx context.Context, obj *gql.IdentityGraph, first *int) ([]*gql.IdentityEdge, error) {
+	return firstOf(obj.Edges, first, r.cfg.MaxPage), nil
+}
+
+func (r *linkExplanationResolver) Path(ctx context.Context, obj *gql.LinkExplanation, first *int) ([]*gql.LinkStep, error) {
+	return firstOf(obj.Path, first, r.cfg.MaxPage), nil
+}
+
+func (r *linkExplanationResolver) Refusals(ctx context.Context, obj *gql.LinkExplanation, first *int) ([]*gql.RefusedLink, error) {
+	return firstOf(obj.Refusals, first, r.cfg.MaxPage), nil
 }
 
 func (r *linkStepResolver) EvidenceEvent(ctx context.Context, obj *gql.LinkStep) (*graph.Event, error) {
@@ -133,13 +149,17 @@ func (r *mutationResolver) Ingest(ctx context.Context, events []*gql.EventInput)
 	return r.ingestEvents(ctx, events)
 }
 
-func (r *profileResolver) Identifiers(ctx context.Context, obj *graph.Profile, types []string) ([]*graph.Identifier, error) {
+func (r *profileResolver) Identifiers(ctx context.Context, obj *graph.Profile, types []string, first *int) ([]*graph.Identifier, error) {
 	ms, err := r.members(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*graph.Identifier, 0, len(ms))
+	n := r.limitOf(first, r.maxIdentifiers())
+	out := make([]*graph.Identifier, 0, min(len(ms), n))
 	for i := range ms {
+		if len(out) == n {
+			break
+		}
 		if len(types) == 0 || slices.Contains(types, ms[i].Type) {
 			out = append(out, &ms[i])
 		}
@@ -159,15 +179,15 @@ func (r *profileResolver) Traits(ctx context.Context, obj *graph.Profile) (any, 
 	return out, nil
 }
 
-func (r *profileResolver) TraitValues(ctx context.Context, obj *graph.Profile) ([]*gql.TraitValue, error) {
+func (r *profileResolver) TraitValues(ctx context.Context, obj *graph.Profile, first *int) ([]*gql.TraitValue, error) {
 	ms, err := r.members(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
-	return currentTraits(ms), nil
+	return firstOf(currentTraits(ms), first, r.cfg.MaxPage), nil
 }
 
-func (r *profileResolver) TraitSources(ctx context.Context, obj *graph.Profile, name *string) ([]*gql.TraitValue, error) {
+func (r *profileResolver) TraitSources(ctx context.Context, obj *graph.Profile, name *string, first *int) ([]*gql.TraitValue, error) {
 	ms, err := r.members(ctx, obj)
 	if err != nil {
 		return nil, err
@@ -184,14 +204,14 @@ func (r *profileResolver) TraitSources(ctx context.Context, obj *graph.Profile, 
 	if out == nil {
 		out = []*gql.TraitValue{}
 	}
-	return out, nil
+	return firstOf(out, first, r.cfg.MaxPage), nil
 }
 
 func (r *profileResolver) Journey(ctx context.Context, obj *graph.Profile, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) (*gql.EventConnection, error) {
 	return r.journey(ctx, obj, first, after, types, channels, from, to)
 }
 
-func (r *profileResolver) History(ctx context.Context, obj *graph.Profile) ([]*graph.ProfileChange, error) {
+func (r *profileResolver) History(ctx context.Context, obj *graph.Profile, first *int) ([]*graph.ProfileChange, error) {
 	cs, _, err := r.loaders(ctx).history.load(ctx, obj.ID)
 	if err != nil {
 		return nil, domainErr(err)
@@ -200,7 +220,7 @@ func (r *profileResolver) History(ctx context.Context, obj *graph.Profile) ([]*g
 	for i := range cs {
 		out[i] = &cs[i]
 	}
-	return out, nil
+	return firstOf(out, first, r.cfg.MaxPage), nil
 }
 
 func (r *profileResolver) IdentityGraph(ctx context.Context, obj *graph.Profile) (*gql.IdentityGraph, error) {
@@ -290,6 +310,10 @@ func (r *Resolver) Event() gql.EventResolver { return &eventResolver{r} }
 
 func (r *Resolver) Identifier() gql.IdentifierResolver { return &identifierResolver{r} }
 
+func (r *Resolver) IdentityGraph() gql.IdentityGraphResolver { return &identityGraphResolver{r} }
+
+func (r *Resolver) LinkExplanation() gql.LinkExplanationResolver { return &linkExplanationResolver{r} }
+
 func (r *Resolver) LinkStep() gql.LinkStepResolver { return &linkStepResolver{r} }
 
 func (r *Resolver) Mutation() gql.MutationResolver { return &mutationResolver{r} }
@@ -303,12 +327,14 @@ func (r *Resolver) Query() gql.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) RefusedLink() gql.RefusedLinkResolver { return &refusedLinkResolver{r} }
 
 type (
-	eventResolver         struct{ *Resolver }
-	identifierResolver    struct{ *Resolver }
-	linkStepResolver      struct{ *Resolver }
-	mutationResolver      struct{ *Resolver }
-	profileResolver       struct{ *Resolver }
-	profileChangeResolver struct{ *Resolver }
-	queryResolver         struct{ *Resolver }
-	refusedLinkResolver   struct{ *Resolver }
+	eventResolver           struct{ *Resolver }
+	identifierResolver      struct{ *Resolver }
+	identityGraphResolver   struct{ *Resolver }
+	linkExplanationResolver struct{ *Resolver }
+	linkStepResolver        struct{ *Resolver }
+	mutationResolver        struct{ *Resolver }
+	profileResolver         struct{ *Resolver }
+	profileChangeResolver   struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	refusedLinkResolver     struct{ *Resolver }
 )

@@ -158,8 +158,8 @@ func TestNoNPlusOne(t *testing.T) {
 		  profiles(first: $n) {
 		    totalCount
 		    edges { cursor node {
-		      id traits history { kind }
-		      identifiers { type value profile { id } }
+		      id traits history(first: 5) { kind }
+		      identifiers(first: 10) { type value profile { id } }
 		      journey(first: 10) { edges { node { id type identifiers { key } } } }
 		    } }
 		  }

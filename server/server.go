@@ -135,7 +135,11 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "error": "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
-	return s.middleware(mux)
+	var h http.Handler = mux
+	if s.loopbackOnly() {
+		h = hostCheck(mux)
+	}
+	return s.middleware(h)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

@@ -78,6 +78,8 @@ type serveFlags struct {
 	introspection   bool
 	maxComplexity   int
 	maxDepth        int
+	maxSelections   int
+	maxResponse     int
 	shutdownTimeout time.Duration
 }
 
@@ -105,6 +107,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.boolean(&f.introspection, "introspection", "CDP_INTROSPECTION", d.GraphQL.Introspection, "allow GraphQL introspection and field suggestions")
 	fs.integer(&f.maxComplexity, "max-complexity", "CDP_MAX_COMPLEXITY", d.GraphQL.MaxComplexity, "GraphQL query complexity limit")
 	fs.integer(&f.maxDepth, "max-depth", "CDP_MAX_DEPTH", d.GraphQL.MaxDepth, "GraphQL query depth limit")
+	fs.integer(&f.maxSelections, "max-selections", "CDP_MAX_SELECTIONS", d.GraphQL.MaxSelections, "most field selections in a GraphQL document, counted before validation")
+	fs.integer(&f.maxResponse, "max-response-bytes", "CDP_MAX_RESPONSE_BYTES", int(d.GraphQL.MaxResponseBytes), "largest GraphQL response in bytes; a larger one is replaced by a RESPONSE_TOO_LARGE error")
 	fs.duration(&f.shutdownTimeout, "shutdown-timeout", "CDP_SHUTDOWN_TIMEOUT", 30*time.Second, "how long shutdown waits for requests in flight and pending writes")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -121,6 +125,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if f.batchSize < 1 || f.queueSize < f.batchSize || f.batchWait < 0 {
 		return usagef("--batch-size must be at least 1 and --queue-size at least --batch-size (got %d and %d)", f.batchSize, f.queueSize)
+	}
+	if f.maxSelections < 1 || f.maxResponse < 1 {
+		return usagef("--max-selections and --max-response-bytes must be at least 1 (got %d and %d)", f.maxSelections, f.maxResponse)
 	}
 	keys, err := parseWriteKeys(f.writeKeys)
 	if err != nil {
@@ -167,6 +174,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.Collector.WriteKeys = keys
 	cfg.GraphQL.MaxComplexity = f.maxComplexity
 	cfg.GraphQL.MaxDepth = f.maxDepth
+	cfg.GraphQL.MaxSelections = f.maxSelections
+	cfg.GraphQL.MaxResponseBytes = int64(f.maxResponse)
 	cfg.GraphQL.Introspection = f.introspection
 	cfg.GraphQL.Suggestions = f.introspection
 	cfg.GraphiQL = showGraphiQL

@@ -56,10 +56,12 @@ func Defaults() Config {
 			CommitTimeout: ingest.DefaultCommitTimeout,
 		},
 		GraphQL: resolver.Config{
-			MaxComplexity: resolver.DefaultMaxComplexity,
-			MaxDepth:      resolver.DefaultMaxDepth,
-			Introspection: true,
-			Suggestions:   true,
+			MaxComplexity:    resolver.DefaultMaxComplexity,
+			MaxDepth:         resolver.DefaultMaxDepth,
+			MaxSelections:    resolver.DefaultMaxSelections,
+			MaxResponseBytes: resolver.DefaultMaxResponseBytes,
+			Introspection:    true,
+			Suggestions:      true,
 		},
 		Logger: zerolog.Nop(),
 	}

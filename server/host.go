@@ -1,0 +1,76 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// loopbackOnly reports whether the server listens on a loopback address
+// only (127.0.0.0/8 or ::1). A server with no listener (tests building the
+// handler alone) is not checked.
+func (s *Server) loopbackOnly() bool {
+	if s.ln == nil {
+		return false
+	}
+	addr, ok := s.ln.Addr().(*net.TCPAddr)
+	return ok && addr.IP.IsLoopback()
+}
+
+// hostCheck answers 421 Misdirected Request to any request whose Host is
+// not localhost, 127.0.0.1 or [::1] (with any port). A server bound to
+// loopback trusts the machine it runs on; without the check, a web page
+// could reach it through a domain that resolves to 127.0.0.1 (DNS
+// rebinding) and read or change its data from the victim's browser.
+func hostCheck(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusMisdirectedRequest, map[string]any{
+				"success": false,
+				"error": "Host " + clip(r.Host) + " is not served: this server listens on loopback and answers only " +
+					"Host localhost, 127.0.0.1 or [::1] (any port), which stops DNS rebinding",
+			})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header names the local machine:
+// localhost, 127.0.0.1 or [::1], optionally with a port.
+func loopbackHost(h string) bool {
+	var host, rest string
+	bracketed := strings.HasPrefix(h, "[")
+	if bracketed {
+		i := strings.IndexByte(h, ']')
+		if i < 0 {
+			return false
+		}
+		host, rest = h[1:i], h[i+1:]
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		host, rest = h[:i], h[i:]
+	} else {
+		host = h
+	}
+	if rest != "" {
+		port := rest[1:]
+		if rest[0] != ':' || port == "" || len(port) > 5 || strings.IndexFunc(port, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+			return false
+		}
+	}
+	if bracketed {
+		return host == "::1"
+	}
+	host = strings.ToLower(host)
+	return host == "localhost" || host == "127.0.0.1"
+}
+
+// clip quotes at most 40 bytes of a Host for an error message.
+func clip(h string) string {
+	const n = 40
+	if len(h) <= n {
+		return strconv.Quote(h)
+	}
+	return strconv.Quote(strings.ToValidUTF8(h[:n], "")) + "…"
+}
