@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, bench, version)\n", args[0])
+		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, keys, bench, version)\n", args[0])
 		return 2
 	}
 }
