@@ -80,6 +80,8 @@ func TestKeysCommand(t *testing.T) {
 		if cfg.Database != "" {
 			env = append(env, "NEO4J_DATABASE="+cfg.Database)
 		}
+		// A server running on the same Neo4j does not stand in the way.
+		startServe(t, t.TempDir(), env...)
 		testKeys(t, keysStore{env: env, with: func(t *testing.T, fn func(s access.Store)) { fn(st) }})
 	})
 }
