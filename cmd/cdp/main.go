@@ -20,6 +20,7 @@ Usage:
   cdp serve   [flags]   run the HTTP server (Segment collector, GraphQL, health, metrics)
   cdp migrate [flags]   apply the Neo4j schema (constraints and indexes) and exit
   cdp import  [flags] FILE|-   send a CSV or NDJSON file to a running server
+  cdp keys    create|list|revoke [flags]   manage API keys in the store
   cdp bench   [flags]   measure throughput, latency and quality against raw baselines
   cdp version           print the version
 
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return report(stderr, "migrate", runMigrate(ctx, args[1:], stdout, stderr))
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return report(stderr, "keys", runKeys(ctx, args[1:], stdout, stderr))
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -60,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, bench, version)\n", args[0])
+		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, keys, bench, version)\n", args[0])
 		return 2
 	}
 }

@@ -31,6 +31,10 @@ const bboltVersion = "1.5.0"
 // file; waiting longer would only hide a second server on the same dir.
 var lockTimeout = time.Second
 
+// ErrInUse is wrapped by Open's error when another process (a running
+// server) holds the file's lock past lockTimeout.
+var ErrInUse = errors.New("in use by another process")
+
 var _ graph.Store = (*Store)(nil)
 
 // Store is the embedded graph.Store.
@@ -64,7 +68,7 @@ func openLayout(dir string, lay layout, o Options) (*Store, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, fmt.Errorf("data dir %s is in use by another process (%s is locked)", dir, path)
+		return nil, fmt.Errorf("data dir %s is %w (%s is locked)", dir, ErrInUse, path)
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return nil, fmt.Errorf("data dir %s is not writable: %w", dir, err)
 	default:

@@ -3,6 +3,7 @@ package embedded
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -187,6 +188,9 @@ func TestOpenLockedFile(t *testing.T) {
 	}
 	if want := "data dir " + dir + " is in use by another process"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("error = %q, want it to say %q", err, want)
+	}
+	if !errors.Is(err, ErrInUse) {
+		t.Fatalf("error = %q does not wrap ErrInUse", err)
 	}
 }
 
