@@ -1,5 +1,5 @@
 // Command cdp is the identity graph service: one binary with the
-// subcommands serve, migrate, import and bench.
+// subcommands serve, migrate, import, keys and bench.
 package main
 
 import (
