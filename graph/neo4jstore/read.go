@@ -410,8 +410,12 @@ var qProfilesPage = func() (qs [2][2]string) {
 			if rev == 1 {
 				dir = " DESC"
 			}
+			// The hint keeps the planner on the id index (walked in
+			// order, so no sort) even when the statistics of a small or
+			// just emptied database make a label scan look cheaper.
 			qs[rev][bounded] = cypher(`
 MATCH (p:{{Profile}})
+USING INDEX p:{{Profile}}({{id}})
 WHERE p.{{id}} > $after` + where + ` AND NOT p:{{Merged}}
 WITH p ORDER BY p.{{id}}` + dir + ` LIMIT $limit
 RETURN p { .* } AS p`)
