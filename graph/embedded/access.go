@@ -113,29 +113,21 @@ func auditKey(at time.Time, id string) []byte {
 }
 
 func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var fnErr error
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		fnErr = fn(btx)
-		return fnErr
-	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		return graph.ErrUnavailable(err)
-	}
-	return nil
+	return s.boltTx(ctx, s.db.Update, fn)
 }
 
 func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) error {
+	return s.boltTx(ctx, s.db.View, fn)
+}
+
+// boltTx runs fn in one bbolt transaction made by run (db.Update or
+// db.View): fn's own error comes back as is, bbolt's as unavailable.
+func (s *Store) boltTx(ctx context.Context, run func(func(*bolt.Tx) error) error, fn func(btx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	var fnErr error
-	err := s.db.View(func(btx *bolt.Tx) error {
+	err := run(func(btx *bolt.Tx) error {
 		fnErr = fn(btx)
 		return fnErr
 	})
