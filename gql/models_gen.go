@@ -9,8 +9,66 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 )
+
+type APIKeyConnection struct {
+	Edges    []*APIKeyEdge `json:"edges"`
+	Nodes    []*access.Key `json:"nodes"`
+	PageInfo *PageInfo     `json:"pageInfo"`
+}
+
+type APIKeyEdge struct {
+	// Opaque; pass it as `after`.
+	Cursor string      `json:"cursor"`
+	Node   *access.Key `json:"node"`
+}
+
+type AuditEntryConnection struct {
+	Edges    []*AuditEntryEdge    `json:"edges"`
+	Nodes    []*access.AuditEntry `json:"nodes"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+}
+
+type AuditEntryEdge struct {
+	// Opaque; pass it as `after`.
+	Cursor string             `json:"cursor"`
+	Node   *access.AuditEntry `json:"node"`
+}
+
+// Selects audit entries; every given field must match.
+type AuditFilter struct {
+	KeyID *string `json:"keyId,omitempty"`
+	// Entries that touched this profile.
+	ProfileID *string `json:"profileId,omitempty"`
+	// The mutation or query field, e.g. `mergeProfiles`.
+	Action *string `json:"action,omitempty"`
+	// Inclusive.
+	From *time.Time `json:"from,omitempty"`
+	// Exclusive.
+	To *time.Time `json:"to,omitempty"`
+}
+
+type CreateAPIKeyInput struct {
+	// What the key is for, at most 200 characters.
+	Name string `json:"name"`
+	// Scopes: profiles:read, pii:read, events:write, identity:write,
+	// consent:write, privacy:read, privacy:write, audiences:read,
+	// audiences:write, audit:read, keys:admin, metrics:read.
+	Scopes []string `json:"scopes"`
+	// For event keys: the source name that labels the events sent with the key (letters, digits, `_`, `.`, `-`; at most 64).
+	Source *string `json:"source,omitempty"`
+	// When the key stops working; null for never.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+// A new key and its secret.
+type CreatedAPIKey struct {
+	Key *access.Key `json:"key"`
+	// The secret (`cdp_` and 43 characters), shown only in this answer. Send it as `Authorization: Bearer <secret>`, or as a Segment write key.
+	Secret string `json:"secret"`
+}
 
 type EventConnection struct {
 	Edges []*EventEdge `json:"edges"`

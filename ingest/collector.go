@@ -63,6 +63,25 @@ type Config struct {
 	Committers int
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer // may be nil
+	// Keys checks API keys (access.Key with events:write) sent as write
+	// keys. Nil: only WriteKeys count.
+	Keys KeyChecker
+}
+
+// KeyChecker lets the collector accept the service's API keys as write
+// keys, beside the static WriteKeys.
+type KeyChecker interface {
+	// Enforced reports whether every request needs a key: once the store
+	// holds one, or when the server requires keys. When it does and no
+	// static write keys are set, a request without a known key is refused
+	// with 401.
+	Enforced(ctx context.Context) bool
+	// WriteKey checks secret, an API key secret ("cdp_..."): known, usable,
+	// holding events:write, and within the collector's rate limit. It
+	// returns the source that labels the key's events, or the HTTP status
+	// (401, 403 or 429) and a message naming no secret; retryAfter is set
+	// with 429.
+	WriteKey(ctx context.Context, secret string) (source string, status int, msg string, retryAfter time.Duration)
 }
 
 func (c *Config) defaults() {

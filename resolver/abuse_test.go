@@ -359,7 +359,7 @@ func TestIdentifiersBoundFollowsRules(t *testing.T) {
 	rules.MaxIdentifiers = 3
 	cfg := testConfig()
 	cfg.Logger = zerolog.Nop()
-	srv := httptest.NewServer(NewHandler(graph.NewEngine(storetest.OpenEmbedded(t), rules), nil, cfg))
+	srv := httptest.NewServer(asOpen(NewHandler(graph.NewEngine(storetest.OpenEmbedded(t), rules), nil, cfg)))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv}
 	e.refused(`{ profiles(first: 1) { nodes { identifiers(first: 4) { key } } } }`, nil, CodeInvalidArgument, "between 0 and 3", "got 4")

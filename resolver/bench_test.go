@@ -43,7 +43,7 @@ func BenchmarkProfileByIdentifier(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			srv := httptest.NewServer(NewHandler(engine, nil, Config{Logger: zerolog.Nop()}))
+			srv := httptest.NewServer(asOpen(NewHandler(engine, nil, Config{Logger: zerolog.Nop()})))
 			b.Cleanup(srv.Close)
 			client := srv.Client()
 			bodies := make([][]byte, people)

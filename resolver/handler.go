@@ -129,7 +129,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 		ing = engineIngester{engine}
 	}
 	res := &Resolver{engine: engine, ingest: ing, cfg: cfg}
-	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Complexity: complexity(cfg.MaxPage, res.maxIdentifiers())})
+	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: hasScope}, Complexity: complexity(cfg.MaxPage, res.maxIdentifiers())})
 
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})

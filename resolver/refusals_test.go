@@ -162,7 +162,7 @@ func TestInternalErrorsAndPanics(t *testing.T) {
 	cs := newCountingStore(storetest.Embedded(t))
 	engine := graph.NewEngine(cs, nil)
 	logs := &syncBuffer{}
-	srv := httptest.NewServer(withRequestLogger(logs, NewHandler(engine, nil, Config{})))
+	srv := httptest.NewServer(withRequestLogger(logs, asOpen(NewHandler(engine, nil, Config{}))))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, engine: engine, srv: srv, logs: logs}
 	seedPeople(e)

@@ -58,6 +58,14 @@ func (r *eventResolver) Identifiers(ctx context.Context, obj *graph.Event) ([]*g
 	return out, nil
 }
 
+func (r *identifierResolver) Value(ctx context.Context, obj *graph.Identifier) (string, error) {
+	return obj.Value, nil
+}
+
+func (r *identifierResolver) Key(ctx context.Context, obj *graph.Identifier) (string, error) {
+	return obj.Key, nil
+}
+
 func (r *identifierResolver) Sources(ctx context.Context, obj *graph.Identifier) ([]string, error) {
 	if obj.Sources == nil {
 		return []string{}, nil
@@ -78,6 +86,14 @@ func (r *identifierResolver) Profile(ctx context.Context, obj *graph.Identifier)
 
 func (r *identifierResolver) Traits(ctx context.Context, obj *graph.Identifier, first *int) ([]*gql.TraitValue, error) {
 	return firstOf(traitList(obj.Key, obj.Traits), first, r.cfg.MaxPage), nil
+}
+
+func (r *identifierRefResolver) Value(ctx context.Context, obj *graph.IdentifierRef) (string, error) {
+	return obj.Value, nil
+}
+
+func (r *identifierRefResolver) Key(ctx context.Context, obj *graph.IdentifierRef) (string, error) {
+	return obj.Key(), nil
 }
 
 func (r *identityGraphResolver) Nodes(ctx context.Context, obj *gql.IdentityGraph, first *int) ([]*gql.IdentityNode, error) {
@@ -310,6 +326,8 @@ func (r *Resolver) Event() gql.EventResolver { return &eventResolver{r} }
 
 func (r *Resolver) Identifier() gql.IdentifierResolver { return &identifierResolver{r} }
 
+func (r *Resolver) IdentifierRef() gql.IdentifierRefResolver { return &identifierRefResolver{r} }
+
 func (r *Resolver) IdentityGraph() gql.IdentityGraphResolver { return &identityGraphResolver{r} }
 
 func (r *Resolver) LinkExplanation() gql.LinkExplanationResolver { return &linkExplanationResolver{r} }
@@ -329,6 +347,7 @@ func (r *Resolver) RefusedLink() gql.RefusedLinkResolver { return &refusedLinkRe
 type (
 	eventResolver           struct{ *Resolver }
 	identifierResolver      struct{ *Resolver }
+	identifierRefResolver   struct{ *Resolver }
 	identityGraphResolver   struct{ *Resolver }
 	linkExplanationResolver struct{ *Resolver }
 	linkStepResolver        struct{ *Resolver }

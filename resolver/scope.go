@@ -1,0 +1,41 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/idgraph/cdp/access"
+)
+
+// CodeForbidden is the code of a field the caller's key lacks the scope for.
+const CodeForbidden = "FORBIDDEN"
+
+// hasScope implements the @hasScope directive: the field resolves only for
+// a principal holding scope; otherwise it is null with a FORBIDDEN error
+// naming the scope, and the rest of the request goes on.
+func hasScope(ctx context.Context, _ any, next graphql.Resolver, scope string) (any, error) {
+	s, err := access.ParseScope(scope)
+	if err != nil {
+		return nil, &internalError{err: fmt.Errorf("schema names an unknown scope: %w", err)}
+	}
+	if p := access.PrincipalFrom(ctx); !p.Has(s) {
+		return nil, forbidden(ctx, s)
+	}
+	return next(ctx)
+}
+
+// forbidden is the error of a field refused for want of scope s.
+func forbidden(ctx context.Context, s access.Scope) error {
+	msg := fmt.Sprintf("this field needs the scope %s, which the request's key does not hold", s)
+	if access.PrincipalFrom(ctx).Key == nil && !access.PrincipalFrom(ctx).Open {
+		msg = fmt.Sprintf("this field needs the scope %s, and the request carries no key", s)
+	}
+	return &gqlerror.Error{
+		Message:    msg,
+		Path:       graphql.GetPath(ctx),
+		Extensions: map[string]any{"code": CodeForbidden, "scope": string(s)},
+	}
+}
