@@ -49,19 +49,21 @@ import (
 // Errors: EINVALID for a record that Validate refuses, ENOTFOUND and
 // ECONFLICT as each method says; store failures as graph.Store's.
 type Store interface {
-	// CreateKey stores k, which must pass Validate.
+	// CreateKey stores k, which must pass Validate, and appends audit (as
+	// AppendAudit) in the same transaction: both or neither are stored.
 	// Errors: ECONFLICT when a key with k's id or hash exists.
-	CreateKey(ctx context.Context, k Key) error
+	CreateKey(ctx context.Context, k Key, audit ...AuditEntry) error
 	// KeyByHash returns the key whose secret hashes to hash, revoked and
 	// expired keys included (the caller checks Usable), in one indexed read.
 	KeyByHash(ctx context.Context, hash string) (Key, bool, error)
 	// Keys returns at most first keys with ids greater than after, ordered
 	// by id. first must be 1 to MaxPage.
 	Keys(ctx context.Context, first int, after string) ([]Key, error)
-	// RevokeKey marks the key revoked at at and returns it. Revoking a
-	// revoked key keeps its first RevokedAt.
-	// Errors: ENOTFOUND.
-	RevokeKey(ctx context.Context, id string, at time.Time) (Key, error)
+	// RevokeKey marks the key revoked at at and returns it, appending
+	// audit in the same transaction. Revoking a revoked key keeps its first
+	// RevokedAt.
+	// Errors: ENOTFOUND (and nothing is appended).
+	RevokeKey(ctx context.Context, id string, at time.Time, audit ...AuditEntry) (Key, error)
 	// TouchKey raises the key's LastUsedAt to at (an older at changes
 	// nothing). It writes, so the caller throttles it: at most once a
 	// minute per key (TouchInterval).

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("AuditInput", func(t *testing.T) { testAuditInput(t, get(t)) })
 	t.Run("AuditInTx", func(t *testing.T) { testAuditInTx(t, get(t)) })
 	t.Run("AuditHook", func(t *testing.T) { testAuditHook(t, get(t)) })
+	t.Run("KeyChangesAudited", func(t *testing.T) { testKeyChangesAudited(t, get(t)) })
 }
 
 // t0 is the suite's own time.
@@ -584,5 +585,47 @@ func testAuditHook(t *testing.T, s Store) {
 	must(t, err)
 	if len(got) != 1 {
 		t.Fatalf("a merge without a hook appended entries: %v", entryIDs(got))
+	}
+}
+
+// testKeyChangesAudited checks that CreateKey and RevokeKey store their
+// audit entries with their effect, and neither when either fails.
+func testKeyChangesAudited(t *testing.T, s Store) {
+	ctx := context.Background()
+	entry := func(id, action string) access.AuditEntry {
+		return access.AuditEntry{ID: id, At: at(1), Action: action, Outcome: access.OutcomeOK}
+	}
+	k := access.Key{ID: "key_a", Name: "a", Scopes: []access.Scope{access.ScopeAuditRead},
+		Hash: access.HashSecret(secret(1)), CreatedAt: at(0)}
+	must(t, s.CreateKey(ctx, k, entry("aud_create", "createApiKey")))
+	// The same id again: refused, and its entry is not stored.
+	dup := k
+	dup.Hash = access.HashSecret(secret(2))
+	wantCode(t, s.CreateKey(ctx, dup, entry("aud_dup", "createApiKey")), graph.ECONFLICT, "a key with a stored id")
+	// An entry id already stored: the key is not stored either.
+	k2 := access.Key{ID: "key_b", Name: "b", Scopes: []access.Scope{access.ScopeAuditRead},
+		Hash: access.HashSecret(secret(3)), CreatedAt: at(0)}
+	wantCode(t, s.CreateKey(ctx, k2, entry("aud_create", "createApiKey")), graph.ECONFLICT, "an audit id already stored")
+	if _, ok, err := s.KeyByHash(ctx, k2.Hash); err != nil || ok {
+		t.Fatalf("key whose audit entry was refused: found %v, %v; want not stored", ok, err)
+	}
+	_, err := s.RevokeKey(ctx, "key_zz", at(2), entry("aud_revokemissing", "revokeApiKey"))
+	wantCode(t, err, graph.ENOTFOUND, "RevokeKey of an unknown key")
+	rk, err := s.RevokeKey(ctx, "key_a", at(2), entry("aud_revoke", "revokeApiKey"))
+	must(t, err)
+	if !rk.RevokedAt.Equal(at(2)) {
+		t.Errorf("revoked key's RevokedAt = %v, want %v", rk.RevokedAt, at(2))
+	}
+	// A refused audit entry rolls the revocation back.
+	must(t, s.CreateKey(ctx, k2))
+	_, err = s.RevokeKey(ctx, "key_b", at(3), entry("aud_revoke", "revokeApiKey"))
+	wantCode(t, err, graph.ECONFLICT, "RevokeKey with an audit id already stored")
+	if got, _, err := s.KeyByHash(ctx, k2.Hash); err != nil || !got.RevokedAt.IsZero() {
+		t.Errorf("key whose revocation's audit entry was refused: RevokedAt %v, %v; want not revoked", got.RevokedAt, err)
+	}
+	got, err := s.Audit(ctx, access.AuditQuery{Limit: 10})
+	must(t, err)
+	if want := []string{"aud_revoke", "aud_create"}; !slices.Equal(entryIDs(got), want) {
+		t.Errorf("audit after two changes and four refusals: %v, want %v", entryIDs(got), want)
 	}
 }

@@ -141,8 +141,11 @@ func (s *Store) boltTx(ctx context.Context, run func(func(*bolt.Tx) error) error
 }
 
 // CreateKey implements access.Store.
-func (s *Store) CreateKey(ctx context.Context, k access.Key) error {
+func (s *Store) CreateKey(ctx context.Context, k access.Key, audit ...access.AuditEntry) error {
 	if err := k.Validate(); err != nil {
+		return err
+	}
+	if err := access.CheckAudit(audit); err != nil {
 		return err
 	}
 	v, err := encodeKey(k)
@@ -160,7 +163,10 @@ func (s *Store) CreateKey(ctx context.Context, k access.Key) error {
 		if err := keys.Put([]byte(k.ID), v); err != nil {
 			return err
 		}
-		return hashes.Put([]byte(k.Hash), []byte(k.ID))
+		if err := hashes.Put([]byte(k.Hash), []byte(k.ID)); err != nil {
+			return err
+		}
+		return appendAudit(btx, audit)
 	})
 }
 
@@ -212,7 +218,10 @@ func (s *Store) Keys(ctx context.Context, first int, after string) ([]access.Key
 }
 
 // changeKey applies fn to the stored key id and stores the result.
-func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key)) (access.Key, error) {
+func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key), audit []access.AuditEntry) (access.Key, error) {
+	if err := access.CheckAudit(audit); err != nil {
+		return access.Key{}, err
+	}
 	var k access.Key
 	err := s.update(ctx, func(btx *bolt.Tx) error {
 		keys := btx.Bucket(bucketAPIKeys)
@@ -228,18 +237,21 @@ func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key)
 		if v, err = encodeKey(k); err != nil {
 			return err
 		}
-		return keys.Put([]byte(id), v)
+		if err := keys.Put([]byte(id), v); err != nil {
+			return err
+		}
+		return appendAudit(btx, audit)
 	})
 	return k, err
 }
 
 // RevokeKey implements access.Store.
-func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (access.Key, error) {
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, error) {
 	return s.changeKey(ctx, id, func(k *access.Key) {
 		if k.RevokedAt.IsZero() {
 			k.RevokedAt = graph.Clean(at)
 		}
-	})
+	}, audit)
 }
 
 // TouchKey implements access.Store.
@@ -248,7 +260,7 @@ func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
 		if at = graph.Clean(at); at.After(k.LastUsedAt) {
 			k.LastUsedAt = at
 		}
-	})
+	}, nil)
 	return err
 }
 

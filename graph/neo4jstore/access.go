@@ -69,8 +69,11 @@ CREATE (:{{ApiKey}} { {{id}}: $id, {{hash}}: $hash, {{name}}: $name, {{scopes}}:
   {{expiresAt}}: $expiresAt, {{revokedAt}}: $revokedAt })`)
 
 // CreateKey implements access.Store.
-func (s *Store) CreateKey(ctx context.Context, k access.Key) error {
+func (s *Store) CreateKey(ctx context.Context, k access.Key, audit ...access.AuditEntry) error {
 	if err := k.Validate(); err != nil {
+		return err
+	}
+	if err := access.CheckAudit(audit); err != nil {
 		return err
 	}
 	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
@@ -97,6 +100,9 @@ func (s *Store) CreateKey(ctx context.Context, k access.Key) error {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("create API key: %w", err)
+		}
+		if len(audit) > 0 {
+			return nil, appendAudit(ctx, t, audit)
 		}
 		return nil, nil
 	})
@@ -182,7 +188,10 @@ SET k.{{revokedAt}} = coalesce(k.{{revokedAt}}, $at)
 RETURN k { .* } AS k`)
 
 // RevokeKey implements access.Store.
-func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (access.Key, error) {
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, error) {
+	if err := access.CheckAudit(audit); err != nil {
+		return access.Key{}, err
+	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		recs, err := t.query(ctx, qRevokeKey, map[string]any{"id": id, "at": timeParam(at)})
 		if err != nil {
@@ -194,6 +203,11 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (access.
 		}
 		if len(keys) == 0 {
 			return nil, graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
+		}
+		if len(audit) > 0 {
+			if err := appendAudit(ctx, t, audit); err != nil {
+				return nil, err
+			}
 		}
 		return keys[0], nil
 	})
