@@ -32,3 +32,27 @@ func applyAndHook(ctx context.Context, tx Tx, w *Write) error {
 	}
 	return nil
 }
+
+// EventsHook is run by the transaction that stores the events of one
+// ingestion call (Engine.ApplyBatch, or one request in the collector's
+// group commit), after the write and before the commit, with the results
+// of that call's events in order. Like BeforeCommit it lets a capability
+// record the call atomically with its effect (the audit entry of the
+// GraphQL ingest mutation); an error rolls the whole transaction back and
+// is what every call in it returns. It may run more than once and must not
+// keep state from one run to the next.
+type EventsHook func(ctx context.Context, tx Tx, results []EventResult) error
+
+type eventsHookKey struct{}
+
+// WithEventsHook returns ctx carrying fn, for the ingestion call made with
+// it.
+func WithEventsHook(ctx context.Context, fn EventsHook) context.Context {
+	return context.WithValue(ctx, eventsHookKey{}, fn)
+}
+
+// EventsHookFrom returns the hook ctx carries, or nil.
+func EventsHookFrom(ctx context.Context) EventsHook {
+	fn, _ := ctx.Value(eventsHookKey{}).(EventsHook)
+	return fn
+}
