@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/reqid"
 )
 
 // Routes are the handlers the server mounts. Nil ones are left out.
@@ -195,7 +196,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", rid)
 		log := s.cfg.Logger.With().Str("request_id", rid).Logger()
-		r = r.WithContext(log.WithContext(r.Context()))
+		r = r.WithContext(reqid.With(log.WithContext(r.Context()), rid))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
