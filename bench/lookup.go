@@ -60,7 +60,8 @@ const lookupQuery = `query($t: String!, $v: String!) { profileByIdentifier(type:
 
 // serviceLookups asks GraphQL over HTTP for each key's profile, one request
 // at a time on a kept-alive connection, and checks the answer.
-func serviceLookups(ctx context.Context, base string, keys []string, part map[string]string) ([]time.Duration, error) {
+// With a bearer secret, each request carries it as its API key.
+func serviceLookups(ctx context.Context, base, bearer string, keys []string, part map[string]string) ([]time.Duration, error) {
 	hc := &http.Client{Timeout: time.Minute}
 	defer hc.CloseIdleConnections()
 	one := func(k string) (time.Duration, error) {
@@ -74,6 +75,9 @@ func serviceLookups(ctx context.Context, base string, keys []string, part map[st
 			return 0, err
 		}
 		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
 		start := time.Now()
 		resp, err := hc.Do(req)
 		if err != nil {

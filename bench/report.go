@@ -23,6 +23,7 @@ type Result struct {
 	TotalSeconds float64
 	Ingest       IngestResult
 	Lookup       LookupResult
+	Auth         AuthResult
 	Merge        MergeResult
 	Quality      Quality
 }
@@ -177,7 +178,7 @@ func (r *Result) JSON() ([]byte, error) {
 		"store": r.Store, "store_version": r.StoreVersion,
 		"gen_seconds": round(r.GenSeconds), "total_seconds": round(r.TotalSeconds),
 	}
-	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Merge, r.Quality} {
+	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality} {
 		b, err := json.Marshal(part)
 		if err != nil {
 			return nil, err
@@ -214,6 +215,7 @@ const (
 	GoalLookupRatio  = 2
 	GoalChainScaling = 10
 	GoalF1           = 0.99
+	GoalAuthRatio    = 1.2
 )
 
 // WriteTable prints the result for people.
@@ -250,6 +252,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 	p("lookup p50 (ms)\t%.3f\t%.3f\t%.1f\t", l.P50, l.RawP50, safeDiv(l.P50, l.RawP50))
 	p("lookup p99 (ms)\t%.3f\t%.3f\t%.1f\t≤ %d %s", l.P99, l.RawP99, l.P99Ratio, GoalLookupRatio, goal(l.P99Ratio <= GoalLookupRatio))
 	p("  HTTP floor p50/p99 (ms)\t%.3f / %.3f\t(GET /healthz)\t\t", l.HTTPP50, l.HTTPP99)
+	if a := r.Auth; a.N > 0 {
+		p("lookup, auth+audit on / off p50 (ms)\t%.3f\t%.3f\t%.2f\t", a.OnP50, a.OffP50, safeDiv(a.OnP50, a.OffP50))
+		p("lookup, auth+audit on / off p99 (ms)\t%.3f\t%.3f\t%.2f\t≤ %.1f %s", a.OnP99, a.OffP99, a.P99Ratio, GoalAuthRatio, goal(a.P99Ratio <= GoalAuthRatio))
+	}
 	if g := r.Merge; g.N > 0 {
 		p("chain N=%d / 8N (s)\t%.2f / %.2f\t%.2f / %.2f\t%.2f / %.2f\t≤ %d %s", g.N, g.ChainNSeconds, g.Chain8NSeconds,
 			g.RawChainNSeconds, g.RawChain8NSeconds, g.ChainRatio, g.RawChainRatio, GoalChainScaling, goal(g.ChainRatio <= GoalChainScaling))

@@ -231,11 +231,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	timed.take() // reading the partition back is not a lookup
 	sample := lookupSample(ds.Truth, part, cfg.Lookups, cfg.Gen.Seed)
 	cfg.logf("lookups: %d through GraphQL, then raw", len(sample))
-	svcLat, err := serviceLookups(ctx, svc.url, sample, part)
+	svcLat, err := serviceLookups(ctx, svc.url, "", sample, part)
 	if err != nil {
 		return nil, fmt.Errorf("profileByIdentifier: %w", err)
 	}
 	res.Lookup.StoreTime = timed.take()
+	if res.Auth, err = authLookups(ctx, cfg, store, svc.url, sample, part); err != nil {
+		return nil, err
+	}
+	timed.take() // the auth passes are not part of the lookup's store time
 	floor, err := httpFloor(ctx, svc.url, len(sample))
 	if err != nil {
 		return nil, fmt.Errorf("healthz: %w", err)
