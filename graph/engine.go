@@ -83,7 +83,13 @@ type BatchResult struct {
 // duplicates when their Digest matches, conflicts (StatusConflict) when
 // it differs. Events are resolved in the order given.
 //
-// Errors: EUNAVAILABLE when the store cannot be reached; nothing is stored.
+// When ctx carries an EventsHook (WithEventsHook), it runs in the same
+// transaction, after the write and before the commit, with every event's
+// result in order (the rejected ones too); its error rolls the batch back
+// and is returned.
+//
+// Errors: EUNAVAILABLE when the store cannot be reached; the hook's error;
+// nothing is stored.
 func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, error) {
 	res := BatchResult{Results: make([]EventResult, len(events))}
 	var todo []int
@@ -121,12 +127,29 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		}
 		todo = append(todo, i)
 	}
-	if len(todo) > 0 {
+	hook := EventsHookFrom(ctx)
+	if len(todo) > 0 || hook != nil {
+		// With a hook a transaction runs even when nothing is to be
+		// stored, so that what the hook records (the call's audit entry)
+		// exists for every call that succeeded.
 		var out map[int]EventResult
 		err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 			var err error
-			out, err = e.resolve(ctx, tx, events, todo)
-			return err
+			if len(todo) > 0 {
+				if out, err = e.resolve(ctx, tx, events, todo); err != nil {
+					return err
+				}
+			}
+			if hook == nil {
+				return nil
+			}
+			// Each run builds its own results: a store may run this
+			// function again, and out is that run's.
+			rs := slices.Clone(res.Results)
+			for i, r := range out {
+				rs[i] = r
+			}
+			return hook(ctx, tx, rs)
 		})
 		if err != nil {
 			return BatchResult{}, err

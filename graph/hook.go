@@ -34,13 +34,17 @@ func applyAndHook(ctx context.Context, tx Tx, w *Write) error {
 }
 
 // EventsHook is run by the transaction that stores the events of one
-// ingestion call (Engine.ApplyBatch, or one request in the collector's
-// group commit), after the write and before the commit, with the results
-// of that call's events in order. Like BeforeCommit it lets a capability
-// record the call atomically with its effect (the audit entry of the
-// GraphQL ingest mutation); an error rolls the whole transaction back and
-// is what every call in it returns. It may run more than once and must not
-// keep state from one run to the next.
+// ingestion call (Engine.ApplyBatch, or one Submit call in the collector's
+// group commit, where several calls share a transaction), after the write
+// and before the commit, with the results of that call's events in order:
+// its own results only, never another call's. Like BeforeCommit it lets a
+// capability record the call atomically with its effect (the audit entry
+// of the GraphQL ingest mutation); an error rolls the whole transaction
+// back. ApplyBatch returns that error; the collector returns it to the
+// call whose hook failed and commits the other calls again without it. The
+// hook runs even when none of the call's events is stored (all rejected or
+// duplicates). It may run more than once and must not keep state from one
+// run to the next.
 type EventsHook func(ctx context.Context, tx Tx, results []EventResult) error
 
 type eventsHookKey struct{}

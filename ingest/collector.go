@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,13 +47,16 @@ func (e *retryError) Unwrap() error { return &graph.Error{Code: graph.EUNAVAILAB
 
 // Config configures a Collector. Zero fields take the defaults above.
 type Config struct {
-	MaxBatch        int               // events per store transaction
-	MaxWait         time.Duration     // how long a micro-batch waits to fill
-	QueueSize       int               // events waiting for commit before Submit answers ErrOverloaded
-	WriteKeys       map[string]string // write key -> source name; empty accepts any key as source "default"
-	MaxMessageBytes int               // per message
-	MaxRequestBytes int               // per request, after gunzip; also caps the compressed body
-	RetryAfter      time.Duration     // Retry-After on 429 and 503
+	MaxBatch  int           // events per store transaction
+	MaxWait   time.Duration // how long a micro-batch waits to fill
+	QueueSize int           // events waiting for commit before Submit answers ErrOverloaded
+	// WriteKeys maps static write keys to their source names. Empty: any
+	// key is accepted (source "default", or the source header's) unless
+	// Keys enforces API keys.
+	WriteKeys       map[string]string
+	MaxMessageBytes int           // per message
+	MaxRequestBytes int           // per request, after gunzip; also caps the compressed body
+	RetryAfter      time.Duration // Retry-After on 429 and 503
 	// CommitTimeout bounds one micro-batch's commit, so a hung store turns
 	// into 503s instead of requests that never end.
 	CommitTimeout time.Duration
@@ -64,7 +68,10 @@ type Config struct {
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer // may be nil
 	// Keys checks API keys (access.Key with events:write) sent as write
-	// keys. Nil: only WriteKeys count.
+	// keys: a key with the "cdp_" prefix, as the Basic auth user name or
+	// as writeKey in the body, is refused with the status it gives (429
+	// with Retry-After) or labels the events with its source. Static
+	// WriteKeys keep working beside it. Nil: only WriteKeys count.
 	Keys KeyChecker
 }
 
@@ -151,6 +158,12 @@ type request struct {
 	err     error
 	pending int
 	done    chan struct{}
+	// hook is the call's graph.EventsHook, nil for none; a request with
+	// one is never split over micro-batches, so that the hook sees all of
+	// its results in one transaction. ctx is the call's context, whose
+	// values the hook sees.
+	hook graph.EventsHook
+	ctx  context.Context
 }
 
 // New starts a collector over engine. Close it to flush.
@@ -168,8 +181,12 @@ func New(engine *graph.Engine, cfg Config) *Collector {
 	}
 	c.runCtx, c.cancelRun = context.WithCancel(context.Background())
 	c.m = newMetrics(cfg.Registerer, c.depth, c.log)
-	if len(cfg.WriteKeys) == 0 {
+	switch {
+	case len(cfg.WriteKeys) > 0:
+	case cfg.Keys == nil:
 		c.log.Warn().Msg("ingest: no write keys configured; any write key is accepted and events get source \"default\"")
+	default:
+		c.log.Info().Msg("ingest: no static write keys; API keys with events:write are write keys, and while keys are not enforced any other key is accepted with source \"default\"")
 	}
 	var wg sync.WaitGroup
 	for range cfg.Committers {
@@ -219,15 +236,33 @@ func (c *Collector) Parse(raw []byte, env Envelope) (graph.Event, error) {
 // outcome. On any error some events may have been committed: a retry is
 // safe because duplicates (same event id and content) change nothing. An
 // event whose id is stored with other content gets graph.StatusConflict.
+//
+// When ctx carries a graph.EventsHook, the hook runs inside the
+// transaction of the micro-batch that holds the call's events, after the
+// write and before the commit, with this call's results only, in order
+// (the micro-batch may hold other calls, each with its own hook). Such a
+// call is never split over micro-batches: it goes whole into one, even
+// past MaxBatch. The hook gets a context with the transaction's deadline
+// and cancellation and the values of ctx (a request id, a logger). If it
+// fails, the micro-batch is rolled back, Submit returns the hook's error
+// (and none of the call's events is stored), and the other calls of the
+// micro-batch are committed again without it. With a hook and no events,
+// the hook runs alone in a transaction of its own.
 func (c *Collector) Submit(ctx context.Context, events []graph.Event) ([]graph.EventResult, error) {
+	hook := graph.EventsHookFrom(ctx)
 	if len(events) == 0 {
-		return nil, nil
+		if hook == nil {
+			return nil, nil
+		}
+		return c.hookAlone(ctx)
 	}
 	r := &request{
 		events:  events,
 		results: make([]graph.EventResult, len(events)),
 		pending: len(events),
 		done:    make(chan struct{}),
+		hook:    hook,
+		ctx:     ctx,
 	}
 	c.mu.Lock()
 	switch {
@@ -262,6 +297,23 @@ func (c *Collector) Submit(ctx context.Context, events []graph.Event) ([]graph.E
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// hookAlone runs the hook of a call without events in a transaction of its
+// own: there is nothing to share with other calls.
+func (c *Collector) hookAlone(ctx context.Context) ([]graph.EventResult, error) {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommitTimeout)
+	defer cancel()
+	if _, err := c.engine.ApplyBatch(ctx, nil); err != nil {
+		return nil, err
+	}
+	return nil, nil
 }
 
 // Close stops accepting events and waits until everything queued is
@@ -307,9 +359,18 @@ func (c *Collector) run() {
 		}
 		var segs []segment
 		size := 0
-		// take moves as much of cur as fits into the batch.
+		// take moves as much of cur as fits into the batch. A request with
+		// a hook goes whole or not at all: when it does not fit into a
+		// batch that holds others it waits for the next batch, which takes
+		// it whole even past MaxBatch.
 		take := func() {
 			n := min(len(cur.events)-off, c.cfg.MaxBatch-size)
+			if cur.hook != nil && n < len(cur.events) {
+				if size > 0 {
+					return
+				}
+				n = len(cur.events)
+			}
 			segs = append(segs, segment{req: cur, off: off, n: n})
 			size += n
 			off += n
@@ -343,7 +404,6 @@ func (c *Collector) run() {
 }
 
 func (c *Collector) commit(segs []segment, size int) {
-	events := make([]graph.Event, 0, size)
 	var live []segment
 	for _, s := range segs {
 		if s.req.err != nil {
@@ -353,12 +413,33 @@ func (c *Collector) commit(segs []segment, size int) {
 			continue
 		}
 		live = append(live, s)
-		events = append(events, s.req.events[s.off:s.off+s.n]...)
 	}
 	var res graph.BatchResult
 	var err error
-	if len(events) > 0 {
-		res, err = c.apply(events)
+	for {
+		events := make([]graph.Event, 0, size)
+		for _, s := range live {
+			events = append(events, s.req.events[s.off:s.off+s.n]...)
+		}
+		if len(events) == 0 {
+			break
+		}
+		res, err = c.apply(events, hooksOf(live))
+		var he *hookError
+		if err == nil || !errors.As(err, &he) || len(live) == 1 {
+			break
+		}
+		// One call's hook failed and rolled the whole micro-batch back:
+		// that call gets the error, and the others, which did nothing
+		// wrong, are committed again without it. Each round drops one
+		// call, so this ends.
+		i := slices.IndexFunc(live, func(s segment) bool { return s.req == he.req })
+		if i < 0 {
+			break
+		}
+		he.req.err = err
+		c.m.refused.WithLabelValues(refusal(err)).Add(float64(live[i].n))
+		live = slices.Delete(live, i, i+1)
 	}
 	at := 0
 	for _, s := range live {
@@ -397,11 +478,65 @@ func (c *Collector) commit(segs []segment, size int) {
 	c.mu.Unlock()
 }
 
-// apply runs one micro-batch through the engine. It never panics: a panic
-// in a store would otherwise stop a committer and hang its callers.
-func (c *Collector) apply(events []graph.Event) (res graph.BatchResult, err error) {
+// hookError marks the error of one request's hook, so that commit knows
+// which call failed the micro-batch. It reads as the hook's own error.
+type hookError struct {
+	req *request
+	err error
+}
+
+func (e *hookError) Error() string { return e.err.Error() }
+func (e *hookError) Unwrap() error { return e.err }
+
+// hookContext is what a request's hook runs with: the transaction's
+// deadline, cancellation and values, then the values of the Submit call's
+// context (its request id, logger, principal), which the call may have
+// given up on by now.
+type hookContext struct {
+	context.Context
+	call context.Context
+}
+
+func (c hookContext) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.call.Value(key)
+}
+
+// hooksOf returns the one hook of a micro-batch that runs each live
+// request's hook with that request's results, or nil when none has one.
+func hooksOf(live []segment) graph.EventsHook {
+	if !slices.ContainsFunc(live, func(s segment) bool { return s.req.hook != nil }) {
+		return nil
+	}
+	return func(ctx context.Context, tx graph.Tx, results []graph.EventResult) error {
+		at := 0
+		for _, s := range live {
+			rs := results[at : at+s.n : at+s.n]
+			at += s.n
+			if s.req.hook == nil {
+				continue
+			}
+			// A request with a hook is never split, so rs holds all of
+			// its results, in order.
+			if err := s.req.hook(hookContext{ctx, s.req.ctx}, tx, slices.Clone(rs)); err != nil {
+				return &hookError{req: s.req, err: err}
+			}
+		}
+		return nil
+	}
+}
+
+// apply runs one micro-batch through the engine, with hook (nil for none)
+// in its transaction. It never panics: a panic in a store would otherwise
+// stop a committer and hang its callers.
+func (c *Collector) apply(events []graph.Event, hook graph.EventsHook) (res graph.BatchResult, err error) {
 	ctx, cancel := context.WithTimeout(c.runCtx, c.cfg.CommitTimeout)
 	defer cancel()
+	if hook != nil {
+		ctx = graph.WithEventsHook(ctx, hook)
+	}
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
@@ -426,6 +561,9 @@ func (c *Collector) apply(events []graph.Event) (res graph.BatchResult, err erro
 	case errors.Is(err, context.DeadlineExceeded):
 		c.log.Warn().Err(err).Int("events", len(events)).Dur("timeout", c.cfg.CommitTimeout).Msg("ingest: commit timed out; micro-batch not acknowledged")
 		return res, graph.ErrUnavailable(err)
+	case errors.As(err, new(*hookError)):
+		c.log.Warn().Err(err).Int("events", len(events)).Msg("ingest: a request's events hook failed; micro-batch rolled back")
+		return res, err
 	}
 	c.log.Error().Err(err).Int("events", len(events)).Msg("ingest: commit failed")
 	return res, err

@@ -14,13 +14,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
 )
 
-// SourceHeader names the source of a request when no write keys are
-// configured (cdp import sends it). With write keys the key decides the
+// SourceHeader names the source of a request sent without a key that has
+// a source (cdp import sends it): with no write keys configured, or with an
+// API key whose record names no source. Otherwise the key decides the
 // source, and a header that disagrees is refused.
 const SourceHeader = "X-CDP-Source"
 
@@ -94,14 +97,19 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	isBatch := implied == ""
 
-	// A key in the Authorization header is checked before the body is read.
+	// A key in the Authorization header is checked before the body is read,
+	// and only once: an API key's check counts against its rate limit.
 	key, fromHeader := "", false
+	var source string
 	if user, _, ok := r.BasicAuth(); ok {
 		key, fromHeader = user, true
-		if _, st, msg := c.source(key, r); st != 0 {
+		src, st, msg, wait := c.source(r.Context(), key, r)
+		if st != 0 {
+			c.setRetryAfter(w, st, wait)
 			c.refuse(w, r, st, msg)
 			return
 		}
+		source = src
 	}
 
 	body, st, msg := c.readBody(r)
@@ -150,10 +158,14 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		items = []json.RawMessage{body}
 	}
-	source, st, msg := c.source(key, r)
-	if st != 0 {
-		c.fail(w, st, msg)
-		return
+	if !fromHeader {
+		src, st, msg, wait := c.source(r.Context(), key, r)
+		if st != 0 {
+			c.setRetryAfter(w, st, wait)
+			c.fail(w, st, msg)
+			return
+		}
+		source = src
 	}
 	env.Source = source
 
@@ -344,30 +356,77 @@ func writeKeyOf(raw []byte) string {
 	return s
 }
 
+// keyHowTo says how to send a key, for the 401 answers.
+const keyHowTo = "send it as the Basic auth user name (empty password) or as writeKey in the body"
+
 // source maps a write key to its source name, or returns the status and
-// message refusing the request.
-func (c *Collector) source(key string, r *http.Request) (string, int, string) {
+// message refusing the request (never echoing the key), and with 429 how
+// long to wait. A static key (Config.WriteKeys) maps to its source; an API
+// key ("cdp_...") goes to Config.Keys, and its source labels the events
+// (a key without one takes the source header's, or "default"). Without
+// static keys, a request without a known key passes while Config.Keys
+// does not enforce keys, the source header naming its source.
+func (c *Collector) source(ctx context.Context, key string, r *http.Request) (string, int, string, time.Duration) {
 	hdr := strings.TrimSpace(r.Header.Get(SourceHeader))
 	if hdr != "" && !sourceRe.MatchString(hdr) {
-		return "", http.StatusBadRequest, fmt.Sprintf("%s %q is not a source name: use letters, digits, _ . and - (at most 64)", SourceHeader, clip(hdr, 70))
+		return "", http.StatusBadRequest, fmt.Sprintf("%s %q is not a source name: use letters, digits, _ . and - (at most 64)", SourceHeader, clip(hdr, 70)), 0
 	}
-	if len(c.cfg.WriteKeys) == 0 {
-		if hdr != "" {
-			return hdr, 0, ""
+	matches := func(src, whose string) (string, int, string, time.Duration) {
+		if hdr != "" && hdr != src {
+			return "", http.StatusBadRequest, fmt.Sprintf("%s %q does not match the %s's source %q", SourceHeader, hdr, whose, src), 0
 		}
-		return DefaultSource, 0, ""
+		return src, 0, "", 0
+	}
+	if src, ok := c.cfg.WriteKeys[key]; ok && key != "" {
+		return matches(src, "write key")
+	}
+	if c.cfg.Keys != nil && strings.HasPrefix(key, access.SecretPrefix) {
+		src, st, msg, wait := c.cfg.Keys.WriteKey(ctx, key)
+		if st != 0 {
+			if msg == "" {
+				msg = http.StatusText(st)
+			}
+			return "", st, msg, wait
+		}
+		if src == "" {
+			return orDefault(hdr), 0, "", 0
+		}
+		return matches(src, "API key")
+	}
+	keyKinds := "a write key"
+	if c.cfg.Keys != nil {
+		keyKinds = "a write key or an API key with the events:write scope"
+	}
+	if len(c.cfg.WriteKeys) == 0 && (c.cfg.Keys == nil || !c.cfg.Keys.Enforced(ctx)) {
+		return orDefault(hdr), 0, "", 0
 	}
 	if key == "" {
-		return "", http.StatusUnauthorized, "write key missing: send it as the Basic auth user name (empty password) or as writeKey in the body"
+		return "", http.StatusUnauthorized, fmt.Sprintf("write key missing: this collector needs %s; %s", keyKinds, keyHowTo), 0
 	}
-	src, ok := c.cfg.WriteKeys[key]
-	if !ok {
-		return "", http.StatusUnauthorized, "write key not recognized"
+	return "", http.StatusUnauthorized, fmt.Sprintf("write key not recognized: this collector needs %s; %s", keyKinds, keyHowTo), 0
+}
+
+func orDefault(src string) string {
+	if src == "" {
+		return DefaultSource
 	}
-	if hdr != "" && hdr != src {
-		return "", http.StatusBadRequest, fmt.Sprintf("%s %q does not match the write key's source %q", SourceHeader, hdr, src)
+	return src
+}
+
+// setRetryAfter sets Retry-After on a 429 refusal of a key: wait rounded
+// up to whole seconds, at least 1.
+func (c *Collector) setRetryAfter(w http.ResponseWriter, status int, wait time.Duration) {
+	if status != http.StatusTooManyRequests {
+		return
 	}
-	return src, 0, ""
+	if wait <= 0 {
+		wait = c.cfg.RetryAfter
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+}
+
+func retrySeconds(d time.Duration) int {
+	return max(int(math.Ceil(d.Seconds())), 1)
 }
 
 func (c *Collector) failSubmit(w http.ResponseWriter, ctx context.Context, err error) {
@@ -401,8 +460,7 @@ func (c *Collector) refuse(w http.ResponseWriter, r *http.Request, status int, m
 }
 
 func (c *Collector) retryAfter(w http.ResponseWriter) {
-	secs := int(math.Ceil(c.cfg.RetryAfter.Seconds()))
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(c.cfg.RetryAfter)))
 }
 
 func (c *Collector) fail(w http.ResponseWriter, status int, msg string) {

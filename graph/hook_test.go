@@ -1,0 +1,177 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// The events hook is exercised through access.AppendInTx because an audit
+// entry is what it exists for and both stores' transactions accept one;
+// graph itself does not import access.
+
+var tHook = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func userEvent(id, user string) graph.Event {
+	return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook,
+		Identifiers: []graph.IdentifierRef{{Type: graph.TypeUserID, Value: user}}}
+}
+
+// pidOf is the id of the profile a new user_id seeds: derived from its key.
+func pidOf(user string) string { return graph.ProfileIDFor(graph.TypeUserID+":"+user, 0) }
+
+// auditHook appends entry id naming the results' profiles, after checking
+// that the batch's write is visible in tx (the hook runs after it), and
+// records the results it saw into *saw; fail, when not nil, is returned
+// after the entry is appended.
+func auditHook(id string, saw *[]graph.EventResult, fail error) graph.EventsHook {
+	return func(ctx context.Context, tx graph.Tx, rs []graph.EventResult) error {
+		*saw = slices.Clone(rs)
+		var pids, keys []string
+		for _, r := range rs {
+			if r.ProfileID != "" {
+				pids = append(pids, r.ProfileID)
+			}
+		}
+		for _, r := range rs {
+			if r.Status == graph.StatusStored {
+				keys = append(keys, graph.TypeUserID+":"+r.ID[len("ev-"):])
+			}
+		}
+		idents, err := tx.Identifiers(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if idents[k].ProfileID == "" {
+				return errors.New("the hook ran before the batch's write: " + k + " has no profile")
+			}
+		}
+		e := access.AuditEntry{ID: id, At: tHook, Action: "ingest", Outcome: access.OutcomeOK}
+		e.SetProfiles(pids)
+		if err := access.AppendInTx(ctx, tx, []access.AuditEntry{e}); err != nil {
+			return err
+		}
+		return fail
+	}
+}
+
+func auditIDs(t *testing.T, s graph.Store) map[string][]string {
+	t.Helper()
+	got, err := s.(access.Store).Audit(context.Background(), access.AuditQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, e := range got {
+		out[e.ID] = append([]string{}, e.ProfileIDs...)
+	}
+	return out
+}
+
+func brief(rs []graph.EventResult) []graph.EventResult {
+	out := make([]graph.EventResult, len(rs))
+	for i, r := range rs {
+		out[i] = graph.EventResult{ID: r.ID, Status: r.Status, ProfileID: r.ProfileID}
+		if r.Reason != "" {
+			out[i].Reason = "(a reason)"
+		}
+	}
+	return out
+}
+
+// TestApplyBatchEventsHook: ApplyBatch runs the hook its context carries
+// in the batch's transaction, after the write, with every result in order;
+// what the hook appends commits with the batch, and its error rolls both
+// back and is returned.
+func TestApplyBatchEventsHook(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := graph.NewEngine(s, nil)
+		e.Now = func() time.Time { return tHook }
+		noIdent := graph.Event{ID: "ev-none", Type: "track", Source: "web"}
+
+		// A failing hook: nothing of the batch nor of the hook is stored.
+		errHook := errors.New("refused after the checks")
+		var saw []graph.EventResult
+		_, err := e.ApplyBatch(graph.WithEventsHook(ctx, auditHook("aud_fail", &saw, errHook)),
+			[]graph.Event{userEvent("ev-alice", "alice"), userEvent("ev-bob", "bob")})
+		if !errors.Is(err, errHook) {
+			t.Fatalf("ApplyBatch with a failing hook = %v, want %v", err, errHook)
+		}
+		if evs, err := e.Events(ctx, []string{"ev-alice", "ev-bob"}); err != nil || len(evs) != 0 {
+			t.Fatalf("events of the rolled-back batch: %v, %v", evs, err)
+		}
+		if _, err := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "alice"}); graph.ErrorCode(err) != graph.ENOTFOUND {
+			t.Fatalf("alice's profile after the rollback: %v, want ENOTFOUND", err)
+		}
+		if got := auditIDs(t, s); len(got) != 0 {
+			t.Fatalf("audit entries of a rolled-back batch: %v", got)
+		}
+
+		// The same batch, a rejected event in the middle, with a hook
+		// that succeeds.
+		res, err := e.ApplyBatch(graph.WithEventsHook(ctx, auditHook("aud_ok", &saw, nil)),
+			[]graph.Event{userEvent("ev-alice", "alice"), noIdent, userEvent("ev-bob", "bob")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []graph.EventResult{
+			{ID: "ev-alice", Status: graph.StatusStored, ProfileID: pidOf("alice")},
+			{ID: "ev-none", Status: graph.StatusRejected, Reason: "(a reason)"},
+			{ID: "ev-bob", Status: graph.StatusStored, ProfileID: pidOf("bob")},
+		}
+		if !reflect.DeepEqual(brief(res.Results), want) || !reflect.DeepEqual(brief(saw), want) {
+			t.Fatalf("results = %+v, hook saw %+v, want %+v", res.Results, saw, want)
+		}
+		if res.Stored != 2 || res.Rejected != 1 {
+			t.Errorf("counts: %+v", res)
+		}
+		wantLog := map[string][]string{"aud_ok": slices.Sorted(slices.Values([]string{pidOf("alice"), pidOf("bob")}))}
+		if got := auditIDs(t, s); !reflect.DeepEqual(got, wantLog) {
+			t.Fatalf("audit = %v, want %v", got, wantLog)
+		}
+
+		// A batch with nothing to store still runs its hook, in a
+		// transaction of its own: duplicates and a rejection.
+		saw = nil
+		res, err = e.ApplyBatch(graph.WithEventsHook(ctx, auditHook("aud_nothing", &saw, nil)),
+			[]graph.Event{userEvent("ev-alice", "alice"), noIdent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = []graph.EventResult{
+			{ID: "ev-alice", Status: graph.StatusDuplicate},
+			{ID: "ev-none", Status: graph.StatusRejected, Reason: "(a reason)"},
+		}
+		if !reflect.DeepEqual(brief(res.Results), want) || !reflect.DeepEqual(brief(saw), want) {
+			t.Fatalf("nothing to store: results = %+v, hook saw %+v, want %+v", res.Results, saw, want)
+		}
+		saw = nil
+		if _, err := e.ApplyBatch(graph.WithEventsHook(ctx, auditHook("aud_onlyrejected", &saw, nil)), []graph.Event{noIdent}); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(brief(saw), want[1:]) {
+			t.Fatalf("only a rejection: hook saw %+v, want %+v", saw, want[1:])
+		}
+		wantLog["aud_nothing"], wantLog["aud_onlyrejected"] = []string{}, []string{}
+		if got := auditIDs(t, s); !reflect.DeepEqual(got, wantLog) {
+			t.Fatalf("audit = %v, want %v", got, wantLog)
+		}
+
+		// Without a hook, nothing is appended.
+		if _, err := e.ApplyBatch(ctx, []graph.Event{userEvent("ev-carol", "carol")}); err != nil {
+			t.Fatal(err)
+		}
+		if got := auditIDs(t, s); !reflect.DeepEqual(got, wantLog) {
+			t.Fatalf("audit after a batch without a hook = %v, want %v", got, wantLog)
+		}
+	})
+}
