@@ -27,8 +27,10 @@
 // Commit then stores both or neither, and a hook that fails rolls the
 // correction back. An entry for a mutation that failed (outcome other than
 // "ok") has no effect to share a transaction with and goes through
-// Store.AppendAudit. Ingestion (graph.Engine.ApplyBatch, shared by
-// concurrent requests through group commit) runs no hook yet.
+// Store.AppendAudit. Ingestion has its own hook, graph.EventsHook: the
+// engine, and the collector's group commit for each request in a
+// micro-batch, run it in the transaction that stores the call's events,
+// with that call's results.
 package access
 
 import (
