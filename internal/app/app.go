@@ -210,6 +210,7 @@ func logMode(log zerolog.Logger, required, loopback bool, nkeys int) {
 			"(401) until a key exists; create one with `cdp keys create` on the same store")
 	}
 }
+
 // Start serves in the background until Close, or until the server fails:
 // Done is then closed, and Close reports the failure.
 func (s *Service) Start() {
