@@ -39,9 +39,10 @@ func (g *Guard) GraphQL(next http.Handler) http.Handler {
 }
 
 // Require guards a plain endpoint such as /metrics: in enforced mode a
-// request needs a usable bearer key (else 401) holding scope (else 403
-// FORBIDDEN naming it), within the key's rate limit for such endpoints
-// (else 429). In open mode every request passes.
+// request needs a usable bearer key (else 401) holding scope, unless scope
+// is empty (else 403 FORBIDDEN naming it), within the key's rate limit for
+// such endpoints (else 429). In open mode every request passes. next sees
+// the principal in the context, as with GraphQL.
 func (g *Guard) Require(scope access.Scope, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.Open(r.Context()) {

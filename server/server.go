@@ -197,7 +197,13 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	if routes.GraphiQL != nil {
 		mux.Handle("GET /graphiql", routes.GraphiQL)
 	}
-	mux.HandleFunc("/", notFound)
+	// In enforced mode even a wrong path needs a key: nothing but /healthz
+	// and /readyz answers a caller without one.
+	var fallback http.Handler = http.HandlerFunc(notFound)
+	if s.cfg.Guard != nil {
+		fallback = s.cfg.Guard.Require("", fallback)
+	}
+	mux.Handle("/", fallback)
 	var h http.Handler = mux
 	if s.loopbackOnly() {
 		h = s.hostCheck(mux)
