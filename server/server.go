@@ -169,6 +169,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if merr := s.metrics.Shutdown(ctx); merr != nil {
 			err = errors.Join(err, fmt.Errorf("metrics listener: %w", merr))
 		}
+		// Closed even when Serve never ran (Serve closes it otherwise).
+		_ = s.cfg.MetricsListener.Close()
 	}
 	return err
 }
