@@ -173,9 +173,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	gc.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
 		return coll.Parse(raw, ingest.Envelope{ReceivedAt: at, Source: src})
 	}
-	// TODO(lead): wire key revocation to the guard once resolver.Config
-	// has the field, so the revoking server refuses the key at once:
+	// TODO(lead, on merging the resolver branch): resolver.Config gains
+	// OnRevoke func(keyID string); this server must refuse a key it revokes
+	// at once, so set
 	//	gc.OnRevoke = guard.Invalidate
+	// (and gc.Keys = keys, the access store the guard reads).
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler)}
 	if cfg.GraphiQL {
