@@ -198,6 +198,15 @@ func (g *Guard) Wait() {
 	}
 }
 
+// logger is the request's logger (it carries the request id), or the
+// guard's.
+func (g *Guard) logger(ctx context.Context) *zerolog.Logger {
+	if l := zerolog.Ctx(ctx); l.GetLevel() != zerolog.Disabled {
+		return l
+	}
+	return &g.log
+}
+
 // fresh reports whether something read at at may still be trusted at now.
 // A clock that went back makes it stale.
 func fresh(now, at time.Time) bool {
@@ -235,7 +244,7 @@ func (g *Guard) authenticate(ctx context.Context, secret string) (access.Key, *r
 	k, ok, err := g.keyByHash(ctx, access.HashSecret(secret))
 	switch {
 	case err != nil:
-		zerolog.Ctx(ctx).Error().Err(err).Msg("reading an API key failed")
+		g.logger(ctx).Error().Err(err).Msg("reading an API key failed")
 		return access.Key{}, &refusal{
 			status: http.StatusServiceUnavailable, code: CodeUnavailable, retryAfter: time.Second,
 			msg: "the API key cannot be checked now: the store is unavailable; retry shortly",
