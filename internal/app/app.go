@@ -46,8 +46,12 @@ type Config struct {
 	// Registry receives the service's metrics and is served at /metrics;
 	// nil means a new one with the Go and process collectors.
 	Registry *prometheus.Registry
-	// Auth configures API keys; the store must implement access.Store.
+	// Auth configures API keys.
 	Auth Auth
+	// Keys holds the API keys and the audit log; nil means Store, which
+	// must then implement access.Store. It is set apart only when Store
+	// is a wrapper that hides it (the benchmark's timing wrapper).
+	Keys access.Store
 }
 
 // Auth configures API keys, their rate limits and the audit log's
@@ -128,9 +132,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Listener == nil {
 		return nil, errors.New("app: a store and a listener are required")
 	}
-	keys, ok := cfg.Store.(access.Store)
-	if !ok {
-		return nil, fmt.Errorf("app: the store %T holds no API keys (it does not implement access.Store)", cfg.Store)
+	keys := cfg.Keys
+	if keys == nil {
+		var ok bool
+		if keys, ok = cfg.Store.(access.Store); !ok {
+			return nil, fmt.Errorf("app: the store %T holds no API keys (it does not implement access.Store)", cfg.Store)
+		}
 	}
 	retention := cfg.Auth.AuditRetention
 	if retention <= 0 {

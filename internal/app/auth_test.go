@@ -304,8 +304,8 @@ func TestAuditPrunedAtStart(t *testing.T) {
 	})
 }
 
-// A store without the access contract cannot be wired: keys could not be
-// enforced.
+// A store without the access contract cannot be wired, unless Keys names
+// one: keys could not be enforced.
 func TestAuthNeedsAnAccessStore(t *testing.T) {
 	st := storetest.OpenEmbedded(t)
 	ln, err := server.Listen("127.0.0.1:0")
@@ -317,5 +317,16 @@ func TestAuthNeedsAnAccessStore(t *testing.T) {
 	cfg.Store, cfg.Listener = struct{ graph.Store }{st}, ln
 	if _, err := app.New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "holds no API keys") {
 		t.Fatalf("New with a store lacking access.Store: %v", err)
+	}
+	// A wrapper (the benchmark's) names the access store apart.
+	k, _ := addKey(t, st, "profiles:read")
+	cfg.Keys = st.(access.Store)
+	svc, err := app.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New with Keys set beside a wrapped store: %v", err)
+	}
+	defer svc.Close(context.Background())
+	if svc.Guard.Open(context.Background()) {
+		t.Fatalf("the guard does not read Keys: key %s is stored there, yet it is open", k.ID)
 	}
 }
