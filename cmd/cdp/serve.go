@@ -114,7 +114,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.str(&f.logLevel, "log-level", "CDP_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.str(&f.logFormat, "log-format", "CDP_LOG_FORMAT", "json", "json or console")
 	fs.str(&f.rules, "rules", "CDP_RULES", "", "identity rules file (JSON); built-in defaults when empty")
-	fs.str(&f.writeKeys, "write-keys", "CDP_WRITE_KEYS", "", "comma-separated write keys, each KEY or KEY=SOURCE; empty accepts any key")
+	fs.str(&f.writeKeys, "write-keys", "CDP_WRITE_KEYS", "", "comma-separated static write keys, each KEY or KEY=SOURCE, accepted beside API keys with events:write; empty: in open mode any write key is accepted")
 	fs.integer(&f.batchSize, "batch-size", "CDP_BATCH_SIZE", d.Collector.MaxBatch, "most events per store transaction (group commit)")
 	fs.duration(&f.batchWait, "batch-wait", "CDP_BATCH_WAIT", d.Collector.MaxWait, "how long a micro-batch waits to fill")
 	fs.integer(&f.queueSize, "queue-size", "CDP_QUEUE_SIZE", d.Collector.QueueSize, "most events waiting for commit; beyond it clients get 429")
@@ -129,7 +129,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.duration(&f.shutdownTimeout, "shutdown-timeout", "CDP_SHUTDOWN_TIMEOUT", 30*time.Second, "how long shutdown waits for requests in flight and pending writes")
 	fs.str(&f.auth, "auth", "CDP_AUTH", "auto", "auto (API keys enforced once one exists, and always on a non-loopback --addr) or required (always)")
 	fs.float(&f.rateLimit, "rate-limit", "CDP_RATE_LIMIT", d.Auth.RateLimit, "requests per second per API key, for GraphQL and the collector apart; 0: no limit")
-	fs.integer(&f.rateBurst, "rate-burst", "CDP_RATE_BURST", d.Auth.Burst, "requests an API key may send at once, above --rate-limit")
+	fs.integer(&f.rateBurst, "rate-burst", "CDP_RATE_BURST", d.Auth.Burst, "most requests an API key may send at once (the size of each of its buckets)")
 	fs.str(&f.metricsAddr, "metrics-addr", "CDP_METRICS_ADDR", "", "address of a listener serving /metrics without keys; empty: /metrics on --addr, needing metrics:read")
 	fs.str(&f.auditRetention, "audit-retention", "CDP_AUDIT_RETENTION", "400d", "how long audit entries are kept: days such as 400d, or a duration such as 720h")
 	if err := fs.parse(args); err != nil {
