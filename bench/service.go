@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/server"
@@ -33,6 +34,10 @@ func startService(ctx context.Context, store graph.Store, rules *graph.Rules, cf
 	c.Collector.QueueSize = cfg.QueueSize
 	c.Collector.Committers = cfg.Committers
 	c.Collector.WriteKeys = map[string]string{writeKey: "bench"}
+	if t, ok := store.(*timedStore); ok {
+		// The timing wrapper hides the store's API keys: read them under it.
+		c.Keys, _ = t.Store.(access.Store)
+	}
 	svc, err := app.New(ctx, c)
 	if err != nil {
 		_ = ln.Close()

@@ -7,28 +7,34 @@ import (
 	"strings"
 )
 
-// loopbackOnly reports whether the server listens on a loopback address
-// only (127.0.0.0/8 or ::1). A server with no listener (tests building the
-// handler alone) is not checked.
-func (s *Server) loopbackOnly() bool {
-	if s.ln == nil {
+// Loopback reports whether ln listens on a loopback address only
+// (127.0.0.0/8 or ::1).
+func Loopback(ln net.Listener) bool {
+	if ln == nil {
 		return false
 	}
-	addr, ok := s.ln.Addr().(*net.TCPAddr)
+	addr, ok := ln.Addr().(*net.TCPAddr)
 	return ok && addr.IP.IsLoopback()
 }
 
-// hostCheck answers 421 Misdirected Request to any request whose Host is
-// not localhost, 127.0.0.1 or [::1] (with any port). A server bound to
-// loopback trusts the machine it runs on; without the check, a web page
-// could reach it through a domain that resolves to 127.0.0.1 (DNS
-// rebinding) and read or change its data from the victim's browser.
-func hostCheck(next http.Handler) http.Handler {
+// loopbackOnly reports whether the server listens on a loopback address
+// only. A server with no listener (tests building the handler alone) is
+// not checked.
+func (s *Server) loopbackOnly() bool { return Loopback(s.ln) }
+
+// hostCheck answers 421 Misdirected Request, in open loopback mode, to any
+// request whose Host is not localhost, 127.0.0.1 or [::1] (with any port).
+// An open server bound to loopback trusts the machine it runs on; without
+// the check, a web page could reach it through a domain that resolves to
+// 127.0.0.1 (DNS rebinding) and read or change its data from the victim's
+// browser. Once keys are enforced a page cannot hold one, so the check is
+// off and a loopback server behind a proxy answers any Host.
+func (s *Server) hostCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
+		if !loopbackHost(r.Host) && (s.cfg.Guard == nil || s.cfg.Guard.Open(r.Context())) {
 			writeJSON(w, http.StatusMisdirectedRequest, map[string]any{
 				"success": false,
-				"error": "Host " + clip(r.Host) + " is not served: this server listens on loopback and answers only " +
+				"error": "Host " + clip(r.Host) + " is not served: this server listens on loopback with no API key and answers only " +
 					"Host localhost, 127.0.0.1 or [::1] (any port), which stops DNS rebinding",
 			})
 			return

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/reqid"
 )
@@ -38,6 +40,14 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// MaxHeaderBytes bounds request headers.
 	MaxHeaderBytes int
+	// Guard decides whether keys are enforced: while it says open, a
+	// server bound to loopback answers only a loopback Host; /metrics needs
+	// a key with metrics:read while it says enforced. Nil: no keys, and
+	// the Host check whenever the server is bound to loopback.
+	Guard *auth.Guard
+	// MetricsListener, when set, serves /metrics without keys, and the
+	// main listener serves no /metrics. Shutdown closes it.
+	MetricsListener net.Listener
 }
 
 // Server is the running HTTP server.
@@ -45,6 +55,7 @@ type Server struct {
 	cfg      Config
 	http     *http.Server
 	ln       net.Listener
+	metrics  *http.Server // on cfg.MetricsListener; nil without one
 	store    graph.Store
 	draining atomic.Bool
 }
@@ -91,25 +102,77 @@ func New(cfg Config, ln net.Listener, store graph.Store, routes Routes) *Server 
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          nil,
 	}
+	if cfg.MetricsListener != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metricsHandler())
+		mux.HandleFunc("/", notFound)
+		s.metrics = &http.Server{
+			Handler:           s.middleware(mux),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		}
+	}
 	return s
 }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Serve serves until Shutdown; it returns nil after a clean shutdown.
+// MetricsAddr is the address of the metrics listener, or "" without one.
+func (s *Server) MetricsAddr() string {
+	if s.cfg.MetricsListener == nil {
+		return ""
+	}
+	return s.cfg.MetricsListener.Addr().String()
+}
+
+// Serve serves until Shutdown; it returns nil after a clean shutdown. With
+// a metrics listener it serves both, and when either fails on its own it
+// stops the other.
 func (s *Server) Serve() error {
-	err := s.http.Serve(s.ln)
+	if s.metrics == nil {
+		return served(s.http.Serve(s.ln))
+	}
+	merr := make(chan error, 1)
+	go func() {
+		err := served(s.metrics.Serve(s.cfg.MetricsListener))
+		if err != nil {
+			_ = s.http.Close()
+			err = fmt.Errorf("metrics listener: %w", err)
+		}
+		merr <- err
+	}()
+	err := served(s.http.Serve(s.ln))
+	if err != nil {
+		_ = s.metrics.Close()
+	}
+	return errors.Join(err, <-merr)
+}
+
+// served is the error of an http.Server's Serve: nil after Shutdown.
+func served(err error) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// Shutdown stops accepting connections and waits for requests in flight.
+// Shutdown stops accepting connections and waits for requests in flight,
+// on the metrics listener too, which closes last.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
-	return s.http.Shutdown(ctx)
+	err := s.http.Shutdown(ctx)
+	if s.metrics != nil {
+		if merr := s.metrics.Shutdown(ctx); merr != nil {
+			err = errors.Join(err, fmt.Errorf("metrics listener: %w", merr))
+		}
+		// Closed even when Serve never ran (Serve closes it otherwise).
+		_ = s.cfg.MetricsListener.Close()
+	}
+	return err
 }
 
 // Handler returns the full router with its middleware.
@@ -119,11 +182,14 @@ func (s *Server) Handler(routes Routes) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	gatherer := s.cfg.Gatherer
-	if gatherer == nil {
-		gatherer = prometheus.DefaultGatherer
+	switch {
+	case s.cfg.MetricsListener != nil:
+		// Served on its own listener, without keys.
+	case s.cfg.Guard != nil:
+		mux.Handle("GET /metrics", s.cfg.Guard.Require(access.ScopeMetricsRead, s.metricsHandler()))
+	default:
+		mux.Handle("GET /metrics", s.metricsHandler())
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	if routes.Collector != nil {
 		mux.Handle("/v1/", routes.Collector)
 	}
@@ -133,14 +199,30 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	if routes.GraphiQL != nil {
 		mux.Handle("GET /graphiql", routes.GraphiQL)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "error": "no such endpoint: " + r.Method + " " + r.URL.Path})
-	})
+	// In enforced mode even a wrong path needs a key: nothing but /healthz
+	// and /readyz answers a caller without one.
+	var fallback http.Handler = http.HandlerFunc(notFound)
+	if s.cfg.Guard != nil {
+		fallback = s.cfg.Guard.Require("", fallback)
+	}
+	mux.Handle("/", fallback)
 	var h http.Handler = mux
 	if s.loopbackOnly() {
-		h = hostCheck(mux)
+		h = s.hostCheck(mux)
 	}
 	return s.middleware(h)
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "error": "no such endpoint: " + r.Method + " " + r.URL.Path})
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	gatherer := s.cfg.Gatherer
+	if gatherer == nil {
+		gatherer = prometheus.DefaultGatherer
+	}
+	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

@@ -69,6 +69,17 @@ func (f *flagSet) duration(p *time.Duration, name, env string, def time.Duration
 	f.DurationVar(p, name, def, envHelp(env, help))
 }
 
+func (f *flagSet) float(p *float64, name, env string, def float64, help string) {
+	if v, ok := os.LookupEnv(env); ok && env != "" {
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil && f.envErr == nil {
+			f.envErr = usagef("%s=%q is not a number", env, v)
+		}
+		def = x
+	}
+	f.Float64Var(p, name, def, envHelp(env, help))
+}
+
 func (f *flagSet) boolean(p *bool, name, env string, def bool, help string) {
 	if v, ok := os.LookupEnv(env); ok && env != "" {
 		b, err := strconv.ParseBool(strings.TrimSpace(v))

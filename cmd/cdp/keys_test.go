@@ -135,6 +135,7 @@ func testKeys(t *testing.T, ks keysStore) {
 		if k.ExpiresAt.Before(before.Add(720*time.Hour).Add(-time.Second)) || k.ExpiresAt.After(after.Add(720*time.Hour).Add(time.Second)) {
 			t.Fatalf("expiry %s is not 720h after creation (%s to %s)", k.ExpiresAt, before, after)
 		}
+		wantKeysAudit(t, s, "keys.create", 1, before, after)
 	})
 
 	noSecrets := func(what, s string) {
@@ -233,7 +234,9 @@ func testKeys(t *testing.T, ks keysStore) {
 	})
 
 	// Revoke, then the list and the store show it revoked.
+	before = time.Now()
 	out, errOut, code = runCDP(t, ks.env, "keys", "revoke", id)
+	after = time.Now()
 	if code != 0 {
 		t.Fatalf("revoke: exit %d; stderr: %s", code, errOut)
 	}
@@ -259,11 +262,37 @@ func testKeys(t *testing.T, ks keysStore) {
 		if sk.RevokedAt.IsZero() || sk.Usable(time.Now()) || !sk.RevokedAt.Equal(*k.RevokedAt) {
 			t.Fatalf("stored key after revoke %+v, listed revokedAt %v", sk, k.RevokedAt)
 		}
+		wantKeysAudit(t, s, "keys.revoke", 1, before, after)
+		// The refused commands appended nothing.
+		wantKeysAudit(t, s, "keys.create", 1, time.Time{}, after)
 	})
 	// Revoking again keeps the first time and says so.
 	out, errOut, code = runCDP(t, ks.env, "keys", "revoke", id)
 	if code != 0 || !strings.Contains(out, "already revoked") {
 		t.Fatalf("second revoke: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// The second revocation is a change request of its own, audited too.
+	ks.with(t, func(s access.Store) { wantKeysAudit(t, s, "keys.revoke", 2, time.Time{}, time.Now()) })
+}
+
+// wantKeysAudit checks that the store holds n entries of action, the
+// newest made between from and to (from zero: not checked) by "cdp keys":
+// no key, reason "cdp keys", outcome ok.
+func wantKeysAudit(t *testing.T, s access.Store, action string, n int, from, to time.Time) {
+	t.Helper()
+	got, err := s.Audit(context.Background(), access.AuditQuery{Action: action, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("%d %s audit entries, want %d: %+v", len(got), action, n, got)
+	}
+	e := got[0]
+	if e.KeyID != "" || e.Reason != "cdp keys" || e.Outcome != access.OutcomeOK || e.Action != action {
+		t.Fatalf("%s audit entry %+v, want no key, reason \"cdp keys\", outcome ok", action, e)
+	}
+	if (!from.IsZero() && e.At.Before(from.Add(-time.Millisecond))) || e.At.After(to.Add(time.Millisecond)) {
+		t.Fatalf("%s audit entry at %s, not between %s and %s", action, e.At, from, to)
 	}
 }
 

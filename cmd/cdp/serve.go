@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/graph/neo4jstore"
@@ -81,12 +84,26 @@ type serveFlags struct {
 	maxSelections   int
 	maxResponse     int
 	shutdownTimeout time.Duration
+	auth            string
+	rateLimit       float64
+	rateBurst       int
+	metricsAddr     string
+	auditRetention  string
 }
 
 const serveHelp = `
 Runs the HTTP server: the Segment-compatible collector under /v1/, GraphQL at
 /graphql (GraphiQL at /graphiql), /healthz, /readyz and /metrics. The store is
-the embedded one in --data-dir unless --neo4j-uri is set.`
+the embedded one in --data-dir unless --neo4j-uri is set.
+
+API keys ("cdp keys create", or the GraphQL mutation createApiKey) are
+enforced once the store holds one, always on a non-loopback --addr, and always
+with --auth=required; then every request but /healthz and /readyz needs one
+("Authorization: Bearer cdp_..." for GraphQL and /metrics, the Segment write
+key for the collector). On loopback with no key stored the server is open:
+every caller holds every scope, and only Host localhost, 127.0.0.1 or [::1]
+is answered. /metrics needs a key with metrics:read unless --metrics-addr
+serves it on a listener of its own, without keys.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
@@ -97,19 +114,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.str(&f.logLevel, "log-level", "CDP_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.str(&f.logFormat, "log-format", "CDP_LOG_FORMAT", "json", "json or console")
 	fs.str(&f.rules, "rules", "CDP_RULES", "", "identity rules file (JSON); built-in defaults when empty")
-	fs.str(&f.writeKeys, "write-keys", "CDP_WRITE_KEYS", "", "comma-separated write keys, each KEY or KEY=SOURCE; empty accepts any key")
+	fs.str(&f.writeKeys, "write-keys", "CDP_WRITE_KEYS", "", "comma-separated static write keys, each KEY or KEY=SOURCE, accepted beside API keys with events:write; empty: in open mode any write key is accepted")
 	fs.integer(&f.batchSize, "batch-size", "CDP_BATCH_SIZE", d.Collector.MaxBatch, "most events per store transaction (group commit)")
 	fs.duration(&f.batchWait, "batch-wait", "CDP_BATCH_WAIT", d.Collector.MaxWait, "how long a micro-batch waits to fill")
 	fs.integer(&f.queueSize, "queue-size", "CDP_QUEUE_SIZE", d.Collector.QueueSize, "most events waiting for commit; beyond it clients get 429")
 	fs.duration(&f.commitTimeout, "commit-timeout", "CDP_COMMIT_TIMEOUT", d.Collector.CommitTimeout, "longest a commit may take before its requests get 503")
 	fs.integer(&f.committers, "committers", "CDP_COMMITTERS", 0, "micro-batches committed at once; 0 picks 1 for the embedded store and 2 for Neo4j")
-	fs.str(&f.graphiql, "graphiql", "CDP_GRAPHIQL", "auto", "serve GraphiQL at /graphiql: auto (only on loopback), true or false")
+	fs.str(&f.graphiql, "graphiql", "CDP_GRAPHIQL", "auto", "serve GraphiQL at /graphiql: auto (only in open loopback mode: loopback --addr, --auth=auto and no key stored at start), true or false")
 	fs.boolean(&f.introspection, "introspection", "CDP_INTROSPECTION", d.GraphQL.Introspection, "allow GraphQL introspection and field suggestions")
 	fs.integer(&f.maxComplexity, "max-complexity", "CDP_MAX_COMPLEXITY", d.GraphQL.MaxComplexity, "GraphQL query complexity limit")
 	fs.integer(&f.maxDepth, "max-depth", "CDP_MAX_DEPTH", d.GraphQL.MaxDepth, "GraphQL query depth limit")
 	fs.integer(&f.maxSelections, "max-selections", "CDP_MAX_SELECTIONS", d.GraphQL.MaxSelections, "most field selections in a GraphQL document, counted before validation")
 	fs.integer(&f.maxResponse, "max-response-bytes", "CDP_MAX_RESPONSE_BYTES", int(d.GraphQL.MaxResponseBytes), "largest GraphQL response in bytes; a larger one is replaced by a RESPONSE_TOO_LARGE error")
 	fs.duration(&f.shutdownTimeout, "shutdown-timeout", "CDP_SHUTDOWN_TIMEOUT", 30*time.Second, "how long shutdown waits for requests in flight and pending writes")
+	fs.str(&f.auth, "auth", "CDP_AUTH", "auto", "auto (API keys enforced once one exists, and always on a non-loopback --addr) or required (always)")
+	fs.float(&f.rateLimit, "rate-limit", "CDP_RATE_LIMIT", d.Auth.RateLimit, "requests per second per API key, for GraphQL and the collector apart; 0: no limit")
+	fs.integer(&f.rateBurst, "rate-burst", "CDP_RATE_BURST", d.Auth.Burst, "most requests an API key may send at once (the size of each of its buckets)")
+	fs.str(&f.metricsAddr, "metrics-addr", "CDP_METRICS_ADDR", "", "address of a listener serving /metrics without keys; empty: /metrics on --addr, needing metrics:read")
+	fs.str(&f.auditRetention, "audit-retention", "CDP_AUDIT_RETENTION", "400d", "how long audit entries are kept: days such as 400d, or a duration such as 720h")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -137,7 +159,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usagef("%v", err)
 	}
-	showGraphiQL, err := graphiqlEnabled(f.graphiql, f.addr)
+	graphiql, err := parseGraphiQL(f.graphiql)
+	if err != nil {
+		return err
+	}
+	required, err := parseAuth(f.auth)
+	if err != nil {
+		return err
+	}
+	if f.rateLimit < 0 || math.IsNaN(f.rateLimit) || math.IsInf(f.rateLimit, 0) {
+		return usagef("--rate-limit must be a number of requests per second of at least 0 (0: no limit), got %v", f.rateLimit)
+	}
+	if f.rateBurst < 1 {
+		return usagef("--rate-burst must be at least 1, got %d", f.rateBurst)
+	}
+	retention, err := parseRetention(f.auditRetention)
 	if err != nil {
 		return err
 	}
@@ -148,6 +184,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if f.metricsAddr != "" {
+		if metricsLn, err = server.Listen(f.metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer metricsLn.Close()
+	}
 	store, err := f.store.open(ctx, log)
 	if err != nil {
 		return err
@@ -162,6 +205,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	info, err := store.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("store info: %w", err)
+	}
+	showGraphiQL := graphiql == "true"
+	if graphiql == "auto" {
+		// On only in open loopback mode: GraphiQL sends no key.
+		open := !required && server.Loopback(ln)
+		if ks, ok := store.(access.Store); ok && open {
+			n, err := ks.CountKeys(ctx)
+			if err != nil {
+				return fmt.Errorf("count API keys: %w", err)
+			}
+			open = n == 0
+		}
+		showGraphiQL = open
 	}
 
 	cfg := app.Defaults()
@@ -179,13 +235,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.GraphQL.Introspection = f.introspection
 	cfg.GraphQL.Suggestions = f.introspection
 	cfg.GraphiQL = showGraphiQL
+	cfg.Auth = app.Auth{
+		Required: required, RateLimit: f.rateLimit, Burst: f.rateBurst,
+		MetricsListener: metricsLn, AuditRetention: retention,
+	}
 	svc, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	svc.Start()
-	log.Info().Str("addr", svc.Server.Addr()).Str("store", info.Kind).Str("store_version", info.Version).
-		Bool("graphiql", showGraphiQL).Msg("listening")
+	ev := log.Info().Str("addr", svc.Server.Addr()).Str("store", info.Kind).Str("store_version", info.Version).
+		Bool("graphiql", showGraphiQL)
+	if m := svc.Server.MetricsAddr(); m != "" {
+		ev = ev.Str("metrics_addr", m)
+	}
+	ev.Msg("listening")
 
 	select {
 	case <-svc.Done():
@@ -267,25 +331,53 @@ func parseWriteKeys(s string) (map[string]string, error) {
 	return out, nil
 }
 
-func graphiqlEnabled(v, addr string) (bool, error) {
-	switch strings.ToLower(v) {
+// parseGraphiQL reads --graphiql as "auto", "true" or "false".
+func parseGraphiQL(v string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "true", "on", "1":
-		return true, nil
+		return "true", nil
 	case "false", "off", "0":
-		return false, nil
+		return "false", nil
 	case "auto", "":
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return false, usagef("--addr %q is not host:port", addr)
-		}
-		if host == "localhost" {
-			return true, nil
-		}
-		ip := net.ParseIP(host)
-		return ip != nil && ip.IsLoopback(), nil
+		return "auto", nil
 	default:
-		return false, usagef("--graphiql %q is not auto, true or false", v)
+		return "", usagef("--graphiql %q is not auto, true or false", v)
 	}
+}
+
+// parseAuth reads --auth and reports whether keys are required even on
+// loopback with no key stored.
+func parseAuth(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "auto", "":
+		return false, nil
+	case "required":
+		return true, nil
+	default:
+		return false, usagef("--auth %q is not auto (keys enforced once one exists, and off loopback) or required (always)", v)
+	}
+}
+
+// parseRetention reads --audit-retention: whole days such as "400d", or a
+// Go duration such as "720h". It must be positive.
+func parseRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	bad := func() (time.Duration, error) {
+		return 0, usagef("--audit-retention %q is neither a number of days such as 400d nor a duration such as 720h, above zero", v)
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		// Beyond 100 years the duration would near its limit (292 years).
+		if err != nil || n < 1 || n > 36500 {
+			return bad()
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return bad()
+	}
+	return d, nil
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

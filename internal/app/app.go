@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/resolver"
@@ -45,7 +46,37 @@ type Config struct {
 	// Registry receives the service's metrics and is served at /metrics;
 	// nil means a new one with the Go and process collectors.
 	Registry *prometheus.Registry
+	// Auth configures API keys.
+	Auth Auth
+	// Keys holds the API keys and the audit log; nil means Store, which
+	// must then implement access.Store. It is set apart only when Store
+	// is a wrapper that hides it (the benchmark's timing wrapper).
+	Keys access.Store
 }
+
+// Auth configures API keys, their rate limits and the audit log's
+// retention.
+type Auth struct {
+	// Required enforces keys even on loopback with no key stored. Keys are
+	// always enforced on a non-loopback listener, and once a key exists.
+	Required bool
+	// RateLimit is each key's requests per second, for GraphQL and the
+	// collector apart; 0 means none. Burst is the bucket size.
+	RateLimit float64
+	Burst     int
+	// MetricsListener, when set, serves /metrics without keys instead of
+	// the main listener (where it needs metrics:read); Close closes it.
+	MetricsListener net.Listener
+	// AuditRetention is how long audit entries are kept: older ones are
+	// pruned at Start and every hour. 0 means DefaultAuditRetention.
+	AuditRetention time.Duration
+}
+
+// DefaultAuditRetention is how long audit entries are kept by default.
+const DefaultAuditRetention = 400 * 24 * time.Hour
+
+// pruneEvery is how often the audit log is pruned.
+const pruneEvery = time.Hour
 
 // Defaults returns the configuration `cdp serve` runs with when given no
 // flags (Store, Listener and Logger aside).
@@ -65,6 +96,11 @@ func Defaults() Config {
 			Introspection:    true,
 			Suggestions:      true,
 		},
+		Auth: Auth{
+			RateLimit:      auth.DefaultRateLimit,
+			Burst:          auth.DefaultBurst,
+			AuditRetention: DefaultAuditRetention,
+		},
 		Logger: zerolog.Nop(),
 	}
 }
@@ -75,10 +111,19 @@ type Service struct {
 	Collector *ingest.Collector
 	Server    *server.Server
 	Registry  *prometheus.Registry
+	// Guard authenticates requests; the revokeApiKey resolver calls its
+	// Invalidate.
+	Guard *auth.Guard
 
-	started  bool
-	done     chan struct{}
-	serveErr error
+	keys      access.Store
+	retention time.Duration
+	log       zerolog.Logger
+
+	started    bool
+	done       chan struct{}
+	serveErr   error
+	stopPrune  context.CancelFunc
+	pruneEnded sync.WaitGroup
 }
 
 // New wires the service on cfg.Store and cfg.Listener. It starts the
@@ -86,6 +131,29 @@ type Service struct {
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Listener == nil {
 		return nil, errors.New("app: a store and a listener are required")
+	}
+	keys := cfg.Keys
+	if keys == nil {
+		var ok bool
+		if keys, ok = cfg.Store.(access.Store); !ok {
+			return nil, fmt.Errorf("app: the store %T holds no API keys (it does not implement access.Store)", cfg.Store)
+		}
+	}
+	retention := cfg.Auth.AuditRetention
+	if retention <= 0 {
+		retention = DefaultAuditRetention
+	}
+	loopback := server.Loopback(cfg.Listener)
+	guard, err := auth.New(auth.Config{
+		Store: keys, Required: cfg.Auth.Required || !loopback,
+		RateLimit: cfg.Auth.RateLimit, Burst: cfg.Auth.Burst, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	nkeys, err := keys.CountKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count API keys: %w", err)
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -105,29 +173,61 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cc.Committers = ingest.CommittersFor(info.Kind)
 	}
 	cc.Logger, cc.Registerer = cfg.Logger, reg
+	cc.Keys = guard
 	coll := ingest.New(engine, cc)
 	gc := cfg.GraphQL
 	gc.Logger = cfg.Logger
 	gc.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
 		return coll.Parse(raw, ingest.Envelope{ReceivedAt: at, Source: src})
 	}
+	// TODO(lead, on merging the resolver branch): resolver.Config gains
+	// OnRevoke func(keyID string); this server must refuse a key it revokes
+	// at once, so set
+	//	gc.OnRevoke = guard.Invalidate
+	// (and gc.Keys = keys, the access store the guard reads).
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
-	// Interim, until the auth guard is wired: every caller is in open mode.
-	openGQL := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gqlHandler.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.OpenPrincipal())))
-	})
-	routes := server.Routes{Collector: coll.Handler(), GraphQL: openGQL}
+	routes := server.Routes{Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler)}
 	if cfg.GraphiQL {
 		routes.GraphiQL = resolver.GraphiQL("/graphql")
 	}
-	srv := server.New(server.Config{Addr: cfg.Listener.Addr().String(), Logger: cfg.Logger, Gatherer: reg}, cfg.Listener, cfg.Store, routes)
-	return &Service{Engine: engine, Collector: coll, Server: srv, Registry: reg, done: make(chan struct{})}, nil
+	srv := server.New(server.Config{
+		Addr: cfg.Listener.Addr().String(), Logger: cfg.Logger, Gatherer: reg,
+		Guard: guard, MetricsListener: cfg.Auth.MetricsListener,
+	}, cfg.Listener, cfg.Store, routes)
+	logMode(cfg.Logger, cfg.Auth.Required, loopback, nkeys)
+	return &Service{
+		Engine: engine, Collector: coll, Server: srv, Registry: reg, Guard: guard,
+		keys: keys, retention: retention, log: cfg.Logger, done: make(chan struct{}),
+	}, nil
+}
+
+// logMode says at start who the server will answer.
+func logMode(log zerolog.Logger, required, loopback bool, nkeys int) {
+	switch {
+	case nkeys > 0:
+		log.Info().Int("keys", nkeys).Msg("API keys are enforced: every request but /healthz and /readyz needs a key")
+	case !required && loopback:
+		log.Warn().Msg("open mode: no API key exists, so any caller on this machine (Host localhost, 127.0.0.1 or [::1]) " +
+			"holds every scope, personal data included; create the first key with " +
+			"`cdp keys create --name admin --scopes keys:admin,...` or the GraphQL mutation createApiKey, which turns keys on")
+	default:
+		why := "the server is bound to a non-loopback address"
+		if required {
+			why = "--auth=required"
+		}
+		log.Error().Str("reason", why).Msg("API keys are enforced and none exists: nothing but /healthz and /readyz will answer " +
+			"(401) until a key exists; create one with `cdp keys create` on the same store")
+	}
 }
 
 // Start serves in the background until Close, or until the server fails:
 // Done is then closed, and Close reports the failure.
 func (s *Service) Start() {
 	s.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopPrune = cancel
+	s.pruneEnded.Add(1)
+	go s.pruneAudit(ctx)
 	go func() {
 		s.serveErr = s.Server.Serve()
 		close(s.done)
@@ -144,6 +244,13 @@ func (s *Service) Done() <-chan struct{} { return s.done }
 // open.
 func (s *Service) Close(ctx context.Context) error {
 	shutdownErr := s.Server.Shutdown(ctx)
+	if s.stopPrune != nil {
+		s.stopPrune()
+		s.pruneEnded.Wait()
+	}
+	// Records of a key's last use still in flight land before the caller
+	// closes the store.
+	s.Guard.Wait()
 	var errs []error
 	if err := s.Collector.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flushing pending writes: %w", err))
@@ -159,6 +266,31 @@ func (s *Service) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// pruneAudit deletes audit entries older than the retention now and every
+// pruneEvery, until ctx ends.
+func (s *Service) pruneAudit(ctx context.Context) {
+	defer s.pruneEnded.Done()
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		before := time.Now().Add(-s.retention)
+		n, err := s.keys.PruneAudit(ctx, before)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			s.log.Error().Err(err).Msg("pruning the audit log failed; retrying within the hour")
+		case n > 0:
+			s.log.Info().Int("entries", n).Time("before", before).Msg("pruned audit entries past their retention")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // dropCollector exposes the normalizer's dropped-value counts.

@@ -1,0 +1,154 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idgraph/cdp/access"
+)
+
+// GraphQL guards the GraphQL endpoint. In enforced mode a request needs a
+// usable key as "Authorization: Bearer cdp_..." (else 401 UNAUTHENTICATED),
+// within the key's GraphQL rate limit (else 429 RATE_LIMITED); next then
+// sees the key as the principal of the context, and checks each field's
+// scope itself. In open mode next sees access.OpenPrincipal and any bearer
+// is ignored. A CORS preflight (OPTIONS) passes without a key: it executes
+// nothing.
+func (g *Guard) GraphQL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if g.Open(r.Context()) {
+			next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.OpenPrincipal())))
+			return
+		}
+		k, ref := g.bearerKey(r, "", kindGraphQL)
+		if ref != nil {
+			writeRefusal(w, ref)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.KeyPrincipal(k))))
+	})
+}
+
+// Require guards a plain endpoint such as /metrics: in enforced mode a
+// request needs a usable bearer key (else 401) holding scope, unless scope
+// is empty (else 403 FORBIDDEN naming it), within the key's rate limit for
+// such endpoints (else 429). In open mode every request passes. next sees
+// the principal in the context, as with GraphQL.
+func (g *Guard) Require(scope access.Scope, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.Open(r.Context()) {
+			next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.OpenPrincipal())))
+			return
+		}
+		k, ref := g.bearerKey(r, scope, kindOther)
+		if ref != nil {
+			writeRefusal(w, ref)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.KeyPrincipal(k))))
+	})
+}
+
+// WriteKey implements ingest.KeyChecker: it checks secret, sent to the
+// collector as a write key, and returns the source that labels its events:
+// the key's Source, or its ID when it has none. A refusal returns no
+// source and the status: 401 for a malformed, unknown, revoked or expired
+// key; 403 for a key without events:write; 429, with retryAfter, past the
+// key's collector bucket (apart from its GraphQL one); 503, with
+// retryAfter, when the store cannot be read. status is 0 on success. msg
+// never holds the secret.
+func (g *Guard) WriteKey(ctx context.Context, secret string) (source string, status int, msg string, retryAfter time.Duration) {
+	k, ref := g.authenticate(ctx, secret)
+	if ref == nil {
+		ref = g.authorize(k, access.ScopeEventsWrite, kindCollector)
+	}
+	if ref != nil {
+		return "", ref.status, ref.msg, ref.retryAfter
+	}
+	g.touch(k)
+	if k.Source != "" {
+		return k.Source, 0, "", 0
+	}
+	return k.ID, 0, "", 0
+}
+
+// bearerKey authenticates the bearer key of r, checks it holds scope
+// (unless empty) and takes a token from its bucket of kind k.
+func (g *Guard) bearerKey(r *http.Request, scope access.Scope, k kind) (access.Key, *refusal) {
+	secret, ref := bearer(r)
+	if ref != nil {
+		return access.Key{}, ref
+	}
+	key, ref := g.authenticate(r.Context(), secret)
+	if ref == nil {
+		ref = g.authorize(key, scope, k)
+	}
+	if ref != nil {
+		return access.Key{}, ref
+	}
+	g.touch(key)
+	return key, nil
+}
+
+// authorize checks that key holds scope (unless empty), then its rate
+// limit of kind k.
+func (g *Guard) authorize(key access.Key, scope access.Scope, k kind) *refusal {
+	if scope != "" && !key.HasScope(scope) {
+		return &refusal{
+			status: http.StatusForbidden, code: CodeForbidden, scope: scope,
+			msg: fmt.Sprintf("API key %s lacks the scope %s", key.ID, scope),
+		}
+	}
+	return g.allow(key.ID, k)
+}
+
+// bearer returns the secret of r's "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, *refusal) {
+	const how = `send it as "Authorization: Bearer cdp_..."`
+	hs := r.Header.Values("Authorization")
+	switch {
+	case len(hs) == 0 || strings.TrimSpace(hs[0]) == "":
+		return "", unauthenticated("an API key is required: %s", how)
+	case len(hs) > 1:
+		return "", unauthenticated("more than one Authorization header: %s, once", how)
+	}
+	scheme, secret, _ := strings.Cut(strings.TrimSpace(hs[0]), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", unauthenticated("the Authorization header is not a Bearer API key: %s", how)
+	}
+	if secret = strings.TrimSpace(secret); secret == "" {
+		return "", unauthenticated("the Authorization header has no API key after Bearer: %s", how)
+	}
+	return secret, nil
+}
+
+// writeRefusal answers ref as a GraphQL error response, which suits every
+// client of the guarded endpoints: {"errors":[{"message", "extensions":
+// {"code"}}]}.
+func writeRefusal(w http.ResponseWriter, ref *refusal) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if ref.status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", "Bearer")
+	}
+	if ref.retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64(ref.retryAfter/time.Second), 10))
+	}
+	ext := map[string]any{"code": ref.code}
+	if ref.scope != "" {
+		ext["scope"] = string(ref.scope)
+	}
+	w.WriteHeader(ref.status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": ref.msg, "extensions": ext}},
+	})
+}
