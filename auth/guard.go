@@ -24,8 +24,8 @@ const CacheTTL = 500 * time.Millisecond
 
 // Defaults of `cdp serve`.
 const (
-	DefaultRateLimit = 50  // requests per second per key and kind
-	DefaultBurst     = 100 // requests a key may send at once
+	DefaultRateLimit = 500  // requests per second per key and kind
+	DefaultBurst     = 1000 // requests a key may send at once
 )
 
 // storeTimeout bounds the store reads and writes the guard makes on its

@@ -34,6 +34,9 @@ func startService(ctx context.Context, store graph.Store, rules *graph.Rules, cf
 	c.Collector.QueueSize = cfg.QueueSize
 	c.Collector.Committers = cfg.Committers
 	c.Collector.WriteKeys = map[string]string{writeKey: "bench"}
+	// The lookups run back to back, faster than a key's default rate
+	// limit: the limiter runs but never refuses.
+	c.Auth.RateLimit, c.Auth.Burst = 1e6, 1e6
 	if t, ok := store.(*timedStore); ok {
 		// The timing wrapper hides the store's API keys: read them under it.
 		c.Keys, _ = t.Store.(access.Store)
