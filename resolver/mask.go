@@ -222,9 +222,9 @@ type identArg struct {
 
 func (a identArg) label() string {
 	if a.name == "" {
-		return `the identifier of arguments "type" and "value"`
+		return `arguments "type" and "value"`
 	}
-	return fmt.Sprintf("the identifier of argument %q", a.name)
+	return fmt.Sprintf("argument %q", a.name)
 }
 
 // engineDescribe is how the engine names an identifier in its messages.
@@ -250,7 +250,7 @@ func identErr(err error, args ...identArg) error {
 	msg := graph.ErrorMessage(err)
 	holds := func(a identArg) bool {
 		for _, ref := range []graph.IdentifierRef{a.raw, a.norm} {
-			if ref.Value != "" && (strings.Contains(msg, engineDescribe(ref)) || strings.Contains(msg, ref.Value) || strings.Contains(msg, strconv.Quote(ref.Value))) {
+			if ref.Value != "" && (strings.Contains(msg, engineDescribe(ref)) || strings.Contains(msg, strconv.Quote(ref.Value))) {
 				return true
 			}
 		}
@@ -267,11 +267,11 @@ func identErr(err error, args ...identArg) error {
 	}
 	switch {
 	case code == graph.ENOTFOUND && strings.Contains(msg, "not linked directly") && len(args) == 2:
-		return graph.Errorf(code, "%s and %s are not linked directly; explainLink shows what joins them", args[0].label(), args[1].label())
+		return graph.Errorf(code, "the identifiers of arguments %q and %q are not linked directly; explainLink shows what joins them", args[0].name, args[1].name)
 	case code == graph.ENOTFOUND:
-		return graph.Errorf(code, "%s is not stored", named[0].label())
+		return graph.Errorf(code, "%s: identifier not found", named[0].label())
 	case code == graph.EINVALID:
-		return graph.Errorf(code, "%s is not usable", named[0].label())
+		return graph.Errorf(code, "%s: identifier not usable", named[0].label())
 	default:
 		return graph.Errorf(code, "%s: the operation failed (%s)", named[0].label(), strings.ToLower(codeOf(code)))
 	}
