@@ -260,9 +260,9 @@ type AuditWriter struct {
 	closed  bool
 	dropped int
 
-	kick    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
 }
 
 // Tuning of AuditWriter.
