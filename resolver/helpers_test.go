@@ -224,8 +224,11 @@ func urlQuery(q string) string { return url.QueryEscape(q) }
 // accessStore returns the access side of a real store, unwrapping the
 // test wrappers.
 func accessStore(s graph.Store) access.Store {
-	if cs, ok := s.(*countingStore); ok {
-		s = cs.Store
+	switch w := s.(type) {
+	case *countingStore:
+		s = w.Store
+	case *failingStore:
+		s = w.Store
 	}
 	as, _ := s.(access.Store)
 	return as
