@@ -54,12 +54,12 @@ func withKeys(keys access.Store, h http.Handler) http.Handler {
 		}
 		if secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			if access.CheckSecret(secret) != nil {
-				http.Error(w, "malformed key", http.StatusUnauthorized)
+				refuse(w, http.StatusUnauthorized, "UNAUTHENTICATED", "malformed key")
 				return
 			}
 			k, found, err := keys.KeyByHash(ctx, access.HashSecret(secret))
 			if err != nil || !found || !k.Usable(graph.Now()) || !k.Matches(secret) {
-				http.Error(w, "unknown key", http.StatusUnauthorized)
+				refuse(w, http.StatusUnauthorized, "UNAUTHENTICATED", "unknown, revoked or expired key")
 				return
 			}
 			ctx = access.WithPrincipal(ctx, access.KeyPrincipal(k))

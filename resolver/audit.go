@@ -49,8 +49,14 @@ func newEntry(ctx context.Context, action, reason string) access.AuditEntry {
 		Outcome:   access.OutcomeOK,
 	}
 	if graphql.HasOperationContext(ctx) {
-		if oc := graphql.GetOperationContext(ctx); oc != nil && len(oc.OperationName) <= 200 {
-			e.OperationName = oc.OperationName
+		if oc := graphql.GetOperationContext(ctx); oc != nil {
+			name := oc.OperationName
+			if name == "" && oc.Operation != nil {
+				name = oc.Operation.Name // named in the document, not the request
+			}
+			if len(name) <= 200 {
+				e.OperationName = name
+			}
 		}
 	}
 	return e
