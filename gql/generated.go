@@ -1593,7 +1593,12 @@ and ` + "`" + `extensions.code` + "`" + ` UNAUTHENTICATED; over the key's rate l
 RATE_LIMITED. Each field that needs a scope says so with ` + "`" + `@hasScope` + "`" + `; a key
 without it gets null for that field and an error with code FORBIDDEN naming
 the scope, while the rest of the request answers. Without ` + "`" + `pii:read` + "`" + `, every
-personal value (the identity rules' ` + "`" + `personalData` + "`" + `) is masked.
+personal value (the identity rules' ` + "`" + `personalData` + "`" + `) is masked: an email keeps
+its first character and its domain (` + "`" + `a***@example.com` + "`" + `), a phone its last two
+digits (` + "`" + `+*********67` + "`" + `), any other value becomes ` + "`" + `***` + "`" + `. No error message
+repeats an identifier value; errors name the argument instead. Every
+mutation, and every query that returns personal values unmasked, is in the
+audit log (` + "`" + `auditLog` + "`" + `).
 
 Errors carry ` + "`" + `extensions.code` + "`" + `: NOT_FOUND, INVALID_ARGUMENT, CONFLICT,
 UNAVAILABLE, FORBIDDEN or INTERNAL for resolver errors; GRAPHQL_PARSE_FAILED,
@@ -1752,7 +1757,7 @@ type Profile {
 type Identifier {
   type: String!
   value: String!
-  "` + "`" + `type:value` + "`" + `, the identifier's key in the graph."
+  "` + "`" + `type:value` + "`" + `, the identifier's key in the graph; its value masked as ` + "`" + `value` + "`" + ` is."
   key: String!
   firstSeen: DateTime!
   lastSeen: DateTime!
@@ -1875,7 +1880,11 @@ type IdentityGraph {
 }
 
 type IdentityNode {
-  "The identifier's key; edges refer to it."
+  """
+  The identifier's key; edges refer to it. Without ` + "`" + `pii:read` + "`" + `, a node whose
+  key holds a personal value gets an opaque id instead (` + "`" + `n` + "`" + ` and its position
+  in the graph's node order, from 1), the same in ` + "`" + `nodes` + "`" + ` and ` + "`" + `edges` + "`" + `.
+  """
   id: ID!
   type: String!
   value: String!
@@ -2037,8 +2046,8 @@ extend type Mutation {
   createApiKey(input: CreateApiKeyInput!): CreatedApiKey @hasScope(scope: "keys:admin")
 
   """
-  Revokes a key: every server refuses it within a second. Revoking a revoked
-  key changes nothing. NOT_FOUND for an unknown id.
+  Revokes a key: every server refuses it within a second (this one at once).
+  Revoking a revoked key changes nothing. NOT_FOUND for an unknown id.
   """
   revokeApiKey(id: ID!): ApiKey @hasScope(scope: "keys:admin")
 }
@@ -2121,7 +2130,7 @@ type AuditEntry {
   profileIds: [ID!]!
   "How many profiles were touched in all."
   profileCount: Int!
-  "The reason the caller gave."
+  "The reason the caller gave; for key mutations, the key concerned (` + "`" + `key <id>` + "`" + `)."
   reason: String
   "` + "`" + `ok` + "`" + `, or the error code the request ended with."
   outcome: String!
