@@ -2,11 +2,13 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -536,6 +538,76 @@ func TestKeyFieldsWithoutKeyStore(t *testing.T) {
 			`mutation { revokeApiKey(id: "key_x") { id } }`,
 		} {
 			e.refused(q, nil, CodeUnavailable, "no key store configured")
+		}
+	})
+}
+
+// flakyAudit wraps a real access store: its next failures calls to
+// AppendAudit fail as an unreachable store does, without writing.
+type flakyAudit struct {
+	access.Store
+	failures atomic.Int64
+}
+
+func (f *flakyAudit) AppendAudit(ctx context.Context, entries []access.AuditEntry) error {
+	if f.failures.Add(-1) >= 0 {
+		return graph.ErrUnavailable(errors.New("audit store down (test)"))
+	}
+	return f.Store.AppendAudit(ctx, entries)
+}
+
+func TestAuditWriterRetriesThenLogs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		store := accessStore(s)
+		flaky := &flakyAudit{Store: store}
+		var logs syncBuffer
+
+		// Two failures: the retries append the batch.
+		flaky.failures.Store(2)
+		w := NewAuditWriter(flaky, zerolog.New(&logs))
+		w.Record(access.AuditEntry{ID: "aud_retried", At: t0, Action: "profileByIdentifier", ProfileIDs: []string{"p1"}, ProfileCount: 1, Outcome: access.OutcomeOK})
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		es, err := store.Audit(context.Background(), access.AuditQuery{Limit: 10})
+		if err != nil || len(es) != 1 || es[0].ID != "aud_retried" {
+			t.Fatalf("after two failures: %+v, %v", es, err)
+		}
+		if logs.String() != "" {
+			t.Errorf("a batch written on retry logged %s", logs.String())
+		}
+
+		// A store that stays down: the loss is logged, ids and actions only.
+		flaky.failures.Store(1000)
+		w = NewAuditWriter(flaky, zerolog.New(&logs))
+		w.Record(access.AuditEntry{ID: "aud_lost", At: t0, Action: "identifier", Outcome: access.OutcomeOK})
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if l := logs.String(); !strings.Contains(l, "aud_lost") || !strings.Contains(l, "not written") {
+			t.Errorf("lost batch log: %s", l)
+		}
+	})
+}
+
+func TestPersonalReadWithheldWhenItsEntryCannotBeWritten(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		flaky := &flakyAudit{Store: accessStore(s)}
+		cfg := testConfig()
+		cfg.Keys = flaky
+		e := newKeyEnv(t, s, cfg, nil)
+		e.apply(ev("m1", t0, "identify", "email:ann@example.com", "user_id:u1"))
+		support, _ := e.key("support", "", access.ScopeProfilesRead, access.ScopePIIRead)
+		flaky.failures.Store(1)
+		r := e.as(support, `{ profileByIdentifier(type: "user_id", value: "u1") { identifiers { value } } }`, nil)
+		checkRefused(t, r.gqlResponse, CodeUnavailable, "audit")
+		if strings.Contains(string(r.Raw), "ann@example.com") {
+			t.Errorf("withheld answer holds the email: %s", r.Raw)
+		}
+		// Once the store is back, the same read answers and is recorded.
+		r = e.ok(support, `{ profileByIdentifier(type: "user_id", value: "u1") { identifiers { value } } }`, nil, nil)
+		if !strings.Contains(string(r.Raw), "ann@example.com") || len(e.audit("profileByIdentifier")) != 1 {
+			t.Errorf("read after recovery: %s, entries %+v", r.Raw, e.audit(""))
 		}
 	})
 }
