@@ -2,6 +2,7 @@ package access
 
 import (
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -66,18 +67,53 @@ func MaskPhone(v string) string {
 type Masker struct {
 	types  map[string]bool
 	traits map[string]bool
+	// keyRe finds graph keys of personal types inside free text.
+	keyRe *regexp.Regexp
 }
 
 // NewMasker returns a masker for the personal data the rules list.
 func NewMasker(r *graph.Rules) *Masker {
 	m := &Masker{types: map[string]bool{}, traits: map[string]bool{}}
+	var alts []string
 	for _, t := range r.PersonalData.IdentifierTypes {
 		m.types[t] = true
+		alts = append(alts, regexp.QuoteMeta(t))
 	}
 	for _, t := range r.PersonalData.Traits {
 		m.traits[t] = true
 	}
+	if len(alts) > 0 {
+		// A type name is a word of letters, digits and _; the value runs to
+		// the next space, colon or quote (emails and E.164 phones hold none).
+		slices.Sort(alts)
+		m.keyRe = regexp.MustCompile(`\b(?:` + strings.Join(alts, "|") + `):[^\s:"']+`)
+	}
 	return m
+}
+
+// Text masks the graph keys of personal types that free text embeds, such
+// as the reason the engine gives a split ("unlinked email:ann@example.com
+// and user_id:u1: ..." becomes "unlinked email:a***@example.com and
+// user_id:u1: ..."). Bare values the text may hold are not recognized.
+func (m *Masker) Text(s string) string {
+	if m.keyRe == nil {
+		return s
+	}
+	return m.keyRe.ReplaceAllStringFunc(s, m.Key)
+}
+
+// HasPersonal reports whether traits hold a personal value that Traits
+// would mask, nested objects included.
+func (m *Masker) HasPersonal(traits map[string]any) bool {
+	for k, v := range traits {
+		if m.traits[k] {
+			return true
+		}
+		if sub, ok := v.(map[string]any); ok && m.HasPersonal(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // PersonalType reports whether identifiers of type typ are personal data.

@@ -72,3 +72,35 @@ func TestMaskerFollowsTheRules(t *testing.T) {
 		t.Error("a bad type name in personalData was accepted")
 	}
 }
+
+func TestMaskerText(t *testing.T) {
+	m := NewMasker(graph.DefaultRules())
+	for in, want := range map[string]string{
+		"unlinked email:ann@example.com and user_id:u1: wrong merge":     "unlinked email:a***@example.com and user_id:u1: wrong merge",
+		"unlinked phone:+14155550167 and email:bo@corp.io: reason":       "unlinked phone:+*********67 and email:b***@corp.io: reason",
+		"identifier removed: asked to be forgotten":                      "identifier removed: asked to be forgotten",
+		"work_email:ann@example.com is not a personal type in the rules": "work_email:ann@example.com is not a personal type in the rules",
+	} {
+		if got := m.Text(in); got != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMaskerHasPersonal(t *testing.T) {
+	m := NewMasker(graph.DefaultRules())
+	for _, c := range []struct {
+		in   map[string]any
+		want bool
+	}{
+		{map[string]any{"plan": "pro"}, false},
+		{map[string]any{"plan": "pro", "name": "Ann"}, true},
+		{map[string]any{"billing": map[string]any{"phone": "+14155550167"}}, true},
+		{map[string]any{"billing": map[string]any{"zip": "94110"}}, false},
+		{nil, false},
+	} {
+		if got := m.HasPersonal(c.in); got != c.want {
+			t.Errorf("HasPersonal(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}

@@ -43,6 +43,7 @@ type ResolverRoot interface {
 	ProfileChange() ProfileChangeResolver
 	Query() QueryResolver
 	RefusedLink() RefusedLinkResolver
+	TraitValue() TraitValueResolver
 }
 
 type DirectiveRoot struct {
@@ -344,6 +345,7 @@ type LinkExplanationResolver interface {
 	Refusals(ctx context.Context, obj *LinkExplanation, first *int) ([]*RefusedLink, error)
 }
 type LinkStepResolver interface {
+	Evidence(ctx context.Context, obj *LinkStep) (string, error)
 	EvidenceEvent(ctx context.Context, obj *LinkStep) (*graph.Event, error)
 }
 type MutationResolver interface {
@@ -366,6 +368,8 @@ type ProfileResolver interface {
 }
 type ProfileChangeResolver interface {
 	Kind(ctx context.Context, obj *graph.ProfileChange) (ProfileChangeKind, error)
+
+	Reason(ctx context.Context, obj *graph.ProfileChange) (string, error)
 }
 type QueryResolver interface {
 	Profile(ctx context.Context, id string) (*graph.Profile, error)
@@ -378,7 +382,12 @@ type QueryResolver interface {
 	AuditLog(ctx context.Context, first *int, after *string, filter *AuditFilter) (*AuditEntryConnection, error)
 }
 type RefusedLinkResolver interface {
+	Reason(ctx context.Context, obj *RefusedLink) (string, error)
+	Evidence(ctx context.Context, obj *RefusedLink) (string, error)
 	EvidenceEvent(ctx context.Context, obj *RefusedLink) (*graph.Event, error)
+}
+type TraitValueResolver interface {
+	Value(ctx context.Context, obj *TraitValue) (any, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1584,7 +1593,12 @@ and ` + "`" + `extensions.code` + "`" + ` UNAUTHENTICATED; over the key's rate l
 RATE_LIMITED. Each field that needs a scope says so with ` + "`" + `@hasScope` + "`" + `; a key
 without it gets null for that field and an error with code FORBIDDEN naming
 the scope, while the rest of the request answers. Without ` + "`" + `pii:read` + "`" + `, every
-personal value (the identity rules' ` + "`" + `personalData` + "`" + `) is masked.
+personal value (the identity rules' ` + "`" + `personalData` + "`" + `) is masked: an email keeps
+its first character and its domain (` + "`" + `a***@example.com` + "`" + `), a phone its last two
+digits (` + "`" + `+*********67` + "`" + `), any other value becomes ` + "`" + `***` + "`" + `. No error message
+repeats an identifier value; errors name the argument instead. Every
+mutation, and every query that returns personal values unmasked, is in the
+audit log (` + "`" + `auditLog` + "`" + `).
 
 Errors carry ` + "`" + `extensions.code` + "`" + `: NOT_FOUND, INVALID_ARGUMENT, CONFLICT,
 UNAVAILABLE, FORBIDDEN or INTERNAL for resolver errors; GRAPHQL_PARSE_FAILED,
@@ -1743,7 +1757,7 @@ type Profile {
 type Identifier {
   type: String!
   value: String!
-  "` + "`" + `type:value` + "`" + `, the identifier's key in the graph."
+  "` + "`" + `type:value` + "`" + `, the identifier's key in the graph; its value masked as ` + "`" + `value` + "`" + ` is."
   key: String!
   firstSeen: DateTime!
   lastSeen: DateTime!
@@ -1866,7 +1880,11 @@ type IdentityGraph {
 }
 
 type IdentityNode {
-  "The identifier's key; edges refer to it."
+  """
+  The identifier's key; edges refer to it. Without ` + "`" + `pii:read` + "`" + `, a node whose
+  key holds a personal value gets an opaque id instead (` + "`" + `n` + "`" + ` and its position
+  in the graph's node order, from 1), the same in ` + "`" + `nodes` + "`" + ` and ` + "`" + `edges` + "`" + `.
+  """
   id: ID!
   type: String!
   value: String!
@@ -2028,8 +2046,8 @@ extend type Mutation {
   createApiKey(input: CreateApiKeyInput!): CreatedApiKey @hasScope(scope: "keys:admin")
 
   """
-  Revokes a key: every server refuses it within a second. Revoking a revoked
-  key changes nothing. NOT_FOUND for an unknown id.
+  Revokes a key: every server refuses it within a second (this one at once).
+  Revoking a revoked key changes nothing. NOT_FOUND for an unknown id.
   """
   revokeApiKey(id: ID!): ApiKey @hasScope(scope: "keys:admin")
 }
@@ -2112,7 +2130,7 @@ type AuditEntry {
   profileIds: [ID!]!
   "How many profiles were touched in all."
   profileCount: Int!
-  "The reason the caller gave."
+  "The reason the caller gave; for key mutations, the key concerned (` + "`" + `key <id>` + "`" + `)."
   reason: String
   "` + "`" + `ok` + "`" + `, or the error code the request ended with."
   outcome: String!
@@ -5826,7 +5844,7 @@ func (ec *executionContext) _LinkStep_evidence(ctx context.Context, field graphq
 			return ec.fieldContext_LinkStep_evidence(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Evidence, nil
+			return ec.Resolvers.LinkStep().Evidence(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5837,7 +5855,7 @@ func (ec *executionContext) _LinkStep_evidence(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_LinkStep_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LinkStep", field, false, false, "String")
+	return graphql.NewScalarFieldContext("LinkStep", field, true, true, "String")
 }
 
 func (ec *executionContext) _LinkStep_evidenceEvent(ctx context.Context, field graphql.CollectedField, obj *LinkStep) (ret graphql.Marshaler) {
@@ -6917,7 +6935,7 @@ func (ec *executionContext) _ProfileChange_reason(ctx context.Context, field gra
 			return ec.fieldContext_ProfileChange_reason(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Reason, nil
+			return ec.Resolvers.ProfileChange().Reason(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6928,7 +6946,7 @@ func (ec *executionContext) _ProfileChange_reason(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_ProfileChange_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProfileChange", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ProfileChange", field, true, true, "String")
 }
 
 func (ec *executionContext) _ProfileConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ProfileConnection) (ret graphql.Marshaler) {
@@ -7773,7 +7791,7 @@ func (ec *executionContext) _RefusedLink_reason(ctx context.Context, field graph
 			return ec.fieldContext_RefusedLink_reason(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Reason, nil
+			return ec.Resolvers.RefusedLink().Reason(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -7784,7 +7802,7 @@ func (ec *executionContext) _RefusedLink_reason(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_RefusedLink_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RefusedLink", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RefusedLink", field, true, true, "String")
 }
 
 func (ec *executionContext) _RefusedLink_evidence(ctx context.Context, field graphql.CollectedField, obj *RefusedLink) (ret graphql.Marshaler) {
@@ -7796,7 +7814,7 @@ func (ec *executionContext) _RefusedLink_evidence(ctx context.Context, field gra
 			return ec.fieldContext_RefusedLink_evidence(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Evidence, nil
+			return ec.Resolvers.RefusedLink().Evidence(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -7807,7 +7825,7 @@ func (ec *executionContext) _RefusedLink_evidence(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_RefusedLink_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RefusedLink", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RefusedLink", field, true, true, "String")
 }
 
 func (ec *executionContext) _RefusedLink_evidenceEvent(ctx context.Context, field graphql.CollectedField, obj *RefusedLink) (ret graphql.Marshaler) {
@@ -7897,7 +7915,7 @@ func (ec *executionContext) _TraitValue_value(ctx context.Context, field graphql
 			return ec.fieldContext_TraitValue_value(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Value, nil
+			return ec.Resolvers.TraitValue().Value(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
@@ -7908,7 +7926,7 @@ func (ec *executionContext) _TraitValue_value(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_TraitValue_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TraitValue", field, false, false, "JSON")
+	return graphql.NewScalarFieldContext("TraitValue", field, true, true, "JSON")
 }
 
 func (ec *executionContext) _TraitValue_source(ctx context.Context, field graphql.CollectedField, obj *TraitValue) (ret graphql.Marshaler) {
@@ -10429,10 +10447,11 @@ func (ec *executionContext) _LinkStep(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "evidence":
-			out.Values[i] = ec._LinkStep_evidence(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LinkStep_evidence(ctx, field, obj)
+				})
 		case "evidenceEvent":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -10726,10 +10745,11 @@ func (ec *executionContext) _ProfileChange(ctx context.Context, sel ast.Selectio
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reason":
-			out.Values[i] = ec._ProfileChange_reason(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProfileChange_reason(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10958,15 +10978,17 @@ func (ec *executionContext) _RefusedLink(ctx context.Context, sel ast.SelectionS
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reason":
-			out.Values[i] = ec._RefusedLink_reason(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RefusedLink_reason(ctx, field, obj)
+				})
 		case "evidence":
-			out.Values[i] = ec._RefusedLink_evidence(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RefusedLink_evidence(ctx, field, obj)
+				})
 		case "evidenceEvent":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -11009,27 +11031,28 @@ func (ec *executionContext) _TraitValue(ctx context.Context, sel ast.SelectionSe
 		case "name":
 			out.Values[i] = ec._TraitValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "value":
-			out.Values[i] = ec._TraitValue_value(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TraitValue_value(ctx, field, obj)
+				})
 		case "source":
 			out.Values[i] = ec._TraitValue_source(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "at":
 			out.Values[i] = ec._TraitValue_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "identifier":
 			out.Values[i] = ec._TraitValue_identifier(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

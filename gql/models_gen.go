@@ -153,7 +153,9 @@ type IdentityGraph struct {
 }
 
 type IdentityNode struct {
-	// The identifier's key; edges refer to it.
+	// The identifier's key; edges refer to it. Without `pii:read`, a node whose
+	// key holds a personal value gets an opaque id instead (`n` and its position
+	// in the graph's node order, from 1), the same in `nodes` and `edges`.
 	ID    string `json:"id"`
 	Type  string `json:"type"`
 	Value string `json:"value"`

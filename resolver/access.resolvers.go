@@ -7,71 +7,71 @@ package resolver
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
 )
 
 func (r *apiKeyResolver) Scopes(ctx context.Context, obj *access.Key) ([]string, error) {
-	panic(fmt.Errorf("not implemented: Scopes - scopes"))
+	return access.ScopeNames(obj.Scopes), nil
 }
 
 func (r *apiKeyResolver) Source(ctx context.Context, obj *access.Key) (*string, error) {
-	panic(fmt.Errorf("not implemented: Source - source"))
+	return strPtr(obj.Source), nil
 }
 
 func (r *apiKeyResolver) LastUsedAt(ctx context.Context, obj *access.Key) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: LastUsedAt - lastUsedAt"))
+	return timePtr(obj.LastUsedAt), nil
 }
 
 func (r *apiKeyResolver) ExpiresAt(ctx context.Context, obj *access.Key) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: ExpiresAt - expiresAt"))
+	return timePtr(obj.ExpiresAt), nil
 }
 
 func (r *apiKeyResolver) RevokedAt(ctx context.Context, obj *access.Key) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: RevokedAt - revokedAt"))
+	return timePtr(obj.RevokedAt), nil
 }
 
 func (r *apiKeyResolver) Active(ctx context.Context, obj *access.Key) (bool, error) {
-	panic(fmt.Errorf("not implemented: Active - active"))
+	return obj.Usable(graph.Now()), nil
 }
 
 func (r *auditEntryResolver) KeyID(ctx context.Context, obj *access.AuditEntry) (*string, error) {
-	panic(fmt.Errorf("not implemented: KeyID - keyId"))
+	return strPtr(obj.KeyID), nil
 }
 
 func (r *auditEntryResolver) KeyName(ctx context.Context, obj *access.AuditEntry) (*string, error) {
-	panic(fmt.Errorf("not implemented: KeyName - keyName"))
+	return strPtr(obj.KeyName), nil
 }
 
 func (r *auditEntryResolver) OperationName(ctx context.Context, obj *access.AuditEntry) (*string, error) {
-	panic(fmt.Errorf("not implemented: OperationName - operationName"))
+	return strPtr(obj.OperationName), nil
 }
 
 func (r *auditEntryResolver) RequestID(ctx context.Context, obj *access.AuditEntry) (*string, error) {
-	panic(fmt.Errorf("not implemented: RequestID - requestId"))
+	return strPtr(obj.RequestID), nil
 }
 
 func (r *auditEntryResolver) Reason(ctx context.Context, obj *access.AuditEntry) (*string, error) {
-	panic(fmt.Errorf("not implemented: Reason - reason"))
+	return strPtr(obj.Reason), nil
 }
 
 func (r *mutationResolver) CreateAPIKey(ctx context.Context, input gql.CreateAPIKeyInput) (*gql.CreatedAPIKey, error) {
-	panic(fmt.Errorf("not implemented: CreateAPIKey - createApiKey"))
+	return r.createKey(ctx, input)
 }
 
 func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id string) (*access.Key, error) {
-	panic(fmt.Errorf("not implemented: RevokeAPIKey - revokeApiKey"))
+	return r.revokeKey(ctx, id)
 }
 
 func (r *queryResolver) APIKeys(ctx context.Context, first *int, after *string) (*gql.APIKeyConnection, error) {
-	panic(fmt.Errorf("not implemented: APIKeys - apiKeys"))
+	return r.apiKeys(ctx, first, after)
 }
 
 func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, filter *gql.AuditFilter) (*gql.AuditEntryConnection, error) {
-	panic(fmt.Errorf("not implemented: AuditLog - auditLog"))
+	return r.auditLog(ctx, first, after, filter)
 }
 
 func (r *Resolver) ApiKey() gql.ApiKeyResolver { return &apiKeyResolver{r} }

@@ -4,6 +4,11 @@
 // hardened HTTP handler (explicit transports, body, token, depth, page and
 // complexity limits, error presenter, panic recovery).
 //
+// Access control: the @hasScope directive (scope.go), masking of personal
+// values for callers without pii:read (mask.go), the audit log of every
+// mutation and unmasked personal read (audit.go, AuditWriter), and the key
+// management and audit log fields (keys.go).
+//
 // The generated executable schema lives in package gql; regenerate it with
 // `go generate ./...` from the repository root.
 package resolver

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
@@ -90,6 +91,17 @@ type Config struct {
 	IngestSource string
 	// Logger is used when the request context carries no logger.
 	Logger zerolog.Logger
+	// Keys holds the API keys and the audit log: apiKeys, createApiKey,
+	// revokeApiKey and auditLog answer UNAVAILABLE while it is nil. Audit
+	// entries go to Keys, or, while it is nil, to the engine's store when
+	// that implements access.Store.
+	Keys access.Store
+	// Audit writes the entries of unmasked personal reads off the request
+	// path. When nil they are appended before the response is sent.
+	Audit *AuditWriter
+	// OnRevoke, when set, is called with the id of a key revokeApiKey has
+	// just revoked, so that this server's key cache drops it at once.
+	OnRevoke func(keyID string)
 }
 
 func (c Config) withDefaults() Config {
@@ -128,8 +140,11 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	if ing == nil {
 		ing = engineIngester{engine}
 	}
-	res := &Resolver{engine: engine, ingest: ing, cfg: cfg}
-	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: hasScope}, Complexity: complexity(cfg.MaxPage, res.maxIdentifiers())})
+	res := &Resolver{engine: engine, ingest: ing, cfg: cfg, mask: access.NewMasker(engine.Normalizer().Rules()), keys: cfg.Keys, auditStore: cfg.Keys}
+	if res.auditStore == nil {
+		res.auditStore, _ = engine.Store().(access.Store)
+	}
+	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: complexity(cfg.MaxPage, res.maxIdentifiers())})
 
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})
@@ -143,6 +158,8 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
+	// Outside responseLimit: an answer it replaces returned no personal data.
+	srv.Use(readAudit{r: res})
 	srv.Use(responseLimit{max: cfg.MaxResponseBytes})
 	srv.Use(requestLimits{maxDepth: cfg.MaxDepth, maxPage: cfg.MaxPage, maxIdentifiers: res.maxIdentifiers(), maxComplexity: cfg.MaxComplexity})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))

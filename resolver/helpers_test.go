@@ -52,6 +52,9 @@ func newEnv(t *testing.T, s graph.Store, cfg Config, ing Ingester) *env {
 	t.Helper()
 	e := &env{t: t, engine: graph.NewEngine(s, nil), logs: &syncBuffer{}}
 	cfg.Logger = zerolog.New(e.logs)
+	if cfg.Keys == nil {
+		cfg.Keys = accessStore(s)
+	}
 	e.srv = httptest.NewServer(asOpen(NewHandler(e.engine, ing, cfg)))
 	t.Cleanup(e.srv.Close)
 	return e
@@ -217,6 +220,19 @@ func (e *env) journeyIDs(profileID string) []string {
 }
 
 func urlQuery(q string) string { return url.QueryEscape(q) }
+
+// accessStore returns the access side of a real store, unwrapping the
+// test wrappers.
+func accessStore(s graph.Store) access.Store {
+	switch w := s.(type) {
+	case *countingStore:
+		s = w.Store
+	case *failingStore:
+		s = w.Store
+	}
+	as, _ := s.(access.Store)
+	return as
+}
 
 // asOpen serves h as a server in open mode does: every caller holds every
 // scope.

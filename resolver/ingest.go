@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 )
@@ -58,7 +60,7 @@ func segmentMessage(in *gql.EventInput) ([]byte, error) {
 
 // toEvent converts one message: with the collector's parser when configured,
 // else with basicEvent.
-func (r *Resolver) toEvent(in *gql.EventInput, receivedAt time.Time) (graph.Event, error) {
+func (r *Resolver) toEvent(in *gql.EventInput, receivedAt time.Time, source string) (graph.Event, error) {
 	raw, err := segmentMessage(in)
 	if err != nil {
 		return graph.Event{}, err
@@ -67,9 +69,9 @@ func (r *Resolver) toEvent(in *gql.EventInput, receivedAt time.Time) (graph.Even
 		return graph.Event{}, fmt.Errorf("message is %d bytes, over the limit of %d bytes", len(raw), MaxMessageBytes)
 	}
 	if r.cfg.Parse != nil {
-		return r.cfg.Parse(raw, receivedAt, r.cfg.IngestSource)
+		return r.cfg.Parse(raw, receivedAt, source)
 	}
-	return basicEvent(in, raw, receivedAt, r.cfg.IngestSource)
+	return basicEvent(in, raw, receivedAt, source)
 }
 
 var segmentTypes = map[string]bool{"track": true, "identify": true, "page": true, "screen": true, "group": true, "alias": true}
@@ -194,12 +196,31 @@ func statusOf(s string) gql.IngestStatus {
 	}
 }
 
-// ingest converts and submits messages; invalid ones are rejected by index
-// and the rest stored.
-func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (*gql.IngestResult, error) {
-	if len(events) > MaxIngestEvents {
-		return nil, invalidArg("events", "holds %d messages; at most %d are accepted per call", len(events), MaxIngestEvents)
+// ingestSource is the source that labels the events of the request's
+// ingest mutation: its key's source name, or the key's id when it has none;
+// in open mode, Config.IngestSource.
+func (r *Resolver) ingestSource(ctx context.Context) string {
+	if k := access.PrincipalFrom(ctx).Key; k != nil {
+		if k.Source != "" {
+			return k.Source
+		}
+		return k.ID
 	}
+	return r.cfg.IngestSource
+}
+
+// ingest converts and submits messages; invalid ones are rejected by index
+// and the rest stored. Its audit entry commits with the events (the events
+// hook); when no transaction stored anything (every message refused before
+// or by the engine's checks), the entry is appended on its own.
+func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (*gql.IngestResult, error) {
+	entry := newEntry(ctx, "ingest", "")
+	if len(events) > MaxIngestEvents {
+		err := invalidArg("events", "holds %d messages; at most %d are accepted per call", len(events), MaxIngestEvents)
+		r.auditFailure(ctx, entry, err)
+		return nil, err
+	}
+	source := r.ingestSource(ctx)
 	now := graph.Now()
 	out := &gql.IngestResult{Results: make([]*gql.IngestItemResult, len(events))}
 	var batch []graph.Event
@@ -207,7 +228,7 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 	for i, in := range events {
 		res := &gql.IngestItemResult{Index: i, MessageID: in.MessageID}
 		out.Results[i] = res
-		ev, err := r.toEvent(in, now)
+		ev, err := r.toEvent(in, now, source)
 		if err != nil {
 			res.Status = gql.IngestStatusRejected
 			reason := fmt.Sprintf("events[%d]: %s", i, reasonOf(err))
@@ -222,11 +243,26 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 		batch = append(batch, ev)
 		at = append(at, i)
 	}
+	var pids []string
+	hooked := false
 	if len(batch) > 0 {
-		rs, err := r.ingest.Submit(ctx, batch)
+		var ran atomic.Bool
+		hook := func(ctx context.Context, tx graph.Tx, results []graph.EventResult) error {
+			e := entry // each run starts from the entry as made
+			e.SetProfiles(resultProfiles(results))
+			if err := access.AppendInTx(ctx, tx, []access.AuditEntry{e}); err != nil {
+				return err
+			}
+			ran.Store(true)
+			return nil
+		}
+		rs, err := r.ingest.Submit(graph.WithEventsHook(ctx, hook), batch)
 		if err != nil {
+			r.auditFailure(ctx, entry, err)
 			return nil, submitErr(ctx, err, len(batch))
 		}
+		hooked = ran.Load()
+		pids = resultProfiles(rs)
 		if len(rs) != len(batch) {
 			return nil, domainErr(fmt.Errorf("ingester returned %d results for %d events", len(rs), len(batch)))
 		}
@@ -243,6 +279,10 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 			}
 		}
 	}
+	if !hooked {
+		entry.SetProfiles(pids)
+		r.appendAlone(ctx, entry)
+	}
 	for _, res := range out.Results {
 		switch res.Status {
 		case gql.IngestStatusStored:
@@ -255,6 +295,17 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 		}
 	}
 	return out, nil
+}
+
+// resultProfiles lists the profiles of the events results name.
+func resultProfiles(rs []graph.EventResult) []string {
+	var ids []string
+	for _, r := range rs {
+		if r.ProfileID != "" {
+			ids = append(ids, r.ProfileID)
+		}
+	}
+	return ids
 }
 
 // reasonOf is the client-facing text of a per-message rejection: parse and

@@ -127,7 +127,9 @@ func (r *Resolver) explain(ctx context.Context, a, b gql.IdentifierInput) (*gql.
 	}
 	ex, err := r.engine.ExplainLink(ctx, ra, rb)
 	if err != nil {
-		return nil, domainErr(err)
+		return nil, identErr(err,
+			identArg{name: "a", raw: graph.IdentifierRef{Type: a.Type, Value: a.Value}, norm: ra},
+			identArg{name: "b", raw: graph.IdentifierRef{Type: b.Type, Value: b.Value}, norm: rb})
 	}
 	out := explanation(ex)
 	r.loaders(ctx).eventSibs.hint(evidenceIDs(out))

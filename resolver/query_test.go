@@ -311,7 +311,7 @@ func TestRootQueries(t *testing.T) {
 
 		// Unusable values and unknown identifiers name the argument.
 		e.refused(`{profileByIdentifier(type: "email", value: "not-an-email") { id }}`, nil, CodeInvalidArgument, `"value"`, "invalid email")
-		e.refused(`{explainLink(a: {type: "email", value: "alice@example.com"}, b: {type: "user_id", value: "nobody"}) { linked }}`, nil, CodeNotFound, "nobody")
+		e.refused(`{explainLink(a: {type: "email", value: "alice@example.com"}, b: {type: "user_id", value: "nobody"}) { linked }}`, nil, CodeNotFound, `argument "b"`, "not found")
 		e.refused(`{explainLink(a: {type: "email", value: ""}, b: {type: "user_id", value: "u1"}) { linked }}`, nil, CodeInvalidArgument, `"a.value"`, "empty")
 		e.refused(`{profileByIdentifier(type: "e mail", value: "x@example.com") { id }}`, nil, CodeInvalidArgument, `"type"`)
 	})

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 )
 
@@ -10,4 +11,11 @@ type Resolver struct {
 	engine *graph.Engine
 	ingest Ingester
 	cfg    Config
+	// mask masks the personal values the engine's rules name.
+	mask *access.Masker
+	// keys is Config.Keys; nil when keys are not served.
+	keys access.Store
+	// auditStore receives the audit entries written outside a mutation's
+	// transaction; nil when no store can hold them.
+	auditStore access.Store
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 )
@@ -35,11 +36,11 @@ func (r *eventResolver) Source(ctx context.Context, obj *graph.Event) (*string, 
 }
 
 func (r *eventResolver) Properties(ctx context.Context, obj *graph.Event) (any, error) {
-	return jsonObject(obj.Properties), nil
+	return jsonObject(r.traitMap(ctx, obj.Properties)), nil
 }
 
 func (r *eventResolver) Traits(ctx context.Context, obj *graph.Event) (any, error) {
-	return jsonObject(obj.Traits), nil
+	return jsonObject(r.traitMap(ctx, obj.Traits)), nil
 }
 
 func (r *eventResolver) Identifiers(ctx context.Context, obj *graph.Event) ([]*graph.Identifier, error) {
@@ -59,11 +60,11 @@ func (r *eventResolver) Identifiers(ctx context.Context, obj *graph.Event) ([]*g
 }
 
 func (r *identifierResolver) Value(ctx context.Context, obj *graph.Identifier) (string, error) {
-	return obj.Value, nil
+	return r.identValue(ctx, obj.Type, obj.Value), nil
 }
 
 func (r *identifierResolver) Key(ctx context.Context, obj *graph.Identifier) (string, error) {
-	return obj.Key, nil
+	return r.identKey(ctx, obj.Key), nil
 }
 
 func (r *identifierResolver) Sources(ctx context.Context, obj *graph.Identifier) ([]string, error) {
@@ -89,19 +90,21 @@ func (r *identifierResolver) Traits(ctx context.Context, obj *graph.Identifier, 
 }
 
 func (r *identifierRefResolver) Value(ctx context.Context, obj *graph.IdentifierRef) (string, error) {
-	return obj.Value, nil
+	return r.identValue(ctx, obj.Type, obj.Value), nil
 }
 
 func (r *identifierRefResolver) Key(ctx context.Context, obj *graph.IdentifierRef) (string, error) {
-	return obj.Key(), nil
+	return r.identKey(ctx, obj.Key()), nil
 }
 
 func (r *identityGraphResolver) Nodes(ctx context.Context, obj *gql.IdentityGraph, first *int) ([]*gql.IdentityNode, error) {
-	return firstOf(obj.Nodes, first, r.cfg.MaxPage), nil
+	nodes, _ := r.maskedGraph(ctx, obj)
+	return firstOf(nodes, first, r.cfg.MaxPage), nil
 }
 
 func (r *identityGraphResolver) Edges(ctx context.Context, obj *gql.IdentityGraph, first *int) ([]*gql.IdentityEdge, error) {
-	return firstOf(obj.Edges, first, r.cfg.MaxPage), nil
+	_, edges := r.maskedGraph(ctx, obj)
+	return firstOf(edges, first, r.cfg.MaxPage), nil
 }
 
 func (r *linkExplanationResolver) Path(ctx context.Context, obj *gql.LinkExplanation, first *int) ([]*gql.LinkStep, error) {
@@ -112,17 +115,25 @@ func (r *linkExplanationResolver) Refusals(ctx context.Context, obj *gql.LinkExp
 	return firstOf(obj.Refusals, first, r.cfg.MaxPage), nil
 }
 
+func (r *linkStepResolver) Evidence(ctx context.Context, obj *gql.LinkStep) (string, error) {
+	return r.text(ctx, obj.Evidence), nil
+}
+
 func (r *linkStepResolver) EvidenceEvent(ctx context.Context, obj *gql.LinkStep) (*graph.Event, error) {
 	return r.event(ctx, obj.Evidence)
 }
 
 func (r *mutationResolver) MergeProfiles(ctx context.Context, ids []string, reason string) (*graph.Profile, error) {
 	resetLoaders(ctx)
+	entry := newEntry(ctx, "mergeProfiles", reason)
 	if len(ids) > maxMergeIDs {
-		return nil, invalidArg("ids", "holds %d ids; at most %d profiles merge at once", len(ids), maxMergeIDs)
+		err := invalidArg("ids", "holds %d ids; at most %d profiles merge at once", len(ids), maxMergeIDs)
+		r.auditFailure(ctx, entry, err)
+		return nil, err
 	}
-	p, err := r.engine.MergeProfiles(ctx, ids, reason)
+	p, err := r.engine.MergeProfiles(graph.WithBeforeCommit(ctx, access.AuditHook(entry)), ids, reason)
 	if err != nil {
+		r.auditFailure(ctx, entry, err)
 		return nil, domainErr(err)
 	}
 	r.loaders(ctx).hintProfiles([]*graph.Profile{&p})
@@ -131,15 +142,22 @@ func (r *mutationResolver) MergeProfiles(ctx context.Context, ids []string, reas
 
 func (r *mutationResolver) UnlinkIdentifiers(ctx context.Context, a gql.IdentifierInput, b gql.IdentifierInput, reason string) ([]*graph.Profile, error) {
 	resetLoaders(ctx)
-	if _, err := r.normalizeInput("a.type", "a.value", a.Type, a.Value); err != nil {
-		return nil, err
-	}
-	if _, err := r.normalizeInput("b.type", "b.value", b.Type, b.Value); err != nil {
-		return nil, err
-	}
-	ps, err := r.engine.UnlinkIdentifiers(ctx, graph.IdentifierRef{Type: a.Type, Value: a.Value}, graph.IdentifierRef{Type: b.Type, Value: b.Value}, reason)
+	entry := newEntry(ctx, "unlinkIdentifiers", reason)
+	na, err := r.normalizeInput("a.type", "a.value", a.Type, a.Value)
 	if err != nil {
-		return nil, domainErr(err)
+		r.auditFailure(ctx, entry, err)
+		return nil, err
+	}
+	nb, err := r.normalizeInput("b.type", "b.value", b.Type, b.Value)
+	if err != nil {
+		r.auditFailure(ctx, entry, err)
+		return nil, err
+	}
+	ra, rb := graph.IdentifierRef{Type: a.Type, Value: a.Value}, graph.IdentifierRef{Type: b.Type, Value: b.Value}
+	ps, err := r.engine.UnlinkIdentifiers(graph.WithBeforeCommit(ctx, access.AuditHook(entry)), ra, rb, reason)
+	if err != nil {
+		r.auditFailure(ctx, entry, err)
+		return nil, identErr(err, identArg{name: "a", raw: ra, norm: na}, identArg{name: "b", raw: rb, norm: nb})
 	}
 	out := profilePtrs(ps)
 	r.loaders(ctx).hintProfiles(out)
@@ -148,12 +166,17 @@ func (r *mutationResolver) UnlinkIdentifiers(ctx context.Context, a gql.Identifi
 
 func (r *mutationResolver) RemoveIdentifier(ctx context.Context, typeArg string, value string, reason string) ([]*graph.Profile, error) {
 	resetLoaders(ctx)
-	if _, err := r.normalizeInput("type", "value", typeArg, value); err != nil {
+	entry := newEntry(ctx, "removeIdentifier", reason)
+	n, err := r.normalizeInput("type", "value", typeArg, value)
+	if err != nil {
+		r.auditFailure(ctx, entry, err)
 		return nil, err
 	}
-	ps, err := r.engine.RemoveIdentifier(ctx, graph.IdentifierRef{Type: typeArg, Value: value}, reason)
+	raw := graph.IdentifierRef{Type: typeArg, Value: value}
+	ps, err := r.engine.RemoveIdentifier(graph.WithBeforeCommit(ctx, access.AuditHook(entry)), raw, reason)
 	if err != nil {
-		return nil, domainErr(err)
+		r.auditFailure(ctx, entry, err)
+		return nil, identErr(err, identArg{raw: raw, norm: n})
 	}
 	out := profilePtrs(ps)
 	r.loaders(ctx).hintProfiles(out)
@@ -192,7 +215,7 @@ func (r *profileResolver) Traits(ctx context.Context, obj *graph.Profile) (any, 
 	for name, tv := range graph.FoldTraits(ms) {
 		out[name] = tv.Value
 	}
-	return out, nil
+	return r.traitMap(ctx, out), nil
 }
 
 func (r *profileResolver) TraitValues(ctx context.Context, obj *graph.Profile, first *int) ([]*gql.TraitValue, error) {
@@ -258,6 +281,10 @@ func (r *profileChangeResolver) Kind(ctx context.Context, obj *graph.ProfileChan
 	return gql.ProfileChangeKindMerge, nil
 }
 
+func (r *profileChangeResolver) Reason(ctx context.Context, obj *graph.ProfileChange) (string, error) {
+	return r.text(ctx, obj.Reason), nil
+}
+
 func (r *queryResolver) Profile(ctx context.Context, id string) (*graph.Profile, error) {
 	p, err := r.engine.ProfileByID(ctx, id)
 	if graph.ErrorCode(err) == graph.ENOTFOUND {
@@ -318,8 +345,20 @@ func (r *queryResolver) Event(ctx context.Context, id string) (*graph.Event, err
 	return r.event(ctx, id)
 }
 
+func (r *refusedLinkResolver) Reason(ctx context.Context, obj *gql.RefusedLink) (string, error) {
+	return r.text(ctx, obj.Reason), nil
+}
+
+func (r *refusedLinkResolver) Evidence(ctx context.Context, obj *gql.RefusedLink) (string, error) {
+	return r.text(ctx, obj.Evidence), nil
+}
+
 func (r *refusedLinkResolver) EvidenceEvent(ctx context.Context, obj *gql.RefusedLink) (*graph.Event, error) {
 	return r.event(ctx, obj.Evidence)
+}
+
+func (r *traitValueResolver) Value(ctx context.Context, obj *gql.TraitValue) (any, error) {
+	return r.traitValue(ctx, obj.Name, obj.Value), nil
 }
 
 func (r *Resolver) Event() gql.EventResolver { return &eventResolver{r} }
@@ -344,6 +383,8 @@ func (r *Resolver) Query() gql.QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) RefusedLink() gql.RefusedLinkResolver { return &refusedLinkResolver{r} }
 
+func (r *Resolver) TraitValue() gql.TraitValueResolver { return &traitValueResolver{r} }
+
 type (
 	eventResolver           struct{ *Resolver }
 	identifierResolver      struct{ *Resolver }
@@ -356,4 +397,5 @@ type (
 	profileChangeResolver   struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	refusedLinkResolver     struct{ *Resolver }
+	traitValueResolver      struct{ *Resolver }
 )

@@ -16,13 +16,21 @@ const CodeForbidden = "FORBIDDEN"
 // hasScope implements the @hasScope directive: the field resolves only for
 // a principal holding scope; otherwise it is null with a FORBIDDEN error
 // naming the scope, and the rest of the request goes on.
-func hasScope(ctx context.Context, _ any, next graphql.Resolver, scope string) (any, error) {
+//
+// A mutation refused this way appends its audit entry, with outcome
+// FORBIDDEN: every mutation a key attempts is in the log.
+func (r *Resolver) hasScope(ctx context.Context, _ any, next graphql.Resolver, scope string) (any, error) {
 	s, err := access.ParseScope(scope)
 	if err != nil {
 		return nil, &internalError{err: fmt.Errorf("schema names an unknown scope: %w", err)}
 	}
 	if p := access.PrincipalFrom(ctx); !p.Has(s) {
-		return nil, forbidden(ctx, s)
+		err := forbidden(ctx, s)
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
+			reason, _ := fc.Args["reason"].(string)
+			r.auditFailure(ctx, newEntry(ctx, fc.Field.Name, reason), err)
+		}
+		return nil, err
 	}
 	return next(ctx)
 }

@@ -1,0 +1,613 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// onlyEntry returns the one entry of entries, failing otherwise.
+func onlyEntry(t *testing.T, what string, entries []access.AuditEntry) access.AuditEntry {
+	t.Helper()
+	if len(entries) != 1 {
+		t.Fatalf("%s: %d audit entries, want 1: %+v", what, len(entries), entries)
+	}
+	return entries[0]
+}
+
+func outcomes(entries []access.AuditEntry) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Outcome)
+	}
+	return out
+}
+
+func TestMutationAuditEntryExistsExactlyWhenItCommitted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		fs := &failingStore{Store: s}
+		e := newKeyEnv(t, fs, testConfig(), nil)
+		e.apply(
+			ev("m1", t0, "identify", "user_id:u1", "anonymous_id:a1"),
+			ev("m2", t0.Add(time.Minute), "track", "anonymous_id:a2"),
+			ev("m3", t0.Add(2*time.Minute), "track", "anonymous_id:a3"),
+		)
+		big, small, third := e.profileIDOf("anonymous_id", "a1"), e.profileIDOf("anonymous_id", "a2"), e.profileIDOf("anonymous_id", "a3")
+		ops, opsKey := e.key("ops console", "", access.ScopeIdentityWrite, access.ScopeProfilesRead)
+
+		// A merge that fails after all its checks: no effect, no ok entry,
+		// one entry with the error's code.
+		fs.fail.Store(true)
+		r := e.as(ops, `mutation Merge($ids: [ID!]!) { mergeProfiles(ids: $ids, reason: "same person") { id } }`, map[string]any{"ids": []string{small, big}})
+		fs.fail.Store(false)
+		checkRefused(t, r.gqlResponse, CodeConflict, "injected")
+		if a, b := e.profileIDOf("anonymous_id", "a1"), e.profileIDOf("anonymous_id", "a2"); a == b {
+			t.Fatalf("the failed merge took effect")
+		}
+		failed := onlyEntry(t, "failed merge", e.audit("mergeProfiles"))
+		if failed.Outcome != CodeConflict || len(failed.ProfileIDs) != 0 || failed.KeyID != opsKey.ID || failed.Reason != "same person" {
+			t.Errorf("failed merge entry %+v", failed)
+		}
+
+		// The same merge committed: exactly one ok entry, with the request's
+		// key, operation, request id, reason and the profiles it touched.
+		e.ok(ops, `mutation Merge($ids: [ID!]!) { mergeProfiles(ids: $ids, reason: "same person") { id } }`, map[string]any{"ids": []string{small, big}}, nil, "X-Request-Id", "req-merge-1")
+		var ok []access.AuditEntry
+		for _, a := range e.audit("mergeProfiles") {
+			if a.Outcome == access.OutcomeOK {
+				ok = append(ok, a)
+			}
+		}
+		got := onlyEntry(t, "committed merge", ok)
+		want := access.AuditEntry{
+			ID: got.ID, At: got.At, KeyID: opsKey.ID, KeyName: "ops console", Action: "mergeProfiles",
+			OperationName: "Merge", RequestID: "req-merge-1", ProfileIDs: sorted([]string{big, small}), ProfileCount: 2,
+			Reason: "same person", Outcome: access.OutcomeOK,
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("merge entry\n got %+v\nwant %+v", got, want)
+		}
+		if e.profileIDOf("anonymous_id", "a2") != big {
+			t.Errorf("the merge did not take effect")
+		}
+
+		// unlinkIdentifiers and removeIdentifier, failed then committed.
+		fs.fail.Store(true)
+		r = e.as(ops, `mutation { removeIdentifier(type: "anonymous_id", value: "a3", reason: "erase") { id } }`, nil)
+		fs.fail.Store(false)
+		checkRefused(t, r.gqlResponse, CodeConflict)
+		if e.profileIDOf("anonymous_id", "a3") != third {
+			t.Fatalf("the failed removal took effect")
+		}
+		e.ok(ops, `mutation { removeIdentifier(type: "anonymous_id", value: "a3", reason: "erase") { id } }`, nil, nil)
+		rm := e.audit("removeIdentifier")
+		if !reflect.DeepEqual(outcomes(rm), []string{access.OutcomeOK, CodeConflict}) {
+			t.Fatalf("removeIdentifier entries %v, want ok then CONFLICT (newest first)", outcomes(rm))
+		}
+		if !reflect.DeepEqual(rm[0].ProfileIDs, []string{third}) || rm[0].Reason != "erase" {
+			t.Errorf("removal entry %+v, want profile %s", rm[0], third)
+		}
+
+		// A mutation refused by its checks: the error's code, nothing else.
+		e.as(ops, `mutation { removeIdentifier(type: "anonymous_id", value: "never", reason: "erase") { id } }`, nil)
+		e.as(ops, `mutation { mergeProfiles(ids: ["p_none1", "p_none2"], reason: "x") { id } }`, nil)
+		if got := outcomes(e.audit("removeIdentifier")); !reflect.DeepEqual(got, []string{CodeNotFound, access.OutcomeOK, CodeConflict}) {
+			t.Errorf("removeIdentifier outcomes %v", got)
+		}
+		if got := outcomes(e.audit("mergeProfiles")); !reflect.DeepEqual(got, []string{CodeNotFound, access.OutcomeOK, CodeConflict}) {
+			t.Errorf("mergeProfiles outcomes %v", got)
+		}
+
+		// unlinkIdentifiers: the split's profiles.
+		e.ok(ops, `mutation { unlinkIdentifiers(a: {type: "user_id", value: "u1"}, b: {type: "anonymous_id", value: "a1"}, reason: "two people") { id } }`, nil, nil)
+		un := onlyEntry(t, "unlink", e.audit("unlinkIdentifiers"))
+		if un.Outcome != access.OutcomeOK || un.ProfileCount < 1 || !slices.Contains(un.ProfileIDs, big) {
+			t.Errorf("unlink entry %+v, want ok with %s", un, big)
+		}
+	})
+}
+
+// profileIDOf returns the id of the profile holding an identifier, read in
+// open mode straight from the engine.
+func (e *keyEnv) profileIDOf(typ, value string) string {
+	e.t.Helper()
+	p, err := e.engine.ProfileByIdentifier(context.Background(), graph.IdentifierRef{Type: typ, Value: value})
+	if err != nil {
+		e.t.Fatalf("profile of %s:%s: %v", typ, value, err)
+	}
+	return p.ID
+}
+
+func TestKeyMutationsAndTheirAudit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		var mu sync.Mutex
+		var revoked []string
+		cfg := testConfig()
+		cfg.OnRevoke = func(id string) { mu.Lock(); revoked = append(revoked, id); mu.Unlock() }
+		e := newKeyEnv(t, s, cfg, nil)
+		admin, adminKey := e.key("admin", "", access.ScopeKeysAdmin)
+
+		var created struct {
+			CreateAPIKey struct {
+				Key struct {
+					ID, Name   string
+					Scopes     []string
+					Source     *string
+					ExpiresAt  *time.Time
+					RevokedAt  *time.Time
+					LastUsedAt *time.Time
+					Active     bool
+				}
+				Secret string
+			} `json:"createApiKey"`
+		}
+		exp := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+		e.ok(admin, `mutation($exp: DateTime) { createApiKey(input: {name: "web collector", scopes: ["events:write", "profiles:read"], source: "web-app", expiresAt: $exp}) {
+		  key { id name scopes source expiresAt revokedAt lastUsedAt active } secret } }`, map[string]any{"exp": exp.Format(time.RFC3339)}, &created)
+		c := created.CreateAPIKey
+		if c.Key.Name != "web collector" || !reflect.DeepEqual(c.Key.Scopes, []string{"profiles:read", "events:write"}) ||
+			c.Key.Source == nil || *c.Key.Source != "web-app" || c.Key.ExpiresAt == nil || !c.Key.ExpiresAt.Equal(exp) ||
+			c.Key.RevokedAt != nil || c.Key.LastUsedAt != nil || !c.Key.Active || access.CheckSecret(c.Secret) != nil {
+			t.Fatalf("created %+v", c)
+		}
+		stored, found, err := e.keys.KeyByHash(context.Background(), access.HashSecret(c.Secret))
+		if err != nil || !found || stored.ID != c.Key.ID {
+			t.Fatalf("the secret finds %+v, %v, %v", stored, found, err)
+		}
+		ce := onlyEntry(t, "createApiKey", e.audit("createApiKey"))
+		if ce.Outcome != access.OutcomeOK || ce.KeyID != adminKey.ID || ce.Reason != "key "+c.Key.ID || strings.Contains(fmt.Sprintf("%+v", ce), c.Secret) {
+			t.Errorf("createApiKey entry %+v", ce)
+		}
+		// The new key works at once.
+		var n struct{ Profiles struct{ TotalCount int } }
+		e.ok(c.Secret, `{ profiles { totalCount } }`, nil, &n)
+
+		// Refused creations: an expiry in the past, an unknown scope.
+		before, _ := e.keys.CountKeys(context.Background())
+		e.refusedAs(admin, `mutation { createApiKey(input: {name: "old", scopes: ["profiles:read"], expiresAt: "2020-01-01T00:00:00Z"}) { secret } }`, CodeInvalidArgument, `"input.expiresAt"`)
+		e.refusedAs(admin, `mutation { createApiKey(input: {name: "bad", scopes: ["profiles:write"]}) { secret } }`, CodeInvalidArgument, "profiles:write", "pii:read")
+		if after, _ := e.keys.CountKeys(context.Background()); after != before {
+			t.Errorf("refused creations stored keys: %d → %d", before, after)
+		}
+		if got := outcomes(e.audit("createApiKey")); !reflect.DeepEqual(got, []string{CodeInvalidArgument, CodeInvalidArgument, access.OutcomeOK}) {
+			t.Errorf("createApiKey outcomes %v", got)
+		}
+
+		// Revocation: NOT_FOUND for an unknown id, then the real one.
+		e.refusedAs(admin, `mutation { revokeApiKey(id: "key_0000") { id } }`, CodeNotFound, `"id"`)
+		var rv struct {
+			RevokeAPIKey struct {
+				ID        string
+				RevokedAt *time.Time
+				Active    bool
+			} `json:"revokeApiKey"`
+		}
+		e.ok(admin, `mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt active } }`, map[string]any{"id": c.Key.ID}, &rv)
+		if rv.RevokeAPIKey.ID != c.Key.ID || rv.RevokeAPIKey.RevokedAt == nil || rv.RevokeAPIKey.Active {
+			t.Errorf("revoked %+v", rv.RevokeAPIKey)
+		}
+		mu.Lock()
+		if !reflect.DeepEqual(revoked, []string{c.Key.ID}) {
+			t.Errorf("OnRevoke got %v, want [%s]", revoked, c.Key.ID)
+		}
+		mu.Unlock()
+		if got := outcomes(e.audit("revokeApiKey")); !reflect.DeepEqual(got, []string{access.OutcomeOK, CodeNotFound}) {
+			t.Errorf("revokeApiKey outcomes %v", got)
+		}
+		if r := e.as(c.Secret, `{ profiles { totalCount } }`, nil); r.Status != 401 {
+			t.Errorf("a revoked key answered %d", r.Status)
+		}
+	})
+}
+
+func (e *keyEnv) refusedAs(secret, query, code string, parts ...string) keyResponse {
+	e.t.Helper()
+	r := e.as(secret, query, nil)
+	checkRefused(e.t, r.gqlResponse, code, parts...)
+	return r
+}
+
+func TestIngestAuditAndSource(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		fs := &failingStore{Store: s}
+		e := newKeyEnv(t, fs, testConfig(), nil)
+		web, webKey := e.key("web", "web-app", access.ScopeEventsWrite)
+		bare, bareKey := e.key("no source", "", access.ScopeEventsWrite)
+
+		var out struct {
+			Ingest struct {
+				Accepted int
+				Results  []struct{ ProfileID *string }
+			}
+		}
+		e.ok(web, `mutation Track { ingest(events: [{type: "track", event: "A", userId: "w1", messageId: "i1"}, {type: "track", event: "B", userId: "w2", messageId: "i2"}]) { accepted results { profileId } } }`, nil, &out, "X-Request-Id", "req-ingest")
+		if out.Ingest.Accepted != 2 || out.Ingest.Results[0].ProfileID == nil || out.Ingest.Results[1].ProfileID == nil {
+			t.Fatalf("ingest %+v", out.Ingest)
+		}
+		evs, err := e.engine.Events(context.Background(), []string{"web-app/i1"})
+		if err != nil || evs["web-app/i1"].Source != "web-app" {
+			t.Fatalf("event of the web key: %+v, %v", evs, err)
+		}
+		got := onlyEntry(t, "ingest", e.audit("ingest"))
+		wantPIDs := sorted([]string{*out.Ingest.Results[0].ProfileID, *out.Ingest.Results[1].ProfileID})
+		if got.Outcome != access.OutcomeOK || got.KeyID != webKey.ID || got.OperationName != "Track" || got.RequestID != "req-ingest" ||
+			!reflect.DeepEqual(got.ProfileIDs, wantPIDs) || got.ProfileCount != 2 {
+			t.Errorf("ingest entry %+v, want profiles %v", got, wantPIDs)
+		}
+
+		// A key without a source labels its events with its id.
+		e.ok(bare, `mutation { ingest(events: [{type: "track", event: "C", userId: "w3", messageId: "i3"}]) { accepted } }`, nil, nil)
+		if evs, _ := e.engine.Events(context.Background(), []string{bareKey.ID + "/i3"}); evs[bareKey.ID+"/i3"].Source != bareKey.ID {
+			t.Errorf("event of the key without source: %+v", evs)
+		}
+
+		// Every message refused before submission: an ok entry, no profile.
+		e.ok(web, `mutation { ingest(events: [{type: "bogus", userId: "w4"}]) { rejected } }`, nil, nil)
+		if got := e.audit("ingest")[0]; got.Outcome != access.OutcomeOK || got.ProfileCount != 0 {
+			t.Errorf("all-refused ingest entry %+v", got)
+		}
+
+		// A store that fails after the checks: nothing stored, no ok entry.
+		fs.fail.Store(true)
+		r := e.as(web, `mutation { ingest(events: [{type: "track", event: "D", userId: "w5", messageId: "i5"}]) { accepted } }`, nil)
+		fs.fail.Store(false)
+		if len(r.Errors) == 0 {
+			t.Fatalf("ingest over a failing store answered %s", r.Data)
+		}
+		if evs, _ := e.engine.Events(context.Background(), []string{"web-app/i5"}); len(evs) != 0 {
+			t.Errorf("the failed ingest stored %+v", evs)
+		}
+		all := e.audit("ingest")
+		if !reflect.DeepEqual(outcomes(all), []string{CodeConflict, access.OutcomeOK, access.OutcomeOK, access.OutcomeOK}) {
+			t.Errorf("ingest outcomes %v", outcomes(all))
+		}
+	})
+}
+
+func TestPersonalReadsAreAudited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		e.apply(withTraits(ev("m1", t0, "identify", "email:ann@example.com", "user_id:u1"), map[string]any{"plan": "pro"}),
+			ev("m2", t0, "identify", "user_id:u2"))
+		pid := e.profileIDOf("user_id", "u1")
+		reader, _ := e.key("analyst", "", access.ScopeProfilesRead)
+		support, supportKey := e.key("support", "", access.ScopeProfilesRead, access.ScopePIIRead)
+
+		// Masked answers and answers without personal values: no entry.
+		e.ok(reader, `{ profileByIdentifier(type: "user_id", value: "u1") { identifiers { value } traits } }`, nil, nil)
+		e.ok(support, `{ profileByIdentifier(type: "user_id", value: "u1") { id traits identifiers(types: ["user_id"]) { value } } }`, nil, nil)
+		e.ok(support, `{ profileByIdentifier(type: "user_id", value: "u2") { identifiers { value key } } }`, nil, nil)
+		if got := e.audit(""); len(got) != 0 {
+			t.Fatalf("audit entries without unmasked personal data: %+v", got)
+		}
+
+		// Unmasked: one entry per root field that returned some.
+		e.ok(support, `query Look { a: profileByIdentifier(type: "user_id", value: "u1") { identifiers { value } } b: profileByIdentifier(type: "user_id", value: "u1") { identifiers { key } }
+		  identifier(type: "user_id", value: "u1") { value } profiles(first: 5) { totalCount } }`, nil, nil, "X-Request-Id", "req-read")
+		got := onlyEntry(t, "personal read", e.audit(""))
+		want := access.AuditEntry{ID: got.ID, At: got.At, KeyID: supportKey.ID, KeyName: "support", Action: "profileByIdentifier",
+			OperationName: "Look", RequestID: "req-read", ProfileIDs: []string{pid}, ProfileCount: 1, Outcome: access.OutcomeOK}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("read entry\n got %+v\nwant %+v", got, want)
+		}
+
+		// An event read by id names the profiles of its identifiers.
+		e.ok(support, `{ identifier(type: "email", value: "ann@example.com") { value } event(id: "m1") { identifiers { key } } }`, nil, nil)
+		if got := e.audit("event"); len(got) != 1 || !reflect.DeepEqual(got[0].ProfileIDs, []string{pid}) {
+			t.Errorf("event read entries %+v", got)
+		}
+		if got := e.audit("identifier"); len(got) != 1 || !reflect.DeepEqual(got[0].ProfileIDs, []string{pid}) {
+			t.Errorf("identifier read entries %+v", got)
+		}
+	})
+}
+
+func TestAuditWriterBatchesAndFlushes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		w := NewAuditWriter(accessStore(s), zerolog.Nop())
+		cfg := testConfig()
+		cfg.Audit = w
+		e := newKeyEnv(t, s, cfg, nil)
+		e.apply(ev("m1", t0, "identify", "email:ann@example.com", "user_id:u1"))
+		support, _ := e.key("support", "", access.ScopeProfilesRead, access.ScopePIIRead)
+		for range 3 {
+			e.ok(support, `{ profileByIdentifier(type: "user_id", value: "u1") { identifiers { value } } }`, nil, nil)
+		}
+		for i := range 1200 {
+			w.Record(access.AuditEntry{ID: fmt.Sprintf("aud_bulk%04d", i), At: t0.Add(time.Duration(i) * time.Second), Action: "bulk", Outcome: access.OutcomeOK})
+		}
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(e.audit("profileByIdentifier")); got != 3 {
+			t.Errorf("%d read entries after Close, want 3", got)
+		}
+		es, err := e.keys.Audit(context.Background(), access.AuditQuery{Action: "bulk", Limit: access.MaxPage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != access.MaxPage || es[0].ID != "aud_bulk1199" {
+			t.Errorf("bulk entries: %d, newest %v", len(es), es[0].ID)
+		}
+		// After Close, Record writes at once.
+		w.Record(access.AuditEntry{ID: "aud_late", At: t0, Action: "late", Outcome: access.OutcomeOK})
+		if got := len(e.audit("late")); got != 1 {
+			t.Errorf("entry recorded after Close: %d stored", got)
+		}
+	})
+}
+
+func TestAuditLogFiltersAndPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+		seed := []access.AuditEntry{
+			{ID: "aud_a1", At: at(0), KeyID: "key_k1", KeyName: "one", Action: "mergeProfiles", ProfileIDs: []string{"p1"}, ProfileCount: 1, Reason: "dupes", Outcome: access.OutcomeOK},
+			{ID: "aud_a2", At: at(1), KeyID: "key_k2", KeyName: "two", Action: "ingest", RequestID: "r2", ProfileIDs: []string{"p1", "p2"}, ProfileCount: 2, Outcome: access.OutcomeOK},
+			{ID: "aud_a3", At: at(2), KeyID: "key_k1", KeyName: "one", Action: "removeIdentifier", ProfileIDs: []string{"p2"}, ProfileCount: 1, Outcome: CodeNotFound},
+			{ID: "aud_a4", At: at(2), KeyID: "key_k1", KeyName: "one", Action: "mergeProfiles", OperationName: "Fix", ProfileIDs: []string{"p3"}, ProfileCount: 1, Outcome: access.OutcomeOK},
+			{ID: "aud_a5", At: at(3), KeyID: "key_k2", KeyName: "two", Action: "profileByIdentifier", Outcome: access.OutcomeOK},
+		}
+		if err := e.keys.AppendAudit(context.Background(), seed); err != nil {
+			t.Fatal(err)
+		}
+		auditor, _ := e.key("auditor", "", access.ScopeAuditRead)
+
+		type page struct {
+			IDs     []string
+			Next    bool
+			Prev    bool
+			EndCurs string
+		}
+		list := func(first int, filter map[string]any, after string) page {
+			t.Helper()
+			var out struct {
+				AuditLog struct {
+					Edges []struct {
+						Cursor string
+						Node   struct{ ID string }
+					}
+					PageInfo struct {
+						HasNextPage, HasPreviousPage bool
+						EndCursor                    *string
+					}
+				}
+			}
+			vars := map[string]any{}
+			if first > 0 {
+				vars["first"] = first
+			}
+			if filter != nil {
+				vars["filter"] = filter
+			}
+			if after != "" {
+				vars["after"] = after
+			}
+			e.ok(auditor, `query($first: Int, $after: String, $filter: AuditFilter) { auditLog(first: $first, after: $after, filter: $filter) {
+			  edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage endCursor } } }`, vars, &out)
+			var p page
+			for _, ed := range out.AuditLog.Edges {
+				p.IDs = append(p.IDs, ed.Node.ID)
+			}
+			p.Next, p.Prev = out.AuditLog.PageInfo.HasNextPage, out.AuditLog.PageInfo.HasPreviousPage
+			if out.AuditLog.PageInfo.EndCursor != nil {
+				p.EndCurs = *out.AuditLog.PageInfo.EndCursor
+			}
+			return p
+		}
+		check := func(what string, got page, ids []string, next bool) {
+			t.Helper()
+			if !reflect.DeepEqual(got.IDs, ids) || got.Next != next {
+				t.Errorf("%s: %v (next %v), want %v (next %v)", what, got.IDs, got.Next, ids, next)
+			}
+		}
+
+		// Newest first; a tie in time goes by id, descending.
+		p1 := list(2, nil, "")
+		check("page 1", p1, []string{"aud_a5", "aud_a4"}, true)
+		p2 := list(2, nil, p1.EndCurs)
+		check("page 2", p2, []string{"aud_a3", "aud_a2"}, true)
+		p3 := list(2, nil, p2.EndCurs)
+		check("page 3", p3, []string{"aud_a1"}, false)
+		if !p2.Prev || p1.Prev {
+			t.Errorf("hasPreviousPage: page 1 %v, page 2 %v", p1.Prev, p2.Prev)
+		}
+		check("default", list(0, nil, ""), []string{"aud_a5", "aud_a4", "aud_a3", "aud_a2", "aud_a1"}, false)
+
+		check("keyId", list(0, map[string]any{"keyId": "key_k1"}, ""), []string{"aud_a4", "aud_a3", "aud_a1"}, false)
+		check("profileId", list(0, map[string]any{"profileId": "p1"}, ""), []string{"aud_a2", "aud_a1"}, false)
+		check("action", list(0, map[string]any{"action": "mergeProfiles"}, ""), []string{"aud_a4", "aud_a1"}, false)
+		window := map[string]any{"from": at(1).Format(time.RFC3339), "to": at(3).Format(time.RFC3339)}
+		check("from/to", list(0, window, ""), []string{"aud_a4", "aud_a3", "aud_a2"}, false)
+		k1f := map[string]any{"keyId": "key_k1", "from": at(2).Format(time.RFC3339)}
+		k1 := list(1, k1f, "")
+		check("keyId and from, page 1", k1, []string{"aud_a4"}, true)
+		check("keyId and from, page 2", list(1, k1f, k1.EndCurs), []string{"aud_a3"}, false)
+
+		// Every field of an entry.
+		var one struct {
+			AuditLog struct {
+				Nodes []map[string]any
+			}
+		}
+		e.ok(auditor, `{ auditLog(first: 1, filter: {action: "ingest"}) { nodes { id at keyId keyName action operationName requestId profileIds profileCount reason outcome } } }`, nil, &one)
+		want := map[string]any{"id": "aud_a2", "at": "2024-05-01T12:01:00Z", "keyId": "key_k2", "keyName": "two", "action": "ingest", "operationName": nil,
+			"requestId": "r2", "profileIds": []any{"p1", "p2"}, "profileCount": float64(2), "reason": nil, "outcome": "ok"}
+		if len(one.AuditLog.Nodes) != 1 || !reflect.DeepEqual(one.AuditLog.Nodes[0], want) {
+			t.Errorf("entry fields %v, want %v", one.AuditLog.Nodes, want)
+		}
+
+		// Refused arguments.
+		e.refusedAs(auditor, `{ auditLog(first: 501) { nodes { id } } }`, CodeInvalidArgument, "first")
+		e.refusedAs(auditor, `{ auditLog(first: -1) { nodes { id } } }`, CodeInvalidArgument, "first")
+		e.refusedAs(auditor, `{ auditLog(after: "garbage") { nodes { id } } }`, CodeInvalidArgument, `"after"`)
+		e.refusedAs(auditor, `{ auditLog(filter: {from: "2024-05-02T00:00:00Z", to: "2024-05-01T00:00:00Z"}) { nodes { id } } }`, CodeInvalidArgument, `"filter.to"`)
+		profCursor := profileCursor("p1")
+		e.refusedAs(auditor, `{ auditLog(after: "`+profCursor+`") { nodes { id } } }`, CodeInvalidArgument, "another list")
+	})
+}
+
+func TestAPIKeysNeverShowSecrets(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		admin, adminKey := e.key("admin", "", access.ScopeKeysAdmin)
+		secrets := []string{admin}
+		ids := []string{adminKey.ID}
+		hashes := []string{adminKey.Hash}
+		for _, name := range []string{"alpha", "beta", "gamma"} {
+			sec, k := e.key(name, "src-"+name, access.ScopeEventsWrite)
+			secrets, ids, hashes = append(secrets, sec), append(ids, k.ID), append(hashes, k.Hash)
+		}
+		slices.Sort(ids)
+
+		q := `query($after: String) { apiKeys(first: 3, after: $after) { edges { cursor node { id name scopes source createdAt lastUsedAt expiresAt revokedAt active } } pageInfo { hasNextPage endCursor } } }`
+		type conn struct {
+			APIKeys struct {
+				Edges []struct {
+					Cursor string
+					Node   struct {
+						ID, Name string
+						Active   bool
+					}
+				}
+				PageInfo struct {
+					HasNextPage bool
+					EndCursor   string
+				}
+			} `json:"apiKeys"`
+		}
+		var p1, p2 conn
+		r1 := e.ok(admin, q, nil, &p1)
+		r2 := e.ok(admin, q, map[string]any{"after": p1.APIKeys.PageInfo.EndCursor}, &p2)
+		var got []string
+		for _, c := range []conn{p1, p2} {
+			for _, ed := range c.APIKeys.Edges {
+				got = append(got, ed.Node.ID)
+				if !ed.Node.Active {
+					t.Errorf("key %s inactive", ed.Node.ID)
+				}
+			}
+		}
+		if !reflect.DeepEqual(got, ids) || !p1.APIKeys.PageInfo.HasNextPage || p2.APIKeys.PageInfo.HasNextPage {
+			t.Errorf("apiKeys pages %v (next %v, %v), want %v", got, p1.APIKeys.PageInfo.HasNextPage, p2.APIKeys.PageInfo.HasNextPage, ids)
+		}
+		for _, raw := range [][]byte{r1.Raw, r2.Raw, cursorsIn(r1.Raw), cursorsIn(r2.Raw)} {
+			for _, secret := range append(slices.Clone(secrets), hashes...) {
+				if strings.Contains(string(raw), secret) || strings.Contains(string(raw), secret[len(secret)-20:]) {
+					t.Errorf("apiKeys answer holds a secret or hash: %s", raw)
+				}
+			}
+		}
+		// Nor does the schema let anyone ask for one.
+		var typ struct {
+			Type struct{ Fields []struct{ Name string } } `json:"__type"`
+		}
+		e.ok(admin, `{ __type(name: "ApiKey") { fields { name } } }`, nil, &typ)
+		for _, f := range typ.Type.Fields {
+			if n := strings.ToLower(f.Name); strings.Contains(n, "hash") || strings.Contains(n, "secret") {
+				t.Errorf("ApiKey has field %s", f.Name)
+			}
+		}
+		e.refusedAs(admin, `{ apiKeys(first: 501) { nodes { id } } }`, CodeInvalidArgument, "first")
+	})
+}
+
+// plainStore hides the access side of a store.
+type plainStore struct{ graph.Store }
+
+func TestKeyFieldsWithoutKeyStore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, plainStore{s}, testConfig(), nil)
+		for _, q := range []string{
+			`{ apiKeys { nodes { id } } }`,
+			`{ auditLog { nodes { id } } }`,
+			`mutation { createApiKey(input: {name: "x", scopes: ["metrics:read"]}) { secret } }`,
+			`mutation { revokeApiKey(id: "key_x") { id } }`,
+		} {
+			e.refused(q, nil, CodeUnavailable, "no key store configured")
+		}
+	})
+}
+
+// flakyAudit wraps a real access store: its next failures calls to
+// AppendAudit fail as an unreachable store does, without writing.
+type flakyAudit struct {
+	access.Store
+	failures atomic.Int64
+}
+
+func (f *flakyAudit) AppendAudit(ctx context.Context, entries []access.AuditEntry) error {
+	if f.failures.Add(-1) >= 0 {
+		return graph.ErrUnavailable(errors.New("audit store down (test)"))
+	}
+	return f.Store.AppendAudit(ctx, entries)
+}
+
+func TestAuditWriterRetriesThenLogs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		store := accessStore(s)
+		flaky := &flakyAudit{Store: store}
+		var logs syncBuffer
+
+		// Two failures: the retries append the batch.
+		flaky.failures.Store(2)
+		w := NewAuditWriter(flaky, zerolog.New(&logs))
+		w.Record(access.AuditEntry{ID: "aud_retried", At: t0, Action: "profileByIdentifier", ProfileIDs: []string{"p1"}, ProfileCount: 1, Outcome: access.OutcomeOK})
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		es, err := store.Audit(context.Background(), access.AuditQuery{Limit: 10})
+		if err != nil || len(es) != 1 || es[0].ID != "aud_retried" {
+			t.Fatalf("after two failures: %+v, %v", es, err)
+		}
+		if logs.String() != "" {
+			t.Errorf("a batch written on retry logged %s", logs.String())
+		}
+
+		// A store that stays down: the loss is logged, ids and actions only.
+		flaky.failures.Store(1000)
+		w = NewAuditWriter(flaky, zerolog.New(&logs))
+		w.Record(access.AuditEntry{ID: "aud_lost", At: t0, Action: "identifier", Outcome: access.OutcomeOK})
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if l := logs.String(); !strings.Contains(l, "aud_lost") || !strings.Contains(l, "not written") {
+			t.Errorf("lost batch log: %s", l)
+		}
+	})
+}
+
+func TestPersonalReadWithheldWhenItsEntryCannotBeWritten(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		flaky := &flakyAudit{Store: accessStore(s)}
+		cfg := testConfig()
+		cfg.Keys = flaky
+		e := newKeyEnv(t, s, cfg, nil)
+		e.apply(ev("m1", t0, "identify", "email:ann@example.com", "user_id:u1"))
+		support, _ := e.key("support", "", access.ScopeProfilesRead, access.ScopePIIRead)
+		flaky.failures.Store(1)
+		r := e.as(support, `{ profileByIdentifier(type: "user_id", value: "u1") { identifiers { value } } }`, nil)
+		checkRefused(t, r.gqlResponse, CodeUnavailable, "audit")
+		if strings.Contains(string(r.Raw), "ann@example.com") {
+			t.Errorf("withheld answer holds the email: %s", r.Raw)
+		}
+		// Once the store is back, the same read answers and is recorded.
+		r = e.ok(support, `{ profileByIdentifier(type: "user_id", value: "u1") { identifiers { value } } }`, nil, nil)
+		if !strings.Contains(string(r.Raw), "ann@example.com") || len(e.audit("profileByIdentifier")) != 1 {
+			t.Errorf("read after recovery: %s, entries %+v", r.Raw, e.audit(""))
+		}
+	})
+}

@@ -1,0 +1,161 @@
+package resolver
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// rootSamples is one call of every root field, with valid arguments. A
+// root field added to the schema without a sample here fails
+// TestEveryRootFieldNeedsItsScope, so every field is covered.
+var rootSamples = map[string]string{
+	"profile":             `profile(id: "p_none") { id }`,
+	"profileByIdentifier": `profileByIdentifier(type: "user_id", value: "u1") { id }`,
+	"profiles":            `profiles(first: 1) { totalCount }`,
+	"identifier":          `identifier(type: "user_id", value: "u1") { type }`,
+	"explainLink":         `explainLink(a: {type: "user_id", value: "u1"}, b: {type: "anonymous_id", value: "a1"}) { linked }`,
+	"event":               `event(id: "m1") { id }`,
+	"apiKeys":             `apiKeys(first: 1) { nodes { id } }`,
+	"auditLog":            `auditLog(first: 1) { nodes { id } }`,
+	"mergeProfiles":       `mergeProfiles(ids: ["p_none1", "p_none2"], reason: "scope test") { id }`,
+	"unlinkIdentifiers":   `unlinkIdentifiers(a: {type: "user_id", value: "nobody1"}, b: {type: "user_id", value: "nobody2"}, reason: "scope test") { id }`,
+	"removeIdentifier":    `removeIdentifier(type: "user_id", value: "nobody", reason: "scope test") { id }`,
+	"ingest":              `ingest(events: [{type: "track", event: "Scoped", userId: "u9", messageId: "scope-1"}]) { accepted }`,
+	"createApiKey":        `createApiKey(input: {name: "made in a test", scopes: ["metrics:read"]}) { key { id } }`,
+	"revokeApiKey":        `revokeApiKey(id: "key_none") { id }`,
+}
+
+// companion is another root field of the same operation type that needs a
+// scope other than s, to show the rest of the request still answers.
+func companion(mutation bool, s access.Scope) (name, call string) {
+	switch {
+	case !mutation && s != access.ScopeKeysAdmin:
+		return "apiKeys", rootSamples["apiKeys"]
+	case !mutation:
+		return "auditLog", rootSamples["auditLog"]
+	case s != access.ScopeKeysAdmin:
+		return "createApiKey", rootSamples["createApiKey"]
+	default:
+		return "ingest", `ingest(events: [{type: "track", event: "Companion", userId: "u8", messageId: "companion-1"}]) { accepted }`
+	}
+}
+
+type rootField struct {
+	name     string
+	mutation bool
+	scope    access.Scope
+}
+
+// rootFields reads every root field and its @hasScope from the schema.
+func rootFields(t *testing.T) []rootField {
+	t.Helper()
+	schema := gql.NewExecutableSchema(gql.Config{}).Schema()
+	var out []rootField
+	for _, obj := range []struct {
+		mutation bool
+		fields   []string
+	}{{false, nil}, {true, nil}} {
+		def := schema.Query
+		if obj.mutation {
+			def = schema.Mutation
+		}
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue
+			}
+			d := f.Directives.ForName("hasScope")
+			if d == nil {
+				t.Errorf("root field %s has no @hasScope", f.Name)
+				continue
+			}
+			arg := d.Arguments.ForName("scope")
+			s, err := access.ParseScope(arg.Value.Raw)
+			if err != nil {
+				t.Errorf("root field %s: %v", f.Name, err)
+				continue
+			}
+			out = append(out, rootField{name: f.Name, mutation: obj.mutation, scope: s})
+		}
+	}
+	if len(out) < len(rootSamples) {
+		t.Fatalf("read %d root fields from the schema, fewer than the %d samples", len(out), len(rootSamples))
+	}
+	return out
+}
+
+func TestEveryRootFieldNeedsItsScope(t *testing.T) {
+	fields := rootFields(t)
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		e.apply(ev("m1", t0, "identify", "user_id:u1", "anonymous_id:a1"))
+		for _, f := range fields {
+			t.Run(f.name, func(t *testing.T) {
+				call, ok := rootSamples[f.name]
+				if !ok {
+					t.Fatalf("root field %s has no sample call in rootSamples; add one", f.name)
+				}
+				op := "query"
+				if f.mutation {
+					op = "mutation"
+				}
+				other, otherCall := companion(f.mutation, f.scope)
+
+				// Every scope but its own: this field alone is refused.
+				without, _ := e.key("all but "+string(f.scope), "", allBut(f.scope)...)
+				r := e.as(without, op+" { "+call+" other: "+otherCall+" }", nil)
+				var data map[string]any
+				if err := json.Unmarshal(r.Data, &data); err != nil {
+					t.Fatalf("data %s: %v", r.Data, err)
+				}
+				if v, present := data[f.name]; !present || v != nil {
+					t.Errorf("%s without %s: data %v, want null", f.name, f.scope, v)
+				}
+				var forbidden *gqlError
+				for i := range r.Errors {
+					if len(r.Errors[i].Path) > 0 && r.Errors[i].Path[0] == f.name {
+						forbidden = &r.Errors[i]
+					}
+					if len(r.Errors[i].Path) > 0 && r.Errors[i].Path[0] == "other" {
+						t.Errorf("companion %s failed: %+v", other, r.Errors[i])
+					}
+				}
+				if forbidden == nil || forbidden.Extensions["code"] != CodeForbidden || forbidden.Extensions["scope"] != string(f.scope) {
+					t.Fatalf("%s without %s: errors %+v, want FORBIDDEN with scope %s", f.name, f.scope, r.Errors, f.scope)
+				}
+				if data["other"] == nil {
+					t.Errorf("companion %s did not answer: %s", other, r.Data)
+				}
+				if f.mutation {
+					// The refused attempt is in the log, with no effect.
+					found := false
+					for _, a := range e.audit(f.name) {
+						found = found || (a.Outcome == CodeForbidden && a.KeyName == "all but "+string(f.scope))
+					}
+					if !found {
+						t.Errorf("no FORBIDDEN audit entry for the refused %s", f.name)
+					}
+				}
+
+				// Its own scope alone: not refused (other errors, such as
+				// NOT_FOUND for the sample's made-up ids, may occur).
+				with, _ := e.key("only "+string(f.scope), "", f.scope)
+				r = e.as(with, op+" { "+call+" }", nil)
+				for _, er := range r.Errors {
+					if er.Extensions["code"] == CodeForbidden {
+						t.Errorf("%s with %s refused: %+v", f.name, f.scope, er)
+					}
+				}
+			})
+		}
+
+		// No key at all: every field refused, naming that no key came.
+		r := e.as("", `{ profiles(first: 1) { totalCount } }`, nil)
+		checkRefused(t, r.gqlResponse, CodeForbidden, "carries no key")
+	})
+}

@@ -1,0 +1,209 @@
+package resolver
+
+import (
+	"context"
+	"regexp"
+	"time"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+)
+
+// Page sizes of apiKeys and auditLog.
+const (
+	defaultAccessPage = 50
+	maxAccessPage     = 500
+)
+
+// Cursor kinds of apiKeys and auditLog.
+const (
+	cursorKindKeys  = "apiKeys"
+	cursorKindAudit = "auditLog"
+)
+
+// keyIDRe is the shape of a key id (access.Key.Validate's rule).
+var keyIDRe = regexp.MustCompile(`^key_[A-Za-z0-9]{1,64}$`)
+
+// errNoKeyStore answers the key and audit fields of a handler built
+// without Config.Keys.
+func errNoKeyStore() error {
+	return graph.Errorf(graph.EUNAVAILABLE, "API keys and the audit log are not served by this server (no key store configured)")
+}
+
+func accessPage(first *int) (int, error) {
+	if first == nil {
+		return defaultAccessPage, nil
+	}
+	if *first < 0 || *first > maxAccessPage {
+		return 0, invalidArg("first", "must be between 0 and %d, got %d", maxAccessPage, *first)
+	}
+	return *first, nil
+}
+
+func (r *Resolver) createKey(ctx context.Context, in gql.CreateAPIKeyInput) (*gql.CreatedAPIKey, error) {
+	entry := newEntry(ctx, "createApiKey", "")
+	fail := func(err error) (*gql.CreatedAPIKey, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, domainErr(err)
+	}
+	if r.keys == nil {
+		return fail(errNoKeyStore())
+	}
+	now := graph.Now()
+	var expires time.Time
+	if in.ExpiresAt != nil {
+		expires = graph.Clean(*in.ExpiresAt)
+		if !expires.After(now) {
+			return fail(invalidArg("input.expiresAt", "(%s) is not in the future", expires.Format(time.RFC3339)))
+		}
+	}
+	source := ""
+	if in.Source != nil {
+		source = *in.Source
+	}
+	k, secret, err := access.NewKey(in.Name, in.Scopes, source, expires, now)
+	if err != nil {
+		return fail(err)
+	}
+	// The entry says which key: its id, never its secret or hash.
+	entry.Reason = "key " + k.ID
+	if err := r.keys.CreateKey(ctx, k, entry); err != nil {
+		return fail(err)
+	}
+	return &gql.CreatedAPIKey{Key: &k, Secret: secret}, nil
+}
+
+func (r *Resolver) revokeKey(ctx context.Context, id string) (*access.Key, error) {
+	entry := newEntry(ctx, "revokeApiKey", "")
+	if keyIDRe.MatchString(id) {
+		entry.Reason = "key " + id
+	}
+	if r.keys == nil {
+		err := errNoKeyStore()
+		r.auditFailure(ctx, entry, err)
+		return nil, err
+	}
+	k, err := r.keys.RevokeKey(ctx, id, graph.Now(), entry)
+	if err != nil {
+		r.auditFailure(ctx, entry, err)
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			return nil, graph.Errorf(graph.ENOTFOUND, "argument \"id\" names no stored key")
+		}
+		return nil, domainErr(err)
+	}
+	if r.cfg.OnRevoke != nil {
+		r.cfg.OnRevoke(k.ID)
+	}
+	return &k, nil
+}
+
+func (r *Resolver) apiKeys(ctx context.Context, first *int, after *string) (*gql.APIKeyConnection, error) {
+	if r.keys == nil {
+		return nil, errNoKeyStore()
+	}
+	n, err := accessPage(first)
+	if err != nil {
+		return nil, err
+	}
+	from := ""
+	if after != nil {
+		c, err := decodeCursor("after", cursorKindKeys, *after)
+		if err != nil {
+			return nil, err
+		}
+		from = c.ID
+	}
+	ks, err := r.keys.Keys(ctx, n+1, from)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	more := len(ks) > n
+	ks = ks[:min(len(ks), n)]
+	conn := &gql.APIKeyConnection{
+		Edges:    make([]*gql.APIKeyEdge, len(ks)),
+		Nodes:    make([]*access.Key, len(ks)),
+		PageInfo: &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
+	}
+	for i := range ks {
+		k := &ks[i]
+		k.Hash = "" // never leaves the store's side
+		conn.Nodes[i] = k
+		conn.Edges[i] = &gql.APIKeyEdge{Cursor: encodeCursor(cursorBody{V: cursorVersion, K: cursorKindKeys, ID: k.ID}), Node: k}
+	}
+	if len(ks) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(ks)-1].Cursor
+	}
+	return conn, nil
+}
+
+func auditCursor(e access.AuditEntry) string {
+	return encodeCursor(cursorBody{V: cursorVersion, K: cursorKindAudit, ID: e.ID, T: graph.Clean(e.At).Format(time.RFC3339Nano)})
+}
+
+func (r *Resolver) auditLog(ctx context.Context, first *int, after *string, f *gql.AuditFilter) (*gql.AuditEntryConnection, error) {
+	if r.keys == nil {
+		return nil, errNoKeyStore()
+	}
+	n, err := accessPage(first)
+	if err != nil {
+		return nil, err
+	}
+	q := access.AuditQuery{Limit: n + 1}
+	if f != nil {
+		if f.KeyID != nil {
+			q.KeyID = *f.KeyID
+		}
+		if f.ProfileID != nil {
+			q.ProfileID = *f.ProfileID
+		}
+		if f.Action != nil {
+			q.Action = *f.Action
+		}
+		if f.From != nil {
+			q.From = graph.Clean(*f.From)
+		}
+		if f.To != nil {
+			q.To = graph.Clean(*f.To)
+		}
+		if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+			return nil, invalidArg("filter.to", "(%s) is before \"filter.from\" (%s)", q.To.Format(time.RFC3339Nano), q.From.Format(time.RFC3339Nano))
+		}
+	}
+	if after != nil {
+		c, err := decodeCursor("after", cursorKindAudit, *after)
+		if err != nil {
+			return nil, err
+		}
+		t, err := time.Parse(time.RFC3339Nano, c.T)
+		if err != nil {
+			return nil, graph.Errorf(graph.EINVALID, "argument %q is not a valid %s cursor: bad time", "after", cursorKindAudit)
+		}
+		q.After = access.AuditCursor{At: graph.Clean(t), ID: c.ID}
+	}
+	es, err := r.keys.Audit(ctx, q)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	more := len(es) > n
+	es = es[:min(len(es), n)]
+	conn := &gql.AuditEntryConnection{
+		Edges:    make([]*gql.AuditEntryEdge, len(es)),
+		Nodes:    make([]*access.AuditEntry, len(es)),
+		PageInfo: &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
+	}
+	for i := range es {
+		e := &es[i]
+		if e.ProfileIDs == nil {
+			e.ProfileIDs = []string{}
+		}
+		conn.Nodes[i] = e
+		conn.Edges[i] = &gql.AuditEntryEdge{Cursor: auditCursor(*e), Node: e}
+	}
+	if len(es) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(es)-1].Cursor
+	}
+	return conn, nil
+}
