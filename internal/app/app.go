@@ -116,6 +116,7 @@ type Service struct {
 	Guard *auth.Guard
 
 	keys      access.Store
+	audit     *resolver.AuditWriter
 	retention time.Duration
 	log       zerolog.Logger
 
@@ -180,11 +181,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	gc.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
 		return coll.Parse(raw, ingest.Envelope{ReceivedAt: at, Source: src})
 	}
-	// TODO(lead, on merging the resolver branch): resolver.Config gains
-	// OnRevoke func(keyID string); this server must refuse a key it revokes
-	// at once, so set
-	//	gc.OnRevoke = guard.Invalidate
-	// (and gc.Keys = keys, the access store the guard reads).
+	// The key store answers the key and audit fields; a key revoked here is
+	// dropped from the guard's cache at once; entries of unmasked reads are
+	// written in the background, in batches.
+	auditW := resolver.NewAuditWriter(keys, cfg.Logger)
+	gc.Keys, gc.Audit, gc.OnRevoke = keys, auditW, guard.Invalidate
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler)}
 	if cfg.GraphiQL {
@@ -197,7 +198,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	logMode(cfg.Logger, cfg.Auth.Required, loopback, nkeys)
 	return &Service{
 		Engine: engine, Collector: coll, Server: srv, Registry: reg, Guard: guard,
-		keys: keys, retention: retention, log: cfg.Logger, done: make(chan struct{}),
+		keys: keys, audit: auditW, retention: retention, log: cfg.Logger, done: make(chan struct{}),
 	}, nil
 }
 
@@ -252,6 +253,10 @@ func (s *Service) Close(ctx context.Context) error {
 	// closes the store.
 	s.Guard.Wait()
 	var errs []error
+	// Entries of the reads answered are written before the store closes.
+	if err := s.audit.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("flushing audit entries: %w", err))
+	}
 	if err := s.Collector.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flushing pending writes: %w", err))
 	}
