@@ -127,6 +127,14 @@ func New(cfg Config) (*Guard, error) {
 	return g, nil
 }
 
+// KeyCreated tells the guard that a key was just stored: keys are
+// enforced from now on, without waiting for the next count.
+func (g *Guard) KeyCreated() {
+	if !g.enforced.Swap(true) {
+		g.log.Info().Msg("an API key was created: every request needs a key from now on")
+	}
+}
+
 // Enforced reports whether requests need a key: the guard is Required, or
 // the store holds a key (or once did, as seen by this guard), or the store
 // could not say (fail closed). A count of zero is trusted for CacheTTL.

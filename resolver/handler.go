@@ -102,6 +102,9 @@ type Config struct {
 	// OnRevoke, when set, is called with the id of a key revokeApiKey has
 	// just revoked, so that this server's key cache drops it at once.
 	OnRevoke func(keyID string)
+	// OnCreate, when set, is called once createApiKey has stored a key, so
+	// that a server in open mode enforces keys from the next request on.
+	OnCreate func()
 }
 
 func (c Config) withDefaults() Config {

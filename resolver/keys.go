@@ -71,6 +71,9 @@ func (r *Resolver) createKey(ctx context.Context, in gql.CreateAPIKeyInput) (*gq
 	if err := r.keys.CreateKey(ctx, k, entry); err != nil {
 		return fail(err)
 	}
+	if r.cfg.OnCreate != nil {
+		r.cfg.OnCreate()
+	}
 	return &gql.CreatedAPIKey{Key: &k, Secret: secret}, nil
 }
 

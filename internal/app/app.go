@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	// dropped from the guard's cache at once; entries of unmasked reads are
 	// written in the background, in batches.
 	auditW := resolver.NewAuditWriter(keys, cfg.Logger)
-	gc.Keys, gc.Audit, gc.OnRevoke = keys, auditW, guard.Invalidate
+	gc.Keys, gc.Audit, gc.OnRevoke, gc.OnCreate = keys, auditW, guard.Invalidate, guard.KeyCreated
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler)}
 	if cfg.GraphiQL {
