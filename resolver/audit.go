@@ -274,7 +274,7 @@ type AuditWriter struct {
 // Tuning of AuditWriter.
 const (
 	auditBatchSize  = 500
-	auditFlushEvery = 200 * time.Millisecond
+	auditFlushEvery = time.Second
 	auditRetries    = 4
 	auditRetryWait  = 100 * time.Millisecond
 	// auditMaxPending bounds what waits while the store is down.
