@@ -2,9 +2,6 @@ package app_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/idgraph/cdp/access"
@@ -36,27 +33,12 @@ func gqlData(t *testing.T, dial, secret, query string, out any) {
 	}
 }
 
-// collect posts one Segment message with the secret as the Basic user.
-func collect(t *testing.T, dial, secret, msg string) httpReply {
+// collect posts one Segment message with the secret as the Basic user and
+// returns the status.
+func collect(t *testing.T, dial, secret, msg string) int {
 	t.Helper()
-	req, err := http.NewRequest("POST", "http://"+dial+"/v1/identify", strings.NewReader(msg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if secret != "" {
-		req.SetBasicAuth(secret, "")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return httpReply{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	status, _ := post(t, "http://"+dial+"/v1/identify", secret, msg)
+	return status
 }
 
 // A newcomer's first run, through the wired service: open mode until the
@@ -88,14 +70,14 @@ func TestNewcomerFlow(t *testing.T) {
 		gqlData(t, dial, admin.C.Secret, `mutation { createApiKey(input: {name: "front", scopes: ["profiles:read"]}) { secret key { id } } }`, &reader)
 
 		msg := `{"userId":"u-1","traits":{"email":"ann@example.com","phone":"+14155550167","name":"Ann Lee"}}`
-		if r := collect(t, dial, "", msg); r.status != 401 {
-			t.Fatalf("collector without a key once keys exist: %d, want 401", r.status)
+		if st := collect(t, dial, "", msg); st != 401 {
+			t.Fatalf("collector without a key once keys exist: %d, want 401", st)
 		}
-		if r := collect(t, dial, reader.C.Secret, msg); r.status != 403 {
-			t.Fatalf("collector with a key lacking events:write: %d, want 403", r.status)
+		if st := collect(t, dial, reader.C.Secret, msg); st != 403 {
+			t.Fatalf("collector with a key lacking events:write: %d, want 403", st)
 		}
-		if r := collect(t, dial, web.C.Secret, msg); r.status != 200 {
-			t.Fatalf("collector with the event key: %d", r.status)
+		if st := collect(t, dial, web.C.Secret, msg); st != 200 {
+			t.Fatalf("collector with the event key: %d", st)
 		}
 
 		const lookup = `{ profileByIdentifier(type: "user_id", value: "u-1") { identifiers { type value } traits journey { nodes { source } } } }`
