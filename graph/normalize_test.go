@@ -158,12 +158,57 @@ func TestParseRulesErrors(t *testing.T) {
 		{`{"types": {"Bad Type": {"limit": 1}}}`, "types.Bad Type"},
 		{`{"types": {"email": {"blockedPatterns": ["("]}}}`, "types.email.blockedPatterns[0]"},
 		{`{"defaultRegion": "ITALY"}`, "defaultRegion"},
+		{`{"consent": {"purposes": []}}`, "consent.purposes: list at least one purpose"},
+		{`{"consent": {"purposes": ["email", "Ads"]}}`, `consent.purposes[1]: "Ads" is not a purpose name`},
+		{`{"consent": {"purposes": ["a-b"]}}`, `consent.purposes[0]: "a-b"`},
+		{`{"consent": {"purposes": ["email", "sms", "email"]}}`, `consent.purposes[2]: "email" is listed twice`},
+		{`{"consent": {"categories": {"C0004": "targeting"}}}`, `consent.categories.C0004: "targeting" is not a purpose; the purposes are analytics, personalization, advertising, email, sms, push`},
+		{`{"consent": {"purposes": ["email"], "categories": {"Advertising": "advertising"}}}`, `consent.categories.Advertising: "advertising" is not a purpose; the purposes are email`},
+		{`{"consent": {"categories": {"Ads": "advertising", "ADS": "advertising"}}}`, `consent.categories: "ADS" and "Ads" are the same category`},
+		{`{"consent": {"categories": {" ": "email"}}}`, `consent.categories: category " " must be 1 to 128 bytes`},
+		{`{"consent": {"categories": {"a\u0007": "email"}}}`, `consent.categories: category "a\a" must be`},
+		{`{"consent": {"purposes": "email"}}`, `"consent.purposes" must be []string, not string`},
+		{`{"consent": {"purpose": ["email"]}}`, `unknown field "purpose"`},
 	}
 	for _, c := range cases {
 		_, err := ParseRules([]byte(c.in))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseRules(%s) error = %v, want it to mention %q", c.in, err, c.want)
 		}
+	}
+}
+
+func TestConsentRules(t *testing.T) {
+	d := DefaultRules().Consent
+	if strings.Join(d.Purposes, ",") != "analytics,personalization,advertising,email,sms,push" || len(d.Categories) != 0 {
+		t.Fatalf("default consent rules = %+v", d)
+	}
+	// A file that says nothing of consent keeps the defaults.
+	r, err := ParseRules([]byte(`{"defaultRegion": "IT"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(r.Consent.Purposes, ",") != "analytics,personalization,advertising,email,sms,push" {
+		t.Fatalf("purposes = %v, want the defaults", r.Consent.Purposes)
+	}
+	// A list replaces the defaults, in its order; categories map onto it.
+	r, err = ParseRules([]byte(`{"consent": {"purposes": ["sms", "marketing_2"], "categories": {"C0004": "marketing_2", "Texts": "sms"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(r.Consent.Purposes, ",") != "sms,marketing_2" {
+		t.Fatalf("purposes = %v, want [sms marketing_2]", r.Consent.Purposes)
+	}
+	if len(r.Consent.Categories) != 2 || r.Consent.Categories["C0004"] != "marketing_2" || r.Consent.Categories["Texts"] != "sms" {
+		t.Fatalf("categories = %v", r.Consent.Categories)
+	}
+	// Categories alone keep the default purposes.
+	r, err = ParseRules([]byte(`{"consent": {"categories": {"Targeting": "advertising"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Consent.Purposes) != 6 || r.Consent.Categories["Targeting"] != "advertising" {
+		t.Fatalf("consent = %+v", r.Consent)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TypeRule is the identity rule for one identifier type.
@@ -50,6 +52,9 @@ type Rules struct {
 	// PersonalData names what is personal: values a caller without the
 	// pii:read scope sees masked.
 	PersonalData PersonalData `json:"personalData"`
+	// Consent lists the purposes consent is recorded for, and how outside
+	// category names (Segment's, a consent manager's) map onto them.
+	Consent ConsentRules `json:"consent"`
 
 	blocked  map[string]bool
 	patterns []*regexp.Regexp
@@ -60,6 +65,67 @@ type Rules struct {
 type PersonalData struct {
 	IdentifierTypes []string `json:"identifierTypes"`
 	Traits          []string `json:"traits"`
+}
+
+// ConsentRules are the consent purposes and the mapping of outside category
+// names onto them. The privacy package reads them; graph only checks them.
+type ConsentRules struct {
+	// Purposes, in the order profiles list their consent. A list given in
+	// the rules file replaces the default one.
+	Purposes []string `json:"purposes"`
+	// Categories maps an outside category name to a purpose. An entry here
+	// wins; a category not listed matches the purpose of the same name,
+	// case-insensitively (Segment's "Advertising" is "advertising").
+	// Category names are compared case-insensitively.
+	Categories map[string]string `json:"categories,omitempty"`
+}
+
+// DefaultConsentPurposes are the purposes when the rules file names none.
+func DefaultConsentPurposes() []string {
+	return []string{"analytics", "personalization", "advertising", "email", "sms", "push"}
+}
+
+// MaxConsentCategoryBytes bounds a category name in Consent.Categories.
+const MaxConsentCategoryBytes = 128
+
+// Validate checks the purposes (names as identifier types, at least one, no
+// duplicates) and that every category maps to one of them. Errors name the
+// field at fault.
+func (c ConsentRules) Validate() error {
+	if len(c.Purposes) == 0 {
+		return fmt.Errorf("consent.purposes: list at least one purpose")
+	}
+	seen := make(map[string]bool, len(c.Purposes))
+	for i, p := range c.Purposes {
+		if !validType(p) {
+			return fmt.Errorf("consent.purposes[%d]: %q is not a purpose name (lowercase letters, digits and _, up to 64, starting with a letter)", i, p)
+		}
+		if seen[p] {
+			return fmt.Errorf("consent.purposes[%d]: %q is listed twice", i, p)
+		}
+		seen[p] = true
+	}
+	names := make([]string, 0, len(c.Categories))
+	for n := range c.Categories {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	folded := make(map[string]string, len(names))
+	for _, n := range names {
+		p := c.Categories[n]
+		switch {
+		case strings.TrimSpace(n) == "" || len(n) > MaxConsentCategoryBytes || !utf8.ValidString(n) || strings.ContainsFunc(n, unicode.IsControl):
+			return fmt.Errorf("consent.categories: category %q must be 1 to %d bytes of printable UTF-8", n, MaxConsentCategoryBytes)
+		case !seen[p]:
+			return fmt.Errorf("consent.categories.%s: %q is not a purpose; the purposes are %s", n, p, strings.Join(c.Purposes, ", "))
+		}
+		f := strings.ToLower(strings.TrimSpace(n))
+		if prev, ok := folded[f]; ok {
+			return fmt.Errorf("consent.categories: %q and %q are the same category (names are compared case-insensitively)", prev, n)
+		}
+		folded[f] = n
+	}
+	return nil
 }
 
 // Well-known identifier types.
@@ -100,6 +166,7 @@ func DefaultRules() *Rules {
 			IdentifierTypes: []string{TypeEmail, TypePhone},
 			Traits:          []string{"email", "phone", "name", "first_name", "last_name", "firstName", "lastName", "address", "birthday"},
 		},
+		Consent: ConsentRules{Purposes: DefaultConsentPurposes()},
 	}
 	if err := r.compile(); err != nil {
 		panic(err) // the built-in rules are constant; a failure is a programming error
@@ -172,6 +239,12 @@ func ParseRules(data []byte) (*Rules, error) {
 	if in.PersonalData.Traits != nil {
 		base.PersonalData.Traits = in.PersonalData.Traits
 	}
+	if in.Consent.Purposes != nil {
+		base.Consent.Purposes = in.Consent.Purposes
+	}
+	if in.Consent.Categories != nil {
+		base.Consent.Categories = in.Consent.Categories
+	}
 	for i, t := range base.PersonalData.IdentifierTypes {
 		if !validType(t) {
 			return nil, fmt.Errorf("personalData.identifierTypes[%d]: %q is not a type name (lowercase letters, digits and _)", i, t)
@@ -189,6 +262,9 @@ func (r *Rules) compile() error {
 	}
 	if r.MaxIdentifiers < 1 {
 		return fmt.Errorf("maxIdentifiers: must be at least 1, got %d", r.MaxIdentifiers)
+	}
+	if err := r.Consent.Validate(); err != nil {
+		return err
 	}
 	if err := r.Default.compile("default"); err != nil {
 		return err
