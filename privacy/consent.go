@@ -147,7 +147,7 @@ type Record struct {
 var (
 	recordIDRe = regexp.MustCompile(`^cns_[0-9a-f]{32}$`)
 	// sourceRe is ingest's rule for source names.
-	sourceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	sourceRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	keyTypeRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 )
 

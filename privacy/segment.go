@@ -41,7 +41,9 @@ type Preference struct {
 }
 
 // Empty reports whether the message carried no consent at all.
-func (s SegmentConsent) Empty() bool { return len(s.Preferences) == 0 && len(s.Unknown) == 0 && !s.Event }
+func (s SegmentConsent) Empty() bool {
+	return len(s.Preferences) == 0 && len(s.Unknown) == 0 && !s.Event
+}
 
 // ParseSegment decodes one Segment message and reads its consent, as
 // FromSegment does.
@@ -169,4 +171,3 @@ func (s SegmentConsent) Records(st SegmentStamp) []Record {
 	}
 	return out
 }
-
