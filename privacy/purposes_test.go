@@ -19,14 +19,14 @@ func TestConsentPurposes(t *testing.T) {
 		category, want string
 		ok             bool
 	}{
-		{"Advertising", "advertising", true},      // by name, case-insensitively
-		{" ADVERTISING ", "advertising", true},    // spaces ignored
-		{"email", "email", true},                  // exact name
-		{"C0004", "advertising", true},            // an explicit entry
-		{"c0004", "advertising", true},            // explicit entries ignore case too
-		{"email marketing", "email", true},        // explicit, folded
-		{"Analytics", "personalization", true},    // an explicit entry wins over the name
-		{"analytics", "personalization", true},    // whatever its case
+		{"Advertising", "advertising", true},   // by name, case-insensitively
+		{" ADVERTISING ", "advertising", true}, // spaces ignored
+		{"email", "email", true},               // exact name
+		{"C0004", "advertising", true},         // an explicit entry
+		{"c0004", "advertising", true},         // explicit entries ignore case too
+		{"email marketing", "email", true},     // explicit, folded
+		{"Analytics", "personalization", true}, // an explicit entry wins over the name
+		{"analytics", "personalization", true}, // whatever its case
 		{"Personalization", "personalization", true},
 		{"Functional", "", false},
 		{"sms", "", false}, // a default purpose these rules do not list

@@ -24,7 +24,7 @@ func TestConsentStateOf(t *testing.T) {
 	a2 := rec("a2", "advertising", StatusDenied, -60, 120) // decided earlier, received later
 	a3 := rec("a3", "advertising", StatusWithdrawn, 0, 5)  // same decision time, received later
 	a4 := rec("a4", "advertising", StatusGranted, 0, 5)    // same times again, greater id
-	a4.Identifier = "user_id:u1"                            // another identifier of the profile
+	a4.Identifier = "user_id:u1"                           // another identifier of the profile
 	e1 := rec("e1", "email", StatusGranted, 30, 30)
 	now := mins(10)
 
