@@ -18,8 +18,9 @@ type ConsentState struct {
 
 // Compare orders records from oldest to newest: by At, then by ReceivedAt,
 // then by ID (byte order). It returns -1, 0 or +1 like cmp.Compare; two
-// records compare equal only when all three match. The newest record is
-// the greatest, and a store asked for the newest may sort the same way.
+// records compare equal only when all three match, which record ids, unique
+// in a ledger, rule out. The newest record is the greatest; a store asked
+// for the newest sorts the same way (at, receivedAt, id).
 func Compare(a, b Record) int {
 	if c := a.At.Compare(b.At); c != 0 {
 		return c
