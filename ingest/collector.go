@@ -78,6 +78,10 @@ type Config struct {
 	// call, and an event carrying any suppressed identifier is not stored
 	// and gets a rejected result with Reason ReasonSuppressed (counted in
 	// cdp_ingest_events_suppressed_total). Nil: nothing is suppressed.
+	// A list that cannot be read fails the micro-batch as the store being
+	// down would (503): no event is stored unchecked. The lookup runs just
+	// before the micro-batch's transaction, not inside it, so a hash added
+	// while a micro-batch commits may miss that one micro-batch.
 	Suppression SuppressionChecker
 }
 
