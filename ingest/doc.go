@@ -27,4 +27,11 @@
 // transaction of the micro-batch that stores its events, with its own
 // results only: what the hook writes (the GraphQL ingest mutation's audit
 // entry) commits exactly when the call's events do.
+//
+// # Suppression
+//
+// With Config.Suppression set, each micro-batch hashes the normalized keys
+// of its events' identifiers and looks them up in one call; an event that
+// carries a suppressed identifier (an erased person's) is not stored, and
+// its result is rejected with Reason ReasonSuppressed.
 package ingest

@@ -13,6 +13,7 @@ type metrics struct {
 	duplicates prometheus.Counter
 	conflicts  prometheus.Counter
 	rejected   *prometheus.CounterVec
+	suppressed prometheus.Counter
 	refused    *prometheus.CounterVec
 	batchSize  prometheus.Histogram
 	commitTime prometheus.Histogram
@@ -40,6 +41,10 @@ func newMetrics(reg prometheus.Registerer, depth func() float64, log zerolog.Log
 			Name: "cdp_ingest_events_rejected_total",
 			Help: "Messages refused as invalid, by reason.",
 		}, []string{"reason"}),
+		suppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_ingest_events_suppressed_total",
+			Help: "Events dropped, not stored, because they carry an identifier on the suppression list (an erased person's).",
+		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdp_ingest_events_refused_total",
 			Help: "Valid events not committed and answered 429 or 503, by reason (overloaded, unavailable, closed, error).",
@@ -62,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, depth func() float64, log zerolog.Log
 		Name: "cdp_ingest_queue_depth",
 		Help: "Events queued or being committed.",
 	}, depth)
-	for _, c := range []prometheus.Collector{m.received, m.stored, m.duplicates, m.conflicts, m.rejected, m.refused, m.batchSize, m.commitTime, queue} {
+	for _, c := range []prometheus.Collector{m.received, m.stored, m.duplicates, m.conflicts, m.rejected, m.suppressed, m.refused, m.batchSize, m.commitTime, queue} {
 		if err := reg.Register(c); err != nil {
 			// A second collector on one registry keeps working; only its
 			// metrics are not exported.

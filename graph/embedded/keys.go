@@ -46,6 +46,8 @@ var allBuckets = [][]byte{
 	bucketRejected, bucketRejectedAdj, bucketEvents, bucketChanges, bucketChangeIdx,
 	// access.go
 	bucketAPIKeys, bucketAPIKeyHashes, bucketAudit, bucketAuditIDs, bucketAuditByKey, bucketAuditByProfile,
+	// suppress.go
+	bucketSuppressed, bucketSuppressionKey,
 }
 
 var (
@@ -64,8 +66,10 @@ var (
 // message id, and a merge change holds the members of the merged profile;
 // both are read only when present, so the step from 4 writes nothing.
 // Version 6: the access buckets of access.go (API keys and the audit log),
-// which the step from 5 creates empty.
-const formatVersion = 6
+// which the step from 5 creates empty. Version 7: the suppression buckets
+// of suppress.go (hashes of erased identifiers and their secret), which the
+// step from 6 creates empty.
+const formatVersion = 7
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

@@ -68,6 +68,15 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 6 to 7: the suppression buckets (suppress.go), created empty.
+	6: func(btx *bolt.Tx) error {
+		for _, name := range suppressionBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

@@ -18,6 +18,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 var update = flag.Bool("update", false, "write testdata/layout-v<formatVersion>.db and .dump from the fixed dataset")
@@ -141,9 +142,34 @@ func writeLayoutDataset(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Since layout 7: a fixed suppression secret (SuppressionKey would
+	// make a random one, and the golden dump must not change) and two
+	// suppressed hashes.
+	err = s.update(context.Background(), func(btx *bolt.Tx) error {
+		return btx.Bucket(bucketSuppressionKey).Put(suppressionKeyName, layoutSuppressionKey())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Suppress(context.Background(), []privacy.Suppression{
+		{Hash: strings.Repeat("ab", 32), At: lt(4), Reason: "erasure rcpt_1"},
+		{Hash: strings.Repeat("0f", 32), At: moonLanding},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// layoutSuppressionKey is the dataset's suppression secret: bytes 1 to 32.
+func layoutSuppressionKey() []byte {
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(i + 1)
+	}
+	return k
 }
 
 // checkLayoutData reads the dataset back through the store and compares it

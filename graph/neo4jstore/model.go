@@ -76,6 +76,13 @@ const (
 	propProfileIDs    = "profileIds"
 	propProfileCount  = "profileCount"
 	propOutcome       = "outcome"
+
+	// Suppression (suppress.go): hashes of erased identifiers, and the
+	// secret that keys them. Neither is connected to the identity graph.
+	labelSuppressed     = "Suppressed"
+	labelSuppressionKey = "SuppressionKey"
+	propSecret          = "secret"
+	// Suppressed has hash, at and reason (above); SuppressionKey has id.
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -92,6 +99,7 @@ var names = func() map[string]string {
 		propEvidence, propCount, propAt, propReason, propMembers,
 		labelAPIKey, labelAuditEntry, propHash, propScopes, propLastUsedAt, propExpiresAt, propRevokedAt,
 		propKeyID, propKeyName, propAction, propOperationName, propRequestID, propProfileIDs, propProfileCount, propOutcome,
+		labelSuppressed, labelSuppressionKey, propSecret,
 	} {
 		m[n] = n
 	}

@@ -41,6 +41,12 @@ var schema = []schemaItem{
 		cypher(`CREATE INDEX audit_entry_at IF NOT EXISTS FOR (a:{{AuditEntry}}) ON (a.{{at}})`)},
 	{"index audit_entry_key: (:AuditEntry).keyId",
 		cypher(`CREATE INDEX audit_entry_key IF NOT EXISTS FOR (a:{{AuditEntry}}) ON (a.{{keyId}})`)},
+	// Suppression: ingestion looks every identifier's hash up, and the
+	// secret is made once however many servers race to make it.
+	{"constraint suppressed_hash: (:Suppressed).hash is unique",
+		cypher(`CREATE CONSTRAINT suppressed_hash IF NOT EXISTS FOR (s:{{Suppressed}}) REQUIRE s.{{hash}} IS UNIQUE`)},
+	{"constraint suppression_key_id: (:SuppressionKey).id is unique",
+		cypher(`CREATE CONSTRAINT suppression_key_id IF NOT EXISTS FOR (k:{{SuppressionKey}}) REQUIRE k.{{id}} IS UNIQUE`)},
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until

@@ -1,0 +1,150 @@
+package embedded
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/idgraph/cdp/privacy"
+)
+
+// The suppression buckets (layout version 7):
+//
+//	suppressed       hash (32 bytes, the HMAC decoded from hex) -> suppressedRecord JSON
+//	suppression_key  "default" -> the 32-byte secret of the hashes
+var (
+	bucketSuppressed     = []byte("suppressed")
+	bucketSuppressionKey = []byte("suppression_key")
+)
+
+var suppressionBuckets = [][]byte{bucketSuppressed, bucketSuppressionKey}
+
+var suppressionKeyName = []byte("default")
+
+var _ privacy.SuppressionStore = (*Store)(nil)
+
+// suppressedRecord is a privacy.Suppression as stored, without its hash,
+// which is the key.
+type suppressedRecord struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// hashKey is the bucket key of a hash that passed privacy.ValidHash.
+func hashKey(h string) []byte {
+	b, _ := hex.DecodeString(h)
+	return b
+}
+
+// SuppressionKey implements privacy.SuppressionStore. bbolt has one writer
+// at a time, so the first writer to find no secret stores one and the
+// others read it.
+func (s *Store) SuppressionKey(ctx context.Context) ([]byte, error) {
+	var key []byte
+	read := func(btx *bolt.Tx) error {
+		if v := btx.Bucket(bucketSuppressionKey).Get(suppressionKeyName); v != nil {
+			if len(v) != privacy.SuppressionKeyLen {
+				return fmt.Errorf("the stored suppression key is %d bytes, want %d", len(v), privacy.SuppressionKeyLen)
+			}
+			key = append([]byte(nil), v...)
+		}
+		return nil
+	}
+	if err := s.view(ctx, read); err != nil || key != nil {
+		return key, err
+	}
+	err := s.update(ctx, func(btx *bolt.Tx) error {
+		if err := read(btx); err != nil || key != nil {
+			return err
+		}
+		key = privacy.NewSuppressionKey()
+		return btx.Bucket(bucketSuppressionKey).Put(suppressionKeyName, key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// Suppress implements privacy.SuppressionStore.
+func (s *Store) Suppress(ctx context.Context, entries []privacy.Suppression) error {
+	entries, err := privacy.CheckSuppressions(entries)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketSuppressed)
+		for _, e := range entries {
+			k := hashKey(e.Hash)
+			if b.Get(k) != nil {
+				continue // the first At and Reason stay
+			}
+			v, err := json.Marshal(suppressedRecord{At: e.At, Reason: e.Reason})
+			if err != nil {
+				return err
+			}
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Unsuppress implements privacy.SuppressionStore.
+func (s *Store) Unsuppress(ctx context.Context, hash string) (bool, error) {
+	if err := privacy.CheckHash(hash); err != nil {
+		return false, err
+	}
+	found := false
+	err := s.update(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketSuppressed)
+		k := hashKey(hash)
+		found = b.Get(k) != nil
+		if !found {
+			return nil
+		}
+		return b.Delete(k)
+	})
+	return found, err
+}
+
+// Suppressed implements privacy.SuppressionStore: one read transaction, one
+// Get per hash.
+func (s *Store) Suppressed(ctx context.Context, hashes []string) (map[string]bool, error) {
+	if err := privacy.CheckHashes(hashes); err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		clear(out)
+		b := btx.Bucket(bucketSuppressed)
+		for _, h := range hashes {
+			if b.Get(hashKey(h)) != nil {
+				out[h] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CountSuppressed implements privacy.SuppressionStore.
+func (s *Store) CountSuppressed(ctx context.Context) (int, error) {
+	n := 0
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		n = btx.Bucket(bucketSuppressed).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
