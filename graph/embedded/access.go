@@ -113,6 +113,8 @@ func auditKey(at time.Time, id string) []byte {
 }
 
 func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	return s.boltTx(ctx, s.db.Update, fn)
 }
 

@@ -42,6 +42,9 @@ type Store struct {
 	db     *bolt.DB
 	dir    string
 	closed atomic.Bool
+	// wmu is held by every write transaction of the Store and by Scrub,
+	// so that no commit frees pages while Scrub zeroes the free ones.
+	wmu sync.Mutex
 }
 
 // Open opens, or creates, the store in dir. A file of an older layout is
@@ -128,6 +131,8 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 		return err
 	}
 	var fnErr error
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		t := newTx(btx, true)
 		if fnErr = fn(ctx, t); fnErr != nil {
