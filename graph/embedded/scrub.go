@@ -21,8 +21,9 @@ type ScrubStats struct {
 	// and were overwritten with zeros; pages already zero are not written.
 	ZeroedPages int
 	// TailBytes is the number of bytes overwritten past the last page in
-	// use (space the file was grown by that no commit uses), counted in
-	// whole chunks of up to 1 MiB that held any non-zero byte.
+	// use (space the file was grown by that no commit uses); the file is
+	// read in chunks of 1 MiB and a chunk is written whole when any byte
+	// of it is not zero.
 	TailBytes int64
 	// Waits is how many times Scrub found pages still pending, kept for a
 	// read transaction that began before the deleting commit, and waited.
@@ -142,28 +143,47 @@ func (s *Store) zeroFree(ctx context.Context, btx *bolt.Tx, st *ScrubStats) erro
 	}
 	buf := make([]byte, scrubChunk)
 	zero := make([]byte, scrubChunk)
-	// zeroRange zeroes [off, end) of the file where it is not zero
-	// already, and says how many bytes it wrote.
-	zeroRange := func(off, end int64) (int64, error) {
-		var wrote int64
+	// zeroRange zeroes [off, end) of the file, a chunk at a time, writing
+	// only the chunks that hold a non-zero byte. It says how many pages
+	// held one and how many bytes it wrote.
+	zeroRange := func(off, end int64) (dirty int, wrote int64, err error) {
 		for ; off < end; off += scrubChunk {
 			n := min(end-off, scrubChunk)
 			got, err := f.ReadAt(buf[:n], off)
 			if err != nil && !(errors.Is(err, io.EOF) && int64(got) == n) {
-				return wrote, fmt.Errorf("scrub: read at %d: %w", off, err)
+				return dirty, wrote, fmt.Errorf("scrub: read at %d: %w", off, err)
 			}
-			if allZero(buf[:n]) {
+			d := 0
+			for p := int64(0); p < n; p += pageSize {
+				if !allZero(buf[p:min(p+pageSize, n)]) {
+					d++
+				}
+			}
+			if d == 0 {
 				continue
 			}
 			if _, err := f.WriteAt(zero[:n], off); err != nil {
-				return wrote, fmt.Errorf("scrub: write at %d: %w", off, err)
+				return dirty, wrote, fmt.Errorf("scrub: write at %d: %w", off, err)
 			}
+			dirty += d
 			wrote += n
 		}
-		return wrote, nil
+		return dirty, wrote, nil
 	}
-	var wrote bool
-	// Pages 0 and 1 are the meta pages.
+	var wrote int64
+	// Runs of free pages are zeroed together. Pages 0 and 1 are the meta
+	// pages.
+	run := int64(-1) // first page of the current run of free pages
+	flush := func(to int64) error {
+		if run < 0 {
+			return nil
+		}
+		d, w, err := zeroRange(run*pageSize, to*pageSize)
+		st.ZeroedPages += d
+		wrote += w
+		run = -1
+		return err
+	}
 	for id := int64(2); id < high; id++ {
 		if id%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -178,28 +198,29 @@ func (s *Store) zeroFree(ctx context.Context, btx *bolt.Tx, st *ScrubStats) erro
 			break
 		}
 		if info.Type != "free" {
+			if err := flush(id); err != nil {
+				return err
+			}
 			id += int64(info.OverflowCount)
 			continue
 		}
 		st.FreePages++
-		n, err := zeroRange(id*pageSize, (id+1)*pageSize)
-		if err != nil {
-			return err
+		if run < 0 {
+			run = id
 		}
-		if n > 0 {
-			st.ZeroedPages++
-			wrote = true
-		}
+	}
+	if err := flush(high); err != nil {
+		return err
 	}
 	if size := fi.Size(); size > high*pageSize {
-		n, err := zeroRange(high*pageSize, size)
+		_, w, err := zeroRange(high*pageSize, size)
 		if err != nil {
 			return err
 		}
-		st.TailBytes = n
-		wrote = wrote || n > 0
+		st.TailBytes = w
+		wrote += w
 	}
-	if wrote {
+	if wrote > 0 {
 		if err := f.Sync(); err != nil {
 			return fmt.Errorf("scrub: sync the file: %w", err)
 		}
