@@ -65,7 +65,10 @@ const scrubChunk = 1 << 20
 // Zeroing a free page is what bbolt itself may do to it at any time by
 // reusing it: no read transaction can reach it. The two meta pages hold
 // only page numbers and counters, never keys or values; the store keeps
-// no freelist page (NoFreelistSync).
+// no freelist page (NoFreelistSync). The empty commit of step 2 changes no
+// page, so both meta pages then name the same tree and a zeroed page is out
+// of reach of either, even if bbolt has to fall back to the older meta
+// after a crash.
 //
 // Cost: one empty commit, a look-up for every page of the file, a read of
 // every free page, a write of each free page that is not already zero, and
