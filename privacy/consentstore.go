@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/idgraph/cdp/graph"
 )
@@ -133,7 +134,8 @@ func (r Record) Equal(o Record) bool {
 }
 
 // CheckConsent checks a batch for PutConsent and returns what a store
-// writes: each record cleaned (Clean), and each id once.
+// writes: each record cleaned (Clean), each id once, sorted by id so that
+// concurrent writers of overlapping batches lock records in one order.
 //
 // Errors: EINVALID, "consent record N: ..." naming the field; ECONFLICT
 // when an id repeats with other content.
@@ -154,6 +156,7 @@ func CheckConsent(records []Record) ([]Record, error) {
 		first[r.ID] = len(out)
 		out = append(out, r)
 	}
+	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("PerKey", func(t *testing.T) { testPerKey(t, get(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, get(t)) })
 	t.Run("Many", func(t *testing.T) { testMany(t, get(t)) })
+	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, get(t)) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, get(t)) })
 }
 
@@ -534,5 +536,42 @@ func testInTx(t *testing.T, s Store) {
 	}))
 	if keys := slices.Sorted(maps.Keys(idents)); !slices.Equal(keys, []string{"user_id:u-ok"}) {
 		t.Fatalf("identifiers = %v, want only user_id:u-ok", keys)
+	}
+}
+
+// Writers putting overlapping batches at once, in different orders, all
+// succeed, and each record is stored once.
+func testConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	const writers, n = 6, 40
+	var records []privacy.Record
+	for i := range n {
+		records = append(records, rec(i+1, fmt.Sprintf("user_id:u%d", i%4), "email", privacy.StatusGranted, at(i)))
+	}
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range writers {
+		batch := slices.Clone(records)
+		if w%2 == 1 {
+			slices.Reverse(batch)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[w] = s.PutConsent(ctx, batch)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for w, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", w, err)
+		}
+	}
+	got := consentOf(t, s, "user_id:u0", "user_id:u1", "user_id:u2", "user_id:u3")
+	if total(got) != n || len(got["user_id:u0"]) != n/4 {
+		t.Fatalf("%d records stored (u0 has %d), want %d (%d each)", total(got), len(got["user_id:u0"]), n, n/4)
 	}
 }
