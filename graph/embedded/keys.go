@@ -48,6 +48,8 @@ var allBuckets = [][]byte{
 	bucketAPIKeys, bucketAPIKeyHashes, bucketAudit, bucketAuditIDs, bucketAuditByKey, bucketAuditByProfile,
 	// suppress.go
 	bucketSuppressed, bucketSuppressionKey,
+	// consent.go
+	bucketConsent, bucketConsentIDs,
 }
 
 var (
@@ -68,8 +70,10 @@ var (
 // Version 6: the access buckets of access.go (API keys and the audit log),
 // which the step from 5 creates empty. Version 7: the suppression buckets
 // of suppress.go (hashes of erased identifiers and their secret), which the
-// step from 6 creates empty.
-const formatVersion = 7
+// step from 6 creates empty. Version 8: the consent buckets of consent.go
+// (the consent ledger and its id index), which the step from 7 creates
+// empty.
+const formatVersion = 8
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

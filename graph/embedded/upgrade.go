@@ -77,6 +77,15 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 7 to 8: the consent buckets (consent.go), created empty.
+	7: func(btx *bolt.Tx) error {
+		for _, name := range consentBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

@@ -158,8 +158,28 @@ func writeLayoutDataset(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Since layout 8: three consent records, two on the email (one with
+	// every field) and one on an identifier the graph does not hold.
+	if err := s.PutConsent(context.Background(), layoutConsent()); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// layoutConsent is the dataset's consent ledger (layout 8).
+func layoutConsent() []privacy.Record {
+	return []privacy.Record{
+		{ID: "cns_" + strings.Repeat("a1", 16), Purpose: "email", Status: privacy.StatusGranted, At: lt(1),
+			Source: "crm", LegalBasis: privacy.BasisConsent, Identifier: kEmail,
+			Proof:     privacy.Proof{Text: "Send me news.\nUnsubscribe any time.", Version: "v3", Channel: "web", Collector: "signup-form", EventID: "crm/m-2"},
+			ExpiresAt: lt(100), ReceivedAt: lt(1).Add(1500 * time.Microsecond)},
+		{ID: "cns_" + strings.Repeat("b2", 16), Purpose: "email", Status: privacy.StatusWithdrawn, At: lt(2),
+			Source: "crm", LegalBasis: privacy.BasisConsent, Identifier: kEmail, ReceivedAt: lt(2)},
+		{ID: "cns_" + strings.Repeat("c3", 16), Purpose: "advertising", Status: privacy.StatusDenied, At: moonLanding,
+			Source: "import", LegalBasis: privacy.BasisLegitimateInterests, Identifier: "email:nobody@example.com",
+			Proof: privacy.Proof{Version: "banner-2"}, ReceivedAt: lt(3)},
 	}
 }
 

@@ -51,6 +51,12 @@ func HotQueries() []PlannedQuery {
 			"changes":        []any{map[string]any{"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r", "members": []any{"user_id:a"}}},
 			"deleteProfiles": ids,
 		}},
+		{"PutConsent", qPutConsent, map[string]any{"rows": []any{map[string]any{
+			"id": "cns_00000000000000000000000000000001", "purpose": "email", "status": "GRANTED", "at": nil,
+			"source": "web", "legalBasis": "CONSENT", "identifier": "user_id:a", "proofText": nil, "proofVersion": nil,
+			"proofChannel": nil, "proofCollector": nil, "proofEventId": nil, "expiresAt": nil, "receivedAt": nil}}}},
+		{"ConsentOf", qConsentOf, map[string]any{"keys": keys}},
+		{"DeleteConsent", qDeleteConsent, map[string]any{"keys": keys}},
 	}
 }
 

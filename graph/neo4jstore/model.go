@@ -83,6 +83,20 @@ const (
 	labelSuppressionKey = "SuppressionKey"
 	propSecret          = "secret"
 	// Suppressed has hash, at and reason (above); SuppressionKey has id.
+
+	// Consent (consent.go): the consent ledger, one node per record, found
+	// by its identifier's key and not connected to the identity graph.
+	// Consent also has id, at, source, expiresAt and receivedAt (above).
+	labelConsent       = "Consent"
+	propPurpose        = "purpose"
+	propStatus         = "status"
+	propLegalBasis     = "legalBasis"
+	propIdentifier     = "identifier" // the graph key of the identifier
+	propProofText      = "proofText"
+	propProofVersion   = "proofVersion"
+	propProofChannel   = "proofChannel"
+	propProofCollector = "proofCollector"
+	propProofEventID   = "proofEventId"
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -100,6 +114,8 @@ var names = func() map[string]string {
 		labelAPIKey, labelAuditEntry, propHash, propScopes, propLastUsedAt, propExpiresAt, propRevokedAt,
 		propKeyID, propKeyName, propAction, propOperationName, propRequestID, propProfileIDs, propProfileCount, propOutcome,
 		labelSuppressed, labelSuppressionKey, propSecret,
+		labelConsent, propPurpose, propStatus, propLegalBasis, propIdentifier,
+		propProofText, propProofVersion, propProofChannel, propProofCollector, propProofEventID,
 	} {
 		m[n] = n
 	}

@@ -47,6 +47,12 @@ var schema = []schemaItem{
 		cypher(`CREATE CONSTRAINT suppressed_hash IF NOT EXISTS FOR (s:{{Suppressed}}) REQUIRE s.{{hash}} IS UNIQUE`)},
 	{"constraint suppression_key_id: (:SuppressionKey).id is unique",
 		cypher(`CREATE CONSTRAINT suppression_key_id IF NOT EXISTS FOR (k:{{SuppressionKey}}) REQUIRE k.{{id}} IS UNIQUE`)},
+	// Consent: a record is put idempotently by id, and a profile's ledger
+	// is read, and erased, by its identifiers' keys.
+	{"constraint consent_id: (:Consent).id is unique",
+		cypher(`CREATE CONSTRAINT consent_id IF NOT EXISTS FOR (c:{{Consent}}) REQUIRE c.{{id}} IS UNIQUE`)},
+	{"index consent_identifier: (:Consent).identifier",
+		cypher(`CREATE INDEX consent_identifier IF NOT EXISTS FOR (c:{{Consent}}) ON (c.{{identifier}})`)},
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until
