@@ -8,6 +8,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
 
@@ -46,7 +47,7 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 		return nil, tooLargeForGraphQL("profile %s has %d events, more than the %d dataExport answers with", ex.Profile.ID, ex.Counts.Events, MaxExportEvents)
 	}
 	out := &exportAnswer{
-		ProfileID: ex.Profile.ID, RequestedID: ex.RequestedID, Profile: ex.Profile, Counts: ex.Counts, ExportedAt: time.Now().UTC(),
+		ProfileID: ex.Profile.ID, RequestedID: ex.RequestedID, Profile: ex.Profile, Counts: ex.Counts, ExportedAt: graph.Now(),
 		Identifiers: []privacy.ExportIdentifier{}, Traits: []privacy.ExportTrait{}, Consent: []privacy.ExportConsent{},
 		History: []privacy.ExportChange{}, Events: []privacy.ExportEvent{},
 	}
