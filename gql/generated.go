@@ -264,6 +264,7 @@ type ComplexityRoot struct {
 	Query struct {
 		APIKeys             func(childComplexity int, first *int, after *string) int
 		AuditLog            func(childComplexity int, first *int, after *string, filter *AuditFilter) int
+		DataExport          func(childComplexity int, profileID string) int
 		Event               func(childComplexity int, id string) int
 		ExplainLink         func(childComplexity int, a IdentifierInput, b IdentifierInput) int
 		Identifier          func(childComplexity int, typeArg string, value string) int
@@ -380,6 +381,7 @@ type QueryResolver interface {
 	Event(ctx context.Context, id string) (*graph.Event, error)
 	APIKeys(ctx context.Context, first *int, after *string) (*APIKeyConnection, error)
 	AuditLog(ctx context.Context, first *int, after *string, filter *AuditFilter) (*AuditEntryConnection, error)
+	DataExport(ctx context.Context, profileID string) (any, error)
 }
 type RefusedLinkResolver interface {
 	Reason(ctx context.Context, obj *RefusedLink) (string, error)
@@ -1350,6 +1352,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*AuditFilter)), true
+	case "Query.dataExport":
+		if e.ComplexityRoot.Query.DataExport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dataExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DataExport(childComplexity, args["profileId"].(string)), true
 	case "Query.event":
 		if e.ComplexityRoot.Query.Event == nil {
 			break
@@ -2146,6 +2159,21 @@ type AuditEntryEdge {
   "Opaque; pass it as ` + "`" + `after` + "`" + `."
   cursor: String!
   node: AuditEntry!
+}
+`, BuiltIn: false},
+	{Name: "../privacy.graphqls", Input: `extend type Query {
+  """
+  Everything stored about a person, as one JSON object, for small profiles:
+  ` + "`" + `{"profileId", "requestedId", "profile", "counts", "identifiers",
+  "traits", "consent", "history", "events"}` + "`" + `, each list holding the records
+  ` + "`" + `GET /v1/privacy/profiles/{id}/export` + "`" + ` streams, in the same order. An id
+  merged away answers for its survivor; an unknown or erased id is
+  NOT_FOUND. Values are not masked. A profile with more than 1,000 events,
+  or an answer larger than the response limit, is refused with
+  INVALID_ARGUMENT: use the NDJSON endpoint. Each call appends an audit
+  entry (action ` + "`" + `privacy.export` + "`" + `).
+  """
+  dataExport(profileId: ID!): JSON @hasScope(scope: "privacy:read")
 }
 `, BuiltIn: false},
 }
@@ -3128,6 +3156,20 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["filter"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dataExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "profileId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["profileId"] = arg0
 	return args, nil
 }
 
@@ -7619,6 +7661,68 @@ func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_dataExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dataExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DataExport(ctx, fc.Args["profileId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "privacy:read")
+				if err != nil {
+					var zeroVal any
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal any
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dataExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type JSON does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dataExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10919,6 +11023,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditLog(ctx, field)
+				})
+		case "dataExport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_dataExport(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {

@@ -2,7 +2,9 @@
 // This first part is the consent ledger's domain: purposes (from the rules
 // file, graph.Rules.Consent), consent records and their validation, the
 // state rule (StateOf, States, History), and the parsing of Segment's
-// consent conventions (FromSegment). It does no I/O and imports only graph.
+// consent conventions (FromSegment). It does no I/O of its own and imports
+// only graph. Exporter (export.go) builds data exports through the engine's
+// reads.
 //
 // # The state rule
 //

@@ -26,6 +26,7 @@ import (
 // Routes are the handlers the server mounts. Nil ones are left out.
 type Routes struct {
 	Collector http.Handler // mounted at /v1/
+	Privacy   http.Handler // mounted at /v1/privacy/ (PrivacyHandler, guarded)
 	GraphQL   http.Handler // mounted at /graphql
 	GraphiQL  http.Handler // mounted at /graphiql
 }
@@ -192,6 +193,10 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	}
 	if routes.Collector != nil {
 		mux.Handle("/v1/", routes.Collector)
+	}
+	if routes.Privacy != nil {
+		// The longer pattern wins over the collector's /v1/.
+		mux.Handle("/v1/privacy/", routes.Privacy)
 	}
 	if routes.GraphQL != nil {
 		mux.Handle("/graphql", routes.GraphQL)

@@ -20,6 +20,7 @@ import (
 	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/privacy"
 	"github.com/idgraph/cdp/resolver"
 	"github.com/idgraph/cdp/server"
 )
@@ -187,7 +188,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	auditW := resolver.NewAuditWriter(keys, cfg.Logger)
 	gc.Keys, gc.Audit, gc.OnRevoke, gc.OnCreate = keys, auditW, guard.Invalidate, guard.KeyCreated
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
-	routes := server.Routes{Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler)}
+	routes := server.Routes{
+		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
+		Privacy: guard.Require(access.ScopePrivacyRead, server.PrivacyHandler(privacy.NewExporter(engine), keys, cfg.Logger)),
+	}
 	if cfg.GraphiQL {
 		routes.GraphiQL = resolver.GraphiQL("/graphql")
 	}

@@ -1,0 +1,436 @@
+package privacy
+
+// Data exports: the right of access and portability (GDPR Articles 15 and
+// 20).
+//
+// An export is everything stored about a person: the profile, its
+// identifiers (with first and last seen and sources), every trait value as
+// stored on each identifier (with its source and time), the consent ledger
+// of its identifiers, the profile's history, and every event its
+// identifiers carried, with its payload.
+//
+// It is built in two passes so that a caller can stream it. Prepare reads
+// the profile, its identifiers, consent and history (all bounded by the
+// profile's identifier limits), and counts the events by paging through the
+// journey, holding one page at a time; Write then emits every record, the
+// events paged again. The events Write emits are those Prepare counted:
+// events stored in between, newer than the newest Prepare saw, are left
+// out, and Write fails (ECONFLICT) when the profile changed so that the
+// count no longer holds, for example when it was merged meanwhile.
+//
+// An event shared with another person (it carries an identifier of
+// another profile with a higher priority, such as an identify on a shared
+// device) is exported as the journey shows it to this person: only this
+// person's identifiers, its payload withheld, Shared set. Its payload
+// belongs to the other person's export.
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Record kinds of an export, in the order Write emits them.
+const (
+	KindIdentifier = "identifier"
+	KindTrait      = "trait"
+	KindConsent    = "consent"
+	KindHistory    = "history"
+	KindEvent      = "event"
+)
+
+// ExportAction is the audit action of a data export, over HTTP or GraphQL.
+const ExportAction = "privacy.export"
+
+// ExportPage is how many events one read of an export pages through.
+const ExportPage = graph.MaxPage
+
+// Counts counts the records of an export by kind.
+type Counts struct {
+	Identifiers int `json:"identifiers"`
+	Traits      int `json:"traits"`
+	Consent     int `json:"consent"`
+	Events      int `json:"events"`
+	History     int `json:"history"`
+}
+
+// ExportProfile is the profile an export is about.
+type ExportProfile struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Size      int       `json:"size"`
+}
+
+// ExportIdentifier is an identifier record.
+type ExportIdentifier struct {
+	Kind      string    `json:"kind"`
+	Type      string    `json:"type"`
+	Value     string    `json:"value"`
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+	Sources   []string  `json:"sources"`
+}
+
+// ExportTrait is one trait value as stored on one identifier.
+type ExportTrait struct {
+	Kind       string              `json:"kind"`
+	Identifier graph.IdentifierRef `json:"identifier"`
+	Name       string              `json:"name"`
+	Value      any                 `json:"value"`
+	Source     string              `json:"source"`
+	At         time.Time           `json:"at"`
+}
+
+// ExportConsent is one consent record.
+type ExportConsent struct {
+	Kind       string              `json:"kind"`
+	ID         string              `json:"id"`
+	Purpose    string              `json:"purpose"`
+	Status     Status              `json:"status"`
+	At         time.Time           `json:"at"`
+	Source     string              `json:"source"`
+	LegalBasis LegalBasis          `json:"legalBasis"`
+	Identifier graph.IdentifierRef `json:"identifier"`
+	Proof      ExportProof         `json:"proof"`
+	ExpiresAt  *time.Time          `json:"expiresAt,omitempty"`
+	ReceivedAt time.Time           `json:"receivedAt"`
+}
+
+// ExportProof is a consent record's proof.
+type ExportProof struct {
+	Text      string `json:"text,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Channel   string `json:"channel,omitempty"`
+	Collector string `json:"collector,omitempty"`
+	EventID   string `json:"eventId,omitempty"`
+}
+
+// ExportChange is one entry of the profile's history.
+type ExportChange struct {
+	Kind   string    `json:"kind"`
+	Change string    `json:"change"` // graph.ChangeMerge or graph.ChangeSplit
+	From   string    `json:"from"`
+	Into   string    `json:"into"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// ExportEvent is one event with its payload.
+type ExportEvent struct {
+	Kind        string                `json:"kind"`
+	ID          string                `json:"id"`
+	MessageID   string                `json:"messageId,omitempty"`
+	Type        string                `json:"type"`
+	Name        string                `json:"name,omitempty"`
+	Channel     string                `json:"channel,omitempty"`
+	Source      string                `json:"source,omitempty"`
+	Timestamp   time.Time             `json:"timestamp"`
+	ReceivedAt  time.Time             `json:"receivedAt"`
+	Properties  map[string]any        `json:"properties"`
+	Traits      map[string]any        `json:"traits"`
+	Identifiers []graph.IdentifierRef `json:"identifiers"`
+	Shared      bool                  `json:"shared"`
+}
+
+// ConsentReader is what a store offers when it holds the consent ledger:
+// the records of each identifier among keys. The exporter includes the
+// ledger when the engine's store implements it.
+type ConsentReader interface {
+	ConsentOf(ctx context.Context, keys []string) (map[string][]Record, error)
+}
+
+// Exporter builds exports from the engine's reads.
+type Exporter struct {
+	engine *graph.Engine
+}
+
+// NewExporter returns an exporter reading through engine.
+func NewExporter(engine *graph.Engine) *Exporter { return &Exporter{engine: engine} }
+
+// HasConsent reports whether the engine's store holds a consent ledger, so
+// exports include it.
+func (x *Exporter) HasConsent() bool {
+	_, ok := x.engine.Store().(ConsentReader)
+	return ok
+}
+
+// Export is a prepared export: what Prepare read, and the counts of every
+// kind. Write emits it.
+type Export struct {
+	// RequestedID is the id asked for; Profile.ID differs from it when it
+	// was merged away.
+	RequestedID string
+	Profile     ExportProfile
+	Counts      Counts
+
+	x           *Exporter
+	identifiers []graph.Identifier // sorted by key
+	consent     []Record           // by identifier key, then Compare
+	history     []graph.ProfileChange
+	newest      *graph.JourneyCursor // the newest event counted, nil for none
+}
+
+// Prepare reads what an export of the profile id holds, except the events,
+// which it counts. An id merged away answers for its survivor.
+//
+// Errors: ENOTFOUND for an unknown or erased id; EINVALID for an empty one.
+func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
+	if strings.TrimSpace(id) == "" {
+		return nil, graph.Errorf(graph.EINVALID, "profileId is required")
+	}
+	p, err := x.engine.ProfileByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ex := &Export{
+		RequestedID: id, x: x,
+		Profile: ExportProfile{ID: p.ID, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Size: p.Size},
+	}
+	cr, _ := x.engine.Store().(ConsentReader)
+	err = x.engine.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		ex.identifiers, ex.consent, ex.history = nil, nil, nil // fn may run again
+		ms, err := tx.Members(ctx, []string{p.ID})
+		if err != nil {
+			return err
+		}
+		ex.identifiers = slices.Clone(ms[p.ID])
+		slices.SortFunc(ex.identifiers, func(a, b graph.Identifier) int { return strings.Compare(a.Key, b.Key) })
+		if ex.history, err = historyOf(ctx, tx, p.ID); err != nil {
+			return err
+		}
+		if cr == nil || len(ex.identifiers) == 0 {
+			return nil
+		}
+		keys := make([]string, len(ex.identifiers))
+		for i, m := range ex.identifiers {
+			keys[i] = m.Key
+		}
+		byKey, err := cr.ConsentOf(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			rs := slices.Clone(byKey[k])
+			slices.SortStableFunc(rs, Compare)
+			ex.consent = append(ex.consent, rs...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ex.identifiers) == 0 {
+		// The profile lost its members between the two reads (erased or
+		// merged meanwhile): nothing of it is left to export under this id.
+		return nil, graph.Errorf(graph.ENOTFOUND, "profile %q not found", id)
+	}
+	c := &ex.Counts
+	c.Identifiers, c.Consent, c.History = len(ex.identifiers), len(ex.consent), len(ex.history)
+	for _, m := range ex.identifiers {
+		c.Traits += len(m.Traits)
+	}
+	err = x.events(ctx, p.ID, func(ev graph.Event) error {
+		if ex.newest == nil {
+			ex.newest = &graph.JourneyCursor{Timestamp: ev.Timestamp, ID: ev.ID}
+		}
+		c.Events++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ex, nil
+}
+
+// events pages through the profile's journey, newest first.
+func (x *Exporter) events(ctx context.Context, pid string, fn func(graph.Event) error) error {
+	q := graph.JourneyQuery{Limit: ExportPage}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		page, err := x.engine.Journeys(ctx, []string{pid}, q)
+		if err != nil {
+			return err
+		}
+		evs := page[pid]
+		for _, ev := range evs {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		if len(evs) < q.Limit {
+			return nil
+		}
+		last := evs[len(evs)-1]
+		q.After = &graph.JourneyCursor{Timestamp: last.Timestamp, ID: last.ID}
+	}
+}
+
+// historyOf returns the history of pid: every merge and split involving it
+// or a profile merged into it (transitively), oldest first, ties ordered
+// by kind and ids, as graph.Engine.History orders them.
+func historyOf(ctx context.Context, tx graph.ReadTx, pid string) ([]graph.ProfileChange, error) {
+	type key struct {
+		kind, from, into string
+		at               time.Time
+	}
+	seen := map[key]bool{}
+	var out []graph.ProfileChange
+	known := map[string]bool{pid: true}
+	todo := []string{pid}
+	for len(todo) > 0 {
+		cs, err := tx.Changes(ctx, todo)
+		if err != nil {
+			return nil, err
+		}
+		todo = nil
+		for _, c := range cs {
+			k := key{c.Kind, c.From, c.Into, c.At.UTC()}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, c)
+			// A profile merged into one of ours brought its past with it.
+			if c.Kind == graph.ChangeMerge && known[c.Into] && !known[c.From] {
+				known[c.From] = true
+				todo = append(todo, c.From)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b graph.ProfileChange) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.From, b.From); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Into, b.Into)
+	})
+	return out, nil
+}
+
+// Write emits every record of the export, in a stable order: identifiers
+// by key; traits by identifier key, then name; consent records by
+// identifier key, then oldest first (Compare); history oldest first; then
+// events newest first (timestamp, then id, descending). emit gets the
+// record's kind and the record (an Export* value, whose Kind field holds
+// the kind too); an error from emit stops Write and is returned.
+//
+// Errors: ECONFLICT when the profile's events no longer match the count
+// Prepare took (the profile was merged, split or erased meanwhile).
+func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error) error {
+	for _, m := range ex.identifiers {
+		sources := slices.Clone(m.Sources)
+		if sources == nil {
+			sources = []string{}
+		}
+		slices.Sort(sources)
+		if err := emit(KindIdentifier, ExportIdentifier{
+			Kind: KindIdentifier, Type: m.Type, Value: m.Value,
+			FirstSeen: m.FirstSeen, LastSeen: m.LastSeen, Sources: sources,
+		}); err != nil {
+			return err
+		}
+	}
+	for _, m := range ex.identifiers {
+		for _, name := range slices.Sorted(maps.Keys(m.Traits)) {
+			v := m.Traits[name]
+			if err := emit(KindTrait, ExportTrait{
+				Kind: KindTrait, Identifier: m.Ref(), Name: name, Value: v.Value, Source: v.Source, At: v.At,
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range ex.consent {
+		rec := ExportConsent{
+			Kind: KindConsent, ID: r.ID, Purpose: r.Purpose, Status: r.Status, At: r.At, Source: r.Source,
+			LegalBasis: r.LegalBasis, Identifier: graph.SplitKey(r.Identifier), ReceivedAt: r.ReceivedAt,
+			Proof: ExportProof{Text: r.Proof.Text, Version: r.Proof.Version, Channel: r.Proof.Channel,
+				Collector: r.Proof.Collector, EventID: r.Proof.EventID},
+		}
+		if !r.ExpiresAt.IsZero() {
+			t := r.ExpiresAt
+			rec.ExpiresAt = &t
+		}
+		if err := emit(KindConsent, rec); err != nil {
+			return err
+		}
+	}
+	for _, c := range ex.history {
+		if err := emit(KindHistory, ExportChange{
+			Kind: KindHistory, Change: c.Kind, From: c.From, Into: c.Into, At: c.At, Reason: c.Reason,
+		}); err != nil {
+			return err
+		}
+	}
+	if ex.newest == nil {
+		return nil
+	}
+	n := 0
+	err := ex.x.events(ctx, ex.Profile.ID, func(ev graph.Event) error {
+		if !ex.newest.Admits(ev) && (!ev.Timestamp.Equal(ex.newest.Timestamp) || ev.ID != ex.newest.ID) {
+			return nil // newer than every event counted: stored after Prepare
+		}
+		if n == ex.Counts.Events {
+			return errDone
+		}
+		n++
+		return emit(KindEvent, exportEvent(ev))
+	})
+	if errors.Is(err, errDone) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	if n != ex.Counts.Events {
+		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (%d events counted, %d found); export it again", ex.Profile.ID, ex.Counts.Events, n)
+	}
+	return nil
+}
+
+// errDone stops the paging once every counted event is emitted.
+var errDone = errors.New("every counted event emitted")
+
+func exportEvent(ev graph.Event) ExportEvent {
+	out := ExportEvent{
+		Kind: KindEvent, ID: ev.ID, MessageID: ev.MessageID, Type: ev.Type, Name: ev.Name, Channel: ev.Channel,
+		Source: ev.Source, Timestamp: ev.Timestamp, ReceivedAt: ev.ReceivedAt,
+		Properties: ev.Properties, Traits: ev.Traits, Shared: ev.Shared,
+		Identifiers: make([]graph.IdentifierRef, len(ev.Keys)),
+	}
+	if out.Properties == nil {
+		out.Properties = map[string]any{}
+	}
+	if out.Traits == nil {
+		out.Traits = map[string]any{}
+	}
+	for i, k := range ev.Keys {
+		out.Identifiers[i] = graph.SplitKey(k)
+	}
+	return out
+}
+
+// Export prepares the export of the profile id and writes it to emit,
+// returning its counts: Prepare, then Write.
+//
+// Errors: those of Prepare and Write, and emit's.
+func (x *Exporter) Export(ctx context.Context, id string, emit func(kind string, v any) error) (Counts, error) {
+	ex, err := x.Prepare(ctx, id)
+	if err != nil {
+		return Counts{}, err
+	}
+	return ex.Counts, ex.Write(ctx, emit)
+}

@@ -1,0 +1,165 @@
+package privacy_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/privacy"
+)
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func event(id string, at time.Time, props map[string]any, keys ...string) graph.Event {
+	e := graph.Event{ID: id, Type: "track", Name: "Tick", Channel: "web", Source: "test", Timestamp: at, ReceivedAt: t0, Properties: props}
+	for _, k := range keys {
+		e.Identifiers = append(e.Identifiers, graph.SplitKey(k))
+	}
+	return e
+}
+
+func apply(t *testing.T, eng *graph.Engine, evs ...graph.Event) {
+	t.Helper()
+	for len(evs) > 0 {
+		n := min(len(evs), 200)
+		res, err := eng.ApplyBatch(context.Background(), evs[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res.Results {
+			if r.Status != graph.StatusStored {
+				t.Fatalf("event %s: %+v", evs[i].ID, r)
+			}
+		}
+		evs = evs[n:]
+	}
+}
+
+func profileOf(t *testing.T, eng *graph.Engine, key string) string {
+	t.Helper()
+	p, err := eng.ProfileByIdentifier(context.Background(), graph.SplitKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.ID
+}
+
+// collect runs an export and returns its records by kind.
+func collect(t *testing.T, ex *privacy.Export) map[string][]any {
+	t.Helper()
+	out := map[string][]any{}
+	err := ex.Write(context.Background(), func(kind string, v any) error {
+		out[kind] = append(out[kind], v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// An export pages through every event of a profile, more than two pages'
+// worth, newest first (ties by id, descending), each with its payload, and
+// none of another person's; an event stored after Prepare is neither
+// counted nor written.
+func TestExportPagesEveryEvent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		eng := graph.NewEngine(st, nil)
+		ctx := context.Background()
+		const n = 2*privacy.ExportPage + 7
+		var evs []graph.Event
+		for i := 0; i < n; i++ {
+			// Pairs of events share a timestamp, so paging must break ties.
+			evs = append(evs, event(fmt.Sprintf("test/e%04d", i), t0.Add(time.Duration(i/2)*time.Second), map[string]any{"i": float64(i)}, "user_id:paged"))
+		}
+		evs = append(evs, event("test/other", t0.Add(time.Hour), map[string]any{"i": -1.0}, "user_id:someone-else"))
+		apply(t, eng, evs...)
+		pid := profileOf(t, eng, "user_id:paged")
+
+		x := privacy.NewExporter(eng)
+		ex, err := x.Prepare(ctx, pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := privacy.Counts{Identifiers: 1, Events: n}
+		if ex.Counts != want {
+			t.Fatalf("counts %+v, want %+v", ex.Counts, want)
+		}
+		// Stored after the count: left out of this export.
+		apply(t, eng, event("test/late", t0.Add(2*time.Hour), map[string]any{"i": -2.0}, "user_id:paged"))
+		got := collect(t, ex)
+		if len(got[privacy.KindEvent]) != n {
+			t.Fatalf("%d events written, want %d", len(got[privacy.KindEvent]), n)
+		}
+		for j, v := range got[privacy.KindEvent] {
+			i := n - 1 - j // newest first; within a timestamp the greater id first
+			e := v.(privacy.ExportEvent)
+			if e.ID != fmt.Sprintf("test/e%04d", i) || !reflect.DeepEqual(e.Properties, map[string]any{"i": float64(i)}) ||
+				!e.Timestamp.Equal(t0.Add(time.Duration(i/2)*time.Second)) ||
+				!reflect.DeepEqual(e.Identifiers, []graph.IdentifierRef{{Type: "user_id", Value: "paged"}}) {
+				t.Fatalf("event %d: %+v, want test/e%04d with i=%d", j, e, i, i)
+			}
+		}
+		// A fresh export sees the late event.
+		counts, err := x.Export(ctx, pid, func(string, any) error { return nil })
+		if err != nil || counts.Events != n+1 {
+			t.Fatalf("second export: %+v, %v; want %d events", counts, err, n+1)
+		}
+	})
+}
+
+// The history of a profile holds the merges of the profiles merged into
+// it, transitively, oldest first; any of their ids answers for it. An
+// unknown id is ENOTFOUND, an empty one EINVALID.
+func TestExportHistoryAndRedirects(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		eng := graph.NewEngine(st, nil)
+		ctx := context.Background()
+		apply(t, eng, event("test/h1", t0, nil, "anonymous_id:a1", "anonymous_id:a2"))
+		x := profileOf(t, eng, "anonymous_id:a1")
+		apply(t, eng, event("test/h2", t0.Add(time.Second), nil, "anonymous_id:a3"))
+		y := profileOf(t, eng, "anonymous_id:a3")
+		apply(t, eng, event("test/h3", t0.Add(2*time.Second), nil, "anonymous_id:a3", "anonymous_id:a1")) // y into x (x is larger)
+		apply(t, eng, event("test/h4", t0.Add(3*time.Second), nil, "anonymous_id:a4", "anonymous_id:a5", "anonymous_id:a6", "anonymous_id:a7"))
+		z := profileOf(t, eng, "anonymous_id:a4")
+		apply(t, eng, event("test/h5", t0.Add(4*time.Second), nil, "anonymous_id:a4", "anonymous_id:a1")) // x (3) into z (4)
+		if profileOf(t, eng, "anonymous_id:a1") != z {
+			t.Fatal("a1 did not end in a4's profile")
+		}
+		exp := privacy.NewExporter(eng)
+		for _, asked := range []string{z, x, y} {
+			ex, err := exp.Prepare(ctx, asked)
+			if err != nil {
+				t.Fatalf("export of %s: %v", asked, err)
+			}
+			if ex.Profile.ID != z || ex.RequestedID != asked {
+				t.Errorf("export of %s answers for %s, want %s", asked, ex.Profile.ID, z)
+			}
+			want := privacy.Counts{Identifiers: 7, Events: 5, History: 2}
+			if ex.Counts != want {
+				t.Errorf("export of %s: counts %+v, want %+v", asked, ex.Counts, want)
+			}
+			got := collect(t, ex)
+			var hist [][2]string
+			for _, v := range got[privacy.KindHistory] {
+				c := v.(privacy.ExportChange)
+				if c.Change != graph.ChangeMerge || c.At.IsZero() {
+					t.Errorf("history entry %+v", c)
+				}
+				hist = append(hist, [2]string{c.From, c.Into})
+			}
+			if want := [][2]string{{y, x}, {x, z}}; !reflect.DeepEqual(hist, want) {
+				t.Errorf("history %v, want %v", hist, want)
+			}
+		}
+		for _, c := range []struct{ id, code string }{{"p_nobody", graph.ENOTFOUND}, {"", graph.EINVALID}} {
+			if _, err := exp.Prepare(ctx, c.id); graph.ErrorCode(err) != c.code {
+				t.Errorf("export of %q: %v, want %s", c.id, err, c.code)
+			}
+		}
+	})
+}
