@@ -62,6 +62,10 @@ public final class Main {
                         bytes("NEO4J_TX_TOTAL_MAX", "256m"))
                 // db.memory.transaction.max
                 .setConfig(GraphDatabaseSettings.memory_transaction_max_size, bytes("NEO4J_TX_MAX", "128m"))
+                // db.tx_log.rotation.retention_policy: keep no transaction log
+                // beyond the one being written, so erased values do not linger
+                // in old logs of a development database.
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "keep_none")
                 .build();
 
         CountDownLatch stopped = new CountDownLatch(1);
