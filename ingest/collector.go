@@ -210,7 +210,7 @@ func New(engine *graph.Engine, cfg Config) *Collector {
 	}
 	c.runCtx, c.cancelRun = context.WithCancel(context.Background())
 	c.m = newMetrics(cfg.Registerer, c.depth, c.log)
-	c.purposes = purposesOf(engine, c.log)
+	c.purposes = PurposesOf(engine, c.log)
 	switch {
 	case len(cfg.WriteKeys) > 0:
 	case cfg.Keys == nil:

@@ -36,10 +36,10 @@ import (
 var consentMarker = []byte(`categoryPreferences`)
 
 // consentRecords reads the Segment consent of a raw message, parsed as ev,
-// and returns its records: nil when it carries none.
+// and returns its records: nil when it carries none. Unknown categories
+// are counted.
 //
-// Errors: privacy.FromSegment's (EINVALID naming the field), and
-// Record.Validate's for a record the message's fields cannot make.
+// Errors: those of ConsentRecords.
 func (c *Collector) consentRecords(raw []byte, ev graph.Event) ([]privacy.Record, error) {
 	if c.purposes == nil || (!bytes.Contains(raw, consentMarker) && !bytes.Contains(raw, []byte(privacy.SegmentConsentEvent))) {
 		return nil, nil
@@ -49,22 +49,35 @@ func (c *Collector) consentRecords(raw []byte, ev graph.Event) ([]privacy.Record
 	if merr != nil || msg == nil {
 		return nil, nil // parseMessage accepted it; cannot happen
 	}
+	recs, unknown, err := ConsentRecords(msg, ev, c.purposes, c.engine.Normalizer())
+	if unknown > 0 {
+		c.m.consentUnknown.Add(float64(unknown))
+	}
+	return recs, err
+}
+
+// ConsentRecords returns the consent records of a decoded Segment message
+// msg, parsed as ev: for each preference (privacy.FromSegment) a record on
+// every identifier of ev that norm accepts, with ev's timestamp, source and
+// id (as proof), checked by Record.Validate. A message without consent
+// gives none. unknown is how many of its categories map to no purpose.
+// A msg without "type" is read as ev's type (the endpoint implied it).
+//
+// Errors: privacy.FromSegment's (EINVALID naming the field), and
+// Record.Validate's.
+func ConsentRecords(msg map[string]any, ev graph.Event, p *privacy.Purposes, norm *graph.Normalizer) (records []privacy.Record, unknown int, err error) {
 	if _, ok := msg["type"]; !ok {
-		msg["type"] = ev.Type // implied by the endpoint (/v1/track)
+		msg["type"] = ev.Type
 	}
-	sc, err := privacy.FromSegment(msg, c.purposes)
+	sc, err := privacy.FromSegment(msg, p)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if n := len(sc.Unknown); n > 0 {
-		c.m.consentUnknown.Add(float64(n))
-	}
+	unknown = len(sc.Unknown)
 	if len(sc.Preferences) == 0 {
-		return nil, nil
+		return nil, unknown, nil
 	}
-	norm := c.engine.Normalizer()
 	seen := map[string]bool{}
-	var out []privacy.Record
 	for _, ref := range ev.Identifiers {
 		n, why := norm.Normalize(ref)
 		if why != "" || seen[n.Key()] {
@@ -78,19 +91,21 @@ func (c *Collector) consentRecords(raw []byte, ev graph.Event) ([]privacy.Record
 			At:         ev.Timestamp,
 			ReceivedAt: ev.ReceivedAt,
 		}) {
-			if err := r.Validate(c.purposes); err != nil {
-				return nil, err
+			if err := r.Validate(p); err != nil {
+				return nil, unknown, err
 			}
-			out = append(out, r)
+			records = append(records, r)
 		}
 	}
-	return out, nil
+	return records, unknown, nil
 }
 
-// withConsent returns ctx with an events hook that, after any hook ctx
-// already carries, stores the consent records of each stored event:
-// records[i] belongs to the call's event i (nil for none).
-func withConsent(ctx context.Context, records [][]privacy.Record) context.Context {
+// WithConsent returns ctx with an events hook for a Submit call that, after
+// any hook ctx already carries (an audit entry's), stores the consent
+// records of each of the call's events that is stored: records[i] belongs
+// to the call's event i (nil for none). Rejected, suppressed and duplicate
+// events write none.
+func WithConsent(ctx context.Context, records [][]privacy.Record) context.Context {
 	prev := graph.EventsHookFrom(ctx)
 	return graph.WithEventsHook(ctx, func(ctx context.Context, tx graph.Tx, results []graph.EventResult) error {
 		if prev != nil {
@@ -111,11 +126,11 @@ func withConsent(ctx context.Context, records [][]privacy.Record) context.Contex
 	})
 }
 
-// purposesOf returns the consent purposes of the engine's rules (the
+// PurposesOf returns the consent purposes of the engine's rules (the
 // default ones when the rules name none), or nil, logged, when they are
 // unusable (the rules are checked on load, so only a hand-built engine
 // gets here).
-func purposesOf(e *graph.Engine, log zerolog.Logger) *privacy.Purposes {
+func PurposesOf(e *graph.Engine, log zerolog.Logger) *privacy.Purposes {
 	var r graph.ConsentRules
 	if rules := e.Normalizer().Rules(); rules != nil {
 		r = rules.Consent

@@ -209,7 +209,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	if consents != nil {
-		ctx = withConsent(ctx, consents)
+		ctx = WithConsent(ctx, consents)
 	}
 	results, err := c.Submit(ctx, events)
 	if err != nil {

@@ -483,3 +483,62 @@ func TestConsentOfSiblingProfilesIsOneCall(t *testing.T) {
 		}
 	})
 }
+
+// TestIngestMutationStoresSegmentConsent: the ingest mutation reads
+// Segment consent as the collector does, in the transaction of the events
+// and their audit entry; a malformed preference rejects its message alone.
+func TestIngestMutationStoresSegmentConsent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		var out struct {
+			Ingest struct {
+				Accepted, Rejected int
+				Results            []struct {
+					Status string
+					Reason *string
+				}
+			}
+		}
+		e.query(`mutation($ev:[EventInput!]!){ingest(events:$ev){accepted rejected results{status reason}}}`, map[string]any{"ev": []any{
+			map[string]any{"type": "identify", "messageId": "c1", "userId": "u1", "timestamp": rfc(t0),
+				"traits":  map[string]any{"email": "ann@example.com"},
+				"context": map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Advertising": true, "SMS": false}}}},
+			map[string]any{"type": "track", "event": privacy.SegmentConsentEvent, "messageId": "c2", "userId": "u2", "timestamp": rfc(t0)},
+		}}, &out)
+		if out.Ingest.Accepted != 1 || out.Ingest.Rejected != 1 || out.Ingest.Results[1].Reason == nil ||
+			!strings.Contains(*out.Ingest.Results[1].Reason, "categoryPreferences") {
+			t.Fatalf("ingest %+v; want c1 accepted, c2 rejected naming categoryPreferences", out.Ingest)
+		}
+		want := []string{
+			"analytics=UNKNOWN",
+			"personalization=UNKNOWN",
+			"advertising=GRANTED@2024-05-01T12:00:00Z/graphql/email:ann@example.com",
+			"email=UNKNOWN",
+			"sms=DENIED@2024-05-01T12:00:00Z/graphql/email:ann@example.com",
+			"push=UNKNOWN",
+		}
+		got := consentLines(e, "user_id", "u1")
+		// Both identifiers hold the records; the state shows one of them
+		// (same at: ties are broken by record id), so compare without it.
+		strip := func(ls []string) []string {
+			out := make([]string, len(ls))
+			for i, l := range ls {
+				out[i] = strings.TrimSuffix(strings.TrimSuffix(l, "/email:ann@example.com"), "/user_id:u1")
+			}
+			return out
+		}
+		if !reflect.DeepEqual(strip(got), strip(want)) {
+			t.Errorf("consent\n got %v\nwant %v", got, want)
+		}
+		m, err := s.(privacy.ConsentStore).ConsentOf(context.Background(), []string{"user_id:u1", "email:ann@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m["user_id:u1"]) != 2 || len(m["email:ann@example.com"]) != 2 {
+			t.Errorf("ledger %+v, want 2 records on each identifier", m)
+		}
+		if es, _ := accessStore(s).Audit(context.Background(), access.AuditQuery{Action: "ingest", Limit: 10}); len(es) != 1 || es[0].Outcome != access.OutcomeOK {
+			t.Errorf("ingest audit entries %+v, want one ok", es)
+		}
+	})
+}
