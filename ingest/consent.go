@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/rs/zerolog"
 
@@ -69,11 +71,36 @@ func ConsentRecords(msg map[string]any, ev graph.Event, p *privacy.Purposes, nor
 	if _, ok := msg["type"]; !ok {
 		msg["type"] = ev.Type
 	}
+	msg, withdrawn, err := takeStatuses(msg)
+	if err != nil {
+		return nil, 0, err
+	}
 	sc, err := privacy.FromSegment(msg, p)
 	if err != nil {
 		return nil, 0, err
 	}
 	unknown = len(sc.Unknown)
+	for _, c := range withdrawn {
+		purpose, ok := p.Resolve(c)
+		if !ok {
+			unknown++
+			continue
+		}
+		i := slices.IndexFunc(sc.Preferences, func(pr privacy.Preference) bool { return pr.Purpose == purpose })
+		switch {
+		case i < 0:
+			sc.Preferences = append(sc.Preferences, privacy.Preference{Purpose: purpose, Status: privacy.StatusWithdrawn, Categories: []string{c}})
+		case sc.Preferences[i].Status == privacy.StatusGranted:
+			// Two names of one purpose disagree: the lesser consent wins.
+			sc.Preferences[i].Status = privacy.StatusWithdrawn
+		}
+	}
+	if len(withdrawn) > 0 {
+		order := p.List()
+		slices.SortStableFunc(sc.Preferences, func(a, b privacy.Preference) int {
+			return slices.Index(order, a.Purpose) - slices.Index(order, b.Purpose)
+		})
+	}
 	if len(sc.Preferences) == 0 {
 		return nil, unknown, nil
 	}
@@ -144,4 +171,59 @@ func PurposesOf(e *graph.Engine, log zerolog.Logger) *privacy.Purposes {
 		return nil
 	}
 	return p
+}
+
+// takeStatuses applies cdp's extension of categoryPreferences, which cdp
+// import uses: besides Segment's true and false, a value may be the string
+// "granted", "denied" or "withdrawn" (any case). It returns msg with the
+// granted and denied strings made booleans and the withdrawn categories
+// taken out (a copy of msg's context when it changes anything), and the
+// withdrawn categories.
+//
+// Errors: EINVALID for another string, naming the category's position, not
+// the value.
+func takeStatuses(msg map[string]any) (map[string]any, []string, error) {
+	ctx, _ := msg["context"].(map[string]any)
+	consent, _ := ctx["consent"].(map[string]any)
+	prefs, _ := consent["categoryPreferences"].(map[string]any)
+	hasString := false
+	for _, v := range prefs {
+		if _, ok := v.(string); ok {
+			hasString = true
+			break
+		}
+	}
+	if !hasString {
+		return msg, nil, nil
+	}
+	names := slices.Sorted(maps.Keys(prefs))
+	np := make(map[string]any, len(prefs))
+	var withdrawn []string
+	for _, c := range names {
+		v := prefs[c]
+		sv, ok := v.(string)
+		if !ok {
+			np[c] = v
+			continue
+		}
+		st, err := privacy.ParseImportValue(sv)
+		if err != nil {
+			return nil, nil, graph.Errorf(graph.EINVALID, "context.consent.categoryPreferences: the value of category %d (in name order) must be true, false, \"granted\", \"denied\" or \"withdrawn\"", slices.Index(names, c)+1)
+		}
+		switch st {
+		case privacy.StatusGranted:
+			np[c] = true
+		case privacy.StatusDenied:
+			np[c] = false
+		default:
+			withdrawn = append(withdrawn, c)
+		}
+	}
+	nc := maps.Clone(consent)
+	nc["categoryPreferences"] = np
+	nctx := maps.Clone(ctx)
+	nctx["consent"] = nc
+	nm := maps.Clone(msg)
+	nm["context"] = nctx
+	return nm, withdrawn, nil
 }

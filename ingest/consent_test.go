@@ -1,9 +1,12 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +143,86 @@ func TestSegmentConsentEventWithoutPreferences(t *testing.T) {
 			t.Errorf("ledger %q, want empty", got)
 		}
 	})
+}
+
+const consentCSV = "id,Email,news,ads,texts,when\n" +
+	"c-1,ada@example.com,true,denied,withdrawn,2024-01-02T10:00:00Z\n" +
+	"c-2,,Granted,,FALSE,2024-02-03T10:00:00Z\n" +
+	"c-3,,maybe,true,,2024-02-03T10:00:00Z\n" +
+	"c-4,,,,,2024-02-03T10:00:00Z\n"
+
+// TestImportConsent: cdp import --consent PURPOSE=COLUMN records each
+// row's decisions on every identifier of the row, at the row's time, with
+// WITHDRAWN carried through; empty cells record nothing; a cell that is no
+// decision rejects its row without repeating the value.
+func TestImportConsent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		var rejects bytes.Buffer
+		cfg := ingest.ImportConfig{
+			Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatCSV,
+			Identifiers:     []ingest.Mapping{{Name: "user_id", Column: "id"}, {Name: "email", Column: "Email"}},
+			Consent:         []ingest.Mapping{{Name: "email", Column: "news"}, {Name: "advertising", Column: "ads"}, {Name: "sms", Column: "texts"}},
+			TimestampColumn: "when",
+			Rejects:         &rejects,
+		}
+		stats, err := ingest.Import(context.Background(), strings.NewReader(consentCSV), cfg)
+		if err != nil {
+			t.Fatalf("import: %v", err)
+		}
+		if stats.Rows != 4 || stats.Stored != 3 || stats.Rejected != 1 {
+			t.Fatalf("stats %+v, want 4 rows: 3 stored, 1 rejected", stats)
+		}
+		if !strings.Contains(rejects.String(), "--consent email=news") || strings.Contains(strings.SplitN(rejects.String(), "\n", 2)[1], "maybe\"") {
+			t.Errorf("rejects %q", rejects.String())
+		}
+		rej := strings.Split(strings.TrimSpace(rejects.String()), "\n")
+		if len(rej) != 2 || !strings.HasPrefix(rej[1], "4,") {
+			t.Errorf("rejects %q, want the header and line 4", rejects.String())
+		}
+		got := ledger(t, s, "user_id:c-1", "email:ada@example.com", "user_id:c-2", "user_id:c-3", "user_id:c-4")
+		var lines []string
+		for _, l := range got {
+			f := strings.Fields(l) // key purpose STATUS at source eventId basis
+			lines = append(lines, strings.Join([]string{f[0], f[1], f[2], f[3], f[4], f[6]}, " "))
+			if !strings.HasPrefix(f[5], "crm/") {
+				t.Errorf("record %q: proof is not the event id", l)
+			}
+		}
+		want := []string{
+			"email:ada@example.com advertising DENIED 2024-01-02T10:00:00Z crm CONSENT",
+			"email:ada@example.com email GRANTED 2024-01-02T10:00:00Z crm CONSENT",
+			"email:ada@example.com sms WITHDRAWN 2024-01-02T10:00:00Z crm CONSENT",
+			"user_id:c-1 advertising DENIED 2024-01-02T10:00:00Z crm CONSENT",
+			"user_id:c-1 email GRANTED 2024-01-02T10:00:00Z crm CONSENT",
+			"user_id:c-1 sms WITHDRAWN 2024-01-02T10:00:00Z crm CONSENT",
+			"user_id:c-2 email GRANTED 2024-02-03T10:00:00Z crm CONSENT",
+			"user_id:c-2 sms DENIED 2024-02-03T10:00:00Z crm CONSENT",
+		}
+		if !slices.Equal(lines, want) {
+			t.Errorf("ledger\n got %q\nwant %q", lines, want)
+		}
+
+		// The same file again: nothing new.
+		stats, err = ingest.Import(context.Background(), strings.NewReader(consentCSV), cfg)
+		if err != nil || stats.Duplicates != 3 {
+			t.Fatalf("second import %+v, %v; want 3 duplicates", stats, err)
+		}
+		if again := ledger(t, s, "user_id:c-1", "email:ada@example.com", "user_id:c-2", "user_id:c-3", "user_id:c-4"); !slices.Equal(again, got) {
+			t.Errorf("second import changed the ledger")
+		}
+	})
+}
+
+// TestImportConsentRefusesBadPurposeName: --consent needs a purpose name.
+func TestImportConsentRefusesBadPurposeName(t *testing.T) {
+	_, err := ingest.Import(context.Background(), strings.NewReader(consentCSV), ingest.ImportConfig{
+		Server: "http://127.0.0.1:1", Source: "crm", Format: ingest.FormatCSV,
+		Identifiers: []ingest.Mapping{{Name: "user_id", Column: "id"}},
+		Consent:     []ingest.Mapping{{Name: "Email News", Column: "news"}},
+	})
+	var ie *ingest.ImportError
+	if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "--consent Email News=news") {
+		t.Fatalf("error %v, want an ImportError naming the flag", err)
+	}
 }
