@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -32,6 +33,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
 	AuditEntry() AuditEntryResolver
+	ConsentRecord() ConsentRecordResolver
+	ConsentState() ConsentStateResolver
 	Event() EventResolver
 	Identifier() IdentifierResolver
 	IdentifierRef() IdentifierRefResolver
@@ -97,6 +100,35 @@ type ComplexityRoot struct {
 	AuditEntryEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ConsentProof struct {
+		Channel   func(childComplexity int) int
+		Collector func(childComplexity int) int
+		EventID   func(childComplexity int) int
+		Text      func(childComplexity int) int
+		Version   func(childComplexity int) int
+	}
+
+	ConsentRecord struct {
+		At         func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Identifier func(childComplexity int) int
+		LegalBasis func(childComplexity int) int
+		Proof      func(childComplexity int) int
+		Purpose    func(childComplexity int) int
+		ReceivedAt func(childComplexity int) int
+		Source     func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
+	ConsentState struct {
+		At      func(childComplexity int) int
+		Purpose func(childComplexity int) int
+		Record  func(childComplexity int) int
+		Source  func(childComplexity int) int
+		Status  func(childComplexity int) int
 	}
 
 	CreatedApiKey struct {
@@ -216,6 +248,7 @@ type ComplexityRoot struct {
 		MergeProfiles     func(childComplexity int, ids []string, reason string) int
 		RemoveIdentifier  func(childComplexity int, typeArg string, value string, reason string) int
 		RevokeAPIKey      func(childComplexity int, id string) int
+		SetConsent        func(childComplexity int, input SetConsentInput) int
 		UnlinkIdentifiers func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
 	}
 
@@ -227,18 +260,20 @@ type ComplexityRoot struct {
 	}
 
 	Profile struct {
-		CreatedAt     func(childComplexity int) int
-		ExplainLink   func(childComplexity int, a IdentifierInput, b IdentifierInput) int
-		History       func(childComplexity int, first *int) int
-		ID            func(childComplexity int) int
-		Identifiers   func(childComplexity int, types []string, first *int) int
-		IdentityGraph func(childComplexity int) int
-		Journey       func(childComplexity int, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) int
-		Size          func(childComplexity int) int
-		TraitSources  func(childComplexity int, name *string, first *int) int
-		TraitValues   func(childComplexity int, first *int) int
-		Traits        func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
+		Consent        func(childComplexity int) int
+		ConsentHistory func(childComplexity int, purpose *string, first *int) int
+		CreatedAt      func(childComplexity int) int
+		ExplainLink    func(childComplexity int, a IdentifierInput, b IdentifierInput) int
+		History        func(childComplexity int, first *int) int
+		ID             func(childComplexity int) int
+		Identifiers    func(childComplexity int, types []string, first *int) int
+		IdentityGraph  func(childComplexity int) int
+		Journey        func(childComplexity int, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) int
+		Size           func(childComplexity int) int
+		TraitSources   func(childComplexity int, name *string, first *int) int
+		TraitValues    func(childComplexity int, first *int) int
+		Traits         func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
 	}
 
 	ProfileChange struct {
@@ -314,6 +349,19 @@ type AuditEntryResolver interface {
 
 	Reason(ctx context.Context, obj *access.AuditEntry) (*string, error)
 }
+type ConsentRecordResolver interface {
+	Status(ctx context.Context, obj *privacy.Record) (ConsentStatus, error)
+
+	LegalBasis(ctx context.Context, obj *privacy.Record) (LegalBasis, error)
+	Identifier(ctx context.Context, obj *privacy.Record) (*graph.IdentifierRef, error)
+	Proof(ctx context.Context, obj *privacy.Record) (*ConsentProof, error)
+	ExpiresAt(ctx context.Context, obj *privacy.Record) (*time.Time, error)
+}
+type ConsentStateResolver interface {
+	Status(ctx context.Context, obj *privacy.ConsentState) (ConsentStateValue, error)
+	At(ctx context.Context, obj *privacy.ConsentState) (*time.Time, error)
+	Source(ctx context.Context, obj *privacy.ConsentState) (*string, error)
+}
 type EventResolver interface {
 	MessageID(ctx context.Context, obj *graph.Event) (string, error)
 
@@ -356,6 +404,7 @@ type MutationResolver interface {
 	Ingest(ctx context.Context, events []*EventInput) (*IngestResult, error)
 	CreateAPIKey(ctx context.Context, input CreateAPIKeyInput) (*CreatedAPIKey, error)
 	RevokeAPIKey(ctx context.Context, id string) (*access.Key, error)
+	SetConsent(ctx context.Context, input SetConsentInput) (*graph.Profile, error)
 }
 type ProfileResolver interface {
 	Identifiers(ctx context.Context, obj *graph.Profile, types []string, first *int) ([]*graph.Identifier, error)
@@ -366,6 +415,8 @@ type ProfileResolver interface {
 	History(ctx context.Context, obj *graph.Profile, first *int) ([]*graph.ProfileChange, error)
 	IdentityGraph(ctx context.Context, obj *graph.Profile) (*IdentityGraph, error)
 	ExplainLink(ctx context.Context, obj *graph.Profile, a IdentifierInput, b IdentifierInput) (*LinkExplanation, error)
+	Consent(ctx context.Context, obj *graph.Profile) ([]*privacy.ConsentState, error)
+	ConsentHistory(ctx context.Context, obj *graph.Profile, purpose *string, first *int) ([]*privacy.Record, error)
 }
 type ProfileChangeResolver interface {
 	Kind(ctx context.Context, obj *graph.ProfileChange) (ProfileChangeKind, error)
@@ -595,6 +646,129 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
+
+	case "ConsentProof.channel":
+		if e.ComplexityRoot.ConsentProof.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentProof.Channel(childComplexity), true
+	case "ConsentProof.collector":
+		if e.ComplexityRoot.ConsentProof.Collector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentProof.Collector(childComplexity), true
+	case "ConsentProof.eventId":
+		if e.ComplexityRoot.ConsentProof.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentProof.EventID(childComplexity), true
+	case "ConsentProof.text":
+		if e.ComplexityRoot.ConsentProof.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentProof.Text(childComplexity), true
+	case "ConsentProof.version":
+		if e.ComplexityRoot.ConsentProof.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentProof.Version(childComplexity), true
+
+	case "ConsentRecord.at":
+		if e.ComplexityRoot.ConsentRecord.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.At(childComplexity), true
+	case "ConsentRecord.expiresAt":
+		if e.ComplexityRoot.ConsentRecord.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.ExpiresAt(childComplexity), true
+	case "ConsentRecord.id":
+		if e.ComplexityRoot.ConsentRecord.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.ID(childComplexity), true
+	case "ConsentRecord.identifier":
+		if e.ComplexityRoot.ConsentRecord.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.Identifier(childComplexity), true
+	case "ConsentRecord.legalBasis":
+		if e.ComplexityRoot.ConsentRecord.LegalBasis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.LegalBasis(childComplexity), true
+	case "ConsentRecord.proof":
+		if e.ComplexityRoot.ConsentRecord.Proof == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.Proof(childComplexity), true
+	case "ConsentRecord.purpose":
+		if e.ComplexityRoot.ConsentRecord.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.Purpose(childComplexity), true
+	case "ConsentRecord.receivedAt":
+		if e.ComplexityRoot.ConsentRecord.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.ReceivedAt(childComplexity), true
+	case "ConsentRecord.source":
+		if e.ComplexityRoot.ConsentRecord.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.Source(childComplexity), true
+	case "ConsentRecord.status":
+		if e.ComplexityRoot.ConsentRecord.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.Status(childComplexity), true
+
+	case "ConsentState.at":
+		if e.ComplexityRoot.ConsentState.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.At(childComplexity), true
+	case "ConsentState.purpose":
+		if e.ComplexityRoot.ConsentState.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Purpose(childComplexity), true
+	case "ConsentState.record":
+		if e.ComplexityRoot.ConsentState.Record == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Record(childComplexity), true
+	case "ConsentState.source":
+		if e.ComplexityRoot.ConsentState.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Source(childComplexity), true
+	case "ConsentState.status":
+		if e.ComplexityRoot.ConsentState.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Status(childComplexity), true
 
 	case "CreatedApiKey.key":
 		if e.ComplexityRoot.CreatedApiKey.Key == nil {
@@ -1121,6 +1295,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
+	case "Mutation.setConsent":
+		if e.ComplexityRoot.Mutation.SetConsent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setConsent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetConsent(childComplexity, args["input"].(SetConsentInput)), true
 	case "Mutation.unlinkIdentifiers":
 		if e.ComplexityRoot.Mutation.UnlinkIdentifiers == nil {
 			break
@@ -1158,6 +1343,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Profile.consent":
+		if e.ComplexityRoot.Profile.Consent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Consent(childComplexity), true
+	case "Profile.consentHistory":
+		if e.ComplexityRoot.Profile.ConsentHistory == nil {
+			break
+		}
+
+		args, err := ec.field_Profile_consentHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Profile.ConsentHistory(childComplexity, args["purpose"].(*string), args["first"].(*int)), true
 	case "Profile.createdAt":
 		if e.ComplexityRoot.Profile.CreatedAt == nil {
 			break
@@ -1515,9 +1717,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("ConsentProofInput", ec.unmarshalInputConsentProofInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("EventInput", ec.unmarshalInputEventInput),
 			graphql.NewInputUnmarshaler("IdentifierInput", ec.unmarshalInputIdentifierInput),
+			graphql.NewInputUnmarshaler("SetConsentInput", ec.unmarshalInputSetConsentInput),
 		)
 	}
 	first := true
@@ -2176,6 +2380,126 @@ type AuditEntryEdge {
   dataExport(profileId: ID!): JSON @hasScope(scope: "privacy:read")
 }
 `, BuiltIn: false},
+	{Name: "../consent.graphqls", Input: `# The consent ledger (issue 11): per-purpose state, the history, setConsent.
+
+extend type Profile {
+  """
+  The profile's consent, one entry per purpose of the rules, in the rules'
+  order. A purpose's state is its newest record (by ` + "`" + `at` + "`" + `) across all the
+  profile's identifiers; a grant past its ` + "`" + `expiresAt` + "`" + ` is EXPIRED; no record
+  is UNKNOWN.
+  """
+  consent: [ConsentState!]!
+  """
+  Every consent record of the profile's identifiers, newest first (by ` + "`" + `at` + "`" + `,
+  then by when it was stored); ` + "`" + `purpose` + "`" + ` selects one purpose. The first
+  ` + "`" + `first` + "`" + ` (default and most 500).
+  """
+  consentHistory(purpose: String, first: Int): [ConsentRecord!]!
+}
+
+extend type Mutation {
+  """
+  Records a person's consent decision for one purpose on an identifier,
+  which must be stored (NOT_FOUND otherwise). INVALID_ARGUMENT for an
+  unknown purpose (the message lists the purposes), an ` + "`" + `at` + "`" + ` in the future,
+  an ` + "`" + `expiresAt` + "`" + ` not after ` + "`" + `at` + "`" + `, or a source, proof field or identifier that
+  is not valid. Returns the identifier's profile.
+  """
+  setConsent(input: SetConsentInput!): Profile @hasScope(scope: "consent:write")
+}
+
+"A person's decision."
+enum ConsentStatus {
+  GRANTED
+  DENIED
+  WITHDRAWN
+}
+
+"A purpose's state: a record's status, EXPIRED for a grant past its expiry, or UNKNOWN without a record."
+enum ConsentStateValue {
+  GRANTED
+  DENIED
+  WITHDRAWN
+  EXPIRED
+  UNKNOWN
+}
+
+"The GDPR Article 6 ground a record relies on."
+enum LegalBasis {
+  CONSENT
+  CONTRACT
+  LEGAL_OBLIGATION
+  VITAL_INTERESTS
+  PUBLIC_TASK
+  LEGITIMATE_INTERESTS
+}
+
+input SetConsentInput {
+  "The identifier the decision was given with, normalized as on ingest."
+  identifier: IdentifierInput!
+  "One of the rules' purposes."
+  purpose: String!
+  status: ConsentStatus!
+  "Where the decision was collected (a source name); defaults to ` + "`" + `graphql` + "`" + `."
+  source: String
+  legalBasis: LegalBasis = CONSENT
+  proof: ConsentProofInput
+  "When the person decided; defaults to now and may not be in the future."
+  at: DateTime
+  "When a grant stops counting; null for never."
+  expiresAt: DateTime
+}
+
+input ConsentProofInput {
+  "The wording the person was shown (at most 8192 bytes)."
+  text: String
+  "The version of the wording (a policy or banner version)."
+  version: String
+  "Where it was collected: web, app, email, in store..."
+  channel: String
+  "What collected it: a form, a banner id."
+  collector: String
+}
+
+"A profile's consent for one purpose."
+type ConsentState {
+  purpose: String!
+  status: ConsentStateValue!
+  "When the person decided; null for UNKNOWN."
+  at: DateTime
+  source: String
+  "The record behind the state; null for UNKNOWN."
+  record: ConsentRecord
+}
+
+"One entry of the consent ledger."
+type ConsentRecord {
+  id: ID!
+  purpose: String!
+  status: ConsentStatus!
+  "When the person decided."
+  at: DateTime!
+  source: String!
+  legalBasis: LegalBasis!
+  "The identifier the record was given with; its value is masked without pii:read."
+  identifier: IdentifierRef!
+  proof: ConsentProof!
+  expiresAt: DateTime
+  "When the service stored the record."
+  receivedAt: DateTime!
+}
+
+"How a record can be shown to be what the person decided."
+type ConsentProof {
+  text: String
+  version: String
+  channel: String
+  collector: String
+  "The stored id of the event that carried the decision (` + "`" + `source/messageId` + "`" + `), for records read from events."
+  eventId: String
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -2277,6 +2601,64 @@ func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEntryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsentProof(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "text":
+		return ec.fieldContext_ConsentProof_text(ctx, field)
+	case "version":
+		return ec.fieldContext_ConsentProof_version(ctx, field)
+	case "channel":
+		return ec.fieldContext_ConsentProof_channel(ctx, field)
+	case "collector":
+		return ec.fieldContext_ConsentProof_collector(ctx, field)
+	case "eventId":
+		return ec.fieldContext_ConsentProof_eventId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentProof", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsentRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ConsentRecord_id(ctx, field)
+	case "purpose":
+		return ec.fieldContext_ConsentRecord_purpose(ctx, field)
+	case "status":
+		return ec.fieldContext_ConsentRecord_status(ctx, field)
+	case "at":
+		return ec.fieldContext_ConsentRecord_at(ctx, field)
+	case "source":
+		return ec.fieldContext_ConsentRecord_source(ctx, field)
+	case "legalBasis":
+		return ec.fieldContext_ConsentRecord_legalBasis(ctx, field)
+	case "identifier":
+		return ec.fieldContext_ConsentRecord_identifier(ctx, field)
+	case "proof":
+		return ec.fieldContext_ConsentRecord_proof(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ConsentRecord_expiresAt(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_ConsentRecord_receivedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsentState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "purpose":
+		return ec.fieldContext_ConsentState_purpose(ctx, field)
+	case "status":
+		return ec.fieldContext_ConsentState_status(ctx, field)
+	case "at":
+		return ec.fieldContext_ConsentState_at(ctx, field)
+	case "source":
+		return ec.fieldContext_ConsentState_source(ctx, field)
+	case "record":
+		return ec.fieldContext_ConsentState_record(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentState", field.Name)
 }
 
 func (ec *executionContext) childFields_CreatedApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2541,6 +2923,10 @@ func (ec *executionContext) childFields_Profile(ctx context.Context, field graph
 		return ec.fieldContext_Profile_identityGraph(ctx, field)
 	case "explainLink":
 		return ec.fieldContext_Profile_explainLink(ctx, field)
+	case "consent":
+		return ec.fieldContext_Profile_consent(ctx, field)
+	case "consentHistory":
+		return ec.fieldContext_Profile_consentHistory(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Profile", field.Name)
 }
@@ -2915,6 +3301,20 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setConsent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (SetConsentInput, error) {
+			return ec.unmarshalNSetConsentInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐSetConsentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unlinkIdentifiers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2942,6 +3342,28 @@ func (ec *executionContext) field_Mutation_unlinkIdentifiers_args(ctx context.Co
 		return nil, err
 	}
 	args["reason"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Profile_consentHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -4136,6 +4558,493 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AuditEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsentProof_text(ctx context.Context, field graphql.CollectedField, obj *ConsentProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentProof_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentProof_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentProof_version(ctx context.Context, field graphql.CollectedField, obj *ConsentProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentProof_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentProof_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentProof_channel(ctx context.Context, field graphql.CollectedField, obj *ConsentProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentProof_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentProof_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentProof_collector(ctx context.Context, field graphql.CollectedField, obj *ConsentProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentProof_collector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Collector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentProof_collector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentProof_eventId(ctx context.Context, field graphql.CollectedField, obj *ConsentProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentProof_eventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentProof_eventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentRecord_id(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ConsentRecord_purpose(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentRecord_status(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentRecord().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ConsentStatus) graphql.Marshaler {
+			return ec.marshalNConsentStatus2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, true, true, "ConsentStatus")
+}
+
+func (ec *executionContext) _ConsentRecord_at(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ConsentRecord_source(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentRecord_legalBasis(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_legalBasis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentRecord().LegalBasis(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v LegalBasis) graphql.Marshaler {
+			return ec.marshalNLegalBasis2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐLegalBasis(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_legalBasis(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, true, true, "LegalBasis")
+}
+
+func (ec *executionContext) _ConsentRecord_identifier(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentRecord().Identifier(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *graph.IdentifierRef) graphql.Marshaler {
+			return ec.marshalNIdentifierRef2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifierRef(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsentRecord",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentifierRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsentRecord_proof(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_proof(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentRecord().Proof(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ConsentProof) graphql.Marshaler {
+			return ec.marshalNConsentProof2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentProof(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_proof(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsentRecord",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentProof(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsentRecord_expiresAt(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentRecord().ExpiresAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _ConsentRecord_receivedAt(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_receivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ConsentState_purpose(ctx context.Context, field graphql.CollectedField, obj *privacy.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentState_status(ctx context.Context, field graphql.CollectedField, obj *privacy.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentState().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ConsentStateValue) graphql.Marshaler {
+			return ec.marshalNConsentStateValue2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentStateValue(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, true, true, "ConsentStateValue")
+}
+
+func (ec *executionContext) _ConsentState_at(ctx context.Context, field graphql.CollectedField, obj *privacy.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentState().At(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _ConsentState_source(ctx context.Context, field graphql.CollectedField, obj *privacy.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentState().Source(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, true, true, "String")
+}
+
+func (ec *executionContext) _ConsentState_record(ctx context.Context, field graphql.CollectedField, obj *privacy.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_record(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Record, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *privacy.Record) graphql.Marshaler {
+			return ec.marshalOConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecord(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_record(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsentState",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentRecord(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6373,6 +7282,68 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setConsent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetConsent(ctx, fc.Args["input"].(SetConsentInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "consent:write")
+				if err != nil {
+					var zeroVal *graph.Profile
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *graph.Profile
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *graph.Profile) graphql.Marshaler {
+			return ec.marshalOProfile2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setConsent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setConsent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6870,6 +7841,82 @@ func (ec *executionContext) fieldContext_Profile_explainLink(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Profile_explainLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Profile_consent(ctx context.Context, field graphql.CollectedField, obj *graph.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_consent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Profile().Consent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*privacy.ConsentState) graphql.Marshaler {
+			return ec.marshalNConsentState2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentStateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_consent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Profile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentState(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Profile_consentHistory(ctx context.Context, field graphql.CollectedField, obj *graph.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_consentHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Profile().ConsentHistory(ctx, obj, fc.Args["purpose"].(*string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*privacy.Record) graphql.Marshaler {
+			return ec.marshalNConsentRecord2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_consentHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Profile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentRecord(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Profile_consentHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9254,6 +10301,69 @@ func UnmarshalAuditFilter(ctx context.Context, raw any) (AuditFilter, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputConsentProofInput(ctx context.Context, obj any) (ConsentProofInput, error) {
+	var it ConsentProofInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"text", "version", "channel", "collector"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
+		case "collector":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collector"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Collector = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConsentProofInput unmarshals raw into the ConsentProofInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConsentProofInput(ctx context.Context, raw any) (ConsentProofInput, error) {
+	var out ConsentProofInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConsentProofInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context, obj any) (CreateAPIKeyInput, error) {
 	var it CreateAPIKeyInput
 	if obj == nil {
@@ -9510,6 +10620,101 @@ func (ec *executionContext) unmarshalInputIdentifierInput(ctx context.Context, o
 func UnmarshalIdentifierInput(ctx context.Context, raw any) (IdentifierInput, error) {
 	var out IdentifierInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentifierInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetConsentInput(ctx context.Context, obj any) (SetConsentInput, error) {
+	var it SetConsentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["legalBasis"]; !present {
+		asMap["legalBasis"] = "CONSENT"
+	}
+
+	fieldsInOrder := [...]string{"identifier", "purpose", "status", "source", "legalBasis", "proof", "at", "expiresAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "identifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identifier"))
+			data, err := ec.unmarshalNIdentifierInput2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentifierInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identifier = data
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNConsentStatus2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "legalBasis":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalBasis"))
+			data, err := ec.unmarshalOLegalBasis2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLegalBasis(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalBasis = data
+		case "proof":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("proof"))
+			data, err := ec.unmarshalOConsentProofInput2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentProofInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Proof = data
+		case "at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("at"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.At = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetConsentInput unmarshals raw into the SetConsentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetConsentInput(ctx context.Context, raw any) (SetConsentInput, error) {
+	var out SetConsentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetConsentInput", raw, &out)
 	return out, err
 }
 
@@ -9832,6 +11037,198 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 			out.Values[i] = ec._AuditEntryEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var consentProofImplementors = []string{"ConsentProof"}
+
+func (ec *executionContext) _ConsentProof(ctx context.Context, sel ast.SelectionSet, obj *ConsentProof) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentProofImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentProof")
+		case "text":
+			out.Values[i] = ec._ConsentProof_text(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._ConsentProof_version(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "channel":
+			out.Values[i] = ec._ConsentProof_channel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "collector":
+			out.Values[i] = ec._ConsentProof_collector(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "eventId":
+			out.Values[i] = ec._ConsentProof_eventId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var consentRecordImplementors = []string{"ConsentRecord"}
+
+func (ec *executionContext) _ConsentRecord(ctx context.Context, sel ast.SelectionSet, obj *privacy.Record) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentRecord")
+		case "id":
+			out.Values[i] = ec._ConsentRecord_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "purpose":
+			out.Values[i] = ec._ConsentRecord_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentRecord_status(ctx, field, obj)
+				})
+		case "at":
+			out.Values[i] = ec._ConsentRecord_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._ConsentRecord_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "legalBasis":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentRecord_legalBasis(ctx, field, obj)
+				})
+		case "identifier":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentRecord_identifier(ctx, field, obj)
+				})
+		case "proof":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentRecord_proof(ctx, field, obj)
+				})
+		case "expiresAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentRecord_expiresAt(ctx, field, obj)
+				})
+		case "receivedAt":
+			out.Values[i] = ec._ConsentRecord_receivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var consentStateImplementors = []string{"ConsentState"}
+
+func (ec *executionContext) _ConsentState(ctx context.Context, sel ast.SelectionSet, obj *privacy.ConsentState) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentStateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentState")
+		case "purpose":
+			out.Values[i] = ec._ConsentState_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentState_status(ctx, field, obj)
+				})
+		case "at":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentState_at(ctx, field, obj)
+				})
+		case "source":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentState_source(ctx, field, obj)
+				})
+		case "record":
+			out.Values[i] = ec._ConsentState_record(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10655,6 +12052,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "setConsent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setConsent(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10798,6 +12202,18 @@ func (ec *executionContext) _Profile(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_explainLink(ctx, field, obj)
+				})
+		case "consent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_consent(ctx, field, obj)
+				})
+		case "consentHistory":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_consentHistory(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11653,6 +13069,82 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNConsentProof2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentProof(ctx context.Context, sel ast.SelectionSet, v *ConsentProof) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsentProof!")
+		return graphql.Null
+	}
+	return ec._ConsentProof(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConsentRecord2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.Record) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecord(ctx context.Context, sel ast.SelectionSet, v *privacy.Record) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsentRecord!")
+		return graphql.Null
+	}
+	return ec._ConsentRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConsentState2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentStateᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.ConsentState) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentState2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentState(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsentState2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentState(ctx context.Context, sel ast.SelectionSet, v *privacy.ConsentState) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsentState!")
+		return graphql.Null
+	}
+	return ec._ConsentState(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNConsentStateValue2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentStateValue(ctx context.Context, v any) (ConsentStateValue, error) {
+	var res ConsentStateValue
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConsentStateValue2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentStateValue(ctx context.Context, sel ast.SelectionSet, v ConsentStateValue) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNConsentStatus2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentStatus(ctx context.Context, v any) (ConsentStatus, error) {
+	var res ConsentStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConsentStatus2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentStatus(ctx context.Context, sel ast.SelectionSet, v ConsentStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNCreateApiKeyInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐCreateAPIKeyInput(ctx context.Context, v any) (CreateAPIKeyInput, error) {
 	res, err := ec.unmarshalInputCreateApiKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11819,6 +13311,11 @@ func (ec *executionContext) unmarshalNIdentifierInput2githubᚗcomᚋidgraphᚋc
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNIdentifierInput2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentifierInput(ctx context.Context, v any) (*IdentifierInput, error) {
+	res, err := ec.unmarshalInputIdentifierInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNIdentifierRef2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifierRef(ctx context.Context, sel ast.SelectionSet, v *graph.IdentifierRef) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "IdentifierRef!")
@@ -11947,6 +13444,16 @@ func (ec *executionContext) marshalNJSON2interface(ctx context.Context, sel ast.
 		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNLegalBasis2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐLegalBasis(ctx context.Context, v any) (LegalBasis, error) {
+	var res LegalBasis
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLegalBasis2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐLegalBasis(ctx context.Context, sel ast.SelectionSet, v LegalBasis) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNLinkExplanation2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLinkExplanation(ctx context.Context, sel ast.SelectionSet, v *LinkExplanation) graphql.Marshaler {
@@ -12093,6 +13600,11 @@ func (ec *executionContext) marshalNRefusedLink2ᚖgithubᚗcomᚋidgraphᚋcdp�
 		return graphql.Null
 	}
 	return ec._RefusedLink(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetConsentInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐSetConsentInput(ctx context.Context, v any) (SetConsentInput, error) {
+	res, err := ec.unmarshalInputSetConsentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -12363,6 +13875,21 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOConsentProofInput2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentProofInput(ctx context.Context, v any) (*ConsentProofInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputConsentProofInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecord(ctx context.Context, sel ast.SelectionSet, v *privacy.Record) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ConsentRecord(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOCreatedApiKey2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐCreatedAPIKey(ctx context.Context, sel ast.SelectionSet, v *CreatedAPIKey) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -12461,6 +13988,22 @@ func (ec *executionContext) marshalOJSON2interface(ctx context.Context, sel ast.
 	_ = ctx
 	res := graphql.MarshalAny(v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOLegalBasis2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLegalBasis(ctx context.Context, v any) (*LegalBasis, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(LegalBasis)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLegalBasis2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLegalBasis(ctx context.Context, sel ast.SelectionSet, v *LegalBasis) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOLinkExplanation2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLinkExplanation(ctx context.Context, sel ast.SelectionSet, v *LinkExplanation) graphql.Marshaler {

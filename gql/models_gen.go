@@ -50,6 +50,27 @@ type AuditFilter struct {
 	To *time.Time `json:"to,omitempty"`
 }
 
+// How a record can be shown to be what the person decided.
+type ConsentProof struct {
+	Text      *string `json:"text,omitempty"`
+	Version   *string `json:"version,omitempty"`
+	Channel   *string `json:"channel,omitempty"`
+	Collector *string `json:"collector,omitempty"`
+	// The stored id of the event that carried the decision (`source/messageId`), for records read from events.
+	EventID *string `json:"eventId,omitempty"`
+}
+
+type ConsentProofInput struct {
+	// The wording the person was shown (at most 8192 bytes).
+	Text *string `json:"text,omitempty"`
+	// The version of the wording (a policy or banner version).
+	Version *string `json:"version,omitempty"`
+	// Where it was collected: web, app, email, in store...
+	Channel *string `json:"channel,omitempty"`
+	// What collected it: a form, a banner id.
+	Collector *string `json:"collector,omitempty"`
+}
+
 type CreateAPIKeyInput struct {
 	// What the key is for, at most 200 characters.
 	Name string `json:"name"`
@@ -257,6 +278,22 @@ type RefusedLink struct {
 	At            time.Time    `json:"at"`
 }
 
+type SetConsentInput struct {
+	// The identifier the decision was given with, normalized as on ingest.
+	Identifier *IdentifierInput `json:"identifier"`
+	// One of the rules' purposes.
+	Purpose string        `json:"purpose"`
+	Status  ConsentStatus `json:"status"`
+	// Where the decision was collected (a source name); defaults to `graphql`.
+	Source     *string            `json:"source,omitempty"`
+	LegalBasis *LegalBasis        `json:"legalBasis,omitempty"`
+	Proof      *ConsentProofInput `json:"proof,omitempty"`
+	// When the person decided; defaults to now and may not be in the future.
+	At *time.Time `json:"at,omitempty"`
+	// When a grant stops counting; null for never.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
 // A trait value with where and when it was reported.
 type TraitValue struct {
 	Name   string    `json:"name"`
@@ -265,6 +302,126 @@ type TraitValue struct {
 	At     time.Time `json:"at"`
 	// The identifier the trait was reported with.
 	Identifier *graph.IdentifierRef `json:"identifier"`
+}
+
+// A purpose's state: a record's status, EXPIRED for a grant past its expiry, or UNKNOWN without a record.
+type ConsentStateValue string
+
+const (
+	ConsentStateValueGranted   ConsentStateValue = "GRANTED"
+	ConsentStateValueDenied    ConsentStateValue = "DENIED"
+	ConsentStateValueWithdrawn ConsentStateValue = "WITHDRAWN"
+	ConsentStateValueExpired   ConsentStateValue = "EXPIRED"
+	ConsentStateValueUnknown   ConsentStateValue = "UNKNOWN"
+)
+
+var AllConsentStateValue = []ConsentStateValue{
+	ConsentStateValueGranted,
+	ConsentStateValueDenied,
+	ConsentStateValueWithdrawn,
+	ConsentStateValueExpired,
+	ConsentStateValueUnknown,
+}
+
+func (e ConsentStateValue) IsValid() bool {
+	switch e {
+	case ConsentStateValueGranted, ConsentStateValueDenied, ConsentStateValueWithdrawn, ConsentStateValueExpired, ConsentStateValueUnknown:
+		return true
+	}
+	return false
+}
+
+func (e ConsentStateValue) String() string {
+	return string(e)
+}
+
+func (e *ConsentStateValue) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConsentStateValue(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConsentStateValue", str)
+	}
+	return nil
+}
+
+func (e ConsentStateValue) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConsentStateValue) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConsentStateValue) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A person's decision.
+type ConsentStatus string
+
+const (
+	ConsentStatusGranted   ConsentStatus = "GRANTED"
+	ConsentStatusDenied    ConsentStatus = "DENIED"
+	ConsentStatusWithdrawn ConsentStatus = "WITHDRAWN"
+)
+
+var AllConsentStatus = []ConsentStatus{
+	ConsentStatusGranted,
+	ConsentStatusDenied,
+	ConsentStatusWithdrawn,
+}
+
+func (e ConsentStatus) IsValid() bool {
+	switch e {
+	case ConsentStatusGranted, ConsentStatusDenied, ConsentStatusWithdrawn:
+		return true
+	}
+	return false
+}
+
+func (e ConsentStatus) String() string {
+	return string(e)
+}
+
+func (e *ConsentStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConsentStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConsentStatus", str)
+	}
+	return nil
+}
+
+func (e ConsentStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConsentStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConsentStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type IngestStatus string
@@ -319,6 +476,70 @@ func (e *IngestStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e IngestStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The GDPR Article 6 ground a record relies on.
+type LegalBasis string
+
+const (
+	LegalBasisConsent             LegalBasis = "CONSENT"
+	LegalBasisContract            LegalBasis = "CONTRACT"
+	LegalBasisLegalObligation     LegalBasis = "LEGAL_OBLIGATION"
+	LegalBasisVitalInterests      LegalBasis = "VITAL_INTERESTS"
+	LegalBasisPublicTask          LegalBasis = "PUBLIC_TASK"
+	LegalBasisLegitimateInterests LegalBasis = "LEGITIMATE_INTERESTS"
+)
+
+var AllLegalBasis = []LegalBasis{
+	LegalBasisConsent,
+	LegalBasisContract,
+	LegalBasisLegalObligation,
+	LegalBasisVitalInterests,
+	LegalBasisPublicTask,
+	LegalBasisLegitimateInterests,
+}
+
+func (e LegalBasis) IsValid() bool {
+	switch e {
+	case LegalBasisConsent, LegalBasisContract, LegalBasisLegalObligation, LegalBasisVitalInterests, LegalBasisPublicTask, LegalBasisLegitimateInterests:
+		return true
+	}
+	return false
+}
+
+func (e LegalBasis) String() string {
+	return string(e)
+}
+
+func (e *LegalBasis) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LegalBasis(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LegalBasis", str)
+	}
+	return nil
+}
+
+func (e LegalBasis) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LegalBasis) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LegalBasis) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // Defaults for Config fields left zero.
@@ -164,6 +165,9 @@ type Collector struct {
 	cfg    Config
 	log    zerolog.Logger
 	m      *metrics
+	// purposes are the consent purposes of the engine's rules; nil when
+	// they are unusable, and then no consent is read from messages.
+	purposes *privacy.Purposes
 
 	mu     sync.Mutex
 	queued int // events submitted and not yet resolved
@@ -206,6 +210,7 @@ func New(engine *graph.Engine, cfg Config) *Collector {
 	}
 	c.runCtx, c.cancelRun = context.WithCancel(context.Background())
 	c.m = newMetrics(cfg.Registerer, c.depth, c.log)
+	c.purposes = PurposesOf(engine, c.log)
 	switch {
 	case len(cfg.WriteKeys) > 0:
 	case cfg.Keys == nil:

@@ -19,6 +19,7 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // SourceHeader names the source of a request sent without a key that has
@@ -172,8 +173,16 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	resp := Response{Success: true}
 	events := make([]graph.Event, 0, len(items))
 	index := make([]int, 0, len(items)) // event -> item
+	var consents [][]privacy.Record     // by event; nil while no message carries consent
 	for i, raw := range items {
 		ev, err := c.Parse(raw, env)
+		var recs []privacy.Record
+		if err == nil {
+			if recs, err = c.consentRecords(raw, ev); err != nil {
+				c.m.rejected.WithLabelValues(ReasonInvalidConsent).Inc()
+				err = &MessageError{Reason: ReasonInvalidConsent, Message: graph.ErrorMessage(err)}
+			}
+		}
 		if err != nil {
 			if !isBatch {
 				var me *MessageError
@@ -188,11 +197,21 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			resp.Errors = append(resp.Errors, ItemError{Index: i, Reason: err.Error()})
 			continue
 		}
+		if recs != nil && consents == nil {
+			consents = make([][]privacy.Record, len(events), len(items))
+		}
+		if consents != nil {
+			consents = append(consents, recs)
+		}
 		events = append(events, ev)
 		index = append(index, i)
 	}
 
-	results, err := c.Submit(r.Context(), events)
+	ctx := r.Context()
+	if consents != nil {
+		ctx = WithConsent(ctx, consents)
+	}
+	results, err := c.Submit(ctx, events)
 	if err != nil {
 		c.failSubmit(w, r.Context(), err)
 		return

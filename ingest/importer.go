@@ -16,6 +16,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // Import formats.
@@ -42,6 +45,13 @@ type ImportConfig struct {
 	Format      string    // FormatCSV or FormatNDJSON
 	Identifiers []Mapping // CSV: identifier type -> column
 	Traits      []Mapping // CSV: trait name -> column
+	// Consent maps consent purposes to CSV columns (--consent
+	// PURPOSE=COLUMN). A cell holds true or granted, false or denied, or
+	// withdrawn (privacy.ParseImportValue); an empty cell records nothing.
+	// The row's message carries them as context.consent.categoryPreferences
+	// (withdrawn as the string "withdrawn", cdp's extension), so the server
+	// records them on every identifier of the row, at the row's timestamp.
+	Consent []Mapping
 	// TimestampColumn dates each CSV row; without it the server dates rows
 	// at receipt.
 	TimestampColumn string
@@ -115,9 +125,14 @@ func (cfg *ImportConfig) defaults() error {
 				return importErrorf("--trait =%s: the trait name is empty", m.Column)
 			}
 		}
+		for _, m := range cfg.Consent {
+			if !typeRe.MatchString(m.Name) {
+				return importErrorf("--consent %s=%s: %q is not a purpose name (lowercase letters, digits and _, starting with a letter)", m.Name, m.Column, m.Name)
+			}
+		}
 	case FormatNDJSON:
-		if len(cfg.Identifiers) > 0 || len(cfg.Traits) > 0 || cfg.TimestampColumn != "" {
-			return importErrorf("--map, --trait and --timestamp apply to CSV only; NDJSON lines are Segment messages")
+		if len(cfg.Identifiers) > 0 || len(cfg.Traits) > 0 || len(cfg.Consent) > 0 || cfg.TimestampColumn != "" {
+			return importErrorf("--map, --trait, --consent and --timestamp apply to CSV only; NDJSON lines are Segment messages")
 		}
 	default:
 		return importErrorf("format %q is not csv or ndjson", cfg.Format)
@@ -343,6 +358,14 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 		}
 		traits = append(traits, colMap{m.Name, i})
 	}
+	var consents []colMap
+	for _, m := range im.cfg.Consent {
+		i, err := find("--consent", m.Name+"="+m.Column, m.Column)
+		if err != nil {
+			return err
+		}
+		consents = append(consents, colMap{m.Name, i})
+	}
 	tsCol := -1
 	if im.cfg.TimestampColumn != "" {
 		if tsCol, err = find("--timestamp", "", im.cfg.TimestampColumn); err != nil {
@@ -402,6 +425,36 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			if v := strings.TrimSpace(rec[m.idx]); v != "" {
 				tr[m.name] = v
 			}
+		}
+		prefs := map[string]any{}
+		badConsent := ""
+		for _, m := range consents {
+			v := strings.TrimSpace(rec[m.idx])
+			if v == "" {
+				continue
+			}
+			st, err := privacy.ParseImportValue(v)
+			if err != nil {
+				// The message does not repeat the cell: a column mapped by
+				// mistake may hold personal data.
+				badConsent = fmt.Sprintf("--consent %s=%s: %s", m.name, header[m.idx], graph.ErrorMessage(err))
+				break
+			}
+			switch st {
+			case privacy.StatusGranted:
+				prefs[m.name] = true
+			case privacy.StatusDenied:
+				prefs[m.name] = false
+			default:
+				prefs[m.name] = "withdrawn"
+			}
+		}
+		if badConsent != "" {
+			im.reject(line, badConsent, rec)
+			continue
+		}
+		if len(prefs) > 0 {
+			ctxm["consent"] = map[string]any{"categoryPreferences": prefs}
 		}
 		if tsCol >= 0 {
 			if v := strings.TrimSpace(rec[tsCol]); v != "" {

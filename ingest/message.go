@@ -53,6 +53,9 @@ const (
 	ReasonNoIdentifier  = "no_identifier"
 	ReasonBadTimestamp  = "bad_timestamp"
 	ReasonUnusableIdent = "no_usable_identifier" // every identifier failed normalization
+	// ReasonInvalidConsent: context.consent.categoryPreferences is not an
+	// object of booleans, or the consent track event carries none.
+	ReasonInvalidConsent = "invalid_consent"
 )
 
 // MessageError says why a message was refused. It unwraps to a graph.Error

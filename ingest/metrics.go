@@ -14,9 +14,11 @@ type metrics struct {
 	conflicts  prometheus.Counter
 	rejected   *prometheus.CounterVec
 	suppressed prometheus.Counter
-	refused    *prometheus.CounterVec
-	batchSize  prometheus.Histogram
-	commitTime prometheus.Histogram
+	// consentUnknown counts consent categories that map to no purpose.
+	consentUnknown prometheus.Counter
+	refused        *prometheus.CounterVec
+	batchSize      prometheus.Histogram
+	commitTime     prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, depth func() float64, log zerolog.Logger) *metrics {
@@ -45,6 +47,10 @@ func newMetrics(reg prometheus.Registerer, depth func() float64, log zerolog.Log
 			Name: "cdp_ingest_events_suppressed_total",
 			Help: "Events dropped, not stored, because they carry an identifier on the suppression list (an erased person's).",
 		}),
+		consentUnknown: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdp_ingest_consent_unknown_categories_total",
+			Help: "Consent categories of Segment messages (context.consent.categoryPreferences) that map to no purpose of the rules; they are ignored.",
+		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdp_ingest_events_refused_total",
 			Help: "Valid events not committed and answered 429 or 503, by reason (overloaded, unavailable, closed, error).",
@@ -67,7 +73,7 @@ func newMetrics(reg prometheus.Registerer, depth func() float64, log zerolog.Log
 		Name: "cdp_ingest_queue_depth",
 		Help: "Events queued or being committed.",
 	}, depth)
-	for _, c := range []prometheus.Collector{m.received, m.stored, m.duplicates, m.conflicts, m.rejected, m.suppressed, m.refused, m.batchSize, m.commitTime, queue} {
+	for _, c := range []prometheus.Collector{m.received, m.stored, m.duplicates, m.conflicts, m.rejected, m.suppressed, m.consentUnknown, m.refused, m.batchSize, m.commitTime, queue} {
 		if err := reg.Register(c); err != nil {
 			// A second collector on one registry keeps working; only its
 			// metrics are not exported.

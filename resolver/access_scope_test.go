@@ -30,6 +30,7 @@ var rootSamples = map[string]string{
 	"ingest":              `ingest(events: [{type: "track", event: "Scoped", userId: "u9", messageId: "scope-1"}]) { accepted }`,
 	"createApiKey":        `createApiKey(input: {name: "made in a test", scopes: ["metrics:read"]}) { key { id } }`,
 	"revokeApiKey":        `revokeApiKey(id: "key_none") { id }`,
+	"setConsent":          `setConsent(input: {identifier: {type: "user_id", value: "nobody"}, purpose: "email", status: GRANTED}) { id }`,
 }
 
 // companion is another root field of the same operation type that needs a

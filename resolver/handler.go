@@ -147,7 +147,9 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	if res.auditStore == nil {
 		res.auditStore, _ = engine.Store().(access.Store)
 	}
-	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: complexity(cfg.MaxPage, res.maxIdentifiers())})
+	cx := complexity(cfg.MaxPage, res.maxIdentifiers())
+	res.priceConsent(&cx, cfg.MaxPage)
+	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})

@@ -16,6 +16,8 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // segmentMessage renders an EventInput as the Segment JSON message the
@@ -225,6 +227,7 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 	out := &gql.IngestResult{Results: make([]*gql.IngestItemResult, len(events))}
 	var batch []graph.Event
 	var at []int
+	var consents [][]privacy.Record // by event of batch; nil while none carries consent
 	for i, in := range events {
 		res := &gql.IngestItemResult{Index: i, MessageID: in.MessageID}
 		out.Results[i] = res
@@ -234,6 +237,19 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 			reason := fmt.Sprintf("events[%d]: %s", i, reasonOf(err))
 			res.Reason = &reason
 			continue
+		}
+		recs, err := r.ingestConsent(in, ev)
+		if err != nil {
+			res.Status = gql.IngestStatusRejected
+			reason := fmt.Sprintf("events[%d]: %s", i, graph.ErrorMessage(err))
+			res.Reason = &reason
+			continue
+		}
+		if recs != nil && consents == nil {
+			consents = make([][]privacy.Record, len(batch), len(events))
+		}
+		if consents != nil {
+			consents = append(consents, recs)
 		}
 		id := ev.MessageID
 		if id == "" {
@@ -256,7 +272,11 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 			ran.Store(true)
 			return nil
 		}
-		rs, err := r.ingest.Submit(graph.WithEventsHook(ctx, hook), batch)
+		hctx := graph.WithEventsHook(ctx, hook)
+		if consents != nil {
+			hctx = ingest.WithConsent(hctx, consents) // runs the audit hook first
+		}
+		rs, err := r.ingest.Submit(hctx, batch)
 		if err != nil {
 			r.auditFailure(ctx, entry, err)
 			return nil, submitErr(ctx, err, len(batch))
@@ -328,4 +348,24 @@ func submitErr(ctx context.Context, err error, n int) error {
 	}
 	zerolog.Ctx(ctx).Warn().Err(err).Int("events", n).Msg("graphql ingest: events not stored")
 	return graph.Errorf(graph.EUNAVAILABLE, "the events could not be stored now (ingest overloaded or store unavailable); retry later, replaying them is safe")
+}
+
+// ingestConsent returns the consent records of a message, as the collector
+// reads them (ingest.ConsentRecords): nil when it carries none.
+func (r *Resolver) ingestConsent(in *gql.EventInput, ev graph.Event) ([]privacy.Record, error) {
+	ctxObj, _ := in.Context.(map[string]any)
+	name := ""
+	if in.Event != nil {
+		name = *in.Event
+	}
+	if ctxObj["consent"] == nil && name != privacy.SegmentConsentEvent {
+		return nil, nil
+	}
+	ps, err := r.purposes()
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	msg := map[string]any{"type": ev.Type, "event": name, "context": ctxObj}
+	recs, _, err := ingest.ConsentRecords(msg, ev, ps, r.engine.Normalizer())
+	return recs, err
 }

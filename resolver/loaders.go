@@ -11,6 +11,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // Dataloaders, built per request.
@@ -157,6 +158,7 @@ type loaderState struct {
 	history  *batch[[]graph.ProfileChange] // by profile id
 	idents   *batch[graph.Identifier]      // by key
 	events   *batch[graph.Event]           // by id
+	consent  *batch[[]privacy.Record]      // by profile id; built on first use, under mu
 
 	mu       sync.Mutex
 	journeys map[string]*batch[[]graph.Event] // by query shape, then profile id

@@ -54,7 +54,7 @@ func (m *mappings) Set(v string) error {
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("import", stderr, importHelp)
 	var cfg ingest.ImportConfig
-	var ids, traits mappings
+	var ids, traits, consents mappings
 	var rejectsPath string
 	fs.str(&cfg.Server, "server", "CDP_SERVER", "http://127.0.0.1:8080", "base URL of the running server")
 	fs.str(&cfg.WriteKey, "write-key", "CDP_WRITE_KEY", "", "write key, sent as the Basic auth user")
@@ -62,6 +62,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.str(&cfg.Format, "format", "", "", "csv or ndjson (default: from the file name)")
 	fs.Var(&ids, "map", "TYPE=COLUMN: identifier type and the CSV column holding it (repeatable)")
 	fs.Var(&traits, "trait", "NAME=COLUMN: trait name and the CSV column holding it (repeatable)")
+	fs.Var(&consents, "consent", "PURPOSE=COLUMN: consent purpose and the CSV column holding the decision: true/granted, false/denied or withdrawn; empty cells record nothing (repeatable)")
 	fs.str(&cfg.TimestampColumn, "timestamp", "", "", "CSV column dating each row (ISO-8601); default: the time of import")
 	fs.str(&rejectsPath, "rejects", "", "", "file for rejected rows (default FILE.rejects)")
 	fs.integer(&cfg.BatchSize, "batch", "", 200, "messages per request")
@@ -89,7 +90,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	path := files[0]
-	cfg.Identifiers, cfg.Traits = ids, traits
+	cfg.Identifiers, cfg.Traits, cfg.Consent = ids, traits, consents
 	if cfg.Format == "" {
 		switch {
 		case strings.HasSuffix(strings.ToLower(path), ".csv"):

@@ -1,0 +1,229 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"maps"
+	"slices"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// Consent read from Segment messages.
+//
+// A message carrying context.consent.categoryPreferences (on any message,
+// and always on the privacy.SegmentConsentEvent track) gives consent
+// records: one per purpose its categories map to (privacy.FromSegment), for
+// EVERY identifier the message carries, normalized as the event stores
+// them. Every identifier is the faithful choice: the message says the
+// person behind all of them decided, and the ledger hangs records on
+// identifiers, so a later split leaves each part with the decision. The
+// records take the message's timestamp as at, its source, and the stored
+// event id as proof; their ids derive from the event id, identifier and
+// purpose (privacy.RecordIDFor), so a resent message writes nothing new.
+//
+// They are written by an events hook of the Submit call, in the
+// transaction that stores the event, and only for events actually stored
+// (not rejected, suppressed or duplicates). A hook the caller's context
+// already carries runs first, then the consent hook. Categories that map
+// to no purpose are skipped and counted in
+// cdp_ingest_consent_unknown_categories_total; they are never logged, as
+// a category name may be anything a client sends.
+
+// consentMarker is what a message must contain to hold Segment consent;
+// messages without it skip the second decode.
+var consentMarker = []byte(`categoryPreferences`)
+
+// consentRecords reads the Segment consent of a raw message, parsed as ev,
+// and returns its records: nil when it carries none. Unknown categories
+// are counted.
+//
+// Errors: those of ConsentRecords.
+func (c *Collector) consentRecords(raw []byte, ev graph.Event) ([]privacy.Record, error) {
+	if c.purposes == nil || (!bytes.Contains(raw, consentMarker) && !bytes.Contains(raw, []byte(privacy.SegmentConsentEvent))) {
+		return nil, nil
+	}
+	v, merr := decodeJSON(raw, "message")
+	msg, _ := v.(map[string]any)
+	if merr != nil || msg == nil {
+		return nil, nil // parseMessage accepted it; cannot happen
+	}
+	recs, unknown, err := ConsentRecords(msg, ev, c.purposes, c.engine.Normalizer())
+	if unknown > 0 {
+		c.m.consentUnknown.Add(float64(unknown))
+	}
+	return recs, err
+}
+
+// ConsentRecords returns the consent records of a decoded Segment message
+// msg, parsed as ev: for each preference (privacy.FromSegment) a record on
+// every identifier of ev that norm accepts, with ev's timestamp, source and
+// id (as proof), checked by Record.Validate. A message without consent
+// gives none. unknown is how many of its categories map to no purpose.
+// A msg without "type" is read as ev's type (the endpoint implied it).
+//
+// Errors: privacy.FromSegment's (EINVALID naming the field), and
+// Record.Validate's.
+func ConsentRecords(msg map[string]any, ev graph.Event, p *privacy.Purposes, norm *graph.Normalizer) (records []privacy.Record, unknown int, err error) {
+	if _, ok := msg["type"]; !ok {
+		msg["type"] = ev.Type
+	}
+	msg, withdrawn, err := takeStatuses(msg)
+	if err != nil {
+		return nil, 0, err
+	}
+	sc, err := privacy.FromSegment(msg, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	unknown = len(sc.Unknown)
+	for _, c := range withdrawn {
+		purpose, ok := p.Resolve(c)
+		if !ok {
+			unknown++
+			continue
+		}
+		i := slices.IndexFunc(sc.Preferences, func(pr privacy.Preference) bool { return pr.Purpose == purpose })
+		switch {
+		case i < 0:
+			sc.Preferences = append(sc.Preferences, privacy.Preference{Purpose: purpose, Status: privacy.StatusWithdrawn, Categories: []string{c}})
+		case sc.Preferences[i].Status == privacy.StatusGranted:
+			// Two names of one purpose disagree: the lesser consent wins.
+			sc.Preferences[i].Status = privacy.StatusWithdrawn
+		}
+	}
+	if len(withdrawn) > 0 {
+		order := p.List()
+		slices.SortStableFunc(sc.Preferences, func(a, b privacy.Preference) int {
+			return slices.Index(order, a.Purpose) - slices.Index(order, b.Purpose)
+		})
+	}
+	if len(sc.Preferences) == 0 {
+		return nil, unknown, nil
+	}
+	seen := map[string]bool{}
+	for _, ref := range ev.Identifiers {
+		n, why := norm.Normalize(ref)
+		if why != "" || seen[n.Key()] {
+			continue // the engine drops it too
+		}
+		seen[n.Key()] = true
+		for _, r := range sc.Records(privacy.SegmentStamp{
+			Identifier: n.Key(),
+			Source:     ev.Source,
+			EventID:    ev.ID,
+			At:         ev.Timestamp,
+			ReceivedAt: ev.ReceivedAt,
+		}) {
+			if err := r.Validate(p); err != nil {
+				return nil, unknown, err
+			}
+			records = append(records, r)
+		}
+	}
+	return records, unknown, nil
+}
+
+// WithConsent returns ctx with an events hook for a Submit call that, after
+// any hook ctx already carries (an audit entry's), stores the consent
+// records of each of the call's events that is stored: records[i] belongs
+// to the call's event i (nil for none). Rejected, suppressed and duplicate
+// events write none.
+func WithConsent(ctx context.Context, records [][]privacy.Record) context.Context {
+	prev := graph.EventsHookFrom(ctx)
+	return graph.WithEventsHook(ctx, func(ctx context.Context, tx graph.Tx, results []graph.EventResult) error {
+		if prev != nil {
+			if err := prev(ctx, tx, results); err != nil {
+				return err
+			}
+		}
+		var put []privacy.Record
+		for i, r := range results {
+			if i < len(records) && r.Status == graph.StatusStored {
+				put = append(put, records[i]...)
+			}
+		}
+		if len(put) == 0 {
+			return nil
+		}
+		return privacy.PutConsentInTx(ctx, tx, put)
+	})
+}
+
+// PurposesOf returns the consent purposes of the engine's rules (the
+// default ones when the rules name none), or nil, logged, when they are
+// unusable (the rules are checked on load, so only a hand-built engine
+// gets here).
+func PurposesOf(e *graph.Engine, log zerolog.Logger) *privacy.Purposes {
+	var r graph.ConsentRules
+	if rules := e.Normalizer().Rules(); rules != nil {
+		r = rules.Consent
+	}
+	if len(r.Purposes) == 0 {
+		r.Purposes = graph.DefaultConsentPurposes()
+	}
+	p, err := privacy.NewPurposes(r)
+	if err != nil {
+		log.Error().Err(err).Msg("ingest: the rules' consent purposes are unusable; consent in messages is not read")
+		return nil
+	}
+	return p
+}
+
+// takeStatuses applies cdp's extension of categoryPreferences, which cdp
+// import uses: besides Segment's true and false, a value may be the string
+// "granted", "denied" or "withdrawn" (any case). It returns msg with the
+// granted and denied strings made booleans and the withdrawn categories
+// taken out (a copy of msg's context when it changes anything), and the
+// withdrawn categories.
+//
+// Errors: EINVALID for another string, naming the category's position, not
+// the value.
+func takeStatuses(msg map[string]any) (map[string]any, []string, error) {
+	ctx, _ := msg["context"].(map[string]any)
+	consent, _ := ctx["consent"].(map[string]any)
+	prefs, _ := consent["categoryPreferences"].(map[string]any)
+	hasString := false
+	for _, v := range prefs {
+		if _, ok := v.(string); ok {
+			hasString = true
+			break
+		}
+	}
+	if !hasString {
+		return msg, nil, nil
+	}
+	names := slices.Sorted(maps.Keys(prefs))
+	np := make(map[string]any, len(prefs))
+	var withdrawn []string
+	for _, c := range names {
+		v := prefs[c]
+		sv, ok := v.(string)
+		if !ok {
+			np[c] = v
+			continue
+		}
+		st, err := privacy.ParseImportValue(sv)
+		if err != nil {
+			return nil, nil, graph.Errorf(graph.EINVALID, "context.consent.categoryPreferences: the value of category %d (in name order) must be true, false, \"granted\", \"denied\" or \"withdrawn\"", slices.Index(names, c)+1)
+		}
+		switch st {
+		case privacy.StatusGranted:
+			np[c] = true
+		case privacy.StatusDenied:
+			np[c] = false
+		default:
+			withdrawn = append(withdrawn, c)
+		}
+	}
+	nc := maps.Clone(consent)
+	nc["categoryPreferences"] = np
+	nctx := maps.Clone(ctx)
+	nctx["consent"] = nc
+	nm := maps.Clone(msg)
+	nm["context"] = nctx
+	return nm, withdrawn, nil
+}

@@ -1,0 +1,295 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// The consent ledger in GraphQL: Profile.consent, Profile.consentHistory
+// and setConsent.
+//
+// A profile's records are those of its identifiers (privacy: records hang on
+// identifiers), read through the request's loaders: the profiles of one
+// answer share one members read and one ConsentOf call.
+
+// defaultConsentSource labels a setConsent record given without a source.
+const defaultConsentSource = "graphql"
+
+// purposes returns the consent purposes of the engine's rules.
+func (r *Resolver) purposes() (*privacy.Purposes, error) {
+	var c graph.ConsentRules
+	if rules := r.engine.Normalizer().Rules(); rules != nil {
+		c = rules.Consent
+	}
+	if len(c.Purposes) == 0 {
+		c.Purposes = graph.DefaultConsentPurposes()
+	}
+	p, err := privacy.NewPurposes(c)
+	if err != nil {
+		return nil, fmt.Errorf("resolver: consent purposes of the rules: %w", err)
+	}
+	return p, nil
+}
+
+// consentStore is the engine's store as a consent ledger; a store that
+// wraps another (Unwrap() graph.Store) answers with the one it wraps.
+func (r *Resolver) consentStore() (privacy.ConsentStore, error) {
+	s := r.engine.Store()
+	for {
+		if cs, ok := s.(privacy.ConsentStore); ok {
+			return cs, nil
+		}
+		w, ok := s.(interface{ Unwrap() graph.Store })
+		if !ok {
+			return nil, fmt.Errorf("resolver: the store %T holds no consent ledger", r.engine.Store())
+		}
+		s = w.Unwrap()
+	}
+}
+
+// consentFetch loads the records of profiles: their members through the
+// members loader (one read for sibling profiles), then one ConsentOf call
+// for all their keys.
+func (r *Resolver) consentFetch(s *loaderState) fetchFunc[[]privacy.Record] {
+	return func(ctx context.Context, pids []string) (map[string][]privacy.Record, error) {
+		cs, err := r.consentStore()
+		if err != nil {
+			return nil, err
+		}
+		keysOf := make(map[string][]string, len(pids))
+		var keys []string
+		for _, pid := range pids {
+			ms, _, err := s.members.load(ctx, pid)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range ms {
+				keysOf[pid] = append(keysOf[pid], m.Key)
+				keys = append(keys, m.Key)
+			}
+		}
+		if len(keys) == 0 {
+			return map[string][]privacy.Record{}, nil
+		}
+		byKey, err := cs.ConsentOf(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string][]privacy.Record, len(pids))
+		for pid, ks := range keysOf {
+			var rs []privacy.Record
+			for _, k := range ks {
+				rs = append(rs, byKey[k]...)
+			}
+			if len(rs) > 0 {
+				out[pid] = rs
+			}
+		}
+		return out, nil
+	}
+}
+
+// consentOf returns every record of a profile's identifiers, in no order.
+func (r *Resolver) consentOf(ctx context.Context, p *graph.Profile) ([]privacy.Record, error) {
+	s := r.loaders(ctx)
+	s.mu.Lock()
+	if s.consent == nil {
+		s.consent = newBatch(s.profileSibs, r.consentFetch(s))
+	}
+	b := s.consent
+	s.mu.Unlock()
+	rs, _, err := b.load(ctx, p.ID)
+	return rs, domainErr(err)
+}
+
+func (r *Resolver) profileConsent(ctx context.Context, p *graph.Profile) ([]*privacy.ConsentState, error) {
+	ps, err := r.purposes()
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	rs, err := r.consentOf(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	states := privacy.States(rs, ps, graph.Now())
+	out := make([]*privacy.ConsentState, len(states))
+	for i := range states {
+		out[i] = &states[i]
+	}
+	return out, nil
+}
+
+func (r *Resolver) profileConsentHistory(ctx context.Context, p *graph.Profile, purpose *string, first *int) ([]*privacy.Record, error) {
+	n, err := checkPage("first", first, r.cfg.MaxPage, r.cfg.MaxPage)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := r.consentOf(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	want := ""
+	if purpose != nil {
+		want = *purpose
+	}
+	h := privacy.History(rs, want)
+	if len(h) > n {
+		h = h[:n]
+	}
+	out := make([]*privacy.Record, len(h))
+	for i := range h {
+		out[i] = &h[i]
+	}
+	return out, nil
+}
+
+// setConsent records one decision and its audit entry in one transaction.
+func (r *Resolver) setConsent(ctx context.Context, in gql.SetConsentInput) (*graph.Profile, error) {
+	entry := newEntry(ctx, "setConsent", "")
+	fail := func(err error) (*graph.Profile, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, err
+	}
+	var ident gql.IdentifierInput
+	if in.Identifier != nil {
+		ident = *in.Identifier
+	}
+	n, err := r.normalizeInput("input.identifier.type", "input.identifier.value", ident.Type, ident.Value)
+	if err != nil {
+		return fail(err)
+	}
+	rec, err := r.consentRecord(in, n.Key())
+	if err != nil {
+		return fail(err)
+	}
+	entry.Reason = clip(fmt.Sprintf("%s %s", rec.Purpose, rec.Status), access.MaxReasonLen)
+	var pid string
+	err = r.engine.Store().Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		pid = ""
+		ids, err := tx.Identifiers(ctx, []string{rec.Identifier})
+		if err != nil {
+			return err
+		}
+		id, ok := ids[rec.Identifier]
+		if !ok {
+			return graph.Errorf(graph.ENOTFOUND, "argument %q: identifier not found", "input.identifier")
+		}
+		pid = id.ProfileID
+		if err := privacy.PutConsentInTx(ctx, tx, []privacy.Record{rec}); err != nil {
+			return err
+		}
+		e := entry
+		if pid != "" {
+			e.SetProfiles([]string{pid})
+		}
+		return access.AppendInTx(ctx, tx, []access.AuditEntry{e})
+	})
+	if err != nil {
+		return fail(domainErr(err))
+	}
+	p, ok, err := r.lookupProfile(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		// Erased between the write and this read.
+		return nil, graph.Errorf(graph.ENOTFOUND, "argument %q: identifier not found", "input.identifier")
+	}
+	if !p.Live() {
+		r.loaders(ctx).hintProfiles([]*graph.Profile{p})
+	}
+	return p, nil
+}
+
+// consentRecord builds and checks the record of a setConsent input; errors
+// name the argument and never repeat the identifier.
+func (r *Resolver) consentRecord(in gql.SetConsentInput, key string) (privacy.Record, error) {
+	ps, err := r.purposes()
+	if err != nil {
+		return privacy.Record{}, domainErr(err)
+	}
+	if !ps.Known(in.Purpose) {
+		return privacy.Record{}, invalidArg("input.purpose", "is not a known purpose; the purposes are %s", ps.String())
+	}
+	now := graph.Now()
+	rec := privacy.Record{
+		ID:         privacy.NewRecordID(),
+		Purpose:    in.Purpose,
+		Status:     privacy.Status(in.Status),
+		At:         now,
+		Source:     defaultConsentSource,
+		LegalBasis: privacy.BasisConsent,
+		Identifier: key,
+		ReceivedAt: now,
+	}
+	if !in.Status.IsValid() {
+		return privacy.Record{}, invalidArg("input.status", "must be one of GRANTED, DENIED, WITHDRAWN")
+	}
+	if in.LegalBasis != nil {
+		if !in.LegalBasis.IsValid() {
+			return privacy.Record{}, invalidArg("input.legalBasis", "is not a legal basis")
+		}
+		rec.LegalBasis = privacy.LegalBasis(*in.LegalBasis)
+	}
+	if in.Source != nil {
+		rec.Source = *in.Source
+	}
+	if in.At != nil {
+		if in.At.IsZero() {
+			return privacy.Record{}, invalidArg("input.at", "is not a time")
+		}
+		if in.At.After(now) {
+			return privacy.Record{}, invalidArg("input.at", "is in the future; give the time the person decided, or leave it out for now")
+		}
+		rec.At = *in.At
+	}
+	if in.ExpiresAt != nil {
+		if !in.ExpiresAt.After(rec.At) {
+			return privacy.Record{}, invalidArg("input.expiresAt", "must be after at (%s)", rec.At.UTC().Format(time.RFC3339Nano))
+		}
+		rec.ExpiresAt = *in.ExpiresAt
+	}
+	if pr := in.Proof; pr != nil {
+		rec.Proof = privacy.Proof{Text: deref(pr.Text), Version: deref(pr.Version), Channel: deref(pr.Channel), Collector: deref(pr.Collector)}
+	}
+	rec = rec.Clean()
+	if err := rec.Validate(ps); err != nil {
+		msg := graph.ErrorMessage(err)
+		arg := "input"
+		for _, f := range []string{"source", "proof.text", "proof.version", "proof.channel", "proof.collector", "expiresAt", "identifier"} {
+			if strings.HasPrefix(msg, f+" ") {
+				arg = "input." + f
+				break
+			}
+		}
+		return privacy.Record{}, graph.Errorf(graph.ErrorCode(err), "argument %q: %s", arg, msg)
+	}
+	return rec, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// priceConsent prices the consent fields: Profile.consent by the number of
+// purposes, consentHistory by its first or the page cap.
+func (r *Resolver) priceConsent(c *gql.ComplexityRoot, maxPage int) {
+	n := 1
+	if ps, err := r.purposes(); err == nil {
+		n = max(len(ps.List()), 1)
+	}
+	c.Profile.Consent = func(child int) int { return satAdd(1, satMul(n, child)) }
+	c.Profile.ConsentHistory = func(child int, _ *string, first *int) int {
+		return satAdd(1, satMul(boundOf(first, maxPage), child))
+	}
+}
