@@ -1905,8 +1905,8 @@ type Mutation {
   unlinkIdentifiers(a: IdentifierInput!, b: IdentifierInput!, reason: String!): [Profile!] @hasScope(scope: "identity:write")
 
   """
-  Erases an identifier: the identifier, its links and refusals, and every
-  event no other identifier carried. The profile splits where the identifier
+  Erases an identifier: the identifier, its links and refusals, its consent
+  records, and every event no other identifier carried. The profile splits where the identifier
   bridged parts of it. Returns what remains of the profile (empty when the
   identifier was its only one).
   """

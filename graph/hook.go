@@ -17,8 +17,18 @@ type BeforeCommit func(ctx context.Context, tx Tx, w *Write) error
 type beforeCommitKey struct{}
 
 // WithBeforeCommit returns ctx carrying fn, for the corrections called
-// with it.
+// with it. When ctx already carries a hook, both run, that one first; the
+// first error stops the chain and rolls the correction back.
 func WithBeforeCommit(ctx context.Context, fn BeforeCommit) context.Context {
+	if prev, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok && prev != nil && fn != nil {
+		next := fn
+		fn = func(ctx context.Context, tx Tx, w *Write) error {
+			if err := prev(ctx, tx, w); err != nil {
+				return err
+			}
+			return next(ctx, tx, w)
+		}
+	}
 	return context.WithValue(ctx, beforeCommitKey{}, fn)
 }
 

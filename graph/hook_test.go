@@ -175,3 +175,55 @@ func TestApplyBatchEventsHook(t *testing.T) {
 		}
 	})
 }
+
+// Hooks added to one context all run, in the order added, inside the
+// correction's transaction; the first error stops the chain and rolls the
+// correction back.
+func TestBeforeCommitHooksChain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := graph.NewEngine(s, nil)
+		anon := userEvent("e2", "b")
+		anon.Identifiers = []graph.IdentifierRef{{Type: graph.TypeAnonymousID, Value: "b"}}
+		if _, err := e.ApplyBatch(ctx, []graph.Event{userEvent("e1", "a"), anon}); err != nil {
+			t.Fatal(err)
+		}
+		pa0, errA := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "a"})
+		pb0, errB := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "b"})
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		ids := []string{pa0.ID, pb0.ID}
+		var order []string
+		hook := func(name string, fail error) graph.BeforeCommit {
+			return func(ctx context.Context, tx graph.Tx, w *graph.Write) error {
+				order = append(order, name)
+				return fail
+			}
+		}
+		errStop := errors.New("second hook refuses")
+		chained := graph.WithBeforeCommit(graph.WithBeforeCommit(graph.WithBeforeCommit(ctx, hook("first", nil)), hook("second", errStop)), hook("third", nil))
+		if _, err := e.MergeProfiles(chained, ids, "same person"); !errors.Is(err, errStop) {
+			t.Fatalf("merge with a refusing hook: %v, want %v", err, errStop)
+		}
+		if len(order) == 0 || !slices.Equal(order[len(order)-2:], []string{"first", "second"}) || slices.Contains(order, "third") {
+			t.Fatalf("hooks ran %v, want first then second, and never third", order)
+		}
+		pa, errA := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "a"})
+		pb, errB := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "b"})
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if pa.ID == pb.ID {
+			t.Fatalf("the refused merge was committed: both in %s", pa.ID)
+		}
+		order = nil
+		ok := graph.WithBeforeCommit(graph.WithBeforeCommit(ctx, hook("first", nil)), hook("second", nil))
+		if _, err := e.MergeProfiles(ok, ids, "same person"); err != nil {
+			t.Fatal(err)
+		}
+		if len(order) < 2 || !slices.Equal(order[len(order)-2:], []string{"first", "second"}) {
+			t.Fatalf("hooks ran %v, want first then second", order)
+		}
+	})
+}

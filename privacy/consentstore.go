@@ -186,3 +186,17 @@ func SortNewestFirst(m map[string][]Record) {
 		slices.SortFunc(rs, func(a, b Record) int { return Compare(b, a) })
 	}
 }
+
+// ErasedConsentHook is the graph.BeforeCommit that deletes, in a
+// correction's own transaction, the consent records of the identifiers the
+// correction erases (graph.Write.DeleteIdentifiers): records hang on
+// identifiers, so an identifier removed takes its records with it.
+func ErasedConsentHook() graph.BeforeCommit {
+	return func(ctx context.Context, tx graph.Tx, w *graph.Write) error {
+		if w == nil || len(w.DeleteIdentifiers) == 0 {
+			return nil
+		}
+		_, err := DeleteConsentInTx(ctx, tx, w.DeleteIdentifiers)
+		return err
+	}
+}

@@ -542,3 +542,27 @@ func TestIngestMutationStoresSegmentConsent(t *testing.T) {
 		}
 	})
 }
+
+// removeIdentifier takes the identifier's consent records with it, in its
+// own transaction; the other identifiers keep theirs.
+func TestRemoveIdentifierRemovesItsConsent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(ev("m1", t0, "identify", "user_id:u1", "email:ann@example.com"))
+		for _, id := range []map[string]any{ident("email", "ann@example.com"), ident("user_id", "u1")} {
+			setConsent(e, map[string]any{"identifier": id, "purpose": "email", "status": "GRANTED", "at": rfc(t0.Add(time.Hour))})
+		}
+		e.query(`mutation { removeIdentifier(type: "email", value: "ann@example.com", reason: "asked") { id } }`, nil, nil)
+		cs := s.(privacy.ConsentStore)
+		m, err := cs.ConsentOf(context.Background(), []string{"email:ann@example.com", "user_id:u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(m["email:ann@example.com"]); n != 0 {
+			t.Errorf("the removed email still holds %d consent records", n)
+		}
+		if n := len(m["user_id:u1"]); n != 1 {
+			t.Errorf("the remaining user id holds %d consent records, want 1", n)
+		}
+	})
+}
