@@ -17,6 +17,12 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+var (
+	must     = storetest.Must
+	wantCode = storetest.WantCode
 )
 
 // Store is what a store under test must be: a graph.Store whose write
@@ -28,15 +34,7 @@ type Store interface {
 
 // Run runs the suite; open returns a fresh, empty store for one test.
 func Run(t *testing.T, open func(t *testing.T) graph.Store) {
-	get := func(t *testing.T) Store {
-		t.Helper()
-		g := open(t)
-		s, ok := g.(Store)
-		if !ok {
-			t.Fatalf("%T does not implement access.Store", g)
-		}
-		return s
-	}
+	get := storetest.As[Store](open)
 	t.Run("Keys", func(t *testing.T) { testKeys(t, get(t)) })
 	t.Run("KeyInput", func(t *testing.T) { testKeyInput(t, get(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, get(t)) })
@@ -54,20 +52,6 @@ func at(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Min
 // secret returns a fixed, well-formed secret for test key n.
 func secret(n int) string {
 	return access.SecretPrefix + strings.Repeat(string(rune('A'+n)), 42) + "A"
-}
-
-func wantCode(t *testing.T, err error, code, what string) {
-	t.Helper()
-	if graph.ErrorCode(err) != code {
-		t.Fatalf("%s: error %v (code %q), want code %q", what, err, graph.ErrorCode(err), code)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func testKeys(t *testing.T, s Store) {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"syscall"
 	"testing"
 	"time"
@@ -124,5 +125,38 @@ func lock(t testing.TB) func() {
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		_ = f.Close()
+	}
+}
+
+// As returns a function that opens a store with open and asserts that it
+// implements T, the contract a capability's conformance suite checks
+// (access.Store, privacy.ConsentStore...); a store that does not fails the
+// test, naming both.
+func As[T any](open func(t *testing.T) graph.Store) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		g := open(t)
+		s, ok := g.(T)
+		if !ok {
+			t.Fatalf("%T does not implement %v", g, reflect.TypeFor[T]())
+		}
+		return s
+	}
+}
+
+// Must fails the test at once on an error.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WantCode fails the test at once unless err carries the graph error code
+// code; what names the call.
+func WantCode(t testing.TB, err error, code, what string) {
+	t.Helper()
+	if graph.ErrorCode(err) != code {
+		t.Fatalf("%s: error %v (code %q), want code %q", what, err, graph.ErrorCode(err), code)
 	}
 }

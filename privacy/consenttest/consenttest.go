@@ -17,7 +17,13 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/privacy"
+)
+
+var (
+	must     = storetest.Must
+	wantCode = storetest.WantCode
 )
 
 // Store is what a store under test must be: a graph.Store whose write
@@ -29,15 +35,7 @@ type Store interface {
 
 // Run runs the suite; open returns a fresh, empty store for one test.
 func Run(t *testing.T, open func(t *testing.T) graph.Store) {
-	get := func(t *testing.T) Store {
-		t.Helper()
-		g := open(t)
-		s, ok := g.(Store)
-		if !ok {
-			t.Fatalf("%T does not implement privacy.ConsentStore", g)
-		}
-		return s
-	}
+	get := storetest.As[Store](open)
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, get(t)) })
 	t.Run("NewestFirst", func(t *testing.T) { testNewestFirst(t, get(t)) })
 	t.Run("Replay", func(t *testing.T) { testReplay(t, get(t)) })
@@ -48,20 +46,6 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Many", func(t *testing.T) { testMany(t, get(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, get(t)) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, get(t)) })
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantCode(t *testing.T, err error, code, what string) {
-	t.Helper()
-	if graph.ErrorCode(err) != code {
-		t.Fatalf("%s: error %v (code %q), want code %q", what, err, graph.ErrorCode(err), code)
-	}
 }
 
 // t0 is the suite's own time.

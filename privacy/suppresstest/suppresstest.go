@@ -17,39 +17,23 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/privacy"
+)
+
+var (
+	must     = storetest.Must
+	wantCode = storetest.WantCode
 )
 
 // Run runs the suite; open returns a fresh, empty store for one test.
 func Run(t *testing.T, open func(t *testing.T) graph.Store) {
-	get := func(t *testing.T) privacy.SuppressionStore {
-		t.Helper()
-		g := open(t)
-		s, ok := g.(privacy.SuppressionStore)
-		if !ok {
-			t.Fatalf("%T does not implement privacy.SuppressionStore", g)
-		}
-		return s
-	}
+	get := storetest.As[privacy.SuppressionStore](open)
 	t.Run("Key", func(t *testing.T) { testKey(t, get(t)) })
 	t.Run("KeyConcurrent", func(t *testing.T) { testKeyConcurrent(t, get(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, get(t)) })
 	t.Run("Input", func(t *testing.T) { testInput(t, get(t)) })
 	t.Run("SuppressionList", func(t *testing.T) { testSuppressionList(t, get(t)) })
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantCode(t *testing.T, err error, code, what string) {
-	t.Helper()
-	if graph.ErrorCode(err) != code {
-		t.Fatalf("%s: error %v (code %q), want code %q", what, err, graph.ErrorCode(err), code)
-	}
 }
 
 // h returns a well-formed hash made of one repeated hex digit.
