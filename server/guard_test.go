@@ -84,23 +84,7 @@ func guardedServer(t *testing.T, st graph.Store, addr string, g *auth.Guard, met
 		gql = g.GraphQL(who)
 	}
 	s := New(Config{Logger: zerolog.Nop(), Gatherer: reg, Guard: g, MetricsListener: metricsLn}, ln, st, Routes{Collector: who, GraphQL: gql})
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	t.Cleanup(func() {
-		// A second Shutdown after the test's own is harmless.
-		if err := s.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	_, port, err := net.SplitHostPort(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := net.JoinHostPort("127.0.0.1", port)
-	return dial, s
+	return serveForTest(t, s, ln), s
 }
 
 type reply struct {

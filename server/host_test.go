@@ -31,6 +31,14 @@ func hostServer(t *testing.T, addr string) string {
 		writeJSON(w, http.StatusOK, map[string]bool{"reached": true})
 	})
 	s := New(Config{Logger: zerolog.Nop()}, ln, st, Routes{Collector: ok, GraphQL: ok})
+	return serveForTest(t, s, ln)
+}
+
+// serveForTest serves s until the test ends (shutting it down then, which
+// is harmless after the test's own Shutdown) and returns the loopback
+// address to dial.
+func serveForTest(t *testing.T, s *Server, ln net.Listener) string {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve() }()
 	t.Cleanup(func() {
@@ -45,7 +53,7 @@ func hostServer(t *testing.T, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "127.0.0.1:" + port
+	return net.JoinHostPort("127.0.0.1", port)
 }
 
 func hostRequest(t *testing.T, dial, method, path, host string) (int, string) {
