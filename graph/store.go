@@ -62,6 +62,10 @@ type ReadTx interface {
 	Journeys(ctx context.Context, profileIDs []string, q JourneyQuery) (map[string][]Event, error)
 	// Events returns the stored events among ids, with their Keys.
 	Events(ctx context.Context, ids []string) (map[string]Event, error)
+	// EventsBy returns every event BY at least one of keys, each once,
+	// with its Keys (all of them, not only those among keys), ordered by
+	// id. Erasure reads the events of the identifiers it erases with it.
+	EventsBy(ctx context.Context, keys []string) ([]Event, error)
 	// ProfilesPage returns live profiles ordered by id, as q says.
 	ProfilesPage(ctx context.Context, q PageQuery) ([]Profile, error)
 	// CountProfiles returns the number of live profiles.
@@ -138,12 +142,23 @@ type Write struct {
 	PutRejected []RejectedLink
 	// Events are created, each BY its Keys. Their ids were claimed.
 	Events []Event
+	// ScrubEvents replace the Properties and Traits of stored events (nil
+	// or empty clears them); every other field, Keys included, is kept.
+	// An event that is not stored (DeleteIdentifiers above may have
+	// deleted it) is skipped. Erasure writes them.
+	ScrubEvents []EventPayload
 	// Traits replace identifiers' traits.
 	Traits []TraitUpdate
 	// Changes are appended to history. A merge change is stored as a
 	// MERGED_INTO edge (with its Members), a split as SPLIT_FROM from Into
 	// to From.
 	Changes []ProfileChange
+	// RewriteChanges replace the Reason and Members of stored history
+	// entries. Each names its entry by Kind, From, Into and At (as stored,
+	// Clean); every entry that matches is rewritten, and one that matches
+	// none is skipped. Erasure writes them, so that history keeps no
+	// erased identifier.
+	RewriteChanges []ProfileChange
 	// DeleteProfiles removes profiles (emptied by erasure) and their history
 	// edges.
 	DeleteProfiles []string
@@ -153,5 +168,13 @@ type Write struct {
 func (w *Write) Empty() bool {
 	return len(w.PutProfiles) == 0 && len(w.DeleteIdentifiers) == 0 && len(w.Assign) == 0 &&
 		len(w.PutLinks) == 0 && len(w.DeleteLinks) == 0 && len(w.DeleteRejected) == 0 && len(w.PutRejected) == 0 &&
-		len(w.Events) == 0 && len(w.Traits) == 0 && len(w.Changes) == 0 && len(w.DeleteProfiles) == 0
+		len(w.Events) == 0 && len(w.ScrubEvents) == 0 && len(w.Traits) == 0 && len(w.Changes) == 0 &&
+		len(w.RewriteChanges) == 0 && len(w.DeleteProfiles) == 0
+}
+
+// EventPayload is the new payload of a stored event (Write.ScrubEvents).
+type EventPayload struct {
+	ID         string
+	Properties map[string]any
+	Traits     map[string]any
 }

@@ -23,6 +23,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -214,12 +215,7 @@ func (l *SuppressionList) Suppressed(ctx context.Context, hashes []string) (map[
 //
 // Errors: as SuppressionStore.Suppress.
 func (l *SuppressionList) SuppressKeys(ctx context.Context, keys []string, at time.Time, reason string) ([]string, error) {
-	hashes := make([]string, len(keys))
-	entries := make([]Suppression, len(keys))
-	for i, k := range keys {
-		hashes[i] = l.hasher.Hash(k)
-		entries[i] = Suppression{Hash: hashes[i], At: at, Reason: reason}
-	}
+	entries, hashes := l.Entries(keys, at, reason)
 	return hashes, l.store.Suppress(ctx, entries)
 }
 
@@ -234,4 +230,37 @@ func (l *SuppressionList) KeySuppressed(ctx context.Context, key string) (bool, 
 	h := l.hasher.Hash(key)
 	m, err := l.store.Suppressed(ctx, []string{h})
 	return m[h], err
+}
+
+// TxSuppression is implemented by the graph.Tx of every store's write
+// transaction: an erasure adds its hashes to the list in its own
+// transaction, so an identifier is suppressed exactly when its erasure
+// committed. Same rules as SuppressionStore.Suppress.
+type TxSuppression interface {
+	Suppress(ctx context.Context, entries []Suppression) error
+}
+
+// SuppressInTx adds entries to the list inside tx, a write transaction of
+// a store.
+//
+// Errors: those of SuppressionStore.Suppress; an internal error when tx's
+// store does not implement TxSuppression.
+func SuppressInTx(ctx context.Context, tx graph.Tx, entries []Suppression) error {
+	t, ok := tx.(TxSuppression)
+	if !ok {
+		return fmt.Errorf("privacy: the store's transaction %T cannot add to the suppression list", tx)
+	}
+	return t.Suppress(ctx, entries)
+}
+
+// Entries returns the list's entries for identifier keys at at with
+// reason, and their hashes in the order of keys, ready for SuppressInTx.
+func (l *SuppressionList) Entries(keys []string, at time.Time, reason string) ([]Suppression, []string) {
+	hashes := make([]string, len(keys))
+	entries := make([]Suppression, len(keys))
+	for i, k := range keys {
+		hashes[i] = l.hasher.Hash(k)
+		entries[i] = Suppression{Hash: hashes[i], At: at, Reason: reason}
+	}
+	return entries, hashes
 }
