@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	ConsentRecord() ConsentRecordResolver
 	ConsentState() ConsentStateResolver
+	ErasureReceipt() ErasureReceiptResolver
 	Event() EventResolver
 	Identifier() IdentifierResolver
 	IdentifierRef() IdentifierRefResolver
@@ -134,6 +135,32 @@ type ComplexityRoot struct {
 	CreatedApiKey struct {
 		Key    func(childComplexity int) int
 		Secret func(childComplexity int) int
+	}
+
+	ErasureReceipt struct {
+		At               func(childComplexity int) int
+		ConsentRecords   func(childComplexity int) int
+		Events           func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Identifiers      func(childComplexity int) int
+		KeyID            func(childComplexity int) int
+		KeyName          func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Reason           func(childComplexity int) int
+		ScrubbedEvents   func(childComplexity int) int
+		SuppressedHashes func(childComplexity int) int
+		Traits           func(childComplexity int) int
+	}
+
+	ErasureReceiptConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ErasureReceiptEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Event struct {
@@ -244,12 +271,15 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CreateAPIKey      func(childComplexity int, input CreateAPIKeyInput) int
+		ForgetIdentifier  func(childComplexity int, identifier IdentifierInput, reason string) int
+		ForgetProfile     func(childComplexity int, id string, reason string) int
 		Ingest            func(childComplexity int, events []*EventInput) int
 		MergeProfiles     func(childComplexity int, ids []string, reason string) int
 		RemoveIdentifier  func(childComplexity int, typeArg string, value string, reason string) int
 		RevokeAPIKey      func(childComplexity int, id string) int
 		SetConsent        func(childComplexity int, input SetConsentInput) int
 		UnlinkIdentifiers func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
+		Unsuppress        func(childComplexity int, identifier IdentifierInput, reason string) int
 	}
 
 	PageInfo struct {
@@ -300,6 +330,7 @@ type ComplexityRoot struct {
 		APIKeys             func(childComplexity int, first *int, after *string) int
 		AuditLog            func(childComplexity int, first *int, after *string, filter *AuditFilter) int
 		DataExport          func(childComplexity int, profileID string) int
+		ErasureReceipts     func(childComplexity int, first *int, after *string) int
 		Event               func(childComplexity int, id string) int
 		ExplainLink         func(childComplexity int, a IdentifierInput, b IdentifierInput) int
 		Identifier          func(childComplexity int, typeArg string, value string) int
@@ -362,6 +393,10 @@ type ConsentStateResolver interface {
 	At(ctx context.Context, obj *privacy.ConsentState) (*time.Time, error)
 	Source(ctx context.Context, obj *privacy.ConsentState) (*string, error)
 }
+type ErasureReceiptResolver interface {
+	KeyID(ctx context.Context, obj *privacy.ErasureReceipt) (*string, error)
+	KeyName(ctx context.Context, obj *privacy.ErasureReceipt) (*string, error)
+}
 type EventResolver interface {
 	MessageID(ctx context.Context, obj *graph.Event) (string, error)
 
@@ -404,6 +439,9 @@ type MutationResolver interface {
 	Ingest(ctx context.Context, events []*EventInput) (*IngestResult, error)
 	CreateAPIKey(ctx context.Context, input CreateAPIKeyInput) (*CreatedAPIKey, error)
 	RevokeAPIKey(ctx context.Context, id string) (*access.Key, error)
+	ForgetProfile(ctx context.Context, id string, reason string) (*privacy.ErasureReceipt, error)
+	ForgetIdentifier(ctx context.Context, identifier IdentifierInput, reason string) (*privacy.ErasureReceipt, error)
+	Unsuppress(ctx context.Context, identifier IdentifierInput, reason string) (*bool, error)
 	SetConsent(ctx context.Context, input SetConsentInput) (*graph.Profile, error)
 }
 type ProfileResolver interface {
@@ -433,6 +471,7 @@ type QueryResolver interface {
 	APIKeys(ctx context.Context, first *int, after *string) (*APIKeyConnection, error)
 	AuditLog(ctx context.Context, first *int, after *string, filter *AuditFilter) (*AuditEntryConnection, error)
 	DataExport(ctx context.Context, profileID string) (any, error)
+	ErasureReceipts(ctx context.Context, first *int, after *string) (*ErasureReceiptConnection, error)
 }
 type RefusedLinkResolver interface {
 	Reason(ctx context.Context, obj *RefusedLink) (string, error)
@@ -782,6 +821,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreatedApiKey.Secret(childComplexity), true
+
+	case "ErasureReceipt.at":
+		if e.ComplexityRoot.ErasureReceipt.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.At(childComplexity), true
+	case "ErasureReceipt.consentRecords":
+		if e.ComplexityRoot.ErasureReceipt.ConsentRecords == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.ConsentRecords(childComplexity), true
+	case "ErasureReceipt.events":
+		if e.ComplexityRoot.ErasureReceipt.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.Events(childComplexity), true
+	case "ErasureReceipt.id":
+		if e.ComplexityRoot.ErasureReceipt.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.ID(childComplexity), true
+	case "ErasureReceipt.identifiers":
+		if e.ComplexityRoot.ErasureReceipt.Identifiers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.Identifiers(childComplexity), true
+	case "ErasureReceipt.keyId":
+		if e.ComplexityRoot.ErasureReceipt.KeyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.KeyID(childComplexity), true
+	case "ErasureReceipt.keyName":
+		if e.ComplexityRoot.ErasureReceipt.KeyName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.KeyName(childComplexity), true
+	case "ErasureReceipt.kind":
+		if e.ComplexityRoot.ErasureReceipt.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.Kind(childComplexity), true
+	case "ErasureReceipt.reason":
+		if e.ComplexityRoot.ErasureReceipt.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.Reason(childComplexity), true
+	case "ErasureReceipt.scrubbedEvents":
+		if e.ComplexityRoot.ErasureReceipt.ScrubbedEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.ScrubbedEvents(childComplexity), true
+	case "ErasureReceipt.suppressedHashes":
+		if e.ComplexityRoot.ErasureReceipt.SuppressedHashes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.SuppressedHashes(childComplexity), true
+	case "ErasureReceipt.traits":
+		if e.ComplexityRoot.ErasureReceipt.Traits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceipt.Traits(childComplexity), true
+
+	case "ErasureReceiptConnection.edges":
+		if e.ComplexityRoot.ErasureReceiptConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceiptConnection.Edges(childComplexity), true
+	case "ErasureReceiptConnection.nodes":
+		if e.ComplexityRoot.ErasureReceiptConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceiptConnection.Nodes(childComplexity), true
+	case "ErasureReceiptConnection.pageInfo":
+		if e.ComplexityRoot.ErasureReceiptConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceiptConnection.PageInfo(childComplexity), true
+
+	case "ErasureReceiptEdge.cursor":
+		if e.ComplexityRoot.ErasureReceiptEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceiptEdge.Cursor(childComplexity), true
+	case "ErasureReceiptEdge.node":
+		if e.ComplexityRoot.ErasureReceiptEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureReceiptEdge.Node(childComplexity), true
 
 	case "Event.channel":
 		if e.ComplexityRoot.Event.Channel == nil {
@@ -1251,6 +1395,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(CreateAPIKeyInput)), true
+	case "Mutation.forgetIdentifier":
+		if e.ComplexityRoot.Mutation.ForgetIdentifier == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_forgetIdentifier_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ForgetIdentifier(childComplexity, args["identifier"].(IdentifierInput), args["reason"].(string)), true
+	case "Mutation.forgetProfile":
+		if e.ComplexityRoot.Mutation.ForgetProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_forgetProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ForgetProfile(childComplexity, args["id"].(string), args["reason"].(string)), true
 	case "Mutation.ingest":
 		if e.ComplexityRoot.Mutation.Ingest == nil {
 			break
@@ -1317,6 +1483,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnlinkIdentifiers(childComplexity, args["a"].(IdentifierInput), args["b"].(IdentifierInput), args["reason"].(string)), true
+	case "Mutation.unsuppress":
+		if e.ComplexityRoot.Mutation.Unsuppress == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unsuppress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Unsuppress(childComplexity, args["identifier"].(IdentifierInput), args["reason"].(string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1565,6 +1742,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DataExport(childComplexity, args["profileId"].(string)), true
+	case "Query.erasureReceipts":
+		if e.ComplexityRoot.Query.ErasureReceipts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_erasureReceipts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ErasureReceipts(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.event":
 		if e.ComplexityRoot.Query.Event == nil {
 			break
@@ -1905,10 +2093,13 @@ type Mutation {
   unlinkIdentifiers(a: IdentifierInput!, b: IdentifierInput!, reason: String!): [Profile!] @hasScope(scope: "identity:write")
 
   """
-  Erases an identifier: the identifier, its links and refusals, its consent
-  records, and every event no other identifier carried. The profile splits where the identifier
-  bridged parts of it. Returns what remains of the profile (empty when the
-  identifier was its only one).
+  Erases an identifier, as an identity correction: the identifier, its
+  links and refusals, its consent records, and every event no other
+  identifier carried. Events it shared, the traits of identifiers that
+  shared them and history are scrubbed of its values, as ` + "`" + `forgetIdentifier` + "`" + `
+  does, but it is not suppressed and leaves no receipt. The profile splits
+  where the identifier bridged parts of it. Returns what remains of the
+  profile (empty when the identifier was its only one).
   """
   removeIdentifier(type: String!, value: String!, reason: String!): [Profile!] @hasScope(scope: "identity:write")
 
@@ -2379,6 +2570,84 @@ type AuditEntryEdge {
   """
   dataExport(profileId: ID!): JSON @hasScope(scope: "privacy:read")
 }
+
+extend type Query {
+  """
+  Erasure receipts, newest first: the proof that each erasure was carried
+  out. ` + "`" + `first` + "`" + ` defaults to 50, at most 500.
+  """
+  erasureReceipts(first: Int = 50, after: String): ErasureReceiptConnection @hasScope(scope: "privacy:read")
+}
+
+extend type Mutation {
+  """
+  Erases a whole person (GDPR Article 17): every identifier of the profile
+  (an id merged away answers for its survivor), their links, traits and
+  consent records, every event only they carried, the profile and its old
+  ids. Events shared with other people lose the person's identifiers and
+  every property or trait value equal to an erased value after
+  normalization; other people's traits equal to an erased value are
+  removed; history keeps no erased identifier. Each identifier's
+  HMAC-SHA256 joins the suppression list, so re-sent messages are dropped
+  (reason ` + "`" + `suppressed` + "`" + `) until ` + "`" + `unsuppress` + "`" + `. One transaction; on the
+  embedded store the freed pages of the file are zeroed before the answer.
+  Returns the receipt, which holds no personal data; erased values in the
+  reason are replaced by ` + "`" + `[erased]` + "`" + `. An unknown or erased id is NOT_FOUND.
+  """
+  forgetProfile(id: ID!, reason: String!): ErasureReceipt @hasScope(scope: "privacy:write")
+
+  """
+  Erases one identifier and what only it carried, as ` + "`" + `forgetProfile` + "`" + ` does
+  for a whole person, and suppresses it. The profile splits where the
+  identifier bridged parts of it, as with ` + "`" + `removeIdentifier` + "`" + `.
+  """
+  forgetIdentifier(identifier: IdentifierInput!, reason: String!): ErasureReceipt @hasScope(scope: "privacy:write")
+
+  """
+  Lifts the suppression of an identifier, for example when the person signs
+  up again: its messages are accepted from now on. Returns whether it was
+  suppressed. The reason goes to the audit log.
+  """
+  unsuppress(identifier: IdentifierInput!, reason: String!): Boolean @hasScope(scope: "privacy:write")
+}
+
+"The proof of one erasure. It holds no personal data."
+type ErasureReceipt {
+  id: ID!
+  "When the erasure committed."
+  at: DateTime!
+  "` + "`" + `profile` + "`" + ` (forgetProfile) or ` + "`" + `identifier` + "`" + ` (forgetIdentifier)."
+  kind: String!
+  "The reason given, with erased values replaced by ` + "`" + `[erased]` + "`" + `."
+  reason: String!
+  "The key that asked; null in open mode."
+  keyId: ID
+  keyName: String
+  "Identifiers erased."
+  identifiers: Int!
+  "Events deleted: those only erased identifiers carried."
+  events: Int!
+  "Events kept for other people, with the erased identifiers and values removed."
+  scrubbedEvents: Int!
+  "Trait values removed, on the erased identifiers and scrubbed from others."
+  traits: Int!
+  "Consent records deleted."
+  consentRecords: Int!
+  "Hashes added to the suppression list."
+  suppressedHashes: Int!
+}
+
+type ErasureReceiptConnection {
+  edges: [ErasureReceiptEdge!]!
+  nodes: [ErasureReceipt!]!
+  pageInfo: PageInfo!
+}
+
+type ErasureReceiptEdge {
+  "Opaque; pass it as ` + "`" + `after` + "`" + `."
+  cursor: String!
+  node: ErasureReceipt!
+}
 `, BuiltIn: false},
 	{Name: "../consent.graphqls", Input: `# The consent ledger (issue 11): per-purpose state, the history, setConsent.
 
@@ -2669,6 +2938,58 @@ func (ec *executionContext) childFields_CreatedApiKey(ctx context.Context, field
 		return ec.fieldContext_CreatedApiKey_secret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreatedApiKey", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureReceipt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ErasureReceipt_id(ctx, field)
+	case "at":
+		return ec.fieldContext_ErasureReceipt_at(ctx, field)
+	case "kind":
+		return ec.fieldContext_ErasureReceipt_kind(ctx, field)
+	case "reason":
+		return ec.fieldContext_ErasureReceipt_reason(ctx, field)
+	case "keyId":
+		return ec.fieldContext_ErasureReceipt_keyId(ctx, field)
+	case "keyName":
+		return ec.fieldContext_ErasureReceipt_keyName(ctx, field)
+	case "identifiers":
+		return ec.fieldContext_ErasureReceipt_identifiers(ctx, field)
+	case "events":
+		return ec.fieldContext_ErasureReceipt_events(ctx, field)
+	case "scrubbedEvents":
+		return ec.fieldContext_ErasureReceipt_scrubbedEvents(ctx, field)
+	case "traits":
+		return ec.fieldContext_ErasureReceipt_traits(ctx, field)
+	case "consentRecords":
+		return ec.fieldContext_ErasureReceipt_consentRecords(ctx, field)
+	case "suppressedHashes":
+		return ec.fieldContext_ErasureReceipt_suppressedHashes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureReceipt", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureReceiptConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ErasureReceiptConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ErasureReceiptConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ErasureReceiptConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureReceiptConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureReceiptEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ErasureReceiptEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ErasureReceiptEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureReceiptEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3221,6 +3542,50 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_forgetIdentifier_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identifier",
+		func(ctx context.Context, v any) (IdentifierInput, error) {
+			return ec.unmarshalNIdentifierInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentifierInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identifier"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_forgetProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_ingest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3342,6 +3707,28 @@ func (ec *executionContext) field_Mutation_unlinkIdentifiers_args(ctx context.Co
 		return nil, err
 	}
 	args["reason"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unsuppress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identifier",
+		func(ctx context.Context, v any) (IdentifierInput, error) {
+			return ec.unmarshalNIdentifierInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentifierInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identifier"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -3592,6 +3979,28 @@ func (ec *executionContext) field_Query_dataExport_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["profileId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_erasureReceipts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -5103,6 +5512,433 @@ func (ec *executionContext) _CreatedApiKey_secret(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_CreatedApiKey_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreatedApiKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureReceipt_id(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ErasureReceipt_at(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ErasureReceipt_kind(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureReceipt_reason(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureReceipt_keyId(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_keyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ErasureReceipt().KeyID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_keyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, true, true, "ID")
+}
+
+func (ec *executionContext) _ErasureReceipt_keyName(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_keyName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ErasureReceipt().KeyName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_keyName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, true, true, "String")
+}
+
+func (ec *executionContext) _ErasureReceipt_identifiers(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_identifiers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifiers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_identifiers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureReceipt_events(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureReceipt_scrubbedEvents(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_scrubbedEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScrubbedEvents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_scrubbedEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureReceipt_traits(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_traits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Traits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_traits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureReceipt_consentRecords(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_consentRecords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsentRecords, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_consentRecords(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureReceipt_suppressedHashes(ctx context.Context, field graphql.CollectedField, obj *privacy.ErasureReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceipt_suppressedHashes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuppressedHashes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceipt_suppressedHashes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceipt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureReceiptConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ErasureReceiptConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceiptConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ErasureReceiptEdge) graphql.Marshaler {
+			return ec.marshalNErasureReceiptEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐErasureReceiptEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceiptConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureReceiptConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureReceiptEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureReceiptConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ErasureReceiptConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceiptConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*privacy.ErasureReceipt) graphql.Marshaler {
+			return ec.marshalNErasureReceipt2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐErasureReceiptᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceiptConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureReceiptConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureReceipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureReceiptConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ErasureReceiptConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceiptConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceiptConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureReceiptConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureReceiptEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ErasureReceiptEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceiptEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceiptEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureReceiptEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureReceiptEdge_node(ctx context.Context, field graphql.CollectedField, obj *ErasureReceiptEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureReceiptEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *privacy.ErasureReceipt) graphql.Marshaler {
+			return ec.marshalNErasureReceipt2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐErasureReceipt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureReceiptEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureReceiptEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureReceipt(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *graph.Event) (ret graphql.Marshaler) {
@@ -7282,6 +8118,192 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_forgetProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_forgetProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ForgetProfile(ctx, fc.Args["id"].(string), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "privacy:write")
+				if err != nil {
+					var zeroVal *privacy.ErasureReceipt
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *privacy.ErasureReceipt
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *privacy.ErasureReceipt) graphql.Marshaler {
+			return ec.marshalOErasureReceipt2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐErasureReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_forgetProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureReceipt(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_forgetProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_forgetIdentifier(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_forgetIdentifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ForgetIdentifier(ctx, fc.Args["identifier"].(IdentifierInput), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "privacy:write")
+				if err != nil {
+					var zeroVal *privacy.ErasureReceipt
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *privacy.ErasureReceipt
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *privacy.ErasureReceipt) graphql.Marshaler {
+			return ec.marshalOErasureReceipt2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐErasureReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_forgetIdentifier(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureReceipt(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_forgetIdentifier_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unsuppress(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unsuppress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Unsuppress(ctx, fc.Args["identifier"].(IdentifierInput), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "privacy:write")
+				if err != nil {
+					var zeroVal *bool
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *bool
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unsuppress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unsuppress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_setConsent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8764,6 +9786,68 @@ func (ec *executionContext) fieldContext_Query_dataExport(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_dataExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_erasureReceipts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_erasureReceipts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ErasureReceipts(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "privacy:read")
+				if err != nil {
+					var zeroVal *ErasureReceiptConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *ErasureReceiptConnection
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ErasureReceiptConnection) graphql.Marshaler {
+			return ec.marshalOErasureReceiptConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐErasureReceiptConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_erasureReceipts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureReceiptConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_erasureReceipts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11285,6 +12369,177 @@ func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var erasureReceiptImplementors = []string{"ErasureReceipt"}
+
+func (ec *executionContext) _ErasureReceipt(ctx context.Context, sel ast.SelectionSet, obj *privacy.ErasureReceipt) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureReceiptImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureReceipt")
+		case "id":
+			out.Values[i] = ec._ErasureReceipt_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._ErasureReceipt_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._ErasureReceipt_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._ErasureReceipt_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "keyId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureReceipt_keyId(ctx, field, obj)
+				})
+		case "keyName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureReceipt_keyName(ctx, field, obj)
+				})
+		case "identifiers":
+			out.Values[i] = ec._ErasureReceipt_identifiers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "events":
+			out.Values[i] = ec._ErasureReceipt_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scrubbedEvents":
+			out.Values[i] = ec._ErasureReceipt_scrubbedEvents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "traits":
+			out.Values[i] = ec._ErasureReceipt_traits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "consentRecords":
+			out.Values[i] = ec._ErasureReceipt_consentRecords(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "suppressedHashes":
+			out.Values[i] = ec._ErasureReceipt_suppressedHashes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureReceiptConnectionImplementors = []string{"ErasureReceiptConnection"}
+
+func (ec *executionContext) _ErasureReceiptConnection(ctx context.Context, sel ast.SelectionSet, obj *ErasureReceiptConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureReceiptConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureReceiptConnection")
+		case "edges":
+			out.Values[i] = ec._ErasureReceiptConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ErasureReceiptConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ErasureReceiptConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureReceiptEdgeImplementors = []string{"ErasureReceiptEdge"}
+
+func (ec *executionContext) _ErasureReceiptEdge(ctx context.Context, sel ast.SelectionSet, obj *ErasureReceiptEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureReceiptEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureReceiptEdge")
+		case "cursor":
+			out.Values[i] = ec._ErasureReceiptEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ErasureReceiptEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var eventImplementors = []string{"Event"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *graph.Event) graphql.Marshaler {
@@ -12052,6 +13307,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "forgetProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_forgetProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "forgetIdentifier":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_forgetIdentifier(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "unsuppress":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unsuppress(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "setConsent":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setConsent(ctx, field)
@@ -12445,6 +13721,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_dataExport(ctx, field)
+				})
+		case "erasureReceipts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_erasureReceipts(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -13162,6 +14444,54 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNErasureReceipt2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐErasureReceiptᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.ErasureReceipt) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNErasureReceipt2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐErasureReceipt(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNErasureReceipt2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐErasureReceipt(ctx context.Context, sel ast.SelectionSet, v *privacy.ErasureReceipt) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ErasureReceipt!")
+		return graphql.Null
+	}
+	return ec._ErasureReceipt(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNErasureReceiptEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐErasureReceiptEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ErasureReceiptEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNErasureReceiptEdge2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐErasureReceiptEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNErasureReceiptEdge2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐErasureReceiptEdge(ctx context.Context, sel ast.SelectionSet, v *ErasureReceiptEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ErasureReceiptEdge!")
+		return graphql.Null
+	}
+	return ec._ErasureReceiptEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEvent2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*graph.Event) graphql.Marshaler {
@@ -13913,6 +15243,20 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOErasureReceipt2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐErasureReceipt(ctx context.Context, sel ast.SelectionSet, v *privacy.ErasureReceipt) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ErasureReceipt(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOErasureReceiptConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐErasureReceiptConnection(ctx context.Context, sel ast.SelectionSet, v *ErasureReceiptConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ErasureReceiptConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOEvent2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐEvent(ctx context.Context, sel ast.SelectionSet, v *graph.Event) graphql.Marshaler {

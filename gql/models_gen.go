@@ -11,6 +11,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 type APIKeyConnection struct {
@@ -89,6 +90,18 @@ type CreatedAPIKey struct {
 	Key *access.Key `json:"key"`
 	// The secret (`cdp_` and 43 characters), shown only in this answer. Send it as `Authorization: Bearer <secret>`, or as a Segment write key.
 	Secret string `json:"secret"`
+}
+
+type ErasureReceiptConnection struct {
+	Edges    []*ErasureReceiptEdge     `json:"edges"`
+	Nodes    []*privacy.ErasureReceipt `json:"nodes"`
+	PageInfo *PageInfo                 `json:"pageInfo"`
+}
+
+type ErasureReceiptEdge struct {
+	// Opaque; pass it as `after`.
+	Cursor string                  `json:"cursor"`
+	Node   *privacy.ErasureReceipt `json:"node"`
 }
 
 type EventConnection struct {

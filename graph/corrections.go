@@ -303,34 +303,17 @@ func lockOne(ctx context.Context, tx Tx, ref IdentifierRef) (Identifier, Profile
 	return id, ps[id.ProfileID], nil
 }
 
-// RemoveIdentifier erases an identifier: the identifier, its links and
-// refusals, and every event that no other identifier carried. Its profile
-// is split if the identifier was bridging parts of it. It returns the
-// profiles that remain of the old one (none when it held nothing else).
+// RemoveIdentifier erases an identifier as ForgetIdentifier does (its
+// links, refusals and the events no other identifier carried go with it,
+// shared events, traits and history are scrubbed of its values, and its
+// profile is split if it was bridging parts of it), as an identity
+// correction: it runs only the hooks ctx carries. It returns the profiles
+// that remain of the old one (none when it held nothing else).
 //
 // Errors: EINVALID, ENOTFOUND.
 func (e *Engine) RemoveIdentifier(ctx context.Context, ref IdentifierRef, reason string) ([]Profile, error) {
-	if err := requireReason(reason); err != nil {
-		return nil, err
-	}
-	n, err := e.NormalizeRef(ref)
-	if err != nil {
-		return nil, err
-	}
-	var out []Profile
-	err = e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		id, p, err := lockOne(ctx, tx, n)
-		if err != nil {
-			return err
-		}
-		w := &Write{At: Clean(e.Now()), DeleteIdentifiers: []string{id.Key}}
-		out, err = e.split(ctx, tx, p, map[string]bool{id.Key: true}, nil, "identifier removed: "+reason, w)
-		if err != nil {
-			return err
-		}
-		return applyAndHook(ctx, tx, w)
-	})
-	return out, err
+	x, err := e.ForgetIdentifier(ctx, ref, reason, nil)
+	return x.Profiles, err
 }
 
 // UnlinkIdentifiers cuts the direct link between two identifiers and records

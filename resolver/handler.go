@@ -24,6 +24,7 @@ import (
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/internal/surrogates"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // Ingester stores events through the collector's path: validation, group
@@ -102,6 +103,13 @@ type Config struct {
 	// OnRevoke, when set, is called with the id of a key revokeApiKey has
 	// just revoked, so that this server's key cache drops it at once.
 	OnRevoke func(keyID string)
+	// Eraser serves forgetProfile, forgetIdentifier and unsuppress. When
+	// nil, one is opened on first use over the engine's store, if that
+	// keeps a suppression list.
+	Eraser *privacy.Eraser
+	// Receipts serves erasureReceipts; when nil, the engine's store, if it
+	// keeps them.
+	Receipts privacy.ReceiptStore
 	// OnCreate, when set, is called once createApiKey has stored a key, so
 	// that a server in open mode enforces keys from the next request on.
 	OnCreate func()
@@ -143,7 +151,8 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	if ing == nil {
 		ing = engineIngester{engine}
 	}
-	res := &Resolver{engine: engine, ingest: ing, cfg: cfg, mask: access.NewMasker(engine.Normalizer().Rules()), keys: cfg.Keys, auditStore: cfg.Keys}
+	res := &Resolver{engine: engine, ingest: ing, cfg: cfg, mask: access.NewMasker(engine.Normalizer().Rules()), keys: cfg.Keys, auditStore: cfg.Keys,
+		corrector: privacy.NewEraser(engine, nil)}
 	if res.auditStore == nil {
 		res.auditStore, _ = engine.Store().(access.Store)
 	}

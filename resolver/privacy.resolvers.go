@@ -9,9 +9,30 @@ import (
 	"context"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/privacy"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
+
+func (r *erasureReceiptResolver) KeyID(ctx context.Context, obj *privacy.ErasureReceipt) (*string, error) {
+	return strPtr(obj.KeyID), nil
+}
+
+func (r *erasureReceiptResolver) KeyName(ctx context.Context, obj *privacy.ErasureReceipt) (*string, error) {
+	return strPtr(obj.KeyName), nil
+}
+
+func (r *mutationResolver) ForgetProfile(ctx context.Context, id string, reason string) (*privacy.ErasureReceipt, error) {
+	return r.forgetProfile(ctx, id, reason)
+}
+
+func (r *mutationResolver) ForgetIdentifier(ctx context.Context, identifier gql.IdentifierInput, reason string) (*privacy.ErasureReceipt, error) {
+	return r.forgetIdentifier(ctx, identifier, reason)
+}
+
+func (r *mutationResolver) Unsuppress(ctx context.Context, identifier gql.IdentifierInput, reason string) (*bool, error) {
+	return r.unsuppress(ctx, identifier, reason)
+}
 
 func (r *queryResolver) DataExport(ctx context.Context, profileID string) (any, error) {
 	e := newEntry(ctx, privacy.ExportAction, "")
@@ -34,3 +55,11 @@ func (r *queryResolver) DataExport(ctx context.Context, profileID string) (any, 
 	}
 	return out, nil
 }
+
+func (r *queryResolver) ErasureReceipts(ctx context.Context, first *int, after *string) (*gql.ErasureReceiptConnection, error) {
+	return r.erasureReceipts(ctx, first, after)
+}
+
+func (r *Resolver) ErasureReceipt() gql.ErasureReceiptResolver { return &erasureReceiptResolver{r} }
+
+type erasureReceiptResolver struct{ *Resolver }

@@ -3,6 +3,7 @@ package resolver
 import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // Resolver is the root of the resolver tree. It holds no request state:
@@ -18,4 +19,9 @@ type Resolver struct {
 	// auditStore receives the audit entries written outside a mutation's
 	// transaction; nil when no store can hold them.
 	auditStore access.Store
+	// corrector serves removeIdentifier: the engine's correction, the
+	// consent records deleted with it, the store file scrubbed.
+	corrector *privacy.Eraser
+	// erasers holds the eraser opened when Config.Eraser is nil.
+	erasers eraserState
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/privacy"
 )
 
 func (r *eventResolver) MessageID(ctx context.Context, obj *graph.Event) (string, error) {
@@ -175,8 +174,7 @@ func (r *mutationResolver) RemoveIdentifier(ctx context.Context, typeArg string,
 	}
 	raw := graph.IdentifierRef{Type: typeArg, Value: value}
 	// The identifier's consent records go with it, in the same transaction.
-	hooked := graph.WithBeforeCommit(graph.WithBeforeCommit(ctx, privacy.ErasedConsentHook()), access.AuditHook(entry))
-	ps, err := r.engine.RemoveIdentifier(hooked, raw, reason)
+	ps, err := r.corrector.RemoveIdentifier(graph.WithBeforeCommit(ctx, access.AuditHook(entry)), raw, reason)
 	if err != nil {
 		r.auditFailure(ctx, entry, err)
 		return nil, identErr(err, identArg{raw: raw, norm: n})

@@ -239,3 +239,10 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// ScrubFreed is Scrub without its figures: privacy.Eraser calls it after
+// every erasure (privacy.Scrubber).
+func (s *Store) ScrubFreed(ctx context.Context) error {
+	_, err := s.Scrub(ctx)
+	return err
+}

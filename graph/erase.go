@@ -1,0 +1,552 @@
+package graph
+
+// Erasure.
+//
+// RemoveIdentifier, ForgetIdentifier and ForgetProfile erase identifiers so
+// that no copy of their values stays in the graph:
+//
+//   - the identifiers go with their links, refusals and BY edges, and every
+//     event that only they carried;
+//   - the events they shared with identifiers that stay are scrubbed: the
+//     erased keys leave them (the BY edges), and so does every property or
+//     trait value equal to an erased value after normalization (Erased);
+//   - a trait value equal to an erased value is removed from the
+//     identifiers that stay and shared an event with an erased one, and,
+//     for one identifier erased, from the rest of its profile;
+//   - history keeps no erased key: a reason naming one is rewritten and its
+//     member digest is dropped (RewriteChanges). ForgetProfile deletes the
+//     profile and every profile that redirects to it, with their history.
+//
+// The erased values are the erased identifiers' values and the values of
+// their personal traits (Rules.PersonalData.Traits). Everything is one
+// write transaction: an erasure commits whole or not at all.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// ErasedText replaces an erased value inside free text (a history reason,
+// a receipt's reason).
+const ErasedText = "[erased]"
+
+// minNeedle is the shortest erased value, in runes, that is also searched
+// for inside longer strings; a shorter one (a user id "42") is only matched
+// whole, or as part of its key ("user_id:42").
+const minNeedle = 5
+
+// Erasure says what an erasure removed. It holds erased keys: the caller
+// may hash them (suppression) but must not keep them.
+type Erasure struct {
+	// Keys are the erased identifiers, sorted.
+	Keys []string
+	// Events counts the events deleted: those carried only by erased
+	// identifiers.
+	Events int
+	// ScrubbedEvents counts the events kept for identifiers that stay,
+	// from which the erased keys and values were removed.
+	ScrubbedEvents int
+	// Traits counts the trait values removed: every trait of an erased
+	// identifier, and every value scrubbed from an identifier that stays.
+	Traits int
+	// Profiles are what remains of the erased identifier's profile
+	// (ForgetIdentifier, RemoveIdentifier); none for ForgetProfile.
+	Profiles []Profile
+	// Erased holds the erased values; ScrubText uses it.
+	Erased *Erased
+}
+
+// ScrubText replaces every erased value found in s by ErasedText.
+func (x *Erasure) ScrubText(s string) string {
+	if x == nil || x.Erased == nil {
+		return s
+	}
+	return x.Erased.ScrubText(s)
+}
+
+// EraseHook runs in an erasure's transaction after its write w is applied,
+// before the hooks ctx carries (WithBeforeCommit) and before the commit,
+// with what the erasure removed. What it writes through tx commits with
+// the erasure; an error rolls the erasure back. Like BeforeCommit it may
+// run more than once and must not keep state between runs; it must not
+// modify w or x.
+type EraseHook func(ctx context.Context, tx Tx, w *Write, x *Erasure) error
+
+// Erased is a set of erased values and the means to find them again in
+// payloads and text: whole values after normalization (the identifier
+// types' own, and a generic one for the rest), and longer values and every
+// erased key inside free text.
+type Erased struct {
+	norm  *Normalizer
+	keys  map[string]bool // erased graph keys
+	types []string        // the erased keys' types
+	canon map[string]bool // canonical forms of every erased value
+	// needles are searched for inside strings, lowercased, longest first.
+	needles []string
+}
+
+// NewErased collects the erased values of idents, identifiers about to be
+// erased: their keys and values, and the values of their personal traits.
+func NewErased(n *Normalizer, idents []Identifier) *Erased {
+	x := &Erased{norm: n, keys: map[string]bool{}, canon: map[string]bool{}}
+	personal := map[string]bool{}
+	for _, t := range n.rules.PersonalData.Traits {
+		personal[t] = true
+	}
+	needles := map[string]bool{}
+	add := func(v string) {
+		c := canonical(v)
+		if c == "" {
+			return
+		}
+		x.canon[c] = true
+		if utf8.RuneCountInString(c) >= minNeedle {
+			needles[c] = true
+		}
+	}
+	for _, id := range idents {
+		x.keys[id.Key] = true
+		if !slices.Contains(x.types, id.Type) {
+			x.types = append(x.types, id.Type)
+		}
+		needles[strings.ToLower(id.Key)] = true
+		add(id.Value)
+		for name, tv := range id.Traits {
+			if !personal[name] {
+				continue
+			}
+			if s, ok := scalarString(tv.Value); ok {
+				add(s)
+			}
+		}
+	}
+	slices.Sort(x.types)
+	x.needles = slices.Collect(maps.Keys(needles))
+	slices.SortFunc(x.needles, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return x
+}
+
+// canonical is the generic normal form values are compared in: Unicode
+// compatibility composition, lowercase, spaces trimmed and runs of spaces
+// folded into one.
+func canonical(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(norm.NFKC.String(s)), unicode.IsSpace), " ")
+}
+
+// scalarString returns a JSON scalar as the text it was sent as, for
+// comparison: strings as they are, numbers in their shortest form.
+func scalarString(v any) (string, bool) {
+	switch t := v.(type) {
+	case string:
+		return t, true
+	case json.Number:
+		return t.String(), true
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64), true
+	case float32:
+		return strconv.FormatFloat(float64(t), 'f', -1, 32), true
+	case int:
+		return strconv.Itoa(t), true
+	case int64:
+		return strconv.FormatInt(t, 10), true
+	case int32:
+		return strconv.FormatInt(int64(t), 10), true
+	case uint64:
+		return strconv.FormatUint(t, 10), true
+	}
+	return "", false
+}
+
+// Empty reports whether nothing is erased.
+func (x *Erased) Empty() bool { return x == nil || len(x.canon) == 0 && len(x.keys) == 0 }
+
+// Match reports whether v, a scalar, equals an erased value: as is after
+// the generic normalization, or as an identifier of an erased type once
+// normalized as that type (so " Ann@Example.COM " matches the erased
+// email ann@example.com, and "(415) 555-0167" the phone +14155550167).
+func (x *Erased) Match(v any) bool {
+	s, ok := scalarString(v)
+	if !ok || x.Empty() {
+		return false
+	}
+	if x.canon[canonical(s)] || x.keys[s] {
+		return true
+	}
+	for _, t := range x.types {
+		if n, why := x.norm.Normalize(IdentifierRef{Type: t, Value: s}); why == "" && x.keys[n.Key()] {
+			return true
+		}
+	}
+	return false
+}
+
+// ScrubText replaces every erased key, and every erased value of at least
+// minNeedle runes, found in s (ignoring case) by ErasedText.
+func (x *Erased) ScrubText(s string) string {
+	if x.Empty() || s == "" {
+		return s
+	}
+	low := strings.ToLower(s)
+	if len(low) != len(s) {
+		// Lowercasing changed byte lengths: offsets in low are not
+		// offsets in s, so the lowered text is scrubbed instead.
+		s = low
+	}
+	for _, n := range x.needles {
+		for {
+			i := strings.Index(low, n)
+			if i < 0 {
+				break
+			}
+			s = s[:i] + ErasedText + s[i+len(n):]
+			low = low[:i] + ErasedText + low[i+len(n):]
+		}
+	}
+	return s
+}
+
+// scrubValue returns v without erased values: a scalar equal to one is
+// dropped (ok false), maps and lists lose such entries and keys, and
+// strings have erased keys and longer values inside them replaced.
+// changed reports whether anything went.
+func (x *Erased) scrubValue(v any) (out any, ok, changed bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		m, ch := x.scrubMap(t)
+		return m, true, ch
+	case []any:
+		var l []any
+		ch := false
+		for _, e := range t {
+			o, keep, c := x.scrubValue(e)
+			ch = ch || c || !keep
+			if keep {
+				l = append(l, o)
+			}
+		}
+		if !ch {
+			return t, true, false
+		}
+		if l == nil {
+			l = []any{}
+		}
+		return l, true, true
+	}
+	if x.Match(v) {
+		return nil, false, true
+	}
+	if s, isStr := v.(string); isStr {
+		if r := x.ScrubText(s); r != s {
+			return r, true, true
+		}
+	}
+	return v, true, false
+}
+
+// scrubMap returns m without erased values (see scrubValue), and whether
+// anything went. m itself is not modified.
+func (x *Erased) scrubMap(m map[string]any) (map[string]any, bool) {
+	if len(m) == 0 {
+		return m, false
+	}
+	var out map[string]any
+	for k, v := range m {
+		o, keep, ch := x.scrubValue(v)
+		if keep && x.Match(k) {
+			keep, ch = false, true
+		}
+		if !ch {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(m)
+		}
+		if keep {
+			out[k] = o
+		} else {
+			delete(out, k)
+		}
+	}
+	if out == nil {
+		return m, false
+	}
+	return out, true
+}
+
+// scrubTraits returns the traits of an identifier that stays without those
+// whose value is erased, and how many went.
+func (x *Erased) scrubTraits(ts map[string]TraitValue) (map[string]TraitValue, int) {
+	n := 0
+	var out map[string]TraitValue
+	for name, tv := range ts {
+		o, keep, ch := x.scrubValue(tv.Value)
+		if !ch {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(ts)
+		}
+		n++
+		if keep {
+			out[name] = TraitValue{Value: o, Source: tv.Source, At: tv.At}
+		} else {
+			delete(out, name)
+		}
+	}
+	if out == nil {
+		return ts, 0
+	}
+	return out, n
+}
+
+// scrubChange returns c without erased keys and values in its reason and
+// without the member digests of erased keys, and whether anything went.
+func (x *Erased) scrubChange(c ProfileChange, digests map[string]bool) (ProfileChange, bool) {
+	out := c
+	out.Reason = x.ScrubText(c.Reason)
+	out.Members = slices.DeleteFunc(slices.Clone(c.Members), func(d string) bool { return digests[d] })
+	return out, out.Reason != c.Reason || len(out.Members) != len(c.Members)
+}
+
+// ForgetProfile erases a whole person: every identifier of the profile id
+// resolves to (an id merged away answers for its survivor), everything only
+// they carried, and the profile with every profile that redirects to it.
+// Shared events, other identifiers' traits and history are scrubbed (see
+// the package's erasure notes). hook, when not nil, runs in the
+// transaction (EraseHook).
+//
+// Errors: EINVALID (an empty reason), ENOTFOUND.
+func (e *Engine) ForgetProfile(ctx context.Context, id, reason string, hook EraseHook) (Erasure, error) {
+	if err := requireReason(reason); err != nil {
+		return Erasure{}, err
+	}
+	var out Erasure
+	err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		out = Erasure{}
+		live, err := resolveProfiles(ctx, tx, []string{id})
+		if err != nil {
+			return err
+		}
+		p, ok := live[id]
+		if !ok {
+			return Errorf(ENOTFOUND, "profile %q not found", id)
+		}
+		ps, err := tx.LockProfiles(ctx, []string{p.ID})
+		if err != nil {
+			return err
+		}
+		if p, ok = ps[p.ID]; !ok || !p.Live() {
+			return Errorf(ECONFLICT, "profile %q changed while erasing; try again", id)
+		}
+		ms, err := tx.Members(ctx, []string{p.ID})
+		if err != nil {
+			return err
+		}
+		cands, err := mergedInto(ctx, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		w := &Write{At: Clean(e.Now())}
+		history := []string{p.ID}
+		w.DeleteProfiles = append(w.DeleteProfiles, p.ID)
+		for _, c := range cands {
+			w.DeleteProfiles = append(w.DeleteProfiles, c.profile.ID)
+			history = append(history, c.profile.ID)
+		}
+		if err := e.erase(ctx, tx, ms[p.ID], nil, history, w, &out); err != nil {
+			return err
+		}
+		return e.applyErasure(ctx, tx, w, &out, hook)
+	})
+	if err != nil {
+		return Erasure{}, err
+	}
+	return out, nil
+}
+
+// ForgetIdentifier erases one identifier and what only it carried, and
+// splits its profile when it was a bridge, as RemoveIdentifier does. Shared
+// events, other identifiers' traits and history are scrubbed (see the
+// package's erasure notes). hook, when not nil, runs in the transaction.
+//
+// Errors: EINVALID, ENOTFOUND.
+func (e *Engine) ForgetIdentifier(ctx context.Context, ref IdentifierRef, reason string, hook EraseHook) (Erasure, error) {
+	if err := requireReason(reason); err != nil {
+		return Erasure{}, err
+	}
+	n, err := e.NormalizeRef(ref)
+	if err != nil {
+		return Erasure{}, err
+	}
+	var out Erasure
+	err = e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		out = Erasure{}
+		id, p, err := lockOne(ctx, tx, n)
+		if err != nil {
+			return err
+		}
+		ms, err := tx.Members(ctx, []string{p.ID})
+		if err != nil {
+			return err
+		}
+		var rest []string
+		for _, m := range ms[p.ID] {
+			if m.Key != id.Key {
+				rest = append(rest, m.Key)
+			}
+		}
+		w := &Write{At: Clean(e.Now())}
+		if err := e.erase(ctx, tx, []Identifier{id}, rest, []string{p.ID}, w, &out); err != nil {
+			return err
+		}
+		if out.Profiles, err = e.split(ctx, tx, p, map[string]bool{id.Key: true}, nil, "identifier removed: "+out.ScrubText(reason), w); err != nil {
+			return err
+		}
+		return e.applyErasure(ctx, tx, w, &out, hook)
+	})
+	if err != nil {
+		return Erasure{}, err
+	}
+	return out, nil
+}
+
+// applyErasure applies w, then runs hook and the hooks ctx carries.
+func (e *Engine) applyErasure(ctx context.Context, tx Tx, w *Write, x *Erasure, hook EraseHook) error {
+	if err := tx.Apply(ctx, w); err != nil {
+		return err
+	}
+	if hook != nil {
+		if err := hook(ctx, tx, w, x); err != nil {
+			return err
+		}
+	}
+	if fn, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok && fn != nil {
+		return fn(ctx, tx, w)
+	}
+	return nil
+}
+
+// erase adds to w the erasure of idents (locked, or in a locked profile):
+// their deletion, the events they carried alone (deleted with them by the
+// store), the scrubbing of the events they shared, of the traits of the
+// identifiers that shared them and of also (keys of identifiers that stay
+// whose traits are scrubbed in any case), and of the history of the
+// profiles named by history. It fills x's counts.
+func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []string, history []string, w *Write, x *Erasure) error {
+	x.Erased = NewErased(e.norm, idents)
+	erased := map[string]bool{}
+	digests := map[string]bool{}
+	for _, id := range idents {
+		erased[id.Key] = true
+		digests[MemberDigest(id.Key)] = true
+		x.Keys = append(x.Keys, id.Key)
+		x.Traits += len(id.Traits)
+	}
+	slices.Sort(x.Keys)
+	w.DeleteIdentifiers = append(w.DeleteIdentifiers, x.Keys...)
+
+	evs, err := tx.EventsBy(ctx, x.Keys)
+	if err != nil {
+		return err
+	}
+	others := map[string]bool{}
+	for _, k := range also {
+		others[k] = true
+	}
+	for _, ev := range evs {
+		shared := false
+		for _, k := range ev.Keys {
+			if !erased[k] {
+				shared = true
+				others[k] = true
+			}
+		}
+		if !shared {
+			x.Events++
+			continue
+		}
+		x.ScrubbedEvents++
+		props, ch1 := x.Erased.scrubMap(ev.Properties)
+		traits, ch2 := x.Erased.scrubMap(ev.Traits)
+		if ch1 || ch2 {
+			w.ScrubEvents = append(w.ScrubEvents, EventPayload{ID: ev.ID, Properties: props, Traits: traits})
+		}
+	}
+
+	// The traits of the identifiers that stay, locked so that no
+	// concurrent write is lost when they are written back.
+	if len(others) > 0 {
+		seen := make([]IdentifierSeen, 0, len(others))
+		for _, k := range slices.Sorted(maps.Keys(others)) {
+			r := SplitKey(k)
+			seen = append(seen, IdentifierSeen{Key: k, Type: r.Type, Value: r.Value})
+		}
+		locked, err := tx.LockIdentifiers(ctx, seen, false)
+		if err != nil {
+			return err
+		}
+		for _, s := range seen {
+			id, ok := locked[s.Key]
+			if !ok {
+				continue
+			}
+			ts, n := x.Erased.scrubTraits(id.Traits)
+			if n > 0 {
+				x.Traits += n
+				w.Traits = append(w.Traits, TraitUpdate{Key: s.Key, Traits: ts})
+			}
+		}
+	}
+
+	// History: the profiles erased or split, and those of the identifiers
+	// that shared events.
+	if len(others) > 0 {
+		ids, err := tx.Identifiers(ctx, slices.Sorted(maps.Keys(others)))
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if id.ProfileID != "" && !slices.Contains(history, id.ProfileID) {
+				history = append(history, id.ProfileID)
+			}
+		}
+	}
+	slices.Sort(history)
+	cs, err := tx.Changes(ctx, history)
+	if err != nil {
+		return err
+	}
+	deleted := map[string]bool{}
+	for _, id := range w.DeleteProfiles {
+		deleted[id] = true
+	}
+	done := map[string]bool{}
+	for _, c := range cs {
+		if deleted[c.From] || deleted[c.Into] {
+			continue // deleted with its profile
+		}
+		k := fmt.Sprintf("%s\x00%s\x00%s\x00%d", c.Kind, c.From, c.Into, c.At.UnixMicro())
+		if done[k] {
+			continue
+		}
+		done[k] = true
+		if nc, ch := x.Erased.scrubChange(c, digests); ch {
+			w.RewriteChanges = append(w.RewriteChanges, nc)
+		}
+	}
+	return nil
+}

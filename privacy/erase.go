@@ -1,0 +1,176 @@
+package privacy
+
+// Erasure (GDPR Article 17).
+//
+// Eraser puts together what erasing a person takes: the engine's erasure
+// (graph.Engine.ForgetProfile and ForgetIdentifier remove the identifiers
+// and everything only they carried, and scrub what they shared), the
+// deletion of their consent records, their suppression (so that re-sent
+// messages do not bring them back) and a receipt, all in the erasure's one
+// transaction; then, on a store whose file keeps freed bytes (the embedded
+// store), the zeroing of every freed page, so that the erased values are
+// gone from the file when the call returns.
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Scrubber is implemented by a store whose file keeps the bytes of deleted
+// data until they are overwritten: Scrub overwrites them.
+type Scrubber interface {
+	ScrubFreed(ctx context.Context) error
+}
+
+// Requester names the API key that asked for an erasure, for its receipt;
+// both empty in open mode.
+type Requester struct {
+	KeyID   string
+	KeyName string
+}
+
+// Eraser erases people. It is safe for concurrent use.
+type Eraser struct {
+	engine *graph.Engine
+	list   *SuppressionList
+	scrub  Scrubber // nil when the store needs none
+}
+
+// NewEraser returns the Eraser of engine's store, whose suppression list is
+// list.
+func NewEraser(engine *graph.Engine, list *SuppressionList) *Eraser {
+	x := &Eraser{engine: engine, list: list}
+	if s, ok := engine.Store().(Scrubber); ok {
+		x.scrub = s
+	}
+	return x
+}
+
+// List is the eraser's suppression list.
+func (x *Eraser) List() *SuppressionList { return x.list }
+
+// ForgetProfile erases the person of profile id (an id merged away answers
+// for its survivor) and returns the receipt. extra, when not nil, runs in
+// the erasure's transaction after the receipt is stored (an audit entry,
+// say).
+//
+// Errors: EINVALID (an empty reason), ENOTFOUND, the store's; after a
+// commit, an error from zeroing the freed pages, with the receipt.
+func (x *Eraser) ForgetProfile(ctx context.Context, id, reason string, by Requester, extra graph.EraseHook) (ErasureReceipt, error) {
+	var r ErasureReceipt
+	_, err := x.engine.ForgetProfile(ctx, id, reason, x.hook(ErasureProfile, reason, by, &r, extra))
+	if err != nil {
+		return ErasureReceipt{}, err
+	}
+	return r, x.scrubFile(ctx, r.ID)
+}
+
+// ForgetIdentifier erases one identifier and what only it carried, and
+// returns the receipt and the profiles that remain of its profile.
+//
+// Errors: as ForgetProfile, and EINVALID for an identifier that does not
+// normalize.
+func (x *Eraser) ForgetIdentifier(ctx context.Context, ref graph.IdentifierRef, reason string, by Requester, extra graph.EraseHook) (ErasureReceipt, []graph.Profile, error) {
+	var r ErasureReceipt
+	e, err := x.engine.ForgetIdentifier(ctx, ref, reason, x.hook(ErasureIdentifier, reason, by, &r, extra))
+	if err != nil {
+		return ErasureReceipt{}, nil, err
+	}
+	return r, e.Profiles, x.scrubFile(ctx, r.ID)
+}
+
+// RemoveIdentifier is the identity correction: the engine's
+// RemoveIdentifier (which scrubs like an erasure) with the identifier's
+// consent records deleted in its transaction, and the freed pages zeroed,
+// but no suppression and no receipt. The hooks ctx carries run in its
+// transaction.
+//
+// Errors: as graph.Engine.RemoveIdentifier.
+func (x *Eraser) RemoveIdentifier(ctx context.Context, ref graph.IdentifierRef, reason string) ([]graph.Profile, error) {
+	ps, err := x.engine.RemoveIdentifier(graph.WithBeforeCommit(ctx, ErasedConsentHook()), ref, reason)
+	if err != nil {
+		return nil, err
+	}
+	return ps, x.scrubFile(ctx, "")
+}
+
+// Unsuppress lifts the suppression of an identifier, for a person who
+// comes back, and reports whether it was suppressed.
+//
+// Errors: EINVALID (an empty reason, an identifier that does not
+// normalize), the store's.
+func (x *Eraser) Unsuppress(ctx context.Context, ref graph.IdentifierRef, reason string) (bool, error) {
+	if strings.TrimSpace(reason) == "" {
+		return false, graph.Errorf(graph.EINVALID, "reason must not be empty")
+	}
+	n, err := x.engine.NormalizeRef(ref)
+	if err != nil {
+		return false, err
+	}
+	return x.list.UnsuppressKey(ctx, n.Key())
+}
+
+// hook is the graph.EraseHook of one erasure: it deletes the erased
+// identifiers' consent records, suppresses them, stores the receipt (into
+// *out) and runs extra.
+func (x *Eraser) hook(kind, reason string, by Requester, out *ErasureReceipt, extra graph.EraseHook) graph.EraseHook {
+	id := NewReceiptID()
+	return func(ctx context.Context, tx graph.Tx, w *graph.Write, e *graph.Erasure) error {
+		*out = ErasureReceipt{} // a run may follow a failed one
+		if x.list == nil {
+			return graph.Errorf(graph.EUNAVAILABLE, "erasure needs the suppression list, which this server has not opened")
+		}
+		consent, err := DeleteConsentInTx(ctx, tx, e.Keys)
+		if err != nil {
+			return err
+		}
+		entries, _ := x.list.Entries(e.Keys, w.At, "erasure "+id)
+		if err := SuppressInTx(ctx, tx, entries); err != nil {
+			return err
+		}
+		r := ErasureReceipt{
+			ID: id, At: w.At, Kind: kind, Reason: clipUTF8(e.ScrubText(strings.TrimSpace(reason)), MaxReceiptReasonLen),
+			KeyID: clipUTF8(by.KeyID, 200), KeyName: clipUTF8(by.KeyName, 200),
+			Identifiers: len(e.Keys), Events: e.Events, ScrubbedEvents: e.ScrubbedEvents, Traits: e.Traits,
+			ConsentRecords: consent, SuppressedHashes: len(entries),
+		}
+		if err := PutReceiptInTx(ctx, tx, r); err != nil {
+			return err
+		}
+		if extra != nil {
+			if err := extra(ctx, tx, w, e); err != nil {
+				return err
+			}
+		}
+		*out = r
+		return nil
+	}
+}
+
+// scrubFile zeroes the store file's freed pages, when the store keeps them.
+func (x *Eraser) scrubFile(ctx context.Context, receipt string) error {
+	if x.scrub == nil {
+		return nil
+	}
+	if err := x.scrub.ScrubFreed(ctx); err != nil {
+		if receipt != "" {
+			return graph.Errorf(graph.EUNAVAILABLE, "erasure %s committed, but zeroing the store file's freed pages failed (%v); the next erasure zeroes them", receipt, err)
+		}
+		return graph.Errorf(graph.EUNAVAILABLE, "the correction committed, but zeroing the store file's freed pages failed (%v); the next erasure zeroes them", err)
+	}
+	return nil
+}
+
+// clipUTF8 cuts s to at most n bytes without splitting a rune.
+func clipUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
