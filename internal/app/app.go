@@ -176,6 +176,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	cc.Logger, cc.Registerer = cfg.Logger, reg
 	cc.Keys = guard
+	// Erased people stay erased: the collector drops messages carrying an
+	// identifier on the suppression list, which erasures add to.
+	ss, ok := cfg.Store.(privacy.SuppressionStore)
+	if !ok {
+		return nil, fmt.Errorf("app: the store %T keeps no suppression list (it does not implement privacy.SuppressionStore)", cfg.Store)
+	}
+	list, err := privacy.OpenSuppressionList(ctx, ss)
+	if err != nil {
+		return nil, fmt.Errorf("open the suppression list: %w", err)
+	}
+	if cc.Suppression == nil {
+		cc.Suppression = list
+	}
 	coll := ingest.New(engine, cc)
 	gc := cfg.GraphQL
 	gc.Logger = cfg.Logger
@@ -187,6 +200,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	// written in the background, in batches.
 	auditW := resolver.NewAuditWriter(keys, cfg.Logger)
 	gc.Keys, gc.Audit, gc.OnRevoke, gc.OnCreate = keys, auditW, guard.Invalidate, guard.KeyCreated
+	gc.Eraser = privacy.NewEraser(engine, list)
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
