@@ -246,3 +246,6 @@ func (s *Store) ScrubFreed(ctx context.Context) error {
 	_, err := s.Scrub(ctx)
 	return err
 }
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.db.Path() }

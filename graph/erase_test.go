@@ -1,0 +1,120 @@
+package graph
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func annErased() *Erased {
+	n := NewNormalizer(DefaultRules())
+	return NewErased(n, []Identifier{
+		{Key: "email:ann@example.com", Type: "email", Value: "ann@example.com"},
+		{Key: "phone:+14155550167", Type: "phone", Value: "+14155550167"},
+		{Key: "user_id:ann-42", Type: "user_id", Value: "ann-42", Traits: map[string]TraitValue{
+			"name": {Value: "Annabel  Quist"}, "plan": {Value: "gold"}, "age": {Value: json.Number("42")},
+		}},
+		{Key: "user_id:7", Type: "user_id", Value: "7"},
+	})
+}
+
+func TestErasedMatch(t *testing.T) {
+	x := annErased()
+	for _, c := range []struct {
+		v    any
+		want bool
+	}{
+		{" Ann@Example.COM ", true},       // generic normal form
+		{"ANN@EXAMPLE.COM", true},         // email normalization
+		{"(415) 555-0167", true},          // phone normalization
+		{json.Number("4155550167"), true}, // a number sent for a phone
+		{"ANN-42", true},                  // user ids compared case-insensitively
+		{"annabel quist", true},           // a personal trait, spaces folded
+		{"Annabel\u00a0Quist", true},      // NFKC folds the no-break space
+		{"7", true},                       // a short id matches whole
+		{7.0, true},                       // and as a number
+		{"gold", false},                   // not a personal trait
+		{json.Number("42"), false},        // age is not personal either
+		{"ann", false},
+		{"ann@example.org", false},
+		{"+14155550168", false},
+		{true, false},
+		{nil, false},
+	} {
+		if got := x.Match(c.v); got != c.want {
+			t.Errorf("Match(%#v) = %v, want %v", c.v, got, c.want)
+		}
+	}
+	var none *Erased
+	if none.Match("ann@example.com") {
+		t.Error("a nil Erased matched")
+	}
+}
+
+func TestErasedScrubText(t *testing.T) {
+	x := annErased()
+	for in, want := range map[string]string{
+		"event web/m1 linked user_id:ann-42 and email:ann@example.com": "event web/m1 linked [erased] and [erased]",
+		"Request from ANN@EXAMPLE.COM, ticket 7":                       "Request from [erased], ticket 7",
+		"unlinked user_id:7 and phone:+14155550167: mistake":           "unlinked [erased] and [erased]: mistake",
+		"call ann-42 about order 7":                                    "call [erased] about order 7",
+		"nothing here":                                                 "nothing here",
+		"Straße ANN@EXAMPLE.COM":                                       "Straße [erased]",
+		// Lowercasing İ changes its length: the lowered text is scrubbed.
+		"İstanbul ANN@EXAMPLE.COM": "i\u0307stanbul [erased]",
+	} {
+		if got := x.ScrubText(in); got != want {
+			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestErasedScrubMap(t *testing.T) {
+	x := annErased()
+	in := map[string]any{
+		"email":   " Ann@Example.com",
+		"plan":    "gold",
+		"contact": map[string]any{"phone": "415-555-0167", "city": "Lyon", "tags": []any{"a", "ann-42", json.Number("1")}},
+		"message": "write to ann@example.com today",
+		"list":    []any{"annabel quist"},
+		"n":       json.Number("1.50"),
+		"ann-42":  "key is an erased value",
+	}
+	got, changed := x.scrubMap(in)
+	want := map[string]any{
+		"plan":    "gold",
+		"contact": map[string]any{"city": "Lyon", "tags": []any{"a", json.Number("1")}},
+		"message": "write to [erased] today",
+		"list":    []any{},
+		"n":       json.Number("1.50"),
+	}
+	if !changed || !reflect.DeepEqual(got, want) {
+		t.Errorf("scrubMap = %#v (changed %v)\nwant %#v", got, changed, want)
+	}
+	if in["email"] != " Ann@Example.com" || len(in) != 7 {
+		t.Error("scrubMap modified its input")
+	}
+	clean := map[string]any{"plan": "gold", "n": json.Number("3")}
+	if got, changed := x.scrubMap(clean); changed || !reflect.DeepEqual(got, clean) {
+		t.Errorf("scrubMap of a map with nothing erased = %v, changed %v", got, changed)
+	}
+}
+
+func TestErasedScrubTraitsAndChanges(t *testing.T) {
+	x := annErased()
+	ts := map[string]TraitValue{"email": {Value: "ann@example.com", Source: "crm"}, "plan": {Value: "gold", Source: "crm"}}
+	got, n := x.scrubTraits(ts)
+	if n != 1 || !reflect.DeepEqual(got, map[string]TraitValue{"plan": {Value: "gold", Source: "crm"}}) {
+		t.Errorf("scrubTraits = %v, %d; want plan only, 1", got, n)
+	}
+	c := ProfileChange{Kind: ChangeMerge, From: "p_a", Into: "p_b", Reason: "event m linked user_id:ann-42 and anonymous_id:x",
+		Members: []string{MemberDigest("user_id:ann-42"), MemberDigest("anonymous_id:x")}}
+	digests := map[string]bool{MemberDigest("user_id:ann-42"): true}
+	nc, ch := x.scrubChange(c, digests)
+	if !ch || nc.Reason != "event m linked [erased] and anonymous_id:x" || !reflect.DeepEqual(nc.Members, []string{MemberDigest("anonymous_id:x")}) {
+		t.Errorf("scrubChange = %+v, %v", nc, ch)
+	}
+	if len(c.Members) != 2 {
+		t.Error("scrubChange modified its input")
+	}
+}
