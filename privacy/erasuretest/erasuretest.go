@@ -1,9 +1,9 @@
 // Package erasuretest is the conformance suite of erasure: the engine's
 // ForgetProfile and ForgetIdentifier with privacy.Eraser (consent records,
 // suppression, receipts) on a real store. Every store runs it (graph/embedded
-// and graph/neo4jstore), each with a raw scan of its own: the bytes of the
-// database file for the embedded store, every property of every node and
-// relationship for Neo4j. Expectations are worked out by hand from the
+// and graph/neo4jstore), with a raw scan of the store (storetest.Scan): the
+// bytes of the database file for the embedded store, every property of
+// every node and relationship for Neo4j. Expectations are worked out by hand from the
 // events the tests send, never read back from what the store wrote.
 package erasuretest
 
@@ -29,11 +29,6 @@ var (
 	wantCode = storetest.WantCode
 )
 
-// Scan returns everything the store holds as text, for the search of
-// erased values: the database file's bytes, or every property of every
-// node and relationship.
-type Scan func(t *testing.T, s graph.Store) string
-
 // Store is what the suite needs of a store.
 type Store interface {
 	graph.Store
@@ -43,7 +38,8 @@ type Store interface {
 }
 
 // Run runs the suite; open returns a fresh, empty store for one test.
-func Run(t *testing.T, open func(t *testing.T) graph.Store, scan Scan) {
+func Run(t *testing.T, open func(t *testing.T) graph.Store) {
+	scan := func(t *testing.T, s graph.Store) string { return storetest.Scan(t, s) }
 	get := storetest.As[Store](open)
 	t.Run("ForgetProfileLeavesNoTrace", func(t *testing.T) { testForgetProfile(t, get(t), scan) })
 	t.Run("ForgetIdentifierSplitsAndScrubs", func(t *testing.T) { testForgetIdentifier(t, get(t), scan) })
@@ -179,7 +175,7 @@ func (p people) annKeys() []string {
 	return []string{"anonymous_id:" + p.annAnon, "anonymous_id:" + p.annTablet, "email:" + p.annEmail, "phone:" + p.annPhone, "user_id:" + p.annUser}
 }
 
-func testForgetProfile(t *testing.T, s Store, scan Scan) {
+func testForgetProfile(t *testing.T, s Store, scan func(*testing.T, graph.Store) string) {
 	ctx := context.Background()
 	e, x := newEraser(t, s)
 	p := newPeople(t)
@@ -366,7 +362,7 @@ func checkBridgeScrubbed(t *testing.T, e *graph.Engine, s Store, ps []graph.Prof
 	}
 }
 
-func testForgetIdentifier(t *testing.T, s Store, scan Scan) {
+func testForgetIdentifier(t *testing.T, s Store, scan func(*testing.T, graph.Store) string) {
 	ctx := context.Background()
 	e, x := newEraser(t, s)
 	u, em, a, name := bridge(t, e, s)
