@@ -123,6 +123,11 @@ func (t *timedRead) Events(ctx context.Context, ids []string) (map[string]graph.
 	return t.rt.Events(ctx, ids)
 }
 
+func (t *timedRead) EventsBy(ctx context.Context, keys []string) ([]graph.Event, error) {
+	defer t.s.add("EventsBy", time.Now())
+	return t.rt.EventsBy(ctx, keys)
+}
+
 func (t *timedRead) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.Profile, error) {
 	defer t.s.add("ProfilesPage", time.Now())
 	return t.rt.ProfilesPage(ctx, q)

@@ -395,6 +395,39 @@ func (t *tx) Events(ctx context.Context, ids []string) (map[string]graph.Event, 
 	return out, nil
 }
 
+// EventsBy implements graph.ReadTx: the ids under each key's BY entries,
+// then the events, in id order. Each event record holds all its Keys.
+func (t *tx) EventsBy(ctx context.Context, keys []string) ([]graph.Event, error) {
+	seen := map[string]bool{}
+	var ids []string
+	c := t.idents.Cursor()
+	for _, k := range uniqueSorted(keys) {
+		_ = scanPrefix(c, byPrefix(k), func(rest []byte) error {
+			if len(rest) < timeLen {
+				return nil
+			}
+			if id := string(rest[timeLen:]); !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+			return nil
+		})
+	}
+	slices.Sort(ids)
+	out := make([]graph.Event, 0, len(ids))
+	for _, id := range ids {
+		ev, ok, err := t.event(id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("event %q is indexed but not stored", id)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
 func (t *tx) event(id string) (graph.Event, bool, error) {
 	v := t.events.Get([]byte(id))
 	if v == nil {

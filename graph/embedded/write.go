@@ -110,7 +110,8 @@ func (t *tx) LockProfiles(ctx context.Context, ids []string) (map[string]graph.P
 func (t *tx) Apply(ctx context.Context, w *graph.Write) error {
 	steps := []func(*graph.Write) error{
 		t.putProfiles, t.deleteIdentifiers, t.assign, t.putLinks, t.deleteLinks,
-		t.deleteRejected, t.putRejected, t.putEvents, t.putTraits, t.putChanges, t.deleteProfiles,
+		t.deleteRejected, t.putRejected, t.putEvents, t.scrubEvents, t.putTraits, t.putChanges,
+		t.rewriteChanges, t.deleteProfiles,
 	}
 	for _, step := range steps {
 		if err := step(w); err != nil {
@@ -419,6 +420,38 @@ func (t *tx) putEvents(w *graph.Write) error {
 	return nil
 }
 
+// scrubEvents replaces the properties and traits of stored events; the
+// other fields keep their exact bytes, Keys included. An event not stored
+// is skipped.
+func (t *tx) scrubEvents(w *graph.Write) error {
+	for _, p := range w.ScrubEvents {
+		id := []byte(p.ID)
+		v := t.events.Get(id)
+		if v == nil {
+			continue
+		}
+		r, err := parseEvent(p.ID, v)
+		if err != nil {
+			return err
+		}
+		r.props, r.traits = nil, nil
+		if len(p.Properties) > 0 {
+			if r.props, err = json.Marshal(p.Properties); err != nil {
+				return fmt.Errorf("encode properties of event %q: %w", p.ID, err)
+			}
+		}
+		if len(p.Traits) > 0 {
+			if r.traits, err = json.Marshal(p.Traits); err != nil {
+				return fmt.Errorf("encode traits of event %q: %w", p.ID, err)
+			}
+		}
+		if err := t.events.Put(id, r.encode()); err != nil {
+			return fmt.Errorf("put event %q: %w", p.ID, err)
+		}
+	}
+	return nil
+}
+
 func (t *tx) putTraits(w *graph.Write) error {
 	for _, u := range w.Traits {
 		if len(u.Traits) == 0 {
@@ -467,6 +500,49 @@ func (t *tx) putChanges(w *graph.Write) error {
 
 func changeIdxKey(profileID string, ch graph.ProfileChange, seq uint64) []byte {
 	return append(appendTime(part(profileID), ch.At), u64(seq)...)
+}
+
+// rewriteChanges replaces the Reason and Members of every stored history
+// entry that matches one of w.RewriteChanges by Kind, From, Into and At.
+// The entries are found under From in the index, at their time; their
+// index entries stay, as neither profile nor time changes.
+func (t *tx) rewriteChanges(w *graph.Write) error {
+	for _, rc := range w.RewriteChanges {
+		switch rc.Kind {
+		case graph.ChangeMerge, graph.ChangeSplit:
+		default:
+			return fmt.Errorf("rewrite history: unknown change kind %q", rc.Kind)
+		}
+		var seqs [][]byte
+		_ = scanPrefix(t.changeIdx.Cursor(), appendTime(part(rc.From), rc.At), func(rest []byte) error {
+			if len(rest) == 8 {
+				seqs = append(seqs, append([]byte(nil), rest...))
+			}
+			return nil
+		})
+		for _, seq := range seqs {
+			v := t.changes.Get(seq)
+			if v == nil {
+				return fmt.Errorf("history entry %d is indexed but not stored", decodeU64(seq))
+			}
+			var ch graph.ProfileChange
+			if err := json.Unmarshal(v, &ch); err != nil {
+				return fmt.Errorf("decode history entry %d: %w", decodeU64(seq), err)
+			}
+			if ch.Kind != rc.Kind || ch.From != rc.From || ch.Into != rc.Into || !ch.At.Equal(rc.At) {
+				continue
+			}
+			ch.Reason, ch.Members = rc.Reason, rc.Members
+			nv, err := json.Marshal(ch)
+			if err != nil {
+				return fmt.Errorf("encode history entry: %w", err)
+			}
+			if err := t.changes.Put(seq, nv); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // deleteProfiles removes each profile, live or merged, and every history

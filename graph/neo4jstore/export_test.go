@@ -28,6 +28,7 @@ func HotQueries() []PlannedQuery {
 		{"LinksBetween", qLinksBetween, map[string]any{"pairs": []any{[]any{"email:a@example.com", "user_id:a"}}}},
 		{"Rejected", qRejected, map[string]any{"keys": keys}},
 		{"Events", qEvents, map[string]any{"ids": ids}},
+		{"EventsBy", qEventsBy, map[string]any{"keys": keys}},
 		{"Journeys", qJourneys, map[string]any{"ids": ids, "types": []any{}, "channels": []any{},
 			"from": nil, "to": nil, "afterTs": nil, "afterID": nil, "limit": int64(10)}},
 		{"Changes", qChanges, map[string]any{"ids": ids}},
@@ -47,8 +48,10 @@ func HotQueries() []PlannedQuery {
 			"events": []any{map[string]any{"id": "m1", "keys": keys, "props": map[string]any{
 				"type": "track", "name": nil, "channel": nil, "source": nil, "timestamp": nil, "receivedAt": nil,
 				"properties": nil, "traits": nil, "claim": nil}}},
+			"scrubEvents":    []any{map[string]any{"id": "m1", "properties": "{}", "traits": nil}},
 			"traits":         []any{map[string]any{"key": "user_id:a", "traits": "{}"}},
 			"changes":        []any{map[string]any{"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r", "members": []any{"user_id:a"}}},
+			"rewriteChanges": []any{map[string]any{"a": "p_a", "b": "p_b", "rel": "MERGED_INTO", "at": nil, "reason": "r2", "members": []any{}}},
 			"deleteProfiles": ids,
 		}},
 		{"PutConsent", qPutConsent, map[string]any{"rows": []any{map[string]any{

@@ -295,6 +295,13 @@ var applySteps = []struct {
   UNWIND row.keys AS k
   MATCH (i:{{Identifier}} { {{key}}: k })
   CREATE (e)-[:{{BY}}]->(i)`, (*tx).eventRows},
+	// A payload replaced in place; a null (empty map) removes the
+	// property. An event not stored, or only claimed, is skipped.
+	{"event scrubs", "scrubEvents", `
+  UNWIND $scrubEvents AS row
+  MATCH (e:{{Event}} { {{id}}: row.id })
+  WHERE e.{{claim}} IS NULL
+  SET e.{{properties}} = row.properties, e.{{traits}} = row.traits`, (*tx).scrubEventRows},
 	// The traits as the engine merged them.
 	{"traits", "traits", `
   UNWIND $traits AS row
@@ -308,6 +315,14 @@ var applySteps = []struct {
     CREATE (f)-[:{{MERGED_INTO}} { {{at}}: row.at, {{reason}}: row.reason, {{members}}: row.members }]->(t))
   FOREACH (_ IN CASE WHEN row.split THEN [1] ELSE [] END |
     CREATE (t)-[:{{SPLIT_FROM}} { {{at}}: row.at, {{reason}}: row.reason }]->(f))`, (*tx).changeRows},
+	// Every entry of the pair at that time is rewritten: row.a and row.b
+	// are the ends of its edge (Into to From for a split), row.rel its
+	// type.
+	{"history rewrites", "rewriteChanges", `
+  UNWIND $rewriteChanges AS row
+  MATCH (:{{Profile}} { {{id}}: row.a })-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]->(:{{Profile}} { {{id}}: row.b })
+  WHERE type(r) = row.rel AND r.{{at}} = row.at
+  SET r.{{reason}} = row.reason, r.{{members}} = row.members`, (*tx).rewriteChangeRows},
 	{"profile deletions", "deleteProfiles", `
   UNWIND $deleteProfiles AS id
   MATCH (p:{{Profile}} { {{id}}: id })
@@ -514,6 +529,45 @@ func (t *tx) changeRows(_ context.Context, w *graph.Write) ([]any, error) {
 			"from": c.From, "into": c.Into, "split": c.Kind == graph.ChangeSplit,
 			"at": timeParam(c.At), "reason": strParam(c.Reason), "members": strsParam(c.Members),
 		}
+	}
+	return rows, nil
+}
+
+func (t *tx) scrubEventRows(_ context.Context, w *graph.Write) ([]any, error) {
+	rows := make([]any, len(w.ScrubEvents))
+	for i, p := range w.ScrubEvents {
+		props, err := jsonParam(p.Properties)
+		if err != nil {
+			return nil, fmt.Errorf("event %s properties: %w", p.ID, err)
+		}
+		traits, err := jsonParam(p.Traits)
+		if err != nil {
+			return nil, fmt.Errorf("event %s traits: %w", p.ID, err)
+		}
+		rows[i] = map[string]any{"id": p.ID, "properties": props, "traits": traits}
+	}
+	return rows, nil
+}
+
+// rewriteChangeRows names each entry's edge as the history step stores it:
+// a merge From -MERGED_INTO-> Into with its members (a list, maybe empty),
+// a split Into -SPLIT_FROM-> From, with members only when given.
+func (t *tx) rewriteChangeRows(_ context.Context, w *graph.Write) ([]any, error) {
+	rows := make([]any, len(w.RewriteChanges))
+	for i, c := range w.RewriteChanges {
+		row := map[string]any{"at": timeParam(c.At), "reason": strParam(c.Reason)}
+		switch c.Kind {
+		case graph.ChangeMerge:
+			row["a"], row["b"], row["rel"], row["members"] = c.From, c.Into, relMergedInto, strsParam(c.Members)
+		case graph.ChangeSplit:
+			row["a"], row["b"], row["rel"], row["members"] = c.Into, c.From, relSplitFrom, nil
+			if len(c.Members) > 0 {
+				row["members"] = strsParam(c.Members)
+			}
+		default:
+			return nil, fmt.Errorf("unknown change kind %q", c.Kind)
+		}
+		rows[i] = row
 	}
 	return rows, nil
 }
