@@ -61,7 +61,7 @@ func TestErasedScrubText(t *testing.T) {
 		"nothing here":                                                 "nothing here",
 		"Straße ANN@EXAMPLE.COM":                                       "Straße [erased]",
 		// Lowercasing İ changes its length: the lowered text is scrubbed.
-		"İstanbul ANN@EXAMPLE.COM": "i\u0307stanbul [erased]",
+		"İstanbul ANN@EXAMPLE.COM": "istanbul [erased]",
 	} {
 		if got := x.ScrubText(in); got != want {
 			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)

@@ -454,9 +454,6 @@ func (t *tx) scrubEvents(w *graph.Write) error {
 
 func (t *tx) putTraits(w *graph.Write) error {
 	for _, u := range w.Traits {
-		if len(u.Traits) == 0 {
-			continue
-		}
 		r, err := t.ident(u.Key)
 		if err != nil {
 			return err

@@ -333,3 +333,38 @@ func testRewriteChanges(t *testing.T, open Opener) {
 		t.Errorf("RewriteChanges with kind bogus: err = %v, want an error naming the kind", err)
 	}
 }
+
+// Write.Traits replaces an identifier's traits whole: an empty map clears
+// them (erasure scrubs the last trait of an identifier that stays), and
+// the other identifiers' traits are untouched.
+func testTraitsReplacedWhole(t *testing.T, open Opener) {
+	s := open(t)
+	tv := func(v string) graph.TraitValue { return graph.TraitValue{Value: v, Source: "crm", At: t0} }
+	update(t, s, func(ctx context.Context, tx graph.Tx) error {
+		if _, err := tx.LockIdentifiers(ctx, seenAt(t0, "user_id:U", "user_id:V"), true); err != nil {
+			return err
+		}
+		return tx.Apply(ctx, &graph.Write{At: t0, Traits: []graph.TraitUpdate{
+			{Key: "user_id:U", Traits: map[string]graph.TraitValue{"email": tv("u@example.com"), "plan": tv("pro")}},
+			{Key: "user_id:V", Traits: map[string]graph.TraitValue{"plan": tv("free")}},
+		}})
+	})
+	update(t, s, func(ctx context.Context, tx graph.Tx) error {
+		return tx.Apply(ctx, &graph.Write{At: t0, Traits: []graph.TraitUpdate{
+			{Key: "user_id:U", Traits: map[string]graph.TraitValue{}},
+		}})
+	})
+	view(t, s, func(ctx context.Context, tx graph.ReadTx) error {
+		ids, err := tx.Identifiers(ctx, []string{"user_id:U", "user_id:V"})
+		if err != nil {
+			return err
+		}
+		if n := len(ids["user_id:U"].Traits); n != 0 {
+			t.Errorf("U has %d traits after an empty update, want none", n)
+		}
+		if got := ids["user_id:V"].Traits["plan"].Value; got != "free" || len(ids["user_id:V"].Traits) != 1 {
+			t.Errorf("V's traits = %v, want plan=free only", ids["user_id:V"].Traits)
+		}
+		return nil
+	})
+}

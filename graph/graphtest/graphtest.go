@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventsBy", testEventsBy},
 		{"ScrubEvents", testScrubEvents},
 		{"RewriteChanges", testRewriteChanges},
+		{"TraitsReplacedWhole", testTraitsReplacedWhole},
 		{"FailedUpdateRollsBack", testRollback},
 		{"CancelCommitsNothing", testCancel},
 		{"LocksExcludeOtherWriters", testLocks},
