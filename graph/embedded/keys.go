@@ -50,6 +50,8 @@ var allBuckets = [][]byte{
 	bucketSuppressed, bucketSuppressionKey,
 	// consent.go
 	bucketConsent, bucketConsentIDs,
+	// receipt.go
+	bucketReceipts, bucketReceiptIDs,
 }
 
 var (
@@ -72,8 +74,9 @@ var (
 // of suppress.go (hashes of erased identifiers and their secret), which the
 // step from 6 creates empty. Version 8: the consent buckets of consent.go
 // (the consent ledger and its id index), which the step from 7 creates
-// empty.
-const formatVersion = 8
+// empty. Version 9: the erasure receipt buckets of receipt.go (receipts in
+// time order and their id index), which the step from 8 creates empty.
+const formatVersion = 9
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"
@@ -138,6 +141,13 @@ const timeLen = 12
 func appendTime(b []byte, t time.Time) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix())^(1<<63))
 	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
+}
+
+// decodeTime reads back the first timeLen bytes of b, written by
+// appendTime, in UTC.
+func decodeTime(b []byte) time.Time {
+	sec := int64(binary.BigEndian.Uint64(b) ^ (1 << 63))
+	return time.Unix(sec, int64(binary.BigEndian.Uint32(b[8:timeLen]))).UTC()
 }
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }

@@ -25,7 +25,10 @@ var suppressionBuckets = [][]byte{bucketSuppressed, bucketSuppressionKey}
 
 var suppressionKeyName = []byte("default")
 
-var _ privacy.SuppressionStore = (*Store)(nil)
+var (
+	_ privacy.SuppressionStore = (*Store)(nil)
+	_ privacy.TxSuppression    = (*tx)(nil)
+)
 
 // suppressedRecord is a privacy.Suppression as stored, without its hash,
 // which is the key.
@@ -76,23 +79,36 @@ func (s *Store) Suppress(ctx context.Context, entries []privacy.Suppression) err
 	if err != nil || len(entries) == 0 {
 		return err
 	}
-	return s.update(ctx, func(btx *bolt.Tx) error {
-		b := btx.Bucket(bucketSuppressed)
-		for _, e := range entries {
-			k := hashKey(e.Hash)
-			if b.Get(k) != nil {
-				continue // the first At and Reason stay
-			}
-			v, err := json.Marshal(suppressedRecord{At: e.At, Reason: e.Reason})
-			if err != nil {
-				return err
-			}
-			if err := b.Put(k, v); err != nil {
-				return err
-			}
+	return s.update(ctx, func(btx *bolt.Tx) error { return suppress(btx, entries) })
+}
+
+// Suppress implements privacy.TxSuppression: the entries commit, or roll
+// back, with the rest of the transaction.
+func (t *tx) Suppress(ctx context.Context, entries []privacy.Suppression) error {
+	entries, err := privacy.CheckSuppressions(entries)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	return suppress(t.btx, entries)
+}
+
+// suppress writes entries that privacy.CheckSuppressions returned.
+func suppress(btx *bolt.Tx, entries []privacy.Suppression) error {
+	b := btx.Bucket(bucketSuppressed)
+	for _, e := range entries {
+		k := hashKey(e.Hash)
+		if b.Get(k) != nil {
+			continue // the first At and Reason stay
 		}
-		return nil
-	})
+		v, err := json.Marshal(suppressedRecord{At: e.At, Reason: e.Reason})
+		if err != nil {
+			return err
+		}
+		if err := b.Put(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Unsuppress implements privacy.SuppressionStore.

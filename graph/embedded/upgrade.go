@@ -86,6 +86,15 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 8 to 9: the erasure receipt buckets (receipt.go), created empty.
+	8: func(btx *bolt.Tx) error {
+		for _, name := range receiptBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

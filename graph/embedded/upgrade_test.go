@@ -163,6 +163,19 @@ func writeLayoutDataset(t *testing.T, dir string) {
 	if err := s.PutConsent(context.Background(), layoutConsent()); err != nil {
 		t.Fatal(err)
 	}
+	// Since layout 9: two erasure receipts, one with every field and one
+	// of open mode before 1970.
+	err = s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+		for _, r := range layoutReceipts() {
+			if err := privacy.PutReceiptInTx(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +193,16 @@ func layoutConsent() []privacy.Record {
 		{ID: "cns_" + strings.Repeat("c3", 16), Purpose: "advertising", Status: privacy.StatusDenied, At: moonLanding,
 			Source: "import", LegalBasis: privacy.BasisLegitimateInterests, Identifier: "email:nobody@example.com",
 			Proof: privacy.Proof{Version: "banner-2"}, ReceivedAt: lt(3)},
+	}
+}
+
+// layoutReceipts is the dataset's erasure receipts (layout 9), as put.
+func layoutReceipts() []privacy.ErasureReceipt {
+	return []privacy.ErasureReceipt{
+		{ID: "rcp_" + strings.Repeat("e5", 16), At: lt(5).Add(2500 * time.Nanosecond), Kind: privacy.ErasureProfile,
+			Reason: "ticket 12: forget me", KeyID: "key_admin", KeyName: "ops admin",
+			Identifiers: 4, Events: 3, ScrubbedEvents: 1, Traits: 3, ConsentRecords: 2, SuppressedHashes: 4},
+		{ID: "rcp_" + strings.Repeat("f6", 16), At: moonLanding, Kind: privacy.ErasureIdentifier, Reason: "import cleanup"},
 	}
 }
 

@@ -97,6 +97,18 @@ const (
 	propProofChannel   = "proofChannel"
 	propProofCollector = "proofCollector"
 	propProofEventID   = "proofEventId"
+
+	// Erasure receipts (receipt.go): one node per erasure, holding no
+	// personal data and not connected to the identity graph.
+	// ErasureReceipt also has id, at, reason, keyId and keyName (above).
+	labelErasureReceipt     = "ErasureReceipt"
+	propKind                = "kind"
+	propIdentifierCount     = "identifierCount"
+	propEventCount          = "eventCount"
+	propScrubbedEventCount  = "scrubbedEventCount"
+	propTraitCount          = "traitCount"
+	propConsentRecordCount  = "consentRecordCount"
+	propSuppressedHashCount = "suppressedHashCount"
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -116,6 +128,8 @@ var names = func() map[string]string {
 		labelSuppressed, labelSuppressionKey, propSecret,
 		labelConsent, propPurpose, propStatus, propLegalBasis, propIdentifier,
 		propProofText, propProofVersion, propProofChannel, propProofCollector, propProofEventID,
+		labelErasureReceipt, propKind, propIdentifierCount, propEventCount, propScrubbedEventCount,
+		propTraitCount, propConsentRecordCount, propSuppressedHashCount,
 	} {
 		m[n] = n
 	}

@@ -53,6 +53,12 @@ var schema = []schemaItem{
 		cypher(`CREATE CONSTRAINT consent_id IF NOT EXISTS FOR (c:{{Consent}}) REQUIRE c.{{id}} IS UNIQUE`)},
 	{"index consent_identifier: (:Consent).identifier",
 		cypher(`CREATE INDEX consent_identifier IF NOT EXISTS FOR (c:{{Consent}}) ON (c.{{identifier}})`)},
+	// Erasure receipts: a receipt id is written once, and the list is
+	// read newest first, by time.
+	{"constraint erasure_receipt_id: (:ErasureReceipt).id is unique",
+		cypher(`CREATE CONSTRAINT erasure_receipt_id IF NOT EXISTS FOR (r:{{ErasureReceipt}}) REQUIRE r.{{id}} IS UNIQUE`)},
+	{"index erasure_receipt_at: (:ErasureReceipt).at",
+		cypher(`CREATE INDEX erasure_receipt_at IF NOT EXISTS FOR (r:{{ErasureReceipt}}) ON (r.{{at}})`)},
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until

@@ -14,7 +14,10 @@ import (
 // secret}), unique on id, the secret of those HMACs as a byte array. Both
 // stand apart from the identity graph and hold no personal value.
 
-var _ privacy.SuppressionStore = (*Store)(nil)
+var (
+	_ privacy.SuppressionStore = (*Store)(nil)
+	_ privacy.TxSuppression    = (*tx)(nil)
+)
 
 // suppressionKeyID is the id of the one SuppressionKey node.
 const suppressionKeyID = "default"
@@ -87,19 +90,35 @@ func (s *Store) Suppress(ctx context.Context, entries []privacy.Suppression) err
 		return err
 	}
 	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		for start := 0; start < len(entries); start += chunkRows {
-			chunk := entries[start:min(start+chunkRows, len(entries))]
-			rows := make([]any, len(chunk))
-			for i, e := range chunk {
-				rows[i] = map[string]any{"hash": e.Hash, "at": timeParam(e.At), "reason": strParam(e.Reason)}
-			}
-			if err := t.exec(ctx, qSuppress, map[string]any{"rows": rows}); err != nil {
-				return nil, fmt.Errorf("suppress: %w", err)
-			}
-		}
-		return nil, nil
+		return nil, suppress(ctx, t, entries)
 	})
 	return err
+}
+
+// Suppress implements privacy.TxSuppression: the entries commit, or roll
+// back, with the rest of the transaction.
+func (t *tx) Suppress(ctx context.Context, entries []privacy.Suppression) error {
+	entries, err := privacy.CheckSuppressions(entries)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	return suppress(ctx, &t.readTx, entries)
+}
+
+// suppress writes entries that privacy.CheckSuppressions returned, one
+// statement per chunkRows of them.
+func suppress(ctx context.Context, t *readTx, entries []privacy.Suppression) error {
+	for start := 0; start < len(entries); start += chunkRows {
+		chunk := entries[start:min(start+chunkRows, len(entries))]
+		rows := make([]any, len(chunk))
+		for i, e := range chunk {
+			rows[i] = map[string]any{"hash": e.Hash, "at": timeParam(e.At), "reason": strParam(e.Reason)}
+		}
+		if err := t.exec(ctx, qSuppress, map[string]any{"rows": rows}); err != nil {
+			return fmt.Errorf("suppress: %w", err)
+		}
+	}
+	return nil
 }
 
 var qUnsuppress = cypher(`

@@ -8,6 +8,7 @@ package suppresstest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -34,6 +35,15 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("List", func(t *testing.T) { testList(t, get(t)) })
 	t.Run("Input", func(t *testing.T) { testInput(t, get(t)) })
 	t.Run("SuppressionList", func(t *testing.T) { testSuppressionList(t, get(t)) })
+	t.Run("InTx", func(t *testing.T) { testInTx(t, storetest.As[TxStore](open)(t)) })
+}
+
+// TxStore is what a store under test must be for SuppressInTx: a
+// graph.Store whose write transactions implement privacy.TxSuppression,
+// and a privacy.SuppressionStore.
+type TxStore interface {
+	graph.Store
+	privacy.SuppressionStore
 }
 
 // h returns a well-formed hash made of one repeated hex digit.
@@ -283,5 +293,96 @@ func testSuppressionList(t *testing.T, s privacy.SuppressionStore) {
 	}
 	if n := count(t, s); n != 1 {
 		t.Fatalf("CountSuppressed = %d, want 1 (the phone)", n)
+	}
+}
+
+// Inside a graph write transaction, entries commit and roll back with the
+// rest of it, by the rules of Suppress: a hash already on the list, put
+// there by Suppress or by another transaction, is kept once.
+func testInTx(t *testing.T, s TxStore) {
+	ctx := context.Background()
+	seen := func(value string) []graph.IdentifierSeen {
+		return []graph.IdentifierSeen{{Key: "user_id:" + value, Type: "user_id", Value: value, First: t0, Last: t0, Sources: []string{"test"}}}
+	}
+	must(t, s.Suppress(ctx, []privacy.Suppression{{Hash: h('a'), At: t0, Reason: "first"}}))
+
+	// Rolled back: neither the new hash nor the locked identifier stays.
+	errFail := errors.New("failed after its writes")
+	err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		if _, err := tx.LockIdentifiers(ctx, seen("u-fail"), true); err != nil {
+			return err
+		}
+		if err := privacy.SuppressInTx(ctx, tx, []privacy.Suppression{
+			{Hash: h('a'), At: t0.Add(time.Hour), Reason: "again"},
+			{Hash: h('b'), At: t0.Add(time.Hour), Reason: "erasure rcp_1"},
+		}); err != nil {
+			return err
+		}
+		return errFail
+	})
+	if !errors.Is(err, errFail) {
+		t.Fatalf("Update = %v, want %v", err, errFail)
+	}
+	if got := suppressed(t, s, h('a'), h('b')); !slices.Equal(got, []string{h('a')}) {
+		t.Fatalf("after a rolled-back transaction: Suppressed = %v, want a only", got)
+	}
+	if n := count(t, s); n != 1 {
+		t.Fatalf("after a rolled-back transaction: CountSuppressed = %d, want 1", n)
+	}
+
+	// Committed: a (already listed by Suppress), b twice, c.
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		if _, err := tx.LockIdentifiers(ctx, seen("u-ok"), true); err != nil {
+			return err
+		}
+		if err := privacy.SuppressInTx(ctx, tx, nil); err != nil {
+			return err
+		}
+		return privacy.SuppressInTx(ctx, tx, []privacy.Suppression{
+			{Hash: h('a'), At: t0.Add(2 * time.Hour), Reason: "again"},
+			{Hash: h('b'), At: t0.Add(2 * time.Hour), Reason: "erasure rcp_2"},
+			{Hash: h('c'), At: t0.Add(2 * time.Hour)},
+			{Hash: h('b'), At: t0.Add(3 * time.Hour), Reason: "repeated"},
+		})
+	}))
+	if got := suppressed(t, s, h('a'), h('b'), h('c'), h('d')); !slices.Equal(got, []string{h('a'), h('b'), h('c')}) {
+		t.Fatalf("after a committed transaction: Suppressed = %v, want a, b, c", got)
+	}
+	if n := count(t, s); n != 3 {
+		t.Fatalf("after a committed transaction: CountSuppressed = %d, want 3", n)
+	}
+	// Suppress after the transaction, and another transaction, add
+	// nothing twice.
+	must(t, s.Suppress(ctx, []privacy.Suppression{{Hash: h('c'), At: t0.Add(4 * time.Hour)}}))
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		return privacy.SuppressInTx(ctx, tx, []privacy.Suppression{{Hash: h('b'), At: t0.Add(5 * time.Hour)}, {Hash: h('d'), At: t0}})
+	}))
+	if n := count(t, s); n != 4 {
+		t.Fatalf("CountSuppressed = %d, want 4 (a, b, c, d)", n)
+	}
+
+	// A malformed entry fails the transaction, naming its position and
+	// not the value; nothing of it is stored.
+	err = s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		if _, err := tx.LockIdentifiers(ctx, seen("u-bad"), true); err != nil {
+			return err
+		}
+		return privacy.SuppressInTx(ctx, tx, []privacy.Suppression{{Hash: h('e'), At: t0}, {Hash: "ann@example.com", At: t0}})
+	})
+	wantCode(t, err, graph.EINVALID, "SuppressInTx with a malformed hash")
+	if !strings.Contains(err.Error(), "suppression 1") || strings.Contains(err.Error(), "ann@example.com") {
+		t.Errorf("error %q does not name entry 1, or echoes its value", err)
+	}
+	if got := suppressed(t, s, h('e')); len(got) != 0 {
+		t.Fatalf("a failed transaction suppressed %v", got)
+	}
+	var idents map[string]graph.Identifier
+	must(t, s.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		var err error
+		idents, err = tx.Identifiers(ctx, []string{"user_id:u-fail", "user_id:u-ok", "user_id:u-bad"})
+		return err
+	}))
+	if keys := slices.Sorted(maps.Keys(idents)); !slices.Equal(keys, []string{"user_id:u-ok"}) {
+		t.Fatalf("identifiers = %v, want only user_id:u-ok", keys)
 	}
 }
