@@ -474,9 +474,6 @@ func testBadInput(t *testing.T, s Store) {
 	wantCode(t, err, graph.ENOTFOUND, "an unknown profile")
 	_, _, err = x.ForgetIdentifier(ctx, ref("email", "not an email"), "request", privacy.Requester{}, nil)
 	wantCode(t, err, graph.EINVALID, "a malformed email")
-	if err != nil && strings.Contains(err.Error(), "not an email") {
-		t.Errorf("the error %q repeats the value", err)
-	}
 	_, _, err = x.ForgetIdentifier(ctx, ref("email", "nobody@example.com"), "request", privacy.Requester{}, nil)
 	wantCode(t, err, graph.ENOTFOUND, "an unknown identifier")
 	_, _, err = x.ForgetIdentifier(ctx, ref("email", "kim@example.com"), "", privacy.Requester{}, nil)
