@@ -53,6 +53,10 @@ type Config struct {
 	// must then implement access.Store. It is set apart only when Store
 	// is a wrapper that hides it (the benchmark's timing wrapper).
 	Keys access.Store
+	// Suppression holds the suppression list; nil means Store, which must
+	// then implement privacy.SuppressionStore. Like Keys, it is set apart
+	// only when Store is a wrapper that hides it.
+	Suppression privacy.SuppressionStore
 }
 
 // Auth configures API keys, their rate limits and the audit log's
@@ -178,9 +182,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	cc.Keys = guard
 	// Erased people stay erased: the collector drops messages carrying an
 	// identifier on the suppression list, which erasures add to.
-	ss, ok := cfg.Store.(privacy.SuppressionStore)
-	if !ok {
-		return nil, fmt.Errorf("app: the store %T keeps no suppression list (it does not implement privacy.SuppressionStore)", cfg.Store)
+	ss := cfg.Suppression
+	if ss == nil {
+		var ok bool
+		if ss, ok = cfg.Store.(privacy.SuppressionStore); !ok {
+			return nil, fmt.Errorf("app: the store %T keeps no suppression list (it does not implement privacy.SuppressionStore)", cfg.Store)
+		}
 	}
 	list, err := privacy.OpenSuppressionList(ctx, ss)
 	if err != nil {
