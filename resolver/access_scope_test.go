@@ -31,6 +31,10 @@ var rootSamples = map[string]string{
 	"createApiKey":        `createApiKey(input: {name: "made in a test", scopes: ["metrics:read"]}) { key { id } }`,
 	"revokeApiKey":        `revokeApiKey(id: "key_none") { id }`,
 	"setConsent":          `setConsent(input: {identifier: {type: "user_id", value: "nobody"}, purpose: "email", status: GRANTED}) { id }`,
+	"erasureReceipts":     `erasureReceipts(first: 1) { nodes { id } }`,
+	"forgetProfile":       `forgetProfile(id: "p_none", reason: "scope test") { id }`,
+	"forgetIdentifier":    `forgetIdentifier(identifier: {type: "user_id", value: "nobody"}, reason: "scope test") { id }`,
+	"unsuppress":          `unsuppress(identifier: {type: "user_id", value: "nobody"}, reason: "scope test")`,
 }
 
 // companion is another root field of the same operation type that needs a

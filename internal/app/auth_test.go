@@ -18,6 +18,7 @@ import (
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/privacy"
 	"github.com/idgraph/cdp/server"
 )
 
@@ -318,9 +319,14 @@ func TestAuthNeedsAnAccessStore(t *testing.T) {
 	if _, err := app.New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "holds no API keys") {
 		t.Fatalf("New with a store lacking access.Store: %v", err)
 	}
-	// A wrapper (the benchmark's) names the access store apart.
+	// A wrapper (the benchmark's) names the access store and the
+	// suppression list apart; without the list the service is refused.
 	k, _ := addKey(t, st, "profiles:read")
 	cfg.Keys = st.(access.Store)
+	if _, err := app.New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "keeps no suppression list") {
+		t.Fatalf("New with a store lacking privacy.SuppressionStore: %v", err)
+	}
+	cfg.Suppression = st.(privacy.SuppressionStore)
 	svc, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New with Keys set beside a wrapped store: %v", err)

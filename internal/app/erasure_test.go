@@ -218,5 +218,21 @@ func TestForgetProfileEndToEnd(t *testing.T) {
 		if _, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "email", Value: "ann@example.com"}); err != nil {
 			t.Fatalf("after unsuppress the sign-up is not stored: %v", err)
 		}
+		// forgetIdentifier: the device of the sign-up alone. Its event
+		// stays, for the email, scrubbed of the device.
+		var fi struct {
+			R map[string]any `json:"forgetIdentifier"`
+		}
+		gqlData(t, dial, officer, `mutation { forgetIdentifier(identifier: {type: "anonymous_id", value: "anon-9"}, reason: "device sold") {
+			kind identifiers events scrubbedEvents suppressedHashes } }`, &fi)
+		if w := map[string]any{"kind": "identifier", "identifiers": 1.0, "events": 0.0, "scrubbedEvents": 1.0, "suppressedHashes": 1.0}; !reflect.DeepEqual(fi.R, w) {
+			t.Errorf("forgetIdentifier receipt = %v, want %v", fi.R, w)
+		}
+		if status, body := post(t, "http://"+dial+"/v1/track", web, `{"anonymousId":"anon-9","event":"Back","messageId":"m9"}`); status != http.StatusBadRequest || !strings.Contains(body, "suppressed") {
+			t.Errorf("a message of the forgotten device: %d %s, want 400 suppressed", status, body)
+		}
+		if strings.Contains(storetest.Scan(t, st), "anon-9") {
+			t.Error("the raw scan still finds the forgotten device")
+		}
 	})
 }
