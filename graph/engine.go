@@ -133,12 +133,27 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		// stored, so that what the hook records (the call's audit entry)
 		// exists for every call that succeeded.
 		var out map[int]EventResult
+		filter := eventFilterFrom(ctx)
 		err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 			var err error
-			if len(todo) > 0 {
-				if out, err = e.resolve(ctx, tx, events, todo); err != nil {
+			out = nil
+			kept := todo
+			var refused map[int]EventResult
+			if filter != nil && len(todo) > 0 {
+				if kept, refused, err = filterEvents(ctx, tx, filter, events, todo); err != nil {
 					return err
 				}
+			}
+			if len(kept) > 0 {
+				if out, err = e.resolve(ctx, tx, events, kept); err != nil {
+					return err
+				}
+			}
+			if len(refused) > 0 {
+				if out == nil {
+					out = make(map[int]EventResult, len(refused))
+				}
+				maps.Copy(out, refused)
 			}
 			if hook == nil {
 				return nil
@@ -171,6 +186,55 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		}
 	}
 	return res, nil
+}
+
+// EventFilter is run by ApplyBatch inside its write transaction, before
+// any event is claimed or any identifier locked, with the events about to
+// be stored (Keys set, normalized): it returns, for each, the reason to
+// refuse it ("" to keep it). Refused events get a rejected result with
+// that reason and nothing of them is written. Reading through tx, it sees
+// every transaction committed before this one (the suppression list an
+// erasure just added to, say). Like the other hooks it may run more than
+// once and must not keep state from one run to the next.
+type EventFilter func(ctx context.Context, tx Tx, events []Event) ([]string, error)
+
+type eventFilterKey struct{}
+
+// WithEventFilter returns ctx carrying fn, for the ingestion call made
+// with it.
+func WithEventFilter(ctx context.Context, fn EventFilter) context.Context {
+	return context.WithValue(ctx, eventFilterKey{}, fn)
+}
+
+func eventFilterFrom(ctx context.Context) EventFilter {
+	fn, _ := ctx.Value(eventFilterKey{}).(EventFilter)
+	return fn
+}
+
+// filterEvents runs fn over the events at todo and returns those it keeps
+// and the results of those it refuses.
+func filterEvents(ctx context.Context, tx Tx, fn EventFilter, events []Event, todo []int) ([]int, map[int]EventResult, error) {
+	batch := make([]Event, len(todo))
+	for j, i := range todo {
+		batch[j] = events[i]
+	}
+	reasons, err := fn(ctx, tx, batch)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(reasons) != len(batch) {
+		return nil, nil, fmt.Errorf("event filter gave %d answers for %d events", len(reasons), len(batch))
+	}
+	var kept []int
+	refused := map[int]EventResult{}
+	for j, i := range todo {
+		if reasons[j] != "" {
+			refused[i] = EventResult{ID: events[i].ID, Status: StatusRejected, Reason: reasons[j]}
+			continue
+		}
+		kept = append(kept, i)
+	}
+	return kept, refused, nil
 }
 
 // unknownType returns the first identifier type among refs that the rules

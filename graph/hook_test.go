@@ -227,3 +227,60 @@ func TestBeforeCommitHooksChain(t *testing.T) {
 		}
 	})
 }
+
+// TestEventFilter: the filter sees the events about to be stored, with
+// their normalized keys, each once; the events it refuses get a
+// rejected result with its reason, in the results and in what the events
+// hook sees, and nothing of them is stored; an error from it stores
+// nothing and is returned.
+func TestEventFilter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := graph.NewEngine(s, nil)
+		ctx := context.Background()
+		var seen [][]string
+		refuseBob := func(ctx context.Context, tx graph.Tx, evs []graph.Event) ([]string, error) {
+			out := make([]string, len(evs))
+			var keys []string
+			for i, ev := range evs {
+				keys = append(keys, ev.Keys...)
+				if slices.Contains(ev.Keys, "user_id:bob") {
+					out[i] = "refused"
+				}
+			}
+			seen = append(seen, keys)
+			return out, nil
+		}
+		var saw []graph.EventResult
+		fctx := graph.WithEventsHook(graph.WithEventFilter(ctx, refuseBob), auditHook("aud_f", &saw, nil))
+		res, err := e.ApplyBatch(fctx, []graph.Event{userEvent("ev-ann", " ann "), userEvent("ev-bob", "bob"), userEvent("ev-ann", "ann")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []graph.EventResult{
+			{ID: "ev-ann", Status: graph.StatusStored, ProfileID: pidOf("ann")},
+			{ID: "ev-bob", Status: graph.StatusRejected, Reason: "refused"},
+			{ID: "ev-ann", Status: graph.StatusDuplicate, ProfileID: ""},
+		}
+		if res.Stored != 1 || res.Rejected != 1 || !reflect.DeepEqual(res.Results[:2], want[:2]) {
+			t.Fatalf("results %+v (stored %d, rejected %d), want %+v", res.Results, res.Stored, res.Rejected, want[:2])
+		}
+		if !reflect.DeepEqual(saw[:2], want[:2]) {
+			t.Errorf("the events hook saw %+v, want %+v", saw[:2], want[:2])
+		}
+		if w := [][]string{{"user_id:ann", "user_id:bob"}}; !reflect.DeepEqual(seen, w) {
+			t.Errorf("the filter saw keys %v, want %v (normalized, the repeated event once)", seen, w)
+		}
+		if _, err := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "bob"}); graph.ErrorCode(err) != graph.ENOTFOUND {
+			t.Errorf("the refused event's identifier: %v, want NOT_FOUND", err)
+		}
+		boom := errors.New("boom")
+		_, err = e.ApplyBatch(graph.WithEventFilter(ctx, func(context.Context, graph.Tx, []graph.Event) ([]string, error) { return nil, boom }),
+			[]graph.Event{userEvent("ev-cat", "cat")})
+		if !errors.Is(err, boom) {
+			t.Fatalf("a failing filter: %v, want its error", err)
+		}
+		if _, err := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "cat"}); graph.ErrorCode(err) != graph.ENOTFOUND {
+			t.Errorf("after a failing filter: %v, want NOT_FOUND", err)
+		}
+	})
+}

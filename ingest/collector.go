@@ -76,13 +76,13 @@ type Config struct {
 	Keys KeyChecker
 	// Suppression, when set, is the list of erased identifiers: every
 	// micro-batch looks the hashes of its events' identifiers up in one
-	// call, and an event carrying any suppressed identifier is not stored
-	// and gets a rejected result with Reason ReasonSuppressed (counted in
-	// cdp_ingest_events_suppressed_total). Nil: nothing is suppressed.
-	// A list that cannot be read fails the micro-batch as the store being
-	// down would (503): no event is stored unchecked. The lookup runs just
-	// before the micro-batch's transaction, not inside it, so a hash added
-	// while a micro-batch commits may miss that one micro-batch.
+	// call, inside its own write transaction and before anything is
+	// written, so it sees every erasure committed before it; an event
+	// carrying any suppressed identifier is not stored and gets a
+	// rejected result with Reason ReasonSuppressed (counted in
+	// cdp_ingest_events_suppressed_total). Nil: nothing is suppressed. A
+	// list that cannot be read fails the micro-batch as the store being
+	// down would (503): no event is stored unchecked.
 	Suppression SuppressionChecker
 }
 
@@ -92,9 +92,9 @@ type SuppressionChecker interface {
 	// Hash returns the hash of an identifier's normalized graph key
 	// ("email:ann@example.com"), as the list keeps it.
 	Hash(key string) string
-	// Suppressed returns the hashes among hashes that are on the list, in
-	// one round trip.
-	Suppressed(ctx context.Context, hashes []string) (map[string]bool, error)
+	// SuppressedIn returns the hashes among hashes that are on the list,
+	// read inside tx, in one round trip.
+	SuppressedIn(ctx context.Context, tx graph.Tx, hashes []string) (map[string]bool, error)
 }
 
 // ReasonSuppressed is the Reason of the result of an event dropped because
@@ -609,112 +609,52 @@ func refusal(err error) string {
 }
 
 // applyUnsuppressed runs the events through the engine, with hook (nil for
-// none) in its transaction, leaving out those that carry a suppressed
-// identifier: they get a rejected result with ReasonSuppressed in their
-// place, in the results and in what the hook sees.
+// none) in its transaction. With a suppression list, the events that carry
+// a suppressed identifier are refused inside that transaction (see
+// Config.Suppression): they get a rejected result with ReasonSuppressed,
+// in the results and in what the hook sees.
 func (c *Collector) applyUnsuppressed(ctx context.Context, events []graph.Event, hook graph.EventsHook) (graph.BatchResult, error) {
-	drop, n, err := c.suppressedEvents(ctx, events)
-	if err != nil {
-		return graph.BatchResult{}, err
-	}
-	if n == 0 {
-		if hook != nil {
-			ctx = graph.WithEventsHook(ctx, hook)
-		}
-		return c.engine.ApplyBatch(ctx, events)
-	}
-	kept := make([]graph.Event, 0, len(events)-n)
-	at := make([]int, 0, len(events)-n) // kept event -> its position in events
-	for i := range events {
-		if !drop[i] {
-			kept = append(kept, events[i])
-			at = append(at, i)
-		}
-	}
-	// expand puts the results of the kept events back among the
-	// suppressed ones.
-	expand := func(rs []graph.EventResult) ([]graph.EventResult, error) {
-		if len(rs) != len(kept) {
-			return nil, fmt.Errorf("engine returned %d results for %d events", len(rs), len(kept))
-		}
-		out := make([]graph.EventResult, len(events))
-		for i := range events {
-			if drop[i] {
-				out[i] = graph.EventResult{ID: events[i].ID, Status: graph.StatusRejected, Reason: ReasonSuppressed}
-			}
-		}
-		for j, r := range rs {
-			out[at[j]] = r
-		}
-		return out, nil
-	}
 	if hook != nil {
-		ctx = graph.WithEventsHook(ctx, func(ctx context.Context, tx graph.Tx, rs []graph.EventResult) error {
-			all, err := expand(rs)
-			if err != nil {
-				return err
-			}
-			return hook(ctx, tx, all)
-		})
+		ctx = graph.WithEventsHook(ctx, hook)
 	}
-	res, err := c.engine.ApplyBatch(ctx, kept)
-	if err != nil {
-		return res, err
+	if c.cfg.Suppression != nil {
+		ctx = graph.WithEventFilter(ctx, c.suppressedEvents)
 	}
-	if res.Results, err = expand(res.Results); err != nil {
-		return graph.BatchResult{}, err
-	}
-	res.Rejected += n
-	return res, nil
+	return c.engine.ApplyBatch(ctx, events)
 }
 
-// suppressedEvents reports which events carry an identifier on the
-// suppression list, and how many do, in one call to the list for the
-// whole micro-batch. The identifiers are normalized as the engine
-// normalizes them (without counting drops, which the engine counts), so
-// an event is checked by the very keys it would be stored under.
-func (c *Collector) suppressedEvents(ctx context.Context, events []graph.Event) ([]bool, int, error) {
+// suppressedEvents is the engine's graph.EventFilter: it refuses the events
+// that carry an identifier on the suppression list, in one call to the
+// list for the whole micro-batch, by the very keys each event would be
+// stored under (the engine has normalized them).
+func (c *Collector) suppressedEvents(ctx context.Context, tx graph.Tx, events []graph.Event) ([]string, error) {
 	list := c.cfg.Suppression
-	if list == nil {
-		return nil, 0, nil
-	}
-	norm := c.engine.Normalizer()
+	reasons := make([]string, len(events))
 	hashOf := map[string]string{} // key -> hash
 	var hashes []string
-	byEvent := make([][]string, len(events))
 	for i := range events {
-		for _, ref := range events[i].Identifiers {
-			nr, why := norm.Normalize(ref)
-			if why != "" {
-				continue
-			}
-			k := nr.Key()
-			h, ok := hashOf[k]
-			if !ok {
-				h = list.Hash(k)
+		for _, k := range events[i].Keys {
+			if _, ok := hashOf[k]; !ok {
+				h := list.Hash(k)
 				hashOf[k] = h
 				hashes = append(hashes, h)
 			}
-			byEvent[i] = append(byEvent[i], h)
 		}
 	}
 	if len(hashes) == 0 {
-		return nil, 0, nil
+		return reasons, nil
 	}
-	on, err := list.Suppressed(ctx, hashes)
+	on, err := list.SuppressedIn(ctx, tx, hashes)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read the suppression list: %w", err)
+		return nil, fmt.Errorf("read the suppression list: %w", err)
 	}
 	if len(on) == 0 {
-		return nil, 0, nil
+		return reasons, nil
 	}
-	drop := make([]bool, len(events))
-	n := 0
-	for i, hs := range byEvent {
-		if slices.ContainsFunc(hs, func(h string) bool { return on[h] }) {
-			drop[i] = true
-			n++
+	for i := range events {
+		if slices.ContainsFunc(events[i].Keys, func(k string) bool { return on[hashOf[k]] }) {
+			reasons[i] = ReasonSuppressed
 		}
 	}
-	return drop, n, nil
+	return reasons, nil
 }

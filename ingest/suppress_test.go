@@ -12,7 +12,6 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/privacy"
@@ -28,12 +27,12 @@ type countingList struct {
 	hashes [][]string
 }
 
-func (l *countingList) Suppressed(ctx context.Context, hashes []string) (map[string]bool, error) {
+func (l *countingList) SuppressedIn(ctx context.Context, tx graph.Tx, hashes []string) (map[string]bool, error) {
 	l.mu.Lock()
 	l.calls++
 	l.hashes = append(l.hashes, slices.Clone(hashes))
 	l.mu.Unlock()
-	return l.SuppressionList.Suppressed(ctx, hashes)
+	return l.SuppressionList.SuppressedIn(ctx, tx, hashes)
 }
 
 func (l *countingList) lookups() (int, [][]string) {
@@ -209,24 +208,21 @@ func TestSuppressedWithHook(t *testing.T) {
 	})
 }
 
+// downList is a real suppression list whose reads fail as a store that
+// cannot be reached does.
+type downList struct{ *privacy.SuppressionList }
+
+func (downList) SuppressedIn(context.Context, graph.Tx, []string) (map[string]bool, error) {
+	return nil, graph.ErrUnavailable(errors.New("connection refused"))
+}
+
 // TestSuppressionListDown: when the list cannot be read, the micro-batch
 // is not stored and the caller is told to retry (503): an event is never
-// stored unchecked. The list's store is a second embedded store, closed.
+// stored unchecked.
 func TestSuppressionListDown(t *testing.T) {
 	s := storetest.Embedded(t)
-	other, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := privacy.OpenSuppressionList(context.Background(), other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := other.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, s, ingest.Config{Suppression: list})
-	_, err = h.coll.Submit(context.Background(), []graph.Event{event("d-1", "alice")})
+	h := newHarness(t, s, ingest.Config{Suppression: downList{openList(t, s).SuppressionList}})
+	_, err := h.coll.Submit(context.Background(), []graph.Event{event("d-1", "alice")})
 	if graph.ErrorCode(err) != graph.EUNAVAILABLE || errors.Is(err, ingest.ErrOverloaded) {
 		t.Fatalf("Submit with the list down = %v, want an EUNAVAILABLE error", err)
 	}
@@ -237,6 +233,34 @@ func TestSuppressionListDown(t *testing.T) {
 	if got := storedKeys(t, s, "user_id:alice", "user_id:u-d"); len(got) != 0 {
 		t.Fatalf("stored %v while the list was down", got)
 	}
+}
+
+// TestSuppressionReadInTransaction: the list is read through each
+// micro-batch's own transaction (privacy.SuppressedInTx), on both stores: a
+// hash added by an ingestion's transaction (here its events hook, as an
+// erasure adds its hashes in its own) is honoured by the next batch, and
+// the other events of that batch are stored.
+func TestSuppressionReadInTransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		list := openList(t, s)
+		h := newHarness(t, s, ingest.Config{Suppression: list})
+		entries, _ := list.Entries([]string{"user_id:carol"}, tSuppress, "erasure rcp_1")
+		add := func(ctx context.Context, tx graph.Tx, _ []graph.EventResult) error {
+			return privacy.SuppressInTx(ctx, tx, entries)
+		}
+		res, err := h.coll.Submit(graph.WithEventsHook(context.Background(), add), []graph.Event{event("c-1", "carol")})
+		if err != nil || len(res) != 1 || res[0].Status != graph.StatusStored {
+			t.Fatalf("first call: %+v, %v; want its event stored (the hash joins the list as it commits)", res, err)
+		}
+		res, err = h.coll.Submit(context.Background(), []graph.Event{event("c-2", "carol"), event("c-3", "dave")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameResults(t, "second call", res, []graph.EventResult{{ID: "c-2", Status: graph.StatusRejected}, {ID: "c-3", Status: graph.StatusStored, ProfileID: pidOf("dave")}})
+		if res[0].Reason != ingest.ReasonSuppressed {
+			t.Errorf("c-2 reason %q, want %q", res[0].Reason, ingest.ReasonSuppressed)
+		}
+	})
 }
 
 // accessEntry is the audit entry a hookRecorder hook appends, as wantAudit

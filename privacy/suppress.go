@@ -236,8 +236,12 @@ func (l *SuppressionList) KeySuppressed(ctx context.Context, key string) (bool, 
 // transaction: an erasure adds its hashes to the list in its own
 // transaction, so an identifier is suppressed exactly when its erasure
 // committed. Same rules as SuppressionStore.Suppress.
+// Suppressed reads the list inside the transaction, so the collector
+// checks a batch against every erasure committed before the batch's own
+// transaction, with no gap between the check and the write.
 type TxSuppression interface {
 	Suppress(ctx context.Context, entries []Suppression) error
+	Suppressed(ctx context.Context, hashes []string) (map[string]bool, error)
 }
 
 // SuppressInTx adds entries to the list inside tx, a write transaction of
@@ -251,6 +255,24 @@ func SuppressInTx(ctx context.Context, tx graph.Tx, entries []Suppression) error
 		return fmt.Errorf("privacy: the store's transaction %T cannot add to the suppression list", tx)
 	}
 	return t.Suppress(ctx, entries)
+}
+
+// SuppressedInTx returns the hashes among hashes on the list, read inside
+// tx, as SuppressionStore.Suppressed does.
+//
+// Errors: those of SuppressionStore.Suppressed; an internal error when
+// tx's store does not implement TxSuppression.
+func SuppressedInTx(ctx context.Context, tx graph.Tx, hashes []string) (map[string]bool, error) {
+	t, ok := tx.(TxSuppression)
+	if !ok {
+		return nil, fmt.Errorf("privacy: the store's transaction %T cannot read the suppression list", tx)
+	}
+	return t.Suppressed(ctx, hashes)
+}
+
+// SuppressedIn is SuppressedInTx: the list read inside tx.
+func (l *SuppressionList) SuppressedIn(ctx context.Context, tx graph.Tx, hashes []string) (map[string]bool, error) {
+	return SuppressedInTx(ctx, tx, hashes)
 }
 
 // Entries returns the list's entries for identifier keys at at with

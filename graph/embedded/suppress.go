@@ -135,24 +135,33 @@ func (s *Store) Suppressed(ctx context.Context, hashes []string) (map[string]boo
 	if err := privacy.CheckHashes(hashes); err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
-	if len(hashes) == 0 {
-		return out, nil
-	}
+	var out map[string]bool
 	err := s.view(ctx, func(btx *bolt.Tx) error {
-		clear(out)
-		b := btx.Bucket(bucketSuppressed)
-		for _, h := range hashes {
-			if b.Get(hashKey(h)) != nil {
-				out[h] = true
-			}
-		}
+		out = suppressed(btx, hashes)
 		return nil
 	})
-	if err != nil {
+	return out, err
+}
+
+// Suppressed implements privacy.TxSuppression: the list as this
+// transaction sees it.
+func (t *tx) Suppressed(ctx context.Context, hashes []string) (map[string]bool, error) {
+	if err := privacy.CheckHashes(hashes); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return suppressed(t.btx, hashes), nil
+}
+
+// suppressed returns the hashes among hashes on the list, one Get each.
+func suppressed(btx *bolt.Tx, hashes []string) map[string]bool {
+	out := map[string]bool{}
+	b := btx.Bucket(bucketSuppressed)
+	for _, h := range hashes {
+		if b.Get(hashKey(h)) != nil {
+			out[h] = true
+		}
+	}
+	return out
 }
 
 // CountSuppressed implements privacy.SuppressionStore.

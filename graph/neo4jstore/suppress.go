@@ -163,22 +163,38 @@ func (s *Store) Suppressed(ctx context.Context, hashes []string) (map[string]boo
 		return map[string]bool{}, nil
 	}
 	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, qSuppressed, map[string]any{"hashes": uniq(hashes)})
-		if err != nil {
-			return nil, fmt.Errorf("read suppression list: %w", err)
-		}
-		m := make(map[string]bool, len(recs))
-		for _, r := range recs {
-			if h, ok := r.Values[0].(string); ok {
-				m[h] = true
-			}
-		}
-		return m, nil
+		return suppressed(ctx, t, hashes)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out.(map[string]bool), nil
+}
+
+// Suppressed implements privacy.TxSuppression: the list read in the
+// transaction, in one round trip.
+func (t *tx) Suppressed(ctx context.Context, hashes []string) (map[string]bool, error) {
+	if err := privacy.CheckHashes(hashes); err != nil {
+		return nil, err
+	}
+	if len(hashes) == 0 {
+		return map[string]bool{}, nil
+	}
+	return suppressed(ctx, &t.readTx, hashes)
+}
+
+func suppressed(ctx context.Context, t *readTx, hashes []string) (map[string]bool, error) {
+	recs, err := t.query(ctx, qSuppressed, map[string]any{"hashes": uniq(hashes)})
+	if err != nil {
+		return nil, fmt.Errorf("read suppression list: %w", err)
+	}
+	m := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		if h, ok := r.Values[0].(string); ok {
+			m[h] = true
+		}
+	}
+	return m, nil
 }
 
 // The count comes from the count store.
