@@ -15,7 +15,10 @@ package graph
 //     for one identifier erased, from the rest of its profile;
 //   - history keeps no erased key: a reason naming one is rewritten and its
 //     member digest is dropped (RewriteChanges). ForgetProfile deletes the
-//     profile and every profile that redirects to it, with their history.
+//     profile and every profile that redirects to it, with their history;
+//   - the links and refusals among the identifiers that stay (those whose
+//     traits are scrubbed) lose erased values from their evidence and
+//     reasons.
 //
 // The erased values are the erased identifiers' values and the values of
 // their personal traits (Rules.PersonalData.Traits). Everything is one
@@ -85,22 +88,37 @@ type EraseHook func(ctx context.Context, tx Tx, w *Write, x *Erasure) error
 // payloads and text: whole values after normalization (the identifier
 // types' own, and a generic one for the rest), and longer values and every
 // erased key inside free text.
+//
+// A value shorter than minNeedle runes (a user id "42", a first name
+// "Ann") is matched only where it stands for a person: under a field named
+// after a personal trait or an identifier (email, name, userId...), never
+// as any number or word in someone else's data (a quantity of 42).
 type Erased struct {
 	norm  *Normalizer
 	keys  map[string]bool // erased graph keys
 	types []string        // the erased keys' types
 	canon map[string]bool // canonical forms of every erased value
-	// needles are searched for inside strings, lowercased, longest first.
+	// needles are searched for inside strings, canonical, longest first.
 	needles []string
+	// personal holds the field names (folded, see fieldName) under which
+	// a short value is matched too.
+	personal map[string]bool
 }
 
 // NewErased collects the erased values of idents, identifiers about to be
-// erased: their keys and values, and the values of their personal traits.
+// erased: their keys and values, and the values of their personal traits
+// (for a trait holding an object or a list, such as an address, every
+// value in it of at least minNeedle runes).
 func NewErased(n *Normalizer, idents []Identifier) *Erased {
-	x := &Erased{norm: n, keys: map[string]bool{}, canon: map[string]bool{}}
-	personal := map[string]bool{}
+	x := &Erased{norm: n, keys: map[string]bool{}, canon: map[string]bool{}, personal: map[string]bool{}}
 	for _, t := range n.rules.PersonalData.Traits {
-		personal[t] = true
+		x.personal[fieldName(t)] = true
+	}
+	for _, t := range n.rules.PersonalData.IdentifierTypes {
+		x.personal[fieldName(t)] = true
+	}
+	for _, t := range []string{TypeUserID, TypeAnonymousID, TypeDeviceID, TypeEmail, TypePhone, "userId", "anonymousId", "previousId", "deviceId"} {
+		x.personal[fieldName(t)] = true
 	}
 	needles := map[string]bool{}
 	add := func(v string) {
@@ -113,19 +131,38 @@ func NewErased(n *Normalizer, idents []Identifier) *Erased {
 			needles[c] = true
 		}
 	}
+	var addNested func(v any)
+	addNested = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for _, e := range t {
+				addNested(e)
+			}
+		case []any:
+			for _, e := range t {
+				addNested(e)
+			}
+		default:
+			if s, ok := scalarString(v); ok && utf8.RuneCountInString(canonical(s)) >= minNeedle {
+				add(s)
+			}
+		}
+	}
 	for _, id := range idents {
 		x.keys[id.Key] = true
 		if !slices.Contains(x.types, id.Type) {
 			x.types = append(x.types, id.Type)
 		}
-		needles[strings.ToLower(id.Key)] = true
+		needles[canonical(id.Key)] = true
 		add(id.Value)
 		for name, tv := range id.Traits {
-			if !personal[name] {
+			if !x.personal[fieldName(name)] {
 				continue
 			}
 			if s, ok := scalarString(tv.Value); ok {
 				add(s)
+			} else {
+				addNested(tv.Value)
 			}
 		}
 	}
@@ -138,6 +175,18 @@ func NewErased(n *Normalizer, idents []Identifier) *Erased {
 		return strings.Compare(a, b)
 	})
 	return x
+}
+
+// fieldName folds a field name for the personal-field test: lowercase,
+// without '_', '-' or spaces ("first_name", "firstName" and "First Name"
+// are one).
+func fieldName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || unicode.IsSpace(r) {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
 }
 
 // canonical is the generic normal form values are compared in: Unicode
@@ -178,6 +227,8 @@ func (x *Erased) Empty() bool { return x == nil || len(x.canon) == 0 && len(x.ke
 // the generic normalization, or as an identifier of an erased type once
 // normalized as that type (so " Ann@Example.COM " matches the erased
 // email ann@example.com, and "(415) 555-0167" the phone +14155550167).
+// It matches wherever v stands; MatchField spares short values in fields
+// that do not name a person.
 func (x *Erased) Match(v any) bool {
 	s, ok := scalarString(v)
 	if !ok || x.Empty() {
@@ -194,36 +245,99 @@ func (x *Erased) Match(v any) bool {
 	return false
 }
 
+// MatchField is Match for a value found under field (a property or trait
+// name; "" inside a list): a value shorter than minNeedle runes matches
+// only under a field that names a personal trait or an identifier.
+func (x *Erased) MatchField(field string, v any) bool {
+	if !x.Match(v) {
+		return false
+	}
+	s, _ := scalarString(v)
+	if utf8.RuneCountInString(canonical(s)) >= minNeedle {
+		return true
+	}
+	// Normalized as an identifier, a short text can be long (a phone's
+	// digits): such a match stands.
+	for _, t := range x.types {
+		if n, why := x.norm.Normalize(IdentifierRef{Type: t, Value: s}); why == "" && x.keys[n.Key()] && utf8.RuneCountInString(n.Value) >= minNeedle {
+			return true
+		}
+	}
+	return x.personal[fieldName(field)]
+}
+
 // ScrubText replaces every erased key, and every erased value of at least
-// minNeedle runes, found in s (ignoring case) by ErasedText.
+// minNeedle runes, found in s by ErasedText. The search ignores case and
+// folds runs of spaces, as canonical does; s is returned unchanged when
+// nothing is found.
 func (x *Erased) ScrubText(s string) string {
 	if x.Empty() || s == "" {
 		return s
 	}
-	low := strings.ToLower(s)
-	if len(low) != len(s) {
-		// Lowercasing changed byte lengths: offsets in low are not
-		// offsets in s, so the lowered text is scrubbed instead.
-		s = low
-	}
+	out, found := s, false
 	for _, n := range x.needles {
 		for {
-			i := strings.Index(low, n)
+			i, j := findFold(out, n)
 			if i < 0 {
 				break
 			}
-			s = s[:i] + ErasedText + s[i+len(n):]
-			low = low[:i] + ErasedText + low[i+len(n):]
+			out, found = out[:i]+ErasedText+out[j:], true
 		}
 	}
-	return s
+	if !found {
+		return s
+	}
+	return out
 }
 
-// scrubValue returns v without erased values: a scalar equal to one is
-// dropped (ok false), maps and lists lose such entries and keys, and
-// strings have erased keys and longer values inside them replaced.
-// changed reports whether anything went.
-func (x *Erased) scrubValue(v any) (out any, ok, changed bool) {
+// findFold finds needle (canonical: lowercase, single spaces) in s,
+// ignoring case and treating any run of spaces in s as one, and returns
+// the byte offsets of the match in s, or -1, -1.
+func findFold(s, needle string) (int, int) {
+	for i := 0; i < len(s); {
+		if j := matchFoldAt(s, i, needle); j >= 0 {
+			return i, j
+		}
+		_, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+	}
+	return -1, -1
+}
+
+// matchFoldAt reports where a match of needle starting at s[i] ends, or
+// -1.
+func matchFoldAt(s string, i int, needle string) int {
+	for _, nr := range needle {
+		if i >= len(s) {
+			return -1
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if nr == ' ' {
+			if !unicode.IsSpace(r) {
+				return -1
+			}
+			for i < len(s) {
+				r, w = utf8.DecodeRuneInString(s[i:])
+				if !unicode.IsSpace(r) {
+					break
+				}
+				i += w
+			}
+			continue
+		}
+		if r != nr && unicode.ToLower(r) != nr && !strings.EqualFold(string(r), string(nr)) {
+			return -1
+		}
+		i += w
+	}
+	return i
+}
+
+// scrubValue returns v, found under field, without erased values: a scalar
+// equal to one is dropped (ok false), maps and lists lose such entries and
+// keys, and strings have erased keys and longer values inside them
+// replaced. changed reports whether anything went.
+func (x *Erased) scrubValue(field string, v any) (out any, ok, changed bool) {
 	switch t := v.(type) {
 	case map[string]any:
 		m, ch := x.scrubMap(t)
@@ -232,7 +346,7 @@ func (x *Erased) scrubValue(v any) (out any, ok, changed bool) {
 		var l []any
 		ch := false
 		for _, e := range t {
-			o, keep, c := x.scrubValue(e)
+			o, keep, c := x.scrubValue(field, e)
 			ch = ch || c || !keep
 			if keep {
 				l = append(l, o)
@@ -246,7 +360,7 @@ func (x *Erased) scrubValue(v any) (out any, ok, changed bool) {
 		}
 		return l, true, true
 	}
-	if x.Match(v) {
+	if x.MatchField(field, v) {
 		return nil, false, true
 	}
 	if s, isStr := v.(string); isStr {
@@ -258,15 +372,17 @@ func (x *Erased) scrubValue(v any) (out any, ok, changed bool) {
 }
 
 // scrubMap returns m without erased values (see scrubValue), and whether
-// anything went. m itself is not modified.
+// anything went. m itself is not modified. A key that is itself an erased
+// value (of at least minNeedle runes, or an erased identifier) goes with
+// its value.
 func (x *Erased) scrubMap(m map[string]any) (map[string]any, bool) {
 	if len(m) == 0 {
 		return m, false
 	}
 	var out map[string]any
 	for k, v := range m {
-		o, keep, ch := x.scrubValue(v)
-		if keep && x.Match(k) {
+		o, keep, ch := x.scrubValue(k, v)
+		if keep && x.MatchField("", k) {
 			keep, ch = false, true
 		}
 		if !ch {
@@ -293,7 +409,7 @@ func (x *Erased) scrubTraits(ts map[string]TraitValue) (map[string]TraitValue, i
 	n := 0
 	var out map[string]TraitValue
 	for name, tv := range ts {
-		o, keep, ch := x.scrubValue(tv.Value)
+		o, keep, ch := x.scrubValue(name, tv.Value)
 		if !ch {
 			continue
 		}
@@ -508,6 +624,40 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 			if n > 0 {
 				x.Traits += n
 				w.Traits = append(w.Traits, TraitUpdate{Key: s.Key, Traits: ts})
+			}
+		}
+	}
+
+	// Links and refusals among the identifiers that stay may name an
+	// erased value in their free text (a manual merge's evidence, an
+	// unlink's reason).
+	if len(others) > 0 {
+		keys := slices.Sorted(maps.Keys(others))
+		links, err := tx.Links(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			if erased[l.A] || erased[l.B] {
+				continue // deleted with the identifier
+			}
+			if ev := x.Erased.ScrubText(l.Evidence); ev != l.Evidence {
+				l.Evidence = ev
+				w.PutLinks = append(w.PutLinks, l)
+			}
+		}
+		refused, err := tx.Rejected(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, r := range refused {
+			if erased[r.A] || erased[r.B] {
+				continue
+			}
+			reason, ev := x.Erased.ScrubText(r.Reason), x.Erased.ScrubText(r.Evidence)
+			if reason != r.Reason || ev != r.Evidence {
+				r.Reason, r.Evidence = reason, ev
+				w.PutRejected = append(w.PutRejected, r)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ func annErased() *Erased {
 		{Key: "phone:+14155550167", Type: "phone", Value: "+14155550167"},
 		{Key: "user_id:ann-42", Type: "user_id", Value: "ann-42", Traits: map[string]TraitValue{
 			"name": {Value: "Annabel  Quist"}, "plan": {Value: "gold"}, "age": {Value: json.Number("42")},
+			"address": {Value: map[string]any{"street": "17 Quietstreet Lane", "city": "Lyon", "lines": []any{"Flat 4B, north wing"}}},
 		}},
 		{Key: "user_id:7", Type: "user_id", Value: "7"},
 	})
@@ -34,6 +35,9 @@ func TestErasedMatch(t *testing.T) {
 		{"7", true},                       // a short id matches whole
 		{7.0, true},                       // and as a number
 		{"gold", false},                   // not a personal trait
+		{"17 QUIETSTREET LANE", true},     // inside an object-valued personal trait
+		{"flat 4b, north wing", true},     // and in a list in it
+		{"Lyon", false},                   // shorter than 5: not collected from an object
 		{json.Number("42"), false},        // age is not personal either
 		{"ann", false},
 		{"ann@example.org", false},
@@ -60,8 +64,11 @@ func TestErasedScrubText(t *testing.T) {
 		"call ann-42 about order 7":                                    "call [erased] about order 7",
 		"nothing here":                                                 "nothing here",
 		"Straße ANN@EXAMPLE.COM":                                       "Straße [erased]",
-		// Lowercasing İ changes its length: the lowered text is scrubbed.
-		"İstanbul ANN@EXAMPLE.COM": "istanbul [erased]",
+		// Lowercasing İ changes its length: the rest keeps its case.
+		"İstanbul ANN@EXAMPLE.COM": "İstanbul [erased]",
+		"Dear Annabel   Quist,":    "Dear [erased],", // spaces folded
+		"İzmir":                    "İzmir",
+		"unlinked user_id:7\u00a0": "unlinked [erased]\u00a0",
 	} {
 		if got := x.ScrubText(in); got != want {
 			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
@@ -116,5 +123,37 @@ func TestErasedScrubTraitsAndChanges(t *testing.T) {
 	}
 	if len(c.Members) != 2 {
 		t.Error("scrubChange modified its input")
+	}
+}
+
+// A short erased value is removed only where it stands for a person: Bob's
+// quantity of 7 stays when the user id "7" is erased, and so does a "7"
+// inside a sentence; under a user id or name field it goes.
+func TestErasedSparesShortValuesElsewhere(t *testing.T) {
+	x := annErased()
+	in := map[string]any{
+		"quantity": json.Number("7"), "price": "7", "note": "order 7", "tags": []any{"7"},
+		"user_id": "7", "userId": 7.0, "friend": map[string]any{"user_id": json.Number("7"), "age": 7},
+		"phone": "4155550167", "digits": json.Number("4155550167"),
+	}
+	got, changed := x.scrubMap(in)
+	want := map[string]any{
+		"quantity": json.Number("7"), "price": "7", "note": "order 7", "tags": []any{"7"},
+		"friend": map[string]any{"age": 7},
+	}
+	if !changed || !reflect.DeepEqual(got, want) {
+		t.Errorf("scrubMap = %#v\nwant %#v", got, want)
+	}
+	for _, c := range []struct {
+		field string
+		v     any
+		want  bool
+	}{
+		{"quantity", "7", false}, {"User ID", "7", true}, {"first_name", "7", true}, {"firstName", "7", true},
+		{"x", "ann@example.com", true}, {"x", "(415) 555-0167", true},
+	} {
+		if got := x.MatchField(c.field, c.v); got != c.want {
+			t.Errorf("MatchField(%q, %v) = %v, want %v", c.field, c.v, got, c.want)
+		}
 	}
 }

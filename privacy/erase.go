@@ -32,6 +32,12 @@ type Requester struct {
 	KeyName string
 }
 
+// ReceiptHook runs in an erasure's transaction once its receipt r is
+// stored (an audit entry naming the receipt, say); like graph.EraseHook it
+// may run more than once, must not keep state between runs, and rolls the
+// erasure back with its error.
+type ReceiptHook func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, r ErasureReceipt) error
+
 // Eraser erases people. It is safe for concurrent use.
 type Eraser struct {
 	engine *graph.Engine
@@ -59,7 +65,7 @@ func (x *Eraser) List() *SuppressionList { return x.list }
 //
 // Errors: EINVALID (an empty reason), ENOTFOUND, the store's; after a
 // commit, an error from zeroing the freed pages, with the receipt.
-func (x *Eraser) ForgetProfile(ctx context.Context, id, reason string, by Requester, extra graph.EraseHook) (ErasureReceipt, error) {
+func (x *Eraser) ForgetProfile(ctx context.Context, id, reason string, by Requester, extra ReceiptHook) (ErasureReceipt, error) {
 	var r ErasureReceipt
 	_, err := x.engine.ForgetProfile(ctx, id, reason, x.hook(ErasureProfile, reason, by, &r, extra))
 	if err != nil {
@@ -73,7 +79,7 @@ func (x *Eraser) ForgetProfile(ctx context.Context, id, reason string, by Reques
 //
 // Errors: as ForgetProfile, and EINVALID for an identifier that does not
 // normalize.
-func (x *Eraser) ForgetIdentifier(ctx context.Context, ref graph.IdentifierRef, reason string, by Requester, extra graph.EraseHook) (ErasureReceipt, []graph.Profile, error) {
+func (x *Eraser) ForgetIdentifier(ctx context.Context, ref graph.IdentifierRef, reason string, by Requester, extra ReceiptHook) (ErasureReceipt, []graph.Profile, error) {
 	var r ErasureReceipt
 	e, err := x.engine.ForgetIdentifier(ctx, ref, reason, x.hook(ErasureIdentifier, reason, by, &r, extra))
 	if err != nil {
@@ -82,19 +88,28 @@ func (x *Eraser) ForgetIdentifier(ctx context.Context, ref graph.IdentifierRef, 
 	return r, e.Profiles, x.scrubFile(ctx, r.ID)
 }
 
-// RemoveIdentifier is the identity correction: the engine's
-// RemoveIdentifier (which scrubs like an erasure) with the identifier's
-// consent records deleted in its transaction, and the freed pages zeroed,
-// but no suppression and no receipt. The hooks ctx carries run in its
-// transaction.
+// RemoveIdentifier is the identity correction: the engine's erasure of one
+// identifier (which scrubs shared events, traits, links and history of its
+// values) with its consent records deleted in the same transaction and
+// the freed pages zeroed, but no suppression and no receipt. extra, when
+// not nil, runs in the transaction (the correction's audit entry, whose
+// reason it can scrub with x.ScrubText), and so do the hooks ctx carries.
 //
-// Errors: as graph.Engine.RemoveIdentifier.
-func (x *Eraser) RemoveIdentifier(ctx context.Context, ref graph.IdentifierRef, reason string) ([]graph.Profile, error) {
-	ps, err := x.engine.RemoveIdentifier(graph.WithBeforeCommit(ctx, ErasedConsentHook()), ref, reason)
+// Errors: as graph.Engine.ForgetIdentifier.
+func (x *Eraser) RemoveIdentifier(ctx context.Context, ref graph.IdentifierRef, reason string, extra graph.EraseHook) ([]graph.Profile, error) {
+	e, err := x.engine.ForgetIdentifier(ctx, ref, reason, func(ctx context.Context, tx graph.Tx, w *graph.Write, e *graph.Erasure) error {
+		if _, err := DeleteConsentInTx(ctx, tx, e.Keys); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(ctx, tx, w, e)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return ps, x.scrubFile(ctx, "")
+	return e.Profiles, x.scrubFile(ctx, "")
 }
 
 // Unsuppress lifts the suppression of an identifier, for a person who
@@ -116,7 +131,7 @@ func (x *Eraser) Unsuppress(ctx context.Context, ref graph.IdentifierRef, reason
 // hook is the graph.EraseHook of one erasure: it deletes the erased
 // identifiers' consent records, suppresses them, stores the receipt (into
 // *out) and runs extra.
-func (x *Eraser) hook(kind, reason string, by Requester, out *ErasureReceipt, extra graph.EraseHook) graph.EraseHook {
+func (x *Eraser) hook(kind, reason string, by Requester, out *ErasureReceipt, extra ReceiptHook) graph.EraseHook {
 	id := NewReceiptID()
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, e *graph.Erasure) error {
 		*out = ErasureReceipt{} // a run may follow a failed one
@@ -141,7 +156,7 @@ func (x *Eraser) hook(kind, reason string, by Requester, out *ErasureReceipt, ex
 			return err
 		}
 		if extra != nil {
-			if err := extra(ctx, tx, w, e); err != nil {
+			if err := extra(ctx, tx, w, e, r); err != nil {
 				return err
 			}
 		}

@@ -14,6 +14,10 @@ import (
 // Cursor kind of erasureReceipts.
 const cursorKindReceipts = "erasureReceipts"
 
+// erasures are the mutations whose reason is withheld from the audit log
+// when they do not complete.
+var erasures = map[string]bool{"forgetProfile": true, "forgetIdentifier": true}
+
 // withheldReason replaces the reason of a failed erasure in the audit log:
 // it may name the person, and nothing was erased to scrub it against.
 const withheldReason = "(withheld: the erasure did not complete)"
@@ -57,9 +61,24 @@ func requester(ctx context.Context) privacy.Requester {
 	return privacy.Requester{KeyID: p.KeyID(), KeyName: clip(p.KeyName(), access.MaxNameLen)}
 }
 
-// erasureAudit returns the hook that appends entry, its reason scrubbed of
-// the erased values, in the erasure's transaction.
-func erasureAudit(entry access.AuditEntry) graph.EraseHook {
+// erasureAudit returns the hook that appends entry in the erasure's
+// transaction, naming the receipt, its reason scrubbed of the erased
+// values, and no profile id: the erased person's profile ids derive from
+// their identifiers. ProfileCount still counts the profiles touched.
+func erasureAudit(entry access.AuditEntry) privacy.ReceiptHook {
+	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, r privacy.ErasureReceipt) error {
+		e := entry
+		e.Reason = clip(r.ID+": "+x.ScrubText(entry.Reason), access.MaxReasonLen)
+		e.SetProfiles(access.ProfilesOf(w))
+		e.ProfileIDs = nil
+		return access.AppendInTx(ctx, tx, []access.AuditEntry{e})
+	}
+}
+
+// correctionAudit returns the hook that appends a correction's entry in
+// its transaction, with its reason scrubbed of the erased values, naming
+// the profiles that remain.
+func correctionAudit(entry access.AuditEntry) graph.EraseHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure) error {
 		e := entry
 		e.Reason = clip(x.ScrubText(entry.Reason), access.MaxReasonLen)
@@ -76,7 +95,6 @@ func (r *Resolver) failErasure(ctx context.Context, entry access.AuditEntry, err
 func (r *Resolver) forgetProfile(ctx context.Context, id, reason string) (*privacy.ErasureReceipt, error) {
 	resetLoaders(ctx)
 	entry := newEntry(ctx, "forgetProfile", reason)
-	entry.SetProfiles([]string{id})
 	x, err := r.eraser(ctx)
 	if err != nil {
 		r.failErasure(ctx, entry, err)

@@ -174,7 +174,7 @@ func (r *mutationResolver) RemoveIdentifier(ctx context.Context, typeArg string,
 	}
 	raw := graph.IdentifierRef{Type: typeArg, Value: value}
 	// The identifier's consent records go with it, in the same transaction.
-	ps, err := r.corrector.RemoveIdentifier(graph.WithBeforeCommit(ctx, access.AuditHook(entry)), raw, reason)
+	ps, err := r.corrector.RemoveIdentifier(ctx, raw, reason, correctionAudit(entry))
 	if err != nil {
 		r.auditFailure(ctx, entry, err)
 		return nil, identErr(err, identArg{raw: raw, norm: n})

@@ -28,6 +28,9 @@ func (r *Resolver) hasScope(ctx context.Context, _ any, next graphql.Resolver, s
 		err := forbidden(ctx, s)
 		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
 			reason, _ := fc.Args["reason"].(string)
+			if erasures[fc.Field.Name] {
+				reason = withheldReason // it may name the person to erase
+			}
 			r.auditFailure(ctx, newEntry(ctx, fc.Field.Name, reason), err)
 		}
 		return nil, err

@@ -177,19 +177,27 @@ func TestForgetProfileEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ok []access.AuditEntry
-		for _, a := range es {
-			if a.KeyName != "privacy officer" {
-				continue
-			}
-			if a.Outcome == access.OutcomeOK {
-				ok = append(ok, a)
-			} else if a.Reason != "(withheld: the erasure did not complete)" {
-				t.Errorf("a failed forgetProfile's audit entry keeps its reason %q", a.Reason)
-			}
+		// Newest first: the erasure, then the refused ones (bad reason,
+		// unknown profile, no privacy:write), whose reasons are withheld.
+		// The erasure's names its receipt and no profile id (Ann's ids
+		// derive from her identifiers), but counts her two profiles.
+		wantAudit := []struct {
+			outcome, reason string
+			count           int
+		}{
+			{"ok", id + ": Request from [erased]", 2},
+			{"INVALID_ARGUMENT", "(withheld: the erasure did not complete)", 0},
+			{"NOT_FOUND", "(withheld: the erasure did not complete)", 0},
+			{"FORBIDDEN", "(withheld: the erasure did not complete)", 0},
 		}
-		if len(ok) != 1 || ok[0].Reason != "Request from [erased]" || ok[0].KeyName != "privacy officer" {
-			t.Errorf("forgetProfile audit entries = %+v, want one ok entry with the scrubbed reason", es)
+		if len(es) != len(wantAudit) {
+			t.Fatalf("forgetProfile audit entries = %+v, want %d", es, len(wantAudit))
+		}
+		for i, w := range wantAudit {
+			a := es[i]
+			if a.Outcome != w.outcome || a.Reason != w.reason || a.ProfileCount != w.count || len(a.ProfileIDs) != 0 {
+				t.Errorf("forgetProfile audit entry %d = %+v, want outcome %s, reason %q, %d profiles, no profile id", i, a, w.outcome, w.reason, w.count)
+			}
 		}
 
 		// Ann's messages come back: suppressed, and counted.

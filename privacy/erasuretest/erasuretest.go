@@ -43,7 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	get := storetest.As[Store](open)
 	t.Run("ForgetProfileLeavesNoTrace", func(t *testing.T) { testForgetProfile(t, get(t), scan) })
 	t.Run("ForgetIdentifierSplitsAndScrubs", func(t *testing.T) { testForgetIdentifier(t, get(t), scan) })
-	t.Run("RemoveIdentifierScrubsWithoutSuppressing", func(t *testing.T) { testRemoveIdentifier(t, get(t)) })
+	t.Run("RemoveIdentifierScrubsWithoutSuppressing", func(t *testing.T) { testRemoveIdentifier(t, get(t), scan) })
 	t.Run("FailedErasureChangesNothing", func(t *testing.T) { testRollback(t, get(t)) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, get(t)) })
 	t.Run("Unsuppress", func(t *testing.T) { testUnsuppress(t, get(t)) })
@@ -135,7 +135,7 @@ func (p people) load(t *testing.T, e *graph.Engine, s Store) (phoneProfile, emai
 	if pp.ID == ep.ID {
 		t.Fatal("Ann's phone and email share a profile before her identify")
 	}
-	apply(t, e, identify("ann-identify", 1, map[string]any{"name": p.annName, "email": p.annEmail, "plan": "gold"},
+	apply(t, e, identify("ann-identify", 1, map[string]any{"name": p.annName, "email": p.annEmail, "plan": "gold", "address": p.annAddress()},
 		ref("user_id", p.annUser), ref("email", p.annEmail), ref("phone", p.annPhone)))
 	var tracks []graph.Event
 	for i := range 10 {
@@ -154,7 +154,7 @@ func (p people) load(t *testing.T, e *graph.Engine, s Store) (phoneProfile, emai
 		event("bob-track-c", 5, ref("email", p.bobEmail)))
 	// A second user id is refused: the event is Bob's and Ann's at once,
 	// and its traits land on Bob's user id, the anchor.
-	shared := identify("shared", 30, map[string]any{"name": p.annName, "company": "Acme"},
+	shared := identify("shared", 30, map[string]any{"name": p.annName, "company": "Acme", "address": p.annAddress()},
 		ref("user_id", p.bobUser), ref("user_id", p.annUser))
 	shared.Properties = map[string]any{
 		"note":   "  " + strings.ToUpper(p.annEmail) + " ",
@@ -169,6 +169,13 @@ func (p people) load(t *testing.T, e *graph.Engine, s Store) (phoneProfile, emai
 		record(3, "user_id:"+p.annUser, "analytics"), record(4, "email:"+p.bobEmail, "email"),
 	}))
 	return pp.ID, ep.ID
+}
+
+// annAddress is Ann's address, an object-valued personal trait: its
+// street (long enough to be an erased value on its own) must go wherever
+// it is copied, its city (four letters, a common word) may stay.
+func (p people) annAddress() map[string]any {
+	return map[string]any{"street": "1 Quiet Lane " + p.needles[2], "city": "Lyon"}
 }
 
 func (p people) annKeys() []string {
@@ -194,12 +201,12 @@ func testForgetProfile(t *testing.T, s Store, scan func(*testing.T, graph.Store)
 	must(t, err)
 
 	// 5 identifiers; 14 events only Ann's (mobile, web, identify, 10
-	// tracks, phone); 1 shared; traits: her user id's name, email and
-	// plan, and Bob's name, which the shared identify set to hers; 3
-	// consent records.
+	// tracks, phone); 1 shared; traits: her user id's name, email, plan
+	// and address, and Bob's name and address, which the shared identify
+	// set to hers; 3 consent records.
 	want := privacy.ErasureReceipt{
 		ID: rc.ID, At: rc.At, Kind: privacy.ErasureProfile, Reason: "GDPR request from [erased] ticket 77",
-		KeyID: "key_1", KeyName: "dpo", Identifiers: 5, Events: 14, ScrubbedEvents: 1, Traits: 4,
+		KeyID: "key_1", KeyName: "dpo", Identifiers: 5, Events: 14, ScrubbedEvents: 1, Traits: 6,
 		ConsentRecords: 3, SuppressedHashes: 5,
 	}
 	if rc != want {
@@ -237,8 +244,8 @@ func testForgetProfile(t *testing.T, s Store, scan func(*testing.T, graph.Store)
 	if w := []string{"email:" + p.bobEmail, "user_id:" + p.bobUser}; !slices.Equal(keys, w) {
 		t.Errorf("Bob's identifiers = %v, want %v", keys, w)
 	}
-	if w := map[string]any{"plan": "silver", "company": "Acme"}; !reflect.DeepEqual(traits, w) {
-		t.Errorf("Bob's traits = %v, want %v (his name was Ann's, set by the shared identify)", traits, w)
+	if w := map[string]any{"plan": "silver", "company": "Acme", "address": map[string]any{"city": "Lyon"}}; !reflect.DeepEqual(traits, w) {
+		t.Errorf("Bob's traits = %v, want %v (his name and address were Ann's, set by the shared identify)", traits, w)
 	}
 	js, err := e.Journeys(ctx, []string{bob.ID}, graph.JourneyQuery{Limit: 100})
 	must(t, err)
@@ -261,7 +268,7 @@ func testForgetProfile(t *testing.T, s Store, scan func(*testing.T, graph.Store)
 	if w := map[string]any{"plan": "pro", "friend": map[string]any{"city": "Lyon"}, "tags": []any{"x"}}; !reflect.DeepEqual(sh.Properties, w) {
 		t.Errorf("shared event properties = %#v, want %#v", sh.Properties, w)
 	}
-	if w := map[string]any{"company": "Acme"}; !reflect.DeepEqual(sh.Traits, w) {
+	if w := map[string]any{"company": "Acme", "address": map[string]any{"city": "Lyon"}}; !reflect.DeepEqual(sh.Traits, w) {
 		t.Errorf("shared event traits = %#v, want %#v", sh.Traits, w)
 	}
 
@@ -366,6 +373,18 @@ func testForgetIdentifier(t *testing.T, s Store, scan func(*testing.T, graph.Sto
 	ctx := context.Background()
 	e, x := newEraser(t, s)
 	u, em, a, name := bridge(t, e, s)
+	// A manual merge whose reason (its link's evidence, its history)
+	// names the email, and an unlink whose reason (the refusal's, the
+	// split's history) names it too, between identifiers that stay.
+	apply(t, e, event("x1", 4, ref("anonymous_id", "x-"+u), ref("device_id", "b-"+u)))
+	pu, err := e.ProfileByIdentifier(ctx, ref("user_id", u))
+	must(t, err)
+	px, err := e.ProfileByIdentifier(ctx, ref("anonymous_id", "x-"+u))
+	must(t, err)
+	_, err = e.MergeProfiles(ctx, []string{pu.ID, px.ID}, "same person as "+em)
+	must(t, err)
+	_, err = e.UnlinkIdentifiers(ctx, ref("anonymous_id", "x-"+u), ref("device_id", "b-"+u), "b is not "+strings.ToUpper(em))
+	must(t, err)
 	rc, ps, err := x.ForgetIdentifier(ctx, ref("email", "  "+strings.ToUpper(em)), "asked by phone", privacy.Requester{}, nil)
 	must(t, err)
 	// One identifier; e3 deleted; e1 and e2 scrubbed; the user id's email
@@ -397,11 +416,11 @@ func testForgetIdentifier(t *testing.T, s Store, scan func(*testing.T, graph.Sto
 	}
 }
 
-func testRemoveIdentifier(t *testing.T, s Store) {
+func testRemoveIdentifier(t *testing.T, s Store, scan func(*testing.T, graph.Store) string) {
 	ctx := context.Background()
 	e, x := newEraser(t, s)
 	u, em, a, name := bridge(t, e, s)
-	ps, err := x.RemoveIdentifier(ctx, ref("email", em), "wrong email")
+	ps, err := x.RemoveIdentifier(ctx, ref("email", em), "wrong email", nil)
 	must(t, err)
 	checkBridgeScrubbed(t, e, s, ps, u, em, a, name)
 	on, err := x.List().KeySuppressed(ctx, "email:"+em)
@@ -414,6 +433,9 @@ func testRemoveIdentifier(t *testing.T, s Store) {
 	if n != 0 {
 		t.Errorf("removeIdentifier left %d receipts, want none", n)
 	}
+	if strings.Contains(strings.ToLower(scan(t, s)), strings.ToLower(em)) {
+		t.Error("the raw scan still finds the removed email")
+	}
 }
 
 func testRollback(t *testing.T, s Store) {
@@ -422,7 +444,7 @@ func testRollback(t *testing.T, s Store) {
 	p := newPeople(t)
 	phoneProfile, _ := p.load(t, e, s)
 	boom := errors.New("boom")
-	_, err := x.ForgetProfile(ctx, phoneProfile, "request", privacy.Requester{}, func(context.Context, graph.Tx, *graph.Write, *graph.Erasure) error { return boom })
+	_, err := x.ForgetProfile(ctx, phoneProfile, "request", privacy.Requester{}, func(context.Context, graph.Tx, *graph.Write, *graph.Erasure, privacy.ErasureReceipt) error { return boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("forgetProfile with a failing hook: %v, want the hook's error", err)
 	}
