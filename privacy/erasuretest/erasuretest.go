@@ -444,7 +444,9 @@ func testRollback(t *testing.T, s Store) {
 	p := newPeople(t)
 	phoneProfile, _ := p.load(t, e, s)
 	boom := errors.New("boom")
-	_, err := x.ForgetProfile(ctx, phoneProfile, "request", privacy.Requester{}, func(context.Context, graph.Tx, *graph.Write, *graph.Erasure, privacy.ErasureReceipt) error { return boom })
+	_, err := x.ForgetProfile(ctx, phoneProfile, "request", privacy.Requester{}, func(context.Context, graph.Tx, *graph.Write, *graph.Erasure, privacy.ErasureReceipt) error {
+		return boom
+	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("forgetProfile with a failing hook: %v, want the hook's error", err)
 	}
