@@ -34,9 +34,9 @@ const (
 // Aggregates lists every aggregate, in the schema's order.
 var Aggregates = []Aggregate{AggCount, AggSum, AggMin, AggMax, AggAvg, AggFirst, AggLast, AggMostFrequent, AggUniqueCount}
 
-// EventTypes are the Segment message types a computed trait's EventType
+// ComputedEventTypes are the Segment message types a computed trait's EventType
 // may name.
-var EventTypes = []string{"identify", "track", "page", "screen", "group", "alias"}
+var ComputedEventTypes = []string{"identify", "track", "page", "screen", "group", "alias"}
 
 // Limits of a computed trait definition.
 const (
@@ -84,7 +84,7 @@ type ComputedTrait struct {
 //   - Aggregate: one of Aggregates.
 //   - Event, EventType: at least one is set (a trait over every event of
 //     every kind is almost always a mistake, and costs the most to keep);
-//     EventType is one of EventTypes; Event is at most 256 bytes.
+//     EventType is one of ComputedEventTypes; Event is at most 256 bytes.
 //   - Property: required, a dotted path of non-empty segments of at most
 //     256 bytes, except for COUNT, where it must be empty (to count events
 //     that have a property, use a Where filter with EXISTS).
@@ -97,118 +97,118 @@ type ComputedTrait struct {
 //     longer than P100Y (see parseWindow).
 //   - Description: at most 500 bytes.
 func (c ComputedTrait) Validate() error {
-	if err := validateComputedName(c.Name); err != nil {
+	if err := validateCTName(c.Name); err != nil {
 		return err
 	}
 	if !slices.Contains(Aggregates, c.Aggregate) {
-		return invalid("input.aggregate %s is not an aggregate: use one of %s", clip(string(c.Aggregate)), joinAggregates())
+		return ctInvalid("input.aggregate %s is not an aggregate: use one of %s", ctClip(string(c.Aggregate)), ctAggregateList())
 	}
 	if c.Event == "" && c.EventType == "" {
-		return invalid("input.event or input.eventType must be set (a computed trait reads one kind of event)")
+		return ctInvalid("input.event or input.eventType must be set (a computed trait reads one kind of event)")
 	}
 	if len(c.Event) > MaxComputedTextLen {
-		return invalid("input.event is longer than %d bytes", MaxComputedTextLen)
+		return ctInvalid("input.event is longer than %d bytes", MaxComputedTextLen)
 	}
-	if c.EventType != "" && !slices.Contains(EventTypes, c.EventType) {
-		return invalid("input.eventType must be one of %s", strings.Join(EventTypes, ", "))
+	if c.EventType != "" && !slices.Contains(ComputedEventTypes, c.EventType) {
+		return ctInvalid("input.eventType must be one of %s", strings.Join(ComputedEventTypes, ", "))
 	}
 	if c.Aggregate == AggCount {
 		if c.Property != "" {
-			return invalid("input.property must be empty for COUNT (to count events that have it, add a where filter with op EXISTS)")
+			return ctInvalid("input.property must be empty for COUNT (to count events that have it, add a where filter with op EXISTS)")
 		}
 	} else {
 		if c.Property == "" {
-			return invalid("input.property is required for %s", c.Aggregate)
+			return ctInvalid("input.property is required for %s", c.Aggregate)
 		}
-		if msg := checkPath(c.Property); msg != "" {
-			return invalid("input.property %s", msg)
+		if msg := ctCheckPath(c.Property); msg != "" {
+			return ctInvalid("input.property %s", msg)
 		}
 	}
 	if len(c.Where) > MaxComputedWhere {
-		return invalid("input.where has %d filters, more than %d", len(c.Where), MaxComputedWhere)
+		return ctInvalid("input.where has %d filters, more than %d", len(c.Where), MaxComputedWhere)
 	}
 	for i, pf := range c.Where {
-		if err := validatePropertyFilter(fmt.Sprintf("input.where[%d]", i), pf); err != nil {
+		if err := validateCTWhere(fmt.Sprintf("input.where[%d]", i), pf); err != nil {
 			return err
 		}
 	}
 	if c.Window != "" {
 		if _, err := parseWindow(c.Window); err != nil {
-			return invalid("input.window %s", err.Error())
+			return ctInvalid("input.window %s", err.Error())
 		}
 	}
 	if len(c.Description) > MaxComputedDescLen {
-		return invalid("input.description is longer than %d bytes", MaxComputedDescLen)
+		return ctInvalid("input.description is longer than %d bytes", MaxComputedDescLen)
 	}
 	return nil
 }
 
-func validateComputedName(name string) error {
+func validateCTName(name string) error {
 	if name == "" {
-		return invalid("input.name must not be empty")
+		return ctInvalid("input.name must not be empty")
 	}
 	if utf8.RuneCountInString(name) > MaxComputedNameLen {
-		return invalid("input.name is longer than %d characters", MaxComputedNameLen)
+		return ctInvalid("input.name is longer than %d characters", MaxComputedNameLen)
 	}
 	if name[0] < 'a' || name[0] > 'z' {
-		return invalid("input.name must start with a lowercase letter a-z")
+		return ctInvalid("input.name must start with a lowercase letter a-z")
 	}
 	for i := 0; i < len(name); i++ {
 		b := name[i]
 		if !(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_') {
-			return invalid("input.name may hold only a-z, 0-9 and _ (1 to %d characters, starting with a letter)", MaxComputedNameLen)
+			return ctInvalid("input.name may hold only a-z, 0-9 and _ (1 to %d characters, starting with a letter)", MaxComputedNameLen)
 		}
 	}
 	return nil
 }
 
-func validatePropertyFilter(field string, pf PropertyFilter) error {
+func validateCTWhere(field string, pf PropertyFilter) error {
 	if pf.Path == "" {
-		return invalid("%s.path must not be empty", field)
+		return ctInvalid("%s.path must not be empty", field)
 	}
-	if msg := checkPath(pf.Path); msg != "" {
-		return invalid("%s.path %s", field, msg)
+	if msg := ctCheckPath(pf.Path); msg != "" {
+		return ctInvalid("%s.path %s", field, msg)
 	}
 	if !slices.Contains(Ops, pf.Op) {
-		return invalid("%s.op %s is not an op", field, clip(string(pf.Op)))
+		return ctInvalid("%s.op %s is not an op", field, ctClip(string(pf.Op)))
 	}
 	v := pf.Value
 	switch pf.Op {
 	case OpExists, OpNotExists:
 		if v != nil {
-			return invalid("%s.value must be absent for %s", field, pf.Op)
+			return ctInvalid("%s.value must be absent for %s", field, pf.Op)
 		}
 	case OpEQ, OpNEQ, OpContains:
-		if _, ok := scalarOf(v); !ok {
-			return invalid("%s.value must be a string, number or boolean for %s", field, pf.Op)
+		if _, ok := ctScalarOf(v); !ok {
+			return ctInvalid("%s.value must be a string, number or boolean for %s", field, pf.Op)
 		}
 	case OpGT, OpGTE, OpLT, OpLTE:
-		if s, ok := scalarOf(v); !ok || s.kind == kindBool {
-			return invalid("%s.value must be a string or number for %s", field, pf.Op)
+		if s, ok := ctScalarOf(v); !ok || s.kind == ctBool {
+			return ctInvalid("%s.value must be a string or number for %s", field, pf.Op)
 		}
 	case OpStartsWith:
 		if _, ok := v.(string); !ok {
-			return invalid("%s.value must be a string for %s", field, pf.Op)
+			return ctInvalid("%s.value must be a string for %s", field, pf.Op)
 		}
 	case OpIN:
 		list, ok := v.([]any)
 		if !ok || len(list) == 0 {
-			return invalid("%s.value must be a non-empty list for IN", field)
+			return ctInvalid("%s.value must be a non-empty list for IN", field)
 		}
 		if len(list) > MaxComputedInValues {
-			return invalid("%s.value has %d elements, more than %d", field, len(list), MaxComputedInValues)
+			return ctInvalid("%s.value has %d elements, more than %d", field, len(list), MaxComputedInValues)
 		}
 		for j, x := range list {
-			if _, ok := scalarOf(x); !ok {
-				return invalid("%s.value[%d] must be a string, number or boolean", field, j)
+			if _, ok := ctScalarOf(x); !ok {
+				return ctInvalid("%s.value[%d] must be a string, number or boolean", field, j)
 			}
 		}
 	}
 	return nil
 }
 
-// checkPath returns why p is not a dotted path, or "".
-func checkPath(p string) string {
+// ctCheckPath returns why p is not a dotted path, or "".
+func ctCheckPath(p string) string {
 	if len(p) > MaxComputedTextLen {
 		return fmt.Sprintf("is longer than %d bytes", MaxComputedTextLen)
 	}
@@ -218,11 +218,13 @@ func checkPath(p string) string {
 	return ""
 }
 
-func invalid(format string, args ...any) error { return graph.Errorf(graph.EINVALID, format, args...) }
+func ctInvalid(format string, args ...any) error {
+	return graph.Errorf(graph.EINVALID, format, args...)
+}
 
-// clip quotes s, cut to a few bytes, so an error never repeats much of
+// ctClip quotes s, cut to a few bytes, so an error never repeats much of
 // what a caller sent.
-func clip(s string) string {
+func ctClip(s string) string {
 	const n = 24
 	if len(s) > n {
 		i := n
@@ -234,7 +236,7 @@ func clip(s string) string {
 	return strconv.Quote(s)
 }
 
-func joinAggregates() string {
+func ctAggregateList() string {
 	s := make([]string, len(Aggregates))
 	for i, a := range Aggregates {
 		s[i] = string(a)
@@ -284,7 +286,7 @@ func (c ComputedTrait) Compute(events []graph.Event, now time.Time) any {
 		var sum, lo, hi float64
 		n := 0
 		for _, e := range kept {
-			f, ok := toNumber(lookup(e.Properties, c.Property))
+			f, ok := ctNumber(ctLookup(e.Properties, c.Property))
 			if !ok {
 				continue
 			}
@@ -310,23 +312,23 @@ func (c ComputedTrait) Compute(events []graph.Event, now time.Time) any {
 		}
 	case AggFirst:
 		for _, e := range kept {
-			if v := lookup(e.Properties, c.Property); v != nil {
-				return normalize(v)
+			if v := ctLookup(e.Properties, c.Property); v != nil {
+				return ctNormalize(v)
 			}
 		}
 		return nil
 	case AggLast:
 		for i := len(kept) - 1; i >= 0; i-- {
-			if v := lookup(kept[i].Properties, c.Property); v != nil {
-				return normalize(v)
+			if v := ctLookup(kept[i].Properties, c.Property); v != nil {
+				return ctNormalize(v)
 			}
 		}
 		return nil
 	case AggMostFrequent, AggUniqueCount:
-		counts := map[scalar]int{}
-		var order []scalar // in order of first occurrence
+		counts := map[ctScalar]int{}
+		var order []ctScalar // in order of first occurrence
 		for _, e := range kept {
-			s, ok := scalarOf(lookup(e.Properties, c.Property))
+			s, ok := ctScalarOf(ctLookup(e.Properties, c.Property))
 			if !ok {
 				continue
 			}
@@ -432,17 +434,17 @@ func (c ComputedTrait) keep(events []graph.Event, now time.Time) []graph.Event {
 	return kept
 }
 
-// window is a parsed ISO-8601 duration: calendar months, then a fixed
+// ctWindow is a parsed ISO-8601 duration: calendar months, then a fixed
 // length.
-type window struct {
+type ctWindow struct {
 	months int
 	fixed  time.Duration
 	// longest bounds the window's length with 31-day months.
 	longest time.Duration
 }
 
-// maxWindow is P100Y counted with 31-day months.
-const maxWindow = 1200 * 31 * 24 * time.Hour
+// ctMaxWindow is P100Y counted with 31-day months.
+const ctMaxWindow = 1200 * 31 * 24 * time.Hour
 
 // parseWindow reads an ISO-8601 duration PnYnMnWnDTnHnMnS: "P" then at
 // least one of the date parts in that order, then optionally "T" and at
@@ -459,9 +461,9 @@ const maxWindow = 1200 * 31 * 24 * time.Hour
 // gives March 1st, so an event of March 2nd would leave the window and
 // come back; with this rule the start only ever moves forward, and an
 // event leaves a window once.
-func parseWindow(s string) (window, error) {
-	fail := func() (window, error) {
-		return window{}, fmt.Errorf("must be an ISO-8601 duration such as P30D, P1M, P1Y or PT12H")
+func parseWindow(s string) (ctWindow, error) {
+	fail := func() (ctWindow, error) {
+		return ctWindow{}, fmt.Errorf("must be an ISO-8601 duration such as P30D, P1M, P1Y or PT12H")
 	}
 	if len(s) < 3 || len(s) > 64 || s[0] != 'P' {
 		return fail()
@@ -503,12 +505,12 @@ func parseWindow(s string) (window, error) {
 	// In seconds, 9-digit parts cannot overflow int64 here.
 	longest := (months*31+days)*86400 + secs
 	if longest == 0 {
-		return window{}, fmt.Errorf("must be longer than zero")
+		return ctWindow{}, fmt.Errorf("must be longer than zero")
 	}
-	if longest > int64(maxWindow/time.Second) {
-		return window{}, fmt.Errorf("must be no longer than P100Y")
+	if longest > int64(ctMaxWindow/time.Second) {
+		return ctWindow{}, fmt.Errorf("must be no longer than P100Y")
 	}
-	return window{
+	return ctWindow{
 		months:  int(months),
 		fixed:   time.Duration(days*86400+secs) * time.Second,
 		longest: time.Duration(longest) * time.Second,
@@ -517,14 +519,14 @@ func parseWindow(s string) (window, error) {
 
 // start returns the window's first instant at now: events dated at or
 // after it are inside.
-func (w window) start(now time.Time) time.Time {
+func (w ctWindow) start(now time.Time) time.Time {
 	t := now.UTC()
 	if w.months != 0 {
 		y, m, d := t.Date()
 		// time.Date normalises month overflow: month 0 is December of
 		// the year before.
 		first := time.Date(y, m-time.Month(w.months), 1, 0, 0, 0, 0, time.UTC)
-		if d > daysIn(first) {
+		if d > ctDaysIn(first) {
 			t = first.AddDate(0, 1, 0)
 		} else {
 			t = time.Date(first.Year(), first.Month(), d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
@@ -533,13 +535,13 @@ func (w window) start(now time.Time) time.Time {
 	return t.Add(-w.fixed)
 }
 
-// daysIn returns the number of days of first's month.
-func daysIn(first time.Time) int {
+// ctDaysIn returns the number of days of first's month.
+func ctDaysIn(first time.Time) int {
 	return first.AddDate(0, 1, -1).Day()
 }
 
-// lookup returns the value at a dotted path into props, or nil.
-func lookup(props map[string]any, path string) any {
+// ctLookup returns the value at a dotted path into props, or nil.
+func ctLookup(props map[string]any, path string) any {
 	var cur any = props
 	for seg := range strings.SplitSeq(path, ".") {
 		m, ok := cur.(map[string]any)
@@ -551,9 +553,9 @@ func lookup(props map[string]any, path string) any {
 	return cur
 }
 
-// A scalar is a string, a number (as float64) or a boolean, comparable as
+// A ctScalar is a string, a number (as float64) or a boolean, comparable as
 // a map key.
-type scalar struct {
+type ctScalar struct {
 	kind byte
 	s    string
 	f    float64
@@ -561,40 +563,40 @@ type scalar struct {
 }
 
 const (
-	kindString = 's'
-	kindNumber = 'n'
-	kindBool   = 'b'
+	ctString     = 's'
+	ctNumberKind = 'n'
+	ctBool       = 'b'
 )
 
-func (s scalar) value() any {
+func (s ctScalar) value() any {
 	switch s.kind {
-	case kindString:
+	case ctString:
 		return s.s
-	case kindNumber:
+	case ctNumberKind:
 		return s.f
 	default:
 		return s.b
 	}
 }
 
-// scalarOf reads v as a scalar; false for nil, lists, objects, other
+// ctScalarOf reads v as a scalar; false for nil, lists, objects, other
 // types and non-finite numbers.
-func scalarOf(v any) (scalar, bool) {
+func ctScalarOf(v any) (ctScalar, bool) {
 	switch x := v.(type) {
 	case string:
-		return scalar{kind: kindString, s: x}, true
+		return ctScalar{kind: ctString, s: x}, true
 	case bool:
-		return scalar{kind: kindBool, b: x}, true
+		return ctScalar{kind: ctBool, b: x}, true
 	}
-	if f, ok := toNumber(v); ok {
-		return scalar{kind: kindNumber, f: f}, true
+	if f, ok := ctNumber(v); ok {
+		return ctScalar{kind: ctNumberKind, f: f}, true
 	}
-	return scalar{}, false
+	return ctScalar{}, false
 }
 
-// toNumber reads a number in any of the forms decoders give; false for
+// ctNumber reads a number in any of the forms decoders give; false for
 // anything else and for NaN and infinities.
-func toNumber(v any) (float64, bool) {
+func ctNumber(v any) (float64, bool) {
 	var f float64
 	switch x := v.(type) {
 	case json.Number:
@@ -635,9 +637,9 @@ func toNumber(v any) (float64, bool) {
 	return f, true
 }
 
-// normalize returns numbers as float64 and anything else as it is.
-func normalize(v any) any {
-	if f, ok := toNumber(v); ok {
+// ctNormalize returns numbers as float64 and anything else as it is.
+func ctNormalize(v any) any {
+	if f, ok := ctNumber(v); ok {
 		return f
 	}
 	return v
@@ -654,7 +656,7 @@ func normalize(v any) any {
 //
 // It is this file's own until the shared evaluator of filters lands.
 func matchProperty(props map[string]any, pf PropertyFilter) bool {
-	v := lookup(props, pf.Path)
+	v := ctLookup(props, pf.Path)
 	switch pf.Op {
 	case OpExists:
 		return v != nil
@@ -668,7 +670,7 @@ func matchProperty(props map[string]any, pf PropertyFilter) bool {
 	case OpIN:
 		list, _ := pf.Value.([]any)
 		for _, x := range list {
-			if equalScalars(v, x) {
+			if ctEqual(v, x) {
 				return true
 			}
 		}
@@ -676,7 +678,7 @@ func matchProperty(props map[string]any, pf PropertyFilter) bool {
 	case OpContains:
 		if list, ok := v.([]any); ok {
 			for _, x := range list {
-				if equalScalars(x, pf.Value) {
+				if ctEqual(x, pf.Value) {
 					return true
 				}
 			}
@@ -690,8 +692,8 @@ func matchProperty(props map[string]any, pf PropertyFilter) bool {
 		b, ok2 := pf.Value.(string)
 		return ok1 && ok2 && strings.HasPrefix(a, b)
 	}
-	a, ok1 := scalarOf(v)
-	b, ok2 := scalarOf(pf.Value)
+	a, ok1 := ctScalarOf(v)
+	b, ok2 := ctScalarOf(pf.Value)
 	if !ok1 || !ok2 || a.kind != b.kind {
 		return false
 	}
@@ -701,11 +703,11 @@ func matchProperty(props map[string]any, pf PropertyFilter) bool {
 	case OpNEQ:
 		return a != b
 	}
-	if a.kind == kindBool {
+	if a.kind == ctBool {
 		return false
 	}
 	var c int
-	if a.kind == kindNumber {
+	if a.kind == ctNumberKind {
 		c = cmp.Compare(a.f, b.f)
 	} else {
 		c = strings.Compare(a.s, b.s)
@@ -723,9 +725,9 @@ func matchProperty(props map[string]any, pf PropertyFilter) bool {
 	return false
 }
 
-// equalScalars reports whether a and b are equal scalars of one kind.
-func equalScalars(a, b any) bool {
-	x, ok1 := scalarOf(a)
-	y, ok2 := scalarOf(b)
+// ctEqual reports whether a and b are equal scalars of one kind.
+func ctEqual(a, b any) bool {
+	x, ok1 := ctScalarOf(a)
+	y, ok2 := ctScalarOf(b)
 	return ok1 && ok2 && x == y
 }

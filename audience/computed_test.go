@@ -15,7 +15,7 @@ import (
 	"pgregory.net/rapid"
 )
 
-func utc(s string) time.Time {
+func ctUTC(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		panic(err)
@@ -23,31 +23,31 @@ func utc(s string) time.Time {
 	return t
 }
 
-const day = 24 * time.Hour
+const ctDay = 24 * time.Hour
 
-// orders is a profile's events for the hand-worked tests, at now =
+// ctOrders is a profile's events for the hand-worked tests, at now =
 // 2026-03-15T12:00Z. Kept by {Event: "Order Completed", EventType:
 // "track"}, in order: a (-40d), b (-10d), c (-5d), d (-5d, after c by
 // ID), g (-1d).
-func orders(now time.Time) []graph.Event {
+func ctOrders(now time.Time) []graph.Event {
 	ev := func(id, typ, name string, ago time.Duration, props map[string]any) graph.Event {
 		return graph.Event{ID: id, Type: typ, Name: name, Timestamp: now.Add(-ago), Properties: props}
 	}
-	b := ev("b", "track", "Order Completed", 10*day, map[string]any{"total": 25.5, "cat": "hats"})
+	b := ev("b", "track", "Order Completed", 10*ctDay, map[string]any{"total": 25.5, "cat": "hats"})
 	return []graph.Event{
-		ev("g", "track", "Order Completed", 1*day, map[string]any{"total": int64(-4), "cat": nil}),
-		ev("d", "track", "Order Completed", 5*day, map[string]any{"total": "n/a", "cat": "shoes"}),
+		ev("g", "track", "Order Completed", 1*ctDay, map[string]any{"total": int64(-4), "cat": nil}),
+		ev("d", "track", "Order Completed", 5*ctDay, map[string]any{"total": "n/a", "cat": "shoes"}),
 		b,
-		ev("a", "track", "Order Completed", 40*day, map[string]any{"total": json.Number("100"), "cat": "shoes", "meta": map[string]any{"channel": "web"}}),
-		ev("e", "page", "Home", 2*day, map[string]any{"total": 999}),
-		ev("c", "track", "Order Completed", 5*day, map[string]any{"total": 10, "cat": "shoes", "meta": map[string]any{"channel": "app"}}),
-		ev("f", "track", "Product Viewed", 3*day, map[string]any{"total": float32(7)}),
+		ev("a", "track", "Order Completed", 40*ctDay, map[string]any{"total": json.Number("100"), "cat": "shoes", "meta": map[string]any{"channel": "web"}}),
+		ev("e", "page", "Home", 2*ctDay, map[string]any{"total": 999}),
+		ev("c", "track", "Order Completed", 5*ctDay, map[string]any{"total": 10, "cat": "shoes", "meta": map[string]any{"channel": "app"}}),
+		ev("f", "track", "Product Viewed", 3*ctDay, map[string]any{"total": float32(7)}),
 		b, // carried by a second identifier of the profile
 	}
 }
 
 func TestComputeAggregates(t *testing.T) {
-	now := utc("2026-03-15T12:00:00Z")
+	now := ctUTC("2026-03-15T12:00:00Z")
 	order := func(agg Aggregate, prop string) ComputedTrait {
 		return ComputedTrait{Name: "x", Aggregate: agg, Event: "Order Completed", EventType: "track", Property: prop}
 	}
@@ -98,7 +98,7 @@ func TestComputeAggregates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := tt.def.Compute(orders(now), now)
+			got := tt.def.Compute(ctOrders(now), now)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("Compute = %#v, want %#v", got, tt.want)
 			}
@@ -107,7 +107,7 @@ func TestComputeAggregates(t *testing.T) {
 }
 
 func TestComputeMostFrequentAndUnique(t *testing.T) {
-	now := utc("2026-03-15T12:00:00Z")
+	now := ctUTC("2026-03-15T12:00:00Z")
 	at := func(id string, min int, v any) graph.Event {
 		return graph.Event{ID: id, Type: "track", Name: "E", Timestamp: now.Add(time.Duration(min) * time.Minute), Properties: map[string]any{"v": v}}
 	}
@@ -144,7 +144,7 @@ func TestComputeMostFrequentAndUnique(t *testing.T) {
 }
 
 func TestComputeSharedEvent(t *testing.T) {
-	now := utc("2026-03-15T12:00:00Z")
+	now := ctUTC("2026-03-15T12:00:00Z")
 	events := []graph.Event{
 		{ID: "own", Type: "track", Name: "E", Timestamp: now, Properties: map[string]any{"v": 3}},
 		{ID: "shared", Type: "track", Name: "E", Timestamp: now, Shared: true},
@@ -186,14 +186,14 @@ func TestComputeWindowEdges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			now := utc(tt.now)
+			now := ctUTC(tt.now)
 			def := ComputedTrait{Name: "n", Aggregate: AggUniqueCount, Event: "E", Property: "v", Window: tt.window}
 			if err := def.Validate(); err != nil {
 				t.Fatal(err)
 			}
 			events := []graph.Event{
-				{ID: "in", Name: "E", Timestamp: utc(tt.inside), Properties: map[string]any{"v": "in"}},
-				{ID: "out", Name: "E", Timestamp: utc(tt.outside), Properties: map[string]any{"v": "out"}},
+				{ID: "in", Name: "E", Timestamp: ctUTC(tt.inside), Properties: map[string]any{"v": "in"}},
+				{ID: "out", Name: "E", Timestamp: ctUTC(tt.outside), Properties: map[string]any{"v": "out"}},
 				{ID: "future", Name: "E", Timestamp: now.Add(time.Hour), Properties: map[string]any{"v": "future"}},
 			}
 			if got := def.Compute(events, now); got != int64(2) {
@@ -214,23 +214,23 @@ func TestWindowStartNeverMovesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := utc("2026-03-27T00:00:00Z")
+	t0 := ctUTC("2026-03-27T00:00:00Z")
 	prev := w.start(t0)
-	for at := t0; at.Before(utc("2026-04-03T00:00:00Z")); at = at.Add(30 * time.Minute) {
+	for at := t0; at.Before(ctUTC("2026-04-03T00:00:00Z")); at = at.Add(30 * time.Minute) {
 		s := w.start(at)
 		if s.Before(prev) {
 			t.Fatalf("start(%v) = %v, before start of an earlier instant %v", at, s, prev)
 		}
 		prev = s
 	}
-	if got := w.start(utc("2026-03-31T23:59:59Z")); !got.Equal(utc("2026-03-01T00:00:00Z")) {
+	if got := w.start(ctUTC("2026-03-31T23:59:59Z")); !got.Equal(ctUTC("2026-03-01T00:00:00Z")) {
 		t.Fatalf("start = %v, want March 1st", got)
 	}
 }
 
 func TestNextChange(t *testing.T) {
 	ev := func(id, at string) graph.Event {
-		return graph.Event{ID: id, Type: "track", Name: "E", Timestamp: utc(at)}
+		return graph.Event{ID: id, Type: "track", Name: "E", Timestamp: ctUTC(at)}
 	}
 	tests := []struct {
 		name, window, now string
@@ -263,14 +263,14 @@ func TestNextChange(t *testing.T) {
 			if def.DependsOnTime() != (tt.window != "") {
 				t.Fatalf("DependsOnTime = %v with window %q", def.DependsOnTime(), tt.window)
 			}
-			got := def.NextChange(tt.events, utc(tt.now))
+			got := def.NextChange(tt.events, ctUTC(tt.now))
 			if tt.want == "" {
 				if !got.IsZero() {
 					t.Fatalf("NextChange = %v, want zero", got)
 				}
 				return
 			}
-			if !got.Equal(utc(tt.want)) {
+			if !got.Equal(ctUTC(tt.want)) {
 				t.Fatalf("NextChange = %v, want %s", got.Format(time.RFC3339Nano), tt.want)
 			}
 			// At that instant the count has dropped; a nanosecond before, not yet.
@@ -288,17 +288,17 @@ func TestParseWindow(t *testing.T) {
 		months int
 		fixed  time.Duration
 	}{
-		{"P30D", 0, 30 * day},
+		{"P30D", 0, 30 * ctDay},
 		{"P1M", 1, 0},
 		{"P2Y3M", 27, 0},
-		{"P1W", 0, 7 * day},
+		{"P1W", 0, 7 * ctDay},
 		{"PT36H", 0, 36 * time.Hour},
 		{"PT90M", 0, 90 * time.Minute},
 		{"PT45S", 0, 45 * time.Second},
-		{"P1DT1S", 0, day + time.Second},
+		{"P1DT1S", 0, ctDay + time.Second},
 		{"P100Y", 1200, 0},
-		{"P0Y1D", 0, day},
-		{"P007D", 0, 7 * day},
+		{"P0Y1D", 0, ctDay},
+		{"P007D", 0, 7 * ctDay},
 	}
 	for _, g := range good {
 		w, err := parseWindow(g.in)
@@ -517,27 +517,26 @@ func TestValidateComputedTrait(t *testing.T) {
 	}
 }
 
-// refTrait is a random definition with its reference: where filters come
-// with a predicate written out by hand, and windows with their start
-// computed another way.
-type refWhere struct {
+// ctRefWhere is a where filter the random test may draw, with the same
+// condition written out by hand for the reference.
+type ctRefWhere struct {
 	pf   PropertyFilter
 	pred func(props map[string]any) bool
 }
 
-var refWheres = []refWhere{
+var ctRefWheres = []ctRefWhere{
 	{PropertyFilter{Path: "cat", Op: OpEQ, Value: "a"}, func(p map[string]any) bool { s, ok := p["cat"].(string); return ok && s == "a" }},
 	{PropertyFilter{Path: "cat", Op: OpNotExists}, func(p map[string]any) bool { return p["cat"] == nil }},
 	{PropertyFilter{Path: "cat", Op: OpIN, Value: []any{"b", "c"}}, func(p map[string]any) bool { return p["cat"] == "b" || p["cat"] == "c" }},
-	{PropertyFilter{Path: "amount", Op: OpGTE, Value: json.Number("1")}, func(p map[string]any) bool { f, ok := refNumber(p["amount"]); return ok && f >= 1 }},
+	{PropertyFilter{Path: "amount", Op: OpGTE, Value: json.Number("1")}, func(p map[string]any) bool { f, ok := ctRefNumber(p["amount"]); return ok && f >= 1 }},
 	{PropertyFilter{Path: "amount", Op: OpExists}, func(p map[string]any) bool { _, in := p["amount"]; return in && p["amount"] != nil }},
 }
 
-var refWindows = []string{"", "PT6H", "P1D", "P2W", "P1M", "P1Y", "P1M1D"}
+var ctRefWindows = []string{"", "PT6H", "P1D", "P2W", "P1M", "P1Y", "P1M1D"}
 
-// refStart computes a window's start with AddDate, then moves a day that
+// ctRefStart computes a window's start with AddDate, then moves a day that
 // AddDate pushed into the next month back to that month's first instant.
-func refStart(window string, now time.Time) time.Time {
+func ctRefStart(window string, now time.Time) time.Time {
 	now = now.UTC()
 	var y, m, d int
 	var fixed time.Duration
@@ -562,8 +561,8 @@ func refStart(window string, now time.Time) time.Time {
 	return back.Add(-time.Duration(d)*24*time.Hour - fixed)
 }
 
-// refNumber reads a number by reflection and parsing, not by type switch.
-func refNumber(v any) (float64, bool) {
+// ctRefNumber reads a number by reflection and parsing, not by type switch.
+func ctRefNumber(v any) (float64, bool) {
 	if n, ok := v.(json.Number); ok {
 		f, err := strconv.ParseFloat(string(n), 64)
 		return f, err == nil
@@ -580,9 +579,9 @@ func refNumber(v any) (float64, bool) {
 	return 0, false
 }
 
-// refKey is a scalar's canonical text, "" for no scalar.
-func refKey(v any) string {
-	if f, ok := refNumber(v); ok {
+// ctRefKey is a scalar's canonical text, "" for no scalar.
+func ctRefKey(v any) string {
+	if f, ok := ctRefNumber(v); ok {
 		return "n:" + strconv.FormatFloat(f, 'g', -1, 64)
 	}
 	switch x := v.(type) {
@@ -594,7 +593,7 @@ func refKey(v any) string {
 	return ""
 }
 
-func refValue(key string) any {
+func ctRefValue(key string) any {
 	kind, text, _ := strings.Cut(key, ":")
 	switch kind {
 	case "n":
@@ -606,7 +605,7 @@ func refValue(key string) any {
 	return text
 }
 
-func refCompute(def ComputedTrait, wheres []refWhere, events []graph.Event, now time.Time) any {
+func ctRefCompute(def ComputedTrait, wheres []ctRefWhere, events []graph.Event, now time.Time) any {
 	// Sort everything, then drop repeats, which sit side by side.
 	all := append([]graph.Event(nil), events...)
 	sort.SliceStable(all, func(i, j int) bool {
@@ -626,7 +625,7 @@ func refCompute(def ComputedTrait, wheres []refWhere, events []graph.Event, now 
 		if def.EventType != "" && e.Type != def.EventType {
 			continue
 		}
-		if def.Window != "" && refStart(def.Window, now).After(e.Timestamp) {
+		if def.Window != "" && ctRefStart(def.Window, now).After(e.Timestamp) {
 			continue
 		}
 		all := true
@@ -651,10 +650,10 @@ func refCompute(def ComputedTrait, wheres []refWhere, events []graph.Event, now 
 	var nums []float64
 	var keys []string
 	for _, v := range values {
-		if f, ok := refNumber(v); ok {
+		if f, ok := ctRefNumber(v); ok {
 			nums = append(nums, f)
 		}
-		if k := refKey(v); k != "" {
+		if k := ctRefKey(v); k != "" {
 			keys = append(keys, k)
 		}
 	}
@@ -680,7 +679,7 @@ func refCompute(def ComputedTrait, wheres []refWhere, events []graph.Event, now 
 		if def.Aggregate == AggLast {
 			v = values[len(values)-1]
 		}
-		if f, ok := refNumber(v); ok {
+		if f, ok := ctRefNumber(v); ok {
 			return f
 		}
 		return v
@@ -699,19 +698,19 @@ func refCompute(def ComputedTrait, wheres []refWhere, events []graph.Event, now 
 					n++
 				}
 			}
-			if n > bestN && !slicesContains(keys[:i], k) {
+			if n > bestN && !ctContains(keys[:i], k) {
 				best, bestN = k, n
 			}
 		}
 		if bestN == 0 {
 			return nil
 		}
-		return refValue(best)
+		return ctRefValue(best)
 	}
 	panic("unknown aggregate")
 }
 
-func slicesContains(s []string, x string) bool {
+func ctContains(s []string, x string) bool {
 	for _, y := range s {
 		if y == x {
 			return true
@@ -720,9 +719,9 @@ func slicesContains(s []string, x string) bool {
 	return false
 }
 
-// drawValue draws a property value: numbers in every form a decoder gives
+// ctDrawValue draws a property value: numbers in every form a decoder gives
 // (quarters, so any sum is exact), strings, booleans, lists, nulls.
-func drawValue(t *rapid.T, label string) any {
+func ctDrawValue(t *rapid.T, label string) any {
 	q := rapid.IntRange(-8, 40).Draw(t, label+"q")
 	switch rapid.IntRange(0, 8).Draw(t, label+"kind") {
 	case 0:
@@ -747,7 +746,7 @@ func drawValue(t *rapid.T, label string) any {
 }
 
 func TestComputeMatchesReference(t *testing.T) {
-	nows := []time.Time{utc("2026-03-31T12:00:00Z"), utc("2026-03-15T00:00:00Z"), utc("2028-02-29T06:00:00Z"), utc("2026-01-31T00:00:00Z")}
+	nows := []time.Time{ctUTC("2026-03-31T12:00:00Z"), ctUTC("2026-03-15T00:00:00Z"), ctUTC("2028-02-29T06:00:00Z"), ctUTC("2026-01-31T00:00:00Z")}
 	rapid.Check(t, func(t *rapid.T) {
 		now := rapid.SampledFrom(nows).Draw(t, "now")
 		n := rapid.IntRange(0, 14).Draw(t, "events")
@@ -756,11 +755,11 @@ func TestComputeMatchesReference(t *testing.T) {
 			props := map[string]any{}
 			for _, key := range []string{"amount", "cat"} {
 				if rapid.IntRange(0, 3).Draw(t, key+"?") > 0 {
-					props[key] = drawValue(t, key)
+					props[key] = ctDrawValue(t, key)
 				}
 			}
 			if rapid.Bool().Draw(t, "nested?") {
-				props["nested"] = map[string]any{"amount": drawValue(t, "nested")}
+				props["nested"] = map[string]any{"amount": ctDrawValue(t, "nested")}
 			}
 			e := graph.Event{
 				ID:         fmt.Sprintf("e%02d", rapid.IntRange(0, 40).Draw(t, "id")*100+i),
@@ -784,7 +783,7 @@ func TestComputeMatchesReference(t *testing.T) {
 			Aggregate: rapid.SampledFrom(Aggregates).Draw(t, "aggregate"),
 			Event:     rapid.SampledFrom([]string{"", "Order"}).Draw(t, "event"),
 			EventType: rapid.SampledFrom([]string{"", "track"}).Draw(t, "eventType"),
-			Window:    rapid.SampledFrom(refWindows).Draw(t, "window"),
+			Window:    rapid.SampledFrom(ctRefWindows).Draw(t, "window"),
 		}
 		if def.Event == "" && def.EventType == "" {
 			def.Event = "View"
@@ -792,9 +791,9 @@ func TestComputeMatchesReference(t *testing.T) {
 		if def.Aggregate != AggCount {
 			def.Property = rapid.SampledFrom([]string{"amount", "cat", "nested.amount"}).Draw(t, "property")
 		}
-		var wheres []refWhere
+		var wheres []ctRefWhere
 		for range rapid.IntRange(0, 2).Draw(t, "wheres") {
-			w := rapid.SampledFrom(refWheres).Draw(t, "where")
+			w := rapid.SampledFrom(ctRefWheres).Draw(t, "where")
 			wheres = append(wheres, w)
 			def.Where = append(def.Where, w.pf)
 		}
@@ -802,7 +801,7 @@ func TestComputeMatchesReference(t *testing.T) {
 			t.Fatalf("drawn definition: %v", err)
 		}
 
-		got, want := def.Compute(events, now), refCompute(def, wheres, events, now)
+		got, want := def.Compute(events, now), ctRefCompute(def, wheres, events, now)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("Compute = %#v, reference %#v", got, want)
 		}
@@ -811,7 +810,7 @@ func TestComputeMatchesReference(t *testing.T) {
 		next := def.NextChange(events, now)
 		count := def
 		count.Aggregate, count.Property = AggCount, ""
-		kept := refCompute(count, wheres, events, now).(int64)
+		kept := ctRefCompute(count, wheres, events, now).(int64)
 		if def.Window == "" || kept == 0 {
 			if !next.IsZero() {
 				t.Fatalf("NextChange = %v with window %q and %d events kept", next, def.Window, kept)
@@ -821,10 +820,10 @@ func TestComputeMatchesReference(t *testing.T) {
 		if !next.After(now) {
 			t.Fatalf("NextChange = %v, not after now %v", next, now)
 		}
-		if k := refCompute(count, wheres, events, next.Add(-time.Nanosecond)).(int64); k != kept {
+		if k := ctRefCompute(count, wheres, events, next.Add(-time.Nanosecond)).(int64); k != kept {
 			t.Fatalf("%d kept a nanosecond before NextChange, %d at now", k, kept)
 		}
-		if k := refCompute(count, wheres, events, next).(int64); k >= kept {
+		if k := ctRefCompute(count, wheres, events, next).(int64); k >= kept {
 			t.Fatalf("%d kept at NextChange %v, %d at now", k, next, kept)
 		}
 	})
