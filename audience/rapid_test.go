@@ -31,9 +31,9 @@ var (
 	genAudienceIDs = []string{knownAudience, "aud_11111111111111111111111111111111"}
 	genWithins     = []string{"P1M", "P1D", "P1Y1M", "PT36H", "P1Y", "P1W", "P2DT3H", "PT1S"}
 	// genOps interleaves the ops: rapid favours a list's first elements.
-	genOps = []Op{OpEQ, OpContains, OpGT, OpIN, OpStartsWith, OpNEQ, OpLTE, OpExists, OpLT, OpNotExists, OpGTE}
-	genStates      = []privacy.State{privacy.StateGranted, privacy.StateDenied, privacy.StateWithdrawn, privacy.StateExpired, privacy.StateUnknown}
-	genStatuses    = []privacy.Status{privacy.StatusGranted, privacy.StatusDenied, privacy.StatusWithdrawn}
+	genOps      = []Op{OpEQ, OpContains, OpGT, OpIN, OpStartsWith, OpNEQ, OpLTE, OpExists, OpLT, OpNotExists, OpGTE}
+	genStates   = []privacy.State{privacy.StateGranted, privacy.StateDenied, privacy.StateWithdrawn, privacy.StateExpired, privacy.StateUnknown}
+	genStatuses = []privacy.Status{privacy.StatusGranted, privacy.StatusDenied, privacy.StatusWithdrawn}
 	// genNow is a month end, so that month windows clamp.
 	genNow = time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 )
