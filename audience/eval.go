@@ -109,12 +109,17 @@ func (c *EventCondition) Matches(e *graph.Event, from time.Time) bool {
 		return false
 	}
 	for i := range c.Where {
-		w := &c.Where[i]
-		if !compare(w.Op, lookup(e.Properties, w.Path), w.Value) {
+		if !c.Where[i].Matches(e.Properties) {
 			return false
 		}
 	}
 	return true
+}
+
+// Matches reports whether the value at p.Path of props (Lookup) satisfies
+// p's comparison. p must have passed Check or CheckWhere.
+func (p *PropertyFilter) Matches(props map[string]any) bool {
+	return compare(p.Op, Lookup(props, p.Path), p.Value)
 }
 
 // Holds compares a count of events with c.

@@ -387,3 +387,42 @@ func ExampleFilter_Eval() {
 	fmt.Println(Check(f, Env{}, "filter"), f.Eval(s, now))
 	// Output: <nil> true
 }
+
+func TestLookup(t *testing.T) {
+	props := map[string]any{
+		"total": 12.5,
+		"order": map[string]any{"id": "o1", "lines": []any{map[string]any{"sku": "A"}}, "meta": map[string]string{"src": "web"}, "none": nil},
+		"a.b":   "dotted key",
+	}
+	for _, c := range []struct {
+		path string
+		want any
+	}{
+		{"total", 12.5},
+		{"order.id", "o1"},
+		{"order.meta.src", "web"},
+		{"order.none", nil},
+		{"order.none.x", nil},
+		{"order.lines.0", nil},
+		{"order.lines.0.sku", nil},
+		{"total.x", nil},
+		{"missing", nil},
+		{"missing.x", nil},
+		{"a.b", nil},
+	} {
+		if got := Lookup(props, c.path); got != c.want {
+			t.Errorf("Lookup(%q) = %#v, want %#v", c.path, got, c.want)
+		}
+	}
+	if got := Lookup(nil, "a"); got != nil {
+		t.Errorf("Lookup(nil, a) = %#v", got)
+	}
+	pf := PropertyFilter{Path: "order.meta.src", Op: OpEQ, Value: "web"}
+	if !pf.Matches(props) {
+		t.Errorf("%+v does not match", pf)
+	}
+	pf = PropertyFilter{Path: "order.lines", Op: OpExists}
+	if !pf.Matches(props) {
+		t.Errorf("%+v does not match", pf)
+	}
+}

@@ -223,18 +223,8 @@ func checkEvent(c *EventCondition, path string) error {
 	if err := checkOptionalName(path+".type", c.Type); err != nil {
 		return err
 	}
-	if len(c.Where) > MaxWhere {
-		return bad(path+".where", "has %d filters; at most %d are allowed", len(c.Where), MaxWhere)
-	}
-	for i := range c.Where {
-		w := &c.Where[i]
-		p := fmt.Sprintf("%s.where[%d]", path, i)
-		if err := checkPropertyPath(p+".path", w.Path); err != nil {
-			return err
-		}
-		if err := checkComparison(p, w.Op, w.Value); err != nil {
-			return err
-		}
+	if err := CheckWhere(c.Where, path+".where"); err != nil {
+		return err
 	}
 	if c.Count != nil {
 		p := path + ".count"
@@ -256,8 +246,35 @@ func checkEvent(c *EventCondition, path string) error {
 	return nil
 }
 
-// checkPropertyPath checks a dotted path into event properties.
-func checkPropertyPath(path, s string) error {
+// CheckWhere checks a list of property filters given at path (as in
+// "input.where"): at most MaxWhere, each with a property path
+// (CheckPropertyPath), an op and a value that fits it, as Check does for
+// an event condition's where.
+//
+// Errors: EINVALID, naming the path of the fault ("input.where[1].op").
+func CheckWhere(where []PropertyFilter, path string) error {
+	if len(where) > MaxWhere {
+		return bad(path, "has %d filters; at most %d are allowed", len(where), MaxWhere)
+	}
+	for i := range where {
+		w := &where[i]
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if err := CheckPropertyPath(p+".path", w.Path); err != nil {
+			return err
+		}
+		if err := checkComparison(p, w.Op, w.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckPropertyPath checks s, given at path, as a dotted path into event
+// properties: not empty, at most MaxNameBytes, valid UTF-8, no empty
+// segment.
+//
+// Errors: EINVALID, naming path.
+func CheckPropertyPath(path, s string) error {
 	if err := checkName(path, s); err != nil {
 		return err
 	}

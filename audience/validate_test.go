@@ -278,3 +278,44 @@ func TestCheckNeverEchoesValues(t *testing.T) {
 		t.Errorf("decoding a filter with an unknown field succeeded")
 	}
 }
+
+// TestCheckWhere: computed trait definitions check their where list alone.
+func TestCheckWhere(t *testing.T) {
+	for _, c := range []struct {
+		where []PropertyFilter
+		want  string
+	}{
+		{nil, ""},
+		{[]PropertyFilter{{Path: "order.total", Op: OpGTE, Value: 10}, {Path: "currency", Op: OpIN, Value: []any{"EUR"}}}, ""},
+		{[]PropertyFilter{{Path: "a", Op: OpExists}, {Path: "a.", Op: OpExists}}, `input.where[1].path: "a." has an empty segment; join property names with single dots, as in order.total`},
+		{[]PropertyFilter{{Path: "a", Op: OpIN, Value: "x"}}, `input.where[0].value: IN needs a list of strings, numbers or booleans, got a string`},
+		{[]PropertyFilter{{Path: "a", Op: "="}}, `input.where[0].op: "=" is not one of EQ, NEQ, GT, GTE, LT, LTE, IN, CONTAINS, STARTS_WITH, EXISTS, NOT_EXISTS`},
+		{make([]PropertyFilter, MaxWhere+1), `input.where: has 21 filters; at most 20 are allowed`},
+	} {
+		err := CheckWhere(c.where, "input.where")
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("CheckWhere(%v): %v", c.where, err)
+		case c.want != "" && (err == nil || err.Error() != c.want || graph.ErrorCode(err) != graph.EINVALID):
+			t.Errorf("CheckWhere(%v):\n got %v\nwant %s", c.where, err, c.want)
+		}
+	}
+	if err := CheckPropertyPath("input.property", ""); err == nil || err.Error() != "input.property: must not be empty" {
+		t.Errorf("CheckPropertyPath(\"\") = %v", err)
+	}
+	if err := CheckPropertyPath("input.property", "order.items.sku"); err != nil {
+		t.Errorf("CheckPropertyPath(order.items.sku) = %v", err)
+	}
+}
+
+func TestAudienceID(t *testing.T) {
+	a, b := NewAudienceID(), NewAudienceID()
+	if !ValidAudienceID(a) || !ValidAudienceID(b) || a == b {
+		t.Errorf("NewAudienceID gave %q and %q", a, b)
+	}
+	for _, id := range []string{"", "aud_", "aud_0123456789abcdef0123456789abcde", "aud_0123456789abcdef0123456789abcdef0", "AUD_0123456789abcdef0123456789abcdef", "aud_0123456789abcdef0123456789abcdeg"} {
+		if ValidAudienceID(id) {
+			t.Errorf("ValidAudienceID(%q) = true", id)
+		}
+	}
+}

@@ -244,10 +244,12 @@ func compare(op Op, v, w any) bool {
 	return false
 }
 
-// lookup reads the value at a dotted path of an event's properties:
-// each segment a key of a nested object. A path through anything but an
-// object is missing.
-func lookup(props map[string]any, path string) any {
+// Lookup reads the value at a dotted path of an event's properties, each
+// segment a key of a nested object ("order.total"). It returns nil when
+// the path is missing, runs through anything but an object (a list
+// included: "items.0" finds nothing) or ends at a null. Keys holding a
+// dot cannot be reached.
+func Lookup(props map[string]any, path string) any {
 	var cur any = props
 	for seg := range strings.SplitSeq(path, ".") {
 		switch m := cur.(type) {
