@@ -159,6 +159,9 @@ var opCases = []opCase{
 	{[]any{}, OpNotExists, nil, false},
 	{nil, OpNotExists, nil, true},
 	{absent, OpNotExists, nil, true},
+	{[]any(nil), OpNotExists, nil, true},
+	{map[string]any(nil), OpExists, nil, false},
+	{[]string(nil), OpExists, nil, false},
 }
 
 // TestEvalOps runs every case through a trait, a computed trait and an
@@ -424,5 +427,32 @@ func TestLookup(t *testing.T) {
 	pf = PropertyFilter{Path: "order.lines", Op: OpExists}
 	if !pf.Matches(props) {
 		t.Errorf("%+v does not match", pf)
+	}
+}
+
+// BenchmarkEval evaluates the bench's 3-condition filter (a trait, an
+// event count within 30 days, consent) over one profile with 20 events.
+func BenchmarkEval(b *testing.B) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	f := &Filter{And: []Filter{
+		{Trait: &TraitCondition{Name: "plan", Op: OpEQ, Value: "pro"}},
+		{Event: &EventCondition{Name: "Order Completed", Within: "P30D", Count: &CountCondition{Op: OpGTE, Value: 2}}},
+		{Consent: &ConsentCondition{Purpose: "email", Status: privacy.StateGranted}},
+	}}
+	s := &Subject{
+		Traits: map[string]any{"plan": "pro", "age": json.Number("41"), "name": "Ann"},
+		Consent: []privacy.Record{
+			{ID: "cns_1", Purpose: "email", Status: privacy.StatusDenied, At: now.AddDate(0, 0, -9)},
+			{ID: "cns_2", Purpose: "email", Status: privacy.StatusGranted, At: now.AddDate(0, 0, -3)},
+		},
+	}
+	for i := range 20 {
+		s.Events = append(s.Events, graph.Event{Type: "track", Name: []string{"Order Completed", "Product Viewed"}[i%2], Timestamp: now.AddDate(0, 0, -3*i)})
+	}
+	if !f.Eval(s, now) {
+		b.Fatal("the profile does not match")
+	}
+	for b.Loop() {
+		f.Eval(s, now)
 	}
 }

@@ -216,6 +216,8 @@ func TestCheckRefusesGoValues(t *testing.T) {
 		{&Filter{Trait: &TraitCondition{Name: "a", Op: OpGT, Value: math.NaN()}}, "filter", `filter.trait.value: is not a finite number`},
 		{&Filter{Trait: &TraitCondition{Name: "a", Op: OpEQ, Value: math.Inf(1)}}, "filter", `filter.trait.value: is not a finite number`},
 		{&Filter{Trait: &TraitCondition{Name: "a", Op: OpIN, Value: []any{1.0, math.Inf(-1)}}}, "filter", `filter.trait.value[1]: is not a finite number`},
+		{&Filter{Trait: &TraitCondition{Name: "a", Op: OpLT, Value: json.Number("1e400")}}, "filter", `filter.trait.value: is not a finite number`},
+		{&Filter{Trait: &TraitCondition{Name: "a", Op: OpIN, Value: []any{json.Number("-1e999")}}}, "filter", `filter.trait.value[0]: is not a finite number`},
 		{&Filter{Trait: &TraitCondition{Name: "a", Op: OpEQ, Value: json.Number("1e")}}, "filter", `filter.trait.value: EQ needs a string, a number or a boolean, got a value of an unsupported type`},
 		{&Filter{Trait: &TraitCondition{Name: "a", Op: OpEQ, Value: struct{}{}}}, "filter", `filter.trait.value: EQ needs a string, a number or a boolean, got a value of an unsupported type`},
 		{&Filter{Trait: &TraitCondition{Name: "\xff", Op: OpExists}}, "filter", `filter.trait.name: is not valid UTF-8`},

@@ -2,6 +2,7 @@ package audience
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -48,7 +49,8 @@ type scalar struct {
 }
 
 // scalarOf classifies v. Numbers of every Go type, json.Number included,
-// become float64 (integers beyond 2^53 lose precision).
+// become float64 (integers beyond 2^53 lose precision). A nil slice, map
+// or pointer is null, as encoding/json writes it.
 func scalarOf(v any) scalar {
 	switch x := v.(type) {
 	case nil:
@@ -65,13 +67,19 @@ func scalarOf(v any) scalar {
 		return scalar{k: kNumber, n: float64(x)}
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
+		if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: ±Inf
 			return scalar{k: kOther}
 		}
 		return scalar{k: kNumber, n: f}
 	case []any:
+		if x == nil { // as JSON encodes it: null
+			return scalar{}
+		}
 		return scalar{k: kList}
 	case map[string]any:
+		if x == nil {
+			return scalar{}
+		}
 		return scalar{k: kMap}
 	}
 	rv := reflect.ValueOf(v)
