@@ -1,9 +1,3 @@
-// Package audience holds the types and rules of audiences, filters and
-// computed traits: the filter language marketers build segments with
-// (Filter), its validation, its meaning (the Go evaluator every store's
-// answer must equal), and computed trait definitions and their
-// computation. It does no I/O of its own and imports only graph and
-// privacy.
 package audience
 
 import "github.com/idgraph/cdp/privacy"
