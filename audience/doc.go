@@ -28,7 +28,7 @@
 //   - a within that is not a Duration (ParseDuration);
 //   - a purpose Env.Purposes does not know, a status that is not a
 //     privacy.State, a computed trait Env.Computed does not know, an
-//     inAudience that is not an audience id (aud_ and 32 lowercase hex
+//     inAudience that is not an audience id (seg_ and 32 lowercase hex
 //     digits) or that Env.Audience does not know.
 //
 // Messages never repeat a condition's value (it may be personal data);

@@ -292,7 +292,7 @@ func TestEvalIdentifierConsentComputedAudience(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	at := func(d int) time.Time { return now.AddDate(0, 0, d) }
 	yes, no := true, false
-	aud, other := knownAudience, "aud_ffffffffffffffffffffffffffffffff"
+	aud, other := knownAudience, "seg_ffffffffffffffffffffffffffffffff"
 	s := &Subject{
 		Identifiers: []graph.Identifier{{Key: "email:a@x.io", Type: "email"}, {Key: "user_id:1", Type: "user_id"}},
 		Consent: []privacy.Record{

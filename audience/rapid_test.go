@@ -28,7 +28,7 @@ var (
 	genEventTypes  = []string{"track", "page"}
 	genPaths       = []string{"p", "q", "q.r", "q.r.s", "p.x"}
 	genPurposes    = []string{"email", "advertising"}
-	genAudienceIDs = []string{knownAudience, "aud_11111111111111111111111111111111"}
+	genAudienceIDs = []string{knownAudience, "seg_11111111111111111111111111111111"}
 	genWithins     = []string{"P1M", "P1D", "P1Y1M", "PT36H", "P1Y", "P1W", "P2DT3H", "PT1S"}
 	// genOps interleaves the ops: rapid favours a list's first elements.
 	genOps      = []Op{OpEQ, OpContains, OpGT, OpIN, OpStartsWith, OpNEQ, OpLTE, OpExists, OpLT, OpNotExists, OpGTE}
@@ -674,7 +674,7 @@ func drawAnyFilter(t *rapid.T, depth int) Filter {
 		f.Computed = &ComputedCondition{Name: drawAnyText(t, "cname", "orders"), Op: drawAnyOp(t, "op"), Value: drawAnyValue(t, "value", 0)}
 	}
 	if rapid.IntRange(0, 5).Draw(t, "hasAudience") == 0 {
-		id := drawAnyText(t, "aud", knownAudience, "aud_x")
+		id := drawAnyText(t, "aud", knownAudience, "seg_x")
 		f.InAudience = &id
 	}
 	return f

@@ -33,11 +33,12 @@ const (
 	MaxWhere       = 20   // the property filters of one event condition
 )
 
-// AudienceIDPrefix starts every audience id: "aud_" and 32 lowercase hex
+// AudienceIDPrefix starts every audience id (a segment; "aud_" is the
+// audit log's): "seg_" and 32 lowercase hex
 // digits.
-const AudienceIDPrefix = "aud_"
+const AudienceIDPrefix = "seg_"
 
-var audienceIDRe = regexp.MustCompile(`^aud_[0-9a-f]{32}$`)
+var audienceIDRe = regexp.MustCompile(`^seg_[0-9a-f]{32}$`)
 
 // NewAudienceID returns a random audience id.
 func NewAudienceID() string {

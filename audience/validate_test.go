@@ -11,7 +11,7 @@ import (
 	"github.com/idgraph/cdp/privacy"
 )
 
-const knownAudience = "aud_0123456789abcdef0123456789abcdef"
+const knownAudience = "seg_0123456789abcdef0123456789abcdef"
 
 func testEnv(t testing.TB) Env {
 	t.Helper()
@@ -186,10 +186,10 @@ func TestCheckRefuses(t *testing.T) {
 
 		// inAudience.
 		{`{"inAudience":""}`, `filter.inAudience: an audience id is required`},
-		{`{"inAudience":"vip"}`, `filter.inAudience: "vip" is not an audience id (aud_ followed by 32 lowercase hex digits)`},
-		{`{"inAudience":"aud_0123456789ABCDEF0123456789ABCDEF"}`, `filter.inAudience: "aud_0123456789ABCDEF0123456789ABCDEF" is not an audience id (aud_ followed by 32 lowercase hex digits)`},
-		{`{"inAudience":"aud_ffffffffffffffffffffffffffffffff"}`, `filter.inAudience: audience aud_ffffffffffffffffffffffffffffffff does not exist`},
-		{`{"or":[` + exists + `,{"inAudience":"` + strings.Repeat("é", 100) + `"}]}`, `filter.or[1].inAudience: "` + strings.Repeat("é", 32) + `"… is not an audience id (aud_ followed by 32 lowercase hex digits)`},
+		{`{"inAudience":"vip"}`, `filter.inAudience: "vip" is not an audience id (seg_ followed by 32 lowercase hex digits)`},
+		{`{"inAudience":"seg_0123456789ABCDEF0123456789ABCDEF"}`, `filter.inAudience: "seg_0123456789ABCDEF0123456789ABCDEF" is not an audience id (seg_ followed by 32 lowercase hex digits)`},
+		{`{"inAudience":"seg_ffffffffffffffffffffffffffffffff"}`, `filter.inAudience: audience seg_ffffffffffffffffffffffffffffffff does not exist`},
+		{`{"or":[` + exists + `,{"inAudience":"` + strings.Repeat("é", 100) + `"}]}`, `filter.or[1].inAudience: "` + strings.Repeat("é", 32) + `"… is not an audience id (seg_ followed by 32 lowercase hex digits)`},
 	} {
 		err := Check(parseFilter(t, c.filter), env, "filter")
 		if err == nil {
@@ -315,7 +315,7 @@ func TestAudienceID(t *testing.T) {
 	if !ValidAudienceID(a) || !ValidAudienceID(b) || a == b {
 		t.Errorf("NewAudienceID gave %q and %q", a, b)
 	}
-	for _, id := range []string{"", "aud_", "aud_0123456789abcdef0123456789abcde", "aud_0123456789abcdef0123456789abcdef0", "AUD_0123456789abcdef0123456789abcdef", "aud_0123456789abcdef0123456789abcdeg"} {
+	for _, id := range []string{"", "seg_", "seg_0123456789abcdef0123456789abcde", "seg_0123456789abcdef0123456789abcdef0", "SEG_0123456789abcdef0123456789abcdef", "seg_0123456789abcdef0123456789abcdeg"} {
 		if ValidAudienceID(id) {
 			t.Errorf("ValidAudienceID(%q) = true", id)
 		}
