@@ -1,0 +1,156 @@
+package audience
+
+// The store contract of audiences and computed traits.
+//
+// A store keeps three things apart from the identity graph, none of which
+// is connected to it (a profile is named by its id only):
+//
+//   - the definitions: audiences (Audience) and computed traits
+//     (ComputedTrait);
+//   - kept membership: which live profiles are in each audience now, since
+//     when, and the log of every entry and exit (Change);
+//   - computed trait values per profile, as last computed, with the time
+//     at which each must be computed again even with no new event.
+//
+// The store decides nothing: the audience engine evaluates filters and
+// computes values, and writes what changed here. Both stores implement
+// Store; the suite in audience/audiencetest checks them.
+
+import (
+	"context"
+	"time"
+)
+
+// Limits of what a store keeps.
+const (
+	MaxAudiences       = 1000 // audiences per store
+	MaxComputedTraits  = 100  // computed traits per store
+	MaxAudienceNameLen = 200
+	MaxAudienceDescLen = 1000
+	MaxPage            = 1000 // Limit of every paged read
+)
+
+// Audience is a saved segment: a filter, kept evaluated.
+type Audience struct {
+	ID          string // NewAudienceID
+	Name        string // 1..MaxAudienceNameLen bytes of printable UTF-8
+	Description string // at most MaxAudienceDescLen bytes
+	Filter      Filter // passed Check when saved
+	// Purpose, when set, is a consent purpose: only profiles whose state
+	// for it is GRANTED are members.
+	Purpose   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Size and RefreshedAt are kept by the store: the number of members
+	// now, and when membership was last written (ApplyMembership).
+	Size        int
+	RefreshedAt time.Time
+}
+
+// Change kinds.
+const (
+	Entered = "ENTERED"
+	Exited  = "EXITED"
+)
+
+// Change is one entry of an audience's membership log.
+type Change struct {
+	AudienceID string
+	ProfileID  string
+	Kind       string // Entered or Exited
+	At         time.Time
+	Seq        uint64 // the store's order of writing, unique per audience; breaks ties of At
+}
+
+// Membership says a profile is in an audience, since when.
+type Membership struct {
+	AudienceID string
+	ProfileID  string
+	Since      time.Time
+}
+
+// ComputedValue is the value of one computed trait for one profile.
+type ComputedValue struct {
+	ProfileID string
+	Name      string
+	Value     any // a JSON value: nil, bool, float64, int64, string, []any, map[string]any
+	// ComputedAt is when it was computed; Expires, when not zero, is the
+	// time at which it changes with no new event (a windowed trait's
+	// ComputedTrait.NextChange): a refresher computes it again then.
+	ComputedAt time.Time
+	Expires    time.Time
+}
+
+// Page selects a page of a list ordered by id (audiences, members): ids
+// strictly after After ("" from the start), at most Limit (1..MaxPage).
+type Page struct {
+	After string
+	Limit int
+}
+
+// ChangePage selects a page of an audience's log, newest first (At
+// descending, then Seq descending): changes strictly after the cursor
+// (nil: from the newest), at most Limit.
+type ChangePage struct {
+	AfterAt  time.Time
+	AfterSeq uint64
+	After    bool // whether AfterAt and AfterSeq are set
+	Limit    int
+}
+
+// Store is the audience contract every store implements.
+//
+// Errors: EINVALID for an argument that breaks the rules above (a bad id,
+// name, limit...), naming it; ENOTFOUND for an audience that is not
+// stored where the method needs one; ECONFLICT where a limit of the store
+// (MaxAudiences, MaxComputedTraits) is reached; store failures as
+// graph.Store's. Times are kept as graph.Clean gives them.
+type Store interface {
+	// PutAudience creates a, or replaces the definition (Name,
+	// Description, Filter, Purpose, UpdatedAt) of the stored audience of
+	// a.ID, keeping its CreatedAt, Size, RefreshedAt and members.
+	PutAudience(ctx context.Context, a Audience) error
+	// DeleteAudience removes the audience with its members and log, and
+	// reports whether it was stored.
+	DeleteAudience(ctx context.Context, id string) (bool, error)
+	// Audiences returns the stored audiences among ids.
+	Audiences(ctx context.Context, ids []string) (map[string]Audience, error)
+	// AudiencePage returns audiences ordered by id.
+	AudiencePage(ctx context.Context, p Page) ([]Audience, error)
+
+	// ApplyMembership records, in one transaction, that the profiles of
+	// enter joined audience id at at and those of exit left it: members,
+	// Size, RefreshedAt (set to at) and one Change each. Entering a
+	// member or exiting a non-member changes nothing and logs nothing, so
+	// a caller may repeat a call. ENOTFOUND when the audience is not
+	// stored.
+	ApplyMembership(ctx context.Context, id string, enter, exit []string, at time.Time) error
+	// Members returns the audience's members ordered by profile id.
+	Members(ctx context.Context, id string, p Page) ([]Membership, error)
+	// Changes returns the audience's log, newest first.
+	Changes(ctx context.Context, id string, p ChangePage) ([]Change, error)
+	// MembershipsOf returns, per profile id, the audiences it is in,
+	// ordered by audience id, in one round trip.
+	MembershipsOf(ctx context.Context, profileIDs []string) (map[string][]Membership, error)
+
+	// PutComputedTrait creates or replaces a definition by name, keeping
+	// CreatedAt of a replaced one.
+	PutComputedTrait(ctx context.Context, c ComputedTrait) error
+	// DeleteComputedTrait removes the definition and every value of it,
+	// and reports whether it was stored.
+	DeleteComputedTrait(ctx context.Context, name string) (bool, error)
+	// ComputedTraits returns every definition, ordered by name.
+	ComputedTraits(ctx context.Context) ([]ComputedTrait, error)
+	// PutComputedValues stores values, replacing a profile's value of the
+	// same name; DeleteComputedValues removes every value of the profiles
+	// (a profile merged away or erased).
+	PutComputedValues(ctx context.Context, values []ComputedValue) error
+	DeleteComputedValues(ctx context.Context, profileIDs []string) error
+	// ComputedValues returns, per profile id, its values by name, in one
+	// round trip.
+	ComputedValues(ctx context.Context, profileIDs []string) (map[string]map[string]ComputedValue, error)
+	// ExpiringValues returns the values whose Expires is set and not after
+	// before, soonest first, at most limit: what a refresher computes
+	// again.
+	ExpiringValues(ctx context.Context, before time.Time, limit int) ([]ComputedValue, error)
+}
