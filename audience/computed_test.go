@@ -997,3 +997,26 @@ func TestNextChangeMatchesReference(t *testing.T) {
 		}
 	})
 }
+
+// A filter's within and a computed trait's window are one rule: on the
+// UTC calendar, whatever now's location. 31 March 10:00 at +14:00 is 30
+// March 20:00 UTC; P1M back clamps to 28 February 20:00 UTC (on the
+// local calendar it would be 28 February 10:00 +14:00, 27 February 20:00
+// UTC, and both events would count).
+func TestWithinAndWindowAgree(t *testing.T) {
+	now := ctUTC("2026-03-31T10:00:00+14:00")
+	events := []graph.Event{
+		{ID: "in", Type: "track", Name: "E", Timestamp: ctUTC("2026-02-28T20:00:00Z")},
+		{ID: "out", Type: "track", Name: "E", Timestamp: ctUTC("2026-02-28T19:59:59.999999999Z")},
+	}
+	def := ComputedTrait{Name: "n", Aggregate: AggCount, Event: "E", Window: "P1M"}
+	if got := def.Compute(events, now); got != int64(1) {
+		t.Fatalf("computed COUNT = %v, want 1", got)
+	}
+	for n, want := range map[int]bool{1: true, 2: false} {
+		f := Filter{Event: &EventCondition{Name: "E", Within: "P1M", Count: &CountCondition{Op: OpEQ, Value: n}}}
+		if got := f.Eval(&Subject{Events: events}, now); got != want {
+			t.Errorf("within P1M, count EQ %d: Eval = %v, want %v", n, got, want)
+		}
+	}
+}
