@@ -73,7 +73,7 @@
 //   - event counts the profile's events (each once) whose name equals
 //     the condition's name and whose type equals its type, each only
 //     when set (case-sensitive), whose properties satisfy every where
-//     filter, and whose timestamp is not before Duration.Before(now)
+//     filter, and whose timestamp is not before Duration.Before(now.UTC())
 //     when within is set. Events after now
 //     count too. A where path is dotted into nested objects (Lookup); a
 //     path through anything but an object, a list included, is missing.
@@ -92,5 +92,19 @@
 // Duration.Before(now) takes years and months off the calendar date,
 // clamping the day to the month's last (31 March minus P1M is the last
 // day of February; 29 February minus P1Y is 28 February), then weeks,
-// days (24 hours each), hours, minutes and seconds exactly.
+// days (24 hours each), hours, minutes and seconds exactly. An event
+// condition's within and a computed trait's window both take it on the
+// UTC calendar: Duration.Before(now.UTC()). As the clamp keeps the time
+// of day, the start moves back in time at the midnights that begin a
+// day the month reached lacks (29 to 31 March for P1M in 2026), though
+// never to an earlier date: an event can leave a window and come back.
+// ComputedTrait.NextChange accounts for that.
+//
+// # Computed traits
+//
+// A ComputedTrait folds the events an event condition with its Event,
+// EventType and Where would count, inside its Window, into one value
+// (ComputedTrait.Compute). Its validation (ComputedTrait.Validate) uses
+// CheckPropertyPath, CheckWhere and ParseDuration, so its where filters,
+// paths and windows obey the rules above. See COMPUTED.md.
 package audience

@@ -79,7 +79,7 @@ func (c *EventCondition) eval(events []graph.Event, now time.Time) bool {
 		if err != nil {
 			return false
 		}
-		from = d.Before(now)
+		from = d.Before(now.UTC())
 	}
 	n := 0
 	for i := range events {
@@ -97,7 +97,8 @@ func (c *EventCondition) eval(events []graph.Event, now time.Time) bool {
 // those of c where c sets them, every Where filter true of its
 // properties, and its timestamp not before from (zero: any time). Callers
 // that scan events themselves compute from once, as
-// ParseDuration(c.Within) and Duration.Before(now).
+// ParseDuration(c.Within) and Duration.Before(now.UTC()): windows are
+// taken on the UTC calendar, whatever now's location.
 func (c *EventCondition) Matches(e *graph.Event, from time.Time) bool {
 	if c.Name != "" && e.Name != c.Name {
 		return false
