@@ -273,6 +273,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	if s := r.Suppression; s.Hashes > 0 && len(s.NoneRuns) > 0 {
 		p("ingest, %d hashes / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.2f %s", s.Hashes, s.ListPerSecond, s.NonePerSecond, s.Ratio, GoalSuppressionRatio, goal(s.Ratio >= GoalSuppressionRatio))
+		p("  list check, seconds per pass\t%.3f\t%.3f\t%.2f\t", s.CheckList, s.CheckNone, safeDiv(s.CheckList, s.CheckNone))
 	}
 	q := r.Quality
 	p("quality f1\t%.4f\t\t\t≥ %.2f %s", q.F1, GoalF1, goal(q.F1 >= GoalF1))

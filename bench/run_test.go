@@ -94,7 +94,7 @@ func smallRun(t *testing.T, store string) *Result {
 		EraseRounds:       2,
 		SuppressionHashes: 1000,
 		TempDir:           t.TempDir(),
-		Progress:  &progress,
+		Progress:          &progress,
 	}
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -126,7 +126,8 @@ func checkRun(t *testing.T, res *Result) {
 		t.Errorf("erasure figures: %+v; want 2 rounds of 10 identifiers, 199 events deleted and 1 scrubbed", e)
 	}
 	if s := res.Suppression; s.Hashes != 1000 || s.Messages != res.Population.Messages || s.Rounds != 2 ||
-		len(s.NoneRuns) != 2 || len(s.ListRuns) != 2 || s.NonePerSecond <= 0 || s.ListPerSecond <= 0 || s.Ratio <= 0 {
+		len(s.NoneRuns) != 2 || len(s.ListRuns) != 2 || s.NonePerSecond <= 0 || s.ListPerSecond <= 0 || s.Ratio <= 0 ||
+		s.CheckNone <= 0 || s.CheckList <= 0 {
 		t.Errorf("suppression figures: %+v; want 2 passes each way of all %d messages", s, res.Population.Messages)
 	}
 	var table bytes.Buffer
