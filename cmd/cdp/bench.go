@@ -28,7 +28,7 @@ Measures the service against the physical limit of its store, in one run:
      erase_seconds_median and erase_seconds_max.
   6. suppression: ingest through HTTP of the first --suppression-events
      messages with an empty suppression list and with
-     --suppression-hashes hashes, alternating, on fresh stores;
+     --suppression-hashes hashes, alternating (none, list, list, none, ...), on fresh stores;
      suppression_ingest_ratio = list / none.
 The population is generated (see "cdp bench gen -h"). The embedded store
 runs in a temporary folder; on Neo4j EVERY NODE of the database is deleted,
@@ -118,7 +118,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.integer(&eraseRounds, "erase-rounds", "CDP_BENCH_ERASE_ROUNDS", 3, "people built and erased, one after another")
 	fs.integer(&supHashes, "suppression-hashes", "CDP_BENCH_SUPPRESSION_HASHES", 100000, "hashes on the suppression list, against an empty one; 0 skips the suppression measure")
 	fs.integer(&supEvents, "suppression-events", "CDP_BENCH_SUPPRESSION_EVENTS", 50000, "messages of the population sent in each suppression pass; 0 means all")
-	fs.integer(&supRounds, "suppression-rounds", "CDP_BENCH_SUPPRESSION_ROUNDS", 2, "passes each way (empty list, full list), alternating")
+	fs.integer(&supRounds, "suppression-rounds", "CDP_BENCH_SUPPRESSION_ROUNDS", 2, "passes each way (empty list, full list), in pairs of flipping order: none, list, list, none, ...")
 	fs.boolean(&asJSON, "json", "", false, "print the result as one JSON object on the last line")
 	fs.str(&cpuprofile, "cpuprofile", "", "", "write a CPU profile of the whole run (server included) to this file")
 	fs.str(&tmp, "tmp-dir", "CDP_BENCH_TMP_DIR", "", "where the embedded stores and the raw bbolt file go (removed afterwards); default the system's temporary folder")
