@@ -26,6 +26,8 @@ type Result struct {
 	Auth         AuthResult
 	Merge        MergeResult
 	Quality      Quality
+	Erase        EraseResult
+	Suppression  SuppressionResult
 }
 
 // Machine is where the run happened.
@@ -178,7 +180,7 @@ func (r *Result) JSON() ([]byte, error) {
 		"store": r.Store, "store_version": r.StoreVersion,
 		"gen_seconds": round(r.GenSeconds), "total_seconds": round(r.TotalSeconds),
 	}
-	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality} {
+	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression} {
 		b, err := json.Marshal(part)
 		if err != nil {
 			return nil, err
@@ -263,6 +265,15 @@ func (r *Result) WriteTable(w io.Writer) error {
 		p("star N=%d / 8N (s)\t%.2f / %.2f\t%.2f / %.2f\t%.2f / %.2f\t", g.N, g.StarNSeconds, g.Star8NSeconds,
 			g.RawStarNSeconds, g.RawStar8NSeconds, g.StarRatio, g.RawStarRatio)
 		p("  relabels N / 8N\t%d / %d\t\t%.2f\t", g.StarRelabelsN, g.StarRelabels8N, safeDiv(float64(g.StarRelabels8N), float64(g.StarRelabelsN)))
+	}
+	if e := r.Erase; e.Rounds > 0 && len(e.Seconds) > 0 {
+		goalS := GoalEraseSeconds(r.Store)
+		p("forgetProfile median / max (s)\t%.3f / %.3f\t\t\t< %.0f %s", e.SecondsMedian, e.SecondsMax, goalS, goal(e.SecondsMax < goalS))
+		p("  erased per run\t%d identifiers\t%d events\t%d scrubbed\t%d traits", e.Identifiers, e.Events, e.ScrubbedEvents, e.Traits)
+	}
+	if s := r.Suppression; s.Hashes > 0 && len(s.NoneRuns) > 0 {
+		p("ingest, %d hashes / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.2f %s", s.Hashes, s.ListPerSecond, s.NonePerSecond, s.Ratio, GoalSuppressionRatio, goal(s.Ratio >= GoalSuppressionRatio))
+		p("  list check, seconds per pass\t%.3f\t%.3f\t%.2f\t", s.CheckList, s.CheckNone, safeDiv(s.CheckList, s.CheckNone))
 	}
 	q := r.Quality
 	p("quality f1\t%.4f\t\t\t≥ %.2f %s", q.F1, GoalF1, goal(q.F1 >= GoalF1))

@@ -55,6 +55,19 @@ type Config struct {
 	// MergeN is N of the merge-scaling graphs (N and 8N links). Zero skips
 	// merge scaling.
 	MergeN int
+	// EraseEvents is the number of events of the person the erasure
+	// measure builds and erases, EraseRounds times (0: 3); zero events
+	// skip it; otherwise at least MinEraseEvents.
+	EraseEvents int
+	EraseRounds int
+	// SuppressionHashes is the length of the suppression list the
+	// suppression measure compares with an empty one, over
+	// SuppressionRounds pairs of passes (0: 2); zero hashes skip it. Each
+	// pass sends the first SuppressionEvents messages of the population
+	// (0, or more than it holds: all of them).
+	SuppressionHashes int
+	SuppressionEvents int
+	SuppressionRounds int
 	// TempDir holds the embedded stores and the raw bbolt file; "" means
 	// the system's temporary folder. Everything made there is removed.
 	TempDir string
@@ -95,6 +108,18 @@ func (c *Config) defaults() error {
 	}
 	if c.MergeN < 0 {
 		return fmt.Errorf("merge N must not be negative, got %d", c.MergeN)
+	}
+	if c.EraseEvents < 0 || c.EraseRounds < 0 || c.SuppressionHashes < 0 || c.SuppressionEvents < 0 || c.SuppressionRounds < 0 {
+		return errors.New("erasure and suppression sizes must not be negative")
+	}
+	if c.EraseEvents > 0 && c.EraseEvents < MinEraseEvents {
+		return fmt.Errorf("erase events must be 0 (skip) or at least %d, got %d", MinEraseEvents, c.EraseEvents)
+	}
+	if c.EraseRounds == 0 {
+		c.EraseRounds = 3
+	}
+	if c.SuppressionRounds == 0 {
+		c.SuppressionRounds = 2
 	}
 	if c.Gen.People <= 0 {
 		if c.Gen.Events <= 0 {
@@ -265,6 +290,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Lookup = lookupResult(svcLat, rawLat, floor)
 	res.Lookup.StoreTime = storeTime
 
+	if cfg.EraseEvents > 0 {
+		// On the run's store: its population is the other people's data.
+		es := store
+		if cfg.Store == StoreEmbedded {
+			if es, err = embedded.Open(filepath.Join(tmp, "store")); err != nil {
+				return nil, fmt.Errorf("reopening the store for the erasure: %w", err)
+			}
+		}
+		res.Erase, err = eraseRounds(ctx, cfg, es, rules)
+		if cfg.Store == StoreEmbedded {
+			if cerr := es.Close(ctx); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("erasure: %w", err)
+		}
+	}
+
 	if cfg.MergeN > 0 {
 		for _, shape := range []string{"chain", "star"} {
 			for _, n := range []int{cfg.MergeN, 8 * cfg.MergeN} {
@@ -283,6 +327,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.Merge.N = cfg.MergeN
 		res.Merge.ratios()
+	}
+	if cfg.SuppressionHashes > 0 {
+		var n4store graph.Store
+		if cfg.Store == StoreNeo4j {
+			n4store = store
+		}
+		if res.Suppression, err = suppressionPasses(ctx, cfg, n4store, tmp, ds, rules); err != nil {
+			return nil, fmt.Errorf("suppression: %w", err)
+		}
 	}
 	if cfg.Store == StoreNeo4j {
 		if err := emptyNeo4j(ctx, store); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,8 +89,12 @@ func smallRun(t *testing.T, store string) *Result {
 		Clients:   2,
 		Lookups:   50,
 		MergeN:    40,
-		TempDir:   t.TempDir(),
-		Progress:  &progress,
+		// 200 events, so the person shares 1 with the other one.
+		EraseEvents:       200,
+		EraseRounds:       2,
+		SuppressionHashes: 1000,
+		TempDir:           t.TempDir(),
+		Progress:          &progress,
 	}
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -114,6 +119,17 @@ func checkRun(t *testing.T, res *Result) {
 	if m := res.Merge; m.N != 40 || m.ChainRatio <= 0 || m.StarRatio <= 0 {
 		t.Errorf("merge figures missing: %+v", m)
 	}
+	// The receipt's counts: 10 identifiers; 199 of the 200 events hers
+	// only, deleted; 1 shared with the other person, scrubbed.
+	if e := res.Erase; e.Rounds != 2 || len(e.Seconds) != 2 || e.SecondsMedian <= 0 || e.SecondsMax < e.SecondsMedian ||
+		e.Identifiers != 10 || e.Events != 199 || e.ScrubbedEvents != 1 || e.Built != 200 {
+		t.Errorf("erasure figures: %+v; want 2 rounds of 10 identifiers, 199 events deleted and 1 scrubbed", e)
+	}
+	if s := res.Suppression; s.Hashes != 1000 || s.Messages != res.Population.Messages || s.Rounds != 2 ||
+		len(s.NoneRuns) != 2 || len(s.ListRuns) != 2 || s.NonePerSecond <= 0 || s.ListPerSecond <= 0 || s.Ratio <= 0 ||
+		s.CheckNone <= 0 || s.CheckList <= 0 {
+		t.Errorf("suppression figures: %+v; want 2 passes each way of all %d messages", s, res.Population.Messages)
+	}
 	var table bytes.Buffer
 	if err := res.WriteTable(&table); err != nil {
 		t.Fatal(err)
@@ -131,9 +147,19 @@ func checkRun(t *testing.T, res *Result) {
 	}
 	for _, k := range []string{"ingest_ratio", "lookup_p99_ratio", "chain_scaling_ratio", "f1", "overmerged_people",
 		"ingest_events_per_s", "raw_events_per_s", "lookup_p50_ms", "raw_lookup_p99_ms", "chain_n_seconds", "chain_8n_seconds",
-		"cores", "go_version", "store", "store_version"} {
+		"cores", "go_version", "store", "store_version",
+		"erase_seconds_median", "erase_seconds_max", "erase_events", "erase_identifiers",
+		"suppression_ingest_per_second_none", "suppression_ingest_per_second_list", "suppression_ingest_ratio"} {
 		if _, ok := obj[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, line)
+		}
+	}
+	if obj["erase_identifiers"] != 10.0 || obj["erase_events"] != 199.0 || obj["suppression_hashes"] != 1000.0 {
+		t.Errorf("JSON erasure counts %v identifiers, %v events, %v hashes; want 10, 199 and 1000", obj["erase_identifiers"], obj["erase_events"], obj["suppression_hashes"])
+	}
+	for _, k := range []string{"forgetProfile median / max (s)", "ingest, 1000 hashes / none (events/s)"} {
+		if !strings.Contains(table.String(), k) {
+			t.Errorf("the table has no line %q:\n%s", k, table.String())
 		}
 	}
 	t.Logf("\n%s%s", table.String(), line)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // timedStore wraps the service's store and adds up the time spent in each
@@ -176,4 +177,63 @@ func (t *timedTx) Apply(ctx context.Context, w *graph.Write) error {
 var (
 	_ graph.ReadTx = (*timedRead)(nil)
 	_ graph.Tx     = (*timedTx)(nil)
+)
+
+// The service needs the store's suppression list (app.New refuses a store
+// without one) and its transactions' consent, suppression and receipt
+// writes: the wrapper passes them through to the store it wraps, timing
+// only the list's check, which every ingest batch makes.
+
+func (s *timedStore) suppression() privacy.SuppressionStore {
+	ss, _ := s.Store.(privacy.SuppressionStore)
+	return ss
+}
+
+func (s *timedStore) SuppressionKey(ctx context.Context) ([]byte, error) {
+	return s.suppression().SuppressionKey(ctx)
+}
+
+func (s *timedStore) Suppress(ctx context.Context, entries []privacy.Suppression) error {
+	return s.suppression().Suppress(ctx, entries)
+}
+
+func (s *timedStore) Unsuppress(ctx context.Context, hash string) (bool, error) {
+	return s.suppression().Unsuppress(ctx, hash)
+}
+
+func (s *timedStore) Suppressed(ctx context.Context, hashes []string) (map[string]bool, error) {
+	defer s.add("Suppressed", time.Now())
+	return s.suppression().Suppressed(ctx, hashes)
+}
+
+func (s *timedStore) CountSuppressed(ctx context.Context) (int, error) {
+	return s.suppression().CountSuppressed(ctx)
+}
+
+func (t *timedTx) PutConsent(ctx context.Context, records []privacy.Record) error {
+	defer t.s.add("PutConsent", time.Now())
+	return privacy.PutConsentInTx(ctx, t.tx, records)
+}
+
+func (t *timedTx) ConsentOf(ctx context.Context, keys []string) (map[string][]privacy.Record, error) {
+	return privacy.ConsentInTx(ctx, t.tx, keys)
+}
+
+func (t *timedTx) DeleteConsent(ctx context.Context, keys []string) (int, error) {
+	return privacy.DeleteConsentInTx(ctx, t.tx, keys)
+}
+
+func (t *timedTx) Suppress(ctx context.Context, entries []privacy.Suppression) error {
+	return privacy.SuppressInTx(ctx, t.tx, entries)
+}
+
+func (t *timedTx) PutReceipt(ctx context.Context, r privacy.ErasureReceipt) error {
+	return privacy.PutReceiptInTx(ctx, t.tx, r)
+}
+
+var (
+	_ privacy.SuppressionStore = (*timedStore)(nil)
+	_ privacy.TxConsent        = (*timedTx)(nil)
+	_ privacy.TxSuppression    = (*timedTx)(nil)
+	_ privacy.TxReceipts       = (*timedTx)(nil)
 )

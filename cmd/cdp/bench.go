@@ -23,6 +23,13 @@ Measures the service against the physical limit of its store, in one run:
      chain_scaling_ratio = time(8N) / time(N).
   4. quality: pairwise precision, recall and f1 of the resolved profiles
      against the generated truth, and overmerged_people.
+  5. erasure: forgetProfile of a person of 10 identifiers and
+     --erase-events events, built on the run's store --erase-rounds times;
+     erase_seconds_median and erase_seconds_max.
+  6. suppression: ingest through HTTP of the first --suppression-events
+     messages with an empty suppression list and with
+     --suppression-hashes hashes, alternating (none, list, list, none, ...), on fresh stores;
+     suppression_ingest_ratio = list / none.
 The population is generated (see "cdp bench gen -h"). The embedded store
 runs in a temporary folder; on Neo4j EVERY NODE of the database is deleted,
 before and after. With --json the last line of stdout is one JSON object.
@@ -86,6 +93,8 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		clients, batch, lookups, mergeN  int
 		serverBatch, queueSize           int
 		committers                       int
+		eraseEvents, eraseRounds         int
+		supHashes, supEvents, supRounds  int
 		asJSON, lock                     bool
 	)
 	fs := newFlagSet("bench", stderr, benchHelp)
@@ -105,6 +114,11 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.integer(&committers, "committers", "CDP_COMMITTERS", 0, "micro-batches the service commits at once, as cdp serve --committers (0: 1 embedded, 2 Neo4j)")
 	fs.integer(&lookups, "lookups", "CDP_BENCH_LOOKUPS", 2000, "identifiers looked up each way")
 	fs.integer(&mergeN, "merge-n", "CDP_BENCH_MERGE_N", 2000, "N of the merge-scaling chains and stars (N and 8N links); 0 skips them")
+	fs.integer(&eraseEvents, "erase-events", "CDP_BENCH_ERASE_EVENTS", 10000, "events of the person the erasure measure builds and erases (at least 20); 0 skips it")
+	fs.integer(&eraseRounds, "erase-rounds", "CDP_BENCH_ERASE_ROUNDS", 3, "people built and erased, one after another")
+	fs.integer(&supHashes, "suppression-hashes", "CDP_BENCH_SUPPRESSION_HASHES", 100000, "hashes on the suppression list, against an empty one; 0 skips the suppression measure")
+	fs.integer(&supEvents, "suppression-events", "CDP_BENCH_SUPPRESSION_EVENTS", 50000, "messages of the population sent in each suppression pass; 0 means all")
+	fs.integer(&supRounds, "suppression-rounds", "CDP_BENCH_SUPPRESSION_ROUNDS", 2, "passes each way (empty list, full list), in pairs of flipping order: none, list, list, none, ...")
 	fs.boolean(&asJSON, "json", "", false, "print the result as one JSON object on the last line")
 	fs.str(&cpuprofile, "cpuprofile", "", "", "write a CPU profile of the whole run (server included) to this file")
 	fs.str(&tmp, "tmp-dir", "CDP_BENCH_TMP_DIR", "", "where the embedded stores and the raw bbolt file go (removed afterwards); default the system's temporary folder")
@@ -120,6 +134,9 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if events < 1 || people < 0 || seed < 0 || clients < 1 || batch < 1 || lookups < 1 || mergeN < 0 || serverBatch < 1 {
 		return usagef("--events, --clients, --batch, --server-batch and --lookups must be at least 1; --people, --seed and --merge-n not negative")
+	}
+	if eraseEvents < 0 || (eraseEvents > 0 && eraseEvents < bench.MinEraseEvents) || eraseRounds < 1 || supHashes < 0 || supEvents < 0 || supRounds < 1 {
+		return usagef("--erase-events must be 0 or at least %d, --suppression-hashes and --suppression-events not negative, --erase-rounds and --suppression-rounds at least 1", bench.MinEraseEvents)
 	}
 	if queueSize < clients*batch || queueSize < serverBatch {
 		return usagef("--queue-size %d must hold --clients × --batch (%d) and --server-batch (%d) events", queueSize, clients*batch, serverBatch)
@@ -140,20 +157,25 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, bench.Config{
-		Store:       store,
-		Neo4j:       n4,
-		Neo4jLock:   lock,
-		Gen:         bench.GenConfig{People: people, Events: events, Seed: uint64(seed)},
-		Clients:     clients,
-		Batch:       batch,
-		ServerBatch: serverBatch,
-		QueueSize:   queueSize,
-		Committers:  committers,
-		Lookups:     lookups,
-		MergeN:      mergeN,
-		TempDir:     tmp,
-		Log:         log,
-		Progress:    stderr,
+		Store:             store,
+		Neo4j:             n4,
+		Neo4jLock:         lock,
+		Gen:               bench.GenConfig{People: people, Events: events, Seed: uint64(seed)},
+		Clients:           clients,
+		Batch:             batch,
+		ServerBatch:       serverBatch,
+		QueueSize:         queueSize,
+		Committers:        committers,
+		Lookups:           lookups,
+		MergeN:            mergeN,
+		EraseEvents:       eraseEvents,
+		EraseRounds:       eraseRounds,
+		SuppressionHashes: supHashes,
+		SuppressionEvents: supEvents,
+		SuppressionRounds: supRounds,
+		TempDir:           tmp,
+		Log:               log,
+		Progress:          stderr,
 	})
 	if err != nil {
 		return err
