@@ -7,7 +7,6 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
-	"github.com/idgraph/cdp/privacy"
 	"github.com/idgraph/cdp/server"
 )
 
@@ -41,7 +40,6 @@ func startService(ctx context.Context, store graph.Store, rules *graph.Rules, cf
 	if t, ok := store.(*timedStore); ok {
 		// The timing wrapper hides the store's API keys: read them under it.
 		c.Keys, _ = t.Store.(access.Store)
-		c.Suppression, _ = t.Store.(privacy.SuppressionStore)
 	}
 	svc, err := app.New(ctx, c)
 	if err != nil {

@@ -227,6 +227,14 @@ func (t *timedTx) Suppress(ctx context.Context, entries []privacy.Suppression) e
 	return privacy.SuppressInTx(ctx, t.tx, entries)
 }
 
+// Suppressed is the collector's check of a micro-batch against the list,
+// inside the batch's transaction: timed as "Suppressed", as the store's
+// own read was.
+func (t *timedTx) Suppressed(ctx context.Context, hashes []string) (map[string]bool, error) {
+	defer t.s.add("Suppressed", time.Now())
+	return privacy.SuppressedInTx(ctx, t.tx, hashes)
+}
+
 func (t *timedTx) PutReceipt(ctx context.Context, r privacy.ErasureReceipt) error {
 	return privacy.PutReceiptInTx(ctx, t.tx, r)
 }
