@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("DeleteAudience", func(t *testing.T) { testDeleteAudience(t, get(t)) })
 	t.Run("AudiencePage", func(t *testing.T) { testAudiencePage(t, get(t)) })
 	t.Run("ApplyMembership", func(t *testing.T) { testApplyMembership(t, get(t)) })
+	t.Run("ConcurrentMembership", func(t *testing.T) { testConcurrentMembership(t, get(t)) })
 	t.Run("Members", func(t *testing.T) { testMembers(t, get(t)) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, get(t)) })
 	t.Run("MembershipsOf", func(t *testing.T) { testMembershipsOf(t, get(t)) })
@@ -508,8 +509,9 @@ func testApplyMembership(t *testing.T, s Store) {
 	}
 	apply(t, s, aid(1), []string{"p3", "p1", "p2"}, nil, at(10).Add(1500*time.Nanosecond))
 	apply(t, s, aid(1), []string{"p1", "p4"}, []string{"p2", "p9"}, at(20))
-	// A repeat of the same call changes nothing but RefreshedAt.
-	apply(t, s, aid(1), []string{"p1", "p4"}, []string{"p2", "p9"}, at(25))
+	// A repeat of the same call changes nothing but RefreshedAt, nor does
+	// a profile named twice.
+	apply(t, s, aid(1), []string{"p1", "p4", "p4"}, []string{"p2", "p9", "p2"}, at(25))
 	apply(t, s, aid(1), []string{"p2"}, []string{"p3"}, at(30))
 
 	if got, want := members(t, s, aid(1)), []string{"p1@10m0.000001s", "p2@30", "p4@20"}; !slices.Equal(got, want) {
@@ -547,6 +549,44 @@ func testApplyMembership(t *testing.T, s Store) {
 	a, _ = getAud(t, s, aid(1))
 	if a.Size != 2 || !sameTime(a.RefreshedAt, at(5)) {
 		t.Fatalf("size %d refreshed %v, want 2 and %v", a.Size, a.RefreshedAt, at(5))
+	}
+}
+
+// Calls on one audience made at once give the result of making them one
+// after the other: each profile enters once, the log has one change per
+// real change, and no two changes share a Seq.
+func testConcurrentMembership(t *testing.T, s Store) {
+	putAud(t, s, aud(1))
+	run := func(enter, exit []string, when time.Time) {
+		t.Helper()
+		errs := make(chan error, 6)
+		for range 6 {
+			go func() { errs <- s.ApplyMembership(bg, aid(1), enter, exit, when) }()
+		}
+		for range 6 {
+			must(t, <-errs)
+		}
+	}
+	run([]string{"a", "b", "c", "d"}, nil, at(1))
+	run(nil, []string{"b", "d"}, at(2))
+	if got, want := members(t, s, aid(1)), []string{"a@1", "c@1"}; !slices.Equal(got, want) {
+		t.Fatalf("members = %v, want %v", got, want)
+	}
+	a, _ := getAud(t, s, aid(1))
+	if a.Size != 2 {
+		t.Fatalf("size %d, want 2", a.Size)
+	}
+	got, cs := changes(t, s, aid(1))
+	want := []string{"EXITED d@2", "EXITED b@2", "ENTERED d@1", "ENTERED c@1", "ENTERED b@1", "ENTERED a@1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("log = %v, want %v", got, want)
+	}
+	seen := map[uint64]bool{}
+	for _, c := range cs {
+		if seen[c.Seq] {
+			t.Fatalf("two changes have seq %d", c.Seq)
+		}
+		seen[c.Seq] = true
 	}
 }
 
