@@ -31,6 +31,10 @@ import (
 //	                                               name), indexed on name
 //	                                               and on expires
 //
+// A composite index serves a lookup by its first property only when the
+// query also says the others exist, hence the IS NOT NULL of every
+// property every such node has.
+//
 // filter, where and value are JSON (audience.EncodeFilter, EncodeValue);
 // seq on an Audience counts the changes logged so far, and numbers them.
 // Every write is one managed transaction of a fixed number of statements,
@@ -93,8 +97,12 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 
 var qDeleteAudience = cypher(`
 OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
-CALL () { MATCH (m:{{AudienceMember}} { {{audienceId}}: $id }) DELETE m }
-CALL () { MATCH (c:{{AudienceChange}} { {{audienceId}}: $id }) DELETE c }
+CALL () { MATCH (m:{{AudienceMember}} { {{audienceId}}: $id }) WHERE m.{{profileId}} IS NOT NULL DELETE m }
+CALL () {
+  MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
+  WHERE c.{{at}} IS NOT NULL AND c.{{seq}} IS NOT NULL
+  DELETE c
+}
 WITH a, a IS NOT NULL AS found
 DELETE a
 RETURN found`)
@@ -305,7 +313,7 @@ func recTime(v any) time.Time {
 var qAudienceMembers = cypher(`
 MATCH (m:{{AudienceMember}} { {{audienceId}}: $id })
 WHERE m.{{profileId}} > $after
-WITH m ORDER BY m.{{profileId}} LIMIT $limit
+WITH m ORDER BY m.{{audienceId}}, m.{{profileId}} LIMIT $limit
 RETURN m.{{profileId}} AS p, m.{{since}} AS since`)
 
 // Members implements audience.Store.
@@ -331,11 +339,16 @@ func (s *Store) Members(ctx context.Context, id string, p audience.Page) ([]audi
 	return out.([]audience.Membership), nil
 }
 
-// qAudienceChanges walks the (audienceId, at, seq) index backwards from the cursor.
+// qAudienceChanges walks the (audienceId, at, seq) index backwards from
+// the cursor, and stops after $limit rows: the upper time bound is always
+// given (the latest time the store keeps when there is no cursor), and
+// after a cursor a change at the cursor's own time must also have a
+// smaller seq.
 var qAudienceChanges = cypher(`
 MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
-WHERE $afterAt IS NULL OR c.{{at}} < $afterAt OR (c.{{at}} = $afterAt AND c.{{seq}} < $afterSeq)
-WITH c ORDER BY c.{{at}} DESC, c.{{seq}} DESC LIMIT $limit
+WHERE c.{{at}} <= $upper AND c.{{seq}} IS NOT NULL
+  AND ($afterSeq IS NULL OR c.{{at}} < $upper OR c.{{seq}} < $afterSeq)
+WITH c ORDER BY c.{{audienceId}} DESC, c.{{at}} DESC, c.{{seq}} DESC LIMIT $limit
 RETURN c.{{profileId}} AS p, c.{{kind}} AS kind, c.{{at}} AS at, c.{{seq}} AS seq`)
 
 // Changes implements audience.Store.
@@ -343,9 +356,9 @@ func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) (
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	params := map[string]any{"id": id, "afterAt": nil, "afterSeq": int64(0), "limit": int64(p.Limit)}
+	params := map[string]any{"id": id, "upper": auditMaxTime, "afterSeq": nil, "limit": int64(p.Limit)}
 	if p.After {
-		params["afterAt"] = graph.Clean(p.AfterAt).In(utc)
+		params["upper"] = graph.Clean(p.AfterAt).In(utc)
 		params["afterSeq"] = int64(min(p.AfterSeq, math.MaxInt64))
 	}
 	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
@@ -553,6 +566,7 @@ func (s *Store) PutComputedValues(ctx context.Context, values []audience.Compute
 var qDeleteComputedValues = cypher(`
 UNWIND $pids AS p
 MATCH (v:{{ComputedValue}} { {{profileId}}: p })
+WHERE v.{{name}} IS NOT NULL
 DELETE v`)
 
 // DeleteComputedValues implements audience.Store, in one statement.
@@ -587,6 +601,7 @@ func decodeComputedValue(v any) (audience.ComputedValue, error) {
 var qComputedValues = cypher(`
 UNWIND $pids AS p
 MATCH (v:{{ComputedValue}} { {{profileId}}: p })
+WHERE v.{{name}} IS NOT NULL
 RETURN v { .* } AS v`)
 
 // ComputedValues implements audience.Store, in one statement.
