@@ -287,9 +287,6 @@ func testFilterRoundTrip(t *testing.T, s Store) {
 // ECONFLICT; replacing a stored one is still fine, and after a delete a
 // new one fits again. The limit is a constant, so the test fills it.
 func testMaxAudiences(t *testing.T, s Store) {
-	if testing.Short() {
-		t.Skip("fills the store with audience.MaxAudiences audiences")
-	}
 	for i := range audience.MaxAudiences {
 		a := aud(i + 1)
 		must(t, s.PutAudience(bg, a))
