@@ -52,6 +52,9 @@ var allBuckets = [][]byte{
 	bucketConsent, bucketConsentIDs,
 	// receipt.go
 	bucketReceipts, bucketReceiptIDs,
+	// audience.go
+	bucketAudiences, bucketAudienceMembers, bucketAudienceMemberOf, bucketAudienceChanges,
+	bucketComputedTraits, bucketComputedValues, bucketComputedByName, bucketComputedExpiryIdx,
 }
 
 var (
@@ -75,8 +78,11 @@ var (
 // step from 6 creates empty. Version 8: the consent buckets of consent.go
 // (the consent ledger and its id index), which the step from 7 creates
 // empty. Version 9: the erasure receipt buckets of receipt.go (receipts in
-// time order and their id index), which the step from 8 creates empty.
-const formatVersion = 9
+// time order and their id index), which the step from 8 creates empty. Version 10: the audience buckets of
+// audience.go (audiences, their members both ways and their log, computed
+// trait definitions and values with their indexes), which the step from 9
+// creates empty.
+const formatVersion = 10
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

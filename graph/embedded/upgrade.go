@@ -95,6 +95,15 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 9 to 10: the audience buckets (audience.go), created empty.
+	9: func(btx *bolt.Tx) error {
+		for _, name := range audienceBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

@@ -176,6 +176,9 @@ func writeLayoutDataset(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Since layout 10: an audience with two members and three changes, a
+	// computed trait, and two computed values, one of them expiring.
+	writeLayoutAudiences(t, s)
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -104,3 +104,31 @@ func SetApplyChunkRows(n int) (restore func()) {
 	applyChunkRows = n
 	return func() { applyChunkRows = old }
 }
+
+// AudienceQueries are the audience store's queries that must reach their
+// nodes through an index (ComputedTraits reads every definition, at most
+// audience.MaxComputedTraits, and is left out).
+func AudienceQueries() []PlannedQuery {
+	id := "seg_00000000000000000000000000000001"
+	pids := []any{"p_a", "p_b"}
+	row := func(p string, seq int64) map[string]any { return map[string]any{"p": p, "seq": seq} }
+	return []PlannedQuery{
+		{"AudienceTaken", qAudienceTaken, map[string]any{"id": id}},
+		{"DeleteAudience", qDeleteAudience, map[string]any{"id": id}},
+		{"Audiences", qAudiences, map[string]any{"ids": []any{id}}},
+		{"AudiencePage", qAudiencePage, map[string]any{"after": "", "limit": int64(10)}},
+		{"LockAudience", qLockAudience, map[string]any{"id": id, "at": nil, "pids": pids}},
+		{"ApplyMembership", qApplyMembership, map[string]any{"id": id, "at": nil, "seq": int64(2), "size": int64(1),
+			"enter": []any{row("p_a", 1)}, "exit": []any{row("p_b", 2)}, "entered": "ENTERED", "exited": "EXITED"}},
+		{"AudienceMembers", qAudienceMembers, map[string]any{"id": id, "after": "", "limit": int64(10)}},
+		{"AudienceChanges", qAudienceChanges, map[string]any{"id": id, "upper": auditMaxTime, "afterSeq": nil, "limit": int64(10)}},
+		{"MembershipsOf", qMembershipsOf, map[string]any{"pids": pids}},
+		{"ComputedTraitTaken", qComputedTraitTaken, map[string]any{"name": "orders"}},
+		{"DeleteComputedTrait", qDeleteComputedTrait, map[string]any{"name": "orders"}},
+		{"PutComputedValues", qPutComputedValues, map[string]any{"rows": []any{map[string]any{
+			"p": "p_a", "n": "orders", "v": "1", "at": nil, "exp": nil}}}},
+		{"DeleteComputedValues", qDeleteComputedValues, map[string]any{"pids": pids}},
+		{"ComputedValues", qComputedValues, map[string]any{"pids": pids}},
+		{"ExpiringValues", qExpiringValues, map[string]any{"before": nil, "limit": int64(10)}},
+	}
+}

@@ -109,6 +109,33 @@ const (
 	propTraitCount          = "traitCount"
 	propConsentRecordCount  = "consentRecordCount"
 	propSuppressedHashCount = "suppressedHashCount"
+
+	// Audiences (audience.go): definitions, kept membership and its log,
+	// computed trait definitions and values. None is connected to the
+	// identity graph: a profile is named by its id (profileId).
+	// Audience has id, name, purpose, size, createdAt and updatedAt
+	// (above); AudienceChange has kind and at; ComputedTrait has name,
+	// createdAt and updatedAt; ComputedValue has name and value (JSON).
+	labelAudience       = "Audience"
+	labelAudienceMember = "AudienceMember"
+	labelAudienceChange = "AudienceChange"
+	labelComputedTrait  = "ComputedTrait"
+	labelComputedValue  = "ComputedValue"
+	propDescription     = "description"
+	propFilter          = "filter" // JSON
+	propRefreshedAt     = "refreshedAt"
+	propSeq             = "seq" // Audience: changes logged so far; AudienceChange: its number
+	propAudienceID      = "audienceId"
+	propProfileID       = "profileId"
+	propSince           = "since"
+	propAggregate       = "aggregate"
+	propEventName       = "event"
+	propEventType       = "eventType"
+	propProperty        = "property"
+	propWhere           = "where" // JSON
+	propWindow          = "window"
+	propComputedAt      = "computedAt"
+	propExpires         = "expires"
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -130,6 +157,9 @@ var names = func() map[string]string {
 		propProofText, propProofVersion, propProofChannel, propProofCollector, propProofEventID,
 		labelErasureReceipt, propKind, propIdentifierCount, propEventCount, propScrubbedEventCount,
 		propTraitCount, propConsentRecordCount, propSuppressedHashCount,
+		labelAudience, labelAudienceMember, labelAudienceChange, labelComputedTrait, labelComputedValue,
+		propDescription, propFilter, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
+		propAggregate, propEventName, propEventType, propProperty, propWhere, propWindow, propComputedAt, propExpires,
 	} {
 		m[n] = n
 	}

@@ -90,6 +90,24 @@ func TestHotQueriesSeekByIndex(t *testing.T) {
 	}
 }
 
+func TestAudienceQueriesSeekByIndex(t *testing.T) {
+	storetest.Neo4j(t)
+	s := rawSession(t)
+	// The pages walk their index in order and stop after a page.
+	inOrder := map[string]bool{"AudiencePage": true, "AudienceMembers": true, "AudienceChanges": true}
+	for _, q := range neo4jstore.AudienceQueries() {
+		t.Run(q.Name, func(t *testing.T) {
+			ops := profile(t, s, q.Cypher, q.Params)
+			if has(ops, isScan) || !has(ops, isSeek) {
+				t.Fatalf("plan %v scans instead of seeking by index", ops)
+			}
+			if inOrder[q.Name] && has(ops, func(o string) bool { return o == "Sort" || o == "Top" || o == "PartialSort" || o == "PartialTop" }) {
+				t.Fatalf("plan %v sorts instead of walking the index in order", ops)
+			}
+		})
+	}
+}
+
 func TestProfilesPageWalksIndexInOrder(t *testing.T) {
 	storetest.Neo4j(t)
 	s := rawSession(t)

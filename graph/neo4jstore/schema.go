@@ -59,6 +59,26 @@ var schema = []schemaItem{
 		cypher(`CREATE CONSTRAINT erasure_receipt_id IF NOT EXISTS FOR (r:{{ErasureReceipt}}) REQUIRE r.{{id}} IS UNIQUE`)},
 	{"index erasure_receipt_at: (:ErasureReceipt).at",
 		cypher(`CREATE INDEX erasure_receipt_at IF NOT EXISTS FOR (r:{{ErasureReceipt}}) ON (r.{{at}})`)},
+	// Audiences: found and paged by id; members by audience (paged by
+	// profile id) and by profile; the log by audience, newest first.
+	{"constraint audience_id: (:Audience).id is unique",
+		cypher(`CREATE CONSTRAINT audience_id IF NOT EXISTS FOR (a:{{Audience}}) REQUIRE a.{{id}} IS UNIQUE`)},
+	{"constraint audience_member: (:AudienceMember).audienceId, profileId is unique",
+		cypher(`CREATE CONSTRAINT audience_member IF NOT EXISTS FOR (m:{{AudienceMember}}) REQUIRE (m.{{audienceId}}, m.{{profileId}}) IS UNIQUE`)},
+	{"index audience_member_profile: (:AudienceMember).profileId",
+		cypher(`CREATE INDEX audience_member_profile IF NOT EXISTS FOR (m:{{AudienceMember}}) ON (m.{{profileId}})`)},
+	{"index audience_change: (:AudienceChange).audienceId, at, seq",
+		cypher(`CREATE INDEX audience_change IF NOT EXISTS FOR (c:{{AudienceChange}}) ON (c.{{audienceId}}, c.{{at}}, c.{{seq}})`)},
+	// Computed traits: a definition by name; values by profile, by name
+	// (deleting a trait) and by expiry (the refresher).
+	{"constraint computed_trait_name: (:ComputedTrait).name is unique",
+		cypher(`CREATE CONSTRAINT computed_trait_name IF NOT EXISTS FOR (c:{{ComputedTrait}}) REQUIRE c.{{name}} IS UNIQUE`)},
+	{"constraint computed_value: (:ComputedValue).profileId, name is unique",
+		cypher(`CREATE CONSTRAINT computed_value IF NOT EXISTS FOR (v:{{ComputedValue}}) REQUIRE (v.{{profileId}}, v.{{name}}) IS UNIQUE`)},
+	{"index computed_value_name: (:ComputedValue).name",
+		cypher(`CREATE INDEX computed_value_name IF NOT EXISTS FOR (v:{{ComputedValue}}) ON (v.{{name}})`)},
+	{"index computed_value_expires: (:ComputedValue).expires",
+		cypher(`CREATE INDEX computed_value_expires IF NOT EXISTS FOR (v:{{ComputedValue}}) ON (v.{{expires}})`)},
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until

@@ -1,0 +1,668 @@
+package neo4jstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+)
+
+// Audiences and computed traits, apart from the identity graph (a profile
+// is named by its id only, never by a relationship):
+//
+//	(:Audience {id, name, description, filter, purpose, createdAt,
+//	  updatedAt, size, refreshedAt, seq})          unique on id
+//	(:AudienceMember {audienceId, profileId, since})
+//	                                               unique on (audienceId,
+//	                                               profileId), indexed on
+//	                                               profileId
+//	(:AudienceChange {audienceId, profileId, kind, at, seq})
+//	                                               indexed on (audienceId,
+//	                                               at, seq)
+//	(:ComputedTrait {name, description, aggregate, event, eventType,
+//	  property, where, window, createdAt, updatedAt}) unique on name
+//	(:ComputedValue {profileId, name, value, computedAt, expires})
+//	                                               unique on (profileId,
+//	                                               name), indexed on name
+//	                                               and on expires
+//
+// A composite index serves a lookup by its first property only when the
+// query also says the others exist, hence the IS NOT NULL of every
+// property every such node has.
+//
+// filter, where and value are JSON (audience.EncodeFilter, EncodeValue);
+// seq on an Audience counts the changes logged so far, and numbers them.
+// Every write is one managed transaction of a fixed number of statements,
+// lists sent as UNWIND parameters.
+
+var _ audience.Store = (*Store)(nil)
+
+func badAudienceID() error {
+	return graph.Errorf(graph.EINVALID, "audience id must be %s and 32 lowercase hex digits", audience.AudienceIDPrefix)
+}
+
+// qAudienceTaken reads whether the id is stored and how many audiences
+// there are (from the count store).
+var qAudienceTaken = cypher(`
+OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
+RETURN a IS NOT NULL AS found, COUNT { MATCH (x:{{Audience}}) } AS n`)
+
+// qPutAudience creates or replaces the definition; the kept fields are set
+// on create only.
+var qPutAudience = cypher(`
+MERGE (a:{{Audience}} { {{id}}: $id })
+ON CREATE SET a.{{createdAt}} = $createdAt, a.{{size}} = 0, a.{{seq}} = 0
+SET a.{{name}} = $name, a.{{description}} = $description, a.{{filter}} = $filter,
+  a.{{purpose}} = $purpose, a.{{updatedAt}} = $updatedAt`)
+
+// PutAudience implements audience.Store, in one transaction of two
+// statements.
+func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	filter, err := audience.EncodeFilter(a.Filter)
+	if err != nil {
+		return err
+	}
+	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qAudienceTaken, map[string]any{"id": a.ID})
+		if err != nil {
+			return nil, fmt.Errorf("put audience: %w", err)
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("put audience: %d rows", len(recs))
+		}
+		found, _ := recs[0].Values[0].(bool)
+		n, _ := recs[0].Values[1].(int64)
+		if !found && n >= audience.MaxAudiences {
+			return nil, graph.Errorf(graph.ECONFLICT, "the store holds %d audiences, the most it keeps", n)
+		}
+		err = t.exec(ctx, qPutAudience, map[string]any{
+			"id": a.ID, "createdAt": timeParam(a.CreatedAt), "name": a.Name, "description": strParam(a.Description),
+			"filter": string(filter), "purpose": strParam(a.Purpose), "updatedAt": timeParam(a.UpdatedAt),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("put audience: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+var qDeleteAudience = cypher(`
+OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
+CALL () { MATCH (m:{{AudienceMember}} { {{audienceId}}: $id }) WHERE m.{{profileId}} IS NOT NULL DELETE m }
+CALL () {
+  MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
+  WHERE c.{{at}} IS NOT NULL AND c.{{seq}} IS NOT NULL
+  DELETE c
+}
+WITH a, a IS NOT NULL AS found
+DELETE a
+RETURN found`)
+
+// DeleteAudience implements audience.Store, in one statement.
+func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
+	if !audience.ValidAudienceID(id) {
+		return false, badAudienceID()
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qDeleteAudience, map[string]any{"id": id})
+		if err != nil {
+			return nil, fmt.Errorf("delete audience: %w", err)
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("delete audience: %d rows", len(recs))
+		}
+		found, _ := recs[0].Values[0].(bool)
+		return found, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return out.(bool), nil
+}
+
+func decodeAudience(v any) (audience.Audience, error) {
+	p, err := asProps(v)
+	if err != nil {
+		return audience.Audience{}, err
+	}
+	id := p.str(propID)
+	f, err := audience.DecodeFilter([]byte(p.str(propFilter)))
+	if err != nil {
+		return audience.Audience{}, fmt.Errorf("audience %s: %w", id, err)
+	}
+	return audience.Audience{
+		ID: id, Name: p.str(propName), Description: p.str(propDescription), Filter: f, Purpose: p.str(propPurpose),
+		CreatedAt: p.time(propCreatedAt), UpdatedAt: p.time(propUpdatedAt),
+		Size: p.int(propSize), RefreshedAt: p.time(propRefreshedAt),
+	}, nil
+}
+
+var qAudiences = cypher(`
+UNWIND $ids AS id
+MATCH (a:{{Audience}} { {{id}}: id })
+RETURN a { .* } AS a`)
+
+// Audiences implements audience.Store.
+func (s *Store) Audiences(ctx context.Context, ids []string) (map[string]audience.Audience, error) {
+	out := make(map[string]audience.Audience, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	_, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qAudiences, map[string]any{"ids": uniq(ids)})
+		if err != nil {
+			return nil, fmt.Errorf("read audiences: %w", err)
+		}
+		for _, rec := range recs {
+			a, err := decodeAudience(rec.Values[0])
+			if err != nil {
+				return nil, fmt.Errorf("read audiences: %w", err)
+			}
+			out[a.ID] = a
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// qAudiencePage seeks the id constraint's index past $after.
+var qAudiencePage = cypher(`
+MATCH (a:{{Audience}})
+WHERE a.{{id}} > $after
+WITH a ORDER BY a.{{id}} LIMIT $limit
+RETURN a { .* } AS a`)
+
+// AudiencePage implements audience.Store.
+func (s *Store) AudiencePage(ctx context.Context, p audience.Page) ([]audience.Audience, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qAudiencePage, map[string]any{"after": p.After, "limit": int64(p.Limit)})
+		if err != nil {
+			return nil, fmt.Errorf("read audiences: %w", err)
+		}
+		as := make([]audience.Audience, 0, len(recs))
+		for _, rec := range recs {
+			a, err := decodeAudience(rec.Values[0])
+			if err != nil {
+				return nil, fmt.Errorf("read audiences: %w", err)
+			}
+			as = append(as, a)
+		}
+		return as, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]audience.Audience), nil
+}
+
+// qLockAudience takes the audience's write lock by setting RefreshedAt,
+// so that calls on one audience run one after the other, and reads its
+// seq, its size and which of $pids are members.
+var qLockAudience = cypher(`
+MATCH (a:{{Audience}} { {{id}}: $id })
+SET a.{{refreshedAt}} = $at
+WITH a
+CALL () {
+  UNWIND $pids AS p
+  MATCH (m:{{AudienceMember}} { {{audienceId}}: $id, {{profileId}}: p })
+  RETURN collect(m.{{profileId}}) AS present
+}
+RETURN a.{{seq}} AS seq, a.{{size}} AS size, present`)
+
+// qApplyMembership writes what ApplyMembership worked out: the new seq and
+// size, the entering members and the exits, each with its change.
+var qApplyMembership = cypher(`
+MATCH (a:{{Audience}} { {{id}}: $id })
+SET a.{{seq}} = $seq, a.{{size}} = $size
+WITH a
+CALL () {
+  UNWIND $enter AS e
+  CREATE (:{{AudienceMember}} { {{audienceId}}: $id, {{profileId}}: e.p, {{since}}: $at })
+  CREATE (:{{AudienceChange}} { {{audienceId}}: $id, {{profileId}}: e.p, {{kind}}: $entered, {{at}}: $at, {{seq}}: e.seq })
+}
+CALL () {
+  UNWIND $exit AS x
+  MATCH (m:{{AudienceMember}} { {{audienceId}}: $id, {{profileId}}: x.p })
+  DELETE m
+  CREATE (:{{AudienceChange}} { {{audienceId}}: $id, {{profileId}}: x.p, {{kind}}: $exited, {{at}}: $at, {{seq}}: x.seq })
+}
+RETURN count(*) AS n`)
+
+// ApplyMembership implements audience.Store: one transaction of two
+// statements, whatever the number of profiles.
+func (s *Store) ApplyMembership(ctx context.Context, id string, enter, exit []string, at time.Time) error {
+	if err := audience.CheckMembership(id, enter, exit); err != nil {
+		return err
+	}
+	at = graph.Clean(at)
+	pids := uniq(append(append([]string(nil), enter...), exit...))
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qLockAudience, map[string]any{"id": id, "at": at.In(utc), "pids": pids})
+		if err != nil {
+			return nil, fmt.Errorf("apply audience membership: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, graph.Errorf(graph.ENOTFOUND, "audience %s is not stored", id)
+		}
+		seq, _ := recs[0].Values[0].(int64)
+		size, _ := recs[0].Values[1].(int64)
+		member := map[string]bool{}
+		present, _ := recs[0].Values[2].([]any)
+		for _, p := range present {
+			if s, ok := p.(string); ok {
+				member[s] = true
+			}
+		}
+		var ins, outs []any
+		for _, p := range enter {
+			if member[p] {
+				continue
+			}
+			member[p] = true
+			seq++
+			size++
+			ins = append(ins, map[string]any{"p": p, "seq": seq})
+		}
+		for _, p := range exit {
+			if !member[p] {
+				continue
+			}
+			member[p] = false
+			seq++
+			size--
+			outs = append(outs, map[string]any{"p": p, "seq": seq})
+		}
+		if len(ins) == 0 && len(outs) == 0 {
+			return nil, nil
+		}
+		err = t.exec(ctx, qApplyMembership, map[string]any{
+			"id": id, "at": at.In(utc), "seq": seq, "size": size, "enter": ins, "exit": outs,
+			"entered": audience.Entered, "exited": audience.Exited,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("apply audience membership: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+func recTime(v any) time.Time {
+	t, ok := v.(time.Time)
+	if !ok {
+		return time.Time{}
+	}
+	return graph.Clean(t)
+}
+
+var qAudienceMembers = cypher(`
+MATCH (m:{{AudienceMember}} { {{audienceId}}: $id })
+WHERE m.{{profileId}} > $after
+WITH m ORDER BY m.{{audienceId}}, m.{{profileId}} LIMIT $limit
+RETURN m.{{profileId}} AS p, m.{{since}} AS since`)
+
+// Members implements audience.Store.
+func (s *Store) Members(ctx context.Context, id string, p audience.Page) ([]audience.Membership, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qAudienceMembers, map[string]any{"id": id, "after": p.After, "limit": int64(p.Limit)})
+		if err != nil {
+			return nil, fmt.Errorf("read audience members: %w", err)
+		}
+		ms := make([]audience.Membership, 0, len(recs))
+		for _, rec := range recs {
+			pid, _ := rec.Values[0].(string)
+			ms = append(ms, audience.Membership{AudienceID: id, ProfileID: pid, Since: recTime(rec.Values[1])})
+		}
+		return ms, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]audience.Membership), nil
+}
+
+// qAudienceChanges walks the (audienceId, at, seq) index backwards from
+// the cursor, and stops after $limit rows: the upper time bound is always
+// given (the latest time the store keeps when there is no cursor), and
+// after a cursor a change at the cursor's own time must also have a
+// smaller seq.
+var qAudienceChanges = cypher(`
+MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
+WHERE c.{{at}} <= $upper AND c.{{seq}} IS NOT NULL
+  AND ($afterSeq IS NULL OR c.{{at}} < $upper OR c.{{seq}} < $afterSeq)
+WITH c ORDER BY c.{{audienceId}} DESC, c.{{at}} DESC, c.{{seq}} DESC LIMIT $limit
+RETURN c.{{profileId}} AS p, c.{{kind}} AS kind, c.{{at}} AS at, c.{{seq}} AS seq`)
+
+// Changes implements audience.Store.
+func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) ([]audience.Change, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	params := map[string]any{"id": id, "upper": auditMaxTime, "afterSeq": nil, "limit": int64(p.Limit)}
+	if p.After {
+		params["upper"] = graph.Clean(p.AfterAt).In(utc)
+		params["afterSeq"] = int64(min(p.AfterSeq, math.MaxInt64))
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qAudienceChanges, params)
+		if err != nil {
+			return nil, fmt.Errorf("read audience changes: %w", err)
+		}
+		cs := make([]audience.Change, 0, len(recs))
+		for _, rec := range recs {
+			pid, _ := rec.Values[0].(string)
+			kind, _ := rec.Values[1].(string)
+			seq, _ := rec.Values[3].(int64)
+			cs = append(cs, audience.Change{AudienceID: id, ProfileID: pid, Kind: kind, At: recTime(rec.Values[2]), Seq: uint64(seq)})
+		}
+		return cs, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]audience.Change), nil
+}
+
+var qMembershipsOf = cypher(`
+UNWIND $pids AS p
+MATCH (m:{{AudienceMember}} { {{profileId}}: p })
+RETURN p, m.{{audienceId}} AS a, m.{{since}} AS since
+ORDER BY p, a`)
+
+// MembershipsOf implements audience.Store, in one statement.
+func (s *Store) MembershipsOf(ctx context.Context, profileIDs []string) (map[string][]audience.Membership, error) {
+	out := make(map[string][]audience.Membership, len(profileIDs))
+	if len(profileIDs) == 0 {
+		return out, nil
+	}
+	_, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qMembershipsOf, map[string]any{"pids": uniq(profileIDs)})
+		if err != nil {
+			return nil, fmt.Errorf("read audience memberships: %w", err)
+		}
+		for _, rec := range recs {
+			pid, _ := rec.Values[0].(string)
+			aid, _ := rec.Values[1].(string)
+			out[pid] = append(out[pid], audience.Membership{AudienceID: aid, ProfileID: pid, Since: recTime(rec.Values[2])})
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var qComputedTraitTaken = cypher(`
+OPTIONAL MATCH (c:{{ComputedTrait}} { {{name}}: $name })
+RETURN c IS NOT NULL AS found, COUNT { MATCH (x:{{ComputedTrait}}) } AS n`)
+
+var qPutComputedTrait = cypher(`
+MERGE (c:{{ComputedTrait}} { {{name}}: $name })
+ON CREATE SET c.{{createdAt}} = $createdAt
+SET c.{{description}} = $description, c.{{aggregate}} = $aggregate, c.{{event}} = $event,
+  c.{{eventType}} = $eventType, c.{{property}} = $property, c.{{where}} = $where,
+  c.{{window}} = $window, c.{{updatedAt}} = $updatedAt`)
+
+// PutComputedTrait implements audience.Store, in one transaction of two
+// statements.
+func (s *Store) PutComputedTrait(ctx context.Context, c audience.ComputedTrait) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	var where any
+	if len(c.Where) > 0 {
+		b, err := json.Marshal(c.Where)
+		if err != nil {
+			return graph.Errorf(graph.EINVALID, "computed trait does not encode as JSON (a where value is not a JSON value)")
+		}
+		where = string(b)
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qComputedTraitTaken, map[string]any{"name": c.Name})
+		if err != nil {
+			return nil, fmt.Errorf("put computed trait: %w", err)
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("put computed trait: %d rows", len(recs))
+		}
+		found, _ := recs[0].Values[0].(bool)
+		n, _ := recs[0].Values[1].(int64)
+		if !found && n >= audience.MaxComputedTraits {
+			return nil, graph.Errorf(graph.ECONFLICT, "the store holds %d computed traits, the most it keeps", n)
+		}
+		err = t.exec(ctx, qPutComputedTrait, map[string]any{
+			"name": c.Name, "createdAt": timeParam(c.CreatedAt), "description": strParam(c.Description),
+			"aggregate": string(c.Aggregate), "event": strParam(c.Event), "eventType": strParam(c.EventType),
+			"property": strParam(c.Property), "where": where, "window": strParam(c.Window), "updatedAt": timeParam(c.UpdatedAt),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("put computed trait: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+var qDeleteComputedTrait = cypher(`
+OPTIONAL MATCH (c:{{ComputedTrait}} { {{name}}: $name })
+CALL () { MATCH (v:{{ComputedValue}} { {{name}}: $name }) DELETE v }
+WITH c, c IS NOT NULL AS found
+DELETE c
+RETURN found`)
+
+// DeleteComputedTrait implements audience.Store, in one statement.
+func (s *Store) DeleteComputedTrait(ctx context.Context, name string) (bool, error) {
+	if err := audience.CheckComputedName(name); err != nil {
+		return false, err
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qDeleteComputedTrait, map[string]any{"name": name})
+		if err != nil {
+			return nil, fmt.Errorf("delete computed trait: %w", err)
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("delete computed trait: %d rows", len(recs))
+		}
+		found, _ := recs[0].Values[0].(bool)
+		return found, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return out.(bool), nil
+}
+
+var qComputedTraits = cypher(`
+MATCH (c:{{ComputedTrait}})
+RETURN c { .* } AS c ORDER BY c.{{name}}`)
+
+// ComputedTraits implements audience.Store.
+func (s *Store) ComputedTraits(ctx context.Context) ([]audience.ComputedTrait, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qComputedTraits, nil)
+		if err != nil {
+			return nil, fmt.Errorf("read computed traits: %w", err)
+		}
+		cs := make([]audience.ComputedTrait, 0, len(recs))
+		for _, rec := range recs {
+			p, err := asProps(rec.Values[0])
+			if err != nil {
+				return nil, fmt.Errorf("read computed traits: %w", err)
+			}
+			c := audience.ComputedTrait{
+				Name: p.str(propName), Description: p.str(propDescription), Aggregate: audience.Aggregate(p.str(propAggregate)),
+				Event: p.str(propEventName), EventType: p.str(propEventType), Property: p.str(propProperty),
+				Window: p.str(propWindow), CreatedAt: p.time(propCreatedAt), UpdatedAt: p.time(propUpdatedAt),
+			}
+			if w := p.str(propWhere); w != "" {
+				d := json.NewDecoder(bytes.NewReader([]byte(w)))
+				d.UseNumber()
+				if err := d.Decode(&c.Where); err != nil {
+					return nil, fmt.Errorf("read computed trait %s: where: %w", c.Name, err)
+				}
+			}
+			cs = append(cs, c)
+		}
+		return cs, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]audience.ComputedTrait), nil
+}
+
+// qPutComputedValues replaces each value in turn, so that of two rows for
+// one profile and name the last one stays.
+var qPutComputedValues = cypher(`
+UNWIND $rows AS r
+MERGE (v:{{ComputedValue}} { {{profileId}}: r.p, {{name}}: r.n })
+SET v.{{value}} = r.v, v.{{computedAt}} = r.at, v.{{expires}} = r.exp`)
+
+// PutComputedValues implements audience.Store, in one statement.
+func (s *Store) PutComputedValues(ctx context.Context, values []audience.ComputedValue) error {
+	rows := make([]any, len(values))
+	for i, v := range values {
+		if err := audience.CheckComputedValue(v); err != nil {
+			return err
+		}
+		b, err := audience.EncodeValue(v.Value)
+		if err != nil {
+			return err
+		}
+		rows[i] = map[string]any{"p": v.ProfileID, "n": v.Name, "v": string(b),
+			"at": timeParam(v.ComputedAt), "exp": timeParam(v.Expires)}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qPutComputedValues, map[string]any{"rows": rows}); err != nil {
+			return nil, fmt.Errorf("put computed values: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+var qDeleteComputedValues = cypher(`
+UNWIND $pids AS p
+MATCH (v:{{ComputedValue}} { {{profileId}}: p })
+WHERE v.{{name}} IS NOT NULL
+DELETE v`)
+
+// DeleteComputedValues implements audience.Store, in one statement.
+func (s *Store) DeleteComputedValues(ctx context.Context, profileIDs []string) error {
+	if len(profileIDs) == 0 {
+		return nil
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qDeleteComputedValues, map[string]any{"pids": uniq(profileIDs)}); err != nil {
+			return nil, fmt.Errorf("delete computed values: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+func decodeComputedValue(v any) (audience.ComputedValue, error) {
+	p, err := asProps(v)
+	if err != nil {
+		return audience.ComputedValue{}, err
+	}
+	val, err := audience.DecodeValue([]byte(p.str(propValue)))
+	if err != nil {
+		return audience.ComputedValue{}, err
+	}
+	return audience.ComputedValue{
+		ProfileID: p.str(propProfileID), Name: p.str(propName), Value: val,
+		ComputedAt: p.time(propComputedAt), Expires: p.time(propExpires),
+	}, nil
+}
+
+var qComputedValues = cypher(`
+UNWIND $pids AS p
+MATCH (v:{{ComputedValue}} { {{profileId}}: p })
+WHERE v.{{name}} IS NOT NULL
+RETURN v { .* } AS v`)
+
+// ComputedValues implements audience.Store, in one statement.
+func (s *Store) ComputedValues(ctx context.Context, profileIDs []string) (map[string]map[string]audience.ComputedValue, error) {
+	out := make(map[string]map[string]audience.ComputedValue, len(profileIDs))
+	if len(profileIDs) == 0 {
+		return out, nil
+	}
+	_, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qComputedValues, map[string]any{"pids": uniq(profileIDs)})
+		if err != nil {
+			return nil, fmt.Errorf("read computed values: %w", err)
+		}
+		for _, rec := range recs {
+			cv, err := decodeComputedValue(rec.Values[0])
+			if err != nil {
+				return nil, fmt.Errorf("read computed values: %w", err)
+			}
+			if out[cv.ProfileID] == nil {
+				out[cv.ProfileID] = map[string]audience.ComputedValue{}
+			}
+			out[cv.ProfileID][cv.Name] = cv
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// qExpiringValues seeks the expires index up to $before.
+var qExpiringValues = cypher(`
+MATCH (v:{{ComputedValue}})
+WHERE v.{{expires}} <= $before
+WITH v ORDER BY v.{{expires}}, v.{{name}}, v.{{profileId}} LIMIT $limit
+RETURN v { .* } AS v`)
+
+// ExpiringValues implements audience.Store: soonest first, then by name
+// and profile id.
+func (s *Store) ExpiringValues(ctx context.Context, before time.Time, limit int) ([]audience.ComputedValue, error) {
+	if limit < 1 || limit > audience.MaxPage {
+		return nil, graph.Errorf(graph.EINVALID, "limit must be between 1 and %d, got %d", audience.MaxPage, limit)
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qExpiringValues, map[string]any{"before": graph.Clean(before).In(utc), "limit": int64(limit)})
+		if err != nil {
+			return nil, fmt.Errorf("read expiring computed values: %w", err)
+		}
+		vs := make([]audience.ComputedValue, 0, len(recs))
+		for _, rec := range recs {
+			cv, err := decodeComputedValue(rec.Values[0])
+			if err != nil {
+				return nil, fmt.Errorf("read expiring computed values: %w", err)
+			}
+			vs = append(vs, cv)
+		}
+		return vs, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]audience.ComputedValue), nil
+}
