@@ -75,6 +75,9 @@ type BatchResult struct {
 	Duplicates int
 	Rejected   int
 	Conflicts  int // StatusConflict results, not counted in Rejected
+	// Merged are the profiles the batch merged away (each now redirects
+	// to a survivor named by a stored event's ProfileID), sorted.
+	Merged []string
 }
 
 // ApplyBatch resolves and stores events in one transaction. Events that
@@ -133,10 +136,11 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		// stored, so that what the hook records (the call's audit entry)
 		// exists for every call that succeeded.
 		var out map[int]EventResult
+		var merged []string
 		filter := eventFilterFrom(ctx)
 		err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 			var err error
-			out = nil
+			out, merged = nil, nil
 			kept := todo
 			var refused map[int]EventResult
 			if filter != nil && len(todo) > 0 {
@@ -145,7 +149,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 				}
 			}
 			if len(kept) > 0 {
-				if out, err = e.resolve(ctx, tx, events, kept); err != nil {
+				if out, merged, err = e.resolve(ctx, tx, events, kept); err != nil {
 					return err
 				}
 			}
@@ -172,6 +176,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		for i, r := range out {
 			res.Results[i] = r
 		}
+		res.Merged = merged
 	}
 	for _, r := range res.Results {
 		switch r.Status {
@@ -340,11 +345,11 @@ func (e *Engine) limitConflict(a, b map[string]int, sizeA, sizeB int) string {
 // resolve resolves one batch inside one write transaction, in steps: claim
 // the event ids, lock what the events touch, unite (pure, no store), name
 // the new profiles, and build the write.
-func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int) (map[int]EventResult, error) {
+func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int) (map[int]EventResult, []string, error) {
 	now := Clean(e.Now())
 	out, kept, err := claim(ctx, tx, events, todo)
 	if err != nil || len(kept) == 0 {
-		return out, err
+		return out, nil, err
 	}
 	batch := make([]Event, len(kept))
 	for j, i := range kept {
@@ -352,7 +357,7 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	}
 	st, err := e.lockBatch(ctx, tx, batch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u := e.unite(st, batch, now)
 	var unnamed []*group
@@ -362,7 +367,7 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 		}
 	}
 	if err := nameProfiles(ctx, tx, unnamed, func(g *group) string { return g.seed }, func(g *group, id string) { g.profile = id }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var losers []string
 	for _, g := range u.roots {
@@ -371,20 +376,27 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	slices.Sort(losers)
 	members, err := tx.Members(ctx, losers)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	existing, err := tx.LinksBetween(ctx, slices.SortedFunc(maps.Keys(u.links), compareLinkKeys))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w := e.buildWrite(st, u, batch, members, existing, now)
 	for j, i := range kept {
 		out[i] = EventResult{ID: events[i].ID, Status: StatusStored, ProfileID: u.groupOf(batch[j].Keys[0]).find().profile}
 	}
 	if err := tx.Apply(ctx, w); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	var merged []string
+	for _, c := range w.Changes {
+		if c.Kind == ChangeMerge {
+			merged = append(merged, c.From)
+		}
+	}
+	slices.Sort(merged)
+	return out, merged, nil
 }
 
 // claim reserves the ids of the events at todo. Events already stored are

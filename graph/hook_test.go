@@ -284,3 +284,42 @@ func TestEventFilter(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchReportsMerged: a batch that merges profiles names the ones it
+// merged away, so that what keeps derived state (audience membership) can
+// drop them; a batch that merges nothing names none.
+func TestBatchReportsMerged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := graph.NewEngine(s, nil)
+		ctx := context.Background()
+		anon := func(id, a string) graph.Event {
+			return graph.Event{ID: id, Type: "track", Source: "web", Timestamp: tHook,
+				Identifiers: []graph.IdentifierRef{{Type: graph.TypeAnonymousID, Value: a}}}
+		}
+		res, err := e.ApplyBatch(ctx, []graph.Event{anon("m1", "a1"), anon("m2", "a2"), userEvent("m3", "u")})
+		if err != nil || len(res.Merged) != 0 {
+			t.Fatalf("separate people: merged %v, %v; want none", res.Merged, err)
+		}
+		// u takes in a1 and a2: two of the three profiles are merged into
+		// the survivor (the user's, by size then age: all are of size 1,
+		// so the oldest; whichever it is, the other two are named).
+		login := userEvent("m4", "u")
+		login.Identifiers = append(login.Identifiers, graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a1"}, graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a2"})
+		res, err = e.ApplyBatch(ctx, []graph.Event{login})
+		if err != nil {
+			t.Fatal(err)
+		}
+		survivor := res.Results[0].ProfileID
+		all := []string{graph.ProfileIDFor("anonymous_id:a1", 0), graph.ProfileIDFor("anonymous_id:a2", 0), pidOf("u")}
+		var want []string
+		for _, id := range all {
+			if id != survivor {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Contains(all, survivor) || !slices.Equal(res.Merged, want) {
+			t.Errorf("merged %v into %s, want %v merged into one of %v", res.Merged, survivor, want, all)
+		}
+	})
+}

@@ -84,6 +84,11 @@ type Config struct {
 	// list that cannot be read fails the micro-batch as the store being
 	// down would (503): no event is stored unchecked.
 	Suppression SuppressionChecker
+	// OnCommit, when set, is called by the committer after each
+	// micro-batch commits, with the profiles it changed: those its stored
+	// events are in, and those it merged away (graph.BatchResult.Merged).
+	// It must not block: derived state (audience membership) queues them.
+	OnCommit func(profileIDs []string)
 }
 
 // SuppressionChecker is the suppression list as the collector uses it;
@@ -483,6 +488,11 @@ func (c *Collector) commit(segs []segment, size int) {
 		}
 		at += s.n
 	}
+	if err == nil && c.cfg.OnCommit != nil {
+		if ids := changedProfiles(res); len(ids) > 0 {
+			c.cfg.OnCommit(ids)
+		}
+	}
 	if err == nil {
 		c.m.stored.Add(float64(res.Stored))
 		c.m.duplicates.Add(float64(res.Duplicates))
@@ -508,6 +518,19 @@ func (c *Collector) commit(segs []segment, size int) {
 	c.mu.Lock()
 	c.queued -= size
 	c.mu.Unlock()
+}
+
+// changedProfiles returns, each once and sorted, the profiles of the
+// stored events of res and those it merged away.
+func changedProfiles(res graph.BatchResult) []string {
+	ids := slices.Clone(res.Merged)
+	for _, r := range res.Results {
+		if r.Status == graph.StatusStored && r.ProfileID != "" {
+			ids = append(ids, r.ProfileID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // hookError marks the error of one request's hook, so that commit knows
