@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// DefaultAudienceRefresh is how often time-dependent audience membership is
+// evaluated again when `--audience-refresh` is not given.
+const DefaultAudienceRefresh = time.Minute
+
+// maxDirty bounds the profiles waiting for evaluation; past it the next
+// round evaluates every profile instead.
+const maxDirty = 100_000
+
+// retryAfter is the pause after a failed round.
+const retryAfter = 2 * time.Second
+
+// refreshChunk is how many profiles one Refresh call evaluates.
+const refreshChunk = 500
+
+// refresher is what keeps audience membership: audience/keep.Keeper.
+type refresher interface {
+	// Refresh evaluates the given profiles against every audience.
+	Refresh(ctx context.Context, profileIDs []string) error
+	// RefreshAll evaluates every live profile, and drops members that are
+	// no longer live.
+	RefreshAll(ctx context.Context) error
+}
+
+// memberships keeps audience membership current in the background: the
+// profiles each committed micro-batch, correction, consent change or
+// erasure touched are queued (touch) and evaluated within moments; every
+// `every`, all profiles are evaluated again, which brings in what time
+// alone changes (an event leaving a 30-day window) and what a lost round
+// missed.
+type memberships struct {
+	keep  refresher
+	every time.Duration
+	log   zerolog.Logger
+
+	mu    sync.Mutex
+	dirty map[string]bool
+	all   bool
+	wake  chan struct{}
+
+	stop  context.CancelFunc
+	ended sync.WaitGroup
+}
+
+func newMemberships(keep refresher, every time.Duration, log zerolog.Logger) *memberships {
+	return &memberships{keep: keep, every: every, log: log, dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// touch queues profiles for evaluation. It never blocks: past maxDirty
+// queued profiles, the next round evaluates all of them.
+func (m *memberships) touch(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	m.mu.Lock()
+	if !m.all {
+		for _, id := range ids {
+			m.dirty[id] = true
+		}
+		if len(m.dirty) > maxDirty {
+			m.all, m.dirty = true, map[string]bool{}
+		}
+	}
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// start runs the loop until close.
+func (m *memberships) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stop = cancel
+	m.ended.Add(1)
+	go m.run(ctx)
+}
+
+// close stops the loop after the round in progress, and evaluates what is
+// still queued, within ctx.
+func (m *memberships) close(ctx context.Context) error {
+	if m.stop != nil {
+		m.stop()
+		m.ended.Wait()
+	}
+	return m.round(ctx, false)
+}
+
+func (m *memberships) run(ctx context.Context) {
+	defer m.ended.Done()
+	var tick <-chan time.Time
+	if m.every > 0 {
+		t := time.NewTicker(m.every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		all := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.wake:
+		case <-tick:
+			all = true
+		}
+		if err := m.round(ctx, all); err != nil && ctx.Err() == nil {
+			m.log.Warn().Err(err).Msg("audiences: membership not evaluated; retrying in a moment")
+			// What failed is queued again; wait before the retry.
+			t := time.NewTimer(retryAfter)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// round evaluates the queued profiles, or every profile when all is set or
+// the queue overflowed. On failure what it took is queued again.
+func (m *memberships) round(ctx context.Context, all bool) error {
+	m.mu.Lock()
+	all = all || m.all
+	var ids []string
+	if !all {
+		ids = slices.Sorted(maps.Keys(m.dirty))
+	}
+	m.dirty, m.all = map[string]bool{}, false
+	m.mu.Unlock()
+	if all {
+		if err := m.keep.RefreshAll(ctx); err != nil {
+			m.mu.Lock()
+			m.all = true
+			m.mu.Unlock()
+			return err
+		}
+		return nil
+	}
+	for start := 0; start < len(ids); start += refreshChunk {
+		chunk := ids[start:min(start+refreshChunk, len(ids))]
+		if err := m.keep.Refresh(ctx, chunk); err != nil {
+			m.touch(ids[start:])
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// recorder is a refresher that records its calls, and fails while fail is
+// set; it stands for the keeper, whose own tests run on both stores.
+type recorder struct {
+	mu    sync.Mutex
+	calls [][]string // nil slice for RefreshAll
+	fail  bool
+	saw   chan struct{}
+}
+
+func (r *recorder) Refresh(_ context.Context, ids []string) error {
+	return r.record(slices.Clone(ids))
+}
+
+func (r *recorder) RefreshAll(context.Context) error { return r.record(nil) }
+
+func (r *recorder) record(ids []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, ids)
+	select {
+	case r.saw <- struct{}{}:
+	default:
+	}
+	if r.fail {
+		return errors.New("store down")
+	}
+	return nil
+}
+
+func (r *recorder) take() [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.calls
+	r.calls = nil
+	return c
+}
+
+// The queue: touched profiles are evaluated once each, sorted, in chunks;
+// an overflow turns the next round into a full one; a failed round queues
+// its profiles again; close evaluates what is left.
+func TestMembershipQueue(t *testing.T) {
+	ctx := context.Background()
+	r := &recorder{saw: make(chan struct{}, 100)}
+	m := newMemberships(r, 0, zerolog.Nop())
+	m.touch([]string{"p_b", "p_a"})
+	m.touch([]string{"p_a", "p_c"})
+	if err := m.round(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if c := r.take(); len(c) != 1 || !slices.Equal(c[0], []string{"p_a", "p_b", "p_c"}) {
+		t.Fatalf("calls %v, want one Refresh of p_a p_b p_c", c)
+	}
+	ids := make([]string, refreshChunk+1)
+	for i := range ids {
+		ids[i] = string(rune('a'+i%26)) + time.Duration(i).String()
+	}
+	m.touch(ids)
+	if err := m.round(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if c := r.take(); len(c) != 2 || len(c[0]) != refreshChunk || len(c[1]) != 1 {
+		t.Fatalf("%d calls, want two chunks of %d and 1", len(c), refreshChunk)
+	}
+	// A failure queues them again.
+	r.fail = true
+	m.touch([]string{"p_x"})
+	if err := m.round(ctx, false); err == nil {
+		t.Fatal("a failed round reported no error")
+	}
+	r.fail = false
+	r.take()
+	if err := m.close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := r.take(); len(c) != 1 || !slices.Equal(c[0], []string{"p_x"}) {
+		t.Fatalf("after a failure, close evaluated %v, want p_x again", c)
+	}
+	// Overflow: the next round is a full one.
+	big := make([]string, maxDirty+1)
+	for i := range big {
+		big[i] = time.Duration(i).String()
+	}
+	m.touch(big)
+	if err := m.round(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if c := r.take(); len(c) != 1 || c[0] != nil {
+		t.Fatalf("after an overflow: %d calls, want one RefreshAll", len(c))
+	}
+}
+
+// The loop wakes on touch and refreshes everything on its tick.
+func TestMembershipLoop(t *testing.T) {
+	r := &recorder{saw: make(chan struct{}, 100)}
+	m := newMemberships(r, 50*time.Millisecond, zerolog.Nop())
+	m.start()
+	m.touch([]string{"p_a"})
+	deadline := time.After(10 * time.Second)
+	sawOne, sawAll := false, false
+	for !sawOne || !sawAll {
+		select {
+		case <-r.saw:
+		case <-deadline:
+			t.Fatalf("after 10 s: touched profile evaluated %v, full round %v", sawOne, sawAll)
+		}
+		for _, c := range r.take() {
+			if c == nil {
+				sawAll = true
+			} else if slices.Equal(c, []string{"p_a"}) {
+				sawOne = true
+			}
+		}
+	}
+	if err := m.close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
