@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/privacy"
@@ -108,12 +109,12 @@ func TestRefreshConditions(t *testing.T) {
 		must(t, e.k.Refresh(bg, []string{A, B, C, D, "prof_unknown"}))
 
 		e.wantMembers(aPro, A, D)
-		e.wantMembers(aProMail, A)       // dan's grant expired
-		e.wantMembers(aChain, A)         // ann: one Order in 30 days
-		e.wantMembers(aRecent, A, B)     // dan's Order is 60 days old
-		e.wantMembers(aBig, A, B)        // ann 50+30, bob 100, dan 10
-		e.wantMembers(aWithdrew, B)      // bob's newest record
-		e.wantMembers(aBrowsers, C)      // ann has one View
+		e.wantMembers(aProMail, A)   // dan's grant expired
+		e.wantMembers(aChain, A)     // ann: one Order in 30 days
+		e.wantMembers(aRecent, A, B) // dan's Order is 60 days old
+		e.wantMembers(aBig, A, B)    // ann 50+30, bob 100, dan 10
+		e.wantMembers(aWithdrew, B)  // bob's newest record
+		e.wantMembers(aBrowsers, C)  // ann has one View
 		e.wantChanges(aChain, change{A, audience.Entered, t0})
 		e.wantChanges(aRecent, oneCall(audience.Entered, t0, A, B)...)
 
@@ -133,4 +134,182 @@ func oneCall(kind string, at time.Time, ids ...string) []change {
 		out = append(out, change{s[i], kind, at})
 	}
 	return out
+}
+
+// A merge: the profile merged away exits every audience and the survivor
+// is evaluated on the events, traits and consent of both.
+func TestRefreshMerge(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := scenario(t, s)
+		A, B, C, D := e.profile(ann), e.profile(bob), e.profile(cat), e.profile(dan)
+		must(t, e.k.Refresh(bg, []string{A, B, C, D}))
+
+		t1 := t0.Add(time.Hour)
+		e.now = t1
+		e.apply(ev("m1", t0.Add(-day(4)), "Page", nil, nil, bob, cat))
+		surv := e.profile(bob)
+		if e.profile(cat) != surv || (surv != B && surv != C) {
+			t.Fatalf("bob and cat were not merged into one of theirs: %s, %s (bob %s, cat %s)", surv, e.profile(cat), B, C)
+		}
+		gone := B
+		if surv == B {
+			gone = C
+		}
+		must(t, e.k.Refresh(bg, []string{B, C}))
+
+		// The survivor: bob's Order and consent, cat's three Views.
+		e.wantMembers(aRecent, A, surv)
+		e.wantMembers(aBig, A, surv)
+		e.wantMembers(aWithdrew, surv)
+		e.wantMembers(aBrowsers, surv)
+		e.wantMembers(aPro, A, D)
+		// bob was in aRecent, aBig and aWithdrew; cat in aBrowsers.
+		if surv == B {
+			e.wantChanges(aBrowsers, change{C, audience.Exited, t1}, change{B, audience.Entered, t1}, change{C, audience.Entered, t0})
+			e.wantChanges(aWithdrew, change{B, audience.Entered, t0})
+		} else {
+			e.wantChanges(aBrowsers, change{C, audience.Entered, t0})
+			e.wantChanges(aWithdrew, change{B, audience.Exited, t1}, change{C, audience.Entered, t1}, change{B, audience.Entered, t0})
+		}
+		ms, err := e.st.MembershipsOf(bg, []string{gone})
+		must(t, err)
+		if len(ms[gone]) != 0 {
+			t.Fatalf("the profile merged away is still in %v", ms[gone])
+		}
+	})
+}
+
+// Erasure: a profile forgotten and refreshed exits; one forgotten without
+// a refresh of its id exits at RefreshAll, which also evaluates every live
+// profile.
+func TestRefreshErasure(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := scenario(t, s)
+		A, B, C, D := e.profile(ann), e.profile(bob), e.profile(cat), e.profile(dan)
+		must(t, e.k.RefreshAll(bg))
+		e.wantMembers(aPro, A, D)
+		e.wantMembers(aRecent, A, B)
+		e.wantMembers(aBrowsers, C)
+
+		t1 := t0.Add(time.Hour)
+		e.now = t1
+		_, err := e.eng.ForgetProfile(bg, A, "test erasure", nil)
+		must(t, err)
+		must(t, e.k.Refresh(bg, []string{A}))
+		e.wantMembers(aPro, D)
+		e.wantMembers(aProMail)
+		e.wantMembers(aChain)
+		e.wantMembers(aRecent, B)
+		e.wantMembers(aBig, B)
+		e.wantChanges(aChain, change{A, audience.Exited, t1}, change{A, audience.Entered, t0})
+
+		t2 := t0.Add(2 * time.Hour)
+		e.now = t2
+		_, err = e.eng.RemoveIdentifier(bg, graph.SplitKey(dan), "test removal")
+		must(t, err)
+		must(t, e.k.RefreshAll(bg))
+		e.wantMembers(aPro)
+		e.wantChanges(aPro, append([]change{{D, audience.Exited, t2}, {A, audience.Exited, t1}}, oneCall(audience.Entered, t0, A, D)...)...)
+		e.wantMembers(aRecent, B)
+		e.wantMembers(aBrowsers, C)
+	})
+}
+
+// Preview counts and samples what a hand count gives, writes nothing, and
+// reads inAudience as kept.
+func TestPreview(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := scenario(t, s)
+		A, B, C, D := e.profile(ann), e.profile(bob), e.profile(cat), e.profile(dan)
+		pro := &audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}}
+
+		n, sample, err := e.k.Preview(bg, pro, "", 1)
+		must(t, err)
+		if w := sorted(A, D); n != 2 || !reflect.DeepEqual(sample, w[:1]) {
+			t.Fatalf("preview plan=pro: %d %v, want 2 %v", n, sample, w[:1])
+		}
+		n, sample, err = e.k.Preview(bg, pro, "email", 10)
+		must(t, err)
+		if n != 1 || !reflect.DeepEqual(sample, []string{A}) {
+			t.Fatalf("preview plan=pro for email: %d %v, want 1 [%s]", n, sample, A)
+		}
+		anyone := &audience.Filter{Not: &audience.Filter{Identifier: &audience.IdentifierCondition{Type: "phone"}}}
+		n, sample, err = e.k.Preview(bg, anyone, "", 10)
+		must(t, err)
+		if w := sorted(A, B, C, D); n != 4 || !reflect.DeepEqual(sample, w) {
+			t.Fatalf("preview everyone: %d %v, want 4 %v", n, sample, w)
+		}
+		// Nothing kept yet, so inAudience matches nobody.
+		in := &audience.Filter{InAudience: str(aPro)}
+		if n, _, err = e.k.Preview(bg, in, "", 10); err != nil || n != 0 {
+			t.Fatalf("preview inAudience before any refresh: %d, %v", n, err)
+		}
+		for _, id := range []string{aPro, aRecent, aBig} {
+			e.wantMembers(id)
+			e.wantChanges(id)
+		}
+		must(t, e.k.RefreshAll(bg))
+		n, sample, err = e.k.Preview(bg, in, "", 10)
+		must(t, err)
+		if w := sorted(A, D); n != 2 || !reflect.DeepEqual(sample, w) {
+			t.Fatalf("preview inAudience: %d %v, want 2 %v", n, sample, w)
+		}
+		if _, _, err := e.k.Preview(bg, nil, "", 1); graph.ErrorCode(err) != graph.EINVALID {
+			t.Fatalf("preview of no filter: %v", err)
+		}
+	})
+}
+
+// RefreshDue re-evaluates the audiences that time changes, with no new
+// event: 29 days on, ann's and bob's Orders are over 30 days old and cat's
+// Views over 7 days; plan is untouched.
+func TestRefreshDue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := scenario(t, s)
+		A, B, C, D := e.profile(ann), e.profile(bob), e.profile(cat), e.profile(dan)
+		must(t, e.k.RefreshAll(bg))
+		t1 := t0.Add(day(29))
+		e.now = t1
+		must(t, e.k.RefreshDue(bg))
+		e.wantMembers(aRecent)
+		e.wantMembers(aBrowsers)
+		e.wantMembers(aChain) // orders30 is 0 now
+		e.wantMembers(aPro, A, D)
+		e.wantMembers(aProMail, A)
+		e.wantMembers(aBig, A, B)
+		e.wantChanges(aChain, change{A, audience.Exited, t1}, change{A, audience.Entered, t0})
+		e.wantChanges(aBrowsers, change{C, audience.Exited, t1}, change{C, audience.Entered, t0})
+		e.wantChanges(aPro, oneCall(audience.Entered, t0, A, D)...)
+	})
+}
+
+// Order puts referred audiences first and breaks a cycle by id.
+func TestOrder(t *testing.T) {
+	a := func(id string, refs ...string) audience.Audience {
+		f := audience.Filter{Trait: &audience.TraitCondition{Name: "x", Op: audience.OpExists}}
+		if len(refs) > 0 {
+			f = audience.Filter{Or: nil}
+			for _, r := range refs {
+				f.Or = append(f.Or, audience.Filter{InAudience: str(r)})
+			}
+		}
+		return audience.Audience{ID: id, Filter: f}
+	}
+	ids := func(as []audience.Audience) []string {
+		out := []string{}
+		for _, x := range as {
+			out = append(out, x.ID)
+		}
+		return out
+	}
+	s1, s2, s3, s4, s5 := seg(1), seg(2), seg(3), seg(4), seg(5)
+	got := ids(keep.Order([]audience.Audience{a(s1, s2), a(s2, s4, s3), a(s3), a(s4, s3), a(s5, seg(99))}))
+	if w := []string{s3, s4, s2, s1, s5}; !reflect.DeepEqual(got, w) {
+		t.Fatalf("order: %v, want %v", got, w)
+	}
+	// s1 -> s2 -> s1 is a cycle: s1, the smallest, goes first; s3 needs s2.
+	got = ids(keep.Order([]audience.Audience{a(s3, s2), a(s2, s1), a(s1, s2)}))
+	if w := []string{s1, s2, s3}; !reflect.DeepEqual(got, w) {
+		t.Fatalf("order with a cycle: %v, want %v", got, w)
+	}
 }
