@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -564,12 +565,18 @@ func mustPurposes() *privacy.Purposes {
 	return p
 }
 
+var (
+	checksOnce sync.Once
+	checksSet  bool // whether the command line set -rapid.checks
+)
+
 // withChecks runs fn with -rapid.checks set to n unless the command line
 // set it.
 func withChecks(n int, fn func()) {
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
-	if !set {
+	checksOnce.Do(func() {
+		flag.Visit(func(f *flag.Flag) { checksSet = checksSet || f.Name == "rapid.checks" })
+	})
+	if !checksSet {
 		old := flag.Lookup("rapid.checks").Value.String()
 		_ = flag.Set("rapid.checks", fmt.Sprint(n))
 		defer func() { _ = flag.Set("rapid.checks", old) }()
