@@ -313,3 +313,62 @@ func TestOrder(t *testing.T) {
 		t.Fatalf("order with a cycle: %v, want %v", got, w)
 	}
 }
+
+// Subjects reads what filters need of the live profiles asked for, and
+// nothing of an id merged away or unknown.
+func TestSubjects(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := scenario(t, s)
+		A, B, C := e.profile(ann), e.profile(bob), e.profile(cat)
+		must(t, e.k.Refresh(bg, []string{A}))
+		e.apply(ev("m1", t0.Add(-day(4)), "Page", nil, nil, bob, cat))
+		surv := e.profile(bob)
+		defs, err := e.st.ComputedTraits(bg)
+		must(t, err)
+		subs, err := keep.Subjects(bg, e.eng, e.st, e.cs, defs, []string{A, B, C, "p_unknown", A}, t0)
+		must(t, err)
+		if len(subs) != 2 || subs[A] == nil || subs[surv] == nil {
+			t.Fatalf("subjects of %v: got %d, want ann's and the survivor's", []string{A, B, C}, len(subs))
+		}
+		a := subs[A]
+		if !reflect.DeepEqual(a.Traits, map[string]any{"plan": "pro"}) {
+			t.Fatalf("ann's traits: %v", a.Traits)
+		}
+		var keys, evs []string
+		for _, id := range a.Identifiers {
+			keys = append(keys, id.Key)
+		}
+		for _, x := range a.Events {
+			evs = append(evs, x.ID)
+		}
+		if !reflect.DeepEqual(sorted(keys...), sorted("anonymous_id:anon-ann", ann)) {
+			t.Fatalf("ann's identifiers: %v", keys)
+		}
+		if !reflect.DeepEqual(sorted(evs...), sorted("test/a0", "test/a1", "test/a2", "test/a3")) {
+			t.Fatalf("ann's events: %v", evs)
+		}
+		if len(a.Consent) != 1 || a.Consent[0].Status != privacy.StatusGranted || a.Consent[0].Purpose != "email" {
+			t.Fatalf("ann's consent: %+v", a.Consent)
+		}
+		if !reflect.DeepEqual(a.Computed, map[string]any{"orders30": int64(1), "ltv": 80.0}) {
+			t.Fatalf("ann's computed values: %#v", a.Computed)
+		}
+		if w := map[string]bool{aPro: true, aProMail: true, aChain: true, aRecent: true, aBig: true}; !reflect.DeepEqual(a.Audiences, w) {
+			t.Fatalf("ann's audiences: %v, want %v", a.Audiences, w)
+		}
+		b := subs[surv]
+		evs = nil
+		for _, x := range b.Events {
+			evs = append(evs, x.ID)
+		}
+		if !reflect.DeepEqual(sorted(evs...), sorted("test/b0", "test/b1", "test/c1", "test/c2", "test/c3", "test/m1")) {
+			t.Fatalf("the survivor's events: %v", evs)
+		}
+		if len(b.Consent) != 2 || b.Traits["plan"] != "free" || len(b.Audiences) != 0 {
+			t.Fatalf("the survivor: consent %d records, traits %v, audiences %v", len(b.Consent), b.Traits, b.Audiences)
+		}
+		if !reflect.DeepEqual(b.Computed, map[string]any{"orders30": int64(1), "ltv": 100.0}) {
+			t.Fatalf("the survivor's computed values: %#v", b.Computed)
+		}
+	})
+}

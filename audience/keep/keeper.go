@@ -48,7 +48,7 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	if err != nil {
 		return err
 	}
-	ids := slices.Clone(profileIDs)
+	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for len(ids) > 0 {

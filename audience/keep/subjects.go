@@ -68,7 +68,7 @@ func Subjects(ctx context.Context, eng *graph.Engine, st audience.Store, cs priv
 // load is Subjects that also returns the kept memberships of every id
 // asked for, live or not, by profile id and then audience id.
 func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, defs []audience.ComputedTrait, profileIDs []string, now time.Time) (map[string]*audience.Subject, map[string]map[string]bool, error) {
-	ids := slices.Clone(profileIDs)
+	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	kept := map[string]map[string]bool{}
