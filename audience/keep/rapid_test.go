@@ -381,8 +381,12 @@ func runProperty(t *rapid.T, s graph.Store) {
 	}
 
 	m := newModel()
-	check := func() {
-		fatal(k.RefreshAll(ctx))
+	// check compares kept membership with the naive evaluation; with all,
+	// after RefreshAll, else as the refreshes of touched profiles left it.
+	check := func(all bool) {
+		if all {
+			fatal(k.RefreshAll(ctx))
+		}
 		want := make([][]string, rAudN)
 		for _, comp := range m.components() {
 			p, err := eng.ProfileByIdentifier(ctx, graph.SplitKey(comp[0]))
@@ -419,7 +423,7 @@ func runProperty(t *rapid.T, s graph.Store) {
 				got = []string{}
 			}
 			if !reflect.DeepEqual(got, w) {
-				t.Fatalf("audience %d (%s): members %v, the naive evaluation gives %v", i, describe(auds[i]), got, w)
+				t.Fatalf("audience %d (%s), RefreshAll %v: members %v, the naive evaluation gives %v", i, describe(auds[i]), all, got, w)
 			}
 		}
 	}
@@ -433,8 +437,27 @@ func runProperty(t *rapid.T, s graph.Store) {
 		}
 		return out
 	}
+	// profiles returns the live profile ids of the stored keys among keys.
+	profiles := func(keys []string) []string {
+		var refs []graph.IdentifierRef
+		for _, k := range keys {
+			if m.stored[k] {
+				refs = append(refs, graph.SplitKey(k))
+			}
+		}
+		ps, err := eng.ProfilesByIdentifiers(ctx, refs)
+		fatal(err)
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	// Each operation refreshes the profiles it touched, before and after,
+	// as the service does after a commit.
 	steps := rapid.IntRange(1, 12).Draw(t, "steps")
 	for s := 0; s < steps; s++ {
+		var touched []string
 		keys := live()
 		if len(keys) == 0 {
 			break
@@ -494,12 +517,14 @@ func runProperty(t *rapid.T, s graph.Store) {
 			if len(evKeys) == 2 {
 				m.links[[2]string{evKeys[0], evKeys[1]}] = true
 			}
+			touched = profiles(evKeys)
 			m.events = append(m.events, e)
 			res, err := eng.ApplyBatch(ctx, []graph.Event{ge})
 			fatal(err)
 			if r := res.Results[0]; r.Status != graph.StatusStored {
 				t.Fatalf("event %s: %+v", ge.ID, r)
 			}
+			touched = append(touched, profiles(evKeys)...)
 		case 5, 6, 7: // a consent decision
 			key := rapid.SampledFrom(keys).Draw(t, "consent.key")
 			r := mRecord{
@@ -512,6 +537,7 @@ func runProperty(t *rapid.T, s graph.Store) {
 				r.expires = r.at.Add(time.Duration(rapid.IntRange(1, 72).Draw(t, "consent.expiry")) * time.Hour)
 			}
 			m.consent[key] = append(m.consent[key], r)
+			touched = profiles([]string{key})
 			fatal(cs.PutConsent(ctx, []privacy.Record{{ID: privacy.NewRecordID(), Purpose: r.purpose, Status: r.status, At: r.at,
 				Source: "test", LegalBasis: privacy.BasisConsent, Identifier: key, ExpiresAt: r.expires, ReceivedAt: r.at, Proof: privacy.Proof{Version: "v1"}}}))
 		case 8: // an identifier removed
@@ -520,9 +546,17 @@ func runProperty(t *rapid.T, s graph.Store) {
 				continue
 			}
 			key := rapid.SampledFrom(stored).Draw(t, "remove")
+			var comp []string
+			for _, c := range m.components() {
+				if slices.Contains(c, key) {
+					comp = c
+				}
+			}
+			touched = profiles(comp)
 			_, err := eng.RemoveIdentifier(ctx, graph.SplitKey(key), "test removal")
 			fatal(err)
 			delete(m.stored, key)
+			touched = append(touched, profiles(comp)...)
 			m.removed[key] = true
 			delete(m.traits, key)
 			for l := range m.links {
@@ -535,10 +569,12 @@ func runProperty(t *rapid.T, s graph.Store) {
 				return len(e.keys) == 0
 			})
 		default:
-			check()
+			check(rapid.Bool().Draw(t, "refreshAll?"))
 		}
+		fatal(k.Refresh(ctx, touched))
 	}
-	check()
+	check(false)
+	check(true)
 }
 
 func describe(a audience.Audience) string {
