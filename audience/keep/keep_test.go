@@ -372,3 +372,36 @@ func TestSubjects(t *testing.T) {
 		}
 	})
 }
+
+// An event carried by two people (two user ids, which one profile may not
+// hold together) counts for both, but only the person of its
+// highest-priority identifier (user_id:u1, the smaller key) sees its
+// properties, as in the journeys.
+func TestSubjectsSharedEvent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, t0)
+		e.apply(ev("u1", t0.Add(-day(3)), "View", nil, nil, "user_id:u1"), ev("u2", t0.Add(-day(3)), "View", nil, nil, "user_id:u2"))
+		e.apply(ev("both", t0.Add(-day(1)), "Order", map[string]any{"total": 5.0}, nil, "user_id:u1", "user_id:u2"))
+		P1, P2 := e.profile("user_id:u1"), e.profile("user_id:u2")
+		if P1 == P2 {
+			t.Fatal("two user ids were put in one profile")
+		}
+		defs := []audience.ComputedTrait{
+			{Name: "orders", Aggregate: audience.AggCount, Event: "Order"},
+			{Name: "ltv", Aggregate: audience.AggSum, Event: "Order", Property: "total"},
+		}
+		subs, err := keep.Subjects(bg, e.eng, e.st, e.cs, defs, []string{P1, P2}, t0)
+		must(t, err)
+		if !reflect.DeepEqual(subs[P1].Computed, map[string]any{"orders": int64(1), "ltv": 5.0}) {
+			t.Fatalf("u1: %#v", subs[P1].Computed)
+		}
+		if !reflect.DeepEqual(subs[P2].Computed, map[string]any{"orders": int64(1)}) {
+			t.Fatalf("u2: %#v", subs[P2].Computed)
+		}
+		for _, x := range subs[P2].Events {
+			if x.ID == "test/both" && (!x.Shared || x.Properties != nil || !reflect.DeepEqual(x.Keys, []string{"user_id:u2"})) {
+				t.Fatalf("u2 sees the shared event as %+v", x)
+			}
+		}
+	})
+}

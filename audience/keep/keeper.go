@@ -298,7 +298,10 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // Preview evaluates f, with purpose when not empty, over every live
 // profile without writing anything, and returns how many match and the
 // ids of the first sample of them in id order. inAudience reads kept
-// memberships. f must have passed audience.Check.
+// memberships. f must have passed audience.Check and purpose must be a
+// known purpose (an unknown one is UNKNOWN for everybody, so nobody
+// matches). It reads every live profile a page at a time, each page at
+// its own now.
 //
 // Errors: EINVALID for a nil filter or a negative sample.
 func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string, sample int) (int, []string, error) {
