@@ -1,0 +1,425 @@
+package keep
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// Keeper keeps the membership of every stored audience.
+type Keeper struct {
+	eng *graph.Engine
+	st  audience.Store
+	cs  privacy.ConsentStore
+	now func() time.Time
+}
+
+// New returns a Keeper over the engine, the audience store and the consent
+// ledger; now gives the instant of each evaluation (nil: graph.Now).
+func New(eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, now func() time.Time) *Keeper {
+	if now == nil {
+		now = graph.Now
+	}
+	return &Keeper{eng: eng, st: st, cs: cs, now: now}
+}
+
+// Refresh evaluates every stored audience for the given profiles and
+// records who entered and who exited. A profile that is not live (merged
+// away, erased, unknown) exits every audience it is in. Ids are read in
+// batches of at most BatchSize.
+func (k *Keeper) Refresh(ctx context.Context, profileIDs []string) error {
+	auds, err := k.audiences(ctx)
+	if err != nil {
+		return err
+	}
+	return k.refresh(ctx, profileIDs, auds)
+}
+
+// refresh evaluates the audiences auds (in the order given) for ids.
+func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audience.Audience) error {
+	if len(auds) == 0 || len(profileIDs) == 0 {
+		return nil
+	}
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return err
+	}
+	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for len(ids) > 0 {
+		n := min(len(ids), BatchSize)
+		if err := k.refreshBatch(ctx, ids[:n], auds, defs); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait) error {
+	now := graph.Clean(k.now())
+	subs, kept, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
+	if err != nil {
+		return err
+	}
+	for i := range auds {
+		a := &auds[i]
+		var enter, exit []string
+		for _, id := range ids {
+			was := kept[id][a.ID]
+			is := false
+			if s, ok := subs[id]; ok {
+				is = member(a, s, now)
+				// Audiences evaluated later read this one as it is now.
+				s.Audiences[a.ID] = is
+			}
+			switch {
+			case is && !was:
+				enter = append(enter, id)
+			case was && !is:
+				exit = append(exit, id)
+			}
+		}
+		if len(enter) == 0 && len(exit) == 0 {
+			continue
+		}
+		if err := k.st.ApplyMembership(ctx, a.ID, enter, exit, now); err != nil {
+			if graph.ErrorCode(err) == graph.ENOTFOUND {
+				continue // deleted since it was read
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// member reports whether s belongs to a at now: its filter holds and, with
+// a purpose, the consent state for it is GRANTED.
+func member(a *audience.Audience, s *audience.Subject, now time.Time) bool {
+	if a.Purpose != "" && privacy.StateOf(s.Consent, a.Purpose, now).State != privacy.StateGranted {
+		return false
+	}
+	return a.Filter.Eval(s, now)
+}
+
+// audiences reads every stored audience, in evaluation order.
+func (k *Keeper) audiences(ctx context.Context) ([]audience.Audience, error) {
+	var all []audience.Audience
+	p := audience.Page{Limit: audience.MaxPage}
+	for {
+		page, err := k.st.AudiencePage(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < p.Limit {
+			break
+		}
+		p.After = page[len(page)-1].ID
+	}
+	return Order(all), nil
+}
+
+// Order returns the audiences so that each comes after the audiences its
+// filter refers to with inAudience (those stored among auds), ties broken
+// by id. A cycle is broken by taking the audience with the smallest id
+// among those left, so Order always ends.
+func Order(auds []audience.Audience) []audience.Audience {
+	byID := map[string]int{}
+	for i, a := range auds {
+		byID[a.ID] = i
+	}
+	deps := make([]map[string]bool, len(auds)) // refs still to place
+	for i := range auds {
+		deps[i] = map[string]bool{}
+		for _, r := range Refs(&auds[i].Filter) {
+			if _, ok := byID[r]; ok && r != auds[i].ID {
+				deps[i][r] = true
+			}
+		}
+	}
+	left := make([]int, len(auds))
+	for i := range left {
+		left[i] = i
+	}
+	slices.SortFunc(left, func(a, b int) int {
+		switch {
+		case auds[a].ID < auds[b].ID:
+			return -1
+		case auds[a].ID > auds[b].ID:
+			return 1
+		}
+		return 0
+	})
+	out := make([]audience.Audience, 0, len(auds))
+	for len(left) > 0 {
+		pick := 0 // the smallest id left breaks a cycle
+		for j, i := range left {
+			if len(deps[i]) == 0 {
+				pick = j
+				break
+			}
+		}
+		i := left[pick]
+		left = slices.Delete(left, pick, pick+1)
+		out = append(out, auds[i])
+		for _, o := range left {
+			delete(deps[o], auds[i].ID)
+		}
+	}
+	return out
+}
+
+// Refs returns the audience ids f refers to with inAudience, sorted, each
+// once.
+func Refs(f *audience.Filter) []string {
+	var out []string
+	var walk func(f *audience.Filter, depth int)
+	walk = func(f *audience.Filter, depth int) {
+		if f == nil || depth > audience.MaxDepth*4 {
+			return
+		}
+		if f.InAudience != nil {
+			out = append(out, *f.InAudience)
+		}
+		for i := range f.And {
+			walk(&f.And[i], depth+1)
+		}
+		for i := range f.Or {
+			walk(&f.Or[i], depth+1)
+		}
+		walk(f.Not, depth+1)
+	}
+	walk(f, 0)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// RefreshAll evaluates every audience over every live profile, page by
+// page, then makes every member that is no longer live exit.
+func (k *Keeper) RefreshAll(ctx context.Context) error {
+	auds, err := k.audiences(ctx)
+	if err != nil {
+		return err
+	}
+	return k.refreshEvery(ctx, auds)
+}
+
+// refreshEvery evaluates auds over every live profile and every member of
+// auds.
+func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience) error {
+	if len(auds) == 0 {
+		return nil
+	}
+	err := k.eachLive(ctx, func(ids []string) error { return k.refresh(ctx, ids, auds) })
+	if err != nil {
+		return err
+	}
+	return k.dropStale(ctx, auds)
+}
+
+// eachLive calls fn with the ids of every live profile, a page at a time,
+// in id order.
+func (k *Keeper) eachLive(ctx context.Context, fn func(ids []string) error) error {
+	q := graph.PageQuery{Limit: BatchSize}
+	for {
+		page, err := k.eng.Profiles(ctx, q)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(page.Profiles))
+		for i, p := range page.Profiles {
+			ids[i] = p.ID
+		}
+		if len(ids) > 0 {
+			if err := fn(ids); err != nil {
+				return err
+			}
+		}
+		if !page.HasNext || len(ids) == 0 {
+			return nil
+		}
+		q.After = ids[len(ids)-1]
+	}
+}
+
+// dropStale makes the members of auds that are not live profiles exit.
+func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error {
+	for _, a := range auds {
+		p := audience.Page{Limit: BatchSize}
+		for {
+			ms, err := k.st.Members(ctx, a.ID, p)
+			if err != nil {
+				return err
+			}
+			if len(ms) == 0 {
+				break
+			}
+			ids := make([]string, len(ms))
+			for i, m := range ms {
+				ids[i] = m.ProfileID
+			}
+			var stale []string
+			err = k.eng.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+				stale = nil
+				ps, err := tx.Profiles(ctx, ids)
+				if err != nil {
+					return err
+				}
+				for _, id := range ids {
+					if p, ok := ps[id]; !ok || !p.Live() {
+						stale = append(stale, id)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if len(stale) > 0 {
+				if err := k.st.ApplyMembership(ctx, a.ID, nil, stale, graph.Clean(k.now())); err != nil && graph.ErrorCode(err) != graph.ENOTFOUND {
+					return err
+				}
+			}
+			if len(ms) < p.Limit {
+				break
+			}
+			p.After = ids[len(ids)-1]
+		}
+	}
+	return nil
+}
+
+// Preview evaluates f, with purpose when not empty, over every live
+// profile without writing anything, and returns how many match and the
+// ids of the first sample of them in id order. inAudience reads kept
+// memberships. f must have passed audience.Check and purpose must be a
+// known purpose (an unknown one is UNKNOWN for everybody, so nobody
+// matches). It reads every live profile a page at a time, each page at
+// its own now.
+//
+// Errors: EINVALID for a nil filter or a negative sample.
+func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string, sample int) (int, []string, error) {
+	if f == nil {
+		return 0, nil, graph.Errorf(graph.EINVALID, "filter: a filter is required")
+	}
+	if sample < 0 {
+		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
+	}
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	a := &audience.Audience{Filter: *f, Purpose: purpose}
+	count := 0
+	out := []string{}
+	err = k.eachLive(ctx, func(ids []string) error {
+		now := graph.Clean(k.now())
+		subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if s, ok := subs[id]; ok && member(a, s, now) {
+				count++
+				if len(out) < sample {
+					out = append(out, id)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return count, out, nil
+}
+
+// RefreshDue evaluates, over every live profile, the audiences whose
+// membership can change with no write: those whose filter has an event
+// condition with a within, a computed condition on a trait with a window
+// or a consent condition (a grant expires), or that have a purpose, and
+// every audience that refers to one of them with inAudience. A background
+// refresher calls it periodically. It reads every live profile: its cost
+// is RefreshAll's for those audiences.
+func (k *Keeper) RefreshDue(ctx context.Context) error {
+	auds, err := k.audiences(ctx)
+	if err != nil {
+		return err
+	}
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return err
+	}
+	windowed := map[string]bool{}
+	for _, d := range defs {
+		if d.DependsOnTime() {
+			windowed[d.Name] = true
+		}
+	}
+	due := map[string]bool{}
+	for _, a := range auds { // in order: referred audiences come first
+		if a.Purpose != "" || dependsOnTime(&a.Filter, windowed, 0) {
+			due[a.ID] = true
+			continue
+		}
+		for _, r := range Refs(&a.Filter) {
+			if due[r] {
+				due[a.ID] = true
+				break
+			}
+		}
+	}
+	// A cycle may put a referring audience before its referent: settle.
+	for changed := true; changed; {
+		changed = false
+		for _, a := range auds {
+			if due[a.ID] {
+				continue
+			}
+			for _, r := range Refs(&a.Filter) {
+				if due[r] {
+					due[a.ID], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	var sel []audience.Audience
+	for _, a := range auds {
+		if due[a.ID] {
+			sel = append(sel, a)
+		}
+	}
+	return k.refreshEvery(ctx, sel)
+}
+
+func dependsOnTime(f *audience.Filter, windowed map[string]bool, depth int) bool {
+	if f == nil || depth > audience.MaxDepth*4 {
+		return false
+	}
+	switch {
+	case f.Event != nil && f.Event.Within != "":
+		return true
+	case f.Computed != nil && windowed[f.Computed.Name]:
+		return true
+	case f.Consent != nil:
+		return true
+	}
+	for i := range f.And {
+		if dependsOnTime(&f.And[i], windowed, depth+1) {
+			return true
+		}
+	}
+	for i := range f.Or {
+		if dependsOnTime(&f.Or[i], windowed, depth+1) {
+			return true
+		}
+	}
+	return dependsOnTime(f.Not, windowed, depth+1)
+}
