@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
+	"github.com/idgraph/cdp/privacy"
 	"github.com/idgraph/cdp/server"
 )
 
@@ -40,6 +42,8 @@ func startService(ctx context.Context, store graph.Store, rules *graph.Rules, cf
 	if t, ok := store.(*timedStore); ok {
 		// The timing wrapper hides the store's API keys: read them under it.
 		c.Keys, _ = t.Store.(access.Store)
+		c.Audiences, _ = t.Store.(audience.Store)
+		c.Consent, _ = t.Store.(privacy.ConsentStore)
 	}
 	svc, err := app.New(ctx, c)
 	if err != nil {

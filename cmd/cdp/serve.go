@@ -89,6 +89,7 @@ type serveFlags struct {
 	rateBurst       int
 	metricsAddr     string
 	auditRetention  string
+	audienceRefresh time.Duration
 }
 
 const serveHelp = `
@@ -132,6 +133,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.integer(&f.rateBurst, "rate-burst", "CDP_RATE_BURST", d.Auth.Burst, "most requests an API key may send at once (the size of each of its buckets)")
 	fs.str(&f.metricsAddr, "metrics-addr", "CDP_METRICS_ADDR", "", "address of a listener serving /metrics without keys; empty: /metrics on --addr, needing metrics:read")
 	fs.str(&f.auditRetention, "audit-retention", "CDP_AUDIT_RETENTION", "400d", "how long audit entries are kept: days such as 400d, or a duration such as 720h")
+	fs.duration(&f.audienceRefresh, "audience-refresh", "CDP_AUDIENCE_REFRESH", app.DefaultAudienceRefresh, "how often audiences that time alone changes (event windows, expiring consent) are evaluated again; 0: never")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -235,6 +237,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.GraphQL.Introspection = f.introspection
 	cfg.GraphQL.Suggestions = f.introspection
 	cfg.GraphiQL = showGraphiQL
+	cfg.AudienceRefresh = f.audienceRefresh
+	if f.audienceRefresh == 0 {
+		cfg.AudienceRefresh = -1 // never
+	}
+	if f.audienceRefresh < 0 {
+		return usagef("--audience-refresh %s is negative", f.audienceRefresh)
+	}
 	cfg.Auth = app.Auth{
 		Required: required, RateLimit: f.rateLimit, Burst: f.rateBurst,
 		MetricsListener: metricsLn, AuditRetention: retention,

@@ -17,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
@@ -57,6 +59,16 @@ type Config struct {
 	// then implement privacy.SuppressionStore. Like Keys, it is set apart
 	// only when Store is a wrapper that hides it.
 	Suppression privacy.SuppressionStore
+	// Audiences and Consent hold audiences and the consent ledger; nil
+	// means Store, which must then implement audience.Store and
+	// privacy.ConsentStore. Set apart only beside a wrapper, like Keys.
+	Audiences audience.Store
+	Consent   privacy.ConsentStore
+	// AudienceRefresh is how often the audiences that time alone changes
+	// (event windows, windowed computed traits, expiring consent) are
+	// evaluated again; 0 means DefaultAudienceRefresh, a negative value
+	// never.
+	AudienceRefresh time.Duration
 }
 
 // Auth configures API keys, their rate limits and the audit log's
@@ -122,6 +134,7 @@ type Service struct {
 
 	keys      access.Store
 	audit     *resolver.AuditWriter
+	members   *memberships
 	retention time.Duration
 	log       zerolog.Logger
 
@@ -196,6 +209,34 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cc.Suppression == nil {
 		cc.Suppression = list
 	}
+	// Audience membership is kept current in the background: the profiles
+	// each micro-batch changed are evaluated within moments.
+	aud, cs := cfg.Audiences, cfg.Consent
+	if aud == nil {
+		var ok bool
+		if aud, ok = cfg.Store.(audience.Store); !ok {
+			return nil, fmt.Errorf("app: the store %T keeps no audiences (it does not implement audience.Store)", cfg.Store)
+		}
+	}
+	if cs == nil {
+		var ok bool
+		if cs, ok = cfg.Store.(privacy.ConsentStore); !ok {
+			return nil, fmt.Errorf("app: the store %T keeps no consent ledger (it does not implement privacy.ConsentStore)", cfg.Store)
+		}
+	}
+	every := cfg.AudienceRefresh
+	switch {
+	case every == 0:
+		every = DefaultAudienceRefresh
+	case every < 0:
+		every = 0
+	}
+	members := newMemberships(keep.New(engine, aud, cs, nil), every, cfg.Logger)
+	if next := cc.OnCommit; next != nil {
+		cc.OnCommit = func(ids []string) { members.touch(ids); next(ids) }
+	} else {
+		cc.OnCommit = members.touch
+	}
 	coll := ingest.New(engine, cc)
 	gc := cfg.GraphQL
 	gc.Logger = cfg.Logger
@@ -224,6 +265,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return &Service{
 		Engine: engine, Collector: coll, Server: srv, Registry: reg, Guard: guard,
 		keys: keys, audit: auditW, retention: retention, log: cfg.Logger, done: make(chan struct{}),
+		members: members,
 	}, nil
 }
 
@@ -254,6 +296,7 @@ func (s *Service) Start() {
 	s.stopPrune = cancel
 	s.pruneEnded.Add(1)
 	go s.pruneAudit(ctx)
+	s.members.start()
 	go func() {
 		s.serveErr = s.Server.Serve()
 		close(s.done)
@@ -284,6 +327,12 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 	if err := s.Collector.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flushing pending writes: %w", err))
+	}
+	// The last commits' profiles are evaluated before the store closes.
+	if s.started {
+		if err := s.members.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("evaluating audience membership: %w", err))
+		}
 	}
 	if shutdownErr != nil {
 		errs = append(errs, fmt.Errorf("waiting for requests in flight: %w", shutdownErr))

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -327,6 +328,7 @@ func TestAuthNeedsAnAccessStore(t *testing.T) {
 		t.Fatalf("New with a store lacking privacy.SuppressionStore: %v", err)
 	}
 	cfg.Suppression = st.(privacy.SuppressionStore)
+	cfg.Audiences, cfg.Consent = st.(audience.Store), st.(privacy.ConsentStore)
 	svc, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New with Keys set beside a wrapped store: %v", err)

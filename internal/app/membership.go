@@ -31,14 +31,19 @@ type refresher interface {
 	// RefreshAll evaluates every live profile, and drops members that are
 	// no longer live.
 	RefreshAll(ctx context.Context) error
+	// RefreshDue evaluates every live profile against the audiences that
+	// time alone can change (event windows, windowed computed traits,
+	// consent that expires).
+	RefreshDue(ctx context.Context) error
 }
 
 // memberships keeps audience membership current in the background: the
 // profiles each committed micro-batch, correction, consent change or
 // erasure touched are queued (touch) and evaluated within moments; every
-// `every`, all profiles are evaluated again, which brings in what time
-// alone changes (an event leaving a 30-day window) and what a lost round
-// missed.
+// `every`, the audiences that time alone changes (an event leaving a
+// 30-day window) are evaluated again over all profiles. A change of the
+// audiences themselves (refreshAll), or a queue that overflowed, makes the
+// next round evaluate every profile against every audience.
 type memberships struct {
 	keep  refresher
 	every time.Duration
@@ -55,6 +60,19 @@ type memberships struct {
 
 func newMemberships(keep refresher, every time.Duration, log zerolog.Logger) *memberships {
 	return &memberships{keep: keep, every: every, log: log, dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// refreshAll asks for every profile to be evaluated against every
+// audience (an audience was created or its filter changed). It never
+// blocks.
+func (m *memberships) refreshAll() {
+	m.mu.Lock()
+	m.all, m.dirty = true, map[string]bool{}
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
 }
 
 // touch queues profiles for evaluation. It never blocks: past maxDirty
@@ -106,15 +124,19 @@ func (m *memberships) run(ctx context.Context) {
 		tick = t.C
 	}
 	for {
-		all := false
+		due := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-m.wake:
 		case <-tick:
-			all = true
+			due = true
 		}
-		if err := m.round(ctx, all); err != nil && ctx.Err() == nil {
+		err := m.round(ctx, false)
+		if err == nil && due {
+			err = m.keep.RefreshDue(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
 			m.log.Warn().Err(err).Msg("audiences: membership not evaluated; retrying in a moment")
 			// What failed is queued again; wait before the retry.
 			t := time.NewTimer(retryAfter)

@@ -26,6 +26,9 @@ func (r *recorder) Refresh(_ context.Context, ids []string) error {
 
 func (r *recorder) RefreshAll(context.Context) error { return r.record(nil) }
 
+// RefreshDue is recorded as an empty, non-nil list.
+func (r *recorder) RefreshDue(context.Context) error { return r.record([]string{}) }
+
 func (r *recorder) record(ids []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -102,24 +105,33 @@ func TestMembershipQueue(t *testing.T) {
 	}
 }
 
-// The loop wakes on touch and refreshes everything on its tick.
+// The loop wakes on touch, and on its tick evaluates the audiences time
+// changes; refreshAll makes the next round a full one.
 func TestMembershipLoop(t *testing.T) {
 	r := &recorder{saw: make(chan struct{}, 100)}
 	m := newMemberships(r, 50*time.Millisecond, zerolog.Nop())
 	m.start()
 	m.touch([]string{"p_a"})
 	deadline := time.After(10 * time.Second)
-	sawOne, sawAll := false, false
-	for !sawOne || !sawAll {
+	sawOne, sawAll, sawDue := false, false, false
+	asked := false
+	for !sawOne || !sawAll || !sawDue {
+		if sawOne && !asked {
+			m.refreshAll() // it clears the queue: asked once p_a was seen
+			asked = true
+		}
 		select {
 		case <-r.saw:
 		case <-deadline:
-			t.Fatalf("after 10 s: touched profile evaluated %v, full round %v", sawOne, sawAll)
+			t.Fatalf("after 10 s: touched profile evaluated %v, full round %v, due round %v", sawOne, sawAll, sawDue)
 		}
 		for _, c := range r.take() {
-			if c == nil {
+			switch {
+			case c == nil:
 				sawAll = true
-			} else if slices.Equal(c, []string{"p_a"}) {
+			case len(c) == 0:
+				sawDue = true
+			case slices.Equal(c, []string{"p_a"}):
 				sawOne = true
 			}
 		}
