@@ -3259,8 +3259,8 @@ extend type Mutation {
   defineComputedTrait(input: ComputedTraitInput!): ComputedTrait @hasScope(scope: "audiences:write")
   """
   Removes a computed trait and its stored values; returns whether it was
-  defined. An audience whose filter names it keeps its filter, but can no
-  longer be saved again until the filter is changed. Audited.
+  defined. CONFLICT, naming the audiences, while an audience's filter uses
+  it. Audited.
   """
   deleteComputedTrait(name: String!): Boolean @hasScope(scope: "audiences:write")
   """
@@ -3279,7 +3279,11 @@ extend type Mutation {
   ` + "`" + `inAudience` + "`" + ` at fault and the chain. NOT_FOUND for an unknown id. Audited.
   """
   updateAudience(id: ID!, input: AudienceInput!): Audience @hasScope(scope: "audiences:write")
-  "Removes an audience, its members and its log; returns whether it was stored. Audited."
+  """
+  Removes an audience, its members and its log; returns whether it was
+  stored. CONFLICT, naming them, while another audience's filter names it
+  in ` + "`" + `inAudience` + "`" + `. Audited.
+  """
   deleteAudience(id: ID!): Boolean @hasScope(scope: "audiences:write")
 }
 

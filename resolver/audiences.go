@@ -955,3 +955,22 @@ func (r *Resolver) profileAudiences(ctx context.Context, p *graph.Profile) ([]*g
 	}
 	return list, nil
 }
+
+// computedCost is the price of Profile.computed and computedTrait: a
+// read of up to maxComputedEvents events, shared by sibling profiles.
+const computedCost = 20
+
+// priceAudiences prices the audience fields: pages by their first (default
+// 50, at most maxAccessPage), a profile's computed traits by a fixed cost,
+// and a profile's memberships as a page.
+func priceAudiences(c *gql.ComplexityRoot) {
+	page := func(child int, first *int, _ *string) int {
+		return satAdd(1, satMul(pageCost(first, defaultAccessPage, maxAccessPage), child))
+	}
+	c.Query.Audiences = page
+	c.Audience.Members = page
+	c.Audience.Changes = page
+	c.Profile.Computed = func(child int) int { return satAdd(computedCost, child) }
+	c.Profile.ComputedTrait = func(child int, _ string) int { return satAdd(computedCost, child) }
+	c.Profile.Audiences = func(child int) int { return satAdd(1, satMul(defaultAccessPage, child)) }
+}

@@ -453,3 +453,36 @@ func TestAudienceMembersNeedProfilesRead(t *testing.T) {
 		e.ok(reader, `query($id: ID!) { audience(id: $id) { id name } }`, map[string]any{"id": out.CreateAudience.ID}, nil)
 	})
 }
+
+func TestComputedValuesOfPersonalPropertiesAreMasked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		admin, _ := e.key("admin", "", access.AllScopes()...)
+		plain, _ := e.key("plain", "", access.ScopeProfilesRead)
+		m := ev("m1", t0, "track", "user_id:u1")
+		m.Name = "Signed Up"
+		m.Properties = map[string]any{"contact": map[string]any{"email": "ann@example.com"}, "plan": "pro"}
+		e.apply(m)
+		for _, in := range []string{
+			`{name: "signup_email", aggregate: LAST, event: "Signed Up", property: "contact.email"}`,
+			`{name: "signup_plan", aggregate: LAST, event: "Signed Up", property: "plan"}`,
+			`{name: "signups", aggregate: COUNT, event: "Signed Up"}`,
+		} {
+			e.ok(admin, `mutation { defineComputedTrait(input: `+in+`) { name } }`, nil, nil)
+		}
+		const q = `{ profileByIdentifier(type: "user_id", value: "u1") { computed } }`
+		var out struct {
+			P struct{ Computed map[string]any } `json:"profileByIdentifier"`
+		}
+		e.ok(plain, q, nil, &out)
+		want := map[string]any{"signup_email": "a***@example.com", "signup_plan": "pro", "signups": 1.0}
+		if !reflect.DeepEqual(out.P.Computed, want) {
+			t.Errorf("without pii:read: %v, want %v", out.P.Computed, want)
+		}
+		e.ok(admin, q, nil, &out)
+		want["signup_email"] = "ann@example.com"
+		if !reflect.DeepEqual(out.P.Computed, want) {
+			t.Errorf("with pii:read: %v, want %v", out.P.Computed, want)
+		}
+	})
+}

@@ -162,6 +162,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	}
 	cx := complexity(cfg.MaxPage, res.maxIdentifiers())
 	res.priceConsent(&cx, cfg.MaxPage)
+	priceAudiences(&cx)
 	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 
 	srv := handler.New(es)
