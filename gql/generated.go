@@ -3474,7 +3474,7 @@ type Audience {
   id: ID!
   name: String!
   description: String
-  "The filter as saved, as a JSON object in the form of AudienceFilter."
+  "The filter as saved, as a JSON object in the form of AudienceFilter; an identifier condition's ` + "`" + `exists: true` + "`" + `, the default, is left out."
   filter: JSON!
   purpose: String
   "The number of members now."

@@ -373,7 +373,13 @@ func TestAudiencesCreateReadUpdateDeletePage(t *testing.T) {
 		if del.DeleteAudience == nil || *del.DeleteAudience {
 			t.Errorf("second deleteAudience = %v, want false", del.DeleteAudience)
 		}
-		for action, n := range map[string]int{"createAudience": 3, "updateAudience": 2, "deleteAudience": 2} {
+		// Numbers written in the document keep their values.
+		var lit struct{ CreateAudience struct{ Filter any } }
+		e.query(`mutation { createAudience(input: {name: "D", filter: {computed: {name: "orders", op: IN, value: [1, 2.5, -3]}}}) { filter } }`, nil, &lit)
+		if want := jsonOf(t, `{"computed":{"name":"orders","op":"IN","value":[1,2.5,-3]}}`); !reflect.DeepEqual(lit.CreateAudience.Filter, want) {
+			t.Errorf("filter of literals %v, want %v", lit.CreateAudience.Filter, want)
+		}
+		for action, n := range map[string]int{"createAudience": 4, "updateAudience": 2, "deleteAudience": 2} {
 			got := auditOutcomes(t, s, action)
 			oks := 0
 			for _, o := range got {
