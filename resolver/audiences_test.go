@@ -457,6 +457,22 @@ func TestAudienceMembersNeedProfilesRead(t *testing.T) {
 			t.Errorf("members without profiles:read: %+v", r.Errors)
 		}
 		e.ok(reader, `query($id: ID!) { audience(id: $id) { id name } }`, map[string]any{"id": out.CreateAudience.ID}, nil)
+
+		// Profile.audiences needs audiences:read.
+		e.apply(ev("m1", t0, "identify", "user_id:u1"))
+		profiles, _ := e.key("profiles", "", access.ScopeProfilesRead)
+		r = e.as(profiles, `{ profileByIdentifier(type: "user_id", value: "u1") { id audiences { since } } }`, nil)
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != CodeForbidden || r.Errors[0].Extensions["scope"] != "audiences:read" {
+			t.Errorf("Profile.audiences without audiences:read: %+v", r.Errors)
+		}
+		both, _ := e.key("both", "", access.ScopeProfilesRead, access.ScopeAudiencesRead)
+		var p struct {
+			P struct{ Audiences []any } `json:"profileByIdentifier"`
+		}
+		e.ok(both, `{ profileByIdentifier(type: "user_id", value: "u1") { id audiences { since } } }`, nil, &p)
+		if p.P.Audiences == nil || len(p.P.Audiences) != 0 {
+			t.Errorf("Profile.audiences of a profile in none: %v, want []", p.P.Audiences)
+		}
 	})
 }
 
