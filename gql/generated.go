@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -32,7 +33,10 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
+	Audience() AudienceResolver
+	AudienceChange() AudienceChangeResolver
 	AuditEntry() AuditEntryResolver
+	ComputedTrait() ComputedTraitResolver
 	ConsentRecord() ConsentRecordResolver
 	ConsentState() ConsentStateResolver
 	ErasureReceipt() ErasureReceiptResolver
@@ -78,6 +82,54 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Audience struct {
+		Changes     func(childComplexity int, first *int, after *string) int
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		Filter      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Members     func(childComplexity int, first *int, after *string) int
+		Name        func(childComplexity int) int
+		Purpose     func(childComplexity int) int
+		RefreshedAt func(childComplexity int) int
+		Size        func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
+	AudienceChange struct {
+		At        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Profile   func(childComplexity int) int
+		ProfileID func(childComplexity int) int
+	}
+
+	AudienceChangeConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	AudienceChangeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	AudienceConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	AudienceEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	AudienceMembership struct {
+		Audience func(childComplexity int) int
+		Since    func(childComplexity int) int
+	}
+
 	AuditEntry struct {
 		Action        func(childComplexity int) int
 		At            func(childComplexity int) int
@@ -101,6 +153,19 @@ type ComplexityRoot struct {
 	AuditEntryEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ComputedTrait struct {
+		Aggregate   func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		Event       func(childComplexity int) int
+		EventType   func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Property    func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+		Where       func(childComplexity int) int
+		Window      func(childComplexity int) int
 	}
 
 	ConsentProof struct {
@@ -270,16 +335,21 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIKey      func(childComplexity int, input CreateAPIKeyInput) int
-		ForgetIdentifier  func(childComplexity int, identifier IdentifierInput, reason string) int
-		ForgetProfile     func(childComplexity int, id string, reason string) int
-		Ingest            func(childComplexity int, events []*EventInput) int
-		MergeProfiles     func(childComplexity int, ids []string, reason string) int
-		RemoveIdentifier  func(childComplexity int, typeArg string, value string, reason string) int
-		RevokeAPIKey      func(childComplexity int, id string) int
-		SetConsent        func(childComplexity int, input SetConsentInput) int
-		UnlinkIdentifiers func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
-		Unsuppress        func(childComplexity int, identifier IdentifierInput, reason string) int
+		CreateAPIKey        func(childComplexity int, input CreateAPIKeyInput) int
+		CreateAudience      func(childComplexity int, input AudienceInput) int
+		DefineComputedTrait func(childComplexity int, input ComputedTraitInput) int
+		DeleteAudience      func(childComplexity int, id string) int
+		DeleteComputedTrait func(childComplexity int, name string) int
+		ForgetIdentifier    func(childComplexity int, identifier IdentifierInput, reason string) int
+		ForgetProfile       func(childComplexity int, id string, reason string) int
+		Ingest              func(childComplexity int, events []*EventInput) int
+		MergeProfiles       func(childComplexity int, ids []string, reason string) int
+		RemoveIdentifier    func(childComplexity int, typeArg string, value string, reason string) int
+		RevokeAPIKey        func(childComplexity int, id string) int
+		SetConsent          func(childComplexity int, input SetConsentInput) int
+		UnlinkIdentifiers   func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
+		Unsuppress          func(childComplexity int, identifier IdentifierInput, reason string) int
+		UpdateAudience      func(childComplexity int, id string, input AudienceInput) int
 	}
 
 	PageInfo struct {
@@ -290,6 +360,9 @@ type ComplexityRoot struct {
 	}
 
 	Profile struct {
+		Audiences      func(childComplexity int) int
+		Computed       func(childComplexity int) int
+		ComputedTrait  func(childComplexity int, name string) int
 		Consent        func(childComplexity int) int
 		ConsentHistory func(childComplexity int, purpose *string, first *int) int
 		CreatedAt      func(childComplexity int) int
@@ -328,7 +401,10 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APIKeys             func(childComplexity int, first *int, after *string) int
+		Audience            func(childComplexity int, id string) int
+		Audiences           func(childComplexity int, first *int, after *string) int
 		AuditLog            func(childComplexity int, first *int, after *string, filter *AuditFilter) int
+		ComputedTraits      func(childComplexity int) int
 		DataExport          func(childComplexity int, profileID string) int
 		ErasureReceipts     func(childComplexity int, first *int, after *string) int
 		Event               func(childComplexity int, id string) int
@@ -371,6 +447,21 @@ type ApiKeyResolver interface {
 	RevokedAt(ctx context.Context, obj *access.Key) (*time.Time, error)
 	Active(ctx context.Context, obj *access.Key) (bool, error)
 }
+type AudienceResolver interface {
+	Description(ctx context.Context, obj *audience.Audience) (*string, error)
+	Filter(ctx context.Context, obj *audience.Audience) (any, error)
+	Purpose(ctx context.Context, obj *audience.Audience) (*string, error)
+
+	Members(ctx context.Context, obj *audience.Audience, first *int, after *string) (*ProfileConnection, error)
+	Changes(ctx context.Context, obj *audience.Audience, first *int, after *string) (*AudienceChangeConnection, error)
+
+	RefreshedAt(ctx context.Context, obj *audience.Audience) (*time.Time, error)
+}
+type AudienceChangeResolver interface {
+	Kind(ctx context.Context, obj *audience.Change) (AudienceChangeKind, error)
+
+	Profile(ctx context.Context, obj *audience.Change) (*graph.Profile, error)
+}
 type AuditEntryResolver interface {
 	KeyID(ctx context.Context, obj *access.AuditEntry) (*string, error)
 	KeyName(ctx context.Context, obj *access.AuditEntry) (*string, error)
@@ -379,6 +470,15 @@ type AuditEntryResolver interface {
 	RequestID(ctx context.Context, obj *access.AuditEntry) (*string, error)
 
 	Reason(ctx context.Context, obj *access.AuditEntry) (*string, error)
+}
+type ComputedTraitResolver interface {
+	Description(ctx context.Context, obj *audience.ComputedTrait) (*string, error)
+	Aggregate(ctx context.Context, obj *audience.ComputedTrait) (Aggregate, error)
+	Event(ctx context.Context, obj *audience.ComputedTrait) (*string, error)
+	EventType(ctx context.Context, obj *audience.ComputedTrait) (*string, error)
+	Property(ctx context.Context, obj *audience.ComputedTrait) (*string, error)
+	Where(ctx context.Context, obj *audience.ComputedTrait) (any, error)
+	Window(ctx context.Context, obj *audience.ComputedTrait) (*string, error)
 }
 type ConsentRecordResolver interface {
 	Status(ctx context.Context, obj *privacy.Record) (ConsentStatus, error)
@@ -443,6 +543,11 @@ type MutationResolver interface {
 	ForgetIdentifier(ctx context.Context, identifier IdentifierInput, reason string) (*privacy.ErasureReceipt, error)
 	Unsuppress(ctx context.Context, identifier IdentifierInput, reason string) (*bool, error)
 	SetConsent(ctx context.Context, input SetConsentInput) (*graph.Profile, error)
+	DefineComputedTrait(ctx context.Context, input ComputedTraitInput) (*audience.ComputedTrait, error)
+	DeleteComputedTrait(ctx context.Context, name string) (*bool, error)
+	CreateAudience(ctx context.Context, input AudienceInput) (*audience.Audience, error)
+	UpdateAudience(ctx context.Context, id string, input AudienceInput) (*audience.Audience, error)
+	DeleteAudience(ctx context.Context, id string) (*bool, error)
 }
 type ProfileResolver interface {
 	Identifiers(ctx context.Context, obj *graph.Profile, types []string, first *int) ([]*graph.Identifier, error)
@@ -455,6 +560,9 @@ type ProfileResolver interface {
 	ExplainLink(ctx context.Context, obj *graph.Profile, a IdentifierInput, b IdentifierInput) (*LinkExplanation, error)
 	Consent(ctx context.Context, obj *graph.Profile) ([]*privacy.ConsentState, error)
 	ConsentHistory(ctx context.Context, obj *graph.Profile, purpose *string, first *int) ([]*privacy.Record, error)
+	Computed(ctx context.Context, obj *graph.Profile) (any, error)
+	ComputedTrait(ctx context.Context, obj *graph.Profile, name string) (any, error)
+	Audiences(ctx context.Context, obj *graph.Profile) ([]*AudienceMembership, error)
 }
 type ProfileChangeResolver interface {
 	Kind(ctx context.Context, obj *graph.ProfileChange) (ProfileChangeKind, error)
@@ -472,6 +580,9 @@ type QueryResolver interface {
 	AuditLog(ctx context.Context, first *int, after *string, filter *AuditFilter) (*AuditEntryConnection, error)
 	DataExport(ctx context.Context, profileID string) (any, error)
 	ErasureReceipts(ctx context.Context, first *int, after *string) (*ErasureReceiptConnection, error)
+	ComputedTraits(ctx context.Context) ([]*audience.ComputedTrait, error)
+	Audience(ctx context.Context, id string) (*audience.Audience, error)
+	Audiences(ctx context.Context, first *int, after *string) (*AudienceConnection, error)
 }
 type RefusedLinkResolver interface {
 	Reason(ctx context.Context, obj *RefusedLink) (string, error)
@@ -587,6 +698,185 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKeyEdge.Node(childComplexity), true
 
+	case "Audience.changes":
+		if e.ComplexityRoot.Audience.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Audience_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Audience.Changes(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Audience.createdAt":
+		if e.ComplexityRoot.Audience.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.CreatedAt(childComplexity), true
+	case "Audience.description":
+		if e.ComplexityRoot.Audience.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.Description(childComplexity), true
+	case "Audience.filter":
+		if e.ComplexityRoot.Audience.Filter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.Filter(childComplexity), true
+	case "Audience.id":
+		if e.ComplexityRoot.Audience.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.ID(childComplexity), true
+	case "Audience.members":
+		if e.ComplexityRoot.Audience.Members == nil {
+			break
+		}
+
+		args, err := ec.field_Audience_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Audience.Members(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Audience.name":
+		if e.ComplexityRoot.Audience.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.Name(childComplexity), true
+	case "Audience.purpose":
+		if e.ComplexityRoot.Audience.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.Purpose(childComplexity), true
+	case "Audience.refreshedAt":
+		if e.ComplexityRoot.Audience.RefreshedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.RefreshedAt(childComplexity), true
+	case "Audience.size":
+		if e.ComplexityRoot.Audience.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.Size(childComplexity), true
+	case "Audience.updatedAt":
+		if e.ComplexityRoot.Audience.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.UpdatedAt(childComplexity), true
+
+	case "AudienceChange.at":
+		if e.ComplexityRoot.AudienceChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChange.At(childComplexity), true
+	case "AudienceChange.kind":
+		if e.ComplexityRoot.AudienceChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChange.Kind(childComplexity), true
+	case "AudienceChange.profile":
+		if e.ComplexityRoot.AudienceChange.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChange.Profile(childComplexity), true
+	case "AudienceChange.profileId":
+		if e.ComplexityRoot.AudienceChange.ProfileID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChange.ProfileID(childComplexity), true
+
+	case "AudienceChangeConnection.edges":
+		if e.ComplexityRoot.AudienceChangeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChangeConnection.Edges(childComplexity), true
+	case "AudienceChangeConnection.nodes":
+		if e.ComplexityRoot.AudienceChangeConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChangeConnection.Nodes(childComplexity), true
+	case "AudienceChangeConnection.pageInfo":
+		if e.ComplexityRoot.AudienceChangeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChangeConnection.PageInfo(childComplexity), true
+
+	case "AudienceChangeEdge.cursor":
+		if e.ComplexityRoot.AudienceChangeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChangeEdge.Cursor(childComplexity), true
+	case "AudienceChangeEdge.node":
+		if e.ComplexityRoot.AudienceChangeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceChangeEdge.Node(childComplexity), true
+
+	case "AudienceConnection.edges":
+		if e.ComplexityRoot.AudienceConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceConnection.Edges(childComplexity), true
+	case "AudienceConnection.nodes":
+		if e.ComplexityRoot.AudienceConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceConnection.Nodes(childComplexity), true
+	case "AudienceConnection.pageInfo":
+		if e.ComplexityRoot.AudienceConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceConnection.PageInfo(childComplexity), true
+
+	case "AudienceEdge.cursor":
+		if e.ComplexityRoot.AudienceEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceEdge.Cursor(childComplexity), true
+	case "AudienceEdge.node":
+		if e.ComplexityRoot.AudienceEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceEdge.Node(childComplexity), true
+
+	case "AudienceMembership.audience":
+		if e.ComplexityRoot.AudienceMembership.Audience == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceMembership.Audience(childComplexity), true
+	case "AudienceMembership.since":
+		if e.ComplexityRoot.AudienceMembership.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudienceMembership.Since(childComplexity), true
+
 	case "AuditEntry.action":
 		if e.ComplexityRoot.AuditEntry.Action == nil {
 			break
@@ -685,6 +975,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
+
+	case "ComputedTrait.aggregate":
+		if e.ComplexityRoot.ComputedTrait.Aggregate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.Aggregate(childComplexity), true
+	case "ComputedTrait.createdAt":
+		if e.ComplexityRoot.ComputedTrait.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.CreatedAt(childComplexity), true
+	case "ComputedTrait.description":
+		if e.ComplexityRoot.ComputedTrait.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.Description(childComplexity), true
+	case "ComputedTrait.event":
+		if e.ComplexityRoot.ComputedTrait.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.Event(childComplexity), true
+	case "ComputedTrait.eventType":
+		if e.ComplexityRoot.ComputedTrait.EventType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.EventType(childComplexity), true
+	case "ComputedTrait.name":
+		if e.ComplexityRoot.ComputedTrait.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.Name(childComplexity), true
+	case "ComputedTrait.property":
+		if e.ComplexityRoot.ComputedTrait.Property == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.Property(childComplexity), true
+	case "ComputedTrait.updatedAt":
+		if e.ComplexityRoot.ComputedTrait.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.UpdatedAt(childComplexity), true
+	case "ComputedTrait.where":
+		if e.ComplexityRoot.ComputedTrait.Where == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.Where(childComplexity), true
+	case "ComputedTrait.window":
+		if e.ComplexityRoot.ComputedTrait.Window == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ComputedTrait.Window(childComplexity), true
 
 	case "ConsentProof.channel":
 		if e.ComplexityRoot.ConsentProof.Channel == nil {
@@ -1395,6 +1746,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(CreateAPIKeyInput)), true
+	case "Mutation.createAudience":
+		if e.ComplexityRoot.Mutation.CreateAudience == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAudience_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAudience(childComplexity, args["input"].(AudienceInput)), true
+	case "Mutation.defineComputedTrait":
+		if e.ComplexityRoot.Mutation.DefineComputedTrait == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_defineComputedTrait_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DefineComputedTrait(childComplexity, args["input"].(ComputedTraitInput)), true
+	case "Mutation.deleteAudience":
+		if e.ComplexityRoot.Mutation.DeleteAudience == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAudience_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAudience(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteComputedTrait":
+		if e.ComplexityRoot.Mutation.DeleteComputedTrait == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteComputedTrait_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteComputedTrait(childComplexity, args["name"].(string)), true
 	case "Mutation.forgetIdentifier":
 		if e.ComplexityRoot.Mutation.ForgetIdentifier == nil {
 			break
@@ -1494,6 +1889,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Unsuppress(childComplexity, args["identifier"].(IdentifierInput), args["reason"].(string)), true
+	case "Mutation.updateAudience":
+		if e.ComplexityRoot.Mutation.UpdateAudience == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAudience_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAudience(childComplexity, args["id"].(string), args["input"].(AudienceInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1520,6 +1926,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Profile.audiences":
+		if e.ComplexityRoot.Profile.Audiences == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Audiences(childComplexity), true
+	case "Profile.computed":
+		if e.ComplexityRoot.Profile.Computed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Computed(childComplexity), true
+	case "Profile.computedTrait":
+		if e.ComplexityRoot.Profile.ComputedTrait == nil {
+			break
+		}
+
+		args, err := ec.field_Profile_computedTrait_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Profile.ComputedTrait(childComplexity, args["name"].(string)), true
 	case "Profile.consent":
 		if e.ComplexityRoot.Profile.Consent == nil {
 			break
@@ -1720,6 +2149,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.audience":
+		if e.ComplexityRoot.Query.Audience == nil {
+			break
+		}
+
+		args, err := ec.field_Query_audience_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Audience(childComplexity, args["id"].(string)), true
+	case "Query.audiences":
+		if e.ComplexityRoot.Query.Audiences == nil {
+			break
+		}
+
+		args, err := ec.field_Query_audiences_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Audiences(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
 			break
@@ -1731,6 +2182,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*AuditFilter)), true
+	case "Query.computedTraits":
+		if e.ComplexityRoot.Query.ComputedTraits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ComputedTraits(childComplexity), true
 	case "Query.dataExport":
 		if e.ComplexityRoot.Query.DataExport == nil {
 			break
@@ -1904,12 +2361,22 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AudienceFilter", ec.unmarshalInputAudienceFilter),
+			graphql.NewInputUnmarshaler("AudienceInput", ec.unmarshalInputAudienceInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("ComputedCondition", ec.unmarshalInputComputedCondition),
+			graphql.NewInputUnmarshaler("ComputedTraitInput", ec.unmarshalInputComputedTraitInput),
+			graphql.NewInputUnmarshaler("ConsentCondition", ec.unmarshalInputConsentCondition),
 			graphql.NewInputUnmarshaler("ConsentProofInput", ec.unmarshalInputConsentProofInput),
+			graphql.NewInputUnmarshaler("CountCondition", ec.unmarshalInputCountCondition),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
+			graphql.NewInputUnmarshaler("EventCondition", ec.unmarshalInputEventCondition),
 			graphql.NewInputUnmarshaler("EventInput", ec.unmarshalInputEventInput),
+			graphql.NewInputUnmarshaler("IdentifierCondition", ec.unmarshalInputIdentifierCondition),
 			graphql.NewInputUnmarshaler("IdentifierInput", ec.unmarshalInputIdentifierInput),
+			graphql.NewInputUnmarshaler("PropertyFilter", ec.unmarshalInputPropertyFilter),
 			graphql.NewInputUnmarshaler("SetConsentInput", ec.unmarshalInputSetConsentInput),
+			graphql.NewInputUnmarshaler("TraitCondition", ec.unmarshalInputTraitCondition),
 		)
 	}
 	first := true
@@ -2769,6 +3236,307 @@ type ConsentProof {
   eventId: String
 }
 `, BuiltIn: false},
+	{Name: "../audiences.graphqls", Input: `# Audiences and computed traits (issue 12): computed trait definitions and
+# their values on profiles, saved audiences and their kept membership.
+
+extend type Query {
+  "Every computed trait definition, ordered by name."
+  computedTraits: [ComputedTrait!] @hasScope(scope: "audiences:read")
+  "An audience by id; null when none is stored under it."
+  audience(id: ID!): Audience @hasScope(scope: "audiences:read")
+  "Saved audiences ordered by id. ` + "`" + `first` + "`" + ` defaults to 50, at most 500."
+  audiences(first: Int = 50, after: String): AudienceConnection @hasScope(scope: "audiences:read")
+}
+
+extend type Mutation {
+  """
+  Defines a computed trait, or replaces the definition of the same name
+  (keeping its createdAt). INVALID_ARGUMENT names the field at fault
+  (` + "`" + `input.name` + "`" + `, ` + "`" + `input.aggregate` + "`" + `, ` + "`" + `input.event` + "`" + `, ` + "`" + `input.eventType` + "`" + `,
+  ` + "`" + `input.property` + "`" + `, ` + "`" + `input.where[1].op` + "`" + `, ` + "`" + `input.window` + "`" + `...); CONFLICT when
+  100 traits are defined. Audited (action ` + "`" + `defineComputedTrait` + "`" + `).
+  """
+  defineComputedTrait(input: ComputedTraitInput!): ComputedTrait @hasScope(scope: "audiences:write")
+  """
+  Removes a computed trait and its stored values; returns whether it was
+  defined. CONFLICT, naming the audiences, while an audience's filter uses
+  it. Audited.
+  """
+  deleteComputedTrait(name: String!): Boolean @hasScope(scope: "audiences:write")
+  """
+  Saves a new audience. The filter is checked as a whole: INVALID_ARGUMENT
+  names the path of the fault inside it (` + "`" + `input.filter.and[1].event.count.value` + "`" + `),
+  an unknown purpose (` + "`" + `input.purpose` + "`" + `), name or description. At most 1,000
+  audiences (CONFLICT). Its membership starts empty and is kept by the
+  audience keeper. Audited (action ` + "`" + `createAudience` + "`" + `).
+  """
+  createAudience(input: AudienceInput!): Audience @hasScope(scope: "audiences:write")
+  """
+  Replaces an audience's name, description, filter and purpose, keeping its
+  id, createdAt and membership until the keeper re-evaluates it. Refuses,
+  as createAudience does, and also a filter whose ` + "`" + `inAudience` + "`" + ` reaches the
+  audience itself (directly or through other audiences), naming the
+  ` + "`" + `inAudience` + "`" + ` at fault and the chain. NOT_FOUND for an unknown id. Audited.
+  """
+  updateAudience(id: ID!, input: AudienceInput!): Audience @hasScope(scope: "audiences:write")
+  """
+  Removes an audience, its members and its log; returns whether it was
+  stored. CONFLICT, naming them, while another audience's filter names it
+  in ` + "`" + `inAudience` + "`" + `. Audited.
+  """
+  deleteAudience(id: ID!): Boolean @hasScope(scope: "audiences:write")
+}
+
+extend type Profile {
+  """
+  The profile's computed traits, as a JSON object: per defined trait name,
+  its value (null when the trait has no value, such as a SUM over no
+  event). Computed when read, from the profile's events as its journey shows
+  them (an event whose payload is withheld, ` + "`" + `shared` + "`" + `, has no properties),
+  so a windowed value is correct at the moment of reading. At most the
+  newest 10,000 events inside the widest window are read per profile; the
+  events of a larger profile past those are not counted. COUNT and
+  UNIQUE_COUNT are integers, the other aggregates numbers or the property's
+  values. A value read from a property whose last name is personal data
+  (the rules' ` + "`" + `personalData` + "`" + `, such as ` + "`" + `email` + "`" + `) is masked without
+  ` + "`" + `pii:read` + "`" + `, as traits are; the others are not masked.
+  """
+  computed: JSON!
+  "One computed trait's value, as in ` + "`" + `computed` + "`" + `. INVALID_ARGUMENT for a name that is not defined."
+  computedTrait(name: String!): JSON
+  """
+  The audiences the profile is a member of, ordered by audience id, as the
+  audience keeper last wrote them (empty until membership is kept).
+  """
+  audiences: [AudienceMembership!]! @hasScope(scope: "audiences:read")
+}
+
+"How a computed trait folds the events it reads into one value."
+enum Aggregate {
+  "The number of events (an integer)."
+  COUNT
+  "The sum of the property's numeric values; null without one."
+  SUM
+  MIN
+  MAX
+  "The mean of the property's numeric values."
+  AVG
+  "The property's value in the earliest event that has one."
+  FIRST
+  "The property's value in the latest event that has one."
+  LAST
+  "The value most events hold (ties: the first seen)."
+  MOST_FREQUENT
+  "The number of distinct values (an integer)."
+  UNIQUE_COUNT
+}
+
+"""
+A comparison. Numbers compare as numbers and strings as strings, byte for
+byte (EQ is case-sensitive). IN takes a list; CONTAINS works on strings and
+lists. Any op but NOT_EXISTS is false on a missing value.
+"""
+enum FilterOp {
+  EQ
+  NEQ
+  GT
+  GTE
+  LT
+  LTE
+  IN
+  CONTAINS
+  STARTS_WITH
+  EXISTS
+  NOT_EXISTS
+}
+
+"A condition on the value at a dotted path of an event's properties (` + "`" + `order.total` + "`" + `); lists are not indexed into."
+input PropertyFilter {
+  path: String!
+  op: FilterOp!
+  "A string, number or boolean; a list of them for IN; none for EXISTS and NOT_EXISTS."
+  value: JSON
+}
+
+input ComputedTraitInput {
+  "1 to 64 of a-z, 0-9 and _, starting with a letter."
+  name: String!
+  "At most 500 bytes."
+  description: String
+  aggregate: Aggregate!
+  "The event name (a track's ` + "`" + `event` + "`" + `). At least one of event and eventType is required."
+  event: String
+  "The Segment type: identify, track, page, screen, group or alias."
+  eventType: String
+  "A dotted path into the properties: required, except for COUNT, where it must be absent."
+  property: String
+  "At most 20 filters on the event's properties, all of which must hold."
+  where: [PropertyFilter!]
+  "An ISO-8601 duration such as ` + "`" + `P30D` + "`" + `: only events dated at or after now minus it count. Absent: all time."
+  window: String
+}
+
+"A computed trait definition."
+type ComputedTrait {
+  name: String!
+  description: String
+  aggregate: Aggregate!
+  event: String
+  eventType: String
+  property: String
+  "The where filters, as a JSON list of ` + "`" + `{path, op, value}` + "`" + `."
+  where: JSON!
+  window: String
+  createdAt: DateTime!
+  updatedAt: DateTime!
+}
+
+"""
+One node of a filter: exactly one field is set, else INVALID_ARGUMENT. At
+most 16 levels and 100 nodes.
+"""
+input AudienceFilter {
+  "Every child holds."
+  and: [AudienceFilter!]
+  "At least one child holds."
+  or: [AudienceFilter!]
+  not: AudienceFilter
+  trait: TraitCondition
+  identifier: IdentifierCondition
+  event: EventCondition
+  consent: ConsentCondition
+  computed: ComputedCondition
+  "The profile is a member of this audience (as kept)."
+  inAudience: ID
+}
+
+"Compares the profile's current value of a trait (the name is matched whole)."
+input TraitCondition {
+  name: String!
+  op: FilterOp!
+  value: JSON
+}
+
+"The profile has (or, with ` + "`" + `exists: false` + "`" + `, has not) an identifier of this type."
+input IdentifierCondition {
+  type: String!
+  exists: Boolean = true
+}
+
+"""
+Counts the profile's events matching ` + "`" + `name` + "`" + `, ` + "`" + `type` + "`" + ` and every ` + "`" + `where` + "`" + `
+filter, inside ` + "`" + `within` + "`" + ` (an ISO-8601 duration back from now; absent: all
+time), and compares the count with ` + "`" + `count` + "`" + ` (absent: at least one).
+"""
+input EventCondition {
+  name: String
+  type: String
+  where: [PropertyFilter!]
+  count: CountCondition
+  within: String
+}
+
+"The profile's consent state for a purpose of the rules (UNKNOWN: no record; EXPIRED: a grant past its expiry)."
+input ConsentCondition {
+  purpose: String!
+  status: ConsentStateValue!
+}
+
+"Compares the value of a computed trait, which must be defined."
+input ComputedCondition {
+  name: String!
+  op: FilterOp!
+  value: JSON
+}
+
+"Compares a count of events: EQ, NEQ, GT, GTE, LT or LTE, with a value of 0 or more."
+input CountCondition {
+  op: FilterOp!
+  value: Int!
+}
+
+input AudienceInput {
+  "1 to 200 bytes, no control character."
+  name: String!
+  "At most 1,000 bytes."
+  description: String
+  filter: AudienceFilter!
+  "A consent purpose of the rules: only profiles whose state for it is GRANTED are members."
+  purpose: String
+}
+
+"""
+A saved segment. Its membership is kept by the audience keeper as events
+arrive, not computed on read: until the keeper has evaluated it, ` + "`" + `size` + "`" + ` is
+0 and ` + "`" + `members` + "`" + ` and ` + "`" + `changes` + "`" + ` are empty.
+"""
+type Audience {
+  id: ID!
+  name: String!
+  description: String
+  "The filter as saved, as a JSON object in the form of AudienceFilter; an identifier condition's ` + "`" + `exists: true` + "`" + `, the default, is left out."
+  filter: JSON!
+  purpose: String
+  "The number of members now."
+  size: Int!
+  """
+  The members, ordered by profile id; ` + "`" + `first` + "`" + ` defaults to 50, at most 500.
+  ` + "`" + `totalCount` + "`" + ` is the audience's size. Needs ` + "`" + `profiles:read` + "`" + `.
+  """
+  members(first: Int = 50, after: String): ProfileConnection! @hasScope(scope: "profiles:read")
+  "Entries and exits, newest first; ` + "`" + `first` + "`" + ` defaults to 50, at most 500."
+  changes(first: Int = 50, after: String): AudienceChangeConnection!
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  "When membership was last written; null before the first time."
+  refreshedAt: DateTime
+}
+
+enum AudienceChangeKind {
+  ENTERED
+  EXITED
+}
+
+"A profile entering or leaving an audience."
+type AudienceChange {
+  kind: AudienceChangeKind!
+  profileId: ID!
+  "The profile now (the survivor of a merge); null when it no longer exists. Needs ` + "`" + `profiles:read` + "`" + `."
+  profile: Profile @hasScope(scope: "profiles:read")
+  at: DateTime!
+}
+
+"A profile's membership of an audience."
+type AudienceMembership {
+  audience: Audience!
+  "When the profile entered it."
+  since: DateTime!
+}
+
+type AudienceConnection {
+  edges: [AudienceEdge!]!
+  nodes: [Audience!]!
+  pageInfo: PageInfo!
+}
+
+type AudienceEdge {
+  "Opaque; pass it as ` + "`" + `after` + "`" + `."
+  cursor: String!
+  node: Audience!
+}
+
+type AudienceChangeConnection {
+  edges: [AudienceChangeEdge!]!
+  nodes: [AudienceChange!]!
+  pageInfo: PageInfo!
+}
+
+type AudienceChangeEdge {
+  "Opaque; pass it as ` + "`" + `after` + "`" + `."
+  cursor: String!
+  node: AudienceChange!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -2822,6 +3590,102 @@ func (ec *executionContext) childFields_ApiKeyEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type ApiKeyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Audience(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Audience_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Audience_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Audience_description(ctx, field)
+	case "filter":
+		return ec.fieldContext_Audience_filter(ctx, field)
+	case "purpose":
+		return ec.fieldContext_Audience_purpose(ctx, field)
+	case "size":
+		return ec.fieldContext_Audience_size(ctx, field)
+	case "members":
+		return ec.fieldContext_Audience_members(ctx, field)
+	case "changes":
+		return ec.fieldContext_Audience_changes(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Audience_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Audience_updatedAt(ctx, field)
+	case "refreshedAt":
+		return ec.fieldContext_Audience_refreshedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Audience", field.Name)
+}
+
+func (ec *executionContext) childFields_AudienceChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_AudienceChange_kind(ctx, field)
+	case "profileId":
+		return ec.fieldContext_AudienceChange_profileId(ctx, field)
+	case "profile":
+		return ec.fieldContext_AudienceChange_profile(ctx, field)
+	case "at":
+		return ec.fieldContext_AudienceChange_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AudienceChange", field.Name)
+}
+
+func (ec *executionContext) childFields_AudienceChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AudienceChangeConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_AudienceChangeConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AudienceChangeConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AudienceChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AudienceChangeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AudienceChangeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AudienceChangeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AudienceChangeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AudienceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AudienceConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_AudienceConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AudienceConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AudienceConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AudienceEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AudienceEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AudienceEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AudienceEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AudienceMembership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "audience":
+		return ec.fieldContext_AudienceMembership_audience(ctx, field)
+	case "since":
+		return ec.fieldContext_AudienceMembership_since(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AudienceMembership", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2870,6 +3734,32 @@ func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEntryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ComputedTrait(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ComputedTrait_name(ctx, field)
+	case "description":
+		return ec.fieldContext_ComputedTrait_description(ctx, field)
+	case "aggregate":
+		return ec.fieldContext_ComputedTrait_aggregate(ctx, field)
+	case "event":
+		return ec.fieldContext_ComputedTrait_event(ctx, field)
+	case "eventType":
+		return ec.fieldContext_ComputedTrait_eventType(ctx, field)
+	case "property":
+		return ec.fieldContext_ComputedTrait_property(ctx, field)
+	case "where":
+		return ec.fieldContext_ComputedTrait_where(ctx, field)
+	case "window":
+		return ec.fieldContext_ComputedTrait_window(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ComputedTrait_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ComputedTrait_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ComputedTrait", field.Name)
 }
 
 func (ec *executionContext) childFields_ConsentProof(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3248,6 +4138,12 @@ func (ec *executionContext) childFields_Profile(ctx context.Context, field graph
 		return ec.fieldContext_Profile_consent(ctx, field)
 	case "consentHistory":
 		return ec.fieldContext_Profile_consentHistory(ctx, field)
+	case "computed":
+		return ec.fieldContext_Profile_computed(ctx, field)
+	case "computedTrait":
+		return ec.fieldContext_Profile_computedTrait(ctx, field)
+	case "audiences":
+		return ec.fieldContext_Profile_audiences(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Profile", field.Name)
 }
@@ -3458,6 +4354,50 @@ func (ec *executionContext) dir_hasScope_args(ctx context.Context, rawArgs map[s
 	return args, nil
 }
 
+func (ec *executionContext) field_Audience_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Audience_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Identifier_traits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3539,6 +4479,62 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createAudience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (AudienceInput, error) {
+			return ec.unmarshalNAudienceInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_defineComputedTrait_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ComputedTraitInput, error) {
+			return ec.unmarshalNComputedTraitInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐComputedTraitInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAudience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteComputedTrait_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
 	return args, nil
 }
 
@@ -3732,6 +4728,42 @@ func (ec *executionContext) field_Mutation_unsuppress_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateAudience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (AudienceInput, error) {
+			return ec.unmarshalNAudienceInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Profile_computedTrait_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Profile_consentHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3917,6 +4949,42 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 }
 
 func (ec *executionContext) field_Query_apiKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_audience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_audiences_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -4568,6 +5636,795 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Audience_id(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Audience_name(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, false, false, "String")
+}
+
+func (ec *executionContext) _Audience_description(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Audience().Description(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, true, true, "String")
+}
+
+func (ec *executionContext) _Audience_filter(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_filter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Audience().Filter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_filter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _Audience_purpose(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Audience().Purpose(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, true, true, "String")
+}
+
+func (ec *executionContext) _Audience_size(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Audience_members(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Audience().Members(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *ProfileConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *ProfileConnection
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ProfileConnection) graphql.Marshaler {
+			return ec.marshalNProfileConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Audience",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProfileConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Audience_members_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Audience_changes(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Audience().Changes(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *AudienceChangeConnection) graphql.Marshaler {
+			return ec.marshalNAudienceChangeConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Audience",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudienceChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Audience_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Audience_createdAt(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Audience_updatedAt(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Audience_refreshedAt(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_refreshedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Audience().RefreshedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_refreshedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _AudienceChange_kind(ctx context.Context, field graphql.CollectedField, obj *audience.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AudienceChange().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v AudienceChangeKind) graphql.Marshaler {
+			return ec.marshalNAudienceChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AudienceChange", field, true, true, "AudienceChangeKind")
+}
+
+func (ec *executionContext) _AudienceChange_profileId(ctx context.Context, field graphql.CollectedField, obj *audience.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChange_profileId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChange_profileId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AudienceChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AudienceChange_profile(ctx context.Context, field graphql.CollectedField, obj *audience.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChange_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AudienceChange().Profile(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *graph.Profile
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *graph.Profile
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *graph.Profile) graphql.Marshaler {
+			return ec.marshalOProfile2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChange_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceChange_at(ctx context.Context, field graphql.CollectedField, obj *audience.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AudienceChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AudienceChangeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *AudienceChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChangeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*AudienceChangeEdge) graphql.Marshaler {
+			return ec.marshalNAudienceChangeEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChangeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudienceChangeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceChangeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *AudienceChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChangeConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*audience.Change) graphql.Marshaler {
+			return ec.marshalNAudienceChange2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChangeConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudienceChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceChangeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *AudienceChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChangeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChangeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceChangeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *AudienceChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChangeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChangeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AudienceChangeEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _AudienceChangeEdge_node(ctx context.Context, field graphql.CollectedField, obj *AudienceChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceChangeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.Change) graphql.Marshaler {
+			return ec.marshalNAudienceChange2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceChangeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceChangeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudienceChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *AudienceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*AudienceEdge) graphql.Marshaler {
+			return ec.marshalNAudienceEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudienceEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *AudienceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*audience.Audience) graphql.Marshaler {
+			return ec.marshalNAudience2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudienceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Audience(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *AudienceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *AudienceEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AudienceEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _AudienceEdge_node(ctx context.Context, field graphql.CollectedField, obj *AudienceEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
+			return ec.marshalNAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Audience(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceMembership_audience(ctx context.Context, field graphql.CollectedField, obj *AudienceMembership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceMembership_audience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Audience, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
+			return ec.marshalNAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceMembership_audience(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudienceMembership",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Audience(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudienceMembership_since(ctx context.Context, field graphql.CollectedField, obj *AudienceMembership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudienceMembership_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudienceMembership_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AudienceMembership", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.CollectedField, obj *access.AuditEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4970,6 +6827,236 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ComputedTrait_name(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, false, false, "String")
+}
+
+func (ec *executionContext) _ComputedTrait_description(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ComputedTrait().Description(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, true, true, "String")
+}
+
+func (ec *executionContext) _ComputedTrait_aggregate(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_aggregate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ComputedTrait().Aggregate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v Aggregate) graphql.Marshaler {
+			return ec.marshalNAggregate2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAggregate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_aggregate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, true, true, "Aggregate")
+}
+
+func (ec *executionContext) _ComputedTrait_event(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ComputedTrait().Event(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, true, true, "String")
+}
+
+func (ec *executionContext) _ComputedTrait_eventType(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_eventType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ComputedTrait().EventType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_eventType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, true, true, "String")
+}
+
+func (ec *executionContext) _ComputedTrait_property(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_property(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ComputedTrait().Property(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_property(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, true, true, "String")
+}
+
+func (ec *executionContext) _ComputedTrait_where(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_where(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ComputedTrait().Where(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_where(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _ComputedTrait_window(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_window(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ComputedTrait().Window(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_window(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, true, true, "String")
+}
+
+func (ec *executionContext) _ComputedTrait_createdAt(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ComputedTrait_updatedAt(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ComputedTrait_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ComputedTrait_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ComputedTrait", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _ConsentProof_text(ctx context.Context, field graphql.CollectedField, obj *ConsentProof) (ret graphql.Marshaler) {
@@ -8366,6 +10453,316 @@ func (ec *executionContext) fieldContext_Mutation_setConsent(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_defineComputedTrait(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_defineComputedTrait(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DefineComputedTrait(ctx, fc.Args["input"].(ComputedTraitInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:write")
+				if err != nil {
+					var zeroVal *audience.ComputedTrait
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *audience.ComputedTrait
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.ComputedTrait) graphql.Marshaler {
+			return ec.marshalOComputedTrait2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐComputedTrait(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_defineComputedTrait(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ComputedTrait(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_defineComputedTrait_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteComputedTrait(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteComputedTrait(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteComputedTrait(ctx, fc.Args["name"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:write")
+				if err != nil {
+					var zeroVal *bool
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *bool
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteComputedTrait(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteComputedTrait_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createAudience(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createAudience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateAudience(ctx, fc.Args["input"].(AudienceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:write")
+				if err != nil {
+					var zeroVal *audience.Audience
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *audience.Audience
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
+			return ec.marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createAudience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Audience(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createAudience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAudience(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAudience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAudience(ctx, fc.Args["id"].(string), fc.Args["input"].(AudienceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:write")
+				if err != nil {
+					var zeroVal *audience.Audience
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *audience.Audience
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
+			return ec.marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAudience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Audience(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAudience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAudience(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAudience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAudience(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:write")
+				if err != nil {
+					var zeroVal *bool
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *bool
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAudience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAudience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8941,6 +11338,123 @@ func (ec *executionContext) fieldContext_Profile_consentHistory(ctx context.Cont
 	if fc.Args, err = ec.field_Profile_consentHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Profile_computed(ctx context.Context, field graphql.CollectedField, obj *graph.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_computed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Profile().Computed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_computed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _Profile_computedTrait(ctx context.Context, field graphql.CollectedField, obj *graph.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_computedTrait(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Profile().ComputedTrait(ctx, obj, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_computedTrait(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Profile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type JSON does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Profile_computedTrait_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Profile_audiences(ctx context.Context, field graphql.CollectedField, obj *graph.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_audiences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Profile().Audiences(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal []*AudienceMembership
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*AudienceMembership
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*AudienceMembership) graphql.Marshaler {
+			return ec.marshalNAudienceMembership2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembershipᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_audiences(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Profile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudienceMembership(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -9848,6 +12362,180 @@ func (ec *executionContext) fieldContext_Query_erasureReceipts(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_erasureReceipts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_computedTraits(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_computedTraits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ComputedTraits(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal []*audience.ComputedTrait
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*audience.ComputedTrait
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*audience.ComputedTrait) graphql.Marshaler {
+			return ec.marshalOComputedTrait2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐComputedTraitᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_computedTraits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ComputedTrait(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_audience(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_audience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Audience(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal *audience.Audience
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *audience.Audience
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
+			return ec.marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_audience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Audience(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_audience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_audiences(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_audiences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Audiences(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal *AudienceConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *AudienceConnection
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *AudienceConnection) graphql.Marshaler {
+			return ec.marshalOAudienceConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_audiences(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudienceConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_audiences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11315,6 +14003,167 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAudienceFilter(ctx context.Context, obj any) (AudienceFilter, error) {
+	var it AudienceFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"and", "or", "not", "trait", "identifier", "event", "consent", "computed", "inAudience"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOAudienceFilter2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOAudienceFilter2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "trait":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trait"))
+			data, err := ec.unmarshalOTraitCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐTraitCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Trait = data
+		case "identifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identifier"))
+			data, err := ec.unmarshalOIdentifierCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentifierCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identifier = data
+		case "event":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("event"))
+			data, err := ec.unmarshalOEventCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Event = data
+		case "consent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("consent"))
+			data, err := ec.unmarshalOConsentCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Consent = data
+		case "computed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("computed"))
+			data, err := ec.unmarshalOComputedCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐComputedCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Computed = data
+		case "inAudience":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inAudience"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InAudience = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAudienceFilter unmarshals raw into the AudienceFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAudienceFilter(ctx context.Context, raw any) (AudienceFilter, error) {
+	var out AudienceFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AudienceFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAudienceInput(ctx context.Context, obj any) (AudienceInput, error) {
+	var it AudienceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "filter", "purpose"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalNAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = data
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAudienceInput unmarshals raw into the AudienceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAudienceInput(ctx context.Context, raw any) (AudienceInput, error) {
+	var out AudienceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AudienceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj any) (AuditFilter, error) {
 	var it AuditFilter
 	if obj == nil {
@@ -11385,6 +14234,202 @@ func UnmarshalAuditFilter(ctx context.Context, raw any) (AuditFilter, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputComputedCondition(ctx context.Context, obj any) (ComputedCondition, error) {
+	var it ComputedCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "op", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "op":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("op"))
+			data, err := ec.unmarshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐFilterOp(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Op = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalOJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalComputedCondition unmarshals raw into the ComputedCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalComputedCondition(ctx context.Context, raw any) (ComputedCondition, error) {
+	var out ComputedCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ComputedCondition", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputComputedTraitInput(ctx context.Context, obj any) (ComputedTraitInput, error) {
+	var it ComputedTraitInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "aggregate", "event", "eventType", "property", "where", "window"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "aggregate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("aggregate"))
+			data, err := ec.unmarshalNAggregate2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAggregate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Aggregate = data
+		case "event":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("event"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Event = data
+		case "eventType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventType = data
+		case "property":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("property"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Property = data
+		case "where":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("where"))
+			data, err := ec.unmarshalOPropertyFilter2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPropertyFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Where = data
+		case "window":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("window"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Window = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalComputedTraitInput unmarshals raw into the ComputedTraitInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalComputedTraitInput(ctx context.Context, raw any) (ComputedTraitInput, error) {
+	var out ComputedTraitInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ComputedTraitInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputConsentCondition(ctx context.Context, obj any) (ConsentCondition, error) {
+	var it ConsentCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"purpose", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNConsentStateValue2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentStateValue(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConsentCondition unmarshals raw into the ConsentCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConsentCondition(ctx context.Context, raw any) (ConsentCondition, error) {
+	var out ConsentCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConsentCondition", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConsentProofInput(ctx context.Context, obj any) (ConsentProofInput, error) {
 	var it ConsentProofInput
 	if obj == nil {
@@ -11448,6 +14493,55 @@ func UnmarshalConsentProofInput(ctx context.Context, raw any) (ConsentProofInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCountCondition(ctx context.Context, obj any) (CountCondition, error) {
+	var it CountCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"op", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "op":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("op"))
+			data, err := ec.unmarshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐFilterOp(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Op = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCountCondition unmarshals raw into the CountCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCountCondition(ctx context.Context, raw any) (CountCondition, error) {
+	var out CountCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CountCondition", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context, obj any) (CreateAPIKeyInput, error) {
 	var it CreateAPIKeyInput
 	if obj == nil {
@@ -11508,6 +14602,76 @@ func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context,
 func UnmarshalCreateApiKeyInput(ctx context.Context, raw any) (CreateAPIKeyInput, error) {
 	var out CreateAPIKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateApiKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputEventCondition(ctx context.Context, obj any) (EventCondition, error) {
+	var it EventCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "type", "where", "count", "within"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "where":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("where"))
+			data, err := ec.unmarshalOPropertyFilter2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPropertyFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Where = data
+		case "count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("count"))
+			data, err := ec.unmarshalOCountCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐCountCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Count = data
+		case "within":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("within"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Within = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEventCondition unmarshals raw into the EventCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEventCondition(ctx context.Context, raw any) (EventCondition, error) {
+	var out EventCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventCondition", raw, &out)
 	return out, err
 }
 
@@ -11658,6 +14822,59 @@ func UnmarshalEventInput(ctx context.Context, raw any) (EventInput, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputIdentifierCondition(ctx context.Context, obj any) (IdentifierCondition, error) {
+	var it IdentifierCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["exists"]; !present {
+		asMap["exists"] = true
+	}
+
+	fieldsInOrder := [...]string{"type", "exists"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "exists":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("exists"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Exists = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIdentifierCondition unmarshals raw into the IdentifierCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIdentifierCondition(ctx context.Context, raw any) (IdentifierCondition, error) {
+	var out IdentifierCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentifierCondition", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputIdentifierInput(ctx context.Context, obj any) (IdentifierInput, error) {
 	var it IdentifierInput
 	if obj == nil {
@@ -11704,6 +14921,62 @@ func (ec *executionContext) unmarshalInputIdentifierInput(ctx context.Context, o
 func UnmarshalIdentifierInput(ctx context.Context, raw any) (IdentifierInput, error) {
 	var out IdentifierInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentifierInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPropertyFilter(ctx context.Context, obj any) (PropertyFilter, error) {
+	var it PropertyFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"path", "op", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "path":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("path"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Path = data
+		case "op":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("op"))
+			data, err := ec.unmarshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐFilterOp(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Op = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalOJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPropertyFilter unmarshals raw into the PropertyFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPropertyFilter(ctx context.Context, raw any) (PropertyFilter, error) {
+	var out PropertyFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PropertyFilter", raw, &out)
 	return out, err
 }
 
@@ -11799,6 +15072,62 @@ func (ec *executionContext) unmarshalInputSetConsentInput(ctx context.Context, o
 func UnmarshalSetConsentInput(ctx context.Context, raw any) (SetConsentInput, error) {
 	var out SetConsentInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetConsentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTraitCondition(ctx context.Context, obj any) (TraitCondition, error) {
+	var it TraitCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "op", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "op":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("op"))
+			data, err := ec.unmarshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐFilterOp(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Op = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalOJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTraitCondition unmarshals raw into the TraitCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTraitCondition(ctx context.Context, raw any) (TraitCondition, error) {
+	var out TraitCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TraitCondition", raw, &out)
 	return out, err
 }
 
@@ -11970,6 +15299,345 @@ func (ec *executionContext) _ApiKeyEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var audienceImplementors = []string{"Audience"}
+
+func (ec *executionContext) _Audience(ctx context.Context, sel ast.SelectionSet, obj *audience.Audience) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audienceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Audience")
+		case "id":
+			out.Values[i] = ec._Audience_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Audience_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Audience_description(ctx, field, obj)
+				})
+		case "filter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Audience_filter(ctx, field, obj)
+				})
+		case "purpose":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Audience_purpose(ctx, field, obj)
+				})
+		case "size":
+			out.Values[i] = ec._Audience_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "members":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Audience_members(ctx, field, obj)
+				})
+		case "changes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Audience_changes(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Audience_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Audience_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refreshedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Audience_refreshedAt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var audienceChangeImplementors = []string{"AudienceChange"}
+
+func (ec *executionContext) _AudienceChange(ctx context.Context, sel ast.SelectionSet, obj *audience.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audienceChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AudienceChange")
+		case "kind":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AudienceChange_kind(ctx, field, obj)
+				})
+		case "profileId":
+			out.Values[i] = ec._AudienceChange_profileId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "profile":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AudienceChange_profile(ctx, field, obj)
+				})
+		case "at":
+			out.Values[i] = ec._AudienceChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var audienceChangeConnectionImplementors = []string{"AudienceChangeConnection"}
+
+func (ec *executionContext) _AudienceChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *AudienceChangeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audienceChangeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AudienceChangeConnection")
+		case "edges":
+			out.Values[i] = ec._AudienceChangeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._AudienceChangeConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AudienceChangeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var audienceChangeEdgeImplementors = []string{"AudienceChangeEdge"}
+
+func (ec *executionContext) _AudienceChangeEdge(ctx context.Context, sel ast.SelectionSet, obj *AudienceChangeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audienceChangeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AudienceChangeEdge")
+		case "cursor":
+			out.Values[i] = ec._AudienceChangeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._AudienceChangeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var audienceConnectionImplementors = []string{"AudienceConnection"}
+
+func (ec *executionContext) _AudienceConnection(ctx context.Context, sel ast.SelectionSet, obj *AudienceConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audienceConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AudienceConnection")
+		case "edges":
+			out.Values[i] = ec._AudienceConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._AudienceConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AudienceConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var audienceEdgeImplementors = []string{"AudienceEdge"}
+
+func (ec *executionContext) _AudienceEdge(ctx context.Context, sel ast.SelectionSet, obj *AudienceEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audienceEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AudienceEdge")
+		case "cursor":
+			out.Values[i] = ec._AudienceEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._AudienceEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var audienceMembershipImplementors = []string{"AudienceMembership"}
+
+func (ec *executionContext) _AudienceMembership(ctx context.Context, sel ast.SelectionSet, obj *AudienceMembership) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audienceMembershipImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AudienceMembership")
+		case "audience":
+			out.Values[i] = ec._AudienceMembership_audience(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._AudienceMembership_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditEntryImplementors = []string{"AuditEntry"}
 
 func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSet, obj *access.AuditEntry) graphql.Marshaler {
@@ -12121,6 +15789,91 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 			out.Values[i] = ec._AuditEntryEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var computedTraitImplementors = []string{"ComputedTrait"}
+
+func (ec *executionContext) _ComputedTrait(ctx context.Context, sel ast.SelectionSet, obj *audience.ComputedTrait) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, computedTraitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ComputedTrait")
+		case "name":
+			out.Values[i] = ec._ComputedTrait_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ComputedTrait_description(ctx, field, obj)
+				})
+		case "aggregate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ComputedTrait_aggregate(ctx, field, obj)
+				})
+		case "event":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ComputedTrait_event(ctx, field, obj)
+				})
+		case "eventType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ComputedTrait_eventType(ctx, field, obj)
+				})
+		case "property":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ComputedTrait_property(ctx, field, obj)
+				})
+		case "where":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ComputedTrait_where(ctx, field, obj)
+				})
+		case "window":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ComputedTrait_window(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._ComputedTrait_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ComputedTrait_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13335,6 +17088,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "defineComputedTrait":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_defineComputedTrait(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deleteComputedTrait":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteComputedTrait(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createAudience":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createAudience(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "updateAudience":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAudience(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deleteAudience":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAudience(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13490,6 +17278,24 @@ func (ec *executionContext) _Profile(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_consentHistory(ctx, field, obj)
+				})
+		case "computed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_computed(ctx, field, obj)
+				})
+		case "computedTrait":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_computedTrait(ctx, field, obj)
+				})
+		case "audiences":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_audiences(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13727,6 +17533,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_erasureReceipts(ctx, field)
+				})
+		case "computedTraits":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_computedTraits(ctx, field)
+				})
+		case "audience":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_audience(ctx, field)
+				})
+		case "audiences":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_audiences(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -14241,6 +18065,16 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAggregate2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAggregate(ctx context.Context, v any) (Aggregate, error) {
+	var res Aggregate
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAggregate2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAggregate(ctx context.Context, sel ast.SelectionSet, v Aggregate) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNApiKey2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaccessᚐKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*access.Key) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -14287,6 +18121,154 @@ func (ec *executionContext) marshalNApiKeyEdge2ᚖgithubᚗcomᚋidgraphᚋcdp�
 		return graphql.Null
 	}
 	return ec._ApiKeyEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAudience2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudienceᚄ(ctx context.Context, sel ast.SelectionSet, v []*audience.Audience) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx context.Context, sel ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Audience!")
+		return graphql.Null
+	}
+	return ec._Audience(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAudienceChange2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*audience.Change) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAudienceChange2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAudienceChange2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐChange(ctx context.Context, sel ast.SelectionSet, v *audience.Change) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AudienceChange!")
+		return graphql.Null
+	}
+	return ec._AudienceChange(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAudienceChangeConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeConnection(ctx context.Context, sel ast.SelectionSet, v *AudienceChangeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AudienceChangeConnection!")
+		return graphql.Null
+	}
+	return ec._AudienceChangeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAudienceChangeEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*AudienceChangeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAudienceChangeEdge2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAudienceChangeEdge2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeEdge(ctx context.Context, sel ast.SelectionSet, v *AudienceChangeEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AudienceChangeEdge!")
+		return graphql.Null
+	}
+	return ec._AudienceChangeEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAudienceChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeKind(ctx context.Context, v any) (AudienceChangeKind, error) {
+	var res AudienceChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAudienceChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeKind(ctx context.Context, sel ast.SelectionSet, v AudienceChangeKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAudienceEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*AudienceEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAudienceEdge2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAudienceEdge2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceEdge(ctx context.Context, sel ast.SelectionSet, v *AudienceEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AudienceEdge!")
+		return graphql.Null
+	}
+	return ec._AudienceEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx context.Context, v any) (*AudienceFilter, error) {
+	res, err := ec.unmarshalInputAudienceFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAudienceInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceInput(ctx context.Context, v any) (AudienceInput, error) {
+	res, err := ec.unmarshalInputAudienceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAudienceMembership2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []*AudienceMembership) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAudienceMembership2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembership(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAudienceMembership2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembership(ctx context.Context, sel ast.SelectionSet, v *AudienceMembership) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AudienceMembership!")
+		return graphql.Null
+	}
+	return ec._AudienceMembership(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuditEntry2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaccessᚐAuditEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*access.AuditEntry) graphql.Marshaler {
@@ -14349,6 +18331,19 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNComputedTrait2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐComputedTrait(ctx context.Context, sel ast.SelectionSet, v *audience.ComputedTrait) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ComputedTrait!")
+		return graphql.Null
+	}
+	return ec._ComputedTrait(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNComputedTraitInput2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐComputedTraitInput(ctx context.Context, v any) (ComputedTraitInput, error) {
+	res, err := ec.unmarshalInputComputedTraitInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNConsentProof2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentProof(ctx context.Context, sel ast.SelectionSet, v *ConsentProof) graphql.Marshaler {
@@ -14567,6 +18562,16 @@ func (ec *executionContext) unmarshalNEventInput2ᚕᚖgithubᚗcomᚋidgraphᚋ
 func (ec *executionContext) unmarshalNEventInput2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventInput(ctx context.Context, v any) (*EventInput, error) {
 	res, err := ec.unmarshalInputEventInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐFilterOp(ctx context.Context, v any) (FilterOp, error) {
+	var res FilterOp
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐFilterOp(ctx context.Context, sel ast.SelectionSet, v FilterOp) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -14884,6 +18889,14 @@ func (ec *executionContext) marshalNProfileChangeKind2githubᚗcomᚋidgraphᚋc
 	return v
 }
 
+func (ec *executionContext) marshalNProfileConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileConnection(ctx context.Context, sel ast.SelectionSet, v *ProfileConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProfileConnection!")
+		return graphql.Null
+	}
+	return ec._ProfileConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProfileEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProfileEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -14906,6 +18919,11 @@ func (ec *executionContext) marshalNProfileEdge2ᚖgithubᚗcomᚋidgraphᚋcdp�
 		return graphql.Null
 	}
 	return ec._ProfileEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPropertyFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPropertyFilter(ctx context.Context, v any) (*PropertyFilter, error) {
+	res, err := ec.unmarshalInputPropertyFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRefusedLink2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐRefusedLinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*RefusedLink) graphql.Marshaler {
@@ -15160,6 +19178,45 @@ func (ec *executionContext) marshalOApiKeyConnection2ᚖgithubᚗcomᚋidgraph�
 	return ec._ApiKeyConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx context.Context, sel ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Audience(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOAudienceConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceConnection(ctx context.Context, sel ast.SelectionSet, v *AudienceConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AudienceConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAudienceFilter2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilterᚄ(ctx context.Context, v any) ([]*AudienceFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*AudienceFilter, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx context.Context, v any) (*AudienceFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAudienceFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOAuditEntryConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAuditEntryConnection(ctx context.Context, sel ast.SelectionSet, v *AuditEntryConnection) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -15205,6 +19262,48 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOComputedCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐComputedCondition(ctx context.Context, v any) (*ComputedCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputComputedCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOComputedTrait2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐComputedTraitᚄ(ctx context.Context, sel ast.SelectionSet, v []*audience.ComputedTrait) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNComputedTrait2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐComputedTrait(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOComputedTrait2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐComputedTrait(ctx context.Context, sel ast.SelectionSet, v *audience.ComputedTrait) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ComputedTrait(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOConsentCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentCondition(ctx context.Context, v any) (*ConsentCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputConsentCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOConsentProofInput2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐConsentProofInput(ctx context.Context, v any) (*ConsentProofInput, error) {
 	if v == nil {
 		return nil, nil
@@ -15218,6 +19317,14 @@ func (ec *executionContext) marshalOConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcd
 		return graphql.Null
 	}
 	return ec._ConsentRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCountCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐCountCondition(ctx context.Context, v any) (*CountCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCountCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCreatedApiKey2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐCreatedAPIKey(ctx context.Context, sel ast.SelectionSet, v *CreatedAPIKey) graphql.Marshaler {
@@ -15266,6 +19373,14 @@ func (ec *executionContext) marshalOEvent2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgrap
 	return ec._Event(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOEventCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventCondition(ctx context.Context, v any) (*EventCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputEventCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -15289,6 +19404,14 @@ func (ec *executionContext) marshalOIdentifier2ᚖgithubᚗcomᚋidgraphᚋcdp�
 		return graphql.Null
 	}
 	return ec._Identifier(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOIdentifierCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentifierCondition(ctx context.Context, v any) (*IdentifierCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIdentifierCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOIngestResult2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIngestResult(ctx context.Context, sel ast.SelectionSet, v *IngestResult) graphql.Marshaler {
@@ -15390,6 +19513,23 @@ func (ec *executionContext) marshalOProfileConnection2ᚖgithubᚗcomᚋidgraph�
 	return ec._ProfileConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOPropertyFilter2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPropertyFilterᚄ(ctx context.Context, v any) ([]*PropertyFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*PropertyFilter, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPropertyFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPropertyFilter(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
 	if v == nil {
 		return nil, nil
@@ -15441,6 +19581,14 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOTraitCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐTraitCondition(ctx context.Context, v any) (*TraitCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTraitCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -24,6 +25,64 @@ type APIKeyEdge struct {
 	// Opaque; pass it as `after`.
 	Cursor string      `json:"cursor"`
 	Node   *access.Key `json:"node"`
+}
+
+type AudienceChangeConnection struct {
+	Edges    []*AudienceChangeEdge `json:"edges"`
+	Nodes    []*audience.Change    `json:"nodes"`
+	PageInfo *PageInfo             `json:"pageInfo"`
+}
+
+type AudienceChangeEdge struct {
+	// Opaque; pass it as `after`.
+	Cursor string           `json:"cursor"`
+	Node   *audience.Change `json:"node"`
+}
+
+type AudienceConnection struct {
+	Edges    []*AudienceEdge      `json:"edges"`
+	Nodes    []*audience.Audience `json:"nodes"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+}
+
+type AudienceEdge struct {
+	// Opaque; pass it as `after`.
+	Cursor string             `json:"cursor"`
+	Node   *audience.Audience `json:"node"`
+}
+
+// One node of a filter: exactly one field is set, else INVALID_ARGUMENT. At
+// most 16 levels and 100 nodes.
+type AudienceFilter struct {
+	// Every child holds.
+	And []*AudienceFilter `json:"and,omitempty"`
+	// At least one child holds.
+	Or         []*AudienceFilter    `json:"or,omitempty"`
+	Not        *AudienceFilter      `json:"not,omitempty"`
+	Trait      *TraitCondition      `json:"trait,omitempty"`
+	Identifier *IdentifierCondition `json:"identifier,omitempty"`
+	Event      *EventCondition      `json:"event,omitempty"`
+	Consent    *ConsentCondition    `json:"consent,omitempty"`
+	Computed   *ComputedCondition   `json:"computed,omitempty"`
+	// The profile is a member of this audience (as kept).
+	InAudience *string `json:"inAudience,omitempty"`
+}
+
+type AudienceInput struct {
+	// 1 to 200 bytes, no control character.
+	Name string `json:"name"`
+	// At most 1,000 bytes.
+	Description *string         `json:"description,omitempty"`
+	Filter      *AudienceFilter `json:"filter"`
+	// A consent purpose of the rules: only profiles whose state for it is GRANTED are members.
+	Purpose *string `json:"purpose,omitempty"`
+}
+
+// A profile's membership of an audience.
+type AudienceMembership struct {
+	Audience *audience.Audience `json:"audience"`
+	// When the profile entered it.
+	Since time.Time `json:"since"`
 }
 
 type AuditEntryConnection struct {
@@ -51,6 +110,37 @@ type AuditFilter struct {
 	To *time.Time `json:"to,omitempty"`
 }
 
+// Compares the value of a computed trait, which must be defined.
+type ComputedCondition struct {
+	Name  string   `json:"name"`
+	Op    FilterOp `json:"op"`
+	Value any      `json:"value,omitempty"`
+}
+
+type ComputedTraitInput struct {
+	// 1 to 64 of a-z, 0-9 and _, starting with a letter.
+	Name string `json:"name"`
+	// At most 500 bytes.
+	Description *string   `json:"description,omitempty"`
+	Aggregate   Aggregate `json:"aggregate"`
+	// The event name (a track's `event`). At least one of event and eventType is required.
+	Event *string `json:"event,omitempty"`
+	// The Segment type: identify, track, page, screen, group or alias.
+	EventType *string `json:"eventType,omitempty"`
+	// A dotted path into the properties: required, except for COUNT, where it must be absent.
+	Property *string `json:"property,omitempty"`
+	// At most 20 filters on the event's properties, all of which must hold.
+	Where []*PropertyFilter `json:"where,omitempty"`
+	// An ISO-8601 duration such as `P30D`: only events dated at or after now minus it count. Absent: all time.
+	Window *string `json:"window,omitempty"`
+}
+
+// The profile's consent state for a purpose of the rules (UNKNOWN: no record; EXPIRED: a grant past its expiry).
+type ConsentCondition struct {
+	Purpose string            `json:"purpose"`
+	Status  ConsentStateValue `json:"status"`
+}
+
 // How a record can be shown to be what the person decided.
 type ConsentProof struct {
 	Text      *string `json:"text,omitempty"`
@@ -70,6 +160,12 @@ type ConsentProofInput struct {
 	Channel *string `json:"channel,omitempty"`
 	// What collected it: a form, a banner id.
 	Collector *string `json:"collector,omitempty"`
+}
+
+// Compares a count of events: EQ, NEQ, GT, GTE, LT or LTE, with a value of 0 or more.
+type CountCondition struct {
+	Op    FilterOp `json:"op"`
+	Value int      `json:"value"`
 }
 
 type CreateAPIKeyInput struct {
@@ -102,6 +198,17 @@ type ErasureReceiptEdge struct {
 	// Opaque; pass it as `after`.
 	Cursor string                  `json:"cursor"`
 	Node   *privacy.ErasureReceipt `json:"node"`
+}
+
+// Counts the profile's events matching `name`, `type` and every `where`
+// filter, inside `within` (an ISO-8601 duration back from now; absent: all
+// time), and compares the count with `count` (absent: at least one).
+type EventCondition struct {
+	Name   *string           `json:"name,omitempty"`
+	Type   *string           `json:"type,omitempty"`
+	Where  []*PropertyFilter `json:"where,omitempty"`
+	Count  *CountCondition   `json:"count,omitempty"`
+	Within *string           `json:"within,omitempty"`
 }
 
 type EventConnection struct {
@@ -147,6 +254,12 @@ type EventInput struct {
 	Timestamp         *time.Time `json:"timestamp,omitempty"`
 	OriginalTimestamp *time.Time `json:"originalTimestamp,omitempty"`
 	SentAt            *time.Time `json:"sentAt,omitempty"`
+}
+
+// The profile has (or, with `exists: false`, has not) an identifier of this type.
+type IdentifierCondition struct {
+	Type   string `json:"type"`
+	Exists *bool  `json:"exists,omitempty"`
 }
 
 // An identifier as a caller names it; the value is normalized as on ingest.
@@ -274,6 +387,14 @@ type ProfileEdge struct {
 	Node   *graph.Profile `json:"node"`
 }
 
+// A condition on the value at a dotted path of an event's properties (`order.total`); lists are not indexed into.
+type PropertyFilter struct {
+	Path string   `json:"path"`
+	Op   FilterOp `json:"op"`
+	// A string, number or boolean; a list of them for IN; none for EXISTS and NOT_EXISTS.
+	Value any `json:"value,omitempty"`
+}
+
 type Query struct {
 }
 
@@ -307,6 +428,13 @@ type SetConsentInput struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
+// Compares the profile's current value of a trait (the name is matched whole).
+type TraitCondition struct {
+	Name  string   `json:"name"`
+	Op    FilterOp `json:"op"`
+	Value any      `json:"value,omitempty"`
+}
+
 // A trait value with where and when it was reported.
 type TraitValue struct {
 	Name   string    `json:"name"`
@@ -315,6 +443,138 @@ type TraitValue struct {
 	At     time.Time `json:"at"`
 	// The identifier the trait was reported with.
 	Identifier *graph.IdentifierRef `json:"identifier"`
+}
+
+// How a computed trait folds the events it reads into one value.
+type Aggregate string
+
+const (
+	// The number of events (an integer).
+	AggregateCount Aggregate = "COUNT"
+	// The sum of the property's numeric values; null without one.
+	AggregateSum Aggregate = "SUM"
+	AggregateMin Aggregate = "MIN"
+	AggregateMax Aggregate = "MAX"
+	// The mean of the property's numeric values.
+	AggregateAvg Aggregate = "AVG"
+	// The property's value in the earliest event that has one.
+	AggregateFirst Aggregate = "FIRST"
+	// The property's value in the latest event that has one.
+	AggregateLast Aggregate = "LAST"
+	// The value most events hold (ties: the first seen).
+	AggregateMostFrequent Aggregate = "MOST_FREQUENT"
+	// The number of distinct values (an integer).
+	AggregateUniqueCount Aggregate = "UNIQUE_COUNT"
+)
+
+var AllAggregate = []Aggregate{
+	AggregateCount,
+	AggregateSum,
+	AggregateMin,
+	AggregateMax,
+	AggregateAvg,
+	AggregateFirst,
+	AggregateLast,
+	AggregateMostFrequent,
+	AggregateUniqueCount,
+}
+
+func (e Aggregate) IsValid() bool {
+	switch e {
+	case AggregateCount, AggregateSum, AggregateMin, AggregateMax, AggregateAvg, AggregateFirst, AggregateLast, AggregateMostFrequent, AggregateUniqueCount:
+		return true
+	}
+	return false
+}
+
+func (e Aggregate) String() string {
+	return string(e)
+}
+
+func (e *Aggregate) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Aggregate(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Aggregate", str)
+	}
+	return nil
+}
+
+func (e Aggregate) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Aggregate) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Aggregate) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type AudienceChangeKind string
+
+const (
+	AudienceChangeKindEntered AudienceChangeKind = "ENTERED"
+	AudienceChangeKindExited  AudienceChangeKind = "EXITED"
+)
+
+var AllAudienceChangeKind = []AudienceChangeKind{
+	AudienceChangeKindEntered,
+	AudienceChangeKindExited,
+}
+
+func (e AudienceChangeKind) IsValid() bool {
+	switch e {
+	case AudienceChangeKindEntered, AudienceChangeKindExited:
+		return true
+	}
+	return false
+}
+
+func (e AudienceChangeKind) String() string {
+	return string(e)
+}
+
+func (e *AudienceChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AudienceChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AudienceChangeKind", str)
+	}
+	return nil
+}
+
+func (e AudienceChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AudienceChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AudienceChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // A purpose's state: a record's status, EXPIRED for a grant past its expiry, or UNKNOWN without a record.
@@ -432,6 +692,82 @@ func (e *ConsentStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e ConsentStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A comparison. Numbers compare as numbers and strings as strings, byte for
+// byte (EQ is case-sensitive). IN takes a list; CONTAINS works on strings and
+// lists. Any op but NOT_EXISTS is false on a missing value.
+type FilterOp string
+
+const (
+	FilterOpEq         FilterOp = "EQ"
+	FilterOpNeq        FilterOp = "NEQ"
+	FilterOpGt         FilterOp = "GT"
+	FilterOpGte        FilterOp = "GTE"
+	FilterOpLt         FilterOp = "LT"
+	FilterOpLte        FilterOp = "LTE"
+	FilterOpIn         FilterOp = "IN"
+	FilterOpContains   FilterOp = "CONTAINS"
+	FilterOpStartsWith FilterOp = "STARTS_WITH"
+	FilterOpExists     FilterOp = "EXISTS"
+	FilterOpNotExists  FilterOp = "NOT_EXISTS"
+)
+
+var AllFilterOp = []FilterOp{
+	FilterOpEq,
+	FilterOpNeq,
+	FilterOpGt,
+	FilterOpGte,
+	FilterOpLt,
+	FilterOpLte,
+	FilterOpIn,
+	FilterOpContains,
+	FilterOpStartsWith,
+	FilterOpExists,
+	FilterOpNotExists,
+}
+
+func (e FilterOp) IsValid() bool {
+	switch e {
+	case FilterOpEq, FilterOpNeq, FilterOpGt, FilterOpGte, FilterOpLt, FilterOpLte, FilterOpIn, FilterOpContains, FilterOpStartsWith, FilterOpExists, FilterOpNotExists:
+		return true
+	}
+	return false
+}
+
+func (e FilterOp) String() string {
+	return string(e)
+}
+
+func (e *FilterOp) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FilterOp(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FilterOp", str)
+	}
+	return nil
+}
+
+func (e FilterOp) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FilterOp) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FilterOp) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -35,6 +35,14 @@ var rootSamples = map[string]string{
 	"forgetProfile":       `forgetProfile(id: "p_none", reason: "scope test") { id }`,
 	"forgetIdentifier":    `forgetIdentifier(identifier: {type: "user_id", value: "nobody"}, reason: "scope test") { id }`,
 	"unsuppress":          `unsuppress(identifier: {type: "user_id", value: "nobody"}, reason: "scope test")`,
+	"computedTraits":      `computedTraits { name }`,
+	"audience":            `audience(id: "seg_00000000000000000000000000000000") { id }`,
+	"audiences":           `audiences(first: 1) { nodes { id } }`,
+	"defineComputedTrait": `defineComputedTrait(input: {name: "scope_orders", aggregate: COUNT, event: "Order Completed"}) { name }`,
+	"deleteComputedTrait": `deleteComputedTrait(name: "scope_none")`,
+	"createAudience":      `createAudience(input: {name: "scope test", filter: {trait: {name: "plan", op: EQ, value: "pro"}}}) { id }`,
+	"updateAudience":      `updateAudience(id: "seg_00000000000000000000000000000000", input: {name: "scope test", filter: {trait: {name: "plan", op: EQ, value: "pro"}}}) { id }`,
+	"deleteAudience":      `deleteAudience(id: "seg_00000000000000000000000000000000")`,
 }
 
 // companion is another root field of the same operation type that needs a

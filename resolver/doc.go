@@ -9,6 +9,10 @@
 // mutation and unmasked personal read (audit.go, AuditWriter), and the key
 // management and audit log fields (keys.go).
 //
+// Audiences and computed traits (audiences.go): their definitions,
+// Profile.computed computed at read from the profile's journey, and reads
+// of the membership the audience keeper writes.
+//
 // The generated executable schema lives in package gql; regenerate it with
 // `go generate ./...` from the repository root.
 package resolver

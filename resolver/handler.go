@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
@@ -110,6 +111,9 @@ type Config struct {
 	// Receipts serves erasureReceipts; when nil, the engine's store, if it
 	// keeps them.
 	Receipts privacy.ReceiptStore
+	// Audiences serves computed traits and audiences; when nil, the
+	// engine's store, if it keeps them (audience.Store).
+	Audiences audience.Store
 	// OnCreate, when set, is called once createApiKey has stored a key, so
 	// that a server in open mode enforces keys from the next request on.
 	OnCreate func()
@@ -158,6 +162,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	}
 	cx := complexity(cfg.MaxPage, res.maxIdentifiers())
 	res.priceConsent(&cx, cfg.MaxPage)
+	priceAudiences(&cx)
 	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 
 	srv := handler.New(es)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -159,6 +160,10 @@ type loaderState struct {
 	idents   *batch[graph.Identifier]      // by key
 	events   *batch[graph.Event]           // by id
 	consent  *batch[[]privacy.Record]      // by profile id; built on first use, under mu
+	// computed and memberships serve Profile.computed and
+	// Profile.audiences (audiences.go); built on first use, under mu.
+	computed    *batch[*computedVals]
+	memberships *batch[[]*gql.AudienceMembership]
 
 	mu       sync.Mutex
 	journeys map[string]*batch[[]graph.Event] // by query shape, then profile id

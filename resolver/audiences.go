@@ -1,0 +1,976 @@
+package resolver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// Audiences and computed traits in GraphQL (audiences.graphqls): the
+// definitions of computed traits and audiences, Profile.computed (computed
+// when read, from the profile's journey), and the membership the audience
+// keeper writes (Audience.members, Audience.changes, Profile.audiences),
+// which this file only reads.
+
+// Cursor kinds of the audience lists.
+const (
+	cursorKindAudiences = "audiences"
+	cursorKindMembers   = "audienceMembers"
+	cursorKindChanges   = "audienceChanges"
+)
+
+// maxComputedEvents bounds the events Profile.computed reads per profile:
+// the newest, inside the widest window of the defined traits.
+const maxComputedEvents = 10000
+
+// computedPage is the journey page size Profile.computed reads with.
+const computedPage = graph.MaxPage
+
+// audienceStore is Config.Audiences, or the engine's store (or the store it
+// wraps) when it keeps audiences.
+func (r *Resolver) audienceStore() (audience.Store, error) {
+	if r.cfg.Audiences != nil {
+		return r.cfg.Audiences, nil
+	}
+	s := r.engine.Store()
+	for {
+		if as, ok := s.(audience.Store); ok {
+			return as, nil
+		}
+		w, ok := s.(interface{ Unwrap() graph.Store })
+		if !ok {
+			return nil, graph.Errorf(graph.EUNAVAILABLE, "audiences and computed traits are not served by this server (its store keeps none)")
+		}
+		s = w.Unwrap()
+	}
+}
+
+// --- computed trait definitions ---
+
+func ctFromInput(in gql.ComputedTraitInput) audience.ComputedTrait {
+	c := audience.ComputedTrait{
+		Name:        in.Name,
+		Description: deref(in.Description),
+		Aggregate:   audience.Aggregate(in.Aggregate),
+		Event:       deref(in.Event),
+		EventType:   deref(in.EventType),
+		Property:    deref(in.Property),
+		Window:      deref(in.Window),
+	}
+	if in.Where != nil {
+		c.Where = make([]audience.PropertyFilter, len(in.Where))
+		for i, w := range in.Where {
+			c.Where[i] = propertyFilter(w)
+		}
+	}
+	return c
+}
+
+func (r *Resolver) defineComputedTrait(ctx context.Context, in gql.ComputedTraitInput) (*audience.ComputedTrait, error) {
+	entry := newEntry(ctx, "defineComputedTrait", "")
+	fail := func(err error) (*audience.ComputedTrait, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, domainErr(err)
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return fail(err)
+	}
+	c := ctFromInput(in)
+	if err := c.Validate(); err != nil {
+		return fail(err)
+	}
+	entry.Reason = "computed trait " + c.Name
+	now := graph.Now()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := st.PutComputedTrait(ctx, c); err != nil {
+		return fail(err)
+	}
+	r.appendAlone(ctx, entry)
+	defs, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	for i := range defs {
+		if defs[i].Name == c.Name {
+			return &defs[i], nil
+		}
+	}
+	return &c, nil // deleted since: what was stored
+}
+
+func (r *Resolver) deleteComputedTrait(ctx context.Context, name string) (*bool, error) {
+	entry := newEntry(ctx, "deleteComputedTrait", "")
+	fail := func(err error) (*bool, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, domainErr(err)
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return fail(err)
+	}
+	if audience.CheckComputedName(name) != nil {
+		return fail(invalidArg("name", "is not a computed trait name (1 to %d characters of a-z, 0-9 and _, starting with a letter)", audience.MaxComputedNameLen))
+	}
+	entry.Reason = "computed trait " + name
+	users, err := r.audiencesNaming(ctx, st, func(f *audience.Filter) bool { return slices.Contains(computedNames(f), name) })
+	if err != nil {
+		return fail(err)
+	}
+	if len(users) > 0 {
+		return fail(graph.Errorf(graph.ECONFLICT, "argument %q: computed trait %s is used by the filter of audience %s; change that filter first", "name", name, strings.Join(users, ", ")))
+	}
+	was, err := st.DeleteComputedTrait(ctx, name)
+	if err != nil {
+		return fail(err)
+	}
+	r.appendAlone(ctx, entry)
+	return &was, nil
+}
+
+func (r *Resolver) computedTraits(ctx context.Context) ([]*audience.ComputedTrait, error) {
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	defs, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	out := make([]*audience.ComputedTrait, len(defs))
+	for i := range defs {
+		out[i] = &defs[i]
+	}
+	return out, nil
+}
+
+// whereJSON renders where filters as the JSON list of ComputedTrait.where.
+func whereJSON(where []audience.PropertyFilter) (any, error) {
+	if len(where) == 0 {
+		return []any{}, nil
+	}
+	return toJSONValue(where)
+}
+
+// toJSONValue renders v as a plain JSON value (maps, lists, json.Number).
+func toJSONValue(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, &internalError{err: fmt.Errorf("resolver: render as JSON: %w", err)}
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var out any
+	if err := d.Decode(&out); err != nil {
+		return nil, &internalError{err: fmt.Errorf("resolver: render as JSON: %w", err)}
+	}
+	return out, nil
+}
+
+// --- Profile.computed ---
+
+// computedVals is what Profile.computed reads for one profile.
+type computedVals struct {
+	defs map[string]audience.ComputedTrait
+	vals map[string]any
+}
+
+// computedFetch computes the traits of profiles from their journeys: one
+// engine call for the first page of every profile, then further pages for
+// the profiles that have more, up to maxComputedEvents each.
+func (r *Resolver) computedFetch(ctx context.Context, pids []string) (map[string]*computedVals, error) {
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	list, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defs := make(map[string]audience.ComputedTrait, len(list))
+	for _, d := range list {
+		defs[d.Name] = d
+	}
+	out := make(map[string]*computedVals, len(pids))
+	for _, pid := range pids {
+		out[pid] = &computedVals{defs: defs, vals: make(map[string]any, len(list))}
+	}
+	if len(list) == 0 {
+		return out, nil
+	}
+	now := graph.Now()
+	q := computedQuery(list, now)
+	evs, err := r.engine.Journeys(ctx, pids, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, pid := range pids {
+		got := evs[pid]
+		for last := got; len(last) == q.Limit && len(got) < maxComputedEvents; {
+			next := q
+			next.After = &graph.JourneyCursor{Timestamp: last[len(last)-1].Timestamp, ID: last[len(last)-1].ID}
+			next.Limit = min(q.Limit, maxComputedEvents-len(got))
+			more, err := r.engine.Journeys(ctx, []string{pid}, next)
+			if err != nil {
+				return nil, err
+			}
+			last = more[pid]
+			got = append(got, last...)
+			if len(last) < next.Limit {
+				break
+			}
+		}
+		for _, d := range list {
+			out[pid].vals[d.Name] = d.Compute(got, now)
+		}
+	}
+	return out, nil
+}
+
+// computedQuery is the journey query the traits need: from the start of
+// the widest window when every trait has one, of the types they name when
+// every trait names one.
+func computedQuery(defs []audience.ComputedTrait, now time.Time) graph.JourneyQuery {
+	q := graph.JourneyQuery{Limit: computedPage}
+	var from time.Time
+	allWindowed, allTyped := true, true
+	var types []string
+	for _, d := range defs {
+		if d.Window == "" {
+			allWindowed = false
+		} else if w, err := audience.ParseDuration(d.Window); err == nil {
+			if s := w.Before(now.UTC()); from.IsZero() || s.Before(from) {
+				from = s
+			}
+		}
+		if d.EventType == "" {
+			allTyped = false
+		} else if !slices.Contains(types, d.EventType) {
+			types = append(types, d.EventType)
+		}
+	}
+	if allWindowed {
+		q.From = from
+	}
+	if allTyped {
+		q.Types = types
+	}
+	return q
+}
+
+func (r *Resolver) profileComputedVals(ctx context.Context, p *graph.Profile) (*computedVals, error) {
+	s := r.loaders(ctx)
+	s.mu.Lock()
+	if s.computed == nil {
+		s.computed = newBatch(s.profileSibs, r.computedFetch)
+	}
+	b := s.computed
+	s.mu.Unlock()
+	v, ok, err := b.load(ctx, p.ID)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	if !ok {
+		return &computedVals{}, nil
+	}
+	return v, nil
+}
+
+// computedValue is a computed value as the caller may see it: a value read
+// from a property whose last name is a personal trait is masked as that
+// trait is (counts reveal no value and are never masked).
+func (r *Resolver) computedValue(ctx context.Context, d audience.ComputedTrait, v any) any {
+	if v == nil || d.Aggregate == audience.AggCount || d.Aggregate == audience.AggUniqueCount {
+		return v
+	}
+	name := d.Property
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return r.traitValue(ctx, name, v)
+}
+
+func (r *Resolver) profileComputed(ctx context.Context, p *graph.Profile) (any, error) {
+	cv, err := r.profileComputedVals(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(cv.vals))
+	for name, v := range cv.vals {
+		out[name] = r.computedValue(ctx, cv.defs[name], v)
+	}
+	return out, nil
+}
+
+func (r *Resolver) profileComputedTrait(ctx context.Context, p *graph.Profile, name string) (any, error) {
+	cv, err := r.profileComputedVals(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := cv.defs[name]
+	if !ok {
+		return nil, invalidArg("name", "names no defined computed trait (see computedTraits)")
+	}
+	return r.computedValue(ctx, d, cv.vals[name]), nil
+}
+
+// --- filters ---
+
+// jsonNumbers gives every number of a JSON input value as a json.Number,
+// the form a stored filter reads back in (audience.DecodeFilter), so a
+// filter compares and stores the same whichever way it came. A number that
+// is not finite is left as it is, for audience.Check to refuse.
+func jsonNumbers(v any) any {
+	switch x := v.(type) {
+	case int:
+		return json.Number(strconv.FormatInt(int64(x), 10))
+	case int32:
+		return json.Number(strconv.FormatInt(int64(x), 10))
+	case int64:
+		return json.Number(strconv.FormatInt(x, 10))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return x
+		}
+		return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonNumbers(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonNumbers(e)
+		}
+		return out
+	}
+	return v
+}
+
+func propertyFilter(w *gql.PropertyFilter) audience.PropertyFilter {
+	if w == nil {
+		return audience.PropertyFilter{}
+	}
+	return audience.PropertyFilter{Path: w.Path, Op: audience.Op(w.Op), Value: jsonNumbers(w.Value)}
+}
+
+// filterFromInput converts the GraphQL filter tree; it checks nothing
+// (audience.Check does). Set lists stay set when empty, so Check refuses
+// them.
+func filterFromInput(in *gql.AudienceFilter) audience.Filter {
+	var f audience.Filter
+	if in == nil {
+		return f
+	}
+	if in.And != nil {
+		f.And = make([]audience.Filter, len(in.And))
+		for i, c := range in.And {
+			f.And[i] = filterFromInput(c)
+		}
+	}
+	if in.Or != nil {
+		f.Or = make([]audience.Filter, len(in.Or))
+		for i, c := range in.Or {
+			f.Or[i] = filterFromInput(c)
+		}
+	}
+	if in.Not != nil {
+		n := filterFromInput(in.Not)
+		f.Not = &n
+	}
+	if c := in.Trait; c != nil {
+		f.Trait = &audience.TraitCondition{Name: c.Name, Op: audience.Op(c.Op), Value: jsonNumbers(c.Value)}
+	}
+	if c := in.Identifier; c != nil {
+		f.Identifier = &audience.IdentifierCondition{Type: c.Type}
+		if c.Exists != nil && !*c.Exists {
+			no := false
+			f.Identifier.Exists = &no
+		}
+	}
+	if c := in.Event; c != nil {
+		e := &audience.EventCondition{Name: deref(c.Name), Type: deref(c.Type), Within: deref(c.Within)}
+		if c.Where != nil {
+			e.Where = make([]audience.PropertyFilter, len(c.Where))
+			for i, w := range c.Where {
+				e.Where[i] = propertyFilter(w)
+			}
+		}
+		if c.Count != nil {
+			e.Count = &audience.CountCondition{Op: audience.Op(c.Count.Op), Value: c.Count.Value}
+		}
+		f.Event = e
+	}
+	if c := in.Consent; c != nil {
+		f.Consent = &audience.ConsentCondition{Purpose: c.Purpose, Status: privacy.State(c.Status)}
+	}
+	if c := in.Computed; c != nil {
+		f.Computed = &audience.ComputedCondition{Name: c.Name, Op: audience.Op(c.Op), Value: jsonNumbers(c.Value)}
+	}
+	if in.InAudience != nil {
+		id := *in.InAudience
+		f.InAudience = &id
+	}
+	return f
+}
+
+// audRef is an inAudience node of a filter and its path.
+type audRef struct{ path, id string }
+
+// walkFilter calls fn on every node of f with its path.
+func walkFilter(f *audience.Filter, path string, fn func(f *audience.Filter, path string)) {
+	fn(f, path)
+	for i := range f.And {
+		walkFilter(&f.And[i], fmt.Sprintf("%s.and[%d]", path, i), fn)
+	}
+	for i := range f.Or {
+		walkFilter(&f.Or[i], fmt.Sprintf("%s.or[%d]", path, i), fn)
+	}
+	if f.Not != nil {
+		walkFilter(f.Not, path+".not", fn)
+	}
+}
+
+func audienceRefs(f *audience.Filter, path string) []audRef {
+	var out []audRef
+	walkFilter(f, path, func(n *audience.Filter, p string) {
+		if n.InAudience != nil {
+			out = append(out, audRef{path: p + ".inAudience", id: *n.InAudience})
+		}
+	})
+	return out
+}
+
+func computedNames(f *audience.Filter) []string {
+	var out []string
+	walkFilter(f, "", func(n *audience.Filter, _ string) {
+		if n.Computed != nil {
+			out = append(out, n.Computed.Name)
+		}
+	})
+	return out
+}
+
+// checkFilter validates an audience filter given as path: audience.Check
+// with the rules' purposes, the defined computed traits and the stored
+// audiences.
+func (r *Resolver) checkFilter(ctx context.Context, st audience.Store, f *audience.Filter, path string) error {
+	ps, err := r.purposes()
+	if err != nil {
+		return err
+	}
+	defs, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return err
+	}
+	names := make(map[string]bool, len(defs))
+	for _, d := range defs {
+		names[d.Name] = true
+	}
+	var ids []string
+	for _, ref := range audienceRefs(f, path) {
+		if audience.ValidAudienceID(ref.id) && !slices.Contains(ids, ref.id) {
+			ids = append(ids, ref.id)
+		}
+	}
+	var stored map[string]audience.Audience
+	if len(ids) > 0 && len(ids) <= audience.MaxNodes {
+		if stored, err = st.Audiences(ctx, ids); err != nil {
+			return err
+		}
+	}
+	env := audience.Env{
+		Purposes: ps,
+		Computed: func(name string) bool { return names[name] },
+		Audience: func(id string) bool { _, ok := stored[id]; return ok },
+	}
+	return audience.Check(f, env, path)
+}
+
+// checkCycle refuses a filter of audience self whose inAudience reaches
+// self, directly or through stored audiences, naming the inAudience at
+// fault and the chain.
+func (r *Resolver) checkCycle(ctx context.Context, st audience.Store, self string, f *audience.Filter, path string) error {
+	for _, ref := range audienceRefs(f, path) {
+		chain := map[string][]string{ref.id: {ref.id}}
+		frontier := []string{ref.id}
+		for len(frontier) > 0 {
+			if slices.Contains(frontier, self) {
+				return graph.Errorf(graph.EINVALID, "%s: audience %s would contain itself (inAudience %s)", ref.path, self, strings.Join(chain[self], " -> "))
+			}
+			got, err := st.Audiences(ctx, frontier)
+			if err != nil {
+				return err
+			}
+			var next []string
+			for _, id := range frontier {
+				a, ok := got[id]
+				if !ok {
+					continue
+				}
+				for _, sub := range audienceRefs(&a.Filter, "") {
+					if _, seen := chain[sub.id]; seen {
+						continue
+					}
+					chain[sub.id] = append(slices.Clone(chain[id]), sub.id)
+					next = append(next, sub.id)
+				}
+			}
+			frontier = next
+		}
+	}
+	return nil
+}
+
+// audiencesNaming returns the ids of the stored audiences whose filter
+// pred holds for.
+func (r *Resolver) audiencesNaming(ctx context.Context, st audience.Store, pred func(f *audience.Filter) bool) ([]string, error) {
+	var out []string
+	after := ""
+	for {
+		page, err := st.AudiencePage(ctx, audience.Page{After: after, Limit: audience.MaxPage})
+		if err != nil {
+			return nil, err
+		}
+		for i := range page {
+			if pred(&page[i].Filter) {
+				out = append(out, page[i].ID)
+			}
+		}
+		if len(page) < audience.MaxPage {
+			return out, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// --- audiences ---
+
+// audienceFromInput builds and checks the audience id would hold.
+func (r *Resolver) audienceFromInput(ctx context.Context, st audience.Store, id string, in gql.AudienceInput) (audience.Audience, error) {
+	a := audience.Audience{ID: id, Name: in.Name, Description: deref(in.Description)}
+	if in.Purpose != nil {
+		ps, err := r.purposes()
+		if err != nil {
+			return a, err
+		}
+		switch {
+		case *in.Purpose == "":
+			return a, invalidArg("input.purpose", "must not be empty; leave it out for an audience without a purpose")
+		case !ps.Known(*in.Purpose):
+			return a, invalidArg("input.purpose", "is not a known purpose; the purposes are %s", ps.String())
+		}
+		a.Purpose = *in.Purpose
+	}
+	a.Filter = filterFromInput(in.Filter)
+	if err := a.Validate(); err != nil {
+		msg := graph.ErrorMessage(err)
+		arg := "input"
+		for _, f := range []string{"name", "description", "purpose", "filter"} {
+			if strings.HasPrefix(msg, "audience "+f) {
+				arg = "input." + f
+			}
+		}
+		return a, graph.Errorf(graph.ErrorCode(err), "argument %q: %s", arg, msg)
+	}
+	if err := r.checkFilter(ctx, st, &a.Filter, "input.filter"); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// storedAudience reads one audience back.
+func storedAudience(ctx context.Context, st audience.Store, id string) (*audience.Audience, bool, error) {
+	got, err := st.Audiences(ctx, []string{id})
+	if err != nil {
+		return nil, false, domainErr(err)
+	}
+	a, ok := got[id]
+	return &a, ok, nil
+}
+
+func (r *Resolver) createAudience(ctx context.Context, in gql.AudienceInput) (*audience.Audience, error) {
+	entry := newEntry(ctx, "createAudience", "")
+	fail := func(err error) (*audience.Audience, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, domainErr(err)
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return fail(err)
+	}
+	id := audience.NewAudienceID()
+	entry.Reason = "audience " + id
+	a, err := r.audienceFromInput(ctx, st, id, in)
+	if err != nil {
+		return fail(err)
+	}
+	now := graph.Now()
+	a.CreatedAt, a.UpdatedAt = now, now
+	if err := st.PutAudience(ctx, a); err != nil {
+		return fail(err)
+	}
+	r.appendAlone(ctx, entry)
+	got, ok, err := storedAudience(ctx, st, id)
+	if err != nil || !ok {
+		return nil, err // deleted since
+	}
+	return got, nil
+}
+
+func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.AudienceInput) (*audience.Audience, error) {
+	entry := newEntry(ctx, "updateAudience", "")
+	fail := func(err error) (*audience.Audience, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, domainErr(err)
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return fail(err)
+	}
+	if !audience.ValidAudienceID(id) {
+		return fail(invalidArg("id", "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix))
+	}
+	entry.Reason = "audience " + id
+	old, ok, err := storedAudience(ctx, st, id)
+	if err != nil {
+		return fail(err)
+	}
+	if !ok {
+		return fail(graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "id"))
+	}
+	a, err := r.audienceFromInput(ctx, st, id, in)
+	if err != nil {
+		return fail(err)
+	}
+	if err := r.checkCycle(ctx, st, id, &a.Filter, "input.filter"); err != nil {
+		return fail(err)
+	}
+	a.CreatedAt, a.UpdatedAt = old.CreatedAt, graph.Now()
+	if err := st.PutAudience(ctx, a); err != nil {
+		return fail(err)
+	}
+	r.appendAlone(ctx, entry)
+	got, ok, err := storedAudience(ctx, st, id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return got, nil
+}
+
+func (r *Resolver) deleteAudience(ctx context.Context, id string) (*bool, error) {
+	entry := newEntry(ctx, "deleteAudience", "")
+	fail := func(err error) (*bool, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, domainErr(err)
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return fail(err)
+	}
+	if !audience.ValidAudienceID(id) {
+		return fail(invalidArg("id", "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix))
+	}
+	entry.Reason = "audience " + id
+	users, err := r.audiencesNaming(ctx, st, func(f *audience.Filter) bool {
+		for _, ref := range audienceRefs(f, "") {
+			if ref.id == id {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if users = slices.DeleteFunc(users, func(u string) bool { return u == id }); len(users) > 0 {
+		return fail(graph.Errorf(graph.ECONFLICT, "argument %q: the audience is named by inAudience in audience %s; change that filter first", "id", strings.Join(users, ", ")))
+	}
+	was, err := st.DeleteAudience(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	r.appendAlone(ctx, entry)
+	return &was, nil
+}
+
+func (r *Resolver) audience(ctx context.Context, id string) (*audience.Audience, error) {
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	if !audience.ValidAudienceID(id) {
+		return nil, invalidArg("id", "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix)
+	}
+	a, ok, err := storedAudience(ctx, st, id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (r *Resolver) audiences(ctx context.Context, first *int, after *string) (*gql.AudienceConnection, error) {
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	n, err := accessPage(first)
+	if err != nil {
+		return nil, err
+	}
+	from := ""
+	if after != nil {
+		c, err := decodeCursor("after", cursorKindAudiences, *after)
+		if err != nil {
+			return nil, err
+		}
+		from = c.ID
+	}
+	var as []audience.Audience
+	if n > 0 {
+		if as, err = st.AudiencePage(ctx, audience.Page{After: from, Limit: n + 1}); err != nil {
+			return nil, domainErr(err)
+		}
+	}
+	more := len(as) > n
+	as = as[:min(len(as), n)]
+	conn := &gql.AudienceConnection{
+		Edges:    make([]*gql.AudienceEdge, len(as)),
+		Nodes:    make([]*audience.Audience, len(as)),
+		PageInfo: &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
+	}
+	for i := range as {
+		a := &as[i]
+		conn.Nodes[i] = a
+		conn.Edges[i] = &gql.AudienceEdge{Cursor: encodeCursor(cursorBody{V: cursorVersion, K: cursorKindAudiences, ID: a.ID}), Node: a}
+	}
+	if len(as) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(as)-1].Cursor
+	}
+	return conn, nil
+}
+
+func (r *Resolver) audienceFilterJSON(a *audience.Audience) (any, error) {
+	return toJSONValue(a.Filter)
+}
+
+func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, first *int, after *string) (*gql.ProfileConnection, error) {
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	n, err := accessPage(first)
+	if err != nil {
+		return nil, err
+	}
+	from := ""
+	if after != nil {
+		c, err := decodeCursor("after", cursorKindMembers, *after)
+		if err != nil {
+			return nil, err
+		}
+		from = c.ID
+	}
+	var ms []audience.Membership
+	if n > 0 {
+		if ms, err = st.Members(ctx, a.ID, audience.Page{After: from, Limit: n + 1}); err != nil {
+			if graph.ErrorCode(err) == graph.ENOTFOUND {
+				ms, err = nil, nil // deleted since it was read
+			} else {
+				return nil, domainErr(err)
+			}
+		}
+	}
+	more := len(ms) > n
+	ms = ms[:min(len(ms), n)]
+	pids := make([]string, len(ms))
+	for i, m := range ms {
+		pids[i] = m.ProfileID
+	}
+	var ps map[string]graph.Profile
+	if len(pids) > 0 {
+		if ps, err = r.engine.ProfilesByIDs(ctx, pids); err != nil {
+			return nil, domainErr(err)
+		}
+	}
+	conn := &gql.ProfileConnection{
+		PageInfo:   &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
+		TotalCount: a.Size,
+		Edges:      []*gql.ProfileEdge{},
+		Nodes:      []*graph.Profile{},
+	}
+	for _, pid := range pids {
+		p, ok := ps[pid]
+		if !ok {
+			continue // erased since the keeper wrote it
+		}
+		conn.Nodes = append(conn.Nodes, &p)
+		conn.Edges = append(conn.Edges, &gql.ProfileEdge{Cursor: encodeCursor(cursorBody{V: cursorVersion, K: cursorKindMembers, ID: pid}), Node: &p})
+	}
+	r.loaders(ctx).hintProfiles(conn.Nodes)
+	if len(conn.Edges) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
+	}
+	return conn, nil
+}
+
+func (r *Resolver) audienceChanges(ctx context.Context, a *audience.Audience, first *int, after *string) (*gql.AudienceChangeConnection, error) {
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	n, err := accessPage(first)
+	if err != nil {
+		return nil, err
+	}
+	q := audience.ChangePage{Limit: n + 1}
+	if after != nil {
+		c, err := decodeCursor("after", cursorKindChanges, *after)
+		if err != nil {
+			return nil, err
+		}
+		t, terr := time.Parse(time.RFC3339Nano, c.T)
+		seq, serr := strconv.ParseUint(c.ID, 10, 64)
+		if terr != nil || serr != nil {
+			return nil, graph.Errorf(graph.EINVALID, "argument %q is not a valid %s cursor: bad position", "after", cursorKindChanges)
+		}
+		q.After, q.AfterAt, q.AfterSeq = true, graph.Clean(t), seq
+	}
+	var cs []audience.Change
+	if n > 0 {
+		if cs, err = st.Changes(ctx, a.ID, q); err != nil {
+			if graph.ErrorCode(err) == graph.ENOTFOUND {
+				cs, err = nil, nil
+			} else {
+				return nil, domainErr(err)
+			}
+		}
+	}
+	more := len(cs) > n
+	cs = cs[:min(len(cs), n)]
+	conn := &gql.AudienceChangeConnection{
+		Edges:    make([]*gql.AudienceChangeEdge, len(cs)),
+		Nodes:    make([]*audience.Change, len(cs)),
+		PageInfo: &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
+	}
+	pids := make([]string, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		pids[i] = c.ProfileID
+		conn.Nodes[i] = c
+		cur := encodeCursor(cursorBody{V: cursorVersion, K: cursorKindChanges, ID: strconv.FormatUint(c.Seq, 10), T: graph.Clean(c.At).Format(time.RFC3339Nano)})
+		conn.Edges[i] = &gql.AudienceChangeEdge{Cursor: cur, Node: c}
+	}
+	r.loaders(ctx).ownSibs.hint(pids)
+	if len(cs) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(cs)-1].Cursor
+	}
+	return conn, nil
+}
+
+func (r *Resolver) changeProfile(ctx context.Context, c *audience.Change) (*graph.Profile, error) {
+	p, ok, err := r.loaders(ctx).profiles.load(ctx, c.ProfileID)
+	if err != nil {
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			return nil, nil
+		}
+		return nil, domainErr(err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return &p, nil
+}
+
+// membershipsFetch reads the kept memberships of profiles and their
+// audiences: two store calls for sibling profiles.
+func (r *Resolver) membershipsFetch(ctx context.Context, pids []string) (map[string][]*gql.AudienceMembership, error) {
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	ms, err := st.MembershipsOf(ctx, pids)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, list := range ms {
+		for _, m := range list {
+			if !slices.Contains(ids, m.AudienceID) {
+				ids = append(ids, m.AudienceID)
+			}
+		}
+	}
+	var as map[string]audience.Audience
+	if len(ids) > 0 {
+		if as, err = st.Audiences(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string][]*gql.AudienceMembership, len(pids))
+	for _, pid := range pids {
+		list := []*gql.AudienceMembership{}
+		for _, m := range ms[pid] {
+			a, ok := as[m.AudienceID]
+			if !ok {
+				continue // deleted between the reads
+			}
+			list = append(list, &gql.AudienceMembership{Audience: &a, Since: m.Since})
+		}
+		out[pid] = list
+	}
+	return out, nil
+}
+
+func (r *Resolver) profileAudiences(ctx context.Context, p *graph.Profile) ([]*gql.AudienceMembership, error) {
+	s := r.loaders(ctx)
+	s.mu.Lock()
+	if s.memberships == nil {
+		s.memberships = newBatch(s.profileSibs, r.membershipsFetch)
+	}
+	b := s.memberships
+	s.mu.Unlock()
+	list, ok, err := b.load(ctx, p.ID)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	if !ok {
+		return []*gql.AudienceMembership{}, nil
+	}
+	return list, nil
+}
+
+// computedCost is the price of Profile.computed and computedTrait: a
+// read of up to maxComputedEvents events, shared by sibling profiles.
+const computedCost = 20
+
+// priceAudiences prices the audience fields: pages by their first (default
+// 50, at most maxAccessPage), a profile's computed traits by a fixed cost,
+// and a profile's memberships as a page.
+func priceAudiences(c *gql.ComplexityRoot) {
+	page := func(child int, first *int, _ *string) int {
+		return satAdd(1, satMul(pageCost(first, defaultAccessPage, maxAccessPage), child))
+	}
+	c.Query.Audiences = page
+	c.Audience.Members = page
+	c.Audience.Changes = page
+	c.Profile.Computed = func(child int) int { return satAdd(computedCost, child) }
+	c.Profile.ComputedTrait = func(child int, _ string) int { return satAdd(computedCost, child) }
+	c.Profile.Audiences = func(child int) int { return satAdd(1, satMul(defaultAccessPage, child)) }
+}

@@ -1,0 +1,510 @@
+package resolver
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+const defineCTOp = `mutation($in: ComputedTraitInput!) { defineComputedTrait(input: $in) { name description aggregate event eventType property where window createdAt updatedAt } }`
+
+// order is an Order Completed track event of user_id:user with a total.
+func order(id, user string, at time.Time, total any) graph.Event {
+	e := ev(id, at, "track", "user_id:"+user)
+	e.Name = "Order Completed"
+	e.Properties = map[string]any{"total": total}
+	return e
+}
+
+func defineCT(e *env, in map[string]any) {
+	e.t.Helper()
+	e.query(defineCTOp, map[string]any{"in": in}, nil)
+}
+
+// computedOf reads Profile.computed of the profile of user_id:user.
+func computedOf(e *env, user string) map[string]any {
+	e.t.Helper()
+	var out struct {
+		P *struct{ Computed map[string]any } `json:"profileByIdentifier"`
+	}
+	e.query(`query($v:String!){profileByIdentifier(type:"user_id",value:$v){computed}}`, map[string]any{"v": user}, &out)
+	if out.P == nil {
+		e.t.Fatalf("no profile holds user_id:%s", user)
+	}
+	return out.P.Computed
+}
+
+func auditOutcomes(t *testing.T, s graph.Store, action string) []string {
+	t.Helper()
+	es, err := accessStore(s).Audit(context.Background(), access.AuditQuery{Action: action, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Outcome)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestComputedTraitsDefineListReadDelete(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		now := time.Now().UTC()
+		// u1: orders of 10.5 and 20 in the last days, one of 30 forty days
+		// ago, and a page view with a total that no trait reads. u2: one
+		// order of 5.
+		pv := ev("pv1", now.Add(-24*time.Hour), "page", "user_id:u1")
+		pv.Name = "Pricing"
+		pv.Properties = map[string]any{"total": 999}
+		e.apply(
+			order("o1", "u1", now.Add(-2*24*time.Hour), 10.5),
+			order("o2", "u1", now.Add(-1*24*time.Hour), 20),
+			order("o3", "u1", now.Add(-40*24*time.Hour), 30),
+			pv,
+			order("o4", "u2", now.Add(-3*24*time.Hour), 5),
+		)
+		defineCT(e, map[string]any{"name": "orders", "aggregate": "COUNT", "event": "Order Completed", "description": "all orders"})
+		defineCT(e, map[string]any{"name": "revenue", "aggregate": "SUM", "event": "Order Completed", "property": "total"})
+		defineCT(e, map[string]any{"name": "orders_30d", "aggregate": "COUNT", "event": "Order Completed", "window": "P30D"})
+		defineCT(e, map[string]any{"name": "big_orders", "aggregate": "COUNT", "eventType": "track",
+			"where": []any{map[string]any{"path": "total", "op": "GTE", "value": 20}}})
+
+		var list struct {
+			ComputedTraits []struct {
+				Name        string
+				Description *string
+				Aggregate   string
+				Event       *string
+				EventType   *string
+				Property    *string
+				Where       []map[string]any
+				Window      *string
+			}
+		}
+		e.query(`{ computedTraits { name description aggregate event eventType property where window } }`, nil, &list)
+		var names []string
+		for _, c := range list.ComputedTraits {
+			names = append(names, c.Name)
+		}
+		if want := []string{"big_orders", "orders", "orders_30d", "revenue"}; !reflect.DeepEqual(names, want) {
+			t.Fatalf("computedTraits %v, want %v", names, want)
+		}
+		big, orders, o30, rev := list.ComputedTraits[0], list.ComputedTraits[1], list.ComputedTraits[2], list.ComputedTraits[3]
+		if big.Aggregate != "COUNT" || big.Event != nil || big.EventType == nil || *big.EventType != "track" ||
+			!reflect.DeepEqual(big.Where, []map[string]any{{"path": "total", "op": "GTE", "value": 20.0}}) {
+			t.Errorf("big_orders %+v", big)
+		}
+		if orders.Description == nil || *orders.Description != "all orders" || orders.Property != nil || len(orders.Where) != 0 || orders.Window != nil {
+			t.Errorf("orders %+v", orders)
+		}
+		if o30.Window == nil || *o30.Window != "P30D" {
+			t.Errorf("orders_30d %+v", o30)
+		}
+		if rev.Aggregate != "SUM" || rev.Property == nil || *rev.Property != "total" {
+			t.Errorf("revenue %+v", rev)
+		}
+
+		// Hand-worked: u1 has 3 orders summing 60.5, 2 inside 30 days, 2
+		// of at least 20 among its track events; u2 one order of 5.
+		want1 := map[string]any{"orders": 3.0, "revenue": 60.5, "orders_30d": 2.0, "big_orders": 2.0}
+		if got := computedOf(e, "u1"); !reflect.DeepEqual(got, want1) {
+			t.Errorf("u1 computed %v, want %v", got, want1)
+		}
+		want2 := map[string]any{"orders": 1.0, "revenue": 5.0, "orders_30d": 1.0, "big_orders": 0.0}
+		if got := computedOf(e, "u2"); !reflect.DeepEqual(got, want2) {
+			t.Errorf("u2 computed %v, want %v", got, want2)
+		}
+		// COUNT is an integer in the JSON text.
+		r := e.post(`{ profileByIdentifier(type:"user_id", value:"u1") { computedTrait(name: "orders") } }`, nil)
+		if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"computedTrait":3}`) {
+			t.Errorf("computedTrait(orders): %s %+v", r.Data, r.Errors)
+		}
+		var one struct {
+			P struct{ ComputedTrait any } `json:"profileByIdentifier"`
+		}
+		e.query(`{ profileByIdentifier(type:"user_id", value:"u1") { computedTrait(name: "revenue") } }`, nil, &one)
+		if one.P.ComputedTrait != 60.5 {
+			t.Errorf("computedTrait(revenue) = %v, want 60.5", one.P.ComputedTrait)
+		}
+		e.refused(`{ profileByIdentifier(type:"user_id", value:"u1") { computedTrait(name: "nope") } }`, nil, CodeInvalidArgument, `"name"`)
+
+		// A new order counts at once.
+		e.apply(order("o5", "u2", now.Add(-time.Hour), 7))
+		if got := computedOf(e, "u2"); got["orders"] != 2.0 || got["revenue"] != 12.0 || got["orders_30d"] != 2.0 {
+			t.Errorf("u2 after a new order: %v", got)
+		}
+
+		// Delete: true once, then false; the trait is gone from computed.
+		var del struct{ DeleteComputedTrait *bool }
+		e.query(`mutation { deleteComputedTrait(name: "orders") }`, nil, &del)
+		if del.DeleteComputedTrait == nil || !*del.DeleteComputedTrait {
+			t.Errorf("deleteComputedTrait = %v, want true", del.DeleteComputedTrait)
+		}
+		e.query(`mutation { deleteComputedTrait(name: "orders") }`, nil, &del)
+		if del.DeleteComputedTrait == nil || *del.DeleteComputedTrait {
+			t.Errorf("second deleteComputedTrait = %v, want false", del.DeleteComputedTrait)
+		}
+		if got := computedOf(e, "u1"); len(got) != 3 || got["orders"] != nil {
+			t.Errorf("u1 computed after delete %v", got)
+		}
+		if got := auditOutcomes(t, s, "defineComputedTrait"); !reflect.DeepEqual(got, []string{"ok", "ok", "ok", "ok"}) {
+			t.Errorf("defineComputedTrait audit outcomes %v", got)
+		}
+		if got := auditOutcomes(t, s, "deleteComputedTrait"); !reflect.DeepEqual(got, []string{"ok", "ok"}) {
+			t.Errorf("deleteComputedTrait audit outcomes %v", got)
+		}
+	})
+}
+
+func TestComputedTraitValidationNamesTheField(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		for _, c := range []struct {
+			in   map[string]any
+			want string
+		}{
+			{map[string]any{"name": "Orders", "aggregate": "COUNT", "event": "x"}, "input.name"},
+			{map[string]any{"name": "orders", "aggregate": "COUNT"}, "input.event"},
+			{map[string]any{"name": "orders", "aggregate": "COUNT", "event": "x", "property": "total"}, "input.property"},
+			{map[string]any{"name": "revenue", "aggregate": "SUM", "event": "x"}, "input.property"},
+			{map[string]any{"name": "orders", "aggregate": "COUNT", "event": "x", "window": "30 days"}, "input.window"},
+			{map[string]any{"name": "orders", "aggregate": "COUNT", "event": "x", "where": []any{map[string]any{"path": "total", "op": "GT"}}}, "input.where[0].value"},
+			{map[string]any{"name": "orders", "aggregate": "COUNT", "event": "x", "where": []any{map[string]any{"path": "a..b", "op": "EXISTS"}}}, "input.where[0].path"},
+		} {
+			e.refused(defineCTOp, map[string]any{"in": c.in}, CodeInvalidArgument, c.want+":")
+		}
+		var list struct{ ComputedTraits []struct{ Name string } }
+		e.query(`{ computedTraits { name } }`, nil, &list)
+		if len(list.ComputedTraits) != 0 {
+			t.Errorf("refused definitions were stored: %+v", list.ComputedTraits)
+		}
+		if got := auditOutcomes(t, s, "defineComputedTrait"); len(got) != 7 || got[0] != CodeInvalidArgument {
+			t.Errorf("audit outcomes %v, want 7 INVALID_ARGUMENT", got)
+		}
+	})
+}
+
+const (
+	createAudienceOp = `mutation($in: AudienceInput!) { createAudience(input: $in) { id name description filter purpose size createdAt updatedAt refreshedAt } }`
+	updateAudienceOp = `mutation($id: ID!, $in: AudienceInput!) { updateAudience(id: $id, input: $in) { id name description filter purpose size createdAt updatedAt refreshedAt } }`
+)
+
+type audienceOut struct {
+	ID          string
+	Name        string
+	Description *string
+	Filter      any
+	Purpose     *string
+	Size        int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	RefreshedAt *time.Time
+}
+
+func createAudience(e *env, in map[string]any) audienceOut {
+	e.t.Helper()
+	var out struct{ CreateAudience *audienceOut }
+	e.query(createAudienceOp, map[string]any{"in": in}, &out)
+	if out.CreateAudience == nil {
+		e.t.Fatalf("createAudience returned null")
+	}
+	return *out.CreateAudience
+}
+
+// jsonOf decodes a JSON text as the tests compare filters.
+func jsonOf(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestAudiencesCreateReadUpdateDeletePage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(order("o1", "u1", time.Now().UTC().Add(-time.Hour), 12))
+		pid := e.profileID("user_id", "u1")
+		defineCT(e, map[string]any{"name": "orders", "aggregate": "COUNT", "event": "Order Completed"})
+
+		filterText := `{"and":[
+			{"trait":{"name":"plan","op":"EQ","value":"pro"}},
+			{"event":{"name":"Order Completed","where":[{"path":"total","op":"GT","value":10.5}],"count":{"op":"GTE","value":2},"within":"P30D"}},
+			{"computed":{"name":"orders","op":"IN","value":[1,2,3]}},
+			{"not":{"identifier":{"type":"email","exists":false}}},
+			{"consent":{"purpose":"email","status":"GRANTED"}}]}`
+		filter := jsonOf(t, filterText)
+		a := createAudience(e, map[string]any{"name": "Loyal", "description": "two orders", "filter": filter, "purpose": "email"})
+		if !audience.ValidAudienceID(a.ID) || a.Name != "Loyal" || a.Description == nil || *a.Description != "two orders" ||
+			a.Purpose == nil || *a.Purpose != "email" || a.Size != 0 || a.RefreshedAt != nil || a.CreatedAt.IsZero() || !a.UpdatedAt.Equal(a.CreatedAt) {
+			t.Errorf("created %+v", a)
+		}
+		if !reflect.DeepEqual(a.Filter, filter) {
+			t.Errorf("filter\n got %v\nwant %v", a.Filter, filter)
+		}
+
+		// Read back, with its (empty) kept membership.
+		var got struct {
+			Audience *struct {
+				audienceOut
+				Members struct {
+					Nodes      []struct{ ID string }
+					TotalCount int
+				}
+				Changes struct{ Nodes []struct{ Kind string } }
+			}
+		}
+		readOp := `query($id: ID!) { audience(id: $id) { id name description filter purpose size createdAt updatedAt refreshedAt members { nodes { id } totalCount } changes { nodes { kind } } } }`
+		e.query(readOp, map[string]any{"id": a.ID}, &got)
+		if got.Audience == nil || got.Audience.ID != a.ID || !reflect.DeepEqual(got.Audience.Filter, filter) ||
+			len(got.Audience.Members.Nodes) != 0 || got.Audience.Members.TotalCount != 0 || len(got.Audience.Changes.Nodes) != 0 {
+			t.Fatalf("audience read back %+v", got.Audience)
+		}
+
+		// Kept membership, as the keeper writes it, shows in members,
+		// changes and Profile.audiences.
+		at := graph.Clean(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		if err := s.(audience.Store).ApplyMembership(context.Background(), a.ID, []string{pid}, nil, at); err != nil {
+			t.Fatal(err)
+		}
+		var kept struct {
+			Audience struct {
+				Size        int
+				RefreshedAt *time.Time
+				Members     struct {
+					Nodes      []struct{ ID string }
+					TotalCount int
+				}
+				Changes struct {
+					Nodes []struct {
+						Kind      string
+						ProfileID string
+						Profile   *struct{ ID string }
+						At        time.Time
+					}
+				}
+			}
+			P struct {
+				Audiences []struct {
+					Audience struct{ ID, Name string }
+					Since    time.Time
+				}
+			} `json:"profileByIdentifier"`
+		}
+		e.query(`query($id: ID!) { audience(id: $id) { size refreshedAt members { nodes { id } totalCount } changes { nodes { kind profileId profile { id } at } } }
+			profileByIdentifier(type: "user_id", value: "u1") { audiences { audience { id name } since } } }`, map[string]any{"id": a.ID}, &kept)
+		ka := kept.Audience
+		if ka.Size != 1 || ka.RefreshedAt == nil || !ka.RefreshedAt.Equal(at) || ka.Members.TotalCount != 1 ||
+			len(ka.Members.Nodes) != 1 || ka.Members.Nodes[0].ID != pid {
+			t.Errorf("kept audience %+v", ka)
+		}
+		if len(ka.Changes.Nodes) != 1 || ka.Changes.Nodes[0].Kind != "ENTERED" || ka.Changes.Nodes[0].ProfileID != pid ||
+			ka.Changes.Nodes[0].Profile == nil || ka.Changes.Nodes[0].Profile.ID != pid || !ka.Changes.Nodes[0].At.Equal(at) {
+			t.Errorf("changes %+v", ka.Changes.Nodes)
+		}
+		if ms := kept.P.Audiences; len(ms) != 1 || ms[0].Audience.ID != a.ID || ms[0].Audience.Name != "Loyal" || !ms[0].Since.Equal(at) {
+			t.Errorf("Profile.audiences %+v", ms)
+		}
+
+		// Update: new definition, same id and createdAt.
+		newFilter := jsonOf(t, `{"or":[{"trait":{"name":"plan","op":"STARTS_WITH","value":"pro"}},{"identifier":{"type":"email"}}]}`)
+		var up struct{ UpdateAudience *audienceOut }
+		e.query(updateAudienceOp, map[string]any{"id": a.ID, "in": map[string]any{"name": "Loyal 2", "filter": newFilter}}, &up)
+		u := up.UpdateAudience
+		if u == nil || u.ID != a.ID || u.Name != "Loyal 2" || u.Description != nil || u.Purpose != nil ||
+			!reflect.DeepEqual(u.Filter, newFilter) || !u.CreatedAt.Equal(a.CreatedAt) || u.UpdatedAt.Before(a.UpdatedAt) {
+			t.Errorf("updated %+v", u)
+		}
+		e.refused(updateAudienceOp, map[string]any{"id": "seg_0123456789abcdef0123456789abcdef", "in": map[string]any{"name": "x", "filter": newFilter}}, CodeNotFound, `"id"`)
+
+		// Paging: three audiences, two then one, in id order.
+		b := createAudience(e, map[string]any{"name": "B", "filter": newFilter})
+		c := createAudience(e, map[string]any{"name": "C", "filter": newFilter})
+		want := []string{a.ID, b.ID, c.ID}
+		sort.Strings(want)
+		type page struct {
+			Audiences struct {
+				Nodes    []struct{ ID string }
+				PageInfo struct {
+					HasNextPage     bool
+					HasPreviousPage bool
+					EndCursor       *string
+				}
+			}
+		}
+		var p1, p2 page
+		e.query(`{ audiences(first: 2) { nodes { id } pageInfo { hasNextPage hasPreviousPage endCursor } } }`, nil, &p1)
+		if len(p1.Audiences.Nodes) != 2 || !p1.Audiences.PageInfo.HasNextPage || p1.Audiences.PageInfo.HasPreviousPage ||
+			p1.Audiences.Nodes[0].ID != want[0] || p1.Audiences.Nodes[1].ID != want[1] {
+			t.Fatalf("first page %+v, want %v", p1, want[:2])
+		}
+		e.query(`query($after: String) { audiences(first: 2, after: $after) { nodes { id } pageInfo { hasNextPage hasPreviousPage endCursor } } }`,
+			map[string]any{"after": *p1.Audiences.PageInfo.EndCursor}, &p2)
+		if len(p2.Audiences.Nodes) != 1 || p2.Audiences.PageInfo.HasNextPage || p2.Audiences.Nodes[0].ID != want[2] {
+			t.Errorf("second page %+v, want %v", p2, want[2:])
+		}
+		e.refused(`{ audiences(first: 501) { nodes { id } } }`, nil, CodeInvalidArgument, `"first"`)
+		e.refused(`{ audiences(after: "nonsense") { nodes { id } } }`, nil, CodeInvalidArgument, `"after"`)
+
+		// Delete: true, then gone, then false.
+		var del struct{ DeleteAudience *bool }
+		e.query(`mutation($id: ID!) { deleteAudience(id: $id) }`, map[string]any{"id": a.ID}, &del)
+		if del.DeleteAudience == nil || !*del.DeleteAudience {
+			t.Errorf("deleteAudience = %v, want true", del.DeleteAudience)
+		}
+		var gone struct{ Audience *struct{ ID string } }
+		e.query(`query($id: ID!) { audience(id: $id) { id } }`, map[string]any{"id": a.ID}, &gone)
+		if gone.Audience != nil {
+			t.Errorf("deleted audience still read: %+v", gone.Audience)
+		}
+		e.query(`mutation($id: ID!) { deleteAudience(id: $id) }`, map[string]any{"id": a.ID}, &del)
+		if del.DeleteAudience == nil || *del.DeleteAudience {
+			t.Errorf("second deleteAudience = %v, want false", del.DeleteAudience)
+		}
+		// Numbers written in the document keep their values.
+		var lit struct{ CreateAudience struct{ Filter any } }
+		e.query(`mutation { createAudience(input: {name: "D", filter: {computed: {name: "orders", op: IN, value: [1, 2.5, -3]}}}) { filter } }`, nil, &lit)
+		if want := jsonOf(t, `{"computed":{"name":"orders","op":"IN","value":[1,2.5,-3]}}`); !reflect.DeepEqual(lit.CreateAudience.Filter, want) {
+			t.Errorf("filter of literals %v, want %v", lit.CreateAudience.Filter, want)
+		}
+		for action, n := range map[string]int{"createAudience": 4, "updateAudience": 2, "deleteAudience": 2} {
+			got := auditOutcomes(t, s, action)
+			oks := 0
+			for _, o := range got {
+				if o == access.OutcomeOK {
+					oks++
+				}
+			}
+			if len(got) != n || (action == "updateAudience" && oks != 1) || (action != "updateAudience" && oks != n) {
+				t.Errorf("%s audit outcomes %v", action, got)
+			}
+		}
+	})
+}
+
+func TestAudienceFilterErrorsNameThePath(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		pro := jsonOf(t, `{"trait":{"name":"plan","op":"EQ","value":"pro"}}`)
+		refuse := func(in map[string]any, code string, parts ...string) {
+			t.Helper()
+			e.refused(createAudienceOp, map[string]any{"in": in}, code, parts...)
+		}
+		refuse(map[string]any{"name": "x", "filter": jsonOf(t, `{"and":[{"trait":{"name":"plan","op":"EXISTS"}},{"event":{"name":"Order Completed","count":{"op":"GTE","value":-1}}}]}`)},
+			CodeInvalidArgument, "input.filter.and[1].event.count.value:")
+		refuse(map[string]any{"name": "x", "filter": jsonOf(t, `{"and":[{"trait":{"name":"plan","op":"EXISTS"}},{"event":{"name":"Order Completed","count":{"op":"IN","value":1}}}]}`)},
+			CodeInvalidArgument, "input.filter.and[1].event.count.op:")
+		refuse(map[string]any{"name": "x", "filter": pro, "purpose": "telepathy"}, CodeInvalidArgument, `"input.purpose"`, "advertising")
+		refuse(map[string]any{"name": "x", "filter": jsonOf(t, `{"computed":{"name":"ltv","op":"GT","value":1}}`)}, CodeInvalidArgument, "input.filter.computed.name:")
+		refuse(map[string]any{"name": "x", "filter": jsonOf(t, `{"trait":{"name":"plan","op":"IN","value":"pro"}}`)}, CodeInvalidArgument, "input.filter.trait.value:")
+		refuse(map[string]any{"name": "x", "filter": jsonOf(t, `{"trait":{"name":"plan","op":"EXISTS"},"identifier":{"type":"email"}}`)}, CodeInvalidArgument, "input.filter:", "exactly one")
+		refuse(map[string]any{"name": "x", "filter": jsonOf(t, `{"or":[]}`)}, CodeInvalidArgument, "input.filter.or:")
+		refuse(map[string]any{"name": "x", "filter": jsonOf(t, `{"event":{"within":"P1X"}}`)}, CodeInvalidArgument, "input.filter.event.within:")
+		refuse(map[string]any{"name": "x", "filter": jsonOf(t, `{"inAudience":"seg_0123456789abcdef0123456789abcdef"}`)}, CodeInvalidArgument, "input.filter.inAudience:")
+		refuse(map[string]any{"name": "", "filter": pro}, CodeInvalidArgument, `"input.name"`)
+
+		// inAudience cycles: A <- B (B names A); A naming B, or itself, is refused.
+		a := createAudience(e, map[string]any{"name": "A", "filter": pro})
+		b := createAudience(e, map[string]any{"name": "B", "filter": map[string]any{"and": []any{pro, map[string]any{"inAudience": a.ID}}}})
+		r := e.refused(updateAudienceOp, map[string]any{"id": a.ID, "in": map[string]any{"name": "A", "filter": map[string]any{"or": []any{pro, map[string]any{"inAudience": b.ID}}}}},
+			CodeInvalidArgument, "input.filter.or[1].inAudience:", b.ID+" -> "+a.ID)
+		_ = r
+		e.refused(updateAudienceOp, map[string]any{"id": a.ID, "in": map[string]any{"name": "A", "filter": map[string]any{"inAudience": a.ID}}},
+			CodeInvalidArgument, "input.filter.inAudience:", a.ID)
+		// A named by B cannot be deleted; B can, then A can.
+		e.refused(`mutation($id: ID!) { deleteAudience(id: $id) }`, map[string]any{"id": a.ID}, CodeConflict, b.ID)
+
+		// A computed trait a filter uses cannot be deleted.
+		defineCT(e, map[string]any{"name": "orders", "aggregate": "COUNT", "event": "Order Completed"})
+		createAudience(e, map[string]any{"name": "C", "filter": jsonOf(t, `{"computed":{"name":"orders","op":"GTE","value":1}}`)})
+		e.refused(`mutation { deleteComputedTrait(name: "orders") }`, nil, CodeConflict, `"name"`)
+
+		var list struct {
+			Audiences struct{ Nodes []struct{ Name string } }
+		}
+		e.query(`{ audiences { nodes { name } } }`, nil, &list)
+		if len(list.Audiences.Nodes) != 3 {
+			t.Errorf("audiences %+v, want A, B and C only", list.Audiences.Nodes)
+		}
+	})
+}
+
+func TestAudienceMembersNeedProfilesRead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		writer, _ := e.key("writer", "", access.ScopeAudiencesWrite, access.ScopeAudiencesRead)
+		reader, _ := e.key("reader", "", access.ScopeAudiencesRead)
+		var out struct{ CreateAudience struct{ ID string } }
+		e.ok(writer, `mutation { createAudience(input: {name: "A", filter: {identifier: {type: "email"}}}) { id } }`, nil, &out)
+		r := e.as(reader, `mutation { createAudience(input: {name: "B", filter: {identifier: {type: "email"}}}) { id } }`, nil)
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != CodeForbidden || r.Errors[0].Extensions["scope"] != "audiences:write" {
+			t.Errorf("createAudience with audiences:read only: %+v", r.Errors)
+		}
+		r = e.as(reader, `query($id: ID!) { audience(id: $id) { id members { totalCount } } }`, map[string]any{"id": out.CreateAudience.ID})
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != CodeForbidden || r.Errors[0].Extensions["scope"] != "profiles:read" {
+			t.Errorf("members without profiles:read: %+v", r.Errors)
+		}
+		e.ok(reader, `query($id: ID!) { audience(id: $id) { id name } }`, map[string]any{"id": out.CreateAudience.ID}, nil)
+
+		// Profile.audiences needs audiences:read.
+		e.apply(ev("m1", t0, "identify", "user_id:u1"))
+		profiles, _ := e.key("profiles", "", access.ScopeProfilesRead)
+		r = e.as(profiles, `{ profileByIdentifier(type: "user_id", value: "u1") { id audiences { since } } }`, nil)
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != CodeForbidden || r.Errors[0].Extensions["scope"] != "audiences:read" {
+			t.Errorf("Profile.audiences without audiences:read: %+v", r.Errors)
+		}
+		both, _ := e.key("both", "", access.ScopeProfilesRead, access.ScopeAudiencesRead)
+		var p struct {
+			P struct{ Audiences []any } `json:"profileByIdentifier"`
+		}
+		e.ok(both, `{ profileByIdentifier(type: "user_id", value: "u1") { id audiences { since } } }`, nil, &p)
+		if p.P.Audiences == nil || len(p.P.Audiences) != 0 {
+			t.Errorf("Profile.audiences of a profile in none: %v, want []", p.P.Audiences)
+		}
+	})
+}
+
+func TestComputedValuesOfPersonalPropertiesAreMasked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		admin, _ := e.key("admin", "", access.AllScopes()...)
+		plain, _ := e.key("plain", "", access.ScopeProfilesRead)
+		m := ev("m1", t0, "track", "user_id:u1")
+		m.Name = "Signed Up"
+		m.Properties = map[string]any{"contact": map[string]any{"email": "ann@example.com"}, "plan": "pro"}
+		e.apply(m)
+		for _, in := range []string{
+			`{name: "signup_email", aggregate: LAST, event: "Signed Up", property: "contact.email"}`,
+			`{name: "signup_plan", aggregate: LAST, event: "Signed Up", property: "plan"}`,
+			`{name: "signups", aggregate: COUNT, event: "Signed Up"}`,
+		} {
+			e.ok(admin, `mutation { defineComputedTrait(input: `+in+`) { name } }`, nil, nil)
+		}
+		const q = `{ profileByIdentifier(type: "user_id", value: "u1") { computed } }`
+		var out struct {
+			P struct{ Computed map[string]any } `json:"profileByIdentifier"`
+		}
+		e.ok(plain, q, nil, &out)
+		want := map[string]any{"signup_email": "a***@example.com", "signup_plan": "pro", "signups": 1.0}
+		if !reflect.DeepEqual(out.P.Computed, want) {
+			t.Errorf("without pii:read: %v, want %v", out.P.Computed, want)
+		}
+		e.ok(admin, q, nil, &out)
+		want["signup_email"] = "ann@example.com"
+		if !reflect.DeepEqual(out.P.Computed, want) {
+			t.Errorf("with pii:read: %v, want %v", out.P.Computed, want)
+		}
+	})
+}
