@@ -114,6 +114,12 @@ type Config struct {
 	// Audiences serves computed traits and audiences; when nil, the
 	// engine's store, if it keeps them (audience.Store).
 	Audiences audience.Store
+	// OnProfilesChanged, when set, is called after a mutation commits with
+	// the profiles it changed; OnAudiencesChanged after an audience or a
+	// computed trait definition changed. Neither may block: the service
+	// queues the evaluation of audience membership they ask for.
+	OnProfilesChanged  func(profileIDs []string)
+	OnAudiencesChanged func()
 	// OnCreate, when set, is called once createApiKey has stored a key, so
 	// that a server in open mode enforces keys from the next request on.
 	OnCreate func()
@@ -176,6 +182,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.AroundFields(res.trackChanges)
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
 	// Outside responseLimit: an answer it replaces returned no personal data.
 	srv.Use(readAudit{r: res})

@@ -249,6 +249,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	auditW := resolver.NewAuditWriter(keys, cfg.Logger)
 	gc.Keys, gc.Audit, gc.OnRevoke, gc.OnCreate = keys, auditW, guard.Invalidate, guard.KeyCreated
 	gc.Eraser = privacy.NewEraser(engine, list)
+	gc.OnProfilesChanged, gc.OnAudiencesChanged = members.touch, members.refreshAll
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,6 +70,104 @@ func TestMembershipKeptAfterIngest(t *testing.T) {
 		}
 		if len(cs) != 2 || cs[0].Kind != audience.Exited || cs[1].Kind != audience.Entered || cs[0].ProfileID != kim.ID {
 			t.Errorf("changes = %+v, want kim's ENTERED then EXITED (newest first)", cs)
+		}
+	})
+}
+
+// Membership follows GraphQL too, on both stores: an audience created over
+// GraphQL takes in the profiles that already match; a profile erased over
+// GraphQL leaves it; a merge over GraphQL makes the merged-away profile
+// leave and the survivor be evaluated.
+func TestMembershipFollowsMutations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		web := sourcedKey(t, st, "site", "web", "events:write")
+		marketer := sourcedKey(t, st, "marketer", "", "audiences:write", "audiences:read", "profiles:read", "privacy:write", "identity:write")
+		svc, dial, _, _ := startService(t, st, "127.0.0.1:0", app.Auth{})
+		ctx := context.Background()
+		as := st.(audience.Store)
+		sendTo(t, dial, web, "identify", `{"userId":"u-kim","messageId":"k1","traits":{"plan":"pro"}}`)
+		sendTo(t, dial, web, "identify", `{"userId":"u-lou","messageId":"l1","traits":{"plan":"free"}}`)
+		sendTo(t, dial, web, "identify", `{"anonymousId":"a-max","messageId":"m1","traits":{"plan":"pro"}}`)
+		pid := func(typ, v string) string {
+			p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: typ, Value: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.ID
+		}
+		kim, max := pid("user_id", "u-kim"), pid("anonymous_id", "a-max")
+		var cr struct {
+			C struct{ ID string } `json:"createAudience"`
+		}
+		gqlData(t, dial, marketer, `mutation { createAudience(input: {name: "pro", filter: {trait: {name: "plan", op: EQ, value: "pro"}}}) { id } }`, &cr)
+		members := func(want int) []string {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				ms, err := as.Members(ctx, cr.C.ID, audience.Page{Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, m := range ms {
+					ids = append(ids, m.ProfileID)
+				}
+				if len(ids) == want || time.Now().After(deadline) {
+					return ids
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		want := []string{kim, max}
+		slices.Sort(want)
+		if got := members(2); !slices.Equal(got, want) {
+			t.Fatalf("members after createAudience = %v, want %v (the profiles that already matched)", got, want)
+		}
+		// lou and max merge: both profiles hold one identifier, so the
+		// older, lou's, survives; its current plan is the newest value
+		// across both, max's "pro" (sent after lou's "free"), so lou's
+		// profile enters and max's id, merged away, leaves.
+		lou := pid("user_id", "u-lou")
+		var mg struct {
+			M struct{ ID string } `json:"mergeProfiles"`
+		}
+		gqlData(t, dial, marketer, `mutation { mergeProfiles(ids: ["`+lou+`", "`+max+`"], reason: "same person") { id } }`, &mg)
+		if mg.M.ID != lou {
+			t.Fatalf("the merge kept %s, want lou's older profile %s", mg.M.ID, lou)
+		}
+		want = []string{kim, lou}
+		slices.Sort(want)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := members(2)
+			if slices.Equal(got, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("members after the merge = %v, want %v", got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		gqlData(t, dial, marketer, `mutation { forgetProfile(id: "`+kim+`", reason: "request") { id } }`, nil)
+		deadline = time.Now().Add(10 * time.Second)
+		for {
+			ms, err := as.Members(ctx, cr.C.ID, audience.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gone := true
+			for _, m := range ms {
+				if m.ProfileID == kim {
+					gone = false
+				}
+			}
+			if gone {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the erased profile %s is still a member 10 s after forgetProfile", kim)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 }
