@@ -42,6 +42,7 @@ const (
 	KindConsent    = "consent"
 	KindHistory    = "history"
 	KindEvent      = "event"
+	KindMembership = "membership"
 )
 
 // ExportAction is the audit action of a data export, over HTTP or GraphQL.
@@ -57,6 +58,7 @@ type Counts struct {
 	Consent     int `json:"consent"`
 	Events      int `json:"events"`
 	History     int `json:"history"`
+	Memberships int `json:"memberships"`
 }
 
 // ExportProfile is the profile an export is about.
@@ -147,7 +149,27 @@ type ConsentReader interface {
 
 // Exporter builds exports from the engine's reads.
 type Exporter struct {
-	engine *graph.Engine
+	engine  *graph.Engine
+	members MembershipReader
+}
+
+// ExportMembership is one audience the profile is a member of.
+type ExportMembership struct {
+	Kind     string    `json:"kind"`
+	Audience string    `json:"audience"` // the audience's id
+	Name     string    `json:"name"`
+	Since    time.Time `json:"since"`
+}
+
+// MembershipReader returns the audiences a profile is a member of, each
+// with Kind left empty, ordered by audience id. Audiences are a capability
+// of their own: the service hands the exporter this reader over its store.
+type MembershipReader func(ctx context.Context, profileID string) ([]ExportMembership, error)
+
+// WithMemberships returns the exporter, whose exports also list the
+// profile's audience memberships, read with fn.
+func (x *Exporter) WithMemberships(fn MembershipReader) *Exporter {
+	return &Exporter{engine: x.engine, members: fn}
 }
 
 // NewExporter returns an exporter reading through engine.
@@ -173,6 +195,7 @@ type Export struct {
 	identifiers []graph.Identifier // sorted by key
 	consent     []Record           // by identifier key, then Compare
 	history     []graph.ProfileChange
+	memberships []ExportMembership
 	newest      *graph.JourneyCursor // the newest event counted, nil for none
 }
 
@@ -230,8 +253,14 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 		// merged meanwhile): nothing of it is left to export under this id.
 		return nil, graph.Errorf(graph.ENOTFOUND, "profile %q not found", id)
 	}
+	if x.members != nil {
+		if ex.memberships, err = x.members(ctx, p.ID); err != nil {
+			return nil, err
+		}
+	}
 	c := &ex.Counts
 	c.Identifiers, c.Consent, c.History = len(ex.identifiers), len(ex.consent), len(ex.history)
+	c.Memberships = len(ex.memberships)
 	for _, m := range ex.identifiers {
 		c.Traits += len(m.Traits)
 	}
@@ -372,6 +401,12 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 		if err := emit(KindHistory, ExportChange{
 			Kind: KindHistory, Change: c.Kind, From: c.From, Into: c.Into, At: c.At, Reason: c.Reason,
 		}); err != nil {
+			return err
+		}
+	}
+	for _, m := range ex.memberships {
+		m.Kind = KindMembership
+		if err := emit(KindMembership, m); err != nil {
 			return err
 		}
 	}

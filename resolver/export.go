@@ -8,6 +8,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -28,6 +29,7 @@ type exportAnswer struct {
 	Consent     []privacy.ExportConsent    `json:"consent"`
 	History     []privacy.ExportChange     `json:"history"`
 	Events      []privacy.ExportEvent      `json:"events"`
+	Memberships []privacy.ExportMembership `json:"memberships"`
 }
 
 func tooLargeForGraphQL(format string, args ...any) error {
@@ -39,7 +41,11 @@ func tooLargeForGraphQL(format string, args ...any) error {
 // dataExport builds the export of profileID in memory, refusing one over
 // MaxExportEvents events or the response limit.
 func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAnswer, error) {
-	ex, err := privacy.NewExporter(r.engine).Prepare(ctx, profileID)
+	x := privacy.NewExporter(r.engine)
+	if st, err := r.audienceStore(); err == nil {
+		x = x.WithMemberships(audience.Memberships(st))
+	}
+	ex, err := x.Prepare(ctx, profileID)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +55,7 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 	out := &exportAnswer{
 		ProfileID: ex.Profile.ID, RequestedID: ex.RequestedID, Profile: ex.Profile, Counts: ex.Counts, ExportedAt: graph.Now(),
 		Identifiers: []privacy.ExportIdentifier{}, Traits: []privacy.ExportTrait{}, Consent: []privacy.ExportConsent{},
-		History: []privacy.ExportChange{}, Events: []privacy.ExportEvent{},
+		History: []privacy.ExportChange{}, Events: []privacy.ExportEvent{}, Memberships: []privacy.ExportMembership{},
 	}
 	limit := r.cfg.MaxResponseBytes
 	var size int64
@@ -74,6 +80,8 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 			out.History = append(out.History, rec)
 		case privacy.ExportEvent:
 			out.Events = append(out.Events, rec)
+		case privacy.ExportMembership:
+			out.Memberships = append(out.Memberships, rec)
 		default:
 			return fmt.Errorf("export: unexpected record %T", v)
 		}

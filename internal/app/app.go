@@ -253,7 +253,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
-		Privacy: guard.Require(access.ScopePrivacyRead, server.PrivacyHandler(privacy.NewExporter(engine), keys, cfg.Logger)),
+		Privacy: guard.Require(access.ScopePrivacyRead, server.PrivacyHandler(privacy.NewExporter(engine).WithMemberships(audience.Memberships(aud)), keys, cfg.Logger)),
 	}
 	if cfg.GraphiQL {
 		routes.GraphiQL = resolver.GraphiQL("/graphql")

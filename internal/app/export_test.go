@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -92,6 +93,11 @@ func byKind(t *testing.T, recs []map[string]any) map[string][]any {
 			}
 			delete(r, "at")
 			delete(r, "reason")
+		case privacy.KindMembership:
+			if s, _ := r["since"].(string); s == "" || strings.HasPrefix(s, "0001") {
+				t.Errorf("membership record without since: %v", r)
+			}
+			delete(r, "since")
 		}
 		out[k] = append(out[k], any(r))
 	}
@@ -180,6 +186,12 @@ func TestDataExport(t *testing.T) {
 		reader := sourcedKey(t, st, "reader", "", "profiles:read", "pii:read", "audit:read")
 		svc, dial, _, _ := startService(t, st, "127.0.0.1:0", app.Auth{})
 		ctx := context.Background()
+		// An audience Ann enters (her plan is pro), which her export lists.
+		vip := audience.Audience{ID: audience.NewAudienceID(), Name: "pro plan", CreatedAt: graph.Now(), UpdatedAt: graph.Now(),
+			Filter: audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}}}
+		if err := st.(audience.Store).PutAudience(ctx, vip); err != nil {
+			t.Fatal(err)
+		}
 
 		sendTo(t, dial, web, "identify", msgBob)
 		sendTo(t, dial, web, "identify", msgAnnID)
@@ -205,6 +217,21 @@ func TestDataExport(t *testing.T) {
 		if bob.ID == ann.ID {
 			t.Fatal("the shared device merged Bob and Ann")
 		}
+		// The service keeps membership after each commit: wait until Ann
+		// is in.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			ms, err := st.(audience.Store).Members(ctx, vip.ID, audience.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) == 1 && ms[0].ProfileID == ann.ID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Ann is not in the audience 10 s after her messages: %+v", ms)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		// m1's consent hangs on each identifier it carried: three records.
 		const wantConsent = 3
 		wantHistory := `[{"kind":"history","change":"merge","from":"` + browser.ID + `","into":"` + ann.ID + `"}]`
@@ -224,7 +251,7 @@ func TestDataExport(t *testing.T) {
 			if s, _ := head["exportedAt"].(string); s == "" {
 				t.Errorf("header without exportedAt: %v", head)
 			}
-			wantCounts := map[string]any{"identifiers": 4.0, "traits": 3.0, "consent": float64(wantConsent), "events": 5.0, "history": 1.0}
+			wantCounts := map[string]any{"identifiers": 4.0, "traits": 3.0, "consent": float64(wantConsent), "events": 5.0, "history": 1.0, "memberships": 1.0}
 			if !reflect.DeepEqual(head["counts"], wantCounts) {
 				t.Errorf("export of %s: header counts %v, want %v", asked, head["counts"], wantCounts)
 			}
@@ -233,18 +260,19 @@ func TestDataExport(t *testing.T) {
 			for k, v := range got {
 				seen[k] = float64(len(v))
 			}
-			for _, k := range []string{"identifier", "trait", "consent", "event", "history"} {
+			for _, k := range []string{"identifier", "trait", "consent", "event", "history", "membership"} {
 				if seen[k] == nil {
 					seen[k] = 0.0
 				}
 			}
-			if want := map[string]any{"identifier": 4.0, "trait": 3.0, "consent": float64(wantConsent), "event": 5.0, "history": 1.0}; !reflect.DeepEqual(seen, want) {
+			if want := map[string]any{"identifier": 4.0, "trait": 3.0, "consent": float64(wantConsent), "event": 5.0, "history": 1.0, "membership": 1.0}; !reflect.DeepEqual(seen, want) {
 				t.Errorf("export of %s: records by kind %v, want %v (as the header counts)", asked, seen, want)
 			}
 			sameJSON(t, "identifiers", got["identifier"], wantAnnIdentifiers)
 			sameJSON(t, "traits", got["trait"], wantAnnTraits)
 			sameJSON(t, "events", got["event"], wantAnnEvents)
 			sameJSON(t, "history", got["history"], wantHistory)
+			sameJSON(t, "memberships", got["membership"], `[{"kind":"membership","audience":"`+vip.ID+`","name":"pro plan"}]`)
 			holders := map[string]bool{}
 			for _, c := range got["consent"] {
 				m := c.(map[string]any)
@@ -280,6 +308,7 @@ func TestDataExport(t *testing.T) {
 				Events      []map[string]any
 				History     []map[string]any
 				Consent     []map[string]any
+				Memberships []map[string]any
 			} `json:"dataExport"`
 		}
 		gqlData(t, dial, officer, `{ dataExport(profileId: "`+browser.ID+`") }`, &gq)
@@ -287,15 +316,16 @@ func TestDataExport(t *testing.T) {
 		if gq.E.ProfileID != ann.ID || gq.E.RequestedID != browser.ID {
 			t.Errorf("dataExport of %s answers for %s", browser.ID, gq.E.ProfileID)
 		}
-		if want := map[string]int{"identifiers": 4, "traits": 3, "consent": wantConsent, "events": 5, "history": 1}; !reflect.DeepEqual(gq.E.Counts, want) {
+		if want := map[string]int{"identifiers": 4, "traits": 3, "consent": wantConsent, "events": 5, "history": 1, "memberships": 1}; !reflect.DeepEqual(gq.E.Counts, want) {
 			t.Errorf("dataExport counts %v, want %v", gq.E.Counts, want)
 		}
-		all := append(append(append(append(gq.E.Identifiers, gq.E.Traits...), gq.E.Events...), gq.E.History...), gq.E.Consent...)
+		all := append(append(append(append(append(gq.E.Identifiers, gq.E.Traits...), gq.E.Events...), gq.E.History...), gq.E.Consent...), gq.E.Memberships...)
 		gg := byKind(t, all)
 		sameJSON(t, "dataExport identifiers", gg["identifier"], wantAnnIdentifiers)
 		sameJSON(t, "dataExport traits", gg["trait"], wantAnnTraits)
 		sameJSON(t, "dataExport events", gg["event"], wantAnnEvents)
 		sameJSON(t, "dataExport history", gg["history"], wantHistory)
+		sameJSON(t, "dataExport memberships", gg["membership"], `[{"kind":"membership","audience":"`+vip.ID+`","name":"pro plan"}]`)
 		if len(gg["consent"]) != wantConsent {
 			t.Errorf("dataExport consent %v, want %d records", gg["consent"], wantConsent)
 		}
