@@ -440,3 +440,25 @@ func TestPreviewAndProfilesFilterScopes(t *testing.T) {
 		}
 	})
 }
+
+// TestPreviewAndProfilesFilterPricing: a scan costs scanCost (500) over the
+// price of what it returns.
+func TestPreviewAndProfilesFilterPricing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		cfg := testConfig()
+		cfg.MaxComplexity = 600
+		e := newEnv(t, s, cfg, nil)
+		e.apply(withTraits(ev("m1", t0, "identify", "user_id:u1"), map[string]any{"plan": "pro"}))
+		const f = `{trait: {name: "plan", op: EQ, value: "pro"}}`
+		// 500 + count 1 + sample (1 + 98 x id 1) = 600.
+		e.query(`{ previewAudience(filter: `+f+`) { count sample(first: 98) { id } } }`, nil, nil)
+		// 500 + 1 + (1 + 100 x 1) = 602.
+		e.refused(`{ previewAudience(filter: `+f+`) { count sample(first: 100) { id } } }`, nil, CodeComplexityLimit, "complexity 602")
+		// The default sample of 10: 500 + 1 + 11 = 512.
+		e.query(`{ previewAudience(filter: `+f+`) { count sample { id } } }`, nil, nil)
+		// profiles: 1 + 10 x (nodes 1 + id 1) = 21, and 500 with a filter.
+		e.query(`{ profiles(filter: `+f+`, first: 10) { nodes { id } } }`, nil, nil)
+		e.refused(`{ a: profiles(filter: `+f+`, first: 10) { nodes { id } } b: profiles(filter: `+f+`, first: 10) { nodes { id } } }`, nil, CodeComplexityLimit, "complexity 1042")
+		e.query(`{ a: profiles(first: 10) { nodes { id } } b: profiles(first: 10) { nodes { id } } }`, nil, nil)
+	})
+}
