@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
 	Audience() AudienceResolver
 	AudienceChange() AudienceChangeResolver
+	AudiencePreview() AudiencePreviewResolver
 	AuditEntry() AuditEntryResolver
 	ComputedTrait() ComputedTraitResolver
 	ConsentRecord() ConsentRecordResolver
@@ -128,6 +129,11 @@ type ComplexityRoot struct {
 	AudienceMembership struct {
 		Audience func(childComplexity int) int
 		Since    func(childComplexity int) int
+	}
+
+	AudiencePreview struct {
+		Count  func(childComplexity int) int
+		Sample func(childComplexity int, first *int) int
 	}
 
 	AuditEntry struct {
@@ -410,9 +416,10 @@ type ComplexityRoot struct {
 		Event               func(childComplexity int, id string) int
 		ExplainLink         func(childComplexity int, a IdentifierInput, b IdentifierInput) int
 		Identifier          func(childComplexity int, typeArg string, value string) int
+		PreviewAudience     func(childComplexity int, filter AudienceFilter, purpose *string) int
 		Profile             func(childComplexity int, id string) int
 		ProfileByIdentifier func(childComplexity int, typeArg string, value string) int
-		Profiles            func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Profiles            func(childComplexity int, filter *AudienceFilter, first *int, after *string, last *int, before *string) int
 	}
 
 	RefusedLink struct {
@@ -461,6 +468,9 @@ type AudienceChangeResolver interface {
 	Kind(ctx context.Context, obj *audience.Change) (AudienceChangeKind, error)
 
 	Profile(ctx context.Context, obj *audience.Change) (*graph.Profile, error)
+}
+type AudiencePreviewResolver interface {
+	Sample(ctx context.Context, obj *AudiencePreview, first *int) ([]*graph.Profile, error)
 }
 type AuditEntryResolver interface {
 	KeyID(ctx context.Context, obj *access.AuditEntry) (*string, error)
@@ -572,7 +582,7 @@ type ProfileChangeResolver interface {
 type QueryResolver interface {
 	Profile(ctx context.Context, id string) (*graph.Profile, error)
 	ProfileByIdentifier(ctx context.Context, typeArg string, value string) (*graph.Profile, error)
-	Profiles(ctx context.Context, first *int, after *string, last *int, before *string) (*ProfileConnection, error)
+	Profiles(ctx context.Context, filter *AudienceFilter, first *int, after *string, last *int, before *string) (*ProfileConnection, error)
 	Identifier(ctx context.Context, typeArg string, value string) (*graph.Identifier, error)
 	ExplainLink(ctx context.Context, a IdentifierInput, b IdentifierInput) (*LinkExplanation, error)
 	Event(ctx context.Context, id string) (*graph.Event, error)
@@ -583,6 +593,7 @@ type QueryResolver interface {
 	ComputedTraits(ctx context.Context) ([]*audience.ComputedTrait, error)
 	Audience(ctx context.Context, id string) (*audience.Audience, error)
 	Audiences(ctx context.Context, first *int, after *string) (*AudienceConnection, error)
+	PreviewAudience(ctx context.Context, filter AudienceFilter, purpose *string) (*AudiencePreview, error)
 }
 type RefusedLinkResolver interface {
 	Reason(ctx context.Context, obj *RefusedLink) (string, error)
@@ -876,6 +887,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AudienceMembership.Since(childComplexity), true
+
+	case "AudiencePreview.count":
+		if e.ComplexityRoot.AudiencePreview.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudiencePreview.Count(childComplexity), true
+	case "AudiencePreview.sample":
+		if e.ComplexityRoot.AudiencePreview.Sample == nil {
+			break
+		}
+
+		args, err := ec.field_AudiencePreview_sample_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AudiencePreview.Sample(childComplexity, args["first"].(*int)), true
 
 	case "AuditEntry.action":
 		if e.ComplexityRoot.AuditEntry.Action == nil {
@@ -2244,6 +2273,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Identifier(childComplexity, args["type"].(string), args["value"].(string)), true
 
+	case "Query.previewAudience":
+		if e.ComplexityRoot.Query.PreviewAudience == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewAudience_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewAudience(childComplexity, args["filter"].(AudienceFilter), args["purpose"].(*string)), true
 	case "Query.profile":
 		if e.ComplexityRoot.Query.Profile == nil {
 			break
@@ -2276,7 +2316,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Profiles(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+		return e.ComplexityRoot.Query.Profiles(childComplexity, args["filter"].(*AudienceFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "RefusedLink.a":
 		if e.ComplexityRoot.RefusedLink.A == nil {
@@ -2523,8 +2563,16 @@ type Query {
   Pass ` + "`" + `first` + "`" + ` (with ` + "`" + `after` + "`" + `) to page forward or ` + "`" + `last` + "`" + ` (with ` + "`" + `before` + "`" + `) to
   page backward, not both; with neither, the first 50 are returned. Page
   sizes above 500 are refused.
+
+  With ` + "`" + `filter` + "`" + ` (see AudienceFilter; checked as createAudience checks it,
+  INVALID_ARGUMENT naming the path such as ` + "`" + `filter.and[1].event.count` + "`" + `),
+  only the live profiles the filter holds for now, in the same id order and
+  paging; ` + "`" + `totalCount` + "`" + ` is then their number. A filtered page scans profiles
+  in id order from the cursor, evaluating each, until the page is full, and
+  ` + "`" + `totalCount` + "`" + ` scans every live profile (it is computed only when asked
+  for): both cost in proportion to the profiles scanned, not to the page.
   """
-  profiles(first: Int, after: String, last: Int, before: String): ProfileConnection @hasScope(scope: "profiles:read")
+  profiles(filter: AudienceFilter, first: Int, after: String, last: Int, before: String): ProfileConnection @hasScope(scope: "profiles:read")
 
   "A stored identifier, its value normalized as on ingest. Null when not stored."
   identifier(type: String!, value: String!): Identifier @hasScope(scope: "profiles:read")
@@ -2706,7 +2754,7 @@ type ProfileConnection {
   "The edges' nodes, for clients that need no cursors."
   nodes: [Profile!]!
   pageInfo: PageInfo!
-  "The number of live profiles."
+  "The number of live profiles (of the profiles the filter holds for, of the audience's members)."
   totalCount: Int!
 }
 
@@ -3246,6 +3294,27 @@ extend type Query {
   audience(id: ID!): Audience @hasScope(scope: "audiences:read")
   "Saved audiences ordered by id. ` + "`" + `first` + "`" + ` defaults to 50, at most 500."
   audiences(first: Int = 50, after: String): AudienceConnection @hasScope(scope: "audiences:read")
+  """
+  Evaluates a filter over every live profile now, as the audience keeper
+  would for an audience with this filter and purpose, and saves nothing.
+  The filter is checked as createAudience checks it: INVALID_ARGUMENT names
+  the path of the fault (` + "`" + `filter.and[1].event.count.value` + "`" + `), or ` + "`" + `purpose` + "`" + `
+  for a purpose that is not one of the rules'. With a purpose, only profiles
+  whose consent state for it is GRANTED count. ` + "`" + `inAudience` + "`" + ` reads kept
+  membership. It reads every live profile: its cost grows with the store.
+  """
+  previewAudience(filter: AudienceFilter!, purpose: String): AudiencePreview @hasScope(scope: "audiences:read")
+}
+
+"What an audience with a filter (and purpose) would hold now."
+type AudiencePreview {
+  "The number of live profiles that match."
+  count: Int!
+  """
+  The first matching profiles in id order: ` + "`" + `first` + "`" + ` defaults to 10, at most
+  100. Needs ` + "`" + `profiles:read` + "`" + `.
+  """
+  sample(first: Int = 10): [Profile!]! @hasScope(scope: "profiles:read")
 }
 
 extend type Mutation {
@@ -3684,6 +3753,16 @@ func (ec *executionContext) childFields_AudienceMembership(ctx context.Context, 
 		return ec.fieldContext_AudienceMembership_since(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AudienceMembership", field.Name)
+}
+
+func (ec *executionContext) childFields_AudiencePreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_AudiencePreview_count(ctx, field)
+	case "sample":
+		return ec.fieldContext_AudiencePreview_sample(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AudiencePreview", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4351,6 +4430,20 @@ func (ec *executionContext) dir_hasScope_args(ctx context.Context, rawArgs map[s
 		return nil, err
 	}
 	args["scope"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_AudiencePreview_sample_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -5130,6 +5223,28 @@ func (ec *executionContext) field_Query_identifier_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_previewAudience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (AudienceFilter, error) {
+			return ec.unmarshalNAudienceFilter2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_profileByIdentifier_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5169,38 +5284,46 @@ func (ec *executionContext) field_Query_profile_args(ctx context.Context, rawArg
 func (ec *executionContext) field_Query_profiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*AudienceFilter, error) {
+			return ec.unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["after"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["last"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["before"] = arg3
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -6423,6 +6546,91 @@ func (ec *executionContext) _AudienceMembership_since(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_AudienceMembership_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AudienceMembership", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AudiencePreview_count(ctx context.Context, field graphql.CollectedField, obj *AudiencePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudiencePreview_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudiencePreview_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AudiencePreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AudiencePreview_sample(ctx context.Context, field graphql.CollectedField, obj *AudiencePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudiencePreview_sample(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.AudiencePreview().Sample(ctx, obj, fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*graph.Profile
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*graph.Profile
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*graph.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudiencePreview_sample(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudiencePreview",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_AudiencePreview_sample_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.CollectedField, obj *access.AuditEntry) (ret graphql.Marshaler) {
@@ -11882,7 +12090,7 @@ func (ec *executionContext) _Query_profiles(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Profiles(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+			return ec.Resolvers.Query().Profiles(ctx, fc.Args["filter"].(*AudienceFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -12536,6 +12744,68 @@ func (ec *executionContext) fieldContext_Query_audiences(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_audiences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_previewAudience(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_previewAudience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreviewAudience(ctx, fc.Args["filter"].(AudienceFilter), fc.Args["purpose"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal *AudiencePreview
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *AudiencePreview
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *AudiencePreview) graphql.Marshaler {
+			return ec.marshalOAudiencePreview2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudiencePreview(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_previewAudience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudiencePreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_previewAudience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15638,6 +15908,45 @@ func (ec *executionContext) _AudienceMembership(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var audiencePreviewImplementors = []string{"AudiencePreview"}
+
+func (ec *executionContext) _AudiencePreview(ctx context.Context, sel ast.SelectionSet, obj *AudiencePreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audiencePreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AudiencePreview")
+		case "count":
+			out.Values[i] = ec._AudiencePreview_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sample":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AudiencePreview_sample(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditEntryImplementors = []string{"AuditEntry"}
 
 func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSet, obj *access.AuditEntry) graphql.Marshaler {
@@ -17552,6 +17861,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_audiences(ctx, field)
 				})
+		case "previewAudience":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_previewAudience(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -18235,6 +18550,11 @@ func (ec *executionContext) marshalNAudienceEdge2ᚖgithubᚗcomᚋidgraphᚋcdp
 		return graphql.Null
 	}
 	return ec._AudienceEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAudienceFilter2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx context.Context, v any) (AudienceFilter, error) {
+	res, err := ec.unmarshalInputAudienceFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx context.Context, v any) (*AudienceFilter, error) {
@@ -19215,6 +19535,13 @@ func (ec *executionContext) unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraph�
 	}
 	res, err := ec.unmarshalInputAudienceFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAudiencePreview2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudiencePreview(ctx context.Context, sel ast.SelectionSet, v *AudiencePreview) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AudiencePreview(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOAuditEntryConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAuditEntryConnection(ctx context.Context, sel ast.SelectionSet, v *AuditEntryConnection) graphql.Marshaler {

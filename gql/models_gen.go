@@ -85,6 +85,17 @@ type AudienceMembership struct {
 	Since time.Time `json:"since"`
 }
 
+// What an audience with a filter (and purpose) would hold now.
+type AudiencePreview struct {
+	// The number of live profiles that match.
+	Count int `json:"count"`
+	// The first matching profiles in id order: `first` defaults to 10, at most
+	// 100. Needs `profiles:read`.
+	Sample []*graph.Profile `json:"sample"`
+	// The ids of the first matching profiles (up to the most sample allows), in id order.
+	SampleIDs []string `json:"-"`
+}
+
 type AuditEntryConnection struct {
 	Edges    []*AuditEntryEdge    `json:"edges"`
 	Nodes    []*access.AuditEntry `json:"nodes"`
@@ -377,7 +388,7 @@ type ProfileConnection struct {
 	// The edges' nodes, for clients that need no cursors.
 	Nodes    []*graph.Profile `json:"nodes"`
 	PageInfo *PageInfo        `json:"pageInfo"`
-	// The number of live profiles.
+	// The number of live profiles (of the profiles the filter holds for, of the audience's members).
 	TotalCount int `json:"totalCount"`
 }
 

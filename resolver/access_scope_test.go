@@ -43,6 +43,7 @@ var rootSamples = map[string]string{
 	"createAudience":      `createAudience(input: {name: "scope test", filter: {trait: {name: "plan", op: EQ, value: "pro"}}}) { id }`,
 	"updateAudience":      `updateAudience(id: "seg_00000000000000000000000000000000", input: {name: "scope test", filter: {trait: {name: "plan", op: EQ, value: "pro"}}}) { id }`,
 	"deleteAudience":      `deleteAudience(id: "seg_00000000000000000000000000000000")`,
+	"previewAudience":     `previewAudience(filter: {trait: {name: "plan", op: EQ, value: "pro"}}) { count }`,
 }
 
 // companion is another root field of the same operation type that needs a

@@ -46,6 +46,10 @@ func (r *audienceChangeResolver) Profile(ctx context.Context, obj *audience.Chan
 	return r.changeProfile(ctx, obj)
 }
 
+func (r *audiencePreviewResolver) Sample(ctx context.Context, obj *gql.AudiencePreview, first *int) ([]*graph.Profile, error) {
+	return r.previewSample(ctx, obj, first)
+}
+
 func (r *computedTraitResolver) Description(ctx context.Context, obj *audience.ComputedTrait) (*string, error) {
 	return strPtr(obj.Description), nil
 }
@@ -123,14 +127,21 @@ func (r *queryResolver) Audiences(ctx context.Context, first *int, after *string
 	return r.audiences(ctx, first, after)
 }
 
+func (r *queryResolver) PreviewAudience(ctx context.Context, filter gql.AudienceFilter, purpose *string) (*gql.AudiencePreview, error) {
+	return r.previewAudience(ctx, filter, purpose)
+}
+
 func (r *Resolver) Audience() gql.AudienceResolver { return &audienceResolver{r} }
 
 func (r *Resolver) AudienceChange() gql.AudienceChangeResolver { return &audienceChangeResolver{r} }
 
+func (r *Resolver) AudiencePreview() gql.AudiencePreviewResolver { return &audiencePreviewResolver{r} }
+
 func (r *Resolver) ComputedTrait() gql.ComputedTraitResolver { return &computedTraitResolver{r} }
 
 type (
-	audienceResolver       struct{ *Resolver }
-	audienceChangeResolver struct{ *Resolver }
-	computedTraitResolver  struct{ *Resolver }
+	audienceResolver        struct{ *Resolver }
+	audienceChangeResolver  struct{ *Resolver }
+	audiencePreviewResolver struct{ *Resolver }
+	computedTraitResolver   struct{ *Resolver }
 )

@@ -38,9 +38,13 @@ func (r *Resolver) purposes() (*privacy.Purposes, error) {
 	return p, nil
 }
 
-// consentStore is the engine's store as a consent ledger; a store that
-// wraps another (Unwrap() graph.Store) answers with the one it wraps.
+// consentStore is Config.Consent, or the engine's store as a consent
+// ledger; a store that wraps another (Unwrap() graph.Store) answers with
+// the one it wraps.
 func (r *Resolver) consentStore() (privacy.ConsentStore, error) {
+	if r.cfg.Consent != nil {
+		return r.cfg.Consent, nil
+	}
 	s := r.engine.Store()
 	for {
 		if cs, ok := s.(privacy.ConsentStore); ok {

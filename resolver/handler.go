@@ -114,6 +114,11 @@ type Config struct {
 	// Audiences serves computed traits and audiences; when nil, the
 	// engine's store, if it keeps them (audience.Store).
 	Audiences audience.Store
+	// Consent is the consent ledger read by Profile.consent,
+	// Profile.consentHistory, previewAudience and profiles(filter); when
+	// nil, the engine's store (or the store it wraps), if it keeps one.
+	// setConsent writes through the engine's store either way.
+	Consent privacy.ConsentStore
 	// OnProfilesChanged, when set, is called after a mutation commits with
 	// the profiles it changed; OnAudiencesChanged after an audience or a
 	// computed trait definition changed. Neither may block: the service
@@ -169,6 +174,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	cx := complexity(cfg.MaxPage, res.maxIdentifiers())
 	res.priceConsent(&cx, cfg.MaxPage)
 	priceAudiences(&cx)
+	pricePreview(&cx)
 	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 
 	srv := handler.New(es)

@@ -136,6 +136,9 @@ func (w *limitWalker) checkPage(f *ast.Field) {
 			if parent == "Profile." && f.Name == "identifiers" {
 				limit = w.maxIdentifiers
 			}
+			if parent == "AudiencePreview." && f.Name == "sample" {
+				limit = maxPreviewSample
+			}
 		}
 		if n < 0 || n > int64(limit) {
 			w.err = gqlerror.Errorf("argument %q of %s%s must be between 0 and %d, got %d", a.Name, parent, f.Name, limit, n)
@@ -239,14 +242,19 @@ func complexity(maxPage, maxIdentifiers int) gql.ComplexityRoot {
 	list := func(n int) func(int) int {
 		return func(child int) int { return satAdd(1, satMul(n, child)) }
 	}
-	c.Query.Profiles = func(child int, first *int, _ *string, last *int, _ *string) int {
+	c.Query.Profiles = func(child int, filter *gql.AudienceFilter, first *int, _ *string, last *int, _ *string) int {
 		n := defaultProfilesPage
 		if first != nil {
 			n = pageCost(first, defaultProfilesPage, maxPage)
 		} else if last != nil {
 			n = pageCost(last, defaultProfilesPage, maxPage)
 		}
-		return satAdd(1, satMul(n, child))
+		cost := satAdd(1, satMul(n, child))
+		if filter != nil {
+			// A filtered page scans profiles, and totalCount all of them.
+			cost = satAdd(cost, scanCost)
+		}
+		return cost
 	}
 	c.Query.ExplainLink = func(child int, _, _ gql.IdentifierInput) int { return satAdd(20, child) }
 	c.Profile.Journey = func(child int, first *int, _ *string, _, _ []string, _, _ *time.Time) int {

@@ -9,8 +9,9 @@ import (
 )
 
 // profiles serves Query.profiles: first/after pages forward, last/before
-// backward, always in ascending id order.
-func (r *Resolver) profiles(ctx context.Context, first *int, after *string, last *int, before *string) (*gql.ProfileConnection, error) {
+// backward, always in ascending id order; with a filter, over the profiles
+// it holds for (filteredProfiles).
+func (r *Resolver) profiles(ctx context.Context, filter *gql.AudienceFilter, first *int, after *string, last *int, before *string) (*gql.ProfileConnection, error) {
 	if first != nil && last != nil {
 		return nil, invalidArg("last", "cannot be combined with \"first\"; page forward with first/after or backward with last/before")
 	}
@@ -34,6 +35,9 @@ func (r *Resolver) profiles(ctx context.Context, first *int, after *string, last
 		if q.Before, err = decodeProfileCursor("before", *before); err != nil {
 			return nil, err
 		}
+	}
+	if filter != nil {
+		return r.filteredProfiles(ctx, filter, q, n, after, before)
 	}
 	q.Limit = max(n, 1)
 	page, err := r.engine.Profiles(ctx, q)

@@ -313,8 +313,8 @@ func (r *queryResolver) ProfileByIdentifier(ctx context.Context, typeArg string,
 	return p, nil
 }
 
-func (r *queryResolver) Profiles(ctx context.Context, first *int, after *string, last *int, before *string) (*gql.ProfileConnection, error) {
-	return r.profiles(ctx, first, after, last, before)
+func (r *queryResolver) Profiles(ctx context.Context, filter *gql.AudienceFilter, first *int, after *string, last *int, before *string) (*gql.ProfileConnection, error) {
+	return r.profiles(ctx, filter, first, after, last, before)
 }
 
 func (r *queryResolver) Identifier(ctx context.Context, typeArg string, value string) (*graph.Identifier, error) {
