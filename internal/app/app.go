@@ -254,6 +254,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
 		Privacy: guard.Require(access.ScopePrivacyRead, server.PrivacyHandler(privacy.NewExporter(engine), keys, cfg.Logger)),
+		// Raw personal values also need pii:read, which the handler checks.
+		Audiences: guard.Require(access.ScopeAudiencesRead, server.AudienceHandler(server.AudienceExport{
+			Engine: engine, Audiences: aud, Consent: cs, Audit: keys, Log: cfg.Logger,
+		})),
 	}
 	if cfg.GraphiQL {
 		routes.GraphiQL = resolver.GraphiQL("/graphql")
