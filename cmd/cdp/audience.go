@@ -30,14 +30,14 @@ Exit status: 0 done, 1 the server refused or failed, or the transfer or the
 file failed, 2 bad usage (the server's 400 included).
 `
 
-const audienceExportHelp = `--out FILE ID
-
-Downloads every member of audience ID (seg_...) from a running server
-(GET /v1/audiences/ID/export) into FILE, with the identifiers of the chosen
-types: a CSV with a header profile_id,<type>... and one row per member
-(several values of one type joined by |), or NDJSON with one object per
-member and a last summary line. Members without consent for the audience's
-purpose are left out; their number is printed at the end.
+const audienceExportHelp = `
+"cdp audience export [flags] --out FILE ID" downloads every member of
+audience ID (seg_...) from a running server (GET /v1/audiences/ID/export)
+into FILE, with the identifiers of the chosen types: a CSV with a header
+profile_id,<type>... and one row per member (several values of one type
+joined by |), or NDJSON with one object per member and a last summary
+line. Members without consent for the audience's purpose are left out;
+their number is printed at the end.
 
 The key needs audiences:read; raw emails and phones also need pii:read,
 which --hash sha256 does without (SHA-256 of the normalized values, as ad
