@@ -122,6 +122,10 @@ func (p exportParams) reason(id string) string {
 	if p.hash {
 		s += "; hash=sha256"
 	}
+	if len(s) > access.MaxReasonLen {
+		// Only with rules listing very many types; the entry must stay valid.
+		s = s[:access.MaxReasonLen-3] + "..."
+	}
 	return s
 }
 
