@@ -27,6 +27,7 @@ import (
 type Routes struct {
 	Collector http.Handler // mounted at /v1/
 	Privacy   http.Handler // mounted at /v1/privacy/ (PrivacyHandler, guarded)
+	Audiences http.Handler // mounted at /v1/audiences/ (AudienceHandler, guarded)
 	GraphQL   http.Handler // mounted at /graphql
 	GraphiQL  http.Handler // mounted at /graphiql
 }
@@ -197,6 +198,9 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	if routes.Privacy != nil {
 		// The longer pattern wins over the collector's /v1/.
 		mux.Handle("/v1/privacy/", routes.Privacy)
+	}
+	if routes.Audiences != nil {
+		mux.Handle("/v1/audiences/", routes.Audiences)
 	}
 	if routes.GraphQL != nil {
 		mux.Handle("/graphql", routes.GraphQL)

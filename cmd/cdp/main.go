@@ -1,5 +1,5 @@
 // Command cdp is the identity graph service: one binary with the
-// subcommands serve, migrate, import, keys and bench.
+// subcommands serve, migrate, import, keys, audience and bench.
 package main
 
 import (
@@ -21,6 +21,7 @@ Usage:
   cdp migrate [flags]   apply the Neo4j schema (constraints and indexes) and exit
   cdp import  [flags] FILE|-   send a CSV or NDJSON file to a running server
   cdp keys    create|list|revoke [flags]   manage API keys in the store
+  cdp audience export [flags] --out FILE ID   download an audience's members from a running server
   cdp bench   [flags]   measure throughput, latency and quality against raw baselines
   cdp version           print the version
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runImport(ctx, args[1:], stdout, stderr)
 	case "keys":
 		return report(stderr, "keys", runKeys(ctx, args[1:], stdout, stderr))
+	case "audience":
+		return report(stderr, "audience", runAudience(ctx, args[1:], stdout, stderr))
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -63,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, keys, bench, version)\n", args[0])
+		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, keys, audience, bench, version)\n", args[0])
 		return 2
 	}
 }

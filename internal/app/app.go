@@ -250,10 +250,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	gc.Keys, gc.Audit, gc.OnRevoke, gc.OnCreate = keys, auditW, guard.Invalidate, guard.KeyCreated
 	gc.Eraser = privacy.NewEraser(engine, list)
 	gc.OnProfilesChanged, gc.OnAudiencesChanged = members.touch, members.refreshAll
+	gc.Audiences, gc.Consent = aud, cs
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
 		Privacy: guard.Require(access.ScopePrivacyRead, server.PrivacyHandler(privacy.NewExporter(engine).WithMemberships(audience.Memberships(aud)), keys, cfg.Logger)),
+		// Raw personal values also need pii:read, which the handler checks.
+		Audiences: guard.Require(access.ScopeAudiencesRead, server.AudienceHandler(server.AudienceExport{
+			Engine: engine, Audiences: aud, Consent: cs, Audit: keys, Log: cfg.Logger,
+		})),
 	}
 	if cfg.GraphiQL {
 		routes.GraphiQL = resolver.GraphiQL("/graphql")

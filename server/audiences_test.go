@@ -1,0 +1,52 @@
+package server
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// The values of one type share a CSV cell: joined by |, with | and \
+// inside a value escaped by \, so that the cell splits back unambiguously.
+func TestJoinValues(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{nil, ``},
+		{[]string{"a@example.com"}, `a@example.com`},
+		{[]string{"a@example.com", "b@example.com"}, `a@example.com|b@example.com`},
+		{[]string{`u|bob`}, `u\|bob`},
+		{[]string{`c:\x`, `y|`}, `c:\\x|y\|`},
+		{[]string{"", "x"}, `|x`},
+	} {
+		if got := joinValues(c.in); got != c.want {
+			t.Errorf("joinValues(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Parameters: defaults, every type the rules list, and nothing else.
+func TestParseExportParams(t *testing.T) {
+	rules := graph.DefaultRules()
+	p, err := parseExportParams(map[string][]string{}, rules)
+	if err != nil || p.format != "csv" || p.hash || !slices.Equal(p.types, []string{"email", "phone", "user_id"}) {
+		t.Errorf("defaults: %+v %v", p, err)
+	}
+	p, err = parseExportParams(map[string][]string{"format": {"ndjson"}, "hash": {"sha256"}, "identifiers": {" device_id , anonymous_id"}}, rules)
+	if err != nil || p.format != "ndjson" || !p.hash || !slices.Equal(p.types, []string{"device_id", "anonymous_id"}) {
+		t.Errorf("all set: %+v %v", p, err)
+	}
+	if got := p.reason("seg_x"); got != "audience seg_x; format=ndjson; identifiers=device_id,anonymous_id; hash=sha256" {
+		t.Errorf("reason %q", got)
+	}
+	for _, q := range []map[string][]string{
+		{"format": {"CSV"}}, {"hash": {""}}, {"identifiers": {""}}, {"identifiers": {"crm_id"}},
+		{"identifiers": {"email", "phone"}}, {"limit": {"10"}},
+	} {
+		if _, err := parseExportParams(q, rules); err == nil {
+			t.Errorf("%v: accepted", q)
+		}
+	}
+}
