@@ -3336,8 +3336,9 @@ extend type Mutation {
   Saves a new audience. The filter is checked as a whole: INVALID_ARGUMENT
   names the path of the fault inside it (` + "`" + `input.filter.and[1].event.count.value` + "`" + `),
   an unknown purpose (` + "`" + `input.purpose` + "`" + `), name or description. At most 1,000
-  audiences (CONFLICT). Its membership starts empty and is kept by the
-  audience keeper. Audited (action ` + "`" + `createAudience` + "`" + `).
+  audiences (CONFLICT). Every profile is evaluated against it within
+  moments of the answer, and its membership is kept from then on.
+  Audited (action ` + "`" + `createAudience` + "`" + `).
   """
   createAudience(input: AudienceInput!): Audience @hasScope(scope: "audiences:write")
   """
