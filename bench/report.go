@@ -28,6 +28,9 @@ type Result struct {
 	Quality      Quality
 	Erase        EraseResult
 	Suppression  SuppressionResult
+	// AudienceCount and Membership are the audience measures (issue 12).
+	AudienceCount AudienceCountResult
+	Membership    MembershipResult
 }
 
 // Machine is where the run happened.
@@ -180,7 +183,7 @@ func (r *Result) JSON() ([]byte, error) {
 		"store": r.Store, "store_version": r.StoreVersion,
 		"gen_seconds": round(r.GenSeconds), "total_seconds": round(r.TotalSeconds),
 	}
-	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression} {
+	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression, r.AudienceCount, r.Membership} {
 		b, err := json.Marshal(part)
 		if err != nil {
 			return nil, err
@@ -274,6 +277,15 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if s := r.Suppression; s.Hashes > 0 && len(s.NoneRuns) > 0 {
 		p("ingest, %d hashes / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.2f %s", s.Hashes, s.ListPerSecond, s.NonePerSecond, s.Ratio, GoalSuppressionRatio, goal(s.Ratio >= GoalSuppressionRatio))
 		p("  list check, seconds per pass\t%.3f\t%.3f\t%.2f\t", s.CheckList, s.CheckNone, safeDiv(s.CheckList, s.CheckNone))
+	}
+	if a := r.AudienceCount; a.Rounds > 0 && len(a.Ms) > 0 {
+		goalMs := GoalAudienceCountMs(r.Store)
+		p("audience count median / max (ms)\t%.1f / %.1f\t%.1f / %.1f\t%.1f\t≤ %.0f %s", a.MsMedian, a.MsMax, a.ScanMsMedian, a.ScanMsMax, a.ScanRatio, goalMs, goal(a.MsMedian <= goalMs))
+		p("  counted\t%d of %d profiles\t%d events\t%d consent records\tload %.0f ms", a.Count, a.Profiles, a.Events, a.Consents, a.LoadMs)
+	}
+	if m := r.Membership; (m.Audiences > 0 || m.ComputedTraits > 0) && len(m.NoneRuns) > 0 {
+		p("ingest, %d audiences + %d computed / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.1f %s", m.Audiences, m.ComputedTraits, m.WithPerSecond, m.NonePerSecond, m.Ratio, GoalMembershipRatio, goal(m.Ratio >= GoalMembershipRatio))
+		p("  settle after last ack (s)\t%.2f\t%.2f\t\t%d members kept", m.SettleWith, m.SettleNone, m.Members)
 	}
 	q := r.Quality
 	p("quality f1\t%.4f\t\t\t≥ %.2f %s", q.F1, GoalF1, goal(q.F1 >= GoalF1))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/graph/neo4jstore"
@@ -68,6 +69,18 @@ type Config struct {
 	SuppressionHashes int
 	SuppressionEvents int
 	SuppressionRounds int
+	// AudienceCounts is the number of times the audience count measure
+	// counts CountFilter with keep.Keeper.Preview and with the plain scan,
+	// on the run's store after the main ingest; zero skips it.
+	AudienceCounts int
+	// Audiences and ComputedTraits are what the membership measure
+	// defines, against none, over AudienceRounds pairs of passes (0: 2);
+	// both zero skip it. Each pass sends the first AudienceEvents messages
+	// of the population (0, or more than it holds: all of them).
+	Audiences      int
+	ComputedTraits int
+	AudienceRounds int
+	AudienceEvents int
 	// TempDir holds the embedded stores and the raw bbolt file; "" means
 	// the system's temporary folder. Everything made there is removed.
 	TempDir string
@@ -120,6 +133,15 @@ func (c *Config) defaults() error {
 	}
 	if c.SuppressionRounds == 0 {
 		c.SuppressionRounds = 2
+	}
+	if c.AudienceCounts < 0 || c.Audiences < 0 || c.ComputedTraits < 0 || c.AudienceRounds < 0 || c.AudienceEvents < 0 {
+		return errors.New("audience counts, audiences, computed traits, rounds and events must not be negative")
+	}
+	if c.Audiences > audience.MaxAudiences || c.ComputedTraits > audience.MaxComputedTraits {
+		return fmt.Errorf("a store keeps at most %d audiences and %d computed traits, got %d and %d", audience.MaxAudiences, audience.MaxComputedTraits, c.Audiences, c.ComputedTraits)
+	}
+	if c.AudienceRounds == 0 {
+		c.AudienceRounds = 2
 	}
 	if c.Gen.People <= 0 {
 		if c.Gen.Events <= 0 {
@@ -290,6 +312,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Lookup = lookupResult(svcLat, rawLat, floor)
 	res.Lookup.StoreTime = storeTime
 
+	if cfg.AudienceCounts > 0 {
+		// On the run's store, before the erasure adds anybody.
+		as := store
+		if cfg.Store == StoreEmbedded {
+			if as, err = embedded.Open(filepath.Join(tmp, "store")); err != nil {
+				return nil, fmt.Errorf("reopening the store for the audience count: %w", err)
+			}
+		}
+		res.AudienceCount, err = audienceCount(ctx, cfg, as, rules)
+		if cfg.Store == StoreEmbedded {
+			if cerr := as.Close(ctx); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audience count: %w", err)
+		}
+	}
+
 	if cfg.EraseEvents > 0 {
 		// On the run's store: its population is the other people's data.
 		es := store
@@ -335,6 +376,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		if res.Suppression, err = suppressionPasses(ctx, cfg, n4store, tmp, ds, rules); err != nil {
 			return nil, fmt.Errorf("suppression: %w", err)
+		}
+	}
+	if cfg.Audiences > 0 || cfg.ComputedTraits > 0 {
+		var n4store graph.Store
+		if cfg.Store == StoreNeo4j {
+			n4store = store
+		}
+		if res.Membership, err = membershipPasses(ctx, cfg, n4store, tmp, ds, rules); err != nil {
+			return nil, fmt.Errorf("membership: %w", err)
 		}
 	}
 	if cfg.Store == StoreNeo4j {

@@ -93,6 +93,10 @@ func smallRun(t *testing.T, store string) *Result {
 		EraseEvents:       200,
 		EraseRounds:       2,
 		SuppressionHashes: 1000,
+		AudienceCounts:    2,
+		Audiences:         12,
+		ComputedTraits:    11,
+		AudienceEvents:    300,
 		TempDir:           t.TempDir(),
 		Progress:          &progress,
 	}
@@ -130,6 +134,17 @@ func checkRun(t *testing.T, res *Result) {
 		s.CheckNone <= 0 || s.CheckList <= 0 {
 		t.Errorf("suppression figures: %+v; want 2 passes each way of all %d messages", s, res.Population.Messages)
 	}
+	// 50 people and their visitors: some profiles, some with a name, an
+	// order and consent; half of the live profiles get a GRANTED record.
+	if a := res.AudienceCount; a.Rounds != 2 || len(a.Ms) != 2 || len(a.ScanMs) != 2 || a.Profiles < 50 || a.Events == 0 ||
+		a.Consents < a.Profiles/2 || a.Count > a.Profiles || a.MsMedian <= 0 || a.ScanMsMedian <= 0 || a.ScanRatio <= 0 || a.LoadMs <= 0 {
+		t.Errorf("audience count figures: %+v; want 2 rounds over at least 50 profiles", a)
+	}
+	if m := res.Membership; m.Audiences != 12 || m.ComputedTraits != 11 || m.Rounds != 2 || m.Messages != 300 ||
+		len(m.NoneRuns) != 2 || len(m.WithRuns) != 2 || m.NonePerSecond <= 0 || m.WithPerSecond <= 0 || m.Ratio <= 0 ||
+		m.SettleWith <= 0 || m.SettleNone <= 0 || m.Members == 0 {
+		t.Errorf("membership figures: %+v; want 2 passes each way of 300 messages with 12 audiences and 11 computed traits", m)
+	}
 	var table bytes.Buffer
 	if err := res.WriteTable(&table); err != nil {
 		t.Fatal(err)
@@ -149,7 +164,10 @@ func checkRun(t *testing.T, res *Result) {
 		"ingest_events_per_s", "raw_events_per_s", "lookup_p50_ms", "raw_lookup_p99_ms", "chain_n_seconds", "chain_8n_seconds",
 		"cores", "go_version", "store", "store_version",
 		"erase_seconds_median", "erase_seconds_max", "erase_events", "erase_identifiers",
-		"suppression_ingest_per_second_none", "suppression_ingest_per_second_list", "suppression_ingest_ratio"} {
+		"suppression_ingest_per_second_none", "suppression_ingest_per_second_list", "suppression_ingest_ratio",
+		"audience_count_ms", "audience_count_ms_max", "audience_scan_ms", "audience_count_scan_ratio", "audience_count", "audience_profiles",
+		"membership_ingest_ratio", "membership_ingest_per_second_none", "membership_ingest_per_second_with",
+		"membership_settle_seconds_with", "membership_settle_seconds_none"} {
 		if _, ok := obj[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, line)
 		}
@@ -157,7 +175,8 @@ func checkRun(t *testing.T, res *Result) {
 	if obj["erase_identifiers"] != 10.0 || obj["erase_events"] != 199.0 || obj["suppression_hashes"] != 1000.0 {
 		t.Errorf("JSON erasure counts %v identifiers, %v events, %v hashes; want 10, 199 and 1000", obj["erase_identifiers"], obj["erase_events"], obj["suppression_hashes"])
 	}
-	for _, k := range []string{"forgetProfile median / max (s)", "ingest, 1000 hashes / none (events/s)"} {
+	for _, k := range []string{"forgetProfile median / max (s)", "ingest, 1000 hashes / none (events/s)",
+		"audience count median / max (ms)", "ingest, 12 audiences + 11 computed / none (events/s)"} {
 		if !strings.Contains(table.String(), k) {
 			t.Errorf("the table has no line %q:\n%s", k, table.String())
 		}

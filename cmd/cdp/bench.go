@@ -30,6 +30,17 @@ Measures the service against the physical limit of its store, in one run:
      messages with an empty suppression list and with
      --suppression-hashes hashes, alternating (none, list, list, none, ...), on fresh stores;
      suppression_ingest_ratio = list / none.
+  7. audience count: previewAudience's count (keep.Keeper.Preview) of a
+     3-condition filter (trait "name" exists, an "Order Completed" within
+     P30D, consent "email" GRANTED) over every profile of the run's store,
+     --audience-counts times, next to a plain in-memory scan of the same
+     data; audience_count_ms and audience_count_scan_ratio. The population
+     carries no consent: half of the profiles get a GRANTED record first.
+  8. membership: ingest through HTTP of the first --audience-events
+     messages with --audiences audiences and --computed-traits computed
+     traits defined and with none, alternating, on fresh stores;
+     membership_ingest_ratio = with / none, and the seconds the shutdown
+     takes to evaluate the membership queue after the last acknowledgement.
 The population is generated (see "cdp bench gen -h"). The embedded store
 runs in a temporary folder; on Neo4j EVERY NODE of the database is deleted,
 before and after. With --json the last line of stdout is one JSON object.
@@ -95,6 +106,8 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		committers                       int
 		eraseEvents, eraseRounds         int
 		supHashes, supEvents, supRounds  int
+		audCounts, audN, ctN, audRounds  int
+		audEvents                        int
 		asJSON, lock                     bool
 	)
 	fs := newFlagSet("bench", stderr, benchHelp)
@@ -119,6 +132,11 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.integer(&supHashes, "suppression-hashes", "CDP_BENCH_SUPPRESSION_HASHES", 100000, "hashes on the suppression list, against an empty one; 0 skips the suppression measure")
 	fs.integer(&supEvents, "suppression-events", "CDP_BENCH_SUPPRESSION_EVENTS", 50000, "messages of the population sent in each suppression pass; 0 means all")
 	fs.integer(&supRounds, "suppression-rounds", "CDP_BENCH_SUPPRESSION_ROUNDS", 2, "passes each way (empty list, full list), in pairs of flipping order: none, list, list, none, ...")
+	fs.integer(&audCounts, "audience-counts", "CDP_BENCH_AUDIENCE_COUNTS", 5, "times the audience count measure counts its filter (Preview and the plain scan); 0 skips it")
+	fs.integer(&audN, "audiences", "CDP_BENCH_AUDIENCES", 20, "audiences defined in the membership measure's passes, against none; 0 with --computed-traits 0 skips it")
+	fs.integer(&ctN, "computed-traits", "CDP_BENCH_COMPUTED_TRAITS", 10, "computed traits defined in the membership measure's passes")
+	fs.integer(&audRounds, "audience-rounds", "CDP_BENCH_AUDIENCE_ROUNDS", 2, "membership passes each way (none, defined), in pairs of flipping order")
+	fs.integer(&audEvents, "audience-events", "CDP_BENCH_AUDIENCE_EVENTS", 50000, "messages of the population sent in each membership pass; 0 means all")
 	fs.boolean(&asJSON, "json", "", false, "print the result as one JSON object on the last line")
 	fs.str(&cpuprofile, "cpuprofile", "", "", "write a CPU profile of the whole run (server included) to this file")
 	fs.str(&tmp, "tmp-dir", "CDP_BENCH_TMP_DIR", "", "where the embedded stores and the raw bbolt file go (removed afterwards); default the system's temporary folder")
@@ -137,6 +155,9 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if eraseEvents < 0 || (eraseEvents > 0 && eraseEvents < bench.MinEraseEvents) || eraseRounds < 1 || supHashes < 0 || supEvents < 0 || supRounds < 1 {
 		return usagef("--erase-events must be 0 or at least %d, --suppression-hashes and --suppression-events not negative, --erase-rounds and --suppression-rounds at least 1", bench.MinEraseEvents)
+	}
+	if audCounts < 0 || audN < 0 || ctN < 0 || audEvents < 0 || audRounds < 1 {
+		return usagef("--audience-counts, --audiences, --computed-traits and --audience-events must not be negative, --audience-rounds at least 1")
 	}
 	if queueSize < clients*batch || queueSize < serverBatch {
 		return usagef("--queue-size %d must hold --clients × --batch (%d) and --server-batch (%d) events", queueSize, clients*batch, serverBatch)
@@ -173,6 +194,11 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		SuppressionHashes: supHashes,
 		SuppressionEvents: supEvents,
 		SuppressionRounds: supRounds,
+		AudienceCounts:    audCounts,
+		Audiences:         audN,
+		ComputedTraits:    ctN,
+		AudienceRounds:    audRounds,
+		AudienceEvents:    audEvents,
 		TempDir:           tmp,
 		Log:               log,
 		Progress:          stderr,
