@@ -727,17 +727,9 @@ func (r *Resolver) audiences(ctx context.Context, first *int, after *string) (*g
 	if err != nil {
 		return nil, err
 	}
-	n, err := accessPage(first)
+	n, from, err := idPage(first, after, cursorKindAudiences)
 	if err != nil {
 		return nil, err
-	}
-	from := ""
-	if after != nil {
-		c, err := decodeCursor("after", cursorKindAudiences, *after)
-		if err != nil {
-			return nil, err
-		}
-		from = c.ID
 	}
 	var as []audience.Audience
 	if n > 0 {
@@ -773,17 +765,9 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 	if err != nil {
 		return nil, err
 	}
-	n, err := accessPage(first)
+	n, from, err := idPage(first, after, cursorKindMembers)
 	if err != nil {
 		return nil, err
-	}
-	from := ""
-	if after != nil {
-		c, err := decodeCursor("after", cursorKindMembers, *after)
-		if err != nil {
-			return nil, err
-		}
-		from = c.ID
 	}
 	var ms []audience.Membership
 	if n > 0 {
@@ -973,4 +957,22 @@ func priceAudiences(c *gql.ComplexityRoot) {
 	c.Profile.Computed = func(child int) int { return satAdd(computedCost, child) }
 	c.Profile.ComputedTrait = func(child int, _ string) int { return satAdd(computedCost, child) }
 	c.Profile.Audiences = func(child int) int { return satAdd(1, satMul(defaultAccessPage, child)) }
+}
+
+// idPage reads the first and after arguments of a list ordered by id (a
+// page of audiences or of members): the page size, and the id the page
+// starts after ("" from the start).
+func idPage(first *int, after *string, kind string) (int, string, error) {
+	n, err := accessPage(first)
+	if err != nil {
+		return 0, "", err
+	}
+	if after == nil {
+		return n, "", nil
+	}
+	c, err := decodeCursor("after", kind, *after)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, c.ID, nil
 }
