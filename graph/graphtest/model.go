@@ -374,6 +374,9 @@ func (m *Model) Unlink(a, b graph.IdentifierRef, reason string) string {
 
 // Remove erases an identifier with its links, refusals and the events only
 // it carried, and splits (or deletes) its profile; or returns an error code.
+// History keeps no trace of it either: it leaves the members recorded by
+// every merge, so a profile merged away can no longer claim it back when
+// the identifier is seen again.
 func (m *Model) Remove(r graph.IdentifierRef, reason string) string {
 	if blank(reason) {
 		return graph.EINVALID
@@ -403,6 +406,9 @@ func (m *Model) Remove(r graph.IdentifierRef, reason string) string {
 		} else {
 			m.events[id] = keys
 		}
+	}
+	for _, q := range m.profiles {
+		delete(q.recorded, k)
 	}
 	p := m.profiles[pid]
 	delete(p.members, k)

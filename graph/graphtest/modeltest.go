@@ -59,6 +59,27 @@ func testModel(t *testing.T, open Opener) {
 		u, e1, e2 := h.ref(graph.TypeUserID, "u1"), h.ref(graph.TypeEmail, "e1"), h.ref(graph.TypeEmail, "e2")
 		h.run(t, h.ingest(u, e1), h.ingest(e2), modelOp{kind: "merge", of: []graph.IdentifierRef{e2, u}, reason: "same person"}, unlinkOp(u, e2))
 	})
+	// Found by Random: erasing a1 drops it from the members recorded when
+	// its first profile was merged away. When a1 comes back (m2 re-sent, m6)
+	// and a later erasure splits it off again, that old profile has no claim
+	// on it: the erased identifier starts over under a new id.
+	t.Run("ResentAfterRemove", func(t *testing.T) {
+		h := newModelHarness(t, open(t), rules)
+		u, e, a, d := h.ref(graph.TypeUserID, "u1"), h.ref(graph.TypeEmail, "e1"), h.ref(graph.TypeAnonymousID, "a1"), h.ref(graph.TypeDeviceID, "d1")
+		junk := h.ref(graph.TypeAnonymousID, "null")
+		batch := func(evs ...ModelEvent) modelOp { return modelOp{kind: "ingest", events: evs} }
+		ev := func(id string, refs ...graph.IdentifierRef) ModelEvent { return ModelEvent{ID: id, Refs: refs} }
+		h.run(t,
+			batch(ev("m1", junk, a, a)),
+			batch(ev("m2", junk, a, a), ev("m3", u), ev("m4", a, e, u)),
+			modelOp{kind: "remove", a: a, reason: "erasure"},
+			batch(ev("m5", junk, junk, u), ev("m6", e, a, junk)),
+			batch(ev("m6", e, a, junk), ev("m7", d, a)),
+			batch(ev("m8", junk), ev("m9", junk, junk, u), ev("m2", junk, a, a)),
+			unlinkOp(d, a),
+			modelOp{kind: "remove", a: e, reason: "erasure"},
+		)
+	})
 	t.Run("Random", func(t *testing.T) {
 		if _, release := freshStore(t, open); release() {
 			t.Skip("the store is not available")

@@ -97,9 +97,15 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 
 var qDeleteAudience = cypher(`
 OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
-CALL () { MATCH (m:{{AudienceMember}} { {{audienceId}}: $id }) WHERE m.{{profileId}} IS NOT NULL DELETE m }
+CALL () {
+  MATCH (m:{{AudienceMember}} { {{audienceId}}: $id })
+  USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+  WHERE m.{{profileId}} IS NOT NULL
+  DELETE m
+}
 CALL () {
   MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
+  USING INDEX c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
   WHERE c.{{at}} IS NOT NULL AND c.{{seq}} IS NOT NULL
   DELETE c
 }
@@ -220,6 +226,7 @@ WITH a
 CALL () {
   UNWIND $pids AS p
   MATCH (m:{{AudienceMember}} { {{audienceId}}: $id, {{profileId}}: p })
+  USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
   RETURN collect(m.{{profileId}}) AS present
 }
 RETURN a.{{seq}} AS seq, a.{{size}} AS size, present`)
@@ -238,6 +245,7 @@ CALL () {
 CALL () {
   UNWIND $exit AS x
   MATCH (m:{{AudienceMember}} { {{audienceId}}: $id, {{profileId}}: x.p })
+  USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
   DELETE m
   CREATE (:{{AudienceChange}} { {{audienceId}}: $id, {{profileId}}: x.p, {{kind}}: $exited, {{at}}: $at, {{seq}}: x.seq })
 }
@@ -312,6 +320,7 @@ func recTime(v any) time.Time {
 
 var qAudienceMembers = cypher(`
 MATCH (m:{{AudienceMember}} { {{audienceId}}: $id })
+USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
 WHERE m.{{profileId}} > $after
 WITH m ORDER BY m.{{audienceId}}, m.{{profileId}} LIMIT $limit
 RETURN m.{{profileId}} AS p, m.{{since}} AS since`)
@@ -346,6 +355,7 @@ func (s *Store) Members(ctx context.Context, id string, p audience.Page) ([]audi
 // smaller seq.
 var qAudienceChanges = cypher(`
 MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
+USING INDEX c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
 WHERE c.{{at}} <= $upper AND c.{{seq}} IS NOT NULL
   AND ($afterSeq IS NULL OR c.{{at}} < $upper OR c.{{seq}} < $afterSeq)
 WITH c ORDER BY c.{{audienceId}} DESC, c.{{at}} DESC, c.{{seq}} DESC LIMIT $limit
@@ -384,6 +394,7 @@ func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) (
 var qMembershipsOf = cypher(`
 UNWIND $pids AS p
 MATCH (m:{{AudienceMember}} { {{profileId}}: p })
+USING INDEX m:{{AudienceMember}}({{profileId}})
 RETURN p, m.{{audienceId}} AS a, m.{{since}} AS since
 ORDER BY p, a`)
 
@@ -636,6 +647,7 @@ func (s *Store) ComputedValues(ctx context.Context, profileIDs []string) (map[st
 // qExpiringValues seeks the expires index up to $before.
 var qExpiringValues = cypher(`
 MATCH (v:{{ComputedValue}})
+USING INDEX v:{{ComputedValue}}({{expires}})
 WHERE v.{{expires}} <= $before
 WITH v ORDER BY v.{{expires}}, v.{{name}}, v.{{profileId}} LIMIT $limit
 RETURN v { .* } AS v`)
