@@ -69,6 +69,9 @@ var schema = []schemaItem{
 		cypher(`CREATE INDEX audience_member_profile IF NOT EXISTS FOR (m:{{AudienceMember}}) ON (m.{{profileId}})`)},
 	{"index audience_change: (:AudienceChange).audienceId, at, seq",
 		cypher(`CREATE INDEX audience_change IF NOT EXISTS FOR (c:{{AudienceChange}}) ON (c.{{audienceId}}, c.{{at}}, c.{{seq}})`)},
+	// Erasure deletes every change naming an erased profile.
+	{"index audience_change_profile: (:AudienceChange).profileId",
+		cypher(`CREATE INDEX audience_change_profile IF NOT EXISTS FOR (c:{{AudienceChange}}) ON (c.{{profileId}})`)},
 	// Computed traits: a definition by name; values by profile, by name
 	// (deleting a trait) and by expiry (the refresher).
 	{"constraint computed_trait_name: (:ComputedTrait).name is unique",
