@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
@@ -75,13 +76,29 @@ func erasureAudit(entry access.AuditEntry) privacy.ReceiptHook {
 	}
 }
 
+// forgetAudiences returns hook run after the erasure's audience data is
+// gone: the erased profiles' memberships, change rows and computed values,
+// and the computed values of the profiles it changed (audience.ForgetInTx).
+func forgetAudiences(hook privacy.ReceiptHook) privacy.ReceiptHook {
+	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, r privacy.ErasureReceipt) error {
+		if _, err := audience.ForgetErasureInTx(ctx, tx, w); err != nil {
+			return err
+		}
+		return hook(ctx, tx, w, x, r)
+	}
+}
+
 // correctionAudit returns the hook that appends a correction's entry in
 // its transaction, with its reason scrubbed of the erased values, naming
-// the profiles that remain.
+// the profiles that remain, after deleting their computed values
+// (audience.ForgetInTx: they may hold the removed identifier's values).
 func correctionAudit(entry access.AuditEntry) graph.EraseHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure) error {
 		e := entry
 		e.Reason = clip(x.ScrubText(entry.Reason), access.MaxReasonLen)
+		if _, err := audience.ForgetErasureInTx(ctx, tx, w); err != nil {
+			return err
+		}
 		return access.AuditHook(e)(ctx, tx, w)
 	}
 }
@@ -100,7 +117,7 @@ func (r *Resolver) forgetProfile(ctx context.Context, id, reason string) (*priva
 		r.failErasure(ctx, entry, err)
 		return nil, err
 	}
-	rc, err := x.ForgetProfile(ctx, id, reason, requester(ctx), erasureAudit(entry))
+	rc, err := x.ForgetProfile(ctx, id, reason, requester(ctx), forgetAudiences(erasureAudit(entry)))
 	if err != nil && rc.ID == "" {
 		r.failErasure(ctx, entry, err)
 		return nil, domainErr(err)
@@ -122,7 +139,7 @@ func (r *Resolver) forgetIdentifier(ctx context.Context, in gql.IdentifierInput,
 		return nil, err
 	}
 	raw := graph.IdentifierRef{Type: in.Type, Value: in.Value}
-	rc, _, err := x.ForgetIdentifier(ctx, raw, reason, requester(ctx), erasureAudit(entry))
+	rc, _, err := x.ForgetIdentifier(ctx, raw, reason, requester(ctx), forgetAudiences(erasureAudit(entry)))
 	if err != nil && rc.ID == "" {
 		r.failErasure(ctx, entry, err)
 		return nil, identErr(err, identArg{name: "identifier", raw: raw, norm: n})
