@@ -130,5 +130,6 @@ func AudienceQueries() []PlannedQuery {
 		{"DeleteComputedValues", qDeleteComputedValues, map[string]any{"pids": pids}},
 		{"ComputedValues", qComputedValues, map[string]any{"pids": pids}},
 		{"ExpiringValues", qExpiringValues, map[string]any{"before": nil, "limit": int64(10)}},
+		{"ForgetProfiles", qForgetProfiles, map[string]any{"erased": pids, "changed": []any{"p_c"}}},
 	}
 }
