@@ -76,9 +76,10 @@ func erasureAudit(entry access.AuditEntry) privacy.ReceiptHook {
 	}
 }
 
-// forgetAudiences returns hook run after the erasure's audience data is
-// gone: the erased profiles' memberships, change rows and computed values,
-// and the computed values of the profiles it changed (audience.ForgetInTx).
+// forgetAudiences returns the hook that deletes, in the erasure's
+// transaction, the erased profiles' memberships, change rows and computed
+// values and the computed values of the profiles it changed
+// (audience.ForgetErasureInTx), then runs hook.
 func forgetAudiences(hook privacy.ReceiptHook) privacy.ReceiptHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, r privacy.ErasureReceipt) error {
 		if _, err := audience.ForgetErasureInTx(ctx, tx, w); err != nil {
@@ -90,8 +91,9 @@ func forgetAudiences(hook privacy.ReceiptHook) privacy.ReceiptHook {
 
 // correctionAudit returns the hook that appends a correction's entry in
 // its transaction, with its reason scrubbed of the erased values, naming
-// the profiles that remain, after deleting their computed values
-// (audience.ForgetInTx: they may hold the removed identifier's values).
+// the profiles that remain, after deleting their computed values (they
+// may hold the removed identifier's values) and the audience data of a
+// profile the correction emptied (audience.ForgetErasureInTx).
 func correctionAudit(entry access.AuditEntry) graph.EraseHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure) error {
 		e := entry

@@ -14,8 +14,10 @@ var _ audience.TxForget = (*tx)(nil)
 // ForgetProfiles implements audience.TxForget inside the write
 // transaction. Memberships are found by profile (audience_memberships);
 // the log has no index by profile, so the change rows naming an erased
-// profile are found by one walk of the whole log, which an erasure, rare
-// and already rewriting pages all over the file, can afford.
+// profile are found by one walk of the whole log (every audience's), a
+// cost in the number of changes kept that an erasure, rare and followed
+// by the zeroing of every free page of the file, accepts rather than a
+// new layout version.
 func (t *tx) ForgetProfiles(ctx context.Context, erased, changed []string) (audience.Forgotten, error) {
 	var out audience.Forgotten
 	btx := t.btx
