@@ -577,6 +577,7 @@ func (s *Store) PutComputedValues(ctx context.Context, values []audience.Compute
 var qDeleteComputedValues = cypher(`
 UNWIND $pids AS p
 MATCH (v:{{ComputedValue}} { {{profileId}}: p })
+USING INDEX v:{{ComputedValue}}({{profileId}}, {{name}})
 WHERE v.{{name}} IS NOT NULL
 DELETE v`)
 
@@ -612,6 +613,7 @@ func decodeComputedValue(v any) (audience.ComputedValue, error) {
 var qComputedValues = cypher(`
 UNWIND $pids AS p
 MATCH (v:{{ComputedValue}} { {{profileId}}: p })
+USING INDEX v:{{ComputedValue}}({{profileId}}, {{name}})
 WHERE v.{{name}} IS NOT NULL
 RETURN v { .* } AS v`)
 
