@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/privacy"
@@ -240,7 +241,9 @@ func eraseRounds(ctx context.Context, cfg Config, store graph.Store, rules *grap
 		}
 
 		start = time.Now()
-		rc, err := x.ForgetProfile(ctx, prof.ID, fmt.Sprintf("bench erasure %d", round+1), privacy.Requester{}, nil)
+		// What forgetProfile runs: the audience data goes in the same
+		// transaction (the resolver adds only the audit entry).
+		rc, err := x.ForgetProfile(ctx, prof.ID, fmt.Sprintf("bench erasure %d", round+1), privacy.Requester{}, forgetAudiences)
 		if err != nil {
 			return EraseResult{}, fmt.Errorf("forgetProfile: %w", err)
 		}
@@ -405,4 +408,11 @@ func median(f []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// forgetAudiences removes the erased profile from the audience data in
+// the erasure's transaction, as the forgetProfile mutation does.
+func forgetAudiences(ctx context.Context, tx graph.Tx, w *graph.Write, _ *graph.Erasure, _ privacy.ErasureReceipt) error {
+	_, err := audience.ForgetErasureInTx(ctx, tx, w)
+	return err
 }
