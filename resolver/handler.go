@@ -125,6 +125,11 @@ type Config struct {
 	// queues the evaluation of audience membership they ask for.
 	OnProfilesChanged  func(profileIDs []string)
 	OnAudiencesChanged func()
+	// Settle, when set, is called before previewAudience and the
+	// totalCount of profiles(filter:) count, and waits (boundedly) until
+	// the profiles changed before it have been evaluated by the keeper,
+	// so that the count reads facts as current as the request.
+	Settle func(ctx context.Context)
 	// OnCreate, when set, is called once createApiKey has stored a key, so
 	// that a server in open mode enforces keys from the next request on.
 	OnCreate func()

@@ -59,6 +59,13 @@ func (r *Resolver) queryFilter(ctx context.Context, st audience.Store, in *gql.A
 
 // previewPurpose checks the purpose argument as createAudience checks
 // input.purpose.
+// settle runs Config.Settle, when set.
+func (r *Resolver) settle(ctx context.Context) {
+	if r.cfg.Settle != nil {
+		r.cfg.Settle(ctx)
+	}
+}
+
 func (r *Resolver) previewPurpose(purpose *string) (string, error) {
 	if purpose == nil {
 		return "", nil
@@ -91,6 +98,7 @@ func (r *Resolver) previewAudience(ctx context.Context, in gql.AudienceFilter, p
 	}
 	// One scan gives the count and the largest sample any selection may
 	// ask for.
+	r.settle(ctx)
 	n, ids, err := k.Preview(ctx, f, p, maxPreviewSample)
 	if err != nil {
 		return nil, domainErr(err)
@@ -220,6 +228,7 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 		conn.PageInfo.EndCursor = &conn.Edges[len(got)-1].Cursor
 	}
 	if selects(ctx, "ProfileConnection", "totalCount") {
+		r.settle(ctx)
 		if conn.TotalCount, _, err = k.Preview(ctx, f, "", 0); err != nil {
 			return nil, domainErr(err)
 		}

@@ -250,6 +250,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	gc.Keys, gc.Audit, gc.OnRevoke, gc.OnCreate = keys, auditW, guard.Invalidate, guard.KeyCreated
 	gc.Eraser = privacy.NewEraser(engine, list)
 	gc.OnProfilesChanged, gc.OnAudiencesChanged = members.touch, members.refreshAll
+	gc.Settle = func(ctx context.Context) {
+		if !members.settle(ctx, settleWait) {
+			cfg.Logger.Debug().Msg("audiences: counting before the membership queue caught up")
+		}
+	}
 	gc.Audiences, gc.Consent = aud, cs
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{

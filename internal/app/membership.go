@@ -21,6 +21,10 @@ const maxDirty = 100_000
 // retryAfter is the pause after a failed round.
 const retryAfter = 2 * time.Second
 
+// settleWait bounds how long a count waits for the membership queue (see
+// memberships.settle).
+const settleWait = 5 * time.Second
+
 // refreshChunk is how many profiles one Refresh call evaluates.
 const refreshChunk = 500
 
@@ -53,13 +57,18 @@ type memberships struct {
 	dirty map[string]bool
 	all   bool
 	wake  chan struct{}
+	// asked counts touches and refreshAll calls; done is the count a
+	// successful round had seen when it took the queue; progress is
+	// closed (and replaced) whenever done moves.
+	asked, done uint64
+	progress    chan struct{}
 
 	stop  context.CancelFunc
 	ended sync.WaitGroup
 }
 
 func newMemberships(keep refresher, every time.Duration, log zerolog.Logger) *memberships {
-	return &memberships{keep: keep, every: every, log: log, dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return &memberships{keep: keep, every: every, log: log, dirty: map[string]bool{}, wake: make(chan struct{}, 1), progress: make(chan struct{})}
 }
 
 // refreshAll asks for every profile to be evaluated against every
@@ -68,6 +77,7 @@ func newMemberships(keep refresher, every time.Duration, log zerolog.Logger) *me
 func (m *memberships) refreshAll() {
 	m.mu.Lock()
 	m.all, m.dirty = true, map[string]bool{}
+	m.asked++
 	m.mu.Unlock()
 	select {
 	case m.wake <- struct{}{}:
@@ -82,6 +92,7 @@ func (m *memberships) touch(ids []string) {
 		return
 	}
 	m.mu.Lock()
+	m.asked++
 	if !m.all {
 		for _, id := range ids {
 			m.dirty[id] = true
@@ -155,6 +166,7 @@ func (m *memberships) run(ctx context.Context) {
 func (m *memberships) round(ctx context.Context, all bool) error {
 	m.mu.Lock()
 	all = all || m.all
+	taken := m.asked
 	var ids []string
 	if !all {
 		ids = slices.Sorted(maps.Keys(m.dirty))
@@ -168,6 +180,7 @@ func (m *memberships) round(ctx context.Context, all bool) error {
 			m.mu.Unlock()
 			return err
 		}
+		m.advance(taken)
 		return nil
 	}
 	for start := 0; start < len(ids); start += refreshChunk {
@@ -177,5 +190,54 @@ func (m *memberships) round(ctx context.Context, all bool) error {
 			return err
 		}
 	}
+	m.advance(taken)
 	return nil
+}
+
+// advance records that everything asked up to taken has been evaluated,
+// and wakes the settle calls waiting for it.
+func (m *memberships) advance(taken uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if taken <= m.done {
+		return
+	}
+	m.done = taken
+	close(m.progress)
+	m.progress = make(chan struct{})
+}
+
+// settle waits until every profile queued before the call has been
+// evaluated, so that a count reads the keeper's facts as of the request.
+// It gives up after wait, or when ctx ends, and reports whether the queue
+// had caught up: a count that goes on regardless reads facts at most one
+// round old, and profiles without facts are read in full.
+func (m *memberships) settle(ctx context.Context, wait time.Duration) bool {
+	m.mu.Lock()
+	want := m.asked
+	m.mu.Unlock()
+	if want == 0 {
+		return true
+	}
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		m.mu.Lock()
+		done, progress := m.done, m.progress
+		m.mu.Unlock()
+		if done >= want {
+			return true
+		}
+		select {
+		case <-progress:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }

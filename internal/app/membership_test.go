@@ -140,3 +140,67 @@ func TestMembershipLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// gated is a refresher whose Refresh waits for a value on gate, and
+// reports each call it finished on ran.
+type gated struct {
+	gate chan error
+	ran  chan []string
+}
+
+func (g *gated) Refresh(_ context.Context, ids []string) error {
+	err := <-g.gate
+	if err == nil {
+		g.ran <- slices.Clone(ids)
+	}
+	return err
+}
+func (g *gated) RefreshAll(ctx context.Context) error { return g.Refresh(ctx, nil) }
+func (g *gated) RefreshDue(context.Context) error     { return nil }
+
+// settle returns once what was queued before it has been evaluated, not
+// before; it gives up (false) when the rounds fail, and returns at once
+// when nothing was ever queued.
+func TestMembershipSettle(t *testing.T) {
+	ctx := context.Background()
+	g := &gated{gate: make(chan error), ran: make(chan []string, 10)}
+	m := newMemberships(g, 0, zerolog.Nop())
+	if !m.settle(ctx, time.Hour) {
+		t.Fatal("settle with nothing queued reported the queue behind")
+	}
+	m.start()
+	defer func() {
+		close(g.gate) // every later Refresh succeeds
+		if err := m.close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	m.touch([]string{"p_a"})
+	settled := make(chan bool, 1)
+	go func() { settled <- m.settle(ctx, time.Hour) }()
+	select {
+	case <-settled:
+		t.Fatal("settle returned before the queued profile was evaluated")
+	case <-time.After(100 * time.Millisecond):
+	}
+	// A failed round does not settle it either.
+	g.gate <- errors.New("store down")
+	select {
+	case <-settled:
+		t.Fatal("settle returned after a failed round")
+	case <-time.After(100 * time.Millisecond):
+	}
+	// The retry succeeds.
+	g.gate <- nil
+	if ids := <-g.ran; !slices.Equal(ids, []string{"p_a"}) {
+		t.Fatalf("evaluated %v, want p_a", ids)
+	}
+	if ok := <-settled; !ok {
+		t.Fatal("settle reported the queue behind after it was evaluated")
+	}
+	// A queue that cannot be evaluated: settle gives up after its wait.
+	m.touch([]string{"p_b"})
+	if m.settle(ctx, 50*time.Millisecond) {
+		t.Fatal("settle reported p_b evaluated while its round was still held")
+	}
+}
