@@ -30,6 +30,13 @@ func TestEvalFactsAgreesWithEval(t *testing.T) {
 			t.Fatalf("a generated filter fails Check: %v\n%s", err, b)
 		}
 		mustKnow := !usesEventsOrComputed(&f)
+		var withins []string
+		f.any(func(g *Filter) bool {
+			if g.Event != nil && g.Event.Within != "" {
+				withins = append(withins, g.Event.Within)
+			}
+			return false
+		}, 0)
 		for range 8 {
 			s := p.subject(t)
 			// Some events again on the same day, so that day buckets
@@ -42,6 +49,15 @@ func TestEvalFactsAgreesWithEval(t *testing.T) {
 				e.Timestamp = e.Timestamp.Add(time.Duration(rapid.IntRange(-3, 3).Draw(t, "shift")) * 7 * time.Hour)
 				e.ID = e.ID + "x" + string(rune('a'+i))
 				s.Events = append(s.Events, e)
+			}
+			// Events at the start of the filter's windows, and a
+			// nanosecond either side.
+			for _, w := range withins {
+				for range rapid.IntRange(0, 2).Draw(t, "atStart") {
+					at := refWindowStart(w, genNow).Add(time.Duration(rapid.IntRange(-1, 1).Draw(t, "ns")))
+					s.Events = append(s.Events, graph.Event{ID: "w", Name: rapid.SampledFrom(genEventNames).Draw(t, "wname"),
+						Type: rapid.SampledFrom(genEventTypes).Draw(t, "wtype"), Timestamp: at})
+				}
 			}
 			ft := FactsOf("p_1", s)
 			b, err := EncodeFacts(&ft)
