@@ -1,0 +1,97 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/idgraph/cdp/audience"
+)
+
+// The facts bucket (layout version 11), apart from the identity graph:
+//
+//	profile_facts  profileID -> audience.EncodeFacts
+var bucketProfileFacts = []byte("profile_facts")
+
+var factsBuckets = [][]byte{bucketProfileFacts}
+
+// PutFacts implements audience.Store.
+func (s *Store) PutFacts(ctx context.Context, facts []audience.Facts) error {
+	enc, err := audience.CheckFacts(facts)
+	if err != nil {
+		return err
+	}
+	if len(facts) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketProfileFacts)
+		for i := range facts {
+			if err := b.Put([]byte(facts[i].ProfileID), enc[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteFacts implements audience.Store.
+func (s *Store) DeleteFacts(ctx context.Context, profileIDs []string) error {
+	if len(profileIDs) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error { return deleteFacts(btx, profileIDs) })
+}
+
+// DeleteFacts implements audience.TxFacts.
+func (t *tx) DeleteFacts(ctx context.Context, profileIDs []string) error {
+	return deleteFacts(t.btx, profileIDs)
+}
+
+func deleteFacts(btx *bolt.Tx, profileIDs []string) error {
+	b := btx.Bucket(bucketProfileFacts)
+	for _, id := range profileIDs {
+		if id == "" {
+			continue
+		}
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Facts implements audience.Store: one read transaction, a lookup per
+// profile.
+func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audience.Facts, error) {
+	out := make(map[string]audience.Facts, len(profileIDs))
+	if len(profileIDs) == 0 {
+		return out, nil
+	}
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketProfileFacts)
+		for _, id := range profileIDs {
+			if id == "" {
+				continue
+			}
+			if _, done := out[id]; done {
+				continue
+			}
+			v := b.Get([]byte(id))
+			if v == nil {
+				continue
+			}
+			f, err := audience.DecodeFacts(id, v)
+			if err != nil {
+				return fmt.Errorf("embedded: %w", err)
+			}
+			out[id] = f
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
