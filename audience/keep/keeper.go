@@ -29,8 +29,10 @@ func New(eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, now func
 
 // Refresh evaluates every stored audience for the given profiles and
 // records who entered and who exited. A profile that is not live (merged
-// away, erased, unknown) exits every audience it is in. Ids are read in
-// batches of at most BatchSize.
+// away, erased, unknown) exits every audience it is in. It also writes
+// the facts (audience.Facts) of the live profiles and deletes those of the
+// others, even when no audience is stored: Preview reads them. Ids are
+// read in batches of at most BatchSize.
 func (k *Keeper) Refresh(ctx context.Context, profileIDs []string) error {
 	auds, err := k.audiences(ctx)
 	if err != nil {
@@ -39,14 +41,18 @@ func (k *Keeper) Refresh(ctx context.Context, profileIDs []string) error {
 	return k.refresh(ctx, profileIDs, auds)
 }
 
-// refresh evaluates the audiences auds (in the order given) for ids.
+// refresh evaluates the audiences auds (in the order given) for ids, and
+// writes their facts.
 func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audience.Audience) error {
-	if len(auds) == 0 || len(profileIDs) == 0 {
+	if len(profileIDs) == 0 {
 		return nil
 	}
-	defs, err := k.st.ComputedTraits(ctx)
-	if err != nil {
-		return err
+	var defs []audience.ComputedTrait
+	if len(auds) > 0 {
+		var err error
+		if defs, err = k.st.ComputedTraits(ctx); err != nil {
+			return err
+		}
 	}
 	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
@@ -63,8 +69,18 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 
 func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait) error {
 	now := graph.Clean(k.now())
-	subs, kept, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
+	var subs map[string]*audience.Subject
+	var kept map[string]map[string]bool
+	var err error
+	if len(auds) == 0 {
+		_, subs, _, _, err = readProfiles(ctx, k.eng, ids)
+	} else {
+		subs, kept, err = load(ctx, k.eng, k.st, k.cs, defs, ids, now)
+	}
 	if err != nil {
+		return err
+	}
+	if err := k.writeFacts(ctx, ids, subs); err != nil {
 		return err
 	}
 	for i := range auds {
@@ -94,6 +110,29 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 			}
 			return err
 		}
+	}
+	return nil
+}
+
+// writeFacts writes the facts of the live profiles among ids (those of
+// subs) and deletes those of the others.
+func (k *Keeper) writeFacts(ctx context.Context, ids []string, subs map[string]*audience.Subject) error {
+	var put []audience.Facts
+	var dead []string
+	for _, id := range ids {
+		if s, ok := subs[id]; ok {
+			put = append(put, audience.FactsOf(id, s))
+		} else {
+			dead = append(dead, id)
+		}
+	}
+	if len(dead) > 0 {
+		if err := k.st.DeleteFacts(ctx, dead); err != nil {
+			return err
+		}
+	}
+	if len(put) > 0 {
+		return k.st.PutFacts(ctx, put)
 	}
 	return nil
 }
@@ -201,19 +240,22 @@ func Refs(f *audience.Filter) []string {
 }
 
 // RefreshAll evaluates every audience over every live profile, page by
-// page, then makes every member that is no longer live exit.
+// page, writing their facts, then makes every member that is no longer
+// live exit. With no audience stored it still writes every live
+// profile's facts.
 func (k *Keeper) RefreshAll(ctx context.Context) error {
 	auds, err := k.audiences(ctx)
 	if err != nil {
 		return err
 	}
-	return k.refreshEvery(ctx, auds)
+	return k.refreshEvery(ctx, auds, true)
 }
 
 // refreshEvery evaluates auds over every live profile and every member of
-// auds.
-func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience) error {
-	if len(auds) == 0 {
+// auds, writing the facts of every live profile; with no auds, it does
+// nothing unless always.
+func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience, always bool) error {
+	if len(auds) == 0 && !always {
 		return nil
 	}
 	err := k.eachLive(ctx, func(ids []string) error { return k.refresh(ctx, ids, auds) })
@@ -300,8 +342,19 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // ids of the first sample of them in id order. inAudience reads kept
 // memberships. f must have passed audience.Check and purpose must be a
 // known purpose (an unknown one is UNKNOWN for everybody, so nobody
-// matches). It reads every live profile a page at a time, each page at
-// its own now.
+// matches).
+//
+// It reads the live profiles a page at a time, each page at its own now,
+// and evaluates each profile on its kept facts (audience.Filter.EvalFacts)
+// with its consent records read fresh (one ConsentOf a page) and, only
+// when f has an inAudience condition, its kept memberships (one
+// MembershipsOf a page). The facts are as of the keeper's last refresh of
+// each profile (Refresh after each write that touched it, RefreshAll): a
+// profile written since is counted on what it was then. A profile with no
+// facts, or on which EvalFacts cannot decide (a computed condition, an
+// event condition with where, or a window starting inside a day of
+// several events), is read in full (its Subject) and evaluated with Eval,
+// so the count is Eval's over Subjects whenever the facts are current.
 //
 // Errors: EINVALID for a nil filter or a negative sample.
 func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string, sample int) (int, []string, error) {
@@ -311,21 +364,37 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	if sample < 0 {
 		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
 	}
-	defs, err := k.st.ComputedTraits(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
+	var defs []audience.ComputedTrait
+	defsRead := false
 	a := &audience.Audience{Filter: *f, Purpose: purpose}
+	useAudiences := f.UsesAudiences()
 	count := 0
 	out := []string{}
-	err = k.eachLive(ctx, func(ids []string) error {
+	err := k.eachLive(ctx, func(ids []string) error {
 		now := graph.Clean(k.now())
-		subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
+		matched, rest, err := k.previewFacts(ctx, f, purpose, useAudiences, ids, now)
 		if err != nil {
 			return err
 		}
+		if len(rest) > 0 {
+			if !defsRead {
+				if defs, err = k.st.ComputedTraits(ctx); err != nil {
+					return err
+				}
+				defsRead = true
+			}
+			subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, rest, now)
+			if err != nil {
+				return err
+			}
+			for id, s := range subs {
+				if member(a, s, now) {
+					matched[id] = true
+				}
+			}
+		}
 		for _, id := range ids {
-			if s, ok := subs[id]; ok && member(a, s, now) {
+			if matched[id] {
 				count++
 				if len(out) < sample {
 					out = append(out, id)
@@ -338,6 +407,68 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 		return 0, nil, err
 	}
 	return count, out, nil
+}
+
+// previewFacts evaluates f and purpose on the kept facts of ids at now. It
+// returns the ids known to match, and those it could not decide (no facts,
+// or an unknown result), in the order of ids.
+func (k *Keeper) previewFacts(ctx context.Context, f *audience.Filter, purpose string, useAudiences bool, ids []string, now time.Time) (map[string]bool, []string, error) {
+	matched := map[string]bool{}
+	facts, err := k.st.Facts(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	var keys, have []string
+	for _, id := range ids {
+		if ft, ok := facts[id]; ok {
+			keys = append(keys, ft.Keys...)
+			have = append(have, id)
+		}
+	}
+	recs := map[string][]privacy.Record{}
+	if len(keys) > 0 {
+		slices.Sort(keys)
+		if recs, err = k.cs.ConsentOf(ctx, slices.Compact(keys)); err != nil {
+			return nil, nil, err
+		}
+	}
+	var kept map[string][]audience.Membership
+	if useAudiences && len(have) > 0 {
+		if kept, err = k.st.MembershipsOf(ctx, have); err != nil {
+			return nil, nil, err
+		}
+	}
+	var rest []string
+	var consent []privacy.Record
+	for _, id := range ids {
+		ft, ok := facts[id]
+		if !ok {
+			rest = append(rest, id)
+			continue
+		}
+		consent = consent[:0]
+		for _, key := range ft.Keys {
+			consent = append(consent, recs[key]...)
+		}
+		if purpose != "" && privacy.StateOf(consent, purpose, now).State != privacy.StateGranted {
+			continue
+		}
+		var auds map[string]bool
+		if useAudiences {
+			auds = make(map[string]bool, len(kept[id]))
+			for _, m := range kept[id] {
+				auds[m.AudienceID] = true
+			}
+		}
+		m, known := f.EvalFacts(&ft, consent, auds, now)
+		switch {
+		case !known:
+			rest = append(rest, id)
+		case m:
+			matched[id] = true
+		}
+	}
+	return matched, rest, nil
 }
 
 // RefreshDue evaluates, over every live profile, the audiences whose
@@ -396,7 +527,7 @@ func (k *Keeper) RefreshDue(ctx context.Context) error {
 			sel = append(sel, a)
 		}
 	}
-	return k.refreshEvery(ctx, sel)
+	return k.refreshEvery(ctx, sel, false)
 }
 
 func dependsOnTime(f *audience.Filter, windowed map[string]bool, depth int) bool {
