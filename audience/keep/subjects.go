@@ -40,6 +40,15 @@
 // broken deterministically (the audience with the smallest id among
 // those left goes first), so a Refresh always ends; an audience in a
 // cycle then reads the membership its predecessor had at the time.
+//
+// # Facts
+//
+// Every Refresh, RefreshAll and RefreshDue also writes the facts
+// (audience.FactsOf) of the live profiles it read, and deletes those of
+// the ids it was given that are not live; Refresh and RefreshAll do so
+// even when no audience is stored. Preview evaluates on them
+// (audience.Filter.EvalFacts) and reads a profile in full only when they
+// cannot decide, so its count is as of each profile's last refresh.
 package keep
 
 import (
