@@ -188,13 +188,29 @@ func (f *Facts) Trait(name string) any {
 // known. And, or and not combine in Kleene's logic: false and unknown is
 // false, true or unknown true.
 func (f *Filter) EvalFacts(ft *Facts, consent []privacy.Record, audiences map[string]bool, now time.Time) (match, known bool) {
+	return f.evalFactsIn(ft, consent, true, audiences, now)
+}
+
+// EvalFactsWithoutConsent is EvalFacts with the consent records not read
+// yet: every consent condition is unknown. A caller reads consent only for
+// the profiles it leaves unknown.
+func (f *Filter) EvalFactsWithoutConsent(ft *Facts, audiences map[string]bool, now time.Time) (match, known bool) {
+	return f.evalFactsIn(ft, nil, false, audiences, now)
+}
+
+// UsesConsent reports whether f has a consent condition.
+func (f *Filter) UsesConsent() bool {
+	return f.any(func(g *Filter) bool { return g.Consent != nil }, 0)
+}
+
+func (f *Filter) evalFactsIn(ft *Facts, consent []privacy.Record, withConsent bool, audiences map[string]bool, now time.Time) (match, known bool) {
 	switch {
 	case f == nil:
 		return false, true
 	case f.And != nil:
 		known = true
 		for i := range f.And {
-			m, k := f.And[i].EvalFacts(ft, consent, audiences, now)
+			m, k := f.And[i].evalFactsIn(ft, consent, withConsent, audiences, now)
 			if k && !m {
 				return false, true
 			}
@@ -204,7 +220,7 @@ func (f *Filter) EvalFacts(ft *Facts, consent []privacy.Record, audiences map[st
 	case f.Or != nil:
 		known = true
 		for i := range f.Or {
-			m, k := f.Or[i].EvalFacts(ft, consent, audiences, now)
+			m, k := f.Or[i].evalFactsIn(ft, consent, withConsent, audiences, now)
 			if k && m {
 				return true, true
 			}
@@ -212,7 +228,7 @@ func (f *Filter) EvalFacts(ft *Facts, consent []privacy.Record, audiences map[st
 		}
 		return false, known
 	case f.Not != nil:
-		m, k := f.Not.EvalFacts(ft, consent, audiences, now)
+		m, k := f.Not.evalFactsIn(ft, consent, withConsent, audiences, now)
 		return !m && k, k
 	case f.Trait != nil:
 		return compare(f.Trait.Op, ft.Trait(f.Trait.Name), f.Trait.Value), true
@@ -223,6 +239,9 @@ func (f *Filter) EvalFacts(ft *Facts, consent []privacy.Record, audiences map[st
 	case f.Event != nil:
 		return f.Event.evalFacts(ft.Events, now)
 	case f.Consent != nil:
+		if !withConsent {
+			return false, false
+		}
 		return privacy.StateOf(consent, f.Consent.Purpose, now).State == f.Consent.Status, true
 	case f.Computed != nil:
 		return false, false

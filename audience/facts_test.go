@@ -80,6 +80,18 @@ func TestEvalFactsAgreesWithEval(t *testing.T) {
 			if mustKnow && !known {
 				t.Fatalf("EvalFacts is unknown for a filter with no event or computed condition\nfilter: %s", fb)
 			}
+			// Without consent: unknown, or the same answer; known when
+			// there is no consent condition either.
+			got2, known2 := f.EvalFactsWithoutConsent(&back, s.Audiences, genNow)
+			if known2 && got2 != want {
+				t.Fatalf("EvalFactsWithoutConsent = %v (known), Eval = %v\nfilter: %s", got2, want, fb)
+			}
+			if known2 && !known {
+				t.Fatalf("EvalFactsWithoutConsent is known where EvalFacts is not\nfilter: %s", fb)
+			}
+			if mustKnow && !f.UsesConsent() && !known2 {
+				t.Fatalf("EvalFactsWithoutConsent is unknown for a filter with no event, computed or consent condition\nfilter: %s", fb)
+			}
 		}
 	})
 }

@@ -346,7 +346,8 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 //
 // It reads the live profiles a page at a time, each page at its own now,
 // and evaluates each profile on its kept facts (audience.Filter.EvalFacts)
-// with its consent records read fresh (one ConsentOf a page) and, only
+// with its consent records read fresh (one ConsentOf a page, for the
+// profiles the rest of the filter does not already decide) and, only
 // when f has an inAudience condition, its kept memberships (one
 // MembershipsOf a page). The facts are as of the keeper's last refresh of
 // each profile (Refresh after each write that touched it, RefreshAll): a
@@ -411,61 +412,96 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 
 // previewFacts evaluates f and purpose on the kept facts of ids at now. It
 // returns the ids known to match, and those it could not decide (no facts,
-// or an unknown result), in the order of ids.
+// or an unknown result), in the order of ids. Consent records are read
+// only for the profiles the filter cannot decide without them.
 func (k *Keeper) previewFacts(ctx context.Context, f *audience.Filter, purpose string, useAudiences bool, ids []string, now time.Time) (map[string]bool, []string, error) {
 	matched := map[string]bool{}
 	facts, err := k.st.Facts(ctx, ids)
 	if err != nil {
 		return nil, nil, err
 	}
-	var keys, have []string
-	for _, id := range ids {
-		if ft, ok := facts[id]; ok {
-			keys = append(keys, ft.Keys...)
-			have = append(have, id)
-		}
-	}
-	recs := map[string][]privacy.Record{}
-	if len(keys) > 0 {
-		slices.Sort(keys)
-		if recs, err = k.cs.ConsentOf(ctx, slices.Compact(keys)); err != nil {
-			return nil, nil, err
-		}
-	}
 	var kept map[string][]audience.Membership
-	if useAudiences && len(have) > 0 {
+	if useAudiences && len(facts) > 0 {
+		have := make([]string, 0, len(facts))
+		for _, id := range ids {
+			if _, ok := facts[id]; ok {
+				have = append(have, id)
+			}
+		}
 		if kept, err = k.st.MembershipsOf(ctx, have); err != nil {
 			return nil, nil, err
 		}
 	}
-	var rest []string
-	var consent []privacy.Record
+	audiencesOf := func(id string) map[string]bool {
+		if !useAudiences {
+			return nil
+		}
+		auds := make(map[string]bool, len(kept[id]))
+		for _, m := range kept[id] {
+			auds[m.AudienceID] = true
+		}
+		return auds
+	}
+	needConsent := purpose != "" || f.UsesConsent()
+	undecided := map[string]bool{}
+	var pending, keys []string // profiles that need their consent, and its keys
 	for _, id := range ids {
 		ft, ok := facts[id]
 		if !ok {
-			rest = append(rest, id)
+			undecided[id] = true
 			continue
 		}
-		consent = consent[:0]
-		for _, key := range ft.Keys {
-			consent = append(consent, recs[key]...)
-		}
-		if purpose != "" && privacy.StateOf(consent, purpose, now).State != privacy.StateGranted {
+		if !needConsent {
+			m, known := f.EvalFacts(&ft, nil, audiencesOf(id), now)
+			switch {
+			case !known:
+				undecided[id] = true
+			case m:
+				matched[id] = true
+			}
 			continue
 		}
-		var auds map[string]bool
-		if useAudiences {
-			auds = make(map[string]bool, len(kept[id]))
-			for _, m := range kept[id] {
-				auds[m.AudienceID] = true
+		// Without consent first: a profile the rest of the filter rules
+		// out needs no consent read.
+		m, known := f.EvalFactsWithoutConsent(&ft, audiencesOf(id), now)
+		if known && (!m || purpose == "") {
+			matched[id] = m
+			continue
+		}
+		pending = append(pending, id)
+		keys = append(keys, ft.Keys...)
+	}
+	if len(pending) > 0 {
+		recs := map[string][]privacy.Record{}
+		if len(keys) > 0 {
+			slices.Sort(keys)
+			if recs, err = k.cs.ConsentOf(ctx, slices.Compact(keys)); err != nil {
+				return nil, nil, err
 			}
 		}
-		m, known := f.EvalFacts(&ft, consent, auds, now)
-		switch {
-		case !known:
+		var consent []privacy.Record
+		for _, id := range pending {
+			ft := facts[id]
+			consent = consent[:0]
+			for _, key := range ft.Keys {
+				consent = append(consent, recs[key]...)
+			}
+			if purpose != "" && privacy.StateOf(consent, purpose, now).State != privacy.StateGranted {
+				continue
+			}
+			m, known := f.EvalFacts(&ft, consent, audiencesOf(id), now)
+			switch {
+			case !known:
+				undecided[id] = true
+			case m:
+				matched[id] = true
+			}
+		}
+	}
+	var rest []string
+	for _, id := range ids {
+		if undecided[id] {
 			rest = append(rest, id)
-		case m:
-			matched[id] = true
 		}
 	}
 	return matched, rest, nil
