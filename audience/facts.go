@@ -449,9 +449,11 @@ func appendFactValue(b []byte, v any, depth int) ([]byte, error) {
 	return nil, fmt.Errorf("a value of type %T is not canonical", v)
 }
 
-// factsReader reads the binary form; the first error sticks.
+// factsReader reads the binary form from a string holding all of it, so
+// that every string read is a substring of it and costs no allocation;
+// the first error sticks.
 type factsReader struct {
-	b   []byte
+	s   string
 	err error
 }
 
@@ -459,33 +461,42 @@ func (r *factsReader) fail() {
 	if r.err == nil {
 		r.err = fmt.Errorf("stored facts are truncated or malformed")
 	}
-	r.b = nil
+	r.s = ""
 }
 
+// uvarint reads an unsigned varint, as encoding/binary writes it.
 func (r *factsReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
+	var x uint64
+	var shift uint
+	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
+		c := r.s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break
+			}
+			r.s = r.s[i+1:]
+			return x | uint64(c)<<shift
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
 	}
-	r.b = r.b[n:]
-	return v
+	r.fail()
+	return 0
 }
 
 func (r *factsReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
+	ux := r.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	r.b = r.b[n:]
-	return v
+	return x
 }
 
 // count reads a count of items that take at least one byte each.
 func (r *factsReader) count() int {
 	n := r.uvarint()
-	if n > uint64(len(r.b)) {
+	if n > uint64(len(r.s)) {
 		r.fail()
 		return 0
 	}
@@ -494,8 +505,8 @@ func (r *factsReader) count() int {
 
 func (r *factsReader) str() string {
 	n := r.count()
-	s := string(r.b[:n])
-	r.b = r.b[n:]
+	s := r.s[:n]
+	r.s = r.s[n:]
 	return s
 }
 
@@ -512,12 +523,12 @@ func (r *factsReader) strs() []string {
 }
 
 func (r *factsReader) value(depth int) any {
-	if len(r.b) == 0 {
+	if len(r.s) == 0 {
 		r.fail()
 		return nil
 	}
-	tag := r.b[0]
-	r.b = r.b[1:]
+	tag := r.s[0]
+	r.s = r.s[1:]
 	switch tag {
 	case tagNull:
 		return nil
@@ -526,13 +537,16 @@ func (r *factsReader) value(depth int) any {
 	case tagTrue:
 		return true
 	case tagNumber:
-		if len(r.b) < 8 {
+		if len(r.s) < 8 {
 			r.fail()
 			return nil
 		}
-		f := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-		r.b = r.b[8:]
-		return f
+		var bits uint64
+		for i := 7; i >= 0; i-- {
+			bits = bits<<8 | uint64(r.s[i])
+		}
+		r.s = r.s[8:]
+		return math.Float64frombits(bits)
 	case tagString:
 		return r.str()
 	case tagList:
@@ -561,7 +575,7 @@ func DecodeFacts(profileID string, b []byte) (Facts, error) {
 	if len(b) == 0 || b[0] != factsVersion {
 		return Facts{}, fmt.Errorf("stored facts of profile %s: unknown version", profileID)
 	}
-	r := &factsReader{b: b[1:]}
+	r := &factsReader{s: string(b[1:])}
 	f := Facts{ProfileID: profileID, Keys: r.strs(), Types: r.strs()}
 	if n := r.count(); n > 0 {
 		f.Traits = make([]TraitFact, n)
@@ -586,7 +600,7 @@ func DecodeFacts(profileID string, b []byte) (Facts, error) {
 			e.First, e.Last = int64(r.uvarint()), int64(r.uvarint())
 		}
 	}
-	if r.err == nil && len(r.b) > 0 {
+	if r.err == nil && len(r.s) > 0 {
 		r.fail()
 	}
 	if r.err != nil {

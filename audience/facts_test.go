@@ -209,3 +209,14 @@ func TestDecodeFactsRefusesDamage(t *testing.T) {
 		}
 	}
 }
+
+// DecodeFacts never panics on damaged input.
+func TestDecodeFactsArbitraryBytes(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		b := rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "bytes")
+		if rapid.Bool().Draw(t, "versioned") && len(b) > 0 {
+			b[0] = 1
+		}
+		_, _ = DecodeFacts("p_1", b)
+	})
+}

@@ -1,8 +1,10 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -62,24 +64,35 @@ func deleteFacts(btx *bolt.Tx, profileIDs []string) error {
 	return nil
 }
 
-// Facts implements audience.Store: one read transaction, a lookup per
-// profile.
+// Facts implements audience.Store: one read transaction, the ids taken in
+// order with one cursor, which steps to the next key rather than seeking
+// when the ids asked for are adjacent (a page of profiles).
 func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audience.Facts, error) {
 	out := make(map[string]audience.Facts, len(profileIDs))
 	if len(profileIDs) == 0 {
 		return out, nil
 	}
+	ids := slices.Clone(profileIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	err := s.view(ctx, func(btx *bolt.Tx) error {
-		b := btx.Bucket(bucketProfileFacts)
-		for _, id := range profileIDs {
+		c := btx.Bucket(bucketProfileFacts).Cursor()
+		var k, v []byte
+		positioned := false
+		for _, id := range ids {
 			if id == "" {
 				continue
 			}
-			if _, done := out[id]; done {
-				continue
+			want := []byte(id)
+			// A few steps forward before a seek.
+			for step := 0; positioned && k != nil && bytes.Compare(k, want) < 0 && step < 4; step++ {
+				k, v = c.Next()
 			}
-			v := b.Get([]byte(id))
-			if v == nil {
+			if !positioned || k == nil || bytes.Compare(k, want) < 0 {
+				k, v = c.Seek(want)
+				positioned = true
+			}
+			if k == nil || !bytes.Equal(k, want) {
 				continue
 			}
 			f, err := audience.DecodeFacts(id, v)
