@@ -371,9 +371,30 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	useAudiences := f.UsesAudiences()
 	count := 0
 	out := []string{}
-	err := k.eachLive(ctx, func(ids []string) error {
-		now := graph.Clean(k.now())
-		matched, rest, err := k.previewFacts(ctx, f, purpose, useAudiences, ids, now)
+	// Two stages overlap: one goroutine pages through the live profiles,
+	// reads their facts and evaluates what needs no consent; this one
+	// reads the consent of the rest and finishes each page, in order.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan *previewPage, 1)
+	var readErr error
+	go func() {
+		defer close(pages)
+		readErr = k.eachLive(ctx, func(ids []string) error {
+			pg, err := k.previewRead(ctx, f, purpose, useAudiences, ids, graph.Clean(k.now()))
+			if err != nil {
+				return err
+			}
+			select {
+			case pages <- pg:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	finish := func(pg *previewPage) error {
+		rest, err := k.previewConsent(ctx, f, purpose, pg)
 		if err != nil {
 			return err
 		}
@@ -384,18 +405,18 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 				}
 				defsRead = true
 			}
-			subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, rest, now)
+			subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, rest, pg.now)
 			if err != nil {
 				return err
 			}
 			for id, s := range subs {
-				if member(a, s, now) {
-					matched[id] = true
+				if member(a, s, pg.now) {
+					pg.matched[id] = true
 				}
 			}
 		}
-		for _, id := range ids {
-			if matched[id] {
+		for _, id := range pg.ids {
+			if pg.matched[id] {
 				count++
 				if len(out) < sample {
 					out = append(out, id)
@@ -403,24 +424,59 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	for pg := range pages {
+		if err == nil {
+			if err = finish(pg); err != nil {
+				cancel() // the reader stops; drain what it sent
+			}
+		}
+	}
+	if err == nil {
+		err = readErr
+	}
 	if err != nil {
 		return 0, nil, err
 	}
 	return count, out, nil
 }
 
-// previewFacts evaluates f and purpose on the kept facts of ids at now. It
-// returns the ids known to match, and those it could not decide (no facts,
-// or an unknown result), in the order of ids. Consent records are read
-// only for the profiles the filter cannot decide without them.
-func (k *Keeper) previewFacts(ctx context.Context, f *audience.Filter, purpose string, useAudiences bool, ids []string, now time.Time) (map[string]bool, []string, error) {
-	matched := map[string]bool{}
+// previewPage is one page of live profiles in Preview: what their facts
+// decided, and what is left.
+type previewPage struct {
+	ids       []string
+	now       time.Time
+	matched   map[string]bool           // known to match
+	undecided map[string]bool           // to read in full
+	pending   []string                  // to evaluate with their consent
+	facts     map[string]audience.Facts // of pending
+	keys      []string                  // the identifier keys of pending
+	kept      map[string][]audience.Membership
+	audiences bool // whether kept was read
+}
+
+func (pg *previewPage) audiencesOf(id string) map[string]bool {
+	if !pg.audiences {
+		return nil
+	}
+	auds := make(map[string]bool, len(pg.kept[id]))
+	for _, m := range pg.kept[id] {
+		auds[m.AudienceID] = true
+	}
+	return auds
+}
+
+// previewRead reads the facts of ids (and their kept memberships when the
+// filter uses them) and evaluates f and purpose on them at now, as far as
+// they go without consent: a profile the rest of the filter rules out
+// needs no consent read.
+func (k *Keeper) previewRead(ctx context.Context, f *audience.Filter, purpose string, useAudiences bool, ids []string, now time.Time) (*previewPage, error) {
+	pg := &previewPage{ids: ids, now: now, matched: map[string]bool{}, undecided: map[string]bool{}, audiences: useAudiences}
 	facts, err := k.st.Facts(ctx, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var kept map[string][]audience.Membership
 	if useAudiences && len(facts) > 0 {
 		have := make([]string, 0, len(facts))
 		for _, id := range ids {
@@ -428,83 +484,81 @@ func (k *Keeper) previewFacts(ctx context.Context, f *audience.Filter, purpose s
 				have = append(have, id)
 			}
 		}
-		if kept, err = k.st.MembershipsOf(ctx, have); err != nil {
-			return nil, nil, err
+		if pg.kept, err = k.st.MembershipsOf(ctx, have); err != nil {
+			return nil, err
 		}
-	}
-	audiencesOf := func(id string) map[string]bool {
-		if !useAudiences {
-			return nil
-		}
-		auds := make(map[string]bool, len(kept[id]))
-		for _, m := range kept[id] {
-			auds[m.AudienceID] = true
-		}
-		return auds
 	}
 	needConsent := purpose != "" || f.UsesConsent()
-	undecided := map[string]bool{}
-	var pending, keys []string // profiles that need their consent, and its keys
 	for _, id := range ids {
 		ft, ok := facts[id]
 		if !ok {
-			undecided[id] = true
+			pg.undecided[id] = true
 			continue
 		}
-		if !needConsent {
-			m, known := f.EvalFacts(&ft, nil, audiencesOf(id), now)
-			switch {
-			case !known:
-				undecided[id] = true
-			case m:
-				matched[id] = true
+		var m, known bool
+		if needConsent {
+			m, known = f.EvalFactsWithoutConsent(&ft, pg.audiencesOf(id), now)
+			if !known || (m && purpose != "") {
+				pg.pending = append(pg.pending, id)
+				pg.keys = append(pg.keys, ft.Keys...)
+				if pg.facts == nil {
+					pg.facts = map[string]audience.Facts{}
+				}
+				pg.facts[id] = ft
+				continue
 			}
-			continue
+		} else {
+			m, known = f.EvalFacts(&ft, nil, pg.audiencesOf(id), now)
 		}
-		// Without consent first: a profile the rest of the filter rules
-		// out needs no consent read.
-		m, known := f.EvalFactsWithoutConsent(&ft, audiencesOf(id), now)
-		if known && (!m || purpose == "") {
-			matched[id] = m
-			continue
+		switch {
+		case !known:
+			pg.undecided[id] = true
+		case m:
+			pg.matched[id] = true
 		}
-		pending = append(pending, id)
-		keys = append(keys, ft.Keys...)
 	}
-	if len(pending) > 0 {
+	return pg, nil
+}
+
+// previewConsent reads the consent of the page's pending profiles, in one
+// ConsentOf, and evaluates them; it returns the ids left to read in full,
+// in the order of the page.
+func (k *Keeper) previewConsent(ctx context.Context, f *audience.Filter, purpose string, pg *previewPage) ([]string, error) {
+	if len(pg.pending) > 0 {
 		recs := map[string][]privacy.Record{}
-		if len(keys) > 0 {
-			slices.Sort(keys)
-			if recs, err = k.cs.ConsentOf(ctx, slices.Compact(keys)); err != nil {
-				return nil, nil, err
+		if len(pg.keys) > 0 {
+			slices.Sort(pg.keys)
+			var err error
+			if recs, err = k.cs.ConsentOf(ctx, slices.Compact(pg.keys)); err != nil {
+				return nil, err
 			}
 		}
 		var consent []privacy.Record
-		for _, id := range pending {
-			ft := facts[id]
+		for _, id := range pg.pending {
+			ft := pg.facts[id]
 			consent = consent[:0]
 			for _, key := range ft.Keys {
 				consent = append(consent, recs[key]...)
 			}
-			if purpose != "" && privacy.StateOf(consent, purpose, now).State != privacy.StateGranted {
+			if purpose != "" && privacy.StateOf(consent, purpose, pg.now).State != privacy.StateGranted {
 				continue
 			}
-			m, known := f.EvalFacts(&ft, consent, audiencesOf(id), now)
+			m, known := f.EvalFacts(&ft, consent, pg.audiencesOf(id), pg.now)
 			switch {
 			case !known:
-				undecided[id] = true
+				pg.undecided[id] = true
 			case m:
-				matched[id] = true
+				pg.matched[id] = true
 			}
 		}
 	}
 	var rest []string
-	for _, id := range ids {
-		if undecided[id] {
+	for _, id := range pg.ids {
+		if pg.undecided[id] {
 			rest = append(rest, id)
 		}
 	}
-	return matched, rest, nil
+	return rest, nil
 }
 
 // RefreshDue evaluates, over every live profile, the audiences whose
