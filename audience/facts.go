@@ -42,7 +42,10 @@ type Facts struct {
 	// Traits are the folded traits with a value (null and missing values
 	// are left out, as comparisons read both as missing), sorted by name.
 	Traits []TraitFact
-	// Events are the event counts, sorted by Name, Type and Day.
+	// EventNames are the event names and types Events refer to, sorted,
+	// each once.
+	EventNames []string
+	// Events are the event counts, sorted by name, type and Day.
 	Events []EventFact
 }
 
@@ -62,11 +65,13 @@ type TraitFact struct {
 // with nothing.
 type OtherValue struct{}
 
-// EventFact counts the events of one name, type and UTC day. First and
-// Last are the offsets, in nanoseconds from the start of the day, of the
-// earliest and latest of them.
+// EventFact counts the events of one name, type and UTC day. Name and
+// Type are indexes in the Facts' EventNames (so that Events hold no
+// pointers, and decode cheaply). First and Last are the offsets, in
+// nanoseconds from the start of the day, of the earliest and latest of
+// them.
 type EventFact struct {
-	Name, Type  string
+	Name, Type  int32
 	Day         int64 // days since 1970-01-01 UTC
 	N           int
 	First, Last int64
@@ -103,19 +108,28 @@ func FactsOf(profileID string, s *Subject) Facts {
 		}
 	}
 	sort.Slice(f.Traits, func(i, j int) bool { return f.Traits[i].Name < f.Traits[j].Name })
+	for i := range s.Events {
+		f.EventNames = append(f.EventNames, s.Events[i].Name, s.Events[i].Type)
+	}
+	slices.Sort(f.EventNames)
+	f.EventNames = slices.Compact(f.EventNames)
+	index := func(name string) int32 {
+		i, _ := slices.BinarySearch(f.EventNames, name)
+		return int32(i)
+	}
 	type bucket struct {
-		name, typ string
+		name, typ int32
 		day       int64
 	}
 	at := map[bucket]int{}
 	for i := range s.Events {
 		e := &s.Events[i]
 		day, off := dayOf(e.Timestamp)
-		b := bucket{e.Name, e.Type, day}
+		b := bucket{index(e.Name), index(e.Type), day}
 		j, ok := at[b]
 		if !ok {
 			at[b] = len(f.Events)
-			f.Events = append(f.Events, EventFact{Name: e.Name, Type: e.Type, Day: day, N: 1, First: off, Last: off})
+			f.Events = append(f.Events, EventFact{Name: b.name, Type: b.typ, Day: day, N: 1, First: off, Last: off})
 			continue
 		}
 		ef := &f.Events[j]
@@ -123,13 +137,11 @@ func FactsOf(profileID string, s *Subject) Facts {
 		ef.First, ef.Last = min(ef.First, off), max(ef.Last, off)
 	}
 	slices.SortFunc(f.Events, func(a, b EventFact) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Type, b.Type); c != 0 {
-			return c
-		}
 		switch {
+		case a.Name != b.Name:
+			return int(a.Name - b.Name)
+		case a.Type != b.Type:
+			return int(a.Type - b.Type)
 		case a.Day < b.Day:
 			return -1
 		case a.Day > b.Day:
@@ -237,7 +249,7 @@ func (f *Filter) evalFactsIn(ft *Facts, consent []privacy.Record, withConsent bo
 		_, has := slices.BinarySearch(ft.Types, f.Identifier.Type)
 		return has == want, true
 	case f.Event != nil:
-		return f.Event.evalFacts(ft.Events, now)
+		return f.Event.evalFacts(ft, now)
 	case f.Consent != nil:
 		if !withConsent {
 			return false, false
@@ -257,7 +269,7 @@ func (f *Filter) evalFactsIn(ft *Facts, consent []privacy.Record, withConsent bo
 // last is before, and otherwise between 1 and N-1 (its first event is
 // out, its last in). With Where filters, which Facts cannot apply, every
 // bucket counts from 0.
-func (c *EventCondition) evalFacts(events []EventFact, now time.Time) (match, known bool) {
+func (c *EventCondition) evalFacts(ft *Facts, now time.Time) (match, known bool) {
 	windowed := c.Within != ""
 	var fromDay, fromOff int64
 	if windowed {
@@ -267,13 +279,28 @@ func (c *EventCondition) evalFacts(events []EventFact, now time.Time) (match, kn
 		}
 		fromDay, fromOff = dayOf(d.Before(now.UTC()))
 	}
+	// The indexes of c's name and type; -1 for any, -2 for one no event
+	// has.
+	name, typ := int32(-1), int32(-1)
+	if c.Name != "" {
+		name = -2
+		if i, ok := slices.BinarySearch(ft.EventNames, c.Name); ok {
+			name = int32(i)
+		}
+	}
+	if c.Type != "" {
+		typ = -2
+		if i, ok := slices.BinarySearch(ft.EventNames, c.Type); ok {
+			typ = int32(i)
+		}
+	}
 	lo, hi := 0, 0
-	for i := range events {
-		e := &events[i]
-		if c.Name != "" && e.Name != c.Name {
+	for i := range ft.Events {
+		e := &ft.Events[i]
+		if name != -1 && e.Name != name {
 			continue
 		}
-		if c.Type != "" && e.Type != c.Type {
+		if typ != -1 && e.Type != typ {
 			continue
 		}
 		sure, maybe := e.N, 0
@@ -343,8 +370,9 @@ func (f *Filter) any(pred func(*Filter) bool, depth int) bool {
 //	keys:   count, strings
 //	types:  count, strings
 //	traits: count, then name string and value each
-//	names:  count, strings: the event names and types, each once
-//	events: count, then name index, type index, day, N, First, Last each
+//	names:  EventNames: count, strings
+//	events: count, then name index, type index, day, N, First, and Last
+//	        when N > 1, each
 //
 // A value is a tag byte, then: nothing (null, false, true, object, other),
 // 8 bytes of float64 bits little-endian (number), a string, or a count and
@@ -377,28 +405,21 @@ func EncodeFacts(f *Facts) ([]byte, error) {
 			return nil, fmt.Errorf("facts of profile %s: trait %d: %w", f.ProfileID, i, err)
 		}
 	}
-	idx := map[string]int{}
-	var names []string
-	for _, e := range f.Events {
-		for _, s := range []string{e.Name, e.Type} {
-			if _, ok := idx[s]; !ok {
-				idx[s] = len(names)
-				names = append(names, s)
-			}
-		}
-	}
-	b = appendStrings(b, names)
+	b = appendStrings(b, f.EventNames)
 	b = binary.AppendUvarint(b, uint64(len(f.Events)))
 	for _, e := range f.Events {
-		if e.N < 1 || e.First < 0 || e.Last < e.First {
+		if e.N < 1 || e.First < 0 || e.Last < e.First || (e.N == 1 && e.Last != e.First) ||
+			e.Name < 0 || e.Type < 0 || int(e.Name) >= len(f.EventNames) || int(e.Type) >= len(f.EventNames) {
 			return nil, fmt.Errorf("facts of profile %s: an event count is malformed", f.ProfileID)
 		}
-		b = binary.AppendUvarint(b, uint64(idx[e.Name]))
-		b = binary.AppendUvarint(b, uint64(idx[e.Type]))
+		b = binary.AppendUvarint(b, uint64(e.Name))
+		b = binary.AppendUvarint(b, uint64(e.Type))
 		b = binary.AppendVarint(b, e.Day)
 		b = binary.AppendUvarint(b, uint64(e.N))
 		b = binary.AppendUvarint(b, uint64(e.First))
-		b = binary.AppendUvarint(b, uint64(e.Last))
+		if e.N > 1 {
+			b = binary.AppendUvarint(b, uint64(e.Last))
+		}
 	}
 	return b, nil
 }
@@ -572,11 +593,42 @@ func (r *factsReader) value(depth int) any {
 // DecodeFacts reads back what EncodeFacts wrote, as the facts of
 // profileID.
 func DecodeFacts(profileID string, b []byte) (Facts, error) {
-	if len(b) == 0 || b[0] != factsVersion {
+	if len(b) == 0 {
 		return Facts{}, fmt.Errorf("stored facts of profile %s: unknown version", profileID)
 	}
-	r := &factsReader{s: string(b[1:])}
-	f := Facts{ProfileID: profileID, Keys: r.strs(), Types: r.strs()}
+	return DecodeFactsString(profileID, string(b))
+}
+
+// DecodeFactsString is DecodeFacts of a string: the strings of the facts
+// are substrings of s, so a caller decoding many may copy them into one
+// string first and decode each as a substring of it.
+func DecodeFactsString(profileID string, s string) (Facts, error) {
+	if len(s) == 0 || s[0] != factsVersion {
+		return Facts{}, fmt.Errorf("stored facts of profile %s: unknown version", profileID)
+	}
+	r := &factsReader{s: s[1:]}
+	// Keys, Types and EventNames share one backing array.
+	nk := r.count()
+	strs := make([]string, nk, nk+16)
+	for i := range strs {
+		strs[i] = r.str()
+	}
+	f := Facts{ProfileID: profileID}
+	if nk > 0 {
+		f.Keys = strs[:nk:nk]
+	}
+	more := func() []string {
+		n := r.count()
+		if n == 0 {
+			return nil
+		}
+		start := len(strs)
+		for range n {
+			strs = append(strs, r.str())
+		}
+		return strs[start : start+n : start+n]
+	}
+	f.Types = more()
 	if n := r.count(); n > 0 {
 		f.Traits = make([]TraitFact, n)
 		for i := range f.Traits {
@@ -584,20 +636,24 @@ func DecodeFacts(profileID string, b []byte) (Facts, error) {
 			f.Traits[i].Value = r.value(0)
 		}
 	}
-	names := r.strs()
+	f.EventNames = more()
 	if n := r.count(); n > 0 {
 		f.Events = make([]EventFact, n)
 		for i := range f.Events {
 			e := &f.Events[i]
 			ni, ti := r.uvarint(), r.uvarint()
-			if ni >= uint64(len(names)) || ti >= uint64(len(names)) {
+			if ni >= uint64(len(f.EventNames)) || ti >= uint64(len(f.EventNames)) {
 				r.fail()
 				break
 			}
-			e.Name, e.Type = names[ni], names[ti]
+			e.Name, e.Type = int32(ni), int32(ti)
 			e.Day = r.varint()
 			e.N = int(r.uvarint())
-			e.First, e.Last = int64(r.uvarint()), int64(r.uvarint())
+			e.First = int64(r.uvarint())
+			e.Last = e.First
+			if e.N > 1 {
+				e.Last = int64(r.uvarint())
+			}
 		}
 	}
 	if r.err == nil && len(r.s) > 0 {

@@ -118,14 +118,15 @@ func TestFactsOfHandWorked(t *testing.T) {
 	ft := FactsOf("p_1", factsSubject())
 	day := func(d int) int64 { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC).Unix() / 86400 }
 	want := Facts{
-		ProfileID: "p_1",
-		Keys:      []string{"email:a@x", "user_id:1"},
-		Types:     []string{"email", "user_id"},
-		Traits:    []TraitFact{{Name: "plan", Value: "pro"}, {Name: "tags", Value: []any{"x", "y"}}},
+		ProfileID:  "p_1",
+		Keys:       []string{"email:a@x", "user_id:1"},
+		Types:      []string{"email", "user_id"},
+		Traits:     []TraitFact{{Name: "plan", Value: "pro"}, {Name: "tags", Value: []any{"x", "y"}}},
+		EventNames: []string{"Order", "View", "page", "track"},
 		Events: []EventFact{
-			{Name: "Order", Type: "track", Day: day(1), N: 3, First: int64(time.Hour), Last: int64(20 * time.Hour)},
-			{Name: "Order", Type: "track", Day: day(3), N: 1},
-			{Name: "View", Type: "page", Day: day(1) - 28, N: 1, First: 5, Last: 5},
+			{Name: 0, Type: 3, Day: day(1), N: 3, First: int64(time.Hour), Last: int64(20 * time.Hour)},
+			{Name: 0, Type: 3, Day: day(3), N: 1},
+			{Name: 1, Type: 2, Day: day(1) - 28, N: 1, First: 5, Last: 5},
 		},
 	}
 	if !reflect.DeepEqual(ft, want) {

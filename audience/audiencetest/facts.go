@@ -26,10 +26,11 @@ func annFacts() audience.Facts {
 			{Name: "tags", Value: []any{"a", -2.5, false, nil, []any{}, map[string]any{}, audience.OtherValue{}}},
 			{Name: "zero", Value: ""},
 		},
+		EventNames: []string{"", "Order", "page", "track"},
 		Events: []audience.EventFact{
-			{Name: "", Type: "page", Day: -2, N: 1, First: 0, Last: 0},
-			{Name: "Order", Type: "track", Day: 20600, N: 3, First: 1, Last: 86399999999999},
-			{Name: "Order", Type: "track", Day: 20601, N: 1, First: 7, Last: 7},
+			{Name: 0, Type: 2, Day: -2, N: 1, First: 0, Last: 0},
+			{Name: 1, Type: 3, Day: 20600, N: 3, First: 1, Last: 86399999999999},
+			{Name: 1, Type: 3, Day: 20601, N: 1, First: 7, Last: 7},
 		},
 	}
 }
@@ -121,7 +122,8 @@ func testFacts(t *testing.T, s Store) {
 	want := map[string]audience.Facts{}
 	for i := range 1200 {
 		f := audience.Facts{ProfileID: fmt.Sprintf("p_%04d", i), Keys: []string{fmt.Sprintf("user_id:%d", i)}, Types: []string{"user_id"},
-			Events: []audience.EventFact{{Name: "Order", Type: "track", Day: int64(i), N: i + 1, First: 0, Last: int64(i)}}}
+			EventNames: []string{"Order", "track"},
+			Events:     []audience.EventFact{{Name: 0, Type: 1, Day: int64(i), N: i + 2, First: 0, Last: int64(i)}}}
 		many = append(many, f)
 		ids = append(ids, f.ProfileID)
 		want[f.ProfileID] = f

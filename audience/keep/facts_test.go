@@ -38,10 +38,11 @@ func TestFactsKept(t *testing.T) {
 		off := int64(9*time.Hour + 30*time.Minute)
 		annFacts := audience.Facts{
 			ProfileID: A, Keys: []string{ann}, Types: []string{"email"},
-			Traits: []audience.TraitFact{{Name: "plan", Value: "pro"}},
+			Traits:     []audience.TraitFact{{Name: "plan", Value: "pro"}},
+			EventNames: []string{"", "Order", "identify", "track"},
 			Events: []audience.EventFact{
-				{Name: "", Type: "identify", Day: day, N: 1, First: off - int64(time.Hour), Last: off - int64(time.Hour)},
-				{Name: "Order", Type: "track", Day: day, N: 1, First: off, Last: off},
+				{Name: 0, Type: 2, Day: day, N: 1, First: off - int64(time.Hour), Last: off - int64(time.Hour)},
+				{Name: 1, Type: 3, Day: day, N: 1, First: off, Last: off},
 			},
 		}
 		if got, want := facts(A, C), map[string]audience.Facts{A: annFacts}; !reflect.DeepEqual(got, want) {
@@ -49,7 +50,8 @@ func TestFactsKept(t *testing.T) {
 		}
 		must(t, e.k.RefreshAll(bg))
 		catFacts := audience.Facts{ProfileID: C, Keys: []string{cat}, Types: []string{"anonymous_id"},
-			Events: []audience.EventFact{{Name: "View", Type: "track", Day: day, N: 1, First: off, Last: off}}}
+			EventNames: []string{"View", "track"},
+			Events:     []audience.EventFact{{Name: 0, Type: 1, Day: day, N: 1, First: off, Last: off}}}
 		if got, want := facts(A, C), map[string]audience.Facts{A: annFacts, C: catFacts}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("after RefreshAll:\n got %#v\nwant %#v", got, want)
 		}

@@ -75,7 +75,16 @@ func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audi
 	ids := slices.Clone(profileIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	// The values found are copied into one buffer, made one string, and
+	// decoded as substrings of it: one copy for the whole call.
+	var buf []byte
+	type found struct {
+		id         string
+		start, end int
+	}
+	var got []found
 	err := s.view(ctx, func(btx *bolt.Tx) error {
+		buf, got = buf[:0], got[:0]
 		c := btx.Bucket(bucketProfileFacts).Cursor()
 		var k, v []byte
 		positioned := false
@@ -95,16 +104,21 @@ func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audi
 			if k == nil || !bytes.Equal(k, want) {
 				continue
 			}
-			f, err := audience.DecodeFacts(id, v)
-			if err != nil {
-				return fmt.Errorf("embedded: %w", err)
-			}
-			out[id] = f
+			got = append(got, found{id, len(buf), len(buf) + len(v)})
+			buf = append(buf, v...)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	all := string(buf)
+	for _, g := range got {
+		f, err := audience.DecodeFactsString(g.id, all[g.start:g.end])
+		if err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		out[g.id] = f
 	}
 	return out, nil
 }

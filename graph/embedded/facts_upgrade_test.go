@@ -20,9 +20,10 @@ func layoutFacts() audience.Facts {
 			{Name: "age", Value: 41.0}, {Name: "name", Value: "Ann"}, {Name: "plan", Value: "pro"},
 			{Name: "tags", Value: []any{"a", 2.0, true, []any{}, map[string]any{}, audience.OtherValue{}}},
 		},
+		EventNames: []string{"Viewed", "track"},
 		Events: []audience.EventFact{
-			{Name: "Viewed", Type: "track", Day: -164, N: 1, First: 5, Last: 5},
-			{Name: "Viewed", Type: "track", Day: 20000, N: 3, First: 0, Last: 86399999999999},
+			{Name: 0, Type: 1, Day: -164, N: 1, First: 5, Last: 5},
+			{Name: 0, Type: 1, Day: 20000, N: 3, First: 0, Last: 86399999999999},
 		},
 	}
 }
