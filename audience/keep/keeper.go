@@ -2,7 +2,9 @@ package keep
 
 import (
 	"context"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/idgraph/cdp/audience"
@@ -344,8 +346,9 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // known purpose (an unknown one is UNKNOWN for everybody, so nobody
 // matches).
 //
-// It reads the live profiles a page at a time, each page at its own now,
-// and evaluates each profile on its kept facts (audience.Filter.EvalFacts)
+// It reads the live profiles a page at a time, each page at its own now
+// (a few pages evaluated at once, on as many goroutines as GOMAXPROCS
+// allows, up to 4), and evaluates each profile on its kept facts (audience.Filter.EvalFacts)
 // with its consent records read fresh (one ConsentOf a page, for the
 // profiles the rest of the filter does not already decide) and, only
 // when f has an inAudience condition, its kept memberships (one
@@ -365,72 +368,84 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	if sample < 0 {
 		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
 	}
-	var defs []audience.ComputedTrait
-	defsRead := false
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
 	a := &audience.Audience{Filter: *f, Purpose: purpose}
 	useAudiences := f.UsesAudiences()
-	count := 0
-	out := []string{}
-	// Two stages overlap: one goroutine pages through the live profiles,
-	// reads their facts and evaluates what needs no consent; this one
-	// reads the consent of the rest and finishes each page, in order.
+
+	// One goroutine pages through the live profiles; workers evaluate the
+	// pages (facts, consent, full reads); this one adds up their results
+	// in page order.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pages := make(chan *previewPage, 1)
+	type job struct {
+		n   int
+		ids []string
+		now time.Time
+	}
+	type result struct {
+		n       int
+		matched []string // in id order
+		err     error
+	}
+	jobs := make(chan job, 2)
+	results := make(chan result, 4)
 	var readErr error
 	go func() {
-		defer close(pages)
+		defer close(jobs)
+		n := 0
 		readErr = k.eachLive(ctx, func(ids []string) error {
-			pg, err := k.previewRead(ctx, f, purpose, useAudiences, ids, graph.Clean(k.now()))
-			if err != nil {
-				return err
-			}
 			select {
-			case pages <- pg:
+			case jobs <- job{n, ids, graph.Clean(k.now())}:
+				n++
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		})
 	}()
-	finish := func(pg *previewPage) error {
-		rest, err := k.previewConsent(ctx, f, purpose, pg)
-		if err != nil {
-			return err
-		}
-		if len(rest) > 0 {
-			if !defsRead {
-				if defs, err = k.st.ComputedTraits(ctx); err != nil {
-					return err
-				}
-				defsRead = true
-			}
-			subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, rest, pg.now)
-			if err != nil {
-				return err
-			}
-			for id, s := range subs {
-				if member(a, s, pg.now) {
-					pg.matched[id] = true
+	var wg sync.WaitGroup
+	for range previewWorkers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				m, err := k.previewPage(ctx, f, a, useAudiences, defs, j.ids, j.now)
+				select {
+				case results <- result{j.n, m, err}:
+				case <-ctx.Done():
 				}
 			}
-		}
-		for _, id := range pg.ids {
-			if pg.matched[id] {
-				count++
-				if len(out) < sample {
-					out = append(out, id)
-				}
-			}
-		}
-		return nil
+		}()
 	}
-	var err error
-	for pg := range pages {
-		if err == nil {
-			if err = finish(pg); err != nil {
-				cancel() // the reader stops; drain what it sent
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	count := 0
+	out := []string{}
+	next := 0
+	done := map[int][]string{}
+	for r := range results {
+		if err == nil && r.err != nil {
+			err = r.err
+			cancel() // the reader and the workers stop; drain the rest
+		}
+		if err != nil {
+			continue
+		}
+		done[r.n] = r.matched
+		for {
+			m, ok := done[next]
+			if !ok {
+				break
 			}
+			delete(done, next)
+			next++
+			count += len(m)
+			out = append(out, m[:min(len(m), sample-len(out))]...)
 		}
 	}
 	if err == nil {
@@ -440,6 +455,41 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 		return 0, nil, err
 	}
 	return count, out, nil
+}
+
+// previewWorkers is how many pages Preview evaluates at once.
+func previewWorkers() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
+
+// previewPage evaluates a (its filter and purpose) over the live profiles
+// ids at now: on their facts where they decide, else on their Subjects. It
+// returns the ids that match, in the order of ids.
+func (k *Keeper) previewPage(ctx context.Context, f *audience.Filter, a *audience.Audience, useAudiences bool, defs []audience.ComputedTrait, ids []string, now time.Time) ([]string, error) {
+	pg, err := k.previewRead(ctx, f, a.Purpose, useAudiences, ids, now)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := k.previewConsent(ctx, f, a.Purpose, pg)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, rest, now)
+		if err != nil {
+			return nil, err
+		}
+		for id, s := range subs {
+			if member(a, s, now) {
+				pg.matched[id] = true
+			}
+		}
+	}
+	var out []string
+	for _, id := range ids {
+		if pg.matched[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // previewPage is one page of live profiles in Preview: what their facts
