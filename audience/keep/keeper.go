@@ -348,11 +348,11 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 //
 // It reads the live profiles a page at a time, each page at its own now
 // (a few pages evaluated at once, on as many goroutines as GOMAXPROCS
-// allows, up to 4), and evaluates each profile on its kept facts (audience.Filter.EvalFacts)
-// with its consent records read fresh (one ConsentOf a page, for the
-// profiles the rest of the filter does not already decide) and, only
-// when f has an inAudience condition, its kept memberships (one
-// MembershipsOf a page). The facts are as of the keeper's last refresh of
+// allows, up to 4), and evaluates each profile on its kept facts
+// (audience.Filter.EvalFacts) with its consent records read fresh (one
+// ConsentOf a page, for the profiles the rest of the filter does not
+// already decide) and, only when f has an inAudience condition, its kept
+// memberships (one MembershipsOf a page). The facts are as of the keeper's last refresh of
 // each profile (Refresh after each write that touched it, RefreshAll): a
 // profile written since is counted on what it was then. A profile with no
 // facts, or on which EvalFacts cannot decide (a computed condition, an
