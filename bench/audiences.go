@@ -67,8 +67,10 @@ func CountNow() time.Time { return genStart.Add(genSpan) }
 // profiles, events and consent records loaded once into Go slices. The
 // population carries no consent: before measuring, the run gives the
 // first identifier of every second live profile (in id order) a GRANTED
-// record for "email", and of every tenth of the others a DENIED one. Both
-// counts must agree (the run fails otherwise).
+// record for "email", and of every tenth of the others a DENIED one. Before
+// the counts, keep.Keeper.RefreshAll builds every live profile's facts,
+// which Preview evaluates on (timed apart: FactsBuildMs). Both counts
+// must agree (the run fails otherwise).
 type AudienceCountResult struct {
 	Rounds   int    `json:"audience_count_rounds"`
 	Profiles int    `json:"audience_profiles"`
