@@ -41,7 +41,8 @@ type TxForget interface {
 }
 
 // ForgetInTx runs TxForget.ForgetProfiles inside tx, a store's write
-// transaction (an erasure's: see privacy.ReceiptHook and graph.EraseHook).
+// transaction (an erasure's: see privacy.ReceiptHook and graph.EraseHook),
+// then deletes the stored facts of every profile named, erased or changed.
 // An id in both lists counts as erased.
 //
 // Errors: the store's; EINVALID for an empty id; an internal error when
@@ -77,7 +78,17 @@ func ForgetInTx(ctx context.Context, tx graph.Tx, erased, changed []string) (For
 	// Sorted, so that concurrent erasures touch audiences in one order.
 	slices.Sort(e)
 	slices.Sort(c)
-	return f.ForgetProfiles(ctx, e, c)
+	out, err := f.ForgetProfiles(ctx, e, c)
+	if err != nil {
+		return out, err
+	}
+	// Facts hold identifier keys and trait values: those of every profile
+	// the erasure touched go too, and a profile that stays is read in full
+	// until the keeper writes its facts again.
+	if err := DeleteFactsInTx(ctx, tx, append(append([]string(nil), e...), c...)); err != nil {
+		return out, err
+	}
+	return out, nil
 }
 
 // ErasureProfiles returns what an erasure's write w does to profiles:

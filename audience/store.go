@@ -10,7 +10,9 @@ package audience
 //   - kept membership: which live profiles are in each audience now, since
 //     when, and the log of every entry and exit (Change);
 //   - computed trait values per profile, as last computed, with the time
-//     at which each must be computed again even with no new event.
+//     at which each must be computed again even with no new event;
+//   - the facts of each live profile (Facts), as the keeper last wrote
+//     them, which previews read instead of the profile's events.
 //
 // The store decides nothing: the audience engine evaluates filters and
 // computes values, and writes what changed here. Both stores implement
@@ -18,7 +20,10 @@ package audience
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/idgraph/cdp/graph"
 )
 
 // Limits of what a store keeps.
@@ -153,4 +158,54 @@ type Store interface {
 	// before, soonest first, at most limit: what a refresher computes
 	// again.
 	ExpiringValues(ctx context.Context, before time.Time, limit int) ([]ComputedValue, error)
+
+	// PutFacts stores the facts of profiles (Facts.ProfileID), replacing
+	// those stored for the same profile, in one transaction and a fixed
+	// number of round trips; a profile given twice keeps the last.
+	// EINVALID for an empty profile id or facts that do not encode
+	// (EncodeFacts), and then nothing is stored.
+	PutFacts(ctx context.Context, facts []Facts) error
+	// DeleteFacts removes the facts of the profiles (merged away, erased),
+	// those with none included, in one transaction.
+	DeleteFacts(ctx context.Context, profileIDs []string) error
+	// Facts returns the stored facts among profileIDs, by profile id, in
+	// one round trip; a profile with none is absent from the map.
+	Facts(ctx context.Context, profileIDs []string) (map[string]Facts, error)
+}
+
+// TxFacts is implemented by the graph.Tx of every store's write
+// transaction: an erasure deletes the facts of the profiles it erases
+// atomically with them (DeleteFactsInTx).
+type TxFacts interface {
+	DeleteFacts(ctx context.Context, profileIDs []string) error
+}
+
+// DeleteFactsInTx removes the facts of profileIDs inside tx, a write
+// transaction of a store; as Store.DeleteFacts.
+//
+// Errors: those of Store.DeleteFacts; an internal error when tx's store
+// does not implement TxFacts.
+func DeleteFactsInTx(ctx context.Context, tx graph.Tx, profileIDs []string) error {
+	f, ok := tx.(TxFacts)
+	if !ok {
+		return fmt.Errorf("audience: the store's transaction %T cannot hold profile facts", tx)
+	}
+	return f.DeleteFacts(ctx, profileIDs)
+}
+
+// CheckFacts checks facts as PutFacts takes them and returns their
+// stored forms.
+func CheckFacts(facts []Facts) ([][]byte, error) {
+	out := make([][]byte, len(facts))
+	for i := range facts {
+		if facts[i].ProfileID == "" {
+			return nil, graph.Errorf(graph.EINVALID, "facts %d: the profile id is empty", i)
+		}
+		b, err := EncodeFacts(&facts[i])
+		if err != nil {
+			return nil, graph.Errorf(graph.EINVALID, "facts %d: %s", i, err.Error())
+		}
+		out[i] = b
+	}
+	return out, nil
 }

@@ -281,7 +281,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if a := r.AudienceCount; a.Rounds > 0 && len(a.Ms) > 0 {
 		goalMs := GoalAudienceCountMs(r.Store)
 		p("audience count median / max (ms)\t%.1f / %.1f\t%.1f / %.1f\t%.1f\t≤ %.0f %s", a.MsMedian, a.MsMax, a.ScanMsMedian, a.ScanMsMax, a.ScanRatio, goalMs, goal(a.MsMedian <= goalMs))
-		p("  counted\t%d of %d profiles\t%d events\t%d consent records\tload %.0f ms", a.Count, a.Profiles, a.Events, a.Consents, a.LoadMs)
+		p("  counted\t%d of %d profiles\t%d events\t%d consent records\tload %.0f ms\tfacts built in %.0f ms", a.Count, a.Profiles, a.Events, a.Consents, a.LoadMs, a.FactsBuildMs)
 	}
 	if m := r.Membership; (m.Audiences > 0 || m.ComputedTraits > 0) && len(m.NoneRuns) > 0 {
 		p("ingest, %d audiences + %d computed / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.1f %s", m.Audiences, m.ComputedTraits, m.WithPerSecond, m.NonePerSecond, m.Ratio, GoalMembershipRatio, goal(m.Ratio >= GoalMembershipRatio))

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -221,6 +222,12 @@ func (t *timedTx) ConsentOf(ctx context.Context, keys []string) (map[string][]pr
 
 func (t *timedTx) DeleteConsent(ctx context.Context, keys []string) (int, error) {
 	return privacy.DeleteConsentInTx(ctx, t.tx, keys)
+}
+
+// DeleteFacts implements audience.TxFacts, so that an erasure through the
+// timed store deletes profile facts in its transaction.
+func (t *timedTx) DeleteFacts(ctx context.Context, profileIDs []string) error {
+	return audience.DeleteFactsInTx(ctx, t.tx, profileIDs)
 }
 
 func (t *timedTx) Suppress(ctx context.Context, entries []privacy.Suppression) error {

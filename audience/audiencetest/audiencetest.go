@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("ComputedValues", func(t *testing.T) { testComputedValues(t, get(t)) })
 	t.Run("ExpiringValues", func(t *testing.T) { testExpiringValues(t, get(t)) })
 	t.Run("DeleteComputedTrait", func(t *testing.T) { testDeleteComputedTrait(t, get(t)) })
+	t.Run("Facts", func(t *testing.T) { testFacts(t, get(t)) })
 }
 
 var bg = context.Background()

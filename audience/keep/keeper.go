@@ -2,7 +2,9 @@ package keep
 
 import (
 	"context"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/idgraph/cdp/audience"
@@ -29,8 +31,10 @@ func New(eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, now func
 
 // Refresh evaluates every stored audience for the given profiles and
 // records who entered and who exited. A profile that is not live (merged
-// away, erased, unknown) exits every audience it is in. Ids are read in
-// batches of at most BatchSize.
+// away, erased, unknown) exits every audience it is in. It also writes
+// the facts (audience.Facts) of the live profiles and deletes those of the
+// others, even when no audience is stored: Preview reads them. Ids are
+// read in batches of at most BatchSize.
 func (k *Keeper) Refresh(ctx context.Context, profileIDs []string) error {
 	auds, err := k.audiences(ctx)
 	if err != nil {
@@ -39,14 +43,18 @@ func (k *Keeper) Refresh(ctx context.Context, profileIDs []string) error {
 	return k.refresh(ctx, profileIDs, auds)
 }
 
-// refresh evaluates the audiences auds (in the order given) for ids.
+// refresh evaluates the audiences auds (in the order given) for ids, and
+// writes their facts.
 func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audience.Audience) error {
-	if len(auds) == 0 || len(profileIDs) == 0 {
+	if len(profileIDs) == 0 {
 		return nil
 	}
-	defs, err := k.st.ComputedTraits(ctx)
-	if err != nil {
-		return err
+	var defs []audience.ComputedTrait
+	if len(auds) > 0 {
+		var err error
+		if defs, err = k.st.ComputedTraits(ctx); err != nil {
+			return err
+		}
 	}
 	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
@@ -63,8 +71,18 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 
 func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait) error {
 	now := graph.Clean(k.now())
-	subs, kept, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
+	var subs map[string]*audience.Subject
+	var kept map[string]map[string]bool
+	var err error
+	if len(auds) == 0 {
+		_, subs, _, _, err = readProfiles(ctx, k.eng, ids)
+	} else {
+		subs, kept, err = load(ctx, k.eng, k.st, k.cs, defs, ids, now)
+	}
 	if err != nil {
+		return err
+	}
+	if err := k.writeFacts(ctx, ids, subs); err != nil {
 		return err
 	}
 	for i := range auds {
@@ -94,6 +112,29 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 			}
 			return err
 		}
+	}
+	return nil
+}
+
+// writeFacts writes the facts of the live profiles among ids (those of
+// subs) and deletes those of the others.
+func (k *Keeper) writeFacts(ctx context.Context, ids []string, subs map[string]*audience.Subject) error {
+	var put []audience.Facts
+	var dead []string
+	for _, id := range ids {
+		if s, ok := subs[id]; ok {
+			put = append(put, audience.FactsOf(id, s))
+		} else {
+			dead = append(dead, id)
+		}
+	}
+	if len(dead) > 0 {
+		if err := k.st.DeleteFacts(ctx, dead); err != nil {
+			return err
+		}
+	}
+	if len(put) > 0 {
+		return k.st.PutFacts(ctx, put)
 	}
 	return nil
 }
@@ -201,19 +242,22 @@ func Refs(f *audience.Filter) []string {
 }
 
 // RefreshAll evaluates every audience over every live profile, page by
-// page, then makes every member that is no longer live exit.
+// page, writing their facts, then makes every member that is no longer
+// live exit. With no audience stored it still writes every live
+// profile's facts.
 func (k *Keeper) RefreshAll(ctx context.Context) error {
 	auds, err := k.audiences(ctx)
 	if err != nil {
 		return err
 	}
-	return k.refreshEvery(ctx, auds)
+	return k.refreshEvery(ctx, auds, true)
 }
 
 // refreshEvery evaluates auds over every live profile and every member of
-// auds.
-func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience) error {
-	if len(auds) == 0 {
+// auds, writing the facts of every live profile; with no auds, it does
+// nothing unless always.
+func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience, always bool) error {
+	if len(auds) == 0 && !always {
 		return nil
 	}
 	err := k.eachLive(ctx, func(ids []string) error { return k.refresh(ctx, ids, auds) })
@@ -300,8 +344,21 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // ids of the first sample of them in id order. inAudience reads kept
 // memberships. f must have passed audience.Check and purpose must be a
 // known purpose (an unknown one is UNKNOWN for everybody, so nobody
-// matches). It reads every live profile a page at a time, each page at
-// its own now.
+// matches).
+//
+// It reads the live profiles a page at a time, each page at its own now
+// (a few pages evaluated at once, on as many goroutines as GOMAXPROCS
+// allows, up to 4), and evaluates each profile on its kept facts
+// (audience.Filter.EvalFacts) with its consent records read fresh (one
+// ConsentOf a page, for the profiles the rest of the filter does not
+// already decide) and, only when f has an inAudience condition, its kept
+// memberships (one MembershipsOf a page). The facts are as of the keeper's last refresh of
+// each profile (Refresh after each write that touched it, RefreshAll): a
+// profile written since is counted on what it was then. A profile with no
+// facts, or on which EvalFacts cannot decide (a computed condition, an
+// event condition with where, or a window starting inside a day of
+// several events), is read in full (its Subject) and evaluated with Eval,
+// so the count is Eval's over Subjects whenever the facts are current.
 //
 // Errors: EINVALID for a nil filter or a negative sample.
 func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string, sample int) (int, []string, error) {
@@ -316,28 +373,242 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 		return 0, nil, err
 	}
 	a := &audience.Audience{Filter: *f, Purpose: purpose}
-	count := 0
-	out := []string{}
-	err = k.eachLive(ctx, func(ids []string) error {
-		now := graph.Clean(k.now())
-		subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			if s, ok := subs[id]; ok && member(a, s, now) {
-				count++
-				if len(out) < sample {
-					out = append(out, id)
+	useAudiences := f.UsesAudiences()
+
+	// One goroutine pages through the live profiles; workers evaluate the
+	// pages (facts, consent, full reads); this one adds up their results
+	// in page order.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct {
+		n   int
+		ids []string
+		now time.Time
+	}
+	type result struct {
+		n       int
+		matched []string // in id order
+		err     error
+	}
+	jobs := make(chan job, 2)
+	results := make(chan result, 4)
+	var readErr error
+	go func() {
+		defer close(jobs)
+		n := 0
+		readErr = k.eachLive(ctx, func(ids []string) error {
+			select {
+			case jobs <- job{n, ids, graph.Clean(k.now())}:
+				n++
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var wg sync.WaitGroup
+	for range previewWorkers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				m, err := k.previewPage(ctx, f, a, useAudiences, defs, j.ids, j.now)
+				select {
+				case results <- result{j.n, m, err}:
+				case <-ctx.Done():
 				}
 			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	count := 0
+	out := []string{}
+	next := 0
+	done := map[int][]string{}
+	for r := range results {
+		if err == nil && r.err != nil {
+			err = r.err
+			cancel() // the reader and the workers stop; drain the rest
 		}
-		return nil
-	})
+		if err != nil {
+			continue
+		}
+		done[r.n] = r.matched
+		for {
+			m, ok := done[next]
+			if !ok {
+				break
+			}
+			delete(done, next)
+			next++
+			count += len(m)
+			out = append(out, m[:min(len(m), sample-len(out))]...)
+		}
+	}
+	if err == nil {
+		err = readErr
+	}
 	if err != nil {
 		return 0, nil, err
 	}
 	return count, out, nil
+}
+
+// previewWorkers is how many pages Preview evaluates at once.
+func previewWorkers() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
+
+// previewPage evaluates a (its filter and purpose) over the live profiles
+// ids at now: on their facts where they decide, else on their Subjects. It
+// returns the ids that match, in the order of ids.
+func (k *Keeper) previewPage(ctx context.Context, f *audience.Filter, a *audience.Audience, useAudiences bool, defs []audience.ComputedTrait, ids []string, now time.Time) ([]string, error) {
+	pg, err := k.previewRead(ctx, f, a.Purpose, useAudiences, ids, now)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := k.previewConsent(ctx, f, a.Purpose, pg)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, rest, now)
+		if err != nil {
+			return nil, err
+		}
+		for id, s := range subs {
+			if member(a, s, now) {
+				pg.matched[id] = true
+			}
+		}
+	}
+	var out []string
+	for _, id := range ids {
+		if pg.matched[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// previewPage is one page of live profiles in Preview: what their facts
+// decided, and what is left.
+type previewPage struct {
+	ids       []string
+	now       time.Time
+	matched   map[string]bool           // known to match
+	undecided map[string]bool           // to read in full
+	pending   []string                  // to evaluate with their consent
+	facts     map[string]audience.Facts // of pending
+	keys      []string                  // the identifier keys of pending
+	kept      map[string][]audience.Membership
+	audiences bool // whether kept was read
+}
+
+func (pg *previewPage) audiencesOf(id string) map[string]bool {
+	if !pg.audiences {
+		return nil
+	}
+	auds := make(map[string]bool, len(pg.kept[id]))
+	for _, m := range pg.kept[id] {
+		auds[m.AudienceID] = true
+	}
+	return auds
+}
+
+// previewRead reads the facts of ids (and their kept memberships when the
+// filter uses them) and evaluates f and purpose on them at now, as far as
+// they go without consent: a profile the rest of the filter rules out
+// needs no consent read.
+func (k *Keeper) previewRead(ctx context.Context, f *audience.Filter, purpose string, useAudiences bool, ids []string, now time.Time) (*previewPage, error) {
+	pg := &previewPage{ids: ids, now: now, matched: map[string]bool{}, undecided: map[string]bool{}, audiences: useAudiences}
+	facts, err := k.st.Facts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if useAudiences && len(facts) > 0 {
+		have := make([]string, 0, len(facts))
+		for _, id := range ids {
+			if _, ok := facts[id]; ok {
+				have = append(have, id)
+			}
+		}
+		if pg.kept, err = k.st.MembershipsOf(ctx, have); err != nil {
+			return nil, err
+		}
+	}
+	needConsent := purpose != "" || f.UsesConsent()
+	for _, id := range ids {
+		ft, ok := facts[id]
+		if !ok {
+			pg.undecided[id] = true
+			continue
+		}
+		var m, known bool
+		if needConsent {
+			m, known = f.EvalFactsWithoutConsent(&ft, pg.audiencesOf(id), now)
+			if !known || (m && purpose != "") {
+				pg.pending = append(pg.pending, id)
+				pg.keys = append(pg.keys, ft.Keys...)
+				if pg.facts == nil {
+					pg.facts = map[string]audience.Facts{}
+				}
+				pg.facts[id] = ft
+				continue
+			}
+		} else {
+			m, known = f.EvalFacts(&ft, nil, pg.audiencesOf(id), now)
+		}
+		switch {
+		case !known:
+			pg.undecided[id] = true
+		case m:
+			pg.matched[id] = true
+		}
+	}
+	return pg, nil
+}
+
+// previewConsent reads the consent of the page's pending profiles, in one
+// ConsentOf, and evaluates them; it returns the ids left to read in full,
+// in the order of the page.
+func (k *Keeper) previewConsent(ctx context.Context, f *audience.Filter, purpose string, pg *previewPage) ([]string, error) {
+	if len(pg.pending) > 0 {
+		recs := map[string][]privacy.Record{}
+		if len(pg.keys) > 0 {
+			slices.Sort(pg.keys)
+			var err error
+			if recs, err = k.cs.ConsentOf(ctx, slices.Compact(pg.keys)); err != nil {
+				return nil, err
+			}
+		}
+		var consent []privacy.Record
+		for _, id := range pg.pending {
+			ft := pg.facts[id]
+			consent = consent[:0]
+			for _, key := range ft.Keys {
+				consent = append(consent, recs[key]...)
+			}
+			if purpose != "" && privacy.StateOf(consent, purpose, pg.now).State != privacy.StateGranted {
+				continue
+			}
+			m, known := f.EvalFacts(&ft, consent, pg.audiencesOf(id), pg.now)
+			switch {
+			case !known:
+				pg.undecided[id] = true
+			case m:
+				pg.matched[id] = true
+			}
+		}
+	}
+	var rest []string
+	for _, id := range pg.ids {
+		if pg.undecided[id] {
+			rest = append(rest, id)
+		}
+	}
+	return rest, nil
 }
 
 // RefreshDue evaluates, over every live profile, the audiences whose
@@ -396,7 +667,7 @@ func (k *Keeper) RefreshDue(ctx context.Context) error {
 			sel = append(sel, a)
 		}
 	}
-	return k.refreshEvery(ctx, sel)
+	return k.refreshEvery(ctx, sel, false)
 }
 
 func dependsOnTime(f *audience.Filter, windowed map[string]bool, depth int) bool {

@@ -26,7 +26,8 @@ import (
 // The property: after random ingestion (traits, properties, merges through
 // shared identifiers), consent changes and identifier removals, RefreshAll
 // leaves each audience's members equal to what a naive evaluation of the
-// test's own model gives. The model keeps identifiers, the links events
+// test's own model gives, and Preview of each audience's filter and
+// purpose (on the facts the refreshes wrote) counts as many profiles. The model keeps identifiers, the links events
 // make, events, traits and consent records; profiles are the connected
 // components of the links. Its evaluator handles the few conditions the
 // test draws, written out here, not audience.Filter.Eval.
@@ -424,6 +425,13 @@ func runProperty(t *rapid.T, s graph.Store) {
 			}
 			if !reflect.DeepEqual(got, w) {
 				t.Fatalf("audience %d (%s), RefreshAll %v: members %v, the naive evaluation gives %v", i, describe(auds[i]), all, got, w)
+			}
+			// Preview, on the facts the refreshes wrote, counts the same
+			// profiles, and samples the first in id order.
+			n, smp, err := k.Preview(ctx, &auds[i].Filter, auds[i].Purpose, 2)
+			fatal(err)
+			if wantSample := w[:min(2, len(w))]; n != len(w) || !reflect.DeepEqual(smp, wantSample) {
+				t.Fatalf("audience %d (%s), RefreshAll %v: Preview counts %d, sample %v; the naive evaluation gives %d, %v", i, describe(auds[i]), all, n, smp, len(w), wantSample)
 			}
 		}
 	}

@@ -40,6 +40,15 @@
 // broken deterministically (the audience with the smallest id among
 // those left goes first), so a Refresh always ends; an audience in a
 // cycle then reads the membership its predecessor had at the time.
+//
+// # Facts
+//
+// Every Refresh, RefreshAll and RefreshDue also writes the facts
+// (audience.FactsOf) of the live profiles it read, and deletes those of
+// the ids it was given that are not live; Refresh and RefreshAll do so
+// even when no audience is stored. Preview evaluates on them
+// (audience.Filter.EvalFacts) and reads a profile in full only when they
+// cannot decide, so its count is as of each profile's last refresh.
 package keep
 
 import (
@@ -68,17 +77,64 @@ func Subjects(ctx context.Context, eng *graph.Engine, st audience.Store, cs priv
 // load is Subjects that also returns the kept memberships of every id
 // asked for, live or not, by profile id and then audience id.
 func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, defs []audience.ComputedTrait, profileIDs []string, now time.Time) (map[string]*audience.Subject, map[string]map[string]bool, error) {
-	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	ids, subs, owner, keys, err := readProfiles(ctx, eng, profileIDs)
+	if err != nil {
+		return nil, nil, err
+	}
 	kept := map[string]map[string]bool{}
-	subs := map[string]*audience.Subject{}
 	if len(ids) == 0 {
 		return subs, kept, nil
 	}
+	if len(keys) > 0 {
+		recs, err := cs.ConsentOf(ctx, keys)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, rs := range recs {
+			if pid, ok := owner[k]; ok {
+				subs[pid].Consent = append(subs[pid].Consent, rs...)
+			}
+		}
+	}
+	ms, err := st.MembershipsOf(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for pid, list := range ms {
+		for _, m := range list {
+			if kept[pid] == nil {
+				kept[pid] = map[string]bool{}
+			}
+			kept[pid][m.AudienceID] = true
+		}
+	}
+	for pid, s := range subs {
+		maps.Copy(s.Audiences, kept[pid])
+		for _, d := range defs {
+			if v := d.Compute(s.Events, now); v != nil {
+				s.Computed[d.Name] = v
+			}
+		}
+	}
+	return subs, kept, nil
+}
+
+// readProfiles reads, in one read transaction, the live profiles among
+// profileIDs: Subjects with their Traits, Identifiers and Events only. It
+// also returns the ids asked for (sorted, each once, no empty one), the
+// owner of each member key and every member key, sorted.
+func readProfiles(ctx context.Context, eng *graph.Engine, profileIDs []string) (ids []string, subs map[string]*audience.Subject, owner map[string]string, keys []string, err error) {
+	ids = slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	subs = map[string]*audience.Subject{}
+	owner = map[string]string{} // member key -> profile id
+	if len(ids) == 0 {
+		return ids, subs, owner, nil, nil
+	}
 	var members map[string][]graph.Identifier
 	var events []graph.Event
-	err := eng.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+	err = eng.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
 		members, events = nil, nil
 		ps, err := tx.Profiles(ctx, ids)
 		if err != nil {
@@ -111,12 +167,10 @@ func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	// A live profile has members; one read with none (erased between
 	// reads) is not evaluated.
-	owner := map[string]string{} // member key -> profile id
-	var keys []string
 	for pid, ms := range members {
 		if len(ms) == 0 {
 			continue
@@ -149,39 +203,8 @@ func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.
 			subs[pid].Events = append(subs[pid].Events, view(norm, *ev, pid, owner))
 		}
 	}
-	if len(keys) > 0 {
-		slices.Sort(keys)
-		recs, err := cs.ConsentOf(ctx, keys)
-		if err != nil {
-			return nil, nil, err
-		}
-		for k, rs := range recs {
-			if pid, ok := owner[k]; ok {
-				subs[pid].Consent = append(subs[pid].Consent, rs...)
-			}
-		}
-	}
-	ms, err := st.MembershipsOf(ctx, ids)
-	if err != nil {
-		return nil, nil, err
-	}
-	for pid, list := range ms {
-		for _, m := range list {
-			if kept[pid] == nil {
-				kept[pid] = map[string]bool{}
-			}
-			kept[pid][m.AudienceID] = true
-		}
-	}
-	for pid, s := range subs {
-		maps.Copy(s.Audiences, kept[pid])
-		for _, d := range defs {
-			if v := d.Compute(s.Events, now); v != nil {
-				s.Computed[d.Name] = v
-			}
-		}
-	}
-	return subs, kept, nil
+	slices.Sort(keys)
+	return ids, subs, owner, keys, nil
 }
 
 // view shows ev as part of profile pid, as the engine's journeys do: only

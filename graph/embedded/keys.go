@@ -55,6 +55,8 @@ var allBuckets = [][]byte{
 	// audience.go
 	bucketAudiences, bucketAudienceMembers, bucketAudienceMemberOf, bucketAudienceChanges,
 	bucketComputedTraits, bucketComputedValues, bucketComputedByName, bucketComputedExpiryIdx,
+	// facts.go
+	bucketProfileFacts,
 }
 
 var (
@@ -81,8 +83,10 @@ var (
 // time order and their id index), which the step from 8 creates empty. Version 10: the audience buckets of
 // audience.go (audiences, their members both ways and their log, computed
 // trait definitions and values with their indexes), which the step from 9
-// creates empty.
-const formatVersion = 10
+// creates empty. Version 11: the profile facts bucket of facts.go, which
+// the step from 10 creates empty (the audience keeper fills it as it
+// refreshes profiles).
+const formatVersion = 11
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

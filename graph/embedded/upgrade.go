@@ -104,6 +104,15 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 10 to 11: the profile facts bucket (facts.go), created empty.
+	10: func(btx *bolt.Tx) error {
+		for _, name := range factsBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

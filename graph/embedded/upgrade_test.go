@@ -179,6 +179,8 @@ func writeLayoutDataset(t *testing.T, dir string) {
 	// Since layout 10: an audience with two members and three changes, a
 	// computed trait, and two computed values, one of them expiring.
 	writeLayoutAudiences(t, s)
+	// Since layout 11: the facts of p_ann.
+	writeLayoutFacts(t, s)
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -136,6 +136,12 @@ const (
 	propWindow          = "window"
 	propComputedAt      = "computedAt"
 	propExpires         = "expires"
+
+	// Profile facts (facts.go): one node per live profile the audience
+	// keeper refreshed, holding its audience.Facts in their binary form
+	// (data); not connected to the identity graph.
+	labelProfileFacts = "ProfileFacts"
+	propData          = "data"
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -160,6 +166,7 @@ var names = func() map[string]string {
 		labelAudience, labelAudienceMember, labelAudienceChange, labelComputedTrait, labelComputedValue,
 		propDescription, propFilter, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
 		propAggregate, propEventName, propEventType, propProperty, propWhere, propWindow, propComputedAt, propExpires,
+		labelProfileFacts, propData,
 	} {
 		m[n] = n
 	}

@@ -82,6 +82,9 @@ var schema = []schemaItem{
 		cypher(`CREATE INDEX computed_value_name IF NOT EXISTS FOR (v:{{ComputedValue}}) ON (v.{{name}})`)},
 	{"index computed_value_expires: (:ComputedValue).expires",
 		cypher(`CREATE INDEX computed_value_expires IF NOT EXISTS FOR (v:{{ComputedValue}}) ON (v.{{expires}})`)},
+	// Profile facts: found by profile id.
+	{"constraint profile_facts: (:ProfileFacts).profileId is unique",
+		cypher(`CREATE CONSTRAINT profile_facts IF NOT EXISTS FOR (f:{{ProfileFacts}}) REQUIRE f.{{profileId}} IS UNIQUE`)},
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until

@@ -1,0 +1,124 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/idgraph/cdp/audience"
+)
+
+// The facts bucket (layout version 11), apart from the identity graph:
+//
+//	profile_facts  profileID -> audience.EncodeFacts
+var bucketProfileFacts = []byte("profile_facts")
+
+var factsBuckets = [][]byte{bucketProfileFacts}
+
+// PutFacts implements audience.Store.
+func (s *Store) PutFacts(ctx context.Context, facts []audience.Facts) error {
+	enc, err := audience.CheckFacts(facts)
+	if err != nil {
+		return err
+	}
+	if len(facts) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketProfileFacts)
+		for i := range facts {
+			if err := b.Put([]byte(facts[i].ProfileID), enc[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteFacts implements audience.Store.
+func (s *Store) DeleteFacts(ctx context.Context, profileIDs []string) error {
+	if len(profileIDs) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error { return deleteFacts(btx, profileIDs) })
+}
+
+// DeleteFacts implements audience.TxFacts.
+func (t *tx) DeleteFacts(ctx context.Context, profileIDs []string) error {
+	return deleteFacts(t.btx, profileIDs)
+}
+
+func deleteFacts(btx *bolt.Tx, profileIDs []string) error {
+	b := btx.Bucket(bucketProfileFacts)
+	for _, id := range profileIDs {
+		if id == "" {
+			continue
+		}
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Facts implements audience.Store: one read transaction, the ids taken in
+// order with one cursor, which steps to the next key rather than seeking
+// when the ids asked for are adjacent (a page of profiles).
+func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audience.Facts, error) {
+	out := make(map[string]audience.Facts, len(profileIDs))
+	if len(profileIDs) == 0 {
+		return out, nil
+	}
+	ids := slices.Clone(profileIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	// The values found are copied into one buffer, made one string, and
+	// decoded as substrings of it: one copy for the whole call.
+	var buf []byte
+	type found struct {
+		id         string
+		start, end int
+	}
+	var got []found
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		buf, got = buf[:0], got[:0]
+		c := btx.Bucket(bucketProfileFacts).Cursor()
+		var k, v []byte
+		positioned := false
+		for _, id := range ids {
+			if id == "" {
+				continue
+			}
+			want := []byte(id)
+			// A few steps forward before a seek.
+			for step := 0; positioned && k != nil && bytes.Compare(k, want) < 0 && step < 4; step++ {
+				k, v = c.Next()
+			}
+			if !positioned || k == nil || bytes.Compare(k, want) < 0 {
+				k, v = c.Seek(want)
+				positioned = true
+			}
+			if k == nil || !bytes.Equal(k, want) {
+				continue
+			}
+			got = append(got, found{id, len(buf), len(buf) + len(v)})
+			buf = append(buf, v...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	all := string(buf)
+	for _, g := range got {
+		f, err := audience.DecodeFactsString(g.id, all[g.start:g.end])
+		if err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		out[g.id] = f
+	}
+	return out, nil
+}
