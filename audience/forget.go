@@ -126,7 +126,27 @@ func ErasureProfiles(w *graph.Write) (erased, changed []string) {
 
 // ForgetErasureInTx is ForgetInTx for the profiles of an erasure's write
 // w (ErasureProfiles): call it from the erasure's hook.
+//
+// The profiles of the identifiers whose traits the erasure scrubbed
+// (other people who shared an event with the erased person) count as
+// changed too: their facts and computed values may hold a scrubbed value.
 func ForgetErasureInTx(ctx context.Context, tx graph.Tx, w *graph.Write) (Forgotten, error) {
 	erased, changed := ErasureProfiles(w)
+	if w != nil && len(w.Traits) > 0 {
+		keys := make([]string, 0, len(w.Traits))
+		for _, t := range w.Traits {
+			keys = append(keys, t.Key)
+		}
+		slices.Sort(keys)
+		ids, err := tx.Identifiers(ctx, slices.Compact(keys))
+		if err != nil {
+			return Forgotten{}, err
+		}
+		for _, id := range ids {
+			if id.ProfileID != "" {
+				changed = append(changed, id.ProfileID)
+			}
+		}
+	}
 	return ForgetInTx(ctx, tx, erased, changed)
 }

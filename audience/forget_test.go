@@ -269,3 +269,55 @@ func TestForgetIdentifierDropsComputedValues(t *testing.T) {
 		}
 	})
 }
+
+// TestErasureDeletesFactsOfEveryProfileItTouches: Bob's user id holds
+// Ann's address as a trait, and he shared an event with her (their user
+// ids cannot merge). Erasing Ann scrubs his traits,
+// so his kept facts, which copy them, go with hers in the erasure's
+// transaction; Carol's stay.
+func TestErasureDeletesFactsOfEveryProfileItTouches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newForgetEnv(t, s)
+		annEmail := "ann." + e.tok + "@example.com"
+		ann, _ := e.ingest("a1", 1, "email:"+annEmail, "user_id:ann-"+e.tok)
+		carol, _ := e.ingest("c1", 2, "user_id:carol-"+e.tok)
+		own := graph.Event{ID: "forget/" + e.tok + "/bob", Type: "identify", Channel: "web", Source: "test",
+			Timestamp: fat(3), ReceivedAt: fat(3),
+			Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: "bob-" + e.tok}},
+			Traits:      map[string]any{"referrer": annEmail}}
+		shared := graph.Event{ID: "forget/" + e.tok + "/shared", Type: "track", Name: "Viewed", Channel: "web", Source: "test",
+			Timestamp: fat(4), ReceivedAt: fat(4),
+			Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: "ann-" + e.tok}, {Type: "user_id", Value: "bob-" + e.tok}}}
+		res, err := e.eng.ApplyBatch(bg, []graph.Event{own, shared})
+		storetest.Must(t, err)
+		bp, err := e.eng.ProfileByIdentifier(bg, graph.IdentifierRef{Type: "user_id", Value: "bob-" + e.tok})
+		storetest.Must(t, err)
+		bob := bp.ID
+		if bob == ann || bob == carol || res.Stored != 2 {
+			t.Fatalf("the shared event merged or was not stored: ann %s bob %s carol %s, %+v", ann, bob, carol, res.Results)
+		}
+		before, err := e.eng.Identifiers(bg, []string{"user_id:bob-" + e.tok})
+		storetest.Must(t, err)
+		if before["user_id:bob-"+e.tok].Traits["referrer"].Value != annEmail {
+			t.Fatal("Bob's identifier did not take the referrer trait")
+		}
+		var facts []audience.Facts
+		for _, pid := range []string{ann, bob, carol} {
+			facts = append(facts, audience.FactsOf(pid, &audience.Subject{Traits: map[string]any{"referrer": annEmail}}))
+		}
+		storetest.Must(t, e.s.PutFacts(bg, facts))
+
+		_, err = e.x.ForgetProfile(bg, ann, "erasure request", privacy.Requester{}, e.hook())
+		ids, err := e.eng.Identifiers(bg, []string{"user_id:bob-" + e.tok})
+		storetest.Must(t, err)
+		if tv, ok := ids["user_id:bob-"+e.tok].Traits["referrer"]; ok && tv.Value == annEmail {
+			t.Fatal("Bob's referrer trait still holds the erased address")
+		}
+		storetest.Must(t, err)
+		got, err := e.s.Facts(bg, []string{ann, bob, carol})
+		storetest.Must(t, err)
+		if _, ok := got[carol]; len(got) != 1 || !ok {
+			t.Fatalf("facts left for %d profiles (carol %v), want Carol's alone", len(got), got[carol].ProfileID != "")
+		}
+	})
+}
