@@ -10,10 +10,11 @@ import (
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
-// The keeper keeps facts with no audience stored: Refresh writes those of
-// live profiles and deletes those of profiles merged away, RefreshAll
-// writes every live profile's; Preview counts on them as of the last
-// refresh.
+// The keeper keeps facts while an audience is stored: Refresh writes
+// those of live profiles and deletes those of profiles merged away,
+// RefreshAll writes every live profile's; Preview counts on them as of the
+// last refresh. With no audience left, RefreshAll deletes them all and
+// Refresh deletes those of the profiles it is given.
 func TestFactsKept(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, t0)
@@ -33,6 +34,12 @@ func TestFactsKept(t *testing.T) {
 		if got := facts(A, C); len(got) != 0 {
 			t.Fatalf("facts before any refresh: %v", got)
 		}
+		// With no audience, a refresh writes no facts.
+		must(t, e.k.Refresh(bg, []string{A}))
+		if got := facts(A, C); len(got) != 0 {
+			t.Fatalf("facts after a refresh with no audience: %v", got)
+		}
+		e.putAudience(seg(1), "emails", "", audience.Filter{Identifier: &audience.IdentifierCondition{Type: "email"}})
 		must(t, e.k.Refresh(bg, []string{A}))
 		day := time.Date(2026, 6, 13, 0, 0, 0, 0, time.UTC).Unix() / 86400
 		off := int64(9*time.Hour + 30*time.Minute)
@@ -96,6 +103,19 @@ func TestFactsKept(t *testing.T) {
 		two := &audience.Filter{Event: &audience.EventCondition{Name: "Order", Count: &audience.CountCondition{Op: audience.OpEQ, Value: 2}}}
 		if n, sample, err = e.k.Preview(bg, two, "", 5); err != nil || n != 1 || !reflect.DeepEqual(sample, []string{surv}) {
 			t.Fatalf("preview of two orders after the merge: %d %v, %v; want 1 [%s]", n, sample, err, surv)
+		}
+
+		// The audience goes: RefreshAll deletes every fact, and the count,
+		// read in full, is the same.
+		if ok, err := e.st.DeleteAudience(bg, seg(1)); err != nil || !ok {
+			t.Fatalf("delete the audience: %v %v", ok, err)
+		}
+		must(t, e.k.RefreshAll(bg))
+		if got := facts(A, C); len(got) != 0 {
+			t.Fatalf("facts after RefreshAll with no audience: %v", got)
+		}
+		if n, sample, err = e.k.Preview(bg, two, "", 5); err != nil || n != 1 || !reflect.DeepEqual(sample, []string{surv}) {
+			t.Fatalf("preview with no facts: %d %v, %v; want 1 [%s]", n, sample, err, surv)
 		}
 	})
 }

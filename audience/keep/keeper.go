@@ -33,8 +33,11 @@ func New(eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, now func
 // records who entered and who exited. A profile that is not live (merged
 // away, erased, unknown) exits every audience it is in. It also writes
 // the facts (audience.Facts) of the live profiles and deletes those of the
-// others, even when no audience is stored: Preview reads them. Ids are
-// read in batches of at most BatchSize.
+// others: Preview reads them. With no audience stored, it only deletes
+// the facts of the given profiles (what ingest pays is then one small
+// write, and no fact is ever older than its profile; RefreshAll builds
+// them all again once an audience exists). Ids are read in batches of at
+// most BatchSize.
 func (k *Keeper) Refresh(ctx context.Context, profileIDs []string) error {
 	auds, err := k.audiences(ctx)
 	if err != nil {
@@ -49,16 +52,23 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	if len(profileIDs) == 0 {
 		return nil
 	}
-	var defs []audience.ComputedTrait
-	if len(auds) > 0 {
-		var err error
-		if defs, err = k.st.ComputedTraits(ctx); err != nil {
-			return err
-		}
-	}
 	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	if len(auds) == 0 {
+		for len(ids) > 0 {
+			n := min(len(ids), BatchSize)
+			if err := k.st.DeleteFacts(ctx, ids[:n]); err != nil {
+				return err
+			}
+			ids = ids[n:]
+		}
+		return nil
+	}
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return err
+	}
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
 		if err := k.refreshBatch(ctx, ids[:n], auds, defs); err != nil {
@@ -243,8 +253,9 @@ func Refs(f *audience.Filter) []string {
 
 // RefreshAll evaluates every audience over every live profile, page by
 // page, writing their facts, then makes every member that is no longer
-// live exit. With no audience stored it still writes every live
-// profile's facts.
+// live exit. With no audience stored it deletes every live profile's
+// facts instead (the last audience was deleted: facts are kept only while
+// an audience exists, and Preview reads a profile without facts in full).
 func (k *Keeper) RefreshAll(ctx context.Context) error {
 	auds, err := k.audiences(ctx)
 	if err != nil {
@@ -255,7 +266,7 @@ func (k *Keeper) RefreshAll(ctx context.Context) error {
 
 // refreshEvery evaluates auds over every live profile and every member of
 // auds, writing the facts of every live profile; with no auds, it does
-// nothing unless always.
+// nothing unless always, and then deletes them.
 func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience, always bool) error {
 	if len(auds) == 0 && !always {
 		return nil
