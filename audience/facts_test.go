@@ -1,8 +1,10 @@
 package audience
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -362,6 +364,54 @@ func TestDecodeFactsRefusesDamage(t *testing.T) {
 			t.Errorf("DecodeFacts(%x) succeeded", bad)
 		}
 	}
+	// Version 2: the facts of version 1, then the computed values.
+	v2 := func(computed ...byte) []byte {
+		return append(append([]byte{2}, b[1:]...), computed...)
+	}
+	stamp := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	value := func(name string, rest ...byte) []byte {
+		out := append([]byte{byte(len(name))}, name...)
+		return append(append(out, stamp...), rest...)
+	}
+	good := v2(append([]byte{2}, append(value("a", tagNull, 0), value("b", tagTrue, 3, 2, 5, 4, 9)...)...)...)
+	ft2, err := DecodeFacts("p_1", good)
+	if err != nil {
+		t.Fatalf("DecodeFacts(version 2): %v", err)
+	}
+	version := uint64(0x0807060504030201)
+	want := []ComputedFact{{Name: "a", Version: version}, {Name: "b", Version: version, Value: true, From: time.Unix(1, 5).UTC(), Until: time.Unix(2, 9).UTC()}}
+	if !reflect.DeepEqual(ft2.Computed, want) {
+		t.Fatalf("DecodeFacts(version 2) computed =\n%#v\nwant\n%#v", ft2.Computed, want)
+	}
+	for i := 1; i < len(good)-len(b)+1; i++ {
+		if _, err := DecodeFacts("p_1", good[:len(good)-i]); err == nil {
+			t.Errorf("DecodeFacts of version 2 less %d bytes succeeded", i)
+		}
+	}
+	for i, bad := range [][]byte{
+		v2(0), // no value: version 1 is written then
+		v2(append([]byte{2}, append(value("b", tagNull, 0), value("a", tagNull, 0)...)...)...), // not sorted
+		v2(append([]byte{2}, append(value("a", tagNull, 0), value("a", tagNull, 0)...)...)...), // twice
+		v2(append([]byte{1}, value("a", tagNull, 4)...)...),                                    // no such flag
+		v2(append([]byte{1}, value("a", tagNull, 1, 2, 0x80, 0x94, 0xeb, 0xdc, 0x03)...)...),   // a second of nanoseconds
+		v2(append([]byte{1}, value("a", 99, 0)...)...),                                         // no such tag
+	} {
+		if _, err := DecodeFacts("p_1", bad); err == nil {
+			t.Errorf("bad version 2 facts %d: DecodeFacts succeeded", i)
+		}
+	}
+	// EncodeFacts refuses computed values out of order, or not canonical.
+	for i, cs := range [][]ComputedFact{
+		{{Name: "b"}, {Name: "a"}},
+		{{Name: "a"}, {Name: "a"}},
+		{{Name: "a", Value: int64(1)}},
+	} {
+		bad := ft
+		bad.Computed = cs
+		if _, err := EncodeFacts(&bad); err == nil {
+			t.Errorf("EncodeFacts of bad computed values %d succeeded", i)
+		}
+	}
 }
 
 // DecodeFacts never panics on damaged input.
@@ -369,8 +419,173 @@ func TestDecodeFactsArbitraryBytes(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		b := rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "bytes")
 		if rapid.Bool().Draw(t, "versioned") && len(b) > 0 {
-			b[0] = 1
+			b[0] = rapid.SampledFrom([]byte{1, 2}).Draw(t, "version")
 		}
 		_, _ = DecodeFacts("p_1", b)
 	})
+}
+
+// A 30-day COUNT of orders and an all-time SUM of totals, on facts built
+// on day 0 (2026-03-01 12:00 UTC) with one order that morning, no total.
+func TestEvalFactsComputed(t *testing.T) {
+	day0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ordered := day0.Add(-2 * time.Hour)
+	orders := ComputedTrait{Name: "orders", Aggregate: AggCount, Event: "Order", Window: "P30D"}
+	ltv := ComputedTrait{Name: "ltv", Aggregate: AggSum, Event: "Order", Property: "total"}
+	built := []ComputedTrait{orders, ltv}
+	s := &Subject{
+		Identifiers: []graph.Identifier{{Key: "user_id:1", Type: "user_id"}},
+		Events:      []graph.Event{{ID: "e1", Name: "Order", Type: "track", Timestamp: ordered}},
+		// As the keeper holds them: ltv has no value, and is left out.
+		Computed: map[string]any{"orders": int64(1)},
+	}
+	ft := FactsAt("p_1", s, built, day0)
+	// The order leaves the window when the start, now less 30 days, is
+	// past it: a nanosecond after 2026-03-31 10:00.
+	leaves := time.Date(2026, 3, 31, 10, 0, 0, 1, time.UTC)
+	want := []ComputedFact{
+		{Name: "ltv", Version: ComputedVersion(ltv), Value: nil},
+		{Name: "orders", Version: ComputedVersion(orders), Value: 1.0, From: day0, Until: leaves},
+	}
+	if !reflect.DeepEqual(ft.Computed, want) {
+		t.Fatalf("FactsAt computed =\n%#v\nwant\n%#v", ft.Computed, want)
+	}
+	b, err := EncodeFacts(&ft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 2 {
+		t.Fatalf("facts with computed values are written as version %d, want 2", b[0])
+	}
+	back, err := DecodeFacts("p_1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, ft) {
+		t.Fatalf("facts do not read back:\n got %#v\nwant %#v", back, ft)
+	}
+
+	cond := func(name string, op Op, v any) Filter {
+		return Filter{Computed: &ComputedCondition{Name: name, Op: op, Value: v}}
+	}
+	atLeastOne := cond("orders", OpGTE, 1)
+	day := func(n int) time.Time { return day0.AddDate(0, 0, n) }
+	current := NewComputedDefs(built)
+	redefined := orders
+	redefined.Window = "P7D"
+	renamed := orders
+	renamed.Description, renamed.UpdatedAt = "orders in 30 days", day(5)
+	for i, c := range []struct {
+		f           Filter
+		defs        *ComputedDefs
+		now         time.Time
+		match, know bool
+	}{
+		{atLeastOne, current, day(10), true, true},
+		{atLeastOne, current, day(0), true, true},
+		{atLeastOne, current, leaves.Add(-1), true, true},
+		// From the instant the order leaves, and before the facts were
+		// built, the value is not known.
+		{atLeastOne, current, leaves, false, false},
+		{atLeastOne, current, day(31), false, false},
+		{atLeastOne, current, day(0).Add(-time.Hour), false, false},
+		{cond("orders", OpEQ, 1), current, day(10), true, true},
+		{cond("orders", OpGT, 1), current, day(10), false, true},
+		// ltv was computed and had no value: only NOT_EXISTS holds, at
+		// any instant (no window).
+		{cond("ltv", OpNotExists, nil), current, day(400), true, true},
+		{cond("ltv", OpExists, nil), current, day(-400), false, true},
+		{cond("ltv", OpGTE, 0), current, day(31), false, true},
+		// Redefined with another window: not known; with only a new
+		// description and date: known.
+		{atLeastOne, NewComputedDefs([]ComputedTrait{redefined, ltv}), day(10), false, false},
+		{atLeastOne, NewComputedDefs([]ComputedTrait{renamed, ltv}), day(10), true, true},
+		// Deleted: no value, for sure.
+		{atLeastOne, NewComputedDefs([]ComputedTrait{ltv}), day(10), false, true},
+		{cond("orders", OpNotExists, nil), NewComputedDefs(nil), day(10), true, true},
+		// Without the definitions: never known.
+		{atLeastOne, nil, day(10), false, false},
+		{cond("ltv", OpNotExists, nil), nil, day(10), false, false},
+		// Kleene, with orders unknown at day 31.
+		{Filter{Or: []Filter{atLeastOne, cond("ltv", OpNotExists, nil)}}, current, day(31), true, true},
+		{Filter{And: []Filter{atLeastOne, cond("ltv", OpExists, nil)}}, current, day(31), false, true},
+	} {
+		m, k := c.f.EvalFacts(&back, nil, nil, c.defs, c.now)
+		if m != c.match || k != c.know {
+			t.Errorf("case %d: EvalFacts = %v, %v; want %v, %v", i, m, k, c.match, c.know)
+		}
+	}
+	// Facts with no computed value (FactsOf) know none that is defined.
+	plain := FactsOf("p_1", s)
+	if m, k := atLeastOne.EvalFacts(&plain, nil, nil, current, day(10)); k {
+		t.Errorf("facts without computed values: EvalFacts = %v, known", m)
+	}
+}
+
+// ComputedVersion changes with every field a value depends on, and with
+// no other; where values are read as comparisons read them.
+func TestComputedVersion(t *testing.T) {
+	base := ComputedTrait{Name: "spend", Aggregate: AggSum, Event: "Order", EventType: "track", Property: "total",
+		Where: []PropertyFilter{{Path: "currency", Op: OpIN, Value: []any{"EUR", 1.0}}}, Window: "P1M"}
+	v := ComputedVersion(base)
+	same := base
+	same.Name, same.Description, same.CreatedAt, same.UpdatedAt = "other", "described", time.Unix(5, 0), time.Unix(6, 0)
+	same.Where = []PropertyFilter{{Path: "currency", Op: OpIN, Value: []any{"EUR", json.Number("1")}}}
+	if ComputedVersion(same) != v {
+		t.Errorf("name, description, dates or the form of a number change the version")
+	}
+	for i, change := range []func(*ComputedTrait){
+		func(c *ComputedTrait) { c.Aggregate = AggMax },
+		func(c *ComputedTrait) { c.Event = "Refund" },
+		func(c *ComputedTrait) { c.EventType = "" },
+		func(c *ComputedTrait) { c.Property = "amount" },
+		func(c *ComputedTrait) { c.Window = "" },
+		func(c *ComputedTrait) { c.Window = "P1D" },
+		func(c *ComputedTrait) { c.Where = nil },
+		func(c *ComputedTrait) { c.Where = []PropertyFilter{{Path: "currency", Op: OpIN, Value: []any{"EUR"}}} },
+		func(c *ComputedTrait) {
+			c.Where = []PropertyFilter{{Path: "currency", Op: OpIN, Value: []any{"EUR", "1"}}}
+		},
+		func(c *ComputedTrait) { c.Where[0].Op = OpNEQ; c.Where[0].Value = "EUR" },
+		func(c *ComputedTrait) { c.Where[0].Path = "cur" },
+		// The same strings, split otherwise.
+		func(c *ComputedTrait) { c.Event, c.EventType = "Ordertrack", "" },
+	} {
+		c := base
+		c.Where = slices.Clone(base.Where)
+		change(&c)
+		if ComputedVersion(c) == v {
+			t.Errorf("change %d keeps the version", i)
+		}
+	}
+}
+
+// Facts written before computed values were kept (version 1) still
+// read: their computed values are unknown.
+func TestDecodeFactsVersion1(t *testing.T) {
+	// Version 1; keys ["user_id:1"]; types ["user_id"]; one trait plan
+	// "pro"; no event.
+	b := []byte{1, 1, 9, 'u', 's', 'e', 'r', '_', 'i', 'd', ':', '1', 1, 7, 'u', 's', 'e', 'r', '_', 'i', 'd',
+		1, 4, 'p', 'l', 'a', 'n', 4, 3, 'p', 'r', 'o', 0, 0}
+	ft, err := DecodeFacts("p_1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Facts{ProfileID: "p_1", Keys: []string{"user_id:1"}, Types: []string{"user_id"}, Traits: []TraitFact{{Name: "plan", Value: "pro"}}}
+	if !reflect.DeepEqual(ft, want) {
+		t.Fatalf("DecodeFacts(version 1) =\n%#v\nwant\n%#v", ft, want)
+	}
+	defs := NewComputedDefs([]ComputedTrait{{Name: "orders", Aggregate: AggCount, Event: "Order"}})
+	f := Filter{Computed: &ComputedCondition{Name: "orders", Op: OpNotExists}}
+	if m, k := f.EvalFacts(&ft, nil, nil, defs, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)); k {
+		t.Fatalf("a computed condition on version 1 facts: EvalFacts = %v, known", m)
+	}
+	// The same facts are written as version 1 again.
+	again, err := EncodeFacts(&ft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, b) {
+		t.Fatalf("EncodeFacts = %v, want %v", again, b)
+	}
 }
