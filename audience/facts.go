@@ -174,39 +174,31 @@ func FactsOf(profileID string, s *Subject) Facts {
 	return f
 }
 
-// FactsAt is FactsOf with the values of the computed traits defs at now:
-// s.Computed must hold each definition's Compute(s.Events, now), a nil
-// value present as nil or left out (as the keeper's Subjects hold them).
-// It reads no value again; it calls NextChange for each definition with
-// a window. A name defs hold twice is left out (EvalFacts then does not
-// know it).
-func FactsAt(profileID string, s *Subject, defs []ComputedTrait, now time.Time) Facts {
+// FactsAt is FactsOf with the values of the computed traits of defs (the
+// definitions stored, NewComputedDefs) at now: s.Computed must hold each
+// definition's Compute(s.Events, now), a nil value present as nil or
+// left out (as the keeper's Subjects hold them). It computes no value
+// again; it calls NextChange for each definition with a window. A name
+// defs hold twice is left out (EvalFacts then does not know it). With
+// defs nil or empty it is FactsOf.
+func FactsAt(profileID string, s *Subject, defs *ComputedDefs, now time.Time) Facts {
 	f := FactsOf(profileID, s)
-	if len(defs) == 0 {
+	if defs == nil || len(defs.defs) == 0 {
 		return f
 	}
-	f.Computed = make([]ComputedFact, 0, len(defs))
-	for _, d := range defs {
-		c := ComputedFact{Name: d.Name, Version: ComputedVersion(d), Value: canonical(s.Computed[d.Name], 0)}
+	f.Computed = make([]ComputedFact, 0, len(defs.defs))
+	for i := range defs.defs {
+		d := &defs.defs[i]
+		if defs.twice[d.Name] {
+			continue
+		}
+		c := ComputedFact{Name: d.Name, Version: defs.versions[d.Name], Value: canonical(s.Computed[d.Name], 0)}
 		if d.DependsOnTime() {
 			c.From = instant(now)
 			c.Until = instant(d.NextChange(s.Events, now))
 		}
 		f.Computed = append(f.Computed, c)
 	}
-	sort.SliceStable(f.Computed, func(i, j int) bool { return f.Computed[i].Name < f.Computed[j].Name })
-	out := f.Computed[:0]
-	for i := 0; i < len(f.Computed); {
-		j := i + 1
-		for j < len(f.Computed) && f.Computed[j].Name == f.Computed[i].Name {
-			j++
-		}
-		if j == i+1 {
-			out = append(out, f.Computed[i])
-		}
-		i = j
-	}
-	f.Computed = out
 	if len(f.Computed) == 0 {
 		f.Computed = nil
 	}
@@ -249,17 +241,26 @@ func ComputedVersion(c ComputedTrait) uint64 {
 	return binary.LittleEndian.Uint64(h[:8])
 }
 
-// ComputedDefs is what EvalFacts reads of the stored computed trait
-// definitions: the version of each (ComputedVersion), by name.
+// ComputedDefs are the stored computed trait definitions as FactsAt and
+// EvalFacts read them: each with its version (ComputedVersion), computed
+// once.
 type ComputedDefs struct {
+	defs     []ComputedTrait // sorted by name
 	versions map[string]uint64
+	twice    map[string]bool // names defined more than once
 }
 
-// NewComputedDefs returns the versions of defs, the definitions stored
-// now.
+// NewComputedDefs returns the definitions defs, the ones stored now.
 func NewComputedDefs(defs []ComputedTrait) *ComputedDefs {
-	d := &ComputedDefs{versions: make(map[string]uint64, len(defs))}
-	for _, c := range defs {
+	d := &ComputedDefs{defs: slices.Clone(defs), versions: make(map[string]uint64, len(defs))}
+	slices.SortStableFunc(d.defs, func(a, b ComputedTrait) int { return strings.Compare(a.Name, b.Name) })
+	for i, c := range d.defs {
+		if i > 0 && d.defs[i-1].Name == c.Name {
+			if d.twice == nil {
+				d.twice = map[string]bool{}
+			}
+			d.twice[c.Name] = true
+		}
 		d.versions[c.Name] = ComputedVersion(c)
 	}
 	return d

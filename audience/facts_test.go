@@ -166,7 +166,7 @@ func TestEvalFactsAgreesWithEval(t *testing.T) {
 				}
 			}
 			s.Computed = computedValues(built, s.Events, genNow)
-			ft := FactsAt("p_1", s, built, genNow)
+			ft := FactsAt("p_1", s, NewComputedDefs(built), genNow)
 			b, err := EncodeFacts(&ft)
 			if err != nil {
 				t.Fatalf("EncodeFacts: %v", err)
@@ -439,7 +439,7 @@ func TestEvalFactsComputed(t *testing.T) {
 		// As the keeper holds them: ltv has no value, and is left out.
 		Computed: map[string]any{"orders": int64(1)},
 	}
-	ft := FactsAt("p_1", s, built, day0)
+	ft := FactsAt("p_1", s, NewComputedDefs(built), day0)
 	// The order leaves the window when the start, now less 30 days, is
 	// past it: a nanosecond after 2026-03-31 10:00.
 	leaves := time.Date(2026, 3, 31, 10, 0, 0, 1, time.UTC)
@@ -514,6 +514,11 @@ func TestEvalFactsComputed(t *testing.T) {
 		if m != c.match || k != c.know {
 			t.Errorf("case %d: EvalFacts = %v, %v; want %v, %v", i, m, k, c.match, c.know)
 		}
+	}
+	// A name defined twice is left out of the facts, and not known.
+	dup := FactsAt("p_1", s, NewComputedDefs([]ComputedTrait{orders, ltv, redefined}), day0)
+	if len(dup.Computed) != 1 || dup.Computed[0].Name != "ltv" {
+		t.Errorf("facts with orders defined twice: %#v", dup.Computed)
 	}
 	// Facts with no computed value (FactsOf) know none that is defined.
 	plain := FactsOf("p_1", s)

@@ -55,12 +55,13 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	if err != nil {
 		return err
 	}
+	versions := audience.NewComputedDefs(defs)
 	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
-		if err := k.refreshBatch(ctx, ids[:n], auds, defs); err != nil {
+		if err := k.refreshBatch(ctx, ids[:n], auds, defs, versions); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -68,7 +69,7 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	return nil
 }
 
-func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait) error {
+func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs) error {
 	now := graph.Clean(k.now())
 	var subs map[string]*audience.Subject
 	var kept map[string]map[string]bool
@@ -83,7 +84,7 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 	if err != nil {
 		return err
 	}
-	if err := k.writeFacts(ctx, ids, subs, defs, now); err != nil {
+	if err := k.writeFacts(ctx, ids, subs, versions, now); err != nil {
 		return err
 	}
 	for i := range auds {
@@ -120,7 +121,7 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 // writeFacts writes the facts of the live profiles among ids (those of
 // subs, whose Computed hold the values of defs at now) and deletes those
 // of the others.
-func (k *Keeper) writeFacts(ctx context.Context, ids []string, subs map[string]*audience.Subject, defs []audience.ComputedTrait, now time.Time) error {
+func (k *Keeper) writeFacts(ctx context.Context, ids []string, subs map[string]*audience.Subject, defs *audience.ComputedDefs, now time.Time) error {
 	var put []audience.Facts
 	var dead []string
 	for _, id := range ids {
