@@ -16,11 +16,15 @@ package audience
 //     instants of the day's first and last such event, so that an event
 //     condition's count is known to lie between two bounds.
 //
-// Consent, kept memberships and computed traits are not part of Facts: the
-// caller reads consent and memberships fresh, and a computed condition is
-// unknown on Facts.
+//   - the values of the computed traits at the time (FactsAt), each with
+//     the version of its definition (ComputedVersion) and the instants
+//     between which it holds with no new event.
+//
+// Consent and kept memberships are not part of Facts: the caller reads
+// them fresh.
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -47,6 +51,24 @@ type Facts struct {
 	EventNames []string
 	// Events are the event counts, sorted by name, type and Day.
 	Events []EventFact
+	// Computed are the values of the computed traits defined when the
+	// facts were built (FactsAt), sorted by name, each name once; nil
+	// when none was (FactsOf).
+	Computed []ComputedFact
+}
+
+// ComputedFact is the value of one computed trait in Facts. Version is
+// its definition's (ComputedVersion) when it was computed. Value is
+// canonical (see TraitFact), nil when the trait had no value. With no new
+// event, Compute gives this value at every instant from From (zero: any)
+// until before Until (zero: no end): a trait without a window has the
+// same value at any instant, one with a window from when it was computed
+// until its NextChange.
+type ComputedFact struct {
+	Name        string
+	Version     uint64
+	Value       any
+	From, Until time.Time
 }
 
 // TraitFact is one trait value of Facts. Value is canonical: nil, bool,
@@ -152,6 +174,122 @@ func FactsOf(profileID string, s *Subject) Facts {
 	return f
 }
 
+// FactsAt is FactsOf with the values of the computed traits of defs (the
+// definitions stored, NewComputedDefs) at now: s.Computed must hold each
+// definition's Compute(s.Events, now), a nil value present as nil or
+// left out (as the keeper's Subjects hold them). It computes no value
+// again; it calls NextChange for each definition with a window. A name
+// defs hold twice is left out (EvalFacts then does not know it). With
+// defs nil or empty it is FactsOf.
+func FactsAt(profileID string, s *Subject, defs *ComputedDefs, now time.Time) Facts {
+	f := FactsOf(profileID, s)
+	if defs == nil || len(defs.defs) == 0 {
+		return f
+	}
+	f.Computed = make([]ComputedFact, 0, len(defs.defs))
+	for i := range defs.defs {
+		d := &defs.defs[i]
+		if defs.twice[d.Name] {
+			continue
+		}
+		c := ComputedFact{Name: d.Name, Version: defs.versions[d.Name], Value: canonical(s.Computed[d.Name], 0)}
+		if d.DependsOnTime() {
+			c.From = instant(now)
+			c.Until = instant(d.NextChange(s.Events, now))
+		}
+		f.Computed = append(f.Computed, c)
+	}
+	if len(f.Computed) == 0 {
+		f.Computed = nil
+	}
+	return f
+}
+
+// instant returns t in UTC with no monotonic reading, as DecodeFacts
+// reads it back; the zero time stays zero.
+func instant(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Round(0)
+}
+
+// ComputedVersion identifies what a computed trait's values depend on:
+// its Aggregate, Event, EventType, Property, Where and Window (not its
+// Name, Description or dates). Two definitions with the same version
+// compute the same values (up to a collision of a 64-bit hash); a
+// redefinition that changes any of these changes it. Where values are
+// read as comparisons read them, so 1 and 1.0 are one.
+func ComputedVersion(c ComputedTrait) uint64 {
+	b := make([]byte, 0, 64)
+	b = appendString(b, string(c.Aggregate))
+	b = appendString(b, c.Event)
+	b = appendString(b, c.EventType)
+	b = appendString(b, c.Property)
+	b = appendString(b, c.Window)
+	b = binary.AppendUvarint(b, uint64(len(c.Where)))
+	for _, w := range c.Where {
+		b = appendString(b, w.Path)
+		b = appendString(b, string(w.Op))
+		if enc, err := appendFactValue(b, canonical(w.Value, 0), 0); err == nil {
+			b = enc
+		} else {
+			b = append(b, 0xff) // not reached: canonical values encode
+		}
+	}
+	h := sha256.Sum256(b)
+	return binary.LittleEndian.Uint64(h[:8])
+}
+
+// ComputedDefs are the stored computed trait definitions as FactsAt and
+// EvalFacts read them: each with its version (ComputedVersion), computed
+// once.
+type ComputedDefs struct {
+	defs     []ComputedTrait // sorted by name
+	versions map[string]uint64
+	twice    map[string]bool // names defined more than once
+}
+
+// NewComputedDefs returns the definitions defs, the ones stored now.
+func NewComputedDefs(defs []ComputedTrait) *ComputedDefs {
+	d := &ComputedDefs{defs: slices.Clone(defs), versions: make(map[string]uint64, len(defs))}
+	slices.SortStableFunc(d.defs, func(a, b ComputedTrait) int { return strings.Compare(a.Name, b.Name) })
+	for i, c := range d.defs {
+		if i > 0 && d.defs[i-1].Name == c.Name {
+			if d.twice == nil {
+				d.twice = map[string]bool{}
+			}
+			d.twice[c.Name] = true
+		}
+		d.versions[c.Name] = ComputedVersion(c)
+	}
+	return d
+}
+
+// computedAt returns the value of the computed trait name at now, as a
+// Subject whose Computed holds the values of defs at now has it, and
+// whether ft knows it: with defs nil, never; for a name defs lack, always
+// (there is no value); otherwise when ft holds a value computed under the
+// same version of the definition and now lies between its From and Until.
+func (f *Facts) computedAt(name string, defs *ComputedDefs, now time.Time) (any, bool) {
+	if defs == nil {
+		return nil, false
+	}
+	v, ok := defs.versions[name]
+	if !ok {
+		return nil, true
+	}
+	i, ok := slices.BinarySearchFunc(f.Computed, name, func(c ComputedFact, n string) int { return strings.Compare(c.Name, n) })
+	if !ok {
+		return nil, false
+	}
+	c := &f.Computed[i]
+	if c.Version != v || (!c.From.IsZero() && now.Before(c.From)) || (!c.Until.IsZero() && !now.Before(c.Until)) {
+		return nil, false
+	}
+	return c.Value, true
+}
+
 // canonical reduces v to what comparisons read of it (see TraitFact); nil
 // for a missing value. Below the top level, a list is only a list.
 func canonical(v any, depth int) any {
@@ -191,23 +329,28 @@ func (f *Facts) Trait(name string) any {
 }
 
 // EvalFacts evaluates f on the facts ft of a profile, its consent records
-// (those of ft.Keys, read fresh) and its kept memberships, at now, in
-// three values: known reports whether the answer is sure, and match is
-// then what Eval gives on the profile's full Subject. Trait, identifier,
-// consent and inAudience conditions are always known, and read as Eval
-// reads them; an event condition is known when every count its day
-// buckets allow gives the same answer; a computed condition is never
-// known. And, or and not combine in Kleene's logic: false and unknown is
-// false, true or unknown true.
-func (f *Filter) EvalFacts(ft *Facts, consent []privacy.Record, audiences map[string]bool, now time.Time) (match, known bool) {
-	return f.evalFactsIn(ft, consent, true, audiences, now)
+// (those of ft.Keys, read fresh), its kept memberships and the computed
+// trait definitions stored now (defs), at now, in three values: known
+// reports whether the answer is sure, and match is then what Eval gives
+// on the profile's full Subject, its Computed holding the values of those
+// definitions at now. Trait, identifier, consent and inAudience
+// conditions are always known, and read as Eval reads them; an event
+// condition is known when every count its day buckets allow gives the
+// same answer. A computed condition is known when ft holds the trait's
+// value under the same definition (ComputedVersion) and now lies in the
+// span the value holds for (ComputedFact); or when defs have no trait of
+// that name (it has no value); never with defs nil. And, or and not
+// combine in Kleene's logic: false and unknown is false, true or unknown
+// true.
+func (f *Filter) EvalFacts(ft *Facts, consent []privacy.Record, audiences map[string]bool, defs *ComputedDefs, now time.Time) (match, known bool) {
+	return f.evalFactsIn(ft, consent, true, audiences, defs, now)
 }
 
 // EvalFactsWithoutConsent is EvalFacts with the consent records not read
 // yet: every consent condition is unknown. A caller reads consent only for
 // the profiles it leaves unknown.
-func (f *Filter) EvalFactsWithoutConsent(ft *Facts, audiences map[string]bool, now time.Time) (match, known bool) {
-	return f.evalFactsIn(ft, nil, false, audiences, now)
+func (f *Filter) EvalFactsWithoutConsent(ft *Facts, audiences map[string]bool, defs *ComputedDefs, now time.Time) (match, known bool) {
+	return f.evalFactsIn(ft, nil, false, audiences, defs, now)
 }
 
 // UsesConsent reports whether f has a consent condition.
@@ -215,14 +358,14 @@ func (f *Filter) UsesConsent() bool {
 	return f.any(func(g *Filter) bool { return g.Consent != nil }, 0)
 }
 
-func (f *Filter) evalFactsIn(ft *Facts, consent []privacy.Record, withConsent bool, audiences map[string]bool, now time.Time) (match, known bool) {
+func (f *Filter) evalFactsIn(ft *Facts, consent []privacy.Record, withConsent bool, audiences map[string]bool, defs *ComputedDefs, now time.Time) (match, known bool) {
 	switch {
 	case f == nil:
 		return false, true
 	case f.And != nil:
 		known = true
 		for i := range f.And {
-			m, k := f.And[i].evalFactsIn(ft, consent, withConsent, audiences, now)
+			m, k := f.And[i].evalFactsIn(ft, consent, withConsent, audiences, defs, now)
 			if k && !m {
 				return false, true
 			}
@@ -232,7 +375,7 @@ func (f *Filter) evalFactsIn(ft *Facts, consent []privacy.Record, withConsent bo
 	case f.Or != nil:
 		known = true
 		for i := range f.Or {
-			m, k := f.Or[i].evalFactsIn(ft, consent, withConsent, audiences, now)
+			m, k := f.Or[i].evalFactsIn(ft, consent, withConsent, audiences, defs, now)
 			if k && m {
 				return true, true
 			}
@@ -240,7 +383,7 @@ func (f *Filter) evalFactsIn(ft *Facts, consent []privacy.Record, withConsent bo
 		}
 		return false, known
 	case f.Not != nil:
-		m, k := f.Not.evalFactsIn(ft, consent, withConsent, audiences, now)
+		m, k := f.Not.evalFactsIn(ft, consent, withConsent, audiences, defs, now)
 		return !m && k, k
 	case f.Trait != nil:
 		return compare(f.Trait.Op, ft.Trait(f.Trait.Name), f.Trait.Value), true
@@ -256,7 +399,11 @@ func (f *Filter) evalFactsIn(ft *Facts, consent []privacy.Record, withConsent bo
 		}
 		return privacy.StateOf(consent, f.Consent.Purpose, now).State == f.Consent.Status, true
 	case f.Computed != nil:
-		return false, false
+		v, ok := ft.computedAt(f.Computed.Name, defs, now)
+		if !ok {
+			return false, false
+		}
+		return compare(f.Computed.Op, v, f.Computed.Value), true
 	case f.InAudience != nil:
 		return audiences[*f.InAudience], true
 	}
@@ -363,21 +510,31 @@ func (f *Filter) any(pred func(*Filter) bool, depth int) bool {
 	return f.Not.any(pred, depth+1)
 }
 
-// The binary form of Facts (EncodeFacts), version 1. Strings and counts
-// are uvarints (a string: its length, then its bytes); Day is a varint.
+// The binary form of Facts (EncodeFacts), version 1 or 2. Strings and
+// counts are uvarints (a string: its length, then its bytes); Day is a
+// varint.
 //
-//	version byte (1)
-//	keys:   count, strings
-//	types:  count, strings
-//	traits: count, then name string and value each
-//	names:  EventNames: count, strings
-//	events: count, then name index, type index, day, N, First, and Last
-//	        when N > 1, each
+//	version byte (1: no computed values, 2)
+//	keys:     count, strings
+//	types:    count, strings
+//	traits:   count, then name string and value each
+//	names:    EventNames: count, strings
+//	events:   count, then name index, type index, day, N, First, and Last
+//	          when N > 1, each
+//	computed: (version 2 only) count, then name string, version (8 bytes
+//	          little-endian), value, a uvarint of flags (1: From is set,
+//	          2: Until is set), then From and Until when set, each as
+//	          seconds since the epoch (varint) and nanoseconds (uvarint)
 //
 // A value is a tag byte, then: nothing (null, false, true, object, other),
 // 8 bytes of float64 bits little-endian (number), a string, or a count and
-// the elements (list).
-const factsVersion = 1
+// the elements (list). Facts with no computed value are written as
+// version 1, so facts written before version 2 read the same, and their
+// computed values are unknown.
+const (
+	factsVersion1 = 1
+	factsVersion  = 2
+)
 
 const (
 	tagNull byte = iota
@@ -393,8 +550,12 @@ const (
 // EncodeFacts returns the stored form of f, without its ProfileID (the
 // store's key).
 func EncodeFacts(f *Facts) ([]byte, error) {
-	b := make([]byte, 0, 64+16*len(f.Events))
-	b = append(b, factsVersion)
+	b := make([]byte, 0, 64+16*len(f.Events)+32*len(f.Computed))
+	if len(f.Computed) == 0 {
+		b = append(b, factsVersion1)
+	} else {
+		b = append(b, factsVersion)
+	}
 	b = appendStrings(b, f.Keys)
 	b = appendStrings(b, f.Types)
 	b = binary.AppendUvarint(b, uint64(len(f.Traits)))
@@ -419,6 +580,35 @@ func EncodeFacts(f *Facts) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(e.First))
 		if e.N > 1 {
 			b = binary.AppendUvarint(b, uint64(e.Last))
+		}
+	}
+	if len(f.Computed) == 0 {
+		return b, nil
+	}
+	b = binary.AppendUvarint(b, uint64(len(f.Computed)))
+	for i, c := range f.Computed {
+		if i > 0 && f.Computed[i-1].Name >= c.Name {
+			return nil, fmt.Errorf("facts of profile %s: computed values are not sorted by name, each once", f.ProfileID)
+		}
+		b = appendString(b, c.Name)
+		b = binary.LittleEndian.AppendUint64(b, c.Version)
+		var err error
+		if b, err = appendFactValue(b, c.Value, 0); err != nil {
+			return nil, fmt.Errorf("facts of profile %s: computed value %d: %w", f.ProfileID, i, err)
+		}
+		var flags uint64
+		if !c.From.IsZero() {
+			flags |= 1
+		}
+		if !c.Until.IsZero() {
+			flags |= 2
+		}
+		b = binary.AppendUvarint(b, flags)
+		for _, t := range []time.Time{c.From, c.Until} {
+			if !t.IsZero() {
+				b = binary.AppendVarint(b, t.Unix())
+				b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+			}
 		}
 	}
 	return b, nil
@@ -505,6 +695,20 @@ func (r *factsReader) uvarint() uint64 {
 	return 0
 }
 
+// fixed64 reads 8 bytes, little-endian.
+func (r *factsReader) fixed64() uint64 {
+	if len(r.s) < 8 {
+		r.fail()
+		return 0
+	}
+	var x uint64
+	for i := 7; i >= 0; i-- {
+		x = x<<8 | uint64(r.s[i])
+	}
+	r.s = r.s[8:]
+	return x
+}
+
 func (r *factsReader) varint() int64 {
 	ux := r.uvarint()
 	x := int64(ux >> 1)
@@ -558,16 +762,7 @@ func (r *factsReader) value(depth int) any {
 	case tagTrue:
 		return true
 	case tagNumber:
-		if len(r.s) < 8 {
-			r.fail()
-			return nil
-		}
-		var bits uint64
-		for i := 7; i >= 0; i-- {
-			bits = bits<<8 | uint64(r.s[i])
-		}
-		r.s = r.s[8:]
-		return math.Float64frombits(bits)
+		return math.Float64frombits(r.fixed64())
 	case tagString:
 		return r.str()
 	case tagList:
@@ -603,9 +798,10 @@ func DecodeFacts(profileID string, b []byte) (Facts, error) {
 // are substrings of s, so a caller decoding many may copy them into one
 // string first and decode each as a substring of it.
 func DecodeFactsString(profileID string, s string) (Facts, error) {
-	if len(s) == 0 || s[0] != factsVersion {
+	if len(s) == 0 || (s[0] != factsVersion1 && s[0] != factsVersion) {
 		return Facts{}, fmt.Errorf("stored facts of profile %s: unknown version", profileID)
 	}
+	version := s[0]
 	r := &factsReader{s: s[1:]}
 	// Keys, Types and EventNames share one backing array.
 	nk := r.count()
@@ -656,6 +852,9 @@ func DecodeFactsString(profileID string, s string) (Facts, error) {
 			}
 		}
 	}
+	if version == factsVersion {
+		r.computed(&f)
+	}
 	if r.err == nil && len(r.s) > 0 {
 		r.fail()
 	}
@@ -663,4 +862,55 @@ func DecodeFactsString(profileID string, s string) (Facts, error) {
 		return Facts{}, fmt.Errorf("stored facts of profile %s: %w", profileID, r.err)
 	}
 	return f, nil
+}
+
+// computed reads the computed section of version 2 into f: at least one
+// value, sorted by name, each once.
+func (r *factsReader) computed(f *Facts) {
+	n := r.count()
+	if n == 0 {
+		r.fail()
+		return
+	}
+	f.Computed = make([]ComputedFact, n)
+	for i := range f.Computed {
+		c := &f.Computed[i]
+		c.Name = r.str()
+		if i > 0 && f.Computed[i-1].Name >= c.Name {
+			r.fail()
+			return
+		}
+		c.Version = r.fixed64()
+		c.Value = r.value(0)
+		flags := r.uvarint()
+		if flags > 3 {
+			r.fail()
+			return
+		}
+		if flags&1 != 0 {
+			c.From = r.instant()
+		}
+		if flags&2 != 0 {
+			c.Until = r.instant()
+		}
+		if r.err != nil {
+			return
+		}
+	}
+}
+
+// instant reads a time as EncodeFacts writes it: not the zero time.
+func (r *factsReader) instant() time.Time {
+	sec := r.varint()
+	nsec := r.uvarint()
+	if nsec >= uint64(time.Second) {
+		r.fail()
+		return time.Time{}
+	}
+	t := time.Unix(sec, int64(nsec)).UTC()
+	if t.IsZero() {
+		r.fail()
+		return time.Time{}
+	}
+	return t
 }

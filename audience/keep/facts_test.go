@@ -119,3 +119,79 @@ func TestFactsKept(t *testing.T) {
 		}
 	})
 }
+
+// The facts keep computed values, with no audience stored: a 30-day count
+// of orders, refreshed on day 0 (t0) with one order each for ann and cat
+// that morning. cat then orders on days 5 and 8, unrefreshed. On day 10
+// Preview counts on the facts (orders 1 each); on day 31 the morning
+// orders have left the window, the facts no longer know the value, and
+// Preview reads both in full (ann 0, cat 2). Redefined, a trait's kept
+// values are not trusted either.
+func TestComputedFactsKept(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, t0)
+		orders := audience.ComputedTrait{Name: "orders", Aggregate: audience.AggCount, Event: "Order", Window: "P30D", CreatedAt: t0, UpdatedAt: t0}
+		must(t, e.st.PutComputedTrait(bg, orders))
+		// Facts are kept while an audience exists.
+		e.putAudience(seg(1), "buyers", "", audience.Filter{Computed: &audience.ComputedCondition{Name: "orders", Op: audience.OpGTE, Value: 1}})
+		morning := t0.Add(-2 * time.Hour)
+		e.apply(ev("c1", morning, "Order", nil, nil, ann), ev("c2", morning, "Order", nil, nil, cat))
+		A, C := e.profile(ann), e.profile(cat)
+		must(t, e.k.Refresh(bg, []string{A, C}))
+		got, err := e.st.Facts(bg, []string{A, C})
+		must(t, err)
+		// Computed at t0, until the order leaves: 30 days after it, and a
+		// nanosecond.
+		want := []audience.ComputedFact{{Name: "orders", Version: audience.ComputedVersion(orders), Value: 1.0,
+			From: t0, Until: morning.AddDate(0, 0, 30).Add(1)}}
+		for _, id := range []string{A, C} {
+			if !reflect.DeepEqual(got[id].Computed, want) {
+				t.Fatalf("computed facts of %s:\n got %#v\nwant %#v", id, got[id].Computed, want)
+			}
+		}
+		e.apply(ev("c3", t0.AddDate(0, 0, 5), "Order", nil, nil, cat), ev("c4", t0.AddDate(0, 0, 8), "Order", nil, nil, cat))
+
+		cond := func(op audience.Op, v int) *audience.Filter {
+			return &audience.Filter{Computed: &audience.ComputedCondition{Name: "orders", Op: op, Value: v}}
+		}
+		preview := func(f *audience.Filter, n int, ids ...string) {
+			t.Helper()
+			got, sample, err := e.k.Preview(bg, f, "", 5)
+			must(t, err)
+			if want := sorted(ids...); got != n || !reflect.DeepEqual(sample, want) {
+				t.Fatalf("at %v, preview of orders %s %v: %d %v, want %d %v", e.now, f.Computed.Op, f.Computed.Value, got, sample, n, want)
+			}
+		}
+		// Day 10, on the facts: one order each (cat's new ones unseen).
+		e.now = t0.AddDate(0, 0, 10)
+		preview(cond(audience.OpGTE, 1), 2, A, C)
+		preview(cond(audience.OpEQ, 1), 2, A, C)
+		// Day 31, read in full: ann none, cat 2 (days 5 and 8).
+		e.now = t0.AddDate(0, 0, 31)
+		preview(cond(audience.OpGTE, 1), 1, C)
+		preview(cond(audience.OpEQ, 1), 0)
+		preview(cond(audience.OpEQ, 2), 1, C)
+
+		// Back to day 10, the trait redefined over 7 days: the facts'
+		// values are not trusted, and the profiles are read in full (ann
+		// none, cat 2: days 5 and 8, from day 3 on).
+		e.now = t0.AddDate(0, 0, 10)
+		week := orders
+		week.Window, week.UpdatedAt = "P7D", e.now
+		must(t, e.st.PutComputedTrait(bg, week))
+		preview(cond(audience.OpGTE, 1), 1, C)
+		preview(cond(audience.OpEQ, 1), 0)
+		// Refreshed, the facts hold the new values (ann 0, cat 2), up to
+		// day 12 at noon, when the order of day 5 leaves.
+		must(t, e.k.Refresh(bg, []string{A, C}))
+		got, err = e.st.Facts(bg, []string{A, C})
+		must(t, err)
+		if g := got[A].Computed; len(g) != 1 || g[0].Value != 0.0 || g[0].Version != audience.ComputedVersion(week) {
+			t.Fatalf("ann's computed facts after the redefinition: %#v", g)
+		}
+		if g := got[C].Computed; len(g) != 1 || g[0].Value != 2.0 || !g[0].Until.Equal(t0.AddDate(0, 0, 12).Add(1)) {
+			t.Fatalf("cat's computed facts after the redefinition: %#v", g)
+		}
+		preview(cond(audience.OpEQ, 2), 1, C)
+	})
+}

@@ -69,9 +69,10 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	if err != nil {
 		return err
 	}
+	versions := audience.NewComputedDefs(defs)
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
-		if err := k.refreshBatch(ctx, ids[:n], auds, defs); err != nil {
+		if err := k.refreshBatch(ctx, ids[:n], auds, defs, versions); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -79,20 +80,13 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	return nil
 }
 
-func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait) error {
+func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs) error {
 	now := graph.Clean(k.now())
-	var subs map[string]*audience.Subject
-	var kept map[string]map[string]bool
-	var err error
-	if len(auds) == 0 {
-		_, subs, _, _, err = readProfiles(ctx, k.eng, ids)
-	} else {
-		subs, kept, err = load(ctx, k.eng, k.st, k.cs, defs, ids, now)
-	}
+	subs, kept, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
 	if err != nil {
 		return err
 	}
-	if err := k.writeFacts(ctx, ids, subs); err != nil {
+	if err := k.writeFacts(ctx, ids, subs, versions, now); err != nil {
 		return err
 	}
 	for i := range auds {
@@ -127,13 +121,14 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 }
 
 // writeFacts writes the facts of the live profiles among ids (those of
-// subs) and deletes those of the others.
-func (k *Keeper) writeFacts(ctx context.Context, ids []string, subs map[string]*audience.Subject) error {
+// subs, whose Computed hold the values of defs at now) and deletes those
+// of the others.
+func (k *Keeper) writeFacts(ctx context.Context, ids []string, subs map[string]*audience.Subject, defs *audience.ComputedDefs, now time.Time) error {
 	var put []audience.Facts
 	var dead []string
 	for _, id := range ids {
 		if s, ok := subs[id]; ok {
-			put = append(put, audience.FactsOf(id, s))
+			put = append(put, audience.FactsAt(id, s, defs, now))
 		} else {
 			dead = append(dead, id)
 		}
@@ -366,10 +361,12 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // memberships (one MembershipsOf a page). The facts are as of the keeper's last refresh of
 // each profile (Refresh after each write that touched it, RefreshAll): a
 // profile written since is counted on what it was then. A profile with no
-// facts, or on which EvalFacts cannot decide (a computed condition, an
-// event condition with where, or a window starting inside a day of
-// several events), is read in full (its Subject) and evaluated with Eval,
-// so the count is Eval's over Subjects whenever the facts are current.
+// facts, or on which EvalFacts cannot decide (a computed condition on a
+// value kept under another definition of the trait, or past the instant
+// its window changes it; an event condition with where, or a window
+// starting inside a day of several events), is read in full (its Subject)
+// and evaluated with Eval, so the count is Eval's over Subjects whenever
+// the facts are current.
 //
 // Errors: EINVALID for a nil filter or a negative sample.
 func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string, sample int) (int, []string, error) {
@@ -385,6 +382,7 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	}
 	a := &audience.Audience{Filter: *f, Purpose: purpose}
 	useAudiences := f.UsesAudiences()
+	versions := audience.NewComputedDefs(defs)
 
 	// One goroutine pages through the live profiles; workers evaluate the
 	// pages (facts, consent, full reads); this one adds up their results
@@ -423,7 +421,7 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				m, err := k.previewPage(ctx, f, a, useAudiences, defs, j.ids, j.now)
+				m, err := k.previewPage(ctx, f, a, useAudiences, defs, versions, j.ids, j.now)
 				select {
 				case results <- result{j.n, m, err}:
 				case <-ctx.Done():
@@ -472,10 +470,11 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 func previewWorkers() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
 
 // previewPage evaluates a (its filter and purpose) over the live profiles
-// ids at now: on their facts where they decide, else on their Subjects. It
-// returns the ids that match, in the order of ids.
-func (k *Keeper) previewPage(ctx context.Context, f *audience.Filter, a *audience.Audience, useAudiences bool, defs []audience.ComputedTrait, ids []string, now time.Time) ([]string, error) {
-	pg, err := k.previewRead(ctx, f, a.Purpose, useAudiences, ids, now)
+// ids at now: on their facts where they decide (versions are those of
+// defs), else on their Subjects. It returns the ids that match, in the
+// order of ids.
+func (k *Keeper) previewPage(ctx context.Context, f *audience.Filter, a *audience.Audience, useAudiences bool, defs []audience.ComputedTrait, versions *audience.ComputedDefs, ids []string, now time.Time) ([]string, error) {
+	pg, err := k.previewRead(ctx, f, a.Purpose, useAudiences, versions, ids, now)
 	if err != nil {
 		return nil, err
 	}
@@ -508,6 +507,7 @@ func (k *Keeper) previewPage(ctx context.Context, f *audience.Filter, a *audienc
 type previewPage struct {
 	ids       []string
 	now       time.Time
+	defs      *audience.ComputedDefs
 	matched   map[string]bool           // known to match
 	undecided map[string]bool           // to read in full
 	pending   []string                  // to evaluate with their consent
@@ -532,8 +532,8 @@ func (pg *previewPage) audiencesOf(id string) map[string]bool {
 // filter uses them) and evaluates f and purpose on them at now, as far as
 // they go without consent: a profile the rest of the filter rules out
 // needs no consent read.
-func (k *Keeper) previewRead(ctx context.Context, f *audience.Filter, purpose string, useAudiences bool, ids []string, now time.Time) (*previewPage, error) {
-	pg := &previewPage{ids: ids, now: now, matched: map[string]bool{}, undecided: map[string]bool{}, audiences: useAudiences}
+func (k *Keeper) previewRead(ctx context.Context, f *audience.Filter, purpose string, useAudiences bool, defs *audience.ComputedDefs, ids []string, now time.Time) (*previewPage, error) {
+	pg := &previewPage{ids: ids, now: now, defs: defs, matched: map[string]bool{}, undecided: map[string]bool{}, audiences: useAudiences}
 	facts, err := k.st.Facts(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -558,7 +558,7 @@ func (k *Keeper) previewRead(ctx context.Context, f *audience.Filter, purpose st
 		}
 		var m, known bool
 		if needConsent {
-			m, known = f.EvalFactsWithoutConsent(&ft, pg.audiencesOf(id), now)
+			m, known = f.EvalFactsWithoutConsent(&ft, pg.audiencesOf(id), pg.defs, now)
 			if !known || (m && purpose != "") {
 				pg.pending = append(pg.pending, id)
 				pg.keys = append(pg.keys, ft.Keys...)
@@ -569,7 +569,7 @@ func (k *Keeper) previewRead(ctx context.Context, f *audience.Filter, purpose st
 				continue
 			}
 		} else {
-			m, known = f.EvalFacts(&ft, nil, pg.audiencesOf(id), now)
+			m, known = f.EvalFacts(&ft, nil, pg.audiencesOf(id), pg.defs, now)
 		}
 		switch {
 		case !known:
@@ -604,7 +604,7 @@ func (k *Keeper) previewConsent(ctx context.Context, f *audience.Filter, purpose
 			if purpose != "" && privacy.StateOf(consent, purpose, pg.now).State != privacy.StateGranted {
 				continue
 			}
-			m, known := f.EvalFacts(&ft, consent, pg.audiencesOf(id), pg.now)
+			m, known := f.EvalFacts(&ft, consent, pg.audiencesOf(id), pg.defs, pg.now)
 			switch {
 			case !known:
 				pg.undecided[id] = true

@@ -44,11 +44,14 @@
 // # Facts
 //
 // Every Refresh, RefreshAll and RefreshDue also writes the facts
-// (audience.FactsOf) of the live profiles it read, and deletes those of
-// the ids it was given that are not live; Refresh and RefreshAll do so
-// even when no audience is stored. Preview evaluates on them
-// (audience.Filter.EvalFacts) and reads a profile in full only when they
-// cannot decide, so its count is as of each profile's last refresh.
+// (audience.FactsAt: the Subject's summary and its computed values, with
+// the version of each definition and how long each value holds) of the
+// live profiles it read, and deletes those of the ids it was given that
+// are not live; Refresh and RefreshAll do so even when no audience is
+// stored, computing the values of every stored definition then too.
+// Preview evaluates on them (audience.Filter.EvalFacts) and reads a
+// profile in full only when they cannot decide, so its count is as of
+// each profile's last refresh.
 package keep
 
 import (
@@ -110,13 +113,21 @@ func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.
 	}
 	for pid, s := range subs {
 		maps.Copy(s.Audiences, kept[pid])
+	}
+	computeAll(subs, defs, now)
+	return subs, kept, nil
+}
+
+// computeAll sets the Computed values of every Subject of subs: each
+// definition's Compute over its events at now, a nil value left out.
+func computeAll(subs map[string]*audience.Subject, defs []audience.ComputedTrait, now time.Time) {
+	for _, s := range subs {
 		for _, d := range defs {
 			if v := d.Compute(s.Events, now); v != nil {
 				s.Computed[d.Name] = v
 			}
 		}
 	}
-	return subs, kept, nil
 }
 
 // readProfiles reads, in one read transaction, the live profiles among
