@@ -18,6 +18,18 @@ type Keeper struct {
 	st  audience.Store
 	cs  privacy.ConsentStore
 	now func() time.Time
+	// progress, when set, hears how many profiles a pass over every
+	// profile (RefreshAll, RefreshDue) has evaluated, after each page.
+	progress func(done int)
+}
+
+// WithProgress makes every pass over all profiles call fn with the number
+// of profiles evaluated so far, after each page (a computed trait defined
+// on a large store is backfilled by such a pass; the service logs it).
+// It returns k.
+func (k *Keeper) WithProgress(fn func(done int)) *Keeper {
+	k.progress = fn
+	return k
 }
 
 // New returns a Keeper over the engine, the audience store and the consent
@@ -266,7 +278,17 @@ func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience, alw
 	if len(auds) == 0 && !always {
 		return nil
 	}
-	err := k.eachLive(ctx, func(ids []string) error { return k.refresh(ctx, ids, auds) })
+	done := 0
+	err := k.eachLive(ctx, func(ids []string) error {
+		if err := k.refresh(ctx, ids, auds); err != nil {
+			return err
+		}
+		done += len(ids)
+		if k.progress != nil {
+			k.progress(done)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -231,7 +231,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	case every < 0:
 		every = 0
 	}
-	members := newMemberships(keep.New(engine, aud, cs, nil), every, cfg.Logger)
+	members := newMemberships(keep.New(engine, aud, cs, nil).WithProgress(passProgress(cfg.Logger)), every, cfg.Logger)
 	if next := cc.OnCommit; next != nil {
 		cc.OnCommit = func(ids []string) { members.touch(ids); next(ids) }
 	} else {

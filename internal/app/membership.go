@@ -21,6 +21,26 @@ const maxDirty = 100_000
 // retryAfter is the pause after a failed round.
 const retryAfter = 2 * time.Second
 
+// progressEvery is how many profiles a pass over every profile evaluates
+// between two progress lines in the log.
+const progressEvery = 10_000
+
+// passProgress logs, at info, every progressEvery profiles a pass over
+// every profile has evaluated (an audience or computed trait defined on a
+// large store: the backfill).
+func passProgress(log zerolog.Logger) func(done int) {
+	last := 0
+	return func(done int) {
+		if done < last { // a new pass
+			last = 0
+		}
+		if done/progressEvery > last/progressEvery {
+			log.Info().Int("profiles", done).Msg("audiences: evaluating every profile")
+		}
+		last = done
+	}
+}
+
 // settleWait bounds how long a count waits for the membership queue (see
 // memberships.settle).
 const settleWait = 5 * time.Second

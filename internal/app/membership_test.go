@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,5 +203,27 @@ func TestMembershipSettle(t *testing.T) {
 	m.touch([]string{"p_b"})
 	if m.settle(ctx, 50*time.Millisecond) {
 		t.Fatal("settle reported p_b evaluated while its round was still held")
+	}
+}
+
+// A pass over every profile logs a line each 10,000 profiles, and a new
+// pass counts from the start again.
+func TestPassProgress(t *testing.T) {
+	var buf strings.Builder
+	p := passProgress(zerolog.New(&buf))
+	for _, done := range []int{500, 9_500, 10_000, 10_500, 19_999, 25_000, 500, 10_000} {
+		p(done)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		got = append(got, line)
+	}
+	want := []string{
+		`{"level":"info","profiles":10000,"message":"audiences: evaluating every profile"}`,
+		`{"level":"info","profiles":25000,"message":"audiences: evaluating every profile"}`,
+		`{"level":"info","profiles":10000,"message":"audiences: evaluating every profile"}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
