@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,51 +15,44 @@ import (
 // writeLayoutDataset wrote, worked out by hand.
 func TestAccessAfterUpgrade(t *testing.T) {
 	ctx := context.Background()
-	for v := uint64(oldestLayout); v <= formatVersion; v++ {
-		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			s, err := Open(openFixture(t, v))
-			if err != nil {
+	eachFixture(t, func(t *testing.T, v uint64, s *Store) {
+		n, err := s.CountKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := s.Audit(ctx, access.AuditQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v < 6 {
+			if n != 0 || len(entries) != 0 {
+				t.Fatalf("an upgraded file holds %d keys and %d entries, want none", n, len(entries))
+			}
+			k := access.Key{ID: "key_new", Name: "new", Scopes: []access.Scope{access.ScopeAuditRead},
+				Hash: access.HashSecret("cdp_" + strings.Repeat("B", 43)), CreatedAt: lt(5)}
+			if err := s.CreateKey(ctx, k); err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close(ctx)
-			n, err := s.CountKeys(ctx)
-			if err != nil {
+			if err := s.AppendAudit(ctx, []access.AuditEntry{{ID: "aud_new", At: lt(5), Action: "x", Outcome: "ok"}}); err != nil {
 				t.Fatal(err)
 			}
-			entries, err := s.Audit(ctx, access.AuditQuery{Limit: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v < 6 {
-				if n != 0 || len(entries) != 0 {
-					t.Fatalf("an upgraded file holds %d keys and %d entries, want none", n, len(entries))
-				}
-				k := access.Key{ID: "key_new", Name: "new", Scopes: []access.Scope{access.ScopeAuditRead},
-					Hash: access.HashSecret("cdp_" + strings.Repeat("B", 43)), CreatedAt: lt(5)}
-				if err := s.CreateKey(ctx, k); err != nil {
-					t.Fatal(err)
-				}
-				if err := s.AppendAudit(ctx, []access.AuditEntry{{ID: "aud_new", At: lt(5), Action: "x", Outcome: "ok"}}); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want := access.Key{
-				ID: "key_admin", Name: "ops admin", Scopes: []access.Scope{access.ScopeKeysAdmin, access.ScopeEventsWrite},
-				Source: "crm", Hash: access.HashSecret("cdp_" + strings.Repeat("A", 43)),
-				CreatedAt: lt(0), LastUsedAt: lt(1), ExpiresAt: lt(100), RevokedAt: lt(2),
-			}
-			got, ok, err := s.KeyByHash(ctx, want.Hash)
-			if err != nil || !ok || !reflect.DeepEqual(got, want) || n != 1 {
-				t.Fatalf("key = %+v, %v, %v (of %d); want %+v (of 1)", got, ok, err, n, want)
-			}
-			ids := []string{}
-			for _, e := range entries {
-				ids = append(ids, e.ID)
-			}
-			if !slices.Equal(ids, []string{"aud_1", "aud_2"}) || !slices.Equal(entries[0].ProfileIDs, []string{"p_ann", "p_gone"}) {
-				t.Fatalf("audit = %+v, want aud_1 (p_ann, p_gone) then aud_2", entries)
-			}
-		})
-	}
+			return
+		}
+		want := access.Key{
+			ID: "key_admin", Name: "ops admin", Scopes: []access.Scope{access.ScopeKeysAdmin, access.ScopeEventsWrite},
+			Source: "crm", Hash: access.HashSecret("cdp_" + strings.Repeat("A", 43)),
+			CreatedAt: lt(0), LastUsedAt: lt(1), ExpiresAt: lt(100), RevokedAt: lt(2),
+		}
+		got, ok, err := s.KeyByHash(ctx, want.Hash)
+		if err != nil || !ok || !reflect.DeepEqual(got, want) || n != 1 {
+			t.Fatalf("key = %+v, %v, %v (of %d); want %+v (of 1)", got, ok, err, n, want)
+		}
+		ids := []string{}
+		for _, e := range entries {
+			ids = append(ids, e.ID)
+		}
+		if !slices.Equal(ids, []string{"aud_1", "aud_2"}) || !slices.Equal(entries[0].ProfileIDs, []string{"p_ann", "p_gone"}) {
+			t.Fatalf("audit = %+v, want aud_1 (p_ann, p_gone) then aud_2", entries)
+		}
+	})
 }

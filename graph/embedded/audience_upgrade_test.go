@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -63,80 +62,73 @@ func writeLayoutAudiences(t *testing.T, s *Store) {
 // writeLayoutAudiences wrote, as worked out here by hand.
 func TestAudiencesAfterUpgrade(t *testing.T) {
 	ctx := context.Background()
-	for v := uint64(oldestLayout); v <= formatVersion; v++ {
-		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			s, err := Open(openFixture(t, v))
+	eachFixture(t, func(t *testing.T, v uint64, s *Store) {
+		page, err := s.AudiencePage(ctx, audience.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cts, err := s.ComputedTraits(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, err := s.ComputedValues(ctx, []string{"p_ann", "p_bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v < 10 {
+			if len(page) != 0 || len(cts) != 0 || len(vals) != 0 {
+				t.Fatalf("an upgraded file holds audiences %+v, traits %+v, values %+v", page, cts, vals)
+			}
+			writeLayoutAudiences(t, s)
+			page, err = s.AudiencePage(ctx, audience.Page{Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close(ctx)
-			page, err := s.AudiencePage(ctx, audience.Page{Limit: 10})
-			if err != nil {
-				t.Fatal(err)
+			if len(page) != 1 || page[0].Size != 1 {
+				t.Fatalf("after writing the audience dataset: %+v", page)
 			}
-			cts, err := s.ComputedTraits(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vals, err := s.ComputedValues(ctx, []string{"p_ann", "p_bob"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v < 10 {
-				if len(page) != 0 || len(cts) != 0 || len(vals) != 0 {
-					t.Fatalf("an upgraded file holds audiences %+v, traits %+v, values %+v", page, cts, vals)
-				}
-				writeLayoutAudiences(t, s)
-				page, err = s.AudiencePage(ctx, audience.Page{Limit: 10})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(page) != 1 || page[0].Size != 1 {
-					t.Fatalf("after writing the audience dataset: %+v", page)
-				}
-				return
-			}
-			want := layoutAudience()
-			want.Size, want.RefreshedAt = 1, lt(7)
-			if len(page) != 1 || !reflect.DeepEqual(page[0], want) {
-				t.Fatalf("audiences = %+v, want %+v", page, want)
-			}
-			ms, err := s.Members(ctx, want.ID, audience.Page{Limit: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if wantMs := []audience.Membership{{AudienceID: want.ID, ProfileID: "p_ann", Since: lt(6)}}; !reflect.DeepEqual(ms, wantMs) {
-				t.Fatalf("members = %+v, want %+v", ms, wantMs)
-			}
-			cs, err := s.Changes(ctx, want.ID, audience.ChangePage{Limit: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantCs := []audience.Change{
-				{AudienceID: want.ID, ProfileID: "p_bob", Kind: audience.Exited, At: lt(7), Seq: 3},
-				{AudienceID: want.ID, ProfileID: "p_bob", Kind: audience.Entered, At: lt(6), Seq: 2},
-				{AudienceID: want.ID, ProfileID: "p_ann", Kind: audience.Entered, At: lt(6), Seq: 1},
-			}
-			if !reflect.DeepEqual(cs, wantCs) {
-				t.Fatalf("changes = %+v, want %+v", cs, wantCs)
-			}
-			if wantCT := layoutComputedTrait(); len(cts) != 1 || !reflect.DeepEqual(cts[0], wantCT) {
-				t.Fatalf("computed traits = %+v, want %+v", cts, wantCT)
-			}
-			lv := layoutComputedValues()
-			wantVals := map[string]map[string]audience.ComputedValue{
-				"p_ann": {"orders_30d": lv[0]}, "p_bob": {"orders_30d": lv[1]},
-			}
-			if !reflect.DeepEqual(vals, wantVals) {
-				t.Fatalf("computed values = %+v, want %+v", vals, wantVals)
-			}
-			ex, err := s.ExpiringValues(ctx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 10)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ex) != 1 || !reflect.DeepEqual(ex[0], lv[0]) {
-				t.Fatalf("expiring values = %+v, want %+v", ex, lv[0])
-			}
-		})
-	}
+			return
+		}
+		want := layoutAudience()
+		want.Size, want.RefreshedAt = 1, lt(7)
+		if len(page) != 1 || !reflect.DeepEqual(page[0], want) {
+			t.Fatalf("audiences = %+v, want %+v", page, want)
+		}
+		ms, err := s.Members(ctx, want.ID, audience.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantMs := []audience.Membership{{AudienceID: want.ID, ProfileID: "p_ann", Since: lt(6)}}; !reflect.DeepEqual(ms, wantMs) {
+			t.Fatalf("members = %+v, want %+v", ms, wantMs)
+		}
+		cs, err := s.Changes(ctx, want.ID, audience.ChangePage{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCs := []audience.Change{
+			{AudienceID: want.ID, ProfileID: "p_bob", Kind: audience.Exited, At: lt(7), Seq: 3},
+			{AudienceID: want.ID, ProfileID: "p_bob", Kind: audience.Entered, At: lt(6), Seq: 2},
+			{AudienceID: want.ID, ProfileID: "p_ann", Kind: audience.Entered, At: lt(6), Seq: 1},
+		}
+		if !reflect.DeepEqual(cs, wantCs) {
+			t.Fatalf("changes = %+v, want %+v", cs, wantCs)
+		}
+		if wantCT := layoutComputedTrait(); len(cts) != 1 || !reflect.DeepEqual(cts[0], wantCT) {
+			t.Fatalf("computed traits = %+v, want %+v", cts, wantCT)
+		}
+		lv := layoutComputedValues()
+		wantVals := map[string]map[string]audience.ComputedValue{
+			"p_ann": {"orders_30d": lv[0]}, "p_bob": {"orders_30d": lv[1]},
+		}
+		if !reflect.DeepEqual(vals, wantVals) {
+			t.Fatalf("computed values = %+v, want %+v", vals, wantVals)
+		}
+		ex, err := s.ExpiringValues(ctx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ex) != 1 || !reflect.DeepEqual(ex[0], lv[0]) {
+			t.Fatalf("expiring values = %+v, want %+v", ex, lv[0])
+		}
+	})
 }

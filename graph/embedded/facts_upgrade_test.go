@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"testing"
 
@@ -39,38 +38,31 @@ func writeLayoutFacts(t *testing.T, s *Store) {
 // layout 11 fixture reads back the facts of p_ann as written by hand.
 func TestFactsAfterUpgrade(t *testing.T) {
 	ctx := context.Background()
-	for v := uint64(oldestLayout); v <= formatVersion; v++ {
-		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			s, err := Open(openFixture(t, v))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close(ctx)
-			got, err := s.Facts(ctx, []string{"p_ann", "p_bob"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := map[string]audience.Facts{}
-			if v >= 11 {
-				want["p_ann"] = layoutFacts()
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("Facts = %#v\nwant %#v", got, want)
-			}
-			bob := audience.Facts{ProfileID: "p_bob", Keys: []string{kPhone}, Types: []string{"phone"}}
-			if err := s.PutFacts(ctx, []audience.Facts{bob}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.DeleteFacts(ctx, []string{"p_ann"}); err != nil {
-				t.Fatal(err)
-			}
-			got, err = s.Facts(ctx, []string{"p_ann", "p_bob"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := map[string]audience.Facts{"p_bob": bob}; !reflect.DeepEqual(got, want) {
-				t.Fatalf("after a put and a delete, Facts = %#v\nwant %#v", got, want)
-			}
-		})
-	}
+	eachFixture(t, func(t *testing.T, v uint64, s *Store) {
+		got, err := s.Facts(ctx, []string{"p_ann", "p_bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]audience.Facts{}
+		if v >= 11 {
+			want["p_ann"] = layoutFacts()
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Facts = %#v\nwant %#v", got, want)
+		}
+		bob := audience.Facts{ProfileID: "p_bob", Keys: []string{kPhone}, Types: []string{"phone"}}
+		if err := s.PutFacts(ctx, []audience.Facts{bob}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteFacts(ctx, []string{"p_ann"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.Facts(ctx, []string{"p_ann", "p_bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]audience.Facts{"p_bob": bob}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("after a put and a delete, Facts = %#v\nwant %#v", got, want)
+		}
+	})
 }

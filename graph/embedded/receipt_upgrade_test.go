@@ -19,14 +19,22 @@ import (
 // wrote, as worked out here by hand.
 func TestReceiptsAfterUpgrade(t *testing.T) {
 	ctx := context.Background()
-	for v := uint64(oldestLayout); v <= formatVersion; v++ {
-		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			s, err := Open(openFixture(t, v))
-			if err != nil {
-				t.Fatal(err)
+	eachFixture(t, func(t *testing.T, v uint64, s *Store) {
+		n, err := s.CountReceipts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Receipts(ctx, privacy.ReceiptQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v < 9 {
+			if n != 0 || len(got) != 0 {
+				t.Fatalf("an upgraded file holds %d receipts: %+v", n, got)
 			}
-			defer s.Close(ctx)
-			n, err := s.CountReceipts(ctx)
+			r := privacy.ErasureReceipt{ID: "rcp_" + strings.Repeat("0a", 16), At: lt(6), Kind: privacy.ErasureIdentifier,
+				Reason: "after the upgrade", Identifiers: 1}
+			err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error { return privacy.PutReceiptInTx(ctx, tx, r) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,45 +42,30 @@ func TestReceiptsAfterUpgrade(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v < 9 {
-				if n != 0 || len(got) != 0 {
-					t.Fatalf("an upgraded file holds %d receipts: %+v", n, got)
-				}
-				r := privacy.ErasureReceipt{ID: "rcp_" + strings.Repeat("0a", 16), At: lt(6), Kind: privacy.ErasureIdentifier,
-					Reason: "after the upgrade", Identifiers: 1}
-				err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error { return privacy.PutReceiptInTx(ctx, tx, r) })
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := s.Receipts(ctx, privacy.ReceiptQuery{Limit: 10})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(got) != 1 || got[0] != r {
-					t.Fatalf("after one PutReceipt: %+v, want %+v", got, r)
-				}
-				return
+			if len(got) != 1 || got[0] != r {
+				t.Fatalf("after one PutReceipt: %+v, want %+v", got, r)
 			}
-			want := []privacy.ErasureReceipt{
-				{ID: "rcp_e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5", At: time.Date(2026, 1, 1, 17, 0, 0, 2000, time.UTC),
-					Kind: privacy.ErasureProfile, Reason: "ticket 12: forget me", KeyID: "key_admin", KeyName: "ops admin",
-					Identifiers: 4, Events: 3, ScrubbedEvents: 1, Traits: 3, ConsentRecords: 2, SuppressedHashes: 4},
-				{ID: "rcp_f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6", At: time.Date(1969, 7, 20, 20, 17, 40, 0, time.UTC),
-					Kind: privacy.ErasureIdentifier, Reason: "import cleanup"},
+			return
+		}
+		want := []privacy.ErasureReceipt{
+			{ID: "rcp_e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5", At: time.Date(2026, 1, 1, 17, 0, 0, 2000, time.UTC),
+				Kind: privacy.ErasureProfile, Reason: "ticket 12: forget me", KeyID: "key_admin", KeyName: "ops admin",
+				Identifiers: 4, Events: 3, ScrubbedEvents: 1, Traits: 3, ConsentRecords: 2, SuppressedHashes: 4},
+			{ID: "rcp_f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6f6", At: time.Date(1969, 7, 20, 20, 17, 40, 0, time.UTC),
+				Kind: privacy.ErasureIdentifier, Reason: "import cleanup"},
+		}
+		if n != 2 || len(got) != 2 {
+			t.Fatalf("Receipts = %+v (of %d), want 2", got, n)
+		}
+		for i, w := range want {
+			if got[i] != w {
+				t.Errorf("receipt %d = %+v, want %+v", i, got[i], w)
 			}
-			if n != 2 || len(got) != 2 {
-				t.Fatalf("Receipts = %+v (of %d), want 2", got, n)
-			}
-			for i, w := range want {
-				if got[i] != w {
-					t.Errorf("receipt %d = %+v, want %+v", i, got[i], w)
-				}
-			}
-			if err := s.view(ctx, receiptIndexConsistent); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+		}
+		if err := s.view(ctx, receiptIndexConsistent); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // receiptIndexConsistent checks that every id entry points to a receipt

@@ -706,3 +706,19 @@ func TestOpenRefusesLayoutsItCannotUpgrade(t *testing.T) {
 		}
 	}
 }
+
+// eachFixture opens a copy of the fixture of every layout from
+// oldestLayout on, and runs fn on it in a subtest named after the layout.
+func eachFixture(t *testing.T, fn func(t *testing.T, v uint64, s *Store)) {
+	t.Helper()
+	for v := uint64(oldestLayout); v <= formatVersion; v++ {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			s, err := Open(openFixture(t, v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			fn(t, v, s)
+		})
+	}
+}
