@@ -105,6 +105,24 @@ func AppendInTx(ctx context.Context, tx graph.Tx, entries []AuditEntry) error {
 	return a.AppendAudit(ctx, entries)
 }
 
+type auditInWriteKey struct{}
+
+// WithAuditInWrite returns ctx carrying entries for a store's own write
+// method (one that takes no graph transaction: the audience store's) to
+// append in that write's transaction, after its work, so that the entries
+// exist exactly when the write committed. Stores that keep the audit log
+// honour it on every such write; the caller passes the returned ctx to
+// that one call only.
+func WithAuditInWrite(ctx context.Context, entries ...AuditEntry) context.Context {
+	return context.WithValue(ctx, auditInWriteKey{}, entries)
+}
+
+// AuditInWrite returns the entries WithAuditInWrite put in ctx, if any.
+func AuditInWrite(ctx context.Context) []AuditEntry {
+	es, _ := ctx.Value(auditInWriteKey{}).([]AuditEntry)
+	return es
+}
+
 // TouchInterval is how often, at most, a caller records a key's use.
 const TouchInterval = time.Minute
 

@@ -94,10 +94,11 @@ func (r *Resolver) defineComputedTrait(ctx context.Context, in gql.ComputedTrait
 	entry.Reason = "computed trait " + c.Name
 	now := graph.Now()
 	c.CreatedAt, c.UpdatedAt = now, now
-	if err := st.PutComputedTrait(ctx, c); err != nil {
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	if err := st.PutComputedTrait(wctx, c); err != nil {
 		return fail(err)
 	}
-	r.appendAlone(ctx, entry)
+	alone()
 	defs, err := st.ComputedTraits(ctx)
 	if err != nil {
 		return nil, domainErr(err)
@@ -131,11 +132,12 @@ func (r *Resolver) deleteComputedTrait(ctx context.Context, name string) (*bool,
 	if len(users) > 0 {
 		return fail(graph.Errorf(graph.ECONFLICT, "argument %q: computed trait %s is used by the filter of audience %s; change that filter first", "name", name, strings.Join(users, ", ")))
 	}
-	was, err := st.DeleteComputedTrait(ctx, name)
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	was, err := st.DeleteComputedTrait(wctx, name)
 	if err != nil {
 		return fail(err)
 	}
-	r.appendAlone(ctx, entry)
+	alone()
 	return &was, nil
 }
 
@@ -620,10 +622,11 @@ func (r *Resolver) createAudience(ctx context.Context, in gql.AudienceInput) (*a
 	}
 	now := graph.Now()
 	a.CreatedAt, a.UpdatedAt = now, now
-	if err := st.PutAudience(ctx, a); err != nil {
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	if err := st.PutAudience(wctx, a); err != nil {
 		return fail(err)
 	}
-	r.appendAlone(ctx, entry)
+	alone()
 	got, ok, err := storedAudience(ctx, st, id)
 	if err != nil || !ok {
 		return nil, err // deleted since
@@ -660,10 +663,11 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 		return fail(err)
 	}
 	a.CreatedAt, a.UpdatedAt = old.CreatedAt, graph.Now()
-	if err := st.PutAudience(ctx, a); err != nil {
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	if err := st.PutAudience(wctx, a); err != nil {
 		return fail(err)
 	}
-	r.appendAlone(ctx, entry)
+	alone()
 	got, ok, err := storedAudience(ctx, st, id)
 	if err != nil || !ok {
 		return nil, err
@@ -699,11 +703,12 @@ func (r *Resolver) deleteAudience(ctx context.Context, id string) (*bool, error)
 	if users = slices.DeleteFunc(users, func(u string) bool { return u == id }); len(users) > 0 {
 		return fail(graph.Errorf(graph.ECONFLICT, "argument %q: the audience is named by inAudience in audience %s; change that filter first", "id", strings.Join(users, ", ")))
 	}
-	was, err := st.DeleteAudience(ctx, id)
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	was, err := st.DeleteAudience(wctx, id)
 	if err != nil {
 		return fail(err)
 	}
-	r.appendAlone(ctx, entry)
+	alone()
 	return &was, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -97,6 +98,28 @@ func outcomeOf(err error) string {
 func (r *Resolver) auditFailure(ctx context.Context, e access.AuditEntry, err error) {
 	e.Outcome = outcomeOf(err)
 	r.appendAlone(ctx, e)
+}
+
+// auditedWrite prepares the audit of one audience store write: when that
+// store keeps the audit log (it is the resolver's audit store), the
+// returned ctx makes the write append entry in its own transaction
+// (access.WithAuditInWrite) and after returns nothing to do; otherwise ctx
+// is unchanged and after appends the entry alone. Call after only once
+// the write succeeded (a failure goes to auditFailure).
+func (r *Resolver) auditedWrite(ctx context.Context, st any, entry access.AuditEntry) (context.Context, func()) {
+	if sameStore(r.auditStore, st) {
+		return access.WithAuditInWrite(ctx, entry), func() {}
+	}
+	return ctx, func() { r.appendAlone(ctx, entry) }
+}
+
+// sameStore reports whether a and b are the same store: the same pointer.
+func sameStore(a, b any) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	ta := reflect.TypeOf(a)
+	return ta.Kind() == reflect.Pointer && ta == reflect.TypeOf(b) && a == b
 }
 
 // appendAlone appends one entry outside any other transaction.

@@ -112,10 +112,25 @@ func auditKey(at time.Time, id string) []byte {
 	return append(appendTime(make([]byte, 0, timeLen+len(id)), at), id...)
 }
 
+//
+// The audit entries ctx carries (access.WithAuditInWrite) are appended in
+// the same transaction once fn succeeds.
 func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) error {
+	entries := access.AuditInWrite(ctx)
+	if err := access.CheckAudit(entries); err != nil {
+		return err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.boltTx(ctx, s.db.Update, fn)
+	return s.boltTx(ctx, s.db.Update, func(btx *bolt.Tx) error {
+		if err := fn(btx); err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		return appendAudit(btx, entries)
+	})
 }
 
 func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) error {

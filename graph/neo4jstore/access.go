@@ -32,14 +32,25 @@ func constraintFailed(err error) bool {
 	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Schema.ConstraintValidationFailed"
 }
 
-// accessWrite runs fn in a managed write transaction.
+// accessWrite runs fn in a managed write transaction, then appends the
+// audit entries ctx carries (access.WithAuditInWrite) in it.
 func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (any, error) {
+	entries := access.AuditInWrite(ctx)
+	if err := access.CheckAudit(entries); err != nil {
+		return nil, err
+	}
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
 	out, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
-		out, err := fn(ctx, &readTx{run: mt})
+		t := &readTx{run: mt}
+		out, err := fn(ctx, t)
 		if err != nil {
 			return nil, retryable(err)
+		}
+		if len(entries) > 0 {
+			if err := appendAudit(ctx, t, entries); err != nil {
+				return nil, retryable(err)
+			}
 		}
 		return out, ctx.Err()
 	})
