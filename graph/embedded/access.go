@@ -112,9 +112,9 @@ func auditKey(at time.Time, id string) []byte {
 	return append(appendTime(make([]byte, 0, timeLen+len(id)), at), id...)
 }
 
-//
-// The audit entries ctx carries (access.WithAuditInWrite) are appended in
-// the same transaction once fn succeeds.
+// update runs fn in one write transaction of its own. The audit entries
+// ctx carries (access.WithAuditInWrite) are appended in the same
+// transaction once fn succeeds.
 func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) error {
 	entries := access.AuditInWrite(ctx)
 	if err := access.CheckAudit(entries); err != nil {
