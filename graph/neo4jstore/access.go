@@ -171,7 +171,7 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (access.Key, bool, e
 }
 
 var qKeys = cypher(`
-MATCH (k:{{ApiKey}}) USING INDEX k:{{ApiKey}}({{id}}) WHERE k.{{id}} > $after
+MATCH (k:{{ApiKey}}) USING INDEX SEEK k:{{ApiKey}}({{id}}) WHERE k.{{id}} > $after
 WITH k ORDER BY k.{{id}} LIMIT $limit
 RETURN k { .* } AS k`)
 
@@ -347,7 +347,7 @@ func decodeAudit(v any) (access.AuditEntry, error) {
 // it filters the entries the time order walks.
 var qAudit = cypher(`
 MATCH (a:{{AuditEntry}})
-USING INDEX a:{{AuditEntry}}({{at}})
+USING INDEX SEEK a:{{AuditEntry}}({{at}})
 WHERE a.{{at}} >= $from AND a.{{at}} < $to AND a.{{at}} <= $upper
   AND ($afterId IS NULL OR a.{{at}} < $upper OR a.{{id}} < $afterId)
   AND ($keyId IS NULL OR a.{{keyId}} = $keyId)

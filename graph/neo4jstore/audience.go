@@ -99,13 +99,13 @@ var qDeleteAudience = cypher(`
 OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
 CALL () {
   MATCH (m:{{AudienceMember}} { {{audienceId}}: $id })
-  USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+  USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
   WHERE m.{{profileId}} IS NOT NULL
   DELETE m
 }
 CALL () {
   MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
-  USING INDEX c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
+  USING INDEX SEEK c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
   WHERE c.{{at}} IS NOT NULL AND c.{{seq}} IS NOT NULL
   DELETE c
 }
@@ -226,7 +226,7 @@ WITH a
 CALL () {
   UNWIND $pids AS p
   MATCH (m:{{AudienceMember}} { {{audienceId}}: $id, {{profileId}}: p })
-  USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+  USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
   RETURN collect(m.{{profileId}}) AS present
 }
 RETURN a.{{seq}} AS seq, a.{{size}} AS size, present`)
@@ -245,7 +245,7 @@ CALL () {
 CALL () {
   UNWIND $exit AS x
   MATCH (m:{{AudienceMember}} { {{audienceId}}: $id, {{profileId}}: x.p })
-  USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+  USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
   DELETE m
   CREATE (:{{AudienceChange}} { {{audienceId}}: $id, {{profileId}}: x.p, {{kind}}: $exited, {{at}}: $at, {{seq}}: x.seq })
 }
@@ -320,7 +320,7 @@ func recTime(v any) time.Time {
 
 var qAudienceMembers = cypher(`
 MATCH (m:{{AudienceMember}} { {{audienceId}}: $id })
-USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
 WHERE m.{{profileId}} > $after
 WITH m ORDER BY m.{{audienceId}}, m.{{profileId}} LIMIT $limit
 RETURN m.{{profileId}} AS p, m.{{since}} AS since`)
@@ -355,7 +355,7 @@ func (s *Store) Members(ctx context.Context, id string, p audience.Page) ([]audi
 // smaller seq.
 var qAudienceChanges = cypher(`
 MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
-USING INDEX c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
+USING INDEX SEEK c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
 WHERE c.{{at}} <= $upper AND c.{{seq}} IS NOT NULL
   AND ($afterSeq IS NULL OR c.{{at}} < $upper OR c.{{seq}} < $afterSeq)
 WITH c ORDER BY c.{{audienceId}} DESC, c.{{at}} DESC, c.{{seq}} DESC LIMIT $limit
@@ -394,7 +394,7 @@ func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) (
 var qMembershipsOf = cypher(`
 UNWIND $pids AS p
 MATCH (m:{{AudienceMember}} { {{profileId}}: p })
-USING INDEX m:{{AudienceMember}}({{profileId}})
+USING INDEX SEEK m:{{AudienceMember}}({{profileId}})
 RETURN p, m.{{audienceId}} AS a, m.{{since}} AS since
 ORDER BY p, a`)
 
@@ -577,7 +577,7 @@ func (s *Store) PutComputedValues(ctx context.Context, values []audience.Compute
 var qDeleteComputedValues = cypher(`
 UNWIND $pids AS p
 MATCH (v:{{ComputedValue}} { {{profileId}}: p })
-USING INDEX v:{{ComputedValue}}({{profileId}}, {{name}})
+USING INDEX SEEK v:{{ComputedValue}}({{profileId}}, {{name}})
 WHERE v.{{name}} IS NOT NULL
 DELETE v`)
 
@@ -613,7 +613,7 @@ func decodeComputedValue(v any) (audience.ComputedValue, error) {
 var qComputedValues = cypher(`
 UNWIND $pids AS p
 MATCH (v:{{ComputedValue}} { {{profileId}}: p })
-USING INDEX v:{{ComputedValue}}({{profileId}}, {{name}})
+USING INDEX SEEK v:{{ComputedValue}}({{profileId}}, {{name}})
 WHERE v.{{name}} IS NOT NULL
 RETURN v { .* } AS v`)
 
@@ -649,7 +649,7 @@ func (s *Store) ComputedValues(ctx context.Context, profileIDs []string) (map[st
 // qExpiringValues seeks the expires index up to $before.
 var qExpiringValues = cypher(`
 MATCH (v:{{ComputedValue}})
-USING INDEX v:{{ComputedValue}}({{expires}})
+USING INDEX SEEK v:{{ComputedValue}}({{expires}})
 WHERE v.{{expires}} <= $before
 WITH v ORDER BY v.{{expires}}, v.{{name}}, v.{{profileId}} LIMIT $limit
 RETURN v { .* } AS v`)

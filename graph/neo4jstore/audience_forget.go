@@ -19,7 +19,7 @@ var qForgetProfiles = cypher(`
 CALL () {
   UNWIND $erased AS p
   MATCH (m:{{AudienceMember}} { {{profileId}}: p })
-  USING INDEX m:{{AudienceMember}}({{profileId}})
+  USING INDEX SEEK m:{{AudienceMember}}({{profileId}})
   WITH DISTINCT m.{{audienceId}} AS aid
   ORDER BY aid
   RETURN collect(aid) AS aids
@@ -32,7 +32,7 @@ CALL (aids) {
   CALL (a) {
     UNWIND $erased AS p
     MATCH (m:{{AudienceMember}} { {{audienceId}}: a.{{id}}, {{profileId}}: p })
-    USING INDEX m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+    USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
     DELETE m
     RETURN count(*) AS n
   }
@@ -42,14 +42,14 @@ CALL (aids) {
 CALL () {
   UNWIND $erased AS p
   MATCH (c:{{AudienceChange}} { {{profileId}}: p })
-  USING INDEX c:{{AudienceChange}}({{profileId}})
+  USING INDEX SEEK c:{{AudienceChange}}({{profileId}})
   DELETE c
   RETURN count(*) AS changes
 }
 CALL () {
   UNWIND $erased + $changed AS p
   MATCH (v:{{ComputedValue}} { {{profileId}}: p })
-  USING INDEX v:{{ComputedValue}}({{profileId}}, {{name}})
+  USING INDEX SEEK v:{{ComputedValue}}({{profileId}}, {{name}})
   WHERE v.{{name}} IS NOT NULL
   DELETE v
   RETURN count(*) AS values

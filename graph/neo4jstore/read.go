@@ -447,7 +447,7 @@ var qProfilesPage = func() (qs [2][2]string) {
 			// just emptied database make a label scan look cheaper.
 			qs[rev][bounded] = cypher(`
 MATCH (p:{{Profile}})
-USING INDEX p:{{Profile}}({{id}})
+USING INDEX SEEK p:{{Profile}}({{id}})
 WHERE p.{{id}} > $after` + where + ` AND NOT p:{{Merged}}
 WITH p ORDER BY p.{{id}}` + dir + ` LIMIT $limit
 RETURN p { .* } AS p`)

@@ -61,7 +61,7 @@ func (t *tx) PutReceipt(ctx context.Context, r privacy.ErasureReceipt) error {
 // time must also have a smaller id.
 var qReceipts = cypher(`
 MATCH (r:{{ErasureReceipt}})
-USING INDEX r:{{ErasureReceipt}}({{at}})
+USING INDEX SEEK r:{{ErasureReceipt}}({{at}})
 WHERE r.{{at}} <= $upper AND ($afterId IS NULL OR r.{{at}} < $upper OR r.{{id}} < $afterId)
 WITH r ORDER BY r.{{at}} DESC, r.{{id}} DESC LIMIT $limit
 RETURN r { .* } AS r`)
