@@ -171,6 +171,58 @@ type Store interface {
 	// Facts returns the stored facts among profileIDs, by profile id, in
 	// one round trip; a profile with none is absent from the map.
 	Facts(ctx context.Context, profileIDs []string) (map[string]Facts, error)
+
+	// Keep writes one round of the audience keeper (KeepWrite) in one
+	// transaction and a fixed number of round trips, whatever the number
+	// of audiences and profiles. Facts and entries of profiles that are
+	// no longer live when it commits (merged away or erased since the
+	// keeper read them) are left out: whatever ended them queues them
+	// for the keeper again, and an erased profile must leave no trace.
+	// Changes of an audience that is no longer stored are skipped.
+	// EINVALID as PutFacts and ApplyMembership, and then nothing is
+	// written.
+	Keep(ctx context.Context, w KeepWrite) error
+}
+
+// KeepWrite is what one round of the audience keeper writes.
+type KeepWrite struct {
+	// At is when the round evaluated: the time of its changes, and every
+	// changed audience's RefreshedAt.
+	At time.Time
+	// Facts are the facts of the live profiles evaluated (PutFacts).
+	Facts []Facts
+	// DeleteFacts are profiles no longer live, whose facts go (DeleteFacts).
+	DeleteFacts []string
+	// Changes are the entries and exits, each audience at most once, as
+	// ApplyMembership takes them.
+	Changes []MembershipChange
+}
+
+// MembershipChange is who enters and who exits one audience.
+type MembershipChange struct {
+	AudienceID  string
+	Enter, Exit []string
+}
+
+// CheckKeep checks w as Store.Keep takes it and returns the stored forms
+// of its facts.
+func CheckKeep(w KeepWrite) ([][]byte, error) {
+	seen := make(map[string]bool, len(w.Changes))
+	for _, c := range w.Changes {
+		if err := CheckMembership(c.AudienceID, c.Enter, c.Exit); err != nil {
+			return nil, err
+		}
+		if seen[c.AudienceID] {
+			return nil, graph.Errorf(graph.EINVALID, "audience %s is changed twice in one write", c.AudienceID)
+		}
+		seen[c.AudienceID] = true
+	}
+	for _, id := range w.DeleteFacts {
+		if id == "" {
+			return nil, graph.Errorf(graph.EINVALID, "a profile id of the facts to delete is empty")
+		}
+	}
+	return CheckFacts(w.Facts)
 }
 
 // TxFacts is implemented by the graph.Tx of every store's write

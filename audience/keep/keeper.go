@@ -98,8 +98,13 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 	if err != nil {
 		return err
 	}
-	if err := k.writeFacts(ctx, ids, subs, versions, now); err != nil {
-		return err
+	w := audience.KeepWrite{At: now}
+	for _, id := range ids {
+		if s, ok := subs[id]; ok {
+			w.Facts = append(w.Facts, audience.FactsAt(id, s, versions, now))
+		} else {
+			w.DeleteFacts = append(w.DeleteFacts, id)
+		}
 	}
 	for i := range auds {
 		a := &auds[i]
@@ -119,41 +124,13 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 				exit = append(exit, id)
 			}
 		}
-		if len(enter) == 0 && len(exit) == 0 {
-			continue
-		}
-		if err := k.st.ApplyMembership(ctx, a.ID, enter, exit, now); err != nil {
-			if graph.ErrorCode(err) == graph.ENOTFOUND {
-				continue // deleted since it was read
-			}
-			return err
+		if len(enter) > 0 || len(exit) > 0 {
+			w.Changes = append(w.Changes, audience.MembershipChange{AudienceID: a.ID, Enter: enter, Exit: exit})
 		}
 	}
-	return nil
-}
-
-// writeFacts writes the facts of the live profiles among ids (those of
-// subs, whose Computed hold the values of defs at now) and deletes those
-// of the others.
-func (k *Keeper) writeFacts(ctx context.Context, ids []string, subs map[string]*audience.Subject, defs *audience.ComputedDefs, now time.Time) error {
-	var put []audience.Facts
-	var dead []string
-	for _, id := range ids {
-		if s, ok := subs[id]; ok {
-			put = append(put, audience.FactsAt(id, s, defs, now))
-		} else {
-			dead = append(dead, id)
-		}
-	}
-	if len(dead) > 0 {
-		if err := k.st.DeleteFacts(ctx, dead); err != nil {
-			return err
-		}
-	}
-	if len(put) > 0 {
-		return k.st.PutFacts(ctx, put)
-	}
-	return nil
+	// The facts and every audience's changes commit together, and only
+	// for profiles still live then (Store.Keep).
+	return k.st.Keep(ctx, w)
 }
 
 // member reports whether s belongs to a at now: its filter holds and, with

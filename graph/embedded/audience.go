@@ -263,7 +263,6 @@ func (s *Store) ApplyMembership(ctx context.Context, id string, enter, exit []st
 		return err
 	}
 	at = graph.Clean(at)
-	since := appendTime(nil, at)
 	return s.update(ctx, func(btx *bolt.Tx) error {
 		r, err := getAudience(btx, id)
 		if err != nil {
@@ -272,6 +271,15 @@ func (s *Store) ApplyMembership(ctx context.Context, id string, enter, exit []st
 		if r == nil {
 			return graph.Errorf(graph.ENOTFOUND, "audience %s is not stored", id)
 		}
+		return applyMembership(btx, id, r, enter, exit, at)
+	})
+}
+
+// applyMembership is ApplyMembership inside btx, for the stored audience
+// r of id.
+func applyMembership(btx *bolt.Tx, id string, r *audienceRecord, enter, exit []string, at time.Time) error {
+	since := appendTime(nil, at)
+	{
 		members, memberOf, changes := btx.Bucket(bucketAudienceMembers), btx.Bucket(bucketAudienceMemberOf), btx.Bucket(bucketAudienceChanges)
 		prefix := part(id)
 		logChange := func(kind byte, pid string) error {
@@ -312,7 +320,7 @@ func (s *Store) ApplyMembership(ctx context.Context, id string, enter, exit []st
 		}
 		r.RefreshedAt = at
 		return putAudience(btx, id, r)
-	})
+	}
 }
 
 // The first byte of a change's value.

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
 )
 
 // The facts bucket (layout version 11), apart from the identity graph:
@@ -121,4 +122,46 @@ func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audi
 		out[g.id] = f
 	}
 	return out, nil
+}
+
+// Keep implements audience.Store, in one write transaction.
+func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
+	enc, err := audience.CheckKeep(w)
+	if err != nil {
+		return err
+	}
+	if len(w.Facts) == 0 && len(w.DeleteFacts) == 0 && len(w.Changes) == 0 {
+		return nil
+	}
+	at := graph.Clean(w.At)
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		profiles := btx.Bucket(bucketProfiles)
+		live := func(id string) bool { return profiles.Get([]byte(id)) != nil }
+		if err := deleteFacts(btx, w.DeleteFacts); err != nil {
+			return err
+		}
+		b := btx.Bucket(bucketProfileFacts)
+		for i := range w.Facts {
+			if !live(w.Facts[i].ProfileID) {
+				continue
+			}
+			if err := b.Put([]byte(w.Facts[i].ProfileID), enc[i]); err != nil {
+				return err
+			}
+		}
+		for _, c := range w.Changes {
+			r, err := getAudience(btx, c.AudienceID)
+			if err != nil {
+				return err
+			}
+			if r == nil {
+				continue // deleted since the keeper read it
+			}
+			enter := slices.DeleteFunc(slices.Clone(c.Enter), func(id string) bool { return !live(id) })
+			if err := applyMembership(btx, c.AudienceID, r, enter, c.Exit, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -269,37 +269,14 @@ func (s *Store) ApplyMembership(ctx context.Context, id string, enter, exit []st
 		}
 		seq, _ := recs[0].Values[0].(int64)
 		size, _ := recs[0].Values[1].(int64)
-		member := map[string]bool{}
 		present, _ := recs[0].Values[2].([]any)
-		for _, p := range present {
-			if s, ok := p.(string); ok {
-				member[s] = true
-			}
-		}
-		var ins, outs []any
-		for _, p := range enter {
-			if member[p] {
-				continue
-			}
-			member[p] = true
-			seq++
-			size++
-			ins = append(ins, map[string]any{"p": p, "seq": seq})
-		}
-		for _, p := range exit {
-			if !member[p] {
-				continue
-			}
-			member[p] = false
-			seq++
-			size--
-			outs = append(outs, map[string]any{"p": p, "seq": seq})
-		}
+		st := newMembershipState(seq, size, present)
+		ins, outs := st.apply(enter, exit)
 		if len(ins) == 0 && len(outs) == 0 {
 			return nil, nil
 		}
 		err = t.exec(ctx, qApplyMembership, map[string]any{
-			"id": id, "at": at.In(utc), "seq": seq, "size": size, "enter": ins, "exit": outs,
+			"id": id, "at": at.In(utc), "seq": st.seq, "size": st.size, "enter": ins, "exit": outs,
 			"entered": audience.Entered, "exited": audience.Exited,
 		})
 		if err != nil {

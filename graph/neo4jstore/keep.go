@@ -1,0 +1,213 @@
+package neo4jstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+)
+
+// qKeepLive takes the write lock of each live profile among $pids, in id
+// order, and returns their ids. Holding it until commit orders the
+// keeper's write with a merge (which labels the profile Merged) or an
+// erasure (which deletes it): either commits first and the keeper then
+// sees the profile gone, or it waits for the keeper and then deletes
+// what the keeper wrote in its own transaction.
+var qKeepLive = cypher(`
+UNWIND $pids AS pid
+MATCH (p:{{Profile}} { {{id}}: pid })
+WHERE NOT p:{{Merged}}
+SET p.{{updatedAt}} = p.{{updatedAt}}
+RETURN collect(pid) AS live`)
+
+// qKeepPutFacts is qPutFacts for the rows of live profiles only.
+var qKeepPutFacts = cypher(`
+UNWIND $rows AS r
+WITH r WHERE r.p IN $live
+MERGE (f:{{ProfileFacts}} { {{profileId}}: r.p })
+SET f.{{data}} = r.d`)
+
+// qKeepLockAudiences is qLockAudience for several audiences, in id order.
+var qKeepLockAudiences = cypher(`
+UNWIND $auds AS x
+MATCH (a:{{Audience}} { {{id}}: x.id })
+SET a.{{refreshedAt}} = $at
+WITH a, x
+CALL (x) {
+  UNWIND x.pids AS p
+  MATCH (m:{{AudienceMember}} { {{audienceId}}: x.id, {{profileId}}: p })
+  USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+  RETURN collect(m.{{profileId}}) AS present
+}
+RETURN x.id AS id, a.{{seq}} AS seq, a.{{size}} AS size, present`)
+
+// qKeepApply is qApplyMembership for several audiences.
+var qKeepApply = cypher(`
+UNWIND $rows AS r
+MATCH (a:{{Audience}} { {{id}}: r.id })
+SET a.{{seq}} = r.seq, a.{{size}} = r.size
+WITH r
+CALL (r) {
+  UNWIND r.enter AS e
+  CREATE (:{{AudienceMember}} { {{audienceId}}: r.id, {{profileId}}: e.p, {{since}}: $at })
+  CREATE (:{{AudienceChange}} { {{audienceId}}: r.id, {{profileId}}: e.p, {{kind}}: $entered, {{at}}: $at, {{seq}}: e.seq })
+}
+CALL (r) {
+  UNWIND r.exit AS x
+  MATCH (m:{{AudienceMember}} { {{audienceId}}: r.id, {{profileId}}: x.p })
+  USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+  DELETE m
+  CREATE (:{{AudienceChange}} { {{audienceId}}: r.id, {{profileId}}: x.p, {{kind}}: $exited, {{at}}: $at, {{seq}}: x.seq })
+}
+RETURN count(*) AS n`)
+
+// Keep implements audience.Store: one transaction of at most five
+// statements, whatever the number of audiences and profiles.
+func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
+	enc, err := audience.CheckKeep(w)
+	if err != nil {
+		return err
+	}
+	if len(w.Facts) == 0 && len(w.DeleteFacts) == 0 && len(w.Changes) == 0 {
+		return nil
+	}
+	at := graph.Clean(w.At).In(utc)
+	// Every profile that gets facts or enters an audience must be live.
+	var pids []string
+	for i := range w.Facts {
+		pids = append(pids, w.Facts[i].ProfileID)
+	}
+	for _, c := range w.Changes {
+		pids = append(pids, c.Enter...)
+	}
+	// Locks are taken in id order.
+	slices.Sort(pids)
+	pids = slices.Compact(pids)
+	changes := slices.Clone(w.Changes)
+	slices.SortFunc(changes, func(a, b audience.MembershipChange) int { return strings.Compare(a.AudienceID, b.AudienceID) })
+	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		live := map[string]bool{}
+		if len(pids) > 0 {
+			recs, err := t.query(ctx, qKeepLive, map[string]any{"pids": uniq(pids)})
+			if err != nil {
+				return nil, fmt.Errorf("keep audiences: %w", err)
+			}
+			if len(recs) > 0 {
+				l, _ := recs[0].Values[0].([]any)
+				for _, p := range l {
+					if s, ok := p.(string); ok {
+						live[s] = true
+					}
+				}
+			}
+		}
+		if len(w.DeleteFacts) > 0 {
+			if err := deleteFacts(ctx, t, w.DeleteFacts); err != nil {
+				return nil, err
+			}
+		}
+		var rows []any
+		var liveIDs []any
+		for i := range w.Facts {
+			if p := w.Facts[i].ProfileID; live[p] {
+				rows = append(rows, map[string]any{"p": p, "d": enc[i]})
+			}
+		}
+		for p := range live {
+			liveIDs = append(liveIDs, p)
+		}
+		if len(rows) > 0 {
+			if err := t.exec(ctx, qKeepPutFacts, map[string]any{"rows": rows, "live": liveIDs}); err != nil {
+				return nil, fmt.Errorf("put profile facts: %w", err)
+			}
+		}
+		if len(changes) == 0 {
+			return nil, nil
+		}
+		auds := make([]any, 0, len(changes))
+		for _, c := range changes {
+			auds = append(auds, map[string]any{"id": c.AudienceID, "pids": uniq(append(slices.Clone(c.Enter), c.Exit...))})
+		}
+		recs, err := t.query(ctx, qKeepLockAudiences, map[string]any{"auds": auds, "at": at})
+		if err != nil {
+			return nil, fmt.Errorf("keep audiences: %w", err)
+		}
+		stored := map[string]membershipState{}
+		for _, rec := range recs {
+			id, _ := rec.Values[0].(string)
+			seq, _ := rec.Values[1].(int64)
+			size, _ := rec.Values[2].(int64)
+			present, _ := rec.Values[3].([]any)
+			stored[id] = newMembershipState(seq, size, present)
+		}
+		var apply []any
+		for _, c := range changes {
+			st, ok := stored[c.AudienceID]
+			if !ok {
+				continue // deleted since the keeper read it
+			}
+			enter := slices.DeleteFunc(slices.Clone(c.Enter), func(p string) bool { return !live[p] })
+			ins, outs := st.apply(enter, c.Exit)
+			if len(ins) == 0 && len(outs) == 0 {
+				continue
+			}
+			apply = append(apply, map[string]any{"id": c.AudienceID, "seq": st.seq, "size": st.size, "enter": ins, "exit": outs})
+		}
+		if len(apply) == 0 {
+			return nil, nil
+		}
+		err = t.exec(ctx, qKeepApply, map[string]any{
+			"rows": apply, "at": at, "entered": audience.Entered, "exited": audience.Exited,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("keep audiences: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// membershipState is an audience's seq and size and which of some
+// profiles are its members, as read under its lock.
+type membershipState struct {
+	seq, size int64
+	member    map[string]bool
+}
+
+func newMembershipState(seq, size int64, present []any) membershipState {
+	st := membershipState{seq: seq, size: size, member: make(map[string]bool, len(present))}
+	for _, p := range present {
+		if s, ok := p.(string); ok {
+			st.member[s] = true
+		}
+	}
+	return st
+}
+
+// apply works out the rows of qApplyMembership and qKeepApply: entering
+// non-members and exiting members, each with its change's seq, and
+// advances seq and size.
+func (st *membershipState) apply(enter, exit []string) (ins, outs []any) {
+	for _, p := range enter {
+		if st.member[p] {
+			continue
+		}
+		st.member[p] = true
+		st.seq++
+		st.size++
+		ins = append(ins, map[string]any{"p": p, "seq": st.seq})
+	}
+	for _, p := range exit {
+		if !st.member[p] {
+			continue
+		}
+		st.member[p] = false
+		st.seq++
+		st.size--
+		outs = append(outs, map[string]any{"p": p, "seq": st.seq})
+	}
+	return ins, outs
+}
