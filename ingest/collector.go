@@ -11,8 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/telemetry"
 	"github.com/idgraph/cdp/privacy"
 )
 
@@ -589,12 +591,17 @@ func hooksOf(live []segment) graph.EventsHook {
 func (c *Collector) apply(events []graph.Event, hook graph.EventsHook) (res graph.BatchResult, err error) {
 	ctx, cancel := context.WithTimeout(c.runCtx, c.cfg.CommitTimeout)
 	defer cancel()
+	// A micro-batch gathers many requests: its span starts a trace of its
+	// own, with the store transaction under it.
+	ctx, span := telemetry.Start(ctx, "ingest.commit", attribute.Int("cdp.events", len(events)))
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error().Interface("panic", p).Msg("ingest: commit panicked")
 			err = fmt.Errorf("commit panicked: %v", p)
 		}
+		span.SetAttributes(attribute.Int("cdp.stored", res.Stored), attribute.Int("cdp.duplicates", res.Duplicates))
+		telemetry.End(span, err)
 		c.m.batchSize.Observe(float64(len(events)))
 		c.m.commitTime.Observe(time.Since(start).Seconds())
 	}()

@@ -193,6 +193,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(operationSpan{})
 	srv.AroundFields(res.trackChanges)
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
 	// Outside responseLimit: an answer it replaces returned no personal data.

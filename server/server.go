@@ -16,11 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/reqid"
+	"github.com/idgraph/cdp/internal/telemetry"
 )
 
 // Routes are the handlers the server mounts. Nil ones are left out.
@@ -219,7 +221,31 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	if s.loopbackOnly() {
 		h = s.hostCheck(mux)
 	}
-	return s.middleware(h)
+	h = s.middleware(h)
+	if telemetry.Enabled() {
+		// Outermost, so that the access log line carries the trace id.
+		h = otelhttp.NewHandler(h, "http", otelhttp.WithSpanNameFormatter(spanName))
+	}
+	return h
+}
+
+// spanName names a request's span by its method and route, never by
+// values in the path (an audience id): "POST /v1/track", "GET
+// /v1/audiences", "POST /graphql".
+func spanName(_ string, r *http.Request) string {
+	// At most the first two segments: /v1/<kind> or /<endpoint>.
+	segs := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
+	p := "/" + segs[0]
+	if segs[0] == "v1" && len(segs) > 1 {
+		p += "/" + segs[1]
+	}
+	switch p {
+	case "/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/group", "/v1/alias", "/v1/batch", "/v1/import",
+		"/v1/privacy", "/v1/audiences", "/graphql", "/graphiql", "/metrics", "/healthz", "/readyz", "/admin/backup":
+	default:
+		p = "other"
+	}
+	return r.Method + " " + p
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
@@ -286,7 +312,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			rid = newID()
 		}
 		w.Header().Set("X-Request-Id", rid)
-		log := s.cfg.Logger.With().Str("request_id", rid).Logger()
+		lc := s.cfg.Logger.With().Str("request_id", rid)
+		if tid := telemetry.TraceID(r.Context()); tid != "" {
+			lc = lc.Str("trace_id", tid)
+		}
+		log := lc.Logger()
 		r = r.WithContext(reqid.With(log.WithContext(r.Context()), rid))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 func cleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "CDP_") || strings.HasPrefix(kv, "NEO4J_") {
+		if strings.HasPrefix(kv, "CDP_") || strings.HasPrefix(kv, "NEO4J_") || strings.HasPrefix(kv, "OTEL_") {
 			continue
 		}
 		env = append(env, kv)
@@ -222,6 +222,9 @@ func TestServeHealthReadyAndLogs(t *testing.T) {
 			if json.Unmarshal([]byte(line), &m) == nil && m["message"] == "request" && m["path"] == "/readyz" {
 				if m["request_id"] == "" || m["method"] != "GET" || m["status"] != float64(200) || m["duration"] == nil {
 					t.Fatalf("access log line lacks fields: %s", line)
+				}
+				if _, ok := m["trace_id"]; ok {
+					t.Fatalf("tracing is off (no OTEL_EXPORTER_OTLP_ENDPOINT), yet the line has a trace id: %s", line)
 				}
 				return
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/idgraph/cdp/graph/neo4jstore"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/app"
+	"github.com/idgraph/cdp/internal/telemetry"
 	"github.com/idgraph/cdp/server"
 )
 
@@ -192,6 +193,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
 		defer metricsLn.Close()
+	}
+	stopTracing, err := telemetry.Setup(ctx, version, func(err error) {
+		log.Warn().Err(err).Msg("tracing: spans not exported")
+	})
+	if err != nil {
+		return usagef("tracing (OTEL_EXPORTER_OTLP_*): %v", err)
+	}
+	defer func() {
+		// After the store closes (defers run last first): its last spans go too.
+		tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(tctx); err != nil {
+			log.Warn().Err(err).Msg("tracing: the last spans were not exported")
+		}
+	}()
+	if telemetry.Enabled() {
+		log.Info().Msg("tracing: exporting spans over OTLP/HTTP")
 	}
 	store, err := f.store.open(ctx, log)
 	if err != nil {

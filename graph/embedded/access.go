@@ -11,6 +11,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/telemetry"
 )
 
 // The access buckets (layout version 6):
@@ -115,11 +116,13 @@ func auditKey(at time.Time, id string) []byte {
 // update runs fn in one write transaction of its own. The audit entries
 // ctx carries (access.WithAuditInWrite) are appended in the same
 // transaction once fn succeeds.
-func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) error {
+func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err error) {
 	entries := access.AuditInWrite(ctx)
 	if err := access.CheckAudit(entries); err != nil {
 		return err
 	}
+	_, span := telemetry.Start(ctx, "store.update", dbSystem)
+	defer func() { telemetry.End(span, err) }()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.boltTx(ctx, s.db.Update, func(btx *bolt.Tx) error {
@@ -133,7 +136,9 @@ func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) error {
 	})
 }
 
-func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) error {
+func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) (err error) {
+	_, span := telemetry.Start(ctx, "store.view", dbSystem)
+	defer func() { telemetry.End(span, err) }()
 	return s.boltTx(ctx, s.db.View, fn)
 }
 

@@ -16,9 +16,14 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/telemetry"
 )
+
+// dbSystem names the store on its spans.
+var dbSystem = attribute.String("db.system", "bbolt")
 
 // FileName is the database file inside the data dir.
 const FileName = "cdp.db"
@@ -130,10 +135,13 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
 	var fnErr error
+	var err error
+	defer func() { telemetry.End(span, errors.Join(fnErr, err)) }()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	err := s.db.Update(func(btx *bolt.Tx) error {
+	err = s.db.Update(func(btx *bolt.Tx) error {
 		t := newTx(btx, true)
 		if fnErr = fn(ctx, t); fnErr != nil {
 			return fnErr
@@ -160,8 +168,11 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
 	var fnErr error
-	err := s.db.View(func(btx *bolt.Tx) error {
+	var err error
+	defer func() { telemetry.End(span, errors.Join(fnErr, err)) }()
+	err = s.db.View(func(btx *bolt.Tx) error {
 		fnErr = fn(ctx, newTx(btx, false))
 		return fnErr
 	})

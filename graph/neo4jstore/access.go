@@ -10,6 +10,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/telemetry"
 )
 
 // Access control: (:ApiKey {id, hash, name, scopes, source, createdAt,
@@ -34,11 +35,13 @@ func constraintFailed(err error) bool {
 
 // accessWrite runs fn in a managed write transaction, then appends the
 // audit entries ctx carries (access.WithAuditInWrite) in it.
-func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (any, error) {
+func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (_ any, err error) {
 	entries := access.AuditInWrite(ctx)
 	if err := access.CheckAudit(entries); err != nil {
 		return nil, err
 	}
+	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
+	defer func() { telemetry.End(span, err) }()
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
 	out, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
@@ -58,7 +61,9 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 }
 
 // accessRead runs fn in a managed read transaction.
-func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (any, error) {
+func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (_ any, err error) {
+	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
+	defer func() { telemetry.End(span, err) }()
 	sess := s.session(ctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
 	out, err := sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {

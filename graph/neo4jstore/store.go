@@ -7,9 +7,14 @@ import (
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/telemetry"
 )
+
+// dbSystem names the store on its spans.
+var dbSystem = attribute.String("db.system", "neo4j")
 
 // DefaultDatabase is used when Config.Database is empty.
 const DefaultDatabase = "neo4j"
@@ -96,10 +101,12 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 // a transient failure (a deadlock between writers, a lost connection), each
 // time on a fresh transaction and a fresh Tx value, so nothing from a failed
 // attempt survives; the engine recomputes everything inside fn.
-func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) (err error) {
+	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
+	defer func() { telemetry.End(span, err) }()
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
-	_, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+	_, err = sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		t := &tx{readTx: readTx{run: mt}, nonce: newNonce()}
 		if err := fn(ctx, t); err != nil {
 			return nil, retryable(err)
@@ -112,10 +119,12 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 }
 
 // View runs fn in a managed read transaction.
-func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
+func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) (err error) {
+	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
+	defer func() { telemetry.End(span, err) }()
 	sess := s.session(ctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
-	_, err := sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+	_, err = sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		return nil, retryable(fn(ctx, &readTx{run: mt}))
 	})
 	return s.classify(callerErr(ctx, err))

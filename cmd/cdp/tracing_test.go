@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// otlpReceiver is an OTLP/HTTP trace endpoint: it keeps every span it is
+// sent, and the raw bodies.
+type otlpReceiver struct {
+	mu    sync.Mutex
+	spans []*tracepb.Span
+	raw   bytes.Buffer
+	bad   []string
+}
+
+func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		body = zr
+	}
+	b, err := io.ReadAll(body)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if r.URL.Path != "/v1/traces" || err != nil {
+		o.bad = append(o.bad, r.Method+" "+r.URL.Path)
+		http.Error(w, "not a trace export", 404)
+		return
+	}
+	var req coltrace.ExportTraceServiceRequest
+	if err := proto.Unmarshal(b, &req); err != nil {
+		o.bad = append(o.bad, "undecodable body: "+err.Error())
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	o.raw.Write(b)
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			o.spans = append(o.spans, ss.Spans...)
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
+	_, _ = w.Write(out)
+}
+
+// attr returns a span attribute's value as text: a string as is, an
+// integer in decimal.
+func attr(s *tracepb.Span, key string) string {
+	for _, a := range s.Attributes {
+		if a.Key != key {
+			continue
+		}
+		if v, ok := a.Value.Value.(*commonpb.AnyValue_IntValue); ok {
+			return strconv.FormatInt(v.IntValue, 10)
+		}
+		return a.Value.GetStringValue()
+	}
+	return ""
+}
+
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, cdp serve exports spans for HTTP
+// requests (continuing the caller's traceparent), GraphQL operations,
+// commits and store transactions, with the right parents; the access log
+// line carries the trace id; no personal value is in any span.
+func TestTracesExportedOverOTLP(t *testing.T) {
+	recv := &otlpReceiver{}
+	col := httptest.NewServer(recv)
+	defer col.Close()
+	cmd, addr, logs := startServe(t, t.TempDir(),
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_BSP_SCHEDULE_DELAY=50", "OTEL_SERVICE_NAME=cdp-test")
+	base := "http://" + addr
+
+	// A caller's trace: the collector request continues it.
+	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/identify",
+		strings.NewReader(`{"messageId":"t1","userId":"u-trace","traits":{"email":"ann.trace@example.com"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+callerTrace+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("identify: %d", resp.StatusCode)
+	}
+	q := `{"operationName":"Who","query":"query Who { profileByIdentifier(type: \"user_id\", value: \"u-trace\") { id } }"}`
+	resp, err = http.Post(base+"/graphql", "application/json", strings.NewReader(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gql, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(gql), `"id":"p_`) {
+		t.Fatalf("graphql: %d %s", resp.StatusCode, gql)
+	}
+	// Shutdown flushes the spans still buffered.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("cdp serve exited with %v; logs:\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("cdp serve did not stop; logs:\n%s", logs.String())
+	}
+
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	if len(recv.bad) > 0 {
+		t.Fatalf("the collector got requests it could not read: %v", recv.bad)
+	}
+	if bytes.Contains(recv.raw.Bytes(), []byte("ann.trace@example.com")) || bytes.Contains(recv.raw.Bytes(), []byte("u-trace")) {
+		t.Fatal("a span carries a personal value")
+	}
+	byName := map[string][]*tracepb.Span{}
+	byID := map[string]*tracepb.Span{}
+	for _, s := range recv.spans {
+		byName[s.Name] = append(byName[s.Name], s)
+		byID[hex.EncodeToString(s.SpanId)] = s
+	}
+	names := func() []string {
+		var out []string
+		for n := range byName {
+			out = append(out, n)
+		}
+		return out
+	}
+	one := func(name string) *tracepb.Span {
+		t.Helper()
+		if len(byName[name]) == 0 {
+			t.Fatalf("no span %q among %v", name, names())
+		}
+		return byName[name][0]
+	}
+	parentOf := func(s *tracepb.Span) *tracepb.Span { return byID[hex.EncodeToString(s.ParentSpanId)] }
+
+	identify := one("POST /v1/identify")
+	if got := hex.EncodeToString(identify.TraceId); got != callerTrace {
+		t.Errorf("the collector request's trace is %s, want the caller's %s", got, callerTrace)
+	}
+	if identify.Kind != tracepb.Span_SPAN_KIND_SERVER {
+		t.Errorf("POST /v1/identify is a %v span, want a server span", identify.Kind)
+	}
+	commit := one("ingest.commit")
+	if attr(commit, "cdp.events") != "1" || attr(commit, "cdp.stored") != "1" {
+		t.Errorf("ingest.commit attributes %v, want 1 event stored", commit.Attributes)
+	}
+	var commitStore bool
+	for _, s := range byName["store.update"] {
+		if p := parentOf(s); p != nil && p.Name == "ingest.commit" && attr(s, "db.system") == "bbolt" {
+			commitStore = true
+		}
+	}
+	if !commitStore {
+		t.Errorf("no store.update span under ingest.commit (spans %v)", names())
+	}
+	op := one("graphql query Who")
+	if p := parentOf(op); p == nil || p.Name != "POST /graphql" {
+		t.Errorf("the operation's parent is %v, want the POST /graphql span", p)
+	}
+	var opStore bool
+	for _, s := range byName["store.view"] {
+		if p := parentOf(s); p != nil && p == op {
+			opStore = true
+		}
+	}
+	if !opStore {
+		t.Errorf("no store.view span under the GraphQL operation (spans %v)", names())
+	}
+	// The access log line of the GraphQL request names its trace.
+	wantTrace := hex.EncodeToString(op.TraceId)
+	found := false
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == "request" && m["path"] == "/graphql" {
+			found = true
+			if m["trace_id"] != wantTrace {
+				t.Errorf("access log line %s: trace_id %v, want %s", line, m["trace_id"], wantTrace)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no access log line for /graphql:\n%s", logs.String())
+	}
+}

@@ -1,0 +1,126 @@
+// Package telemetry sets up OpenTelemetry tracing: HTTP requests, GraphQL
+// operations, commits and store transactions become spans, exported over
+// OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set. Otherwise nothing is set up:
+// the global tracer provider stays OpenTelemetry's no-op one, Start returns
+// a span that records nothing, and the HTTP handler is not wrapped.
+//
+// The exporter reads the standard OTEL_EXPORTER_OTLP_* variables
+// (endpoint, headers, timeout, compression, insecure); OTEL_SERVICE_NAME
+// and OTEL_RESOURCE_ATTRIBUTES name the service (default "cdp").
+//
+// Spans carry no personal data: names are fixed, attributes are counts,
+// store kinds and GraphQL operation names, and an error is recorded by
+// its code only (graph.ErrorCode), never its message.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Name is the instrumentation scope of the service's own spans.
+const Name = "github.com/idgraph/cdp"
+
+var enabled atomic.Bool
+
+// tracer is the service's tracer. Taken from the global provider before
+// Setup runs, it follows the provider Setup installs (the global
+// provider delegates), and until then starts spans that record nothing.
+var tracer = otel.Tracer(Name)
+
+// noSpan is the span Start returns with tracing off: it records nothing,
+// and ending it does nothing.
+var noSpan = trace.SpanFromContext(context.Background())
+
+// Enabled reports whether Setup installed an exporting tracer provider.
+func Enabled() bool { return enabled.Load() }
+
+// Configured reports whether the environment asks for traces to be
+// exported.
+func Configured() bool {
+	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
+// Setup installs, when Configured, a tracer provider exporting over
+// OTLP/HTTP in batches, and the W3C trace-context propagator, so that a
+// caller's traceparent header continues its trace. It returns the
+// shutdown that flushes what is buffered; without configuration it does
+// nothing and the shutdown is a no-op.
+// onError gets what the exporter fails at (a collector that cannot be
+// reached); spans are dropped then, never requests.
+func Setup(ctx context.Context, version string, onError func(error)) (shutdown func(context.Context) error, err error) {
+	if !Configured() {
+		return func(context.Context) error { return nil }, nil
+	}
+	if onError != nil {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(onError))
+	}
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
+		semconv.ServiceVersion(version),
+	))
+	if err != nil && !errors.Is(err, resource.ErrPartialResource) && !errors.Is(err, resource.ErrSchemaURLConflict) {
+		return nil, err
+	}
+	if os.Getenv("OTEL_SERVICE_NAME") == "" {
+		res, _ = resource.Merge(res, resource.NewSchemaless(semconv.ServiceName("cdp")))
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	enabled.Store(true)
+	return func(ctx context.Context) error {
+		enabled.Store(false)
+		return tp.Shutdown(ctx)
+	}, nil
+}
+
+// Start starts a span named name as a child of ctx's span.
+func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if !enabled.Load() {
+		// Tracing off: one atomic load, nothing allocated.
+		return ctx, noSpan
+	}
+	return tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+}
+
+// End ends span, marked as failed with err's code when err is not nil.
+func End(span trace.Span, err error) {
+	if err != nil && span.IsRecording() {
+		code := graph.ErrorCode(err)
+		if code == "" {
+			code = "error"
+		}
+		span.SetAttributes(attribute.String("cdp.error_code", code))
+		span.SetStatus(codes.Error, code)
+	}
+	span.End()
+}
+
+// TraceID returns the id of ctx's span's trace, or "" when there is none
+// (tracing off).
+func TraceID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.HasTraceID() {
+		return ""
+	}
+	return sc.TraceID().String()
+}
