@@ -69,6 +69,11 @@ func newMetrics(reg prometheus.Registerer, depth func() float64, log zerolog.Log
 	if reg == nil {
 		return m
 	}
+	// Every refusal reason exists from the start, at 0, for dashboards
+	// and alerts.
+	for _, reason := range []string{"overloaded", "unavailable", "closed", "error"} {
+		m.refused.WithLabelValues(reason)
+	}
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "cdp_ingest_queue_depth",
 		Help: "Events queued or being committed.",

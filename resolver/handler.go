@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -93,6 +94,8 @@ type Config struct {
 	IngestSource string
 	// Logger is used when the request context carries no logger.
 	Logger zerolog.Logger
+	// Registerer receives cdp_graphql_duration_seconds; nil: not measured.
+	Registerer prometheus.Registerer
 	// Keys holds the API keys and the audit log: apiKeys, createApiKey,
 	// revokeApiKey and auditLog answer UNAVAILABLE while it is nil. Audit
 	// entries go to Keys, or, while it is nil, to the engine's store when
@@ -193,7 +196,12 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(operationSpan{})
+	ops, err := newOperationSpan(cfg.Registerer)
+	if err != nil {
+		cfg.Logger.Error().Err(err).Msg("graphql: cdp_graphql_duration_seconds not measured")
+		ops, _ = newOperationSpan(nil)
+	}
+	srv.Use(ops)
 	srv.AroundFields(res.trackChanges)
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
 	// Outside responseLimit: an answer it replaces returned no personal data.

@@ -122,7 +122,7 @@ func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err er
 		return err
 	}
 	_, span := telemetry.Start(ctx, "store.update", dbSystem)
-	defer func() { telemetry.End(span, err) }()
+	defer func() { telemetry.EndStore(span, "update", err) }()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.boltTx(ctx, s.db.Update, func(btx *bolt.Tx) error {
@@ -138,7 +138,7 @@ func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err er
 
 func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) (err error) {
 	_, span := telemetry.Start(ctx, "store.view", dbSystem)
-	defer func() { telemetry.End(span, err) }()
+	defer func() { telemetry.EndStore(span, "view", err) }()
 	return s.boltTx(ctx, s.db.View, fn)
 }
 

@@ -138,7 +138,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
 	var fnErr error
 	var err error
-	defer func() { telemetry.End(span, errors.Join(fnErr, err)) }()
+	defer func() { telemetry.EndStore(span, "update", errors.Join(fnErr, err)) }()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	err = s.db.Update(func(btx *bolt.Tx) error {
@@ -171,7 +171,7 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
 	var fnErr error
 	var err error
-	defer func() { telemetry.End(span, errors.Join(fnErr, err)) }()
+	defer func() { telemetry.EndStore(span, "view", errors.Join(fnErr, err)) }()
 	err = s.db.View(func(btx *bolt.Tx) error {
 		fnErr = fn(ctx, newTx(btx, false))
 		return fnErr

@@ -41,7 +41,7 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 		return nil, err
 	}
 	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
-	defer func() { telemetry.End(span, err) }()
+	defer func() { telemetry.EndStore(span, "update", err) }()
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
 	out, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
@@ -63,7 +63,7 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 // accessRead runs fn in a managed read transaction.
 func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (_ any, err error) {
 	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
-	defer func() { telemetry.End(span, err) }()
+	defer func() { telemetry.EndStore(span, "view", err) }()
 	sess := s.session(ctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
 	out, err := sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {

@@ -103,7 +103,7 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 // attempt survives; the engine recomputes everything inside fn.
 func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) (err error) {
 	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
-	defer func() { telemetry.End(span, err) }()
+	defer func() { telemetry.EndStore(span, "update", err) }()
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
 	_, err = sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
@@ -121,7 +121,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 // View runs fn in a managed read transaction.
 func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) (err error) {
 	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
-	defer func() { telemetry.End(span, err) }()
+	defer func() { telemetry.EndStore(span, "view", err) }()
 	sess := s.session(ctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
 	_, err = sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/internal/telemetry"
 	"github.com/idgraph/cdp/privacy"
 	"github.com/idgraph/cdp/resolver"
 	"github.com/idgraph/cdp/server"
@@ -180,6 +181,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	engine := graph.NewEngine(cfg.Store, cfg.Rules)
+	if err := reg.Register(telemetry.StoreErrors); err != nil && !isAlreadyRegistered(err) {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	if err := reg.Register(dropCollector(engine.Normalizer())); err != nil {
 		return nil, fmt.Errorf("app: metrics: %w", err)
 	}
@@ -239,7 +243,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	coll := ingest.New(engine, cc)
 	gc := cfg.GraphQL
-	gc.Logger = cfg.Logger
+	gc.Logger, gc.Registerer = cfg.Logger, reg
 	gc.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
 		return coll.Parse(raw, ingest.Envelope{ReceivedAt: at, Source: src})
 	}
@@ -381,6 +385,13 @@ func (s *Service) pruneAudit(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// isAlreadyRegistered reports a collector the registry already has (a
+// registry shared by two services in one process, as tests do).
+func isAlreadyRegistered(err error) bool {
+	var are prometheus.AlreadyRegisteredError
+	return errors.As(err, &are)
 }
 
 // dropCollector exposes the normalizer's dropped-value counts.

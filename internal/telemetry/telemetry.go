@@ -20,6 +20,7 @@ import (
 	"os"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -123,4 +124,47 @@ func TraceID(ctx context.Context) string {
 		return ""
 	}
 	return sc.TraceID().String()
+}
+
+// StoreErrors counts store transactions that failed because of the store
+// (unavailable, timed out, or an internal failure), by kind of
+// transaction (update, view) and error code; refusals of bad input and
+// conflicts are not store errors. Each store counts through EndStore; the
+// service registers it with its registry.
+var StoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "cdp_store_errors_total",
+	Help: "Store transactions that failed because of the store (unavailable, timed out, internal), by transaction kind and error code.",
+}, []string{"op", "code"})
+
+func init() {
+	// Every series exists from the start, at 0, so that dashboards and
+	// alerts see the metric before the first failure.
+	for _, op := range []string{"update", "view"} {
+		for _, code := range []string{graph.EUNAVAILABLE, graph.EINTERNAL, "timeout"} {
+			StoreErrors.WithLabelValues(op, code)
+		}
+	}
+}
+
+// EndStore is End for the span of a store transaction of kind op
+// ("update" or "view"), which also counts a store error in StoreErrors.
+func EndStore(span trace.Span, op string, err error) {
+	if err != nil {
+		// Only a coded error counts as internal: an uncoded one is the
+		// caller's own (fn's), not the store's.
+		code := ""
+		var ge *graph.Error
+		if errors.As(err, &ge) {
+			code = ge.Code
+		}
+		switch {
+		case errors.Is(err, context.Canceled):
+			// The caller gave up: not the store's failure.
+		case errors.Is(err, context.DeadlineExceeded):
+			StoreErrors.WithLabelValues(op, "timeout").Inc()
+		case code == graph.EUNAVAILABLE || code == graph.EINTERNAL:
+			StoreErrors.WithLabelValues(op, code).Inc()
+		}
+	}
+	End(span, err)
 }

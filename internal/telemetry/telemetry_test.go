@@ -2,9 +2,15 @@ package telemetry
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/idgraph/cdp/graph"
 )
 
 // Without Setup, spans record nothing and carry no trace id.
@@ -39,5 +45,41 @@ func BenchmarkStartEndOff(b *testing.B) {
 	for b.Loop() {
 		_, span := Start(ctx, "store.view", attr)
 		End(span, nil)
+	}
+}
+
+// EndStore counts the store's own failures, not the caller's.
+func TestStoreErrorsCount(t *testing.T) {
+	get := func(op, code string) float64 { return testutil.ToFloat64(StoreErrors.WithLabelValues(op, code)) }
+	before := map[string]float64{
+		"view/unavailable": get("view", graph.EUNAVAILABLE), "update/internal": get("update", graph.EINTERNAL),
+		"update/timeout": get("update", "timeout"),
+	}
+	for _, c := range []struct {
+		op  string
+		err error
+	}{
+		{"view", graph.ErrUnavailable(errors.New("connection refused"))},
+		{"update", graph.Errorf(graph.EINTERNAL, "corrupt record")},
+		{"update", fmt.Errorf("commit: %w", context.DeadlineExceeded)},
+		// Not the store's failures: none counts.
+		{"update", graph.Errorf(graph.EINVALID, "bad id")},
+		{"update", graph.Errorf(graph.ECONFLICT, "taken")},
+		{"view", context.Canceled},
+		{"view", errors.New("the caller's own error")},
+		{"view", nil},
+	} {
+		_, span := Start(context.Background(), "store."+c.op)
+		EndStore(span, c.op, c.err)
+	}
+	want := map[string]float64{"view/unavailable": 1, "update/internal": 1, "update/timeout": 1}
+	for k, w := range want {
+		op, code, _ := strings.Cut(k, "/")
+		if got := get(op, code) - before[k]; got != w {
+			t.Errorf("%s counted %v, want %v", k, got, w)
+		}
+	}
+	if got := get("view", graph.EINTERNAL); got != 0 {
+		t.Errorf("view/internal counted %v, want 0 (an uncoded error is the caller's)", got)
 	}
 }
