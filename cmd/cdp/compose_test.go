@@ -31,15 +31,33 @@ func TestComposeFile(t *testing.T) {
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
-	neo, app := c.Services["neo4j"], c.Services["cdp"]
+	neo := c.Services["neo4j"]
 	if neo.Image != "neo4j:5.26-community" || len(neo.Healthcheck.Test) == 0 {
 		t.Fatalf("neo4j service: image %q, healthcheck %v", neo.Image, neo.Healthcheck.Test)
 	}
-	if app.Build != "." || app.DependsOn["neo4j"].Condition != "service_healthy" {
-		t.Fatalf("cdp service: build %q, depends_on %+v", app.Build, app.DependsOn)
+	// Two replicas of the service on the one Neo4j, each with a healthcheck
+	// the distroless image can run (cdp health, no shell).
+	refreshing := 0
+	for _, name := range []string{"cdp1", "cdp2"} {
+		app, ok := c.Services[name]
+		if !ok {
+			t.Fatalf("no service %s", name)
+		}
+		if app.Build != "." || app.DependsOn["neo4j"].Condition != "service_healthy" {
+			t.Fatalf("%s service: build %q, depends_on %+v", name, app.Build, app.DependsOn)
+		}
+		if !strings.HasPrefix(app.Environment["NEO4J_URI"], "bolt://neo4j:") {
+			t.Fatalf("%s service does not point at the neo4j service: %q", name, app.Environment["NEO4J_URI"])
+		}
+		if hc := strings.Join(app.Healthcheck.Test, " "); !strings.HasPrefix(hc, "CMD /cdp health") {
+			t.Fatalf("%s healthcheck %q does not run cdp health", name, hc)
+		}
+		if app.Environment["CDP_AUDIENCE_REFRESH"] != "0" {
+			refreshing++
+		}
 	}
-	if !strings.HasPrefix(app.Environment["NEO4J_URI"], "bolt://neo4j:") {
-		t.Fatalf("cdp service does not point at the neo4j service: %q", app.Environment["NEO4J_URI"])
+	if refreshing != 1 {
+		t.Fatalf("%d replicas run the audience refresher, want exactly 1", refreshing)
 	}
 	df, err := os.ReadFile("../../Dockerfile")
 	if err != nil {

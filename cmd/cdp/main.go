@@ -23,6 +23,7 @@ Usage:
   cdp keys    create|list|revoke [flags]   manage API keys in the store
   cdp audience export [flags] --out FILE ID   download an audience's members from a running server
   cdp bench   [flags]   measure throughput, latency and quality against raw baselines
+  cdp health  [flags]   ask a running server whether it is ready (container healthchecks)
   cdp version           print the version
 
 Run "cdp COMMAND -h" for the flags of a command. Every flag can also be set
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return report(stderr, "audience", runAudience(ctx, args[1:], stdout, stderr))
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "health":
+		return report(stderr, "health", runHealth(ctx, args[1:], stdout, stderr))
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "cdp", version)
 		return 0
@@ -66,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, keys, audience, bench, version)\n", args[0])
+		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, keys, audience, bench, health, version)\n", args[0])
 		return 2
 	}
 }

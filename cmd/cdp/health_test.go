@@ -1,0 +1,49 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// cdp health exits 0 when the server is ready, 1 when it answers anything
+// else or nothing, 2 on a bad flag; one line each.
+func TestHealthCommand(t *testing.T) {
+	_, addr, _ := startServe(t, t.TempDir())
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"status":"store unavailable"}`, http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	moved := httptest.NewServer(http.RedirectHandler("http://"+addr+"/readyz", http.StatusFound))
+	defer moved.Close()
+	for _, c := range []struct {
+		name, url string
+		code      int
+		says      string
+	}{
+		{"ready", "http://" + addr + "/readyz", 0, "200 OK"},
+		{"store down", down.URL + "/readyz", 1, "answered 503"},
+		{"redirect not followed", moved.URL, 1, "answered 302"},
+		{"nothing listening", "http://127.0.0.1:1/readyz", 1, "no answer"},
+		{"not a URL", "ftp://x/readyz", 2, "--url must be an http or https URL"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(binary, "health", "--url", c.url, "--timeout", "5s")
+			cmd.Env = cleanEnv()
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != c.code || !strings.Contains(string(out), c.says) || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+				t.Fatalf("cdp health --url %s: exit %d, output %q; want exit %d and one line with %q", c.url, code, out, c.code, c.says)
+			}
+		})
+	}
+}
