@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -161,6 +162,7 @@ func checkRun(t *testing.T, res *Result) {
 		t.Errorf("JSON counts %v messages, %v stored; the run counted %d and %d", obj["messages"], obj["stored"], in.Messages, in.Stored)
 	}
 	for _, k := range []string{"ingest_ratio", "lookup_p99_ratio", "chain_scaling_ratio", "f1", "overmerged_people",
+		"lookup_p99_vs_floor", "chain_scaling_vs_raw",
 		"ingest_events_per_s", "raw_events_per_s", "lookup_p50_ms", "raw_lookup_p99_ms", "chain_n_seconds", "chain_8n_seconds",
 		"cores", "go_version", "store", "store_version",
 		"erase_seconds_median", "erase_seconds_max", "erase_events", "erase_identifiers",
@@ -175,7 +177,17 @@ func checkRun(t *testing.T, res *Result) {
 	if obj["erase_identifiers"] != 10.0 || obj["erase_events"] != 199.0 || obj["suppression_hashes"] != 1000.0 {
 		t.Errorf("JSON erasure counts %v identifiers, %v events, %v hashes; want 10, 199 and 1000", obj["erase_identifiers"], obj["erase_events"], obj["suppression_hashes"])
 	}
+	// The fairer goals' figures, worked out again from the figures they
+	// divide (the JSON keeps 4 significant digits).
+	num := func(k string) float64 { f, _ := obj[k].(float64); return f }
+	if want := num("lookup_p99_ms") / (num("http_floor_p99_ms") + num("raw_lookup_p99_ms")); math.Abs(num("lookup_p99_vs_floor")-want) > 1e-3*want {
+		t.Errorf("lookup_p99_vs_floor %v, want %v", num("lookup_p99_vs_floor"), want)
+	}
+	if want := num("chain_scaling_ratio") / num("raw_chain_scaling_ratio"); math.Abs(num("chain_scaling_vs_raw")-want) > 1e-3*want {
+		t.Errorf("chain_scaling_vs_raw %v, want %v", num("chain_scaling_vs_raw"), want)
+	}
 	for _, k := range []string{"forgetProfile median / max (s)", "ingest, 1000 hashes / none (events/s)",
+		"lookup p99 vs floor + raw (ms)", "chain scaling vs raw control",
 		"audience count median / max (ms)", "ingest, 12 audiences + 11 computed / none (events/s)"} {
 		if !strings.Contains(table.String(), k) {
 			t.Errorf("the table has no line %q:\n%s", k, table.String())
