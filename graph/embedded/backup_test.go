@@ -303,3 +303,105 @@ func TestCheckFileRefuses(t *testing.T) {
 		}
 	}
 }
+
+// dirNames lists the entries of dir.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// Restore puts a backup in place as a store that opens with the whole
+// dataset; it refuses a dir holding anything unless told to replace, a
+// store file a running store holds even then, and an unsound file, in
+// each case leaving the dir as it was; a file of an older layout is
+// restored as it is and upgraded by Open.
+func TestRestore(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	writeLayoutDataset(t, src)
+	s, err := Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	backupTo(t, s, backup, nil)
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "new", "data")
+	sum, err := Restore(ctx, backup, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fixtureSummary(formatVersion, fileSize(t, backup)); sum != want {
+		t.Errorf("Restore = %+v, want %+v", sum, want)
+	}
+	if got := dirNames(t, dir); len(got) != 1 || got[0] != FileName {
+		t.Errorf("data dir holds %v, want only %s", got, FileName)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLayoutData(t, r)
+
+	// Not empty: refused without replace; held by r: refused with it.
+	before := dumpFile(t, filepath.Join(dir, FileName))
+	if _, err := Restore(ctx, backup, dir, false); !errors.Is(err, ErrNotEmpty) || !strings.Contains(err.Error(), FileName) {
+		t.Errorf("Restore into a dir holding a store: %v, want ErrNotEmpty naming %s", err, FileName)
+	}
+	if _, err := Restore(ctx, backup, dir, true); !errors.Is(err, ErrInUse) {
+		t.Errorf("Restore over a store in use: %v, want ErrInUse", err)
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := dumpFile(t, filepath.Join(dir, FileName)); got != before {
+		t.Error("a refused Restore changed the store file")
+	}
+	if got := dirNames(t, dir); len(got) != 1 {
+		t.Errorf("a refused Restore left files: %v", got)
+	}
+
+	// An unsound file: refused, nothing left behind, the store untouched.
+	cut := damage(t, backup, func(b []byte) []byte { return b[:len(b)/2] })
+	if _, err := Restore(ctx, cut, dir, true); err == nil || !strings.Contains(err.Error(), "is cut short") {
+		t.Errorf("Restore of a cut file: %v, want it refused as cut short", err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if _, err := Restore(ctx, cut, empty, false); err == nil || !strings.Contains(err.Error(), cut) {
+		t.Errorf("Restore of a cut file into an empty dir: %v, want an error naming the file", err)
+	}
+	if got := dirNames(t, empty); len(got) != 0 {
+		t.Errorf("a refused Restore left %v in the empty dir", got)
+	}
+	if got := dumpFile(t, filepath.Join(dir, FileName)); got != before {
+		t.Error("a refused Restore changed the store file")
+	}
+
+	// Replace: an older layout's fixture over the store, upgraded on open.
+	old := filepath.Join(t.TempDir(), "v10.db")
+	copyFile(t, layoutFixture(10, "db"), old)
+	sum, err = Restore(ctx, old, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fixtureSummary(10, fileSize(t, old)); sum != want {
+		t.Errorf("Restore(v10) = %+v, want %+v", sum, want)
+	}
+	r, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	checkLayoutData(t, r)
+}
