@@ -22,12 +22,13 @@ var _ graph.Backupper = (*Store)(nil)
 // which is a database file of this store, of this build's layout, that
 // Open accepts as it is. Its size is the transaction's Tx.Size().
 //
-// Writes go on meanwhile, with two waits bbolt and Scrub impose on any long
+// Writes go on meanwhile, with the waits bbolt and Scrub impose on any long
 // read transaction: a commit that must grow the file beyond its current
 // memory map (the map doubles up to 1 GiB, then grows by 1 GiB) waits for
-// the backup to end, and so does Scrub, which erasure runs. A backup holds
-// what the store held when it began, an erased person's data included if
-// the erasure came later.
+// the backup to end, read transactions begun after that commit wait for it
+// in turn, and Scrub, which erasure runs, waits for the backup too. A
+// backup holds what the store held when it began, an erased person's data
+// included if the erasure came later.
 func (s *Store) Backup(ctx context.Context, begin func(size int64) (io.Writer, error)) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
