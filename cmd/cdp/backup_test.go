@@ -32,11 +32,11 @@ func post(base, writeKey, typ, msg string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// writer sends identify w-0, w-1, ... one at a time, each after the
-// previous one was acknowledged (a refusal is sent again: the message id
-// makes it count once), until stop is closed. acked counts the
+// writer sends identify wN-0, wN-1, ... (N is name) one at a time, each
+// after the previous one was acknowledged (a refusal is sent again: the
+// message id makes it count once), until stop is closed. acked counts the
 // acknowledged ones.
-func writer(base, writeKey string, acked *atomic.Int64, stop <-chan struct{}, done chan<- error) {
+func writer(base, writeKey, name string, acked *atomic.Int64, stop <-chan struct{}, done chan<- error) {
 	for i := 0; ; {
 		select {
 		case <-stop:
@@ -44,7 +44,7 @@ func writer(base, writeKey string, acked *atomic.Int64, stop <-chan struct{}, do
 			return
 		default:
 		}
-		msg := fmt.Sprintf(`{"userId":"w-%d","messageId":"w-%d","timestamp":"2026-02-01T10:00:00Z","traits":{"email":"w%d@example.com"}}`, i, i, i)
+		msg := fmt.Sprintf(`{"userId":"%s-%d","messageId":"%s-%d","timestamp":"2026-02-01T10:00:00Z","traits":{"email":"%s-%d@example.com"}}`, name, i, name, i, name, i)
 		code, err := post(base, writeKey, "identify", msg)
 		switch {
 		case err != nil:
@@ -56,7 +56,7 @@ func writer(base, writeKey string, acked *atomic.Int64, stop <-chan struct{}, do
 		case code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests:
 			time.Sleep(10 * time.Millisecond)
 		default:
-			done <- fmt.Errorf("identify w-%d: %d", i, code)
+			done <- fmt.Errorf("identify %s-%d: %d", name, i, code)
 			return
 		}
 	}
@@ -91,10 +91,10 @@ func present(t *testing.T, st graph.Store, keys, events []string) (map[string]gr
 // written before the backup began (200 people with a user id and an
 // email, 50 of them with an anonymous id: 450 identifiers, 250 events,
 // 200 profiles, 3 API keys) and, of the events that kept coming, exactly
-// those of some moment: the first E of the writer's sequence, each whole
-// (its event, both identifiers, in one profile), at least those
-// acknowledged before the backup began and at most one more than those
-// acknowledged by its end. Refusals exit 1 and leave no file: without a key, without
+// those of some moment: of each of three writers, the first E of its
+// sequence, each whole (its event, both identifiers, in one profile), at
+// least those acknowledged before the backup began and at most one more
+// than those acknowledged by its end. Refusals exit 1 and leave no file: without a key, without
 // keys:admin, an existing --out; restore into a non-empty folder, over a
 // store a server holds, or of a damaged file. On Neo4j, cdp backup exits
 // 1 pointing to neo4j-admin.
@@ -150,25 +150,39 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 			events = append(events, fmt.Sprintf("web/t-%d", i))
 		}
 
-		// The writer runs before, during and after the backup.
-		var acked atomic.Int64
-		stopWriter, writerDone := make(chan struct{}), make(chan error, 1)
-		go writer(base, web, &acked, stopWriter, writerDone)
-		for acked.Load() < 20 {
-			select {
-			case err := <-writerDone:
-				t.Fatalf("the writer stopped: %v", err)
-			case <-time.After(5 * time.Millisecond):
+		// The writers run before, during and after the backup.
+		const writers = 3
+		var acked [writers]atomic.Int64
+		stopWriters, writerDone := make(chan struct{}), make(chan error, writers)
+		for k := range writers {
+			go writer(base, web, fmt.Sprintf("w%d", k), &acked[k], stopWriters, writerDone)
+		}
+		for k := range writers {
+			for acked[k].Load() < 10 {
+				select {
+				case err := <-writerDone:
+					t.Fatalf("a writer stopped: %v", err)
+				case <-time.After(5 * time.Millisecond):
+				}
 			}
 		}
-		before := acked.Load()
-		stdout, stderr, code := runCDP(t, nil, "backup", "--server", base, "--key", admin, "--out", out)
-		after := acked.Load()
-		close(stopWriter)
-		if err := <-writerDone; err != nil {
-			t.Fatal(err)
+		var before, after, total [writers]int64
+		for k := range writers {
+			before[k] = acked[k].Load()
 		}
-		total := acked.Load()
+		stdout, stderr, code := runCDP(t, nil, "backup", "--server", base, "--key", admin, "--out", out)
+		for k := range writers {
+			after[k] = acked[k].Load()
+		}
+		close(stopWriters)
+		for range writers {
+			if err := <-writerDone; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k := range writers {
+			total[k] = acked[k].Load()
+		}
 		if code != 0 || !strings.Contains(stdout, "backup written to "+out) || !strings.Contains(stdout, "sha256 ") {
 			t.Fatalf("cdp backup: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 		}
@@ -178,7 +192,7 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 		if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("backup file mode: %v, %v; want 0600", fi, err)
 		}
-		t.Logf("writer: %d acknowledged before the backup, %d by its end, %d in all", before, after, total)
+		t.Logf("writers: %v acknowledged before the backup, %v by its end, %v in all", before, after, total)
 
 		// An existing --out is kept unless --force.
 		_, stderr, code = runCDP(t, nil, "backup", "--server", base, "--key", admin, "--out", out)
@@ -245,9 +259,11 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 		}
 		defer rs.Close(context.Background())
 		var wKeys, wEvents []string
-		for i := range total {
-			wKeys = append(wKeys, fmt.Sprintf("user_id:w-%d", i), fmt.Sprintf("email:w%d@example.com", i))
-			wEvents = append(wEvents, fmt.Sprintf("web/w-%d", i))
+		for k := range writers {
+			for i := range total[k] {
+				wKeys = append(wKeys, fmt.Sprintf("user_id:w%d-%d", k, i), fmt.Sprintf("email:w%d-%d@example.com", k, i))
+				wEvents = append(wEvents, fmt.Sprintf("web/w%d-%d", k, i))
+			}
 		}
 		idents, evs, profiles := present(t, rs, append(keys, wKeys...), append(events, wEvents...))
 		for _, k := range keys {
@@ -270,32 +286,36 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 				t.Errorf("person %d is not one profile in the restored store", i)
 			}
 		}
-		e := int64(0)
-		for e < total && evs[fmt.Sprintf("web/w-%d", e)].ID != "" {
-			e++
-		}
-		for i := range total {
-			_, hasEvent := evs[fmt.Sprintf("web/w-%d", i)]
-			u, hasUser := idents[fmt.Sprintf("user_id:w-%d", i)]
-			m, hasEmail := idents[fmt.Sprintf("email:w%d@example.com", i)]
-			inSnapshot := i < e
-			if hasEvent != inSnapshot || hasUser != inSnapshot || hasEmail != inSnapshot || (inSnapshot && u.ProfileID != m.ProfileID) {
-				t.Errorf("writer's message w-%d: event %v, user id %v, email %v (profiles %q, %q); the first %d are whole in the backup and no other",
-					i, hasEvent, hasUser, hasEmail, u.ProfileID, m.ProfileID, e)
+		var sum int64
+		for k := range writers {
+			e := int64(0)
+			for e < total[k] && evs[fmt.Sprintf("web/w%d-%d", k, e)].ID != "" {
+				e++
 			}
+			for i := range total[k] {
+				_, hasEvent := evs[fmt.Sprintf("web/w%d-%d", k, i)]
+				u, hasUser := idents[fmt.Sprintf("user_id:w%d-%d", k, i)]
+				m, hasEmail := idents[fmt.Sprintf("email:w%d-%d@example.com", k, i)]
+				inSnapshot := i < e
+				if hasEvent != inSnapshot || hasUser != inSnapshot || hasEmail != inSnapshot || (inSnapshot && u.ProfileID != m.ProfileID) {
+					t.Errorf("writer %d's message %d: event %v, user id %v, email %v (profiles %q, %q); its first %d are whole in the backup and no other",
+						k, i, hasEvent, hasUser, hasEmail, u.ProfileID, m.ProfileID, e)
+				}
+			}
+			// A writer has at most one message in flight: committed, maybe
+			// in the backup, and not yet acknowledged.
+			if e < before[k] || e > after[k]+1 {
+				t.Errorf("the backup holds writer %d's first %d messages; %d were acknowledged before it began and %d by its end", k, e, before[k], after[k])
+			}
+			sum += e
 		}
-		// The writer has at most one message in flight: committed, maybe
-		// in the backup, and not yet acknowledged.
-		if e < before || e > after+1 {
-			t.Errorf("the backup holds the writer's first %d messages; %d were acknowledged before it began and %d by its end", e, before, after)
-		}
-		if want := 200 + int(e); profiles != want {
+		if want := 200 + int(sum); profiles != want {
 			t.Errorf("the restored store counts %d profiles, want %d", profiles, want)
 		}
 		if n, err := rs.CountKeys(context.Background()); err != nil || n != 3 {
 			t.Errorf("the restored store holds %d API keys (%v), want 3", n, err)
 		}
-		wantLine := fmt.Sprintf("%d identifiers, %d profiles (0 merged away), %d events, 3 API keys", 450+2*e, 200+e, 250+e)
+		wantLine := fmt.Sprintf("%d identifiers, %d profiles (0 merged away), %d events, 3 API keys", 450+2*sum, 200+sum, 250+sum)
 		if !strings.Contains(stdout, wantLine) {
 			t.Errorf("cdp restore printed %q, want it to say %q", stdout, wantLine)
 		}
