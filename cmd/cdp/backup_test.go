@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -334,4 +337,63 @@ func dirNames(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// cdp backup keeps nothing unless the whole body arrived and is a sound
+// store file: a body cut short of its Content-Length, a body that is not
+// a store file, and one cut and padded back to its length are refused
+// (exit 1, saying why), leaving no file; the same body whole is kept. The
+// server here is a stand-in that sends the bytes of a real backup as told.
+func TestBackupCommandRefusesBadDownloads(t *testing.T) {
+	st := storetest.OpenEmbedded(t)
+	newTestKey(t, st, "ops", "", "keys:admin")
+	var buf strings.Builder
+	if _, err := st.(graph.Backupper).Backup(context.Background(), func(int64) (io.Writer, error) { return &buf, nil }); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.String()
+	serve := func(body string, length int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || r.URL.Path != "/admin/backup" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(length))
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = io.WriteString(w, body)
+			if len(body) < length {
+				_ = http.NewResponseController(w).Flush()
+				panic(http.ErrAbortHandler)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	half := good[:len(good)/2]
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"cut short", serve(half, len(good)), fmt.Sprintf("the backup was cut short after %d of %d bytes", len(half), len(good))},
+		{"not a store file", serve(strings.Repeat("x", 10000), 10000), "is not a database file of this store"},
+		// Zeros where pages were: the check finds buckets missing.
+		{"cut and padded", serve(half+strings.Repeat("\x00", len(good)-len(half)), len(good)), "the backup received holds layout version"},
+	} {
+		dir := t.TempDir()
+		_, stderr, code := runCDP(t, nil, "backup", "--server", tc.url, "--out", filepath.Join(dir, "b.db"))
+		if code != 1 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "nothing was kept") {
+			t.Errorf("%s: exit %d, %q; want 1 saying %q and that nothing was kept", tc.name, code, stderr, tc.want)
+		}
+		if names := dirNames(t, dir); len(names) != 0 {
+			t.Errorf("%s: left %v", tc.name, names)
+		}
+	}
+	dir := t.TempDir()
+	stdout, stderr, code := runCDP(t, nil, "backup", "--server", serve(good, len(good)), "--out", filepath.Join(dir, "b.db"))
+	want := fmt.Sprintf("%d bytes, layout version %d; 0 identifiers, 0 profiles (0 merged away), 0 events, 1 API keys; sha256 %s", len(good), embedded.LayoutVersion, hexSHA(good))
+	if code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("a whole backup: exit %d, %q (stderr %q); want it to say %q", code, stdout, stderr, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "b.db")); err != nil || string(b) != good {
+		t.Errorf("the backup kept differs from the one sent (%v)", err)
+	}
 }
