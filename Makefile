@@ -23,7 +23,7 @@ release:
 	rm -rf dist
 	mkdir -p dist
 	$(foreach p,$(RELEASE_PLATFORMS),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) go build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o dist/cdp-$(subst /,-,$(p)) ./cmd/cdp &&) true
-	cd dist && sha256sum cdp-* > SHA256SUMS
+	cd dist && { command -v sha256sum >/dev/null && sha256sum cdp-* || shasum -a 256 cdp-*; } > SHA256SUMS
 	@echo "built $(VERSION):" && ls -l dist
 
 generate:
