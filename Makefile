@@ -2,13 +2,29 @@
 #   go run ./cmd/cdp serve     run the service on the embedded store
 #   make test                  run every test (starts and stops a real Neo4j)
 
-.PHONY: test build generate neo4j-start neo4j-stop fuzz bench
+.PHONY: test build generate neo4j-start neo4j-stop fuzz bench release
+
+# The version stamped into binaries (cdp version): the nearest tag, the
+# commit, and -dirty for uncommitted changes. make release VERSION=v1.2.3
+# overrides it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RELEASE_LDFLAGS := -s -w -X main.version=$(VERSION)
+RELEASE_PLATFORMS := linux/amd64 linux/arm64
 
 test:
 	./dev/test
 
 build:
-	go build -o cdp ./cmd/cdp
+	go build -ldflags "-X main.version=$(VERSION)" -o cdp ./cmd/cdp
+
+# Static binaries (no cgo, no local paths) for each platform into dist/,
+# named cdp-OS-ARCH, with their SHA-256 sums in dist/SHA256SUMS.
+release:
+	rm -rf dist
+	mkdir -p dist
+	$(foreach p,$(RELEASE_PLATFORMS),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) go build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o dist/cdp-$(subst /,-,$(p)) ./cmd/cdp &&) true
+	cd dist && { command -v sha256sum >/dev/null && sha256sum cdp-* || shasum -a 256 cdp-*; } > SHA256SUMS
+	@echo "built $(VERSION):" && ls -l dist
 
 generate:
 	go generate ./...

@@ -210,6 +210,13 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	if routes.GraphiQL != nil {
 		mux.Handle("GET /graphiql", routes.GraphiQL)
 	}
+	// The store backup (admin.go), audited in the store's own audit log.
+	audit, _ := s.store.(access.Store)
+	var backup http.Handler = BackupHandler(s.store, audit, s.cfg.Logger)
+	if s.cfg.Guard != nil {
+		backup = s.cfg.Guard.Require(access.ScopeKeysAdmin, backup)
+	}
+	mux.Handle(BackupPath, backup)
 	// In enforced mode even a wrong path needs a key: nothing but /healthz
 	// and /readyz answers a caller without one.
 	var fallback http.Handler = http.HandlerFunc(notFound)

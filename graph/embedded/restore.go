@@ -1,0 +1,171 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// ErrNotEmpty is wrapped by Restore's error when the data dir holds
+// anything and replacing was not asked for.
+var ErrNotEmpty = errors.New("is not empty")
+
+// Restore puts the database file at file (a backup: Store.Backup, POST
+// /admin/backup, or a copy of a stopped store's cdp.db) in place as the
+// store of the data dir dir, creating dir if needed, and returns what the
+// file holds.
+//
+// It refuses a dir that holds anything (ErrNotEmpty) unless replace is
+// set; then it replaces the dir's cdp.db, if any, and leaves every other
+// file of the dir alone. It refuses a cdp.db that a running store holds
+// (ErrInUse), replace or not. The file is copied into dir under a
+// temporary name, synced, checked with CheckFile (an unsound file is
+// refused, and nothing of it is left in dir), and only then renamed to
+// cdp.db, so the store in dir is at every moment either the old one or
+// the restored one, whole. The file itself is only read. A file of an
+// older layout is restored as it is; Open upgrades it.
+func Restore(ctx context.Context, file, dir string, replace bool) (FileSummary, error) {
+	var sum FileSummary
+	st, err := os.Stat(file)
+	switch {
+	case err != nil:
+		return sum, fmt.Errorf("backup file: %w", err)
+	case !st.Mode().IsRegular():
+		return sum, fmt.Errorf("backup file %s is not a regular file", file)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return sum, fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return sum, fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	if len(entries) > 0 && !replace {
+		names := make([]string, 0, 3)
+		for _, e := range entries[:min(3, len(entries))] {
+			names = append(names, e.Name())
+		}
+		more := ""
+		if len(entries) > 3 {
+			more = fmt.Sprintf(" and %d more", len(entries)-3)
+		}
+		return sum, fmt.Errorf("data dir %s %w (it holds %s%s)", dir, ErrNotEmpty, strings.Join(names, ", "), more)
+	}
+	target := filepath.Join(dir, FileName)
+	if abs(file) == abs(target) {
+		return sum, fmt.Errorf("backup file %s is the store file of data dir %s itself", file, dir)
+	}
+
+	// Copy, sync and check under a temporary name beside the target.
+	tmp, err := copyInto(ctx, file, dir)
+	if err != nil {
+		return sum, err
+	}
+	defer os.Remove(tmp) // gone once renamed; removed on every failure
+	sum, err = CheckFile(ctx, tmp)
+	if err != nil {
+		return FileSummary{}, fmt.Errorf("backup file %s %w", file, err)
+	}
+
+	// A running store holds its file's lock: take it (shared) so that no
+	// store opens the old file while it is being replaced.
+	if replace {
+		old, err := bolt.Open(target, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+		switch {
+		case err == nil:
+			defer old.Close()
+		case errors.Is(err, berrors.ErrTimeout):
+			return FileSummary{}, fmt.Errorf("data dir %s is %w (%s is locked): stop the server first", dir, ErrInUse, target)
+		case errors.Is(err, fs.ErrNotExist):
+		default:
+			// A damaged or foreign file is replaced all the same.
+		}
+		if err := os.Rename(tmp, target); err != nil {
+			return FileSummary{}, fmt.Errorf("data dir %s: %w", dir, err)
+		}
+	} else {
+		// Link never replaces: a store created meanwhile is not clobbered.
+		err := os.Link(tmp, target)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+			return FileSummary{}, fmt.Errorf("data dir %s %w: %s appeared during the restore", dir, ErrNotEmpty, FileName)
+		case err != nil:
+			// A file system without hard links.
+			if _, serr := os.Lstat(target); serr == nil {
+				return FileSummary{}, fmt.Errorf("data dir %s %w: %s appeared during the restore", dir, ErrNotEmpty, FileName)
+			}
+			if err := os.Rename(tmp, target); err != nil {
+				return FileSummary{}, fmt.Errorf("data dir %s: %w", dir, err)
+			}
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return FileSummary{}, err
+	}
+	return sum, nil
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return filepath.Clean(a)
+	}
+	return p
+}
+
+// copyInto copies file into a new temporary file of dir, private to the
+// user, synced, and returns its path.
+func copyInto(ctx context.Context, file, dir string) (string, error) {
+	in, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("backup file: %w", err)
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(dir, "."+FileName+".restore-*.part")
+	if err != nil {
+		return "", fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	tmp := out.Name()
+	fail := func(err error) (string, error) {
+		_ = out.Close()
+		_ = os.Remove(tmp)
+		return "", err
+	}
+	if err := out.Chmod(0o600); err != nil {
+		return fail(fmt.Errorf("data dir %s: %w", dir, err))
+	}
+	if _, err := io.Copy(out, &ctxReader{ctx: ctx, r: in}); err != nil {
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
+		return fail(fmt.Errorf("copy %s into %s: %w", file, dir, err))
+	}
+	if err := out.Sync(); err != nil {
+		return fail(fmt.Errorf("data dir %s: %w", dir, err))
+	}
+	if err := out.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	return tmp, nil
+}
+
+// ctxReader stops a copy once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
