@@ -243,7 +243,7 @@ func spanName(_ string, r *http.Request) string {
 	// At most the first two segments: /v1/<kind> or /<endpoint>.
 	segs := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
 	p := "/" + segs[0]
-	if segs[0] == "v1" && len(segs) > 1 {
+	if (segs[0] == "v1" || segs[0] == "admin") && len(segs) > 1 {
 		p += "/" + segs[1]
 	}
 	switch p {
