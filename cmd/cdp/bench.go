@@ -45,7 +45,8 @@ The population is generated (see "cdp bench gen -h"). The embedded store
 runs in a temporary folder; on Neo4j EVERY NODE of the database is deleted,
 before and after. With --json the last line of stdout is one JSON object.
 
-  cdp bench gen --people N --seed S --out DIR   writes the population only`
+  cdp bench gen --people N --seed S --out DIR   writes the population only
+  cdp bench soak --duration 10m --rate N        holds a fixed rate and watches memory and goroutines`
 
 const benchGenHelp = `
 Writes a generated population to DIR: events.ndjson (Segment messages, one
@@ -58,6 +59,9 @@ placeholders). The same flags always give the same bytes.`
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "gen" {
 		return report(stderr, "bench gen", runBenchGen(args[1:], stdout, stderr))
+	}
+	if len(args) > 0 && args[0] == "soak" {
+		return report(stderr, "bench soak", runBenchSoak(ctx, args[1:], stdout, stderr))
 	}
 	return report(stderr, "bench", runBenchMeasure(ctx, args, stdout, stderr))
 }

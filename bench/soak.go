@@ -1,0 +1,316 @@
+package bench
+
+// The soak: the service at a fixed rate for a long time, watched for
+// growth. A leak (a cache without bound, goroutines that never end, a
+// queue that never drains) shows as resident memory or goroutines that
+// keep rising after the service warmed up.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Soak defaults and goal.
+const (
+	// SoakWarmup is when the reference sample is taken: the service has
+	// warmed up (caches filled, pools grown) by then.
+	SoakWarmup = 2 * time.Minute
+	// GoalSoakDrift bounds |last / reference - 1| for resident memory and
+	// goroutines.
+	GoalSoakDrift = 0.10
+	// MaxSoakMessages bounds the messages a soak generates (they are held
+	// in memory, before the reference sample).
+	MaxSoakMessages = 3_000_000
+)
+
+// SoakConfig configures Soak.
+type SoakConfig struct {
+	// Bench is the store, Neo4j, lock, clients, batch and group-commit
+	// settings, as for Run; its Gen is ignored.
+	Bench Config
+	// Duration is how long the load is held.
+	Duration time.Duration
+	// Rate is the messages per second sent, in requests of Bench.Batch.
+	Rate float64
+	// LookupRate is the GraphQL profile lookups per second sent beside
+	// (0: none).
+	LookupRate float64
+	// Every is the time between two samples.
+	Every time.Duration
+	// Seed seeds the population.
+	Seed uint64
+	// OnSample, when set, gets each sample as it is taken.
+	OnSample func(SoakSample)
+}
+
+// SoakSample is what the process looks like at one moment of the soak.
+type SoakSample struct {
+	Seconds    float64 `json:"seconds"`
+	RSSBytes   int64   `json:"rss_bytes"`
+	HeapInuse  uint64  `json:"heap_inuse_bytes"`
+	Goroutines int     `json:"goroutines"`
+	// Sent is the messages acknowledged (200) so far; Lookups the lookups
+	// answered.
+	Sent    int64 `json:"messages_acknowledged"`
+	Lookups int64 `json:"lookups_answered"`
+}
+
+// SoakResult is a soak's samples and verdict. The drifts compare the
+// last sample with the first taken at or after SoakWarmup; Judged is
+// false when the run was too short to have both.
+type SoakResult struct {
+	Store           string       `json:"store"`
+	StoreVersion    string       `json:"store_version"`
+	Machine         Machine      `json:"machine"`
+	DurationSeconds float64      `json:"duration_seconds"`
+	TargetRate      float64      `json:"target_rate"`
+	AchievedRate    float64      `json:"achieved_rate"`
+	Samples         []SoakSample `json:"samples"`
+	Judged          bool         `json:"judged"`
+	RSSDrift        float64      `json:"rss_drift"`
+	GoroutineDrift  float64      `json:"goroutine_drift"`
+	Refused         int64        `json:"refused_requests"`
+}
+
+// Met reports whether both drifts are within GoalSoakDrift.
+func (r *SoakResult) Met() bool {
+	return r.Judged && abs(r.RSSDrift) <= GoalSoakDrift && abs(r.GoroutineDrift) <= GoalSoakDrift
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// Soak runs the service on a fresh store (as Run opens it) and sends
+// Rate messages per second of a generated population for Duration,
+// sampling the process every Every. The service runs in this process, so
+// resident memory is the service's plus the bench's own, which is fixed
+// once the messages are generated (before the first sample).
+func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
+	cfg := sc.Bench
+	if sc.Duration <= 0 || sc.Rate <= 0 || sc.Every <= 0 || sc.LookupRate < 0 {
+		return nil, fmt.Errorf("soak: duration, rate and sample interval must be positive, lookup rate not negative")
+	}
+	n := int(sc.Rate*sc.Duration.Seconds()) + 1
+	if n > MaxSoakMessages {
+		return nil, fmt.Errorf("soak: %v at %v messages/s is %d messages, over the %d a soak holds in memory; lower --rate or --duration", sc.Duration, sc.Rate, n, MaxSoakMessages)
+	}
+	cfg.Gen = GenConfig{People: max(n/10, 10), Events: n, Seed: sc.Seed}
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(cfg.TempDir, "cdp-soak-")
+	if err != nil {
+		return nil, fmt.Errorf("temporary folder: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if cfg.Store == StoreNeo4j && cfg.Neo4jLock {
+		unlock, err := lockNeo4j()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	ds, err := Generate(cfg.Gen)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := Rules()
+	if err != nil {
+		return nil, err
+	}
+	work, err := prepare(ds, rules, cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, m := range ds.Messages {
+		if i := bytes.Index(m, []byte(`"userId":"`)); i >= 0 && len(users) < 10000 {
+			rest := m[i+len(`"userId":"`):]
+			if j := bytes.IndexByte(rest, '"'); j > 0 {
+				users = append(users, string(rest[:j]))
+			}
+		}
+	}
+	store, err := openStore(ctx, cfg, filepath.Join(tmp, "store"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = store.Close(context.WithoutCancel(ctx)) }()
+	info, err := store.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := startService(ctx, store, rules, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = svc.stop(context.WithoutCancel(ctx)) }()
+
+	res := &SoakResult{Store: cfg.Store, StoreVersion: info.Version, Machine: machineFacts(), TargetRate: sc.Rate}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients + 4}, Timeout: time.Minute}
+	defer hc.CloseIdleConnections()
+	runCtx, cancel := context.WithTimeout(ctx, sc.Duration)
+	defer cancel()
+	var sent, lookups, refused atomic.Int64
+	var firstErr error
+	var errMu sync.Mutex
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil && runCtx.Err() == nil {
+			firstErr = err
+			cancel()
+		}
+		errMu.Unlock()
+	}
+	// One token per message: a request of Batch messages waits for Batch.
+	lim := rate.NewLimiter(rate.Limit(sc.Rate), max(cfg.Batch, int(sc.Rate/10)))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range cfg.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(work.bodies) {
+					return
+				}
+				msgs := bytes.Count(work.bodies[i], []byte(`"messageId"`))
+				if err := lim.WaitN(runCtx, min(msgs, lim.Burst())); err != nil {
+					return // the soak is over
+				}
+				r, retries, err := postBatch(runCtx, hc, svc.url+"/v1/batch", work.bodies[i])
+				if err != nil {
+					if runCtx.Err() == nil {
+						fail(fmt.Errorf("request %d: %w", i, err))
+					}
+					return
+				}
+				refused.Add(int64(retries))
+				sent.Add(int64(r.Stored + r.Duplicates + r.Rejected))
+			}
+		}()
+	}
+	if sc.LookupRate > 0 && len(users) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			llim := rate.NewLimiter(rate.Limit(sc.LookupRate), 1)
+			for i := 0; ; i++ {
+				if llim.Wait(runCtx) != nil {
+					return
+				}
+				q := `{"query":"query($v: String!) { profileByIdentifier(type: \"user_id\", value: $v) { id } }","variables":{"v":` + strconv.Quote(users[i%len(users)]) + `}}`
+				req, err := http.NewRequestWithContext(runCtx, http.MethodPost, svc.url+"/graphql", strings.NewReader(q))
+				if err != nil {
+					fail(err)
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := hc.Do(req)
+				if err != nil {
+					if runCtx.Err() == nil {
+						fail(fmt.Errorf("lookup: %w", err))
+					}
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					fail(fmt.Errorf("lookup: status %d", resp.StatusCode))
+					return
+				}
+				lookups.Add(1)
+			}
+		}()
+	}
+	sample := func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s := SoakSample{
+			Seconds: time.Since(start).Seconds(), RSSBytes: residentBytes(), HeapInuse: ms.HeapInuse,
+			Goroutines: runtime.NumGoroutine(), Sent: sent.Load(), Lookups: lookups.Load(),
+		}
+		res.Samples = append(res.Samples, s)
+		if sc.OnSample != nil {
+			sc.OnSample(s)
+		}
+	}
+	sample()
+	tick := time.NewTicker(sc.Every)
+	func() {
+		defer tick.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				// The last sample, while the load still runs: once the
+				// clients stop, their goroutines are gone.
+				if firstErr == nil {
+					sample()
+				}
+				return
+			case <-tick.C:
+				sample()
+			}
+		}
+	}()
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	res.DurationSeconds = elapsed.Seconds()
+	res.AchievedRate = float64(sent.Load()) / elapsed.Seconds()
+	res.Refused = refused.Load()
+	res.judge()
+	return res, nil
+}
+
+// judge sets the drifts: the last sample against the first at or after
+// SoakWarmup (which must come before the last).
+func (r *SoakResult) judge() {
+	if len(r.Samples) < 2 {
+		return
+	}
+	last := r.Samples[len(r.Samples)-1]
+	for _, s := range r.Samples[:len(r.Samples)-1] {
+		if s.Seconds >= SoakWarmup.Seconds() {
+			r.Judged = true
+			r.RSSDrift = safeDiv(float64(last.RSSBytes), float64(s.RSSBytes)) - 1
+			r.GoroutineDrift = safeDiv(float64(last.Goroutines), float64(s.Goroutines)) - 1
+			return
+		}
+	}
+}
+
+// residentBytes is this process's resident set size, from /proc; where
+// that is missing, the memory the Go runtime holds from the system.
+func residentBytes() int64 {
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) > 1 {
+			if pages, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				return pages * int64(os.Getpagesize())
+			}
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.Sys)
+}
