@@ -39,33 +39,41 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 	if err := access.CheckAudit(entries); err != nil {
 		return nil, err
 	}
-	sess := s.session(ctx, neo4j.AccessModeWrite)
+	gctx, done, err := s.guard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sess := s.session(gctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
-	out, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+	out, err := sess.ExecuteWrite(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		t := &readTx{run: mt}
-		out, err := fn(ctx, t)
+		out, err := fn(gctx, t)
 		if err != nil {
 			return nil, retryable(err)
 		}
 		if len(entries) > 0 {
-			if err := appendAudit(ctx, t, entries); err != nil {
+			if err := appendAudit(gctx, t, entries); err != nil {
 				return nil, retryable(err)
 			}
 		}
-		return out, ctx.Err()
+		return out, gctx.Err()
 	})
-	return out, s.classify(callerErr(ctx, err))
+	return out, s.classify(done(callerErr(ctx, err)))
 }
 
 // accessRead runs fn in a managed read transaction.
 func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (any, error) {
-	sess := s.session(ctx, neo4j.AccessModeRead)
+	gctx, done, err := s.guard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sess := s.session(gctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
-	out, err := sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
-		out, err := fn(ctx, &readTx{run: mt})
+	out, err := sess.ExecuteRead(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
+		out, err := fn(gctx, &readTx{run: mt})
 		return out, retryable(err)
 	})
-	return out, s.classify(callerErr(ctx, err))
+	return out, s.classify(done(callerErr(ctx, err)))
 }
 
 var qKeyTaken = cypher(`
