@@ -28,9 +28,8 @@ var errStoreDown = errors.New("Neo4j stopped answering")
 // first probe that succeeds again lets calls through, with no restart.
 type health struct {
 	mu     sync.Mutex
-	down   error              // nil while Neo4j answers
-	since  time.Time          // when down was set
-	ctx    context.Context    // cancelled (cause errStoreDown) when Neo4j is found down
+	down   error           // nil while Neo4j answers
+	ctx    context.Context // cancelled (cause errStoreDown) when Neo4j is found down
 	cancel context.CancelCauseFunc
 	notify func(available bool, err error)
 }
@@ -54,7 +53,7 @@ func (h *health) set(err error) {
 	was := h.down
 	switch {
 	case err != nil && was == nil:
-		h.down, h.since = err, time.Now()
+		h.down = err
 		h.cancel(errStoreDown)
 	case err == nil && was != nil:
 		h.down = nil

@@ -111,7 +111,7 @@ func (s *Store) Close(ctx context.Context) error {
 
 func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
 	return s.driver.NewSession(ctx, neo4j.SessionConfig{
-		AccessMode:   mode,
+		AccessMode:      mode,
 		DatabaseName:    s.db,
 		BookmarkManager: s.bookmarks,
 		// Results arrive in one message however many rows they hold, so a
