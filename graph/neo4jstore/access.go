@@ -47,14 +47,17 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 	defer sess.Close(context.WithoutCancel(ctx))
 	out, err := sess.ExecuteWrite(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		t := &readTx{run: mt}
-		out, err := fn(gctx, t)
+		out, err := fn(ctx, t)
 		if err != nil {
 			return nil, retryable(err)
 		}
 		if len(entries) > 0 {
-			if err := appendAudit(gctx, t, entries); err != nil {
+			if err := appendAudit(ctx, t, entries); err != nil {
 				return nil, retryable(err)
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		return out, gctx.Err()
 	})
@@ -70,7 +73,7 @@ func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *
 	sess := s.session(gctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
 	out, err := sess.ExecuteRead(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
-		out, err := fn(gctx, &readTx{run: mt})
+		out, err := fn(ctx, &readTx{run: mt})
 		return out, retryable(err)
 	})
 	return out, s.classify(done(callerErr(ctx, err)))

@@ -139,11 +139,15 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	defer sess.Close(context.WithoutCancel(ctx))
 	_, err = sess.ExecuteWrite(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		t := &tx{readTx: readTx{run: mt}, nonce: newNonce()}
-		if err := fn(gctx, t); err != nil {
+		if err := fn(ctx, t); err != nil {
 			return nil, retryable(err)
 		}
 		// A caller that gave up while fn ran must not have its work
-		// committed after being told it failed: roll back instead.
+		// committed after being told it failed: roll back instead. So
+		// too when Neo4j was found down meanwhile.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		return nil, gctx.Err()
 	})
 	return s.classify(done(callerErr(ctx, err)))
@@ -159,7 +163,7 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 	sess := s.session(gctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
 	_, err = sess.ExecuteRead(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
-		return nil, retryable(fn(gctx, &readTx{run: mt}))
+		return nil, retryable(fn(ctx, &readTx{run: mt}))
 	})
 	return s.classify(done(callerErr(ctx, err)))
 }
