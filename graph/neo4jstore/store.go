@@ -247,8 +247,11 @@ func (s *Store) classify(err error) error {
 }
 
 // unavailable reports whether err means the database cannot serve now: no
-// connection, a database that is not online, or transient failures (lock
-// timeouts, memory pressure) that outlasted the driver's retries.
+// connection (refused, lost, no server in the routing table: the driver's
+// ConnectivityError, its "service unavailable"), a database that is not
+// online, a transaction the server timed out, or transient failures (lock
+// timeouts, memory pressure, a leader switch) that outlasted the driver's
+// retries. Callers answer these with 503 and Retry-After, never 500.
 func unavailable(err error) bool {
 	var (
 		ce  *neo4j.ConnectivityError
@@ -259,7 +262,15 @@ func unavailable(err error) bool {
 	case errors.As(err, &ce), errors.As(err, &tel):
 		return true
 	case errors.As(err, &ne):
-		return ne.IsRetriable() || ne.Code == "Neo.ClientError.Database.DatabaseNotFound"
+		switch ne.Code {
+		case "Neo.ClientError.Database.DatabaseNotFound",
+			// The server's transaction timeout: overloaded, not wrong.
+			"Neo.ClientError.Transaction.TransactionTimedOut",
+			"Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration":
+			return true
+		}
+		// Transient errors, and a cluster's leader moving.
+		return ne.IsRetriable()
 	}
 	return false
 }
