@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -41,8 +43,10 @@ type Store struct {
 	db     string
 	// bookmarks make every session see the writes this process committed
 	// before it started, also when a read is routed to a follower of a
-	// cluster (neo4j:// URIs).
-	bookmarks neo4j.BookmarkManager
+	// cluster (neo4j:// URIs). They are dropped when Neo4j comes back after
+	// being down, and when the server refuses them: a database restored
+	// from a backup, or wiped, has not reached them and never will.
+	bookmarks atomic.Pointer[bookmarkManager]
 	health    *health
 	stopWatch context.CancelFunc
 	watching  sync.WaitGroup
@@ -66,8 +70,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("neo4j: bad configuration for %q: %w", uri, err)
 	}
-	s := &Store{driver: driver, uri: uri, db: cfg.Database, bookmarks: neo4j.NewBookmarkManager(neo4j.BookmarkManagerConfig{}),
-		health: newHealth(cfg.OnAvailability)}
+	s := &Store{driver: driver, uri: uri, db: cfg.Database}
+	s.resetBookmarks()
+	s.health = newHealth(func(available bool, err error) {
+		if available {
+			s.resetBookmarks()
+		}
+		if cfg.OnAvailability != nil {
+			cfg.OnAvailability(available, err)
+		}
+	})
 	if s.db == "" {
 		s.db = DefaultDatabase
 	}
@@ -113,7 +125,7 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 	return s.driver.NewSession(ctx, neo4j.SessionConfig{
 		AccessMode:      mode,
 		DatabaseName:    s.db,
-		BookmarkManager: s.bookmarks,
+		BookmarkManager: s.bookmarks.Load().m,
 		// Results arrive in one message however many rows they hold, so a
 		// batch costs the same number of round trips at any size.
 		FetchSize: neo4j.FetchAll,
@@ -218,6 +230,12 @@ func (s *Store) Info(ctx context.Context) (graph.StoreInfo, error) {
 	return graph.StoreInfo{Kind: "neo4j", Version: v}, nil
 }
 
+type bookmarkManager struct{ m neo4j.BookmarkManager }
+
+func (s *Store) resetBookmarks() {
+	s.bookmarks.Store(&bookmarkManager{m: neo4j.NewBookmarkManager(neo4j.BookmarkManagerConfig{})})
+}
+
 // retryable hands a connectivity error back to the driver as the driver's
 // own type: its retry loop recognises a lost connection by type assertion,
 // not errors.As, so a wrapped one would not be retried. Server errors
@@ -239,6 +257,10 @@ func (s *Store) classify(err error) error {
 	var ge *graph.Error
 	if errors.As(err, &ge) {
 		return err
+	}
+	var ne *neo4j.Neo4jError
+	if errors.As(err, &ne) && strings.Contains(ne.Code, "Bookmark") {
+		s.resetBookmarks()
 	}
 	if unavailable(err) {
 		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
