@@ -194,12 +194,16 @@ func callerErr(ctx context.Context, err error) error {
 }
 
 // Ping runs a trivial query, without retries and within pingTimeout.
+// Success ends a known outage at once (see health).
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := s.ping(ctx); err != nil {
 		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
 	}
+	// Neo4j answers: calls pass from now on, so that a ready /readyz means
+	// requests are served, without waiting for the next health check.
+	s.health.set(nil)
 	return nil
 }
 
