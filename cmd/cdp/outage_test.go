@@ -99,7 +99,11 @@ func TestNeo4jOutage(t *testing.T) {
 	uri := fmt.Sprintf("bolt://127.0.0.1:%d", port)
 
 	// 1. serve first: it must wait for Neo4j, saying so.
-	srv := startServeAsync(t, "--neo4j-uri", uri, "--store-timeout", "150s", "--data-dir", t.TempDir(), "--commit-timeout", "10s")
+	// A password (which this Neo4j, without auth, ignores) must never reach
+	// the logs, however many times serve says what it waits for.
+	const password = "pw-outage-Zq81xv"
+	srv := startServeAsync(t, "--neo4j-uri", uri, "--neo4j-user", "neo4j", "--neo4j-password", password,
+		"--store-timeout", "150s", "--data-dir", t.TempDir(), "--commit-timeout", "10s")
 	srv.waitLog(t, "waiting for Neo4j to answer", 20*time.Second)
 	step("cdp serve waits for Neo4j")
 	script("start", false)
@@ -222,8 +226,12 @@ func TestNeo4jOutage(t *testing.T) {
 	if n := rec.Values[0].(int64); n != int64(len(want)) {
 		t.Fatalf("Neo4j holds %d events, want exactly the %d acknowledged or resent ones", n, len(want))
 	}
-	if !strings.Contains(srv.logs.String(), "Neo4j stopped answering") {
-		t.Errorf("no log line said Neo4j stopped answering")
+	logs := srv.logs.String()
+	if !strings.Contains(logs, "Neo4j stopped answering") || !strings.Contains(logs, "Neo4j answers again") {
+		t.Errorf("the logs do not say when Neo4j stopped answering and when it came back")
+	}
+	if strings.Contains(logs, password) {
+		t.Errorf("the Neo4j password is in the logs")
 	}
 	t.Logf("%d events acknowledged before or during the outage, %d refused batches resent (%d events), all stored once",
 		len(ld.acked), len(refused), len(resent))

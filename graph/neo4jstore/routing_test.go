@@ -61,3 +61,18 @@ func TestRoutingURI(t *testing.T) {
 		t.Fatalf("ping through %s: %v", cfg.URI, err)
 	}
 }
+
+// An error naming the URI never holds a password written into it.
+func TestOpenErrorHidesPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const pw = "s3cret-in-uri"
+	s, err := neo4jstore.Open(ctx, neo4jstore.Config{URI: "neo4j://neo4j:" + pw + "@127.0.0.1:1"})
+	if err == nil {
+		_ = s.Close(ctx)
+		t.Fatal("Open succeeded against a closed port")
+	}
+	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("err = %v; want the address without the password", err)
+	}
+}
