@@ -139,8 +139,18 @@ func (g *Guard) KeyCreated() {
 // the store holds a key (or once did, as seen by this guard), or the store
 // could not say (fail closed). A count of zero is trusted for CacheTTL.
 func (g *Guard) Enforced(ctx context.Context) bool {
+	enforced, _ := g.Enforcement(ctx)
+	return enforced
+}
+
+// Enforcement is Enforced, with the error when the store could not say
+// (enforced is then true: fail closed). A request without a key is then
+// told to retry (503) rather than refused as unauthenticated (401): while
+// the store is down an open server must not look like one that needs keys,
+// since clients drop what a 401 refused.
+func (g *Guard) Enforcement(ctx context.Context) (bool, error) {
 	if g.enforced.Load() {
-		return true
+		return true, nil
 	}
 	// One reader at a time: callers arriving during a read wait for it and
 	// reuse its answer, so an open server reads the count at most every
@@ -148,11 +158,11 @@ func (g *Guard) Enforced(ctx context.Context) bool {
 	g.countMu.Lock()
 	defer g.countMu.Unlock()
 	if g.enforced.Load() {
-		return true
+		return true, nil
 	}
 	now := g.now()
 	if g.zeroKnown && fresh(now, g.zeroAt) {
-		return false
+		return false, nil
 	}
 	// The count serves every caller waiting, not just this request: a
 	// client that goes away must not cancel it.
@@ -161,15 +171,22 @@ func (g *Guard) Enforced(ctx context.Context) bool {
 	n, err := g.store.CountKeys(cctx)
 	if err != nil {
 		g.log.Warn().Err(err).Msg("counting API keys failed; requests need a key until the store answers")
-		return true
+		return true, err
 	}
 	if n > 0 {
 		g.enforced.Store(true)
 		g.log.Info().Int("keys", n).Msg("an API key exists: every request needs a key from now on")
-		return true
+		return true, nil
 	}
 	g.zeroAt, g.zeroKnown = now, true
-	return false
+	return false, nil
+}
+
+// unavailable is the refusal of a request without a key while the store
+// cannot say whether keys are needed.
+var unavailable = &refusal{
+	status: http.StatusServiceUnavailable, code: CodeUnavailable, retryAfter: time.Second,
+	msg: "the store is unavailable, so whether this server needs an API key cannot be checked; retry shortly",
 }
 
 // Open reports whether the server is in open mode: no key needed, every

@@ -388,7 +388,9 @@ func TestWriteKey(t *testing.T) {
 }
 
 // A store that cannot answer fails closed: the guard is enforced, and a key
-// it cannot read gets 503 with Retry-After, never a pass.
+// it cannot read gets 503 with Retry-After, never a pass. A request without
+// a key gets 503 with Retry-After too, not 401: the server may well still
+// be open, and a client drops what a 401 refused.
 func TestStoreFailureFailsClosed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ks := keyStore(t, st)
@@ -406,7 +408,13 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 		if g.Open(ctx) {
 			t.Fatal("a store that cannot count its keys left the guard open")
 		}
-		wantRefused(t, "no key, store down", request(t, "POST", url+"/graphql", ""), 401, "UNAUTHENTICATED", "")
+		for _, path := range []string{"/graphql", "/metrics"} {
+			r := request(t, "POST", url+path, "")
+			wantRefused(t, "no key, store down, "+path, r, 503, "UNAVAILABLE", "", "store is unavailable")
+			if r.header.Get("Retry-After") != "1" {
+				t.Errorf("%s: 503 Retry-After %q, want 1", path, r.header.Get("Retry-After"))
+			}
+		}
 		secret := access.NewSecret()
 		a := request(t, "POST", url+"/graphql", bearer(secret))
 		wantRefused(t, "key, store down", a, 503, "UNAVAILABLE", secret, "store is unavailable")

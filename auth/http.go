@@ -25,8 +25,7 @@ func (g *Guard) GraphQL(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if g.Open(r.Context()) {
-			next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.OpenPrincipal())))
+		if g.passOpen(w, r, next) {
 			return
 		}
 		k, ref := g.bearerKey(r, "", kindGraphQL)
@@ -45,8 +44,7 @@ func (g *Guard) GraphQL(next http.Handler) http.Handler {
 // the principal in the context, as with GraphQL.
 func (g *Guard) Require(scope access.Scope, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if g.Open(r.Context()) {
-			next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.OpenPrincipal())))
+		if g.passOpen(w, r, next) {
 			return
 		}
 		k, ref := g.bearerKey(r, scope, kindOther)
@@ -56,6 +54,22 @@ func (g *Guard) Require(scope access.Scope, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.KeyPrincipal(k))))
 	})
+}
+
+// passOpen serves r with next as the open principal in open mode, or
+// refuses it with 503 when the store cannot say whether keys are needed
+// and r carries none; it reports whether it answered r.
+func (g *Guard) passOpen(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+	enforced, err := g.Enforcement(r.Context())
+	switch {
+	case !enforced:
+		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.OpenPrincipal())))
+		return true
+	case err != nil && len(r.Header.Values("Authorization")) == 0:
+		writeRefusal(w, unavailable)
+		return true
+	}
+	return false
 }
 
 // WriteKey implements ingest.KeyChecker: it checks secret, sent to the

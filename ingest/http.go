@@ -416,8 +416,15 @@ func (c *Collector) source(ctx context.Context, key string, r *http.Request) (st
 	if c.cfg.Keys != nil {
 		keyKinds = "a write key or an API key with the events:write scope"
 	}
-	if len(c.cfg.WriteKeys) == 0 && (c.cfg.Keys == nil || !c.cfg.Keys.Enforced(ctx)) {
-		return orDefault(hdr), 0, "", 0
+	if len(c.cfg.WriteKeys) == 0 {
+		enforced, err := c.enforcement(ctx)
+		if !enforced {
+			return orDefault(hdr), 0, "", 0
+		}
+		if err != nil {
+			// Not a 401: a client drops what a 401 refused.
+			return "", http.StatusServiceUnavailable, "the store is unavailable, so whether this collector needs a write key cannot be checked; nothing in this request was acknowledged, retry later", c.cfg.RetryAfter
+		}
 	}
 	if key == "" {
 		return "", http.StatusUnauthorized, fmt.Sprintf("write key missing: this collector needs %s; %s", keyKinds, keyHowTo), 0
@@ -432,10 +439,25 @@ func orDefault(src string) string {
 	return src
 }
 
-// setRetryAfter sets Retry-After on a 429 refusal of a key: wait rounded
-// up to whole seconds, at least 1.
+// enforcement reports whether requests need a key, and the error when the
+// store could not say (see auth.Guard.Enforcement).
+func (c *Collector) enforcement(ctx context.Context) (bool, error) {
+	switch k := c.cfg.Keys.(type) {
+	case nil:
+		return false, nil
+	case interface {
+		Enforcement(context.Context) (bool, error)
+	}:
+		return k.Enforcement(ctx)
+	default:
+		return k.Enforced(ctx), nil
+	}
+}
+
+// setRetryAfter sets Retry-After on a 429 or 503 refusal of a key: wait
+// rounded up to whole seconds, at least 1.
 func (c *Collector) setRetryAfter(w http.ResponseWriter, status int, wait time.Duration) {
-	if status != http.StatusTooManyRequests {
+	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
 		return
 	}
 	if wait <= 0 {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -193,6 +194,8 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(cfg.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.Suggestions)
+	// First, so that it is the outermost: it sees the response as sent.
+	srv.Use(unavailableStatus{})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
@@ -251,7 +254,9 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx = withLoaders(ctx, newLoaders(h.engine))
-	h.srv.ServeHTTP(w, r.WithContext(ctx))
+	flag := new(atomic.Bool)
+	ctx = context.WithValue(ctx, unavailableKey{}, flag)
+	h.srv.ServeHTTP(&unavailableWriter{ResponseWriter: w, flag: flag}, r.WithContext(ctx))
 }
 
 // readBody reads and checks a POST body within the size limit, refusing

@@ -79,7 +79,9 @@ func TestBadConfiguration(t *testing.T) {
 	}{
 		{"unknown flag", []string{"serve", "--no-such-flag"}, nil, "flag provided but not defined: -no-such-flag"},
 		{"unknown command", []string{"srve"}, nil, `unknown command "srve"`},
-		{"unreachable neo4j", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "5s"}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "bolt://127.0.0.1:1"},
+		{"unreachable neo4j", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "5s"}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "did not answer within --store-timeout 5s"},
+		// A wrong URI is not waited for, whatever --store-timeout says.
+		{"bad neo4j uri", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "10m"}, []string{"NEO4J_URI=http://127.0.0.1:1"}, "bad configuration"},
 		{"data dir not writable", []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(notADir, "data")}, nil, "data dir"},
 		{"port in use", []string{"serve", "--addr", busy.Addr().String(), "--data-dir", t.TempDir()}, nil, "cannot listen on " + busy.Addr().String()},
 		{"bad env value", []string{"serve"}, []string{"CDP_BATCH_SIZE=lots"}, `CDP_BATCH_SIZE="lots" is not a whole number`},

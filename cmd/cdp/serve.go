@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -39,8 +40,12 @@ func (s *storeFlags) register(fs *flagSet) {
 	fs.str(&s.neo4jUser, "neo4j-user", "NEO4J_USER", "", "Neo4j user (empty: no authentication)")
 	fs.str(&s.neo4jPass, "neo4j-password", "NEO4J_PASSWORD", "", "Neo4j password")
 	fs.str(&s.neo4jDB, "neo4j-database", "NEO4J_DATABASE", "neo4j", "Neo4j database name")
-	fs.duration(&s.timeout, "store-timeout", "CDP_STORE_TIMEOUT", 15*time.Second, "how long to wait for the store at start")
+	fs.duration(&s.timeout, "store-timeout", "CDP_STORE_TIMEOUT", defaultStoreTimeout, "how long to wait at start for Neo4j to answer (retrying with backoff while it refuses connections)")
 }
+
+// defaultStoreTimeout covers a Neo4j started at the same moment (docker
+// compose, an orchestrator): a cold Neo4j takes 10-30 s to open Bolt.
+const defaultStoreTimeout = 60 * time.Second
 
 func (s *storeFlags) neo4jConfig() neo4jstore.Config {
 	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB}
@@ -48,9 +53,7 @@ func (s *storeFlags) neo4jConfig() neo4jstore.Config {
 
 func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store, error) {
 	if s.neo4jURI != "" {
-		ctx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-		st, err := neo4jstore.Open(ctx, s.neo4jConfig())
+		st, err := s.openNeo4j(ctx, log)
 		if err != nil {
 			return nil, fmt.Errorf("neo4j store: %w", err)
 		}
@@ -64,6 +67,53 @@ func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store,
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	return st, nil
+}
+
+// openNeo4j opens the Neo4j store, waiting up to --store-timeout for Neo4j
+// to answer: while it cannot be reached (refused connections, a database
+// still starting) it tries again with backoff, logging what it waits for.
+// A wrong configuration (bad URI, refused credentials) fails at once. The
+// store it returns logs when Neo4j stops answering and when it is back.
+func (s *storeFlags) openNeo4j(ctx context.Context, log zerolog.Logger) (*neo4jstore.Store, error) {
+	cfg := s.neo4jConfig()
+	cfg.OnAvailability = func(available bool, err error) {
+		if available {
+			log.Info().Msg("Neo4j answers again; serving requests")
+			return
+		}
+		log.Warn().Err(err).Msg("Neo4j stopped answering; requests get 503 with Retry-After until it is back")
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		st, err := neo4jstore.Open(ctx, cfg)
+		if err == nil {
+			if attempt > 1 {
+				log.Info().Dur("waited", time.Since(start)).Msg("Neo4j answers; store open")
+			}
+			return st, nil
+		}
+		if graph.ErrorCode(err) != graph.EUNAVAILABLE {
+			return nil, err
+		}
+		left := s.timeout - time.Since(start)
+		if ctx.Err() != nil || left <= 0 {
+			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, err // interrupted
+			}
+			return nil, fmt.Errorf("Neo4j did not answer within --store-timeout %s: %w", s.timeout, err)
+		}
+		wait = min(wait, left)
+		log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Dur("waited", time.Since(start)).
+			Dur("store_timeout", s.timeout).Msg("waiting for Neo4j to answer")
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 type serveFlags struct {
@@ -417,9 +467,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if s.neo4jURI == "" {
 		return usagef("--neo4j-uri (or NEO4J_URI) is required: only the Neo4j store has a schema to migrate")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	st, err := neo4jstore.Open(ctx, s.neo4jConfig())
+	st, err := s.openNeo4j(ctx, zerolog.New(stderr).With().Timestamp().Logger())
 	if err != nil {
 		return err
 	}

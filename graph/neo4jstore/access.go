@@ -42,9 +42,13 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 	}
 	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
 	defer func() { telemetry.EndStore(span, "update", err) }()
-	sess := s.session(ctx, neo4j.AccessModeWrite)
+	gctx, done, err := s.guard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sess := s.session(gctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
-	out, err := sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+	out, err := sess.ExecuteWrite(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		t := &readTx{run: mt}
 		out, err := fn(ctx, t)
 		if err != nil {
@@ -55,22 +59,29 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 				return nil, retryable(err)
 			}
 		}
-		return out, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return out, gctx.Err()
 	})
-	return out, s.classify(callerErr(ctx, err))
+	return out, s.classify(done(callerErr(ctx, err)))
 }
 
 // accessRead runs fn in a managed read transaction.
 func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (_ any, err error) {
 	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
-	sess := s.session(ctx, neo4j.AccessModeRead)
+	gctx, done, err := s.guard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sess := s.session(gctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
-	out, err := sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+	out, err := sess.ExecuteRead(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		out, err := fn(ctx, &readTx{run: mt})
 		return out, retryable(err)
 	})
-	return out, s.classify(callerErr(ctx, err))
+	return out, s.classify(done(callerErr(ctx, err)))
 }
 
 var qKeyTaken = cypher(`

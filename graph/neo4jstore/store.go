@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -31,30 +34,57 @@ type Config struct {
 	User     string // empty: no authentication
 	Password string
 	Database string // empty: DefaultDatabase
+	// OnAvailability, when set, is called when Neo4j stops answering
+	// (available false, with the reason) and when it answers again. While
+	// it is down every call fails at once with graph.ErrUnavailable.
+	OnAvailability func(available bool, err error)
 }
 
 // Store is the Neo4j graph.Store. It holds one driver (one connection pool)
 // and is safe for concurrent use.
 type Store struct {
 	driver neo4j.DriverWithContext
-	uri    string
+	uri    string // without a password
 	db     string
+	// bookmarks make every session see the writes this process committed
+	// before it started, also when a read is routed to a follower of a
+	// cluster (neo4j:// URIs). They are dropped when Neo4j comes back after
+	// being down, and when the server refuses them: a database restored
+	// from a backup, or wiped, has not reached them and never will.
+	bookmarks atomic.Pointer[bookmarkManager]
+	health    *health
+	stopWatch context.CancelFunc
+	watching  sync.WaitGroup
 }
 
 // Open connects to Neo4j, checks that it answers within ctx, and applies the
-// schema (Migrate).
+// schema (Migrate). The URI may be bolt:// or bolt+s:// (one server), or
+// neo4j:// or neo4j+s:// (routing: writes go to the cluster's leader, reads
+// to its followers). From then on the store checks every second that Neo4j
+// answers (see Config.OnAvailability).
 //
-// Errors: wrapped by graph.ErrUnavailable when the server cannot be reached.
+// Errors: wrapped by graph.ErrUnavailable when the server cannot be reached
+// (retrying later may succeed); not wrapped when the configuration is wrong.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	auth := neo4j.NoAuth()
 	if cfg.User != "" {
 		auth = neo4j.BasicAuth(cfg.User, cfg.Password, "")
 	}
+	uri := redact(cfg.URI)
 	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth)
 	if err != nil {
-		return nil, fmt.Errorf("neo4j: bad configuration for %q: %w", cfg.URI, err)
+		return nil, fmt.Errorf("neo4j: bad configuration for %q: %w", uri, err)
 	}
-	s := &Store{driver: driver, uri: cfg.URI, db: cfg.Database}
+	s := &Store{driver: driver, uri: uri, db: cfg.Database}
+	s.resetBookmarks()
+	s.health = newHealth(func(available bool, err error) {
+		if available {
+			s.resetBookmarks()
+		}
+		if cfg.OnAvailability != nil {
+			cfg.OnAvailability(available, err)
+		}
+	})
 	if s.db == "" {
 		s.db = DefaultDatabase
 	}
@@ -63,14 +93,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		var ne *neo4j.Neo4jError
 		if errors.As(err, &ne) && ne.HasSecurityCode() {
 			// Retrying will not help: the configuration is wrong.
-			return nil, fmt.Errorf("Neo4j at %s refused user %q: %w", cfg.URI, cfg.User, err)
+			return nil, fmt.Errorf("Neo4j at %s refused user %q: %w", uri, cfg.User, err)
 		}
-		return nil, graph.ErrUnavailable(fmt.Errorf("cannot reach Neo4j at %s: %w", cfg.URI, err))
+		return nil, graph.ErrUnavailable(fmt.Errorf("cannot reach Neo4j at %s: %w", uri, err))
 	}
 	if _, err := s.Migrate(ctx); err != nil {
 		_ = driver.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	wctx, stop := context.WithCancel(context.Background())
+	s.stopWatch = stop
+	s.watching.Add(1)
+	go func() {
+		defer s.watching.Done()
+		s.watch(wctx)
+	}()
 	return s, nil
 }
 
@@ -84,13 +121,16 @@ func (s *Store) Database() string { return s.db }
 
 // Close closes the driver; it waits for connections in use to be returned.
 func (s *Store) Close(ctx context.Context) error {
+	s.stopWatch()
+	s.watching.Wait()
 	return s.driver.Close(ctx)
 }
 
 func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
 	return s.driver.NewSession(ctx, neo4j.SessionConfig{
-		AccessMode:   mode,
-		DatabaseName: s.db,
+		AccessMode:      mode,
+		DatabaseName:    s.db,
+		BookmarkManager: s.bookmarks.Load().m,
 		// Results arrive in one message however many rows they hold, so a
 		// batch costs the same number of round trips at any size.
 		FetchSize: neo4j.FetchAll,
@@ -101,33 +141,52 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 // a transient failure (a deadlock between writers, a lost connection), each
 // time on a fresh transaction and a fresh Tx value, so nothing from a failed
 // attempt survives; the engine recomputes everything inside fn.
+//
+// While Neo4j is known to be down it fails at once with
+// graph.ErrUnavailable, and a call under way when Neo4j is found down
+// stops retrying and fails the same way, its transaction rolled back or,
+// if the commit's answer was lost, of unknown outcome: never reported as
+// committed when it was not.
 func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) (err error) {
 	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
 	defer func() { telemetry.EndStore(span, "update", err) }()
-	sess := s.session(ctx, neo4j.AccessModeWrite)
+	gctx, done, err := s.guard(ctx)
+	if err != nil {
+		return err
+	}
+	sess := s.session(gctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
-	_, err = sess.ExecuteWrite(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+	_, err = sess.ExecuteWrite(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		t := &tx{readTx: readTx{run: mt}, nonce: newNonce()}
 		if err := fn(ctx, t); err != nil {
 			return nil, retryable(err)
 		}
 		// A caller that gave up while fn ran must not have its work
-		// committed after being told it failed: roll back instead.
-		return nil, ctx.Err()
+		// committed after being told it failed: roll back instead. So
+		// too when Neo4j was found down meanwhile.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, gctx.Err()
 	})
-	return s.classify(callerErr(ctx, err))
+	return s.classify(done(callerErr(ctx, err)))
 }
 
-// View runs fn in a managed read transaction.
+// View runs fn in a managed read transaction (routed to a follower in a
+// cluster). Like Update, it fails at once while Neo4j is down.
 func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) (err error) {
 	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
-	sess := s.session(ctx, neo4j.AccessModeRead)
+	gctx, done, err := s.guard(ctx)
+	if err != nil {
+		return err
+	}
+	sess := s.session(gctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
-	_, err = sess.ExecuteRead(ctx, func(mt neo4j.ManagedTransaction) (any, error) {
+	_, err = sess.ExecuteRead(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		return nil, retryable(fn(ctx, &readTx{run: mt}))
 	})
-	return s.classify(callerErr(ctx, err))
+	return s.classify(done(callerErr(ctx, err)))
 }
 
 // callerErr reports a failure after the caller gave up (cancelled, or its
@@ -144,19 +203,28 @@ func callerErr(ctx context.Context, err error) error {
 }
 
 // Ping runs a trivial query, without retries and within pingTimeout.
+// Success ends a known outage at once (see health).
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	sess := s.session(ctx, neo4j.AccessModeRead)
+	if err := s.ping(ctx); err != nil {
+		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
+	}
+	// Neo4j answers: calls pass from now on, so that a ready /readyz means
+	// requests are served, without waiting for the next health check.
+	s.health.set(nil)
+	return nil
+}
+
+func (s *Store) ping(ctx context.Context) error {
+	// No bookmarks: a health check must not wait for a lagging follower.
+	sess := s.driver.NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeRead, DatabaseName: s.db})
 	defer sess.Close(context.WithoutCancel(ctx))
 	res, err := sess.Run(ctx, "RETURN 1", nil)
 	if err == nil {
 		_, err = res.Consume(ctx)
 	}
-	if err != nil {
-		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
-	}
-	return nil
+	return err
 }
 
 // Info reports "neo4j" and the server's version.
@@ -173,6 +241,12 @@ func (s *Store) Info(ctx context.Context) (graph.StoreInfo, error) {
 	}
 	v, _ := rec.Values[0].(string)
 	return graph.StoreInfo{Kind: "neo4j", Version: v}, nil
+}
+
+type bookmarkManager struct{ m neo4j.BookmarkManager }
+
+func (s *Store) resetBookmarks() {
+	s.bookmarks.Store(&bookmarkManager{m: neo4j.NewBookmarkManager(neo4j.BookmarkManagerConfig{})})
 }
 
 // retryable hands a connectivity error back to the driver as the driver's
@@ -197,6 +271,10 @@ func (s *Store) classify(err error) error {
 	if errors.As(err, &ge) {
 		return err
 	}
+	var ne *neo4j.Neo4jError
+	if errors.As(err, &ne) && strings.Contains(ne.Code, "Bookmark") {
+		s.resetBookmarks()
+	}
 	if unavailable(err) {
 		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
 	}
@@ -204,8 +282,11 @@ func (s *Store) classify(err error) error {
 }
 
 // unavailable reports whether err means the database cannot serve now: no
-// connection, a database that is not online, or transient failures (lock
-// timeouts, memory pressure) that outlasted the driver's retries.
+// connection (refused, lost, no server in the routing table: the driver's
+// ConnectivityError, its "service unavailable"), a database that is not
+// online, a transaction the server timed out, or transient failures (lock
+// timeouts, memory pressure, a leader switch) that outlasted the driver's
+// retries. Callers answer these with 503 and Retry-After, never 500.
 func unavailable(err error) bool {
 	var (
 		ce  *neo4j.ConnectivityError
@@ -216,7 +297,15 @@ func unavailable(err error) bool {
 	case errors.As(err, &ce), errors.As(err, &tel):
 		return true
 	case errors.As(err, &ne):
-		return ne.IsRetriable() || ne.Code == "Neo.ClientError.Database.DatabaseNotFound"
+		switch ne.Code {
+		case "Neo.ClientError.Database.DatabaseNotFound",
+			// The server's transaction timeout: overloaded, not wrong.
+			"Neo.ClientError.Transaction.TransactionTimedOut",
+			"Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration":
+			return true
+		}
+		// Transient errors, and a cluster's leader moving.
+		return ne.IsRetriable()
 	}
 	return false
 }

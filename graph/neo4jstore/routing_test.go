@@ -1,0 +1,78 @@
+package neo4jstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/neo4jstore"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// A neo4j:// URI goes through the driver's routing: the server hands out a
+// routing table, writes go to a writer and reads to a reader (on the dev
+// instance, both are the one server). A write and a read-your-write both
+// work through it.
+func TestRoutingURI(t *testing.T) {
+	neo4jStore(t) // the test lock, and an empty database
+	cfg := storetest.Neo4jConfig()
+	_, hostport, ok := strings.Cut(cfg.URI, "://")
+	if !ok {
+		t.Fatalf("NEO4J_URI %q has no scheme", cfg.URI)
+	}
+	cfg.URI = "neo4j://" + hostport
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := neo4jstore.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("open %s: %v", cfg.URI, err)
+	}
+	defer s.Close(context.Background())
+	e := graph.NewEngine(s, nil)
+	res, err := e.ApplyBatch(ctx, []graph.Event{
+		event("r1", 1, ref(graph.TypeUserID, "U1"), ref(graph.TypeEmail, "r1@example.com")),
+		event("r2", 2, ref(graph.TypeEmail, "r1@example.com"), ref(graph.TypeDeviceID, "D1")),
+	})
+	if err != nil {
+		t.Fatalf("write through %s: %v", cfg.URI, err)
+	}
+	if len(res.Results) != 2 {
+		t.Fatalf("%d results for 2 events", len(res.Results))
+	}
+	// Read in a read transaction: the two events linked three identifiers
+	// into one profile.
+	p, err := e.ProfileByIdentifier(ctx, ref(graph.TypeDeviceID, "D1"))
+	if err != nil {
+		t.Fatalf("read through %s: %v", cfg.URI, err)
+	}
+	if p.Size != 3 {
+		t.Fatalf("profile of D1 has %d identifiers, want 3 (U1, r1@example.com, D1)", p.Size)
+	}
+	got, err := e.Events(ctx, []string{"r1", "r2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("read back %d of 2 events", len(got))
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping through %s: %v", cfg.URI, err)
+	}
+}
+
+// An error naming the URI never holds a password written into it.
+func TestOpenErrorHidesPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const pw = "s3cret-in-uri"
+	s, err := neo4jstore.Open(ctx, neo4jstore.Config{URI: "neo4j://neo4j:" + pw + "@127.0.0.1:1"})
+	if err == nil {
+		_ = s.Close(ctx)
+		t.Fatal("Open succeeded against a closed port")
+	}
+	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("err = %v; want the address without the password", err)
+	}
+}
