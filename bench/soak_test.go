@@ -13,7 +13,7 @@ func TestSoakJudge(t *testing.T) {
 	samples := func(pairs ...[3]float64) []SoakSample {
 		var out []SoakSample
 		for _, p := range pairs {
-			out = append(out, SoakSample{Seconds: p[0], RSSBytes: int64(p[1]) * mib, Goroutines: int(p[2])})
+			out = append(out, SoakSample{Seconds: p[0], RSSAnonBytes: int64(p[1]) * mib, RSSFileBytes: 7 * mib, Goroutines: int(p[2])})
 		}
 		return out
 	}
@@ -60,7 +60,7 @@ func TestSoakEmbedded(t *testing.T) {
 		}
 	}
 	last := res.Samples[len(res.Samples)-1]
-	if last.Sent == 0 || last.Lookups == 0 || last.RSSBytes <= 0 || last.Goroutines <= 0 {
+	if last.Sent == 0 || last.Lookups == 0 || last.RSSBytes <= 0 || last.RSSAnonBytes <= 0 || last.Goroutines <= 0 {
 		t.Fatalf("last sample %+v: nothing sent, looked up or measured", last)
 	}
 	if res.Judged {
