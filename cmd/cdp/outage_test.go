@@ -172,17 +172,29 @@ func TestNeo4jOutage(t *testing.T) {
 	// acknowledged. Some were committed after all (their answer was lost
 	// with Neo4j); so was the first acknowledged batch, sent again as by a
 	// client that never saw its answer: messageId keeps each stored once.
+	// A client resends as Segment's libraries do: a 503 or 429 is tried
+	// again after its Retry-After (a restarted Neo4j may still refuse a
+	// moment after it first answers), within a bound.
 	refused := append(ld.refused, []string{probeID}, ld.acked[:10])
 	resent := map[string]bool{}
+	resendBy := time.Now().Add(60 * time.Second)
 	for _, ids := range refused {
-		resp, err := postJSON(base+"/v1/batch", batchBody(ids))
-		if err != nil {
-			t.Fatalf("resend: %v", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("resend after recovery: %d %s", resp.StatusCode, body)
+		for {
+			resp, err := postJSON(base+"/v1/batch", batchBody(ids))
+			if err != nil {
+				t.Fatalf("resend: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			retry := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests
+			if !retry || resp.Header.Get("Retry-After") == "" || time.Now().After(resendBy) {
+				t.Fatalf("resend after recovery: %d %s (Retry-After %q)", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+			}
+			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			time.Sleep(time.Duration(max(wait, 1)) * time.Second)
 		}
 		for _, id := range ids {
 			resent[id] = true

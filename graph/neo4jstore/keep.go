@@ -19,6 +19,7 @@ import (
 var qKeepLive = cypher(`
 UNWIND $pids AS pid
 MATCH (p:{{Profile}} { {{id}}: pid })
+USING INDEX SEEK p:{{Profile}}({{id}})
 WHERE NOT p:{{Merged}}
 SET p.{{updatedAt}} = p.{{updatedAt}}
 RETURN collect(pid) AS live`)
@@ -34,6 +35,7 @@ SET f.{{data}} = r.d`)
 var qKeepLockAudiences = cypher(`
 UNWIND $auds AS x
 MATCH (a:{{Audience}} { {{id}}: x.id })
+USING INDEX SEEK a:{{Audience}}({{id}})
 SET a.{{refreshedAt}} = $at
 WITH a, x
 CALL (x) {
@@ -48,6 +50,7 @@ RETURN x.id AS id, a.{{seq}} AS seq, a.{{size}} AS size, present`)
 var qKeepApply = cypher(`
 UNWIND $rows AS r
 MATCH (a:{{Audience}} { {{id}}: r.id })
+USING INDEX SEEK a:{{Audience}}({{id}})
 SET a.{{seq}} = r.seq, a.{{size}} = r.size
 WITH r
 CALL (r) {
