@@ -1,0 +1,188 @@
+package neo4jstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/dump"
+)
+
+var _ dump.Reader = (*Store)(nil)
+
+// qCount counts each kind from the count store: every query is a plain
+// count of one label or relationship type.
+var qCount = map[dump.Kind]string{
+	dump.Profiles:    cypher(`MATCH (p:{{Profile}}) RETURN count(p) AS n`),
+	dump.Identifiers: cypher(`MATCH (i:{{Identifier}}) RETURN count(i) AS n`),
+	dump.Links:       cypher(`MATCH ()-[r:{{LINKED}}]->() RETURN count(r) AS n`),
+	dump.Rejected:    cypher(`MATCH ()-[r:{{REJECTED_LINK}}]->() RETURN count(r) AS n`),
+	dump.Events:      cypher(`MATCH (e:{{Event}}) RETURN count(e) AS n`),
+	dump.Changes:     cypher(`MATCH ()-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]->() RETURN count(r) AS n`),
+}
+
+// The page queries walk a uniquely indexed key (profile id, identifier
+// key, event id) in order from the cursor. Edges are read from their start
+// node, so each is read once: a page of links, refused links or history is
+// the outgoing edges of the next $limit identifiers or profiles, and its
+// cursor is the last of those nodes, whether it had edges or not.
+var qPage = map[dump.Kind]string{
+	dump.Profiles: cypher(`
+MATCH (p:{{Profile}}) WHERE p.{{id}} > $after
+WITH p ORDER BY p.{{id}} LIMIT $limit
+RETURN p.{{id}} AS cursor, p { .* } AS p`),
+	dump.Identifiers: cypher(`
+MATCH (i:{{Identifier}}) WHERE i.{{key}} > $after
+WITH i ORDER BY i.{{key}} LIMIT $limit
+OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
+RETURN i.{{key}} AS cursor, i { .* } AS i, p.{{id}} AS pid`),
+	dump.Links: cypher(`
+MATCH (a:{{Identifier}}) WHERE a.{{key}} > $after
+WITH a ORDER BY a.{{key}} LIMIT $limit
+RETURN a.{{key}} AS cursor,
+  COLLECT { MATCH (a)-[l:{{LINKED}}]->(b:{{Identifier}}) RETURN [b.{{key}}, l { .* }] ORDER BY b.{{key}} } AS edges`),
+	dump.Rejected: cypher(`
+MATCH (a:{{Identifier}}) WHERE a.{{key}} > $after
+WITH a ORDER BY a.{{key}} LIMIT $limit
+RETURN a.{{key}} AS cursor,
+  COLLECT { MATCH (a)-[r:{{REJECTED_LINK}}]->(b:{{Identifier}}) RETURN [b.{{key}}, r { .* }] ORDER BY b.{{key}} } AS edges`),
+	dump.Events: cypher(`
+MATCH (e:{{Event}}) WHERE e.{{id}} > $after
+WITH e ORDER BY e.{{id}} LIMIT $limit
+RETURN e.{{id}} AS cursor, e { .* } AS e, COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} } AS keys`),
+	dump.Changes: cypher(`
+MATCH (p:{{Profile}}) WHERE p.{{id}} > $after
+WITH p ORDER BY p.{{id}} LIMIT $limit
+RETURN p.{{id}} AS cursor,
+  COLLECT { MATCH (p)-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]->(q:{{Profile}})
+    RETURN [type(r), q.{{id}}, r { .* }] ORDER BY r.{{at}}, q.{{id}}, type(r) } AS edges`),
+}
+
+// Count implements dump.Reader.
+func (s *Store) Count(ctx context.Context, kind dump.Kind) (int, error) {
+	q, ok := qCount[kind]
+	if !ok {
+		return 0, fmt.Errorf("unknown record kind %q", kind)
+	}
+	n := 0
+	err := s.View(ctx, func(ctx context.Context, rtx graph.ReadTx) error {
+		recs, err := rtx.(*readTx).query(ctx, q, nil)
+		if err != nil {
+			return fmt.Errorf("count %s: %w", kind, err)
+		}
+		n = 0
+		if len(recs) == 1 {
+			c, _ := recs[0].Values[0].(int64)
+			n = int(c)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Page implements dump.Reader: one query per page. Profiles, identifiers
+// and events come in id or key order; links and refused links by their
+// start identifier's key, history entries by their start profile's id.
+func (s *Store) Page(ctx context.Context, kind dump.Kind, after string, limit int) (dump.Batch, error) {
+	q, ok := qPage[kind]
+	if !ok {
+		return dump.Batch{}, fmt.Errorf("unknown record kind %q", kind)
+	}
+	if limit < 1 {
+		limit = 1
+	}
+	var b dump.Batch
+	err := s.View(ctx, func(ctx context.Context, rtx graph.ReadTx) error {
+		b = dump.Batch{Kind: kind} // fn may run again: start afresh
+		recs, err := rtx.(*readTx).query(ctx, q, map[string]any{"after": after, "limit": int64(limit)})
+		if err != nil {
+			return fmt.Errorf("read %s: %w", kind, err)
+		}
+		for _, r := range recs {
+			if err := pageRow(&b, r); err != nil {
+				return fmt.Errorf("read %s: %w", kind, err)
+			}
+		}
+		if len(recs) == limit {
+			b.Next, _ = recs[len(recs)-1].Values[0].(string)
+		}
+		return nil
+	})
+	return b, err
+}
+
+// pageRow decodes one row of a qPage query into b.
+func pageRow(b *dump.Batch, r *neo4j.Record) error {
+	cursor, _ := r.Values[0].(string)
+	switch b.Kind {
+	case dump.Profiles:
+		p, err := decodeProfile(r.Values[1])
+		if err != nil {
+			return err
+		}
+		b.Profiles = append(b.Profiles, p)
+	case dump.Identifiers:
+		id, err := decodeIdentifier(r.Values[1], r.Values[2])
+		if err != nil {
+			return err
+		}
+		b.Identifiers = append(b.Identifiers, id)
+	case dump.Events:
+		e, err := decodeEvent(r.Values[1], r.Values[2])
+		if err != nil {
+			return err
+		}
+		b.Events = append(b.Events, e)
+	case dump.Links, dump.Rejected, dump.Changes:
+		edges, _ := r.Values[1].([]any)
+		for _, e := range edges {
+			if err := edgeRow(b, cursor, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// edgeRow decodes one edge of a links, refused links or history page,
+// start is the key or id of its start node.
+func edgeRow(b *dump.Batch, start string, e any) error {
+	v, _ := e.([]any)
+	switch {
+	case b.Kind == dump.Links && len(v) == 2:
+		l, err := decodeLink(start, v[0], v[1])
+		if err != nil {
+			return err
+		}
+		b.Links = append(b.Links, l)
+		return nil
+	case b.Kind == dump.Rejected && len(v) == 2:
+		x, err := decodeRejected(start, v[0], v[1])
+		if err != nil {
+			return err
+		}
+		b.Rejected = append(b.Rejected, x)
+		return nil
+	case b.Kind == dump.Changes && len(v) == 3:
+		rel, _ := v[0].(string)
+		end, _ := v[1].(string)
+		p, err := asProps(v[2])
+		if err != nil {
+			return err
+		}
+		c := graph.ProfileChange{At: p.time(propAt), Reason: p.str(propReason), Members: p.strs(propMembers)}
+		switch rel {
+		case relMergedInto:
+			c.Kind, c.From, c.Into = graph.ChangeMerge, start, end
+		case relSplitFrom:
+			c.Kind, c.From, c.Into = graph.ChangeSplit, end, start
+		default:
+			return fmt.Errorf("unexpected relationship %q", rel)
+		}
+		b.Changes = append(b.Changes, c)
+		return nil
+	}
+	return fmt.Errorf("unexpected edge %v", e)
+}
