@@ -1,0 +1,467 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/bench"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/dump"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/internal/app"
+	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/server"
+)
+
+// copyRun runs cdp copy in this process and returns its output and exit
+// code. A copy that does not end within five minutes fails the test (a
+// hang guard, not a timing assertion).
+func copyRun(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code = run(ctx, append([]string{"copy"}, args...), &out, &errOut)
+	if ctx.Err() != nil {
+		t.Fatalf("cdp copy %s did not end; stderr: %s", strings.Join(args, " "), errOut.String())
+	}
+	return out.String(), errOut.String(), code
+}
+
+// neo4jFlags names the test Neo4j as the side (from or to) of a copy.
+func neo4jFlags(side string) []string {
+	cfg := storetest.Neo4jConfig()
+	args := []string{"--" + side + "-neo4j-uri", cfg.URI}
+	if cfg.Database != "" {
+		args = append(args, "--"+side+"-neo4j-database", cfg.Database)
+	}
+	if cfg.User != "" {
+		args = append(args, "--"+side+"-neo4j-user", cfg.User, "--"+side+"-neo4j-password", cfg.Password)
+	}
+	return args
+}
+
+// copyProbe is one GraphQL query asked of every store.
+type copyProbe struct{ name, query string }
+
+// profileFields selects everything a profile shows: identifiers with their
+// times, sources and traits, traits, the first page of the journey with
+// every event field, history and the identity graph.
+const profileFields = `id size createdAt updatedAt traits
+  traitValues { name value source at identifier { key } }
+  traitSources { name value source at identifier { key } }
+  identifiers { key type value firstSeen lastSeen sources traits { name value source at } }
+  journey(first: 100) {
+    edges { cursor node { id messageId type name channel source timestamp receivedAt properties traits identifiers { key } shared } }
+    pageInfo { hasNextPage endCursor }
+  }
+  history { kind from into at reason }
+  identityGraph { profileId nodes { id type value profileId inProfile firstSeen } edges { from to rejected source evidence reason count } }`
+
+const explainFields = `linked profileA profileB
+  path { from { key } to { key } source evidence evidenceEvent { id messageId timestamp } count firstSeen lastSeen }
+  refusals { a { key } b { key } source reason }`
+
+func refInput(key string) string {
+	r := graph.SplitKey(key)
+	return fmt.Sprintf(`{type: %q, value: %q}`, r.Type, r.Value)
+}
+
+// copyProbes picks the queries from what the store holds: profiles by
+// identifier and explanations for every 40th link, explanations for refused
+// links and for identifiers of different profiles, and the history of
+// profiles that were merged or split, through their old ids too.
+func copyProbes(t *testing.T, st *embedded.Store) (probes []copyProbe, merged, refused int) {
+	t.Helper()
+	ctx := context.Background()
+	read := func(k dump.Kind) dump.Batch {
+		all := dump.Batch{Kind: k}
+		after := ""
+		for {
+			b, err := st.Page(ctx, k, after, 5000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all.Links = append(all.Links, b.Links...)
+			all.Rejected = append(all.Rejected, b.Rejected...)
+			all.Changes = append(all.Changes, b.Changes...)
+			if b.Next == "" {
+				return all
+			}
+			after = b.Next
+		}
+	}
+	links := read(dump.Links).Links
+	for i := 0; i < len(links); i += 40 {
+		l := links[i]
+		probes = append(probes,
+			copyProbe{"profileByIdentifier " + l.A, fmt.Sprintf(`{ p: profileByIdentifier(type: %q, value: %q) { %s } }`,
+				graph.SplitKey(l.A).Type, graph.SplitKey(l.A).Value, profileFields)},
+			copyProbe{"explainLink " + l.A + " " + l.B, fmt.Sprintf(`{ e: explainLink(a: %s, b: %s) { %s } }`, refInput(l.A), refInput(l.B), explainFields)})
+		if j := i + 20; j < len(links) {
+			probes = append(probes, copyProbe{"explainLink apart " + l.A + " " + links[j].B,
+				fmt.Sprintf(`{ e: explainLink(a: %s, b: %s) { %s } }`, refInput(l.A), refInput(links[j].B), explainFields)})
+		}
+	}
+	rejected := read(dump.Rejected).Rejected
+	for i := 0; i < len(rejected) && i < 40; i++ {
+		r := rejected[i]
+		refused++
+		probes = append(probes, copyProbe{"explainLink refused " + r.A + " " + r.B,
+			fmt.Sprintf(`{ e: explainLink(a: %s, b: %s) { %s } }`, refInput(r.A), refInput(r.B), explainFields)})
+	}
+	changes := read(dump.Changes).Changes
+	for i := 0; i < len(changes) && i < 60; i++ {
+		c := changes[i]
+		merged++
+		probes = append(probes,
+			copyProbe{"profile from " + c.From, fmt.Sprintf(`{ p: profile(id: %q) { %s } }`, c.From, profileFields)},
+			copyProbe{"profile into " + c.Into, fmt.Sprintf(`{ p: profile(id: %q) { id size history { kind from into at reason } } }`, c.Into)})
+	}
+	probes = append(probes, copyProbe{"profiles page", `{ profiles(first: 200) { totalCount edges { cursor node { id size createdAt updatedAt } } pageInfo { hasNextPage endCursor } } }`})
+	return probes, merged, refused
+}
+
+// startCopyApp runs the service on st; stop shuts it down (the store stays
+// open).
+func startCopyApp(t *testing.T, st graph.Store) (base string, stop func()) {
+	t.Helper()
+	ln, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := bench.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.Defaults()
+	cfg.Store, cfg.Rules, cfg.Listener, cfg.Logger = st, rules, ln, zerolog.Nop()
+	cfg.Collector.WriteKeys = map[string]string{"wk-copy": "web"}
+	cfg.AudienceRefresh = -1
+	cfg.Auth.RateLimit, cfg.Auth.Burst = 1e6, 1e6
+	svc, err := app.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Start()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			if err := svc.Close(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return "http://" + svc.Server.Addr(), stop
+}
+
+func httpPost(t *testing.T, url, writeKey string, body []byte) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if writeKey != "" {
+		req.SetBasicAuth(writeKey, "")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// askAll asks every probe and returns the answers in probe order.
+func askAll(t *testing.T, base string, probes []copyProbe) []string {
+	t.Helper()
+	out := make([]string, len(probes))
+	for i, p := range probes {
+		body, err := json.Marshal(map[string]any{"query": p.query})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ans := httpPost(t, base+"/graphql", "", body)
+		if strings.Contains(ans, `"errors"`) {
+			t.Fatalf("%s: %s", p.name, ans)
+		}
+		out[i] = ans
+	}
+	return out
+}
+
+// A realistic store of 20,000 events goes embedded -> Neo4j -> embedded,
+// and the same GraphQL queries (profiles by identifier with every field,
+// their journeys, traits and history, old ids, explanations of links,
+// refusals and unlinked pairs, a page of profiles) answer the same bytes on
+// all three; each copy verifies counts and the partition checksum.
+func TestCopyRoundTripAnswersTheSame(t *testing.T) {
+	if testing.Short() {
+		t.Skip("copies 20,000 events through Neo4j")
+	}
+	ds, err := bench.Generate(bench.GenConfig{People: 2000, Events: 20000, Seed: 15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// 1. The source: the generated messages through the collector.
+	dir1 := t.TempDir()
+	src, err := embedded.Open(dir1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, stop := startCopyApp(t, src)
+	for i := 0; i < len(ds.Messages); i += 500 {
+		var b bytes.Buffer
+		b.WriteString(`{"batch":[`)
+		b.Write(bytes.Join(ds.Messages[i:min(i+500, len(ds.Messages))], []byte(",")))
+		b.WriteString("]}")
+		httpPost(t, base+"/v1/batch", "wk-copy", b.Bytes())
+	}
+	probes, merged, refused := copyProbes(t, src)
+	if merged == 0 || refused == 0 {
+		t.Fatalf("the population has %d history entries and %d refused links among the probes; the test needs both", merged, refused)
+	}
+	want := askAll(t, base, probes)
+	stop()
+	counts, err := dump.Count(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[dump.Events] < 15000 {
+		t.Fatalf("only %d events stored of %d messages", counts[dump.Events], len(ds.Messages))
+	}
+	if err := src.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("source: %s; %d probes", counts, len(probes))
+
+	// 2. Embedded -> Neo4j. The test holds the Neo4j lock and an emptied
+	// database; cdp copy opens its own connection.
+	neo := storetest.OpenNeo4j(t)
+	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dir1}, neo4jFlags("to")...)...)
+	if code != 0 || !strings.Contains(out, "the stores match") {
+		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
+	}
+	table := copyTable(out)
+	for _, k := range dump.Kinds {
+		if n := fmt.Sprint(counts[k]); table[string(k)] != [2]string{n, n} {
+			t.Errorf("copy to Neo4j prints %s %v, want %s on both sides:\n%s", k, table[string(k)], n, out)
+		}
+	}
+	base, stop = startCopyApp(t, neo)
+	compareAnswers(t, "Neo4j copy", probes, want, askAll(t, base, probes))
+	stop()
+
+	// 3. Neo4j -> a new embedded store.
+	dir3 := t.TempDir()
+	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dir3)...)
+	if code != 0 || !strings.Contains(out, "the stores match") {
+		t.Fatalf("copy from Neo4j: exit %d\n%s\n%s", code, out, errOut)
+	}
+	back, err := embedded.Open(dir3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close(ctx)
+	base, stop = startCopyApp(t, back)
+	compareAnswers(t, "embedded copy of the Neo4j copy", probes, want, askAll(t, base, probes))
+	stop()
+}
+
+func compareAnswers(t *testing.T, what string, probes []copyProbe, want, got []string) {
+	t.Helper()
+	bad := 0
+	for i := range probes {
+		if got[i] == want[i] {
+			continue
+		}
+		if bad++; bad <= 3 {
+			j := 0
+			for j < len(got[i]) && j < len(want[i]) && got[i][j] == want[i][j] {
+				j++
+			}
+			from := max(0, j-200)
+			t.Errorf("%s answers %s differently from byte %d:\n got  ...%s\n want ...%s", what, probes[i].name, j,
+				got[i][from:min(len(got[i]), j+200)], want[i][from:min(len(want[i]), j+200)])
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d answers differ", what, bad, len(probes))
+	}
+}
+
+// ingestEvents stores identify events through the engine, each carrying
+// the identifiers given as "type:value".
+func ingestEvents(t *testing.T, dir string, events map[string][]string) {
+	t.Helper()
+	st, err := embedded.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var batch []graph.Event
+	for id, keys := range events {
+		ev := graph.Event{ID: "test/" + id, MessageID: id, Type: "identify", Source: "test", Timestamp: at, ReceivedAt: at}
+		for _, k := range keys {
+			ev.Identifiers = append(ev.Identifiers, graph.SplitKey(k))
+		}
+		batch = append(batch, ev)
+	}
+	res, err := graph.NewEngine(st, nil).ApplyBatch(context.Background(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res.Results {
+		if r.Status != graph.StatusStored {
+			t.Fatalf("event %s: %+v", batch[i].ID, r)
+		}
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// A target that holds records is refused unless --force, and left as it
+// was; --verify-only tells equal stores from different ones, printing the
+// partition checksum worked out by hand; a copy run again with --force
+// duplicates nothing.
+func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
+	dirA, dirB, dirC := t.TempDir(), t.TempDir(), t.TempDir()
+	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1", "email:a@x.example"}, "a2": {"email:b@x.example"}})
+	ingestEvents(t, dirB, map[string][]string{"b1": {"email:c@x.example"}})
+
+	// Profiles {email:a@x.example, user_id:u1} and {email:b@x.example}.
+	partA := sha256Hex(strings.Join([]string{"email:a@x.example", "user_id:u1"}, "\n") + "\n")
+	partB := sha256Hex("email:b@x.example\n")
+	pair := []string{partA, partB}
+	if pair[1] < pair[0] {
+		pair[0], pair[1] = pair[1], pair[0]
+	}
+	wantSum := sha256Hex(pair[0] + "\n" + pair[1] + "\n")
+
+	out, errOut, code := copyRun(t, "--from-data-dir", dirA, "--to-data-dir", dirB)
+	if code != 1 || !strings.Contains(errOut, "is not empty") || !strings.Contains(errOut, "--force") {
+		t.Fatalf("copy into a non-empty store: exit %d\n%s\n%s", code, out, errOut)
+	}
+	_, _, code = copyRun(t, "--verify-only", "--from-data-dir", dirB, "--to-data-dir", dirB+"/../"+lastPathPart(dirB))
+	if code != 2 {
+		t.Errorf("a copy of a store onto itself: exit %d, want 2", code)
+	}
+	stB, err := embedded.Open(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := stB.Count(context.Background(), dump.Identifiers)
+	stB.Close(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("the refused target holds %d identifiers (%v), want its 1", n, err)
+	}
+
+	out, errOut, code = copyRun(t, "--from-data-dir", dirA, "--to-data-dir", dirC)
+	if code != 0 || !strings.Contains(out, "the stores match") {
+		t.Fatalf("copy into an empty store: exit %d\n%s\n%s", code, out, errOut)
+	}
+	wantTable := map[string][2]string{
+		"profiles": {"2", "2"}, "identifiers": {"3", "3"}, "links": {"1", "1"}, "rejected": {"0", "0"},
+		"events": {"2", "2"}, "changes": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
+	}
+	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
+		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
+	}
+
+	out, errOut, code = copyRun(t, "--verify-only", "--from-data-dir", dirA, "--to-data-dir", dirC)
+	if code != 0 || !strings.Contains(out, "the stores match") || strings.Contains(out, "copying") {
+		t.Fatalf("verify equal stores: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Copied again with --force: nothing is added.
+	out, errOut, code = copyRun(t, "--force", "--from-data-dir", dirA, "--to-data-dir", dirC)
+	if code != 0 || copyTable(out)["events"] != [2]string{"2", "2"} || copyTable(out)["changes"] != [2]string{"0", "0"} {
+		t.Fatalf("copy again with --force: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// C gains a link: b joins u1's profile.
+	ingestEvents(t, dirC, map[string][]string{"c1": {"user_id:u1", "email:b@x.example"}})
+	out, errOut, code = copyRun(t, "--verify-only", "--from-data-dir", dirA, "--to-data-dir", dirC)
+	if code != 1 || !strings.Contains(errOut, "the stores differ: links, events, changes, live profiles, partition") {
+		t.Fatalf("verify different stores: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := copyTable(out); got["partition sha256"][0] != wantSum || got["partition sha256"][1] == wantSum ||
+		got["links"] != [2]string{"1", "2"} || got["changes"] != [2]string{"0", "1"} || got["live profiles"] != [2]string{"2", "1"} {
+		t.Errorf("verify prints %v:\n%s", got, out)
+	}
+
+	// With --force into B, the copy is made but B also holds its own
+	// record, so the verification fails.
+	out, errOut, code = copyRun(t, "--force", "--from-data-dir", dirA, "--to-data-dir", dirB)
+	if code != 1 || copyTable(out)["identifiers"] != [2]string{"3", "4"} || !strings.Contains(errOut, "the stores differ: profiles, identifiers, events, live profiles, partition") {
+		t.Fatalf("copy into a non-empty store with --force: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	for _, bad := range [][]string{
+		{"--to-data-dir", dirC},
+		{"--from-data-dir", dirA},
+		{"--from-data-dir", dirA, "--from-neo4j-uri", "bolt://127.0.0.1:1", "--to-data-dir", dirC},
+		{"--from-data-dir", dirA, "--to-data-dir", dirC, "--batch", "0"},
+	} {
+		if _, errOut, code := copyRun(t, bad...); code != 2 {
+			t.Errorf("cdp copy %v: exit %d, want 2 (%s)", bad, code, errOut)
+		}
+	}
+	if _, errOut, code := copyRun(t, "--from-data-dir", t.TempDir(), "--to-data-dir", t.TempDir()); code != 1 || !strings.Contains(errOut, "no embedded store") {
+		t.Errorf("copy from a folder with no store: exit %d (%s)", code, errOut)
+	}
+}
+
+// copyTable reads the comparison cdp copy prints: per kind, "live
+// profiles" and "partition sha256", the source and target values.
+func copyTable(out string) map[string][2]string {
+	rows := map[string][2]string{}
+	names := []string{"live profiles"}
+	for _, k := range dump.Kinds {
+		names = append(names, string(k))
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), "differs"))
+		for _, n := range names {
+			if len(f) == len(strings.Fields(n))+2 && strings.Join(f[:len(f)-2], " ") == n {
+				rows[n] = [2]string{f[len(f)-2], f[len(f)-1]}
+			}
+		}
+		for i, side := range []string{"source", "target"} {
+			if len(f) == 4 && f[0]+" "+f[1]+" "+f[2] == "partition sha256, "+side {
+				r := rows["partition sha256"]
+				r[i] = f[3]
+				rows["partition sha256"] = r
+			}
+		}
+	}
+	return rows
+}
+
+func lastPathPart(p string) string { return p[strings.LastIndex(p, "/")+1:] }
