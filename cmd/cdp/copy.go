@@ -191,6 +191,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // copyKind copies every record of kind k, page by page.
 func copyKind(ctx context.Context, src dump.Reader, dst graph.Store, k dump.Kind, total, batch int, stderr io.Writer) error {
 	bar := newCountProgress(stderr, total, string(k))
+	start := time.Now()
 	after := ""
 	n := 0
 	for {
@@ -208,7 +209,7 @@ func copyKind(ctx context.Context, src dump.Reader, dst graph.Store, k dump.Kind
 		}
 		after = b.Next
 	}
-	bar.done(n)
+	bar.done(n, time.Since(start))
 	return nil
 }
 
@@ -291,11 +292,11 @@ func (p *countProgress) add(n int) {
 	}
 }
 
-func (p *countProgress) done(n int) {
+func (p *countProgress) done(n int, took time.Duration) {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 		fmt.Fprintln(p.out)
 		return
 	}
-	fmt.Fprintf(p.out, "copied %d %s\n", n, p.what)
+	fmt.Fprintf(p.out, "copied %d %s in %s\n", n, p.what, took.Round(time.Millisecond))
 }
