@@ -14,7 +14,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
 	"github.com/idgraph/cdp/graph/embedded"
 )
@@ -91,13 +90,7 @@ func (c *copySide) same(o *copySide) bool {
 	return o.dataDir != "" && errA == nil && errB == nil && a == b
 }
 
-// copyStore is a store that cdp copy can read and write.
-type copyStore interface {
-	graph.Store
-	dump.Reader
-}
-
-func (c *copySide) openStore(ctx context.Context, stderr io.Writer) (copyStore, error) {
+func (c *copySide) openStore(ctx context.Context, stderr io.Writer) (*dump.Stream, error) {
 	if c.name == "from" && c.dataDir != "" {
 		// Opening an embedded store creates it: a source that is not
 		// there must not become an empty one.
@@ -112,10 +105,10 @@ func (c *copySide) openStore(ctx context.Context, stderr io.Writer) (copyStore, 
 		}
 		return nil, err
 	}
-	cs, ok := st.(copyStore)
-	if !ok {
+	cs, err := dump.NewStream(st)
+	if err != nil {
 		_ = st.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("the store %T cannot be copied", st)
+		return nil, err
 	}
 	return cs, nil
 }
@@ -157,19 +150,22 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
-	defer src.Close(context.WithoutCancel(ctx))
+	defer src.Store().Close(context.WithoutCancel(ctx))
 	dst, err := to.openStore(ctx, stderr)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
-	defer dst.Close(context.WithoutCancel(ctx))
+	defer dst.Store().Close(context.WithoutCancel(ctx))
+	if len(dst.Kinds()) < len(src.Kinds()) {
+		return fmt.Errorf("the target (%s) cannot hold every kind of record of the source", to)
+	}
 
-	srcCounts, err := dump.Count(ctx, src)
+	srcCounts, err := src.CountAll(ctx)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	if !verifyOnly {
-		dstCounts, err := dump.Count(ctx, dst)
+		dstCounts, err := dst.CountAll(ctx)
 		if err != nil {
 			return fmt.Errorf("target: %w", err)
 		}
@@ -178,7 +174,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "copying %s to %s\n", from, to)
 		start := time.Now()
-		for _, k := range dump.Kinds {
+		for _, k := range src.Kinds() {
 			if err := copyKind(ctx, src, dst, k, srcCounts[k], batch, stderr); err != nil {
 				return err
 			}
@@ -189,7 +185,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // copyKind copies every record of kind k, page by page.
-func copyKind(ctx context.Context, src dump.Reader, dst graph.Store, k dump.Kind, total, batch int, stderr io.Writer) error {
+func copyKind(ctx context.Context, src, dst *dump.Stream, k dump.Kind, total, batch int, stderr io.Writer) error {
 	bar := newCountProgress(stderr, total, string(k))
 	start := time.Now()
 	after := ""
@@ -199,7 +195,7 @@ func copyKind(ctx context.Context, src dump.Reader, dst graph.Store, k dump.Kind
 		if err != nil {
 			return fmt.Errorf("read %s from the source: %w", k, err)
 		}
-		if err := dump.Load(ctx, dst, b); err != nil {
+		if err := dst.Load(ctx, b); err != nil {
 			return fmt.Errorf("write %s to the target: %w", k, err)
 		}
 		n += b.Len()
@@ -215,23 +211,23 @@ func copyKind(ctx context.Context, src dump.Reader, dst graph.Store, k dump.Kind
 
 // verifyCopy compares the counts and partition checksums of both stores,
 // prints them side by side, and fails when they differ.
-func verifyCopy(ctx context.Context, src, dst copyStore, srcCounts dump.Counts, pageSize int, stdout io.Writer) error {
-	dstCounts, err := dump.Count(ctx, dst)
+func verifyCopy(ctx context.Context, src, dst *dump.Stream, srcCounts dump.Counts, pageSize int, stdout io.Writer) error {
+	dstCounts, err := dst.CountAll(ctx)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
-	srcSum, err := dump.Partition(ctx, src, pageSize)
+	srcSum, err := dump.Partition(ctx, src.Store(), pageSize)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
-	dstSum, err := dump.Partition(ctx, dst, pageSize)
+	dstSum, err := dump.Partition(ctx, dst.Store(), pageSize)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tsource\ttarget\t")
 	var diff []string
-	for _, k := range dump.Kinds {
+	for _, k := range src.Kinds() {
 		mark := ""
 		if srcCounts[k] != dstCounts[k] {
 			mark = "differs"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/bench"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
@@ -398,7 +399,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	}
 	wantTable := map[string][2]string{
 		"profiles": {"2", "2"}, "identifiers": {"3", "3"}, "links": {"1", "1"}, "rejected": {"0", "0"},
-		"events": {"2", "2"}, "changes": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
+		"events": {"2", "2"}, "changes": {"0", "0"}, "api_keys": {"0", "0"}, "audit": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
 	}
 	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
 		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
@@ -451,7 +452,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 // profiles" and "partition sha256", the source and target values.
 func copyTable(out string) map[string][2]string {
 	rows := map[string][2]string{}
-	names := []string{"live profiles"}
+	names := []string{"live profiles", string(dump.APIKeys), string(dump.Audit)}
 	for _, k := range dump.Kinds {
 		names = append(names, string(k))
 	}
@@ -474,3 +475,58 @@ func copyTable(out string) map[string][2]string {
 }
 
 func lastPathPart(p string) string { return p[strings.LastIndex(p, "/")+1:] }
+
+// API keys (revoked, used, expiring) and the audit log go embedded ->
+// Neo4j -> embedded with every field, as written by hand here.
+func TestCopyKeysAndAudit(t *testing.T) {
+	ctx := context.Background()
+	dirA, dirB := t.TempDir(), t.TempDir()
+	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1", "email:a@x.example"}})
+	created := time.Date(2026, 2, 1, 9, 30, 0, 123456000, time.UTC)
+	keys := []access.Key{
+		{ID: "key_a1", Name: "crm import", Scopes: []access.Scope{access.Scope("events:write")}, Source: "crm",
+			Hash: sha256Hex("secret a1"), CreatedAt: created, LastUsedAt: created.Add(time.Hour), ExpiresAt: created.Add(90 * 24 * time.Hour)},
+		{ID: "key_b2", Name: "analyst", Scopes: []access.Scope{access.Scope("profiles:read"), access.Scope("pii:read")},
+			Hash: sha256Hex("secret b2"), CreatedAt: created.Add(time.Minute), RevokedAt: created.Add(2 * time.Hour)},
+	}
+	audit := []access.AuditEntry{
+		{ID: "aud_1", At: created, Action: "createApiKey", KeyName: "", Outcome: access.OutcomeOK, Reason: "setup"},
+		{ID: "aud_2", At: created.Add(2 * time.Hour), KeyID: "key_b2", KeyName: "analyst", Action: "mergeProfiles",
+			OperationName: "Fix", RequestID: "req-9", ProfileIDs: []string{"p_1", "p_2"}, ProfileCount: 3, Reason: "duplicate", Outcome: "CONFLICT"},
+	}
+	st, err := embedded.Open(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		storetest.Must(t, st.CreateKey(ctx, k))
+	}
+	storetest.Must(t, st.AppendAudit(ctx, audit))
+	storetest.Must(t, st.Close(ctx))
+
+	storetest.OpenNeo4j(t) // the lock, and an empty database
+	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dirA}, neo4jFlags("to")...)...)
+	if code != 0 || copyTable(out)["api_keys"] != [2]string{"2", "2"} || copyTable(out)["audit"] != [2]string{"2", "2"} {
+		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dirB)...)
+	if code != 0 || !strings.Contains(out, "the stores match") {
+		t.Fatalf("copy from Neo4j: exit %d\n%s\n%s", code, out, errOut)
+	}
+	back, err := embedded.Open(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close(ctx)
+	gotKeys, err := back.Keys(ctx, 10, "")
+	storetest.Must(t, err)
+	if fmt.Sprint(gotKeys) != fmt.Sprint(keys) {
+		t.Errorf("keys after the round trip:\n got  %+v\n want %+v", gotKeys, keys)
+	}
+	gotAudit, err := back.Audit(ctx, access.AuditQuery{Limit: 10})
+	storetest.Must(t, err)
+	want := []access.AuditEntry{audit[1], audit[0]} // newest first
+	if fmt.Sprint(gotAudit) != fmt.Sprint(want) {
+		t.Errorf("audit after the round trip:\n got  %+v\n want %+v", gotAudit, want)
+	}
+}

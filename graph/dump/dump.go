@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 )
 
@@ -29,23 +30,9 @@ const (
 // event to the identifiers it is BY, a history entry to its profiles).
 var Kinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes}
 
-// ParseKind returns the kind named s.
-func ParseKind(s string) (Kind, error) {
-	for _, k := range Kinds {
-		if string(k) == s {
-			return k, nil
-		}
-	}
-	return "", fmt.Errorf("unknown record kind %q (kinds: %s)", s, kindNames())
-}
-
-func kindNames() string {
-	names := make([]string, len(Kinds))
-	for i, k := range Kinds {
-		names[i] = string(k)
-	}
-	return strings.Join(names, ", ")
-}
+// allKinds lists the graph kinds and those of the capabilities (see
+// Stream), in load order.
+var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit)
 
 // Batch is a page of records of one kind: only the slice of its Kind is
 // set.
@@ -57,6 +44,8 @@ type Batch struct {
 	Rejected    []graph.RejectedLink
 	Events      []graph.Event
 	Changes     []graph.ProfileChange
+	APIKeys     []access.Key
+	Audit       []access.AuditEntry
 	// Next is the cursor of the page after this one, "" after the last
 	// page. It is opaque: only the Reader that made it reads it.
 	Next string
@@ -64,7 +53,8 @@ type Batch struct {
 
 // Len returns the number of records in b.
 func (b *Batch) Len() int {
-	return len(b.Profiles) + len(b.Identifiers) + len(b.Links) + len(b.Rejected) + len(b.Events) + len(b.Changes)
+	return len(b.Profiles) + len(b.Identifiers) + len(b.Links) + len(b.Rejected) + len(b.Events) + len(b.Changes) +
+		len(b.APIKeys) + len(b.Audit)
 }
 
 // Reader pages through a store's records.
@@ -197,11 +187,13 @@ func (c Counts) Empty() bool {
 	return true
 }
 
-// String lists the counts in Kinds order, "profiles=3 identifiers=7 ...".
+// String lists the counts in load order, "profiles=3 identifiers=7 ...".
 func (c Counts) String() string {
-	parts := make([]string, len(Kinds))
-	for i, k := range Kinds {
-		parts[i] = fmt.Sprintf("%s=%d", k, c[k])
+	var parts []string
+	for _, k := range allKinds {
+		if n, ok := c[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, n))
+		}
 	}
 	return strings.Join(parts, " ")
 }
