@@ -22,6 +22,7 @@ import (
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/privacy"
 	"github.com/idgraph/cdp/server"
 )
 
@@ -399,7 +400,8 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	}
 	wantTable := map[string][2]string{
 		"profiles": {"2", "2"}, "identifiers": {"3", "3"}, "links": {"1", "1"}, "rejected": {"0", "0"},
-		"events": {"2", "2"}, "changes": {"0", "0"}, "api_keys": {"0", "0"}, "audit": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
+		"events": {"2", "2"}, "changes": {"0", "0"}, "api_keys": {"0", "0"}, "audit": {"0", "0"},
+		"consent": {"0", "0"}, "suppression_key": {"0", "0"}, "suppressed": {"0", "0"}, "receipts": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
 	}
 	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
 		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
@@ -452,7 +454,8 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 // profiles" and "partition sha256", the source and target values.
 func copyTable(out string) map[string][2]string {
 	rows := map[string][2]string{}
-	names := []string{"live profiles", string(dump.APIKeys), string(dump.Audit)}
+	names := []string{"live profiles", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
+		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.Receipts)}
 	for _, k := range dump.Kinds {
 		names = append(names, string(k))
 	}
@@ -476,9 +479,10 @@ func copyTable(out string) map[string][2]string {
 
 func lastPathPart(p string) string { return p[strings.LastIndex(p, "/")+1:] }
 
-// API keys (revoked, used, expiring) and the audit log go embedded ->
-// Neo4j -> embedded with every field, as written by hand here.
-func TestCopyKeysAndAudit(t *testing.T) {
+// API keys (revoked, used, expiring), the audit log, consent records,
+// the suppression list with its secret, and erasure receipts go embedded
+// -> Neo4j -> embedded with every field, as written by hand here.
+func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 	ctx := context.Background()
 	dirA, dirB := t.TempDir(), t.TempDir()
 	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1", "email:a@x.example"}})
@@ -494,6 +498,23 @@ func TestCopyKeysAndAudit(t *testing.T) {
 		{ID: "aud_2", At: created.Add(2 * time.Hour), KeyID: "key_b2", KeyName: "analyst", Action: "mergeProfiles",
 			OperationName: "Fix", RequestID: "req-9", ProfileIDs: []string{"p_1", "p_2"}, ProfileCount: 3, Reason: "duplicate", Outcome: "CONFLICT"},
 	}
+	consent := []privacy.Record{
+		{ID: "cns_" + strings.Repeat("a", 32), Purpose: "email", Status: privacy.Status("GRANTED"), At: created, Source: "web",
+			LegalBasis: privacy.LegalBasis("CONSENT"), Identifier: "email:a@x.example", ReceivedAt: created.Add(time.Second),
+			ExpiresAt: created.Add(365 * 24 * time.Hour), Proof: privacy.Proof{Text: "I agree", Version: "v3", Channel: "web", Collector: "form", EventID: "test/a1"}},
+		{ID: "cns_" + strings.Repeat("b", 32), Purpose: "sms", Status: privacy.Status("DENIED"), At: created.Add(time.Minute), Source: "crm",
+			LegalBasis: privacy.LegalBasis("LEGITIMATE_INTERESTS"), Identifier: "phone:+15550100", ReceivedAt: created.Add(time.Hour)},
+	}
+	secret := bytes.Repeat([]byte{7}, privacy.SuppressionKeyLen)
+	suppressed := []privacy.Suppression{
+		{Hash: strings.Repeat("0f", 32), At: created, Reason: "erased"},
+		{Hash: strings.Repeat("e1", 32), At: created.Add(time.Hour)},
+	}
+	receipts := []privacy.ErasureReceipt{
+		{ID: "rcp_" + strings.Repeat("c", 32), At: created.Add(time.Hour), Kind: privacy.ErasureIdentifier, Reason: "request 12",
+			KeyID: "key_b2", KeyName: "analyst", Identifiers: 1, Events: 2, ScrubbedEvents: 3, Traits: 4, ConsentRecords: 5, SuppressedHashes: 1},
+		{ID: "rcp_" + strings.Repeat("d", 32), At: created.Add(2 * time.Hour), Kind: privacy.ErasureProfile, Reason: "request 13", Identifiers: 2},
+	}
 	st, err := embedded.Open(dirA)
 	if err != nil {
 		t.Fatal(err)
@@ -502,11 +523,24 @@ func TestCopyKeysAndAudit(t *testing.T) {
 		storetest.Must(t, st.CreateKey(ctx, k))
 	}
 	storetest.Must(t, st.AppendAudit(ctx, audit))
+	storetest.Must(t, st.PutConsent(ctx, consent))
+	storetest.Must(t, st.PutSuppressionKey(ctx, secret))
+	storetest.Must(t, st.Suppress(ctx, suppressed))
+	storetest.Must(t, st.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		for _, r := range receipts {
+			if err := privacy.PutReceiptInTx(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 	storetest.Must(t, st.Close(ctx))
 
 	storetest.OpenNeo4j(t) // the lock, and an empty database
 	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dirA}, neo4jFlags("to")...)...)
-	if code != 0 || copyTable(out)["api_keys"] != [2]string{"2", "2"} || copyTable(out)["audit"] != [2]string{"2", "2"} {
+	table := copyTable(out)
+	if code != 0 || table["api_keys"] != [2]string{"2", "2"} || table["audit"] != [2]string{"2", "2"} || table["consent"] != [2]string{"2", "2"} ||
+		table["suppression_key"] != [2]string{"1", "1"} || table["suppressed"] != [2]string{"2", "2"} || table["receipts"] != [2]string{"2", "2"} {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dirB)...)
@@ -528,5 +562,36 @@ func TestCopyKeysAndAudit(t *testing.T) {
 	want := []access.AuditEntry{audit[1], audit[0]} // newest first
 	if fmt.Sprint(gotAudit) != fmt.Sprint(want) {
 		t.Errorf("audit after the round trip:\n got  %+v\n want %+v", gotAudit, want)
+	}
+	gotConsent, err := back.ConsentOf(ctx, []string{"email:a@x.example", "phone:+15550100"})
+	storetest.Must(t, err)
+	if fmt.Sprint(gotConsent) != fmt.Sprint(map[string][]privacy.Record{"email:a@x.example": consent[:1], "phone:+15550100": consent[1:]}) {
+		t.Errorf("consent after the round trip: %+v", gotConsent)
+	}
+	gotSecret, err := back.SuppressionKey(ctx)
+	storetest.Must(t, err)
+	if !bytes.Equal(gotSecret, secret) {
+		t.Errorf("the suppression secret did not survive the round trip")
+	}
+	gotSuppressed, err := back.SuppressionPage(ctx, "", 10)
+	storetest.Must(t, err)
+	if fmt.Sprint(gotSuppressed) != fmt.Sprint(suppressed) {
+		t.Errorf("suppressed after the round trip:\n got  %+v\n want %+v", gotSuppressed, suppressed)
+	}
+	gotReceipts, err := back.Receipts(ctx, privacy.ReceiptQuery{Limit: 10})
+	storetest.Must(t, err)
+	if fmt.Sprint(gotReceipts) != fmt.Sprint([]privacy.ErasureReceipt{receipts[1], receipts[0]}) {
+		t.Errorf("receipts after the round trip:\n got  %+v\n want %+v", gotReceipts, receipts)
+	}
+
+	// A target with another suppression secret cannot take the list.
+	other := t.TempDir()
+	ost, err := embedded.Open(other)
+	storetest.Must(t, err)
+	_, err = ost.SuppressionKey(ctx) // makes a random one
+	storetest.Must(t, err)
+	storetest.Must(t, ost.Close(ctx))
+	if _, errOut, code := copyRun(t, "--force", "--from-data-dir", dirA, "--to-data-dir", other); code != 1 || !strings.Contains(errOut, "another suppression secret") {
+		t.Errorf("copy into a store with another secret: exit %d: %s", code, errOut)
 	}
 }

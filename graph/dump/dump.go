@@ -10,6 +10,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // Kind names one kind of record.
@@ -32,7 +33,7 @@ var Kinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes}
 
 // allKinds lists the graph kinds and those of the capabilities (see
 // Stream), in load order.
-var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit)
+var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit, Consent, SuppressionKey, Suppressed, Receipts)
 
 // Batch is a page of records of one kind: only the slice of its Kind is
 // set.
@@ -46,6 +47,12 @@ type Batch struct {
 	Changes     []graph.ProfileChange
 	APIKeys     []access.Key
 	Audit       []access.AuditEntry
+	Consent     []privacy.Record
+	// SuppressionKey is the secret of the suppressed hashes, nil when the
+	// store has none.
+	SuppressionKey []byte
+	Suppressed     []privacy.Suppression
+	Receipts       []privacy.ErasureReceipt
 	// Next is the cursor of the page after this one, "" after the last
 	// page. It is opaque: only the Reader that made it reads it.
 	Next string
@@ -54,7 +61,7 @@ type Batch struct {
 // Len returns the number of records in b.
 func (b *Batch) Len() int {
 	return len(b.Profiles) + len(b.Identifiers) + len(b.Links) + len(b.Rejected) + len(b.Events) + len(b.Changes) +
-		len(b.APIKeys) + len(b.Audit)
+		len(b.APIKeys) + len(b.Audit) + len(b.Consent) + min(1, len(b.SuppressionKey)) + len(b.Suppressed) + len(b.Receipts)
 }
 
 // Reader pages through a store's records.

@@ -2,12 +2,14 @@ package dump
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // The kinds of the access capability, read and written through its
@@ -17,13 +19,56 @@ const (
 	Audit   Kind = "audit"    // access.AuditEntry
 )
 
+// The kinds of the privacy capability. Consent records and the
+// suppression list are read through PrivacyReader, which both stores
+// implement, and written through the privacy contracts; erasure receipts
+// go through the contracts both ways.
+const (
+	Consent        Kind = "consent"         // privacy.Record
+	SuppressionKey Kind = "suppression_key" // the secret of the suppressed hashes: 0 or 1
+	Suppressed     Kind = "suppressed"      // privacy.Suppression
+	Receipts       Kind = "receipts"        // privacy.ErasureReceipt
+)
+
+// ErrOtherSuppressionKey is returned by PutSuppressionKey when the store
+// holds another secret: its suppressed hashes could not be compared with
+// the ones copied.
+var ErrOtherSuppressionKey = errors.New("the target holds another suppression secret, so the suppression lists cannot be merged")
+
+// PrivacyReader reads what the privacy contracts cannot list.
+type PrivacyReader interface {
+	// ConsentPage returns up to limit consent records with ids greater
+	// than after, in id order.
+	ConsentPage(ctx context.Context, after string, limit int) ([]privacy.Record, error)
+	// CountConsent counts the consent records.
+	CountConsent(ctx context.Context) (int, error)
+	// SuppressionPage returns up to limit suppressed hashes greater than
+	// after, in hash order.
+	SuppressionPage(ctx context.Context, after string, limit int) ([]privacy.Suppression, error)
+	// StoredSuppressionKey returns the secret of the suppressed hashes,
+	// nil when none was made yet (it makes none).
+	StoredSuppressionKey(ctx context.Context) ([]byte, error)
+	// PutSuppressionKey stores key as the secret when there is none;
+	// ErrOtherSuppressionKey when another is stored.
+	PutSuppressionKey(ctx context.Context, key []byte) error
+}
+
+// privacyStore is what a store needs for the privacy kinds.
+type privacyStore interface {
+	PrivacyReader
+	privacy.ConsentStore
+	privacy.SuppressionStore
+	privacy.ReceiptStore
+}
+
 // Stream is the whole record stream of one store: the graph kinds through
 // the store's Reader, and the kinds of each capability the store holds
 // through that capability's contract. It is a Reader itself.
 type Stream struct {
-	st     graph.Store
-	r      Reader
-	access access.Store // nil when the store holds no API keys
+	st      graph.Store
+	r       Reader
+	access  access.Store // nil when the store holds no API keys
+	privacy privacyStore // nil when the store holds no privacy records
 }
 
 // NewStream returns the stream of st.
@@ -36,6 +81,7 @@ func NewStream(st graph.Store) (*Stream, error) {
 	}
 	s := &Stream{st: st, r: r}
 	s.access, _ = st.(access.Store)
+	s.privacy, _ = st.(privacyStore)
 	return s, nil
 }
 
@@ -43,11 +89,15 @@ func NewStream(st graph.Store) (*Stream, error) {
 func (s *Stream) Store() graph.Store { return s.st }
 
 // Kinds lists the kinds the store holds, in load order: the graph kinds,
-// then API keys and the audit log.
+// then API keys and the audit log, then consent, the suppression list and
+// erasure receipts.
 func (s *Stream) Kinds() []Kind {
 	out := append([]Kind(nil), Kinds...)
 	if s.access != nil {
 		out = append(out, APIKeys, Audit)
+	}
+	if s.privacy != nil {
+		out = append(out, Consent, SuppressionKey, Suppressed, Receipts)
 	}
 	return out
 }
@@ -68,6 +118,18 @@ func (s *Stream) Count(ctx context.Context, k Kind) (int, error) {
 		return 0, fmt.Errorf("the store %T holds no %s", s.st, k)
 	case k == APIKeys:
 		return s.access.CountKeys(ctx)
+	case k == Consent:
+		return s.privacy.CountConsent(ctx)
+	case k == SuppressionKey:
+		key, err := s.privacy.StoredSuppressionKey(ctx)
+		if key == nil {
+			return 0, err
+		}
+		return 1, err
+	case k == Suppressed:
+		return s.privacy.CountSuppressed(ctx)
+	case k == Receipts:
+		return s.privacy.CountReceipts(ctx)
 	case k == Audit:
 		// The contract has no count: page through the log.
 		n, after := 0, ""
@@ -107,12 +169,11 @@ func (s *Stream) Page(ctx context.Context, k Kind, after string, limit int) (Bat
 		limit = min(limit, access.MaxPage)
 		q := access.AuditQuery{Limit: limit}
 		if after != "" {
-			at, id, ok := strings.Cut(after, " ")
-			t, err := time.Parse(time.RFC3339Nano, at)
-			if !ok || err != nil {
-				return Batch{}, fmt.Errorf("bad audit cursor %q", after)
+			c, err := parseCursor(after)
+			if err != nil {
+				return Batch{}, err
 			}
-			q.After = access.AuditCursor{At: t, ID: id}
+			q.After = c
 		}
 		entries, err := s.access.Audit(ctx, q)
 		if err != nil {
@@ -120,12 +181,67 @@ func (s *Stream) Page(ctx context.Context, k Kind, after string, limit int) (Bat
 		}
 		b := Batch{Kind: k, Audit: entries}
 		if len(entries) == limit {
-			last := entries[len(entries)-1]
-			b.Next = last.At.UTC().Format(time.RFC3339Nano) + " " + last.ID
+			b.Next = formatCursor(entries[len(entries)-1].At, entries[len(entries)-1].ID)
+		}
+		return b, nil
+	case k == Consent:
+		recs, err := s.privacy.ConsentPage(ctx, after, limit)
+		if err != nil {
+			return Batch{}, err
+		}
+		b := Batch{Kind: k, Consent: recs}
+		if len(recs) == limit {
+			b.Next = recs[len(recs)-1].ID
+		}
+		return b, nil
+	case k == SuppressionKey:
+		key, err := s.privacy.StoredSuppressionKey(ctx)
+		return Batch{Kind: k, SuppressionKey: key}, err
+	case k == Suppressed:
+		entries, err := s.privacy.SuppressionPage(ctx, after, limit)
+		if err != nil {
+			return Batch{}, err
+		}
+		b := Batch{Kind: k, Suppressed: entries}
+		if len(entries) == limit {
+			b.Next = entries[len(entries)-1].Hash
+		}
+		return b, nil
+	case k == Receipts:
+		limit = min(limit, privacy.MaxReceiptPage)
+		q := privacy.ReceiptQuery{Limit: limit}
+		if after != "" {
+			c, err := parseCursor(after)
+			if err != nil {
+				return Batch{}, err
+			}
+			q.After = &privacy.ReceiptCursor{At: c.At, ID: c.ID}
+		}
+		rs, err := s.privacy.Receipts(ctx, q)
+		if err != nil {
+			return Batch{}, err
+		}
+		b := Batch{Kind: k, Receipts: rs}
+		if len(rs) == limit {
+			b.Next = formatCursor(rs[len(rs)-1].At, rs[len(rs)-1].ID)
 		}
 		return b, nil
 	}
 	return s.r.Page(ctx, k, after, limit)
+}
+
+// parseCursor reads a time-and-id cursor made by formatCursor.
+func parseCursor(c string) (access.AuditCursor, error) {
+	at, id, ok := strings.Cut(c, " ")
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if !ok || err != nil {
+		return access.AuditCursor{}, fmt.Errorf("bad cursor %q", c)
+	}
+	return access.AuditCursor{At: t, ID: id}, nil
+}
+
+func formatCursor(at time.Time, id string) string {
+	return at.UTC().Format(time.RFC3339Nano) + " " + id
 }
 
 // Load writes b into the stream's store as Load does; API keys and audit
@@ -138,6 +254,11 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 		if s.access == nil {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
 		}
+	case Consent, SuppressionKey, Suppressed, Receipts:
+		if s.privacy == nil {
+			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
+		}
+		return s.loadPrivacy(ctx, b)
 	default:
 		return Load(ctx, s.st, b)
 	}
@@ -176,4 +297,51 @@ func (s *Stream) CountAll(ctx context.Context) (Counts, error) {
 		out[k] = n
 	}
 	return out, nil
+}
+
+// loadPrivacy writes a batch of a privacy kind: consent records and
+// suppressed hashes in one transaction each batch (both contracts keep
+// what is stored already), the secret as it is, receipts in one
+// transaction per batch, one at a time only when some are stored already.
+func (s *Stream) loadPrivacy(ctx context.Context, b Batch) error {
+	switch b.Kind {
+	case Consent:
+		if len(b.Consent) == 0 {
+			return nil
+		}
+		return s.privacy.PutConsent(ctx, b.Consent)
+	case SuppressionKey:
+		if b.SuppressionKey == nil {
+			return nil
+		}
+		return s.privacy.PutSuppressionKey(ctx, b.SuppressionKey)
+	case Suppressed:
+		if len(b.Suppressed) == 0 {
+			return nil
+		}
+		return s.privacy.Suppress(ctx, b.Suppressed)
+	}
+	put := func(rs []privacy.ErasureReceipt) error {
+		return s.st.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+			for _, r := range rs {
+				if err := privacy.PutReceiptInTx(ctx, tx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if len(b.Receipts) == 0 {
+		return nil
+	}
+	err := put(b.Receipts)
+	if graph.ErrorCode(err) != graph.ECONFLICT {
+		return err
+	}
+	for _, r := range b.Receipts {
+		if err := put([]privacy.ErasureReceipt{r}); err != nil && graph.ErrorCode(err) != graph.ECONFLICT {
+			return fmt.Errorf("erasure receipt %s: %w", r.ID, err)
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
+	"github.com/idgraph/cdp/privacy"
 )
 
 var _ dump.Reader = (*Store)(nil)
@@ -254,4 +256,103 @@ func seekAfter(c *bolt.Cursor, p []byte) ([]byte, []byte) {
 		return nil, nil
 	}
 	return c.Seek(end)
+}
+
+var _ dump.PrivacyReader = (*Store)(nil)
+
+// ConsentPage implements dump.PrivacyReader: records in id order, found
+// through the id index.
+func (s *Store) ConsentPage(ctx context.Context, after string, limit int) ([]privacy.Record, error) {
+	var out []privacy.Record
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		out = nil
+		records := btx.Bucket(bucketConsent)
+		c := btx.Bucket(bucketConsentIDs).Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && after != "" && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(out) < max(1, limit); k, v = c.Next() {
+			identifier, _ := splitPart(v)
+			rv := records.Get(append(append([]byte(nil), v...), k...))
+			if rv == nil {
+				return fmt.Errorf("consent record %s is indexed but not stored", k)
+			}
+			r, err := decodeConsent(string(k), identifier, rv)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CountConsent implements dump.PrivacyReader.
+func (s *Store) CountConsent(ctx context.Context) (int, error) {
+	n := 0
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		n = btx.Bucket(bucketConsentIDs).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// SuppressionPage implements dump.PrivacyReader: entries in hash order.
+func (s *Store) SuppressionPage(ctx context.Context, after string, limit int) ([]privacy.Suppression, error) {
+	var out []privacy.Suppression
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		out = nil
+		c := btx.Bucket(bucketSuppressed).Cursor()
+		k, v := c.First()
+		if after != "" {
+			start, err := hex.DecodeString(after)
+			if err != nil {
+				return fmt.Errorf("bad suppression cursor: %w", err)
+			}
+			if k, v = c.Seek(start); k != nil && bytes.Equal(k, start) {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil && len(out) < max(1, limit); k, v = c.Next() {
+			var r suppressedRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode a suppressed hash: %w", err)
+			}
+			out = append(out, privacy.Suppression{Hash: hex.EncodeToString(k), At: r.At, Reason: r.Reason})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// StoredSuppressionKey implements dump.PrivacyReader.
+func (s *Store) StoredSuppressionKey(ctx context.Context) ([]byte, error) {
+	var key []byte
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		key = nil
+		if v := btx.Bucket(bucketSuppressionKey).Get(suppressionKeyName); v != nil {
+			key = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return key, err
+}
+
+// PutSuppressionKey implements dump.PrivacyReader.
+func (s *Store) PutSuppressionKey(ctx context.Context, key []byte) error {
+	if len(key) != privacy.SuppressionKeyLen {
+		return fmt.Errorf("a suppression key is %d bytes, not %d", privacy.SuppressionKeyLen, len(key))
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketSuppressionKey)
+		switch v := b.Get(suppressionKeyName); {
+		case v == nil:
+			return b.Put(suppressionKeyName, key)
+		case !bytes.Equal(v, key):
+			return dump.ErrOtherSuppressionKey
+		}
+		return nil
+	})
 }

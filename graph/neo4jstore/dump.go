@@ -1,13 +1,16 @@
 package neo4jstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
+	"github.com/idgraph/cdp/privacy"
 )
 
 var _ dump.Reader = (*Store)(nil)
@@ -185,4 +188,127 @@ func edgeRow(b *dump.Batch, start string, e any) error {
 		return nil
 	}
 	return fmt.Errorf("unexpected edge %v", e)
+}
+
+var _ dump.PrivacyReader = (*Store)(nil)
+
+var (
+	qConsentPage = cypher(`
+MATCH (c:{{Consent}}) WHERE c.{{id}} > $after
+WITH c ORDER BY c.{{id}} LIMIT $limit
+RETURN c { .* } AS c`)
+	qCountConsent    = cypher(`MATCH (c:{{Consent}}) RETURN count(c) AS n`)
+	qSuppressionPage = cypher(`
+MATCH (s:{{Suppressed}}) WHERE s.{{hash}} > $after
+WITH s ORDER BY s.{{hash}} LIMIT $limit
+RETURN s.{{hash}} AS hash, s.{{at}} AS at, s.{{reason}} AS reason`)
+	// qPutSuppressionKey keeps a secret already stored, and returns it.
+	qPutSuppressionKey = cypher(`
+MERGE (k:{{SuppressionKey}} { {{id}}: $id })
+ON CREATE SET k.{{secret}} = $secret
+RETURN k.{{secret}} AS secret`)
+)
+
+// ConsentPage implements dump.PrivacyReader: records in id order.
+func (s *Store) ConsentPage(ctx context.Context, after string, limit int) ([]privacy.Record, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qConsentPage, map[string]any{"after": after, "limit": int64(max(1, limit))})
+		if err != nil {
+			return nil, fmt.Errorf("read consent records: %w", err)
+		}
+		out := make([]privacy.Record, 0, len(recs))
+		for _, r := range recs {
+			c, err := decodeConsent(r.Values[0])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]privacy.Record), nil
+}
+
+// CountConsent implements dump.PrivacyReader.
+func (s *Store) CountConsent(ctx context.Context) (int, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qCountConsent, nil)
+		if err != nil || len(recs) != 1 {
+			return nil, fmt.Errorf("count consent records: %v", err)
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return int(n), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.(int), nil
+}
+
+// SuppressionPage implements dump.PrivacyReader: entries in hash order.
+func (s *Store) SuppressionPage(ctx context.Context, after string, limit int) ([]privacy.Suppression, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qSuppressionPage, map[string]any{"after": after, "limit": int64(max(1, limit))})
+		if err != nil {
+			return nil, fmt.Errorf("read suppressed hashes: %w", err)
+		}
+		out := make([]privacy.Suppression, 0, len(recs))
+		for _, r := range recs {
+			e := privacy.Suppression{}
+			e.Hash, _ = r.Values[0].(string)
+			if at, ok := r.Values[1].(time.Time); ok {
+				e.At = graph.Clean(at)
+			}
+			e.Reason, _ = r.Values[2].(string)
+			out = append(out, e)
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]privacy.Suppression), nil
+}
+
+// StoredSuppressionKey implements dump.PrivacyReader.
+func (s *Store) StoredSuppressionKey(ctx context.Context) ([]byte, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qReadSuppressionKey, map[string]any{"id": suppressionKeyID})
+		if err != nil {
+			return nil, fmt.Errorf("read suppression key: %w", err)
+		}
+		if len(recs) == 0 {
+			return []byte(nil), nil
+		}
+		b, _ := recs[0].Values[0].([]byte)
+		return b, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]byte), nil
+}
+
+// PutSuppressionKey implements dump.PrivacyReader.
+func (s *Store) PutSuppressionKey(ctx context.Context, key []byte) error {
+	if len(key) != privacy.SuppressionKeyLen {
+		return fmt.Errorf("a suppression key is %d bytes, not %d", privacy.SuppressionKeyLen, len(key))
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qPutSuppressionKey, map[string]any{"id": suppressionKeyID, "secret": key})
+		if err != nil {
+			return nil, fmt.Errorf("put suppression key: %w", err)
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("put suppression key: %d rows", len(recs))
+		}
+		if b, _ := recs[0].Values[0].([]byte); !bytes.Equal(b, key) {
+			return nil, dump.ErrOtherSuppressionKey
+		}
+		return nil, nil
+	})
+	return err
 }
