@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/bench"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
@@ -401,7 +402,8 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	wantTable := map[string][2]string{
 		"profiles": {"2", "2"}, "identifiers": {"3", "3"}, "links": {"1", "1"}, "rejected": {"0", "0"},
 		"events": {"2", "2"}, "changes": {"0", "0"}, "api_keys": {"0", "0"}, "audit": {"0", "0"},
-		"consent": {"0", "0"}, "suppression_key": {"0", "0"}, "suppressed": {"0", "0"}, "receipts": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
+		"consent": {"0", "0"}, "suppression_key": {"0", "0"}, "suppressed": {"0", "0"}, "receipts": {"0", "0"},
+		"computed_traits": {"0", "0"}, "computed_values": {"0", "0"}, "facts": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
 	}
 	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
 		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
@@ -455,7 +457,8 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 func copyTable(out string) map[string][2]string {
 	rows := map[string][2]string{}
 	names := []string{"live profiles", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
-		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.Receipts)}
+		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.Receipts),
+		string(dump.ComputedTraits), string(dump.ComputedValues), string(dump.Facts)}
 	for _, k := range dump.Kinds {
 		names = append(names, string(k))
 	}
@@ -475,6 +478,16 @@ func copyTable(out string) map[string][2]string {
 		}
 	}
 	return rows
+}
+
+func graphLookup(ctx context.Context, st graph.Store, keys ...string) (map[string]graph.Identifier, error) {
+	var out map[string]graph.Identifier
+	err := st.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		var err error
+		out, err = tx.Identifiers(ctx, keys)
+		return err
+	})
+	return out, err
 }
 
 func lastPathPart(p string) string { return p[strings.LastIndex(p, "/")+1:] }
@@ -534,13 +547,32 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 		}
 		return nil
 	}))
+	idents, err := graphLookup(ctx, st, "user_id:u1")
+	storetest.Must(t, err)
+	pid := idents["user_id:u1"].ProfileID
+	traits := []audience.ComputedTrait{
+		{Name: "orders_30d", Description: "orders in 30 days", Aggregate: audience.AggCount, Event: "Order Completed", Window: "P30D",
+			CreatedAt: created, UpdatedAt: created.Add(time.Hour)},
+		{Name: "last_plan", Aggregate: audience.AggLast, EventType: "identify", Property: "plan", CreatedAt: created.Add(time.Minute), UpdatedAt: created.Add(time.Minute)},
+	}
+	values := []audience.ComputedValue{
+		{ProfileID: pid, Name: "last_plan", Value: "gold", ComputedAt: created.Add(3 * time.Hour)},
+		{ProfileID: pid, Name: "orders_30d", Value: int64(4), ComputedAt: created.Add(3 * time.Hour), Expires: created.Add(30 * 24 * time.Hour)},
+	}
+	facts := audience.Facts{ProfileID: pid, Keys: []string{"email:a@x.example", "user_id:u1"}, Types: []string{"email", "user_id"}}
+	for _, c := range traits {
+		storetest.Must(t, st.PutComputedTrait(ctx, c))
+	}
+	storetest.Must(t, st.PutComputedValues(ctx, values))
+	storetest.Must(t, st.PutFacts(ctx, []audience.Facts{facts}))
 	storetest.Must(t, st.Close(ctx))
 
 	storetest.OpenNeo4j(t) // the lock, and an empty database
 	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dirA}, neo4jFlags("to")...)...)
 	table := copyTable(out)
 	if code != 0 || table["api_keys"] != [2]string{"2", "2"} || table["audit"] != [2]string{"2", "2"} || table["consent"] != [2]string{"2", "2"} ||
-		table["suppression_key"] != [2]string{"1", "1"} || table["suppressed"] != [2]string{"2", "2"} || table["receipts"] != [2]string{"2", "2"} {
+		table["suppression_key"] != [2]string{"1", "1"} || table["suppressed"] != [2]string{"2", "2"} || table["receipts"] != [2]string{"2", "2"} ||
+		table["computed_traits"] != [2]string{"2", "2"} || table["computed_values"] != [2]string{"2", "2"} || table["facts"] != [2]string{"1", "1"} {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dirB)...)
@@ -582,6 +614,22 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 	storetest.Must(t, err)
 	if fmt.Sprint(gotReceipts) != fmt.Sprint([]privacy.ErasureReceipt{receipts[1], receipts[0]}) {
 		t.Errorf("receipts after the round trip:\n got  %+v\n want %+v", gotReceipts, receipts)
+	}
+
+	gotTraits, err := back.ComputedTraits(ctx)
+	storetest.Must(t, err)
+	if fmt.Sprint(gotTraits) != fmt.Sprint([]audience.ComputedTrait{traits[1], traits[0]}) { // by name
+		t.Errorf("computed traits after the round trip:\n got  %+v\n want %+v", gotTraits, traits)
+	}
+	gotValues, err := back.ComputedValues(ctx, []string{pid})
+	storetest.Must(t, err)
+	if fmt.Sprint(gotValues) != fmt.Sprint(map[string]map[string]audience.ComputedValue{pid: {"last_plan": values[0], "orders_30d": values[1]}}) {
+		t.Errorf("computed values after the round trip: %+v", gotValues)
+	}
+	gotFacts, err := back.Facts(ctx, []string{pid})
+	storetest.Must(t, err)
+	if fmt.Sprint(gotFacts) != fmt.Sprint(map[string]audience.Facts{pid: facts}) {
+		t.Errorf("facts after the round trip: %+v", gotFacts)
 	}
 
 	// A target with another suppression secret cannot take the list.

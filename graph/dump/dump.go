@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -33,7 +34,8 @@ var Kinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes}
 
 // allKinds lists the graph kinds and those of the capabilities (see
 // Stream), in load order.
-var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit, Consent, SuppressionKey, Suppressed, Receipts)
+var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit, Consent, SuppressionKey, Suppressed, Receipts,
+	ComputedTraits, ComputedValues, Facts)
 
 // Batch is a page of records of one kind: only the slice of its Kind is
 // set.
@@ -53,6 +55,9 @@ type Batch struct {
 	SuppressionKey []byte
 	Suppressed     []privacy.Suppression
 	Receipts       []privacy.ErasureReceipt
+	ComputedTraits []audience.ComputedTrait
+	ComputedValues []audience.ComputedValue
+	Facts          []audience.Facts
 	// Next is the cursor of the page after this one, "" after the last
 	// page. It is opaque: only the Reader that made it reads it.
 	Next string
@@ -61,7 +66,8 @@ type Batch struct {
 // Len returns the number of records in b.
 func (b *Batch) Len() int {
 	return len(b.Profiles) + len(b.Identifiers) + len(b.Links) + len(b.Rejected) + len(b.Events) + len(b.Changes) +
-		len(b.APIKeys) + len(b.Audit) + len(b.Consent) + min(1, len(b.SuppressionKey)) + len(b.Suppressed) + len(b.Receipts)
+		len(b.APIKeys) + len(b.Audit) + len(b.Consent) + min(1, len(b.SuppressionKey)) + len(b.Suppressed) + len(b.Receipts) +
+		len(b.ComputedTraits) + len(b.ComputedValues) + len(b.Facts)
 }
 
 // Reader pages through a store's records.

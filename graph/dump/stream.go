@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -28,6 +30,18 @@ const (
 	SuppressionKey Kind = "suppression_key" // the secret of the suppressed hashes: 0 or 1
 	Suppressed     Kind = "suppressed"      // privacy.Suppression
 	Receipts       Kind = "receipts"        // privacy.ErasureReceipt
+)
+
+// The kinds of the audience capability that its contract (audience.Store)
+// reads and writes exactly: computed trait definitions, their values and
+// the keeper's profile facts. Values and facts are found by profile id, so
+// their pages follow the profiles' (the cursor is a profile id).
+// Audiences themselves (definitions, members, the change log with its
+// sequence numbers) are not copied yet.
+const (
+	ComputedTraits Kind = "computed_traits" // audience.ComputedTrait
+	ComputedValues Kind = "computed_values" // audience.ComputedValue
+	Facts          Kind = "facts"           // audience.Facts
 )
 
 // ErrOtherSuppressionKey is returned by PutSuppressionKey when the store
@@ -67,8 +81,9 @@ type privacyStore interface {
 type Stream struct {
 	st      graph.Store
 	r       Reader
-	access  access.Store // nil when the store holds no API keys
-	privacy privacyStore // nil when the store holds no privacy records
+	access  access.Store   // nil when the store holds no API keys
+	privacy privacyStore   // nil when the store holds no privacy records
+	aud     audience.Store // nil when the store holds no audiences
 }
 
 // NewStream returns the stream of st.
@@ -82,6 +97,7 @@ func NewStream(st graph.Store) (*Stream, error) {
 	s := &Stream{st: st, r: r}
 	s.access, _ = st.(access.Store)
 	s.privacy, _ = st.(privacyStore)
+	s.aud, _ = st.(audience.Store)
 	return s, nil
 }
 
@@ -98,6 +114,9 @@ func (s *Stream) Kinds() []Kind {
 	}
 	if s.privacy != nil {
 		out = append(out, Consent, SuppressionKey, Suppressed, Receipts)
+	}
+	if s.aud != nil {
+		out = append(out, ComputedTraits, ComputedValues, Facts)
 	}
 	return out
 }
@@ -130,6 +149,23 @@ func (s *Stream) Count(ctx context.Context, k Kind) (int, error) {
 		return s.privacy.CountSuppressed(ctx)
 	case k == Receipts:
 		return s.privacy.CountReceipts(ctx)
+	case k == ComputedTraits:
+		cs, err := s.aud.ComputedTraits(ctx)
+		return len(cs), err
+	case k == ComputedValues || k == Facts:
+		// Found by profile: page through them.
+		n, after := 0, ""
+		for {
+			b, err := s.Page(ctx, k, after, 1000)
+			if err != nil {
+				return 0, err
+			}
+			n += b.Len()
+			if b.Next == "" {
+				return n, nil
+			}
+			after = b.Next
+		}
 	case k == Audit:
 		// The contract has no count: page through the log.
 		n, after := 0, ""
@@ -184,6 +220,12 @@ func (s *Stream) Page(ctx context.Context, k Kind, after string, limit int) (Bat
 			b.Next = formatCursor(entries[len(entries)-1].At, entries[len(entries)-1].ID)
 		}
 		return b, nil
+	case k == ComputedTraits:
+		// At most audience.MaxComputedTraits: one page.
+		cs, err := s.aud.ComputedTraits(ctx)
+		return Batch{Kind: k, ComputedTraits: cs}, err
+	case k == ComputedValues || k == Facts:
+		return s.byProfile(ctx, k, after, limit)
 	case k == Consent:
 		recs, err := s.privacy.ConsentPage(ctx, after, limit)
 		if err != nil {
@@ -254,6 +296,11 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 		if s.access == nil {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
 		}
+	case ComputedTraits, ComputedValues, Facts:
+		if s.aud == nil {
+			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
+		}
+		return s.loadAudience(ctx, b)
 	case Consent, SuppressionKey, Suppressed, Receipts:
 		if s.privacy == nil {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
@@ -342,6 +389,70 @@ func (s *Stream) loadPrivacy(ctx context.Context, b Batch) error {
 		if err := put([]privacy.ErasureReceipt{r}); err != nil && graph.ErrorCode(err) != graph.ECONFLICT {
 			return fmt.Errorf("erasure receipt %s: %w", r.ID, err)
 		}
+	}
+	return nil
+}
+
+// byProfile reads the computed values or facts of the next limit profiles
+// (live and merged away) after the profile id after.
+func (s *Stream) byProfile(ctx context.Context, k Kind, after string, limit int) (Batch, error) {
+	ps, err := s.r.Page(ctx, Profiles, after, limit)
+	if err != nil {
+		return Batch{}, err
+	}
+	ids := make([]string, len(ps.Profiles))
+	for i, p := range ps.Profiles {
+		ids[i] = p.ID
+	}
+	b := Batch{Kind: k, Next: ps.Next}
+	if len(ids) == 0 {
+		return b, nil
+	}
+	if k == Facts {
+		fs, err := s.aud.Facts(ctx, ids)
+		if err != nil {
+			return Batch{}, err
+		}
+		for _, id := range ids {
+			if f, ok := fs[id]; ok {
+				b.Facts = append(b.Facts, f)
+			}
+		}
+		return b, nil
+	}
+	vs, err := s.aud.ComputedValues(ctx, ids)
+	if err != nil {
+		return Batch{}, err
+	}
+	for _, id := range ids {
+		names := make([]string, 0, len(vs[id]))
+		for n := range vs[id] {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			b.ComputedValues = append(b.ComputedValues, vs[id][n])
+		}
+	}
+	return b, nil
+}
+
+// loadAudience writes computed trait definitions (one transaction each: a
+// store holds at most audience.MaxComputedTraits), values and facts (one
+// transaction per batch). A definition already stored keeps its creation
+// time; a value or facts of the same profile is replaced.
+func (s *Stream) loadAudience(ctx context.Context, b Batch) error {
+	switch {
+	case b.Kind == ComputedTraits:
+		for _, c := range b.ComputedTraits {
+			if err := s.aud.PutComputedTrait(ctx, c); err != nil {
+				return fmt.Errorf("computed trait %s: %w", c.Name, err)
+			}
+		}
+	case b.Kind == ComputedValues && len(b.ComputedValues) > 0:
+		return s.aud.PutComputedValues(ctx, b.ComputedValues)
+	case b.Kind == Facts && len(b.Facts) > 0:
+		return s.aud.PutFacts(ctx, b.Facts)
 	}
 	return nil
 }
