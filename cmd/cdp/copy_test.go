@@ -403,7 +403,8 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 		"profiles": {"2", "2"}, "identifiers": {"3", "3"}, "links": {"1", "1"}, "rejected": {"0", "0"},
 		"events": {"2", "2"}, "changes": {"0", "0"}, "api_keys": {"0", "0"}, "audit": {"0", "0"},
 		"consent": {"0", "0"}, "suppression_key": {"0", "0"}, "suppressed": {"0", "0"}, "receipts": {"0", "0"},
-		"computed_traits": {"0", "0"}, "computed_values": {"0", "0"}, "facts": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
+		"computed_traits": {"0", "0"}, "computed_values": {"0", "0"}, "facts": {"0", "0"},
+		"audiences": {"0", "0"}, "audience_members": {"0", "0"}, "audience_changes": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
 	}
 	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
 		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
@@ -458,7 +459,8 @@ func copyTable(out string) map[string][2]string {
 	rows := map[string][2]string{}
 	names := []string{"live profiles", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
 		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.Receipts),
-		string(dump.ComputedTraits), string(dump.ComputedValues), string(dump.Facts)}
+		string(dump.ComputedTraits), string(dump.ComputedValues), string(dump.Facts),
+		string(dump.Audiences), string(dump.AudienceMembers), string(dump.AudienceChanges)}
 	for _, k := range dump.Kinds {
 		names = append(names, string(k))
 	}
@@ -565,6 +567,15 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 	}
 	storetest.Must(t, st.PutComputedValues(ctx, values))
 	storetest.Must(t, st.PutFacts(ctx, []audience.Facts{facts}))
+	// An audience that pid entered at t1 with p_other, who left at t2:
+	// entries get seq 1 and 2 in the order given, the exit 3.
+	aud := audience.Audience{ID: fmt.Sprintf("seg_%032x", 7), Name: "Gold plan", Description: "plan is gold",
+		Filter: audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "gold"}},
+		Purpose: "email", CreatedAt: created, UpdatedAt: created.Add(time.Minute)}
+	t1, t2 := created.Add(10*time.Minute), created.Add(20*time.Minute)
+	storetest.Must(t, st.PutAudience(ctx, aud))
+	storetest.Must(t, st.ApplyMembership(ctx, aud.ID, []string{pid, "p_other"}, nil, t1))
+	storetest.Must(t, st.ApplyMembership(ctx, aud.ID, nil, []string{"p_other"}, t2))
 	storetest.Must(t, st.Close(ctx))
 
 	storetest.OpenNeo4j(t) // the lock, and an empty database
@@ -572,7 +583,8 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 	table := copyTable(out)
 	if code != 0 || table["api_keys"] != [2]string{"2", "2"} || table["audit"] != [2]string{"2", "2"} || table["consent"] != [2]string{"2", "2"} ||
 		table["suppression_key"] != [2]string{"1", "1"} || table["suppressed"] != [2]string{"2", "2"} || table["receipts"] != [2]string{"2", "2"} ||
-		table["computed_traits"] != [2]string{"2", "2"} || table["computed_values"] != [2]string{"2", "2"} || table["facts"] != [2]string{"1", "1"} {
+		table["computed_traits"] != [2]string{"2", "2"} || table["computed_values"] != [2]string{"2", "2"} || table["facts"] != [2]string{"1", "1"} ||
+		table["audiences"] != [2]string{"1", "1"} || table["audience_members"] != [2]string{"1", "1"} || table["audience_changes"] != [2]string{"3", "3"} {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dirB)...)
@@ -630,6 +642,38 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 	storetest.Must(t, err)
 	if fmt.Sprint(gotFacts) != fmt.Sprint(map[string]audience.Facts{pid: facts}) {
 		t.Errorf("facts after the round trip: %+v", gotFacts)
+	}
+
+	gotAud, err := back.Audiences(ctx, []string{aud.ID})
+	storetest.Must(t, err)
+	wantAud := aud
+	wantAud.Size, wantAud.RefreshedAt = 1, t2
+	got := gotAud[aud.ID]
+	gotFilter, _ := audience.EncodeFilter(got.Filter)
+	wantFilter, _ := audience.EncodeFilter(wantAud.Filter)
+	got.Filter, wantAud.Filter = audience.Filter{}, audience.Filter{}
+	if len(gotAud) != 1 || fmt.Sprint(got) != fmt.Sprint(wantAud) || string(gotFilter) != string(wantFilter) {
+		t.Errorf("audience after the round trip:\n got  %+v %s\n want %+v %s", gotAud, gotFilter, wantAud, wantFilter)
+	}
+	seqs, err := back.AudienceSeqs(ctx, []string{aud.ID})
+	storetest.Must(t, err)
+	if seqs[aud.ID] != 3 {
+		t.Errorf("audience seq after the round trip: %d, want 3", seqs[aud.ID])
+	}
+	gotMembers, err := back.Members(ctx, aud.ID, audience.Page{Limit: 10})
+	storetest.Must(t, err)
+	if fmt.Sprint(gotMembers) != fmt.Sprint([]audience.Membership{{AudienceID: aud.ID, ProfileID: pid, Since: t1}}) {
+		t.Errorf("audience members after the round trip: %+v", gotMembers)
+	}
+	gotLog, err := back.Changes(ctx, aud.ID, audience.ChangePage{Limit: 10})
+	storetest.Must(t, err)
+	wantLog := []audience.Change{
+		{AudienceID: aud.ID, ProfileID: "p_other", Kind: audience.Exited, At: t2, Seq: 3},
+		{AudienceID: aud.ID, ProfileID: "p_other", Kind: audience.Entered, At: t1, Seq: 2},
+		{AudienceID: aud.ID, ProfileID: pid, Kind: audience.Entered, At: t1, Seq: 1},
+	}
+	if fmt.Sprint(gotLog) != fmt.Sprint(wantLog) {
+		t.Errorf("audience log after the round trip:\n got  %+v\n want %+v", gotLog, wantLog)
 	}
 
 	// A target with another suppression secret cannot take the list.

@@ -35,7 +35,7 @@ var Kinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes}
 // allKinds lists the graph kinds and those of the capabilities (see
 // Stream), in load order.
 var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit, Consent, SuppressionKey, Suppressed, Receipts,
-	ComputedTraits, ComputedValues, Facts)
+	ComputedTraits, ComputedValues, Facts, Audiences, AudienceMembers, AudienceChanges)
 
 // Batch is a page of records of one kind: only the slice of its Kind is
 // set.
@@ -52,12 +52,15 @@ type Batch struct {
 	Consent     []privacy.Record
 	// SuppressionKey is the secret of the suppressed hashes, nil when the
 	// store has none.
-	SuppressionKey []byte
-	Suppressed     []privacy.Suppression
-	Receipts       []privacy.ErasureReceipt
-	ComputedTraits []audience.ComputedTrait
-	ComputedValues []audience.ComputedValue
-	Facts          []audience.Facts
+	SuppressionKey  []byte
+	Suppressed      []privacy.Suppression
+	Receipts        []privacy.ErasureReceipt
+	ComputedTraits  []audience.ComputedTrait
+	ComputedValues  []audience.ComputedValue
+	Facts           []audience.Facts
+	Audiences       []AudienceRecord
+	AudienceMembers []audience.Membership
+	AudienceChanges []audience.Change
 	// Next is the cursor of the page after this one, "" after the last
 	// page. It is opaque: only the Reader that made it reads it.
 	Next string
@@ -67,7 +70,8 @@ type Batch struct {
 func (b *Batch) Len() int {
 	return len(b.Profiles) + len(b.Identifiers) + len(b.Links) + len(b.Rejected) + len(b.Events) + len(b.Changes) +
 		len(b.APIKeys) + len(b.Audit) + len(b.Consent) + min(1, len(b.SuppressionKey)) + len(b.Suppressed) + len(b.Receipts) +
-		len(b.ComputedTraits) + len(b.ComputedValues) + len(b.Facts)
+		len(b.ComputedTraits) + len(b.ComputedValues) + len(b.Facts) +
+		len(b.Audiences) + len(b.AudienceMembers) + len(b.AudienceChanges)
 }
 
 // Reader pages through a store's records.

@@ -84,6 +84,7 @@ type Stream struct {
 	access  access.Store   // nil when the store holds no API keys
 	privacy privacyStore   // nil when the store holds no privacy records
 	aud     audience.Store // nil when the store holds no audiences
+	audW    audienceStore  // nil when the store cannot take audiences as they are
 }
 
 // NewStream returns the stream of st.
@@ -98,6 +99,7 @@ func NewStream(st graph.Store) (*Stream, error) {
 	s.access, _ = st.(access.Store)
 	s.privacy, _ = st.(privacyStore)
 	s.aud, _ = st.(audience.Store)
+	s.audW, _ = st.(audienceStore)
 	return s, nil
 }
 
@@ -117,6 +119,9 @@ func (s *Stream) Kinds() []Kind {
 	}
 	if s.aud != nil {
 		out = append(out, ComputedTraits, ComputedValues, Facts)
+	}
+	if s.audW != nil {
+		out = append(out, Audiences, AudienceMembers, AudienceChanges)
 	}
 	return out
 }
@@ -152,8 +157,8 @@ func (s *Stream) Count(ctx context.Context, k Kind) (int, error) {
 	case k == ComputedTraits:
 		cs, err := s.aud.ComputedTraits(ctx)
 		return len(cs), err
-	case k == ComputedValues || k == Facts:
-		// Found by profile: page through them.
+	case k == ComputedValues || k == Facts || k == Audiences || k == AudienceMembers || k == AudienceChanges:
+		// No count in the contracts: page through them.
 		n, after := 0, ""
 		for {
 			b, err := s.Page(ctx, k, after, 1000)
@@ -226,6 +231,10 @@ func (s *Stream) Page(ctx context.Context, k Kind, after string, limit int) (Bat
 		return Batch{Kind: k, ComputedTraits: cs}, err
 	case k == ComputedValues || k == Facts:
 		return s.byProfile(ctx, k, after, limit)
+	case k == Audiences:
+		return s.pageAudiences(ctx, after, limit)
+	case k == AudienceMembers || k == AudienceChanges:
+		return s.pageAudienceItems(ctx, k, after, limit)
 	case k == Consent:
 		recs, err := s.privacy.ConsentPage(ctx, after, limit)
 		if err != nil {
@@ -296,6 +305,11 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 		if s.access == nil {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
 		}
+	case Audiences, AudienceMembers, AudienceChanges:
+		if s.audW == nil {
+			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
+		}
+		return s.loadAudiences(ctx, b)
 	case ComputedTraits, ComputedValues, Facts:
 		if s.aud == nil {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)

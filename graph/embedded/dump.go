@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
 	"github.com/idgraph/cdp/privacy"
@@ -352,6 +353,90 @@ func (s *Store) PutSuppressionKey(ctx context.Context, key []byte) error {
 			return b.Put(suppressionKeyName, key)
 		case !bytes.Equal(v, key):
 			return dump.ErrOtherSuppressionKey
+		}
+		return nil
+	})
+}
+
+var _ dump.AudienceWriter = (*Store)(nil)
+
+// AudienceSeqs implements dump.AudienceWriter.
+func (s *Store) AudienceSeqs(ctx context.Context, ids []string) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(ids))
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		for _, id := range ids {
+			r, err := getAudience(btx, id)
+			if err != nil {
+				return err
+			}
+			if r != nil {
+				out[id] = r.Seq
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutAudienceRecords implements dump.AudienceWriter.
+func (s *Store) PutAudienceRecords(ctx context.Context, as []dump.AudienceRecord) error {
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		for _, a := range as {
+			filter, err := audience.EncodeFilter(a.Filter)
+			if err != nil {
+				return fmt.Errorf("audience %s: %w", a.ID, err)
+			}
+			r := &audienceRecord{
+				Name: a.Name, Description: a.Description, Filter: filter, Purpose: a.Purpose,
+				CreatedAt: cleanOrZero(a.CreatedAt), UpdatedAt: cleanOrZero(a.UpdatedAt),
+				Size: a.Size, RefreshedAt: cleanOrZero(a.RefreshedAt), Seq: a.Seq,
+			}
+			if err := putAudience(btx, a.ID, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PutAudienceMembers implements dump.AudienceWriter: both indexes.
+func (s *Store) PutAudienceMembers(ctx context.Context, ms []audience.Membership) error {
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		members, memberOf := btx.Bucket(bucketAudienceMembers), btx.Bucket(bucketAudienceMemberOf)
+		for _, m := range ms {
+			since := appendTime(nil, graph.Clean(m.Since))
+			if err := members.Put(append(part(m.AudienceID), m.ProfileID...), since); err != nil {
+				return err
+			}
+			if err := memberOf.Put(append(part(m.ProfileID), m.AudienceID...), since); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PutAudienceChanges implements dump.AudienceWriter.
+func (s *Store) PutAudienceChanges(ctx context.Context, cs []audience.Change) error {
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketAudienceChanges)
+		for _, c := range cs {
+			var kind byte
+			switch c.Kind {
+			case audience.Entered:
+				kind = changeEntered
+			case audience.Exited:
+				kind = changeExited
+			default:
+				return fmt.Errorf("audience %s: unknown change kind %q", c.AudienceID, c.Kind)
+			}
+			k := changeKey(c.AudienceID, graph.Clean(c.At), c.Seq)
+			if b.Get(k) != nil {
+				continue
+			}
+			if err := b.Put(k, append([]byte{kind}, c.ProfileID...)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

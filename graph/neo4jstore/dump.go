@@ -8,6 +8,7 @@ import (
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
 	"github.com/idgraph/cdp/privacy"
@@ -311,4 +312,100 @@ func (s *Store) PutSuppressionKey(ctx context.Context, key []byte) error {
 		return nil, nil
 	})
 	return err
+}
+
+var _ dump.AudienceWriter = (*Store)(nil)
+
+var (
+	qAudienceSeqs = cypher(`
+UNWIND $ids AS id
+MATCH (a:{{Audience}} { {{id}}: id })
+RETURN a.{{id}} AS id, a.{{seq}} AS seq`)
+	qPutAudienceRecords = cypher(`
+UNWIND $rows AS r
+MERGE (a:{{Audience}} { {{id}}: r.id })
+SET a.{{name}} = r.name, a.{{description}} = r.description, a.{{filter}} = r.filter, a.{{purpose}} = r.purpose,
+  a.{{createdAt}} = r.createdAt, a.{{updatedAt}} = r.updatedAt, a.{{size}} = r.size,
+  a.{{refreshedAt}} = r.refreshedAt, a.{{seq}} = r.seq`)
+	qPutAudienceMembers = cypher(`
+UNWIND $rows AS r
+MERGE (m:{{AudienceMember}} { {{audienceId}}: r.aid, {{profileId}}: r.pid })
+SET m.{{since}} = r.since`)
+	qPutAudienceChanges = cypher(`
+UNWIND $rows AS r
+MERGE (c:{{AudienceChange}} { {{audienceId}}: r.aid, {{at}}: r.at, {{seq}}: r.seq })
+ON CREATE SET c.{{profileId}} = r.pid, c.{{kind}} = r.kind`)
+)
+
+// AudienceSeqs implements dump.AudienceWriter.
+func (s *Store) AudienceSeqs(ctx context.Context, ids []string) (map[string]uint64, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qAudienceSeqs, map[string]any{"ids": uniq(ids)})
+		if err != nil {
+			return nil, fmt.Errorf("read audience seqs: %w", err)
+		}
+		out := make(map[string]uint64, len(recs))
+		for _, r := range recs {
+			id, _ := r.Values[0].(string)
+			n, _ := r.Values[1].(int64)
+			out[id] = uint64(n)
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.(map[string]uint64), nil
+}
+
+// putRows runs q with rows in one transaction, chunkRows rows per
+// statement.
+func (s *Store) putRows(ctx context.Context, what, q string, rows []any) error {
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		for start := 0; start < len(rows); start += chunkRows {
+			if err := t.exec(ctx, q, map[string]any{"rows": rows[start:min(start+chunkRows, len(rows))]}); err != nil {
+				return nil, fmt.Errorf("put %s: %w", what, err)
+			}
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// PutAudienceRecords implements dump.AudienceWriter.
+func (s *Store) PutAudienceRecords(ctx context.Context, as []dump.AudienceRecord) error {
+	rows := make([]any, len(as))
+	for i, a := range as {
+		filter, err := audience.EncodeFilter(a.Filter)
+		if err != nil {
+			return fmt.Errorf("audience %s: %w", a.ID, err)
+		}
+		rows[i] = map[string]any{
+			"id": a.ID, "name": a.Name, "description": strParam(a.Description), "filter": string(filter),
+			"purpose": strParam(a.Purpose), "createdAt": timeParam(a.CreatedAt), "updatedAt": timeParam(a.UpdatedAt),
+			"size": int64(a.Size), "refreshedAt": timeParam(a.RefreshedAt), "seq": int64(a.Seq),
+		}
+	}
+	return s.putRows(ctx, "audiences", qPutAudienceRecords, rows)
+}
+
+// PutAudienceMembers implements dump.AudienceWriter.
+func (s *Store) PutAudienceMembers(ctx context.Context, ms []audience.Membership) error {
+	rows := make([]any, len(ms))
+	for i, m := range ms {
+		rows[i] = map[string]any{"aid": m.AudienceID, "pid": m.ProfileID, "since": timeParam(m.Since)}
+	}
+	return s.putRows(ctx, "audience members", qPutAudienceMembers, rows)
+}
+
+// PutAudienceChanges implements dump.AudienceWriter.
+func (s *Store) PutAudienceChanges(ctx context.Context, cs []audience.Change) error {
+	rows := make([]any, len(cs))
+	for i, c := range cs {
+		if c.Kind != audience.Entered && c.Kind != audience.Exited {
+			return fmt.Errorf("audience %s: unknown change kind %q", c.AudienceID, c.Kind)
+		}
+		rows[i] = map[string]any{"aid": c.AudienceID, "pid": c.ProfileID, "kind": c.Kind, "at": timeParam(c.At), "seq": int64(c.Seq)}
+	}
+	return s.putRows(ctx, "audience changes", qPutAudienceChanges, rows)
 }
