@@ -570,7 +570,7 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 	// An audience that pid entered at t1 with p_other, who left at t2:
 	// entries get seq 1 and 2 in the order given, the exit 3.
 	aud := audience.Audience{ID: fmt.Sprintf("seg_%032x", 7), Name: "Gold plan", Description: "plan is gold",
-		Filter: audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "gold"}},
+		Filter:  audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "gold"}},
 		Purpose: "email", CreatedAt: created, UpdatedAt: created.Add(time.Minute)}
 	t1, t2 := created.Add(10*time.Minute), created.Add(20*time.Minute)
 	storetest.Must(t, st.PutAudience(ctx, aud))
