@@ -62,9 +62,10 @@ type PrivacyReader interface {
 	// StoredSuppressionKey returns the secret of the suppressed hashes,
 	// nil when none was made yet (it makes none).
 	StoredSuppressionKey(ctx context.Context) ([]byte, error)
-	// PutSuppressionKey stores key as the secret when there is none;
-	// ErrOtherSuppressionKey when another is stored.
-	PutSuppressionKey(ctx context.Context, key []byte) error
+	// PutSuppressionKey stores key as the secret when there is none, or
+	// with replace; ErrOtherSuppressionKey when another is stored and
+	// replace is false.
+	PutSuppressionKey(ctx context.Context, key []byte, replace bool) error
 }
 
 // privacyStore is what a store needs for the privacy kinds.
@@ -375,7 +376,13 @@ func (s *Stream) loadPrivacy(ctx context.Context, b Batch) error {
 		if b.SuppressionKey == nil {
 			return nil
 		}
-		return s.privacy.PutSuppressionKey(ctx, b.SuppressionKey)
+		// A secret that keys no hash yet (any server makes one at start)
+		// is replaced; one that keys hashes must not be.
+		n, err := s.privacy.CountSuppressed(ctx)
+		if err != nil {
+			return err
+		}
+		return s.privacy.PutSuppressionKey(ctx, b.SuppressionKey, n == 0)
 	case Suppressed:
 		if len(b.Suppressed) == 0 {
 			return nil

@@ -342,14 +342,14 @@ func (s *Store) StoredSuppressionKey(ctx context.Context) ([]byte, error) {
 }
 
 // PutSuppressionKey implements dump.PrivacyReader.
-func (s *Store) PutSuppressionKey(ctx context.Context, key []byte) error {
+func (s *Store) PutSuppressionKey(ctx context.Context, key []byte, replace bool) error {
 	if len(key) != privacy.SuppressionKeyLen {
 		return fmt.Errorf("a suppression key is %d bytes, not %d", privacy.SuppressionKeyLen, len(key))
 	}
 	return s.update(ctx, func(btx *bolt.Tx) error {
 		b := btx.Bucket(bucketSuppressionKey)
 		switch v := b.Get(suppressionKeyName); {
-		case v == nil:
+		case v == nil, replace && !bytes.Equal(v, key):
 			return b.Put(suppressionKeyName, key)
 		case !bytes.Equal(v, key):
 			return dump.ErrOtherSuppressionKey

@@ -203,10 +203,13 @@ RETURN c { .* } AS c`)
 MATCH (s:{{Suppressed}}) WHERE s.{{hash}} > $after
 WITH s ORDER BY s.{{hash}} LIMIT $limit
 RETURN s.{{hash}} AS hash, s.{{at}} AS at, s.{{reason}} AS reason`)
-	// qPutSuppressionKey keeps a secret already stored, and returns it.
+	// qPutSuppressionKey keeps a secret already stored, unless $replace,
+	// and returns the secret stored.
 	qPutSuppressionKey = cypher(`
 MERGE (k:{{SuppressionKey}} { {{id}}: $id })
 ON CREATE SET k.{{secret}} = $secret
+WITH k
+FOREACH (_ IN CASE WHEN $replace THEN [1] ELSE [] END | SET k.{{secret}} = $secret)
 RETURN k.{{secret}} AS secret`)
 )
 
@@ -294,12 +297,12 @@ func (s *Store) StoredSuppressionKey(ctx context.Context) ([]byte, error) {
 }
 
 // PutSuppressionKey implements dump.PrivacyReader.
-func (s *Store) PutSuppressionKey(ctx context.Context, key []byte) error {
+func (s *Store) PutSuppressionKey(ctx context.Context, key []byte, replace bool) error {
 	if len(key) != privacy.SuppressionKeyLen {
 		return fmt.Errorf("a suppression key is %d bytes, not %d", privacy.SuppressionKeyLen, len(key))
 	}
 	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, qPutSuppressionKey, map[string]any{"id": suppressionKeyID, "secret": key})
+		recs, err := t.query(ctx, qPutSuppressionKey, map[string]any{"id": suppressionKeyID, "secret": key, "replace": replace})
 		if err != nil {
 			return nil, fmt.Errorf("put suppression key: %w", err)
 		}
