@@ -25,22 +25,25 @@ database (--from-neo4j-uri, --to-neo4j-uri), in any direction. Give one
 source and one target. Stop the servers on both first: the copy reads the
 source page by page and expects nothing to write meanwhile.
 
-It copies profiles (live and merged away, with their ids, times, sizes and
-counts), identifiers (with first and last seen, sources, traits and their
-profile), links (with source, evidence, count and times), refused links,
+It copies, as stored (ids, times and sequence numbers kept, nothing
+recomputed): profiles (live and merged away, with their ids, times, sizes
+and counts), identifiers (with first and last seen, sources, traits and
+their profile), links (source, evidence, count, times), refused links,
 events (every field, digest and message id included, and the identifiers
-they were BY) and history (merges with their members, splits), as they are:
-nothing is recomputed. It does not copy yet API keys and the audit log,
-consent records, the suppression list, erasure receipts, audiences,
-computed traits or profile facts.
+they were BY), history (merges with their members, splits), API keys and
+the audit log, consent records, the suppression list and its secret,
+erasure receipts, computed trait definitions and values, profile facts,
+and audiences with their members and change log.
 
-A target that holds any record is refused unless --force; with --force
-records already there are overwritten, and events and history entries
-already there are kept. Records go in batches of --batch, one transaction
-each. At the end, and alone with --verify-only, it compares the two stores:
-the number of records of each kind and a checksum of the partition (the
-sorted member keys of every live profile, hashed, then the sorted hashes
-hashed), and prints both sides.
+A target that holds any record is refused unless --force (a suppression
+secret alone, which every server makes at start, does not count, and is
+replaced); with --force records already there are overwritten or kept
+(events, history and log entries, keys, audit entries, receipts), so a
+copy that stopped can be run again. Records go in batches of --batch, one
+transaction each. At the end, and alone with --verify-only, it compares
+the two stores: the number of records of each kind and a checksum of the
+partition (the sorted member keys of every live profile, hashed, then the
+sorted hashes hashed), and prints both sides.
 
 Exit status: 0 copied and verified (or, with --verify-only, equal), 1 a
 store failed, the target is not empty, or the stores differ, 2 bad usage.

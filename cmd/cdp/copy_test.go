@@ -240,6 +240,22 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, stop := startCopyApp(t, src)
+	// A computed trait and two audiences, kept by the keeper as events
+	// arrive: their definitions, values, members and logs are copied too.
+	var created struct {
+		Data struct {
+			A struct{ ID string } `json:"a"`
+			B struct{ ID string } `json:"b"`
+		} `json:"data"`
+	}
+	ans := askAll(t, base, []copyProbe{{"define", `mutation {
+  t: defineComputedTrait(input: {name: "page_views", aggregate: COUNT, eventType: "page"}) { name }
+  a: createAudience(input: {name: "Named", filter: {trait: {name: "firstName", op: EXISTS}}}) { id }
+  b: createAudience(input: {name: "Readers", description: "viewed pages", filter: {computed: {name: "page_views", op: GTE, value: 2}}}) { id }
+}`}})
+	if err := json.Unmarshal([]byte(ans[0]), &created); err != nil || created.Data.A.ID == "" || created.Data.B.ID == "" {
+		t.Fatalf("define audiences: %v %s", err, ans[0])
+	}
 	for i := 0; i < len(ds.Messages); i += 500 {
 		var b bytes.Buffer
 		b.WriteString(`{"batch":[`)
@@ -249,6 +265,13 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 	}
 	t.Logf("ingest %s", time.Since(t0))
 	probes, merged, refused := copyProbes(t, src)
+	for _, id := range []string{created.Data.A.ID, created.Data.B.ID} {
+		probes = append(probes, copyProbe{"audience " + id, fmt.Sprintf(`{ a: audience(id: %q) {
+  id name description filter purpose size createdAt updatedAt refreshedAt
+  members(first: 500) { totalCount edges { cursor node { id size } } pageInfo { hasNextPage endCursor } }
+  changes(first: 500) { edges { cursor node { kind profileId at } } pageInfo { hasNextPage endCursor } }
+} computedTraits { name description aggregate event eventType property where window createdAt updatedAt } }`, id)})
+	}
 	if merged == 0 || refused == 0 {
 		t.Fatalf("the population has %d history entries and %d refused links among the probes; the test needs both", merged, refused)
 	}
@@ -266,6 +289,10 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("source: %s; %d probes", counts, len(probes))
+	if !strings.Contains(want[len(want)-1], `"size":`) || strings.Contains(want[len(want)-1], `"size":0,`) ||
+		strings.Contains(want[len(want)-2], `"size":0,`) {
+		t.Fatalf("the audiences have no members; the test needs some:\n%s\n%s", want[len(want)-2], want[len(want)-1])
+	}
 
 	// 2. Embedded -> Neo4j. The test holds the Neo4j lock and an emptied
 	// database; cdp copy opens its own connection.
@@ -274,7 +301,7 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "the stores match") {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
-	t.Logf("copied to neo4j %s\n%s", time.Since(t0), errOut)
+	t.Logf("copied to neo4j %s\n%s\n%s", time.Since(t0), out, errOut)
 	table := copyTable(out)
 	for _, k := range dump.Kinds {
 		if n := fmt.Sprint(counts[k]); table[string(k)] != [2]string{n, n} {
