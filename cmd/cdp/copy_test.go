@@ -606,7 +606,8 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 	storetest.Must(t, st.Close(ctx))
 
 	storetest.OpenNeo4j(t) // the lock, and an empty database
-	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dirA}, neo4jFlags("to")...)...)
+	// Pages of two records: every cursor is used.
+	out, errOut, code := copyRun(t, append([]string{"--batch", "2", "--from-data-dir", dirA}, neo4jFlags("to")...)...)
 	table := copyTable(out)
 	if code != 0 || table["api_keys"] != [2]string{"2", "2"} || table["audit"] != [2]string{"2", "2"} || table["consent"] != [2]string{"2", "2"} ||
 		table["suppression_key"] != [2]string{"1", "1"} || table["suppressed"] != [2]string{"2", "2"} || table["receipts"] != [2]string{"2", "2"} ||
@@ -614,7 +615,7 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 		table["audiences"] != [2]string{"1", "1"} || table["audience_members"] != [2]string{"1", "1"} || table["audience_changes"] != [2]string{"3", "3"} {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
-	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dirB)...)
+	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--batch", "2", "--to-data-dir", dirB)...)
 	if code != 0 || !strings.Contains(out, "the stores match") {
 		t.Fatalf("copy from Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
