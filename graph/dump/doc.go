@@ -1,13 +1,15 @@
-// Package dump is the logical record stream of an identity graph store, the
-// ground `cdp copy` stands on: a Reader pages through every record of a
-// kind in a stable order, Load writes a batch of records into a store as
-// they are, without the resolution engine (the partition is copied, not
-// recomputed), and Verify compares two stores by counts and a checksum of
-// the partition.
+// Package dump is the logical record stream of a store, the ground
+// `cdp copy` stands on: every kind of record (Kind) is read page by page in
+// a stable order and written back as it is, without the resolution engine
+// or the audience keeper (what is copied is not recomputed), and two stores
+// are compared by counts and a checksum of the partition (Partition).
 //
-// The record types are those of package graph. Each store implements
-// Reader in a file of its own (graph/embedded/dump.go,
-// graph/neo4jstore/dump.go); Load needs only graph.Store, since every
-// kind of record is written by the store's own Tx.Apply, which on Neo4j
-// costs a fixed number of UNWIND statements per batch.
+// The graph kinds use the record types of package graph: each store
+// implements Reader for them in a file of its own (graph/embedded/dump.go,
+// graph/neo4jstore/dump.go), and Load writes them through the store's own
+// Tx.Apply, which on Neo4j costs a fixed number of UNWIND statements per
+// batch. Stream adds the kinds of the capabilities a store holds (access,
+// privacy, audiences), read and written through their contracts where
+// those keep every field, and otherwise through PrivacyReader and
+// AudienceWriter, which both stores implement in the same files.
 package dump

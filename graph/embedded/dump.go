@@ -214,7 +214,8 @@ func scanIdentifiers(c *bolt.Cursor, start []byte, links bool, fn func(key strin
 	for k != nil {
 		key, rest := splitPart(k)
 		if len(rest) == 0 {
-			return fmt.Errorf("identifiers bucket: malformed entry %q", k)
+			// The key is not echoed: it may hold a personal value.
+			return fmt.Errorf("identifiers bucket: a malformed entry of %d bytes", len(k))
 		}
 		tag, rest := rest[0], rest[1:]
 		switch {
