@@ -1,6 +1,6 @@
 // Command cdp is the identity graph service: one binary with the
-// subcommands serve, migrate, import, keys, audience, backup, restore and
-// bench.
+// subcommands serve, migrate, import, keys, audience, backup, restore, copy
+// and bench.
 package main
 
 import (
@@ -25,6 +25,7 @@ Usage:
   cdp audience export [flags] --out FILE ID   download an audience's members from a running server
   cdp backup  [flags] --out FILE   download a consistent copy of a running server's embedded store
   cdp restore [flags] --data-dir DIR FILE   put a backup in place as the embedded store of DIR
+  cdp copy    [flags]   copy a whole store to another (embedded or Neo4j), or compare two with --verify-only
   cdp bench   [flags]   measure throughput, latency and quality against raw baselines
   cdp health  [flags]   ask a running server whether it is ready (container healthchecks)
   cdp version           print the version
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return report(stderr, "backup", runBackup(ctx, args[1:], stdout, stderr))
 	case "restore":
 		return report(stderr, "restore", runRestore(ctx, args[1:], stdout, stderr))
+	case "copy":
+		return report(stderr, "copy", runCopy(ctx, args[1:], stdout, stderr))
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "health":
@@ -76,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, keys, audience, backup, restore, bench, health, version)\n", args[0])
+		fmt.Fprintf(stderr, "cdp: unknown command %q (commands: serve, migrate, import, keys, audience, backup, restore, copy, bench, health, version)\n", args[0])
 		return 2
 	}
 }

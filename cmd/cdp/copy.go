@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/idgraph/cdp/graph/dump"
+	"github.com/idgraph/cdp/graph/embedded"
+)
+
+const copyHelp = `
+"cdp copy" copies an entire identity graph from one store to another: the
+embedded store of a data dir (--from-data-dir, --to-data-dir) or a Neo4j
+database (--from-neo4j-uri, --to-neo4j-uri), in any direction. Give one
+source and one target. Stop the servers on both first: the copy reads the
+source page by page and expects nothing to write meanwhile.
+
+It copies, as stored (ids, times and sequence numbers kept, nothing
+recomputed): profiles (live and merged away, with their ids, times, sizes
+and counts), identifiers (with first and last seen, sources, traits and
+their profile), links (source, evidence, count, times), refused links,
+events (every field, digest and message id included, and the identifiers
+they were BY), history (merges with their members, splits), API keys and
+the audit log, consent records, the suppression list and its secret,
+erasure receipts, computed trait definitions and values, profile facts,
+and audiences with their members and change log.
+
+A target that holds any record is refused unless --force (a suppression
+secret alone, which every server makes at start, does not count, and is
+replaced); with --force records already there are overwritten or kept
+(events, history and log entries, keys, audit entries, receipts), so a
+copy that stopped can be run again. Records go in batches of --batch, one
+transaction each. At the end, and alone with --verify-only, it compares
+the two stores: the number of records of each kind and a checksum of the
+partition (the sorted member keys of every live profile, hashed, then the
+sorted hashes hashed), and prints both sides.
+
+Exit status: 0 copied and verified (or, with --verify-only, equal), 1 a
+store failed, the target is not empty, or the stores differ, 2 bad usage.
+
+Example:
+  cdp copy --from-data-dir ./data --to-neo4j-uri bolt://127.0.0.1:7687 --to-neo4j-database neo4j`
+
+// copySide names one store of cdp copy.
+type copySide struct {
+	name string // "from" or "to"
+	storeFlags
+}
+
+func (c *copySide) register(fs *flagSet) {
+	env := "CDP_" + strings.ToUpper(c.name) + "_"
+	fs.str(&c.dataDir, c.name+"-data-dir", "", "", "folder of the embedded store to copy "+c.name)
+	fs.str(&c.neo4jURI, c.name+"-neo4j-uri", "", "", "Neo4j Bolt URI to copy "+c.name)
+	fs.str(&c.neo4jUser, c.name+"-neo4j-user", env+"NEO4J_USER", "", "Neo4j user (empty: no authentication)")
+	fs.str(&c.neo4jPass, c.name+"-neo4j-password", env+"NEO4J_PASSWORD", "", "Neo4j password")
+	fs.str(&c.neo4jDB, c.name+"-neo4j-database", env+"NEO4J_DATABASE", "neo4j", "Neo4j database name")
+}
+
+func (c *copySide) check() error {
+	switch {
+	case c.dataDir == "" && c.neo4jURI == "":
+		return usagef("give --%s-data-dir DIR or --%s-neo4j-uri URI", c.name, c.name)
+	case c.dataDir != "" && c.neo4jURI != "":
+		return usagef("give --%s-data-dir or --%s-neo4j-uri, not both", c.name, c.name)
+	}
+	return nil
+}
+
+// String names the store without its credentials.
+func (c *copySide) String() string {
+	if c.neo4jURI != "" {
+		return fmt.Sprintf("Neo4j %s database %s", c.neo4jURI, c.neo4jDB)
+	}
+	return "embedded store in " + c.dataDir
+}
+
+func (c *copySide) same(o *copySide) bool {
+	if c.neo4jURI != "" {
+		return c.neo4jURI == o.neo4jURI && c.neo4jDB == o.neo4jDB
+	}
+	a, errA := filepath.Abs(c.dataDir)
+	b, errB := filepath.Abs(o.dataDir)
+	return o.dataDir != "" && errA == nil && errB == nil && a == b
+}
+
+func (c *copySide) openStore(ctx context.Context, stderr io.Writer) (*dump.Stream, error) {
+	if c.name == "from" && c.dataDir != "" {
+		// Opening an embedded store creates it: a source that is not
+		// there must not become an empty one.
+		if _, err := os.Stat(filepath.Join(c.dataDir, embedded.FileName)); err != nil {
+			return nil, fmt.Errorf("no embedded store in %s: %w", c.dataDir, err)
+		}
+	}
+	st, err := c.open(ctx, zerolog.New(stderr).With().Timestamp().Logger())
+	if err != nil {
+		if errors.Is(err, embedded.ErrInUse) {
+			return nil, fmt.Errorf("the %s is held by a running server; stop it first", c)
+		}
+		return nil, err
+	}
+	cs, err := dump.NewStream(st)
+	if err != nil {
+		_ = st.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return cs, nil
+}
+
+func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	from, to := &copySide{name: "from"}, &copySide{name: "to"}
+	var batch int
+	var force, verifyOnly bool
+	var timeout time.Duration
+	fs := newFlagSet("copy", stderr, copyHelp)
+	from.register(fs)
+	to.register(fs)
+	fs.integer(&batch, "batch", "", 1000, "records per page read and per transaction written")
+	fs.boolean(&force, "force", "", false, "copy into a target that already holds records")
+	fs.boolean(&verifyOnly, "verify-only", "", false, "copy nothing: only compare the counts and partition checksums of the two stores")
+	fs.duration(&timeout, "store-timeout", "CDP_STORE_TIMEOUT", 15*time.Second, "how long to wait for each store at start")
+	pos, err := parseKeysFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q (run \"cdp copy -h\")", pos[0])
+	}
+	if err := from.check(); err != nil {
+		return err
+	}
+	if err := to.check(); err != nil {
+		return err
+	}
+	if batch < 1 || batch > 100000 {
+		return usagef("--batch %d is out of range: give 1 to 100000", batch)
+	}
+	if from.same(to) {
+		return usagef("the source and the target are the same store (%s)", from)
+	}
+	from.timeout, to.timeout = timeout, timeout
+
+	src, err := from.openStore(ctx, stderr)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer src.Store().Close(context.WithoutCancel(ctx))
+	dst, err := to.openStore(ctx, stderr)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer dst.Store().Close(context.WithoutCancel(ctx))
+	if len(dst.Kinds()) < len(src.Kinds()) {
+		return fmt.Errorf("the target (%s) cannot hold every kind of record of the source", to)
+	}
+
+	srcCounts, err := src.CountAll(ctx)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	if !verifyOnly {
+		dstCounts, err := dst.CountAll(ctx)
+		if err != nil {
+			return fmt.Errorf("target: %w", err)
+		}
+		if !dstCounts.Empty() && !force {
+			return fmt.Errorf("the target (%s) is not empty: %s; give --force to copy into it anyway", to, dstCounts)
+		}
+		fmt.Fprintf(stdout, "copying %s to %s\n", from, to)
+		start := time.Now()
+		for _, k := range src.Kinds() {
+			if err := copyKind(ctx, src, dst, k, srcCounts[k], batch, stderr); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(stdout, "copied in %s\n", time.Since(start).Round(time.Millisecond))
+	}
+	return verifyCopy(ctx, src, dst, srcCounts, batch, stdout)
+}
+
+// copyKind copies every record of kind k, page by page.
+func copyKind(ctx context.Context, src, dst *dump.Stream, k dump.Kind, total, batch int, stderr io.Writer) error {
+	bar := newCountProgress(stderr, total, string(k))
+	start := time.Now()
+	after := ""
+	n := 0
+	for {
+		b, err := src.Page(ctx, k, after, batch)
+		if err != nil {
+			return fmt.Errorf("read %s from the source: %w", k, err)
+		}
+		if err := dst.Load(ctx, b); err != nil {
+			return fmt.Errorf("write %s to the target: %w", k, err)
+		}
+		n += b.Len()
+		bar.add(b.Len())
+		if b.Next == "" {
+			break
+		}
+		after = b.Next
+	}
+	bar.done(n, time.Since(start))
+	return nil
+}
+
+// verifyCopy compares the counts and partition checksums of both stores,
+// prints them side by side, and fails when they differ.
+func verifyCopy(ctx context.Context, src, dst *dump.Stream, srcCounts dump.Counts, pageSize int, stdout io.Writer) error {
+	dstCounts, err := dst.CountAll(ctx)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	srcSum, err := dump.Partition(ctx, src.Store(), pageSize)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	dstSum, err := dump.Partition(ctx, dst.Store(), pageSize)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tsource\ttarget\t")
+	var diff []string
+	for _, k := range src.Kinds() {
+		mark := ""
+		if srcCounts[k] != dstCounts[k] {
+			mark = "differs"
+			diff = append(diff, string(k))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", k, srcCounts[k], dstCounts[k], mark)
+	}
+	mark := ""
+	if srcSum.Live != dstSum.Live {
+		mark = "differs"
+		diff = append(diff, "live profiles")
+	}
+	fmt.Fprintf(tw, "live profiles\t%d\t%d\t%s\n", srcSum.Live, dstSum.Live, mark)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	mark = ""
+	if srcSum.Hash != dstSum.Hash {
+		mark = "  differs"
+		diff = append(diff, "partition")
+	}
+	fmt.Fprintf(stdout, "partition sha256, source  %s\npartition sha256, target  %s%s\n", srcSum.Hash, dstSum.Hash, mark)
+	if len(diff) > 0 {
+		return fmt.Errorf("the stores differ: %s", strings.Join(diff, ", "))
+	}
+	fmt.Fprintln(stdout, "the stores match")
+	return nil
+}
+
+// countProgress shows a progress bar on a terminal, and a line per kind
+// otherwise.
+type countProgress struct {
+	out  io.Writer
+	what string
+	bar  *progressbar.ProgressBar
+}
+
+func newCountProgress(stderr io.Writer, total int, what string) *countProgress {
+	p := &countProgress{out: stderr, what: what}
+	if f, ok := stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.bar = progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription(fmt.Sprintf("%-11s", what)),
+				progressbar.OptionShowCount(),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionFullWidth(),
+			)
+		}
+	}
+	return p
+}
+
+func (p *countProgress) add(n int) {
+	if p.bar != nil {
+		_ = p.bar.Add(n)
+	}
+}
+
+func (p *countProgress) done(n int, took time.Duration) {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		fmt.Fprintln(p.out)
+		return
+	}
+	fmt.Fprintf(p.out, "copied %d %s in %s\n", n, p.what, took.Round(time.Millisecond))
+}

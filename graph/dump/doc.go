@@ -1,0 +1,15 @@
+// Package dump is the logical record stream of a store, the ground
+// `cdp copy` stands on: every kind of record (Kind) is read page by page in
+// a stable order and written back as it is, without the resolution engine
+// or the audience keeper (what is copied is not recomputed), and two stores
+// are compared by counts and a checksum of the partition (Partition).
+//
+// The graph kinds use the record types of package graph: each store
+// implements Reader for them in a file of its own (graph/embedded/dump.go,
+// graph/neo4jstore/dump.go), and Load writes them through the store's own
+// Tx.Apply, which on Neo4j costs a fixed number of UNWIND statements per
+// batch. Stream adds the kinds of the capabilities a store holds (access,
+// privacy, audiences), read and written through their contracts where
+// those keep every field, and otherwise through PrivacyReader and
+// AudienceWriter, which both stores implement in the same files.
+package dump
