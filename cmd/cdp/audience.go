@@ -124,21 +124,11 @@ func audienceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	u := base.JoinPath("v1", "audiences", id, "export")
 	u.RawQuery = q.Encode()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	resp, err := callServer(ctx, http.MethodGet, base, u, key)
 	if err != nil {
-		return fmt.Errorf("request: %v", err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the server at %s: %v", base.Redacted(), unwrapURLError(err))
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return serverRefusal(resp)
-	}
 
 	total := int64(-1)
 	if n, err := strconv.ParseInt(resp.Header.Get("X-CDP-Members"), 10, 64); err == nil && n >= 0 {
@@ -395,4 +385,27 @@ func (p *exportProgress) finish() {
 		_ = p.bar.Finish()
 		fmt.Fprintln(p.out)
 	}
+}
+
+// callServer makes a request of a running server (base) to u with key as
+// the bearer token (none when empty), and returns the answer when it is
+// 200; otherwise the error says the server could not be reached, or why
+// it refused (serverRefusal).
+func callServer(ctx context.Context, method string, base, u *url.URL, key string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("request: %v", err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the server at %s: %v", base.Redacted(), unwrapURLError(err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, serverRefusal(resp)
+	}
+	return resp, nil
 }

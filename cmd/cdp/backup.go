@@ -73,21 +73,11 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.JoinPath("admin", "backup").String(), nil)
+	resp, err := callServer(ctx, http.MethodPost, base, base.JoinPath("admin", "backup"), key)
 	if err != nil {
-		return fmt.Errorf("request: %v", err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the server at %s: %v", base.Redacted(), unwrapURLError(err))
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return serverRefusal(resp)
-	}
 	if resp.ContentLength < 0 {
 		return fmt.Errorf("the server at %s sent no Content-Length: is it a cdp server?", base.Redacted())
 	}
