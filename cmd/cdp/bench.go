@@ -100,6 +100,17 @@ func runBenchGen(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// registerBenchStore registers the flags that choose the store a bench
+// runs on, shared by cdp bench and cdp bench soak.
+func registerBenchStore(fs *flagSet, store *string, n4 *neo4jstore.Config, lock *bool) {
+	fs.str(store, "store", "CDP_BENCH_STORE", bench.StoreEmbedded, "store to measure: embedded or neo4j")
+	fs.str(&n4.URI, "neo4j-uri", "NEO4J_URI", "bolt://127.0.0.1:7687", "Neo4j Bolt URI (with --store neo4j); its database is emptied")
+	fs.str(&n4.User, "neo4j-user", "NEO4J_USER", "", "Neo4j user (empty: no authentication)")
+	fs.str(&n4.Password, "neo4j-password", "NEO4J_PASSWORD", "", "Neo4j password")
+	fs.str(&n4.Database, "neo4j-database", "NEO4J_DATABASE", "neo4j", "Neo4j database name")
+	fs.boolean(lock, "neo4j-lock", "CDP_BENCH_NEO4J_LOCK", true, "hold the Neo4j test lock ($TMPDIR/cdp-neo4j-test.lock) for the run, so tests sharing the instance wait")
+}
+
 func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		store, cpuprofile, tmp, logLevel string
@@ -115,12 +126,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		asJSON, lock                     bool
 	)
 	fs := newFlagSet("bench", stderr, benchHelp)
-	fs.str(&store, "store", "CDP_BENCH_STORE", bench.StoreEmbedded, "store to measure: embedded or neo4j")
-	fs.str(&n4.URI, "neo4j-uri", "NEO4J_URI", "bolt://127.0.0.1:7687", "Neo4j Bolt URI (with --store neo4j); its database is emptied")
-	fs.str(&n4.User, "neo4j-user", "NEO4J_USER", "", "Neo4j user (empty: no authentication)")
-	fs.str(&n4.Password, "neo4j-password", "NEO4J_PASSWORD", "", "Neo4j password")
-	fs.str(&n4.Database, "neo4j-database", "NEO4J_DATABASE", "neo4j", "Neo4j database name")
-	fs.boolean(&lock, "neo4j-lock", "CDP_BENCH_NEO4J_LOCK", true, "hold the Neo4j test lock ($TMPDIR/cdp-neo4j-test.lock) for the run, so tests sharing the instance wait")
+	registerBenchStore(fs, &store, &n4, &lock)
 	fs.integer(&events, "events", "CDP_BENCH_EVENTS", 100000, "messages to ingest, duplicate deliveries included")
 	fs.integer(&people, "people", "CDP_BENCH_PEOPLE", 0, "people in the population; 0 means events / 10")
 	fs.integer(&seed, "seed", "CDP_BENCH_SEED", 1, "population seed")
