@@ -252,3 +252,10 @@ var (
 	_ privacy.TxSuppression    = (*timedTx)(nil)
 	_ privacy.TxReceipts       = (*timedTx)(nil)
 )
+
+// AppendFeed implements graph.FeedTx, so that the timed store keeps the
+// change feed as the store under it does (its time is counted).
+func (t *timedTx) AppendFeed(ctx context.Context, entries []graph.FeedEntry) error {
+	defer t.s.add("AppendFeed", time.Now())
+	return graph.AppendFeed(ctx, t.tx, entries)
+}

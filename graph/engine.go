@@ -389,6 +389,25 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	if err := tx.Apply(ctx, w); err != nil {
 		return nil, nil, err
 	}
+	// The feed: merges first (a follower of a merged profile moves to its
+	// survivor before the survivor's new events), then each stored event,
+	// then the profiles whose identifiers got traits.
+	feed := feedOfChanges(w)
+	for _, i := range kept {
+		feed = append(feed, FeedEntry{At: now, Kind: FeedEventAdded, ProfileID: out[i].ProfileID, EventID: events[i].ID})
+	}
+	traited := map[string]bool{}
+	for _, t := range w.Traits {
+		if g := u.groupOf(t.Key); g != nil {
+			traited[g.find().profile] = true
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(traited)) {
+		feed = append(feed, FeedEntry{At: now, Kind: FeedTraitsChanged, ProfileID: p})
+	}
+	if err := AppendFeed(ctx, tx, feed); err != nil {
+		return nil, nil, err
+	}
 	var merged []string
 	for _, c := range w.Changes {
 		if c.Kind == ChangeMerge {

@@ -545,6 +545,9 @@ func (e *Engine) applyErasure(ctx context.Context, tx Tx, w *Write, x *Erasure, 
 	if err := tx.Apply(ctx, w); err != nil {
 		return err
 	}
+	if err := AppendFeed(ctx, tx, feedOfErasure(w)); err != nil {
+		return err
+	}
 	if hook != nil {
 		if err := hook(ctx, tx, w, x); err != nil {
 			return err

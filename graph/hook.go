@@ -37,6 +37,9 @@ func applyAndHook(ctx context.Context, tx Tx, w *Write) error {
 	if err := tx.Apply(ctx, w); err != nil {
 		return err
 	}
+	if err := AppendFeed(ctx, tx, feedOfChanges(w)); err != nil {
+		return err
+	}
 	if fn, ok := ctx.Value(beforeCommitKey{}).(BeforeCommit); ok && fn != nil {
 		return fn(ctx, tx, w)
 	}

@@ -141,6 +141,7 @@ type serveFlags struct {
 	metricsAddr     string
 	auditRetention  string
 	audienceRefresh time.Duration
+	feedRetention   time.Duration
 }
 
 const serveHelp = `
@@ -178,6 +179,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.integer(&f.maxDepth, "max-depth", "CDP_MAX_DEPTH", d.GraphQL.MaxDepth, "GraphQL query depth limit")
 	fs.integer(&f.maxSelections, "max-selections", "CDP_MAX_SELECTIONS", d.GraphQL.MaxSelections, "most field selections in a GraphQL document, counted before validation")
 	fs.integer(&f.maxResponse, "max-response-bytes", "CDP_MAX_RESPONSE_BYTES", int(d.GraphQL.MaxResponseBytes), "largest GraphQL response in bytes; a larger one is replaced by a RESPONSE_TOO_LARGE error")
+	fs.duration(&f.feedRetention, "feed-retention", "CDP_FEED_RETENTION", app.DefaultFeedRetention, "how long change feed entries are kept (trimmed every minute in small transactions); 0 keeps them forever")
 	fs.duration(&f.shutdownTimeout, "shutdown-timeout", "CDP_SHUTDOWN_TIMEOUT", 30*time.Second, "how long shutdown waits for requests in flight and pending writes")
 	fs.str(&f.auth, "auth", "CDP_AUTH", "auto", "auto (API keys enforced once one exists, and always on a non-loopback --addr) or required (always)")
 	fs.float(&f.rateLimit, "rate-limit", "CDP_RATE_LIMIT", d.Auth.RateLimit, "requests per second per API key, for GraphQL and the collector apart; 0: no limit")
@@ -311,6 +313,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if f.audienceRefresh < 0 {
 		return usagef("--audience-refresh %s is negative", f.audienceRefresh)
+	}
+	switch {
+	case f.feedRetention < 0:
+		return usagef("--feed-retention %s is negative", f.feedRetention)
+	case f.feedRetention == 0:
+		cfg.Feed.Retention = -1 // never trimmed
+	default:
+		cfg.Feed.Retention = f.feedRetention
 	}
 	cfg.Auth = app.Auth{
 		Required: required, RateLimit: f.rateLimit, Burst: f.rateBurst,

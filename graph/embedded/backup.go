@@ -111,6 +111,7 @@ var bucketsSince = map[uint64][][]byte{
 	9:  receiptBuckets,
 	10: audienceBuckets,
 	11: factsBuckets,
+	12: feedBuckets,
 }
 
 // baseBuckets are the buckets of every layout from oldestLayout on.

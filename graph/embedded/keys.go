@@ -57,6 +57,8 @@ var allBuckets = [][]byte{
 	bucketComputedTraits, bucketComputedValues, bucketComputedByName, bucketComputedExpiryIdx,
 	// facts.go
 	bucketProfileFacts,
+	// feed.go
+	bucketFeed,
 }
 
 var (
@@ -85,8 +87,9 @@ var (
 // trait definitions and values with their indexes), which the step from 9
 // creates empty. Version 11: the profile facts bucket of facts.go, which
 // the step from 10 creates empty (the audience keeper fills it as it
-// refreshes profiles).
-const formatVersion = 11
+// refreshes profiles). Version 12: the change feed bucket of feed.go, which
+// the step from 11 creates empty.
+const formatVersion = 12
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

@@ -113,6 +113,16 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 11 to 12: the change feed bucket (feed.go), created empty: the feed
+	// starts with the upgrade.
+	11: func(btx *bolt.Tx) error {
+		for _, name := range feedBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

@@ -119,6 +119,16 @@ func writeLayoutDataset(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Since layout 12: a transaction's feed entries, in one record.
+	err = s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+		return graph.AppendFeed(ctx, tx, []graph.FeedEntry{
+			{At: lt(3), Kind: graph.FeedMerged, ProfileID: "p_a", PreviousIDs: []string{"p_b"}},
+			{At: lt(3), Kind: graph.FeedEventAdded, ProfileID: "p_a", EventID: "web/m1"},
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Since layout 6: a revoked key used once, and two audit entries.
 	key := access.Key{
 		ID: "key_admin", Name: "ops admin", Scopes: []access.Scope{access.ScopeKeysAdmin, access.ScopeEventsWrite},

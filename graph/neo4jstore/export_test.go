@@ -138,3 +138,13 @@ func AudienceQueries() []PlannedQuery {
 			"id": id, "seq": int64(2), "size": int64(1), "enter": []any{row("p_a", 1)}, "exit": []any{row("p_b", 2)}}}}},
 	}
 }
+
+// FeedQueries are the change feed's reads and trim, with parameters that
+// plan like real ones.
+func FeedQueries() []PlannedQuery {
+	return []PlannedQuery{
+		{"Feed", qFeed, map[string]any{"after": int64(5), "limit": int64(feedBatchesPerRead)}},
+		{"FeedHead", qFeedHead, map[string]any{"cid": feedCounterID}},
+		{"TrimFeed", qTrimFeed, map[string]any{"before": nil, "limit": int64(10)}},
+	}
+}

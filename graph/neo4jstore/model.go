@@ -142,6 +142,21 @@ const (
 	// (data); not connected to the identity graph.
 	labelProfileFacts = "ProfileFacts"
 	propData          = "data"
+
+	// The change feed (feed.go): one FeedBatch per transaction that
+	// appended entries, holding them as parallel lists, and the
+	// FeedCounter whose head is the Seq of the newest entry. Neither is
+	// connected to the identity graph.
+	labelFeedBatch   = "FeedBatch"
+	labelFeedCounter = "FeedCounter"
+	propFirst        = "first" // Seq of the batch's first entry
+	propLast         = "last"  // Seq of its last
+	propKinds        = "kinds"
+	propPreviousIDs  = "previousIds" // per entry, its previous ids joined by ","
+	propEventIDs     = "eventIds"
+	propAudienceIDs  = "audienceIds"
+	propHead         = "head"
+	propLock         = "lock"
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -155,6 +170,7 @@ var names = func() map[string]string {
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
 		propName, propChannel, propSource, propTimestamp, propReceivedAt, propProperties, propClaim,
 		propMessageID, propDigest,
+		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propLock,
 		propEvidence, propCount, propAt, propReason, propMembers,
 		labelAPIKey, labelAuditEntry, propHash, propScopes, propLastUsedAt, propExpiresAt, propRevokedAt,
 		propKeyID, propKeyName, propAction, propOperationName, propRequestID, propProfileIDs, propProfileCount, propOutcome,

@@ -136,3 +136,19 @@ func TestCountProfilesReadsCountStore(t *testing.T) {
 		t.Fatal(fmt.Sprintf("plan %v does not answer both counts from the count store", ops))
 	}
 }
+
+func TestFeedQueriesSeekByIndex(t *testing.T) {
+	storetest.Neo4j(t)
+	s := rawSession(t)
+	for _, q := range neo4jstore.FeedQueries() {
+		t.Run(q.Name, func(t *testing.T) {
+			ops := profile(t, s, q.Cypher, q.Params)
+			if has(ops, isScan) || !has(ops, isSeek) {
+				t.Fatalf("plan %v scans instead of seeking by index", ops)
+			}
+			if q.Name == "Feed" && has(ops, func(o string) bool { return o == "Sort" || o == "Top" || o == "PartialSort" || o == "PartialTop" }) {
+				t.Fatalf("plan %v sorts instead of walking the index in order", ops)
+			}
+		})
+	}
+}

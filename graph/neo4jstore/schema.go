@@ -85,6 +85,16 @@ var schema = []schemaItem{
 	// Profile facts: found by profile id.
 	{"constraint profile_facts: (:ProfileFacts).profileId is unique",
 		cypher(`CREATE CONSTRAINT profile_facts IF NOT EXISTS FOR (f:{{ProfileFacts}}) REQUIRE f.{{profileId}} IS UNIQUE`)},
+	// The change feed: batches found by their first and last Seq, trimmed
+	// by time; one counter.
+	{"constraint feed_batch_first: (:FeedBatch).first is unique",
+		cypher(`CREATE CONSTRAINT feed_batch_first IF NOT EXISTS FOR (b:{{FeedBatch}}) REQUIRE b.{{first}} IS UNIQUE`)},
+	{"index feed_batch_last: (:FeedBatch).last",
+		cypher(`CREATE INDEX feed_batch_last IF NOT EXISTS FOR (b:{{FeedBatch}}) ON (b.{{last}})`)},
+	{"index feed_batch_at: (:FeedBatch).at",
+		cypher(`CREATE INDEX feed_batch_at IF NOT EXISTS FOR (b:{{FeedBatch}}) ON (b.{{at}})`)},
+	{"constraint feed_counter_id: (:FeedCounter).id is unique",
+		cypher(`CREATE CONSTRAINT feed_counter_id IF NOT EXISTS FOR (c:{{FeedCounter}}) REQUIRE c.{{id}} IS UNIQUE`)},
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until

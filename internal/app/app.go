@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Auth configures API keys.
 	Auth Auth
+	// Feed configures the change feed, which the store keeps when it
+	// implements graph.FeedStore.
+	Feed FeedConfig
 	// Keys holds the API keys and the audit log; nil means Store, which
 	// must then implement access.Store. It is set apart only when Store
 	// is a wrapper that hides it (the benchmark's timing wrapper).
@@ -88,6 +92,16 @@ type Auth struct {
 	// AuditRetention is how long audit entries are kept: older ones are
 	// pruned at Start and every hour. 0 means DefaultAuditRetention.
 	AuditRetention time.Duration
+}
+
+// FeedConfig configures the change feed.
+type FeedConfig struct {
+	// Retention is how long entries are kept: older ones are trimmed at
+	// Start and every minute, in small transactions. 0 means
+	// DefaultFeedRetention; negative, never.
+	Retention time.Duration
+	// TrimEvery is how often the feed is trimmed; 0 means every minute.
+	TrimEvery time.Duration
 }
 
 // DefaultAuditRetention is how long audit entries are kept by default.
@@ -137,6 +151,9 @@ type Service struct {
 	audit     *resolver.AuditWriter
 	members   *memberships
 	retention time.Duration
+	feed      graph.FeedStore
+	feedKeep  time.Duration
+	feedEvery time.Duration
 	log       zerolog.Logger
 
 	started    bool
@@ -272,6 +289,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.GraphiQL {
 		routes.GraphiQL = resolver.GraphiQL("/graphql")
 	}
+	feedStore, _ := cfg.Store.(graph.FeedStore)
+	feedKeep := cfg.Feed.Retention
+	if feedKeep == 0 {
+		feedKeep = DefaultFeedRetention
+	}
 	srv := server.New(server.Config{
 		Addr: cfg.Listener.Addr().String(), Logger: cfg.Logger, Gatherer: reg,
 		Guard: guard, MetricsListener: cfg.Auth.MetricsListener,
@@ -280,7 +302,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return &Service{
 		Engine: engine, Collector: coll, Server: srv, Registry: reg, Guard: guard,
 		keys: keys, audit: auditW, retention: retention, log: cfg.Logger, done: make(chan struct{}),
-		members: members,
+		members: members, feed: feedStore, feedKeep: feedKeep, feedEvery: cmp.Or(cfg.Feed.TrimEvery, feedTrimEvery),
 	}, nil
 }
 
@@ -311,6 +333,10 @@ func (s *Service) Start() {
 	s.stopPrune = cancel
 	s.pruneEnded.Add(1)
 	go s.pruneAudit(ctx)
+	if s.feed != nil && s.feedKeep > 0 {
+		s.pruneEnded.Add(1)
+		go s.trimFeed(ctx, s.feed, s.feedKeep, s.feedEvery)
+	}
 	s.members.start()
 	go func() {
 		s.serveErr = s.Server.Serve()

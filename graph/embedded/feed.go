@@ -1,0 +1,157 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// The change feed (layout version 12):
+//
+//	feed  seq (8 bytes, big endian) -> feedBatch JSON
+//
+// One record per transaction that appended entries, keyed by the Seq of
+// its first entry; the entries after it have the next Seqs. The bucket's
+// own sequence (bbolt's Bucket.Sequence) is the Seq of the newest entry.
+var bucketFeed = []byte("feed")
+
+var feedBuckets = [][]byte{bucketFeed}
+
+// feedBatch is the stored form of one transaction's entries, which share
+// their time.
+type feedBatch struct {
+	At int64        `json:"at"` // Unix nanoseconds
+	E  []feedRecord `json:"e"`
+}
+
+// feedRecord is one entry: kind, profile, previous ids, event, audience.
+type feedRecord struct {
+	K string   `json:"k"`
+	P string   `json:"p,omitempty"`
+	V []string `json:"v,omitempty"`
+	E string   `json:"e,omitempty"`
+	A string   `json:"a,omitempty"`
+}
+
+var _ graph.FeedTx = (*tx)(nil)
+
+// AppendFeed implements graph.FeedTx.
+func (t *tx) AppendFeed(ctx context.Context, entries []graph.FeedEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b := t.btx.Bucket(bucketFeed)
+	first := b.Sequence() + 1
+	rec := feedBatch{At: graph.Clean(entries[0].At).UnixNano(), E: make([]feedRecord, len(entries))}
+	for i, e := range entries {
+		if !graph.ValidFeedKind(e.Kind) {
+			return fmt.Errorf("feed: unknown kind %q", string(e.Kind))
+		}
+		rec.E[i] = feedRecord{K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID}
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, first), v); err != nil {
+		return err
+	}
+	return b.SetSequence(first + uint64(len(entries)) - 1)
+}
+
+// Feed implements graph.FeedStore: one forward walk from the record that
+// holds the entry after after.
+func (s *Store) Feed(ctx context.Context, after uint64, kinds []graph.FeedKind, limit int) ([]graph.FeedEntry, error) {
+	if err := graph.CheckFeedRead(kinds, limit); err != nil {
+		return nil, err
+	}
+	var out []graph.FeedEntry
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		out = nil
+		c := btx.Bucket(bucketFeed).Cursor()
+		start := binary.BigEndian.AppendUint64(nil, after+1)
+		k, v := c.Seek(start)
+		if k == nil || !bytes.Equal(k, start) {
+			// The entry after after may sit in the record before.
+			if pk, pv := c.Prev(); pk != nil {
+				k, v = pk, pv
+			} else {
+				k, v = c.First()
+			}
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			first := binary.BigEndian.Uint64(k)
+			var rec feedBatch
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("feed record %d: %w", first, err)
+			}
+			at := time.Unix(0, rec.At).UTC()
+			for i, r := range rec.E {
+				seq := first + uint64(i)
+				if seq <= after || (len(kinds) > 0 && !slices.Contains(kinds, graph.FeedKind(r.K))) {
+					continue
+				}
+				out = append(out, graph.FeedEntry{Seq: seq, At: at, Kind: graph.FeedKind(r.K), ProfileID: r.P,
+					PreviousIDs: r.V, EventID: r.E, AudienceID: r.A})
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FeedHead implements graph.FeedStore.
+func (s *Store) FeedHead(ctx context.Context) (uint64, error) {
+	var head uint64
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		head = btx.Bucket(bucketFeed).Sequence()
+		return nil
+	})
+	return head, err
+}
+
+// TrimFeed implements graph.FeedStore: it deletes at most limit records,
+// oldest first, while their time is before before.
+func (s *Store) TrimFeed(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit < 1 || limit > graph.MaxFeedPage {
+		return 0, graph.Errorf(graph.EINVALID, "feed: limit must be 1 to %d, got %d", graph.MaxFeedPage, limit)
+	}
+	cut := graph.Clean(before).UnixNano()
+	n := 0
+	err := s.update(ctx, func(btx *bolt.Tx) error {
+		n = 0
+		b := btx.Bucket(bucketFeed)
+		c := b.Cursor()
+		records := 0
+		for k, v := c.First(); k != nil && records < limit; k, v = c.First() {
+			var rec feedBatch
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("feed record %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if rec.At >= cut {
+				return nil
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			records++
+			n += len(rec.E)
+		}
+		return nil
+	})
+	return n, err
+}

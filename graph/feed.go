@@ -1,0 +1,160 @@
+package graph
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+)
+
+// The change feed: every committed change a client may want to act on,
+// appended by the transaction that makes the change, so that no change
+// commits without its entry and no entry exists for a change that rolled
+// back. Subscriptions and webhook destinations read it after a cursor
+// (FeedStore.Feed).
+//
+// An entry names profiles, events and audiences by id and holds no
+// personal value: no identifier, trait or property.
+
+// FeedKind is what an entry reports.
+type FeedKind string
+
+// The kinds. EventAdded, TraitsChanged, Merged, Split and Forgotten are
+// appended by the engine (ingestion, corrections, erasure); the others by
+// the capabilities that make those changes.
+const (
+	// FeedEventAdded: an event was stored into ProfileID (EventID).
+	FeedEventAdded FeedKind = "EVENT_ADDED"
+	// FeedTraitsChanged: an event gave ProfileID's identifiers traits.
+	FeedTraitsChanged FeedKind = "TRAITS_CHANGED"
+	// FeedMerged: the profiles of PreviousIDs were merged into ProfileID.
+	FeedMerged FeedKind = "MERGED"
+	// FeedSplit: ProfileID was split off PreviousIDs[0].
+	FeedSplit FeedKind = "SPLIT"
+	// FeedConsentChanged: a consent record was added to ProfileID.
+	FeedConsentChanged FeedKind = "CONSENT_CHANGED"
+	// FeedForgotten: an erasure deleted ProfileID, or forgot part of it.
+	FeedForgotten FeedKind = "FORGOTTEN"
+	// FeedAudienceEntered, FeedAudienceExited: ProfileID entered or left
+	// AudienceID.
+	FeedAudienceEntered FeedKind = "AUDIENCE_ENTERED"
+	FeedAudienceExited  FeedKind = "AUDIENCE_EXITED"
+	// FeedComputedChanged: a computed trait of ProfileID changed.
+	FeedComputedChanged FeedKind = "COMPUTED_CHANGED"
+)
+
+// FeedKinds are every kind, in the order above.
+var FeedKinds = []FeedKind{FeedEventAdded, FeedTraitsChanged, FeedMerged, FeedSplit, FeedConsentChanged,
+	FeedForgotten, FeedAudienceEntered, FeedAudienceExited, FeedComputedChanged}
+
+// ValidFeedKind reports whether k is one of FeedKinds.
+func ValidFeedKind(k FeedKind) bool { return slices.Contains(FeedKinds, k) }
+
+// FeedEntry is one entry of the feed.
+type FeedEntry struct {
+	// Seq is the entry's place in the feed: it only grows, and on Neo4j
+	// every process writing to one database shares it. The store sets it
+	// when the entry is appended.
+	Seq         uint64
+	At          time.Time
+	Kind        FeedKind
+	ProfileID   string
+	PreviousIDs []string // Merged, Split
+	EventID     string   // EventAdded
+	AudienceID  string   // AudienceEntered, AudienceExited
+}
+
+// FeedTx is implemented by the write transaction (Tx) of every store that
+// keeps the feed: AppendFeed appends entries, in order, with consecutive
+// Seqs, and commits or rolls back with the transaction.
+type FeedTx interface {
+	AppendFeed(ctx context.Context, entries []FeedEntry) error
+}
+
+// AppendFeed appends entries to the feed inside tx, when tx's store keeps
+// one (a store that does not, or a wrapper, leaves the feed out).
+func AppendFeed(ctx context.Context, tx Tx, entries []FeedEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	f, ok := tx.(FeedTx)
+	if !ok {
+		return nil
+	}
+	return f.AppendFeed(ctx, entries)
+}
+
+// FeedStore reads and trims the feed.
+//
+// Errors: EINVALID for a limit out of 1..MaxFeedPage or an unknown kind;
+// store failures as Store's.
+type FeedStore interface {
+	// Feed returns the entries after seq after (0: from the start), in
+	// Seq order, at most limit; only those of kinds when kinds is not
+	// empty.
+	Feed(ctx context.Context, after uint64, kinds []FeedKind, limit int) ([]FeedEntry, error)
+	// FeedHead returns the Seq of the newest entry, 0 when there is none.
+	FeedHead(ctx context.Context) (uint64, error)
+	// TrimFeed deletes the entries older than before, oldest first, one
+	// transaction's entries at a time (they share their time), at most
+	// limit transactions' worth, and returns how many entries it deleted.
+	TrimFeed(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// MaxFeedPage bounds FeedStore.Feed's and TrimFeed's limit.
+const MaxFeedPage = 10_000
+
+// CheckFeedRead checks the arguments of FeedStore.Feed.
+func CheckFeedRead(kinds []FeedKind, limit int) error {
+	if limit < 1 || limit > MaxFeedPage {
+		return Errorf(EINVALID, "feed: limit must be 1 to %d, got %d", MaxFeedPage, limit)
+	}
+	for _, k := range kinds {
+		if !ValidFeedKind(k) {
+			return Errorf(EINVALID, "feed: unknown kind %q", string(k))
+		}
+	}
+	return nil
+}
+
+// feedOfChanges derives the Merged and Split entries of w's history
+// changes: one Merged per survivor, naming every profile merged into it,
+// sorted; one Split per profile split off.
+func feedOfChanges(w *Write) []FeedEntry {
+	into := map[string][]string{}
+	var out []FeedEntry
+	for _, c := range w.Changes {
+		switch c.Kind {
+		case ChangeMerge:
+			into[c.Into] = append(into[c.Into], c.From)
+		case ChangeSplit:
+			out = append(out, FeedEntry{At: w.At, Kind: FeedSplit, ProfileID: c.Into, PreviousIDs: []string{c.From}})
+		}
+	}
+	var merged []FeedEntry
+	for _, p := range slices.Sorted(maps.Keys(into)) {
+		prev := slices.Clone(into[p])
+		slices.Sort(prev)
+		merged = append(merged, FeedEntry{At: w.At, Kind: FeedMerged, ProfileID: p, PreviousIDs: slices.Compact(prev)})
+	}
+	return append(merged, out...)
+}
+
+// feedOfErasure is feedOfChanges, then one Forgotten per profile the
+// erasure deleted or rewrote, sorted.
+func feedOfErasure(w *Write) []FeedEntry {
+	out := feedOfChanges(w)
+	seen := map[string]bool{}
+	for _, p := range w.DeleteProfiles {
+		seen[p] = true
+	}
+	for _, p := range w.PutProfiles {
+		if p.MergedInto == "" {
+			seen[p.ID] = true
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(seen)) {
+		out = append(out, FeedEntry{At: w.At, Kind: FeedForgotten, ProfileID: p})
+	}
+	return out
+}

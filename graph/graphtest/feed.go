@@ -1,0 +1,221 @@
+package graphtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// RunFeed checks the change feed of a store that keeps one
+// (graph.FeedStore, graph.FeedTx): what ingestion, corrections and
+// erasure append, in one transaction with their change; reading after a
+// cursor; trimming; and Seqs that stay consecutive under concurrent
+// writers. The expected entries are worked out by hand from the
+// operations.
+func RunFeed(t *testing.T, open Opener) {
+	t.Run("Entries", func(t *testing.T) { testFeedEntries(t, open) })
+	t.Run("ConcurrentWriters", func(t *testing.T) { testFeedConcurrent(t, open) })
+}
+
+// feedString renders an entry without its time: "seq KIND profile
+// [previous] event".
+func feedString(e graph.FeedEntry) string {
+	s := fmt.Sprintf("%d %s %s", e.Seq, e.Kind, e.ProfileID)
+	if len(e.PreviousIDs) > 0 {
+		s += fmt.Sprint(" ", e.PreviousIDs)
+	}
+	if e.EventID != "" {
+		s += " " + e.EventID
+	}
+	if e.AudienceID != "" {
+		s += " " + e.AudienceID
+	}
+	return s
+}
+
+func readFeed(t *testing.T, fs graph.FeedStore, after uint64, kinds []graph.FeedKind, limit int) []string {
+	t.Helper()
+	es, err := fs.Feed(context.Background(), after, kinds, limit)
+	if err != nil {
+		t.Fatalf("Feed(%d, %v, %d): %v", after, kinds, limit, err)
+	}
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = feedString(e)
+		if e.At.IsZero() || e.At.Location() != time.UTC {
+			t.Fatalf("entry %s has time %v, want a UTC time", out[i], e.At)
+		}
+	}
+	return out
+}
+
+func wantFeed(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !same(got, want) {
+		t.Fatalf("%s:\n got %q\nwant %q", what, got, want)
+	}
+}
+
+func testFeedEntries(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	fs, ok := s.(graph.FeedStore)
+	if !ok {
+		t.Fatalf("%T keeps no feed", s)
+	}
+	e := graph.NewEngine(s, nil)
+	if h, err := fs.FeedHead(ctx); err != nil || h != 0 {
+		t.Fatalf("FeedHead of an empty store = %d, %v; want 0", h, err)
+	}
+	wantFeed(t, "an empty feed", readFeed(t, fs, 0, nil, 100), nil)
+
+	// Two events of one visitor: one transaction, two entries.
+	apply(t, e, ev("a1", 1, anon("X")), ev("a2", 2, anon("X")))
+	pX := profileOf(t, e, anon("X")).ID
+	// An identify with traits: its event, then the traits.
+	login := ev("b1", 3, user("U"))
+	login.Type, login.Traits = "identify", map[string]any{"plan": "pro"}
+	apply(t, e, login)
+	pU := profileOf(t, e, user("U")).ID
+	// The visitor logs in: a merge, then the event, into the survivor.
+	res := apply(t, e, ev("c1", 4, anon("X"), user("U")))
+	if len(res.Merged) != 1 {
+		t.Fatalf("the login merged %v, want one profile", res.Merged)
+	}
+	loser := res.Merged[0]
+	survivor := profileOf(t, e, user("U")).ID
+	if !(loser == pX && survivor == pU || loser == pU && survivor == pX) {
+		t.Fatalf("merge kept %s and merged %s; want %s and %s, one into the other", survivor, loser, pX, pU)
+	}
+	// Undone: a split, which gives the merged profile its id back.
+	if _, err := e.UnlinkIdentifiers(ctx, anon("X"), user("U"), "shared laptop"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := profileOf(t, e, anon("X")).ID, profileOf(t, e, user("U")).ID
+	split := a
+	if a == survivor {
+		split = b
+	}
+	// The visitor's profile is erased.
+	gone := profileOf(t, e, anon("X")).ID
+	if _, err := e.ForgetProfile(ctx, gone, "erasure request", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"1 EVENT_ADDED " + pX + " a1",
+		"2 EVENT_ADDED " + pX + " a2",
+		"3 EVENT_ADDED " + pU + " b1",
+		"4 TRAITS_CHANGED " + pU,
+		"5 MERGED " + survivor + " [" + loser + "]",
+		"6 EVENT_ADDED " + survivor + " c1",
+		"7 SPLIT " + split + " [" + survivor + "]",
+		"8 FORGOTTEN " + gone,
+	}
+	wantFeed(t, "the whole feed", readFeed(t, fs, 0, nil, 100), want)
+	if h, err := fs.FeedHead(ctx); err != nil || h != 8 {
+		t.Fatalf("FeedHead = %d, %v; want 8", h, err)
+	}
+	// Reading after a cursor, from the start, the middle or the end of a
+	// transaction's entries; a limit; kinds.
+	wantFeed(t, "after 0, 3 entries", readFeed(t, fs, 0, nil, 3), want[:3])
+	wantFeed(t, "after 2, 1 entry", readFeed(t, fs, 2, nil, 1), want[2:3])
+	wantFeed(t, "after 3", readFeed(t, fs, 3, nil, 100), want[3:])
+	wantFeed(t, "after 8", readFeed(t, fs, 8, nil, 100), nil)
+	wantFeed(t, "after 100", readFeed(t, fs, 100, nil, 100), nil)
+	wantFeed(t, "merges and splits", readFeed(t, fs, 0, []graph.FeedKind{graph.FeedMerged, graph.FeedSplit}, 100), []string{want[4], want[6]})
+	wantFeed(t, "events after 1, two", readFeed(t, fs, 1, []graph.FeedKind{graph.FeedEventAdded}, 2), []string{want[1], want[2]})
+
+	// A change that rolls back appends nothing.
+	failing := graph.WithEventsHook(ctx, func(context.Context, graph.Tx, []graph.EventResult) error { return errors.New("refused by the hook") })
+	if _, err := e.ApplyBatch(failing, []graph.Event{ev("d1", 5, user("V"))}); err == nil {
+		t.Fatal("ApplyBatch with a failing hook succeeded")
+	}
+	if h, err := fs.FeedHead(ctx); err != nil || h != 8 {
+		t.Fatalf("FeedHead after a rollback = %d, %v; want 8", h, err)
+	}
+	apply(t, e, ev("d2", 6, user("V")))
+	pV := profileOf(t, e, user("V")).ID
+	wantFeed(t, "after the rollback", readFeed(t, fs, 8, nil, 100), []string{"9 EVENT_ADDED " + pV + " d2"})
+
+	// Bad reads.
+	for _, c := range []struct {
+		kinds []graph.FeedKind
+		limit int
+	}{{nil, 0}, {nil, graph.MaxFeedPage + 1}, {[]graph.FeedKind{"NOPE"}, 10}} {
+		_, err := fs.Feed(ctx, 0, c.kinds, c.limit)
+		wantCode(t, err, graph.EINVALID)
+	}
+	_, err := fs.TrimFeed(ctx, time.Now(), 0)
+	wantCode(t, err, graph.EINVALID)
+
+	// Trimming: nothing is older than an hour ago; everything is older
+	// than an hour from now, taken two transactions at a time.
+	if n, err := fs.TrimFeed(ctx, time.Now().Add(-time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("TrimFeed(an hour ago) = %d, %v; want 0", n, err)
+	}
+	if n, err := fs.TrimFeed(ctx, time.Now().Add(time.Hour), 2); err != nil || n != 4 {
+		t.Fatalf("TrimFeed(2 transactions) = %d, %v; want 4 entries (a1 a2, then b1 and its traits)", n, err)
+	}
+	wantFeed(t, "after trimming", readFeed(t, fs, 0, nil, 100), append(append([]string(nil), want[4:]...), "9 EVENT_ADDED "+pV+" d2"))
+	if h, err := fs.FeedHead(ctx); err != nil || h != 9 {
+		t.Fatalf("FeedHead after trimming = %d, %v; want 9", h, err)
+	}
+}
+
+// Writers at once get consecutive Seqs, one per stored event, none twice.
+func testFeedConcurrent(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	fs := s.(graph.FeedStore)
+	const writers, batches, perBatch = 4, 5, 3
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := graph.NewEngine(s, nil)
+			for b := range batches {
+				var evs []graph.Event
+				for i := range perBatch {
+					// Writers share identifiers, so their transactions
+					// contend for the same locks.
+					evs = append(evs, ev(fmt.Sprintf("w%d-b%d-e%d", w, b, i), b, user(fmt.Sprintf("u%d", (w+i)%3))))
+				}
+				if _, err := e.ApplyBatch(ctx, evs); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	es, err := fs.Feed(ctx, 0, nil, graph.MaxFeedPage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, e := range es {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("entry %d has Seq %d: Seqs are not 1, 2, 3, ...", i, e.Seq)
+		}
+		if e.Kind == graph.FeedEventAdded {
+			if seen[e.EventID] {
+				t.Fatalf("event %s is in the feed twice", e.EventID)
+			}
+			seen[e.EventID] = true
+		}
+	}
+	if len(seen) != writers*batches*perBatch {
+		t.Fatalf("%d events in the feed, want %d", len(seen), writers*batches*perBatch)
+	}
+}

@@ -1,0 +1,182 @@
+package neo4jstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+var _ graph.FeedTx = (*tx)(nil)
+
+// feedCounterID is the id of the one FeedCounter.
+const feedCounterID = "feed"
+
+// qAppendFeed takes the counter's write lock (setting lock) before reading
+// its head, so that concurrent writers, in this process or another, take
+// consecutive ranges of Seqs, and writes the batch. The lock is held to
+// the commit: transactions that append to the feed commit one after the
+// other from this statement on, so it runs last.
+var qAppendFeed = cypher(`
+MERGE (c:{{FeedCounter}} { {{id}}: $cid })
+ON CREATE SET c.{{head}} = 0
+SET c.{{lock}} = true
+WITH c, c.{{head}} + 1 AS first
+SET c.{{head}} = first + $n - 1
+CREATE (:{{FeedBatch}} { {{first}}: first, {{last}}: first + $n - 1, {{at}}: $at,
+  {{kinds}}: $kinds, {{profileIds}}: $pids, {{previousIds}}: $prev, {{eventIds}}: $eids, {{audienceIds}}: $aids })
+RETURN first`)
+
+// AppendFeed implements graph.FeedTx, in one statement.
+func (t *tx) AppendFeed(ctx context.Context, entries []graph.FeedEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	n := len(entries)
+	kinds, pids, prev, eids, aids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range entries {
+		if !graph.ValidFeedKind(e.Kind) {
+			return fmt.Errorf("feed: unknown kind %q", string(e.Kind))
+		}
+		kinds[i], pids[i], prev[i], eids[i], aids[i] = string(e.Kind), e.ProfileID, strings.Join(e.PreviousIDs, ","), e.EventID, e.AudienceID
+	}
+	err := t.exec(ctx, qAppendFeed, map[string]any{
+		"cid": feedCounterID, "n": int64(n), "at": graph.Clean(entries[0].At).In(utc),
+		"kinds": kinds, "pids": pids, "prev": prev, "eids": eids, "aids": aids,
+	})
+	if err != nil {
+		return fmt.Errorf("append to the feed: %w", err)
+	}
+	return nil
+}
+
+// qFeed reads the batches that hold entries after $after, in Seq order.
+var qFeed = cypher(`
+MATCH (b:{{FeedBatch}})
+USING INDEX SEEK b:{{FeedBatch}}({{last}})
+WHERE b.{{last}} > $after
+WITH b ORDER BY b.{{last}} LIMIT $limit
+RETURN b.{{first}}, b.{{at}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, b.{{eventIds}}, b.{{audienceIds}}`)
+
+// feedBatchesPerRead is how many batches one qFeed reads.
+const feedBatchesPerRead = 64
+
+// Feed implements graph.FeedStore: a read of at most 64 batches at a
+// time, in one read transaction, until limit entries are found or the
+// feed ends.
+func (s *Store) Feed(ctx context.Context, after uint64, kinds []graph.FeedKind, limit int) ([]graph.FeedEntry, error) {
+	if err := graph.CheckFeedRead(kinds, limit); err != nil {
+		return nil, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		var out []graph.FeedEntry
+		cur := after
+		for len(out) < limit {
+			recs, err := t.query(ctx, qFeed, map[string]any{"after": int64(cur), "limit": int64(feedBatchesPerRead)})
+			if err != nil {
+				return nil, fmt.Errorf("read the feed: %w", err)
+			}
+			if len(recs) == 0 {
+				break
+			}
+			for _, r := range recs {
+				first, _ := r.Values[0].(int64)
+				at, _ := r.Values[1].(time.Time)
+				ks, ps, vs, es, as := strList(r.Values[2]), strList(r.Values[3]), strList(r.Values[4]), strList(r.Values[5]), strList(r.Values[6])
+				for i, k := range ks {
+					seq := uint64(first) + uint64(i)
+					cur = max(cur, seq)
+					if seq <= after || (len(kinds) > 0 && !slices.Contains(kinds, graph.FeedKind(k))) || len(out) == limit {
+						continue
+					}
+					e := graph.FeedEntry{Seq: seq, At: graph.Clean(at), Kind: graph.FeedKind(k), ProfileID: at0(ps, i), EventID: at0(es, i), AudienceID: at0(as, i)}
+					if v := at0(vs, i); v != "" {
+						e.PreviousIDs = strings.Split(v, ",")
+					}
+					out = append(out, e)
+				}
+			}
+			if len(recs) < feedBatchesPerRead {
+				break
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]graph.FeedEntry), nil
+}
+
+func strList(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, len(l))
+	for i, x := range l {
+		out[i], _ = x.(string)
+	}
+	return out
+}
+
+func at0(l []string, i int) string {
+	if i < len(l) {
+		return l[i]
+	}
+	return ""
+}
+
+var qFeedHead = cypher(`
+MATCH (c:{{FeedCounter}} { {{id}}: $cid })
+RETURN c.{{head}}`)
+
+// FeedHead implements graph.FeedStore.
+func (s *Store) FeedHead(ctx context.Context) (uint64, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qFeedHead, map[string]any{"cid": feedCounterID})
+		if err != nil {
+			return nil, fmt.Errorf("read the feed head: %w", err)
+		}
+		if len(recs) == 0 {
+			return uint64(0), nil
+		}
+		h, _ := recs[0].Values[0].(int64)
+		return uint64(h), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.(uint64), nil
+}
+
+var qTrimFeed = cypher(`
+MATCH (b:{{FeedBatch}})
+USING INDEX SEEK b:{{FeedBatch}}({{at}})
+WHERE b.{{at}} < $before
+WITH b ORDER BY b.{{at}}, b.{{first}} LIMIT $limit
+WITH b, size(b.{{kinds}}) AS n
+DELETE b
+RETURN sum(n)`)
+
+// TrimFeed implements graph.FeedStore, in one statement.
+func (s *Store) TrimFeed(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit < 1 || limit > graph.MaxFeedPage {
+		return 0, graph.Errorf(graph.EINVALID, "feed: limit must be 1 to %d, got %d", graph.MaxFeedPage, limit)
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qTrimFeed, map[string]any{"before": graph.Clean(before).In(utc), "limit": int64(limit)})
+		if err != nil {
+			return nil, fmt.Errorf("trim the feed: %w", err)
+		}
+		n := int64(0)
+		if len(recs) > 0 {
+			n, _ = recs[0].Values[0].(int64)
+		}
+		return int(n), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.(int), nil
+}
