@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -217,6 +219,30 @@ func TestForgetProfileLeavesNoAudienceTrace(t *testing.T) {
 			t.Errorf("expiring values after the erasure: %v, want bob's only", exp)
 		}
 
+		// The feed names the erased profiles in their Forgotten entries
+		// alone, which its retention trims; nothing else is left.
+		fs := s.(graph.FeedStore)
+		entries, err := fs.Feed(bg, 0, nil, graph.MaxFeedPage)
+		storetest.Must(t, err)
+		var named []string
+		for _, x := range entries {
+			for _, p := range append([]string{x.ProfileID}, x.PreviousIDs...) {
+				if p == ann || p == gone {
+					named = append(named, string(x.Kind)+" "+p)
+				}
+			}
+		}
+		slices.Sort(named)
+		if want := sorted2("FORGOTTEN "+ann, "FORGOTTEN "+gone); !reflect.DeepEqual(named, want) {
+			t.Errorf("feed entries naming the erased profiles: %v, want %v", named, want)
+		}
+		if _, err := fs.TrimFeed(bg, time.Now().Add(time.Hour), graph.MaxFeedPage); err != nil {
+			t.Fatal(err)
+		}
+		if es, _ := s.(*embedded.Store); es != nil {
+			_, err := es.Scrub(bg)
+			storetest.Must(t, err)
+		}
 		raw := storetest.Scan(t, s)
 		for _, needle := range []string{ann, gone, "ann-ltv-" + e.tok} {
 			if strings.Contains(raw, needle) {

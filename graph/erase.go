@@ -545,6 +545,9 @@ func (e *Engine) applyErasure(ctx context.Context, tx Tx, w *Write, x *Erasure, 
 	if err := tx.Apply(ctx, w); err != nil {
 		return err
 	}
+	if err := RedactFeed(ctx, tx, w.DeleteProfiles); err != nil {
+		return err
+	}
 	if err := AppendFeed(ctx, tx, feedOfErasure(w)); err != nil {
 		return err
 	}

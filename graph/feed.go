@@ -69,6 +69,26 @@ type FeedEntry struct {
 // Seqs, and commits or rolls back with the transaction.
 type FeedTx interface {
 	AppendFeed(ctx context.Context, entries []FeedEntry) error
+	// RedactFeed removes profileIDs from the feed: every entry whose
+	// ProfileID is one of them becomes a gap that Feed skips (its Seq is
+	// not reused), and they are dropped from other entries' PreviousIDs.
+	// It returns how many entries it changed. Erasure calls it before it
+	// appends its own Forgotten entries, which are the only ones left that
+	// name an erased profile, until the feed's retention trims them.
+	RedactFeed(ctx context.Context, profileIDs []string) (int, error)
+}
+
+// RedactFeed calls tx's RedactFeed when tx's store keeps a feed.
+func RedactFeed(ctx context.Context, tx Tx, profileIDs []string) error {
+	if len(profileIDs) == 0 {
+		return nil
+	}
+	f, ok := tx.(FeedTx)
+	if !ok {
+		return nil
+	}
+	_, err := f.RedactFeed(ctx, profileIDs)
+	return err
 }
 
 // AppendFeed appends entries to the feed inside tx, when tx's store keeps

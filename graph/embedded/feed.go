@@ -33,6 +33,7 @@ type feedBatch struct {
 }
 
 // feedRecord is one entry: kind, profile, previous ids, event, audience.
+// An entry redacted by erasure (RedactFeed) is an empty record: a gap.
 type feedRecord struct {
 	K string   `json:"k"`
 	P string   `json:"p,omitempty"`
@@ -67,6 +68,69 @@ func (t *tx) AppendFeed(ctx context.Context, entries []graph.FeedEntry) error {
 	return b.SetSequence(first + uint64(len(entries)) - 1)
 }
 
+// RedactFeed implements graph.FeedTx: one walk over the feed, which its
+// retention bounds, that decodes only the records whose bytes hold one of
+// the ids.
+func (t *tx) RedactFeed(ctx context.Context, profileIDs []string) (int, error) {
+	if len(profileIDs) == 0 {
+		return 0, nil
+	}
+	gone := map[string]bool{}
+	needles := make([][]byte, 0, len(profileIDs))
+	for _, p := range profileIDs {
+		if p != "" && !gone[p] {
+			gone[p] = true
+			needles = append(needles, []byte(p))
+		}
+	}
+	b := t.btx.Bucket(bucketFeed)
+	type rewrite struct{ k, v []byte }
+	var out []rewrite
+	changed := 0
+	err := b.ForEach(func(k, v []byte) error {
+		if !slices.ContainsFunc(needles, func(n []byte) bool { return bytes.Contains(v, n) }) {
+			return nil
+		}
+		var rec feedBatch
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("feed record %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		n := 0
+		for i, r := range rec.E {
+			switch {
+			case r.K == "":
+			case gone[r.P]:
+				rec.E[i], n = feedRecord{}, n+1
+			case slices.ContainsFunc(r.V, func(p string) bool { return gone[p] }):
+				// A merge or split left with no other profile says
+				// nothing: it becomes a gap too.
+				if rec.E[i].V, n = slices.DeleteFunc(slices.Clone(r.V), func(p string) bool { return gone[p] }), n+1; len(rec.E[i].V) == 0 {
+					rec.E[i] = feedRecord{}
+				}
+			}
+		}
+		if n == 0 {
+			return nil
+		}
+		nv, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		changed += n
+		out = append(out, rewrite{slices.Clone(k), nv})
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range out {
+		if err := b.Put(r.k, r.v); err != nil {
+			return 0, err
+		}
+	}
+	return changed, nil
+}
+
 // Feed implements graph.FeedStore: one forward walk from the record that
 // holds the entry after after.
 func (s *Store) Feed(ctx context.Context, after uint64, kinds []graph.FeedKind, limit int) ([]graph.FeedEntry, error) {
@@ -96,7 +160,7 @@ func (s *Store) Feed(ctx context.Context, after uint64, kinds []graph.FeedKind, 
 			at := time.Unix(0, rec.At).UTC()
 			for i, r := range rec.E {
 				seq := first + uint64(i)
-				if seq <= after || (len(kinds) > 0 && !slices.Contains(kinds, graph.FeedKind(r.K))) {
+				if seq <= after || r.K == "" || (len(kinds) > 0 && !slices.Contains(kinds, graph.FeedKind(r.K))) {
 					continue
 				}
 				out = append(out, graph.FeedEntry{Seq: seq, At: at, Kind: graph.FeedKind(r.K), ProfileID: r.P,

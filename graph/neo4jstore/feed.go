@@ -53,6 +53,82 @@ func (t *tx) AppendFeed(ctx context.Context, entries []graph.FeedEntry) error {
 	return nil
 }
 
+// qRedactFeedFind reads the batches that name one of $ids, as a profile
+// or among previous ids. The lists of a batch cannot be indexed by their
+// elements, so this scans the FeedBatch label, which the feed's retention
+// bounds; erasure is its only caller.
+var qRedactFeedFind = cypher(`
+MATCH (b:{{FeedBatch}})
+WHERE any(p IN b.{{profileIds}} WHERE p IN $ids)
+   OR any(v IN b.{{previousIds}} WHERE v <> '' AND any(p IN split(v, ',') WHERE p IN $ids))
+RETURN b.{{first}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, b.{{eventIds}}, b.{{audienceIds}}`)
+
+// qRedactFeedSet writes the redacted lists back, one row per batch.
+var qRedactFeedSet = cypher(`
+UNWIND $rows AS r
+MATCH (b:{{FeedBatch}} { {{first}}: r.first })
+SET b.{{kinds}} = r.kinds, b.{{profileIds}} = r.pids, b.{{previousIds}} = r.prev,
+    b.{{eventIds}} = r.eids, b.{{audienceIds}} = r.aids`)
+
+// RedactFeed implements graph.FeedTx in two statements: the entries that
+// name an erased profile become gaps (empty kind and ids), which Feed
+// skips.
+func (t *tx) RedactFeed(ctx context.Context, profileIDs []string) (int, error) {
+	ids := uniq(profileIDs)
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	recs, err := t.query(ctx, qRedactFeedFind, map[string]any{"ids": ids})
+	if err != nil {
+		return 0, fmt.Errorf("redact the feed: %w", err)
+	}
+	gone := map[string]bool{}
+	for _, p := range profileIDs {
+		gone[p] = true
+	}
+	changed := 0
+	rows := make([]any, 0, len(recs))
+	for _, r := range recs {
+		first, _ := r.Values[0].(int64)
+		ks, ps, vs, es, as := strList(r.Values[1]), strList(r.Values[2]), strList(r.Values[3]), strList(r.Values[4]), strList(r.Values[5])
+		gap := func(i int) {
+			ks[i], changed = "", changed+1
+			for _, l := range [][]string{ps, vs, es, as} {
+				if i < len(l) {
+					l[i] = ""
+				}
+			}
+		}
+		for i := range ks {
+			switch {
+			case ks[i] == "":
+			case gone[at0(ps, i)]:
+				gap(i)
+			case at0(vs, i) != "":
+				prev := strings.Split(vs[i], ",")
+				kept := slices.DeleteFunc(slices.Clone(prev), func(p string) bool { return gone[p] })
+				switch {
+				case len(kept) == len(prev):
+				case len(kept) == 0:
+					// A merge or split left with no other profile
+					// says nothing: it becomes a gap too.
+					gap(i)
+				default:
+					vs[i], changed = strings.Join(kept, ","), changed+1
+				}
+			}
+		}
+		rows = append(rows, map[string]any{"first": first, "kinds": ks, "pids": ps, "prev": vs, "eids": es, "aids": as})
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if err := t.exec(ctx, qRedactFeedSet, map[string]any{"rows": rows}); err != nil {
+		return 0, fmt.Errorf("redact the feed: %w", err)
+	}
+	return changed, nil
+}
+
 // qFeed reads the batches that hold entries after $after, in Seq order.
 var qFeed = cypher(`
 MATCH (b:{{FeedBatch}})
@@ -89,7 +165,7 @@ func (s *Store) Feed(ctx context.Context, after uint64, kinds []graph.FeedKind, 
 				for i, k := range ks {
 					seq := uint64(first) + uint64(i)
 					cur = max(cur, seq)
-					if seq <= after || (len(kinds) > 0 && !slices.Contains(kinds, graph.FeedKind(k))) || len(out) == limit {
+					if seq <= after || k == "" || (len(kinds) > 0 && !slices.Contains(kinds, graph.FeedKind(k))) || len(out) == limit {
 						continue
 					}
 					e := graph.FeedEntry{Seq: seq, At: graph.Clean(at), Kind: graph.FeedKind(k), ProfileID: at0(ps, i), EventID: at0(es, i), AudienceID: at0(as, i)}
