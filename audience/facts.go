@@ -28,6 +28,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -913,4 +914,30 @@ func (r *factsReader) instant() time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// ComputedChanged reports whether the computed trait values of next differ
+// from those of old, the stored form of the profile's previous facts (nil
+// or empty: none were stored): a trait that gained, lost or changed its
+// value. A trait without a value counts as absent. Stores call it as they
+// write facts, to append a graph.FeedComputedChanged entry.
+func ComputedChanged(profileID string, old []byte, next *Facts) (bool, error) {
+	var prev []ComputedFact
+	if len(old) > 0 {
+		f, err := DecodeFacts(profileID, old)
+		if err != nil {
+			return false, err
+		}
+		prev = f.Computed
+	}
+	values := func(cs []ComputedFact) map[string]any {
+		m := make(map[string]any, len(cs))
+		for _, c := range cs {
+			if c.Value != nil {
+				m[c.Name] = c.Value
+			}
+		}
+		return m
+	}
+	return !reflect.DeepEqual(values(prev), values(next.Computed)), nil
 }

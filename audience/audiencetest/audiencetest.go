@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("DeleteComputedTrait", func(t *testing.T) { testDeleteComputedTrait(t, get(t)) })
 	t.Run("Facts", func(t *testing.T) { testFacts(t, get(t)) })
 	t.Run("Keep", func(t *testing.T) { testKeep(t, get(t)) })
+	t.Run("Feed", func(t *testing.T) { testFeed(t, get(t)) })
 }
 
 var bg = context.Background()

@@ -271,13 +271,18 @@ func (s *Store) ApplyMembership(ctx context.Context, id string, enter, exit []st
 		if r == nil {
 			return graph.Errorf(graph.ENOTFOUND, "audience %s is not stored", id)
 		}
-		return applyMembership(btx, id, r, enter, exit, at)
+		var feed []graph.FeedEntry
+		if err := applyMembership(btx, id, r, enter, exit, at, &feed); err != nil {
+			return err
+		}
+		return appendFeed(btx, feed)
 	})
 }
 
 // applyMembership is ApplyMembership inside btx, for the stored audience
-// r of id.
-func applyMembership(btx *bolt.Tx, id string, r *audienceRecord, enter, exit []string, at time.Time) error {
+// r of id. It adds an entry to *feed for each profile that entered or
+// left, which the caller appends to the feed.
+func applyMembership(btx *bolt.Tx, id string, r *audienceRecord, enter, exit []string, at time.Time, feed *[]graph.FeedEntry) error {
 	since := appendTime(nil, at)
 	{
 		members, memberOf, changes := btx.Bucket(bucketAudienceMembers), btx.Bucket(bucketAudienceMemberOf), btx.Bucket(bucketAudienceChanges)
@@ -301,6 +306,7 @@ func applyMembership(btx *bolt.Tx, id string, r *audienceRecord, enter, exit []s
 			if err := logChange(changeEntered, pid); err != nil {
 				return err
 			}
+			*feed = append(*feed, graph.FeedEntry{At: at, Kind: graph.FeedAudienceEntered, ProfileID: pid, AudienceID: id})
 		}
 		for _, pid := range exit {
 			mk := append(bytes.Clone(prefix), pid...)
@@ -317,6 +323,7 @@ func applyMembership(btx *bolt.Tx, id string, r *audienceRecord, enter, exit []s
 			if err := logChange(changeExited, pid); err != nil {
 				return err
 			}
+			*feed = append(*feed, graph.FeedEntry{At: at, Kind: graph.FeedAudienceExited, ProfileID: pid, AudienceID: id})
 		}
 		r.RefreshedAt = at
 		return putAudience(btx, id, r)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -141,11 +142,26 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 			return err
 		}
 		b := btx.Bucket(bucketProfileFacts)
+		// A profile given twice keeps its last facts, compared with those
+		// stored before this write.
+		last := map[string]int{}
 		for i := range w.Facts {
-			if !live(w.Facts[i].ProfileID) {
+			last[w.Facts[i].ProfileID] = i
+		}
+		var feed []graph.FeedEntry
+		for _, pid := range slices.Sorted(maps.Keys(last)) {
+			i := last[pid]
+			if !live(pid) {
 				continue
 			}
-			if err := b.Put([]byte(w.Facts[i].ProfileID), enc[i]); err != nil {
+			changed, err := audience.ComputedChanged(pid, b.Get([]byte(pid)), &w.Facts[i])
+			if err != nil {
+				return err
+			}
+			if changed {
+				feed = append(feed, graph.FeedEntry{At: at, Kind: graph.FeedComputedChanged, ProfileID: pid})
+			}
+			if err := b.Put([]byte(pid), enc[i]); err != nil {
 				return err
 			}
 		}
@@ -158,10 +174,10 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 				continue // deleted since the keeper read it
 			}
 			enter := slices.DeleteFunc(slices.Clone(c.Enter), func(id string) bool { return !live(id) })
-			if err := applyMembership(btx, c.AudienceID, r, enter, c.Exit, at); err != nil {
+			if err := applyMembership(btx, c.AudienceID, r, enter, c.Exit, at, &feed); err != nil {
 				return err
 			}
 		}
-		return nil
+		return appendFeed(btx, feed)
 	})
 }

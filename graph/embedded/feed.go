@@ -46,10 +46,15 @@ var _ graph.FeedTx = (*tx)(nil)
 
 // AppendFeed implements graph.FeedTx.
 func (t *tx) AppendFeed(ctx context.Context, entries []graph.FeedEntry) error {
+	return appendFeed(t.btx, entries)
+}
+
+// appendFeed appends entries to the feed inside btx, as one record.
+func appendFeed(btx *bolt.Tx, entries []graph.FeedEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	b := t.btx.Bucket(bucketFeed)
+	b := btx.Bucket(bucketFeed)
 	first := b.Sequence() + 1
 	rec := feedBatch{At: graph.Clean(entries[0].At).UnixNano(), E: make([]feedRecord, len(entries))}
 	for i, e := range entries {

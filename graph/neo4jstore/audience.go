@@ -282,7 +282,7 @@ func (s *Store) ApplyMembership(ctx context.Context, id string, enter, exit []st
 		if err != nil {
 			return nil, fmt.Errorf("apply audience membership: %w", err)
 		}
-		return nil, nil
+		return nil, appendFeed(ctx, t, membershipFeed(id, at, ins, outs))
 	})
 	return err
 }

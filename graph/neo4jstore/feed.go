@@ -32,6 +32,12 @@ RETURN first`)
 
 // AppendFeed implements graph.FeedTx, in one statement.
 func (t *tx) AppendFeed(ctx context.Context, entries []graph.FeedEntry) error {
+	return appendFeed(ctx, &t.readTx, entries)
+}
+
+// appendFeed appends entries inside the write transaction t, in one
+// statement; it must be t's last.
+func appendFeed(ctx context.Context, t *readTx, entries []graph.FeedEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -127,6 +133,22 @@ func (t *tx) RedactFeed(ctx context.Context, profileIDs []string) (int, error) {
 		return 0, fmt.Errorf("redact the feed: %w", err)
 	}
 	return changed, nil
+}
+
+// membershipFeed is the feed entries of the rows of qApplyMembership and
+// qKeepApply (membershipState.apply) for audience id.
+func membershipFeed(id string, at time.Time, ins, outs []any) []graph.FeedEntry {
+	var out []graph.FeedEntry
+	for _, rows := range []struct {
+		kind graph.FeedKind
+		rows []any
+	}{{graph.FeedAudienceEntered, ins}, {graph.FeedAudienceExited, outs}} {
+		for _, r := range rows.rows {
+			p, _ := r.(map[string]any)["p"].(string)
+			out = append(out, graph.FeedEntry{At: at, Kind: rows.kind, ProfileID: p, AudienceID: id})
+		}
+	}
+	return out
 }
 
 // qFeed reads the batches that hold entries after $after, in Seq order.

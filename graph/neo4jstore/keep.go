@@ -24,12 +24,16 @@ WHERE NOT p:{{Merged}}
 SET p.{{updatedAt}} = p.{{updatedAt}}
 RETURN collect(pid) AS live`)
 
-// qKeepPutFacts is qPutFacts for the rows of live profiles only.
+// qKeepPutFacts is qPutFacts for the rows of live profiles only; it
+// returns the facts each replaced, to tell whether computed values
+// changed.
 var qKeepPutFacts = cypher(`
 UNWIND $rows AS r
 WITH r WHERE r.p IN $live
 MERGE (f:{{ProfileFacts}} { {{profileId}}: r.p })
-SET f.{{data}} = r.d`)
+WITH r, f, f.{{data}} AS old
+SET f.{{data}} = r.d
+RETURN r.p AS p, old`)
 
 // qKeepLockAudiences is qLockAudience for several audiences, in id order.
 var qKeepLockAudiences = cypher(`
@@ -67,7 +71,7 @@ CALL (r) {
 }
 RETURN count(*) AS n`)
 
-// Keep implements audience.Store: one transaction of at most five
+// Keep implements audience.Store: one transaction of at most six
 // statements, whatever the number of audiences and profiles.
 func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 	enc, err := audience.CheckKeep(w)
@@ -114,21 +118,44 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 		}
 		var rows []any
 		var liveIDs []any
+		next := map[string]*audience.Facts{}
 		for i := range w.Facts {
 			if p := w.Facts[i].ProfileID; live[p] {
 				rows = append(rows, map[string]any{"p": p, "d": enc[i]})
+				next[p] = &w.Facts[i]
 			}
 		}
 		for p := range live {
 			liveIDs = append(liveIDs, p)
 		}
+		var feed []graph.FeedEntry
 		if len(rows) > 0 {
-			if err := t.exec(ctx, qKeepPutFacts, map[string]any{"rows": rows, "live": liveIDs}); err != nil {
+			recs, err := t.query(ctx, qKeepPutFacts, map[string]any{"rows": rows, "live": liveIDs})
+			if err != nil {
 				return nil, fmt.Errorf("put profile facts: %w", err)
 			}
+			// A profile given twice keeps its last facts, compared with
+			// those stored before this write.
+			seen := map[string]bool{}
+			for _, r := range recs {
+				p, _ := r.Values[0].(string)
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				old, _ := r.Values[1].([]byte)
+				changed, err := audience.ComputedChanged(p, old, next[p])
+				if err != nil {
+					return nil, err
+				}
+				if changed {
+					feed = append(feed, graph.FeedEntry{At: at, Kind: graph.FeedComputedChanged, ProfileID: p})
+				}
+			}
+			slices.SortFunc(feed, func(a, b graph.FeedEntry) int { return strings.Compare(a.ProfileID, b.ProfileID) })
 		}
 		if len(changes) == 0 {
-			return nil, nil
+			return nil, appendFeed(ctx, t, feed)
 		}
 		auds := make([]any, 0, len(changes))
 		for _, c := range changes {
@@ -158,9 +185,10 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 				continue
 			}
 			apply = append(apply, map[string]any{"id": c.AudienceID, "seq": st.seq, "size": st.size, "enter": ins, "exit": outs})
+			feed = append(feed, membershipFeed(c.AudienceID, at, ins, outs)...)
 		}
 		if len(apply) == 0 {
-			return nil, nil
+			return nil, appendFeed(ctx, t, feed)
 		}
 		err = t.exec(ctx, qKeepApply, map[string]any{
 			"rows": apply, "at": at, "entered": audience.Entered, "exited": audience.Exited,
@@ -168,7 +196,7 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 		if err != nil {
 			return nil, fmt.Errorf("keep audiences: %w", err)
 		}
-		return nil, nil
+		return nil, appendFeed(ctx, t, feed)
 	})
 	return err
 }
