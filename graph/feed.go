@@ -178,3 +178,18 @@ func feedOfErasure(w *Write) []FeedEntry {
 	}
 	return out
 }
+
+// FeedRuns splits entries, in Seq order, into runs of consecutive Seqs
+// that share their time: the transactions a store writes them as when it
+// loads a copied feed.
+func FeedRuns(entries []FeedEntry) [][]FeedEntry {
+	var out [][]FeedEntry
+	start := 0
+	for i := 1; i <= len(entries); i++ {
+		if i == len(entries) || entries[i].Seq != entries[i-1].Seq+1 || !entries[i].At.Equal(entries[i-1].At) {
+			out = append(out, entries[start:i])
+			start = i
+		}
+	}
+	return out
+}

@@ -285,6 +285,10 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 	if counts[dump.Events] < 15000 {
 		t.Fatalf("only %d events stored of %d messages", counts[dump.Events], len(ds.Messages))
 	}
+	srcFeed := feedLines(t, src)
+	if len(srcFeed) < 15000 {
+		t.Fatalf("the source's feed holds %d entries, want one at least per stored event", len(srcFeed))
+	}
 	if err := src.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -308,10 +312,13 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 			t.Errorf("copy to Neo4j prints %s %v, want %s on both sides:\n%s", k, table[string(k)], n, out)
 		}
 	}
+	// The feed is copied entry for entry, Seqs, times and head included.
+	compareFeeds(t, "the Neo4j copy", feedLines(t, neo), srcFeed)
 	base, stop = startCopyApp(t, neo)
 	compareAnswers(t, "Neo4j copy", probes, want, askAll(t, base, probes))
 	t.Logf("asked neo4j %s", time.Since(t0))
 	stop()
+	neoFeed := feedLines(t, neo)
 
 	// 3. Neo4j -> a new embedded store.
 	dir3 := t.TempDir()
@@ -325,9 +332,49 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Close(ctx)
+	compareFeeds(t, "the embedded copy of the Neo4j copy", feedLines(t, back), neoFeed)
 	base, stop = startCopyApp(t, back)
 	compareAnswers(t, "embedded copy of the Neo4j copy", probes, want, askAll(t, base, probes))
 	stop()
+}
+
+// feedLines reads the whole feed of st, an entry a line, then its head.
+func feedLines(t *testing.T, st graph.Store) []string {
+	t.Helper()
+	fs := st.(graph.FeedStore)
+	var out []string
+	after := uint64(0)
+	for {
+		es, err := fs.Feed(context.Background(), after, nil, graph.MaxFeedPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%d %s %s %s %v %s %s", e.Seq, e.At.Format(time.RFC3339Nano), e.Kind, e.ProfileID, e.PreviousIDs, e.EventID, e.AudienceID))
+		}
+		if len(es) < graph.MaxFeedPage {
+			break
+		}
+		after = es[len(es)-1].Seq
+	}
+	head, err := fs.FeedHead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, fmt.Sprint("head ", head))
+}
+
+func compareFeeds(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: the feed holds %d lines, want %d", what, len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			t.Errorf("%s: feed line %d is %q, want %q", what, i, got[i], want[i])
+			return
+		}
+	}
 }
 
 func compareAnswers(t *testing.T, what string, probes []copyProbe, want, got []string) {
@@ -431,7 +478,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 		"events": {"2", "2"}, "changes": {"0", "0"}, "api_keys": {"0", "0"}, "audit": {"0", "0"},
 		"consent": {"0", "0"}, "suppression_key": {"0", "0"}, "suppressed": {"0", "0"}, "receipts": {"0", "0"},
 		"computed_traits": {"0", "0"}, "computed_values": {"0", "0"}, "facts": {"0", "0"},
-		"audiences": {"0", "0"}, "audience_members": {"0", "0"}, "audience_changes": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
+		"audiences": {"0", "0"}, "audience_members": {"0", "0"}, "audience_changes": {"0", "0"}, "feed": {"2", "2"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
 	}
 	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
 		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
@@ -447,14 +494,15 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 		t.Fatalf("copy again with --force: exit %d\n%s\n%s", code, out, errOut)
 	}
 
-	// C gains a link: b joins u1's profile.
+	// C gains a link: b joins u1's profile, with a merge and an event in
+	// its feed.
 	ingestEvents(t, dirC, map[string][]string{"c1": {"user_id:u1", "email:b@x.example"}})
 	out, errOut, code = copyRun(t, "--verify-only", "--from-data-dir", dirA, "--to-data-dir", dirC)
-	if code != 1 || !strings.Contains(errOut, "the stores differ: links, events, changes, live profiles, partition") {
+	if code != 1 || !strings.Contains(errOut, "the stores differ: links, events, changes, feed, live profiles, partition") {
 		t.Fatalf("verify different stores: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := copyTable(out); got["partition sha256"][0] != wantSum || got["partition sha256"][1] == wantSum ||
-		got["links"] != [2]string{"1", "2"} || got["changes"] != [2]string{"0", "1"} || got["live profiles"] != [2]string{"2", "1"} {
+		got["links"] != [2]string{"1", "2"} || got["changes"] != [2]string{"0", "1"} || got["feed"] != [2]string{"2", "4"} || got["live profiles"] != [2]string{"2", "1"} {
 		t.Errorf("verify prints %v:\n%s", got, out)
 	}
 
@@ -487,7 +535,7 @@ func copyTable(out string) map[string][2]string {
 	names := []string{"live profiles", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
 		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.Receipts),
 		string(dump.ComputedTraits), string(dump.ComputedValues), string(dump.Facts),
-		string(dump.Audiences), string(dump.AudienceMembers), string(dump.AudienceChanges)}
+		string(dump.Audiences), string(dump.AudienceMembers), string(dump.AudienceChanges), string(dump.Feed)}
 	for _, k := range dump.Kinds {
 		names = append(names, string(k))
 	}

@@ -35,7 +35,7 @@ var Kinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes}
 // allKinds lists the graph kinds and those of the capabilities (see
 // Stream), in load order.
 var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit, Consent, SuppressionKey, Suppressed, Receipts,
-	ComputedTraits, ComputedValues, Facts, Audiences, AudienceMembers, AudienceChanges)
+	ComputedTraits, ComputedValues, Facts, Audiences, AudienceMembers, AudienceChanges, Feed)
 
 // Batch is a page of records of one kind: only the slice of its Kind is
 // set.
@@ -61,6 +61,7 @@ type Batch struct {
 	Audiences       []AudienceRecord
 	AudienceMembers []audience.Membership
 	AudienceChanges []audience.Change
+	Feed            []graph.FeedEntry
 	// Next is the cursor of the page after this one, "" after the last
 	// page. It is opaque: only the Reader that made it reads it.
 	Next string
@@ -71,7 +72,7 @@ func (b *Batch) Len() int {
 	return len(b.Profiles) + len(b.Identifiers) + len(b.Links) + len(b.Rejected) + len(b.Events) + len(b.Changes) +
 		len(b.APIKeys) + len(b.Audit) + len(b.Consent) + min(1, len(b.SuppressionKey)) + len(b.Suppressed) + len(b.Receipts) +
 		len(b.ComputedTraits) + len(b.ComputedValues) + len(b.Facts) +
-		len(b.Audiences) + len(b.AudienceMembers) + len(b.AudienceChanges)
+		len(b.Audiences) + len(b.AudienceMembers) + len(b.AudienceChanges) + len(b.Feed)
 }
 
 // Reader pages through a store's records.

@@ -86,6 +86,7 @@ type Stream struct {
 	privacy privacyStore   // nil when the store holds no privacy records
 	aud     audience.Store // nil when the store holds no audiences
 	audW    audienceStore  // nil when the store cannot take audiences as they are
+	feed    feedStore      // nil when the store keeps no feed
 }
 
 // NewStream returns the stream of st.
@@ -101,6 +102,7 @@ func NewStream(st graph.Store) (*Stream, error) {
 	s.privacy, _ = st.(privacyStore)
 	s.aud, _ = st.(audience.Store)
 	s.audW, _ = st.(audienceStore)
+	s.feed, _ = st.(feedStore)
 	return s, nil
 }
 
@@ -109,7 +111,7 @@ func (s *Stream) Store() graph.Store { return s.st }
 
 // Kinds lists the kinds the store holds, in load order: the graph kinds,
 // then API keys and the audit log, then consent, the suppression list and
-// erasure receipts.
+// erasure receipts, then the audience kinds, and last the change feed.
 func (s *Stream) Kinds() []Kind {
 	out := append([]Kind(nil), Kinds...)
 	if s.access != nil {
@@ -123,6 +125,9 @@ func (s *Stream) Kinds() []Kind {
 	}
 	if s.audW != nil {
 		out = append(out, Audiences, AudienceMembers, AudienceChanges)
+	}
+	if s.feed != nil {
+		out = append(out, Feed)
 	}
 	return out
 }
@@ -155,6 +160,8 @@ func (s *Stream) Count(ctx context.Context, k Kind) (int, error) {
 		return s.privacy.CountSuppressed(ctx)
 	case k == Receipts:
 		return s.privacy.CountReceipts(ctx)
+	case k == Feed:
+		return s.countFeed(ctx)
 	case k == ComputedTraits:
 		cs, err := s.aud.ComputedTraits(ctx)
 		return len(cs), err
@@ -234,6 +241,8 @@ func (s *Stream) Page(ctx context.Context, k Kind, after string, limit int) (Bat
 		return s.byProfile(ctx, k, after, limit)
 	case k == Audiences:
 		return s.pageAudiences(ctx, after, limit)
+	case k == Feed:
+		return s.pageFeed(ctx, after, limit)
 	case k == AudienceMembers || k == AudienceChanges:
 		return s.pageAudienceItems(ctx, k, after, limit)
 	case k == Consent:
@@ -316,6 +325,14 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
 		}
 		return s.loadAudience(ctx, b)
+	case Feed:
+		if s.feed == nil {
+			return fmt.Errorf("the store %T keeps no %s", s.st, b.Kind)
+		}
+		if len(b.Feed) == 0 {
+			return nil
+		}
+		return s.feed.LoadFeed(ctx, b.Feed)
 	case Consent, SuppressionKey, Suppressed, Receipts:
 		if s.privacy == nil {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)

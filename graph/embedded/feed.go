@@ -73,6 +73,30 @@ func appendFeed(btx *bolt.Tx, entries []graph.FeedEntry) error {
 	return b.SetSequence(first + uint64(len(entries)) - 1)
 }
 
+// LoadFeed implements dump.FeedWriter, in one write transaction: a record
+// per run of consecutive Seqs (graph.FeedRuns), keyed by its first.
+func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
+	for i, e := range entries {
+		if e.Seq == 0 || (i > 0 && e.Seq <= entries[i-1].Seq) {
+			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from 1, got %d", e.Seq)
+		}
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketFeed)
+		head := b.Sequence()
+		for _, run := range graph.FeedRuns(entries) {
+			if err := b.SetSequence(run[0].Seq - 1); err != nil {
+				return err
+			}
+			if err := appendFeed(btx, run); err != nil {
+				return err
+			}
+			head = max(head, run[len(run)-1].Seq)
+		}
+		return b.SetSequence(head)
+	})
+}
+
 // RedactFeed implements graph.FeedTx: one walk over the feed, which its
 // retention bounds, that decodes only the records whose bytes hold one of
 // the ids.

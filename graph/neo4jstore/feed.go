@@ -59,6 +59,50 @@ func appendFeed(ctx context.Context, t *readTx, entries []graph.FeedEntry) error
 	return nil
 }
 
+// qLoadFeed writes copied runs of entries as batches, replacing a batch
+// of the same first Seq, and raises the head to their last Seq.
+var qLoadFeed = cypher(`
+MERGE (c:{{FeedCounter}} { {{id}}: $cid })
+ON CREATE SET c.{{head}} = 0
+SET c.{{head}} = CASE WHEN c.{{head}} < $head THEN $head ELSE c.{{head}} END
+WITH c
+UNWIND $runs AS r
+MERGE (b:{{FeedBatch}} { {{first}}: r.first })
+SET b.{{last}} = r.last, b.{{at}} = r.at, b.{{kinds}} = r.kinds, b.{{profileIds}} = r.pids,
+    b.{{previousIds}} = r.prev, b.{{eventIds}} = r.eids, b.{{audienceIds}} = r.aids`)
+
+// LoadFeed implements dump.FeedWriter, in one statement.
+func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var runs []any
+	for i, e := range entries {
+		if e.Seq == 0 || (i > 0 && e.Seq <= entries[i-1].Seq) {
+			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from 1, got %d", e.Seq)
+		}
+		if !graph.ValidFeedKind(e.Kind) {
+			return graph.Errorf(graph.EINVALID, "feed: unknown kind %q", string(e.Kind))
+		}
+	}
+	for _, run := range graph.FeedRuns(entries) {
+		n := len(run)
+		kinds, pids, prev, eids, aids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, e := range run {
+			kinds[i], pids[i], prev[i], eids[i], aids[i] = string(e.Kind), e.ProfileID, strings.Join(e.PreviousIDs, ","), e.EventID, e.AudienceID
+		}
+		runs = append(runs, map[string]any{"first": int64(run[0].Seq), "last": int64(run[n-1].Seq),
+			"at": graph.Clean(run[0].At).In(utc), "kinds": kinds, "pids": pids, "prev": prev, "eids": eids, "aids": aids})
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		return nil, t.exec(ctx, qLoadFeed, map[string]any{"cid": feedCounterID, "head": int64(entries[len(entries)-1].Seq), "runs": runs})
+	})
+	if err != nil {
+		return fmt.Errorf("load the feed: %w", err)
+	}
+	return nil
+}
+
 // qRedactFeedFind reads the batches that name one of $ids, as a profile
 // or among previous ids. The lists of a batch cannot be indexed by their
 // elements, so this scans the FeedBatch label, which the feed's retention
