@@ -34,13 +34,13 @@ func TestParseRetention(t *testing.T) {
 	for v, want := range map[string]time.Duration{
 		"400d": 400 * day, "1d": day, "36500d": 36500 * day, "720h": 720 * time.Hour, "90m": 90 * time.Minute, " 30d ": 30 * day,
 	} {
-		got, err := parseRetention(v)
+		got, err := parseRetention("--audit-retention", v)
 		if err != nil || got != want {
 			t.Errorf("parseRetention(%q) = %v, %v; want %v", v, got, err, want)
 		}
 	}
 	for _, v := range []string{"", "0d", "-1d", "d", "1.5d", "36501d", "forever", "400", "0s", "-5h", "1y"} {
-		_, err := parseRetention(v)
+		_, err := parseRetention("--audit-retention", v)
 		if err == nil || !strings.Contains(err.Error(), "--audit-retention") || !strings.Contains(err.Error(), "400d") ||
 			!strings.Contains(err.Error(), "720h") {
 			t.Errorf("parseRetention(%q): %v, want a usage error with examples", v, err)
@@ -59,6 +59,8 @@ func TestServeAuthFlagsRefused(t *testing.T) {
 		{nil, []string{"CDP_AUTH=off"}, `--auth "off" is not auto`},
 		{[]string{"--audit-retention", "forever"}, nil, `--audit-retention "forever" is neither`},
 		{nil, []string{"CDP_AUDIT_RETENTION=0d"}, `--audit-retention "0d" is neither`},
+		{[]string{"--feed-retention", "-1d"}, nil, `--feed-retention "-1d" is neither`},
+		{nil, []string{"CDP_FEED_RETENTION=week"}, `--feed-retention "week" is neither`},
 		{[]string{"--rate-limit", "-1"}, nil, "--rate-limit must be a number of requests per second of at least 0"},
 		{nil, []string{"CDP_RATE_LIMIT=fast"}, `CDP_RATE_LIMIT="fast" is not a number`},
 		{[]string{"--rate-burst", "0"}, nil, "--rate-burst must be at least 1"},

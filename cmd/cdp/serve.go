@@ -141,7 +141,7 @@ type serveFlags struct {
 	metricsAddr     string
 	auditRetention  string
 	audienceRefresh time.Duration
-	feedRetention   time.Duration
+	feedRetention   string
 }
 
 const serveHelp = `
@@ -179,7 +179,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.integer(&f.maxDepth, "max-depth", "CDP_MAX_DEPTH", d.GraphQL.MaxDepth, "GraphQL query depth limit")
 	fs.integer(&f.maxSelections, "max-selections", "CDP_MAX_SELECTIONS", d.GraphQL.MaxSelections, "most field selections in a GraphQL document, counted before validation")
 	fs.integer(&f.maxResponse, "max-response-bytes", "CDP_MAX_RESPONSE_BYTES", int(d.GraphQL.MaxResponseBytes), "largest GraphQL response in bytes; a larger one is replaced by a RESPONSE_TOO_LARGE error")
-	fs.duration(&f.feedRetention, "feed-retention", "CDP_FEED_RETENTION", app.DefaultFeedRetention, "how long change feed entries are kept (trimmed every minute in small transactions); 0 keeps them forever")
+	fs.str(&f.feedRetention, "feed-retention", "CDP_FEED_RETENTION", "7d", "how long change feed entries are kept (trimmed every minute in small transactions): days such as 7d, or a duration such as 168h; 0 keeps them forever")
 	fs.duration(&f.shutdownTimeout, "shutdown-timeout", "CDP_SHUTDOWN_TIMEOUT", 30*time.Second, "how long shutdown waits for requests in flight and pending writes")
 	fs.str(&f.auth, "auth", "CDP_AUTH", "auto", "auto (API keys enforced once one exists, and always on a non-loopback --addr) or required (always)")
 	fs.float(&f.rateLimit, "rate-limit", "CDP_RATE_LIMIT", d.Auth.RateLimit, "requests per second per API key, for GraphQL and the collector apart; 0: no limit")
@@ -228,7 +228,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.rateBurst < 1 {
 		return usagef("--rate-burst must be at least 1, got %d", f.rateBurst)
 	}
-	retention, err := parseRetention(f.auditRetention)
+	retention, err := parseRetention("--audit-retention", f.auditRetention)
 	if err != nil {
 		return err
 	}
@@ -314,13 +314,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.audienceRefresh < 0 {
 		return usagef("--audience-refresh %s is negative", f.audienceRefresh)
 	}
-	switch {
-	case f.feedRetention < 0:
-		return usagef("--feed-retention %s is negative", f.feedRetention)
-	case f.feedRetention == 0:
+	if strings.TrimSpace(f.feedRetention) == "0" {
 		cfg.Feed.Retention = -1 // never trimmed
-	default:
-		cfg.Feed.Retention = f.feedRetention
+	} else if cfg.Feed.Retention, err = parseRetention("--feed-retention", f.feedRetention); err != nil {
+		return err
 	}
 	cfg.Auth = app.Auth{
 		Required: required, RateLimit: f.rateLimit, Burst: f.rateBurst,
@@ -445,12 +442,13 @@ func parseAuth(v string) (bool, error) {
 	}
 }
 
-// parseRetention reads --audit-retention: whole days such as "400d", or a
-// Go duration such as "720h". It must be positive.
-func parseRetention(v string) (time.Duration, error) {
+// parseRetention reads the retention flag named flag (--audit-retention,
+// --feed-retention): whole days such as "400d", or a Go duration such as
+// "720h". It must be positive.
+func parseRetention(flag, v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	bad := func() (time.Duration, error) {
-		return 0, usagef("--audit-retention %q is neither a number of days such as 400d nor a duration such as 720h, above zero", v)
+		return 0, usagef("%s %q is neither a number of days such as 400d nor a duration such as 720h, above zero", flag, v)
 	}
 	if days, ok := strings.CutSuffix(v, "d"); ok {
 		n, err := strconv.Atoi(days)
