@@ -3804,11 +3804,11 @@ type AudienceChangeEdge {
 
 extend type Query {
   "Who reaches each step of a funnel, in order, within ` + "`" + `within` + "`" + ` (an ISO-8601 duration, at most P730D) of their first step. Step 1 falls in [from, to). 1 to 10 steps."
-  funnel(steps: [EventMatch!]!, within: String!, from: DateTime, to: DateTime, filter: AudienceFilter, byChannel: Boolean = false): Funnel! @hasScope(scope: "profiles:read")
+  funnel(steps: [EventMatch!]!, within: String!, from: DateTime, to: DateTime, filter: AudienceFilter, byChannel: Boolean = false): Funnel @hasScope(scope: "profiles:read")
   "How conversions in [from, to) spread their credit over the same profiles' touchpoints in the ` + "`" + `lookback` + "`" + ` (an ISO-8601 duration, at most P730D) before each."
-  attribution(conversion: EventMatch!, touchpoints: EventMatch, dimension: AttributionDimension!, model: AttributionModel!, lookback: String!, halfLife: String, from: DateTime, to: DateTime, filter: AudienceFilter): Attribution! @hasScope(scope: "profiles:read")
+  attribution(conversion: EventMatch!, touchpoints: EventMatch, dimension: AttributionDimension!, model: AttributionModel!, lookback: String!, halfLife: String, from: DateTime, to: DateTime, filter: AudienceFilter): Attribution @hasScope(scope: "profiles:read")
   "The most frequent sequences of the next ` + "`" + `depth` + "`" + ` (1 to 10) event names after each matching event in [from, to), at most ` + "`" + `first` + "`" + ` (1 to 100) of them."
-  paths(start: EventMatch!, depth: Int = 3, first: Int = 10, within: String, from: DateTime, to: DateTime, filter: AudienceFilter): [Path!]! @hasScope(scope: "profiles:read")
+  paths(start: EventMatch!, depth: Int = 3, first: Int = 10, within: String, from: DateTime, to: DateTime, filter: AudienceFilter): [Path!] @hasScope(scope: "profiles:read")
 }
 
 "Selects events: every field given must hold."
@@ -13832,10 +13832,10 @@ func (ec *executionContext) _Query_funnel(ctx context.Context, field graphql.Col
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *Funnel) graphql.Marshaler {
-			return ec.marshalNFunnel2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnel(ctx, selections, v)
+			return ec.marshalOFunnel2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnel(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_funnel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -13894,10 +13894,10 @@ func (ec *executionContext) _Query_attribution(ctx context.Context, field graphq
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *Attribution) graphql.Marshaler {
-			return ec.marshalNAttribution2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttribution(ctx, selections, v)
+			return ec.marshalOAttribution2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttribution(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_attribution(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -13956,10 +13956,10 @@ func (ec *executionContext) _Query_paths(ctx context.Context, field graphql.Coll
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*Path) graphql.Marshaler {
-			return ec.marshalNPath2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPathᚄ(ctx, selections, v)
+			return ec.marshalOPath2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPathᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_paths(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -19364,19 +19364,19 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "funnel":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_funnel(ctx, field)
 				})
 		case "attribution":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_attribution(ctx, field)
 				})
 		case "paths":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_paths(ctx, field)
 				})
@@ -19951,14 +19951,6 @@ func (ec *executionContext) marshalNApiKeyEdge2ᚖgithubᚗcomᚋidgraphᚋcdp�
 	return ec._ApiKeyEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAttribution2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttribution(ctx context.Context, sel ast.SelectionSet, v *Attribution) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Attribution!")
-		return graphql.Null
-	}
-	return ec._Attribution(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNAttributionCredit2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionCreditᚄ(ctx context.Context, sel ast.SelectionSet, v []*AttributionCredit) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20505,14 +20497,6 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
-func (ec *executionContext) marshalNFunnel2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnel(ctx context.Context, sel ast.SelectionSet, v *Funnel) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Funnel!")
-		return graphql.Null
-	}
-	return ec._Funnel(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNFunnelStep2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnelStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*FunnelStep) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20792,22 +20776,6 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋidgraphᚋcdpᚋg
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNPath2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPathᚄ(ctx context.Context, sel ast.SelectionSet, v []*Path) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNPath2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPath(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) marshalNPath2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPath(ctx context.Context, sel ast.SelectionSet, v *Path) graphql.Marshaler {
@@ -21165,6 +21133,13 @@ func (ec *executionContext) marshalOApiKeyConnection2ᚖgithubᚗcomᚋidgraph�
 	return ec._ApiKeyConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAttribution2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttribution(ctx context.Context, sel ast.SelectionSet, v *Attribution) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Attribution(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx context.Context, sel ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -21419,6 +21394,13 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) marshalOFunnel2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnel(ctx context.Context, sel ast.SelectionSet, v *Funnel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Funnel(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -21516,6 +21498,25 @@ func (ec *executionContext) marshalOLinkExplanation2ᚖgithubᚗcomᚋidgraphᚋ
 		return graphql.Null
 	}
 	return ec._LinkExplanation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPath2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPathᚄ(ctx context.Context, sel ast.SelectionSet, v []*Path) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPath2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPath(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOProfile2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileᚄ(ctx context.Context, sel ast.SelectionSet, v []*graph.Profile) graphql.Marshaler {

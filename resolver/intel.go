@@ -187,7 +187,6 @@ func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first
 	return out, nil
 }
 
-
 // priceIntel prices funnel, attribution and paths as scans of every
 // profile; their answers are small.
 func priceIntel(c *gql.ComplexityRoot) {
