@@ -99,7 +99,9 @@ func TestLookalikeFindsPlantedGroup(t *testing.T) {
 	}
 	// The reasons of the best match name the planted behaviour.
 	_, reasons := m.Score(Features(subs[out[0].i], now))
-	if !slices.ContainsFunc(reasons, func(r string) bool { return r == "event Tent Viewed" || r == "trait interest=outdoor" || r == "channel app" }) {
+	if !slices.ContainsFunc(reasons, func(r string) bool {
+		return r == "event Tent Viewed" || r == "trait interest=outdoor" || r == "channel app"
+	}) {
 		t.Errorf("the best match's reasons %v name none of the planted features", reasons)
 	}
 }
@@ -119,8 +121,8 @@ func TestFeatures(t *testing.T) {
 	got := Features(s, now)
 	want := map[string]float64{
 		"trait plan=pro": 1, "trait vip=true": 1, "trait age": 3.7376696182833684, // ln 42
-		"computed orders": -1.3862943611198906, // -ln 4
-		"event Viewed": 1.0986122886681098, "event page": 0.6931471805599453, // ln 3, ln 2
+		"computed orders": -1.3862943611198906,                                  // -ln 4
+		"event Viewed":    1.0986122886681098, "event page": 0.6931471805599453, // ln 3, ln 2
 		"channel web": 1.0986122886681098, "events": 1.3862943611198906,
 		"recency": 0.36787944117144233, // e^-1
 	}
