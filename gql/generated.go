@@ -370,6 +370,12 @@ type ComplexityRoot struct {
 		To            func(childComplexity int) int
 	}
 
+	LookalikeMatch struct {
+		Profile func(childComplexity int) int
+		Reasons func(childComplexity int) int
+		Score   func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CreateAPIKey        func(childComplexity int, input CreateAPIKeyInput) int
 		CreateAudience      func(childComplexity int, input AudienceInput) int
@@ -454,6 +460,7 @@ type ComplexityRoot struct {
 		ExplainLink         func(childComplexity int, a IdentifierInput, b IdentifierInput) int
 		Funnel              func(childComplexity int, steps []*EventMatch, within string, from *time.Time, to *time.Time, filter *AudienceFilter, byChannel *bool) int
 		Identifier          func(childComplexity int, typeArg string, value string) int
+		Lookalike           func(childComplexity int, audienceID string, size int, purpose *string) int
 		Paths               func(childComplexity int, start EventMatch, depth *int, first *int, within *string, from *time.Time, to *time.Time, filter *AudienceFilter) int
 		PreviewAudience     func(childComplexity int, filter AudienceFilter, purpose *string) int
 		Profile             func(childComplexity int, id string) int
@@ -636,6 +643,7 @@ type QueryResolver interface {
 	Funnel(ctx context.Context, steps []*EventMatch, within string, from *time.Time, to *time.Time, filter *AudienceFilter, byChannel *bool) (*Funnel, error)
 	Attribution(ctx context.Context, conversion EventMatch, touchpoints *EventMatch, dimension AttributionDimension, model AttributionModel, lookback string, halfLife *string, from *time.Time, to *time.Time, filter *AudienceFilter) (*Attribution, error)
 	Paths(ctx context.Context, start EventMatch, depth *int, first *int, within *string, from *time.Time, to *time.Time, filter *AudienceFilter) ([]*Path, error)
+	Lookalike(ctx context.Context, audienceID string, size int, purpose *string) ([]*LookalikeMatch, error)
 }
 type RefusedLinkResolver interface {
 	Reason(ctx context.Context, obj *RefusedLink) (string, error)
@@ -1901,6 +1909,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LinkStep.To(childComplexity), true
 
+	case "LookalikeMatch.profile":
+		if e.ComplexityRoot.LookalikeMatch.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LookalikeMatch.Profile(childComplexity), true
+	case "LookalikeMatch.reasons":
+		if e.ComplexityRoot.LookalikeMatch.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LookalikeMatch.Reasons(childComplexity), true
+	case "LookalikeMatch.score":
+		if e.ComplexityRoot.LookalikeMatch.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LookalikeMatch.Score(childComplexity), true
+
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -2451,6 +2478,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Identifier(childComplexity, args["type"].(string), args["value"].(string)), true
 
+	case "Query.lookalike":
+		if e.ComplexityRoot.Query.Lookalike == nil {
+			break
+		}
+
+		args, err := ec.field_Query_lookalike_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Lookalike(childComplexity, args["audienceId"].(string), args["size"].(int), args["purpose"].(*string)), true
 	case "Query.paths":
 		if e.ComplexityRoot.Query.Paths == nil {
 			break
@@ -3886,6 +3924,19 @@ type Path {
   "count over the number of starts."
   share: Float!
 }
+
+extend type Query {
+  "The ` + "`" + `size` + "`" + ` (1 to 10000) live profiles outside the audience that most resemble its members (at least 10), best first; with ` + "`" + `purpose` + "`" + `, only profiles whose consent for it is GRANTED. The model is in the README."
+  lookalike(audienceId: ID!, size: Int!, purpose: String): [LookalikeMatch!] @hasScope(scope: "profiles:read")
+}
+
+type LookalikeMatch {
+  profile: Profile!
+  "The model's probability that the profile is a member, 0 to 1."
+  score: Float!
+  "The features that raise the score the most, at most three, such as ` + "`" + `event Order Completed` + "`" + ` or ` + "`" + `trait plan=pro` + "`" + `."
+  reasons: [String!]!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4512,6 +4563,18 @@ func (ec *executionContext) childFields_LinkStep(ctx context.Context, field grap
 		return ec.fieldContext_LinkStep_lastSeen(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LinkStep", field.Name)
+}
+
+func (ec *executionContext) childFields_LookalikeMatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "profile":
+		return ec.fieldContext_LookalikeMatch_profile(ctx, field)
+	case "score":
+		return ec.fieldContext_LookalikeMatch_score(ctx, field)
+	case "reasons":
+		return ec.fieldContext_LookalikeMatch_reasons(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LookalikeMatch", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5705,6 +5768,36 @@ func (ec *executionContext) field_Query_identifier_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["value"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_lookalike_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "audienceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["audienceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "size",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["size"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg2
 	return args, nil
 }
 
@@ -10960,6 +11053,84 @@ func (ec *executionContext) fieldContext_LinkStep_lastSeen(_ context.Context, fi
 	return graphql.NewScalarFieldContext("LinkStep", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _LookalikeMatch_profile(ctx context.Context, field graphql.CollectedField, obj *LookalikeMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LookalikeMatch_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *graph.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LookalikeMatch_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LookalikeMatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LookalikeMatch_score(ctx context.Context, field graphql.CollectedField, obj *LookalikeMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LookalikeMatch_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LookalikeMatch_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LookalikeMatch", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LookalikeMatch_reasons(ctx context.Context, field graphql.CollectedField, obj *LookalikeMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LookalikeMatch_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LookalikeMatch_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LookalikeMatch", field, false, false, "String")
+}
+
 func (ec *executionContext) _Mutation_mergeProfiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13980,6 +14151,68 @@ func (ec *executionContext) fieldContext_Query_paths(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_paths_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_lookalike(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_lookalike(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Lookalike(ctx, fc.Args["audienceId"].(string), fc.Args["size"].(int), fc.Args["purpose"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*LookalikeMatch
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*LookalikeMatch
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*LookalikeMatch) graphql.Marshaler {
+			return ec.marshalOLookalikeMatch2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLookalikeMatchᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_lookalike(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LookalikeMatch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_lookalike_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18760,6 +18993,49 @@ func (ec *executionContext) _LinkStep(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var lookalikeMatchImplementors = []string{"LookalikeMatch"}
+
+func (ec *executionContext) _LookalikeMatch(ctx context.Context, sel ast.SelectionSet, obj *LookalikeMatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lookalikeMatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LookalikeMatch")
+		case "profile":
+			out.Values[i] = ec._LookalikeMatch_profile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "score":
+			out.Values[i] = ec._LookalikeMatch_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasons":
+			out.Values[i] = ec._LookalikeMatch_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -19379,6 +19655,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_paths(ctx, field)
+				})
+		case "lookalike":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_lookalike(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -20770,6 +21052,14 @@ func (ec *executionContext) marshalNLinkStep2ᚖgithubᚗcomᚋidgraphᚋcdpᚋg
 	return ec._LinkStep(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNLookalikeMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLookalikeMatch(ctx context.Context, sel ast.SelectionSet, v *LookalikeMatch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LookalikeMatch!")
+		return graphql.Null
+	}
+	return ec._LookalikeMatch(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -21498,6 +21788,25 @@ func (ec *executionContext) marshalOLinkExplanation2ᚖgithubᚗcomᚋidgraphᚋ
 		return graphql.Null
 	}
 	return ec._LinkExplanation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLookalikeMatch2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLookalikeMatchᚄ(ctx context.Context, sel ast.SelectionSet, v []*LookalikeMatch) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLookalikeMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLookalikeMatch(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOPath2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPathᚄ(ctx context.Context, sel ast.SelectionSet, v []*Path) graphql.Marshaler {

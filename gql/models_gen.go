@@ -424,6 +424,14 @@ type LinkStep struct {
 	LastSeen      time.Time    `json:"lastSeen"`
 }
 
+type LookalikeMatch struct {
+	Profile *graph.Profile `json:"profile"`
+	// The model's probability that the profile is a member, 0 to 1.
+	Score float64 `json:"score"`
+	// The features that raise the score the most, at most three, such as `event Order Completed` or `trait plan=pro`.
+	Reasons []string `json:"reasons"`
+}
+
 type Mutation struct {
 }
 

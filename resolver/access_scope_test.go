@@ -47,6 +47,7 @@ var rootSamples = map[string]string{
 	"funnel":              `funnel(steps: [{name: "Viewed"}], within: "P1D") { profiles }`,
 	"attribution":         `attribution(conversion: {name: "Bought"}, dimension: CHANNEL, model: LINEAR, lookback: "P7D") { conversions }`,
 	"paths":               `paths(start: {name: "Viewed"}) { count }`,
+	"lookalike":           `lookalike(audienceId: "seg_00000000000000000000000000000000", size: 5) { score }`,
 }
 
 // companion is another root field of the same operation type that needs a

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
@@ -196,7 +197,76 @@ func priceIntel(c *gql.ComplexityRoot) {
 	c.Query.Attribution = func(child int, _ gql.EventMatch, _ *gql.EventMatch, _ gql.AttributionDimension, _ gql.AttributionModel, _ string, _ *string, _, _ *time.Time, _ *gql.AudienceFilter) int {
 		return satAdd(scanCost, child)
 	}
+	c.Query.Lookalike = func(child int, _ string, size int, _ *string) int {
+		// Two scans; the answer holds up to size profiles.
+		return satAdd(2*scanCost, satMul(max(1, min(size, intel.MaxLookalike)), child))
+	}
 	c.Query.Paths = func(child int, _ gql.EventMatch, _, first *int, _ *string, _, _ *time.Time, _ *gql.AudienceFilter) int {
 		return satAdd(scanCost, satMul(pageCost(first, 10, intel.MaxPaths), child))
 	}
+}
+
+func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, purpose *string) ([]*gql.LookalikeMatch, error) {
+	_, st, err := r.keeper()
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	if !audience.ValidAudienceID(audienceID) {
+		return nil, invalidArg("audienceId", "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix)
+	}
+	if size < 1 || size > intel.MaxLookalike {
+		return nil, invalidArg("size", "must be 1 to %d, got %d", intel.MaxLookalike, size)
+	}
+	p, err := r.previewPurpose(purpose)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	if _, ok, err := storedAudience(ctx, st, audienceID); err != nil {
+		return nil, domainErr(err)
+	} else if !ok {
+		return nil, graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "audienceId")
+	}
+	cs, err := r.consentStore()
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	defs, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	now := graph.Now()
+	subjects := func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
+		return keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
+	}
+	r.settle(ctx)
+	ms, err := intel.Lookalike(ctx, r.engine.Store(), subjects, audienceID, size, p, now)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ProfileID
+	}
+	var ps map[string]graph.Profile
+	err = r.engine.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		var err error
+		ps, err = tx.Profiles(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	out := []*gql.LookalikeMatch{}
+	for _, m := range ms {
+		p, ok := ps[m.ProfileID]
+		if !ok || !p.Live() {
+			continue // merged away or erased since it was scored
+		}
+		reasons := m.Reasons
+		if reasons == nil {
+			reasons = []string{}
+		}
+		out = append(out, &gql.LookalikeMatch{Profile: &p, Score: m.Score, Reasons: reasons})
+	}
+	return out, nil
 }

@@ -23,3 +23,7 @@ func (r *queryResolver) Attribution(ctx context.Context, conversion gql.EventMat
 func (r *queryResolver) Paths(ctx context.Context, start gql.EventMatch, depth *int, first *int, within *string, from *time.Time, to *time.Time, filter *gql.AudienceFilter) ([]*gql.Path, error) {
 	return r.paths(ctx, start, depth, first, within, from, to, filter)
 }
+
+func (r *queryResolver) Lookalike(ctx context.Context, audienceID string, size int, purpose *string) ([]*gql.LookalikeMatch, error) {
+	return r.lookalike(ctx, audienceID, size, purpose)
+}

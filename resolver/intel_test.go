@@ -1,11 +1,15 @@
 package resolver
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -123,5 +127,104 @@ func TestIntelQueries(t *testing.T) {
 		} {
 			e.refused(q, nil, CodeInvalidArgument, want...)
 		}
+	})
+}
+
+// lookalikeData stores 120 people u0..u119. u0..u29 share a behaviour:
+// trait interest=outdoor and 3 to 5 tent views in the app; the others
+// browse pages on the web. The audience holds u0..u14 (its kept
+// membership, written as the keeper would). The email consent of u15,
+// u16 and u17 is GRANTED, of u18 DENIED.
+func lookalikeData(e *env) (string, []string) {
+	e.t.Helper()
+	now := time.Now().UTC()
+	var evs []graph.Event
+	for i := range 120 {
+		u := fmt.Sprintf("u%d", i)
+		traits := map[string]any{"plan": []string{"free", "pro"}[i%2]}
+		if i < 30 {
+			traits["interest"] = "outdoor"
+		}
+		evs = append(evs, withTraits(ev("id-"+u, now.Add(-10*24*time.Hour), "identify", "user_id:"+u), traits))
+		n := 1 + i%3
+		name, channel := "Page Viewed", "web"
+		if i < 30 {
+			n, name, channel = 3+i%3, "Tent Viewed", "mobile"
+		}
+		for k := range n {
+			x := withChannel(ev(fmt.Sprintf("v-%s-%d", u, k), now.Add(-time.Duration(k+1)*time.Hour), "track", "user_id:"+u), channel)
+			x.Name = name
+			evs = append(evs, x)
+		}
+	}
+	e.apply(evs...)
+	a := createAudience(e, map[string]any{"name": "Campers", "filter": jsonOf(e.t, `{"trait":{"name":"interest","op":"EQ","value":"outdoor"}}`)})
+	var seed []string
+	for i := range 15 {
+		seed = append(seed, e.profileID("user_id", fmt.Sprintf("u%d", i)))
+	}
+	st := e.engine.Store().(audience.Store)
+	storetest.Must(e.t, st.ApplyMembership(context.Background(), a.ID, seed, nil, graph.Now()))
+	for u, s := range map[string]string{"u15": "GRANTED", "u16": "GRANTED", "u17": "GRANTED", "u18": "DENIED"} {
+		setConsent(e, map[string]any{"identifier": ident("user_id", u), "purpose": "email", "status": s})
+	}
+	return a.ID, seed
+}
+
+func TestLookalikeQuery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		aid, seed := lookalikeData(e)
+		const op = `query($a: ID!, $n: Int!, $p: String) { lookalike(audienceId: $a, size: $n, purpose: $p) { profile { id } score reasons } }`
+		type match struct {
+			Profile struct{ ID string }
+			Score   float64
+			Reasons []string
+		}
+		var out struct{ Lookalike []match }
+		e.query(op, map[string]any{"a": aid, "n": 15}, &out)
+		// The 15 best are u15..u29, the rest of the group.
+		want := map[string]bool{}
+		for i := 15; i < 30; i++ {
+			want[e.profileID("user_id", fmt.Sprintf("u%d", i))] = true
+		}
+		hits := 0
+		for i, m := range out.Lookalike {
+			if want[m.Profile.ID] {
+				hits++
+			}
+			if slices.Contains(seed, m.Profile.ID) {
+				t.Fatalf("match %s is a member", m.Profile.ID)
+			}
+			if i > 0 && m.Score > out.Lookalike[i-1].Score {
+				t.Fatalf("matches not best first: %+v", out.Lookalike)
+			}
+			if len(m.Reasons) == 0 || m.Score <= 0 || m.Score > 1 {
+				t.Fatalf("match %+v: want a score in (0, 1] and reasons", m)
+			}
+		}
+		if len(out.Lookalike) != 15 || hits < 12 {
+			t.Fatalf("%d matches, %d of them in the group; want 15 and at least 12: %+v", len(out.Lookalike), hits, out.Lookalike)
+		}
+		// With purpose email, only GRANTED profiles: u15, u16, u17.
+		e.query(op, map[string]any{"a": aid, "n": 5, "p": "email"}, &out)
+		var got []string
+		for _, m := range out.Lookalike {
+			got = append(got, m.Profile.ID)
+		}
+		slices.Sort(got)
+		wantIDs := sortedIDs(e, "u15", "u16", "u17")
+		if !slices.Equal(got, wantIDs) {
+			t.Fatalf("with purpose email: %v, want %v", got, wantIDs)
+		}
+
+		// Bad input.
+		e.refused(`{ lookalike(audienceId: "seg_00000000000000000000000000000000", size: 5) { score } }`, nil, CodeNotFound, "audienceId")
+		e.refused(`{ lookalike(audienceId: "nope", size: 5) { score } }`, nil, CodeInvalidArgument, "audienceId")
+		e.refused(fmt.Sprintf(`{ lookalike(audienceId: %q, size: 10001) { score } }`, aid), nil, CodeInvalidArgument, `argument "size" must be 1 to 10000, got 10001`)
+		e.refused(fmt.Sprintf(`{ lookalike(audienceId: %q, size: 5, purpose: "nope") { score } }`, aid), nil, CodeInvalidArgument, "purpose")
+		small := createAudience(e, map[string]any{"name": "Few", "filter": jsonOf(t, `{"trait":{"name":"plan","op":"EQ","value":"pro"}}`)})
+		storetest.Must(t, e.engine.Store().(audience.Store).ApplyMembership(context.Background(), small.ID, seed[:9], nil, graph.Now()))
+		e.refused(fmt.Sprintf(`{ lookalike(audienceId: %q, size: 5) { score } }`, small.ID), nil, CodeInvalidArgument, "audienceId: the audience has 9 members; at least 10")
 	})
 }
