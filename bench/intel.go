@@ -80,7 +80,8 @@ var intelFunnel = intel.FunnelQuery{
 // first hidden people are the hidden group.
 func intelPopulation(n int, seed uint64) (events []graph.Event, people, hidden int) {
 	r := rand.New(rand.NewPCG(seed, 14))
-	people = max(40, n/10)
+	// A person makes about 5.6 events on average (below).
+	people = max(40, n*10/56)
 	hidden = max(20, int(float64(people)*intelHiddenShare))
 	id := 0
 	add := func(name, channel string, at time.Time, traits map[string]any, keys ...graph.IdentifierRef) {
