@@ -31,6 +31,8 @@ type Result struct {
 	// AudienceCount and Membership are the audience measures (issue 12).
 	AudienceCount AudienceCountResult
 	Membership    MembershipResult
+	// Intel is the customer intelligence measure (issue 14).
+	Intel IntelResult
 }
 
 // Machine is where the run happened.
@@ -193,7 +195,7 @@ func (r *Result) JSON() ([]byte, error) {
 		"store": r.Store, "store_version": r.StoreVersion,
 		"gen_seconds": round(r.GenSeconds), "total_seconds": round(r.TotalSeconds),
 	}
-	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression, r.AudienceCount, r.Membership} {
+	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression, r.AudienceCount, r.Membership, r.Intel} {
 		b, err := json.Marshal(part)
 		if err != nil {
 			return nil, err
@@ -302,6 +304,14 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if m := r.Membership; (m.Audiences > 0 || m.ComputedTraits > 0) && len(m.NoneRuns) > 0 {
 		p("ingest, %d audiences + %d computed / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.1f %s", m.Audiences, m.ComputedTraits, m.WithPerSecond, m.NonePerSecond, m.Ratio, GoalMembershipRatio, goal(m.Ratio >= GoalMembershipRatio))
 		p("  settle after last ack (s)\t%.2f\t%.2f\t\t%d members kept", m.SettleWith, m.SettleNone, m.Members)
+	}
+	if x := r.Intel; x.Events > 0 {
+		goalS := GoalIntelSeconds(r.Store)
+		p("funnel, 3 steps, %d events (s)\t%.2f\t\t\t≤ %.0f %s", x.Events, x.FunnelSeconds, goalS, goal(x.FunnelSeconds <= goalS))
+		p("attribution, LINEAR (s)\t%.2f\t\t\t≤ %.0f %s", x.AttribSeconds, goalS, goal(x.AttribSeconds <= goalS))
+		p("  funnel completed, per profile / per identifier\t%d / %d\t\t\t", x.FunnelCompleted, x.PerIdentifierCompleted)
+		p("lookalike precision at %d / random\t%.3f / %.3f\t\t\t≥ %.1f %s", x.LookalikeK, x.LookalikePrecision, x.RandomPrecision, GoalLookalikePrecision, goal(x.LookalikePrecision >= GoalLookalikePrecision))
+		p("  lookalike (s), people, stored in (s)\t%.2f\t%d\t%.1f\t", x.LookalikeSeconds, x.People, x.StoreSeconds)
 	}
 	q := r.Quality
 	p("quality f1\t%.4f\t\t\t≥ %.2f %s", q.F1, GoalF1, goal(q.F1 >= GoalF1))

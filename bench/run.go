@@ -81,6 +81,10 @@ type Config struct {
 	ComputedTraits int
 	AudienceRounds int
 	AudienceEvents int
+	// IntelEvents sizes the intelligence measure's own population (about
+	// that many events, see intel.go), stored on a fresh store after the
+	// others; zero skips it.
+	IntelEvents int
 	// TempDir holds the embedded stores and the raw bbolt file; "" means
 	// the system's temporary folder. Everything made there is removed.
 	TempDir string
@@ -142,6 +146,9 @@ func (c *Config) defaults() error {
 	}
 	if c.AudienceRounds == 0 {
 		c.AudienceRounds = 2
+	}
+	if c.IntelEvents < 0 {
+		return errors.New("intel events must not be negative")
 	}
 	if c.Gen.People <= 0 {
 		if c.Gen.Events <= 0 {
@@ -385,6 +392,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		if res.Membership, err = membershipPasses(ctx, cfg, n4store, tmp, ds, rules); err != nil {
 			return nil, fmt.Errorf("membership: %w", err)
+		}
+	}
+	if cfg.IntelEvents > 0 {
+		// On a fresh store: the measure's own population alone.
+		is := store
+		if cfg.Store == StoreNeo4j {
+			err = emptyNeo4j(ctx, store)
+		} else {
+			is, err = embedded.Open(filepath.Join(tmp, "intel"))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("intelligence store: %w", err)
+		}
+		res.Intel, err = intelMeasure(ctx, cfg, is, rules)
+		if cfg.Store == StoreEmbedded {
+			if cerr := is.Close(ctx); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("intelligence: %w", err)
 		}
 	}
 	if cfg.Store == StoreNeo4j {

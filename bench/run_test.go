@@ -98,6 +98,7 @@ func smallRun(t *testing.T, store string) *Result {
 		Audiences:         12,
 		ComputedTraits:    11,
 		AudienceEvents:    300,
+		IntelEvents:       600,
 		TempDir:           t.TempDir(),
 		Progress:          &progress,
 	}
@@ -146,6 +147,34 @@ func checkRun(t *testing.T, res *Result) {
 		m.SettleWith <= 0 || m.SettleNone <= 0 || m.Members == 0 {
 		t.Errorf("membership figures: %+v; want 2 passes each way of 300 messages with 12 audiences and 11 computed traits", m)
 	}
+	// The intelligence population of seed 9: everyone who opened the app
+	// and bought completes the funnel, counted per profile; per
+	// identifier nobody does (no identifier has a web view, an app
+	// session and a store purchase).
+	evs, people, hidden := intelPopulation(600, 9)
+	opened, bought := map[string]bool{}, map[string]bool{}
+	for _, e := range evs {
+		for _, k := range e.Identifiers {
+			person := k.Value[strings.LastIndexAny(k.Value, "ual")+1:]
+			if e.Name == "App Opened" {
+				opened[person] = true
+			}
+			if e.Name == "Order Completed" {
+				bought[person] = true
+			}
+		}
+	}
+	completed := 0
+	for p := range opened {
+		if bought[p] {
+			completed++
+		}
+	}
+	if x := res.Intel; x.People != people || x.Hidden != hidden || x.Events != len(evs) || x.FunnelCompleted != completed ||
+		x.PerIdentifierCompleted != 0 || x.LookalikeK != hidden-hidden/2 || x.LookalikePrecision < 0 || x.LookalikePrecision > 1 ||
+		x.RandomPrecision <= 0 || x.FunnelSeconds <= 0 || x.AttribSeconds <= 0 || x.Conversions == 0 {
+		t.Errorf("intelligence figures: %+v; want %d people, %d completing the funnel per profile and none per identifier", x, people, completed)
+	}
 	var table bytes.Buffer
 	if err := res.WriteTable(&table); err != nil {
 		t.Fatal(err)
@@ -169,7 +198,9 @@ func checkRun(t *testing.T, res *Result) {
 		"suppression_ingest_per_second_none", "suppression_ingest_per_second_list", "suppression_ingest_ratio",
 		"audience_count_ms", "audience_count_ms_max", "audience_scan_ms", "audience_count_scan_ratio", "audience_count", "audience_profiles",
 		"membership_ingest_ratio", "membership_ingest_per_second_none", "membership_ingest_per_second_with",
-		"membership_settle_seconds_with", "membership_settle_seconds_none"} {
+		"membership_settle_seconds_with", "membership_settle_seconds_none",
+		"intel_funnel_seconds", "intel_attribution_seconds", "intel_funnel_completed", "intel_per_identifier_completed",
+		"intel_lookalike_precision", "intel_random_precision"} {
 		if _, ok := obj[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, line)
 		}

@@ -83,6 +83,17 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Attribution struct {
+		Conversions func(childComplexity int) int
+		Credits     func(childComplexity int) int
+	}
+
+	AttributionCredit struct {
+		Credit func(childComplexity int) int
+		Key    func(childComplexity int) int
+		Share  func(childComplexity int) int
+	}
+
 	Audience struct {
 		Changes     func(childComplexity int, first *int, after *string) int
 		CreatedAt   func(childComplexity int) int
@@ -159,6 +170,11 @@ type ComplexityRoot struct {
 	AuditEntryEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ChannelCount struct {
+		Channel func(childComplexity int) int
+		Count   func(childComplexity int) int
 	}
 
 	ComputedTrait struct {
@@ -260,6 +276,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Funnel struct {
+		Profiles func(childComplexity int) int
+		Steps    func(childComplexity int) int
+	}
+
+	FunnelStep struct {
+		ByChannel                 func(childComplexity int) int
+		ConversionFromPrevious    func(childComplexity int) int
+		ConversionFromStart       func(childComplexity int) int
+		Count                     func(childComplexity int) int
+		Index                     func(childComplexity int) int
+		MedianSecondsFromPrevious func(childComplexity int) int
+	}
+
 	Identifier struct {
 		FirstSeen func(childComplexity int) int
 		Key       func(childComplexity int) int
@@ -340,6 +370,12 @@ type ComplexityRoot struct {
 		To            func(childComplexity int) int
 	}
 
+	LookalikeMatch struct {
+		Profile func(childComplexity int) int
+		Reasons func(childComplexity int) int
+		Score   func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CreateAPIKey        func(childComplexity int, input CreateAPIKeyInput) int
 		CreateAudience      func(childComplexity int, input AudienceInput) int
@@ -363,6 +399,12 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	Path struct {
+		Count  func(childComplexity int) int
+		Events func(childComplexity int) int
+		Share  func(childComplexity int) int
 	}
 
 	Profile struct {
@@ -407,6 +449,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APIKeys             func(childComplexity int, first *int, after *string) int
+		Attribution         func(childComplexity int, conversion EventMatch, touchpoints *EventMatch, dimension AttributionDimension, model AttributionModel, lookback string, halfLife *string, from *time.Time, to *time.Time, filter *AudienceFilter) int
 		Audience            func(childComplexity int, id string) int
 		Audiences           func(childComplexity int, first *int, after *string) int
 		AuditLog            func(childComplexity int, first *int, after *string, filter *AuditFilter) int
@@ -415,7 +458,10 @@ type ComplexityRoot struct {
 		ErasureReceipts     func(childComplexity int, first *int, after *string) int
 		Event               func(childComplexity int, id string) int
 		ExplainLink         func(childComplexity int, a IdentifierInput, b IdentifierInput) int
+		Funnel              func(childComplexity int, steps []*EventMatch, within string, from *time.Time, to *time.Time, filter *AudienceFilter, byChannel *bool) int
 		Identifier          func(childComplexity int, typeArg string, value string) int
+		Lookalike           func(childComplexity int, audienceID string, size int, purpose *string) int
+		Paths               func(childComplexity int, start EventMatch, depth *int, first *int, within *string, from *time.Time, to *time.Time, filter *AudienceFilter) int
 		PreviewAudience     func(childComplexity int, filter AudienceFilter, purpose *string) int
 		Profile             func(childComplexity int, id string) int
 		ProfileByIdentifier func(childComplexity int, typeArg string, value string) int
@@ -594,6 +640,10 @@ type QueryResolver interface {
 	Audience(ctx context.Context, id string) (*audience.Audience, error)
 	Audiences(ctx context.Context, first *int, after *string) (*AudienceConnection, error)
 	PreviewAudience(ctx context.Context, filter AudienceFilter, purpose *string) (*AudiencePreview, error)
+	Funnel(ctx context.Context, steps []*EventMatch, within string, from *time.Time, to *time.Time, filter *AudienceFilter, byChannel *bool) (*Funnel, error)
+	Attribution(ctx context.Context, conversion EventMatch, touchpoints *EventMatch, dimension AttributionDimension, model AttributionModel, lookback string, halfLife *string, from *time.Time, to *time.Time, filter *AudienceFilter) (*Attribution, error)
+	Paths(ctx context.Context, start EventMatch, depth *int, first *int, within *string, from *time.Time, to *time.Time, filter *AudienceFilter) ([]*Path, error)
+	Lookalike(ctx context.Context, audienceID string, size int, purpose *string) ([]*LookalikeMatch, error)
 }
 type RefusedLinkResolver interface {
 	Reason(ctx context.Context, obj *RefusedLink) (string, error)
@@ -708,6 +758,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiKeyEdge.Node(childComplexity), true
+
+	case "Attribution.conversions":
+		if e.ComplexityRoot.Attribution.Conversions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attribution.Conversions(childComplexity), true
+	case "Attribution.credits":
+		if e.ComplexityRoot.Attribution.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attribution.Credits(childComplexity), true
+
+	case "AttributionCredit.credit":
+		if e.ComplexityRoot.AttributionCredit.Credit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributionCredit.Credit(childComplexity), true
+	case "AttributionCredit.key":
+		if e.ComplexityRoot.AttributionCredit.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributionCredit.Key(childComplexity), true
+	case "AttributionCredit.share":
+		if e.ComplexityRoot.AttributionCredit.Share == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributionCredit.Share(childComplexity), true
 
 	case "Audience.changes":
 		if e.ComplexityRoot.Audience.Changes == nil {
@@ -1004,6 +1086,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
+
+	case "ChannelCount.channel":
+		if e.ComplexityRoot.ChannelCount.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelCount.Channel(childComplexity), true
+	case "ChannelCount.count":
+		if e.ComplexityRoot.ChannelCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelCount.Count(childComplexity), true
 
 	case "ComputedTrait.aggregate":
 		if e.ComplexityRoot.ComputedTrait.Aggregate == nil {
@@ -1412,6 +1507,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
 
+	case "Funnel.profiles":
+		if e.ComplexityRoot.Funnel.Profiles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Funnel.Profiles(childComplexity), true
+	case "Funnel.steps":
+		if e.ComplexityRoot.Funnel.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Funnel.Steps(childComplexity), true
+
+	case "FunnelStep.byChannel":
+		if e.ComplexityRoot.FunnelStep.ByChannel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.ByChannel(childComplexity), true
+	case "FunnelStep.conversionFromPrevious":
+		if e.ComplexityRoot.FunnelStep.ConversionFromPrevious == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.ConversionFromPrevious(childComplexity), true
+	case "FunnelStep.conversionFromStart":
+		if e.ComplexityRoot.FunnelStep.ConversionFromStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.ConversionFromStart(childComplexity), true
+	case "FunnelStep.count":
+		if e.ComplexityRoot.FunnelStep.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.Count(childComplexity), true
+	case "FunnelStep.index":
+		if e.ComplexityRoot.FunnelStep.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.Index(childComplexity), true
+	case "FunnelStep.medianSecondsFromPrevious":
+		if e.ComplexityRoot.FunnelStep.MedianSecondsFromPrevious == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.MedianSecondsFromPrevious(childComplexity), true
+
 	case "Identifier.firstSeen":
 		if e.ComplexityRoot.Identifier.FirstSeen == nil {
 			break
@@ -1764,6 +1909,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LinkStep.To(childComplexity), true
 
+	case "LookalikeMatch.profile":
+		if e.ComplexityRoot.LookalikeMatch.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LookalikeMatch.Profile(childComplexity), true
+	case "LookalikeMatch.reasons":
+		if e.ComplexityRoot.LookalikeMatch.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LookalikeMatch.Reasons(childComplexity), true
+	case "LookalikeMatch.score":
+		if e.ComplexityRoot.LookalikeMatch.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LookalikeMatch.Score(childComplexity), true
+
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1954,6 +2118,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "Path.count":
+		if e.ComplexityRoot.Path.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Path.Count(childComplexity), true
+	case "Path.events":
+		if e.ComplexityRoot.Path.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Path.Events(childComplexity), true
+	case "Path.share":
+		if e.ComplexityRoot.Path.Share == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Path.Share(childComplexity), true
 
 	case "Profile.audiences":
 		if e.ComplexityRoot.Profile.Audiences == nil {
@@ -2178,6 +2361,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.attribution":
+		if e.ComplexityRoot.Query.Attribution == nil {
+			break
+		}
+
+		args, err := ec.field_Query_attribution_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Attribution(childComplexity, args["conversion"].(EventMatch), args["touchpoints"].(*EventMatch), args["dimension"].(AttributionDimension), args["model"].(AttributionModel), args["lookback"].(string), args["halfLife"].(*string), args["from"].(*time.Time), args["to"].(*time.Time), args["filter"].(*AudienceFilter)), true
 	case "Query.audience":
 		if e.ComplexityRoot.Query.Audience == nil {
 			break
@@ -2261,6 +2455,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ExplainLink(childComplexity, args["a"].(IdentifierInput), args["b"].(IdentifierInput)), true
+	case "Query.funnel":
+		if e.ComplexityRoot.Query.Funnel == nil {
+			break
+		}
+
+		args, err := ec.field_Query_funnel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Funnel(childComplexity, args["steps"].([]*EventMatch), args["within"].(string), args["from"].(*time.Time), args["to"].(*time.Time), args["filter"].(*AudienceFilter), args["byChannel"].(*bool)), true
 	case "Query.identifier":
 		if e.ComplexityRoot.Query.Identifier == nil {
 			break
@@ -2273,6 +2478,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Identifier(childComplexity, args["type"].(string), args["value"].(string)), true
 
+	case "Query.lookalike":
+		if e.ComplexityRoot.Query.Lookalike == nil {
+			break
+		}
+
+		args, err := ec.field_Query_lookalike_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Lookalike(childComplexity, args["audienceId"].(string), args["size"].(int), args["purpose"].(*string)), true
+	case "Query.paths":
+		if e.ComplexityRoot.Query.Paths == nil {
+			break
+		}
+
+		args, err := ec.field_Query_paths_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Paths(childComplexity, args["start"].(EventMatch), args["depth"].(*int), args["first"].(*int), args["within"].(*string), args["from"].(*time.Time), args["to"].(*time.Time), args["filter"].(*AudienceFilter)), true
 	case "Query.previewAudience":
 		if e.ComplexityRoot.Query.PreviewAudience == nil {
 			break
@@ -2412,6 +2639,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("EventCondition", ec.unmarshalInputEventCondition),
 			graphql.NewInputUnmarshaler("EventInput", ec.unmarshalInputEventInput),
+			graphql.NewInputUnmarshaler("EventMatch", ec.unmarshalInputEventMatch),
 			graphql.NewInputUnmarshaler("IdentifierCondition", ec.unmarshalInputIdentifierCondition),
 			graphql.NewInputUnmarshaler("IdentifierInput", ec.unmarshalInputIdentifierInput),
 			graphql.NewInputUnmarshaler("PropertyFilter", ec.unmarshalInputPropertyFilter),
@@ -3607,6 +3835,109 @@ type AudienceChangeEdge {
   node: AudienceChange!
 }
 `, BuiltIn: false},
+	{Name: "../intel.graphqls", Input: `# Customer intelligence: funnels, attribution and paths over whole
+# profiles, so that a journey across channels and identifiers counts as one
+# person's. Each query reads every live profile (or those its filter
+# keeps) page by page; the counting rules are in the README.
+
+extend type Query {
+  "Who reaches each step of a funnel, in order, within ` + "`" + `within` + "`" + ` (an ISO-8601 duration, at most P730D) of their first step. Step 1 falls in [from, to). 1 to 10 steps."
+  funnel(steps: [EventMatch!]!, within: String!, from: DateTime, to: DateTime, filter: AudienceFilter, byChannel: Boolean = false): Funnel @hasScope(scope: "profiles:read")
+  "How conversions in [from, to) spread their credit over the same profiles' touchpoints in the ` + "`" + `lookback` + "`" + ` (an ISO-8601 duration, at most P730D) before each."
+  attribution(conversion: EventMatch!, touchpoints: EventMatch, dimension: AttributionDimension!, model: AttributionModel!, lookback: String!, halfLife: String, from: DateTime, to: DateTime, filter: AudienceFilter): Attribution @hasScope(scope: "profiles:read")
+  "The most frequent sequences of the next ` + "`" + `depth` + "`" + ` (1 to 10) event names after each matching event in [from, to), at most ` + "`" + `first` + "`" + ` (1 to 100) of them."
+  paths(start: EventMatch!, depth: Int = 3, first: Int = 10, within: String, from: DateTime, to: DateTime, filter: AudienceFilter): [Path!] @hasScope(scope: "profiles:read")
+}
+
+"Selects events: every field given must hold."
+input EventMatch {
+  "The event name (a track's ` + "`" + `event` + "`" + `)."
+  name: String
+  "The Segment type: identify, track, page, screen, group or alias."
+  type: String
+  "The channel: web, mobile, server, or what the source set."
+  channel: String
+  "At most 20 filters on the event's properties, all of which must hold."
+  where: [PropertyFilter!]
+}
+
+type Funnel {
+  steps: [FunnelStep!]!
+  "The profiles evaluated (those the filter keeps)."
+  profiles: Int!
+}
+
+type FunnelStep {
+  "From 1."
+  index: Int!
+  "Profiles that reached the step."
+  count: Int!
+  "count over the previous step's count (1 for step 1; 0 over a count of 0)."
+  conversionFromPrevious: Float!
+  "count over step 1's count."
+  conversionFromStart: Float!
+  "The median, over the profiles that reached the step, of the seconds since the event that reached the step before; null for step 1 and for a step nobody reached."
+  medianSecondsFromPrevious: Float
+  "count split by the channel of the event that reached the step (\"\" for none), with byChannel: true; otherwise null."
+  byChannel: [ChannelCount!]
+}
+
+type ChannelCount {
+  channel: String!
+  count: Int!
+}
+
+"What attribution credits: the touchpoint's channel, source, or event name (its type when it has none)."
+enum AttributionDimension {
+  CHANNEL
+  SOURCE
+  EVENT
+}
+
+enum AttributionModel {
+  FIRST_TOUCH
+  LAST_TOUCH
+  LINEAR
+  "Each touchpoint weighs 2^(-age/halfLife); halfLife defaults to P7D."
+  TIME_DECAY
+  "40% to the first touchpoint, 40% to the last, 20% shared by those between."
+  POSITION_BASED
+}
+
+type Attribution {
+  conversions: Int!
+  "Largest first; they sum to conversions. A conversion without touchpoints credits (none)."
+  credits: [AttributionCredit!]!
+}
+
+type AttributionCredit {
+  key: String!
+  credit: Float!
+  "credit over conversions."
+  share: Float!
+}
+
+type Path {
+  "The names of the events that followed, fewer than depth when the profile's events ran out."
+  events: [String!]!
+  count: Int!
+  "count over the number of starts."
+  share: Float!
+}
+
+extend type Query {
+  "The ` + "`" + `size` + "`" + ` (1 to 10000) live profiles outside the audience that most resemble its members (at least 10), best first; with ` + "`" + `purpose` + "`" + `, only profiles whose consent for it is GRANTED. The model is in the README."
+  lookalike(audienceId: ID!, size: Int!, purpose: String): [LookalikeMatch!] @hasScope(scope: "profiles:read")
+}
+
+type LookalikeMatch {
+  profile: Profile!
+  "The model's probability that the profile is a member, 0 to 1."
+  score: Float!
+  "The features that raise the score the most, at most three, such as ` + "`" + `event Order Completed` + "`" + ` or ` + "`" + `trait plan=pro` + "`" + `."
+  reasons: [String!]!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -3658,6 +3989,28 @@ func (ec *executionContext) childFields_ApiKeyEdge(ctx context.Context, field gr
 		return ec.fieldContext_ApiKeyEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApiKeyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Attribution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "conversions":
+		return ec.fieldContext_Attribution_conversions(ctx, field)
+	case "credits":
+		return ec.fieldContext_Attribution_credits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Attribution", field.Name)
+}
+
+func (ec *executionContext) childFields_AttributionCredit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_AttributionCredit_key(ctx, field)
+	case "credit":
+		return ec.fieldContext_AttributionCredit_credit(ctx, field)
+	case "share":
+		return ec.fieldContext_AttributionCredit_share(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttributionCredit", field.Name)
 }
 
 func (ec *executionContext) childFields_Audience(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3814,6 +4167,16 @@ func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEntryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "channel":
+		return ec.fieldContext_ChannelCount_channel(ctx, field)
+	case "count":
+		return ec.fieldContext_ChannelCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelCount", field.Name)
 }
 
 func (ec *executionContext) childFields_ComputedTrait(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4014,6 +4377,34 @@ func (ec *executionContext) childFields_EventEdge(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Funnel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "steps":
+		return ec.fieldContext_Funnel_steps(ctx, field)
+	case "profiles":
+		return ec.fieldContext_Funnel_profiles(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Funnel", field.Name)
+}
+
+func (ec *executionContext) childFields_FunnelStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_FunnelStep_index(ctx, field)
+	case "count":
+		return ec.fieldContext_FunnelStep_count(ctx, field)
+	case "conversionFromPrevious":
+		return ec.fieldContext_FunnelStep_conversionFromPrevious(ctx, field)
+	case "conversionFromStart":
+		return ec.fieldContext_FunnelStep_conversionFromStart(ctx, field)
+	case "medianSecondsFromPrevious":
+		return ec.fieldContext_FunnelStep_medianSecondsFromPrevious(ctx, field)
+	case "byChannel":
+		return ec.fieldContext_FunnelStep_byChannel(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FunnelStep", field.Name)
+}
+
 func (ec *executionContext) childFields_Identifier(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "type":
@@ -4174,6 +4565,18 @@ func (ec *executionContext) childFields_LinkStep(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type LinkStep", field.Name)
 }
 
+func (ec *executionContext) childFields_LookalikeMatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "profile":
+		return ec.fieldContext_LookalikeMatch_profile(ctx, field)
+	case "score":
+		return ec.fieldContext_LookalikeMatch_score(ctx, field)
+	case "reasons":
+		return ec.fieldContext_LookalikeMatch_reasons(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LookalikeMatch", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -4186,6 +4589,18 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Path(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "events":
+		return ec.fieldContext_Path_events(ctx, field)
+	case "count":
+		return ec.fieldContext_Path_count(ctx, field)
+	case "share":
+		return ec.fieldContext_Path_share(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Path", field.Name)
 }
 
 func (ec *executionContext) childFields_Profile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5064,6 +5479,84 @@ func (ec *executionContext) field_Query_apiKeys_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_attribution_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversion",
+		func(ctx context.Context, v any) (EventMatch, error) {
+			return ec.unmarshalNEventMatch2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatch(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversion"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "touchpoints",
+		func(ctx context.Context, v any) (*EventMatch, error) {
+			return ec.unmarshalOEventMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatch(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["touchpoints"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "dimension",
+		func(ctx context.Context, v any) (AttributionDimension, error) {
+			return ec.unmarshalNAttributionDimension2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionDimension(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dimension"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "model",
+		func(ctx context.Context, v any) (AttributionModel, error) {
+			return ec.unmarshalNAttributionModel2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionModel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["model"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "lookback",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lookback"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "halfLife",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["halfLife"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg7
+	arg8, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*AudienceFilter, error) {
+			return ec.unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg8
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_audience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5202,6 +5695,60 @@ func (ec *executionContext) field_Query_explainLink_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_funnel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "steps",
+		func(ctx context.Context, v any) ([]*EventMatch, error) {
+			return ec.unmarshalNEventMatch2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatchᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["steps"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*AudienceFilter, error) {
+			return ec.unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "byChannel",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["byChannel"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_identifier_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5221,6 +5768,98 @@ func (ec *executionContext) field_Query_identifier_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["value"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_lookalike_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "audienceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["audienceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "size",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["size"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_paths_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "start",
+		func(ctx context.Context, v any) (EventMatch, error) {
+			return ec.unmarshalNEventMatch2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatch(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["start"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "depth",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["depth"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "within",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["within"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*AudienceFilter, error) {
+			return ec.unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg6
 	return args, nil
 }
 
@@ -5758,6 +6397,130 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Attribution_conversions(ctx context.Context, field graphql.CollectedField, obj *Attribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attribution_conversions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Attribution_conversions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attribution", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Attribution_credits(ctx context.Context, field graphql.CollectedField, obj *Attribution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attribution_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*AttributionCredit) graphql.Marshaler {
+			return ec.marshalNAttributionCredit2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionCreditᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Attribution_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Attribution",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AttributionCredit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AttributionCredit_key(ctx context.Context, field graphql.CollectedField, obj *AttributionCredit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributionCredit_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributionCredit_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributionCredit", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttributionCredit_credit(ctx context.Context, field graphql.CollectedField, obj *AttributionCredit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributionCredit_credit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributionCredit_credit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributionCredit", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AttributionCredit_share(ctx context.Context, field graphql.CollectedField, obj *AttributionCredit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributionCredit_share(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Share, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributionCredit_share(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributionCredit", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Audience_id(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
@@ -7036,6 +7799,52 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ChannelCount_channel(ctx context.Context, field graphql.CollectedField, obj *ChannelCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelCount_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelCount_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelCount_count(ctx context.Context, field graphql.CollectedField, obj *ChannelCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ComputedTrait_name(ctx context.Context, field graphql.CollectedField, obj *audience.ComputedTrait) (ret graphql.Marshaler) {
@@ -8673,6 +9482,208 @@ func (ec *executionContext) fieldContext_EventEdge_node(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Funnel_steps(ctx context.Context, field graphql.CollectedField, obj *Funnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Funnel_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*FunnelStep) graphql.Marshaler {
+			return ec.marshalNFunnelStep2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnelStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Funnel_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Funnel",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FunnelStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Funnel_profiles(ctx context.Context, field graphql.CollectedField, obj *Funnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Funnel_profiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profiles, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Funnel_profiles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Funnel", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelStep_index(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_index(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Index, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_index(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelStep_count(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelStep_conversionFromPrevious(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_conversionFromPrevious(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionFromPrevious, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_conversionFromPrevious(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
+}
+
+func (ec *executionContext) _FunnelStep_conversionFromStart(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_conversionFromStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionFromStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_conversionFromStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
+}
+
+func (ec *executionContext) _FunnelStep_medianSecondsFromPrevious(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_medianSecondsFromPrevious(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianSecondsFromPrevious, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_medianSecondsFromPrevious(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
+}
+
+func (ec *executionContext) _FunnelStep_byChannel(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_byChannel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByChannel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ChannelCount) graphql.Marshaler {
+			return ec.marshalOChannelCount2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChannelCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_byChannel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FunnelStep",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Identifier_type(ctx context.Context, field graphql.CollectedField, obj *graph.Identifier) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10042,6 +11053,84 @@ func (ec *executionContext) fieldContext_LinkStep_lastSeen(_ context.Context, fi
 	return graphql.NewScalarFieldContext("LinkStep", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _LookalikeMatch_profile(ctx context.Context, field graphql.CollectedField, obj *LookalikeMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LookalikeMatch_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *graph.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LookalikeMatch_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LookalikeMatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LookalikeMatch_score(ctx context.Context, field graphql.CollectedField, obj *LookalikeMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LookalikeMatch_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LookalikeMatch_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LookalikeMatch", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LookalikeMatch_reasons(ctx context.Context, field graphql.CollectedField, obj *LookalikeMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LookalikeMatch_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LookalikeMatch_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LookalikeMatch", field, false, false, "String")
+}
+
 func (ec *executionContext) _Mutation_mergeProfiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11062,6 +12151,75 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Path_events(ctx context.Context, field graphql.CollectedField, obj *Path) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Path_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Path_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Path", field, false, false, "String")
+}
+
+func (ec *executionContext) _Path_count(ctx context.Context, field graphql.CollectedField, obj *Path) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Path_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Path_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Path", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Path_share(ctx context.Context, field graphql.CollectedField, obj *Path) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Path_share(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Share, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Path_share(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Path", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Profile_id(ctx context.Context, field graphql.CollectedField, obj *graph.Profile) (ret graphql.Marshaler) {
@@ -12807,6 +13965,254 @@ func (ec *executionContext) fieldContext_Query_previewAudience(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_previewAudience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_funnel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_funnel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Funnel(ctx, fc.Args["steps"].([]*EventMatch), fc.Args["within"].(string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["filter"].(*AudienceFilter), fc.Args["byChannel"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *Funnel
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *Funnel
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *Funnel) graphql.Marshaler {
+			return ec.marshalOFunnel2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_funnel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Funnel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_funnel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_attribution(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_attribution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Attribution(ctx, fc.Args["conversion"].(EventMatch), fc.Args["touchpoints"].(*EventMatch), fc.Args["dimension"].(AttributionDimension), fc.Args["model"].(AttributionModel), fc.Args["lookback"].(string), fc.Args["halfLife"].(*string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["filter"].(*AudienceFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *Attribution
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *Attribution
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *Attribution) graphql.Marshaler {
+			return ec.marshalOAttribution2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttribution(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_attribution(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Attribution(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_attribution_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_paths(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_paths(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Paths(ctx, fc.Args["start"].(EventMatch), fc.Args["depth"].(*int), fc.Args["first"].(*int), fc.Args["within"].(*string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["filter"].(*AudienceFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*Path
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*Path
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*Path) graphql.Marshaler {
+			return ec.marshalOPath2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPathᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_paths(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Path(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_paths_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_lookalike(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_lookalike(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Lookalike(ctx, fc.Args["audienceId"].(string), fc.Args["size"].(int), fc.Args["purpose"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*LookalikeMatch
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*LookalikeMatch
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*LookalikeMatch) graphql.Marshaler {
+			return ec.marshalOLookalikeMatch2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLookalikeMatchᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_lookalike(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LookalikeMatch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_lookalike_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15093,6 +16499,69 @@ func UnmarshalEventInput(ctx context.Context, raw any) (EventInput, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputEventMatch(ctx context.Context, obj any) (EventMatch, error) {
+	var it EventMatch
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "type", "channel", "where"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
+		case "where":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("where"))
+			data, err := ec.unmarshalOPropertyFilter2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPropertyFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Where = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEventMatch unmarshals raw into the EventMatch input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEventMatch(ctx context.Context, raw any) (EventMatch, error) {
+	var out EventMatch
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventMatch", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputIdentifierCondition(ctx context.Context, obj any) (IdentifierCondition, error) {
 	var it IdentifierCondition
 	if obj == nil {
@@ -15550,6 +17019,87 @@ func (ec *executionContext) _ApiKeyEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "node":
 			out.Values[i] = ec._ApiKeyEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var attributionImplementors = []string{"Attribution"}
+
+func (ec *executionContext) _Attribution(ctx context.Context, sel ast.SelectionSet, obj *Attribution) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attributionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Attribution")
+		case "conversions":
+			out.Values[i] = ec._Attribution_conversions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "credits":
+			out.Values[i] = ec._Attribution_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var attributionCreditImplementors = []string{"AttributionCredit"}
+
+func (ec *executionContext) _AttributionCredit(ctx context.Context, sel ast.SelectionSet, obj *AttributionCredit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attributionCreditImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AttributionCredit")
+		case "key":
+			out.Values[i] = ec._AttributionCredit_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "credit":
+			out.Values[i] = ec._AttributionCredit_credit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "share":
+			out.Values[i] = ec._AttributionCredit_share(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16097,6 +17647,44 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 			}
 		case "node":
 			out.Values[i] = ec._AuditEntryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelCountImplementors = []string{"ChannelCount"}
+
+func (ec *executionContext) _ChannelCount(ctx context.Context, sel ast.SelectionSet, obj *ChannelCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelCount")
+		case "channel":
+			out.Values[i] = ec._ChannelCount_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._ChannelCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16779,6 +18367,102 @@ func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var funnelImplementors = []string{"Funnel"}
+
+func (ec *executionContext) _Funnel(ctx context.Context, sel ast.SelectionSet, obj *Funnel) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, funnelImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Funnel")
+		case "steps":
+			out.Values[i] = ec._Funnel_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "profiles":
+			out.Values[i] = ec._Funnel_profiles(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var funnelStepImplementors = []string{"FunnelStep"}
+
+func (ec *executionContext) _FunnelStep(ctx context.Context, sel ast.SelectionSet, obj *FunnelStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, funnelStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FunnelStep")
+		case "index":
+			out.Values[i] = ec._FunnelStep_index(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._FunnelStep_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversionFromPrevious":
+			out.Values[i] = ec._FunnelStep_conversionFromPrevious(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversionFromStart":
+			out.Values[i] = ec._FunnelStep_conversionFromStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianSecondsFromPrevious":
+			out.Values[i] = ec._FunnelStep_medianSecondsFromPrevious(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "byChannel":
+			out.Values[i] = ec._FunnelStep_byChannel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var identifierImplementors = []string{"Identifier"}
 
 func (ec *executionContext) _Identifier(ctx context.Context, sel ast.SelectionSet, obj *graph.Identifier) graphql.Marshaler {
@@ -17309,6 +18993,49 @@ func (ec *executionContext) _LinkStep(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var lookalikeMatchImplementors = []string{"LookalikeMatch"}
+
+func (ec *executionContext) _LookalikeMatch(ctx context.Context, sel ast.SelectionSet, obj *LookalikeMatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lookalikeMatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LookalikeMatch")
+		case "profile":
+			out.Values[i] = ec._LookalikeMatch_profile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "score":
+			out.Values[i] = ec._LookalikeMatch_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasons":
+			out.Values[i] = ec._LookalikeMatch_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -17479,6 +19206,49 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pathImplementors = []string{"Path"}
+
+func (ec *executionContext) _Path(ctx context.Context, sel ast.SelectionSet, obj *Path) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pathImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Path")
+		case "events":
+			out.Values[i] = ec._Path_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._Path_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "share":
+			out.Values[i] = ec._Path_share(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -17867,6 +19637,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_previewAudience(ctx, field)
+				})
+		case "funnel":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_funnel(ctx, field)
+				})
+		case "attribution":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_attribution(ctx, field)
+				})
+		case "paths":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_paths(ctx, field)
+				})
+		case "lookalike":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_lookalike(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -18439,6 +20233,50 @@ func (ec *executionContext) marshalNApiKeyEdge2ᚖgithubᚗcomᚋidgraphᚋcdp�
 	return ec._ApiKeyEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAttributionCredit2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionCreditᚄ(ctx context.Context, sel ast.SelectionSet, v []*AttributionCredit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAttributionCredit2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionCredit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAttributionCredit2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionCredit(ctx context.Context, sel ast.SelectionSet, v *AttributionCredit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AttributionCredit!")
+		return graphql.Null
+	}
+	return ec._AttributionCredit(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAttributionDimension2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionDimension(ctx context.Context, v any) (AttributionDimension, error) {
+	var res AttributionDimension
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAttributionDimension2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionDimension(ctx context.Context, sel ast.SelectionSet, v AttributionDimension) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAttributionModel2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionModel(ctx context.Context, v any) (AttributionModel, error) {
+	var res AttributionModel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAttributionModel2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttributionModel(ctx context.Context, sel ast.SelectionSet, v AttributionModel) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNAudience2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudienceᚄ(ctx context.Context, sel ast.SelectionSet, v []*audience.Audience) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -18652,6 +20490,14 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNChannelCount2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChannelCount(ctx context.Context, sel ast.SelectionSet, v *ChannelCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelCount!")
+		return graphql.Null
+	}
+	return ec._ChannelCount(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNComputedTrait2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐComputedTrait(ctx context.Context, sel ast.SelectionSet, v *audience.ComputedTrait) graphql.Marshaler {
@@ -18885,6 +20731,30 @@ func (ec *executionContext) unmarshalNEventInput2ᚖgithubᚗcomᚋidgraphᚋcdp
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNEventMatch2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatch(ctx context.Context, v any) (EventMatch, error) {
+	res, err := ec.unmarshalInputEventMatch(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNEventMatch2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatchᚄ(ctx context.Context, v any) ([]*EventMatch, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*EventMatch, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNEventMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatch(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNEventMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatch(ctx context.Context, v any) (*EventMatch, error) {
+	res, err := ec.unmarshalInputEventMatch(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐFilterOp(ctx context.Context, v any) (FilterOp, error) {
 	var res FilterOp
 	err := res.UnmarshalGQL(v)
@@ -18893,6 +20763,44 @@ func (ec *executionContext) unmarshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgq
 
 func (ec *executionContext) marshalNFilterOp2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐFilterOp(ctx context.Context, sel ast.SelectionSet, v FilterOp) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalNFunnelStep2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnelStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*FunnelStep) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFunnelStep2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnelStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFunnelStep2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnelStep(ctx context.Context, sel ast.SelectionSet, v *FunnelStep) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FunnelStep!")
+		return graphql.Null
+	}
+	return ec._FunnelStep(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -19144,12 +21052,28 @@ func (ec *executionContext) marshalNLinkStep2ᚖgithubᚗcomᚋidgraphᚋcdpᚋg
 	return ec._LinkStep(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNLookalikeMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLookalikeMatch(ctx context.Context, sel ast.SelectionSet, v *LookalikeMatch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LookalikeMatch!")
+		return graphql.Null
+	}
+	return ec._LookalikeMatch(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPath2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPath(ctx context.Context, sel ast.SelectionSet, v *Path) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Path!")
+		return graphql.Null
+	}
+	return ec._Path(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNProfile2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileᚄ(ctx context.Context, sel ast.SelectionSet, v []*graph.Profile) graphql.Marshaler {
@@ -19499,6 +21423,13 @@ func (ec *executionContext) marshalOApiKeyConnection2ᚖgithubᚗcomᚋidgraph�
 	return ec._ApiKeyConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAttribution2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAttribution(ctx context.Context, sel ast.SelectionSet, v *Attribution) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Attribution(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx context.Context, sel ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -19588,6 +21519,25 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOChannelCount2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChannelCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*ChannelCount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChannelCount2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChannelCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOComputedCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐComputedCondition(ctx context.Context, v any) (*ComputedCondition, error) {
@@ -19709,6 +21659,38 @@ func (ec *executionContext) unmarshalOEventCondition2ᚖgithubᚗcomᚋidgraph�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOEventMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatch(ctx context.Context, v any) (*EventMatch, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputEventMatch(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalOFunnel2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐFunnel(ctx context.Context, sel ast.SelectionSet, v *Funnel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Funnel(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -19806,6 +21788,44 @@ func (ec *executionContext) marshalOLinkExplanation2ᚖgithubᚗcomᚋidgraphᚋ
 		return graphql.Null
 	}
 	return ec._LinkExplanation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLookalikeMatch2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLookalikeMatchᚄ(ctx context.Context, sel ast.SelectionSet, v []*LookalikeMatch) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLookalikeMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLookalikeMatch(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPath2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPathᚄ(ctx context.Context, sel ast.SelectionSet, v []*Path) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPath2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐPath(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOProfile2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileᚄ(ctx context.Context, sel ast.SelectionSet, v []*graph.Profile) graphql.Marshaler {

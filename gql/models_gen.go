@@ -27,6 +27,19 @@ type APIKeyEdge struct {
 	Node   *access.Key `json:"node"`
 }
 
+type Attribution struct {
+	Conversions int `json:"conversions"`
+	// Largest first; they sum to conversions. A conversion without touchpoints credits (none).
+	Credits []*AttributionCredit `json:"credits"`
+}
+
+type AttributionCredit struct {
+	Key    string  `json:"key"`
+	Credit float64 `json:"credit"`
+	// credit over conversions.
+	Share float64 `json:"share"`
+}
+
 type AudienceChangeConnection struct {
 	Edges    []*AudienceChangeEdge `json:"edges"`
 	Nodes    []*audience.Change    `json:"nodes"`
@@ -119,6 +132,11 @@ type AuditFilter struct {
 	From *time.Time `json:"from,omitempty"`
 	// Exclusive.
 	To *time.Time `json:"to,omitempty"`
+}
+
+type ChannelCount struct {
+	Channel string `json:"channel"`
+	Count   int    `json:"count"`
 }
 
 // Compares the value of a computed trait, which must be defined.
@@ -267,6 +285,39 @@ type EventInput struct {
 	SentAt            *time.Time `json:"sentAt,omitempty"`
 }
 
+// Selects events: every field given must hold.
+type EventMatch struct {
+	// The event name (a track's `event`).
+	Name *string `json:"name,omitempty"`
+	// The Segment type: identify, track, page, screen, group or alias.
+	Type *string `json:"type,omitempty"`
+	// The channel: web, mobile, server, or what the source set.
+	Channel *string `json:"channel,omitempty"`
+	// At most 20 filters on the event's properties, all of which must hold.
+	Where []*PropertyFilter `json:"where,omitempty"`
+}
+
+type Funnel struct {
+	Steps []*FunnelStep `json:"steps"`
+	// The profiles evaluated (those the filter keeps).
+	Profiles int `json:"profiles"`
+}
+
+type FunnelStep struct {
+	// From 1.
+	Index int `json:"index"`
+	// Profiles that reached the step.
+	Count int `json:"count"`
+	// count over the previous step's count (1 for step 1; 0 over a count of 0).
+	ConversionFromPrevious float64 `json:"conversionFromPrevious"`
+	// count over step 1's count.
+	ConversionFromStart float64 `json:"conversionFromStart"`
+	// The median, over the profiles that reached the step, of the seconds since the event that reached the step before; null for step 1 and for a step nobody reached.
+	MedianSecondsFromPrevious *float64 `json:"medianSecondsFromPrevious,omitempty"`
+	// count split by the channel of the event that reached the step ("" for none), with byChannel: true; otherwise null.
+	ByChannel []*ChannelCount `json:"byChannel,omitempty"`
+}
+
 // The profile has (or, with `exists: false`, has not) an identifier of this type.
 type IdentifierCondition struct {
 	Type   string `json:"type"`
@@ -373,6 +424,14 @@ type LinkStep struct {
 	LastSeen      time.Time    `json:"lastSeen"`
 }
 
+type LookalikeMatch struct {
+	Profile *graph.Profile `json:"profile"`
+	// The model's probability that the profile is a member, 0 to 1.
+	Score float64 `json:"score"`
+	// The features that raise the score the most, at most three, such as `event Order Completed` or `trait plan=pro`.
+	Reasons []string `json:"reasons"`
+}
+
 type Mutation struct {
 }
 
@@ -381,6 +440,14 @@ type PageInfo struct {
 	HasPreviousPage bool    `json:"hasPreviousPage"`
 	StartCursor     *string `json:"startCursor,omitempty"`
 	EndCursor       *string `json:"endCursor,omitempty"`
+}
+
+type Path struct {
+	// The names of the events that followed, fewer than depth when the profile's events ran out.
+	Events []string `json:"events"`
+	Count  int      `json:"count"`
+	// count over the number of starts.
+	Share float64 `json:"share"`
 }
 
 type ProfileConnection struct {
@@ -528,6 +595,127 @@ func (e *Aggregate) UnmarshalJSON(b []byte) error {
 }
 
 func (e Aggregate) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What attribution credits: the touchpoint's channel, source, or event name (its type when it has none).
+type AttributionDimension string
+
+const (
+	AttributionDimensionChannel AttributionDimension = "CHANNEL"
+	AttributionDimensionSource  AttributionDimension = "SOURCE"
+	AttributionDimensionEvent   AttributionDimension = "EVENT"
+)
+
+var AllAttributionDimension = []AttributionDimension{
+	AttributionDimensionChannel,
+	AttributionDimensionSource,
+	AttributionDimensionEvent,
+}
+
+func (e AttributionDimension) IsValid() bool {
+	switch e {
+	case AttributionDimensionChannel, AttributionDimensionSource, AttributionDimensionEvent:
+		return true
+	}
+	return false
+}
+
+func (e AttributionDimension) String() string {
+	return string(e)
+}
+
+func (e *AttributionDimension) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AttributionDimension(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AttributionDimension", str)
+	}
+	return nil
+}
+
+func (e AttributionDimension) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AttributionDimension) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AttributionDimension) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type AttributionModel string
+
+const (
+	AttributionModelFirstTouch AttributionModel = "FIRST_TOUCH"
+	AttributionModelLastTouch  AttributionModel = "LAST_TOUCH"
+	AttributionModelLinear     AttributionModel = "LINEAR"
+	// Each touchpoint weighs 2^(-age/halfLife); halfLife defaults to P7D.
+	AttributionModelTimeDecay AttributionModel = "TIME_DECAY"
+	// 40% to the first touchpoint, 40% to the last, 20% shared by those between.
+	AttributionModelPositionBased AttributionModel = "POSITION_BASED"
+)
+
+var AllAttributionModel = []AttributionModel{
+	AttributionModelFirstTouch,
+	AttributionModelLastTouch,
+	AttributionModelLinear,
+	AttributionModelTimeDecay,
+	AttributionModelPositionBased,
+}
+
+func (e AttributionModel) IsValid() bool {
+	switch e {
+	case AttributionModelFirstTouch, AttributionModelLastTouch, AttributionModelLinear, AttributionModelTimeDecay, AttributionModelPositionBased:
+		return true
+	}
+	return false
+}
+
+func (e AttributionModel) String() string {
+	return string(e)
+}
+
+func (e *AttributionModel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AttributionModel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AttributionModel", str)
+	}
+	return nil
+}
+
+func (e AttributionModel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AttributionModel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AttributionModel) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

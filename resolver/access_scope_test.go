@@ -44,6 +44,10 @@ var rootSamples = map[string]string{
 	"updateAudience":      `updateAudience(id: "seg_00000000000000000000000000000000", input: {name: "scope test", filter: {trait: {name: "plan", op: EQ, value: "pro"}}}) { id }`,
 	"deleteAudience":      `deleteAudience(id: "seg_00000000000000000000000000000000")`,
 	"previewAudience":     `previewAudience(filter: {trait: {name: "plan", op: EQ, value: "pro"}}) { count }`,
+	"funnel":              `funnel(steps: [{name: "Viewed"}], within: "P1D") { profiles }`,
+	"attribution":         `attribution(conversion: {name: "Bought"}, dimension: CHANNEL, model: LINEAR, lookback: "P7D") { conversions }`,
+	"paths":               `paths(start: {name: "Viewed"}) { count }`,
+	"lookalike":           `lookalike(audienceId: "seg_00000000000000000000000000000000", size: 5) { score }`,
 }
 
 // companion is another root field of the same operation type that needs a

@@ -41,6 +41,14 @@ Measures the service against the physical limit of its store, in one run:
      traits defined and with none, alternating, on fresh stores;
      membership_ingest_ratio = with / none, and the seconds the shutdown
      takes to evaluate the membership queue after the last acknowledgement.
+  9. intelligence: a population of its own of about --intel-events events
+     (web views under an anonymous id, an app login linking a user id and
+     a loyalty card, in-store purchases under the card; a hidden group
+     sharing a trait and tent views in the app, who buy more), on a fresh
+     store: the seconds of a 3-step cross-channel funnel and of a LINEAR
+     attribution, the funnel's completions per profile and per identifier,
+     and lookalike's precision at K finding the half of the hidden group
+     left out of its seed, next to a random pick's.
 The population is generated (see "cdp bench gen -h"). The embedded store
 runs in a temporary folder; on Neo4j EVERY NODE of the database is deleted,
 before and after. With --json the last line of stdout is one JSON object.
@@ -122,7 +130,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		eraseEvents, eraseRounds         int
 		supHashes, supEvents, supRounds  int
 		audCounts, audN, ctN, audRounds  int
-		audEvents                        int
+		audEvents, intelEvents           int
 		asJSON, lock                     bool
 	)
 	fs := newFlagSet("bench", stderr, benchHelp)
@@ -147,6 +155,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.integer(&ctN, "computed-traits", "CDP_BENCH_COMPUTED_TRAITS", 10, "computed traits defined in the membership measure's passes")
 	fs.integer(&audRounds, "audience-rounds", "CDP_BENCH_AUDIENCE_ROUNDS", 2, "membership passes each way (none, defined), in pairs of flipping order")
 	fs.integer(&audEvents, "audience-events", "CDP_BENCH_AUDIENCE_EVENTS", 50000, "messages of the population sent in each membership pass; 0 means all")
+	fs.integer(&intelEvents, "intel-events", "CDP_BENCH_INTEL_EVENTS", 1000000, "events of the intelligence measure's own population (funnel, attribution, lookalike) on a fresh store; 0 skips it")
 	fs.boolean(&asJSON, "json", "", false, "print the result as one JSON object on the last line")
 	fs.str(&cpuprofile, "cpuprofile", "", "", "write a CPU profile of the whole run (server included) to this file")
 	fs.str(&tmp, "tmp-dir", "CDP_BENCH_TMP_DIR", "", "where the embedded stores and the raw bbolt file go (removed afterwards); default the system's temporary folder")
@@ -168,6 +177,9 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if audCounts < 0 || audN < 0 || ctN < 0 || audEvents < 0 || audRounds < 1 {
 		return usagef("--audience-counts, --audiences, --computed-traits and --audience-events must not be negative, --audience-rounds at least 1")
+	}
+	if intelEvents < 0 {
+		return usagef("--intel-events must not be negative")
 	}
 	if queueSize < clients*batch || queueSize < serverBatch {
 		return usagef("--queue-size %d must hold --clients × --batch (%d) and --server-batch (%d) events", queueSize, clients*batch, serverBatch)
@@ -209,6 +221,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		ComputedTraits:    ctN,
 		AudienceRounds:    audRounds,
 		AudienceEvents:    audEvents,
+		IntelEvents:       intelEvents,
 		TempDir:           tmp,
 		Log:               log,
 		Progress:          stderr,

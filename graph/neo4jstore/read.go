@@ -66,6 +66,7 @@ func identifierRows(recs []*neo4j.Record, out map[string]graph.Identifier) error
 var qProfiles = cypher(`
 UNWIND $ids AS id
 MATCH (p:{{Profile}} { {{id}}: id })
+USING INDEX SEEK p:{{Profile}}({{id}})
 RETURN p { .* } AS p`)
 
 func (t *readTx) Profiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
@@ -93,7 +94,8 @@ func profileRows(recs []*neo4j.Record, out map[string]graph.Profile) error {
 
 var qMembers = cypher(`
 UNWIND $ids AS pid
-MATCH (:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(i:{{Identifier}})
+MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(i:{{Identifier}})
+USING INDEX SEEK p:{{Profile}}({{id}})
 RETURN pid, i { .* } AS i`)
 
 func (t *readTx) Members(ctx context.Context, profileIDs []string) (map[string][]graph.Identifier, error) {
@@ -302,7 +304,8 @@ func sortRejected(out []graph.RejectedLink) {
 var qJourneys = cypher(`
 UNWIND $ids AS pid
 CALL (pid) {
-  MATCH (:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})
+  MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})
+  USING INDEX SEEK p:{{Profile}}({{id}})
   WITH DISTINCT e
   WHERE (size($types) = 0 OR e.{{type}} IN $types)
     AND (size($channels) = 0 OR coalesce(e.{{channel}}, '') IN $channels)
@@ -506,7 +509,8 @@ func (t *readTx) CountProfiles(ctx context.Context) (int, error) {
 // From (the new part points at the original).
 var qChanges = cypher(`
 UNWIND $ids AS pid
-MATCH (:{{Profile}} { {{id}}: pid })-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]-(:{{Profile}})
+MATCH (p:{{Profile}} { {{id}}: pid })-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]-(:{{Profile}})
+USING INDEX SEEK p:{{Profile}}({{id}})
 WITH DISTINCT r
 RETURN type(r) AS kind, startNode(r).{{id}} AS a, endNode(r).{{id}} AS b, r.{{at}} AS at, r.{{reason}} AS reason,
   r.{{members}} AS members`)

@@ -1,0 +1,231 @@
+package intel
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+)
+
+// Lookalike model. A profile is described by sparse features:
+//   - each trait and computed trait: a string or boolean value as one
+//     indicator ("trait plan=pro"), a number as its signed log
+//     (sign(x)·ln(1+|x|));
+//   - the count of its events of each name and of each channel, as
+//     ln(1+n), and of all its events;
+//   - its recency, exp(-days since its last event / 30).
+//
+// Features seen in fewer than MinSupport training rows are dropped; the
+// rest are standardized (mean 0, variance 1 over the training rows). A
+// logistic regression with L2 penalty Lambda is fitted by gradient
+// descent to tell the audience's members from a sample of non-members,
+// each class weighing half. A profile's score is the model's probability;
+// its reasons are the features that raise its score the most.
+
+// Lookalike bounds and settings.
+const (
+	MinSeed        = 10     // fewest members to learn from
+	MaxLookalike   = 10_000 // most matches asked for
+	MaxSeedRows    = 5_000  // members used to train, at most
+	MaxSampleRows  = 20_000 // non-members sampled to train, at most
+	MinSupport     = 3
+	Lambda         = 0.01
+	trainSteps     = 300
+	trainRate      = 0.5
+	maxFeatureText = 64
+)
+
+// Features returns the raw features of a profile, as the package comment
+// describes, at now.
+func Features(s *audience.Subject, now time.Time) map[string]float64 {
+	f := map[string]float64{}
+	value := func(prefix, name string, v any) {
+		switch x := v.(type) {
+		case string:
+			if x != "" && len(x) <= maxFeatureText {
+				f[prefix+" "+name+"="+x] = 1
+			}
+		case bool:
+			f[prefix+" "+name+"="+fmt.Sprint(x)] = 1
+		case float64:
+			f[prefix+" "+name] = slog(x)
+		case int64:
+			f[prefix+" "+name] = slog(float64(x))
+		case int:
+			f[prefix+" "+name] = slog(float64(x))
+		}
+	}
+	for k, v := range s.Traits {
+		value("trait", k, v)
+	}
+	for k, v := range s.Computed {
+		value("computed", k, v)
+	}
+	names, channels := map[string]int{}, map[string]int{}
+	var last time.Time
+	for i := range s.Events {
+		e := &s.Events[i]
+		names[EventName(e)]++
+		if e.Channel != "" {
+			channels[e.Channel]++
+		}
+		if e.Timestamp.After(last) {
+			last = e.Timestamp
+		}
+	}
+	for k, n := range names {
+		f["event "+k] = math.Log1p(float64(n))
+	}
+	for k, n := range channels {
+		f["channel "+k] = math.Log1p(float64(n))
+	}
+	f["events"] = math.Log1p(float64(len(s.Events)))
+	if !last.IsZero() {
+		f["recency"] = math.Exp(-max(0, now.Sub(last).Hours()/24) / 30)
+	}
+	return f
+}
+
+func slog(x float64) float64 { return math.Copysign(math.Log1p(math.Abs(x)), x) }
+
+// Learner is a fitted lookalike model.
+type Learner struct {
+	names []string
+	index map[string]int
+	mean  []float64
+	scale []float64 // 1/std
+	w     []float64
+	b     float64
+}
+
+// Train fits a model telling members (label true) from non-members.
+func Train(members, others []map[string]float64) *Learner {
+	// The vocabulary: features present in at least MinSupport rows.
+	support := map[string]int{}
+	for _, rows := range [][]map[string]float64{members, others} {
+		for _, r := range rows {
+			for k := range r {
+				support[k]++
+			}
+		}
+	}
+	m := &Learner{index: map[string]int{}}
+	for k, n := range support {
+		if n >= MinSupport {
+			m.names = append(m.names, k)
+		}
+	}
+	sort.Strings(m.names)
+	for i, k := range m.names {
+		m.index[k] = i
+	}
+	d := len(m.names)
+	rows := append(slices.Clone(members), others...)
+	n := float64(len(rows))
+	m.mean, m.scale = make([]float64, d), make([]float64, d)
+	for _, r := range rows {
+		for k, v := range r {
+			if j, ok := m.index[k]; ok {
+				m.mean[j] += v
+			}
+		}
+	}
+	for j := range m.mean {
+		m.mean[j] /= n
+	}
+	sq := make([]float64, d)
+	for _, r := range rows {
+		for j := range d {
+			v := r[m.names[j]] - m.mean[j]
+			sq[j] += v * v
+		}
+	}
+	for j := range sq {
+		if sd := math.Sqrt(sq[j] / n); sd > 1e-12 {
+			m.scale[j] = 1 / sd
+		}
+	}
+	// Dense standardized rows, and class weights that give each class half.
+	x := make([][]float64, len(rows))
+	y := make([]float64, len(rows))
+	wt := make([]float64, len(rows))
+	for i, r := range rows {
+		x[i] = m.vector(r)
+		if i < len(members) {
+			y[i], wt[i] = 1, 0.5/float64(len(members))
+		} else {
+			wt[i] = 0.5 / float64(max(1, len(others)))
+		}
+	}
+	m.w = make([]float64, d)
+	grad := make([]float64, d)
+	for range trainSteps {
+		clear(grad)
+		gb := 0.0
+		for i := range x {
+			g := wt[i] * (sigmoid(dot(m.w, x[i])+m.b) - y[i])
+			for j, v := range x[i] {
+				grad[j] += g * v
+			}
+			gb += g
+		}
+		for j := range m.w {
+			m.w[j] -= trainRate * (grad[j] + Lambda*m.w[j])
+		}
+		m.b -= trainRate * gb
+	}
+	return m
+}
+
+// vector is r standardized on the model's features.
+func (m *Learner) vector(r map[string]float64) []float64 {
+	v := make([]float64, len(m.names))
+	for j, k := range m.names {
+		v[j] = (r[k] - m.mean[j]) * m.scale[j]
+	}
+	return v
+}
+
+// Score returns the probability the model gives r of being a member, and
+// the names of at most three features that raise it the most.
+func (m *Learner) Score(r map[string]float64) (float64, []string) {
+	v := m.vector(r)
+	type part struct {
+		j int
+		c float64
+	}
+	var parts []part
+	for j := range v {
+		if c := m.w[j] * v[j]; c > 0 {
+			parts = append(parts, part{j, c})
+		}
+	}
+	slices.SortFunc(parts, func(a, b part) int {
+		if a.c != b.c {
+			if a.c > b.c {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(m.names[a.j], m.names[b.j])
+	})
+	var reasons []string
+	for _, p := range parts[:min(3, len(parts))] {
+		reasons = append(reasons, m.names[p.j])
+	}
+	return sigmoid(dot(m.w, v) + m.b), reasons
+}
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}

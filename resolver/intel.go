@@ -1,0 +1,272 @@
+package resolver
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/audience/keep"
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/intel"
+)
+
+// eventMatch converts an EventMatch argument.
+func eventMatch(in *gql.EventMatch) intel.EventMatch {
+	var m intel.EventMatch
+	if in == nil {
+		return m
+	}
+	if in.Name != nil {
+		m.Name = *in.Name
+	}
+	if in.Type != nil {
+		m.Type = *in.Type
+	}
+	if in.Channel != nil {
+		m.Channel = *in.Channel
+	}
+	for _, w := range in.Where {
+		m.Where = append(m.Where, propertyFilter(w))
+	}
+	return m
+}
+
+func intelWindow(from, to *time.Time) intel.Window {
+	var w intel.Window
+	if from != nil {
+		w.From = graph.Clean(*from)
+	}
+	if to != nil {
+		w.To = graph.Clean(*to)
+	}
+	return w
+}
+
+// intelScan streams the live profiles (those filter keeps, when given)
+// with their events in [from, to) through add.
+func (r *Resolver) intelScan(ctx context.Context, filter *gql.AudienceFilter, from, to time.Time, add func(events []graph.Event)) error {
+	var keepFn func(ctx context.Context, ids []string) ([]string, error)
+	if filter != nil {
+		_, st, err := r.keeper()
+		if err != nil {
+			return err
+		}
+		f, err := r.queryFilter(ctx, st, filter, "filter")
+		if err != nil {
+			return err
+		}
+		cs, err := r.consentStore()
+		if err != nil {
+			return err
+		}
+		defs, err := st.ComputedTraits(ctx)
+		if err != nil {
+			return err
+		}
+		keepFn = func(ctx context.Context, ids []string) ([]string, error) {
+			now := graph.Now()
+			subs, err := keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
+			if err != nil {
+				return nil, err
+			}
+			return slices.DeleteFunc(ids, func(id string) bool {
+				s, ok := subs[id]
+				return !ok || !f.Eval(s, now)
+			}), nil
+		}
+	}
+	return intel.Scan(ctx, r.engine.Store(), r.engine, from, to, keepFn, func(_ string, events []graph.Event) error {
+		add(events)
+		return nil
+	})
+}
+
+func (r *Resolver) funnel(ctx context.Context, steps []*gql.EventMatch, within string, from, to *time.Time, filter *gql.AudienceFilter, byChannel *bool) (*gql.Funnel, error) {
+	q := intel.FunnelQuery{Window: intelWindow(from, to), ByChannel: byChannel != nil && *byChannel}
+	for _, s := range steps {
+		q.Steps = append(q.Steps, eventMatch(s))
+	}
+	var err error
+	if q.Within, err = intel.ParseSpan("within", within, intel.MaxLookback); err != nil {
+		return nil, err
+	}
+	if err := q.Check(); err != nil {
+		return nil, err
+	}
+	f := intel.NewFunnel(q)
+	evFrom, evTo := q.Events()
+	if err := r.intelScan(ctx, filter, evFrom, evTo, f.Add); err != nil {
+		return nil, domainErr(err)
+	}
+	res := f.Result()
+	out := &gql.Funnel{Profiles: res.Profiles}
+	for _, s := range res.Steps {
+		g := &gql.FunnelStep{Index: s.Index, Count: s.Count, ConversionFromPrevious: s.ConversionFromPrevious,
+			ConversionFromStart: s.ConversionFromStart, MedianSecondsFromPrevious: s.MedianSecondsFromPrevious}
+		if q.ByChannel {
+			g.ByChannel = []*gql.ChannelCount{}
+			for c, n := range s.ByChannel {
+				g.ByChannel = append(g.ByChannel, &gql.ChannelCount{Channel: c, Count: n})
+			}
+			slices.SortFunc(g.ByChannel, func(a, b *gql.ChannelCount) int {
+				if a.Count != b.Count {
+					return b.Count - a.Count
+				}
+				return strings.Compare(a.Channel, b.Channel)
+			})
+		}
+		out.Steps = append(out.Steps, g)
+	}
+	return out, nil
+}
+
+func (r *Resolver) attribution(ctx context.Context, conversion gql.EventMatch, touchpoints *gql.EventMatch, dimension gql.AttributionDimension, model gql.AttributionModel, lookback string, halfLife *string, from, to *time.Time, filter *gql.AudienceFilter) (*gql.Attribution, error) {
+	q := intel.AttributionQuery{Conversion: eventMatch(&conversion), Dimension: intel.Dimension(dimension),
+		Model: intel.Model(model), Window: intelWindow(from, to)}
+	if touchpoints != nil {
+		m := eventMatch(touchpoints)
+		q.Touchpoints = &m
+	}
+	var err error
+	if q.Lookback, err = intel.ParseSpan("lookback", lookback, intel.MaxLookback); err != nil {
+		return nil, err
+	}
+	if halfLife != nil {
+		if q.HalfLife, err = intel.ParseSpan("halfLife", *halfLife, 0); err != nil {
+			return nil, err
+		}
+	}
+	if err := q.Check(); err != nil {
+		return nil, err
+	}
+	a := intel.NewAttribution(q)
+	evFrom, evTo := q.Events()
+	if err := r.intelScan(ctx, filter, evFrom, evTo, a.Add); err != nil {
+		return nil, domainErr(err)
+	}
+	res := a.Result()
+	out := &gql.Attribution{Conversions: res.Conversions, Credits: []*gql.AttributionCredit{}}
+	for _, c := range res.Credits {
+		out.Credits = append(out.Credits, &gql.AttributionCredit{Key: c.Key, Credit: c.Credit, Share: c.Share})
+	}
+	return out, nil
+}
+
+func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first *int, within *string, from, to *time.Time, filter *gql.AudienceFilter) ([]*gql.Path, error) {
+	q := intel.PathsQuery{Start: eventMatch(&start), Depth: 3, First: 10, Window: intelWindow(from, to)}
+	if depth != nil {
+		q.Depth = *depth
+	}
+	if first != nil {
+		q.First = *first
+	}
+	if within != nil {
+		var err error
+		if q.Within, err = intel.ParseSpan("within", *within, intel.MaxLookback); err != nil {
+			return nil, err
+		}
+	}
+	if err := q.Check(); err != nil {
+		return nil, err
+	}
+	p := intel.NewPaths(q)
+	evFrom, evTo := q.Events()
+	if err := r.intelScan(ctx, filter, evFrom, evTo, p.Add); err != nil {
+		return nil, domainErr(err)
+	}
+	out := []*gql.Path{}
+	for _, x := range p.Result() {
+		evs := x.Events
+		if evs == nil {
+			evs = []string{}
+		}
+		out = append(out, &gql.Path{Events: evs, Count: x.Count, Share: x.Share})
+	}
+	return out, nil
+}
+
+// priceIntel prices funnel, attribution and paths as scans of every
+// profile; their answers are small.
+func priceIntel(c *gql.ComplexityRoot) {
+	c.Query.Funnel = func(child int, _ []*gql.EventMatch, _ string, _, _ *time.Time, _ *gql.AudienceFilter, _ *bool) int {
+		return satAdd(scanCost, child)
+	}
+	c.Query.Attribution = func(child int, _ gql.EventMatch, _ *gql.EventMatch, _ gql.AttributionDimension, _ gql.AttributionModel, _ string, _ *string, _, _ *time.Time, _ *gql.AudienceFilter) int {
+		return satAdd(scanCost, child)
+	}
+	c.Query.Lookalike = func(child int, _ string, size int, _ *string) int {
+		// Two scans; the answer holds up to size profiles.
+		return satAdd(2*scanCost, satMul(max(1, min(size, intel.MaxLookalike)), child))
+	}
+	c.Query.Paths = func(child int, _ gql.EventMatch, _, first *int, _ *string, _, _ *time.Time, _ *gql.AudienceFilter) int {
+		return satAdd(scanCost, satMul(pageCost(first, 10, intel.MaxPaths), child))
+	}
+}
+
+func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, purpose *string) ([]*gql.LookalikeMatch, error) {
+	_, st, err := r.keeper()
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	if !audience.ValidAudienceID(audienceID) {
+		return nil, invalidArg("audienceId", "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix)
+	}
+	if size < 1 || size > intel.MaxLookalike {
+		return nil, invalidArg("size", "must be 1 to %d, got %d", intel.MaxLookalike, size)
+	}
+	p, err := r.previewPurpose(purpose)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	if _, ok, err := storedAudience(ctx, st, audienceID); err != nil {
+		return nil, domainErr(err)
+	} else if !ok {
+		return nil, graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "audienceId")
+	}
+	cs, err := r.consentStore()
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	defs, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	now := graph.Now()
+	subjects := func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
+		return keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
+	}
+	r.settle(ctx)
+	ms, err := intel.Lookalike(ctx, r.engine.Store(), subjects, audienceID, size, p, now)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ProfileID
+	}
+	var ps map[string]graph.Profile
+	err = r.engine.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		var err error
+		ps, err = tx.Profiles(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	out := []*gql.LookalikeMatch{}
+	for _, m := range ms {
+		p, ok := ps[m.ProfileID]
+		if !ok || !p.Live() {
+			continue // merged away or erased since it was scored
+		}
+		reasons := m.Reasons
+		if reasons == nil {
+			reasons = []string{}
+		}
+		out = append(out, &gql.LookalikeMatch{Profile: &p, Score: m.Score, Reasons: reasons})
+	}
+	return out, nil
+}

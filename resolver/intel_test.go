@@ -1,0 +1,230 @@
+package resolver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// intelData stores three people. Ann browses the website anonymously,
+// opens the app (which links her anonymous id, user id and loyalty card)
+// and buys in a store with her loyalty card; Bob browses and opens the
+// app; Cat buys in a store without browsing first. Ann and Bob have
+// plan pro.
+func intelData(e *env) {
+	track := func(id string, minute int, name, channel string, ids ...string) graph.Event {
+		x := withChannel(ev(id, t0.Add(time.Duration(minute)*time.Minute), "track", ids...), channel)
+		x.Name = name
+		return x
+	}
+	e.apply(
+		track("a1", 0, "Product Viewed", "web", "anonymous_id:ann-web"),
+		track("b1", 10, "Product Viewed", "web", "anonymous_id:bob-web"),
+		track("c1", 20, "Order Completed", "store", "loyalty_id:L2"),
+	)
+	e.apply(
+		withTraits(track("a2", 60, "App Opened", "mobile", "anonymous_id:ann-web", "user_id:ann", "loyalty_id:L1"), map[string]any{"plan": "pro"}),
+		withTraits(track("b2", 70, "App Opened", "mobile", "anonymous_id:bob-web", "user_id:bob"), map[string]any{"plan": "pro"}),
+	)
+	e.apply(track("a3", 180, "Order Completed", "store", "loyalty_id:L1"))
+}
+
+func TestIntelQueries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		intelData(e)
+
+		// Funnel: Ann and Bob view (web), both open the app an hour
+		// later (3600 s), Ann buys two hours after (7200 s). Cat's
+		// purchase starts nothing.
+		var f struct {
+			Funnel struct {
+				Profiles int
+				Steps    []struct {
+					Index, Count                                int
+					ConversionFromPrevious, ConversionFromStart float64
+					MedianSecondsFromPrevious                   *float64
+					ByChannel                                   []struct {
+						Channel string
+						Count   int
+					}
+				}
+			}
+		}
+		e.query(`{ funnel(steps: [{name: "Product Viewed"}, {channel: "mobile"}, {name: "Order Completed"}], within: "P1D", byChannel: true) {
+  profiles steps { index count conversionFromPrevious conversionFromStart medianSecondsFromPrevious byChannel { channel count } } } }`, nil, &f)
+		st := f.Funnel.Steps
+		if f.Funnel.Profiles != 3 || len(st) != 3 || st[0].Count != 2 || st[1].Count != 2 || st[2].Count != 1 ||
+			st[2].ConversionFromPrevious != 0.5 || st[2].ConversionFromStart != 0.5 || st[0].MedianSecondsFromPrevious != nil ||
+			*st[1].MedianSecondsFromPrevious != 3600 || *st[2].MedianSecondsFromPrevious != 7200 ||
+			len(st[2].ByChannel) != 1 || st[2].ByChannel[0].Channel != "store" {
+			t.Fatalf("funnel: %+v", f.Funnel)
+		}
+
+		// The filter keeps Ann and Bob (plan pro), and from/to the views
+		// in the first five minutes: Ann alone starts.
+		e.query(`{ funnel(steps: [{name: "Product Viewed"}, {name: "Order Completed"}], within: "PT4H", from: "2024-05-01T12:00:00Z", to: "2024-05-01T12:05:00Z",
+  filter: {trait: {name: "plan", op: EQ, value: "pro"}}) { profiles steps { index count conversionFromPrevious conversionFromStart medianSecondsFromPrevious byChannel { channel count } } } }`, nil, &f)
+		if f.Funnel.Profiles != 2 || f.Funnel.Steps[0].Count != 1 || f.Funnel.Steps[1].Count != 1 || f.Funnel.Steps[1].ByChannel != nil {
+			t.Fatalf("filtered funnel: %+v", f.Funnel)
+		}
+
+		// Attribution of the purchases by channel, linear, over a day:
+		// Ann's purchase credits web (a1) and mobile (a2) half each;
+		// Cat's has no touchpoint.
+		var a struct {
+			Attribution struct {
+				Conversions int
+				Credits     []struct {
+					Key           string
+					Credit, Share float64
+				}
+			}
+		}
+		e.query(`{ attribution(conversion: {name: "Order Completed"}, dimension: CHANNEL, model: LINEAR, lookback: "P1D") { conversions credits { key credit share } } }`, nil, &a)
+		want := map[string]float64{"(none)": 1, "web": 0.5, "mobile": 0.5}
+		if a.Attribution.Conversions != 2 || len(a.Attribution.Credits) != 3 || a.Attribution.Credits[0].Key != "(none)" {
+			t.Fatalf("attribution: %+v", a.Attribution)
+		}
+		for _, c := range a.Attribution.Credits {
+			if math.Abs(c.Credit-want[c.Key]) > 1e-12 || math.Abs(c.Share-want[c.Key]/2) > 1e-12 {
+				t.Fatalf("attribution credits %s %v (share %v), want %v", c.Key, c.Credit, c.Share, want[c.Key])
+			}
+		}
+
+		// Paths after a view: Ann's App Opened then Order Completed; Bob's
+		// App Opened alone.
+		var p struct {
+			Paths []struct {
+				Events []string
+				Count  int
+				Share  float64
+			}
+		}
+		e.query(`{ paths(start: {name: "Product Viewed"}, depth: 2) { events count share } }`, nil, &p)
+		got, _ := json.Marshal(p.Paths)
+		if string(got) != `[{"Events":["App Opened"],"Count":1,"Share":0.5},{"Events":["App Opened","Order Completed"],"Count":1,"Share":0.5}]` {
+			t.Fatalf("paths: %s", got)
+		}
+
+		// Bad input names the argument.
+		for q, want := range map[string][]string{
+			`{ funnel(steps: [], within: "P1D") { profiles } }`:                                                                  {"steps is empty"},
+			`{ funnel(steps: [{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}], within: "P1D") { profiles } }`:                        {"steps has 11 steps"},
+			`{ funnel(steps: [{name: "x"}], within: "soon") { profiles } }`:                                                      {"within"},
+			`{ attribution(conversion: {}, dimension: CHANNEL, model: LINEAR, lookback: "P3Y") { conversions } }`:                {"lookback P3Y is longer than the most allowed, P730D"},
+			`{ attribution(conversion: {}, dimension: CHANNEL, model: LINEAR, lookback: "P1D", halfLife: "x") { conversions } }`: {"halfLife"},
+			`{ paths(start: {}, depth: 11) { count } }`:                                                                          {"depth must be 1 to 10, got 11"},
+			`{ paths(start: {where: [{path: "", op: EXISTS}]}) { count } }`:                                                      {"start.where[0].path"},
+		} {
+			e.refused(q, nil, CodeInvalidArgument, want...)
+		}
+	})
+}
+
+// lookalikeData stores 120 people u0..u119. u0..u29 share a behaviour:
+// trait interest=outdoor and 3 to 5 tent views in the app; the others
+// browse pages on the web. The audience holds u0..u14 (its kept
+// membership, written as the keeper would). The email consent of u15,
+// u16 and u17 is GRANTED, of u18 DENIED.
+func lookalikeData(e *env) (string, []string) {
+	e.t.Helper()
+	now := time.Now().UTC()
+	var evs []graph.Event
+	for i := range 120 {
+		u := fmt.Sprintf("u%d", i)
+		traits := map[string]any{"plan": []string{"free", "pro"}[i%2]}
+		if i < 30 {
+			traits["interest"] = "outdoor"
+		}
+		evs = append(evs, withTraits(ev("id-"+u, now.Add(-10*24*time.Hour), "identify", "user_id:"+u), traits))
+		n := 1 + i%3
+		name, channel := "Page Viewed", "web"
+		if i < 30 {
+			n, name, channel = 3+i%3, "Tent Viewed", "mobile"
+		}
+		for k := range n {
+			x := withChannel(ev(fmt.Sprintf("v-%s-%d", u, k), now.Add(-time.Duration(k+1)*time.Hour), "track", "user_id:"+u), channel)
+			x.Name = name
+			evs = append(evs, x)
+		}
+	}
+	e.apply(evs...)
+	a := createAudience(e, map[string]any{"name": "Campers", "filter": jsonOf(e.t, `{"trait":{"name":"interest","op":"EQ","value":"outdoor"}}`)})
+	var seed []string
+	for i := range 15 {
+		seed = append(seed, e.profileID("user_id", fmt.Sprintf("u%d", i)))
+	}
+	st := e.engine.Store().(audience.Store)
+	storetest.Must(e.t, st.ApplyMembership(context.Background(), a.ID, seed, nil, graph.Now()))
+	for u, s := range map[string]string{"u15": "GRANTED", "u16": "GRANTED", "u17": "GRANTED", "u18": "DENIED"} {
+		setConsent(e, map[string]any{"identifier": ident("user_id", u), "purpose": "email", "status": s})
+	}
+	return a.ID, seed
+}
+
+func TestLookalikeQuery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		aid, seed := lookalikeData(e)
+		const op = `query($a: ID!, $n: Int!, $p: String) { lookalike(audienceId: $a, size: $n, purpose: $p) { profile { id } score reasons } }`
+		type match struct {
+			Profile struct{ ID string }
+			Score   float64
+			Reasons []string
+		}
+		var out struct{ Lookalike []match }
+		e.query(op, map[string]any{"a": aid, "n": 15}, &out)
+		// The 15 best are u15..u29, the rest of the group.
+		want := map[string]bool{}
+		for i := 15; i < 30; i++ {
+			want[e.profileID("user_id", fmt.Sprintf("u%d", i))] = true
+		}
+		hits := 0
+		for i, m := range out.Lookalike {
+			if want[m.Profile.ID] {
+				hits++
+			}
+			if slices.Contains(seed, m.Profile.ID) {
+				t.Fatalf("match %s is a member", m.Profile.ID)
+			}
+			if i > 0 && m.Score > out.Lookalike[i-1].Score {
+				t.Fatalf("matches not best first: %+v", out.Lookalike)
+			}
+			if len(m.Reasons) == 0 || m.Score <= 0 || m.Score > 1 {
+				t.Fatalf("match %+v: want a score in (0, 1] and reasons", m)
+			}
+		}
+		if len(out.Lookalike) != 15 || hits < 12 {
+			t.Fatalf("%d matches, %d of them in the group; want 15 and at least 12: %+v", len(out.Lookalike), hits, out.Lookalike)
+		}
+		// With purpose email, only GRANTED profiles: u15, u16, u17.
+		e.query(op, map[string]any{"a": aid, "n": 5, "p": "email"}, &out)
+		var got []string
+		for _, m := range out.Lookalike {
+			got = append(got, m.Profile.ID)
+		}
+		slices.Sort(got)
+		wantIDs := sortedIDs(e, "u15", "u16", "u17")
+		if !slices.Equal(got, wantIDs) {
+			t.Fatalf("with purpose email: %v, want %v", got, wantIDs)
+		}
+
+		// Bad input.
+		e.refused(`{ lookalike(audienceId: "seg_00000000000000000000000000000000", size: 5) { score } }`, nil, CodeNotFound, "audienceId")
+		e.refused(`{ lookalike(audienceId: "nope", size: 5) { score } }`, nil, CodeInvalidArgument, "audienceId")
+		e.refused(fmt.Sprintf(`{ lookalike(audienceId: %q, size: 10001) { score } }`, aid), nil, CodeInvalidArgument, `argument "size" must be 1 to 10000, got 10001`)
+		e.refused(fmt.Sprintf(`{ lookalike(audienceId: %q, size: 5, purpose: "nope") { score } }`, aid), nil, CodeInvalidArgument, "purpose")
+		small := createAudience(e, map[string]any{"name": "Few", "filter": jsonOf(t, `{"trait":{"name":"plan","op":"EQ","value":"pro"}}`)})
+		storetest.Must(t, e.engine.Store().(audience.Store).ApplyMembership(context.Background(), small.ID, seed[:9], nil, graph.Now()))
+		e.refused(fmt.Sprintf(`{ lookalike(audienceId: %q, size: 5) { score } }`, small.ID), nil, CodeInvalidArgument, "audienceId: the audience has 9 members; at least 10")
+	})
+}
