@@ -147,15 +147,19 @@ func (h *Hub) Close() {
 	}
 	h.closed = true
 	started := h.started
+	h.stop()
 	for s := range h.subs {
 		h.endLocked(s, ErrClosed)
 	}
 	h.mu.Unlock()
-	h.stop()
 	if started {
 		<-h.done
 	}
 }
+
+// Closing is a context that ends when Close begins: what lives only as
+// long as the hub (a websocket connection) ends with it.
+func (h *Hub) Closing() context.Context { return h.ctx }
 
 // Stats returns the hub's counts.
 func (h *Hub) Stats() Stats {

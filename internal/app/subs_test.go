@@ -1,0 +1,392 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/app"
+	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/server"
+)
+
+// wsMsg is a graphql-transport-ws message.
+type wsMsg struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// wsClient speaks graphql-transport-ws over a real websocket, answering
+// the server's pings.
+type wsClient struct {
+	t       *testing.T
+	c       *websocket.Conn
+	pending map[string][]wsMsg // messages read for a subscription not yet asked for
+}
+
+// wsLimit bounds every wait of the client: a liveness bound, not a timing
+// assertion.
+const wsLimit = 30 * time.Second
+
+// dialWS opens a websocket to dial's /graphql with header; it returns the
+// HTTP status of a refused upgrade.
+func dialWS(t *testing.T, dial string, header http.Header) (*wsClient, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wsLimit)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws://"+dial+"/graphql", &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: header,
+	})
+	if err != nil {
+		if resp != nil {
+			return nil, resp.StatusCode
+		}
+		t.Fatalf("dial: %v", err)
+	}
+	if c.Subprotocol() != "graphql-transport-ws" {
+		t.Fatalf("negotiated subprotocol %q", c.Subprotocol())
+	}
+	c.SetReadLimit(1 << 20)
+	w := &wsClient{t: t, c: c, pending: map[string][]wsMsg{}}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return w, http.StatusSwitchingProtocols
+}
+
+func (w *wsClient) send(m wsMsg) {
+	w.t.Helper()
+	b, err := json.Marshal(m)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wsLimit)
+	defer cancel()
+	if err := w.c.Write(ctx, websocket.MessageText, b); err != nil {
+		w.t.Fatalf("write: %v", err)
+	}
+}
+
+// read returns the next message other than ping and pong, or the close
+// status and reason when the server closes the connection.
+func (w *wsClient) read() (m wsMsg, closed websocket.StatusCode, reason string) {
+	w.t.Helper()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), wsLimit)
+		_, b, err := w.c.Read(ctx)
+		cancel()
+		if err != nil {
+			var ce websocket.CloseError
+			if errors.As(err, &ce) {
+				return wsMsg{}, ce.Code, ce.Reason
+			}
+			w.t.Fatalf("read: %v", err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			w.t.Fatalf("message %s: %v", b, err)
+		}
+		switch m.Type {
+		case "ping":
+			w.send(wsMsg{Type: "pong"})
+			continue
+		case "pong":
+			continue
+		}
+		return m, 0, ""
+	}
+}
+
+// init sends connection_init with payload and returns the server's answer.
+func (w *wsClient) init(payload map[string]any) (wsMsg, websocket.StatusCode, string) {
+	w.t.Helper()
+	p, _ := json.Marshal(payload)
+	if payload == nil {
+		p = nil
+	}
+	w.send(wsMsg{Type: "connection_init", Payload: p})
+	return w.read()
+}
+
+// mustInit opens the connection, failing unless acknowledged.
+func (w *wsClient) mustInit(payload map[string]any) *wsClient {
+	w.t.Helper()
+	if m, code, reason := w.init(payload); m.Type != "connection_ack" {
+		w.t.Fatalf("connection_init: %+v (close %d %s)", m, code, reason)
+	}
+	return w
+}
+
+// readFor returns the next message of subscription id, keeping those of
+// others for later.
+func (w *wsClient) readFor(id string) (wsMsg, websocket.StatusCode, string) {
+	w.t.Helper()
+	if q := w.pending[id]; len(q) > 0 {
+		w.pending[id] = q[1:]
+		return q[0], 0, ""
+	}
+	for {
+		m, code, reason := w.read()
+		if code != 0 || m.ID == id || m.ID == "" {
+			return m, code, reason
+		}
+		w.pending[m.ID] = append(w.pending[m.ID], m)
+	}
+}
+
+func (w *wsClient) subscribe(id, query string) {
+	w.t.Helper()
+	p, _ := json.Marshal(map[string]any{"query": query})
+	w.send(wsMsg{Type: "subscribe", ID: id, Payload: p})
+}
+
+// change is a ChangeEvent as the wire carries it.
+type change struct {
+	Cursor      string   `json:"cursor"`
+	Kind        string   `json:"kind"`
+	At          string   `json:"at"`
+	ProfileID   *string  `json:"profileId"`
+	PreviousIds []string `json:"previousIds"`
+	EventID     *string  `json:"eventId"`
+}
+
+// short renders a change as KIND profile [previous] event, with profile
+// ids replaced by their names in names.
+func (c change) short(names map[string]string) string {
+	name := func(p *string) string {
+		if p == nil {
+			return "-"
+		}
+		if n, ok := names[*p]; ok {
+			return n
+		}
+		return *p
+	}
+	var prev []string
+	for _, p := range c.PreviousIds {
+		prev = append(prev, name(&p))
+	}
+	return fmt.Sprintf("%s %s %v %s", c.Kind, name(c.ProfileID), prev, name(c.EventID))
+}
+
+// nextChanges reads messages until one for each id of want arrives, and
+// returns them by subscription id; any other message fails the test.
+func (w *wsClient) nextChange(id, field string) change {
+	w.t.Helper()
+	m, code, reason := w.readFor(id)
+	if m.Type != "next" || m.ID != id {
+		w.t.Fatalf("want a change on %s, got %s %s %s (close %d %s)", id, m.Type, m.ID, m.Payload, code, reason)
+	}
+	var p struct {
+		Data   map[string]change `json:"data"`
+		Errors []any             `json:"errors"`
+	}
+	if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
+		w.t.Fatalf("payload %s: %v", m.Payload, err)
+	}
+	return p.Data[field]
+}
+
+// gqlError is one error of an error message or a next payload.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// subError reads the next message, which must end subscription id with an
+// error (an error message, or a next with errors and then complete), and
+// returns it.
+func (w *wsClient) subError(id string) gqlError {
+	w.t.Helper()
+	m, code, reason := w.readFor(id)
+	var errs []gqlError
+	switch {
+	case m.Type == "error" && m.ID == id:
+		if err := json.Unmarshal(m.Payload, &errs); err != nil {
+			w.t.Fatal(err)
+		}
+	case m.Type == "next" && m.ID == id:
+		var p struct {
+			Errors []gqlError `json:"errors"`
+		}
+		if err := json.Unmarshal(m.Payload, &p); err != nil {
+			w.t.Fatal(err)
+		}
+		errs = p.Errors
+		if c, _, _ := w.readFor(id); c.Type != "complete" || c.ID != id {
+			w.t.Fatalf("after the error, %+v, want complete", c)
+		}
+	default:
+		w.t.Fatalf("want an error on %s, got %+v (close %d %s)", id, m, code, reason)
+	}
+	if len(errs) == 0 {
+		w.t.Fatalf("no error in %s", m.Payload)
+	}
+	return errs[0]
+}
+
+// startSubs starts a service on st with the feed configured as feed and
+// returns it and its address.
+func startSubs(t *testing.T, st graph.Store, feed app.FeedConfig, mod func(*app.Config)) (*app.Service, string) {
+	t.Helper()
+	ln, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.Defaults()
+	cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.Nop()
+	cfg.Feed = feed
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := app.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Start()
+	t.Cleanup(func() {
+		if err := svc.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return svc, net.JoinHostPort("127.0.0.1", port)
+}
+
+// waitActive waits until svc holds n subscriptions: each has then read
+// the feed's head it starts from.
+func waitActive(t *testing.T, svc *app.Service, n int) {
+	t.Helper()
+	deadline := time.Now().Add(wsLimit)
+	for svc.Feed.Stats().Active != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions active, want %d", svc.Feed.Stats().Active, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func track(t *testing.T, dial, body string) {
+	t.Helper()
+	if code, b := post(t, "http://"+dial+"/v1/track", "", body); code != http.StatusOK {
+		t.Fatalf("track %s: %d %s", body, code, b)
+	}
+}
+
+func profileOf(t *testing.T, dial, typ, value string) string {
+	t.Helper()
+	var d struct {
+		P struct {
+			ID string `json:"id"`
+		} `json:"profileByIdentifier"`
+	}
+	gqlData(t, dial, "", fmt.Sprintf(`{ profileByIdentifier(type: %q, value: %q) { id } }`, typ, value), &d)
+	return d.P.ID
+}
+
+const changeFields = `cursor kind at profileId previousIds eventId`
+
+// Over a real websocket, on both stores: profileChanged follows a person
+// through an event, a merge into a larger profile (it then follows the
+// survivor) and a consent decision; changes sees the whole feed; and a
+// consumer that reconnects with its last cursor gets exactly what it
+// missed, then the live changes.
+func TestSubscriptionsFollowAndResume(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
+		track(t, dial, `{"messageId":"m1","anonymousId":"anon-0","event":"Viewed"}`)
+		p1 := profileOf(t, dial, "anonymous_id", "anon-0")
+
+		w, _ := dialWS(t, dial, nil)
+		w.mustInit(nil)
+		w.subscribe("p", `subscription { profileChanged(identifier: {type: "anonymous_id", value: "anon-0"}) { `+changeFields+` } }`)
+		w.subscribe("c", `subscription { changes { `+changeFields+` } }`)
+		waitActive(t, svc, 2)
+
+		// An event of the followed person; a larger profile (two
+		// identifiers); an event linking both, which merges the followed
+		// profile into the larger one; a consent decision.
+		track(t, dial, `{"messageId":"m2","anonymousId":"anon-0","event":"Viewed"}`)
+		track(t, dial, `{"messageId":"m3","anonymousId":"anon-2","userId":"u-2","event":"Viewed"}`)
+		p2 := profileOf(t, dial, "user_id", "u-2")
+		track(t, dial, `{"messageId":"m4","anonymousId":"anon-0","userId":"u-2","event":"Bought"}`)
+		if got := profileOf(t, dial, "anonymous_id", "anon-0"); got != p2 {
+			t.Fatalf("after the linking event anon-0 is in %s, want the larger profile %s", got, p2)
+		}
+		gqlData(t, dial, "", `mutation { setConsent(input: {identifier: {type: "anonymous_id", value: "anon-0"}, purpose: "email", status: GRANTED}) { id } }`, nil)
+		track(t, dial, `{"messageId":"m5","anonymousId":"anon-9","event":"Viewed"}`) // someone else
+
+		names := map[string]string{p1: "P1", p2: "P2"}
+		for _, want := range []string{
+			"EVENT_ADDED P1 [] default/m2",
+			"MERGED P2 [P1] -",
+			"EVENT_ADDED P2 [] default/m4",
+			"CONSENT_CHANGED P2 [] -",
+		} {
+			if got := w.nextChange("p", "profileChanged").short(names); got != want {
+				t.Fatalf("profileChanged: %s, want %s", got, want)
+			}
+		}
+		var last change
+		for _, want := range []string{
+			"EVENT_ADDED P1 [] default/m2",
+			"EVENT_ADDED P2 [] default/m3",
+			"MERGED P2 [P1] -",
+			"EVENT_ADDED P2 [] default/m4",
+			"CONSENT_CHANGED P2 [] -",
+		} {
+			last = w.nextChange("c", "changes")
+			if got := last.short(names); got != want {
+				t.Fatalf("changes: %s, want %s", got, want)
+			}
+		}
+		// The consumer goes away before m5's change; m6 and m7 commit
+		// while it is away.
+		_ = w.c.Close(websocket.StatusNormalClosure, "")
+		waitActive(t, svc, 0)
+		track(t, dial, `{"messageId":"m6","anonymousId":"anon-0","event":"Viewed"}`)
+		track(t, dial, `{"messageId":"m7","anonymousId":"anon-7","event":"Viewed"}`)
+		p9, p7 := profileOf(t, dial, "anonymous_id", "anon-9"), profileOf(t, dial, "anonymous_id", "anon-7")
+		names[p9], names[p7] = "P9", "P7"
+
+		w2, _ := dialWS(t, dial, nil)
+		w2.mustInit(nil)
+		w2.subscribe("r", fmt.Sprintf(`subscription { changes(after: %q) { %s } }`, last.Cursor, changeFields))
+		for _, want := range []string{"EVENT_ADDED P9 [] default/m5", "EVENT_ADDED P2 [] default/m6", "EVENT_ADDED P7 [] default/m7"} {
+			if got := w2.nextChange("r", "changes").short(names); got != want {
+				t.Fatalf("resumed changes: %s, want %s", got, want)
+			}
+		}
+		track(t, dial, `{"messageId":"m8","anonymousId":"anon-0","event":"Viewed"}`)
+		if got := w2.nextChange("r", "changes").short(names); got != "EVENT_ADDED P2 [] default/m8" {
+			t.Fatalf("live after resuming: %s, want EVENT_ADDED P2 [] default/m8", got)
+		}
+		// Kinds filter the feed; a bad cursor is refused naming after.
+		w2.subscribe("k", `subscription { changes(kinds: [CONSENT_CHANGED]) { `+changeFields+` } }`)
+		w2.subscribe("bad", `subscription { changes(after: "nonsense") { cursor } }`)
+		if e := w2.subError("bad"); e.Extensions["code"] != "INVALID_ARGUMENT" || !strings.Contains(e.Message, `"after"`) {
+			t.Fatalf("bad cursor: %+v, want INVALID_ARGUMENT naming after", e)
+		}
+		waitActive(t, svc, 2)
+		track(t, dial, `{"messageId":"m9","anonymousId":"anon-0","event":"Viewed"}`)
+		gqlData(t, dial, "", `mutation { setConsent(input: {identifier: {type: "user_id", value: "u-2"}, purpose: "sms", status: DENIED}) { id } }`, nil)
+		if got := w2.nextChange("r", "changes").short(names); got != "EVENT_ADDED P2 [] default/m9" {
+			t.Fatalf("changes: %s, want EVENT_ADDED P2 [] default/m9", got)
+		}
+		if got := w2.nextChange("r", "changes").short(names); got != "CONSENT_CHANGED P2 [] -" {
+			t.Fatalf("changes: %s, want CONSENT_CHANGED P2 [] -", got)
+		}
+		// The filtered subscription skips m9 and gets the consent change.
+		if got := w2.nextChange("k", "changes").short(names); got != "CONSENT_CHANGED P2 [] -" {
+			t.Fatalf("changes(kinds: [CONSENT_CHANGED]): %s, want CONSENT_CHANGED P2 [] -", got)
+		}
+	})
+}
