@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -131,6 +133,10 @@ func (r *Resolver) wsInit(ctx context.Context, payload transport.InitPayload) (c
 // write timeout bound it instead), and the connection ends when the
 // handler's feed hub closes.
 func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx context.Context) {
+	if !h.originAllowed(r) {
+		refuse(w, http.StatusForbidden, CodeForbidden, "this browser origin may not open a websocket here; the server's operator can allow it with --cors-origins")
+		return
+	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -140,6 +146,32 @@ func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx
 	stop := context.AfterFunc(h.cfg.Feed.Closing(), cancel)
 	defer stop()
 	h.srv.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// originAllowed reports whether r's Origin, if any, is the server's own
+// host or matches Config.Origins, as the websocket library checks it.
+func (h *httpHandler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range h.cfg.Origins {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok || p == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 // subscriptionsOverWebsocket refuses a subscription sent over HTTP: it

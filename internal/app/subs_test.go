@@ -390,3 +390,79 @@ func TestSubscriptionsFollowAndResume(t *testing.T) {
 		}
 	})
 }
+
+// Who may subscribe, on both stores: a connection without a key, or with a
+// bad one, is closed at connection_init; a key in the payload or in the
+// upgrade request's header opens it; a key without the scope of the
+// matching query is refused per subscription; each key holds at most the
+// cap; a browser origin other than the server's own needs --cors-origins;
+// and a subscription sent over HTTP is refused.
+func TestSubscriptionAccess(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		_, reader := addKey(t, st, "profiles:read")
+		_, other := addKey(t, st, "profiles:read")
+		_, audiences := addKey(t, st, "audiences:read")
+		svc, dial := startSubs(t, st, app.FeedConfig{PerKey: 2}, func(c *app.Config) {
+			c.GraphQL.Origins = []string{"https://app.example.com"}
+		})
+		bearer := func(secret string) map[string]any { return map[string]any{"Authorization": "Bearer " + secret} }
+
+		w, _ := dialWS(t, dial, nil)
+		if m, code, reason := w.init(nil); code != 4403 || !strings.Contains(reason, "API key is required") {
+			t.Fatalf("no key: %+v, close %d %q; want 4403 naming the missing key", m, code, reason)
+		}
+		w, _ = dialWS(t, dial, nil)
+		if m, code, reason := w.init(bearer("cdp_" + strings.Repeat("A", 43))); code != 4401 || reason == "" || strings.Contains(reason, "AAAA") {
+			t.Fatalf("unknown key: %+v, close %d %q; want 4401 with a reason that does not repeat the secret", m, code, reason)
+		}
+
+		// The header's key, and the scope of the matching query.
+		h := http.Header{"Authorization": {"Bearer " + audiences}}
+		w, _ = dialWS(t, dial, h)
+		w.mustInit(nil)
+		w.subscribe("c", `subscription { changes { cursor } }`)
+		if e := w.subError("c"); e.Extensions["code"] != "FORBIDDEN" || e.Extensions["scope"] != "profiles:read" {
+			t.Fatalf("changes without profiles:read: %+v, want FORBIDDEN naming profiles:read", e)
+		}
+		w.subscribe("p", `subscription { profileChanged(id: "p_x") { cursor } }`)
+		if e := w.subError("p"); e.Extensions["code"] != "FORBIDDEN" {
+			t.Fatalf("profileChanged without profiles:read: %+v, want FORBIDDEN", e)
+		}
+
+		// The cap counts per key, over connections.
+		w1, _ := dialWS(t, dial, nil)
+		w1.mustInit(bearer(reader))
+		w1.subscribe("a", `subscription { changes { cursor } }`)
+		w2, _ := dialWS(t, dial, http.Header{"Authorization": {"Bearer " + reader}})
+		w2.mustInit(nil)
+		w2.subscribe("b", `subscription { changes { cursor } }`)
+		waitActive(t, svc, 2)
+		w2.subscribe("c", `subscription { changes { cursor } }`)
+		if e := w2.subError("c"); e.Extensions["code"] != "TOO_MANY_SUBSCRIPTIONS" {
+			t.Fatalf("third subscription of one key: %+v, want TOO_MANY_SUBSCRIPTIONS", e)
+		}
+		w3, _ := dialWS(t, dial, nil)
+		w3.mustInit(bearer(other))
+		w3.subscribe("a", `subscription { changes { cursor } }`)
+		waitActive(t, svc, 3)
+		// Stopping one frees its place.
+		w1.send(wsMsg{Type: "complete", ID: "a"})
+		waitActive(t, svc, 2)
+		w2.subscribe("d", `subscription { changes { cursor } }`)
+		waitActive(t, svc, 3)
+
+		// Browser origins.
+		if _, status := dialWS(t, dial, http.Header{"Origin": {"https://evil.example.net"}}); status != http.StatusForbidden {
+			t.Fatalf("foreign origin: %d, want 403", status)
+		}
+		if _, status := dialWS(t, dial, http.Header{"Origin": {"https://app.example.com"}}); status != http.StatusSwitchingProtocols {
+			t.Fatalf("--cors-origins origin: %d, want 101", status)
+		}
+
+		// Over HTTP a subscription would hold the request for one event.
+		r := send(t, "POST", "http://"+dial+"/graphql", "", reader, `{"query":"subscription { changes { cursor } }"}`)
+		if r.code() != "BAD_REQUEST" || !strings.Contains(r.body, "WebSocket") {
+			t.Fatalf("subscription over POST: %d %s", r.status, r.body)
+		}
+	})
+}
