@@ -31,6 +31,8 @@ type Result struct {
 	// AudienceCount and Membership are the audience measures (issue 12).
 	AudienceCount AudienceCountResult
 	Membership    MembershipResult
+	// Subscriptions is the subscription measure (issue 13).
+	Subscriptions SubscriptionResult
 }
 
 // Machine is where the run happened.
@@ -193,7 +195,7 @@ func (r *Result) JSON() ([]byte, error) {
 		"store": r.Store, "store_version": r.StoreVersion,
 		"gen_seconds": round(r.GenSeconds), "total_seconds": round(r.TotalSeconds),
 	}
-	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression, r.AudienceCount, r.Membership} {
+	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression, r.AudienceCount, r.Membership, r.Subscriptions} {
 		b, err := json.Marshal(part)
 		if err != nil {
 			return nil, err
@@ -302,6 +304,14 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if m := r.Membership; (m.Audiences > 0 || m.ComputedTraits > 0) && len(m.NoneRuns) > 0 {
 		p("ingest, %d audiences + %d computed / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.1f %s", m.Audiences, m.ComputedTraits, m.WithPerSecond, m.NonePerSecond, m.Ratio, GoalMembershipRatio, goal(m.Ratio >= GoalMembershipRatio))
 		p("  settle after last ack (s)\t%.2f\t%.2f\t\t%d members kept", m.SettleWith, m.SettleNone, m.Members)
+	}
+	if s := r.Subscriptions; s.Latencies > 0 {
+		p("subscription latency p50 / p99 (ms)\t%.1f / %.1f\t\t\tcommitting process, %d events", s.LocalP50, s.LocalP99, s.Latencies)
+		p("  on another process (polling)\t%.1f / %.1f\t\t\t", s.RemoteP50, s.RemoteP99)
+	}
+	if s := r.Subscriptions; len(s.NoneRuns) > 0 {
+		p("ingest, 1 stalled subscriber / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.1f %s", s.StalledPerSecond, s.NonePerSecond, s.Ratio, GoalSubscriptionRatio, goal(s.Ratio >= GoalSubscriptionRatio))
+		p("  stalled subscribers ended as slow\t%d\t\t\t", s.SlowClosed)
 	}
 	q := r.Quality
 	p("quality f1\t%.4f\t\t\t≥ %.2f %s", q.F1, GoalF1, goal(q.F1 >= GoalF1))

@@ -81,6 +81,14 @@ type Config struct {
 	ComputedTraits int
 	AudienceRounds int
 	AudienceEvents int
+	// SubscriptionLatencies is the number of events the subscription
+	// measure sends one at a time to time their arrival at subscribers (0
+	// skips it); SubscriptionRounds the pairs of ingest passes with one
+	// stalled subscriber and with none (0 skips them), each sending the
+	// first SubscriptionEvents messages (0: all).
+	SubscriptionLatencies int
+	SubscriptionRounds    int
+	SubscriptionEvents    int
 	// TempDir holds the embedded stores and the raw bbolt file; "" means
 	// the system's temporary folder. Everything made there is removed.
 	TempDir string
@@ -142,6 +150,9 @@ func (c *Config) defaults() error {
 	}
 	if c.AudienceRounds == 0 {
 		c.AudienceRounds = 2
+	}
+	if c.SubscriptionLatencies < 0 || c.SubscriptionRounds < 0 || c.SubscriptionEvents < 0 {
+		return errors.New("subscription latencies, rounds and events must not be negative")
 	}
 	if c.Gen.People <= 0 {
 		if c.Gen.Events <= 0 {
@@ -385,6 +396,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		if res.Membership, err = membershipPasses(ctx, cfg, n4store, tmp, ds, rules); err != nil {
 			return nil, fmt.Errorf("membership: %w", err)
+		}
+	}
+	if cfg.SubscriptionLatencies > 0 || cfg.SubscriptionRounds > 0 {
+		var n4store graph.Store
+		if cfg.Store == StoreNeo4j {
+			n4store = store
+		}
+		if res.Subscriptions, err = subscriptionMeasure(ctx, cfg, n4store, tmp, ds, rules); err != nil {
+			return nil, fmt.Errorf("subscriptions: %w", err)
 		}
 	}
 	if cfg.Store == StoreNeo4j {
