@@ -459,10 +459,73 @@ func TestSubscriptionAccess(t *testing.T) {
 			t.Fatalf("--cors-origins origin: %d, want 101", status)
 		}
 
+		// A message over the request size limit (1 MiB) closes the
+		// connection (1009, message too big).
+		big, _ := dialWS(t, dial, nil)
+		big.mustInit(bearer(reader))
+		big.subscribe("x", `subscription { changes { cursor } } # `+strings.Repeat("x", 1<<20))
+		if m, code, _ := big.read(); code != websocket.StatusMessageTooBig {
+			t.Fatalf("a message over 1 MiB: %+v, close %d; want 1009", m, code)
+		}
+
 		// Over HTTP a subscription would hold the request for one event.
 		r := send(t, "POST", "http://"+dial+"/graphql", "", reader, `{"query":"subscription { changes { cursor } }"}`)
 		if r.code() != "BAD_REQUEST" || !strings.Contains(r.body, "WebSocket") {
 			t.Fatalf("subscription over POST: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// audienceChanged reports the entries and exits of one audience, on both
+// stores, and nothing of other audiences or kinds. The entries are
+// appended to the feed directly, as the audience keeper appends them.
+func TestAudienceChangedSubscription(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
+		var d struct {
+			A struct {
+				ID string `json:"id"`
+			} `json:"createAudience"`
+		}
+		gqlData(t, dial, "", `mutation { createAudience(input: {name: "buyers", filter: {event: {name: "Bought"}}}) { id } }`, &d)
+		w, _ := dialWS(t, dial, nil)
+		w.mustInit(nil)
+		w.subscribe("a", `subscription { audienceChanged(audienceId: "`+d.A.ID+`") { kind profileId at } }`)
+		w.subscribe("missing", `subscription { audienceChanged(audienceId: "seg_00000000000000000000000000000000") { kind } }`)
+		if e := w.subError("missing"); e.Extensions["code"] != "NOT_FOUND" || !strings.Contains(e.Message, "audienceId") {
+			t.Fatalf("unknown audience: %+v, want NOT_FOUND naming audienceId", e)
+		}
+		w.subscribe("bad", `subscription { audienceChanged(audienceId: "nope") { kind } }`)
+		if e := w.subError("bad"); e.Extensions["code"] != "INVALID_ARGUMENT" || !strings.Contains(e.Message, "audienceId") {
+			t.Fatalf("malformed audience id: %+v, want INVALID_ARGUMENT naming audienceId", e)
+		}
+		waitActive(t, svc, 1)
+		at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+		err := st.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+			return graph.AppendFeed(ctx, tx, []graph.FeedEntry{
+				{At: at, Kind: graph.FeedAudienceEntered, ProfileID: "p_one", AudienceID: d.A.ID},
+				{At: at, Kind: graph.FeedAudienceEntered, ProfileID: "p_two", AudienceID: "seg_ffffffffffffffffffffffffffffffff"},
+				{At: at, Kind: graph.FeedComputedChanged, ProfileID: "p_one"},
+				{At: at, Kind: graph.FeedAudienceExited, ProfileID: "p_one", AudienceID: d.A.ID},
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Feed.Wake()
+		for _, want := range []string{"ENTERED p_one 2026-05-01T12:00:00Z", "EXITED p_one 2026-05-01T12:00:00Z"} {
+			m, code, reason := w.readFor("a")
+			var p struct {
+				Data struct {
+					C struct{ Kind, ProfileID, At string } `json:"audienceChanged"`
+				} `json:"data"`
+			}
+			if m.Type != "next" || json.Unmarshal(m.Payload, &p) != nil {
+				t.Fatalf("got %+v (close %d %s)", m, code, reason)
+			}
+			if got := p.Data.C.Kind + " " + p.Data.C.ProfileID + " " + p.Data.C.At; got != want {
+				t.Fatalf("audienceChanged: %s, want %s", got, want)
+			}
 		}
 	})
 }
