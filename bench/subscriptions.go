@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/internal/feedhub"
 )
 
 // GoalSubscriptionRatio is issue 13's floor: ingest with one stalled
@@ -195,6 +197,9 @@ func subscriptionLatency(ctx context.Context, cfg Config, store graph.Store, n i
 	}
 	hc := &http.Client{Timeout: time.Minute}
 	for i := range n {
+		// A random pause, so that commits fall anywhere between the
+		// second service's polls rather than right after each one.
+		time.Sleep(rand.N(feedhub.DefaultPoll))
 		id := fmt.Sprintf("sub-latency-%d", i)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url+"/v1/track",
 			bytes.NewReader([]byte(`{"messageId":"`+id+`","anonymousId":"bench-latency","event":"Latency"}`)))
