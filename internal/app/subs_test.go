@@ -375,7 +375,14 @@ func TestSubscriptionsFollowAndResume(t *testing.T) {
 		if e := w2.subError("bad"); e.Extensions["code"] != "INVALID_ARGUMENT" || !strings.Contains(e.Message, `"after"`) {
 			t.Fatalf("bad cursor: %+v, want INVALID_ARGUMENT naming after", e)
 		}
-		waitActive(t, svc, 2)
+		// A merged-away id follows its survivor; neither or both of id and
+		// identifier is refused.
+		w2.subscribe("old", fmt.Sprintf(`subscription { profileChanged(id: %q) { %s } }`, p1, changeFields))
+		w2.subscribe("none", `subscription { profileChanged { cursor } }`)
+		if e := w2.subError("none"); e.Extensions["code"] != "INVALID_ARGUMENT" || !strings.Contains(e.Message, `"id"`) {
+			t.Fatalf("profileChanged without id or identifier: %+v, want INVALID_ARGUMENT naming id", e)
+		}
+		waitActive(t, svc, 3)
 		track(t, dial, `{"messageId":"m9","anonymousId":"anon-0","event":"Viewed"}`)
 		gqlData(t, dial, "", `mutation { setConsent(input: {identifier: {type: "user_id", value: "u-2"}, purpose: "sms", status: DENIED}) { id } }`, nil)
 		if got := w2.nextChange("r", "changes").short(names); got != "EVENT_ADDED P2 [] default/m9" {
@@ -383,6 +390,11 @@ func TestSubscriptionsFollowAndResume(t *testing.T) {
 		}
 		if got := w2.nextChange("r", "changes").short(names); got != "CONSENT_CHANGED P2 [] -" {
 			t.Fatalf("changes: %s, want CONSENT_CHANGED P2 [] -", got)
+		}
+		for _, want := range []string{"EVENT_ADDED P2 [] default/m9", "CONSENT_CHANGED P2 [] -"} {
+			if got := w2.nextChange("old", "profileChanged").short(names); got != want {
+				t.Fatalf("profileChanged(id: P1) after the merge: %s, want %s", got, want)
+			}
 		}
 		// The filtered subscription skips m9 and gets the consent change.
 		if got := w2.nextChange("k", "changes").short(names); got != "CONSENT_CHANGED P2 [] -" {
