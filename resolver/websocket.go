@@ -128,18 +128,16 @@ func (r *Resolver) wsInit(ctx context.Context, payload transport.InitPayload) (c
 	return ctx, nil, nil
 }
 
-// serveWebsocket prepares an upgrade request: the server's read and write
-// deadlines are lifted (the connection outlives them; pings and the
-// write timeout bound it instead), and the connection ends when the
-// handler's feed hub closes.
+// serveWebsocket serves an upgrade request: a browser origin must be
+// allowed, and the connection ends when the handler's feed hub closes. The
+// HTTP server's read and write deadlines do not bound it: net/http clears
+// them when the connection is hijacked; pings and the write timeout bound
+// it instead.
 func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx context.Context) {
 	if !h.originAllowed(r) {
 		refuse(w, http.StatusForbidden, CodeForbidden, "this browser origin may not open a websocket here; the server's operator can allow it with --cors-origins")
 		return
 	}
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
 	ctx = context.WithValue(ctx, wsKey{}, true)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
