@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -538,6 +539,55 @@ func TestAudienceChangedSubscription(t *testing.T) {
 			if got := p.Data.C.Kind + " " + p.Data.C.ProfileID + " " + p.Data.C.At; got != want {
 				t.Fatalf("audienceChanged: %s, want %s", got, want)
 			}
+		}
+	})
+}
+
+// A subscription that returns personal values unmasked is audited like a
+// query, once per answer, on both stores: audienceChanged selecting the
+// entering profile's identifiers with a key holding pii:read.
+func TestSubscriptionReadsAudited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		k, secret := addKey(t, st, "audiences:read", "audiences:write", "profiles:read", "pii:read", "events:write")
+		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
+		if code, b := post(t, "http://"+dial+"/v1/identify", secret, `{"messageId":"i1","userId":"u-aud","traits":{"email":"Ann@Example.com"}}`); code != http.StatusOK {
+			t.Fatalf("identify: %d %s", code, b)
+		}
+		var d struct {
+			P struct {
+				ID string `json:"id"`
+			} `json:"profileByIdentifier"`
+			A struct {
+				ID string `json:"id"`
+			} `json:"createAudience"`
+		}
+		gqlData(t, dial, secret, `{ profileByIdentifier(type: "user_id", value: "u-aud") { id } }`, &d)
+		gqlData(t, dial, secret, `mutation { createAudience(input: {name: "all", filter: {identifier: {type: "user_id"}}}) { id } }`, &d)
+		w, _ := dialWS(t, dial, nil)
+		w.mustInit(map[string]any{"Authorization": "Bearer " + secret})
+		w.subscribe("a", `subscription { audienceChanged(audienceId: "`+d.A.ID+`") { kind profile { identifiers(types: ["email"]) { value } } } }`)
+		waitActive(t, svc, 1)
+		err := st.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+			return graph.AppendFeed(ctx, tx, []graph.FeedEntry{{At: time.Now(), Kind: graph.FeedAudienceEntered, ProfileID: d.P.ID, AudienceID: d.A.ID}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Feed.Wake()
+		m, code, reason := w.readFor("a")
+		if m.Type != "next" || !strings.Contains(string(m.Payload), `"value":"ann@example.com"`) {
+			t.Fatalf("got %+v (close %d %s), want the unmasked email", m, code, reason)
+		}
+		var es []access.AuditEntry
+		deadline := time.Now().Add(wsLimit)
+		for len(es) == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			if es, err = st.(access.Store).Audit(context.Background(), access.AuditQuery{Action: "audienceChanged", Limit: 10}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(es) != 1 || es[0].KeyID != k.ID || fmt.Sprint(es[0].ProfileIDs) != "["+d.P.ID+"]" {
+			t.Fatalf("audit entries of audienceChanged: %+v, want one by key %s naming %s", es, k.ID, d.P.ID)
 		}
 	})
 }
