@@ -77,6 +77,21 @@ func (g *Guard) Authenticate(ctx context.Context, authorization string) (p acces
 	return access.Principal{}, ref.code, ref.msg
 }
 
+// StillUsable reports whether k, which authenticated a long-lived
+// connection (a GraphQL websocket), may still be used: it is stored, not
+// revoked and not expired. It reads through the guard's cache, so a key
+// revoked on another replica is seen within CacheTTL of the read, and
+// takes no token of the key's rate limit. A store that cannot be read
+// keeps the key (the connection was authenticated; the next check
+// decides).
+func (g *Guard) StillUsable(ctx context.Context, k access.Key) bool {
+	cur, ok, err := g.keyByHash(ctx, k.Hash)
+	if err != nil {
+		return true
+	}
+	return ok && cur.ID == k.ID && cur.RevokedAt.IsZero() && cur.Usable(g.now())
+}
+
 // Require guards a plain endpoint such as /metrics: in enforced mode a
 // request needs a usable bearer key (else 401) holding scope, unless scope
 // is empty (else 403 FORBIDDEN naming it), within the key's rate limit for

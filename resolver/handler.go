@@ -153,6 +153,13 @@ type Config struct {
 	// PingInterval is how often a websocket client is pinged; 0 means
 	// DefaultPingInterval.
 	PingInterval time.Duration
+	// KeyUsable, when set, is asked every KeyRecheck whether the key of an
+	// open subscription may still be used; a subscription whose key was
+	// revoked or expired ends with UNAUTHENTICATED.
+	KeyUsable func(ctx context.Context, k access.Key) bool
+	// KeyRecheck is how often KeyUsable is asked; 0 means
+	// DefaultKeyRecheck.
+	KeyRecheck time.Duration
 }
 
 func (c Config) withDefaults() Config {

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -27,7 +29,17 @@ const (
 	CodeSlowConsumer = "SLOW_CONSUMER"
 	// CodeTooManySubscriptions refuses a subscription past the key's cap.
 	CodeTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
+	// CodeUnauthenticated ends a subscription whose key was revoked or
+	// expired.
+	CodeUnauthenticated = "UNAUTHENTICATED"
 )
+
+// DefaultKeyRecheck is how often an open subscription's key is checked
+// again.
+const DefaultKeyRecheck = 5 * time.Second
+
+// errKeyRevoked ends a subscription whose key may no longer be used.
+var errKeyRevoked = errors.New("the API key of this subscription was revoked or has expired")
 
 // feedCursorPrefix marks a cursor of the change feed, before it is
 // encoded: "feed:" and the entry's Seq.
@@ -113,7 +125,7 @@ func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.Chang
 		}
 	}
 	want := wantKinds(kinds)
-	return stream(ctx, h, start, func(e graph.FeedEntry) bool { return want(e.Kind) }, toChangeEvent)
+	return stream(ctx, r, h, start, func(e graph.FeedEntry) bool { return want(e.Kind) }, toChangeEvent)
 }
 
 func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.IdentifierInput, kinds []gql.ChangeKind) (<-chan *gql.ChangeEvent, error) {
@@ -175,7 +187,7 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		}
 		return want(e.Kind)
 	}
-	return stream(ctx, h, head, filter, toChangeEvent)
+	return stream(ctx, r, h, head, filter, toChangeEvent)
 }
 
 func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error) {
@@ -202,7 +214,7 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 	filter := func(e graph.FeedEntry) bool {
 		return e.AudienceID == audienceID && (e.Kind == graph.FeedAudienceEntered || e.Kind == graph.FeedAudienceExited)
 	}
-	return stream(ctx, h, head, filter, func(e graph.FeedEntry) *audience.Change {
+	return stream(ctx, r, h, head, filter, func(e graph.FeedEntry) *audience.Change {
 		kind := audience.Entered
 		if e.Kind == graph.FeedAudienceExited {
 			kind = audience.Exited
@@ -215,9 +227,10 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 // filter keeps, and sends each, converted, until the client stops or the
 // subscription ends; an end the client did not ask for is reported as the
 // subscription's error, with the cursor to resume from.
-func stream[T any](ctx context.Context, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool, conv func(graph.FeedEntry) T) (<-chan T, error) {
+func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool, conv func(graph.FeedEntry) T) (<-chan T, error) {
 	key := ""
-	if k := access.PrincipalFrom(ctx).Key; k != nil {
+	k := access.PrincipalFrom(ctx).Key
+	if k != nil {
 		key = k.ID
 	}
 	sub, err := h.Subscribe(key, start, filter)
@@ -233,11 +246,24 @@ func stream[T any](ctx context.Context, h *feedhub.Hub, start uint64, filter fun
 	go func() {
 		defer close(out)
 		defer sub.Close()
+		// The key is checked again now and then: a revoked key's
+		// subscriptions end.
+		var recheck <-chan time.Time
+		if k != nil && r.cfg.KeyUsable != nil {
+			t := time.NewTicker(cmp.Or(r.cfg.KeyRecheck, DefaultKeyRecheck))
+			defer t.Stop()
+			recheck = t.C
+		}
 		last := start
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-recheck:
+				if !r.cfg.KeyUsable(ctx, *k) {
+					endWith(ctx, errKeyRevoked, last)
+					return
+				}
 			case e, ok := <-sub.C():
 				if !ok {
 					if reason := sub.Err(); reason != nil && ctx.Err() == nil {
@@ -264,8 +290,11 @@ func endWith(ctx context.Context, reason error, last uint64) {
 		return
 	}
 	code := CodeUnavailable
-	if errors.Is(reason, feedhub.ErrSlow) {
+	switch {
+	case errors.Is(reason, feedhub.ErrSlow):
 		code = CodeSlowConsumer
+	case errors.Is(reason, errKeyRevoked):
+		code = CodeUnauthenticated
 	}
 	cursor := FeedCursor(last)
 	transport.AddSubscriptionError(ctx, &gqlerror.Error{

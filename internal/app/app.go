@@ -311,6 +311,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			}
 			return p, nil
 		}
+		gc.KeyUsable = guard.StillUsable
 		changed := gc.OnProfilesChanged
 		gc.OnProfilesChanged = func(ids []string) { changed(ids); hub.Wake() }
 	}

@@ -81,10 +81,11 @@ func (w *wsClient) send(m wsMsg) {
 // status and reason when the server closes the connection.
 func (w *wsClient) read() (m wsMsg, closed websocket.StatusCode, reason string) {
 	w.t.Helper()
+	// One bound for the whole wait: the server's pings must not extend it.
+	ctx, cancel := context.WithTimeout(context.Background(), wsLimit)
+	defer cancel()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), wsLimit)
 		_, b, err := w.c.Read(ctx)
-		cancel()
 		if err != nil {
 			var ce websocket.CloseError
 			if errors.As(err, &ce) {
@@ -588,6 +589,39 @@ func TestSubscriptionReadsAudited(t *testing.T) {
 		}
 		if len(es) != 1 || es[0].KeyID != k.ID || fmt.Sprint(es[0].ProfileIDs) != "["+d.P.ID+"]" {
 			t.Fatalf("audit entries of audienceChanged: %+v, want one by key %s naming %s", es, k.ID, d.P.ID)
+		}
+	})
+}
+
+// A key revoked while its subscriptions are open ends them with
+// UNAUTHENTICATED, on both stores, even when revoked on another replica
+// (here: in the store, behind this server's back); another key's
+// subscription goes on.
+func TestRevokedKeyEndsSubscriptions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		k, revoked := addKey(t, st, "profiles:read")
+		_, kept := addKey(t, st, "profiles:read")
+		_, writer := addKey(t, st, "events:write")
+		svc, dial := startSubs(t, st, app.FeedConfig{}, func(c *app.Config) { c.GraphQL.KeyRecheck = 50 * time.Millisecond })
+		w, _ := dialWS(t, dial, nil)
+		w.mustInit(map[string]any{"Authorization": "Bearer " + revoked})
+		w.subscribe("r", `subscription { changes { cursor } }`)
+		w2, _ := dialWS(t, dial, nil)
+		w2.mustInit(map[string]any{"Authorization": "Bearer " + kept})
+		w2.subscribe("k", `subscription { changes { eventId } }`)
+		waitActive(t, svc, 2)
+		if _, err := st.(access.Store).RevokeKey(context.Background(), k.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if e := w.subError("r"); e.Extensions["code"] != "UNAUTHENTICATED" || !strings.Contains(e.Message, "revoked") {
+			t.Fatalf("after revocation: %+v, want UNAUTHENTICATED", e)
+		}
+		waitActive(t, svc, 1)
+		if code, b := post(t, "http://"+dial+"/v1/track", writer, `{"messageId":"after-revoke","anonymousId":"anon-r","event":"Viewed"}`); code != http.StatusOK {
+			t.Fatalf("track: %d %s", code, b)
+		}
+		if c := w2.nextChange("k", "changes"); c.EventID == nil || !strings.HasSuffix(*c.EventID, "/after-revoke") {
+			t.Fatalf("the other key's subscription: %+v, want the change of after-revoke", c)
 		}
 	})
 }
