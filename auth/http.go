@@ -28,6 +28,13 @@ func (g *Guard) GraphQL(next http.Handler) http.Handler {
 		if g.passOpen(w, r, next) {
 			return
 		}
+		if isWebsocketUpgrade(r) && len(r.Header.Values("Authorization")) == 0 {
+			// A browser cannot set the header: the key comes in the
+			// connection_init message, which next checks (Authenticate)
+			// before it runs anything.
+			next.ServeHTTP(w, r)
+			return
+		}
 		k, ref := g.bearerKey(r, "", kindGraphQL)
 		if ref != nil {
 			writeRefusal(w, ref)
@@ -35,6 +42,54 @@ func (g *Guard) GraphQL(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.KeyPrincipal(k))))
 	})
+}
+
+// isWebsocketUpgrade reports a GET asking to upgrade to a websocket.
+func isWebsocketUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// Authenticate checks authorization, the Authorization value a GraphQL
+// websocket connection sends in its connection_init payload ("Bearer
+// cdp_..."), as GraphQL checks a request's header, the key's GraphQL rate
+// limit included, and returns the principal: access.OpenPrincipal in open
+// mode. A refusal returns its code (UNAUTHENTICATED, RATE_LIMITED or
+// UNAVAILABLE) and a message that never holds the secret; code is "" on
+// success.
+func (g *Guard) Authenticate(ctx context.Context, authorization string) (p access.Principal, code, msg string) {
+	enforced, err := g.Enforcement(ctx)
+	switch {
+	case !enforced:
+		return access.OpenPrincipal(), "", ""
+	case err != nil && strings.TrimSpace(authorization) == "":
+		return access.Principal{}, unavailable.code, unavailable.msg
+	}
+	secret, ref := bearerValue([]string{authorization})
+	if ref == nil {
+		var k access.Key
+		if k, ref = g.authenticate(ctx, secret); ref == nil {
+			if ref = g.authorize(k, "", kindGraphQL); ref == nil {
+				g.touch(k)
+				return access.KeyPrincipal(k), "", ""
+			}
+		}
+	}
+	return access.Principal{}, ref.code, ref.msg
+}
+
+// StillUsable reports whether k, which authenticated a long-lived
+// connection (a GraphQL websocket), may still be used: it is stored, not
+// revoked and not expired. It reads through the guard's cache, so a key
+// revoked on another replica is seen within CacheTTL of the read, and
+// takes no token of the key's rate limit. A store that cannot be read
+// keeps the key (the connection was authenticated; the next check
+// decides).
+func (g *Guard) StillUsable(ctx context.Context, k access.Key) bool {
+	cur, ok, err := g.keyByHash(ctx, k.Hash)
+	if err != nil {
+		return true
+	}
+	return ok && cur.ID == k.ID && cur.RevokedAt.IsZero() && cur.Usable(g.now())
 }
 
 // Require guards a plain endpoint such as /metrics: in enforced mode a
@@ -127,8 +182,12 @@ func (g *Guard) authorize(key access.Key, scope access.Scope, k kind) *refusal {
 
 // bearer returns the secret of r's "Authorization: Bearer" header.
 func bearer(r *http.Request) (string, *refusal) {
+	return bearerValue(r.Header.Values("Authorization"))
+}
+
+// bearerValue returns the secret of the Authorization values hs.
+func bearerValue(hs []string) (string, *refusal) {
 	const how = `send it as "Authorization: Bearer cdp_..."`
-	hs := r.Header.Values("Authorization")
 	switch {
 	case len(hs) == 0 || strings.TrimSpace(hs[0]) == "":
 		return "", unauthenticated("an API key is required: %s", how)

@@ -33,6 +33,8 @@ type Result struct {
 	Membership    MembershipResult
 	// Intel is the customer intelligence measure (issue 14).
 	Intel IntelResult
+	// Subscriptions is the subscription measure (issue 13).
+	Subscriptions SubscriptionResult
 }
 
 // Machine is where the run happened.
@@ -195,7 +197,7 @@ func (r *Result) JSON() ([]byte, error) {
 		"store": r.Store, "store_version": r.StoreVersion,
 		"gen_seconds": round(r.GenSeconds), "total_seconds": round(r.TotalSeconds),
 	}
-	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression, r.AudienceCount, r.Membership, r.Intel} {
+	for _, part := range []any{r.Machine, r.Config, r.Ingest, r.Lookup, r.Auth, r.Merge, r.Quality, r.Erase, r.Suppression, r.AudienceCount, r.Membership, r.Subscriptions, r.Intel} {
 		b, err := json.Marshal(part)
 		if err != nil {
 			return nil, err
@@ -312,6 +314,14 @@ func (r *Result) WriteTable(w io.Writer) error {
 		p("  funnel completed, per profile / per identifier\t%d / %d\t\t\t", x.FunnelCompleted, x.PerIdentifierCompleted)
 		p("lookalike precision at %d / random\t%.3f / %.3f\t\t\t≥ %.1f %s", x.LookalikeK, x.LookalikePrecision, x.RandomPrecision, GoalLookalikePrecision, goal(x.LookalikePrecision >= GoalLookalikePrecision))
 		p("  lookalike (s), people, stored in (s)\t%.2f\t%d\t%.1f\t", x.LookalikeSeconds, x.People, x.StoreSeconds)
+	}
+	if s := r.Subscriptions; s.Latencies > 0 {
+		p("subscription latency p50 / p99 (ms)\t%.1f / %.1f\t\t\tcommitting process, %d events", s.LocalP50, s.LocalP99, s.Latencies)
+		p("  on another process (polling)\t%.1f / %.1f\t\t\t", s.RemoteP50, s.RemoteP99)
+	}
+	if s := r.Subscriptions; len(s.NoneRuns) > 0 {
+		p("ingest, 1 stalled subscriber / none (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.1f %s", s.StalledPerSecond, s.NonePerSecond, s.Ratio, GoalSubscriptionRatio, goal(s.Ratio >= GoalSubscriptionRatio))
+		p("  stalled subscribers ended as slow\t%d\t\t\t", s.SlowClosed)
 	}
 	q := r.Quality
 	p("quality f1\t%.4f\t\t\t≥ %.2f %s", q.F1, GoalF1, goal(q.F1 >= GoalF1))

@@ -85,6 +85,14 @@ type Config struct {
 	// that many events, see intel.go), stored on a fresh store after the
 	// others; zero skips it.
 	IntelEvents int
+	// SubscriptionLatencies is the number of events the subscription
+	// measure sends one at a time to time their arrival at subscribers (0
+	// skips it); SubscriptionRounds the pairs of ingest passes with one
+	// stalled subscriber and with none (0 skips them), each sending the
+	// first SubscriptionEvents messages (0: all).
+	SubscriptionLatencies int
+	SubscriptionRounds    int
+	SubscriptionEvents    int
 	// TempDir holds the embedded stores and the raw bbolt file; "" means
 	// the system's temporary folder. Everything made there is removed.
 	TempDir string
@@ -149,6 +157,9 @@ func (c *Config) defaults() error {
 	}
 	if c.IntelEvents < 0 {
 		return errors.New("intel events must not be negative")
+	}
+	if c.SubscriptionLatencies < 0 || c.SubscriptionRounds < 0 || c.SubscriptionEvents < 0 {
+		return errors.New("subscription latencies, rounds and events must not be negative")
 	}
 	if c.Gen.People <= 0 {
 		if c.Gen.Events <= 0 {
@@ -413,6 +424,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("intelligence: %w", err)
+		}
+	}
+	if cfg.SubscriptionLatencies > 0 || cfg.SubscriptionRounds > 0 {
+		var n4store graph.Store
+		if cfg.Store == StoreNeo4j {
+			n4store = store
+		}
+		if res.Subscriptions, err = subscriptionMeasure(ctx, cfg, n4store, tmp, ds, rules); err != nil {
+			return nil, fmt.Errorf("subscriptions: %w", err)
 		}
 	}
 	if cfg.Store == StoreNeo4j {

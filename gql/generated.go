@@ -52,6 +52,7 @@ type ResolverRoot interface {
 	ProfileChange() ProfileChangeResolver
 	Query() QueryResolver
 	RefusedLink() RefusedLinkResolver
+	Subscription() SubscriptionResolver
 	TraitValue() TraitValueResolver
 }
 
@@ -170,6 +171,16 @@ type ComplexityRoot struct {
 	AuditEntryEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ChangeEvent struct {
+		At          func(childComplexity int) int
+		AudienceID  func(childComplexity int) int
+		Cursor      func(childComplexity int) int
+		EventID     func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		PreviousIds func(childComplexity int) int
+		ProfileID   func(childComplexity int) int
 	}
 
 	ChannelCount struct {
@@ -478,6 +489,12 @@ type ComplexityRoot struct {
 		Source        func(childComplexity int) int
 	}
 
+	Subscription struct {
+		AudienceChanged func(childComplexity int, audienceID string) int
+		Changes         func(childComplexity int, after *string, kinds []ChangeKind) int
+		ProfileChanged  func(childComplexity int, id *string, identifier *IdentifierInput, kinds []ChangeKind) int
+	}
+
 	TraitValue struct {
 		At         func(childComplexity int) int
 		Identifier func(childComplexity int) int
@@ -649,6 +666,11 @@ type RefusedLinkResolver interface {
 	Reason(ctx context.Context, obj *RefusedLink) (string, error)
 	Evidence(ctx context.Context, obj *RefusedLink) (string, error)
 	EvidenceEvent(ctx context.Context, obj *RefusedLink) (*graph.Event, error)
+}
+type SubscriptionResolver interface {
+	ProfileChanged(ctx context.Context, id *string, identifier *IdentifierInput, kinds []ChangeKind) (<-chan *ChangeEvent, error)
+	AudienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error)
+	Changes(ctx context.Context, after *string, kinds []ChangeKind) (<-chan *ChangeEvent, error)
 }
 type TraitValueResolver interface {
 	Value(ctx context.Context, obj *TraitValue) (any, error)
@@ -1086,6 +1108,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
+
+	case "ChangeEvent.at":
+		if e.ComplexityRoot.ChangeEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.At(childComplexity), true
+	case "ChangeEvent.audienceId":
+		if e.ComplexityRoot.ChangeEvent.AudienceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.AudienceID(childComplexity), true
+	case "ChangeEvent.cursor":
+		if e.ComplexityRoot.ChangeEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Cursor(childComplexity), true
+	case "ChangeEvent.eventId":
+		if e.ComplexityRoot.ChangeEvent.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.EventID(childComplexity), true
+	case "ChangeEvent.kind":
+		if e.ComplexityRoot.ChangeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.Kind(childComplexity), true
+	case "ChangeEvent.previousIds":
+		if e.ComplexityRoot.ChangeEvent.PreviousIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.PreviousIds(childComplexity), true
+	case "ChangeEvent.profileId":
+		if e.ComplexityRoot.ChangeEvent.ProfileID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEvent.ProfileID(childComplexity), true
 
 	case "ChannelCount.channel":
 		if e.ComplexityRoot.ChannelCount.Channel == nil {
@@ -2588,6 +2653,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RefusedLink.Source(childComplexity), true
 
+	case "Subscription.audienceChanged":
+		if e.ComplexityRoot.Subscription.AudienceChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_audienceChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AudienceChanged(childComplexity, args["audienceId"].(string)), true
+	case "Subscription.changes":
+		if e.ComplexityRoot.Subscription.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.Changes(childComplexity, args["after"].(*string), args["kinds"].([]ChangeKind)), true
+	case "Subscription.profileChanged":
+		if e.ComplexityRoot.Subscription.ProfileChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_profileChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ProfileChanged(childComplexity, args["id"].(*string), args["identifier"].(*IdentifierInput), args["kinds"].([]ChangeKind)), true
+
 	case "TraitValue.at":
 		if e.ComplexityRoot.TraitValue.At == nil {
 			break
@@ -2689,6 +2788,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -3938,6 +4054,84 @@ type LookalikeMatch {
   reasons: [String!]!
 }
 `, BuiltIn: false},
+	{Name: "../subscriptions.graphqls", Input: `extend schema {
+  subscription: Subscription
+}
+
+"""
+Real-time changes, pushed over WebSocket at ` + "`" + `/graphql` + "`" + ` (the
+` + "`" + `graphql-transport-ws` + "`" + ` protocol, as the ` + "`" + `graphql-ws` + "`" + ` client speaks it). The
+key goes in ` + "`" + `connection_init` + "`" + `'s payload as ` + "`" + `{"Authorization": "Bearer
+cdp_..."}` + "`" + `, or in the upgrade request's ` + "`" + `Authorization` + "`" + ` header. Each
+subscription reads the change feed: what every process on the store
+commits reaches subscribers on every process.
+
+A subscriber that falls behind (more changes waiting for it than the
+server buffers) is ended with an error whose ` + "`" + `extensions.code` + "`" + ` is
+SLOW_CONSUMER and whose ` + "`" + `extensions.cursor` + "`" + ` is the last change it was sent:
+subscribe to ` + "`" + `changes(after:)` + "`" + ` with it to resume. Each key holds at most a
+fixed number of subscriptions at once (TOO_MANY_SUBSCRIPTIONS past it).
+"""
+type Subscription {
+  """
+  The changes of one person, given by profile id (a merged-away id follows
+  its survivor) or by identifier, from now on. After a merge it follows the
+  survivor (the MERGED change whose previousIds hold the followed id is
+  reported, and the survivor's changes from then on); a SPLIT that takes
+  part of the profile away is reported too. kinds, when given, limits what
+  is reported (the profile is followed through merges either way).
+  """
+  profileChanged(id: ID, identifier: IdentifierInput, kinds: [ChangeKind!]): ChangeEvent! @hasScope(scope: "profiles:read")
+
+  "The profiles entering and leaving an audience, from now on."
+  audienceChanged(audienceId: ID!): AudienceChange! @hasScope(scope: "audiences:read")
+
+  """
+  The whole change feed, for back-end consumers. Without ` + "`" + `after` + "`" + ` it starts
+  with the changes committed from now on; with ` + "`" + `after` + "`" + ` (a ` + "`" + `cursor` + "`" + ` it was
+  sent) it resumes right after that change, so a consumer that reconnects
+  loses nothing still retained and sees nothing twice. kinds, when given,
+  limits it to those kinds.
+  """
+  changes(after: String, kinds: [ChangeKind!]): ChangeEvent! @hasScope(scope: "profiles:read")
+}
+
+"What a change of the feed reports. The README says which kinds are live."
+enum ChangeKind {
+  "An event was stored into profileId (eventId)."
+  EVENT_ADDED
+  "An event gave profileId's identifiers traits."
+  TRAITS_CHANGED
+  "The profiles of previousIds were merged into profileId."
+  MERGED
+  "profileId was split off previousIds[0]."
+  SPLIT
+  "A consent decision was recorded for profileId."
+  CONSENT_CHANGED
+  "An erasure deleted profileId, or forgot part of it."
+  FORGOTTEN
+  "profileId entered audienceId."
+  AUDIENCE_ENTERED
+  "profileId left audienceId."
+  AUDIENCE_EXITED
+  "A computed trait of profileId changed."
+  COMPUTED_CHANGED
+}
+
+"One change of the feed. It holds ids only, never a personal value."
+type ChangeEvent {
+  "Opaque; pass it as ` + "`" + `changes(after:)` + "`" + ` to resume right after this change."
+  cursor: String!
+  kind: ChangeKind!
+  "When the change was committed."
+  at: DateTime!
+  profileId: ID
+  "The profiles merged into profileId (MERGED), or the one it was split off (SPLIT); empty otherwise."
+  previousIds: [ID!]!
+  eventId: ID
+  audienceId: ID
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -4167,6 +4361,26 @@ func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEntryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_ChangeEvent_kind(ctx, field)
+	case "at":
+		return ec.fieldContext_ChangeEvent_at(ctx, field)
+	case "profileId":
+		return ec.fieldContext_ChangeEvent_profileId(ctx, field)
+	case "previousIds":
+		return ec.fieldContext_ChangeEvent_previousIds(ctx, field)
+	case "eventId":
+		return ec.fieldContext_ChangeEvent_eventId(ctx, field)
+	case "audienceId":
+		return ec.fieldContext_ChangeEvent_audienceId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_ChannelCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5964,6 +6178,72 @@ func (ec *executionContext) field_Query_profiles_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["before"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_audienceChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "audienceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["audienceId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
+		func(ctx context.Context, v any) ([]ChangeKind, error) {
+			return ec.unmarshalOChangeKind2ᚕgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKindᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kinds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_profileChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "identifier",
+		func(ctx context.Context, v any) (*IdentifierInput, error) {
+			return ec.unmarshalOIdentifierInput2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentifierInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identifier"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
+		func(ctx context.Context, v any) ([]ChangeKind, error) {
+			return ec.unmarshalOChangeKind2ᚕgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKindᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kinds"] = arg2
 	return args, nil
 }
 
@@ -7799,6 +8079,167 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ChangeEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeEvent_kind(ctx context.Context, field graphql.CollectedField, obj *ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _ChangeEvent_at(ctx context.Context, field graphql.CollectedField, obj *ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ChangeEvent_profileId(ctx context.Context, field graphql.CollectedField, obj *ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_profileId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_profileId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEvent_previousIds(ctx context.Context, field graphql.CollectedField, obj *ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_previousIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_previousIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEvent_eventId(ctx context.Context, field graphql.CollectedField, obj *ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_eventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_eventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeEvent_audienceId(ctx context.Context, field graphql.CollectedField, obj *ChangeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeEvent_audienceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AudienceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeEvent_audienceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ChannelCount_channel(ctx context.Context, field graphql.CollectedField, obj *ChannelCount) (ret graphql.Marshaler) {
@@ -14483,6 +14924,192 @@ func (ec *executionContext) fieldContext_RefusedLink_at(_ context.Context, field
 	return graphql.NewScalarFieldContext("RefusedLink", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Subscription_profileChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_profileChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ProfileChanged(ctx, fc.Args["id"].(*string), fc.Args["identifier"].(*IdentifierInput), fc.Args["kinds"].([]ChangeKind))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *ChangeEvent
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *ChangeEvent
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ChangeEvent) graphql.Marshaler {
+			return ec.marshalNChangeEvent2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_profileChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_profileChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_audienceChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_audienceChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AudienceChanged(ctx, fc.Args["audienceId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal *audience.Change
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *audience.Change
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.Change) graphql.Marshaler {
+			return ec.marshalNAudienceChange2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_audienceChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudienceChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_audienceChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_changes(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().Changes(ctx, fc.Args["after"].(*string), fc.Args["kinds"].([]ChangeKind))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *ChangeEvent
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *ChangeEvent
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ChangeEvent) graphql.Marshaler {
+			return ec.marshalNChangeEvent2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TraitValue_name(ctx context.Context, field graphql.CollectedField, obj *TraitValue) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17667,6 +18294,69 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var changeEventImplementors = []string{"ChangeEvent"}
+
+func (ec *executionContext) _ChangeEvent(ctx context.Context, sel ast.SelectionSet, obj *ChangeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeEvent")
+		case "cursor":
+			out.Values[i] = ec._ChangeEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._ChangeEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ChangeEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "profileId":
+			out.Values[i] = ec._ChangeEvent_profileId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "previousIds":
+			out.Values[i] = ec._ChangeEvent_previousIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventId":
+			out.Values[i] = ec._ChangeEvent_eventId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "audienceId":
+			out.Values[i] = ec._ChangeEvent_audienceId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var channelCountImplementors = []string{"ChannelCount"}
 
 func (ec *executionContext) _ChannelCount(ctx context.Context, sel ast.SelectionSet, obj *ChannelCount) graphql.Marshaler {
@@ -19759,6 +20449,30 @@ func (ec *executionContext) _RefusedLink(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "profileChanged":
+		return ec._Subscription_profileChanged(ctx, fields[0])
+	case "audienceChanged":
+		return ec._Subscription_audienceChanged(ctx, fields[0])
+	case "changes":
+		return ec._Subscription_changes(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var traitValueImplementors = []string{"TraitValue"}
 
 func (ec *executionContext) _TraitValue(ctx context.Context, sel ast.SelectionSet, obj *TraitValue) graphql.Marshaler {
@@ -20490,6 +21204,24 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNChangeEvent2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeEvent(ctx context.Context, sel ast.SelectionSet, v *ChangeEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeEvent!")
+		return graphql.Null
+	}
+	return ec._ChangeEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKind(ctx context.Context, v any) (ChangeKind, error) {
+	var res ChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v ChangeKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNChannelCount2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChannelCount(ctx context.Context, sel ast.SelectionSet, v *ChannelCount) graphql.Marshaler {
@@ -21521,6 +22253,42 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOChangeKind2ᚕgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKindᚄ(ctx context.Context, v any) ([]ChangeKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]ChangeKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOChangeKind2ᚕgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKindᚄ(ctx context.Context, sel ast.SelectionSet, v []ChangeKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐChangeKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOChannelCount2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐChannelCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*ChannelCount) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -21721,6 +22489,14 @@ func (ec *executionContext) unmarshalOIdentifierCondition2ᚖgithubᚗcomᚋidgr
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputIdentifierCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOIdentifierInput2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentifierInput(ctx context.Context, v any) (*IdentifierInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIdentifierInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -134,6 +134,20 @@ type AuditFilter struct {
 	To *time.Time `json:"to,omitempty"`
 }
 
+// One change of the feed. It holds ids only, never a personal value.
+type ChangeEvent struct {
+	// Opaque; pass it as `changes(after:)` to resume right after this change.
+	Cursor string     `json:"cursor"`
+	Kind   ChangeKind `json:"kind"`
+	// When the change was committed.
+	At        time.Time `json:"at"`
+	ProfileID *string   `json:"profileId,omitempty"`
+	// The profiles merged into profileId (MERGED), or the one it was split off (SPLIT); empty otherwise.
+	PreviousIds []string `json:"previousIds"`
+	EventID     *string  `json:"eventId,omitempty"`
+	AudienceID  *string  `json:"audienceId,omitempty"`
+}
+
 type ChannelCount struct {
 	Channel string `json:"channel"`
 	Count   int    `json:"count"`
@@ -506,6 +520,21 @@ type SetConsentInput struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
+// Real-time changes, pushed over WebSocket at `/graphql` (the
+// `graphql-transport-ws` protocol, as the `graphql-ws` client speaks it). The
+// key goes in `connection_init`'s payload as `{"Authorization": "Bearer
+// cdp_..."}`, or in the upgrade request's `Authorization` header. Each
+// subscription reads the change feed: what every process on the store
+// commits reaches subscribers on every process.
+//
+// A subscriber that falls behind (more changes waiting for it than the
+// server buffers) is ended with an error whose `extensions.code` is
+// SLOW_CONSUMER and whose `extensions.cursor` is the last change it was sent:
+// subscribe to `changes(after:)` with it to resume. Each key holds at most a
+// fixed number of subscriptions at once (TOO_MANY_SUBSCRIPTIONS past it).
+type Subscription struct {
+}
+
 // Compares the profile's current value of a trait (the name is matched whole).
 type TraitCondition struct {
 	Name  string   `json:"name"`
@@ -771,6 +800,85 @@ func (e *AudienceChangeKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e AudienceChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a change of the feed reports. The README says which kinds are live.
+type ChangeKind string
+
+const (
+	// An event was stored into profileId (eventId).
+	ChangeKindEventAdded ChangeKind = "EVENT_ADDED"
+	// An event gave profileId's identifiers traits.
+	ChangeKindTraitsChanged ChangeKind = "TRAITS_CHANGED"
+	// The profiles of previousIds were merged into profileId.
+	ChangeKindMerged ChangeKind = "MERGED"
+	// profileId was split off previousIds[0].
+	ChangeKindSplit ChangeKind = "SPLIT"
+	// A consent decision was recorded for profileId.
+	ChangeKindConsentChanged ChangeKind = "CONSENT_CHANGED"
+	// An erasure deleted profileId, or forgot part of it.
+	ChangeKindForgotten ChangeKind = "FORGOTTEN"
+	// profileId entered audienceId.
+	ChangeKindAudienceEntered ChangeKind = "AUDIENCE_ENTERED"
+	// profileId left audienceId.
+	ChangeKindAudienceExited ChangeKind = "AUDIENCE_EXITED"
+	// A computed trait of profileId changed.
+	ChangeKindComputedChanged ChangeKind = "COMPUTED_CHANGED"
+)
+
+var AllChangeKind = []ChangeKind{
+	ChangeKindEventAdded,
+	ChangeKindTraitsChanged,
+	ChangeKindMerged,
+	ChangeKindSplit,
+	ChangeKindConsentChanged,
+	ChangeKindForgotten,
+	ChangeKindAudienceEntered,
+	ChangeKindAudienceExited,
+	ChangeKindComputedChanged,
+}
+
+func (e ChangeKind) IsValid() bool {
+	switch e {
+	case ChangeKindEventAdded, ChangeKindTraitsChanged, ChangeKindMerged, ChangeKindSplit, ChangeKindConsentChanged, ChangeKindForgotten, ChangeKindAudienceEntered, ChangeKindAudienceExited, ChangeKindComputedChanged:
+		return true
+	}
+	return false
+}
+
+func (e ChangeKind) String() string {
+	return string(e)
+}
+
+func (e *ChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeKind", str)
+	}
+	return nil
+}
+
+func (e ChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

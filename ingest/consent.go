@@ -141,15 +141,27 @@ func WithConsent(ctx context.Context, records [][]privacy.Record) context.Contex
 			}
 		}
 		var put []privacy.Record
+		changed := map[string]bool{}
 		for i, r := range results {
-			if i < len(records) && r.Status == graph.StatusStored {
+			if i < len(records) && r.Status == graph.StatusStored && len(records[i]) > 0 {
 				put = append(put, records[i]...)
+				changed[r.ProfileID] = true
 			}
 		}
 		if len(put) == 0 {
 			return nil
 		}
-		return privacy.PutConsentInTx(ctx, tx, put)
+		if err := privacy.PutConsentInTx(ctx, tx, put); err != nil {
+			return err
+		}
+		// One CONSENT_CHANGED per profile, in the transaction that
+		// records the decisions.
+		now := graph.Now()
+		feed := make([]graph.FeedEntry, 0, len(changed))
+		for _, p := range slices.Sorted(maps.Keys(changed)) {
+			feed = append(feed, graph.FeedEntry{At: now, Kind: graph.FeedConsentChanged, ProfileID: p})
+		}
+		return graph.AppendFeed(ctx, tx, feed)
 	})
 }
 

@@ -170,18 +170,42 @@ func (r *Resolver) noteRead(ctx context.Context) {
 	}
 	var root *graphql.FieldContext
 	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
-		if fc.Field.Field != nil && (fc.Object == "Query" || fc.Object == "Mutation") {
+		if fc.Field.Field != nil && (fc.Object == "Query" || fc.Object == "Mutation" || fc.Object == "Subscription") {
 			root = fc
 		}
 	}
-	if root == nil || root.Object != "Query" {
+	var name string
+	switch {
+	case root != nil && root.Object != "Mutation":
+		name = root.Field.Name
+	case root == nil:
+		// A subscription's answers are built without its root field's
+		// context: its one root field is the operation's.
+		name = subscriptionField(ctx)
+	}
+	if name == "" {
 		return
 	}
 	pids := ownerProfiles(ctx)
 	if pids == nil {
 		pids = r.eventProfiles(ctx)
 	}
-	l.add(root.Field.Name, pids)
+	l.add(name, pids)
+}
+
+// subscriptionField is the root field of ctx's operation when it is a
+// subscription, else "".
+func subscriptionField(ctx context.Context) string {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return ""
+	}
+	for _, sel := range oc.Operation.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok {
+			return f.Name
+		}
+	}
+	return ""
 }
 
 // eventProfiles returns the profiles of the identifiers of the nearest
@@ -213,8 +237,9 @@ func (r *Resolver) eventProfiles(ctx context.Context) []string {
 	return nil
 }
 
-// readAudit is the extension that writes the entries of a query's unmasked
-// personal reads once its answer is built.
+// readAudit is the extension that writes the entries of a query's
+// unmasked personal reads once its answer is built, and those of each
+// answer of a subscription.
 type readAudit struct{ r *Resolver }
 
 var _ interface {
@@ -227,13 +252,15 @@ func (readAudit) Validate(schema graphql.ExecutableSchema) error { return nil }
 
 func (a readAudit) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
-	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
+	if oc == nil || oc.Operation == nil || (oc.Operation.Operation != ast.Query && oc.Operation.Operation != ast.Subscription) {
 		return next(ctx)
 	}
 	l := &readLog{pids: map[string][]string{}}
 	h := next(context.WithValue(ctx, readLogKey{}, l))
 	return func(ctx context.Context) *graphql.Response {
-		resp := h(ctx)
+		// A subscription's answers are built in this context, not the
+		// operation's.
+		resp := h(context.WithValue(ctx, readLogKey{}, l))
 		if resp == nil || len(resp.Data) == 0 || string(resp.Data) == "null" {
 			return resp
 		}
@@ -244,6 +271,9 @@ func (a readAudit) InterceptOperation(ctx context.Context, next graphql.Operatio
 			e.SetProfiles(l.pids[f])
 			entries = append(entries, e)
 		}
+		// A subscription answers once per change: each answer's reads
+		// are recorded with it, once.
+		l.fields, l.pids = nil, map[string][]string{}
 		l.mu.Unlock()
 		if len(entries) == 0 {
 			return resp

@@ -189,6 +189,12 @@ func (r *Resolver) setConsent(ctx context.Context, in gql.SetConsentInput) (*gra
 		if err := privacy.PutConsentInTx(ctx, tx, []privacy.Record{rec}); err != nil {
 			return err
 		}
+		if pid != "" {
+			ch := graph.FeedEntry{At: rec.ReceivedAt, Kind: graph.FeedConsentChanged, ProfileID: pid}
+			if err := graph.AppendFeed(ctx, tx, []graph.FeedEntry{ch}); err != nil {
+				return err
+			}
+		}
 		e := entry
 		if pid != "" {
 			e.SetProfiles([]string{pid})

@@ -25,6 +25,7 @@ import (
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/feedhub"
 	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/internal/surrogates"
 	"github.com/idgraph/cdp/privacy"
@@ -137,6 +138,28 @@ type Config struct {
 	// OnCreate, when set, is called once createApiKey has stored a key, so
 	// that a server in open mode enforces keys from the next request on.
 	OnCreate func()
+	// Feed serves the subscriptions, over WebSocket at the same endpoint;
+	// when nil, neither is served.
+	Feed *feedhub.Hub
+	// Authenticate checks the Authorization value of a websocket
+	// connection's connection_init payload. When set, a connection with
+	// neither that value nor a principal from its upgrade request (the
+	// guard's) is refused.
+	Authenticate Authenticator
+	// Origins are the browser origins, beside the server's own, that may
+	// open a websocket (--cors-origins): host patterns such as
+	// app.example.com or https://*.example.com; "*" allows any.
+	Origins []string
+	// PingInterval is how often a websocket client is pinged; 0 means
+	// DefaultPingInterval.
+	PingInterval time.Duration
+	// KeyUsable, when set, is asked every KeyRecheck whether the key of an
+	// open subscription may still be used; a subscription whose key was
+	// revoked or expired ends with UNAUTHENTICATED.
+	KeyUsable func(ctx context.Context, k access.Key) bool
+	// KeyRecheck is how often KeyUsable is asked; 0 means
+	// DefaultKeyRecheck.
+	KeyRecheck time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -168,8 +191,9 @@ func (c Config) withDefaults() Config {
 }
 
 // NewHandler returns the GraphQL endpoint: POST (application/json) and GET
-// (queries only). ing may be nil, in which case ingest calls the engine
-// directly. Websocket subscriptions are not served yet.
+// (queries only), and with Config.Feed the subscriptions over WebSocket
+// (graphql-transport-ws). ing may be nil, in which case ingest calls the
+// engine directly.
 func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	if ing == nil {
@@ -188,6 +212,9 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 
 	srv := handler.New(es)
+	if cfg.Feed != nil {
+		srv.AddTransport(res.websocketTransport())
+	}
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -206,6 +233,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 		ops, _ = newOperationSpan(nil)
 	}
 	srv.Use(ops)
+	srv.Use(subscriptionsOverWebsocket{})
 	srv.AroundFields(res.trackChanges)
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
 	// Outside responseLimit: an answer it replaces returned no personal data.
@@ -233,6 +261,10 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if zerolog.Ctx(ctx).GetLevel() == zerolog.Disabled {
 		ctx = h.cfg.Logger.WithContext(ctx)
+	}
+	if r.Method == http.MethodGet && isUpgrade(r) && h.cfg.Feed != nil {
+		h.serveWebsocket(w, r, ctx)
+		return
 	}
 	switch r.Method {
 	case http.MethodGet:

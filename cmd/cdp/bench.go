@@ -49,6 +49,14 @@ Measures the service against the physical limit of its store, in one run:
      attribution, the funnel's completions per profile and per identifier,
      and lookalike's precision at K finding the half of the hidden group
      left out of its seed, next to a random pick's.
+  9. subscriptions: --subscription-latencies events sent one at a time,
+     each timed from the change's time (stamped in its transaction) to its
+     arrival at a GraphQL subscriber on the committing service and on a
+     second service on the same store (which polls the feed);
+     subscription_local_p50_ms, _p99_ms and subscription_remote_*. Then
+     ingest through HTTP of the first --subscription-events messages with
+     one stalled subscriber (it reads nothing) and with none, alternating,
+     on fresh stores; subscription_ingest_ratio = stalled / none.
 The population is generated (see "cdp bench gen -h"). The embedded store
 runs in a temporary folder; on Neo4j EVERY NODE of the database is deleted,
 before and after. With --json the last line of stdout is one JSON object.
@@ -131,6 +139,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		supHashes, supEvents, supRounds  int
 		audCounts, audN, ctN, audRounds  int
 		audEvents, intelEvents           int
+		subLat, subRounds, subEvents     int
 		asJSON, lock                     bool
 	)
 	fs := newFlagSet("bench", stderr, benchHelp)
@@ -156,6 +165,9 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.integer(&audRounds, "audience-rounds", "CDP_BENCH_AUDIENCE_ROUNDS", 2, "membership passes each way (none, defined), in pairs of flipping order")
 	fs.integer(&audEvents, "audience-events", "CDP_BENCH_AUDIENCE_EVENTS", 50000, "messages of the population sent in each membership pass; 0 means all")
 	fs.integer(&intelEvents, "intel-events", "CDP_BENCH_INTEL_EVENTS", 1000000, "events of the intelligence measure's own population (funnel, attribution, lookalike) on a fresh store; 0 skips it")
+	fs.integer(&subLat, "subscription-latencies", "CDP_BENCH_SUBSCRIPTION_LATENCIES", 500, "events the subscription measure times one at a time from commit to a subscriber; 0 skips it")
+	fs.integer(&subRounds, "subscription-rounds", "CDP_BENCH_SUBSCRIPTION_ROUNDS", 2, "ingest passes each way (no subscriber, one stalled), in pairs of flipping order; 0 skips them")
+	fs.integer(&subEvents, "subscription-events", "CDP_BENCH_SUBSCRIPTION_EVENTS", 50000, "messages of the population sent in each subscription pass; 0 means all")
 	fs.boolean(&asJSON, "json", "", false, "print the result as one JSON object on the last line")
 	fs.str(&cpuprofile, "cpuprofile", "", "", "write a CPU profile of the whole run (server included) to this file")
 	fs.str(&tmp, "tmp-dir", "CDP_BENCH_TMP_DIR", "", "where the embedded stores and the raw bbolt file go (removed afterwards); default the system's temporary folder")
@@ -181,6 +193,9 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	if intelEvents < 0 {
 		return usagef("--intel-events must not be negative")
 	}
+	if subLat < 0 || subRounds < 0 || subEvents < 0 {
+		return usagef("--subscription-latencies, --subscription-rounds and --subscription-events must not be negative")
+	}
 	if queueSize < clients*batch || queueSize < serverBatch {
 		return usagef("--queue-size %d must hold --clients × --batch (%d) and --server-batch (%d) events", queueSize, clients*batch, serverBatch)
 	}
@@ -200,31 +215,34 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, bench.Config{
-		Store:             store,
-		Neo4j:             n4,
-		Neo4jLock:         lock,
-		Gen:               bench.GenConfig{People: people, Events: events, Seed: uint64(seed)},
-		Clients:           clients,
-		Batch:             batch,
-		ServerBatch:       serverBatch,
-		QueueSize:         queueSize,
-		Committers:        committers,
-		Lookups:           lookups,
-		MergeN:            mergeN,
-		EraseEvents:       eraseEvents,
-		EraseRounds:       eraseRounds,
-		SuppressionHashes: supHashes,
-		SuppressionEvents: supEvents,
-		SuppressionRounds: supRounds,
-		AudienceCounts:    audCounts,
-		Audiences:         audN,
-		ComputedTraits:    ctN,
-		AudienceRounds:    audRounds,
-		AudienceEvents:    audEvents,
-		IntelEvents:       intelEvents,
-		TempDir:           tmp,
-		Log:               log,
-		Progress:          stderr,
+		Store:                 store,
+		Neo4j:                 n4,
+		Neo4jLock:             lock,
+		Gen:                   bench.GenConfig{People: people, Events: events, Seed: uint64(seed)},
+		Clients:               clients,
+		Batch:                 batch,
+		ServerBatch:           serverBatch,
+		QueueSize:             queueSize,
+		Committers:            committers,
+		Lookups:               lookups,
+		MergeN:                mergeN,
+		EraseEvents:           eraseEvents,
+		EraseRounds:           eraseRounds,
+		SuppressionHashes:     supHashes,
+		SuppressionEvents:     supEvents,
+		SuppressionRounds:     supRounds,
+		AudienceCounts:        audCounts,
+		Audiences:             audN,
+		ComputedTraits:        ctN,
+		AudienceRounds:        audRounds,
+		AudienceEvents:        audEvents,
+		SubscriptionLatencies: subLat,
+		SubscriptionRounds:    subRounds,
+		SubscriptionEvents:    subEvents,
+		IntelEvents:           intelEvents,
+		TempDir:               tmp,
+		Log:                   log,
+		Progress:              stderr,
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/idgraph/cdp/graph/neo4jstore"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/app"
+	"github.com/idgraph/cdp/internal/feedhub"
 	"github.com/idgraph/cdp/internal/telemetry"
 	"github.com/idgraph/cdp/server"
 )
@@ -142,6 +144,10 @@ type serveFlags struct {
 	auditRetention  string
 	audienceRefresh time.Duration
 	feedRetention   string
+	feedPoll        time.Duration
+	subBuffer       int
+	subsPerKey      int
+	corsOrigins     string
 }
 
 const serveHelp = `
@@ -180,6 +186,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.integer(&f.maxSelections, "max-selections", "CDP_MAX_SELECTIONS", d.GraphQL.MaxSelections, "most field selections in a GraphQL document, counted before validation")
 	fs.integer(&f.maxResponse, "max-response-bytes", "CDP_MAX_RESPONSE_BYTES", int(d.GraphQL.MaxResponseBytes), "largest GraphQL response in bytes; a larger one is replaced by a RESPONSE_TOO_LARGE error")
 	fs.str(&f.feedRetention, "feed-retention", "CDP_FEED_RETENTION", "7d", "how long change feed entries are kept (trimmed every minute in small transactions): days such as 7d, or a duration such as 168h; 0 keeps them forever")
+	fs.duration(&f.feedPoll, "feed-poll", "CDP_FEED_POLL", feedhub.DefaultPoll, "how often this process reads the change feed for its subscribers, seeing what other processes on the store committed (its own commits are read at once)")
+	fs.integer(&f.subBuffer, "subscription-buffer", "CDP_SUBSCRIPTION_BUFFER", feedhub.DefaultBuffer, "most changes waiting for one GraphQL subscriber; past it the subscriber is ended (SLOW_CONSUMER) and resumes from its cursor")
+	fs.integer(&f.subsPerKey, "subscriptions-per-key", "CDP_SUBSCRIPTIONS_PER_KEY", feedhub.DefaultPerKey, "most GraphQL subscriptions one API key may hold open at once (open mode counts as one key); 0: no cap")
+	fs.str(&f.corsOrigins, "cors-origins", "CDP_CORS_ORIGINS", "", "comma-separated browser origins, beside the server's own, allowed to open a GraphQL websocket: hosts or patterns such as app.example.com, *.example.com or https://app.example.com; * allows any")
 	fs.duration(&f.shutdownTimeout, "shutdown-timeout", "CDP_SHUTDOWN_TIMEOUT", 30*time.Second, "how long shutdown waits for requests in flight and pending writes")
 	fs.str(&f.auth, "auth", "CDP_AUTH", "auto", "auto (API keys enforced once one exists, and always on a non-loopback --addr) or required (always)")
 	fs.float(&f.rateLimit, "rate-limit", "CDP_RATE_LIMIT", d.Auth.RateLimit, "requests per second per API key, for GraphQL and the collector apart; 0: no limit")
@@ -319,6 +329,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if cfg.Feed.Retention, err = parseRetention("--feed-retention", f.feedRetention); err != nil {
 		return err
 	}
+	if f.feedPoll <= 0 {
+		return usagef("--feed-poll must be positive, got %s", f.feedPoll)
+	}
+	if f.subBuffer < 1 {
+		return usagef("--subscription-buffer must be at least 1, got %d", f.subBuffer)
+	}
+	if f.subsPerKey < 0 {
+		return usagef("--subscriptions-per-key must not be negative (0: no cap), got %d", f.subsPerKey)
+	}
+	cfg.Feed.Poll, cfg.Feed.Buffer, cfg.Feed.PerKey = f.feedPoll, f.subBuffer, f.subsPerKey
+	if f.subsPerKey == 0 {
+		cfg.Feed.PerKey = -1 // no cap
+	}
+	origins, err := parseOrigins(f.corsOrigins)
+	if err != nil {
+		return err
+	}
+	cfg.GraphQL.Origins = origins
 	cfg.Auth = app.Auth{
 		Required: required, RateLimit: f.rateLimit, Burst: f.rateBurst,
 		MetricsListener: metricsLn, AuditRetention: retention,
@@ -489,4 +517,21 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintln(stdout, "schema up to date")
 	return nil
+}
+
+// parseOrigins reads --cors-origins: comma-separated origins or host
+// patterns (path.Match syntax), or * for any.
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if _, err := path.Match(strings.ToLower(o), ""); err != nil {
+			return nil, usagef("--cors-origins: %q is not a valid origin pattern: %v", o, err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/internal/feedhub"
 	"github.com/idgraph/cdp/internal/telemetry"
 	"github.com/idgraph/cdp/privacy"
 	"github.com/idgraph/cdp/resolver"
@@ -102,6 +103,15 @@ type FeedConfig struct {
 	Retention time.Duration
 	// TrimEvery is how often the feed is trimmed; 0 means every minute.
 	TrimEvery time.Duration
+	// Poll is how often this process reads the feed for its subscribers
+	// (besides right after its own commits); 0 means feedhub.DefaultPoll.
+	Poll time.Duration
+	// Buffer bounds the changes waiting for one subscriber; past it the
+	// subscriber is ended as too slow. 0 means feedhub.DefaultBuffer.
+	Buffer int
+	// PerKey caps the subscriptions one API key holds at once; 0 means
+	// feedhub.DefaultPerKey, negative no cap.
+	PerKey int
 }
 
 // DefaultAuditRetention is how long audit entries are kept by default.
@@ -146,6 +156,9 @@ type Service struct {
 	// Guard authenticates requests; the revokeApiKey resolver calls its
 	// Invalidate.
 	Guard *auth.Guard
+	// Feed tails the change feed for the subscriptions; nil when the store
+	// keeps no feed.
+	Feed *feedhub.Hub
 
 	keys      access.Store
 	audit     *resolver.AuditWriter
@@ -258,6 +271,18 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	} else {
 		cc.OnCommit = members.touch
 	}
+	// Subscriptions: one tailer of the feed per process, woken by this
+	// process's commits and polling for the others'.
+	feedStore, _ := cfg.Store.(graph.FeedStore)
+	var hub *feedhub.Hub
+	if feedStore != nil {
+		hub = feedhub.New(feedhub.Config{Feed: feedStore, Poll: cfg.Feed.Poll, Buffer: cfg.Feed.Buffer, PerKey: cfg.Feed.PerKey, Logger: cfg.Logger})
+		if err := reg.Register(hubCollector(hub)); err != nil && !isAlreadyRegistered(err) {
+			return nil, fmt.Errorf("app: metrics: %w", err)
+		}
+		next := cc.OnCommit
+		cc.OnCommit = func(ids []string) { next(ids); hub.Wake() }
+	}
 	coll := ingest.New(engine, cc)
 	gc := cfg.GraphQL
 	gc.Logger, gc.Registerer = cfg.Logger, reg
@@ -277,6 +302,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	gc.Audiences, gc.Consent = aud, cs
+	if hub != nil {
+		gc.Feed = hub
+		gc.Authenticate = func(ctx context.Context, authz string) (access.Principal, error) {
+			p, code, msg := guard.Authenticate(ctx, authz)
+			if code != "" {
+				return p, &resolver.AuthRefusal{Code: code, Msg: msg}
+			}
+			return p, nil
+		}
+		gc.KeyUsable = guard.StillUsable
+		changed := gc.OnProfilesChanged
+		gc.OnProfilesChanged = func(ids []string) { changed(ids); hub.Wake() }
+	}
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
@@ -289,7 +327,6 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.GraphiQL {
 		routes.GraphiQL = resolver.GraphiQL("/graphql")
 	}
-	feedStore, _ := cfg.Store.(graph.FeedStore)
 	feedKeep := cfg.Feed.Retention
 	if feedKeep == 0 {
 		feedKeep = DefaultFeedRetention
@@ -302,7 +339,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return &Service{
 		Engine: engine, Collector: coll, Server: srv, Registry: reg, Guard: guard,
 		keys: keys, audit: auditW, retention: retention, log: cfg.Logger, done: make(chan struct{}),
-		members: members, feed: feedStore, feedKeep: feedKeep, feedEvery: cmp.Or(cfg.Feed.TrimEvery, feedTrimEvery),
+		members: members, feed: feedStore, Feed: hub, feedKeep: feedKeep, feedEvery: cmp.Or(cfg.Feed.TrimEvery, feedTrimEvery),
 	}, nil
 }
 
@@ -338,6 +375,9 @@ func (s *Service) Start() {
 		go s.trimFeed(ctx, s.feed, s.feedKeep, s.feedEvery)
 	}
 	s.members.start()
+	if s.Feed != nil {
+		s.Feed.Start(ctx)
+	}
 	go func() {
 		s.serveErr = s.Server.Serve()
 		close(s.done)
@@ -354,6 +394,11 @@ func (s *Service) Done() <-chan struct{} { return s.done }
 // open.
 func (s *Service) Close(ctx context.Context) error {
 	shutdownErr := s.Server.Shutdown(ctx)
+	// Subscriptions (hijacked connections, which Shutdown does not wait
+	// for) end with their connections.
+	if s.Feed != nil {
+		s.Feed.Close()
+	}
 	if s.stopPrune != nil {
 		s.stopPrune()
 		s.pruneEnded.Wait()
@@ -429,6 +474,29 @@ func dropCollector(n *graph.Normalizer) prometheus.Collector {
 		}
 	}}
 }
+
+// hubCollector exposes the subscriptions' counts.
+func hubCollector(h *feedhub.Hub) prometheus.Collector {
+	active := prometheus.NewDesc("cdp_subscriptions_active", "GraphQL subscriptions open on this process.", nil, nil)
+	slow := prometheus.NewDesc("cdp_subscriptions_slow_closed_total", "GraphQL subscriptions ended because their client fell behind.", nil, nil)
+	return multiCollector{descs: []*prometheus.Desc{active, slow}, collect: func(ch chan<- prometheus.Metric) {
+		st := h.Stats()
+		ch <- prometheus.MustNewConstMetric(active, prometheus.GaugeValue, float64(st.Active))
+		ch <- prometheus.MustNewConstMetric(slow, prometheus.CounterValue, float64(st.SlowClosed))
+	}}
+}
+
+type multiCollector struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c multiCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+func (c multiCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
 type collectorFunc struct {
 	desc    *prometheus.Desc

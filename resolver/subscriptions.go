@@ -1,0 +1,305 @@
+package resolver
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/feedhub"
+)
+
+// Codes of the errors that end or refuse a subscription.
+const (
+	// CodeSlowConsumer ends a subscription that fell behind; the error's
+	// extensions.cursor is the last change it was sent.
+	CodeSlowConsumer = "SLOW_CONSUMER"
+	// CodeTooManySubscriptions refuses a subscription past the key's cap.
+	CodeTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
+	// CodeUnauthenticated ends a subscription whose key was revoked or
+	// expired.
+	CodeUnauthenticated = "UNAUTHENTICATED"
+)
+
+// DefaultKeyRecheck is how often an open subscription's key is checked
+// again.
+const DefaultKeyRecheck = 5 * time.Second
+
+// errKeyRevoked ends a subscription whose key may no longer be used.
+var errKeyRevoked = errors.New("the API key of this subscription was revoked or has expired")
+
+// feedCursorPrefix marks a cursor of the change feed, before it is
+// encoded: "feed:" and the entry's Seq.
+const feedCursorPrefix = "feed:"
+
+// FeedCursor is the cursor of the feed entry with Seq seq.
+func FeedCursor(seq uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(feedCursorPrefix + strconv.FormatUint(seq, 10)))
+}
+
+// parseFeedCursor returns the Seq a FeedCursor encodes.
+func parseFeedCursor(arg, c string) (uint64, error) {
+	bad := invalidArg(arg, "is not a cursor of the change feed (the cursor of a ChangeEvent)")
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, bad
+	}
+	n, ok := strings.CutPrefix(string(raw), feedCursorPrefix)
+	if !ok {
+		return 0, bad
+	}
+	seq, err := strconv.ParseUint(n, 10, 64)
+	if err != nil || strconv.FormatUint(seq, 10) != n {
+		return 0, bad
+	}
+	return seq, nil
+}
+
+func toChangeEvent(e graph.FeedEntry) *gql.ChangeEvent {
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	prev := e.PreviousIDs
+	if prev == nil {
+		prev = []string{}
+	}
+	return &gql.ChangeEvent{
+		Cursor: FeedCursor(e.Seq), Kind: gql.ChangeKind(e.Kind), At: e.At.UTC(),
+		ProfileID: opt(e.ProfileID), PreviousIds: prev, EventID: opt(e.EventID), AudienceID: opt(e.AudienceID),
+	}
+}
+
+// feedHub returns the hub, or UNAVAILABLE when the server serves no
+// subscriptions.
+func (r *Resolver) feedHub() (*feedhub.Hub, error) {
+	if r.cfg.Feed == nil {
+		return nil, graph.Errorf(graph.EUNAVAILABLE, "subscriptions are not served: the store keeps no change feed")
+	}
+	return r.cfg.Feed, nil
+}
+
+// wantKinds is the filter of a kinds argument: every kind when empty.
+func wantKinds(kinds []gql.ChangeKind) func(graph.FeedKind) bool {
+	if len(kinds) == 0 {
+		return func(graph.FeedKind) bool { return true }
+	}
+	want := map[graph.FeedKind]bool{}
+	for _, k := range kinds {
+		want[graph.FeedKind(k)] = true
+	}
+	return func(k graph.FeedKind) bool { return want[k] }
+}
+
+func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.ChangeKind) (<-chan *gql.ChangeEvent, error) {
+	h, err := r.feedHub()
+	if err != nil {
+		return nil, err
+	}
+	head, err := h.Head(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	start := head
+	if after != nil {
+		if start, err = parseFeedCursor("after", *after); err != nil {
+			return nil, err
+		}
+		if start > head {
+			return nil, invalidArg("after", "is past the newest change of the feed: it is not a cursor of this store")
+		}
+	}
+	want := wantKinds(kinds)
+	return stream(ctx, r, h, start, func(e graph.FeedEntry) bool { return want(e.Kind) }, toChangeEvent)
+}
+
+func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.IdentifierInput, kinds []gql.ChangeKind) (<-chan *gql.ChangeEvent, error) {
+	h, err := r.feedHub()
+	if err != nil {
+		return nil, err
+	}
+	if (id == nil) == (ident == nil) {
+		return nil, invalidArg("id", "or identifier must be given, and not both")
+	}
+	// The head first: a merge committed while the profile is looked up
+	// is then among the entries the subscription reads.
+	head, err := h.Head(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	var followed string
+	if id != nil {
+		p, err := r.engine.ProfileByID(ctx, *id)
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			return nil, graph.Errorf(graph.ENOTFOUND, "argument %q: no profile ever had this id", "id")
+		}
+		if err != nil {
+			return nil, domainErr(err)
+		}
+		followed = p.ID
+	} else {
+		ref, err := r.normalizeInput("identifier.type", "identifier.value", ident.Type, ident.Value)
+		if err != nil {
+			return nil, err
+		}
+		p, ok, err := r.lookupProfile(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, graph.Errorf(graph.ENOTFOUND, "argument %q: identifier not found", "identifier")
+		}
+		followed = p.ID
+	}
+	want := wantKinds(kinds)
+	// Called in Seq order, never concurrently: it follows the survivor of
+	// each merge of the followed profile.
+	filter := func(e graph.FeedEntry) bool {
+		switch e.Kind {
+		case graph.FeedMerged:
+			if e.ProfileID != followed && !slices.Contains(e.PreviousIDs, followed) {
+				return false
+			}
+			followed = e.ProfileID
+		case graph.FeedSplit:
+			if e.ProfileID != followed && (len(e.PreviousIDs) == 0 || e.PreviousIDs[0] != followed) {
+				return false
+			}
+		default:
+			if e.ProfileID != followed {
+				return false
+			}
+		}
+		return want(e.Kind)
+	}
+	return stream(ctx, r, h, head, filter, toChangeEvent)
+}
+
+func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error) {
+	h, err := r.feedHub()
+	if err != nil {
+		return nil, err
+	}
+	head, err := h.Head(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	if !audience.ValidAudienceID(audienceID) {
+		return nil, invalidArg("audienceId", "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix)
+	}
+	if _, ok, err := storedAudience(ctx, st, audienceID); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, graph.Errorf(graph.ENOTFOUND, "argument %q: no such audience", "audienceId")
+	}
+	filter := func(e graph.FeedEntry) bool {
+		return e.AudienceID == audienceID && (e.Kind == graph.FeedAudienceEntered || e.Kind == graph.FeedAudienceExited)
+	}
+	return stream(ctx, r, h, head, filter, func(e graph.FeedEntry) *audience.Change {
+		kind := audience.Entered
+		if e.Kind == graph.FeedAudienceExited {
+			kind = audience.Exited
+		}
+		return &audience.Change{AudienceID: e.AudienceID, ProfileID: e.ProfileID, Kind: kind, At: e.At.UTC(), Seq: e.Seq}
+	})
+}
+
+// stream subscribes the caller's key to the entries after start that
+// filter keeps, and sends each, converted, until the client stops or the
+// subscription ends; an end the client did not ask for is reported as the
+// subscription's error, with the cursor to resume from.
+func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool, conv func(graph.FeedEntry) T) (<-chan T, error) {
+	key := ""
+	k := access.PrincipalFrom(ctx).Key
+	if k != nil {
+		key = k.ID
+	}
+	sub, err := h.Subscribe(key, start, filter)
+	if err != nil {
+		var tm *feedhub.TooManyError
+		if errors.As(err, &tm) {
+			return nil, &gqlerror.Error{Message: err.Error(), Path: graphql.GetPath(ctx),
+				Extensions: map[string]any{"code": CodeTooManySubscriptions, "cap": tm.Cap}}
+		}
+		return nil, graph.Errorf(graph.EUNAVAILABLE, "subscriptions are not served: %v", err)
+	}
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		// The key is checked again now and then: a revoked key's
+		// subscriptions end.
+		var recheck <-chan time.Time
+		if k != nil && r.cfg.KeyUsable != nil {
+			t := time.NewTicker(cmp.Or(r.cfg.KeyRecheck, DefaultKeyRecheck))
+			defer t.Stop()
+			recheck = t.C
+		}
+		last := start
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-recheck:
+				if !r.cfg.KeyUsable(ctx, *k) {
+					endWith(ctx, errKeyRevoked, last)
+					return
+				}
+			case e, ok := <-sub.C():
+				if !ok {
+					if reason := sub.Err(); reason != nil && ctx.Err() == nil {
+						endWith(ctx, reason, last)
+					}
+					return
+				}
+				select {
+				case out <- conv(e):
+					last = e.Seq
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// endWith reports why the server ended a subscription, on the websocket
+// (the only transport subscriptions are served on).
+func endWith(ctx context.Context, reason error, last uint64) {
+	if !isWebsocket(ctx) {
+		return
+	}
+	code := CodeUnavailable
+	switch {
+	case errors.Is(reason, feedhub.ErrSlow):
+		code = CodeSlowConsumer
+	case errors.Is(reason, errKeyRevoked):
+		code = CodeUnauthenticated
+	}
+	cursor := FeedCursor(last)
+	transport.AddSubscriptionError(ctx, &gqlerror.Error{
+		Message:    fmt.Sprintf("%v; resume with changes(after: %q)", reason, cursor),
+		Path:       graphql.GetPath(ctx),
+		Extensions: map[string]any{"code": code, "cursor": cursor},
+	})
+}

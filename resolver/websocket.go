@@ -1,0 +1,235 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/idgraph/cdp/access"
+)
+
+// Defaults of the websocket transport.
+const (
+	// DefaultPingInterval is how often the server pings a websocket
+	// client; one that answers no pong within twice as long is dropped.
+	DefaultPingInterval = 20 * time.Second
+	// wsInitTimeout bounds the wait for connection_init.
+	wsInitTimeout = 10 * time.Second
+	// wsWriteTimeout bounds one message's write: a client that reads
+	// nothing for that long is disconnected.
+	wsWriteTimeout = 30 * time.Second
+)
+
+// Close codes of a refused websocket connection (graphql-ws's).
+const (
+	wsCloseUnauthorized = 4401
+	wsCloseForbidden    = 4403
+	wsCloseTooMany      = 4429
+	wsCloseUnavailable  = 4503
+)
+
+type wsKey struct{}
+
+// isWebsocket reports whether ctx is a websocket connection's.
+func isWebsocket(ctx context.Context) bool {
+	v, _ := ctx.Value(wsKey{}).(bool)
+	return v
+}
+
+// isUpgrade reports a websocket upgrade request.
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// Authenticator checks the Authorization value ("Bearer cdp_...") of a
+// websocket connection as the HTTP guard checks a request's header, and
+// returns its principal (auth.Guard.Authenticate).
+type Authenticator func(ctx context.Context, authorization string) (access.Principal, error)
+
+// AuthRefusal is the error of an Authenticator that refuses a key; Code is
+// the error code (UNAUTHENTICATED, RATE_LIMITED, UNAVAILABLE).
+type AuthRefusal struct {
+	Code string
+	Msg  string
+}
+
+func (e *AuthRefusal) Error() string { return e.Msg }
+
+// websocketTransport is the graphql-transport-ws transport, served while
+// the handler has a feed hub.
+func (r *Resolver) websocketTransport() transport.Websocket {
+	accept := coderws.AcceptOptions{}
+	for _, o := range r.cfg.Origins {
+		if o == "*" {
+			accept.InsecureSkipVerify = true // --cors-origins '*': any origin
+		}
+		accept.OriginPatterns = append(accept.OriginPatterns, o)
+	}
+	limit := r.cfg.MaxBodyBytes
+	ping := r.cfg.PingInterval
+	if ping <= 0 {
+		ping = DefaultPingInterval
+	}
+	return transport.Websocket{
+		Implementation: timedAccept{inner: transport.CoderWebsocketImplementation{AcceptOptions: accept}, timeout: wsWriteTimeout},
+		InitFunc:       r.wsInit,
+		InitTimeout:    wsInitTimeout,
+		// graphql-transport-ws: a ping every interval, a pong expected.
+		PingPongInterval: ping,
+		// The legacy graphql-ws protocol: a keep-alive every interval.
+		KeepAlivePingInterval: ping,
+		PayloadReadLimit:      &limit,
+	}
+}
+
+// wsInit authenticates a connection by the Authorization value of its
+// connection_init payload, else by its upgrade request's header, which
+// the guard in front of the handler has checked already.
+func (r *Resolver) wsInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	refuse := func(code int, msg string) (context.Context, *transport.InitPayload, error) {
+		reason := msg
+		if len(reason) > 120 { // a close frame's reason holds at most 123 bytes
+			reason = reason[:120]
+		}
+		return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, reason), code), nil, errors.New(msg)
+	}
+	authz := payload.Authorization()
+	if authz != "" && r.cfg.Authenticate != nil {
+		p, err := r.cfg.Authenticate(ctx, authz)
+		if err != nil {
+			code := wsCloseUnauthorized
+			var ar *AuthRefusal
+			if errors.As(err, &ar) {
+				switch ar.Code {
+				case "RATE_LIMITED":
+					code = wsCloseTooMany
+				case CodeUnavailable:
+					code = wsCloseUnavailable
+				}
+			}
+			return refuse(code, err.Error())
+		}
+		return access.WithPrincipal(ctx, p), nil, nil
+	}
+	if p := access.PrincipalFrom(ctx); r.cfg.Authenticate != nil && p.Key == nil && !p.Open {
+		return refuse(wsCloseForbidden, `an API key is required: send {"Authorization": "Bearer cdp_..."} as the connection_init payload`)
+	}
+	return ctx, nil, nil
+}
+
+// serveWebsocket serves an upgrade request: a browser origin must be
+// allowed, and the connection ends when the handler's feed hub closes. The
+// HTTP server's read and write deadlines do not bound it: net/http clears
+// them when the connection is hijacked; pings and the write timeout bound
+// it instead.
+func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx context.Context) {
+	if !h.originAllowed(r) {
+		refuse(w, http.StatusForbidden, CodeForbidden, "this browser origin may not open a websocket here; the server's operator can allow it with --cors-origins")
+		return
+	}
+	ctx = context.WithValue(ctx, wsKey{}, true)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(h.cfg.Feed.Closing(), cancel)
+	defer stop()
+	h.srv.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// originAllowed reports whether r's Origin, if any, is the server's own
+// host or matches Config.Origins, as the websocket library checks it.
+func (h *httpHandler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range h.cfg.Origins {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok || p == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// subscriptionsOverWebsocket refuses a subscription sent over HTTP: it
+// would hold the request open for one event.
+type subscriptionsOverWebsocket struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = subscriptionsOverWebsocket{}
+
+func (subscriptionsOverWebsocket) ExtensionName() string                   { return "SubscriptionsOverWebsocket" }
+func (subscriptionsOverWebsocket) Validate(graphql.ExecutableSchema) error { return nil }
+func (subscriptionsOverWebsocket) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription && !isWebsocket(ctx) {
+		return &gqlerror.Error{
+			Message:    "subscriptions are served over WebSocket only (the graphql-transport-ws protocol at /graphql)",
+			Extensions: map[string]any{"code": CodeBadRequest},
+		}
+	}
+	return nil
+}
+
+// timedAccept wraps the websocket implementation so that a write that
+// does not finish within timeout closes the connection: a client that
+// stops reading cannot hold a server goroutine forever.
+type timedAccept struct {
+	inner   transport.WebsocketImplementation
+	timeout time.Duration
+}
+
+func (a timedAccept) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	c, err := a.inner.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	return &timedConn{WebsocketConn: c, timeout: a.timeout}, nil
+}
+
+type timedConn struct {
+	transport.WebsocketConn
+	timeout time.Duration
+	once    sync.Once
+}
+
+func (c *timedConn) WriteJSON(v any) error {
+	t := time.AfterFunc(c.timeout, func() { c.once.Do(func() { _ = c.WebsocketConn.Close() }) })
+	defer t.Stop()
+	return c.WebsocketConn.WriteJSON(v)
+}
+
+func (c *timedConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+func (c *timedConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
