@@ -74,7 +74,6 @@ type Store interface {
 	ReplayDead(ctx context.Context, id string, now time.Time, limit int) (int, error)
 }
 
-
 // CheckTake checks the arguments of TakeBatch.
 func CheckTake(id, holder string, from, through uint64, entries []graph.FeedEntry) error {
 	if !ValidID(id) {
