@@ -30,8 +30,8 @@ const (
 	DefaultMaxAttempts = 10
 	MaxMaxAttempts     = 100
 	MaxPage            = 500 // Limit of DestinationPage and Deliveries
-	// MaxRetryWindow is how long a batch is retried, counted from its
-	// creation, before it goes to dead letters whatever its attempts.
+	// MaxRetryWindow is how long a batch is retried, counted from when it
+	// was queued (Delivery.QueuedAt), before it goes to dead letters whatever its attempts.
 	MaxRetryWindow = 24 * time.Hour
 )
 
@@ -281,6 +281,9 @@ type Delivery struct {
 	LastStatusCode int    // 0 when no answer was received
 	LastError      string // why the last attempt failed, "" when it did not
 	CreatedAt      time.Time
+	// QueuedAt is when the batch was queued: its creation, or its last
+	// replay. Its retries end MaxRetryWindow after it.
+	QueuedAt time.Time
 	UpdatedAt      time.Time
 }
 

@@ -54,7 +54,8 @@ type Store interface {
 	// TakeBatch, in one transaction, moves the destination's Cursor from
 	// from to through (through >= from) and, when entries is not empty,
 	// stores them (their Seqs in (from, through], in order) as a new
-	// PENDING delivery with a new id and the next Number, due at now. It
+	// PENDING delivery with a new id and the next Number, created, queued
+	// and due at now. It
 	// returns that delivery, and false when entries was empty. ECONFLICT,
 	// and nothing written, when holder does not hold the lease at now,
 	// the Cursor is not from (another process moved it), or a delivery is
@@ -69,7 +70,8 @@ type Store interface {
 	// first.
 	Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
 	// ReplayDead queues at most limit of the destination's DEAD
-	// deliveries again, oldest first: PENDING, no attempts, due at now.
+	// deliveries again, oldest first: PENDING, no attempts, due and
+	// queued at now.
 	// It returns how many.
 	ReplayDead(ctx context.Context, id string, now time.Time, limit int) (int, error)
 }

@@ -331,7 +331,8 @@ func testBatches(t *testing.T, s Store) {
 	got, ok, err = s.InFlight(ctx, id(1))
 	must(t, err)
 	if !ok || got.ID != d1.ID || got.Status != destination.Failed || got.Attempts != 1 || !got.NextAttempt.Equal(at(10)) ||
-		got.LastStatusCode != 503 || got.LastError != "HTTP 503" || !got.UpdatedAt.Equal(at(3)) || !got.CreatedAt.Equal(at(2)) {
+		got.LastStatusCode != 503 || got.LastError != "HTTP 503" || !got.UpdatedAt.Equal(at(3)) || !got.CreatedAt.Equal(at(2)) ||
+		!got.QueuedAt.Equal(at(2)) {
 		t.Fatalf("after a failed attempt: %+v", got)
 	}
 	err = s.RecordAttempt(ctx, id(1), "b", 1, destination.Outcome{Status: destination.Delivered, Attempts: 2, At: at(4)})
@@ -417,7 +418,8 @@ func testReplay(t *testing.T, s Store) {
 	}
 	got, ok, err := s.InFlight(ctx, id(1))
 	must(t, err)
-	if !ok || got.Number != 1 || got.ID != ids[0] || got.Status != destination.Pending || got.Attempts != 0 || !got.NextAttempt.Equal(at(100)) {
+	if !ok || got.Number != 1 || got.ID != ids[0] || got.Status != destination.Pending || got.Attempts != 0 || !got.NextAttempt.Equal(at(100)) ||
+		!got.QueuedAt.Equal(at(100)) || !got.CreatedAt.Equal(at(1)) {
 		t.Fatalf("oldest replayed: %+v, want delivery 1 pending, same id, due at +100s", got)
 	}
 	n, err = s.ReplayDead(ctx, id(1), at(101), 10)

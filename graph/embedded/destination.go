@@ -64,6 +64,7 @@ type deliveryRecord struct {
 	StatusCode  int          `json:"code,omitempty"`
 	Error       string       `json:"error,omitempty"`
 	CreatedAt   int64        `json:"createdAt"`
+	QueuedAt    int64        `json:"queuedAt"`
 	UpdatedAt   int64        `json:"updatedAt"`
 }
 
@@ -338,7 +339,7 @@ func statusPrefix(id string, st destination.Status) []byte {
 func (r deliveryRecord) decode(id string, number uint64) destination.Delivery {
 	d := destination.Delivery{ID: r.ID, DestinationID: id, Number: number, Status: destination.Status(r.Status),
 		Attempts: r.Attempts, NextAttempt: fromNanos(r.NextAttempt), LastStatusCode: r.StatusCode, LastError: r.Error,
-		CreatedAt: fromNanos(r.CreatedAt), UpdatedAt: fromNanos(r.UpdatedAt)}
+		CreatedAt: fromNanos(r.CreatedAt), QueuedAt: fromNanos(r.QueuedAt), UpdatedAt: fromNanos(r.UpdatedAt)}
 	d.Entries = make([]graph.FeedEntry, len(r.Entries))
 	for i, e := range r.Entries {
 		d.Entries[i] = graph.FeedEntry{Seq: r.Seqs[i], At: fromNanos(r.Ats[i]), Kind: graph.FeedKind(e.K), ProfileID: e.P,
@@ -464,7 +465,7 @@ func (s *Store) TakeBatch(ctx context.Context, id, holder string, from, through 
 		if len(entries) > 0 {
 			r.Last++
 			d := deliveryRecord{ID: destination.NewDeliveryID(), Status: string(destination.Pending), NextAttempt: now.UnixNano(),
-				CreatedAt: now.UnixNano(), UpdatedAt: now.UnixNano()}
+				CreatedAt: now.UnixNano(), QueuedAt: now.UnixNano(), UpdatedAt: now.UnixNano()}
 			for _, e := range entries {
 				d.Entries = append(d.Entries, feedRecord{K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID})
 				d.Seqs = append(d.Seqs, e.Seq)
@@ -596,6 +597,7 @@ func (s *Store) ReplayDead(ctx context.Context, id string, now time.Time, limit 
 				return err
 			}
 			d.Status, d.Attempts, d.NextAttempt, d.UpdatedAt = string(destination.Pending), 0, now.UnixNano(), now.UnixNano()
+			d.QueuedAt = now.UnixNano()
 			if err := putDelivery(btx, id, num, d, destination.Dead); err != nil {
 				return err
 			}

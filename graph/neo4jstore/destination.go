@@ -14,7 +14,7 @@ import (
 // audienceIds, purpose, batchSize, maxAttempts, headers (JSON), includePII,
 // createdAt, updatedAt, cursor, leaseHolder, leaseExpires, deliveryCount})
 // and one (:Delivery {destinationId, number, id, entries (JSON), status,
-// attempts, nextAttempt, statusCode, error, createdAt, updatedAt}) per
+// attempts, nextAttempt, statusCode, error, createdAt, queuedAt, updatedAt}) per
 // batch. Neither is connected to the identity graph: entries name profiles
 // by id, like the feed.
 //
@@ -41,12 +41,13 @@ const (
 	propNextAttempt   = "nextAttempt"
 	propStatusCode    = "statusCode"
 	propError         = "error"
+	propQueuedAt      = "queuedAt"
 )
 
 // destinationNames join the model's allow-list (model.go).
 var destinationNames = []string{labelDestination, labelDelivery, propURL, propBatchSize, propMaxAttempts, propHeaders,
 	propIncludePII, propCursor, propLeaseHolder, propLeaseExpires, propDeliveryCount, propDestinationID, propNumber,
-	propEntries, propAttempts, propNextAttempt, propStatusCode, propError}
+	propEntries, propAttempts, propNextAttempt, propStatusCode, propError, propQueuedAt}
 
 var _ destination.Store = (*Store)(nil)
 
@@ -358,7 +359,7 @@ func decodeDelivery(v any) (destination.Delivery, error) {
 	d := destination.Delivery{ID: p.str(propID), DestinationID: p.str(propDestinationID), Number: uint64(n),
 		Status: destination.Status(p.str(propStatus)), Attempts: p.int(propAttempts), NextAttempt: p.time(propNextAttempt),
 		LastStatusCode: p.int(propStatusCode), LastError: p.str(propError), CreatedAt: p.time(propCreatedAt),
-		UpdatedAt: p.time(propUpdatedAt)}
+		QueuedAt: p.time(propQueuedAt), UpdatedAt: p.time(propUpdatedAt)}
 	var es []deliveryEntry
 	if err := p.json(propEntries, &es); err != nil {
 		return d, err
@@ -435,7 +436,7 @@ SET d.{{cursor}} = $through, d.{{deliveryCount}} = d.{{deliveryCount}} + $n
 WITH d
 UNWIND CASE WHEN $n > 0 THEN [1] ELSE [] END AS one
 CREATE (x:{{Delivery}} { {{destinationId}}: $id, {{number}}: d.{{deliveryCount}}, {{id}}: $did, {{entries}}: $entries,
-  {{status}}: $status, {{attempts}}: 0, {{nextAttempt}}: $now, {{createdAt}}: $now, {{updatedAt}}: $now })
+  {{status}}: $status, {{attempts}}: 0, {{nextAttempt}}: $now, {{createdAt}}: $now, {{queuedAt}}: $now, {{updatedAt}}: $now })
 RETURN x { .* }`)
 
 // TakeBatch implements destination.Store, in two round trips.
@@ -598,7 +599,7 @@ MATCH (x:{{Delivery}})
 USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
 WHERE x.{{destinationId}} = $id AND x.{{status}} = $dead AND x.{{number}} >= 0
 WITH x ORDER BY x.{{number}} LIMIT $limit
-SET x.{{status}} = $pending, x.{{attempts}} = 0, x.{{nextAttempt}} = $now, x.{{updatedAt}} = $now
+SET x.{{status}} = $pending, x.{{attempts}} = 0, x.{{nextAttempt}} = $now, x.{{queuedAt}} = $now, x.{{updatedAt}} = $now
 RETURN count(x)`)
 
 // ReplayDead implements destination.Store, in two round trips.
