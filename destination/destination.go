@@ -1,6 +1,7 @@
 package destination
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -283,8 +284,8 @@ type Delivery struct {
 	CreatedAt      time.Time
 	// QueuedAt is when the batch was queued: its creation, or its last
 	// replay. Its retries end MaxRetryWindow after it.
-	QueuedAt time.Time
-	UpdatedAt      time.Time
+	QueuedAt  time.Time
+	UpdatedAt time.Time
 }
 
 // Outcome is what an attempt sets on a delivery (RecordAttempt).
@@ -330,4 +331,15 @@ func CheckPage(after string, limit int) error {
 		return graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", MaxPage, limit)
 	}
 	return nil
+}
+
+// Validate checks a destination a caller is about to save: Check, with
+// field names under prefix ("input."), then CheckURL, so that a URL whose
+// host resolves to a private address is refused unless allowPrivate. r
+// resolves names; nil means net.DefaultResolver.
+func Validate(ctx context.Context, d Destination, prefix string, allowPrivate bool, r Resolver) error {
+	if err := d.Check(prefix); err != nil {
+		return err
+	}
+	return CheckURL(ctx, prefix+"url", d.URL, allowPrivate, r)
 }

@@ -1,0 +1,421 @@
+package destination
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Worker defaults.
+const (
+	DefaultPoll      = 250 * time.Millisecond
+	DefaultLeaseTTL  = 30 * time.Second
+	DefaultTimeout   = 10 * time.Second
+	DefaultRetryBase = time.Second
+	DefaultRetryMax  = time.Hour
+	// listEvery is how often the worker looks for new destinations.
+	listEvery = time.Second
+	// replayLimit is how many dead letters one ReplayDead call queues.
+	replayLimit = MaxPage
+)
+
+// WorkerConfig configures a Worker.
+type WorkerConfig struct {
+	Store    Store
+	Feed     graph.FeedStore
+	Profiles Profiles
+	// AllowPrivate lets deliveries reach loopback, private and link-local
+	// addresses (--destinations-allow-private).
+	AllowPrivate bool
+	// Holder names this process in leases; empty means host, pid and a
+	// random suffix.
+	Holder string
+	// Poll is how often an idle destination looks at the feed; LeaseTTL
+	// how long a lease lasts unless renewed (a dead holder's destinations
+	// move to another process after it); Timeout bounds one POST;
+	// RetryBase and RetryMax bound the backoff between attempts. Zero
+	// means the defaults above.
+	Poll, LeaseTTL, Timeout, RetryBase, RetryMax time.Duration
+	Logger                                       zerolog.Logger
+}
+
+// Worker delivers the feed to every stored destination: one goroutine per
+// destination, which works only while this process holds its lease.
+type Worker struct {
+	cfg    WorkerConfig
+	client *http.Client
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+// NewWorker returns a worker; Start starts it.
+func NewWorker(cfg WorkerConfig) *Worker {
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = DefaultRetryMax
+	}
+	if cfg.Holder == "" {
+		host, _ := os.Hostname()
+		cfg.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex()[:8])
+	}
+	return &Worker{cfg: cfg, client: NewClient(cfg.AllowPrivate, cfg.Timeout), running: map[string]bool{}}
+}
+
+// NewClient returns the HTTP client deliveries use: no proxy, no
+// redirects followed, and, unless allowPrivate, every dialed address
+// checked by DialControl.
+func NewClient(allowPrivate bool, timeout time.Duration) *http.Client {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		d.Control = DialControl
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = d.DialContext
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Holder is the name this worker takes leases under.
+func (w *Worker) Holder() string { return w.cfg.Holder }
+
+// Start delivers in the background until Close.
+func (w *Worker) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	w.done.Add(1)
+	go w.run(ctx)
+}
+
+// Close stops the worker, waits for attempts in flight (bounded by ctx
+// and the POST timeout) and releases its leases, so another process takes
+// its destinations at once.
+func (w *Worker) Close(ctx context.Context) error {
+	if w.cancel == nil {
+		return nil
+	}
+	w.cancel()
+	ch := make(chan struct{})
+	go func() { w.done.Wait(); close(ch) }()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Worker) run(ctx context.Context) {
+	defer w.done.Done()
+	t := time.NewTicker(listEvery)
+	defer t.Stop()
+	for {
+		after := ""
+		for ctx.Err() == nil {
+			page, err := w.cfg.Store.DestinationPage(ctx, after, MaxPage)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.cfg.Logger.Warn().Err(err).Msg("destinations: listing destinations failed; retrying")
+				}
+				break
+			}
+			for _, d := range page {
+				w.mu.Lock()
+				if !w.running[d.ID] {
+					w.running[d.ID] = true
+					w.done.Add(1)
+					go w.serve(ctx, d.ID)
+				}
+				w.mu.Unlock()
+			}
+			if len(page) < MaxPage {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// serve works on destination id while this process holds its lease, until
+// ctx ends or the destination is deleted.
+func (w *Worker) serve(ctx context.Context, id string) {
+	defer w.done.Done()
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, id)
+		w.mu.Unlock()
+	}()
+	log := w.cfg.Logger.With().Str("destination", id).Logger()
+	var lease Lease
+	defer func() {
+		if lease.Holder != "" {
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = w.cfg.Store.ReleaseLease(rctx, id, w.cfg.Holder)
+		}
+	}()
+	for ctx.Err() == nil {
+		now := time.Now()
+		wait := w.cfg.Poll
+		if !lease.HeldBy(w.cfg.Holder, now.Add(w.cfg.LeaseTTL/2)) {
+			l, held, err := w.cfg.Store.AcquireLease(ctx, id, w.cfg.Holder, now, w.cfg.LeaseTTL)
+			switch {
+			case graph.ErrorCode(err) == graph.ENOTFOUND:
+				return
+			case err != nil:
+				if ctx.Err() == nil {
+					log.Warn().Err(err).Msg("destinations: taking the lease failed; retrying")
+				}
+				lease = Lease{}
+			case !held:
+				// Another process delivers it; look again when its lease
+				// would expire if it died.
+				lease = Lease{}
+				wait = min(max(time.Until(l.Expires), w.cfg.Poll), w.cfg.LeaseTTL)
+			default:
+				lease = l
+			}
+		}
+		if lease.Holder != "" {
+			next, err := w.step(ctx, id)
+			switch {
+			case graph.ErrorCode(err) == graph.ENOTFOUND:
+				return
+			case graph.ErrorCode(err) == graph.ECONFLICT:
+				// The lease was lost, or another process moved on: take
+				// the lease again and read afresh.
+				lease = Lease{}
+				wait = 0
+			case err != nil:
+				if ctx.Err() == nil {
+					log.Warn().Err(err).Msg("destinations: delivering failed; retrying")
+				}
+			default:
+				wait = next
+			}
+		}
+		if wait <= 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// step does one unit of work on destination id under this process's
+// lease: the in-flight delivery's attempt when it is due, or the next
+// batch of the feed. It returns how long to wait before the next step.
+func (w *Worker) step(ctx context.Context, id string) (time.Duration, error) {
+	d, err := w.cfg.Store.Destination(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	dl, ok, err := w.cfg.Store.InFlight(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if ok {
+		if wait := time.Until(dl.NextAttempt); wait > 0 {
+			return min(wait, w.cfg.Poll*4), nil
+		}
+		return 0, w.attempt(ctx, d, dl)
+	}
+	head, err := w.cfg.Feed.FeedHead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if head <= d.Cursor {
+		return w.cfg.Poll, nil
+	}
+	entries, err := w.cfg.Feed.Feed(ctx, d.Cursor, d.Kinds, d.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	// Fewer than a batch: the read reached the end of the feed, which was
+	// at head or later.
+	through := head
+	if len(entries) > 0 {
+		through = max(through, entries[len(entries)-1].Seq)
+		if len(entries) == d.BatchSize {
+			through = entries[len(entries)-1].Seq
+		}
+	}
+	if len(d.AudienceIDs) > 0 {
+		entries = slices.DeleteFunc(entries, func(e graph.FeedEntry) bool { return !slices.Contains(d.AudienceIDs, e.AudienceID) })
+	}
+	dl, made, err := w.cfg.Store.TakeBatch(ctx, id, w.cfg.Holder, d.Cursor, through, entries, time.Now())
+	if err != nil || !made {
+		return 0, err
+	}
+	return 0, w.attempt(ctx, d, dl)
+}
+
+// attempt sends dl once and records the outcome.
+func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error {
+	now := time.Now()
+	body, n, err := w.cfg.Profiles.Build(ctx, d, dl, now)
+	if err != nil {
+		return err
+	}
+	var o Outcome
+	if n == 0 {
+		// Consent left nothing to send.
+		o = Outcome{Status: Delivered, Attempts: dl.Attempts}
+	} else {
+		code, retryAfter, errText, blocked := w.post(ctx, d, dl.ID, body)
+		if ctx.Err() != nil {
+			return ctx.Err() // shutting down: the batch stays in flight
+		}
+		o = w.outcome(dl, d.MaxAttempts, code, retryAfter, errText, blocked, time.Now())
+		ev := w.cfg.Logger.Debug()
+		if o.Status == Dead {
+			ev = w.cfg.Logger.Warn()
+		}
+		ev.Str("destination", d.ID).Str("delivery", dl.ID).Int("attempt", o.Attempts).Int("status", code).
+			Str("outcome", string(o.Status)).Str("error", errText).Msg("destinations: delivery attempted")
+	}
+	o.At = time.Now()
+	return w.cfg.Store.RecordAttempt(ctx, d.ID, w.cfg.Holder, dl.Number, o)
+}
+
+// post sends one delivery and returns the answer's status code (0 for
+// none), its Retry-After, and the failure as a text naming no URL, header
+// or secret ("" on a 2xx), and whether the connection was refused because
+// the address is not public.
+func (w *Worker) post(ctx context.Context, d Destination, deliveryID string, body []byte) (int, time.Duration, string, bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, "the URL cannot be requested", true
+	}
+	for k, v := range d.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "cdp-webhooks/1")
+	req.Header.Set(HeaderDeliveryID, deliveryID)
+	req.Header.Set(HeaderSignature, Sign(d.Secret, time.Now(), body))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return 0, 0, transportError(err), errors.Is(err, ErrBlocked)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, 0, "", false
+	}
+	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), time.Now()), "HTTP " + strconv.Itoa(resp.StatusCode), false
+}
+
+func transportError(err error) string {
+	var ne net.Error
+	var op *net.OpError
+	switch {
+	case errors.Is(err, ErrBlocked):
+		return "refused: the address is not public (allow private addresses with --destinations-allow-private)"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &op) && op.Err != nil:
+		return "connection error: " + op.Err.Error()
+	}
+	return "connection error"
+}
+
+// retryAfter reads a Retry-After value: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Retryable reports whether an attempt that got code (0: no answer) is
+// tried again: no answer, 408, 429 and 5xx. Any other answer but a 2xx,
+// redirects included, is final.
+func Retryable(code int) bool {
+	return code == 0 || code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+}
+
+// outcome decides what an attempt of dl that got code (0: no answer, and
+// blocked when the address was refused) leaves, with at most maxAttempts.
+func (w *Worker) outcome(dl Delivery, maxAttempts, code int, after time.Duration, errText string, blocked bool, now time.Time) Outcome {
+	o := Outcome{Attempts: dl.Attempts + 1, LastStatusCode: code, LastError: errText}
+	switch {
+	case code >= 200 && code < 300:
+		o.Status = Delivered
+		return o
+	case blocked, !Retryable(code):
+		o.Status = Dead
+		return o
+	}
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+	}
+	next := now.Add(max(Backoff(w.cfg.RetryBase, w.cfg.RetryMax, o.Attempts), after))
+	queued := dl.QueuedAt
+	if queued.IsZero() {
+		queued = dl.CreatedAt
+	}
+	if o.Attempts >= maxAttempts || next.After(queued.Add(MaxRetryWindow)) {
+		o.Status = Dead
+		return o
+	}
+	o.Status, o.NextAttempt = Failed, next
+	return o
+}
+
+// Backoff is the wait after attempt n (1, 2, ...): base doubled each
+// attempt, at most limit, then jittered to between half and all of it.
+func Backoff(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
