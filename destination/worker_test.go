@@ -1,0 +1,355 @@
+package destination_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/destination"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// store is what the worker runs on.
+type store interface {
+	graph.Store
+	graph.FeedStore
+	destination.Store
+	privacy.ConsentStore
+}
+
+const secret = "whsec-test-0123456789abcdef"
+
+type request struct {
+	body      []byte
+	delivery  string
+	signature string
+	custom    string
+}
+
+// receiver is a webhook receiver on 127.0.0.1 that answers the nth
+// request (1, 2, ...) with status(n).
+type receiver struct {
+	mu     sync.Mutex
+	reqs   []request
+	status func(n int) int
+	srv    *httptest.Server
+}
+
+func newReceiver(t *testing.T, status func(n int) int) *receiver {
+	t.Helper()
+	r := &receiver{status: status}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.reqs = append(r.reqs, request{body: body, delivery: req.Header.Get("X-CDP-Delivery-Id"),
+			signature: req.Header.Get("X-CDP-Signature"), custom: req.Header.Get("X-Tenant")})
+		n, st := len(r.reqs), r.status
+		r.mu.Unlock()
+		w.WriteHeader(st(n))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) requests() []request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]request(nil), r.reqs...)
+}
+
+func (r *receiver) setStatus(f func(int) int) {
+	r.mu.Lock()
+	r.status = f
+	r.mu.Unlock()
+}
+
+// verify checks a signature the way a receiver would, with crypto/hmac.
+func verify(t *testing.T, sig string, body []byte) {
+	t.Helper()
+	ts, v1, ok := strings.Cut(sig, ",v1=")
+	if !ok || !strings.HasPrefix(ts, "t=") {
+		t.Fatalf("signature %q is not t=...,v1=...", sig)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strings.TrimPrefix(ts, "t=") + "." + string(body)))
+	want := hex.EncodeToString(mac.Sum(nil))
+	if !hmac.Equal([]byte(v1), []byte(want)) {
+		t.Fatalf("signature %q does not verify (want v1=%s)", sig, want)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func open(t *testing.T, s graph.Store) (store, *graph.Engine) {
+	t.Helper()
+	st, ok := s.(store)
+	if !ok {
+		t.Fatalf("%T is not a destination store", s)
+	}
+	return st, graph.NewEngine(s, nil)
+}
+
+func startWorker(t *testing.T, s store, e *graph.Engine, allowPrivate bool) *destination.Worker {
+	t.Helper()
+	w := destination.NewWorker(destination.WorkerConfig{
+		Store: s, Feed: s, AllowPrivate: allowPrivate, Logger: zerolog.Nop(),
+		Profiles: destination.Profiles{Engine: e, Consent: s, Masker: access.NewMasker(graph.DefaultRules())},
+		Poll:     20 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+	})
+	w.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = w.Close(ctx)
+	})
+	return w
+}
+
+var tEv = time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
+
+func event(id, user, email string) graph.Event {
+	ids := []graph.IdentifierRef{{Type: graph.TypeUserID, Value: user}}
+	if email != "" {
+		ids = append(ids, graph.IdentifierRef{Type: graph.TypeEmail, Value: email})
+	}
+	return graph.Event{ID: "web/" + id, Type: "identify", Source: "web", Timestamp: tEv, ReceivedAt: tEv,
+		Identifiers: ids, Traits: map[string]any{"plan": "pro", "name": "Ann Lee"}}
+}
+
+func create(t *testing.T, s store, url string, edit func(d *destination.Destination)) destination.Destination {
+	t.Helper()
+	d := destination.Destination{ID: destination.NewID(), Name: "crm", URL: url, Secret: secret,
+		Kinds: []graph.FeedKind{graph.FeedEventAdded}, Headers: map[string]string{"X-Tenant": "acme"},
+		CreatedAt: graph.Now(), UpdatedAt: graph.Now()}
+	if edit != nil {
+		edit(&d)
+	}
+	got, err := s.CreateDestination(context.Background(), d)
+	storetest.Must(t, err)
+	return got
+}
+
+func deliveries(t *testing.T, s store, id string, st destination.Status) []destination.Delivery {
+	t.Helper()
+	ds, err := s.Deliveries(context.Background(), destination.DeliveryQuery{DestinationID: id, Status: st, Limit: 100})
+	storetest.Must(t, err)
+	return ds
+}
+
+func decode(t *testing.T, body []byte) destination.Payload {
+	t.Helper()
+	var p destination.Payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("body is not a payload: %v", err)
+	}
+	return p
+}
+
+// A receiver that answers 500, 500, then 200 gets the batch three times,
+// under one delivery id, each signed.
+func TestRetryThenDeliver(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := newReceiver(t, func(n int) int {
+			if n <= 2 {
+				return 500
+			}
+			return 200
+		})
+		d := create(t, s, rcv.srv.URL+"/hook", nil)
+		startWorker(t, s, e, true)
+		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "ann@example.com")})
+		storetest.Must(t, err)
+		waitFor(t, "a delivered batch", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
+		reqs := rcv.requests()
+		if len(reqs) != 3 {
+			t.Fatalf("the receiver got %d requests, want 3", len(reqs))
+		}
+		ds := deliveries(t, s, d.ID, "")
+		if len(ds) != 1 || ds[0].Attempts != 3 || ds[0].LastStatusCode != 200 || ds[0].LastError != "" {
+			t.Fatalf("deliveries %+v, want one delivered at the third attempt", ds)
+		}
+		for i, r := range reqs {
+			if r.delivery != ds[0].ID {
+				t.Errorf("request %d has delivery id %q, want %q", i+1, r.delivery, ds[0].ID)
+			}
+			if r.custom != "acme" {
+				t.Errorf("request %d lacks the custom header", i+1)
+			}
+			verify(t, r.signature, r.body)
+			p := decode(t, r.body)
+			if p.DeliveryID != ds[0].ID || p.DestinationID != d.ID || len(p.Entries) != 1 {
+				t.Fatalf("request %d: payload %+v", i+1, p)
+			}
+			en := p.Entries[0]
+			if en.Kind != "EVENT_ADDED" || en.EventID != "web/m1" || en.Profile == nil || en.Profile.ID != en.ProfileID {
+				t.Fatalf("request %d: entry %+v", i+1, en)
+			}
+		}
+	})
+}
+
+// A receiver that answers 410 dead-letters the batch at once; a replay
+// delivers it, under the same id, once the receiver answers 200.
+func TestDeadLetterReplay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := newReceiver(t, func(int) int { return 410 })
+		d := create(t, s, rcv.srv.URL, nil)
+		startWorker(t, s, e, true)
+		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "")})
+		storetest.Must(t, err)
+		waitFor(t, "a dead letter", func() bool { return len(deliveries(t, s, d.ID, destination.Dead)) == 1 })
+		dead := deliveries(t, s, d.ID, destination.Dead)[0]
+		if dead.Attempts != 1 || dead.LastStatusCode != 410 || dead.LastError != "HTTP 410" {
+			t.Fatalf("dead letter %+v, want one attempt, 410", dead)
+		}
+		if n := len(rcv.requests()); n != 1 {
+			t.Fatalf("a 410 was tried %d times, want 1", n)
+		}
+		rcv.setStatus(func(int) int { return 200 })
+		n, err := s.ReplayDead(ctx, d.ID, time.Now(), 100)
+		storetest.Must(t, err)
+		if n != 1 {
+			t.Fatalf("replayed %d, want 1", n)
+		}
+		waitFor(t, "the replayed batch delivered", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
+		reqs := rcv.requests()
+		if len(reqs) != 2 || reqs[1].delivery != dead.ID {
+			t.Fatalf("%d requests, last id %q; want 2, the second under %s", len(reqs), reqs[len(reqs)-1].delivery, dead.ID)
+		}
+		verify(t, reqs[1].signature, reqs[1].body)
+	})
+}
+
+// A redirect is never followed: it dead-letters the batch.
+func TestRedirectIsDead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		target := newReceiver(t, func(int) int { return 200 })
+		rcv := httptest.NewServer(http.RedirectHandler(target.srv.URL, http.StatusTemporaryRedirect))
+		t.Cleanup(rcv.Close)
+		d := create(t, s, rcv.URL, nil)
+		startWorker(t, s, e, true)
+		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "")})
+		storetest.Must(t, err)
+		waitFor(t, "a dead letter", func() bool { return len(deliveries(t, s, d.ID, destination.Dead)) == 1 })
+		if got := deliveries(t, s, d.ID, destination.Dead)[0].LastStatusCode; got != 307 {
+			t.Fatalf("status %d, want 307", got)
+		}
+		if n := len(target.requests()); n != 0 {
+			t.Fatalf("the redirect was followed (%d requests)", n)
+		}
+	})
+}
+
+// Without --destinations-allow-private, a connection to 127.0.0.1 is
+// refused at the dial, and the batch is dead.
+func TestDialRefusesPrivate(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := newReceiver(t, func(int) int { return 200 })
+		d := create(t, s, rcv.srv.URL, nil) // the store does not resolve URLs
+		startWorker(t, s, e, false)
+		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "")})
+		storetest.Must(t, err)
+		waitFor(t, "a dead letter", func() bool { return len(deliveries(t, s, d.ID, destination.Dead)) == 1 })
+		dead := deliveries(t, s, d.ID, destination.Dead)[0]
+		if dead.LastStatusCode != 0 || !strings.Contains(dead.LastError, "not public") {
+			t.Fatalf("dead letter %+v, want no answer and a refusal", dead)
+		}
+		if n := len(rcv.requests()); n != 0 {
+			t.Fatalf("the receiver on 127.0.0.1 got %d requests", n)
+		}
+	})
+}
+
+// Identifiers and traits are masked unless includePII; a destination with
+// a purpose gets only the entries of profiles that granted it.
+func TestMaskingAndConsent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		masked := newReceiver(t, func(int) int { return 200 })
+		raw := newReceiver(t, func(int) int { return 200 })
+		consented := newReceiver(t, func(int) int { return 200 })
+		create(t, s, masked.srv.URL, nil)
+		create(t, s, raw.srv.URL, func(d *destination.Destination) { d.IncludePII = true })
+		create(t, s, consented.srv.URL, func(d *destination.Destination) { d.Purpose = "email" })
+		// ann grants email, bob denies it, cal says nothing.
+		now := time.Now().UTC()
+		storetest.Must(t, s.PutConsent(ctx, []privacy.Record{
+			{ID: privacy.NewRecordID(), Purpose: "email", Status: privacy.StatusGranted, At: now, Source: "web",
+				LegalBasis: privacy.BasisConsent, Identifier: "email:ann@example.com", ReceivedAt: now},
+			{ID: privacy.NewRecordID(), Purpose: "email", Status: privacy.StatusDenied, At: now, Source: "web",
+				LegalBasis: privacy.BasisConsent, Identifier: "email:bob@example.com", ReceivedAt: now},
+		}))
+		startWorker(t, s, e, true)
+		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "ann", "ann@example.com"), event("m2", "bob", "bob@example.com"),
+			event("m3", "cal", "cal@example.com")})
+		storetest.Must(t, err)
+		entries := func(r *receiver) []destination.PayloadEntry {
+			var out []destination.PayloadEntry
+			for _, q := range r.requests() {
+				out = append(out, decode(t, q.body).Entries...)
+			}
+			return out
+		}
+		waitFor(t, "three entries at the masked and raw receivers", func() bool {
+			return len(entries(masked)) == 3 && len(entries(raw)) == 3
+		})
+		emails := func(es []destination.PayloadEntry) map[string]string {
+			out := map[string]string{}
+			for _, en := range es {
+				for _, id := range en.Profile.Identifiers {
+					if id.Type == graph.TypeEmail {
+						out[en.EventID] = id.Value + " " + fmt.Sprint(en.Profile.Traits["name"]) + " " + fmt.Sprint(en.Profile.Traits["plan"])
+					}
+				}
+			}
+			return out
+		}
+		wantMasked := map[string]string{"web/m1": "a***@example.com *** pro", "web/m2": "b***@example.com *** pro", "web/m3": "c***@example.com *** pro"}
+		wantRaw := map[string]string{"web/m1": "ann@example.com Ann Lee pro", "web/m2": "bob@example.com Ann Lee pro", "web/m3": "cal@example.com Ann Lee pro"}
+		if got := emails(entries(masked)); fmt.Sprint(got) != fmt.Sprint(wantMasked) {
+			t.Errorf("masked: %v, want %v", got, wantMasked)
+		}
+		if got := emails(entries(raw)); fmt.Sprint(got) != fmt.Sprint(wantRaw) {
+			t.Errorf("raw: %v, want %v", got, wantRaw)
+		}
+		// The consent destination's batch is settled once it is delivered.
+		waitFor(t, "the consent destination's batch", func() bool { return len(entries(consented)) >= 1 })
+		got := entries(consented)
+		if len(got) != 1 || got[0].EventID != "web/m1" {
+			t.Fatalf("the destination for purpose email got %+v, want only ann's entry (web/m1)", got)
+		}
+	})
+}
