@@ -23,6 +23,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
@@ -137,6 +138,11 @@ type Config struct {
 	// OnCreate, when set, is called once createApiKey has stored a key, so
 	// that a server in open mode enforces keys from the next request on.
 	OnCreate func()
+	// Destinations holds webhook destinations; their fields answer
+	// UNAVAILABLE while it is nil. DestinationsAllowPrivate lets their
+	// URLs resolve to private addresses.
+	Destinations             destination.Store
+	DestinationsAllowPrivate bool
 }
 
 func (c Config) withDefaults() Config {

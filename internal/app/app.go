@@ -21,6 +21,7 @@ import (
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/auth"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/telemetry"
@@ -69,6 +70,9 @@ type Config struct {
 	// privacy.ConsentStore. Set apart only beside a wrapper, like Keys.
 	Audiences audience.Store
 	Consent   privacy.ConsentStore
+	// Destinations configures webhook destinations, delivered when the
+	// store implements destination.Store and graph.FeedStore.
+	Destinations DestinationConfig
 	// AudienceRefresh is how often the audiences that time alone changes
 	// (event windows, windowed computed traits, expiring consent) are
 	// evaluated again; 0 means DefaultAudienceRefresh, a negative value
@@ -102,6 +106,19 @@ type FeedConfig struct {
 	Retention time.Duration
 	// TrimEvery is how often the feed is trimmed; 0 means every minute.
 	TrimEvery time.Duration
+}
+
+// DestinationConfig configures webhook destinations.
+type DestinationConfig struct {
+	// AllowPrivate lets destinations use loopback, private and link-local
+	// addresses (--destinations-allow-private); refused otherwise, when a
+	// destination is saved and at every connection.
+	AllowPrivate bool
+	// Poll is how often an idle destination looks at the feed; 0 means
+	// destination.DefaultPoll. RetryBase is the backoff's first wait; 0
+	// means destination.DefaultRetryBase.
+	Poll      time.Duration
+	RetryBase time.Duration
 }
 
 // DefaultAuditRetention is how long audit entries are kept by default.
@@ -150,6 +167,7 @@ type Service struct {
 	keys      access.Store
 	audit     *resolver.AuditWriter
 	members   *memberships
+	hooks     *destination.Worker // nil when the store keeps no destinations
 	retention time.Duration
 	feed      graph.FeedStore
 	feedKeep  time.Duration
@@ -277,6 +295,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	gc.Audiences, gc.Consent = aud, cs
+	// Webhook destinations: delivered by every process, each destination
+	// by one at a time under a lease.
+	var hooks *destination.Worker
+	if ds, ok := cfg.Store.(destination.Store); ok {
+		if fs, ok := cfg.Store.(graph.FeedStore); ok {
+			gc.Destinations, gc.DestinationsAllowPrivate = ds, cfg.Destinations.AllowPrivate
+			hooks = destination.NewWorker(destination.WorkerConfig{
+				Store: ds, Feed: fs, AllowPrivate: cfg.Destinations.AllowPrivate, Logger: cfg.Logger,
+				Poll: cfg.Destinations.Poll, RetryBase: cfg.Destinations.RetryBase,
+				Profiles: destination.Profiles{Engine: engine, Consent: cs, Masker: access.NewMasker(engine.Normalizer().Rules())},
+			})
+		}
+	}
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
@@ -302,7 +333,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return &Service{
 		Engine: engine, Collector: coll, Server: srv, Registry: reg, Guard: guard,
 		keys: keys, audit: auditW, retention: retention, log: cfg.Logger, done: make(chan struct{}),
-		members: members, feed: feedStore, feedKeep: feedKeep, feedEvery: cmp.Or(cfg.Feed.TrimEvery, feedTrimEvery),
+		members: members, hooks: hooks, feed: feedStore, feedKeep: feedKeep, feedEvery: cmp.Or(cfg.Feed.TrimEvery, feedTrimEvery),
 	}, nil
 }
 
@@ -338,6 +369,9 @@ func (s *Service) Start() {
 		go s.trimFeed(ctx, s.feed, s.feedKeep, s.feedEvery)
 	}
 	s.members.start()
+	if s.hooks != nil {
+		s.hooks.Start()
+	}
 	go func() {
 		s.serveErr = s.Server.Serve()
 		close(s.done)
@@ -358,10 +392,17 @@ func (s *Service) Close(ctx context.Context) error {
 		s.stopPrune()
 		s.pruneEnded.Wait()
 	}
+	var errs []error
+	// Deliveries in flight end (a batch cut short stays in flight in the
+	// store, sent again by the next holder) and leases are released.
+	if s.hooks != nil {
+		if err := s.hooks.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping webhook deliveries: %w", err))
+		}
+	}
 	// Records of a key's last use still in flight land before the caller
 	// closes the store.
 	s.Guard.Wait()
-	var errs []error
 	// Entries of the reads answered are written before the store closes.
 	if err := s.audit.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flushing audit entries: %w", err))
