@@ -190,6 +190,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	res.priceConsent(&cx, cfg.MaxPage)
 	priceAudiences(&cx)
 	pricePreview(&cx)
+	priceDestinations(&cx)
 	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 
 	srv := handler.New(es)
