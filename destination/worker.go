@@ -305,7 +305,9 @@ func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error 
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the batch stays in flight
 		}
-		o = w.outcome(dl, d.MaxAttempts, code, retryAfter, errText, blocked, time.Now())
+		end := time.Now()
+		o = w.outcome(dl, d.MaxAttempts, code, retryAfter, errText, blocked, end)
+		o.At = end
 		ev := w.cfg.Logger.Debug()
 		if o.Status == Dead {
 			ev = w.cfg.Logger.Warn()
@@ -313,7 +315,9 @@ func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error 
 		ev.Str("destination", d.ID).Str("delivery", dl.ID).Int("attempt", o.Attempts).Int("status", code).
 			Str("outcome", string(o.Status)).Str("error", errText).Msg("destinations: delivery attempted")
 	}
-	o.At = time.Now()
+	if o.At.IsZero() {
+		o.At = time.Now()
+	}
 	return w.cfg.Store.RecordAttempt(ctx, d.ID, w.cfg.Holder, dl.Number, o)
 }
 

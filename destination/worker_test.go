@@ -353,3 +353,77 @@ func TestMaskingAndConsent(t *testing.T) {
 		}
 	})
 }
+
+// A 429's Retry-After is honoured: the next attempt is due no sooner than
+// it asks (here 1 s, more than the test's backoff of at most 100 ms).
+func TestRetryAfter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}))
+		t.Cleanup(rcv.Close)
+		d := create(t, s, rcv.URL, func(d *destination.Destination) { d.MaxAttempts = 2 })
+		startWorker(t, s, e, true)
+		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "")})
+		storetest.Must(t, err)
+		var failed destination.Delivery
+		waitFor(t, "a failed attempt", func() bool {
+			ds := deliveries(t, s, d.ID, "")
+			if len(ds) == 1 && ds[0].Attempts >= 1 {
+				failed = ds[0]
+				return true
+			}
+			return false
+		})
+		// The stored times say it: due no sooner than 1 s after the answer.
+		if failed.Attempts != 1 || failed.Status != destination.Failed || failed.LastStatusCode != 429 ||
+			failed.NextAttempt.Sub(failed.UpdatedAt) < time.Second {
+			t.Fatalf("after a 429 asking 1 s: %+v", failed)
+		}
+		// maxAttempts 2: the second 429 makes it dead.
+		waitFor(t, "a dead letter", func() bool { return len(deliveries(t, s, d.ID, destination.Dead)) == 1 })
+		if dead := deliveries(t, s, d.ID, destination.Dead)[0]; dead.Attempts != 2 || dead.LastStatusCode != 429 {
+			t.Fatalf("dead letter %+v, want 2 attempts, 429", dead)
+		}
+	})
+}
+
+// Two workers (two processes' worth) on one store share the destination
+// under its lease: every entry arrives, and in feed order.
+func TestTwoWorkersShareTheWork(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := newReceiver(t, func(int) int { return 200 })
+		create(t, s, rcv.srv.URL, func(d *destination.Destination) { d.BatchSize = 3 })
+		startWorker(t, s, e, true)
+		startWorker(t, s, e, true)
+		const n = 20
+		for i := range n {
+			_, err := e.ApplyBatch(ctx, []graph.Event{event(fmt.Sprintf("m%02d", i), fmt.Sprintf("u%d", i%3), "")})
+			storetest.Must(t, err)
+		}
+		seen := map[string]bool{}
+		waitFor(t, "every entry", func() bool {
+			clear(seen)
+			for _, r := range rcv.requests() {
+				for _, en := range decode(t, r.body).Entries {
+					seen[en.EventID] = true
+				}
+			}
+			return len(seen) == n
+		})
+		var last uint64
+		for _, r := range rcv.requests() {
+			for _, en := range decode(t, r.body).Entries {
+				if en.Seq <= last {
+					t.Fatalf("entry %d arrived after entry %d", en.Seq, last)
+				}
+				last = en.Seq
+			}
+		}
+	})
+}
