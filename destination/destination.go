@@ -273,9 +273,15 @@ type Delivery struct {
 	ID            string
 	DestinationID string
 	// Number orders the destination's deliveries: 1, 2, ...
-	Number  uint64
-	Entries []graph.FeedEntry
-	Status  Status
+	Number uint64
+	// Entries are the batch's feed entries, in Seq order, until it is
+	// delivered: a delivered batch keeps only EntryCount, FirstSeq and
+	// LastSeq, which describe it as it was taken. Erasure removes an
+	// erased profile's entries from the batches not yet delivered.
+	Entries           []graph.FeedEntry
+	EntryCount        int
+	FirstSeq, LastSeq uint64
+	Status            Status
 	// Attempts made so far; NextAttempt is when the next one is due.
 	Attempts       int
 	NextAttempt    time.Time

@@ -59,9 +59,10 @@ type Profiles struct {
 
 // Build makes the body of delivery dl for d at now: every entry, with its
 // profile's current identifiers and traits (masked unless d.IncludePII),
-// leaving out, when d has a purpose, the entries of profiles whose consent
-// state for it is not GRANTED (an erased profile has none). It returns the
-// body and how many entries it holds.
+// leaving out the entries of profiles erased since (but Forgotten ones)
+// and, when d has a purpose, those of profiles whose consent state for it
+// is not GRANTED (an erased profile has none). It returns the body and how
+// many entries it holds.
 func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now time.Time) ([]byte, int, error) {
 	ids := make([]string, 0, len(dl.Entries))
 	for _, e := range dl.Entries {
@@ -131,6 +132,10 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		var pp *PayloadProfile
 		if pr, ok := live[e.ProfileID]; ok {
 			pp = profiles[pr.ID]
+		} else if e.Kind != graph.FeedForgotten {
+			// Erased since the batch was taken: only the erasure's own
+			// Forgotten entries may name the profile.
+			continue
 		}
 		if d.Purpose != "" && (pp == nil || !granted[pp.ID]) {
 			continue

@@ -62,7 +62,8 @@ type Store interface {
 	// in flight.
 	TakeBatch(ctx context.Context, id, holder string, from, through uint64, entries []graph.FeedEntry, now time.Time) (Delivery, bool, error)
 	// RecordAttempt sets the outcome of an attempt on the in-flight
-	// delivery number of the destination (and UpdatedAt to o.At).
+	// delivery number of the destination (and UpdatedAt to o.At); a
+	// DELIVERED outcome drops the delivery's Entries.
 	// ECONFLICT when holder does not hold the lease at o.At or the
 	// delivery is not in flight.
 	RecordAttempt(ctx context.Context, id, holder string, number uint64, o Outcome) error
@@ -74,6 +75,58 @@ type Store interface {
 	// queued at now.
 	// It returns how many.
 	ReplayDead(ctx context.Context, id string, now time.Time, limit int) (int, error)
+}
+
+// TxRedact is implemented by the write transaction (graph.Tx) of every
+// store that keeps destinations, so that an erasure removes the erased
+// profiles from the batches not yet delivered in its own transaction.
+type TxRedact interface {
+	// RedactDeliveries drops from every PENDING, FAILED and DEAD delivery
+	// the entries whose ProfileID is one of profileIDs, and removes them
+	// from other entries' PreviousIDs, in a fixed number of round trips.
+	// It returns how many deliveries it changed. A delivery left with no
+	// entry is sent as an empty batch, or not at all (see Profiles.Build).
+	RedactDeliveries(ctx context.Context, profileIDs []string) (int, error)
+}
+
+// RedactInTx calls tx's RedactDeliveries when tx's store keeps
+// destinations; it returns 0 otherwise.
+func RedactInTx(ctx context.Context, tx graph.Tx, profileIDs []string) (int, error) {
+	r, ok := tx.(TxRedact)
+	if !ok || len(profileIDs) == 0 {
+		return 0, nil
+	}
+	return r.RedactDeliveries(ctx, profileIDs)
+}
+
+// Redact returns entries without those of the profiles in drop, and
+// without them in PreviousIDs, and whether anything changed. Stores use
+// it to implement RedactDeliveries.
+func Redact(entries []graph.FeedEntry, drop map[string]bool) ([]graph.FeedEntry, bool) {
+	changed := false
+	out := make([]graph.FeedEntry, 0, len(entries))
+	for _, e := range entries {
+		if drop[e.ProfileID] {
+			changed = true
+			continue
+		}
+		if len(e.PreviousIDs) > 0 {
+			prev := make([]string, 0, len(e.PreviousIDs))
+			for _, p := range e.PreviousIDs {
+				if drop[p] {
+					changed = true
+					continue
+				}
+				prev = append(prev, p)
+			}
+			if len(prev) == 0 {
+				prev = nil
+			}
+			e.PreviousIDs = prev
+		}
+		out = append(out, e)
+	}
+	return out, changed
 }
 
 // CheckTake checks the arguments of TakeBatch.

@@ -427,3 +427,34 @@ func TestTwoWorkersShareTheWork(t *testing.T) {
 		}
 	})
 }
+
+// A profile erased while its entries wait in a batch is left out of the
+// batch when it is sent.
+func TestErasedProfileLeftOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := newReceiver(t, func(int) int { return 503 })
+		d := create(t, s, rcv.srv.URL, nil)
+		startWorker(t, s, e, true)
+		res, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "ann", "ann@example.com"), event("m2", "bob", "bob@example.com")})
+		storetest.Must(t, err)
+		waitFor(t, "a failed attempt", func() bool { return len(rcv.requests()) > 0 })
+		if got := len(decode(t, rcv.requests()[0].body).Entries); got != 2 {
+			t.Fatalf("the first attempt held %d entries, want 2", got)
+		}
+		ann := res.Results[0].ProfileID
+		_, err = e.ForgetProfile(ctx, ann, "test erasure", nil)
+		storetest.Must(t, err)
+		rcv.setStatus(func(int) int { return 200 })
+		waitFor(t, "the batch delivered", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
+		reqs := rcv.requests()
+		last := decode(t, reqs[len(reqs)-1].body)
+		if len(last.Entries) != 1 || last.Entries[0].EventID != "web/m2" {
+			t.Fatalf("after ann's erasure the batch held %+v, want bob's entry alone", last.Entries)
+		}
+		if strings.Contains(string(reqs[len(reqs)-1].body), ann) || strings.Contains(string(reqs[len(reqs)-1].body), "ann@") {
+			t.Fatal("the batch sent after the erasure names ann")
+		}
+	})
+}

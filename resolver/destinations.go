@@ -154,7 +154,8 @@ func destinationOut(d destination.Destination) *gql.Destination {
 
 func deliveryOut(d destination.Delivery) *gql.Delivery {
 	out := &gql.Delivery{ID: d.ID, Number: int(d.Number), Status: gql.DeliveryStatus(d.Status), Attempts: d.Attempts,
-		EntryCount: len(d.Entries), CreatedAt: d.CreatedAt, QueuedAt: d.QueuedAt, UpdatedAt: d.UpdatedAt}
+		EntryCount: d.EntryCount, CreatedAt: d.CreatedAt, QueuedAt: d.QueuedAt, UpdatedAt: d.UpdatedAt,
+		FirstPosition: strconv.FormatUint(d.FirstSeq, 10), LastPosition: strconv.FormatUint(d.LastSeq, 10)}
 	if d.Status.InFlight() && !d.NextAttempt.IsZero() {
 		t := d.NextAttempt
 		out.NextAttemptAt = &t
@@ -166,10 +167,6 @@ func deliveryOut(d destination.Delivery) *gql.Delivery {
 	if d.LastError != "" {
 		e := d.LastError
 		out.LastError = &e
-	}
-	if n := len(d.Entries); n > 0 {
-		out.FirstPosition = strconv.FormatUint(d.Entries[0].Seq, 10)
-		out.LastPosition = strconv.FormatUint(d.Entries[n-1].Seq, 10)
 	}
 	return out
 }

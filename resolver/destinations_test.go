@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/destination"
@@ -169,5 +170,36 @@ func TestDestinationsAllowPrivate(t *testing.T) {
 		// The scheme is still checked.
 		r := e.as(hooks, createDestOp, destInput(func(m map[string]any) { m["url"] = "file:///etc/passwd" }))
 		checkRefused(t, r.gqlResponse, CodeInvalidArgument, "input.url")
+	})
+}
+
+// forgetProfile removes the profile from the webhook batches not yet
+// delivered, in its transaction.
+func TestForgetProfileRedactsDeliveries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := newEnv(t, s, testConfig(), nil)
+		res := e.apply(ev("m1", t0, "identify", "user_id:ann"), ev("m2", t0, "identify", "user_id:bob"))
+		ann, bob := res.Results[0].ProfileID, res.Results[1].ProfileID
+		ds := s.(destination.Store)
+		d, err := ds.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://93.184.215.14/",
+			Secret: hookSecret, CreatedAt: t0, UpdatedAt: t0})
+		storetest.Must(t, err)
+		_, _, err = ds.AcquireLease(ctx, d.ID, "test", t0, time.Hour)
+		storetest.Must(t, err)
+		from := d.Cursor
+		dl, _, err := ds.TakeBatch(ctx, d.ID, "test", from, from+2, []graph.FeedEntry{
+			{Seq: from + 1, At: t0, Kind: graph.FeedEventAdded, ProfileID: ann, EventID: "web/m1"},
+			{Seq: from + 2, At: t0, Kind: graph.FeedEventAdded, ProfileID: bob, EventID: "web/m2"},
+		}, t0)
+		storetest.Must(t, err)
+		storetest.Must(t, ds.RecordAttempt(ctx, d.ID, "test", dl.Number, destination.Outcome{Status: destination.Dead, Attempts: 1, LastStatusCode: 410, At: t0}))
+
+		e.query(`mutation($id: ID!) { forgetProfile(id: $id, reason: "asked") { id } }`, map[string]any{"id": ann}, nil)
+		dead, err := ds.Deliveries(ctx, destination.DeliveryQuery{DestinationID: d.ID, Status: destination.Dead, Limit: 5})
+		storetest.Must(t, err)
+		if len(dead) != 1 || len(dead[0].Entries) != 1 || dead[0].Entries[0].ProfileID != bob {
+			t.Fatalf("dead letter after ann's erasure: %+v, want bob's entry alone", dead)
+		}
 	})
 }

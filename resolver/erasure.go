@@ -7,6 +7,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
@@ -85,6 +86,11 @@ func forgetAudiences(hook privacy.ReceiptHook) privacy.ReceiptHook {
 		if _, err := audience.ForgetErasureInTx(ctx, tx, w); err != nil {
 			return err
 		}
+		// Webhook batches not yet delivered forget the deleted profiles,
+		// as the feed does.
+		if _, err := destination.RedactInTx(ctx, tx, w.DeleteProfiles); err != nil {
+			return err
+		}
 		return hook(ctx, tx, w, x, r)
 	}
 }
@@ -99,6 +105,9 @@ func correctionAudit(entry access.AuditEntry) graph.EraseHook {
 		e := entry
 		e.Reason = clip(x.ScrubText(entry.Reason), access.MaxReasonLen)
 		if _, err := audience.ForgetErasureInTx(ctx, tx, w); err != nil {
+			return err
+		}
+		if _, err := destination.RedactInTx(ctx, tx, w.DeleteProfiles); err != nil {
 			return err
 		}
 		return access.AuditHook(e)(ctx, tx, w)

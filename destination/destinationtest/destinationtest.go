@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Batches", func(t *testing.T) { testBatches(t, get(t)) })
 	t.Run("Replay", func(t *testing.T) { testReplay(t, get(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, get(t)) })
+	t.Run("Redact", func(t *testing.T) { testRedact(t, get(t)) })
 }
 
 var t0 = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
@@ -343,6 +344,13 @@ func testBatches(t *testing.T, s Store) {
 	if _, ok, _ := s.InFlight(ctx, id(1)); ok {
 		t.Fatal("a delivered batch is still in flight")
 	}
+	// A delivered batch keeps its size and span, not its entries.
+	done, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Limit: 1})
+	must(t, err)
+	if len(done) != 1 || done[0].ID != d1.ID || len(done[0].Entries) != 0 || done[0].EntryCount != 2 || done[0].FirstSeq != 3 ||
+		done[0].LastSeq != 5 || done[0].Status != destination.Delivered || done[0].Attempts != 2 {
+		t.Fatalf("delivered batch: %+v, want no entries, count 2, seqs 3 to 5", done)
+	}
 	// An empty batch moves the cursor and makes no delivery.
 	_, ok, err = s.TakeBatch(ctx, id(1), "a", 5, 7, nil, at(12))
 	must(t, err)
@@ -472,5 +480,77 @@ func testDelete(t *testing.T, s Store) {
 	must(t, err)
 	if len(ds) != 1 {
 		t.Fatalf("another destination's deliveries: %d, want 1", len(ds))
+	}
+}
+
+func testRedact(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, n := range []int{1, 2} {
+		_, err := s.CreateDestination(ctx, dest(n))
+		must(t, err)
+		_, _, err = s.AcquireLease(ctx, id(n), "a", at(0), time.Hour)
+		must(t, err)
+	}
+	mk := func(seq uint64, p string, prev ...string) graph.FeedEntry {
+		e := graph.FeedEntry{Seq: seq, At: at(1), Kind: graph.FeedEventAdded, ProfileID: p, EventID: fmt.Sprintf("web/m%d", seq)}
+		if len(prev) > 0 {
+			e.Kind, e.EventID, e.PreviousIDs = graph.FeedMerged, "", prev
+		}
+		return e
+	}
+	// Destination 1: batch 1 delivered (p1), batch 2 dead (p1, p2), batch
+	// 3 in flight (p2, and p3 merged from p1 and p4).
+	d1, _, err := s.TakeBatch(ctx, id(1), "a", 0, 1, []graph.FeedEntry{mk(1, "p1")}, at(1))
+	must(t, err)
+	must(t, s.RecordAttempt(ctx, id(1), "a", d1.Number, destination.Outcome{Status: destination.Delivered, Attempts: 1, At: at(2)}))
+	d2, _, err := s.TakeBatch(ctx, id(1), "a", 1, 3, []graph.FeedEntry{mk(2, "p1"), mk(3, "p2")}, at(3))
+	must(t, err)
+	must(t, s.RecordAttempt(ctx, id(1), "a", d2.Number, destination.Outcome{Status: destination.Dead, Attempts: 1, At: at(4)}))
+	_, _, err = s.TakeBatch(ctx, id(1), "a", 3, 5, []graph.FeedEntry{mk(4, "p2"), mk(5, "p3", "p1", "p4")}, at(5))
+	must(t, err)
+	// Destination 2: one batch in flight, of p1 alone.
+	_, _, err = s.TakeBatch(ctx, id(2), "a", 0, 2, []graph.FeedEntry{mk(2, "p1")}, at(5))
+	must(t, err)
+
+	var n int
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		var err error
+		n, err = destination.RedactInTx(ctx, tx, []string{"p1"})
+		return err
+	}))
+	if n != 3 {
+		t.Fatalf("redaction changed %d deliveries, want 3 (dead, in flight, the other destination's)", n)
+	}
+	profiles := func(dest int, status destination.Status) []string {
+		t.Helper()
+		ds, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(dest), Status: status, Limit: 10})
+		must(t, err)
+		var out []string
+		for _, d := range ds {
+			for _, e := range d.Entries {
+				out = append(out, fmt.Sprintf("%d:%s%v", e.Seq, e.ProfileID, e.PreviousIDs))
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		dest   int
+		status destination.Status
+		want   []string
+	}{
+		{1, destination.Dead, []string{"3:p2[]"}},
+		{1, destination.Pending, []string{"4:p2[]", "5:p3[p4]"}},
+		{1, destination.Delivered, nil},
+		{2, destination.Pending, nil},
+	} {
+		if got := profiles(c.dest, c.status); !slices.Equal(got, c.want) {
+			t.Errorf("destination %d, %s: entries %v, want %v", c.dest, c.status, got, c.want)
+		}
+	}
+	// The redacted batches keep their place and size.
+	got, ok, err := s.InFlight(ctx, id(2))
+	must(t, err)
+	if !ok || got.EntryCount != 1 || got.FirstSeq != 2 {
+		t.Fatalf("the emptied batch: %+v %v, want still in flight, count 1 from seq 2", got, ok)
 	}
 }

@@ -55,9 +55,12 @@ type destRecord struct {
 
 type deliveryRecord struct {
 	ID          string       `json:"id"`
-	Entries     []feedRecord `json:"e"`
-	Seqs        []uint64     `json:"s"`
-	Ats         []int64      `json:"t"`
+	Entries     []feedRecord `json:"e,omitempty"`
+	Seqs        []uint64     `json:"s,omitempty"`
+	Ats         []int64      `json:"t,omitempty"`
+	Count       int          `json:"n"`
+	First       uint64       `json:"f"`
+	Last        uint64       `json:"l"`
 	Status      string       `json:"status"`
 	Attempts    int          `json:"attempts"`
 	NextAttempt int64        `json:"next"`
@@ -339,7 +342,8 @@ func statusPrefix(id string, st destination.Status) []byte {
 func (r deliveryRecord) decode(id string, number uint64) destination.Delivery {
 	d := destination.Delivery{ID: r.ID, DestinationID: id, Number: number, Status: destination.Status(r.Status),
 		Attempts: r.Attempts, NextAttempt: fromNanos(r.NextAttempt), LastStatusCode: r.StatusCode, LastError: r.Error,
-		CreatedAt: fromNanos(r.CreatedAt), QueuedAt: fromNanos(r.QueuedAt), UpdatedAt: fromNanos(r.UpdatedAt)}
+		CreatedAt: fromNanos(r.CreatedAt), QueuedAt: fromNanos(r.QueuedAt), UpdatedAt: fromNanos(r.UpdatedAt),
+		EntryCount: r.Count, FirstSeq: r.First, LastSeq: r.Last}
 	d.Entries = make([]graph.FeedEntry, len(r.Entries))
 	for i, e := range r.Entries {
 		d.Entries[i] = graph.FeedEntry{Seq: r.Seqs[i], At: fromNanos(r.Ats[i]), Kind: graph.FeedKind(e.K), ProfileID: e.P,
@@ -465,7 +469,8 @@ func (s *Store) TakeBatch(ctx context.Context, id, holder string, from, through 
 		if len(entries) > 0 {
 			r.Last++
 			d := deliveryRecord{ID: destination.NewDeliveryID(), Status: string(destination.Pending), NextAttempt: now.UnixNano(),
-				CreatedAt: now.UnixNano(), QueuedAt: now.UnixNano(), UpdatedAt: now.UnixNano()}
+				CreatedAt: now.UnixNano(), QueuedAt: now.UnixNano(), UpdatedAt: now.UnixNano(),
+				Count: len(entries), First: entries[0].Seq, Last: entries[len(entries)-1].Seq}
 			for _, e := range entries {
 				d.Entries = append(d.Entries, feedRecord{K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID})
 				d.Seqs = append(d.Seqs, e.Seq)
@@ -507,6 +512,9 @@ func (s *Store) RecordAttempt(ctx context.Context, id, holder string, number uin
 		}
 		d.Status, d.Attempts, d.NextAttempt = string(o.Status), o.Attempts, nanos(o.NextAttempt)
 		d.StatusCode, d.Error, d.UpdatedAt = o.LastStatusCode, o.LastError, nanos(o.At)
+		if o.Status == destination.Delivered {
+			d.Entries, d.Seqs, d.Ats = nil, nil, nil
+		}
 		return putDelivery(btx, id, number, d, old)
 	})
 }
@@ -606,4 +614,57 @@ func (s *Store) ReplayDead(ctx context.Context, id string, now time.Time, limit 
 		return nil
 	})
 	return n, err
+}
+
+var _ destination.TxRedact = (*tx)(nil)
+
+// RedactDeliveries implements destination.TxRedact: a walk of the status
+// index's PENDING, FAILED and DEAD entries of every destination.
+func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, error) {
+	if len(profileIDs) == 0 {
+		return 0, nil
+	}
+	drop := make(map[string]bool, len(profileIDs))
+	for _, p := range profileIDs {
+		drop[p] = true
+	}
+	var ids []string
+	c := t.btx.Bucket(bucketDestinations).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		ids = append(ids, string(k))
+	}
+	n := 0
+	for _, id := range ids {
+		for _, st := range []destination.Status{destination.Pending, destination.Failed, destination.Dead} {
+			p := statusPrefix(id, st)
+			var nums []uint64
+			ic := t.btx.Bucket(bucketDeliveryStatus).Cursor()
+			for k, _ := ic.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = ic.Next() {
+				if len(k) == len(p)+8 {
+					nums = append(nums, binary.BigEndian.Uint64(k[len(p):]))
+				}
+			}
+			for _, num := range nums {
+				r, ok, err := getDelivery(t.btx, id, num)
+				if err != nil || !ok {
+					return n, err
+				}
+				kept, changed := destination.Redact(r.decode(id, num).Entries, drop)
+				if !changed {
+					continue
+				}
+				r.Entries, r.Seqs, r.Ats = nil, nil, nil
+				for _, e := range kept {
+					r.Entries = append(r.Entries, feedRecord{K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID})
+					r.Seqs = append(r.Seqs, e.Seq)
+					r.Ats = append(r.Ats, nanos(e.At))
+				}
+				if err := putDelivery(t.btx, id, num, r, st); err != nil {
+					return n, err
+				}
+				n++
+			}
+		}
+	}
+	return n, nil
 }

@@ -42,12 +42,16 @@ const (
 	propStatusCode    = "statusCode"
 	propError         = "error"
 	propQueuedAt      = "queuedAt"
+	propEntryCount    = "entryCount"
+	propFirstSeq      = "firstSeq"
+	propLastSeq       = "lastSeq"
 )
 
 // destinationNames join the model's allow-list (model.go).
 var destinationNames = []string{labelDestination, labelDelivery, propURL, propBatchSize, propMaxAttempts, propHeaders,
 	propIncludePII, propCursor, propLeaseHolder, propLeaseExpires, propDeliveryCount, propDestinationID, propNumber,
-	propEntries, propAttempts, propNextAttempt, propStatusCode, propError, propQueuedAt}
+	propEntries, propAttempts, propNextAttempt, propStatusCode, propError, propQueuedAt,
+	propEntryCount, propFirstSeq, propLastSeq}
 
 var _ destination.Store = (*Store)(nil)
 
@@ -359,9 +363,12 @@ func decodeDelivery(v any) (destination.Delivery, error) {
 	d := destination.Delivery{ID: p.str(propID), DestinationID: p.str(propDestinationID), Number: uint64(n),
 		Status: destination.Status(p.str(propStatus)), Attempts: p.int(propAttempts), NextAttempt: p.time(propNextAttempt),
 		LastStatusCode: p.int(propStatusCode), LastError: p.str(propError), CreatedAt: p.time(propCreatedAt),
-		QueuedAt: p.time(propQueuedAt), UpdatedAt: p.time(propUpdatedAt)}
-	var es []deliveryEntry
-	if err := p.json(propEntries, &es); err != nil {
+		QueuedAt: p.time(propQueuedAt), UpdatedAt: p.time(propUpdatedAt), EntryCount: p.int(propEntryCount)}
+	first, _ := p[propFirstSeq].(int64)
+	last, _ := p[propLastSeq].(int64)
+	d.FirstSeq, d.LastSeq = uint64(first), uint64(last)
+	es, err := decodeEntries(p.str(propEntries))
+	if err != nil {
 		return d, err
 	}
 	d.Entries = make([]graph.FeedEntry, len(es))
@@ -436,7 +443,8 @@ SET d.{{cursor}} = $through, d.{{deliveryCount}} = d.{{deliveryCount}} + $n
 WITH d
 UNWIND CASE WHEN $n > 0 THEN [1] ELSE [] END AS one
 CREATE (x:{{Delivery}} { {{destinationId}}: $id, {{number}}: d.{{deliveryCount}}, {{id}}: $did, {{entries}}: $entries,
-  {{status}}: $status, {{attempts}}: 0, {{nextAttempt}}: $now, {{createdAt}}: $now, {{queuedAt}}: $now, {{updatedAt}}: $now })
+  {{status}}: $status, {{attempts}}: 0, {{nextAttempt}}: $now, {{createdAt}}: $now, {{queuedAt}}: $now, {{updatedAt}}: $now,
+  {{entryCount}}: $count, {{firstSeq}}: $firstSeq, {{lastSeq}}: $lastSeq })
 RETURN x { .* }`)
 
 // TakeBatch implements destination.Store, in two round trips.
@@ -452,16 +460,17 @@ func (s *Store) TakeBatch(ctx context.Context, id, holder string, from, through 
 	if err != nil {
 		return destination.Delivery{}, false, err
 	}
-	n := int64(0)
+	n, firstSeq, lastSeq := int64(0), int64(0), int64(0)
 	if len(entries) > 0 {
-		n = 1
+		n, firstSeq, lastSeq = 1, int64(entries[0].Seq), int64(entries[len(entries)-1].Seq)
 	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		if err := lockForWork(ctx, t, id, holder, now, &from); err != nil {
 			return nil, err
 		}
 		recs, err := t.query(ctx, qTake, map[string]any{"id": id, "through": int64(through), "n": n, "did": destination.NewDeliveryID(),
-			"entries": string(raw), "status": string(destination.Pending), "now": timeParam(now)})
+			"entries": string(raw), "status": string(destination.Pending), "now": timeParam(now),
+			"count": int64(len(entries)), "firstSeq": firstSeq, "lastSeq": lastSeq})
 		if err != nil {
 			return nil, fmt.Errorf("take a batch: %w", err)
 		}
@@ -509,7 +518,8 @@ var qRecordAttempt = cypher(`
 MATCH (x:{{Delivery}} { {{destinationId}}: $id, {{number}}: $number })
 WHERE x.{{status}} IN $statuses
 SET x.{{status}} = $status, x.{{attempts}} = $attempts, x.{{nextAttempt}} = $next, x.{{statusCode}} = $code,
-  x.{{error}} = $error, x.{{updatedAt}} = $at
+  x.{{error}} = $error, x.{{updatedAt}} = $at,
+  x.{{entries}} = CASE WHEN $status = $delivered THEN null ELSE x.{{entries}} END
 RETURN count(x)`)
 
 // RecordAttempt implements destination.Store, in two round trips.
@@ -527,7 +537,7 @@ func (s *Store) RecordAttempt(ctx context.Context, id, holder string, number uin
 		}
 		recs, err := t.query(ctx, qRecordAttempt, map[string]any{"id": id, "number": int64(number), "statuses": inFlightStatuses,
 			"status": string(o.Status), "attempts": int64(o.Attempts), "next": timeParam(o.NextAttempt), "code": code,
-			"error": strParam(o.LastError), "at": timeParam(o.At)})
+			"error": strParam(o.LastError), "at": timeParam(o.At), "delivered": string(destination.Delivered)})
 		if err != nil {
 			return nil, fmt.Errorf("record an attempt: %w", err)
 		}
@@ -630,4 +640,90 @@ func (s *Store) ReplayDead(ctx context.Context, id string, now time.Time, limit 
 		return 0, err
 	}
 	return out.(int), nil
+}
+
+func decodeEntries(raw string) ([]deliveryEntry, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var es []deliveryEntry
+	if err := json.Unmarshal([]byte(raw), &es); err != nil {
+		return nil, fmt.Errorf("delivery entries: %w", err)
+	}
+	return es, nil
+}
+
+func encodeEntries(entries []graph.FeedEntry) (string, error) {
+	es := make([]deliveryEntry, len(entries))
+	for i, e := range entries {
+		es[i] = deliveryEntry{Seq: e.Seq, At: graph.Clean(e.At).UnixNano(), K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID}
+	}
+	b, err := json.Marshal(es)
+	return string(b), err
+}
+
+var _ destination.TxRedact = (*tx)(nil)
+
+var undeliveredStatuses = []any{string(destination.Pending), string(destination.Failed), string(destination.Dead)}
+
+// qUndelivered reads the entries of every delivery not delivered, of
+// every destination (at most MaxDestinations), by the status index.
+var qUndelivered = cypher(`
+MATCH (d:{{Destination}})
+USING INDEX SEEK d:{{Destination}}({{id}})
+WHERE d.{{id}} >= ""
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+WHERE x.{{destinationId}} = d.{{id}} AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+RETURN x.{{destinationId}}, x.{{number}}, x.{{entries}}`)
+
+var qRewriteEntries = cypher(`
+UNWIND $rows AS row
+MATCH (x:{{Delivery}} { {{destinationId}}: row.id, {{number}}: row.number })
+SET x.{{entries}} = row.entries`)
+
+// RedactDeliveries implements destination.TxRedact, in two round trips.
+func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, error) {
+	if len(profileIDs) == 0 {
+		return 0, nil
+	}
+	drop := make(map[string]bool, len(profileIDs))
+	for _, p := range profileIDs {
+		drop[p] = true
+	}
+	recs, err := t.query(ctx, qUndelivered, map[string]any{"statuses": undeliveredStatuses})
+	if err != nil {
+		return 0, fmt.Errorf("read deliveries to redact: %w", err)
+	}
+	var rows []any
+	for _, r := range recs {
+		id, _ := r.Values[0].(string)
+		num, _ := r.Values[1].(int64)
+		raw, _ := r.Values[2].(string)
+		es, err := decodeEntries(raw)
+		if err != nil {
+			return 0, err
+		}
+		entries := make([]graph.FeedEntry, len(es))
+		for i, e := range es {
+			entries[i] = graph.FeedEntry{Seq: e.Seq, At: time.Unix(0, e.At).UTC(), Kind: graph.FeedKind(e.K), ProfileID: e.P,
+				PreviousIDs: e.V, EventID: e.E, AudienceID: e.A}
+		}
+		kept, changed := destination.Redact(entries, drop)
+		if !changed {
+			continue
+		}
+		enc, err := encodeEntries(kept)
+		if err != nil {
+			return 0, err
+		}
+		rows = append(rows, map[string]any{"id": id, "number": num, "entries": enc})
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if err := t.exec(ctx, qRewriteEntries, map[string]any{"rows": rows}); err != nil {
+		return 0, fmt.Errorf("redact deliveries: %w", err)
+	}
+	return len(rows), nil
 }

@@ -14,10 +14,12 @@ func DestinationQueries() []PlannedQuery {
 		{"LockForWork", qLockForWork, map[string]any{"id": id, "holder": "a", "now": now, "statuses": inFlightStatuses}},
 		{"InFlight", qInFlight, map[string]any{"id": id, "statuses": inFlightStatuses}},
 		{"RecordAttempt", qRecordAttempt, map[string]any{"id": id, "number": int64(1), "statuses": inFlightStatuses,
-			"status": "DEAD", "attempts": int64(1), "next": nil, "code": nil, "error": nil, "at": now}},
+			"status": "DEAD", "attempts": int64(1), "next": nil, "code": nil, "error": nil, "at": now, "delivered": "DELIVERED"}},
 		{"Deliveries", qDeliveries, map[string]any{"id": id, "before": int64(1 << 62), "limit": int64(10)}},
 		{"DeliveriesOf", qDeliveriesOf, map[string]any{"id": id, "status": "DEAD", "before": int64(1 << 62), "limit": int64(10)}},
 		{"ReplayDead", qReplayDead, map[string]any{"id": id, "dead": "DEAD", "pending": "PENDING", "now": now, "limit": int64(10)}},
 		{"DeleteDeliveries", qDeleteDeliveries, map[string]any{"id": id}},
+		{"Undelivered", qUndelivered, map[string]any{"statuses": undeliveredStatuses}},
+		{"RewriteEntries", qRewriteEntries, map[string]any{"rows": []any{map[string]any{"id": id, "number": int64(1), "entries": "[]"}}}},
 	}
 }
