@@ -75,6 +75,10 @@ type Store interface {
 	// queued at now.
 	// It returns how many.
 	ReplayDead(ctx context.Context, id string, now time.Time, limit int) (int, error)
+	// PruneDelivered deletes at most limit (1..MaxPage) of the
+	// destination's DELIVERED deliveries last updated before before,
+	// oldest first, and returns how many.
+	PruneDelivered(ctx context.Context, id string, before time.Time, limit int) (int, error)
 }
 
 // TxRedact is implemented by the write transaction (graph.Tx) of every

@@ -27,8 +27,12 @@ const (
 	DefaultTimeout   = 10 * time.Second
 	DefaultRetryBase = time.Second
 	DefaultRetryMax  = time.Hour
-	// listEvery is how often the worker looks for new destinations.
-	listEvery = time.Second
+	// DefaultKeepDelivered is how long delivered batches stay listed.
+	DefaultKeepDelivered = 7 * 24 * time.Hour
+	// listEvery is how often the worker looks for new destinations;
+	// pruneEvery how often a destination's old delivered batches go.
+	listEvery  = time.Second
+	pruneEvery = time.Hour
 	// replayLimit is how many dead letters one ReplayDead call queues.
 	replayLimit = MaxPage
 )
@@ -50,7 +54,10 @@ type WorkerConfig struct {
 	// RetryBase and RetryMax bound the backoff between attempts. Zero
 	// means the defaults above.
 	Poll, LeaseTTL, Timeout, RetryBase, RetryMax time.Duration
-	Logger                                       zerolog.Logger
+	// KeepDelivered is how long delivered batches stay listed by
+	// destinationDeliveries; 0 means DefaultKeepDelivered.
+	KeepDelivered time.Duration
+	Logger        zerolog.Logger
 }
 
 // Worker delivers the feed to every stored destination: one goroutine per
@@ -81,6 +88,9 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	}
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = DefaultRetryMax
+	}
+	if cfg.KeepDelivered <= 0 {
+		cfg.KeepDelivered = DefaultKeepDelivered
 	}
 	if cfg.Holder == "" {
 		host, _ := os.Hostname()
@@ -183,6 +193,7 @@ func (w *Worker) serve(ctx context.Context, id string) {
 	}()
 	log := w.cfg.Logger.With().Str("destination", id).Logger()
 	var lease Lease
+	var pruned time.Time
 	defer func() {
 		if lease.Holder != "" {
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -212,6 +223,10 @@ func (w *Worker) serve(ctx context.Context, id string) {
 				lease = l
 			}
 		}
+		if lease.Holder != "" && time.Since(pruned) > pruneEvery {
+			pruned = time.Now()
+			w.prune(ctx, id, log)
+		}
 		if lease.Holder != "" {
 			next, err := w.step(ctx, id)
 			switch {
@@ -237,6 +252,24 @@ func (w *Worker) serve(ctx context.Context, id string) {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
+		}
+	}
+}
+
+// prune deletes the destination's batches delivered longer than
+// KeepDelivered ago, a page at a time.
+func (w *Worker) prune(ctx context.Context, id string, log zerolog.Logger) {
+	before := time.Now().Add(-w.cfg.KeepDelivered)
+	for ctx.Err() == nil {
+		n, err := w.cfg.Store.PruneDelivered(ctx, id, before, MaxPage)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn().Err(err).Msg("destinations: pruning delivered batches failed; retrying within the hour")
+			}
+			return
+		}
+		if n < MaxPage {
+			return
 		}
 	}
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Replay", func(t *testing.T) { testReplay(t, get(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, get(t)) })
 	t.Run("Redact", func(t *testing.T) { testRedact(t, get(t)) })
+	t.Run("Prune", func(t *testing.T) { testPrune(t, get(t)) })
 }
 
 var t0 = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
@@ -552,5 +553,38 @@ func testRedact(t *testing.T, s Store) {
 	must(t, err)
 	if !ok || got.EntryCount != 1 || got.FirstSeq != 2 {
 		t.Fatalf("the emptied batch: %+v %v, want still in flight, count 1 from seq 2", got, ok)
+	}
+}
+
+func testPrune(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
+	must(t, err)
+	// Batches 1 to 4: delivered at +10s, +20s, +30s; 4 dead at +40s.
+	for i := uint64(1); i <= 4; i++ {
+		d, _, err := s.TakeBatch(ctx, id(1), "a", i-1, i, entries(i, i), at(int(i)))
+		must(t, err)
+		st := destination.Delivered
+		if i == 4 {
+			st = destination.Dead
+		}
+		must(t, s.RecordAttempt(ctx, id(1), "a", d.Number, destination.Outcome{Status: st, Attempts: 1, At: at(int(i) * 10)}))
+	}
+	n, err := s.PruneDelivered(ctx, id(1), at(25), 10)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("pruned %d delivered before +25s, want 2", n)
+	}
+	n, err = s.PruneDelivered(ctx, id(1), at(100), 10)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("pruned %d, want 1 (the dead letter stays)", n)
+	}
+	ds, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Limit: 10})
+	must(t, err)
+	if len(ds) != 1 || ds[0].Number != 4 || ds[0].Status != destination.Dead {
+		t.Fatalf("left after pruning: %+v, want the dead letter 4 alone", ds)
 	}
 }

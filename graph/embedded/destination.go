@@ -668,3 +668,48 @@ func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, er
 	}
 	return n, nil
 }
+
+// PruneDelivered implements destination.Store: a forward walk of the
+// destination's DELIVERED index entries.
+func (s *Store) PruneDelivered(ctx context.Context, id string, before time.Time, limit int) (int, error) {
+	if err := checkDestID(id); err != nil {
+		return 0, err
+	}
+	if limit < 1 || limit > destination.MaxPage {
+		return 0, graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", destination.MaxPage, limit)
+	}
+	cut := graph.Clean(before).UnixNano()
+	n := 0
+	err := s.update(ctx, func(btx *bolt.Tx) error {
+		n = 0
+		p := statusPrefix(id, destination.Delivered)
+		idx := btx.Bucket(bucketDeliveryStatus)
+		var nums []uint64
+		c := idx.Cursor()
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p) && len(nums) < limit; k, _ = c.Next() {
+			if len(k) != len(p)+8 {
+				continue
+			}
+			num := binary.BigEndian.Uint64(k[len(p):])
+			r, ok, err := getDelivery(btx, id, num)
+			if err != nil {
+				return err
+			}
+			if ok && r.UpdatedAt >= cut {
+				break // batches are delivered in number order, bar replays
+			}
+			nums = append(nums, num)
+		}
+		for _, num := range nums {
+			if err := btx.Bucket(bucketDeliveries).Delete(deliveryKey(id, num)); err != nil {
+				return err
+			}
+			if err := idx.Delete(statusKey(id, destination.Delivered, num)); err != nil {
+				return err
+			}
+		}
+		n = len(nums)
+		return nil
+	})
+	return n, err
+}

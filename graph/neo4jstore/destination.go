@@ -727,3 +727,34 @@ func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, er
 	}
 	return len(rows), nil
 }
+
+var qPruneDelivered = cypher(`
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+WHERE x.{{destinationId}} = $id AND x.{{status}} = $delivered AND x.{{number}} >= 0 AND x.{{updatedAt}} < $before
+WITH x ORDER BY x.{{destinationId}}, x.{{status}}, x.{{number}} LIMIT $limit
+DELETE x
+RETURN count(*)`)
+
+// PruneDelivered implements destination.Store, in one round trip.
+func (s *Store) PruneDelivered(ctx context.Context, id string, before time.Time, limit int) (int, error) {
+	if err := checkDestID(id); err != nil {
+		return 0, err
+	}
+	if limit < 1 || limit > destination.MaxPage {
+		return 0, graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", destination.MaxPage, limit)
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qPruneDelivered, map[string]any{"id": id, "delivered": string(destination.Delivered),
+			"before": timeParam(before), "limit": int64(limit)})
+		if err != nil {
+			return nil, fmt.Errorf("prune deliveries: %w", err)
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return int(n), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.(int), nil
+}

@@ -19,6 +19,7 @@ func DestinationQueries() []PlannedQuery {
 		{"DeliveriesOf", qDeliveriesOf, map[string]any{"id": id, "status": "DEAD", "before": int64(1 << 62), "limit": int64(10)}},
 		{"ReplayDead", qReplayDead, map[string]any{"id": id, "dead": "DEAD", "pending": "PENDING", "now": now, "limit": int64(10)}},
 		{"DeleteDeliveries", qDeleteDeliveries, map[string]any{"id": id}},
+		{"PruneDelivered", qPruneDelivered, map[string]any{"id": id, "delivered": "DELIVERED", "before": now, "limit": int64(10)}},
 		{"Undelivered", qUndelivered, map[string]any{"statuses": undeliveredStatuses}},
 		{"RewriteEntries", qRewriteEntries, map[string]any{"rows": []any{map[string]any{"id": id, "number": int64(1), "entries": "[]"}}}},
 	}
