@@ -12,9 +12,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/graph"
@@ -58,13 +60,16 @@ type WorkerConfig struct {
 	// destinationDeliveries; 0 means DefaultKeepDelivered.
 	KeepDelivered time.Duration
 	Logger        zerolog.Logger
+	// Registerer receives cdp_webhook_attempts_total; nil: not counted.
+	Registerer prometheus.Registerer
 }
 
 // Worker delivers the feed to every stored destination: one goroutine per
 // destination, which works only while this process holds its lease.
 type Worker struct {
-	cfg    WorkerConfig
-	client *http.Client
+	cfg      WorkerConfig
+	client   *http.Client
+	attempts *prometheus.CounterVec
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 
@@ -96,8 +101,26 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		host, _ := os.Hostname()
 		cfg.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex()[:8])
 	}
-	return &Worker{cfg: cfg, client: NewClient(cfg.AllowPrivate, cfg.Timeout), running: map[string]bool{}}
+	w := &Worker{cfg: cfg, client: NewClient(cfg.AllowPrivate, cfg.Timeout), running: map[string]bool{}}
+	w.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdp_webhook_attempts_total",
+		Help: "Webhook delivery attempts, by what they left: delivered, failed (to be retried) or dead.",
+	}, []string{"outcome"})
+	for _, o := range []Status{Delivered, Failed, Dead} {
+		w.attempts.WithLabelValues(outcomeLabel(o))
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(w.attempts); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				w.attempts = are.ExistingCollector.(*prometheus.CounterVec)
+			}
+		}
+	}
+	return w
 }
+
+func outcomeLabel(s Status) string { return strings.ToLower(string(s)) }
 
 // NewClient returns the HTTP client deliveries use: no proxy, no
 // redirects followed, and, unless allowPrivate, every dialed address
@@ -341,6 +364,7 @@ func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error 
 		end := time.Now()
 		o = w.outcome(dl, d.MaxAttempts, code, retryAfter, errText, blocked, end)
 		o.At = end
+		w.attempts.WithLabelValues(outcomeLabel(o.Status)).Inc()
 		ev := w.cfg.Logger.Debug()
 		if o.Status == Dead {
 			ev = w.cfg.Logger.Warn()

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/access"
@@ -115,8 +117,13 @@ func open(t *testing.T, s graph.Store) (store, *graph.Engine) {
 
 func startWorker(t *testing.T, s store, e *graph.Engine, allowPrivate bool) *destination.Worker {
 	t.Helper()
+	return startWorkerWith(t, s, e, allowPrivate, nil)
+}
+
+func startWorkerWith(t *testing.T, s store, e *graph.Engine, allowPrivate bool, reg prometheus.Registerer) *destination.Worker {
+	t.Helper()
 	w := destination.NewWorker(destination.WorkerConfig{
-		Store: s, Feed: s, AllowPrivate: allowPrivate, Logger: zerolog.Nop(),
+		Store: s, Feed: s, AllowPrivate: allowPrivate, Logger: zerolog.Nop(), Registerer: reg,
 		Profiles: destination.Profiles{Engine: e, Consent: s, Masker: access.NewMasker(graph.DefaultRules())},
 		Poll:     20 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 	})
@@ -182,7 +189,8 @@ func TestRetryThenDeliver(t *testing.T) {
 			return 200
 		})
 		d := create(t, s, rcv.srv.URL+"/hook", nil)
-		startWorker(t, s, e, true)
+		reg := prometheus.NewRegistry()
+		startWorkerWith(t, s, e, true, reg)
 		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "ann@example.com")})
 		storetest.Must(t, err)
 		waitFor(t, "a delivered batch", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
@@ -210,6 +218,14 @@ func TestRetryThenDeliver(t *testing.T) {
 			if en.Kind != "EVENT_ADDED" || en.EventID != "web/m1" || en.Profile == nil || en.Profile.ID != en.ProfileID {
 				t.Fatalf("request %d: entry %+v", i+1, en)
 			}
+		}
+		want := "# HELP cdp_webhook_attempts_total Webhook delivery attempts, by what they left: delivered, failed (to be retried) or dead.\n" +
+			"# TYPE cdp_webhook_attempts_total counter\n" +
+			"cdp_webhook_attempts_total{outcome=\"dead\"} 0\n" +
+			"cdp_webhook_attempts_total{outcome=\"delivered\"} 1\n" +
+			"cdp_webhook_attempts_total{outcome=\"failed\"} 2\n"
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "cdp_webhook_attempts_total"); err != nil {
+			t.Error(err)
 		}
 	})
 }

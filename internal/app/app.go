@@ -303,7 +303,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			gc.Destinations, gc.DestinationsAllowPrivate = ds, cfg.Destinations.AllowPrivate
 			hooks = destination.NewWorker(destination.WorkerConfig{
 				Store: ds, Feed: fs, AllowPrivate: cfg.Destinations.AllowPrivate, Logger: cfg.Logger,
-				Poll: cfg.Destinations.Poll, RetryBase: cfg.Destinations.RetryBase,
+				Poll: cfg.Destinations.Poll, RetryBase: cfg.Destinations.RetryBase, Registerer: reg,
 				Profiles: destination.Profiles{Engine: engine, Consent: cs, Masker: access.NewMasker(engine.Normalizer().Rules())},
 			})
 		}
