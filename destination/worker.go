@@ -70,8 +70,8 @@ type Worker struct {
 	cfg      WorkerConfig
 	client   *http.Client
 	attempts *prometheus.CounterVec
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
 
 	mu      sync.Mutex
 	running map[string]bool
