@@ -35,6 +35,9 @@ const (
 	// pruneEvery how often a destination's old delivered batches go.
 	listEvery  = time.Second
 	pruneEvery = time.Hour
+	// errorWait is the least wait after a store failure, so that an
+	// outage is not hammered (nor logged) at the poll's pace.
+	errorWait = time.Second
 	// replayLimit is how many dead letters one ReplayDead call queues.
 	replayLimit = MaxPage
 )
@@ -237,6 +240,7 @@ func (w *Worker) serve(ctx context.Context, id string) {
 					log.Warn().Err(err).Msg("destinations: taking the lease failed; retrying")
 				}
 				lease = Lease{}
+				wait = max(wait, errorWait)
 			case !held:
 				// Another process delivers it; look again when its lease
 				// would expire if it died.
@@ -259,11 +263,11 @@ func (w *Worker) serve(ctx context.Context, id string) {
 				// The lease was lost, or another process moved on: take
 				// the lease again and read afresh.
 				lease = Lease{}
-				wait = 0
 			case err != nil:
 				if ctx.Err() == nil {
 					log.Warn().Err(err).Msg("destinations: delivering failed; retrying")
 				}
+				wait = max(wait, errorWait)
 			default:
 				wait = next
 			}
