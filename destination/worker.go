@@ -78,6 +78,25 @@ type Worker struct {
 
 	mu      sync.Mutex
 	running map[string]bool
+	// kicked is closed, and replaced, by Kick.
+	kicked chan struct{}
+}
+
+// Kick wakes every idle destination of this worker to look at the feed now
+// rather than at its next poll: the service calls it after each commit of
+// ingested events, so that they leave within moments. Changes committed by
+// other processes are found by polling.
+func (w *Worker) Kick() {
+	w.mu.Lock()
+	close(w.kicked)
+	w.kicked = make(chan struct{})
+	w.mu.Unlock()
+}
+
+func (w *Worker) kickedChan() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.kicked
 }
 
 // NewWorker returns a worker; Start starts it.
@@ -104,7 +123,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		host, _ := os.Hostname()
 		cfg.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex()[:8])
 	}
-	w := &Worker{cfg: cfg, client: NewClient(cfg.AllowPrivate, cfg.Timeout), running: map[string]bool{}}
+	w := &Worker{cfg: cfg, client: NewClient(cfg.AllowPrivate, cfg.Timeout), running: map[string]bool{}, kicked: make(chan struct{})}
 	w.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdp_webhook_attempts_total",
 		Help: "Webhook delivery attempts, by what they left: delivered, failed (to be retried) or dead.",
@@ -228,6 +247,7 @@ func (w *Worker) serve(ctx context.Context, id string) {
 		}
 	}()
 	for ctx.Err() == nil {
+		kicked := w.kickedChan()
 		now := time.Now()
 		wait := w.cfg.Poll
 		if !lease.HeldBy(w.cfg.Holder, now.Add(w.cfg.LeaseTTL/2)) {
@@ -275,10 +295,17 @@ func (w *Worker) serve(ctx context.Context, id string) {
 		if wait <= 0 {
 			continue
 		}
+		if lease.Holder != "" {
+			wait = min(wait, w.cfg.LeaseTTL/2) // renew in time
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(wait):
+		case <-t.C:
+		case <-kicked:
+			t.Stop()
 		}
 	}
 }

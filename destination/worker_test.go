@@ -474,3 +474,29 @@ func TestErasedProfileLeftOut(t *testing.T) {
 		}
 	})
 }
+
+// Kick wakes an idle destination at once: with a poll of an hour, the
+// batch leaves only because of it.
+func TestKickWakes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := newReceiver(t, func(int) int { return 200 })
+		d := create(t, s, rcv.srv.URL, nil)
+		w := destination.NewWorker(destination.WorkerConfig{
+			Store: s, Feed: s, AllowPrivate: true, Logger: zerolog.Nop(), Poll: time.Hour,
+			Profiles: destination.Profiles{Engine: e, Consent: s, Masker: access.NewMasker(graph.DefaultRules())},
+		})
+		w.Start()
+		t.Cleanup(func() { _ = w.Close(context.Background()) })
+		waitFor(t, "the worker to hold the lease", func() bool {
+			got, err := s.Destination(ctx, d.ID)
+			storetest.Must(t, err)
+			return got.Lease.Holder == w.Holder()
+		})
+		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "")})
+		storetest.Must(t, err)
+		w.Kick()
+		waitFor(t, "the kicked delivery", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
+	})
+}

@@ -271,10 +271,29 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		every = 0
 	}
 	members := newMemberships(keep.New(engine, aud, cs, nil).WithProgress(passProgress(cfg.Logger)), every, cfg.Logger)
+	// Webhook destinations: delivered by every process, each destination
+	// by one at a time under a lease; a commit wakes this process's
+	// deliveries at once.
+	var hooks *destination.Worker
+	var hookStore destination.Store
+	if ds, ok := cfg.Store.(destination.Store); ok {
+		if fs, ok := cfg.Store.(graph.FeedStore); ok {
+			hookStore = ds
+			hooks = destination.NewWorker(destination.WorkerConfig{
+				Store: ds, Feed: fs, AllowPrivate: cfg.Destinations.AllowPrivate, Logger: cfg.Logger,
+				Poll: cfg.Destinations.Poll, RetryBase: cfg.Destinations.RetryBase, Registerer: reg,
+				Profiles: destination.Profiles{Engine: engine, Consent: cs, Masker: access.NewMasker(engine.Normalizer().Rules())},
+			})
+		}
+	}
+	onCommit := members.touch
+	if hooks != nil {
+		onCommit = func(ids []string) { members.touch(ids); hooks.Kick() }
+	}
 	if next := cc.OnCommit; next != nil {
-		cc.OnCommit = func(ids []string) { members.touch(ids); next(ids) }
+		cc.OnCommit = func(ids []string) { onCommit(ids); next(ids) }
 	} else {
-		cc.OnCommit = members.touch
+		cc.OnCommit = onCommit
 	}
 	coll := ingest.New(engine, cc)
 	gc := cfg.GraphQL
@@ -295,18 +314,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	gc.Audiences, gc.Consent = aud, cs
-	// Webhook destinations: delivered by every process, each destination
-	// by one at a time under a lease.
-	var hooks *destination.Worker
-	if ds, ok := cfg.Store.(destination.Store); ok {
-		if fs, ok := cfg.Store.(graph.FeedStore); ok {
-			gc.Destinations, gc.DestinationsAllowPrivate = ds, cfg.Destinations.AllowPrivate
-			hooks = destination.NewWorker(destination.WorkerConfig{
-				Store: ds, Feed: fs, AllowPrivate: cfg.Destinations.AllowPrivate, Logger: cfg.Logger,
-				Poll: cfg.Destinations.Poll, RetryBase: cfg.Destinations.RetryBase, Registerer: reg,
-				Profiles: destination.Profiles{Engine: engine, Consent: cs, Masker: access.NewMasker(engine.Normalizer().Rules())},
-			})
-		}
+	if hooks != nil {
+		gc.Destinations, gc.DestinationsAllowPrivate = hookStore, cfg.Destinations.AllowPrivate
 	}
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
