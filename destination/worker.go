@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +81,20 @@ type Worker struct {
 	running map[string]bool
 	// kicked is closed, and replaced, by Kick.
 	kicked chan struct{}
+
+	headMu  sync.Mutex
+	headSeq uint64
+	headAt  time.Time
+	// gen is raised by Recheck: idle destinations read their state again.
+	gen atomic.Uint64
+}
+
+// Recheck makes every destination of this worker read its own state again
+// now (a batch replayed, a definition changed), rather than within
+// recheckPolls polls.
+func (w *Worker) Recheck() {
+	w.gen.Add(1)
+	w.Kick()
 }
 
 // Kick wakes every idle destination of this worker to look at the feed now
@@ -87,6 +102,9 @@ type Worker struct {
 // ingested events, so that they leave within moments. Changes committed by
 // other processes are found by polling.
 func (w *Worker) Kick() {
+	w.headMu.Lock()
+	w.headAt = time.Time{}
+	w.headMu.Unlock()
 	w.mu.Lock()
 	close(w.kicked)
 	w.kicked = make(chan struct{})
@@ -239,6 +257,7 @@ func (w *Worker) serve(ctx context.Context, id string) {
 	log := w.cfg.Logger.With().Str("destination", id).Logger()
 	var lease Lease
 	var pruned time.Time
+	var idle idleState
 	defer func() {
 		if lease.Holder != "" {
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -264,7 +283,7 @@ func (w *Worker) serve(ctx context.Context, id string) {
 			case !held:
 				// Another process delivers it; look again when its lease
 				// would expire if it died.
-				lease = Lease{}
+				lease, idle = Lease{}, idleState{}
 				wait = min(max(time.Until(l.Expires), w.cfg.Poll), w.cfg.LeaseTTL)
 			default:
 				lease = l
@@ -275,14 +294,14 @@ func (w *Worker) serve(ctx context.Context, id string) {
 			w.prune(ctx, id, log)
 		}
 		if lease.Holder != "" {
-			next, err := w.step(ctx, id)
+			next, err := w.step(ctx, id, &idle)
 			switch {
 			case graph.ErrorCode(err) == graph.ENOTFOUND:
 				return
 			case graph.ErrorCode(err) == graph.ECONFLICT:
 				// The lease was lost, or another process moved on: take
 				// the lease again and read afresh.
-				lease = Lease{}
+				lease, idle = Lease{}, idleState{}
 			case err != nil:
 				if ctx.Err() == nil {
 					log.Warn().Err(err).Msg("destinations: delivering failed; retrying")
@@ -331,7 +350,20 @@ func (w *Worker) prune(ctx context.Context, id string, log zerolog.Logger) {
 // step does one unit of work on destination id under this process's
 // lease: the in-flight delivery's attempt when it is due, or the next
 // batch of the feed. It returns how long to wait before the next step.
-func (w *Worker) step(ctx context.Context, id string) (time.Duration, error) {
+func (w *Worker) step(ctx context.Context, id string, idle *idleState) (time.Duration, error) {
+	if idle.gen == w.gen.Load() && idle.at.After(time.Now().Add(-w.cfg.Poll*recheckPolls)) {
+		// Idle a moment ago: the shared feed head says whether there is
+		// anything new, without reading the destination.
+		head, err := w.head(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if head <= idle.cursor {
+			return w.cfg.Poll, nil
+		}
+	}
+	idle.at = time.Time{}
+	gen := w.gen.Load()
 	d, err := w.cfg.Store.Destination(ctx, id)
 	if err != nil {
 		return 0, err
@@ -351,6 +383,7 @@ func (w *Worker) step(ctx context.Context, id string) (time.Duration, error) {
 		return 0, err
 	}
 	if head <= d.Cursor {
+		idle.at, idle.cursor, idle.gen = time.Now(), d.Cursor, gen
 		return w.cfg.Poll, nil
 	}
 	entries, err := w.cfg.Feed.Feed(ctx, d.Cursor, d.Kinds, d.BatchSize)
@@ -374,6 +407,35 @@ func (w *Worker) step(ctx context.Context, id string) (time.Duration, error) {
 		return 0, err
 	}
 	return 0, w.attempt(ctx, d, dl)
+}
+
+// idleState is what a destination's goroutine remembers of its last look:
+// when it found nothing to do (zero: not idle), at which cursor.
+type idleState struct {
+	at     time.Time
+	cursor uint64
+	gen    uint64 // the worker's gen then
+}
+
+// recheckPolls is how many polls an idle destination relies on the shared
+// feed head alone before it reads its own state again (a replay, an
+// update, or a batch another process left in flight).
+const recheckPolls = 20
+
+// head returns the feed head, read at most once per half poll for all the
+// worker's destinations; Kick forces a new read.
+func (w *Worker) head(ctx context.Context) (uint64, error) {
+	w.headMu.Lock()
+	defer w.headMu.Unlock()
+	if !w.headAt.IsZero() && time.Since(w.headAt) < w.cfg.Poll/2 {
+		return w.headSeq, nil
+	}
+	h, err := w.cfg.Feed.FeedHead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	w.headSeq, w.headAt = h, time.Now()
+	return h, nil
 }
 
 // attempt sends dl once and records the outcome.

@@ -500,3 +500,37 @@ func TestKickWakes(t *testing.T) {
 		waitFor(t, "the kicked delivery", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
 	})
 }
+
+// Recheck makes an idle destination read its state again at once: a
+// replayed dead letter leaves without waiting for the poll (an hour here).
+func TestRecheckSendsAReplay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := newReceiver(t, func(int) int { return 410 })
+		d := create(t, s, rcv.srv.URL, nil)
+		w := destination.NewWorker(destination.WorkerConfig{
+			Store: s, Feed: s, AllowPrivate: true, Logger: zerolog.Nop(), Poll: time.Hour,
+			Profiles: destination.Profiles{Engine: e, Consent: s, Masker: access.NewMasker(graph.DefaultRules())},
+		})
+		w.Start()
+		t.Cleanup(func() { _ = w.Close(context.Background()) })
+		waitFor(t, "the worker to hold the lease", func() bool {
+			got, err := s.Destination(ctx, d.ID)
+			storetest.Must(t, err)
+			return got.Lease.Holder == w.Holder()
+		})
+		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "")})
+		storetest.Must(t, err)
+		w.Kick()
+		waitFor(t, "a dead letter", func() bool { return len(deliveries(t, s, d.ID, destination.Dead)) == 1 })
+		rcv.setStatus(func(int) int { return 200 })
+		n, err := s.ReplayDead(ctx, d.ID, time.Now(), 10)
+		storetest.Must(t, err)
+		if n != 1 {
+			t.Fatalf("replayed %d, want 1", n)
+		}
+		w.Recheck()
+		waitFor(t, "the replay delivered", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
+	})
+}

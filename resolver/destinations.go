@@ -119,6 +119,13 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 	return d, nil
 }
 
+// destinationsChanged tells this server's deliveries to look again.
+func (r *Resolver) destinationsChanged() {
+	if r.cfg.OnDestinationsChanged != nil {
+		r.cfg.OnDestinationsChanged()
+	}
+}
+
 // destErr is domainErr, letting through the FORBIDDEN error of
 // destinationFromInput as it is.
 func destErr(err error) error {
@@ -195,6 +202,7 @@ func (r *Resolver) createDestination(ctx context.Context, in gql.DestinationInpu
 		return fail(err)
 	}
 	alone()
+	r.destinationsChanged()
 	return destinationOut(got), nil
 }
 
@@ -230,6 +238,7 @@ func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.Dest
 		return fail(err)
 	}
 	alone()
+	r.destinationsChanged()
 	return destinationOut(got), nil
 }
 
@@ -253,6 +262,7 @@ func (r *Resolver) deleteDestination(ctx context.Context, id string) (*bool, err
 		return fail(err)
 	}
 	alone()
+	r.destinationsChanged()
 	return &was, nil
 }
 
@@ -279,6 +289,7 @@ func (r *Resolver) replayDeadLetters(ctx context.Context, id string) (*int, erro
 		return fail(err)
 	}
 	alone()
+	r.destinationsChanged()
 	return &n, nil
 }
 

@@ -143,6 +143,10 @@ type Config struct {
 	// URLs resolve to private addresses.
 	Destinations             destination.Store
 	DestinationsAllowPrivate bool
+	// OnDestinationsChanged, when set, is called after a destination was
+	// created, updated or deleted, or its dead letters replayed, so that
+	// this server's deliveries look again at once. It must not block.
+	OnDestinationsChanged func()
 }
 
 func (c Config) withDefaults() Config {

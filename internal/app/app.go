@@ -316,6 +316,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	gc.Audiences, gc.Consent = aud, cs
 	if hooks != nil {
 		gc.Destinations, gc.DestinationsAllowPrivate = hookStore, cfg.Destinations.AllowPrivate
+		gc.OnDestinationsChanged = hooks.Recheck
 	}
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
