@@ -18,6 +18,16 @@ const (
 	createDestOp  = `mutation($in: DestinationInput!) { createDestination(input: $in) { id name url secretHint kinds audienceIds purpose batchSize maxAttempts headerNames includePII position leaseHolder } }`
 )
 
+// The destination root fields' samples for TestEveryRootFieldNeedsItsScope.
+func init() {
+	rootSamples["destinations"] = `destinations(first: 1) { nodes { id } }`
+	rootSamples["destinationDeliveries"] = `destinationDeliveries(destinationId: "dst_00000000000000000000000000000000", first: 1) { nodes { id } }`
+	rootSamples["createDestination"] = `createDestination(input: {name: "scope test", url: "https://93.184.215.14/hook", secret: "scope-test-secret-0123"}) { id }`
+	rootSamples["updateDestination"] = `updateDestination(id: "dst_00000000000000000000000000000000", input: {name: "scope test", url: "https://93.184.215.14/hook"}) { id }`
+	rootSamples["deleteDestination"] = `deleteDestination(id: "dst_00000000000000000000000000000000")`
+	rootSamples["replayDeadLetters"] = `replayDeadLetters(destinationId: "dst_00000000000000000000000000000000")`
+}
+
 type destOut struct {
 	ID          string
 	Name        string
