@@ -206,3 +206,76 @@ func webhooksSurviveKill(t *testing.T, dir string, env []string) {
 		t.Logf("destination %s; first run logs:\n%s\nsecond run logs:\n%s", destID, logs.String(), logs2.String())
 	}
 }
+
+// Two cdp serve processes on one Neo4j share a destination under its
+// lease: when the holder is killed mid-delivery, the other process takes
+// the destination over once the lease expires, and every event arrives.
+func TestWebhookLeaseMovesToTheOtherProcess(t *testing.T) {
+	storetest.OpenNeo4j(t)
+	cfg := storetest.Neo4jConfig()
+	env := []string{"NEO4J_URI=" + cfg.URI, "NEO4J_USER=" + cfg.User, "NEO4J_PASSWORD=" + cfg.Password, "CDP_DESTINATIONS_ALLOW_PRIVATE=true"}
+	rcv := newHookReceiver(t)
+	cmdA, addrA, _ := startServe(t, t.TempDir(), env...)
+	cmdB, addrB, _ := startServe(t, t.TempDir(), env...)
+	data := postGraphQL(t, addrA, `mutation($in: DestinationInput!) { createDestination(input: $in) { id } }`, map[string]any{
+		"in": map[string]any{"name": "two processes", "url": rcv.srv.URL, "secret": "two-process-secret-0123456789",
+			"kinds": []string{"EVENT_ADDED"}, "batchSize": 5},
+	})
+	destID := data["createDestination"].(map[string]any)["id"].(string)
+	const n = 12
+	var batch []map[string]any
+	for i := range n {
+		batch = append(batch, map[string]any{"type": "track", "event": "Viewed", "messageId": fmt.Sprintf("t%02d", i), "userId": fmt.Sprintf("u%d", i%3)})
+	}
+	body, _ := json.Marshal(map[string]any{"batch": batch})
+	resp, err := http.Post("http://"+addrB+"/v1/batch", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("batch: status %d", resp.StatusCode)
+	}
+	waitUntil(t, 60*time.Second, "the first delivery attempt", func() bool { seen, _ := rcv.state(); return len(seen) > 0 })
+	// The holder names its process id.
+	list := postGraphQL(t, addrA, `{ destinations(first: 5) { nodes { id leaseHolder } } }`, nil)
+	nodes := list["destinations"].(map[string]any)["nodes"].([]any)
+	holder, _ := nodes[0].(map[string]any)["leaseHolder"].(string)
+	victim, survivor := cmdA, "B"
+	switch {
+	case strings.Contains(holder, fmt.Sprintf("/%d/", cmdA.Process.Pid)):
+	case strings.Contains(holder, fmt.Sprintf("/%d/", cmdB.Process.Pid)):
+		victim, survivor = cmdB, "A"
+	default:
+		t.Fatalf("destination %s is held by %q, neither process (pids %d, %d)", destID, holder, cmdA.Process.Pid, cmdB.Process.Pid)
+	}
+	if err := victim.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = victim.Wait()
+	seen, _ := rcv.state()
+	cut := seen[0]
+	rcv.mu.Lock()
+	rcv.blocking = false
+	rcv.mu.Unlock()
+	got := map[string]bool{}
+	waitUntil(t, 120*time.Second, "every event, from process "+survivor, func() bool {
+		_, ok := rcv.state()
+		clear(got)
+		for _, d := range ok {
+			for _, m := range d.msgIDs {
+				got[m] = true
+			}
+		}
+		return len(got) >= n
+	})
+	_, ok := rcv.state()
+	if ok[0].id != cut {
+		t.Errorf("process %s first sent %s, want the batch cut short, %s", survivor, ok[0].id, cut)
+	}
+	for i := range n {
+		if m := fmt.Sprintf("t%02d", i); !got[m] {
+			t.Errorf("event %s never arrived", m)
+		}
+	}
+}
