@@ -61,9 +61,9 @@ type Profiles struct {
 // profile's current identifiers and traits (masked unless d.IncludePII),
 // leaving out the entries of profiles erased since (but Forgotten ones)
 // and, when d has a purpose, those of profiles whose consent state for it
-// is not GRANTED (an erased profile has none). It returns the body and how
-// many entries it holds.
-func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now time.Time) ([]byte, int, error) {
+// is not GRANTED (an erased profile has none). It returns the body, how
+// many entries it holds, and the ids of the live profiles it describes.
+func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now time.Time) ([]byte, int, []string, error) {
 	ids := make([]string, 0, len(dl.Entries))
 	for _, e := range dl.Entries {
 		if e.ProfileID != "" {
@@ -73,7 +73,7 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	live, err := p.Engine.ProfilesByIDs(ctx, ids)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read profiles: %w", err)
+		return nil, 0, nil, fmt.Errorf("read profiles: %w", err)
 	}
 	var pids []string
 	for _, pr := range live {
@@ -82,7 +82,7 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 	pids = slices.Compact(slices.Sorted(slices.Values(pids)))
 	members, err := p.Engine.Members(ctx, pids)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read identifiers: %w", err)
+		return nil, 0, nil, fmt.Errorf("read identifiers: %w", err)
 	}
 	granted := map[string]bool{}
 	if d.Purpose != "" {
@@ -96,7 +96,7 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		if len(keys) > 0 {
 			records, err = p.Consent.ConsentOf(ctx, keys)
 			if err != nil {
-				return nil, 0, fmt.Errorf("read consent: %w", err)
+				return nil, 0, nil, fmt.Errorf("read consent: %w", err)
 			}
 		}
 		for pid, ms := range members {
@@ -128,6 +128,7 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		profiles[pid] = pp
 	}
 	out := Payload{DeliveryID: dl.ID, DestinationID: d.ID, Entries: make([]PayloadEntry, 0, len(dl.Entries))}
+	var described []string
 	for _, e := range dl.Entries {
 		var pp *PayloadProfile
 		if pr, ok := live[e.ProfileID]; ok {
@@ -140,12 +141,15 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		if d.Purpose != "" && (pp == nil || !granted[pp.ID]) {
 			continue
 		}
+		if pp != nil {
+			described = append(described, pp.ID)
+		}
 		out.Entries = append(out.Entries, PayloadEntry{Seq: e.Seq, Kind: string(e.Kind), At: e.At, ProfileID: e.ProfileID,
 			PreviousIDs: e.PreviousIDs, EventID: e.EventID, AudienceID: e.AudienceID, Profile: pp})
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return body, len(out.Entries), nil
+	return body, len(out.Entries), slices.Compact(slices.Sorted(slices.Values(described))), nil
 }

@@ -20,8 +20,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 )
+
+// DeliverAction is the audit action of an attempt that sends personal
+// values unmasked.
+const DeliverAction = "destination.deliver"
 
 // Worker defaults.
 const (
@@ -66,6 +71,11 @@ type WorkerConfig struct {
 	Logger        zerolog.Logger
 	// Registerer receives cdp_webhook_attempts_total; nil: not counted.
 	Registerer prometheus.Registerer
+	// Audit, when set, receives one entry (action DeliverAction) before
+	// each attempt that sends personal values unmasked (IncludePII),
+	// naming the profiles; an attempt whose entry cannot be written is
+	// not made.
+	Audit access.Store
 }
 
 // Worker delivers the feed to every stored destination: one goroutine per
@@ -441,7 +451,7 @@ func (w *Worker) head(ctx context.Context) (uint64, error) {
 // attempt sends dl once and records the outcome.
 func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error {
 	now := time.Now()
-	body, n, err := w.cfg.Profiles.Build(ctx, d, dl, now)
+	body, n, profiles, err := w.cfg.Profiles.Build(ctx, d, dl, now)
 	if err != nil {
 		return err
 	}
@@ -450,6 +460,16 @@ func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error 
 		// Consent left nothing to send.
 		o = Outcome{Status: Delivered, Attempts: dl.Attempts}
 	} else {
+		if d.IncludePII && w.cfg.Audit != nil && len(profiles) > 0 {
+			// Personal values leave unmasked: the audit log says so
+			// before they do, or they do not leave.
+			e := access.AuditEntry{ID: access.NewAuditID(), At: graph.Now(), Action: DeliverAction, Outcome: access.OutcomeOK,
+				Reason: fmt.Sprintf("destination %s; delivery %s; attempt %d", d.ID, dl.ID, dl.Attempts+1)}
+			e.SetProfiles(profiles)
+			if err := w.cfg.Audit.AppendAudit(ctx, []access.AuditEntry{e}); err != nil {
+				return fmt.Errorf("audit the delivery of personal data: %w", err)
+			}
+		}
 		code, retryAfter, errText, blocked := w.post(ctx, d, dl.ID, body)
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the batch stays in flight

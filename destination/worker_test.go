@@ -122,8 +122,9 @@ func startWorker(t *testing.T, s store, e *graph.Engine, allowPrivate bool) *des
 
 func startWorkerWith(t *testing.T, s store, e *graph.Engine, allowPrivate bool, reg prometheus.Registerer) *destination.Worker {
 	t.Helper()
+	audit, _ := s.(access.Store)
 	w := destination.NewWorker(destination.WorkerConfig{
-		Store: s, Feed: s, AllowPrivate: allowPrivate, Logger: zerolog.Nop(), Registerer: reg,
+		Store: s, Feed: s, AllowPrivate: allowPrivate, Logger: zerolog.Nop(), Registerer: reg, Audit: audit,
 		Profiles: destination.Profiles{Engine: e, Consent: s, Masker: access.NewMasker(graph.DefaultRules())},
 		Poll:     20 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 	})
@@ -318,7 +319,7 @@ func TestMaskingAndConsent(t *testing.T) {
 		raw := newReceiver(t, func(int) int { return 200 })
 		consented := newReceiver(t, func(int) int { return 200 })
 		create(t, s, masked.srv.URL, nil)
-		create(t, s, raw.srv.URL, func(d *destination.Destination) { d.IncludePII = true })
+		rawID := create(t, s, raw.srv.URL, func(d *destination.Destination) { d.IncludePII = true }).ID
 		create(t, s, consented.srv.URL, func(d *destination.Destination) { d.Purpose = "email" })
 		// ann grants email, bob denies it, cal says nothing.
 		now := time.Now().UTC()
@@ -360,6 +361,13 @@ func TestMaskingAndConsent(t *testing.T) {
 		}
 		if got := emails(entries(raw)); fmt.Sprint(got) != fmt.Sprint(wantRaw) {
 			t.Errorf("raw: %v, want %v", got, wantRaw)
+		}
+		// Only the unmasked destination's attempts are audited, each naming
+		// the profiles it sent: here one attempt, of the three people.
+		logged, err := gs.(access.Store).Audit(ctx, access.AuditQuery{Action: destination.DeliverAction, Limit: 10})
+		storetest.Must(t, err)
+		if len(logged) != 1 || logged[0].ProfileCount != 3 || !strings.Contains(logged[0].Reason, rawID) {
+			t.Errorf("audit entries of unmasked deliveries: %+v, want one of 3 profiles naming %s", logged, rawID)
 		}
 		// The consent destination's batch is settled once it is delivered.
 		waitFor(t, "the consent destination's batch", func() bool { return len(entries(consented)) >= 1 })
