@@ -460,17 +460,21 @@ func TestErasedProfileLeftOut(t *testing.T) {
 		ctx := context.Background()
 		rcv := newReceiver(t, func(int) int { return 503 })
 		d := create(t, s, rcv.srv.URL, nil)
-		startWorker(t, s, e, true)
+		first := startWorker(t, s, e, true)
 		res, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "ann", "ann@example.com"), event("m2", "bob", "bob@example.com")})
 		storetest.Must(t, err)
 		waitFor(t, "a failed attempt", func() bool { return len(rcv.requests()) > 0 })
 		if got := len(decode(t, rcv.requests()[0].body).Entries); got != 2 {
 			t.Fatalf("the first attempt held %d entries, want 2", got)
 		}
+		// No attempt runs across the erasure: a batch built just before it
+		// would still name ann.
+		storetest.Must(t, first.Close(ctx))
 		ann := res.Results[0].ProfileID
 		_, err = e.ForgetProfile(ctx, ann, "test erasure", nil)
 		storetest.Must(t, err)
 		rcv.setStatus(func(int) int { return 200 })
+		startWorker(t, s, e, true)
 		waitFor(t, "the batch delivered", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
 		reqs := rcv.requests()
 		last := decode(t, reqs[len(reqs)-1].body)
