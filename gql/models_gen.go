@@ -231,6 +231,99 @@ type CreatedAPIKey struct {
 	Secret string `json:"secret"`
 }
 
+// One batch of feed entries for one destination.
+type Delivery struct {
+	// Sent as X-CDP-Delivery-Id, the same on every attempt and replay.
+	ID string `json:"id"`
+	// 1, 2, ... in the order the destination's batches were taken.
+	Number   int            `json:"number"`
+	Status   DeliveryStatus `json:"status"`
+	Attempts int            `json:"attempts"`
+	// When the next attempt is due (PENDING, FAILED).
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	// The receiver's last status code; null when it gave no answer.
+	LastStatusCode *int `json:"lastStatusCode,omitempty"`
+	// Why the last attempt failed (HTTP 503, timeout, connection error...).
+	LastError  *string `json:"lastError,omitempty"`
+	EntryCount int     `json:"entryCount"`
+	// The sequence numbers of its first and last entries.
+	FirstPosition string    `json:"firstPosition"`
+	LastPosition  string    `json:"lastPosition"`
+	CreatedAt     time.Time `json:"createdAt"`
+	// Its creation, or its last replay: retries end 24 hours after it.
+	QueuedAt  time.Time `json:"queuedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+type DeliveryConnection struct {
+	Edges    []*DeliveryEdge `json:"edges"`
+	Nodes    []*Delivery     `json:"nodes"`
+	PageInfo *PageInfo       `json:"pageInfo"`
+}
+
+type DeliveryEdge struct {
+	Cursor string    `json:"cursor"`
+	Node   *Delivery `json:"node"`
+}
+
+type Destination struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// The stored secret's last characters and length, never the secret.
+	SecretHint  string       `json:"secretHint"`
+	Kinds       []ChangeKind `json:"kinds"`
+	AudienceIds []string     `json:"audienceIds"`
+	Purpose     *string      `json:"purpose,omitempty"`
+	BatchSize   int          `json:"batchSize"`
+	MaxAttempts int          `json:"maxAttempts"`
+	// The names of the headers sent; their values are not shown (they often hold credentials).
+	HeaderNames []string  `json:"headerNames"`
+	IncludePii  bool      `json:"includePII"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	// The sequence number of the last feed entry taken into a delivery (or skipped by the filters).
+	Position string `json:"position"`
+	// The process delivering it now, and until when; null when none holds it.
+	LeaseHolder    *string    `json:"leaseHolder,omitempty"`
+	LeaseExpiresAt *time.Time `json:"leaseExpiresAt,omitempty"`
+}
+
+type DestinationConnection struct {
+	Edges    []*DestinationEdge `json:"edges"`
+	Nodes    []*Destination     `json:"nodes"`
+	PageInfo *PageInfo          `json:"pageInfo"`
+}
+
+type DestinationEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   *Destination `json:"node"`
+}
+
+type DestinationInput struct {
+	// 1 to 200 characters.
+	Name string `json:"name"`
+	// http or https; never redirected.
+	URL string `json:"url"`
+	// Signs every delivery (X-CDP-Signature). Required on create; on update,
+	// left out keeps the stored secret. It is never shown again.
+	Secret *string `json:"secret,omitempty"`
+	// The kinds delivered; every kind when left out or empty.
+	Kinds []ChangeKind `json:"kinds,omitempty"`
+	// When given, only the entries of these audiences (AUDIENCE_ENTERED, AUDIENCE_EXITED).
+	AudienceIds []string `json:"audienceIds,omitempty"`
+	// A consent purpose: only entries of profiles whose consent for it is GRANTED are delivered.
+	Purpose *string `json:"purpose,omitempty"`
+	// Entries per delivery, 1 to 1000; 100 when left out.
+	BatchSize *int `json:"batchSize,omitempty"`
+	// Attempts of a batch before it is dead, 1 to 100; 10 when left out.
+	MaxAttempts *int `json:"maxAttempts,omitempty"`
+	// Headers sent with every delivery (at most 20).
+	Headers []*HeaderInput `json:"headers,omitempty"`
+	// Send identifiers and traits unmasked; needs pii:read.
+	IncludePii *bool `json:"includePII,omitempty"`
+}
+
 type ErasureReceiptConnection struct {
 	Edges    []*ErasureReceiptEdge     `json:"edges"`
 	Nodes    []*privacy.ErasureReceipt `json:"nodes"`
@@ -330,6 +423,11 @@ type FunnelStep struct {
 	MedianSecondsFromPrevious *float64 `json:"medianSecondsFromPrevious,omitempty"`
 	// count split by the channel of the event that reached the step ("" for none), with byChannel: true; otherwise null.
 	ByChannel []*ChannelCount `json:"byChannel,omitempty"`
+}
+
+type HeaderInput struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // The profile has (or, with `exists: false`, has not) an identifier of this type.
@@ -999,6 +1097,70 @@ func (e *ConsentStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e ConsentStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a delivery stands.
+type DeliveryStatus string
+
+const (
+	// Taken from the feed (or queued by a replay), not yet attempted.
+	DeliveryStatusPending DeliveryStatus = "PENDING"
+	// Attempted and failing; retried at nextAttemptAt.
+	DeliveryStatusFailed DeliveryStatus = "FAILED"
+	// The receiver answered 2xx.
+	DeliveryStatusDelivered DeliveryStatus = "DELIVERED"
+	// Given up on: a dead letter, until replayDeadLetters.
+	DeliveryStatusDead DeliveryStatus = "DEAD"
+)
+
+var AllDeliveryStatus = []DeliveryStatus{
+	DeliveryStatusPending,
+	DeliveryStatusFailed,
+	DeliveryStatusDelivered,
+	DeliveryStatusDead,
+}
+
+func (e DeliveryStatus) IsValid() bool {
+	switch e {
+	case DeliveryStatusPending, DeliveryStatusFailed, DeliveryStatusDelivered, DeliveryStatusDead:
+		return true
+	}
+	return false
+}
+
+func (e DeliveryStatus) String() string {
+	return string(e)
+}
+
+func (e *DeliveryStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeliveryStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeliveryStatus", str)
+	}
+	return nil
+}
+
+func (e DeliveryStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeliveryStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeliveryStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -78,17 +78,30 @@ type FeedTx interface {
 	RedactFeed(ctx context.Context, profileIDs []string) (int, error)
 }
 
-// RedactFeed calls tx's RedactFeed when tx's store keeps a feed.
+// deliveryRedactor is destination.TxRedact: the write transaction of a
+// store that keeps webhook deliveries, which hold copies of feed entries.
+type deliveryRedactor interface {
+	RedactDeliveries(ctx context.Context, profileIDs []string) (int, error)
+}
+
+// RedactFeed calls tx's RedactFeed when tx's store keeps a feed, and
+// removes the profiles from the webhook batches not yet delivered when it
+// keeps those: every erasure, whatever its caller, forgets them in both.
 func RedactFeed(ctx context.Context, tx Tx, profileIDs []string) error {
 	if len(profileIDs) == 0 {
 		return nil
 	}
-	f, ok := tx.(FeedTx)
-	if !ok {
-		return nil
+	if f, ok := tx.(FeedTx); ok {
+		if _, err := f.RedactFeed(ctx, profileIDs); err != nil {
+			return err
+		}
 	}
-	_, err := f.RedactFeed(ctx, profileIDs)
-	return err
+	if d, ok := tx.(deliveryRedactor); ok {
+		if _, err := d.RedactDeliveries(ctx, profileIDs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AppendFeed appends entries to the feed inside tx, when tx's store keeps

@@ -85,6 +85,8 @@ func forgetAudiences(hook privacy.ReceiptHook) privacy.ReceiptHook {
 		if _, err := audience.ForgetErasureInTx(ctx, tx, w); err != nil {
 			return err
 		}
+		// Webhook batches not yet delivered forget the deleted profiles
+		// with the feed (graph.RedactFeed, in the engine's erasure).
 		return hook(ctx, tx, w, x, r)
 	}
 }

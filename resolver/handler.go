@@ -23,6 +23,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/feedhub"
@@ -160,6 +161,15 @@ type Config struct {
 	// KeyRecheck is how often KeyUsable is asked; 0 means
 	// DefaultKeyRecheck.
 	KeyRecheck time.Duration
+	// Destinations holds webhook destinations; their fields answer
+	// UNAVAILABLE while it is nil. DestinationsAllowPrivate lets their
+	// URLs resolve to private addresses.
+	Destinations             destination.Store
+	DestinationsAllowPrivate bool
+	// OnDestinationsChanged, when set, is called after a destination was
+	// created, updated or deleted, or its dead letters replayed, so that
+	// this server's deliveries look again at once. It must not block.
+	OnDestinationsChanged func()
 }
 
 func (c Config) withDefaults() Config {
@@ -209,6 +219,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	priceAudiences(&cx)
 	pricePreview(&cx)
 	priceIntel(&cx)
+	priceDestinations(&cx)
 	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 
 	srv := handler.New(es)

@@ -112,6 +112,7 @@ var bucketsSince = map[uint64][][]byte{
 	10: audienceBuckets,
 	11: factsBuckets,
 	12: feedBuckets,
+	13: destinationBuckets,
 }
 
 // baseBuckets are the buckets of every layout from oldestLayout on.

@@ -59,6 +59,8 @@ var allBuckets = [][]byte{
 	bucketProfileFacts,
 	// feed.go
 	bucketFeed,
+	// destination.go
+	bucketDestinations, bucketDeliveries, bucketDeliveryStatus,
 }
 
 var (
@@ -88,8 +90,10 @@ var (
 // creates empty. Version 11: the profile facts bucket of facts.go, which
 // the step from 10 creates empty (the audience keeper fills it as it
 // refreshes profiles). Version 12: the change feed bucket of feed.go, which
-// the step from 11 creates empty.
-const formatVersion = 12
+// the step from 11 creates empty. Version 13: the destination buckets of
+// destination.go (webhook destinations, their deliveries and the status
+// index), which the step from 12 creates empty.
+const formatVersion = 13
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

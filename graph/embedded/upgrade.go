@@ -123,6 +123,15 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 12 to 13: the destination buckets (destination.go), created empty.
+	12: func(btx *bolt.Tx) error {
+		for _, name := range destinationBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

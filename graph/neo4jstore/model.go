@@ -163,7 +163,7 @@ const (
 // relationship type and property key of the model, and nothing else.
 var names = func() map[string]string {
 	m := map[string]string{}
-	for _, n := range []string{
+	for _, n := range append([]string{
 		labelIdentifier, labelProfile, labelEvent, labelMerged,
 		relLinked, relIn, relBy, relMergedInto, relSplitFrom, relRejected,
 		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
@@ -183,7 +183,7 @@ var names = func() map[string]string {
 		propDescription, propFilter, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
 		propAggregate, propEventName, propEventType, propProperty, propWhere, propWindow, propComputedAt, propExpires,
 		labelProfileFacts, propData,
-	} {
+	}, destinationNames...) {
 		m[n] = n
 	}
 	return m

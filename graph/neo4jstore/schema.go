@@ -95,6 +95,15 @@ var schema = []schemaItem{
 		cypher(`CREATE INDEX feed_batch_at IF NOT EXISTS FOR (b:{{FeedBatch}}) ON (b.{{at}})`)},
 	{"constraint feed_counter_id: (:FeedCounter).id is unique",
 		cypher(`CREATE CONSTRAINT feed_counter_id IF NOT EXISTS FOR (c:{{FeedCounter}}) REQUIRE c.{{id}} IS UNIQUE`)},
+	// Webhook destinations (destination.go): found and paged by id; their
+	// deliveries by destination and number, and by status (the in-flight
+	// one, dead letters, a page of one status).
+	{"constraint destination_id: (:Destination).id is unique",
+		cypher(`CREATE CONSTRAINT destination_id IF NOT EXISTS FOR (d:{{Destination}}) REQUIRE d.{{id}} IS UNIQUE`)},
+	{"constraint delivery_number: (:Delivery).destinationId, number is unique",
+		cypher(`CREATE CONSTRAINT delivery_number IF NOT EXISTS FOR (x:{{Delivery}}) REQUIRE (x.{{destinationId}}, x.{{number}}) IS UNIQUE`)},
+	{"index delivery_status: (:Delivery).destinationId, status, number",
+		cypher(`CREATE INDEX delivery_status IF NOT EXISTS FOR (x:{{Delivery}}) ON (x.{{destinationId}}, x.{{status}}, x.{{number}})`)},
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until

@@ -21,6 +21,7 @@ import (
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/auth"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/feedhub"
@@ -70,6 +71,9 @@ type Config struct {
 	// privacy.ConsentStore. Set apart only beside a wrapper, like Keys.
 	Audiences audience.Store
 	Consent   privacy.ConsentStore
+	// Destinations configures webhook destinations, delivered when the
+	// store implements destination.Store and graph.FeedStore.
+	Destinations DestinationConfig
 	// AudienceRefresh is how often the audiences that time alone changes
 	// (event windows, windowed computed traits, expiring consent) are
 	// evaluated again; 0 means DefaultAudienceRefresh, a negative value
@@ -112,6 +116,19 @@ type FeedConfig struct {
 	// PerKey caps the subscriptions one API key holds at once; 0 means
 	// feedhub.DefaultPerKey, negative no cap.
 	PerKey int
+}
+
+// DestinationConfig configures webhook destinations.
+type DestinationConfig struct {
+	// AllowPrivate lets destinations use loopback, private and link-local
+	// addresses (--destinations-allow-private); refused otherwise, when a
+	// destination is saved and at every connection.
+	AllowPrivate bool
+	// Poll is how often an idle destination looks at the feed; 0 means
+	// destination.DefaultPoll. RetryBase is the backoff's first wait; 0
+	// means destination.DefaultRetryBase.
+	Poll      time.Duration
+	RetryBase time.Duration
 }
 
 // DefaultAuditRetention is how long audit entries are kept by default.
@@ -163,6 +180,7 @@ type Service struct {
 	keys      access.Store
 	audit     *resolver.AuditWriter
 	members   *memberships
+	hooks     *destination.Worker // nil when the store keeps no destinations
 	retention time.Duration
 	feed      graph.FeedStore
 	feedKeep  time.Duration
@@ -266,10 +284,29 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		every = 0
 	}
 	members := newMemberships(keep.New(engine, aud, cs, nil).WithProgress(passProgress(cfg.Logger)), every, cfg.Logger)
+	// Webhook destinations: delivered by every process, each destination
+	// by one at a time under a lease; a commit wakes this process's
+	// deliveries at once.
+	var hooks *destination.Worker
+	var hookStore destination.Store
+	if ds, ok := cfg.Store.(destination.Store); ok {
+		if fs, ok := cfg.Store.(graph.FeedStore); ok {
+			hookStore = ds
+			hooks = destination.NewWorker(destination.WorkerConfig{
+				Store: ds, Feed: fs, AllowPrivate: cfg.Destinations.AllowPrivate, Logger: cfg.Logger,
+				Poll: cfg.Destinations.Poll, RetryBase: cfg.Destinations.RetryBase, Registerer: reg, Audit: keys,
+				Profiles: destination.Profiles{Engine: engine, Consent: cs, Masker: access.NewMasker(engine.Normalizer().Rules())},
+			})
+		}
+	}
+	onCommit := members.touch
+	if hooks != nil {
+		onCommit = func(ids []string) { members.touch(ids); hooks.Kick() }
+	}
 	if next := cc.OnCommit; next != nil {
-		cc.OnCommit = func(ids []string) { members.touch(ids); next(ids) }
+		cc.OnCommit = func(ids []string) { onCommit(ids); next(ids) }
 	} else {
-		cc.OnCommit = members.touch
+		cc.OnCommit = onCommit
 	}
 	// Subscriptions: one tailer of the feed per process, woken by this
 	// process's commits and polling for the others'.
@@ -315,6 +352,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		changed := gc.OnProfilesChanged
 		gc.OnProfilesChanged = func(ids []string) { changed(ids); hub.Wake() }
 	}
+	if hooks != nil {
+		gc.Destinations, gc.DestinationsAllowPrivate = hookStore, cfg.Destinations.AllowPrivate
+		gc.OnDestinationsChanged = hooks.Recheck
+	}
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
@@ -339,7 +380,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return &Service{
 		Engine: engine, Collector: coll, Server: srv, Registry: reg, Guard: guard,
 		keys: keys, audit: auditW, retention: retention, log: cfg.Logger, done: make(chan struct{}),
-		members: members, feed: feedStore, Feed: hub, feedKeep: feedKeep, feedEvery: cmp.Or(cfg.Feed.TrimEvery, feedTrimEvery),
+		members: members, hooks: hooks, feed: feedStore, Feed: hub, feedKeep: feedKeep, feedEvery: cmp.Or(cfg.Feed.TrimEvery, feedTrimEvery),
 	}, nil
 }
 
@@ -378,6 +419,9 @@ func (s *Service) Start() {
 	if s.Feed != nil {
 		s.Feed.Start(ctx)
 	}
+	if s.hooks != nil {
+		s.hooks.Start()
+	}
 	go func() {
 		s.serveErr = s.Server.Serve()
 		close(s.done)
@@ -403,10 +447,17 @@ func (s *Service) Close(ctx context.Context) error {
 		s.stopPrune()
 		s.pruneEnded.Wait()
 	}
+	var errs []error
+	// Deliveries in flight end (a batch cut short stays in flight in the
+	// store, sent again by the next holder) and leases are released.
+	if s.hooks != nil {
+		if err := s.hooks.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping webhook deliveries: %w", err))
+		}
+	}
 	// Records of a key's last use still in flight land before the caller
 	// closes the store.
 	s.Guard.Wait()
-	var errs []error
 	// Entries of the reads answered are written before the store closes.
 	if err := s.audit.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flushing audit entries: %w", err))

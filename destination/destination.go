@@ -1,0 +1,351 @@
+package destination
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Limits of a destination's definition.
+const (
+	MaxDestinations    = 100
+	MaxNameLen         = 200
+	MaxURLLen          = 2048
+	MinSecretLen       = 16
+	MaxSecretLen       = 256
+	MaxAudienceIDs     = 100
+	MaxHeaders         = 20
+	MaxHeaderLen       = 1024
+	DefaultBatchSize   = 100
+	MaxBatchSize       = 1000
+	DefaultMaxAttempts = 10
+	MaxMaxAttempts     = 100
+	MaxPage            = 500 // Limit of DestinationPage and Deliveries
+	// MaxRetryWindow is how long a batch is retried, counted from when it
+	// was queued (Delivery.QueuedAt), before it goes to dead letters whatever its attempts.
+	MaxRetryWindow = 24 * time.Hour
+)
+
+// IDPrefix starts every destination id; DeliveryIDPrefix every delivery id.
+const (
+	IDPrefix         = "dst_"
+	DeliveryIDPrefix = "dlv_"
+)
+
+var (
+	idRe         = regexp.MustCompile(`^dst_[0-9a-f]{32}$`)
+	deliveryIDRe = regexp.MustCompile(`^dlv_[0-9a-f]{32}$`)
+	purposeRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	headerNameRe = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+	audienceIDRe = regexp.MustCompile(`^seg_[0-9a-f]{32}$`)
+)
+
+// NewID returns a random destination id.
+func NewID() string { return IDPrefix + randomHex() }
+
+// NewDeliveryID returns a random delivery id.
+func NewDeliveryID() string { return DeliveryIDPrefix + randomHex() }
+
+// ValidID reports whether id has the syntax of a destination id.
+func ValidID(id string) bool { return idRe.MatchString(id) }
+
+// ValidDeliveryID reports whether id has the syntax of a delivery id.
+func ValidDeliveryID(id string) bool { return deliveryIDRe.MatchString(id) }
+
+func randomHex() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Destination is a webhook the change feed is delivered to.
+type Destination struct {
+	ID   string
+	Name string
+	// URL is where batches are POSTed: http or https.
+	URL string
+	// Secret signs every delivery (Sign). It is stored so that it can sign,
+	// and never shown again: answers carry SecretHint.
+	Secret string
+	// Kinds selects the feed kinds delivered; empty means every kind.
+	Kinds []graph.FeedKind
+	// AudienceIDs, when set, keeps only the entries of those audiences
+	// (AUDIENCE_ENTERED, AUDIENCE_EXITED), within Kinds.
+	AudienceIDs []string
+	// Purpose, when set, is a consent purpose: only entries of profiles
+	// whose state for it is GRANTED are delivered.
+	Purpose     string
+	BatchSize   int // entries per delivery, 1..MaxBatchSize
+	MaxAttempts int // attempts of a batch before it is dead, 1..MaxMaxAttempts
+	// Headers are sent with every delivery.
+	Headers map[string]string
+	// IncludePII sends identifiers and traits unmasked.
+	IncludePII bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+
+	// Kept by the store. Cursor is the Seq of the last feed entry taken
+	// into a delivery (or skipped by the filters); it starts at the feed
+	// head when the destination is created, so there is no backfill.
+	Cursor uint64
+	// Lease says which process delivers the destination, until when.
+	Lease Lease
+}
+
+// Lease is a process's hold on a destination.
+type Lease struct {
+	Holder  string
+	Expires time.Time
+}
+
+// HeldBy reports whether holder holds the lease at now.
+func (l Lease) HeldBy(holder string, now time.Time) bool {
+	return l.Holder == holder && l.Expires.After(now)
+}
+
+// SecretHint is what answers show of a secret: its length and last four
+// characters, enough to tell two secrets apart and not to sign.
+func SecretHint(secret string) string {
+	if len(secret) < MinSecretLen {
+		return "****"
+	}
+	return fmt.Sprintf("****%s (%d characters)", secret[len(secret)-4:], len(secret))
+}
+
+// Normalize fills the defaults of zero BatchSize and MaxAttempts, sorts and
+// dedups Kinds and AudienceIDs, and cleans the times.
+func (d Destination) Normalize() Destination {
+	if d.BatchSize == 0 {
+		d.BatchSize = DefaultBatchSize
+	}
+	if d.MaxAttempts == 0 {
+		d.MaxAttempts = DefaultMaxAttempts
+	}
+	d.Kinds = slices.Compact(slices.Sorted(slices.Values(d.Kinds)))
+	d.AudienceIDs = slices.Compact(slices.Sorted(slices.Values(d.AudienceIDs)))
+	if len(d.Kinds) == 0 {
+		d.Kinds = nil
+	}
+	if len(d.AudienceIDs) == 0 {
+		d.AudienceIDs = nil
+	}
+	if len(d.Headers) == 0 {
+		d.Headers = nil
+	} else {
+		h := make(map[string]string, len(d.Headers))
+		for k, v := range d.Headers {
+			h[http.CanonicalHeaderKey(k)] = v
+		}
+		d.Headers = h
+	}
+	d.CreatedAt, d.UpdatedAt = graph.Clean(d.CreatedAt), graph.Clean(d.UpdatedAt)
+	return d
+}
+
+// reservedHeaders are set by the worker and cannot be overridden.
+var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", "X-Cdp-Signature", "X-Cdp-Delivery-Id",
+	"Transfer-Encoding", "Connection", "User-Agent"}
+
+// Check checks d's definition as a store keeps it (the URL's syntax, not
+// where it resolves: CheckURL does that). Errors are EINVALID and name the
+// field (under prefix, such as "input."), never repeating the secret or a
+// header's value.
+func (d Destination) Check(prefix string) error {
+	bad := func(field, format string, args ...any) error {
+		return graph.Errorf(graph.EINVALID, "%s%s %s", prefix, field, fmt.Sprintf(format, args...))
+	}
+	if !ValidID(d.ID) {
+		return bad("id", "is not a destination id (%s followed by 32 lowercase hex digits)", IDPrefix)
+	}
+	if d.Name == "" || len(d.Name) > MaxNameLen || !printable(d.Name) {
+		return bad("name", "must be 1 to %d bytes of printable text", MaxNameLen)
+	}
+	if _, err := ParseURL(d.URL); err != nil {
+		return bad("url", "%v", err)
+	}
+	if len(d.Secret) < MinSecretLen || len(d.Secret) > MaxSecretLen || !printable(d.Secret) {
+		return bad("secret", "must be %d to %d printable characters", MinSecretLen, MaxSecretLen)
+	}
+	for i, k := range d.Kinds {
+		if !graph.ValidFeedKind(k) {
+			return bad(fmt.Sprintf("kinds[%d]", i), "is not a change kind (%s)", kindList())
+		}
+	}
+	if len(d.AudienceIDs) > MaxAudienceIDs {
+		return bad("audienceIds", "holds %d ids, more than %d", len(d.AudienceIDs), MaxAudienceIDs)
+	}
+	for i, a := range d.AudienceIDs {
+		if !audienceIDRe.MatchString(a) {
+			return bad(fmt.Sprintf("audienceIds[%d]", i), "is not an audience id (seg_ followed by 32 lowercase hex digits)")
+		}
+	}
+	if d.Purpose != "" && !purposeRe.MatchString(d.Purpose) {
+		return bad("purpose", "is not a purpose name (lowercase letters, digits and _, up to 64, starting with a letter)")
+	}
+	if d.BatchSize < 1 || d.BatchSize > MaxBatchSize {
+		return bad("batchSize", "must be 1 to %d, got %d", MaxBatchSize, d.BatchSize)
+	}
+	if d.MaxAttempts < 1 || d.MaxAttempts > MaxMaxAttempts {
+		return bad("maxAttempts", "must be 1 to %d, got %d", MaxMaxAttempts, d.MaxAttempts)
+	}
+	if len(d.Headers) > MaxHeaders {
+		return bad("headers", "holds %d headers, more than %d", len(d.Headers), MaxHeaders)
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Headers)) {
+		if !headerNameRe.MatchString(k) {
+			return bad("headers", "name %q is not a valid header name", clip(k, 100))
+		}
+		if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(k)) {
+			return bad("headers", "name %q is set by the server and cannot be given", k)
+		}
+		v := d.Headers[k]
+		if len(v) > MaxHeaderLen || strings.ContainsAny(v, "\r\n\x00") || !utf8.ValidString(v) {
+			return bad("headers", "value of %q must be at most %d bytes on one line", k, MaxHeaderLen)
+		}
+	}
+	return nil
+}
+
+func kindList() string {
+	s := make([]string, len(graph.FeedKinds))
+	for i, k := range graph.FeedKinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// Status is where a delivery stands.
+type Status string
+
+// The statuses. PENDING: taken from the feed, not yet attempted (or queued
+// again by a replay); FAILED: attempted, failing, to be retried at
+// NextAttempt; DELIVERED: the receiver answered 2xx; DEAD: given up on
+// (dead letter), until a replay.
+const (
+	Pending   Status = "PENDING"
+	Failed    Status = "FAILED"
+	Delivered Status = "DELIVERED"
+	Dead      Status = "DEAD"
+)
+
+// Statuses are every status.
+var Statuses = []Status{Pending, Failed, Delivered, Dead}
+
+// ValidStatus reports whether s is one of Statuses.
+func ValidStatus(s Status) bool { return slices.Contains(Statuses, s) }
+
+// InFlight reports whether a delivery of status s is still to be sent.
+func (s Status) InFlight() bool { return s == Pending || s == Failed }
+
+// Delivery is one batch of feed entries for one destination, and how its
+// delivery went.
+type Delivery struct {
+	// ID is sent as X-CDP-Delivery-Id, the same on every attempt.
+	ID            string
+	DestinationID string
+	// Number orders the destination's deliveries: 1, 2, ...
+	Number uint64
+	// Entries are the batch's feed entries, in Seq order, until it is
+	// delivered: a delivered batch keeps only EntryCount, FirstSeq and
+	// LastSeq, which describe it as it was taken. Erasure removes an
+	// erased profile's entries from the batches not yet delivered.
+	Entries           []graph.FeedEntry
+	EntryCount        int
+	FirstSeq, LastSeq uint64
+	Status            Status
+	// Attempts made so far; NextAttempt is when the next one is due.
+	Attempts       int
+	NextAttempt    time.Time
+	LastStatusCode int    // 0 when no answer was received
+	LastError      string // why the last attempt failed, "" when it did not
+	CreatedAt      time.Time
+	// QueuedAt is when the batch was queued: its creation, or its last
+	// replay. Its retries end MaxRetryWindow after it.
+	QueuedAt  time.Time
+	UpdatedAt time.Time
+}
+
+// Outcome is what an attempt sets on a delivery (RecordAttempt).
+type Outcome struct {
+	Status         Status
+	Attempts       int
+	NextAttempt    time.Time
+	LastStatusCode int
+	LastError      string
+	At             time.Time
+}
+
+// DeliveryQuery selects a page of a destination's deliveries, newest first
+// (Number descending): those numbered below Before (0: from the newest), of
+// Status when set, at most Limit (1..MaxPage).
+type DeliveryQuery struct {
+	DestinationID string
+	Status        Status
+	Before        uint64
+	Limit         int
+}
+
+// Check checks q.
+func (q DeliveryQuery) Check() error {
+	if !ValidID(q.DestinationID) {
+		return graph.Errorf(graph.EINVALID, "destinationId is not a destination id (%s followed by 32 lowercase hex digits)", IDPrefix)
+	}
+	if q.Status != "" && !ValidStatus(q.Status) {
+		return graph.Errorf(graph.EINVALID, "status %q is not PENDING, FAILED, DELIVERED or DEAD", clip(string(q.Status), 20))
+	}
+	if q.Limit < 1 || q.Limit > MaxPage {
+		return graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", MaxPage, q.Limit)
+	}
+	return nil
+}
+
+// CheckPage checks the arguments of DestinationPage.
+func CheckPage(after string, limit int) error {
+	if after != "" && !ValidID(after) {
+		return graph.Errorf(graph.EINVALID, "after is not a destination id")
+	}
+	if limit < 1 || limit > MaxPage {
+		return graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", MaxPage, limit)
+	}
+	return nil
+}
+
+// Validate checks a destination a caller is about to save: Check, with
+// field names under prefix ("input."), then CheckURL, so that a URL whose
+// host resolves to a private address is refused unless allowPrivate. r
+// resolves names; nil means net.DefaultResolver.
+func Validate(ctx context.Context, d Destination, prefix string, allowPrivate bool, r Resolver) error {
+	if err := d.Check(prefix); err != nil {
+		return err
+	}
+	return CheckURL(ctx, prefix+"url", d.URL, allowPrivate, r)
+}

@@ -1,0 +1,590 @@
+// Package destinationtest is the conformance suite of destination.Store:
+// every store runs it (graph/embedded and graph/neo4jstore, through
+// internal/storetest) against a real database. Expectations are written
+// out by hand from what the test sends, never read back from what a store
+// wrote.
+package destinationtest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/destination"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+var (
+	must     = storetest.Must
+	wantCode = storetest.WantCode
+)
+
+// Store is what a store under test must be.
+type Store interface {
+	graph.Store
+	graph.FeedStore
+	destination.Store
+}
+
+// Run runs the suite; open returns a fresh, empty store for one test.
+func Run(t *testing.T, open func(t *testing.T) graph.Store) {
+	get := storetest.As[Store](open)
+	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, get(t)) })
+	t.Run("Input", func(t *testing.T) { testInput(t, get(t)) })
+	t.Run("Page", func(t *testing.T) { testPage(t, get(t)) })
+	t.Run("Lease", func(t *testing.T) { testLease(t, get(t)) })
+	t.Run("LeaseRace", func(t *testing.T) { testLeaseRace(t, get(t)) })
+	t.Run("Batches", func(t *testing.T) { testBatches(t, get(t)) })
+	t.Run("Replay", func(t *testing.T) { testReplay(t, get(t)) })
+	t.Run("Delete", func(t *testing.T) { testDelete(t, get(t)) })
+	t.Run("Redact", func(t *testing.T) { testRedact(t, get(t)) })
+	t.Run("Prune", func(t *testing.T) { testPrune(t, get(t)) })
+}
+
+var t0 = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+
+func at(seconds int) time.Time { return t0.Add(time.Duration(seconds) * time.Second) }
+
+func id(n int) string { return fmt.Sprintf("dst_%032x", n) }
+
+func dest(n int) destination.Destination {
+	return destination.Destination{ID: id(n), Name: fmt.Sprintf("crm %d", n), URL: "https://hooks.example.com/cdp",
+		Secret: "s3cret-s3cret-s3cret", Kinds: []graph.FeedKind{graph.FeedMerged, graph.FeedEventAdded},
+		AudienceIDs: []string{"seg_" + fmt.Sprintf("%032x", 7)}, Purpose: "marketing", BatchSize: 50, MaxAttempts: 5,
+		Headers: map[string]string{"Authorization": "Bearer x"}, IncludePII: true, CreatedAt: at(0), UpdatedAt: at(0)}
+}
+
+// appendFeed appends n EVENT_ADDED entries for profile p in one
+// transaction.
+func appendFeed(t *testing.T, s Store, p string, n int) {
+	t.Helper()
+	es := make([]graph.FeedEntry, n)
+	for i := range es {
+		es[i] = graph.FeedEntry{At: at(1), Kind: graph.FeedEventAdded, ProfileID: p, EventID: fmt.Sprintf("web/m%d", i)}
+	}
+	must(t, s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+		return graph.AppendFeed(ctx, tx, es)
+	}))
+}
+
+func sameDef(t *testing.T, what string, got, want destination.Destination) {
+	t.Helper()
+	if got.ID != want.ID || got.Name != want.Name || got.URL != want.URL || got.Secret != want.Secret ||
+		!slices.Equal(got.Kinds, want.Kinds) || !slices.Equal(got.AudienceIDs, want.AudienceIDs) ||
+		got.Purpose != want.Purpose || got.BatchSize != want.BatchSize || got.MaxAttempts != want.MaxAttempts ||
+		!maps.Equal(got.Headers, want.Headers) || got.IncludePII != want.IncludePII ||
+		!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Fatalf("%s: got %+v\nwant %+v", what, got, want)
+	}
+}
+
+func testRoundTrip(t *testing.T, s Store) {
+	ctx := context.Background()
+	appendFeed(t, s, "p1", 3)
+	d := dest(1)
+	got, err := s.CreateDestination(ctx, d)
+	must(t, err)
+	// Kinds come back sorted; the cursor starts at the head, 3.
+	want := d
+	want.Kinds = []graph.FeedKind{graph.FeedEventAdded, graph.FeedMerged}
+	sameDef(t, "created", got, want)
+	if got.Cursor != 3 {
+		t.Fatalf("a destination created after 3 entries starts at cursor %d, want 3", got.Cursor)
+	}
+	read, err := s.Destination(ctx, d.ID)
+	must(t, err)
+	sameDef(t, "read back", read, want)
+	if read.Cursor != 3 || read.Lease.Holder != "" {
+		t.Fatalf("read back cursor %d lease %+v, want 3 and none", read.Cursor, read.Lease)
+	}
+	_, err = s.CreateDestination(ctx, d)
+	wantCode(t, err, graph.ECONFLICT, "create twice")
+
+	// An update replaces the definition and keeps createdAt and cursor.
+	appendFeed(t, s, "p1", 2)
+	u := destination.Destination{ID: d.ID, Name: "renamed", URL: "http://other.example.com/x", Secret: "another-secret-0123",
+		BatchSize: 0, MaxAttempts: 0, CreatedAt: at(99), UpdatedAt: at(60)}
+	got, err = s.UpdateDestination(ctx, u)
+	must(t, err)
+	wantU := destination.Destination{ID: d.ID, Name: "renamed", URL: "http://other.example.com/x", Secret: "another-secret-0123",
+		BatchSize: destination.DefaultBatchSize, MaxAttempts: destination.DefaultMaxAttempts, CreatedAt: at(0), UpdatedAt: at(60)}
+	sameDef(t, "updated", got, wantU)
+	read, err = s.Destination(ctx, d.ID)
+	must(t, err)
+	sameDef(t, "updated, read back", read, wantU)
+	if read.Cursor != 3 {
+		t.Fatalf("an update moved the cursor to %d, want 3", read.Cursor)
+	}
+	u.ID = id(2)
+	_, err = s.UpdateDestination(ctx, u)
+	wantCode(t, err, graph.ENOTFOUND, "update of a destination not stored")
+	_, err = s.Destination(ctx, id(2))
+	wantCode(t, err, graph.ENOTFOUND, "read of a destination not stored")
+}
+
+func testInput(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		edit func(d *destination.Destination)
+	}{
+		{"id", func(d *destination.Destination) { d.ID = "dst_1" }},
+		{"name", func(d *destination.Destination) { d.Name = "" }},
+		{"url", func(d *destination.Destination) { d.URL = "ftp://example.com/" }},
+		{"secret", func(d *destination.Destination) { d.Secret = "short" }},
+		{"kinds[0]", func(d *destination.Destination) { d.Kinds = []graph.FeedKind{"NOPE"} }},
+		{"audienceIds[0]", func(d *destination.Destination) { d.AudienceIDs = []string{"x"} }},
+		{"purpose", func(d *destination.Destination) { d.Purpose = "Bad Purpose" }},
+		{"batchSize", func(d *destination.Destination) { d.BatchSize = destination.MaxBatchSize + 1 }},
+		{"maxAttempts", func(d *destination.Destination) { d.MaxAttempts = -1 }},
+		{"headers", func(d *destination.Destination) { d.Headers = map[string]string{"X-CDP-Signature": "forged"} }},
+	} {
+		d := dest(1)
+		c.edit(&d)
+		_, err := s.CreateDestination(ctx, d)
+		wantCode(t, err, graph.EINVALID, c.name)
+		if msg := err.Error(); !containsWord(msg, c.name) {
+			t.Errorf("%s: error %q does not name the field", c.name, msg)
+		}
+		if d.Secret != "" && containsWord(err.Error(), d.Secret) {
+			t.Errorf("%s: error %q repeats the secret", c.name, err)
+		}
+	}
+	page, err := s.DestinationPage(ctx, "", 10)
+	must(t, err)
+	if len(page) != 0 {
+		t.Fatalf("refused destinations were stored: %d", len(page))
+	}
+	_, err = s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Limit: 10})
+	wantCode(t, err, graph.ENOTFOUND, "deliveries of a destination not stored")
+	_, err = s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Limit: 0})
+	wantCode(t, err, graph.EINVALID, "deliveries with limit 0")
+}
+
+func containsWord(s, w string) bool {
+	return len(w) > 0 && len(s) >= len(w) && slices.ContainsFunc(indexes(s, len(w)), func(i int) bool { return s[i:i+len(w)] == w })
+}
+
+func indexes(s string, n int) []int {
+	out := make([]int, 0, len(s))
+	for i := 0; i+n <= len(s); i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func testPage(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, n := range []int{5, 1, 3, 4, 2} {
+		_, err := s.CreateDestination(ctx, dest(n))
+		must(t, err)
+	}
+	var got []string
+	after := ""
+	for {
+		page, err := s.DestinationPage(ctx, after, 2)
+		must(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, d := range page {
+			got = append(got, d.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+	if want := []string{id(1), id(2), id(3), id(4), id(5)}; !slices.Equal(got, want) {
+		t.Fatalf("pages of 2 gave %v, want %v", got, want)
+	}
+}
+
+func testLease(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	l, ok, err := s.AcquireLease(ctx, id(1), "a", at(0), 30*time.Second)
+	must(t, err)
+	if !ok || l.Holder != "a" || !l.Expires.Equal(at(30)) {
+		t.Fatalf("free lease: got %+v held %v, want a until +30s", l, ok)
+	}
+	l, ok, err = s.AcquireLease(ctx, id(1), "b", at(10), 30*time.Second)
+	must(t, err)
+	if ok || l.Holder != "a" || !l.Expires.Equal(at(30)) {
+		t.Fatalf("lease held by a: b got %+v held %v, want a's lease, not held", l, ok)
+	}
+	// a renews.
+	l, ok, err = s.AcquireLease(ctx, id(1), "a", at(20), 30*time.Second)
+	must(t, err)
+	if !ok || !l.Expires.Equal(at(50)) {
+		t.Fatalf("renewal: got %+v held %v, want a until +50s", l, ok)
+	}
+	// Once a's lease expires (a died), b takes it.
+	l, ok, err = s.AcquireLease(ctx, id(1), "b", at(50), 30*time.Second)
+	must(t, err)
+	if !ok || l.Holder != "b" || !l.Expires.Equal(at(80)) {
+		t.Fatalf("expired lease: b got %+v held %v, want b until +80s", l, ok)
+	}
+	// a cannot work under b's lease.
+	_, _, err = s.TakeBatch(ctx, id(1), "a", 0, 0, nil, at(51))
+	wantCode(t, err, graph.ECONFLICT, "TakeBatch without the lease")
+	// Releasing by someone else does nothing; by b frees it.
+	must(t, s.ReleaseLease(ctx, id(1), "a"))
+	if _, ok, _ = s.AcquireLease(ctx, id(1), "c", at(52), time.Second); ok {
+		t.Fatal("a released b's lease")
+	}
+	must(t, s.ReleaseLease(ctx, id(1), "b"))
+	if _, ok, _ = s.AcquireLease(ctx, id(1), "c", at(52), time.Second); !ok {
+		t.Fatal("c did not get the lease b released")
+	}
+	_, _, err = s.AcquireLease(ctx, id(2), "a", at(0), time.Second)
+	wantCode(t, err, graph.ENOTFOUND, "lease on a destination not stored")
+}
+
+func testLeaseRace(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	const n = 8
+	var wg sync.WaitGroup
+	won := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, won[i], errs[i] = s.AcquireLease(ctx, id(1), fmt.Sprintf("p%d", i), at(0), time.Minute)
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	for i := range n {
+		must(t, errs[i])
+		if won[i] {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Fatalf("%d of %d processes racing for a free lease got it, want 1", winners, n)
+	}
+}
+
+func entries(from, to uint64) []graph.FeedEntry {
+	var out []graph.FeedEntry
+	for s := from; s <= to; s++ {
+		out = append(out, graph.FeedEntry{Seq: s, At: at(1), Kind: graph.FeedEventAdded, ProfileID: "p1", EventID: fmt.Sprintf("web/m%d", s)})
+	}
+	return out
+}
+
+func testBatches(t *testing.T, s Store) {
+	ctx := context.Background()
+	appendFeed(t, s, "p1", 2)
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, ok, err := s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
+	must(t, err)
+	if !ok {
+		t.Fatal("no lease")
+	}
+	if _, ok, err := s.InFlight(ctx, id(1)); err != nil || ok {
+		t.Fatalf("a new destination has a delivery in flight (%v)", err)
+	}
+	// The cursor starts at 2: a batch from 0 is refused.
+	_, _, err = s.TakeBatch(ctx, id(1), "a", 0, 4, entries(3, 4), at(1))
+	wantCode(t, err, graph.ECONFLICT, "TakeBatch from a stale cursor")
+	_, _, err = s.TakeBatch(ctx, id(1), "a", 2, 4, entries(2, 4), at(1))
+	wantCode(t, err, graph.EINVALID, "TakeBatch of an entry at the cursor")
+
+	// Entries 3 and 5 (4 filtered out) become delivery 1.
+	batch := []graph.FeedEntry{entries(3, 3)[0], entries(5, 5)[0]}
+	batch[1].Kind, batch[1].EventID, batch[1].PreviousIDs = graph.FeedMerged, "", []string{"p0", "p9"}
+	d1, ok, err := s.TakeBatch(ctx, id(1), "a", 2, 5, batch, at(2))
+	must(t, err)
+	if !ok || d1.Number != 1 || d1.Status != destination.Pending || d1.Attempts != 0 || !d1.NextAttempt.Equal(at(2)) ||
+		!destination.ValidDeliveryID(d1.ID) || len(d1.Entries) != 2 {
+		t.Fatalf("first delivery: %+v", d1)
+	}
+	// While it is in flight, no other batch is taken.
+	_, _, err = s.TakeBatch(ctx, id(1), "a", 5, 6, nil, at(3))
+	wantCode(t, err, graph.ECONFLICT, "TakeBatch while a delivery is in flight")
+	got, ok, err := s.InFlight(ctx, id(1))
+	must(t, err)
+	if !ok || got.ID != d1.ID || got.Number != 1 {
+		t.Fatalf("in flight: %+v %v, want delivery 1", got, ok)
+	}
+	wantE := []graph.FeedEntry{
+		{Seq: 3, At: at(1), Kind: graph.FeedEventAdded, ProfileID: "p1", EventID: "web/m3"},
+		{Seq: 5, At: at(1), Kind: graph.FeedMerged, ProfileID: "p1", PreviousIDs: []string{"p0", "p9"}},
+	}
+	for i, e := range got.Entries {
+		w := wantE[i]
+		if e.Seq != w.Seq || !e.At.Equal(w.At) || e.Kind != w.Kind || e.ProfileID != w.ProfileID || e.EventID != w.EventID ||
+			!slices.Equal(e.PreviousIDs, w.PreviousIDs) {
+			t.Fatalf("entry %d: got %+v, want %+v", i, e, w)
+		}
+	}
+	// A failed attempt keeps it in flight; the same id comes back.
+	must(t, s.RecordAttempt(ctx, id(1), "a", 1, destination.Outcome{Status: destination.Failed, Attempts: 1,
+		NextAttempt: at(10), LastStatusCode: 503, LastError: "HTTP 503", At: at(3)}))
+	got, ok, err = s.InFlight(ctx, id(1))
+	must(t, err)
+	if !ok || got.ID != d1.ID || got.Status != destination.Failed || got.Attempts != 1 || !got.NextAttempt.Equal(at(10)) ||
+		got.LastStatusCode != 503 || got.LastError != "HTTP 503" || !got.UpdatedAt.Equal(at(3)) || !got.CreatedAt.Equal(at(2)) ||
+		!got.QueuedAt.Equal(at(2)) {
+		t.Fatalf("after a failed attempt: %+v", got)
+	}
+	err = s.RecordAttempt(ctx, id(1), "b", 1, destination.Outcome{Status: destination.Delivered, Attempts: 2, At: at(4)})
+	wantCode(t, err, graph.ECONFLICT, "RecordAttempt without the lease")
+	must(t, s.RecordAttempt(ctx, id(1), "a", 1, destination.Outcome{Status: destination.Delivered, Attempts: 2, LastStatusCode: 200, At: at(11)}))
+	err = s.RecordAttempt(ctx, id(1), "a", 1, destination.Outcome{Status: destination.Failed, Attempts: 3, At: at(12)})
+	wantCode(t, err, graph.ECONFLICT, "RecordAttempt on a delivered batch")
+	if _, ok, _ := s.InFlight(ctx, id(1)); ok {
+		t.Fatal("a delivered batch is still in flight")
+	}
+	// A delivered batch keeps its size and span, not its entries.
+	done, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Limit: 1})
+	must(t, err)
+	if len(done) != 1 || done[0].ID != d1.ID || len(done[0].Entries) != 0 || done[0].EntryCount != 2 || done[0].FirstSeq != 3 ||
+		done[0].LastSeq != 5 || done[0].Status != destination.Delivered || done[0].Attempts != 2 {
+		t.Fatalf("delivered batch: %+v, want no entries, count 2, seqs 3 to 5", done)
+	}
+	// An empty batch moves the cursor and makes no delivery.
+	_, ok, err = s.TakeBatch(ctx, id(1), "a", 5, 7, nil, at(12))
+	must(t, err)
+	if ok {
+		t.Fatal("an empty batch made a delivery")
+	}
+	read, err := s.Destination(ctx, id(1))
+	must(t, err)
+	if read.Cursor != 7 {
+		t.Fatalf("cursor %d, want 7", read.Cursor)
+	}
+	d2, _, err := s.TakeBatch(ctx, id(1), "a", 7, 8, entries(8, 8), at(13))
+	must(t, err)
+	must(t, s.RecordAttempt(ctx, id(1), "a", d2.Number, destination.Outcome{Status: destination.Dead, Attempts: 1, LastStatusCode: 410, LastError: "HTTP 410", At: at(14)}))
+	d3, _, err := s.TakeBatch(ctx, id(1), "a", 8, 9, entries(9, 9), at(15))
+	must(t, err)
+	if d2.Number != 2 || d3.Number != 3 || d2.ID == d3.ID || d2.ID == d1.ID {
+		t.Fatalf("numbers %d %d, ids %s %s %s: want 2, 3 and distinct ids", d2.Number, d3.Number, d1.ID, d2.ID, d3.ID)
+	}
+	list := func(st destination.Status, before uint64, limit int) []uint64 {
+		t.Helper()
+		ds, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Status: st, Before: before, Limit: limit})
+		must(t, err)
+		var out []uint64
+		for _, d := range ds {
+			out = append(out, d.Number)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		st     destination.Status
+		before uint64
+		limit  int
+		want   []uint64
+	}{
+		{"", 0, 10, []uint64{3, 2, 1}},
+		{"", 0, 2, []uint64{3, 2}},
+		{"", 2, 10, []uint64{1}},
+		{destination.Dead, 0, 10, []uint64{2}},
+		{destination.Delivered, 0, 10, []uint64{1}},
+		{destination.Pending, 0, 10, []uint64{3}},
+		{destination.Pending, 3, 10, nil},
+		{destination.Failed, 0, 10, nil},
+	} {
+		if got := list(c.st, c.before, c.limit); !slices.Equal(got, c.want) {
+			t.Errorf("deliveries status %q before %d limit %d: %v, want %v", c.st, c.before, c.limit, got, c.want)
+		}
+	}
+	ds, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Status: destination.Dead, Limit: 1})
+	must(t, err)
+	if len(ds) != 1 || ds[0].ID != d2.ID || ds[0].LastStatusCode != 410 || ds[0].LastError != "HTTP 410" || ds[0].Attempts != 1 {
+		t.Fatalf("dead letter: %+v", ds)
+	}
+}
+
+func testReplay(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
+	must(t, err)
+	var ids []string
+	for i := uint64(1); i <= 3; i++ {
+		d, _, err := s.TakeBatch(ctx, id(1), "a", i-1, i, entries(i, i), at(int(i)))
+		must(t, err)
+		must(t, s.RecordAttempt(ctx, id(1), "a", d.Number, destination.Outcome{Status: destination.Dead, Attempts: 10, LastStatusCode: 500, At: at(int(i))}))
+		ids = append(ids, d.ID)
+	}
+	n, err := s.ReplayDead(ctx, id(1), at(100), 2)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("replayed %d, want 2 (the limit)", n)
+	}
+	got, ok, err := s.InFlight(ctx, id(1))
+	must(t, err)
+	if !ok || got.Number != 1 || got.ID != ids[0] || got.Status != destination.Pending || got.Attempts != 0 || !got.NextAttempt.Equal(at(100)) ||
+		!got.QueuedAt.Equal(at(100)) || !got.CreatedAt.Equal(at(1)) {
+		t.Fatalf("oldest replayed: %+v, want delivery 1 pending, same id, due at +100s", got)
+	}
+	n, err = s.ReplayDead(ctx, id(1), at(101), 10)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("second replay: %d, want 1", n)
+	}
+	ds, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Status: destination.Pending, Limit: 10})
+	must(t, err)
+	if len(ds) != 3 {
+		t.Fatalf("%d pending after replaying all, want 3", len(ds))
+	}
+	_, err = s.ReplayDead(ctx, id(9), at(1), 10)
+	wantCode(t, err, graph.ENOTFOUND, "replay on a destination not stored")
+}
+
+func testDelete(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, err = s.CreateDestination(ctx, dest(2))
+	must(t, err)
+	for _, n := range []int{1, 2} {
+		_, _, err = s.AcquireLease(ctx, id(n), "a", at(0), time.Hour)
+		must(t, err)
+		_, _, err = s.TakeBatch(ctx, id(n), "a", 0, 1, entries(1, 1), at(1))
+		must(t, err)
+	}
+	was, err := s.DeleteDestination(ctx, id(1))
+	must(t, err)
+	if !was {
+		t.Fatal("delete of a stored destination reported none")
+	}
+	was, err = s.DeleteDestination(ctx, id(1))
+	must(t, err)
+	if was {
+		t.Fatal("second delete reported a destination")
+	}
+	_, err = s.Destination(ctx, id(1))
+	wantCode(t, err, graph.ENOTFOUND, "read after delete")
+	// Re-created under the same id, it has no deliveries of the old one.
+	_, err = s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	ds, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Limit: 10})
+	must(t, err)
+	if len(ds) != 0 {
+		t.Fatalf("a deleted destination's deliveries survived: %d", len(ds))
+	}
+	ds, err = s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(2), Limit: 10})
+	must(t, err)
+	if len(ds) != 1 {
+		t.Fatalf("another destination's deliveries: %d, want 1", len(ds))
+	}
+}
+
+func testRedact(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, n := range []int{1, 2} {
+		_, err := s.CreateDestination(ctx, dest(n))
+		must(t, err)
+		_, _, err = s.AcquireLease(ctx, id(n), "a", at(0), time.Hour)
+		must(t, err)
+	}
+	mk := func(seq uint64, p string, prev ...string) graph.FeedEntry {
+		e := graph.FeedEntry{Seq: seq, At: at(1), Kind: graph.FeedEventAdded, ProfileID: p, EventID: fmt.Sprintf("web/m%d", seq)}
+		if len(prev) > 0 {
+			e.Kind, e.EventID, e.PreviousIDs = graph.FeedMerged, "", prev
+		}
+		return e
+	}
+	// Destination 1: batch 1 delivered (p1), batch 2 dead (p1, p2), batch
+	// 3 in flight (p2, and p3 merged from p1 and p4).
+	d1, _, err := s.TakeBatch(ctx, id(1), "a", 0, 1, []graph.FeedEntry{mk(1, "p1")}, at(1))
+	must(t, err)
+	must(t, s.RecordAttempt(ctx, id(1), "a", d1.Number, destination.Outcome{Status: destination.Delivered, Attempts: 1, At: at(2)}))
+	d2, _, err := s.TakeBatch(ctx, id(1), "a", 1, 3, []graph.FeedEntry{mk(2, "p1"), mk(3, "p2")}, at(3))
+	must(t, err)
+	must(t, s.RecordAttempt(ctx, id(1), "a", d2.Number, destination.Outcome{Status: destination.Dead, Attempts: 1, At: at(4)}))
+	_, _, err = s.TakeBatch(ctx, id(1), "a", 3, 5, []graph.FeedEntry{mk(4, "p2"), mk(5, "p3", "p1", "p4")}, at(5))
+	must(t, err)
+	// Destination 2: one batch in flight, of p1 alone.
+	_, _, err = s.TakeBatch(ctx, id(2), "a", 0, 2, []graph.FeedEntry{mk(2, "p1")}, at(5))
+	must(t, err)
+
+	var n int
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		var err error
+		n, err = destination.RedactInTx(ctx, tx, []string{"p1"})
+		return err
+	}))
+	if n != 3 {
+		t.Fatalf("redaction changed %d deliveries, want 3 (dead, in flight, the other destination's)", n)
+	}
+	profiles := func(dest int, status destination.Status) []string {
+		t.Helper()
+		ds, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(dest), Status: status, Limit: 10})
+		must(t, err)
+		var out []string
+		for _, d := range ds {
+			for _, e := range d.Entries {
+				out = append(out, fmt.Sprintf("%d:%s%v", e.Seq, e.ProfileID, e.PreviousIDs))
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		dest   int
+		status destination.Status
+		want   []string
+	}{
+		{1, destination.Dead, []string{"3:p2[]"}},
+		{1, destination.Pending, []string{"4:p2[]", "5:p3[p4]"}},
+		{1, destination.Delivered, nil},
+		{2, destination.Pending, nil},
+	} {
+		if got := profiles(c.dest, c.status); !slices.Equal(got, c.want) {
+			t.Errorf("destination %d, %s: entries %v, want %v", c.dest, c.status, got, c.want)
+		}
+	}
+	// The redacted batches keep their place and size.
+	got, ok, err := s.InFlight(ctx, id(2))
+	must(t, err)
+	if !ok || got.EntryCount != 1 || got.FirstSeq != 2 {
+		t.Fatalf("the emptied batch: %+v %v, want still in flight, count 1 from seq 2", got, ok)
+	}
+}
+
+func testPrune(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
+	must(t, err)
+	// Batches 1 to 4: delivered at +10s, +20s, +30s; 4 dead at +40s.
+	for i := uint64(1); i <= 4; i++ {
+		d, _, err := s.TakeBatch(ctx, id(1), "a", i-1, i, entries(i, i), at(int(i)))
+		must(t, err)
+		st := destination.Delivered
+		if i == 4 {
+			st = destination.Dead
+		}
+		must(t, s.RecordAttempt(ctx, id(1), "a", d.Number, destination.Outcome{Status: st, Attempts: 1, At: at(int(i) * 10)}))
+	}
+	n, err := s.PruneDelivered(ctx, id(1), at(25), 10)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("pruned %d delivered before +25s, want 2", n)
+	}
+	n, err = s.PruneDelivered(ctx, id(1), at(100), 10)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("pruned %d, want 1 (the dead letter stays)", n)
+	}
+	ds, err := s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Limit: 10})
+	must(t, err)
+	if len(ds) != 1 || ds[0].Number != 4 || ds[0].Status != destination.Dead {
+		t.Fatalf("left after pruning: %+v, want the dead letter 4 alone", ds)
+	}
+}

@@ -1,0 +1,155 @@
+package destination
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// Payload is the JSON body of one delivery.
+type Payload struct {
+	DeliveryID    string         `json:"deliveryId"`
+	DestinationID string         `json:"destinationId"`
+	Entries       []PayloadEntry `json:"entries"`
+}
+
+// PayloadEntry is one feed entry as delivered, with the profile as it is
+// when the batch is sent.
+type PayloadEntry struct {
+	Seq         uint64    `json:"seq"`
+	Kind        string    `json:"kind"`
+	At          time.Time `json:"at"`
+	ProfileID   string    `json:"profileId,omitempty"`
+	PreviousIDs []string  `json:"previousIds,omitempty"`
+	EventID     string    `json:"eventId,omitempty"`
+	AudienceID  string    `json:"audienceId,omitempty"`
+	// Profile is the live profile ProfileID resolves to now (the survivor
+	// after a merge); nil when there is none (erased).
+	Profile *PayloadProfile `json:"profile"`
+}
+
+// PayloadProfile is a profile's identifiers and traits, masked unless the
+// destination includes personal data.
+type PayloadProfile struct {
+	ID          string              `json:"id"`
+	Identifiers []PayloadIdentifier `json:"identifiers"`
+	Traits      map[string]any      `json:"traits"`
+}
+
+// PayloadIdentifier is one identifier of a profile.
+type PayloadIdentifier struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Profiles reads what a payload says of profiles: the engine, the consent
+// ledger and the masker of the rules' personal data.
+type Profiles struct {
+	Engine  *graph.Engine
+	Consent privacy.ConsentStore
+	Masker  *access.Masker
+}
+
+// Build makes the body of delivery dl for d at now: every entry, with its
+// profile's current identifiers and traits (masked unless d.IncludePII),
+// leaving out the entries of profiles erased since (but Forgotten ones)
+// and, when d has a purpose, those of profiles whose consent state for it
+// is not GRANTED (an erased profile has none). It returns the body, how
+// many entries it holds, and the ids of the live profiles it describes.
+func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now time.Time) ([]byte, int, []string, error) {
+	ids := make([]string, 0, len(dl.Entries))
+	for _, e := range dl.Entries {
+		if e.ProfileID != "" {
+			ids = append(ids, e.ProfileID)
+		}
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	live, err := p.Engine.ProfilesByIDs(ctx, ids)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("read profiles: %w", err)
+	}
+	var pids []string
+	for _, pr := range live {
+		pids = append(pids, pr.ID)
+	}
+	pids = slices.Compact(slices.Sorted(slices.Values(pids)))
+	members, err := p.Engine.Members(ctx, pids)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("read identifiers: %w", err)
+	}
+	granted := map[string]bool{}
+	if d.Purpose != "" {
+		var keys []string
+		for _, ms := range members {
+			for _, m := range ms {
+				keys = append(keys, m.Key)
+			}
+		}
+		records := map[string][]privacy.Record{}
+		if len(keys) > 0 {
+			records, err = p.Consent.ConsentOf(ctx, keys)
+			if err != nil {
+				return nil, 0, nil, fmt.Errorf("read consent: %w", err)
+			}
+		}
+		for pid, ms := range members {
+			var mine []privacy.Record
+			for _, m := range ms {
+				mine = append(mine, records[m.Key]...)
+			}
+			granted[pid] = privacy.StateOf(mine, d.Purpose, now).State == privacy.StateGranted
+		}
+	}
+	profiles := map[string]*PayloadProfile{}
+	for _, pid := range pids {
+		ms := members[pid]
+		pp := &PayloadProfile{ID: pid, Identifiers: make([]PayloadIdentifier, 0, len(ms)), Traits: map[string]any{}}
+		for _, m := range ms {
+			v := m.Value
+			if !d.IncludePII {
+				v = p.Masker.Value(m.Type, v)
+			}
+			pp.Identifiers = append(pp.Identifiers, PayloadIdentifier{Type: m.Type, Value: v})
+		}
+		folded := graph.FoldTraits(ms)
+		for _, name := range slices.Sorted(maps.Keys(folded)) {
+			pp.Traits[name] = folded[name].Value
+		}
+		if !d.IncludePII {
+			pp.Traits = p.Masker.Traits(pp.Traits)
+		}
+		profiles[pid] = pp
+	}
+	out := Payload{DeliveryID: dl.ID, DestinationID: d.ID, Entries: make([]PayloadEntry, 0, len(dl.Entries))}
+	var described []string
+	for _, e := range dl.Entries {
+		var pp *PayloadProfile
+		if pr, ok := live[e.ProfileID]; ok {
+			pp = profiles[pr.ID]
+		} else if e.Kind != graph.FeedForgotten {
+			// Erased since the batch was taken: only the erasure's own
+			// Forgotten entries may name the profile.
+			continue
+		}
+		if d.Purpose != "" && (pp == nil || !granted[pp.ID]) {
+			continue
+		}
+		if pp != nil {
+			described = append(described, pp.ID)
+		}
+		out.Entries = append(out.Entries, PayloadEntry{Seq: e.Seq, Kind: string(e.Kind), At: e.At, ProfileID: e.ProfileID,
+			PreviousIDs: e.PreviousIDs, EventID: e.EventID, AudienceID: e.AudienceID, Profile: pp})
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return body, len(out.Entries), slices.Compact(slices.Sorted(slices.Values(described))), nil
+}

@@ -1,0 +1,134 @@
+package destination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Server-side request forgery: a destination's URL is chosen by a caller,
+// and the server POSTs to it from inside the network. Unless private
+// addresses are allowed (`cdp serve --destinations-allow-private`), a URL
+// whose host resolves to a loopback, private, link-local, multicast,
+// unspecified, shared (100.64.0.0/10) or broadcast address is refused when
+// the destination is saved (CheckURL), and every connection is checked
+// again on the address actually dialed (DialControl), so a name that
+// resolves elsewhere later, or a rebinding DNS answer, reaches nothing
+// private either.
+
+// ParseURL parses a destination URL: absolute http or https, with a host,
+// no credentials and no fragment, at most MaxURLLen bytes.
+func ParseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("is missing")
+	}
+	if len(raw) > MaxURLLen {
+		return nil, fmt.Errorf("is longer than %d bytes", MaxURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("is not a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("must use http or https")
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return nil, errors.New("must be an absolute URL with a host")
+	case u.User != nil:
+		return nil, errors.New("must not hold credentials; send them in headers")
+	case u.Fragment != "":
+		return nil, errors.New("must not hold a fragment")
+	}
+	return u, nil
+}
+
+var (
+	sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	broadcast   = netip.MustParseAddr("255.255.255.255")
+)
+
+// Blocked says why a is not a public address, "" when it is.
+func Blocked(a netip.Addr) string {
+	a = a.Unmap()
+	switch {
+	case !a.IsValid():
+		return "an invalid address"
+	case a.IsLoopback():
+		return "a loopback address"
+	case a.IsPrivate():
+		return "a private address"
+	case a.IsLinkLocalUnicast():
+		return "a link-local address"
+	case a.IsMulticast(), a.IsLinkLocalMulticast(), a.IsInterfaceLocalMulticast():
+		return "a multicast address"
+	case a.IsUnspecified(), thisNetwork.Contains(a):
+		return "an unspecified address"
+	case sharedSpace.Contains(a):
+		return "a shared (carrier-grade NAT) address"
+	case a == broadcast:
+		return "a broadcast address"
+	}
+	return ""
+}
+
+// ErrBlocked is returned by a connection refused by DialControl.
+var ErrBlocked = errors.New("destination: the address is not public and private addresses are not allowed")
+
+// DialControl is a net.Dialer Control that refuses to connect to an
+// address Blocked names.
+func DialControl(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w (%v)", ErrBlocked, err)
+	}
+	if why := Blocked(ap.Addr()); why != "" {
+		return fmt.Errorf("%w: %s is %s", ErrBlocked, ap.Addr(), why)
+	}
+	return nil
+}
+
+// Resolver looks host names up; net.DefaultResolver is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// CheckURL checks raw as ParseURL does and, unless allowPrivate, that every
+// address its host resolves to (through r, nil for net.DefaultResolver) is
+// public. Errors are EINVALID and name field.
+func CheckURL(ctx context.Context, field, raw string, allowPrivate bool, r Resolver) error {
+	u, err := ParseURL(raw)
+	if err != nil {
+		return graph.Errorf(graph.EINVALID, "%s %v", field, err)
+	}
+	if allowPrivate {
+		return nil
+	}
+	host := u.Hostname()
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		if r == nil {
+			r = net.DefaultResolver
+		}
+		addrs, err = r.LookupNetIP(ctx, "ip", host)
+		if err != nil || len(addrs) == 0 {
+			return graph.Errorf(graph.EINVALID, "%s: its host %q does not resolve", field, clip(host, 100))
+		}
+	}
+	for _, a := range addrs {
+		if why := Blocked(a); why != "" {
+			return graph.Errorf(graph.EINVALID, "%s: its host resolves to %s (%s), which is refused: destinations must be public "+
+				"unless the server runs with --destinations-allow-private", field, a.Unmap(), why)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+package destination
+
+import (
+	"context"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// Store is the destination contract every store implements. A store keeps
+// the definitions, each destination's progress through the feed (Cursor),
+// its lease, and its deliveries, apart from the identity graph: entries
+// name profiles by id only and hold no personal value, like the feed.
+//
+// Progress is kept so that a process killed at any moment loses nothing:
+// TakeBatch moves the cursor and stores the batch it covers in one
+// transaction, and a batch stays in flight (PENDING or FAILED) until an
+// attempt ends it, so a restarted process sends it again under the same
+// delivery id.
+//
+// Errors: EINVALID for an argument that breaks the rules of Destination,
+// DeliveryQuery or the method, naming it; ENOTFOUND for a destination that
+// is not stored; ECONFLICT where the method says; store failures as
+// graph.Store's. Times are kept as graph.Clean gives them.
+type Store interface {
+	// CreateDestination stores d (Check must pass; Cursor and Lease are
+	// ignored) with its Cursor set to the feed head in the same
+	// transaction, and returns it as stored. ECONFLICT when d.ID is
+	// stored or MaxDestinations are.
+	CreateDestination(ctx context.Context, d Destination) (Destination, error)
+	// UpdateDestination replaces the definition of the stored d.ID (every
+	// field but CreatedAt, Cursor and Lease) and returns it as stored.
+	UpdateDestination(ctx context.Context, d Destination) (Destination, error)
+	// DeleteDestination removes the destination with its deliveries, and
+	// reports whether it was stored.
+	DeleteDestination(ctx context.Context, id string) (bool, error)
+	// Destination returns the stored destination; ENOTFOUND when none.
+	Destination(ctx context.Context, id string) (Destination, error)
+	// DestinationPage returns destinations ordered by id, after after
+	// ("" from the start), at most limit (1..MaxPage).
+	DestinationPage(ctx context.Context, after string, limit int) ([]Destination, error)
+
+	// AcquireLease gives holder the destination's lease until now+ttl
+	// when it is free, expired or already holder's, and returns the lease
+	// as it stands after the call and whether holder holds it. Of
+	// processes racing for one lease, one wins.
+	AcquireLease(ctx context.Context, id, holder string, now time.Time, ttl time.Duration) (Lease, bool, error)
+	// ReleaseLease ends holder's lease, if holder holds it.
+	ReleaseLease(ctx context.Context, id, holder string) error
+
+	// InFlight returns the destination's oldest delivery (lowest Number)
+	// that is PENDING or FAILED; false when none is.
+	InFlight(ctx context.Context, id string) (Delivery, bool, error)
+	// TakeBatch, in one transaction, moves the destination's Cursor from
+	// from to through (through >= from) and, when entries is not empty,
+	// stores them (their Seqs in (from, through], in order) as a new
+	// PENDING delivery with a new id and the next Number, created, queued
+	// and due at now. It
+	// returns that delivery, and false when entries was empty. ECONFLICT,
+	// and nothing written, when holder does not hold the lease at now,
+	// the Cursor is not from (another process moved it), or a delivery is
+	// in flight.
+	TakeBatch(ctx context.Context, id, holder string, from, through uint64, entries []graph.FeedEntry, now time.Time) (Delivery, bool, error)
+	// RecordAttempt sets the outcome of an attempt on the in-flight
+	// delivery number of the destination (and UpdatedAt to o.At); a
+	// DELIVERED outcome drops the delivery's Entries.
+	// ECONFLICT when holder does not hold the lease at o.At or the
+	// delivery is not in flight.
+	RecordAttempt(ctx context.Context, id, holder string, number uint64, o Outcome) error
+	// Deliveries returns a page of the destination's deliveries, newest
+	// first.
+	Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
+	// ReplayDead queues at most limit of the destination's DEAD
+	// deliveries again, oldest first: PENDING, no attempts, due and
+	// queued at now.
+	// It returns how many.
+	ReplayDead(ctx context.Context, id string, now time.Time, limit int) (int, error)
+	// PruneDelivered deletes at most limit (1..MaxPage) of the
+	// destination's DELIVERED deliveries last updated before before,
+	// oldest first, and returns how many.
+	PruneDelivered(ctx context.Context, id string, before time.Time, limit int) (int, error)
+}
+
+// TxRedact is implemented by the write transaction (graph.Tx) of every
+// store that keeps destinations, so that an erasure removes the erased
+// profiles from the batches not yet delivered in its own transaction.
+type TxRedact interface {
+	// RedactDeliveries drops from every PENDING, FAILED and DEAD delivery
+	// the entries whose ProfileID is one of profileIDs, and removes them
+	// from other entries' PreviousIDs, in a fixed number of round trips.
+	// It returns how many deliveries it changed. A delivery left with no
+	// entry is sent as an empty batch, or not at all (see Profiles.Build).
+	RedactDeliveries(ctx context.Context, profileIDs []string) (int, error)
+}
+
+// RedactInTx calls tx's RedactDeliveries when tx's store keeps
+// destinations; it returns 0 otherwise.
+func RedactInTx(ctx context.Context, tx graph.Tx, profileIDs []string) (int, error) {
+	r, ok := tx.(TxRedact)
+	if !ok || len(profileIDs) == 0 {
+		return 0, nil
+	}
+	return r.RedactDeliveries(ctx, profileIDs)
+}
+
+// Redact returns entries without those of the profiles in drop, and
+// without them in PreviousIDs, and whether anything changed. Stores use
+// it to implement RedactDeliveries.
+func Redact(entries []graph.FeedEntry, drop map[string]bool) ([]graph.FeedEntry, bool) {
+	changed := false
+	out := make([]graph.FeedEntry, 0, len(entries))
+	for _, e := range entries {
+		if drop[e.ProfileID] {
+			changed = true
+			continue
+		}
+		if len(e.PreviousIDs) > 0 {
+			prev := make([]string, 0, len(e.PreviousIDs))
+			for _, p := range e.PreviousIDs {
+				if drop[p] {
+					changed = true
+					continue
+				}
+				prev = append(prev, p)
+			}
+			if len(prev) == 0 {
+				prev = nil
+			}
+			e.PreviousIDs = prev
+		}
+		out = append(out, e)
+	}
+	return out, changed
+}
+
+// CheckTake checks the arguments of TakeBatch.
+func CheckTake(id, holder string, from, through uint64, entries []graph.FeedEntry) error {
+	if !ValidID(id) {
+		return graph.Errorf(graph.EINVALID, "destination id is not %s followed by 32 lowercase hex digits", IDPrefix)
+	}
+	if holder == "" {
+		return graph.Errorf(graph.EINVALID, "lease holder is empty")
+	}
+	if through < from {
+		return graph.Errorf(graph.EINVALID, "through %d is before from %d", through, from)
+	}
+	last := from
+	for i, e := range entries {
+		if e.Seq <= last || e.Seq > through {
+			return graph.Errorf(graph.EINVALID, "entries[%d] has Seq %d, out of order or outside (%d, %d]", i, e.Seq, from, through)
+		}
+		if !graph.ValidFeedKind(e.Kind) {
+			return graph.Errorf(graph.EINVALID, "entries[%d] has an unknown kind", i)
+		}
+		last = e.Seq
+	}
+	return nil
+}
+
+// CheckOutcome checks the arguments of RecordAttempt.
+func CheckOutcome(id, holder string, o Outcome) error {
+	if !ValidID(id) {
+		return graph.Errorf(graph.EINVALID, "destination id is not %s followed by 32 lowercase hex digits", IDPrefix)
+	}
+	if holder == "" {
+		return graph.Errorf(graph.EINVALID, "lease holder is empty")
+	}
+	if !ValidStatus(o.Status) {
+		return graph.Errorf(graph.EINVALID, "status %q is not a delivery status", clip(string(o.Status), 20))
+	}
+	if o.Attempts < 0 {
+		return graph.Errorf(graph.EINVALID, "attempts is negative")
+	}
+	return nil
+}
+
+// CheckLease checks the arguments of AcquireLease.
+func CheckLease(id, holder string, ttl time.Duration) error {
+	if !ValidID(id) {
+		return graph.Errorf(graph.EINVALID, "destination id is not %s followed by 32 lowercase hex digits", IDPrefix)
+	}
+	if holder == "" || len(holder) > 200 {
+		return graph.Errorf(graph.EINVALID, "lease holder must be 1 to 200 bytes")
+	}
+	if ttl <= 0 {
+		return graph.Errorf(graph.EINVALID, "lease ttl must be positive")
+	}
+	return nil
+}

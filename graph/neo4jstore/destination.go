@@ -1,0 +1,760 @@
+package neo4jstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/idgraph/cdp/destination"
+	"github.com/idgraph/cdp/graph"
+)
+
+// Webhook destinations: (:Destination {id, name, url, secret, kinds,
+// audienceIds, purpose, batchSize, maxAttempts, headers (JSON), includePII,
+// createdAt, updatedAt, cursor, leaseHolder, leaseExpires, deliveryCount})
+// and one (:Delivery {destinationId, number, id, entries (JSON), status,
+// attempts, nextAttempt, statusCode, error, createdAt, queuedAt, updatedAt}) per
+// batch. Neither is connected to the identity graph: entries name profiles
+// by id, like the feed.
+//
+// Every write that checks a destination's lease or cursor first sets its
+// lock property: the write lock it takes is held to the commit, so of two
+// processes racing, the second reads what the first committed.
+
+const (
+	labelDestination  = "Destination"
+	labelDelivery     = "Delivery"
+	propURL           = "url"
+	propBatchSize     = "batchSize"
+	propMaxAttempts   = "maxAttempts"
+	propHeaders       = "headers"
+	propIncludePII    = "includePII"
+	propCursor        = "cursor"
+	propLeaseHolder   = "leaseHolder"
+	propLeaseExpires  = "leaseExpires"
+	propDeliveryCount = "deliveryCount"
+	propDestinationID = "destinationId"
+	propNumber        = "number"
+	propEntries       = "entries"
+	propAttempts      = "attempts"
+	propNextAttempt   = "nextAttempt"
+	propStatusCode    = "statusCode"
+	propError         = "error"
+	propQueuedAt      = "queuedAt"
+	propEntryCount    = "entryCount"
+	propFirstSeq      = "firstSeq"
+	propLastSeq       = "lastSeq"
+)
+
+// destinationNames join the model's allow-list (model.go).
+var destinationNames = []string{labelDestination, labelDelivery, propURL, propBatchSize, propMaxAttempts, propHeaders,
+	propIncludePII, propCursor, propLeaseHolder, propLeaseExpires, propDeliveryCount, propDestinationID, propNumber,
+	propEntries, propAttempts, propNextAttempt, propStatusCode, propError, propQueuedAt,
+	propEntryCount, propFirstSeq, propLastSeq}
+
+var _ destination.Store = (*Store)(nil)
+
+func destParams(d destination.Destination) (map[string]any, error) {
+	headers, err := jsonParam(d.Headers)
+	if err != nil {
+		return nil, err
+	}
+	kinds := make([]string, len(d.Kinds))
+	for i, k := range d.Kinds {
+		kinds[i] = string(k)
+	}
+	return map[string]any{
+		"id": d.ID, "name": d.Name, "url": d.URL, "secret": d.Secret, "kinds": strsParam(kinds),
+		"audienceIds": strsParam(d.AudienceIDs), "purpose": strParam(d.Purpose), "batchSize": int64(d.BatchSize),
+		"maxAttempts": int64(d.MaxAttempts), "headers": headers, "includePII": d.IncludePII,
+		"createdAt": timeParam(d.CreatedAt), "updatedAt": timeParam(d.UpdatedAt),
+	}, nil
+}
+
+func decodeDestination(v any) (destination.Destination, error) {
+	p, err := asProps(v)
+	if err != nil {
+		return destination.Destination{}, err
+	}
+	d := destination.Destination{ID: p.str(propID), Name: p.str(propName), URL: p.str(propURL), Secret: p.str(propSecret),
+		AudienceIDs: p.strs(propAudienceIDs), Purpose: p.str(propPurpose), BatchSize: p.int(propBatchSize),
+		MaxAttempts: p.int(propMaxAttempts), CreatedAt: p.time(propCreatedAt), UpdatedAt: p.time(propUpdatedAt),
+		Lease: destination.Lease{Holder: p.str(propLeaseHolder), Expires: p.time(propLeaseExpires)}}
+	d.IncludePII, _ = p[propIncludePII].(bool)
+	c, _ := p[propCursor].(int64)
+	d.Cursor = uint64(c)
+	for _, k := range p.strs(propKinds) {
+		d.Kinds = append(d.Kinds, graph.FeedKind(k))
+	}
+	if err := p.json(propHeaders, &d.Headers); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+var qCountDestinations = cypher(`MATCH (d:{{Destination}}) RETURN count(d)`)
+
+// qCreateDestination starts the cursor at the feed head as committed now:
+// a transaction appending to the feed commits its entries with the head,
+// so every entry after it commits later.
+var qCreateDestination = cypher(`
+OPTIONAL MATCH (c:{{FeedCounter}} { {{id}}: $cid })
+WITH coalesce(c.{{head}}, 0) AS head
+MERGE (d:{{Destination}} { {{id}}: $id })
+ON CREATE SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{kinds}} = $kinds,
+  d.{{audienceIds}} = $audienceIds, d.{{purpose}} = $purpose, d.{{batchSize}} = $batchSize,
+  d.{{maxAttempts}} = $maxAttempts, d.{{headers}} = $headers, d.{{includePII}} = $includePII,
+  d.{{createdAt}} = $createdAt, d.{{updatedAt}} = $updatedAt, d.{{cursor}} = head, d.{{deliveryCount}} = 0
+RETURN d { .* }`)
+
+// CreateDestination implements destination.Store, in two round trips.
+func (s *Store) CreateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
+	d = d.Normalize()
+	if err := d.Check(""); err != nil {
+		return destination.Destination{}, err
+	}
+	params, err := destParams(d)
+	if err != nil {
+		return destination.Destination{}, err
+	}
+	params["cid"] = feedCounterID
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qCountDestinations, nil)
+		if err != nil {
+			return nil, fmt.Errorf("count destinations: %w", err)
+		}
+		if n, _ := recs[0].Values[0].(int64); n >= destination.MaxDestinations {
+			return nil, graph.Errorf(graph.ECONFLICT, "%d destinations are stored, the most there may be", n)
+		}
+		res, err := t.run.Run(ctx, qCreateDestination, params)
+		if err != nil {
+			return nil, fmt.Errorf("create destination: %w", err)
+		}
+		rec, err := res.Single(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("create destination: %w", err)
+		}
+		sum, err := res.Consume(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("create destination: %w", err)
+		}
+		if sum.Counters().NodesCreated() != 1 {
+			return nil, graph.Errorf(graph.ECONFLICT, "destination %s is already stored", d.ID)
+		}
+		return decodeDestination(rec.Values[0])
+	})
+	if err != nil {
+		return destination.Destination{}, err
+	}
+	return out.(destination.Destination), nil
+}
+
+var qUpdateDestination = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{kinds}} = $kinds,
+  d.{{audienceIds}} = $audienceIds, d.{{purpose}} = $purpose, d.{{batchSize}} = $batchSize,
+  d.{{maxAttempts}} = $maxAttempts, d.{{headers}} = $headers, d.{{includePII}} = $includePII,
+  d.{{updatedAt}} = $updatedAt
+RETURN d { .* }`)
+
+// UpdateDestination implements destination.Store, in one round trip.
+func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
+	d = d.Normalize()
+	if err := d.Check(""); err != nil {
+		return destination.Destination{}, err
+	}
+	params, err := destParams(d)
+	if err != nil {
+		return destination.Destination{}, err
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qUpdateDestination, params)
+		if err != nil {
+			return nil, fmt.Errorf("update destination: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, graph.Errorf(graph.ENOTFOUND, "destination %s is not stored", d.ID)
+		}
+		return decodeDestination(recs[0].Values[0])
+	})
+	if err != nil {
+		return destination.Destination{}, err
+	}
+	return out.(destination.Destination), nil
+}
+
+var qDeleteDeliveries = cypher(`
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{number}})
+WHERE x.{{destinationId}} = $id AND x.{{number}} >= 0
+DELETE x`)
+
+var qDeleteDestination = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+DELETE d
+RETURN count(d)`)
+
+// DeleteDestination implements destination.Store, in two round trips.
+func (s *Store) DeleteDestination(ctx context.Context, id string) (bool, error) {
+	if err := checkDestID(id); err != nil {
+		return false, err
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qDeleteDeliveries, map[string]any{"id": id}); err != nil {
+			return nil, fmt.Errorf("delete deliveries: %w", err)
+		}
+		recs, err := t.query(ctx, qDeleteDestination, map[string]any{"id": id})
+		if err != nil {
+			return nil, fmt.Errorf("delete destination: %w", err)
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return n > 0, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return out.(bool), nil
+}
+
+func checkDestID(id string) error {
+	if !destination.ValidID(id) {
+		return graph.Errorf(graph.EINVALID, "destination id is not %s followed by 32 lowercase hex digits", destination.IDPrefix)
+	}
+	return nil
+}
+
+func destNotFound(id string) error {
+	return graph.Errorf(graph.ENOTFOUND, "destination %s is not stored", id)
+}
+
+var qDestination = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+RETURN d { .* }`)
+
+// Destination implements destination.Store.
+func (s *Store) Destination(ctx context.Context, id string) (destination.Destination, error) {
+	if err := checkDestID(id); err != nil {
+		return destination.Destination{}, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qDestination, map[string]any{"id": id})
+		if err != nil {
+			return nil, fmt.Errorf("read destination: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, destNotFound(id)
+		}
+		return decodeDestination(recs[0].Values[0])
+	})
+	if err != nil {
+		return destination.Destination{}, err
+	}
+	return out.(destination.Destination), nil
+}
+
+var qDestinationPage = cypher(`
+MATCH (d:{{Destination}})
+USING INDEX SEEK d:{{Destination}}({{id}})
+WHERE d.{{id}} > $after
+WITH d ORDER BY d.{{id}} LIMIT $limit
+RETURN d { .* }`)
+
+// DestinationPage implements destination.Store.
+func (s *Store) DestinationPage(ctx context.Context, after string, limit int) ([]destination.Destination, error) {
+	if err := destination.CheckPage(after, limit); err != nil {
+		return nil, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qDestinationPage, map[string]any{"after": after, "limit": int64(limit)})
+		if err != nil {
+			return nil, fmt.Errorf("read destinations: %w", err)
+		}
+		ds := make([]destination.Destination, 0, len(recs))
+		for _, r := range recs {
+			d, err := decodeDestination(r.Values[0])
+			if err != nil {
+				return nil, err
+			}
+			ds = append(ds, d)
+		}
+		return ds, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]destination.Destination), nil
+}
+
+// qAcquireLease locks the destination before it reads the lease.
+var qAcquireLease = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+SET d.{{lock}} = true
+WITH d, (d.{{leaseHolder}} IS NULL OR d.{{leaseHolder}} = $holder OR d.{{leaseExpires}} <= $now) AS free
+SET d.{{leaseHolder}} = CASE WHEN free THEN $holder ELSE d.{{leaseHolder}} END,
+  d.{{leaseExpires}} = CASE WHEN free THEN $until ELSE d.{{leaseExpires}} END
+RETURN free, d.{{leaseHolder}}, d.{{leaseExpires}}`)
+
+// AcquireLease implements destination.Store, in one round trip.
+func (s *Store) AcquireLease(ctx context.Context, id, holder string, now time.Time, ttl time.Duration) (destination.Lease, bool, error) {
+	if err := destination.CheckLease(id, holder, ttl); err != nil {
+		return destination.Lease{}, false, err
+	}
+	type result struct {
+		lease destination.Lease
+		held  bool
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qAcquireLease, map[string]any{"id": id, "holder": holder, "now": timeParam(now), "until": timeParam(now.Add(ttl))})
+		if err != nil {
+			return nil, fmt.Errorf("acquire lease: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, destNotFound(id)
+		}
+		held, _ := recs[0].Values[0].(bool)
+		h, _ := recs[0].Values[1].(string)
+		exp, _ := recs[0].Values[2].(time.Time)
+		l := destination.Lease{Holder: h}
+		if !exp.IsZero() {
+			l.Expires = graph.Clean(exp)
+		}
+		return result{l, held}, nil
+	})
+	if err != nil {
+		return destination.Lease{}, false, err
+	}
+	r := out.(result)
+	return r.lease, r.held, nil
+}
+
+var qReleaseLease = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+WHERE d.{{leaseHolder}} = $holder
+REMOVE d.{{leaseHolder}}, d.{{leaseExpires}}`)
+
+// ReleaseLease implements destination.Store.
+func (s *Store) ReleaseLease(ctx context.Context, id, holder string) error {
+	if err := checkDestID(id); err != nil {
+		return err
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		return nil, t.exec(ctx, qReleaseLease, map[string]any{"id": id, "holder": holder})
+	})
+	return err
+}
+
+type deliveryEntry struct {
+	Seq uint64   `json:"s"`
+	At  int64    `json:"t"`
+	K   string   `json:"k"`
+	P   string   `json:"p,omitempty"`
+	V   []string `json:"v,omitempty"`
+	E   string   `json:"e,omitempty"`
+	A   string   `json:"a,omitempty"`
+}
+
+func decodeDelivery(v any) (destination.Delivery, error) {
+	p, err := asProps(v)
+	if err != nil {
+		return destination.Delivery{}, err
+	}
+	n, _ := p[propNumber].(int64)
+	d := destination.Delivery{ID: p.str(propID), DestinationID: p.str(propDestinationID), Number: uint64(n),
+		Status: destination.Status(p.str(propStatus)), Attempts: p.int(propAttempts), NextAttempt: p.time(propNextAttempt),
+		LastStatusCode: p.int(propStatusCode), LastError: p.str(propError), CreatedAt: p.time(propCreatedAt),
+		QueuedAt: p.time(propQueuedAt), UpdatedAt: p.time(propUpdatedAt), EntryCount: p.int(propEntryCount)}
+	first, _ := p[propFirstSeq].(int64)
+	last, _ := p[propLastSeq].(int64)
+	d.FirstSeq, d.LastSeq = uint64(first), uint64(last)
+	es, err := decodeEntries(p.str(propEntries))
+	if err != nil {
+		return d, err
+	}
+	d.Entries = make([]graph.FeedEntry, len(es))
+	for i, e := range es {
+		d.Entries[i] = graph.FeedEntry{Seq: e.Seq, At: time.Unix(0, e.At).UTC(), Kind: graph.FeedKind(e.K), ProfileID: e.P,
+			PreviousIDs: e.V, EventID: e.E, AudienceID: e.A}
+	}
+	return d, nil
+}
+
+var inFlightStatuses = []any{string(destination.Pending), string(destination.Failed)}
+
+var qInFlight = cypher(`
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+WHERE x.{{destinationId}} = $id AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+WITH x ORDER BY x.{{number}} LIMIT 1
+RETURN x { .* }`)
+
+var qDestinationExists = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+RETURN d.{{id}}`)
+
+// InFlight implements destination.Store, in two round trips.
+func (s *Store) InFlight(ctx context.Context, id string) (destination.Delivery, bool, error) {
+	if err := checkDestID(id); err != nil {
+		return destination.Delivery{}, false, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qDestinationExists, map[string]any{"id": id})
+		if err != nil {
+			return nil, fmt.Errorf("read destination: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, destNotFound(id)
+		}
+		recs, err = t.query(ctx, qInFlight, map[string]any{"id": id, "statuses": inFlightStatuses})
+		if err != nil {
+			return nil, fmt.Errorf("read the delivery in flight: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, nil
+		}
+		return decodeDelivery(recs[0].Values[0])
+	})
+	if err != nil {
+		return destination.Delivery{}, false, err
+	}
+	if out == nil {
+		return destination.Delivery{}, false, nil
+	}
+	return out.(destination.Delivery), true, nil
+}
+
+// qLockForWork locks the destination, then reads its lease, its cursor
+// and whether a delivery is in flight.
+var qLockForWork = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+SET d.{{lock}} = true
+WITH d
+OPTIONAL CALL (d) {
+  MATCH (x:{{Delivery}})
+  USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+  WHERE x.{{destinationId}} = $id AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+  RETURN x.{{number}} AS inflight LIMIT 1
+}
+RETURN d.{{leaseHolder}} = $holder AND d.{{leaseExpires}} > $now, d.{{cursor}}, inflight`)
+
+var qTake = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+SET d.{{cursor}} = $through, d.{{deliveryCount}} = d.{{deliveryCount}} + $n
+WITH d
+UNWIND CASE WHEN $n > 0 THEN [1] ELSE [] END AS one
+CREATE (x:{{Delivery}} { {{destinationId}}: $id, {{number}}: d.{{deliveryCount}}, {{id}}: $did, {{entries}}: $entries,
+  {{status}}: $status, {{attempts}}: 0, {{nextAttempt}}: $now, {{createdAt}}: $now, {{queuedAt}}: $now, {{updatedAt}}: $now,
+  {{entryCount}}: $count, {{firstSeq}}: $firstSeq, {{lastSeq}}: $lastSeq })
+RETURN x { .* }`)
+
+// TakeBatch implements destination.Store, in two round trips.
+func (s *Store) TakeBatch(ctx context.Context, id, holder string, from, through uint64, entries []graph.FeedEntry, now time.Time) (destination.Delivery, bool, error) {
+	if err := destination.CheckTake(id, holder, from, through, entries); err != nil {
+		return destination.Delivery{}, false, err
+	}
+	es := make([]deliveryEntry, len(entries))
+	for i, e := range entries {
+		es[i] = deliveryEntry{Seq: e.Seq, At: graph.Clean(e.At).UnixNano(), K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID}
+	}
+	raw, err := json.Marshal(es)
+	if err != nil {
+		return destination.Delivery{}, false, err
+	}
+	n, firstSeq, lastSeq := int64(0), int64(0), int64(0)
+	if len(entries) > 0 {
+		n, firstSeq, lastSeq = 1, int64(entries[0].Seq), int64(entries[len(entries)-1].Seq)
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := lockForWork(ctx, t, id, holder, now, &from); err != nil {
+			return nil, err
+		}
+		recs, err := t.query(ctx, qTake, map[string]any{"id": id, "through": int64(through), "n": n, "did": destination.NewDeliveryID(),
+			"entries": string(raw), "status": string(destination.Pending), "now": timeParam(now),
+			"count": int64(len(entries)), "firstSeq": firstSeq, "lastSeq": lastSeq})
+		if err != nil {
+			return nil, fmt.Errorf("take a batch: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, nil
+		}
+		return decodeDelivery(recs[0].Values[0])
+	})
+	if err != nil {
+		return destination.Delivery{}, false, err
+	}
+	if out == nil {
+		return destination.Delivery{}, false, nil
+	}
+	return out.(destination.Delivery), true, nil
+}
+
+// lockForWork locks destination id and checks that holder holds its lease
+// at now, that no delivery is in flight, and, when from is not nil, that
+// its cursor is *from.
+func lockForWork(ctx context.Context, t *readTx, id, holder string, now time.Time, from *uint64) error {
+	recs, err := t.query(ctx, qLockForWork, map[string]any{"id": id, "holder": holder, "now": timeParam(now), "statuses": inFlightStatuses})
+	if err != nil {
+		return fmt.Errorf("lock destination: %w", err)
+	}
+	if len(recs) == 0 {
+		return destNotFound(id)
+	}
+	held, _ := recs[0].Values[0].(bool)
+	cur, _ := recs[0].Values[1].(int64)
+	switch {
+	case !held:
+		return graph.Errorf(graph.ECONFLICT, "the lease on destination %s is not held", id)
+	case from == nil:
+		return nil
+	case uint64(cur) != *from:
+		return graph.Errorf(graph.ECONFLICT, "destination %s: the cursor is at %d, not %d", id, cur, *from)
+	case recs[0].Values[2] != nil:
+		return graph.Errorf(graph.ECONFLICT, "destination %s: a delivery is in flight", id)
+	}
+	return nil
+}
+
+var qRecordAttempt = cypher(`
+MATCH (x:{{Delivery}} { {{destinationId}}: $id, {{number}}: $number })
+WHERE x.{{status}} IN $statuses
+SET x.{{status}} = $status, x.{{attempts}} = $attempts, x.{{nextAttempt}} = $next, x.{{statusCode}} = $code,
+  x.{{error}} = $error, x.{{updatedAt}} = $at,
+  x.{{entries}} = CASE WHEN $status = $delivered THEN null ELSE x.{{entries}} END
+RETURN count(x)`)
+
+// RecordAttempt implements destination.Store, in two round trips.
+func (s *Store) RecordAttempt(ctx context.Context, id, holder string, number uint64, o destination.Outcome) error {
+	if err := destination.CheckOutcome(id, holder, o); err != nil {
+		return err
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := lockForWork(ctx, t, id, holder, o.At, nil); err != nil {
+			return nil, err
+		}
+		var code any
+		if o.LastStatusCode != 0 {
+			code = int64(o.LastStatusCode)
+		}
+		recs, err := t.query(ctx, qRecordAttempt, map[string]any{"id": id, "number": int64(number), "statuses": inFlightStatuses,
+			"status": string(o.Status), "attempts": int64(o.Attempts), "next": timeParam(o.NextAttempt), "code": code,
+			"error": strParam(o.LastError), "at": timeParam(o.At), "delivered": string(destination.Delivered)})
+		if err != nil {
+			return nil, fmt.Errorf("record an attempt: %w", err)
+		}
+		if n, _ := recs[0].Values[0].(int64); n == 0 {
+			return nil, graph.Errorf(graph.ECONFLICT, "destination %s: delivery %d is not in flight", id, number)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+var qDeliveries = cypher(`
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{number}})
+WHERE x.{{destinationId}} = $id AND x.{{number}} < $before
+WITH x ORDER BY x.{{destinationId}} DESC, x.{{number}} DESC LIMIT $limit
+RETURN x { .* }`)
+
+var qDeliveriesOf = cypher(`
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+WHERE x.{{destinationId}} = $id AND x.{{status}} = $status AND x.{{number}} < $before
+WITH x ORDER BY x.{{destinationId}} DESC, x.{{status}} DESC, x.{{number}} DESC LIMIT $limit
+RETURN x { .* }`)
+
+// Deliveries implements destination.Store, in two round trips.
+func (s *Store) Deliveries(ctx context.Context, q destination.DeliveryQuery) ([]destination.Delivery, error) {
+	if err := q.Check(); err != nil {
+		return nil, err
+	}
+	before := int64(q.Before)
+	if q.Before == 0 || q.Before > uint64(1<<62) {
+		before = 1 << 62
+	}
+	query, params := qDeliveries, map[string]any{"id": q.DestinationID, "before": before, "limit": int64(q.Limit)}
+	if q.Status != "" {
+		query, params["status"] = qDeliveriesOf, string(q.Status)
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qDestinationExists, map[string]any{"id": q.DestinationID})
+		if err != nil {
+			return nil, fmt.Errorf("read destination: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, destNotFound(q.DestinationID)
+		}
+		recs, err = t.query(ctx, query, params)
+		if err != nil {
+			return nil, fmt.Errorf("read deliveries: %w", err)
+		}
+		ds := make([]destination.Delivery, 0, len(recs))
+		for _, r := range recs {
+			d, err := decodeDelivery(r.Values[0])
+			if err != nil {
+				return nil, err
+			}
+			ds = append(ds, d)
+		}
+		return ds, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]destination.Delivery), nil
+}
+
+var qReplayDead = cypher(`
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+WHERE x.{{destinationId}} = $id AND x.{{status}} = $dead AND x.{{number}} >= 0
+WITH x ORDER BY x.{{number}} LIMIT $limit
+SET x.{{status}} = $pending, x.{{attempts}} = 0, x.{{nextAttempt}} = $now, x.{{queuedAt}} = $now, x.{{updatedAt}} = $now
+RETURN count(x)`)
+
+// ReplayDead implements destination.Store, in two round trips.
+func (s *Store) ReplayDead(ctx context.Context, id string, now time.Time, limit int) (int, error) {
+	if err := checkDestID(id); err != nil {
+		return 0, err
+	}
+	if limit < 1 || limit > destination.MaxPage {
+		return 0, graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", destination.MaxPage, limit)
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qDestinationExists, map[string]any{"id": id})
+		if err != nil {
+			return nil, fmt.Errorf("read destination: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, destNotFound(id)
+		}
+		recs, err = t.query(ctx, qReplayDead, map[string]any{"id": id, "dead": string(destination.Dead),
+			"pending": string(destination.Pending), "now": timeParam(now), "limit": int64(limit)})
+		if err != nil {
+			return nil, fmt.Errorf("replay dead letters: %w", err)
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return int(n), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.(int), nil
+}
+
+func decodeEntries(raw string) ([]deliveryEntry, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var es []deliveryEntry
+	if err := json.Unmarshal([]byte(raw), &es); err != nil {
+		return nil, fmt.Errorf("delivery entries: %w", err)
+	}
+	return es, nil
+}
+
+func encodeEntries(entries []graph.FeedEntry) (string, error) {
+	es := make([]deliveryEntry, len(entries))
+	for i, e := range entries {
+		es[i] = deliveryEntry{Seq: e.Seq, At: graph.Clean(e.At).UnixNano(), K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID}
+	}
+	b, err := json.Marshal(es)
+	return string(b), err
+}
+
+var _ destination.TxRedact = (*tx)(nil)
+
+var undeliveredStatuses = []any{string(destination.Pending), string(destination.Failed), string(destination.Dead)}
+
+// qUndelivered reads the entries of every delivery not delivered, of
+// every destination (at most MaxDestinations), by the status index.
+var qUndelivered = cypher(`
+MATCH (d:{{Destination}})
+USING INDEX SEEK d:{{Destination}}({{id}})
+WHERE d.{{id}} >= ""
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+WHERE x.{{destinationId}} = d.{{id}} AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+RETURN x.{{destinationId}}, x.{{number}}, x.{{entries}}`)
+
+var qRewriteEntries = cypher(`
+UNWIND $rows AS row
+MATCH (x:{{Delivery}} { {{destinationId}}: row.id, {{number}}: row.number })
+SET x.{{entries}} = row.entries`)
+
+// RedactDeliveries implements destination.TxRedact, in two round trips.
+func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, error) {
+	if len(profileIDs) == 0 {
+		return 0, nil
+	}
+	drop := make(map[string]bool, len(profileIDs))
+	for _, p := range profileIDs {
+		drop[p] = true
+	}
+	recs, err := t.query(ctx, qUndelivered, map[string]any{"statuses": undeliveredStatuses})
+	if err != nil {
+		return 0, fmt.Errorf("read deliveries to redact: %w", err)
+	}
+	var rows []any
+	for _, r := range recs {
+		id, _ := r.Values[0].(string)
+		num, _ := r.Values[1].(int64)
+		raw, _ := r.Values[2].(string)
+		es, err := decodeEntries(raw)
+		if err != nil {
+			return 0, err
+		}
+		entries := make([]graph.FeedEntry, len(es))
+		for i, e := range es {
+			entries[i] = graph.FeedEntry{Seq: e.Seq, At: time.Unix(0, e.At).UTC(), Kind: graph.FeedKind(e.K), ProfileID: e.P,
+				PreviousIDs: e.V, EventID: e.E, AudienceID: e.A}
+		}
+		kept, changed := destination.Redact(entries, drop)
+		if !changed {
+			continue
+		}
+		enc, err := encodeEntries(kept)
+		if err != nil {
+			return 0, err
+		}
+		rows = append(rows, map[string]any{"id": id, "number": num, "entries": enc})
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if err := t.exec(ctx, qRewriteEntries, map[string]any{"rows": rows}); err != nil {
+		return 0, fmt.Errorf("redact deliveries: %w", err)
+	}
+	return len(rows), nil
+}
+
+var qPruneDelivered = cypher(`
+MATCH (x:{{Delivery}})
+USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+WHERE x.{{destinationId}} = $id AND x.{{status}} = $delivered AND x.{{number}} >= 0 AND x.{{updatedAt}} < $before
+WITH x ORDER BY x.{{destinationId}}, x.{{status}}, x.{{number}} LIMIT $limit
+DELETE x
+RETURN count(*)`)
+
+// PruneDelivered implements destination.Store, in one round trip.
+func (s *Store) PruneDelivered(ctx context.Context, id string, before time.Time, limit int) (int, error) {
+	if err := checkDestID(id); err != nil {
+		return 0, err
+	}
+	if limit < 1 || limit > destination.MaxPage {
+		return 0, graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", destination.MaxPage, limit)
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qPruneDelivered, map[string]any{"id": id, "delivered": string(destination.Delivered),
+			"before": timeParam(before), "limit": int64(limit)})
+		if err != nil {
+			return nil, fmt.Errorf("prune deliveries: %w", err)
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return int(n), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.(int), nil
+}

@@ -1,0 +1,145 @@
+package app_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/app"
+	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/server"
+)
+
+// Through the wired service: a destination created over GraphQL receives
+// an event sent to the collector; a receiver answering 410 dead-letters
+// the batch, destinationDeliveries shows it, and replayDeadLetters sends
+// it again under the same delivery id once the receiver answers 200.
+func TestWebhookFlow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		const secret = "flow-secret-0123456789abcdef"
+		var mu sync.Mutex
+		status := 410
+		type hit struct{ id, sig, body string }
+		var hits []hit
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			hits = append(hits, hit{r.Header.Get("X-CDP-Delivery-Id"), r.Header.Get("X-CDP-Signature"), string(b)})
+			code := status
+			mu.Unlock()
+			w.WriteHeader(code)
+		}))
+		t.Cleanup(rcv.Close)
+
+		ln, err := server.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := app.Defaults()
+		cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.Nop()
+		cfg.Destinations = app.DestinationConfig{AllowPrivate: true, Poll: 20 * time.Millisecond, RetryBase: 20 * time.Millisecond}
+		svc, err := app.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Start()
+		t.Cleanup(func() { _ = svc.Close(context.Background()) })
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		dial := "127.0.0.1:" + port
+
+		var created struct {
+			D struct{ ID string } `json:"createDestination"`
+		}
+		gqlData(t, dial, "", fmt.Sprintf(`mutation { createDestination(input: {name: "flow", url: %q, secret: %q, kinds: [EVENT_ADDED]}) { id } }`,
+			rcv.URL, secret), &created)
+		if st := collect(t, dial, "", `{"userId":"u-1","messageId":"flow-1","traits":{"email":"ann@example.com"}}`); st != 200 {
+			t.Fatalf("collector: %d", st)
+		}
+		type deliveries struct {
+			C struct {
+				Nodes []struct {
+					ID             string
+					Attempts       int
+					LastStatusCode *int
+					EntryCount     int
+				}
+			} `json:"destinationDeliveries"`
+		}
+		list := func(status string) deliveries {
+			var out deliveries
+			gqlData(t, dial, "", fmt.Sprintf(`{ destinationDeliveries(destinationId: %q, status: %s) { nodes { id attempts lastStatusCode entryCount } } }`,
+				created.D.ID, status), &out)
+			return out
+		}
+		wait := func(what string, cond func() bool) {
+			t.Helper()
+			deadline := time.Now().Add(60 * time.Second)
+			for !cond() {
+				if time.Now().After(deadline) {
+					t.Fatalf("gave up waiting for %s", what)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		wait("a dead letter", func() bool { return len(list("DEAD").C.Nodes) == 1 })
+		dead := list("DEAD").C.Nodes[0]
+		if dead.Attempts != 1 || dead.LastStatusCode == nil || *dead.LastStatusCode != 410 || dead.EntryCount != 1 {
+			t.Fatalf("dead letter %+v, want one attempt answered 410, one entry", dead)
+		}
+		mu.Lock()
+		status = 200
+		mu.Unlock()
+		var replay struct {
+			N int `json:"replayDeadLetters"`
+		}
+		gqlData(t, dial, "", fmt.Sprintf(`mutation { replayDeadLetters(destinationId: %q) }`, created.D.ID), &replay)
+		if replay.N != 1 {
+			t.Fatalf("replayDeadLetters = %d, want 1", replay.N)
+		}
+		wait("the replayed batch delivered", func() bool { return len(list("DELIVERED").C.Nodes) == 1 })
+		if got := list("DELIVERED").C.Nodes[0].ID; got != dead.ID {
+			t.Fatalf("delivered %s, want the dead letter %s", got, dead.ID)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(hits) != 2 || hits[0].id != dead.ID || hits[1].id != dead.ID {
+			t.Fatalf("receiver hits %+v, want two under %s", hits, dead.ID)
+		}
+		for _, h := range hits {
+			ts, v1, _ := strings.Cut(h.sig, ",v1=")
+			mac := hmac.New(sha256.New, []byte(secret))
+			mac.Write([]byte(strings.TrimPrefix(ts, "t=") + "." + h.body))
+			if !hmac.Equal([]byte(v1), []byte(hex.EncodeToString(mac.Sum(nil)))) {
+				t.Fatalf("signature %q does not verify", h.sig)
+			}
+			var p struct {
+				Entries []struct {
+					EventID string
+					Profile struct {
+						Identifiers []struct{ Type, Value string }
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(h.body), &p); err != nil || len(p.Entries) != 1 {
+				t.Fatalf("body %s: %v", h.body, err)
+			}
+			if strings.Contains(h.body, "ann@example.com") || !strings.Contains(h.body, "a***@example.com") {
+				t.Fatalf("the batch of a destination without includePII is not masked: %s", h.body)
+			}
+		}
+	})
+}

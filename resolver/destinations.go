@@ -1,0 +1,392 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/destination"
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+)
+
+// Webhook destinations: definitions checked here (with the URL's host
+// resolved, refusing private addresses unless the server allows them),
+// stored through destination.Store; the secret goes in and never comes
+// back out, and header values neither.
+
+const (
+	cursorKindDestinations = "destinations"
+	cursorKindDeliveries   = "deliveries"
+)
+
+// destinationStore is Config.Destinations, or the engine's store (or the
+// store it wraps) when it keeps destinations.
+func (r *Resolver) destinationStore() (destination.Store, error) {
+	if r.cfg.Destinations != nil {
+		return r.cfg.Destinations, nil
+	}
+	s := r.engine.Store()
+	for {
+		if ds, ok := s.(destination.Store); ok {
+			return ds, nil
+		}
+		w, ok := s.(interface{ Unwrap() graph.Store })
+		if !ok {
+			return nil, graph.Errorf(graph.EUNAVAILABLE, "webhook destinations are not served by this server (its store keeps none)")
+		}
+		s = w.Unwrap()
+	}
+}
+
+func checkDestinationID(arg, id string) error {
+	if !destination.ValidID(id) {
+		return invalidArg(arg, "is not a destination id (%s followed by 32 lowercase hex digits)", destination.IDPrefix)
+	}
+	return nil
+}
+
+// destinationFromInput builds the definition of destination id from in;
+// old is the stored one on update (nil on create), whose secret a missing
+// input.secret keeps.
+func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.DestinationInput, old *destination.Destination) (destination.Destination, error) {
+	d := destination.Destination{ID: id, Name: in.Name, URL: in.URL, AudienceIDs: in.AudienceIds}
+	switch {
+	case in.Secret != nil:
+		d.Secret = *in.Secret
+	case old != nil:
+		d.Secret = old.Secret
+	default:
+		return d, invalidArg("input.secret", "is missing: a new destination needs a secret of %d to %d characters", destination.MinSecretLen, destination.MaxSecretLen)
+	}
+	for _, k := range in.Kinds {
+		d.Kinds = append(d.Kinds, graph.FeedKind(k))
+	}
+	if in.Purpose != nil {
+		d.Purpose = *in.Purpose
+		ps, err := r.purposes()
+		if err != nil {
+			return d, err
+		}
+		if !ps.Known(d.Purpose) {
+			return d, invalidArg("input.purpose", "is not a consent purpose of the rules (%s)", ps)
+		}
+	}
+	d.BatchSize, d.MaxAttempts = destination.DefaultBatchSize, destination.DefaultMaxAttempts
+	// Given values are checked before Normalize, which reads 0 as "the
+	// default".
+	if in.BatchSize != nil {
+		if d.BatchSize = *in.BatchSize; d.BatchSize < 1 || d.BatchSize > destination.MaxBatchSize {
+			return d, invalidArg("input.batchSize", "must be 1 to %d, got %d", destination.MaxBatchSize, d.BatchSize)
+		}
+	}
+	if in.MaxAttempts != nil {
+		if d.MaxAttempts = *in.MaxAttempts; d.MaxAttempts < 1 || d.MaxAttempts > destination.MaxMaxAttempts {
+			return d, invalidArg("input.maxAttempts", "must be 1 to %d, got %d", destination.MaxMaxAttempts, d.MaxAttempts)
+		}
+	}
+	if len(in.Headers) > 0 {
+		d.Headers = map[string]string{}
+		for i, h := range in.Headers {
+			if _, dup := d.Headers[h.Name]; dup {
+				return d, invalidArg(fmt.Sprintf("input.headers[%d].name", i), "repeats header %q", clip(h.Name, 100))
+			}
+			d.Headers[h.Name] = h.Value
+		}
+	}
+	if in.IncludePii != nil && *in.IncludePii {
+		if !access.PrincipalFrom(ctx).Has(access.ScopePIIRead) {
+			return d, &gqlerror.Error{
+				Message: fmt.Sprintf("argument %q: a destination that receives personal data unmasked needs the scope %s, which the request's key does not hold",
+					"input.includePII", access.ScopePIIRead),
+				Path:       graphql.GetPath(ctx),
+				Extensions: map[string]any{"code": CodeForbidden, "scope": string(access.ScopePIIRead)},
+			}
+		}
+		d.IncludePII = true
+	}
+	d = d.Normalize()
+	if err := destination.Validate(ctx, d, "input.", r.cfg.DestinationsAllowPrivate, nil); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// destinationsChanged tells this server's deliveries to look again.
+func (r *Resolver) destinationsChanged() {
+	if r.cfg.OnDestinationsChanged != nil {
+		r.cfg.OnDestinationsChanged()
+	}
+}
+
+// destErr is domainErr, letting through the FORBIDDEN error of
+// destinationFromInput as it is.
+func destErr(err error) error {
+	var ge *gqlerror.Error
+	if errors.As(err, &ge) {
+		return ge
+	}
+	return domainErr(err)
+}
+
+func destinationOut(d destination.Destination) *gql.Destination {
+	out := &gql.Destination{ID: d.ID, Name: d.Name, URL: d.URL, SecretHint: destination.SecretHint(d.Secret),
+		Kinds: []gql.ChangeKind{}, AudienceIds: []string{}, BatchSize: d.BatchSize, MaxAttempts: d.MaxAttempts,
+		HeaderNames: []string{}, IncludePii: d.IncludePII, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		Position: strconv.FormatUint(d.Cursor, 10)}
+	for _, k := range d.Kinds {
+		out.Kinds = append(out.Kinds, gql.ChangeKind(k))
+	}
+	out.AudienceIds = append(out.AudienceIds, d.AudienceIDs...)
+	if d.Purpose != "" {
+		out.Purpose = &d.Purpose
+	}
+	for k := range d.Headers {
+		out.HeaderNames = append(out.HeaderNames, k)
+	}
+	slices.Sort(out.HeaderNames)
+	if d.Lease.Holder != "" && d.Lease.Expires.After(time.Now()) {
+		h, exp := d.Lease.Holder, d.Lease.Expires
+		out.LeaseHolder, out.LeaseExpiresAt = &h, &exp
+	}
+	return out
+}
+
+func deliveryOut(d destination.Delivery) *gql.Delivery {
+	out := &gql.Delivery{ID: d.ID, Number: int(d.Number), Status: gql.DeliveryStatus(d.Status), Attempts: d.Attempts,
+		EntryCount: d.EntryCount, CreatedAt: d.CreatedAt, QueuedAt: d.QueuedAt, UpdatedAt: d.UpdatedAt,
+		FirstPosition: strconv.FormatUint(d.FirstSeq, 10), LastPosition: strconv.FormatUint(d.LastSeq, 10)}
+	if d.Status.InFlight() && !d.NextAttempt.IsZero() {
+		t := d.NextAttempt
+		out.NextAttemptAt = &t
+	}
+	if d.LastStatusCode != 0 {
+		c := d.LastStatusCode
+		out.LastStatusCode = &c
+	}
+	if d.LastError != "" {
+		e := d.LastError
+		out.LastError = &e
+	}
+	return out
+}
+
+func (r *Resolver) createDestination(ctx context.Context, in gql.DestinationInput) (*gql.Destination, error) {
+	entry := newEntry(ctx, "createDestination", "")
+	fail := func(err error) (*gql.Destination, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, destErr(err)
+	}
+	st, err := r.destinationStore()
+	if err != nil {
+		return fail(err)
+	}
+	id := destination.NewID()
+	entry.Reason = "destination " + id
+	d, err := r.destinationFromInput(ctx, id, in, nil)
+	if err != nil {
+		return fail(err)
+	}
+	now := graph.Now()
+	d.CreatedAt, d.UpdatedAt = now, now
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	got, err := st.CreateDestination(wctx, d)
+	if err != nil {
+		return fail(err)
+	}
+	alone()
+	r.destinationsChanged()
+	return destinationOut(got), nil
+}
+
+func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.DestinationInput) (*gql.Destination, error) {
+	entry := newEntry(ctx, "updateDestination", "")
+	fail := func(err error) (*gql.Destination, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, destErr(err)
+	}
+	st, err := r.destinationStore()
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkDestinationID("id", id); err != nil {
+		return fail(err)
+	}
+	entry.Reason = "destination " + id
+	old, err := st.Destination(ctx, id)
+	if err != nil {
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "id")
+		}
+		return fail(err)
+	}
+	d, err := r.destinationFromInput(ctx, id, in, &old)
+	if err != nil {
+		return fail(err)
+	}
+	d.CreatedAt, d.UpdatedAt = old.CreatedAt, graph.Now()
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	got, err := st.UpdateDestination(wctx, d)
+	if err != nil {
+		return fail(err)
+	}
+	alone()
+	r.destinationsChanged()
+	return destinationOut(got), nil
+}
+
+func (r *Resolver) deleteDestination(ctx context.Context, id string) (*bool, error) {
+	entry := newEntry(ctx, "deleteDestination", "")
+	fail := func(err error) (*bool, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, destErr(err)
+	}
+	st, err := r.destinationStore()
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkDestinationID("id", id); err != nil {
+		return fail(err)
+	}
+	entry.Reason = "destination " + id
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	was, err := st.DeleteDestination(wctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	alone()
+	r.destinationsChanged()
+	return &was, nil
+}
+
+func (r *Resolver) replayDeadLetters(ctx context.Context, id string) (*int, error) {
+	entry := newEntry(ctx, "replayDeadLetters", "")
+	fail := func(err error) (*int, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, destErr(err)
+	}
+	st, err := r.destinationStore()
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkDestinationID("destinationId", id); err != nil {
+		return fail(err)
+	}
+	entry.Reason = "destination " + id
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	n, err := st.ReplayDead(wctx, id, time.Now(), destination.MaxPage)
+	if err != nil {
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "destinationId")
+		}
+		return fail(err)
+	}
+	alone()
+	r.destinationsChanged()
+	return &n, nil
+}
+
+func (r *Resolver) destinations(ctx context.Context, first *int, after *string) (*gql.DestinationConnection, error) {
+	st, err := r.destinationStore()
+	if err != nil {
+		return nil, err
+	}
+	n, from, err := idPage(first, after, cursorKindDestinations)
+	if err != nil {
+		return nil, err
+	}
+	if from != "" && !destination.ValidID(from) {
+		return nil, invalidArg("after", "is not a valid %s cursor", cursorKindDestinations)
+	}
+	var ds []destination.Destination
+	if n > 0 {
+		if ds, err = st.DestinationPage(ctx, from, min(n+1, destination.MaxPage)); err != nil {
+			return nil, domainErr(err)
+		}
+	}
+	more := len(ds) > n
+	ds = ds[:min(len(ds), n)]
+	conn := &gql.DestinationConnection{
+		Edges:    make([]*gql.DestinationEdge, len(ds)),
+		Nodes:    make([]*gql.Destination, len(ds)),
+		PageInfo: &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
+	}
+	for i, d := range ds {
+		node := destinationOut(d)
+		conn.Nodes[i] = node
+		conn.Edges[i] = &gql.DestinationEdge{Cursor: encodeCursor(cursorBody{V: cursorVersion, K: cursorKindDestinations, ID: d.ID}), Node: node}
+	}
+	if len(ds) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(ds)-1].Cursor
+	}
+	return conn, nil
+}
+
+func (r *Resolver) destinationDeliveries(ctx context.Context, id string, status *gql.DeliveryStatus, first *int, after *string) (*gql.DeliveryConnection, error) {
+	st, err := r.destinationStore()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDestinationID("destinationId", id); err != nil {
+		return nil, err
+	}
+	n, from, err := idPage(first, after, cursorKindDeliveries)
+	if err != nil {
+		return nil, err
+	}
+	q := destination.DeliveryQuery{DestinationID: id}
+	if from != "" {
+		if q.Before, err = strconv.ParseUint(from, 10, 64); err != nil || q.Before == 0 {
+			return nil, invalidArg("after", "is not a valid %s cursor", cursorKindDeliveries)
+		}
+	}
+	if status != nil {
+		q.Status = destination.Status(*status)
+	}
+	var ds []destination.Delivery
+	if n > 0 {
+		q.Limit = min(n+1, destination.MaxPage)
+		if ds, err = st.Deliveries(ctx, q); err != nil {
+			if graph.ErrorCode(err) == graph.ENOTFOUND {
+				err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "destinationId")
+			}
+			return nil, domainErr(err)
+		}
+	}
+	more := len(ds) > n
+	ds = ds[:min(len(ds), n)]
+	conn := &gql.DeliveryConnection{
+		Edges:    make([]*gql.DeliveryEdge, len(ds)),
+		Nodes:    make([]*gql.Delivery, len(ds)),
+		PageInfo: &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
+	}
+	for i, d := range ds {
+		node := deliveryOut(d)
+		conn.Nodes[i] = node
+		conn.Edges[i] = &gql.DeliveryEdge{Cursor: encodeCursor(cursorBody{V: cursorVersion, K: cursorKindDeliveries,
+			ID: strconv.FormatUint(d.Number, 10)}), Node: node}
+	}
+	if len(ds) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(ds)-1].Cursor
+	}
+	return conn, nil
+}
+
+// priceDestinations prices the destination lists by their first.
+func priceDestinations(c *gql.ComplexityRoot) {
+	c.Query.Destinations = func(child int, first *int, _ *string) int {
+		return satAdd(1, satMul(pageCost(first, defaultAccessPage, maxAccessPage), child))
+	}
+	c.Query.DestinationDeliveries = func(child int, _ string, _ *gql.DeliveryStatus, first *int, _ *string) int {
+		return satAdd(1, satMul(pageCost(first, defaultAccessPage, maxAccessPage), child))
+	}
+}
