@@ -375,12 +375,17 @@ func TestBackupCommandRefusesBadDownloads(t *testing.T) {
 	}{
 		{"cut short", serve(half, len(good)), fmt.Sprintf("the backup was cut short after %d of %d bytes", len(half), len(good))},
 		{"not a store file", serve(strings.Repeat("x", 10000), 10000), "is not a database file of this store"},
-		// Zeros where pages were: the check finds buckets missing.
-		{"cut and padded", serve(half+strings.Repeat("\x00", len(good)-len(half)), len(good)), "the backup received holds layout version"},
+		// Zeros where pages were: the check finds the layout version or
+		// buckets missing, whichever pages the zeros hit.
+		{"cut and padded", serve(half+strings.Repeat("\x00", len(good)-len(half)), len(good)), "the backup received is a bbolt file but not a database of this store|the backup received holds layout version"},
 	} {
 		dir := t.TempDir()
 		_, stderr, code := runCDP(t, nil, "backup", "--server", tc.url, "--out", filepath.Join(dir, "b.db"))
-		if code != 1 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "nothing was kept") {
+		said := false
+		for _, w := range strings.Split(tc.want, "|") {
+			said = said || strings.Contains(stderr, w)
+		}
+		if code != 1 || !said || !strings.Contains(stderr, "nothing was kept") {
 			t.Errorf("%s: exit %d, %q; want 1 saying %q and that nothing was kept", tc.name, code, stderr, tc.want)
 		}
 		if names := dirNames(t, dir); len(names) != 0 {

@@ -563,23 +563,22 @@ func TestSubscriptionReadsAudited(t *testing.T) {
 			} `json:"createAudience"`
 		}
 		gqlData(t, dial, secret, `{ profileByIdentifier(type: "user_id", value: "u-aud") { id } }`, &d)
-		gqlData(t, dial, secret, `mutation { createAudience(input: {name: "all", filter: {identifier: {type: "user_id"}}}) { id } }`, &d)
+		// The audience matches nobody until the subscription is open; then
+		// its new filter makes the keeper enter the profile, which appends
+		// AUDIENCE_ENTERED to the feed.
+		gqlData(t, dial, secret, `mutation { createAudience(input: {name: "all", filter: {identifier: {type: "phone"}}}) { id } }`, &d)
 		w, _ := dialWS(t, dial, nil)
 		w.mustInit(map[string]any{"Authorization": "Bearer " + secret})
 		w.subscribe("a", `subscription { audienceChanged(audienceId: "`+d.A.ID+`") { kind profile { identifiers(types: ["email"]) { value } } } }`)
 		waitActive(t, svc, 1)
-		err := st.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
-			return graph.AppendFeed(ctx, tx, []graph.FeedEntry{{At: time.Now(), Kind: graph.FeedAudienceEntered, ProfileID: d.P.ID, AudienceID: d.A.ID}})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Feed.Wake()
+		var u struct{}
+		gqlData(t, dial, secret, `mutation { updateAudience(id: "`+d.A.ID+`", input: {name: "all", filter: {identifier: {type: "user_id"}}}) { id } }`, &u)
 		m, code, reason := w.readFor("a")
 		if m.Type != "next" || !strings.Contains(string(m.Payload), `"value":"ann@example.com"`) {
 			t.Fatalf("got %+v (close %d %s), want the unmasked email", m, code, reason)
 		}
 		var es []access.AuditEntry
+		var err error
 		deadline := time.Now().Add(wsLimit)
 		for len(es) == 0 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
