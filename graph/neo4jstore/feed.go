@@ -30,6 +30,17 @@ CREATE (:{{FeedBatch}} { {{first}}: first, {{last}}: first + $n - 1, {{at}}: $at
   {{kinds}}: $kinds, {{profileIds}}: $pids, {{previousIds}}: $prev, {{eventIds}}: $eids, {{audienceIds}}: $aids })
 RETURN first`)
 
+// feedColumns is how a FeedBatch stores entries: one list per field, the
+// previous ids of an entry joined by commas.
+func feedColumns(entries []graph.FeedEntry) map[string]any {
+	n := len(entries)
+	kinds, pids, prev, eids, aids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range entries {
+		kinds[i], pids[i], prev[i], eids[i], aids[i] = string(e.Kind), e.ProfileID, strings.Join(e.PreviousIDs, ","), e.EventID, e.AudienceID
+	}
+	return map[string]any{"kinds": kinds, "pids": pids, "prev": prev, "eids": eids, "aids": aids}
+}
+
 // AppendFeed implements graph.FeedTx, in one statement.
 func (t *tx) AppendFeed(ctx context.Context, entries []graph.FeedEntry) error {
 	return appendFeed(ctx, &t.readTx, entries)
@@ -41,18 +52,14 @@ func appendFeed(ctx context.Context, t *readTx, entries []graph.FeedEntry) error
 	if len(entries) == 0 {
 		return nil
 	}
-	n := len(entries)
-	kinds, pids, prev, eids, aids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, e := range entries {
+	for _, e := range entries {
 		if !graph.ValidFeedKind(e.Kind) {
 			return fmt.Errorf("feed: unknown kind %q", string(e.Kind))
 		}
-		kinds[i], pids[i], prev[i], eids[i], aids[i] = string(e.Kind), e.ProfileID, strings.Join(e.PreviousIDs, ","), e.EventID, e.AudienceID
 	}
-	err := t.exec(ctx, qAppendFeed, map[string]any{
-		"cid": feedCounterID, "n": int64(n), "at": graph.Clean(entries[0].At).In(utc),
-		"kinds": kinds, "pids": pids, "prev": prev, "eids": eids, "aids": aids,
-	})
+	params := feedColumns(entries)
+	params["cid"], params["n"], params["at"] = feedCounterID, int64(len(entries)), graph.Clean(entries[0].At).In(utc)
+	err := t.exec(ctx, qAppendFeed, params)
 	if err != nil {
 		return fmt.Errorf("append to the feed: %w", err)
 	}
@@ -86,13 +93,9 @@ func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
 		}
 	}
 	for _, run := range graph.FeedRuns(entries) {
-		n := len(run)
-		kinds, pids, prev, eids, aids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		for i, e := range run {
-			kinds[i], pids[i], prev[i], eids[i], aids[i] = string(e.Kind), e.ProfileID, strings.Join(e.PreviousIDs, ","), e.EventID, e.AudienceID
-		}
-		runs = append(runs, map[string]any{"first": int64(run[0].Seq), "last": int64(run[n-1].Seq),
-			"at": graph.Clean(run[0].At).In(utc), "kinds": kinds, "pids": pids, "prev": prev, "eids": eids, "aids": aids})
+		row := feedColumns(run)
+		row["first"], row["last"], row["at"] = int64(run[0].Seq), int64(run[len(run)-1].Seq), graph.Clean(run[0].At).In(utc)
+		runs = append(runs, row)
 	}
 	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		return nil, t.exec(ctx, qLoadFeed, map[string]any{"cid": feedCounterID, "head": int64(entries[len(entries)-1].Seq), "runs": runs})
