@@ -100,6 +100,14 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 			return nil, err
 		}
 	}
+	// The identifiers removed leave the members history recorded (the
+	// erasure drops their digests from it in this same write), so a
+	// candidate is matched on what it still held, as it will be later.
+	for _, c := range cands {
+		for k := range drop {
+			delete(c.members, MemberDigest(k))
+		}
+	}
 	parts = e.assignParts(p.ID, parts, cands)
 	if err := nameProfiles(ctx, tx, slices.DeleteFunc(slices.Clone(parts[1:]), func(pt *part) bool { return pt.old != nil }),
 		func(pt *part) string { return p.ID + "/" + pt.keys[0] }, func(pt *part, id string) { pt.id = id }); err != nil {

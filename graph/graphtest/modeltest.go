@@ -80,6 +80,24 @@ func testModel(t *testing.T, open Opener) {
 			modelOp{kind: "remove", a: e, reason: "erasure"},
 		)
 	})
+	// Found by Random: d1's profile was merged by hand into e1's, which
+	// then merged into u1's. Removing e1 splits d1 off. Both old profiles
+	// recorded members that are now {d1} (e1's digest leaves history with
+	// it), so the tie goes to the smaller id, the later of the two merges.
+	t.Run("RemoveUndoesLaterMerge", func(t *testing.T) {
+		h := newModelHarness(t, open(t), rules)
+		d, e, u, e2, a := h.ref(graph.TypeDeviceID, "d1"), h.ref(graph.TypeEmail, "e1"), h.ref(graph.TypeUserID, "u1"), h.ref(graph.TypeEmail, "e2"), h.ref(graph.TypeAnonymousID, "a2")
+		batch := func(evs ...ModelEvent) modelOp { return modelOp{kind: "ingest", events: evs} }
+		ev := func(id string, refs ...graph.IdentifierRef) ModelEvent { return ModelEvent{ID: id, Refs: refs} }
+		h.run(t,
+			batch(ev("m1", d), ev("m2", e)),
+			modelOp{kind: "merge", of: []graph.IdentifierRef{d, e}, reason: "same person"},
+			batch(ev("m3", u, e2)),
+			batch(ev("m5", u, a)),
+			batch(ev("m8", e, u)),
+			modelOp{kind: "remove", a: e, reason: "erasure"},
+		)
+	})
 	t.Run("Random", func(t *testing.T) {
 		if _, release := freshStore(t, open); release() {
 			t.Skip("the store is not available")
