@@ -187,3 +187,34 @@ func CheckLease(id, holder string, ttl time.Duration) error {
 	}
 	return nil
 }
+
+// Loader writes destinations and their deliveries as they are, for copying
+// a store (cdp copy). Both stores implement it beside Store.
+type Loader interface {
+	// LoadDestinations stores each destination with every field given,
+	// Secret and Cursor included, replacing one stored under its id. The
+	// lease is not copied: a copied destination is free, so that the
+	// target's processes take it up.
+	LoadDestinations(ctx context.Context, ds []Destination) error
+	// LoadDeliveries stores each delivery with every field given, under
+	// its DestinationID and Number, replacing one stored there. Its
+	// destination must be stored (ENOTFOUND otherwise), and the next
+	// delivery it takes is numbered after the greatest Number loaded.
+	LoadDeliveries(ctx context.Context, ds []Delivery) error
+}
+
+// CheckLoad checks deliveries for LoadDeliveries: destination ids, numbers
+// from 1 and known statuses.
+func CheckLoad(ds []Delivery) error {
+	for _, d := range ds {
+		switch {
+		case !ValidID(d.DestinationID):
+			return graph.Errorf(graph.EINVALID, "delivery %q: destinationId is not a destination id", clip(d.ID, 40))
+		case d.Number == 0:
+			return graph.Errorf(graph.EINVALID, "delivery %q: number must be 1 or more", clip(d.ID, 40))
+		case !ValidStatus(d.Status):
+			return graph.Errorf(graph.EINVALID, "delivery %q: status %q is not PENDING, FAILED, DELIVERED or DEAD", clip(d.ID, 40), clip(string(d.Status), 20))
+		}
+	}
+	return nil
+}

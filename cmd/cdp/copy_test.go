@@ -18,6 +18,7 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/bench"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
 	"github.com/idgraph/cdp/graph/embedded"
@@ -289,6 +290,8 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 	if len(srcFeed) < 15000 {
 		t.Fatalf("the source's feed holds %d entries, want one at least per stored event", len(srcFeed))
 	}
+	dests := seedDestinations(t, src, srcFeed)
+	srcDests := destinationLines(t, src)
 	if err := src.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -313,12 +316,20 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 		}
 	}
 	// The feed is copied entry for entry, Seqs, times and head included.
-	compareFeeds(t, "the Neo4j copy", feedLines(t, neo), srcFeed)
+	compareLines(t, "the Neo4j copy", feedLines(t, neo), srcFeed)
+	compareLines(t, "the Neo4j copy's destinations", destinationLines(t, neo), srcDests)
+	if table["destinations"] != [2]string{"2", "2"} || table["deliveries"] != [2]string{"3", "3"} {
+		t.Errorf("copy to Neo4j prints destinations %v and deliveries %v, want 2 and 3 on both sides", table["destinations"], table["deliveries"])
+	}
+	// The copy works on (this writes to it; the service below then
+	// delivers the destination's batches, and fails to, as it would).
+	checkCopiedDestinations(t, neo, dests)
 	base, stop = startCopyApp(t, neo)
 	compareAnswers(t, "Neo4j copy", probes, want, askAll(t, base, probes))
 	t.Logf("asked neo4j %s", time.Since(t0))
 	stop()
 	neoFeed := feedLines(t, neo)
+	neoDests := destinationLines(t, neo)
 
 	// 3. Neo4j -> a new embedded store.
 	dir3 := t.TempDir()
@@ -332,7 +343,8 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Close(ctx)
-	compareFeeds(t, "the embedded copy of the Neo4j copy", feedLines(t, back), neoFeed)
+	compareLines(t, "the embedded copy of the Neo4j copy", feedLines(t, back), neoFeed)
+	compareLines(t, "the embedded copy's destinations", destinationLines(t, back), neoDests)
 	base, stop = startCopyApp(t, back)
 	compareAnswers(t, "embedded copy of the Neo4j copy", probes, want, askAll(t, base, probes))
 	stop()
@@ -364,14 +376,14 @@ func feedLines(t *testing.T, st graph.Store) []string {
 	return append(out, fmt.Sprint("head ", head))
 }
 
-func compareFeeds(t *testing.T, what string, got, want []string) {
+func compareLines(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Errorf("%s: the feed holds %d lines, want %d", what, len(got), len(want))
+		t.Errorf("%s: %d lines, want %d", what, len(got), len(want))
 	}
 	for i := range min(len(got), len(want)) {
 		if got[i] != want[i] {
-			t.Errorf("%s: feed line %d is %q, want %q", what, i, got[i], want[i])
+			t.Errorf("%s: line %d is %q, want %q", what, i, got[i], want[i])
 			return
 		}
 	}
@@ -478,7 +490,8 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 		"events": {"2", "2"}, "changes": {"0", "0"}, "api_keys": {"0", "0"}, "audit": {"0", "0"},
 		"consent": {"0", "0"}, "suppression_key": {"0", "0"}, "suppressed": {"0", "0"}, "receipts": {"0", "0"},
 		"computed_traits": {"0", "0"}, "computed_values": {"0", "0"}, "facts": {"0", "0"},
-		"audiences": {"0", "0"}, "audience_members": {"0", "0"}, "audience_changes": {"0", "0"}, "feed": {"2", "2"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
+		"audiences": {"0", "0"}, "audience_members": {"0", "0"}, "audience_changes": {"0", "0"}, "feed": {"2", "2"},
+		"destinations": {"0", "0"}, "deliveries": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
 	}
 	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
 		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
@@ -535,7 +548,8 @@ func copyTable(out string) map[string][2]string {
 	names := []string{"live profiles", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
 		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.Receipts),
 		string(dump.ComputedTraits), string(dump.ComputedValues), string(dump.Facts),
-		string(dump.Audiences), string(dump.AudienceMembers), string(dump.AudienceChanges), string(dump.Feed)}
+		string(dump.Audiences), string(dump.AudienceMembers), string(dump.AudienceChanges), string(dump.Feed),
+		string(dump.Destinations), string(dump.Deliveries)}
 	for _, k := range dump.Kinds {
 		names = append(names, string(k))
 	}
@@ -781,5 +795,143 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 	storetest.Must(t, tst.Close(ctx))
 	if _, errOut, code := copyRun(t, "--force", "--from-data-dir", dirA, "--to-data-dir", third); code != 1 || !strings.Contains(errOut, "another suppression secret") {
 		t.Errorf("copy into a store with another secret keying hashes: exit %d: %s", code, errOut)
+	}
+}
+
+// copiedDests are the destinations seedDestinations made: one with a
+// delivered batch, a dead one and one pending; the other with none.
+type copiedDests struct {
+	busy, idle string
+	cursor     uint64 // busy's cursor
+}
+
+// seedDestinations makes two destinations on st through the destination
+// contract, as a delivering process would: the first takes three batches
+// of the feed (lines as feedLines gives them), the first delivered, the
+// second dead after its attempts, the third pending with one failure.
+func seedDestinations(t *testing.T, st graph.Store, feed []string) copiedDests {
+	t.Helper()
+	ctx := context.Background()
+	ds := st.(destination.Store)
+	fs := st.(graph.FeedStore)
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	mk := func(name string, kinds []graph.FeedKind) destination.Destination {
+		d, err := ds.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: name, URL: "https://hooks.example/" + name,
+			Secret: "s3cret-" + name + "-0123456789abcdef", Kinds: kinds, BatchSize: 50, MaxAttempts: 3,
+			Headers: map[string]string{"X-Team": name}, CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			t.Fatalf("create destination %s: %v", name, err)
+		}
+		return d
+	}
+	// Created now, both start at the feed's head: rewind the busy one
+	// with a load of its definition, as a copy would write it.
+	busy, idle := mk("busy", nil), mk("idle", []graph.FeedKind{graph.FeedMerged})
+	busy.Cursor = 0
+	if err := st.(destination.Loader).LoadDestinations(ctx, []destination.Destination{busy}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := ds.AcquireLease(ctx, busy.ID, "proc-a", now, time.Hour); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	es, err := fs.Feed(ctx, 0, nil, 30)
+	if err != nil || len(es) < 30 {
+		t.Fatalf("read the feed: %d entries, %v", len(es), err)
+	}
+	cursor := uint64(0)
+	outcomes := []destination.Outcome{
+		{Status: destination.Delivered, Attempts: 1, LastStatusCode: 200},
+		{Status: destination.Dead, Attempts: 3, LastStatusCode: 410, LastError: "gone"},
+		{Status: destination.Failed, Attempts: 1, LastStatusCode: 503, LastError: "unavailable"},
+	}
+	for i, o := range outcomes {
+		batch := es[i*10 : i*10+10]
+		d, made, err := ds.TakeBatch(ctx, busy.ID, "proc-a", cursor, batch[9].Seq, batch, now.Add(time.Duration(i)*time.Minute))
+		if err != nil || !made || d.Number != uint64(i+1) {
+			t.Fatalf("take batch %d: %+v %v %v", i, d, made, err)
+		}
+		cursor = batch[9].Seq
+		o.At = now.Add(time.Duration(i)*time.Minute + time.Second)
+		o.NextAttempt = o.At.Add(time.Minute)
+		if err := ds.RecordAttempt(ctx, busy.ID, "proc-a", d.Number, o); err != nil {
+			t.Fatalf("record attempt %d: %v", i, err)
+		}
+	}
+	return copiedDests{busy: busy.ID, idle: idle.ID, cursor: cursor}
+}
+
+// destinationLines reads every destination of st (lease left out) and
+// every delivery, a line each.
+func destinationLines(t *testing.T, st graph.Store) []string {
+	t.Helper()
+	ctx := context.Background()
+	ds := st.(destination.Store)
+	page, err := ds.DestinationPage(ctx, "", destination.MaxPage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range page {
+		d.Lease = destination.Lease{}
+		out = append(out, fmt.Sprintf("%+v", d))
+		dels, err := ds.Deliveries(ctx, destination.DeliveryQuery{DestinationID: d.ID, Limit: destination.MaxPage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range dels {
+			out = append(out, fmt.Sprintf("%+v", x))
+		}
+	}
+	return out
+}
+
+// checkCopiedDestinations checks on a copy what seedDestinations did on
+// the source: the busy destination is free, resumes at its cursor with
+// its pending batch in flight, numbers its next batch 4 and can replay
+// its dead letter; the idle one has no delivery.
+func checkCopiedDestinations(t *testing.T, st graph.Store, want copiedDests) {
+	t.Helper()
+	ctx := context.Background()
+	ds := st.(destination.Store)
+	now := time.Date(2026, 5, 4, 11, 0, 0, 0, time.UTC)
+	busy, err := ds.Destination(ctx, want.busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy.Cursor != want.cursor || busy.Lease.Holder != "" || busy.Secret != "s3cret-busy-0123456789abcdef" || busy.Headers["X-Team"] != "busy" {
+		t.Errorf("the copied destination: cursor %d (want %d), lease %q (want none), secret or headers not as made", busy.Cursor, want.cursor, busy.Lease.Holder)
+	}
+	d, ok, err := ds.InFlight(ctx, want.busy)
+	if err != nil || !ok || d.Number != 3 || d.Status != destination.Failed || d.Attempts != 1 || d.LastError != "unavailable" || len(d.Entries) != 10 {
+		t.Errorf("the copy's delivery in flight: number %d, %s, %d attempts, %d entries, %v %v; want number 3, FAILED, 1 attempt, 10 entries",
+			d.Number, d.Status, d.Attempts, len(d.Entries), ok, err)
+	}
+	if dead, err := ds.Deliveries(ctx, destination.DeliveryQuery{DestinationID: want.busy, Status: destination.Dead, Limit: 10}); err != nil ||
+		len(dead) != 1 || dead[0].Number != 2 || dead[0].LastStatusCode != 410 {
+		t.Errorf("the copy's dead letters: %d, %v, want one, number 2 with 410", len(dead), err)
+	}
+	if done, err := ds.Deliveries(ctx, destination.DeliveryQuery{DestinationID: want.busy, Status: destination.Delivered, Limit: 10}); err != nil ||
+		len(done) != 1 || done[0].Number != 1 || done[0].EntryCount != 10 || len(done[0].Entries) != 0 {
+		t.Errorf("the copy's delivered batches: %d, %v, want one, number 1 with a count of 10 and no entries", len(done), err)
+	}
+	if _, ok, err := ds.AcquireLease(ctx, want.busy, "proc-b", now, time.Hour); err != nil || !ok {
+		t.Fatalf("a process of the copy takes the lease: %v %v", ok, err)
+	}
+	if err := ds.RecordAttempt(ctx, want.busy, "proc-b", 3, destination.Outcome{Status: destination.Delivered, Attempts: 2, LastStatusCode: 200, At: now}); err != nil {
+		t.Fatalf("deliver the batch in flight on the copy: %v", err)
+	}
+	es, err := st.(graph.FeedStore).Feed(ctx, want.cursor, nil, 5)
+	if err != nil || len(es) != 5 {
+		t.Fatalf("read the copy's feed after the cursor: %d, %v", len(es), err)
+	}
+	next, made, err := ds.TakeBatch(ctx, want.busy, "proc-b", want.cursor, es[4].Seq, es, now)
+	if err != nil || !made || next.Number != 4 {
+		t.Errorf("the copy's next batch: number %d, %v %v, want 4", next.Number, made, err)
+	}
+	if n, err := ds.ReplayDead(ctx, want.busy, now, 10); err != nil || n != 1 {
+		t.Errorf("replay the copied dead letter: %d, %v, want 1", n, err)
+	}
+	if dels, err := ds.Deliveries(ctx, destination.DeliveryQuery{DestinationID: want.idle, Limit: 10}); err != nil || len(dels) != 0 {
+		t.Errorf("the idle destination's copy has %d deliveries, %v", len(dels), err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/idgraph/cdp/destination"
 	"slices"
 	"strings"
 
@@ -62,6 +63,8 @@ type Batch struct {
 	AudienceMembers []audience.Membership
 	AudienceChanges []audience.Change
 	Feed            []graph.FeedEntry
+	Destinations    []destination.Destination
+	Deliveries      []destination.Delivery
 	// Next is the cursor of the page after this one, "" after the last
 	// page. It is opaque: only the Reader that made it reads it.
 	Next string
@@ -72,7 +75,8 @@ func (b *Batch) Len() int {
 	return len(b.Profiles) + len(b.Identifiers) + len(b.Links) + len(b.Rejected) + len(b.Events) + len(b.Changes) +
 		len(b.APIKeys) + len(b.Audit) + len(b.Consent) + min(1, len(b.SuppressionKey)) + len(b.Suppressed) + len(b.Receipts) +
 		len(b.ComputedTraits) + len(b.ComputedValues) + len(b.Facts) +
-		len(b.Audiences) + len(b.AudienceMembers) + len(b.AudienceChanges) + len(b.Feed)
+		len(b.Audiences) + len(b.AudienceMembers) + len(b.AudienceChanges) + len(b.Feed) +
+		len(b.Destinations) + len(b.Deliveries)
 }
 
 // Reader pages through a store's records.

@@ -36,8 +36,8 @@ const (
 // reads and writes exactly: computed trait definitions, their values and
 // the keeper's profile facts. Values and facts are found by profile id, so
 // their pages follow the profiles' (the cursor is a profile id).
-// Audiences themselves (definitions, members, the change log with its
-// sequence numbers) are not copied yet.
+// Audiences themselves are copied as stored through AudienceWriter
+// (audience.go).
 const (
 	ComputedTraits Kind = "computed_traits" // audience.ComputedTrait
 	ComputedValues Kind = "computed_values" // audience.ComputedValue
@@ -82,11 +82,12 @@ type privacyStore interface {
 type Stream struct {
 	st      graph.Store
 	r       Reader
-	access  access.Store   // nil when the store holds no API keys
-	privacy privacyStore   // nil when the store holds no privacy records
-	aud     audience.Store // nil when the store holds no audiences
-	audW    audienceStore  // nil when the store cannot take audiences as they are
-	feed    feedStore      // nil when the store keeps no feed
+	access  access.Store     // nil when the store holds no API keys
+	privacy privacyStore     // nil when the store holds no privacy records
+	aud     audience.Store   // nil when the store holds no audiences
+	audW    audienceStore    // nil when the store cannot take audiences as they are
+	feed    feedStore        // nil when the store keeps no feed
+	dest    destinationStore // nil when the store keeps no destinations
 }
 
 // NewStream returns the stream of st.
@@ -103,6 +104,7 @@ func NewStream(st graph.Store) (*Stream, error) {
 	s.aud, _ = st.(audience.Store)
 	s.audW, _ = st.(audienceStore)
 	s.feed, _ = st.(feedStore)
+	s.dest, _ = st.(destinationStore)
 	return s, nil
 }
 
@@ -111,7 +113,8 @@ func (s *Stream) Store() graph.Store { return s.st }
 
 // Kinds lists the kinds the store holds, in load order: the graph kinds,
 // then API keys and the audit log, then consent, the suppression list and
-// erasure receipts, then the audience kinds, and last the change feed.
+// erasure receipts, then the audience kinds, the change feed, and last the
+// webhook destinations with their deliveries.
 func (s *Stream) Kinds() []Kind {
 	out := append([]Kind(nil), Kinds...)
 	if s.access != nil {
@@ -128,6 +131,9 @@ func (s *Stream) Kinds() []Kind {
 	}
 	if s.feed != nil {
 		out = append(out, Feed)
+	}
+	if s.dest != nil {
+		out = append(out, Destinations, Deliveries)
 	}
 	return out
 }
@@ -165,7 +171,8 @@ func (s *Stream) Count(ctx context.Context, k Kind) (int, error) {
 	case k == ComputedTraits:
 		cs, err := s.aud.ComputedTraits(ctx)
 		return len(cs), err
-	case k == ComputedValues || k == Facts || k == Audiences || k == AudienceMembers || k == AudienceChanges:
+	case k == ComputedValues || k == Facts || k == Audiences || k == AudienceMembers || k == AudienceChanges ||
+		k == Destinations || k == Deliveries:
 		// No count in the contracts: page through them.
 		n, after := 0, ""
 		for {
@@ -243,6 +250,10 @@ func (s *Stream) Page(ctx context.Context, k Kind, after string, limit int) (Bat
 		return s.pageAudiences(ctx, after, limit)
 	case k == Feed:
 		return s.pageFeed(ctx, after, limit)
+	case k == Destinations:
+		return s.pageDestinations(ctx, after, limit)
+	case k == Deliveries:
+		return s.pageDeliveries(ctx, after, limit)
 	case k == AudienceMembers || k == AudienceChanges:
 		return s.pageAudienceItems(ctx, k, after, limit)
 	case k == Consent:
@@ -325,6 +336,11 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)
 		}
 		return s.loadAudience(ctx, b)
+	case Destinations, Deliveries:
+		if s.dest == nil {
+			return fmt.Errorf("the store %T keeps no %s", s.st, b.Kind)
+		}
+		return s.loadDestinations(ctx, b)
 	case Feed:
 		if s.feed == nil {
 			return fmt.Errorf("the store %T keeps no %s", s.st, b.Kind)

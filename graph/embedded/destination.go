@@ -713,3 +713,72 @@ func (s *Store) PruneDelivered(ctx context.Context, id string, before time.Time,
 	})
 	return n, err
 }
+
+var _ destination.Loader = (*Store)(nil)
+
+// LoadDestinations implements destination.Loader, in one transaction. A
+// replaced destination keeps the number of its newest delivery.
+func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destination) error {
+	for i := range ds {
+		ds[i] = ds[i].Normalize()
+		if err := ds[i].Check(""); err != nil {
+			return err
+		}
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		for _, d := range ds {
+			old, _, err := getDest(btx, d.ID)
+			if err != nil {
+				return err
+			}
+			if err := putDest(btx, d.ID, encodeDest(d, d.Cursor, old.Last, destination.Lease{})); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// LoadDeliveries implements destination.Loader, in one transaction.
+func (s *Store) LoadDeliveries(ctx context.Context, ds []destination.Delivery) error {
+	if err := destination.CheckLoad(ds); err != nil {
+		return err
+	}
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		for _, d := range ds {
+			r, ok, err := getDest(btx, d.DestinationID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return notFound(d.DestinationID)
+			}
+			old, had, err := getDelivery(btx, d.DestinationID, d.Number)
+			if err != nil {
+				return err
+			}
+			rec := deliveryRecord{ID: d.ID, Count: d.EntryCount, First: d.FirstSeq, Last: d.LastSeq, Status: string(d.Status),
+				Attempts: d.Attempts, NextAttempt: nanos(d.NextAttempt), StatusCode: d.LastStatusCode, Error: d.LastError,
+				CreatedAt: nanos(d.CreatedAt), QueuedAt: nanos(d.QueuedAt), UpdatedAt: nanos(d.UpdatedAt)}
+			for _, e := range d.Entries {
+				rec.Entries = append(rec.Entries, feedRecord{K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID})
+				rec.Seqs = append(rec.Seqs, e.Seq)
+				rec.Ats = append(rec.Ats, nanos(e.At))
+			}
+			var was destination.Status
+			if had {
+				was = destination.Status(old.Status)
+			}
+			if err := putDelivery(btx, d.DestinationID, d.Number, rec, was); err != nil {
+				return err
+			}
+			if d.Number > r.Last {
+				r.Last = d.Number
+				if err := putDest(btx, d.DestinationID, r); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

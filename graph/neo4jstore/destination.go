@@ -758,3 +758,92 @@ func (s *Store) PruneDelivered(ctx context.Context, id string, before time.Time,
 	}
 	return out.(int), nil
 }
+
+var _ destination.Loader = (*Store)(nil)
+
+var qLoadDestinations = cypher(`
+UNWIND $rows AS r
+MERGE (d:{{Destination}} { {{id}}: r.id })
+ON CREATE SET d.{{deliveryCount}} = 0
+SET d.{{name}} = r.name, d.{{url}} = r.url, d.{{secret}} = r.secret, d.{{kinds}} = r.kinds,
+  d.{{audienceIds}} = r.audienceIds, d.{{purpose}} = r.purpose, d.{{batchSize}} = r.batchSize,
+  d.{{maxAttempts}} = r.maxAttempts, d.{{headers}} = r.headers, d.{{includePII}} = r.includePII,
+  d.{{createdAt}} = r.createdAt, d.{{updatedAt}} = r.updatedAt, d.{{cursor}} = r.cursor,
+  d.{{leaseHolder}} = null, d.{{leaseExpires}} = null`)
+
+// LoadDestinations implements destination.Loader, in one round trip. A
+// replaced destination keeps the number of its newest delivery.
+func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destination) error {
+	rows := make([]any, len(ds))
+	for i, d := range ds {
+		d = d.Normalize()
+		if err := d.Check(""); err != nil {
+			return err
+		}
+		row, err := destParams(d)
+		if err != nil {
+			return err
+		}
+		row["cursor"] = int64(d.Cursor)
+		rows[i] = row
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if _, err := t.query(ctx, qLoadDestinations, map[string]any{"rows": rows}); err != nil {
+			return nil, fmt.Errorf("load destinations: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+var qLoadDeliveries = cypher(`
+UNWIND $rows AS r
+MATCH (d:{{Destination}} { {{id}}: r.destinationId })
+SET d.{{deliveryCount}} = CASE WHEN d.{{deliveryCount}} < r.number THEN r.number ELSE d.{{deliveryCount}} END
+MERGE (x:{{Delivery}} { {{destinationId}}: r.destinationId, {{number}}: r.number })
+SET x.{{id}} = r.id, x.{{entries}} = r.entries, x.{{status}} = r.status, x.{{attempts}} = r.attempts,
+  x.{{nextAttempt}} = r.nextAttempt, x.{{statusCode}} = r.code, x.{{error}} = r.error,
+  x.{{createdAt}} = r.createdAt, x.{{queuedAt}} = r.queuedAt, x.{{updatedAt}} = r.updatedAt,
+  x.{{entryCount}} = r.count, x.{{firstSeq}} = r.firstSeq, x.{{lastSeq}} = r.lastSeq
+RETURN count(x)`)
+
+// LoadDeliveries implements destination.Loader, in one round trip.
+func (s *Store) LoadDeliveries(ctx context.Context, ds []destination.Delivery) error {
+	if err := destination.CheckLoad(ds); err != nil {
+		return err
+	}
+	rows := make([]any, len(ds))
+	for i, d := range ds {
+		var entries any // a delivered batch keeps none
+		if d.Status != destination.Delivered || len(d.Entries) > 0 {
+			es := make([]deliveryEntry, len(d.Entries))
+			for j, e := range d.Entries {
+				es[j] = deliveryEntry{Seq: e.Seq, At: graph.Clean(e.At).UnixNano(), K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID}
+			}
+			raw, err := json.Marshal(es)
+			if err != nil {
+				return err
+			}
+			entries = string(raw)
+		}
+		var code any
+		if d.LastStatusCode != 0 {
+			code = int64(d.LastStatusCode)
+		}
+		rows[i] = map[string]any{"destinationId": d.DestinationID, "number": int64(d.Number), "id": d.ID, "entries": entries,
+			"status": string(d.Status), "attempts": int64(d.Attempts), "nextAttempt": timeParam(d.NextAttempt), "code": code,
+			"error": strParam(d.LastError), "createdAt": timeParam(d.CreatedAt), "queuedAt": timeParam(d.QueuedAt),
+			"updatedAt": timeParam(d.UpdatedAt), "count": int64(d.EntryCount), "firstSeq": int64(d.FirstSeq), "lastSeq": int64(d.LastSeq)}
+	}
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qLoadDeliveries, map[string]any{"rows": rows})
+		if err != nil {
+			return nil, fmt.Errorf("load deliveries: %w", err)
+		}
+		if n, _ := recs[0].Values[0].(int64); int(n) != len(ds) {
+			return nil, graph.Errorf(graph.ENOTFOUND, "%d of %d deliveries name a destination that is not stored", len(ds)-int(n), len(ds))
+		}
+		return nil, nil
+	})
+	return err
+}
