@@ -66,7 +66,9 @@ type SoakSample struct {
 	RSSAnonBytes int64  `json:"rss_anon_bytes"`
 	RSSFileBytes int64  `json:"rss_file_bytes"`
 	HeapInuse    uint64 `json:"heap_inuse_bytes"`
-	Goroutines   int    `json:"goroutines"`
+	// Goroutines is the fewest of 20 readings over half a second
+	// (goroutineFloor).
+	Goroutines int `json:"goroutines"`
 	// Sent is the messages acknowledged (200) so far; Lookups the lookups
 	// answered.
 	Sent    int64 `json:"messages_acknowledged"`
@@ -257,7 +259,7 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 		runtime.ReadMemStats(&ms)
 		s := SoakSample{
 			Seconds: time.Since(start).Seconds(), HeapInuse: ms.HeapInuse,
-			Goroutines: runtime.NumGoroutine(), Sent: sent.Load(), Lookups: lookups.Load(),
+			Goroutines: goroutineFloor(runCtx), Sent: sent.Load(), Lookups: lookups.Load(),
 		}
 		s.RSSBytes, s.RSSAnonBytes, s.RSSFileBytes = resident()
 		res.Samples = append(res.Samples, s)
@@ -294,6 +296,24 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 	res.Refused = refused.Load()
 	res.judge()
 	return res, nil
+}
+
+// goroutineFloor returns the fewest goroutines seen in 20 readings 25 ms
+// apart (fewer when ctx ends). Under load the count at one instant
+// includes the requests in flight, which come and go (22 to 38 in one
+// 10-minute Neo4j run with no trend); the floor is what a leak raises,
+// since a leaked goroutine never ends.
+func goroutineFloor(ctx context.Context) int {
+	floor := runtime.NumGoroutine()
+	for range 19 {
+		select {
+		case <-ctx.Done():
+			return floor
+		case <-time.After(25 * time.Millisecond):
+		}
+		floor = min(floor, runtime.NumGoroutine())
+	}
+	return floor
 }
 
 // judge sets the drifts: the last sample against the first at or after
