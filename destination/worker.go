@@ -396,6 +396,15 @@ func (w *Worker) step(ctx context.Context, id string, idle *idleState) (time.Dur
 		idle.at, idle.cursor, idle.gen = time.Now(), d.Cursor, gen
 		return w.cfg.Poll, nil
 	}
+	if err := graph.CheckResume(ctx, w.cfg.Feed, d.Cursor); err != nil {
+		var ce *graph.CursorExpiredError
+		if !errors.As(err, &ce) {
+			return 0, err
+		}
+		// The batch taken next moves the cursor past them: said once.
+		w.cfg.Logger.Warn().Str("destination", id).Uint64("first_seq", ce.After+1).Uint64("last_seq", ce.Trimmed).
+			Msg("destinations: feed entries were trimmed (--feed-retention) before this destination reached them; they are not delivered")
+	}
 	entries, err := w.cfg.Feed.Feed(ctx, d.Cursor, d.Kinds, d.BatchSize)
 	if err != nil {
 		return 0, err

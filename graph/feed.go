@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -132,6 +133,34 @@ type FeedStore interface {
 	// transaction's entries at a time (they share their time), at most
 	// limit transactions' worth, and returns how many entries it deleted.
 	TrimFeed(ctx context.Context, before time.Time, limit int) (int, error)
+	// FeedTrimmed returns the greatest Seq TrimFeed has deleted, 0 when
+	// it has deleted none: a reader resuming after a smaller Seq would
+	// miss entries (CheckResume).
+	FeedTrimmed(ctx context.Context) (uint64, error)
+}
+
+// CursorExpiredError is CheckResume's error: entries after After were
+// trimmed, up to Trimmed.
+type CursorExpiredError struct{ After, Trimmed uint64 }
+
+func (e *CursorExpiredError) Error() string {
+	return fmt.Sprintf("the cursor is older than the feed's retention: entries %d to %d were trimmed", e.After+1, e.Trimmed)
+}
+
+// CheckResume returns a *CursorExpiredError when a reader resuming after
+// the Seq after (0: from the start) would miss trimmed entries.
+func CheckResume(ctx context.Context, f FeedStore, after uint64) error {
+	if after == 0 {
+		return nil
+	}
+	trimmed, err := f.FeedTrimmed(ctx)
+	if err != nil {
+		return err
+	}
+	if after < trimmed {
+		return &CursorExpiredError{After: after, Trimmed: trimmed}
+	}
+	return nil
 }
 
 // MaxFeedPage bounds FeedStore.Feed's and TrimFeed's limit.

@@ -27,6 +27,9 @@ const (
 	// CodeSlowConsumer ends a subscription that fell behind; the error's
 	// extensions.cursor is the last change it was sent.
 	CodeSlowConsumer = "SLOW_CONSUMER"
+	// CodeCursorExpired refuses changes(after:) with a cursor older than
+	// the feed's retention; extensions.cursor is the oldest that resumes.
+	CodeCursorExpired = "CURSOR_EXPIRED"
 	// CodeTooManySubscriptions refuses a subscription past the key's cap.
 	CodeTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 	// CodeUnauthenticated ends a subscription whose key was revoked or
@@ -122,6 +125,15 @@ func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.Chang
 		}
 		if start > head {
 			return nil, invalidArg("after", "is past the newest change of the feed: it is not a cursor of this store")
+		}
+		if err := h.CheckResume(ctx, start); err != nil {
+			var ce *graph.CursorExpiredError
+			if !errors.As(err, &ce) {
+				return nil, domainErr(err)
+			}
+			oldest := FeedCursor(ce.Trimmed)
+			return nil, &gqlerror.Error{Message: fmt.Sprintf("argument \"after\": %v; changes(after: %q) resumes with what is retained", err, oldest),
+				Path: graphql.GetPath(ctx), Extensions: map[string]any{"code": CodeCursorExpired, "cursor": oldest}}
 		}
 	}
 	want := wantKinds(kinds)

@@ -243,8 +243,27 @@ func (s *Store) TrimFeed(ctx context.Context, before time.Time, limit int) (int,
 			}
 			records++
 			n += len(rec.E)
+			last := binary.BigEndian.Uint64(k) + uint64(len(rec.E)) - 1
+			meta := btx.Bucket(bucketMeta)
+			if v := meta.Get(metaFeedTrimmed); v == nil || binary.BigEndian.Uint64(v) < last {
+				if err := meta.Put(metaFeedTrimmed, binary.BigEndian.AppendUint64(nil, last)); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
 	return n, err
+}
+
+// FeedTrimmed implements graph.FeedStore.
+func (s *Store) FeedTrimmed(ctx context.Context) (uint64, error) {
+	var out uint64
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		if v := btx.Bucket(bucketMeta).Get(metaFeedTrimmed); len(v) == 8 {
+			out = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return out, err
 }

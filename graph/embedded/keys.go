@@ -66,6 +66,9 @@ var allBuckets = [][]byte{
 var (
 	metaFormat    = []byte("format")
 	metaLiveCount = []byte("live_count")
+	// metaFeedTrimmed is the greatest Seq TrimFeed deleted (8 bytes, big
+	// endian), absent when it deleted none.
+	metaFeedTrimmed = []byte("feed_trimmed")
 )
 
 // formatVersion is raised whenever the layout above or a record encoding

@@ -176,8 +176,24 @@ func testFeedEntries(t *testing.T, open Opener) {
 	if n, err := fs.TrimFeed(ctx, time.Now().Add(-time.Hour), 100); err != nil || n != 0 {
 		t.Fatalf("TrimFeed(an hour ago) = %d, %v; want 0", n, err)
 	}
+	if tr, err := fs.FeedTrimmed(ctx); err != nil || tr != 0 || graph.CheckResume(ctx, fs, 1) != nil {
+		t.Fatalf("FeedTrimmed before any trim = %d, %v; want 0, and every cursor resumes", tr, err)
+	}
 	if n, err := fs.TrimFeed(ctx, time.Now().Add(time.Hour), 2); err != nil || n != 4 {
 		t.Fatalf("TrimFeed(2 transactions) = %d, %v; want 4 entries (a1 a2, then b1 and its traits)", n, err)
+	}
+	// Seqs 1 to 4 are gone: a cursor at 3 would miss 4; at 4, nothing.
+	if tr, err := fs.FeedTrimmed(ctx); err != nil || tr != 4 {
+		t.Fatalf("FeedTrimmed after trimming = %d, %v; want 4", tr, err)
+	}
+	var ce *graph.CursorExpiredError
+	if err := graph.CheckResume(ctx, fs, 3); !errors.As(err, &ce) || ce.After != 3 || ce.Trimmed != 4 {
+		t.Errorf("CheckResume(3) = %v; want entries 4 to 4 trimmed", err)
+	}
+	for _, after := range []uint64{0, 4, 9} {
+		if err := graph.CheckResume(ctx, fs, after); err != nil {
+			t.Errorf("CheckResume(%d) = %v; want nil", after, err)
+		}
 	}
 	wantFeed(t, "after trimming", readFeed(t, fs, 0, nil, 100), append(append([]string(nil), kept[2:]...), "9 EVENT_ADDED "+pV+" d2"))
 	if h, err := fs.FeedHead(ctx); err != nil || h != 9 {

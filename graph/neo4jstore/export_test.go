@@ -145,6 +145,7 @@ func FeedQueries() []PlannedQuery {
 	return []PlannedQuery{
 		{"Feed", qFeed, map[string]any{"after": int64(5), "limit": int64(feedBatchesPerRead)}},
 		{"FeedHead", qFeedHead, map[string]any{"cid": feedCounterID}},
-		{"TrimFeed", qTrimFeed, map[string]any{"before": nil, "limit": int64(10)}},
+		{"TrimFeed", qTrimFeed, map[string]any{"before": nil, "limit": int64(10), "cid": feedCounterID}},
+		{"FeedTrimmed", qFeedTrimmed, map[string]any{"cid": feedCounterID}},
 	}
 }

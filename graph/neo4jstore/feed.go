@@ -295,14 +295,43 @@ func (s *Store) FeedHead(ctx context.Context) (uint64, error) {
 	return out.(uint64), nil
 }
 
+// qTrimFeed deletes the oldest batches and raises the counter's trimmed,
+// the greatest Seq deleted.
 var qTrimFeed = cypher(`
 MATCH (b:{{FeedBatch}})
 USING INDEX SEEK b:{{FeedBatch}}({{at}})
 WHERE b.{{at}} < $before
 WITH b ORDER BY b.{{at}}, b.{{first}} LIMIT $limit
-WITH b, size(b.{{kinds}}) AS n
+WITH b, size(b.{{kinds}}) AS n, b.{{last}} AS last
 DELETE b
-RETURN sum(n)`)
+WITH sum(n) AS n, max(last) AS last
+OPTIONAL MATCH (c:{{FeedCounter}} { {{id}}: $cid })
+FOREACH (_ IN CASE WHEN c IS NOT NULL AND last > coalesce(c.{{trimmed}}, 0) THEN [1] ELSE [] END |
+  SET c.{{trimmed}} = last)
+RETURN n`)
+
+var qFeedTrimmed = cypher(`
+MATCH (c:{{FeedCounter}} { {{id}}: $cid })
+RETURN c.{{trimmed}}`)
+
+// FeedTrimmed implements graph.FeedStore, in one statement.
+func (s *Store) FeedTrimmed(ctx context.Context) (uint64, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qFeedTrimmed, map[string]any{"cid": feedCounterID})
+		if err != nil {
+			return nil, fmt.Errorf("read the feed's trimmed seq: %w", err)
+		}
+		v := int64(0)
+		if len(recs) > 0 {
+			v, _ = recs[0].Values[0].(int64)
+		}
+		return uint64(v), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return out.(uint64), nil
+}
 
 // TrimFeed implements graph.FeedStore, in one statement.
 func (s *Store) TrimFeed(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -310,7 +339,7 @@ func (s *Store) TrimFeed(ctx context.Context, before time.Time, limit int) (int,
 		return 0, graph.Errorf(graph.EINVALID, "feed: limit must be 1 to %d, got %d", graph.MaxFeedPage, limit)
 	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, qTrimFeed, map[string]any{"before": graph.Clean(before).In(utc), "limit": int64(limit)})
+		recs, err := t.query(ctx, qTrimFeed, map[string]any{"before": graph.Clean(before).In(utc), "limit": int64(limit), "cid": feedCounterID})
 		if err != nil {
 			return nil, fmt.Errorf("trim the feed: %w", err)
 		}

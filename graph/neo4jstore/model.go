@@ -156,6 +156,7 @@ const (
 	propEventIDs     = "eventIds"
 	propAudienceIDs  = "audienceIds"
 	propHead         = "head"
+	propTrimmed      = "trimmed" // FeedCounter: the greatest Seq trimmed
 	propLock         = "lock"
 )
 
@@ -170,7 +171,7 @@ var names = func() map[string]string {
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
 		propName, propChannel, propSource, propTimestamp, propReceivedAt, propProperties, propClaim,
 		propMessageID, propDigest,
-		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propLock,
+		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propTrimmed, propLock,
 		propEvidence, propCount, propAt, propReason, propMembers,
 		labelAPIKey, labelAuditEntry, propHash, propScopes, propLastUsedAt, propExpiresAt, propRevokedAt,
 		propKeyID, propKeyName, propAction, propOperationName, propRequestID, propProfileIDs, propProfileCount, propOutcome,

@@ -624,3 +624,34 @@ func TestRevokedKeyEndsSubscriptions(t *testing.T) {
 		}
 	})
 }
+
+// A cursor older than what the feed retains is refused with the oldest
+// cursor that resumes, on both stores: the first two changes are trimmed,
+// so resuming after the first would miss the second.
+func TestExpiredCursorRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
+		w, _ := dialWS(t, dial, nil)
+		w.mustInit(nil)
+		w.subscribe("c", `subscription { changes { `+changeFields+` } }`)
+		waitActive(t, svc, 1)
+		var got []change
+		for i := 1; i <= 3; i++ {
+			track(t, dial, fmt.Sprintf(`{"messageId":"m%d","anonymousId":"anon-%d","event":"Viewed"}`, i, i))
+			got = append(got, w.nextChange("c", "changes"))
+		}
+		// Each track commits alone: two transactions are m1's and m2's.
+		if n, err := st.(graph.FeedStore).TrimFeed(context.Background(), time.Now().Add(time.Hour), 2); err != nil || n != 2 {
+			t.Fatalf("trim the first two changes: %d, %v", n, err)
+		}
+		w.subscribe("old", fmt.Sprintf(`subscription { changes(after: %q) { cursor } }`, got[0].Cursor))
+		e := w.subError("old")
+		if e.Extensions["code"] != "CURSOR_EXPIRED" || e.Extensions["cursor"] != got[1].Cursor || !strings.Contains(e.Message, `"after"`) {
+			t.Fatalf("resume after a trimmed change: %+v, want CURSOR_EXPIRED with the second change's cursor", e)
+		}
+		w.subscribe("ok", fmt.Sprintf(`subscription { changes(after: %q) { %s } }`, got[1].Cursor, changeFields))
+		if c := w.nextChange("ok", "changes"); c.Cursor != got[2].Cursor {
+			t.Fatalf("resume from the oldest cursor: got %s, want the third change %s", c.Cursor, got[2].Cursor)
+		}
+	})
+}

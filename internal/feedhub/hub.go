@@ -178,6 +178,13 @@ func (h *Hub) Head(ctx context.Context) (uint64, error) {
 	return h.feed.FeedHead(ctx)
 }
 
+// CheckResume returns a *graph.CursorExpiredError when a subscription
+// resuming after the Seq after would miss entries the retention trimmed
+// (graph.CheckResume).
+func (h *Hub) CheckResume(ctx context.Context, after uint64) error {
+	return graph.CheckResume(ctx, h.feed, after)
+}
+
 // tail reads the feed every poll, or when woken, until Close.
 func (h *Hub) tail() {
 	defer close(h.done)
