@@ -15,8 +15,9 @@ const benchSoakHelp = `
 Holds the service at a fixed rate for a long time and watches it for growth:
 every --every it prints the process's resident memory (all of it, its own
 anonymous memory, and the pages of mapped files such as the embedded store's
-file), Go heap in use, goroutines (the fewest seen over half a second, so
-that requests in flight do not count) and the messages acknowledged so far. At
+file), Go heap in use, goroutines (the fewest seen over half a second, in
+a pause of the load with no request in flight) and the messages
+acknowledged so far. At
 the end it compares the last sample with the first taken after 2 minutes (the
 service has warmed up by then): the goal is the anonymous resident memory and
 the goroutines both within 10%; mapped file pages grow with the stored data
