@@ -719,14 +719,15 @@ var _ destination.Loader = (*Store)(nil)
 // LoadDestinations implements destination.Loader, in one transaction. A
 // replaced destination keeps the number of its newest delivery.
 func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destination) error {
-	for i := range ds {
-		ds[i] = ds[i].Normalize()
-		if err := ds[i].Check(""); err != nil {
+	norm := make([]destination.Destination, len(ds))
+	for i, d := range ds {
+		norm[i] = d.Normalize()
+		if err := norm[i].Check(""); err != nil {
 			return err
 		}
 	}
 	return s.update(ctx, func(btx *bolt.Tx) error {
-		for _, d := range ds {
+		for _, d := range norm {
 			old, _, err := getDest(btx, d.ID)
 			if err != nil {
 				return err
