@@ -4380,10 +4380,12 @@ type ChannelCount {
   count: Int!
 }
 
-"What attribution credits: the touchpoint's channel, source, or event name (its type when it has none)."
+"What attribution credits: the touchpoint's channel, source, campaign, or event name (its type when it has none). A touchpoint without a channel, source or campaign credits (unknown)."
 enum AttributionDimension {
   CHANNEL
   SOURCE
+  "The campaign the event came from: Segment's context.campaign.name, kept on the event."
+  CAMPAIGN
   EVENT
 }
 

@@ -727,24 +727,27 @@ func (e Aggregate) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// What attribution credits: the touchpoint's channel, source, or event name (its type when it has none).
+// What attribution credits: the touchpoint's channel, source, campaign, or event name (its type when it has none). A touchpoint without a channel, source or campaign credits (unknown).
 type AttributionDimension string
 
 const (
 	AttributionDimensionChannel AttributionDimension = "CHANNEL"
 	AttributionDimensionSource  AttributionDimension = "SOURCE"
-	AttributionDimensionEvent   AttributionDimension = "EVENT"
+	// The campaign the event came from: Segment's context.campaign.name, kept on the event.
+	AttributionDimensionCampaign AttributionDimension = "CAMPAIGN"
+	AttributionDimensionEvent    AttributionDimension = "EVENT"
 )
 
 var AllAttributionDimension = []AttributionDimension{
 	AttributionDimensionChannel,
 	AttributionDimensionSource,
+	AttributionDimensionCampaign,
 	AttributionDimensionEvent,
 }
 
 func (e AttributionDimension) IsValid() bool {
 	switch e {
-	case AttributionDimensionChannel, AttributionDimensionSource, AttributionDimensionEvent:
+	case AttributionDimensionChannel, AttributionDimensionSource, AttributionDimensionCampaign, AttributionDimensionEvent:
 		return true
 	}
 	return false

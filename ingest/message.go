@@ -33,6 +33,10 @@ const (
 	// MaxExternalIDs bounds context.externalIds; more than this is not a
 	// person's identity but a list of something else.
 	MaxExternalIDs = 100
+	// MaxCampaignBytes bounds context.campaign.name as kept on the event;
+	// SDKs fill it from a page's utm_campaign, which no one checks, so a
+	// longer name is cut (on a rune boundary) rather than refused.
+	MaxCampaignBytes = 256
 	// MaxFuture is how far past its receipt an event may be dated.
 	MaxFuture = 24 * time.Hour
 )
@@ -309,6 +313,9 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 		return graph.Event{}, e
 	}
 	ev.Channel = ch
+	if ev.Campaign, e = campaign(ctx); e != nil {
+		return graph.Event{}, e
+	}
 	if ev.Timestamp, e = eventTime(msg, env); e != nil {
 		return graph.Event{}, e
 	}
@@ -466,6 +473,39 @@ func channel(ctx map[string]any, typ string) (string, *MessageError) {
 		return "web", nil
 	}
 	return "server", nil
+}
+
+// campaign: context.campaign.name, trimmed and cut to MaxCampaignBytes;
+// "" when the message names no campaign.
+func campaign(ctx map[string]any) (string, *MessageError) {
+	c, e := object(ctx, "campaign", "context.campaign")
+	if e != nil {
+		return "", e
+	}
+	v, ok := c["name"]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", invalid("context.campaign.name must be a string, not %s", jsonType(v))
+	}
+	return CutCampaign(s), nil
+}
+
+// CutCampaign trims a campaign name and cuts it to MaxCampaignBytes on a
+// rune boundary: every path that stores an event's campaign keeps it
+// bounded the same way.
+func CutCampaign(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= MaxCampaignBytes {
+		return s
+	}
+	n := MaxCampaignBytes
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return strings.TrimSpace(s[:n])
 }
 
 func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {

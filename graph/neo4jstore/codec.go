@@ -188,6 +188,7 @@ func decodeEvent(v any, keys any) (graph.Event, error) {
 		Name:       p.str(propName),
 		Channel:    p.str(propChannel),
 		Source:     p.str(propSource),
+		Campaign:   p.str(propCampaign),
 		Timestamp:  p.time(propTimestamp),
 		ReceivedAt: p.time(propReceivedAt),
 	}

@@ -39,9 +39,12 @@ const (
 	propCounts     = "counts" // JSON
 	propMergedInto = "mergedInto"
 	// Event (type, id and traits above).
-	propName       = "name"
-	propChannel    = "channel"
-	propSource     = "source" // also LINKED and REJECTED_LINK
+	propName    = "name"
+	propChannel = "channel"
+	propSource  = "source" // also LINKED and REJECTED_LINK
+	// propCampaign is an Event's context.campaign.name; events stored
+	// before campaigns were kept, and those without one, lack it.
+	propCampaign   = "campaign"
 	propTimestamp  = "timestamp"
 	propReceivedAt = "receivedAt"
 	propProperties = "properties" // JSON
@@ -168,7 +171,7 @@ var names = func() map[string]string {
 		relLinked, relIn, relBy, relMergedInto, relSplitFrom, relRejected,
 		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
-		propName, propChannel, propSource, propTimestamp, propReceivedAt, propProperties, propClaim,
+		propName, propChannel, propSource, propCampaign, propTimestamp, propReceivedAt, propProperties, propClaim,
 		propMessageID, propDigest,
 		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propLock,
 		propEvidence, propCount, propAt, propReason, propMembers,
