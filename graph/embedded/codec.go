@@ -201,9 +201,9 @@ func decodeLink(a, b string, v []byte) (graph.Link, error) {
 //	campaign:  a string, only when the event has a campaign
 //
 // so the usual digest costs 33 bytes and the usual message id one. The
-// campaign came last and is optional, so records written before it read
-// back with none, and those without one are byte for byte as before: no
-// layout change.
+// campaign came last (layout version 14) and is optional, so records
+// written before it read back with none, and those without one are byte
+// for byte as before.
 const (
 	tailNone = iota
 	tailShort

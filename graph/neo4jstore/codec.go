@@ -94,6 +94,11 @@ func (p props) str(k string) string {
 	return s
 }
 
+func (p props) bool(k string) bool {
+	b, _ := p[k].(bool)
+	return b
+}
+
 func (p props) int(k string) int {
 	n, _ := p[k].(int64)
 	return int(n)

@@ -126,6 +126,7 @@ const (
 	labelComputedValue  = "ComputedValue"
 	propDescription     = "description"
 	propFilter          = "filter" // JSON
+	propStatic          = "static" // Audience: true on a static audience, else absent
 	propRefreshedAt     = "refreshedAt"
 	propSeq             = "seq" // Audience: changes logged so far; AudienceChange: its number
 	propAudienceID      = "audienceId"
@@ -183,7 +184,7 @@ var names = func() map[string]string {
 		labelErasureReceipt, propKind, propIdentifierCount, propEventCount, propScrubbedEventCount,
 		propTraitCount, propConsentRecordCount, propSuppressedHashCount,
 		labelAudience, labelAudienceMember, labelAudienceChange, labelComputedTrait, labelComputedValue,
-		propDescription, propFilter, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
+		propDescription, propFilter, propStatic, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
 		propAggregate, propEventName, propEventType, propProperty, propWhere, propWindow, propComputedAt, propExpires,
 		labelProfileFacts, propData,
 	}, destinationNames...) {
