@@ -85,8 +85,9 @@ type AudienceInput struct {
 	// 1 to 200 bytes, no control character.
 	Name string `json:"name"`
 	// At most 1,000 bytes.
-	Description *string         `json:"description,omitempty"`
-	Filter      *AudienceFilter `json:"filter"`
+	Description *string `json:"description,omitempty"`
+	// Required, except by updateAudience of a static audience, which refuses one.
+	Filter *AudienceFilter `json:"filter,omitempty"`
 	// A consent purpose of the rules: only profiles whose state for it is GRANTED are members.
 	Purpose *string `json:"purpose,omitempty"`
 }
