@@ -6,8 +6,17 @@ import (
 	"strings"
 
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 )
+
+// priceLookalikes prices createLookalikeAudience as the lookalike it runs,
+// two scans, plus the audience it answers.
+func priceLookalikes(c *gql.ComplexityRoot) {
+	c.Mutation.CreateLookalikeAudience = func(child int, _ string, _ int, _ string, _ *string) int {
+		return satAdd(2*scanCost, child)
+	}
+}
 
 // createLookalikeAudience saves lookalike(audienceID, size, purpose) as a
 // new static audience: its definition first, then its members, each

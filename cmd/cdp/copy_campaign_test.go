@@ -5,14 +5,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
 // An event's campaign goes embedded -> Neo4j -> embedded with the event,
-// and an event without one comes back without one.
-func TestCopyKeepsCampaigns(t *testing.T) {
+// and an event without one comes back without one; so does a static
+// audience, static, with its members, beside a filter audience.
+func TestCopyKeepsCampaignsAndStaticAudiences(t *testing.T) {
 	ctx := context.Background()
 	dir1 := t.TempDir()
 	src, err := embedded.Open(dir1)
@@ -29,6 +31,13 @@ func TestCopyKeepsCampaigns(t *testing.T) {
 	if _, err := graph.NewEngine(src, nil).ApplyBatch(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
+	static, filtered := audience.NewAudienceID(), audience.NewAudienceID()
+	storetest.Must(t, src.PutAudience(ctx, audience.Audience{ID: static, Name: "saved", Static: true, CreatedAt: at, UpdatedAt: at}))
+	storetest.Must(t, src.PutAudience(ctx, audience.Audience{ID: filtered, Name: "viewers", CreatedAt: at, UpdatedAt: at,
+		Filter: audience.Filter{Event: &audience.EventCondition{Name: "Viewed"}}}))
+	p, err := graph.NewEngine(src, nil).ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "user_id", Value: "u-c1"})
+	storetest.Must(t, err)
+	storetest.Must(t, src.ApplyMembership(ctx, static, []string{p.ID}, nil, at))
 	storetest.Must(t, src.Close(ctx))
 
 	campaigns := func(what string, st graph.Store) {
@@ -48,6 +57,19 @@ func TestCopyKeepsCampaigns(t *testing.T) {
 			}
 			return nil
 		}))
+		as, err := st.(audience.Store).Audiences(ctx, []string{static, filtered})
+		storetest.Must(t, err)
+		if a := as[static]; !a.Static || !a.Filter.IsZero() || a.Size != 1 {
+			t.Errorf("%s: the static audience reads %+v", what, a)
+		}
+		if a := as[filtered]; a.Static || a.Filter.Event == nil {
+			t.Errorf("%s: the filter audience reads %+v", what, a)
+		}
+		ms, err := st.(audience.Store).Members(ctx, static, audience.Page{Limit: 10})
+		storetest.Must(t, err)
+		if len(ms) != 1 || ms[0].ProfileID != p.ID {
+			t.Errorf("%s: the static audience's members %+v, want %s", what, ms, p.ID)
+		}
 	}
 
 	neo := storetest.OpenNeo4j(t)
