@@ -4472,9 +4472,11 @@ extend type Mutation {
   INVALID_ARGUMENT for an empty or bad ` + "`" + `name` + "`" + `, a bad ` + "`" + `audienceId` + "`" + `, ` + "`" + `size` + "`" + `
   outside 1 to 10,000, an unknown ` + "`" + `purpose` + "`" + `, or a seed audience of fewer
   than 10 members; NOT_FOUND for an unknown audience; CONFLICT at 1,000
-  audiences. Audited (action ` + "`" + `createLookalikeAudience` + "`" + `).
+  audiences. Audited (action ` + "`" + `createLookalikeAudience` + "`" + `). Nullable as every
+  root field is, so that a refusal leaves the rest of the operation's
+  answer.
   """
-  createLookalikeAudience(audienceId: ID!, size: Int!, name: String!, purpose: String): Audience! @hasScope(scope: "audiences:write")
+  createLookalikeAudience(audienceId: ID!, size: Int!, name: String!, purpose: String): Audience @hasScope(scope: "audiences:write")
 }
 
 extend type Audience {
@@ -14388,10 +14390,10 @@ func (ec *executionContext) _Mutation_createLookalikeAudience(ctx context.Contex
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
-			return ec.marshalNAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, selections, v)
+			return ec.marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_createLookalikeAudience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -22668,7 +22670,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createLookalikeAudience(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "createDestination":

@@ -100,9 +100,9 @@ type Envelope struct {
 
 // ParseMessage turns one Segment message (the JSON object an SDK sends to
 // /v1/track, /v1/identify, ... or one item of /v1/batch) into a graph.Event.
-// The result carries the identifiers, traits, channel, corrected timestamp
-// and a messageId (derived from the content when the message has none); the
-// engine normalizes the identifier values. Errors are *MessageError naming
+// The result carries the identifiers, traits, channel, campaign, corrected
+// timestamp and a messageId (derived from the content when the message has
+// none); the engine normalizes the identifier values. Errors are *MessageError naming
 // the field at fault. ParseMessage never panics on any input, and the same
 // input and envelope always give the same event.
 //
@@ -112,6 +112,7 @@ type Envelope struct {
 //     context.traits on any message and from traits on identify (a group's
 //     traits describe the group, not the person).
 //   - alias: userId → user_id and previousId → anonymous_id.
+//   - context.campaign.name → the event's Campaign (CutCampaign).
 //   - time: base = originalTimestamp, else timestamp; with a sentAt the
 //     clock skew is corrected: receivedAt − (sentAt − base). Without a base
 //     the event is dated receivedAt. Results before 2000-01-01 or more than
