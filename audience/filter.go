@@ -98,3 +98,10 @@ type CountCondition struct {
 	Op    Op  `json:"op"`
 	Value int `json:"value"`
 }
+
+// IsZero reports whether f has no field set: the filter of a static
+// audience, which no profile is evaluated against.
+func (f *Filter) IsZero() bool {
+	return len(f.And) == 0 && len(f.Or) == 0 && f.Not == nil && f.Trait == nil && f.Identifier == nil &&
+		f.Event == nil && f.Consent == nil && f.Computed == nil && f.InAudience == nil
+}

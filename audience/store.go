@@ -35,14 +35,21 @@ const (
 	MaxPage            = 1000 // Limit of every paged read
 )
 
-// Audience is a saved segment: a filter, kept evaluated.
+// Audience is a saved segment: a filter, kept evaluated, or a static
+// list of profiles.
 type Audience struct {
 	ID          string // NewAudienceID
 	Name        string // 1..MaxAudienceNameLen bytes of printable UTF-8
 	Description string // at most MaxAudienceDescLen bytes
-	Filter      Filter // passed Check when saved
+	Filter      Filter // passed Check when saved; the zero Filter when Static
+	// Static marks an audience whose members were written once (a saved
+	// lookalike) and are never evaluated: it has no filter, and its
+	// membership changes only when a member leaves (merged away, erased),
+	// a merged-away member's survivor taking its place (keep.Keeper).
+	Static bool
 	// Purpose, when set, is a consent purpose: only profiles whose state
-	// for it is GRANTED are members.
+	// for it is GRANTED are members (of a static audience: were, when it
+	// was written; it is not evaluated again).
 	Purpose   string
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -112,8 +119,9 @@ type ChangePage struct {
 // graph.Store's. Times are kept as graph.Clean gives them.
 type Store interface {
 	// PutAudience creates a, or replaces the definition (Name,
-	// Description, Filter, Purpose, UpdatedAt) of the stored audience of
-	// a.ID, keeping its CreatedAt, Size, RefreshedAt and members.
+	// Description, Filter, Purpose, Static, UpdatedAt) of the stored
+	// audience of a.ID, keeping its CreatedAt, Size, RefreshedAt and
+	// members.
 	PutAudience(ctx context.Context, a Audience) error
 	// DeleteAudience removes the audience with its members and log, and
 	// reports whether it was stored.

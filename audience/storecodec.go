@@ -43,9 +43,9 @@ func ValidPurposeSyntax(s string) bool { return purposeSyntax.MatchString(s) }
 // formed ID, a Name of 1 to MaxAudienceNameLen bytes of UTF-8 with no
 // control character, a Description of at most MaxAudienceDescLen bytes of
 // UTF-8 with no control character but newline and tab, a Purpose empty or
-// of ValidPurposeSyntax, and a Filter that encodes as JSON. Whether the
-// filter passes Check is the caller's concern. Errors are graph.EINVALID
-// and never repeat the caller's text.
+// of ValidPurposeSyntax, and a Filter that encodes as JSON, the zero
+// Filter when Static. Whether the filter passes Check is the caller's
+// concern. Errors are graph.EINVALID and never repeat the caller's text.
 func (a Audience) Validate() error {
 	if !ValidAudienceID(a.ID) {
 		return graph.Errorf(graph.EINVALID, "audience id must be %s and 32 lowercase hex digits", AudienceIDPrefix)
@@ -67,6 +67,9 @@ func (a Audience) Validate() error {
 	}
 	if a.Purpose != "" && !ValidPurposeSyntax(a.Purpose) {
 		return graph.Errorf(graph.EINVALID, "audience purpose must be 1 to 64 characters of a-z, 0-9 and _")
+	}
+	if a.Static && !(&a.Filter).IsZero() {
+		return graph.Errorf(graph.EINVALID, "a static audience has no filter")
 	}
 	if _, err := EncodeFilter(a.Filter); err != nil {
 		return err

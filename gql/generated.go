@@ -106,6 +106,7 @@ type ComplexityRoot struct {
 		Purpose     func(childComplexity int) int
 		RefreshedAt func(childComplexity int) int
 		Size        func(childComplexity int) int
+		Static      func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
 	}
 
@@ -445,25 +446,26 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIKey        func(childComplexity int, input CreateAPIKeyInput) int
-		CreateAudience      func(childComplexity int, input AudienceInput) int
-		CreateDestination   func(childComplexity int, input DestinationInput) int
-		DefineComputedTrait func(childComplexity int, input ComputedTraitInput) int
-		DeleteAudience      func(childComplexity int, id string) int
-		DeleteComputedTrait func(childComplexity int, name string) int
-		DeleteDestination   func(childComplexity int, id string) int
-		ForgetIdentifier    func(childComplexity int, identifier IdentifierInput, reason string) int
-		ForgetProfile       func(childComplexity int, id string, reason string) int
-		Ingest              func(childComplexity int, events []*EventInput) int
-		MergeProfiles       func(childComplexity int, ids []string, reason string) int
-		RemoveIdentifier    func(childComplexity int, typeArg string, value string, reason string) int
-		ReplayDeadLetters   func(childComplexity int, destinationID string) int
-		RevokeAPIKey        func(childComplexity int, id string) int
-		SetConsent          func(childComplexity int, input SetConsentInput) int
-		UnlinkIdentifiers   func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
-		Unsuppress          func(childComplexity int, identifier IdentifierInput, reason string) int
-		UpdateAudience      func(childComplexity int, id string, input AudienceInput) int
-		UpdateDestination   func(childComplexity int, id string, input DestinationInput) int
+		CreateAPIKey            func(childComplexity int, input CreateAPIKeyInput) int
+		CreateAudience          func(childComplexity int, input AudienceInput) int
+		CreateDestination       func(childComplexity int, input DestinationInput) int
+		CreateLookalikeAudience func(childComplexity int, audienceID string, size int, name string, purpose *string) int
+		DefineComputedTrait     func(childComplexity int, input ComputedTraitInput) int
+		DeleteAudience          func(childComplexity int, id string) int
+		DeleteComputedTrait     func(childComplexity int, name string) int
+		DeleteDestination       func(childComplexity int, id string) int
+		ForgetIdentifier        func(childComplexity int, identifier IdentifierInput, reason string) int
+		ForgetProfile           func(childComplexity int, id string, reason string) int
+		Ingest                  func(childComplexity int, events []*EventInput) int
+		MergeProfiles           func(childComplexity int, ids []string, reason string) int
+		RemoveIdentifier        func(childComplexity int, typeArg string, value string, reason string) int
+		ReplayDeadLetters       func(childComplexity int, destinationID string) int
+		RevokeAPIKey            func(childComplexity int, id string) int
+		SetConsent              func(childComplexity int, input SetConsentInput) int
+		UnlinkIdentifiers       func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
+		Unsuppress              func(childComplexity int, identifier IdentifierInput, reason string) int
+		UpdateAudience          func(childComplexity int, id string, input AudienceInput) int
+		UpdateDestination       func(childComplexity int, id string, input DestinationInput) int
 	}
 
 	PageInfo struct {
@@ -684,6 +686,7 @@ type MutationResolver interface {
 	CreateAudience(ctx context.Context, input AudienceInput) (*audience.Audience, error)
 	UpdateAudience(ctx context.Context, id string, input AudienceInput) (*audience.Audience, error)
 	DeleteAudience(ctx context.Context, id string) (*bool, error)
+	CreateLookalikeAudience(ctx context.Context, audienceID string, size int, name string, purpose *string) (*audience.Audience, error)
 	CreateDestination(ctx context.Context, input DestinationInput) (*Destination, error)
 	UpdateDestination(ctx context.Context, id string, input DestinationInput) (*Destination, error)
 	DeleteDestination(ctx context.Context, id string) (*bool, error)
@@ -952,6 +955,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Audience.Size(childComplexity), true
+	case "Audience.static":
+		if e.ComplexityRoot.Audience.Static == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Audience.Static(childComplexity), true
 	case "Audience.updatedAt":
 		if e.ComplexityRoot.Audience.UpdatedAt == nil {
 			break
@@ -2335,6 +2344,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateDestination(childComplexity, args["input"].(DestinationInput)), true
+	case "Mutation.createLookalikeAudience":
+		if e.ComplexityRoot.Mutation.CreateLookalikeAudience == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createLookalikeAudience_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateLookalikeAudience(childComplexity, args["audienceId"].(string), args["size"].(int), args["name"].(string), args["purpose"].(*string)), true
 	case "Mutation.defineComputedTrait":
 		if e.ComplexityRoot.Mutation.DefineComputedTrait == nil {
 			break
@@ -4067,7 +4087,10 @@ extend type Mutation {
   id, createdAt and membership until the keeper re-evaluates it. Refuses,
   as createAudience does, and also a filter whose ` + "`" + `inAudience` + "`" + ` reaches the
   audience itself (directly or through other audiences), naming the
-  ` + "`" + `inAudience` + "`" + ` at fault and the chain. NOT_FOUND for an unknown id. Audited.
+  ` + "`" + `inAudience` + "`" + ` at fault and the chain. A static audience keeps its members
+  and takes no filter: only its name, description and purpose change, and
+  a filter is refused (INVALID_ARGUMENT naming ` + "`" + `input.filter` + "`" + `). NOT_FOUND
+  for an unknown id. Audited.
   """
   updateAudience(id: ID!, input: AudienceInput!): Audience @hasScope(scope: "audiences:write")
   """
@@ -4251,7 +4274,8 @@ input AudienceInput {
   name: String!
   "At most 1,000 bytes."
   description: String
-  filter: AudienceFilter!
+  "Required, except by updateAudience of a static audience, which refuses one."
+  filter: AudienceFilter
   "A consent purpose of the rules: only profiles whose state for it is GRANTED are members."
   purpose: String
 }
@@ -4259,14 +4283,17 @@ input AudienceInput {
 """
 A saved segment. Its membership is kept by the audience keeper as events
 arrive, not computed on read: until the keeper has evaluated it, ` + "`" + `size` + "`" + ` is
-0 and ` + "`" + `members` + "`" + ` and ` + "`" + `changes` + "`" + ` are empty.
+0 and ` + "`" + `members` + "`" + ` and ` + "`" + `changes` + "`" + ` are empty. A static audience
+(createLookalikeAudience) has no filter and is never evaluated: its members
+change only when one is merged away, its survivor taking its place, or
+erased.
 """
 type Audience {
   id: ID!
   name: String!
   description: String
-  "The filter as saved, as a JSON object in the form of AudienceFilter; an identifier condition's ` + "`" + `exists: true` + "`" + `, the default, is left out."
-  filter: JSON!
+  "The filter as saved, as a JSON object in the form of AudienceFilter; an identifier condition's ` + "`" + `exists: true` + "`" + `, the default, is left out. Null for a static audience."
+  filter: JSON
   purpose: String
   "The number of members now."
   size: Int!
@@ -4380,10 +4407,12 @@ type ChannelCount {
   count: Int!
 }
 
-"What attribution credits: the touchpoint's channel, source, or event name (its type when it has none)."
+"What attribution credits: the touchpoint's channel, source, campaign, or event name (its type when it has none). A touchpoint without a channel, source or campaign credits (unknown)."
 enum AttributionDimension {
   CHANNEL
   SOURCE
+  "The campaign the event came from: Segment's context.campaign.name, kept on the event."
+  CAMPAIGN
   EVENT
 }
 
@@ -4429,6 +4458,30 @@ type LookalikeMatch {
   score: Float!
   "The features that raise the score the most, at most three, such as ` + "`" + `event Order Completed` + "`" + ` or ` + "`" + `trait plan=pro` + "`" + `."
   reasons: [String!]!
+}
+`, BuiltIn: false},
+	{Name: "../lookalikes.graphqls", Input: `# Saved lookalikes (issue 14): the result of the lookalike query kept as a
+# static audience, a fixed list of members that no filter re-evaluates.
+
+extend type Mutation {
+  """
+  Runs ` + "`" + `lookalike(audienceId, size, purpose)` + "`" + ` and saves its profiles as a
+  new static audience named ` + "`" + `name` + "`" + `, with ` + "`" + `purpose` + "`" + `: each enters it now
+  (AUDIENCE_ENTERED in the change feed). The keeper never evaluates it: a
+  member merged away is replaced by its survivor, an erased one leaves.
+  INVALID_ARGUMENT for an empty or bad ` + "`" + `name` + "`" + `, a bad ` + "`" + `audienceId` + "`" + `, ` + "`" + `size` + "`" + `
+  outside 1 to 10,000, an unknown ` + "`" + `purpose` + "`" + `, or a seed audience of fewer
+  than 10 members; NOT_FOUND for an unknown audience; CONFLICT at 1,000
+  audiences. Audited (action ` + "`" + `createLookalikeAudience` + "`" + `). Nullable as every
+  root field is, so that a refusal leaves the rest of the operation's
+  answer.
+  """
+  createLookalikeAudience(audienceId: ID!, size: Int!, name: String!, purpose: String): Audience @hasScope(scope: "audiences:write")
+}
+
+extend type Audience {
+  "Whether the audience is static: saved members (createLookalikeAudience) and no filter."
+  static: Boolean!
 }
 `, BuiltIn: false},
 	{Name: "../subscriptions.graphqls", Input: `extend schema {
@@ -4764,6 +4817,8 @@ func (ec *executionContext) childFields_Audience(ctx context.Context, field grap
 		return ec.fieldContext_Audience_updatedAt(ctx, field)
 	case "refreshedAt":
 		return ec.fieldContext_Audience_refreshedAt(ctx, field)
+	case "static":
+		return ec.fieldContext_Audience_static(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Audience", field.Name)
 }
@@ -5877,6 +5932,44 @@ func (ec *executionContext) field_Mutation_createDestination_args(ctx context.Co
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createLookalikeAudience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "audienceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["audienceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "size",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["size"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg3
 	return args, nil
 }
 
@@ -7656,10 +7749,10 @@ func (ec *executionContext) _Audience_filter(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
-			return ec.marshalNJSON2interface(ctx, selections, v)
+			return ec.marshalOJSON2interface(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Audience_filter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -7885,6 +7978,29 @@ func (ec *executionContext) _Audience_refreshedAt(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Audience_refreshedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Audience", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _Audience_static(ctx context.Context, field graphql.CollectedField, obj *audience.Audience) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Audience_static(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Static, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Audience_static(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Audience", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _AudienceChange_kind(ctx context.Context, field graphql.CollectedField, obj *audience.Change) (ret graphql.Marshaler) {
@@ -14242,6 +14358,68 @@ func (ec *executionContext) fieldContext_Mutation_deleteAudience(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createLookalikeAudience(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createLookalikeAudience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateLookalikeAudience(ctx, fc.Args["audienceId"].(string), fc.Args["size"].(int), fc.Args["name"].(string), fc.Args["purpose"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:write")
+				if err != nil {
+					var zeroVal *audience.Audience
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *audience.Audience
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
+			return ec.marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋaudienceᚐAudience(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createLookalikeAudience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Audience(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createLookalikeAudience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createDestination(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18551,7 +18729,7 @@ func (ec *executionContext) unmarshalInputAudienceInput(ctx context.Context, obj
 			it.Description = data
 		case "filter":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
-			data, err := ec.unmarshalNAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
+			data, err := ec.unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceFilter(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -20046,7 +20224,7 @@ func (ec *executionContext) _Audience(ctx context.Context, sel ast.SelectionSet,
 				})
 		case "filter":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Audience_filter(ctx, field, obj)
 				})
@@ -20089,6 +20267,11 @@ func (ec *executionContext) _Audience(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Audience_refreshedAt(ctx, field, obj)
 				})
+		case "static":
+			out.Values[i] = ec._Audience_static(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22479,6 +22662,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteAudience":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteAudience(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createLookalikeAudience":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createLookalikeAudience(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++

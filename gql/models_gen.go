@@ -85,8 +85,9 @@ type AudienceInput struct {
 	// 1 to 200 bytes, no control character.
 	Name string `json:"name"`
 	// At most 1,000 bytes.
-	Description *string         `json:"description,omitempty"`
-	Filter      *AudienceFilter `json:"filter"`
+	Description *string `json:"description,omitempty"`
+	// Required, except by updateAudience of a static audience, which refuses one.
+	Filter *AudienceFilter `json:"filter,omitempty"`
 	// A consent purpose of the rules: only profiles whose state for it is GRANTED are members.
 	Purpose *string `json:"purpose,omitempty"`
 }
@@ -727,24 +728,27 @@ func (e Aggregate) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// What attribution credits: the touchpoint's channel, source, or event name (its type when it has none).
+// What attribution credits: the touchpoint's channel, source, campaign, or event name (its type when it has none). A touchpoint without a channel, source or campaign credits (unknown).
 type AttributionDimension string
 
 const (
 	AttributionDimensionChannel AttributionDimension = "CHANNEL"
 	AttributionDimensionSource  AttributionDimension = "SOURCE"
-	AttributionDimensionEvent   AttributionDimension = "EVENT"
+	// The campaign the event came from: Segment's context.campaign.name, kept on the event.
+	AttributionDimensionCampaign AttributionDimension = "CAMPAIGN"
+	AttributionDimensionEvent    AttributionDimension = "EVENT"
 )
 
 var AllAttributionDimension = []AttributionDimension{
 	AttributionDimensionChannel,
 	AttributionDimensionSource,
+	AttributionDimensionCampaign,
 	AttributionDimensionEvent,
 }
 
 func (e AttributionDimension) IsValid() bool {
 	switch e {
-	case AttributionDimensionChannel, AttributionDimensionSource, AttributionDimensionEvent:
+	case AttributionDimensionChannel, AttributionDimensionSource, AttributionDimensionCampaign, AttributionDimensionEvent:
 		return true
 	}
 	return false

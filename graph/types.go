@@ -66,7 +66,9 @@ func (p Profile) Live() bool { return p.MergedInto == "" }
 // id as sent (or derived from the content when none was sent). Digest is
 // the hex SHA-256 of the message's content, which tells a retry of a
 // stored event (same digest) from a reuse of its id for something else;
-// it is empty for events stored before digests were kept.
+// it is empty for events stored before digests were kept. Campaign is the
+// marketing campaign the event came from (Segment's context.campaign.name),
+// empty when it had none or was stored before campaigns were kept.
 type Event struct {
 	ID          string          `json:"id"`
 	MessageID   string          `json:"messageId,omitempty"`
@@ -75,6 +77,7 @@ type Event struct {
 	Name        string          `json:"name,omitempty"`
 	Channel     string          `json:"channel,omitempty"`
 	Source      string          `json:"source,omitempty"`
+	Campaign    string          `json:"campaign,omitempty"`
 	Timestamp   time.Time       `json:"timestamp"`
 	ReceivedAt  time.Time       `json:"receivedAt"`
 	Properties  map[string]any  `json:"properties,omitempty"`

@@ -33,6 +33,10 @@ const (
 	// MaxExternalIDs bounds context.externalIds; more than this is not a
 	// person's identity but a list of something else.
 	MaxExternalIDs = 100
+	// MaxCampaignBytes bounds context.campaign.name as kept on the event;
+	// SDKs fill it from a page's utm_campaign, which no one checks, so a
+	// longer name is cut (on a rune boundary) rather than refused.
+	MaxCampaignBytes = 256
 	// MaxFuture is how far past its receipt an event may be dated.
 	MaxFuture = 24 * time.Hour
 )
@@ -96,9 +100,9 @@ type Envelope struct {
 
 // ParseMessage turns one Segment message (the JSON object an SDK sends to
 // /v1/track, /v1/identify, ... or one item of /v1/batch) into a graph.Event.
-// The result carries the identifiers, traits, channel, corrected timestamp
-// and a messageId (derived from the content when the message has none); the
-// engine normalizes the identifier values. Errors are *MessageError naming
+// The result carries the identifiers, traits, channel, campaign, corrected
+// timestamp and a messageId (derived from the content when the message has
+// none); the engine normalizes the identifier values. Errors are *MessageError naming
 // the field at fault. ParseMessage never panics on any input, and the same
 // input and envelope always give the same event.
 //
@@ -108,6 +112,7 @@ type Envelope struct {
 //     context.traits on any message and from traits on identify (a group's
 //     traits describe the group, not the person).
 //   - alias: userId → user_id and previousId → anonymous_id.
+//   - context.campaign.name → the event's Campaign (CutCampaign).
 //   - time: base = originalTimestamp, else timestamp; with a sentAt the
 //     clock skew is corrected: receivedAt − (sentAt − base). Without a base
 //     the event is dated receivedAt. Results before 2000-01-01 or more than
@@ -309,6 +314,9 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 		return graph.Event{}, e
 	}
 	ev.Channel = ch
+	if ev.Campaign, e = campaign(ctx); e != nil {
+		return graph.Event{}, e
+	}
 	if ev.Timestamp, e = eventTime(msg, env); e != nil {
 		return graph.Event{}, e
 	}
@@ -466,6 +474,39 @@ func channel(ctx map[string]any, typ string) (string, *MessageError) {
 		return "web", nil
 	}
 	return "server", nil
+}
+
+// campaign: context.campaign.name, trimmed and cut to MaxCampaignBytes;
+// "" when the message names no campaign.
+func campaign(ctx map[string]any) (string, *MessageError) {
+	c, e := object(ctx, "campaign", "context.campaign")
+	if e != nil {
+		return "", e
+	}
+	v, ok := c["name"]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", invalid("context.campaign.name must be a string, not %s", jsonType(v))
+	}
+	return CutCampaign(s), nil
+}
+
+// CutCampaign trims a campaign name and cuts it to MaxCampaignBytes on a
+// rune boundary: every path that stores an event's campaign keeps it
+// bounded the same way.
+func CutCampaign(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= MaxCampaignBytes {
+		return s
+	}
+	n := MaxCampaignBytes
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return strings.TrimSpace(s[:n])
 }
 
 func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {

@@ -12,12 +12,14 @@ import (
 // Dimension is what attribution credits.
 type Dimension string
 
-// The dimensions: an event's channel, source, or name (EventName).
-// Events without a channel or source are credited to "(unknown)".
+// The dimensions: an event's channel, source, campaign (Segment's
+// context.campaign.name, kept on the event), or name (EventName). Events
+// without a channel, source or campaign are credited to "(unknown)".
 const (
-	DimChannel Dimension = "CHANNEL"
-	DimSource  Dimension = "SOURCE"
-	DimEvent   Dimension = "EVENT"
+	DimChannel  Dimension = "CHANNEL"
+	DimSource   Dimension = "SOURCE"
+	DimCampaign Dimension = "CAMPAIGN"
+	DimEvent    Dimension = "EVENT"
 )
 
 // Model is how one conversion's credit is spread over its touchpoints.
@@ -46,7 +48,8 @@ const DefaultHalfLife = 7 * day
 // NoTouch is the key credited for a conversion without touchpoints.
 const NoTouch = "(none)"
 
-// Unknown is the key of a touchpoint without a channel or source.
+// Unknown is the key of a touchpoint without a channel, source or
+// campaign.
 const Unknown = "(unknown)"
 
 // AttributionQuery is an attribution.
@@ -78,9 +81,9 @@ func (q *AttributionQuery) Check() error {
 		}
 	}
 	switch q.Dimension {
-	case DimChannel, DimSource, DimEvent:
+	case DimChannel, DimSource, DimCampaign, DimEvent:
 	default:
-		return graph.Errorf(graph.EINVALID, "dimension %q is not one of CHANNEL, SOURCE, EVENT", clip(string(q.Dimension)))
+		return graph.Errorf(graph.EINVALID, "dimension %q is not one of CHANNEL, SOURCE, CAMPAIGN, EVENT", clip(string(q.Dimension)))
 	}
 	switch q.Model {
 	case FirstTouch, LastTouch, Linear, TimeDecay, PositionBased:
@@ -141,6 +144,8 @@ func (a *Attribution) key(e *graph.Event) string {
 		k = e.Channel
 	case DimSource:
 		k = e.Source
+	case DimCampaign:
+		k = e.Campaign
 	default:
 		k = EventName(e)
 	}

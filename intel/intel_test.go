@@ -210,6 +210,7 @@ func genTimelines(t *rapid.T) [][]graph.Event {
 				Type:       rapid.SampledFrom([]string{"track", "track", "page"}).Draw(t, "type"),
 				Channel:    rapid.SampledFrom([]string{"web", "app", "store", ""}).Draw(t, "channel"),
 				Source:     rapid.SampledFrom([]string{"s1", "s2", ""}).Draw(t, "source"),
+				Campaign:   rapid.SampledFrom([]string{"spring", "fall", "", ""}).Draw(t, "campaign"),
 				Timestamp:  t0.Add(time.Duration(rapid.IntRange(0, 30).Draw(t, "minute")) * time.Minute),
 				Properties: map[string]any{"v": float64(rapid.IntRange(0, 3).Draw(t, "v"))},
 			}
@@ -273,7 +274,7 @@ func TestAttributionMatchesReference(t *testing.T) {
 		tls := genTimelines(t)
 		q := AttributionQuery{
 			Conversion: genMatch(t, "conversion"),
-			Dimension:  rapid.SampledFrom([]Dimension{DimChannel, DimSource, DimEvent}).Draw(t, "dimension"),
+			Dimension:  rapid.SampledFrom([]Dimension{DimChannel, DimSource, DimCampaign, DimEvent}).Draw(t, "dimension"),
 			Model:      rapid.SampledFrom([]Model{FirstTouch, LastTouch, Linear, TimeDecay, PositionBased}).Draw(t, "model"),
 			Lookback:   time.Duration(rapid.IntRange(1, 40).Draw(t, "lookback")) * time.Minute,
 			HalfLife:   time.Duration(rapid.IntRange(0, 20).Draw(t, "halfLife")) * time.Minute,

@@ -110,7 +110,7 @@ func refFunnel(q FunnelQuery, timelines [][]graph.Event) FunnelResult {
 }
 
 func refKey(d Dimension, e graph.Event) string {
-	k := map[Dimension]string{DimChannel: e.Channel, DimSource: e.Source, DimEvent: e.Name}[d]
+	k := map[Dimension]string{DimChannel: e.Channel, DimSource: e.Source, DimCampaign: e.Campaign, DimEvent: e.Name}[d]
 	if d == DimEvent && k == "" {
 		k = e.Type
 	}

@@ -132,6 +132,7 @@ type ExportEvent struct {
 	Name        string                `json:"name,omitempty"`
 	Channel     string                `json:"channel,omitempty"`
 	Source      string                `json:"source,omitempty"`
+	Campaign    string                `json:"campaign,omitempty"`
 	Timestamp   time.Time             `json:"timestamp"`
 	ReceivedAt  time.Time             `json:"receivedAt"`
 	Properties  map[string]any        `json:"properties"`
@@ -442,7 +443,7 @@ var errDone = errors.New("every counted event emitted")
 func exportEvent(ev graph.Event) ExportEvent {
 	out := ExportEvent{
 		Kind: KindEvent, ID: ev.ID, MessageID: ev.MessageID, Type: ev.Type, Name: ev.Name, Channel: ev.Channel,
-		Source: ev.Source, Timestamp: ev.Timestamp, ReceivedAt: ev.ReceivedAt,
+		Source: ev.Source, Campaign: ev.Campaign, Timestamp: ev.Timestamp, ReceivedAt: ev.ReceivedAt,
 		Properties: ev.Properties, Traits: ev.Traits, Shared: ev.Shared,
 		Identifiers: make([]graph.IdentifierRef, len(ev.Keys)),
 	}

@@ -561,9 +561,11 @@ func (r *Resolver) audiencesNaming(ctx context.Context, st audience.Store, pred 
 
 // --- audiences ---
 
-// audienceFromInput builds and checks the audience id would hold.
-func (r *Resolver) audienceFromInput(ctx context.Context, st audience.Store, id string, in gql.AudienceInput) (audience.Audience, error) {
-	a := audience.Audience{ID: id, Name: in.Name, Description: deref(in.Description)}
+// audienceFromInput builds and checks the audience id would hold: a
+// static one (whose members were saved) takes no filter, any other one
+// needs one.
+func (r *Resolver) audienceFromInput(ctx context.Context, st audience.Store, id string, in gql.AudienceInput, static bool) (audience.Audience, error) {
+	a := audience.Audience{ID: id, Name: in.Name, Description: deref(in.Description), Static: static}
 	if in.Purpose != nil {
 		ps, err := r.purposes()
 		if err != nil {
@@ -577,7 +579,14 @@ func (r *Resolver) audienceFromInput(ctx context.Context, st audience.Store, id 
 		}
 		a.Purpose = *in.Purpose
 	}
-	a.Filter = filterFromInput(in.Filter)
+	switch {
+	case static && in.Filter != nil:
+		return a, invalidArg("input.filter", "must be left out: audience %s is static (its members were saved by createLookalikeAudience, not selected by a filter); only its name, description and purpose change", id)
+	case !static && in.Filter == nil:
+		return a, invalidArg("input.filter", "is required (a static audience, without one, is saved by createLookalikeAudience)")
+	case !static:
+		a.Filter = filterFromInput(in.Filter)
+	}
 	if err := a.Validate(); err != nil {
 		msg := graph.ErrorMessage(err)
 		arg := "input"
@@ -587,6 +596,9 @@ func (r *Resolver) audienceFromInput(ctx context.Context, st audience.Store, id 
 			}
 		}
 		return a, graph.Errorf(graph.ErrorCode(err), "argument %q: %s", arg, msg)
+	}
+	if static {
+		return a, nil
 	}
 	if err := r.checkFilter(ctx, st, &a.Filter, "input.filter"); err != nil {
 		return a, err
@@ -616,7 +628,7 @@ func (r *Resolver) createAudience(ctx context.Context, in gql.AudienceInput) (*a
 	}
 	id := audience.NewAudienceID()
 	entry.Reason = "audience " + id
-	a, err := r.audienceFromInput(ctx, st, id, in)
+	a, err := r.audienceFromInput(ctx, st, id, in, false)
 	if err != nil {
 		return fail(err)
 	}
@@ -655,7 +667,7 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 	if !ok {
 		return fail(graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "id"))
 	}
-	a, err := r.audienceFromInput(ctx, st, id, in)
+	a, err := r.audienceFromInput(ctx, st, id, in, old.Static)
 	if err != nil {
 		return fail(err)
 	}
@@ -762,6 +774,9 @@ func (r *Resolver) audiences(ctx context.Context, first *int, after *string) (*g
 }
 
 func (r *Resolver) audienceFilterJSON(a *audience.Audience) (any, error) {
+	if a.Static {
+		return nil, nil
+	}
 	return toJSONValue(a.Filter)
 }
 

@@ -11,9 +11,12 @@ import (
 )
 
 // Mutations that change what audiences mean: every profile is evaluated
-// again after them.
+// again after them. A saved lookalike is never evaluated, but the pass
+// writes the facts previews read (kept while any audience exists) and
+// replaces a member merged away since it was saved.
 var audienceMutations = map[string]bool{
 	"createAudience": true, "updateAudience": true, "defineComputedTrait": true, "deleteComputedTrait": true,
+	"createLookalikeAudience": true,
 }
 
 // touched collects, across the runs of one mutation's transaction, the

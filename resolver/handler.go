@@ -219,6 +219,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	priceAudiences(&cx)
 	pricePreview(&cx)
 	priceIntel(&cx)
+	priceLookalikes(&cx)
 	priceDestinations(&cx)
 	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 

@@ -170,6 +170,11 @@ func basicEvent(in *gql.EventInput, raw []byte, receivedAt time.Time, source str
 	if c, ok := ctxObj["channel"].(string); ok && c != "" {
 		ev.Channel = c
 	}
+	if c, ok := ctxObj["campaign"].(map[string]any); ok {
+		if name, ok := c["name"].(string); ok {
+			ev.Campaign = ingest.CutCampaign(name)
+		}
+	}
 	// Clock skew: timestamp = receivedAt - (sentAt - originalTimestamp).
 	switch {
 	case in.Timestamp != nil && !in.Timestamp.IsZero():

@@ -106,8 +106,20 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 			w.DeleteFacts = append(w.DeleteFacts, id)
 		}
 	}
+	var survivors map[string]string
 	for i := range auds {
 		a := &auds[i]
+		if a.Static {
+			if survivors == nil {
+				if survivors, err = k.survivors(ctx, gone(ids, subs, kept, auds)); err != nil {
+					return err
+				}
+			}
+			if c, ok := staticChange(a, ids, subs, kept, survivors); ok {
+				w.Changes = append(w.Changes, c)
+			}
+			continue
+		}
 		var enter, exit []string
 		for _, id := range ids {
 			was := kept[id][a.ID]
@@ -131,6 +143,73 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 	// The facts and every audience's changes commit together, and only
 	// for profiles still live then (Store.Keep).
 	return k.st.Keep(ctx, w)
+}
+
+// gone returns the ids that are not live (no Subject) and are kept
+// members of a static audience among auds.
+func gone(ids []string, subs map[string]*audience.Subject, kept map[string]map[string]bool, auds []audience.Audience) []string {
+	var out []string
+	for _, id := range ids {
+		if _, live := subs[id]; live {
+			continue
+		}
+		for i := range auds {
+			if auds[i].Static && kept[id][auds[i].ID] {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// survivors maps each of ids that was merged away to the live profile it
+// resolves to now; an erased or unknown id is absent.
+func (k *Keeper) survivors(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	ps, err := k.eng.ProfilesByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if p, ok := ps[id]; ok && p.ID != id {
+			out[id] = p.ID
+		}
+	}
+	return out, nil
+}
+
+// staticChange is what happens to the static audience a among ids: no
+// profile is evaluated; a member that is no longer live exits, and the
+// survivor it was merged into, when there is one, enters in its place
+// (entering a member changes nothing: the store skips it). A survivor
+// evaluated in this batch reads its new membership in the audiences
+// evaluated after a.
+func staticChange(a *audience.Audience, ids []string, subs map[string]*audience.Subject, kept map[string]map[string]bool, survivors map[string]string) (audience.MembershipChange, bool) {
+	c := audience.MembershipChange{AudienceID: a.ID}
+	entering := map[string]bool{}
+	for _, id := range ids {
+		if _, live := subs[id]; live || !kept[id][a.ID] {
+			continue
+		}
+		c.Exit = append(c.Exit, id)
+		sv, ok := survivors[id]
+		if !ok || entering[sv] {
+			continue
+		}
+		entering[sv] = true
+		if s, ok := subs[sv]; ok {
+			if s.Audiences[a.ID] {
+				continue // already a member
+			}
+			s.Audiences[a.ID] = true
+		}
+		c.Enter = append(c.Enter, sv)
+	}
+	return c, len(c.Enter) > 0 || len(c.Exit) > 0
 }
 
 // member reports whether s belongs to a at now: its filter holds and, with
@@ -255,6 +334,18 @@ func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience, alw
 	if len(auds) == 0 && !always {
 		return nil
 	}
+	// The survivors of static members merged away take their places
+	// first, so that the audiences whose inAudience names a static one
+	// read them in this pass.
+	var static []audience.Audience
+	for _, a := range auds {
+		if a.Static {
+			static = append(static, a)
+		}
+	}
+	if err := k.dropStale(ctx, static); err != nil {
+		return err
+	}
 	done := 0
 	err := k.eachLive(ctx, func(ids []string) error {
 		if err := k.refresh(ctx, ids, auds); err != nil {
@@ -297,7 +388,9 @@ func (k *Keeper) eachLive(ctx context.Context, fn func(ids []string) error) erro
 	}
 }
 
-// dropStale makes the members of auds that are not live profiles exit.
+// dropStale makes the members of auds that are not live profiles exit;
+// in a static audience, the survivor of one merged away enters in its
+// place.
 func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error {
 	for _, a := range auds {
 		p := audience.Page{Limit: BatchSize}
@@ -331,7 +424,21 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 				return err
 			}
 			if len(stale) > 0 {
-				if err := k.st.ApplyMembership(ctx, a.ID, nil, stale, graph.Clean(k.now())); err != nil && graph.ErrorCode(err) != graph.ENOTFOUND {
+				// A static audience's member merged away is replaced by
+				// its survivor, as Refresh does.
+				var enter []string
+				if a.Static {
+					sv, err := k.survivors(ctx, stale)
+					if err != nil {
+						return err
+					}
+					for _, id := range stale {
+						if s, ok := sv[id]; ok && !slices.Contains(enter, s) {
+							enter = append(enter, s)
+						}
+					}
+				}
+				if err := k.st.ApplyMembership(ctx, a.ID, enter, stale, graph.Clean(k.now())); err != nil && graph.ErrorCode(err) != graph.ENOTFOUND {
 					return err
 				}
 			}
@@ -645,6 +752,9 @@ func (k *Keeper) RefreshDue(ctx context.Context) error {
 	}
 	due := map[string]bool{}
 	for _, a := range auds { // in order: referred audiences come first
+		if a.Static {
+			continue // never evaluated, whatever its purpose
+		}
 		if a.Purpose != "" || dependsOnTime(&a.Filter, windowed, 0) {
 			due[a.ID] = true
 			continue

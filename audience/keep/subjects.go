@@ -41,6 +41,14 @@
 // those left goes first), so a Refresh always ends; an audience in a
 // cycle then reads the membership its predecessor had at the time.
 //
+// A static audience (audience.Audience.Static) is never evaluated, nor
+// its purpose: its members were written once. A member that is no longer
+// live exits it, and when it was merged away, the live profile it
+// resolves to (graph.Engine.ProfilesByIDs) enters in its place, whether
+// Refresh is given its id or RefreshAll finds it stale (RefreshAll does
+// so for static audiences before evaluating the others, so that an
+// inAudience naming one reads the survivor). RefreshDue skips them.
+//
 // # Facts
 //
 // Every Refresh, RefreshAll and RefreshDue also writes the facts

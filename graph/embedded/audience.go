@@ -17,7 +17,7 @@ import (
 // The audience buckets (layout version 10), apart from the identity graph:
 // a profile is named by its id only.
 //
-//	audiences             id -> audienceRecord JSON
+//	audiences             id -> audienceRecord JSON (static since version 14)
 //	audience_members      part(audienceID) profileID -> since (time)
 //	audience_memberships  part(profileID) audienceID -> since (time)
 //	audience_changes      part(audienceID) time seq -> kind profileID
@@ -59,6 +59,7 @@ type audienceRecord struct {
 	Description string          `json:"description,omitempty"`
 	Filter      json.RawMessage `json:"filter"`
 	Purpose     string          `json:"purpose,omitempty"`
+	Static      bool            `json:"static,omitempty"`
 	CreatedAt   time.Time       `json:"createdAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
 	Size        int             `json:"size"`
@@ -92,7 +93,7 @@ func (r *audienceRecord) audience(id string) (audience.Audience, error) {
 		return audience.Audience{}, fmt.Errorf("audience %s: %w", id, err)
 	}
 	return audience.Audience{
-		ID: id, Name: r.Name, Description: r.Description, Filter: f, Purpose: r.Purpose,
+		ID: id, Name: r.Name, Description: r.Description, Filter: f, Purpose: r.Purpose, Static: r.Static,
 		CreatedAt: utcOrZero(r.CreatedAt), UpdatedAt: utcOrZero(r.UpdatedAt),
 		Size: r.Size, RefreshedAt: utcOrZero(r.RefreshedAt),
 	}, nil
@@ -132,7 +133,7 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 			}
 			r = &audienceRecord{CreatedAt: cleanOrZero(a.CreatedAt)}
 		}
-		r.Name, r.Description, r.Filter, r.Purpose = a.Name, a.Description, filter, a.Purpose
+		r.Name, r.Description, r.Filter, r.Purpose, r.Static = a.Name, a.Description, filter, a.Purpose, a.Static
 		r.UpdatedAt = cleanOrZero(a.UpdatedAt)
 		return putAudience(btx, a.ID, r)
 	})

@@ -198,8 +198,12 @@ func decodeLink(a, b string, v []byte) (graph.Link, error) {
 //
 //	digest:    0 none | 1 then 32 bytes: lowercase hex SHA-256 | 2 then a string
 //	messageId: 0 none | 1 the id after "<source>/" | 2 then a string
+//	campaign:  a string, only when the event has a campaign
 //
-// so the usual digest costs 33 bytes and the usual message id one.
+// so the usual digest costs 33 bytes and the usual message id one. The
+// campaign came last (layout version 14) and is optional, so records
+// written before it read back with none, and those without one are byte
+// for byte as before.
 const (
 	tailNone = iota
 	tailShort
@@ -231,14 +235,14 @@ func encodeEvent(ev *graph.Event) ([]byte, error) {
 }
 
 func (r *eventRecord) encode() []byte {
-	n := 48 + len(r.Type) + len(r.Name) + len(r.Channel) + len(r.Source) + len(r.props) + len(r.traits) + len(r.Digest)
+	n := 48 + len(r.Type) + len(r.Name) + len(r.Channel) + len(r.Source) + len(r.props) + len(r.traits) + len(r.Digest) + len(r.Campaign)
 	for _, k := range r.Keys {
 		n += len(k) + 2
 	}
 	e := make(enc, 0, n)
 	e = e.str(r.Type).str(r.Name).str(r.Channel).str(r.Source).time(r.Timestamp).time(r.ReceivedAt)
 	e = e.strs(r.Keys).bytes(r.props).bytes(r.traits)
-	if r.Digest == "" && r.MessageID == "" {
+	if r.Digest == "" && r.MessageID == "" && r.Campaign == "" {
 		return e
 	}
 	if sum, ok := sha256Hex(r.Digest); ok {
@@ -250,11 +254,16 @@ func (r *eventRecord) encode() []byte {
 	}
 	switch {
 	case r.MessageID == "":
-		return e.uint(tailNone)
+		e = e.uint(tailNone)
 	case r.Source != "" && r.ID == r.Source+"/"+r.MessageID:
-		return e.uint(tailShort)
+		e = e.uint(tailShort)
+	default:
+		e = e.uint(tailString).str(r.MessageID)
 	}
-	return e.uint(tailString).str(r.MessageID)
+	if r.Campaign != "" {
+		e = e.str(r.Campaign)
+	}
+	return e
 }
 
 // sha256Hex decodes a lowercase hex SHA-256, the form the collector
@@ -300,6 +309,14 @@ func (r *eventRecord) parseTail(d *dec) {
 		r.MessageID = d.str()
 	default:
 		d.fail()
+		return
+	}
+	if len(d.b) > 0 {
+		// Written only when not empty: an empty one is not a record this
+		// codec wrote (zeros padded onto it, say).
+		if r.Campaign = d.str(); r.Campaign == "" {
+			d.fail()
+		}
 	}
 }
 

@@ -388,7 +388,7 @@ func (s *Store) PutAudienceRecords(ctx context.Context, as []dump.AudienceRecord
 				return fmt.Errorf("audience %s: %w", a.ID, err)
 			}
 			r := &audienceRecord{
-				Name: a.Name, Description: a.Description, Filter: filter, Purpose: a.Purpose,
+				Name: a.Name, Description: a.Description, Filter: filter, Purpose: a.Purpose, Static: a.Static,
 				CreatedAt: cleanOrZero(a.CreatedAt), UpdatedAt: cleanOrZero(a.UpdatedAt),
 				Size: a.Size, RefreshedAt: cleanOrZero(a.RefreshedAt), Seq: a.Seq,
 			}

@@ -95,8 +95,12 @@ var (
 // refreshes profiles). Version 12: the change feed bucket of feed.go, which
 // the step from 11 creates empty. Version 13: the destination buckets of
 // destination.go (webhook destinations, their deliveries and the status
-// index), which the step from 12 creates empty.
-const formatVersion = 13
+// index), which the step from 12 creates empty. Version 14: an event
+// record may end with its campaign (codec.go) and an audience record may
+// say static (audience.go); records written before lack both and read as
+// they did, so the step from 13 is empty, and an older build refuses the
+// file rather than misread a static audience as one with a filter.
+const formatVersion = 14
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

@@ -132,6 +132,9 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 13 to 14: an event's campaign and an audience's static flag are
+	// trailing or optional fields that version 13 records simply lack.
+	13: func(*bolt.Tx) error { return nil },
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

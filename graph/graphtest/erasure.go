@@ -42,11 +42,15 @@ func putEvents(t *testing.T, s graph.Store, w *graph.Write, keys ...string) {
 
 // fmtEvent prints every stored field of an event; Keys are sorted, as the
 // contract gives them no order. Maps print with sorted keys, nil and empty
-// alike.
+// alike. A campaign prints only when the event has one.
 func fmtEvent(e graph.Event) string {
-	return fmt.Sprintf("%s type=%s name=%s channel=%s source=%s ts=%s received=%s msg=%s digest=%s keys=%s props=%v traits=%v",
+	s := fmt.Sprintf("%s type=%s name=%s channel=%s source=%s ts=%s received=%s msg=%s digest=%s keys=%s props=%v traits=%v",
 		e.ID, e.Type, e.Name, e.Channel, e.Source, stamp(e.Timestamp), stamp(e.ReceivedAt), e.MessageID, e.Digest,
 		strings.Join(sorted(e.Keys...), ","), e.Properties, e.Traits)
+	if e.Campaign != "" {
+		s += " campaign=" + e.Campaign
+	}
+	return s
 }
 
 func checkEvents(t *testing.T, what string, got []graph.Event, want ...string) {
@@ -136,9 +140,9 @@ func testEventsBy(t *testing.T, open Opener) {
 }
 
 // ScrubEvents replaces an event's Properties and Traits and keeps every
-// other field; an event that DeleteIdentifiers deleted in the same Write,
-// or that was never stored, is skipped without error. Scrubs come after
-// the Write's Events.
+// other field, the campaign as the channel and source; an event that
+// DeleteIdentifiers deleted in the same Write, or that was never stored,
+// is skipped without error. Scrubs come after the Write's Events.
 func testScrubEvents(t *testing.T, open Opener) {
 	s := open(t)
 	ctx := context.Background()
@@ -146,11 +150,11 @@ func testScrubEvents(t *testing.T, open Opener) {
 	digest := strings.Repeat("0123456789abcdef", 4)
 	// The id is source/messageId and the digest lowercase hex: the forms
 	// a store may keep in short.
-	s1 := graph.Event{ID: "web/m-s1", MessageID: "m-s1", Digest: digest, Type: "identify", Name: "", Channel: "web", Source: "web",
+	s1 := graph.Event{ID: "web/m-s1", MessageID: "m-s1", Digest: digest, Type: "identify", Name: "", Channel: "web", Source: "web", Campaign: "spring-sale",
 		Timestamp: at(1), ReceivedAt: at(2), Keys: []string{a, u},
 		Properties: map[string]any{"email": "ann@example.com", "n": 1.5, "big": 12345678901234567890.0},
 		Traits:     map[string]any{"email": "ann@example.com", "name": "Ann"}}
-	s2 := graph.Event{ID: "crm/x", MessageID: "other-id", Digest: "legacy-digest", Type: "track", Name: "Bought", Channel: "server", Source: "crm",
+	s2 := graph.Event{ID: "crm/x", MessageID: "other-id", Digest: "legacy-digest", Type: "track", Name: "Bought", Channel: "server", Source: "crm", Campaign: "Été 2026",
 		Timestamp: at(3), ReceivedAt: at(4), Keys: []string{u},
 		Properties: map[string]any{"a": "b"}}
 	s3 := graph.Event{ID: "s3", Type: "page", Source: "web", Timestamp: at(5), ReceivedAt: at(5), Keys: []string{a},
@@ -172,8 +176,8 @@ func testScrubEvents(t *testing.T, open Opener) {
 		})
 	})
 	const (
-		wantS1 = "web/m-s1 type=identify name= channel=web source=web ts=2026-01-01T12:01:00Z received=2026-01-01T12:02:00Z msg=m-s1 digest=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef keys=user_id:U props=map[big:1.2345678901234567e+19 n:1.5] traits=map[]"
-		wantS2 = "crm/x type=track name=Bought channel=server source=crm ts=2026-01-01T12:03:00Z received=2026-01-01T12:04:00Z msg=other-id digest=legacy-digest keys=user_id:U props=map[] traits=map[plan:pro]"
+		wantS1 = "web/m-s1 type=identify name= channel=web source=web ts=2026-01-01T12:01:00Z received=2026-01-01T12:02:00Z msg=m-s1 digest=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef keys=user_id:U props=map[big:1.2345678901234567e+19 n:1.5] traits=map[] campaign=spring-sale"
+		wantS2 = "crm/x type=track name=Bought channel=server source=crm ts=2026-01-01T12:03:00Z received=2026-01-01T12:04:00Z msg=other-id digest=legacy-digest keys=user_id:U props=map[] traits=map[plan:pro] campaign=Été 2026"
 		wantS4 = "s4 type=track name=Kept channel= source=web ts=2026-01-01T12:06:00Z received=2026-01-01T12:07:00Z msg= digest= keys=user_id:W props=map[email:ann@example.com] traits=map[]"
 	)
 	readAll := func(what string, want ...string) {
@@ -224,7 +228,7 @@ func testScrubEvents(t *testing.T, open Opener) {
 		}})
 	})
 	readAll("after clearing web/m-s1", wantS2, wantS4,
-		"web/m-s1 type=identify name= channel=web source=web ts=2026-01-01T12:01:00Z received=2026-01-01T12:02:00Z msg=m-s1 digest=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef keys=user_id:U props=map[] traits=map[]")
+		"web/m-s1 type=identify name= channel=web source=web ts=2026-01-01T12:01:00Z received=2026-01-01T12:02:00Z msg=m-s1 digest=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef keys=user_id:U props=map[] traits=map[] campaign=spring-sale")
 
 	// An event written and scrubbed by one Write is stored scrubbed.
 	s5 := graph.Event{ID: "s5", Type: "track", Source: "web", Timestamp: at(8), ReceivedAt: at(8), Keys: []string{w},

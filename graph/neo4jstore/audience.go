@@ -15,8 +15,8 @@ import (
 // Audiences and computed traits, apart from the identity graph (a profile
 // is named by its id only, never by a relationship):
 //
-//	(:Audience {id, name, description, filter, purpose, createdAt,
-//	  updatedAt, size, refreshedAt, seq})          unique on id
+//	(:Audience {id, name, description, filter, purpose, static,
+//	  createdAt, updatedAt, size, refreshedAt, seq}) unique on id
 //	(:AudienceMember {audienceId, profileId, since})
 //	                                               unique on (audienceId,
 //	                                               profileId), indexed on
@@ -35,7 +35,9 @@ import (
 // query also says the others exist, hence the IS NOT NULL of every
 // property every such node has.
 //
-// filter, where and value are JSON (audience.EncodeFilter, EncodeValue);
+// static is true on a static audience and absent on the others (those
+// stored before static audiences existed included); filter, where and
+// value are JSON (audience.EncodeFilter, EncodeValue);
 // seq on an Audience counts the changes logged so far, and numbers them.
 // Every write is one managed transaction of a fixed number of statements,
 // lists sent as UNWIND parameters.
@@ -58,7 +60,16 @@ var qPutAudience = cypher(`
 MERGE (a:{{Audience}} { {{id}}: $id })
 ON CREATE SET a.{{createdAt}} = $createdAt, a.{{size}} = 0, a.{{seq}} = 0
 SET a.{{name}} = $name, a.{{description}} = $description, a.{{filter}} = $filter,
-  a.{{purpose}} = $purpose, a.{{updatedAt}} = $updatedAt`)
+  a.{{purpose}} = $purpose, a.{{static}} = $static, a.{{updatedAt}} = $updatedAt`)
+
+// staticParam is an Audience's static property: true, or null (absent)
+// for an audience with a filter.
+func staticParam(static bool) any {
+	if static {
+		return true
+	}
+	return nil
+}
 
 // PutAudience implements audience.Store, in one transaction of two
 // statements.
@@ -85,7 +96,7 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 		}
 		err = t.exec(ctx, qPutAudience, map[string]any{
 			"id": a.ID, "createdAt": timeParam(a.CreatedAt), "name": a.Name, "description": strParam(a.Description),
-			"filter": string(filter), "purpose": strParam(a.Purpose), "updatedAt": timeParam(a.UpdatedAt),
+			"filter": string(filter), "purpose": strParam(a.Purpose), "static": staticParam(a.Static), "updatedAt": timeParam(a.UpdatedAt),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("put audience: %w", err)
@@ -147,7 +158,7 @@ func decodeAudience(v any) (audience.Audience, error) {
 	}
 	return audience.Audience{
 		ID: id, Name: p.str(propName), Description: p.str(propDescription), Filter: f, Purpose: p.str(propPurpose),
-		CreatedAt: p.time(propCreatedAt), UpdatedAt: p.time(propUpdatedAt),
+		Static: p.bool(propStatic), CreatedAt: p.time(propCreatedAt), UpdatedAt: p.time(propUpdatedAt),
 		Size: p.int(propSize), RefreshedAt: p.time(propRefreshedAt),
 	}, nil
 }

@@ -94,6 +94,11 @@ func (p props) str(k string) string {
 	return s
 }
 
+func (p props) bool(k string) bool {
+	b, _ := p[k].(bool)
+	return b
+}
+
 func (p props) int(k string) int {
 	n, _ := p[k].(int64)
 	return int(n)
@@ -188,6 +193,7 @@ func decodeEvent(v any, keys any) (graph.Event, error) {
 		Name:       p.str(propName),
 		Channel:    p.str(propChannel),
 		Source:     p.str(propSource),
+		Campaign:   p.str(propCampaign),
 		Timestamp:  p.time(propTimestamp),
 		ReceivedAt: p.time(propReceivedAt),
 	}

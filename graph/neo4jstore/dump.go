@@ -328,7 +328,7 @@ RETURN a.{{id}} AS id, a.{{seq}} AS seq`)
 UNWIND $rows AS r
 MERGE (a:{{Audience}} { {{id}}: r.id })
 SET a.{{name}} = r.name, a.{{description}} = r.description, a.{{filter}} = r.filter, a.{{purpose}} = r.purpose,
-  a.{{createdAt}} = r.createdAt, a.{{updatedAt}} = r.updatedAt, a.{{size}} = r.size,
+  a.{{static}} = r.static, a.{{createdAt}} = r.createdAt, a.{{updatedAt}} = r.updatedAt, a.{{size}} = r.size,
   a.{{refreshedAt}} = r.refreshedAt, a.{{seq}} = r.seq`)
 	qPutAudienceMembers = cypher(`
 UNWIND $rows AS r
@@ -385,7 +385,7 @@ func (s *Store) PutAudienceRecords(ctx context.Context, as []dump.AudienceRecord
 		}
 		rows[i] = map[string]any{
 			"id": a.ID, "name": a.Name, "description": strParam(a.Description), "filter": string(filter),
-			"purpose": strParam(a.Purpose), "createdAt": timeParam(a.CreatedAt), "updatedAt": timeParam(a.UpdatedAt),
+			"purpose": strParam(a.Purpose), "static": staticParam(a.Static), "createdAt": timeParam(a.CreatedAt), "updatedAt": timeParam(a.UpdatedAt),
 			"size": int64(a.Size), "refreshedAt": timeParam(a.RefreshedAt), "seq": int64(a.Seq),
 		}
 	}

@@ -39,9 +39,12 @@ const (
 	propCounts     = "counts" // JSON
 	propMergedInto = "mergedInto"
 	// Event (type, id and traits above).
-	propName       = "name"
-	propChannel    = "channel"
-	propSource     = "source" // also LINKED and REJECTED_LINK
+	propName    = "name"
+	propChannel = "channel"
+	propSource  = "source" // also LINKED and REJECTED_LINK
+	// propCampaign is an Event's context.campaign.name; events stored
+	// before campaigns were kept, and those without one, lack it.
+	propCampaign   = "campaign"
 	propTimestamp  = "timestamp"
 	propReceivedAt = "receivedAt"
 	propProperties = "properties" // JSON
@@ -123,6 +126,7 @@ const (
 	labelComputedValue  = "ComputedValue"
 	propDescription     = "description"
 	propFilter          = "filter" // JSON
+	propStatic          = "static" // Audience: true on a static audience, else absent
 	propRefreshedAt     = "refreshedAt"
 	propSeq             = "seq" // Audience: changes logged so far; AudienceChange: its number
 	propAudienceID      = "audienceId"
@@ -169,7 +173,7 @@ var names = func() map[string]string {
 		relLinked, relIn, relBy, relMergedInto, relSplitFrom, relRejected,
 		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
-		propName, propChannel, propSource, propTimestamp, propReceivedAt, propProperties, propClaim,
+		propName, propChannel, propSource, propCampaign, propTimestamp, propReceivedAt, propProperties, propClaim,
 		propMessageID, propDigest,
 		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propTrimmed, propLock,
 		propEvidence, propCount, propAt, propReason, propMembers,
@@ -181,7 +185,7 @@ var names = func() map[string]string {
 		labelErasureReceipt, propKind, propIdentifierCount, propEventCount, propScrubbedEventCount,
 		propTraitCount, propConsentRecordCount, propSuppressedHashCount,
 		labelAudience, labelAudienceMember, labelAudienceChange, labelComputedTrait, labelComputedValue,
-		propDescription, propFilter, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
+		propDescription, propFilter, propStatic, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
 		propAggregate, propEventName, propEventType, propProperty, propWhere, propWindow, propComputedAt, propExpires,
 		labelProfileFacts, propData,
 	}, destinationNames...) {

@@ -482,7 +482,7 @@ func (t *tx) eventRows(_ context.Context, w *graph.Write) ([]any, error) {
 			// SET e += props: a null value removes the property.
 			"props": map[string]any{
 				propType: strParam(e.Type), propName: strParam(e.Name), propChannel: strParam(e.Channel),
-				propSource: strParam(e.Source), propTimestamp: timeParam(e.Timestamp),
+				propSource: strParam(e.Source), propCampaign: strParam(e.Campaign), propTimestamp: timeParam(e.Timestamp),
 				propReceivedAt: timeParam(e.ReceivedAt), propProperties: props, propTraits: traits,
 				propMessageID: strParam(e.MessageID), propDigest: strParam(e.Digest),
 				propClaim: nil,

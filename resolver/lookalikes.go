@@ -1,0 +1,89 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/gql"
+	"github.com/idgraph/cdp/graph"
+)
+
+// priceLookalikes prices createLookalikeAudience as the lookalike it runs,
+// two scans, plus the audience it answers.
+func priceLookalikes(c *gql.ComplexityRoot) {
+	c.Mutation.CreateLookalikeAudience = func(child int, _ string, _ int, _ string, _ *string) int {
+		return satAdd(2*scanCost, child)
+	}
+}
+
+// createLookalikeAudience saves lookalike(audienceID, size, purpose) as a
+// new static audience: its definition first, then its members, each
+// entering it (Store.Keep, which logs the changes and appends
+// AUDIENCE_ENTERED to the feed) in the write that carries the audit
+// entry, so a success is audited only once the members are in. Should
+// the members' write fail, the audience is removed again.
+func (r *Resolver) createLookalikeAudience(ctx context.Context, audienceID string, size int, name string, purpose *string) (*audience.Audience, error) {
+	entry := newEntry(ctx, "createLookalikeAudience", "")
+	fail := func(err error) (*audience.Audience, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, domainErr(err)
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return fail(err)
+	}
+	id := audience.NewAudienceID()
+	entry.Reason = fmt.Sprintf("audience %s, the lookalike of audience %s", id, clip(audienceID, 64))
+	now := graph.Now()
+	a := audience.Audience{ID: id, Name: name, Static: true, CreatedAt: now, UpdatedAt: now}
+	if err := a.Validate(); err != nil {
+		msg := graph.ErrorMessage(err)
+		if strings.HasPrefix(msg, "audience name") {
+			return fail(invalidArg("name", "%s", strings.TrimPrefix(msg, "audience name ")))
+		}
+		return fail(err)
+	}
+	// lookalike checks audienceId, size and purpose, and gives the live
+	// profiles it found, best first.
+	ms, err := r.lookalike(ctx, audienceID, size, purpose)
+	if err != nil {
+		return fail(err)
+	}
+	if purpose != nil {
+		a.Purpose = *purpose
+	}
+	enter := make([]string, len(ms))
+	for i, m := range ms {
+		enter[i] = m.Profile.ID
+	}
+	a.Description = fmt.Sprintf("The %d profiles most like the members of audience %s on %s (lookalike, size %d).",
+		len(enter), audienceID, now.UTC().Format("2006-01-02 15:04 UTC"), size)
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	if len(enter) == 0 {
+		if err := st.PutAudience(wctx, a); err != nil {
+			return fail(err)
+		}
+	} else {
+		if err := st.PutAudience(ctx, a); err != nil {
+			return fail(err)
+		}
+		w := audience.KeepWrite{At: graph.Now(), Changes: []audience.MembershipChange{{AudienceID: id, Enter: enter}}}
+		if err := st.Keep(wctx, w); err != nil {
+			if _, derr := st.DeleteAudience(context.WithoutCancel(ctx), id); derr != nil {
+				err = fmt.Errorf("%w (and the audience without its members was not removed: %v)", err, derr)
+			}
+			return fail(err)
+		}
+	}
+	alone()
+	got, ok, err := storedAudience(ctx, st, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, graph.Errorf(graph.ENOTFOUND, "audience %s was deleted as it was saved", id)
+	}
+	return got, nil
+}
