@@ -304,11 +304,19 @@ func (r *eventRecord) parseTail(d *dec) {
 }
 
 // parseEvent decodes everything but the JSON maps, which stay raw.
-func parseEvent(id string, v []byte) (eventRecord, error) {
+func parseEvent(id string, v []byte) (eventRecord, error) { return parseEventNamed(id, v, nil) }
+
+// parseEventNamed is parseEvent taking the type, name, channel and source
+// from name (nil: new strings).
+func parseEventNamed(id string, v []byte, name func([]byte) string) (eventRecord, error) {
 	d := dec{b: v}
 	var r eventRecord
 	r.ID = id
-	r.Type, r.Name, r.Channel, r.Source = d.str(), d.str(), d.str(), d.str()
+	if name == nil {
+		r.Type, r.Name, r.Channel, r.Source = d.str(), d.str(), d.str(), d.str()
+	} else {
+		r.Type, r.Name, r.Channel, r.Source = name(d.raw()), name(d.raw()), name(d.raw()), name(d.raw())
+	}
 	r.Timestamp, r.ReceivedAt = d.time(), d.time()
 	r.Keys = d.strs()
 	r.props, r.traits = d.raw(), d.raw()
@@ -319,8 +327,11 @@ func parseEvent(id string, v []byte) (eventRecord, error) {
 	return r, nil
 }
 
-func decodeEvent(id string, v []byte) (graph.Event, error) {
-	r, err := parseEvent(id, v)
+func decodeEvent(id string, v []byte) (graph.Event, error) { return decodeEventNamed(id, v, nil) }
+
+// decodeEventNamed is decodeEvent taking names as parseEventNamed does.
+func decodeEventNamed(id string, v []byte, name func([]byte) string) (graph.Event, error) {
+	r, err := parseEventNamed(id, v, name)
 	if err != nil {
 		return graph.Event{}, err
 	}

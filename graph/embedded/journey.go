@@ -15,6 +15,7 @@ import (
 type byStream struct {
 	c      *bolt.Cursor
 	prefix []byte
+	bound  []byte // where the walk starts
 	cur    []byte // time then event id, valid until the cursor moves
 }
 
@@ -69,15 +70,21 @@ func (t *tx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQ
 }
 
 func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) ([]graph.Event, error) {
-	h := make(streams, 0, len(keys))
-	for _, k := range keys {
-		s := &byStream{c: t.idents.Cursor(), prefix: byPrefix(k)}
+	r := t.journeyReader()
+	h := r.heap[:0]
+	for i, k := range keys {
+		if i == len(r.streams) {
+			r.streams = append(r.streams, &byStream{c: t.idents.Cursor()})
+		}
+		s := r.streams[i]
+		s.prefix = append(appendPart(s.prefix[:0], k), tagBy)
 		var bound []byte
 		if upper != nil {
-			bound = append(append([]byte(nil), s.prefix...), upper...)
+			bound = append(append(s.bound[:0], s.prefix...), upper...)
 		} else {
-			bound = prefixEnd(s.prefix)
+			bound = appendPrefixEnd(s.bound[:0], s.prefix)
 		}
+		s.bound = bound
 		var e []byte
 		if bound == nil {
 			e, _ = s.c.Last()
@@ -90,22 +97,25 @@ func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) (
 			h = append(h, s)
 		}
 	}
+	r.heap = h[:0]
 	heap.Init(&h)
 	var out []graph.Event
-	var last []byte
+	if h.Len() > 0 {
+		out = make([]graph.Event, 0, journeyCap(q.Limit))
+	}
+	last := r.last[:0]
 	for h.Len() > 0 && (q.Limit < 1 || len(out) < q.Limit) {
 		s := h[0]
 		// An event BY several members shows up once per member, at the
 		// same position, so its copies come out of the heap in a row.
 		if !bytes.Equal(s.cur, last) {
 			last = append(last[:0], s.cur...)
-			id := string(s.cur[timeLen:])
-			ev, ok, err := t.event(id)
+			ev, ok, err := t.eventAt(r, s.cur[timeLen:])
 			if err != nil {
 				return nil, err
 			}
 			if !ok {
-				return nil, fmt.Errorf("event %q is indexed but not stored", id)
+				return nil, fmt.Errorf("event %q is indexed but not stored", s.cur[timeLen:])
 			}
 			if q.After.Admits(ev) && q.Match(ev) {
 				out = append(out, ev)
@@ -117,7 +127,61 @@ func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) (
 			heap.Pop(&h)
 		}
 	}
+	r.last = last
 	return out, nil
+}
+
+// journeyCap is the room a journey starts with: most people's journeys
+// are short, and a page is at most limit long.
+func journeyCap(limit int) int {
+	if limit < 1 || limit > 16 {
+		return 16
+	}
+	return limit
+}
+
+// journeyReader holds what reading journeys reuses from one profile to
+// the next in a transaction: cursors (a fresh bbolt cursor grows its
+// stack on every search), key buffers, and the names events repeat.
+type journeyReader struct {
+	streams []*byStream
+	heap    streams
+	last    []byte
+	events  *bolt.Cursor
+	names   map[string]string
+}
+
+func (t *tx) journeyReader() *journeyReader {
+	if t.journeys == nil {
+		t.journeys = &journeyReader{events: t.events.Cursor(), names: map[string]string{}}
+	}
+	return t.journeys
+}
+
+// maxNames bounds the names a journeyReader keeps.
+const maxNames = 4096
+
+// name returns b as a string, the same string each time while there is
+// room: event types, names, channels and sources repeat.
+func (r *journeyReader) name(b []byte) string {
+	if s, ok := r.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(r.names) < maxNames {
+		r.names[s] = s
+	}
+	return s
+}
+
+// eventAt reads the event id with r's cursor.
+func (t *tx) eventAt(r *journeyReader, id []byte) (graph.Event, bool, error) {
+	k, v := r.events.Seek(id)
+	if v == nil || !bytes.Equal(k, id) {
+		return graph.Event{}, false, nil
+	}
+	ev, err := decodeEventNamed(string(id), v, r.name)
+	return ev, err == nil, err
 }
 
 // accept moves the stream to index entry e, reporting false when e belongs

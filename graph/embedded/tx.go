@@ -53,6 +53,8 @@ type tx struct {
 	// stored, so that writing it next needs no second read; writes keep
 	// it current.
 	linkKnown map[graph.LinkKey]bool
+	// journeys is what Journeys reuses, made on its first call.
+	journeys *journeyReader
 }
 
 var _ graph.Tx = (*tx)(nil)
@@ -222,6 +224,20 @@ func (t *tx) memberKeys(c *bolt.Cursor, id string) []string {
 	})
 	return keys
 }
+
+// MemberKeys implements graph.MemberKeysReader.
+func (t *tx) MemberKeys(ctx context.Context, profileIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(profileIDs))
+	c := t.members.Cursor()
+	for _, id := range uniqueSorted(profileIDs) {
+		if keys := t.memberKeys(c, id); len(keys) > 0 {
+			out[id] = keys
+		}
+	}
+	return out, nil
+}
+
+var _ graph.MemberKeysReader = (*tx)(nil)
 
 // Members implements graph.ReadTx.
 func (t *tx) Members(ctx context.Context, profileIDs []string) (map[string][]graph.Identifier, error) {
