@@ -150,14 +150,14 @@ func intelMeasure(ctx context.Context, cfg Config, store graph.Store, rules *gra
 	cfg.logf("intelligence: funnel and attribution over the store")
 	f := intel.NewFunnel(IntelFunnel)
 	start = time.Now()
-	if err := intel.Scan(ctx, store, eng, time.Time{}, time.Time{}, nil, func(_ string, e []graph.Event) error { f.Add(e); return nil }); err != nil {
+	if err := intel.ScanWith(ctx, store, eng, intel.ScanOptions{Properties: IntelFunnel.ReadsProperties()}, func(_ string, e []graph.Event) error { f.Add(e); return nil }); err != nil {
 		return res, err
 	}
 	res.FunnelSeconds = time.Since(start).Seconds()
 	res.FunnelCompleted = f.Result().Steps[2].Count
 	a := intel.NewAttribution(IntelAttribution)
 	start = time.Now()
-	if err := intel.Scan(ctx, store, eng, time.Time{}, time.Time{}, nil, func(_ string, e []graph.Event) error { a.Add(e); return nil }); err != nil {
+	if err := intel.ScanWith(ctx, store, eng, intel.ScanOptions{Properties: IntelAttribution.ReadsProperties()}, func(_ string, e []graph.Event) error { a.Add(e); return nil }); err != nil {
 		return res, err
 	}
 	res.AttribSeconds = time.Since(start).Seconds()

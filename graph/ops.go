@@ -342,10 +342,15 @@ func (s keySet) has(k string) bool {
 // what is theirs, and its properties and traits only to the person it was
 // anchored on.
 func (e *Engine) ownView(ev *Event, in keySet) {
-	keys := slices.Clone(ev.Keys) // a store may share the slice between profiles
-	if len(keys) > 1 {
-		e.norm.SortByPriority(keys)
+	if len(ev.Keys) == 1 { // the usual case, without copying the keys
+		if !in.has(ev.Keys[0]) {
+			ev.Shared, ev.Properties, ev.Traits = true, nil, nil
+			ev.Keys = ev.Keys[:0:0]
+		}
+		return
 	}
+	keys := slices.Clone(ev.Keys) // a store may share the slice between profiles
+	e.norm.SortByPriority(keys)
 	if len(keys) > 0 && !in.has(keys[0]) {
 		ev.Shared, ev.Properties, ev.Traits = true, nil, nil
 	}

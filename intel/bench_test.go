@@ -73,10 +73,11 @@ func BenchmarkScan(b *testing.B) {
 	}
 	b.Logf("stored %d events in %s", len(evs), time.Since(t0))
 	b.Run("funnel", func(b *testing.B) {
+		b.ReportAllocs()
 		cpu0 := cpuSeconds()
 		for b.Loop() {
 			f := intel.NewFunnel(bench.IntelFunnel)
-			if err := intel.Scan(ctx, st, e, time.Time{}, time.Time{}, nil, func(_ string, evs []graph.Event) error { f.Add(evs); return nil }); err != nil {
+			if err := intel.ScanWith(ctx, st, e, intel.ScanOptions{Properties: bench.IntelFunnel.ReadsProperties()}, func(_ string, evs []graph.Event) error { f.Add(evs); return nil }); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(f.Result().Steps[2].Count), "completed")
@@ -84,10 +85,11 @@ func BenchmarkScan(b *testing.B) {
 		}
 	})
 	b.Run("attribution", func(b *testing.B) {
+		b.ReportAllocs()
 		cpu0 := cpuSeconds()
 		for b.Loop() {
 			a := intel.NewAttribution(bench.IntelAttribution)
-			if err := intel.Scan(ctx, st, e, time.Time{}, time.Time{}, nil, func(_ string, evs []graph.Event) error { a.Add(evs); return nil }); err != nil {
+			if err := intel.ScanWith(ctx, st, e, intel.ScanOptions{Properties: bench.IntelAttribution.ReadsProperties()}, func(_ string, evs []graph.Event) error { a.Add(evs); return nil }); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(a.Result().Conversions), "conversions")

@@ -35,6 +35,23 @@ const (
 func Scan(ctx context.Context, st graph.Store, e *graph.Engine, from, to time.Time,
 	keep func(ctx context.Context, ids []string) ([]string, error),
 	fn func(profileID string, events []graph.Event) error) error {
+	return ScanWith(ctx, st, e, ScanOptions{From: from, To: to, Keep: keep, Properties: true}, fn)
+}
+
+// ScanOptions are Scan's arguments: the events' time range [From, To),
+// Keep, and whether the events' properties are read (a query's
+// ReadsProperties). Without Properties a store may leave out the events'
+// properties and traits, which saves decoding them.
+type ScanOptions struct {
+	From, To   time.Time
+	Keep       func(ctx context.Context, ids []string) ([]string, error)
+	Properties bool
+}
+
+// ScanWith is Scan with its arguments in o.
+func ScanWith(ctx context.Context, st graph.Store, e *graph.Engine, o ScanOptions,
+	fn func(profileID string, events []graph.Event) error) error {
+	keep := o.Keep
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -42,7 +59,7 @@ func Scan(ctx context.Context, st graph.Store, e *graph.Engine, from, to time.Ti
 	readers := max(1, min(runtime.GOMAXPROCS(0), scanReaders))
 	pages := make(chan *scanPage, readers) // in profile order, to fn
 	jobs := make(chan *scanPage)           // to the readers
-	q := graph.JourneyQuery{From: from, To: to, Limit: eventsPerRead}
+	q := graph.JourneyQuery{From: o.From, To: o.To, Limit: eventsPerRead, NoPayload: !o.Properties}
 	wg.Add(1 + readers)
 	go func() {
 		defer wg.Done()
@@ -75,6 +92,9 @@ func Scan(ctx context.Context, st graph.Store, e *graph.Engine, from, to time.Ti
 		}()
 	}
 	for p := range pages {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		select {
 		case <-p.done:
 		case <-ctx.Done():
@@ -199,4 +219,30 @@ func (q *PathsQuery) Events() (from, to time.Time) {
 		to = q.Window.To.Add(q.Within)
 	}
 	return q.Window.From, to
+}
+
+// ReadsProperties reports whether q reads events' properties: whether a
+// step has a Where.
+func (q *FunnelQuery) ReadsProperties() bool { return readsProperties(q.Steps...) }
+
+// ReadsProperties reports whether q reads events' properties: whether the
+// conversion or the touchpoints have a Where.
+func (q *AttributionQuery) ReadsProperties() bool {
+	if q.Touchpoints != nil && len(q.Touchpoints.Where) > 0 {
+		return true
+	}
+	return readsProperties(q.Conversion)
+}
+
+// ReadsProperties reports whether q reads events' properties: whether the
+// start has a Where.
+func (q *PathsQuery) ReadsProperties() bool { return readsProperties(q.Start) }
+
+func readsProperties(ms ...EventMatch) bool {
+	for _, m := range ms {
+		if len(m.Where) > 0 {
+			return true
+		}
+	}
+	return false
 }

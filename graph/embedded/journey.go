@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -54,11 +55,17 @@ func (t *tx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQ
 	}
 	out := map[string][]graph.Event{}
 	mc := t.members.Cursor()
+	r := t.journeyReader()
+	clear(r.members)
 	for _, id := range uniqueSorted(profileIDs) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		evs, err := t.journey(t.memberKeys(mc, id), q, upper, lower)
+		keys := t.memberKeys(mc, id)
+		if r.members != nil {
+			r.members[id] = keys
+		}
+		evs, err := t.journey(keys, q, upper, lower)
 		if err != nil {
 			return nil, err
 		}
@@ -99,10 +106,8 @@ func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) (
 	}
 	r.heap = h[:0]
 	heap.Init(&h)
-	var out []graph.Event
-	if h.Len() > 0 {
-		out = make([]graph.Event, 0, journeyCap(q.Limit))
-	}
+	r.keys = keys
+	out := r.out[:0]
 	last := r.last[:0]
 	for h.Len() > 0 && (q.Limit < 1 || len(out) < q.Limit) {
 		s := h[0]
@@ -110,7 +115,7 @@ func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) (
 		// same position, so its copies come out of the heap in a row.
 		if !bytes.Equal(s.cur, last) {
 			last = append(last[:0], s.cur...)
-			ev, ok, err := t.eventAt(r, s.cur[timeLen:])
+			ev, ok, err := t.eventAt(r, s.cur[timeLen:], q.NoPayload)
 			if err != nil {
 				return nil, err
 			}
@@ -127,43 +132,67 @@ func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) (
 			heap.Pop(&h)
 		}
 	}
-	r.last = last
-	return out, nil
-}
-
-// journeyCap is the room a journey starts with: most people's journeys
-// are short, and a page is at most limit long.
-func journeyCap(limit int) int {
-	if limit < 1 || limit > 16 {
-		return 16
+	r.last, r.out = last, out
+	if len(out) == 0 {
+		return nil, nil
 	}
-	return limit
+	return slices.Clone(out), nil
 }
 
 // journeyReader holds what reading journeys reuses from one profile to
 // the next in a transaction: cursors (a fresh bbolt cursor grows its
-// stack on every search), key buffers, and the names events repeat.
+// stack on every search), buffers, and the strings events repeat.
 type journeyReader struct {
 	streams []*byStream
 	heap    streams
 	last    []byte
+	out     []graph.Event // the journey being read, copied out at its end
 	events  *bolt.Cursor
 	names   map[string]string
+	// keys are the member keys of the profile being read; its events
+	// carry them.
+	keys []string
+	// members holds, in a read-only transaction, the member keys the
+	// last Journeys call read, by profile, for MemberKeys.
+	members map[string][]string
+	// name and key are r.name and r.key, made once.
+	name, key func([]byte) string
 }
 
 func (t *tx) journeyReader() *journeyReader {
 	if t.journeys == nil {
-		t.journeys = &journeyReader{events: t.events.Cursor(), names: map[string]string{}}
+		r := &journeyReader{events: t.events.Cursor(), names: map[string]string{}}
+		if !t.btx.Writable() {
+			r.members = map[string][]string{}
+		}
+		r.name, r.key = r.internName, r.internKey
+		t.journeys = r
 	}
 	return t.journeys
 }
 
+// maxInternKeys bounds the member keys internKey compares a key with.
+const maxInternKeys = 16
+
 // maxNames bounds the names a journeyReader keeps.
 const maxNames = 4096
 
-// name returns b as a string, the same string each time while there is
-// room: event types, names, channels and sources repeat.
-func (r *journeyReader) name(b []byte) string {
+// internKey returns b as a string: the member key of the profile being
+// read that it equals, if any.
+func (r *journeyReader) internKey(b []byte) string {
+	if len(r.keys) <= maxInternKeys {
+		for _, k := range r.keys {
+			if k == string(b) {
+				return k
+			}
+		}
+	}
+	return string(b)
+}
+
+// internName returns b as a string, the same string each time while there
+// is room: event types, names, channels and sources repeat.
+func (r *journeyReader) internName(b []byte) string {
 	if s, ok := r.names[string(b)]; ok {
 		return s
 	}
@@ -174,13 +203,18 @@ func (r *journeyReader) name(b []byte) string {
 	return s
 }
 
-// eventAt reads the event id with r's cursor.
-func (t *tx) eventAt(r *journeyReader, id []byte) (graph.Event, bool, error) {
+// eventAt reads the event id with r's cursor, without its properties and
+// traits when noPayload is set.
+func (t *tx) eventAt(r *journeyReader, id []byte, noPayload bool) (graph.Event, bool, error) {
 	k, v := r.events.Seek(id)
 	if v == nil || !bytes.Equal(k, id) {
 		return graph.Event{}, false, nil
 	}
-	ev, err := decodeEventNamed(string(id), v, r.name)
+	if noPayload {
+		rec, err := parseEventNamed(string(id), v, r.name, r.key)
+		return rec.Event, err == nil, err
+	}
+	ev, err := decodeEventNamed(string(id), v, r.name, r.key)
 	return ev, err == nil, err
 }
 

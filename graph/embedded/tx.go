@@ -226,11 +226,21 @@ func (t *tx) memberKeys(c *bolt.Cursor, id string) []string {
 }
 
 // MemberKeys implements graph.MemberKeysReader.
+// The keys of a profile the last Journeys call read, in a read-only
+// transaction, are not read again: nothing changes them in it.
 func (t *tx) MemberKeys(ctx context.Context, profileIDs []string) (map[string][]string, error) {
 	out := make(map[string][]string, len(profileIDs))
+	var read map[string][]string
+	if t.journeys != nil {
+		read = t.journeys.members
+	}
 	c := t.members.Cursor()
 	for _, id := range uniqueSorted(profileIDs) {
-		if keys := t.memberKeys(c, id); len(keys) > 0 {
+		keys, ok := read[id]
+		if !ok {
+			keys = t.memberKeys(c, id)
+		}
+		if len(keys) > 0 {
 			out[id] = keys
 		}
 	}
