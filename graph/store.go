@@ -95,6 +95,14 @@ type MemberKeysReader interface {
 	MemberKeys(ctx context.Context, profileIDs []string) (map[string][]string, error)
 }
 
+// ProfileIDsReader is an optional ReadTx method: the ids of a page of live
+// profiles, as ProfilesPage selects them (After, Before and Limit; not
+// Reverse), without decoding the profiles. A caller that needs only the
+// ids (a scan over every profile) uses it when a store offers it.
+type ProfileIDsReader interface {
+	ProfileIDs(ctx context.Context, q PageQuery) ([]string, error)
+}
+
 // Tx is a write transaction. The locking methods let several processes write
 // overlapping identifiers at once: once an identifier or profile is locked,
 // no other transaction changes it (or, for a profile, its membership) until

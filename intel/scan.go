@@ -137,10 +137,10 @@ func listPages(ctx context.Context, st graph.Store, keep func(ctx context.Contex
 		if err := ctx.Err(); err != nil {
 			return
 		}
-		var page []graph.Profile
+		var page []string
 		err := st.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
 			var err error
-			page, err = tx.ProfilesPage(ctx, graph.PageQuery{After: after, Limit: profilesPerPage})
+			page, err = profileIDs(ctx, tx, graph.PageQuery{After: after, Limit: profilesPerPage})
 			return err
 		})
 		if err != nil {
@@ -150,11 +150,8 @@ func listPages(ctx context.Context, st graph.Store, keep func(ctx context.Contex
 		if len(page) == 0 {
 			return
 		}
-		after = page[len(page)-1].ID
-		ids := make([]string, len(page))
-		for i, p := range page {
-			ids[i] = p.ID
-		}
+		after = page[len(page)-1]
+		ids := page
 		if keep != nil {
 			if ids, err = keep(ctx, ids); err != nil {
 				fail(err)
@@ -168,6 +165,23 @@ func listPages(ctx context.Context, st graph.Store, keep func(ctx context.Contex
 			return
 		}
 	}
+}
+
+// profileIDs returns the ids of the page q of live profiles, from
+// ProfileIDs when tx offers it.
+func profileIDs(ctx context.Context, tx graph.ReadTx, q graph.PageQuery) ([]string, error) {
+	if r, ok := tx.(graph.ProfileIDsReader); ok {
+		return r.ProfileIDs(ctx, q)
+	}
+	page, err := tx.ProfilesPage(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(page))
+	for i, p := range page {
+		ids[i] = p.ID
+	}
+	return ids, nil
 }
 
 // readPage reads the events of the profiles ids as q asks, every page of

@@ -506,6 +506,27 @@ func (t *tx) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.Profi
 	return out, nil
 }
 
+// ProfileIDs implements graph.ProfileIDsReader.
+func (t *tx) ProfileIDs(ctx context.Context, q graph.PageQuery) ([]string, error) {
+	if q.Reverse {
+		return nil, fmt.Errorf("ProfileIDs reads forwards only")
+	}
+	var out []string
+	c := t.profiles.Cursor()
+	var k []byte
+	if q.After == "" {
+		k, _ = c.First()
+	} else if k, _ = c.Seek([]byte(q.After)); k != nil && string(k) == q.After {
+		k, _ = c.Next()
+	}
+	for ; k != nil && (q.Limit < 1 || len(out) < q.Limit) && (q.Before == "" || string(k) < q.Before); k, _ = c.Next() {
+		out = append(out, string(k))
+	}
+	return out, nil
+}
+
+var _ graph.ProfileIDsReader = (*tx)(nil)
+
 // CountProfiles implements graph.ReadTx from the count kept by writes.
 func (t *tx) CountProfiles(ctx context.Context) (int, error) {
 	return int(t.liveCount()), nil
