@@ -29,9 +29,9 @@ const (
 //
 // While fn takes one page, the events of the next few pages are read, by
 // up to one reader per processor (at most scanReaders): Scan holds the
-// events of at most scanReaders+1 pages. fn and keep are each called from one
-// goroutine at a time, fn in profile order. Scan returns once every read
-// has stopped: on fn's first error, with it.
+// events of at most scanReaders+1 pages. fn and keep are each called from
+// one goroutine at a time, fn in profile order. Scan returns once every
+// read has stopped: on fn's first error, with it.
 func Scan(ctx context.Context, st graph.Store, e *graph.Engine, from, to time.Time,
 	keep func(ctx context.Context, ids []string) ([]string, error),
 	fn func(profileID string, events []graph.Event) error) error {

@@ -155,7 +155,7 @@ type journeyReader struct {
 	// members holds, in a read-only transaction, the member keys the
 	// last Journeys call read, by profile, for MemberKeys.
 	members map[string][]string
-	// name and key are r.name and r.key, made once.
+	// name and key are r.internName and r.internKey, made once.
 	name, key func([]byte) string
 }
 
