@@ -65,7 +65,9 @@ const (
 	intelAppShare    = 0.6  // of people who log in to the app
 )
 
-var intelFunnel = intel.FunnelQuery{
+// IntelFunnel and IntelAttribution are the queries the measure times
+// (intel's BenchmarkScan times them too).
+var IntelFunnel = intel.FunnelQuery{
 	Steps: []intel.EventMatch{
 		{Name: "Product Viewed", Channel: "web"},
 		{Name: "App Opened", Channel: "mobile"},
@@ -74,11 +76,14 @@ var intelFunnel = intel.FunnelQuery{
 	Within: 7 * 24 * time.Hour,
 }
 
-// intelPopulation makes about n events: per person, web views under an
+var IntelAttribution = intel.AttributionQuery{Conversion: intel.EventMatch{Name: "Order Completed"},
+	Dimension: intel.DimChannel, Model: intel.Linear, Lookback: 30 * 24 * time.Hour}
+
+// IntelPopulation makes about n events: per person, web views under an
 // anonymous id, for most an app session that links it to a user id and a
 // loyalty card, and maybe a purchase in a store under the card. The
 // first hidden people are the hidden group.
-func intelPopulation(n int, seed uint64) (events []graph.Event, people, hidden int) {
+func IntelPopulation(n int, seed uint64) (events []graph.Event, people, hidden int) {
 	r := rand.New(rand.NewPCG(seed, 14))
 	// A person makes about 5.6 events on average (below).
 	people = max(40, n*10/56)
@@ -130,7 +135,7 @@ func intelPopulation(n int, seed uint64) (events []graph.Event, people, hidden i
 
 // intelMeasure runs the measure on store, which must be empty.
 func intelMeasure(ctx context.Context, cfg Config, store graph.Store, rules *graph.Rules) (IntelResult, error) {
-	evs, people, hidden := intelPopulation(cfg.IntelEvents, cfg.Gen.Seed)
+	evs, people, hidden := IntelPopulation(cfg.IntelEvents, cfg.Gen.Seed)
 	res := IntelResult{Events: len(evs), People: people, Hidden: hidden}
 	eng := graph.NewEngine(store, rules)
 	cfg.logf("intelligence: storing %d events of %d people", len(evs), people)
@@ -143,17 +148,16 @@ func intelMeasure(ctx context.Context, cfg Config, store graph.Store, rules *gra
 	res.StoreSeconds = time.Since(start).Seconds()
 
 	cfg.logf("intelligence: funnel and attribution over the store")
-	f := intel.NewFunnel(intelFunnel)
+	f := intel.NewFunnel(IntelFunnel)
 	start = time.Now()
-	if err := intel.Scan(ctx, store, eng, time.Time{}, time.Time{}, nil, func(_ string, e []graph.Event) error { f.Add(e); return nil }); err != nil {
+	if err := intel.ScanWith(ctx, store, eng, intel.ScanOptions{Properties: IntelFunnel.ReadsProperties()}, func(_ string, e []graph.Event) error { f.Add(e); return nil }); err != nil {
 		return res, err
 	}
 	res.FunnelSeconds = time.Since(start).Seconds()
 	res.FunnelCompleted = f.Result().Steps[2].Count
-	a := intel.NewAttribution(intel.AttributionQuery{Conversion: intel.EventMatch{Name: "Order Completed"},
-		Dimension: intel.DimChannel, Model: intel.Linear, Lookback: 30 * 24 * time.Hour})
+	a := intel.NewAttribution(IntelAttribution)
 	start = time.Now()
-	if err := intel.Scan(ctx, store, eng, time.Time{}, time.Time{}, nil, func(_ string, e []graph.Event) error { a.Add(e); return nil }); err != nil {
+	if err := intel.ScanWith(ctx, store, eng, intel.ScanOptions{Properties: IntelAttribution.ReadsProperties()}, func(_ string, e []graph.Event) error { a.Add(e); return nil }); err != nil {
 		return res, err
 	}
 	res.AttribSeconds = time.Since(start).Seconds()
@@ -167,7 +171,7 @@ func intelMeasure(ctx context.Context, cfg Config, store graph.Store, rules *gra
 			byKey[k.Type+":"+k.Value] = append(byKey[k.Type+":"+k.Value], e)
 		}
 	}
-	per := intel.NewFunnel(intelFunnel)
+	per := intel.NewFunnel(IntelFunnel)
 	for _, tl := range byKey {
 		per.Add(tl)
 	}

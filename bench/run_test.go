@@ -151,7 +151,7 @@ func checkRun(t *testing.T, res *Result) {
 	// and bought completes the funnel, counted per profile; per
 	// identifier nobody does (no identifier has a web view, an app
 	// session and a store purchase).
-	evs, people, hidden := intelPopulation(600, 9)
+	evs, people, hidden := IntelPopulation(600, 9)
 	opened, bought := map[string]bool{}, map[string]bool{}
 	for _, e := range evs {
 		for _, k := range e.Identifiers {

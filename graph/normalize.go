@@ -1,7 +1,8 @@
 package graph
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -217,13 +218,11 @@ func (n *Normalizer) NormalizeAll(refs []IdentifierRef) (keys []string, dropped 
 
 // SortByPriority orders keys by their type's priority, then by key.
 func (n *Normalizer) SortByPriority(keys []string) {
-	sort.Slice(keys, func(i, j int) bool {
-		pi := n.rules.Rule(SplitKey(keys[i]).Type).Priority
-		pj := n.rules.Rule(SplitKey(keys[j]).Type).Priority
-		if pi != pj {
-			return pi < pj
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(n.rules.Rule(SplitKey(a).Type).Priority, n.rules.Rule(SplitKey(b).Type).Priority); c != 0 {
+			return c
 		}
-		return keys[i] < keys[j]
+		return strings.Compare(a, b)
 	})
 }
 

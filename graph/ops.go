@@ -269,15 +269,12 @@ func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQue
 		if out, err = tx.Journeys(ctx, profileIDs, q); err != nil {
 			return err
 		}
-		members, err := tx.Members(ctx, profileIDs)
+		members, err := memberKeys(ctx, tx, profileIDs)
 		if err != nil {
 			return err
 		}
 		for pid, evs := range out {
-			in := make(map[string]bool, len(members[pid]))
-			for _, m := range members[pid] {
-				in[m.Key] = true
-			}
+			in := newKeySet(members[pid])
 			for i := range evs {
 				e.ownView(&evs[i], in)
 			}
@@ -287,19 +284,77 @@ func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQue
 	return out, err
 }
 
+// memberKeys returns the keys IN each profile, from MemberKeys when tx
+// offers it.
+func memberKeys(ctx context.Context, tx ReadTx, profileIDs []string) (map[string][]string, error) {
+	if r, ok := tx.(MemberKeysReader); ok {
+		return r.MemberKeys(ctx, profileIDs)
+	}
+	members, err := tx.Members(ctx, profileIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string, len(members))
+	for pid, ms := range members {
+		keys := make([]string, len(ms))
+		for i, m := range ms {
+			keys[i] = m.Key
+		}
+		out[pid] = keys
+	}
+	return out, nil
+}
+
+// keySet is a set of keys: a sorted slice searched by bisection when
+// small (a profile's members usually are), a map when large.
+type keySet struct {
+	sorted []string
+	big    map[string]bool
+}
+
+func newKeySet(keys []string) keySet {
+	if len(keys) <= 32 {
+		s := keys
+		if !slices.IsSorted(s) {
+			s = slices.Sorted(slices.Values(keys))
+		}
+		return keySet{sorted: s}
+	}
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return keySet{big: m}
+}
+
+func (s keySet) has(k string) bool {
+	if s.big != nil {
+		return s.big[k]
+	}
+	_, ok := slices.BinarySearch(s.sorted, k)
+	return ok
+}
+
 // ownView shows an event as part of the profile whose members are in: only
 // those members among its keys, and, unless the profile holds the event's
 // highest-priority identifier, no payload and Shared set. An event carried
 // by several people (a shared device, say) thus shows each of them only
 // what is theirs, and its properties and traits only to the person it was
 // anchored on.
-func (e *Engine) ownView(ev *Event, in map[string]bool) {
+func (e *Engine) ownView(ev *Event, in keySet) {
+	if len(ev.Keys) == 1 { // the usual case, without copying the keys
+		if !in.has(ev.Keys[0]) {
+			ev.Shared, ev.Properties, ev.Traits = true, nil, nil
+			ev.Keys = ev.Keys[:0:0]
+		}
+		return
+	}
 	keys := slices.Clone(ev.Keys) // a store may share the slice between profiles
 	e.norm.SortByPriority(keys)
-	if len(keys) > 0 && !in[keys[0]] {
+	if len(keys) > 0 && !in.has(keys[0]) {
 		ev.Shared, ev.Properties, ev.Traits = true, nil, nil
 	}
-	ev.Keys = slices.DeleteFunc(keys, func(k string) bool { return !in[k] })
+	ev.Keys = slices.DeleteFunc(keys, func(k string) bool { return !in.has(k) })
 }
 
 // ProfilePage is one page of live profiles ordered by id.

@@ -85,6 +85,24 @@ type ReadTx interface {
 	LookupProfiles(ctx context.Context, keys []string, withMembers bool) (idents map[string]Identifier, profiles map[string]Profile, members map[string][]Identifier, err error)
 }
 
+// MemberKeysReader is an optional ReadTx method: the keys IN each profile,
+// as Members orders them, without reading the identifiers' records. It is
+// all Engine.Journeys needs of the members, and a store whose records are
+// costly to decode implements it.
+type MemberKeysReader interface {
+	// MemberKeys returns, per profile id, the keys of the identifiers IN
+	// it, ordered by key; a profile with none is absent.
+	MemberKeys(ctx context.Context, profileIDs []string) (map[string][]string, error)
+}
+
+// ProfileIDsReader is an optional ReadTx method: the ids of a page of live
+// profiles, as ProfilesPage selects them (After, Before and Limit; not
+// Reverse), without decoding the profiles. A caller that needs only the
+// ids (a scan over every profile) uses it when a store offers it.
+type ProfileIDsReader interface {
+	ProfileIDs(ctx context.Context, q PageQuery) ([]string, error)
+}
+
 // Tx is a write transaction. The locking methods let several processes write
 // overlapping identifiers at once: once an identifier or profile is locked,
 // no other transaction changes it (or, for a profile, its membership) until

@@ -183,13 +183,18 @@ type JourneyCursor struct {
 // JourneyQuery selects a page of a profile's events, newest first: events
 // strictly after the cursor, optionally filtered. Zero times are open bounds;
 // From is inclusive and To exclusive.
+//
+// NoPayload tells the store that the events' Properties and Traits are not
+// needed: it may leave them out (the embedded store then skips decoding
+// them).
 type JourneyQuery struct {
-	Types    []string
-	Channels []string
-	From     time.Time
-	To       time.Time
-	After    *JourneyCursor
-	Limit    int
+	Types     []string
+	Channels  []string
+	From      time.Time
+	To        time.Time
+	After     *JourneyCursor
+	Limit     int
+	NoPayload bool
 }
 
 // Admits reports whether e comes after the cursor in journey order

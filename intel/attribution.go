@@ -170,9 +170,9 @@ func (a *Attribution) Add(events []graph.Event) {
 	conv := make([]bool, len(evs))
 	touch := make([]bool, len(evs))
 	for i := range evs {
-		conv[i] = a.q.Conversion.Matches(&evs[i])
+		conv[i] = a.q.Conversion.Matches(evs[i])
 		if a.q.Touchpoints != nil {
-			touch[i] = a.q.Touchpoints.Matches(&evs[i])
+			touch[i] = a.q.Touchpoints.Matches(evs[i])
 		} else {
 			touch[i] = !conv[i]
 		}
@@ -195,7 +195,7 @@ func (a *Attribution) Add(events []graph.Event) {
 	}
 }
 
-func (a *Attribution) spread(evs []graph.Event, tps []int, at time.Time) {
+func (a *Attribution) spread(evs []*graph.Event, tps []int, at time.Time) {
 	n := len(tps)
 	if n == 0 {
 		a.credit(NoTouch, 1)
@@ -203,12 +203,12 @@ func (a *Attribution) spread(evs []graph.Event, tps []int, at time.Time) {
 	}
 	switch a.q.Model {
 	case FirstTouch:
-		a.credit(a.key(&evs[tps[0]]), 1)
+		a.credit(a.key(evs[tps[0]]), 1)
 	case LastTouch:
-		a.credit(a.key(&evs[tps[n-1]]), 1)
+		a.credit(a.key(evs[tps[n-1]]), 1)
 	case Linear:
 		for _, i := range tps {
-			a.credit(a.key(&evs[i]), 1/float64(n))
+			a.credit(a.key(evs[i]), 1/float64(n))
 		}
 	case TimeDecay:
 		w := make([]float64, n)
@@ -219,20 +219,20 @@ func (a *Attribution) spread(evs []graph.Event, tps []int, at time.Time) {
 		}
 		t := total.value()
 		for j, i := range tps {
-			a.credit(a.key(&evs[i]), w[j]/t)
+			a.credit(a.key(evs[i]), w[j]/t)
 		}
 	case PositionBased:
 		switch n {
 		case 1:
-			a.credit(a.key(&evs[tps[0]]), 1)
+			a.credit(a.key(evs[tps[0]]), 1)
 		case 2:
-			a.credit(a.key(&evs[tps[0]]), 0.5)
-			a.credit(a.key(&evs[tps[1]]), 0.5)
+			a.credit(a.key(evs[tps[0]]), 0.5)
+			a.credit(a.key(evs[tps[1]]), 0.5)
 		default:
-			a.credit(a.key(&evs[tps[0]]), 0.4)
-			a.credit(a.key(&evs[tps[n-1]]), 0.4)
+			a.credit(a.key(evs[tps[0]]), 0.4)
+			a.credit(a.key(evs[tps[n-1]]), 0.4)
 			for _, i := range tps[1 : n-1] {
-				a.credit(a.key(&evs[i]), 0.2/float64(n-2))
+				a.credit(a.key(evs[i]), 0.2/float64(n-2))
 			}
 		}
 	}

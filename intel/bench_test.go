@@ -2,23 +2,28 @@ package intel_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/bench"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/intel"
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
-// BenchmarkScan times a 3-step funnel and a LINEAR attribution over an
-// embedded store (CDP_INTEL_STORE=neo4j: the test Neo4j) of
-// CDP_INTEL_EVENTS events (default 100000), 10 per
-// person across web, mobile and store, built once per run:
+// BenchmarkScan times the 3-step funnel and the LINEAR attribution of
+// cdp bench's intelligence measure (bench.IntelFunnel,
+// bench.IntelAttribution) over its population (bench.IntelPopulation: per
+// person web views under an anonymous id, an app login linking a user id
+// and a loyalty card, an in-store purchase under the card) of about
+// CDP_INTEL_EVENTS events (default 100000), stored once per run in an
+// embedded store (CDP_INTEL_STORE=neo4j: the test Neo4j) under the bench
+// rules. CDP_INTEL_DIR keeps the embedded store in that folder, and a later
+// run with the same folder times the store it finds there:
 //
 //	CDP_INTEL_EVENTS=1000000 go test ./intel -run '^$' -bench Scan -benchtime 1x
 func BenchmarkScan(b *testing.B) {
@@ -31,52 +36,74 @@ func BenchmarkScan(b *testing.B) {
 	if os.Getenv("CDP_INTEL_STORE") == "neo4j" {
 		st = storetest.Open(b, "neo4j")
 	} else {
-		es, err := embedded.Open(b.TempDir())
+		dir := os.Getenv("CDP_INTEL_DIR")
+		if dir == "" {
+			dir = b.TempDir()
+		}
+		es, err := embedded.Open(dir)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer es.Close(ctx)
 		st = es
 	}
-	e := graph.NewEngine(st, nil)
-	r := rand.New(rand.NewPCG(1, 2))
-	names := []string{"Product Viewed", "Product Viewed", "App Opened", "Email Opened", "Order Completed"}
-	channels := []string{"web", "web", "mobile", "email", "store"}
-	t0 := time.Now()
-	var batch []graph.Event
-	for i := range n {
-		person := i / 10
-		k := r.IntN(len(names))
-		ev := graph.Event{ID: fmt.Sprintf("b/%d", i), Type: "track", Name: names[k], Channel: channels[k], Source: channels[k],
-			Timestamp: base.Add(time.Duration(person%1000)*time.Hour + time.Duration(i%10)*time.Hour), ReceivedAt: base,
-			Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: fmt.Sprintf("u%d", person)}}}
-		batch = append(batch, ev)
-		if len(batch) == 500 || i == n-1 {
-			if _, err := e.ApplyBatch(ctx, batch); err != nil {
-				b.Fatal(err)
-			}
-			batch = batch[:0]
+	rules, err := bench.Rules()
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := graph.NewEngine(st, rules)
+	evs, _, _ := bench.IntelPopulation(n, 1)
+	if os.Getenv("CDP_INTEL_DIR") != "" {
+		var live int
+		if err := st.View(ctx, func(ctx context.Context, tx graph.ReadTx) (err error) {
+			live, err = tx.CountProfiles(ctx)
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if live > 0 {
+			evs = nil // stored by an earlier run
 		}
 	}
-	b.Logf("stored %d events in %s", n, time.Since(t0))
+	t0 := time.Now()
+	for i := 0; i < len(evs); i += 500 {
+		if _, err := e.ApplyBatch(ctx, evs[i:min(i+500, len(evs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("stored %d events in %s", len(evs), time.Since(t0))
 	b.Run("funnel", func(b *testing.B) {
-		q := intel.FunnelQuery{Steps: []intel.EventMatch{{Name: "Product Viewed"}, {Channel: "mobile"}, {Name: "Order Completed"}}, Within: 7 * 24 * time.Hour}
+		b.ReportAllocs()
+		cpu0 := cpuSeconds()
 		for b.Loop() {
-			f := intel.NewFunnel(q)
-			if err := intel.Scan(ctx, st, e, time.Time{}, time.Time{}, nil, func(_ string, evs []graph.Event) error { f.Add(evs); return nil }); err != nil {
+			f := intel.NewFunnel(bench.IntelFunnel)
+			if err := intel.ScanWith(ctx, st, e, intel.ScanOptions{Properties: bench.IntelFunnel.ReadsProperties()}, func(_ string, evs []graph.Event) error { f.Add(evs); return nil }); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(f.Result().Steps[2].Count), "completed")
+			b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
 		}
 	})
 	b.Run("attribution", func(b *testing.B) {
-		q := intel.AttributionQuery{Conversion: intel.EventMatch{Name: "Order Completed"}, Dimension: intel.DimChannel, Model: intel.Linear, Lookback: 30 * 24 * time.Hour}
+		b.ReportAllocs()
+		cpu0 := cpuSeconds()
 		for b.Loop() {
-			a := intel.NewAttribution(q)
-			if err := intel.Scan(ctx, st, e, time.Time{}, time.Time{}, nil, func(_ string, evs []graph.Event) error { a.Add(evs); return nil }); err != nil {
+			a := intel.NewAttribution(bench.IntelAttribution)
+			if err := intel.ScanWith(ctx, st, e, intel.ScanOptions{Properties: bench.IntelAttribution.ReadsProperties()}, func(_ string, evs []graph.Event) error { a.Add(evs); return nil }); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(a.Result().Conversions), "conversions")
+			b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
 		}
 	})
+}
+
+// cpuSeconds is the process's CPU time so far, user and system: what a
+// run cost whatever else the machine was doing.
+func cpuSeconds() float64 {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds()
 }

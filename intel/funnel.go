@@ -101,7 +101,7 @@ func (f *Funnel) Add(events []graph.Event) {
 	evs := ordered(events)
 	start := -1
 	for i := range evs {
-		if f.q.Window.Holds(evs[i].Timestamp) && f.q.Steps[0].Matches(&evs[i]) {
+		if f.q.Window.Holds(evs[i].Timestamp) && f.q.Steps[0].Matches(evs[i]) {
 			start = i
 			break
 		}
@@ -110,12 +110,12 @@ func (f *Funnel) Add(events []graph.Event) {
 		return
 	}
 	deadline := evs[start].Timestamp.Add(f.q.Within)
-	f.reach(0, &evs[start], nil)
+	f.reach(0, evs[start], nil)
 	prev := start
 	for k := 1; k < len(f.q.Steps); k++ {
 		next := -1
 		for i := prev + 1; i < len(evs) && !evs[i].Timestamp.After(deadline); i++ {
-			if f.q.Steps[k].Matches(&evs[i]) {
+			if f.q.Steps[k].Matches(evs[i]) {
 				next = i
 				break
 			}
@@ -123,7 +123,7 @@ func (f *Funnel) Add(events []graph.Event) {
 		if next < 0 {
 			return
 		}
-		f.reach(k, &evs[next], &evs[prev])
+		f.reach(k, evs[next], evs[prev])
 		prev = next
 	}
 }

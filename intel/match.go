@@ -116,16 +116,29 @@ func spanString(d time.Duration) string {
 }
 
 // ordered returns the events sorted by time, then id: the order every
-// query walks a timeline in.
-func ordered(events []graph.Event) []graph.Event {
-	out := slices.Clone(events)
-	slices.SortFunc(out, func(a, b graph.Event) int {
-		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
-			return c
+// query walks a timeline in. It points into events, which it leaves as
+// they are; a timeline read newest first (graph.ReadTx.Journeys, Scan) is
+// only reversed.
+func ordered(events []graph.Event) []*graph.Event {
+	out := make([]*graph.Event, len(events))
+	newestFirst := true
+	for i := range events {
+		out[len(events)-1-i] = &events[i]
+		if i > 0 && byTime(&events[i-1], &events[i]) <= 0 {
+			newestFirst = false
 		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	}
+	if !newestFirst {
+		slices.SortFunc(out, byTime)
+	}
 	return out
+}
+
+func byTime(a, b *graph.Event) int {
+	if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // sum adds floats with Neumaier's compensation, so that a total of

@@ -74,7 +74,7 @@ func (p *Paths) Add(events []graph.Event) {
 	evs := ordered(events)
 	var names []string
 	for s := range evs {
-		if !p.q.Window.Holds(evs[s].Timestamp) || !p.q.Start.Matches(&evs[s]) {
+		if !p.q.Window.Holds(evs[s].Timestamp) || !p.q.Start.Matches(evs[s]) {
 			continue
 		}
 		p.starts++
@@ -83,7 +83,7 @@ func (p *Paths) Add(events []graph.Event) {
 			if p.q.Within > 0 && evs[i].Timestamp.After(evs[s].Timestamp.Add(p.q.Within)) {
 				break
 			}
-			names = append(names, strings.ReplaceAll(EventName(&evs[i]), pathSep, ""))
+			names = append(names, strings.ReplaceAll(EventName(evs[i]), pathSep, ""))
 		}
 		p.counts[strings.Join(names, pathSep)]++
 	}

@@ -2,10 +2,12 @@ package intel_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/intel"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -95,4 +97,147 @@ func counts(r intel.FunnelResult) []int {
 		out = append(out, s.Count)
 	}
 	return out
+}
+
+// Scan over several pages of profiles, and a profile with more events
+// than one read returns: 450 people with one event each and one with
+// 1,100, read in pages of 200 profiles and 500 events.
+func TestScanPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := graph.NewEngine(s, nil)
+		var evs []graph.Event
+		for i := range 450 {
+			evs = append(evs, event(fmt.Sprintf("p%03d", i), "Product Viewed", "web", i, fmt.Sprintf("user_id:u%03d", i)))
+		}
+		for i := range 1100 {
+			evs = append(evs, event(fmt.Sprintf("big%04d", i), "App Opened", "mobile", i%600, "user_id:big"))
+		}
+		for i := 0; i < len(evs); i += 500 {
+			if _, err := e.ApplyBatch(ctx, evs[i:min(i+500, len(evs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		var ids []string
+		sizes := map[int]int{}
+		storetest.Must(t, intel.Scan(ctx, s, e, time.Time{}, time.Time{}, nil, func(pid string, evs []graph.Event) error {
+			ids = append(ids, pid)
+			sizes[len(evs)]++
+			if len(evs) == 1100 {
+				seen := map[string]bool{}
+				for i, ev := range evs {
+					seen[ev.ID] = true
+					if i > 0 && !(ev.Timestamp.Before(evs[i-1].Timestamp) || ev.Timestamp.Equal(evs[i-1].Timestamp) && ev.ID < evs[i-1].ID) {
+						t.Fatalf("event %d of the big journey (%s) is not older than the one before (%s)", i, ev.ID, evs[i-1].ID)
+					}
+				}
+				if len(seen) != 1100 {
+					t.Fatalf("the big journey holds %d distinct events; want 1100", len(seen))
+				}
+			}
+			return nil
+		}))
+		if len(ids) != 451 || sizes[1] != 450 || sizes[1100] != 1 {
+			t.Fatalf("Scan gave %d profiles, by number of events %v; want 451: 450 of 1 and 1 of 1100", len(ids), sizes)
+		}
+		for i := 1; i < len(ids); i++ {
+			if ids[i] <= ids[i-1] {
+				t.Fatalf("profile %d (%s) comes after %s", i, ids[i], ids[i-1])
+			}
+		}
+
+		// keep is asked once per page, in order: 200, 200 and 51
+		// profiles; keeping none of the second page leaves 251.
+		var asked []int
+		n := 0
+		storetest.Must(t, intel.Scan(ctx, s, e, time.Time{}, time.Time{},
+			func(_ context.Context, ids []string) ([]string, error) {
+				asked = append(asked, len(ids))
+				if len(asked) == 2 {
+					return nil, nil
+				}
+				return ids, nil
+			},
+			func(string, []graph.Event) error { n++; return nil }))
+		if fmt.Sprint(asked) != "[200 200 51]" || n != 251 {
+			t.Fatalf("keep was asked for pages of %v and Scan gave %d profiles; want [200 200 51] and 251", asked, n)
+		}
+
+		// fn's error stops the scan and is returned.
+		stop := errors.New("enough")
+		n = 0
+		err := intel.Scan(ctx, s, e, time.Time{}, time.Time{}, nil, func(string, []graph.Event) error {
+			if n++; n == 250 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || n != 250 {
+			t.Fatalf("with fn failing at the 250th profile, Scan called it %d times and returned %v", n, err)
+		}
+
+		// A cancelled context stops the scan by the end of the page.
+		cctx, cancel := context.WithCancel(ctx)
+		n = 0
+		err = intel.Scan(cctx, s, e, time.Time{}, time.Time{}, nil, func(string, []graph.Event) error {
+			if n++; n == 10 {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) || n > 200 {
+			t.Fatalf("cancelled at the 10th profile, Scan gave %d profiles and returned %v", n, err)
+		}
+	})
+}
+
+// A step with a where reads the events' properties: the scan is asked
+// for them (ReadsProperties), and the funnel counts by them.
+func TestScanProperties(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := graph.NewEngine(s, nil)
+		ann := event("a1", "Product Viewed", "web", 0, "user_id:ann")
+		ann.Properties = map[string]any{"plan": "pro"}
+		bob := event("b1", "Product Viewed", "web", 0, "user_id:bob")
+		bob.Properties = map[string]any{"plan": "free"}
+		evs := []graph.Event{ann, bob,
+			event("a2", "Order Completed", "store", 60, "user_id:ann"),
+			event("b2", "Order Completed", "store", 60, "user_id:bob")}
+		if _, err := e.ApplyBatch(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		pro := intel.FunnelQuery{Steps: []intel.EventMatch{
+			{Name: "Product Viewed", Where: []audience.PropertyFilter{{Path: "plan", Op: audience.OpEQ, Value: "pro"}}},
+			{Name: "Order Completed"}}, Within: time.Hour}
+		all := intel.FunnelQuery{Steps: []intel.EventMatch{{Name: "Product Viewed"}, {Name: "Order Completed"}}, Within: time.Hour}
+		if !pro.ReadsProperties() || all.ReadsProperties() {
+			t.Fatalf("ReadsProperties: %v with a where, %v without; want true, false", pro.ReadsProperties(), all.ReadsProperties())
+		}
+		for _, c := range []struct {
+			q    intel.FunnelQuery
+			want string
+		}{{pro, "[1 1]"}, {all, "[2 2]"}} {
+			f := intel.NewFunnel(c.q)
+			storetest.Must(t, intel.ScanWith(ctx, s, e, intel.ScanOptions{Properties: c.q.ReadsProperties()},
+				func(_ string, evs []graph.Event) error { f.Add(evs); return nil }))
+			if got := fmt.Sprint(counts(f.Result())); got != c.want {
+				t.Fatalf("funnel %+v counts %s; want %s", c.q.Steps, got, c.want)
+			}
+		}
+		plans := map[string]bool{}
+		storetest.Must(t, intel.ScanWith(ctx, s, e, intel.ScanOptions{Properties: true}, func(_ string, evs []graph.Event) error {
+			for _, ev := range evs {
+				if p, ok := ev.Properties["plan"].(string); ok {
+					plans[p] = true
+				}
+			}
+			return nil
+		}))
+		if !plans["pro"] || !plans["free"] {
+			t.Fatalf("asked for properties, the scan gave plans %v; want pro and free", plans)
+		}
+	})
 }

@@ -46,8 +46,9 @@ func intelWindow(from, to *time.Time) intel.Window {
 }
 
 // intelScan streams the live profiles (those filter keeps, when given)
-// with their events in [from, to) through add.
-func (r *Resolver) intelScan(ctx context.Context, filter *gql.AudienceFilter, from, to time.Time, add func(events []graph.Event)) error {
+// with their events in [from, to) through add; props says whether the
+// events' properties are read.
+func (r *Resolver) intelScan(ctx context.Context, filter *gql.AudienceFilter, from, to time.Time, props bool, add func(events []graph.Event)) error {
 	var keepFn func(ctx context.Context, ids []string) ([]string, error)
 	if filter != nil {
 		_, st, err := r.keeper()
@@ -78,7 +79,8 @@ func (r *Resolver) intelScan(ctx context.Context, filter *gql.AudienceFilter, fr
 			}), nil
 		}
 	}
-	return intel.Scan(ctx, r.engine.Store(), r.engine, from, to, keepFn, func(_ string, events []graph.Event) error {
+	o := intel.ScanOptions{From: from, To: to, Keep: keepFn, Properties: props}
+	return intel.ScanWith(ctx, r.engine.Store(), r.engine, o, func(_ string, events []graph.Event) error {
 		add(events)
 		return nil
 	})
@@ -98,7 +100,7 @@ func (r *Resolver) funnel(ctx context.Context, steps []*gql.EventMatch, within s
 	}
 	f := intel.NewFunnel(q)
 	evFrom, evTo := q.Events()
-	if err := r.intelScan(ctx, filter, evFrom, evTo, f.Add); err != nil {
+	if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), f.Add); err != nil {
 		return nil, domainErr(err)
 	}
 	res := f.Result()
@@ -144,7 +146,7 @@ func (r *Resolver) attribution(ctx context.Context, conversion gql.EventMatch, t
 	}
 	a := intel.NewAttribution(q)
 	evFrom, evTo := q.Events()
-	if err := r.intelScan(ctx, filter, evFrom, evTo, a.Add); err != nil {
+	if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), a.Add); err != nil {
 		return nil, domainErr(err)
 	}
 	res := a.Result()
@@ -174,7 +176,7 @@ func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first
 	}
 	p := intel.NewPaths(q)
 	evFrom, evTo := q.Events()
-	if err := r.intelScan(ctx, filter, evFrom, evTo, p.Add); err != nil {
+	if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), p.Add); err != nil {
 		return nil, domainErr(err)
 	}
 	out := []*gql.Path{}

@@ -113,7 +113,10 @@ func (d *dec) time() time.Time {
 	return time.Unix(s, int64(ns)).UTC()
 }
 
-func (d *dec) strs() []string {
+func (d *dec) strs() []string { return d.strsWith(nil) }
+
+// strsWith is strs taking each string from str (nil: a new string).
+func (d *dec) strsWith(str func([]byte) string) []string {
 	n := d.uint()
 	if d.err != nil || n > uint64(len(d.b)) {
 		d.fail()
@@ -124,7 +127,11 @@ func (d *dec) strs() []string {
 	}
 	out := make([]string, n)
 	for i := range out {
-		out[i] = d.str()
+		if str == nil {
+			out[i] = d.str()
+		} else {
+			out[i] = str(d.raw())
+		}
 	}
 	return out
 }
@@ -321,13 +328,26 @@ func (r *eventRecord) parseTail(d *dec) {
 }
 
 // parseEvent decodes everything but the JSON maps, which stay raw.
-func parseEvent(id string, v []byte) (eventRecord, error) {
+func parseEvent(id string, v []byte) (eventRecord, error) { return parseEventNamed(id, v, nil, nil) }
+
+// parseEventNamed is parseEvent taking the strings of the type, name,
+// channel and source from name, and those of the keys from key (nil: new
+// strings).
+func parseEventNamed(id string, v []byte, name, key func([]byte) string) (eventRecord, error) {
 	d := dec{b: v}
 	var r eventRecord
 	r.ID = id
-	r.Type, r.Name, r.Channel, r.Source = d.str(), d.str(), d.str(), d.str()
+	if name == nil {
+		r.Type, r.Name, r.Channel, r.Source = d.str(), d.str(), d.str(), d.str()
+	} else {
+		r.Type, r.Name, r.Channel, r.Source = name(d.raw()), name(d.raw()), name(d.raw()), name(d.raw())
+	}
 	r.Timestamp, r.ReceivedAt = d.time(), d.time()
-	r.Keys = d.strs()
+	if key == nil {
+		r.Keys = d.strs()
+	} else {
+		r.Keys = d.strsWith(key)
+	}
 	r.props, r.traits = d.raw(), d.raw()
 	r.parseTail(&d)
 	if err := d.done(); err != nil {
@@ -336,8 +356,11 @@ func parseEvent(id string, v []byte) (eventRecord, error) {
 	return r, nil
 }
 
-func decodeEvent(id string, v []byte) (graph.Event, error) {
-	r, err := parseEvent(id, v)
+func decodeEvent(id string, v []byte) (graph.Event, error) { return decodeEventNamed(id, v, nil, nil) }
+
+// decodeEventNamed is decodeEvent taking strings as parseEventNamed does.
+func decodeEventNamed(id string, v []byte, name, key func([]byte) string) (graph.Event, error) {
+	r, err := parseEventNamed(id, v, name, key)
 	if err != nil {
 		return graph.Event{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -15,6 +16,7 @@ import (
 type byStream struct {
 	c      *bolt.Cursor
 	prefix []byte
+	bound  []byte // where the walk starts
 	cur    []byte // time then event id, valid until the cursor moves
 }
 
@@ -53,11 +55,17 @@ func (t *tx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQ
 	}
 	out := map[string][]graph.Event{}
 	mc := t.members.Cursor()
+	r := t.journeyReader()
+	clear(r.members)
 	for _, id := range uniqueSorted(profileIDs) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		evs, err := t.journey(t.memberKeys(mc, id), q, upper, lower)
+		keys := t.memberKeys(mc, id)
+		if r.members != nil {
+			r.members[id] = keys
+		}
+		evs, err := t.journey(keys, q, upper, lower)
 		if err != nil {
 			return nil, err
 		}
@@ -69,15 +77,21 @@ func (t *tx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQ
 }
 
 func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) ([]graph.Event, error) {
-	h := make(streams, 0, len(keys))
-	for _, k := range keys {
-		s := &byStream{c: t.idents.Cursor(), prefix: byPrefix(k)}
+	r := t.journeyReader()
+	h := r.heap[:0]
+	for i, k := range keys {
+		if i == len(r.streams) {
+			r.streams = append(r.streams, &byStream{c: t.idents.Cursor()})
+		}
+		s := r.streams[i]
+		s.prefix = append(appendPart(s.prefix[:0], k), tagBy)
 		var bound []byte
 		if upper != nil {
-			bound = append(append([]byte(nil), s.prefix...), upper...)
+			bound = append(append(s.bound[:0], s.prefix...), upper...)
 		} else {
-			bound = prefixEnd(s.prefix)
+			bound = appendPrefixEnd(s.bound[:0], s.prefix)
 		}
+		s.bound = bound
 		var e []byte
 		if bound == nil {
 			e, _ = s.c.Last()
@@ -90,22 +104,23 @@ func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) (
 			h = append(h, s)
 		}
 	}
+	r.heap = h[:0]
 	heap.Init(&h)
-	var out []graph.Event
-	var last []byte
+	r.keys = keys
+	out := r.out[:0]
+	last := r.last[:0]
 	for h.Len() > 0 && (q.Limit < 1 || len(out) < q.Limit) {
 		s := h[0]
 		// An event BY several members shows up once per member, at the
 		// same position, so its copies come out of the heap in a row.
 		if !bytes.Equal(s.cur, last) {
 			last = append(last[:0], s.cur...)
-			id := string(s.cur[timeLen:])
-			ev, ok, err := t.event(id)
+			ev, ok, err := t.eventAt(r, s.cur[timeLen:], q.NoPayload)
 			if err != nil {
 				return nil, err
 			}
 			if !ok {
-				return nil, fmt.Errorf("event %q is indexed but not stored", id)
+				return nil, fmt.Errorf("event %q is indexed but not stored", s.cur[timeLen:])
 			}
 			if q.After.Admits(ev) && q.Match(ev) {
 				out = append(out, ev)
@@ -117,7 +132,90 @@ func (t *tx) journey(keys []string, q graph.JourneyQuery, upper, lower []byte) (
 			heap.Pop(&h)
 		}
 	}
-	return out, nil
+	r.last, r.out = last, out
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return slices.Clone(out), nil
+}
+
+// journeyReader holds what reading journeys reuses from one profile to
+// the next in a transaction: cursors (a fresh bbolt cursor grows its
+// stack on every search), buffers, and the strings events repeat.
+type journeyReader struct {
+	streams []*byStream
+	heap    streams
+	last    []byte
+	out     []graph.Event // the journey being read, copied out at its end
+	events  *bolt.Cursor
+	names   map[string]string
+	// keys are the member keys of the profile being read; its events
+	// carry them.
+	keys []string
+	// members holds, in a read-only transaction, the member keys the
+	// last Journeys call read, by profile, for MemberKeys.
+	members map[string][]string
+	// name and key are r.internName and r.internKey, made once.
+	name, key func([]byte) string
+}
+
+func (t *tx) journeyReader() *journeyReader {
+	if t.journeys == nil {
+		r := &journeyReader{events: t.events.Cursor(), names: map[string]string{}}
+		if !t.btx.Writable() {
+			r.members = map[string][]string{}
+		}
+		r.name, r.key = r.internName, r.internKey
+		t.journeys = r
+	}
+	return t.journeys
+}
+
+// maxInternKeys bounds the member keys internKey compares a key with.
+const maxInternKeys = 16
+
+// maxNames bounds the names a journeyReader keeps.
+const maxNames = 4096
+
+// internKey returns b as a string: the member key of the profile being
+// read that it equals, if any.
+func (r *journeyReader) internKey(b []byte) string {
+	if len(r.keys) <= maxInternKeys {
+		for _, k := range r.keys {
+			if k == string(b) {
+				return k
+			}
+		}
+	}
+	return string(b)
+}
+
+// internName returns b as a string, the same string each time while there
+// is room: event types, names, channels and sources repeat.
+func (r *journeyReader) internName(b []byte) string {
+	if s, ok := r.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(r.names) < maxNames {
+		r.names[s] = s
+	}
+	return s
+}
+
+// eventAt reads the event id with r's cursor, without its properties and
+// traits when noPayload is set.
+func (t *tx) eventAt(r *journeyReader, id []byte, noPayload bool) (graph.Event, bool, error) {
+	k, v := r.events.Seek(id)
+	if v == nil || !bytes.Equal(k, id) {
+		return graph.Event{}, false, nil
+	}
+	if noPayload {
+		rec, err := parseEventNamed(string(id), v, r.name, r.key)
+		return rec.Event, err == nil, err
+	}
+	ev, err := decodeEventNamed(string(id), v, r.name, r.key)
+	return ev, err == nil, err
 }
 
 // accept moves the stream to index entry e, reporting false when e belongs

@@ -178,8 +178,11 @@ func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
 // prefixEnd returns the smallest key greater than every key starting with
 // p, or nil when there is none.
-func prefixEnd(p []byte) []byte {
-	end := append([]byte(nil), p...)
+func prefixEnd(p []byte) []byte { return appendPrefixEnd(nil, p) }
+
+// appendPrefixEnd is prefixEnd written over buf's room, or nil.
+func appendPrefixEnd(buf, p []byte) []byte {
+	end := append(buf[:0], p...)
 	for i := len(end) - 1; i >= 0; i-- {
 		if end[i] < 0xff {
 			end[i]++

@@ -53,6 +53,8 @@ type tx struct {
 	// stored, so that writing it next needs no second read; writes keep
 	// it current.
 	linkKnown map[graph.LinkKey]bool
+	// journeys is what Journeys reuses, made on its first call.
+	journeys *journeyReader
 }
 
 var _ graph.Tx = (*tx)(nil)
@@ -222,6 +224,30 @@ func (t *tx) memberKeys(c *bolt.Cursor, id string) []string {
 	})
 	return keys
 }
+
+// MemberKeys implements graph.MemberKeysReader.
+// The keys of a profile the last Journeys call read, in a read-only
+// transaction, are not read again: nothing changes them in it.
+func (t *tx) MemberKeys(ctx context.Context, profileIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(profileIDs))
+	var read map[string][]string
+	if t.journeys != nil {
+		read = t.journeys.members
+	}
+	c := t.members.Cursor()
+	for _, id := range uniqueSorted(profileIDs) {
+		keys, ok := read[id]
+		if !ok {
+			keys = t.memberKeys(c, id)
+		}
+		if len(keys) > 0 {
+			out[id] = keys
+		}
+	}
+	return out, nil
+}
+
+var _ graph.MemberKeysReader = (*tx)(nil)
 
 // Members implements graph.ReadTx.
 func (t *tx) Members(ctx context.Context, profileIDs []string) (map[string][]graph.Identifier, error) {
@@ -479,6 +505,27 @@ func (t *tx) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.Profi
 	}
 	return out, nil
 }
+
+// ProfileIDs implements graph.ProfileIDsReader.
+func (t *tx) ProfileIDs(ctx context.Context, q graph.PageQuery) ([]string, error) {
+	if q.Reverse {
+		return nil, fmt.Errorf("ProfileIDs reads forwards only")
+	}
+	var out []string
+	c := t.profiles.Cursor()
+	var k []byte
+	if q.After == "" {
+		k, _ = c.First()
+	} else if k, _ = c.Seek([]byte(q.After)); k != nil && string(k) == q.After {
+		k, _ = c.Next()
+	}
+	for ; k != nil && (q.Limit < 1 || len(out) < q.Limit) && (q.Before == "" || string(k) < q.Before); k, _ = c.Next() {
+		out = append(out, string(k))
+	}
+	return out, nil
+}
+
+var _ graph.ProfileIDsReader = (*tx)(nil)
 
 // CountProfiles implements graph.ReadTx from the count kept by writes.
 func (t *tx) CountProfiles(ctx context.Context) (int, error) {
