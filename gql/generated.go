@@ -320,6 +320,7 @@ type ComplexityRoot struct {
 	}
 
 	Event struct {
+		Campaign    func(childComplexity int) int
 		Channel     func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Identifiers func(childComplexity int) int
@@ -641,6 +642,7 @@ type EventResolver interface {
 	Name(ctx context.Context, obj *graph.Event) (*string, error)
 	Channel(ctx context.Context, obj *graph.Event) (*string, error)
 	Source(ctx context.Context, obj *graph.Event) (*string, error)
+	Campaign(ctx context.Context, obj *graph.Event) (*string, error)
 
 	Properties(ctx context.Context, obj *graph.Event) (any, error)
 	Traits(ctx context.Context, obj *graph.Event) (any, error)
@@ -1785,6 +1787,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ErasureReceiptEdge.Node(childComplexity), true
 
+	case "Event.campaign":
+		if e.ComplexityRoot.Event.Campaign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Campaign(childComplexity), true
 	case "Event.channel":
 		if e.ComplexityRoot.Event.Channel == nil {
 			break
@@ -3464,6 +3472,8 @@ type Event {
   channel: String
   "The source that sent it."
   source: String
+  "The campaign it came from: ` + "`" + `context.campaign.name` + "`" + ` as sent, trimmed and cut to 256 bytes."
+  campaign: String
   timestamp: DateTime!
   receivedAt: DateTime!
   "The event's properties, a JSON object; empty when ` + "`" + `shared` + "`" + `."
@@ -5255,6 +5265,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_channel(ctx, field)
 	case "source":
 		return ec.fieldContext_Event_source(ctx, field)
+	case "campaign":
+		return ec.fieldContext_Event_campaign(ctx, field)
 	case "timestamp":
 		return ec.fieldContext_Event_timestamp(ctx, field)
 	case "receivedAt":
@@ -11478,6 +11490,29 @@ func (ec *executionContext) _Event_source(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Event_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, true, true, "String")
+}
+
+func (ec *executionContext) _Event_campaign(ctx context.Context, field graphql.CollectedField, obj *graph.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().Campaign(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Event_campaign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Event", field, true, true, "String")
 }
 
@@ -21741,6 +21776,12 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_source(ctx, field, obj)
+				})
+		case "campaign":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_campaign(ctx, field, obj)
 				})
 		case "timestamp":
 			out.Values[i] = ec._Event_timestamp(ctx, field, obj)

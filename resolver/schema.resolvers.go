@@ -35,6 +35,10 @@ func (r *eventResolver) Source(ctx context.Context, obj *graph.Event) (*string, 
 	return strPtr(obj.Source), nil
 }
 
+func (r *eventResolver) Campaign(ctx context.Context, obj *graph.Event) (*string, error) {
+	return strPtr(obj.Campaign), nil
+}
+
 func (r *eventResolver) Properties(ctx context.Context, obj *graph.Event) (any, error) {
 	return jsonObject(r.traitMap(ctx, obj.Properties)), nil
 }

@@ -96,5 +96,38 @@ func TestCampaignCreditedThroughCollector(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("campaigns in Ann's export: %v, want %v", got, want)
 		}
+		// So does her journey over GraphQL, and Bob's name is trimmed.
+		var j struct {
+			A struct {
+				Journey struct {
+					Nodes []struct {
+						MessageID string
+						Campaign  *string
+					}
+				}
+			} `json:"a"`
+			B struct {
+				Journey struct {
+					Nodes []struct {
+						MessageID string
+						Campaign  *string
+					}
+				}
+			} `json:"b"`
+		}
+		gqlData(t, dial, "", `{ a: profileByIdentifier(type: "user_id", value: "u-ann") { journey(first: 10) { nodes { messageId campaign } } }
+  b: profileByIdentifier(type: "user_id", value: "u-bob") { journey(first: 10) { nodes { messageId campaign } } } }`, &j)
+		gotJ := map[string]any{}
+		for _, n := range append(j.A.Journey.Nodes, j.B.Journey.Nodes...) {
+			if n.Campaign == nil {
+				gotJ[n.MessageID] = nil
+			} else {
+				gotJ[n.MessageID] = *n.Campaign
+			}
+		}
+		want["c5"], want["c6"] = "newsletter-may", nil
+		if fmt.Sprint(gotJ) != fmt.Sprint(want) {
+			t.Errorf("campaigns in the journeys: %v, want %v", gotJ, want)
+		}
 	})
 }
