@@ -26,6 +26,11 @@ import (
 // run with the same folder times the store it finds there:
 //
 //	CDP_INTEL_EVENTS=1000000 go test ./intel -run '^$' -bench Scan -benchtime 1x
+//
+// On Neo4j, CDP_INTEL_KEEP=1 does the same with the test Neo4j: the run
+// does not empty it, and when it holds profiles (stored by an earlier run
+// with the same CDP_INTEL_EVENTS) it times those. Any other test run on
+// that Neo4j empties it.
 func BenchmarkScan(b *testing.B) {
 	n := 100_000
 	if v := os.Getenv("CDP_INTEL_EVENTS"); v != "" {
@@ -33,8 +38,14 @@ func BenchmarkScan(b *testing.B) {
 	}
 	ctx := context.Background()
 	var st graph.Store
+	kept := os.Getenv("CDP_INTEL_DIR") != ""
 	if os.Getenv("CDP_INTEL_STORE") == "neo4j" {
-		st = storetest.Open(b, "neo4j")
+		kept = os.Getenv("CDP_INTEL_KEEP") == "1"
+		if kept {
+			st = storetest.OpenNeo4jAsIs(b)
+		} else {
+			st = storetest.Open(b, "neo4j")
+		}
 	} else {
 		dir := os.Getenv("CDP_INTEL_DIR")
 		if dir == "" {
@@ -53,7 +64,7 @@ func BenchmarkScan(b *testing.B) {
 	}
 	e := graph.NewEngine(st, rules)
 	evs, _, _ := bench.IntelPopulation(n, 1)
-	if os.Getenv("CDP_INTEL_DIR") != "" {
+	if kept {
 		var live int
 		if err := st.View(ctx, func(ctx context.Context, tx graph.ReadTx) (err error) {
 			live, err = tx.CountProfiles(ctx)
