@@ -3,6 +3,7 @@ package neo4jstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -122,6 +123,46 @@ func (t *readTx) Members(ctx context.Context, profileIDs []string) (map[string][
 }
 
 var _ graph.ReadTx = (*readTx)(nil)
+
+// qMemberKeys lists each profile's member keys, read from the Identifier
+// nodes' key (no other property), the profile found by index seek.
+var qMemberKeys = cypher(`
+UNWIND $ids AS pid
+MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(i:{{Identifier}})
+USING INDEX SEEK p:{{Profile}}({{id}})
+RETURN pid, collect(i.{{key}}) AS keys`)
+
+// MemberKeys implements graph.MemberKeysReader in one statement: Members
+// without the identifiers' records.
+func (t *readTx) MemberKeys(ctx context.Context, profileIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(profileIDs))
+	if len(profileIDs) == 0 {
+		return out, nil
+	}
+	recs, err := t.query(ctx, qMemberKeys, map[string]any{"ids": uniq(profileIDs)})
+	if err != nil {
+		return nil, fmt.Errorf("read member keys: %w", err)
+	}
+	for _, r := range recs {
+		pid, _ := r.Values[0].(string)
+		ks, _ := r.Values[1].([]any)
+		keys := make([]string, 0, len(ks))
+		for _, k := range ks {
+			s, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("read member keys: profile %s has a member with no key", pid)
+			}
+			keys = append(keys, s)
+		}
+		if len(keys) > 0 {
+			sort.Strings(keys)
+			out[pid] = keys
+		}
+	}
+	return out, nil
+}
+
+var _ graph.MemberKeysReader = (*readTx)(nil)
 
 // qLookup answers the front-end lookup in one statement: each key's
 // identifier by index seek, its profile, and (qLookup[1]) the profile's
@@ -301,7 +342,17 @@ func sortRejected(out []graph.RejectedLink) {
 // qJourneys pages each profile's journey in its own subquery, so the limit
 // applies per profile. An event carried by several members is counted once.
 // The cursor is exclusive: strictly older, or as old with a smaller id.
-var qJourneys = cypher(`
+// qJourneys[1] leaves out the events' properties and traits
+// (JourneyQuery.NoPayload), so that they are neither read nor sent.
+var qJourneys = func() (qs [2]string) {
+	for noPayload := 0; noPayload < 2; noPayload++ {
+		// Without the payload, the event's fields but its properties and
+		// traits (JSON, the bulk of an event) are projected.
+		e := "e { .* }"
+		if noPayload == 1 {
+			e = "e { .{{id}}, .{{messageId}}, .{{digest}}, .{{type}}, .{{name}}, .{{channel}}, .{{source}}, .{{campaign}}, .{{timestamp}}, .{{receivedAt}} }"
+		}
+		qs[noPayload] = cypher(`
 UNWIND $ids AS pid
 CALL (pid) {
   MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})
@@ -317,8 +368,11 @@ CALL (pid) {
   ORDER BY e.{{timestamp}} DESC, e.{{id}} DESC
   LIMIT $limit
 }
-RETURN pid, e { .* } AS e,
+RETURN pid, ` + e + ` AS e,
   COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} } AS keys`)
+	}
+	return qs
+}()
 
 // boundParam sends a journey's From or To. Stored times are whole
 // microseconds, so rounding a finer bound up keeps "at or after From" and
@@ -354,7 +408,11 @@ func (t *readTx) Journeys(ctx context.Context, profileIDs []string, q graph.Jour
 		params["afterTs"] = graph.Clean(c.Timestamp).In(utc)
 		params["afterID"] = c.ID
 	}
-	recs, err := t.query(ctx, qJourneys, params)
+	q0 := qJourneys[0]
+	if q.NoPayload {
+		q0 = qJourneys[1]
+	}
+	recs, err := t.query(ctx, q0, params)
 	if err != nil {
 		return nil, fmt.Errorf("read journeys: %w", err)
 	}
@@ -486,6 +544,57 @@ func (t *readTx) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.P
 	}
 	return out, nil
 }
+
+// qProfileIDs is qProfilesPage[0] returning only the ids, which the id
+// index holds: no profile is decoded or sent.
+var qProfileIDs = func() (qs [2]string) {
+	for bounded := 0; bounded < 2; bounded++ {
+		where := ""
+		if bounded == 1 {
+			where = " AND p.{{id}} < $before"
+		}
+		qs[bounded] = cypher(`
+MATCH (p:{{Profile}})
+USING INDEX SEEK p:{{Profile}}({{id}})
+WHERE p.{{id}} > $after` + where + ` AND NOT p:{{Merged}}
+WITH p.{{id}} AS id ORDER BY id LIMIT $limit
+RETURN id`)
+	}
+	return qs
+}()
+
+// ProfileIDs implements graph.ProfileIDsReader in one statement walking
+// the Profile.id index. A Limit below 1 reads every profile in range.
+func (t *readTx) ProfileIDs(ctx context.Context, q graph.PageQuery) ([]string, error) {
+	if q.Reverse {
+		return nil, fmt.Errorf("ProfileIDs reads forwards only")
+	}
+	limit := int64(math.MaxInt64)
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	bounded := 0
+	params := map[string]any{"after": q.After, "limit": limit}
+	if q.Before != "" {
+		bounded = 1
+		params["before"] = q.Before
+	}
+	recs, err := t.query(ctx, qProfileIDs[bounded], params)
+	if err != nil {
+		return nil, fmt.Errorf("read profile ids: %w", err)
+	}
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		id, ok := r.Values[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("read profile ids: a profile has no id")
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+var _ graph.ProfileIDsReader = (*readTx)(nil)
 
 // Both counts come from the count store, in constant time at any size.
 var qCountProfiles = cypher(`
