@@ -28,9 +28,10 @@ import (
 //	CDP_INTEL_EVENTS=1000000 go test ./intel -run '^$' -bench Scan -benchtime 1x
 //
 // On Neo4j, CDP_INTEL_KEEP=1 does the same with the test Neo4j: the run
-// does not empty it, and when it holds profiles (stored by an earlier run
-// with the same CDP_INTEL_EVENTS) it times those. Any other test run on
-// that Neo4j empties it.
+// does not empty it, and when it holds any profile it times what it
+// holds. A run without it empties the Neo4j and stores the population,
+// which stays there until another test empties it: store with one such
+// run, then time with CDP_INTEL_KEEP=1.
 func BenchmarkScan(b *testing.B) {
 	n := 100_000
 	if v := os.Getenv("CDP_INTEL_EVENTS"); v != "" {
