@@ -26,6 +26,12 @@ import (
 // run with the same folder times the store it finds there:
 //
 //	CDP_INTEL_EVENTS=1000000 go test ./intel -run '^$' -bench Scan -benchtime 1x
+//
+// On Neo4j, CDP_INTEL_KEEP=1 does the same with the test Neo4j: the run
+// does not empty it, and when it holds any profile it times what it
+// holds. A run without it empties the Neo4j and stores the population,
+// which stays there until another test empties it: store with one such
+// run, then time with CDP_INTEL_KEEP=1.
 func BenchmarkScan(b *testing.B) {
 	n := 100_000
 	if v := os.Getenv("CDP_INTEL_EVENTS"); v != "" {
@@ -33,8 +39,14 @@ func BenchmarkScan(b *testing.B) {
 	}
 	ctx := context.Background()
 	var st graph.Store
+	kept := os.Getenv("CDP_INTEL_DIR") != ""
 	if os.Getenv("CDP_INTEL_STORE") == "neo4j" {
-		st = storetest.Open(b, "neo4j")
+		kept = os.Getenv("CDP_INTEL_KEEP") == "1"
+		if kept {
+			st = storetest.OpenNeo4jAsIs(b)
+		} else {
+			st = storetest.Open(b, "neo4j")
+		}
 	} else {
 		dir := os.Getenv("CDP_INTEL_DIR")
 		if dir == "" {
@@ -53,7 +65,7 @@ func BenchmarkScan(b *testing.B) {
 	}
 	e := graph.NewEngine(st, rules)
 	evs, _, _ := bench.IntelPopulation(n, 1)
-	if os.Getenv("CDP_INTEL_DIR") != "" {
+	if kept {
 		var live int
 		if err := st.View(ctx, func(ctx context.Context, tx graph.ReadTx) (err error) {
 			live, err = tx.CountProfiles(ctx)

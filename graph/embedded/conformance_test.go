@@ -16,3 +16,7 @@ func TestConformance(t *testing.T) { graphtest.Run(t, storetest.Embedded) }
 func TestConformanceViewsRetried(t *testing.T) {
 	graphtest.Run(t, graphtest.RetryViews(storetest.Embedded))
 }
+
+// TestScanReads checks the optional reads a scan makes (ProfileIDs,
+// MemberKeys, Journeys without payload).
+func TestScanReads(t *testing.T) { graphtest.RunScanReads(t, storetest.Embedded) }

@@ -8,3 +8,7 @@ import (
 )
 
 func TestConformance(t *testing.T) { graphtest.Run(t, storetest.Neo4j) }
+
+// TestScanReads checks the optional reads a scan makes (ProfileIDs,
+// MemberKeys, Journeys without payload).
+func TestScanReads(t *testing.T) { graphtest.RunScanReads(t, storetest.Neo4j) }

@@ -29,8 +29,11 @@ func HotQueries() []PlannedQuery {
 		{"Rejected", qRejected, map[string]any{"keys": keys}},
 		{"Events", qEvents, map[string]any{"ids": ids}},
 		{"EventsBy", qEventsBy, map[string]any{"keys": keys}},
-		{"Journeys", qJourneys, map[string]any{"ids": ids, "types": []any{}, "channels": []any{},
+		{"Journeys", qJourneys[0], map[string]any{"ids": ids, "types": []any{}, "channels": []any{},
 			"from": nil, "to": nil, "afterTs": nil, "afterID": nil, "limit": int64(10)}},
+		{"Journeys(noPayload)", qJourneys[1], map[string]any{"ids": ids, "types": []any{}, "channels": []any{},
+			"from": nil, "to": nil, "afterTs": nil, "afterID": nil, "limit": int64(10)}},
+		{"MemberKeys", qMemberKeys, map[string]any{"ids": ids}},
 		{"Changes", qChanges, map[string]any{"ids": ids}},
 		// One row for every step, so that each step's plan is exercised.
 		{"Apply", qApply, map[string]any{
@@ -63,8 +66,9 @@ func HotQueries() []PlannedQuery {
 	}
 }
 
-// PageQueries are the four shapes of ProfilesPage; each must walk the
-// Profile.id index in order rather than sort.
+// PageQueries are the four shapes of ProfilesPage and the two of
+// ProfileIDs; each must walk the Profile.id index in order rather than
+// sort.
 func PageQueries() []PlannedQuery {
 	var out []PlannedQuery
 	for rev, byRev := range qProfilesPage {
@@ -75,6 +79,13 @@ func PageQueries() []PlannedQuery {
 			}
 			out = append(out, PlannedQuery{Name: []string{"ProfilesPage", "ProfilesPage(reverse)"}[rev] + []string{"", "(before)"}[bounded], Cypher: q, Params: p})
 		}
+	}
+	for bounded, q := range qProfileIDs {
+		p := map[string]any{"after": "", "limit": int64(10)}
+		if bounded == 1 {
+			p["before"] = "p_z"
+		}
+		out = append(out, PlannedQuery{Name: "ProfileIDs" + []string{"", "(before)"}[bounded], Cypher: q, Params: p})
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package neo4jstore
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -15,6 +17,10 @@ import (
 // one query whose rows arrive in one batch (FetchAll).
 type readTx struct {
 	run neo4j.ManagedTransaction
+	// readOnly is set in View's transactions, where membership cannot
+	// change: Journeys then keeps the member keys it read in members.
+	readOnly bool
+	members  map[string][]string
 }
 
 func (t *readTx) query(ctx context.Context, q string, params map[string]any) ([]*neo4j.Record, error) {
@@ -122,6 +128,70 @@ func (t *readTx) Members(ctx context.Context, profileIDs []string) (map[string][
 }
 
 var _ graph.ReadTx = (*readTx)(nil)
+
+// qMemberKeys lists each profile's member keys, read from the Identifier
+// nodes' key (no other property), the profile found by index seek.
+var qMemberKeys = cypher(`
+UNWIND $ids AS pid
+MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(i:{{Identifier}})
+USING INDEX SEEK p:{{Profile}}({{id}})
+RETURN pid, collect(i.{{key}}) AS keys`)
+
+// MemberKeys implements graph.MemberKeysReader in one statement: Members
+// without the identifiers' records. In a read-only transaction the
+// profiles the last Journeys call read are answered from what it read.
+func (t *readTx) MemberKeys(ctx context.Context, profileIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(profileIDs))
+	if len(profileIDs) == 0 {
+		return out, nil
+	}
+	var ask []any
+	for _, v := range uniq(profileIDs) {
+		pid, _ := v.(string)
+		if keys, ok := t.members[pid]; ok {
+			if len(keys) > 0 {
+				out[pid] = keys
+			}
+		} else {
+			ask = append(ask, v)
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	recs, err := t.query(ctx, qMemberKeys, map[string]any{"ids": ask})
+	if err != nil {
+		return nil, fmt.Errorf("read member keys: %w", err)
+	}
+	for _, r := range recs {
+		pid, _ := r.Values[0].(string)
+		keys, err := keyList(pid, r.Values[1])
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) > 0 {
+			out[pid] = keys
+		}
+	}
+	return out, nil
+}
+
+// keyList decodes profile pid's member keys, sorted.
+func keyList(pid string, v any) ([]string, error) {
+	ks, _ := v.([]any)
+	keys := make([]string, 0, len(ks))
+	for _, k := range ks {
+		s, ok := k.(string)
+		if !ok {
+			return nil, fmt.Errorf("read member keys: profile %s has a member with no key", pid)
+		}
+		keys = append(keys, s)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+var _ graph.MemberKeysReader = (*readTx)(nil)
 
 // qLookup answers the front-end lookup in one statement: each key's
 // identifier by index seek, its profile, and (qLookup[1]) the profile's
@@ -301,7 +371,20 @@ func sortRejected(out []graph.RejectedLink) {
 // qJourneys pages each profile's journey in its own subquery, so the limit
 // applies per profile. An event carried by several members is counted once.
 // The cursor is exclusive: strictly older, or as old with a smaller id.
-var qJourneys = cypher(`
+// The whole answer is one row: per profile its id, its events (each a list
+// of its fields, journeyFields, then the keys it is BY) and its member
+// keys, which a read-only transaction keeps for MemberKeys (Engine.Journeys
+// asks for them next). A row per event costs the driver far more than the
+// event's values. qJourneys[1] leaves
+// out the events' properties and traits (JourneyQuery.NoPayload), so that
+// they are neither read nor sent.
+var qJourneys = func() (qs [2]string) {
+	for noPayload := 0; noPayload < 2; noPayload++ {
+		fields := "e.{{id}}, e.{{messageId}}, e.{{digest}}, e.{{type}}, e.{{name}}, e.{{channel}}, e.{{source}}, e.{{campaign}}, e.{{timestamp}}, e.{{receivedAt}}"
+		if noPayload == 0 {
+			fields += ", e.{{properties}}, e.{{traits}}"
+		}
+		qs[noPayload] = cypher(`
 UNWIND $ids AS pid
 CALL (pid) {
   MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})
@@ -313,12 +396,68 @@ CALL (pid) {
     AND ($to IS NULL OR e.{{timestamp}} < $to)
     AND ($afterTs IS NULL OR e.{{timestamp}} < $afterTs
          OR (e.{{timestamp}} = $afterTs AND e.{{id}} < $afterID))
-  RETURN e
+  WITH e
   ORDER BY e.{{timestamp}} DESC, e.{{id}} DESC
   LIMIT $limit
+  RETURN collect([` + fields + `,
+    COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} }]) AS events
 }
-RETURN pid, e { .* } AS e,
-  COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} } AS keys`)
+RETURN collect([pid, events, COLLECT {
+  MATCH (q:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(m:{{Identifier}})
+  USING INDEX SEEK q:{{Profile}}({{id}})
+  RETURN m.{{key}} }]) AS page`)
+	}
+	return qs
+}()
+
+// journeyFields is how many fields of an event qJourneys[1] returns
+// before its keys; qJourneys[0] adds properties and traits.
+const journeyFields = 10
+
+// decodeJourneyEvent decodes one event of a qJourneys row: its fields in
+// qJourneys' order, the payload when withPayload, then its keys.
+func decodeJourneyEvent(v any, withPayload bool) (graph.Event, error) {
+	l, ok := v.([]any)
+	n := journeyFields
+	if withPayload {
+		n += 2
+	}
+	if !ok || len(l) != n+1 {
+		return graph.Event{}, fmt.Errorf("read journeys: an event row has %d fields; want %d", len(l), n+1)
+	}
+	str := func(i int) string { s, _ := l[i].(string); return s }
+	tm := func(i int) time.Time {
+		t, ok := l[i].(time.Time)
+		if !ok {
+			return time.Time{}
+		}
+		return graph.Clean(t)
+	}
+	e := graph.Event{
+		ID: str(0), MessageID: str(1), Digest: str(2), Type: str(3), Name: str(4),
+		Channel: str(5), Source: str(6), Campaign: str(7), Timestamp: tm(8), ReceivedAt: tm(9),
+	}
+	if withPayload {
+		p := props{propProperties: l[10], propTraits: l[11]}
+		if err := p.json(propProperties, &e.Properties); err != nil {
+			return graph.Event{}, fmt.Errorf("event %s: %w", e.ID, err)
+		}
+		if err := p.json(propTraits, &e.Traits); err != nil {
+			return graph.Event{}, fmt.Errorf("event %s: %w", e.ID, err)
+		}
+	}
+	if ks, ok := l[n].([]any); ok && len(ks) > 0 {
+		e.Keys = make([]string, 0, len(ks))
+		for _, k := range ks {
+			if s, ok := k.(string); ok {
+				e.Keys = append(e.Keys, s)
+			}
+		}
+		// The BY edges hold no order; key order is stable across calls.
+		sort.Strings(e.Keys)
+	}
+	return e, nil
+}
 
 // boundParam sends a journey's From or To. Stored times are whole
 // microseconds, so rounding a finer bound up keeps "at or after From" and
@@ -354,20 +493,48 @@ func (t *readTx) Journeys(ctx context.Context, profileIDs []string, q graph.Jour
 		params["afterTs"] = graph.Clean(c.Timestamp).In(utc)
 		params["afterID"] = c.ID
 	}
-	recs, err := t.query(ctx, qJourneys, params)
+	q0 := qJourneys[0]
+	if q.NoPayload {
+		q0 = qJourneys[1]
+	}
+	recs, err := t.query(ctx, q0, params)
 	if err != nil {
 		return nil, fmt.Errorf("read journeys: %w", err)
 	}
-	for _, r := range recs {
-		pid, _ := r.Values[0].(string)
-		e, err := decodeEvent(r.Values[1], r.Values[2])
-		if err != nil {
-			return nil, err
-		}
-		out[pid] = append(out[pid], e)
+	if len(recs) != 1 {
+		return nil, fmt.Errorf("read journeys: %d rows", len(recs))
 	}
-	for _, evs := range out {
+	page, _ := recs[0].Values[0].([]any)
+	if t.readOnly {
+		t.members = make(map[string][]string, len(page))
+	}
+	for _, v := range page {
+		r, ok := v.([]any)
+		if !ok || len(r) != 3 {
+			return nil, fmt.Errorf("read journeys: a profile's row is %T", v)
+		}
+		pid, _ := r[0].(string)
+		if t.readOnly {
+			keys, err := keyList(pid, r[2])
+			if err != nil {
+				return nil, err
+			}
+			t.members[pid] = keys
+		}
+		rows, _ := r[1].([]any)
+		if len(rows) == 0 {
+			continue
+		}
+		evs := make([]graph.Event, 0, len(rows))
+		for _, row := range rows {
+			e, err := decodeJourneyEvent(row, !q.NoPayload)
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, e)
+		}
 		graph.SortJourney(evs)
+		out[pid] = evs
 	}
 	return out, nil
 }
@@ -486,6 +653,64 @@ func (t *readTx) ProfilesPage(ctx context.Context, q graph.PageQuery) ([]graph.P
 	}
 	return out, nil
 }
+
+// qProfileIDs is qProfilesPage[0] returning only the ids, which the id
+// index holds, in one row: no profile is decoded or sent.
+var qProfileIDs = func() (qs [2]string) {
+	for bounded := 0; bounded < 2; bounded++ {
+		where := ""
+		if bounded == 1 {
+			where = " AND p.{{id}} < $before"
+		}
+		qs[bounded] = cypher(`
+MATCH (p:{{Profile}})
+USING INDEX SEEK p:{{Profile}}({{id}})
+WHERE p.{{id}} > $after` + where + ` AND NOT p:{{Merged}}
+WITH p ORDER BY p.{{id}} LIMIT $limit
+RETURN collect(p.{{id}}) AS ids`)
+	}
+	return qs
+}()
+
+// ProfileIDs implements graph.ProfileIDsReader in one statement walking
+// the Profile.id index. A Limit below 1 reads every profile in range.
+func (t *readTx) ProfileIDs(ctx context.Context, q graph.PageQuery) ([]string, error) {
+	if q.Reverse {
+		return nil, fmt.Errorf("ProfileIDs reads forwards only")
+	}
+	limit := int64(math.MaxInt64)
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	bounded := 0
+	params := map[string]any{"after": q.After, "limit": limit}
+	if q.Before != "" {
+		bounded = 1
+		params["before"] = q.Before
+	}
+	recs, err := t.query(ctx, qProfileIDs[bounded], params)
+	if err != nil {
+		return nil, fmt.Errorf("read profile ids: %w", err)
+	}
+	if len(recs) != 1 {
+		return nil, fmt.Errorf("read profile ids: %d rows", len(recs))
+	}
+	l, _ := recs[0].Values[0].([]any)
+	out := make([]string, 0, len(l))
+	for _, v := range l {
+		id, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("read profile ids: a profile has no id")
+		}
+		out = append(out, id)
+	}
+	// collect keeps the index's order; sorting here makes the page's
+	// order Go's whatever the database does.
+	slices.Sort(out)
+	return out, nil
+}
+
+var _ graph.ProfileIDsReader = (*readTx)(nil)
 
 // Both counts come from the count store, in constant time at any size.
 var qCountProfiles = cypher(`

@@ -184,7 +184,7 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 	sess := s.session(gctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
 	_, err = sess.ExecuteRead(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
-		return nil, retryable(fn(ctx, &readTx{run: mt}))
+		return nil, retryable(fn(ctx, &readTx{run: mt, readOnly: true}))
 	})
 	return s.classify(done(callerErr(ctx, err)))
 }

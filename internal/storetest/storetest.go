@@ -86,6 +86,19 @@ func Neo4j(t *testing.T) graph.Store { return OpenNeo4j(t) }
 // OpenNeo4j is Neo4j for tests and benchmarks alike.
 func OpenNeo4j(t testing.TB) *neo4jstore.Store {
 	t.Helper()
+	return openNeo4j(t, true)
+}
+
+// OpenNeo4jAsIs is OpenNeo4j without emptying the graph: a benchmark
+// that keeps a large population between runs reads the one an earlier
+// run stored. It holds the test lock as OpenNeo4j does.
+func OpenNeo4jAsIs(t testing.TB) *neo4jstore.Store {
+	t.Helper()
+	return openNeo4j(t, false)
+}
+
+func openNeo4j(t testing.TB, empty bool) *neo4jstore.Store {
+	t.Helper()
 	if testing.Short() && os.Getenv("CI") != "true" {
 		t.Skip("skipping Neo4j test in -short mode")
 	}
@@ -100,6 +113,10 @@ func OpenNeo4j(t testing.TB) *neo4jstore.Store {
 			t.Fatalf("Neo4j at %s is required under CI=true: %v", cfg.URI, err)
 		}
 		t.Skipf("Neo4j at %s not reachable (start it with dev/neo4j/start): %v", cfg.URI, err)
+	}
+	if !empty {
+		t.Cleanup(func() { _ = s.Close(context.Background()) })
+		return s
 	}
 	if err := s.DeleteAll(ctx); err != nil {
 		_ = s.Close(ctx)
