@@ -17,8 +17,11 @@ import (
 // one query whose rows arrive in one batch (FetchAll).
 type readTx struct {
 	run neo4j.ManagedTransaction
-	// readOnly is set in View's transactions, where membership cannot
-	// change: Journeys then keeps the member keys it read in members.
+	// readOnly is set in View's transactions, which write nothing:
+	// Journeys then keeps the member keys it read with the events in
+	// members, so that the MemberKeys call that follows answers from
+	// the same statement as the events (one snapshot of both) instead of
+	// another round trip.
 	readOnly bool
 	members  map[string][]string
 }
