@@ -115,6 +115,19 @@ func (t *timedRead) Rejected(ctx context.Context, keys []string) ([]graph.Reject
 	return t.rt.Rejected(ctx, keys)
 }
 
+// MemberKeys and ProfileIDs pass the store's optional readers through
+// (graph.MemberKeys and graph.ProfileIDs fall back as the engine would),
+// so that a timed store reads as fast as the store under it.
+func (t *timedRead) MemberKeys(ctx context.Context, ids []string) (map[string][]string, error) {
+	defer t.s.add("MemberKeys", time.Now())
+	return graph.MemberKeys(ctx, t.rt, ids)
+}
+
+func (t *timedRead) ProfileIDs(ctx context.Context, q graph.PageQuery) ([]string, error) {
+	defer t.s.add("ProfileIDs", time.Now())
+	return graph.ProfileIDs(ctx, t.rt, q)
+}
+
 func (t *timedRead) Journeys(ctx context.Context, ids []string, q graph.JourneyQuery) (map[string][]graph.Event, error) {
 	defer t.s.add("Journeys", time.Now())
 	return t.rt.Journeys(ctx, ids, q)

@@ -31,3 +31,28 @@ func TestTimedStoreConformance(t *testing.T) {
 		[]string{"Update", "View", "Identifiers", "Profiles", "Members", "LookupProfiles", "Links", "LinksBetween", "Rejected",
 			"Journeys", "Events", "ProfilesPage", "CountProfiles", "Changes", "ClaimEvents", "LockIdentifiers", "LockProfiles", "Apply"})
 }
+
+// The optional readers the intelligence scans use pass through the
+// wrapper, on both stores: the scan-read suite (which fails on a store
+// without them) runs on timed stores, and each shows in their times.
+func TestTimedStoreScanReads(t *testing.T) {
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			var timed *timedStore
+			graphtest.RunScanReads(t, func(t *testing.T) graph.Store {
+				timed = newTimedStore(open(t))
+				return timed
+			})
+			if t.Failed() || timed == nil {
+				return
+			}
+			seen := map[string]int{}
+			for _, m := range timed.take() {
+				seen[m.Method] += m.Calls
+			}
+			if seen["MemberKeys"] == 0 || seen["ProfileIDs"] == 0 {
+				t.Errorf("the wrapper did not see MemberKeys and ProfileIDs: %v", seen)
+			}
+		})
+	}
+}

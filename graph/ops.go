@@ -269,7 +269,7 @@ func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQue
 		if out, err = tx.Journeys(ctx, profileIDs, q); err != nil {
 			return err
 		}
-		members, err := memberKeys(ctx, tx, profileIDs)
+		members, err := MemberKeys(ctx, tx, profileIDs)
 		if err != nil {
 			return err
 		}
@@ -284,9 +284,9 @@ func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQue
 	return out, err
 }
 
-// memberKeys returns the keys IN each profile, from MemberKeys when tx
-// offers it.
-func memberKeys(ctx context.Context, tx ReadTx, profileIDs []string) (map[string][]string, error) {
+// MemberKeys returns the keys IN each profile, from tx's MemberKeys when
+// it offers one (MemberKeysReader), else from Members.
+func MemberKeys(ctx context.Context, tx ReadTx, profileIDs []string) (map[string][]string, error) {
 	if r, ok := tx.(MemberKeysReader); ok {
 		return r.MemberKeys(ctx, profileIDs)
 	}
@@ -303,6 +303,24 @@ func memberKeys(ctx context.Context, tx ReadTx, profileIDs []string) (map[string
 		out[pid] = keys
 	}
 	return out, nil
+}
+
+// ProfileIDs returns the ids of the page q of live profiles, from tx's
+// ProfileIDs when it offers one (ProfileIDsReader), else from
+// ProfilesPage.
+func ProfileIDs(ctx context.Context, tx ReadTx, q PageQuery) ([]string, error) {
+	if r, ok := tx.(ProfileIDsReader); ok {
+		return r.ProfileIDs(ctx, q)
+	}
+	page, err := tx.ProfilesPage(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(page))
+	for i, p := range page {
+		ids[i] = p.ID
+	}
+	return ids, nil
 }
 
 // keySet is a set of keys: a sorted slice searched by bisection when

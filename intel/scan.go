@@ -140,7 +140,7 @@ func listPages(ctx context.Context, st graph.Store, keep func(ctx context.Contex
 		var page []string
 		err := st.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
 			var err error
-			page, err = profileIDs(ctx, tx, graph.PageQuery{After: after, Limit: profilesPerPage})
+			page, err = graph.ProfileIDs(ctx, tx, graph.PageQuery{After: after, Limit: profilesPerPage})
 			return err
 		})
 		if err != nil {
@@ -165,23 +165,6 @@ func listPages(ctx context.Context, st graph.Store, keep func(ctx context.Contex
 			return
 		}
 	}
-}
-
-// profileIDs returns the ids of the page q of live profiles, from
-// ProfileIDs when tx offers it.
-func profileIDs(ctx context.Context, tx graph.ReadTx, q graph.PageQuery) ([]string, error) {
-	if r, ok := tx.(graph.ProfileIDsReader); ok {
-		return r.ProfileIDs(ctx, q)
-	}
-	page, err := tx.ProfilesPage(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(page))
-	for i, p := range page {
-		ids[i] = p.ID
-	}
-	return ids, nil
 }
 
 // readPage reads the events of the profiles ids as q asks, every page of
