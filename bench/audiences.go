@@ -9,14 +9,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/privacy"
 )
 
@@ -475,18 +473,11 @@ func membershipPasses(ctx context.Context, cfg Config, n4 graph.Store, dir strin
 // took, the time the shutdown took after it, and the sum of the
 // audiences' sizes after it.
 func membershipPass(ctx context.Context, cfg Config, n4 graph.Store, dir string, work *workload, rules *graph.Rules, na, nc int) (took, settle time.Duration, members int, err error) {
-	store := n4
-	if store == nil {
-		s, err := embedded.Open(dir)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		defer os.RemoveAll(dir)
-		defer func() { _ = s.Close(context.WithoutCancel(ctx)) }()
-		store = s
-	} else if err := emptyNeo4j(ctx, store); err != nil {
+	store, done, err := passStore(ctx, n4, dir)
+	if err != nil {
 		return 0, 0, 0, err
 	}
+	defer done()
 	st, ok := store.(audience.Store)
 	if !ok {
 		return 0, 0, 0, fmt.Errorf("store %T keeps no audiences", store)

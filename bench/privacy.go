@@ -327,6 +327,23 @@ func suppressionPasses(ctx context.Context, cfg Config, n4 graph.Store, dir stri
 	return r, nil
 }
 
+// passStore returns a fresh store for one pass of a measure: n4, emptied,
+// on Neo4j; otherwise a new embedded store in dir. done closes and
+// removes what passStore opened.
+func passStore(ctx context.Context, n4 graph.Store, dir string) (store graph.Store, done func(), err error) {
+	if n4 != nil {
+		return n4, func() {}, emptyNeo4j(ctx, n4)
+	}
+	s, err := embedded.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() {
+		_ = s.Close(context.WithoutCancel(ctx))
+		_ = os.RemoveAll(dir)
+	}, nil
+}
+
 // suppressionChunk is the most hashes one Suppress call adds.
 const suppressionChunk = 10000
 
@@ -334,18 +351,11 @@ const suppressionChunk = 10000
 // work through the service and returns the time the sending took and the
 // time the service spent in the list's check.
 func suppressionPass(ctx context.Context, cfg Config, n4 graph.Store, dir string, work *workload, rules *graph.Rules, entries []privacy.Suppression) (took, check time.Duration, err error) {
-	store := n4
-	if store == nil {
-		s, err := embedded.Open(dir)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer os.RemoveAll(dir)
-		defer func() { _ = s.Close(context.WithoutCancel(ctx)) }()
-		store = s
-	} else if err := emptyNeo4j(ctx, store); err != nil {
+	store, done, err := passStore(ctx, n4, dir)
+	if err != nil {
 		return 0, 0, err
 	}
+	defer done()
 	ss, ok := store.(privacy.SuppressionStore)
 	if !ok {
 		return 0, 0, fmt.Errorf("store %T keeps no suppression list", store)

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -17,7 +16,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/internal/feedhub"
 )
 
@@ -283,18 +281,11 @@ func subscriptionPasses(ctx context.Context, cfg Config, n4 graph.Store, dir str
 // returns the time the sending took and how many subscribers the server
 // ended as too slow.
 func subscriptionPass(ctx context.Context, cfg Config, n4 graph.Store, dir string, work *workload, rules *graph.Rules, stall bool) (time.Duration, uint64, error) {
-	store := n4
-	if store == nil {
-		s, err := embedded.Open(dir)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer os.RemoveAll(dir)
-		defer func() { _ = s.Close(context.WithoutCancel(ctx)) }()
-		store = s
-	} else if err := emptyNeo4j(ctx, store); err != nil {
+	store, done, err := passStore(ctx, n4, dir)
+	if err != nil {
 		return 0, 0, err
 	}
+	defer done()
 	// Not behind the timing wrapper, which hides the feed's reads.
 	svc, err := startService(ctx, store, rules, cfg)
 	if err != nil {
@@ -334,19 +325,11 @@ func subscriptionPass(ctx context.Context, cfg Config, n4 graph.Store, dir strin
 func subscriptionMeasure(ctx context.Context, cfg Config, n4 graph.Store, dir string, ds *Dataset, rules *graph.Rules) (SubscriptionResult, error) {
 	var r SubscriptionResult
 	if cfg.SubscriptionLatencies > 0 {
-		store := n4
-		if store == nil {
-			d := filepath.Join(dir, "subscription-latency")
-			s, err := embedded.Open(d)
-			if err != nil {
-				return r, err
-			}
-			defer os.RemoveAll(d)
-			defer func() { _ = s.Close(context.WithoutCancel(ctx)) }()
-			store = s
-		} else if err := emptyNeo4j(ctx, store); err != nil {
+		store, done, err := passStore(ctx, n4, filepath.Join(dir, "subscription-latency"))
+		if err != nil {
 			return r, err
 		}
+		defer done()
 		cfg.logf("subscriptions: %d events one at a time, to a subscriber on the committing service and on another", cfg.SubscriptionLatencies)
 		local, remote, err := subscriptionLatency(ctx, cfg, store, cfg.SubscriptionLatencies)
 		if err != nil {
