@@ -269,3 +269,18 @@ func CheckFacts(facts []Facts) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// FilterCounter is implemented by stores that evaluate a filter in the
+// database, in one statement (the Neo4j store compiles it to Cypher).
+// CountFilter counts the live profiles that match f at now (with a
+// purpose, only those whose consent for it is GRANTED) and returns the
+// ids of the first sample of them in id order, as Keeper.Preview does;
+// ok is false, and nothing was read, when f holds a condition the store
+// does not evaluate, which the caller then evaluates itself. Trait,
+// identifier, event, consent and inAudience conditions read the stored
+// graph and the kept memberships as they are at the statement's start.
+//
+// Errors: EINVALID for a nil filter or a negative sample.
+type FilterCounter interface {
+	CountFilter(ctx context.Context, f *Filter, purpose string, now time.Time, sample int) (n int, ids []string, ok bool, err error)
+}

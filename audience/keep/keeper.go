@@ -474,6 +474,10 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // and evaluated with Eval, so the count is Eval's over Subjects whenever
 // the facts are current.
 //
+// A store that evaluates filters itself (audience.FilterCounter: Neo4j
+// compiles them to one Cypher statement) counts every filter it can,
+// reading the stored graph fresh rather than the facts.
+//
 // Errors: EINVALID for a nil filter or a negative sample.
 func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string, sample int) (int, []string, error) {
 	if f == nil {
@@ -481,6 +485,15 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	}
 	if sample < 0 {
 		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
+	}
+	if fc, ok := k.st.(audience.FilterCounter); ok {
+		n, ids, ok, err := fc.CountFilter(ctx, f, purpose, graph.Clean(k.now()), sample)
+		if err != nil || ok {
+			if ids == nil {
+				ids = []string{}
+			}
+			return n, ids, err
+		}
 	}
 	defs, err := k.st.ComputedTraits(ctx)
 	if err != nil {

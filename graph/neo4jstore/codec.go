@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 )
 
@@ -246,4 +247,43 @@ func decodeRejected(a, b, v any) (graph.RejectedLink, error) {
 	r.A, _ = a.(string)
 	r.B, _ = b.(string)
 	return r, nil
+}
+
+// slotParams sets the slot properties of s on a node: each is null, which
+// removes it, when s is empty.
+func slotParams(m map[string]any, s audience.Slots) {
+	if s.Len() == 0 {
+		m[propSlotNames], m[propSlotKinds], m[propSlotStrings], m[propSlotNumbers] = nil, nil, nil, nil
+		return
+	}
+	m[propSlotNames], m[propSlotKinds], m[propSlotStrings], m[propSlotNumbers] = s.Names, s.Kinds, s.Strings, s.Numbers
+}
+
+// identifierSlots are the slot properties of an identifier holding traits:
+// each trait, a null one included (AddOrNull), in name order, and
+// slotTimes, the time of the trait each entry belongs to, by which
+// compiled filters fold a profile's traits as graph.FoldTraits does.
+func identifierSlots(traits map[string]graph.TraitValue) map[string]any {
+	names := make([]string, 0, len(traits))
+	for n := range traits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var s audience.Slots
+	var times []any
+	for _, n := range names {
+		tv := traits[n]
+		s.AddOrNull(n, tv.Value)
+		at := graph.Clean(tv.At).In(utc)
+		for len(times) < s.Len() {
+			times = append(times, at)
+		}
+	}
+	m := map[string]any{}
+	slotParams(m, s)
+	m[propSlotTimes] = nil
+	if len(times) > 0 {
+		m[propSlotTimes] = times
+	}
+	return m
 }

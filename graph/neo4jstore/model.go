@@ -48,8 +48,17 @@ const (
 	propTimestamp  = "timestamp"
 	propReceivedAt = "receivedAt"
 	propProperties = "properties" // JSON
-	propMessageID  = "messageId"  // as sent; id is "<source>/<messageId>"
-	propDigest     = "digest"     // hex SHA-256 of the content; absent on events stored before
+	// The slots of audience.Slots, parallel lists from which compiled
+	// filters compare values without parsing JSON (filter.go): on an
+	// Event its properties by dotted path, on an Identifier its traits
+	// by name (with slotTimes). Absent when empty.
+	propSlotNames   = "slotNames"
+	propSlotKinds   = "slotKinds"
+	propSlotStrings = "slotStrings"
+	propSlotNumbers = "slotNumbers"
+	propSlotTimes   = "slotTimes" // Identifier only: each entry's trait time
+	propMessageID   = "messageId" // as sent; id is "<source>/<messageId>"
+	propDigest      = "digest"    // hex SHA-256 of the content; absent on events stored before
 	// propClaim marks an event node created by ClaimEvents and not yet
 	// completed by Apply; it never outlives the transaction.
 	propClaim = "claim"
@@ -145,7 +154,9 @@ const (
 	// keeper refreshed, holding its audience.Facts in their binary form
 	// (data); not connected to the identity graph.
 	labelProfileFacts = "ProfileFacts"
-	propData          = "data"
+	// labelMigration marks a data migration done (Migrate), by its id.
+	labelMigration = "Migration"
+	propData       = "data"
 
 	// The change feed (feed.go): one FeedBatch per transaction that
 	// appended entries, holding them as parallel lists, and the
@@ -174,6 +185,7 @@ var names = func() map[string]string {
 		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
 		propName, propChannel, propSource, propCampaign, propTimestamp, propReceivedAt, propProperties, propClaim,
+		propSlotNames, propSlotKinds, propSlotStrings, propSlotNumbers, propSlotTimes, labelMigration,
 		propMessageID, propDigest,
 		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propTrimmed, propLock,
 		propEvidence, propCount, propAt, propReason, propMembers,

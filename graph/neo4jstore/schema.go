@@ -3,6 +3,7 @@ package neo4jstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
@@ -107,8 +108,9 @@ var schema = []schemaItem{
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until
-// every index is online. It returns one line per item saying whether it was
-// created now or already present.
+// every index is online, then applies the data migrations not applied yet
+// (backfillSlots). It returns one line per item saying whether it was
+// created (or applied) now or already present.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
@@ -141,7 +143,11 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return out, s.classify(fmt.Errorf("migrate: wait for indexes: %w", err))
 	}
-	return out, nil
+	line, err := s.backfillSlots(ctx)
+	if err != nil {
+		return out, err
+	}
+	return append(out, line), nil
 }
 
 // chunkRows is the most rows one statement handles: Apply sends at most
@@ -178,6 +184,13 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 		if err != nil {
 			return s.classify(fmt.Errorf("delete all: %w", err))
 		}
+	}
+	// An empty graph needs no data migration.
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		return nil, t.exec(ctx, qMarkMigration, map[string]any{"id": slotsMigration, "at": timeParam(time.Now())})
+	})
+	if err != nil {
+		return fmt.Errorf("delete all: %w", err)
 	}
 	return nil
 }

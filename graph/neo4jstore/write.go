@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 )
 
@@ -301,12 +302,12 @@ var applySteps = []struct {
   UNWIND $scrubEvents AS row
   MATCH (e:{{Event}} { {{id}}: row.id })
   WHERE e.{{claim}} IS NULL
-  SET e.{{properties}} = row.properties, e.{{traits}} = row.traits`, (*tx).scrubEventRows},
+  SET e.{{properties}} = row.properties, e.{{traits}} = row.traits, e += row.slots`, (*tx).scrubEventRows},
 	// The traits as the engine merged them.
 	{"traits", "traits", `
   UNWIND $traits AS row
   MATCH (i:{{Identifier}} { {{key}}: row.key })
-  SET i.{{traits}} = row.traits`, (*tx).traitRows},
+  SET i.{{traits}} = row.traits, i += row.slots`, (*tx).traitRows},
 	{"history", "changes", `
   UNWIND $changes AS row
   MATCH (f:{{Profile}} { {{id}}: row.from })
@@ -488,6 +489,7 @@ func (t *tx) eventRows(_ context.Context, w *graph.Write) ([]any, error) {
 				propClaim: nil,
 			},
 		}
+		slotParams(rows[i].(map[string]any)["props"].(map[string]any), audience.PropertySlots(e.Properties))
 	}
 	return rows, nil
 }
@@ -504,7 +506,7 @@ func (t *tx) traitRows(_ context.Context, w *graph.Write) ([]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("identifier %s traits: %w", u.Key, err)
 		}
-		rows = append(rows, map[string]any{"key": u.Key, "traits": enc})
+		rows = append(rows, map[string]any{"key": u.Key, "traits": enc, "slots": identifierSlots(u.Traits)})
 	}
 	return rows, nil
 }
@@ -544,7 +546,9 @@ func (t *tx) scrubEventRows(_ context.Context, w *graph.Write) ([]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("event %s traits: %w", p.ID, err)
 		}
-		rows[i] = map[string]any{"id": p.ID, "properties": props, "traits": traits}
+		slots := map[string]any{}
+		slotParams(slots, audience.PropertySlots(p.Properties))
+		rows[i] = map[string]any{"id": p.ID, "properties": props, "traits": traits, "slots": slots}
 	}
 	return rows, nil
 }
