@@ -197,10 +197,12 @@ func TestStoresMatchReferenceEmbedded(t *testing.T) {
 
 func TestStoresMatchReferenceNeo4j(t *testing.T) {
 	s := storetest.OpenNeo4j(t)
-	rapid.Check(t, func(rt *rapid.T) {
-		if err := s.DeleteAll(context.Background()); err != nil {
-			rt.Fatal(err)
-		}
-		runStoresProperty(rt, s, s)
+	storetest.WithRapidChecks(30, func() {
+		rapid.Check(t, func(rt *rapid.T) {
+			if err := s.DeleteAll(context.Background()); err != nil {
+				rt.Fatal(err)
+			}
+			runStoresProperty(rt, s, s)
+		})
 	})
 }

@@ -72,10 +72,16 @@ func TestFactsKept(t *testing.T) {
 		}
 
 		// cat orders too, and is not refreshed: Preview counts cat as of
-		// its last refresh, with no order.
+		// its last refresh, with no order, where it reads facts; a store
+		// that compiles the filter (Neo4j) reads the graph, cat's order
+		// included.
 		e.apply(ev("f4", ordered, "Order", nil, nil, cat))
-		if n, _, err = e.k.Preview(bg, recent, "", 5); err != nil || n != 1 {
-			t.Fatalf("preview before cat's refresh: %d, %v; want 1", n, err)
+		before := 1
+		if _, compiles := e.st.(audience.FilterCounter); compiles {
+			before = 2
+		}
+		if n, _, err = e.k.Preview(bg, recent, "", 5); err != nil || n != before {
+			t.Fatalf("preview before cat's refresh: %d, %v; want %d", n, err, before)
 		}
 		must(t, e.k.Refresh(bg, []string{C}))
 		if n, _, err = e.k.Preview(bg, recent, "", 5); err != nil || n != 2 {

@@ -3,14 +3,12 @@ package keep_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -609,27 +607,8 @@ func mustPurposes() *privacy.Purposes {
 	return p
 }
 
-var (
-	checksOnce sync.Once
-	checksSet  bool // whether the command line set -rapid.checks
-)
-
-// withChecks runs fn with -rapid.checks set to n unless the command line
-// set it.
-func withChecks(n int, fn func()) {
-	checksOnce.Do(func() {
-		flag.Visit(func(f *flag.Flag) { checksSet = checksSet || f.Name == "rapid.checks" })
-	})
-	if !checksSet {
-		old := flag.Lookup("rapid.checks").Value.String()
-		_ = flag.Set("rapid.checks", fmt.Sprint(n))
-		defer func() { _ = flag.Set("rapid.checks", old) }()
-	}
-	fn()
-}
-
 func TestKeptEqualsNaiveEmbedded(t *testing.T) {
-	withChecks(40, func() {
+	storetest.WithRapidChecks(40, func() {
 		rapid.Check(t, func(rt *rapid.T) {
 			dir, err := os.MkdirTemp(t.TempDir(), "rapid")
 			if err != nil {
@@ -647,7 +626,7 @@ func TestKeptEqualsNaiveEmbedded(t *testing.T) {
 
 func TestKeptEqualsNaiveNeo4j(t *testing.T) {
 	s := storetest.OpenNeo4j(t)
-	withChecks(8, func() {
+	storetest.WithRapidChecks(8, func() {
 		rapid.Check(t, func(rt *rapid.T) {
 			if err := s.DeleteAll(context.Background()); err != nil {
 				rt.Fatal(err)
