@@ -272,15 +272,30 @@ func CheckFacts(facts []Facts) ([][]byte, error) {
 
 // FilterCounter is implemented by stores that evaluate a filter in the
 // database, in one statement (the Neo4j store compiles it to Cypher).
-// CountFilter counts the live profiles that match f at now (with a
-// purpose, only those whose consent for it is GRANTED) and returns the
-// ids of the first sample of them in id order, as Keeper.Preview does;
-// ok is false, and nothing was read, when f holds a condition the store
-// does not evaluate, which the caller then evaluates itself. Trait,
-// identifier, event, consent and inAudience conditions read the stored
-// graph and the kept memberships as they are at the statement's start.
+// CountFilter counts the live profiles that match q.Filter at q.Now (with
+// a purpose, only those whose consent for it is GRANTED) and returns the
+// ids of the first q.Sample of them in id order, as Keeper.Preview does;
+// ok is false, and nothing was read, when the filter holds a condition
+// the store does not evaluate, which the caller then evaluates itself.
+// Trait, identifier, event, consent and inAudience conditions read the
+// stored graph and the kept memberships as they are at the statement's
+// start, and an event's properties only on the profile that holds its
+// highest-priority identifier, as the engine shows events.
 //
 // Errors: EINVALID for a nil filter or a negative sample.
 type FilterCounter interface {
-	CountFilter(ctx context.Context, f *Filter, purpose string, now time.Time, sample int) (n int, ids []string, ok bool, err error)
+	CountFilter(ctx context.Context, q FilterQuery) (n int, ids []string, ok bool, err error)
+}
+
+// FilterQuery is what FilterCounter counts.
+type FilterQuery struct {
+	Filter  *Filter
+	Purpose string // "": none
+	Now     time.Time
+	Sample  int
+	// Priorities rank identifier types as the engine's rules do
+	// (graph.Normalizer.Priorities): types not in the map have
+	// DefaultPriority.
+	Priorities      map[string]int
+	DefaultPriority int
 }

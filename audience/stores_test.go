@@ -172,7 +172,7 @@ func runStoresProperty(t *rapid.T, s graph.Store, counter audience.FilterCounter
 			t.Fatalf("filter %d, purpose %q: %s\nPreview gives %d %v, the reference %d %v", q, purpose, b, got, sample, len(want), want)
 		}
 		if counter != nil {
-			_, _, ok, err := counter.CountFilter(ctx, &f, purpose, audience.GenNow, 0)
+			_, _, ok, err := counter.CountFilter(ctx, audience.FilterQuery{Filter: &f, Purpose: purpose, Now: audience.GenNow})
 			if err != nil || !ok {
 				t.Fatalf("filter %d %s: the store evaluates it itself: %v, %v", q, b, ok, err)
 			}
@@ -204,5 +204,70 @@ func TestStoresMatchReferenceNeo4j(t *testing.T) {
 			}
 			runStoresProperty(rt, s, s)
 		})
+	})
+}
+
+// An event carried by two people whose profiles may not merge (two
+// user_ids, one per profile) belongs to both, but shows its properties
+// only to the one holding its highest-priority identifier (both are
+// user_ids, so the smaller key: user_id:u1). Hand-worked counts on both
+// stores.
+func TestSharedEventProperties(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		st := s.(audience.Store)
+		eng := graph.NewEngine(s, nil)
+		k := keep.New(eng, st, s.(privacy.ConsentStore), func() time.Time { return audience.GenNow })
+		u1 := graph.IdentifierRef{Type: "user_id", Value: "u1"}
+		u2 := graph.IdentifierRef{Type: "user_id", Value: "u2"}
+		at := audience.GenNow.Add(-time.Hour)
+		res, err := eng.ApplyBatch(ctx, []graph.Event{
+			{ID: "test/1", Type: "track", Name: "Seen", Channel: "web", Source: "test", Timestamp: at, ReceivedAt: at, Identifiers: []graph.IdentifierRef{u1}},
+			{ID: "test/2", Type: "track", Name: "Seen", Channel: "web", Source: "test", Timestamp: at, ReceivedAt: at, Identifiers: []graph.IdentifierRef{u2}},
+			{ID: "test/3", Type: "track", Name: "Order", Channel: "web", Source: "test", Timestamp: at, ReceivedAt: at,
+				Identifiers: []graph.IdentifierRef{u2, u1}, Properties: map[string]any{"total": 50.0}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Results {
+			if r.Status != graph.StatusStored {
+				t.Fatalf("%+v", r)
+			}
+		}
+		p1, err := eng.ProfileByIdentifier(ctx, u1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := eng.ProfileByIdentifier(ctx, u2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p1.ID == p2.ID {
+			t.Fatal("the two user_ids merged; the test needs them apart")
+		}
+		both := []string{p1.ID, p2.ID}
+		slices.Sort(both)
+		order := func(where ...audience.PropertyFilter) *audience.Filter {
+			return &audience.Filter{Event: &audience.EventCondition{Name: "Order", Where: where}}
+		}
+		for _, c := range []struct {
+			what string
+			f    *audience.Filter
+			want []string
+		}{
+			{"an order", order(), both},
+			{"an order over 10", order(audience.PropertyFilter{Path: "total", Op: audience.OpGT, Value: 10.0}), []string{p1.ID}},
+			{"an order with no total", order(audience.PropertyFilter{Path: "total", Op: audience.OpNotExists}), []string{p2.ID}},
+			{"no order over 10", &audience.Filter{Not: order(audience.PropertyFilter{Path: "total", Op: audience.OpGT, Value: 10.0})}, []string{p2.ID}},
+		} {
+			n, ids, err := k.Preview(ctx, c.f, "", 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != len(c.want) || !reflect.DeepEqual(ids, c.want) {
+				t.Errorf("%s: %d %v, want %v", c.what, n, ids, c.want)
+			}
+		}
 	})
 }

@@ -217,6 +217,17 @@ func (n *Normalizer) NormalizeAll(refs []IdentifierRef) (keys []string, dropped 
 }
 
 // SortByPriority orders keys by their type's priority, then by key.
+// Priorities returns the priority of each identifier type the rules
+// list, and the priority of every other type: the order SortByPriority
+// sorts by, for a store that ranks identifiers itself.
+func (n *Normalizer) Priorities() (map[string]int, int) {
+	out := make(map[string]int, len(n.rules.Types))
+	for typ, r := range n.rules.Types {
+		out[typ] = r.Priority
+	}
+	return out, n.rules.Default.Priority
+}
+
 func (n *Normalizer) SortByPriority(keys []string) {
 	slices.SortFunc(keys, func(a, b string) int {
 		if c := cmp.Compare(n.rules.Rule(SplitKey(a).Type).Priority, n.rules.Rule(SplitKey(b).Type).Priority); c != 0 {

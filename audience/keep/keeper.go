@@ -487,7 +487,9 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
 	}
 	if fc, ok := k.st.(audience.FilterCounter); ok {
-		n, ids, ok, err := fc.CountFilter(ctx, f, purpose, graph.Clean(k.now()), sample)
+		prio, def := k.eng.Normalizer().Priorities()
+		n, ids, ok, err := fc.CountFilter(ctx, audience.FilterQuery{Filter: f, Purpose: purpose, Now: graph.Clean(k.now()),
+			Sample: sample, Priorities: prio, DefaultPriority: def})
 		if err != nil || ok {
 			if ids == nil {
 				ids = []string{}

@@ -32,6 +32,8 @@ type compiler struct {
 	params map[string]any
 	now    time.Time
 	n      int
+	prio   map[string]any // identifier type to priority, a parameter
+	dprio  int            // the priority of other types
 }
 
 func (c *compiler) param(v any) string {
@@ -249,9 +251,26 @@ func (c *compiler) event(e *audience.EventCondition) (string, error) {
 		}
 		conds = append(conds, cypher(`e.{{timestamp}} >= `)+c.param(d.Before(c.now.UTC()).In(utc)))
 	}
-	for i := range e.Where {
-		w := &e.Where[i]
-		conds = append(conds, c.slotsAt("e", c.param(w.Path), w.Op, w.Value))
+	if len(e.Where) > 0 {
+		// The properties show only on the profile that holds the event's
+		// highest-priority identifier (graph's ownView); elsewhere every
+		// path is missing, which only NOT_EXISTS accepts.
+		var wh []string
+		missingPasses := true
+		for i := range e.Where {
+			w := &e.Where[i]
+			wh = append(wh, c.slotsAt("e", c.param(w.Path), w.Op, w.Value))
+			missingPasses = missingPasses && w.Op == audience.OpNotExists
+		}
+		anchored := cypher(`any(a IN COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}})
+      RETURN i ORDER BY coalesce(`) + c.param(c.prio) + cypher(`[i.{{type}}], `) + c.param(c.dprio) + cypher(`), i.{{key}} LIMIT 1 }
+      WHERE EXISTS { MATCH (a)-[:{{IN}}]->(p) })`)
+		where := strings.Join(wh, " AND ")
+		if missingPasses {
+			conds = append(conds, "(NOT "+anchored+" OR ("+where+"))")
+		} else {
+			conds = append(conds, "("+anchored+" AND "+where+")")
+		}
 	}
 	where := ""
 	if len(conds) > 0 {
@@ -300,9 +319,14 @@ func (c *compiler) stateIs(purpose, state string) string {
 // compileFilter gives the statement that counts the live profiles that
 // match f (and, with a purpose, whose consent for it is GRANTED) at now,
 // and returns the first sample of their ids in id order.
-func compileFilter(f *audience.Filter, purpose string, now time.Time, sample int) (string, map[string]any, error) {
-	c := &compiler{params: map[string]any{}, now: graph.Clean(now)}
-	e, err := c.expr(f)
+func compileFilter(q audience.FilterQuery) (string, map[string]any, error) {
+	prio := make(map[string]any, len(q.Priorities))
+	for typ, p := range q.Priorities {
+		prio[typ] = p
+	}
+	c := &compiler{params: map[string]any{}, now: graph.Clean(q.Now), prio: prio, dprio: q.DefaultPriority}
+	purpose, sample := q.Purpose, q.Sample
+	e, err := c.expr(q.Filter)
 	if err != nil {
 		return "", nil, err
 	}
@@ -310,24 +334,24 @@ func compileFilter(f *audience.Filter, purpose string, now time.Time, sample int
 		e = "(" + e + " AND " + c.stateIs(purpose, string(privacy.StateGranted)) + ")"
 	}
 	c.params["sample"] = sample
-	q := cypher(`MATCH (p:{{Profile}})
+	stmt := cypher(`MATCH (p:{{Profile}})
 WHERE NOT p:{{Merged}} AND `) + e + cypher(`
 WITH p.{{id}} AS id ORDER BY id
 RETURN count(id) AS n, collect(id)[..$sample] AS ids`)
-	return q, c.params, nil
+	return stmt, c.params, nil
 }
 
 // CountFilter implements audience.FilterCounter: one statement, compiled
 // from f. It reports false, and reads nothing, for a filter with a
 // computed condition.
-func (s *Store) CountFilter(ctx context.Context, f *audience.Filter, purpose string, now time.Time, sample int) (int, []string, bool, error) {
-	if f == nil {
+func (s *Store) CountFilter(ctx context.Context, fq audience.FilterQuery) (int, []string, bool, error) {
+	if fq.Filter == nil {
 		return 0, nil, false, graph.Errorf(graph.EINVALID, "filter: a filter is required")
 	}
-	if sample < 0 {
-		return 0, nil, false, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
+	if fq.Sample < 0 {
+		return 0, nil, false, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", fq.Sample)
 	}
-	q, params, err := compileFilter(f, purpose, now, sample)
+	q, params, err := compileFilter(fq)
 	if err == errNotCompiled {
 		return 0, nil, false, nil
 	}

@@ -35,7 +35,7 @@ func TestMigrateBackfillsSlots(t *testing.T) {
 	count := func(want int) {
 		t.Helper()
 		for _, f := range filters {
-			n, ids, ok, err := s.CountFilter(ctx, &f, "", t0, 5)
+			n, ids, ok, err := s.CountFilter(ctx, audience.FilterQuery{Filter: &f, Now: t0, Sample: 5})
 			if err != nil || !ok {
 				t.Fatalf("CountFilter: %v, %v", ok, err)
 			}
