@@ -298,4 +298,8 @@ type FilterQuery struct {
 	// DefaultPriority.
 	Priorities      map[string]int
 	DefaultPriority int
+	// Computed are the computed trait definitions stored now, by name:
+	// a computed condition's value is computed from the events as
+	// ComputedTrait.Compute does; a name not here has no value.
+	Computed map[string]ComputedTrait
 }

@@ -271,3 +271,101 @@ func TestSharedEventProperties(t *testing.T) {
 		}
 	})
 }
+
+// A computed condition counts a profile by the trait's value computed
+// from its events: both stores' Preview (on Neo4j, computed inside the
+// compiled statement) agree with the reference computation of
+// TestComputeMatchesReference, compared by the reference evaluator.
+func runComputedProperty(t *rapid.T, s graph.Store, counter audience.FilterCounter) {
+	ctx := context.Background()
+	st := s.(audience.Store)
+	eng := graph.NewEngine(s, nil)
+	now := rapid.SampledFrom(audience.ComputedNows).Draw(t, "now")
+	k := keep.New(eng, st, s.(privacy.ConsentStore), func() time.Time { return now })
+	def, ref := audience.DrawComputedTrait(t, "t")
+	def.CreatedAt, def.UpdatedAt = now, now
+	if err := st.PutComputedTrait(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	anon := graph.IdentifierRef{Type: "anonymous_id", Value: "anon-0"}
+	events := audience.DrawComputedEvents(t, now)
+	batch := []graph.Event{{ID: "test/first", Type: "alias", Channel: "web", Source: "test", Timestamp: now.AddDate(-5, 0, 0), ReceivedAt: now, Identifiers: []graph.IdentifierRef{anon}}}
+	for _, e := range events {
+		e.ID = "test/" + e.ID
+		e.Channel, e.Source, e.ReceivedAt, e.Identifiers = "web", "test", now, []graph.IdentifierRef{anon}
+		batch = append(batch, e)
+	}
+	if _, err := eng.ApplyBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.ProfileByIdentifier(ctx, anon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := ref(events, now)
+	values := []any{0.0, 1.0, 0.25, 2.0, 4.5, "a", "b", "1", true, false}
+	env := audience.Env{Computed: func(n string) bool { return n == "t" }}
+	for q := range 4 {
+		c := &audience.ComputedCondition{Name: "t", Op: rapid.SampledFrom(audience.Ops).Draw(t, "op")}
+		switch c.Op {
+		case audience.OpExists, audience.OpNotExists:
+		case audience.OpIN:
+			c.Value = rapid.SliceOfN(rapid.SampledFrom(values), 1, 3).Draw(t, "in")
+		case audience.OpStartsWith:
+			c.Value = rapid.SampledFrom([]any{"a", "", "1"}).Draw(t, "prefix")
+		case audience.OpGT, audience.OpGTE, audience.OpLT, audience.OpLTE:
+			c.Value = rapid.SampledFrom(values[:8]).Draw(t, "ordered")
+		default:
+			c.Value = rapid.SampledFrom(values).Draw(t, "value")
+		}
+		f := audience.Filter{Computed: c}
+		if err := audience.Check(&f, env, "filter"); err != nil {
+			t.Fatalf("drawn condition: %v", err)
+		}
+		want := []string{}
+		if audience.RefEval(&f, &audience.Subject{Computed: map[string]any{"t": value}}, now) {
+			want = []string{p.ID}
+		}
+		n, ids, err := k.Preview(ctx, &f, "", 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(f)
+		if n != len(want) || !reflect.DeepEqual(ids, want) {
+			t.Fatalf("condition %d %s on %+v, value %#v: Preview gives %d %v, want %v", q, b, def, value, n, ids, want)
+		}
+		if counter != nil {
+			if _, _, ok, err := counter.CountFilter(ctx, audience.FilterQuery{Filter: &f, Now: now,
+				Computed: map[string]audience.ComputedTrait{"t": def}}); err != nil || !ok {
+				t.Fatalf("condition %d %s: the store evaluates it itself: %v, %v", q, b, ok, err)
+			}
+		}
+	}
+}
+
+func TestComputedMatchesReferenceEmbedded(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		dir, err := os.MkdirTemp(t.TempDir(), "rapid")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		s, err := embedded.Open(dir)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer func() { _ = s.Close(context.Background()); _ = os.RemoveAll(dir) }()
+		runComputedProperty(rt, s, nil)
+	})
+}
+
+func TestComputedMatchesReferenceNeo4j(t *testing.T) {
+	s := storetest.OpenNeo4j(t)
+	storetest.WithRapidChecks(30, func() {
+		rapid.Check(t, func(rt *rapid.T) {
+			if err := s.DeleteAll(context.Background()); err != nil {
+				rt.Fatal(err)
+			}
+			runComputedProperty(rt, s, s)
+		})
+	})
+}

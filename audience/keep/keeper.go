@@ -486,20 +486,24 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	if sample < 0 {
 		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
 	}
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
 	if fc, ok := k.st.(audience.FilterCounter); ok {
 		prio, def := k.eng.Normalizer().Priorities()
+		byName := make(map[string]audience.ComputedTrait, len(defs))
+		for _, d := range defs {
+			byName[d.Name] = d
+		}
 		n, ids, ok, err := fc.CountFilter(ctx, audience.FilterQuery{Filter: f, Purpose: purpose, Now: graph.Clean(k.now()),
-			Sample: sample, Priorities: prio, DefaultPriority: def})
+			Sample: sample, Priorities: prio, DefaultPriority: def, Computed: byName})
 		if err != nil || ok {
 			if ids == nil {
 				ids = []string{}
 			}
 			return n, ids, err
 		}
-	}
-	defs, err := k.st.ComputedTraits(ctx)
-	if err != nil {
-		return 0, nil, err
 	}
 	a := &audience.Audience{Filter: *f, Purpose: purpose}
 	useAudiences := f.UsesAudiences()

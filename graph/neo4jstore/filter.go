@@ -20,10 +20,8 @@ import (
 // (audience.Slots): a trait on the identifiers that hold it (the newest
 // across the profile's identifiers, ties to the smaller key, as
 // graph.FoldTraits), an event property on the event.
-//
-// A computed condition is not compiled (its value is derived from the
-// events by the keeper): CompileFilter reports it, and the caller
-// evaluates such a filter in Go.
+// A computed condition computes the trait's value from the profile's
+// events inside the statement, as audience.ComputedTrait.Compute does.
 
 var _ audience.FilterCounter = (*Store)(nil)
 
@@ -34,6 +32,7 @@ type compiler struct {
 	n      int
 	prio   map[string]any // identifier type to priority, a parameter
 	dprio  int            // the priority of other types
+	defs   map[string]audience.ComputedTrait
 }
 
 func (c *compiler) param(v any) string {
@@ -42,10 +41,6 @@ func (c *compiler) param(v any) string {
 	c.params[name] = v
 	return "$" + name
 }
-
-// errNotCompiled marks a filter with a condition compiled filters do not
-// evaluate.
-var errNotCompiled = fmt.Errorf("the filter has a computed condition")
 
 // expr compiles f for the profile p; every expression it gives is true or
 // false, never null, so that NOT negates it.
@@ -84,7 +79,7 @@ func (c *compiler) expr(f *audience.Filter) (string, error) {
 	case f.Consent != nil:
 		return c.consent(f.Consent), nil
 	case f.Computed != nil:
-		return "", errNotCompiled
+		return c.computed(f.Computed)
 	case f.InAudience != nil:
 		return cypher(`EXISTS { MATCH (m:{{AudienceMember}} { {{audienceId}}: `) + c.param(*f.InAudience) +
 			cypher(`, {{profileId}}: p.{{id}} }) }`), nil
@@ -121,13 +116,29 @@ func (c *compiler) slotsAt(v, name string, op audience.Op, value any) string {
 }
 
 // compare compiles op on the entry at index j of node v's slots, the top
-// entry of the value named name; value is the filter's. It is never
-// null: every list read is at an index that exists, and each comparison
-// is between values of one type.
+// entry of the value named name; value is the filter's.
 func (c *compiler) compare(v, j, name string, op audience.Op, value any) string {
-	kind := v + cypher(`.{{slotKinds}}[`) + j + "]"
-	str := v + cypher(`.{{slotStrings}}[`) + j + "]"
-	num := v + cypher(`.{{slotNumbers}}[`) + j + "]"
+	return c.compareOn(operand{
+		kind: v + cypher(`.{{slotKinds}}[`) + j + "]",
+		str:  v + cypher(`.{{slotStrings}}[`) + j + "]",
+		num:  v + cypher(`.{{slotNumbers}}[`) + j + "]",
+		node: v, name: name,
+	}, op, value)
+}
+
+// operand is a value a comparison reads: expressions of its slot kind,
+// string and number, and the node (maybe null) whose slots under name
+// hold a list's elements.
+type operand struct {
+	kind, str, num string
+	node, name     string
+}
+
+// compareOn compiles op on o; value is the filter's. It is never null:
+// every list read is at an index that exists, and each comparison is
+// between values of one type.
+func (c *compiler) compareOn(o operand, op audience.Op, value any) string {
+	kind, str, num := o.kind, o.str, o.num
 	typed := func(cmp string) string {
 		switch x := value.(type) {
 		case string:
@@ -190,8 +201,9 @@ func (c *compiler) compare(v, j, name string, op audience.Op, value any) string 
 		return "(" + strings.Join(parts, " OR ") + ")"
 	case audience.OpContains:
 		// A list's elements follow its entry under the same name.
+		v, name := o.node, o.name
 		elem := func(k int, field, p string) string {
-			return fmt.Sprintf("(%s = %d AND any(k IN range(0, size(%s)-1) WHERE %s[k] = %s AND %s[k] = %d AND %s[k] = %s))",
+			return fmt.Sprintf("(%s = %d AND any(k IN range(0, size(coalesce(%s, []))-1) WHERE %s[k] = %s AND %s[k] = %d AND %s[k] = %s))",
 				kind, audience.SlotList, v+cypher(`.{{slotNames}}`), v+cypher(`.{{slotNames}}`), name,
 				v+cypher(`.{{slotKinds}}`), audience.SlotElement+k, v+field, p)
 		}
@@ -233,44 +245,77 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
+// eventConds compiles what selects a profile's event e, bound by the
+// caller's MATCH: its name and type where given, and its timestamp not
+// before from (zero: any time).
+func (c *compiler) eventConds(name, typ string, from time.Time) []string {
+	var conds []string
+	if name != "" {
+		conds = append(conds, cypher(`e.{{name}} = `)+c.param(name))
+	}
+	if typ != "" {
+		conds = append(conds, cypher(`e.{{type}} = `)+c.param(typ))
+	}
+	if !from.IsZero() {
+		conds = append(conds, cypher(`e.{{timestamp}} >= `)+c.param(from.In(utc)))
+	}
+	return conds
+}
+
+// windowStart is the start of the window d (an ISO-8601 duration, "":
+// none) back from now: zero for none.
+func (c *compiler) windowStart(d, what string) (time.Time, error) {
+	if d == "" {
+		return time.Time{}, nil
+	}
+	dur, err := audience.ParseDuration(d)
+	if err != nil {
+		return time.Time{}, graph.Errorf(graph.EINVALID, "%s: %v", what, err)
+	}
+	return dur.Before(c.now.UTC()), nil
+}
+
+// anchored compiles whether the profile p holds event e's
+// highest-priority identifier: only there does the engine show the
+// event's properties (graph's ownView).
+func (c *compiler) anchored() string {
+	return cypher(`any(a IN COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}})
+      RETURN i ORDER BY coalesce(`) + c.param(c.prio) + cypher(`[i.{{type}}], `) + c.param(c.dprio) + cypher(`), i.{{key}} LIMIT 1 }
+      WHERE EXISTS { MATCH (a)-[:{{IN}}]->(p) })`)
+}
+
+// whereOn compiles every filter of where on event e, whose properties
+// show when vis holds; where they do not, every path is missing, which
+// only NOT_EXISTS accepts. "" for no filter.
+func (c *compiler) whereOn(where []audience.PropertyFilter, vis string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	var wh []string
+	missingPasses := true
+	for i := range where {
+		w := &where[i]
+		wh = append(wh, c.slotsAt("e", c.param(w.Path), w.Op, w.Value))
+		missingPasses = missingPasses && w.Op == audience.OpNotExists
+	}
+	all := strings.Join(wh, " AND ")
+	if missingPasses {
+		return "(NOT " + vis + " OR (" + all + "))"
+	}
+	return "(" + vis + " AND " + all + ")"
+}
+
 // event compiles an event condition: the profile's events (each once,
 // whichever identifiers carried it) that match, counted, or only found
 // when the comparison asks whether there is one.
 func (c *compiler) event(e *audience.EventCondition) (string, error) {
-	var conds []string
-	if e.Name != "" {
-		conds = append(conds, cypher(`e.{{name}} = `)+c.param(e.Name))
+	from, err := c.windowStart(e.Within, "within")
+	if err != nil {
+		return "", err
 	}
-	if e.Type != "" {
-		conds = append(conds, cypher(`e.{{type}} = `)+c.param(e.Type))
-	}
-	if e.Within != "" {
-		d, err := audience.ParseDuration(e.Within)
-		if err != nil {
-			return "", graph.Errorf(graph.EINVALID, "within: %v", err)
-		}
-		conds = append(conds, cypher(`e.{{timestamp}} >= `)+c.param(d.Before(c.now.UTC()).In(utc)))
-	}
-	if len(e.Where) > 0 {
-		// The properties show only on the profile that holds the event's
-		// highest-priority identifier (graph's ownView); elsewhere every
-		// path is missing, which only NOT_EXISTS accepts.
-		var wh []string
-		missingPasses := true
-		for i := range e.Where {
-			w := &e.Where[i]
-			wh = append(wh, c.slotsAt("e", c.param(w.Path), w.Op, w.Value))
-			missingPasses = missingPasses && w.Op == audience.OpNotExists
-		}
-		anchored := cypher(`any(a IN COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}})
-      RETURN i ORDER BY coalesce(`) + c.param(c.prio) + cypher(`[i.{{type}}], `) + c.param(c.dprio) + cypher(`), i.{{key}} LIMIT 1 }
-      WHERE EXISTS { MATCH (a)-[:{{IN}}]->(p) })`)
-		where := strings.Join(wh, " AND ")
-		if missingPasses {
-			conds = append(conds, "(NOT "+anchored+" OR ("+where+"))")
-		} else {
-			conds = append(conds, "("+anchored+" AND "+where+")")
-		}
+	conds := c.eventConds(e.Name, e.Type, from)
+	if w := c.whereOn(e.Where, c.anchored()); w != "" {
+		conds = append(conds, w)
 	}
 	where := ""
 	if len(conds) > 0 {
@@ -324,7 +369,7 @@ func compileFilter(q audience.FilterQuery) (string, map[string]any, error) {
 	for typ, p := range q.Priorities {
 		prio[typ] = p
 	}
-	c := &compiler{params: map[string]any{}, now: graph.Clean(q.Now), prio: prio, dprio: q.DefaultPriority}
+	c := &compiler{params: map[string]any{}, now: graph.Clean(q.Now), prio: prio, dprio: q.DefaultPriority, defs: q.Computed}
 	purpose, sample := q.Purpose, q.Sample
 	e, err := c.expr(q.Filter)
 	if err != nil {
@@ -342,8 +387,7 @@ RETURN count(id) AS n, collect(id)[..$sample] AS ids`)
 }
 
 // CountFilter implements audience.FilterCounter: one statement, compiled
-// from f. It reports false, and reads nothing, for a filter with a
-// computed condition.
+// from the filter; it evaluates every filter (ok is always true).
 func (s *Store) CountFilter(ctx context.Context, fq audience.FilterQuery) (int, []string, bool, error) {
 	if fq.Filter == nil {
 		return 0, nil, false, graph.Errorf(graph.EINVALID, "filter: a filter is required")
@@ -352,9 +396,6 @@ func (s *Store) CountFilter(ctx context.Context, fq audience.FilterQuery) (int, 
 		return 0, nil, false, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", fq.Sample)
 	}
 	q, params, err := compileFilter(fq)
-	if err == errNotCompiled {
-		return 0, nil, false, nil
-	}
 	if err != nil {
 		return 0, nil, false, err
 	}
@@ -386,4 +427,99 @@ func (s *Store) CountFilter(ctx context.Context, fq audience.FilterQuery) (int, 
 	}
 	r := out.(result)
 	return r.n, r.ids, true, nil
+}
+
+// The value of a computed trait, as a map {k, s, n, e}: its slot kind,
+// string and number, and the event holding a list's elements (null for
+// an aggregate). missingValue is no value.
+const missingValue = "{k: 0, s: '', n: 0.0, e: null}"
+
+// finite holds for a number x.n that is neither infinite nor NaN.
+const finite = "(x.n >= -1.7976931348623157e308 AND x.n <= 1.7976931348623157e308)"
+
+// computed compiles a computed condition: the trait's value computed from
+// the profile's events as audience.ComputedTrait.Compute does (COMPUTED.md),
+// then compared. A trait not defined now has no value.
+func (c *compiler) computed(k *audience.ComputedCondition) (string, error) {
+	def, ok := c.defs[k.Name]
+	if !ok {
+		if k.Op == audience.OpNotExists {
+			return "true", nil
+		}
+		return "false", nil
+	}
+	from, err := c.windowStart(def.Window, "window")
+	if err != nil {
+		return "", err
+	}
+	conds := c.eventConds(def.Event, def.EventType, from)
+	match := cypher(`MATCH (p)<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})`)
+	if len(conds) > 0 {
+		match += " WHERE " + strings.Join(conds, " AND ")
+	}
+	var value string
+	if def.Aggregate == audience.AggCount && len(def.Where) == 0 {
+		value = "{k: 2, s: '', n: toFloat(COUNT { " + match + " RETURN DISTINCT e }), e: null}"
+	} else {
+		// xs: the counting events in (timestamp, id) order, each with the
+		// top slot entry at the property's path where it shows.
+		path := c.param(def.Property)
+		sel := ""
+		if w := c.whereOn(def.Where, "vis"); w != "" {
+			sel = " WHERE " + w
+		}
+		xs := "COLLECT { " + match + " WITH DISTINCT e WITH e, " + c.anchored() + " AS vis" + sel +
+			" WITH e, CASE WHEN vis THEN [j IN range(0, size(coalesce(e" + cypher(`.{{slotNames}}`) + ", [])) - 1) WHERE e" +
+			cypher(`.{{slotNames}}[j] = `) + path + " AND e" + cypher(`.{{slotKinds}}[j] < 10] ELSE [] END AS js`) +
+			" ORDER BY e" + cypher(`.{{timestamp}}`) + ", e" + cypher(`.{{id}}`) +
+			" RETURN CASE WHEN size(js) = 0 THEN {k: 0, s: '', n: 0.0, e: e} ELSE {k: e" + cypher(`.{{slotKinds}}[js[0]], s: e.{{slotStrings}}[js[0]], n: e.{{slotNumbers}}[js[0]], e: e} END AS x }`)
+		nums := "[x IN xs WHERE x.k = 2 AND " + finite + " | x.n]"
+		scalars := "[x IN xs WHERE x.k = 1 OR x.k = 3 OR (x.k = 2 AND " + finite + ")]"
+		var agg string
+		switch def.Aggregate {
+		case audience.AggCount:
+			agg = "{k: 2, s: '', n: toFloat(size(xs)), e: null}"
+		case audience.AggSum:
+			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE {k: 2, s: '', n: reduce(a = 0.0, v IN ns | a + v), e: null} END"
+		case audience.AggAvg:
+			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE {k: 2, s: '', n: reduce(a = 0.0, v IN ns | a + v) / size(ns), e: null} END"
+		case audience.AggMin:
+			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE {k: 2, s: '', n: reduce(a = ns[0], v IN ns | CASE WHEN v < a THEN v ELSE a END), e: null} END"
+		case audience.AggMax:
+			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE {k: 2, s: '', n: reduce(a = ns[0], v IN ns | CASE WHEN v > a THEN v ELSE a END), e: null} END"
+		case audience.AggFirst:
+			agg = "coalesce(head([x IN xs WHERE x.k > 0]), " + missingValue + ")"
+		case audience.AggLast:
+			agg = "coalesce(last([x IN xs WHERE x.k > 0]), " + missingValue + ")"
+		case audience.AggUniqueCount:
+			agg = "{k: 2, s: '', n: toFloat(size([i IN range(0, size(sc) - 1) WHERE none(j IN range(0, i - 1) WHERE " + same("sc[j]", "sc[i]") + ")])), e: null}"
+		case audience.AggMostFrequent:
+			// The first occurrence of the scalar held most often: the
+			// earliest index whose count no later one exceeds.
+			cnt := func(i string) string {
+				return "size([y IN sc WHERE " + same("y", "sc["+i+"]") + "])"
+			}
+			agg = "CASE WHEN size(sc) = 0 THEN " + missingValue + " ELSE head([b IN [reduce(b = 0, i IN range(1, size(sc) - 1) | CASE WHEN " +
+				cnt("i") + " > " + cnt("b") + " THEN i ELSE b END)] | {k: sc[b].k, s: sc[b].s, n: sc[b].n, e: null}]) END"
+		default:
+			return "", graph.Errorf(graph.EINVALID, "computed trait %s: unknown aggregate", k.Name)
+		}
+		value = "head([xs IN [" + xs + "] | head([ns IN [" + nums + "] | head([sc IN [" + scalars + "] | " + agg + "])])])"
+	}
+	o := operand{kind: "cv.k", str: "cv.s", num: "cv.n", node: "cv.e", name: ""}
+	if def.Property != "" {
+		o.name = c.param(def.Property)
+	} else {
+		o.name = c.param("")
+	}
+	if k.Op == audience.OpNotExists {
+		return "(NOT any(cv IN [" + value + "] WHERE " + c.compareOn(o, audience.OpExists, nil) + "))", nil
+	}
+	return "any(cv IN [" + value + "] WHERE " + c.compareOn(o, k.Op, k.Value) + ")", nil
+}
+
+// same compiles whether the scalar values a and b (maps {k, s, n}) are
+// one: EQ between them holds.
+func same(a, b string) string {
+	return "(" + a + ".k = " + b + ".k AND " + a + ".s = " + b + ".s AND " + a + ".n = " + b + ".n)"
 }
