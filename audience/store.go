@@ -303,3 +303,16 @@ type FilterQuery struct {
 	// ComputedTrait.Compute does; a name not here has no value.
 	Computed map[string]ComputedTrait
 }
+
+// FilterPager is implemented by stores that page through the profiles a
+// filter matches in the database (the Neo4j store, as FilterCounter).
+// PageFilter returns the ids of the live profiles that match q.Filter at
+// q.Now (q.Purpose and q.Sample are not read): the first page.Limit after
+// page.After (and before page.Before, when set), or with page.Reverse the
+// last page.Limit before page.Before (and after page.After); always in
+// ascending id order.
+//
+// Errors: EINVALID for a nil filter or a limit below 1.
+type FilterPager interface {
+	PageFilter(ctx context.Context, q FilterQuery, page graph.PageQuery) ([]string, error)
+}

@@ -138,8 +138,10 @@ func (r *Resolver) previewSample(ctx context.Context, pv *gql.AudiencePreview, f
 // filteredProfiles serves Query.profiles with a filter: the profiles of q's
 // range (q.After/q.Before, q.Reverse) are read in id order, a chunk at a
 // time, each evaluated at the time of its chunk, until n+1 match (the one
-// past the page tells whether there is more) or the range ends. totalCount
-// is computed, by a scan of every live profile, only when selected.
+// past the page tells whether there is more) or the range ends; a store
+// that pages through matches itself (keep.Keeper.Page: Neo4j) gives the
+// n+1 in one statement. totalCount is computed, by a count of every live
+// profile (Preview), only when selected.
 func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter, q graph.PageQuery, n int, after, before *string) (*gql.ProfileConnection, error) {
 	k, st, err := r.keeper()
 	if err != nil {
@@ -163,7 +165,27 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 	// many profiles per match.
 	scan.Limit = min(graph.MaxPage, max(2*want, 64))
 	var got []graph.Profile // in scan order
-	for len(got) < want {
+	// A store that pages through the matches itself (Neo4j) gives them in
+	// one statement.
+	ids, paged, err := k.Page(ctx, f, graph.PageQuery{After: q.After, Before: q.Before, Limit: want, Reverse: q.Reverse})
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	if paged {
+		ps, err := r.engine.ProfilesByIDs(ctx, ids)
+		if err != nil {
+			return nil, domainErr(err)
+		}
+		for _, id := range ids {
+			if p, ok := ps[id]; ok && p.MergedInto == "" {
+				got = append(got, p)
+			}
+		}
+		if q.Reverse {
+			slices.Reverse(got)
+		}
+	}
+	for !paged && len(got) < want {
 		page, err := r.engine.Profiles(ctx, scan)
 		if err != nil {
 			return nil, domainErr(err)

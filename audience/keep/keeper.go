@@ -486,24 +486,23 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	if sample < 0 {
 		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
 	}
-	defs, err := k.st.ComputedTraits(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
 	if fc, ok := k.st.(audience.FilterCounter); ok {
-		prio, def := k.eng.Normalizer().Priorities()
-		byName := make(map[string]audience.ComputedTrait, len(defs))
-		for _, d := range defs {
-			byName[d.Name] = d
+		q, err := k.query(ctx, f, graph.Clean(k.now()))
+		if err != nil {
+			return 0, nil, err
 		}
-		n, ids, ok, err := fc.CountFilter(ctx, audience.FilterQuery{Filter: f, Purpose: purpose, Now: graph.Clean(k.now()),
-			Sample: sample, Priorities: prio, DefaultPriority: def, Computed: byName})
+		q.Purpose, q.Sample = purpose, sample
+		n, ids, ok, err := fc.CountFilter(ctx, q)
 		if err != nil || ok {
 			if ids == nil {
 				ids = []string{}
 			}
 			return n, ids, err
 		}
+	}
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return 0, nil, err
 	}
 	a := &audience.Audience{Filter: *f, Purpose: purpose}
 	useAudiences := f.UsesAudiences()
@@ -589,6 +588,41 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 		return 0, nil, err
 	}
 	return count, out, nil
+}
+
+// query is the FilterQuery of f at now, with the engine's priorities and
+// the computed trait definitions stored now.
+func (k *Keeper) query(ctx context.Context, f *audience.Filter, now time.Time) (audience.FilterQuery, error) {
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return audience.FilterQuery{}, err
+	}
+	byName := make(map[string]audience.ComputedTrait, len(defs))
+	for _, d := range defs {
+		byName[d.Name] = d
+	}
+	prio, def := k.eng.Normalizer().Priorities()
+	return audience.FilterQuery{Filter: f, Now: now, Priorities: prio, DefaultPriority: def, Computed: byName}, nil
+}
+
+// Page returns a page of the live profiles that match f now, in
+// ascending id order, when the store pages through them itself
+// (audience.FilterPager: Neo4j, in one statement); ok is false, and
+// nothing was read, when it does not, and the caller evaluates profiles
+// itself.
+//
+// Errors: EINVALID for a nil filter or a limit below 1.
+func (k *Keeper) Page(ctx context.Context, f *audience.Filter, page graph.PageQuery) (ids []string, ok bool, err error) {
+	fp, ok := k.st.(audience.FilterPager)
+	if !ok {
+		return nil, false, nil
+	}
+	q, err := k.query(ctx, f, graph.Clean(k.now()))
+	if err != nil {
+		return nil, false, err
+	}
+	ids, err = fp.PageFilter(ctx, q, page)
+	return ids, err == nil, err
 }
 
 // previewWorkers is how many pages Preview evaluates at once.

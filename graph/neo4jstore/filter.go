@@ -3,6 +3,7 @@ package neo4jstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -522,4 +523,66 @@ func (c *compiler) computed(k *audience.ComputedCondition) (string, error) {
 // one: EQ between them holds.
 func same(a, b string) string {
 	return "(" + a + ".k = " + b + ".k AND " + a + ".s = " + b + ".s AND " + a + ".n = " + b + ".n)"
+}
+
+var _ audience.FilterPager = (*Store)(nil)
+
+// PageFilter implements audience.FilterPager: one statement, compiled from
+// the filter, walking the profiles in id order from the page's bound.
+func (s *Store) PageFilter(ctx context.Context, fq audience.FilterQuery, page graph.PageQuery) ([]string, error) {
+	if fq.Filter == nil {
+		return nil, graph.Errorf(graph.EINVALID, "filter: a filter is required")
+	}
+	if page.Limit < 1 {
+		return nil, graph.Errorf(graph.EINVALID, "page size must be 1 or more, got %d", page.Limit)
+	}
+	fq.Purpose = ""
+	c := &compiler{params: map[string]any{}, now: graph.Clean(fq.Now), dprio: fq.DefaultPriority, defs: fq.Computed}
+	c.prio = make(map[string]any, len(fq.Priorities))
+	for typ, p := range fq.Priorities {
+		c.prio[typ] = p
+	}
+	e, err := c.expr(fq.Filter)
+	if err != nil {
+		return nil, err
+	}
+	bounds := ""
+	if page.After != "" {
+		bounds += cypher(` AND p.{{id}} > `) + c.param(page.After)
+	}
+	if page.Before != "" {
+		bounds += cypher(` AND p.{{id}} < `) + c.param(page.Before)
+	}
+	order := "ASC"
+	if page.Reverse {
+		order = "DESC"
+	}
+	q := cypher(`MATCH (p:{{Profile}})
+WHERE p.{{id}} IS :: STRING NOT NULL`) + bounds + cypher(` AND NOT p:{{Merged}} AND `) + e + cypher(`
+WITH p.{{id}} AS id ORDER BY id `) + order + ` LIMIT ` + c.param(page.Limit) + `
+RETURN collect(id) AS ids`
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, q, c.params)
+		if err != nil {
+			return nil, fmt.Errorf("page a filter: %w", err)
+		}
+		var ids []string
+		if len(recs) > 0 {
+			l, _ := recs[0].Values[0].([]any)
+			for _, x := range l {
+				if id, ok := x.(string); ok {
+					ids = append(ids, id)
+				}
+			}
+		}
+		return ids, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids, _ := out.([]string)
+	if page.Reverse {
+		slices.Reverse(ids)
+	}
+	return ids, nil
 }
