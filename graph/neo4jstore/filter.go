@@ -36,6 +36,15 @@ type compiler struct {
 	defs   map[string]audience.ComputedTrait
 }
 
+// newCompiler compiles for q: its time, priorities and definitions.
+func newCompiler(q audience.FilterQuery) *compiler {
+	prio := make(map[string]any, len(q.Priorities))
+	for typ, p := range q.Priorities {
+		prio[typ] = p
+	}
+	return &compiler{params: map[string]any{}, now: graph.Clean(q.Now), prio: prio, dprio: q.DefaultPriority, defs: q.Computed}
+}
+
 func (c *compiler) param(v any) string {
 	c.n++
 	name := fmt.Sprintf("p%d", c.n)
@@ -366,11 +375,7 @@ func (c *compiler) stateIs(purpose, state string) string {
 // match f (and, with a purpose, whose consent for it is GRANTED) at now,
 // and returns the first sample of their ids in id order.
 func compileFilter(q audience.FilterQuery) (string, map[string]any, error) {
-	prio := make(map[string]any, len(q.Priorities))
-	for typ, p := range q.Priorities {
-		prio[typ] = p
-	}
-	c := &compiler{params: map[string]any{}, now: graph.Clean(q.Now), prio: prio, dprio: q.DefaultPriority, defs: q.Computed}
+	c := newCompiler(q)
 	purpose, sample := q.Purpose, q.Sample
 	e, err := c.expr(q.Filter)
 	if err != nil {
@@ -536,12 +541,7 @@ func (s *Store) PageFilter(ctx context.Context, fq audience.FilterQuery, page gr
 	if page.Limit < 1 {
 		return nil, graph.Errorf(graph.EINVALID, "page size must be 1 or more, got %d", page.Limit)
 	}
-	fq.Purpose = ""
-	c := &compiler{params: map[string]any{}, now: graph.Clean(fq.Now), dprio: fq.DefaultPriority, defs: fq.Computed}
-	c.prio = make(map[string]any, len(fq.Priorities))
-	for typ, p := range fq.Priorities {
-		c.prio[typ] = p
-	}
+	c := newCompiler(fq)
 	e, err := c.expr(fq.Filter)
 	if err != nil {
 		return nil, err
