@@ -865,54 +865,8 @@ func TestComputeMatchesReference(t *testing.T) {
 		ctUTC("2026-03-29T18:00:00Z"), ctUTC("2028-03-30T18:00:00Z"), ctUTC("2027-02-28T18:00:00Z"), ctUTC("2028-02-28T18:00:00Z")}
 	rapid.Check(t, func(t *rapid.T) {
 		now := rapid.SampledFrom(nows).Draw(t, "now")
-		n := rapid.IntRange(0, 14).Draw(t, "events")
-		var events []graph.Event
-		for i := range n {
-			props := map[string]any{}
-			for _, key := range []string{"amount", "cat"} {
-				if rapid.IntRange(0, 3).Draw(t, key+"?") > 0 {
-					props[key] = ctDrawValue(t, key)
-				}
-			}
-			if rapid.Bool().Draw(t, "nested?") {
-				props["nested"] = map[string]any{"amount": ctDrawValue(t, "nested")}
-			}
-			e := graph.Event{
-				ID:         fmt.Sprintf("e%02d", rapid.IntRange(0, 40).Draw(t, "id")*100+i),
-				Type:       rapid.SampledFrom([]string{"track", "page"}).Draw(t, "type"),
-				Name:       rapid.SampledFrom([]string{"Order", "View"}).Draw(t, "name"),
-				Timestamp:  now.Add(time.Duration(ctDrawAt(t)) * 6 * time.Hour),
-				Properties: props,
-			}
-			if rapid.IntRange(0, 9).Draw(t, "shared?") == 0 {
-				e.Properties, e.Shared = nil, true
-			}
-			events = append(events, e)
-			if rapid.IntRange(0, 3).Draw(t, "repeat?") == 0 {
-				events = append(events, e)
-			}
-		}
-		events = rapid.Permutation(events).Draw(t, "order")
-
-		def := ComputedTrait{
-			Name:      "t",
-			Aggregate: rapid.SampledFrom(Aggregates).Draw(t, "aggregate"),
-			Event:     rapid.SampledFrom([]string{"", "Order"}).Draw(t, "event"),
-			EventType: rapid.SampledFrom([]string{"", "track"}).Draw(t, "eventType"),
-			Window:    rapid.SampledFrom(ctRefWindows).Draw(t, "window"),
-		}
-		if def.Event == "" && def.EventType == "" {
-			def.Event = "View"
-		}
-		if def.Aggregate != AggCount {
-			def.Property = rapid.SampledFrom([]string{"amount", "cat", "nested.amount"}).Draw(t, "property")
-		}
-		var wheres []ctRefWhere
-		for range rapid.IntRange(0, 2).Draw(t, "wheres") {
-			w := rapid.SampledFrom(ctRefWheres).Draw(t, "where")
-			wheres = append(wheres, w)
-			def.Where = append(def.Where, w.pf)
-		}
+		events := rapid.Permutation(ctDrawEvents(t, now, 14, true)).Draw(t, "order")
+		def, wheres := ctDrawTrait(t, "t")
 		if err := def.Validate(); err != nil {
 			t.Fatalf("drawn definition: %v", err)
 		}
@@ -1019,4 +973,61 @@ func TestWithinAndWindowAgree(t *testing.T) {
 			t.Errorf("within P1M, count EQ %d: Eval = %v, want %v", n, got, want)
 		}
 	}
+}
+
+// ctDrawEvents draws up to n events at now for a computed trait, some
+// repeated and, with shared, some shared.
+func ctDrawEvents(t *rapid.T, now time.Time, n int, shared bool) []graph.Event {
+	var events []graph.Event
+	for i := range rapid.IntRange(0, n).Draw(t, "events") {
+		props := map[string]any{}
+		for _, key := range []string{"amount", "cat"} {
+			if rapid.IntRange(0, 3).Draw(t, key+"?") > 0 {
+				props[key] = ctDrawValue(t, key)
+			}
+		}
+		if rapid.Bool().Draw(t, "nested?") {
+			props["nested"] = map[string]any{"amount": ctDrawValue(t, "nested")}
+		}
+		e := graph.Event{
+			ID:         fmt.Sprintf("e%02d", rapid.IntRange(0, 40).Draw(t, "id")*100+i),
+			Type:       rapid.SampledFrom([]string{"track", "page"}).Draw(t, "type"),
+			Name:       rapid.SampledFrom([]string{"Order", "View"}).Draw(t, "name"),
+			Timestamp:  now.Add(time.Duration(ctDrawAt(t)) * 6 * time.Hour),
+			Properties: props,
+		}
+		if shared && rapid.IntRange(0, 9).Draw(t, "shared?") == 0 {
+			e.Properties, e.Shared = nil, true
+		}
+		events = append(events, e)
+		if rapid.IntRange(0, 3).Draw(t, "repeat?") == 0 {
+			events = append(events, e)
+		}
+	}
+	return events
+}
+
+// ctDrawTrait draws a definition named name over the events ctDrawEvents
+// draws, and the reference's forms of its where filters.
+func ctDrawTrait(t *rapid.T, name string) (ComputedTrait, []ctRefWhere) {
+	def := ComputedTrait{
+		Name:      name,
+		Aggregate: rapid.SampledFrom(Aggregates).Draw(t, "aggregate"),
+		Event:     rapid.SampledFrom([]string{"", "Order"}).Draw(t, "event"),
+		EventType: rapid.SampledFrom([]string{"", "track"}).Draw(t, "eventType"),
+		Window:    rapid.SampledFrom(ctRefWindows).Draw(t, "window"),
+	}
+	if def.Event == "" && def.EventType == "" {
+		def.Event = "View"
+	}
+	if def.Aggregate != AggCount {
+		def.Property = rapid.SampledFrom([]string{"amount", "cat", "nested.amount"}).Draw(t, "property")
+	}
+	var wheres []ctRefWhere
+	for range rapid.IntRange(0, 2).Draw(t, "wheres") {
+		w := rapid.SampledFrom(ctRefWheres).Draw(t, "where")
+		wheres = append(wheres, w)
+		def.Where = append(def.Where, w.pf)
+	}
+	return def, wheres
 }

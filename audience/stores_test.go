@@ -180,32 +180,38 @@ func runStoresProperty(t *rapid.T, s graph.Store, counter audience.FilterCounter
 	}
 }
 
-func TestStoresMatchReferenceEmbedded(t *testing.T) {
-	rapid.Check(t, func(rt *rapid.T) {
-		dir, err := os.MkdirTemp(t.TempDir(), "rapid")
-		if err != nil {
-			rt.Fatal(err)
-		}
-		s, err := embedded.Open(dir)
-		if err != nil {
-			rt.Fatal(err)
-		}
-		defer func() { _ = s.Close(context.Background()); _ = os.RemoveAll(dir) }()
-		runStoresProperty(rt, s, nil)
-	})
-}
-
-func TestStoresMatchReferenceNeo4j(t *testing.T) {
-	s := storetest.OpenNeo4j(t)
-	storetest.WithRapidChecks(30, func() {
+// eachRapidStore checks prop on a fresh embedded store per example, then
+// on Neo4j (emptied per example, checks examples unless the command line
+// says), passing the store's FilterCounter on Neo4j.
+func eachRapidStore(t *testing.T, checks int, prop func(t *rapid.T, s graph.Store, counter audience.FilterCounter)) {
+	t.Run("embedded", func(t *testing.T) {
 		rapid.Check(t, func(rt *rapid.T) {
-			if err := s.DeleteAll(context.Background()); err != nil {
+			dir, err := os.MkdirTemp(t.TempDir(), "rapid")
+			if err != nil {
 				rt.Fatal(err)
 			}
-			runStoresProperty(rt, s, s)
+			s, err := embedded.Open(dir)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			defer func() { _ = s.Close(context.Background()); _ = os.RemoveAll(dir) }()
+			prop(rt, s, nil)
+		})
+	})
+	t.Run("neo4j", func(t *testing.T) {
+		s := storetest.OpenNeo4j(t)
+		storetest.WithRapidChecks(checks, func() {
+			rapid.Check(t, func(rt *rapid.T) {
+				if err := s.DeleteAll(context.Background()); err != nil {
+					rt.Fatal(err)
+				}
+				prop(rt, s, s)
+			})
 		})
 	})
 }
+
+func TestStoresMatchReference(t *testing.T) { eachRapidStore(t, 30, runStoresProperty) }
 
 // An event carried by two people whose profiles may not merge (two
 // user_ids, one per profile) belongs to both, but shows its properties
@@ -343,29 +349,4 @@ func runComputedProperty(t *rapid.T, s graph.Store, counter audience.FilterCount
 	}
 }
 
-func TestComputedMatchesReferenceEmbedded(t *testing.T) {
-	rapid.Check(t, func(rt *rapid.T) {
-		dir, err := os.MkdirTemp(t.TempDir(), "rapid")
-		if err != nil {
-			rt.Fatal(err)
-		}
-		s, err := embedded.Open(dir)
-		if err != nil {
-			rt.Fatal(err)
-		}
-		defer func() { _ = s.Close(context.Background()); _ = os.RemoveAll(dir) }()
-		runComputedProperty(rt, s, nil)
-	})
-}
-
-func TestComputedMatchesReferenceNeo4j(t *testing.T) {
-	s := storetest.OpenNeo4j(t)
-	storetest.WithRapidChecks(30, func() {
-		rapid.Check(t, func(rt *rapid.T) {
-			if err := s.DeleteAll(context.Background()); err != nil {
-				rt.Fatal(err)
-			}
-			runComputedProperty(rt, s, s)
-		})
-	})
-}
+func TestComputedMatchesReference(t *testing.T) { eachRapidStore(t, 30, runComputedProperty) }
