@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -60,9 +61,12 @@ func load() map[string]asset {
 }
 
 // Handler serves the console's files under Prefix; any path that is not a
-// file answers index.html, so the console's own paths (#/profile/...) and a
-// reload land on the app.
-func Handler() http.Handler {
+// file answers index.html, so the console's own paths and a reload land on
+// the app. open, when not nil, says whether the server is in open mode (no
+// key needed); the console reads it at /console/mode.json, so that it asks
+// for a key only where one is needed without first sending a request that
+// fails. It tells nothing a request without a key would not.
+func Handler(open func(context.Context) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -70,6 +74,17 @@ func Handler() http.Handler {
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, Prefix)
+		if name == "mode.json" {
+			body := []byte(`{"open":false}`)
+			if open != nil && open(r.Context()) {
+				body = []byte(`{"open":true}`)
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			_, _ = w.Write(body)
+			return
+		}
 		a, ok := assets[name]
 		if !ok || name == "" || strings.HasSuffix(name, "/") {
 			if strings.HasPrefix(name, "vendor/") || path.Ext(name) != "" {
@@ -101,6 +116,7 @@ var graphiqlPage = template.Must(template.New("graphiql").Parse(`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Identity graph GraphiQL</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console/vendor/graphiql.min.css">
 <link rel="stylesheet" href="/console/graphiql.css">
 </head>

@@ -17,7 +17,7 @@ func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 }
 
 func TestHandlerServesEmbeddedFiles(t *testing.T) {
-	h := Handler()
+	h := Handler(nil)
 	disk, err := os.ReadFile("static/app.js")
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestNoThirdPartyURLs(t *testing.T) {
 			u := m[1]
 			if strings.HasPrefix(u, "/console/") || strings.HasPrefix(u, "#") || !strings.Contains(u, "/") {
 				if strings.HasPrefix(u, "/console/") {
-					if w := get(t, Handler(), u); w.Code != 200 {
+					if w := get(t, Handler(nil), u); w.Code != 200 {
 						t.Errorf("%s loads %s, which answers %d", name, u, w.Code)
 					}
 				}
