@@ -172,6 +172,23 @@ func (s *service) gql(t *testing.T, key, query string, vars map[string]any, out 
 	}
 }
 
+// waitSize waits for the audience keeper to give the audience its size.
+func (s *service) waitSize(t *testing.T, key, id string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var a struct{ Audience struct{ Size int } }
+		s.gql(t, key, `query($id:ID!){audience(id:$id){size}}`, map[string]any{"id": id}, &a)
+		if a.Audience.Size == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audience %s holds %d members, want %d", id, a.Audience.Size, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (s *service) profileID(t *testing.T, key, typ, value string) string {
 	t.Helper()
 	var d struct{ ProfileByIdentifier *struct{ ID string } }
@@ -318,6 +335,21 @@ func (tb *tab) shot(name string) string {
 	return p
 }
 
+// viewShot saves what the window shows (the top of the page), or the card
+// holding the element sel: the pictures docs/ shows.
+func (tb *tab) viewShot(name, sel string) {
+	tb.t.Helper()
+	var buf []byte
+	if sel == "" {
+		tb.run(chromedp.CaptureScreenshot(&buf))
+	} else {
+		tb.run(chromedp.Screenshot(".card:has("+sel+")", &buf, chromedp.ByQuery))
+	}
+	if err := os.WriteFile(filepath.Join(tb.shots, name+".png"), buf, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
 func (tb *tab) posts() int {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
@@ -348,17 +380,20 @@ func (tb *tab) text(js string) string {
 // critical violations.
 func (tb *tab) axe(page string) {
 	tb.t.Helper()
-	var out []struct {
-		ID     string `json:"id"`
-		Impact string `json:"impact"`
-		Help   string `json:"help"`
-		Nodes  []string
+	var out struct {
+		Passes     int
+		Violations []struct {
+			ID     string `json:"id"`
+			Impact string `json:"impact"`
+			Help   string `json:"help"`
+			Nodes  []string
+		}
 	}
 	tb.eval(`new Promise(function (resolve, reject) {
 		function go() {
-			axe.run(document, { resultTypes: ["violations"] }).then(function (r) {
-				resolve(r.violations.filter(function (v) { return v.impact === "serious" || v.impact === "critical"; })
-					.map(function (v) { return { id: v.id, impact: v.impact, help: v.help, Nodes: v.nodes.slice(0, 3).map(function (n) { return n.target.join(" "); }) }; }));
+			axe.run(document).then(function (r) {
+				resolve({ Passes: r.passes.length, Violations: r.violations.filter(function (v) { return v.impact === "serious" || v.impact === "critical"; })
+					.map(function (v) { return { id: v.id, impact: v.impact, help: v.help, Nodes: v.nodes.slice(0, 3).map(function (n) { return n.target.join(" "); }) }; }) });
 			}, reject);
 		}
 		if (window.axe) { go(); return; }
@@ -368,7 +403,10 @@ func (tb *tab) axe(page string) {
 		s.onerror = function () { reject(new Error("axe did not load")); };
 		document.head.appendChild(s);
 	})`, &out)
-	for _, v := range out {
+	if out.Passes == 0 {
+		tb.t.Errorf("axe on %s checked nothing", page)
+	}
+	for _, v := range out.Violations {
 		tb.t.Errorf("axe on %s: %s (%s): %s at %v", page, v.ID, v.Impact, v.Help, v.Nodes)
 	}
 }
@@ -388,7 +426,7 @@ func (tb *tab) signIn(base, key string) {
 // findByEmail searches for a profile by email and waits for its 360 view.
 func (tb *tab) findByEmail(email string) string {
 	tb.t.Helper()
-	tb.run(chromedp.Navigate(strings.Split(tb.url(), "#")[0]+"#/search"))
+	tb.run(chromedp.Navigate(strings.Split(tb.url(), "#")[0] + "#/search"))
 	tb.waitJS("the search page", `document.getElementById("find-identifier")`)
 	tb.setValue("#find-identifier input[name=type]", "email")
 	tb.setValue("#find-identifier input[name=value]", email)
@@ -413,6 +451,11 @@ func TestConsoleFlows(t *testing.T) {
 	if annID == "" {
 		t.Fatal("Ann has no profile")
 	}
+	// A computed trait and an audience, so the 360 view has them to show.
+	var made struct{ CreateAudience struct{ ID string } }
+	s.gql(t, admin, `mutation{defineComputedTrait(input:{name:"orders",aggregate:COUNT,event:"Order Completed"}){name}}`, nil, &struct{}{})
+	s.gql(t, admin, `mutation{createAudience(input:{name:"Buyers",filter:{event:{name:"Order Completed"}}}){id}}`, nil, &made)
+	s.waitSize(t, admin, made.CreateAudience.ID, 2) // Ann and Bob
 
 	// Sign in with a key.
 	tb.signIn(s.base, admin)
@@ -448,18 +491,23 @@ func TestConsoleFlows(t *testing.T) {
 	t.Logf("time to first render of the profile page (from navigation start): %.0f ms; the 360 request and render: %.0f ms", firstRender, views[0].Ms)
 	_ = os.WriteFile(filepath.Join(tb.shots, "profile-render.txt"), []byte(fmt.Sprintf("navigation_to_render_ms %.0f\nview_ms %.0f\nrequests %d\n", firstRender, views[0].Ms, views[0].Requests)), 0o644)
 	page := tb.text(`document.getElementById("main").innerText`)
-	for _, want := range []string{"ann@example.com", "anon-ann", "dev-ann-phone", "plan", "gold", "advertising", "GRANTED", "Order Completed"} {
+	for _, want := range []string{"ann@example.com", "anon-ann", "dev-ann-phone", "plan", "gold", "advertising", "GRANTED", "Order Completed", "orders", "Buyers"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the 360 view lacks %q", want)
 		}
 	}
 	tb.shot("02-profile-360")
+	tb.run(emulation.SetDeviceMetricsOverride(1280, 1500, 1, false))
+	tb.viewShot("profile-360", "")
+	tb.run(emulation.ClearDeviceMetricsOverride())
 	tb.axe("profile")
 
 	// See its journey, to the end through infinite scroll.
 	var journey struct {
 		Profile struct {
-			Journey struct{ Edges []struct{ Node struct{ ID string } } }
+			Journey struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 	}
 	s.gql(t, admin, `query($id:ID!){profile(id:$id){journey(first:500){edges{node{id}}}}}`, map[string]any{"id": annID}, &journey)
@@ -488,6 +536,7 @@ func TestConsoleFlows(t *testing.T) {
 	tb.eval(edge+`.querySelector("button").click()`, nil)
 	tb.waitJS("the link explained", `(document.getElementById("explanation") || {}).innerText && document.getElementById("explanation").innerText.indexOf("web/m1") >= 0 && document.querySelector("#explanation button")`)
 	tb.shot("04-identity-graph")
+	tb.viewShot("identity-graph", "#h-graph")
 
 	// Unlink it, with a reason and a confirmation, then see the split.
 	tb.run(chromedp.Click("#explanation button", chromedp.ByQuery), chromedp.WaitVisible("dialog[open] textarea", chromedp.ByQuery))
@@ -533,19 +582,8 @@ func TestConsoleFlows(t *testing.T) {
 		t.Fatalf("the API has %+v under the saved id", saved.Audience)
 	}
 	// The keeper fills the membership within moments; export once it has.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var a struct{ Audience struct{ Size int } }
-		s.gql(t, admin, `query($id:ID!){audience(id:$id){size}}`, map[string]any{"id": audID}, &a)
-		if a.Audience.Size == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the audience holds %d members, previewAudience %d", a.Audience.Size, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"))
+	s.waitSize(t, admin, audID, want)
+	tb.run(chromedp.Navigate(s.base + "/console/#/audiences"))
 	tb.waitJS("the audience listed", fmt.Sprintf(`document.querySelector('tr[data-audience="%s"]')`, audID))
 	tb.run(chromedp.Click(fmt.Sprintf(`tr[data-audience="%s"] button`, audID), chromedp.ByQuery))
 	tb.waitJS("the export done", `document.getElementById("export-result")`)

@@ -73,6 +73,7 @@
     return h("div", { "class": "scroll", tabindex: "0", role: "region", "aria-label": caption || heads.join(", ") }, t);
   }
   function td(v, cls) { return h("td", { "class": cls }, v === null || v === undefined ? "" : v); }
+  function tdTime(v) { return h("td", { "class": "time" }, fmt(v)); }
   function fmt(t) { return t ? String(t).replace("T", " ").replace(/(\.\d+)?Z$/, " UTC") : ""; }
   function json(v) { return typeof v === "string" ? v : JSON.stringify(v); }
   function say(msg) {
@@ -399,13 +400,13 @@
         var ref = /\*\*\*/.test(i.value) ? null : { type: i.type, value: i.value };
         var rm = h("button", { type: "button", "class": "danger", text: "Remove…", "aria-label": "Remove identifier " + i.key,
           disabled: !ref, title: ref ? null : "Needs pii:read to name this identifier", onclick: function () { removeDialog(p, ref); } });
-        return h("tr", { "data-key": i.key }, td(i.type), td(i.value, "val"), td(i.sources.join(", ")), td(fmt(i.firstSeen)), td(fmt(i.lastSeen)),
+        return h("tr", { "data-key": i.key }, td(i.type), td(i.value, "val"), td(i.sources.join(", ")), tdTime(i.firstSeen), tdTime(i.lastSeen),
           h("td", null, gate(rm, "identity:write")));
       }))));
 
-    add(grid, h("section", { "class": "card", "aria-labelledby": "h-traits" }, h("h2", { id: "h-traits", text: "Traits" }),
+    add(grid, h("section", { "class": "card wide2", "aria-labelledby": "h-traits" }, h("h2", { id: "h-traits", text: "Traits" }),
       p.traitValues.length ? table("Traits", ["Name", "Value", "Source", "At", "Via"], p.traitValues.map(function (t) {
-        return h("tr", null, td(t.name), td(json(t.value), "val"), td(t.source), td(fmt(t.at)), td(t.identifier.key, "val"));
+        return h("tr", null, td(t.name), td(json(t.value), "val"), td(t.source), tdTime(t.at), td(t.identifier.key, "val"));
       })) : h("p", { "class": "muted", text: "No traits." })));
 
     var comp = Object.keys(p.computed || {});
@@ -414,10 +415,10 @@
         return h("tr", null, td(k), td(json(p.computed[k]), "val"));
       })) : h("p", { "class": "muted", text: "No computed trait is defined." })));
 
-    add(grid, h("section", { "class": "card", "aria-labelledby": "h-consent" }, h("h2", { id: "h-consent", text: "Consent" }),
+    add(grid, h("section", { "class": "card wide2", "aria-labelledby": "h-consent" }, h("h2", { id: "h-consent", text: "Consent" }),
       table("Consent per purpose", ["Purpose", "State", "At", "Source", "Basis"], p.consent.map(function (c) {
         return h("tr", null, td(c.purpose), h("td", null, h("span", { "class": "badge " + c.status, text: c.status })),
-          td(fmt(c.at)), td(c.source), td(c.record ? c.record.legalBasis : ""));
+          tdTime(c.at), td(c.source), td(c.record ? c.record.legalBasis : ""));
       })),
       p.consent.map(function (c) {
         var recs = p.consentHistory.filter(function (r) { return r.purpose === c.purpose; });
@@ -907,7 +908,7 @@
               h("td", null, h("a", { href: "#/audiences/" + encodeURIComponent(a.id), text: a.name })),
               td(a.size), td(a.purpose || ""), td("+" + ent + " entered, −" + ex + " exited (last " + a.changes.nodes.length + ")"), td(fmt(a.refreshedAt)),
               h("td", null, h("div", { "class": "row" },
-                h("button", { type: "button", text: "Export CSV", "aria-label": "Export " + a.name + " as CSV", onclick: function () { exportAudience(a, types.value, hashed.checked, out); } }),
+                h("button", { type: "button", text: "Export CSV", "aria-label": "Export CSV: " + a.name, onclick: function () { exportAudience(a, types.value, hashed.checked, out); } }),
                 gate(h("button", { type: "button", "class": "danger", text: "Delete", "aria-label": "Delete " + a.name, onclick: function () { deleteAudience(a); } }), "audiences:write"))));
           })));
         }).catch(function (e) { clear(out); add(out, errBox(e.message)); });
