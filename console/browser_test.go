@@ -127,18 +127,24 @@ func (s *service) seed(t *testing.T, writeKey string) {
 			`{"userId":"u-ann","messageId":"v%d","event":"Page Scrolled","timestamp":"2026-10-%02dT%02d:00:00Z","properties":{"n":%d}}`, i, i%28+1, i%24, i)})
 	}
 	for _, m := range msgs {
-		req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/"+m.typ, strings.NewReader(m.msg))
-		req.Header.Set("Content-Type", "application/json")
-		req.SetBasicAuth(writeKey, "")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("seeding %s: %d %s", m.typ, res.StatusCode, b)
-		}
+		s.send(t, writeKey, m.typ, m.msg)
+	}
+}
+
+// send posts one message to the collector.
+func (s *service) send(t *testing.T, writeKey, typ, msg string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/"+typ, strings.NewReader(msg))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(writeKey, "")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("sending %s: %d %s", typ, res.StatusCode, b)
 	}
 }
 
@@ -651,6 +657,12 @@ func TestConsoleFlows(t *testing.T) {
 		t.Errorf("dark theme: body background %s", bg)
 	}
 	tb.axe("profile (dark)")
+	// A change to the profile appears without a reload, through the
+	// profileChanged subscription.
+	tb.waitJS("the subscription", `document.getElementById("live").textContent.indexOf("Live") === 0`)
+	tb.eval(`window.sameDocument = true`, nil)
+	s.send(t, keys["site"], "track", `{"userId":"u-ann","messageId":"live1","event":"Coupon Redeemed","timestamp":"2026-11-20T10:00:00Z"}`)
+	tb.waitJS("the new event shown", `window.sameDocument && document.getElementById("journey").innerText.indexOf("Coupon Redeemed") >= 0`)
 	tb.shot("10-profile-dark")
 	tb.run(emulation.SetDeviceMetricsOverride(390, 844, 2, true), chromedp.Reload())
 	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)

@@ -625,6 +625,7 @@
         ". Later events carrying both will not link them again until a manual merge. If nothing else joins them the profile splits."), "Unlink")
       .then(function (reason) {
         if (!reason) return;
+        stopLive(); // this page redraws itself after the answer
         gql("mutation Unlink($a: IdentifierInput!, $b: IdentifierInput!, $r: String!) { unlinkIdentifiers(a: $a, b: $b, reason: $r) { id size } }", { a: a, b: b, r: reason })
           .then(must).then(function (d) {
             var parts = d.unlinkIdentifiers || [];
@@ -641,6 +642,7 @@
       h("p", null, "Erase ", h("code", { text: ref.type + ":" + ref.value }), " as an identity correction: its links, refusals, consent and the events only it carried. It is not suppressed."), "Remove")
       .then(function (reason) {
         if (!reason) return;
+        stopLive(); // this page redraws itself after the answer
         gql("mutation Remove($t: String!, $v: String!, $r: String!) { removeIdentifier(type: $t, value: $v, reason: $r) { id size } }", { t: ref.type, v: ref.value, r: reason })
           .then(must).then(function (d) {
             var parts = d.removeIdentifier || [];
@@ -680,6 +682,7 @@
     confirmDialog("Merge profiles", h("p", { text: "Find the profile to merge with this one. The larger profile survives; the merge is recorded and can be undone by unlinking." }), "Merge", null, extra)
       .then(function (reason) {
         if (!reason || !other) return;
+        stopLive();
         gql("mutation Merge($ids: [ID!]!, $r: String!) { mergeProfiles(ids: $ids, reason: $r) { id size } }", { ids: [p.id, other.id], r: reason })
           .then(must).then(function (d) {
             var msg = "Merged into " + d.mergeProfiles.id + " (" + d.mergeProfiles.size + " identifiers).";
