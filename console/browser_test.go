@@ -213,6 +213,7 @@ type tab struct {
 	mu       sync.Mutex
 	problems []string
 	gqlPosts int // POST /graphql requests sent
+	requests int // every request sent
 }
 
 func newTab(t *testing.T, s *service) *tab {
@@ -267,6 +268,7 @@ func newTab(t *testing.T, s *service) *tab {
 				tb.problems = append(tb.problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
 			}
 		case *network.EventRequestWillBeSent:
+			tb.requests++
 			if e.Request.Method == http.MethodPost && strings.HasSuffix(e.Request.URL, "/graphql") {
 				tb.gqlPosts++
 			}
@@ -312,7 +314,7 @@ func (tb *tab) waitJS(what, js string) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var ok bool
-		if err := chromedp.Run(tb.ctx, chromedp.Evaluate("!!("+js+")", &ok)); err != nil {
+		if err := chromedp.Run(tb.ctx, chromedp.Evaluate("(function () { try { return !!("+js+"); } catch (e) { return false; } })()", &ok)); err != nil {
 			tb.t.Fatal(err)
 		}
 		if ok {
@@ -354,6 +356,12 @@ func (tb *tab) viewShot(name, sel string) {
 	if err := os.WriteFile(filepath.Join(tb.shots, name+".png"), buf, 0o644); err != nil {
 		tb.t.Fatal(err)
 	}
+}
+
+func (tb *tab) all() int {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.requests
 }
 
 func (tb *tab) posts() int {
@@ -468,14 +476,33 @@ func TestConsoleFlows(t *testing.T) {
 	tb.shot("01-signed-in")
 	tb.axe("search")
 
+	// Search by filter: plan is gold or silver, as many as the API counts.
+	tb.setValue("#main .builder .cond input", "plan")
+	tb.eval(`(function () { var c = document.querySelector("#main .builder .cond"); var ops = c.querySelectorAll("select"); ops[1].value = "IN"; ops[1].dispatchEvent(new Event("change", { bubbles: true })); return true; })()`, nil)
+	tb.setValue("#main .builder .cond input:not([spellcheck])", "gold,silver")
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#main button"), function (b) { return b.textContent === "Search"; }).click()`, nil)
+	var filtered struct{ Profiles struct{ TotalCount int } }
+	s.gql(t, admin, `query($f:AudienceFilter){profiles(filter:$f){totalCount}}`,
+		map[string]any{"f": map[string]any{"and": []any{map[string]any{"trait": map[string]any{"name": "plan", "op": "IN", "value": []string{"gold", "silver"}}}}}}, &filtered)
+	if filtered.Profiles.TotalCount < 2 {
+		t.Fatalf("the API counts %d gold or silver profiles", filtered.Profiles.TotalCount)
+	}
+	tb.waitJS("the filtered profiles", fmt.Sprintf(`document.getElementById("main").innerText.indexOf("%d profiles match; page 1.") >= 0`, filtered.Profiles.TotalCount))
+	var rows int
+	tb.eval(`document.querySelectorAll('#main tbody tr').length`, &rows)
+	if rows != filtered.Profiles.TotalCount {
+		t.Errorf("the filtered search lists %d rows, the API counts %d", rows, filtered.Profiles.TotalCount)
+	}
+
 	// Find a profile by email: the profile the API names.
 	if got := tb.findByEmail("Ann@Example.com"); got != annID {
 		t.Fatalf("the console opened %s, the API says Ann is %s", got, annID)
 	}
 
 	// The 360 view in one GraphQL request, from a fresh page load.
-	before := tb.posts()
-	tb.run(chromedp.Navigate("about:blank"), chromedp.Navigate(s.base+"/console/#/profile/"+annID))
+	tb.run(chromedp.Navigate("about:blank"))
+	before, beforeAll := tb.posts(), tb.all()
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
 	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
 	tb.waitJS("the graph drawn", `document.getElementById("graph").cy`)
 	if n := tb.posts() - before; n != 2 { // the sign-in probe of a fresh page, then the 360 view
@@ -492,7 +519,9 @@ func TestConsoleFlows(t *testing.T) {
 	var firstRender float64
 	tb.eval(`performance.getEntriesByName("cdp-profile-rendered")[0].startTime`, &firstRender)
 	t.Logf("time to first render of the profile page (from navigation start): %.0f ms; the 360 request and render: %.0f ms", firstRender, views[0].Ms)
-	_ = os.WriteFile(filepath.Join(tb.shots, "profile-render.txt"), []byte(fmt.Sprintf("navigation_to_render_ms %.0f\nview_ms %.0f\nrequests %d\n", firstRender, views[0].Ms, views[0].Requests)), 0o644)
+	t.Logf("a fresh load of the profile page sent %d requests in all (files, mode, GraphQL, the subscription's websocket)", tb.all()-beforeAll)
+	_ = os.WriteFile(filepath.Join(tb.shots, "profile-render.txt"), []byte(fmt.Sprintf("navigation_to_render_ms %.0f\nview_ms %.0f\nview_graphql_requests %d\nload_requests %d\n",
+		firstRender, views[0].Ms, views[0].Requests, tb.all()-beforeAll)), 0o644)
 	page := tb.text(`document.getElementById("main").innerText`)
 	for _, want := range []string{"ann@example.com", "anon-ann", "dev-ann-phone", "plan", "gold", "advertising", "GRANTED", "Order Completed", "orders", "Buyers"} {
 		if !strings.Contains(page, want) {
@@ -607,6 +636,27 @@ func TestConsoleFlows(t *testing.T) {
 	}
 	tb.shot("07-audience-exported")
 
+	// Edit the audience's name, then delete the other one.
+	tb.run(chromedp.Navigate(s.base + "/console/#/audiences/" + audID))
+	tb.waitJS("the audience in the editor", `document.querySelector("#audience-form input[name=name]") && document.querySelector("#audience-form input[name=name]").value === "Gold plan" && document.querySelector("#audience-form .cond input").value === "plan"`)
+	tb.setValue("#audience-form input[name=name]", "Gold plan, edited")
+	tb.run(chromedp.Click(`#audience-form button[type=submit]`, chromedp.ByQuery))
+	tb.waitJS("the audience saved", `document.getElementById("saved")`)
+	s.gql(t, admin, `query($id:ID!){audience(id:$id){name}}`, map[string]any{"id": audID}, &saved)
+	if saved.Audience == nil || saved.Audience.Name != "Gold plan, edited" {
+		t.Errorf("after the edit the API has %+v", saved.Audience)
+	}
+	buyers := made.CreateAudience.ID
+	tb.waitJS("Buyers listed", fmt.Sprintf(`document.querySelector('tr[data-audience="%s"]')`, buyers))
+	tb.eval(fmt.Sprintf(`Array.prototype.find.call(document.querySelectorAll('tr[data-audience="%s"] button'), function (b) { return b.textContent === "Delete"; }).click()`, buyers), nil)
+	tb.run(chromedp.WaitVisible("dialog[open]", chromedp.ByQuery), chromedp.Click(`dialog[open] button[value=ok]`, chromedp.ByQuery))
+	tb.waitJS("Buyers gone from the list", fmt.Sprintf(`document.querySelector('tr[data-audience="%s"]') === null && document.querySelector('tr[data-audience="%s"]')`, buyers, audID))
+	var gone struct{ Audience *struct{ ID string } }
+	s.gql(t, admin, `query($id:ID!){audience(id:$id){id}}`, map[string]any{"id": buyers}, &gone)
+	if gone.Audience != nil {
+		t.Errorf("the API still has the deleted audience")
+	}
+
 	// Forget a profile (Bob) and see the receipt.
 	bobID := s.profileID(t, admin, "email", "bob@example.com")
 	tb.run(chromedp.Navigate(s.base+"/console/#/privacy?profile="+bobID), chromedp.WaitVisible("input[name=profile]", chromedp.ByQuery))
@@ -645,7 +695,7 @@ func TestConsoleFlows(t *testing.T) {
 	tb.setValue("input[name=profileId]", "")
 	tb.setValue("input[name=action]", "forgetProfile")
 	tb.eval(`(function () { document.querySelector("input[name=action]").form.requestSubmit(); return true; })()`, nil)
-	tb.waitJS("the audit log lists the erasure", `(function () { var rows = document.querySelectorAll('table[aria-label], #main tbody tr'); var t = document.getElementById("main").innerText;
+	tb.waitJS("the audit log lists the erasure", `(function () { var t = document.getElementById("main").innerText;
 		return t.indexOf("forgetProfile") >= 0 && t.indexOf("Profile360") < 0 && t.indexOf("erasure request by email") >= 0; })()`)
 	tb.shot("09-audit-log")
 
@@ -672,6 +722,23 @@ func TestConsoleFlows(t *testing.T) {
 		t.Errorf("at 390 px the page is %d px wide: it scrolls sideways", wide)
 	}
 	tb.shot("11-profile-390px")
+
+	// Merge Ann's parts again, the other found by search, with a reason.
+	tb.run(emulation.ClearDeviceMetricsOverride(), chromedp.Navigate(s.base+"/console/#/profile/"+annAfter))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#main button"), function (b) { return b.textContent.indexOf("Merge with") === 0; }).click()`, nil)
+	tb.run(chromedp.WaitVisible("dialog[open] input[name=mvalue]", chromedp.ByQuery))
+	tb.setValue("dialog[open] input[name=mtype]", "anonymous_id")
+	tb.setValue("dialog[open] input[name=mvalue]", "anon-ann")
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("dialog[open] button"), function (b) { return b.textContent === "Find"; }).click()`, nil)
+	tb.waitJS("the other profile found", fmt.Sprintf(`document.querySelector("dialog[open]").innerText.indexOf("Found %s") >= 0`, anonAfter))
+	tb.setValue("dialog[open] textarea", "same person, confirmed by phone")
+	tb.run(chromedp.Click(`dialog[open] button[value=ok]`, chromedp.ByQuery))
+	tb.waitJS("the merged profile", `document.getElementById("main").getAttribute("data-rendered") && document.querySelectorAll("#main tr[data-key]").length === 4`)
+	if a, b := s.profileID(t, admin, "email", "ann@example.com"), s.profileID(t, admin, "anonymous_id", "anon-ann"); a != b {
+		t.Errorf("after the merge the API has Ann in %s and %s", a, b)
+	}
+	tb.shot("12-merged")
 }
 
 // A key without pii:read sees masked values only, and what its scopes

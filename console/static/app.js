@@ -236,6 +236,7 @@
 
   function view(title) {
     var main = clear($("main"));
+    main.removeAttribute("data-rendered");
     document.title = title + " · Identity graph console";
     add(main, h("h1", { text: title }));
     return main;
@@ -346,12 +347,17 @@
     "edges(first: 200) { from to rejected source evidence reason count firstSeen lastSeen at } } } }";
 
   function profilePage(id, notice) {
-    var main = view("Profile");
+    // Redrawing the profile on view (after a change) keeps it on screen
+    // until the new answer is in.
+    var main = $("main");
+    if (main.getAttribute("data-rendered") !== id) {
+      main = view("Profile");
+      add(main, h("p", { "class": "muted", text: "Loading…" }));
+    }
     S.lastProfile = id;
-    if (!can("profiles:read")) { add(main, h("p", { "class": "note", text: lacks("profiles:read") })); return; }
+    if (!can("profiles:read")) { clear(main); add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: lacks("profiles:read") })); return; }
     var start = performance.now(), before = stats.graphql;
     performance.mark("cdp-profile-start");
-    add(main, h("p", { "class": "muted", text: "Loading…" }));
     gql(Q360, { id: id, aud: can("audiences:read") }).then(must).then(function (d) {
       var p = d.profile;
       clear(main);
@@ -960,7 +966,7 @@
         clear(preview);
         if (f.error) { add(preview, h("p", { "class": "note", text: "Preview waits for a complete filter: " + f.error })); return; }
         add(preview, h("p", { "class": "muted", text: "Counting…" }));
-        gql("query Preview($f: AudienceFilter!, $p: String, $s: Boolean!) { previewAudience(filter: $f, purpose: $p) { count sample(first: 5) @include(if: $s) { id identifiers(first: 3) { type value } } } }",
+        gql("query Preview($f: AudienceFilter!, $p: String, $s: Boolean!) { previewAudience(filter: $f, purpose: $p) { count sample(first: 5) @include(if: $s) { id size updatedAt identifiers(first: 3) { type value } } } }",
           { f: f.filter, p: purpose.value.trim() || null, s: can("profiles:read") }).then(must).then(function (d) {
             if (my !== seq) return;
             clear(preview);
