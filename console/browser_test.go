@@ -519,7 +519,7 @@ func TestConsoleFlows(t *testing.T) {
 	var firstRender float64
 	tb.eval(`performance.getEntriesByName("cdp-profile-rendered")[0].startTime`, &firstRender)
 	t.Logf("time to first render of the profile page (from navigation start): %.0f ms; the 360 request and render: %.0f ms", firstRender, views[0].Ms)
-	t.Logf("a fresh load of the profile page sent %d requests in all (files, mode, GraphQL, the subscription's websocket)", tb.all()-beforeAll)
+	t.Logf("a fresh load of the profile page sent %d HTTP requests in all (files, mode.json, GraphQL; the subscription's websocket is not one)", tb.all()-beforeAll)
 	_ = os.WriteFile(filepath.Join(tb.shots, "profile-render.txt"), []byte(fmt.Sprintf("navigation_to_render_ms %.0f\nview_ms %.0f\nview_graphql_requests %d\nload_requests %d\n",
 		firstRender, views[0].Ms, views[0].Requests, tb.all()-beforeAll)), 0o644)
 	page := tb.text(`document.getElementById("main").innerText`)
