@@ -9,6 +9,8 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -176,6 +178,19 @@ func (s *service) gql(t *testing.T, key, query string, vars map[string]any, out 
 	if err := json.Unmarshal(env.Data, out); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitFile waits for a download to land and returns its content.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			return string(b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s was not downloaded", filepath.Base(path))
+	return ""
 }
 
 // waitSize waits for the audience keeper to give the audience its size.
@@ -622,19 +637,22 @@ func TestConsoleFlows(t *testing.T) {
 	if got := tb.text(`document.getElementById("export-result").getAttribute("data-members")`); got != fmt.Sprint(want) {
 		t.Errorf("the export holds %q members, want %d", got, want)
 	}
-	csv := filepath.Join(tb.shots, "audience-"+audID+".csv")
-	var body []byte
-	for i := 0; i < 100; i++ {
-		if body, _ = os.ReadFile(csv); len(body) > 0 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	body := waitFile(t, filepath.Join(tb.shots, "audience-"+audID+".csv"))
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
 	if len(lines) != want+1 || lines[0] != "profile_id,email,phone,user_id" || !strings.Contains(string(body), "cy@example.net") {
 		t.Errorf("the downloaded CSV is %q, want a header and %d rows, Cy's email among them", body, want)
 	}
 	tb.shot("07-audience-exported")
+	// Hashed: SHA-256 of the stored values, which needs no pii:read.
+	tb.run(chromedp.Click("input[name=hashed]", chromedp.ByQuery))
+	tb.eval(`document.getElementById("export-result").remove()`, nil)
+	tb.run(chromedp.Click(fmt.Sprintf(`tr[data-audience="%s"] button`, audID), chromedp.ByQuery))
+	tb.waitJS("the hashed export done", `document.getElementById("export-result")`)
+	hashed := waitFile(t, filepath.Join(tb.shots, "audience-"+audID+"-sha256.csv"))
+	cy := sha256.Sum256([]byte("cy@example.net"))
+	if !strings.Contains(hashed, hex.EncodeToString(cy[:])) || strings.Contains(hashed, "cy@example.net") {
+		t.Errorf("the hashed CSV is %q, want Cy's email as its SHA-256 only", hashed)
+	}
 
 	// Edit the audience's name, then delete the other one.
 	tb.run(chromedp.Navigate(s.base + "/console/#/audiences/" + audID))
@@ -661,6 +679,13 @@ func TestConsoleFlows(t *testing.T) {
 	bobID := s.profileID(t, admin, "email", "bob@example.com")
 	tb.run(chromedp.Navigate(s.base+"/console/#/privacy?profile="+bobID), chromedp.WaitVisible("input[name=profile]", chromedp.ByQuery))
 	tb.axe("privacy")
+	// Bob's data export, downloaded before he is forgotten.
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("button"), function (b) { return b.textContent === "Download data export"; }).click()`, nil)
+	tb.waitJS("the data export downloaded", `document.getElementById("export-done")`)
+	export := waitFile(t, filepath.Join(tb.shots, "profile-"+bobID+".ndjson"))
+	if first, _, _ := strings.Cut(export, "\n"); !strings.Contains(first, `"kind":"header"`) || !strings.Contains(export, "bob@example.com") {
+		t.Errorf("the data export is %q, want the NDJSON header first and Bob's email unmasked", export)
+	}
 	tb.eval(`Array.prototype.find.call(document.querySelectorAll("button"), function (b) { return b.textContent.indexOf("Forget") === 0; }).click()`, nil)
 	tb.run(chromedp.WaitVisible("dialog[open] textarea", chromedp.ByQuery))
 	tb.setValue("dialog[open] textarea", "erasure request by email")

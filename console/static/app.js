@@ -200,6 +200,7 @@
     if (!S.key) return;
     var held = Object.keys(S.scopes).filter(function (s) { return S.scopes[s]; }).sort();
     add(el, h("span", { "class": "muted", text: "Signed in · reads: " + (held.join(", ") || "none") }));
+    add(el, h("span", { "class": "muted", text: "· writes and pii:read: checked on use" }));
     add(el, h("button", { type: "button", "class": "link", text: "Sign out", onclick: function () { signOut("Signed out."); } }));
   }
 
@@ -750,7 +751,7 @@
 
   function blankCond(kind) {
     return { kind: kind || "trait", not: false, name: "", op: "EQ", value: "", type: "", exists: true, purpose: "advertising", status: "GRANTED",
-      countOp: "GTE", count: "", within: "", audience: "" };
+      countOp: "GTE", count: "", within: "", audience: "", path: "" };
   }
   function scalar(s) {
     s = String(s).trim();
@@ -789,6 +790,13 @@
       if (n.type) e.type = n.type;
       if (String(n.count).trim() !== "") e.count = { op: n.countOp, value: parseInt(n.count, 10) || 0 };
       if (n.within.trim()) e.within = n.within.trim();
+      if (n.path.trim()) {
+        var w = { path: n.path.trim(), op: n.op };
+        var wv = condValue(n.op, n.value);
+        if (wv !== undefined) w.value = wv;
+        e.where = [w];
+      }
+      if (n.whereRest && n.whereRest.length) e.where = (e.where || []).concat(n.whereRest);
       f = { event: e };
     } else if (n.kind === "audience") {
       if (!n.audience.trim()) throw new Error("Give the audience condition an audience id.");
@@ -812,6 +820,14 @@
     } else if (f.event) {
       c.kind = "event"; c.name = f.event.name || ""; c.type = f.event.type || ""; c.within = f.event.within || "";
       if (f.event.count) { c.countOp = f.event.count.op; c.count = String(f.event.count.value); }
+      // The builder edits the first property filter; the others (saved
+      // through GraphQL) are kept as they are.
+      if (f.event.where && f.event.where.length) {
+        var w0 = f.event.where[0];
+        c.whereRest = f.event.where.slice(1);
+        c.path = w0.path; c.op = w0.op;
+        c.value = w0.value === undefined || w0.value === null ? "" : (Array.isArray(w0.value) ? w0.value.join(",") : String(w0.value));
+      }
     } else if (f.inAudience) {
       c.kind = "audience"; c.audience = f.inAudience;
     }
@@ -866,7 +882,9 @@
       } else if (n.kind === "event") {
         parts = [input(n, "name", "Event name", { spellcheck: "false" }), pick(n, "type", "Type", [["", "any"]].concat(EVENT_TYPES), false),
           pick(n, "countOp", "Count", COUNT_OPS, false), input(n, "count", "Times (empty: at least once)", { inputmode: "numeric", size: "6" }),
-          input(n, "within", "Within (e.g. P30D)", { size: "8" })];
+          input(n, "within", "Within (e.g. P30D)", { size: "8" }),
+          input(n, "path", "Property (e.g. total)", { spellcheck: "false", size: "10" }), pick(n, "op", "Property test", OPS, false),
+          input(n, "value", "Property value", { size: "8" })];
       } else {
         parts = [input(n, "audience", "Audience id", { spellcheck: "false" })];
       }
