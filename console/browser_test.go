@@ -790,6 +790,11 @@ func TestConsoleMaskedWithoutPII(t *testing.T) {
 	if !disabled {
 		t.Errorf("the data export is not disabled for a key without privacy:read; the session shows %q", tb.text(`document.getElementById("session").innerText + Array.prototype.map.call(document.querySelectorAll("button"), function (b) { return b.outerHTML; }).join("\n")`))
 	}
+	var hidden bool
+	tb.eval(`document.getElementById("nav-graphiql").hidden`, &hidden)
+	if !hidden {
+		t.Error("the console links GraphiQL, which this server does not serve")
+	}
 	tb.shot("masked-profile")
 	tb.axe("profile (masked)")
 }
@@ -808,7 +813,10 @@ func TestGraphiQLOffline(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	tb.run(chromedp.Navigate(s.base + "/graphiql"))
+	// Open mode: the console needs no key, and links GraphiQL.
+	tb.run(chromedp.Navigate(s.base + "/console/"))
+	tb.waitJS("the search page without a key", `document.getElementById("find-identifier") && document.getElementById("session").innerText.indexOf("Open mode") === 0 && !document.getElementById("nav-graphiql").hidden`)
+	tb.run(chromedp.Click("#nav-graphiql a", chromedp.ByQuery))
 	tb.waitJS("GraphiQL's editor", `document.querySelector(".graphiql-container .CodeMirror")`)
 	tb.shot("graphiql")
 	mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"mime"
@@ -60,13 +61,22 @@ func load() map[string]asset {
 	return m
 }
 
-// Handler serves the console's files under Prefix; any path that is not a
-// file answers index.html, so the console's own paths and a reload land on
-// the app. open, when not nil, says whether the server is in open mode (no
-// key needed); the console reads it at /console/mode.json, so that it asks
-// for a key only where one is needed without first sending a request that
-// fails. It tells nothing a request without a key would not.
-func Handler(open func(context.Context) bool) http.Handler {
+// Options tell the console how the server it is served by is set up.
+type Options struct {
+	// Open, when not nil, says whether the server is in open mode (no key
+	// needed), so that the console asks for a key only where one is needed
+	// without first sending a request that fails. It tells nothing a
+	// request without a key would not.
+	Open func(context.Context) bool
+	// GraphiQL says whether /graphiql is served, so the console links it
+	// only then.
+	GraphiQL bool
+}
+
+// Handler serves the console's files under Prefix, and the options at
+// Prefix + "mode.json"; any path that is not a file answers index.html, so
+// the console's own paths and a reload land on the app.
+func Handler(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -75,10 +85,8 @@ func Handler(open func(context.Context) bool) http.Handler {
 		}
 		name := strings.TrimPrefix(r.URL.Path, Prefix)
 		if name == "mode.json" {
-			body := []byte(`{"open":false}`)
-			if open != nil && open(r.Context()) {
-				body = []byte(`{"open":true}`)
-			}
+			open := o.Open != nil && o.Open(r.Context())
+			body := []byte(fmt.Sprintf(`{"open":%t,"graphiql":%t}`, open, o.GraphiQL))
 			w.Header().Set("Cache-Control", "no-store")
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,7 +18,7 @@ func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 }
 
 func TestHandlerServesEmbeddedFiles(t *testing.T) {
-	h := Handler(nil)
+	h := Handler(Options{})
 	disk, err := os.ReadFile("static/app.js")
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +53,18 @@ func TestHandlerServesEmbeddedFiles(t *testing.T) {
 	if etag == "" || w2.Code != http.StatusNotModified {
 		t.Errorf("If-None-Match %q: status %d, want 304", etag, w2.Code)
 	}
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{}, `{"open":false,"graphiql":false}`},
+		{Options{Open: func(context.Context) bool { return true }, GraphiQL: true}, `{"open":true,"graphiql":true}`},
+		{Options{Open: func(context.Context) bool { return false }, GraphiQL: true}, `{"open":false,"graphiql":true}`},
+	} {
+		if w := get(t, Handler(c.o), "/console/mode.json"); w.Body.String() != c.want || w.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("mode.json: %s (Cache-Control %q), want %s", w.Body, w.Header().Get("Cache-Control"), c.want)
+		}
+	}
 	w3 := httptest.NewRecorder()
 	h.ServeHTTP(w3, httptest.NewRequest(http.MethodPost, "/console/", nil))
 	if w3.Code != http.StatusMethodNotAllowed {
@@ -85,7 +98,7 @@ func TestNoThirdPartyURLs(t *testing.T) {
 				t.Errorf("%s loads %s, on another host", name, u)
 			}
 			if strings.HasPrefix(u, "/console/") {
-				if w := get(t, Handler(nil), u); w.Code != 200 {
+				if w := get(t, Handler(Options{}), u); w.Code != 200 {
 					t.Errorf("%s loads %s, which answers %d", name, u, w.Code)
 				}
 			}

@@ -402,6 +402,7 @@
     add(main, grid);
 
     add(grid, h("section", { "class": "card wide", "aria-labelledby": "h-ids" }, h("h2", { id: "h-ids", text: "Identifiers" }),
+      p.size > p.identifiers.length ? h("p", { "class": "note", text: "The first " + p.identifiers.length + " of " + p.size + " identifiers are listed." }) : null,
       table("Identifiers", ["Type", "Value", "Sources", "First seen", "Last seen", ""], p.identifiers.map(function (i) {
         // A masked value (without pii:read) cannot name the identifier.
         var ref = /\*\*\*/.test(i.value) ? null : { type: i.type, value: i.value };
@@ -1110,6 +1111,7 @@
   function start() {
     fetch("/console/mode.json").then(function (r) { return r.json(); }).catch(function () { return { open: false }; }).then(function (m) {
       S.open = !!m.open;
+      $("nav-graphiql").hidden = !m.graphiql;
       try { S.key = sessionStorage.getItem(KEY); } catch (e) { S.key = null; }
       if (S.open) { S.key = null; renderSession(); route(); return; }
       if (!S.key) { renderSession(); route(); return; }

@@ -371,7 +371,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	// The console is a client that needs a key wherever keys are enforced,
 	// so it is served whenever the server runs.
-	routes.Console = console.Handler()
+	routes.Console = console.Handler(console.Options{Open: guard.Open, GraphiQL: routes.GraphiQL != nil})
 	feedKeep := cfg.Feed.Retention
 	if feedKeep == 0 {
 		feedKeep = DefaultFeedRetention
