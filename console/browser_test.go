@@ -772,8 +772,16 @@ func TestConsoleMaskedWithoutPII(t *testing.T) {
 	s, keys := startService(t, map[string][]string{"support": {"profiles:read"}, "site": {"events:write"}})
 	s.seed(t, keys["site"])
 	tb := newTab(t, s)
-	tb.signIn(s.base, keys["support"])
+	// Signed in with the keyboard alone: the key field has the focus.
+	tb.run(chromedp.Navigate(s.base+"/console/"), chromedp.WaitVisible("#signin input[name=key]", chromedp.ByQuery))
+	tb.waitJS("the focus in the key field", `document.activeElement && document.activeElement.name === "key"`)
+	tb.run(chromedp.KeyEvent(keys["support"]), chromedp.KeyEvent("\r"))
+	tb.waitJS("the search page", `document.getElementById("find-identifier")`)
 	tb.findByEmail("ann@example.com")
+	// A link explained from the keyboard: its button focused, then Enter.
+	tb.eval(`(function () { document.querySelector("tr[data-edge] button").focus(); return document.activeElement.textContent; })()`, nil)
+	tb.run(chromedp.KeyEvent("\r"))
+	tb.waitJS("the link's details", `document.querySelector("#edge-panel h3")`)
 	page := tb.text(`document.body.innerText`)
 	for _, raw := range []string{"ann@example.com", "mallory@example.org", "Ann Lee"} {
 		if strings.Contains(page, raw) {
