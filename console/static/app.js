@@ -479,6 +479,7 @@
 
     function showEdge(i) {
       var e = g.edges[i], a = refOf(byId[e.from] || { id: e.from, type: "" }), b = refOf(byId[e.to] || { id: e.to, type: "" });
+      if (box.cy) { box.cy.elements(":selected").unselect(); box.cy.getElementById("e" + i).select(); }
       clear(panel);
       add(panel, h("h3", { text: (e.rejected ? "Refused link" : "Link") + ": " + label(e.from) + " – " + label(e.to) }),
         h("dl", { "class": "kv" },
@@ -528,16 +529,25 @@
       }).concat(g.edges.map(function (e, i) {
         return { data: { id: "e" + i, source: e.from, target: e.to, idx: i, refused: e.rejected ? 1 : 0, label: e.rejected ? "refused" : "" } };
       }));
-      var fg = cssVar("--fg");
+      function hub() {
+        var deg = {}, best = null;
+        g.edges.forEach(function (e) { deg[e.from] = (deg[e.from] || 0) + 1; deg[e.to] = (deg[e.to] || 0) + 1; });
+        g.nodes.forEach(function (n) { if (n.inProfile && (best === null || (deg[n.id] || 0) > (deg[best] || 0))) best = n.id; });
+        return best ? [best] : undefined;
+      }
+      var fg = cssVar("--fg"), bg = cssVar("--bg");
+      var plate = { "text-background-color": bg, "text-background-opacity": 0.85, "text-background-padding": 2 };
       var cy = window.cytoscape({
         container: box, elements: els, wheelSensitivity: 0.3,
-        layout: { name: g.nodes.length > 2 ? "cose" : "grid", animate: false, padding: 20 },
+        // Deterministic: a tree from the identifier with the most links.
+        layout: { name: "breadthfirst", roots: hub(), directed: false, animate: false, padding: 30, spacingFactor: 1.1 },
         style: [
-          { selector: "node", style: { "background-color": cssVar("--node"), label: "data(label)", color: fg, "font-size": 10, "text-wrap": "wrap", "text-valign": "bottom", "text-margin-y": 4, width: 18, height: 18 } },
+          { selector: "node", style: Object.assign({ "background-color": cssVar("--node"), label: "data(label)", color: fg, "font-size": 10, "text-wrap": "wrap", "text-valign": "bottom", "text-margin-y": 4, width: 18, height: 18 }, plate) },
           { selector: "node[out = 1]", style: { "background-color": cssVar("--node-out"), shape: "diamond" } },
-          { selector: "edge", style: { width: 2, "line-color": cssVar("--muted"), "curve-style": "bezier", color: fg, "font-size": 9, label: "data(label)" } },
+          { selector: "edge", style: Object.assign({ width: 2, "line-color": cssVar("--muted"), "curve-style": "bezier", color: cssVar("--refused"), "font-size": 9, label: "data(label)", "text-rotation": "autorotate" }, plate) },
           { selector: "edge[refused = 1]", style: { "line-color": cssVar("--refused"), "line-style": "dashed", "target-arrow-shape": "tee", "target-arrow-color": cssVar("--refused") } },
-          { selector: ":selected", style: { "overlay-opacity": 0.25, "overlay-color": cssVar("--focus") } }
+          { selector: "edge:selected", style: { width: 4, "underlay-color": cssVar("--focus"), "underlay-opacity": 0.6, "underlay-padding": 4 } },
+          { selector: "node:selected", style: { "underlay-color": cssVar("--focus"), "underlay-opacity": 0.6, "underlay-padding": 5 } }
         ]
       });
       cy.on("tap", "edge", function (ev) { showEdge(ev.target.data("idx")); });
