@@ -449,8 +449,10 @@
 
     add(grid, h("section", { "class": "card", "aria-labelledby": "h-hist" }, h("h2", { id: "h-hist", text: "History" }),
       p.history.length ? h("ul", { id: "history" }, p.history.map(function (c) {
-        return h("li", null, h("strong", { text: c.kind }), " ", h("a", { href: "#/profile/" + encodeURIComponent(c.from), "class": "mono", text: c.from }),
-          c.kind === "MERGE" ? " into " : " split off into ", h("a", { href: "#/profile/" + encodeURIComponent(c.into), "class": "mono", text: c.into }),
+        var from = h("a", { href: "#/profile/" + encodeURIComponent(c.from), "class": "mono", text: c.from });
+        var into = h("a", { href: "#/profile/" + encodeURIComponent(c.into), "class": "mono", text: c.into });
+        return h("li", null, h("strong", { text: c.kind }), " ",
+          c.kind === "MERGE" ? [from, " merged into ", into] : [into, " split off ", from],
           " · " + fmt(c.at) + (c.reason ? " · " + c.reason : ""));
       })) : h("p", { "class": "muted", text: "No merge or split." })));
 
