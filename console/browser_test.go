@@ -848,3 +848,32 @@ func TestGraphiQLOffline(t *testing.T) {
 		t.Errorf("GraphiQL requested other hosts: %v", external)
 	}
 }
+
+// Where keys are enforced the console's files answer without a key (they
+// hold no data) while the API does not, and mode.json says keys are
+// needed; in open mode it says none is.
+func TestConsoleServedWithoutKey(t *testing.T) {
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	enforced, _ := startService(t, map[string][]string{"admin": allScopes})
+	for path, want := range map[string]int{"/console/": 200, "/console/app.js": 200, "/console/vendor/cytoscape.min.js": 200, "/graphql?query=%7B__typename%7D": 401, "/graphiql": 401} {
+		if code, _ := get(enforced.base + path); code != want {
+			t.Errorf("enforced, no key: %s answers %d, want %d", path, code, want)
+		}
+	}
+	if _, body := get(enforced.base + "/console/mode.json"); body != `{"open":false,"graphiql":false}` {
+		t.Errorf("enforced: mode.json says %s", body)
+	}
+	open, _ := startService(t, nil)
+	if _, body := get(open.base + "/console/mode.json"); body != `{"open":true,"graphiql":true}` {
+		t.Errorf("open: mode.json says %s", body)
+	}
+}
