@@ -16,13 +16,13 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/console"
 	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
@@ -258,9 +258,10 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	return &httpHandler{srv: srv, engine: engine, cfg: cfg}
 }
 
-// GraphiQL returns the GraphiQL page for the endpoint.
+// GraphiQL returns the GraphiQL page for the endpoint, served from the
+// files embedded in the binary (console.GraphiQL), never from a CDN.
 func GraphiQL(endpoint string) http.Handler {
-	return playground.Handler("Identity graph GraphiQL", endpoint)
+	return console.GraphiQL(endpoint)
 }
 
 type httpHandler struct {

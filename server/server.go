@@ -32,6 +32,10 @@ type Routes struct {
 	Audiences http.Handler // mounted at /v1/audiences/ (AudienceHandler, guarded)
 	GraphQL   http.Handler // mounted at /graphql
 	GraphiQL  http.Handler // mounted at /graphiql
+	// Console is mounted at /console/ without a key even where keys are
+	// enforced: it serves only the console's static files, and the console
+	// sends the user's key with every request for data.
+	Console http.Handler
 }
 
 // Config configures the HTTP server.
@@ -210,6 +214,9 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	if routes.GraphiQL != nil {
 		mux.Handle("GET /graphiql", routes.GraphiQL)
 	}
+	if routes.Console != nil {
+		mux.Handle("/console/", routes.Console)
+	}
 	// The store backup (admin.go), audited in the store's own audit log.
 	audit, _ := s.store.(access.Store)
 	var backup http.Handler = BackupHandler(s.store, audit, s.cfg.Logger)
@@ -248,7 +255,7 @@ func spanName(_ string, r *http.Request) string {
 	}
 	switch p {
 	case "/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/group", "/v1/alias", "/v1/batch", "/v1/import",
-		"/v1/privacy", "/v1/audiences", "/graphql", "/graphiql", "/metrics", "/healthz", "/readyz", "/admin/backup":
+		"/v1/privacy", "/v1/audiences", "/graphql", "/graphiql", "/console", "/metrics", "/healthz", "/readyz", "/admin/backup":
 	default:
 		p = "other"
 	}

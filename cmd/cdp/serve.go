@@ -153,8 +153,9 @@ type serveFlags struct {
 
 const serveHelp = `
 Runs the HTTP server: the Segment-compatible collector under /v1/, GraphQL at
-/graphql (GraphiQL at /graphiql), /healthz, /readyz and /metrics. The store is
-the embedded one in --data-dir unless --neo4j-uri is set.
+/graphql (GraphiQL at /graphiql), the web console at /console/, /healthz,
+/readyz and /metrics. The store is the embedded one in --data-dir unless
+--neo4j-uri is set.
 
 API keys ("cdp keys create", or the GraphQL mutation createApiKey) are
 enforced once the store holds one, always on a non-loopback --addr, and always

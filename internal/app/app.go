@@ -21,6 +21,7 @@ import (
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/auth"
+	"github.com/idgraph/cdp/console"
 	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
@@ -368,6 +369,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.GraphiQL {
 		routes.GraphiQL = resolver.GraphiQL("/graphql")
 	}
+	// The console is a client that needs a key wherever keys are enforced,
+	// so it is served whenever the server runs.
+	routes.Console = console.Handler(console.Options{Open: guard.Open, GraphiQL: routes.GraphiQL != nil})
 	feedKeep := cfg.Feed.Retention
 	if feedKeep == 0 {
 		feedKeep = DefaultFeedRetention

@@ -1,0 +1,1134 @@
+// The identity graph console: a client of the service's public GraphQL API
+// (and of its REST export endpoints), written by hand with no build step.
+// Every value shown comes from the API as it answered: without pii:read the
+// API masks personal values and the console shows them masked.
+(function () {
+  "use strict";
+
+  var KEY = "cdp.console.key";
+  var READ_PROBES = { p: "profiles:read", a: "audiences:read", l: "audit:read", r: "privacy:read", k: "keys:admin" };
+  var ID_TYPES = ["email", "phone", "user_id", "anonymous_id", "device_id"];
+  var OPS = ["EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "CONTAINS", "STARTS_WITH", "EXISTS", "NOT_EXISTS"];
+  var COUNT_OPS = ["GTE", "GT", "EQ", "NEQ", "LT", "LTE"];
+  var STATES = ["GRANTED", "DENIED", "WITHDRAWN", "EXPIRED", "UNKNOWN"];
+  var PURPOSES = ["analytics", "personalization", "advertising", "email", "sms", "push"];
+  var EVENT_TYPES = ["track", "identify", "page", "screen", "group", "alias"];
+
+  // Session: the key, whether the server is open, and what is known of
+  // the key's scopes (true held, false refused, absent not known yet: write
+  // scopes and pii:read are learnt when the API first refuses them).
+  var S = { key: null, open: false, scopes: {}, lastProfile: "" };
+  // Counters the browser tests and the figures in docs/BENCHMARKS.md read.
+  var stats = { graphql: 0, views: [] };
+  window.cdpConsoleStats = stats;
+
+  // ---- DOM helpers -------------------------------------------------------
+
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === undefined || v === null || v === false) return;
+        if (k === "text") el.textContent = v;
+        else if (k.slice(0, 2) === "on") el.addEventListener(k.slice(2), v);
+        else if (k === "value") el.value = v;
+        else if (k === "checked" || k === "disabled") el[k] = !!v;
+        else el.setAttribute(k, v === true ? "" : v);
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
+    return el;
+  }
+  function add(el) {
+    for (var i = 1; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === undefined || c === null || c === false) continue;
+      if (Array.isArray(c)) { c.forEach(function (x) { add(el, x); }); continue; }
+      el.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+    }
+  }
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
+  function $(id) { return document.getElementById(id); }
+  var uid = 0;
+  function nid(p) { uid++; return (p || "f") + uid; }
+  function field(labelText, input, cls) {
+    if (!input.id) input.id = nid("in");
+    return h("label", { "for": input.id, "class": cls }, h("span", { text: labelText }), input);
+  }
+  function select(options, value, attrs) {
+    var s = h("select", attrs || {});
+    options.forEach(function (o) {
+      var v = typeof o === "string" ? o : o[0], t = typeof o === "string" ? o : o[1];
+      var opt = h("option", { value: v, text: t });
+      if (v === value) opt.selected = true;
+      s.appendChild(opt);
+    });
+    return s;
+  }
+  function table(caption, heads, rows) {
+    var t = h("table", null, caption ? h("caption", { "class": "sr-only", text: caption }) : null,
+      h("thead", null, h("tr", null, heads.map(function (x) { return h("th", { scope: "col", text: x }); }))),
+      h("tbody", null, rows));
+    return h("div", { "class": "scroll", tabindex: "0", role: "region", "aria-label": caption || heads.join(", ") }, t);
+  }
+  function td(v, cls) { return h("td", { "class": cls }, v === null || v === undefined ? "" : v); }
+  function tdTime(v) { return h("td", { "class": "time" }, fmt(v)); }
+  function fmt(t) { return t ? String(t).replace("T", " ").replace(/(\.\d+)?Z$/, " UTC") : ""; }
+  function json(v) { return typeof v === "string" ? v : JSON.stringify(v); }
+  function say(msg) {
+    var s = $("status");
+    s.textContent = msg;
+    clearTimeout(say.t);
+    say.t = setTimeout(function () { s.textContent = ""; }, 5000);
+  }
+  function errBox(msg) { return h("div", { "class": "error", role: "alert" }, msg); }
+
+  // ---- scopes ------------------------------------------------------------
+
+  function can(scope) { return S.open || S.scopes[scope] !== false; }
+  function lacks(scope) { return "Needs the " + scope + " scope, which this key lacks."; }
+  // gate disables a control the key's scopes forbid and says why beside it.
+  function gate(el, scope) {
+    if (can(scope)) return el;
+    el.disabled = true;
+    var why = h("span", { "class": "why", id: nid("why"), text: lacks(scope) });
+    el.setAttribute("aria-describedby", why.id);
+    return h("span", { "class": "row" }, el, why);
+  }
+  function learn(errors) {
+    (errors || []).forEach(function (e) {
+      var x = e.extensions || {};
+      if (x.code === "FORBIDDEN" && x.scope) S.scopes[x.scope] = false;
+    });
+  }
+
+  // ---- the API -------------------------------------------------------------
+
+  function authHeaders() {
+    var hd = {};
+    if (S.key) hd.Authorization = "Bearer " + S.key;
+    return hd;
+  }
+  function ApiError(msg, code, status) { this.message = msg; this.code = code; this.status = status; }
+  ApiError.prototype = Object.create(Error.prototype);
+
+  // gql posts one operation. It resolves to {data, errors}; a transport
+  // failure or a refused request (401, 429...) rejects with an ApiError.
+  function gql(query, variables) {
+    stats.graphql++;
+    var hd = authHeaders();
+    hd["Content-Type"] = "application/json";
+    return fetch("/graphql", { method: "POST", headers: hd, body: JSON.stringify({ query: query, variables: variables || {} }) })
+      .then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (body) {
+          if (res.status === 401) {
+            signOut("The key was refused: " + firstMessage(body) + ". Sign in again.");
+            throw new ApiError("The key was refused.", "UNAUTHENTICATED", 401);
+          }
+          if (!res.ok && !body.data) throw new ApiError(firstMessage(body) || ("HTTP " + res.status), code(body), res.status);
+          learn(body.errors);
+          return { data: body.data || {}, errors: body.errors || [] };
+        });
+      });
+  }
+  function firstMessage(body) {
+    if (body && body.errors && body.errors.length) return body.errors[0].message;
+    return body && body.error ? body.error : "";
+  }
+  function code(body) {
+    var e = body && body.errors && body.errors[0];
+    return e && e.extensions ? e.extensions.code : (body && body.code);
+  }
+  // must returns data, or throws the first error's message.
+  function must(r) {
+    if (r.errors.length) {
+      var e = r.errors[0], x = e.extensions || {};
+      throw new ApiError(x.code === "FORBIDDEN" && x.scope ? lacks(x.scope) : e.message, x.code);
+    }
+    return r.data;
+  }
+  function rest(path, accept) {
+    var hd = authHeaders();
+    if (accept) hd.Accept = accept;
+    return fetch(path, { headers: hd }).then(function (res) {
+      if (!res.ok) {
+        return res.json().catch(function () { return {}; }).then(function (b) {
+          throw new ApiError((b && b.error) || ("HTTP " + res.status), b && b.code, res.status);
+        });
+      }
+      return res;
+    });
+  }
+  function download(name, blob) {
+    var url = URL.createObjectURL(blob);
+    var a = h("a", { href: url, download: name, "class": "sr-only", text: name });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 30000);
+  }
+
+  // ---- session -----------------------------------------------------------
+
+  var PROBE = "query ConsoleScopes { p: profiles(first: 1) { pageInfo { hasNextPage } } " +
+    "a: audiences(first: 1) { nodes { id } } l: auditLog(first: 1) { nodes { id } } " +
+    "r: erasureReceipts(first: 1) { nodes { id } } k: apiKeys(first: 1) { nodes { id } } }";
+
+  // probe learns the read scopes from one query: each field the key may not
+  // read answers FORBIDDEN naming its scope, the others answer.
+  function probe() {
+    return gql(PROBE).then(function (r) {
+      var refused = {};
+      r.errors.forEach(function (e) { if (e.path && e.path.length) refused[e.path[0]] = true; });
+      Object.keys(READ_PROBES).forEach(function (alias) { S.scopes[READ_PROBES[alias]] = !refused[alias]; });
+    });
+  }
+  function signOut(msg) {
+    S.key = null;
+    S.scopes = {};
+    try { sessionStorage.removeItem(KEY); } catch (e) { /* storage off */ }
+    renderSession();
+    signInPage(msg);
+  }
+  function renderSession() {
+    var el = clear($("session"));
+    if (S.open) {
+      add(el, h("span", { "class": "badge", text: "Open mode: no key needed" }));
+      return;
+    }
+    if (!S.key) return;
+    var held = Object.keys(S.scopes).filter(function (s) { return S.scopes[s]; }).sort();
+    add(el, h("span", { "class": "muted", text: "Signed in · reads: " + (held.join(", ") || "none") }));
+    add(el, h("span", { "class": "muted", text: "· writes and pii:read: checked on use" }));
+    add(el, h("button", { type: "button", "class": "link", text: "Sign out", onclick: function () { signOut("Signed out."); } }));
+  }
+
+  function signInPage(msg) {
+    var main = view("Sign in");
+    var input = h("input", { type: "password", name: "key", autocomplete: "off", required: true, spellcheck: "false", placeholder: "cdp_…" });
+    var out = h("div", { "aria-live": "polite" });
+    if (msg) add(out, h("div", { "class": "note", text: msg }));
+    add(main, h("div", { "class": "card" },
+      h("p", null, "Paste an API key. It is kept in this tab only (sessionStorage) and sent with every request as ",
+        h("code", { text: "Authorization: Bearer" }), ". What the key's scopes forbid is disabled, with the reason."),
+      h("form", {
+        "class": "inline", id: "signin",
+        onsubmit: function (ev) {
+          ev.preventDefault();
+          S.key = input.value.trim();
+          S.scopes = {};
+          clear(out);
+          probe().then(function () {
+            try { sessionStorage.setItem(KEY, S.key); } catch (e) { /* storage off */ }
+            renderSession();
+            location.hash = "#/search";
+            route();
+          }).catch(function (e) {
+            if (S.key) signOut(e.message);
+          });
+        }
+      }, field("API key", input), h("button", { type: "submit", "class": "primary", text: "Sign in" })),
+      out));
+    input.focus();
+  }
+
+  // ---- routing -------------------------------------------------------------
+
+  function view(title) {
+    var main = clear($("main"));
+    main.removeAttribute("data-rendered");
+    document.title = title + " · Identity graph console";
+    add(main, h("h1", { text: title }));
+    return main;
+  }
+  function parseHash() {
+    var raw = location.hash.replace(/^#\/?/, "");
+    var q = raw.indexOf("?"), query = {};
+    if (q >= 0) {
+      raw.slice(q + 1).split("&").forEach(function (kv) {
+        var i = kv.indexOf("=");
+        if (i > 0) query[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
+      });
+      raw = raw.slice(0, q);
+    }
+    return { parts: raw.split("/").map(decodeURIComponent), query: query };
+  }
+  function route() {
+    if (!S.open && !S.key) { signInPage(); return; }
+    var r = parseHash(), page = r.parts[0] || "search";
+    document.querySelectorAll("[data-nav]").forEach(function (a) {
+      if (a.getAttribute("data-nav") === page) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    });
+    stopLive();
+    if (page === "profile" && r.parts[1]) profilePage(r.parts[1]);
+    else if (page === "audiences") audiencesPage(r.parts[1]);
+    else if (page === "privacy") privacyPage(r.query.profile || S.lastProfile);
+    else searchPage();
+    $("main").focus({ preventScroll: true });
+  }
+  function go(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  }
+  window.addEventListener("hashchange", route);
+
+  // ---- search --------------------------------------------------------------
+
+  function searchPage() {
+    var main = view("Find a profile");
+    if (!can("profiles:read")) { add(main, h("p", { "class": "note", text: lacks("profiles:read") })); return; }
+    var type = h("input", { list: "id-types", value: "email", required: true, name: "type" });
+    var value = h("input", { required: true, name: "value", spellcheck: "false" });
+    var out = h("div", { "aria-live": "polite" });
+    add(main, h("datalist", { id: "id-types" }, ID_TYPES.map(function (t) { return h("option", { value: t }); })));
+    add(main, h("div", { "class": "grid" },
+      h("section", { "class": "card", "aria-labelledby": "by-id" },
+        h("h2", { id: "by-id", text: "By identifier" }),
+        h("form", {
+          "class": "inline", id: "find-identifier",
+          onsubmit: function (ev) {
+            ev.preventDefault();
+            clear(out);
+            gql("query Find($t: String!, $v: String!) { profileByIdentifier(type: $t, value: $v) { id } }", { t: type.value.trim(), v: value.value })
+              .then(must).then(function (d) {
+                if (d.profileByIdentifier) go("#/profile/" + encodeURIComponent(d.profileByIdentifier.id));
+                else add(out, h("p", { "class": "note", text: "No profile holds this identifier." }));
+              }).catch(function (e) { add(out, errBox(e.message)); });
+          }
+        }, field("Type", type), field("Value", value), h("button", { type: "submit", "class": "primary", text: "Find" })),
+        out)));
+    var builder = filterBuilder({ kind: "group", op: "and", not: false, children: [blankCond("trait")] }, function () { });
+    var results = h("div", { "aria-live": "polite" });
+    var cursors = [null];
+    function page(i) {
+      var f = builder.filter();
+      clear(results);
+      if (f.error) { add(results, errBox(f.error)); return; }
+      gql("query Filtered($f: AudienceFilter, $after: String) { profiles(filter: $f, first: 20, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id size updatedAt identifiers(first: 3) { type value } } } }",
+        { f: f.filter, after: cursors[i] }).then(must).then(function (d) {
+          var c = d.profiles;
+          cursors[i + 1] = c.pageInfo.endCursor;
+          add(results, h("p", { text: c.totalCount + " profiles match; page " + (i + 1) + "." }));
+          add(results, profileTable("Matching profiles", c.nodes));
+          add(results, h("div", { "class": "row" },
+            h("button", { type: "button", text: "Previous page", disabled: i === 0, onclick: function () { page(i - 1); } }),
+            h("button", { type: "button", text: "Next page", disabled: !c.pageInfo.hasNextPage, onclick: function () { page(i + 1); } })));
+        }).catch(function (e) { add(results, errBox(e.message)); });
+    }
+    add(main, h("section", { "class": "card", style: "margin-top:1rem", "aria-labelledby": "by-filter" },
+      h("h2", { id: "by-filter", text: "By filter" }),
+      h("p", { "class": "muted", text: "Compose conditions as the audience builder does; results are live profiles in id order." }),
+      builder.el,
+      h("button", { type: "button", "class": "primary", text: "Search", onclick: function () { cursors = [null]; page(0); } }),
+      results));
+  }
+  function profileTable(caption, nodes) {
+    return table(caption, ["Profile", "Identifiers", "Size", "Updated"], nodes.map(function (p) {
+      return h("tr", null,
+        h("td", null, h("a", { href: "#/profile/" + encodeURIComponent(p.id), "class": "mono", text: p.id })),
+        td((p.identifiers || []).map(function (i) { return i.type + ": " + i.value; }).join(", "), "val"),
+        td(p.size), td(fmt(p.updatedAt)));
+    }));
+  }
+
+  // ---- profile 360 ---------------------------------------------------------
+
+  var JOURNEY_FIELDS = "edges { cursor node { id type name channel source campaign timestamp properties shared } } pageInfo { hasNextPage endCursor }";
+  var Q360 = "query Profile360($id: ID!, $aud: Boolean!) { profile(id: $id) { id size createdAt updatedAt " +
+    "identifiers(first: 100) { type value key firstSeen lastSeen sources } " +
+    "traitValues(first: 100) { name value source at identifier { key } } computed " +
+    "consent { purpose status at source record { legalBasis expiresAt } } " +
+    "consentHistory(first: 100) { id purpose status at source legalBasis expiresAt receivedAt identifier { key } proof { text version channel collector eventId } } " +
+    "audiences @include(if: $aud) { since audience { id name } } " +
+    "history(first: 100) { kind from into at reason } " +
+    "journey(first: 20) { " + JOURNEY_FIELDS + " } " +
+    "identityGraph { nodes(first: 200) { id type value profileId inProfile firstSeen lastSeen } " +
+    "edges(first: 200) { from to rejected source evidence reason count firstSeen lastSeen at } } } }";
+
+  function profilePage(id, notice) {
+    // Redrawing the profile on view (after a change) keeps it on screen
+    // until the new answer is in.
+    var main = $("main");
+    if (main.getAttribute("data-rendered") !== id) {
+      main = view("Profile");
+      add(main, h("p", { "class": "muted", text: "Loading…" }));
+    }
+    S.lastProfile = id;
+    if (!can("profiles:read")) { clear(main); add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: lacks("profiles:read") })); return; }
+    var start = performance.now(), before = stats.graphql;
+    performance.mark("cdp-profile-start");
+    gql(Q360, { id: id, aud: can("audiences:read") }).then(must).then(function (d) {
+      var p = d.profile;
+      clear(main);
+      if (!p) {
+        add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: "No profile has the id " + id + " (it may have been forgotten)." }));
+        return;
+      }
+      if (p.id !== id) notice = (notice ? notice + " " : "") + "The id " + id + " was merged into " + p.id + ".";
+      render360(main, p, notice);
+      performance.mark("cdp-profile-rendered");
+      stats.views.push({ id: p.id, requests: stats.graphql - before, ms: performance.now() - start });
+      main.setAttribute("data-rendered", p.id);
+      startLive(p.id);
+    }).catch(function (e) { clear(main); add(main, h("h1", { text: "Profile" }), errBox(e.message)); });
+  }
+
+  function refOf(node) {
+    // Without pii:read a node carrying a personal value has an opaque id
+    // (n1, n2...), so the console cannot name it back to the API.
+    var pre = node.type + ":";
+    return node.id.indexOf(pre) === 0 ? { type: node.type, value: node.id.slice(pre.length) } : null;
+  }
+
+  function render360(main, p, notice) {
+    document.title = "Profile " + p.id + " · Identity graph console";
+    add(main, h("h1", null, "Profile ", h("span", { "class": "mono", text: p.id })));
+    if (notice) add(main, h("div", { "class": "ok", role: "status", id: "notice", text: notice }));
+    var masked = p.identifiers.some(function (i) { return i.value.indexOf("***") >= 0 || /\*{3}/.test(i.key); });
+    if (masked) add(main, h("p", { "class": "note", id: "masked-note", text: "Personal values are masked: this key lacks pii:read." }));
+    var actions = h("div", { "class": "row" },
+      gate(h("button", { type: "button", text: "Merge with another profile…", onclick: function () { mergeDialog(p); } }), "identity:write"),
+      gate(h("button", { type: "button", text: "Download data export", onclick: function () { exportProfile(p.id); } }), "privacy:read"),
+      h("a", { href: "#/privacy?profile=" + encodeURIComponent(p.id), text: "Privacy requests for this profile" }),
+      h("span", { id: "live", "class": "muted" }));
+    add(main, h("dl", { "class": "kv" },
+      h("dt", { text: "Identifiers" }), h("dd", { text: String(p.size) }),
+      h("dt", { text: "Created" }), h("dd", { text: fmt(p.createdAt) }),
+      h("dt", { text: "Updated" }), h("dd", { text: fmt(p.updatedAt) })), actions);
+
+    var grid = h("div", { "class": "grid", style: "margin-top:1rem" });
+    add(main, grid);
+
+    add(grid, h("section", { "class": "card wide", "aria-labelledby": "h-ids" }, h("h2", { id: "h-ids", text: "Identifiers" }),
+      p.size > p.identifiers.length ? h("p", { "class": "note", text: "The first " + p.identifiers.length + " of " + p.size + " identifiers are listed." }) : null,
+      table("Identifiers", ["Type", "Value", "Sources", "First seen", "Last seen", ""], p.identifiers.map(function (i) {
+        // A masked value (without pii:read) cannot name the identifier.
+        var ref = /\*\*\*/.test(i.value) ? null : { type: i.type, value: i.value };
+        var rm = h("button", { type: "button", "class": "danger", text: "Remove…", "aria-label": "Remove identifier " + i.key,
+          disabled: !ref, title: ref ? null : "Needs pii:read to name this identifier", onclick: function () { removeDialog(p, ref); } });
+        return h("tr", { "data-key": i.key }, td(i.type), td(i.value, "val"), td(i.sources.join(", ")), tdTime(i.firstSeen), tdTime(i.lastSeen),
+          h("td", null, gate(rm, "identity:write")));
+      }))));
+
+    add(grid, h("section", { "class": "card wide2", "aria-labelledby": "h-traits" }, h("h2", { id: "h-traits", text: "Traits" }),
+      p.traitValues.length ? table("Traits", ["Name", "Value", "Source", "At", "Via"], p.traitValues.map(function (t) {
+        return h("tr", null, td(t.name), td(json(t.value), "val"), td(t.source), tdTime(t.at), td(t.identifier.key, "val"));
+      })) : h("p", { "class": "muted", text: "No traits." })));
+
+    var comp = Object.keys(p.computed || {});
+    add(grid, h("section", { "class": "card", "aria-labelledby": "h-comp" }, h("h2", { id: "h-comp", text: "Computed traits" }),
+      comp.length ? table("Computed traits", ["Name", "Value"], comp.sort().map(function (k) {
+        return h("tr", null, td(k), td(json(p.computed[k]), "val"));
+      })) : h("p", { "class": "muted", text: "No computed trait is defined." })));
+
+    add(grid, h("section", { "class": "card wide2", "aria-labelledby": "h-consent" }, h("h2", { id: "h-consent", text: "Consent" }),
+      table("Consent per purpose", ["Purpose", "State", "At", "Source", "Basis"], p.consent.map(function (c) {
+        return h("tr", null, td(c.purpose), h("td", null, h("span", { "class": "badge " + c.status, text: c.status })),
+          tdTime(c.at), td(c.source), td(c.record ? c.record.legalBasis : ""));
+      })),
+      p.consent.map(function (c) {
+        var recs = p.consentHistory.filter(function (r) { return r.purpose === c.purpose; });
+        if (!recs.length) return null;
+        return h("details", null, h("summary", { text: "History of " + c.purpose + " (" + recs.length + ")" }),
+          h("ul", null, recs.map(function (r) {
+            var pr = r.proof, proof = [pr.text && "text: " + pr.text, pr.version && "version " + pr.version, pr.channel && "channel " + pr.channel,
+              pr.collector && "collector " + pr.collector, pr.eventId && "event " + pr.eventId].filter(Boolean).join("; ");
+            return h("li", null, h("span", { "class": "badge " + r.status, text: r.status }), " " + fmt(r.at) + " from " + r.source +
+              " (" + r.legalBasis + ") with " + r.identifier.key + (r.expiresAt ? ", expires " + fmt(r.expiresAt) : "") +
+              (proof ? ". Proof: " + proof : ""));
+          })));
+      })));
+
+    add(grid, h("section", { "class": "card", "aria-labelledby": "h-aud" }, h("h2", { id: "h-aud", text: "Audiences" }),
+      !can("audiences:read") ? h("p", { "class": "why", text: lacks("audiences:read") }) :
+        (p.audiences && p.audiences.length ? h("ul", null, p.audiences.map(function (m) {
+          return h("li", null, h("a", { href: "#/audiences/" + encodeURIComponent(m.audience.id), text: m.audience.name }), " since " + fmt(m.since));
+        })) : h("p", { "class": "muted", text: "Member of no audience." }))));
+
+    add(grid, h("section", { "class": "card", "aria-labelledby": "h-hist" }, h("h2", { id: "h-hist", text: "History" }),
+      p.history.length ? h("ul", { id: "history" }, p.history.map(function (c) {
+        var from = h("a", { href: "#/profile/" + encodeURIComponent(c.from), "class": "mono", text: c.from });
+        var into = h("a", { href: "#/profile/" + encodeURIComponent(c.into), "class": "mono", text: c.into });
+        return h("li", null, h("strong", { text: c.kind }), " ",
+          c.kind === "MERGE" ? [from, " merged into ", into] : [into, " split off ", from],
+          " · " + fmt(c.at) + (c.reason ? " · " + c.reason : ""));
+      })) : h("p", { "class": "muted", text: "No merge or split." })));
+
+    add(grid, graphSection(p));
+    add(grid, journeySection(p));
+  }
+
+  // ---- identity graph ----------------------------------------------------
+
+  function cssVar(n) { return getComputedStyle(document.documentElement).getPropertyValue(n).trim() || "#888"; }
+
+  function graphSection(p) {
+    var g = p.identityGraph, panel = h("div", { id: "edge-panel", "aria-live": "polite" },
+      h("p", { "class": "muted", text: "Select a link, in the drawing or in the list below, to see why it exists or was refused." }));
+    var box = h("div", { id: "graph", role: "img", "aria-label": "Drawing of the profile's " + g.nodes.length + " identifiers and " + g.edges.length + " links; the list below holds the same links." });
+    var byId = {};
+    g.nodes.forEach(function (n) { byId[n.id] = n; });
+    function label(id) { var n = byId[id]; return n ? n.type + ": " + n.value : id; }
+    var list = table("Links", ["From", "To", "State", "Source", "Events", ""], g.edges.map(function (e, i) {
+      return h("tr", { "data-edge": String(i) }, td(label(e.from), "val"), td(label(e.to), "val"),
+        h("td", null, e.rejected ? h("span", { "class": "badge refused", text: "refused" }) : "linked"), td(e.source), td(e.count),
+        h("td", null, h("button", { type: "button", text: "Explain", "aria-label": "Explain the link " + label(e.from) + " to " + label(e.to), onclick: function () { showEdge(i); } })));
+    }));
+    var sec = h("section", { "class": "card wide", "aria-labelledby": "h-graph" }, h("h2", { id: "h-graph", text: "Identity graph" }),
+      h("div", { "class": "graphwrap" }, box, panel), h("h3", { text: "Links" }), list);
+
+    function showEdge(i) {
+      var e = g.edges[i], a = refOf(byId[e.from] || { id: e.from, type: "" }), b = refOf(byId[e.to] || { id: e.to, type: "" });
+      if (box.cy) { box.cy.elements(":selected").unselect(); box.cy.getElementById("e" + i).select(); }
+      clear(panel);
+      add(panel, h("h3", { text: (e.rejected ? "Refused link" : "Link") + ": " + label(e.from) + " – " + label(e.to) }),
+        h("dl", { "class": "kv" },
+          h("dt", { text: "Source" }), h("dd", { text: e.source }),
+          h("dt", { text: "Evidence" }), h("dd", { "class": "mono", text: e.evidence }),
+          e.rejected ? [h("dt", { text: "Reason" }), h("dd", { text: e.reason || "" }), h("dt", { text: "Refused at" }), h("dd", { text: fmt(e.at) })]
+            : [h("dt", { text: "Events" }), h("dd", { text: String(e.count) }), h("dt", { text: "First seen" }), h("dd", { text: fmt(e.firstSeen) }),
+              h("dt", { text: "Last seen" }), h("dd", { text: fmt(e.lastSeen) })]));
+      if (!a || !b) {
+        add(panel, h("p", { "class": "why", text: "Explaining or correcting this link needs pii:read: the identifiers' values are masked." }));
+        return;
+      }
+      var ex = h("div", { id: "explanation" }, h("p", { "class": "muted", text: "Loading the explanation…" }));
+      add(panel, ex);
+      gql("query Explain($a: IdentifierInput!, $b: IdentifierInput!) { explainLink(a: $a, b: $b) { linked profileA profileB " +
+        "path { from { key } to { key } source evidence count firstSeen lastSeen evidenceEvent { id type name channel timestamp } } " +
+        "refusals { a { key } b { key } source reason evidence at evidenceEvent { id type name timestamp } } } }", { a: a, b: b })
+        .then(must).then(function (d) {
+          var x = d.explainLink;
+          clear(ex);
+          add(ex, h("p", null, h("strong", { text: x.linked ? "Linked" : "Not linked" }),
+            x.linked ? ": the chain of accepted links between them:" : ": they are in different profiles" + (x.refusals.length ? ", because of these refusals:" : ".")));
+          if (x.linked) {
+            add(ex, h("ol", null, x.path.map(function (s) {
+              var ev = s.evidenceEvent;
+              return h("li", null, s.from.key + " → " + s.to.key + " (" + s.source + ", " + s.count + " event" + (s.count === 1 ? "" : "s") +
+                "), evidence " + s.evidence + (ev ? ": " + ev.type + (ev.name ? " " + ev.name : "") + " at " + fmt(ev.timestamp) + (ev.channel ? " on " + ev.channel : "") : ""));
+            })));
+          } else {
+            add(ex, h("ul", null, x.refusals.map(function (r) {
+              var ev = r.evidenceEvent;
+              return h("li", null, r.a.key + " ✕ " + r.b.key + ": " + r.reason + " (" + r.source + ", " + fmt(r.at) + "), evidence " + r.evidence +
+                (ev ? ": " + ev.type + (ev.name ? " " + ev.name : "") + " at " + fmt(ev.timestamp) : ""));
+            })));
+          }
+          if (!e.rejected) {
+            add(ex, gate(h("button", { type: "button", "class": "danger", text: "Unlink…", onclick: function () { unlinkDialog(p, a, b); } }), "identity:write"));
+          }
+        }).catch(function (err) { clear(ex); add(ex, errBox(err.message)); });
+    }
+
+    // Drawn once the section is in the document, so it has a size.
+    setTimeout(function () {
+      if (!window.cytoscape || !box.isConnected) return;
+      var els = g.nodes.map(function (n) {
+        return { data: { id: n.id, label: n.type + "\n" + n.value, out: n.inProfile ? 0 : 1 } };
+      }).concat(g.edges.map(function (e, i) {
+        return { data: { id: "e" + i, source: e.from, target: e.to, idx: i, refused: e.rejected ? 1 : 0, label: e.rejected ? "refused" : "" } };
+      }));
+      function hub() {
+        var deg = {}, best = null;
+        g.edges.forEach(function (e) { deg[e.from] = (deg[e.from] || 0) + 1; deg[e.to] = (deg[e.to] || 0) + 1; });
+        g.nodes.forEach(function (n) { if (n.inProfile && (best === null || (deg[n.id] || 0) > (deg[best] || 0))) best = n.id; });
+        return best ? [best] : undefined;
+      }
+      var fg = cssVar("--fg"), bg = cssVar("--bg");
+      var plate = { "text-background-color": bg, "text-background-opacity": 0.85, "text-background-padding": 2 };
+      var cy = window.cytoscape({
+        container: box, elements: els, wheelSensitivity: 0.3,
+        // Deterministic: a tree from the identifier with the most links.
+        layout: { name: "breadthfirst", roots: hub(), directed: false, animate: false, padding: 30, spacingFactor: 1.1 },
+        style: [
+          { selector: "node", style: Object.assign({ "background-color": cssVar("--node"), label: "data(label)", color: fg, "font-size": 10, "text-wrap": "wrap", "text-valign": "bottom", "text-margin-y": 4, width: 18, height: 18 }, plate) },
+          { selector: "node[out = 1]", style: { "background-color": cssVar("--node-out"), shape: "diamond" } },
+          { selector: "edge", style: Object.assign({ width: 2, "line-color": cssVar("--muted"), "curve-style": "bezier", color: cssVar("--refused"), "font-size": 9, label: "data(label)", "text-rotation": "autorotate" }, plate) },
+          { selector: "edge[refused = 1]", style: { "line-color": cssVar("--refused"), "line-style": "dashed", "target-arrow-shape": "tee", "target-arrow-color": cssVar("--refused") } },
+          { selector: "edge:selected", style: { width: 4, "underlay-color": cssVar("--focus"), "underlay-opacity": 0.6, "underlay-padding": 4 } },
+          { selector: "node:selected", style: { "underlay-color": cssVar("--focus"), "underlay-opacity": 0.6, "underlay-padding": 5 } }
+        ]
+      });
+      cy.on("tap", "edge", function (ev) { showEdge(ev.target.data("idx")); });
+      box.cy = cy;
+    }, 0);
+    return sec;
+  }
+
+  // ---- journey -------------------------------------------------------------
+
+  function journeySection(p) {
+    var list = h("ol", { "class": "timeline", id: "journey", "aria-label": "Events, newest first" });
+    var more = h("button", { type: "button", text: "Load more events" });
+    var state = { after: null, busy: false, done: false };
+    var typeSel = select([["", "All types"]].concat(EVENT_TYPES), "", { name: "types" });
+    var chan = h("input", { name: "channels", placeholder: "web, mobile…", list: "channels" });
+    var info = h("p", { "class": "muted", "aria-live": "polite" });
+    function addEvents(conn) {
+      conn.edges.forEach(function (edge) {
+        var e = edge.node;
+        add(list, h("li", null, h("span", { "class": "when", text: fmt(e.timestamp) }), " ",
+          h("strong", { text: e.type + (e.name ? " · " + e.name : "") }),
+          h("span", { "class": "muted", text: [e.channel, e.source, e.campaign].filter(Boolean).map(function (x) { return " · " + x; }).join("") }),
+          e.shared ? h("div", { "class": "why", text: "Shared with another person: its payload is shown in theirs." }) :
+            (Object.keys(e.properties || {}).length ? h("div", { "class": "mono", text: JSON.stringify(e.properties) }) : null)));
+      });
+      state.after = conn.pageInfo.endCursor;
+      state.done = !conn.pageInfo.hasNextPage;
+      more.hidden = state.done;
+      info.textContent = list.children.length + " events shown" + (state.done ? ", all of them." : "; scroll for more.");
+    }
+    function next(reset) {
+      if (state.busy || (state.done && !reset)) return;
+      state.busy = true;
+      if (reset) { clear(list); state.after = null; state.done = false; }
+      var v = { id: p.id, after: state.after, types: typeSel.value ? [typeSel.value] : null, channels: chan.value.trim() ? chan.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean) : null };
+      gql("query Journey($id: ID!, $after: String, $types: [String!], $channels: [String!]) { profile(id: $id) { journey(first: 20, after: $after, types: $types, channels: $channels) { " + JOURNEY_FIELDS + " } } }", v)
+        .then(must).then(function (d) { state.busy = false; if (d.profile) addEvents(d.profile.journey); })
+        .catch(function (e) { state.busy = false; add(info, errBox(e.message)); });
+    }
+    more.addEventListener("click", function () { next(false); });
+    addEvents(p.journey);
+    var sentinel = h("div", { "aria-hidden": "true", style: "height:1px" });
+    if (window.IntersectionObserver) {
+      new IntersectionObserver(function (es) { if (es[0].isIntersecting && list.children.length) next(false); }, { rootMargin: "200px" }).observe(sentinel);
+    }
+    var filters = h("form", { "class": "inline", onsubmit: function (ev) { ev.preventDefault(); next(true); } },
+      field("Type", typeSel), field("Channels", chan), h("button", { type: "submit", text: "Filter" }),
+      h("datalist", { id: "channels" }, ["web", "mobile", "server"].map(function (c) { return h("option", { value: c }); })));
+    return h("section", { "class": "card wide", "aria-labelledby": "h-journey" }, h("h2", { id: "h-journey", text: "Journey" }), filters, info, list, sentinel, more);
+  }
+
+  // ---- corrections (dialogs) ---------------------------------------------
+
+  // confirmDialog asks for a reason (required) and, when typed is set, for
+  // that text to be typed back. It resolves to the reason, or null.
+  function confirmDialog(title, body, okText, typed, extra, noReason) {
+    return new Promise(function (resolve) {
+      // Checked here rather than by the browser, so the message is read out.
+      var reason = h("textarea", { "aria-required": "true", name: "reason" });
+      if (noReason) reason.value = "-";
+      var typedIn = typed ? h("input", { name: "confirm", autocomplete: "off", spellcheck: "false" }) : null;
+      var err = h("div", { "aria-live": "assertive" });
+      var dlg = h("dialog", { "aria-labelledby": "dlg-title" });
+      var form = h("form", { method: "dialog" },
+        h("h2", { id: "dlg-title", text: title }), body, extra || null,
+        noReason ? null : field("Reason (recorded in the audit log)", reason),
+        typed ? field("Type " + typed + " to confirm", typedIn) : null, err,
+        h("div", { "class": "row" },
+          h("button", { type: "submit", "class": "danger", value: "ok", text: okText }),
+          h("button", { type: "button", value: "cancel", text: "Cancel", onclick: function () { dlg.close("cancel"); } })));
+      form.addEventListener("submit", function (ev) {
+        clear(err);
+        if (!reason.value.trim()) { ev.preventDefault(); add(err, errBox("A reason is required.")); reason.focus(); return; }
+        if (typed && typedIn.value.trim() !== typed) { ev.preventDefault(); add(err, errBox("Type " + typed + " exactly to confirm.")); typedIn.focus(); return; }
+        if (extra && extra.check && !extra.check()) { ev.preventDefault(); return; }
+      });
+      add(dlg, form);
+      dlg.addEventListener("close", function () {
+        var ok = dlg.returnValue === "ok";
+        dlg.remove();
+        resolve(ok ? reason.value.trim() : null);
+      });
+      document.body.appendChild(dlg);
+      dlg.showModal();
+      (noReason ? (typedIn || form.querySelector("button")) : reason).focus();
+    });
+  }
+
+  function unlinkDialog(p, a, b) {
+    confirmDialog("Unlink two identifiers",
+      h("p", null, "Cut the link between ", h("code", { text: a.type + ":" + a.value }), " and ", h("code", { text: b.type + ":" + b.value }),
+        ". Later events carrying both will not link them again until a manual merge. If nothing else joins them the profile splits."), "Unlink")
+      .then(function (reason) {
+        if (!reason) return;
+        stopLive(); // this page redraws itself after the answer
+        gql("mutation Unlink($a: IdentifierInput!, $b: IdentifierInput!, $r: String!) { unlinkIdentifiers(a: $a, b: $b, reason: $r) { id size } }", { a: a, b: b, r: reason })
+          .then(must).then(function (d) {
+            var parts = d.unlinkIdentifiers || [];
+            var msg = parts.length > 1 ? "Unlinked: the profile split into " + parts.map(function (x) { return x.id + " (" + x.size + " identifiers)"; }).join(" and ") + "."
+              : "Unlinked: the identifiers are still joined through other links.";
+            say(msg);
+            profilePage(p.id, msg);
+          }).catch(function (e) { say(e.message); profilePage(p.id, "Unlink failed: " + e.message); });
+      });
+  }
+
+  function removeDialog(p, ref) {
+    confirmDialog("Remove an identifier",
+      h("p", null, "Erase ", h("code", { text: ref.type + ":" + ref.value }), " as an identity correction: its links, refusals, consent and the events only it carried. It is not suppressed."), "Remove")
+      .then(function (reason) {
+        if (!reason) return;
+        stopLive(); // this page redraws itself after the answer
+        gql("mutation Remove($t: String!, $v: String!, $r: String!) { removeIdentifier(type: $t, value: $v, reason: $r) { id size } }", { t: ref.type, v: ref.value, r: reason })
+          .then(must).then(function (d) {
+            var parts = d.removeIdentifier || [];
+            var msg = "Removed. What remains: " + (parts.length ? parts.map(function (x) { return x.id + " (" + x.size + ")"; }).join(", ") : "nothing") + ".";
+            say(msg);
+            if (parts.length) profilePage(parts.some(function (x) { return x.id === p.id; }) ? p.id : parts[0].id, msg);
+            else go("#/search");
+          }).catch(function (e) { say(e.message); });
+      });
+  }
+
+  function mergeDialog(p) {
+    var type = h("input", { list: "id-types-m", value: "email", name: "mtype" });
+    var value = h("input", { name: "mvalue", spellcheck: "false" });
+    var found = h("div", { "aria-live": "polite" });
+    var other = null;
+    var find = h("button", {
+      type: "button", text: "Find", onclick: function () {
+        clear(found); other = null;
+        gql("query Find($t: String!, $v: String!) { profileByIdentifier(type: $t, value: $v) { id size identifiers(first: 5) { type value } } }", { t: type.value.trim(), v: value.value })
+          .then(must).then(function (d) {
+            var q = d.profileByIdentifier;
+            if (!q) { add(found, h("p", { "class": "note", text: "No profile holds this identifier." })); return; }
+            if (q.id === p.id) { add(found, h("p", { "class": "note", text: "That is this profile." })); return; }
+            other = q;
+            add(found, h("p", { "class": "ok" }, "Found ", h("span", { "class": "mono", text: q.id }), " (" + q.size + " identifiers: " +
+              q.identifiers.map(function (i) { return i.type + ": " + i.value; }).join(", ") + ")."));
+          }).catch(function (e) { add(found, errBox(e.message)); });
+      }
+    });
+    var extra = h("div", null, h("datalist", { id: "id-types-m" }, ID_TYPES.map(function (t) { return h("option", { value: t }); })),
+      h("div", { "class": "row" }, field("Identifier type", type), field("Value", value), find), found);
+    extra.check = function () {
+      if (other) return true;
+      clear(found); add(found, errBox("Find the other profile first.")); return false;
+    };
+    confirmDialog("Merge profiles", h("p", { text: "Find the profile to merge with this one. The larger profile survives; the merge is recorded and can be undone by unlinking." }), "Merge", null, extra)
+      .then(function (reason) {
+        if (!reason || !other) return;
+        stopLive();
+        gql("mutation Merge($ids: [ID!]!, $r: String!) { mergeProfiles(ids: $ids, reason: $r) { id size } }", { ids: [p.id, other.id], r: reason })
+          .then(must).then(function (d) {
+            var msg = "Merged into " + d.mergeProfiles.id + " (" + d.mergeProfiles.size + " identifiers).";
+            say(msg);
+            go("#/profile/" + encodeURIComponent(d.mergeProfiles.id));
+          }).catch(function (e) { say(e.message); });
+      });
+  }
+
+  // ---- live updates (profileChanged over graphql-transport-ws) -----------
+
+  var live = null;
+  function stopLive() {
+    if (live) { live.closed = true; try { live.ws.close(1000); } catch (e) { /* closed */ } live = null; }
+  }
+  function startLive(id) {
+    stopLive();
+    if (!window.WebSocket) return;
+    var me = { closed: false };
+    var ws;
+    try { ws = new WebSocket((location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/graphql", "graphql-transport-ws"); } catch (e) { return; }
+    me.ws = ws;
+    live = me;
+    var badge = $("live");
+    ws.onopen = function () { ws.send(JSON.stringify({ type: "connection_init", payload: S.key ? { Authorization: "Bearer " + S.key } : {} })); };
+    ws.onmessage = function (m) {
+      var msg;
+      try { msg = JSON.parse(m.data); } catch (e) { return; }
+      if (msg.type === "connection_ack") {
+        ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: {
+          query: "subscription Live($id: ID!) { profileChanged(id: $id, kinds: [MERGED, SPLIT, FORGOTTEN, EVENT_ADDED, TRAITS_CHANGED, CONSENT_CHANGED]) { kind profileId } }",
+          variables: { id: id } } }));
+        if (badge) badge.textContent = "Live: changes appear here.";
+      } else if (msg.type === "ping") {
+        ws.send(JSON.stringify({ type: "pong" }));
+      } else if (msg.type === "next" && !me.closed) {
+        clearTimeout(me.t);
+        me.t = setTimeout(function () {
+          if (me.closed || document.querySelector("dialog[open]")) return;
+          var ev = msg.payload && msg.payload.data && msg.payload.data.profileChanged;
+          profilePage(id, ev ? "Updated after a change (" + ev.kind + ")." : null);
+        }, 400);
+      }
+    };
+    ws.onclose = function () { if (!me.closed && badge) badge.textContent = ""; };
+  }
+
+  // ---- downloads -----------------------------------------------------------
+
+  function exportProfile(id) {
+    say("Preparing the data export…");
+    return rest("/v1/privacy/profiles/" + encodeURIComponent(id) + "/export", "application/x-ndjson")
+      .then(function (res) { return res.blob(); })
+      .then(function (b) { download("profile-" + id + ".ndjson", b); say("Data export downloaded (" + b.size + " bytes)."); return b; })
+      .catch(function (e) { say("Export failed: " + e.message); throw e; });
+  }
+
+  // ---- filter builder ----------------------------------------------------
+
+  function blankCond(kind) {
+    return { kind: kind || "trait", not: false, name: "", op: "EQ", value: "", type: "", exists: true, purpose: "advertising", status: "GRANTED",
+      countOp: "GTE", count: "", within: "", audience: "", path: "" };
+  }
+  function scalar(s) {
+    s = String(s).trim();
+    if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
+    if (s === "true") return true;
+    if (s === "false") return false;
+    return s;
+  }
+  function condValue(op, v) {
+    if (op === "EXISTS" || op === "NOT_EXISTS") return undefined;
+    if (op === "IN") return String(v).split(",").map(scalar);
+    return scalar(v);
+  }
+  function toFilter(n) {
+    var f;
+    if (n.kind === "group") {
+      var kids = n.children.map(toFilter);
+      if (!kids.length) throw new Error("A group needs at least one condition.");
+      f = {};
+      f[n.op] = kids;
+    } else if (n.kind === "trait" || n.kind === "computed") {
+      if (!n.name.trim()) throw new Error("Give the " + n.kind + " condition a name.");
+      var c = { name: n.name.trim(), op: n.op };
+      var v = condValue(n.op, n.value);
+      if (v !== undefined) c.value = v;
+      f = {};
+      f[n.kind] = c;
+    } else if (n.kind === "identifier") {
+      if (!n.type.trim()) throw new Error("Give the identifier condition a type.");
+      f = { identifier: { type: n.type.trim(), exists: !!n.exists } };
+    } else if (n.kind === "consent") {
+      f = { consent: { purpose: n.purpose, status: n.status } };
+    } else if (n.kind === "event") {
+      var e = {};
+      if (n.name.trim()) e.name = n.name.trim();
+      if (n.type) e.type = n.type;
+      if (String(n.count).trim() !== "") e.count = { op: n.countOp, value: parseInt(n.count, 10) || 0 };
+      if (n.within.trim()) e.within = n.within.trim();
+      if (n.path.trim()) {
+        var w = { path: n.path.trim(), op: n.op };
+        var wv = condValue(n.op, n.value);
+        if (wv !== undefined) w.value = wv;
+        e.where = [w];
+      }
+      if (n.whereRest && n.whereRest.length) e.where = (e.where || []).concat(n.whereRest);
+      f = { event: e };
+    } else if (n.kind === "audience") {
+      if (!n.audience.trim()) throw new Error("Give the audience condition an audience id.");
+      f = { inAudience: n.audience.trim() };
+    }
+    return n.not ? { not: f } : f;
+  }
+  function fromFilter(f) {
+    if (!f) return { kind: "group", op: "and", not: false, children: [] };
+    if (f.not) { var inner = fromFilter(f.not); inner.not = !inner.not; return inner; }
+    if (f.and || f.or) return { kind: "group", op: f.and ? "and" : "or", not: false, children: (f.and || f.or).map(fromFilter) };
+    var c = blankCond();
+    if (f.trait || f.computed) {
+      var t = f.trait || f.computed;
+      c.kind = f.trait ? "trait" : "computed"; c.name = t.name; c.op = t.op;
+      c.value = t.value === undefined || t.value === null ? "" : (Array.isArray(t.value) ? t.value.join(",") : String(t.value));
+    } else if (f.identifier) {
+      c.kind = "identifier"; c.type = f.identifier.type; c.exists = f.identifier.exists !== false;
+    } else if (f.consent) {
+      c.kind = "consent"; c.purpose = f.consent.purpose; c.status = f.consent.status;
+    } else if (f.event) {
+      c.kind = "event"; c.name = f.event.name || ""; c.type = f.event.type || ""; c.within = f.event.within || "";
+      if (f.event.count) { c.countOp = f.event.count.op; c.count = String(f.event.count.value); }
+      // The builder edits the first property filter; the others (saved
+      // through GraphQL) are kept as they are.
+      if (f.event.where && f.event.where.length) {
+        var w0 = f.event.where[0];
+        c.whereRest = f.event.where.slice(1);
+        c.path = w0.path; c.op = w0.op;
+        c.value = w0.value === undefined || w0.value === null ? "" : (Array.isArray(w0.value) ? w0.value.join(",") : String(w0.value));
+      }
+    } else if (f.inAudience) {
+      c.kind = "audience"; c.audience = f.inAudience;
+    }
+    return c;
+  }
+  // filterBuilder edits a tree of and/or/not groups and conditions. It
+  // calls changed after every edit; filter() returns {filter} or {error}.
+  function filterBuilder(root, changed) {
+    var el = h("div", { "class": "builder" });
+    function edit(structural) { if (structural) draw(); changed(); }
+    function draw() { clear(el); add(el, drawNode(root, null, 0)); }
+    function drawNode(n, parent, depth) {
+      if (n.kind === "group") return drawGroup(n, parent, depth);
+      return drawCond(n, parent);
+    }
+    function drawGroup(g, parent, depth) {
+      var op = select([["and", "all of (and)"], ["or", "any of (or)"]], g.op, { onchange: function () { g.op = op.value; edit(false); } });
+      var not = h("input", { type: "checkbox", checked: g.not, onchange: function () { g.not = not.checked; edit(false); } });
+      var legend = depth === 0 ? "Profiles matching" : "Group";
+      return h("fieldset", { "class": "group" }, h("legend", { text: legend }),
+        h("div", { "class": "row" }, field("Match", op), field("not (negate this group)", not, "check")),
+        g.children.map(function (c) { return drawNode(c, g, depth + 1); }),
+        h("div", { "class": "row" },
+          h("button", { type: "button", text: "Add condition", onclick: function () { g.children.push(blankCond("trait")); edit(true); } }),
+          depth < 6 ? h("button", { type: "button", text: "Add group", onclick: function () { g.children.push({ kind: "group", op: "or", not: false, children: [blankCond("trait")] }); edit(true); } }) : null,
+          parent ? h("button", { type: "button", "class": "danger", text: "Remove group", onclick: function () { parent.children.splice(parent.children.indexOf(g), 1); edit(true); } }) : null));
+    }
+    function input(n, key, label, attrs) {
+      var a = attrs || {};
+      a.value = n[key];
+      a.oninput = function () { n[key] = i.value; edit(false); };
+      var i = h("input", a);
+      return field(label, i);
+    }
+    function pick(n, key, label, options, structural) {
+      var s = select(options, n[key], { onchange: function () { n[key] = s.value; edit(!!structural); } });
+      return field(label, s);
+    }
+    function drawCond(n, parent) {
+      var kind = pick(n, "kind", "Condition", [["trait", "Trait"], ["event", "Event"], ["consent", "Consent"], ["identifier", "Identifier"], ["computed", "Computed trait"], ["audience", "In audience"]], true);
+      var parts;
+      if (n.kind === "trait" || n.kind === "computed") {
+        parts = [input(n, "name", "Name", { spellcheck: "false" }), pick(n, "op", "Operator", OPS, false), input(n, "value", "Value (IN: a,b)", {})];
+      } else if (n.kind === "identifier") {
+        parts = [input(n, "type", "Type", { list: "id-types-b" }),
+          (function () {
+            var s = select([["true", "has one"], ["false", "has none"]], String(n.exists), { onchange: function () { n.exists = s.value === "true"; edit(false); } });
+            return field("Presence", s);
+          })()];
+      } else if (n.kind === "consent") {
+        parts = [input(n, "purpose", "Purpose", { list: "purposes-b" }), pick(n, "status", "State", STATES, false)];
+      } else if (n.kind === "event") {
+        parts = [input(n, "name", "Event name", { spellcheck: "false" }), pick(n, "type", "Type", [["", "any"]].concat(EVENT_TYPES), false),
+          pick(n, "countOp", "Count", COUNT_OPS, false), input(n, "count", "Times (empty: at least once)", { inputmode: "numeric", size: "6" }),
+          input(n, "within", "Within (e.g. P30D)", { size: "8" }),
+          input(n, "path", "Property (e.g. total)", { spellcheck: "false", size: "10" }), pick(n, "op", "Property test", OPS, false),
+          input(n, "value", "Property value", { size: "8" })];
+      } else {
+        parts = [input(n, "audience", "Audience id", { spellcheck: "false" })];
+      }
+      var not = h("input", { type: "checkbox", checked: n.not, onchange: function () { n.not = not.checked; edit(false); } });
+      return h("div", { "class": "cond", role: "group", "aria-label": "Condition" }, kind, parts, field("not", not, "check"),
+        h("button", { type: "button", "class": "danger", text: "Remove", "aria-label": "Remove condition", onclick: function () { parent.children.splice(parent.children.indexOf(n), 1); edit(true); } }));
+    }
+    draw();
+    var lists = h("div", null, h("datalist", { id: "id-types-b" }, ID_TYPES.map(function (t) { return h("option", { value: t }); })),
+      h("datalist", { id: "purposes-b" }, PURPOSES.map(function (t) { return h("option", { value: t }); })));
+    return {
+      el: h("div", null, lists, el),
+      filter: function () { try { return { filter: toFilter(root) }; } catch (e) { return { error: e.message }; } },
+      root: root
+    };
+  }
+
+  // ---- audiences -----------------------------------------------------------
+
+  function audiencesPage(which) {
+    var main = view("Audiences");
+    if (!can("audiences:read")) { add(main, h("p", { "class": "note", text: lacks("audiences:read") })); return; }
+    var editor = h("section", { "class": "card wide", "aria-labelledby": "h-builder" });
+    var listBox = h("section", { "class": "card wide", "aria-labelledby": "h-list" }, h("h2", { id: "h-list", text: "Saved audiences" }));
+    add(main, h("div", { "class": "grid" }, editor, listBox));
+    loadList();
+    if (which && which !== "new") {
+      gql("query Aud($id: ID!) { audience(id: $id) { id name description purpose filter } }", { id: which }).then(must)
+        .then(function (d) { drawEditor(d.audience); })
+        .catch(function (e) { add(editor, errBox(e.message)); });
+    } else drawEditor(null);
+
+    function loadList() {
+      var out = h("div", { "aria-live": "polite" }, h("p", { "class": "muted", text: "Loading…" }));
+      while (listBox.children.length > 1) listBox.removeChild(listBox.lastChild);
+      add(listBox, out);
+      gql("query Audiences { audiences(first: 100) { nodes { id name purpose size refreshedAt updatedAt filter changes(first: 50) { nodes { kind } } } } }")
+        .then(must).then(function (d) {
+          clear(out);
+          var ns = d.audiences.nodes;
+          if (!ns.length) { add(out, h("p", { "class": "muted", text: "No audience is saved yet." })); return; }
+          var types = h("input", { value: "email,phone,user_id", name: "exportTypes", spellcheck: "false" });
+          var hashed = h("input", { type: "checkbox", name: "hashed" });
+          add(out, h("div", { "class": "row" }, field("Export identifiers", types), field("Hashed (SHA-256)", hashed, "check")));
+          add(out, table("Saved audiences", ["Name", "Size", "Purpose", "Recent changes", "Refreshed", ""], ns.map(function (a) {
+            var ent = a.changes.nodes.filter(function (c) { return c.kind === "ENTERED"; }).length, ex = a.changes.nodes.length - ent;
+            return h("tr", { "data-audience": a.id },
+              h("td", null, h("a", { href: "#/audiences/" + encodeURIComponent(a.id), text: a.name })),
+              td(a.size), td(a.purpose || ""), td("+" + ent + " entered, −" + ex + " exited (last " + a.changes.nodes.length + ")"), td(fmt(a.refreshedAt)),
+              h("td", null, h("div", { "class": "row" },
+                h("button", { type: "button", text: "Export CSV", "aria-label": "Export CSV: " + a.name, onclick: function () { exportAudience(a, types.value, hashed.checked, out); } }),
+                gate(h("button", { type: "button", "class": "danger", text: "Delete", "aria-label": "Delete " + a.name, onclick: function () { deleteAudience(a); } }), "audiences:write"))));
+          })));
+        }).catch(function (e) { clear(out); add(out, errBox(e.message)); });
+    }
+    function exportAudience(a, types, hashed, out) {
+      var q = "format=csv&identifiers=" + encodeURIComponent(types.replace(/\s+/g, "")) + (hashed ? "&hash=sha256" : "");
+      rest("/v1/audiences/" + encodeURIComponent(a.id) + "/export?" + q, "text/csv").then(function (res) {
+        var members = res.headers.get("X-CDP-Members");
+        return res.blob().then(function (b) {
+          var name = "audience-" + a.id + (hashed ? "-sha256" : "") + ".csv";
+          download(name, b);
+          var msg = "Exported " + name + ": " + (members === null ? "?" : members) + " members" + (hashed ? ", hashed" : "") + ".";
+          say(msg);
+          var old = $("export-result");
+          if (old) old.remove();
+          add(out, h("p", { "class": "ok", id: "export-result", "data-members": members || "", text: msg }));
+        });
+      }).catch(function (e) {
+        var msg = e.status === 403 && !hashed ? e.message + " Raw values need pii:read; a hashed export does not." : e.message;
+        var old = $("export-result");
+        if (old) old.remove();
+        add(out, h("div", { "class": "error", id: "export-result", role: "alert", text: "Export failed: " + msg }));
+      });
+    }
+    function deleteAudience(a) {
+      confirmDialog("Delete audience " + a.name, h("p", { text: "Its members and its log are removed. This cannot be undone." }), "Delete", null, null, true)
+        .then(function (reason) {
+          if (!reason) return;
+          gql("mutation Del($id: ID!) { deleteAudience(id: $id) }", { id: a.id }).then(must)
+            .then(function () { say("Deleted " + a.name + "."); go("#/audiences"); })
+            .catch(function (e) { say(e.message); });
+        });
+    }
+    function drawEditor(a) {
+      clear(editor);
+      add(editor, h("h2", { id: "h-builder", text: a ? "Edit " + a.name : "New audience" }));
+      var name = h("input", { name: "name", required: true, value: a ? a.name : "" });
+      var desc = h("input", { name: "description", value: a && a.description ? a.description : "" });
+      var purpose = h("input", { name: "purpose", list: "purposes-a", value: a && a.purpose ? a.purpose : "" });
+      var preview = h("div", { id: "preview", "aria-live": "polite", "aria-atomic": "true" });
+      var seq = 0, timer = null;
+      var builder = filterBuilder(a ? fromFilter(a.filter) : { kind: "group", op: "and", not: false, children: [blankCond("trait")] }, schedule);
+      function schedule() { clearTimeout(timer); timer = setTimeout(runPreview, 350); }
+      function runPreview() {
+        var f = builder.filter(), my = ++seq;
+        clear(preview);
+        if (f.error) { add(preview, h("p", { "class": "note", text: "Preview waits for a complete filter: " + f.error })); return; }
+        add(preview, h("p", { "class": "muted", text: "Counting…" }));
+        gql("query Preview($f: AudienceFilter!, $p: String, $s: Boolean!) { previewAudience(filter: $f, purpose: $p) { count sample(first: 5) @include(if: $s) { id size updatedAt identifiers(first: 3) { type value } } } }",
+          { f: f.filter, p: purpose.value.trim() || null, s: can("profiles:read") }).then(must).then(function (d) {
+            if (my !== seq) return;
+            clear(preview);
+            var pv = d.previewAudience;
+            add(preview, h("p", null, h("strong", { id: "preview-count", "data-count": String(pv.count), text: String(pv.count) }), pv.count === 1 ? " profile matches now." : " profiles match now."));
+            if (pv.sample && pv.sample.length) add(preview, profileTable("Sample of matching profiles", pv.sample));
+            else if (!can("profiles:read")) add(preview, h("p", { "class": "why", text: "The sample " + lacks("profiles:read").toLowerCase() }));
+          }).catch(function (e) { if (my === seq) { clear(preview); add(preview, h("p", { "class": "note", text: "Preview: " + e.message })); } });
+      }
+      purpose.addEventListener("input", schedule);
+      var out = h("div", { "aria-live": "polite" });
+      var save = h("button", { type: "submit", "class": "primary", text: a ? "Save changes" : "Save audience" });
+      add(editor, h("form", {
+        id: "audience-form",
+        onsubmit: function (ev) {
+          ev.preventDefault();
+          clear(out);
+          var f = builder.filter();
+          if (f.error) { add(out, errBox(f.error)); return; }
+          var input = { name: name.value.trim(), description: desc.value.trim() || null, filter: f.filter, purpose: purpose.value.trim() || null };
+          var m = a ? "mutation Save($id: ID!, $in: AudienceInput!) { saved: updateAudience(id: $id, input: $in) { id name } }"
+            : "mutation Save($in: AudienceInput!) { saved: createAudience(input: $in) { id name } }";
+          gql(m, a ? { id: a.id, in: input } : { in: input }).then(must).then(function (d) {
+            say("Saved " + d.saved.name + ".");
+            add(out, h("p", { "class": "ok", id: "saved", "data-id": d.saved.id, text: "Saved " + d.saved.name + " (" + d.saved.id + "). Its membership is kept from now on." }));
+            loadList();
+          }).catch(function (e) { add(out, errBox(e.message)); });
+        }
+      }, h("div", { "class": "row" }, field("Name", name), field("Description", desc), field("Consent purpose (optional)", purpose)),
+        h("datalist", { id: "purposes-a" }, PURPOSES.map(function (t) { return h("option", { value: t }); })),
+        builder.el, h("h3", { text: "Live preview" }), preview,
+        h("div", { "class": "row" }, gate(save, "audiences:write"), a ? h("a", { href: "#/audiences/new", text: "New audience instead" }) : null), out));
+      runPreview();
+    }
+  }
+
+  // ---- privacy -----------------------------------------------------------
+
+  function privacyPage(profileId) {
+    var main = view("Privacy");
+    var pid = h("input", { name: "profile", value: profileId || "", spellcheck: "false", "class": "mono", size: "30" });
+    var out = h("div", { "aria-live": "polite" });
+    var exp = gate(h("button", { type: "button", text: "Download data export", onclick: function () {
+      clear(out);
+      if (!pid.value.trim()) { add(out, errBox("Enter a profile id.")); return; }
+      exportProfile(pid.value.trim()).then(function (b) {
+        add(out, h("p", { "class": "ok", id: "export-done", text: "Downloaded profile-" + pid.value.trim() + ".ndjson (" + b.size + " bytes)." }));
+      }).catch(function (e) { add(out, errBox(e.message)); });
+    } }), "privacy:read");
+    var forget = gate(h("button", { type: "button", "class": "danger", text: "Forget this profile…", onclick: function () {
+      clear(out);
+      var id = pid.value.trim();
+      if (!id) { add(out, errBox("Enter a profile id.")); return; }
+      confirmDialog("Forget profile", h("p", { text: "Erase every identifier, trait, consent record and event of this person, and suppress the identifiers so re-sent messages are dropped. This cannot be undone." }),
+        "Forget", id).then(function (reason) {
+          if (!reason) return;
+          gql("mutation Forget($id: ID!, $r: String!) { forgetProfile(id: $id, reason: $r) { id at kind reason keyId keyName identifiers events scrubbedEvents traits consentRecords suppressedHashes } }", { id: id, r: reason })
+            .then(must).then(function (d) {
+              var r = d.forgetProfile;
+              add(out, h("div", { "class": "ok", id: "receipt" }, h("h3", { text: "Erasure receipt " + r.id }), h("dl", { "class": "kv" },
+                [["At", fmt(r.at)], ["Kind", r.kind], ["Reason", r.reason], ["Key", r.keyName ? r.keyName + " (" + r.keyId + ")" : "open mode"],
+                  ["Identifiers erased", r.identifiers], ["Events deleted", r.events], ["Events scrubbed", r.scrubbedEvents], ["Trait values removed", r.traits],
+                  ["Consent records deleted", r.consentRecords], ["Hashes suppressed", r.suppressedHashes]].map(function (kv) {
+                  return [h("dt", { text: kv[0] }), h("dd", { text: String(kv[1]) })];
+                }))));
+              say("Forgotten. Receipt " + r.id + ".");
+              loadReceipts();
+            }).catch(function (e) { add(out, errBox(e.message)); });
+        });
+    } }), "privacy:write");
+    add(main, h("div", { "class": "grid" },
+      h("section", { "class": "card wide", "aria-labelledby": "h-req" }, h("h2", { id: "h-req", text: "Requests for a profile" }),
+        h("div", { "class": "row" }, field("Profile id", pid), exp, forget), out)));
+    var receipts = h("section", { "class": "card wide", "aria-labelledby": "h-rec" }, h("h2", { id: "h-rec", text: "Erasure receipts" }));
+    var audit = h("section", { "class": "card wide", "aria-labelledby": "h-audit" }, h("h2", { id: "h-audit", text: "Audit log" }));
+    add(main.lastChild, receipts, audit);
+    var recBox = h("div");
+    add(receipts, recBox);
+    function loadReceipts() {
+      clear(recBox);
+      if (!can("privacy:read")) { add(recBox, h("p", { "class": "why", text: lacks("privacy:read") })); return; }
+      gql("query Receipts { erasureReceipts(first: 20) { nodes { id at kind reason keyName identifiers events } } }").then(must).then(function (d) {
+        var ns = d.erasureReceipts.nodes;
+        add(recBox, ns.length ? table("Erasure receipts", ["Receipt", "At", "Kind", "Reason", "Key", "Identifiers", "Events"], ns.map(function (r) {
+          return h("tr", null, td(r.id, "val"), td(fmt(r.at)), td(r.kind), td(r.reason), td(r.keyName || "open mode"), td(r.identifiers), td(r.events));
+        })) : h("p", { "class": "muted", text: "No erasure yet." }));
+      }).catch(function (e) { add(recBox, errBox(e.message)); });
+    }
+    loadReceipts();
+    if (!can("audit:read")) { add(audit, h("p", { "class": "why", text: lacks("audit:read") })); return; }
+    var f = { keyId: h("input", { name: "keyId" }), profileId: h("input", { name: "profileId", value: profileId || "" }), action: h("input", { name: "action", list: "actions" }),
+      from: h("input", { name: "from", type: "datetime-local" }), to: h("input", { name: "to", type: "datetime-local" }) };
+    var logBox = h("div", { "aria-live": "polite" });
+    var cursors = [null];
+    function iso(v) { return v ? new Date(v + "Z").toISOString() : null; }
+    function page(i) {
+      var filter = { keyId: f.keyId.value.trim() || null, profileId: f.profileId.value.trim() || null, action: f.action.value.trim() || null, from: iso(f.from.value), to: iso(f.to.value) };
+      gql("query Audit($after: String, $f: AuditFilter) { auditLog(first: 25, after: $after, filter: $f) { pageInfo { hasNextPage endCursor } nodes { id at keyId keyName action operationName profileIds profileCount reason outcome } } }",
+        { after: cursors[i], f: filter }).then(must).then(function (d) {
+          clear(logBox);
+          var c = d.auditLog;
+          cursors[i + 1] = c.pageInfo.endCursor;
+          add(logBox, c.nodes.length ? table("Audit entries", ["At", "Action", "Key", "Profiles", "Reason", "Outcome"], c.nodes.map(function (e) {
+            return h("tr", null, td(fmt(e.at)), td(e.action + (e.operationName ? " (" + e.operationName + ")" : "")), td(e.keyName || e.keyId || "open mode"),
+              h("td", { "class": "val" }, e.profileIds.slice(0, 3).map(function (id) { return h("a", { href: "#/profile/" + encodeURIComponent(id), text: id + " " }); }),
+                e.profileCount > 3 ? "+" + (e.profileCount - 3) : ""), td(e.reason || ""), td(e.outcome));
+          })) : h("p", { "class": "muted", text: "No entry matches." }));
+          add(logBox, h("div", { "class": "row" },
+            h("button", { type: "button", text: "Newer", disabled: i === 0, onclick: function () { page(i - 1); } }),
+            h("button", { type: "button", text: "Older", disabled: !c.pageInfo.hasNextPage, onclick: function () { page(i + 1); } })));
+        }).catch(function (e) { clear(logBox); add(logBox, errBox(e.message)); });
+    }
+    add(audit, h("form", { "class": "inline", onsubmit: function (ev) { ev.preventDefault(); cursors = [null]; page(0); } },
+      field("Key id", f.keyId), field("Profile id", f.profileId), field("Action", f.action), field("From (UTC)", f.from), field("To (UTC)", f.to),
+      h("button", { type: "submit", text: "Filter" }),
+      h("datalist", { id: "actions" }, ["mergeProfiles", "unlinkIdentifiers", "removeIdentifier", "forgetProfile", "privacy.export", "createAudience", "profileByIdentifier"].map(function (x) { return h("option", { value: x }); }))),
+      logBox);
+    page(0);
+  }
+
+  // ---- start -----------------------------------------------------------------
+
+  function start() {
+    fetch("/console/mode.json").then(function (r) { return r.json(); }).catch(function () { return { open: false }; }).then(function (m) {
+      S.open = !!m.open;
+      $("nav-graphiql").hidden = !m.graphiql;
+      try { S.key = sessionStorage.getItem(KEY); } catch (e) { S.key = null; }
+      if (S.open) { S.key = null; renderSession(); route(); return; }
+      if (!S.key) { renderSession(); route(); return; }
+      probe().then(function () { renderSession(); route(); }).catch(function (e) { if (S.key) signOut(e.message); });
+    });
+  }
+  start();
+})();
