@@ -1,5 +1,7 @@
 package neo4jstore
 
+import "github.com/idgraph/cdp/audience"
+
 // PlannedQuery is a query of the store with parameters that make the planner
 // see the shapes it sees in use.
 type PlannedQuery struct {
@@ -51,8 +53,8 @@ func HotQueries() []PlannedQuery {
 			"events": []any{map[string]any{"id": "m1", "keys": keys, "props": map[string]any{
 				"type": "track", "name": nil, "channel": nil, "source": nil, "timestamp": nil, "receivedAt": nil,
 				"properties": nil, "traits": nil, "claim": nil}}},
-			"scrubEvents":    []any{map[string]any{"id": "m1", "properties": "{}", "traits": nil}},
-			"traits":         []any{map[string]any{"key": "user_id:a", "traits": "{}"}},
+			"scrubEvents":    []any{map[string]any{"id": "m1", "properties": "{}", "traits": nil, "slots": map[string]any{}}},
+			"traits":         []any{map[string]any{"key": "user_id:a", "traits": "{}", "slots": map[string]any{}}},
 			"changes":        []any{map[string]any{"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r", "members": []any{"user_id:a"}}},
 			"rewriteChanges": []any{map[string]any{"a": "p_a", "b": "p_b", "rel": "MERGED_INTO", "at": nil, "reason": "r2", "members": []any{}}},
 			"deleteProfiles": ids,
@@ -160,3 +162,6 @@ func FeedQueries() []PlannedQuery {
 		{"FeedTrimmed", qFeedTrimmed, map[string]any{"cid": feedCounterID}},
 	}
 }
+
+// CompiledFilter is the statement CountFilter runs for q.
+func CompiledFilter(q audience.FilterQuery) (string, map[string]any, error) { return compileFilter(q) }

@@ -12,6 +12,9 @@ import (
 	"github.com/idgraph/cdp/privacy"
 )
 
+// Only identifiers are IN a profile, and only events are BY an identifier,
+// so patterns leave those labels out: checking them costs a read per row.
+//
 // Compiled filters: an audience filter (audience.Filter, SEMANTICS.md)
 // becomes one parameterized Cypher statement over the live profiles, so
 // that a preview count is one round trip that Neo4j evaluates where the
@@ -79,7 +82,7 @@ func (c *compiler) expr(f *audience.Filter) (string, error) {
 	case f.Trait != nil:
 		return c.trait(f.Trait), nil
 	case f.Identifier != nil:
-		e := cypher(`EXISTS { MATCH (p)<-[:{{IN}}]-(i:{{Identifier}}) WHERE i.{{type}} = `) + c.param(f.Identifier.Type) + " }"
+		e := cypher(`EXISTS { MATCH (p)<-[:{{IN}}]-(i) WHERE i.{{type}} = `) + c.param(f.Identifier.Type) + " }"
 		if f.Identifier.Exists != nil && !*f.Identifier.Exists {
 			return "(NOT " + e + ")", nil
 		}
@@ -103,7 +106,7 @@ func (c *compiler) expr(f *audience.Filter) (string, error) {
 func (c *compiler) trait(t *audience.TraitCondition) string {
 	n := c.param(t.Name)
 	newest := cypher(`COLLECT {
-    MATCH (p)<-[:{{IN}}]-(i:{{Identifier}})
+    MATCH (p)<-[:{{IN}}]-(i)
     WITH i, [j IN range(0, size(coalesce(i.{{slotNames}}, [])) - 1) WHERE i.{{slotNames}}[j] = `) + n +
 		cypher(` AND i.{{slotKinds}}[j] < 10] AS js
     WHERE size(js) > 0
@@ -289,7 +292,7 @@ func (c *compiler) windowStart(d, what string) (time.Time, error) {
 // highest-priority identifier: only there does the engine show the
 // event's properties (graph's ownView).
 func (c *compiler) anchored() string {
-	return cypher(`any(a IN COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}})
+	return cypher(`any(a IN COLLECT { MATCH (e)-[:{{BY}}]->(i)
       RETURN i ORDER BY coalesce(`) + c.param(c.prio) + cypher(`[i.{{type}}], `) + c.param(c.dprio) + cypher(`), i.{{key}} LIMIT 1 }
       WHERE EXISTS { MATCH (a)-[:{{IN}}]->(p) })`)
 }
@@ -331,7 +334,7 @@ func (c *compiler) event(e *audience.EventCondition) (string, error) {
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	match := cypher(`MATCH (p)<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})`) + where
+	match := cypher(`MATCH (p)<-[:{{IN}}]-()<-[:{{BY}}]-(e)`) + where
 	op, n := audience.OpGTE, 1
 	if e.Count != nil {
 		op, n = e.Count.Op, e.Count.Value
@@ -362,7 +365,7 @@ func (c *compiler) consent(k *audience.ConsentCondition) string {
 
 func (c *compiler) stateIs(purpose, state string) string {
 	return cypher(`(coalesce(head(COLLECT {
-    MATCH (p)<-[:{{IN}}]-(i:{{Identifier}})
+    MATCH (p)<-[:{{IN}}]-(i)
     MATCH (r:{{Consent}} { {{identifier}}: i.{{key}} })
     WHERE r.{{purpose}} = `) + c.param(purpose) + cypher(`
     RETURN CASE WHEN r.{{status}} = `) + c.param(string(privacy.StatusGranted)) + cypher(` AND r.{{expiresAt}} IS NOT NULL AND r.{{expiresAt}} <= `) + c.param(c.now.In(utc)) +
@@ -377,19 +380,79 @@ func (c *compiler) stateIs(purpose, state string) string {
 func compileFilter(q audience.FilterQuery) (string, map[string]any, error) {
 	c := newCompiler(q)
 	purpose, sample := q.Purpose, q.Sample
-	e, err := c.expr(q.Filter)
-	if err != nil {
-		return "", nil, err
+	driver, rest := splitDriver(q.Filter)
+	e := "true"
+	if rest != nil {
+		var err error
+		if e, err = c.expr(rest); err != nil {
+			return "", nil, err
+		}
 	}
 	if purpose != "" {
 		e = "(" + e + " AND " + c.stateIs(purpose, string(privacy.StateGranted)) + ")"
 	}
 	c.params["sample"] = sample
-	stmt := cypher(`MATCH (p:{{Profile}})
-WHERE NOT p:{{Merged}} AND `) + e + cypher(`
+	var match string
+	if driver == nil {
+		match = cypher(`MATCH (p:{{Profile}})
+WHERE NOT p:{{Merged}} AND `) + e
+	} else {
+		// The profiles with an event in the window, found through the
+		// timestamp index, then the rest of the filter on them only.
+		from, err := c.windowStart(driver.Within, "within")
+		if err != nil {
+			return "", nil, err
+		}
+		// Where filters read p: the event's properties show only on the
+		// profile holding its highest-priority identifier.
+		match = cypher(`MATCH (e:{{Event}}) WHERE `) + strings.Join(c.eventConds(driver.Name, driver.Type, from), " AND ") + cypher(`
+MATCH (e)-[:{{BY}}]->()-[:{{IN}}]->(p:{{Profile}})
+WHERE NOT p:{{Merged}}`)
+		if w := c.whereOn(driver.Where, c.anchored()); w != "" {
+			match += " AND " + w
+		}
+		match += "\nWITH DISTINCT p WHERE " + e
+	}
+	stmt := match + cypher(`
 WITH p.{{id}} AS id ORDER BY id
 RETURN count(id) AS n, collect(id)[..$sample] AS ids`)
 	return stmt, c.params, nil
+}
+
+// splitDriver picks, from a filter or the children of its top-level and,
+// an event condition that a profile meets by having one matching event
+// in a window: the statement finds those profiles through the events'
+// timestamp index rather than reading every profile's events. rest is the
+// filter without it (nil: nothing left). driver is nil when there is none.
+func splitDriver(f *audience.Filter) (driver *audience.EventCondition, rest *audience.Filter) {
+	drives := func(g *audience.Filter) bool {
+		e := g.Event
+		if e == nil || e.Within == "" {
+			return false
+		}
+		if e.Count == nil {
+			return true
+		}
+		op, n := e.Count.Op, e.Count.Value
+		return (op == audience.OpGTE && n == 1) || (op == audience.OpGT && n == 0) || (op == audience.OpNEQ && n == 0)
+	}
+	if drives(f) {
+		return f.Event, nil
+	}
+	for i := range f.And {
+		if !drives(&f.And[i]) {
+			continue
+		}
+		others := append(append([]audience.Filter{}, f.And[:i]...), f.And[i+1:]...)
+		switch len(others) {
+		case 0:
+			return f.And[i].Event, nil
+		case 1:
+			return f.And[i].Event, &others[0]
+		}
+		return f.And[i].Event, &audience.Filter{And: others}
+	}
+	return nil, f
 }
 
 // CountFilter implements audience.FilterCounter: one statement, compiled
@@ -459,7 +522,7 @@ func (c *compiler) computed(k *audience.ComputedCondition) (string, error) {
 		return "", err
 	}
 	conds := c.eventConds(def.Event, def.EventType, from)
-	match := cypher(`MATCH (p)<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})`)
+	match := cypher(`MATCH (p)<-[:{{IN}}]-()<-[:{{BY}}]-(e)`)
 	if len(conds) > 0 {
 		match += " WHERE " + strings.Join(conds, " AND ")
 	}

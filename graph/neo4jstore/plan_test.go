@@ -3,13 +3,16 @@ package neo4jstore_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph/neo4jstore"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // profile runs q in a transaction that it rolls back, and returns the
@@ -150,5 +153,25 @@ func TestFeedQueriesSeekByIndex(t *testing.T) {
 				t.Fatalf("plan %v sorts instead of walking the index in order", ops)
 			}
 		})
+	}
+}
+
+// A filter with an event in a window reaches those events through the
+// timestamp index, and visits no profile without one.
+func TestCompiledFilterSeeksEventsByTime(t *testing.T) {
+	storetest.Neo4j(t)
+	s := rawSession(t)
+	f := audience.Filter{And: []audience.Filter{
+		{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpExists}},
+		{Event: &audience.EventCondition{Name: "Order", Within: "P30D"}},
+		{Consent: &audience.ConsentCondition{Purpose: "email", Status: privacy.StateGranted}},
+	}}
+	q, params, err := neo4jstore.CompiledFilter(audience.FilterQuery{Filter: &f, Now: t0, Sample: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := profile(t, s, q, params)
+	if has(ops, isScan) || !slices.Contains(ops, "NodeIndexSeekByRange") {
+		t.Fatalf("plan %v scans, or does not seek events by time", ops)
 	}
 }
