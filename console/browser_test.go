@@ -803,7 +803,9 @@ func TestConsoleMaskedWithoutPII(t *testing.T) {
 			t.Errorf("a key without pii:read sees %q", raw)
 		}
 	}
-	for _, want := range []string{"a***@example.com", "Personal values are masked", "Needs the audiences:read scope"} {
+	// Known from viewer at sign-in, before any refusal: the write
+	// controls are disabled with the reason from the start.
+	for _, want := range []string{"a***@example.com", "Personal values are masked", "Needs the audiences:read scope", "Needs the identity:write scope"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}

@@ -651,6 +651,18 @@ type TraitValue struct {
 	Identifier *graph.IdentifierRef `json:"identifier"`
 }
 
+// Who is calling (Query.viewer).
+type Viewer struct {
+	// True in open mode: no key is needed, and every scope is held.
+	Open bool `json:"open"`
+	// The key's id; null in open mode.
+	KeyID *string `json:"keyId,omitempty"`
+	// The key's name; null in open mode.
+	Name *string `json:"name,omitempty"`
+	// The scopes held, in canonical order.
+	Scopes []string `json:"scopes"`
+}
+
 // How a computed trait folds the events it reads into one value.
 type Aggregate string
 

@@ -74,6 +74,28 @@ func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string,
 	return r.auditLog(ctx, first, after, filter)
 }
 
+func (r *queryResolver) Viewer(ctx context.Context) (*gql.Viewer, error) {
+	p := access.PrincipalFrom(ctx)
+	v := &gql.Viewer{Open: p.Open, Scopes: []string{}}
+	var held []access.Scope
+	switch {
+	case p.Open:
+		held = access.AllScopes()
+	case p.Key != nil:
+		id, name := p.Key.ID, p.Key.Name
+		v.KeyID, v.Name = &id, &name
+		for _, s := range access.AllScopes() {
+			if p.Key.HasScope(s) {
+				held = append(held, s)
+			}
+		}
+	}
+	for _, s := range held {
+		v.Scopes = append(v.Scopes, string(s))
+	}
+	return v, nil
+}
+
 func (r *Resolver) ApiKey() gql.ApiKeyResolver { return &apiKeyResolver{r} }
 
 func (r *Resolver) AuditEntry() gql.AuditEntryResolver { return &auditEntryResolver{r} }

@@ -86,8 +86,8 @@ func rootFields(t *testing.T) []rootField {
 			def = schema.Mutation
 		}
 		for _, f := range def.Fields {
-			if strings.HasPrefix(f.Name, "__") {
-				continue
+			if strings.HasPrefix(f.Name, "__") || (!obj.mutation && f.Name == "viewer") {
+				continue // viewer needs no scope: TestViewer
 			}
 			d := f.Directives.ForName("hasScope")
 			if d == nil {
@@ -178,4 +178,32 @@ func TestEveryRootFieldNeedsItsScope(t *testing.T) {
 		r := e.as("", `{ profiles(first: 1) { totalCount } }`, nil)
 		checkRefused(t, r.gqlResponse, CodeForbidden, "carries no key")
 	})
+}
+
+// TestViewer: viewer needs no scope and tells the caller what it holds:
+// its key's scopes in canonical order, or every scope in open mode.
+func TestViewer(t *testing.T) {
+	type viewer struct {
+		Viewer struct {
+			Open   bool
+			KeyID  *string
+			Name   *string
+			Scopes []string
+		}
+	}
+	e := newKeyEnv(t, storetest.OpenEmbedded(t), testConfig(), nil)
+	secret, k := e.key("console", "", access.ScopePIIRead, access.ScopeProfilesRead)
+	var got viewer
+	e.ok(secret, `{ viewer { open keyId name scopes } }`, nil, &got)
+	v := got.Viewer
+	if v.Open || v.KeyID == nil || *v.KeyID != k.ID || v.Name == nil || *v.Name != "console" || strings.Join(v.Scopes, ",") != "profiles:read,pii:read" {
+		t.Errorf("viewer with a key: %+v", v)
+	}
+	o := newEnv(t, storetest.OpenEmbedded(t), testConfig(), nil)
+	got = viewer{}
+	o.query(`{ viewer { open keyId name scopes } }`, nil, &got)
+	want := "profiles:read,pii:read,events:write,identity:write,consent:write,privacy:read,privacy:write,audiences:read,audiences:write,audit:read,keys:admin,metrics:read"
+	if v := got.Viewer; !v.Open || v.KeyID != nil || v.Name != nil || strings.Join(v.Scopes, ",") != want {
+		t.Errorf("viewer in open mode: %+v", v)
+	}
 }

@@ -6,7 +6,8 @@
   "use strict";
 
   var KEY = "cdp.console.key";
-  var READ_PROBES = { p: "profiles:read", a: "audiences:read", l: "audit:read", r: "privacy:read", k: "keys:admin" };
+  var SCOPES = ["profiles:read", "pii:read", "events:write", "identity:write", "consent:write", "privacy:read",
+    "privacy:write", "audiences:read", "audiences:write", "audit:read", "keys:admin", "metrics:read"];
   var ID_TYPES = ["email", "phone", "user_id", "anonymous_id", "device_id"];
   var OPS = ["EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "CONTAINS", "STARTS_WITH", "EXISTS", "NOT_EXISTS"];
   var COUNT_OPS = ["GTE", "GT", "EQ", "NEQ", "LT", "LTE"];
@@ -15,8 +16,8 @@
   var EVENT_TYPES = ["track", "identify", "page", "screen", "group", "alias"];
 
   // Session: the key, whether the server is open, and what is known of
-  // the key's scopes (true held, false refused, absent not known yet: write
-  // scopes and pii:read are learnt when the API first refuses them).
+  // the key's scopes (true held, false refused), from Query.viewer at
+  // sign-in; a FORBIDDEN answer naming a scope also marks it refused.
   var S = { key: null, open: false, scopes: {}, lastProfile: "" };
   // Counters the browser tests and the figures in docs/BENCHMARKS.md read.
   var stats = { graphql: 0, views: [] };
@@ -171,17 +172,12 @@
 
   // ---- session -----------------------------------------------------------
 
-  var PROBE = "query ConsoleScopes { p: profiles(first: 1) { pageInfo { hasNextPage } } " +
-    "a: audiences(first: 1) { nodes { id } } l: auditLog(first: 1) { nodes { id } } " +
-    "r: erasureReceipts(first: 1) { nodes { id } } k: apiKeys(first: 1) { nodes { id } } }";
-
-  // probe learns the read scopes from one query: each field the key may not
-  // read answers FORBIDDEN naming its scope, the others answer.
+  // probe learns the key's scopes from Query.viewer, which needs none.
   function probe() {
-    return gql(PROBE).then(function (r) {
-      var refused = {};
-      r.errors.forEach(function (e) { if (e.path && e.path.length) refused[e.path[0]] = true; });
-      Object.keys(READ_PROBES).forEach(function (alias) { S.scopes[READ_PROBES[alias]] = !refused[alias]; });
+    return gql("query ConsoleViewer { viewer { open scopes } }").then(function (r) {
+      var v = must(r).viewer, held = {};
+      v.scopes.forEach(function (sc) { held[sc] = true; });
+      SCOPES.forEach(function (sc) { S.scopes[sc] = !!held[sc]; });
     });
   }
   function signOut(msg) {
@@ -199,8 +195,7 @@
     }
     if (!S.key) return;
     var held = Object.keys(S.scopes).filter(function (s) { return S.scopes[s]; }).sort();
-    add(el, h("span", { "class": "muted", text: "Signed in · reads: " + (held.join(", ") || "none") }));
-    add(el, h("span", { "class": "muted", text: "· writes and pii:read: checked on use" }));
+    add(el, h("span", { "class": "muted", text: "Signed in · scopes: " + (held.join(", ") || "none") }));
     add(el, h("button", { type: "button", "class": "link", text: "Sign out", onclick: function () { signOut("Signed out."); } }));
   }
 
