@@ -196,7 +196,7 @@ func waitFile(t *testing.T, path string) string {
 // waitSize waits for the audience keeper to give the audience its size.
 func (s *service) waitSize(t *testing.T, key, id string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var a struct{ Audience struct{ Size int } }
 		s.gql(t, key, `query($id:ID!){audience(id:$id){size}}`, map[string]any{"id": id}, &a)
@@ -251,7 +251,7 @@ func newTab(t *testing.T, s *service) *tab {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, 8*time.Minute)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA(); _ = os.RemoveAll(profile) })
 	shots := os.Getenv("CDP_CONSOLE_SHOTS")
 	if shots == "" {
@@ -333,7 +333,7 @@ func (tb *tab) eval(js string, out any) {
 // waitJS waits until the expression is true.
 func (tb *tab) waitJS(what, js string) {
 	tb.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var ok bool
 		if err := chromedp.Run(tb.ctx, chromedp.Evaluate("(function () { try { return !!("+js+"); } catch (e) { return false; } })()", &ok)); err != nil {
