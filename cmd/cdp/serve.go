@@ -159,8 +159,8 @@ Runs the HTTP server: the Segment-compatible collector under /v1/, GraphQL at
 
 API keys ("cdp keys create", or the GraphQL mutation createApiKey) are
 enforced once the store holds one, always on a non-loopback --addr, and always
-with --auth=required; then every request but /healthz and /readyz needs one
-("Authorization: Bearer cdp_..." for GraphQL and /metrics, the Segment write
+with --auth=required; then every request but /healthz, /readyz and the web
+console's static files (/console/) needs one ("Authorization: Bearer cdp_..." for GraphQL and /metrics, the Segment write
 key for the collector). On loopback with no key stored the server is open:
 every caller holds every scope, and only Host localhost, 127.0.0.1 or [::1]
 is answered. /metrics needs a key with metrics:read unless --metrics-addr

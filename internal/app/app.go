@@ -392,7 +392,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 func logMode(log zerolog.Logger, required, loopback bool, nkeys int) {
 	switch {
 	case nkeys > 0:
-		log.Info().Int("keys", nkeys).Msg("API keys are enforced: every request but /healthz and /readyz needs a key")
+		log.Info().Int("keys", nkeys).Msg("API keys are enforced: every request but /healthz, /readyz and the console's files (/console/) needs a key")
 	case !required && loopback:
 		log.Warn().Msg("open mode: no API key exists, so any caller on this machine (Host localhost, 127.0.0.1 or [::1]) " +
 			"holds every scope, personal data included; create the first key with " +
