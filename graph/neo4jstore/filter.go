@@ -398,7 +398,8 @@ func compileFilter(q audience.FilterQuery) (string, map[string]any, error) {
 WHERE NOT p:{{Merged}} AND `) + e
 	} else {
 		// The profiles with an event in the window, found through the
-		// timestamp index, then the rest of the filter on them only.
+		// index on the events' name and timestamp (or timestamp alone),
+		// then the rest of the filter on them only.
 		from, err := c.windowStart(driver.Within, "within")
 		if err != nil {
 			return "", nil, err
@@ -406,7 +407,7 @@ WHERE NOT p:{{Merged}} AND `) + e
 		// Where filters read p: the event's properties show only on the
 		// profile holding its highest-priority identifier.
 		match = cypher(`MATCH (e:{{Event}}) WHERE `) + strings.Join(c.eventConds(driver.Name, driver.Type, from), " AND ") + cypher(`
-MATCH (e)-[:{{BY}}]->()-[:{{IN}}]->(p:{{Profile}})
+MATCH (e)-[:{{BY}}]->()-[:{{IN}}]->(p)
 WHERE NOT p:{{Merged}}`)
 		if w := c.whereOn(driver.Where, c.anchored()); w != "" {
 			match += " AND " + w

@@ -27,6 +27,10 @@ var schema = []schemaItem{
 	// Analysts select events by time range across all profiles.
 	{"index event_timestamp: (:Event).timestamp",
 		cypher(`CREATE INDEX event_timestamp IF NOT EXISTS FOR (e:{{Event}}) ON (e.{{timestamp}})`)},
+	// Audience filters find a window's events of one name (filter.go),
+	// and so do analysts.
+	{"index event_name_timestamp: (:Event).name, timestamp",
+		cypher(`CREATE INDEX event_name_timestamp IF NOT EXISTS FOR (e:{{Event}}) ON (e.{{name}}, e.{{timestamp}})`)},
 	// Analysts count and list identifiers by type.
 	{"index identifier_type: (:Identifier).type",
 		cypher(`CREATE INDEX identifier_type IF NOT EXISTS FOR (i:{{Identifier}}) ON (i.{{type}})`)},

@@ -35,10 +35,10 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}
-		// 26 items, the feed's 4, the destinations' 3 and the slots
+		// 27 items, the feed's 4, the destinations' 3 and the slots
 		// data migration.
-		if len(applied) != 34 {
-			t.Fatalf("run %d applied %v, want 34 items", run, applied)
+		if len(applied) != 35 {
+			t.Fatalf("run %d applied %v, want 35 items", run, applied)
 		}
 		// Open migrated already, so nothing is new.
 		for _, a := range applied {
@@ -50,7 +50,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	sess := rawSession(t)
 	var names []string
 	res, err := sess.Run(ctx, "SHOW INDEXES YIELD name, state WHERE name IN $names RETURN name, state",
-		map[string]any{"names": []any{"identifier_key", "profile_id", "event_id", "event_timestamp", "identifier_type",
+		map[string]any{"names": []any{"identifier_key", "profile_id", "event_id", "event_timestamp", "event_name_timestamp", "identifier_type",
 			"api_key_id", "api_key_hash", "audit_entry_id", "audit_entry_at", "audit_entry_key",
 			"suppressed_hash", "suppression_key_id", "consent_id", "consent_identifier",
 			"erasure_receipt_id", "erasure_receipt_at",
@@ -70,8 +70,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 		names = append(names, r.Values[0].(string))
 	}
-	if len(names) != 29 {
-		t.Fatalf("indexes online: %v, want all twenty-nine", names)
+	if len(names) != 30 {
+		t.Fatalf("indexes online: %v, want all thirty", names)
 	}
 	// The unique constraints hold.
 	_, err = sess.Run(ctx, "CREATE (:Identifier {key: 'k'}), (:Identifier {key: 'k'})", nil)
