@@ -170,18 +170,8 @@ func (c *compiler) compareOn(o operand, op audience.Op, value any) string {
 	switch op {
 	case audience.OpExists:
 		return fmt.Sprintf("(%s > %d)", kind, audience.SlotNull)
-	case audience.OpEQ:
-		return typed("=")
-	case audience.OpNEQ:
-		return typed("<>")
-	case audience.OpGT:
-		return typed(">")
-	case audience.OpGTE:
-		return typed(">=")
-	case audience.OpLT:
-		return typed("<")
-	case audience.OpLTE:
-		return typed("<=")
+	case audience.OpEQ, audience.OpNEQ, audience.OpGT, audience.OpGTE, audience.OpLT, audience.OpLTE:
+		return typed(comparators[op])
 	case audience.OpIN:
 		list, _ := value.([]any)
 		var strs []string
@@ -240,6 +230,10 @@ func (c *compiler) compareOn(o operand, op audience.Op, value any) string {
 	}
 	return "false"
 }
+
+// comparators are the Cypher operators of the comparisons.
+var comparators = map[audience.Op]string{audience.OpEQ: "=", audience.OpNEQ: "<>", audience.OpGT: ">",
+	audience.OpGTE: ">=", audience.OpLT: "<", audience.OpLTE: "<="}
 
 func boolFloat(b bool) float64 {
 	if b {
@@ -350,7 +344,7 @@ func (c *compiler) event(e *audience.EventCondition) (string, error) {
 	case op == audience.OpLT && n == 0:
 		return "false", nil
 	}
-	cmp := map[audience.Op]string{audience.OpEQ: "=", audience.OpNEQ: "<>", audience.OpGT: ">", audience.OpGTE: ">=", audience.OpLT: "<", audience.OpLTE: "<="}[op]
+	cmp := comparators[op]
 	if cmp == "" {
 		return "", graph.Errorf(graph.EINVALID, "count: the op %s does not compare counts", op)
 	}
