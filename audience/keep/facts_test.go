@@ -168,10 +168,17 @@ func TestComputedFactsKept(t *testing.T) {
 				t.Fatalf("at %v, preview of orders %s %v: %d %v, want %d %v", e.now, f.Computed.Op, f.Computed.Value, got, sample, n, want)
 			}
 		}
-		// Day 10, on the facts: one order each (cat's new ones unseen).
+		// Day 10, on the facts: one order each (cat's new ones unseen). A
+		// store that compiles the filter (Neo4j) computes from the events
+		// themselves: ann 1, cat 3.
 		e.now = t0.AddDate(0, 0, 10)
 		preview(cond(audience.OpGTE, 1), 2, A, C)
-		preview(cond(audience.OpEQ, 1), 2, A, C)
+		if _, compiles := e.st.(audience.FilterCounter); compiles {
+			preview(cond(audience.OpEQ, 1), 1, A)
+			preview(cond(audience.OpEQ, 3), 1, C)
+		} else {
+			preview(cond(audience.OpEQ, 1), 2, A, C)
+		}
 		// Day 31, read in full: ann none, cat 2 (days 5 and 8).
 		e.now = t0.AddDate(0, 0, 31)
 		preview(cond(audience.OpGTE, 1), 1, C)
