@@ -97,21 +97,6 @@ func boolNum(b bool) float64 {
 	return 0
 }
 
-// TraitSlots holds each of traits (by name, whole) as Add does, in name
-// order.
-func TraitSlots(traits map[string]any) Slots {
-	names := make([]string, 0, len(traits))
-	for n := range traits {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var s Slots
-	for _, n := range names {
-		s.Add(n, traits[n])
-	}
-	return s
-}
-
 // PropertySlots holds every value an event condition's where can reach
 // in props (Lookup), each under its dotted path, in path order: the value
 // of each key, and inside objects the values of their keys. Keys that

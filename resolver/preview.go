@@ -151,19 +151,7 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 	if err != nil {
 		return nil, domainErr(err)
 	}
-	cs, err := r.consentStore()
-	if err != nil {
-		return nil, domainErr(err)
-	}
-	defs, err := st.ComputedTraits(ctx)
-	if err != nil {
-		return nil, domainErr(err)
-	}
 	want := n + 1
-	scan := q
-	// Start small for a small page, and grow: a selective filter needs
-	// many profiles per match.
-	scan.Limit = min(graph.MaxPage, max(2*want, 64))
 	var got []graph.Profile // in scan order
 	// A store that pages through the matches itself (Neo4j) gives them in
 	// one statement.
@@ -184,49 +172,8 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 		if q.Reverse {
 			slices.Reverse(got)
 		}
-	}
-	for !paged && len(got) < want {
-		page, err := r.engine.Profiles(ctx, scan)
-		if err != nil {
-			return nil, domainErr(err)
-		}
-		ps := page.Profiles // ascending
-		if len(ps) == 0 {
-			break
-		}
-		ids := make([]string, len(ps))
-		for i, p := range ps {
-			ids[i] = p.ID
-		}
-		now := graph.Now()
-		subs, err := keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
-		if err != nil {
-			return nil, domainErr(err)
-		}
-		for i := range ps {
-			p := ps[i]
-			if q.Reverse {
-				p = ps[len(ps)-1-i]
-			}
-			if s, ok := subs[p.ID]; ok && f.Eval(s, now) {
-				got = append(got, p)
-				if len(got) == want {
-					break
-				}
-			}
-		}
-		if q.Reverse {
-			if !page.HasPrevious {
-				break
-			}
-			scan.Before = ps[0].ID
-		} else {
-			if !page.HasNext {
-				break
-			}
-			scan.After = ps[len(ps)-1].ID
-		}
-		scan.Limit = min(graph.MaxPage, 2*scan.Limit)
+	} else if got, err = r.scanFiltered(ctx, st, f, q, want); err != nil {
+		return nil, domainErr(err)
 	}
 	more := len(got) > n
 	got = got[:min(n, len(got))]
@@ -256,6 +203,69 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 		}
 	}
 	return conn, nil
+}
+
+// scanFiltered evaluates f in Go over the profiles of q's range, read in id
+// order a chunk at a time, each chunk at its own time, until want match or
+// the range ends; it returns them in scan order.
+func (r *Resolver) scanFiltered(ctx context.Context, st audience.Store, f *audience.Filter, q graph.PageQuery, want int) ([]graph.Profile, error) {
+	cs, err := r.consentStore()
+	if err != nil {
+		return nil, err
+	}
+	defs, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scan := q
+	// Start small for a small page, and grow: a selective filter needs
+	// many profiles per match.
+	scan.Limit = min(graph.MaxPage, max(2*want, 64))
+	var got []graph.Profile
+	for len(got) < want {
+		page, err := r.engine.Profiles(ctx, scan)
+		if err != nil {
+			return nil, err
+		}
+		ps := page.Profiles // ascending
+		if len(ps) == 0 {
+			break
+		}
+		ids := make([]string, len(ps))
+		for i, p := range ps {
+			ids[i] = p.ID
+		}
+		now := graph.Now()
+		subs, err := keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ps {
+			p := ps[i]
+			if q.Reverse {
+				p = ps[len(ps)-1-i]
+			}
+			if s, ok := subs[p.ID]; ok && f.Eval(s, now) {
+				got = append(got, p)
+				if len(got) == want {
+					break
+				}
+			}
+		}
+		if q.Reverse {
+			if !page.HasPrevious {
+				break
+			}
+			scan.Before = ps[0].ID
+		} else {
+			if !page.HasNext {
+				break
+			}
+			scan.After = ps[len(ps)-1].ID
+		}
+		scan.Limit = min(graph.MaxPage, 2*scan.Limit)
+	}
+	return got, nil
 }
 
 // selects reports whether the field being resolved, of type typ, selects
