@@ -148,20 +148,44 @@ func intelMeasure(ctx context.Context, cfg Config, store graph.Store, rules *gra
 	res.StoreSeconds = time.Since(start).Seconds()
 
 	cfg.logf("intelligence: funnel and attribution over the store")
-	f := intel.NewFunnel(IntelFunnel)
+	// As the service answers them: in the database when the store
+	// evaluates the queries itself (Neo4j: one Cypher statement each),
+	// else over Scan.
 	start = time.Now()
-	if err := intel.ScanWith(ctx, store, eng, intel.ScanOptions{Properties: IntelFunnel.ReadsProperties()}, func(_ string, e []graph.Event) error { f.Add(e); return nil }); err != nil {
-		return res, err
+	var funnel intel.FunnelResult
+	var attrib intel.AttributionResult
+	ev, cypher := store.(intel.Evaluator)
+	prio, dprio := eng.Normalizer().Priorities()
+	scope := audience.FilterQuery{Now: graph.Now(), Priorities: prio, DefaultPriority: dprio}
+	if cypher {
+		var err error
+		if funnel, err = ev.EvalFunnel(ctx, IntelFunnel, scope); err != nil {
+			return res, err
+		}
+	} else {
+		f := intel.NewFunnel(IntelFunnel)
+		if err := intel.ScanWith(ctx, store, eng, intel.ScanOptions{Properties: IntelFunnel.ReadsProperties()}, func(_ string, e []graph.Event) error { f.Add(e); return nil }); err != nil {
+			return res, err
+		}
+		funnel = f.Result()
 	}
 	res.FunnelSeconds = time.Since(start).Seconds()
-	res.FunnelCompleted = f.Result().Steps[2].Count
-	a := intel.NewAttribution(IntelAttribution)
+	res.FunnelCompleted = funnel.Steps[2].Count
 	start = time.Now()
-	if err := intel.ScanWith(ctx, store, eng, intel.ScanOptions{Properties: IntelAttribution.ReadsProperties()}, func(_ string, e []graph.Event) error { a.Add(e); return nil }); err != nil {
-		return res, err
+	if cypher {
+		var err error
+		if attrib, err = ev.EvalAttribution(ctx, IntelAttribution, scope); err != nil {
+			return res, err
+		}
+	} else {
+		a := intel.NewAttribution(IntelAttribution)
+		if err := intel.ScanWith(ctx, store, eng, intel.ScanOptions{Properties: IntelAttribution.ReadsProperties()}, func(_ string, e []graph.Event) error { a.Add(e); return nil }); err != nil {
+			return res, err
+		}
+		attrib = a.Result()
 	}
 	res.AttribSeconds = time.Since(start).Seconds()
-	res.Conversions = a.Result().Conversions
+	res.Conversions = attrib.Conversions
 
 	// Per identifier: each identifier's own events, as tools without
 	// identity resolution see them.

@@ -2,8 +2,6 @@ package intel
 
 import (
 	"math"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/graph"
@@ -240,21 +238,9 @@ func (a *Attribution) spread(evs []*graph.Event, tps []int, at time.Time) {
 
 // Result returns the answer for the profiles added so far.
 func (a *Attribution) Result() AttributionResult {
-	out := AttributionResult{Conversions: a.conversions}
+	credits := make(map[string]float64, len(a.credits))
 	for k, s := range a.credits {
-		if s.value() == 0 {
-			continue // only weights too small to tell from 0
-		}
-		out.Credits = append(out.Credits, Credit{Key: k, Credit: s.value(), Share: s.value() / float64(a.conversions)})
+		credits[k] = s.value()
 	}
-	slices.SortFunc(out.Credits, func(x, y Credit) int {
-		if x.Credit != y.Credit {
-			if x.Credit > y.Credit {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(x.Key, y.Key)
-	})
-	return out
+	return AttributionFrom(a.conversions, credits)
 }

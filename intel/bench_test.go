@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/bench"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
@@ -106,6 +107,31 @@ func BenchmarkScan(b *testing.B) {
 			}
 			b.ReportMetric(float64(a.Result().Conversions), "conversions")
 			b.ReportMetric(cpuSeconds()-cpu0, "cpu-s")
+		}
+	})
+	ev, ok := st.(intel.Evaluator)
+	if !ok {
+		return
+	}
+	// The same queries as one Cypher statement each (intel.Evaluator).
+	prio, dprio := e.Normalizer().Priorities()
+	scope := audience.FilterQuery{Now: graph.Now(), Priorities: prio, DefaultPriority: dprio}
+	b.Run("funnel-cypher", func(b *testing.B) {
+		for b.Loop() {
+			r, err := ev.EvalFunnel(ctx, bench.IntelFunnel, scope)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(r.Steps[2].Count), "completed")
+		}
+	})
+	b.Run("attribution-cypher", func(b *testing.B) {
+		for b.Loop() {
+			r, err := ev.EvalAttribution(ctx, bench.IntelAttribution, scope)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(r.Conversions), "conversions")
 		}
 	})
 }

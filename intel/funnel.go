@@ -140,22 +140,13 @@ func (f *Funnel) reach(k int, e, prev *graph.Event) {
 
 // Result returns the answer for the profiles added so far.
 func (f *Funnel) Result() FunnelResult {
-	out := FunnelResult{Profiles: f.profiles}
-	for k, n := range f.counts {
-		s := FunnelStep{Index: k + 1, Count: n, ConversionFromPrevious: ratio(n, n)}
-		if k > 0 {
-			s.ConversionFromPrevious = ratio(n, f.counts[k-1])
-			if m, ok := median(f.seconds[k]); ok {
-				s.MedianSecondsFromPrevious = &m
-			}
+	t := FunnelTally{Profiles: f.profiles, Counts: f.counts, Medians: make([]*float64, len(f.counts)), ByChannel: f.channels}
+	for k := 1; k < len(f.counts); k++ {
+		if m, ok := median(f.seconds[k]); ok {
+			t.Medians[k] = &m
 		}
-		s.ConversionFromStart = ratio(n, f.counts[0])
-		if f.channels != nil {
-			s.ByChannel = f.channels[k]
-		}
-		out.Steps = append(out.Steps, s)
 	}
-	return out
+	return t.Result()
 }
 
 func ratio(a, b int) float64 {

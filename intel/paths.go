@@ -1,7 +1,6 @@
 package intel
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -94,19 +93,13 @@ func (p *Paths) Starts() int { return p.starts }
 
 // Result returns the First most frequent paths.
 func (p *Paths) Result() []Path {
-	out := make([]Path, 0, len(p.counts))
+	counted := make([]Path, 0, len(p.counts))
 	for k, n := range p.counts {
 		var evs []string
 		if k != "" {
 			evs = strings.Split(k, pathSep)
 		}
-		out = append(out, Path{Events: evs, Count: n, Share: float64(n) / float64(p.starts)})
+		counted = append(counted, Path{Events: evs, Count: n})
 	}
-	slices.SortFunc(out, func(a, b Path) int {
-		if a.Count != b.Count {
-			return b.Count - a.Count
-		}
-		return slices.Compare(a.Events, b.Events)
-	})
-	return out[:min(len(out), p.q.First)]
+	return PathsFrom(p.starts, p.q.First, counted).Paths
 }

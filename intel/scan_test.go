@@ -61,6 +61,37 @@ func TestScanFunnelAcrossChannels(t *testing.T) {
 			t.Fatalf("funnel over the store: %+v", got)
 		}
 
+		// The store's own evaluation, where it has one, gives the same;
+		// and so do both at the deadline's edge: Ann's purchase comes
+		// 180 minutes after her view, so a funnel within 180 minutes
+		// counts it and one within 179 does not.
+		prio, dprio := e.Normalizer().Priorities()
+		scope := audience.FilterQuery{Now: base, Priorities: prio, DefaultPriority: dprio}
+		for _, c := range []struct {
+			within time.Duration
+			want   string
+		}{{24 * time.Hour, "[2 1 1]"}, {180 * time.Minute, "[2 1 1]"}, {179 * time.Minute, "[2 1 0]"}} {
+			q.Within = c.within
+			f := intel.NewFunnel(q)
+			from, to := q.Events()
+			storetest.Must(t, intel.Scan(ctx, s, e, from, to, nil, func(_ string, evs []graph.Event) error {
+				f.Add(evs)
+				return nil
+			}))
+			results := map[string]intel.FunnelResult{"scan": f.Result()}
+			if ev, ok := s.(intel.Evaluator); ok {
+				r, err := ev.EvalFunnel(ctx, q, scope)
+				storetest.Must(t, err)
+				results["cypher"] = r
+			}
+			for how, r := range results {
+				if r.Profiles != 3 || fmt.Sprint(counts(r)) != c.want || *r.Steps[1].MedianSecondsFromPrevious != 3600 {
+					t.Fatalf("funnel within %s by %s: %+v, want counts %s", c.within, how, r, c.want)
+				}
+			}
+		}
+		q.Within = 24 * time.Hour
+
 		// Per identifier, each identifier's own events: no identifier
 		// has both a web view and a store purchase.
 		perID := intel.NewFunnel(q)

@@ -45,6 +45,28 @@ func intelWindow(from, to *time.Time) intel.Window {
 	return w
 }
 
+// evaluator returns the store as an intel.Evaluator, and the scope of the
+// filter argument, when the store answers the queries itself (Neo4j); ok
+// is false when it does not, and the caller scans.
+func (r *Resolver) evaluator(ctx context.Context, filter *gql.AudienceFilter) (ev intel.Evaluator, scope audience.FilterQuery, ok bool, err error) {
+	ev, ok = r.engine.Store().(intel.Evaluator)
+	if !ok {
+		return nil, scope, false, nil
+	}
+	k, st, err := r.keeper()
+	if err != nil {
+		return nil, scope, false, err
+	}
+	var f *audience.Filter
+	if filter != nil {
+		if f, err = r.queryFilter(ctx, st, filter, "filter"); err != nil {
+			return nil, scope, false, err
+		}
+	}
+	scope, err = k.Query(ctx, f)
+	return ev, scope, err == nil, err
+}
+
 // intelScan streams the live profiles (those filter keeps, when given)
 // with their events in [from, to) through add; props says whether the
 // events' properties are read.
@@ -98,12 +120,21 @@ func (r *Resolver) funnel(ctx context.Context, steps []*gql.EventMatch, within s
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
-	f := intel.NewFunnel(q)
-	evFrom, evTo := q.Events()
-	if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), f.Add); err != nil {
+	var res intel.FunnelResult
+	if ev, scope, ok, err := r.evaluator(ctx, filter); err != nil {
 		return nil, domainErr(err)
+	} else if ok {
+		if res, err = ev.EvalFunnel(ctx, q, scope); err != nil {
+			return nil, domainErr(err)
+		}
+	} else {
+		f := intel.NewFunnel(q)
+		evFrom, evTo := q.Events()
+		if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), f.Add); err != nil {
+			return nil, domainErr(err)
+		}
+		res = f.Result()
 	}
-	res := f.Result()
 	out := &gql.Funnel{Profiles: res.Profiles}
 	for _, s := range res.Steps {
 		g := &gql.FunnelStep{Index: s.Index, Count: s.Count, ConversionFromPrevious: s.ConversionFromPrevious,
@@ -144,12 +175,21 @@ func (r *Resolver) attribution(ctx context.Context, conversion gql.EventMatch, t
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
-	a := intel.NewAttribution(q)
-	evFrom, evTo := q.Events()
-	if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), a.Add); err != nil {
+	var res intel.AttributionResult
+	if ev, scope, ok, err := r.evaluator(ctx, filter); err != nil {
 		return nil, domainErr(err)
+	} else if ok {
+		if res, err = ev.EvalAttribution(ctx, q, scope); err != nil {
+			return nil, domainErr(err)
+		}
+	} else {
+		a := intel.NewAttribution(q)
+		evFrom, evTo := q.Events()
+		if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), a.Add); err != nil {
+			return nil, domainErr(err)
+		}
+		res = a.Result()
 	}
-	res := a.Result()
 	out := &gql.Attribution{Conversions: res.Conversions, Credits: []*gql.AttributionCredit{}}
 	for _, c := range res.Credits {
 		out.Credits = append(out.Credits, &gql.AttributionCredit{Key: c.Key, Credit: c.Credit, Share: c.Share})
@@ -174,13 +214,25 @@ func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
-	p := intel.NewPaths(q)
-	evFrom, evTo := q.Events()
-	if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), p.Add); err != nil {
+	var paths []intel.Path
+	if ev, scope, ok, err := r.evaluator(ctx, filter); err != nil {
 		return nil, domainErr(err)
+	} else if ok {
+		res, err := ev.EvalPaths(ctx, q, scope)
+		if err != nil {
+			return nil, domainErr(err)
+		}
+		paths = res.Paths
+	} else {
+		p := intel.NewPaths(q)
+		evFrom, evTo := q.Events()
+		if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), p.Add); err != nil {
+			return nil, domainErr(err)
+		}
+		paths = p.Result()
 	}
 	out := []*gql.Path{}
-	for _, x := range p.Result() {
+	for _, x := range paths {
 		evs := x.Events
 		if evs == nil {
 			evs = []string{}

@@ -605,6 +605,13 @@ func (k *Keeper) query(ctx context.Context, f *audience.Filter, now time.Time) (
 	return audience.FilterQuery{Filter: f, Now: now, Priorities: prio, DefaultPriority: def, Computed: byName}, nil
 }
 
+// Query returns the FilterQuery of f (nil: every live profile) now, with
+// the engine's priorities and the computed trait definitions stored now:
+// what a store that evaluates filters itself is asked.
+func (k *Keeper) Query(ctx context.Context, f *audience.Filter) (audience.FilterQuery, error) {
+	return k.query(ctx, f, graph.Clean(k.now()))
+}
+
 // Page returns a page of the live profiles that match f now, in
 // ascending id order, when the store pages through them itself
 // (audience.FilterPager: Neo4j, in one statement); ok is false, and

@@ -1,0 +1,384 @@
+package neo4jstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/intel"
+)
+
+// Funnels, attributions and paths (package intel) as Cypher aggregations:
+// each query is one statement that walks the live profiles in scope,
+// collects each one's events in (timestamp, id) order with what the
+// query asks of them, folds them in the database, and returns only the
+// aggregated answer. The statement's text comes from the query's shape
+// and the model's names; every name, value, path, time and span is a
+// parameter. Times are compared as integer nanoseconds since the epoch,
+// as Go compares them, and spans in seconds are computed as
+// time.Duration.Seconds computes them.
+
+var _ intel.Evaluator = (*Store)(nil)
+
+// nanos is the integer nanoseconds since the epoch of the event e's
+// timestamp.
+var nanos = cypher(`(e.{{timestamp}}.epochSeconds * 1000000000 + e.{{timestamp}}.nanosecond)`)
+
+// seconds gives the expression of the span d (integer nanoseconds, not
+// negative) in seconds, as time.Duration.Seconds gives it.
+func seconds(d string) string {
+	return "(toFloat((" + d + ") / 1000000000) + toFloat((" + d + ") % 1000000000) / 1.0e9)"
+}
+
+// neumaier gives the expression of the sum of the floats in the list xs
+// with Neumaier's compensation, as intel sums credits.
+func neumaier(xs string) string {
+	return "head([a IN [reduce(a = [0.0, 0.0], x IN " + xs + ` |
+      CASE WHEN abs(a[0]) >= abs(x) THEN [a[0] + x, a[1] + ((a[0] - (a[0] + x)) + x)]
+      ELSE [a[0] + x, a[1] + ((x - (a[0] + x)) + a[0])] END)] | a[0] + a[1]])`
+}
+
+// match compiles whether event e matches m, its properties showing where
+// vis holds. It is never null. The name, type and channel are parameters
+// (null: any), so that matches of one shape share the statement's text,
+// and Neo4j its plan.
+func (c *compiler) match(m *intel.EventMatch, vis string) string {
+	conds := []string{
+		fmt.Sprintf(cypher(`(%[1]s IS NULL OR coalesce(e.{{name}} = %[1]s, false))`), c.param(strParam(m.Name))),
+		fmt.Sprintf(cypher(`(%[1]s IS NULL OR coalesce(e.{{type}} = %[1]s, false))`), c.param(strParam(m.Type))),
+		fmt.Sprintf(cypher(`(%[1]s IS NULL OR coalesce(e.{{channel}} = %[1]s, false))`), c.param(strParam(m.Channel))),
+	}
+	if w := c.whereOn(m.Where, vis); w != "" {
+		conds = append(conds, w)
+	}
+	return "(" + strings.Join(conds, " AND ") + ")"
+}
+
+// window compiles whether event e falls in w; its ends are parameters
+// (null: open).
+func (c *compiler) window(w intel.Window) string {
+	return fmt.Sprintf(cypher(`((%[1]s IS NULL OR e.{{timestamp}} >= %[1]s) AND (%[2]s IS NULL OR e.{{timestamp}} < %[2]s))`),
+		c.param(timeParam(w.From)), c.param(timeParam(w.To)))
+}
+
+// timelines compiles the start of a statement: every live profile p in
+// scope, with evs, the list of its events in [from, to) (zero ends are
+// open) in (timestamp, id) order, each event e once, as the map item
+// gives it; flags are expressions on e (and vis, whether e's properties
+// show on p, when props is set) bound by name for item and keep, and
+// keep, when not "", selects the events listed.
+func (c *compiler) timelines(scope audience.FilterQuery, from, to time.Time, props bool, flags [][2]string, keep, item string) (string, error) {
+	filter := ""
+	if scope.Filter != nil {
+		e, err := c.expr(scope.Filter)
+		if err != nil {
+			return "", err
+		}
+		filter = " AND " + e
+	}
+	var b strings.Builder
+	b.WriteString(cypher(`MATCH (p:{{Profile}})
+WHERE NOT p:{{Merged}}`) + filter + cypher(`
+WITH p, COLLECT {
+  MATCH (p)<-[:{{IN}}]-()<-[:{{BY}}]-(e)`))
+	b.WriteString("\n  WHERE " + c.window(intel.Window{From: from, To: to}))
+	b.WriteString("\n  WITH DISTINCT e")
+	if props {
+		b.WriteString("\n  WITH e, " + c.anchored() + " AS vis")
+	}
+	if len(flags) > 0 {
+		b.WriteString("\n  WITH e")
+		for _, f := range flags {
+			b.WriteString(", " + f[1] + " AS " + f[0])
+		}
+	}
+	if keep != "" {
+		b.WriteString("\n  WHERE " + keep)
+	}
+	b.WriteString(cypher(`
+  ORDER BY e.{{timestamp}}, e.{{id}}
+  RETURN `) + item + "\n} AS evs\n")
+	return b.String(), nil
+}
+
+// compileFunnel gives the statement of a funnel: per step, how many
+// profiles reached it, the median seconds from the step before, and the
+// counts by channel; and how many profiles were in scope.
+//
+// A profile's steps are folded over its events that match a step: the
+// first one in the window that matches step 1 starts the attempt, and
+// then each event that matches the next step, no later than Within after
+// the start, reaches it (intel.Funnel.Add).
+func compileFunnel(q intel.FunnelQuery, scope audience.FilterQuery) (string, map[string]any, error) {
+	c := newCompiler(scope)
+	vis := "vis"
+	m := make([]string, len(q.Steps))
+	for k := range q.Steps {
+		m[k] = c.match(&q.Steps[k], vis)
+	}
+	m[0] = "(" + m[0] + " AND " + c.window(q.Window) + ")"
+	from, to := q.Events()
+	head, err := c.timelines(scope, from, to, q.ReadsProperties(), [][2]string{{"m", "[" + strings.Join(m, ", ") + "]"}},
+		"any(x IN m WHERE x)", cypher(`{t: `)+nanos+cypher(`, c: coalesce(e.{{channel}}, ''), m: m}`))
+	if err != nil {
+		return "", nil, err
+	}
+	c.params["steps"] = len(q.Steps)
+	c.params["within"] = q.Within.Nanoseconds()
+	stmt := head + `WITH p, reduce(s = {k: 0, t0: 0, pt: 0, out: []}, x IN evs |
+  CASE
+    WHEN s.k = 0 AND x.m[0] THEN {k: 1, t0: x.t, pt: x.t, out: [{s: null, c: x.c}]}
+    WHEN s.k > 0 AND s.k < $steps AND x.t <= s.t0 + $within AND x.m[s.k]
+      THEN {k: s.k + 1, t0: s.t0, pt: x.t, out: s.out + [{s: ` + seconds("x.t - s.pt") + `, c: x.c}]}
+    ELSE s
+  END).out AS reached
+WITH count(p) AS profiles, collect(reached) AS rs
+UNWIND range(0, $steps - 1) AS k
+CALL (rs, k) {
+  UNWIND rs AS r
+  WITH r WHERE size(r) > k
+  RETURN count(*) AS n, percentileCont(r[k].s, 0.5) AS median
+}
+CALL (rs, k) {
+  UNWIND rs AS r
+  WITH r WHERE size(r) > k
+  WITH r[k].c AS channel, count(*) AS n
+  RETURN collect([channel, n]) AS channels
+}
+RETURN profiles, k, n, median, channels ORDER BY k`
+	return stmt, c.params, nil
+}
+
+// EvalFunnel implements intel.Evaluator: one statement.
+func (s *Store) EvalFunnel(ctx context.Context, q intel.FunnelQuery, scope audience.FilterQuery) (intel.FunnelResult, error) {
+	if err := q.Check(); err != nil {
+		return intel.FunnelResult{}, err
+	}
+	stmt, params, err := compileFunnel(q, scope)
+	if err != nil {
+		return intel.FunnelResult{}, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, stmt, params)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate a funnel: %w", err)
+		}
+		n := len(q.Steps)
+		tally := intel.FunnelTally{Counts: make([]int, n), Medians: make([]*float64, n)}
+		if q.ByChannel {
+			tally.ByChannel = make([]map[string]int, n)
+			for k := range tally.ByChannel {
+				tally.ByChannel[k] = map[string]int{}
+			}
+		}
+		for _, r := range recs {
+			profiles, _ := r.Values[0].(int64)
+			k, _ := r.Values[1].(int64)
+			count, _ := r.Values[2].(int64)
+			if k < 0 || int(k) >= n {
+				return nil, fmt.Errorf("evaluate a funnel: step %d out of range", k)
+			}
+			tally.Profiles = int(profiles)
+			tally.Counts[k] = int(count)
+			if m, ok := r.Values[3].(float64); ok && k > 0 {
+				tally.Medians[k] = &m
+			}
+			if q.ByChannel {
+				chans, _ := r.Values[4].([]any)
+				for _, x := range chans {
+					pair, _ := x.([]any)
+					if len(pair) != 2 {
+						continue
+					}
+					ch, _ := pair[0].(string)
+					cnt, _ := pair[1].(int64)
+					tally.ByChannel[k][ch] = int(cnt)
+				}
+			}
+		}
+		return tally.Result(), nil
+	})
+	if err != nil {
+		return intel.FunnelResult{}, err
+	}
+	return out.(intel.FunnelResult), nil
+}
+
+// dimension compiles the key attribution credits to event e.
+func (c *compiler) dimension(d intel.Dimension) string {
+	var k string
+	switch d {
+	case intel.DimChannel:
+		k = cypher(`coalesce(e.{{channel}}, '')`)
+	case intel.DimSource:
+		k = cypher(`coalesce(e.{{source}}, '')`)
+	case intel.DimCampaign:
+		k = cypher(`coalesce(e.{{campaign}}, '')`)
+	default:
+		k = cypher(`coalesce(e.{{name}}, e.{{type}}, '')`)
+	}
+	return "CASE WHEN " + k + " = '' THEN " + c.param(intel.Unknown) + " ELSE " + k + " END"
+}
+
+// compileAttribution gives the statement of an attribution: per key
+// credited, the credit, summed with compensation, and the number of
+// conversions whose first credit went to it (their sum is the number of
+// conversions).
+//
+// Each conversion (an event that matches Conversion in the window) takes
+// the profile's touchpoints before it, within Lookback, other than
+// itself, and spreads its unit of credit over them by the model
+// (intel.Attribution.Add).
+func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (string, map[string]any, error) {
+	if q.HalfLife == 0 {
+		q.HalfLife = intel.DefaultHalfLife
+	}
+	c := newCompiler(scope)
+	conv := c.match(&q.Conversion, "vis")
+	touch := "(NOT " + conv + ")"
+	if q.Touchpoints != nil {
+		touch = c.match(q.Touchpoints, "vis")
+	}
+	from, to := q.Events()
+	head, err := c.timelines(scope, from, to, q.ReadsProperties(),
+		[][2]string{{"cv", "(" + conv + " AND " + c.window(q.Window) + ")"}, {"tc", touch}},
+		"cv OR tc", "{t: "+nanos+", cv: cv, tc: tc, k: "+c.dimension(q.Dimension)+"}")
+	if err != nil {
+		return "", nil, err
+	}
+	c.params["lookback"] = q.Lookback.Nanoseconds()
+	c.params["halfLife"] = q.HalfLife.Seconds()
+	c.params["none"] = intel.NoTouch
+	var spread string
+	switch q.Model {
+	case intel.FirstTouch:
+		spread = "[{k: tps[0].k, w: 1.0}]"
+	case intel.LastTouch:
+		spread = "[{k: tps[n - 1].k, w: 1.0}]"
+	case intel.Linear:
+		spread = "[x IN tps | {k: x.k, w: 1.0 / n}]"
+	case intel.TimeDecay:
+		spread = "head([ws IN [[x IN tps | 2.0 ^ (-" + seconds("at - x.t") + " / $halfLife)]] | head([total IN [" + neumaier("ws") +
+			"] | [i IN range(0, n - 1) | {k: tps[i].k, w: ws[i] / total}]])])"
+	case intel.PositionBased:
+		spread = `CASE n
+      WHEN 1 THEN [{k: tps[0].k, w: 1.0}]
+      WHEN 2 THEN [{k: tps[0].k, w: 0.5}, {k: tps[1].k, w: 0.5}]
+      ELSE [{k: tps[0].k, w: 0.4}, {k: tps[n - 1].k, w: 0.4}] + [x IN tps[1..n - 1] | {k: x.k, w: 0.2 / (n - 2)}]
+    END`
+	default:
+		return "", nil, graph.Errorf(graph.EINVALID, "model %q is not one of FIRST_TOUCH, LAST_TOUCH, LINEAR, TIME_DECAY, POSITION_BASED", q.Model)
+	}
+	stmt := head + `UNWIND [i IN range(0, size(evs) - 1) WHERE evs[i].cv] AS ci
+WITH evs[ci].t AS at, [i IN range(0, size(evs) - 1) WHERE i <> ci AND evs[i].tc AND evs[i].t < evs[ci].t AND evs[i].t >= evs[ci].t - $lookback | evs[i]] AS tps
+WITH at, tps, size(tps) AS n
+WITH CASE WHEN n = 0 THEN [{k: $none, w: 1.0}] ELSE ` + spread + ` END AS credits
+UNWIND range(0, size(credits) - 1) AS j
+WITH credits[j].k AS key, credits[j].w AS w, j = 0 AS first
+WITH key, collect(w) AS ws, sum(CASE WHEN first THEN 1 ELSE 0 END) AS conversions
+RETURN key, conversions, ` + neumaier("ws") + ` AS credit`
+	return stmt, c.params, nil
+}
+
+// EvalAttribution implements intel.Evaluator: one statement.
+func (s *Store) EvalAttribution(ctx context.Context, q intel.AttributionQuery, scope audience.FilterQuery) (intel.AttributionResult, error) {
+	if err := q.Check(); err != nil {
+		return intel.AttributionResult{}, err
+	}
+	stmt, params, err := compileAttribution(q, scope)
+	if err != nil {
+		return intel.AttributionResult{}, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, stmt, params)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate an attribution: %w", err)
+		}
+		conversions := 0
+		credits := make(map[string]float64, len(recs))
+		for _, r := range recs {
+			key, _ := r.Values[0].(string)
+			n, _ := r.Values[1].(int64)
+			credit, _ := r.Values[2].(float64)
+			conversions += int(n)
+			credits[key] = credit
+		}
+		return intel.AttributionFrom(conversions, credits), nil
+	})
+	if err != nil {
+		return intel.AttributionResult{}, err
+	}
+	return out.(intel.AttributionResult), nil
+}
+
+// compilePaths gives the statement of a paths query: the number of
+// starts, and the paths counted, most frequent first, down to the count
+// of the First-th (so that ties with it are all there, for the caller to
+// order by path).
+//
+// Each start (an event that matches Start in the window) is followed by
+// the names of the profile's next Depth events, those no later than
+// Within after it when Within is set (intel.Paths.Add).
+func compilePaths(q intel.PathsQuery, scope audience.FilterQuery) (string, map[string]any, error) {
+	c := newCompiler(scope)
+	start := "(" + c.match(&q.Start, "vis") + " AND " + c.window(q.Window) + ")"
+	from, to := q.Events()
+	c.params["nul"] = "\x00"
+	head, err := c.timelines(scope, from, to, q.ReadsProperties(), [][2]string{{"st", start}}, "",
+		"{t: "+nanos+", s: st, n: replace("+cypher(`coalesce(e.{{name}}, e.{{type}}, '')`)+", $nul, '')}")
+	if err != nil {
+		return "", nil, err
+	}
+	c.params["depth"] = q.Depth
+	c.params["within"] = q.Within.Nanoseconds()
+	c.params["first"] = q.First
+	stmt := head + `UNWIND [i IN range(0, size(evs) - 1) WHERE evs[i].s] AS si
+WITH [x IN evs[si + 1..si + 1 + $depth] WHERE $within = 0 OR x.t <= evs[si].t + $within | x.n] AS path
+WITH path, count(*) AS n ORDER BY n DESC
+WITH collect({path: path, n: n}) AS counted, sum(n) AS starts
+WITH starts, counted, CASE WHEN size(counted) >= $first THEN counted[$first - 1].n ELSE 0 END AS cut
+RETURN starts, [x IN counted WHERE x.n >= cut] AS paths`
+	return stmt, c.params, nil
+}
+
+// EvalPaths implements intel.Evaluator: one statement.
+func (s *Store) EvalPaths(ctx context.Context, q intel.PathsQuery, scope audience.FilterQuery) (intel.PathsResult, error) {
+	if err := q.Check(); err != nil {
+		return intel.PathsResult{}, err
+	}
+	stmt, params, err := compilePaths(q, scope)
+	if err != nil {
+		return intel.PathsResult{}, err
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, stmt, params)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate paths: %w", err)
+		}
+		if len(recs) == 0 {
+			return intel.PathsResult{Paths: []intel.Path{}}, nil
+		}
+		starts, _ := recs[0].Values[0].(int64)
+		list, _ := recs[0].Values[1].([]any)
+		counted := make([]intel.Path, 0, len(list))
+		for _, x := range list {
+			m, _ := x.(map[string]any)
+			names, _ := m["path"].([]any)
+			n, _ := m["n"].(int64)
+			p := intel.Path{Count: int(n)}
+			for _, name := range names {
+				s, _ := name.(string)
+				p.Events = append(p.Events, s)
+			}
+			counted = append(counted, p)
+		}
+		return intel.PathsFrom(int(starts), q.First, counted), nil
+	})
+	if err != nil {
+		return intel.PathsResult{}, err
+	}
+	return out.(intel.PathsResult), nil
+}
