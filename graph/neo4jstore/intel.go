@@ -42,26 +42,43 @@ func neumaier(xs string) string {
 }
 
 // match compiles whether event e matches m, its properties showing where
-// vis holds. It is never null. The name, type and channel are parameters
-// (null: any), so that matches of one shape share the statement's text,
-// and Neo4j its plan.
+// vis holds; "true" for a match with nothing to check. It is never null:
+// an event lacks the name, type or channel it does not have, and each
+// comparison is false there, so that NOT negates it. Only what m gives is
+// compared: a test costs a read of the event per event.
 func (c *compiler) match(m *intel.EventMatch, vis string) string {
-	conds := []string{
-		fmt.Sprintf(cypher(`(%[1]s IS NULL OR coalesce(e.{{name}} = %[1]s, false))`), c.param(strParam(m.Name))),
-		fmt.Sprintf(cypher(`(%[1]s IS NULL OR coalesce(e.{{type}} = %[1]s, false))`), c.param(strParam(m.Type))),
-		fmt.Sprintf(cypher(`(%[1]s IS NULL OR coalesce(e.{{channel}} = %[1]s, false))`), c.param(strParam(m.Channel))),
+	var conds []string
+	if m.Name != "" {
+		conds = append(conds, cypher(`coalesce(e.{{name}} = `)+c.param(m.Name)+", false)")
+	}
+	if m.Type != "" {
+		conds = append(conds, cypher(`coalesce(e.{{type}} = `)+c.param(m.Type)+", false)")
+	}
+	if m.Channel != "" {
+		conds = append(conds, cypher(`coalesce(e.{{channel}} = `)+c.param(m.Channel)+", false)")
 	}
 	if w := c.whereOn(m.Where, vis); w != "" {
 		conds = append(conds, w)
 	}
+	if len(conds) == 0 {
+		return "true"
+	}
 	return "(" + strings.Join(conds, " AND ") + ")"
 }
 
-// window compiles whether event e falls in w; its ends are parameters
-// (null: open).
+// window compiles whether event e falls in w: "true" for no bound.
 func (c *compiler) window(w intel.Window) string {
-	return fmt.Sprintf(cypher(`((%[1]s IS NULL OR e.{{timestamp}} >= %[1]s) AND (%[2]s IS NULL OR e.{{timestamp}} < %[2]s))`),
-		c.param(timeParam(w.From)), c.param(timeParam(w.To)))
+	var conds []string
+	if !w.From.IsZero() {
+		conds = append(conds, cypher(`e.{{timestamp}} >= `)+c.param(graph.Clean(w.From).In(utc)))
+	}
+	if !w.To.IsZero() {
+		conds = append(conds, cypher(`e.{{timestamp}} < `)+c.param(graph.Clean(w.To).In(utc)))
+	}
+	if len(conds) == 0 {
+		return "true"
+	}
+	return "(" + strings.Join(conds, " AND ") + ")"
 }
 
 // timelines compiles the start of a statement: every live profile p in
@@ -84,7 +101,9 @@ func (c *compiler) timelines(scope audience.FilterQuery, from, to time.Time, pro
 WHERE NOT p:{{Merged}}`) + filter + cypher(`
 WITH p, COLLECT {
   MATCH (p)<-[:{{IN}}]-()<-[:{{BY}}]-(e)`))
-	b.WriteString("\n  WHERE " + c.window(intel.Window{From: from, To: to}))
+	if w := c.window(intel.Window{From: from, To: to}); w != "true" {
+		b.WriteString("\n  WHERE " + w)
+	}
 	b.WriteString("\n  WITH DISTINCT e")
 	if props {
 		b.WriteString("\n  WITH e, " + c.anchored() + " AS vis")
