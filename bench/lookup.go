@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
+	"runtime/metrics"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,6 +20,39 @@ import (
 // warmup is how many lookups run, unrecorded, before the measured ones,
 // so that connections are open and caches hold the schema and the plans.
 const warmup = 50
+
+// settleWait is how long settle waits before a timed pass: longer than
+// the period of the service's audit writer (resolver.auditFlushEvery, one
+// second), which appends the entries of the lookups answered before.
+const settleWait = 1100 * time.Millisecond
+
+// settle lets the work of the phase before a timed pass end before the
+// pass starts, so that no pass pays for another's: it waits wait (the
+// audit writer's flush of the previous lookups' entries), then collects
+// the previous phase's garbage. Each pass of lookup_p99_vs_floor (GraphQL
+// lookups, HTTP floor, raw reads) thus starts from the same state and
+// meets only the collections and background writes its own requests
+// cause.
+func settle(ctx context.Context, wait time.Duration) error {
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	runtime.GC()
+	return nil
+}
+
+// gcCycles is the number of garbage collections the process has completed.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
 
 // lookupSample picks n identifiers the truth gives to one person and the
 // store holds, the same ones for the same seed.

@@ -99,6 +99,12 @@ type LookupResult struct {
 	Mean       float64 `json:"lookup_mean_ms"`
 	RawMean    float64 `json:"raw_lookup_mean_ms"`
 	MaxService float64 `json:"lookup_max_ms"`
+	// GCCycles, HTTPGCCycles and RawGCCycles are the garbage collections
+	// of the process (service and bench) during each timed pass; each pass
+	// starts right after a forced one (see settle in lookup.go).
+	GCCycles     uint64 `json:"lookup_gc_cycles"`
+	HTTPGCCycles uint64 `json:"http_floor_gc_cycles"`
+	RawGCCycles  uint64 `json:"raw_lookup_gc_cycles"`
 	// StoreTime is the time the service spent in each store method while
 	// answering the lookups.
 	StoreTime []MethodTime `json:"lookup_store_time"`
@@ -276,6 +282,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	p("lookup p99 (ms)\t%.3f\t%.3f\t%.1f\t≤ %d %s", l.P99, l.RawP99, l.P99Ratio, GoalLookupRatio, goal(l.P99Ratio <= GoalLookupRatio))
 	p("  HTTP floor p50/p99 (ms)\t%.3f / %.3f\t(GET /healthz)\t\t", l.HTTPP50, l.HTTPP99)
 	p("lookup p99 vs floor + raw (ms)\t%.3f\t%.3f\t%.2f\t≤ %d %s", l.P99, l.HTTPP99+l.RawP99, l.P99VsFloor, GoalLookupVsFloor, goal(l.P99VsFloor <= GoalLookupVsFloor))
+	p("  garbage collections during lookups / floor / raw\t%d\t%d / %d\t\t", l.GCCycles, l.HTTPGCCycles, l.RawGCCycles)
 	if a := r.Auth; a.N > 0 {
 		p("lookup, auth+audit on / off p50 (ms)\t%.3f\t%.3f\t%.2f\t", a.OnP50, a.OffP50, safeDiv(a.OnP50, a.OffP50))
 		p("lookup, auth+audit on / off p99 (ms)\t%.3f\t%.3f\t%.2f\t≤ %.1f %s", a.OnP99, a.OffP99, a.P99Ratio, GoalAuthRatio, goal(a.P99Ratio <= GoalAuthRatio))

@@ -296,39 +296,58 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	timed.take() // reading the partition back is not a lookup
 	sample := lookupSample(ds.Truth, part, cfg.Lookups, cfg.Gen.Seed)
 	cfg.logf("lookups: %d through GraphQL, then raw", len(sample))
+	// Each timed pass of lookup_p99_vs_floor starts settled (see settle).
+	if err := settle(ctx, settleWait); err != nil {
+		return nil, err
+	}
+	gc0 := gcCycles()
 	svcLat, err := serviceLookups(ctx, svc.url, "", sample, part)
 	if err != nil {
 		return nil, fmt.Errorf("profileByIdentifier: %w", err)
 	}
+	svcGC := gcCycles() - gc0
 	res.Lookup.StoreTime = timed.take()
 	if res.Auth, err = authLookups(ctx, cfg, store, svc.url, sample, part); err != nil {
 		return nil, err
 	}
 	timed.take() // the auth passes are not part of the lookup's store time
+	if err := settle(ctx, settleWait); err != nil {
+		return nil, err
+	}
+	gc0 = gcCycles()
 	floor, err := httpFloor(ctx, svc.url, len(sample))
 	if err != nil {
 		return nil, fmt.Errorf("healthz: %w", err)
 	}
+	floorGC := gcCycles() - gc0
 	stopped = true
 	if err := svc.stop(ctx); err != nil {
 		return nil, err
 	}
 	var rawLat []time.Duration
 	if cfg.Store == StoreNeo4j {
-		rawLat, err = n4.lookups(ctx, sample, part)
+		if err = settle(ctx, 0); err == nil {
+			gc0 = gcCycles()
+			rawLat, err = n4.lookups(ctx, sample, part)
+		}
 	} else {
 		// bbolt locks its file: the raw reads open it read-only once the
 		// store is closed.
 		if err = store.Close(ctx); err == nil {
-			rawLat, err = rawEmbeddedLookups(ctx, filepath.Join(tmp, "store", embedded.FileName), sample, part)
+			if err = settle(ctx, 0); err == nil {
+				gc0 = gcCycles()
+				rawLat, err = rawEmbeddedLookups(ctx, filepath.Join(tmp, "store", embedded.FileName), sample, part)
+			}
 		}
 	}
+	rawGC := gcCycles() - gc0
 	if err != nil {
 		return nil, fmt.Errorf("raw lookups: %w", err)
 	}
 	storeTime := res.Lookup.StoreTime
 	res.Lookup = lookupResult(svcLat, rawLat, floor)
 	res.Lookup.StoreTime = storeTime
+	res.Lookup.GCCycles, res.Lookup.HTTPGCCycles, res.Lookup.RawGCCycles = svcGC, floorGC, rawGC
 
 	if cfg.AudienceCounts > 0 {
 		// On the run's store, before the erasure adds anybody.

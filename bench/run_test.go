@@ -191,7 +191,7 @@ func checkRun(t *testing.T, res *Result) {
 		t.Errorf("JSON counts %v messages, %v stored; the run counted %d and %d", obj["messages"], obj["stored"], in.Messages, in.Stored)
 	}
 	for _, k := range []string{"ingest_ratio", "lookup_p99_ratio", "chain_scaling_ratio", "f1", "overmerged_people",
-		"lookup_p99_vs_floor", "chain_scaling_vs_raw",
+		"lookup_p99_vs_floor", "chain_scaling_vs_raw", "lookup_gc_cycles", "http_floor_gc_cycles", "raw_lookup_gc_cycles",
 		"ingest_events_per_s", "raw_events_per_s", "lookup_p50_ms", "raw_lookup_p99_ms", "chain_n_seconds", "chain_8n_seconds",
 		"cores", "go_version", "store", "store_version",
 		"erase_seconds_median", "erase_seconds_max", "erase_events", "erase_identifiers",
@@ -218,7 +218,7 @@ func checkRun(t *testing.T, res *Result) {
 		t.Errorf("chain_scaling_vs_raw %v, want %v", num("chain_scaling_vs_raw"), want)
 	}
 	for _, k := range []string{"forgetProfile median / max (s)", "ingest, 1000 hashes / none (events/s)",
-		"lookup p99 vs floor + raw (ms)", "chain scaling vs raw control",
+		"lookup p99 vs floor + raw (ms)", "garbage collections during lookups / floor / raw", "chain scaling vs raw control",
 		"audience count median / max (ms)", "ingest, 12 audiences + 11 computed / none (events/s)"} {
 		if !strings.Contains(table.String(), k) {
 			t.Errorf("the table has no line %q:\n%s", k, table.String())

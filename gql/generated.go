@@ -24881,7 +24881,7 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 }
 
 func (ec *executionContext) marshalNIdentifier2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifierᚄ(ctx context.Context, sel ast.SelectionSet, v []*graph.Identifier) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalIdentifierList(ctx, ec.OperationContext, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIdentifier2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifier(ctx, sel, v[i])
