@@ -9,6 +9,7 @@ import (
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/intel"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 
 // Funnels, attributions and paths (package intel) as Cypher aggregations:
@@ -123,6 +124,24 @@ WITH p, COLLECT {
 	return b.String(), nil
 }
 
+// evalIntel runs the statement of a query in a read transaction and
+// reads its answer from the records with read; what names the query in an
+// error.
+func evalIntel[T any](ctx context.Context, s *Store, what, stmt string, params map[string]any, read func(recs []*neo4j.Record) (T, error)) (T, error) {
+	var zero T
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, stmt, params)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate %s: %w", what, err)
+		}
+		return read(recs)
+	})
+	if err != nil {
+		return zero, err
+	}
+	return out.(T), nil
+}
+
 // compileFunnel gives the statement of a funnel: per step, how many
 // profiles reached it, the median seconds from the step before, and the
 // counts by channel; and how many profiles were in scope.
@@ -180,11 +199,7 @@ func (s *Store) EvalFunnel(ctx context.Context, q intel.FunnelQuery, scope audie
 	if err != nil {
 		return intel.FunnelResult{}, err
 	}
-	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, stmt, params)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate a funnel: %w", err)
-		}
+	return evalIntel(ctx, s, "a funnel", stmt, params, func(recs []*neo4j.Record) (intel.FunnelResult, error) {
 		n := len(q.Steps)
 		tally := intel.FunnelTally{Counts: make([]int, n), Medians: make([]*float64, n)}
 		if q.ByChannel {
@@ -198,7 +213,7 @@ func (s *Store) EvalFunnel(ctx context.Context, q intel.FunnelQuery, scope audie
 			k, _ := r.Values[1].(int64)
 			count, _ := r.Values[2].(int64)
 			if k < 0 || int(k) >= n {
-				return nil, fmt.Errorf("evaluate a funnel: step %d out of range", k)
+				return intel.FunnelResult{}, fmt.Errorf("evaluate a funnel: step %d out of range", k)
 			}
 			tally.Profiles = int(profiles)
 			tally.Counts[k] = int(count)
@@ -220,10 +235,6 @@ func (s *Store) EvalFunnel(ctx context.Context, q intel.FunnelQuery, scope audie
 		}
 		return tally.Result(), nil
 	})
-	if err != nil {
-		return intel.FunnelResult{}, err
-	}
-	return out.(intel.FunnelResult), nil
 }
 
 // dimension compiles the key attribution credits to event e.
@@ -311,11 +322,7 @@ func (s *Store) EvalAttribution(ctx context.Context, q intel.AttributionQuery, s
 	if err != nil {
 		return intel.AttributionResult{}, err
 	}
-	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, stmt, params)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate an attribution: %w", err)
-		}
+	return evalIntel(ctx, s, "an attribution", stmt, params, func(recs []*neo4j.Record) (intel.AttributionResult, error) {
 		conversions := 0
 		credits := make(map[string]float64, len(recs))
 		for _, r := range recs {
@@ -327,10 +334,6 @@ func (s *Store) EvalAttribution(ctx context.Context, q intel.AttributionQuery, s
 		}
 		return intel.AttributionFrom(conversions, credits), nil
 	})
-	if err != nil {
-		return intel.AttributionResult{}, err
-	}
-	return out.(intel.AttributionResult), nil
 }
 
 // compilePaths gives the statement of a paths query: the number of
@@ -372,11 +375,7 @@ func (s *Store) EvalPaths(ctx context.Context, q intel.PathsQuery, scope audienc
 	if err != nil {
 		return intel.PathsResult{}, err
 	}
-	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, stmt, params)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate paths: %w", err)
-		}
+	return evalIntel(ctx, s, "paths", stmt, params, func(recs []*neo4j.Record) (intel.PathsResult, error) {
 		if len(recs) == 0 {
 			return intel.PathsResult{Paths: []intel.Path{}}, nil
 		}
@@ -396,8 +395,4 @@ func (s *Store) EvalPaths(ctx context.Context, q intel.PathsQuery, scope audienc
 		}
 		return intel.PathsFrom(int(starts), q.First, counted), nil
 	})
-	if err != nil {
-		return intel.PathsResult{}, err
-	}
-	return out.(intel.PathsResult), nil
 }
