@@ -64,8 +64,12 @@ type lookData struct {
 func drawLookData(t *rapid.T) (lookData, int) {
 	n := rapid.IntRange(intel.MinSeed+2, intel.MinSeed+10).Draw(t, "profiles")
 	var d lookData
-	anon := func(i int) graph.IdentifierRef { return graph.IdentifierRef{Type: "anonymous_id", Value: fmt.Sprintf("a%02d", i)} }
-	user := func(i int) graph.IdentifierRef { return graph.IdentifierRef{Type: "user_id", Value: fmt.Sprintf("u%02d", i)} }
+	anon := func(i int) graph.IdentifierRef {
+		return graph.IdentifierRef{Type: "anonymous_id", Value: fmt.Sprintf("a%02d", i)}
+	}
+	user := func(i int) graph.IdentifierRef {
+		return graph.IdentifierRef{Type: "user_id", Value: fmt.Sprintf("u%02d", i)}
+	}
 	at := func(label string) time.Time {
 		// Whole days and hours, so that times often tie.
 		return lookNow.Add(-time.Duration(rapid.IntRange(0, 60).Draw(t, label+"Days"))*24*time.Hour -
@@ -105,9 +109,9 @@ func drawLookData(t *rapid.T) (lookData, int) {
 		}
 		for k := range rapid.IntRange(0, 2).Draw(t, "consents") {
 			d.consent = append(d.consent, privacy.Record{ID: fmt.Sprintf("cns_%02x%030x", i, k), Purpose: lookPurpose,
-				Status:     rapid.SampledFrom([]privacy.Status{privacy.StatusGranted, privacy.StatusDenied}).Draw(t, "status"),
-				At:         at("consent"), Source: "test", LegalBasis: privacy.BasisConsent, Identifier: anon(i).Key(),
-				Proof:      privacy.Proof{Version: "v1"}, ReceivedAt: lookNow})
+				Status: rapid.SampledFrom([]privacy.Status{privacy.StatusGranted, privacy.StatusDenied}).Draw(t, "status"),
+				At:     at("consent"), Source: "test", LegalBasis: privacy.BasisConsent, Identifier: anon(i).Key(),
+				Proof: privacy.Proof{Version: "v1"}, ReceivedAt: lookNow})
 		}
 		if i < intel.MinSeed || rapid.Float64Range(0, 1).Draw(t, "member") < 0.3 {
 			d.seed = append(d.seed, i)
