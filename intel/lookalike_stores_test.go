@@ -286,3 +286,79 @@ func checkLookalikeRows(t *rapid.T, ctx context.Context, emb graph.Store, neo *n
 		}
 	}
 }
+
+// The Neo4j store's row of one profile, worked by hand.
+func TestLookalikeRowByHand(t *testing.T) {
+	neo := storetest.OpenNeo4j(t)
+	ctx := context.Background()
+	anon := graph.IdentifierRef{Type: "anonymous_id", Value: "a1"}
+	user := graph.IdentifierRef{Type: "user_id", Value: "u1"}
+	day := func(n int) time.Time { return lookNow.Add(-time.Duration(n) * 24 * time.Hour) }
+	ev := func(id, typ, name, channel string, at time.Time, props, traits map[string]any, refs ...graph.IdentifierRef) graph.Event {
+		return graph.Event{ID: "hand/" + id, Type: typ, Name: name, Channel: channel, Source: "test", Timestamp: at, ReceivedAt: lookNow,
+			Properties: props, Traits: traits, Identifiers: refs}
+	}
+	events := []graph.Event{
+		ev("alias", "alias", "", "", day(30), nil, nil, anon, user),
+		// plan: the newer value wins; vip: a tie, which the smaller key
+		// (anonymous_id:a1) wins; a dotted and a nested name are traits
+		// like the others.
+		ev("id1", "identify", "", "", day(2), nil, map[string]any{"plan": "pro", "a.b": 2.0, "nested": map[string]any{"x": 1.0}, "vip": false}, anon),
+		ev("id2", "identify", "", "", day(1), nil, map[string]any{"plan": "max"}, user),
+		ev("id3", "identify", "", "", day(2), nil, map[string]any{"vip": true}, user),
+		ev("a1", "track", "A", "web", day(10), map[string]any{"v": 2.0}, nil, anon),
+		ev("a2", "track", "A", "app", day(3), map[string]any{"v": 3.0}, nil, user),
+		ev("p1", "page", "", "", day(20), nil, nil, anon),
+	}
+	eng := graph.NewEngine(neo, nil)
+	if _, err := eng.ApplyBatch(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.ProfileByIdentifier(ctx, anon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(n int, st privacy.Status, at time.Time) privacy.Record {
+		return privacy.Record{ID: fmt.Sprintf("cns_%032x", n), Purpose: lookPurpose, Status: st, At: at, Source: "test",
+			LegalBasis: privacy.BasisConsent, Identifier: user.Key(), Proof: privacy.Proof{Version: "v1"}, ReceivedAt: lookNow}
+	}
+	if err := neo.PutConsent(ctx, []privacy.Record{rec(1, privacy.StatusGranted, day(5)), rec(2, privacy.StatusDenied, day(1))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := neo.PutAudience(ctx, audience.Audience{ID: lookAudience, Name: "seed", Static: true, CreatedAt: lookNow, UpdatedAt: lookNow}); err != nil {
+		t.Fatal(err)
+	}
+	if err := neo.ApplyMembership(ctx, lookAudience, []string{p.ID}, nil, lookNow); err != nil {
+		t.Fatal(err)
+	}
+	defs := map[string]audience.ComputedTrait{
+		"total": {Name: "total", Aggregate: audience.AggSum, Event: "A", Property: "v"},
+		"pages": {Name: "pages", Aggregate: audience.AggCount, EventType: "page"},
+		"never": {Name: "never", Aggregate: audience.AggLast, Event: "Z", Property: "v"},
+	}
+	want := intel.LookalikeRow{ProfileID: p.ID, Member: true, Ingredients: intel.Ingredients{
+		Traits:   map[string]any{"plan": "max", "vip": false, "a.b": 2.0, "nested": map[string]any{"x": 1.0}},
+		Computed: map[string]any{"total": 5.0, "pages": 1.0},
+		Names:    map[string]int{"alias": 1, "identify": 3, "A": 2, "page": 1},
+		Channels: map[string]int{"web": 1, "app": 1},
+		Events:   7,
+		Last:     day(1),
+	}}
+	for _, purpose := range []string{"", lookPurpose} {
+		var rows []intel.LookalikeRow
+		err := neo.LookalikeRows(ctx, lookAudience, audience.FilterQuery{Now: lookNow, Purpose: purpose, Computed: defs},
+			func(r intel.LookalikeRow) error { rows = append(rows, r); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Granted = purpose == "" // the newest record denies
+		if len(rows) != 1 || !reflect.DeepEqual(rows[0], want) {
+			t.Fatalf("purpose %q: rows %+v, want %+v", purpose, rows, want)
+		}
+	}
+	// An error from fn stops the read and comes back as it is.
+	stop := fmt.Errorf("stop")
+	if err := neo.LookalikeRows(ctx, lookAudience, audience.FilterQuery{Now: lookNow}, func(intel.LookalikeRow) error { return stop }); err != stop {
+		t.Fatalf("fn's error: got %v", err)
+	}
+}
