@@ -34,7 +34,10 @@ const lookalikeFetch = 500
 var eventName = cypher(`CASE WHEN coalesce(e.{{name}}, '') <> '' THEN e.{{name}} ELSE coalesce(e.{{type}}, '') END`)
 
 // compileLookalike gives the statement of a lookalike pass, and the names
-// of the computed traits in the order its rows give their values.
+// of the computed traits in the order its rows give their values. The
+// profiles come in the order of the index on their id, which the planner
+// carries to the result: the final ORDER BY costs no sort, so rows stream
+// as they are computed.
 func compileLookalike(audienceID string, scope audience.FilterQuery) (string, map[string]any, []string, error) {
 	c := newCompiler(scope)
 	c.params["after"] = ""
@@ -71,7 +74,8 @@ CALL (p) {
 RETURN p.{{id}} AS id, ms, groups, n, last,
   EXISTS { MATCH (:{{AudienceMember}} { {{audienceId}}: $audience, {{profileId}}: p.{{id}} }) } AS member,
   `) + granted + ` AS granted,
-  [` + strings.Join(values, ", ") + `] AS computed`
+  [` + strings.Join(values, ", ") + `] AS computed
+ORDER BY id`
 	return stmt, c.params, names, nil
 }
 
