@@ -248,9 +248,20 @@ func intelMeasure(ctx context.Context, cfg Config, store graph.Store, rules *gra
 	res.LookalikeK = len(want)
 	cfg.logf("intelligence: lookalike of %d seed members, %d to find", len(seed), res.LookalikeK)
 	start = time.Now()
-	ms, err := intel.Lookalike(ctx, store, func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
-		return keep.Subjects(ctx, eng, st, cs, defs, ids, now)
-	}, aid, res.LookalikeK, "", now)
+	// As the service runs it: on Neo4j over one streaming statement per
+	// pass (intel.LookalikeReader), else over keep.Subjects page by page.
+	var ms []intel.LookalikeMatch
+	if rd, ok := store.(intel.LookalikeReader); ok {
+		byName := make(map[string]audience.ComputedTrait, len(defs))
+		for _, d := range defs {
+			byName[d.Name] = d
+		}
+		ms, err = intel.LookalikeFrom(ctx, rd, aid, res.LookalikeK, audience.FilterQuery{Now: now, Priorities: prio, DefaultPriority: dprio, Computed: byName})
+	} else {
+		ms, err = intel.Lookalike(ctx, store, func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
+			return keep.Subjects(ctx, eng, st, cs, defs, ids, now)
+		}, aid, res.LookalikeK, "", now)
+	}
 	if err != nil {
 		return res, err
 	}

@@ -42,6 +42,13 @@ const (
 // Features returns the raw features of a profile, as the package comment
 // describes, at now.
 func Features(s *audience.Subject, now time.Time) map[string]float64 {
+	in := IngredientsOf(s)
+	return FeaturesOf(&in, now)
+}
+
+// FeaturesOf returns the raw features of a profile with the ingredients
+// in, at now.
+func FeaturesOf(in *Ingredients, now time.Time) map[string]float64 {
 	f := map[string]float64{}
 	value := func(prefix, name string, v any) {
 		switch x := v.(type) {
@@ -59,33 +66,21 @@ func Features(s *audience.Subject, now time.Time) map[string]float64 {
 			f[prefix+" "+name] = slog(float64(x))
 		}
 	}
-	for k, v := range s.Traits {
+	for k, v := range in.Traits {
 		value("trait", k, v)
 	}
-	for k, v := range s.Computed {
+	for k, v := range in.Computed {
 		value("computed", k, v)
 	}
-	names, channels := map[string]int{}, map[string]int{}
-	var last time.Time
-	for i := range s.Events {
-		e := &s.Events[i]
-		names[EventName(e)]++
-		if e.Channel != "" {
-			channels[e.Channel]++
-		}
-		if e.Timestamp.After(last) {
-			last = e.Timestamp
-		}
-	}
-	for k, n := range names {
+	for k, n := range in.Names {
 		f["event "+k] = math.Log1p(float64(n))
 	}
-	for k, n := range channels {
+	for k, n := range in.Channels {
 		f["channel "+k] = math.Log1p(float64(n))
 	}
-	f["events"] = math.Log1p(float64(len(s.Events)))
-	if !last.IsZero() {
-		f["recency"] = math.Exp(-max(0, now.Sub(last).Hours()/24) / 30)
+	f["events"] = math.Log1p(float64(in.Events))
+	if !in.Last.IsZero() {
+		f["recency"] = math.Exp(-max(0, now.Sub(in.Last).Hours()/24) / 30)
 	}
 	return f
 }

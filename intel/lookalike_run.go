@@ -9,7 +9,6 @@ import (
 
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/privacy"
 )
 
 // LookalikeMatch is one profile outside the audience, its score and the
@@ -69,6 +68,13 @@ func eachPage(ctx context.Context, st graph.Store, subjects SubjectsFunc, fn fun
 // Errors: EINVALID for size out of 1..MaxLookalike or an audience of
 // fewer than MinSeed members, naming the argument.
 func Lookalike(ctx context.Context, st graph.Store, subjects SubjectsFunc, audienceID string, size int, purpose string, now time.Time) ([]LookalikeMatch, error) {
+	return lookalike(audienceID, size, now, subjectRows(ctx, st, subjects, audienceID, purpose, now))
+}
+
+// lookalike is Lookalike over the rows each call of pass gives, in
+// ascending id order: one pass to gather the members and a sample of the
+// others, a fit, then a second pass scoring the non-members granted.
+func lookalike(audienceID string, size int, now time.Time, pass func(fn func(LookalikeRow) error) error) ([]LookalikeMatch, error) {
 	if size < 1 || size > MaxLookalike {
 		return nil, graph.Errorf(graph.EINVALID, "size must be 1 to %d, got %d", MaxLookalike, size)
 	}
@@ -86,17 +92,11 @@ func Lookalike(ctx context.Context, st graph.Store, subjects SubjectsFunc, audie
 			(*rows)[j] = f
 		}
 	}
-	err := eachPage(ctx, st, subjects, func(ids []string, subs map[string]*audience.Subject) error {
-		for _, id := range ids {
-			s, ok := subs[id]
-			if !ok {
-				continue
-			}
-			if s.Audiences[audienceID] {
-				sample(&members, &nMembers, MaxSeedRows, Features(s, now))
-			} else {
-				sample(&others, &nOthers, MaxSampleRows, Features(s, now))
-			}
+	err := pass(func(row LookalikeRow) error {
+		if row.Member {
+			sample(&members, &nMembers, MaxSeedRows, FeaturesOf(&row.Ingredients, now))
+		} else {
+			sample(&others, &nOthers, MaxSampleRows, FeaturesOf(&row.Ingredients, now))
 		}
 		return nil
 	})
@@ -108,23 +108,17 @@ func Lookalike(ctx context.Context, st graph.Store, subjects SubjectsFunc, audie
 	}
 	model := Train(members, others)
 	top := &matchHeap{}
-	err = eachPage(ctx, st, subjects, func(ids []string, subs map[string]*audience.Subject) error {
-		for _, id := range ids {
-			s, ok := subs[id]
-			if !ok || s.Audiences[audienceID] {
-				continue
-			}
-			if purpose != "" && privacy.StateOf(s.Consent, purpose, now).State != privacy.StateGranted {
-				continue
-			}
-			score, reasons := model.Score(Features(s, now))
-			m := LookalikeMatch{ProfileID: id, Score: score, Reasons: reasons}
-			if top.Len() < size {
-				heap.Push(top, m)
-			} else if better(m, (*top)[0]) {
-				(*top)[0] = m
-				heap.Fix(top, 0)
-			}
+	err = pass(func(row LookalikeRow) error {
+		if row.Member || !row.Granted {
+			return nil
+		}
+		score, reasons := model.Score(FeaturesOf(&row.Ingredients, now))
+		m := LookalikeMatch{ProfileID: row.ProfileID, Score: score, Reasons: reasons}
+		if top.Len() < size {
+			heap.Push(top, m)
+		} else if better(m, (*top)[0]) {
+			(*top)[0] = m
+			heap.Fix(top, 0)
 		}
 		return nil
 	})

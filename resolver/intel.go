@@ -261,7 +261,7 @@ func priceIntel(c *gql.ComplexityRoot) {
 }
 
 func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, purpose *string) ([]*gql.LookalikeMatch, error) {
-	_, st, err := r.keeper()
+	k, st, err := r.keeper()
 	if err != nil {
 		return nil, domainErr(err)
 	}
@@ -280,22 +280,37 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 	} else if !ok {
 		return nil, graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "audienceId")
 	}
+	now := graph.Now()
+	r.settle(ctx)
+	var ms []intel.LookalikeMatch
 	cs, err := r.consentStore()
 	if err != nil {
 		return nil, domainErr(err)
 	}
-	defs, err := st.ComputedTraits(ctx)
-	if err != nil {
-		return nil, domainErr(err)
-	}
-	now := graph.Now()
-	subjects := func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
-		return keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
-	}
-	r.settle(ctx)
-	ms, err := intel.Lookalike(ctx, r.engine.Store(), subjects, audienceID, size, p, now)
-	if err != nil {
-		return nil, domainErr(err)
+	// Neo4j, holding the memberships and consent itself: one streaming
+	// statement per pass.
+	if rd, ok := r.engine.Store().(intel.LookalikeReader); ok && any(st) == any(rd) && any(cs) == any(rd) {
+		scope, err := k.Query(ctx, nil)
+		if err != nil {
+			return nil, domainErr(err)
+		}
+		scope.Now, scope.Purpose = now, p
+		ms, err = intel.LookalikeFrom(ctx, rd, audienceID, size, scope)
+		if err != nil {
+			return nil, domainErr(err)
+		}
+	} else {
+		defs, err := st.ComputedTraits(ctx)
+		if err != nil {
+			return nil, domainErr(err)
+		}
+		subjects := func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
+			return keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
+		}
+		ms, err = intel.Lookalike(ctx, r.engine.Store(), subjects, audienceID, size, p, now)
+		if err != nil {
+			return nil, domainErr(err)
+		}
 	}
 	ids := make([]string, len(ms))
 	for i, m := range ms {

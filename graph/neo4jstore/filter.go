@@ -512,6 +512,26 @@ func (c *compiler) computed(k *audience.ComputedCondition) (string, error) {
 		}
 		return "false", nil
 	}
+	value, err := c.computedValue(def)
+	if err != nil {
+		return "", err
+	}
+	o := operand{kind: "cv.k", str: "cv.s", num: "cv.n", node: "cv.e", name: ""}
+	if def.Property != "" {
+		o.name = c.param(def.Property)
+	} else {
+		o.name = c.param("")
+	}
+	if k.Op == audience.OpNotExists {
+		return "(NOT any(cv IN [" + value + "] WHERE " + c.compareOn(o, audience.OpExists, nil) + "))", nil
+	}
+	return "any(cv IN [" + value + "] WHERE " + c.compareOn(o, k.Op, k.Value) + ")", nil
+}
+
+// computedValue compiles the value of the computed trait def for the
+// profile p, computed from its events as audience.ComputedTrait.Compute
+// does: a map {k, s, n, e} (missingValue for none).
+func (c *compiler) computedValue(def audience.ComputedTrait) (string, error) {
 	from, err := c.windowStart(def.Window, "window")
 	if err != nil {
 		return "", err
@@ -566,20 +586,11 @@ func (c *compiler) computed(k *audience.ComputedCondition) (string, error) {
 			agg = "CASE WHEN size(sc) = 0 THEN " + missingValue + " ELSE head([b IN [reduce(b = 0, i IN range(1, size(sc) - 1) | CASE WHEN " +
 				cnt("i") + " > " + cnt("b") + " THEN i ELSE b END)] | {k: sc[b].k, s: sc[b].s, n: sc[b].n, e: null}]) END"
 		default:
-			return "", graph.Errorf(graph.EINVALID, "computed trait %s: unknown aggregate", k.Name)
+			return "", graph.Errorf(graph.EINVALID, "computed trait %s: unknown aggregate", def.Name)
 		}
 		value = "head([xs IN [" + xs + "] | head([ns IN [" + nums + "] | head([sc IN [" + scalars + "] | " + agg + "])])])"
 	}
-	o := operand{kind: "cv.k", str: "cv.s", num: "cv.n", node: "cv.e", name: ""}
-	if def.Property != "" {
-		o.name = c.param(def.Property)
-	} else {
-		o.name = c.param("")
-	}
-	if k.Op == audience.OpNotExists {
-		return "(NOT any(cv IN [" + value + "] WHERE " + c.compareOn(o, audience.OpExists, nil) + "))", nil
-	}
-	return "any(cv IN [" + value + "] WHERE " + c.compareOn(o, k.Op, k.Value) + ")", nil
+	return value, nil
 }
 
 // same compiles whether the scalar values a and b (maps {k, s, n}) are
