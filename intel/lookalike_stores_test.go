@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/graph/neo4jstore"
 	"github.com/idgraph/cdp/intel"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -189,19 +187,8 @@ func TestLookalikeMatchesAcrossStores(t *testing.T) {
 	storetest.WithRapidChecks(15, func() {
 		rapid.Check(t, func(t *rapid.T) {
 			ctx := context.Background()
-			if err := neo.DeleteAll(ctx); err != nil {
-				t.Fatal(err)
-			}
-			dir, err := os.MkdirTemp("", "intel-lookalike")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer os.RemoveAll(dir)
-			emb, err := embedded.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = emb.Close(context.Background()) }()
+			emb, done := freshStores(t, neo)
+			defer done()
 			d, n := drawLookData(t)
 			idsE := storeLookData(t, emb, d, n)
 			idsN := storeLookData(t, neo, d, n)

@@ -132,24 +132,34 @@ func refTimelines(events []graph.Event, parts [][]string, prio map[string]int, d
 	return out
 }
 
+// freshStores empties neo and opens a new embedded store in a temporary
+// folder, for one example of a rapid test comparing the two; done closes
+// and removes the embedded store.
+func freshStores(t *rapid.T, neo *neo4jstore.Store) (emb *embedded.Store, done func()) {
+	if err := neo.DeleteAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "intel-stores")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emb, err = embedded.Open(dir); err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	return emb, func() {
+		_ = emb.Close(context.Background())
+		os.RemoveAll(dir)
+	}
+}
+
 func TestQueriesMatchAcrossStores(t *testing.T) {
 	neo := storetest.OpenNeo4j(t)
 	storetest.WithRapidChecks(15, func() {
 		rapid.Check(t, func(t *rapid.T) {
 			ctx := context.Background()
-			if err := neo.DeleteAll(ctx); err != nil {
-				t.Fatal(err)
-			}
-			dir, err := os.MkdirTemp("", "intel-rapid")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer os.RemoveAll(dir)
-			emb, err := embedded.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = emb.Close(context.Background()) }()
+			emb, done := freshStores(t, neo)
+			defer done()
 			events := drawEvents(t)
 			engE, engN := graph.NewEngine(emb, nil), graph.NewEngine(neo, nil)
 			for _, eng := range []*graph.Engine{engE, engN} {
