@@ -274,9 +274,9 @@ func CheckFacts(facts []Facts) ([][]byte, error) {
 // database, in one statement (the Neo4j store compiles it to Cypher).
 // CountFilter counts the live profiles that match q.Filter at q.Now (with
 // a purpose, only those whose consent for it is GRANTED) and returns the
-// ids of the first q.Sample of them in id order, as Keeper.Preview does;
-// ok is false, and nothing was read, when the filter holds a condition
-// the store does not evaluate, which the caller then evaluates itself.
+// ids of the first q.Sample of them in id order, as Keeper.Preview does.
+// It evaluates every filter: Preview never evaluates in Go on such a
+// store.
 // Trait, identifier, event, consent and inAudience conditions read the
 // stored graph and the kept memberships as they are at the statement's
 // start, and an event's properties only on the profile that holds its
@@ -284,7 +284,7 @@ func CheckFacts(facts []Facts) ([][]byte, error) {
 //
 // Errors: EINVALID for a nil filter or a negative sample.
 type FilterCounter interface {
-	CountFilter(ctx context.Context, q FilterQuery) (n int, ids []string, ok bool, err error)
+	CountFilter(ctx context.Context, q FilterQuery) (n int, ids []string, err error)
 }
 
 // FilterQuery is what FilterCounter counts.

@@ -475,7 +475,7 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // the facts are current.
 //
 // A store that evaluates filters itself (audience.FilterCounter: Neo4j
-// compiles them to one Cypher statement) counts every filter it can,
+// compiles them to one Cypher statement) counts every filter itself,
 // reading the stored graph fresh rather than the facts.
 //
 // Errors: EINVALID for a nil filter or a negative sample.
@@ -492,13 +492,11 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 			return 0, nil, err
 		}
 		q.Purpose, q.Sample = purpose, sample
-		n, ids, ok, err := fc.CountFilter(ctx, q)
-		if err != nil || ok {
-			if ids == nil {
-				ids = []string{}
-			}
-			return n, ids, err
+		n, ids, err := fc.CountFilter(ctx, q)
+		if ids == nil {
+			ids = []string{}
 		}
+		return n, ids, err
 	}
 	defs, err := k.st.ComputedTraits(ctx)
 	if err != nil {

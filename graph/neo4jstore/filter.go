@@ -451,17 +451,17 @@ func splitDriver(f *audience.Filter) (driver *audience.EventCondition, rest *aud
 }
 
 // CountFilter implements audience.FilterCounter: one statement, compiled
-// from the filter; it evaluates every filter (ok is always true).
-func (s *Store) CountFilter(ctx context.Context, fq audience.FilterQuery) (int, []string, bool, error) {
+// from the filter.
+func (s *Store) CountFilter(ctx context.Context, fq audience.FilterQuery) (int, []string, error) {
 	if fq.Filter == nil {
-		return 0, nil, false, graph.Errorf(graph.EINVALID, "filter: a filter is required")
+		return 0, nil, graph.Errorf(graph.EINVALID, "filter: a filter is required")
 	}
 	if fq.Sample < 0 {
-		return 0, nil, false, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", fq.Sample)
+		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", fq.Sample)
 	}
 	q, params, err := compileFilter(fq)
 	if err != nil {
-		return 0, nil, false, err
+		return 0, nil, err
 	}
 	type result struct {
 		n   int
@@ -487,10 +487,10 @@ func (s *Store) CountFilter(ctx context.Context, fq audience.FilterQuery) (int, 
 		return r, nil
 	})
 	if err != nil {
-		return 0, nil, false, err
+		return 0, nil, err
 	}
 	r := out.(result)
-	return r.n, r.ids, true, nil
+	return r.n, r.ids, nil
 }
 
 // The value of a computed trait, as a map {k, s, n, e}: its slot kind,
