@@ -48,8 +48,8 @@ type Config struct {
 	// zero means the defaults of `cdp serve`.
 	ServerBatch int
 	QueueSize   int
-	// Committers is the collector's parallel commits; 0 takes the store's
-	// default (ingest.CommittersFor).
+	// Committers is the collector's parallel commits; 0 means 1, as in
+	// cdp serve.
 	Committers int
 	// Lookups is the number of identifiers looked up each way.
 	Lookups int
@@ -117,7 +117,7 @@ func (c *Config) defaults() error {
 		c.Batch = 100
 	}
 	if c.Committers <= 0 {
-		c.Committers = ingest.CommittersFor(c.Store)
+		c.Committers = 1
 	}
 	if c.ServerBatch <= 0 {
 		c.ServerBatch = ingest.DefaultMaxBatch

@@ -65,8 +65,11 @@ type Config struct {
 	CommitTimeout time.Duration
 	// Committers is how many micro-batches may commit at once (default 1).
 	// The embedded store takes one writer at a time, so more only queue at
-	// its lock; Neo4j runs them in parallel, its locks keeping overlapping
-	// batches serializable (a deadlock is retried).
+	// its lock. Neo4j runs them in parallel, its locks keeping overlapping
+	// batches serializable (a deadlock is retried); but micro-batches
+	// formed at the same moment mostly share identifiers, so on the
+	// machine of docs/BENCHMARKS.md two committers wrote no faster than
+	// one and cost Neo4j more CPU in lock waits ("Ingest, Neo4j").
 	Committers int
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer // may be nil
@@ -150,19 +153,6 @@ func (c *Config) defaults() {
 		c.Committers = 1
 	}
 }
-
-// CommittersFor is the default number of parallel committers for a store
-// kind (graph.StoreInfo.Kind): one for the single-writer embedded store,
-// several for Neo4j, whose transactions run side by side.
-func CommittersFor(kind string) int {
-	if kind == "neo4j" {
-		return DefaultNeo4jCommitters
-	}
-	return 1
-}
-
-// DefaultNeo4jCommitters is CommittersFor("neo4j").
-const DefaultNeo4jCommitters = 2
 
 // Collector queues events from concurrent callers and commits them in
 // micro-batches, one engine transaction each, answering every caller only

@@ -151,7 +151,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.integer(&batch, "batch", "CDP_BENCH_BATCH", 100, "messages per /v1/batch request and per raw transaction")
 	fs.integer(&serverBatch, "server-batch", "CDP_BATCH_SIZE", 500, "most events per store transaction in the service (group commit), as cdp serve --batch-size")
 	fs.integer(&queueSize, "queue-size", "CDP_QUEUE_SIZE", 20000, "most events waiting for commit in the service, as cdp serve --queue-size")
-	fs.integer(&committers, "committers", "CDP_COMMITTERS", 0, "micro-batches the service commits at once, as cdp serve --committers (0: 1 embedded, 2 Neo4j)")
+	fs.integer(&committers, "committers", "CDP_COMMITTERS", 0, "micro-batches the service commits at once, as cdp serve --committers (0 means 1)")
 	fs.integer(&lookups, "lookups", "CDP_BENCH_LOOKUPS", 2000, "identifiers looked up each way")
 	fs.integer(&mergeN, "merge-n", "CDP_BENCH_MERGE_N", 2000, "N of the merge-scaling chains and stars (N and 8N links); 0 skips them")
 	fs.integer(&eraseEvents, "erase-events", "CDP_BENCH_ERASE_EVENTS", 10000, "events of the person the erasure measure builds and erases (at least 20); 0 skips it")

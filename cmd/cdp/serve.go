@@ -180,7 +180,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.duration(&f.batchWait, "batch-wait", "CDP_BATCH_WAIT", d.Collector.MaxWait, "how long a micro-batch waits to fill")
 	fs.integer(&f.queueSize, "queue-size", "CDP_QUEUE_SIZE", d.Collector.QueueSize, "most events waiting for commit; beyond it clients get 429")
 	fs.duration(&f.commitTimeout, "commit-timeout", "CDP_COMMIT_TIMEOUT", d.Collector.CommitTimeout, "longest a commit may take before its requests get 503")
-	fs.integer(&f.committers, "committers", "CDP_COMMITTERS", 0, "micro-batches committed at once; 0 picks 1 for the embedded store and 2 for Neo4j")
+	fs.integer(&f.committers, "committers", "CDP_COMMITTERS", 1, "micro-batches committed at once (0 means 1); more than 1 helps only a store whose transactions run side by side, on batches that share no identifier")
 	fs.str(&f.graphiql, "graphiql", "CDP_GRAPHIQL", "auto", "serve GraphiQL at /graphiql: auto (only in open loopback mode: loopback --addr, --auth=auto and no key stored at start), true or false")
 	fs.boolean(&f.introspection, "introspection", "CDP_INTROSPECTION", d.GraphQL.Introspection, "allow GraphQL introspection and field suggestions")
 	fs.integer(&f.maxComplexity, "max-complexity", "CDP_MAX_COMPLEXITY", d.GraphQL.MaxComplexity, "GraphQL query complexity limit")

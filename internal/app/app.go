@@ -40,9 +40,8 @@ type Config struct {
 	Rules *graph.Rules
 	// Listener is where the server accepts connections (server.Listen).
 	Listener net.Listener
-	// Collector configures group commit and write keys. Committers 0 picks
-	// the store's default (ingest.CommittersFor); Logger and Registerer
-	// are set from the fields below.
+	// Collector configures group commit and write keys (Committers 0
+	// means 1); Logger and Registerer are set from the fields below.
 	Collector ingest.Config
 	// GraphQL configures the GraphQL handler; Logger and Parse are set
 	// here, Parse to the collector's, so the ingest mutation parses and
@@ -237,13 +236,6 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("app: metrics: %w", err)
 	}
 	cc := cfg.Collector
-	if cc.Committers == 0 {
-		info, err := cfg.Store.Info(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store info: %w", err)
-		}
-		cc.Committers = ingest.CommittersFor(info.Kind)
-	}
 	cc.Logger, cc.Registerer = cfg.Logger, reg
 	cc.Keys = guard
 	// Erased people stay erased: the collector drops messages carrying an
