@@ -336,14 +336,23 @@ func (tb *tab) waitJS(what, js string) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var ok bool
-		if err := chromedp.Run(tb.ctx, chromedp.Evaluate("(function () { try { return !!("+js+"); } catch (e) { return false; } })()", &ok)); err != nil {
-			tb.t.Fatal(err)
+		// A page that is navigating (a click on a link, a redirect) answers
+		// "Inspected target navigated or closed" or "Execution context was
+		// destroyed": the condition is asked again on the new page. Any
+		// error still there at the deadline fails the test, and so does a
+		// closed browser.
+		err := chromedp.Run(tb.ctx, chromedp.Evaluate("(function () { try { return !!("+js+"); } catch (e) { return false; } })()", &ok))
+		if err != nil && tb.ctx.Err() != nil {
+			tb.t.Fatalf("waiting for %s: %v", what, err)
 		}
-		if ok {
+		if err == nil && ok {
 			return
 		}
 		if time.Now().After(deadline) {
 			tb.shot("timeout")
+			if err != nil {
+				tb.t.Fatalf("waiting for %s: gave up; the page answers: %v", what, err)
+			}
 			var text string
 			_ = chromedp.Run(tb.ctx, chromedp.Evaluate(`document.getElementById("main").innerText.slice(0, 1500)`, &text))
 			tb.t.Fatalf("waiting for %s: gave up; the page shows:\n%s", what, text)
