@@ -21,6 +21,7 @@ package audience
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/idgraph/cdp/graph"
@@ -190,6 +191,76 @@ type Store interface {
 	// EINVALID as PutFacts and ApplyMembership, and then nothing is
 	// written.
 	Keep(ctx context.Context, w KeepWrite) error
+}
+
+// KeepSplit is implemented by a store whose Keep holds the write lock of
+// every profile it writes until it commits, as ingest does for the
+// profiles it writes (Neo4j). The keeper then writes a round in calls of
+// at most KeepProfiles profiles each (SplitKeep), so that ingest waits for
+// a short transaction instead of one over the whole round. Each call
+// still writes a profile's facts and its entries and exits together.
+type KeepSplit interface {
+	KeepProfiles() int
+}
+
+// SplitKeep splits w into writes of at most n profiles each, in profile id
+// order: each holds, for its profiles, their facts, the deletion of their
+// facts, and their entries and exits of every audience, in w's order. All
+// carry w.At. With n < 1, or no more than n profiles, it returns w alone.
+func SplitKeep(w KeepWrite, n int) []KeepWrite {
+	var ids []string
+	for i := range w.Facts {
+		ids = append(ids, w.Facts[i].ProfileID)
+	}
+	ids = append(ids, w.DeleteFacts...)
+	for _, c := range w.Changes {
+		ids = append(ids, c.Enter...)
+		ids = append(ids, c.Exit...)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if n < 1 || len(ids) <= n {
+		return []KeepWrite{w}
+	}
+	part := make(map[string]int, len(ids))
+	for i, id := range ids {
+		part[id] = i / n
+	}
+	out := make([]KeepWrite, (len(ids)+n-1)/n)
+	for i := range out {
+		out[i].At = w.At
+	}
+	for i := range w.Facts {
+		k := part[w.Facts[i].ProfileID]
+		out[k].Facts = append(out[k].Facts, w.Facts[i])
+	}
+	for _, id := range w.DeleteFacts {
+		out[part[id]].DeleteFacts = append(out[part[id]].DeleteFacts, id)
+	}
+	for _, c := range w.Changes {
+		split := make(map[int]*MembershipChange)
+		var order []int
+		at := func(id string) *MembershipChange {
+			k := part[id]
+			if split[k] == nil {
+				split[k] = &MembershipChange{AudienceID: c.AudienceID}
+				order = append(order, k)
+			}
+			return split[k]
+		}
+		for _, id := range c.Enter {
+			m := at(id)
+			m.Enter = append(m.Enter, id)
+		}
+		for _, id := range c.Exit {
+			m := at(id)
+			m.Exit = append(m.Exit, id)
+		}
+		for _, k := range order {
+			out[k].Changes = append(out[k].Changes, *split[k])
+		}
+	}
+	return out
 }
 
 // KeepWrite is what one round of the audience keeper writes.

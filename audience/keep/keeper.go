@@ -21,6 +21,17 @@ type Keeper struct {
 	// progress, when set, hears how many profiles a pass over every
 	// profile (RefreshAll, RefreshDue) has evaluated, after each page.
 	progress func(done int)
+	// split is how many profiles one Store.Keep writes at most (0: all
+	// of a batch); New takes it from the store (audience.KeepSplit).
+	split int
+}
+
+// WithKeepProfiles makes the keeper write a batch in Store.Keep calls of at
+// most n profiles each (n < 1: one call per batch), in place of what the
+// store asks for (audience.KeepSplit). It returns k.
+func (k *Keeper) WithKeepProfiles(n int) *Keeper {
+	k.split = n
+	return k
 }
 
 // WithProgress makes every pass over all profiles call fn with the number
@@ -38,7 +49,11 @@ func New(eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, now func
 	if now == nil {
 		now = graph.Now
 	}
-	return &Keeper{eng: eng, st: st, cs: cs, now: now}
+	k := &Keeper{eng: eng, st: st, cs: cs, now: now}
+	if ks, ok := st.(audience.KeepSplit); ok {
+		k.split = ks.KeepProfiles()
+	}
+	return k
 }
 
 // Refresh evaluates every stored audience for the given profiles and
@@ -140,9 +155,15 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 			w.Changes = append(w.Changes, audience.MembershipChange{AudienceID: a.ID, Enter: enter, Exit: exit})
 		}
 	}
-	// The facts and every audience's changes commit together, and only
-	// for profiles still live then (Store.Keep).
-	return k.st.Keep(ctx, w)
+	// The facts and every audience's changes of a profile commit together,
+	// and only for profiles still live then (Store.Keep); a store that
+	// locks what it writes takes them in parts (audience.KeepSplit).
+	for _, part := range audience.SplitKeep(w, k.split) {
+		if err := k.st.Keep(ctx, part); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // gone returns the ids that are not live (no Subject) and are kept

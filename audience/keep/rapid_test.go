@@ -357,7 +357,9 @@ func runProperty(t *rapid.T, s graph.Store) {
 	st := s.(audience.Store)
 	cs := s.(privacy.ConsentStore)
 	eng := graph.NewEngine(s, nil)
-	k := newKeeper(eng, st, cs)
+	// Rounds written in parts of a few profiles (audience.KeepSplit) keep
+	// what one write keeps.
+	k := newKeeper(eng, st, cs).WithKeepProfiles(rapid.IntRange(0, 3).Draw(t, "keepProfiles"))
 	fatal := func(err error) {
 		if err != nil {
 			t.Fatal(err)
