@@ -75,10 +75,11 @@ RETURN count(*) AS n`)
 // (audience.KeepSplit). Keep holds each one's lock until it commits, and
 // ingest's LockProfiles waits for it. In parts of 100 rather than rounds
 // of up to 500, ingest with 20 audiences and 10 computed traits ran at
-// 0.70 and 0.98 of its rate with none, against 0.67 to 0.85 in four runs
-// of one write per round; the keeper then caught up 3.8 to 4.4 s after
-// the last event instead of 0.8 to 1.2 s (docs/BENCHMARKS.md, "Kept
-// membership in parts").
+// 0.70 to 0.98 of its rate with none in three runs (median 0.81),
+// against 0.59 to 0.85 in five runs of one write per round (median
+// 0.76); the keeper then caught up 3.0 to 4.4 s after the last event
+// instead of 0.8 to 1.2 s (docs/BENCHMARKS.md, "Kept membership in
+// parts").
 const keepProfiles = 100
 
 // KeepProfiles implements audience.KeepSplit.
