@@ -663,9 +663,12 @@ func appendFactValue(b []byte, v any, depth int) ([]byte, error) {
 
 // factsReader reads the binary form from a string holding all of it, so
 // that every string read is a substring of it and costs no allocation;
-// the first error sticks.
+// the first error sticks. It moves an offset through s rather than
+// re-slicing s: a reader lives on the heap, and every store of a string
+// into it would cost a write barrier while the collector runs.
 type factsReader struct {
 	s   string
+	pos int // the next byte to read; len(s) once done or failed
 	err error
 }
 
@@ -673,20 +676,23 @@ func (r *factsReader) fail() {
 	if r.err == nil {
 		r.err = fmt.Errorf("stored facts are truncated or malformed")
 	}
-	r.s = ""
+	r.pos = len(r.s)
 }
+
+// left is how many bytes are still to read.
+func (r *factsReader) left() int { return len(r.s) - r.pos }
 
 // uvarint reads an unsigned varint, as encoding/binary writes it.
 func (r *factsReader) uvarint() uint64 {
 	var x uint64
 	var shift uint
-	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
-		c := r.s[i]
+	for i := 0; r.pos+i < len(r.s) && i < binary.MaxVarintLen64; i++ {
+		c := r.s[r.pos+i]
 		if c < 0x80 {
 			if i == binary.MaxVarintLen64-1 && c > 1 {
 				break
 			}
-			r.s = r.s[i+1:]
+			r.pos += i + 1
 			return x | uint64(c)<<shift
 		}
 		x |= uint64(c&0x7f) << shift
@@ -698,15 +704,15 @@ func (r *factsReader) uvarint() uint64 {
 
 // fixed64 reads 8 bytes, little-endian.
 func (r *factsReader) fixed64() uint64 {
-	if len(r.s) < 8 {
+	if r.left() < 8 {
 		r.fail()
 		return 0
 	}
 	var x uint64
 	for i := 7; i >= 0; i-- {
-		x = x<<8 | uint64(r.s[i])
+		x = x<<8 | uint64(r.s[r.pos+i])
 	}
-	r.s = r.s[8:]
+	r.pos += 8
 	return x
 }
 
@@ -722,7 +728,7 @@ func (r *factsReader) varint() int64 {
 // count reads a count of items that take at least one byte each.
 func (r *factsReader) count() int {
 	n := r.uvarint()
-	if n > uint64(len(r.s)) {
+	if n > uint64(r.left()) {
 		r.fail()
 		return 0
 	}
@@ -731,8 +737,8 @@ func (r *factsReader) count() int {
 
 func (r *factsReader) str() string {
 	n := r.count()
-	s := r.s[:n]
-	r.s = r.s[n:]
+	s := r.s[r.pos : r.pos+n]
+	r.pos += n
 	return s
 }
 
@@ -749,12 +755,12 @@ func (r *factsReader) strs() []string {
 }
 
 func (r *factsReader) value(depth int) any {
-	if len(r.s) == 0 {
+	if r.left() == 0 {
 		r.fail()
 		return nil
 	}
-	tag := r.s[0]
-	r.s = r.s[1:]
+	tag := r.s[r.pos]
+	r.pos++
 	switch tag {
 	case tagNull:
 		return nil
@@ -856,7 +862,7 @@ func DecodeFactsString(profileID string, s string) (Facts, error) {
 	if version == factsVersion {
 		r.computed(&f)
 	}
-	if r.err == nil && len(r.s) > 0 {
+	if r.err == nil && r.left() > 0 {
 		r.fail()
 	}
 	if r.err != nil {

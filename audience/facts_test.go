@@ -364,6 +364,12 @@ func TestDecodeFactsRefusesDamage(t *testing.T) {
 			t.Errorf("DecodeFacts(%x) succeeded", bad)
 		}
 	}
+	// Every shorter prefix is refused, and none reads past its end.
+	for i := range len(b) {
+		if _, err := DecodeFacts("p_1", b[:i]); err == nil {
+			t.Errorf("DecodeFacts of the first %d of %d bytes succeeded", i, len(b))
+		}
+	}
 	// Version 2: the facts of version 1, then the computed values.
 	v2 := func(computed ...byte) []byte {
 		return append(append([]byte{2}, b[1:]...), computed...)

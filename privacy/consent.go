@@ -147,9 +147,25 @@ type Record struct {
 var (
 	recordIDRe = regexp.MustCompile(`^cns_[0-9a-f]{32}$`)
 	// sourceRe is ingest's rule for source names.
-	sourceRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	keyTypeRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	sourceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 )
+
+// isKeyType reports whether s is an identifier type or a purpose name:
+// a lowercase letter, then at most 63 lowercase letters, digits and _.
+// It is checked on every key of every consent read, so it is a loop over
+// bytes rather than a regular expression.
+func isKeyType(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // NewRecordID returns a random record id.
 func NewRecordID() string {
@@ -227,7 +243,7 @@ func checkIdentifier(key string) error {
 	switch {
 	case key == "":
 		return bad("identifier is missing")
-	case !ok || !keyTypeRe.MatchString(typ):
+	case !ok || !isKeyType(typ):
 		return bad("identifier is not a graph key (type:value, the type in lowercase letters, digits and _)")
 	case val == "" || strings.TrimSpace(val) != val:
 		return bad("identifier %s has an empty or unnormalized value", typ)

@@ -1,9 +1,12 @@
 package privacy
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/idgraph/cdp/graph"
 )
@@ -187,4 +190,30 @@ func TestConsentRecordClean(t *testing.T) {
 	if !r.ExpiresAt.IsZero() {
 		t.Errorf("a record without expiry got one: %v", r.ExpiresAt)
 	}
+}
+
+// TestIsKeyType checks the hand-written check against the regular
+// expression it replaces, on strings drawn near its edges: lengths about
+// 64, and bytes from its classes and just outside them.
+func TestIsKeyType(t *testing.T) {
+	ref := regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	for _, s := range []string{"", "a", "email", "user_id", "a" + strings.Repeat("b", 63), "a" + strings.Repeat("b", 64), "Email", "1a", "_a", "a-b", "a b", "é", "a\x00"} {
+		if got, want := isKeyType(s), ref.MatchString(s); got != want {
+			t.Errorf("isKeyType(%q) = %v; want %v", s, got, want)
+		}
+	}
+	if t.Failed() {
+		return // rapid refuses a test that has failed
+	}
+	alphabet := []byte("az09_`{/:AZ-. \xc3\xa9")
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(0, 70).Draw(t, "n")
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = rapid.SampledFrom(alphabet).Draw(t, "c")
+		}
+		if s := string(b); isKeyType(s) != ref.MatchString(s) {
+			t.Fatalf("isKeyType(%q) = %v; the expression says %v", s, isKeyType(s), ref.MatchString(s))
+		}
+	})
 }

@@ -118,7 +118,7 @@ func (r Record) CheckStored() error {
 	if r.Purpose == "" {
 		return graph.Errorf(graph.EINVALID, "purpose is missing")
 	}
-	if !keyTypeRe.MatchString(r.Purpose) {
+	if !isKeyType(r.Purpose) {
 		return graph.Errorf(graph.EINVALID, "purpose %q is not a purpose name (lowercase letters, digits and _, up to 64, starting with a letter)", clip(r.Purpose, 70))
 	}
 	only := &Purposes{list: []string{r.Purpose}, known: map[string]bool{r.Purpose: true}}

@@ -385,24 +385,27 @@ func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience, alw
 }
 
 // eachLive calls fn with the ids of every live profile, a page at a time,
-// in id order.
+// in id order. Each page is one read of ids alone (graph.ProfileIDs): no
+// profile is decoded.
 func (k *Keeper) eachLive(ctx context.Context, fn func(ids []string) error) error {
 	q := graph.PageQuery{Limit: BatchSize}
 	for {
-		page, err := k.eng.Profiles(ctx, q)
+		var ids []string
+		err := k.eng.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+			var err error
+			ids, err = graph.ProfileIDs(ctx, tx, q)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		ids := make([]string, len(page.Profiles))
-		for i, p := range page.Profiles {
-			ids[i] = p.ID
+		if len(ids) == 0 {
+			return nil
 		}
-		if len(ids) > 0 {
-			if err := fn(ids); err != nil {
-				return err
-			}
+		if err := fn(ids); err != nil {
+			return err
 		}
-		if !page.HasNext || len(ids) == 0 {
+		if len(ids) < q.Limit {
 			return nil
 		}
 		q.After = ids[len(ids)-1]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -159,24 +160,44 @@ func (t *tx) ConsentOf(ctx context.Context, keys []string) (map[string][]privacy
 	return consentOf(t.btx, keys)
 }
 
+// consentOf reads the records of keys with one cursor, moving forwards
+// through the keys' prefixes in the bucket's order: where the cursor
+// already stands at or past a prefix, it needs no seek. That holds
+// because prefixes are length-prefixed (part), so no prefix starts
+// another: the records after one key's run and before the next prefix
+// would all belong to the earlier key.
 func consentOf(btx *bolt.Tx, keys []string) (map[string][]privacy.Record, error) {
 	out := map[string][]privacy.Record{}
-	c := btx.Bucket(bucketConsent).Cursor()
+	type want struct {
+		key    string
+		prefix []byte
+	}
+	ws := make([]want, 0, len(keys))
 	for _, key := range keys {
-		if _, done := out[key]; done {
+		ws = append(ws, want{key, part(key)})
+	}
+	slices.SortFunc(ws, func(a, b want) int { return bytes.Compare(a.prefix, b.prefix) })
+	c := btx.Bucket(bucketConsent).Cursor()
+	var k, v []byte
+	positioned := false
+	for i, w := range ws {
+		if i > 0 && w.key == ws[i-1].key {
 			continue
 		}
-		prefix := part(key)
+		if !positioned || (k != nil && bytes.Compare(k, w.prefix) < 0) {
+			k, v = c.Seek(w.prefix)
+			positioned = true
+		}
 		var rs []privacy.Record
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			r, err := decodeConsent(string(k[len(prefix):]), key, v)
+		for ; k != nil && bytes.HasPrefix(k, w.prefix); k, v = c.Next() {
+			r, err := decodeConsent(string(k[len(w.prefix):]), w.key, v)
 			if err != nil {
 				return nil, err
 			}
 			rs = append(rs, r)
 		}
 		if len(rs) > 0 {
-			out[key] = rs
+			out[w.key] = rs
 		}
 	}
 	privacy.SortNewestFirst(out)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("PerKey", func(t *testing.T) { testPerKey(t, get(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, get(t)) })
 	t.Run("Many", func(t *testing.T) { testMany(t, get(t)) })
+	t.Run("ReadMany", func(t *testing.T) { testReadMany(t, get(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, get(t)) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, get(t)) })
 }
@@ -445,6 +447,54 @@ func testMany(t *testing.T, s Store) {
 	must(t, err)
 	if deleted != n {
 		t.Fatalf("DeleteConsent of every key = %d, want %d", deleted, n)
+	}
+}
+
+// ConsentOf of many keys at once, in any order, with repeats, gives each
+// key exactly its own records: keys whose values start with one another,
+// of every length, some with records and some without, checked against a
+// map of what was put.
+func testReadMany(t *testing.T, s Store) {
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(7, 11))
+	var keys []string
+	for _, typ := range []string{"email", "phone", "user_id", "x"} {
+		v := ""
+		for range 30 {
+			// Each value extends the one before, or starts afresh.
+			if rnd.IntN(3) == 0 {
+				v = ""
+			}
+			v += string(rune('a' + rnd.IntN(3)))
+			keys = append(keys, typ+":"+v)
+		}
+	}
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	want := map[string][]string{} // key -> record ids, newest first
+	var records []privacy.Record
+	n := 0
+	for _, k := range keys {
+		if rnd.IntN(2) == 0 {
+			continue
+		}
+		for range 1 + rnd.IntN(3) {
+			n++
+			records = append(records, rec(n, k, "email", privacy.StatusGranted, at(n)))
+			want[k] = append([]string{id(n)}, want[k]...)
+		}
+	}
+	must(t, s.PutConsent(ctx, records))
+	for round := range 40 {
+		ask := make([]string, 1+rnd.IntN(len(keys)))
+		for i := range ask {
+			ask[i] = keys[rnd.IntN(len(keys))]
+		}
+		got := consentOf(t, s, ask...)
+		for _, k := range ask {
+			if !slices.Equal(ids(got[k]), want[k]) {
+				t.Fatalf("round %d: ConsentOf of %d keys gives %s the records %v; want %v", round, len(ask), k, ids(got[k]), want[k])
+			}
+		}
 	}
 }
 
