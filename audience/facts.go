@@ -803,45 +803,71 @@ func DecodeFacts(profileID string, b []byte) (Facts, error) {
 
 // DecodeFactsString is DecodeFacts of a string: the strings of the facts
 // are substrings of s, so a caller decoding many may copy them into one
-// string first and decode each as a substring of it.
+// string first and decode each as a substring of it (FactsDecoder also
+// shares the slices' allocations).
 func DecodeFactsString(profileID string, s string) (Facts, error) {
+	d := FactsDecoder{block: 1} // one Facts: slices of their own size
+	return d.Decode(profileID, s)
+}
+
+// FactsDecoder decodes many Facts, carving their slices out of shared
+// blocks: a page of facts costs a few allocations rather than several
+// per profile. The Facts it returns own their slices (no two share an
+// element), and stay valid after later calls. The zero value is ready.
+type FactsDecoder struct {
+	strs   []string
+	traits []TraitFact
+	events []EventFact
+	block  int // the fewest elements a block holds; 0: factsBlock
+}
+
+// factsBlock is how many elements a FactsDecoder allocates at once, at
+// the least, unless told otherwise.
+const factsBlock = 512
+
+// take returns the next n elements of *block (with capacity n, so that
+// no append reaches the next Facts' elements), allocating a new block of
+// at least size elements when it has fewer than n left.
+func take[T any](block *[]T, n, size int) []T {
+	if n == 0 {
+		return nil
+	}
+	if cap(*block)-len(*block) < n {
+		if size == 0 {
+			size = factsBlock
+		}
+		*block = make([]T, 0, max(n, size))
+	}
+	start := len(*block)
+	*block = (*block)[:start+n]
+	return (*block)[start : start+n : start+n]
+}
+
+// Decode is DecodeFactsString, with the slices carved from d's blocks.
+func (d *FactsDecoder) Decode(profileID string, s string) (Facts, error) {
 	if len(s) == 0 || (s[0] != factsVersion1 && s[0] != factsVersion) {
 		return Facts{}, fmt.Errorf("stored facts of profile %s: unknown version", profileID)
 	}
 	version := s[0]
-	r := &factsReader{s: s[1:]}
-	// Keys, Types and EventNames share one backing array.
-	nk := r.count()
-	strs := make([]string, nk, nk+16)
-	for i := range strs {
-		strs[i] = r.str()
+	r := &factsReader{s: s, pos: 1}
+	strs := func() []string {
+		out := take(&d.strs, r.count(), d.block)
+		for i := range out {
+			out[i] = r.str()
+		}
+		return out
 	}
 	f := Facts{ProfileID: profileID}
-	if nk > 0 {
-		f.Keys = strs[:nk:nk]
-	}
-	more := func() []string {
-		n := r.count()
-		if n == 0 {
-			return nil
-		}
-		start := len(strs)
-		for range n {
-			strs = append(strs, r.str())
-		}
-		return strs[start : start+n : start+n]
-	}
-	f.Types = more()
-	if n := r.count(); n > 0 {
-		f.Traits = make([]TraitFact, n)
+	f.Keys = strs()
+	f.Types = strs()
+	if f.Traits = take(&d.traits, r.count(), d.block); f.Traits != nil {
 		for i := range f.Traits {
 			f.Traits[i].Name = r.str()
 			f.Traits[i].Value = r.value(0)
 		}
 	}
-	f.EventNames = more()
-	if n := r.count(); n > 0 {
-		f.Events = make([]EventFact, n)
+	f.EventNames = strs()
+	if f.Events = take(&d.events, r.count(), d.block); f.Events != nil {
 		for i := range f.Events {
 			e := &f.Events[i]
 			ni, ti := r.uvarint(), r.uvarint()

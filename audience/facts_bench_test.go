@@ -37,3 +37,24 @@ func BenchmarkDecodeFacts(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeFactsPage decodes a page of 500 profiles' facts with
+// one FactsDecoder, as a store's Facts does.
+func BenchmarkDecodeFactsPage(b *testing.B) {
+	f := benchFacts()
+	enc, err := EncodeFacts(&f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(enc)
+	b.SetBytes(int64(500 * len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var d FactsDecoder
+		for range 500 {
+			if _, err := d.Decode("p_1", s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

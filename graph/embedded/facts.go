@@ -79,12 +79,13 @@ func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audi
 	ids = slices.Compact(ids)
 	// The values found are copied into one buffer, made one string, and
 	// decoded as substrings of it: one copy for the whole call.
-	var buf []byte
+	// Room for facts of a typical size; larger ones grow it.
+	buf := make([]byte, 0, 512*min(len(ids), 1000))
 	type found struct {
 		id         string
 		start, end int
 	}
-	var got []found
+	got := make([]found, 0, len(ids))
 	err := s.view(ctx, func(btx *bolt.Tx) error {
 		buf, got = buf[:0], got[:0]
 		c := btx.Bucket(bucketProfileFacts).Cursor()
@@ -115,8 +116,9 @@ func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audi
 		return nil, err
 	}
 	all := string(buf)
+	var d audience.FactsDecoder
 	for _, g := range got {
-		f, err := audience.DecodeFactsString(g.id, all[g.start:g.end])
+		f, err := d.Decode(g.id, all[g.start:g.end])
 		if err != nil {
 			return nil, fmt.Errorf("embedded: %w", err)
 		}

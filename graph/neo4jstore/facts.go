@@ -83,13 +83,14 @@ func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audi
 		if err != nil {
 			return nil, fmt.Errorf("read profile facts: %w", err)
 		}
+		var d audience.FactsDecoder
 		for _, rec := range recs {
 			id, _ := rec.Values[0].(string)
 			data, ok := rec.Values[1].([]byte)
 			if !ok {
 				return nil, fmt.Errorf("read profile facts: the data of profile %s is a %T", id, rec.Values[1])
 			}
-			f, err := audience.DecodeFacts(id, data)
+			f, err := d.Decode(id, string(data))
 			if err != nil {
 				return nil, fmt.Errorf("read profile facts: %w", err)
 			}
