@@ -298,12 +298,21 @@ func audienceCount(ctx context.Context, cfg Config, store graph.Store, rules *gr
 	var took, scanned []time.Duration
 	for round := range cfg.AudienceCounts {
 		cfg.logf("audience count %d/%d: Preview over %d profiles, then the plain scan", round+1, cfg.AudienceCounts, r.Profiles)
+		// Each timed pass starts after a collection of what came before
+		// (as the lookup passes do), so that neither pays for the
+		// other's garbage, nor for the facts build's.
+		if err := settle(ctx, 0); err != nil {
+			return r, err
+		}
 		start := time.Now()
 		n, _, err := k.Preview(ctx, &f, "", 10)
 		if err != nil {
 			return r, fmt.Errorf("preview: %w", err)
 		}
 		took = append(took, time.Since(start))
+		if err := settle(ctx, 0); err != nil {
+			return r, err
+		}
 		start = time.Now()
 		m := scan()
 		scanned = append(scanned, time.Since(start))
