@@ -742,18 +742,6 @@ func (r *factsReader) str() string {
 	return s
 }
 
-func (r *factsReader) strs() []string {
-	n := r.count()
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = r.str()
-	}
-	return out
-}
-
 func (r *factsReader) value(depth int) any {
 	if r.left() == 0 {
 		r.fail()
