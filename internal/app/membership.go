@@ -48,6 +48,16 @@ const settleWait = 5 * time.Second
 // refreshChunk is how many profiles one Refresh call evaluates.
 const refreshChunk = 500
 
+// roundGap is the least time between the end of one round of the
+// membership queue and the start of the next, unless a count is waiting
+// (settle). Under steady ingestion a round then covers every profile
+// touched in the last second or so, however many commits touched them: a
+// profile touched by several is evaluated once, and the keeper's writes,
+// which share the embedded store's one writer with ingestion, come once a
+// second rather than after every commit. The first touch after a quiet
+// second is evaluated at once.
+const roundGap = time.Second
+
 // refresher is what keeps audience membership: audience/keep.Keeper.
 type refresher interface {
 	// Refresh evaluates the given profiles against every audience.
@@ -63,7 +73,8 @@ type refresher interface {
 
 // memberships keeps audience membership current in the background: the
 // profiles each committed micro-batch, correction, consent change or
-// erasure touched are queued (touch) and evaluated within moments; every
+// erasure touched are queued (touch) and evaluated within about gap
+// (rounds start at least gap after the previous one ended); every
 // `every`, the audiences that time alone changes (an event leaving a
 // 30-day window) are evaluated again over all profiles. A change of the
 // audiences themselves (refreshAll), or a queue that overflowed, makes the
@@ -71,12 +82,17 @@ type refresher interface {
 type memberships struct {
 	keep  refresher
 	every time.Duration
-	log   zerolog.Logger
+	// gap is the least time between two rounds that no settle call hurries
+	// (roundGap in the service; 0: none).
+	gap time.Duration
+	log zerolog.Logger
 
 	mu    sync.Mutex
 	dirty map[string]bool
 	all   bool
 	wake  chan struct{}
+	// urge ends the wait for gap: a settle call is waiting.
+	urge chan struct{}
 	// asked counts touches and refreshAll calls; done is the count a
 	// successful round had seen when it took the queue; progress is
 	// closed (and replaced) whenever done moves.
@@ -87,8 +103,9 @@ type memberships struct {
 	ended sync.WaitGroup
 }
 
-func newMemberships(keep refresher, every time.Duration, log zerolog.Logger) *memberships {
-	return &memberships{keep: keep, every: every, log: log, dirty: map[string]bool{}, wake: make(chan struct{}, 1), progress: make(chan struct{})}
+func newMemberships(keep refresher, every, gap time.Duration, log zerolog.Logger) *memberships {
+	return &memberships{keep: keep, every: every, gap: gap, log: log, dirty: map[string]bool{},
+		wake: make(chan struct{}, 1), urge: make(chan struct{}, 1), progress: make(chan struct{})}
 }
 
 // refreshAll asks for every profile to be evaluated against every
@@ -154,6 +171,7 @@ func (m *memberships) run(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
+	var ended time.Time // when the last round ended
 	for {
 		due := false
 		select {
@@ -163,7 +181,11 @@ func (m *memberships) run(ctx context.Context) {
 		case <-tick:
 			due = true
 		}
+		if !due && !ended.IsZero() && !m.pause(ctx, time.Until(ended.Add(m.gap))) {
+			return
+		}
 		err := m.round(ctx, false)
+		ended = time.Now()
 		if err == nil && due {
 			err = m.keep.RefreshDue(ctx)
 		}
@@ -179,6 +201,23 @@ func (m *memberships) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// pause waits d, or less if a settle call urges the queue on. It reports
+// false when ctx ended.
+func (m *memberships) pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-m.urge:
+	case <-t.C:
+	}
+	return true
 }
 
 // round evaluates the queued profiles, or every profile when all is set or
@@ -239,9 +278,11 @@ func (m *memberships) settle(ctx context.Context, wait time.Duration) bool {
 	if want == 0 {
 		return true
 	}
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{m.wake, m.urge} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()

@@ -58,7 +58,7 @@ func (r *recorder) take() [][]string {
 func TestMembershipQueue(t *testing.T) {
 	ctx := context.Background()
 	r := &recorder{saw: make(chan struct{}, 100)}
-	m := newMemberships(r, 0, zerolog.Nop())
+	m := newMemberships(r, 0, 0, zerolog.Nop())
 	m.touch([]string{"p_b", "p_a"})
 	m.touch([]string{"p_a", "p_c"})
 	if err := m.round(ctx, false); err != nil {
@@ -110,7 +110,7 @@ func TestMembershipQueue(t *testing.T) {
 // changes; refreshAll makes the next round a full one.
 func TestMembershipLoop(t *testing.T) {
 	r := &recorder{saw: make(chan struct{}, 100)}
-	m := newMemberships(r, 50*time.Millisecond, zerolog.Nop())
+	m := newMemberships(r, 50*time.Millisecond, 0, zerolog.Nop())
 	m.start()
 	m.touch([]string{"p_a"})
 	deadline := time.After(10 * time.Second)
@@ -165,7 +165,7 @@ func (g *gated) RefreshDue(context.Context) error     { return nil }
 func TestMembershipSettle(t *testing.T) {
 	ctx := context.Background()
 	g := &gated{gate: make(chan error), ran: make(chan []string, 10)}
-	m := newMemberships(g, 0, zerolog.Nop())
+	m := newMemberships(g, 0, 0, zerolog.Nop())
 	if !m.settle(ctx, time.Hour) {
 		t.Fatal("settle with nothing queued reported the queue behind")
 	}
@@ -203,6 +203,37 @@ func TestMembershipSettle(t *testing.T) {
 	m.touch([]string{"p_b"})
 	if m.settle(ctx, 50*time.Millisecond) {
 		t.Fatal("settle reported p_b evaluated while its round was still held")
+	}
+}
+
+// A round starts at least gap after the previous one ended, so that the
+// profiles touched meanwhile are evaluated in one round; the first round
+// after a quiet gap starts at once, and a settle call cuts the wait short.
+func TestMembershipGap(t *testing.T) {
+	ctx := context.Background()
+	r := &recorder{saw: make(chan struct{}, 100)}
+	m := newMemberships(r, 0, time.Hour, zerolog.Nop())
+	m.start()
+	defer func() {
+		if err := m.close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	m.touch([]string{"p_a"})
+	select {
+	case <-r.saw:
+	case <-time.After(10 * time.Second): // a liveness bound
+		t.Fatal("the first round waited for the gap")
+	}
+	m.touch([]string{"p_b"})
+	// A loop that did not wait would evaluate p_b alone meanwhile.
+	time.Sleep(50 * time.Millisecond)
+	m.touch([]string{"p_c"})
+	if !m.settle(ctx, 10*time.Second) {
+		t.Fatal("settle did not cut the wait for the gap short")
+	}
+	if got, want := r.take(), [][]string{{"p_a"}, {"p_b", "p_c"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("rounds %v, want %v", got, want)
 	}
 }
 
