@@ -276,7 +276,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	case every < 0:
 		every = 0
 	}
-	members := newMemberships(keep.New(engine, aud, cs, nil).WithProgress(passProgress(cfg.Logger)), every, roundGap, cfg.Logger)
+	members := newMemberships(keep.New(engine, aud, cs, nil).WithProgress(passProgress(cfg.Logger)), every, roundGapFor(aud), cfg.Logger)
 	// Webhook destinations: delivered by every process, each destination
 	// by one at a time under a lease; a commit wakes this process's
 	// deliveries at once.

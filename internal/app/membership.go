@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/audience"
 )
 
 // DefaultAudienceRefresh is how often time-dependent audience membership is
@@ -48,15 +50,28 @@ const settleWait = 5 * time.Second
 // refreshChunk is how many profiles one Refresh call evaluates.
 const refreshChunk = 500
 
-// roundGap is the least time between the end of one round of the
-// membership queue and the start of the next, unless a count is waiting
-// (settle). Under steady ingestion a round then covers every profile
-// touched in the last second or so, however many commits touched them: a
-// profile touched by several is evaluated once, and the keeper's writes,
-// which share the embedded store's one writer with ingestion, come once a
-// second rather than after every commit. The first touch after a quiet
-// second is evaluated at once.
+// roundGap is, on a store with one writer, the least time between the end
+// of one round of the membership queue and the start of the next, unless
+// a count is waiting (settle). Under steady ingestion a round then covers
+// every profile touched in the last second or so, however many commits
+// touched them: a profile touched by several is evaluated once, and the
+// keeper's writes, which share the embedded store's one writer with
+// ingestion, come once a second rather than after every commit. The first
+// touch after a quiet second is evaluated at once.
 const roundGap = time.Second
+
+// roundGapFor returns the gap between rounds on st: roundGap on a store
+// with one writer, which the keeper's writes take from ingestion; 0 on a
+// store whose Keep locks only the profiles it writes (audience.KeepSplit:
+// Neo4j), which writes beside ingestion, and where waiting only made the
+// rounds burstier (docs/BENCHMARKS.md, "Kept membership on the embedded
+// store").
+func roundGapFor(st audience.Store) time.Duration {
+	if _, ok := st.(audience.KeepSplit); ok {
+		return 0
+	}
+	return roundGap
+}
 
 // refresher is what keeps audience membership: audience/keep.Keeper.
 type refresher interface {

@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
 )
 
 // recorder is a refresher that records its calls, and fails while fail is
@@ -235,6 +239,26 @@ func TestMembershipGap(t *testing.T) {
 	if got, want := r.take(), [][]string{{"p_a"}, {"p_b", "p_c"}}; !slices.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("rounds %v, want %v", got, want)
 	}
+}
+
+// Rounds wait on the embedded store, whose one writer the keeper takes
+// from ingestion, and not on Neo4j, whose keeper writes beside it.
+func TestRoundGapFor(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		st, ok := s.(audience.Store)
+		if !ok {
+			t.Fatalf("%T keeps no audiences", s)
+		}
+		want := map[string]time.Duration{"embedded": time.Second, "neo4j": 0}
+		name := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+		w, known := want[name]
+		if !known {
+			t.Fatalf("no expected gap for the store %q", name)
+		}
+		if got := roundGapFor(st); got != w {
+			t.Fatalf("gap %v on %s, want %v", got, name, w)
+		}
+	})
 }
 
 // A pass over every profile logs a line each 10,000 profiles, and a new
