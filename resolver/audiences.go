@@ -30,9 +30,11 @@ const (
 	cursorKindChanges   = "audienceChanges"
 )
 
-// maxComputedEvents bounds the events Profile.computed reads per profile:
-// the newest, inside the widest window of the defined traits.
-const maxComputedEvents = 10000
+// maxComputedEvents bounds the events Profile.computed reads per profile,
+// inside the widest window of the defined traits: a profile with more gets
+// an error for the field rather than values computed from part of its
+// events. A variable for tests.
+var maxComputedEvents = 1_000_000
 
 // computedPage is the journey page size Profile.computed reads with.
 const computedPage = graph.MaxPage
@@ -186,11 +188,15 @@ func toJSONValue(v any) (any, error) {
 type computedVals struct {
 	defs map[string]audience.ComputedTrait
 	vals map[string]any
+	// err is set when the profile has more than maxComputedEvents events
+	// to read; vals is then empty.
+	err error
 }
 
 // computedFetch computes the traits of profiles from their journeys: one
 // engine call for the first page of every profile, then further pages for
-// the profiles that have more, up to maxComputedEvents each.
+// the profiles that have more, to the end of each (at most
+// maxComputedEvents).
 func (r *Resolver) computedFetch(ctx context.Context, pids []string) (map[string]*computedVals, error) {
 	st, err := r.audienceStore()
 	if err != nil {
@@ -219,10 +225,13 @@ func (r *Resolver) computedFetch(ctx context.Context, pids []string) (map[string
 	}
 	for _, pid := range pids {
 		got := evs[pid]
-		for last := got; len(last) == q.Limit && len(got) < maxComputedEvents; {
+		for last := got; len(last) == q.Limit; {
+			if len(got) > maxComputedEvents {
+				break
+			}
 			next := q
 			next.After = &graph.JourneyCursor{Timestamp: last[len(last)-1].Timestamp, ID: last[len(last)-1].ID}
-			next.Limit = min(q.Limit, maxComputedEvents-len(got))
+			next.Limit = min(q.Limit, maxComputedEvents+1-len(got))
 			more, err := r.engine.Journeys(ctx, []string{pid}, next)
 			if err != nil {
 				return nil, err
@@ -232,6 +241,10 @@ func (r *Resolver) computedFetch(ctx context.Context, pids []string) (map[string
 			if len(last) < next.Limit {
 				break
 			}
+		}
+		if len(got) > maxComputedEvents {
+			out[pid].err = graph.Errorf(graph.EINVALID, "profile %s has more than %d events inside the widest window of the computed traits, the most a read computes from; its kept values serve audiences", pid, maxComputedEvents)
+			continue
 		}
 		for _, d := range list {
 			out[pid].vals[d.Name] = d.Compute(got, now)
@@ -308,6 +321,9 @@ func (r *Resolver) profileComputed(ctx context.Context, p *graph.Profile) (any, 
 	if err != nil {
 		return nil, err
 	}
+	if cv.err != nil {
+		return nil, cv.err
+	}
 	out := make(map[string]any, len(cv.vals))
 	for name, v := range cv.vals {
 		out[name] = r.computedValue(ctx, cv.defs[name], v)
@@ -319,6 +335,9 @@ func (r *Resolver) profileComputedTrait(ctx context.Context, p *graph.Profile, n
 	cv, err := r.profileComputedVals(ctx, p)
 	if err != nil {
 		return nil, err
+	}
+	if cv.err != nil {
+		return nil, cv.err
 	}
 	d, ok := cv.defs[name]
 	if !ok {
@@ -961,7 +980,8 @@ func (r *Resolver) profileAudiences(ctx context.Context, p *graph.Profile) ([]*g
 }
 
 // computedCost is the price of Profile.computed and computedTrait: a
-// read of up to maxComputedEvents events, shared by sibling profiles.
+// read of the profile's events inside the widest window, shared by
+// sibling profiles.
 const computedCost = 20
 
 // priceAudiences prices the audience fields: pages by their first (default

@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -505,6 +506,50 @@ func TestComputedValuesOfPersonalPropertiesAreMasked(t *testing.T) {
 		want["signup_email"] = "ann@example.com"
 		if !reflect.DeepEqual(out.P.Computed, want) {
 			t.Errorf("with pii:read: %v, want %v", out.P.Computed, want)
+		}
+	})
+}
+
+// Profile.computed reads every event inside the window, page after page,
+// however many pages (here with the bound lowered to 1,200 events): a
+// profile with more than the bound gets an error for the field, naming
+// it, rather than values computed from part of its events, and its
+// siblings in the same answer keep theirs.
+func TestComputedReadsEveryEvent(t *testing.T) {
+	defer func(was int) { maxComputedEvents = was }(maxComputedEvents)
+	maxComputedEvents = 1200
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		start := time.Now().UTC().Add(-100 * 24 * time.Hour)
+		// u1: 1,150 orders (three pages and more) totalling, by the loop
+		// below, sum; u2: 1,201 orders, one over the bound.
+		sum := 0.0
+		for _, u := range []struct {
+			user string
+			n    int
+		}{{"u1", 1150}, {"u2", 1201}} {
+			var evs []graph.Event
+			for i := 0; i < u.n; i++ {
+				total := float64(i % 7)
+				if u.user == "u1" {
+					sum += total
+				}
+				evs = append(evs, order(fmt.Sprintf("%s-%d", u.user, i), u.user, start.Add(time.Duration(i)*time.Minute), total))
+				if len(evs) == 500 || i == u.n-1 {
+					e.apply(evs...)
+					evs = nil
+				}
+			}
+		}
+		defineCT(e, map[string]any{"name": "orders", "aggregate": "COUNT", "event": "Order Completed"})
+		defineCT(e, map[string]any{"name": "revenue", "aggregate": "SUM", "event": "Order Completed", "property": "total"})
+		if got, want := computedOf(e, "u1"), map[string]any{"orders": 1150.0, "revenue": sum}; !reflect.DeepEqual(got, want) {
+			t.Errorf("u1 computed %v, want %v", got, want)
+		}
+		r := e.post(`{ a: profileByIdentifier(type:"user_id", value:"u1") { computedTrait(name: "orders") }
+		               b: profileByIdentifier(type:"user_id", value:"u2") { computedTrait(name: "orders") } }`, nil)
+		if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "more than 1200 events") || !strings.Contains(string(r.Data), `"a":{"computedTrait":1150}`) {
+			t.Errorf("u1 beside u2: %s %+v, want u1's 1150 and one error naming the bound of 1200 for u2", r.Data, r.Errors)
 		}
 	})
 }
