@@ -171,3 +171,76 @@ func TestMembershipFollowsMutations(t *testing.T) {
 		}
 	})
 }
+
+// Defining a computed trait backfills it: with no new event, every
+// profile's kept facts soon hold the trait's value, counted here by hand
+// from the events sent. Only the pass the definition starts can write
+// them: the periodic refresh is a minute away.
+func TestComputedTraitBackfilled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		web := sourcedKey(t, st, "site", "web", "events:write")
+		marketer := sourcedKey(t, st, "marketer", "", "audiences:write", "audiences:read", "profiles:read")
+		svc, dial, _, _ := startService(t, st, "127.0.0.1:0", app.Auth{})
+		ctx := context.Background()
+		as := st.(audience.Store)
+		sendTo(t, dial, web, "track", `{"userId":"u-kim","messageId":"k1","event":"Order Completed"}`)
+		sendTo(t, dial, web, "track", `{"userId":"u-kim","messageId":"k2","event":"Order Completed"}`)
+		sendTo(t, dial, web, "track", `{"userId":"u-kim","messageId":"k3","event":"Page Viewed"}`)
+		sendTo(t, dial, web, "track", `{"userId":"u-lou","messageId":"l1","event":"Order Completed"}`)
+		sendTo(t, dial, web, "track", `{"userId":"u-max","messageId":"m1","event":"Page Viewed"}`)
+		pid := func(v string) string {
+			p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "user_id", Value: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.ID
+		}
+		// By hand: kim placed two orders, lou one, max none (COUNT of no
+		// event is 0).
+		want := map[string]float64{pid("u-kim"): 2, pid("u-lou"): 1, pid("u-max"): 0}
+		ids := make([]string, 0, len(want))
+		for id := range want {
+			ids = append(ids, id)
+		}
+		// Facts are kept while an audience exists.
+		var cr struct {
+			C struct{ ID string } `json:"createAudience"`
+		}
+		gqlData(t, dial, marketer, `mutation { createAudience(input: {name: "known", filter: {identifier: {type: "user_id"}}}) { id } }`, &cr)
+		waitFor := func(what string, ok func(map[string]audience.Facts) bool) {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				fs, err := as.Facts(ctx, ids)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok(fs) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: kept facts after 10 s: %+v", what, fs)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		waitFor("facts of every profile after createAudience", func(fs map[string]audience.Facts) bool { return len(fs) == len(want) })
+		gqlData(t, dial, marketer, `mutation { defineComputedTrait(input: {name: "orders", aggregate: COUNT, event: "Order Completed"}) { name } }`, nil)
+		waitFor("orders backfilled", func(fs map[string]audience.Facts) bool {
+			for id, n := range want {
+				f, ok := fs[id]
+				if !ok {
+					return false
+				}
+				i := slices.IndexFunc(f.Computed, func(c audience.ComputedFact) bool { return c.Name == "orders" })
+				if i < 0 {
+					return false
+				}
+				if v, _ := f.Computed[i].Value.(float64); v != n {
+					t.Fatalf("kept orders of %s = %v, want %v", id, f.Computed[i].Value, n)
+				}
+			}
+			return true
+		})
+	})
+}
