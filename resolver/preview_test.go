@@ -198,6 +198,20 @@ func TestPreviewAudienceErrorsNameThePath(t *testing.T) {
 		refuse(jsonOf(t, `{"or":[]}`), nil, "filter.or:")
 		refuse(jsonOf(t, `{"event":{"within":"P1X"}}`), nil, "filter.event.within:")
 		refuse(jsonOf(t, `{"inAudience":"seg_0123456789abcdef0123456789abcdef"}`), nil, "filter.inAudience:")
+		// The size limits hold through GraphQL too: 17 levels, 101 nodes.
+		exists := `{"trait":{"name":"plan","op":"EXISTS"}}`
+		refuse(jsonOf(t, strings.Repeat(`{"not":`, 16)+exists+strings.Repeat(`}`, 16)), nil,
+			"filter"+strings.Repeat(".not", 16)+":", "nested more than 16 levels")
+		refuse(jsonOf(t, `{"and":[`+strings.Repeat(exists+`,`, 99)+exists+`]}`), nil, "filter:", "more than 100 nodes")
+		// 16 levels and 100 nodes are allowed.
+		for _, ok := range []string{
+			strings.Repeat(`{"not":`, 15) + exists + strings.Repeat(`}`, 15),
+			`{"and":[` + strings.Repeat(exists+`,`, 98) + exists + `]}`,
+		} {
+			if r := e.post(previewOp, map[string]any{"f": jsonOf(t, ok), "n": 1}); len(r.Errors) > 0 {
+				t.Errorf("a filter at the limits was refused: %+v", r.Errors)
+			}
+		}
 		// Never rooted at input.filter, as createAudience's are.
 		r := e.post(previewOp, map[string]any{"f": jsonOf(t, `{"or":[]}`), "n": 1})
 		if len(r.Errors) == 0 || strings.Contains(r.Errors[0].Message, "input.") {
