@@ -225,10 +225,7 @@ func (r *Resolver) computedFetch(ctx context.Context, pids []string) (map[string
 	}
 	for _, pid := range pids {
 		got := evs[pid]
-		for last := got; len(last) == q.Limit; {
-			if len(got) > maxComputedEvents {
-				break
-			}
+		for last := got; len(last) == q.Limit && len(got) <= maxComputedEvents; {
 			next := q
 			next.After = &graph.JourneyCursor{Timestamp: last[len(last)-1].Timestamp, ID: last[len(last)-1].ID}
 			next.Limit = min(q.Limit, maxComputedEvents+1-len(got))
