@@ -198,3 +198,24 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 	}
 	return nil
 }
+
+var qCountData = cypher(`MATCH (n) WHERE NOT n:{{Migration}} RETURN count(n) AS n`)
+
+// CountData returns how many nodes the database holds besides the markers
+// of data migrations done, which DeleteAll leaves: 0 for a database
+// DeleteAll emptied, or one nothing was ever written to. It reads every
+// node: meant for tests, before they empty a database.
+func (s *Store) CountData(ctx context.Context) (int64, error) {
+	v, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qCountData, nil)
+		if err != nil || len(recs) != 1 {
+			return int64(0), err
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return n, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count nodes: %w", err)
+	}
+	return v.(int64), nil
+}

@@ -4,6 +4,9 @@
 //
 // Neo4j Community has one user database, so every test that uses it holds a
 // machine-wide file lock for its duration and starts from an empty graph.
+// It empties only a database that is empty already, or is the instance
+// dev/neo4j/start runs on this machine, or when CDP_TEST_NEO4J_MAY_EMPTY=1:
+// never a Neo4j of one's own that happens to answer on the default port.
 // Under CI=true a Neo4j that cannot be reached fails the test; elsewhere the
 // test is skipped with the reason.
 package storetest
@@ -117,6 +120,10 @@ func openNeo4j(t testing.TB, empty bool) *neo4jstore.Store {
 	if !empty {
 		t.Cleanup(func() { _ = s.Close(context.Background()) })
 		return s
+	}
+	if err := mayEmpty(ctx, s, cfg.URI); err != nil {
+		_ = s.Close(ctx)
+		t.Fatal(err)
 	}
 	if err := s.DeleteAll(ctx); err != nil {
 		_ = s.Close(ctx)
