@@ -584,10 +584,15 @@ func (c *Collector) apply(events []graph.Event, hook graph.EventsHook) (res grap
 	// A micro-batch gathers many requests: its span starts a trace of its
 	// own, with the store transaction under it.
 	ctx, span := telemetry.Start(ctx, "ingest.commit", attribute.Int("cdp.events", len(events)))
+	// What this commit logs names its trace, as a request's lines do.
+	log := c.log
+	if tid := telemetry.TraceID(ctx); tid != "" {
+		log = log.With().Str("trace_id", tid).Logger()
+	}
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error().Interface("panic", p).Msg("ingest: commit panicked")
+			log.Error().Interface("panic", p).Msg("ingest: commit panicked")
 			err = fmt.Errorf("commit panicked: %v", p)
 		}
 		span.SetAttributes(attribute.Int("cdp.stored", res.Stored), attribute.Int("cdp.duplicates", res.Duplicates))
@@ -605,16 +610,16 @@ func (c *Collector) apply(events []graph.Event, hook graph.EventsHook) (res grap
 	case c.runCtx.Err() != nil:
 		return res, ErrClosed
 	case graph.ErrorCode(err) == graph.EUNAVAILABLE:
-		c.log.Warn().Err(err).Int("events", len(events)).Msg("ingest: store unavailable; micro-batch not committed")
+		log.Warn().Err(err).Int("events", len(events)).Msg("ingest: store unavailable; micro-batch not committed")
 		return res, err
 	case errors.Is(err, context.DeadlineExceeded):
-		c.log.Warn().Err(err).Int("events", len(events)).Dur("timeout", c.cfg.CommitTimeout).Msg("ingest: commit timed out; micro-batch not acknowledged")
+		log.Warn().Err(err).Int("events", len(events)).Dur("timeout", c.cfg.CommitTimeout).Msg("ingest: commit timed out; micro-batch not acknowledged")
 		return res, graph.ErrUnavailable(err)
 	case errors.As(err, new(*hookError)):
-		c.log.Warn().Err(err).Int("events", len(events)).Msg("ingest: a request's events hook failed; micro-batch rolled back")
+		log.Warn().Err(err).Int("events", len(events)).Msg("ingest: a request's events hook failed; micro-batch rolled back")
 		return res, err
 	}
-	c.log.Error().Err(err).Int("events", len(events)).Msg("ingest: commit failed")
+	log.Error().Err(err).Int("events", len(events)).Msg("ingest: commit failed")
 	return res, err
 }
 
