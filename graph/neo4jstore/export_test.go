@@ -1,6 +1,11 @@
 package neo4jstore
 
-import "github.com/idgraph/cdp/audience"
+import (
+	"context"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+)
 
 // PlannedQuery is a query of the store with parameters that make the planner
 // see the shapes it sees in use.
@@ -165,3 +170,21 @@ func FeedQueries() []PlannedQuery {
 
 // CompiledFilter is the statement CountFilter runs for q.
 func CompiledFilter(q audience.FilterQuery) (string, map[string]any, error) { return compileFilter(q) }
+
+// WriteInView runs, inside a View's transaction, the write a test of the
+// access modes needs: an Identifier node with key k. In a read
+// transaction Neo4j refuses it.
+func WriteInView(ctx context.Context, s *Store, k string) error {
+	return s.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		return tx.(*readTx).exec(ctx, qWriteProbe, map[string]any{"k": k})
+	})
+}
+
+// WriteInUpdate runs the same write inside an Update's transaction.
+func WriteInUpdate(ctx context.Context, s *Store, k string) error {
+	return s.Update(ctx, func(ctx context.Context, t graph.Tx) error {
+		return t.(*tx).exec(ctx, qWriteProbe, map[string]any{"k": k})
+	})
+}
+
+var qWriteProbe = cypher(`CREATE (:{{Identifier}} { {{key}}: $k })`)

@@ -17,19 +17,9 @@ import (
 // work through it.
 func TestRoutingURI(t *testing.T) {
 	neo4jStore(t) // the test lock, and an empty database
-	cfg := storetest.Neo4jConfig()
-	_, hostport, ok := strings.Cut(cfg.URI, "://")
-	if !ok {
-		t.Fatalf("NEO4J_URI %q has no scheme", cfg.URI)
-	}
-	cfg.URI = "neo4j://" + hostport
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := neo4jstore.Open(ctx, cfg)
-	if err != nil {
-		t.Fatalf("open %s: %v", cfg.URI, err)
-	}
-	defer s.Close(context.Background())
+	s, cfg := openScheme(ctx, t, "neo4j")
 	e := graph.NewEngine(s, nil)
 	res, err := e.ApplyBatch(ctx, []graph.Event{
 		event("r1", 1, ref(graph.TypeUserID, "U1"), ref(graph.TypeEmail, "r1@example.com")),
@@ -75,4 +65,59 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("err = %v; want the address without the password", err)
 	}
+}
+
+// Reads run in read transactions, which Neo4j routes to a reader in a
+// cluster and where it refuses any write; writes run in write
+// transactions. Checked through bolt:// and neo4j:// alike: a write put
+// inside View fails and leaves nothing, the same write inside Update is
+// stored.
+func TestReadsRunInReadTransactions(t *testing.T) {
+	neo4jStore(t) // the test lock, and an empty database
+	for _, scheme := range []string{"bolt", "neo4j"} {
+		t.Run(scheme, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			s, _ := openScheme(ctx, t, scheme)
+			inView, inUpdate := "user_id:view-"+scheme, "user_id:update-"+scheme
+			if err := neo4jstore.WriteInView(ctx, s, inView); err == nil {
+				t.Error("a write inside View succeeded: View does not run in a read transaction")
+			}
+			if err := neo4jstore.WriteInUpdate(ctx, s, inUpdate); err != nil {
+				t.Fatalf("the same write inside Update: %v", err)
+			}
+			var got map[string]graph.Identifier
+			if err := s.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+				var err error
+				got, err = tx.Identifiers(ctx, []string{inView, inUpdate})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := got[inView]; ok {
+				t.Error("the write refused inside View was stored")
+			}
+			if _, ok := got[inUpdate]; !ok {
+				t.Error("the write inside Update was not stored")
+			}
+		})
+	}
+}
+
+// openScheme opens the test Neo4j (NEO4J_URI) with its URI's scheme
+// replaced by scheme ("bolt", "neo4j"), closed when the test ends.
+func openScheme(ctx context.Context, t *testing.T, scheme string) (*neo4jstore.Store, neo4jstore.Config) {
+	t.Helper()
+	cfg := storetest.Neo4jConfig()
+	_, hostport, ok := strings.Cut(cfg.URI, "://")
+	if !ok {
+		t.Fatalf("NEO4J_URI %q has no scheme", cfg.URI)
+	}
+	cfg.URI = scheme + "://" + hostport
+	s, err := neo4jstore.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("open %s: %v", cfg.URI, err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s, cfg
 }
