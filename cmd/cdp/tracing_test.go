@@ -19,6 +19,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/idgraph/cdp/internal/storetest"
 )
 
 // otlpReceiver is an OTLP/HTTP trace endpoint: it keeps every span it is
@@ -82,14 +84,27 @@ func attr(s *tracepb.Span, key string) string {
 
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, cdp serve exports spans for HTTP
 // requests (continuing the caller's traceparent), GraphQL operations,
-// commits and store transactions, with the right parents; the access log
-// line carries the trace id; no personal value is in any span.
+// commits and store transactions, with the right parents and the store's
+// db.system; the access log line carries the trace id; no personal value
+// is in any span. On both stores.
 func TestTracesExportedOverOTLP(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { tracesExported(t, "bbolt") })
+	t.Run("neo4j", func(t *testing.T) {
+		storetest.OpenNeo4j(t) // the test lock, and an empty database
+		cfg := storetest.Neo4jConfig()
+		tracesExported(t, "neo4j", "NEO4J_URI="+cfg.URI, "NEO4J_USER="+cfg.User,
+			"NEO4J_PASSWORD="+cfg.Password, "NEO4J_DATABASE="+cfg.Database)
+	})
+}
+
+// tracesExported runs TestTracesExportedOverOTLP's checks on a cdp serve
+// with storeEnv, whose store spans carry db.system dbSystem.
+func tracesExported(t *testing.T, dbSystem string, storeEnv ...string) {
 	recv := &otlpReceiver{}
 	col := httptest.NewServer(recv)
 	defer col.Close()
-	cmd, addr, logs := startServe(t, t.TempDir(),
-		"OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_BSP_SCHEDULE_DELAY=50", "OTEL_SERVICE_NAME=cdp-test")
+	cmd, addr, logs := startServe(t, t.TempDir(), append([]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + col.URL, "OTEL_BSP_SCHEDULE_DELAY=50", "OTEL_SERVICE_NAME=cdp-test"}, storeEnv...)...)
 	base := "http://" + addr
 
 	// A caller's trace: the collector request continues it.
@@ -174,7 +189,7 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	}
 	var commitStore bool
 	for _, s := range byName["store.update"] {
-		if p := parentOf(s); p != nil && p.Name == "ingest.commit" && attr(s, "db.system") == "bbolt" {
+		if p := parentOf(s); p != nil && p.Name == "ingest.commit" && attr(s, "db.system") == dbSystem {
 			commitStore = true
 		}
 	}
@@ -187,7 +202,7 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	}
 	var opStore bool
 	for _, s := range byName["store.view"] {
-		if p := parentOf(s); p != nil && p == op {
+		if p := parentOf(s); p != nil && p == op && attr(s, "db.system") == dbSystem {
 			opStore = true
 		}
 	}
