@@ -50,12 +50,31 @@ func TestExportProgressBarOnATerminal(t *testing.T) {
 	p.rows(150)
 	p.rows(250) // more than the server counted: the total grows
 	p.finish()
+	if got := readUntil(reader, "250/250"); !strings.Contains(got, "exporting") || !strings.Contains(got, "250/250") {
+		t.Fatalf("the terminal shows %q, want the bar's description \"exporting\" and 250/250 rows", got)
+	}
+
+	var plain bytes.Buffer
+	q := newExportProgress(&plain, 200)
+	if q.bar != nil {
+		t.Fatal("a progress bar on a writer that is no terminal")
+	}
+	q.rows(150)
+	q.finish()
+	if plain.Len() != 0 {
+		t.Fatalf("a quick export off a terminal wrote %q, want nothing", plain.String())
+	}
+}
+
+// readUntil reads the terminal's output until it holds want, or for 10 s,
+// and returns what it read.
+func readUntil(reader *os.File, want string) string {
 	var out bytes.Buffer
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 4096)
-		for !strings.Contains(out.String(), "250/250") {
+		for !strings.Contains(out.String(), want) {
 			n, err := reader.Read(buf)
 			out.Write(buf[:n])
 			if err != nil {
@@ -69,18 +88,32 @@ func TestExportProgressBarOnATerminal(t *testing.T) {
 		reader.Close() // ends the read
 		<-done
 	}
-	if got := out.String(); !strings.Contains(got, "exporting") || !strings.Contains(got, "250/250") {
-		t.Fatalf("the terminal shows %q, want the bar's description \"exporting\" and 250/250 rows", got)
+	return out.String()
+}
+
+// On a terminal, cdp copy shows a bar per kind of record with the count so
+// far and the total; elsewhere one line per kind when it is copied.
+func TestCopyProgressBarOnATerminal(t *testing.T) {
+	term, reader := openPTY(t)
+	p := newCountProgress(term, 300, "events")
+	if p.bar == nil {
+		t.Fatal("no progress bar on a terminal")
+	}
+	p.add(100)
+	p.add(200)
+	p.done(300, 1500*time.Millisecond)
+	if got := readUntil(reader, "300/300"); !strings.Contains(got, "events") || !strings.Contains(got, "300/300") {
+		t.Fatalf("the terminal shows %q, want the bar's description \"events\" and 300/300", got)
 	}
 
 	var plain bytes.Buffer
-	q := newExportProgress(&plain, 200)
+	q := newCountProgress(&plain, 300, "events")
 	if q.bar != nil {
 		t.Fatal("a progress bar on a writer that is no terminal")
 	}
-	q.rows(150)
-	q.finish()
-	if plain.Len() != 0 {
-		t.Fatalf("a quick export off a terminal wrote %q, want nothing", plain.String())
+	q.add(300)
+	q.done(300, 1500*time.Millisecond)
+	if got, want := plain.String(), "copied 300 events in 1.5s\n"; got != want {
+		t.Fatalf("off a terminal: %q, want %q", got, want)
 	}
 }
