@@ -4,7 +4,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/cdp ./cmd/cdp
+# The version cdp version prints: docker build --build-arg VERSION=v1.2.3 .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/cdp ./cmd/cdp
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/cdp /cdp

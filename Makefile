@@ -10,6 +10,8 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 RELEASE_LDFLAGS := -s -w -X main.version=$(VERSION)
 RELEASE_PLATFORMS := linux/amd64 linux/arm64
+# Where make release writes (make release DIST=/tmp/out).
+DIST ?= dist
 
 test:
 	./dev/test
@@ -20,11 +22,11 @@ build:
 # Static binaries (no cgo, no local paths) for each platform into dist/,
 # named cdp-OS-ARCH, with their SHA-256 sums in dist/SHA256SUMS.
 release:
-	rm -rf dist
-	mkdir -p dist
-	$(foreach p,$(RELEASE_PLATFORMS),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) go build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o dist/cdp-$(subst /,-,$(p)) ./cmd/cdp &&) true
-	cd dist && { command -v sha256sum >/dev/null && sha256sum cdp-* || shasum -a 256 cdp-*; } > SHA256SUMS
-	@echo "built $(VERSION):" && ls -l dist
+	rm -rf $(DIST)
+	mkdir -p $(DIST)
+	$(foreach p,$(RELEASE_PLATFORMS),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) go build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o $(DIST)/cdp-$(subst /,-,$(p)) ./cmd/cdp &&) true
+	cd $(DIST) && { command -v sha256sum >/dev/null && sha256sum cdp-* || shasum -a 256 cdp-*; } > SHA256SUMS
+	@echo "built $(VERSION):" && ls -l $(DIST)
 
 generate:
 	go generate ./...

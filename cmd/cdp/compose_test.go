@@ -66,4 +66,8 @@ func TestComposeFile(t *testing.T) {
 	if !strings.Contains(string(df), "./cmd/cdp") || !strings.Contains(string(df), `CMD ["serve"]`) {
 		t.Fatal("Dockerfile does not build and serve ./cmd/cdp")
 	}
+	// The image's cdp version is stamped as make release stamps it.
+	if !strings.Contains(string(df), "ARG VERSION") || !strings.Contains(string(df), "-X main.version=${VERSION}") {
+		t.Fatal("Dockerfile does not stamp the build argument VERSION into main.version")
+	}
 }
