@@ -541,6 +541,52 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	}
 }
 
+// Into Neo4j as into a folder: a target that holds records is refused and
+// left unchanged, and --verify-only compares an embedded store with a Neo4j
+// one, the partition checksum worked out by hand.
+func TestCopyToNeo4jRefusesNonEmptyAndVerifies(t *testing.T) {
+	neo := storetest.OpenNeo4j(t) // the test lock, and an empty database
+	ctx := context.Background()
+	dirA, dirB := t.TempDir(), t.TempDir()
+	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1", "email:a@x.example"}, "a2": {"email:b@x.example"}})
+	ingestEvents(t, dirB, map[string][]string{"b1": {"email:c@x.example"}})
+	partA := sha256Hex("email:a@x.example\nuser_id:u1\n")
+	partB := sha256Hex("email:b@x.example\n")
+	pair := []string{partA, partB}
+	if pair[1] < pair[0] {
+		pair[0], pair[1] = pair[1], pair[0]
+	}
+	wantSum := sha256Hex(pair[0] + "\n" + pair[1] + "\n")
+
+	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dirA}, neo4jFlags("to")...)...)
+	if code != 0 || !strings.Contains(out, "the stores match") {
+		t.Fatalf("copy into an empty Neo4j: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := copyTable(out)["partition sha256"]; got != [2]string{wantSum, wantSum} {
+		t.Errorf("partition checksums %v, want %s on both sides", got, wantSum)
+	}
+
+	out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dirB}, neo4jFlags("to")...)...)
+	if code != 1 || !strings.Contains(errOut, "is not empty") || !strings.Contains(errOut, "--force") {
+		t.Fatalf("copy into a Neo4j holding records: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n, err := neo.Count(ctx, dump.Identifiers); err != nil || n != 3 {
+		t.Fatalf("the refused Neo4j holds %d identifiers (%v), want the 3 copied before", n, err)
+	}
+
+	out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dirA}, neo4jFlags("to")...)...)
+	if code != 0 || !strings.Contains(out, "the stores match") || strings.Contains(out, "copying") {
+		t.Fatalf("verify equal stores: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dirB}, neo4jFlags("to")...)...)
+	if code != 1 || !strings.Contains(errOut, "the stores differ") {
+		t.Fatalf("verify different stores: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := copyTable(out); got["identifiers"] != [2]string{"1", "3"} || got["partition sha256"][1] != wantSum {
+		t.Errorf("verify prints %v:\n%s", got, out)
+	}
+}
+
 // copyTable reads the comparison cdp copy prints: per kind, "live
 // profiles" and "partition sha256", the source and target values.
 func copyTable(out string) map[string][2]string {
