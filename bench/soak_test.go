@@ -63,6 +63,15 @@ func TestSoakEmbedded(t *testing.T) {
 	if last.Sent == 0 || last.Lookups == 0 || last.RSSBytes <= 0 || last.RSSAnonBytes <= 0 || last.Goroutines <= 0 {
 		t.Fatalf("last sample %+v: nothing sent, looked up or measured", last)
 	}
+	// The rate is a ceiling the soak never passes: by any sample, at most
+	// 200 messages a second since the start plus the limiter's burst of
+	// 20 (a tenth of the rate). Unpaced, two clients send thousands in
+	// 3 s.
+	for _, smp := range res.Samples {
+		if limit := 200*smp.Seconds + 20; float64(smp.Sent) > limit {
+			t.Errorf("sample at %.2f s: %d messages sent, over the %.0f a rate of 200/s allows", smp.Seconds, smp.Sent, limit)
+		}
+	}
 	if res.Judged {
 		t.Fatal("a 3-second soak was judged; the warm-up alone is 2 minutes")
 	}
