@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -886,5 +887,90 @@ func TestConsoleServedWithoutKey(t *testing.T) {
 	open, _ := startService(t, nil)
 	if _, body := get(open.base + "/console/mode.json"); body != `{"open":true,"graphiql":true}` {
 		t.Errorf("open: mode.json says %s", body)
+	}
+}
+
+// An event condition holds any number of property filters, all of which
+// must hold: built in the console, saved, opened again with every filter
+// in its row, and one removed.
+func TestConsoleEventPropertyFilters(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	count := func(filter string) int {
+		var f map[string]any
+		if err := json.Unmarshal([]byte(filter), &f); err != nil {
+			t.Fatal(err)
+		}
+		var pv struct{ PreviewAudience struct{ Count int } }
+		s.gql(t, admin, `query($f:AudienceFilter!){previewAudience(filter:$f){count}}`, map[string]any{"f": f}, &pv)
+		return pv.PreviewAudience.Count
+	}
+	// Orders: Ann's of 120 EUR, Bob's of 30 with no currency.
+	both := `{"and":[{"event":{"name":"Order Completed","where":[{"path":"total","op":"GT","value":20},{"path":"currency","op":"EQ","value":"EUR"}]}}]}`
+	second := `{"and":[{"event":{"name":"Order Completed","where":[{"path":"currency","op":"EQ","value":"EUR"}]}}]}`
+	if n := count(`{"and":[{"event":{"name":"Order Completed","where":[{"path":"total","op":"GT","value":20}]}}]}`); n != 2 {
+		t.Fatalf("the API counts %d orders over 20, want Ann's and Bob's", n)
+	}
+	wantBoth := count(both)
+	if wantBoth != 1 {
+		t.Fatalf("the API counts %d orders over 20 in EUR, want Ann's", wantBoth)
+	}
+
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
+	tb.setValue("#audience-form input[name=name]", "EUR orders over 20")
+	tb.eval(`(function () { var k = document.querySelector("#audience-form .cond select"); k.value = "event"; k.dispatchEvent(new Event("change", { bubbles: true })); return true; })()`, nil)
+	tb.setValue("#audience-form .cond input", "Order Completed")
+	addFilter := `Array.prototype.find.call(document.querySelectorAll("#audience-form button"), function (b) { return b.textContent === "Add property filter"; }).click()`
+	tb.eval(addFilter, nil)
+	tb.eval(addFilter, nil)
+	tb.waitJS("two property filter rows", `document.querySelectorAll("#audience-form .where").length === 2`)
+	setOp := func(row int, op string) {
+		tb.eval(fmt.Sprintf(`(function () { var s = document.querySelectorAll("#audience-form .where")[%d].querySelector("select"); s.value = %q; s.dispatchEvent(new Event("change", { bubbles: true })); return true; })()`, row, op), nil)
+	}
+	tb.setValue("#audience-form .where:nth-of-type(1) input[name=path]", "total")
+	setOp(0, "GT")
+	tb.setValue("#audience-form .where:nth-of-type(1) input[name=pvalue]", "20")
+	tb.setValue("#audience-form .where:nth-of-type(2) input[name=path]", "currency")
+	setOp(1, "EQ")
+	tb.setValue("#audience-form .where:nth-of-type(2) input[name=pvalue]", "EUR")
+	tb.waitJS(fmt.Sprintf("the live count %d", wantBoth), fmt.Sprintf(`(document.getElementById("preview-count") || {}).textContent === "%d"`, wantBoth))
+	tb.axe("audience builder with property filters")
+	tb.run(chromedp.Click(`#audience-form button[type=submit]`, chromedp.ByQuery))
+	tb.waitJS("the audience saved", `document.getElementById("saved")`)
+	id := tb.text(`document.getElementById("saved").getAttribute("data-id")`)
+	savedFilter := func() any {
+		var got struct{ Audience *struct{ Filter any } }
+		s.gql(t, admin, `query($id:ID!){audience(id:$id){filter}}`, map[string]any{"id": id}, &got)
+		if got.Audience == nil {
+			t.Fatalf("no audience %s", id)
+		}
+		return got.Audience.Filter
+	}
+	sameJSON := func(got any, want string) bool {
+		var w any
+		if err := json.Unmarshal([]byte(want), &w); err != nil {
+			t.Fatal(err)
+		}
+		return reflect.DeepEqual(got, w)
+	}
+	if got := savedFilter(); !sameJSON(got, both) {
+		t.Fatalf("saved filter %v, want %s", got, both)
+	}
+
+	// Opened again, each filter is in its own row; the first removed, the
+	// saved audience keeps the second alone.
+	tb.run(chromedp.Navigate(s.base + "/console/#/audiences/" + id))
+	tb.waitJS("the editor", `document.getElementById("h-builder") && document.getElementById("h-builder").textContent.indexOf("Edit") === 0`)
+	tb.waitJS("both rows filled", `(function () { var r = document.querySelectorAll("#audience-form .where input[name=path]");
+		return r.length === 2 && r[0].value === "total" && r[1].value === "currency"; })()`)
+	tb.eval(`document.querySelector('#audience-form button[aria-label="Remove property filter 1"]').click()`, nil)
+	tb.waitJS("one row left", `document.querySelectorAll("#audience-form .where").length === 1`)
+	tb.run(chromedp.Click(`#audience-form button[type=submit]`, chromedp.ByQuery))
+	tb.waitJS("the audience saved again", `document.getElementById("saved")`)
+	if got := savedFilter(); !sameJSON(got, second) {
+		t.Fatalf("after removing the first property filter the saved filter is %v, want %s", got, second)
 	}
 }

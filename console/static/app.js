@@ -759,8 +759,10 @@
 
   function blankCond(kind) {
     return { kind: kind || "trait", not: false, name: "", op: "EQ", value: "", type: "", exists: true, purpose: "advertising", status: "GRANTED",
-      countOp: "GTE", count: "", within: "", audience: "", path: "" };
+      countOp: "GTE", count: "", within: "", audience: "", where: [] };
   }
+  function blankWhere() { return { path: "", op: "EQ", value: "" }; }
+  function shown(v) { return v === undefined || v === null ? "" : (Array.isArray(v) ? v.join(",") : String(v)); }
   function scalar(s) {
     s = String(s).trim();
     if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
@@ -798,13 +800,20 @@
       if (n.type) e.type = n.type;
       if (String(n.count).trim() !== "") e.count = { op: n.countOp, value: parseInt(n.count, 10) || 0 };
       if (n.within.trim()) e.within = n.within.trim();
-      if (n.path.trim()) {
-        var w = { path: n.path.trim(), op: n.op };
-        var wv = condValue(n.op, n.value);
+      // Every property filter must hold (the API ANDs them); a row left
+      // wholly empty is ignored.
+      var where = [];
+      n.where.forEach(function (x) {
+        if (!x.path.trim()) {
+          if (String(x.value).trim() !== "") throw new Error("Give each property filter a property.");
+          return;
+        }
+        var w = { path: x.path.trim(), op: x.op };
+        var wv = condValue(x.op, x.value);
         if (wv !== undefined) w.value = wv;
-        e.where = [w];
-      }
-      if (n.whereRest && n.whereRest.length) e.where = (e.where || []).concat(n.whereRest);
+        where.push(w);
+      });
+      if (where.length) e.where = where;
       f = { event: e };
     } else if (n.kind === "audience") {
       if (!n.audience.trim()) throw new Error("Give the audience condition an audience id.");
@@ -819,8 +828,7 @@
     var c = blankCond();
     if (f.trait || f.computed) {
       var t = f.trait || f.computed;
-      c.kind = f.trait ? "trait" : "computed"; c.name = t.name; c.op = t.op;
-      c.value = t.value === undefined || t.value === null ? "" : (Array.isArray(t.value) ? t.value.join(",") : String(t.value));
+      c.kind = f.trait ? "trait" : "computed"; c.name = t.name; c.op = t.op; c.value = shown(t.value);
     } else if (f.identifier) {
       c.kind = "identifier"; c.type = f.identifier.type; c.exists = f.identifier.exists !== false;
     } else if (f.consent) {
@@ -828,14 +836,7 @@
     } else if (f.event) {
       c.kind = "event"; c.name = f.event.name || ""; c.type = f.event.type || ""; c.within = f.event.within || "";
       if (f.event.count) { c.countOp = f.event.count.op; c.count = String(f.event.count.value); }
-      // The builder edits the first property filter; the others (saved
-      // through GraphQL) are kept as they are.
-      if (f.event.where && f.event.where.length) {
-        var w0 = f.event.where[0];
-        c.whereRest = f.event.where.slice(1);
-        c.path = w0.path; c.op = w0.op;
-        c.value = w0.value === undefined || w0.value === null ? "" : (Array.isArray(w0.value) ? w0.value.join(",") : String(w0.value));
-      }
+      c.where = (f.event.where || []).map(function (w) { return { path: w.path, op: w.op, value: shown(w.value) }; });
     } else if (f.inAudience) {
       c.kind = "audience"; c.audience = f.inAudience;
     }
@@ -891,8 +892,15 @@
         parts = [input(n, "name", "Event name", { spellcheck: "false" }), pick(n, "type", "Type", [["", "any"]].concat(EVENT_TYPES), false),
           pick(n, "countOp", "Count", COUNT_OPS, false), input(n, "count", "Times (empty: at least once)", { inputmode: "numeric", size: "6" }),
           input(n, "within", "Within (e.g. P30D)", { size: "8" }),
-          input(n, "path", "Property (e.g. total)", { spellcheck: "false", size: "10" }), pick(n, "op", "Property test", OPS, false),
-          input(n, "value", "Property value", { size: "8" })];
+          n.where.map(function (w, i) {
+            return h("div", { "class": "where", role: "group", "aria-label": "Property filter " + (i + 1) },
+              input(w, "path", "Property (e.g. total)", { spellcheck: "false", size: "10", name: "path" }),
+              pick(w, "op", "Property test", OPS, false),
+              input(w, "value", "Property value", { size: "8", name: "pvalue" }),
+              h("button", { type: "button", "class": "danger", text: "Remove", "aria-label": "Remove property filter " + (i + 1),
+                onclick: function () { n.where.splice(n.where.indexOf(w), 1); edit(true); } }));
+          }),
+          h("button", { type: "button", text: "Add property filter", onclick: function () { n.where.push(blankWhere()); edit(true); } })];
       } else {
         parts = [input(n, "audience", "Audience id", { spellcheck: "false" })];
       }
