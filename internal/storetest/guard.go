@@ -36,6 +36,9 @@ func mayEmpty(ctx context.Context, s *neo4jstore.Store, uri string) error {
 	if devInstance(uri, devStateDir(uri)) {
 		return nil
 	}
+	if u, err := url.Parse(uri); err == nil {
+		uri = u.Redacted() // a password written into the URI is not repeated
+	}
 	n, err := s.CountData(ctx)
 	if err != nil {
 		return fmt.Errorf("Neo4j at %s: %w", uri, err)

@@ -99,6 +99,11 @@ func TestMayEmptyRefusesAForeignNeo4j(t *testing.T) {
 			t.Errorf("refusal %q does not name %q", err, want)
 		}
 	}
+	// A password written into the URI is not in the refusal.
+	_, hostport, _ := strings.Cut(cfg.URI, "://")
+	if err := mayEmpty(ctx, s, "bolt://neo4j:pw-Secret-91@"+hostport); err == nil || strings.Contains(err.Error(), "pw-Secret-91") {
+		t.Errorf("refusal for a URI with a password: %v", err)
+	}
 	t.Setenv(EnvMayEmpty, "1")
 	if err := mayEmpty(ctx, s, cfg.URI); err != nil {
 		t.Fatalf("with %s=1: %v", EnvMayEmpty, err)
