@@ -55,6 +55,20 @@ func profile(t *testing.T, s neo4j.SessionWithContext, q string, params map[stri
 	return ops
 }
 
+// clearQueryCaches drops every cached plan, so that the next run of a query
+// is planned against the database as it is now.
+func clearQueryCaches(t *testing.T, s neo4j.SessionWithContext) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := s.Run(ctx, "CALL db.clearQueryCaches()", nil)
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
+	if err != nil {
+		t.Fatalf("clear query caches: %v", err)
+	}
+}
+
 func has(ops []string, pred func(string) bool) bool {
 	for _, o := range ops {
 		if pred(o) {
@@ -80,9 +94,13 @@ func isScan(op string) bool {
 
 func isSeek(op string) bool { return strings.Contains(op, "IndexSeek") }
 
+// The plans are made here on an empty database, as they are for the first
+// batch a new deployment writes; Apply keeps that plan however the
+// database grows (replan=skip), so it must already seek.
 func TestHotQueriesSeekByIndex(t *testing.T) {
 	storetest.Neo4j(t)
 	s := rawSession(t)
+	clearQueryCaches(t, s)
 	for _, q := range neo4jstore.HotQueries() {
 		t.Run(q.Name, func(t *testing.T) {
 			ops := profile(t, s, q.Cypher, q.Params)

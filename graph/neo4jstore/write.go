@@ -331,8 +331,18 @@ var applySteps = []struct {
 }
 
 // qApply is every step of Apply in one statement.
+//
+// It keeps its plan (replan=skip). Neo4j throws a cached plan away when the
+// statistics it was made with have changed enough, at most every
+// dbms.cypher.min_replan_interval (10 s), and planning this statement takes
+// about 230 ms on the machine of docs/BENCHMARKS.md. While a young database
+// grows, that happened to about one Apply in ten and was a third of Apply's
+// time. Replanning cannot improve it: every step reaches its nodes by a
+// unique-constraint index seek, whatever the counts, and
+// TestHotQueriesSeekByIndex checks the plan made on an empty database.
 var qApply = func() string {
 	var b strings.Builder
+	b.WriteString("CYPHER replan=skip\n")
 	for _, s := range applySteps {
 		b.WriteString("CALL () {")
 		b.WriteString(s.body)
