@@ -181,3 +181,44 @@ func TestNewKey(t *testing.T) {
 		}
 	}
 }
+
+// Audit ids sort by the time they were made, whatever their random half:
+// for times worked out by hand, the id's first 16 hex digits are the Unix
+// nanoseconds, and an id of a later time sorts after every id of an
+// earlier one. Every id is a valid entry id, and none repeats.
+func TestAuditIDsSortByTime(t *testing.T) {
+	// 2026-01-02T03:04:05.000000006Z is 1767323045000000006 ns after the
+	// epoch, 0x1886caf21c963206 (worked out apart: calendar.timegm gives
+	// 1767323045 s; times 1e9, plus 6).
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	id := auditID(at)
+	if !strings.HasPrefix(id, "aud_1886caf21c963206") || len(id) != 4+32 {
+		t.Fatalf("auditID(%v) = %q, want aud_1886caf21c963206 and 16 more hex digits", at, id)
+	}
+	times := []time.Time{at, at.Add(time.Nanosecond), at.Add(time.Millisecond), at.Add(time.Hour), at.AddDate(3, 0, 0)}
+	var ids []string
+	seen := map[string]bool{}
+	for _, tm := range times {
+		for range 200 {
+			id := auditID(tm)
+			if seen[id] {
+				t.Fatalf("id %q made twice", id)
+			}
+			seen[id] = true
+			if err := (AuditEntry{ID: id, At: tm, Action: "a", Outcome: OutcomeOK}).Validate(); err != nil {
+				t.Fatalf("id %q: %v", id, err)
+			}
+			ids = append(ids, id)
+		}
+	}
+	for i := 200; i < len(ids); i++ {
+		// Every id of a later time is above every id of the time before.
+		prevMax := slices.Max(ids[i-i%200-200 : i-i%200])
+		if ids[i] <= prevMax {
+			t.Fatalf("id %q (time %d) sorts before %q of an earlier time", ids[i], i/200, prevMax)
+		}
+	}
+	if NewAuditID() <= auditID(time.Now().Add(-time.Minute)) {
+		t.Fatal("NewAuditID does not sort after an id of a minute ago")
+	}
+}
