@@ -43,11 +43,17 @@ func (t *readTx) exec(ctx context.Context, q string, params map[string]any) erro
 	return err
 }
 
+// identFields projects an identifier node (named by the variable before
+// it) onto what decodeIdentifier reads. The slot properties that audience
+// filters match on (identifierSlots) are derived from traits, and a read
+// of identifiers leaves them in the database rather than sending them.
+const identFields = ` { .{{key}}, .{{type}}, .{{value}}, .{{firstSeen}}, .{{lastSeen}}, .{{sources}}, .{{traits}} }`
+
 var qIdentifiers = cypher(`
 UNWIND $keys AS k
 MATCH (i:{{Identifier}} { {{key}}: k })
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-RETURN i { .* } AS i, p.{{id}} AS pid`)
+RETURN i` + identFields + ` AS i, p.{{id}} AS pid`)
 
 func (t *readTx) Identifiers(ctx context.Context, keys []string) (map[string]graph.Identifier, error) {
 	out := make(map[string]graph.Identifier, len(keys))
@@ -105,7 +111,7 @@ var qMembers = cypher(`
 UNWIND $ids AS pid
 MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(i:{{Identifier}})
 USING INDEX SEEK p:{{Profile}}({{id}})
-RETURN pid, i { .* } AS i`)
+RETURN pid, i` + identFields + ` AS i`)
 
 func (t *readTx) Members(ctx context.Context, profileIDs []string) (map[string][]graph.Identifier, error) {
 	out := make(map[string][]graph.Identifier, len(profileIDs))
@@ -204,13 +210,13 @@ var qLookup = func() (qs [2]string) {
 	for withMembers := 0; withMembers < 2; withMembers++ {
 		members := "[]"
 		if withMembers == 1 {
-			members = "COLLECT { MATCH (p)<-[:{{IN}}]-(m:{{Identifier}}) RETURN m { .* } }"
+			members = "COLLECT { MATCH (p)<-[:{{IN}}]-(m:{{Identifier}}) RETURN m" + identFields + " }"
 		}
 		qs[withMembers] = cypher(`
 UNWIND $keys AS k
 MATCH (i:{{Identifier}} { {{key}}: k })
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-WITH p, collect(i { .* }) AS idents
+WITH p, collect(i` + identFields + `) AS idents
 RETURN idents, p { .* } AS p, ` + members + ` AS members`)
 	}
 	return qs

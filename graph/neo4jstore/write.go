@@ -92,7 +92,7 @@ SET i.{{firstSeen}} = CASE WHEN i.{{firstSeen}} IS NULL OR row.first < i.{{first
     i.{{sources}} = coalesce(i.{{sources}}, []) + [s IN row.sources WHERE NOT s IN coalesce(i.{{sources}}, [])]
 WITH i
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-RETURN i { .* } AS i, p.{{id}} AS pid,` + lockedRejected)
+RETURN i` + identFields + ` AS i, p.{{id}} AS pid,` + lockedRejected)
 
 var qLockExisting = cypher(`
 UNWIND $keys AS k
@@ -100,7 +100,7 @@ MATCH (i:{{Identifier}} { {{key}}: k })
 SET i.{{key}} = i.{{key}}
 WITH i
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-RETURN i { .* } AS i, p.{{id}} AS pid,` + lockedRejected)
+RETURN i` + identFields + ` AS i, p.{{id}} AS pid,` + lockedRejected)
 
 // lockedRejected ends both lock queries: the identifier's REJECTED_LINK
 // edges, read under the lock like everything else they return, so that
