@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -20,25 +19,8 @@ import (
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/internal/telemetry"
+	"github.com/idgraph/cdp/internal/testlog"
 )
-
-// lockedBuffer is a log sink the committer and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // commitTraces receives OTLP/HTTP exports and keeps the trace ids of the
 // ingest.commit spans.
@@ -93,7 +75,7 @@ func commitLogLines(t *testing.T, logs string) []map[string]any {
 func TestCommitLogCarriesTraceID(t *testing.T) {
 	submitFailing := func(t *testing.T) string {
 		s := storetest.Embedded(t)
-		logs := &lockedBuffer{}
+		logs := &testlog.Buffer{}
 		coll := ingest.New(graph.NewEngine(s, nil), ingest.Config{
 			Suppression: downList{openList(t, s).SuppressionList},
 			Logger:      zerolog.New(logs),

@@ -17,6 +17,7 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 // onlyEntry returns the one entry of entries, failing otherwise.
@@ -560,7 +561,7 @@ func TestAuditWriterRetriesThenLogs(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		store := accessStore(s)
 		flaky := &flakyAudit{Store: store}
-		var logs syncBuffer
+		var logs testlog.Buffer
 
 		// Two failures: the retries append the batch.
 		flaky.failures.Store(2)

@@ -17,6 +17,7 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/reqid"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 // keyEnv is a GraphQL server whose callers authenticate with real keys,
@@ -37,7 +38,7 @@ func newKeyEnv(t *testing.T, s graph.Store, cfg Config, ing Ingester) *keyEnv {
 	if cfg.Keys == nil {
 		cfg.Keys = as
 	}
-	e := &env{t: t, engine: graph.NewEngine(s, nil), logs: &syncBuffer{}}
+	e := &env{t: t, engine: graph.NewEngine(s, nil), logs: &testlog.Buffer{}}
 	cfg.Logger = zerolog.New(e.logs)
 	e.srv = httptest.NewServer(withKeys(as, NewHandler(e.engine, ing, cfg)))
 	t.Cleanup(e.srv.Close)

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 // env is a GraphQL server over a real engine and store, reached over HTTP.
@@ -24,24 +24,7 @@ type env struct {
 	t      *testing.T
 	engine *graph.Engine
 	srv    *httptest.Server
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testlog.Buffer
 }
 
 func testConfig() Config {
@@ -50,7 +33,7 @@ func testConfig() Config {
 
 func newEnv(t *testing.T, s graph.Store, cfg Config, ing Ingester) *env {
 	t.Helper()
-	e := &env{t: t, engine: graph.NewEngine(s, nil), logs: &syncBuffer{}}
+	e := &env{t: t, engine: graph.NewEngine(s, nil), logs: &testlog.Buffer{}}
 	cfg.Logger = zerolog.New(e.logs)
 	if cfg.Keys == nil {
 		cfg.Keys = accessStore(s)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 // nested returns a query whose deepest field is at depth n.
@@ -151,7 +152,7 @@ func TestIntrospectionAndSuggestionsSwitch(t *testing.T) {
 
 // withRequestLogger puts a logger carrying a request id in each request's
 // context, as the server does.
-func withRequestLogger(logs *syncBuffer, h http.Handler) http.Handler {
+func withRequestLogger(logs *testlog.Buffer, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := zerolog.New(logs).With().Str("request_id", "req-42").Logger()
 		h.ServeHTTP(w, r.WithContext(l.WithContext(r.Context())))
@@ -161,7 +162,7 @@ func withRequestLogger(logs *syncBuffer, h http.Handler) http.Handler {
 func TestInternalErrorsAndPanics(t *testing.T) {
 	cs := newCountingStore(storetest.Embedded(t))
 	engine := graph.NewEngine(cs, nil)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	srv := httptest.NewServer(withRequestLogger(logs, asOpen(NewHandler(engine, nil, Config{}))))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, engine: engine, srv: srv, logs: logs}

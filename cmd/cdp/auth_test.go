@@ -12,6 +12,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 func TestParseAuth(t *testing.T) {
@@ -75,7 +76,7 @@ func TestServeAuthFlagsRefused(t *testing.T) {
 }
 
 // listening returns the fields of the "listening" log line.
-func listening(t *testing.T, logs *syncBuffer) map[string]any {
+func listening(t *testing.T, logs *testlog.Buffer) map[string]any {
 	t.Helper()
 	for _, line := range strings.Split(logs.String(), "\n") {
 		var m map[string]any

@@ -23,6 +23,7 @@ import (
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/graph/graphtest"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 var binary string
@@ -134,11 +135,11 @@ func TestBadConfiguration(t *testing.T) {
 
 // startServe runs `cdp serve` on a free port and returns its address once
 // /healthz answers.
-func startServe(t *testing.T, dataDir string, extraEnv ...string) (*exec.Cmd, string, *syncBuffer) {
+func startServe(t *testing.T, dataDir string, extraEnv ...string) (*exec.Cmd, string, *testlog.Buffer) {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "info")
 	cmd.Env = cleanEnv(extraEnv...)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
@@ -175,23 +176,6 @@ func startServe(t *testing.T, dataDir string, extraEnv ...string) (*exec.Cmd, st
 		t.Fatalf("cdp serve did not start; logs:\n%s", logs.String())
 	}
 	return nil, "", nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) WriteString(x string) {
-	s.mu.Lock()
-	s.b.WriteString(x)
-	s.mu.Unlock()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestServeHealthReadyAndLogs(t *testing.T) {

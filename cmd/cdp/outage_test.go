@@ -23,6 +23,7 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/neo4jstore"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 // TestNeo4jOutage runs `cdp serve` against a Neo4j of its own (started by
@@ -413,7 +414,7 @@ func (l *load) wait(t *testing.T, within time.Duration, what string, done func(a
 // asyncServe is a `cdp serve` started without waiting for it to listen.
 type asyncServe struct {
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testlog.Buffer
 	addr chan string
 	done chan struct{}
 }
@@ -422,7 +423,7 @@ func startServeAsync(t *testing.T, args ...string) *asyncServe {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "info"}, args...)...)
 	cmd.Env = cleanEnv()
-	s := &asyncServe{cmd: cmd, logs: &syncBuffer{}, addr: make(chan string, 1), done: make(chan struct{})}
+	s := &asyncServe{cmd: cmd, logs: &testlog.Buffer{}, addr: make(chan string, 1), done: make(chan struct{})}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
