@@ -124,6 +124,7 @@ func registerBenchStore(fs *flagSet, store *string, n4 *neo4jstore.Config, lock 
 	fs.str(&n4.User, "neo4j-user", "NEO4J_USER", "", "Neo4j user (empty: no authentication)")
 	fs.str(&n4.Password, "neo4j-password", "NEO4J_PASSWORD", "", "Neo4j password")
 	fs.str(&n4.Database, "neo4j-database", "NEO4J_DATABASE", "neo4j", "Neo4j database name")
+	fs.str(&n4.CAFile, "neo4j-ca-file", "NEO4J_CA_FILE", "", caFileUsage)
 	fs.boolean(lock, "neo4j-lock", "CDP_BENCH_NEO4J_LOCK", true, "hold the Neo4j test lock ($TMPDIR/cdp-neo4j-test.lock) for the run, so tests sharing the instance wait")
 }
 

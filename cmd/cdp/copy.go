@@ -64,6 +64,7 @@ func (c *copySide) register(fs *flagSet) {
 	fs.str(&c.neo4jUser, c.name+"-neo4j-user", env+"NEO4J_USER", "", "Neo4j user (empty: no authentication)")
 	fs.str(&c.neo4jPass, c.name+"-neo4j-password", env+"NEO4J_PASSWORD", "", "Neo4j password")
 	fs.str(&c.neo4jDB, c.name+"-neo4j-database", env+"NEO4J_DATABASE", "neo4j", "Neo4j database name")
+	fs.str(&c.neo4jCA, c.name+"-neo4j-ca-file", env+"NEO4J_CA_FILE", "", caFileUsage)
 }
 
 func (c *copySide) check() error {

@@ -72,6 +72,7 @@ func TestBadConfiguration(t *testing.T) {
 	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	noPEM := notADir // holds no certificate
 	cases := []struct {
 		name string
 		args []string
@@ -83,6 +84,10 @@ func TestBadConfiguration(t *testing.T) {
 		{"unreachable neo4j", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "5s"}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "did not answer within --store-timeout 5s"},
 		// A wrong URI is not waited for, whatever --store-timeout says.
 		{"bad neo4j uri", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "10m"}, []string{"NEO4J_URI=http://127.0.0.1:1"}, "bad configuration"},
+		// A CA file is checked before any connection: no waiting either.
+		{"ca file with a plain uri", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "10m", "--neo4j-ca-file", noPEM}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "a CA file needs a bolt+s:// or neo4j+s:// URI"},
+		{"ca file without certificates", []string{"migrate", "--store-timeout", "10m"}, []string{"NEO4J_URI=neo4j+s://127.0.0.1:1", "NEO4J_CA_FILE=" + noPEM}, "holds no PEM certificate"},
+		{"copy ca file without certificates", []string{"copy", "--from-neo4j-uri", "neo4j+s://127.0.0.1:1", "--from-neo4j-ca-file", noPEM, "--to-data-dir", t.TempDir()}, nil, "holds no PEM certificate"},
 		{"data dir not writable", []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(notADir, "data")}, nil, "data dir"},
 		{"port in use", []string{"serve", "--addr", busy.Addr().String(), "--data-dir", t.TempDir()}, nil, "cannot listen on " + busy.Addr().String()},
 		{"bad env value", []string{"serve"}, []string{"CDP_BATCH_SIZE=lots"}, `CDP_BATCH_SIZE="lots" is not a whole number`},

@@ -33,8 +33,12 @@ type storeFlags struct {
 	neo4jUser string
 	neo4jPass string
 	neo4jDB   string
+	neo4jCA   string
 	timeout   time.Duration
 }
+
+// caFileUsage describes every command's --neo4j-ca-file.
+const caFileUsage = "PEM file of certificate authorities that bolt+s:// and neo4j+s:// trust besides the system's (a private CA, a self-signed Neo4j)"
 
 func (s *storeFlags) register(fs *flagSet) {
 	fs.str(&s.dataDir, "data-dir", "CDP_DATA_DIR", "./data", "folder of the embedded store (used unless --neo4j-uri is set)")
@@ -42,6 +46,7 @@ func (s *storeFlags) register(fs *flagSet) {
 	fs.str(&s.neo4jUser, "neo4j-user", "NEO4J_USER", "", "Neo4j user (empty: no authentication)")
 	fs.str(&s.neo4jPass, "neo4j-password", "NEO4J_PASSWORD", "", "Neo4j password")
 	fs.str(&s.neo4jDB, "neo4j-database", "NEO4J_DATABASE", "neo4j", "Neo4j database name")
+	fs.str(&s.neo4jCA, "neo4j-ca-file", "NEO4J_CA_FILE", "", caFileUsage)
 	fs.duration(&s.timeout, "store-timeout", "CDP_STORE_TIMEOUT", defaultStoreTimeout, "how long to wait at start for Neo4j to answer (retrying with backoff while it refuses connections)")
 }
 
@@ -50,7 +55,7 @@ func (s *storeFlags) register(fs *flagSet) {
 const defaultStoreTimeout = 60 * time.Second
 
 func (s *storeFlags) neo4jConfig() neo4jstore.Config {
-	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB}
+	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB, CAFile: s.neo4jCA}
 }
 
 func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store, error) {

@@ -2,6 +2,9 @@ package neo4jstore_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +123,84 @@ func openScheme(ctx context.Context, t *testing.T, scheme string) (*neo4jstore.S
 	}
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s, cfg
+}
+
+// bolt+s:// and neo4j+s:// speak TLS to the dev instance, which serves a
+// self-signed certificate beside plain Bolt on the same port; Config.CAFile
+// makes the store trust it. A write and a read-your-write work through
+// each scheme. Without the CA file the certificate is refused at once as a
+// configuration error, not reported as Neo4j being unreachable (which
+// start-up would wait out for --store-timeout).
+func TestTLSURIs(t *testing.T) {
+	ca := storetest.DevCAFile(t)
+	neo4jStore(t) // the test lock, and an empty database
+	for i, scheme := range []string{"bolt+s", "neo4j+s"} {
+		t.Run(scheme, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cfg := storetest.Neo4jConfig()
+			_, hostport, ok := strings.Cut(cfg.URI, "://")
+			if !ok {
+				t.Fatalf("NEO4J_URI %q has no scheme", cfg.URI)
+			}
+			cfg.URI, cfg.CAFile = scheme+"://"+hostport, ca
+			s, err := neo4jstore.Open(ctx, cfg)
+			if err != nil {
+				t.Fatalf("open %s trusting %s: %v", cfg.URI, ca, err)
+			}
+			defer s.Close(context.Background())
+			e := graph.NewEngine(s, nil)
+			user := fmt.Sprintf("T%d", i)
+			if _, err := e.ApplyBatch(ctx, []graph.Event{
+				event(scheme+"-1", 1, ref(graph.TypeUserID, user), ref(graph.TypeEmail, user+"@example.com")),
+			}); err != nil {
+				t.Fatalf("write through %s: %v", cfg.URI, err)
+			}
+			p, err := e.ProfileByIdentifier(ctx, ref(graph.TypeEmail, user+"@example.com"))
+			if err != nil {
+				t.Fatalf("read through %s: %v", cfg.URI, err)
+			}
+			if p.Size != 2 {
+				t.Fatalf("profile of %s@example.com has %d identifiers, want 2", user, p.Size)
+			}
+
+			cfg.CAFile = ""
+			s2, err := neo4jstore.Open(ctx, cfg)
+			if err == nil {
+				_ = s2.Close(ctx)
+				t.Fatalf("open %s without the CA file: the self-signed certificate was trusted", cfg.URI)
+			}
+			if graph.ErrorCode(err) == graph.EUNAVAILABLE || !strings.Contains(err.Error(), "TLS certificate is not trusted") {
+				t.Fatalf("open %s without the CA file: %v (code %q); want a configuration error naming the untrusted certificate", cfg.URI, err, graph.ErrorCode(err))
+			}
+		})
+	}
+}
+
+// A CA file is refused before any connection when the URI's scheme does
+// not check certificates, and when the file holds no certificate.
+func TestCAFileErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pem")
+	if err := os.WriteFile(empty, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ uri, file, want string }{
+		{"bolt://127.0.0.1:1", empty, `a CA file needs a bolt+s:// or neo4j+s:// URI, got "bolt://127.0.0.1:1"`},
+		{"neo4j://127.0.0.1:1", empty, "a CA file needs a bolt+s:// or neo4j+s:// URI"},
+		{"neo4j+ssc://127.0.0.1:1", empty, "a CA file needs a bolt+s:// or neo4j+s:// URI"},
+		{"neo4j+s://127.0.0.1:1", empty, "the CA file " + empty + " holds no PEM certificate"},
+		{"bolt+s://127.0.0.1:1", filepath.Join(dir, "missing.pem"), "read the CA file"},
+	} {
+		s, err := neo4jstore.Open(ctx, neo4jstore.Config{URI: c.uri, CAFile: c.file})
+		if err == nil {
+			_ = s.Close(ctx)
+			t.Fatalf("%s with CA file %s: opened", c.uri, c.file)
+		}
+		if !strings.Contains(err.Error(), c.want) || graph.ErrorCode(err) == graph.EUNAVAILABLE {
+			t.Errorf("%s with CA file %s: %v; want a configuration error containing %q", c.uri, c.file, err, c.want)
+		}
+	}
 }

@@ -2,14 +2,19 @@ package neo4jstore
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/idgraph/cdp/graph"
@@ -34,6 +39,10 @@ type Config struct {
 	User     string // empty: no authentication
 	Password string
 	Database string // empty: DefaultDatabase
+	// CAFile, when set, names a PEM file of certificate authorities that
+	// bolt+s:// and neo4j+s:// trust besides the system's: a Neo4j whose
+	// certificate a private authority signed, or a self-signed one.
+	CAFile string
 	// OnAvailability, when set, is called when Neo4j stops answering
 	// (available false, with the reason) and when it answers again. While
 	// it is down every call fails at once with graph.ErrUnavailable.
@@ -60,18 +69,31 @@ type Store struct {
 // Open connects to Neo4j, checks that it answers within ctx, and applies the
 // schema (Migrate). The URI may be bolt:// or bolt+s:// (one server), or
 // neo4j:// or neo4j+s:// (routing: writes go to the cluster's leader, reads
-// to its followers). From then on the store checks every second that Neo4j
-// answers (see Config.OnAvailability).
+// to its followers). The +s schemes use TLS and check the server's
+// certificate against the system's authorities and Config.CAFile's. From
+// then on the store checks every second that Neo4j answers (see
+// Config.OnAvailability).
 //
 // Errors: wrapped by graph.ErrUnavailable when the server cannot be reached
-// (retrying later may succeed); not wrapped when the configuration is wrong.
+// (retrying later may succeed); not wrapped when the configuration is wrong
+// (a bad URI or CA file, refused credentials, an untrusted certificate).
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	auth := neo4j.NoAuth()
 	if cfg.User != "" {
 		auth = neo4j.BasicAuth(cfg.User, cfg.Password, "")
 	}
 	uri := redact(cfg.URI)
-	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth)
+	var tlsConf []func(*config.Config)
+	if cfg.CAFile != "" {
+		pool, err := trustedCAs(cfg.CAFile, cfg.URI)
+		if err != nil {
+			return nil, err
+		}
+		tlsConf = append(tlsConf, func(c *config.Config) {
+			c.TlsConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		})
+	}
+	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth, tlsConf...)
 	if err != nil {
 		return nil, fmt.Errorf("neo4j: bad configuration for %q: %w", uri, err)
 	}
@@ -95,6 +117,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			// Retrying will not help: the configuration is wrong.
 			return nil, fmt.Errorf("Neo4j at %s refused user %q: %w", uri, cfg.User, err)
 		}
+		if certificateRefused(err) {
+			return nil, fmt.Errorf("Neo4j at %s: its TLS certificate is not trusted (trust its authority with a CA file, e.g. --neo4j-ca-file): %w", uri, err)
+		}
 		return nil, graph.ErrUnavailable(fmt.Errorf("cannot reach Neo4j at %s: %w", uri, err))
 	}
 	if _, err := s.Migrate(ctx); err != nil {
@@ -109,6 +134,52 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.watch(wctx)
 	}()
 	return s, nil
+}
+
+// trustedCAs is the system's certificate pool with the certificates of the
+// PEM file path added, for uri, which must be bolt+s:// or neo4j+s://
+// (the schemes that check the server's certificate).
+func trustedCAs(path, uri string) (*x509.CertPool, error) {
+	scheme := ""
+	if u, err := url.Parse(uri); err == nil {
+		scheme = u.Scheme
+	}
+	if scheme != "bolt+s" && scheme != "neo4j+s" {
+		return nil, fmt.Errorf("neo4j: a CA file needs a bolt+s:// or neo4j+s:// URI, got %q", redact(uri))
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("neo4j: read the CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("neo4j: the CA file %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// certificateRefused reports whether err is the client's refusal of the
+// server's TLS certificate: a configuration to fix, not an outage to wait
+// out. The driver keeps the cause in ConnectivityError.Inner and, for a
+// routing URI, inside an error of its internal package that does not
+// unwrap; there only crypto/tls's message ("tls: failed to verify
+// certificate: ...") tells it.
+func certificateRefused(err error) bool {
+	for err != nil {
+		var verify *tls.CertificateVerificationError
+		if errors.As(err, &verify) {
+			return true
+		}
+		var ce *neo4j.ConnectivityError
+		if !errors.As(err, &ce) || ce.Inner == nil {
+			break
+		}
+		err = ce.Inner
+	}
+	return err != nil && strings.Contains(err.Error(), "tls: failed to verify certificate")
 }
 
 // Driver is the store's driver, for callers that must run their own Cypher

@@ -82,6 +82,23 @@ func Neo4jConfig() neo4jstore.Config {
 	return c
 }
 
+// DevCAFile is the certificate dev/neo4j/start made for the TLS side of the
+// dev instance's Bolt port (see dev/neo4j/README.md), for bolt+s:// and
+// neo4j+s:// to trust. Without it the test fails under CI=true and is
+// skipped otherwise.
+func DevCAFile(t testing.TB) string {
+	t.Helper()
+	uri := Neo4jConfig().URI
+	path := filepath.Join(devStateDir(uri), "tls", "public.crt")
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the dev Neo4j of %s has no TLS certificate, which dev/neo4j/start makes with openssl: %v", uri, err)
+		}
+		t.Skipf("the dev Neo4j of %s has no TLS certificate (start it with dev/neo4j/start): %v", uri, err)
+	}
+	return path
+}
+
 // Neo4j opens the Neo4j store at NEO4J_URI, holding the machine-wide test
 // lock, and empties it.
 func Neo4j(t *testing.T) graph.Store { return OpenNeo4j(t) }

@@ -10,6 +10,9 @@ import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.connectors.HttpConnector;
 import org.neo4j.configuration.connectors.HttpsConnector;
 import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.configuration.ssl.ClientAuth;
+import org.neo4j.configuration.ssl.SslPolicyConfig;
+import org.neo4j.configuration.ssl.SslPolicyScope;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.GraphDatabaseService;
@@ -25,6 +28,11 @@ import org.neo4j.io.ByteUnit;
  * deletes it afterwards). Memory can be tuned through the environment:
  * NEO4J_PAGECACHE (default 256m), NEO4J_TX_TOTAL_MAX (default 256m),
  * NEO4J_TX_MAX (default 128m).
+ *
+ * <p>With NEO4J_BOLT_TLS_DIR naming a folder that holds {@code private.key} and
+ * {@code public.crt} (PEM), Bolt also accepts TLS on the same port (encryption level
+ * OPTIONAL): plain {@code bolt://} and {@code neo4j://} keep working, and {@code bolt+s://}
+ * and {@code neo4j+s://} connect encrypted.
  *
  * <p>Prints a line starting with {@value #READY_MARKER} once the default database is
  * available and answers Cypher; ./start waits for it.
@@ -46,7 +54,7 @@ public final class Main {
         Files.createDirectories(logs);
 
         long t0 = System.nanoTime();
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home)
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(HttpConnector.enabled, false)
@@ -65,8 +73,20 @@ public final class Main {
                 // db.tx_log.rotation.retention_policy: keep no transaction log
                 // beyond the one being written, so erased values do not linger
                 // in old logs of a development database.
-                .setConfig(GraphDatabaseSettings.keep_logical_logs, "keep_none")
-                .build();
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "keep_none");
+        String tlsDir = System.getenv("NEO4J_BOLT_TLS_DIR");
+        if (tlsDir != null && !tlsDir.isBlank()) {
+            Path dir = Path.of(tlsDir.trim()).toAbsolutePath();
+            // Neo4j wants these two folders to exist even when it checks no client.
+            Files.createDirectories(dir.resolve("trusted"));
+            Files.createDirectories(dir.resolve("revoked"));
+            SslPolicyConfig bolt = SslPolicyConfig.forScope(SslPolicyScope.BOLT);
+            builder.setConfig(bolt.enabled, true)
+                    .setConfig(bolt.base_directory, dir)
+                    .setConfig(bolt.client_auth, ClientAuth.NONE)
+                    .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.OPTIONAL);
+        }
+        DatabaseManagementService dbms = builder.build();
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
