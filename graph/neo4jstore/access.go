@@ -67,21 +67,16 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 	return out, s.classify(done(callerErr(ctx, err)))
 }
 
-// accessRead runs fn in a managed read transaction.
-func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (_ any, err error) {
+// accessRead runs fn on a read session (see Store.read).
+func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (out any, err error) {
 	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
-	gctx, done, err := s.guard(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sess := s.session(gctx, neo4j.AccessModeRead)
-	defer sess.Close(context.WithoutCancel(ctx))
-	out, err := sess.ExecuteRead(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
-		out, err := fn(ctx, &readTx{run: mt})
-		return out, retryable(err)
+	err = s.read(ctx, func(ctx context.Context, t *readTx) error {
+		var err error
+		out, err = fn(ctx, t)
+		return err
 	})
-	return out, s.classify(done(callerErr(ctx, err)))
+	return out, err
 }
 
 var qKeyTaken = cypher(`

@@ -209,9 +209,9 @@ RETURN b.{{first}}, b.{{at}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, 
 // feedBatchesPerRead is how many batches one qFeed reads.
 const feedBatchesPerRead = 64
 
-// Feed implements graph.FeedStore: a read of at most 64 batches at a
-// time, in one read transaction, until limit entries are found or the
-// feed ends.
+// Feed implements graph.FeedStore: reads of at most 64 batches at a time,
+// each an auto-commit query of one read session, until limit entries are
+// found or the feed ends.
 func (s *Store) Feed(ctx context.Context, after uint64, kinds []graph.FeedKind, limit int) ([]graph.FeedEntry, error) {
 	if err := graph.CheckFeedRead(kinds, limit); err != nil {
 		return nil, err

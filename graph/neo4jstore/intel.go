@@ -124,7 +124,7 @@ WITH p, COLLECT {
 	return b.String(), nil
 }
 
-// evalIntel runs the statement of a query in a read transaction and
+// evalIntel runs the statement of a query in a read session and
 // reads its answer from the records with read; what names the query in an
 // error.
 func evalIntel[T any](ctx context.Context, s *Store, what, stmt string, params map[string]any, read func(recs []*neo4j.Record) (T, error)) (T, error) {

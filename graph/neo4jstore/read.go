@@ -13,11 +13,25 @@ import (
 	"github.com/idgraph/cdp/graph"
 )
 
-// readTx implements graph.ReadTx on one managed transaction. Each method is
-// one query whose rows arrive in one batch (FetchAll).
+// runner runs one Cypher statement: in a managed transaction (Update) or
+// as an auto-commit query of a read session (autoCommit, for View).
+type runner interface {
+	Run(ctx context.Context, cypher string, params map[string]any) (neo4j.ResultWithContext, error)
+}
+
+// autoCommit runs each statement as an auto-commit query of sess.
+type autoCommit struct{ sess neo4j.SessionWithContext }
+
+func (a autoCommit) Run(ctx context.Context, cypher string, params map[string]any) (neo4j.ResultWithContext, error) {
+	return a.sess.Run(ctx, cypher, params)
+}
+
+// readTx implements graph.ReadTx on a runner: a managed write transaction
+// (inside Update) or a read session's auto-commit queries (View). Each
+// method is one query whose rows arrive in one batch (FetchAll).
 type readTx struct {
-	run neo4j.ManagedTransaction
-	// readOnly is set in View's transactions, which write nothing:
+	run runner
+	// readOnly is set in View's reads, which write nothing:
 	// Journeys then keeps the member keys it read with the events in
 	// members, so that the MemberKeys call that follows answers from
 	// the same statement as the events (one snapshot of both) instead of

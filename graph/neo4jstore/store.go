@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"strings"
@@ -243,21 +244,66 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	return s.classify(done(callerErr(ctx, err)))
 }
 
-// View runs fn in a managed read transaction (routed to a follower in a
-// cluster). Like Update, it fails at once while Neo4j is down.
+// View runs fn's statements as auto-commit queries of one read session
+// (routed to a follower in a cluster); see read. Like Update, it fails at
+// once while Neo4j is down.
 func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) (err error) {
 	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
+	return s.read(ctx, func(ctx context.Context, t *readTx) error { return fn(ctx, t) })
+}
+
+// read runs fn on a read session whose statements are auto-commit
+// queries: one round trip each, where a managed read transaction adds its
+// BEGIN and COMMIT to the first and last. Neo4j's reads are read-committed
+// either way, every statement seeing what committed before it, and the
+// session's bookmarks make the first see this process's earlier commits.
+// As the driver reruns a managed transaction, fn is rerun after a lost
+// connection or a transient error (neo4j.IsRetryable) for up to
+// readRetryTime: at once the first time (a pooled connection that died
+// with a restarted server), then after a second, doubling to eight, with
+// a fifth of jitter. fn's ctx is cancelled when Neo4j is found down.
+func (s *Store) read(ctx context.Context, fn func(ctx context.Context, t *readTx) error) error {
 	gctx, done, err := s.guard(ctx)
 	if err != nil {
 		return err
 	}
 	sess := s.session(gctx, neo4j.AccessModeRead)
 	defer sess.Close(context.WithoutCancel(ctx))
-	_, err = sess.ExecuteRead(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
-		return nil, retryable(fn(ctx, &readTx{run: mt, readOnly: true}))
+	err = retryRead(gctx, readRetryTime, func() error {
+		return fn(gctx, &readTx{run: autoCommit{sess}, readOnly: true})
 	})
 	return s.classify(done(callerErr(ctx, err)))
+}
+
+// readRetryTime is the driver's default MaxTransactionRetryTime, which
+// bounded View's managed transactions before.
+const readRetryTime = 30 * time.Second
+
+// retryRead calls f until it succeeds, fails with an error no retry
+// mends, ctx ends, or the next wait would pass limit (counted from the
+// first call). It returns f's last error.
+func retryRead(ctx context.Context, limit time.Duration, f func() error) error {
+	start := time.Now()
+	var wait time.Duration
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || !neo4j.IsRetryable(retryable(err)) {
+			return err
+		}
+		jittered := wait + time.Duration(rand.Int64N(int64(wait)/5+1))
+		if time.Since(start)+jittered > limit {
+			return err
+		}
+		t := time.NewTimer(jittered)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(max(2*wait, time.Second), 8*time.Second)
+	}
 }
 
 // callerErr reports a failure after the caller gave up (cancelled, or its
