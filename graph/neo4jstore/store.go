@@ -268,9 +268,10 @@ func (s *Store) read(ctx context.Context, fn func(ctx context.Context, t *readTx
 	if err != nil {
 		return err
 	}
-	sess := s.session(gctx, neo4j.AccessModeRead)
-	defer sess.Close(context.WithoutCancel(ctx))
 	err = retryRead(gctx, readRetryTime, func() error {
+		// A session per attempt: nothing of a failed one carries over.
+		sess := s.session(gctx, neo4j.AccessModeRead)
+		defer sess.Close(context.WithoutCancel(ctx))
 		return fn(gctx, &readTx{run: autoCommit{sess}, readOnly: true})
 	})
 	return s.classify(done(callerErr(ctx, err)))
