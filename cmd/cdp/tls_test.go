@@ -22,12 +22,8 @@ import (
 func TestServeOverTLS(t *testing.T) {
 	ca := storetest.DevCAFile(t)
 	storetest.OpenNeo4j(t) // the test lock, and an empty database
-	cfg := storetest.Neo4jConfig()
-	_, hostport, ok := strings.Cut(cfg.URI, "://")
-	if !ok {
-		t.Fatalf("NEO4J_URI %q has no scheme", cfg.URI)
-	}
-	uri := "neo4j+s://" + hostport
+	cfg := storetest.Neo4jConfigAs(t, "neo4j+s")
+	uri := cfg.URI
 	env := []string{"NEO4J_URI=" + uri, "NEO4J_USER=" + cfg.User, "NEO4J_PASSWORD=" + cfg.Password}
 
 	_, addr, logs := startServe(t, t.TempDir(), append(env, "NEO4J_CA_FILE="+ca)...)

@@ -111,12 +111,7 @@ func TestReadsRunInReadTransactions(t *testing.T) {
 // replaced by scheme ("bolt", "neo4j"), closed when the test ends.
 func openScheme(ctx context.Context, t *testing.T, scheme string) (*neo4jstore.Store, neo4jstore.Config) {
 	t.Helper()
-	cfg := storetest.Neo4jConfig()
-	_, hostport, ok := strings.Cut(cfg.URI, "://")
-	if !ok {
-		t.Fatalf("NEO4J_URI %q has no scheme", cfg.URI)
-	}
-	cfg.URI = scheme + "://" + hostport
+	cfg := storetest.Neo4jConfigAs(t, scheme)
 	s, err := neo4jstore.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open %s: %v", cfg.URI, err)
@@ -138,12 +133,8 @@ func TestTLSURIs(t *testing.T) {
 		t.Run(scheme, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			cfg := storetest.Neo4jConfig()
-			_, hostport, ok := strings.Cut(cfg.URI, "://")
-			if !ok {
-				t.Fatalf("NEO4J_URI %q has no scheme", cfg.URI)
-			}
-			cfg.URI, cfg.CAFile = scheme+"://"+hostport, ca
+			cfg := storetest.Neo4jConfigAs(t, scheme)
+			cfg.CAFile = ca
 			s, err := neo4jstore.Open(ctx, cfg)
 			if err != nil {
 				t.Fatalf("open %s trusting %s: %v", cfg.URI, ca, err)

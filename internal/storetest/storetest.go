@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -80,6 +81,19 @@ func Neo4jConfig() neo4jstore.Config {
 		c.URI = "bolt://127.0.0.1:7687"
 	}
 	return c
+}
+
+// Neo4jConfigAs is Neo4jConfig with the URI's scheme replaced by scheme
+// (neo4j, bolt+s, neo4j+s...), the host and port kept.
+func Neo4jConfigAs(t testing.TB, scheme string) neo4jstore.Config {
+	t.Helper()
+	cfg := Neo4jConfig()
+	_, hostport, ok := strings.Cut(cfg.URI, "://")
+	if !ok {
+		t.Fatalf("NEO4J_URI %q has no scheme", cfg.URI)
+	}
+	cfg.URI = scheme + "://" + hostport
+	return cfg
 }
 
 // DevCAFile is the certificate dev/neo4j/start made for the TLS side of the
