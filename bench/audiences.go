@@ -467,13 +467,7 @@ func membershipPasses(ctx context.Context, cfg Config, n4 graph.Store, dir strin
 	r.NonePerSecond, r.WithPerSecond = median(none), median(with)
 	r.Ratio = safeDiv(r.WithPerSecond, r.NonePerSecond)
 	r.SettleNone, r.SettleWith = median(settleNone), median(settleWith)
-	for i := range none {
-		none[i] = round(none[i])
-	}
-	for i := range with {
-		with[i] = round(with[i])
-	}
-	r.NoneRuns, r.WithRuns = none, with
+	r.NoneRuns, r.WithRuns = roundAll(none), roundAll(with)
 	return r, nil
 }
 

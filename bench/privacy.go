@@ -314,16 +314,10 @@ func suppressionPasses(ctx context.Context, cfg Config, n4 graph.Store, dir stri
 			none, checkNone = append(none, rate), append(checkNone, check.Seconds())
 		}
 	}
-	r.NoneRuns, r.ListRuns = none, list
 	r.NonePerSecond, r.ListPerSecond = median(none), median(list)
 	r.Ratio = safeDiv(r.ListPerSecond, r.NonePerSecond)
 	r.CheckNone, r.CheckList = median(checkNone), median(checkList)
-	for i := range r.NoneRuns {
-		r.NoneRuns[i] = round(r.NoneRuns[i])
-	}
-	for i := range r.ListRuns {
-		r.ListRuns[i] = round(r.ListRuns[i])
-	}
+	r.NoneRuns, r.ListRuns = roundAll(none), roundAll(list)
 	return r, nil
 }
 

@@ -64,18 +64,25 @@ func runFacts(c Config) RunFacts {
 	return RunFacts{People: c.Gen.People, Seed: c.Gen.Seed, Clients: c.Clients, Batch: c.Batch, ServerBatch: c.ServerBatch, Committers: c.Committers, Lookups: c.Lookups}
 }
 
-// IngestResult compares resolved ingestion through HTTP with raw writes.
+// IngestResult compares resolved ingestion through HTTP with raw writes,
+// over Rounds pairs of passes (Config.IngestRounds). The rates are the
+// medians of the passes' (Runs, RawRuns, in the order run) and Ratio
+// divides them; Seconds, RawSeconds, the counts and StoreTime are those
+// of the last pair, on the run's store.
 type IngestResult struct {
-	Messages     int     `json:"messages"`
-	Seconds      float64 `json:"ingest_seconds"`
-	PerSecond    float64 `json:"ingest_events_per_s"`
-	RawSeconds   float64 `json:"raw_ingest_seconds"`
-	RawPerSecond float64 `json:"raw_events_per_s"`
-	Ratio        float64 `json:"ingest_ratio"`
-	Stored       int     `json:"stored"`
-	Duplicates   int     `json:"duplicates"`
-	Rejected     int     `json:"rejected"`
-	Retries      int     `json:"retries"`
+	Messages     int       `json:"messages"`
+	Rounds       int       `json:"ingest_rounds"`
+	Seconds      float64   `json:"ingest_seconds"`
+	PerSecond    float64   `json:"ingest_events_per_s"`
+	RawSeconds   float64   `json:"raw_ingest_seconds"`
+	RawPerSecond float64   `json:"raw_events_per_s"`
+	Ratio        float64   `json:"ingest_ratio"`
+	Runs         []float64 `json:"ingest_events_per_s_runs"`
+	RawRuns      []float64 `json:"raw_events_per_s_runs"`
+	Stored       int       `json:"stored"`
+	Duplicates   int       `json:"duplicates"`
+	Rejected     int       `json:"rejected"`
+	Retries      int       `json:"retries"`
 	// StoreTime is the time the service spent in each store method while
 	// ingesting, summed over calls (calls overlap only on Neo4j).
 	StoreTime []MethodTime `json:"ingest_store_time"`
@@ -223,6 +230,24 @@ func (r *Result) JSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// joinRates lists rates as whole numbers: "2957 3011".
+func joinRates(rates []float64) string {
+	out := make([]string, len(rates))
+	for i, r := range rates {
+		out[i] = fmt.Sprintf("%.0f", r)
+	}
+	return strings.Join(out, " ")
+}
+
+// roundAll is fs, each rounded as round does, in a new slice.
+func roundAll(fs []float64) []float64 {
+	out := make([]float64, len(fs))
+	for i, f := range fs {
+		out[i] = round(f)
+	}
+	return out
+}
+
 func round(f float64) float64 {
 	if f == 0 {
 		return 0
@@ -275,7 +300,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	p("measure\tservice\traw baseline\tratio\tgoal")
 	in := r.Ingest
 	p("ingest (events/s)\t%.0f\t%.0f\t%.3f\t≥ %.1f %s", in.PerSecond, in.RawPerSecond, in.Ratio, GoalIngestRatio, goal(in.Ratio >= GoalIngestRatio))
-	p("  wall time (s)\t%.2f\t%.2f\t\t", in.Seconds, in.RawSeconds)
+	if in.Rounds > 1 {
+		p("  %d passes each, medians above (events/s)\t%s\t%s\t\t", in.Rounds, joinRates(in.Runs), joinRates(in.RawRuns))
+		p("  wall time, last pair (s)\t%.2f\t%.2f\t\t", in.Seconds, in.RawSeconds)
+	} else {
+		p("  wall time (s)\t%.2f\t%.2f\t\t", in.Seconds, in.RawSeconds)
+	}
 	p("  outcome\t%d stored\t%d duplicates\t%d rejected\t%d retries", in.Stored, in.Duplicates, in.Rejected, in.Retries)
 	l := r.Lookup
 	p("lookup p50 (ms)\t%.3f\t%.3f\t%.1f\t", l.P50, l.RawP50, safeDiv(l.P50, l.RawP50))

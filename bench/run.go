@@ -51,6 +51,12 @@ type Config struct {
 	// Committers is the collector's parallel commits; 0 means 1, as in
 	// cdp serve.
 	Committers int
+	// IngestRounds is the number of pairs of ingest passes (raw and
+	// through the service) behind ingest_ratio (0: 1). The pairs before
+	// the last run on fresh stores, in flipping order; the last is raw
+	// then service on the run's store, which the later measures read.
+	// Each rate is the median of its passes.
+	IngestRounds int
 	// Lookups is the number of identifiers looked up each way.
 	Lookups int
 	// MergeN is N of the merge-scaling graphs (N and 8N links). Zero skips
@@ -130,6 +136,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Lookups <= 0 {
 		c.Lookups = 2000
+	}
+	if c.IngestRounds < 0 {
+		return fmt.Errorf("ingest rounds must not be negative, got %d", c.IngestRounds)
+	}
+	if c.IngestRounds == 0 {
+		c.IngestRounds = 1
 	}
 	if c.MergeN < 0 {
 		return fmt.Errorf("merge N must not be negative, got %d", c.MergeN)
@@ -239,21 +251,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.StoreVersion = info.Version
 
-	cfg.logf("raw ingest: %d messages, %d writers, %d per transaction", len(ds.Messages), cfg.Clients, cfg.Batch)
-	var rawDur time.Duration
-	if cfg.Store == StoreNeo4j {
-		rawDur, err = n4.ingest(ctx, work, cfg.Clients)
-		if err == nil {
-			err = emptyNeo4j(ctx, store)
+	// The pairs before the last flip their order (..., raw then service,
+	// service then raw, and raw then service last), so that a drift of
+	// the machine weighs on both sides alike.
+	var svcRates, rawRates []float64
+	for pair := 0; pair < cfg.IngestRounds-1; pair++ {
+		serviceFirst := (cfg.IngestRounds-1-pair)%2 == 1
+		for step := range 2 {
+			dir := filepath.Join(tmp, fmt.Sprintf("ingest-%d-%d", pair, step))
+			if (step == 0) == serviceFirst {
+				cfg.logf("ingest pair %d/%d: service, on a fresh store", pair+1, cfg.IngestRounds)
+				d, err := serviceIngestPass(ctx, cfg, n4store(store), dir, work, rules)
+				if err != nil {
+					return nil, fmt.Errorf("ingest pair %d through HTTP: %w", pair+1, err)
+				}
+				svcRates = append(svcRates, float64(len(ds.Messages))/d.Seconds())
+			} else {
+				cfg.logf("ingest pair %d/%d: raw", pair+1, cfg.IngestRounds)
+				d, err := rawIngestPass(ctx, cfg, store, n4, dir, work)
+				if err != nil {
+					return nil, fmt.Errorf("ingest pair %d, raw: %w", pair+1, err)
+				}
+				rawRates = append(rawRates, float64(len(ds.Messages))/d.Seconds())
+			}
 		}
-	} else {
-		rawDur, err = rawEmbeddedIngest(ctx, filepath.Join(tmp, "raw.db"), work, cfg.Clients)
 	}
+
+	cfg.logf("raw ingest: %d messages, %d writers, %d per transaction", len(ds.Messages), cfg.Clients, cfg.Batch)
+	rawDur, err := rawIngestPass(ctx, cfg, store, n4, filepath.Join(tmp, "raw"), work)
 	if err != nil {
 		return nil, fmt.Errorf("raw ingest: %w", err)
 	}
 	res.Ingest.RawSeconds = rawDur.Seconds()
-	res.Ingest.RawPerSecond = float64(len(ds.Messages)) / rawDur.Seconds()
+	rawRates = append(rawRates, float64(len(ds.Messages))/rawDur.Seconds())
 
 	timed := newTimedStore(store)
 	svc, err := startService(ctx, timed, rules, cfg)
@@ -272,7 +302,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("ingest through HTTP: %w", err)
 	}
 	res.Ingest.Seconds = sent.elapsed.Seconds()
-	res.Ingest.PerSecond = float64(len(ds.Messages)) / sent.elapsed.Seconds()
+	svcRates = append(svcRates, float64(len(ds.Messages))/sent.elapsed.Seconds())
+	res.Ingest.Rounds = cfg.IngestRounds
+	res.Ingest.PerSecond, res.Ingest.RawPerSecond = median(svcRates), median(rawRates)
+	res.Ingest.Runs, res.Ingest.RawRuns = roundAll(svcRates), roundAll(rawRates)
 	res.Ingest.Stored, res.Ingest.Duplicates, res.Ingest.Rejected, res.Ingest.Retries = sent.stored, sent.duplicates, sent.rejected, sent.retries
 	res.Ingest.Messages = len(ds.Messages)
 	res.Ingest.Ratio = res.Ingest.PerSecond / res.Ingest.RawPerSecond
@@ -476,6 +509,61 @@ func openStore(ctx context.Context, cfg Config, dir string) (graph.Store, error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// n4store is store when it is Neo4j, the store passStore empties for a
+// pass; nil otherwise.
+func n4store(store graph.Store) graph.Store {
+	if _, ok := store.(*neo4jstore.Store); ok {
+		return store
+	}
+	return nil
+}
+
+// rawIngestPass writes work with no resolution: on Neo4j (n4 not nil)
+// into store's database, emptied before and after; otherwise into a new
+// bbolt file in dir, removed after.
+func rawIngestPass(ctx context.Context, cfg Config, store graph.Store, n4 *neo4jRaw, dir string, work *workload) (time.Duration, error) {
+	if n4 != nil {
+		if err := emptyNeo4j(ctx, store); err != nil {
+			return 0, err
+		}
+		d, err := n4.ingest(ctx, work, cfg.Clients)
+		if err != nil {
+			return 0, err
+		}
+		return d, emptyNeo4j(ctx, store)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	return rawEmbeddedIngest(ctx, filepath.Join(dir, "raw.db"), work, cfg.Clients)
+}
+
+// serviceIngestPass sends work through the service on a fresh store (see
+// passStore) and returns the time the sending took.
+func serviceIngestPass(ctx context.Context, cfg Config, n4 graph.Store, dir string, work *workload, rules *graph.Rules) (time.Duration, error) {
+	store, done, err := passStore(ctx, n4, dir)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	svc, err := startService(ctx, store, rules, cfg)
+	if err != nil {
+		return 0, err
+	}
+	sent, err := sendAll(ctx, svc.url, work.bodies, cfg.Clients)
+	if stopErr := svc.stop(ctx); err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		return 0, err
+	}
+	if sent.stored != work.storable {
+		return 0, fmt.Errorf("the service stored %d events; %d distinct messages carry a usable identifier", sent.stored, work.storable)
+	}
+	return sent.elapsed, nil
 }
 
 func emptyNeo4j(ctx context.Context, s graph.Store) error {

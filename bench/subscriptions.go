@@ -266,13 +266,7 @@ func subscriptionPasses(ctx context.Context, cfg Config, n4 graph.Store, dir str
 	}
 	r.NonePerSecond, r.StalledPerSecond = median(none), median(stalled)
 	r.Ratio = safeDiv(r.StalledPerSecond, r.NonePerSecond)
-	for i := range none {
-		none[i] = round(none[i])
-	}
-	for i := range stalled {
-		stalled[i] = round(stalled[i])
-	}
-	r.NoneRuns, r.StalledRuns = none, stalled
+	r.NoneRuns, r.StalledRuns = roundAll(none), roundAll(stalled)
 	return r, nil
 }
 

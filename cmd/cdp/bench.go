@@ -134,6 +134,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		n4                               neo4jstore.Config
 		events, people, seed             int
 		clients, batch, lookups, mergeN  int
+		ingestRounds                     int
 		serverBatch, queueSize           int
 		committers                       int
 		eraseEvents, eraseRounds         int
@@ -153,6 +154,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.integer(&serverBatch, "server-batch", "CDP_BATCH_SIZE", 500, "most events per store transaction in the service (group commit), as cdp serve --batch-size")
 	fs.integer(&queueSize, "queue-size", "CDP_QUEUE_SIZE", 20000, "most events waiting for commit in the service, as cdp serve --queue-size")
 	fs.integer(&committers, "committers", "CDP_COMMITTERS", 0, "micro-batches the service commits at once, as cdp serve --committers (0 means 1)")
+	fs.integer(&ingestRounds, "ingest-rounds", "CDP_BENCH_INGEST_ROUNDS", 1, "pairs of ingest passes (raw and through the service) behind ingest_ratio, each rate the median of its passes; the pairs before the last run on fresh stores, in flipping order")
 	fs.integer(&lookups, "lookups", "CDP_BENCH_LOOKUPS", 2000, "identifiers looked up each way")
 	fs.integer(&mergeN, "merge-n", "CDP_BENCH_MERGE_N", 2000, "N of the merge-scaling chains and stars (N and 8N links); 0 skips them")
 	fs.integer(&eraseEvents, "erase-events", "CDP_BENCH_ERASE_EVENTS", 10000, "events of the person the erasure measure builds and erases (at least 20); 0 skips it")
@@ -182,8 +184,8 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	if store != bench.StoreEmbedded && store != bench.StoreNeo4j {
 		return usagef("--store %q is not embedded or neo4j", store)
 	}
-	if events < 1 || people < 0 || seed < 0 || clients < 1 || batch < 1 || lookups < 1 || mergeN < 0 || serverBatch < 1 {
-		return usagef("--events, --clients, --batch, --server-batch and --lookups must be at least 1; --people, --seed and --merge-n not negative")
+	if events < 1 || people < 0 || seed < 0 || clients < 1 || batch < 1 || lookups < 1 || mergeN < 0 || serverBatch < 1 || ingestRounds < 1 {
+		return usagef("--events, --clients, --batch, --server-batch, --ingest-rounds and --lookups must be at least 1; --people, --seed and --merge-n not negative")
 	}
 	if eraseEvents < 0 || (eraseEvents > 0 && eraseEvents < bench.MinEraseEvents) || eraseRounds < 1 || supHashes < 0 || supEvents < 0 || supRounds < 1 {
 		return usagef("--erase-events must be 0 or at least %d, --suppression-hashes and --suppression-events not negative, --erase-rounds and --suppression-rounds at least 1", bench.MinEraseEvents)
@@ -225,6 +227,7 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 		ServerBatch:           serverBatch,
 		QueueSize:             queueSize,
 		Committers:            committers,
+		IngestRounds:          ingestRounds,
 		Lookups:               lookups,
 		MergeN:                mergeN,
 		EraseEvents:           eraseEvents,
