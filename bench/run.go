@@ -241,9 +241,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer func() { _ = store.Close(context.WithoutCancel(ctx)) }()
+	// n4 writes the raw baselines on Neo4j; passN4 is the store the
+	// measures' passes empty and reuse on Neo4j (nil: a new embedded
+	// store each pass, see passStore).
 	var n4 *neo4jRaw
+	var passN4 graph.Store
 	if s, ok := store.(*neo4jstore.Store); ok {
-		n4 = newNeo4jRaw(s)
+		n4, passN4 = newNeo4jRaw(s), s
 	}
 	info, err := store.Info(ctx)
 	if err != nil {
@@ -261,7 +265,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			dir := filepath.Join(tmp, fmt.Sprintf("ingest-%d-%d", pair, step))
 			if (step == 0) == serviceFirst {
 				cfg.logf("ingest pair %d/%d: service, on a fresh store", pair+1, cfg.IngestRounds)
-				d, err := serviceIngestPass(ctx, cfg, n4store(store), dir, work, rules)
+				d, err := serviceIngestPass(ctx, cfg, passN4, dir, work, rules)
 				if err != nil {
 					return nil, fmt.Errorf("ingest pair %d through HTTP: %w", pair+1, err)
 				}
@@ -440,20 +444,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Merge.ratios()
 	}
 	if cfg.SuppressionHashes > 0 {
-		var n4store graph.Store
-		if cfg.Store == StoreNeo4j {
-			n4store = store
-		}
-		if res.Suppression, err = suppressionPasses(ctx, cfg, n4store, tmp, ds, rules); err != nil {
+		if res.Suppression, err = suppressionPasses(ctx, cfg, passN4, tmp, ds, rules); err != nil {
 			return nil, fmt.Errorf("suppression: %w", err)
 		}
 	}
 	if cfg.Audiences > 0 || cfg.ComputedTraits > 0 {
-		var n4store graph.Store
-		if cfg.Store == StoreNeo4j {
-			n4store = store
-		}
-		if res.Membership, err = membershipPasses(ctx, cfg, n4store, tmp, ds, rules); err != nil {
+		if res.Membership, err = membershipPasses(ctx, cfg, passN4, tmp, ds, rules); err != nil {
 			return nil, fmt.Errorf("membership: %w", err)
 		}
 	}
@@ -479,11 +475,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	if cfg.SubscriptionLatencies > 0 || cfg.SubscriptionRounds > 0 {
-		var n4store graph.Store
-		if cfg.Store == StoreNeo4j {
-			n4store = store
-		}
-		if res.Subscriptions, err = subscriptionMeasure(ctx, cfg, n4store, tmp, ds, rules); err != nil {
+		if res.Subscriptions, err = subscriptionMeasure(ctx, cfg, passN4, tmp, ds, rules); err != nil {
 			return nil, fmt.Errorf("subscriptions: %w", err)
 		}
 	}
@@ -509,15 +501,6 @@ func openStore(ctx context.Context, cfg Config, dir string) (graph.Store, error)
 		return nil, err
 	}
 	return s, nil
-}
-
-// n4store is store when it is Neo4j, the store passStore empties for a
-// pass; nil otherwise.
-func n4store(store graph.Store) graph.Store {
-	if _, ok := store.(*neo4jstore.Store); ok {
-		return store
-	}
-	return nil
 }
 
 // rawIngestPass writes work with no resolution: on Neo4j (n4 not nil)
