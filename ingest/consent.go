@@ -37,19 +37,26 @@ import (
 // messages without it skip the second decode.
 var consentMarker = []byte(`categoryPreferences`)
 
-// consentRecords reads the Segment consent of a raw message, parsed as ev,
-// and returns its records: nil when it carries none. Unknown categories
-// are counted.
+// consentRecords reads the Segment consent of a raw message, parsed as ev
+// under the batch-level context batchCtx (nil: none), and returns its
+// records: nil when it carries none. The message's context is merged over
+// batchCtx first, as parseMessage merges it, so consent given for a whole
+// batch counts for each of its messages. Unknown categories are counted.
 //
 // Errors: those of ConsentRecords.
-func (c *Collector) consentRecords(raw []byte, ev graph.Event) ([]privacy.Record, error) {
-	if c.purposes == nil || (!bytes.Contains(raw, consentMarker) && !bytes.Contains(raw, []byte(privacy.SegmentConsentEvent))) {
+func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph.Event) ([]privacy.Record, error) {
+	_, batchConsent := batchCtx["consent"]
+	if c.purposes == nil || (!batchConsent && !bytes.Contains(raw, consentMarker) && !bytes.Contains(raw, []byte(privacy.SegmentConsentEvent))) {
 		return nil, nil
 	}
 	v, merr := decodeJSON(raw, "message")
 	msg, _ := v.(map[string]any)
 	if merr != nil || msg == nil {
 		return nil, nil // parseMessage accepted it; cannot happen
+	}
+	if len(batchCtx) > 0 {
+		own, _ := msg["context"].(map[string]any) // parseMessage accepted it: an object or absent
+		msg["context"] = mergeMaps(batchCtx, own)
 	}
 	recs, unknown, err := ConsentRecords(msg, ev, c.purposes, c.engine.Normalizer())
 	if unknown > 0 {

@@ -320,7 +320,7 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 	if ev.Timestamp, e = eventTime(msg, env); e != nil {
 		return graph.Event{}, e
 	}
-	if ev.MessageID, ev.Digest, e = messageID(msg, typ, ev.Source); e != nil {
+	if ev.MessageID, ev.Digest, e = messageID(msg, env.Context, ctx, typ, ev.Source); e != nil {
 		return graph.Event{}, e
 	}
 	ev.ID = EventID(ev.Source, ev.MessageID)
@@ -601,7 +601,14 @@ func ParseTime(s string) (time.Time, error) {
 // message without its transport fields (messageId, sentAt, writeKey,
 // receivedAt), which change on every retry of the same message, and with
 // its type as parsed; the digest is the hex SHA-256 of its canonical JSON.
-func messageID(msg map[string]any, typ, source string) (id, digest string, e *MessageError) {
+//
+// Under a batch-level context (batchCtx not empty) the content holds the
+// context as merged (merged), not the message's own: the batch's context
+// gives the event identifiers, traits, channel and campaign, so two
+// messages that differ only there are two events, and a resend under
+// another batch context is a conflict, not a duplicate. A message with no
+// batch context hashes as it always did, so its derived id is unchanged.
+func messageID(msg, batchCtx, merged map[string]any, typ, source string) (id, digest string, e *MessageError) {
 	id, ok, e := idValue(msg["messageId"], "messageId")
 	if e != nil {
 		return "", "", e
@@ -618,6 +625,9 @@ func messageID(msg map[string]any, typ, source string) (id, digest string, e *Me
 		content[k] = v
 	}
 	content["type"] = typ
+	if len(batchCtx) > 0 {
+		content["context"] = merged
+	}
 	data := canonicalJSON(content)
 	sum := sha256.Sum256(data)
 	if !ok {

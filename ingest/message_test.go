@@ -227,6 +227,16 @@ func TestParseMessageDigest(t *testing.T) {
 			t.Errorf("%s: digest %s, first %s; want same=%v", name, b.Digest, a.Digest, c.same)
 		}
 	}
+	// Under a batch-level context the content holds the context as
+	// merged, the message's own over the batch's; written by hand.
+	batched := env()
+	batched.Context = map[string]any{"traits": map[string]any{"email": "ann@example.com"}, "page": map[string]any{"path": "/b", "title": "T"}}
+	withCtx := `{"type":"track","event":"Signed Up","userId":"u","timestamp":"2025-03-10T11:00:00Z","context":{"page":{"path":"/a"}}}`
+	mergedJSON := `{"context":{"page":{"path":"/a","title":"T"},"traits":{"email":"ann@example.com"}},"event":"Signed Up","timestamp":"2025-03-10T11:00:00Z","type":"track","userId":"u"}`
+	sum = sha256.Sum256([]byte(mergedJSON))
+	if d := parse(t, withCtx, batched); d.Digest != hex.EncodeToString(sum[:]) {
+		t.Fatalf("digest under a batch context %s, want SHA-256 of %s", d.Digest, mergedJSON)
+	}
 	if c := parse(t, raw, other); c.ID != "crm/m-9" || c.ID == a.ID {
 		t.Fatalf("the same message id from another source: id %q", c.ID)
 	}

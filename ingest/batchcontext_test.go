@@ -1,0 +1,85 @@
+package ingest_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// TestBatchContextMakesEventsDistinct: a batch-level context gives its
+// messages identifiers, so two messages that differ only in it are two
+// events. Without a messageId each gets its own derived id; with one, a
+// resend under another batch context is a conflict, not a duplicate; the
+// same batch again is still a duplicate.
+func TestBatchContextMakesEventsDistinct(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		ts := tConsent.Format(time.RFC3339)
+		post := func(email string, msg map[string]any) reply {
+			return h.sdkPost(t, "/v1/batch", "wk-node", map[string]any{
+				"batch":   []any{msg},
+				"context": map[string]any{"traits": map[string]any{"email": email}},
+			})
+		}
+		login := func() map[string]any { return map[string]any{"type": "track", "event": "Login", "timestamp": ts} }
+		for _, email := range []string{"ann@example.com", "bob@example.com"} {
+			if r := post(email, login()); r.status != http.StatusOK || r.body.Stored != 1 || r.body.Duplicates != 0 {
+				t.Fatalf("a login under the batch context of %s answered %d %s; want 1 stored", email, r.status, r.raw)
+			}
+		}
+		ann, bob := h.profile(t, graph.TypeEmail, "ann@example.com"), h.profile(t, graph.TypeEmail, "bob@example.com")
+		if ann.ID == bob.ID || ann.Size != 1 || bob.Size != 1 {
+			t.Fatalf("ann in %s (size %d), bob in %s (size %d): want two profiles of one identifier", ann.ID, ann.Size, bob.ID, bob.Size)
+		}
+		if a, b := h.journey(t, ann.ID), h.journey(t, bob.ID); len(a) != 1 || len(b) != 1 || a[0].ID == b[0].ID {
+			t.Fatalf("journeys %v and %v: want one event each, different", a, b)
+		}
+		if r := post("bob@example.com", login()); r.status != http.StatusOK || r.body.Duplicates != 1 || r.body.Stored != 0 {
+			t.Fatalf("the same batch again answered %d %s; want 1 duplicate", r.status, r.raw)
+		}
+
+		withID := func() map[string]any { m := login(); m["messageId"] = "m-ctx"; return m }
+		if r := post("cat@example.com", withID()); r.status != http.StatusOK || r.body.Stored != 1 {
+			t.Fatalf("m-ctx answered %d %s", r.status, r.raw)
+		}
+		r := post("dan@example.com", withID())
+		if r.status != http.StatusOK || r.body.Stored != 0 || r.body.Duplicates != 0 || len(r.body.Errors) != 1 ||
+			!strings.HasPrefix(r.body.Errors[0].Reason, graph.ReasonDuplicateConflict) {
+			t.Fatalf("m-ctx under another batch context answered %d %s; want its item refused as %s", r.status, r.raw, graph.ReasonDuplicateConflict)
+		}
+	})
+}
+
+// TestBatchContextConsent: consent preferences in the batch-level context
+// count for each message of the batch, as the rest of that context does:
+// an identify gets its records, and Segment's consent track is accepted.
+func TestBatchContextConsent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		ts := tConsent.Format(time.RFC3339)
+		r := h.sdkPost(t, "/v1/batch", "wk-node", map[string]any{
+			"batch": []any{
+				map[string]any{"type": "identify", "messageId": "bc1", "userId": "u-bc", "timestamp": ts},
+				map[string]any{"type": "track", "event": privacy.SegmentConsentEvent, "messageId": "bc2", "anonymousId": "a-bc", "timestamp": ts},
+			},
+			"context": prefs(map[string]any{"Advertising": true}),
+		})
+		if r.status != http.StatusOK || r.body.Stored != 2 || r.body.Rejected != 0 {
+			t.Fatalf("batch with consent in its context answered %d %s; want 2 stored", r.status, r.raw)
+		}
+		want := []string{
+			"anonymous_id:a-bc advertising GRANTED 2026-03-10T08:30:00Z node node/bc2 CONSENT",
+			"user_id:u-bc advertising GRANTED 2026-03-10T08:30:00Z node node/bc1 CONSENT",
+		}
+		if got := ledger(t, s, "user_id:u-bc", "anonymous_id:a-bc"); !slices.Equal(got, want) {
+			t.Fatalf("ledger\n got %q\nwant %q", got, want)
+		}
+	})
+}
