@@ -60,6 +60,20 @@ func claimOutcome(stored string, ev *Event) EventResult {
 	return EventResult{ID: ev.ID, Status: StatusConflict, Reason: conflictReason}
 }
 
+// settleRepeats gives each later copy of an id in a batch (repeats: its
+// index -> the first copy's) that has the first copy's content, and so was
+// judged a duplicate of it, the first copy's outcome when that copy was not
+// stored (a conflict with what is stored, or rejected): "duplicate" says
+// the content is stored, and it is not.
+func settleRepeats(rs []EventResult, repeats map[int]int) {
+	for i, f := range repeats {
+		first := rs[f]
+		if rs[i].Status == StatusDuplicate && (first.Status == StatusConflict || first.Status == StatusRejected) {
+			rs[i] = EventResult{ID: rs[i].ID, Status: first.Status, Reason: first.Reason}
+		}
+	}
+}
+
 // EventResult is the outcome of one event of a batch.
 type EventResult struct {
 	ID        string
@@ -96,7 +110,8 @@ type BatchResult struct {
 func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, error) {
 	res := BatchResult{Results: make([]EventResult, len(events))}
 	var todo []int
-	seenID := map[string]*Event{} // first event of the batch with each id
+	seenID := map[string]int{} // index of the first event of the batch with each id
+	var repeats map[int]int    // a later event with an id seen before -> the first's index
 	for i := range events {
 		ev := &events[i]
 		r := &res.Results[i]
@@ -114,11 +129,15 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			r.Status, r.Reason = StatusRejected, noIdentifierReason(drops)
 			continue
 		}
-		if first := seenID[ev.ID]; first != nil {
-			*r = claimOutcome(first.Digest, ev)
+		if f, ok := seenID[ev.ID]; ok {
+			*r = claimOutcome(events[f].Digest, ev)
+			if repeats == nil {
+				repeats = map[int]int{}
+			}
+			repeats[i] = f
 			continue
 		}
-		seenID[ev.ID] = ev
+		seenID[ev.ID] = i
 		ev.Keys = keys
 		ev.Timestamp = Clean(ev.Timestamp)
 		ev.ReceivedAt = Clean(ev.ReceivedAt)
@@ -168,6 +187,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			for i, r := range out {
 				rs[i] = r
 			}
+			settleRepeats(rs, repeats)
 			return hook(ctx, tx, rs)
 		})
 		if err != nil {
@@ -178,6 +198,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		}
 		res.Merged = merged
 	}
+	settleRepeats(res.Results, repeats)
 	for _, r := range res.Results {
 		switch r.Status {
 		case StatusStored:
