@@ -123,8 +123,10 @@ func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err er
 	}
 	_, span := telemetry.Start(ctx, "store.update", dbSystem)
 	defer func() { telemetry.EndStore(span, "update", err) }()
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	if err := s.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer s.unlockWrite()
 	return s.boltTx(ctx, s.db.Update, func(btx *bolt.Tx) error {
 		if err := fn(btx); err != nil {
 			return err

@@ -73,9 +73,9 @@ const scrubChunk = 1 << 20
 // Cost: one empty commit, a look-up for every page of the file, a read of
 // every free page, a write of each free page that is not already zero, and
 // one fsync. Writers wait for the whole of it, including the wait for old
-// readers; readers never wait. If ctx ends first, Scrub returns its error
-// and some free pages may be left as they were; calling it again finishes
-// the work.
+// readers, or until their own context ends; readers never wait. If ctx
+// ends first, Scrub returns its error and some free pages may be left as
+// they were; calling it again finishes the work.
 //
 // Not covered: copies outside this file (the .bak files an upgrade leaves,
 // backups, the file system's or the device's own remapped blocks).
@@ -87,8 +87,10 @@ func (s *Store) Scrub(ctx context.Context) (ScrubStats, error) {
 	if s.closed.Load() {
 		return st, graph.ErrUnavailable(errors.New("embedded store is closed"))
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	if err := s.lockWrite(ctx); err != nil {
+		return st, err
+	}
+	defer s.unlockWrite()
 	if err := s.db.Update(func(*bolt.Tx) error { return nil }); err != nil {
 		return st, graph.ErrUnavailable(fmt.Errorf("scrub: commit the fence transaction: %w", err))
 	}

@@ -49,8 +49,31 @@ type Store struct {
 	closed atomic.Bool
 	// wmu is held by every write transaction of the Store and by Scrub,
 	// so that no commit frees pages while Scrub zeroes the free ones.
-	wmu sync.Mutex
+	// It is a semaphore of capacity 1 rather than a sync.Mutex so that a
+	// writer with a context stops waiting for it when the context ends
+	// (Scrub may hold it for long); take it with lockWrite, release it
+	// with unlockWrite.
+	wmu chan struct{}
 }
+
+// lockWrite takes the write lock (wmu), or returns ctx's error once ctx
+// ends first. A context that has ended is refused even if the lock is free,
+// so a writer never starts after its caller gave up.
+func (s *Store) lockWrite(ctx context.Context) error {
+	select {
+	case s.wmu <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		s.unlockWrite()
+		return err
+	}
+	return nil
+}
+
+// unlockWrite releases the write lock taken by lockWrite.
+func (s *Store) unlockWrite() { <-s.wmu }
 
 // Open opens, or creates, the store in dir. A file of an older layout is
 // upgraded in place after being copied aside (see upgrade.go).
@@ -108,7 +131,7 @@ func openLayout(dir string, lay layout, o Options) (*Store, error) {
 	if err := db.Update(func(btx *bolt.Tx) error { return initBuckets(btx, lay.version) }); err != nil {
 		return fail(err)
 	}
-	return &Store{db: db, dir: dir}, nil
+	return &Store{db: db, dir: dir, wmu: make(chan struct{}, 1)}, nil
 }
 
 // initBuckets creates the buckets that are missing and, in a new file,
@@ -139,8 +162,10 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	var fnErr error
 	var err error
 	defer func() { telemetry.EndStore(span, "update", errors.Join(fnErr, err)) }()
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	if fnErr = s.lockWrite(ctx); fnErr != nil {
+		return fnErr
+	}
+	defer s.unlockWrite()
 	err = s.db.Update(func(btx *bolt.Tx) error {
 		t := newTx(btx, true)
 		if fnErr = fn(ctx, t); fnErr != nil {
