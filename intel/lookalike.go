@@ -2,6 +2,7 @@ package intel
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -39,6 +40,73 @@ const (
 	maxFeatureText = 64
 )
 
+// featureOf is the feature a trait ("trait") or computed trait
+// ("computed") value gives: its name, its raw value, and, for an
+// indicator, the value its name embeds (a string or a bool; nil for a
+// number). ok is false when v gives no feature.
+func featureOf(prefix, name string, v any) (key string, x float64, shown any, ok bool) {
+	switch t := v.(type) {
+	case string:
+		if t != "" && len(t) <= maxFeatureText {
+			return prefix + " " + name + "=" + t, 1, t, true
+		}
+	case bool:
+		return prefix + " " + name + "=" + fmt.Sprint(t), 1, t, true
+	case float64:
+		return prefix + " " + name, slog(t), nil, true
+	case int64:
+		return prefix + " " + name, slog(float64(t)), nil, true
+	case int:
+		return prefix + " " + name, slog(float64(t)), nil, true
+	}
+	return "", 0, nil, false
+}
+
+// Reason is one of a match's reasons taken apart, for callers that must
+// show it otherwise (masked): Kind is the feature's kind, the first word
+// of its name ("trait", "computed", "event", "channel", ...). For a trait
+// or a computed trait, Name is its name and Value the value the feature's
+// name embeds (a string or a bool), or nil for a number, whose feature
+// names no value. For other kinds Name is the rest of the feature's name.
+type Reason struct {
+	Kind  string
+	Name  string
+	Value any
+}
+
+// Explain takes apart the feature names of reasons, given the ingredients
+// of the profile they were scored from. A name that two traits could give
+// (a trait "a" valued "b=c", a trait "a=b" valued "c") is taken as the
+// trait of the shorter name.
+func Explain(in *Ingredients, reasons []string) []Reason {
+	if len(reasons) == 0 {
+		return nil
+	}
+	out := make([]Reason, len(reasons))
+	for i, name := range reasons {
+		kind, rest, _ := strings.Cut(name, " ")
+		out[i] = Reason{Kind: kind, Name: rest}
+		var vals map[string]any
+		switch kind {
+		case "trait":
+			vals = in.Traits
+		case "computed":
+			vals = in.Computed
+		default:
+			continue
+		}
+		// Sorted: of two names that give the same feature, one is a
+		// prefix of the other, and comes first.
+		for _, k := range slices.Sorted(maps.Keys(vals)) {
+			if key, _, shown, ok := featureOf(kind, k, vals[k]); ok && key == name {
+				out[i] = Reason{Kind: kind, Name: k, Value: shown}
+				break
+			}
+		}
+	}
+	return out
+}
+
 // Features returns the raw features of a profile, as the package comment
 // describes, at now.
 func Features(s *audience.Subject, now time.Time) map[string]float64 {
@@ -51,19 +119,8 @@ func Features(s *audience.Subject, now time.Time) map[string]float64 {
 func FeaturesOf(in *Ingredients, now time.Time) map[string]float64 {
 	f := map[string]float64{}
 	value := func(prefix, name string, v any) {
-		switch x := v.(type) {
-		case string:
-			if x != "" && len(x) <= maxFeatureText {
-				f[prefix+" "+name+"="+x] = 1
-			}
-		case bool:
-			f[prefix+" "+name+"="+fmt.Sprint(x)] = 1
-		case float64:
-			f[prefix+" "+name] = slog(x)
-		case int64:
-			f[prefix+" "+name] = slog(float64(x))
-		case int:
-			f[prefix+" "+name] = slog(float64(x))
+		if key, x, _, ok := featureOf(prefix, name, v); ok {
+			f[key] = x
 		}
 	}
 	for k, v := range in.Traits {

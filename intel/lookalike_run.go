@@ -17,6 +17,8 @@ type LookalikeMatch struct {
 	ProfileID string
 	Score     float64
 	Reasons   []string
+	// Why takes Reasons apart, in the same order (Explain).
+	Why []Reason
 }
 
 // SubjectsFunc reads the Subjects of a page of live profiles, with their
@@ -115,8 +117,10 @@ func lookalike(audienceID string, size int, now time.Time, pass func(fn func(Loo
 		score, reasons := model.Score(FeaturesOf(&row.Ingredients, now))
 		m := LookalikeMatch{ProfileID: row.ProfileID, Score: score, Reasons: reasons}
 		if top.Len() < size {
+			m.Why = Explain(&row.Ingredients, reasons)
 			heap.Push(top, m)
 		} else if better(m, (*top)[0]) {
+			m.Why = Explain(&row.Ingredients, reasons)
 			(*top)[0] = m
 			heap.Fix(top, 0)
 		}

@@ -83,7 +83,7 @@ func (r *Resolver) defineComputedTrait(ctx context.Context, in gql.ComputedTrait
 	entry := newEntry(ctx, "defineComputedTrait", "")
 	fail := func(err error) (*audience.ComputedTrait, error) {
 		r.auditFailure(ctx, entry, err)
-		return nil, domainErr(err)
+		return nil, filterErr(err)
 	}
 	st, err := r.audienceStore()
 	if err != nil {
@@ -91,6 +91,9 @@ func (r *Resolver) defineComputedTrait(ctx context.Context, in gql.ComputedTrait
 	}
 	c := ctFromInput(in)
 	if err := c.Validate(); err != nil {
+		return fail(err)
+	}
+	if err := r.checkWherePII(ctx, c.Where, "input.where"); err != nil {
 		return fail(err)
 	}
 	entry.Reason = "computed trait " + c.Name
@@ -484,7 +487,8 @@ func computedNames(f *audience.Filter) []string {
 
 // checkFilter validates an audience filter given as path: audience.Check
 // with the rules' purposes, the defined computed traits and the stored
-// audiences.
+// audiences; then, for a caller without pii:read, checkFilterPII (its
+// FORBIDDEN refusal needs filterErr, not domainErr).
 func (r *Resolver) checkFilter(ctx context.Context, st audience.Store, f *audience.Filter, path string) error {
 	ps, err := r.purposes()
 	if err != nil {
@@ -515,7 +519,14 @@ func (r *Resolver) checkFilter(ctx context.Context, st audience.Store, f *audien
 		Computed: func(name string) bool { return names[name] },
 		Audience: func(id string) bool { _, ok := stored[id]; return ok },
 	}
-	return audience.Check(f, env, path)
+	if err := audience.Check(f, env, path); err != nil {
+		return err
+	}
+	byName := make(map[string]audience.ComputedTrait, len(defs))
+	for _, d := range defs {
+		byName[d.Name] = d
+	}
+	return r.checkFilterPII(ctx, f, byName, path)
 }
 
 // checkCycle refuses a filter of audience self whose inAudience reaches
@@ -636,7 +647,7 @@ func (r *Resolver) createAudience(ctx context.Context, in gql.AudienceInput) (*a
 	entry := newEntry(ctx, "createAudience", "")
 	fail := func(err error) (*audience.Audience, error) {
 		r.auditFailure(ctx, entry, err)
-		return nil, domainErr(err)
+		return nil, filterErr(err)
 	}
 	st, err := r.audienceStore()
 	if err != nil {
@@ -666,7 +677,7 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 	entry := newEntry(ctx, "updateAudience", "")
 	fail := func(err error) (*audience.Audience, error) {
 		r.auditFailure(ctx, entry, err)
-		return nil, domainErr(err)
+		return nil, filterErr(err)
 	}
 	st, err := r.audienceStore()
 	if err != nil {

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -120,18 +121,23 @@ func (r *Resolver) funnel(ctx context.Context, steps []*gql.EventMatch, within s
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
+	for i, s := range q.Steps {
+		if err := r.checkWherePII(ctx, s.Where, fmt.Sprintf("steps[%d].where", i)); err != nil {
+			return nil, err
+		}
+	}
 	var res intel.FunnelResult
 	if ev, scope, ok, err := r.evaluator(ctx, filter); err != nil {
-		return nil, domainErr(err)
+		return nil, filterErr(err)
 	} else if ok {
 		if res, err = ev.EvalFunnel(ctx, q, scope); err != nil {
-			return nil, domainErr(err)
+			return nil, filterErr(err)
 		}
 	} else {
 		f := intel.NewFunnel(q)
 		evFrom, evTo := q.Events()
 		if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), f.Add); err != nil {
-			return nil, domainErr(err)
+			return nil, filterErr(err)
 		}
 		res = f.Result()
 	}
@@ -175,18 +181,26 @@ func (r *Resolver) attribution(ctx context.Context, conversion gql.EventMatch, t
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
+	if err := r.checkWherePII(ctx, q.Conversion.Where, "conversion.where"); err != nil {
+		return nil, err
+	}
+	if q.Touchpoints != nil {
+		if err := r.checkWherePII(ctx, q.Touchpoints.Where, "touchpoints.where"); err != nil {
+			return nil, err
+		}
+	}
 	var res intel.AttributionResult
 	if ev, scope, ok, err := r.evaluator(ctx, filter); err != nil {
-		return nil, domainErr(err)
+		return nil, filterErr(err)
 	} else if ok {
 		if res, err = ev.EvalAttribution(ctx, q, scope); err != nil {
-			return nil, domainErr(err)
+			return nil, filterErr(err)
 		}
 	} else {
 		a := intel.NewAttribution(q)
 		evFrom, evTo := q.Events()
 		if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), a.Add); err != nil {
-			return nil, domainErr(err)
+			return nil, filterErr(err)
 		}
 		res = a.Result()
 	}
@@ -214,20 +228,23 @@ func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
+	if err := r.checkWherePII(ctx, q.Start.Where, "start.where"); err != nil {
+		return nil, err
+	}
 	var paths []intel.Path
 	if ev, scope, ok, err := r.evaluator(ctx, filter); err != nil {
-		return nil, domainErr(err)
+		return nil, filterErr(err)
 	} else if ok {
 		res, err := ev.EvalPaths(ctx, q, scope)
 		if err != nil {
-			return nil, domainErr(err)
+			return nil, filterErr(err)
 		}
 		paths = res.Paths
 	} else {
 		p := intel.NewPaths(q)
 		evFrom, evTo := q.Events()
 		if err := r.intelScan(ctx, filter, evFrom, evTo, q.ReadsProperties(), p.Add); err != nil {
-			return nil, domainErr(err)
+			return nil, filterErr(err)
 		}
 		paths = p.Result()
 	}
@@ -287,6 +304,10 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 	if err != nil {
 		return nil, domainErr(err)
 	}
+	defs, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
 	// Neo4j, holding the memberships and consent itself: one streaming
 	// statement per pass.
 	if rd, ok := r.engine.Store().(intel.LookalikeReader); ok && any(st) == any(rd) && any(cs) == any(rd) {
@@ -300,10 +321,6 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 			return nil, domainErr(err)
 		}
 	} else {
-		defs, err := st.ComputedTraits(ctx)
-		if err != nil {
-			return nil, domainErr(err)
-		}
 		subjects := func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
 			return keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
 		}
@@ -325,16 +342,19 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 	if err != nil {
 		return nil, domainErr(err)
 	}
+	byName := make(map[string]audience.ComputedTrait, len(defs))
+	for _, d := range defs {
+		byName[d.Name] = d
+	}
 	out := []*gql.LookalikeMatch{}
-	for _, m := range ms {
+	for i := range ms {
+		m := &ms[i]
 		p, ok := ps[m.ProfileID]
 		if !ok || !p.Live() {
 			continue // merged away or erased since it was scored
 		}
-		reasons := m.Reasons
-		if reasons == nil {
-			reasons = []string{}
-		}
+		// Reasons name trait values: masked as the profile's traits are.
+		reasons := r.lookalikeReasons(ctx, &p, m, byName)
 		out = append(out, &gql.LookalikeMatch{Profile: &p, Score: m.Score, Reasons: reasons})
 	}
 	return out, nil

@@ -2,16 +2,20 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/intel"
 )
 
 // Personal data in answers.
@@ -275,4 +279,160 @@ func identErr(err error, args ...identArg) error {
 	default:
 		return graph.Errorf(code, "%s: the operation failed (%s)", named[0].label(), strings.ToLower(codeOf(code)))
 	}
+}
+
+// Filters on personal data.
+//
+// A filter that compares the value of a trait, computed trait or event
+// property lets its caller recover the value one guess at a time (a
+// STARTS_WITH per letter), so without pii:read a filter may compare only
+// the values masking shows the caller: a condition on a value masking
+// hides is refused with FORBIDDEN naming it and the scope. EXISTS and
+// NOT_EXISTS stay allowed: masking shows that the value is there. The
+// rule is masking's own: hiddenAt and computedHidden ask the masking
+// functions of the answers what they would hide.
+
+// maskProbe stands for a value when the masking is asked what it hides.
+type maskProbe struct{}
+
+// hiddenAt reports whether masking hides, from a caller without pii:read,
+// the value at path inside traits or event properties (each element the
+// key of a nested object; a trait condition's name is one element, never
+// split on dots). It asks Masker.Traits, which traitMap applies to traits
+// and properties: a personal name at any depth hides all below it.
+func (r *Resolver) hiddenAt(path ...string) bool {
+	if len(path) == 0 {
+		return false
+	}
+	var v any = maskProbe{}
+	for i := len(path) - 1; i >= 0; i-- {
+		v = map[string]any{path[i]: v}
+	}
+	got := any(r.mask.Traits(v.(map[string]any)))
+	for _, k := range path {
+		m, ok := got.(map[string]any)
+		if !ok {
+			return true
+		}
+		got = m[k]
+	}
+	return got != any(maskProbe{})
+}
+
+// computedHidden reports whether masking hides the values of the computed
+// trait d from a caller without pii:read: what computedValue does. ctx
+// must be a request without pii:read (computedValue then notes no read).
+func (r *Resolver) computedHidden(ctx context.Context, d audience.ComputedTrait) bool {
+	return r.computedValue(ctx, d, maskProbe{}) != any(maskProbe{})
+}
+
+// comparesValue reports whether op reads a value, beyond its existence.
+func comparesValue(op audience.Op) bool {
+	return op != audience.OpExists && op != audience.OpNotExists
+}
+
+// maskedFilterErr refuses the condition at path, which compares the
+// value of what ("trait \"last_name\""), hidden from the caller.
+func maskedFilterErr(ctx context.Context, path, what string) error {
+	return &gqlerror.Error{
+		Message: fmt.Sprintf("%s: compares the value of %s, which is personal data and masked without the scope %s, which the request's key does not hold; without it only EXISTS and NOT_EXISTS apply to it",
+			path, what, access.ScopePIIRead),
+		Path:       graphql.GetPath(ctx),
+		Extensions: map[string]any{"code": CodeForbidden, "scope": string(access.ScopePIIRead)},
+	}
+}
+
+// checkFilterPII refuses, for a caller without pii:read, the first
+// condition of f (given as path) that compares a value masking hides from
+// it: a trait, a computed trait (defs by name; an unknown one is left to
+// audience.Check) or an event condition's property. f must have passed
+// audience.Check.
+func (r *Resolver) checkFilterPII(ctx context.Context, f *audience.Filter, defs map[string]audience.ComputedTrait, path string) error {
+	if unmasked(ctx) {
+		return nil
+	}
+	var err error
+	walkFilter(f, path, func(n *audience.Filter, p string) {
+		if err != nil {
+			return
+		}
+		switch {
+		case n.Trait != nil:
+			if comparesValue(n.Trait.Op) && r.hiddenAt(n.Trait.Name) {
+				err = maskedFilterErr(ctx, p+".trait", fmt.Sprintf("trait %q", clip(n.Trait.Name, 64)))
+			}
+		case n.Computed != nil:
+			if d, ok := defs[n.Computed.Name]; ok && comparesValue(n.Computed.Op) && r.computedHidden(ctx, d) {
+				err = maskedFilterErr(ctx, p+".computed", fmt.Sprintf("computed trait %q", clip(n.Computed.Name, 64)))
+			}
+		case n.Event != nil:
+			err = r.checkWherePII(ctx, n.Event.Where, p+".event.where")
+		}
+	})
+	return err
+}
+
+// checkWherePII refuses, for a caller without pii:read, the first property
+// filter of where (given as path) that compares the value of an event
+// property masking hides from it.
+func (r *Resolver) checkWherePII(ctx context.Context, where []audience.PropertyFilter, path string) error {
+	if unmasked(ctx) {
+		return nil
+	}
+	for i, w := range where {
+		if comparesValue(w.Op) && r.hiddenAt(strings.Split(w.Path, ".")...) {
+			return maskedFilterErr(ctx, fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("event property %q", clip(w.Path, 64)))
+		}
+	}
+	return nil
+}
+
+// filterErr is domainErr for errors that may hold a refusal of
+// checkFilterPII or checkWherePII, which it passes through.
+func filterErr(err error) error {
+	var ge *gqlerror.Error
+	if errors.As(err, &ge) {
+		return err
+	}
+	return domainErr(err)
+}
+
+// lookalikeReasons are the reasons of a lookalike match as the caller may
+// see them: the value a trait or computed trait feature names is shown as
+// the traits and computed fields of the profile p show it (masked without
+// pii:read; with it, the read is noted for p). defs are the computed
+// traits by name.
+func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *intel.LookalikeMatch, defs map[string]audience.ComputedTrait) []string {
+	out := make([]string, 0, len(m.Reasons))
+	// The reasons belong to p, as its traits field does: a read is noted
+	// for it (ownerProfiles finds it here).
+	pctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "LookalikeMatch", Result: p})
+	for i, reason := range m.Reasons {
+		if i >= len(m.Why) || m.Why[i].Value == nil {
+			out = append(out, reason)
+			continue
+		}
+		w := m.Why[i]
+		var v any
+		switch w.Kind {
+		case "trait":
+			v = r.traitValue(pctx, w.Name, w.Value)
+		case "computed":
+			d, ok := defs[w.Name]
+			switch {
+			case ok:
+				v = r.computedValue(pctx, d, w.Value)
+			case unmasked(ctx):
+				r.noteRead(pctx)
+				v = w.Value
+			default:
+				v = access.Masked // deleted since: its masking is unknown
+			}
+		default:
+			out = append(out, reason)
+			continue
+		}
+		out = append(out, w.Kind+" "+w.Name+"="+fmt.Sprint(v))
+	}
+	return out
 }

@@ -94,7 +94,7 @@ func (r *Resolver) previewAudience(ctx context.Context, in gql.AudienceFilter, p
 	}
 	f, err := r.queryFilter(ctx, st, &in, "filter")
 	if err != nil {
-		return nil, domainErr(err)
+		return nil, filterErr(err)
 	}
 	// One scan gives the count and the largest sample any selection may
 	// ask for.
@@ -149,7 +149,7 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 	}
 	f, err := r.queryFilter(ctx, st, in, "filter")
 	if err != nil {
-		return nil, domainErr(err)
+		return nil, filterErr(err)
 	}
 	want := n + 1
 	var got []graph.Profile // in scan order
