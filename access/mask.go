@@ -103,15 +103,25 @@ func (m *Masker) Text(s string) string {
 }
 
 // HasPersonal reports whether traits hold a personal value that Traits
-// would mask, nested objects included.
+// would mask, in nested objects and lists included.
 func (m *Masker) HasPersonal(traits map[string]any) bool {
 	for k, v := range traits {
-		if m.traits[k] {
+		if m.traits[k] || m.personalIn(v) {
 			return true
 		}
-		if sub, ok := v.(map[string]any); ok && m.HasPersonal(sub) {
-			return true
-		}
+	}
+	return false
+}
+
+// personalIn reports whether v, the value of a name that is not personal,
+// holds a personal name below it: in an object, or in an object anywhere
+// in a list.
+func (m *Masker) personalIn(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		return m.HasPersonal(t)
+	case []any:
+		return slices.ContainsFunc(t, m.personalIn)
 	}
 	return false
 }
@@ -153,22 +163,39 @@ func (m *Masker) Trait(name string, v any) any {
 	return Masked
 }
 
-// Traits returns a copy of traits with the personal ones masked, nested
-// objects included (event properties and traits are free-form).
+// Traits returns a copy of traits with the personal ones masked, in nested
+// objects and in objects inside lists included (event properties and
+// traits are free-form).
 func (m *Masker) Traits(traits map[string]any) map[string]any {
 	if traits == nil {
 		return nil
 	}
 	out := make(map[string]any, len(traits))
 	for _, k := range slices.Sorted(maps.Keys(traits)) {
-		v := traits[k]
-		if sub, ok := v.(map[string]any); ok && !m.traits[k] {
-			out[k] = m.Traits(sub)
+		if m.traits[k] {
+			out[k] = m.Trait(k, traits[k])
 			continue
 		}
-		out[k] = m.Trait(k, v)
+		out[k] = m.nested(traits[k])
 	}
 	return out
+}
+
+// nested is v, the value of a name that is not personal, with the personal
+// names below it masked: in an object, or in the objects of a list, at any
+// depth. Other values are returned as they are.
+func (m *Masker) nested(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		return m.Traits(t)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = m.nested(e)
+		}
+		return out
+	}
+	return v
 }
 
 func maskAs(kind, v string) string {

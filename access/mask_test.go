@@ -48,11 +48,24 @@ func TestMaskerFollowsTheRules(t *testing.T) {
 		"name": "Ann", "email": "ann@example.com", "plan": "pro", "age": 41.0,
 		"address": map[string]any{"city": "Oslo"},
 		"context": map[string]any{"firstName": "Ann", "score": 3.0},
+		"contacts": []any{
+			map[string]any{"email": "bo@corp.io", "role": "billing"},
+			[]any{map[string]any{"phone": "+14155550167"}, "plain"},
+			"x",
+		},
+		"emails": []any{"ann@example.com"},
 	}
 	want := map[string]any{
 		"name": "***", "email": "a***@example.com", "plan": "pro", "age": 41.0,
 		"address": "***",
 		"context": map[string]any{"firstName": "***", "score": 3.0},
+		"contacts": []any{
+			map[string]any{"email": "b***@corp.io", "role": "billing"},
+			[]any{map[string]any{"phone": "+*********67"}, "plain"},
+			"x",
+		},
+		// A bare value under a name that is not personal is not recognized.
+		"emails": []any{"ann@example.com"},
 	}
 	if got := m.Traits(traits); !reflect.DeepEqual(got, want) {
 		t.Errorf("Traits = %v, want %v", got, want)
@@ -97,6 +110,8 @@ func TestMaskerHasPersonal(t *testing.T) {
 		{map[string]any{"plan": "pro", "name": "Ann"}, true},
 		{map[string]any{"billing": map[string]any{"phone": "+14155550167"}}, true},
 		{map[string]any{"billing": map[string]any{"zip": "94110"}}, false},
+		{map[string]any{"contacts": []any{"x", map[string]any{"name": "Bo"}}}, true},
+		{map[string]any{"contacts": []any{[]any{map[string]any{"zip": "94110"}}, "x"}}, false},
 		{nil, false},
 	} {
 		if got := m.HasPersonal(c.in); got != c.want {
