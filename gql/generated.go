@@ -3319,10 +3319,11 @@ schema {
 """
 The scope an API key needs to resolve this field. A key without it gets null
 for the field and an error with ` + "`" + `extensions.code` + "`" + ` FORBIDDEN and
-` + "`" + `extensions.scope` + "`" + ` naming the scope. In open mode (a loopback server with no
-key stored) every caller holds every scope.
+` + "`" + `extensions.scope` + "`" + ` naming the scope. A field that declares more than one
+scope needs them all; the error names one it lacks. In open mode (a
+loopback server with no key stored) every caller holds every scope.
 """
-directive @hasScope(scope: String!) on FIELD_DEFINITION
+directive @hasScope(scope: String!) repeatable on FIELD_DEFINITION
 
 "An RFC 3339 date-time such as ` + "`" + `2024-05-01T12:00:00Z` + "`" + `. Output is always UTC with up to microsecond precision."
 scalar DateTime
@@ -3423,7 +3424,16 @@ input IdentifierInput {
   value: String!
 }
 
-"One profile: a connected component of identifiers."
+"""
+One profile: a connected component of identifiers.
+
+A mutation returns a profile to a key that may change it but need not read
+it (setConsent with ` + "`" + `consent:write` + "`" + `, the identity corrections with
+` + "`" + `identity:write` + "`" + `): such a key reads ` + "`" + `id` + "`" + `, ` + "`" + `size` + "`" + `, ` + "`" + `createdAt` + "`" + ` and
+` + "`" + `updatedAt` + "`" + `, and every other field, which holds personal data, needs
+` + "`" + `profiles:read` + "`" + ` (null with a FORBIDDEN error without it, the rest of the
+profile answering).
+"""
 type Profile {
   "Stable id. Ids of profiles merged into this one redirect here."
   id: ID!
@@ -3436,13 +3446,13 @@ type Profile {
   types; the first ` + "`" + `first` + "`" + ` of them. ` + "`" + `first` + "`" + ` defaults to, and may not exceed,
   the identity rules' ` + "`" + `maxIdentifiers` + "`" + ` (200 by default).
   """
-  identifiers(types: [String!], first: Int): [Identifier!]!
+  identifiers(types: [String!], first: Int): [Identifier!] @hasScope(scope: "profiles:read")
   "The current value of each trait, as a JSON object: per name, the most recently reported value across the profile's identifiers."
-  traits: JSON!
+  traits: JSON @hasScope(scope: "profiles:read")
   "The current value of each trait with the source and time it was reported, ordered by name; the first ` + "`" + `first` + "`" + ` (default and most 500)."
-  traitValues(first: Int): [TraitValue!]!
+  traitValues(first: Int): [TraitValue!] @hasScope(scope: "profiles:read")
   "Every value reported for each trait by each identifier, newest first; ` + "`" + `name` + "`" + ` selects one trait. The first ` + "`" + `first` + "`" + ` (default and most 500)."
-  traitSources(name: String, first: Int): [TraitValue!]!
+  traitSources(name: String, first: Int): [TraitValue!] @hasScope(scope: "profiles:read")
   """
   The profile's events, newest first (by timestamp, ties by id descending).
   ` + "`" + `first` + "`" + ` defaults to 20, at most 500. ` + "`" + `types` + "`" + ` and ` + "`" + `channels` + "`" + ` filter;
@@ -3456,13 +3466,13 @@ type Profile {
     channels: [String!]
     from: DateTime
     to: DateTime
-  ): EventConnection!
+  ): EventConnection @hasScope(scope: "profiles:read")
   "Merges and splits this profile took part in, oldest first; the first ` + "`" + `first` + "`" + ` (default and most 500)."
-  history(first: Int): [ProfileChange!]!
+  history(first: Int): [ProfileChange!] @hasScope(scope: "profiles:read")
   "The profile's identifiers and links, ready to draw, with refused links marked."
-  identityGraph: IdentityGraph!
+  identityGraph: IdentityGraph @hasScope(scope: "profiles:read")
   "Why two identifiers share a profile, or why they do not."
-  explainLink(a: IdentifierInput!, b: IdentifierInput!): LinkExplanation!
+  explainLink(a: IdentifierInput!, b: IdentifierInput!): LinkExplanation @hasScope(scope: "profiles:read")
 }
 
 "A stored, normalized identifier."
@@ -3984,13 +3994,13 @@ extend type Profile {
   profile's identifiers; a grant past its ` + "`" + `expiresAt` + "`" + ` is EXPIRED; no record
   is UNKNOWN.
   """
-  consent: [ConsentState!]!
+  consent: [ConsentState!] @hasScope(scope: "profiles:read")
   """
   Every consent record of the profile's identifiers, newest first (by ` + "`" + `at` + "`" + `,
   then by when it was stored); ` + "`" + `purpose` + "`" + ` selects one purpose. The first
   ` + "`" + `first` + "`" + ` (default and most 500).
   """
-  consentHistory(purpose: String, first: Int): [ConsentRecord!]!
+  consentHistory(purpose: String, first: Int): [ConsentRecord!] @hasScope(scope: "profiles:read")
 }
 
 extend type Mutation {
@@ -4185,14 +4195,14 @@ extend type Profile {
   (the rules' ` + "`" + `personalData` + "`" + `, such as ` + "`" + `email` + "`" + `) is masked without
   ` + "`" + `pii:read` + "`" + `, as traits are; the others are not masked.
   """
-  computed: JSON!
+  computed: JSON @hasScope(scope: "profiles:read")
   "One computed trait's value, as in ` + "`" + `computed` + "`" + `. INVALID_ARGUMENT for a name that is not defined."
-  computedTrait(name: String!): JSON
+  computedTrait(name: String!): JSON @hasScope(scope: "profiles:read")
   """
   The audiences the profile is a member of, ordered by audience id, as the
   audience keeper last wrote them (empty until membership is kept).
   """
-  audiences: [AudienceMembership!]! @hasScope(scope: "audiences:read")
+  audiences: [AudienceMembership!] @hasScope(scope: "audiences:read") @hasScope(scope: "profiles:read")
 }
 
 "How a computed trait folds the events it reads into one value."
@@ -15042,12 +15052,30 @@ func (ec *executionContext) _Profile_identifiers(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Profile().Identifiers(ctx, obj, fc.Args["types"].([]string), fc.Args["first"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*graph.Identifier
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*graph.Identifier
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*graph.Identifier) graphql.Marshaler {
-			return ec.marshalNIdentifier2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifierᚄ(ctx, selections, v)
+			return ec.marshalOIdentifier2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifierᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_identifiers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15085,12 +15113,30 @@ func (ec *executionContext) _Profile_traits(ctx context.Context, field graphql.C
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Profile().Traits(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal any
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal any
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
-			return ec.marshalNJSON2interface(ctx, selections, v)
+			return ec.marshalOJSON2interface(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_traits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15109,12 +15155,30 @@ func (ec *executionContext) _Profile_traitValues(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Profile().TraitValues(ctx, obj, fc.Args["first"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*TraitValue
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*TraitValue
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
-			return ec.marshalNTraitValue2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐTraitValueᚄ(ctx, selections, v)
+			return ec.marshalOTraitValue2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐTraitValueᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_traitValues(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15153,12 +15217,30 @@ func (ec *executionContext) _Profile_traitSources(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Profile().TraitSources(ctx, obj, fc.Args["name"].(*string), fc.Args["first"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*TraitValue
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*TraitValue
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
-			return ec.marshalNTraitValue2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐTraitValueᚄ(ctx, selections, v)
+			return ec.marshalOTraitValue2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐTraitValueᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_traitSources(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15197,12 +15279,30 @@ func (ec *executionContext) _Profile_journey(ctx context.Context, field graphql.
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Profile().Journey(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["types"].([]string), fc.Args["channels"].([]string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *EventConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *EventConnection
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *EventConnection) graphql.Marshaler {
-			return ec.marshalNEventConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventConnection(ctx, selections, v)
+			return ec.marshalOEventConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_journey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15241,12 +15341,30 @@ func (ec *executionContext) _Profile_history(ctx context.Context, field graphql.
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Profile().History(ctx, obj, fc.Args["first"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*graph.ProfileChange
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*graph.ProfileChange
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*graph.ProfileChange) graphql.Marshaler {
-			return ec.marshalNProfileChange2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileChangeᚄ(ctx, selections, v)
+			return ec.marshalOProfileChange2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileChangeᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_history(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15284,12 +15402,30 @@ func (ec *executionContext) _Profile_identityGraph(ctx context.Context, field gr
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Profile().IdentityGraph(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *IdentityGraph
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *IdentityGraph
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *IdentityGraph) graphql.Marshaler {
-			return ec.marshalNIdentityGraph2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentityGraph(ctx, selections, v)
+			return ec.marshalOIdentityGraph2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentityGraph(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_identityGraph(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15317,12 +15453,30 @@ func (ec *executionContext) _Profile_explainLink(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Profile().ExplainLink(ctx, obj, fc.Args["a"].(IdentifierInput), fc.Args["b"].(IdentifierInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *LinkExplanation
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *LinkExplanation
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *LinkExplanation) graphql.Marshaler {
-			return ec.marshalNLinkExplanation2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLinkExplanation(ctx, selections, v)
+			return ec.marshalOLinkExplanation2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLinkExplanation(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_explainLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15360,12 +15514,30 @@ func (ec *executionContext) _Profile_consent(ctx context.Context, field graphql.
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Profile().Consent(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*privacy.ConsentState
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*privacy.ConsentState
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*privacy.ConsentState) graphql.Marshaler {
-			return ec.marshalNConsentState2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentStateᚄ(ctx, selections, v)
+			return ec.marshalOConsentState2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentStateᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_consent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15393,12 +15565,30 @@ func (ec *executionContext) _Profile_consentHistory(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Profile().ConsentHistory(ctx, obj, fc.Args["purpose"].(*string), fc.Args["first"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*privacy.Record
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*privacy.Record
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*privacy.Record) graphql.Marshaler {
-			return ec.marshalNConsentRecord2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecordᚄ(ctx, selections, v)
+			return ec.marshalOConsentRecord2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecordᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_consentHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15436,12 +15626,30 @@ func (ec *executionContext) _Profile_computed(ctx context.Context, field graphql
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Profile().Computed(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal any
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal any
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
-			return ec.marshalNJSON2interface(ctx, selections, v)
+			return ec.marshalOJSON2interface(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_computed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15460,7 +15668,25 @@ func (ec *executionContext) _Profile_computedTrait(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Profile().ComputedTrait(ctx, obj, fc.Args["name"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal any
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal any
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
 			return ec.marshalOJSON2interface(ctx, selections, v)
 		},
@@ -15518,15 +15744,27 @@ func (ec *executionContext) _Profile_audiences(ctx context.Context, field graphq
 				}
 				return ec.Directives.HasScope(ctx, obj, directive0, scope)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal []*AudienceMembership
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*AudienceMembership
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive1, scope)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*AudienceMembership) graphql.Marshaler {
-			return ec.marshalNAudienceMembership2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembershipᚄ(ctx, selections, v)
+			return ec.marshalOAudienceMembership2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembershipᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Profile_audiences(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -23081,67 +23319,67 @@ func (ec *executionContext) _Profile(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "identifiers":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_identifiers(ctx, field, obj)
 				})
 		case "traits":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_traits(ctx, field, obj)
 				})
 		case "traitValues":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_traitValues(ctx, field, obj)
 				})
 		case "traitSources":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_traitSources(ctx, field, obj)
 				})
 		case "journey":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_journey(ctx, field, obj)
 				})
 		case "history":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_history(ctx, field, obj)
 				})
 		case "identityGraph":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_identityGraph(ctx, field, obj)
 				})
 		case "explainLink":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_explainLink(ctx, field, obj)
 				})
 		case "consent":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_consent(ctx, field, obj)
 				})
 		case "consentHistory":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_consentHistory(ctx, field, obj)
 				})
 		case "computed":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_computed(ctx, field, obj)
 				})
@@ -23153,7 +23391,7 @@ func (ec *executionContext) _Profile(ctx context.Context, sel ast.SelectionSet, 
 				})
 		case "audiences":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_audiences(ctx, field, obj)
 				})
@@ -24276,22 +24514,6 @@ func (ec *executionContext) unmarshalNAudienceInput2githubᚗcomᚋidgraphᚋcdp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAudienceMembership2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []*AudienceMembership) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNAudienceMembership2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembership(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNAudienceMembership2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembership(ctx context.Context, sel ast.SelectionSet, v *AudienceMembership) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AudienceMembership!")
@@ -24439,44 +24661,12 @@ func (ec *executionContext) marshalNConsentProof2ᚖgithubᚗcomᚋidgraphᚋcdp
 	return ec._ConsentProof(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNConsentRecord2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.Record) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecord(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecord(ctx context.Context, sel ast.SelectionSet, v *privacy.Record) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ConsentRecord!")
 		return graphql.Null
 	}
 	return ec._ConsentRecord(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNConsentState2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentStateᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.ConsentState) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNConsentState2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentState(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) marshalNConsentState2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentState(ctx context.Context, sel ast.SelectionSet, v *privacy.ConsentState) graphql.Marshaler {
@@ -24709,14 +24899,6 @@ func (ec *executionContext) marshalNEvent2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgrap
 	return ec._Event(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNEventConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventConnection(ctx context.Context, sel ast.SelectionSet, v *EventConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "EventConnection!")
-		return graphql.Null
-	}
-	return ec._EventConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNEventEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*EventEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -24946,14 +25128,6 @@ func (ec *executionContext) marshalNIdentityEdge2ᚖgithubᚗcomᚋidgraphᚋcdp
 	return ec._IdentityEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNIdentityGraph2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentityGraph(ctx context.Context, sel ast.SelectionSet, v *IdentityGraph) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "IdentityGraph!")
-		return graphql.Null
-	}
-	return ec._IdentityGraph(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNIdentityNode2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentityNodeᚄ(ctx context.Context, sel ast.SelectionSet, v []*IdentityNode) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -25054,14 +25228,6 @@ func (ec *executionContext) marshalNLegalBasis2githubᚗcomᚋidgraphᚋcdpᚋgq
 	return v
 }
 
-func (ec *executionContext) marshalNLinkExplanation2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLinkExplanation(ctx context.Context, sel ast.SelectionSet, v *LinkExplanation) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "LinkExplanation!")
-		return graphql.Null
-	}
-	return ec._LinkExplanation(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNLinkStep2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐLinkStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*LinkStep) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -25132,22 +25298,6 @@ func (ec *executionContext) marshalNProfile2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgr
 		return graphql.Null
 	}
 	return ec._Profile(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNProfileChange2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*graph.ProfileChange) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNProfileChange2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileChange(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) marshalNProfileChange2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileChange(ctx context.Context, sel ast.SelectionSet, v *graph.ProfileChange) graphql.Marshaler {
@@ -25511,6 +25661,25 @@ func (ec *executionContext) unmarshalOAudienceFilter2ᚖgithubᚗcomᚋidgraph�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOAudienceMembership2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []*AudienceMembership) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAudienceMembership2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceMembership(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOAudiencePreview2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudiencePreview(ctx context.Context, sel ast.SelectionSet, v *AudiencePreview) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25668,11 +25837,49 @@ func (ec *executionContext) unmarshalOConsentProofInput2ᚖgithubᚗcomᚋidgrap
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOConsentRecord2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.Record) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOConsentRecord2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐRecord(ctx context.Context, sel ast.SelectionSet, v *privacy.Record) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ConsentRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOConsentState2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentStateᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.ConsentState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentState2ᚖgithubᚗcomᚋidgraphᚋcdpᚋprivacyᚐConsentState(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOCountCondition2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐCountCondition(ctx context.Context, v any) (*CountCondition, error) {
@@ -25772,6 +25979,13 @@ func (ec *executionContext) unmarshalOEventCondition2ᚖgithubᚗcomᚋidgraph�
 	}
 	res, err := ec.unmarshalInputEventCondition(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOEventConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventConnection(ctx context.Context, sel ast.SelectionSet, v *EventConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EventConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOEventMatch2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐEventMatch(ctx context.Context, v any) (*EventMatch, error) {
@@ -25876,6 +26090,25 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalOIdentifier2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifierᚄ(ctx context.Context, sel ast.SelectionSet, v []*graph.Identifier) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIdentifier2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifier(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOIdentifier2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifier(ctx context.Context, sel ast.SelectionSet, v *graph.Identifier) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25897,6 +26130,13 @@ func (ec *executionContext) unmarshalOIdentifierInput2ᚖgithubᚗcomᚋidgraph�
 	}
 	res, err := ec.unmarshalInputIdentifierInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOIdentityGraph2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIdentityGraph(ctx context.Context, sel ast.SelectionSet, v *IdentityGraph) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IdentityGraph(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOIngestResult2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐIngestResult(ctx context.Context, sel ast.SelectionSet, v *IngestResult) graphql.Marshaler {
@@ -26029,6 +26269,25 @@ func (ec *executionContext) marshalOProfile2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgr
 	return ec._Profile(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOProfileChange2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*graph.ProfileChange) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProfileChange2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOProfileConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileConnection(ctx context.Context, sel ast.SelectionSet, v *ProfileConnection) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -26112,6 +26371,25 @@ func (ec *executionContext) unmarshalOTraitCondition2ᚖgithubᚗcomᚋidgraph�
 	}
 	res, err := ec.unmarshalInputTraitCondition(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTraitValue2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐTraitValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*TraitValue) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTraitValue2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐTraitValue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {
