@@ -4191,9 +4191,10 @@ extend type Profile {
   newest 10,000 events inside the widest window are read per profile; the
   events of a larger profile past those are not counted. COUNT and
   UNIQUE_COUNT are integers, the other aggregates numbers or the property's
-  values. A value read from a property whose last name is personal data
-  (the rules' ` + "`" + `personalData` + "`" + `, such as ` + "`" + `email` + "`" + `) is masked without
-  ` + "`" + `pii:read` + "`" + `, as traits are; the others are not masked.
+  values. A value read from a property with personal data (the rules'
+  ` + "`" + `personalData` + "`" + `, such as ` + "`" + `email` + "`" + `) anywhere on its path or inside it is
+  masked without ` + "`" + `pii:read` + "`" + `, as it is in the event's properties; the others
+  are not masked.
   """
   computed: JSON @hasScope(scope: "profiles:read")
   "One computed trait's value, as in ` + "`" + `computed` + "`" + `. INVALID_ARGUMENT for a name that is not defined."

@@ -302,18 +302,30 @@ func (r *Resolver) profileComputedVals(ctx context.Context, p *graph.Profile) (*
 	return v, nil
 }
 
-// computedValue is a computed value as the caller may see it: a value read
-// from a property whose last name is a personal trait is masked as that
-// trait is (counts reveal no value and are never masked).
+// computedValue is a computed value as the caller may see it: masked as
+// the value at its property's path inside an event's properties is (a
+// personal name anywhere on the path hides it; counts reveal no value and
+// are never masked).
 func (r *Resolver) computedValue(ctx context.Context, d audience.ComputedTrait, v any) any {
 	if v == nil || d.Aggregate == audience.AggCount || d.Aggregate == audience.AggUniqueCount {
 		return v
 	}
-	name := d.Property
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
+	// Masked as the same value inside the event's properties would be: a
+	// personal name anywhere on the property's path hides it.
+	path := strings.Split(d.Property, ".")
+	var w any = v
+	for i := len(path) - 1; i >= 0; i-- {
+		w = map[string]any{path[i]: w}
 	}
-	return r.traitValue(ctx, name, v)
+	got := any(r.traitMap(ctx, w.(map[string]any)))
+	for _, k := range path {
+		m, ok := got.(map[string]any)
+		if !ok {
+			return got // masked above the value
+		}
+		got = m[k]
+	}
+	return got
 }
 
 func (r *Resolver) profileComputed(ctx context.Context, p *graph.Profile) (any, error) {

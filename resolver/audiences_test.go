@@ -484,10 +484,15 @@ func TestComputedValuesOfPersonalPropertiesAreMasked(t *testing.T) {
 		plain, _ := e.key("plain", "", access.ScopeProfilesRead)
 		m := ev("m1", t0, "track", "user_id:u1")
 		m.Name = "Signed Up"
-		m.Properties = map[string]any{"contact": map[string]any{"email": "ann@example.com"}, "plan": "pro"}
+		m.Properties = map[string]any{"contact": map[string]any{"email": "ann@example.com"}, "plan": "pro",
+			"name": map[string]any{"family": "Smith"}, "refs": map[string]any{"people": []any{map[string]any{"phone": "+14155550167"}}}}
 		e.apply(m)
 		for _, in := range []string{
 			`{name: "signup_email", aggregate: LAST, event: "Signed Up", property: "contact.email"}`,
+			// Under a personal name (name), as event properties are masked.
+			`{name: "signup_family", aggregate: LAST, event: "Signed Up", property: "name.family"}`,
+			// A list holding an object with a personal name.
+			`{name: "signup_refs", aggregate: LAST, event: "Signed Up", property: "refs.people"}`,
 			`{name: "signup_plan", aggregate: LAST, event: "Signed Up", property: "plan"}`,
 			`{name: "signups", aggregate: COUNT, event: "Signed Up"}`,
 		} {
@@ -498,12 +503,14 @@ func TestComputedValuesOfPersonalPropertiesAreMasked(t *testing.T) {
 			P struct{ Computed map[string]any } `json:"profileByIdentifier"`
 		}
 		e.ok(plain, q, nil, &out)
-		want := map[string]any{"signup_email": "a***@example.com", "signup_plan": "pro", "signups": 1.0}
+		want := map[string]any{"signup_email": "a***@example.com", "signup_plan": "pro", "signups": 1.0,
+			"signup_family": "***", "signup_refs": []any{map[string]any{"phone": "+*********67"}}}
 		if !reflect.DeepEqual(out.P.Computed, want) {
 			t.Errorf("without pii:read: %v, want %v", out.P.Computed, want)
 		}
 		e.ok(admin, q, nil, &out)
-		want["signup_email"] = "ann@example.com"
+		want["signup_email"], want["signup_family"] = "ann@example.com", "Smith"
+		want["signup_refs"] = []any{map[string]any{"phone": "+14155550167"}}
 		if !reflect.DeepEqual(out.P.Computed, want) {
 			t.Errorf("with pii:read: %v, want %v", out.P.Computed, want)
 		}

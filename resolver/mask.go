@@ -64,8 +64,9 @@ func (r *Resolver) identKey(ctx context.Context, key string) string {
 // traitValue masks one trait value by its name.
 func (r *Resolver) traitValue(ctx context.Context, name string, v any) any {
 	if !r.mask.PersonalTrait(name) {
-		if sub, ok := v.(map[string]any); ok {
-			return r.traitMap(ctx, map[string]any{name: sub})[name]
+		switch v.(type) {
+		case map[string]any, []any:
+			return r.traitMap(ctx, map[string]any{name: v})[name]
 		}
 		return v
 	}
