@@ -145,7 +145,13 @@ type Config struct {
 	// Authenticate checks the Authorization value of a websocket
 	// connection's connection_init payload. When set, a connection with
 	// neither that value nor a principal from its upgrade request (the
-	// guard's) is refused.
+	// guard's) is refused; and every operation started over a websocket is
+	// checked with it again, with the connection's Authorization value
+	// (the payload's, else the upgrade request's header), taking a token
+	// of the key's rate limit: the operation is refused with its code
+	// (UNAUTHENTICATED, RATE_LIMITED, UNAVAILABLE), else runs as the
+	// principal it returns. A subscription begun in open mode ends with
+	// UNAUTHENTICATED at the first KeyRecheck after keys are enforced.
 	Authenticate Authenticator
 	// Origins are the browser origins, beside the server's own, that may
 	// open a websocket (--cors-origins): host patterns such as
@@ -236,6 +242,10 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	srv.SetDisableSuggestion(!cfg.Suggestions)
 	// First, so that it is the outermost: it sees the response as sent.
 	srv.Use(unavailableStatus{})
+	// Before every other extension: an operation over a websocket is
+	// authenticated (and rate-limited) before anything reads it, and the
+	// others see the principal it was authenticated as.
+	srv.Use(wsRecheck{r: res})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}

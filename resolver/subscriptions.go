@@ -44,6 +44,20 @@ const DefaultKeyRecheck = 5 * time.Second
 // errKeyRevoked ends a subscription whose key may no longer be used.
 var errKeyRevoked = errors.New("the API key of this subscription was revoked or has expired")
 
+// errOpenEnded ends a subscription begun in open mode once keys are
+// enforced.
+var errOpenEnded = errors.New("this subscription began in open mode, and API keys are now required; subscribe again with a key")
+
+// stillOpen reports whether the server is still in open mode, asking
+// Config.Authenticate as for a connection without a key (which takes no
+// token of any rate limit). A store that cannot say keeps the
+// subscription, as KeyUsable does: the next check decides.
+func (r *Resolver) stillOpen(ctx context.Context) bool {
+	_, err := r.cfg.Authenticate(ctx, "")
+	var ar *AuthRefusal
+	return err == nil || (errors.As(err, &ar) && ar.Code == CodeUnavailable)
+}
+
 // feedCursorPrefix marks a cursor of the change feed, before it is
 // encoded: "feed:" and the entry's Seq.
 const feedCursorPrefix = "feed:"
@@ -241,7 +255,8 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 // subscription's error, with the cursor to resume from.
 func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool, conv func(graph.FeedEntry) T) (<-chan T, error) {
 	key := ""
-	k := access.PrincipalFrom(ctx).Key
+	p := access.PrincipalFrom(ctx)
+	k := p.Key
 	if k != nil {
 		key = k.ID
 	}
@@ -259,9 +274,11 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 		defer close(out)
 		defer sub.Close()
 		// The key is checked again now and then: a revoked key's
-		// subscriptions end.
+		// subscriptions end, and so do those begun in open mode once keys
+		// are enforced.
+		openCheck := k == nil && p.Open && r.cfg.Authenticate != nil
 		var recheck <-chan time.Time
-		if k != nil && r.cfg.KeyUsable != nil {
+		if (k != nil && r.cfg.KeyUsable != nil) || openCheck {
 			t := time.NewTicker(cmp.Or(r.cfg.KeyRecheck, DefaultKeyRecheck))
 			defer t.Stop()
 			recheck = t.C
@@ -272,8 +289,12 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 			case <-ctx.Done():
 				return
 			case <-recheck:
-				if !r.cfg.KeyUsable(ctx, *k) {
+				if k != nil && !r.cfg.KeyUsable(ctx, *k) {
 					endWith(ctx, errKeyRevoked, last)
+					return
+				}
+				if openCheck && !r.stillOpen(ctx) {
+					endWith(ctx, errOpenEnded, last)
 					return
 				}
 			case e, ok := <-sub.C():
@@ -305,7 +326,7 @@ func endWith(ctx context.Context, reason error, last uint64) {
 	switch {
 	case errors.Is(reason, feedhub.ErrSlow):
 		code = CodeSlowConsumer
-	case errors.Is(reason, errKeyRevoked):
+	case errors.Is(reason, errKeyRevoked), errors.Is(reason, errOpenEnded):
 		code = CodeUnauthenticated
 	}
 	cursor := FeedCursor(last)

@@ -41,6 +41,10 @@ const (
 
 type wsKey struct{}
 
+// wsAuthzKey keys the Authorization value of a websocket connection: its
+// connection_init payload's, else its upgrade request's header.
+type wsAuthzKey struct{}
+
 // isWebsocket reports whether ctx is a websocket connection's.
 func isWebsocket(ctx context.Context) bool {
 	v, _ := ctx.Value(wsKey{}).(bool)
@@ -120,7 +124,9 @@ func (r *Resolver) wsInit(ctx context.Context, payload transport.InitPayload) (c
 			}
 			return refuse(code, err.Error())
 		}
-		return access.WithPrincipal(ctx, p), nil, nil
+		// Every operation of the connection is authenticated again with
+		// this value (wsRecheck).
+		return context.WithValue(access.WithPrincipal(ctx, p), wsAuthzKey{}, authz), nil, nil
 	}
 	if p := access.PrincipalFrom(ctx); r.cfg.Authenticate != nil && p.Key == nil && !p.Open {
 		return refuse(wsCloseForbidden, `an API key is required: send {"Authorization": "Bearer cdp_..."} as the connection_init payload`)
@@ -139,6 +145,14 @@ func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx
 		return
 	}
 	ctx = context.WithValue(ctx, wsKey{}, true)
+	// The upgrade request's Authorization, which the guard checked, stands
+	// for the connection's until connection_init sends one. More than one
+	// value counts as none: the guard refuses such a request.
+	authz := ""
+	if hs := r.Header.Values("Authorization"); len(hs) == 1 {
+		authz = hs[0]
+	}
+	ctx = context.WithValue(ctx, wsAuthzKey{}, authz)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(h.cfg.Feed.Closing(), cancel)
@@ -232,4 +246,73 @@ func (c *timedConn) SetReadDeadline(t time.Time) error {
 		return d.SetReadDeadline(t)
 	}
 	return nil
+}
+
+// wsRecheck authenticates every operation started over a websocket
+// (query, mutation or subscription) as the guard authenticates an HTTP
+// request at that moment, with the connection's Authorization value and
+// Config.Authenticate (auth.Guard.Authenticate): a key revoked, expired or
+// unknown since connection_init, or a connection opened in open mode once
+// keys are enforced, is refused with the code an HTTP request would get
+// (UNAUTHENTICATED, or UNAVAILABLE while the store cannot be read); and
+// each operation takes a token of the key's GraphQL rate limit
+// (RATE_LIMITED past it). The refusal is the operation's error; the
+// connection stays open, as when a subscription's key is found revoked.
+// The operation then runs as the principal just authenticated, not the
+// connection's: a connection opened in open mode holds its key's scopes
+// only, once keys are enforced.
+type wsRecheck struct{ r *Resolver }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+	graphql.OperationInterceptor
+} = wsRecheck{}
+
+// wsPrincipalExt is the key, in the operation's extensions, of the
+// principal wsRecheck authenticated. Its value has a type of this package,
+// which no client's JSON can produce; whatever a client sent under the
+// key is replaced.
+const wsPrincipalExt = "cdp.wsPrincipal"
+
+type wsPrincipal struct{ p access.Principal }
+
+func (wsRecheck) ExtensionName() string                   { return "WebsocketRecheck" }
+func (wsRecheck) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationParameters authenticates the operation before it is
+// parsed, as the guard does before the HTTP handler reads the request.
+func (c wsRecheck) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if p.Extensions != nil {
+		delete(p.Extensions, wsPrincipalExt)
+	}
+	if !isWebsocket(ctx) || c.r.cfg.Authenticate == nil {
+		return nil
+	}
+	authz, _ := ctx.Value(wsAuthzKey{}).(string)
+	pr, err := c.r.cfg.Authenticate(ctx, authz)
+	if err != nil {
+		code := CodeUnauthenticated
+		var ar *AuthRefusal
+		if errors.As(err, &ar) && ar.Code != "" {
+			code = ar.Code
+		}
+		return &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": code}}
+	}
+	if p.Extensions == nil {
+		p.Extensions = map[string]any{}
+	}
+	p.Extensions[wsPrincipalExt] = wsPrincipal{pr}
+	return nil
+}
+
+// InterceptOperation runs the operation as the principal
+// MutateOperationParameters authenticated.
+func (wsRecheck) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if oc := graphql.GetOperationContext(ctx); oc != nil && isWebsocket(ctx) {
+		if wp, ok := oc.Extensions[wsPrincipalExt].(wsPrincipal); ok {
+			ctx = access.WithPrincipal(ctx, wp.p)
+		}
+	}
+	return next(ctx)
 }
