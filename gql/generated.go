@@ -4187,9 +4187,10 @@ extend type Profile {
   its value (null when the trait has no value, such as a SUM over no
   event). Computed when read, from the profile's events as its journey shows
   them (an event whose payload is withheld, ` + "`" + `shared` + "`" + `, has no properties),
-  so a windowed value is correct at the moment of reading. At most the
-  newest 10,000 events inside the widest window are read per profile; the
-  events of a larger profile past those are not counted. COUNT and
+  so a windowed value is correct at the moment of reading. Every event
+  inside the widest window is read, up to 1,000,000 per profile; a profile
+  with more gets INVALID_ARGUMENT for the field, naming the limit, rather
+  than values computed from part of its events. COUNT and
   UNIQUE_COUNT are integers, the other aggregates numbers or the property's
   values. A value read from a property with personal data (the rules'
   ` + "`" + `personalData` + "`" + `, such as ` + "`" + `email` + "`" + `) anywhere on its path or inside it is
