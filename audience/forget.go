@@ -127,16 +127,32 @@ func ErasureProfiles(w *graph.Write) (erased, changed []string) {
 // ForgetErasureInTx is ForgetInTx for the profiles of an erasure's write
 // w (ErasureProfiles): call it from the erasure's hook.
 //
-// The profiles of the identifiers whose traits the erasure scrubbed
-// (other people who shared an event with the erased person) count as
-// changed too: their facts and computed values may hold a scrubbed value.
+// The profiles of the identifiers whose traits the erasure scrubbed, and
+// of those that carry an event whose payload it scrubbed (other people who
+// shared an event with the erased person), count as changed too: their
+// facts and computed values may hold a scrubbed value.
 func ForgetErasureInTx(ctx context.Context, tx graph.Tx, w *graph.Write) (Forgotten, error) {
 	erased, changed := ErasureProfiles(w)
-	if w != nil && len(w.Traits) > 0 {
-		keys := make([]string, 0, len(w.Traits))
+	var keys []string
+	if w != nil {
 		for _, t := range w.Traits {
 			keys = append(keys, t.Key)
 		}
+	}
+	if w != nil && len(w.ScrubEvents) > 0 {
+		ids := make([]string, len(w.ScrubEvents))
+		for i, p := range w.ScrubEvents {
+			ids[i] = p.ID
+		}
+		evs, err := tx.Events(ctx, ids)
+		if err != nil {
+			return Forgotten{}, err
+		}
+		for _, ev := range evs {
+			keys = append(keys, ev.Keys...)
+		}
+	}
+	if len(keys) > 0 {
 		slices.Sort(keys)
 		ids, err := tx.Identifiers(ctx, slices.Compact(keys))
 		if err != nil {

@@ -347,3 +347,50 @@ func TestErasureDeletesFactsOfEveryProfileItTouches(t *testing.T) {
 		}
 	})
 }
+
+// TestErasureDeletesDerivedDataOfSharedEvents: Bob shared an event with
+// Ann (their user ids cannot merge) whose properties hold her address, and
+// nothing else of his names her. Erasing Ann scrubs that event's payload,
+// so his kept facts and computed values, which may copy it, go in the
+// erasure's transaction; Carol's stay.
+func TestErasureDeletesDerivedDataOfSharedEvents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newForgetEnv(t, s)
+		annEmail := "ann." + e.tok + "@example.com"
+		ann, _ := e.ingest("a1", 1, "email:"+annEmail, "user_id:ann-"+e.tok)
+		bob, _ := e.ingest("b1", 2, "user_id:bob-"+e.tok)
+		carol, _ := e.ingest("c1", 3, "user_id:carol-"+e.tok)
+		shared := graph.Event{ID: "forget/" + e.tok + "/shared", Type: "track", Name: "Noted", Channel: "web", Source: "test",
+			Timestamp: fat(4), ReceivedAt: fat(4), Properties: map[string]any{"note": annEmail},
+			Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: "ann-" + e.tok}, {Type: "user_id", Value: "bob-" + e.tok}}}
+		res, err := e.eng.ApplyBatch(bg, []graph.Event{shared})
+		storetest.Must(t, err)
+		if res.Stored != 1 || len(res.Merged) != 0 {
+			t.Fatalf("the shared event merged or was not stored: %+v", res)
+		}
+		var facts []audience.Facts
+		var values []audience.ComputedValue
+		for _, pid := range []string{bob, carol} {
+			facts = append(facts, audience.FactsOf(pid, &audience.Subject{Traits: map[string]any{"plan": "pro"}}))
+			values = append(values, audience.ComputedValue{ProfileID: pid, Name: "last_note", Value: annEmail, ComputedAt: fat(5)})
+		}
+		storetest.Must(t, e.s.PutFacts(bg, facts))
+		storetest.Must(t, e.s.PutComputedValues(bg, values))
+
+		receipt, err := e.x.ForgetProfile(bg, ann, "erasure request", privacy.Requester{}, e.hook())
+		storetest.Must(t, err)
+		if receipt.ScrubbedEvents != 1 {
+			t.Fatalf("receipt %+v, want the shared event scrubbed", receipt)
+		}
+		gotFacts, err := e.s.Facts(bg, []string{bob, carol})
+		storetest.Must(t, err)
+		if _, ok := gotFacts[carol]; len(gotFacts) != 1 || !ok {
+			t.Errorf("facts left for %d profiles (bob %v), want Carol's alone", len(gotFacts), gotFacts[bob].ProfileID != "")
+		}
+		vs, err := e.s.ComputedValues(bg, []string{bob, carol})
+		storetest.Must(t, err)
+		if _, ok := vs[carol]; len(vs) != 1 || !ok {
+			t.Errorf("computed values left for %d profiles (bob %v), want Carol's alone", len(vs), vs[bob] != nil)
+		}
+	})
+}
