@@ -50,14 +50,56 @@ func ParseURL(raw string) (*url.URL, error) {
 }
 
 var (
-	sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-	broadcast   = netip.MustParseAddr("255.255.255.255")
+	sharedSpace  = netip.MustParsePrefix("100.64.0.0/10")
+	thisNetwork  = netip.MustParsePrefix("0.0.0.0/8")
+	broadcast    = netip.MustParseAddr("255.255.255.255")
+	benchmarking = netip.MustParsePrefix("198.18.0.0/15")
+	reserved4    = netip.MustParsePrefix("240.0.0.0/4")
+	siteLocal    = netip.MustParsePrefix("fec0::/10")
+	// IPv6 forms that carry an IPv4 address, which is what they reach:
+	// NAT64 (the well-known prefix), IPv4-compatible (deprecated), 6to4
+	// and Teredo (whose client address is stored inverted).
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+	v4Compat   = netip.MustParsePrefix("::/96")
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+	teredo     = netip.MustParsePrefix("2001::/32")
 )
 
-// Blocked says why a is not a public address, "" when it is.
+// Blocked says why a is not a public address, "" when it is. An IPv6
+// address that carries an IPv4 one (NAT64, IPv4-compatible, 6to4,
+// Teredo) is judged by the IPv4 address it reaches.
 func Blocked(a netip.Addr) string {
 	a = a.Unmap()
+	if why := blockedAddr(a); why != "" {
+		return why
+	}
+	if !a.Is6() {
+		return ""
+	}
+	b := a.As16()
+	var inner []netip.Addr
+	switch {
+	case nat64Local.Contains(a):
+		return "a local-use NAT64 address"
+	case nat64.Contains(a), v4Compat.Contains(a):
+		inner = append(inner, netip.AddrFrom4([4]byte(b[12:16])))
+	case sixToFour.Contains(a):
+		inner = append(inner, netip.AddrFrom4([4]byte(b[2:6])))
+	case teredo.Contains(a):
+		inner = append(inner, netip.AddrFrom4([4]byte(b[4:8])),
+			netip.AddrFrom4([4]byte{b[12] ^ 0xff, b[13] ^ 0xff, b[14] ^ 0xff, b[15] ^ 0xff}))
+	}
+	for _, v4 := range inner {
+		if why := blockedAddr(v4); why != "" {
+			return why + " (carried in " + a.String() + ")"
+		}
+	}
+	return ""
+}
+
+// blockedAddr is Blocked for a itself, whatever it carries.
+func blockedAddr(a netip.Addr) string {
 	switch {
 	case !a.IsValid():
 		return "an invalid address"
@@ -75,6 +117,12 @@ func Blocked(a netip.Addr) string {
 		return "a shared (carrier-grade NAT) address"
 	case a == broadcast:
 		return "a broadcast address"
+	case benchmarking.Contains(a):
+		return "a benchmarking address"
+	case reserved4.Contains(a):
+		return "a reserved address"
+	case siteLocal.Contains(a):
+		return "a site-local address"
 	}
 	return ""
 }

@@ -45,6 +45,18 @@ func TestCheckURL(t *testing.T) {
 		{"http://rebind.example.com/", false, "private"},
 		{"http://mapped.example.com/", false, "private"},
 		{"http://nowhere.example.com/", false, "does not resolve"},
+		// IPv6 forms that carry an IPv4 address are judged by it.
+		{"http://[64:ff9b::a9fe:a9fe]/", false, "link-local"},
+		{"http://[64:ff9b::5db8:d70e]/", true, ""},
+		{"http://[64:ff9b:1::a00:1]/", false, "NAT64"},
+		{"http://[::7f00:1]/", false, "loopback"},
+		{"http://[2002:a00:1::1]/", false, "private"},
+		{"http://[2002:5db8:d70e::1]/", true, ""},
+		// Teredo: server 93.184.215.14, client 10.0.0.1 stored inverted.
+		{"http://[2001:0:5db8:d70e::f5ff:fffe]/", false, "private"},
+		{"http://[fec0::1]/", false, "site-local"},
+		{"http://198.18.0.1/", false, "benchmarking"},
+		{"http://240.0.0.1/", false, "reserved"},
 	} {
 		err := destination.CheckURL(context.Background(), "input.url", c.url, false, dns)
 		if c.allowed != (err == nil) {

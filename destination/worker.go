@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -531,11 +532,16 @@ func (w *Worker) post(ctx context.Context, d Destination, deliveryID string, bod
 func transportError(err error) string {
 	var ne net.Error
 	var op *net.OpError
+	var dns *net.DNSError
 	switch {
 	case errors.Is(err, ErrBlocked):
 		return "refused: the address is not public (allow private addresses with --destinations-allow-private)"
 	case errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
+	case errors.As(err, &dns):
+		// Without the resolver's address, which tells the reader of
+		// lastError about the server's network.
+		return "connection error: lookup " + dns.Name + ": " + dns.Err
 	case errors.As(err, &op) && op.Err != nil:
 		return "connection error: " + op.Err.Error()
 	}
@@ -547,8 +553,14 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	// A number of seconds too large for a Duration waits as long as one can.
+	const most = int64(math.MaxInt64 / time.Second)
+	s, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err == nil && s >= 0:
+		return time.Duration(min(s, most)) * time.Second
+	case errors.Is(err, strconv.ErrRange) && v[0] != '-':
+		return time.Duration(most) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)
