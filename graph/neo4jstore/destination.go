@@ -184,6 +184,15 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 	return out.(destination.Destination), nil
 }
 
+// qLockDestination takes the destination's write lock (the lock property)
+// before its deliveries are deleted: a TakeBatch that locked it first
+// commits its new batch before they are read, one that comes later finds
+// the destination gone. Without it a batch could be added between the two
+// deletes and outlive its destination, where erasure would not find it.
+var qLockDestination = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+SET d.{{lock}} = true`)
+
 var qDeleteDeliveries = cypher(`
 MATCH (x:{{Delivery}})
 USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{number}})
@@ -195,12 +204,15 @@ MATCH (d:{{Destination}} { {{id}}: $id })
 DELETE d
 RETURN count(d)`)
 
-// DeleteDestination implements destination.Store, in two round trips.
+// DeleteDestination implements destination.Store, in three round trips.
 func (s *Store) DeleteDestination(ctx context.Context, id string) (bool, error) {
 	if err := checkDestID(id); err != nil {
 		return false, err
 	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qLockDestination, map[string]any{"id": id}); err != nil {
+			return nil, fmt.Errorf("lock destination: %w", err)
+		}
 		if err := t.exec(ctx, qDeleteDeliveries, map[string]any{"id": id}); err != nil {
 			return nil, fmt.Errorf("delete deliveries: %w", err)
 		}
