@@ -1,11 +1,13 @@
 package audience
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // kind is what a JSON-like value is, for comparisons.
@@ -182,9 +184,40 @@ func order(a, b scalar) (c int, ok bool) {
 		}
 		return 0, false // NaN
 	case a.k == kString && b.k == kString:
-		return strings.Compare(a.s, b.s), true
+		return CompareUTF16(a.s, b.s), true
 	}
 	return 0, false
+}
+
+// CompareUTF16 orders strings by their UTF-16 code units, as Neo4j's
+// comparison operators do, so that a filter answers alike on both stores:
+// code point order, except that a character above U+FFFF (a surrogate
+// pair, from U+D800) sorts before one from U+E000 to U+FFFF. It returns
+// -1, 0 or 1, as strings.Compare.
+func CompareUTF16(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			ua, ub := utf16Units(ra), utf16Units(rb)
+			if ua[0] != ub[0] {
+				return cmp.Compare(ua[0], ub[0])
+			}
+			return cmp.Compare(ua[1], ub[1])
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// utf16Units are r's UTF-16 code units: one, then 0, below U+10000; a
+// surrogate pair above.
+func utf16Units(r rune) [2]rune {
+	if r < 0x10000 {
+		return [2]rune{r, 0}
+	}
+	r -= 0x10000
+	return [2]rune{0xD800 + r>>10, 0xDC00 + r&0x3FF}
 }
 
 // compare applies op to the value v read from a profile or event and the
