@@ -313,7 +313,14 @@ func (im *importer) stopped(ctx context.Context) error {
 }
 
 func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBatch) error {
-	r := csv.NewReader(bufio.NewReaderSize(in, 64<<10))
+	br := bufio.NewReaderSize(in, 64<<10)
+	// Spreadsheet exports start with a byte order mark: dropped before the
+	// CSV reader sees it, so that a quoted first header ("\ufeff\"Email\"")
+	// parses as quoted.
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	r := csv.NewReader(br)
 	r.ReuseRecord = false
 	header, err := r.Read()
 	if err == io.EOF {
@@ -321,9 +328,6 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	}
 	if err != nil {
 		return importErrorf("CSV header: %v", err)
-	}
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff") // spreadsheet exports start with a BOM
 	}
 	col := map[string]int{}
 	for i, h := range header {
