@@ -94,10 +94,10 @@ func (c *copySide) same(o *copySide) bool {
 	return o.dataDir != "" && errA == nil && errB == nil && a == b
 }
 
-func (c *copySide) openStore(ctx context.Context, stderr io.Writer) (*dump.Stream, error) {
-	if c.name == "from" && c.dataDir != "" {
-		// Opening an embedded store creates it: a source that is not
-		// there must not become an empty one.
+func (c *copySide) openStore(ctx context.Context, stderr io.Writer, mustExist bool) (*dump.Stream, error) {
+	if mustExist && c.dataDir != "" {
+		// Opening an embedded store creates it: a source, or the target
+		// of --verify-only, that is not there must not become an empty one.
 		if _, err := os.Stat(filepath.Join(c.dataDir, embedded.FileName)); err != nil {
 			return nil, fmt.Errorf("no embedded store in %s: %w", c.dataDir, err)
 		}
@@ -150,12 +150,12 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	from.timeout, to.timeout = timeout, timeout
 
-	src, err := from.openStore(ctx, stderr)
+	src, err := from.openStore(ctx, stderr, true)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	defer src.Store().Close(context.WithoutCancel(ctx))
-	dst, err := to.openStore(ctx, stderr)
+	dst, err := to.openStore(ctx, stderr, verifyOnly)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -506,6 +508,12 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	out, errOut, code = copyRun(t, "--verify-only", "--from-data-dir", dirA, "--to-data-dir", dirC)
 	if code != 0 || !strings.Contains(out, "the stores match") || strings.Contains(out, "copying") {
 		t.Fatalf("verify equal stores: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// --verify-only against a folder with no store makes none there.
+	missing := filepath.Join(t.TempDir(), "typo")
+	_, errOut, code = copyRun(t, "--verify-only", "--from-data-dir", dirA, "--to-data-dir", missing)
+	if _, err := os.Stat(filepath.Join(missing, embedded.FileName)); code != 1 || !strings.Contains(errOut, "no embedded store in") || err == nil {
+		t.Errorf("--verify-only against a missing store: exit %d, %q; store file made: %v", code, errOut, err == nil)
 	}
 	// Copied again with --force: nothing is added.
 	out, errOut, code = copyRun(t, "--force", "--from-data-dir", dirA, "--to-data-dir", dirC)
