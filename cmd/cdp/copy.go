@@ -245,6 +245,27 @@ func verifyCopy(ctx context.Context, src, dst *dump.Stream, srcCounts dump.Count
 		diff = append(diff, "live profiles")
 	}
 	fmt.Fprintf(tw, "live profiles\t%d\t%d\t%s\n", srcSum.Live, dstSum.Live, mark)
+	// The feed's head and retention mark: where a subscriber's or a
+	// destination's cursor goes on from, and which cursors are too old.
+	srcHead, srcTrimmed, err := src.FeedMarks(ctx)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	dstHead, dstTrimmed, err := dst.FeedMarks(ctx)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	for _, m := range []struct {
+		name     string
+		src, dst uint64
+	}{{"feed head", srcHead, dstHead}, {"feed trimmed", srcTrimmed, dstTrimmed}} {
+		mark = ""
+		if m.src != m.dst {
+			mark = "differs"
+			diff = append(diff, m.name)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", m.name, m.src, m.dst, mark)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -500,6 +500,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 		"computed_traits": {"0", "0"}, "computed_values": {"0", "0"}, "facts": {"0", "0"},
 		"audiences": {"0", "0"}, "audience_members": {"0", "0"}, "audience_changes": {"0", "0"}, "feed": {"2", "2"},
 		"destinations": {"0", "0"}, "deliveries": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
+		"feed head": {"2", "2"}, "feed trimmed": {"0", "0"},
 	}
 	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
 		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
@@ -525,7 +526,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	// its feed.
 	ingestEvents(t, dirC, map[string][]string{"c1": {"user_id:u1", "email:b@x.example"}})
 	out, errOut, code = copyRun(t, "--verify-only", "--from-data-dir", dirA, "--to-data-dir", dirC)
-	if code != 1 || !strings.Contains(errOut, "the stores differ: links, events, changes, feed, live profiles, partition") {
+	if code != 1 || !strings.Contains(errOut, "the stores differ: links, events, changes, feed, live profiles, feed head, partition") {
 		t.Fatalf("verify different stores: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := copyTable(out); got["partition sha256"][0] != wantSum || got["partition sha256"][1] == wantSum ||
@@ -605,7 +606,7 @@ func TestCopyToNeo4jRefusesNonEmptyAndVerifies(t *testing.T) {
 // profiles" and "partition sha256", the source and target values.
 func copyTable(out string) map[string][2]string {
 	rows := map[string][2]string{}
-	names := []string{"live profiles", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
+	names := []string{"live profiles", "feed head", "feed trimmed", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
 		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.Receipts),
 		string(dump.ComputedTraits), string(dump.ComputedValues), string(dump.Facts),
 		string(dump.Audiences), string(dump.AudienceMembers), string(dump.AudienceChanges), string(dump.Feed),

@@ -63,8 +63,14 @@ type Batch struct {
 	AudienceMembers []audience.Membership
 	AudienceChanges []audience.Change
 	Feed            []graph.FeedEntry
-	Destinations    []destination.Destination
-	Deliveries      []destination.Delivery
+	// FeedHead and FeedTrimmed are, on the last page of the feed, the
+	// source's head and the greatest Seq its retention trimmed: a target
+	// raises its own to them (FeedWriter.LoadFeedMarks), so that new
+	// entries go on after the source's and a cursor older than the
+	// retention is refused there too.
+	FeedHead, FeedTrimmed uint64
+	Destinations          []destination.Destination
+	Deliveries            []destination.Delivery
 	// Next is the cursor of the page after this one, "" after the last
 	// page. It is opaque: only the Reader that made it reads it.
 	Next string

@@ -21,6 +21,22 @@ const Feed Kind = "feed"
 // implement it beside graph.FeedStore.
 type FeedWriter interface {
 	LoadFeed(ctx context.Context, entries []graph.FeedEntry) error
+	// LoadFeedMarks raises the feed's head to at least head and the
+	// greatest Seq its retention trimmed to at least trimmed.
+	LoadFeedMarks(ctx context.Context, head, trimmed uint64) error
+}
+
+// FeedMarks returns the store's feed head and the greatest Seq its
+// retention trimmed; zeros for a store that keeps no feed.
+func (s *Stream) FeedMarks(ctx context.Context) (head, trimmed uint64, err error) {
+	if s.feed == nil {
+		return 0, 0, nil
+	}
+	if head, err = s.feed.FeedHead(ctx); err != nil {
+		return 0, 0, err
+	}
+	trimmed, err = s.feed.FeedTrimmed(ctx)
+	return head, trimmed, err
 }
 
 // feedStore is a store whose feed can be read and written.
@@ -57,9 +73,30 @@ func (s *Stream) pageFeed(ctx context.Context, after string, limit int) (Batch, 
 	if err != nil {
 		return Batch{}, err
 	}
-	b := Batch{Kind: Feed, Feed: es}
-	if len(es) == min(limit, graph.MaxFeedPage) {
-		b.Next = strconv.FormatUint(es[len(es)-1].Seq, 10)
+	// A page never ends inside a run (graph.FeedRuns: consecutive Seqs of
+	// one time, one transaction's entries): the target stores a run as one
+	// record keyed by its first Seq, so the same records come out whatever
+	// the page size, and a copy run again replaces them.
+	for full := len(es) == min(limit, graph.MaxFeedPage); full; {
+		more, err := s.feed.Feed(ctx, es[len(es)-1].Seq, nil, graph.MaxFeedPage)
+		if err != nil {
+			return Batch{}, err
+		}
+		full = len(more) == graph.MaxFeedPage
+		for _, e := range more {
+			last := es[len(es)-1]
+			if e.Seq != last.Seq+1 || !e.At.Equal(last.At) {
+				full = false
+				break
+			}
+			es = append(es, e)
+		}
 	}
-	return b, nil
+	b := Batch{Kind: Feed, Feed: es}
+	if len(es) >= min(limit, graph.MaxFeedPage) {
+		b.Next = strconv.FormatUint(es[len(es)-1].Seq, 10)
+		return b, nil
+	}
+	b.FeedHead, b.FeedTrimmed, err = s.FeedMarks(ctx)
+	return b, err
 }

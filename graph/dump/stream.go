@@ -345,10 +345,15 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 		if s.feed == nil {
 			return fmt.Errorf("the store %T keeps no %s", s.st, b.Kind)
 		}
-		if len(b.Feed) == 0 {
+		if len(b.Feed) > 0 {
+			if err := s.feed.LoadFeed(ctx, b.Feed); err != nil {
+				return err
+			}
+		}
+		if b.FeedHead == 0 && b.FeedTrimmed == 0 {
 			return nil
 		}
-		return s.feed.LoadFeed(ctx, b.Feed)
+		return s.feed.LoadFeedMarks(ctx, b.FeedHead, b.FeedTrimmed)
 	case Consent, SuppressionKey, Suppressed, Receipts:
 		if s.privacy == nil {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)

@@ -85,6 +85,9 @@ func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
 		b := btx.Bucket(bucketFeed)
 		head := b.Sequence()
 		for _, run := range graph.FeedRuns(entries) {
+			if err := clearFeedRange(b, run[0].Seq, run[len(run)-1].Seq); err != nil {
+				return err
+			}
 			if err := b.SetSequence(run[0].Seq - 1); err != nil {
 				return err
 			}
@@ -95,6 +98,62 @@ func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
 		}
 		return b.SetSequence(head)
 	})
+}
+
+// clearFeedRange deletes the stored entries with Seqs first to last, so
+// that entries loaded again replace them whatever records held them
+// before: a record inside the range goes, and one that reaches into it
+// keeps its entries outside it, as records of their own.
+func clearFeedRange(b *bolt.Bucket, first, last uint64) error {
+	type piece struct {
+		key uint64
+		rec feedBatch
+	}
+	var drop []uint64
+	var keep []piece
+	c := b.Cursor()
+	k, v := c.Seek(binary.BigEndian.AppendUint64(nil, first))
+	if pk, pv := c.Prev(); pk != nil {
+		k, v = pk, pv // the record before may reach into the range
+	} else {
+		k, v = c.Seek(binary.BigEndian.AppendUint64(nil, first))
+	}
+	for ; k != nil; k, v = c.Next() {
+		start := binary.BigEndian.Uint64(k)
+		if start > last {
+			break
+		}
+		var rec feedBatch
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("feed record %d: %w", start, err)
+		}
+		end := start + uint64(len(rec.E)) - 1
+		if len(rec.E) == 0 || end < first {
+			continue
+		}
+		drop = append(drop, start)
+		if start < first {
+			keep = append(keep, piece{start, feedBatch{At: rec.At, E: rec.E[:first-start]}})
+		}
+		if end > last {
+			keep = append(keep, piece{last + 1, feedBatch{At: rec.At, E: rec.E[last+1-start:]}})
+		}
+	}
+	for _, key := range drop {
+		if err := b.Delete(binary.BigEndian.AppendUint64(nil, key)); err != nil {
+			return err
+		}
+	}
+	for _, p := range keep {
+		v, err := json.Marshal(p.rec)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(binary.BigEndian.AppendUint64(nil, p.key), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RedactFeed implements graph.FeedTx: one walk over the feed, which its
@@ -254,6 +313,23 @@ func (s *Store) TrimFeed(ctx context.Context, before time.Time, limit int) (int,
 		return nil
 	})
 	return n, err
+}
+
+// LoadFeedMarks implements dump.FeedWriter, in one write transaction.
+func (s *Store) LoadFeedMarks(ctx context.Context, head, trimmed uint64) error {
+	return s.update(ctx, func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketFeed)
+		if head > b.Sequence() {
+			if err := b.SetSequence(head); err != nil {
+				return err
+			}
+		}
+		meta := btx.Bucket(bucketMeta)
+		if v := meta.Get(metaFeedTrimmed); trimmed > 0 && (len(v) != 8 || binary.BigEndian.Uint64(v) < trimmed) {
+			return meta.Put(metaFeedTrimmed, binary.BigEndian.AppendUint64(nil, trimmed))
+		}
+		return nil
+	})
 }
 
 // FeedTrimmed implements graph.FeedStore.

@@ -106,6 +106,25 @@ func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
 	return nil
 }
 
+// qLoadFeedMarks raises the counter's head and trimmed to at least the
+// source's.
+var qLoadFeedMarks = cypher(`
+MERGE (c:{{FeedCounter}} { {{id}}: $cid })
+ON CREATE SET c.{{head}} = 0
+SET c.{{head}} = CASE WHEN c.{{head}} < $head THEN $head ELSE c.{{head}} END,
+    c.{{trimmed}} = CASE WHEN coalesce(c.{{trimmed}}, 0) < $trimmed THEN $trimmed ELSE c.{{trimmed}} END`)
+
+// LoadFeedMarks implements dump.FeedWriter, in one statement.
+func (s *Store) LoadFeedMarks(ctx context.Context, head, trimmed uint64) error {
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		return nil, t.exec(ctx, qLoadFeedMarks, map[string]any{"cid": feedCounterID, "head": int64(head), "trimmed": int64(trimmed)})
+	})
+	if err != nil {
+		return fmt.Errorf("load the feed's marks: %w", err)
+	}
+	return nil
+}
+
 // qRedactFeedFind reads the batches that name one of $ids, as a profile
 // or among previous ids. The lists of a batch cannot be indexed by their
 // elements, so this scans the FeedBatch label, which the feed's retention

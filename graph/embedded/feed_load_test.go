@@ -1,0 +1,80 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// TestLoadFeedReplacesWhateverRecordsHeldTheSeqs: entries loaded in runs
+// of 3 and then again as one run of 10 are held once each; a run loaded
+// again inside a record replaces just its entries; the marks only rise.
+func TestLoadFeedReplacesWhateverRecordsHeldTheSeqs(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	entries := func(from, to int, kind graph.FeedKind) []graph.FeedEntry {
+		var es []graph.FeedEntry
+		for i := from; i <= to; i++ {
+			es = append(es, graph.FeedEntry{Seq: uint64(i), At: at, Kind: kind, ProfileID: fmt.Sprintf("p%d", i)})
+		}
+		return es
+	}
+	read := func() string {
+		es, err := s.Feed(ctx, 0, nil, graph.MaxFeedPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := ""
+		for _, e := range es {
+			out += fmt.Sprintf("%d:%s ", e.Seq, e.Kind)
+		}
+		return out
+	}
+	for _, r := range [][2]int{{1, 3}, {4, 6}, {7, 9}, {10, 10}} {
+		if err := s.LoadFeed(ctx, entries(r[0], r[1], graph.FeedEventAdded)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.LoadFeed(ctx, entries(1, 10, graph.FeedEventAdded)); err != nil {
+		t.Fatal(err)
+	}
+	want := ""
+	for i := 1; i <= 10; i++ {
+		want += fmt.Sprintf("%d:%s ", i, graph.FeedEventAdded)
+	}
+	if got := read(); got != want {
+		t.Fatalf("after runs of 3 and one of 10:\n got %s\nwant %s", got, want)
+	}
+	if err := s.LoadFeed(ctx, entries(4, 6, graph.FeedMerged)); err != nil {
+		t.Fatal(err)
+	}
+	want = ""
+	for i := 1; i <= 10; i++ {
+		k := graph.FeedEventAdded
+		if i >= 4 && i <= 6 {
+			k = graph.FeedMerged
+		}
+		want += fmt.Sprintf("%d:%s ", i, k)
+	}
+	if got := read(); got != want {
+		t.Fatalf("after 4 to 6 again:\n got %s\nwant %s", got, want)
+	}
+
+	for _, m := range [][2]uint64{{15, 3}, {12, 2}} {
+		if err := s.LoadFeedMarks(ctx, m[0], m[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := s.FeedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trimmed, err := s.FeedTrimmed(ctx)
+	if err != nil || head != 15 || trimmed != 3 {
+		t.Fatalf("marks %d and %d (%v), want 15 and 3", head, trimmed, err)
+	}
+}
