@@ -861,6 +861,27 @@ func TestGraphiQLOffline(t *testing.T) {
 	}
 }
 
+// GraphiQL's query history holds each query's headers, the console's key
+// among them: it is kept in the tab's sessionStorage with the key, never in
+// localStorage, which outlives the tab and the console's sign-out.
+func TestGraphiQLKeepsTheKeyInTheTab(t *testing.T) {
+	s, _ := startService(t, nil)
+	tb := newTab(t, s)
+	const key = "cdp_ZZnotakeyZZ"
+	tb.run(chromedp.Navigate(s.base + "/console/"))
+	tb.eval(`sessionStorage.setItem("cdp.console.key", "`+key+`"); localStorage.clear(); true`, new(bool))
+	tb.run(chromedp.Navigate(s.base + "/graphiql"))
+	tb.waitJS("GraphiQL's editor", `document.querySelector(".graphiql-query-editor .CodeMirror")`)
+	tb.eval(`document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue("{ __typename }"); true`, new(bool))
+	tb.run(chromedp.Click(".graphiql-execute-button", chromedp.ByQuery))
+	tb.waitJS("the query in the tab's history", `(sessionStorage.getItem("graphiql:queries") || "").indexOf("__typename") >= 0`)
+	var stored string
+	tb.eval(`JSON.stringify(Object.keys(localStorage).map(function (k) { return k + "=" + localStorage.getItem(k); }))`, &stored)
+	if strings.Contains(stored, key) || strings.Contains(stored, "graphiql:queries") {
+		t.Errorf("localStorage holds GraphiQL's history or the key: %s", stored)
+	}
+}
+
 // Where keys are enforced the console's files answer without a key (they
 // hold no data) while the API does not, and mode.json says keys are
 // needed; in open mode it says none is.

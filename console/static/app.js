@@ -183,7 +183,13 @@
   function signOut(msg) {
     S.key = null;
     S.scopes = {};
-    try { sessionStorage.removeItem(KEY); } catch (e) { /* storage off */ }
+    try {
+      sessionStorage.removeItem(KEY);
+      // GraphiQL's tabs and history in this tab hold the key in headers.
+      Object.keys(sessionStorage).forEach(function (k) {
+        if (k.indexOf("graphiql:") === 0) { sessionStorage.removeItem(k); }
+      });
+    } catch (e) { /* storage off */ }
     renderSession();
     signInPage(msg);
   }

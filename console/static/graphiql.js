@@ -5,9 +5,24 @@
   var el = document.getElementById("graphiql");
   var key = null;
   try { key = sessionStorage.getItem("cdp.console.key"); } catch (e) { key = null; }
+  // GraphiQL keeps its tabs and its query history, with each query's
+  // headers (the key among them), in this tab's sessionStorage like the
+  // console's key, never in localStorage, which outlives the tab and the
+  // console's sign-out.
+  var tab = null;
+  try { tab = window.sessionStorage; } catch (e) { tab = null; }
+  var mine = function (k) { return k.indexOf("graphiql:") === 0; };
+  var storage = tab ? {
+    getItem: function (k) { return tab.getItem(k); },
+    setItem: function (k, v) { tab.setItem(k, v); },
+    removeItem: function (k) { tab.removeItem(k); },
+    get length() { return Object.keys(tab).filter(mine).length; },
+    clear: function () { Object.keys(tab).filter(mine).forEach(function (k) { tab.removeItem(k); }); }
+  } : null;
   var props = {
     fetcher: GraphiQL.createFetcher({ url: el.getAttribute("data-endpoint") }),
-    defaultEditorToolsVisibility: true
+    defaultEditorToolsVisibility: true,
+    storage: storage
   };
   if (key) {
     props.defaultHeaders = JSON.stringify({ Authorization: "Bearer " + key }, null, 2);
