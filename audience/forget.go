@@ -127,42 +127,42 @@ func ErasureProfiles(w *graph.Write) (erased, changed []string) {
 // ForgetErasureInTx is ForgetInTx for the profiles of an erasure's write
 // w (ErasureProfiles): call it from the erasure's hook.
 //
-// The profiles of the identifiers whose traits the erasure scrubbed, and
-// of those that carry an event whose payload it scrubbed (other people who
-// shared an event with the erased person), count as changed too: their
+// others (ScrubbedProfiles) count as changed too: the people who shared an
+// event with the erased person, or whose traits held their values; their
 // facts and computed values may hold a scrubbed value.
-func ForgetErasureInTx(ctx context.Context, tx graph.Tx, w *graph.Write) (Forgotten, error) {
+func ForgetErasureInTx(ctx context.Context, tx graph.Tx, w *graph.Write, others []string) (Forgotten, error) {
 	erased, changed := ErasureProfiles(w)
+	return ForgetInTx(ctx, tx, erased, append(changed, others...))
+}
+
+// ScrubbedProfiles returns, read inside tx after the erasure's write w is
+// applied, the profiles of the identifiers that stay and shared an event
+// with the erased ones or had their traits scrubbed (x.Others, and w's
+// trait rewrites): the other people an erasure changes. One read.
+func ScrubbedProfiles(ctx context.Context, tx graph.ReadTx, w *graph.Write, x *graph.Erasure) ([]string, error) {
 	var keys []string
+	if x != nil {
+		keys = append(keys, x.Others...)
+	}
 	if w != nil {
 		for _, t := range w.Traits {
 			keys = append(keys, t.Key)
 		}
 	}
-	if w != nil && len(w.ScrubEvents) > 0 {
-		ids := make([]string, len(w.ScrubEvents))
-		for i, p := range w.ScrubEvents {
-			ids[i] = p.ID
-		}
-		evs, err := tx.Events(ctx, ids)
-		if err != nil {
-			return Forgotten{}, err
-		}
-		for _, ev := range evs {
-			keys = append(keys, ev.Keys...)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	slices.Sort(keys)
+	ids, err := tx.Identifiers(ctx, slices.Compact(keys))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		if id.ProfileID != "" {
+			out = append(out, id.ProfileID)
 		}
 	}
-	if len(keys) > 0 {
-		slices.Sort(keys)
-		ids, err := tx.Identifiers(ctx, slices.Compact(keys))
-		if err != nil {
-			return Forgotten{}, err
-		}
-		for _, id := range ids {
-			if id.ProfileID != "" {
-				changed = append(changed, id.ProfileID)
-			}
-		}
-	}
-	return ForgetInTx(ctx, tx, erased, changed)
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }

@@ -60,8 +60,12 @@ func newForgetEnv(t *testing.T, s graph.Store) *forgetEnv {
 // hook is the erasure's extra hook: the audience data of the profiles
 // the erasure deletes or changes.
 func (e *forgetEnv) hook() privacy.ReceiptHook {
-	return func(ctx context.Context, tx graph.Tx, w *graph.Write, _ *graph.Erasure, _ privacy.ErasureReceipt) error {
-		f, err := audience.ForgetErasureInTx(ctx, tx, w)
+	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, _ privacy.ErasureReceipt) error {
+		others, err := audience.ScrubbedProfiles(ctx, tx, w, x)
+		if err != nil {
+			return err
+		}
+		f, err := audience.ForgetErasureInTx(ctx, tx, w, others)
 		e.last = f
 		return err
 	}

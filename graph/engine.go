@@ -92,6 +92,10 @@ type BatchResult struct {
 	// Merged are the profiles the batch merged away (each now redirects
 	// to a survivor named by a stored event's ProfileID), sorted.
 	Merged []string
+	// Touched are the live profiles whose members, events or traits the
+	// batch changed, sorted: beside each stored event's ProfileID, the
+	// other profiles an event it could not link is shared with.
+	Touched []string
 }
 
 // ApplyBatch resolves and stores events in one transaction. Events that
@@ -155,11 +159,11 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		// stored, so that what the hook records (the call's audit entry)
 		// exists for every call that succeeded.
 		var out map[int]EventResult
-		var merged []string
+		var merged, touched []string
 		filter := eventFilterFrom(ctx)
 		err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 			var err error
-			out, merged = nil, nil
+			out, merged, touched = nil, nil, nil
 			kept := todo
 			var refused map[int]EventResult
 			if filter != nil && len(todo) > 0 {
@@ -168,7 +172,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 				}
 			}
 			if len(kept) > 0 {
-				if out, merged, err = e.resolve(ctx, tx, events, kept); err != nil {
+				if out, merged, touched, err = e.resolve(ctx, tx, events, kept); err != nil {
 					return err
 				}
 			}
@@ -196,7 +200,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		for i, r := range out {
 			res.Results[i] = r
 		}
-		res.Merged = merged
+		res.Merged, res.Touched = merged, touched
 	}
 	settleRepeats(res.Results, repeats)
 	for _, r := range res.Results {
@@ -366,11 +370,11 @@ func (e *Engine) limitConflict(a, b map[string]int, sizeA, sizeB int) string {
 // resolve resolves one batch inside one write transaction, in steps: claim
 // the event ids, lock what the events touch, unite (pure, no store), name
 // the new profiles, and build the write.
-func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int) (map[int]EventResult, []string, error) {
+func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int) (out map[int]EventResult, merged, touched []string, err error) {
 	now := Clean(e.Now())
 	out, kept, err := claim(ctx, tx, events, todo)
 	if err != nil || len(kept) == 0 {
-		return out, nil, err
+		return out, nil, nil, err
 	}
 	batch := make([]Event, len(kept))
 	for j, i := range kept {
@@ -378,7 +382,7 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	}
 	st, err := e.lockBatch(ctx, tx, batch)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	u := e.unite(st, batch, now)
 	var unnamed []*group
@@ -388,7 +392,7 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 		}
 	}
 	if err := nameProfiles(ctx, tx, unnamed, func(g *group) string { return g.seed }, func(g *group, id string) { g.profile = id }); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var losers []string
 	for _, g := range u.roots {
@@ -397,18 +401,18 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	slices.Sort(losers)
 	members, err := tx.Members(ctx, losers)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	existing, err := tx.LinksBetween(ctx, slices.SortedFunc(maps.Keys(u.links), compareLinkKeys))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	w := e.buildWrite(st, u, batch, members, existing, now)
 	for j, i := range kept {
 		out[i] = EventResult{ID: events[i].ID, Status: StatusStored, ProfileID: u.groupOf(batch[j].Keys[0]).find().profile}
 	}
 	if err := tx.Apply(ctx, w); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// The feed: merges first (a follower of a merged profile moves to its
 	// survivor before the survivor's new events), then each stored event,
@@ -427,16 +431,21 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 		feed = append(feed, FeedEntry{At: now, Kind: FeedTraitsChanged, ProfileID: p})
 	}
 	if err := AppendFeed(ctx, tx, feed); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	var merged []string
 	for _, c := range w.Changes {
 		if c.Kind == ChangeMerge {
 			merged = append(merged, c.From)
 		}
 	}
 	slices.Sort(merged)
-	return out, merged, nil
+	for _, p := range w.PutProfiles {
+		if p.MergedInto == "" {
+			touched = append(touched, p.ID)
+		}
+	}
+	slices.Sort(touched)
+	return out, merged, slices.Compact(touched), nil
 }
 
 // claim reserves the ids of the events at todo. Events already stored are

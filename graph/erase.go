@@ -64,6 +64,10 @@ type Erasure struct {
 	// Profiles are what remains of the erased identifier's profile
 	// (ForgetIdentifier, RemoveIdentifier); none for ForgetProfile.
 	Profiles []Profile
+	// Others are the identifiers that stay whose events or traits the
+	// erasure may have scrubbed: they shared an event with an erased one,
+	// or their traits are scrubbed in any case. Sorted.
+	Others []string
 	// Erased holds the erased values; ScrubText uses it.
 	Erased *Erased
 }
@@ -609,6 +613,7 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 		}
 	}
 
+	x.Others = slices.Sorted(maps.Keys(others))
 	// The traits of the identifiers that stay, locked so that no
 	// concurrent write is lost when they are written back.
 	if len(others) > 0 {

@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -80,6 +81,46 @@ func TestBatchContextConsent(t *testing.T) {
 		}
 		if got := ledger(t, s, "user_id:u-bc", "anonymous_id:a-bc"); !slices.Equal(got, want) {
 			t.Fatalf("ledger\n got %q\nwant %q", got, want)
+		}
+	})
+}
+
+// TestConsentChangedForEverySharingProfile: consent on a message whose
+// identifiers cannot link (two user ids) is recorded on all of them, so
+// each of their profiles gets a CONSENT_CHANGED entry in the feed.
+func TestConsentChangedForEverySharingProfile(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		ts := tConsent.Format(time.RFC3339)
+		r := h.sdkPost(t, "/v1/batch", "wk-node", map[string]any{"batch": []any{
+			map[string]any{"type": "track", "event": "View", "messageId": "cs1", "userId": "u-cs-a", "anonymousId": "d-cs", "timestamp": ts},
+			map[string]any{"type": "track", "event": "View", "messageId": "cs2", "userId": "u-cs-b", "anonymousId": "d-cs", "timestamp": ts,
+				"context": prefs(map[string]any{"Advertising": true})},
+		}})
+		if r.status != http.StatusOK || r.body.Stored != 2 {
+			t.Fatalf("batch answered %d %s", r.status, r.raw)
+		}
+		pa, pb := h.profile(t, graph.TypeUserID, "u-cs-a"), h.profile(t, graph.TypeUserID, "u-cs-b")
+		if pa.ID == pb.ID {
+			t.Fatal("the two user ids were linked")
+		}
+		fs, ok := s.(graph.FeedStore)
+		if !ok {
+			t.Fatalf("%T keeps no feed", s)
+		}
+		es, err := fs.Feed(context.Background(), 0, []graph.FeedKind{graph.FeedConsentChanged}, graph.MaxFeedPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range es {
+			got = append(got, e.ProfileID)
+		}
+		want := []string{pa.ID, pb.ID}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("CONSENT_CHANGED for %v, want both profiles %v", got, want)
 		}
 	})
 }

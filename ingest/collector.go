@@ -513,9 +513,10 @@ func (c *Collector) commit(segs []segment, size int) {
 }
 
 // changedProfiles returns, each once and sorted, the profiles of the
-// stored events of res and those it merged away.
+// stored events of res, the others the batch changed (an event it could
+// not link is shared with them) and those it merged away.
 func changedProfiles(res graph.BatchResult) []string {
-	ids := slices.Clone(res.Merged)
+	ids := slices.Concat(res.Merged, res.Touched)
 	for _, r := range res.Results {
 		if r.Status == graph.StatusStored && r.ProfileID != "" {
 			ids = append(ids, r.ProfileID)

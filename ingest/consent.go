@@ -148,11 +148,9 @@ func WithConsent(ctx context.Context, records [][]privacy.Record) context.Contex
 			}
 		}
 		var put []privacy.Record
-		changed := map[string]bool{}
 		for i, r := range results {
 			if i < len(records) && r.Status == graph.StatusStored && len(records[i]) > 0 {
 				put = append(put, records[i]...)
-				changed[r.ProfileID] = true
 			}
 		}
 		if len(put) == 0 {
@@ -160,6 +158,24 @@ func WithConsent(ctx context.Context, records [][]privacy.Record) context.Contex
 		}
 		if err := privacy.PutConsentInTx(ctx, tx, put); err != nil {
 			return err
+		}
+		// The records hang on every identifier of their message: the
+		// profiles that changed are those of all of them (an event shared
+		// with a profile it could not link to counts too), in one read.
+		keys := make([]string, 0, len(put))
+		for _, r := range put {
+			keys = append(keys, r.Identifier)
+		}
+		slices.Sort(keys)
+		idents, err := tx.Identifiers(ctx, slices.Compact(keys))
+		if err != nil {
+			return err
+		}
+		changed := map[string]bool{}
+		for _, id := range idents {
+			if id.ProfileID != "" {
+				changed[id.ProfileID] = true
+			}
 		}
 		// One CONSENT_CHANGED per profile, in the transaction that
 		// records the decisions.

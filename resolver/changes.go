@@ -44,6 +44,26 @@ func (t *touched) hook(_ context.Context, _ graph.Tx, w *graph.Write) error {
 	return nil
 }
 
+type touchedKey struct{}
+
+// noteTouched adds ids to the profiles the mutation running in ctx
+// changed, beside those of its write: an erasure's hooks name the other
+// people whose events or traits it scrubbed (audience.ScrubbedProfiles).
+func noteTouched(ctx context.Context, ids []string) {
+	t, _ := ctx.Value(touchedKey{}).(*touched)
+	if t == nil || len(ids) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ids == nil {
+		t.ids = map[string]bool{}
+	}
+	for _, id := range ids {
+		t.ids[id] = true
+	}
+}
+
 func (t *touched) list() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -69,7 +89,7 @@ func (r *Resolver) trackChanges(ctx context.Context, next graphql.Resolver) (any
 		return next(ctx)
 	}
 	t := &touched{}
-	res, err := next(graph.WithBeforeCommit(ctx, t.hook))
+	res, err := next(graph.WithBeforeCommit(context.WithValue(ctx, touchedKey{}, t), t.hook))
 	if err != nil {
 		return res, err
 	}

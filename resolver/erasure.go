@@ -82,9 +82,14 @@ func erasureAudit(entry access.AuditEntry) privacy.ReceiptHook {
 // (audience.ForgetErasureInTx), then runs hook.
 func forgetAudiences(hook privacy.ReceiptHook) privacy.ReceiptHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, r privacy.ErasureReceipt) error {
-		if _, err := audience.ForgetErasureInTx(ctx, tx, w); err != nil {
+		others, err := audience.ScrubbedProfiles(ctx, tx, w, x)
+		if err != nil {
 			return err
 		}
+		if _, err := audience.ForgetErasureInTx(ctx, tx, w, others); err != nil {
+			return err
+		}
+		noteTouched(ctx, others)
 		// Webhook batches not yet delivered forget the deleted profiles
 		// with the feed (graph.RedactFeed, in the engine's erasure).
 		return hook(ctx, tx, w, x, r)
@@ -100,9 +105,14 @@ func correctionAudit(entry access.AuditEntry) graph.EraseHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure) error {
 		e := entry
 		e.Reason = clip(x.ScrubText(entry.Reason), access.MaxReasonLen)
-		if _, err := audience.ForgetErasureInTx(ctx, tx, w); err != nil {
+		others, err := audience.ScrubbedProfiles(ctx, tx, w, x)
+		if err != nil {
 			return err
 		}
+		if _, err := audience.ForgetErasureInTx(ctx, tx, w, others); err != nil {
+			return err
+		}
+		noteTouched(ctx, others)
 		return access.AuditHook(e)(ctx, tx, w)
 	}
 }
