@@ -350,10 +350,9 @@ func (h *audienceHandler) export(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// First pass: count, without sending anything.
-	now := graph.Now()
 	members, excluded := 0, 0
 	var first []string
-	err = h.scan(ctx, a, now, false, func(pg exportPage) error {
+	err = h.scan(ctx, a, graph.Now(), false, func(pg exportPage) error {
 		for i, m := range pg.members {
 			if !pg.included[i] {
 				excluded++
@@ -404,7 +403,9 @@ func (h *audienceHandler) export(w http.ResponseWriter, r *http.Request) {
 	}
 	sent, left := 0, 0
 	if err = row.header(); err == nil {
-		err = h.scan(ctx, a, now, true, func(pg exportPage) error {
+		// Consent is judged again at this pass's own time: a grant that
+		// expired since the first pass has lapsed too.
+		err = h.scan(ctx, a, graph.Now(), true, func(pg exportPage) error {
 			for i, m := range pg.members {
 				if !pg.included[i] {
 					left++
