@@ -13,6 +13,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/idgraph/cdp/access"
@@ -330,9 +331,31 @@ func endWith(ctx context.Context, reason error, last uint64) {
 		code = CodeUnauthenticated
 	}
 	cursor := FeedCursor(last)
+	if shown := shownReason(reason); shown != reason {
+		zerolog.Ctx(ctx).Warn().Err(reason).Str("cursor", cursor).Msg("subscription ended")
+	}
 	transport.AddSubscriptionError(ctx, &gqlerror.Error{
-		Message:    fmt.Sprintf("%v; resume with changes(after: %q)", reason, cursor),
+		Message:    endMessage(reason, cursor),
 		Path:       graphql.GetPath(ctx),
 		Extensions: map[string]any{"code": code, "cursor": cursor},
 	})
+}
+
+// endMessage is what a subscriber is told when its subscription ends:
+// the reason as shownReason gives it, and the cursor to resume from.
+func endMessage(reason error, cursor string) string {
+	return fmt.Sprintf("%v; resume with changes(after: %q)", shownReason(reason), cursor)
+}
+
+// shownReason is reason as a client may read it: the reasons this
+// package and the hub give are shown as they are; a store's own error,
+// which may name its hosts and files, only as feedhub.ErrUnavailable (the
+// log has the whole of it).
+func shownReason(reason error) error {
+	for _, known := range []error{feedhub.ErrSlow, feedhub.ErrClosed, errKeyRevoked, errOpenEnded} {
+		if errors.Is(reason, known) {
+			return known
+		}
+	}
+	return feedhub.ErrUnavailable
 }
