@@ -20,6 +20,35 @@ import (
 func RunFeed(t *testing.T, open Opener) {
 	t.Run("Entries", func(t *testing.T) { testFeedEntries(t, open) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testFeedConcurrent(t, open) })
+	t.Run("LoadFeedMarks", func(t *testing.T) { testFeedMarks(t, open) })
+}
+
+// testFeedMarks: a copy's feed marks (dump.FeedWriter.LoadFeedMarks)
+// raise the feed's head and trimmed mark, and lower neither.
+func testFeedMarks(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	type marker interface {
+		graph.FeedStore
+		LoadFeedMarks(ctx context.Context, head, trimmed uint64) error
+	}
+	fs, ok := s.(marker)
+	if !ok {
+		t.Fatalf("%T cannot load a copy's feed marks", s)
+	}
+	for _, m := range [][2]uint64{{15, 3}, {12, 2}} {
+		if err := fs.LoadFeedMarks(ctx, m[0], m[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := fs.FeedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trimmed, err := fs.FeedTrimmed(ctx)
+	if err != nil || head != 15 || trimmed != 3 {
+		t.Fatalf("marks %d and %d (%v), want 15 and 3", head, trimmed, err)
+	}
 }
 
 // feedString renders an entry without its time: "seq KIND profile
