@@ -125,21 +125,27 @@ func ErasureProfiles(w *graph.Write) (erased, changed []string) {
 }
 
 // ForgetErasureInTx is ForgetInTx for the profiles of an erasure's write
-// w (ErasureProfiles): call it from the erasure's hook.
+// w (ErasureProfiles) and x: call it from the erasure's hook.
 //
-// others (ScrubbedProfiles) count as changed too: the people who shared an
-// event with the erased person, or whose traits held their values; their
-// facts and computed values may hold a scrubbed value.
-func ForgetErasureInTx(ctx context.Context, tx graph.Tx, w *graph.Write, others []string) (Forgotten, error) {
+// The other people the erasure changed (scrubbedProfiles: they shared an
+// event with the erased person, or their traits held the erased values)
+// count as changed too, since their facts and computed values may hold a
+// scrubbed value; others returns them, for the caller to have their
+// audiences evaluated again.
+func ForgetErasureInTx(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure) (f Forgotten, others []string, err error) {
+	if others, err = scrubbedProfiles(ctx, tx, w, x); err != nil {
+		return Forgotten{}, nil, err
+	}
 	erased, changed := ErasureProfiles(w)
-	return ForgetInTx(ctx, tx, erased, append(changed, others...))
+	f, err = ForgetInTx(ctx, tx, erased, append(changed, others...))
+	return f, others, err
 }
 
-// ScrubbedProfiles returns, read inside tx after the erasure's write w is
+// scrubbedProfiles returns, read inside tx after the erasure's write w is
 // applied, the profiles of the identifiers that stay and shared an event
 // with the erased ones or had their traits scrubbed (x.Others, and w's
 // trait rewrites): the other people an erasure changes. One read.
-func ScrubbedProfiles(ctx context.Context, tx graph.ReadTx, w *graph.Write, x *graph.Erasure) ([]string, error) {
+func scrubbedProfiles(ctx context.Context, tx graph.ReadTx, w *graph.Write, x *graph.Erasure) ([]string, error) {
 	var keys []string
 	if x != nil {
 		keys = append(keys, x.Others...)

@@ -61,11 +61,7 @@ func newForgetEnv(t *testing.T, s graph.Store) *forgetEnv {
 // the erasure deletes or changes.
 func (e *forgetEnv) hook() privacy.ReceiptHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, _ privacy.ErasureReceipt) error {
-		others, err := audience.ScrubbedProfiles(ctx, tx, w, x)
-		if err != nil {
-			return err
-		}
-		f, err := audience.ForgetErasureInTx(ctx, tx, w, others)
+		f, _, err := audience.ForgetErasureInTx(ctx, tx, w, x)
 		e.last = f
 		return err
 	}

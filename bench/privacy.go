@@ -417,10 +417,6 @@ func median(f []float64) float64 {
 // forgetAudiences removes the erased profile from the audience data in
 // the erasure's transaction, as the forgetProfile mutation does.
 func forgetAudiences(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, _ privacy.ErasureReceipt) error {
-	others, err := audience.ScrubbedProfiles(ctx, tx, w, x)
-	if err != nil {
-		return err
-	}
-	_, err = audience.ForgetErasureInTx(ctx, tx, w, others)
+	_, _, err := audience.ForgetErasureInTx(ctx, tx, w, x)
 	return err
 }

@@ -48,7 +48,7 @@ type touchedKey struct{}
 
 // noteTouched adds ids to the profiles the mutation running in ctx
 // changed, beside those of its write: an erasure's hooks name the other
-// people whose events or traits it scrubbed (audience.ScrubbedProfiles).
+// people whose events or traits it scrubbed (audience.ForgetErasureInTx).
 func noteTouched(ctx context.Context, ids []string) {
 	t, _ := ctx.Value(touchedKey{}).(*touched)
 	if t == nil || len(ids) == 0 {

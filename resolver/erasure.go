@@ -82,11 +82,8 @@ func erasureAudit(entry access.AuditEntry) privacy.ReceiptHook {
 // (audience.ForgetErasureInTx), then runs hook.
 func forgetAudiences(hook privacy.ReceiptHook) privacy.ReceiptHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure, r privacy.ErasureReceipt) error {
-		others, err := audience.ScrubbedProfiles(ctx, tx, w, x)
+		_, others, err := audience.ForgetErasureInTx(ctx, tx, w, x)
 		if err != nil {
-			return err
-		}
-		if _, err := audience.ForgetErasureInTx(ctx, tx, w, others); err != nil {
 			return err
 		}
 		noteTouched(ctx, others)
@@ -105,11 +102,8 @@ func correctionAudit(entry access.AuditEntry) graph.EraseHook {
 	return func(ctx context.Context, tx graph.Tx, w *graph.Write, x *graph.Erasure) error {
 		e := entry
 		e.Reason = clip(x.ScrubText(entry.Reason), access.MaxReasonLen)
-		others, err := audience.ScrubbedProfiles(ctx, tx, w, x)
+		_, others, err := audience.ForgetErasureInTx(ctx, tx, w, x)
 		if err != nil {
-			return err
-		}
-		if _, err := audience.ForgetErasureInTx(ctx, tx, w, others); err != nil {
 			return err
 		}
 		noteTouched(ctx, others)
