@@ -21,18 +21,18 @@ func HotQueries() []PlannedQuery {
 	keys := []any{"user_id:a", "email:a@example.com"}
 	ids := []any{"p_a", "p_b"}
 	return []PlannedQuery{
-		{"ClaimEvents", qClaimEvents, map[string]any{"claims": []any{map[string]any{"id": "web/m1", "digest": "d1"}}, "nonce": "n"}},
-		{"LockIdentifiers(create)", qLockCreate, map[string]any{"rows": []any{map[string]any{
+		{"ClaimEvents", qClaimEvents.text, map[string]any{"claims": []any{map[string]any{"id": "web/m1", "digest": "d1"}}, "nonce": "n"}},
+		{"LockIdentifiers(create)", qLockCreate.text, map[string]any{"rows": []any{map[string]any{
 			"key": "user_id:a", "type": "user_id", "value": "a", "first": nil, "last": nil, "sources": []any{"web"}}}}},
-		{"LockIdentifiers(existing)", qLockExisting, map[string]any{"keys": keys}},
-		{"LockProfiles", qLockProfiles, map[string]any{"ids": ids}},
-		{"Identifiers", qIdentifiers, map[string]any{"keys": keys}},
-		{"Profiles", qProfiles, map[string]any{"ids": ids}},
-		{"Members", qMembers, map[string]any{"ids": ids}},
+		{"LockIdentifiers(existing)", qLockExisting.text, map[string]any{"keys": keys}},
+		{"LockProfiles", qLockProfiles.text, map[string]any{"ids": ids}},
+		{"Identifiers", qIdentifiers.text, map[string]any{"keys": keys}},
+		{"Profiles", qProfiles.text, map[string]any{"ids": ids}},
+		{"Members", qMembers.text, map[string]any{"ids": ids}},
 		{"LookupProfiles", qLookup[0], map[string]any{"keys": keys}},
 		{"LookupProfiles(members)", qLookup[1], map[string]any{"keys": keys}},
 		{"Links", qLinks, map[string]any{"keys": keys}},
-		{"LinksBetween", qLinksBetween, map[string]any{"pairs": []any{[]any{"email:a@example.com", "user_id:a"}}}},
+		{"LinksBetween", qLinksBetween.text, map[string]any{"pairs": []any{[]any{"email:a@example.com", "user_id:a"}}}},
 		{"Rejected", qRejected, map[string]any{"keys": keys}},
 		{"Events", qEvents, map[string]any{"ids": ids}},
 		{"EventsBy", qEventsBy, map[string]any{"keys": keys}},

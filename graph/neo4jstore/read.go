@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -48,6 +49,48 @@ func (t *readTx) query(ctx context.Context, q string, params map[string]any) ([]
 	return res.Collect(ctx)
 }
 
+// listed is a statement whose rows come back as one record holding the
+// list of them (see listRows and queryList). Neo4j sends every row of a
+// result as a Bolt message of its own, and the driver decodes each into a
+// record: for the hundreds of rows that the lock statements and the reads
+// of a micro-batch return, that framing cost more than the rows' values.
+// A 500-row LockIdentifiers on a populated database took 19 to 22 ms
+// with a record per row and 16 to 18 ms as one list (docs/BENCHMARKS.md,
+// "Rows as one list").
+type listed struct{ text string }
+
+// listRows makes q, a statement returning the columns cols, return its
+// rows as one list of [col, col, ...] lists. q runs unchanged inside a
+// subquery, so its plan is the one it had alone.
+func listRows(q string, cols ...string) listed {
+	return listed{text: "CALL () {" + q + "\n}\nRETURN collect([" + strings.Join(cols, ", ") + "]) AS rows"}
+}
+
+// queryList runs q and gives its rows as records whose Values are q's
+// columns in order, as query would for the statement inside q.
+func (t *readTx) queryList(ctx context.Context, q listed, params map[string]any) ([]*neo4j.Record, error) {
+	recs, err := t.query(ctx, q.text, params)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) != 1 {
+		return nil, fmt.Errorf("expected one record of rows, got %d", len(recs))
+	}
+	list, ok := recs[0].Values[0].([]any)
+	if !ok {
+		return nil, fmt.Errorf("expected a list of rows, got %T", recs[0].Values[0])
+	}
+	out := make([]*neo4j.Record, len(list))
+	for i, row := range list {
+		vals, ok := row.([]any)
+		if !ok {
+			return nil, fmt.Errorf("expected a row as a list, got %T", row)
+		}
+		out[i] = &neo4j.Record{Values: vals}
+	}
+	return out, nil
+}
+
 func (t *readTx) exec(ctx context.Context, q string, params map[string]any) error {
 	res, err := t.run.Run(ctx, q, params)
 	if err != nil {
@@ -63,18 +106,18 @@ func (t *readTx) exec(ctx context.Context, q string, params map[string]any) erro
 // of identifiers leaves them in the database rather than sending them.
 const identFields = ` { .{{key}}, .{{type}}, .{{value}}, .{{firstSeen}}, .{{lastSeen}}, .{{sources}}, .{{traits}} }`
 
-var qIdentifiers = cypher(`
+var qIdentifiers = listRows(cypher(`
 UNWIND $keys AS k
 MATCH (i:{{Identifier}} { {{key}}: k })
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-RETURN i` + identFields + ` AS i, p.{{id}} AS pid`)
+RETURN i`+identFields+` AS i, p.{{id}} AS pid`), "i", "pid")
 
 func (t *readTx) Identifiers(ctx context.Context, keys []string) (map[string]graph.Identifier, error) {
 	out := make(map[string]graph.Identifier, len(keys))
 	if len(keys) == 0 {
 		return out, nil
 	}
-	recs, err := t.query(ctx, qIdentifiers, map[string]any{"keys": uniq(keys)})
+	recs, err := t.queryList(ctx, qIdentifiers, map[string]any{"keys": uniq(keys)})
 	if err != nil {
 		return nil, fmt.Errorf("read identifiers: %w", err)
 	}
@@ -92,18 +135,18 @@ func identifierRows(recs []*neo4j.Record, out map[string]graph.Identifier) error
 	return nil
 }
 
-var qProfiles = cypher(`
+var qProfiles = listRows(cypher(`
 UNWIND $ids AS id
 MATCH (p:{{Profile}} { {{id}}: id })
 USING INDEX SEEK p:{{Profile}}({{id}})
-RETURN p { .* } AS p`)
+RETURN p { .* } AS p`), "p")
 
 func (t *readTx) Profiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
 	out := make(map[string]graph.Profile, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	recs, err := t.query(ctx, qProfiles, map[string]any{"ids": uniq(ids)})
+	recs, err := t.queryList(ctx, qProfiles, map[string]any{"ids": uniq(ids)})
 	if err != nil {
 		return nil, fmt.Errorf("read profiles: %w", err)
 	}
@@ -121,18 +164,18 @@ func profileRows(recs []*neo4j.Record, out map[string]graph.Profile) error {
 	return nil
 }
 
-var qMembers = cypher(`
+var qMembers = listRows(cypher(`
 UNWIND $ids AS pid
 MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(i:{{Identifier}})
 USING INDEX SEEK p:{{Profile}}({{id}})
-RETURN pid, i` + identFields + ` AS i`)
+RETURN pid, i`+identFields+` AS i`), "pid", "i")
 
 func (t *readTx) Members(ctx context.Context, profileIDs []string) (map[string][]graph.Identifier, error) {
 	out := make(map[string][]graph.Identifier, len(profileIDs))
 	if len(profileIDs) == 0 {
 		return out, nil
 	}
-	recs, err := t.query(ctx, qMembers, map[string]any{"ids": uniq(profileIDs)})
+	recs, err := t.queryList(ctx, qMembers, map[string]any{"ids": uniq(profileIDs)})
 	if err != nil {
 		return nil, fmt.Errorf("read members: %w", err)
 	}
@@ -324,10 +367,10 @@ func (t *readTx) Links(ctx context.Context, keys []string) ([]graph.Link, error)
 	return out, nil
 }
 
-var qLinksBetween = cypher(`
+var qLinksBetween = listRows(cypher(`
 UNWIND $pairs AS pair
 MATCH (:{{Identifier}} { {{key}}: pair[0] })-[l:{{LINKED}}]->(:{{Identifier}} { {{key}}: pair[1] })
-RETURN pair[0] AS a, pair[1] AS b, l { .* } AS l`)
+RETURN pair[0] AS a, pair[1] AS b, l { .* } AS l`), "a", "b", "l")
 
 // LinksBetween implements graph.ReadTx: a link is stored from its smaller
 // key to the larger, so each pair is one directed, indexed match.
@@ -341,7 +384,7 @@ func (t *readTx) LinksBetween(ctx context.Context, pairs []graph.LinkKey) (map[g
 		lk := graph.NewLinkKey(p.A, p.B)
 		rows[i] = []any{lk.A, lk.B}
 	}
-	recs, err := t.query(ctx, qLinksBetween, map[string]any{"pairs": rows})
+	recs, err := t.queryList(ctx, qLinksBetween, map[string]any{"pairs": rows})
 	if err != nil {
 		return nil, fmt.Errorf("read links between pairs: %w", err)
 	}

@@ -149,10 +149,10 @@ func (s *Store) Unsuppress(ctx context.Context, hash string) (bool, error) {
 }
 
 // qSuppressed is one index seek per distinct hash.
-var qSuppressed = cypher(`
+var qSuppressed = listRows(cypher(`
 UNWIND $hashes AS h
 MATCH (s:{{Suppressed}} { {{hash}}: h })
-RETURN s.{{hash}} AS hash`)
+RETURN s.{{hash}} AS hash`), "hash")
 
 // Suppressed implements privacy.SuppressionStore.
 func (s *Store) Suppressed(ctx context.Context, hashes []string) (map[string]bool, error) {
@@ -184,7 +184,7 @@ func (t *tx) Suppressed(ctx context.Context, hashes []string) (map[string]bool, 
 }
 
 func suppressed(ctx context.Context, t *readTx, hashes []string) (map[string]bool, error) {
-	recs, err := t.query(ctx, qSuppressed, map[string]any{"hashes": uniq(hashes)})
+	recs, err := t.queryList(ctx, qSuppressed, map[string]any{"hashes": uniq(hashes)})
 	if err != nil {
 		return nil, fmt.Errorf("read suppression list: %w", err)
 	}

@@ -38,13 +38,13 @@ type rejectedEdge struct {
 // wait for this one, then find the node. Only the nodes created by this
 // call carry this call's nonce; every other node is a stored event, whose
 // digest is returned (null for an event stored before digests were kept).
-var qClaimEvents = cypher(`
+var qClaimEvents = listRows(cypher(`
 UNWIND $claims AS c
 MERGE (e:{{Event}} { {{id}}: c.id })
   ON CREATE SET e.{{claim}} = $nonce, e.{{digest}} = c.digest
 WITH c, e
 WHERE e.{{claim}} IS NULL OR e.{{claim}} <> $nonce
-RETURN c.id AS id, e.{{digest}} AS digest`)
+RETURN c.id AS id, e.{{digest}} AS digest`), "id", "digest")
 
 func (t *tx) ClaimEvents(ctx context.Context, claims []graph.EventClaim) (map[string]string, error) {
 	out := make(map[string]string)
@@ -59,7 +59,7 @@ func (t *tx) ClaimEvents(ctx context.Context, claims []graph.EventClaim) (map[st
 			rows = append(rows, map[string]any{"id": c.ID, "digest": strParam(c.Digest)})
 		}
 	}
-	recs, err := t.query(ctx, qClaimEvents, map[string]any{"claims": rows, "nonce": t.nonce})
+	recs, err := t.queryList(ctx, qClaimEvents, map[string]any{"claims": rows, "nonce": t.nonce})
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
 	}
@@ -80,7 +80,7 @@ func (t *tx) ClaimEvents(ctx context.Context, claims []graph.EventClaim) (map[st
 //
 // qLockCreate then lowers firstSeen, raises lastSeen and adds sources; rows
 // arrive in key order, so locks are taken in key order.
-var qLockCreate = cypher(`
+var qLockCreate = listRows(cypher(`
 UNWIND $rows AS row
 MERGE (i:{{Identifier}} { {{key}}: row.key })
   ON CREATE SET i.{{type}} = row.type, i.{{value}} = row.value,
@@ -92,15 +92,15 @@ SET i.{{firstSeen}} = CASE WHEN i.{{firstSeen}} IS NULL OR row.first < i.{{first
     i.{{sources}} = coalesce(i.{{sources}}, []) + [s IN row.sources WHERE NOT s IN coalesce(i.{{sources}}, [])]
 WITH i
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-RETURN i` + identFields + ` AS i, p.{{id}} AS pid,` + lockedRejected)
+RETURN i`+identFields+` AS i, p.{{id}} AS pid,`+lockedRejected), "i", "pid", "rejected")
 
-var qLockExisting = cypher(`
+var qLockExisting = listRows(cypher(`
 UNWIND $keys AS k
 MATCH (i:{{Identifier}} { {{key}}: k })
 SET i.{{key}} = i.{{key}}
 WITH i
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
-RETURN i` + identFields + ` AS i, p.{{id}} AS pid,` + lockedRejected)
+RETURN i`+identFields+` AS i, p.{{id}} AS pid,`+lockedRejected), "i", "pid", "rejected")
 
 // lockedRejected ends both lock queries: the identifier's REJECTED_LINK
 // edges, read under the lock like everything else they return, so that
@@ -137,7 +137,7 @@ func (t *tx) LockIdentifiers(ctx context.Context, seen []graph.IdentifierSeen, c
 		}
 		params["keys"] = uniq(keys)
 	}
-	recs, err := t.query(ctx, q, params)
+	recs, err := t.queryList(ctx, q, params)
 	if err != nil {
 		return nil, fmt.Errorf("lock identifiers: %w", err)
 	}
@@ -198,11 +198,11 @@ func (t *tx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink,
 	return out, nil
 }
 
-var qLockProfiles = cypher(`
+var qLockProfiles = listRows(cypher(`
 UNWIND $ids AS id
 MATCH (p:{{Profile}} { {{id}}: id })
 SET p.{{id}} = p.{{id}}
-RETURN p { .* } AS p`)
+RETURN p { .* } AS p`), "p")
 
 func (t *tx) LockProfiles(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
 	out := make(map[string]graph.Profile, len(ids))
@@ -211,7 +211,7 @@ func (t *tx) LockProfiles(ctx context.Context, ids []string) (map[string]graph.P
 	}
 	sorted := append([]string(nil), ids...)
 	sort.Strings(sorted)
-	recs, err := t.query(ctx, qLockProfiles, map[string]any{"ids": uniq(sorted)})
+	recs, err := t.queryList(ctx, qLockProfiles, map[string]any{"ids": uniq(sorted)})
 	if err != nil {
 		return nil, fmt.Errorf("lock profiles: %w", err)
 	}
