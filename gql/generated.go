@@ -4133,9 +4133,9 @@ type AudiencePreview {
   count: Int!
   """
   The first matching profiles in id order: ` + "`" + `first` + "`" + ` defaults to 10, at most
-  100. Needs ` + "`" + `profiles:read` + "`" + `.
+  100. Needs ` + "`" + `profiles:read` + "`" + `; null without it, while ` + "`" + `count` + "`" + ` still answers.
   """
-  sample(first: Int = 10): [Profile!]! @hasScope(scope: "profiles:read")
+  sample(first: Int = 10): [Profile!] @hasScope(scope: "profiles:read")
 }
 
 extend type Mutation {
@@ -4381,9 +4381,10 @@ type Audience {
   size: Int!
   """
   The members, ordered by profile id; ` + "`" + `first` + "`" + ` defaults to 50, at most 500.
-  ` + "`" + `totalCount` + "`" + ` is the audience's size. Needs ` + "`" + `profiles:read` + "`" + `.
+  ` + "`" + `totalCount` + "`" + ` is the audience's size. Needs ` + "`" + `profiles:read` + "`" + `; null without
+  it, while the rest of the audience still answers.
   """
-  members(first: Int = 50, after: String): ProfileConnection! @hasScope(scope: "profiles:read")
+  members(first: Int = 50, after: String): ProfileConnection @hasScope(scope: "profiles:read")
   "Entries and exits, newest first; ` + "`" + `first` + "`" + ` defaults to 50, at most 500."
   changes(first: Int = 50, after: String): AudienceChangeConnection!
   createdAt: DateTime!
@@ -7935,10 +7936,10 @@ func (ec *executionContext) _Audience_members(ctx context.Context, field graphql
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ProfileConnection) graphql.Marshaler {
-			return ec.marshalNProfileConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileConnection(ctx, selections, v)
+			return ec.marshalOProfileConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Audience_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8632,10 +8633,10 @@ func (ec *executionContext) _AudiencePreview_sample(ctx context.Context, field g
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*graph.Profile) graphql.Marshaler {
-			return ec.marshalNProfile2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileᚄ(ctx, selections, v)
+			return ec.marshalOProfile2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐProfileᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_AudiencePreview_sample(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -20714,7 +20715,7 @@ func (ec *executionContext) _Audience(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "members":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Audience_members(ctx, field, obj)
 				})
@@ -21030,7 +21031,7 @@ func (ec *executionContext) _AudiencePreview(ctx context.Context, sel ast.Select
 			}
 		case "sample":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AudiencePreview_sample(ctx, field, obj)
 				})
@@ -25318,14 +25319,6 @@ func (ec *executionContext) unmarshalNProfileChangeKind2githubᚗcomᚋidgraph�
 
 func (ec *executionContext) marshalNProfileChangeKind2githubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileChangeKind(ctx context.Context, sel ast.SelectionSet, v ProfileChangeKind) graphql.Marshaler {
 	return v
-}
-
-func (ec *executionContext) marshalNProfileConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileConnection(ctx context.Context, sel ast.SelectionSet, v *ProfileConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ProfileConnection!")
-		return graphql.Null
-	}
-	return ec._ProfileConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNProfileEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐProfileEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProfileEdge) graphql.Marshaler {

@@ -104,8 +104,8 @@ type AudiencePreview struct {
 	// The number of live profiles that match.
 	Count int `json:"count"`
 	// The first matching profiles in id order: `first` defaults to 10, at most
-	// 100. Needs `profiles:read`.
-	Sample []*graph.Profile `json:"sample"`
+	// 100. Needs `profiles:read`; null without it, while `count` still answers.
+	Sample []*graph.Profile `json:"sample,omitempty"`
 	// The ids of the first matching profiles (up to the most sample allows), in id order.
 	SampleIDs []string `json:"-"`
 }

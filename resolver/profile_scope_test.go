@@ -313,3 +313,95 @@ func TestMutationResultsNeedProfilesRead(t *testing.T) {
 		})
 	})
 }
+
+// TestScopedFieldsAreNullable: a field that needs a scope is nullable in
+// every type of the schema, so that a key without the scope loses that
+// field alone: a non-null one would null its parent, and with it fields the
+// key may read (an audience's size along with its members). A
+// subscription's root field is the exception: it is the operation's only
+// field, and a refused one ends the subscription before any event.
+func TestScopedFieldsAreNullable(t *testing.T) {
+	schema := gql.NewExecutableSchema(gql.Config{}).Schema()
+	checked := 0
+	for name, def := range schema.Types {
+		if (len(name) > 1 && name[:2] == "__") || name == "Subscription" {
+			continue
+		}
+		for _, f := range def.Fields {
+			if f.Directives.ForName("hasScope") == nil {
+				continue
+			}
+			checked++
+			if f.Type.NonNull {
+				t.Errorf("%s.%s is %s and needs a scope: it must be nullable", name, f.Name, f.Type)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d fields carry @hasScope; is the directive still called hasScope?", checked)
+	}
+}
+
+// TestAudienceSizeWithoutProfilesRead: a key with audiences:read but not
+// profiles:read reads an audience's size and a preview's count; members
+// and sample alone answer null with a FORBIDDEN error each.
+func TestAudienceSizeWithoutProfilesRead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		e.apply(
+			withTraits(ev("m1", t0, "identify", "user_id:u1"), map[string]any{"plan": "pro"}),
+			withTraits(ev("m2", t0.Add(time.Minute), "identify", "user_id:u2"), map[string]any{"plan": "pro"}),
+			withTraits(ev("m3", t0.Add(2*time.Minute), "identify", "user_id:u3"), map[string]any{"plan": "free"}),
+		)
+		writer, _ := e.key("audience builder", "", access.ScopeAudiencesWrite, access.ScopeAudiencesRead)
+		reader, _ := e.key("audience reader", "", access.ScopeAudiencesRead)
+		var made struct {
+			A struct{ ID string } `json:"createAudience"`
+		}
+		e.ok(writer, `mutation { createAudience(input: {name: "pro", filter: {trait: {name: "plan", op: EQ, value: "pro"}}}) { id } }`, nil, &made)
+
+		forbidden := func(r keyResponse, path string) {
+			t.Helper()
+			n := 0
+			for _, er := range r.Errors {
+				if fmt.Sprint(er.Path) == path && er.Extensions["code"] == CodeForbidden && er.Extensions["scope"] == string(access.ScopeProfilesRead) {
+					n++
+				}
+			}
+			if n != 1 || len(r.Errors) != 1 {
+				t.Errorf("errors %+v, want one FORBIDDEN profiles:read at %s", r.Errors, path)
+			}
+		}
+
+		r := e.as(reader, `{ previewAudience(filter: {trait: {name: "plan", op: EQ, value: "pro"}}) { count sample { id } } }`, nil)
+		var preview struct {
+			P *struct {
+				Count  *int
+				Sample []any
+			} `json:"previewAudience"`
+		}
+		if err := json.Unmarshal(r.Data, &preview); err != nil {
+			t.Fatal(err)
+		}
+		if preview.P == nil || preview.P.Count == nil || *preview.P.Count != 2 || preview.P.Sample != nil {
+			t.Errorf("previewAudience without profiles:read = %s, want count 2 and sample null", r.Data)
+		}
+		forbidden(r, "[previewAudience sample]")
+
+		r = e.as(reader, `query($id: ID!) { audience(id: $id) { name size members { totalCount } } }`, map[string]any{"id": made.A.ID})
+		var aud struct {
+			A *struct {
+				Name    string
+				Size    *int
+				Members any
+			} `json:"audience"`
+		}
+		if err := json.Unmarshal(r.Data, &aud); err != nil {
+			t.Fatal(err)
+		}
+		if aud.A == nil || aud.A.Name != "pro" || aud.A.Size == nil || aud.A.Members != nil {
+			t.Errorf("audience without profiles:read = %s, want its name, its size and members null", r.Data)
+		}
+		forbidden(r, "[audience members]")
+	})
+}
