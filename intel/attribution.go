@@ -209,10 +209,21 @@ func (a *Attribution) spread(evs []*graph.Event, tps []int, at time.Time) {
 			a.credit(a.key(evs[i]), 1/float64(n))
 		}
 	case TimeDecay:
+		// Ages count from the newest touchpoint rather than from the
+		// conversion: every weight shrinks by the same factor, so the
+		// shares are the same, and the newest weighs 1, so the total
+		// cannot underflow to 0 however many half-lives back the
+		// touchpoints are (2^(-1075) is 0 in float64).
+		newest := evs[tps[0]].Timestamp
+		for _, i := range tps {
+			if evs[i].Timestamp.After(newest) {
+				newest = evs[i].Timestamp
+			}
+		}
 		w := make([]float64, n)
 		var total sum
 		for j, i := range tps {
-			w[j] = math.Exp2(-at.Sub(evs[i].Timestamp).Seconds() / a.q.HalfLife.Seconds())
+			w[j] = math.Exp2(-newest.Sub(evs[i].Timestamp).Seconds() / a.q.HalfLife.Seconds())
 			total.add(w[j])
 		}
 		t := total.value()

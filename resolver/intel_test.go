@@ -37,6 +37,46 @@ func intelData(e *env) {
 	e.apply(track("a3", 180, "Order Completed", "store", "loyalty_id:L1"))
 }
 
+// TestTimeDecayFarBack: touchpoints more than 1,075 half-lives before the
+// conversion, whose weights 2^(-age/halfLife) are 0 in float64, still
+// share the credit by their distance from each other. Email at t0, web an
+// hour later, the purchase 50 days on, half-life an hour: web weighs twice
+// what email does, so 2/3 and 1/3.
+func TestTimeDecayFarBack(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		track := func(id string, at time.Time, name, channel string) graph.Event {
+			x := withChannel(ev(id, at, "track", "user_id:u1"), channel)
+			x.Name = name
+			return x
+		}
+		e.apply(
+			track("d1", t0, "Email Opened", "email"),
+			track("d2", t0.Add(time.Hour), "Product Viewed", "web"),
+			track("d3", t0.Add(50*24*time.Hour), "Order Completed", "store"),
+		)
+		var a struct {
+			Attribution struct {
+				Conversions int
+				Credits     []struct {
+					Key           string
+					Credit, Share float64
+				}
+			}
+		}
+		e.query(`{ attribution(conversion: {name: "Order Completed"}, dimension: CHANNEL, model: TIME_DECAY, lookback: "P60D", halfLife: "PT1H") { conversions credits { key credit share } } }`, nil, &a)
+		want := map[string]float64{"web": 2.0 / 3, "email": 1.0 / 3}
+		if a.Attribution.Conversions != 1 || len(a.Attribution.Credits) != 2 {
+			t.Fatalf("attribution: %+v, want one conversion credited to web and email", a.Attribution)
+		}
+		for _, c := range a.Attribution.Credits {
+			if math.Abs(c.Credit-want[c.Key]) > 1e-9 || math.Abs(c.Share-want[c.Key]) > 1e-9 {
+				t.Errorf("%s credited %v (share %v), want %v", c.Key, c.Credit, c.Share, want[c.Key])
+			}
+		}
+	})
+}
+
 func TestIntelQueries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, testConfig(), nil)

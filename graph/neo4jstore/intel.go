@@ -291,8 +291,12 @@ func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (s
 	case intel.Linear:
 		spread = "[x IN tps | {k: x.k, w: 1.0 / n}]"
 	case intel.TimeDecay:
-		spread = "head([ws IN [[x IN tps | 2.0 ^ (-" + seconds("at - x.t") + " / $halfLife)]] | head([total IN [" + neumaier("ws") +
-			"] | [i IN range(0, n - 1) | {k: tps[i].k, w: ws[i] / total}]])])"
+		// Ages count from the newest touchpoint, as in
+		// intel.Attribution: the same shares, and a total that cannot
+		// underflow to 0.
+		spread = "head([newest IN [reduce(m = tps[0].t, x IN tps | CASE WHEN x.t > m THEN x.t ELSE m END)] | " +
+			"head([ws IN [[x IN tps | 2.0 ^ (-" + seconds("newest - x.t") + " / $halfLife)]] | head([total IN [" + neumaier("ws") +
+			"] | [i IN range(0, n - 1) | {k: tps[i].k, w: ws[i] / total}]])])])"
 	case intel.PositionBased:
 		spread = `CASE n
       WHEN 1 THEN [{k: tps[0].k, w: 1.0}]
