@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -84,7 +85,7 @@ func Setup(ctx context.Context, version string, onError func(error)) (shutdown f
 	if os.Getenv("OTEL_SERVICE_NAME") == "" {
 		res, _ = resource.Merge(res, resource.NewSchemaless(semconv.ServiceName("cdp")))
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(scrubbing(exp)), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	enabled.Store(true)
@@ -93,6 +94,59 @@ func Setup(ctx context.Context, version string, onError func(error)) (shutdown f
 		return tp.Shutdown(ctx)
 	}, nil
 }
+
+// httpKept are the attributes of otelhttp's server spans that leave the
+// process: the method, the route, the status, sizes and the protocol.
+// otelhttp also records the caller's address (client.address, from
+// X-Forwarded-For, and network.peer.*), its user agent and the request's
+// whole path (url.path, which can hold a profile's id), all of which stay
+// out, as does any attribute a later otelhttp adds.
+var httpKept = map[attribute.Key]bool{
+	"http.request.method":          true,
+	"http.request.method_original": true,
+	"http.route":                   true,
+	"http.response.status_code":    true,
+	"http.request.body.size":       true,
+	"http.response.body.size":      true,
+	"url.scheme":                   true,
+	"network.protocol.name":        true,
+	"network.protocol.version":     true,
+	"error.type":                   true,
+}
+
+// scrubbing wraps exp so that the spans of otelhttp's server handler are
+// exported with httpKept's attributes only. The service's own spans
+// carry no personal data to begin with (they are made by Start, with
+// attributes named in code).
+func scrubbing(exp sdktrace.SpanExporter) sdktrace.SpanExporter { return scrubExporter{exp} }
+
+type scrubExporter struct{ sdktrace.SpanExporter }
+
+func (e scrubExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	out := make([]sdktrace.ReadOnlySpan, len(spans))
+	for i, s := range spans {
+		out[i] = s
+		if s.InstrumentationScope().Name != otelhttp.ScopeName {
+			continue
+		}
+		var kept []attribute.KeyValue
+		for _, a := range s.Attributes() {
+			if httpKept[a.Key] {
+				kept = append(kept, a)
+			}
+		}
+		out[i] = keptSpan{s, kept}
+	}
+	return e.SpanExporter.ExportSpans(ctx, out)
+}
+
+// keptSpan is a span with its attributes replaced.
+type keptSpan struct {
+	sdktrace.ReadOnlySpan
+	attrs []attribute.KeyValue
+}
+
+func (s keptSpan) Attributes() []attribute.KeyValue { return s.attrs }
 
 // Start starts a span named name as a child of ctx's span.
 func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
