@@ -93,9 +93,15 @@ type Worker struct {
 	// kicked is closed, and replaced, by Kick.
 	kicked chan struct{}
 
-	headMu  sync.Mutex
-	headSeq uint64
-	headAt  time.Time
+	// headMu guards the cached feed head, and is held across its read
+	// from the store; Kick never takes it (it runs in the committer,
+	// which must not wait on a store read), but raises headKick, which
+	// makes the cached head stale.
+	headMu   sync.Mutex
+	headSeq  uint64
+	headAt   time.Time
+	headGen  uint64
+	headKick atomic.Uint64
 	// gen is raised by Recheck: idle destinations read their state again.
 	gen atomic.Uint64
 }
@@ -113,9 +119,7 @@ func (w *Worker) Recheck() {
 // ingested events, so that they leave within moments. Changes committed by
 // other processes are found by polling.
 func (w *Worker) Kick() {
-	w.headMu.Lock()
-	w.headAt = time.Time{}
-	w.headMu.Unlock()
+	w.headKick.Add(1)
 	w.mu.Lock()
 	close(w.kicked)
 	w.kicked = make(chan struct{})
@@ -447,14 +451,17 @@ const recheckPolls = 20
 func (w *Worker) head(ctx context.Context) (uint64, error) {
 	w.headMu.Lock()
 	defer w.headMu.Unlock()
-	if !w.headAt.IsZero() && time.Since(w.headAt) < w.cfg.Poll/2 {
+	// Loaded before the read: a Kick while it runs makes the next call
+	// read again.
+	kick := w.headKick.Load()
+	if !w.headAt.IsZero() && w.headGen == kick && time.Since(w.headAt) < w.cfg.Poll/2 {
 		return w.headSeq, nil
 	}
 	h, err := w.cfg.Feed.FeedHead(ctx)
 	if err != nil {
 		return 0, err
 	}
-	w.headSeq, w.headAt = h, time.Now()
+	w.headSeq, w.headAt, w.headGen = h, time.Now(), kick
 	return h, nil
 }
 
