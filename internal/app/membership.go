@@ -187,26 +187,37 @@ func (m *memberships) run(ctx context.Context) {
 		tick = t.C
 	}
 	var ended time.Time // when the last round ended
+	// retry is set after a failed round: the next one runs after the
+	// wait, without waiting for a touch or the tick, and evaluates the
+	// audiences time changes again if that is what failed (dueFailed).
+	retry, dueFailed := false, false
 	for {
-		due := false
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.wake:
-		case <-tick:
-			due = true
+		due := dueFailed
+		if !retry {
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.wake:
+			case <-tick:
+				due = true
+			}
 		}
+		retry, dueFailed = false, false
 		if !due && !ended.IsZero() && !m.pause(ctx, time.Until(ended.Add(m.gap))) {
 			return
 		}
 		err := m.round(ctx, false)
 		ended = time.Now()
 		if err == nil && due {
-			err = m.keep.RefreshDue(ctx)
+			if err = m.keep.RefreshDue(ctx); err != nil {
+				dueFailed = true
+			}
+		} else if err != nil {
+			dueFailed = due
 		}
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn().Err(err).Msg("audiences: membership not evaluated; retrying in a moment")
-			// What failed is queued again; wait before the retry.
+			// What failed is queued again; wait, then retry.
 			t := time.NewTimer(retryAfter)
 			select {
 			case <-ctx.Done():
@@ -214,6 +225,7 @@ func (m *memberships) run(ctx context.Context) {
 				return
 			case <-t.C:
 			}
+			retry = true
 		}
 	}
 }

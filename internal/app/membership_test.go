@@ -146,6 +146,40 @@ func TestMembershipLoop(t *testing.T) {
 	}
 }
 
+// A failed round is retried by itself after retryAfter, with no touch and
+// no tick (refresh every 0: no tick at all): a full round asked for while
+// the store was down runs once it is back.
+func TestMembershipRetriesAFailedRound(t *testing.T) {
+	r := &recorder{saw: make(chan struct{}, 100), fail: true}
+	m := newMemberships(r, 0, 0, zerolog.Nop())
+	m.start()
+	defer m.close(context.Background())
+	m.refreshAll()
+	deadline := time.After(30 * time.Second)
+	fulls := 0
+	for fulls < 2 {
+		select {
+		case <-r.saw:
+		case <-deadline:
+			t.Fatalf("after 30 s, %d full rounds; want the failed one and its retry", fulls)
+		}
+		for _, c := range r.take() {
+			if c == nil {
+				fulls++
+				r.mu.Lock()
+				r.fail = false // the store is back after the first failure
+				r.mu.Unlock()
+			}
+		}
+	}
+	m.mu.Lock()
+	pending := m.all
+	m.mu.Unlock()
+	if pending {
+		t.Fatal("the full round is still pending after its retry succeeded")
+	}
+}
+
 // gated is a refresher whose Refresh waits for a value on gate, and
 // reports each call it finished on ran.
 type gated struct {
