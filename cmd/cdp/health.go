@@ -21,7 +21,7 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("health", stderr, healthHelp)
 	fs.str(&target, "url", "CDP_HEALTH_URL", "http://127.0.0.1:8080/readyz", "the endpoint to ask (/readyz: the store answers; /healthz: the process runs)")
 	fs.duration(&timeout, "timeout", "CDP_HEALTH_TIMEOUT", 3*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -47,3 +47,29 @@ func TestHealthCommand(t *testing.T) {
 		})
 	}
 }
+
+// Every command lists its flags on -h (exit 0), and refuses a flag it does
+// not have with exit 2, naming it.
+func TestEveryCommandHelpsAndRefusesBadFlags(t *testing.T) {
+	for _, c := range [][]string{
+		{"serve"}, {"migrate"}, {"import"}, {"keys", "create"}, {"keys", "list"}, {"keys", "revoke"},
+		{"audience", "export"}, {"backup"}, {"restore"}, {"copy"}, {"bench"}, {"bench", "soak"}, {"health"},
+	} {
+		name := strings.Join(c, " ")
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(binary, append(append([]string{}, c...), "-h")...)
+			cmd.Env = cleanEnv()
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "  -") {
+				t.Errorf("cdp %s -h: %v, output %q; want exit 0 and its flags", name, err, out)
+			}
+			cmd = exec.Command(binary, append(append([]string{}, c...), "--no-such-flag")...)
+			cmd.Env = cleanEnv()
+			out, err = cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "no-such-flag") {
+				t.Errorf("cdp %s --no-such-flag: %v, output %q; want exit 2 naming the flag", name, err, out)
+			}
+		})
+	}
+}
