@@ -20,8 +20,11 @@ import (
 //     ln(1+n), and of all its events;
 //   - its recency, exp(-days since its last event / 30).
 //
-// Features seen in fewer than MinSupport training rows are dropped; the
-// rest are standardized (mean 0, variance 1 over the training rows). A
+// Features seen in fewer than MinSupport training rows are dropped, and of
+// the rest only the MaxFeatures seen in the most rows are kept (the
+// training rows are dense over them, so their number bounds the fit's
+// memory and time whatever the data: a shop's thousands of page names
+// would otherwise each be one); the kept ones are standardized (mean 0, variance 1 over the training rows). A
 // logistic regression with L2 penalty Lambda is fitted by gradient
 // descent to tell the audience's members from a sample of non-members,
 // each class weighing half. A profile's score is the model's probability;
@@ -34,6 +37,7 @@ const (
 	MaxSeedRows    = 5_000  // members used to train, at most
 	MaxSampleRows  = 20_000 // non-members sampled to train, at most
 	MinSupport     = 3
+	MaxFeatures    = 500 // features kept, those in the most training rows
 	Lambda         = 0.01
 	trainSteps     = 300
 	trainRate      = 0.5
@@ -170,6 +174,18 @@ func Train(members, others []map[string]float64) *Learner {
 		if n >= MinSupport {
 			m.names = append(m.names, k)
 		}
+	}
+	if len(m.names) > MaxFeatures {
+		// The most supported first, ties by name: the same data keeps
+		// the same features.
+		sort.Slice(m.names, func(i, j int) bool {
+			a, b := m.names[i], m.names[j]
+			if support[a] != support[b] {
+				return support[a] > support[b]
+			}
+			return a < b
+		})
+		m.names = m.names[:MaxFeatures]
 	}
 	sort.Strings(m.names)
 	for i, k := range m.names {

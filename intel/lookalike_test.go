@@ -135,3 +135,31 @@ func TestFeatures(t *testing.T) {
 		}
 	}
 }
+
+// Past MaxFeatures qualifying features, Train keeps those in the most rows:
+// 800 page features, the first 500 in 10 of 20 rows and the other 300 in
+// 5, keep exactly the first 500; one in 2 rows is dropped for support.
+func TestTrainKeepsTheMostSupportedFeatures(t *testing.T) {
+	rows := make([]map[string]float64, 20)
+	for i := range rows {
+		rows[i] = map[string]float64{}
+	}
+	for f := range 800 {
+		support := 10
+		if f >= 500 {
+			support = 5
+		}
+		for k := range support {
+			rows[(f+k)%20][fmt.Sprintf("event P%03d", f)] = 1
+		}
+	}
+	rows[0]["event Rare"], rows[1]["event Rare"] = 1, 1
+	m := Train(rows[:10], rows[10:])
+	var want []string
+	for f := range 500 {
+		want = append(want, fmt.Sprintf("event P%03d", f))
+	}
+	if len(m.names) != MaxFeatures || !slices.Equal(m.names, want) {
+		t.Fatalf("kept %d features (%v ... %v), want event P000 to event P499", len(m.names), m.names[:3], m.names[len(m.names)-3:])
+	}
+}
