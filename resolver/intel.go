@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/gql"
@@ -346,6 +348,10 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 	for _, d := range defs {
 		byName[d.Name] = d
 	}
+	// Reasons are made only when asked for: with pii:read, making them
+	// notes a read of personal values for the audit log, which must not
+	// name an answer that showed none.
+	withReasons := slices.Contains(graphql.CollectAllFields(ctx), "reasons")
 	out := []*gql.LookalikeMatch{}
 	for i := range ms {
 		m := &ms[i]
@@ -354,7 +360,10 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 			continue // merged away or erased since it was scored
 		}
 		// Reasons name trait values: masked as the profile's traits are.
-		reasons := r.lookalikeReasons(ctx, &p, m, byName)
+		var reasons []string
+		if withReasons {
+			reasons = r.lookalikeReasons(ctx, &p, m, byName)
+		}
 		out = append(out, &gql.LookalikeMatch{Profile: &p, Score: m.Score, Reasons: reasons})
 	}
 	return out, nil

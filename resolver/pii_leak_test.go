@@ -111,10 +111,23 @@ func TestLookalikeReasonsMaskPersonalTraits(t *testing.T) {
 			t.Fatalf("%d audit entries for a masked lookalike, want none", n)
 		}
 
+		// With pii:read but without reasons (nor traits) asked for, no
+		// personal value is shown, so nothing is audited.
+		pii, _ := e.key("pii", "", access.ScopeProfilesRead, access.ScopePIIRead)
+		var plain struct {
+			Lookalike []struct{ Score float64 }
+		}
+		e.ok(pii, `query($a: ID!) { lookalike(audienceId: $a, size: 10) { profile { id } score } }`, map[string]any{"a": aid}, &plain)
+		if len(plain.Lookalike) != 10 {
+			t.Fatalf("%d matches without reasons, want 10", len(plain.Lookalike))
+		}
+		if n := len(e.audit("lookalike")); n != 0 {
+			t.Fatalf("%d audit entries for a lookalike that showed no personal value, want none", n)
+		}
+
 		// With pii:read, the values as stored, and the read is audited
 		// naming the matched profiles. Only reasons are asked for here,
 		// so the entry comes from them alone.
-		pii, _ := e.key("pii", "", access.ScopeProfilesRead, access.ScopePIIRead)
 		var b struct {
 			Lookalike []struct {
 				Profile struct{ ID string }
