@@ -591,6 +591,47 @@ func TestAuditWriterRetriesThenLogs(t *testing.T) {
 	})
 }
 
+// An outage longer than the quick retries loses no entry: the batch waits
+// and is written once the store takes entries again.
+func TestAuditWriterKeepsEntriesThroughAnOutage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		store := accessStore(s)
+		flaky := &flakyAudit{Store: store}
+		var logs testlog.Buffer
+		flaky.failures.Store(1_000_000)
+		w := NewAuditWriter(flaky, zerolog.New(&logs))
+		w.Record(access.AuditEntry{ID: "aud_during", At: t0, Action: "profileByIdentifier", ProfileIDs: []string{"p1"}, ProfileCount: 1, Outcome: access.OutcomeOK})
+		// Two flushes fail (each with its retries), then the store is back.
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(logs.String(), "retried") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no sign of the batch waiting for the store after 30 s; logs: %s", logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		flaky.failures.Store(0)
+		w.Record(access.AuditEntry{ID: "aud_after", At: t0.Add(time.Second), Action: "profileByIdentifier", ProfileIDs: []string{"p1"}, ProfileCount: 1, Outcome: access.OutcomeOK})
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		es, err := store.Audit(context.Background(), access.AuditQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range es {
+			ids = append(ids, e.ID)
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, []string{"aud_after", "aud_during"}) {
+			t.Fatalf("audit log after the outage holds %v, want aud_after and aud_during", ids)
+		}
+		if strings.Contains(logs.String(), "not written") {
+			t.Errorf("an entry written after the outage was logged as lost: %s", logs.String())
+		}
+	})
+}
+
 func TestPersonalReadWithheldWhenItsEntryCannotBeWritten(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		flaky := &flakyAudit{Store: accessStore(s)}

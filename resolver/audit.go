@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -308,8 +309,11 @@ func (r *Resolver) appendReads(ctx context.Context, entries []access.AuditEntry)
 
 // AuditWriter appends audit entries off the request path: it gathers what
 // Record is given and appends it in batches of at most auditBatchSize, at
-// least every auditFlushEvery, retrying a failing store a few times before
-// it logs the loss (entry ids and actions, never personal values).
+// least every auditFlushEvery. A batch a failing store does not take after
+// a few quick retries waits in the queue for the next flush, so an outage
+// loses nothing while fewer than auditMaxPending entries wait; what passes
+// that bound, or is still unwritten when Close gives up, is logged as lost
+// (entry ids and actions, never personal values).
 type AuditWriter struct {
 	store access.Store
 	log   zerolog.Logger
@@ -318,6 +322,9 @@ type AuditWriter struct {
 	pending []access.AuditEntry
 	closed  bool
 	dropped int
+	// loggedDown is set once a failing store was logged, until a write
+	// succeeds: one warning per outage, not one per flush.
+	loggedDown atomic.Bool
 
 	kick chan struct{}
 	stop chan struct{}
@@ -349,7 +356,7 @@ func (w *AuditWriter) Record(e access.AuditEntry) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
-		w.write([]access.AuditEntry{e})
+		_ = w.write([]access.AuditEntry{e}, true) // a failure is logged
 		return
 	}
 	if len(w.pending) >= auditMaxPending {
@@ -394,15 +401,19 @@ func (w *AuditWriter) run() {
 		case <-t.C:
 		case <-w.kick:
 		case <-w.stop:
-			w.flush()
+			w.flush(false)
 			return
 		}
-		w.flush()
+		w.flush(true)
 	}
 }
 
-// flush appends everything pending, a batch at a time.
-func (w *AuditWriter) flush() {
+// flush appends everything pending, a batch at a time. With requeue, a
+// batch the store does not take after the retries goes back to the front
+// of the queue for the next flush, so that an outage longer than the
+// retries loses nothing while under auditMaxPending entries wait; without
+// it (the last flush, on Close), the loss is logged.
+func (w *AuditWriter) flush(requeue bool) {
 	for {
 		w.mu.Lock()
 		if dropped := w.dropped; dropped > 0 {
@@ -417,12 +428,30 @@ func (w *AuditWriter) flush() {
 		batch := slices.Clone(w.pending[:n])
 		w.pending = slices.Delete(w.pending, 0, n)
 		w.mu.Unlock()
-		w.write(batch)
+		err := w.write(batch, !requeue)
+		if err == nil || !requeue || graph.ErrorCode(err) == graph.EINVALID {
+			continue
+		}
+		w.mu.Lock()
+		// Back in front, in order; what would pass auditMaxPending is
+		// dropped from the newest end, as Record drops it.
+		room := auditMaxPending - len(batch)
+		if len(w.pending) > room {
+			w.dropped += len(w.pending) - max(room, 0)
+			w.pending = w.pending[:max(room, 0)]
+		}
+		w.pending = append(batch, w.pending...)
+		w.mu.Unlock()
+		if !w.loggedDown.Swap(true) {
+			w.log.Warn().Err(err).Int("entries", len(batch)).Msg("audit: the store does not take entries; they wait and are retried")
+		}
+		return
 	}
 }
 
-// write appends batch, retrying a failing store.
-func (w *AuditWriter) write(batch []access.AuditEntry) {
+// write appends batch, retrying a failing store; with logLoss, a batch
+// still not written is logged as lost.
+func (w *AuditWriter) write(batch []access.AuditEntry, logLoss bool) error {
 	var err error
 	for attempt := 0; attempt < auditRetries; attempt++ {
 		if attempt > 0 {
@@ -442,11 +471,15 @@ func (w *AuditWriter) write(batch []access.AuditEntry) {
 		}
 		cancel()
 		if err == nil {
-			return
+			w.loggedDown.Store(false)
+			return nil
 		}
 		if graph.ErrorCode(err) == graph.EINVALID {
 			break // no retry mends an invalid entry
 		}
+	}
+	if !logLoss && graph.ErrorCode(err) != graph.EINVALID {
+		return err
 	}
 	ids := make([]string, len(batch))
 	actions := map[string]int{}
@@ -455,4 +488,5 @@ func (w *AuditWriter) write(batch []access.AuditEntry) {
 		actions[e.Action]++
 	}
 	w.log.Error().Err(err).Int("entries", len(batch)).Strs("ids", ids).Str("actions", fmt.Sprint(actions)).Msg("audit: entries not written after retries")
+	return err
 }
