@@ -146,6 +146,24 @@ func TestPathsHandWorked(t *testing.T) {
 	}
 }
 
+// A path of one event whose name is empty once its NUL is stripped is not
+// the empty path: two starts, one followed by it and one by nothing, give
+// two paths of one start each.
+func TestPathOfAnEmptyNameIsNotTheEmptyPath(t *testing.T) {
+	q := PathsQuery{Start: EventMatch{Name: "Start"}, Depth: 1, First: 10}
+	if err := q.Check(); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPaths(q)
+	p.Add([]graph.Event{ev("1", "Start", "", "web", 0), ev("2", "\x00", "track", "web", 1)})
+	p.Add([]graph.Event{ev("3", "Start", "", "web", 0)})
+	got := p.Result()
+	want := []Path{{Count: 1, Share: 0.5}, {Events: []string{""}, Count: 1, Share: 0.5}}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != 2 || got[1].Events == nil {
+		t.Fatalf("paths %#v, want the empty path and the path [\"\"], one start each", got)
+	}
+}
+
 func TestBadQueries(t *testing.T) {
 	steps := make([]EventMatch, 11)
 	for _, c := range []struct {

@@ -84,8 +84,18 @@ func (p *Paths) Add(events []graph.Event) {
 			}
 			names = append(names, strings.ReplaceAll(EventName(evs[i]), pathSep, ""))
 		}
-		p.counts[strings.Join(names, pathSep)]++
+		p.counts[pathKey(names)]++
 	}
+}
+
+// pathKey is the key counting a path: each name after a pathSep, so that
+// the path of one empty name ("\x00" in an event's name, stripped) is not
+// the empty path.
+func pathKey(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return pathSep + strings.Join(names, pathSep)
 }
 
 // Starts returns how many starts were counted.
@@ -97,7 +107,7 @@ func (p *Paths) Result() []Path {
 	for k, n := range p.counts {
 		var evs []string
 		if k != "" {
-			evs = strings.Split(k, pathSep)
+			evs = strings.Split(k[len(pathSep):], pathSep)
 		}
 		counted = append(counted, Path{Events: evs, Count: n})
 	}
