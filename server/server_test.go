@@ -78,4 +78,9 @@ func TestRoutesAndMiddleware(t *testing.T) {
 	if r, _ := get("/healthz"); r.StatusCode != 200 {
 		t.Fatalf("/healthz while draining = %d", r.StatusCode)
 	}
+	// A replica shutting down is not ready either, and says when to try
+	// again (another replica, behind a load balancer).
+	if r, _ := get("/readyz"); r.StatusCode != 503 || r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("/readyz while draining = %d, Retry-After %q; want 503 with Retry-After 1", r.StatusCode, r.Header.Get("Retry-After"))
+	}
 }

@@ -49,7 +49,7 @@ Measures the service against the physical limit of its store, in one run:
      attribution, the funnel's completions per profile and per identifier,
      and lookalike's precision at K finding the half of the hidden group
      left out of its seed, next to a random pick's.
-  9. subscriptions: --subscription-latencies events sent one at a time,
+  10. subscriptions: --subscription-latencies events sent one at a time,
      each timed from the change's time (stamped in its transaction) to its
      arrival at a GraphQL subscriber on the committing service and on a
      second service on the same store (which polls the feed);

@@ -33,7 +33,9 @@ events (every field, digest and message id included, and the identifiers
 they were BY), history (merges with their members, splits), API keys and
 the audit log, consent records, the suppression list and its secret,
 erasure receipts, computed trait definitions and values, profile facts,
-and audiences with their members and change log.
+audiences with their members and change log, the change feed (its
+entries, head and retention mark), and webhook destinations with their
+cursors and deliveries.
 
 A target that holds any record is refused unless --force (a suppression
 secret alone, which every server makes at start, does not count, and is
