@@ -175,7 +175,13 @@ func (a *Attribution) Add(events []graph.Event) {
 			touch[i] = !conv[i]
 		}
 	}
+	// evs is in time order, so a conversion's touchpoints, the events in
+	// [at - Lookback, at), are the run evs[lo:hi]; both ends only move
+	// forward from one conversion to the next, so finding them costs the
+	// events once, not once per conversion. The conversion itself, at
+	// at, is never in its own run.
 	var tps []int
+	lo, hi := 0, 0
 	for c := range evs {
 		if !conv[c] || !a.q.Window.Holds(evs[c].Timestamp) {
 			continue
@@ -183,9 +189,16 @@ func (a *Attribution) Add(events []graph.Event) {
 		a.conversions++
 		at := evs[c].Timestamp
 		from := at.Add(-a.q.Lookback)
+		for lo < len(evs) && evs[lo].Timestamp.Before(from) {
+			lo++
+		}
+		hi = max(hi, lo)
+		for hi < len(evs) && evs[hi].Timestamp.Before(at) {
+			hi++
+		}
 		tps = tps[:0]
-		for i := range evs {
-			if i != c && touch[i] && evs[i].Timestamp.Before(at) && !evs[i].Timestamp.Before(from) {
+		for i := lo; i < hi; i++ {
+			if touch[i] {
 				tps = append(tps, i)
 			}
 		}
