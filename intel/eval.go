@@ -84,7 +84,8 @@ type PathsResult struct {
 }
 
 // PathsFrom returns the first most frequent of the paths counted (ties
-// by path), with their shares of starts.
+// by path: name by name, a path before its extensions, names in UTF-16
+// order as Neo4j orders lists of strings), with their shares of starts.
 func PathsFrom(starts, first int, counted []Path) PathsResult {
 	out := make([]Path, len(counted))
 	for i, p := range counted {
@@ -94,7 +95,7 @@ func PathsFrom(starts, first int, counted []Path) PathsResult {
 		if a.Count != b.Count {
 			return b.Count - a.Count
 		}
-		return slices.Compare(a.Events, b.Events)
+		return slices.CompareFunc(a.Events, b.Events, audience.CompareUTF16)
 	})
 	return PathsResult{Starts: starts, Paths: out[:min(len(out), first)]}
 }

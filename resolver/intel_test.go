@@ -77,6 +77,46 @@ func TestTimeDecayFarBack(t *testing.T) {
 	})
 }
 
+// TestPathsTiesByPath: paths of equal count are ordered by path, a path
+// before its extensions and names in UTF-16 order, and the cut at first
+// keeps the first of them in that order on both stores. Four starts, one
+// path each: [b], [b c], [😀] and [\uE000]. In UTF-16 😀 (a surrogate pair
+// from 0xD83D) comes before U+E000; in UTF-8 bytes it comes after.
+func TestPathsTiesByPath(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		track := func(id, user string, minute int, name string) graph.Event {
+			x := ev(id, t0.Add(time.Duration(minute)*time.Minute), "track", "user_id:"+user)
+			x.Name = name
+			return x
+		}
+		e.apply(
+			track("s1", "u1", 0, "Start"), track("s1b", "u1", 1, "b"),
+			track("s2", "u2", 0, "Start"), track("s2b", "u2", 1, "b"), track("s2c", "u2", 2, "c"),
+			track("s3", "u3", 0, "Start"), track("s3a", "u3", 1, "\U0001F600"),
+			track("s4", "u4", 0, "Start"), track("s4a", "u4", 1, "\uE000"),
+		)
+		var p struct {
+			Paths []struct {
+				Events []string
+				Count  int
+			}
+		}
+		e.query(`{ paths(start: {name: "Start"}, depth: 2, first: 3) { events count } }`, nil, &p)
+		var got [][]string
+		for _, x := range p.Paths {
+			if x.Count != 1 {
+				t.Fatalf("paths %+v: want every count 1", p.Paths)
+			}
+			got = append(got, x.Events)
+		}
+		want := [][]string{{"b"}, {"b", "c"}, {"\U0001F600"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("paths %q, want %q", got, want)
+		}
+	})
+}
+
 func TestIntelQueries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, testConfig(), nil)

@@ -149,7 +149,10 @@ func evalIntel[T any](ctx context.Context, s *Store, what, stmt string, params m
 // A profile's steps are folded over its events that match a step: the
 // first one in the window that matches step 1 starts the attempt, and
 // then each event that matches the next step, no later than Within after
-// the start, reaches it (intel.Funnel.Add).
+// the start, reaches it (intel.Funnel.Add). Only the profiles that reached
+// step 1 are collected (collect drops the nulls of the others), so the
+// statement holds the steps of the profiles that started, not a list per
+// profile in scope.
 func compileFunnel(q intel.FunnelQuery, scope audience.FilterQuery) (string, map[string]any, error) {
 	c := newCompiler(scope)
 	vis := "vis"
@@ -173,7 +176,7 @@ func compileFunnel(q intel.FunnelQuery, scope audience.FilterQuery) (string, map
       THEN {k: s.k + 1, t0: s.t0, pt: x.t, out: s.out + [{s: ` + seconds("x.t - s.pt") + `, c: x.c}]}
     ELSE s
   END).out AS reached
-WITH count(p) AS profiles, collect(reached) AS rs
+WITH count(p) AS profiles, collect(CASE WHEN size(reached) > 0 THEN reached END) AS rs
 UNWIND range(0, $steps - 1) AS k
 CALL (rs, k) {
   UNWIND rs AS r
@@ -348,9 +351,10 @@ func (s *Store) EvalAttribution(ctx context.Context, q intel.AttributionQuery, s
 }
 
 // compilePaths gives the statement of a paths query: the number of
-// starts, and the paths counted, most frequent first, down to the count
-// of the First-th (so that ties with it are all there, for the caller to
-// order by path).
+// starts, and the First paths counted, most frequent first, ties by path
+// (lists in dictionary order, a path before its extensions, names in
+// UTF-16 order: intel.PathsFrom's order), so that only the answer crosses
+// the wire however many paths tie at the cut.
 //
 // Each start (an event that matches Start in the window) is followed by
 // the names of the profile's next Depth events, those no later than
@@ -370,10 +374,9 @@ func compilePaths(q intel.PathsQuery, scope audience.FilterQuery) (string, map[s
 	c.params["first"] = q.First
 	stmt := head + `UNWIND [i IN range(0, size(evs) - 1) WHERE evs[i].s] AS si
 WITH [x IN evs[si + 1..si + 1 + $depth] WHERE $within = 0 OR x.t <= evs[si].t + $within | x.n] AS path
-WITH path, count(*) AS n ORDER BY n DESC
+WITH path, count(*) AS n ORDER BY n DESC, path
 WITH collect({path: path, n: n}) AS counted, sum(n) AS starts
-WITH starts, counted, CASE WHEN size(counted) >= $first THEN counted[$first - 1].n ELSE 0 END AS cut
-RETURN starts, [x IN counted WHERE x.n >= cut] AS paths`
+RETURN starts, counted[..$first] AS paths`
 	return stmt, c.params, nil
 }
 
