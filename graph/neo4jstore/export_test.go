@@ -2,6 +2,7 @@ package neo4jstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
@@ -188,3 +189,11 @@ func WriteInUpdate(ctx context.Context, s *Store, k string) error {
 }
 
 var qWriteProbe = cypher(`CREATE (:{{Identifier}} { {{key}}: $k })`)
+
+// SetHungAfter shortens how long probes may all be late before Neo4j
+// counts as down, for a test; the returned func puts it back.
+func SetHungAfter(d time.Duration) func() {
+	old := hungAfter
+	hungAfter = d
+	return func() { hungAfter = old }
+}

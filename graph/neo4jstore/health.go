@@ -16,6 +16,13 @@ import (
 // probeEvery is how often the store checks that Neo4j answers.
 const probeEvery = time.Second
 
+// hungAfter is how long every probe may go unanswered (each past its
+// pingTimeout) before Neo4j counts as down though it accepts connections:
+// a frozen server, or one behind a network that drops packets. A slow
+// answer now and then is load, and a probe answered in between starts the
+// count again. A variable, so that a test can shorten it.
+var hungAfter = 15 * time.Second
+
 // errStoreDown is the cause given to the transactions the health check
 // stops when it finds Neo4j down.
 var errStoreDown = errors.New("Neo4j stopped answering")
@@ -66,36 +73,54 @@ func (h *health) set(err error) {
 	}
 }
 
-// watch probes Neo4j every probeEvery until ctx ends.
+// watch probes Neo4j every probeEvery until ctx ends. A late probe
+// changes nothing, unless every probe has been late for hungAfter.
 func (s *Store) watch(ctx context.Context) {
 	t := time.NewTicker(probeEvery)
 	defer t.Stop()
+	var lateSince time.Time // when the run of late probes began
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		s.health.set(s.probe(ctx))
+		late, err := s.probe(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if !late {
+			lateSince = time.Time{}
+			s.health.set(err)
+			continue
+		}
+		if lateSince.IsZero() {
+			lateSince = time.Now()
+		}
+		if d := time.Since(lateSince); d >= hungAfter {
+			s.health.set(graph.ErrUnavailable(fmt.Errorf("Neo4j at %s has answered no probe for %s", s.uri, d.Round(time.Second))))
+		}
 	}
 }
 
 // probe reports Neo4j as down only when it cannot be reached twice in a
 // row: one failure may be an idle connection the server closed, which the
-// pool drops. A slow answer (the probe's deadline passing) is load, not an
-// outage, and does not count.
-func (s *Store) probe(ctx context.Context) error {
-	var err error
+// pool drops. A slow answer (the probe's deadline passing) is reported as
+// late, neither up nor down: load, unless it lasts (see watch).
+func (s *Store) probe(ctx context.Context) (late bool, err error) {
 	for range 2 {
 		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 		err = s.ping(pctx)
-		late := pctx.Err() != nil
+		late = pctx.Err() != nil && ctx.Err() == nil
 		cancel()
-		if err == nil || late || ctx.Err() != nil || !unreachable(err) {
-			return nil
+		if late {
+			return true, nil
+		}
+		if err == nil || ctx.Err() != nil || !unreachable(err) {
+			return false, nil
 		}
 	}
-	return graph.ErrUnavailable(fmt.Errorf("Neo4j at %s does not answer: %w", s.uri, err))
+	return false, graph.ErrUnavailable(fmt.Errorf("Neo4j at %s does not answer: %w", s.uri, err))
 }
 
 // unreachable reports whether err means no connection could be had or
