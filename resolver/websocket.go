@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/auth"
 )
 
 // Defaults of the websocket transport.
@@ -163,27 +162,7 @@ func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx
 // originAllowed reports whether r's Origin, if any, is the server's own
 // host or matches Config.Origins, as the websocket library checks it.
 func (h *httpHandler) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true // not a browser
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, p := range h.cfg.Origins {
-		target := u.Host
-		if strings.Contains(p, "://") {
-			target = u.Scheme + "://" + u.Host
-		}
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok || p == "*" {
-			return true
-		}
-	}
-	return false
+	return auth.OriginAllowed(r, h.cfg.Origins)
 }
 
 // subscriptionsOverWebsocket refuses a subscription sent over HTTP: it

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/idgraph/cdp/auth"
 )
 
 // Loopback reports whether ln listens on a loopback address only
@@ -38,6 +40,36 @@ func (s *Server) hostCheck(next http.Handler) http.Handler {
 					"Host localhost, 127.0.0.1 or [::1] (any port), which stops DNS rebinding",
 			})
 			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// openOrigins answers 403, while no API key is enforced (open mode), to a
+// request that can change something (any method but GET, HEAD and OPTIONS)
+// sent by a web page of another origin than the server's own or those of
+// Config.Origins. Open mode trusts the callers on this machine, and a
+// page the operator's browser opens is on this machine: without the check
+// any site could post events and consent to the collector (it allows any
+// origin, as a Segment collector must) or start a backup download, with a
+// simple cross-origin request that no preflight stops. Once keys are
+// enforced the key is what is checked, and a page with a write key posts
+// from anywhere; so it does to a collector with static write keys.
+func (s *Server) openOrigins(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions:
+		case s.cfg.CollectorKeyed && strings.HasPrefix(r.URL.Path, "/v1/"):
+		default:
+			if !auth.OriginAllowed(r, s.cfg.Origins) && (s.cfg.Guard == nil || s.cfg.Guard.Open(r.Context())) {
+				writeJSON(w, http.StatusForbidden, map[string]any{
+					"success": false,
+					"error": "Origin " + clip(r.Header.Get("Origin")) + " may not send this request: with no API key the server " +
+						"takes changes only from its own pages and the origins of --cors-origins; create an API key to take " +
+						"them from any page that holds one",
+				})
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -56,6 +56,14 @@ type Config struct {
 	// MetricsListener, when set, serves /metrics without keys, and the
 	// main listener serves no /metrics. Shutdown closes it.
 	MetricsListener net.Listener
+	// Origins are the browser origins, beside the server's own, whose
+	// pages may send requests that change something while the guard says
+	// open (--cors-origins; see openOrigins).
+	Origins []string
+	// CollectorKeyed says that the collector takes only requests with a
+	// static write key (--write-keys), open mode or not: its requests are
+	// then authenticated, and a page of any origin may send them.
+	CollectorKeyed bool
 }
 
 // Server is the running HTTP server.
@@ -235,6 +243,7 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	if s.loopbackOnly() {
 		h = s.hostCheck(mux)
 	}
+	h = s.openOrigins(h)
 	h = s.middleware(h)
 	if telemetry.Enabled() {
 		// Outermost, so that the access log line carries the trace id.

@@ -84,3 +84,72 @@ func TestRoutesAndMiddleware(t *testing.T) {
 		t.Fatalf("/readyz while draining = %d, Retry-After %q; want 503 with Retry-After 1", r.StatusCode, r.Header.Get("Retry-After"))
 	}
 }
+
+// With no API key (open mode), a request that changes something from a web
+// page of another origin is refused with 403 before it reaches a handler;
+// the server's own pages, the origins of Config.Origins, requests without
+// Origin (not a browser) and reads pass.
+func TestOpenModeRefusesOtherOrigins(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	reached := 0
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++; w.WriteHeader(http.StatusNoContent) })
+	s := &Server{cfg: Config{Logger: zerolog.Nop(), ReadyTimeout: 1e9, Origins: []string{"*.trusted.example"}}, store: st}
+	ts := httptest.NewServer(s.Handler(Routes{GraphQL: h, Collector: h}))
+	defer ts.Close()
+	host := strings.TrimPrefix(ts.URL, "http://")
+	for _, c := range []struct {
+		method, path, origin string
+		want                 int
+	}{
+		{"POST", "/v1/track", "https://evil.example", 403},
+		{"POST", "/v1/track", "http://localhost:3000", 403},
+		{"POST", "/admin/backup", "https://evil.example", 403},
+		{"POST", "/graphql", "https://evil.example", 403},
+		{"POST", "/v1/track", "null", 403},
+		{"POST", "/v1/track", "http://" + host, 204},
+		{"POST", "/v1/track", "https://app.trusted.example", 204},
+		{"POST", "/v1/track", "", 204},
+		{"GET", "/graphql", "https://evil.example", 204},
+		{"OPTIONS", "/v1/track", "https://evil.example", 204},
+	} {
+		before := reached
+		req, _ := http.NewRequest(c.method, ts.URL+c.path, strings.NewReader("{}"))
+		if c.origin != "" {
+			req.Header.Set("Origin", c.origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s from %q: %d %s, want %d", c.method, c.path, c.origin, resp.StatusCode, body, c.want)
+		}
+		if c.want == 403 && (reached != before || !strings.Contains(string(body), "--cors-origins")) {
+			t.Errorf("%s %s from %q reached the handler or did not say why: %s", c.method, c.path, c.origin, body)
+		}
+		if c.want == 204 && reached != before+1 {
+			t.Errorf("%s %s from %q did not reach the handler", c.method, c.path, c.origin)
+		}
+	}
+	// A collector with static write keys authenticates its requests: any
+	// page may post to it; the rest stays closed to other origins.
+	s.cfg.CollectorKeyed = true
+	for path, want := range map[string]int{"/v1/track": 204, "/graphql": 403} {
+		req, _ := http.NewRequest("POST", ts.URL+path, strings.NewReader("{}"))
+		req.Header.Set("Origin", "https://shop.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("POST %s from a shop with static write keys: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}

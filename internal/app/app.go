@@ -370,7 +370,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	srv := server.New(server.Config{
 		Addr: cfg.Listener.Addr().String(), Logger: cfg.Logger, Gatherer: reg,
-		Guard: guard, MetricsListener: cfg.Auth.MetricsListener,
+		Guard: guard, MetricsListener: cfg.Auth.MetricsListener, Origins: cfg.GraphQL.Origins,
+		CollectorKeyed: len(cfg.Collector.WriteKeys) > 0,
 	}, cfg.Listener, cfg.Store, routes)
 	logMode(cfg.Logger, cfg.Auth.Required, loopback, nkeys)
 	return &Service{

@@ -162,6 +162,30 @@ func TestAuthModes(t *testing.T) {
 		if r := send(t, "POST", "http://"+dial+"/graphql", "evil.example", "", typename); r.status != http.StatusMisdirectedRequest {
 			t.Fatalf("open mode, foreign Host: %d %s, want 421", r.status, r.body)
 		}
+		// Open mode takes no change from another origin's page: the
+		// collector allows any origin (CORS) and no key is asked for.
+		fromPage := func(path, origin, secret, body string) int {
+			t.Helper()
+			req, _ := http.NewRequest("POST", "http://"+dial+path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "text/plain")
+			req.Header.Set("Origin", origin)
+			if secret != "" {
+				req.Header.Set("Authorization", "Bearer "+secret)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		track := `{"userId":"victim","event":"Forged","messageId":"forged-1"}`
+		if st := fromPage("/v1/track", "https://evil.example", "", track); st != http.StatusForbidden {
+			t.Fatalf("open mode, another origin's page posting to the collector: %d, want 403", st)
+		}
+		if st := fromPage("/v1/track", "http://"+dial, "", track); st != http.StatusOK {
+			t.Fatalf("open mode, the server's own page posting to the collector: %d, want 200", st)
+		}
 		warn := logs.lines("open mode")
 		if len(warn) != 1 || warn[0]["level"] != "warn" || !strings.Contains(warn[0]["message"].(string), "cdp keys create") ||
 			!strings.Contains(warn[0]["message"].(string), "createApiKey") {
@@ -212,6 +236,16 @@ func TestAuthModes(t *testing.T) {
 		}
 		if r := send(t, "POST", "http://"+dial+"/graphql", "cdp.example.com", secret, typename); r.status != 200 || !strings.Contains(r.body, `"__typename":"Query"`) {
 			t.Errorf("enforced, good key %s, foreign Host: %d %s", k.ID, r.status, r.body)
+		}
+		// Enforced, the key is what counts, whatever page sends it.
+		req, _ := http.NewRequest("POST", "http://"+dial+"/graphql", strings.NewReader(typename))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", "https://app.elsewhere.example")
+		req.Header.Set("Authorization", "Bearer "+secret)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+			t.Errorf("enforced, good key, another origin: %v %v, want 200", err, resp)
+		} else {
+			resp.Body.Close()
 		}
 		if len(logs.lines("open mode")) != 0 || len(logs.lines("API keys are enforced")) != 1 {
 			t.Errorf("start logs with a key stored:\n%v", logs.lines(""))
