@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/rs/zerolog"
@@ -994,4 +995,34 @@ func TestConsoleEventPropertyFilters(t *testing.T) {
 	if got := savedFilter(); !sameJSON(got, second) {
 		t.Fatalf("after removing the first property filter the saved filter is %v, want %s", got, second)
 	}
+}
+
+// Signing out ends the live updates of the profile page: its websocket,
+// authenticated with the key, is closed, so no change to the person can
+// reach the signed-out tab (one used to replace the sign-in page).
+func TestSignOutEndsLiveUpdates(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"reader": {"profiles:read"}, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	annID := s.profileID(t, keys["reader"], "email", "ann@example.com")
+	tb := newTab(t, s)
+	// Count the page's open websockets.
+	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`(function () {
+  var W = window.WebSocket; window.openSockets = 0;
+  window.WebSocket = function (u, p) {
+    var ws = new W(u, p);
+    ws.addEventListener("open", function () { window.openSockets++; });
+    ws.addEventListener("close", function () { window.openSockets--; });
+    return ws;
+  };
+})();`).Do(ctx)
+		return err
+	}))
+	tb.signIn(s.base, keys["reader"])
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	tb.waitJS("the subscription", `document.getElementById("live").textContent.indexOf("Live") === 0 && window.openSockets === 1`)
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#session button"), function (b) { return b.textContent === "Sign out"; }).click(); true`, new(bool))
+	tb.waitJS("the sign-in page", `document.querySelector("#signin input[name=key]")`)
+	tb.waitJS("the live websocket closed", `window.openSockets === 0`)
 }

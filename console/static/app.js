@@ -181,6 +181,8 @@
     });
   }
   function signOut(msg) {
+    // The live updates of a profile page hold the key's subscription.
+    stopLive();
     S.key = null;
     S.scopes = {};
     try {
@@ -373,7 +375,10 @@
       stats.views.push({ id: p.id, requests: stats.graphql - before, ms: performance.now() - start });
       main.setAttribute("data-rendered", p.id);
       startLive(p.id);
-    }).catch(function (e) { clear(main); add(main, h("h1", { text: "Profile" }), errBox(e.message)); });
+    }).catch(function (e) {
+      if (e.status === 401) return; // signOut has drawn the sign-in page
+      clear(main); add(main, h("h1", { text: "Profile" }), errBox(e.message));
+    });
   }
 
   function refOf(node) {
