@@ -16,6 +16,13 @@ func MemberDigest(key string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// KeyRef names an identifier in an error or a log line without its value:
+// its type and its MemberDigest ("email 3f2a9c1b04d7e6a5"), which matches
+// the digests history records.
+func KeyRef(key string) string {
+	return SplitKey(key).Type + " " + MemberDigest(key)
+}
+
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // ProfileIDFor derives a profile id from the key that seeded the profile

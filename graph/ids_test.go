@@ -1,6 +1,9 @@
 package graph
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Profile ids are stored and handed out, so the way they are derived must
 // never change by accident. The expected ids were computed apart from this
@@ -53,5 +56,16 @@ func TestMemberDigestVectors(t *testing.T) {
 		if got := MemberDigest(key); got != want {
 			t.Errorf("MemberDigest(%q) = %s, want %s", key, got, want)
 		}
+	}
+}
+
+// KeyRef names an identifier by its type and digest, never its value. The
+// digest was computed apart from this code, with Python:
+// hashlib.sha256(b"email:ann@example.com").hexdigest()[:16].
+func TestKeyRef(t *testing.T) {
+	k := "email:ann@example.com"
+	got := KeyRef(k)
+	if got != "email 35f3b3170d36d0a1" || strings.Contains(got, "ann") {
+		t.Fatalf("KeyRef(%q) = %q", k, got)
 	}
 }

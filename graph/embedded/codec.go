@@ -433,10 +433,10 @@ func encodeIdent(key string, r *identRecord) ([]byte, error) {
 func decodeIdent(key string, v []byte) (*identRecord, error) {
 	var j identJSON
 	if err := json.Unmarshal(v, &j); err != nil {
-		return nil, fmt.Errorf("decode identifier %q: %w", key, err)
+		return nil, fmt.Errorf("decode identifier %s: %w", graph.KeyRef(key), err)
 	}
 	if j.First[1] < 0 || j.First[1] >= 1e9 || j.Last[1] < 0 || j.Last[1] >= 1e9 {
-		return nil, fmt.Errorf("decode identifier %q: bad time", key)
+		return nil, fmt.Errorf("decode identifier %s: bad time", graph.KeyRef(key))
 	}
 	r := &identRecord{
 		Type: j.Type, Value: j.Value,

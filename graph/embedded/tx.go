@@ -125,10 +125,10 @@ func (t *tx) flush() error {
 	for _, k := range keys {
 		v, err := encodeIdent(k, t.cache[k])
 		if err != nil {
-			return fmt.Errorf("encode identifier %q: %w", k, err)
+			return fmt.Errorf("encode identifier %s: %w", graph.KeyRef(k), err)
 		}
 		if err := t.idents.Put(identKey(k), v); err != nil {
-			return fmt.Errorf("put identifier %q: %w", k, err)
+			return fmt.Errorf("put identifier %s: %w", graph.KeyRef(k), err)
 		}
 	}
 	clear(t.dirty)
@@ -265,7 +265,7 @@ func (t *tx) Members(ctx context.Context, profileIDs []string) (map[string][]gra
 				return nil, err
 			}
 			if r == nil {
-				return nil, fmt.Errorf("profile %q lists member %q, which is not stored", id, k)
+				return nil, fmt.Errorf("profile %q lists member %s, which is not stored", id, graph.KeyRef(k))
 			}
 			ms = append(ms, r.identifier(k))
 		}

@@ -296,7 +296,7 @@ func (t *tx) assign(w *graph.Write) error {
 			return err
 		}
 		if r == nil {
-			return fmt.Errorf("assign %q to profile %q: identifier not stored", a.Key, a.ProfileID)
+			return fmt.Errorf("assign %s to profile %q: identifier not stored", graph.KeyRef(a.Key), a.ProfileID)
 		}
 		if r.Profile == a.ProfileID {
 			continue
@@ -459,7 +459,7 @@ func (t *tx) putTraits(w *graph.Write) error {
 			return err
 		}
 		if r == nil {
-			return fmt.Errorf("set traits of %q: identifier not stored", u.Key)
+			return fmt.Errorf("set traits of %s: identifier not stored", graph.KeyRef(u.Key))
 		}
 		n := *r
 		n.Traits = u.Traits

@@ -154,7 +154,7 @@ func decodeIdentifier(v any, profileID any) (graph.Identifier, error) {
 	}
 	id.ProfileID, _ = profileID.(string)
 	if err := p.json(propTraits, &id.Traits); err != nil {
-		return graph.Identifier{}, fmt.Errorf("identifier %s: %w", id.Key, err)
+		return graph.Identifier{}, fmt.Errorf("identifier %s: %w", graph.KeyRef(id.Key), err)
 	}
 	for name, tv := range id.Traits {
 		tv.At = graph.Clean(tv.At)

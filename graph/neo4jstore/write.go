@@ -514,7 +514,7 @@ func (t *tx) traitRows(_ context.Context, w *graph.Write) ([]any, error) {
 	for _, u := range w.Traits {
 		enc, err := jsonParam(u.Traits)
 		if err != nil {
-			return nil, fmt.Errorf("identifier %s traits: %w", u.Key, err)
+			return nil, fmt.Errorf("identifier %s traits: %w", graph.KeyRef(u.Key), err)
 		}
 		rows = append(rows, map[string]any{"key": u.Key, "traits": enc, "slots": identifierSlots(u.Traits)})
 	}
