@@ -303,6 +303,12 @@ func TestErrorsNeverEchoIdentifierValues(t *testing.T) {
 				{`{ profileByIdentifier(type: "email", value: "not-an-email") { id } }`, CodeInvalidArgument, `"value"`, []string{"not-an-email"}},
 				{`{ profileByIdentifier(type: "phone", value: "call me at 555") { id } }`, CodeInvalidArgument, `"value"`, []string{"call me at 555"}},
 				{`mutation { removeIdentifier(type: "email", value: "bad email@", reason: "x") { id } }`, CodeInvalidArgument, `"value"`, []string{"bad email@"}},
+				// A literal of the wrong type is refused by validation,
+				// whose messages name the value in gqlparser's words.
+				{`{ profileByIdentifier(type: "phone", value: 15550100) { id } }`, "", "", []string{"15550100"}},
+				{`{ profileByIdentifier(type: "phone", value: true) { id } }`, "", "", []string{"true"}},
+				{`{ profileByIdentifier(type: "phone", value: {n: 15550100}) { id } }`, "", "", []string{"15550100"}},
+				{`{ profileByIdentifier(type: "phone", value: ["15550100"]) { id } }`, "", "", []string{"15550100"}},
 			} {
 				r := e.as(secret, c.query, nil)
 				if c.code != "" {

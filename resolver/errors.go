@@ -88,6 +88,18 @@ func codeOf(graphCode string) string {
 
 var didYouMean = regexp.MustCompile(` Did you mean .*\?$`)
 
+// literalValue matches the end of gqlparser's messages about a literal of
+// the wrong type, which quote the literal: "String cannot represent a non
+// string value: 15550100", "Expected value of type \"Int\", found \"x\"."
+// The caller wrote it, but a message travels on into client logs and
+// gateways, and the literal may be a phone or an email: it is cut.
+var literalValue = regexp.MustCompile(`(cannot represent [^:]*value): .*$|(Expected value of type "[^"]*"), found .*$`)
+
+// withoutLiteral cuts the literal from such a message.
+func withoutLiteral(msg string) string {
+	return literalValue.ReplaceAllString(msg, "$1$2")
+}
+
 // presenter maps errors to what the client sees. Domain errors keep their
 // message and get their code; errors raised by gqlgen itself (parsing,
 // validation, argument coercion) keep their message; everything else is
@@ -136,6 +148,7 @@ func presenter(suggestions bool) graphql.ErrorPresenterFunc {
 		if !suggestions {
 			out.Message = didYouMean.ReplaceAllString(out.Message, "")
 		}
+		out.Message = withoutLiteral(out.Message)
 		return out
 	}
 }
