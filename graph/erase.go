@@ -686,10 +686,31 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 			}
 		}
 	}
+	// And the profiles merged into those, at every level: an entry of a
+	// merge into a profile that was itself merged on names the erased
+	// identifier as well (an email's profile took an anonymous visitor's,
+	// then merged into a user id's). One read per level of merges.
 	slices.Sort(history)
-	cs, err := tx.Changes(ctx, history)
-	if err != nil {
-		return err
+	inHistory := map[string]bool{}
+	for _, id := range history {
+		inHistory[id] = true
+	}
+	var cs []ProfileChange
+	for level := history; len(level) > 0; {
+		got, err := tx.Changes(ctx, level)
+		if err != nil {
+			return err
+		}
+		cs = append(cs, got...)
+		var next []string
+		for _, c := range got {
+			if c.Kind == ChangeMerge && inHistory[c.Into] && !inHistory[c.From] {
+				inHistory[c.From] = true
+				next = append(next, c.From)
+			}
+		}
+		slices.Sort(next)
+		level = next
 	}
 	deleted := map[string]bool{}
 	for _, id := range w.DeleteProfiles {

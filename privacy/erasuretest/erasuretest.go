@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("ForgetProfileLeavesNoTrace", func(t *testing.T) { testForgetProfile(t, get(t), scan) })
 	t.Run("ForgetIdentifierSplitsAndScrubs", func(t *testing.T) { testForgetIdentifier(t, get(t), scan) })
 	t.Run("RemoveIdentifierScrubsWithoutSuppressing", func(t *testing.T) { testRemoveIdentifier(t, get(t), scan) })
+	t.Run("ForgetIdentifierScrubsEarlierMerges", func(t *testing.T) { testNestedHistory(t, get(t), scan) })
 	t.Run("FailedErasureChangesNothing", func(t *testing.T) { testRollback(t, get(t)) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, get(t)) })
 	t.Run("Unsuppress", func(t *testing.T) { testUnsuppress(t, get(t)) })
@@ -435,6 +436,36 @@ func testRemoveIdentifier(t *testing.T, s Store, scan func(*testing.T, graph.Sto
 	}
 	if strings.Contains(strings.ToLower(scan(t, s)), strings.ToLower(em)) {
 		t.Error("the raw scan still finds the removed email")
+	}
+}
+
+// An email's profile took an anonymous visitor's, then merged into a user
+// id's. Erasing the email scrubs the history of both merges: the entry of
+// the first, into a profile since merged away, names the email in its
+// reason and holds its digest among its members.
+func testNestedHistory(t *testing.T, s Store, scan func(*testing.T, graph.Store) string) {
+	ctx := context.Background()
+	e, x := newEraser(t, s)
+	tok := token(t)
+	em := "nested-" + tok + "@example.com"
+	apply(t, e, event("n1", 1, ref("email", em)))
+	apply(t, e, event("n2", 2, ref("anonymous_id", "x-"+tok)))
+	apply(t, e, event("n3", 3, ref("email", em), ref("anonymous_id", "x-"+tok)))
+	apply(t, e, event("n4", 4, ref("user_id", "u-"+tok), ref("device_id", "d1-"+tok), ref("device_id", "d2-"+tok)))
+	apply(t, e, event("n5", 5, ref("user_id", "u-"+tok), ref("email", em)))
+	pu, err := e.ProfileByIdentifier(ctx, ref("anonymous_id", "x-"+tok))
+	must(t, err)
+	if pu.Size != 5 {
+		t.Fatalf("before the erasure the profile holds %d identifiers, want all 5", pu.Size)
+	}
+	_, _, err = x.ForgetIdentifier(ctx, ref("email", em), "asked by phone", privacy.Requester{}, nil)
+	must(t, err)
+	raw := strings.ToLower(scan(t, s))
+	if strings.Contains(raw, em) {
+		t.Error("the raw scan still finds the erased email")
+	}
+	if d := graph.MemberDigest("email:" + em); strings.Contains(raw, d) {
+		t.Errorf("the raw scan still finds the erased email's digest %s", d)
 	}
 }
 
