@@ -30,7 +30,11 @@ const (
 	MaxBatchSize       = 1000
 	DefaultMaxAttempts = 10
 	MaxMaxAttempts     = 100
-	MaxPage            = 500 // Limit of DestinationPage and Deliveries
+	MaxPage            = 500 // limit of ReplayDead and PruneDelivered, and the worker's pages
+	// MaxListPage is the limit of DestinationPage and Deliveries: one
+	// more than a GraphQL page holds, so that a page of the most items
+	// can tell whether more follow.
+	MaxListPage = 1000
 	// MaxRetryWindow is how long a batch is retried, counted from when it
 	// was queued (Delivery.QueuedAt), before it goes to dead letters whatever its attempts.
 	MaxRetryWindow = 24 * time.Hour
@@ -306,7 +310,7 @@ type Outcome struct {
 
 // DeliveryQuery selects a page of a destination's deliveries, newest first
 // (Number descending): those numbered below Before (0: from the newest), of
-// Status when set, at most Limit (1..MaxPage).
+// Status when set, at most Limit (1..MaxListPage).
 type DeliveryQuery struct {
 	DestinationID string
 	Status        Status
@@ -322,8 +326,8 @@ func (q DeliveryQuery) Check() error {
 	if q.Status != "" && !ValidStatus(q.Status) {
 		return graph.Errorf(graph.EINVALID, "status %q is not PENDING, FAILED, DELIVERED or DEAD", clip(string(q.Status), 20))
 	}
-	if q.Limit < 1 || q.Limit > MaxPage {
-		return graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", MaxPage, q.Limit)
+	if q.Limit < 1 || q.Limit > MaxListPage {
+		return graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", MaxListPage, q.Limit)
 	}
 	return nil
 }
@@ -333,8 +337,8 @@ func CheckPage(after string, limit int) error {
 	if after != "" && !ValidID(after) {
 		return graph.Errorf(graph.EINVALID, "after is not a destination id")
 	}
-	if limit < 1 || limit > MaxPage {
-		return graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", MaxPage, limit)
+	if limit < 1 || limit > MaxListPage {
+		return graph.Errorf(graph.EINVALID, "limit must be 1 to %d, got %d", MaxListPage, limit)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ type Store interface {
 	// Destination returns the stored destination; ENOTFOUND when none.
 	Destination(ctx context.Context, id string) (Destination, error)
 	// DestinationPage returns destinations ordered by id, after after
-	// ("" from the start), at most limit (1..MaxPage).
+	// ("" from the start), at most limit (1..MaxListPage).
 	DestinationPage(ctx context.Context, after string, limit int) ([]Destination, error)
 
 	// AcquireLease gives holder the destination's lease until now+ttl

@@ -307,7 +307,7 @@ func (r *Resolver) destinations(ctx context.Context, first *int, after *string) 
 	}
 	var ds []destination.Destination
 	if n > 0 {
-		if ds, err = st.DestinationPage(ctx, from, min(n+1, destination.MaxPage)); err != nil {
+		if ds, err = st.DestinationPage(ctx, from, n+1); err != nil {
 			return nil, domainErr(err)
 		}
 	}
@@ -353,7 +353,7 @@ func (r *Resolver) destinationDeliveries(ctx context.Context, id string, status 
 	}
 	var ds []destination.Delivery
 	if n > 0 {
-		q.Limit = min(n+1, destination.MaxPage)
+		q.Limit = n + 1
 		if ds, err = st.Deliveries(ctx, q); err != nil {
 			if graph.ErrorCode(err) == graph.ENOTFOUND {
 				err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "destinationId")

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +211,50 @@ func TestForgetProfileRedactsDeliveries(t *testing.T) {
 		storetest.Must(t, err)
 		if len(dead) != 1 || len(dead[0].Entries) != 1 || dead[0].Entries[0].ProfileID != bob {
 			t.Fatalf("dead letter after ann's erasure: %+v, want bob's entry alone", dead)
+		}
+	})
+}
+
+// A page of the most deliveries (first: 500) tells whether more follow:
+// with 501 stored, the first page has 500 and a next page, the second the
+// last one.
+func TestDeliveriesLargestPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := newKeyEnv(t, s, testConfig(), nil)
+		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite)
+		var created struct{ CreateDestination destOut }
+		e.ok(hooks, createDestOp, destInput(nil), &created)
+		id := created.CreateDestination.ID
+		ds := s.(destination.Store)
+		now := time.Now().UTC()
+		if _, ok, err := ds.AcquireLease(ctx, id, "test", now, time.Hour); err != nil || !ok {
+			t.Fatalf("lease: %v %v", ok, err)
+		}
+		for i := uint64(0); i < 501; i++ {
+			entry := graph.FeedEntry{Seq: i + 1, At: now, Kind: graph.FeedEventAdded, ProfileID: "p1", EventID: fmt.Sprintf("web/m%d", i)}
+			d, _, err := ds.TakeBatch(ctx, id, "test", i, i+1, []graph.FeedEntry{entry}, now)
+			storetest.Must(t, err)
+			storetest.Must(t, ds.RecordAttempt(ctx, id, "test", d.Number, destination.Outcome{Status: destination.Delivered, Attempts: 1, LastStatusCode: 200, At: now}))
+		}
+		type page struct {
+			DestinationDeliveries struct {
+				Nodes    []struct{ ID string }
+				PageInfo struct {
+					HasNextPage bool
+					EndCursor   *string
+				}
+			}
+		}
+		const op = `query($id: ID!, $after: String) { destinationDeliveries(destinationId: $id, first: 500, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } }`
+		var p1, p2 page
+		e.ok(hooks, op, map[string]any{"id": id}, &p1)
+		if len(p1.DestinationDeliveries.Nodes) != 500 || !p1.DestinationDeliveries.PageInfo.HasNextPage {
+			t.Fatalf("first page: %d deliveries, hasNextPage %v; want 500 and true", len(p1.DestinationDeliveries.Nodes), p1.DestinationDeliveries.PageInfo.HasNextPage)
+		}
+		e.ok(hooks, op, map[string]any{"id": id, "after": *p1.DestinationDeliveries.PageInfo.EndCursor}, &p2)
+		if len(p2.DestinationDeliveries.Nodes) != 1 || p2.DestinationDeliveries.PageInfo.HasNextPage {
+			t.Fatalf("second page: %d deliveries, hasNextPage %v; want 1 and false", len(p2.DestinationDeliveries.Nodes), p2.DestinationDeliveries.PageInfo.HasNextPage)
 		}
 	})
 }
