@@ -856,11 +856,18 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 		Edges:      []*gql.ProfileEdge{},
 		Nodes:      []*graph.Profile{},
 	}
+	shown := map[string]bool{}
 	for _, pid := range pids {
 		p, ok := ps[pid]
 		if !ok {
 			continue // erased since the keeper wrote it
 		}
+		// A member merged away since the keeper wrote it reads as its
+		// survivor, which the page shows once.
+		if shown[p.ID] {
+			continue
+		}
+		shown[p.ID] = true
 		conn.Nodes = append(conn.Nodes, &p)
 		conn.Edges = append(conn.Edges, &gql.ProfileEdge{Cursor: encodeCursor(cursorBody{V: cursorVersion, K: cursorKindMembers, ID: pid}), Node: &p})
 	}

@@ -560,3 +560,34 @@ func TestComputedReadsEveryEvent(t *testing.T) {
 		}
 	})
 }
+
+// A member merged away since the keeper wrote the membership reads as its
+// survivor: the page shows that profile once, not once per member id.
+func TestMembersShowAMergedMemberOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(ev("m1", t0, "identify", "user_id:u1"), ev("m2", t0.Add(time.Minute), "track", "anonymous_id:a2"))
+		a, err := e.engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "user_id", Value: "u1"})
+		storetest.Must(t, err)
+		b, err := e.engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "anonymous_id", Value: "a2"})
+		storetest.Must(t, err)
+		as := s.(audience.Store)
+		now := graph.Now()
+		id := audience.NewAudienceID()
+		storetest.Must(t, as.PutAudience(ctx, audience.Audience{ID: id, Name: "both", Filter: audience.Filter{Identifier: &audience.IdentifierCondition{Type: "user_id"}}, CreatedAt: now, UpdatedAt: now}))
+		storetest.Must(t, as.ApplyMembership(ctx, id, []string{a.ID, b.ID}, nil, now))
+		merged, err := e.engine.MergeProfiles(ctx, []string{a.ID, b.ID}, "same person")
+		storetest.Must(t, err)
+		var out struct {
+			Audience struct {
+				Members struct{ Nodes []struct{ ID string } }
+			}
+		}
+		e.query(`query($id: ID!) { audience(id: $id) { members(first: 10) { nodes { id } } } }`, map[string]any{"id": id}, &out)
+		nodes := out.Audience.Members.Nodes
+		if len(nodes) != 1 || nodes[0].ID != merged.ID {
+			t.Fatalf("members after the merge: %+v, want the survivor %s once", nodes, merged.ID)
+		}
+	})
+}

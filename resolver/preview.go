@@ -165,7 +165,10 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 			return nil, domainErr(err)
 		}
 		for _, id := range ids {
-			if p, ok := ps[id]; ok && p.MergedInto == "" {
+			// ProfilesByIDs follows merges: a match merged away since the
+			// page was read comes back as its survivor, whose id would
+			// make a cursor past matches not shown yet. It is left out.
+			if p, ok := ps[id]; ok && p.ID == id {
 				got = append(got, p)
 			}
 		}
