@@ -43,8 +43,11 @@ const (
 	listEvery  = time.Second
 	pruneEvery = time.Hour
 	// errorWait is the least wait after a store failure, so that an
-	// outage is not hammered (nor logged) at the poll's pace.
-	errorWait = time.Second
+	// outage is not hammered at the poll's pace; it doubles with each
+	// failure in a row, up to errorWaitMax, and only the first failure of
+	// a run is logged (and the recovery after it).
+	errorWait    = time.Second
+	errorWaitMax = 30 * time.Second
 	// replayLimit is how many dead letters one ReplayDead call queues.
 	replayLimit = MaxPage
 )
@@ -273,6 +276,22 @@ func (w *Worker) serve(ctx context.Context, id string) {
 	var lease Lease
 	var pruned time.Time
 	var idle idleState
+	// failures counts the store failures in a row; failed logs the first
+	// and gives the wait after it.
+	failures := 0
+	failed := func(err error, what string) time.Duration {
+		failures++
+		if failures == 1 {
+			log.Warn().Err(err).Msgf("destinations: %s failed; retrying with backoff, not logged again until it works", what)
+		}
+		return min(errorWait<<min(failures-1, 5), errorWaitMax)
+	}
+	worked := func() {
+		if failures > 0 {
+			log.Info().Int("failures", failures).Msg("destinations: the store answers again")
+			failures = 0
+		}
+	}
 	defer func() {
 		if lease.Holder != "" {
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -290,11 +309,10 @@ func (w *Worker) serve(ctx context.Context, id string) {
 			case graph.ErrorCode(err) == graph.ENOTFOUND:
 				return
 			case err != nil:
-				if ctx.Err() == nil {
-					log.Warn().Err(err).Msg("destinations: taking the lease failed; retrying")
-				}
 				lease = Lease{}
-				wait = max(wait, errorWait)
+				if ctx.Err() == nil {
+					wait = max(wait, failed(err, "taking the lease"))
+				}
 			case !held:
 				// Another process delivers it; look again when its lease
 				// would expire if it died.
@@ -302,6 +320,9 @@ func (w *Worker) serve(ctx context.Context, id string) {
 				wait = min(max(time.Until(l.Expires), w.cfg.Poll), w.cfg.LeaseTTL)
 			default:
 				lease = l
+			}
+			if err == nil {
+				worked()
 			}
 		}
 		if lease.Holder != "" && time.Since(pruned) > pruneEvery {
@@ -319,10 +340,10 @@ func (w *Worker) serve(ctx context.Context, id string) {
 				lease, idle = Lease{}, idleState{}
 			case err != nil:
 				if ctx.Err() == nil {
-					log.Warn().Err(err).Msg("destinations: delivering failed; retrying")
+					wait = max(wait, failed(err, "delivering"))
 				}
-				wait = max(wait, errorWait)
 			default:
+				worked()
 				wait = next
 			}
 		}

@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/internal/testlog"
 	"github.com/idgraph/cdp/privacy"
 )
 
@@ -544,5 +547,46 @@ func TestRecheckSendsAReplay(t *testing.T) {
 		}
 		w.Recheck()
 		waitFor(t, "the replay delivered", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
+	})
+}
+
+// downLeases is a store whose AcquireLease fails as an unreachable store
+// does while down is set, counting the calls.
+type downLeases struct {
+	store
+	down  atomic.Bool
+	calls atomic.Int64
+}
+
+func (d *downLeases) AcquireLease(ctx context.Context, id, holder string, now time.Time, ttl time.Duration) (destination.Lease, bool, error) {
+	d.calls.Add(1)
+	if d.down.Load() {
+		return destination.Lease{}, false, graph.ErrUnavailable(errors.New("store down (test)"))
+	}
+	return d.store.AcquireLease(ctx, id, holder, now, ttl)
+}
+
+// While the store is down a destination retries with a growing wait and
+// logs the failure once, not once a second; it logs the recovery once.
+func TestStoreOutageLoggedOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		st, e := open(t, s)
+		create(t, st, "https://93.184.215.14/hook", nil)
+		d := &downLeases{store: st}
+		d.down.Store(true)
+		var logs testlog.Buffer
+		w := destination.NewWorker(destination.WorkerConfig{
+			Store: d, Feed: st, Logger: zerolog.New(&logs),
+			Profiles: destination.Profiles{Engine: e, Consent: st, Masker: access.NewMasker(graph.DefaultRules())},
+			Poll:     20 * time.Millisecond,
+		})
+		w.Start()
+		defer w.Close(context.Background())
+		waitFor(t, "three lease attempts", func() bool { return d.calls.Load() >= 3 })
+		d.down.Store(false)
+		waitFor(t, "the recovery logged", func() bool { return strings.Contains(logs.String(), "the store answers again") })
+		if n := strings.Count(logs.String(), "taking the lease failed"); n != 1 {
+			t.Fatalf("the outage was logged %d times over %d attempts, want once:\n%s", n, d.calls.Load(), logs.String())
+		}
 	})
 }
