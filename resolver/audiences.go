@@ -788,10 +788,8 @@ func (r *Resolver) audiences(ctx context.Context, first *int, after *string) (*g
 		return nil, err
 	}
 	var as []audience.Audience
-	if n > 0 {
-		if as, err = st.AudiencePage(ctx, audience.Page{After: from, Limit: n + 1}); err != nil {
-			return nil, domainErr(err)
-		}
+	if as, err = st.AudiencePage(ctx, audience.Page{After: from, Limit: n + 1}); err != nil {
+		return nil, domainErr(err)
 	}
 	more := len(as) > n
 	as = as[:min(len(as), n)]
@@ -829,13 +827,11 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 		return nil, err
 	}
 	var ms []audience.Membership
-	if n > 0 {
-		if ms, err = st.Members(ctx, a.ID, audience.Page{After: from, Limit: n + 1}); err != nil {
-			if graph.ErrorCode(err) == graph.ENOTFOUND {
-				ms, err = nil, nil // deleted since it was read
-			} else {
-				return nil, domainErr(err)
-			}
+	if ms, err = st.Members(ctx, a.ID, audience.Page{After: from, Limit: n + 1}); err != nil {
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			ms, err = nil, nil // deleted since it was read
+		} else {
+			return nil, domainErr(err)
 		}
 	}
 	more := len(ms) > n
@@ -902,13 +898,11 @@ func (r *Resolver) audienceChanges(ctx context.Context, a *audience.Audience, fi
 		q.After, q.AfterAt, q.AfterSeq = true, graph.Clean(t), seq
 	}
 	var cs []audience.Change
-	if n > 0 {
-		if cs, err = st.Changes(ctx, a.ID, q); err != nil {
-			if graph.ErrorCode(err) == graph.ENOTFOUND {
-				cs, err = nil, nil
-			} else {
-				return nil, domainErr(err)
-			}
+	if cs, err = st.Changes(ctx, a.ID, q); err != nil {
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			cs, err = nil, nil
+		} else {
+			return nil, domainErr(err)
 		}
 	}
 	more := len(cs) > n

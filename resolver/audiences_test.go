@@ -591,3 +591,28 @@ func TestMembersShowAMergedMemberOnce(t *testing.T) {
 		}
 	})
 }
+
+// first: 0 returns no edges but says whether any exist, in every
+// connection as in profiles.
+func TestFirstZeroSaysWhetherAnyExist(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		type page struct {
+			Audiences struct {
+				Nodes    []struct{ ID string }
+				PageInfo struct{ HasNextPage bool }
+			}
+		}
+		const op = `{ audiences(first: 0) { nodes { id } pageInfo { hasNextPage } } }`
+		var none, one page
+		e.query(op, nil, &none)
+		if none.Audiences.PageInfo.HasNextPage || len(none.Audiences.Nodes) != 0 {
+			t.Fatalf("no audience, first 0: %+v", none)
+		}
+		e.query(`mutation { createAudience(input: {name: "a", filter: {trait: {name: "plan", op: EXISTS}}}) { id } }`, nil, &struct{}{})
+		e.query(op, nil, &one)
+		if !one.Audiences.PageInfo.HasNextPage || len(one.Audiences.Nodes) != 0 {
+			t.Fatalf("one audience, first 0: %+v, want no node and hasNextPage", one)
+		}
+	})
+}

@@ -306,10 +306,8 @@ func (r *Resolver) destinations(ctx context.Context, first *int, after *string) 
 		return nil, invalidArg("after", "is not a valid %s cursor", cursorKindDestinations)
 	}
 	var ds []destination.Destination
-	if n > 0 {
-		if ds, err = st.DestinationPage(ctx, from, n+1); err != nil {
-			return nil, domainErr(err)
-		}
+	if ds, err = st.DestinationPage(ctx, from, n+1); err != nil {
+		return nil, domainErr(err)
 	}
 	more := len(ds) > n
 	ds = ds[:min(len(ds), n)]
@@ -352,14 +350,12 @@ func (r *Resolver) destinationDeliveries(ctx context.Context, id string, status 
 		q.Status = destination.Status(*status)
 	}
 	var ds []destination.Delivery
-	if n > 0 {
-		q.Limit = n + 1
-		if ds, err = st.Deliveries(ctx, q); err != nil {
-			if graph.ErrorCode(err) == graph.ENOTFOUND {
-				err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "destinationId")
-			}
-			return nil, domainErr(err)
+	q.Limit = n + 1
+	if ds, err = st.Deliveries(ctx, q); err != nil {
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "destinationId")
 		}
+		return nil, domainErr(err)
 	}
 	more := len(ds) > n
 	ds = ds[:min(len(ds), n)]
