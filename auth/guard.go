@@ -91,6 +91,11 @@ type Guard struct {
 	countMu   sync.Mutex
 	zeroAt    time.Time // when the count last read zero
 	zeroKnown bool
+	// failAt and failErr are the last failed count, answered again for
+	// failWait to the callers that waited behind it, so that a stalled
+	// store costs them one storeTimeout, not one each in turn.
+	failAt  time.Time
+	failErr error
 
 	mu       sync.Mutex
 	gen      uint64               // bumped by Invalidate: a lookup begun before it is not cached
@@ -164,6 +169,11 @@ func (g *Guard) Enforcement(ctx context.Context) (bool, error) {
 	if g.zeroKnown && fresh(now, g.zeroAt) {
 		return false, nil
 	}
+	if g.failErr != nil {
+		if d := now.Sub(g.failAt); d >= 0 && d < failWait {
+			return true, g.failErr
+		}
+	}
 	// The count serves every caller waiting, not just this request: a
 	// client that goes away must not cancel it.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
@@ -171,8 +181,10 @@ func (g *Guard) Enforcement(ctx context.Context) (bool, error) {
 	n, err := g.store.CountKeys(cctx)
 	if err != nil {
 		g.log.Warn().Err(err).Msg("counting API keys failed; requests need a key until the store answers")
+		g.failAt, g.failErr = g.now(), err
 		return true, err
 	}
+	g.failErr = nil
 	if n > 0 {
 		g.enforced.Store(true)
 		g.log.Info().Int("keys", n).Msg("an API key exists: every request needs a key from now on")
@@ -234,6 +246,10 @@ func (g *Guard) logger(ctx context.Context) *zerolog.Logger {
 
 // fresh reports whether something read at at may still be trusted at now.
 // A clock that went back makes it stale.
+// failWait is how long a failed count of the keys is answered again
+// rather than read anew.
+const failWait = time.Second
+
 func fresh(now, at time.Time) bool {
 	d := now.Sub(at)
 	return d >= 0 && d < CacheTTL

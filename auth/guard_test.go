@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -443,4 +445,39 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
 		}
 	}
+}
+
+// countFails is a key store whose CountKeys fails, counting its calls.
+type countFails struct {
+	access.Store
+	calls atomic.Int64
+}
+
+func (c *countFails) CountKeys(ctx context.Context) (int, error) {
+	c.calls.Add(1)
+	return 0, graph.ErrUnavailable(errors.New("store down (test)"))
+}
+
+// A failed count of the keys is answered again for a second to the callers
+// behind it, instead of each waiting for a read of its own in turn.
+func TestFailedCountAnsweredForASecond(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		ks := &countFails{Store: keyStore(t, st)}
+		clk := newClock()
+		g := newGuard(t, auth.Config{Store: ks, Now: clk.Now})
+		ctx := context.Background()
+		for range 3 {
+			if enforced, err := g.Enforcement(ctx); !enforced || graph.ErrorCode(err) != graph.EUNAVAILABLE {
+				t.Fatalf("Enforcement with the count failing: %v, %v; want enforced and UNAVAILABLE", enforced, err)
+			}
+		}
+		if n := ks.calls.Load(); n != 1 {
+			t.Fatalf("%d counts for three callers within a second, want 1", n)
+		}
+		clk.Advance(2 * time.Second)
+		g.Enforcement(ctx)
+		if n := ks.calls.Load(); n != 2 {
+			t.Fatalf("%d counts after the second passed, want 2", n)
+		}
+	})
 }
