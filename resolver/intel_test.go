@@ -37,6 +37,18 @@ func intelData(e *env) {
 	e.apply(track("a3", 180, "Order Completed", "store", "loyalty_id:L1"))
 }
 
+// attributionAnswer is the answer of an attribution query selecting
+// conversions and credits { key credit share }.
+type attributionAnswer struct {
+	Attribution struct {
+		Conversions int
+		Credits     []struct {
+			Key           string
+			Credit, Share float64
+		}
+	}
+}
+
 // TestTimeDecayFarBack: touchpoints more than 1,075 half-lives before the
 // conversion, whose weights 2^(-age/halfLife) are 0 in float64, still
 // share the credit by their distance from each other. Email at t0, web an
@@ -55,15 +67,7 @@ func TestTimeDecayFarBack(t *testing.T) {
 			track("d2", t0.Add(time.Hour), "Product Viewed", "web"),
 			track("d3", t0.Add(50*24*time.Hour), "Order Completed", "store"),
 		)
-		var a struct {
-			Attribution struct {
-				Conversions int
-				Credits     []struct {
-					Key           string
-					Credit, Share float64
-				}
-			}
-		}
+		var a attributionAnswer
 		e.query(`{ attribution(conversion: {name: "Order Completed"}, dimension: CHANNEL, model: TIME_DECAY, lookback: "P60D", halfLife: "PT1H") { conversions credits { key credit share } } }`, nil, &a)
 		want := map[string]float64{"web": 2.0 / 3, "email": 1.0 / 3}
 		if a.Attribution.Conversions != 1 || len(a.Attribution.Credits) != 2 {
@@ -160,15 +164,7 @@ func TestIntelQueries(t *testing.T) {
 		// Attribution of the purchases by channel, linear, over a day:
 		// Ann's purchase credits web (a1) and mobile (a2) half each;
 		// Cat's has no touchpoint.
-		var a struct {
-			Attribution struct {
-				Conversions int
-				Credits     []struct {
-					Key           string
-					Credit, Share float64
-				}
-			}
-		}
+		var a attributionAnswer
 		e.query(`{ attribution(conversion: {name: "Order Completed"}, dimension: CHANNEL, model: LINEAR, lookback: "P1D") { conversions credits { key credit share } } }`, nil, &a)
 		want := map[string]float64{"(none)": 1, "web": 0.5, "mobile": 0.5}
 		if a.Attribution.Conversions != 2 || len(a.Attribution.Credits) != 3 || a.Attribution.Credits[0].Key != "(none)" {
