@@ -336,6 +336,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			rid = newID()
 		}
 		w.Header().Set("X-Request-Id", rid)
+		// Every answer is read as the type it names, never sniffed: an
+		// export or a GraphQL answer holding a value such as <script> must
+		// not be taken for a page.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		lc := s.cfg.Logger.With().Str("request_id", rid)
 		if tid := telemetry.TraceID(r.Context()); tid != "" {
 			lc = lc.Str("trace_id", tid)

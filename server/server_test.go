@@ -45,8 +45,8 @@ func TestRoutesAndMiddleware(t *testing.T) {
 		}
 		return resp, string(b)
 	}
-	if r, _ := get("/healthz"); r.StatusCode != 200 {
-		t.Fatalf("/healthz = %d", r.StatusCode)
+	if r, _ := get("/healthz"); r.StatusCode != 200 || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("/healthz = %d, X-Content-Type-Options %q; want 200 and nosniff", r.StatusCode, r.Header.Get("X-Content-Type-Options"))
 	}
 	if r, _ := get("/readyz"); r.StatusCode != 200 {
 		t.Fatalf("/readyz with the store open = %d", r.StatusCode)
