@@ -87,11 +87,18 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 	case TypeEmail:
 		v = strings.ToLower(v)
 		at := strings.LastIndexByte(v, '@')
-		if at <= 0 || at == len(v)-1 || strings.ContainsAny(v, " \t\r\n") {
+		if at <= 0 || at == len(v)-1 || strings.IndexFunc(v, unicode.IsSpace) >= 0 {
 			return IdentifierRef{}, DropInvalidEmail
 		}
-		domain, err := emailDomains.ToASCII(v[at+1:])
-		if err != nil || domain == "" {
+		// An @ in the local part only inside quotes ("a@b"@example.com).
+		if local := v[:at]; strings.IndexByte(local, '@') >= 0 && !(len(local) > 1 && local[0] == '"' && local[len(local)-1] == '"') {
+			return IdentifierRef{}, DropInvalidEmail
+		}
+		// One trailing root dot names the same domain (example.com.).
+		domain, err := emailDomains.ToASCII(strings.TrimSuffix(v[at+1:], "."))
+		// The mapping can turn look-alikes into a space or an @ (U+00A0,
+		// U+FF20); a value so made could not be looked up again.
+		if err != nil || !domainLabels(domain) {
 			return IdentifierRef{}, DropInvalidEmail
 		}
 		// Lowercasing can undo NFC in rare cases; the local part is
@@ -99,8 +106,17 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		v = norm.NFC.String(v[:at]) + "@" + domain
 	case TypePhone:
 		num, err := phonenumbers.Parse(v, n.rules.DefaultRegion)
-		if err != nil || !phonenumbers.IsPossibleNumber(num) {
+		// A number possible only as a local one (555-1234, no area code)
+		// has no E.164 form: formatted anyway it would join everyone with
+		// that local number in every area.
+		if err != nil || phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE {
 			return IdentifierRef{}, DropInvalidPhone
+		}
+		// Placeholders such as (000) 000-0000 are blocked by their
+		// national digits: the E.164 form starts with + and a country
+		// code, which ^[0-]*$ never matches.
+		if n.blocked(typ, phonenumbers.GetNationalSignificantNumber(num)) {
+			return IdentifierRef{}, DropBlocked
 		}
 		v = phonenumbers.Format(num, phonenumbers.E164)
 	}
@@ -111,6 +127,26 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		return IdentifierRef{}, DropBlocked
 	}
 	return IdentifierRef{Type: typ, Value: v}, ""
+}
+
+// domainLabels reports whether an ASCII domain is made of dot-separated
+// labels of letters, digits, hyphens and underscores, none empty.
+func domainLabels(d string) bool {
+	if d == "" {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c >= 'A' && c <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // unusableChars names the first problem that makes v unusable as an
