@@ -162,8 +162,40 @@ func TestParseRules(t *testing.T) {
 	}
 }
 
+// What a rules file leaves out keeps the built-in value: a new type
+// without a priority takes default's (100), not 0, so it does not outrank
+// user_id; a default with only a limit keeps default's priority. A type's
+// blocked values are blocked in their normalized form too.
+func TestParseRulesFillsWhatIsLeftOut(t *testing.T) {
+	r, err := ParseRules([]byte(`{"default": {"limit": 3}, "types": {"loyalty_id": {"limit": 2}, "crm_id": {"blocked": ["0"]},
+  "phone": {"blocked": ["555-555-5555"]}, "email": {"blocked": ["test@bücher.example"]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Rule("loyalty_id"); got.Priority != 100 || got.Limit != 2 {
+		t.Errorf("loyalty_id rule %+v, want priority 100 (default's) and limit 2", got)
+	}
+	if got := r.Rule("crm_id"); got.Priority != 100 || got.Limit != 3 {
+		t.Errorf("crm_id rule %+v, want default's priority 100 and limit 3", got)
+	}
+	if got := r.Rule("other"); got.Priority != 100 || got.Limit != 3 {
+		t.Errorf("default rule %+v, want priority 100 kept and limit 3", got)
+	}
+	n := NewNormalizer(r)
+	keys, _ := n.NormalizeAll([]IdentifierRef{{"loyalty_id", "L1"}, {"user_id", "u1"}})
+	if len(keys) != 2 || keys[0] != "user_id:u1" {
+		t.Errorf("keys by priority %v, want user_id first", keys)
+	}
+	for _, v := range []IdentifierRef{{"phone", "(555) 555-5555"}, {"phone", "+1 555 555 5555"}, {"email", "test@xn--bcher-kva.example"}, {"email", "TEST@Bücher.example"}} {
+		if _, why := n.Normalize(v); why != DropBlocked {
+			t.Errorf("%s %q: drop %q, want blocked by its normalized form", v.Type, v.Value, why)
+		}
+	}
+}
+
 func TestParseRulesErrors(t *testing.T) {
 	cases := []struct{ in, want string }{
+		{`{"defaultRegion": "UK"}`, `defaultRegion: "UK" is not a region code`},
 		{"{\n  \"types\": {\n    \"email\": {\"limit\": 0,}\n  }\n}", "line 3"},
 		{`{"types": {"email": {"limit": "five"}}}`, `"types.limit" must be int, not string`},
 		{`{"typos": {}}`, `unknown field "typos"`},

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // TypeRule is the identity rule for one identifier type.
@@ -201,8 +203,18 @@ func ParseRules(data []byte) (*Rules, error) {
 	if in.DefaultRegion != "" {
 		base.DefaultRegion = strings.ToUpper(in.DefaultRegion)
 	}
-	if in.Default.Limit != 0 || in.Default.Priority != 0 {
-		base.Default = in.Default
+	// What default leaves out keeps the built-in value.
+	if in.Default.Priority != 0 {
+		base.Default.Priority = in.Default.Priority
+	}
+	if in.Default.Limit != 0 {
+		base.Default.Limit = in.Default.Limit
+	}
+	if in.Default.Blocked != nil {
+		base.Default.Blocked = in.Default.Blocked
+	}
+	if in.Default.BlockedPatterns != nil {
+		base.Default.BlockedPatterns = in.Default.BlockedPatterns
 	}
 	for name, tr := range in.Types {
 		if tr == nil {
@@ -211,13 +223,18 @@ func ParseRules(data []byte) (*Rules, error) {
 		if !validType(name) {
 			return nil, fmt.Errorf("types.%s: type names are lowercase letters, digits and _ (up to 64), starting with a letter", name)
 		}
-		if prev, ok := base.Types[name]; ok {
-			if tr.Priority == 0 {
-				tr.Priority = prev.Priority
-			}
-			if tr.Limit == 0 {
-				tr.Limit = prev.Limit
-			}
+		// What a type's rule leaves out keeps the built-in value for a
+		// built-in type, and default's for another: a new type without a
+		// priority must not take 0 and outrank user_id.
+		prev, ok := base.Types[name]
+		if !ok {
+			prev = &base.Default
+		}
+		if tr.Priority == 0 {
+			tr.Priority = prev.Priority
+		}
+		if tr.Limit == 0 {
+			tr.Limit = prev.Limit
 		}
 		base.Types[name] = tr
 	}
@@ -257,8 +274,8 @@ func ParseRules(data []byte) (*Rules, error) {
 }
 
 func (r *Rules) compile() error {
-	if len(r.DefaultRegion) != 2 {
-		return fmt.Errorf("defaultRegion: %q is not a two-letter region code", r.DefaultRegion)
+	if len(r.DefaultRegion) != 2 || !phonenumbers.GetSupportedRegions()[r.DefaultRegion] {
+		return fmt.Errorf("defaultRegion: %q is not a region code the phone library knows (two letters, such as US, GB or IT)", r.DefaultRegion)
 	}
 	if r.MaxIdentifiers < 1 {
 		return fmt.Errorf("maxIdentifiers: must be at least 1, got %d", r.MaxIdentifiers)
@@ -274,9 +291,19 @@ func (r *Rules) compile() error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// A type's blocked values are compared after normalization, so each
+	// is also blocked in its normalized form ("555-555-5555" as
+	// +15555555555, "test@bücher.example" as test@xn--bcher-kva.example).
+	plain := &Normalizer{rules: &Rules{DefaultRegion: r.DefaultRegion}}
 	for _, n := range names {
-		if err := r.Types[n].compile("types." + n); err != nil {
+		tr := r.Types[n]
+		if err := tr.compile("types." + n); err != nil {
 			return err
+		}
+		for _, b := range tr.Blocked {
+			if ref, why := plain.Normalize(IdentifierRef{Type: n, Value: b}); why == "" {
+				tr.blocked[strings.ToLower(ref.Value)] = true
+			}
 		}
 	}
 	r.blocked = lowerSet(r.Blocked)
