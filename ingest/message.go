@@ -421,13 +421,15 @@ func externalIDs(v any) ([]graph.IdentifierRef, *MessageError) {
 		if !typeRe.MatchString(t) {
 			return nil, invalid("%s.type %q is not an identifier type: use lowercase letters, digits and _, starting with a letter (at most 64)", path, clip(t, 70))
 		}
-		id, ok, e := idValue(o["id"], path+".id")
+		id, _, e := idValue(o["id"], path+".id")
 		if e != nil {
 			return nil, e
 		}
-		if !ok {
+		if o["id"] == nil {
 			return nil, invalid("%s.id is missing", path)
 		}
+		// An empty id is kept, for normalization to drop as empty, as an
+		// empty userId is: the message stands on its other identifiers.
 		out = append(out, graph.IdentifierRef{Type: t, Value: id})
 	}
 	return out, nil

@@ -340,3 +340,13 @@ func TestParseMessageKeepsLoneSurrogates(t *testing.T) {
 		t.Fatalf("context identifiers %q", got)
 	}
 }
+
+// An empty externalIds id is dropped like an empty userId, and the message
+// stands on its other identifiers; an id left out is still refused.
+func TestEmptyExternalIDIsDropped(t *testing.T) {
+	ev := parse(t, `{"type":"track","event":"e","userId":"u1","context":{"externalIds":[{"type":"crm_id","id":""}]}}`, env())
+	got, _ := graph.NewNormalizer(graph.DefaultRules()).NormalizeAll(ev.Identifiers)
+	if len(got) != 1 || got[0] != "user_id:u1" {
+		t.Fatalf("identifiers %v normalize to %v, want user_id:u1 alone", refs(ev), got)
+	}
+}

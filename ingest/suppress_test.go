@@ -83,7 +83,7 @@ func TestSuppressedMessagesAreDropped(t *testing.T) {
 		ctx := context.Background()
 		list := openList(t, s)
 		h := newHarness(t, s, ingest.Config{Suppression: list})
-		if _, err := list.SuppressKeys(ctx, []string{"email:ann@example.com", "phone:+15550100"}, tSuppress, "erasure rcpt_1"); err != nil {
+		if _, err := list.SuppressKeys(ctx, []string{"email:ann@example.com", "phone:+14155550100"}, tSuppress, "erasure rcpt_1"); err != nil {
 			t.Fatal(err)
 		}
 		ann := map[string]any{"type": "identify", "messageId": "m-ann", "userId": "u-ann",
@@ -123,11 +123,11 @@ func TestSuppressedMessagesAreDropped(t *testing.T) {
 
 		// A single message with the suppressed phone alone: 400, suppressed.
 		r = h.sdkPost(t, "/v1/identify", "wk-node", map[string]any{"messageId": "m-phone", "userId": "u-dan",
-			"traits": map[string]any{"phone": "+1 555 0100"}})
+			"traits": map[string]any{"phone": "+1 415 555 0100"}})
 		if r.status != http.StatusBadRequest || r.body.Error != ingest.ReasonSuppressed {
 			t.Fatalf("single suppressed message answered %d %s; want 400 suppressed", r.status, r.raw)
 		}
-		if got := storedKeys(t, s, "user_id:u-dan", "phone:+15550100"); len(got) != 0 {
+		if got := storedKeys(t, s, "user_id:u-dan", "phone:+14155550100"); len(got) != 0 {
 			t.Fatalf("the suppressed single message stored %v", got)
 		}
 		if n := h.metric(t, "cdp_ingest_events_suppressed_total"); n != 2 {
