@@ -116,6 +116,9 @@ func TestAudienceExportCommand(t *testing.T) {
 		}
 		ann, cat := ids[0], ids[2]
 		stop()
+		// The second service starts before the audience is stored, so its
+		// start makes no catch-up round over the membership written here.
+		base, _, _ = startApp(t, st, -1)
 		now := graph.Now()
 		id := audience.NewAudienceID()
 		as := st.(audience.Store)
@@ -126,7 +129,6 @@ func TestAudienceExportCommand(t *testing.T) {
 		if err := as.ApplyMembership(ctx, id, ids, nil, now); err != nil {
 			t.Fatal(err)
 		}
-		base, _, _ = startApp(t, st, -1)
 		dir := t.TempDir()
 		sorted := func(lines ...string) string {
 			sort.Strings(lines)

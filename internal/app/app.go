@@ -277,6 +277,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		every = 0
 	}
 	members := newMemberships(keep.New(engine, aud, cs, nil).WithProgress(passProgress(cfg.Logger)), every, roundGapFor(aud), cfg.Logger)
+	members.catchUp = func(ctx context.Context) bool {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		page, err := aud.AudiencePage(ctx, audience.Page{Limit: 1})
+		return err != nil || len(page) > 0
+	}
 	// Webhook destinations: delivered by every process, each destination
 	// by one at a time under a lease; a commit wakes this process's
 	// deliveries at once.

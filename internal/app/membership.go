@@ -101,6 +101,9 @@ type memberships struct {
 	// (roundGap in the service; 0: none).
 	gap time.Duration
 	log zerolog.Logger
+	// catchUp, when set, tells at start whether a full round is due: any
+	// audience stored, or the store cannot say.
+	catchUp func(ctx context.Context) bool
 
 	mu    sync.Mutex
 	dirty map[string]bool
@@ -162,6 +165,14 @@ func (m *memberships) touch(ids []string) {
 
 // start runs the loop until close.
 func (m *memberships) start() {
+	// What the last process left unevaluated (killed between a commit and
+	// its round, or stopped before its last round ended) is caught up by
+	// one full round at start, when there is anything to keep. Asked
+	// before start returns, so that what a caller stores afterwards is
+	// not taken for what the last process left.
+	if m.catchUp != nil && m.catchUp(context.Background()) {
+		m.refreshAll()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop = cancel
 	m.ended.Add(1)

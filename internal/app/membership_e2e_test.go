@@ -244,3 +244,45 @@ func TestComputedTraitBackfilled(t *testing.T) {
 		})
 	})
 }
+
+// What a process left unevaluated (killed between a commit and its keeper's
+// round) is caught up when the next one starts: the audience and the event
+// are in the store, the membership is not, and the service started on it
+// keeps the member without a new touch.
+func TestMembershipCaughtUpAtStart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		ctx := context.Background()
+		as := st.(audience.Store)
+		a := audience.Audience{ID: audience.NewAudienceID(), Name: "pro plan",
+			Filter:    audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}},
+			CreatedAt: graph.Now(), UpdatedAt: graph.Now()}
+		if err := as.PutAudience(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		// As a process killed after the commit leaves them.
+		eng := graph.NewEngine(st, nil)
+		if _, err := eng.ApplyBatch(ctx, []graph.Event{{ID: "web/k1", Type: "identify", Source: "web", Timestamp: time.Now().UTC(),
+			ReceivedAt: time.Now().UTC(), Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: "u-kim"}}, Traits: map[string]any{"plan": "pro"}}}); err != nil {
+			t.Fatal(err)
+		}
+		kim, err := eng.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "user_id", Value: "u-kim"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		startService(t, st, "127.0.0.1:0", app.Auth{})
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			ms, err := as.Members(ctx, a.ID, audience.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) == 1 && ms[0].ProfileID == kim.ID {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("30 s after start the audience keeps %+v, want %s", ms, kim.ID)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
