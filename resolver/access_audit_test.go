@@ -601,7 +601,8 @@ func TestAuditWriterKeepsEntriesThroughAnOutage(t *testing.T) {
 		flaky.failures.Store(1_000_000)
 		w := NewAuditWriter(flaky, zerolog.New(&logs))
 		w.Record(access.AuditEntry{ID: "aud_during", At: t0, Action: "profileByIdentifier", ProfileIDs: []string{"p1"}, ProfileCount: 1, Outcome: access.OutcomeOK})
-		// Two flushes fail (each with its retries), then the store is back.
+		// A flush fails through its quick retries and says the batch
+		// waits; then the store is back.
 		deadline := time.Now().Add(30 * time.Second)
 		for !strings.Contains(logs.String(), "retried") {
 			if time.Now().After(deadline) {
