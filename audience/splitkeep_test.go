@@ -17,8 +17,9 @@ import (
 type projection struct {
 	facts  []string // the first key of each Facts given for it, in order
 	delete int
-	enter  map[string]int
+	enter  map[string]int // by audience id, "/static" added for a static change
 	exit   map[string]int
+	read   time.Time // what w.Read says of it
 }
 
 // project reads w profile by profile, naively.
@@ -38,11 +39,21 @@ func project(w audience.KeepWrite) map[string]*projection {
 		of(id).delete++
 	}
 	for _, c := range w.Changes {
+		key := c.AudienceID
+		if c.Static {
+			key += "/static"
+		}
 		for _, id := range c.Enter {
-			of(id).enter[c.AudienceID]++
+			of(id).enter[key]++
 		}
 		for _, id := range c.Exit {
-			of(id).exit[c.AudienceID]++
+			of(id).exit[key]++
+		}
+	}
+	// A read of a profile the write says nothing else of checks nothing.
+	for id, at := range w.Read {
+		if p := out[id]; p != nil {
+			p.read = at
 		}
 	}
 	return out
@@ -67,7 +78,7 @@ func TestSplitKeep(t *testing.T) {
 			w.DeleteFacts = append(w.DeleteFacts, id("delete"))
 		}
 		for a := range rapid.IntRange(0, 4).Draw(rt, "audiences") {
-			c := audience.MembershipChange{AudienceID: fmt.Sprintf("aud-%d", 9-a)} // not in id order
+			c := audience.MembershipChange{AudienceID: fmt.Sprintf("aud-%d", 9-a), Static: rapid.Bool().Draw(rt, "static")} // not in id order
 			for range rapid.IntRange(0, 5).Draw(rt, "enter") {
 				c.Enter = append(c.Enter, id("enter"))
 			}
@@ -75,6 +86,12 @@ func TestSplitKeep(t *testing.T) {
 				c.Exit = append(c.Exit, id("exit"))
 			}
 			w.Changes = append(w.Changes, c)
+		}
+		for range rapid.IntRange(0, 12).Draw(rt, "reads") {
+			if w.Read == nil {
+				w.Read = map[string]time.Time{}
+			}
+			w.Read[id("read")] = at.Add(time.Duration(rapid.IntRange(1, 1000).Draw(rt, "µs")) * time.Microsecond)
 		}
 		n := rapid.IntRange(-1, 5).Draw(rt, "n")
 		parts := audience.SplitKeep(w, n)
@@ -93,6 +110,11 @@ func TestSplitKeep(t *testing.T) {
 				rt.Fatalf("part %d: At %v, want %v", i, part.At, at)
 			}
 			pp := project(part)
+			for id := range part.Read {
+				if pp[id] == nil {
+					rt.Fatalf("part %d reads %s, of which it says nothing else", i, id)
+				}
+			}
 			if len(pp) == 0 || len(pp) > n {
 				rt.Fatalf("part %d names %d profiles, want 1 to %d", i, len(pp), n)
 			}

@@ -188,9 +188,20 @@ type Store interface {
 	// keeper read them) are left out: whatever ended them queues them
 	// for the keeper again, and an erased profile must leave no trace.
 	// Changes of an audience that is no longer stored are skipped.
+	//
+	// A profile named in w.Read whose UpdatedAt is no longer the one
+	// given there, when Keep takes its lock, was written since the keeper
+	// read it: by this process's next commit, by another replica, by a
+	// consent decision or a correction. Its facts (or their deletion) and
+	// its entries and exits of every audience that is not Static are left
+	// out, and Keep
+	// returns its id, so that an evaluation of an older state never
+	// overwrites one of a newer (the keeper evaluates it again). A profile
+	// not named in w.Read is written unchecked.
+	//
 	// EINVALID as PutFacts and ApplyMembership, and then nothing is
 	// written.
-	Keep(ctx context.Context, w KeepWrite) error
+	Keep(ctx context.Context, w KeepWrite) (stale []string, err error)
 }
 
 // KeepSplit is implemented by a store whose Keep holds the write lock of
@@ -230,6 +241,16 @@ func SplitKeep(w KeepWrite, n int) []KeepWrite {
 	for i := range out {
 		out[i].At = w.At
 	}
+	for id, at := range w.Read {
+		k, ok := part[id]
+		if !ok {
+			continue
+		}
+		if out[k].Read == nil {
+			out[k].Read = map[string]time.Time{}
+		}
+		out[k].Read[id] = at
+	}
 	for i := range w.Facts {
 		k := part[w.Facts[i].ProfileID]
 		out[k].Facts = append(out[k].Facts, w.Facts[i])
@@ -243,7 +264,7 @@ func SplitKeep(w KeepWrite, n int) []KeepWrite {
 		at := func(id string) *MembershipChange {
 			k := part[id]
 			if split[k] == nil {
-				split[k] = &MembershipChange{AudienceID: c.AudienceID}
+				split[k] = &MembershipChange{AudienceID: c.AudienceID, Static: c.Static}
 				order = append(order, k)
 			}
 			return split[k]
@@ -275,12 +296,41 @@ type KeepWrite struct {
 	// Changes are the entries and exits, each audience at most once, as
 	// ApplyMembership takes them.
 	Changes []MembershipChange
+	// Read holds, for the profiles evaluated that were stored (live or
+	// merged away), the UpdatedAt each had in what the keeper read
+	// (graph.Clean'd). Keep leaves out what it evaluated of a profile
+	// written since (see Store.Keep).
+	Read map[string]time.Time
 }
 
 // MembershipChange is who enters and who exits one audience.
 type MembershipChange struct {
 	AudienceID  string
 	Enter, Exit []string
+	// Static marks the changes of a static audience, which no evaluation
+	// of the profiles decided (a member merged away makes way for its
+	// survivor): Keep writes them whatever KeepWrite.Read says.
+	Static bool
+}
+
+// Fresh reports whether the profile id, whose UpdatedAt Keep reads under
+// its lock, is as w's round evaluated it: w.Read does not name it, or
+// names that UpdatedAt.
+func (w *KeepWrite) Fresh(id string, updatedAt time.Time) bool {
+	at, ok := w.Read[id]
+	return !ok || at.Equal(graph.Clean(updatedAt))
+}
+
+// Checked returns c without the profiles stale marks (Static changes are
+// returned whole).
+func (c MembershipChange) Checked(stale map[string]bool) MembershipChange {
+	if c.Static || len(stale) == 0 {
+		return c
+	}
+	out := c
+	out.Enter = slices.DeleteFunc(slices.Clone(c.Enter), func(id string) bool { return stale[id] })
+	out.Exit = slices.DeleteFunc(slices.Clone(c.Exit), func(id string) bool { return stale[id] })
+	return out
 }
 
 // CheckKeep checks w as Store.Keep takes it and returns the stored forms

@@ -189,6 +189,11 @@ func (r *Resolver) setConsent(ctx context.Context, in gql.SetConsentInput) (*gra
 		if err := privacy.PutConsentInTx(ctx, tx, []privacy.Record{rec}); err != nil {
 			return err
 		}
+		// The profile changed: a keeper round that read it before this
+		// decision must not overwrite one that read it after.
+		if err := graph.TouchProfiles(ctx, tx, []string{pid}, rec.ReceivedAt); err != nil {
+			return err
+		}
 		if pid != "" {
 			ch := graph.FeedEntry{At: rec.ReceivedAt, Kind: graph.FeedConsentChanged, ProfileID: pid}
 			if err := graph.AppendFeed(ctx, tx, []graph.FeedEntry{ch}); err != nil {

@@ -566,3 +566,28 @@ func TestRemoveIdentifierRemovesItsConsent(t *testing.T) {
 		}
 	})
 }
+
+// A decision changes its profile: setConsent moves the profile's
+// updatedAt on, which tells the audience keeper of every replica that a
+// round that read the profile before the decision is stale
+// (audience.KeepWrite.Read).
+func TestSetConsentMovesProfileUpdatedAt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(ev("m1", t0, "identify", "user_id:u1"))
+		pid := e.profileID("user_id", "u1")
+		updatedAt := func() time.Time {
+			t.Helper()
+			p, err := e.engine.ProfileByID(context.Background(), pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.UpdatedAt
+		}
+		before := updatedAt()
+		setConsent(e, map[string]any{"identifier": ident("user_id", "u1"), "purpose": "advertising", "status": "GRANTED", "at": rfc(t0)})
+		if after := updatedAt(); !after.After(before) {
+			t.Fatalf("after setConsent the profile's updatedAt is %v, before it %v: it must move on", after, before)
+		}
+	})
+}

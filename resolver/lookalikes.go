@@ -69,8 +69,8 @@ func (r *Resolver) createLookalikeAudience(ctx context.Context, audienceID strin
 		if err := st.PutAudience(ctx, a); err != nil {
 			return fail(err)
 		}
-		w := audience.KeepWrite{At: graph.Now(), Changes: []audience.MembershipChange{{AudienceID: id, Enter: enter}}}
-		if err := st.Keep(wctx, w); err != nil {
+		w := audience.KeepWrite{At: graph.Now(), Changes: []audience.MembershipChange{{AudienceID: id, Enter: enter, Static: true}}}
+		if _, err := st.Keep(wctx, w); err != nil {
 			if _, derr := st.DeleteAudience(context.WithoutCancel(ctx), id); derr != nil {
 				err = fmt.Errorf("%w (and the audience without its members was not removed: %v)", err, derr)
 			}

@@ -61,12 +61,12 @@ func testFeed(t *testing.T, s Store) {
 		return f
 	}
 
-	must(t, s.Keep(bg, audience.KeepWrite{At: at(10),
+	mustKeep(t, s, audience.KeepWrite{At: at(10),
 		Facts: []audience.Facts{facts(ann, 3.0), facts(bob, nil)},
 		Changes: []audience.MembershipChange{
 			{AudienceID: aid(1), Enter: []string{ann, bob}},
 			{AudienceID: aid(2), Enter: []string{bob}},
-		}}))
+		}})
 	want("the first round",
 		"COMPUTED_CHANGED "+ann,
 		"AUDIENCE_ENTERED "+ann+" "+aid(1), "AUDIENCE_ENTERED "+bob+" "+aid(1),
@@ -74,9 +74,9 @@ func testFeed(t *testing.T, s Store) {
 
 	// ann's value is the same, bob gains one; ann enters again (nothing)
 	// and bob exits.
-	must(t, s.Keep(bg, audience.KeepWrite{At: at(20),
+	mustKeep(t, s, audience.KeepWrite{At: at(20),
 		Facts:   []audience.Facts{facts(ann, 3.0), facts(bob, 1.0)},
-		Changes: []audience.MembershipChange{{AudienceID: aid(1), Enter: []string{ann}, Exit: []string{bob}}}}))
+		Changes: []audience.MembershipChange{{AudienceID: aid(1), Enter: []string{ann}, Exit: []string{bob}}}})
 	want("the second round", "COMPUTED_CHANGED "+bob, "AUDIENCE_EXITED "+bob+" "+aid(1))
 
 	must(t, s.ApplyMembership(bg, aid(2), []string{ann}, []string{bob}, at(30)))
@@ -85,7 +85,7 @@ func testFeed(t *testing.T, s Store) {
 	want("ApplyMembership repeated")
 
 	// ann's value goes; nothing else changes.
-	must(t, s.Keep(bg, audience.KeepWrite{At: at(40), Facts: []audience.Facts{facts(ann, nil), facts(bob, 1.0)}}))
+	mustKeep(t, s, audience.KeepWrite{At: at(40), Facts: []audience.Facts{facts(ann, nil), facts(bob, 1.0)}})
 	want("a value gone", "COMPUTED_CHANGED "+ann)
 
 	// The entries carry the time of the write.

@@ -58,7 +58,7 @@ func testKeep(t *testing.T, s Store) {
 			{AudienceID: aid(3), Enter: []string{bob}}, // not stored
 		},
 	}
-	must(t, s.Keep(bg, w))
+	mustKeep(t, s, w)
 	got := readFacts(t, s, survivor, bob, gone, never, "p_old")
 	sameFacts(t, "facts after Keep", got, map[string]audience.Facts{survivor: facts(survivor), bob: facts(bob)})
 	if got, want := members(t, s, aid(1)), []string{survivor + "@10"}; !slices.Equal(got, want) {
@@ -81,10 +81,10 @@ func testKeep(t *testing.T, s Store) {
 	}
 
 	// A second round: one exits, one enters, a repeat changes nothing.
-	must(t, s.Keep(bg, audience.KeepWrite{At: at(20), Changes: []audience.MembershipChange{
+	mustKeep(t, s, audience.KeepWrite{At: at(20), Changes: []audience.MembershipChange{
 		{AudienceID: aid(1), Enter: []string{bob, survivor}, Exit: []string{gone}},
 		{AudienceID: aid(2), Exit: []string{bob}},
-	}}))
+	}})
 	if got, want := members(t, s, aid(1)), []string{bob + "@20", survivor + "@10"}; !slices.Equal(sorted(got), sorted(want)) {
 		t.Fatalf("audience 1 members = %v, want %v", got, want)
 	}
@@ -117,14 +117,15 @@ func testKeep(t *testing.T, s Store) {
 			{AudienceID: aid(2), Enter: []string{bob}, Exit: []string{bob}}}}},
 	}
 	for _, b := range bad {
-		wantCode(t, s.Keep(bg, b.w), graph.EINVALID, fmt.Sprintf("Keep with %s", b.what))
+		_, err := s.Keep(bg, b.w)
+		wantCode(t, err, graph.EINVALID, fmt.Sprintf("Keep with %s", b.what))
 	}
 	sameFacts(t, "facts after refused writes", readFacts(t, s, survivor, bob), before)
 	if got, _ := changes(t, s, aid(2)); len(got) != 2 {
 		t.Fatalf("a refused write logged changes: %v", got)
 	}
 	// An empty write is nothing.
-	must(t, s.Keep(bg, audience.KeepWrite{At: at(40)}))
+	mustKeep(t, s, audience.KeepWrite{At: at(40)})
 	if a, _ := getAud(t, s, aid(1)); !sameTime(a.RefreshedAt, at(20)) {
 		t.Fatalf("an empty write refreshed audience 1 at %v", a.RefreshedAt)
 	}
@@ -134,4 +135,16 @@ func sorted(ss []string) []string {
 	out := slices.Clone(ss)
 	slices.Sort(out)
 	return out
+}
+
+// mustKeep writes w, which names no stale profile: Keep must store it all.
+func mustKeep(t *testing.T, s audience.Store, w audience.KeepWrite) {
+	t.Helper()
+	stale, err := s.Keep(bg, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) > 0 {
+		t.Fatalf("Keep left out %v as written since it was read; the write named them with no Read", stale)
+	}
 }

@@ -160,3 +160,13 @@ func seg(n int) string {
 	}
 	return string(b)
 }
+
+// mustKeep writes w, which names no stale profile: Keep must store it all.
+func mustKeep(t testing.TB, s audience.Store, w audience.KeepWrite) {
+	t.Helper()
+	stale, err := s.Keep(bg, w)
+	must(t, err)
+	if len(stale) > 0 {
+		t.Fatalf("Keep left out %v", stale)
+	}
+}

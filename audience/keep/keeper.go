@@ -99,7 +99,7 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	versions := audience.NewComputedDefs(defs)
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
-		if err := k.refreshBatch(ctx, ids[:n], auds, defs, versions); err != nil {
+		if err := k.refreshFresh(ctx, ids[:n], auds, defs, versions); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -107,13 +107,36 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	return nil
 }
 
-func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs) error {
-	now := graph.Clean(k.now())
-	subs, kept, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
-	if err != nil {
-		return err
+// staleRetries is how many times refreshFresh evaluates again the
+// profiles written while they were evaluated. Past it they are left: each
+// write that made them stale queues them for a keeper (this process's or
+// the writing replica's), whose own round reads them after that write.
+const staleRetries = 3
+
+// refreshFresh is refreshBatch, then refreshBatch again for the profiles
+// Store.Keep refused as written since they were read, up to staleRetries
+// times.
+func (k *Keeper) refreshFresh(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs) error {
+	for try := 0; len(ids) > 0; try++ {
+		stale, err := k.refreshBatch(ctx, ids, auds, defs, versions)
+		if err != nil || try == staleRetries {
+			return err
+		}
+		ids = stale
 	}
-	w := audience.KeepWrite{At: now}
+	return nil
+}
+
+// refreshBatch evaluates ids, sorted and each once, and writes the
+// result; it returns the ids Store.Keep left out because they were
+// written after this read them.
+func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs) ([]string, error) {
+	now := graph.Clean(k.now())
+	subs, kept, read, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
+	if err != nil {
+		return nil, err
+	}
+	w := audience.KeepWrite{At: now, Read: read}
 	for _, id := range ids {
 		if s, ok := subs[id]; ok {
 			w.Facts = append(w.Facts, audience.FactsAt(id, s, versions, now))
@@ -127,7 +150,7 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 		if a.Static {
 			if survivors == nil {
 				if survivors, err = k.survivors(ctx, gone(ids, subs, kept, auds)); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			if c, ok := staticChange(a, ids, subs, kept, survivors); ok {
@@ -156,14 +179,19 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 		}
 	}
 	// The facts and every audience's changes of a profile commit together,
-	// and only for profiles still live then (Store.Keep); a store that
-	// locks what it writes takes them in parts (audience.KeepSplit).
+	// and only for profiles still live and unchanged then (Store.Keep); a
+	// store that locks what it writes takes them in parts
+	// (audience.KeepSplit).
+	var stale []string
 	for _, part := range audience.SplitKeep(w, k.split) {
-		if err := k.st.Keep(ctx, part); err != nil {
-			return err
+		s, err := k.st.Keep(ctx, part)
+		if err != nil {
+			return nil, err
 		}
+		stale = append(stale, s...)
 	}
-	return nil
+	slices.Sort(stale)
+	return slices.Compact(stale), nil
 }
 
 // gone returns the ids that are not live (no Subject) and are kept
@@ -210,7 +238,7 @@ func (k *Keeper) survivors(ctx context.Context, ids []string) (map[string]string
 // evaluated in this batch reads its new membership in the audiences
 // evaluated after a.
 func staticChange(a *audience.Audience, ids []string, subs map[string]*audience.Subject, kept map[string]map[string]bool, survivors map[string]string) (audience.MembershipChange, bool) {
-	c := audience.MembershipChange{AudienceID: a.ID}
+	c := audience.MembershipChange{AudienceID: a.ID, Static: true}
 	entering := map[string]bool{}
 	for _, id := range ids {
 		if _, live := subs[id]; live || !kept[id][a.ID] {
@@ -671,7 +699,7 @@ func (k *Keeper) previewPage(ctx context.Context, f *audience.Filter, a *audienc
 		return nil, err
 	}
 	if len(rest) > 0 {
-		subs, _, err := load(ctx, k.eng, k.st, k.cs, defs, rest, now)
+		subs, _, _, err := load(ctx, k.eng, k.st, k.cs, defs, rest, now)
 		if err != nil {
 			return nil, err
 		}

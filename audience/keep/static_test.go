@@ -38,7 +38,7 @@ func TestStaticAudienceKept(t *testing.T) {
 		// its members through Keep. Its purpose has no consent anywhere: an
 		// evaluation would empty it.
 		must(t, e.st.PutAudience(bg, audience.Audience{ID: aStatic, Name: "saved", Static: true, Purpose: "marketing", CreatedAt: t0, UpdatedAt: t0}))
-		must(t, e.st.Keep(bg, audience.KeepWrite{At: t0, Changes: []audience.MembershipChange{{AudienceID: aStatic, Enter: sorted(B, C)}}}))
+		mustKeep(t, e.st, audience.KeepWrite{At: t0, Changes: []audience.MembershipChange{{AudienceID: aStatic, Enter: sorted(B, C)}}})
 		e.putAudience(aIn, "in saved", "", audience.Filter{InAudience: &aStatic})
 
 		must(t, e.k.RefreshAll(bg))

@@ -81,25 +81,30 @@ const BatchSize = graph.MaxPage
 // transaction (profiles, members, events), one ConsentOf and one
 // MembershipsOf. A profile merged away, erased or unknown is absent.
 func Subjects(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, defs []audience.ComputedTrait, profileIDs []string, now time.Time) (map[string]*audience.Subject, error) {
-	subs, _, err := load(ctx, eng, st, cs, defs, profileIDs, now)
+	subs, _, _, err := load(ctx, eng, st, cs, defs, profileIDs, now)
 	return subs, err
 }
 
 // load is Subjects that also returns the kept memberships of every id
-// asked for, live or not, by profile id and then audience id.
-func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, defs []audience.ComputedTrait, profileIDs []string, now time.Time) (map[string]*audience.Subject, map[string]map[string]bool, error) {
-	ids, subs, owner, keys, err := readProfiles(ctx, eng, profileIDs)
+// asked for, live or not, by profile id and then audience id, and the
+// UpdatedAt of every stored profile among them as read (KeepWrite.Read).
+//
+// The profiles are read first: consent and kept memberships read later
+// are as new or newer. A profile written after its read is then refused
+// by Store.Keep, whatever else this read of it saw.
+func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, defs []audience.ComputedTrait, profileIDs []string, now time.Time) (map[string]*audience.Subject, map[string]map[string]bool, map[string]time.Time, error) {
+	ids, subs, read, owner, keys, err := readProfiles(ctx, eng, profileIDs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	kept := map[string]map[string]bool{}
 	if len(ids) == 0 {
-		return subs, kept, nil
+		return subs, kept, read, nil
 	}
 	if len(keys) > 0 {
 		recs, err := cs.ConsentOf(ctx, keys)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for k, rs := range recs {
 			if pid, ok := owner[k]; ok {
@@ -109,7 +114,7 @@ func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.
 	}
 	ms, err := st.MembershipsOf(ctx, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for pid, list := range ms {
 		for _, m := range list {
@@ -123,7 +128,7 @@ func load(ctx context.Context, eng *graph.Engine, st audience.Store, cs privacy.
 		maps.Copy(s.Audiences, kept[pid])
 	}
 	computeAll(subs, defs, now)
-	return subs, kept, nil
+	return subs, kept, read, nil
 }
 
 // computeAll sets the Computed values of every Subject of subs: each
@@ -141,27 +146,34 @@ func computeAll(subs map[string]*audience.Subject, defs []audience.ComputedTrait
 // readProfiles reads, in one read transaction, the live profiles among
 // profileIDs: Subjects with their Traits, Identifiers and Events only. It
 // also returns the ids asked for (sorted, each once, no empty one), the
+// UpdatedAt of each stored profile among them (live or merged away), the
 // owner of each member key and every member key, sorted.
-func readProfiles(ctx context.Context, eng *graph.Engine, profileIDs []string) (ids []string, subs map[string]*audience.Subject, owner map[string]string, keys []string, err error) {
+func readProfiles(ctx context.Context, eng *graph.Engine, profileIDs []string) (ids []string, subs map[string]*audience.Subject, read map[string]time.Time, owner map[string]string, keys []string, err error) {
 	ids = slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	subs = map[string]*audience.Subject{}
+	read = map[string]time.Time{}
 	owner = map[string]string{} // member key -> profile id
 	if len(ids) == 0 {
-		return ids, subs, owner, nil, nil
+		return ids, subs, read, owner, nil, nil
 	}
 	var members map[string][]graph.Identifier
 	var events []graph.Event
 	err = eng.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
 		members, events = nil, nil
+		clear(read)
 		ps, err := tx.Profiles(ctx, ids)
 		if err != nil {
 			return err
 		}
 		var live []string
 		for _, id := range ids {
-			if p, ok := ps[id]; ok && p.Live() {
+			p, ok := ps[id]
+			if ok && p.ID == id {
+				read[id] = graph.Clean(p.UpdatedAt)
+			}
+			if ok && p.Live() {
 				live = append(live, id)
 			}
 		}
@@ -186,7 +198,7 @@ func readProfiles(ctx context.Context, eng *graph.Engine, profileIDs []string) (
 		return err
 	})
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	// A live profile has members; one read with none (erased between
 	// reads) is not evaluated.
@@ -223,7 +235,7 @@ func readProfiles(ctx context.Context, eng *graph.Engine, profileIDs []string) (
 		}
 	}
 	slices.Sort(keys)
-	return ids, subs, owner, keys, nil
+	return ids, subs, read, owner, keys, nil
 }
 
 // view shows ev as part of profile pid, as the engine's journeys do: only

@@ -128,19 +128,42 @@ func (s *Store) Facts(ctx context.Context, profileIDs []string) (map[string]audi
 }
 
 // Keep implements audience.Store, in one write transaction.
-func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
+func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error) {
 	enc, err := audience.CheckKeep(w)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(w.Facts) == 0 && len(w.DeleteFacts) == 0 && len(w.Changes) == 0 {
-		return nil
+		return nil, nil
 	}
 	at := graph.Clean(w.At)
-	return s.update(ctx, func(btx *bolt.Tx) error {
-		profiles := btx.Bucket(bucketProfiles)
+	var stale []string
+	err = s.update(ctx, func(btx *bolt.Tx) error {
+		stale = nil
+		profiles, merged := btx.Bucket(bucketProfiles), btx.Bucket(bucketMerged)
+		// A profile written since the keeper read it is left out, as one
+		// no longer live is.
+		skip := map[string]bool{}
+		for _, id := range slices.Sorted(maps.Keys(w.Read)) {
+			v := profiles.Get([]byte(id))
+			if v == nil {
+				v = merged.Get([]byte(id))
+			}
+			if v == nil {
+				continue // erased: nothing of it is written
+			}
+			p, err := decodeProfile(id, v)
+			if err != nil {
+				return err
+			}
+			if !w.Fresh(id, p.UpdatedAt) {
+				skip[id] = true
+				stale = append(stale, id)
+			}
+		}
 		live := func(id string) bool { return profiles.Get([]byte(id)) != nil }
-		if err := deleteFacts(btx, w.DeleteFacts); err != nil {
+		del := slices.DeleteFunc(slices.Clone(w.DeleteFacts), func(id string) bool { return skip[id] })
+		if err := deleteFacts(btx, del); err != nil {
 			return err
 		}
 		b := btx.Bucket(bucketProfileFacts)
@@ -153,7 +176,7 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 		var feed []graph.FeedEntry
 		for _, pid := range slices.Sorted(maps.Keys(last)) {
 			i := last[pid]
-			if !live(pid) {
+			if !live(pid) || skip[pid] {
 				continue
 			}
 			changed, err := audience.ComputedChanged(pid, b.Get([]byte(pid)), &w.Facts[i])
@@ -168,6 +191,7 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 			}
 		}
 		for _, c := range w.Changes {
+			c = c.Checked(skip)
 			r, err := getAudience(btx, c.AudienceID)
 			if err != nil {
 				return err
@@ -182,4 +206,8 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 		}
 		return appendFeed(btx, feed)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return stale, nil
 }

@@ -150,7 +150,7 @@ func AudienceQueries() []PlannedQuery {
 		{"ComputedValues", qComputedValues, map[string]any{"pids": pids}},
 		{"ExpiringValues", qExpiringValues, map[string]any{"before": nil, "limit": int64(10)}},
 		{"ForgetProfiles", qForgetProfiles, map[string]any{"erased": pids, "changed": []any{"p_c"}}},
-		{"KeepLive", qKeepLive, map[string]any{"pids": pids}},
+		{"KeepLocked", qKeepLocked, map[string]any{"pids": pids}},
 		{"KeepPutFacts", qKeepPutFacts, map[string]any{"rows": []any{map[string]any{"p": "p_a", "d": []byte{1}}}, "live": pids}},
 		{"KeepLockAudiences", qKeepLockAudiences, map[string]any{"at": nil, "auds": []any{map[string]any{"id": id, "pids": pids}}}},
 		{"KeepApply", qKeepApply, map[string]any{"at": nil, "entered": "ENTERED", "exited": "EXITED", "rows": []any{map[string]any{

@@ -10,19 +10,21 @@ import (
 	"github.com/idgraph/cdp/graph"
 )
 
-// qKeepLive takes the write lock of each live profile among $pids, in id
-// order, and returns their ids. Holding it until commit orders the
-// keeper's write with a merge (which labels the profile Merged) or an
-// erasure (which deletes it): either commits first and the keeper then
-// sees the profile gone, or it waits for the keeper and then deletes
-// what the keeper wrote in its own transaction.
-var qKeepLive = cypher(`
+// qKeepLocked takes the write lock of each stored profile among $pids, in
+// id order, and returns them as read under the lock. Holding it until
+// commit orders the keeper's write with a merge (which labels the profile
+// Merged), an erasure (which deletes it) or any other write of it:
+// either commits first and the keeper then sees the profile gone or
+// changed, or it waits for the keeper and then changes what the keeper
+// wrote in its own transaction. The lock rewrites id, which no
+// transaction changes (see write.go): the value is read before the lock
+// is granted.
+var qKeepLocked = cypher(`
 UNWIND $pids AS pid
 MATCH (p:{{Profile}} { {{id}}: pid })
 USING INDEX SEEK p:{{Profile}}({{id}})
-WHERE NOT p:{{Merged}}
-SET p.{{updatedAt}} = p.{{updatedAt}}
-RETURN collect(pid) AS live`)
+SET p.{{id}} = p.{{id}}
+RETURN collect(p { .* }) AS ps`)
 
 // qKeepPutFacts is qPutFacts for the rows of live profiles only; it
 // returns the facts each replaced, to tell whether computed values
@@ -87,16 +89,17 @@ func (s *Store) KeepProfiles() int { return keepProfiles }
 
 // Keep implements audience.Store: one transaction of at most six
 // statements, whatever the number of audiences and profiles.
-func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
+func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error) {
 	enc, err := audience.CheckKeep(w)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(w.Facts) == 0 && len(w.DeleteFacts) == 0 && len(w.Changes) == 0 {
-		return nil
+		return nil, nil
 	}
 	at := graph.Clean(w.At).In(utc)
-	// Every profile that gets facts or enters an audience must be live.
+	// Every profile that gets facts or enters an audience must be live,
+	// and every one the keeper read must be as it read it.
 	var pids []string
 	for i := range w.Facts {
 		pids = append(pids, w.Facts[i].ProfileID)
@@ -104,29 +107,44 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 	for _, c := range w.Changes {
 		pids = append(pids, c.Enter...)
 	}
+	for id := range w.Read {
+		pids = append(pids, id)
+	}
 	// Locks are taken in id order.
 	slices.Sort(pids)
 	pids = slices.Compact(pids)
 	changes := slices.Clone(w.Changes)
 	slices.SortFunc(changes, func(a, b audience.MembershipChange) int { return strings.Compare(a.AudienceID, b.AudienceID) })
+	var stale []string
 	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		live := map[string]bool{}
+		stale = nil
+		live, skip := map[string]bool{}, map[string]bool{}
 		if len(pids) > 0 {
-			recs, err := t.query(ctx, qKeepLive, map[string]any{"pids": uniq(pids)})
+			recs, err := t.query(ctx, qKeepLocked, map[string]any{"pids": uniq(pids)})
 			if err != nil {
 				return nil, fmt.Errorf("keep audiences: %w", err)
 			}
 			if len(recs) > 0 {
 				l, _ := recs[0].Values[0].([]any)
-				for _, p := range l {
-					if s, ok := p.(string); ok {
-						live[s] = true
+				for _, v := range l {
+					p, err := decodeProfile(v)
+					if err != nil {
+						return nil, err
+					}
+					if !w.Fresh(p.ID, p.UpdatedAt) {
+						skip[p.ID] = true
+						stale = append(stale, p.ID)
+					}
+					if p.Live() {
+						live[p.ID] = true
 					}
 				}
 			}
 		}
-		if len(w.DeleteFacts) > 0 {
-			if err := deleteFacts(ctx, t, w.DeleteFacts); err != nil {
+		slices.Sort(stale)
+		del := slices.DeleteFunc(slices.Clone(w.DeleteFacts), func(id string) bool { return skip[id] })
+		if len(del) > 0 {
+			if err := deleteFacts(ctx, t, del); err != nil {
 				return nil, err
 			}
 		}
@@ -134,13 +152,15 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 		var liveIDs []any
 		next := map[string]*audience.Facts{}
 		for i := range w.Facts {
-			if p := w.Facts[i].ProfileID; live[p] {
+			if p := w.Facts[i].ProfileID; live[p] && !skip[p] {
 				rows = append(rows, map[string]any{"p": p, "d": enc[i]})
 				next[p] = &w.Facts[i]
 			}
 		}
 		for p := range live {
-			liveIDs = append(liveIDs, p)
+			if !skip[p] {
+				liveIDs = append(liveIDs, p)
+			}
 		}
 		var feed []graph.FeedEntry
 		if len(rows) > 0 {
@@ -193,6 +213,7 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 			if !ok {
 				continue // deleted since the keeper read it
 			}
+			c = c.Checked(skip)
 			enter := slices.DeleteFunc(slices.Clone(c.Enter), func(p string) bool { return !live[p] })
 			ins, outs := st.apply(enter, c.Exit)
 			if len(ins) == 0 && len(outs) == 0 {
@@ -212,7 +233,10 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) error {
 		}
 		return nil, appendFeed(ctx, t, feed)
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return stale, nil
 }
 
 // membershipState is an audience's seq and size and which of some

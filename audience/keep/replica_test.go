@@ -1,0 +1,171 @@
+package keep_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/audience/keep"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// gatedStore holds the first Keep call until release is closed, telling
+// entered when it arrives: a keeper whose round read the store, then
+// stalled (a slow replica) before writing.
+type gatedStore struct {
+	audience.Store
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error) {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Store.Keep(ctx, w)
+}
+
+// Two replicas' keepers evaluate one person from different reads. The
+// slower one read her before her last change and writes after the faster
+// one, which read her after it. Its evaluation of the older state must not
+// overwrite the newer one: Ann, a pro again, stays a member, and no exit
+// is logged. The reference is worked by hand: her last plan is pro.
+func TestReplicaKeeperNeverOverwritesNewerRound(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, t0)
+		const ann = "user_id:r-ann"
+		aPro := seg(1)
+		e.putAudience(aPro, "pro", "", audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}})
+		e.apply(ev("r1", t0.Add(-3*time.Hour), "", nil, map[string]any{"plan": "pro"}, ann))
+		A := e.profile(ann)
+		must(t, e.k.RefreshAll(bg))
+		e.wantMembers(aPro, A)
+
+		// She turns basic; the slow replica's keeper reads that and
+		// stalls before writing her exit.
+		e.apply(ev("r2", t0.Add(-2*time.Hour), "", nil, map[string]any{"plan": "basic"}, ann))
+		gate := &gatedStore{Store: e.st, entered: make(chan struct{}), release: make(chan struct{})}
+		slow := keep.New(e.eng, gate, e.cs, func() time.Time { return t0 })
+		done := make(chan error, 1)
+		go func() { done <- slow.Refresh(bg, []string{A}) }()
+		select {
+		case <-gate.entered:
+		case err := <-done:
+			t.Fatalf("the slow keeper ended before writing: %v", err)
+		}
+
+		// She turns pro again; the other replica's keeper reads that and
+		// writes first: she stays a member.
+		e.apply(ev("r3", t0.Add(-time.Hour), "", nil, map[string]any{"plan": "pro"}, ann))
+		must(t, e.k.Refresh(bg, []string{A}))
+		e.wantMembers(aPro, A)
+
+		// The slow keeper writes last.
+		close(gate.release)
+		must(t, <-done)
+		e.wantMembers(aPro, A)
+		e.wantChanges(aPro, oneCall(audience.Entered, t0, A)...)
+		fs, err := e.st.Facts(bg, []string{A})
+		must(t, err)
+		if got := traitFact(fs[A], "plan"); got != "pro" {
+			t.Fatalf("Ann's kept facts say plan %v, want pro (her last change)", got)
+		}
+	})
+}
+
+// Keep leaves out, and returns, a profile written since the UpdatedAt the
+// write says it was read at: its facts, their deletion and its entries and
+// exits of filter audiences. A static audience's changes, a profile read
+// as it is, and one the write does not name are written.
+func TestKeepRefusesProfilesWrittenSinceRead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, t0)
+		const ann, bob, cat = "user_id:k-ann", "user_id:k-bob", "user_id:k-cat"
+		e.apply(
+			ev("k1", t0.Add(-time.Hour), "Viewed", nil, nil, ann),
+			ev("k2", t0.Add(-time.Hour), "Viewed", nil, nil, bob),
+			ev("k3", t0.Add(-time.Hour), "Viewed", nil, nil, cat),
+		)
+		A, B, C := e.profile(ann), e.profile(bob), e.profile(cat)
+		read := map[string]time.Time{}
+		for id, p := range profiles(t, e, A, B, C) {
+			read[id] = graph.Clean(p.UpdatedAt)
+		}
+		aFilter, aStatic := seg(1), seg(2)
+		e.putAudience(aFilter, "viewers", "", audience.Filter{Event: &audience.EventCondition{Name: "Viewed"}})
+		must(t, e.st.PutAudience(bg, audience.Audience{ID: aStatic, Name: "saved", Static: true, CreatedAt: t0, UpdatedAt: t0}))
+		mustKeep(t, e.st, audience.KeepWrite{At: t0, Changes: []audience.MembershipChange{{AudienceID: aFilter, Enter: sorted(A, C)}}})
+
+		// Ann is written after the read; Bob and Cat are not.
+		e.apply(ev("k4", t0, "Viewed", nil, nil, ann))
+		facts := func(id string) audience.Facts { return audience.Facts{ProfileID: id, Types: []string{"user_id"}} }
+		t1 := t0.Add(time.Minute)
+		stale, err := e.st.Keep(bg, audience.KeepWrite{
+			At:          t1,
+			Read:        read,
+			Facts:       []audience.Facts{facts(A), facts(B)},
+			DeleteFacts: nil,
+			Changes: []audience.MembershipChange{
+				{AudienceID: aFilter, Enter: []string{B}, Exit: sorted(A, C)},
+				{AudienceID: aStatic, Enter: sorted(A, B), Static: true},
+			},
+		})
+		must(t, err)
+		if len(stale) != 1 || stale[0] != A {
+			t.Fatalf("Keep returned %v as stale, want [%s] (Ann alone was written since)", stale, A)
+		}
+		e.wantMembers(aFilter, A, B)
+		e.wantMembers(aStatic, A, B)
+		fs, err := e.st.Facts(bg, []string{A, B})
+		must(t, err)
+		if _, ok := fs[A]; ok {
+			t.Fatalf("Ann's facts were written from a stale read")
+		}
+		if _, ok := fs[B]; !ok {
+			t.Fatalf("Bob's facts, read as he is, were not written")
+		}
+
+		// A stale deletion of facts is left out too; a write naming no
+		// read is not checked.
+		stale, err = e.st.Keep(bg, audience.KeepWrite{At: t1, Read: read, DeleteFacts: []string{A}, Facts: []audience.Facts{facts(A)}})
+		must(t, err)
+		if len(stale) != 1 || stale[0] != A {
+			t.Fatalf("Keep returned %v as stale, want [%s]", stale, A)
+		}
+		mustKeep(t, e.st, audience.KeepWrite{At: t1, Facts: []audience.Facts{facts(A)}})
+		stale, err = e.st.Keep(bg, audience.KeepWrite{At: t1, Read: read, DeleteFacts: []string{A}})
+		must(t, err)
+		if fs, err := e.st.Facts(bg, []string{A}); err != nil || len(fs) != 1 || len(stale) != 1 {
+			t.Fatalf("a stale deletion of Ann's facts: facts %v (%v), stale %v; want them kept, Ann stale", fs, err, stale)
+		}
+	})
+}
+
+// profiles reads ids as stored.
+func profiles(t *testing.T, e *env, ids ...string) map[string]graph.Profile {
+	t.Helper()
+	var out map[string]graph.Profile
+	must(t, e.eng.Store().View(bg, func(ctx context.Context, tx graph.ReadTx) error {
+		var err error
+		out, err = tx.Profiles(ctx, ids)
+		return err
+	}))
+	return out
+}
+
+// traitFact is the value of the trait name in f, nil when absent.
+func traitFact(f audience.Facts, name string) any {
+	for _, tf := range f.Traits {
+		if tf.Name == name {
+			return tf.Value
+		}
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package graph
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// TouchProfiles marks the live profiles among ids as changed at now (their
+// UpdatedAt), inside tx: for a change kept beside the graph that what is
+// derived from a profile reads, such as a consent decision. The audience
+// keeper tells by UpdatedAt whether a profile changed after it read it
+// (audience.KeepWrite.Read), so a change that leaves UpdatedAt alone
+// could be overwritten by an evaluation of the profile as it was before.
+// UpdatedAt never moves back: a profile already stamped at or after now
+// moves one microsecond on.
+func TouchProfiles(ctx context.Context, tx Tx, ids []string, now time.Time) error {
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	ps, err := tx.LockProfiles(ctx, ids)
+	if err != nil {
+		return err
+	}
+	now = Clean(now)
+	w := &Write{At: now}
+	for _, id := range ids {
+		p, ok := ps[id]
+		if !ok || !p.Live() {
+			continue
+		}
+		if now.After(p.UpdatedAt) {
+			p.UpdatedAt = now
+		} else {
+			p.UpdatedAt = Clean(p.UpdatedAt).Add(time.Microsecond)
+		}
+		w.PutProfiles = append(w.PutProfiles, p)
+	}
+	if len(w.PutProfiles) == 0 {
+		return nil
+	}
+	return tx.Apply(ctx, w)
+}
