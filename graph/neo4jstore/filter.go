@@ -576,15 +576,24 @@ func (c *compiler) computedValue(def audience.ComputedTrait) (string, error) {
 		case audience.AggLast:
 			agg = "coalesce(last([x IN xs WHERE x.k > 0]), " + missingValue + ")"
 		case audience.AggUniqueCount:
-			agg = "{k: 2, s: '', n: toFloat(size([i IN range(0, size(sc) - 1) WHERE none(j IN range(0, i - 1) WHERE " + same("sc[j]", "sc[i]") + ")])), e: null}"
+			// Grouped by the scalar (DISTINCT hashes), not compared pair by
+			// pair: a profile with many events costs their number, not its
+			// square.
+			agg = "{k: 2, s: '', n: toFloat(COUNT { UNWIND sc AS y RETURN DISTINCT " + scalarKey("y") + " }), e: null}"
 		case audience.AggMostFrequent:
-			// The first occurrence of the scalar held most often: the
-			// earliest index whose count no later one exceeds.
-			cnt := func(i string) string {
-				return "size([y IN sc WHERE " + same("y", "sc["+i+"]") + "])"
-			}
-			agg = "CASE WHEN size(sc) = 0 THEN " + missingValue + " ELSE head([b IN [reduce(b = 0, i IN range(1, size(sc) - 1) | CASE WHEN " +
-				cnt("i") + " > " + cnt("b") + " THEN i ELSE b END)] | {k: sc[b].k, s: sc[b].s, n: sc[b].n, e: null}]) END"
+			// The first occurrence of the scalar held most often. No
+			// aggregating function may run inside this expression, so:
+			// l, the scalars sorted by value, then by index; st, where
+			// each run of one value starts in l; then, over the runs, the
+			// longest, ties to the one seen first (l[st[t]][3], its first
+			// index). Sorting costs n log n, the rest n.
+			l := "COLLECT { UNWIND range(0, size(sc) - 1) AS i WITH i, " + scalarKey("sc[i]") + " ORDER BY k, s, n, i RETURN [k, s, n, i] }"
+			st := "[j IN range(0, size(l) - 1) WHERE j = 0 OR l[j][0] <> l[j - 1][0] OR l[j][1] <> l[j - 1][1] OR l[j][2] <> l[j - 1][2]]"
+			runLen := "(CASE WHEN t = size(st) - 1 THEN size(l) ELSE st[t + 1] END - st[t])"
+			best := "reduce(b = [-1, 0], t IN range(0, size(st) - 1) | CASE WHEN " + runLen + " > b[1] OR (" + runLen + " = b[1] AND l[st[t]][3] < b[0])" +
+				" THEN [l[st[t]][3], " + runLen + "] ELSE b END)[0]"
+			agg = "CASE WHEN size(sc) = 0 THEN " + missingValue + " ELSE head([l IN [" + l + "] | head([st IN [" + st + "] | head([f IN [" + best + "] |" +
+				" {k: sc[f].k, s: sc[f].s, n: sc[f].n, e: null}])])]) END"
 		default:
 			return "", graph.Errorf(graph.EINVALID, "computed trait %s: unknown aggregate", def.Name)
 		}
@@ -593,10 +602,11 @@ func (c *compiler) computedValue(def audience.ComputedTrait) (string, error) {
 	return value, nil
 }
 
-// same compiles whether the scalar values a and b (maps {k, s, n}) are
-// one: EQ between them holds.
-func same(a, b string) string {
-	return "(" + a + ".k = " + b + ".k AND " + a + ".s = " + b + ".s AND " + a + ".n = " + b + ".n)"
+// scalarKey compiles the columns k, s and n that group the scalar value x
+// (a map {k, s, n}) with those EQ holds between: the same kind, string
+// and number, -0.0 taken as 0.0 as = takes it.
+func scalarKey(x string) string {
+	return x + ".k AS k, " + x + ".s AS s, CASE WHEN " + x + ".n = 0.0 THEN 0.0 ELSE " + x + ".n END AS n"
 }
 
 var _ audience.FilterPager = (*Store)(nil)
