@@ -60,11 +60,12 @@ func New(eng *graph.Engine, st audience.Store, cs privacy.ConsentStore, now func
 // records who entered and who exited. A profile that is not live (merged
 // away, erased, unknown) exits every audience it is in. It also writes
 // the facts (audience.Facts) of the live profiles and deletes those of the
-// others: Preview reads them. With no audience stored, it only deletes
-// the facts of the given profiles (what ingest pays is then one small
-// write, and no fact is ever older than its profile; RefreshAll builds
-// them all again once an audience exists). Ids are read in batches of at
-// most BatchSize.
+// others: Preview reads them, and writing them appends COMPUTED_CHANGED
+// for a profile whose computed values changed. With no audience and no
+// computed trait stored, it only deletes the facts of the given profiles
+// (what ingest pays is then one small write, and no fact is ever older
+// than its profile; RefreshAll builds them all again once either exists).
+// Ids are read in batches of at most BatchSize.
 func (k *Keeper) Refresh(ctx context.Context, profileIDs []string) error {
 	auds, err := k.audiences(ctx)
 	if err != nil {
@@ -82,7 +83,14 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	ids := slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	if len(auds) == 0 {
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return err
+	}
+	// Facts are kept while an audience or a computed trait exists: a
+	// computed trait's changes reach the feed (COMPUTED_CHANGED) whether
+	// or not an audience reads it.
+	if len(auds) == 0 && len(defs) == 0 {
 		for len(ids) > 0 {
 			n := min(len(ids), BatchSize)
 			if err := k.st.DeleteFacts(ctx, ids[:n]); err != nil {
@@ -91,10 +99,6 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 			ids = ids[n:]
 		}
 		return nil
-	}
-	defs, err := k.st.ComputedTraits(ctx)
-	if err != nil {
-		return err
 	}
 	versions := audience.NewComputedDefs(defs)
 	for len(ids) > 0 {
@@ -365,9 +369,10 @@ func Refs(f *audience.Filter) []string {
 
 // RefreshAll evaluates every audience over every live profile, page by
 // page, writing their facts, then makes every member that is no longer
-// live exit. With no audience stored it deletes every live profile's
-// facts instead (the last audience was deleted: facts are kept only while
-// an audience exists, and Preview reads a profile without facts in full).
+// live exit. With no audience and no computed trait stored it deletes
+// every live profile's facts instead (the last one was deleted: facts are
+// kept only while either exists, and Preview reads a profile without
+// facts in full).
 func (k *Keeper) RefreshAll(ctx context.Context) error {
 	auds, err := k.audiences(ctx)
 	if err != nil {
@@ -378,7 +383,8 @@ func (k *Keeper) RefreshAll(ctx context.Context) error {
 
 // refreshEvery evaluates auds over every live profile and every member of
 // auds, writing the facts of every live profile; with no auds, it does
-// nothing unless always, and then deletes them.
+// nothing unless always, and then writes them (a computed trait is
+// stored) or deletes them (none is), as refresh does.
 func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience, always bool) error {
 	if len(auds) == 0 && !always {
 		return nil
@@ -842,7 +848,10 @@ func (k *Keeper) previewConsent(ctx context.Context, f *audience.Filter, purpose
 // membership can change with no write: those whose filter has an event
 // condition with a within, a computed condition on a trait with a window
 // or a consent condition (a grant expires), or that have a purpose, and
-// every audience that refers to one of them with inAudience. A background
+// every audience that refers to one of them with inAudience. When a
+// computed trait has a window, it writes every live profile's facts too,
+// with no audience due: a value that time alone changes (an order leaving
+// a 30-day count) then reaches the feed as COMPUTED_CHANGED. A background
 // refresher calls it periodically. It reads every live profile: its cost
 // is RefreshAll's for those audiences.
 func (k *Keeper) RefreshDue(ctx context.Context) error {
@@ -897,7 +906,7 @@ func (k *Keeper) RefreshDue(ctx context.Context) error {
 			sel = append(sel, a)
 		}
 	}
-	return k.refreshEvery(ctx, sel, false)
+	return k.refreshEvery(ctx, sel, len(windowed) > 0)
 }
 
 func dependsOnTime(f *audience.Filter, windowed map[string]bool, depth int) bool {

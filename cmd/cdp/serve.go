@@ -203,7 +203,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.integer(&f.rateBurst, "rate-burst", "CDP_RATE_BURST", d.Auth.Burst, "most requests an API key may send at once (the size of each of its buckets)")
 	fs.str(&f.metricsAddr, "metrics-addr", "CDP_METRICS_ADDR", "", "address of a listener serving /metrics without keys; empty: /metrics on --addr, needing metrics:read")
 	fs.str(&f.auditRetention, "audit-retention", "CDP_AUDIT_RETENTION", "400d", "how long audit entries are kept: days such as 400d, or a duration such as 720h")
-	fs.duration(&f.audienceRefresh, "audience-refresh", "CDP_AUDIENCE_REFRESH", app.DefaultAudienceRefresh, "how often audiences that time alone changes (event windows, expiring consent) are evaluated again; 0: never")
+	fs.duration(&f.audienceRefresh, "audience-refresh", "CDP_AUDIENCE_REFRESH", app.DefaultAudienceRefresh, "how often audiences and computed values that time alone changes (event windows, expiring consent) are evaluated again; 0: never")
 	fs.boolean(&f.allowPrivate, "destinations-allow-private", "CDP_DESTINATIONS_ALLOW_PRIVATE", false, "let webhook destinations reach loopback, private, link-local and other non-public addresses (on-premises receivers, tests); refused by default, when a destination is saved and at every connection")
 	if err := fs.parse(args); err != nil {
 		return err

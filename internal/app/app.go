@@ -281,7 +281,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		page, err := aud.AudiencePage(ctx, audience.Page{Limit: 1})
-		return err != nil || len(page) > 0
+		if err != nil || len(page) > 0 {
+			return true
+		}
+		defs, err := aud.ComputedTraits(ctx)
+		return err != nil || len(defs) > 0
 	}
 	// Webhook destinations: delivered by every process, each destination
 	// by one at a time under a lease; a commit wakes this process's

@@ -102,7 +102,7 @@ type memberships struct {
 	gap time.Duration
 	log zerolog.Logger
 	// catchUp, when set, tells at start whether a full round is due: any
-	// audience stored, or the store cannot say.
+	// audience or computed trait stored, or the store cannot say.
 	catchUp func(ctx context.Context) bool
 
 	mu    sync.Mutex
