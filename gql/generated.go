@@ -3440,7 +3440,7 @@ type Profile {
   "Number of identifiers in the profile."
   size: Int!
   createdAt: DateTime!
-  "When the profile last changed: an event, a merge or split, a trait, or a consent decision (setConsent)."
+  "When the profile last changed: an event, a merge or split, a trait, a consent decision (setConsent), or an erasure that scrubbed an event it shares."
   updatedAt: DateTime!
   """
   The profile's identifiers ordered by type and value, optionally only some

@@ -546,6 +546,9 @@ func (e *Engine) ForgetIdentifier(ctx context.Context, ref IdentifierRef, reason
 
 // applyErasure applies w, then runs hook and the hooks ctx carries.
 func (e *Engine) applyErasure(ctx context.Context, tx Tx, w *Write, x *Erasure, hook EraseHook) error {
+	if err := touchOthers(ctx, tx, w, x.Others); err != nil {
+		return err
+	}
 	if err := tx.Apply(ctx, w); err != nil {
 		return err
 	}
@@ -729,6 +732,52 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 		if nc, ch := x.Erased.scrubChange(c, digests); ch {
 			w.RewriteChanges = append(w.RewriteChanges, nc)
 		}
+	}
+	return nil
+}
+
+// touchOthers moves on, in w, the UpdatedAt of the live profiles of others
+// (identifiers that stay, whose shared events or traits the erasure
+// scrubbed) that w does not already write: what their audiences read
+// changed, and the audience keeper tells a changed profile by UpdatedAt
+// (see TouchProfiles).
+func touchOthers(ctx context.Context, tx Tx, w *Write, others []string) error {
+	if len(others) == 0 {
+		return nil
+	}
+	written := map[string]bool{}
+	for _, p := range w.PutProfiles {
+		written[p.ID] = true
+	}
+	for _, id := range w.DeleteProfiles {
+		written[id] = true
+	}
+	ids, err := tx.Identifiers(ctx, others)
+	if err != nil {
+		return err
+	}
+	var pids []string
+	for _, id := range ids {
+		if id.ProfileID != "" && !written[id.ProfileID] {
+			pids = append(pids, id.ProfileID)
+		}
+	}
+	if len(pids) == 0 {
+		return nil
+	}
+	slices.Sort(pids)
+	pids = slices.Compact(pids)
+	ps, err := tx.LockProfiles(ctx, pids)
+	if err != nil {
+		return err
+	}
+	for _, id := range pids {
+		p, ok := ps[id]
+		if !ok || !p.Live() {
+			continue
+		}
+		p.UpdatedAt = later(p.UpdatedAt, w.At)
+		w.PutProfiles = append(w.PutProfiles, p)
 	}
 	return nil
 }

@@ -32,15 +32,21 @@ func TouchProfiles(ctx context.Context, tx Tx, ids []string, now time.Time) erro
 		if !ok || !p.Live() {
 			continue
 		}
-		if now.After(p.UpdatedAt) {
-			p.UpdatedAt = now
-		} else {
-			p.UpdatedAt = Clean(p.UpdatedAt).Add(time.Microsecond)
-		}
+		p.UpdatedAt = later(p.UpdatedAt, now)
 		w.PutProfiles = append(w.PutProfiles, p)
 	}
 	if len(w.PutProfiles) == 0 {
 		return nil
 	}
 	return tx.Apply(ctx, w)
+}
+
+// later is now when it is after was, else was plus one microsecond: a
+// stamp that moves on and never back.
+func later(was, now time.Time) time.Time {
+	now = Clean(now)
+	if now.After(was) {
+		return now
+	}
+	return Clean(was).Add(time.Microsecond)
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("ForgetIdentifierSplitsAndScrubs", func(t *testing.T) { testForgetIdentifier(t, get(t), scan) })
 	t.Run("RemoveIdentifierScrubsWithoutSuppressing", func(t *testing.T) { testRemoveIdentifier(t, get(t), scan) })
 	t.Run("ForgetIdentifierScrubsEarlierMerges", func(t *testing.T) { testNestedHistory(t, get(t), scan) })
+	t.Run("ErasureMovesSharersUpdatedAt", func(t *testing.T) { testSharersTouched(t, get(t)) })
 	t.Run("FailedErasureChangesNothing", func(t *testing.T) { testRollback(t, get(t)) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, get(t)) })
 	t.Run("Unsuppress", func(t *testing.T) { testUnsuppress(t, get(t)) })
@@ -466,6 +467,38 @@ func testNestedHistory(t *testing.T, s Store, scan func(*testing.T, graph.Store)
 	}
 	if d := graph.MemberDigest("email:" + em); strings.Contains(raw, d) {
 		t.Errorf("the raw scan still finds the erased email's digest %s", d)
+	}
+}
+
+// An erasure that scrubs an event another profile shares changes what
+// that profile's audiences read: its updatedAt moves on, so that the
+// audience keeper does not keep an evaluation of it made before (see
+// audience.KeepWrite.Read). Two user ids on one event cannot link (one
+// user id a profile), so the event is Ann's and Bob's.
+func testSharersTouched(t *testing.T, s Store) {
+	ctx := context.Background()
+	e, x := newEraser(t, s)
+	tok := token(t)
+	ann, bob := ref("user_id", "ann-"+tok), ref("user_id", "bob-"+tok)
+	apply(t, e, graph.Event{ID: "s1-" + tok, Type: "track", Name: "Shared", Channel: "web", Source: "test", Timestamp: at(1), ReceivedAt: at(1),
+		Properties: map[string]any{"note": "ann-" + tok}, Identifiers: []graph.IdentifierRef{ann, bob}})
+	pa, err := e.ProfileByIdentifier(ctx, ann)
+	must(t, err)
+	before, err := e.ProfileByIdentifier(ctx, bob)
+	must(t, err)
+	if before.ID == pa.ID {
+		t.Fatalf("Ann and Bob share profile %s; the test needs them apart", pa.ID)
+	}
+	_, _, err = x.ForgetIdentifier(ctx, ann, "asked by mail", privacy.Requester{}, nil)
+	must(t, err)
+	after, err := e.ProfileByIdentifier(ctx, bob)
+	must(t, err)
+	if after.ID != before.ID || !after.UpdatedAt.After(before.UpdatedAt) {
+		t.Fatalf("Bob's profile after the erasure: %s updated %v; before: %s updated %v; want the same id, updated later",
+			after.ID, after.UpdatedAt, before.ID, before.UpdatedAt)
+	}
+	if after.Size != before.Size || !maps.Equal(after.Counts, before.Counts) {
+		t.Fatalf("Bob's profile changed beyond its updatedAt: size %d counts %v, before %d %v", after.Size, after.Counts, before.Size, before.Counts)
 	}
 }
 
