@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 )
@@ -24,6 +25,11 @@ import (
 //	(:AudienceChange {audienceId, profileId, kind, at, seq})
 //	                                               indexed on (audienceId,
 //	                                               at, seq)
+//	(:AudienceDeletion {audienceId, at, lock})     unique on audienceId: the
+//	                                               tombstone of a deleted
+//	                                               audience whose members
+//	                                               and log are still being
+//	                                               deleted (DeleteAudience)
 //	(:ComputedTrait {name, description, aggregate, event, eventType,
 //	  property, where, window, createdAt, updatedAt}) unique on name
 //	(:ComputedValue {profileId, name, value, computedAt, expires})
@@ -40,7 +46,8 @@ import (
 // value are JSON (audience.EncodeFilter, EncodeValue);
 // seq on an Audience counts the changes logged so far, and numbers them.
 // Every write is one managed transaction of a fixed number of statements,
-// lists sent as UNWIND parameters.
+// lists sent as UNWIND parameters; DeleteAudience alone takes as many as
+// the audience's size needs, each deleting a bounded chunk.
 
 var _ audience.Store = (*Store)(nil)
 
@@ -48,11 +55,13 @@ func badAudienceID() error {
 	return graph.Errorf(graph.EINVALID, "audience id must be %s and 32 lowercase hex digits", audience.AudienceIDPrefix)
 }
 
-// qAudienceTaken reads whether the id is stored and how many audiences
-// there are (from the count store).
+// qAudienceTaken reads whether the id is stored, how many audiences there
+// are (from the count store), and whether an audience of the id is being
+// deleted.
 var qAudienceTaken = cypher(`
 OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
-RETURN a IS NOT NULL AS found, COUNT { MATCH (x:{{Audience}}) } AS n`)
+RETURN a IS NOT NULL AS found, COUNT { MATCH (x:{{Audience}}) } AS n,
+  EXISTS { MATCH (t:{{AudienceDeletion}} { {{audienceId}}: $id }) } AS deleting`)
 
 // qPutAudience creates or replaces the definition; the kept fields are set
 // on create only.
@@ -72,7 +81,8 @@ func staticParam(static bool) any {
 }
 
 // PutAudience implements audience.Store, in one transaction of two
-// statements.
+// statements. It refuses (ECONFLICT) to create an audience of an id whose
+// deletion is not finished.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -94,6 +104,11 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 		if !found && n >= audience.MaxAudiences {
 			return nil, graph.Errorf(graph.ECONFLICT, "the store holds %d audiences, the most it keeps", n)
 		}
+		// A new audience of the id would lose its members to the
+		// deletion of the old one.
+		if deleting, _ := recs[0].Values[2].(bool); !found && deleting {
+			return nil, graph.Errorf(graph.ECONFLICT, "audience %s was deleted and its members and log are still being removed; try again when that is done", a.ID)
+		}
 		err = t.exec(ctx, qPutAudience, map[string]any{
 			"id": a.ID, "createdAt": timeParam(a.CreatedAt), "name": a.Name, "description": strParam(a.Description),
 			"filter": string(filter), "purpose": strParam(a.Purpose), "static": staticParam(a.Static), "updatedAt": timeParam(a.UpdatedAt),
@@ -106,31 +121,89 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	return err
 }
 
+// deleteChunk is the most members and log entries one transaction of
+// DeleteAudience deletes: well within Neo4j's memory limit of a
+// transaction (db.memory.transaction.max) however large the audience.
+// Tests lower it.
+var deleteChunk = 10000
+
+// beforeDeleteChunk, set by tests only, runs before each transaction that
+// deletes a chunk; an error stops the deletion there, as the end of the
+// process would.
+var beforeDeleteChunk func(id string) error
+
+// qDeleteAudience deletes the audience and, in the same transaction, puts
+// its tombstone, under which its members and log are deleted a chunk at a
+// time: from its commit the audience is gone for every reader and writer
+// (ApplyMembership and Keep find no audience to add members to).
 var qDeleteAudience = cypher(`
 OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
-CALL () {
-  MATCH (m:{{AudienceMember}} { {{audienceId}}: $id })
-  USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
-  WHERE m.{{profileId}} IS NOT NULL
-  DELETE m
-}
-CALL () {
-  MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
-  USING INDEX SEEK c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
-  WHERE c.{{at}} IS NOT NULL AND c.{{seq}} IS NOT NULL
-  DELETE c
-}
 WITH a, a IS NOT NULL AS found
+FOREACH (_ IN CASE WHEN found THEN [1] ELSE [] END |
+  MERGE (t:{{AudienceDeletion}} { {{audienceId}}: $id })
+  ON CREATE SET t.{{at}} = $at)
 DELETE a
 RETURN found`)
 
-// DeleteAudience implements audience.Store, in one statement.
+// qAudienceDeletions pages the tombstones by audience id.
+var qAudienceDeletions = cypher(`
+MATCH (t:{{AudienceDeletion}})
+WHERE t.{{audienceId}} > $after
+WITH t ORDER BY t.{{audienceId}} LIMIT $limit
+RETURN t.{{audienceId}} AS id`)
+
+// qLockAudienceDeletion takes the tombstone's write lock, so that two
+// calls finishing one deletion (two processes, or a DeleteAudience and
+// the pass at Open) take their chunks in turn, each seeing what the other
+// deleted; it returns 0 once the deletion is finished.
+var qLockAudienceDeletion = cypher(`
+MATCH (t:{{AudienceDeletion}} { {{audienceId}}: $id })
+SET t.{{lock}} = true
+RETURN count(t) AS n`)
+
+// qDeleteAudienceMembers and qDeleteAudienceChanges delete at most $limit
+// members, or log entries, of a deleted audience.
+var qDeleteAudienceMembers = cypher(`
+MATCH (m:{{AudienceMember}} { {{audienceId}}: $id })
+USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+WHERE m.{{profileId}} IS NOT NULL
+WITH m LIMIT $limit
+DELETE m
+RETURN count(*) AS n`)
+
+var qDeleteAudienceChanges = cypher(`
+MATCH (c:{{AudienceChange}} { {{audienceId}}: $id })
+USING INDEX SEEK c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
+WHERE c.{{at}} IS NOT NULL AND c.{{seq}} IS NOT NULL
+WITH c LIMIT $limit
+DELETE c
+RETURN count(*) AS n`)
+
+var qDeleteAudienceDeletion = cypher(`
+MATCH (t:{{AudienceDeletion}} { {{audienceId}}: $id })
+DELETE t`)
+
+// DeleteAudience implements audience.Store. The first transaction deletes
+// the audience and leaves its tombstone (qDeleteAudience), the audit
+// entries ctx carries with it; then each transaction deletes at most
+// deleteChunk of its members and log entries, and the last one the
+// tombstone. Before all that it finishes the deletions left unfinished
+// (by a process that ended, or a call whose context ended, between those
+// transactions), as Open does in the background.
+//
+// When the audience was deleted but removing its members and log stopped
+// (ctx ended, Neo4j went away) it returns true with the error: the
+// audience is gone for every reader, and what is left of it is removed by
+// the next DeleteAudience or the next Open.
 func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 	if !audience.ValidAudienceID(id) {
 		return false, badAudienceID()
 	}
+	if err := s.finishAudienceDeletions(ctx); err != nil {
+		return false, fmt.Errorf("delete audience %s: %w", id, err)
+	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, qDeleteAudience, map[string]any{"id": id})
+		recs, err := t.query(ctx, qDeleteAudience, map[string]any{"id": id, "at": timeParam(time.Now())})
 		if err != nil {
 			return nil, fmt.Errorf("delete audience: %w", err)
 		}
@@ -143,7 +216,132 @@ func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return out.(bool), nil
+	if !out.(bool) {
+		return false, nil
+	}
+	if err := s.finishAudienceDeletion(ctx, id); err != nil {
+		return true, fmt.Errorf("audience %s is deleted, but removing its members and log stopped "+
+			"(the next deletion of an audience, or the next start, finishes it): %w", id, err)
+	}
+	return true, nil
+}
+
+// deletionsPage is how many tombstones finishAudienceDeletions reads at a
+// time.
+const deletionsPage = 100
+
+// finishAudienceDeletions finishes every deletion whose tombstone is
+// stored, one after the other.
+func (s *Store) finishAudienceDeletions(ctx context.Context) error {
+	after := ""
+	for {
+		out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+			recs, err := t.query(ctx, qAudienceDeletions, map[string]any{"after": after, "limit": int64(deletionsPage)})
+			if err != nil {
+				return nil, fmt.Errorf("read unfinished audience deletions: %w", err)
+			}
+			ids := make([]string, 0, len(recs))
+			for _, rec := range recs {
+				id, _ := rec.Values[0].(string)
+				ids = append(ids, id)
+			}
+			return ids, nil
+		})
+		if err != nil {
+			return err
+		}
+		ids := out.([]string)
+		for _, id := range ids {
+			if err := s.finishAudienceDeletion(ctx, id); err != nil {
+				return err
+			}
+		}
+		if len(ids) < deletionsPage {
+			return nil
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// finishAudienceDeletion deletes what is left of the deleted audience id,
+// at most deleteChunk members and log entries per transaction, members
+// first; the transaction that finds fewer than that left deletes the
+// tombstone too. Every transaction does as much whatever the others did,
+// so it may stop and start again at any point. The audit entries ctx may
+// carry belong to the caller's own write, not to these.
+func (s *Store) finishAudienceDeletion(ctx context.Context, id string) error {
+	ctx = access.WithAuditInWrite(ctx)
+	for {
+		if beforeDeleteChunk != nil {
+			if err := beforeDeleteChunk(id); err != nil {
+				return fmt.Errorf("finish deleting audience %s: %w", id, err)
+			}
+		}
+		out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+			recs, err := t.query(ctx, qLockAudienceDeletion, map[string]any{"id": id})
+			if err != nil {
+				return nil, fmt.Errorf("lock the tombstone: %w", err)
+			}
+			if len(recs) != 1 {
+				return nil, fmt.Errorf("lock the tombstone: %d rows", len(recs))
+			}
+			if n, _ := recs[0].Values[0].(int64); n == 0 {
+				return true, nil // finished by another call
+			}
+			left := int64(deleteChunk)
+			for _, step := range []struct{ what, q string }{
+				{"members", qDeleteAudienceMembers}, {"log entries", qDeleteAudienceChanges},
+			} {
+				recs, err := t.query(ctx, step.q, map[string]any{"id": id, "limit": left})
+				if err != nil {
+					return nil, fmt.Errorf("delete %s: %w", step.what, err)
+				}
+				if len(recs) != 1 {
+					return nil, fmt.Errorf("delete %s: %d rows", step.what, len(recs))
+				}
+				n, _ := recs[0].Values[0].(int64)
+				if left -= n; left <= 0 {
+					return false, nil // there may be more
+				}
+			}
+			// Fewer than a chunk were left, so none is now, and none can
+			// come: the audience is gone.
+			if err := t.exec(ctx, qDeleteAudienceDeletion, map[string]any{"id": id}); err != nil {
+				return nil, fmt.Errorf("delete the tombstone: %w", err)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("finish deleting audience %s: %w", id, err)
+		}
+		if out.(bool) {
+			return nil
+		}
+	}
+}
+
+// finishAudienceDeletionsAtOpen is finishAudienceDeletions for Open, run
+// in the background so that a large deletion left unfinished does not
+// hold up the start: after a failure (Neo4j unreachable) it tries again,
+// after a second and then twice as long each time up to a minute, until
+// it succeeds or ctx (the store's life) ends. It closes s.deletionsAtOpen
+// when it returns.
+func (s *Store) finishAudienceDeletionsAtOpen(ctx context.Context) {
+	defer close(s.deletionsAtOpen)
+	wait := time.Second
+	for {
+		if s.finishAudienceDeletions(ctx) == nil {
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }
 
 func decodeAudience(v any) (audience.Audience, error) {

@@ -375,8 +375,16 @@ func (s *Store) putRows(ctx context.Context, what, q string, rows []any) error {
 	return err
 }
 
-// PutAudienceRecords implements dump.AudienceWriter.
+// PutAudienceRecords implements dump.AudienceWriter. It first finishes the
+// audience deletions left unfinished (DeleteAudience), as Open does in
+// the background, so that none goes on removing the members of an
+// audience it writes. The tombstones themselves are never copied: a dump
+// reads audiences, members and log through AudiencePage, and a deleted
+// audience is not listed there.
 func (s *Store) PutAudienceRecords(ctx context.Context, as []dump.AudienceRecord) error {
+	if err := s.finishAudienceDeletions(ctx); err != nil {
+		return fmt.Errorf("put audiences: %w", err)
+	}
 	rows := make([]any, len(as))
 	for i, a := range as {
 		filter, err := audience.EncodeFilter(a.Filter)

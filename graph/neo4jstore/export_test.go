@@ -133,7 +133,12 @@ func AudienceQueries() []PlannedQuery {
 	row := func(p string, seq int64) map[string]any { return map[string]any{"p": p, "seq": seq} }
 	return []PlannedQuery{
 		{"AudienceTaken", qAudienceTaken, map[string]any{"id": id}},
-		{"DeleteAudience", qDeleteAudience, map[string]any{"id": id}},
+		{"DeleteAudience", qDeleteAudience, map[string]any{"id": id, "at": nil}},
+		{"AudienceDeletions", qAudienceDeletions, map[string]any{"after": "", "limit": int64(deletionsPage)}},
+		{"LockAudienceDeletion", qLockAudienceDeletion, map[string]any{"id": id}},
+		{"DeleteAudienceMembers", qDeleteAudienceMembers, map[string]any{"id": id, "limit": int64(deleteChunk)}},
+		{"DeleteAudienceChanges", qDeleteAudienceChanges, map[string]any{"id": id, "limit": int64(deleteChunk)}},
+		{"DeleteAudienceDeletion", qDeleteAudienceDeletion, map[string]any{"id": id}},
 		{"Audiences", qAudiences, map[string]any{"ids": []any{id}}},
 		{"AudiencePage", qAudiencePage, map[string]any{"after": "", "limit": int64(10)}},
 		{"LockAudience", qLockAudience, map[string]any{"id": id, "at": nil, "pids": pids}},
@@ -197,3 +202,26 @@ func SetHungAfter(d time.Duration) func() {
 	hungAfter = d
 	return func() { hungAfter = old }
 }
+
+// SetDeleteChunk makes DeleteAudience delete at most n members and log
+// entries per transaction until restore is called. Call it before the
+// store is opened (Open's background pass reads it).
+func SetDeleteChunk(n int) (restore func()) {
+	old := deleteChunk
+	deleteChunk = n
+	return func() { deleteChunk = old }
+}
+
+// SetBeforeDeleteChunk makes f run before each transaction of
+// DeleteAudience that deletes a chunk (and before the one that finds the
+// deletion done), an error of f stopping the deletion there, until
+// restore is called.
+func SetBeforeDeleteChunk(f func(id string) error) (restore func()) {
+	old := beforeDeleteChunk
+	beforeDeleteChunk = f
+	return func() { beforeDeleteChunk = old }
+}
+
+// AudienceDeletionsAtOpen is closed once the audience deletions Open found
+// unfinished are finished.
+func AudienceDeletionsAtOpen(s *Store) <-chan struct{} { return s.deletionsAtOpen }

@@ -150,6 +150,13 @@ const (
 	propComputedAt      = "computedAt"
 	propExpires         = "expires"
 
+	// labelAudienceDeletion is the tombstone of a deleted audience whose
+	// members and log are still being removed, a chunk per transaction
+	// (DeleteAudience): it has audienceId, at (when the audience was
+	// deleted) and lock, and outlives the deletion only when that stopped
+	// (the process died, its context ended, Neo4j went away).
+	labelAudienceDeletion = "AudienceDeletion"
+
 	// Profile facts (facts.go): one node per live profile the audience
 	// keeper refreshed, holding its audience.Facts in their binary form
 	// (data); not connected to the identity graph.
@@ -196,7 +203,7 @@ var names = func() map[string]string {
 		propProofText, propProofVersion, propProofChannel, propProofCollector, propProofEventID,
 		labelErasureReceipt, propKind, propIdentifierCount, propEventCount, propScrubbedEventCount,
 		propTraitCount, propConsentRecordCount, propSuppressedHashCount,
-		labelAudience, labelAudienceMember, labelAudienceChange, labelComputedTrait, labelComputedValue,
+		labelAudience, labelAudienceMember, labelAudienceChange, labelComputedTrait, labelComputedValue, labelAudienceDeletion,
 		propDescription, propFilter, propStatic, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
 		propAggregate, propEventName, propEventType, propProperty, propWhere, propWindow, propComputedAt, propExpires,
 		labelProfileFacts, propData,

@@ -77,6 +77,10 @@ var schema = []schemaItem{
 	// Erasure deletes every change naming an erased profile.
 	{"index audience_change_profile: (:AudienceChange).profileId",
 		cypher(`CREATE INDEX audience_change_profile IF NOT EXISTS FOR (c:{{AudienceChange}}) ON (c.{{profileId}})`)},
+	// A deleted audience's tombstone, one per audience, found by its id
+	// until its members and log are all removed (DeleteAudience).
+	{"constraint audience_deletion: (:AudienceDeletion).audienceId is unique",
+		cypher(`CREATE CONSTRAINT audience_deletion IF NOT EXISTS FOR (t:{{AudienceDeletion}}) REQUIRE t.{{audienceId}} IS UNIQUE`)},
 	// Computed traits: a definition by name; values by profile, by name
 	// (deleting a trait) and by expiry (the refresher).
 	{"constraint computed_trait_name: (:ComputedTrait).name is unique",

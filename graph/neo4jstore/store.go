@@ -65,10 +65,14 @@ type Store struct {
 	health    *health
 	stopWatch context.CancelFunc
 	watching  sync.WaitGroup
+	// deletionsAtOpen is closed once the audience deletions found
+	// unfinished at Open are finished (or the store is closed).
+	deletionsAtOpen chan struct{}
 }
 
 // Open connects to Neo4j, checks that it answers within ctx, and applies the
-// schema (Migrate). The URI may be bolt:// or bolt+s:// (one server), or
+// schema (Migrate); in the background it then finishes the audience
+// deletions left unfinished (DeleteAudience). The URI may be bolt:// or bolt+s:// (one server), or
 // neo4j:// or neo4j+s:// (routing: writes go to the cluster's leader, reads
 // to its followers). The +s schemes use TLS and check the server's
 // certificate against the system's authorities and Config.CAFile's. From
@@ -129,10 +133,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	s.stopWatch = stop
-	s.watching.Add(1)
+	s.deletionsAtOpen = make(chan struct{})
+	s.watching.Add(2)
 	go func() {
 		defer s.watching.Done()
 		s.watch(wctx)
+	}()
+	// Audience deletions a stopped process left unfinished (DeleteAudience):
+	// in the background, as one may take a while.
+	go func() {
+		defer s.watching.Done()
+		s.finishAudienceDeletionsAtOpen(wctx)
 	}()
 	return s, nil
 }
@@ -191,7 +202,9 @@ func (s *Store) Driver() neo4j.DriverWithContext { return s.driver }
 // Database is the name of the database the store uses.
 func (s *Store) Database() string { return s.db }
 
-// Close closes the driver; it waits for connections in use to be returned.
+// Close stops the store's background work (the health probes, and the
+// audience deletions Open finishes) and closes the driver; it waits for
+// connections in use to be returned.
 func (s *Store) Close(ctx context.Context) error {
 	s.stopWatch()
 	s.watching.Wait()
