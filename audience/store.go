@@ -296,10 +296,11 @@ type KeepWrite struct {
 	// Changes are the entries and exits, each audience at most once, as
 	// ApplyMembership takes them.
 	Changes []MembershipChange
-	// Read holds, for the profiles evaluated that were stored (live or
-	// merged away), the UpdatedAt each had in what the keeper read
-	// (graph.Clean'd). Keep leaves out what it evaluated of a profile
-	// written since (see Store.Keep).
+	// Read holds, for the profiles evaluated, the UpdatedAt each had in
+	// what the keeper read (graph.Clean'd; the zero time for one that was
+	// not stored, live or merged away). Keep leaves out what it evaluated
+	// of a profile written since (see Store.Keep), a profile stored since
+	// it was read as absent included.
 	Read map[string]time.Time
 }
 

@@ -177,7 +177,10 @@ func (r *Resolver) setConsent(ctx context.Context, in gql.SetConsentInput) (*gra
 	var pid string
 	err = r.engine.Store().Update(ctx, func(ctx context.Context, tx graph.Tx) error {
 		pid = ""
-		ids, err := tx.Identifiers(ctx, []string{rec.Identifier})
+		// Locked, as ingest locks it, so that no merge moves it to another
+		// profile before its profile is touched below.
+		ref := graph.SplitKey(rec.Identifier)
+		ids, err := tx.LockIdentifiers(ctx, []graph.IdentifierSeen{{Key: rec.Identifier, Type: ref.Type, Value: ref.Value}}, false)
 		if err != nil {
 			return err
 		}

@@ -111,19 +111,20 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 	return nil
 }
 
-// staleRetries is how many times refreshFresh evaluates again the
-// profiles written while they were evaluated. Past it they are left: each
-// write that made them stale queues them for a keeper (this process's or
-// the writing replica's), whose own round reads them after that write.
+// staleRetries is how many times refreshFresh evaluates again, checked,
+// the profiles written while they were evaluated.
 const staleRetries = 3
 
 // refreshFresh is refreshBatch, then refreshBatch again for the profiles
 // Store.Keep refused as written since they were read, up to staleRetries
-// times.
+// times. A profile written faster than a round reads and writes it would
+// otherwise never be kept: its last evaluation is then written
+// unchecked, and the writes that outran it have queued it for another
+// round, which reads it after them.
 func (k *Keeper) refreshFresh(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs) error {
 	for try := 0; len(ids) > 0; try++ {
-		stale, err := k.refreshBatch(ctx, ids, auds, defs, versions)
-		if err != nil || try == staleRetries {
+		stale, err := k.refreshBatch(ctx, ids, auds, defs, versions, try < staleRetries)
+		if err != nil {
 			return err
 		}
 		ids = stale
@@ -132,13 +133,17 @@ func (k *Keeper) refreshFresh(ctx context.Context, ids []string, auds []audience
 }
 
 // refreshBatch evaluates ids, sorted and each once, and writes the
-// result; it returns the ids Store.Keep left out because they were
-// written after this read them.
-func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs) ([]string, error) {
+// result, checked against what it read when check is set; it returns the
+// ids Store.Keep left out because they were written after this read
+// them.
+func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs, check bool) ([]string, error) {
 	now := graph.Clean(k.now())
 	subs, kept, read, err := load(ctx, k.eng, k.st, k.cs, defs, ids, now)
 	if err != nil {
 		return nil, err
+	}
+	if !check {
+		read = nil
 	}
 	w := audience.KeepWrite{At: now, Read: read}
 	for _, id := range ids {
@@ -446,9 +451,10 @@ func (k *Keeper) eachLive(ctx context.Context, fn func(ids []string) error) erro
 	}
 }
 
-// dropStale makes the members of auds that are not live profiles exit;
-// in a static audience, the survivor of one merged away enters in its
-// place.
+// dropStale makes the members of auds that are not live profiles exit,
+// unless they are live again when the exit is written; in a static
+// audience, the survivor of one merged away enters in its place. An
+// audience deleted meanwhile is skipped.
 func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error {
 	for _, a := range auds {
 		p := audience.Page{Limit: BatchSize}
@@ -465,8 +471,10 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 				ids[i] = m.ProfileID
 			}
 			var stale []string
+			read := map[string]time.Time{} // as refreshBatch reads them
 			err = k.eng.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
 				stale = nil
+				clear(read)
 				ps, err := tx.Profiles(ctx, ids)
 				if err != nil {
 					return err
@@ -474,6 +482,10 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 				for _, id := range ids {
 					if p, ok := ps[id]; !ok || !p.Live() {
 						stale = append(stale, id)
+						read[id] = time.Time{}
+						if ok {
+							read[id] = graph.Clean(p.UpdatedAt)
+						}
 					}
 				}
 				return nil
@@ -496,7 +508,13 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 						}
 					}
 				}
-				if err := k.st.ApplyMembership(ctx, a.ID, enter, stale, graph.Clean(k.now())); err != nil && graph.ErrorCode(err) != graph.ENOTFOUND {
+				// Through Keep, checked against this read: a member read
+				// as merged away or erased that is live again by then (a
+				// split gave its id back) does not exit. A static
+				// audience's changes are written as read.
+				w := audience.KeepWrite{At: graph.Clean(k.now()), Read: read,
+					Changes: []audience.MembershipChange{{AudienceID: a.ID, Enter: enter, Exit: stale, Static: a.Static}}}
+				if _, err := k.st.Keep(ctx, w); err != nil {
 					return err
 				}
 			}

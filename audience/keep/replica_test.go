@@ -2,6 +2,8 @@ package keep_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,11 +22,15 @@ type gatedStore struct {
 	once    sync.Once
 	entered chan struct{}
 	release chan struct{}
+	// when, if set, picks the call to hold: the first for which it holds.
+	when func(audience.KeepWrite) bool
 }
 
 func (g *gatedStore) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error) {
 	first := false
-	g.once.Do(func() { first = true })
+	if g.when == nil || g.when(w) {
+		g.once.Do(func() { first = true })
+	}
 	if first {
 		close(g.entered)
 		<-g.release
@@ -168,4 +174,135 @@ func traitFact(f audience.Facts, name string) any {
 		}
 	}
 	return nil
+}
+
+// A person erased and then seen again gets her profile id back (it is
+// seeded by her identifier). A round that read her as absent, before she
+// came back, must not write her exit over the round that read her back.
+func TestKeeperReadOfAbsentProfileIsChecked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, t0)
+		const ann = "user_id:x-ann"
+		aPro := seg(1)
+		e.putAudience(aPro, "pro", "", audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}})
+		e.apply(ev("x1", t0.Add(-3*time.Hour), "", nil, map[string]any{"plan": "pro"}, ann))
+		A := e.profile(ann)
+		must(t, e.k.RefreshAll(bg))
+		e.wantMembers(aPro, A)
+
+		if _, err := e.eng.ForgetProfile(bg, A, "asked by mail", nil); err != nil {
+			t.Fatal(err)
+		}
+		gate := &gatedStore{Store: e.st, entered: make(chan struct{}), release: make(chan struct{})}
+		slow := keep.New(e.eng, gate, e.cs, func() time.Time { return t0 })
+		done := make(chan error, 1)
+		go func() { done <- slow.Refresh(bg, []string{A}) }()
+		select {
+		case <-gate.entered:
+		case err := <-done:
+			t.Fatalf("the slow keeper ended before writing: %v", err)
+		}
+
+		e.apply(ev("x2", t0.Add(-time.Hour), "", nil, map[string]any{"plan": "pro"}, ann))
+		if again := e.profile(ann); again != A {
+			t.Fatalf("Ann came back as %s, not %s: the test needs her id back", again, A)
+		}
+		must(t, e.k.Refresh(bg, []string{A}))
+		e.wantMembers(aPro, A)
+
+		close(gate.release)
+		must(t, <-done)
+		e.wantMembers(aPro, A)
+	})
+}
+
+// writingStore stores one event of its profile before each of the first
+// n Keep calls: a profile written faster than a round reads and writes
+// it.
+type writingStore struct {
+	audience.Store
+	e     *env
+	key   string
+	n     int
+	calls int
+}
+
+func (w *writingStore) Keep(ctx context.Context, kw audience.KeepWrite) ([]string, error) {
+	w.calls++
+	if w.calls <= w.n {
+		res, err := w.e.eng.ApplyBatch(ctx, []graph.Event{ev(fmt.Sprintf("hot-%d", w.calls), t0.Add(-time.Duration(w.calls)*time.Minute), "Viewed", nil, nil, w.key)})
+		if err != nil {
+			return nil, err
+		}
+		if res.Stored != 1 {
+			return nil, fmt.Errorf("hot event %d not stored: %+v", w.calls, res.Results)
+		}
+	}
+	return w.Store.Keep(ctx, kw)
+}
+
+// A profile written before every check of its round is kept all the same:
+// after the retries, the last evaluation is written unchecked.
+func TestKeeperKeepsAProfileWrittenFasterThanItsRounds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, t0)
+		const bot = "anonymous_id:hot-bot"
+		aView := seg(1)
+		e.putAudience(aView, "viewers", "", audience.Filter{Event: &audience.EventCondition{Name: "Viewed"}})
+		e.apply(ev("h0", t0.Add(-time.Hour), "Opened", nil, nil, bot))
+		B := e.profile(bot)
+		hot := &writingStore{Store: e.st, e: e, key: bot, n: 100}
+		k := keep.New(e.eng, hot, e.cs, func() time.Time { return t0 })
+		must(t, k.Refresh(bg, []string{B}))
+		e.wantMembers(aView, B)
+	})
+}
+
+// A member merged away leaves its audiences when a full pass finds it
+// stale; if a split gives its id back before that exit is written, it
+// stays, as the round that read it live again decided.
+func TestDropStaleLeavesAMemberLiveAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, t0)
+		const bAnon, aUser, aEmail = "anonymous_id:d-b", "user_id:d-a", "email:d-a@example.com"
+		aView := seg(1)
+		e.putAudience(aView, "viewers", "", audience.Filter{Event: &audience.EventCondition{Name: "Viewed"}})
+		e.apply(ev("d1", t0.Add(-4*time.Hour), "Viewed", nil, nil, bAnon), ev("d2", t0.Add(-4*time.Hour), "Opened", nil, nil, aUser, aEmail))
+		B, A := e.profile(bAnon), e.profile(aUser)
+		must(t, e.k.RefreshAll(bg))
+		e.wantMembers(aView, B)
+		e.apply(ev("d3", t0.Add(-3*time.Hour), "Opened", nil, nil, bAnon, aUser))
+		if got := e.profile(bAnon); got != A {
+			t.Fatalf("B joined %s, want A's profile %s to survive", got, A)
+		}
+
+		// The slow pass reads B merged away and stalls before its exit.
+		gate := &gatedStore{Store: e.st, entered: make(chan struct{}), release: make(chan struct{}),
+			when: func(w audience.KeepWrite) bool {
+				return len(w.Facts) == 0 && len(w.Changes) == 1 && slices.Contains(w.Changes[0].Exit, B)
+			}}
+		slow := keep.New(e.eng, gate, e.cs, func() time.Time { return t0 })
+		done := make(chan error, 1)
+		go func() { done <- slow.RefreshAll(bg) }()
+		select {
+		case <-gate.entered:
+		case err := <-done:
+			t.Fatalf("the slow pass ended before writing B's exit: %v", err)
+		}
+
+		// Undone: B gets its id back, and a round reads it live.
+		if _, err := e.eng.UnlinkIdentifiers(bg, graph.SplitKey(bAnon), graph.SplitKey(aUser), "shared laptop"); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.profile(bAnon); got != B {
+			t.Fatalf("after the unlink B is in %s, want its own id %s back", got, B)
+		}
+		must(t, e.k.Refresh(bg, []string{A, B}))
+
+		close(gate.release)
+		must(t, <-done)
+		if got := e.members(aView); !slices.Contains(got, B) {
+			t.Fatalf("members after the stale exit: %v; B, live again and a viewer, must stay", got)
+		}
+	})
 }

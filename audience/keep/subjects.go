@@ -146,8 +146,8 @@ func computeAll(subs map[string]*audience.Subject, defs []audience.ComputedTrait
 // readProfiles reads, in one read transaction, the live profiles among
 // profileIDs: Subjects with their Traits, Identifiers and Events only. It
 // also returns the ids asked for (sorted, each once, no empty one), the
-// UpdatedAt of each stored profile among them (live or merged away), the
-// owner of each member key and every member key, sorted.
+// UpdatedAt of each of them as read (the zero time for one not stored),
+// the owner of each member key and every member key, sorted.
 func readProfiles(ctx context.Context, eng *graph.Engine, profileIDs []string) (ids []string, subs map[string]*audience.Subject, read map[string]time.Time, owner map[string]string, keys []string, err error) {
 	ids = slices.DeleteFunc(slices.Clone(profileIDs), func(id string) bool { return id == "" })
 	slices.Sort(ids)
@@ -169,7 +169,12 @@ func readProfiles(ctx context.Context, eng *graph.Engine, profileIDs []string) (
 		}
 		var live []string
 		for _, id := range ids {
+			// An id not stored is read with the zero time: profile ids
+			// come back (a person erased and seen again gets the id her
+			// identifier seeds), and Keep must then tell that this read
+			// is stale.
 			p, ok := ps[id]
+			read[id] = time.Time{}
 			if ok && p.ID == id {
 				read[id] = graph.Clean(p.UpdatedAt)
 			}

@@ -12,7 +12,8 @@ var _ audience.TxForget = (*tx)(nil)
 // qForgetProfiles deletes, in one statement, the audience data of the
 // erased profiles ($erased) and the computed values of $erased and
 // $changed. The audiences an erased profile is in are locked first (the
-// SET of their seq to itself), in id order, as ApplyMembership locks its
+// SET of their id to itself: a value read before the lock is granted must
+// be one no transaction changes, see write.go), in id order, as ApplyMembership locks its
 // audience before it reads members: a concurrent exit of the same member
 // waits, or is waited for, and the size drops once per member deleted.
 var qForgetProfiles = cypher(`
@@ -27,7 +28,7 @@ CALL () {
 CALL (aids) {
   UNWIND aids AS aid
   MATCH (a:{{Audience}} { {{id}}: aid })
-  SET a.{{seq}} = a.{{seq}}
+  SET a.{{id}} = a.{{id}}
   WITH a
   CALL (a) {
     UNWIND $erased AS p

@@ -180,12 +180,13 @@ func TestForgetProfileEndToEnd(t *testing.T) {
 		// Newest first: the erasure, then the refused ones (bad reason,
 		// unknown profile, no privacy:write), whose reasons are withheld.
 		// The erasure's names its receipt and no profile id (Ann's ids
-		// derive from her identifiers), but counts her two profiles.
+		// derive from her identifiers), but counts the profiles it
+		// touched: her two, and Bob's, whose m6 it scrubbed.
 		wantAudit := []struct {
 			outcome, reason string
 			count           int
 		}{
-			{"ok", id + ": Request from [erased]", 2},
+			{"ok", id + ": Request from [erased]", 3},
 			{"INVALID_ARGUMENT", "(withheld: the erasure did not complete)", 0},
 			{"NOT_FOUND", "(withheld: the erasure did not complete)", 0},
 			{"FORBIDDEN", "(withheld: the erasure did not complete)", 0},
