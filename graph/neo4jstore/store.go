@@ -415,7 +415,8 @@ func (s *Store) classify(err error) error {
 // unavailable reports whether err means the database cannot serve now: no
 // connection (refused, lost, no server in the routing table: the driver's
 // ConnectivityError, its "service unavailable"), a database that is not
-// online, a transaction the server timed out, or transient failures (lock
+// online, a transaction the server timed out or that was terminated (by an
+// operator, or by a database shutting down), or transient failures (lock
 // timeouts, memory pressure, a leader switch) that outlasted the driver's
 // retries. Callers answer these with 503 and Retry-After, never 500.
 func unavailable(err error) bool {
@@ -432,7 +433,12 @@ func unavailable(err error) bool {
 		case "Neo.ClientError.Database.DatabaseNotFound",
 			// The server's transaction timeout: overloaded, not wrong.
 			"Neo.ClientError.Transaction.TransactionTimedOut",
-			"Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration":
+			"Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+			// Terminated by an operator or by the database shutting down
+			// (LockClientStopped when it was waiting on a lock): Neo4j
+			// itself says to retry in a new transaction.
+			"Neo.ClientError.Transaction.Terminated",
+			"Neo.ClientError.Transaction.LockClientStopped":
 			return true
 		}
 		// Transient errors, and a cluster's leader moving.
