@@ -1,11 +1,13 @@
 package keep_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -55,8 +57,33 @@ func TestComputedChangedWithoutAudience(t *testing.T) {
 		must(t, e.k.RefreshAll(bg))
 		announced("the first audience")
 
+		// The periodic pass writes again only the facts whose values time
+		// has changed: ann's (her count drops); cat's 0 holds for ever.
 		e.now = t0.AddDate(0, 0, 8)
-		must(t, e.k.RefreshDue(bg))
+		rec := &recordingStore{Store: e.st}
+		k := keep.New(e.eng, rec, e.cs, func() time.Time { return e.now })
+		must(t, k.RefreshDue(bg))
 		announced("day 8: both orders out of the week (ann 0, cat 0)", A)
+		if !slices.Equal(rec.facts, []string{A}) {
+			t.Fatalf("day 8: the periodic pass wrote the facts of %v, want ann's alone (%s)", rec.facts, A)
+		}
+		rec.facts = nil
+		must(t, k.RefreshDue(bg))
+		if len(rec.facts) != 0 {
+			t.Fatalf("day 8 again: the periodic pass wrote the facts of %v, want none (nothing expires)", rec.facts)
+		}
 	})
+}
+
+// recordingStore notes the profiles whose facts each Keep writes.
+type recordingStore struct {
+	audience.Store
+	facts []string
+}
+
+func (r *recordingStore) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error) {
+	for _, f := range w.Facts {
+		r.facts = append(r.facts, f.ProfileID)
+	}
+	return r.Store.Keep(ctx, w)
 }

@@ -867,10 +867,12 @@ func (k *Keeper) previewConsent(ctx context.Context, f *audience.Filter, purpose
 // condition with a within, a computed condition on a trait with a window
 // or a consent condition (a grant expires), or that have a purpose, and
 // every audience that refers to one of them with inAudience. When a
-// computed trait has a window, it writes every live profile's facts too,
-// with no audience due: a value that time alone changes (an order leaving
-// a 30-day count) then reaches the feed as COMPUTED_CHANGED. A background
-// refresher calls it periodically. It reads every live profile: its cost
+// computed trait has a window and no audience is due, it writes again the
+// facts of the profiles whose kept values time has changed
+// (refreshExpired): a value that time alone changes (an order leaving a
+// 30-day count) then reaches the feed as COMPUTED_CHANGED. A background
+// refresher calls it periodically. With an audience due, it reads every
+// live profile: its cost
 // is RefreshAll's for those audiences.
 func (k *Keeper) RefreshDue(ctx context.Context) error {
 	auds, err := k.audiences(ctx)
@@ -924,7 +926,42 @@ func (k *Keeper) RefreshDue(ctx context.Context) error {
 			sel = append(sel, a)
 		}
 	}
-	return k.refreshEvery(ctx, sel, len(windowed) > 0)
+	if len(sel) == 0 && len(windowed) > 0 {
+		return k.refreshExpired(ctx)
+	}
+	return k.refreshEvery(ctx, sel, false)
+}
+
+// refreshExpired writes again the facts of the live profiles whose kept
+// computed values time has changed by now (a value's Until has passed),
+// or that have no facts: a pass that reads every live profile's facts,
+// page by page, and the events of only those. No audience is evaluated.
+func (k *Keeper) refreshExpired(ctx context.Context) error {
+	now := graph.Clean(k.now())
+	return k.eachLive(ctx, func(ids []string) error {
+		fs, err := k.st.Facts(ctx, ids)
+		if err != nil {
+			return err
+		}
+		var due []string
+		for _, id := range ids {
+			f, ok := fs[id]
+			if !ok || expired(f.Computed, now) {
+				due = append(due, id)
+			}
+		}
+		return k.refresh(ctx, due, nil)
+	})
+}
+
+// expired reports whether any of cs holds no longer at now.
+func expired(cs []audience.ComputedFact, now time.Time) bool {
+	for _, c := range cs {
+		if !c.Until.IsZero() && !now.Before(c.Until) {
+			return true
+		}
+	}
+	return false
 }
 
 func dependsOnTime(f *audience.Filter, windowed map[string]bool, depth int) bool {
