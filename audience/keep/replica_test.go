@@ -38,6 +38,24 @@ func (g *gatedStore) Keep(ctx context.Context, w audience.KeepWrite) ([]string, 
 	return g.Store.Keep(ctx, w)
 }
 
+// stallKeeper runs run on a second keeper over e's store (a slow
+// replica's), and returns once that keeper holds at its Keep call that
+// when picks (nil: its first); release lets it write, and done gives
+// run's result.
+func stallKeeper(t *testing.T, e *env, when func(audience.KeepWrite) bool, run func(k *keep.Keeper) error) (release func(), done chan error) {
+	t.Helper()
+	gate := &gatedStore{Store: e.st, entered: make(chan struct{}), release: make(chan struct{}), when: when}
+	slow := keep.New(e.eng, gate, e.cs, func() time.Time { return t0 })
+	done = make(chan error, 1)
+	go func() { done <- run(slow) }()
+	select {
+	case <-gate.entered:
+	case err := <-done:
+		t.Fatalf("the slow keeper ended before the write it was to hold: %v", err)
+	}
+	return func() { close(gate.release) }, done
+}
+
 // Two replicas' keepers evaluate one person from different reads. The
 // slower one read her before her last change and writes after the faster
 // one, which read her after it. Its evaluation of the older state must not
@@ -57,15 +75,7 @@ func TestReplicaKeeperNeverOverwritesNewerRound(t *testing.T) {
 		// She turns basic; the slow replica's keeper reads that and
 		// stalls before writing her exit.
 		e.apply(ev("r2", t0.Add(-2*time.Hour), "", nil, map[string]any{"plan": "basic"}, ann))
-		gate := &gatedStore{Store: e.st, entered: make(chan struct{}), release: make(chan struct{})}
-		slow := keep.New(e.eng, gate, e.cs, func() time.Time { return t0 })
-		done := make(chan error, 1)
-		go func() { done <- slow.Refresh(bg, []string{A}) }()
-		select {
-		case <-gate.entered:
-		case err := <-done:
-			t.Fatalf("the slow keeper ended before writing: %v", err)
-		}
+		release, done := stallKeeper(t, e, nil, func(k *keep.Keeper) error { return k.Refresh(bg, []string{A}) })
 
 		// She turns pro again; the other replica's keeper reads that and
 		// writes first: she stays a member.
@@ -74,7 +84,7 @@ func TestReplicaKeeperNeverOverwritesNewerRound(t *testing.T) {
 		e.wantMembers(aPro, A)
 
 		// The slow keeper writes last.
-		close(gate.release)
+		release()
 		must(t, <-done)
 		e.wantMembers(aPro, A)
 		e.wantChanges(aPro, oneCall(audience.Entered, t0, A)...)
@@ -193,15 +203,7 @@ func TestKeeperReadOfAbsentProfileIsChecked(t *testing.T) {
 		if _, err := e.eng.ForgetProfile(bg, A, "asked by mail", nil); err != nil {
 			t.Fatal(err)
 		}
-		gate := &gatedStore{Store: e.st, entered: make(chan struct{}), release: make(chan struct{})}
-		slow := keep.New(e.eng, gate, e.cs, func() time.Time { return t0 })
-		done := make(chan error, 1)
-		go func() { done <- slow.Refresh(bg, []string{A}) }()
-		select {
-		case <-gate.entered:
-		case err := <-done:
-			t.Fatalf("the slow keeper ended before writing: %v", err)
-		}
+		release, done := stallKeeper(t, e, nil, func(k *keep.Keeper) error { return k.Refresh(bg, []string{A}) })
 
 		e.apply(ev("x2", t0.Add(-time.Hour), "", nil, map[string]any{"plan": "pro"}, ann))
 		if again := e.profile(ann); again != A {
@@ -210,7 +212,7 @@ func TestKeeperReadOfAbsentProfileIsChecked(t *testing.T) {
 		must(t, e.k.Refresh(bg, []string{A}))
 		e.wantMembers(aPro, A)
 
-		close(gate.release)
+		release()
 		must(t, <-done)
 		e.wantMembers(aPro, A)
 	})
@@ -277,18 +279,10 @@ func TestDropStaleLeavesAMemberLiveAgain(t *testing.T) {
 		}
 
 		// The slow pass reads B merged away and stalls before its exit.
-		gate := &gatedStore{Store: e.st, entered: make(chan struct{}), release: make(chan struct{}),
-			when: func(w audience.KeepWrite) bool {
-				return len(w.Facts) == 0 && len(w.Changes) == 1 && slices.Contains(w.Changes[0].Exit, B)
-			}}
-		slow := keep.New(e.eng, gate, e.cs, func() time.Time { return t0 })
-		done := make(chan error, 1)
-		go func() { done <- slow.RefreshAll(bg) }()
-		select {
-		case <-gate.entered:
-		case err := <-done:
-			t.Fatalf("the slow pass ended before writing B's exit: %v", err)
+		exitOfB := func(w audience.KeepWrite) bool {
+			return len(w.Facts) == 0 && len(w.Changes) == 1 && slices.Contains(w.Changes[0].Exit, B)
 		}
+		release, done := stallKeeper(t, e, exitOfB, func(k *keep.Keeper) error { return k.RefreshAll(bg) })
 
 		// Undone: B gets its id back, and a round reads it live.
 		if _, err := e.eng.UnlinkIdentifiers(bg, graph.SplitKey(bAnon), graph.SplitKey(aUser), "shared laptop"); err != nil {
@@ -299,7 +293,7 @@ func TestDropStaleLeavesAMemberLiveAgain(t *testing.T) {
 		}
 		must(t, e.k.Refresh(bg, []string{A, B}))
 
-		close(gate.release)
+		release()
 		must(t, <-done)
 		if got := e.members(aView); !slices.Contains(got, B) {
 			t.Fatalf("members after the stale exit: %v; B, live again and a viewer, must stay", got)
