@@ -758,26 +758,9 @@ func touchOthers(ctx context.Context, tx Tx, w *Write, others []string) error {
 	}
 	var pids []string
 	for _, id := range ids {
-		if id.ProfileID != "" && !written[id.ProfileID] {
+		if !written[id.ProfileID] {
 			pids = append(pids, id.ProfileID)
 		}
 	}
-	if len(pids) == 0 {
-		return nil
-	}
-	slices.Sort(pids)
-	pids = slices.Compact(pids)
-	ps, err := tx.LockProfiles(ctx, pids)
-	if err != nil {
-		return err
-	}
-	for _, id := range pids {
-		p, ok := ps[id]
-		if !ok || !p.Live() {
-			continue
-		}
-		p.UpdatedAt = later(p.UpdatedAt, w.At)
-		w.PutProfiles = append(w.PutProfiles, p)
-	}
-	return nil
+	return touchInto(ctx, tx, w, pids)
 }

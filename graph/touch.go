@@ -15,6 +15,16 @@ import (
 // UpdatedAt never moves back: a profile already stamped at or after now
 // moves one microsecond on.
 func TouchProfiles(ctx context.Context, tx Tx, ids []string, now time.Time) error {
+	w := &Write{At: Clean(now)}
+	if err := touchInto(ctx, tx, w, ids); err != nil || len(w.PutProfiles) == 0 {
+		return err
+	}
+	return tx.Apply(ctx, w)
+}
+
+// touchInto locks the live profiles among ids and adds them to w's
+// PutProfiles with UpdatedAt moved on to w.At (later).
+func touchInto(ctx context.Context, tx Tx, w *Write, ids []string) error {
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
 	if len(ids) == 0 {
 		return nil
@@ -25,20 +35,15 @@ func TouchProfiles(ctx context.Context, tx Tx, ids []string, now time.Time) erro
 	if err != nil {
 		return err
 	}
-	now = Clean(now)
-	w := &Write{At: now}
 	for _, id := range ids {
 		p, ok := ps[id]
 		if !ok || !p.Live() {
 			continue
 		}
-		p.UpdatedAt = later(p.UpdatedAt, now)
+		p.UpdatedAt = later(p.UpdatedAt, w.At)
 		w.PutProfiles = append(w.PutProfiles, p)
 	}
-	if len(w.PutProfiles) == 0 {
-		return nil
-	}
-	return tx.Apply(ctx, w)
+	return nil
 }
 
 // later is now when it is after was, else was plus one microsecond: a

@@ -56,6 +56,20 @@ func stallKeeper(t *testing.T, e *env, when func(audience.KeepWrite) bool, run f
 	return func() { close(gate.release) }, done
 }
 
+// proMember stores an audience of the people whose plan is pro, and one
+// such person, key, with the event id; it returns the audience and her
+// profile, a member after a full pass.
+func proMember(e *env, id, key string) (string, string) {
+	e.t.Helper()
+	aPro := seg(1)
+	e.putAudience(aPro, "pro", "", audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}})
+	e.apply(ev(id, t0.Add(-3*time.Hour), "", nil, map[string]any{"plan": "pro"}, key))
+	A := e.profile(key)
+	must(e.t, e.k.RefreshAll(bg))
+	e.wantMembers(aPro, A)
+	return aPro, A
+}
+
 // Two replicas' keepers evaluate one person from different reads. The
 // slower one read her before her last change and writes after the faster
 // one, which read her after it. Its evaluation of the older state must not
@@ -65,12 +79,7 @@ func TestReplicaKeeperNeverOverwritesNewerRound(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, t0)
 		const ann = "user_id:r-ann"
-		aPro := seg(1)
-		e.putAudience(aPro, "pro", "", audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}})
-		e.apply(ev("r1", t0.Add(-3*time.Hour), "", nil, map[string]any{"plan": "pro"}, ann))
-		A := e.profile(ann)
-		must(t, e.k.RefreshAll(bg))
-		e.wantMembers(aPro, A)
+		aPro, A := proMember(e, "r1", ann)
 
 		// She turns basic; the slow replica's keeper reads that and
 		// stalls before writing her exit.
@@ -193,12 +202,7 @@ func TestKeeperReadOfAbsentProfileIsChecked(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, t0)
 		const ann = "user_id:x-ann"
-		aPro := seg(1)
-		e.putAudience(aPro, "pro", "", audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}})
-		e.apply(ev("x1", t0.Add(-3*time.Hour), "", nil, map[string]any{"plan": "pro"}, ann))
-		A := e.profile(ann)
-		must(t, e.k.RefreshAll(bg))
-		e.wantMembers(aPro, A)
+		aPro, A := proMember(e, "x1", ann)
 
 		if _, err := e.eng.ForgetProfile(bg, A, "asked by mail", nil); err != nil {
 			t.Fatal(err)
