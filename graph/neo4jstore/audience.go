@@ -577,10 +577,14 @@ func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) (
 	return out.([]audience.Change), nil
 }
 
+// qMembershipsOf reads the memberships of audiences still stored: the
+// members a deletion has not yet reached (DeleteAudience) are not
+// memberships any more.
 var qMembershipsOf = cypher(`
 UNWIND $pids AS p
 MATCH (m:{{AudienceMember}} { {{profileId}}: p })
 USING INDEX SEEK m:{{AudienceMember}}({{profileId}})
+WHERE EXISTS { MATCH (:{{Audience}} { {{id}}: m.{{audienceId}} }) }
 RETURN p, m.{{audienceId}} AS a, m.{{since}} AS since
 ORDER BY p, a`)
 

@@ -259,3 +259,95 @@ func TestDeleteAudienceFinishesAfterAStop(t *testing.T) {
 		t.Fatalf("the other audience has %d members, %d log entries, %d tombstones; want 4, 8, 0", m, c, n)
 	}
 }
+
+// TestLeftoversOfAStoppedDeletion: while a stopped deletion has left
+// members of the deleted audience, MembershipsOf does not return them,
+// and an erasure deletes the erased profile's leftover member too,
+// whatever the deletion does later.
+func TestLeftoversOfAStoppedDeletion(t *testing.T) {
+	const chunk = 3
+	s := openDeleting(t, chunk)
+	sess := rawSession(t)
+	ctx := context.Background()
+	a, b := delAud(1), delAud(2)
+	fillAudience(t, s, a, "a", 10, 5) // members p_a_00 to p_a_09
+	fillAudience(t, s, b, "a", 4, 2)  // members p_a_00 to p_a_03 as well
+
+	errStop := errors.New("stopped between chunks")
+	var chunks int
+	restore := neo4jstore.SetBeforeDeleteChunk(func(string) error {
+		if chunks++; chunks > 1 {
+			return errStop
+		}
+		return nil
+	})
+	_, err := s.DeleteAudience(ctx, a.ID)
+	restore()
+	if !errors.Is(err, errStop) {
+		t.Fatalf("stopped DeleteAudience: %v; want the stop", err)
+	}
+	// The profiles whose member node of a is left, as an analyst finds them.
+	res, err := sess.Run(ctx, `MATCH (m:AudienceMember {audienceId: $id}) RETURN m.profileId AS p ORDER BY p`, map[string]any{"id": a.ID})
+	storetest.Must(t, err)
+	recs, err := res.Collect(ctx)
+	storetest.Must(t, err)
+	var left []string
+	for _, r := range recs {
+		left = append(left, r.Values[0].(string))
+	}
+	if len(left) != 10-chunk {
+		t.Fatalf("%d members of the deleted audience left (%v); want %d", len(left), left, 10-chunk)
+	}
+
+	// A profile left in a and in b, and one left in a alone.
+	inBoth, inA := "", left[len(left)-1]
+	for _, p := range left {
+		if p <= "p_a_03" {
+			inBoth = p
+			break
+		}
+	}
+	if inBoth == "" || inA <= "p_a_03" {
+		t.Fatalf("left %v: want one of p_a_00 to p_a_03 and one after", left)
+	}
+	got, err := s.MembershipsOf(ctx, []string{inBoth, inA})
+	storetest.Must(t, err)
+	if ms := got[inBoth]; len(ms) != 1 || ms[0].AudienceID != b.ID {
+		t.Fatalf("memberships of %s: %+v; want audience %s alone", inBoth, ms, b.ID)
+	}
+	if ms := got[inA]; len(ms) != 0 {
+		t.Fatalf("memberships of %s: %+v; want none (its audience is deleted)", inA, ms)
+	}
+
+	// Both erased: every member node naming them goes, and b loses one.
+	var forgot audience.Forgotten
+	storetest.Must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		var err error
+		forgot, err = tx.(audience.TxForget).ForgetProfiles(ctx, []string{inBoth, inA}, nil)
+		return err
+	}))
+	if forgot.Memberships != 1 {
+		t.Fatalf("ForgetProfiles counted %d memberships; want 1 (of b)", forgot.Memberships)
+	}
+	for _, p := range []string{inBoth, inA} {
+		if n := single(t, sess, `MATCH (m:AudienceMember {profileId: $p}) RETURN count(m)`, map[string]any{"p": p}); n != int64(0) {
+			t.Fatalf("%v member nodes of erased %s left", n, p)
+		}
+	}
+	if m, _, x := leftOf(t, sess, a.ID); m != int64(len(left)-2) || x != 1 {
+		t.Fatalf("deleted audience: %d members and %d tombstones left; want %d and 1", m, x, len(left)-2)
+	}
+	auds, err := s.Audiences(ctx, []string{b.ID})
+	storetest.Must(t, err)
+	if size := auds[b.ID].Size; size != 3 {
+		t.Fatalf("audience b has size %d after one of its 4 members was erased; want 3", size)
+	}
+
+	// The deletion still finishes.
+	if _, err := s.DeleteAudience(ctx, delAud(9).ID); err != nil {
+		t.Fatal(err)
+	}
+	if m, c, x := leftOf(t, sess, a.ID); m+c+x != 0 {
+		t.Fatalf("after finishing: %d members, %d log entries, %d tombstones left", m, c, x)
+	}
+}

@@ -16,6 +16,11 @@ var _ audience.TxForget = (*tx)(nil)
 // be one no transaction changes, see write.go), in id order, as ApplyMembership locks its
 // audience before it reads members: a concurrent exit of the same member
 // waits, or is waited for, and the size drops once per member deleted.
+// Their members of audiences being deleted (the members DeleteAudience
+// has not reached yet) go too, each such audience's tombstone locked
+// first, in id order, as finishAudienceDeletion locks it before each
+// chunk: the erased ids leave nothing behind, whenever that deletion
+// finishes. Those are no memberships any more, and are not counted.
 var qForgetProfiles = cypher(`
 CALL () {
   UNWIND $erased AS p
@@ -39,6 +44,20 @@ CALL (aids) {
   }
   SET a.{{size}} = CASE WHEN a.{{size}} > n THEN a.{{size}} - n ELSE 0 END
   RETURN sum(n) AS members
+}
+CALL (aids) {
+  UNWIND aids AS aid
+  MATCH (t:{{AudienceDeletion}} { {{audienceId}}: aid })
+  SET t.{{lock}} = true
+  WITH t
+  CALL (t) {
+    UNWIND $erased AS p
+    MATCH (m:{{AudienceMember}} { {{audienceId}}: t.{{audienceId}}, {{profileId}}: p })
+    USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+    DELETE m
+    RETURN count(*) AS n
+  }
+  RETURN sum(n) AS leftovers
 }
 CALL () {
   UNWIND $erased AS p
