@@ -50,12 +50,12 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 	defer sess.Close(context.WithoutCancel(ctx))
 	out, err := sess.ExecuteWrite(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
 		t := &readTx{run: mt}
-		out, err := fn(ctx, t)
+		out, err := fn(gctx, t) // under gctx, as in Update
 		if err != nil {
 			return nil, retryable(err)
 		}
 		if len(entries) > 0 {
-			if err := appendAudit(ctx, t, entries); err != nil {
+			if err := appendAudit(gctx, t, entries); err != nil {
 				return nil, retryable(err)
 			}
 		}

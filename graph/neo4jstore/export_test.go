@@ -225,3 +225,17 @@ func SetBeforeDeleteChunk(f func(id string) error) (restore func()) {
 // AudienceDeletionsAtOpen is closed once the audience deletions Open found
 // unfinished are finished.
 func AudienceDeletionsAtOpen(s *Store) <-chan struct{} { return s.deletionsAtOpen }
+
+// AccessWriteAround runs, in one accessWrite transaction, a statement,
+// then between, then another statement, and returns the transaction's
+// error.
+func AccessWriteAround(ctx context.Context, s *Store, between func()) error {
+	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qWriteProbe, map[string]any{"k": "probe:access-1"}); err != nil {
+			return nil, err
+		}
+		between()
+		return nil, t.exec(ctx, qWriteProbe, map[string]any{"k": "probe:access-2"})
+	})
+	return err
+}

@@ -154,3 +154,66 @@ func TestHungNeo4jIsFoundDown(t *testing.T) {
 	}
 	t.Logf("up after %s", time.Since(begin))
 }
+
+// A write whose transaction is under way when Neo4j stops answering gives
+// up with UNAVAILABLE once Neo4j is found down, whether it runs through
+// Update (the collector's commits) or the writes of keys, audiences and
+// the like: a statement waiting on the frozen connection does not wait
+// for Neo4j to answer again.
+func TestWriteUnderWayOnAHungNeo4j(t *testing.T) {
+	storetest.OpenNeo4j(t)
+	defer neo4jstore.SetHungAfter(3 * time.Second)()
+	cfg := storetest.Neo4jConfig()
+	scheme, hostport, _ := strings.Cut(cfg.URI, "://")
+	for _, path := range []string{"Update", "accessWrite"} {
+		t.Run(path, func(t *testing.T) {
+			f := newFreezer(t, hostport)
+			cfg := cfg
+			cfg.URI = scheme + "://" + f.ln.Addr().String()
+			down := make(chan struct{})
+			var once sync.Once
+			cfg.OnAvailability = func(up bool, _ error) {
+				if !up {
+					once.Do(func() { close(down) })
+				}
+			}
+			ctx := context.Background()
+			s, err := neo4jstore.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			freeze := func() { f.freeze(true) }
+			done := make(chan error, 1)
+			go func() {
+				if path == "accessWrite" {
+					done <- neo4jstore.AccessWriteAround(ctx, s, freeze)
+					return
+				}
+				done <- s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+					if _, err := tx.Identifiers(ctx, []string{"user_id:u1"}); err != nil {
+						return err
+					}
+					freeze()
+					_, err := tx.Identifiers(ctx, []string{"user_id:u2"})
+					return err
+				})
+			}()
+			select {
+			case <-down:
+			case <-time.After(60 * time.Second):
+				t.Fatal("a frozen Neo4j was not found down within 60 s")
+			}
+			// Found down: the write gives up now, not once Neo4j answers.
+			select {
+			case err := <-done:
+				if graph.ErrorCode(err) != graph.EUNAVAILABLE {
+					t.Fatalf("the write under way: %v; want UNAVAILABLE", err)
+				}
+			case <-time.After(30 * time.Second):
+				f.freeze(false)
+				t.Fatalf("the write under way still waits 30 s after Neo4j was found down (returned %v once thawed)", <-done)
+			}
+		})
+	}
+}

@@ -242,8 +242,11 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	sess := s.session(gctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.WithoutCancel(ctx))
 	_, err = sess.ExecuteWrite(gctx, func(mt neo4j.ManagedTransaction) (any, error) {
+		// fn runs under gctx, which ends when Neo4j is found down, so
+		// that a statement waiting on a connection that stopped
+		// answering gives up then, as BEGIN and COMMIT do.
 		t := &tx{readTx: readTx{run: mt}, nonce: newNonce()}
-		if err := fn(ctx, t); err != nil {
+		if err := fn(gctx, t); err != nil {
 			return nil, retryable(err)
 		}
 		// A caller that gave up while fn ran must not have its work
