@@ -82,6 +82,7 @@ func TestBadConfiguration(t *testing.T) {
 		{"unknown flag", []string{"serve", "--no-such-flag"}, nil, "flag provided but not defined: -no-such-flag"},
 		{"unknown command", []string{"srve"}, nil, `unknown command "srve"`},
 		{"unreachable neo4j", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "5s"}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "did not answer within --store-timeout 5s"},
+		{"store timeout not positive", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "0s"}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "--store-timeout must be positive, got 0s"},
 		// A wrong URI is not waited for, whatever --store-timeout says.
 		{"bad neo4j uri", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "10m"}, []string{"NEO4J_URI=http://127.0.0.1:1"}, "bad configuration"},
 		// A CA file is checked before any connection: no waiting either.

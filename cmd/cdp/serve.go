@@ -90,10 +90,17 @@ func (s *storeFlags) openNeo4j(ctx context.Context, log zerolog.Logger) (*neo4js
 		}
 		log.Warn().Err(err).Msg("Neo4j stopped answering; requests get 503 with Retry-After until it is back")
 	}
+	if s.timeout <= 0 {
+		return nil, usagef("--store-timeout must be positive, got %s", s.timeout)
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	wait := 250 * time.Millisecond
+	// seen is the error of the last attempt the deadline did not cut
+	// short: what Neo4j answered says more than the timeout that ended
+	// the last attempt.
+	var seen error
 	for attempt := 1; ; attempt++ {
 		st, err := neo4jstore.Open(ctx, cfg)
 		if err == nil {
@@ -105,12 +112,15 @@ func (s *storeFlags) openNeo4j(ctx context.Context, log zerolog.Logger) (*neo4js
 		if graph.ErrorCode(err) != graph.EUNAVAILABLE {
 			return nil, err
 		}
+		if ctx.Err() == nil || seen == nil {
+			seen = err
+		}
 		left := s.timeout - time.Since(start)
 		if ctx.Err() != nil || left <= 0 {
 			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return nil, err // interrupted
 			}
-			return nil, fmt.Errorf("Neo4j did not answer within --store-timeout %s: %w", s.timeout, err)
+			return nil, fmt.Errorf("Neo4j did not answer within --store-timeout %s: %w", s.timeout, seen)
 		}
 		wait = min(wait, left)
 		log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Dur("waited", time.Since(start)).

@@ -129,6 +129,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if _, err := s.Migrate(ctx); err != nil {
 		_ = driver.Close(context.WithoutCancel(ctx))
+		if databaseNotFound(err) {
+			// Retrying will not help either: Neo4j answers, and has no
+			// such database.
+			return nil, graph.Errorf(graph.EINVALID, "Neo4j at %s has no database %q (check --neo4j-database)", uri, s.db)
+		}
 		return nil, err
 	}
 	wctx, stop := context.WithCancel(context.Background())
@@ -413,6 +418,13 @@ func (s *Store) classify(err error) error {
 		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
 	}
 	return fmt.Errorf("neo4j: %w", err)
+}
+
+// databaseNotFound reports whether Neo4j answered err because the
+// database named does not exist.
+func databaseNotFound(err error) bool {
+	var ne *neo4j.Neo4jError
+	return errors.As(err, &ne) && ne.Code == "Neo.ClientError.Database.DatabaseNotFound"
 }
 
 // unavailable reports whether err means the database cannot serve now: no
