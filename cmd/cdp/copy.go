@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,18 +40,33 @@ audiences with their members and change log, the change feed (its
 entries, head and retention mark), and webhook destinations with their
 cursors and deliveries.
 
-A target that holds any record is refused unless --force (a suppression
-secret alone, which every server makes at start, does not count, and is
-replaced); with --force records already there are overwritten or kept
-(events, history and log entries, keys, audit entries, receipts), so a
-copy that stopped can be run again. Records go in batches of --batch, one
-transaction each. At the end, and alone with --verify-only, it compares
-the two stores: the number of records of each kind and a checksum of the
-partition (the sorted member keys of every live profile, hashed, then the
-sorted hashes hashed), and prints both sides.
+A target that holds anything is refused unless --force: any record (a
+suppression secret alone, which every server makes at start, does not
+count, and is replaced), a change feed head or retention mark above 0 (a
+feed that ran and was trimmed to nothing keeps them), or any other
+leftover (on Neo4j, an audience deletion that stopped half-way); the
+message names what it holds. With --force records already there are
+overwritten or kept (events, history and log entries, keys, audit
+entries, receipts), so a copy that stopped can be run again. Records go
+in batches of --batch, one transaction each. At the end, and alone with
+--verify-only, it compares the two stores: the number of records of each
+kind, the feed's head and retention mark, a checksum of the partition
+(the sorted member keys of every live profile, hashed, then the sorted
+hashes hashed) and a content checksum of identifiers (with their
+traits), events (with their payloads) and consent records (each record
+as JSON with sorted keys and UTC times, hashed, then the sorted hashes
+hashed), and prints both sides. The records of the other kinds are
+counted, not compared.
 
-Exit status: 0 copied and verified (or, with --verify-only, equal), 1 a
-store failed, the target is not empty, or the stores differ, 2 bad usage.
+The source and the target must be different stores: two Neo4j URIs of
+one server (bolt or neo4j, with or without +s or +ssc; localhost or a
+loopback address; a missing port is 7687) with database names that differ
+only in case, or two paths of one folder (symbolic links resolved), are
+the same store.
+
+Exit status: 0 copied and verified (or, with --verify-only, matching in
+all that was compared), 1 a store failed, the target is not empty, or
+the stores differ, 2 bad usage.
 
 Example:
   cdp copy --from-data-dir ./data --to-neo4j-uri bolt://127.0.0.1:7687 --to-neo4j-database neo4j`
@@ -87,13 +105,88 @@ func (c *copySide) String() string {
 	return "embedded store in " + c.dataDir
 }
 
+// same reports whether c and o name the same store: for Neo4j, the same
+// server (sameNeo4jServer) and the same database, whose names Neo4j
+// compares without case (an empty name is the default, neo4j); for the
+// embedded store, the same folder once made absolute and its symbolic
+// links resolved, or one folder under two names (os.SameFile).
 func (c *copySide) same(o *copySide) bool {
-	if c.neo4jURI != "" {
-		return c.neo4jURI == o.neo4jURI && c.neo4jDB == o.neo4jDB
+	if c.neo4jURI != "" || o.neo4jURI != "" {
+		return c.neo4jURI != "" && o.neo4jURI != "" && sameNeo4jServer(c.neo4jURI, o.neo4jURI) &&
+			strings.EqualFold(cmp.Or(c.neo4jDB, "neo4j"), cmp.Or(o.neo4jDB, "neo4j"))
 	}
-	a, errA := filepath.Abs(c.dataDir)
-	b, errB := filepath.Abs(o.dataDir)
-	return o.dataDir != "" && errA == nil && errB == nil && a == b
+	if c.dataDir == "" || o.dataDir == "" {
+		return false
+	}
+	if a, errA := os.Stat(c.dataDir); errA == nil {
+		if b, errB := os.Stat(o.dataDir); errB == nil && os.SameFile(a, b) {
+			return true
+		}
+	}
+	a, errA := resolvePath(c.dataDir)
+	b, errB := resolvePath(o.dataDir)
+	return errA == nil && errB == nil && a == b
+}
+
+// resolvePath returns p made absolute with its symbolic links resolved;
+// the part of p that does not exist yet (a target folder the copy will
+// make) is kept as it is, after its longest existing parent resolved.
+func resolvePath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r, nil
+	}
+	parent := filepath.Dir(abs)
+	if parent == abs {
+		return abs, nil
+	}
+	r, err := resolvePath(parent)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(r, filepath.Base(abs)), nil
+}
+
+// sameNeo4jServer reports whether two Bolt URIs reach the same server:
+// bolt and neo4j, with or without +s or +ssc, speak Bolt to the same port;
+// a missing port is 7687; host names are compared without case, and
+// localhost and every loopback address are one host. Two names of one
+// machine other than those, or two members of one cluster, are not told
+// apart.
+func sameNeo4jServer(a, b string) bool {
+	ka, okA := neo4jServerKey(a)
+	kb, okB := neo4jServerKey(b)
+	if !okA || !okB {
+		return a == b
+	}
+	return ka == kb
+}
+
+// neo4jServerKey returns "host:port" of a Bolt URI, host "loopback" for
+// localhost and loopback addresses; false when u is no bolt or neo4j URI.
+func neo4jServerKey(u string) (string, bool) {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "", false
+	}
+	switch strings.ToLower(p.Scheme) {
+	case "bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc":
+	default:
+		return "", false
+	}
+	host := strings.ToLower(strings.TrimSuffix(p.Hostname(), "."))
+	if host == "" {
+		host = "localhost" // the driver's default
+	}
+	if ip := net.ParseIP(host); host == "localhost" || strings.HasSuffix(host, ".localhost") || (ip != nil && ip.IsLoopback()) {
+		host = "loopback"
+	} else if ip != nil {
+		host = ip.String() // one spelling of each address
+	}
+	return net.JoinHostPort(host, cmp.Or(p.Port(), "7687")), true
 }
 
 func (c *copySide) openStore(ctx context.Context, stderr io.Writer, mustExist bool) (*dump.Stream, error) {
@@ -128,8 +221,8 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	from.register(fs)
 	to.register(fs)
 	fs.integer(&batch, "batch", "", 1000, "records per page read and per transaction written")
-	fs.boolean(&force, "force", "", false, "copy into a target that already holds records")
-	fs.boolean(&verifyOnly, "verify-only", "", false, "copy nothing: only compare the counts and partition checksums of the two stores")
+	fs.boolean(&force, "force", "", false, "copy into a target that is not empty (holds records, feed marks or leftovers)")
+	fs.boolean(&verifyOnly, "verify-only", "", false, "copy nothing: only compare the two stores (counts, feed marks, partition and content checksums)")
 	fs.duration(&timeout, "store-timeout", "CDP_STORE_TIMEOUT", 15*time.Second, "how long to wait for each store at start")
 	pos, err := parseKeysFlags(fs, args)
 	if err != nil {
@@ -175,8 +268,12 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("target: %w", err)
 		}
-		if !dstCounts.Empty() && !force {
-			return fmt.Errorf("the target (%s) is not empty: %s; give --force to copy into it anyway", to, dstCounts)
+		held, err := dst.Holdings(ctx, dstCounts)
+		if err != nil {
+			return fmt.Errorf("target: %w", err)
+		}
+		if len(held) > 0 && !force {
+			return fmt.Errorf("the target (%s) is not empty: it holds %s; give --force to copy into it anyway", to, strings.Join(held, ", "))
 		}
 		fmt.Fprintf(stdout, "copying %s to %s\n", from, to)
 		start := time.Now()
@@ -215,8 +312,10 @@ func copyKind(ctx context.Context, src, dst *dump.Stream, k dump.Kind, total, ba
 	return nil
 }
 
-// verifyCopy compares the counts and partition checksums of both stores,
-// prints them side by side, and fails when they differ.
+// verifyCopy compares the counts, the feed marks, the partition checksums
+// and the content checksums (dump.ContentKinds) of both stores, prints
+// them side by side, and fails when they differ. It reads every record of
+// the content kinds of both stores.
 func verifyCopy(ctx context.Context, src, dst *dump.Stream, srcCounts dump.Counts, pageSize int, stdout io.Writer) error {
 	dstCounts, err := dst.CountAll(ctx)
 	if err != nil {
@@ -277,10 +376,36 @@ func verifyCopy(ctx context.Context, src, dst *dump.Stream, srcCounts dump.Count
 		diff = append(diff, "partition")
 	}
 	fmt.Fprintf(stdout, "partition sha256, source  %s\npartition sha256, target  %s%s\n", srcSum.Hash, dstSum.Hash, mark)
+	srcContent, err := src.ContentSums(ctx, pageSize)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	dstContent, err := dst.ContentSums(ctx, pageSize)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	var compared []string
+	for _, k := range dump.ContentKinds {
+		a, okA := srcContent[k]
+		b, okB := dstContent[k]
+		if !okA || !okB {
+			continue
+		}
+		compared = append(compared, string(k))
+		mark = ""
+		if a != b {
+			mark = "  differs"
+			diff = append(diff, string(k)+" content")
+		}
+		fmt.Fprintf(stdout, "content sha256 of %s, source  %s\ncontent sha256 of %s, target  %s%s\n", k, a, k, b, mark)
+	}
 	if len(diff) > 0 {
 		return fmt.Errorf("the stores differ: %s", strings.Join(diff, ", "))
 	}
-	fmt.Fprintln(stdout, "the stores match")
+	// Say what was compared, and no more: the other kinds' records were
+	// counted, not read.
+	fmt.Fprintf(stdout, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of %s (the records of the other kinds were counted, not compared)\n",
+		strings.Join(compared, ", "))
 	return nil
 }
 

@@ -313,7 +313,7 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 	// database; cdp copy opens its own connection.
 	neo := storetest.OpenNeo4j(t)
 	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dir1}, neo4jFlags("to")...)...)
-	if code != 0 || !strings.Contains(out, "the stores match") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("copied to neo4j %s\n%s\n%s", time.Since(t0), out, errOut)
@@ -342,7 +342,7 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 	// 3. Neo4j -> a new embedded store.
 	dir3 := t.TempDir()
 	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dir3)...)
-	if code != 0 || !strings.Contains(out, "the stores match") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
 		t.Fatalf("copy from Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("copied back %s\n%s", time.Since(t0), errOut)
@@ -490,7 +490,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	}
 
 	out, errOut, code = copyRun(t, "--from-data-dir", dirA, "--to-data-dir", dirC)
-	if code != 0 || !strings.Contains(out, "the stores match") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
 		t.Fatalf("copy into an empty store: exit %d\n%s\n%s", code, out, errOut)
 	}
 	wantTable := map[string][2]string{
@@ -507,7 +507,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	}
 
 	out, errOut, code = copyRun(t, "--verify-only", "--from-data-dir", dirA, "--to-data-dir", dirC)
-	if code != 0 || !strings.Contains(out, "the stores match") || strings.Contains(out, "copying") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") || strings.Contains(out, "copying") {
 		t.Fatalf("verify equal stores: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// --verify-only against a folder with no store makes none there.
@@ -574,7 +574,7 @@ func TestCopyToNeo4jRefusesNonEmptyAndVerifies(t *testing.T) {
 	wantSum := sha256Hex(pair[0] + "\n" + pair[1] + "\n")
 
 	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dirA}, neo4jFlags("to")...)...)
-	if code != 0 || !strings.Contains(out, "the stores match") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
 		t.Fatalf("copy into an empty Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := copyTable(out)["partition sha256"]; got != [2]string{wantSum, wantSum} {
@@ -590,7 +590,7 @@ func TestCopyToNeo4jRefusesNonEmptyAndVerifies(t *testing.T) {
 	}
 
 	out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dirA}, neo4jFlags("to")...)...)
-	if code != 0 || !strings.Contains(out, "the stores match") || strings.Contains(out, "copying") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") || strings.Contains(out, "copying") {
 		t.Fatalf("verify equal stores: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dirB}, neo4jFlags("to")...)...)
@@ -739,7 +739,7 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--batch", "2", "--to-data-dir", dirB)...)
-	if code != 0 || !strings.Contains(out, "the stores match") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
 		t.Fatalf("copy from Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	back, err := embedded.Open(dirB)

@@ -207,7 +207,9 @@ func Count(ctx context.Context, r Reader) (Counts, error) {
 
 // Empty reports whether c counts no record, but for a suppression secret
 // that keys no hash: every server makes one when it starts, and a copy
-// replaces it.
+// replaces it. Counts miss state outside the records, such as the feed's
+// head and retention mark: whether a store is an empty target is
+// Stream.Holdings.
 func (c Counts) Empty() bool {
 	for k, n := range c {
 		if n != 0 && (k != SuppressionKey || c[Suppressed] != 0) {

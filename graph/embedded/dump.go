@@ -442,3 +442,45 @@ func (s *Store) PutAudienceChanges(ctx context.Context, cs []audience.Change) er
 		return nil
 	})
 }
+
+var _ dump.LeftoverReader = (*Store)(nil)
+
+// Leftovers implements dump.LeftoverReader: the buckets that hold entries
+// (nested buckets' included), but for the meta bucket (the layout version,
+// the live count and the feed's trimmed mark, which dump.Stream reads
+// itself) and the suppression secret (dump.Counts counts it). It reads
+// every entry of those buckets.
+func (s *Store) Leftovers(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		out = nil
+		for _, name := range allBuckets {
+			if bytes.Equal(name, bucketMeta) || bytes.Equal(name, bucketSuppressionKey) {
+				continue
+			}
+			b := btx.Bucket(name)
+			if b == nil {
+				continue
+			}
+			if n := countEntries(b); n > 0 {
+				out = append(out, fmt.Sprintf("%d %s in the %s bucket", n, map[bool]string{true: "entry", false: "entries"}[n == 1], name))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// countEntries counts the values of b and of the buckets nested in it.
+func countEntries(b *bolt.Bucket) int {
+	n := 0
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			n++
+		} else if nb := b.Bucket(k); nb != nil {
+			n += countEntries(nb)
+		}
+	}
+	return n
+}

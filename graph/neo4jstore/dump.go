@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -419,4 +422,60 @@ func (s *Store) PutAudienceChanges(ctx context.Context, cs []audience.Change) er
 		rows[i] = map[string]any{"aid": c.AudienceID, "pid": c.ProfileID, "kind": c.Kind, "at": timeParam(c.At), "seq": int64(c.Seq)}
 	}
 	return s.putRows(ctx, "audience changes", qPutAudienceChanges, rows)
+}
+
+var _ dump.LeftoverReader = (*Store)(nil)
+
+// qLeftovers counts the nodes by their labels, but for the markers of
+// data migrations done, the suppression secret (dump.Counts counts it) and
+// the feed's counter (dump.Stream reads its head and trimmed mark).
+var qLeftovers = cypher(`
+MATCH (n) WHERE NOT n:{{Migration}} AND NOT n:{{SuppressionKey}} AND NOT n:{{FeedCounter}}
+RETURN labels(n) AS labels, count(*) AS n`)
+
+// Leftovers implements dump.LeftoverReader in one statement, which reads
+// every node: the nodes the database holds, by label, the tombstones of
+// unfinished audience deletions (DeleteAudience) named as such.
+func (s *Store) Leftovers(ctx context.Context) ([]string, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qLeftovers, nil)
+		if err != nil {
+			return nil, fmt.Errorf("count the nodes by label: %w", err)
+		}
+		counts := map[string]int64{}
+		for _, r := range recs {
+			ls, _ := r.Values[0].([]any)
+			names := make([]string, 0, len(ls))
+			for _, l := range ls {
+				if name, ok := l.(string); ok {
+					names = append(names, name)
+				}
+			}
+			slices.Sort(names)
+			n, _ := r.Values[1].(int64)
+			counts[strings.Join(names, ":")] += n
+		}
+		var out []string
+		for _, label := range slices.Sorted(maps.Keys(counts)) {
+			n := counts[label]
+			if label == labelAudienceDeletion {
+				out = append(out, fmt.Sprintf("%d unfinished audience %s (%s %s)", n, plural(n, "deletion"), label, plural(n, "node")))
+				continue
+			}
+			out = append(out, fmt.Sprintf("%d %s %s", n, label, plural(n, "node")))
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]string), nil
+}
+
+// plural returns word, with an s unless n is 1.
+func plural(n int64, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/dump"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// copyTarget is one kind of target of the tests below.
+type copyTarget struct {
+	name string
+	// open opens a fresh, empty store and returns it, a function that
+	// lets cdp copy open it (the embedded store is locked while open: it
+	// is closed) and returns it open again afterwards, the flags naming
+	// it, and how cdp copy names it.
+	open func(t *testing.T) (st graph.Store, during func(fn func()) graph.Store, flags []string, says string)
+}
+
+func copyTargets() []copyTarget {
+	return []copyTarget{
+		{"embedded", func(t *testing.T) (graph.Store, func(func()) graph.Store, []string, string) {
+			dir := t.TempDir()
+			st, err := embedded.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur := st
+			t.Cleanup(func() { cur.Close(context.Background()) })
+			during := func(fn func()) graph.Store {
+				storetest.Must(t, cur.Close(context.Background()))
+				fn()
+				s, err := embedded.Open(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cur = s
+				return s
+			}
+			return st, during, []string{"--to-data-dir", dir}, "embedded store in " + dir
+		}},
+		{"neo4j", func(t *testing.T) (graph.Store, func(func()) graph.Store, []string, string) {
+			neo := storetest.OpenNeo4j(t) // the test lock, and an empty database
+			cfg := storetest.Neo4jConfig()
+			db := cfg.Database
+			if db == "" {
+				db = "neo4j"
+			}
+			return neo, func(fn func()) graph.Store { fn(); return neo }, neo4jFlags("to"), fmt.Sprintf("Neo4j %s database %s", cfg.URI, db)
+		}},
+	}
+}
+
+// A target whose feed ran (5 entries appended, as one transaction) and was
+// trimmed to nothing holds no record, but a feed head 5 and a trimmed mark
+// 5: it is not empty. Without --force cdp copy refuses it, saying so, and
+// leaves it as it was (before, the copy wrote everything and then failed
+// its verification, feed head and trimmed differing).
+func TestCopyRefusesATargetWhoseFeedWasTrimmed(t *testing.T) {
+	dirA := t.TempDir()
+	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1", "email:a@x.example"}})
+	for _, target := range copyTargets() {
+		t.Run(target.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, during, flags, says := target.open(t)
+			at := time.Now().Add(-time.Hour)
+			entries := make([]graph.FeedEntry, 5)
+			for i := range entries {
+				entries[i] = graph.FeedEntry{At: at, Kind: graph.FeedTraitsChanged, ProfileID: fmt.Sprintf("p_gone%d", i)}
+			}
+			storetest.Must(t, st.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+				return tx.(graph.FeedTx).AppendFeed(ctx, entries)
+			}))
+			fs := st.(graph.FeedStore)
+			if n, err := fs.TrimFeed(ctx, time.Now(), 100); err != nil || n != 5 {
+				t.Fatalf("trimmed %d entries (%v), want 5", n, err)
+			}
+			checkUntouched := func(st graph.Store) {
+				t.Helper()
+				s, err := dump.NewStream(st)
+				storetest.Must(t, err)
+				counts, err := s.CountAll(ctx)
+				storetest.Must(t, err)
+				for k, n := range counts {
+					if n != 0 {
+						t.Errorf("the target holds %s=%d, want none", k, n)
+					}
+				}
+				head, trimmed, err := s.FeedMarks(ctx)
+				if err != nil || head != 5 || trimmed != 5 {
+					t.Errorf("the target's feed head %d, trimmed %d (%v), want 5 and 5", head, trimmed, err)
+				}
+			}
+			checkUntouched(st) // what the old check took for an empty target
+
+			var out, errOut string
+			var code int
+			st = during(func() { out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dirA}, flags...)...) })
+			want := "cdp copy: the target (" + says + ") is not empty: it holds feed head=5, feed trimmed=5; give --force to copy into it anyway\n"
+			if code != 1 || errOut != want || strings.Contains(out, "copying") {
+				t.Errorf("copy into a target whose feed was trimmed: exit %d\nstdout: %s\nstderr: %q\nwant stderr %q", code, out, errOut, want)
+			}
+			checkUntouched(st)
+		})
+	}
+}
+
+// A target that holds no record and no feed mark but something else a new
+// store does not hold (here profile facts of a profile it does not have,
+// which no count sees, since facts are read by profile) is not empty
+// either: the message names the bucket, or the label, and how many.
+func TestCopyRefusesATargetWithLeftovers(t *testing.T) {
+	dirA := t.TempDir()
+	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1"}})
+	wantHeld := map[string]string{"embedded": "1 entry in the profile_facts bucket", "neo4j": "1 ProfileFacts node"}
+	for _, target := range copyTargets() {
+		t.Run(target.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, during, flags, says := target.open(t)
+			storetest.Must(t, st.(audience.Store).PutFacts(ctx, []audience.Facts{{ProfileID: "p_gone", Keys: []string{"user_id:gone"}, Types: []string{"user_id"}}}))
+			var out, errOut string
+			var code int
+			st = during(func() { out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dirA}, flags...)...) })
+			want := "cdp copy: the target (" + says + ") is not empty: it holds " + wantHeld[target.name] + "; give --force to copy into it anyway\n"
+			if code != 1 || errOut != want {
+				t.Fatalf("copy into a target with leftovers: exit %d\nstdout: %s\nstderr: %q\nwant stderr %q", code, out, errOut, want)
+			}
+			s, err := dump.NewStream(st)
+			storetest.Must(t, err)
+			if n, err := s.Count(ctx, dump.Identifiers); err != nil || n != 0 {
+				t.Errorf("the refused target holds %d identifiers (%v), want none", n, err)
+			}
+		})
+	}
+}
+
+// copyAltered copies the embedded store of dir into dst as cdp copy does,
+// page by page through the record stream, but passes every page through
+// alter first.
+func copyAltered(t *testing.T, dir string, dst graph.Store, alter func(b *dump.Batch)) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := embedded.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	src, err := dump.NewStream(st)
+	storetest.Must(t, err)
+	to, err := dump.NewStream(dst)
+	storetest.Must(t, err)
+	for _, k := range src.Kinds() {
+		after := ""
+		for {
+			b, err := src.Page(ctx, k, after, 1000)
+			storetest.Must(t, err)
+			alter(&b)
+			storetest.Must(t, to.Load(ctx, b))
+			if b.Next == "" {
+				break
+			}
+			after = b.Next
+		}
+	}
+}
+
+// The final check of cdp copy compares the content of identifiers (with
+// their traits), events (with their payloads) and consent records, not
+// only counts and the partition: a target that differs from the source
+// in one trait value, one event property or one consent record's proof,
+// and in nothing counted, is told apart (exit 1, the kind named), on both
+// stores; an unaltered copy matches, and says only what it compared. The
+// consent checksum is worked out by hand.
+func TestCopyComparesContent(t *testing.T) {
+	ctx := context.Background()
+	dirA := t.TempDir()
+	st, err := embedded.Open(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	res, err := graph.NewEngine(st, nil).ApplyBatch(ctx, []graph.Event{
+		{ID: "test/c1", MessageID: "c1", Type: "identify", Source: "test", Timestamp: at, ReceivedAt: at,
+			Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: "u1"}, {Type: "email", Value: "a@x.example"}},
+			Traits:      map[string]any{"plan": "pro"}, Properties: map[string]any{"amount": 12.5, "items": []any{"a", "b"}}},
+		{ID: "test/c2", MessageID: "c2", Type: "identify", Source: "test", Timestamp: at.Add(time.Minute), ReceivedAt: at.Add(time.Minute),
+			Identifiers: []graph.IdentifierRef{{Type: "email", Value: "b@x.example"}}, Traits: map[string]any{"plan": "free"}},
+	})
+	if err != nil || res.Stored != 2 {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	created := time.Date(2026, 2, 1, 9, 30, 0, 123456000, time.UTC)
+	storetest.Must(t, st.PutConsent(ctx, []privacy.Record{{ID: "cns_" + strings.Repeat("a", 32), Purpose: "email",
+		Status: privacy.StatusGranted, At: created, Source: "web", LegalBasis: privacy.BasisConsent, Identifier: "email:a@x.example",
+		ReceivedAt: created.Add(time.Second), Proof: privacy.Proof{Text: "I agree", Version: "v3", Channel: "web", Collector: "form", EventID: "test/c1"}}}))
+	storetest.Must(t, st.Close(ctx))
+	// The one consent record, as JSON with sorted keys and UTC times.
+	consentJSON := `{"At":"2026-02-01T09:30:00.123456Z","ExpiresAt":"0001-01-01T00:00:00Z","ID":"cns_` + strings.Repeat("a", 32) + `",` +
+		`"Identifier":"email:a@x.example","LegalBasis":"CONSENT","Proof":{"Channel":"web","Collector":"form","EventID":"test/c1","Text":"I agree","Version":"v3"},` +
+		`"Purpose":"email","ReceivedAt":"2026-02-01T09:30:01.123456Z","Source":"web","Status":"GRANTED"}`
+	wantConsent := sha256Hex(sha256Hex(consentJSON) + "\n")
+
+	variants := []struct {
+		name  string
+		alter func(b *dump.Batch)
+		want  string // what the stores differ in, "" for nothing
+	}{
+		{"unaltered", func(*dump.Batch) {}, ""},
+		{"trait", func(b *dump.Batch) {
+			for i, id := range b.Identifiers {
+				if tv, ok := id.Traits["plan"]; ok && tv.Value == "pro" {
+					tv.Value = "enterprise"
+					b.Identifiers[i].Traits = map[string]graph.TraitValue{"plan": tv}
+				}
+			}
+		}, "identifiers content"},
+		{"event payload", func(b *dump.Batch) {
+			for i, e := range b.Events {
+				if e.ID == "test/c1" {
+					b.Events[i].Properties = map[string]any{"amount": 13, "items": []any{"a", "b"}}
+				}
+			}
+		}, "events content"},
+		{"consent proof", func(b *dump.Batch) {
+			for i := range b.Consent {
+				b.Consent[i].Proof.Version = "v4"
+			}
+		}, "consent content"},
+	}
+	for _, target := range copyTargets() {
+		for _, v := range variants {
+			t.Run(target.name+"/"+v.name, func(t *testing.T) {
+				st, during, flags, _ := target.open(t)
+				copyAltered(t, dirA, st, v.alter)
+				var out, errOut string
+				var code int
+				during(func() {
+					out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dirA}, flags...)...)
+				})
+				rows := contentRows(out)
+				if rows["consent"][0] != wantConsent {
+					t.Errorf("the source's consent checksum is %s, want %s worked out by hand\n%s", rows["consent"][0], wantConsent, out)
+				}
+				for _, k := range []string{"identifiers", "events", "consent"} {
+					if differs := rows[k][0] != rows[k][1]; rows[k][0] == "" || differs != (v.want == k+" content") {
+						t.Errorf("content checksums of %s: %v, want them to differ only when %s was altered\n%s", k, rows[k], k, out)
+					}
+				}
+				if table := copyTable(out); table["partition sha256"][0] != table["partition sha256"][1] || table["identifiers"] != [2]string{"3", "3"} ||
+					table["events"] != [2]string{"2", "2"} || table["consent"] != [2]string{"1", "1"} {
+					t.Errorf("counts or partition differ:\n%s", out)
+				}
+				if v.want == "" {
+					const match = "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of identifiers, events, consent (the records of the other kinds were counted, not compared)\n"
+					if code != 0 || !strings.HasSuffix(out, match) || errOut != "" {
+						t.Errorf("verify an unaltered copy: exit %d\n%s\n%s", code, out, errOut)
+					}
+					return
+				}
+				if want := "cdp copy: the stores differ: " + v.want + "\n"; code != 1 || errOut != want || strings.Contains(out, "match") {
+					t.Errorf("verify a copy with another %s: exit %d, stderr %q, want %q\n%s", v.name, code, errOut, want, out)
+				}
+			})
+		}
+	}
+}
+
+// contentRows reads the content checksums cdp copy prints: per kind, the
+// source's and the target's.
+func contentRows(out string) map[string][2]string {
+	rows := map[string][2]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[0] != "content" || f[1] != "sha256" || f[2] != "of" {
+			continue
+		}
+		k := strings.TrimSuffix(f[3], ",")
+		r := rows[k]
+		switch f[4] {
+		case "source":
+			r[0] = f[5]
+		case "target":
+			r[1] = f[5]
+		}
+		rows[k] = r
+	}
+	return rows
+}

@@ -1,0 +1,138 @@
+package dump
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
+)
+
+// ContentKinds are the kinds whose records ContentSums hashes whole:
+// identifiers with their profile, times, sources and traits, events with
+// every stored field (properties and traits included), and consent
+// records. The other kinds are compared by their counts only.
+var ContentKinds = []Kind{Identifiers, Events, Consent}
+
+// ContentSums returns, for each kind of ContentKinds the stream holds, the
+// hex SHA-256 of its records' content: each record in its canonical form
+// (CanonicalRecord) is hashed, and the hex hashes, sorted, one per line,
+// are hashed. Sorting makes it independent of each store's page order,
+// and keeps 32 bytes per record in memory. pageSize records are read per
+// page.
+func (s *Stream) ContentSums(ctx context.Context, pageSize int) (map[Kind]string, error) {
+	if pageSize < 1 {
+		pageSize = 1000
+	}
+	out := map[Kind]string{}
+	for _, k := range ContentKinds {
+		if !s.holds(k) {
+			continue
+		}
+		var sums [][sha256.Size]byte
+		after := ""
+		for {
+			b, err := s.Page(ctx, k, after, pageSize)
+			if err != nil {
+				return nil, fmt.Errorf("content checksum of %s: %w", k, err)
+			}
+			recs, err := contentRecords(b)
+			if err != nil {
+				return nil, fmt.Errorf("content checksum of %s: %w", k, err)
+			}
+			for _, r := range recs {
+				c, err := CanonicalRecord(r)
+				if err != nil {
+					return nil, fmt.Errorf("content checksum of %s: %w", k, err)
+				}
+				sums = append(sums, sha256.Sum256(c))
+			}
+			if b.Next == "" {
+				break
+			}
+			after = b.Next
+		}
+		// Lowercase hex keeps the order of the bytes.
+		slices.SortFunc(sums, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
+		h := sha256.New()
+		for _, x := range sums {
+			h.Write([]byte(hex.EncodeToString(x[:])))
+			h.Write([]byte{'\n'})
+		}
+		out[k] = hex.EncodeToString(h.Sum(nil))
+	}
+	return out, nil
+}
+
+// contentRecords returns the records of a page of a ContentKinds kind.
+func contentRecords(b Batch) ([]any, error) {
+	var out []any
+	switch b.Kind {
+	case Identifiers:
+		for _, x := range b.Identifiers {
+			out = append(out, x)
+		}
+	case Events:
+		for _, x := range b.Events {
+			out = append(out, x)
+		}
+	case Consent:
+		for _, x := range b.Consent {
+			out = append(out, x)
+		}
+	default:
+		return nil, fmt.Errorf("no content checksum for %s", b.Kind)
+	}
+	return out, nil
+}
+
+// CanonicalRecord returns the canonical form of a graph.Identifier, a
+// graph.Event or a privacy.Record, as ContentSums hashes it: the record's
+// JSON (its json tags; a consent record's Go field names) with every time
+// in UTC to the microsecond (graph.Clean, the precision both stores keep),
+// an event's Keys sorted (a store keeps them as a set), and then every
+// object's keys sorted and numbers written as they were read, with no
+// spaces.
+func CanonicalRecord(r any) ([]byte, error) {
+	switch x := r.(type) {
+	case graph.Identifier:
+		x.FirstSeen, x.LastSeen = graph.Clean(x.FirstSeen), graph.Clean(x.LastSeen)
+		if len(x.Traits) > 0 {
+			ts := make(map[string]graph.TraitValue, len(x.Traits))
+			for n, t := range x.Traits {
+				t.At = graph.Clean(t.At)
+				ts[n] = t
+			}
+			x.Traits = ts
+		}
+		r = x
+	case graph.Event:
+		x.Timestamp, x.ReceivedAt = graph.Clean(x.Timestamp), graph.Clean(x.ReceivedAt)
+		x.Keys = slices.Sorted(slices.Values(x.Keys))
+		x.Identifiers, x.Shared = nil, false
+		r = x
+	case privacy.Record:
+		x.At, x.ExpiresAt, x.ReceivedAt = graph.Clean(x.At), graph.Clean(x.ExpiresAt), graph.Clean(x.ReceivedAt)
+		r = x
+	default:
+		return nil, fmt.Errorf("no canonical form for %T", r)
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	// Through a generic value, so that json.Marshal sorts every object's
+	// keys (maps' included) and numbers keep their text.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
