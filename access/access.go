@@ -66,8 +66,11 @@ type Store interface {
 	Keys(ctx context.Context, first int, after string) ([]Key, error)
 	// RevokeKey marks the key revoked at at and returns it, appending
 	// audit in the same transaction. Revoking a revoked key keeps its first
-	// RevokedAt.
-	// Errors: ENOTFOUND (and nothing is appended).
+	// RevokedAt. With ctx marked by WithKeepAdmin it refuses, in that
+	// transaction, to revoke the last key usable at at that holds
+	// keys:admin (LastAdmin).
+	// Errors: ENOTFOUND, ECONFLICT for the last admin key (and nothing is
+	// appended).
 	RevokeKey(ctx context.Context, id string, at time.Time, audit ...AuditEntry) (Key, error)
 	// TouchKey raises the key's LastUsedAt to at (an older at changes
 	// nothing). It writes, so the caller throttles it: at most once a
@@ -223,6 +226,44 @@ func (k Key) Validate() error {
 // and not expired (ExpiresAt is the first instant it is refused).
 func (k Key) Usable(now time.Time) bool {
 	return k.RevokedAt.IsZero() && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
+}
+
+type keepAdminKey struct{}
+
+// WithKeepAdmin returns ctx asking RevokeKey to keep at least one usable
+// key with keys:admin: over the API, revoking the last one would lock
+// every administrator out (keys stay enforced once any key exists). `cdp
+// keys revoke`, run by whoever holds the store, does not ask.
+func WithKeepAdmin(ctx context.Context) context.Context {
+	return context.WithValue(ctx, keepAdminKey{}, true)
+}
+
+// KeepAdmin reports whether ctx was marked by WithKeepAdmin.
+func KeepAdmin(ctx context.Context) bool {
+	v, _ := ctx.Value(keepAdminKey{}).(bool)
+	return v
+}
+
+// LastAdmin reports whether revoking the key id at now would leave no key
+// of keys usable at now with keys:admin: that key is such a key, and no
+// other is.
+func LastAdmin(id string, keys []Key, now time.Time) bool {
+	admin := func(k Key) bool { return k.Usable(now) && k.HasScope(ScopeKeysAdmin) }
+	last := false
+	for _, k := range keys {
+		switch {
+		case k.ID == id:
+			last = admin(k)
+		case admin(k):
+			return false
+		}
+	}
+	return last
+}
+
+// ErrLastAdmin is RevokeKey's refusal of the last usable keys:admin key.
+func ErrLastAdmin(id string) error {
+	return graph.Errorf(graph.ECONFLICT, "key %s is the last usable key with keys:admin; create another admin key before revoking it (or revoke it with `cdp keys revoke`)", id)
 }
 
 // HasScope reports whether k holds s.

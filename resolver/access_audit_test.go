@@ -139,7 +139,7 @@ func TestKeyMutationsAndTheirAudit(t *testing.T) {
 		cfg := testConfig()
 		cfg.OnRevoke = func(id string) { mu.Lock(); revoked = append(revoked, id); mu.Unlock() }
 		e := newKeyEnv(t, s, cfg, nil)
-		admin, adminKey := e.key("admin", "", access.ScopeKeysAdmin)
+		admin, adminKey := e.key("admin", "", access.ScopeKeysAdmin, access.ScopeEventsWrite, access.ScopeProfilesRead)
 
 		var created struct {
 			CreateAPIKey struct {
@@ -651,6 +651,37 @@ func TestPersonalReadWithheldWhenItsEntryCannotBeWritten(t *testing.T) {
 		r = e.ok(support, `{ profileByIdentifier(type: "user_id", value: "u1") { identifiers { value } } }`, nil, nil)
 		if !strings.Contains(string(r.Raw), "ann@example.com") || len(e.audit("profileByIdentifier")) != 1 {
 			t.Errorf("read after recovery: %s, entries %+v", r.Raw, e.audit(""))
+		}
+	})
+}
+
+// A key gives only scopes its creator holds, and the last usable key with
+// keys:admin cannot be revoked over GraphQL: keys:admin is not a way to
+// every scope, and nobody is locked out of key administration.
+func TestKeyAdminLimits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		admin, adminKey := e.key("admin", "", access.ScopeKeysAdmin, access.ScopeProfilesRead)
+		before, _ := e.keys.CountKeys(context.Background())
+		e.refusedAs(admin, `mutation { createApiKey(input: {name: "wider", scopes: ["profiles:read", "pii:read"]}) { secret } }`,
+			CodeForbidden, `"input.scopes"`, "pii:read")
+		if after, _ := e.keys.CountKeys(context.Background()); after != before {
+			t.Fatalf("a refused creation stored a key: %d → %d", before, after)
+		}
+		var created struct {
+			CreateAPIKey struct{ Key struct{ ID string } } `json:"createApiKey"`
+		}
+		e.ok(admin, `mutation { createApiKey(input: {name: "narrower", scopes: ["profiles:read"]}) { key { id } } }`, nil, &created)
+
+		// The only admin key revokes itself: refused, and it still works.
+		e.refusedAs(admin, `mutation { revokeApiKey(id: "`+adminKey.ID+`") { id } }`, CodeConflict, adminKey.ID, "last usable key with keys:admin")
+		e.ok(admin, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, map[string]any{"id": created.CreateAPIKey.Key.ID}, nil)
+		// With a second admin key, the first can go.
+		second, secondKey := e.key("second admin", "", access.ScopeKeysAdmin)
+		e.ok(second, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, map[string]any{"id": adminKey.ID}, nil)
+		e.refusedAs(second, `mutation { revokeApiKey(id: "`+secondKey.ID+`") { id } }`, CodeConflict, secondKey.ID)
+		if got := outcomes(e.audit("createApiKey")); !reflect.DeepEqual(got, []string{access.OutcomeOK, CodeForbidden}) {
+			t.Errorf("createApiKey outcomes %v", got)
 		}
 	})
 }

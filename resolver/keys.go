@@ -2,8 +2,12 @@ package resolver
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/gql"
@@ -66,6 +70,22 @@ func (r *Resolver) createKey(ctx context.Context, in gql.CreateAPIKeyInput) (*gq
 	if err != nil {
 		return fail(err)
 	}
+	// A key gives only scopes its creator holds: keys:admin alone must
+	// not be a way to every other scope, pii:read included.
+	if p := access.PrincipalFrom(ctx); !p.Open {
+		for _, sc := range k.Scopes {
+			if !p.Has(sc) {
+				err := &gqlerror.Error{
+					Message: fmt.Sprintf("argument %q: a key can only give scopes its creator holds, and the request's key does not hold %s",
+						"input.scopes", sc),
+					Path:       graphql.GetPath(ctx),
+					Extensions: map[string]any{"code": CodeForbidden, "scope": string(sc)},
+				}
+				r.auditFailure(ctx, entry, err)
+				return nil, err
+			}
+		}
+	}
 	// The entry says which key: its id, never its secret or hash.
 	entry.Reason = "key " + k.ID
 	if err := r.keys.CreateKey(ctx, k, entry); err != nil {
@@ -87,7 +107,7 @@ func (r *Resolver) revokeKey(ctx context.Context, id string) (*access.Key, error
 		r.auditFailure(ctx, entry, err)
 		return nil, err
 	}
-	k, err := r.keys.RevokeKey(ctx, id, graph.Now(), entry)
+	k, err := r.keys.RevokeKey(access.WithKeepAdmin(ctx), id, graph.Now(), entry)
 	if err != nil {
 		r.auditFailure(ctx, entry, err)
 		if graph.ErrorCode(err) == graph.ENOTFOUND {

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("AuditInTx", func(t *testing.T) { testAuditInTx(t, get(t)) })
 	t.Run("AuditHook", func(t *testing.T) { testAuditHook(t, get(t)) })
 	t.Run("KeyChangesAudited", func(t *testing.T) { testKeyChangesAudited(t, get(t)) })
+	t.Run("RevokeKeepsAnAdmin", func(t *testing.T) { testRevokeKeepsAnAdmin(t, get(t)) })
 }
 
 // t0 is the suite's own time.
@@ -611,5 +612,61 @@ func testKeyChangesAudited(t *testing.T, s Store) {
 	must(t, err)
 	if want := []string{"aud_revoke", "aud_create"}; !slices.Equal(entryIDs(got), want) {
 		t.Errorf("audit after two changes and four refusals: %v, want %v", entryIDs(got), want)
+	}
+}
+
+// testRevokeKeepsAnAdmin: asked to keep an admin key (access.WithKeepAdmin),
+// RevokeKey refuses the last key usable with keys:admin, counting neither
+// revoked nor expired ones, and appends nothing then; unasked, it revokes
+// it.
+func testRevokeKeepsAnAdmin(t *testing.T, s Store) {
+	ctx := context.Background()
+	keep := access.WithKeepAdmin(ctx)
+	admin := []access.Scope{access.ScopeKeysAdmin}
+	keys := []access.Key{
+		{ID: "key_a", Name: "admin", Scopes: []access.Scope{access.ScopeAuditRead, access.ScopeKeysAdmin}, Hash: access.HashSecret(secret(0)), CreatedAt: at(0)},
+		{ID: "key_b", Name: "reader", Scopes: []access.Scope{access.ScopeProfilesRead}, Hash: access.HashSecret(secret(1)), CreatedAt: at(0)},
+		{ID: "key_c", Name: "expired admin", Scopes: admin, Hash: access.HashSecret(secret(2)), CreatedAt: at(0), ExpiresAt: at(5)},
+		{ID: "key_d", Name: "revoked admin", Scopes: admin, Hash: access.HashSecret(secret(3)), CreatedAt: at(0)},
+	}
+	for _, k := range keys {
+		must(t, s.CreateKey(ctx, k))
+	}
+	_, err := s.RevokeKey(ctx, "key_d", at(1))
+	must(t, err)
+
+	// At minute 10 key_c has expired and key_d is revoked: key_a is the
+	// last admin.
+	_, err = s.RevokeKey(keep, "key_a", at(10), access.AuditEntry{ID: "aud_last", At: at(10), Action: "revokeApiKey", Outcome: access.OutcomeOK})
+	wantCode(t, err, graph.ECONFLICT, "RevokeKey of the last usable admin key")
+	if err != nil && !strings.Contains(graph.ErrorMessage(err), "key_a") {
+		t.Errorf("refusal %q does not name the key", graph.ErrorMessage(err))
+	}
+	if got, _, err := s.KeyByHash(ctx, keys[0].Hash); err != nil || !got.RevokedAt.IsZero() {
+		t.Fatalf("the refused key: RevokedAt %v, %v; want not revoked", got.RevokedAt, err)
+	}
+	_, err = s.RevokeKey(keep, "key_b", at(10))
+	must(t, err) // not an admin key
+	_, err = s.RevokeKey(keep, "key_d", at(10))
+	must(t, err) // already revoked: no change
+	e := access.Key{ID: "key_e", Name: "second admin", Scopes: admin, Hash: access.HashSecret(secret(4)), CreatedAt: at(11)}
+	must(t, s.CreateKey(ctx, e))
+	rk, err := s.RevokeKey(keep, "key_a", at(12))
+	must(t, err)
+	if !rk.RevokedAt.Equal(at(12)) {
+		t.Fatalf("key_a with another admin key: RevokedAt %v, want %v", rk.RevokedAt, at(12))
+	}
+	_, err = s.RevokeKey(keep, "key_e", at(13))
+	wantCode(t, err, graph.ECONFLICT, "RevokeKey of the admin key left")
+	// Not asked to keep one (`cdp keys revoke`): revoked.
+	rk, err = s.RevokeKey(ctx, "key_e", at(14))
+	must(t, err)
+	if !rk.RevokedAt.Equal(at(14)) {
+		t.Fatalf("key_e revoked unasked: RevokedAt %v, want %v", rk.RevokedAt, at(14))
+	}
+	got, err := s.Audit(ctx, access.AuditQuery{Limit: 10})
+	must(t, err)
+	if len(got) != 0 {
+		t.Errorf("audit entries %v after a refused revocation; want none", entryIDs(got))
 	}
 }

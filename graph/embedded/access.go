@@ -243,6 +243,12 @@ func (s *Store) Keys(ctx context.Context, first int, after string) ([]access.Key
 
 // changeKey applies fn to the stored key id and stores the result.
 func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key), audit []access.AuditEntry) (access.Key, error) {
+	return s.changeKeyChecked(ctx, id, nil, fn, audit)
+}
+
+// changeKeyChecked is changeKey that first runs check, when not nil, in
+// the same transaction, and stops at its error.
+func (s *Store) changeKeyChecked(ctx context.Context, id string, check func(btx *bolt.Tx) error, fn func(k *access.Key), audit []access.AuditEntry) (access.Key, error) {
 	if err := access.CheckAudit(audit); err != nil {
 		return access.Key{}, err
 	}
@@ -252,6 +258,11 @@ func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key)
 		v := keys.Get([]byte(id))
 		if v == nil {
 			return graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
+		}
+		if check != nil {
+			if err := check(btx); err != nil {
+				return err
+			}
 		}
 		var err error
 		if k, err = decodeKey(v); err != nil {
@@ -269,9 +280,29 @@ func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key)
 	return k, err
 }
 
-// RevokeKey implements access.Store.
+// RevokeKey implements access.Store. Asked to keep an admin key
+// (access.KeepAdmin), it reads every key in its transaction: the store
+// holds few, and writes one at a time.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, error) {
-	return s.changeKey(ctx, id, func(k *access.Key) {
+	var check func(btx *bolt.Tx) error
+	if access.KeepAdmin(ctx) {
+		check = func(btx *bolt.Tx) error {
+			var all []access.Key
+			err := btx.Bucket(bucketAPIKeys).ForEach(func(_, v []byte) error {
+				k, err := decodeKey(v)
+				all = append(all, k)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if access.LastAdmin(id, all, at) {
+				return access.ErrLastAdmin(id)
+			}
+			return nil
+		}
+	}
+	return s.changeKeyChecked(ctx, id, check, func(k *access.Key) {
 		if k.RevokedAt.IsZero() {
 			k.RevokedAt = graph.Clean(at)
 		}

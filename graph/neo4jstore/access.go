@@ -209,12 +209,38 @@ MATCH (k:{{ApiKey}} { {{id}}: $id })
 SET k.{{revokedAt}} = coalesce(k.{{revokedAt}}, $at)
 RETURN k { .* } AS k`)
 
-// RevokeKey implements access.Store.
+// qLockAdminKeys locks every key holding keys:admin, in id order, and
+// returns them: two revocations of admin keys take turns, each reading
+// what the other did (see RevokeKey).
+var qLockAdminKeys = cypher(`
+MATCH (k:{{ApiKey}})
+WHERE $scope IN k.{{scopes}}
+WITH k ORDER BY k.{{id}}
+SET k.{{id}} = k.{{id}}
+RETURN k { .* } AS k`)
+
+// RevokeKey implements access.Store. Asked to keep an admin key
+// (access.KeepAdmin), it first locks and reads every admin key in its
+// transaction.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, error) {
 	if err := access.CheckAudit(audit); err != nil {
 		return access.Key{}, err
 	}
+	keepAdmin := access.KeepAdmin(ctx)
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if keepAdmin {
+			recs, err := t.query(ctx, qLockAdminKeys, map[string]any{"scope": string(access.ScopeKeysAdmin)})
+			if err != nil {
+				return nil, fmt.Errorf("lock admin keys: %w", err)
+			}
+			admins, err := decodeKeys(recs)
+			if err != nil {
+				return nil, err
+			}
+			if access.LastAdmin(id, admins, at) {
+				return nil, access.ErrLastAdmin(id)
+			}
+		}
 		recs, err := t.query(ctx, qRevokeKey, map[string]any{"id": id, "at": timeParam(at)})
 		if err != nil {
 			return nil, fmt.Errorf("revoke API key: %w", err)

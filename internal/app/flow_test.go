@@ -55,7 +55,7 @@ func TestNewcomerFlow(t *testing.T) {
 				Key    struct{ ID string }
 			} `json:"createApiKey"`
 		}
-		gqlData(t, dial, "", `mutation { createApiKey(input: {name: "admin", scopes: ["keys:admin", "audit:read", "profiles:read", "pii:read"]}) { secret key { id } } }`, &admin)
+		gqlData(t, dial, "", `mutation { createApiKey(input: {name: "admin", scopes: ["keys:admin", "audit:read", "profiles:read", "pii:read", "events:write"]}) { secret key { id } } }`, &admin)
 		// No wait: the server that stored the key enforces keys at once.
 		if r := send(t, "POST", "http://"+dial+"/graphql", "", "", typename); r.status != 401 || r.code() != "UNAUTHENTICATED" {
 			t.Fatalf("the request right after the first key was created, without a key: %d %s, want 401", r.status, r.body)
