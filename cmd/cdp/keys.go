@@ -156,7 +156,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer closeStore()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := as.CreateKey(ctx, k, keysAudit("keys.create", now)); err != nil {
+	if err := as.CreateKey(ctx, k, keysAudit("keys.create", k.ID, now)); err != nil {
 		return fmt.Errorf("create key: %w", err)
 	}
 	fmt.Fprintf(stdout, "secret: %s\n", secret)
@@ -275,7 +275,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	now := graph.Clean(time.Now())
-	k, err := as.RevokeKey(ctx, id, now, keysAudit("keys.revoke", now))
+	k, err := as.RevokeKey(ctx, id, now, keysAudit("keys.revoke", id, now))
 	if err != nil {
 		if graph.ErrorCode(err) == graph.ENOTFOUND {
 			return fmt.Errorf("no key with id %q (run \"cdp keys list\" to see them)", id)
@@ -290,12 +290,13 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// keysAudit is the audit entry of a change made with "cdp keys": no key
-// made it (the operator works on the store directly), and the store writes
-// it in the change's transaction.
-func keysAudit(action string, at time.Time) access.AuditEntry {
+// keysAudit is the audit entry of a change made with "cdp keys" to the key
+// id: no key made it (the operator works on the store directly), its
+// reason names the key as the GraphQL mutations' entries do, and the store
+// writes it in the change's transaction.
+func keysAudit(action, id string, at time.Time) access.AuditEntry {
 	return access.AuditEntry{
-		ID: access.NewAuditID(), At: graph.Clean(at), Action: action, Reason: "cdp keys", Outcome: access.OutcomeOK,
+		ID: access.NewAuditID(), At: graph.Clean(at), Action: action, Reason: "cdp keys, key " + id, Outcome: access.OutcomeOK,
 	}
 }
 

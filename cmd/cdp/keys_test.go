@@ -135,7 +135,7 @@ func testKeys(t *testing.T, ks keysStore) {
 		if k.ExpiresAt.Before(before.Add(720*time.Hour).Add(-time.Second)) || k.ExpiresAt.After(after.Add(720*time.Hour).Add(time.Second)) {
 			t.Fatalf("expiry %s is not 720h after creation (%s to %s)", k.ExpiresAt, before, after)
 		}
-		wantKeysAudit(t, s, "keys.create", 1, before, after)
+		wantKeysAudit(t, s, "keys.create", id, 1, before, after)
 	})
 
 	noSecrets := func(what, s string) {
@@ -262,9 +262,9 @@ func testKeys(t *testing.T, ks keysStore) {
 		if sk.RevokedAt.IsZero() || sk.Usable(time.Now()) || !sk.RevokedAt.Equal(*k.RevokedAt) {
 			t.Fatalf("stored key after revoke %+v, listed revokedAt %v", sk, k.RevokedAt)
 		}
-		wantKeysAudit(t, s, "keys.revoke", 1, before, after)
+		wantKeysAudit(t, s, "keys.revoke", id, 1, before, after)
 		// The refused commands appended nothing.
-		wantKeysAudit(t, s, "keys.create", 1, time.Time{}, after)
+		wantKeysAudit(t, s, "keys.create", id, 1, time.Time{}, after)
 	})
 	// Revoking again keeps the first time and says so.
 	out, errOut, code = runCDP(t, ks.env, "keys", "revoke", id)
@@ -272,13 +272,13 @@ func testKeys(t *testing.T, ks keysStore) {
 		t.Fatalf("second revoke: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	// The second revocation is a change request of its own, audited too.
-	ks.with(t, func(s access.Store) { wantKeysAudit(t, s, "keys.revoke", 2, time.Time{}, time.Now()) })
+	ks.with(t, func(s access.Store) { wantKeysAudit(t, s, "keys.revoke", id, 2, time.Time{}, time.Now()) })
 }
 
 // wantKeysAudit checks that the store holds n entries of action, the
-// newest made between from and to (from zero: not checked) by "cdp keys":
-// no key, reason "cdp keys", outcome ok.
-func wantKeysAudit(t *testing.T, s access.Store, action string, n int, from, to time.Time) {
+// newest made between from and to (from zero: not checked) by "cdp keys"
+// on key id: no key made it, reason "cdp keys, key ID", outcome ok.
+func wantKeysAudit(t *testing.T, s access.Store, action, id string, n int, from, to time.Time) {
 	t.Helper()
 	got, err := s.Audit(context.Background(), access.AuditQuery{Action: action, Limit: 10})
 	if err != nil {
@@ -288,8 +288,8 @@ func wantKeysAudit(t *testing.T, s access.Store, action string, n int, from, to 
 		t.Fatalf("%d %s audit entries, want %d: %+v", len(got), action, n, got)
 	}
 	e := got[0]
-	if e.KeyID != "" || e.Reason != "cdp keys" || e.Outcome != access.OutcomeOK || e.Action != action {
-		t.Fatalf("%s audit entry %+v, want no key, reason \"cdp keys\", outcome ok", action, e)
+	if e.KeyID != "" || e.Reason != "cdp keys, key "+id || e.Outcome != access.OutcomeOK || e.Action != action {
+		t.Fatalf("%s audit entry %+v, want no key, reason \"cdp keys, key %s\", outcome ok", action, e, id)
 	}
 	if (!from.IsZero() && e.At.Before(from.Add(-time.Millisecond))) || e.At.After(to.Add(time.Millisecond)) {
 		t.Fatalf("%s audit entry at %s, not between %s and %s", action, e.At, from, to)
