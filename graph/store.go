@@ -15,7 +15,9 @@ type Store interface {
 	// Update runs fn in one write transaction: commit when fn returns nil,
 	// roll back otherwise. fn may run more than once (a store may retry
 	// after a transient conflict), so it must not leak results from a
-	// failed attempt.
+	// failed attempt. fn's ctx carries ctx's values and ends when ctx
+	// does; it may be one the store derived from ctx, ending sooner (when
+	// the database is found down, say).
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// View runs fn in one read transaction. Like Update's, fn may run more
 	// than once (a store may retry after a transient failure, in a new

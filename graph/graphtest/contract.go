@@ -555,10 +555,13 @@ func testCancel(t *testing.T, open Opener) {
 		checkNothingStored(t, s)
 	})
 	t.Run("deadline during Update", func(t *testing.T) {
-		ctx := newExpiring()
-		err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		// fn's ctx may be one the store derived from the caller's (Neo4j's
+		// ends too when Neo4j is found down): the deadline passes on the
+		// caller's.
+		caller := newExpiring()
+		err := s.Update(caller, func(ctx context.Context, tx graph.Tx) error {
 			err := writeEverything(ctx, tx)
-			ctx.(*expiring).expire() // the caller's deadline passes once the work is done
+			caller.expire() // the caller's deadline passes once the work is done
 			return err
 		})
 		if !errors.Is(err, context.DeadlineExceeded) {
