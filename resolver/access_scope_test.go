@@ -28,7 +28,7 @@ var rootSamples = map[string]string{
 	"unlinkIdentifiers":       `unlinkIdentifiers(a: {type: "user_id", value: "nobody1"}, b: {type: "user_id", value: "nobody2"}, reason: "scope test") { id }`,
 	"removeIdentifier":        `removeIdentifier(type: "user_id", value: "nobody", reason: "scope test") { id }`,
 	"ingest":                  `ingest(events: [{type: "track", event: "Scoped", userId: "u9", messageId: "scope-1"}]) { accepted }`,
-	"createApiKey":            `createApiKey(input: {name: "made in a test", scopes: ["metrics:read"]}) { key { id } }`,
+	"createApiKey":            `createApiKey(input: {name: "made in a test", scopes: ["keys:admin"]}) { key { id } }`, // a key gives only scopes its creator holds
 	"revokeApiKey":            `revokeApiKey(id: "key_none") { id }`,
 	"setConsent":              `setConsent(input: {identifier: {type: "user_id", value: "nobody"}, purpose: "email", status: GRANTED}) { id }`,
 	"erasureReceipts":         `erasureReceipts(first: 1) { nodes { id } }`,
