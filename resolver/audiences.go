@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
@@ -162,10 +163,16 @@ func (r *Resolver) computedTraits(ctx context.Context) ([]*audience.ComputedTrai
 	return out, nil
 }
 
-// whereJSON renders where filters as the JSON list of ComputedTrait.where.
-func whereJSON(where []audience.PropertyFilter) (any, error) {
+// whereJSON renders where filters as the JSON list of ComputedTrait.where,
+// their values as the caller may see them (shownWhere); with pii:read, a
+// personal value shown notes the read.
+func (r *Resolver) whereJSON(ctx context.Context, where []audience.PropertyFilter) (any, error) {
 	if len(where) == 0 {
 		return []any{}, nil
+	}
+	where = slices.Clone(where)
+	if r.shownWhere(ctx, where) && unmasked(ctx) {
+		r.noteRead(ctx)
 	}
 	return toJSONValue(where)
 }
@@ -810,11 +817,159 @@ func (r *Resolver) audiences(ctx context.Context, first *int, after *string) (*g
 	return conn, nil
 }
 
-func (r *Resolver) audienceFilterJSON(a *audience.Audience) (any, error) {
+// audienceFilterJSON renders the filter of a as Audience.filter shows it:
+// its values as the caller may see them (shownFilter); with pii:read, a
+// personal value shown notes the read.
+func (r *Resolver) audienceFilterJSON(ctx context.Context, a *audience.Audience) (any, error) {
 	if a.Static {
 		return nil, nil
 	}
-	return toJSONValue(a.Filter)
+	// A copy to mask: the stored filter, as it reads back.
+	b, err := json.Marshal(a.Filter)
+	if err != nil {
+		return nil, &internalError{err: fmt.Errorf("resolver: render as JSON: %w", err)}
+	}
+	f, err := audience.DecodeFilter(b)
+	if err != nil {
+		return nil, &internalError{err: fmt.Errorf("resolver: render as JSON: %w", err)}
+	}
+	personal, err := r.shownFilter(ctx, &f)
+	if err != nil {
+		return nil, err
+	}
+	if personal && unmasked(ctx) {
+		r.noteRead(ctx)
+	}
+	return toJSONValue(f)
+}
+
+// Saved filters in answers.
+//
+// A saved filter (Audience.filter) or where list (ComputedTrait.where)
+// holds the values its conditions compare, and a value compared with a
+// personal one is as personal: "trait email EQ ann@example.com" tells the
+// email it looks for. Without pii:read, such a value is shown as masking
+// shows the value it is compared with (a***@example.com, +*********67,
+// ***; each value of an IN list on its own). Which values these are is
+// the rule checkFilterPII and checkWherePII refuse filters by, so that
+// read and write agree: a trait whose value hiddenAt hides, a computed
+// trait computedHidden hides (one no longer defined counts as hidden), an
+// event property (an event condition's or a computed trait's where) whose
+// path hiddenAt hides. EXISTS and NOT_EXISTS compare no value.
+
+// shownFilter masks, in place, the values of f's conditions that are
+// personal, unless the caller holds pii:read; it reports whether f holds
+// such a value (shown to a caller with pii:read).
+func (r *Resolver) shownFilter(ctx context.Context, f *audience.Filter) (bool, error) {
+	var (
+		personal bool
+		defs     map[string]audience.ComputedTrait // loaded on first need
+		err      error
+	)
+	walkFilter(f, "", func(n *audience.Filter, _ string) {
+		switch {
+		case err != nil:
+		case n.Trait != nil && n.Trait.Value != nil && r.hiddenAt(n.Trait.Name):
+			personal = true
+			n.Trait.Value = r.shownValue(ctx, n.Trait.Value, func(v any) any { return r.maskedAt([]string{n.Trait.Name}, v) })
+		case n.Computed != nil && n.Computed.Value != nil:
+			if defs == nil {
+				if defs, err = r.computedDefs(ctx); err != nil {
+					return
+				}
+			}
+			d, ok := defs[n.Computed.Name]
+			noPII := context.Background() // computedHidden and computedValue as seen without pii:read
+			switch {
+			case !ok: // no longer defined: its masking is unknown
+				personal = true
+				n.Computed.Value = r.shownValue(ctx, n.Computed.Value, func(any) any { return access.Masked })
+			case r.computedHidden(noPII, d):
+				personal = true
+				n.Computed.Value = r.shownValue(ctx, n.Computed.Value, func(v any) any { return r.computedValue(noPII, d, v) })
+			}
+		case n.Event != nil && len(n.Event.Where) > 0:
+			n.Event.Where = slices.Clone(n.Event.Where)
+			if r.shownWhere(ctx, n.Event.Where) {
+				personal = true
+			}
+		}
+	})
+	return personal, err
+}
+
+// shownWhere masks, in place, the values of where that compare an event
+// property hiddenAt hides, unless the caller holds pii:read; it reports
+// whether where holds such a value.
+func (r *Resolver) shownWhere(ctx context.Context, where []audience.PropertyFilter) bool {
+	personal := false
+	for i := range where {
+		w := &where[i]
+		path := strings.Split(w.Path, ".")
+		if w.Value == nil || !r.hiddenAt(path...) {
+			continue
+		}
+		personal = true
+		w.Value = r.shownValue(ctx, w.Value, func(v any) any { return r.maskedAt(path, v) })
+	}
+	return personal
+}
+
+// shownValue is v, a personal value a condition compares, as the caller
+// may see it: as it is with pii:read, else masked by mask, each value of a
+// list (IN) on its own.
+func (r *Resolver) shownValue(ctx context.Context, v any, mask func(any) any) any {
+	if unmasked(ctx) {
+		return v
+	}
+	if l, ok := v.([]any); ok {
+		out := make([]any, len(l))
+		for i, e := range l {
+			out[i] = mask(e)
+		}
+		return out
+	}
+	return mask(v)
+}
+
+// maskedAt is v as masking shows it to a caller without pii:read when it
+// is the value at path inside traits or event properties: what traitMap
+// does, as hiddenAt asks it.
+func (r *Resolver) maskedAt(path []string, v any) any {
+	w := v
+	for i := len(path) - 1; i >= 0; i-- {
+		w = map[string]any{path[i]: w}
+	}
+	m, ok := w.(map[string]any)
+	if !ok {
+		return access.Masked // no path: nothing masks it, hide it whole
+	}
+	got := any(r.mask.Traits(m))
+	for _, k := range path {
+		m, ok := got.(map[string]any)
+		if !ok {
+			return got // masked above the value
+		}
+		got = m[k]
+	}
+	return got
+}
+
+// computedDefs returns the computed trait definitions by name.
+func (r *Resolver) computedDefs(ctx context.Context) (map[string]audience.ComputedTrait, error) {
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	list, err := st.ComputedTraits(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	defs := make(map[string]audience.ComputedTrait, len(list))
+	for _, d := range list {
+		defs[d.Name] = d
+	}
+	return defs, nil
 }
 
 func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, first *int, after *string) (*gql.ProfileConnection, error) {

@@ -19,7 +19,7 @@ func (r *audienceResolver) Description(ctx context.Context, obj *audience.Audien
 }
 
 func (r *audienceResolver) Filter(ctx context.Context, obj *audience.Audience) (any, error) {
-	return r.audienceFilterJSON(obj)
+	return r.audienceFilterJSON(ctx, obj)
 }
 
 func (r *audienceResolver) Purpose(ctx context.Context, obj *audience.Audience) (*string, error) {
@@ -71,7 +71,7 @@ func (r *computedTraitResolver) Property(ctx context.Context, obj *audience.Comp
 }
 
 func (r *computedTraitResolver) Where(ctx context.Context, obj *audience.ComputedTrait) (any, error) {
-	return whereJSON(obj.Where)
+	return r.whereJSON(ctx, obj.Where)
 }
 
 func (r *computedTraitResolver) Window(ctx context.Context, obj *audience.ComputedTrait) (*string, error) {
