@@ -33,7 +33,7 @@ func TestUnknownNeo4jDatabase(t *testing.T) {
 	}
 	out := strings.TrimSpace(stderr.String())
 	lines := strings.Split(out, "\n")
-	if last := lines[len(lines)-1]; !strings.Contains(last, `has no database "nosuchdb" (check --neo4j-database)`) {
+	if last := lines[len(lines)-1]; !strings.Contains(last, `has no database "nosuchdb" (check the database name given)`) {
 		t.Fatalf("last line %q does not name the missing database", last)
 	}
 	if strings.Contains(out, "waiting for Neo4j") {

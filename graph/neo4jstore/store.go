@@ -132,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if databaseNotFound(err) {
 			// Retrying will not help either: Neo4j answers, and has no
 			// such database.
-			return nil, graph.Errorf(graph.EINVALID, "Neo4j at %s has no database %q (check --neo4j-database)", uri, s.db)
+			return nil, graph.Errorf(graph.EINVALID, "Neo4j at %s has no database %q (check the database name given)", uri, s.db)
 		}
 		return nil, err
 	}
