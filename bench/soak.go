@@ -113,13 +113,24 @@ func abs(x float64) float64 {
 // Rate messages per second of a generated population for Duration,
 // sampling the process every Every. The service runs in this process, so
 // resident memory is the service's plus the bench's own, which is fixed
-// once the messages are generated (before the first sample).
+// once the messages are generated (before the first sample). A soak
+// interrupted by the end of ctx before its last sample returns ctx's error
+// (wrapped), not a result: its samples fall short of Duration.
 func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 	cfg := sc.Bench
 	if sc.Duration <= 0 || sc.Rate <= 0 || sc.Every <= 0 || sc.LookupRate < 0 {
 		return nil, fmt.Errorf("soak: duration, rate and sample interval must be positive, lookup rate not negative")
 	}
-	n := int(sc.Rate*sc.Duration.Seconds()) + 1
+	// The load runs until the last sample, taken at the first tick at or
+	// after Duration and half a second long, and the limiter lets a burst
+	// through at the start: the messages cover Duration, one interval and
+	// two seconds more, plus that burst, so that the clients do not run
+	// out of work before the last sample.
+	batch := sc.Bench.Batch
+	if batch <= 0 {
+		batch = 100 // Config.defaults'
+	}
+	n := int(sc.Rate*(sc.Duration+sc.Every+2*time.Second).Seconds()) + max(batch, int(sc.Rate/10)) + 1
 	if n > MaxSoakMessages {
 		return nil, fmt.Errorf("soak: %v at %v messages/s is %d messages, over the %d a soak holds in memory; lower --rate or --duration", sc.Duration, sc.Rate, n, MaxSoakMessages)
 	}
@@ -178,9 +189,12 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 	res := &SoakResult{Store: cfg.Store, StoreVersion: info.Version, Machine: machineFacts(), TargetRate: sc.Rate}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients + 4}, Timeout: time.Minute}
 	defer hc.CloseIdleConnections()
-	// The load runs a second past the last sample, so that the last one
-	// is taken under load.
-	runCtx, cancel := context.WithTimeout(ctx, sc.Duration+time.Second)
+	// The load runs until the last sample has been taken (so that it is
+	// taken under load), a failure, or the end of ctx. runCtx has no
+	// deadline of its own: the limiter's WaitN refuses at once a wait that
+	// would pass a deadline, which at low rates stopped clients before the
+	// last sample and made their goroutines look like a drop.
+	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var sent, lookups, refused atomic.Int64
 	var firstErr error
@@ -209,6 +223,10 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(work.bodies) {
+					// Out of work (the run went on longer than the
+					// messages cover): wait for the end rather than
+					// lower the goroutines of the samples still to come.
+					<-runCtx.Done()
 					return
 				}
 				msgs := bytes.Count(work.bodies[i], []byte(`"messageId"`))
@@ -283,6 +301,7 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 	}
 	sample()
 	tick := time.NewTicker(sc.Every)
+	finished := false // the last sample was taken
 	func() {
 		defer tick.Stop()
 		for {
@@ -294,6 +313,7 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 				if time.Since(start) >= sc.Duration {
 					// The last sample, taken while the load still runs:
 					// once the clients stop, their goroutines are gone.
+					finished = true
 					cancel()
 					return
 				}
@@ -304,6 +324,11 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 	elapsed := time.Since(start)
 	if firstErr != nil {
 		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil && !finished {
+		// Interrupted (Ctrl-C): the samples stop short of Duration, so no
+		// verdict is drawn from them.
+		return nil, fmt.Errorf("soak interrupted after %.0f s of %v, not judged: %w", elapsed.Seconds(), sc.Duration, err)
 	}
 	res.DurationSeconds = elapsed.Seconds()
 	res.AchievedRate = float64(sent.Load()) / elapsed.Seconds()

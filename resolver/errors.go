@@ -191,8 +191,10 @@ func logInternal(ctx context.Context, e *gqlerror.Error, err error) {
 	if len(e.Path) > 0 {
 		ev = ev.Str("path", e.Path.String())
 	}
-	if oc := graphql.GetOperationContext(ctx); oc != nil && oc.OperationName != "" {
-		ev = ev.Str("operation", oc.OperationName)
+	if graphql.HasOperationContext(ctx) {
+		if name := shownName(operationName(graphql.GetOperationContext(ctx))); name != "" {
+			ev = ev.Str("operation", name)
+		}
 	}
 	ev.Msg("graphql: internal error")
 }

@@ -256,19 +256,38 @@ func (s *Server) Handler(routes Routes) http.Handler {
 // values in the path (an audience id): "POST /v1/track", "GET
 // /v1/audiences", "POST /graphql".
 func spanName(_ string, r *http.Request) string {
-	// At most the first two segments: /v1/<kind> or /<endpoint>.
+	return r.Method + " " + route(r)
+}
+
+// routes are the routes route names; every other path is "other".
+var routes = map[string]bool{
+	// The collector (ingest/http.go), with the one-letter paths
+	// analytics.js posts to.
+	"/v1/track": true, "/v1/identify": true, "/v1/page": true, "/v1/screen": true, "/v1/group": true, "/v1/alias": true,
+	"/v1/batch": true, "/v1/import": true,
+	"/v1/t": true, "/v1/i": true, "/v1/p": true, "/v1/s": true, "/v1/g": true, "/v1/a": true, "/v1/b": true,
+	// Their paths go on with a profile's or an audience's id.
+	"/v1/privacy": true, "/v1/audiences": true,
+	"/graphql": true, "/graphiql": true, "/console": true, "/metrics": true, "/healthz": true, "/readyz": true,
+	"/admin/backup": true,
+}
+
+// route is the route r's path belongs to, for span names and the access
+// log: at most its first two segments (/v1/<kind>, /admin/<what> or
+// /<endpoint>) when they name a route of the server, else "other". It
+// never holds what follows them (a profile's id in
+// /v1/privacy/profiles/{id}/export, an audience's id) nor a path no
+// route serves, which can be anything a caller typed.
+func route(r *http.Request) string {
 	segs := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
 	p := "/" + segs[0]
 	if (segs[0] == "v1" || segs[0] == "admin") && len(segs) > 1 {
 		p += "/" + segs[1]
 	}
-	switch p {
-	case "/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/group", "/v1/alias", "/v1/batch", "/v1/import",
-		"/v1/privacy", "/v1/audiences", "/graphql", "/graphiql", "/console", "/metrics", "/healthz", "/readyz", "/admin/backup":
-	default:
-		p = "other"
+	if !routes[p] {
+		return "other"
 	}
-	return r.Method + " " + p
+	return p
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
@@ -352,14 +371,17 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error().Interface("panic", v).Str("path", r.URL.Path).Msg("handler panicked")
+				log.Error().Interface("panic", v).Str("path", route(r)).Msg("handler panicked")
 				if sw.status == 0 {
 					writeJSON(sw, http.StatusInternalServerError, map[string]any{"success": false, "error": "internal error", "requestId": rid})
 				}
 			}
 			log.Info().
 				Str("method", r.Method).
-				Str("path", r.URL.Path).
+				// The route, not the path itself: a path can hold a
+				// profile's id, which is personal data. The field keeps
+				// its name, path, for the readers of the log.
+				Str("path", route(r)).
 				Int("status", sw.status).
 				Int("bytes", sw.bytes).
 				Dur("duration", time.Since(start)).

@@ -154,14 +154,16 @@ func initBuckets(btx *bolt.Tx, version uint64) error {
 
 // Update runs fn in one bbolt write transaction. bbolt never retries, so fn
 // runs exactly once.
-func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) (retErr error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
+	// The span and the store-error count see the error Update returns
+	// (a bbolt failure wrapped as unavailable), not bbolt's raw error.
+	defer func() { telemetry.EndStore(span, "update", retErr) }()
 	var fnErr error
 	var err error
-	defer func() { telemetry.EndStore(span, "update", errors.Join(fnErr, err)) }()
 	if fnErr = s.lockWrite(ctx); fnErr != nil {
 		return fnErr
 	}
@@ -189,14 +191,15 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 }
 
 // View runs fn in one bbolt read transaction.
-func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
+func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) (retErr error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
+	// As in Update: count and record the error View returns.
+	defer func() { telemetry.EndStore(span, "view", retErr) }()
 	var fnErr error
 	var err error
-	defer func() { telemetry.EndStore(span, "view", errors.Join(fnErr, err)) }()
 	err = s.db.View(func(btx *bolt.Tx) error {
 		fnErr = fn(ctx, newTx(btx, false))
 		return fnErr

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/idgraph/cdp/graph/embedded"
+)
+
+// The collector's one-letter paths (what analytics.js posts to) are routes
+// of their own, not "other".
+func TestSpanNameShortCollectorRoutes(t *testing.T) {
+	for _, p := range []string{"/v1/t", "/v1/i", "/v1/p", "/v1/s", "/v1/g", "/v1/a", "/v1/b"} {
+		if got, want := spanName("", httptest.NewRequest("POST", p, nil)), "POST "+p; got != want {
+			t.Errorf("spanName(POST %s) = %q, want %q", p, got, want)
+		}
+	}
+	// Not a route: a longer or unknown one-letter segment.
+	for _, p := range []string{"/v1/x", "/v1/tt", "/v1/T"} {
+		if got := spanName("", httptest.NewRequest("POST", p, nil)); got != "POST other" {
+			t.Errorf("spanName(POST %s) = %q, want POST other", p, got)
+		}
+	}
+}
+
+// The access log line of every request names its route, never the path:
+// a path can hold a profile's id (the privacy export), an audience's id,
+// or whatever a caller typed.
+func TestAccessLogHoldsNoPathValues(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	var logs strings.Builder
+	s := &Server{cfg: Config{Logger: zerolog.New(&logs), ReadyTimeout: 1e9}, store: st}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	panicky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") })
+	ts := httptest.NewServer(s.Handler(Routes{Collector: ok, Privacy: ok, Audiences: ok, GraphQL: panicky, Console: ok}))
+	defer ts.Close()
+
+	// Each request, and the route its log line must name; "secret" stands
+	// for the personal value in each path.
+	cases := []struct{ method, path, route string }{
+		{"GET", "/v1/privacy/profiles/prof-secret-1/export", "/v1/privacy"},
+		{"GET", "/v1/audiences/aud-secret-2/export", "/v1/audiences"},
+		{"POST", "/v1/track", "/v1/track"},
+		{"POST", "/v1/t", "/v1/t"},
+		{"POST", "/v1/secret@example.com", "other"},
+		{"GET", "/console/secret-page", "/console"},
+		{"GET", "/secret@example.com", "other"},
+		{"POST", "/graphql/secret", "/graphql"},
+		{"POST", "/graphql", "/graphql"}, // panics
+	}
+	for _, c := range cases {
+		req, err := http.NewRequest(c.method, ts.URL+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	var lines []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	for sc.Scan() {
+		if strings.Contains(strings.ToLower(sc.Text()), "secret") {
+			t.Errorf("log line holds a value from the path: %s", sc.Text())
+		}
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, sc.Text())
+		}
+		if m["message"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != len(cases) {
+		t.Fatalf("%d access log lines for %d requests:\n%s", len(lines), len(cases), logs.String())
+	}
+	for i, c := range cases {
+		// The field is still named path, for the readers of the log.
+		if got := lines[i]["path"]; got != c.route || lines[i]["method"] != c.method {
+			t.Errorf("%s %s logged as %v %v, want its route %s", c.method, c.path, lines[i]["method"], got, c.route)
+		}
+	}
+	if !strings.Contains(logs.String(), `"path":"/graphql","message":"handler panicked"`) {
+		t.Errorf("the panic's log line does not name its route:\n%s", logs.String())
+	}
+}
