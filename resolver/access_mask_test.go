@@ -309,8 +309,19 @@ func TestErrorsNeverEchoIdentifierValues(t *testing.T) {
 				{`{ profileByIdentifier(type: "phone", value: true) { id } }`, "", "", []string{"true"}},
 				{`{ profileByIdentifier(type: "phone", value: {n: 15550100}) { id } }`, "", "", []string{"15550100"}},
 				{`{ profileByIdentifier(type: "phone", value: ["15550100"]) { id } }`, "", "", []string{"15550100"}},
+				// An enum given as a literal, or as a variable, that is
+				// not one of its values.
+				{`{ attribution(conversion: {name: "x"}, dimension: ANN_EXAMPLE_COM, model: LAST_TOUCH, lookback: "30d") { conversions } }`, "", "", []string{"ann_example_com"}},
+				{`query($d: AttributionDimension!) { attribution(conversion: {name: "x"}, dimension: $d, model: LAST_TOUCH, lookback: "30d") { conversions } }`, "", "", []string{"ann@example.com"}},
 			} {
-				r := e.as(secret, c.query, nil)
+				vars := map[string]any{}
+				if strings.Contains(c.query, "$d") {
+					vars["d"] = "ann@example.com"
+				}
+				r := e.as(secret, c.query, vars)
+				if c.code == "" && len(r.Errors) == 0 {
+					t.Errorf("%s: no error", c.query)
+				}
 				if c.code != "" {
 					checkRefused(t, r.gqlResponse, c.code, c.names)
 				}

@@ -88,16 +88,32 @@ func codeOf(graphCode string) string {
 
 var didYouMean = regexp.MustCompile(` Did you mean .*\?$`)
 
-// literalValue matches the end of gqlparser's messages about a literal of
-// the wrong type, which quote the literal: "String cannot represent a non
-// string value: 15550100", "Expected value of type \"Int\", found \"x\"."
-// The caller wrote it, but a message travels on into client logs and
-// gateways, and the literal may be a phone or an email: it is cut.
-var literalValue = regexp.MustCompile(`(cannot represent [^:]*value): .*$|(Expected value of type "[^"]*"), found .*$`)
+// literalValues match gqlparser's messages about a value of the wrong
+// type, which quote the value, given as a literal or as a variable:
+// "String cannot represent a non string value: 15550100", "Expected value
+// of type \"Int\", found \"x\".", "Value \"X\" does not exist in \"E\"
+// enum.", "ann@example.com is not a valid E", "cannot use value 1 as Int",
+// "cannot use 1e+20 as ID: ...". The caller wrote it, but a message
+// travels on into client logs and gateways, and the value may be a phone
+// or an email: it is cut.
+var literalValues = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(cannot represent [^:]*value): .*$`), "$1"},
+	{regexp.MustCompile(`(Expected value of type "[^"]*"), found .*$`), "$1"},
+	{regexp.MustCompile(`^Value "[^"]*" (does not exist in "[^"]*" enum\.)$`), "Value $1"},
+	{regexp.MustCompile(`^.* (is not a valid \w+)$`), "value $1"},
+	{regexp.MustCompile(`(cannot use) value \S+ (as \w+)$`), "$1 value $2"},
+	{regexp.MustCompile(`(cannot use) \S+ (as ID)(: .*)?$`), "$1 value $2$3"},
+}
 
-// withoutLiteral cuts the literal from such a message.
+// withoutLiteral cuts the value from such a message.
 func withoutLiteral(msg string) string {
-	return literalValue.ReplaceAllString(msg, "$1$2")
+	for _, l := range literalValues {
+		msg = l.re.ReplaceAllString(msg, l.with)
+	}
+	return msg
 }
 
 // presenter maps errors to what the client sees. Domain errors keep their
