@@ -61,8 +61,17 @@ type Profiles struct {
 // profile's current identifiers and traits (masked unless d.IncludePII),
 // leaving out the entries of profiles erased since (but Forgotten ones)
 // and, when d has a purpose, those of profiles whose consent state for it
-// is not GRANTED (an erased profile has none). It returns the body, how
-// many entries it holds, and the ids of the live profiles it describes.
+// is not GRANTED (an erased profile has none).
+//
+// The entries that tell d to drop what it holds of a profile are sent
+// whatever d's purpose and audiences (Removal): a Forgotten entry, and,
+// when d has a purpose, a ConsentChanged entry of a profile that once
+// granted it and no longer does. Sent because of that alone, such an
+// entry carries no profile (Profile nil): only the profile id the feed
+// entry names.
+//
+// It returns the body, how many entries it holds, and the ids of the live
+// profiles it describes.
 func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now time.Time) ([]byte, int, []string, error) {
 	ids := make([]string, 0, len(dl.Entries))
 	for _, e := range dl.Entries {
@@ -84,7 +93,9 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("read identifiers: %w", err)
 	}
-	granted := map[string]bool{}
+	// granted: the profile's state for d.Purpose is GRANTED now; once: it
+	// has a GRANTED record for it, current or not.
+	granted, once := map[string]bool{}, map[string]bool{}
 	if d.Purpose != "" {
 		var keys []string
 		for _, ms := range members {
@@ -105,6 +116,9 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 				mine = append(mine, records[m.Key]...)
 			}
 			granted[pid] = privacy.StateOf(mine, d.Purpose, now).State == privacy.StateGranted
+			once[pid] = slices.ContainsFunc(mine, func(r privacy.Record) bool {
+				return r.Purpose == d.Purpose && r.Status == privacy.StatusGranted
+			})
 		}
 	}
 	profiles := map[string]*PayloadProfile{}
@@ -138,8 +152,15 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 			// Forgotten entries may name the profile.
 			continue
 		}
-		if d.Purpose != "" && (pp == nil || !granted[pp.ID]) {
-			continue
+		// Entries of other audiences are left out when the batch is taken:
+		// one with none here is there only as a removal.
+		selected := (len(d.AudienceIDs) == 0 || e.AudienceID != "") && (d.Purpose == "" || (pp != nil && granted[pp.ID]))
+		if !selected {
+			withdrawn := pp != nil && !granted[pp.ID] && once[pp.ID]
+			if !Removal(d, e.Kind) || (e.Kind == graph.FeedConsentChanged && !withdrawn) {
+				continue
+			}
+			pp = nil // d's settings select neither the profile nor the entry
 		}
 		if pp != nil {
 			described = append(described, pp.ID)
@@ -152,4 +173,13 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		return nil, 0, nil, err
 	}
 	return body, len(out.Entries), slices.Compact(slices.Sorted(slices.Values(described))), nil
+}
+
+// Removal reports whether entries of kind k may tell destination d to
+// drop what it holds of a profile, and so pass its purpose and audience
+// filters: Forgotten entries (an erasure), and, when d has a purpose,
+// ConsentChanged entries (Build sends those of a profile that once granted
+// the purpose and no longer does). d's kinds still apply.
+func Removal(d Destination, k graph.FeedKind) bool {
+	return k == graph.FeedForgotten || (k == graph.FeedConsentChanged && d.Purpose != "")
 }

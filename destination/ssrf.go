@@ -151,6 +151,14 @@ type Resolver interface {
 // CheckURL checks raw as ParseURL does and, unless allowPrivate, that every
 // address its host resolves to (through r, nil for net.DefaultResolver) is
 // public. Errors are EINVALID and name field.
+//
+// A host given as an address is refused naming it and saying what kind of
+// address it is (the caller wrote it: that tells nothing of the network).
+// A host name that does not resolve, or resolves to any address that is
+// not public, is refused with one message that names neither the address
+// nor which of the two it is: otherwise a caller could map the server's
+// internal DNS (which names exist, and where they point) one destination
+// at a time.
 func CheckURL(ctx context.Context, field, raw string, allowPrivate bool, r Resolver) error {
 	u, err := ParseURL(raw)
 	if err != nil {
@@ -160,23 +168,28 @@ func CheckURL(ctx context.Context, field, raw string, allowPrivate bool, r Resol
 		return nil
 	}
 	host := u.Hostname()
-	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		addrs = []netip.Addr{a}
-	} else {
-		if r == nil {
-			r = net.DefaultResolver
-		}
-		addrs, err = r.LookupNetIP(ctx, "ip", host)
-		if err != nil || len(addrs) == 0 {
-			return graph.Errorf(graph.EINVALID, "%s: its host %q does not resolve", field, clip(host, 100))
-		}
-	}
-	for _, a := range addrs {
 		if why := Blocked(a); why != "" {
-			return graph.Errorf(graph.EINVALID, "%s: its host resolves to %s (%s), which is refused: destinations must be public "+
-				"unless the server runs with --destinations-allow-private", field, a.Unmap(), why)
+			return graph.Errorf(graph.EINVALID, "%s: its host %s is %s, which is refused: %s", field, a.Unmap(), why, publicOnly)
 		}
+		return nil
+	}
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	refused := err != nil || len(addrs) == 0
+	for _, a := range addrs {
+		refused = refused || Blocked(a) != ""
+	}
+	if refused {
+		return graph.Errorf(graph.EINVALID, "%s: %s", field, HostNotPublic)
 	}
 	return nil
 }
+
+// HostNotPublic is CheckURL's refusal of a host name that does not resolve
+// or resolves to an address that is not public: the same words for both.
+const HostNotPublic = "the URL's host must resolve to public addresses only: " + publicOnly
+
+const publicOnly = "destinations must be public unless the server runs with --destinations-allow-private"

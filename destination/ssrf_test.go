@@ -2,6 +2,7 @@ package destination_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -42,9 +43,9 @@ func TestCheckURL(t *testing.T) {
 		{"http://192.168.0.10/", false, "private"},
 		{"http://[fe80::1]/", false, "link-local"},
 		{"http://[fc00::1]/", false, "private"},
-		{"http://rebind.example.com/", false, "private"},
-		{"http://mapped.example.com/", false, "private"},
-		{"http://nowhere.example.com/", false, "does not resolve"},
+		{"http://rebind.example.com/", false, destination.HostNotPublic},
+		{"http://mapped.example.com/", false, destination.HostNotPublic},
+		{"http://nowhere.example.com/", false, destination.HostNotPublic},
 		// IPv6 forms that carry an IPv4 address are judged by it.
 		{"http://[64:ff9b::a9fe:a9fe]/", false, "link-local"},
 		{"http://[64:ff9b::5db8:d70e]/", true, ""},
@@ -66,7 +67,7 @@ func TestCheckURL(t *testing.T) {
 		if err != nil && (graph.ErrorCode(err) != graph.EINVALID || !strings.Contains(err.Error(), c.why) || !strings.Contains(err.Error(), "input.url")) {
 			t.Errorf("%s: error %q, want EINVALID naming input.url and saying %q", c.url, err, c.why)
 		}
-		if c.why != "does not resolve" {
+		if !strings.Contains(c.url, "nowhere") {
 			if err := destination.CheckURL(context.Background(), "input.url", c.url, true, dns); err != nil {
 				t.Errorf("%s with private addresses allowed: %v", c.url, err)
 			}
@@ -86,6 +87,36 @@ func TestCheckURL(t *testing.T) {
 		}
 		if strings.Contains(c.url, "pw@") && err != nil && strings.Contains(err.Error(), "pw") {
 			t.Errorf("%q: the error repeats the credentials", c.url)
+		}
+	}
+}
+
+// brokenDNS fails every lookup, as a resolver that times out does.
+type brokenDNS struct{}
+
+func (brokenDNS) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return nil, errors.New("lookup timed out (test)")
+}
+
+// A host name that resolves to a private address, one that resolves to
+// nothing, and one whose lookup fails are refused in the same words, which
+// name no address: a caller cannot map the server's internal DNS.
+func TestCheckURLHidesResolution(t *testing.T) {
+	dns := fakeDNS{"db.internal.example": {"10.1.2.3"}, "mixed.example.com": {"93.184.215.14", "fd00::7"}}
+	want := "input.url: the URL's host must resolve to public addresses only: " +
+		"destinations must be public unless the server runs with --destinations-allow-private"
+	for _, c := range []struct {
+		url string
+		r   destination.Resolver
+	}{
+		{"https://db.internal.example/hook", dns},
+		{"https://mixed.example.com/hook", dns},
+		{"https://nowhere.internal.example/hook", dns},
+		{"https://db.internal.example/hook", brokenDNS{}},
+	} {
+		err := destination.CheckURL(context.Background(), "input.url", c.url, false, c.r)
+		if graph.ErrorCode(err) != graph.EINVALID || err.Error() != want {
+			t.Errorf("%s: error %q, want EINVALID %q", c.url, err, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package destination
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/idgraph/cdp/graph"
@@ -55,8 +56,13 @@ type Store interface {
 	// from to through (through >= from) and, when entries is not empty,
 	// stores them (their Seqs in (from, through], in order) as a new
 	// PENDING delivery with a new id and the next Number, created, queued
-	// and due at now. It
-	// returns that delivery, and false when entries was empty. ECONFLICT,
+	// and due at now. Entries were read from the feed before the call, so
+	// an erasure may have committed since: the transaction reads again the
+	// feed entries at their Seqs and stores only what InFeed keeps of them,
+	// so that no entry or previous id an erasure scrubbed from the feed is
+	// stored (an erasure committing after TakeBatch finds the delivery:
+	// RedactDeliveries). It returns that delivery, and false when nothing
+	// was left to store. ECONFLICT,
 	// and nothing written, when holder does not hold the lease at now,
 	// the Cursor is not from (another process moved it), or a delivery is
 	// in flight.
@@ -131,6 +137,43 @@ func Redact(entries []graph.FeedEntry, drop map[string]bool) ([]graph.FeedEntry,
 		out = append(out, e)
 	}
 	return out, changed
+}
+
+// InFeed returns what TakeBatch stores of entries, given what the feed
+// holds now (read in TakeBatch's transaction): current maps the Seq of
+// each entry still in the feed to it, and head is the feed's head. An
+// entry at or before head that the feed no longer holds as it was read (a
+// gap an erasure left, trimmed, or another entry) is left out; one it
+// holds keeps only the previous ids the feed still names (an erasure
+// removes its profiles from them), and is left out when none of its own
+// is left. An entry after head, which the feed never held (only callers
+// that make entries up, such as tests, pass those), is kept as given.
+func InFeed(entries []graph.FeedEntry, current map[uint64]graph.FeedEntry, head uint64) []graph.FeedEntry {
+	out := make([]graph.FeedEntry, 0, len(entries))
+	for _, e := range entries {
+		if e.Seq > head {
+			out = append(out, e)
+			continue
+		}
+		c, ok := current[e.Seq]
+		if !ok || c.Kind != e.Kind || c.ProfileID != e.ProfileID || c.EventID != e.EventID || c.AudienceID != e.AudienceID {
+			continue
+		}
+		if len(e.PreviousIDs) > 0 {
+			prev := make([]string, 0, len(e.PreviousIDs))
+			for _, p := range e.PreviousIDs {
+				if slices.Contains(c.PreviousIDs, p) {
+					prev = append(prev, p)
+				}
+			}
+			if len(prev) == 0 {
+				continue
+			}
+			e.PreviousIDs = prev
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // CheckTake checks the arguments of TakeBatch.

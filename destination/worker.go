@@ -445,7 +445,10 @@ func (w *Worker) step(ctx context.Context, id string, idle *idleState) (time.Dur
 		}
 	}
 	if len(d.AudienceIDs) > 0 {
-		entries = slices.DeleteFunc(entries, func(e graph.FeedEntry) bool { return !slices.Contains(d.AudienceIDs, e.AudienceID) })
+		// Removals (erasure, withdrawn consent) pass: Build decides.
+		entries = slices.DeleteFunc(entries, func(e graph.FeedEntry) bool {
+			return !slices.Contains(d.AudienceIDs, e.AudienceID) && !Removal(d, e.Kind)
+		})
 	}
 	dl, made, err := w.cfg.Store.TakeBatch(ctx, id, w.cfg.Holder, d.Cursor, through, entries, time.Now())
 	if err != nil || !made {

@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Delete", func(t *testing.T) { testDelete(t, get(t)) })
 	t.Run("Redact", func(t *testing.T) { testRedact(t, get(t)) })
 	t.Run("Prune", func(t *testing.T) { testPrune(t, get(t)) })
+	t.Run("TakeAfterErasure", func(t *testing.T) { testTakeAfterErasure(t, get(t)) })
+	t.Run("TakeRacingErasure", func(t *testing.T) { testTakeRacingErasure(t, get(t)) })
 }
 
 var t0 = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
@@ -586,5 +588,140 @@ func testPrune(t *testing.T, s Store) {
 	must(t, err)
 	if len(ds) != 1 || ds[0].Number != 4 || ds[0].Status != destination.Dead {
 		t.Fatalf("left after pruning: %+v, want the dead letter 4 alone", ds)
+	}
+}
+
+// erasureFeed appends, in one transaction, the entries of
+// testTakeAfterErasure: p1's and p2's events, p2 merged from p1 and p3, p4
+// merged from p1 alone, and another event of p2 (Seqs 1 to 5).
+func erasureFeed(t *testing.T, s Store) {
+	t.Helper()
+	must(t, s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+		return graph.AppendFeed(ctx, tx, []graph.FeedEntry{
+			{At: at(1), Kind: graph.FeedEventAdded, ProfileID: "p1", EventID: "web/m1"},
+			{At: at(1), Kind: graph.FeedEventAdded, ProfileID: "p2", EventID: "web/m2"},
+			{At: at(1), Kind: graph.FeedMerged, ProfileID: "p2", PreviousIDs: []string{"p1", "p3"}},
+			{At: at(1), Kind: graph.FeedMerged, ProfileID: "p4", PreviousIDs: []string{"p1"}},
+			{At: at(1), Kind: graph.FeedEventAdded, ProfileID: "p2", EventID: "web/m5"},
+		})
+	}))
+}
+
+// stored lists the entries of the destination's deliveries as
+// "seq:kind:profile[previous ids]", newest delivery first.
+func stored(t *testing.T, s Store, dest string) []string {
+	t.Helper()
+	ds, err := s.Deliveries(context.Background(), destination.DeliveryQuery{DestinationID: dest, Limit: 10})
+	must(t, err)
+	var out []string
+	for _, d := range ds {
+		for _, e := range d.Entries {
+			out = append(out, fmt.Sprintf("%d:%s:%s%v", e.Seq, e.Kind, e.ProfileID, e.PreviousIDs))
+		}
+	}
+	return out
+}
+
+// A batch read from the feed before an erasure committed, and taken after
+// it, holds nothing of the erased profile: TakeBatch reads the feed again.
+func testTakeAfterErasure(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
+	must(t, err)
+	erasureFeed(t, s)
+	read, err := s.Feed(ctx, 0, nil, 100)
+	must(t, err)
+	if len(read) != 5 {
+		t.Fatalf("read %d feed entries, want 5", len(read))
+	}
+	// The erasure commits between the read and TakeBatch, as the engine's
+	// does (graph.RedactFeed: the feed, then the batches not delivered).
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		return graph.RedactFeed(ctx, tx, []string{"p1"})
+	}))
+	d, made, err := s.TakeBatch(ctx, id(1), "a", 0, 5, read, at(2))
+	must(t, err)
+	// Seq 1 (p1's event) and 4 (a merge from p1 alone) are gaps now; the
+	// merge at 3 keeps p3 alone.
+	want := []string{"2:EVENT_ADDED:p2[]", "3:MERGED:p2[p3]", "5:EVENT_ADDED:p2[]"}
+	if !made || d.EntryCount != 3 || d.FirstSeq != 2 || d.LastSeq != 5 || len(d.Entries) != 3 {
+		t.Fatalf("TakeBatch after the erasure: made %v, %+v; want 3 entries, seqs 2 to 5", made, d)
+	}
+	if got := stored(t, s, id(1)); !slices.Equal(got, want) {
+		t.Fatalf("stored entries %v, want %v", got, want)
+	}
+	read2, err := s.Destination(ctx, id(1))
+	must(t, err)
+	if read2.Cursor != 5 {
+		t.Fatalf("cursor %d, want 5", read2.Cursor)
+	}
+	// A batch of nothing but the erased profile's entries makes no
+	// delivery, and still moves the cursor.
+	must(t, s.RecordAttempt(ctx, id(1), "a", d.Number, destination.Outcome{Status: destination.Delivered, Attempts: 1, At: at(3)}))
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		return graph.AppendFeed(ctx, tx, []graph.FeedEntry{{At: at(4), Kind: graph.FeedEventAdded, ProfileID: "p9", EventID: "web/m6"}})
+	}))
+	read, err = s.Feed(ctx, 5, nil, 100)
+	must(t, err)
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		return graph.RedactFeed(ctx, tx, []string{"p9"})
+	}))
+	_, made, err = s.TakeBatch(ctx, id(1), "a", 5, 6, read, at(5))
+	must(t, err)
+	if made {
+		t.Fatal("a batch of an erased profile's entries alone made a delivery")
+	}
+	read2, err = s.Destination(ctx, id(1))
+	must(t, err)
+	if read2.Cursor != 6 {
+		t.Fatalf("cursor %d, want 6", read2.Cursor)
+	}
+}
+
+// An erasure whose transaction is open while TakeBatch runs: whichever
+// commits first, the stored batch holds nothing of the erased profile.
+// The erasure commits only once TakeBatch has returned or has had a
+// moment to run; either order must end the same.
+func testTakeRacingErasure(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
+	must(t, err)
+	erasureFeed(t, s)
+	read, err := s.Feed(ctx, 0, nil, 100)
+	must(t, err)
+	redacted, proceed := make(chan struct{}), make(chan struct{})
+	erased := make(chan error, 1)
+	go func() {
+		once := sync.Once{}
+		erased <- s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+			if err := graph.RedactFeed(ctx, tx, []string{"p1"}); err != nil {
+				return err
+			}
+			once.Do(func() { close(redacted) })
+			<-proceed
+			return nil
+		})
+	}()
+	<-redacted
+	taken := make(chan error, 1)
+	go func() {
+		_, _, err := s.TakeBatch(ctx, id(1), "a", 0, 5, read, at(2))
+		taken <- err
+	}()
+	select {
+	case err := <-taken:
+		taken <- err
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(proceed)
+	must(t, <-erased)
+	must(t, <-taken)
+	want := []string{"2:EVENT_ADDED:p2[]", "3:MERGED:p2[p3]", "5:EVENT_ADDED:p2[]"}
+	if got := stored(t, s, id(1)); !slices.Equal(got, want) {
+		t.Fatalf("stored entries %v, want %v", got, want)
 	}
 }

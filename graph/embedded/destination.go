@@ -466,6 +466,14 @@ func (s *Store) TakeBatch(ctx context.Context, id, holder string, from, through 
 			return graph.Errorf(graph.ECONFLICT, "destination %s: a delivery is in flight", id)
 		}
 		r.Cursor = through
+		// Read again, in this transaction (the store's one writer), what
+		// the feed holds at the entries' Seqs: an erasure that committed
+		// since they were read has made its entries gaps.
+		current, err := feedAt(btx, entries)
+		if err != nil {
+			return err
+		}
+		entries := destination.InFeed(entries, current, btx.Bucket(bucketFeed).Sequence())
 		if len(entries) > 0 {
 			r.Last++
 			d := deliveryRecord{ID: destination.NewDeliveryID(), Status: string(destination.Pending), NextAttempt: now.UnixNano(),
@@ -484,6 +492,50 @@ func (s *Store) TakeBatch(ctx context.Context, id, holder string, from, through 
 		return putDest(btx, id, r)
 	})
 	return out, made, err
+}
+
+// feedAt returns the entries the feed holds now at the Seqs of entries
+// (in Seq order), by Seq: a gap, or a Seq the feed no longer holds, is
+// not in it.
+func feedAt(btx *bolt.Tx, entries []graph.FeedEntry) (map[uint64]graph.FeedEntry, error) {
+	out := make(map[uint64]graph.FeedEntry, len(entries))
+	c := btx.Bucket(bucketFeed).Cursor()
+	var first uint64
+	var rec *feedBatch
+	for _, e := range entries {
+		if rec == nil || e.Seq >= first+uint64(len(rec.E)) {
+			// The record that holds e.Seq is the last keyed at or before it.
+			key := binary.BigEndian.AppendUint64(nil, e.Seq)
+			k, v := c.Seek(key)
+			if k == nil || !bytes.Equal(k, key) {
+				if k == nil {
+					k, v = c.Last()
+				} else {
+					k, v = c.Prev()
+				}
+			}
+			rec = nil
+			if k == nil {
+				continue
+			}
+			first = binary.BigEndian.Uint64(k)
+			var b feedBatch
+			if err := json.Unmarshal(v, &b); err != nil {
+				return nil, fmt.Errorf("feed record %d: %w", first, err)
+			}
+			rec = &b
+		}
+		if e.Seq < first || e.Seq >= first+uint64(len(rec.E)) {
+			continue
+		}
+		r := rec.E[e.Seq-first]
+		if r.K == "" {
+			continue
+		}
+		out[e.Seq] = graph.FeedEntry{Seq: e.Seq, At: fromNanos(rec.At), Kind: graph.FeedKind(r.K), ProfileID: r.P,
+			PreviousIDs: r.V, EventID: r.E, AudienceID: r.A}
+	}
+	return out, nil
 }
 
 // RecordAttempt implements destination.Store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/destination"
@@ -459,30 +460,115 @@ CREATE (x:{{Delivery}} { {{destinationId}}: $id, {{number}}: d.{{deliveryCount}}
   {{entryCount}}: $count, {{firstSeq}}: $firstSeq, {{lastSeq}}: $lastSeq })
 RETURN x { .* }`)
 
-// TakeBatch implements destination.Store, in two round trips.
+// qLockFeedAt takes the write lock of every feed batch that holds one of
+// $seqs (setting and removing the lock property, which leaves the batch as
+// it was), held to the commit. An erasure's RedactFeed writes the batches
+// that name the profiles, and then its RedactDeliveries reads the
+// deliveries: whichever of it and TakeBatch locks a batch second waits for
+// the other's commit, so either TakeBatch reads the batch as the erasure
+// left it, or the erasure finds the delivery TakeBatch stored.
+var qLockFeedAt = cypher(`
+MATCH (b:{{FeedBatch}})
+USING INDEX SEEK b:{{FeedBatch}}({{last}})
+WHERE b.{{last}} >= $min AND b.{{first}} <= $max AND any(s IN $seqs WHERE b.{{first}} <= s <= b.{{last}})
+SET b.{{lock}} = true
+REMOVE b.{{lock}}
+RETURN count(b)`)
+
+// qFeedAt reads, once they are locked (qLockFeedAt), the feed batches that
+// hold one of $seqs, and the feed head.
+var qFeedAt = cypher(`
+OPTIONAL MATCH (c:{{FeedCounter}} { {{id}}: $cid })
+WITH coalesce(c.{{head}}, 0) AS head
+OPTIONAL CALL () {
+  MATCH (b:{{FeedBatch}})
+  USING INDEX SEEK b:{{FeedBatch}}({{last}})
+  WHERE b.{{last}} >= $min AND b.{{first}} <= $max AND any(s IN $seqs WHERE b.{{first}} <= s <= b.{{last}})
+  RETURN collect([b.{{first}}, b.{{at}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, b.{{eventIds}}, b.{{audienceIds}}]) AS batches
+}
+RETURN head, batches`)
+
+// feedAt locks and reads, inside the write transaction t, what the feed
+// holds now at the Seqs of entries (in Seq order), by Seq (a gap, or a
+// Seq the feed no longer holds, is not in it), and the feed head.
+func feedAt(ctx context.Context, t *readTx, entries []graph.FeedEntry) (map[uint64]graph.FeedEntry, uint64, error) {
+	seqs := make([]any, len(entries))
+	for i, e := range entries {
+		seqs[i] = int64(e.Seq)
+	}
+	params := map[string]any{"seqs": seqs, "min": int64(entries[0].Seq), "max": int64(entries[len(entries)-1].Seq), "cid": feedCounterID}
+	if err := t.exec(ctx, qLockFeedAt, params); err != nil {
+		return nil, 0, fmt.Errorf("lock the feed: %w", err)
+	}
+	recs, err := t.query(ctx, qFeedAt, params)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read the feed: %w", err)
+	}
+	out := map[uint64]graph.FeedEntry{}
+	if len(recs) == 0 {
+		return out, 0, nil
+	}
+	head, _ := recs[0].Values[0].(int64)
+	batches, _ := recs[0].Values[1].([]any)
+	want := map[uint64]bool{}
+	for _, e := range entries {
+		want[e.Seq] = true
+	}
+	for _, b := range batches {
+		row, _ := b.([]any)
+		if len(row) != 7 {
+			continue
+		}
+		first, _ := row[0].(int64)
+		at, _ := row[1].(time.Time)
+		ks, ps, vs, es, as := strList(row[2]), strList(row[3]), strList(row[4]), strList(row[5]), strList(row[6])
+		for i, k := range ks {
+			seq := uint64(first) + uint64(i)
+			if k == "" || !want[seq] {
+				continue
+			}
+			e := graph.FeedEntry{Seq: seq, At: graph.Clean(at), Kind: graph.FeedKind(k), ProfileID: at0(ps, i), EventID: at0(es, i), AudienceID: at0(as, i)}
+			if v := at0(vs, i); v != "" {
+				e.PreviousIDs = strings.Split(v, ",")
+			}
+			out[seq] = e
+		}
+	}
+	return out, uint64(head), nil
+}
+
+// TakeBatch implements destination.Store, in two round trips, and two
+// more when entries is not empty (feedAt).
 func (s *Store) TakeBatch(ctx context.Context, id, holder string, from, through uint64, entries []graph.FeedEntry, now time.Time) (destination.Delivery, bool, error) {
 	if err := destination.CheckTake(id, holder, from, through, entries); err != nil {
 		return destination.Delivery{}, false, err
-	}
-	es := make([]deliveryEntry, len(entries))
-	for i, e := range entries {
-		es[i] = deliveryEntry{Seq: e.Seq, At: graph.Clean(e.At).UnixNano(), K: string(e.Kind), P: e.ProfileID, V: e.PreviousIDs, E: e.EventID, A: e.AudienceID}
-	}
-	raw, err := json.Marshal(es)
-	if err != nil {
-		return destination.Delivery{}, false, err
-	}
-	n, firstSeq, lastSeq := int64(0), int64(0), int64(0)
-	if len(entries) > 0 {
-		n, firstSeq, lastSeq = 1, int64(entries[0].Seq), int64(entries[len(entries)-1].Seq)
 	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		if err := lockForWork(ctx, t, id, holder, now, &from); err != nil {
 			return nil, err
 		}
+		kept := entries
+		if len(entries) > 0 {
+			// Read again, locked, what the feed holds at the entries'
+			// Seqs: an erasure that committed since they were read has
+			// made its entries gaps.
+			current, head, err := feedAt(ctx, t, entries)
+			if err != nil {
+				return nil, err
+			}
+			kept = destination.InFeed(entries, current, head)
+		}
+		raw, err := encodeEntries(kept)
+		if err != nil {
+			return nil, err
+		}
+		n, firstSeq, lastSeq := int64(0), int64(0), int64(0)
+		if len(kept) > 0 {
+			n, firstSeq, lastSeq = 1, int64(kept[0].Seq), int64(kept[len(kept)-1].Seq)
+		}
 		recs, err := t.query(ctx, qTake, map[string]any{"id": id, "through": int64(through), "n": n, "did": destination.NewDeliveryID(),
-			"entries": string(raw), "status": string(destination.Pending), "now": timeParam(now),
-			"count": int64(len(entries)), "firstSeq": firstSeq, "lastSeq": lastSeq})
+			"entries": raw, "status": string(destination.Pending), "now": timeParam(now),
+			"count": int64(len(kept)), "firstSeq": firstSeq, "lastSeq": lastSeq})
 		if err != nil {
 			return nil, fmt.Errorf("take a batch: %w", err)
 		}
