@@ -4594,6 +4594,8 @@ type Subscription {
   reported, and the survivor's changes from then on); a SPLIT that takes
   part of the profile away is reported too. kinds, when given, limits what
   is reported (the profile is followed through merges either way).
+  Without audiences:read it reports no AUDIENCE_ENTERED or AUDIENCE_EXITED
+  change, and kinds naming them is refused with FORBIDDEN.
   """
   profileChanged(id: ID, identifier: IdentifierInput, kinds: [ChangeKind!]): ChangeEvent! @hasScope(scope: "profiles:read")
 
@@ -4605,7 +4607,11 @@ type Subscription {
   with the changes committed from now on; with ` + "`" + `after` + "`" + ` (a ` + "`" + `cursor` + "`" + ` it was
   sent) it resumes right after that change, so a consumer that reconnects
   loses nothing still retained and sees nothing twice. kinds, when given,
-  limits it to those kinds.
+  limits it to those kinds. Without audiences:read it reports no
+  AUDIENCE_ENTERED or AUDIENCE_EXITED change, and kinds naming them is
+  refused with FORBIDDEN. If changes it has not been sent are trimmed by the
+  feed's retention, it ends with CURSOR_EXPIRED, whose extensions.cursor is
+  the oldest cursor that resumes.
   """
   changes(after: String, kinds: [ChangeKind!]): ChangeEvent! @hasScope(scope: "profiles:read")
 }

@@ -129,6 +129,10 @@ func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.Chang
 	if err != nil {
 		return nil, err
 	}
+	audiences, err := audienceKinds(ctx, kinds)
+	if err != nil {
+		return nil, err
+	}
 	head, err := h.Head(ctx)
 	if err != nil {
 		return nil, domainErr(err)
@@ -146,13 +150,51 @@ func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.Chang
 			if !errors.As(err, &ce) {
 				return nil, domainErr(err)
 			}
-			oldest := FeedCursor(ce.Trimmed)
-			return nil, &gqlerror.Error{Message: fmt.Sprintf("argument \"after\": %v; changes(after: %q) resumes with what is retained", err, oldest),
-				Path: graphql.GetPath(ctx), Extensions: map[string]any{"code": CodeCursorExpired, "cursor": oldest}}
+			return nil, cursorExpired(ctx, ce, "argument \"after\": ")
 		}
 	}
 	want := wantKinds(kinds)
-	return stream(ctx, r, h, start, func(e graph.FeedEntry) bool { return want(e.Kind) }, toChangeEvent)
+	return stream(ctx, r, h, start, func(e graph.FeedEntry) bool {
+		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
+	}, toChangeEvent)
+}
+
+// cursorExpired is the CURSOR_EXPIRED error of a subscription that would
+// miss entries the retention trimmed: refused at subscribe time (prefix
+// names the argument) or ended when entries it was not yet sent were
+// trimmed. extensions.cursor is the oldest cursor that resumes.
+func cursorExpired(ctx context.Context, ce *graph.CursorExpiredError, prefix string) *gqlerror.Error {
+	oldest := FeedCursor(ce.Trimmed)
+	return &gqlerror.Error{Message: fmt.Sprintf("%s%v; changes(after: %q) resumes with what is retained", prefix, ce, oldest),
+		Path: graphql.GetPath(ctx), Extensions: map[string]any{"code": CodeCursorExpired, "cursor": oldest}}
+}
+
+// audienceKind reports whether k reports an audience membership, which
+// only a key holding audiences:read may read (as audienceChanged and
+// Profile.audiences need it).
+func audienceKind(k graph.FeedKind) bool {
+	return k == graph.FeedAudienceEntered || k == graph.FeedAudienceExited
+}
+
+// audienceKinds returns whether the caller may read audience entries, or
+// the FORBIDDEN error naming audiences:read when it asks for them in kinds
+// without that scope. A caller without it that asks for no audience kind
+// reads the feed without them.
+func audienceKinds(ctx context.Context, kinds []gql.ChangeKind) (bool, error) {
+	if access.PrincipalFrom(ctx).Has(access.ScopeAudiencesRead) {
+		return true, nil
+	}
+	for _, k := range kinds {
+		if audienceKind(graph.FeedKind(k)) {
+			err := forbidden(ctx, access.ScopeAudiencesRead)
+			if ge := (*gqlerror.Error)(nil); errors.As(err, &ge) {
+				ge.Message = fmt.Sprintf("argument %q: the kinds %s and %s need the scope %s, which the request's key does not hold",
+					"kinds", graph.FeedAudienceEntered, graph.FeedAudienceExited, access.ScopeAudiencesRead)
+			}
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.IdentifierInput, kinds []gql.ChangeKind) (<-chan *gql.ChangeEvent, error) {
@@ -162,6 +204,10 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 	}
 	if (id == nil) == (ident == nil) {
 		return nil, invalidArg("id", "or identifier must be given, and not both")
+	}
+	audiences, err := audienceKinds(ctx, kinds)
+	if err != nil {
+		return nil, err
 	}
 	// The head first: a merge committed while the profile is looked up
 	// is then among the entries the subscription reads.
@@ -212,7 +258,7 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 				return false
 			}
 		}
-		return want(e.Kind)
+		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
 	}
 	return stream(ctx, r, h, head, filter, toChangeEvent)
 }
@@ -323,6 +369,12 @@ func endWith(ctx context.Context, reason error, last uint64) {
 	if !isWebsocket(ctx) {
 		return
 	}
+	if ce := (*graph.CursorExpiredError)(nil); errors.As(reason, &ce) {
+		// Entries it was not sent were trimmed: it resumes only from
+		// the oldest retained, as changes(after:) refuses it then.
+		transport.AddSubscriptionError(ctx, cursorExpired(ctx, ce, ""))
+		return
+	}
 	code := CodeUnavailable
 	switch {
 	case errors.Is(reason, feedhub.ErrSlow):
@@ -356,6 +408,9 @@ func shownReason(reason error) error {
 		if errors.Is(reason, known) {
 			return known
 		}
+	}
+	if ce := (*graph.CursorExpiredError)(nil); errors.As(reason, &ce) {
+		return ce
 	}
 	return feedhub.ErrUnavailable
 }

@@ -8,5 +8,7 @@
 // subscriber that lets it overflow is closed with ErrSlow, and resumes
 // from the last entry it received. A subscriber that starts after an
 // earlier entry first reads the entries it missed from the store, then
-// joins the live stream with no gap and no duplicate.
+// joins the live stream with no gap and no duplicate. A subscriber whose
+// next entries the feed's retention trims before they are sent ends with a
+// *graph.CursorExpiredError instead of skipping them.
 package feedhub

@@ -179,10 +179,19 @@ func (h *Hub) Head(ctx context.Context) (uint64, error) {
 }
 
 // CheckResume returns a *graph.CursorExpiredError when a subscription
-// resuming after the Seq after would miss entries the retention trimmed
-// (graph.CheckResume).
+// resuming after the Seq after would miss entries the retention trimmed.
+// Unlike graph.CheckResume, 0 is no exception: it is the cursor a
+// subscriber is given when it ends before any change on an empty feed, and
+// resuming after it misses the trimmed entries as any other would.
 func (h *Hub) CheckResume(ctx context.Context, after uint64) error {
-	return graph.CheckResume(ctx, h.feed, after)
+	trimmed, err := h.feed.FeedTrimmed(ctx)
+	if err != nil {
+		return err
+	}
+	if after < trimmed {
+		return &graph.CursorExpiredError{After: after, Trimmed: trimmed}
+	}
+	return nil
 }
 
 // tail reads the feed every poll, or when woken, until Close.
@@ -238,8 +247,21 @@ func (h *Hub) read(ctx context.Context) error {
 		if len(page) == 0 {
 			return nil
 		}
+		// Seqs are consecutive but for erased entries and trimmed ones:
+		// after a gap, the subscribers whose next entries were trimmed
+		// before this read end rather than skip them.
+		var trimmed uint64
+		if gapAfter(last, page) {
+			if trimmed, err = h.feed.FeedTrimmed(ctx); err != nil {
+				return err
+			}
+		}
 		h.mu.Lock()
 		for s := range h.subs {
+			if s.pos < trimmed {
+				h.endLocked(s, &graph.CursorExpiredError{After: s.pos, Trimmed: trimmed})
+				continue
+			}
 			h.deliverLocked(s, page)
 		}
 		last = page[len(page)-1].Seq
@@ -249,6 +271,17 @@ func (h *Hub) read(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// gapAfter reports whether page, read after the Seq last, misses a Seq.
+func gapAfter(last uint64, page []graph.FeedEntry) bool {
+	for _, e := range page {
+		if e.Seq != last+1 {
+			return true
+		}
+		last = e.Seq
+	}
+	return false
 }
 
 // deliverLocked offers s the entries of page it has not seen, never

@@ -47,6 +47,11 @@ type Sub struct {
 // profile); it runs under the hub's lock, so it must be quick and must not
 // call the hub.
 //
+// Entries after after that the retention trims before they are sent end
+// the subscription with a *graph.CursorExpiredError (Err), whether they go
+// while it catches up or before the tailer reads them: it never skips
+// them silently.
+//
 // Errors: a *TooManyError past the per-key cap; ErrClosed once the hub
 // is closed.
 func (h *Hub) Subscribe(key string, after uint64, filter func(graph.FeedEntry) bool) (*Sub, error) {
@@ -72,7 +77,9 @@ func (h *Hub) Subscribe(key string, after uint64, filter func(graph.FeedEntry) b
 func (s *Sub) C() <-chan graph.FeedEntry { return s.ch }
 
 // Err is why the subscription ended, once C is closed: ErrSlow, ErrClosed,
-// an error wrapping ErrUnavailable, or nil after Close.
+// a *graph.CursorExpiredError when entries it was not yet sent were
+// trimmed by the feed's retention, an error wrapping ErrUnavailable, or
+// nil after Close.
 func (s *Sub) Err() error {
 	s.h.mu.Lock()
 	defer s.h.mu.Unlock()
@@ -121,17 +128,23 @@ func (h *Hub) catchUp(s *Sub) {
 		pos, last := s.pos, h.last
 		h.mu.Unlock()
 		page, err := h.feed.Feed(ctx, pos, nil, pageSize)
+		var trimmed uint64
+		if err == nil {
+			// Read after the page: a trim whose deletions the page's read
+			// saw is counted here too (the store raises its mark in the
+			// transaction that deletes).
+			trimmed, err = h.feed.FeedTrimmed(ctx)
+		}
 		if err != nil {
-			h.mu.Lock()
-			switch {
-			case s.state == stateEnding:
-				h.finishLocked(s, s.err)
-			case h.closed:
-				h.finishLocked(s, ErrClosed)
-			default:
-				h.finishLocked(s, fmt.Errorf("%w: %v", ErrUnavailable, err))
-			}
-			h.mu.Unlock()
+			h.stopCatchUp(s, fmt.Errorf("%w: %v", ErrUnavailable, err))
+			return
+		}
+		if trimmed > pos {
+			// Entries after pos, which s was not sent, were trimmed since
+			// it subscribed or since the last page: the page may start
+			// after them. None of it is sent; s ends as a subscription
+			// resuming after pos would be refused.
+			h.stopCatchUp(s, &graph.CursorExpiredError{After: pos, Trimmed: trimmed})
 			return
 		}
 		for _, e := range page {
@@ -155,6 +168,21 @@ func (h *Hub) catchUp(s *Sub) {
 		h.mu.Lock()
 		s.pos = pos
 		h.mu.Unlock()
+	}
+}
+
+// stopCatchUp ends s, still catching up, with reason, unless it is
+// already ending (its own reason then) or the hub is closing (ErrClosed).
+func (h *Hub) stopCatchUp(s *Sub, reason error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case s.state == stateEnding:
+		h.finishLocked(s, s.err)
+	case h.closed:
+		h.finishLocked(s, ErrClosed)
+	default:
+		h.finishLocked(s, reason)
 	}
 }
 
