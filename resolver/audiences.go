@@ -320,19 +320,13 @@ func (r *Resolver) computedValue(ctx context.Context, d audience.ComputedTrait, 
 	// Masked as the same value inside the event's properties would be: a
 	// personal name anywhere on the property's path hides it.
 	path := strings.Split(d.Property, ".")
-	var w any = v
-	for i := len(path) - 1; i >= 0; i-- {
-		w = map[string]any{path[i]: w}
-	}
-	got := any(r.traitMap(ctx, w.(map[string]any)))
-	for _, k := range path {
-		m, ok := got.(map[string]any)
-		if !ok {
-			return got // masked above the value
+	if unmasked(ctx) {
+		if m, ok := nestAt(path, v).(map[string]any); ok && r.mask.HasPersonal(m) {
+			r.noteRead(ctx)
 		}
-		got = m[k]
+		return v
 	}
-	return got
+	return r.maskedAt(path, v)
 }
 
 func (r *Resolver) profileComputed(ctx context.Context, p *graph.Profile) (any, error) {
@@ -936,11 +930,7 @@ func (r *Resolver) shownValue(ctx context.Context, v any, mask func(any) any) an
 // is the value at path inside traits or event properties: what traitMap
 // does, as hiddenAt asks it.
 func (r *Resolver) maskedAt(path []string, v any) any {
-	w := v
-	for i := len(path) - 1; i >= 0; i-- {
-		w = map[string]any{path[i]: w}
-	}
-	m, ok := w.(map[string]any)
+	m, ok := nestAt(path, v).(map[string]any)
 	if !ok {
 		return access.Masked // no path: nothing masks it, hide it whole
 	}
@@ -953,6 +943,15 @@ func (r *Resolver) maskedAt(path []string, v any) any {
 		got = m[k]
 	}
 	return got
+}
+
+// nestAt is v inside maps along path: {"a": {"b": v}} for path a.b, v
+// itself for an empty path.
+func nestAt(path []string, v any) any {
+	for i := len(path) - 1; i >= 0; i-- {
+		v = map[string]any{path[i]: v}
+	}
+	return v
 }
 
 // computedDefs returns the computed trait definitions by name.

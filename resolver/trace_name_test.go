@@ -2,13 +2,11 @@ package resolver
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -106,31 +104,7 @@ func TestSubscriptionNotInDurationHistogram(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	send := func(v string) {
-		if err := c.Write(ctx, websocket.MessageText, []byte(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recv := func() map[string]any {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	send(`{"type":"connection_init"}`)
-	if m := recv(); m["type"] != "connection_ack" {
-		t.Fatalf("got %v, want connection_ack", m)
-	}
+	send, recv := dialGraphQLWS(t, ctx, srv.URL)
 	send(`{"type":"subscribe","id":"1","payload":{"query":"subscription Watch { changes { eventId } }"}}`)
 	for hub.Stats().Active != 1 {
 		time.Sleep(5 * time.Millisecond)

@@ -34,31 +34,7 @@ func TestWebsocketOutlivesServerTimeouts(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	send := func(v string) {
-		if err := c.Write(ctx, websocket.MessageText, []byte(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recv := func() map[string]any {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	send(`{"type":"connection_init"}`)
-	if m := recv(); m["type"] != "connection_ack" {
-		t.Fatalf("got %v, want connection_ack", m)
-	}
+	send, recv := dialGraphQLWS(t, ctx, srv.URL)
 	time.Sleep(600 * time.Millisecond) // past both timeouts, three times over
 	send(`{"type":"subscribe","id":"1","payload":{"query":"subscription { changes { eventId } }"}}`)
 	for hub.Stats().Active != 1 {
@@ -74,4 +50,37 @@ func TestWebsocketOutlivesServerTimeouts(t *testing.T) {
 	if b, _ := json.Marshal(m); m["type"] != "next" || !strings.Contains(string(b), `"eventId":"late"`) {
 		t.Fatalf("got %s, want the change of event late", b)
 	}
+}
+
+// dialGraphQLWS opens a graphql-transport-ws connection to the server at
+// base, sends connection_init and checks the ack; send writes a message,
+// recv reads one. The connection closes with the test.
+func dialGraphQLWS(t *testing.T, ctx context.Context, base string) (send func(string), recv func() map[string]any) {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	send = func(v string) {
+		if err := c.Write(ctx, websocket.MessageText, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv = func() map[string]any {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	send(`{"type":"connection_init"}`)
+	if m := recv(); m["type"] != "connection_ack" {
+		t.Fatalf("got %v, want connection_ack", m)
+	}
+	return send, recv
 }

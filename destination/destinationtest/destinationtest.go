@@ -607,6 +607,24 @@ func erasureFeed(t *testing.T, s Store) {
 	}))
 }
 
+// leasedErasureFeed creates destination 1, takes its lease as "a", writes
+// erasureFeed and returns the five entries read from it.
+func leasedErasureFeed(t *testing.T, s Store) []graph.FeedEntry {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
+	must(t, err)
+	erasureFeed(t, s)
+	read, err := s.Feed(ctx, 0, nil, 100)
+	must(t, err)
+	if len(read) != 5 {
+		t.Fatalf("read %d feed entries, want 5", len(read))
+	}
+	return read
+}
+
 // stored lists the entries of the destination's deliveries as
 // "seq:kind:profile[previous ids]", newest delivery first.
 func stored(t *testing.T, s Store, dest string) []string {
@@ -626,16 +644,7 @@ func stored(t *testing.T, s Store, dest string) []string {
 // it, holds nothing of the erased profile: TakeBatch reads the feed again.
 func testTakeAfterErasure(t *testing.T, s Store) {
 	ctx := context.Background()
-	_, err := s.CreateDestination(ctx, dest(1))
-	must(t, err)
-	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
-	must(t, err)
-	erasureFeed(t, s)
-	read, err := s.Feed(ctx, 0, nil, 100)
-	must(t, err)
-	if len(read) != 5 {
-		t.Fatalf("read %d feed entries, want 5", len(read))
-	}
+	read := leasedErasureFeed(t, s)
 	// The erasure commits between the read and TakeBatch, as the engine's
 	// does (graph.RedactFeed: the feed, then the batches not delivered).
 	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
@@ -686,13 +695,7 @@ func testTakeAfterErasure(t *testing.T, s Store) {
 // moment to run; either order must end the same.
 func testTakeRacingErasure(t *testing.T, s Store) {
 	ctx := context.Background()
-	_, err := s.CreateDestination(ctx, dest(1))
-	must(t, err)
-	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
-	must(t, err)
-	erasureFeed(t, s)
-	read, err := s.Feed(ctx, 0, nil, 100)
-	must(t, err)
+	read := leasedErasureFeed(t, s)
 	redacted, proceed := make(chan struct{}), make(chan struct{})
 	erased := make(chan error, 1)
 	go func() {
