@@ -118,11 +118,19 @@ func ConsentRecords(msg map[string]any, ev graph.Event, p *privacy.Purposes, nor
 			continue // the engine drops it too
 		}
 		seen[n.Key()] = true
+		// A decision is never dated after it reached the server: a
+		// message may be dated up to a day ahead (a fast clock), and a
+		// grant dated tomorrow would outrank every withdrawal made
+		// meanwhile. setConsent refuses a future at for the same reason.
+		at := ev.Timestamp
+		if !ev.ReceivedAt.IsZero() && at.After(ev.ReceivedAt) {
+			at = ev.ReceivedAt
+		}
 		for _, r := range sc.Records(privacy.SegmentStamp{
 			Identifier: n.Key(),
 			Source:     ev.Source,
 			EventID:    ev.ID,
-			At:         ev.Timestamp,
+			At:         at,
 			ReceivedAt: ev.ReceivedAt,
 		}) {
 			if err := r.Validate(p); err != nil {

@@ -126,6 +126,39 @@ func TestSegmentConsentStored(t *testing.T) {
 	})
 }
 
+// TestFutureDatedGrantDoesNotOutrankALaterWithdrawal: a message dated
+// ahead of the server's clock (accepted up to a day ahead) gives consent
+// records dated when it arrived, so a withdrawal sent after it wins.
+func TestFutureDatedGrantDoesNotOutrankALaterWithdrawal(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		before := time.Now()
+		r := h.sdkPost(t, "/v1/identify", "wk-node", map[string]any{"messageId": "f1", "userId": "u9",
+			"timestamp": before.Add(20 * time.Hour).UTC().Format(time.RFC3339), "context": prefs(map[string]any{"Advertising": true})})
+		if r.status != http.StatusOK || r.body.Stored != 1 {
+			t.Fatalf("the grant dated 20 h ahead answered %d %s", r.status, r.raw)
+		}
+		sent := time.Now()
+		r = h.sdkPost(t, "/v1/track", "wk-node", map[string]any{"event": privacy.SegmentConsentEvent, "messageId": "f2", "userId": "u9",
+			"timestamp": sent.UTC().Format(time.RFC3339Nano), "context": prefs(map[string]any{"advertising": false})})
+		if r.status != http.StatusOK || r.body.Stored != 1 {
+			t.Fatalf("the withdrawal answered %d %s", r.status, r.raw)
+		}
+		m, err := s.(privacy.ConsentStore).ConsentOf(context.Background(), []string{"user_id:u9"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range m["user_id:u9"] {
+			if rec.Status == privacy.StatusGranted && (rec.At.Before(before.Add(-time.Second)) || rec.At.After(sent)) {
+				t.Errorf("the grant is dated %s; want when it arrived, between %s and %s", rec.At, before, sent)
+			}
+		}
+		if st := privacy.StateOf(m["user_id:u9"], "advertising", time.Now()); st.State != privacy.StateDenied || st.Record.Proof.EventID != "node/f2" {
+			t.Errorf("advertising state %+v, want DENIED from node/f2, the withdrawal sent after the grant arrived", st)
+		}
+	})
+}
+
 // TestSegmentConsentEventWithoutPreferences: the consent track must carry
 // preferences; without them it is refused, naming the field, and stored
 // nowhere.
