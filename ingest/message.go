@@ -516,19 +516,23 @@ func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {
 	if recv.IsZero() {
 		recv = time.Now()
 	}
-	base, ok, e := timeField(msg, "originalTimestamp", recv)
+	// The times a client sends are range-checked only as the event's
+	// time: with a sentAt, the skew-corrected one. A device whose clock
+	// reset to 1970, or runs two days fast, dates both its timestamp and
+	// its sentAt wrong, and the correction rights them.
+	base, ok, e := timeField(msg, "originalTimestamp")
 	if e != nil {
 		return time.Time{}, e
 	}
 	if !ok {
-		if base, ok, e = timeField(msg, "timestamp", recv); e != nil {
+		if base, ok, e = timeField(msg, "timestamp"); e != nil {
 			return time.Time{}, e
 		}
 	}
 	if !ok {
 		return recv, nil
 	}
-	sent, hasSent, e := timeField(msg, "sentAt", recv)
+	sent, hasSent, e := timeField(msg, "sentAt")
 	if e != nil {
 		return time.Time{}, e
 	}
@@ -536,6 +540,9 @@ func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {
 		sent, hasSent = env.SentAt, true
 	}
 	if !hasSent {
+		if e := inRange(base, recv, baseName(msg)); e != nil {
+			return time.Time{}, e
+		}
 		return base, nil
 	}
 	// The client's clock is off by (sentAt − receivedAt); the event's age
@@ -547,7 +554,15 @@ func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {
 	return t, nil
 }
 
-func timeField(msg map[string]any, key string, recv time.Time) (time.Time, bool, *MessageError) {
+// baseName names the field an event's time was read from.
+func baseName(msg map[string]any) string {
+	if v, ok := msg["originalTimestamp"].(string); ok && v != "" {
+		return "originalTimestamp"
+	}
+	return "timestamp"
+}
+
+func timeField(msg map[string]any, key string) (time.Time, bool, *MessageError) {
 	v, ok := msg[key]
 	if !ok || v == nil {
 		return time.Time{}, false, nil
@@ -562,9 +577,6 @@ func timeField(msg map[string]any, key string, recv time.Time) (time.Time, bool,
 	t, err := ParseTime(s)
 	if err != nil {
 		return time.Time{}, false, &MessageError{Reason: ReasonBadTimestamp, Message: fmt.Sprintf("%s %q is not an ISO-8601 time", key, clip(s, 40))}
-	}
-	if e := inRange(t, recv, key); e != nil {
-		return time.Time{}, false, e
 	}
 	return t, true, nil
 }

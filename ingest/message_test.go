@@ -134,6 +134,14 @@ func TestParseMessageTime(t *testing.T) {
 			time.Time{}, time.Date(2024, 2, 29, 10, 0, 0, 0, time.UTC)},
 		{"no time at all: receivedAt",
 			`{"type":"track","event":"e","userId":"u"}`, time.Time{}, recv},
+		// A clock far off dates both times wrong; only the corrected
+		// time is checked (README, Time).
+		{"a clock two days fast, corrected",
+			`{"type":"track","event":"e","userId":"u","originalTimestamp":"2025-03-12T11:59:00Z","sentAt":"2025-03-12T12:00:00Z"}`,
+			time.Time{}, recv.Add(-time.Minute)},
+		{"a clock reset to 1970, corrected by the batch's sentAt",
+			`{"type":"track","event":"e","userId":"u","timestamp":"1970-01-01T00:05:00Z"}`,
+			time.Date(1970, 1, 1, 0, 5, 30, 0, time.UTC), recv.Add(-30 * time.Second)},
 		{"space and no zone means UTC",
 			`{"type":"identify","userId":"u","timestamp":"2024-05-01 08:30:00"}`, time.Time{}, time.Date(2024, 5, 1, 8, 30, 0, 0, time.UTC)},
 	}
