@@ -501,14 +501,20 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 		if err := im.stopped(ctx); err != nil {
 			return err
 		}
-		raw, tooLong, err := readLine(br, im.cfg.MaxMessageBytes)
+		// The server measures a message without the spaces around it:
+		// read a little past the limit, and measure what is left.
+		raw, tooLong, err := readLine(br, im.cfg.MaxMessageBytes+lineSlack)
 		if err != nil && err != io.EOF {
 			return importErrorf("read NDJSON: %v", err)
+		}
+		t := bytes.TrimSpace(raw)
+		if tooLong == 0 && len(t) > im.cfg.MaxMessageBytes {
+			tooLong, raw = len(t), raw[:256]
 		}
 		if tooLong > 0 {
 			im.readRow()
 			im.reject(line, fmt.Sprintf("message is %d bytes, over the %s per-message limit", tooLong, sizeName(im.cfg.MaxMessageBytes)), []string{string(raw)})
-		} else if t := bytes.TrimSpace(raw); len(t) > 0 {
+		} else if len(t) > 0 {
 			im.readRow()
 			if reason := checkLine(t); reason != "" {
 				im.reject(line, reason, []string{string(raw)})
@@ -525,6 +531,11 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 	}
 	return nil
 }
+
+// lineSlack is how many bytes of spaces around a message an NDJSON line
+// may hold beyond the per-message limit; a line longer still is refused
+// by its length, spaces included.
+const lineSlack = 4 << 10
 
 // readLine reads one line without its newline. A line longer than max is
 // consumed and reported by its length, keeping only a prefix for the
