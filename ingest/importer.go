@@ -393,6 +393,15 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			if !errors.As(err, &pe) {
 				return importErrorf("read CSV: %v", err)
 			}
+			if errors.Is(pe.Err, csv.ErrQuote) && pe.Line > pe.StartLine {
+				// A quoted field opened and never closed took every line
+				// after it: nothing more can be read as rows. Stop, after
+				// sending what was read before it.
+				if err := b.flush(ctx); err != nil {
+					return im.stopped(ctx)
+				}
+				return importErrorf("read CSV: the quoted field that opens on line %d is never closed (a stray \" in a field?): lines %d to %d could not be read as rows, and none was imported", pe.StartLine, pe.StartLine, pe.Line)
+			}
 			im.readRow()
 			reason := pe.Err.Error()
 			if errors.Is(pe.Err, csv.ErrFieldCount) {

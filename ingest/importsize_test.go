@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -41,5 +42,24 @@ func TestImportNDJSONMessageAtTheLimit(t *testing.T) {
 	}
 	if want := `"line":3,"reason":"message is 32769 bytes, over the 32 KiB per-message limit"`; !strings.Contains(rejects.String(), want) {
 		t.Fatalf("rejects %.300s\nmissing %s", rejects.String(), want)
+	}
+}
+
+// TestImportCSVUnclosedQuote: a quoted field opened and never closed
+// swallows every later line; the import stops with an error naming the
+// lines, after storing the rows before it, instead of reporting one
+// rejected row.
+func TestImportCSVUnclosedQuote(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	input := "id,email\n1,a@x.com\n2,\"b@x.com\n3,c@x.com\n4,d@x.com\n5,e@x.com\n"
+	cfg := ingest.ImportConfig{Server: h.srv.URL, Source: "crm", Format: ingest.FormatCSV,
+		Identifiers: []ingest.Mapping{{Name: "user_id", Column: "id"}, {Name: "email", Column: "email"}}}
+	stats, err := ingest.Import(context.Background(), strings.NewReader(input), cfg)
+	var ie *ingest.ImportError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "opens on line 3 is never closed") || !strings.Contains(err.Error(), "lines 3 to 6") {
+		t.Fatalf("Import = %+v, %v; want an import error naming lines 3 to 6", stats, err)
+	}
+	if stats.Stored != 1 {
+		t.Fatalf("stats %+v: want the row before the quote stored", stats)
 	}
 }
