@@ -190,7 +190,17 @@ func hasSurrogate(v string) bool {
 	return false
 }
 
+// blocked reports whether v, or its compatibility form (NFKC: fullwidth
+// "０" is "0", "ｎｕｌｌ" is "null"), is a blocked value of typ. The
+// value kept is v: only the check folds.
 func (n *Normalizer) blocked(typ, v string) bool {
+	if f := norm.NFKC.String(v); f != v && n.blockedAs(typ, f) {
+		return true
+	}
+	return n.blockedAs(typ, v)
+}
+
+func (n *Normalizer) blockedAs(typ, v string) bool {
 	lv := strings.ToLower(v)
 	if n.rules.blocked[lv] {
 		return true

@@ -39,6 +39,12 @@ func TestNormalize(t *testing.T) {
 		{IdentifierRef{"device_id", "0000"}, "", DropBlocked, "zeros"},
 		{IdentifierRef{"device_id", "00-00"}, "", DropBlocked, "zeros and dashes"},
 		{IdentifierRef{"device_id", "-1"}, "", DropBlocked, "-1"},
+		// Compatibility forms of a placeholder (fullwidth, as an East
+		// Asian keyboard types them) are the placeholder.
+		{IdentifierRef{"user_id", "\uff10\uff10\uff10"}, "", DropBlocked, "fullwidth zeros"},
+		{IdentifierRef{"user_id", "\uff4e\uff55\uff4c\uff4c"}, "", DropBlocked, "fullwidth null"},
+		{IdentifierRef{"user_id", "\uff0d\uff11"}, "", DropBlocked, "fullwidth -1"},
+		{IdentifierRef{"user_id", "\uff55\uff11"}, "user_id:\uff55\uff11", "", "fullwidth, not a placeholder: kept as typed"},
 		{IdentifierRef{"device_id", "   "}, "", DropEmpty, "blank"},
 		{IdentifierRef{"device_id", strings.Repeat("a", 1025)}, "", DropTooLong, "over 1024 bytes"},
 		{IdentifierRef{"device_id", strings.Repeat("a", 1024)}, "device_id:" + strings.Repeat("a", 1024), "", "exactly 1024 bytes"},
