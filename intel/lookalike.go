@@ -28,7 +28,8 @@ import (
 // logistic regression with L2 penalty Lambda is fitted by gradient
 // descent to tell the audience's members from a sample of non-members,
 // each class weighing half. A profile's score is the model's probability;
-// its reasons are the features that raise its score the most.
+// its reasons are, of the features it has, those that raise its score the
+// most.
 
 // Lookalike bounds and settings.
 const (
@@ -72,10 +73,16 @@ func featureOf(prefix, name string, v any) (key string, x float64, shown any, ok
 // or a computed trait, Name is its name and Value the value the feature's
 // name embeds (a string or a bool), or nil for a number, whose feature
 // names no value. For other kinds Name is the rest of the feature's name.
+// Held is whether the profile holds the trait or computed trait the
+// feature comes from (Explain found it among its values); one it does not
+// hold is taken apart no further, Name being the rest of the feature's
+// name and Value nil: whatever value it names was not checked, and may be
+// another profile's.
 type Reason struct {
 	Kind  string
 	Name  string
 	Value any
+	Held  bool
 }
 
 // Explain takes apart the feature names of reasons, given the ingredients
@@ -103,7 +110,7 @@ func Explain(in *Ingredients, reasons []string) []Reason {
 		// prefix of the other, and comes first.
 		for _, k := range slices.Sorted(maps.Keys(vals)) {
 			if key, _, shown, ok := featureOf(kind, k, vals[k]); ok && key == name {
-				out[i] = Reason{Kind: kind, Name: k, Value: shown}
+				out[i] = Reason{Kind: kind, Name: k, Value: shown, Held: true}
 				break
 			}
 		}
@@ -259,7 +266,12 @@ func (m *Learner) vector(r map[string]float64) []float64 {
 }
 
 // Score returns the probability the model gives r of being a member, and
-// the names of at most three features that raise it the most.
+// the names of at most three features that raise it the most. Only the
+// features r has can be reasons: one it lacks also moves its score (its
+// standardized value is below the mean), but a reason is something about
+// the profile, and the feature of a trait value it lacks names a value
+// other profiles hold. The score is the same whichever features are
+// reasons.
 func (m *Learner) Score(r map[string]float64) (float64, []string) {
 	v := m.vector(r)
 	type part struct {
@@ -268,6 +280,9 @@ func (m *Learner) Score(r map[string]float64) (float64, []string) {
 	}
 	var parts []part
 	for j := range v {
+		if _, has := r[m.names[j]]; !has {
+			continue
+		}
 		if c := m.w[j] * v[j]; c > 0 {
 			parts = append(parts, part{j, c})
 		}

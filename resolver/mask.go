@@ -402,13 +402,20 @@ func filterErr(err error) error {
 // see them: the value a trait or computed trait feature names is shown as
 // the traits and computed fields of the profile p show it (masked without
 // pii:read; with it, the read is noted for p). defs are the computed
-// traits by name.
+// traits by name. A trait or computed trait reason whose value could not
+// be checked against p's (not held by p, or not taken apart) is never
+// shown as it is without pii:read: whatever follows its name's first "="
+// is masked; with pii:read it is shown as it is and the read noted.
 func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *intel.LookalikeMatch, defs map[string]audience.ComputedTrait) []string {
 	out := make([]string, 0, len(m.Reasons))
 	// The reasons belong to p, as its traits field does: a read is noted
 	// for it (ownerProfiles finds it here).
 	pctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "LookalikeMatch", Result: p})
 	for i, reason := range m.Reasons {
+		if kind, _, _ := strings.Cut(reason, " "); (kind == "trait" || kind == "computed") && (i >= len(m.Why) || !m.Why[i].Held) {
+			out = append(out, r.uncheckedReason(pctx, reason))
+			continue
+		}
 		if i >= len(m.Why) || m.Why[i].Value == nil {
 			out = append(out, reason)
 			continue
@@ -436,4 +443,22 @@ func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *in
 		out = append(out, w.Kind+" "+w.Name+"="+fmt.Sprint(v))
 	}
 	return out
+}
+
+// uncheckedReason is a trait or computed trait lookalike reason whose
+// value could not be checked against the profile's, as the caller may see
+// it: without pii:read, whatever follows the first "=" is masked (the
+// name of a number's feature, which names no value, is shown as it is);
+// with it, the reason as it is, the read noted.
+func (r *Resolver) uncheckedReason(ctx context.Context, reason string) string {
+	name, _, hasValue := strings.Cut(reason, "=")
+	switch {
+	case !hasValue:
+		return reason
+	case unmasked(ctx):
+		r.noteRead(ctx)
+		return reason
+	default:
+		return name + "=" + access.Masked
+	}
 }
