@@ -512,7 +512,11 @@ func TestConsoleFlows(t *testing.T) {
 	// Search by filter: plan is gold or silver, as many as the API counts.
 	tb.setValue("#main .builder .cond input", "plan")
 	tb.eval(`(function () { var c = document.querySelector("#main .builder .cond"); var ops = c.querySelectorAll("select"); ops[1].value = "IN"; ops[1].dispatchEvent(new Event("change", { bubbles: true })); return true; })()`, nil)
-	tb.setValue("#main .builder .cond input:not([spellcheck])", "gold,silver")
+	// An IN list is edited one value a row: a comma is part of a value.
+	tb.setValue("#main .builder .cond input:not([spellcheck])", "gold")
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#main .builder button"), function (b) { return b.textContent === "Add value"; }).click()`, nil)
+	tb.waitJS("a second value", `document.querySelectorAll("#main .builder .cond input[name=value]").length === 2`)
+	tb.setValue("#main .builder .cond .item:nth-child(2) input[name=value]", "silver")
 	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#main button"), function (b) { return b.textContent === "Search"; }).click()`, nil)
 	var filtered struct{ Profiles struct{ TotalCount int } }
 	s.gql(t, admin, `query($f:AudienceFilter){profiles(filter:$f){totalCount}}`,
@@ -1025,4 +1029,218 @@ func TestSignOutEndsLiveUpdates(t *testing.T) {
 	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#session button"), function (b) { return b.textContent === "Sign out"; }).click(); true`, new(bool))
 	tb.waitJS("the sign-in page", `document.querySelector("#signin input[name=key]")`)
 	tb.waitJS("the live websocket closed", `window.openSockets === 0`)
+}
+
+// A filter saved through the API and opened in the console keeps every
+// value's JSON type when it is saved again: the string "02134" is not the
+// number 2134, "true" is not true, "Washington, DC" is one value of an IN
+// list and not two. Saving after changing only the name sends the filter
+// back as it was; saving after an edit rebuilds it with the same values.
+// A string that looks like a number can be written, and a filter whose
+// top is one condition can be added to and removed from.
+func TestConsoleKeepsValueTypes(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	jsonOf := func(text string) any {
+		var v any
+		if err := json.Unmarshal([]byte(text), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	create := func(name, filter string) string {
+		var made struct{ CreateAudience struct{ ID string } }
+		s.gql(t, admin, `mutation($in:AudienceInput!){createAudience(input:$in){id}}`,
+			map[string]any{"in": map[string]any{"name": name, "filter": jsonOf(filter)}}, &made)
+		return made.CreateAudience.ID
+	}
+	type saved struct {
+		Name   string
+		Filter any
+	}
+	read := func(id string) saved {
+		var got struct{ Audience *saved }
+		s.gql(t, admin, `query($id:ID!){audience(id:$id){name filter}}`, map[string]any{"id": id}, &got)
+		if got.Audience == nil {
+			t.Fatalf("no audience %s", id)
+		}
+		return *got.Audience
+	}
+	wantFilter := func(when, id, want string) {
+		t.Helper()
+		if got := read(id).Filter; !reflect.DeepEqual(got, jsonOf(want)) {
+			gj, _ := json.Marshal(got)
+			t.Fatalf("%s: the saved filter is\n%s\nwant\n%s", when, gj, want)
+		}
+	}
+	const typed = `{"and":[
+		{"trait":{"name":"zip","op":"EQ","value":"02134"}},
+		{"trait":{"name":"flag","op":"EQ","value":"true"}},
+		{"trait":{"name":"city","op":"IN","value":["Washington, DC","Paris"]}},
+		{"trait":{"name":"age","op":"GTE","value":18}},
+		{"event":{"name":"Order Completed","where":[{"path":"sku","op":"EQ","value":"123"},{"path":"gift","op":"EQ","value":false}]}}]}`
+	id := create("Typed", typed)
+	wantFilter("as created through the API", id, typed)
+
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	// setIn types into the element the expression finds, as setValue does.
+	setIn := func(el, value string) {
+		t.Helper()
+		vj, _ := json.Marshal(value)
+		var ok bool
+		tb.eval(fmt.Sprintf(`(function () { var el = %s; if (!el) return false; el.value = %s;
+			el.dispatchEvent(new Event("input", { bubbles: true })); el.dispatchEvent(new Event("change", { bubbles: true })); return true; })()`, el, vj), &ok)
+		if !ok {
+			t.Fatalf("nothing to type into: %s", el)
+		}
+	}
+	click := func(text string) {
+		t.Helper()
+		tj, _ := json.Marshal(text)
+		var ok bool
+		tb.eval(fmt.Sprintf(`(function () { var b = Array.prototype.find.call(document.querySelectorAll("#audience-form button"), function (b) { return b.textContent === %s; });
+			if (!b) return false; b.click(); return true; })()`, tj), &ok)
+		if !ok {
+			t.Fatalf("no %q button", text)
+		}
+	}
+	open := func(id, name, ready string) {
+		t.Helper()
+		// From another page: the same address again would not load it anew.
+		tb.run(chromedp.Navigate(s.base + "/console/#/audiences/new"))
+		tb.waitJS("a new audience", `document.getElementById("h-builder").textContent === "New audience"`)
+		tb.run(chromedp.Navigate(s.base + "/console/#/audiences/" + id))
+		tb.waitJS("the editor of "+name, fmt.Sprintf(`document.getElementById("h-builder").textContent === %q && document.querySelector("#audience-form input[name=name]").value === %q && (%s)`,
+			"Edit "+name, name, ready))
+	}
+	save := func() {
+		t.Helper()
+		tb.eval(`(function () { var s = document.getElementById("saved"); if (s) s.remove(); return true; })()`, nil)
+		tb.run(chromedp.Click(`#audience-form button[type=submit]`, chromedp.ByQuery))
+		tb.waitJS("the audience saved", `document.getElementById("saved") || document.querySelector("#audience-form .error")`)
+		if msg := tb.text(`(function () { var e = document.querySelector("#audience-form .error"); return e ? e.textContent : ""; })()`); msg != "" {
+			t.Fatalf("saving failed: %s", msg)
+		}
+	}
+
+	// Renamed only: the filter is as it was.
+	open(id, "Typed", `document.querySelectorAll("#audience-form .cond").length === 5`)
+	tb.setValue("#audience-form input[name=name]", "Typed, renamed")
+	save()
+	if got := read(id).Name; got != "Typed, renamed" {
+		t.Fatalf("the audience is named %q after the rename", got)
+	}
+	wantFilter("after a rename in the console", id, typed)
+
+	// Edited: each saved value is shown with its type, IN values one a
+	// row; a new condition's "10" is guessed a number, and sent as the
+	// string chosen.
+	open(id, "Typed, renamed", `document.querySelectorAll("#audience-form .cond").length === 5`)
+	var shown []string
+	tb.eval(`Array.prototype.map.call(document.querySelectorAll("#audience-form input[name=value], #audience-form input[name=pvalue]"), function (i) {
+		return i.value + ":" + i.closest("label").nextElementSibling.querySelector("select").value; })`, &shown)
+	if want := []string{"02134:string", "true:string", "Washington, DC:string", "Paris:string", "18:number", "123:string", "false:boolean"}; !reflect.DeepEqual(shown, want) {
+		t.Errorf("the editor shows the values %q, want %q", shown, want)
+	}
+	click("Add condition")
+	last := `(function () { var c = document.querySelectorAll("#audience-form .cond"); return c[c.length - 1]; })()`
+	tb.waitJS("a sixth condition", `document.querySelectorAll("#audience-form .cond").length === 6`)
+	setIn(last+`.querySelector("input[spellcheck]")`, "code")
+	setIn(last+`.querySelector("input[name=value]")`, "10")
+	tb.waitJS("10 guessed a number", last+`.querySelector("select[name=vtype]").value === "number"`)
+	setIn(last+`.querySelector("select[name=vtype]")`, "string")
+	save()
+	wantFilter("after adding a condition in the console", id, `{"and":[
+		{"trait":{"name":"zip","op":"EQ","value":"02134"}},
+		{"trait":{"name":"flag","op":"EQ","value":"true"}},
+		{"trait":{"name":"city","op":"IN","value":["Washington, DC","Paris"]}},
+		{"trait":{"name":"age","op":"GTE","value":18}},
+		{"event":{"name":"Order Completed","where":[{"path":"sku","op":"EQ","value":"123"},{"path":"gift","op":"EQ","value":false}]}},
+		{"trait":{"name":"code","op":"EQ","value":"10"}}]}`)
+
+	// A filter that is one condition: it can be added to, and its
+	// condition removed; one condition left is saved alone.
+	one := create("One", `{"trait":{"name":"zip","op":"EQ","value":"02134"}}`)
+	open(one, "One", `document.querySelectorAll("#audience-form .cond").length === 1`)
+	click("Add condition")
+	tb.waitJS("a second condition", `document.querySelectorAll("#audience-form .cond").length === 2`)
+	setIn(last+`.querySelector("input[spellcheck]")`, "plan")
+	setIn(last+`.querySelector("input[name=value]")`, "gold")
+	save()
+	wantFilter("after adding a condition to a one-condition filter", one,
+		`{"and":[{"trait":{"name":"zip","op":"EQ","value":"02134"}},{"trait":{"name":"plan","op":"EQ","value":"gold"}}]}`)
+	one2 := create("One again", `{"trait":{"name":"zip","op":"EQ","value":"02134"}}`)
+	open(one2, "One again", `document.querySelectorAll("#audience-form .cond").length === 1`)
+	click("Add condition")
+	tb.waitJS("a second condition", `document.querySelectorAll("#audience-form .cond").length === 2`)
+	setIn(last+`.querySelector("input[spellcheck]")`, "plan")
+	setIn(last+`.querySelector("input[name=value]")`, "gold")
+	tb.eval(`document.querySelector('#audience-form button[aria-label="Remove condition"]').click()`, nil)
+	tb.waitJS("one condition left", `document.querySelectorAll("#audience-form .cond").length === 1`)
+	save()
+	wantFilter("after replacing the condition of a one-condition filter", one2, `{"trait":{"name":"plan","op":"EQ","value":"gold"}}`)
+}
+
+// A static audience (saved by createLookalikeAudience, with no filter)
+// opened in the console can be renamed; it keeps its members and stays
+// without a filter.
+func TestConsoleRenamesStaticAudience(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	// Twelve members of a club, the seed of the lookalike.
+	for i := 0; i < 12; i++ {
+		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-club-%d","messageId":"club-%d","timestamp":"2026-11-02T10:00:00Z","traits":{"club":"yes","plan":"gold"}}`, i, i))
+	}
+	var made struct{ CreateAudience struct{ ID string } }
+	s.gql(t, admin, `mutation{createAudience(input:{name:"Club",filter:{trait:{name:"club",op:EQ,value:"yes"}}}){id}}`, nil, &made)
+	s.waitSize(t, admin, made.CreateAudience.ID, 12)
+	var look struct{ CreateLookalikeAudience struct{ ID string } }
+	s.gql(t, admin, `mutation($a:ID!){createLookalikeAudience(audienceId:$a,size:3,name:"Like the club"){id}}`,
+		map[string]any{"a": made.CreateAudience.ID}, &look)
+	id := look.CreateLookalikeAudience.ID
+	type static struct {
+		Name, Description string
+		Static            bool
+		Filter            any
+		Members           struct{ Nodes []struct{ ID string } }
+	}
+	read := func() static {
+		var got struct{ Audience *static }
+		s.gql(t, admin, `query($id:ID!){audience(id:$id){name description static filter members(first:100){nodes{id}}}}`, map[string]any{"id": id}, &got)
+		if got.Audience == nil {
+			t.Fatalf("no audience %s", id)
+		}
+		return *got.Audience
+	}
+	before := read()
+	if !before.Static || before.Filter != nil || len(before.Members.Nodes) == 0 {
+		t.Fatalf("the lookalike audience is %+v, want a static one with members", before)
+	}
+
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base + "/console/#/audiences/" + id))
+	tb.waitJS("the editor", `document.getElementById("h-builder").textContent === "Edit Like the club" && document.querySelector("#audience-form input[name=name]").value === "Like the club"`)
+	var note string
+	tb.eval(`(function () { var n = document.getElementById("static-note"); return n ? n.textContent : ""; })()`, &note)
+	if !strings.Contains(note, "static audience") || tb.text(`String(document.querySelectorAll("#audience-form .builder").length)`) != "0" {
+		t.Errorf("the editor of a static audience shows the note %q and a filter builder, want the note alone", note)
+	}
+	tb.axe("static audience editor")
+	tb.setValue("#audience-form input[name=name]", "Like the club, renamed")
+	tb.setValue("#audience-form input[name=description]", "for the spring campaign")
+	tb.run(chromedp.Click(`#audience-form button[type=submit]`, chromedp.ByQuery))
+	tb.waitJS("the audience saved", `document.getElementById("saved") || document.querySelector("#audience-form .error")`)
+	if msg := tb.text(`(function () { var e = document.querySelector("#audience-form .error"); return e ? e.textContent : ""; })()`); msg != "" {
+		t.Fatalf("saving failed: %s", msg)
+	}
+	after := read()
+	want := before
+	want.Name, want.Description = "Like the club, renamed", "for the spring campaign"
+	if !reflect.DeepEqual(after, want) {
+		t.Fatalf("after the rename the audience is %+v, want %+v", after, want)
+	}
 }

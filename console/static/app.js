@@ -768,27 +768,70 @@
 
   // ---- filter builder ----------------------------------------------------
 
+  // A value of a condition keeps its JSON type: the text typed and the
+  // type it is sent as (string, number or boolean). A new value's type
+  // follows what is typed (auto: "10" a number, "true" a boolean) until
+  // one is chosen; a saved value keeps the type it was saved with. An IN
+  // list is a list of such values, each edited apart: a comma is only a
+  // comma.
+  var VALUE_TYPES = [["string", "text"], ["number", "number"], ["boolean", "true/false"]];
+  function blankVal() { return { text: "", type: "string", auto: true }; }
+  function copyVal(x) { return { text: x.text, type: x.type, auto: x.auto }; }
+  function guessType(s) {
+    s = String(s).trim();
+    if (/^-?\d+(\.\d+)?$/.test(s)) return "number";
+    if (s === "true" || s === "false") return "boolean";
+    return "string";
+  }
+  function typeOf(x) { return x.auto ? guessType(x.text) : x.type; }
+  function valOf(v) {
+    if (typeof v === "number" || typeof v === "boolean") return { text: String(v), type: typeof v, auto: false };
+    if (typeof v === "string") return { text: v, type: "string", auto: false };
+    return blankVal();
+  }
+  function jsonValue(x, what) {
+    var t = typeOf(x), s = x.text.trim();
+    if (t === "number") {
+      if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) || !isFinite(Number(s))) throw new Error(what + ": " + JSON.stringify(x.text) + " is not a number.");
+      return Number(s);
+    }
+    if (t === "boolean") {
+      if (s !== "true" && s !== "false") throw new Error(what + ": a true/false value is true or false, not " + JSON.stringify(x.text) + ".");
+      return s === "true";
+    }
+    return x.text;
+  }
   function blankCond(kind) {
-    return { kind: kind || "trait", not: false, name: "", op: "EQ", value: "", type: "", exists: true, purpose: "advertising", status: "GRANTED",
+    return { kind: kind || "trait", not: false, name: "", op: "EQ", val: blankVal(), items: [], type: "", exists: true, purpose: "advertising", status: "GRANTED",
       countOp: "GTE", count: "", within: "", audience: "", where: [] };
   }
-  function blankWhere() { return { path: "", op: "EQ", value: "" }; }
-  function shown(v) { return v === undefined || v === null ? "" : (Array.isArray(v) ? v.join(",") : String(v)); }
-  function scalar(s) {
-    s = String(s).trim();
-    if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
-    if (s === "true") return true;
-    if (s === "false") return false;
-    return s;
+  function blankWhere() { return { path: "", op: "EQ", val: blankVal(), items: [] }; }
+  // setValue puts a saved value into a condition or property filter.
+  function setValue(n, v) {
+    if (Array.isArray(v)) { n.items = v.map(valOf); if (v.length) n.val = copyVal(n.items[0]); }
+    else if (v !== undefined) { n.val = valOf(v); n.items = [copyVal(n.val)]; }
   }
-  function condValue(op, v) {
-    if (op === "EXISTS" || op === "NOT_EXISTS") return undefined;
-    if (op === "IN") return String(v).split(",").map(scalar);
-    return scalar(v);
+  // setOp changes the op, carrying the value over between one value and
+  // an IN list.
+  function setOp(n, op) {
+    if (op === "IN" && n.op !== "IN" && !n.items.length) n.items = [n.val.text !== "" ? copyVal(n.val) : blankVal()];
+    if (op !== "IN" && n.op === "IN" && n.val.text === "" && n.items.length) n.val = copyVal(n.items[0]);
+    n.op = op;
+  }
+  function condValue(n, what) {
+    if (n.op === "EXISTS" || n.op === "NOT_EXISTS") return undefined;
+    if (n.op === "IN") {
+      if (!n.items.length) throw new Error(what + ": IN needs at least one value.");
+      return n.items.map(function (x, i) { return jsonValue(x, what + " value " + (i + 1)); });
+    }
+    return jsonValue(n.val, what);
   }
   function toFilter(n) {
     var f;
     if (n.kind === "group") {
+      // A saved filter whose top is one condition is edited inside an
+      // "and" group (wrap), and saved alone again while it stays so.
+      if (n.wrap && n.op === "and" && !n.not && n.children.length === 1) return toFilter(n.children[0]);
       var kids = n.children.map(toFilter);
       if (!kids.length) throw new Error("A group needs at least one condition.");
       f = {};
@@ -796,7 +839,7 @@
     } else if (n.kind === "trait" || n.kind === "computed") {
       if (!n.name.trim()) throw new Error("Give the " + n.kind + " condition a name.");
       var c = { name: n.name.trim(), op: n.op };
-      var v = condValue(n.op, n.value);
+      var v = condValue(n, "The value of " + n.name.trim());
       if (v !== undefined) c.value = v;
       f = {};
       f[n.kind] = c;
@@ -816,11 +859,11 @@
       var where = [];
       n.where.forEach(function (x) {
         if (!x.path.trim()) {
-          if (String(x.value).trim() !== "") throw new Error("Give each property filter a property.");
+          if (x.val.text.trim() !== "" || x.items.some(function (y) { return y.text.trim() !== ""; })) throw new Error("Give each property filter a property.");
           return;
         }
         var w = { path: x.path.trim(), op: x.op };
-        var wv = condValue(x.op, x.value);
+        var wv = condValue(x, "The value of property " + x.path.trim());
         if (wv !== undefined) w.value = wv;
         where.push(w);
       });
@@ -839,7 +882,7 @@
     var c = blankCond();
     if (f.trait || f.computed) {
       var t = f.trait || f.computed;
-      c.kind = f.trait ? "trait" : "computed"; c.name = t.name; c.op = t.op; c.value = shown(t.value);
+      c.kind = f.trait ? "trait" : "computed"; c.name = t.name; c.op = t.op; setValue(c, t.value);
     } else if (f.identifier) {
       c.kind = "identifier"; c.type = f.identifier.type; c.exists = f.identifier.exists !== false;
     } else if (f.consent) {
@@ -847,17 +890,26 @@
     } else if (f.event) {
       c.kind = "event"; c.name = f.event.name || ""; c.type = f.event.type || ""; c.within = f.event.within || "";
       if (f.event.count) { c.countOp = f.event.count.op; c.count = String(f.event.count.value); }
-      c.where = (f.event.where || []).map(function (w) { return { path: w.path, op: w.op, value: shown(w.value) }; });
+      c.where = (f.event.where || []).map(function (w) { var x = blankWhere(); x.path = w.path; x.op = w.op; setValue(x, w.value); return x; });
     } else if (f.inAudience) {
       c.kind = "audience"; c.audience = f.inAudience;
     }
     return c;
   }
+  // rootOf is the tree the builder edits for a saved filter: its top is
+  // always a group, so that conditions can be added and removed.
+  function rootOf(f) {
+    var r = fromFilter(f);
+    return r.kind === "group" ? r : { kind: "group", op: "and", not: false, wrap: true, children: [r] };
+  }
   // filterBuilder edits a tree of and/or/not groups and conditions. It
   // calls changed after every edit; filter() returns {filter} or {error}.
-  function filterBuilder(root, changed) {
+  // Until the first edit, filter() is saved, when given: the filter as the
+  // API sent it, sent back unchanged.
+  function filterBuilder(root, changed, saved) {
     var el = h("div", { "class": "builder" });
-    function edit(structural) { if (structural) draw(); changed(); }
+    var edited = false;
+    function edit(structural) { edited = true; if (structural) draw(); changed(); }
     function draw() { clear(el); add(el, drawNode(root, null, 0)); }
     function drawNode(n, parent, depth) {
       if (n.kind === "group") return drawGroup(n, parent, depth);
@@ -886,11 +938,39 @@
       var s = select(options, n[key], { onchange: function () { n[key] = s.value; edit(!!structural); } });
       return field(label, s);
     }
+    // valueFields edits one value: its text and the type it is sent as.
+    // While the type is not chosen (auto), it follows the text.
+    function valueFields(x, label, name) {
+      var s = select(VALUE_TYPES, typeOf(x), { name: "vtype", onchange: function () { x.type = s.value; x.auto = false; edit(false); } });
+      var i = h("input", { name: name, value: x.text, size: "10", oninput: function () {
+        x.text = i.value;
+        if (x.auto) s.value = guessType(x.text);
+        edit(false);
+      } });
+      return [field(label, i), field(label + " type", s)];
+    }
+    // valueEditor edits the value an op takes: none, one, or an IN list of
+    // values each in its own row.
+    function valueEditor(n, label, name) {
+      if (n.op === "EXISTS" || n.op === "NOT_EXISTS") return null;
+      if (n.op !== "IN") return valueFields(n.val, label, name);
+      return h("div", { "class": "values", role: "group", "aria-label": label + "s (any of)" },
+        n.items.map(function (x, i) {
+          return h("div", { "class": "item" }, valueFields(x, label + " " + (i + 1), name),
+            h("button", { type: "button", "class": "danger", text: "Remove", "aria-label": "Remove " + label.toLowerCase() + " " + (i + 1),
+              onclick: function () { n.items.splice(n.items.indexOf(x), 1); edit(true); } }));
+        }),
+        h("button", { type: "button", text: "Add value", onclick: function () { n.items.push(blankVal()); edit(true); } }));
+    }
+    function opPick(n, label) {
+      var s = select(OPS, n.op, { onchange: function () { setOp(n, s.value); edit(true); } });
+      return field(label, s);
+    }
     function drawCond(n, parent) {
       var kind = pick(n, "kind", "Condition", [["trait", "Trait"], ["event", "Event"], ["consent", "Consent"], ["identifier", "Identifier"], ["computed", "Computed trait"], ["audience", "In audience"]], true);
       var parts;
       if (n.kind === "trait" || n.kind === "computed") {
-        parts = [input(n, "name", "Name", { spellcheck: "false" }), pick(n, "op", "Operator", OPS, false), input(n, "value", "Value (IN: a,b)", {})];
+        parts = [input(n, "name", "Name", { spellcheck: "false" }), opPick(n, "Operator"), valueEditor(n, "Value", "value")];
       } else if (n.kind === "identifier") {
         parts = [input(n, "type", "Type", { list: "id-types-b" }),
           (function () {
@@ -906,8 +986,8 @@
           n.where.map(function (w, i) {
             return h("div", { "class": "where", role: "group", "aria-label": "Property filter " + (i + 1) },
               input(w, "path", "Property (e.g. total)", { spellcheck: "false", size: "10", name: "path" }),
-              pick(w, "op", "Property test", OPS, false),
-              input(w, "value", "Property value", { size: "8", name: "pvalue" }),
+              opPick(w, "Property test"),
+              valueEditor(w, "Property value", "pvalue"),
               h("button", { type: "button", "class": "danger", text: "Remove", "aria-label": "Remove property filter " + (i + 1),
                 onclick: function () { n.where.splice(n.where.indexOf(w), 1); edit(true); } }));
           }),
@@ -924,7 +1004,10 @@
       h("datalist", { id: "purposes-b" }, PURPOSES.map(function (t) { return h("option", { value: t }); })));
     return {
       el: h("div", null, lists, el),
-      filter: function () { try { return { filter: toFilter(root) }; } catch (e) { return { error: e.message }; } },
+      filter: function () {
+        if (!edited && saved) return { filter: saved };
+        try { return { filter: toFilter(root) }; } catch (e) { return { error: e.message }; }
+      },
       root: root
     };
   }
@@ -939,7 +1022,7 @@
     add(main, h("div", { "class": "grid" }, editor, listBox));
     loadList();
     if (which && which !== "new") {
-      gql("query Aud($id: ID!) { audience(id: $id) { id name description purpose filter } }", { id: which }).then(must)
+      gql("query Aud($id: ID!) { audience(id: $id) { id name description purpose filter static } }", { id: which }).then(must)
         .then(function (d) { drawEditor(d.audience); })
         .catch(function (e) { add(editor, errBox(e.message)); });
     } else drawEditor(null);
@@ -1004,9 +1087,13 @@
       var purpose = h("input", { name: "purpose", list: "purposes-a", value: a && a.purpose ? a.purpose : "" });
       var preview = h("div", { id: "preview", "aria-live": "polite", "aria-atomic": "true" });
       var seq = 0, timer = null;
-      var builder = filterBuilder(a ? fromFilter(a.filter) : { kind: "group", op: "and", not: false, children: [blankCond("trait")] }, schedule);
+      // A static audience (saved members, from createLookalikeAudience)
+      // has no filter: only its name, description and purpose change.
+      var isStatic = !!(a && (a.static || !a.filter));
+      var builder = isStatic ? null : filterBuilder(a ? rootOf(a.filter) : { kind: "group", op: "and", not: false, children: [blankCond("trait")] }, schedule, a ? a.filter : null);
       function schedule() { clearTimeout(timer); timer = setTimeout(runPreview, 350); }
       function runPreview() {
+        if (isStatic) return;
         var f = builder.filter(), my = ++seq;
         clear(preview);
         if (f.error) { add(preview, h("p", { "class": "note", text: "Preview waits for a complete filter: " + f.error })); return; }
@@ -1029,20 +1116,24 @@
         onsubmit: function (ev) {
           ev.preventDefault();
           clear(out);
-          var f = builder.filter();
-          if (f.error) { add(out, errBox(f.error)); return; }
-          var input = { name: name.value.trim(), description: desc.value.trim() || null, filter: f.filter, purpose: purpose.value.trim() || null };
+          var input = { name: name.value.trim(), description: desc.value.trim() || null, purpose: purpose.value.trim() || null };
+          if (!isStatic) {
+            var f = builder.filter();
+            if (f.error) { add(out, errBox(f.error)); return; }
+            input.filter = f.filter;
+          }
           var m = a ? "mutation Save($id: ID!, $in: AudienceInput!) { saved: updateAudience(id: $id, input: $in) { id name } }"
             : "mutation Save($in: AudienceInput!) { saved: createAudience(input: $in) { id name } }";
           gql(m, a ? { id: a.id, in: input } : { in: input }).then(must).then(function (d) {
             say("Saved " + d.saved.name + ".");
-            add(out, h("p", { "class": "ok", id: "saved", "data-id": d.saved.id, text: "Saved " + d.saved.name + " (" + d.saved.id + "). Its membership is kept from now on." }));
+            add(out, h("p", { "class": "ok", id: "saved", "data-id": d.saved.id, text: "Saved " + d.saved.name + " (" + d.saved.id + ")." + (isStatic ? " Its members are unchanged." : " Its membership is kept from now on.") }));
             loadList();
           }).catch(function (e) { add(out, errBox(e.message)); });
         }
       }, h("div", { "class": "row" }, field("Name", name), field("Description", desc), field("Consent purpose (optional)", purpose)),
         h("datalist", { id: "purposes-a" }, PURPOSES.map(function (t) { return h("option", { value: t }); })),
-        builder.el, h("h3", { text: "Live preview" }), preview,
+        isStatic ? h("p", { "class": "note", id: "static-note", text: "A static audience: its members were saved (by a lookalike), not selected by a filter. Its name, description and purpose can be changed; its members stay as they are." })
+          : [builder.el, h("h3", { text: "Live preview" }), preview],
         h("div", { "class": "row" }, gate(save, "audiences:write"), a ? h("a", { href: "#/audiences/new", text: "New audience instead" }) : null), out));
       runPreview();
     }
