@@ -44,13 +44,14 @@ type Audience struct {
 	Description string // at most MaxAudienceDescLen bytes
 	Filter      Filter // passed Check when saved; the zero Filter when Static
 	// Static marks an audience whose members were written once (a saved
-	// lookalike) and are never evaluated: it has no filter, and its
-	// membership changes only when a member leaves (merged away, erased),
-	// a merged-away member's survivor taking its place (keep.Keeper).
+	// lookalike) and are never evaluated against a filter: it has no
+	// filter, and its membership changes only when a member leaves
+	// (merged away, erased, or no longer GRANTED for its Purpose), a
+	// merged-away member's survivor taking its place (keep.Keeper).
 	Static bool
 	// Purpose, when set, is a consent purpose: only profiles whose state
-	// for it is GRANTED are members (of a static audience: were, when it
-	// was written; it is not evaluated again).
+	// for it is GRANTED are members (of a static audience, members without
+	// it exit and nobody enters for it; keep.Keeper).
 	Purpose   string
 	CreatedAt time.Time
 	UpdatedAt time.Time

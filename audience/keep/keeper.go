@@ -142,6 +142,7 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 	if err != nil {
 		return nil, err
 	}
+	asRead := read // what consent exits are checked against, always
 	if !check {
 		read = nil
 	}
@@ -154,6 +155,7 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 		}
 	}
 	var survivors map[string]string
+	var later []audience.MembershipChange // consent exits of static audiences a merge changed
 	for i := range auds {
 		a := &auds[i]
 		if a.Static {
@@ -162,8 +164,25 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 					return nil, err
 				}
 			}
-			if c, ok := staticChange(a, ids, subs, kept, survivors); ok {
+			c, merged := staticChange(a, ids, subs, kept, survivors)
+			if merged {
 				w.Changes = append(w.Changes, c)
+			}
+			// Consent exits are checked: an exit is never undone, so one
+			// decided on a profile written since (a merge that brought a
+			// grant) must not be written. On a round written unchecked
+			// they wait for the round the writes that outran this one
+			// queued.
+			if !check {
+				continue
+			}
+			if x, ok := consentExits(a, ids, subs, now); ok {
+				if merged {
+					// One change per audience and write: after w.
+					later = append(later, x)
+				} else {
+					w.Changes = append(w.Changes, x)
+				}
 			}
 			continue
 		}
@@ -199,8 +218,52 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 		}
 		stale = append(stale, s...)
 	}
+	if len(later) > 0 {
+		// Checked against the same read: a profile written since is
+		// evaluated again (its exit, if still due, comes then). Until
+		// this commits, an inAudience audience written above may already
+		// count the exit: the two settle when it commits or on that
+		// evaluation.
+		lw := audience.KeepWrite{At: now, Changes: later, Read: map[string]time.Time{}}
+		for _, c := range later {
+			for _, id := range c.Exit {
+				lw.Read[id] = asRead[id]
+			}
+		}
+		for _, part := range audience.SplitKeep(lw, k.split) {
+			s, err := k.st.Keep(ctx, part)
+			if err != nil {
+				return nil, err
+			}
+			stale = append(stale, s...)
+		}
+	}
 	slices.Sort(stale)
 	return slices.Compact(stale), nil
+}
+
+// consentExits is the consent exits of the static audience a among ids:
+// with a purpose, every live member (kept, or the survivor staticChange
+// just entered) whose consent state for it is not GRANTED at now exits.
+// Nobody enters this way. It is not Static: Store.Keep checks it against
+// the read. An exiting Subject reads its new membership in the audiences
+// evaluated after a.
+func consentExits(a *audience.Audience, ids []string, subs map[string]*audience.Subject, now time.Time) (audience.MembershipChange, bool) {
+	c := audience.MembershipChange{AudienceID: a.ID}
+	if a.Purpose == "" {
+		return c, false
+	}
+	for _, id := range ids {
+		s, live := subs[id]
+		if !live || !s.Audiences[a.ID] {
+			continue
+		}
+		if privacy.StateOf(s.Consent, a.Purpose, now).State != privacy.StateGranted {
+			c.Exit = append(c.Exit, id)
+			s.Audiences[a.ID] = false
+		}
+	}
+	return c, len(c.Exit) > 0
 }
 
 // gone returns the ids that are not live (no Subject) and are kept
@@ -240,10 +303,11 @@ func (k *Keeper) survivors(ctx context.Context, ids []string) (map[string]string
 	return out, nil
 }
 
-// staticChange is what happens to the static audience a among ids: no
-// profile is evaluated; a member that is no longer live exits, and the
-// survivor it was merged into, when there is one, enters in its place
-// (entering a member changes nothing: the store skips it). A survivor
+// staticChange is what happens to the static audience a among ids when
+// members leave (consentExits is what its purpose does): a member that
+// is no longer live exits, and the survivor it was merged into, when
+// there is one, enters in its place (entering a member changes nothing:
+// the store skips it). A survivor
 // evaluated in this batch reads its new membership in the audiences
 // evaluated after a.
 func staticChange(a *audience.Audience, ids []string, subs map[string]*audience.Subject, kept map[string]map[string]bool, survivors map[string]string) (audience.MembershipChange, bool) {
@@ -865,8 +929,9 @@ func (k *Keeper) previewConsent(ctx context.Context, f *audience.Filter, purpose
 // RefreshDue evaluates, over every live profile, the audiences whose
 // membership can change with no write: those whose filter has an event
 // condition with a within, a computed condition on a trait with a window
-// or a consent condition (a grant expires), or that have a purpose, and
-// every audience that refers to one of them with inAudience. When a
+// or a consent condition (a grant expires), or that have a purpose (static
+// ones included: their members without a grant exit), and every audience
+// that refers to one of them with inAudience. When a
 // computed trait has a window and no audience is due, it writes again the
 // facts of the profiles whose kept values time has changed
 // (refreshExpired): a value that time alone changes (an order leaving a
@@ -891,9 +956,11 @@ func (k *Keeper) RefreshDue(ctx context.Context) error {
 	}
 	due := map[string]bool{}
 	for _, a := range auds { // in order: referred audiences come first
-		if a.Static {
-			continue // never evaluated, whatever its purpose
+		if a.Static && a.Purpose == "" {
+			continue // never evaluated
 		}
+		// A static audience's purpose is enforced as any other's (a
+		// grant expires); its filter is the zero Filter.
 		if a.Purpose != "" || dependsOnTime(&a.Filter, windowed, 0) {
 			due[a.ID] = true
 			continue

@@ -9,9 +9,9 @@ import (
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
-// A static audience is never evaluated: events that change a filter
-// audience, its purpose without any consent, Refresh, RefreshAll and
-// RefreshDue leave it as written. A member merged away is replaced by its
+// A static audience without a purpose is never evaluated: events that
+// change a filter audience, Refresh, RefreshAll and RefreshDue leave it as
+// written (staticpurpose_test.go has those with one). A member merged away is replaced by its
 // survivor, whether its id is refreshed or RefreshAll finds it stale; an
 // erased member leaves; an inAudience audience evaluated after it in the
 // same Refresh reads the survivor as a member.
@@ -35,9 +35,8 @@ func TestStaticAudienceKept(t *testing.T) {
 		aPro, aStatic, aIn := seg(1), seg(2), seg(3)
 		e.putAudience(aPro, "pro", "", audience.Filter{Trait: &audience.TraitCondition{Name: "plan", Op: audience.OpEQ, Value: "pro"}})
 		// Saved as createLookalikeAudience saves one: the definition, then
-		// its members through Keep. Its purpose has no consent anywhere: an
-		// evaluation would empty it.
-		must(t, e.st.PutAudience(bg, audience.Audience{ID: aStatic, Name: "saved", Static: true, Purpose: "marketing", CreatedAt: t0, UpdatedAt: t0}))
+		// its members through Keep.
+		must(t, e.st.PutAudience(bg, audience.Audience{ID: aStatic, Name: "saved", Static: true, CreatedAt: t0, UpdatedAt: t0}))
 		mustKeep(t, e.st, audience.KeepWrite{At: t0, Changes: []audience.MembershipChange{{AudienceID: aStatic, Enter: sorted(B, C)}}})
 		e.putAudience(aIn, "in saved", "", audience.Filter{InAudience: &aStatic})
 

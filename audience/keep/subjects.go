@@ -41,13 +41,25 @@
 // those left goes first), so a Refresh always ends; an audience in a
 // cycle then reads the membership its predecessor had at the time.
 //
-// A static audience (audience.Audience.Static) is never evaluated, nor
-// its purpose: its members were written once. A member that is no longer
-// live exits it, and when it was merged away, the live profile it
-// resolves to (graph.Engine.ProfilesByIDs) enters in its place, whether
-// Refresh is given its id or RefreshAll finds it stale (RefreshAll does
-// so for static audiences before evaluating the others, so that an
-// inAudience naming one reads the survivor). RefreshDue skips them.
+// A static audience (audience.Audience.Static) has no filter: its members
+// were written once, and nobody ever enters it by evaluation. A member
+// that is no longer live exits it, and when it was merged away, the live
+// profile it resolves to (graph.Engine.ProfilesByIDs) enters in its
+// place, whether Refresh is given its id or RefreshAll finds it stale
+// (RefreshAll does so for static audiences before evaluating the others,
+// so that an inAudience naming one reads the survivor). Its purpose, when
+// it has one, is enforced like any audience's: whenever the keeper
+// evaluates a live member (Refresh of the profiles a write touched, a
+// consent decision included; RefreshAll, which a change of the purpose
+// by updateAudience asks for; RefreshDue, for a grant that expires), a
+// member whose consent state for the purpose is not GRANTED exits (the
+// survivor that just took a member's place included). Such an exit is
+// final: a person who grants again does not enter again. It is written
+// checked against the read, as an evaluation is (a profile written since,
+// say merged with a profile that holds a grant, is evaluated again
+// instead), and never unchecked: on a round written unchecked it waits
+// for the round that the writes that outran it queued. RefreshDue skips
+// a static audience without a purpose.
 //
 // # Facts
 //
