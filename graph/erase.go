@@ -10,6 +10,8 @@ package graph
 //   - the events they shared with identifiers that stay are scrubbed: the
 //     erased keys leave them (the BY edges), and so does every property or
 //     trait value equal to an erased value after normalization (Erased);
+//     their name, channel and campaign have erased values replaced
+//     (scrubField);
 //   - a trait value equal to an erased value is removed from the
 //     identifiers that stay and shared an event with an erased one, and,
 //     for one identifier erased, from the rest of its profile;
@@ -337,6 +339,24 @@ func matchFoldAt(s string, i int, needle string) int {
 	return i
 }
 
+// scrubField returns s, a free-text field of an event that stays (its
+// name, channel or campaign), scrubbed: ErasedText when s as a whole is
+// an erased value (Match, spared when shorter than minNeedle runes as
+// under a field that names no person: an event named "42" keeps its
+// name), and otherwise s with ScrubText's replacements. A field is never
+// dropped, so the event keeps a name when it had one. changed reports
+// whether s changed.
+func (x *Erased) scrubField(s string) (string, bool) {
+	if s == "" {
+		return s, false
+	}
+	if x.MatchField("", s) {
+		return ErasedText, s != ErasedText
+	}
+	out := x.ScrubText(s)
+	return out, out != s
+}
+
 // scrubValue returns v, found under field, without erased values: a scalar
 // equal to one is dropped (ok false), maps and lists lose such entries and
 // keys, and strings have erased keys and longer values inside them
@@ -611,8 +631,25 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 		x.ScrubbedEvents++
 		props, ch1 := x.Erased.scrubMap(ev.Properties)
 		traits, ch2 := x.Erased.scrubMap(ev.Traits)
-		if ch1 || ch2 {
-			w.ScrubEvents = append(w.ScrubEvents, EventPayload{ID: ev.ID, Properties: props, Traits: traits})
+		// The event's free text: its name (a track's "Invited
+		// ann@example.com"), channel (context.channel, as sent) and
+		// campaign. Its type and source are not the sender's text, and
+		// its ID and MessageID name it, so they stay.
+		name, ch3 := x.Erased.scrubField(ev.Name)
+		channel, ch4 := x.Erased.scrubField(ev.Channel)
+		campaign, ch5 := x.Erased.scrubField(ev.Campaign)
+		if ch1 || ch2 || ch3 || ch4 || ch5 {
+			p := EventPayload{ID: ev.ID, Properties: props, Traits: traits}
+			if ch3 {
+				p.Name = &name
+			}
+			if ch4 {
+				p.Channel = &channel
+			}
+			if ch5 {
+				p.Campaign = &campaign
+			}
+			w.ScrubEvents = append(w.ScrubEvents, p)
 		}
 	}
 

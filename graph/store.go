@@ -163,7 +163,9 @@ type Write struct {
 	// Events are created, each BY its Keys. Their ids were claimed.
 	Events []Event
 	// ScrubEvents replace the Properties and Traits of stored events (nil
-	// or empty clears them); every other field, Keys included, is kept.
+	// or empty clears them), and their Name, Channel and Campaign when
+	// the payload gives them (nil keeps the stored one); every other
+	// field, Keys, ID and MessageID included, is kept.
 	// An event that is not stored (DeleteIdentifiers above may have
 	// deleted it) is skipped. Erasure writes them.
 	ScrubEvents []EventPayload
@@ -193,8 +195,13 @@ func (w *Write) Empty() bool {
 }
 
 // EventPayload is the new payload of a stored event (Write.ScrubEvents).
+// Properties and Traits are always replaced; Name, Channel and Campaign,
+// the event's free text, only when not nil ("" clears one).
 type EventPayload struct {
 	ID         string
 	Properties map[string]any
 	Traits     map[string]any
+	Name       *string
+	Channel    *string
+	Campaign   *string
 }

@@ -420,9 +420,10 @@ func (t *tx) putEvents(w *graph.Write) error {
 	return nil
 }
 
-// scrubEvents replaces the properties and traits of stored events; the
-// other fields keep their exact bytes, Keys included. An event not stored
-// is skipped.
+// scrubEvents replaces the properties and traits of stored events, and
+// their name, channel and campaign when the payload gives them; the other
+// fields keep their exact bytes, Keys included. An event not stored is
+// skipped.
 func (t *tx) scrubEvents(w *graph.Write) error {
 	for _, p := range w.ScrubEvents {
 		id := []byte(p.ID)
@@ -433,6 +434,15 @@ func (t *tx) scrubEvents(w *graph.Write) error {
 		r, err := parseEvent(p.ID, v)
 		if err != nil {
 			return err
+		}
+		if p.Name != nil {
+			r.Name = *p.Name
+		}
+		if p.Channel != nil {
+			r.Channel = *p.Channel
+		}
+		if p.Campaign != nil {
+			r.Campaign = *p.Campaign
 		}
 		r.props, r.traits = nil, nil
 		if len(p.Properties) > 0 {

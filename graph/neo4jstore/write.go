@@ -297,12 +297,15 @@ var applySteps = []struct {
   MATCH (i:{{Identifier}} { {{key}}: k })
   CREATE (e)-[:{{BY}}]->(i)`, (*tx).eventRows},
 	// A payload replaced in place; a null (empty map) removes the
-	// property. An event not stored, or only claimed, is skipped.
+	// property. row.text holds the name, channel and campaign the scrub
+	// gives (a key left out keeps the stored one). An event not stored,
+	// or only claimed, is skipped.
 	{"event scrubs", "scrubEvents", `
   UNWIND $scrubEvents AS row
   MATCH (e:{{Event}} { {{id}}: row.id })
   WHERE e.{{claim}} IS NULL
-  SET e.{{properties}} = row.properties, e.{{traits}} = row.traits, e += row.slots`, (*tx).scrubEventRows},
+  SET e.{{properties}} = row.properties, e.{{traits}} = row.traits, e += row.slots,
+      e += coalesce(row.text, {})`, (*tx).scrubEventRows},
 	// The traits as the engine merged them.
 	{"traits", "traits", `
   UNWIND $traits AS row
@@ -558,7 +561,15 @@ func (t *tx) scrubEventRows(_ context.Context, w *graph.Write) ([]any, error) {
 		}
 		slots := map[string]any{}
 		slotParams(slots, audience.PropertySlots(p.Properties))
-		rows[i] = map[string]any{"id": p.ID, "properties": props, "traits": traits, "slots": slots}
+		// SET e += text: a null value removes the property, a key left
+		// out keeps it.
+		text := map[string]any{}
+		for prop, v := range map[string]*string{propName: p.Name, propChannel: p.Channel, propCampaign: p.Campaign} {
+			if v != nil {
+				text[prop] = strParam(*v)
+			}
+		}
+		rows[i] = map[string]any{"id": p.ID, "properties": props, "traits": traits, "slots": slots, "text": text}
 	}
 	return rows, nil
 }
