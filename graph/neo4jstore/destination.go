@@ -467,10 +467,16 @@ RETURN x { .* }`)
 // deliveries: whichever of it and TakeBatch locks a batch second waits for
 // the other's commit, so either TakeBatch reads the batch as the erasure
 // left it, or the erasure finds the delivery TakeBatch stored.
+//
+// Batches hold consecutive Seqs and do not overlap, so at most $n (the
+// Seqs from $min to $max) of them, taken in last order from $min, can hold
+// one: the index seek stops there instead of running to the feed's head.
 var qLockFeedAt = cypher(`
 MATCH (b:{{FeedBatch}})
 USING INDEX SEEK b:{{FeedBatch}}({{last}})
-WHERE b.{{last}} >= $min AND b.{{first}} <= $max AND any(s IN $seqs WHERE b.{{first}} <= s <= b.{{last}})
+WHERE b.{{last}} >= $min
+WITH b ORDER BY b.{{last}} LIMIT $n
+WITH b WHERE b.{{first}} <= $max AND any(s IN $seqs WHERE b.{{first}} <= s <= b.{{last}})
 SET b.{{lock}} = true
 REMOVE b.{{lock}}
 RETURN count(b)`)
@@ -483,7 +489,9 @@ WITH coalesce(c.{{head}}, 0) AS head
 OPTIONAL CALL () {
   MATCH (b:{{FeedBatch}})
   USING INDEX SEEK b:{{FeedBatch}}({{last}})
-  WHERE b.{{last}} >= $min AND b.{{first}} <= $max AND any(s IN $seqs WHERE b.{{first}} <= s <= b.{{last}})
+  WHERE b.{{last}} >= $min
+  WITH b ORDER BY b.{{last}} LIMIT $n
+  WITH b WHERE b.{{first}} <= $max AND any(s IN $seqs WHERE b.{{first}} <= s <= b.{{last}})
   RETURN collect([b.{{first}}, b.{{at}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, b.{{eventIds}}, b.{{audienceIds}}]) AS batches
 }
 RETURN head, batches`)
@@ -496,7 +504,8 @@ func feedAt(ctx context.Context, t *readTx, entries []graph.FeedEntry) (map[uint
 	for i, e := range entries {
 		seqs[i] = int64(e.Seq)
 	}
-	params := map[string]any{"seqs": seqs, "min": int64(entries[0].Seq), "max": int64(entries[len(entries)-1].Seq), "cid": feedCounterID}
+	lo, hi := int64(entries[0].Seq), int64(entries[len(entries)-1].Seq)
+	params := map[string]any{"seqs": seqs, "min": lo, "max": hi, "n": hi - lo + 1, "cid": feedCounterID}
 	if err := t.exec(ctx, qLockFeedAt, params); err != nil {
 		return nil, 0, fmt.Errorf("lock the feed: %w", err)
 	}

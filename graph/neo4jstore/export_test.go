@@ -171,6 +171,8 @@ func FeedQueries() []PlannedQuery {
 		{"FeedHead", qFeedHead, map[string]any{"cid": feedCounterID}},
 		{"TrimFeed", qTrimFeed, map[string]any{"before": nil, "limit": int64(10), "cid": feedCounterID}},
 		{"FeedTrimmed", qFeedTrimmed, map[string]any{"cid": feedCounterID}},
+		{"LockFeedAt", qLockFeedAt, map[string]any{"seqs": []any{int64(5), int64(7)}, "min": int64(5), "max": int64(7), "n": int64(3)}},
+		{"FeedAt", qFeedAt, map[string]any{"seqs": []any{int64(5), int64(7)}, "min": int64(5), "max": int64(7), "n": int64(3), "cid": feedCounterID}},
 	}
 }
 

@@ -128,12 +128,15 @@ func (s *Store) LoadFeedMarks(ctx context.Context, head, trimmed uint64) error {
 // qRedactFeedFind reads the batches that name one of $ids, as a profile
 // or among previous ids. The lists of a batch cannot be indexed by their
 // elements, so this scans the FeedBatch label, which the feed's retention
-// bounds; erasure is its only caller.
+// bounds; erasure is its only caller. The rows come in Seq order, and
+// qRedactFeedSet locks the batches in that order, as TakeBatch does
+// (qLockFeedAt): the two never wait on each other in a cycle.
 var qRedactFeedFind = cypher(`
 MATCH (b:{{FeedBatch}})
 WHERE any(p IN b.{{profileIds}} WHERE p IN $ids)
    OR any(v IN b.{{previousIds}} WHERE v <> '' AND any(p IN split(v, ',') WHERE p IN $ids))
-RETURN b.{{first}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, b.{{eventIds}}, b.{{audienceIds}}`)
+RETURN b.{{first}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, b.{{eventIds}}, b.{{audienceIds}}
+ORDER BY b.{{first}}`)
 
 // qRedactFeedSet writes the redacted lists back, one row per batch.
 var qRedactFeedSet = cypher(`

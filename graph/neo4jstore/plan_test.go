@@ -195,7 +195,7 @@ func TestFeedQueriesSeekByIndex(t *testing.T) {
 			if has(ops, isScan) || !has(ops, isSeek) {
 				t.Fatalf("plan %v scans instead of seeking by index", ops)
 			}
-			if q.Name == "Feed" && has(ops, func(o string) bool { return o == "Sort" || o == "Top" || o == "PartialSort" || o == "PartialTop" }) {
+			if (q.Name == "Feed" || q.Name == "LockFeedAt" || q.Name == "FeedAt") && has(ops, func(o string) bool { return o == "Sort" || o == "Top" || o == "PartialSort" || o == "PartialTop" }) {
 				t.Fatalf("plan %v sorts instead of walking the index in order", ops)
 			}
 		})
