@@ -4281,7 +4281,7 @@ type ComputedTrait {
   event: String
   eventType: String
   property: String
-  "The where filters, as a JSON list of ` + "`" + `{path, op, value}` + "`" + `."
+  "The where filters, as a JSON list of ` + "`" + `{path, op, value}` + "`" + `; without pii:read, a value compared with personal data is masked."
   where: JSON!
   window: String
   createdAt: DateTime!
@@ -4367,15 +4367,15 @@ input AudienceInput {
 A saved segment. Its membership is kept by the audience keeper as events
 arrive, not computed on read: until the keeper has evaluated it, ` + "`" + `size` + "`" + ` is
 0 and ` + "`" + `members` + "`" + ` and ` + "`" + `changes` + "`" + ` are empty. A static audience
-(createLookalikeAudience) has no filter and is never evaluated: its members
-change only when one is merged away, its survivor taking its place, or
-erased.
+(createLookalikeAudience) has no filter: its members change only when one
+is merged away, its survivor taking its place, is erased, or is no longer
+GRANTED for its purpose (nobody enters it that way).
 """
 type Audience {
   id: ID!
   name: String!
   description: String
-  "The filter as saved, as a JSON object in the form of AudienceFilter; an identifier condition's ` + "`" + `exists: true` + "`" + `, the default, is left out. Null for a static audience."
+  "The filter as saved, as a JSON object in the form of AudienceFilter; an identifier condition's ` + "`" + `exists: true` + "`" + `, the default, is left out. Without pii:read, a value compared with personal data is masked. Null for a static audience."
   filter: JSON
   purpose: String
   "The number of members now."
@@ -4551,8 +4551,9 @@ extend type Mutation {
   """
   Runs ` + "`" + `lookalike(audienceId, size, purpose)` + "`" + ` and saves its profiles as a
   new static audience named ` + "`" + `name` + "`" + `, with ` + "`" + `purpose` + "`" + `: each enters it now
-  (AUDIENCE_ENTERED in the change feed). The keeper never evaluates it: a
-  member merged away is replaced by its survivor, an erased one leaves.
+  (AUDIENCE_ENTERED in the change feed). The keeper never evaluates it
+  against a filter: a member merged away is replaced by its survivor, an
+  erased one leaves, and one no longer GRANTED for ` + "`" + `purpose` + "`" + ` exits.
   INVALID_ARGUMENT for an empty or bad ` + "`" + `name` + "`" + `, a bad ` + "`" + `audienceId` + "`" + `, ` + "`" + `size` + "`" + `
   outside 1 to 10,000, an unknown ` + "`" + `purpose` + "`" + `, or a seed audience of fewer
   than 10 members; NOT_FOUND for an unknown audience; CONFLICT at 1,000

@@ -955,7 +955,15 @@ func nestAt(path []string, v any) any {
 }
 
 // computedDefs returns the computed trait definitions by name.
+// They are read once per request: a list of audiences masks each one's
+// filter with them.
 func (r *Resolver) computedDefs(ctx context.Context) (map[string]audience.ComputedTrait, error) {
+	s := r.loaders(ctx)
+	s.defsMu.Lock()
+	defer s.defsMu.Unlock()
+	if s.defs != nil {
+		return s.defs, nil
+	}
 	st, err := r.audienceStore()
 	if err != nil {
 		return nil, err
@@ -968,6 +976,7 @@ func (r *Resolver) computedDefs(ctx context.Context) (map[string]audience.Comput
 	for _, d := range list {
 		defs[d.Name] = d
 	}
+	s.defs = defs
 	return defs, nil
 }
 

@@ -11,9 +11,10 @@ import (
 )
 
 // Mutations that change what audiences mean: every profile is evaluated
-// again after them. A saved lookalike is never evaluated, but the pass
-// writes the facts previews read (kept while any audience exists) and
-// replaces a member merged away since it was saved.
+// again after them. A saved lookalike is never evaluated against a
+// filter, but the pass writes the facts previews read (kept while any
+// audience exists), replaces a member merged away since it was saved, and
+// makes members no longer GRANTED for its purpose exit.
 var audienceMutations = map[string]bool{
 	"createAudience": true, "updateAudience": true, "defineComputedTrait": true, "deleteComputedTrait": true,
 	"createLookalikeAudience": true,

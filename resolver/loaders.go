@@ -10,6 +10,7 @@ import (
 
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
@@ -167,6 +168,11 @@ type loaderState struct {
 
 	mu       sync.Mutex
 	journeys map[string]*batch[[]graph.Event] // by query shape, then profile id
+
+	// defs are the computed trait definitions by name, read once per
+	// request (computedDefs), under defsMu.
+	defsMu sync.Mutex
+	defs   map[string]audience.ComputedTrait
 }
 
 // loaders is the per-request entry point.

@@ -409,8 +409,5 @@ func shownReason(reason error) error {
 			return known
 		}
 	}
-	if ce := (*graph.CursorExpiredError)(nil); errors.As(reason, &ce) {
-		return ce
-	}
 	return feedhub.ErrUnavailable
 }

@@ -211,12 +211,17 @@ func Count(ctx context.Context, r Reader) (Counts, error) {
 // head and retention mark: whether a store is an empty target is
 // Stream.Holdings.
 func (c Counts) Empty() bool {
-	for k, n := range c {
-		if n != 0 && (k != SuppressionKey || c[Suppressed] != 0) {
+	for k := range c {
+		if c.holds(k) {
 			return false
 		}
 	}
 	return true
+}
+
+// holds reports whether c counts records of k, as Empty reads them.
+func (c Counts) holds(k Kind) bool {
+	return c[k] != 0 && (k != SuppressionKey || c[Suppressed] != 0)
 }
 
 // String lists the counts in load order, "profiles=3 identifiers=7 ...".

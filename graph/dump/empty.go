@@ -27,11 +27,9 @@ type LeftoverReader interface {
 // when none of those, the store's own Leftovers. Nil: the store is empty.
 func (s *Stream) Holdings(ctx context.Context, c Counts) ([]string, error) {
 	var out []string
-	if !c.Empty() {
-		for _, k := range allKinds {
-			if n := c[k]; n != 0 && (k != SuppressionKey || c[Suppressed] != 0) {
-				out = append(out, fmt.Sprintf("%s=%d", k, n))
-			}
+	for _, k := range allKinds {
+		if c.holds(k) {
+			out = append(out, fmt.Sprintf("%s=%d", k, c[k]))
 		}
 	}
 	head, trimmed, err := s.FeedMarks(ctx)
