@@ -78,6 +78,18 @@ func (e *env) consent(key, purpose string, status privacy.Status, at, expires ti
 	must(e.t, e.cs.PutConsent(bg, []privacy.Record{r}))
 }
 
+// viewers stores, an hour before t0, one Viewed event of each of the
+// three keys, event ids tag1, tag2 and tag3, and returns their profiles.
+func (e *env) viewers(tag string, a, b, c string) (string, string, string) {
+	e.t.Helper()
+	e.apply(
+		ev(tag+"1", t0.Add(-time.Hour), "Viewed", nil, nil, a),
+		ev(tag+"2", t0.Add(-time.Hour), "Viewed", nil, nil, b),
+		ev(tag+"3", t0.Add(-time.Hour), "Viewed", nil, nil, c),
+	)
+	return e.profile(a), e.profile(b), e.profile(c)
+}
+
 func (e *env) profile(key string) string {
 	e.t.Helper()
 	p, err := e.eng.ProfileByIdentifier(bg, graph.SplitKey(key))

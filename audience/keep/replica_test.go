@@ -113,12 +113,7 @@ func TestKeepRefusesProfilesWrittenSinceRead(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, t0)
 		const ann, bob, cat = "user_id:k-ann", "user_id:k-bob", "user_id:k-cat"
-		e.apply(
-			ev("k1", t0.Add(-time.Hour), "Viewed", nil, nil, ann),
-			ev("k2", t0.Add(-time.Hour), "Viewed", nil, nil, bob),
-			ev("k3", t0.Add(-time.Hour), "Viewed", nil, nil, cat),
-		)
-		A, B, C := e.profile(ann), e.profile(bob), e.profile(cat)
+		A, B, C := e.viewers("k", ann, bob, cat)
 		read := map[string]time.Time{}
 		for id, p := range profiles(t, e, A, B, C) {
 			read[id] = graph.Clean(p.UpdatedAt)

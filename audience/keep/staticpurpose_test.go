@@ -109,12 +109,7 @@ func TestStaticPurposeSetLater(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, t0)
 		const qAnn, qBob, qCat = "user_id:q-ann", "user_id:q-bob", "user_id:q-cat"
-		e.apply(
-			ev("q1", t0.Add(-time.Hour), "Viewed", nil, nil, qAnn),
-			ev("q2", t0.Add(-time.Hour), "Viewed", nil, nil, qBob),
-			ev("q3", t0.Add(-time.Hour), "Viewed", nil, nil, qCat),
-		)
-		A, B, C := e.profile(qAnn), e.profile(qBob), e.profile(qCat)
+		A, B, C := e.viewers("q", qAnn, qBob, qCat)
 		e.consent(qAnn, "email", privacy.StatusGranted, t0.Add(-day(1)), time.Time{})
 		e.consent(qCat, "sms", privacy.StatusGranted, t0.Add(-day(1)), time.Time{})
 
