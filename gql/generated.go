@@ -3439,6 +3439,11 @@ type Profile {
   id: ID!
   "Number of identifiers in the profile."
   size: Int!
+  """
+  When the profile was created: the write time of the batch whose event first
+  carried it, plus one microsecond per event stored before that event in the
+  batch. Of two profiles of one size, the older survives a merge.
+  """
   createdAt: DateTime!
   "When the profile last changed: an event, a merge or split, a trait, a consent decision (setConsent), or an erasure that scrubbed an event it shares."
   updatedAt: DateTime!

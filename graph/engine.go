@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -16,6 +17,27 @@ type Engine struct {
 	norm  *Normalizer
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+
+	stampMu sync.Mutex
+	stamped time.Time // the latest time stamp handed out
+}
+
+// stamp returns the time of a write that may create profiles at up to n
+// successive microseconds from it (a batch's new profiles are dated by the
+// event that first carried them). It is the clock's time, moved past every
+// time stamp handed out before, so that a profile this engine creates later
+// is never dated earlier, or the same, as one it created before: "older"
+// in the resolution rules then means "seen first", however a clock that
+// stands still or steps back reads.
+func (e *Engine) stamp(n int) time.Time {
+	now := Clean(e.Now())
+	e.stampMu.Lock()
+	defer e.stampMu.Unlock()
+	if !now.After(e.stamped) {
+		now = e.stamped.Add(time.Microsecond)
+	}
+	e.stamped = now.Add(time.Duration(max(n, 1)-1) * time.Microsecond)
+	return now
 }
 
 // NewEngine returns an engine over s with rules r (nil for the defaults).
@@ -321,9 +343,19 @@ func (g *group) find() *group {
 // name is the group's profile id, or its seed while it has none.
 func (g *group) name() string { return g.profile + g.seed }
 
-// beats reports whether g survives a union with h: the larger wins, then
-// the older, then an existing profile over a new one, then the smaller id.
-func (g *group) beats(h *group) bool {
+// beats reports whether g survives a union with h made by the event dated
+// at: the larger wins, then the older, then an existing profile over a new
+// one, then the smaller id.
+//
+// A batch resolves as its events would one at a time, each in a batch of
+// its own. A new group is dated by the first event of the batch that
+// carried it (unite), so the group an earlier event started is the older.
+// Two new groups of one date were started by one event; when a later event
+// unites them, each stands for the profile that event would have created
+// alone, so they compare by that profile's id, as two stored profiles do.
+// (That id is the seed's first; the seed's later ids, given when the first
+// is taken, are not foreseen here.)
+func (g *group) beats(h *group, at time.Time) bool {
 	if g.size != h.size {
 		return g.size > h.size
 	}
@@ -333,7 +365,16 @@ func (g *group) beats(h *group) bool {
 	if (g.profile == "") != (h.profile == "") {
 		return g.profile != ""
 	}
-	return g.name() < h.name()
+	return g.tieName(at) < h.tieName(at)
+}
+
+// tieName is the name g compares by in a tie settled by the event dated at
+// (see beats).
+func (g *group) tieName(at time.Time) string {
+	if g.profile == "" && g.createdAt.Before(at) {
+		return ProfileIDFor(g.seed, 0)
+	}
+	return g.name()
 }
 
 // absorb merges lose into g.
@@ -371,11 +412,11 @@ func (e *Engine) limitConflict(a, b map[string]int, sizeA, sizeB int) string {
 // the event ids, lock what the events touch, unite (pure, no store), name
 // the new profiles, and build the write.
 func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int) (out map[int]EventResult, merged, touched []string, err error) {
-	now := Clean(e.Now())
 	out, kept, err := claim(ctx, tx, events, todo)
 	if err != nil || len(kept) == 0 {
 		return out, nil, nil, err
 	}
+	now := e.stamp(len(kept))
 	batch := make([]Event, len(kept))
 	for j, i := range kept {
 		batch[j] = events[i]
@@ -560,6 +601,16 @@ func (e *Engine) unite(st *batchState, batch []Event, now time.Time) *united {
 		mergeReason: map[string]string{},
 		idents:      st.idents,
 	}
+	// A new identifier's group is dated by the first event carrying it,
+	// one microsecond apart per event, so the group an earlier event
+	// started is the older, as it would be had each event come alone.
+	first := map[string]int{}
+	for j := len(batch) - 1; j >= 0; j-- {
+		for _, k := range batch[j].Keys {
+			first[k] = j
+		}
+	}
+	dated := func(j int) time.Time { return now.Add(time.Duration(j) * time.Microsecond) }
 	for _, k := range st.keys {
 		// Every identifier gets its group, even one carried alone.
 		if p := st.idents[k].ProfileID; p != "" {
@@ -571,10 +622,10 @@ func (e *Engine) unite(st *batchState, batch []Event, now time.Time) *united {
 				}
 			}
 		} else {
-			u.groups[k] = &group{seed: k, size: 1, counts: map[string]int{SplitKey(k).Type: 1}, createdAt: now, newKeys: []string{k}}
+			u.groups[k] = &group{seed: k, size: 1, counts: map[string]int{SplitKey(k).Type: 1}, createdAt: dated(first[k]), newKeys: []string{k}}
 		}
 	}
-	for _, ev := range batch {
+	for j, ev := range batch {
 		anchor := ev.Keys[0]
 		for _, x := range ev.Keys[1:] {
 			lk := NewLinkKey(anchor, x)
@@ -589,7 +640,7 @@ func (e *Engine) unite(st *batchState, batch []Event, now time.Time) *united {
 					continue
 				}
 				win, lose := ra, rx
-				if rx.beats(ra) {
+				if rx.beats(ra, dated(j)) {
 					win, lose = rx, ra
 				}
 				if lose.profile != "" {

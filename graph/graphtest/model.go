@@ -39,6 +39,7 @@ type Model struct {
 type modelProfile struct {
 	id       string
 	created  int
+	rank     int // created by the rank-th event of its batch
 	members  map[string]bool
 	into     string
 	recorded map[string]bool
@@ -156,6 +157,7 @@ type modelGroup struct {
 	profile  string // existing profile id; "" for a new group
 	seed     string // the new group's first identifier
 	created  int
+	rank     int // a new group: the index of the batch's first event carrying its seed
 	members  map[string]bool
 	absorbed []string // existing profiles merged into this group
 }
@@ -167,19 +169,36 @@ func (g *modelGroup) root() *modelGroup {
 	return g
 }
 
-// beats: the larger group wins, then the older, then an existing profile
-// over a new group, then the smaller profile id (or seed key).
-func (g *modelGroup) beats(h *modelGroup) bool {
+// beats, for a union made by the j-th event of a batch: the larger group
+// wins, then the older, then an existing profile over a new group, then the
+// smaller profile id (or seed key).
+//
+// A batch is meant to resolve as its events would one at a time, each in a
+// batch of its own, later ones later: "older" is the earlier minute, then
+// the earlier event of the minute's batch. Two new groups started by one
+// earlier event of the batch would by now be stored profiles, named by
+// their seeds, so they compare by those names.
+func (g *modelGroup) beats(h *modelGroup, j int) bool {
 	if len(g.members) != len(h.members) {
 		return len(g.members) > len(h.members)
 	}
 	if g.created != h.created {
 		return g.created < h.created
 	}
+	if g.rank != h.rank {
+		return g.rank < h.rank
+	}
 	if (g.profile == "") != (h.profile == "") {
 		return g.profile != ""
 	}
-	return g.profile+g.seed < h.profile+h.seed
+	return g.tieName(j) < h.tieName(j)
+}
+
+func (g *modelGroup) tieName(j int) string {
+	if g.profile == "" && g.rank < j {
+		return graph.ProfileIDFor(g.seed, 0)
+	}
+	return g.profile + g.seed
 }
 
 // Ingest applies one batch and returns each event's status
@@ -209,7 +228,7 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 	}
 
 	groups := map[string]*modelGroup{} // by existing profile id or new key
-	group := func(k string) *modelGroup {
+	group := func(k string, j int) *modelGroup {
 		pid, stored := m.idents[k]
 		if !stored {
 			pid = k
@@ -219,16 +238,16 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 		case g != nil:
 		case stored:
 			p := m.profiles[pid]
-			g = &modelGroup{profile: pid, created: p.created, members: maps.Clone(p.members)}
+			g = &modelGroup{profile: pid, created: p.created, rank: p.rank, members: maps.Clone(p.members)}
 		default:
-			g = &modelGroup{seed: k, created: m.Now, members: map[string]bool{k: true}}
+			g = &modelGroup{seed: k, created: m.Now, rank: j, members: map[string]bool{k: true}}
 		}
 		groups[pid] = g
 		return g
 	}
 	for j, keys := range kept {
 		for _, k := range keys {
-			group(k) // a new key gets its group even when carried alone
+			group(k, j) // a new key gets its group even when carried alone
 		}
 		anchor := keys[0]
 		for _, x := range keys[1:] {
@@ -236,14 +255,14 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 			if m.refused[lk] == graph.SourceManual {
 				continue // a person's refusal holds until a manual merge
 			}
-			ra, rx := group(anchor).root(), group(x).root()
+			ra, rx := group(anchor, j).root(), group(x, j).root()
 			if ra != rx {
 				if m.conflict(ra.members, rx.members) {
 					m.refused[lk] = graph.SourceRules
 					continue
 				}
 				win, lose := ra, rx
-				if rx.beats(ra) {
+				if rx.beats(ra, j) {
 					win, lose = rx, ra
 				}
 				lose.parent = win
@@ -279,7 +298,7 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 		}
 		p := m.profiles[g.profile]
 		if p == nil {
-			p = &modelProfile{id: g.profile, created: m.Now}
+			p = &modelProfile{id: g.profile, created: m.Now, rank: g.rank}
 		}
 		p.members = g.members
 		m.put(p)
@@ -312,6 +331,9 @@ func (m *Model) Merge(ids []string, reason string) (string, string) {
 		}
 		if a.created != b.created {
 			return a.created - b.created
+		}
+		if a.rank != b.rank {
+			return a.rank - b.rank
 		}
 		return strings.Compare(a.id, b.id)
 	})

@@ -1,0 +1,60 @@
+package graph_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// TestStandingClockKeepsFirstSeenOrder: with a clock that does not move
+// between batches, a profile started in a later batch is still dated after
+// every profile started before, so "the older survives a tie" keeps meaning
+// "seen first". e1 and e2 are seen in one batch, a1 in the next, then an
+// event links e2 and a1: e2 was seen before a1, so e2's profile survives,
+// as it would with any moving clock.
+func TestStandingClockKeepsFirstSeenOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := graph.NewEngine(s, nil)
+		e.Now = func() time.Time { return tHook }
+		email := func(v string) graph.IdentifierRef { return graph.IdentifierRef{Type: graph.TypeEmail, Value: v} }
+		anon := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a1"}
+		ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
+			return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
+		}
+		for _, batch := range [][]graph.Event{
+			{ev("m1", email("e1@x.io")), ev("m2", email("e2@x.io"))},
+			{ev("m3", anon)},
+			{ev("m4", email("e2@x.io"), anon)},
+		} {
+			if _, err := e.ApplyBatch(ctx, batch); err != nil {
+				t.Fatalf("ApplyBatch: %v", err)
+			}
+		}
+		want := graph.ProfileIDFor(graph.TypeEmail+":e2@x.io", 0)
+		for _, ref := range []graph.IdentifierRef{email("e2@x.io"), anon} {
+			p, err := e.ProfileByIdentifier(ctx, ref)
+			if err != nil {
+				t.Fatalf("ProfileByIdentifier(%v): %v", ref, err)
+			}
+			if p.ID != want {
+				t.Errorf("%v is in %s, want e2's profile %s (e2 was seen before a1)", ref, p.ID, want)
+			}
+		}
+		// e1 and e2, seen in one batch, are dated one microsecond apart.
+		e1, err := e.ProfileByIdentifier(ctx, email("e1@x.io"))
+		if err != nil {
+			t.Fatalf("ProfileByIdentifier(e1): %v", err)
+		}
+		e2, err := e.ProfileByIdentifier(ctx, email("e2@x.io"))
+		if err != nil {
+			t.Fatalf("ProfileByIdentifier(e2): %v", err)
+		}
+		if !e1.CreatedAt.Equal(tHook) || !e2.CreatedAt.Equal(tHook.Add(time.Microsecond)) {
+			t.Errorf("e1 and e2's profiles created at %v and %v, want %v and a microsecond later", e1.CreatedAt, e2.CreatedAt, tHook)
+		}
+	})
+}
