@@ -266,3 +266,39 @@ func TestImportConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestImportIdsWhateverTheBatchSize: one file imported one request at a
+// time gives every identifier the same profile id whether its rows go one
+// per request or all in one. Row 1 carries c-1 alone and row 2 adds an
+// email: c-1 was seen first, so its profile keeps its id. Row 3 carries a
+// phone alone and row 4 adds c-2 to it: the phone's profile keeps its id.
+func TestImportIdsWhateverTheBatchSize(t *testing.T) {
+	const file = "customer_id,Email,Mobile\n" +
+		"c-1,,\n" +
+		"c-1,ann@example.com,\n" +
+		",,+14155550100\n" +
+		"c-2,,+14155550100\n"
+	want := map[graph.IdentifierRef]string{
+		{Type: graph.TypeUserID, Value: "c-1"}:            graph.ProfileIDFor("user_id:c-1", 0),
+		{Type: graph.TypeEmail, Value: "ann@example.com"}: graph.ProfileIDFor("user_id:c-1", 0),
+		{Type: graph.TypePhone, Value: "+14155550100"}:    graph.ProfileIDFor("phone:+14155550100", 0),
+		{Type: graph.TypeUserID, Value: "c-2"}:            graph.ProfileIDFor("phone:+14155550100", 0),
+	}
+	for _, batch := range []int{1, 50} {
+		h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+		cfg := ingest.ImportConfig{
+			Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatCSV,
+			Identifiers: []ingest.Mapping{{Name: "user_id", Column: "customer_id"}, {Name: "email", Column: "Email"}, {Name: "phone", Column: "Mobile"}},
+			BatchSize:   batch, Concurrency: 1, Rejects: &bytes.Buffer{},
+		}
+		stats, err := ingest.Import(context.Background(), strings.NewReader(file), cfg)
+		if err != nil || stats.Stored != 4 {
+			t.Fatalf("--batch %d: import: %+v, %v", batch, stats, err)
+		}
+		for ref, id := range want {
+			if got := h.profile(t, ref.Type, ref.Value).ID; got != id {
+				t.Errorf("--batch %d: %s %s is in %s, want %s", batch, ref.Type, ref.Value, got, id)
+			}
+		}
+	}
+}
