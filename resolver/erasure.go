@@ -119,6 +119,7 @@ func (r *Resolver) failErasure(ctx context.Context, entry access.AuditEntry, err
 
 func (r *Resolver) forgetProfile(ctx context.Context, id, reason string) (*privacy.ErasureReceipt, error) {
 	resetLoaders(ctx)
+	defer r.queries.purge() // the mutation's own text holds what it erases
 	entry := newEntry(ctx, "forgetProfile", reason)
 	x, err := r.eraser(ctx)
 	if err != nil {
@@ -135,6 +136,7 @@ func (r *Resolver) forgetProfile(ctx context.Context, id, reason string) (*priva
 
 func (r *Resolver) forgetIdentifier(ctx context.Context, in gql.IdentifierInput, reason string) (*privacy.ErasureReceipt, error) {
 	resetLoaders(ctx)
+	defer r.queries.purge() // the mutation's own text holds what it erases
 	entry := newEntry(ctx, "forgetIdentifier", reason)
 	n, err := r.normalizeInput("identifier.type", "identifier.value", in.Type, in.Value)
 	if err != nil {

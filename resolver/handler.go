@@ -14,11 +14,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
@@ -216,7 +214,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 		ing = engineIngester{engine}
 	}
 	res := &Resolver{engine: engine, ingest: ing, cfg: cfg, mask: access.NewMasker(engine.Normalizer().Rules()), keys: cfg.Keys, auditStore: cfg.Keys,
-		corrector: privacy.NewEraser(engine, nil)}
+		corrector: privacy.NewEraser(engine, nil), queries: newQueryCache()}
 	if res.auditStore == nil {
 		res.auditStore, _ = engine.Store().(access.Store)
 	}
@@ -236,7 +234,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	cache := lru.New[*ast.QueryDocument](1000)
+	cache := res.queries
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(cfg.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.Suggestions)
@@ -265,7 +263,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	srv.SetErrorPresenter(presenter(cfg.Suggestions))
 	srv.SetRecoverFunc(recoverFunc)
-	return &httpHandler{srv: srv, engine: engine, cfg: cfg}
+	return &httpHandler{srv: srv, engine: engine, cfg: cfg, queries: res.queries}
 }
 
 // GraphiQL returns the GraphiQL page for the endpoint, served from the
@@ -275,9 +273,10 @@ func GraphiQL(endpoint string) http.Handler {
 }
 
 type httpHandler struct {
-	srv    *handler.Server
-	engine *graph.Engine
-	cfg    Config
+	srv     *handler.Server
+	engine  *graph.Engine
+	cfg     Config
+	queries *queryCache // srv's parsed-document cache
 }
 
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

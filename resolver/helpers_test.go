@@ -25,6 +25,8 @@ type env struct {
 	engine *graph.Engine
 	srv    *httptest.Server
 	logs   *testlog.Buffer
+	// handler is the endpoint newEnv serves.
+	handler *httpHandler
 }
 
 func testConfig() Config {
@@ -38,7 +40,8 @@ func newEnv(t *testing.T, s graph.Store, cfg Config, ing Ingester) *env {
 	if cfg.Keys == nil {
 		cfg.Keys = accessStore(s)
 	}
-	e.srv = httptest.NewServer(asOpen(NewHandler(e.engine, ing, cfg)))
+	e.handler = NewHandler(e.engine, ing, cfg).(*httpHandler)
+	e.srv = httptest.NewServer(asOpen(e.handler))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -24,4 +24,7 @@ type Resolver struct {
 	corrector *privacy.Eraser
 	// erasers holds the eraser opened when Config.Eraser is nil.
 	erasers eraserState
+	// queries is the endpoint's parsed-document cache, emptied by every
+	// erasure (afterErasure).
+	queries *queryCache
 }

@@ -170,6 +170,7 @@ func (r *mutationResolver) UnlinkIdentifiers(ctx context.Context, a gql.Identifi
 
 func (r *mutationResolver) RemoveIdentifier(ctx context.Context, typeArg string, value string, reason string) ([]*graph.Profile, error) {
 	resetLoaders(ctx)
+	defer r.queries.purge() // the mutation's own text holds what it removes
 	entry := newEntry(ctx, "removeIdentifier", reason)
 	n, err := r.normalizeInput("type", "value", typeArg, value)
 	if err != nil {
