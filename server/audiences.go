@@ -511,8 +511,9 @@ func (c *csvRows) member(profileID string, values [][]string) error {
 // holds a write key, and a user id such as =HYPERLINK("https://...?"&B2)
 // would send a row's emails away when clicked. A cell that starts with =,
 // @, a tab or a carriage return, or with + or - followed by anything but a
-// number (a phone in E.164 keeps its +), gets a leading apostrophe, which
-// spreadsheets show as text.
+// plain number (digits, with at most one decimal point: a phone in E.164
+// keeps its +, -12.5 stays a number, but -2-3 would be computed), gets a
+// leading apostrophe, which spreadsheets show as text.
 func spreadsheetSafe(v string) string {
 	if v == "" {
 		return v
@@ -521,11 +522,19 @@ func spreadsheetSafe(v string) string {
 	case '=', '@', '\t', '\r':
 		return "'" + v
 	case '+', '-':
-		if strings.Trim(v[1:], "0123456789 .()-") != "" || len(v) == 1 {
+		if !plainNumber(v[1:]) {
 			return "'" + v
 		}
 	}
 	return v
+}
+
+// plainNumber reports whether s is digits with at most one decimal point
+// between them.
+func plainNumber(s string) bool {
+	whole, frac, dot := strings.Cut(s, ".")
+	digits := func(d string) bool { return d != "" && strings.Trim(d, "0123456789") == "" }
+	return digits(whole) && (!dot || digits(frac))
 }
 
 func (c *csvRows) summary(int, int) error { return nil }
