@@ -590,3 +590,46 @@ func TestStoreOutageLoggedOnce(t *testing.T) {
 		}
 	})
 }
+
+// A destination created on an empty feed starts at cursor 0. When the
+// entries it has not reached yet are trimmed, the process that takes it up
+// logs the entries it skips, as for any other cursor, and delivers what
+// came after.
+func TestTrimmedFromCursorZeroWarned(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		rcv := newReceiver(t, func(int) int { return 200 })
+		d := create(t, s, rcv.srv.URL+"/hook", nil)
+		if d.Cursor != 0 {
+			t.Fatalf("a destination created on an empty feed has cursor %d, want 0", d.Cursor)
+		}
+		for _, id := range []string{"m1", "m2"} {
+			_, err := e.ApplyBatch(ctx, []graph.Event{event(id, "u-"+id, "")})
+			storetest.Must(t, err)
+		}
+		trimmed, err := s.TrimFeed(ctx, time.Now().Add(time.Hour), 100)
+		storetest.Must(t, err)
+		if trimmed != 4 {
+			t.Fatalf("TrimFeed trimmed %d entries, want the 4 of m1 and m2 (each EVENT_ADDED and TRAITS_CHANGED)", trimmed)
+		}
+		_, err = e.ApplyBatch(ctx, []graph.Event{event("m3", "u-m3", "")})
+		storetest.Must(t, err)
+		var logs testlog.Buffer
+		audit, _ := s.(access.Store)
+		w := destination.NewWorker(destination.WorkerConfig{
+			Store: s, Feed: s, AllowPrivate: true, Logger: zerolog.New(&logs), Audit: audit,
+			Profiles: destination.Profiles{Engine: e, Consent: s, Masker: access.NewMasker(graph.DefaultRules())},
+			Poll:     20 * time.Millisecond,
+		})
+		w.Start()
+		defer w.Close(context.Background())
+		waitFor(t, "a delivered batch", func() bool { return len(deliveries(t, s, d.ID, destination.Delivered)) == 1 })
+		if p := decode(t, rcv.requests()[0].body); len(p.Entries) != 1 || p.Entries[0].EventID != "web/m3" {
+			t.Fatalf("delivered %+v, want m3's entry alone", p.Entries)
+		}
+		if l := logs.String(); !strings.Contains(l, "feed entries were trimmed") || !strings.Contains(l, `"first_seq":1,"last_seq":4`) {
+			t.Fatalf("the skipped entries 1 to 4 were not logged:\n%s", l)
+		}
+	})
+}

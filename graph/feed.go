@@ -148,11 +148,10 @@ func (e *CursorExpiredError) Error() string {
 }
 
 // CheckResume returns a *CursorExpiredError when a reader resuming after
-// the Seq after (0: from the start) would miss trimmed entries.
+// the Seq after would miss trimmed entries. 0 is a cursor like any other:
+// a reader at 0 (a destination created on an empty feed) expects every
+// entry from the first.
 func CheckResume(ctx context.Context, f FeedStore, after uint64) error {
-	if after == 0 {
-		return nil
-	}
 	trimmed, err := f.FeedTrimmed(ctx)
 	if err != nil {
 		return err

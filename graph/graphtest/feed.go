@@ -224,7 +224,10 @@ func testFeedEntries(t *testing.T, open Opener) {
 	if err := graph.CheckResume(ctx, fs, 3); !errors.As(err, &ce) || ce.After != 3 || ce.Trimmed != 4 {
 		t.Errorf("CheckResume(3) = %v; want entries 4 to 4 trimmed", err)
 	}
-	for _, after := range []uint64{0, 4, 10} {
+	if err := graph.CheckResume(ctx, fs, 0); !errors.As(err, &ce) || ce.After != 0 || ce.Trimmed != 4 {
+		t.Errorf("CheckResume(0) = %v; want entries 1 to 4 trimmed", err)
+	}
+	for _, after := range []uint64{4, 10} {
 		if err := graph.CheckResume(ctx, fs, after); err != nil {
 			t.Errorf("CheckResume(%d) = %v; want nil", after, err)
 		}

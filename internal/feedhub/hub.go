@@ -179,19 +179,12 @@ func (h *Hub) Head(ctx context.Context) (uint64, error) {
 }
 
 // CheckResume returns a *graph.CursorExpiredError when a subscription
-// resuming after the Seq after would miss entries the retention trimmed.
-// Unlike graph.CheckResume, 0 is no exception: it is the cursor a
-// subscriber is given when it ends before any change on an empty feed, and
-// resuming after it misses the trimmed entries as any other would.
+// resuming after the Seq after would miss entries the retention trimmed
+// (graph.CheckResume). 0 is the cursor a subscriber is given when it ends
+// before any change on an empty feed, and resuming after it misses the
+// trimmed entries as any other would.
 func (h *Hub) CheckResume(ctx context.Context, after uint64) error {
-	trimmed, err := h.feed.FeedTrimmed(ctx)
-	if err != nil {
-		return err
-	}
-	if after < trimmed {
-		return &graph.CursorExpiredError{After: after, Trimmed: trimmed}
-	}
-	return nil
+	return graph.CheckResume(ctx, h.feed, after)
 }
 
 // tail reads the feed every poll, or when woken, until Close.
