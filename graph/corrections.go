@@ -375,7 +375,7 @@ func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reas
 		if err != nil {
 			return err
 		}
-		now := e.stamp(1) // the split may create profiles
+		now := e.stamp(1, ps[ids[ka].ProfileID].CreatedAt) // the split may create profiles
 		w := &Write{At: now, DeleteLinks: []LinkKey{lk}}
 		w.PutRejected = []RejectedLink{{A: ka, B: kb, Source: SourceManual, Reason: reason, Evidence: "unlinkIdentifiers", At: now}}
 		out, err = e.split(ctx, tx, ps[ids[ka].ProfileID], nil, map[LinkKey]bool{lk: true}, "unlinked "+ka+" and "+kb+": "+reason, w)

@@ -25,16 +25,17 @@ type Engine struct {
 // stamp returns the time of a write that may create profiles at up to n
 // successive microseconds from it (a batch's new profiles are dated by the
 // event that first carried them). It is the clock's time, moved past every
-// time stamp handed out before, so that a profile this engine creates later
-// is never dated earlier, or the same, as one it created before: "older"
-// in the resolution rules then means "seen first", however a clock that
-// stands still or steps back reads.
-func (e *Engine) stamp(n int) time.Time {
+// time stamp handed out before and past after (the latest creation time of
+// the profiles the write has locked), so that a profile created later is
+// never dated earlier, or the same, as one created before: "older" in the
+// resolution rules then means "seen first", however a clock that stands
+// still, steps back or runs behind another process's reads.
+func (e *Engine) stamp(n int, after time.Time) time.Time {
 	now := Clean(e.Now())
 	e.stampMu.Lock()
 	defer e.stampMu.Unlock()
-	if !now.After(e.stamped) {
-		now = e.stamped.Add(time.Microsecond)
+	if floor := maxTime(e.stamped, Clean(after)); !now.After(floor) {
+		now = floor.Add(time.Microsecond)
 	}
 	e.stamped = now.Add(time.Duration(max(n, 1)-1) * time.Microsecond)
 	return now
@@ -416,7 +417,6 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	if err != nil || len(kept) == 0 {
 		return out, nil, nil, err
 	}
-	now := e.stamp(len(kept))
 	batch := make([]Event, len(kept))
 	for j, i := range kept {
 		batch[j] = events[i]
@@ -425,6 +425,16 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// After every profile the batch touches: with the profiles locked, the
+	// batch comes after them in the serial order, whatever this process's
+	// clock says against the one that created them.
+	var latest time.Time
+	for _, p := range st.profiles {
+		if p.CreatedAt.After(latest) {
+			latest = p.CreatedAt
+		}
+	}
+	now := e.stamp(len(kept), latest)
 	u := e.unite(st, batch, now)
 	var unnamed []*group
 	for _, g := range u.roots {

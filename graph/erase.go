@@ -549,7 +549,7 @@ func (e *Engine) ForgetIdentifier(ctx context.Context, ref IdentifierRef, reason
 				rest = append(rest, m.Key)
 			}
 		}
-		w := &Write{At: e.stamp(1)} // the split may create profiles
+		w := &Write{At: e.stamp(1, p.CreatedAt)} // the split may create profiles
 		if err := e.erase(ctx, tx, []Identifier{id}, rest, []string{p.ID}, w, &out); err != nil {
 			return err
 		}

@@ -58,3 +58,37 @@ func TestStandingClockKeepsFirstSeenOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestClockBehindAnotherProcess: a process whose clock runs an hour behind
+// the one that created e1's profile still dates the profiles of a batch
+// touching e1 after it. Its batch carries a1 alone, then e1 with a1: e1
+// was seen first, so e1's profile survives the tie.
+func TestClockBehindAnotherProcess(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		ahead, behind := graph.NewEngine(s, nil), graph.NewEngine(s, nil)
+		ahead.Now = func() time.Time { return tHook.Add(time.Hour) }
+		behind.Now = func() time.Time { return tHook }
+		e1 := graph.IdentifierRef{Type: graph.TypeEmail, Value: "e1@x.io"}
+		a1 := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a1"}
+		ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
+			return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
+		}
+		if _, err := ahead.ApplyBatch(ctx, []graph.Event{ev("m1", e1)}); err != nil {
+			t.Fatalf("ApplyBatch, clock ahead: %v", err)
+		}
+		if _, err := behind.ApplyBatch(ctx, []graph.Event{ev("m2", a1), ev("m3", e1, a1)}); err != nil {
+			t.Fatalf("ApplyBatch, clock behind: %v", err)
+		}
+		want := graph.ProfileIDFor(graph.TypeEmail+":e1@x.io", 0)
+		for _, ref := range []graph.IdentifierRef{e1, a1} {
+			p, err := behind.ProfileByIdentifier(ctx, ref)
+			if err != nil {
+				t.Fatalf("ProfileByIdentifier(%v): %v", ref, err)
+			}
+			if p.ID != want {
+				t.Errorf("%v is in %s, want e1's profile %s (e1 was seen first)", ref, p.ID, want)
+			}
+		}
+	})
+}
