@@ -76,11 +76,16 @@ type ImportConfig struct {
 
 // ImportStats counts an import's rows by outcome.
 type ImportStats struct {
-	Rows       int   // data rows read (CSV) or non-empty lines (NDJSON)
-	Stored     int   // new events stored
-	Duplicates int   // rows already stored by an earlier import
-	Rejected   int   // rows refused, locally or by the server
-	Bytes      int64 // input bytes read
+	Rows       int // data rows read (CSV) or non-empty lines (NDJSON)
+	Stored     int // new events stored
+	Duplicates int // rows already stored by an earlier import
+	// Unsure counts the Duplicates answered to a request sent again after
+	// an attempt whose outcome is unknown (no answer, or a 5xx, which a
+	// server may give after storing part of a request): this import may
+	// have stored them, or an earlier one did.
+	Unsure   int
+	Rejected int   // rows refused, locally or by the server
+	Bytes    int64 // input bytes read
 }
 
 // Done is the number of rows whose outcome is known.
@@ -607,6 +612,7 @@ func (im *importer) send(ctx context.Context, b *outBatch) error {
 	}
 	url := im.cfg.Server + "/v1/batch"
 	var last string
+	unsure := false // an earlier attempt may have stored rows
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body.Bytes()))
 		if err != nil {
@@ -626,22 +632,26 @@ func (im *importer) send(ctx context.Context, b *outBatch) error {
 				return im.stopped(ctx)
 			}
 			last = err.Error()
+			unsure = true
 		} else {
 			data, rerr := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 			resp.Body.Close()
 			switch {
 			case rerr != nil:
 				last = fmt.Sprintf("reading the answer: %v", rerr)
+				unsure = true
 			case resp.StatusCode == http.StatusOK:
 				var out Response
 				if err := json.Unmarshal(data, &out); err != nil {
 					return importErrorf("the server at %s answered 200 with a body that is not a collector response: %v", im.cfg.Server, err)
 				}
-				im.record(b, out)
+				im.record(b, out, unsure)
 				return nil
 			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 				last = fmt.Sprintf("%s: %s", resp.Status, serverError(data))
 				wait = retryAfter(resp.Header.Get("Retry-After"))
+				// 429 refuses the request before anything is stored.
+				unsure = unsure || resp.StatusCode >= 500
 			default:
 				return importErrorf("the server refused the request (%s): %s", resp.Status, serverError(data))
 			}
@@ -663,10 +673,13 @@ func (im *importer) send(ctx context.Context, b *outBatch) error {
 	}
 }
 
-func (im *importer) record(b *outBatch, out Response) {
+func (im *importer) record(b *outBatch, out Response, unsure bool) {
 	im.mu.Lock()
 	im.stats.Stored += out.Stored
 	im.stats.Duplicates += out.Duplicates
+	if unsure {
+		im.stats.Unsure += out.Duplicates
+	}
 	im.mu.Unlock()
 	for _, e := range out.Errors {
 		line, row := 0, []string(nil)

@@ -302,3 +302,44 @@ func TestImportIdsWhateverTheBatchSize(t *testing.T) {
 		}
 	}
 }
+
+// TestImportCountsUnsureDuplicates: a request whose first attempt was
+// stored but answered 503 (a lost answer) is sent again, and its rows come
+// back as already present; they are counted as Unsure too, since this
+// import may have stored them. Rows found present after a 429, which
+// stores nothing, or on a plain second import, are not.
+func TestImportCountsUnsureDuplicates(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	var calls atomic.Int32
+	var refusal atomic.Int32 // the status of the first attempt
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			if refusal.Load() == http.StatusServiceUnavailable {
+				h.coll.Handler().ServeHTTP(httptest.NewRecorder(), r) // stored, answer lost
+			}
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, `{"success":false,"error":"retry later"}`, int(refusal.Load()))
+			return
+		}
+		h.coll.Handler().ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	run := func(status int) ingest.ImportStats {
+		t.Helper()
+		calls.Store(0)
+		refusal.Store(int32(status))
+		cfg := crmConfig(flaky.URL, &bytes.Buffer{})
+		cfg.BatchSize, cfg.Concurrency, cfg.MaxRetryWait = 100, 1, time.Millisecond
+		stats, err := ingest.Import(context.Background(), strings.NewReader(crmCSV), cfg)
+		if err != nil || calls.Load() != 2 {
+			t.Fatalf("import, first attempt answered %d: %+v %v after %d calls", status, stats, err, calls.Load())
+		}
+		return stats
+	}
+	if s := run(http.StatusServiceUnavailable); s.Stored != 0 || s.Duplicates != 4 || s.Unsure != 4 || s.Rejected != 3 {
+		t.Errorf("after a lost answer: %+v, want the 4 rows present, all 4 unsure, 3 rejected", s)
+	}
+	if s := run(http.StatusTooManyRequests); s.Stored != 0 || s.Duplicates != 4 || s.Unsure != 0 {
+		t.Errorf("imported again, after a 429: %+v, want the 4 rows present, none unsure", s)
+	}
+}

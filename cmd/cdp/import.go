@@ -156,6 +156,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "imported %d rows in %.1fs (%.0f rows/s): %d stored, %d already present, %d rejected\n",
 		stats.Rows, secs, float64(stats.Rows)/max(secs, 0.001), stats.Stored, stats.Duplicates, stats.Rejected)
+	if stats.Unsure > 0 {
+		fmt.Fprintf(stdout, "%d of the rows already present were in requests sent again after an attempt got no answer or a 5xx: this import may have stored them\n", stats.Unsure)
+	}
 	if stats.Rejected > 0 {
 		fmt.Fprintf(stdout, "rejected rows are in %s\n", rejectsPath)
 	}
