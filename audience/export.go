@@ -2,6 +2,8 @@ package audience
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/idgraph/cdp/privacy"
 )
@@ -34,6 +36,29 @@ func Memberships(st Store) privacy.MembershipReader {
 				continue // deleted between the two reads
 			}
 			out = append(out, privacy.ExportMembership{Audience: m.AudienceID, Name: a.Name, Since: m.Since})
+		}
+		return out, nil
+	}
+}
+
+// ComputedOf returns the reader of a profile's stored computed values for
+// data exports (privacy.Exporter.WithComputed), ordered by name.
+func ComputedOf(st Store) privacy.ComputedReader {
+	return func(ctx context.Context, profileID string) ([]privacy.ExportComputed, error) {
+		by, err := st.ComputedValues(ctx, []string{profileID})
+		if err != nil {
+			return nil, err
+		}
+		vals := by[profileID]
+		out := make([]privacy.ExportComputed, 0, len(vals))
+		for _, name := range slices.Sorted(maps.Keys(vals)) {
+			v := vals[name]
+			c := privacy.ExportComputed{Name: name, Value: v.Value, ComputedAt: v.ComputedAt}
+			if !v.Expires.IsZero() {
+				t := v.Expires
+				c.Expires = &t
+			}
+			out = append(out, c)
 		}
 		return out, nil
 	}

@@ -3902,7 +3902,8 @@ type AuditEntryEdge {
   """
   Everything stored about a person, as one JSON object, for small profiles:
   ` + "`" + `{"profileId", "requestedId", "profile", "counts", "identifiers",
-  "traits", "consent", "history", "memberships", "events"}` + "`" + `, each list holding the records
+  "traits", "consent", "history", "links", "memberships", "computed",
+  "events"}` + "`" + `, each list holding the records
   ` + "`" + `GET /v1/privacy/profiles/{id}/export` + "`" + ` streams, in the same order. An id
   merged away answers for its survivor; an unknown or erased id is
   NOT_FOUND. Values are not masked. A profile with more than 1,000 events,

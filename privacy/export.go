@@ -6,8 +6,10 @@ package privacy
 // An export is everything stored about a person: the profile, its
 // identifiers (with first and last seen and sources), every trait value as
 // stored on each identifier (with its source and time), the consent ledger
-// of its identifiers, the profile's history, and every event its
-// identifiers carried, with its payload.
+// of its identifiers, the profile's history, the links between its
+// identifiers (with the event that made each), its audience memberships and
+// stored computed values (when the exporter is given readers for them), and
+// every event its identifiers carried, with its payload.
 //
 // It is built in two passes so that a caller can stream it. Prepare reads
 // the profile, its identifiers, consent and history (all bounded by the
@@ -25,6 +27,7 @@ package privacy
 // belongs to the other person's export.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -41,8 +44,10 @@ const (
 	KindTrait      = "trait"
 	KindConsent    = "consent"
 	KindHistory    = "history"
+	KindLink       = "link"
 	KindEvent      = "event"
 	KindMembership = "membership"
+	KindComputed   = "computed"
 )
 
 // ExportAction is the audit action of a data export, over HTTP or GraphQL.
@@ -58,7 +63,9 @@ type Counts struct {
 	Consent     int `json:"consent"`
 	Events      int `json:"events"`
 	History     int `json:"history"`
+	Links       int `json:"links"`
 	Memberships int `json:"memberships"`
+	Computed    int `json:"computed"`
 }
 
 // ExportProfile is the profile an export is about.
@@ -123,6 +130,34 @@ type ExportChange struct {
 	Reason string    `json:"reason"`
 }
 
+// ExportLink is a link between two of the profile's identifiers: how often
+// events carried them together, and the first event that did (Evidence),
+// or, for a manual merge (Source manual), the merge's reason.
+type ExportLink struct {
+	Kind      string              `json:"kind"`
+	A         graph.IdentifierRef `json:"a"`
+	B         graph.IdentifierRef `json:"b"`
+	Source    string              `json:"source"`
+	Evidence  string              `json:"evidence"`
+	FirstSeen time.Time           `json:"firstSeen"`
+	LastSeen  time.Time           `json:"lastSeen"`
+	Count     int                 `json:"count"`
+}
+
+// ExportComputed is a stored value of a computed trait of the profile.
+type ExportComputed struct {
+	Kind       string     `json:"kind"`
+	Name       string     `json:"name"`
+	Value      any        `json:"value"`
+	ComputedAt time.Time  `json:"computedAt"`
+	Expires    *time.Time `json:"expires,omitempty"`
+}
+
+// ComputedReader returns the stored computed values of a profile, each
+// with Kind left empty, ordered by name. Computed traits are a capability
+// of their own: the service hands the exporter this reader over its store.
+type ComputedReader func(ctx context.Context, profileID string) ([]ExportComputed, error)
+
 // ExportEvent is one event with its payload.
 type ExportEvent struct {
 	Kind        string                `json:"kind"`
@@ -150,8 +185,9 @@ type ConsentReader interface {
 
 // Exporter builds exports from the engine's reads.
 type Exporter struct {
-	engine  *graph.Engine
-	members MembershipReader
+	engine   *graph.Engine
+	members  MembershipReader
+	computed ComputedReader
 }
 
 // ExportMembership is one audience the profile is a member of.
@@ -170,7 +206,17 @@ type MembershipReader func(ctx context.Context, profileID string) ([]ExportMembe
 // WithMemberships returns the exporter, whose exports also list the
 // profile's audience memberships, read with fn.
 func (x *Exporter) WithMemberships(fn MembershipReader) *Exporter {
-	return &Exporter{engine: x.engine, members: fn}
+	y := *x
+	y.members = fn
+	return &y
+}
+
+// WithComputed returns the exporter, whose exports also list the
+// profile's stored computed values, read with fn.
+func (x *Exporter) WithComputed(fn ComputedReader) *Exporter {
+	y := *x
+	y.computed = fn
+	return &y
 }
 
 // NewExporter returns an exporter reading through engine.
@@ -196,7 +242,9 @@ type Export struct {
 	identifiers []graph.Identifier // sorted by key
 	consent     []Record           // by identifier key, then Compare
 	history     []graph.ProfileChange
+	links       []graph.Link // between two of identifiers, by A then B
 	memberships []ExportMembership
+	computed    []ExportComputed
 	newest      *graph.JourneyCursor // the newest event counted, nil for none
 }
 
@@ -218,7 +266,7 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	}
 	cr, _ := x.engine.Store().(ConsentReader)
 	err = x.engine.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
-		ex.identifiers, ex.consent, ex.history = nil, nil, nil // fn may run again
+		ex.identifiers, ex.consent, ex.history, ex.links = nil, nil, nil, nil // fn may run again
 		ms, err := tx.Members(ctx, []string{p.ID})
 		if err != nil {
 			return err
@@ -228,12 +276,30 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 		if ex.history, err = historyOf(ctx, tx, p.ID); err != nil {
 			return err
 		}
-		if cr == nil || len(ex.identifiers) == 0 {
+		if len(ex.identifiers) == 0 {
 			return nil
 		}
 		keys := make([]string, len(ex.identifiers))
+		own := make(map[string]bool, len(keys))
 		for i, m := range ex.identifiers {
-			keys[i] = m.Key
+			keys[i], own[m.Key] = m.Key, true
+		}
+		links, err := tx.Links(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			// Only the person's own: both ends are members.
+			if own[l.A] && own[l.B] {
+				ex.links = append(ex.links, l)
+			}
+		}
+		slices.SortFunc(ex.links, func(a, b graph.Link) int {
+			return cmp.Or(strings.Compare(a.A, b.A), strings.Compare(a.B, b.B))
+		})
+		ex.links = slices.CompactFunc(ex.links, func(a, b graph.Link) bool { return a.A == b.A && a.B == b.B })
+		if cr == nil {
+			return nil
 		}
 		byKey, err := cr.ConsentOf(ctx, keys)
 		if err != nil {
@@ -259,9 +325,14 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 			return nil, err
 		}
 	}
+	if x.computed != nil {
+		if ex.computed, err = x.computed(ctx, p.ID); err != nil {
+			return nil, err
+		}
+	}
 	c := &ex.Counts
 	c.Identifiers, c.Consent, c.History = len(ex.identifiers), len(ex.consent), len(ex.history)
-	c.Memberships = len(ex.memberships)
+	c.Links, c.Memberships, c.Computed = len(ex.links), len(ex.memberships), len(ex.computed)
 	for _, m := range ex.identifiers {
 		c.Traits += len(m.Traits)
 	}
@@ -352,8 +423,9 @@ func historyOf(ctx context.Context, tx graph.ReadTx, pid string) ([]graph.Profil
 
 // Write emits every record of the export, in a stable order: identifiers
 // by key; traits by identifier key, then name; consent records by
-// identifier key, then oldest first (Compare); history oldest first; then
-// events newest first (timestamp, then id, descending). emit gets the
+// identifier key, then oldest first (Compare); history oldest first; links
+// by their two identifier keys; memberships by audience id; computed values
+// by name; then events newest first (timestamp, then id, descending). emit gets the
 // record's kind and the record (an Export* value, whose Kind field holds
 // the kind too); an error from emit stops Write and is returned.
 //
@@ -405,9 +477,23 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 			return err
 		}
 	}
+	for _, l := range ex.links {
+		if err := emit(KindLink, ExportLink{
+			Kind: KindLink, A: graph.SplitKey(l.A), B: graph.SplitKey(l.B), Source: l.Source, Evidence: l.Evidence,
+			FirstSeen: l.FirstSeen, LastSeen: l.LastSeen, Count: l.Count,
+		}); err != nil {
+			return err
+		}
+	}
 	for _, m := range ex.memberships {
 		m.Kind = KindMembership
 		if err := emit(KindMembership, m); err != nil {
+			return err
+		}
+	}
+	for _, cv := range ex.computed {
+		cv.Kind = KindComputed
+		if err := emit(KindComputed, cv); err != nil {
 			return err
 		}
 	}

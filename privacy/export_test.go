@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/privacy"
@@ -139,7 +140,9 @@ func TestExportHistoryAndRedirects(t *testing.T) {
 			if ex.Profile.ID != z || ex.RequestedID != asked {
 				t.Errorf("export of %s answers for %s, want %s", asked, ex.Profile.ID, z)
 			}
-			want := privacy.Counts{Identifiers: 7, Events: 5, History: 2}
+			// Links: a1-a2 (h1), a1-a3 (h3), a4 with a5, a6 and a7 (h4),
+			// a1-a4 (h5).
+			want := privacy.Counts{Identifiers: 7, Events: 5, History: 2, Links: 6}
 			if ex.Counts != want {
 				t.Errorf("export of %s: counts %+v, want %+v", asked, ex.Counts, want)
 			}
@@ -159,6 +162,65 @@ func TestExportHistoryAndRedirects(t *testing.T) {
 		for _, c := range []struct{ id, code string }{{"p_nobody", graph.ENOTFOUND}, {"", graph.EINVALID}} {
 			if _, err := exp.Prepare(ctx, c.id); graph.ErrorCode(err) != c.code {
 				t.Errorf("export of %q: %v, want %s", c.id, err, c.code)
+			}
+		}
+	})
+}
+
+// An export lists the links between the profile's identifiers, each with
+// how often events carried the pair and the first event that did, ordered
+// by their keys, and the profile's stored computed values by name.
+func TestExportLinksAndComputed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		eng := graph.NewEngine(st, nil)
+		ctx := context.Background()
+		apply(t, eng,
+			event("test/x1", t0, nil, "user_id:u1", "email:ann@example.com"),
+			event("test/x2", t0.Add(time.Second), nil, "user_id:u1", "email:ann@example.com"),
+			event("test/x3", t0.Add(2*time.Second), nil, "user_id:u1", "device_id:d1"),
+			event("test/x4", t0, nil, "user_id:u2", "email:bob@example.com"),
+		)
+		pid := profileOf(t, eng, "user_id:u1")
+		as, ok := st.(audience.Store)
+		if !ok {
+			t.Fatalf("%T keeps no computed values", st)
+		}
+		expires := t0.Add(24 * time.Hour)
+		storetest.Must(t, as.PutComputedValues(ctx, []audience.ComputedValue{
+			{ProfileID: pid, Name: "visits_7d", Value: int64(3), ComputedAt: t0, Expires: expires},
+			{ProfileID: pid, Name: "favourite", Value: "shoes", ComputedAt: t0},
+			{ProfileID: profileOf(t, eng, "user_id:u2"), Name: "favourite", Value: "hats", ComputedAt: t0},
+		}))
+		ex, err := privacy.NewExporter(eng).WithComputed(audience.ComputedOf(as)).Prepare(ctx, pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (privacy.Counts{Identifiers: 3, Events: 3, Links: 2, Computed: 2}); ex.Counts != want {
+			t.Fatalf("counts %+v, want %+v", ex.Counts, want)
+		}
+		got := collect(t, ex)
+		ref := func(k string) graph.IdentifierRef { return graph.SplitKey(k) }
+		wantLinks := []any{
+			privacy.ExportLink{Kind: privacy.KindLink, A: ref("device_id:d1"), B: ref("user_id:u1"), Source: "test", Evidence: "test/x3",
+				FirstSeen: t0.Add(2 * time.Second), LastSeen: t0.Add(2 * time.Second), Count: 1},
+			privacy.ExportLink{Kind: privacy.KindLink, A: ref("email:ann@example.com"), B: ref("user_id:u1"), Source: "test", Evidence: "test/x1",
+				FirstSeen: t0, LastSeen: t0.Add(time.Second), Count: 2},
+		}
+		if !reflect.DeepEqual(got[privacy.KindLink], wantLinks) {
+			t.Errorf("links %+v, want %+v", got[privacy.KindLink], wantLinks)
+		}
+		wantComputed := []any{
+			privacy.ExportComputed{Kind: privacy.KindComputed, Name: "favourite", Value: "shoes", ComputedAt: t0},
+			privacy.ExportComputed{Kind: privacy.KindComputed, Name: "visits_7d", Value: int64(3), ComputedAt: t0, Expires: &expires},
+		}
+		if len(got[privacy.KindComputed]) != 2 {
+			t.Fatalf("computed %+v, want %+v", got[privacy.KindComputed], wantComputed)
+		}
+		for i, v := range got[privacy.KindComputed] {
+			g, w := v.(privacy.ExportComputed), wantComputed[i].(privacy.ExportComputed)
+			if g.Name != w.Name || fmt.Sprint(g.Value) != fmt.Sprint(w.Value) || !g.ComputedAt.Equal(w.ComputedAt) ||
+				(g.Expires == nil) != (w.Expires == nil) || (g.Expires != nil && !g.Expires.Equal(*w.Expires)) {
+				t.Errorf("computed %d: %+v, want %+v", i, g, w)
 			}
 		}
 	})

@@ -28,8 +28,10 @@ type exportAnswer struct {
 	Traits      []privacy.ExportTrait      `json:"traits"`
 	Consent     []privacy.ExportConsent    `json:"consent"`
 	History     []privacy.ExportChange     `json:"history"`
+	Links       []privacy.ExportLink       `json:"links"`
 	Events      []privacy.ExportEvent      `json:"events"`
 	Memberships []privacy.ExportMembership `json:"memberships"`
+	Computed    []privacy.ExportComputed   `json:"computed"`
 }
 
 func tooLargeForGraphQL(format string, args ...any) error {
@@ -43,7 +45,7 @@ func tooLargeForGraphQL(format string, args ...any) error {
 func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAnswer, error) {
 	x := privacy.NewExporter(r.engine)
 	if st, err := r.audienceStore(); err == nil {
-		x = x.WithMemberships(audience.Memberships(st))
+		x = x.WithMemberships(audience.Memberships(st)).WithComputed(audience.ComputedOf(st))
 	}
 	ex, err := x.Prepare(ctx, profileID)
 	if err != nil {
@@ -55,7 +57,8 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 	out := &exportAnswer{
 		ProfileID: ex.Profile.ID, RequestedID: ex.RequestedID, Profile: ex.Profile, Counts: ex.Counts, ExportedAt: graph.Now(),
 		Identifiers: []privacy.ExportIdentifier{}, Traits: []privacy.ExportTrait{}, Consent: []privacy.ExportConsent{},
-		History: []privacy.ExportChange{}, Events: []privacy.ExportEvent{}, Memberships: []privacy.ExportMembership{},
+		History: []privacy.ExportChange{}, Links: []privacy.ExportLink{}, Events: []privacy.ExportEvent{},
+		Memberships: []privacy.ExportMembership{}, Computed: []privacy.ExportComputed{},
 	}
 	limit := r.cfg.MaxResponseBytes
 	var size int64
@@ -82,6 +85,10 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 			out.Events = append(out.Events, rec)
 		case privacy.ExportMembership:
 			out.Memberships = append(out.Memberships, rec)
+		case privacy.ExportLink:
+			out.Links = append(out.Links, rec)
+		case privacy.ExportComputed:
+			out.Computed = append(out.Computed, rec)
 		default:
 			return fmt.Errorf("export: unexpected record %T", v)
 		}

@@ -66,7 +66,7 @@ func TestDataExportLimits(t *testing.T) {
 		if err := json.Unmarshal(r.Data, &d); err != nil || len(r.Errors) > 0 {
 			t.Fatalf("dataExport of the wide profile: %s", r.Raw)
 		}
-		if d.X.Counts != (privacy.Counts{Identifiers: 2, Events: 3}) || len(d.X.Events) != 3 || d.X.Events[0].Properties["pad"] != pad {
+		if d.X.Counts != (privacy.Counts{Identifiers: 2, Events: 3, Links: 1}) || len(d.X.Events) != 3 || d.X.Events[0].Properties["pad"] != pad {
 			t.Errorf("dataExport of the wide profile: %+v", d.X.Counts)
 		}
 		if len(d.X.Identifiers) != 2 || d.X.Identifiers[0].Value != "wide@example.com" {

@@ -251,7 +251,10 @@ func TestDataExport(t *testing.T) {
 			if s, _ := head["exportedAt"].(string); s == "" {
 				t.Errorf("header without exportedAt: %v", head)
 			}
-			wantCounts := map[string]any{"identifiers": 4.0, "traits": 3.0, "consent": float64(wantConsent), "events": 5.0, "history": 1.0, "memberships": 1.0}
+			// Links: m1 joined u-ann to anon-1 and to the email, the alias
+			// anon-2 to u-ann. No computed trait is defined.
+			wantCounts := map[string]any{"identifiers": 4.0, "traits": 3.0, "consent": float64(wantConsent), "events": 5.0, "history": 1.0,
+				"links": 3.0, "memberships": 1.0, "computed": 0.0}
 			if !reflect.DeepEqual(head["counts"], wantCounts) {
 				t.Errorf("export of %s: header counts %v, want %v", asked, head["counts"], wantCounts)
 			}
@@ -265,7 +268,7 @@ func TestDataExport(t *testing.T) {
 					seen[k] = 0.0
 				}
 			}
-			if want := map[string]any{"identifier": 4.0, "trait": 3.0, "consent": float64(wantConsent), "event": 5.0, "history": 1.0, "membership": 1.0}; !reflect.DeepEqual(seen, want) {
+			if want := map[string]any{"identifier": 4.0, "trait": 3.0, "consent": float64(wantConsent), "event": 5.0, "history": 1.0, "link": 3.0, "membership": 1.0}; !reflect.DeepEqual(seen, want) {
 				t.Errorf("export of %s: records by kind %v, want %v (as the header counts)", asked, seen, want)
 			}
 			sameJSON(t, "identifiers", got["identifier"], wantAnnIdentifiers)
@@ -316,7 +319,7 @@ func TestDataExport(t *testing.T) {
 		if gq.E.ProfileID != ann.ID || gq.E.RequestedID != browser.ID {
 			t.Errorf("dataExport of %s answers for %s", browser.ID, gq.E.ProfileID)
 		}
-		if want := map[string]int{"identifiers": 4, "traits": 3, "consent": wantConsent, "events": 5, "history": 1, "memberships": 1}; !reflect.DeepEqual(gq.E.Counts, want) {
+		if want := map[string]int{"identifiers": 4, "traits": 3, "consent": wantConsent, "events": 5, "history": 1, "links": 3, "memberships": 1, "computed": 0}; !reflect.DeepEqual(gq.E.Counts, want) {
 			t.Errorf("dataExport counts %v, want %v", gq.E.Counts, want)
 		}
 		all := append(append(append(append(append(gq.E.Identifiers, gq.E.Traits...), gq.E.Events...), gq.E.History...), gq.E.Consent...), gq.E.Memberships...)
