@@ -3440,9 +3440,10 @@ type Profile {
   "Number of identifiers in the profile."
   size: Int!
   """
-  When the profile was created: the write time of the batch whose event first
-  carried it, plus one microsecond per event stored before that event in the
-  batch. Of two profiles of one size, the older survives a merge.
+  When the profile was created: the time of the event that started it. The
+  events a batch stores are dated one microsecond apart, in order, the last
+  at the batch's write time. Of two profiles of one size, the older survives
+  a merge.
   """
   createdAt: DateTime!
   "When the profile last changed: an event, a merge or split, a trait, a consent decision (setConsent), or an erasure that scrubbed an event it shares."

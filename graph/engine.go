@@ -434,8 +434,12 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 			latest = p.CreatedAt
 		}
 	}
-	now := e.stamp(len(kept), latest)
-	u := e.unite(st, batch, now)
+	// The batch's new profiles are dated from first, one microsecond per
+	// event; the write itself is dated at the last of those, so that no
+	// profile is updated before it was created.
+	first := e.stamp(len(kept), latest)
+	now := first.Add(time.Duration(len(kept)-1) * time.Microsecond)
+	u := e.unite(st, batch, first)
 	var unnamed []*group
 	for _, g := range u.roots {
 		if g.profile == "" {
@@ -602,7 +606,7 @@ func (u *united) groupOf(key string) *group {
 // person unlinked is skipped, a union that would break a limit is refused
 // and recorded, and any other pair is linked, uniting the two profiles by
 // size.
-func (e *Engine) unite(st *batchState, batch []Event, now time.Time) *united {
+func (e *Engine) unite(st *batchState, batch []Event, first time.Time) *united {
 	u := &united{
 		groups:      map[string]*group{},
 		links:       map[LinkKey]*Link{},
@@ -614,13 +618,13 @@ func (e *Engine) unite(st *batchState, batch []Event, now time.Time) *united {
 	// A new identifier's group is dated by the first event carrying it,
 	// one microsecond apart per event, so the group an earlier event
 	// started is the older, as it would be had each event come alone.
-	first := map[string]int{}
+	firstEvent := map[string]int{}
 	for j := len(batch) - 1; j >= 0; j-- {
 		for _, k := range batch[j].Keys {
-			first[k] = j
+			firstEvent[k] = j
 		}
 	}
-	dated := func(j int) time.Time { return now.Add(time.Duration(j) * time.Microsecond) }
+	dated := func(j int) time.Time { return first.Add(time.Duration(j) * time.Microsecond) }
 	for _, k := range st.keys {
 		// Every identifier gets its group, even one carried alone.
 		if p := st.idents[k].ProfileID; p != "" {
@@ -632,7 +636,7 @@ func (e *Engine) unite(st *batchState, batch []Event, now time.Time) *united {
 				}
 			}
 		} else {
-			u.groups[k] = &group{seed: k, size: 1, counts: map[string]int{SplitKey(k).Type: 1}, createdAt: dated(first[k]), newKeys: []string{k}}
+			u.groups[k] = &group{seed: k, size: 1, counts: map[string]int{SplitKey(k).Type: 1}, createdAt: dated(firstEvent[k]), newKeys: []string{k}}
 		}
 	}
 	for j, ev := range batch {
@@ -646,7 +650,7 @@ func (e *Engine) unite(st *batchState, batch []Event, now time.Time) *united {
 			ra, rx := u.groupOf(anchor).find(), u.groupOf(x).find()
 			if ra != rx {
 				if why := e.limitConflict(ra.counts, rx.counts, ra.size, rx.size); why != "" {
-					u.rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: now}
+					u.rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: dated(j)}
 					continue
 				}
 				win, lose := ra, rx

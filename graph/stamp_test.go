@@ -92,3 +92,30 @@ func TestClockBehindAnotherProcess(t *testing.T) {
 		}
 	})
 }
+
+// TestNoProfileUpdatedBeforeCreated: a batch whose events each start a
+// profile dates them a microsecond apart, and the write after all of them:
+// no profile's updatedAt is before its createdAt.
+func TestNoProfileUpdatedBeforeCreated(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := graph.NewEngine(s, nil)
+		e.Now = func() time.Time { return tHook }
+		var batch []graph.Event
+		for _, u := range []string{"u1", "u2", "u3"} {
+			batch = append(batch, userEvent("m-"+u, u))
+		}
+		if _, err := e.ApplyBatch(ctx, batch); err != nil {
+			t.Fatalf("ApplyBatch: %v", err)
+		}
+		for i, u := range []string{"u1", "u2", "u3"} {
+			p, err := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: u})
+			if err != nil {
+				t.Fatalf("ProfileByIdentifier(%s): %v", u, err)
+			}
+			if want := tHook.Add(time.Duration(i) * time.Microsecond); !p.CreatedAt.Equal(want) || p.UpdatedAt.Before(p.CreatedAt) {
+				t.Errorf("%s's profile created at %v, updated at %v; want created at %v and updated no earlier", u, p.CreatedAt, p.UpdatedAt, want)
+			}
+		}
+	})
+}
