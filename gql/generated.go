@@ -3440,10 +3440,12 @@ type Profile {
   "Number of identifiers in the profile."
   size: Int!
   """
-  When the profile was created: the time of the event that started it. The
-  events a batch stores are dated one microsecond apart, in order, the last
-  at the batch's write time. Of two profiles of one size, the older survives
-  a merge.
+  When the profile was created: the write time of the batch that stored the
+  event that started it, less one microsecond for each event that batch
+  stored after that one (so a profile started by an earlier event is
+  older), never before a profile that batch touched; a part a split gives a
+  new id gets the split's time. Of two profiles of one size, the older
+  survives a merge.
   """
   createdAt: DateTime!
   "When the profile last changed: an event, a merge or split, a trait, a consent decision (setConsent), or an erasure that scrubbed an event it shares."

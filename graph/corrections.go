@@ -375,7 +375,7 @@ func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reas
 		if err != nil {
 			return err
 		}
-		now := e.stamp(1, ps[ids[ka].ProfileID].CreatedAt) // the split may create profiles
+		now := e.stamp(1, latestOf(ps)) // the split may create profiles
 		w := &Write{At: now, DeleteLinks: []LinkKey{lk}}
 		w.PutRejected = []RejectedLink{{A: ka, B: kb, Source: SourceManual, Reason: reason, Evidence: "unlinkIdentifiers", At: now}}
 		out, err = e.split(ctx, tx, ps[ids[ka].ProfileID], nil, map[LinkKey]bool{lk: true}, "unlinked "+ka+" and "+kb+": "+reason, w)
@@ -472,7 +472,7 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 			e.norm.SortByPriority(ks)
 			return ks[0]
 		}
-		now := Clean(e.Now())
+		now := e.stamp(1, latestOf(locked))
 		w := &Write{At: now}
 		// A manual merge lifts the manual refusals between the people it
 		// joins: the person's latest word wins.

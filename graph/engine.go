@@ -25,20 +25,37 @@ type Engine struct {
 // stamp returns the time of a write that may create profiles at up to n
 // successive microseconds from it (a batch's new profiles are dated by the
 // event that first carried them). It is the clock's time, moved past every
-// time stamp handed out before and past after (the latest creation time of
-// the profiles the write has locked), so that a profile created later is
-// never dated earlier, or the same, as one created before: "older" in the
-// resolution rules then means "seen first", however a clock that stands
-// still, steps back or runs behind another process's reads.
+// time stamp this engine handed out before, so that a profile it creates
+// later is never dated earlier, or the same, as one it created before:
+// "older" in the resolution rules then means "seen first", however a clock
+// that stands still or steps back reads. The write is also dated after
+// after (the latest creation or update time of the profiles it has
+// locked), so that a profile is never changed, nor another profile that
+// meets it created, before its own time, whatever the clock of the process
+// that dated it said. That floor holds for this write only: a profile
+// dated far ahead by a wrong clock elsewhere does not move every later
+// write of this engine ahead with it.
 func (e *Engine) stamp(n int, after time.Time) time.Time {
 	now := Clean(e.Now())
 	e.stampMu.Lock()
-	defer e.stampMu.Unlock()
-	if floor := maxTime(e.stamped, Clean(after)); !now.After(floor) {
-		now = floor.Add(time.Microsecond)
+	if !now.After(e.stamped) {
+		now = e.stamped.Add(time.Microsecond)
 	}
 	e.stamped = now.Add(time.Duration(max(n, 1)-1) * time.Microsecond)
+	e.stampMu.Unlock()
+	if after = Clean(after); !now.After(after) {
+		now = after.Add(time.Microsecond)
+	}
 	return now
+}
+
+// latestOf is the latest creation or update time of profiles.
+func latestOf[M ~map[string]Profile](profiles M) time.Time {
+	var latest time.Time
+	for _, p := range profiles {
+		latest = maxTime(latest, maxTime(p.CreatedAt, p.UpdatedAt))
+	}
+	return latest
 }
 
 // NewEngine returns an engine over s with rules r (nil for the defaults).
@@ -324,6 +341,7 @@ type group struct {
 	parent    *group
 	profile   string // existing profile id, "" for a new one
 	seed      string // the new identifier that seeds a new profile
+	id        string // a new profile's id: its seed's first free one
 	size      int
 	counts    map[string]int
 	createdAt time.Time
@@ -353,9 +371,8 @@ func (g *group) name() string { return g.profile + g.seed }
 // carried it (unite), so the group an earlier event started is the older.
 // Two new groups of one date were started by one event; when a later event
 // unites them, each stands for the profile that event would have created
-// alone, so they compare by that profile's id, as two stored profiles do.
-// (That id is the seed's first; the seed's later ids, given when the first
-// is taken, are not foreseen here.)
+// alone, so they compare by that profile's id (its seed's first free id),
+// as two stored profiles do.
 func (g *group) beats(h *group, at time.Time) bool {
 	if g.size != h.size {
 		return g.size > h.size
@@ -373,7 +390,7 @@ func (g *group) beats(h *group, at time.Time) bool {
 // (see beats).
 func (g *group) tieName(at time.Time) string {
 	if g.profile == "" && g.createdAt.Before(at) {
-		return ProfileIDFor(g.seed, 0)
+		return g.id
 	}
 	return g.name()
 }
@@ -428,26 +445,30 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	// After every profile the batch touches: with the profiles locked, the
 	// batch comes after them in the serial order, whatever this process's
 	// clock says against the one that created them.
-	var latest time.Time
-	for _, p := range st.profiles {
-		if p.CreatedAt.After(latest) {
-			latest = p.CreatedAt
-		}
-	}
+	latest := latestOf(st.profiles)
 	// The batch's new profiles are dated from first, one microsecond per
 	// event; the write itself is dated at the last of those, so that no
 	// profile is updated before it was created.
 	first := e.stamp(len(kept), latest)
 	now := first.Add(time.Duration(len(kept)-1) * time.Microsecond)
-	u := e.unite(st, batch, first)
-	var unnamed []*group
-	for _, g := range u.roots {
-		if g.profile == "" {
-			unnamed = append(unnamed, g)
+	// Every new identifier's id, were it to start a profile, is known
+	// before the union: a tie between two profiles one event of the batch
+	// started compares these ids, as it would between stored profiles.
+	var fresh []string
+	for _, k := range st.keys {
+		if st.idents[k].ProfileID == "" {
+			fresh = append(fresh, k)
 		}
 	}
-	if err := nameProfiles(ctx, tx, unnamed, func(g *group) string { return g.seed }, func(g *group, id string) { g.profile = id }); err != nil {
+	ids := make(map[string]string, len(fresh))
+	if err := nameProfiles(ctx, tx, fresh, func(k string) string { return k }, func(k, id string) { ids[k] = id }); err != nil {
 		return nil, nil, nil, err
+	}
+	u := e.unite(st, batch, first, ids)
+	for _, g := range u.roots {
+		if g.profile == "" {
+			g.profile = g.id
+		}
 	}
 	var losers []string
 	for _, g := range u.roots {
@@ -605,8 +626,9 @@ func (u *united) groupOf(key string) *group {
 // highest-priority identifier) is linked to every other identifier: a pair a
 // person unlinked is skipped, a union that would break a limit is refused
 // and recorded, and any other pair is linked, uniting the two profiles by
-// size.
-func (e *Engine) unite(st *batchState, batch []Event, first time.Time) *united {
+// size. The batch's events are dated from first, a microsecond apart; ids
+// holds the id each new identifier would give the profile it starts.
+func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[string]string) *united {
 	u := &united{
 		groups:      map[string]*group{},
 		links:       map[LinkKey]*Link{},
@@ -636,7 +658,7 @@ func (e *Engine) unite(st *batchState, batch []Event, first time.Time) *united {
 				}
 			}
 		} else {
-			u.groups[k] = &group{seed: k, size: 1, counts: map[string]int{SplitKey(k).Type: 1}, createdAt: dated(firstEvent[k]), newKeys: []string{k}}
+			u.groups[k] = &group{seed: k, id: ids[k], size: 1, counts: map[string]int{SplitKey(k).Type: 1}, createdAt: dated(firstEvent[k]), newKeys: []string{k}}
 		}
 	}
 	for j, ev := range batch {

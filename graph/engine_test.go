@@ -34,7 +34,7 @@ func TestUniteNewIdentifiers(t *testing.T) {
 	u := e.unite(st, []Event{
 		evKeys("e1", "user_id:u", "anonymous_id:a"),
 		evKeys("e2", "anonymous_id:b"),
-	}, tUnite)
+	}, tUnite, nil)
 	// u and a unite; the tie (one each, both new, same time) goes to the
 	// smaller seed. b stays alone.
 	want := map[string]int{"anonymous_id:a": 2, "anonymous_id:b": 1}
@@ -58,7 +58,7 @@ func TestUniteSkipsManualRefusalEvenWithinOneProfile(t *testing.T) {
 		profiles: map[string]Profile{"p1": p},
 		manual:   map[LinkKey]bool{NewLinkKey("device_id:a", "device_id:b"): true},
 	}
-	u := e.unite(st, []Event{evKeys("e", "device_id:a", "device_id:b")}, tUnite)
+	u := e.unite(st, []Event{evKeys("e", "device_id:a", "device_id:b")}, tUnite, nil)
 	if len(u.links) != 0 {
 		t.Fatalf("links = %v, want none: the pair was unlinked by a person", u.links)
 	}
@@ -80,7 +80,7 @@ func TestUniteRefusesPastMaxIdentifiers(t *testing.T) {
 	u := e.unite(st, []Event{
 		evKeys("e1", "user_id:u", "anonymous_id:n1"), // 3 + 1 = 4: allowed
 		evKeys("e2", "user_id:u", "anonymous_id:n2"), // 4 + 1 = 5: refused
-	}, tUnite)
+	}, tUnite, nil)
 	want := map[string]int{"p1": 4, "anonymous_id:n2": 1}
 	if got := rootsOf(u); !maps.Equal(got, want) {
 		t.Fatalf("roots = %v, want %v", got, want)
@@ -99,7 +99,7 @@ func TestUniteTraitsNewestWins(t *testing.T) {
 	newer.Traits = map[string]any{"plan": "pro"}
 	newer.Timestamp = tUnite.Add(time.Minute)
 	// The newer event first: order in the batch does not matter, time does.
-	u := e.unite(st, []Event{newer, older}, tUnite)
+	u := e.unite(st, []Event{newer, older}, tUnite, nil)
 	tm := u.traits["user_id:u"]
 	if tm["plan"].Value != "pro" || tm["city"].Value != "Oslo" {
 		t.Fatalf("traits = %+v", tm)

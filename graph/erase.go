@@ -500,7 +500,7 @@ func (e *Engine) ForgetProfile(ctx context.Context, id, reason string, hook Eras
 		if err != nil {
 			return err
 		}
-		w := &Write{At: Clean(e.Now())}
+		w := &Write{At: e.stamp(1, latestOf(ps))}
 		history := []string{p.ID}
 		w.DeleteProfiles = append(w.DeleteProfiles, p.ID)
 		for _, c := range cands {
@@ -549,7 +549,7 @@ func (e *Engine) ForgetIdentifier(ctx context.Context, ref IdentifierRef, reason
 				rest = append(rest, m.Key)
 			}
 		}
-		w := &Write{At: e.stamp(1, p.CreatedAt)} // the split may create profiles
+		w := &Write{At: e.stamp(1, maxTime(p.CreatedAt, p.UpdatedAt))} // the split may create profiles
 		if err := e.erase(ctx, tx, []Identifier{id}, rest, []string{p.ID}, w, &out); err != nil {
 			return err
 		}

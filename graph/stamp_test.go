@@ -90,6 +90,18 @@ func TestClockBehindAnotherProcess(t *testing.T) {
 				t.Errorf("%v is in %s, want e1's profile %s (e1 was seen first)", ref, p.ID, want)
 			}
 		}
+		// The other process's hour ahead held for that batch only: a batch
+		// touching nothing of it is dated by this process's own clock.
+		if _, err := behind.ApplyBatch(ctx, []graph.Event{ev("m4", graph.IdentifierRef{Type: graph.TypeUserID, Value: "u9"})}); err != nil {
+			t.Fatalf("ApplyBatch: %v", err)
+		}
+		p, err := behind.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "u9"})
+		if err != nil {
+			t.Fatalf("ProfileByIdentifier(u9): %v", err)
+		}
+		if !p.CreatedAt.Before(tHook.Add(time.Minute)) {
+			t.Errorf("u9's profile created at %v, want this process's time, %v and a few microseconds", p.CreatedAt, tHook)
+		}
 	})
 }
 
@@ -116,6 +128,39 @@ func TestNoProfileUpdatedBeforeCreated(t *testing.T) {
 			if want := tHook.Add(time.Duration(i) * time.Microsecond); !p.CreatedAt.Equal(want) || p.UpdatedAt.Before(p.CreatedAt) {
 				t.Errorf("%s's profile created at %v, updated at %v; want created at %v and updated no earlier", u, p.CreatedAt, p.UpdatedAt, want)
 			}
+		}
+	})
+}
+
+// TestMergeDatedAfterItsProfiles: with a clock that does not move, a
+// manual merge of profiles a batch dated a microsecond apart is dated
+// after both: the survivor is not updated before it was created, nor
+// before its last update.
+func TestMergeDatedAfterItsProfiles(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := graph.NewEngine(s, nil)
+		e.Now = func() time.Time { return tHook }
+		var batch []graph.Event
+		for _, v := range []string{"e1@x.io", "e2@x.io", "e3@x.io"} {
+			batch = append(batch, graph.Event{ID: "m-" + v, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook,
+				Identifiers: []graph.IdentifierRef{{Type: graph.TypeEmail, Value: v}}})
+		}
+		if _, err := e.ApplyBatch(ctx, batch); err != nil {
+			t.Fatalf("ApplyBatch: %v", err)
+		}
+		// e2's profile (created a microsecond after e1's) is the older of
+		// the two merged, so it survives.
+		e2, e3 := graph.ProfileIDFor("email:e2@x.io", 0), graph.ProfileIDFor("email:e3@x.io", 0)
+		p, err := e.MergeProfiles(ctx, []string{e2, e3}, "same person")
+		if err != nil {
+			t.Fatalf("MergeProfiles: %v", err)
+		}
+		if p.ID != e2 || !p.CreatedAt.Equal(tHook.Add(time.Microsecond)) {
+			t.Fatalf("survivor %s created at %v, want e2's profile, created at %v", p.ID, p.CreatedAt, tHook.Add(time.Microsecond))
+		}
+		if last := tHook.Add(2 * time.Microsecond); !p.UpdatedAt.After(last) {
+			t.Errorf("the merge is dated %v, want after the batch's write at %v", p.UpdatedAt, last)
 		}
 	})
 }

@@ -177,8 +177,9 @@ func (g *modelGroup) root() *modelGroup {
 // batch of its own, later ones later: "older" is the earlier minute, then
 // the earlier event of the minute's batch. Two new groups started by one
 // earlier event of the batch would by now be stored profiles, named by
-// their seeds, so they compare by those names.
-func (g *modelGroup) beats(h *modelGroup, j int) bool {
+// their seeds (each seed's first id no profile holds), so they compare by
+// those names.
+func (g *modelGroup) beats(h *modelGroup, j int, m *Model) bool {
 	if len(g.members) != len(h.members) {
 		return len(g.members) > len(h.members)
 	}
@@ -191,12 +192,12 @@ func (g *modelGroup) beats(h *modelGroup, j int) bool {
 	if (g.profile == "") != (h.profile == "") {
 		return g.profile != ""
 	}
-	return g.tieName(j) < h.tieName(j)
+	return g.tieName(j, m) < h.tieName(j, m)
 }
 
-func (g *modelGroup) tieName(j int) string {
+func (g *modelGroup) tieName(j int, m *Model) string {
 	if g.profile == "" && g.rank < j {
-		return graph.ProfileIDFor(g.seed, 0)
+		return m.newID(g.seed, nil)
 	}
 	return g.profile + g.seed
 }
@@ -262,7 +263,7 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 					continue
 				}
 				win, lose := ra, rx
-				if rx.beats(ra, j) {
+				if rx.beats(ra, j, m) {
 					win, lose = rx, ra
 				}
 				lose.parent = win
