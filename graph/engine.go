@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -341,7 +342,7 @@ type group struct {
 	parent    *group
 	profile   string // existing profile id, "" for a new one
 	seed      string // the new identifier that seeds a new profile
-	id        string // a new profile's id: its seed's first free one
+	id        string // a new profile's id, its seed's first free one, when named before the union
 	size      int
 	counts    map[string]int
 	createdAt time.Time
@@ -390,7 +391,7 @@ func (g *group) beats(h *group, at time.Time) bool {
 // (see beats).
 func (g *group) tieName(at time.Time) string {
 	if g.profile == "" && g.createdAt.Before(at) {
-		return g.id
+		return cmp.Or(g.id, ProfileIDFor(g.seed, 0))
 	}
 	return g.name()
 }
@@ -451,24 +452,36 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	// profile is updated before it was created.
 	first := e.stamp(len(kept), latest)
 	now := first.Add(time.Duration(len(kept)-1) * time.Microsecond)
-	// Every new identifier's id, were it to start a profile, is known
-	// before the union: a tie between two profiles one event of the batch
-	// started compares these ids, as it would between stored profiles.
-	var fresh []string
-	for _, k := range st.keys {
-		if st.idents[k].ProfileID == "" {
-			fresh = append(fresh, k)
+	u := e.unite(st, batch, first, nil)
+	if u.needIDs {
+		// A tie between two profiles one earlier event of the batch
+		// started compares the ids they would have had as stored profiles
+		// (rare: only refusals keep two such profiles apart until a later
+		// event). Every new identifier is named, and the union made again.
+		var fresh []string
+		for _, k := range st.keys {
+			if st.idents[k].ProfileID == "" {
+				fresh = append(fresh, k)
+			}
 		}
+		ids := make(map[string]string, len(fresh))
+		if err := nameProfiles(ctx, tx, fresh, func(k string) string { return k }, func(k, id string) { ids[k] = id }); err != nil {
+			return nil, nil, nil, err
+		}
+		u = e.unite(st, batch, first, ids)
 	}
-	ids := make(map[string]string, len(fresh))
-	if err := nameProfiles(ctx, tx, fresh, func(k string) string { return k }, func(k, id string) { ids[k] = id }); err != nil {
-		return nil, nil, nil, err
-	}
-	u := e.unite(st, batch, first, ids)
+	var unnamed []*group
 	for _, g := range u.roots {
-		if g.profile == "" {
+		switch {
+		case g.profile != "":
+		case g.id != "":
 			g.profile = g.id
+		default:
+			unnamed = append(unnamed, g)
 		}
+	}
+	if err := nameProfiles(ctx, tx, unnamed, func(g *group) string { return g.seed }, func(g *group, id string) { g.profile = id }); err != nil {
+		return nil, nil, nil, err
 	}
 	var losers []string
 	for _, g := range u.roots {
@@ -611,6 +624,8 @@ type united struct {
 	traits      map[string]map[string]TraitValue // the batch's newest, per anchor key
 	mergeReason map[string]string                // absorbed profile id -> why
 	idents      map[string]Identifier
+	// needIDs: a tie needed the ids of new profiles, and unite had none.
+	needIDs bool
 }
 
 // groupOf returns the group an identifier started the batch in.
@@ -627,7 +642,9 @@ func (u *united) groupOf(key string) *group {
 // person unlinked is skipped, a union that would break a limit is refused
 // and recorded, and any other pair is linked, uniting the two profiles by
 // size. The batch's events are dated from first, a microsecond apart; ids
-// holds the id each new identifier would give the profile it starts.
+// holds the id each new identifier would give the profile it starts. With
+// ids nil, a union that needs them (see group.beats) sets needIDs, and its
+// outcome is not to be used.
 func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[string]string) *united {
 	u := &united{
 		groups:      map[string]*group{},
@@ -674,6 +691,10 @@ func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[s
 				if why := e.limitConflict(ra.counts, rx.counts, ra.size, rx.size); why != "" {
 					u.rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: dated(j)}
 					continue
+				}
+				if ids == nil && ra.profile == "" && rx.profile == "" && ra.size == rx.size &&
+					ra.createdAt.Equal(rx.createdAt) && ra.createdAt.Before(dated(j)) {
+					u.needIDs = true
 				}
 				win, lose := ra, rx
 				if rx.beats(ra, dated(j)) {
