@@ -119,14 +119,28 @@ type ChangePage struct {
 // stored where the method needs one; ECONFLICT where a limit of the store
 // (MaxAudiences, MaxComputedTraits) is reached; store failures as
 // graph.Store's. Times are kept as graph.Clean gives them.
+//
+// References: every computed trait and every audience that the filter of
+// a stored audience names (Filter.ComputedNames, Filter.AudienceIDs) is
+// stored. PutAudience, DeleteComputedTrait and DeleteAudience check it in
+// the transaction of their write, so that of two calls made at once that
+// would break it together (a computed trait deleted while an audience
+// that uses it is put), the one that commits second is refused.
 type Store interface {
 	// PutAudience creates a, or replaces the definition (Name,
 	// Description, Filter, Purpose, Static, UpdatedAt) of the stored
 	// audience of a.ID, keeping its CreatedAt, Size, RefreshedAt and
-	// members.
+	// members. It refuses a filter naming a computed trait or an audience
+	// that is not stored (an audience naming itself is stored once it is
+	// replaced, not when it is created) with a *MissingRefError (EINVALID,
+	// naming the first such condition as Check does), before any other
+	// check of the store's.
 	PutAudience(ctx context.Context, a Audience) error
 	// DeleteAudience removes the audience with its members and log, and
-	// reports whether it was stored.
+	// reports whether it was stored. It refuses, with an *InUseError
+	// (ECONFLICT) naming them, to delete an audience that the filters of
+	// other stored audiences name (whether or not it is stored), and then
+	// deletes nothing.
 	DeleteAudience(ctx context.Context, id string) (bool, error)
 	// Audiences returns the stored audiences among ids.
 	Audiences(ctx context.Context, ids []string) (map[string]Audience, error)
@@ -152,7 +166,10 @@ type Store interface {
 	// CreatedAt of a replaced one.
 	PutComputedTrait(ctx context.Context, c ComputedTrait) error
 	// DeleteComputedTrait removes the definition and every value of it,
-	// and reports whether it was stored.
+	// and reports whether it was stored. It refuses, with an *InUseError
+	// (ECONFLICT) naming them, to delete a computed trait that the filters
+	// of stored audiences use (whether or not it is stored), and then
+	// deletes nothing.
 	DeleteComputedTrait(ctx context.Context, name string) (bool, error)
 	// ComputedTraits returns every definition, ordered by name.
 	ComputedTraits(ctx context.Context) ([]ComputedTrait, error)

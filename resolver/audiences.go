@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -131,15 +132,13 @@ func (r *Resolver) deleteComputedTrait(ctx context.Context, name string) (*bool,
 		return fail(invalidArg("name", "is not a computed trait name (1 to %d characters of a-z, 0-9 and _, starting with a letter)", audience.MaxComputedNameLen))
 	}
 	entry.Reason = "computed trait " + name
-	users, err := r.audiencesNaming(ctx, st, func(f *audience.Filter) bool { return slices.Contains(computedNames(f), name) })
-	if err != nil {
-		return fail(err)
-	}
-	if len(users) > 0 {
-		return fail(graph.Errorf(graph.ECONFLICT, "argument %q: computed trait %s is used by the filter of audience %s; change that filter first", "name", name, strings.Join(users, ", ")))
-	}
+	// The store refuses a trait an audience's filter uses, checked in the
+	// transaction of the delete.
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	was, err := st.DeleteComputedTrait(wctx, name)
+	if inUse := (*audience.InUseError)(nil); errors.As(err, &inUse) {
+		err = graph.Errorf(graph.ECONFLICT, "argument %q: computed trait %s is used by the filter of audience %s; change that filter first", "name", name, strings.Join(inUse.Users, ", "))
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -464,18 +463,9 @@ func filterFromInput(in *gql.AudienceFilter) audience.Filter {
 // audRef is an inAudience node of a filter and its path.
 type audRef struct{ path, id string }
 
-// walkFilter calls fn on every node of f with its path.
+// walkFilter calls fn on every node of f with its path (audience.Walk).
 func walkFilter(f *audience.Filter, path string, fn func(f *audience.Filter, path string)) {
-	fn(f, path)
-	for i := range f.And {
-		walkFilter(&f.And[i], fmt.Sprintf("%s.and[%d]", path, i), fn)
-	}
-	for i := range f.Or {
-		walkFilter(&f.Or[i], fmt.Sprintf("%s.or[%d]", path, i), fn)
-	}
-	if f.Not != nil {
-		walkFilter(f.Not, path+".not", fn)
-	}
+	audience.Walk(f, path, fn)
 }
 
 func audienceRefs(f *audience.Filter, path string) []audRef {
@@ -483,16 +473,6 @@ func audienceRefs(f *audience.Filter, path string) []audRef {
 	walkFilter(f, path, func(n *audience.Filter, p string) {
 		if n.InAudience != nil {
 			out = append(out, audRef{path: p + ".inAudience", id: *n.InAudience})
-		}
-	})
-	return out
-}
-
-func computedNames(f *audience.Filter) []string {
-	var out []string
-	walkFilter(f, "", func(n *audience.Filter, _ string) {
-		if n.Computed != nil {
-			out = append(out, n.Computed.Name)
 		}
 	})
 	return out
@@ -577,26 +557,15 @@ func (r *Resolver) checkCycle(ctx context.Context, st audience.Store, self strin
 	return nil
 }
 
-// audiencesNaming returns the ids of the stored audiences whose filter
-// pred holds for.
-func (r *Resolver) audiencesNaming(ctx context.Context, st audience.Store, pred func(f *audience.Filter) bool) ([]string, error) {
-	var out []string
-	after := ""
-	for {
-		page, err := st.AudiencePage(ctx, audience.Page{After: after, Limit: audience.MaxPage})
-		if err != nil {
-			return nil, err
-		}
-		for i := range page {
-			if pred(&page[i].Filter) {
-				out = append(out, page[i].ID)
-			}
-		}
-		if len(page) < audience.MaxPage {
-			return out, nil
-		}
-		after = page[len(page)-1].ID
+// putErr is the error of PutAudience as the caller sees it: a filter
+// naming a computed trait or an audience that is not stored (deleted
+// since checkFilter read them, which the store checks in the transaction
+// of the put) is refused as checkFilter refuses it.
+func putErr(err error) error {
+	if missing := (*audience.MissingRefError)(nil); errors.As(err, &missing) {
+		return missing.At("input.filter")
 	}
+	return err
 }
 
 // --- audiences ---
@@ -676,7 +645,7 @@ func (r *Resolver) createAudience(ctx context.Context, in gql.AudienceInput) (*a
 	a.CreatedAt, a.UpdatedAt = now, now
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	if err := st.PutAudience(wctx, a); err != nil {
-		return fail(err)
+		return fail(putErr(err))
 	}
 	alone()
 	got, ok, err := storedAudience(ctx, st, id)
@@ -717,7 +686,7 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 	a.CreatedAt, a.UpdatedAt = old.CreatedAt, graph.Now()
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	if err := st.PutAudience(wctx, a); err != nil {
-		return fail(err)
+		return fail(putErr(err))
 	}
 	alone()
 	got, ok, err := storedAudience(ctx, st, id)
@@ -741,22 +710,13 @@ func (r *Resolver) deleteAudience(ctx context.Context, id string) (*bool, error)
 		return fail(invalidArg("id", "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix))
 	}
 	entry.Reason = "audience " + id
-	users, err := r.audiencesNaming(ctx, st, func(f *audience.Filter) bool {
-		for _, ref := range audienceRefs(f, "") {
-			if ref.id == id {
-				return true
-			}
-		}
-		return false
-	})
-	if err != nil {
-		return fail(err)
-	}
-	if users = slices.DeleteFunc(users, func(u string) bool { return u == id }); len(users) > 0 {
-		return fail(graph.Errorf(graph.ECONFLICT, "argument %q: the audience is named by inAudience in audience %s; change that filter first", "id", strings.Join(users, ", ")))
-	}
+	// The store refuses an audience another one names, checked in the
+	// transaction of the delete.
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	was, err := st.DeleteAudience(wctx, id)
+	if inUse := (*audience.InUseError)(nil); errors.As(err, &inUse) {
+		err = graph.Errorf(graph.ECONFLICT, "argument %q: the audience is named by inAudience in audience %s; change that filter first", "id", strings.Join(inUse.Users, ", "))
+	}
 	if err != nil {
 		return fail(err)
 	}

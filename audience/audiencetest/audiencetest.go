@@ -67,6 +67,9 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("ComputedValues", func(t *testing.T) { testComputedValues(t, get(t)) })
 	t.Run("ExpiringValues", func(t *testing.T) { testExpiringValues(t, get(t)) })
 	t.Run("DeleteComputedTrait", func(t *testing.T) { testDeleteComputedTrait(t, get(t)) })
+	t.Run("References", func(t *testing.T) { testReferences(t, get(t)) })
+	t.Run("ReferenceRaces", func(t *testing.T) { testReferenceRaces(t, get(t)) })
+	t.Run("ReferenceRedefineRaces", func(t *testing.T) { testReferenceRedefineRaces(t, get(t)) })
 	t.Run("Facts", func(t *testing.T) { testFacts(t, get(t)) })
 	t.Run("Keep", func(t *testing.T) { testKeep(t, get(t)) })
 	t.Run("Feed", func(t *testing.T) { testFeed(t, get(t)) })
@@ -262,6 +265,9 @@ func testFilterRoundTrip(t *testing.T, s Store) {
 		{Not: &audience.Filter{InAudience: &seg}},
 		{Trait: &audience.TraitCondition{Name: "city", Op: audience.OpStartsWith, Value: "Zürich \"quoted\" <tag>"}},
 	}}
+	// What the filter names is stored (References).
+	must(t, s.PutComputedTrait(bg, ct("ltv", "")))
+	putAud(t, s, aud(99))
 	a := aud(1)
 	a.Filter = f
 	putAud(t, s, a)

@@ -113,7 +113,8 @@ func cleanOrZero(t time.Time) time.Time {
 	return graph.Clean(t)
 }
 
-// PutAudience implements audience.Store.
+// PutAudience implements audience.Store: the references of the filter are
+// checked in the write transaction, the store's only one at a time.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -123,6 +124,13 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 		return err
 	}
 	return s.update(ctx, func(btx *bolt.Tx) error {
+		traits, auds := btx.Bucket(bucketComputedTraits), btx.Bucket(bucketAudiences)
+		if m := audience.MissingRef(&a.Filter,
+			func(name string) bool { return traits.Get([]byte(name)) != nil },
+			func(id string) bool { return auds.Get([]byte(id)) != nil },
+		); m != nil {
+			return m
+		}
 		r, err := getAudience(btx, a.ID)
 		if err != nil {
 			return err
@@ -140,13 +148,20 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 }
 
 // DeleteAudience implements audience.Store: the audience, its members both
-// ways and its log.
+// ways and its log, unless another audience names it.
 func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 	if !audience.ValidAudienceID(id) {
 		return false, graph.Errorf(graph.EINVALID, "audience id must be %s and 32 lowercase hex digits", audience.AudienceIDPrefix)
 	}
 	found := false
 	err := s.update(ctx, func(btx *bolt.Tx) error {
+		named, err := audiencesNaming(btx, id)
+		if err != nil {
+			return err
+		}
+		if users := audience.AudienceUsers(named, id); len(users) > 0 {
+			return &audience.InUseError{Audience: id, Users: users}
+		}
 		aud := btx.Bucket(bucketAudiences)
 		if aud.Get([]byte(id)) == nil {
 			return nil
@@ -182,6 +197,35 @@ func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 		return nil
 	})
 	return found, err
+}
+
+// audiencesNaming returns the stored audiences whose filter may name ref,
+// a computed trait or an audience (audience.RefNeedle): a superset of
+// those that do, each decoded.
+func audiencesNaming(btx *bolt.Tx, ref string) ([]audience.Audience, error) {
+	needle := []byte(audience.RefNeedle(ref))
+	var out []audience.Audience
+	err := btx.Bucket(bucketAudiences).ForEach(func(k, v []byte) error {
+		if !bytes.Contains(v, needle) {
+			return nil
+		}
+		a, err := decodeAudienceRecord(k, v)
+		if err != nil {
+			return err
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// decodeAudienceRecord decodes the audience stored under key k.
+func decodeAudienceRecord(k, v []byte) (audience.Audience, error) {
+	var r audienceRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return audience.Audience{}, fmt.Errorf("audience %s: %w", k, err)
+	}
+	return r.audience(string(k))
 }
 
 // prefixKeys collects the keys of b under prefix, so the caller may delete
@@ -234,11 +278,7 @@ func (s *Store) AudiencePage(ctx context.Context, p audience.Page) ([]audience.A
 			k, v = c.Next()
 		}
 		for ; k != nil && len(out) < p.Limit; k, v = c.Next() {
-			var r audienceRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("audience %s: %w", k, err)
-			}
-			a, err := r.audience(string(k))
+			a, err := decodeAudienceRecord(k, v)
 			if err != nil {
 				return err
 			}
@@ -469,13 +509,20 @@ func decodeComputedTrait(v []byte) (audience.ComputedTrait, error) {
 }
 
 // DeleteComputedTrait implements audience.Store: the definition and every
-// value of it, found by name.
+// value of it, found by name, unless an audience uses it.
 func (s *Store) DeleteComputedTrait(ctx context.Context, name string) (bool, error) {
 	if err := audience.CheckComputedName(name); err != nil {
 		return false, err
 	}
 	found := false
 	err := s.update(ctx, func(btx *bolt.Tx) error {
+		named, err := audiencesNaming(btx, name)
+		if err != nil {
+			return err
+		}
+		if users := audience.ComputedUsers(named, name); len(users) > 0 {
+			return &audience.InUseError{Computed: name, Users: users}
+		}
 		b := btx.Bucket(bucketComputedTraits)
 		if b.Get([]byte(name)) != nil {
 			found = true

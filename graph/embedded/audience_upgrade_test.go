@@ -43,11 +43,13 @@ func writeLayoutAudiences(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
 	a := layoutAudience()
+	// The computed trait first: the store refuses a filter naming one it
+	// does not hold.
 	steps := []error{
+		s.PutComputedTrait(ctx, layoutComputedTrait()),
 		s.PutAudience(ctx, a),
 		s.ApplyMembership(ctx, a.ID, []string{"p_ann", "p_bob"}, nil, lt(6)),
 		s.ApplyMembership(ctx, a.ID, nil, []string{"p_bob"}, lt(7)),
-		s.PutComputedTrait(ctx, layoutComputedTrait()),
 		s.PutComputedValues(ctx, layoutComputedValues()),
 	}
 	for i, err := range steps {

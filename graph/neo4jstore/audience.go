@@ -55,6 +55,54 @@ func badAudienceID() error {
 	return graph.Errorf(graph.EINVALID, "audience id must be %s and 32 lowercase hex digits", audience.AudienceIDPrefix)
 }
 
+// References between definitions (audience.Store): a filter's computed
+// traits and audiences must be stored. Under READ COMMITTED a check read
+// inside the transaction is not enough (two transactions could each read
+// the state before the other's write), so every write that could break a
+// reference first takes the write lock of the nodes the reference joins,
+// by setting and removing a property of no other use (lock), which
+// leaves them as they were, and checks in a later statement:
+// PutAudience locks the ComputedTrait and Audience nodes its filter names
+// (qLockRefs), DeleteComputedTrait and DeleteAudience the node they delete
+// (qLockComputedTrait, qLockAudienceNode). Of a put and a delete of what
+// it names, the one that takes the lock second waits until the other
+// commits, and its check then reads what the other wrote: the put finds
+// the node gone, the delete finds the audience that names it. A node
+// deleted while a put waited for its lock is left alone by the SET. (A
+// SET of a property to its own value would take the lock too, but write
+// back the value it read before waiting for it: a redefinition committed
+// meanwhile would be lost.)
+
+// qLockRefs takes the write locks of the stored computed traits and
+// audiences named, in the order given (sorted, so that two puts take
+// shared ones in the same order).
+var qLockRefs = cypher(`
+CALL () {
+  UNWIND $computed AS c
+  MATCH (t:{{ComputedTrait}} { {{name}}: c })
+  SET t.{{lock}} = true REMOVE t.{{lock}}
+}
+CALL () {
+  UNWIND $audiences AS x
+  MATCH (a:{{Audience}} { {{id}}: x })
+  SET a.{{lock}} = true REMOVE a.{{lock}}
+}`)
+
+// qRefsStored reads which of the computed traits and audiences named are
+// stored, in a statement after qLockRefs.
+var qRefsStored = cypher(`
+CALL () {
+  UNWIND $computed AS c
+  MATCH (t:{{ComputedTrait}} { {{name}}: c })
+  RETURN collect(t.{{name}}) AS computed
+}
+CALL () {
+  UNWIND $audiences AS x
+  MATCH (a:{{Audience}} { {{id}}: x })
+  RETURN collect(a.{{id}}) AS audiences
+}
+RETURN computed, audiences`)
+
 // qAudienceTaken reads whether the id is stored, how many audiences there
 // are (from the count store), and whether an audience of the id is being
 // deleted.
@@ -62,6 +110,45 @@ var qAudienceTaken = cypher(`
 OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
 RETURN a IS NOT NULL AS found, COUNT { MATCH (x:{{Audience}}) } AS n,
   EXISTS { MATCH (t:{{AudienceDeletion}} { {{audienceId}}: $id }) } AS deleting`)
+
+// qAudiencesNaming reads the audiences whose stored filter holds $needle
+// (audience.RefNeedle): those that may name a computed trait or an
+// audience. It visits every audience (at most audience.MaxAudiences), and
+// runs on a delete only.
+var qAudiencesNaming = cypher(`
+MATCH (a:{{Audience}})
+WHERE a.{{filter}} CONTAINS $needle
+RETURN a { .* } AS a`)
+
+// audiencesNaming reads, in t, the audiences whose filter may name ref (a
+// superset of those that do).
+func audiencesNaming(ctx context.Context, t *readTx, ref string) ([]audience.Audience, error) {
+	recs, err := t.query(ctx, qAudiencesNaming, map[string]any{"needle": audience.RefNeedle(ref)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]audience.Audience, 0, len(recs))
+	for _, rec := range recs {
+		a, err := decodeAudience(rec.Values[0])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// strSet is a set of the strings of a list read back.
+func strSet(v any) map[string]bool {
+	list, _ := v.([]any)
+	out := make(map[string]bool, len(list))
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out[s] = true
+		}
+	}
+	return out
+}
 
 // qPutAudience creates or replaces the definition; the kept fields are set
 // on create only.
@@ -81,8 +168,9 @@ func staticParam(static bool) any {
 }
 
 // PutAudience implements audience.Store, in one transaction of two
-// statements. It refuses (ECONFLICT) to create an audience of an id whose
-// deletion is not finished.
+// statements, four when the filter names computed traits or audiences
+// (locked, then checked, first: see qLockRefs). It refuses (ECONFLICT) to
+// create an audience of an id whose deletion is not finished.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -91,7 +179,28 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	if err != nil {
 		return err
 	}
+	computed, auds := a.Filter.ComputedNames(), a.Filter.AudienceIDs()
+	refs := map[string]any{"computed": computed, "audiences": auds}
 	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if len(computed)+len(auds) > 0 {
+			if err := t.exec(ctx, qLockRefs, refs); err != nil {
+				return nil, fmt.Errorf("put audience: lock the computed traits and audiences its filter names: %w", err)
+			}
+			recs, err := t.query(ctx, qRefsStored, refs)
+			if err != nil {
+				return nil, fmt.Errorf("put audience: read the computed traits and audiences its filter names: %w", err)
+			}
+			if len(recs) != 1 {
+				return nil, fmt.Errorf("put audience: %d rows of stored references", len(recs))
+			}
+			storedComputed, storedAuds := strSet(recs[0].Values[0]), strSet(recs[0].Values[1])
+			if m := audience.MissingRef(&a.Filter,
+				func(name string) bool { return storedComputed[name] },
+				func(id string) bool { return storedAuds[id] },
+			); m != nil {
+				return nil, m
+			}
+		}
 		recs, err := t.query(ctx, qAudienceTaken, map[string]any{"id": a.ID})
 		if err != nil {
 			return nil, fmt.Errorf("put audience: %w", err)
@@ -183,9 +292,17 @@ var qDeleteAudienceDeletion = cypher(`
 MATCH (t:{{AudienceDeletion}} { {{audienceId}}: $id })
 DELETE t`)
 
-// DeleteAudience implements audience.Store. The first transaction deletes
-// the audience and leaves its tombstone (qDeleteAudience), the audit
-// entries ctx carries with it; then each transaction deletes at most
+// qLockAudienceNode takes the audience's write lock, so that a put of an
+// audience naming it waits for its deletion, or its deletion for the put
+// (see qLockRefs).
+var qLockAudienceNode = cypher(`
+MATCH (a:{{Audience}} { {{id}}: $id })
+SET a.{{lock}} = true REMOVE a.{{lock}}`)
+
+// DeleteAudience implements audience.Store. The first transaction locks
+// the audience (qLockAudienceNode), refuses when another audience names
+// it, then deletes it and leaves its tombstone (qDeleteAudience), the
+// audit entries ctx carries with it; then each transaction deletes at most
 // deleteChunk of its members and log entries, and the last one the
 // tombstone. Before all that it finishes the deletions left unfinished
 // (by a process that ended, or a call whose context ended, between those
@@ -203,6 +320,16 @@ func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("delete audience %s: %w", id, err)
 	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qLockAudienceNode, map[string]any{"id": id}); err != nil {
+			return nil, fmt.Errorf("delete audience: lock it: %w", err)
+		}
+		named, err := audiencesNaming(ctx, t, id)
+		if err != nil {
+			return nil, fmt.Errorf("delete audience: read the audiences that name it: %w", err)
+		}
+		if users := audience.AudienceUsers(named, id); len(users) > 0 {
+			return nil, &audience.InUseError{Audience: id, Users: users}
+		}
 		recs, err := t.query(ctx, qDeleteAudience, map[string]any{"id": id, "at": timeParam(time.Now())})
 		if err != nil {
 			return nil, fmt.Errorf("delete audience: %w", err)
@@ -670,12 +797,31 @@ WITH c, c IS NOT NULL AS found
 DELETE c
 RETURN found`)
 
-// DeleteComputedTrait implements audience.Store, in one statement.
+// qLockComputedTrait takes the computed trait's write lock, so that a put
+// of an audience using it waits for its deletion, or its deletion for the
+// put (see qLockRefs).
+var qLockComputedTrait = cypher(`
+MATCH (c:{{ComputedTrait}} { {{name}}: $name })
+SET c.{{lock}} = true REMOVE c.{{lock}}`)
+
+// DeleteComputedTrait implements audience.Store, in one transaction of
+// three statements: lock the definition, read the audiences that may use
+// it, delete.
 func (s *Store) DeleteComputedTrait(ctx context.Context, name string) (bool, error) {
 	if err := audience.CheckComputedName(name); err != nil {
 		return false, err
 	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qLockComputedTrait, map[string]any{"name": name}); err != nil {
+			return nil, fmt.Errorf("delete computed trait: lock it: %w", err)
+		}
+		named, err := audiencesNaming(ctx, t, name)
+		if err != nil {
+			return nil, fmt.Errorf("delete computed trait: read the audiences that use it: %w", err)
+		}
+		if users := audience.ComputedUsers(named, name); len(users) > 0 {
+			return nil, &audience.InUseError{Computed: name, Users: users}
+		}
 		recs, err := t.query(ctx, qDeleteComputedTrait, map[string]any{"name": name})
 		if err != nil {
 			return nil, fmt.Errorf("delete computed trait: %w", err)
