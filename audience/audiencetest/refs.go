@@ -170,7 +170,7 @@ func testReferences(t *testing.T, s Store) {
 	if got := traitNames(t, s); !slices.Equal(got, []string{"orders"}) {
 		t.Fatalf("traits after the delete: %v, want orders", got)
 	}
-	checkReferences(t, s)
+	CheckReferences(t, s)
 }
 
 func ptr(s string) *string { return &s }
@@ -199,9 +199,9 @@ func allAudiences(t *testing.T, s Store) []audience.Audience {
 	}
 }
 
-// checkReferences reads everything back and fails unless every stored
+// CheckReferences reads everything back and fails unless every stored
 // filter names only stored computed traits and audiences.
-func checkReferences(t *testing.T, s Store) {
+func CheckReferences(t *testing.T, s Store) {
 	t.Helper()
 	auds := allAudiences(t, s)
 	stored := map[string]bool{}
@@ -266,7 +266,7 @@ func testReferenceRaces(t *testing.T, s Store) {
 			break
 		}
 	}
-	checkReferences(t, s)
+	CheckReferences(t, s)
 }
 
 // Puts made at once of an audience naming a computed trait or an audience
@@ -318,7 +318,7 @@ func testReferenceRedefineRaces(t *testing.T, s Store) {
 				r, target.ID, a.Name, a.UpdatedAt, renamed.Name, at(9))
 		}
 	}
-	checkReferences(t, s)
+	CheckReferences(t, s)
 }
 
 // racePair checks one pair of a round: exactly one of the delete and the

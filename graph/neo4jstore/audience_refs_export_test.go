@@ -1,11 +1,11 @@
 package neo4jstore
 
-// AudienceRefQueries are the statements that keep the references between
+// audienceRefQueries are the statements that keep the references between
 // audiences and computed traits (qLockRefs), with parameters that plan
-// like real ones; audience_refs_test.go checks that each reaches its
-// nodes through an index. qAudiencesNaming is not among them: it reads
-// every audience (at most audience.MaxAudiences), on a delete only.
-func AudienceRefQueries() []PlannedQuery {
+// like real ones, for AudienceQueries. qAudiencesNaming is not among them:
+// it reads every audience (at most audience.MaxAudiences), on a delete
+// only.
+func audienceRefQueries() []PlannedQuery {
 	id := "seg_00000000000000000000000000000001"
 	refs := map[string]any{"computed": []any{"ltv", "orders"}, "audiences": []any{id, "seg_00000000000000000000000000000002"}}
 	return []PlannedQuery{

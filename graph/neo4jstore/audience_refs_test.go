@@ -11,22 +11,6 @@ import (
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
-// The statements that lock and check the references between audiences
-// and computed traits seek by index: a put or a delete waits on the few
-// nodes it names, never on a scan.
-func TestAudienceRefQueriesSeekByIndex(t *testing.T) {
-	storetest.Neo4j(t)
-	s := rawSession(t)
-	for _, q := range neo4jstore.AudienceRefQueries() {
-		t.Run(q.Name, func(t *testing.T) {
-			ops := profile(t, s, q.Cypher, q.Params)
-			if has(ops, isScan) || !has(ops, isSeek) {
-				t.Fatalf("plan %v scans instead of seeking by index", ops)
-			}
-		})
-	}
-}
-
 // Locking what a put names, or what a delete removes, leaves no property
 // behind on the nodes locked.
 func TestAudienceRefLocksLeaveNoTrace(t *testing.T) {

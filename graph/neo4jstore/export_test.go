@@ -131,7 +131,7 @@ func AudienceQueries() []PlannedQuery {
 	id := "seg_00000000000000000000000000000001"
 	pids := []any{"p_a", "p_b"}
 	row := func(p string, seq int64) map[string]any { return map[string]any{"p": p, "seq": seq} }
-	return []PlannedQuery{
+	return append([]PlannedQuery{
 		{"AudienceTaken", qAudienceTaken, map[string]any{"id": id}},
 		{"DeleteAudience", qDeleteAudience, map[string]any{"id": id, "at": nil}},
 		{"AudienceDeletions", qAudienceDeletions, map[string]any{"after": "", "limit": int64(deletionsPage)}},
@@ -160,7 +160,7 @@ func AudienceQueries() []PlannedQuery {
 		{"KeepLockAudiences", qKeepLockAudiences, map[string]any{"at": nil, "auds": []any{map[string]any{"id": id, "pids": pids}}}},
 		{"KeepApply", qKeepApply, map[string]any{"at": nil, "entered": "ENTERED", "exited": "EXITED", "rows": []any{map[string]any{
 			"id": id, "seq": int64(2), "size": int64(1), "enter": []any{row("p_a", 1)}, "exit": []any{row("p_b", 2)}}}}},
-	}
+	}, audienceRefQueries()...)
 }
 
 // FeedQueries are the change feed's reads and trim, with parameters that
