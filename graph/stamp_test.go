@@ -9,6 +9,13 @@ import (
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
+// standingEngine is an engine over s whose clock stands at tHook.
+func standingEngine(s graph.Store) *graph.Engine {
+	e := graph.NewEngine(s, nil)
+	e.Now = func() time.Time { return tHook }
+	return e
+}
+
 // TestStandingClockKeepsFirstSeenOrder: with a clock that does not move
 // between batches, a profile started in a later batch is still dated after
 // every profile started before, so "the older survives a tie" keeps meaning
@@ -18,8 +25,7 @@ import (
 func TestStandingClockKeepsFirstSeenOrder(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		ctx := context.Background()
-		e := graph.NewEngine(s, nil)
-		e.Now = func() time.Time { return tHook }
+		e := standingEngine(s)
 		email := func(v string) graph.IdentifierRef { return graph.IdentifierRef{Type: graph.TypeEmail, Value: v} }
 		anon := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a1"}
 		ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
@@ -111,8 +117,7 @@ func TestClockBehindAnotherProcess(t *testing.T) {
 func TestNoProfileUpdatedBeforeCreated(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		ctx := context.Background()
-		e := graph.NewEngine(s, nil)
-		e.Now = func() time.Time { return tHook }
+		e := standingEngine(s)
 		var batch []graph.Event
 		for _, u := range []string{"u1", "u2", "u3"} {
 			batch = append(batch, userEvent("m-"+u, u))
@@ -139,8 +144,7 @@ func TestNoProfileUpdatedBeforeCreated(t *testing.T) {
 func TestMergeDatedAfterItsProfiles(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		ctx := context.Background()
-		e := graph.NewEngine(s, nil)
-		e.Now = func() time.Time { return tHook }
+		e := standingEngine(s)
 		var batch []graph.Event
 		for _, v := range []string{"e1@x.io", "e2@x.io", "e3@x.io"} {
 			batch = append(batch, graph.Event{ID: "m-" + v, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook,
