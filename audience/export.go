@@ -63,3 +63,36 @@ func ComputedOf(st Store) privacy.ComputedReader {
 		return out, nil
 	}
 }
+
+// ChangeLog returns the reader of the audience log entries naming a
+// person's profile ids for data exports
+// (privacy.Exporter.WithAudienceChanges): a page of Store.ChangesOf, each
+// entry with its audience's name, in two store calls.
+func ChangeLog(st Store) privacy.AudienceChangeReader {
+	return func(ctx context.Context, profileIDs []string, after *privacy.ExportAudienceChange, limit int) ([]privacy.ExportAudienceChange, error) {
+		p := ProfileChangePage{Limit: limit}
+		if after != nil {
+			p.After = &Change{AudienceID: after.Audience, ProfileID: after.ProfileID, Kind: after.Change, At: after.At, Seq: after.Seq}
+		}
+		cs, err := st.ChangesOf(ctx, profileIDs, p)
+		if err != nil || len(cs) == 0 {
+			return nil, err
+		}
+		ids := make([]string, len(cs))
+		for i, c := range cs {
+			ids[i] = c.AudienceID
+		}
+		slices.Sort(ids)
+		auds, err := st.Audiences(ctx, slices.Compact(ids))
+		if err != nil {
+			return nil, err
+		}
+		out := make([]privacy.ExportAudienceChange, len(cs))
+		for i, c := range cs {
+			// An audience deleted between the two reads has no name left.
+			out[i] = privacy.ExportAudienceChange{Audience: c.AudienceID, Name: auds[c.AudienceID].Name,
+				Change: c.Kind, ProfileID: c.ProfileID, At: c.At, Seq: c.Seq}
+		}
+		return out, nil
+	}
+}

@@ -19,9 +19,11 @@ package audience
 // Store; the suite in audience/audiencetest checks them.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/graph"
@@ -112,6 +114,30 @@ type ChangePage struct {
 	Limit    int
 }
 
+// ProfileChangePage selects a page of the log entries naming some
+// profiles, across every audience, newest first: At descending, then
+// audience id ascending, then Seq descending (CompareProfileChanges).
+// After, when set, is the last entry of the previous page, and the page
+// holds the entries strictly after it in that order; Limit is 1..MaxPage.
+type ProfileChangePage struct {
+	After *Change
+	Limit int
+}
+
+// CompareProfileChanges orders log entries as ProfileChangePage pages
+// them: a before b is negative.
+func CompareProfileChanges(a, b Change) int {
+	return cmp.Or(b.At.Compare(a.At), strings.Compare(a.AudienceID, b.AudienceID), cmp.Compare(b.Seq, a.Seq))
+}
+
+// Check checks a page of the log entries naming some profiles.
+func (p ProfileChangePage) Check() error {
+	if p.Limit < 1 || p.Limit > MaxPage {
+		return graph.Errorf(graph.EINVALID, "page limit must be between 1 and %d, got %d", MaxPage, p.Limit)
+	}
+	return nil
+}
+
 // Store is the audience contract every store implements.
 //
 // Errors: EINVALID for an argument that breaks the rules above (a bad id,
@@ -161,6 +187,12 @@ type Store interface {
 	// MembershipsOf returns, per profile id, the audiences it is in,
 	// ordered by audience id, in one round trip.
 	MembershipsOf(ctx context.Context, profileIDs []string) (map[string][]Membership, error)
+	// ChangesOf returns a page of the log entries naming any of
+	// profileIDs, in every stored audience, in the order of
+	// ProfileChangePage, in one round trip: what a data export lists of
+	// a person (privacy.Exporter.WithAudienceChanges). No ids give an
+	// empty page.
+	ChangesOf(ctx context.Context, profileIDs []string, p ProfileChangePage) ([]Change, error)
 
 	// PutComputedTrait creates or replaces a definition by name, keeping
 	// CreatedAt of a replaced one.

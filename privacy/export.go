@@ -7,18 +7,20 @@ package privacy
 // identifiers (with first and last seen and sources), every trait value as
 // stored on each identifier (with its source and time), the consent ledger
 // of its identifiers, the profile's history, the links between its
-// identifiers (with the event that made each), its audience memberships and
-// stored computed values (when the exporter is given readers for them), and
-// every event its identifiers carried, with its payload.
+// identifiers (with the event that made each), its audience memberships,
+// stored computed values and the entries of the audiences' logs naming it
+// (when the exporter is given readers for them), and every event its
+// identifiers carried, with its payload.
 //
 // It is built in two passes so that a caller can stream it. Prepare reads
 // the profile, its identifiers, consent and history (all bounded by the
-// profile's identifier limits), and counts the events by paging through the
-// journey, holding one page at a time; Write then emits every record, the
-// events paged again. The events Write emits are those Prepare counted:
-// events stored in between, newer than the newest Prepare saw, are left
-// out, and Write fails (ECONFLICT) when the profile changed so that the
-// count no longer holds, for example when it was merged meanwhile.
+// profile's identifier limits), and counts the audience log entries and
+// the events by paging through them, holding one page at a time; Write
+// then emits every record, the log entries and the events paged again.
+// What Write emits of those is what Prepare counted: entries and events
+// stored in between, newer than the newest Prepare saw, are left out, and
+// Write fails (ECONFLICT) when the profile changed so that a count no
+// longer holds, for example when it was merged meanwhile.
 //
 // An event shared with another person (it carries an identifier of
 // another profile with a higher priority, such as an identify on a shared
@@ -48,13 +50,21 @@ const (
 	KindEvent      = "event"
 	KindMembership = "membership"
 	KindComputed   = "computed"
+	// KindAudienceChange is an entry of an audience's membership log
+	// naming the person: an entry or an exit.
+	KindAudienceChange = "audienceChange"
 )
 
 // ExportAction is the audit action of a data export, over HTTP or GraphQL.
 const ExportAction = "privacy.export"
 
-// ExportPage is how many events one read of an export pages through.
+// ExportPage is how many events, or audience log entries, one read of an
+// export pages through.
 const ExportPage = graph.MaxPage
+
+// changePage is how many audience log entries one read asks for:
+// ExportPage, but for tests of the paging.
+var changePage = ExportPage
 
 // Counts counts the records of an export by kind.
 type Counts struct {
@@ -66,6 +76,8 @@ type Counts struct {
 	Links       int `json:"links"`
 	Memberships int `json:"memberships"`
 	Computed    int `json:"computed"`
+	// AudienceChanges counts the audience log entries naming the person.
+	AudienceChanges int `json:"audienceChanges"`
 }
 
 // ExportProfile is the profile an export is about.
@@ -185,9 +197,10 @@ type ConsentReader interface {
 
 // Exporter builds exports from the engine's reads.
 type Exporter struct {
-	engine   *graph.Engine
-	members  MembershipReader
-	computed ComputedReader
+	engine     *graph.Engine
+	members    MembershipReader
+	computed   ComputedReader
+	audChanges AudienceChangeReader
 }
 
 // ExportMembership is one audience the profile is a member of.
@@ -219,6 +232,46 @@ func (x *Exporter) WithComputed(fn ComputedReader) *Exporter {
 	return &y
 }
 
+// ExportAudienceChange is one entry of an audience's membership log
+// naming the person: the profile entered the audience, or left it, at At.
+type ExportAudienceChange struct {
+	Kind     string `json:"kind"`
+	Audience string `json:"audience"` // the audience's id
+	// Name is the audience's name; empty when the audience was deleted
+	// while the export read it.
+	Name   string `json:"name,omitempty"`
+	Change string `json:"change"` // ENTERED or EXITED
+	// ProfileID is the id the entry names: the profile's, or that of a
+	// profile merged into it, whose entries stay under its own id.
+	ProfileID string    `json:"profileId"`
+	At        time.Time `json:"at"`
+	Seq       uint64    `json:"seq"` // the entry's number in its audience's log
+}
+
+// compareAudienceChanges orders log entries newest first: At descending,
+// then audience id, then Seq descending, as AudienceChangeReader pages
+// them.
+func compareAudienceChanges(a, b ExportAudienceChange) int {
+	return cmp.Or(b.At.Compare(a.At), strings.Compare(a.Audience, b.Audience), cmp.Compare(b.Seq, a.Seq))
+}
+
+// AudienceChangeReader returns a page of the audience log entries naming
+// any of profileIDs, each with Kind left empty: newest first (At
+// descending, then audience id, then Seq descending), strictly after
+// after (nil: from the newest), at most limit (1..ExportPage). Audiences
+// are a capability of their own: the service hands the exporter this
+// reader over its store.
+type AudienceChangeReader func(ctx context.Context, profileIDs []string, after *ExportAudienceChange, limit int) ([]ExportAudienceChange, error)
+
+// WithAudienceChanges returns the exporter, whose exports also list the
+// entries of the audiences' logs naming the profile, or a profile merged
+// into it, read with fn.
+func (x *Exporter) WithAudienceChanges(fn AudienceChangeReader) *Exporter {
+	y := *x
+	y.audChanges = fn
+	return &y
+}
+
 // NewExporter returns an exporter reading through engine.
 func NewExporter(engine *graph.Engine) *Exporter { return &Exporter{engine: engine} }
 
@@ -245,11 +298,16 @@ type Export struct {
 	links       []graph.Link // between two of identifiers, by A then B
 	memberships []ExportMembership
 	computed    []ExportComputed
-	newest      *graph.JourneyCursor // the newest event counted, nil for none
+	// changeIDs are the profile ids whose audience log entries are the
+	// person's: the profile's and those of the profiles merged into it
+	// that still redirect to it.
+	changeIDs    []string
+	newestChange *ExportAudienceChange // the newest log entry counted, nil for none
+	newest       *graph.JourneyCursor  // the newest event counted, nil for none
 }
 
-// Prepare reads what an export of the profile id holds, except the events,
-// which it counts. An id merged away answers for its survivor.
+// Prepare reads what an export of the profile id holds, except the
+// audience log entries and the events, which it counts. An id merged away answers for its survivor.
 //
 // Errors: ENOTFOUND for an unknown or erased id; EINVALID for an empty one.
 func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
@@ -266,7 +324,7 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	}
 	cr, _ := x.engine.Store().(ConsentReader)
 	err = x.engine.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
-		ex.identifiers, ex.consent, ex.history, ex.links = nil, nil, nil, nil // fn may run again
+		ex.identifiers, ex.consent, ex.history, ex.links, ex.changeIDs = nil, nil, nil, nil, nil // fn may run again
 		ms, err := tx.Members(ctx, []string{p.ID})
 		if err != nil {
 			return err
@@ -275,6 +333,11 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 		slices.SortFunc(ex.identifiers, func(a, b graph.Identifier) int { return strings.Compare(a.Key, b.Key) })
 		if ex.history, err = historyOf(ctx, tx, p.ID); err != nil {
 			return err
+		}
+		if x.audChanges != nil {
+			if ex.changeIDs, err = redirectingIDs(ctx, tx, p.ID, ex.history); err != nil {
+				return err
+			}
 		}
 		if len(ex.identifiers) == 0 {
 			return nil
@@ -336,6 +399,16 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	for _, m := range ex.identifiers {
 		c.Traits += len(m.Traits)
 	}
+	err = x.audienceChanges(ctx, ex.changeIDs, func(ch ExportAudienceChange) error {
+		if ex.newestChange == nil {
+			ex.newestChange = &ch
+		}
+		c.AudienceChanges++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	err = x.events(ctx, p.ID, func(ev graph.Event) error {
 		if ex.newest == nil {
 			ex.newest = &graph.JourneyCursor{Timestamp: ev.Timestamp, ID: ev.ID}
@@ -372,6 +445,70 @@ func (x *Exporter) events(ctx context.Context, pid string, fn func(graph.Event) 
 		last := evs[len(evs)-1]
 		q.After = &graph.JourneyCursor{Timestamp: last.Timestamp, ID: last.ID}
 	}
+}
+
+// audienceChanges pages through the audience log entries naming ids,
+// newest first. Without a reader, or ids, there are none.
+func (x *Exporter) audienceChanges(ctx context.Context, ids []string, fn func(ExportAudienceChange) error) error {
+	if x.audChanges == nil || len(ids) == 0 {
+		return nil
+	}
+	var after *ExportAudienceChange
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		page, err := x.audChanges(ctx, ids, after, changePage)
+		if err != nil {
+			return err
+		}
+		for _, ch := range page {
+			if err := fn(ch); err != nil {
+				return err
+			}
+		}
+		if len(page) < changePage {
+			return nil
+		}
+		last := page[len(page)-1]
+		after = &last
+	}
+}
+
+// redirectingIDs returns pid and the ids of the profiles merged into it,
+// transitively, that still redirect to it (each one's MergedInto is pid or
+// another such id), in id order: the old ids an erasure of pid deletes
+// with it, whose audience log entries are the person's too. history is
+// pid's (historyOf), which names every such profile.
+func redirectingIDs(ctx context.Context, tx graph.ReadTx, pid string, history []graph.ProfileChange) ([]string, error) {
+	var froms []string
+	for _, c := range history {
+		if c.Kind == graph.ChangeMerge && c.From != pid {
+			froms = append(froms, c.From)
+		}
+	}
+	slices.Sort(froms)
+	froms = slices.Compact(froms)
+	out := []string{pid}
+	if len(froms) == 0 {
+		return out, nil
+	}
+	ps, err := tx.Profiles(ctx, froms)
+	if err != nil {
+		return nil, err
+	}
+	in := map[string]bool{pid: true}
+	for grew := true; grew; {
+		grew = false
+		for _, f := range froms {
+			if into := ps[f].MergedInto; !in[f] && into != "" && in[into] {
+				in[f], grew = true, true
+				out = append(out, f)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // historyOf returns the history of pid: every merge and split involving it
@@ -425,12 +562,15 @@ func historyOf(ctx context.Context, tx graph.ReadTx, pid string) ([]graph.Profil
 // by key; traits by identifier key, then name; consent records by
 // identifier key, then oldest first (Compare); history oldest first; links
 // by their two identifier keys; memberships by audience id; computed values
-// by name; then events newest first (timestamp, then id, descending). emit gets the
-// record's kind and the record (an Export* value, whose Kind field holds
-// the kind too); an error from emit stops Write and is returned.
+// by name; audience log entries newest first (time descending, then
+// audience id, then the entry's number descending); then events newest
+// first (timestamp, then id, descending). emit gets the record's kind and
+// the record (an Export* value, whose Kind field holds the kind too); an
+// error from emit stops Write and is returned.
 //
-// Errors: ECONFLICT when the profile's events no longer match the count
-// Prepare took (the profile was merged, split or erased meanwhile).
+// Errors: ECONFLICT when the profile's audience log entries or events no
+// longer match the counts Prepare took (the profile was merged, split or
+// erased meanwhile, or an audience deleted).
 func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error) error {
 	for _, m := range ex.identifiers {
 		sources := slices.Clone(m.Sources)
@@ -497,6 +637,9 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 			return err
 		}
 	}
+	if err := ex.writeAudienceChanges(ctx, emit); err != nil {
+		return err
+	}
 	if ex.newest == nil {
 		return nil
 	}
@@ -523,8 +666,38 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 	return nil
 }
 
-// errDone stops the paging once every counted event is emitted.
-var errDone = errors.New("every counted event emitted")
+// errDone stops the paging once every counted record is emitted.
+var errDone = errors.New("every counted record emitted")
+
+// writeAudienceChanges emits the audience log entries Prepare counted:
+// those from the newest it saw on, at most their count.
+func (ex *Export) writeAudienceChanges(ctx context.Context, emit func(kind string, v any) error) error {
+	if ex.newestChange == nil {
+		return nil
+	}
+	n := 0
+	err := ex.x.audienceChanges(ctx, ex.changeIDs, func(ch ExportAudienceChange) error {
+		if compareAudienceChanges(ch, *ex.newestChange) < 0 {
+			return nil // newer than every entry counted: logged after Prepare
+		}
+		if n == ex.Counts.AudienceChanges {
+			return errDone
+		}
+		n++
+		ch.Kind = KindAudienceChange
+		return emit(KindAudienceChange, ch)
+	})
+	if errors.Is(err, errDone) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	if n != ex.Counts.AudienceChanges {
+		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (%d audience log entries counted, %d found); export it again", ex.Profile.ID, ex.Counts.AudienceChanges, n)
+	}
+	return nil
+}
 
 func exportEvent(ev graph.Event) ExportEvent {
 	out := ExportEvent{

@@ -32,6 +32,9 @@ type exportAnswer struct {
 	Events      []privacy.ExportEvent      `json:"events"`
 	Memberships []privacy.ExportMembership `json:"memberships"`
 	Computed    []privacy.ExportComputed   `json:"computed"`
+	// AudienceChanges are the entries of the audiences' logs naming the
+	// person.
+	AudienceChanges []privacy.ExportAudienceChange `json:"audienceChanges"`
 }
 
 func tooLargeForGraphQL(format string, args ...any) error {
@@ -45,7 +48,7 @@ func tooLargeForGraphQL(format string, args ...any) error {
 func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAnswer, error) {
 	x := privacy.NewExporter(r.engine)
 	if st, err := r.audienceStore(); err == nil {
-		x = x.WithMemberships(audience.Memberships(st)).WithComputed(audience.ComputedOf(st))
+		x = x.WithMemberships(audience.Memberships(st)).WithComputed(audience.ComputedOf(st)).WithAudienceChanges(audience.ChangeLog(st))
 	}
 	ex, err := x.Prepare(ctx, profileID)
 	if err != nil {
@@ -59,6 +62,7 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 		Identifiers: []privacy.ExportIdentifier{}, Traits: []privacy.ExportTrait{}, Consent: []privacy.ExportConsent{},
 		History: []privacy.ExportChange{}, Links: []privacy.ExportLink{}, Events: []privacy.ExportEvent{},
 		Memberships: []privacy.ExportMembership{}, Computed: []privacy.ExportComputed{},
+		AudienceChanges: []privacy.ExportAudienceChange{},
 	}
 	limit := r.cfg.MaxResponseBytes
 	var size int64
@@ -89,6 +93,8 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 			out.Links = append(out.Links, rec)
 		case privacy.ExportComputed:
 			out.Computed = append(out.Computed, rec)
+		case privacy.ExportAudienceChange:
+			out.AudienceChanges = append(out.AudienceChanges, rec)
 		default:
 			return fmt.Errorf("export: unexpected record %T", v)
 		}

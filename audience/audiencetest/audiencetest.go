@@ -19,6 +19,8 @@
 //     the order of exit, with increasing Seq; a profile in both lists is
 //     EINVALID.
 //   - ExpiringValues breaks ties of Expires by name, then profile id.
+//   - ChangesOf reads no entry of a deleted audience, even on a store that
+//     deletes an audience's log in several transactions.
 package audiencetest
 
 import (
@@ -62,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Members", func(t *testing.T) { testMembers(t, get(t)) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, get(t)) })
 	t.Run("MembershipsOf", func(t *testing.T) { testMembershipsOf(t, get(t)) })
+	t.Run("ChangesOf", func(t *testing.T) { testChangesOf(t, get(t)) })
 	t.Run("ComputedTraits", func(t *testing.T) { testComputedTraits(t, get(t)) })
 	t.Run("MaxComputedTraits", func(t *testing.T) { testMaxComputedTraits(t, get(t)) })
 	t.Run("ComputedValues", func(t *testing.T) { testComputedValues(t, get(t)) })

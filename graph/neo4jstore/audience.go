@@ -704,6 +704,59 @@ func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) (
 	return out.([]audience.Change), nil
 }
 
+// qChangesOf reads the log entries naming $pids through the profileId
+// index (audience_change_profile, which erasure uses too), leaves out
+// those of audiences being deleted (DeleteAudience has not reached them
+// yet), and sorts what is left of the profiles' own entries: the entries
+// strictly after the cursor ($afterAt, $afterAudience, $afterSeq, all null
+// for the first page), newest first, at most $limit.
+var qChangesOf = cypher(`
+UNWIND $pids AS p
+MATCH (c:{{AudienceChange}} { {{profileId}}: p })
+USING INDEX SEEK c:{{AudienceChange}}({{profileId}})
+WHERE c.{{at}} IS NOT NULL AND c.{{seq}} IS NOT NULL
+  AND ($afterAt IS NULL OR c.{{at}} < $afterAt
+    OR (c.{{at}} = $afterAt AND (c.{{audienceId}} > $afterAudience
+      OR (c.{{audienceId}} = $afterAudience AND c.{{seq}} < $afterSeq))))
+  AND EXISTS { MATCH (:{{Audience}} { {{id}}: c.{{audienceId}} }) }
+WITH c ORDER BY c.{{at}} DESC, c.{{audienceId}} ASC, c.{{seq}} DESC LIMIT $limit
+RETURN c.{{audienceId}} AS a, c.{{profileId}} AS p, c.{{kind}} AS kind, c.{{at}} AS at, c.{{seq}} AS seq`)
+
+// ChangesOf implements audience.Store, in one statement.
+func (s *Store) ChangesOf(ctx context.Context, profileIDs []string, p audience.ProfileChangePage) ([]audience.Change, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	if len(profileIDs) == 0 {
+		return nil, nil
+	}
+	params := map[string]any{"pids": uniq(profileIDs), "afterAt": nil, "afterAudience": nil, "afterSeq": nil, "limit": int64(p.Limit)}
+	if a := p.After; a != nil {
+		params["afterAt"] = graph.Clean(a.At).In(utc)
+		params["afterAudience"] = a.AudienceID
+		params["afterSeq"] = int64(min(a.Seq, math.MaxInt64))
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qChangesOf, params)
+		if err != nil {
+			return nil, fmt.Errorf("read the audience changes of profiles: %w", err)
+		}
+		cs := make([]audience.Change, 0, len(recs))
+		for _, rec := range recs {
+			aid, _ := rec.Values[0].(string)
+			pid, _ := rec.Values[1].(string)
+			kind, _ := rec.Values[2].(string)
+			seq, _ := rec.Values[4].(int64)
+			cs = append(cs, audience.Change{AudienceID: aid, ProfileID: pid, Kind: kind, At: recTime(rec.Values[3]), Seq: uint64(seq)})
+		}
+		return cs, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]audience.Change), nil
+}
+
 // qMembershipsOf reads the memberships of audiences still stored: the
 // members a deletion has not yet reached (DeleteAudience) are not
 // memberships any more.

@@ -147,6 +147,8 @@ func AudienceQueries() []PlannedQuery {
 		{"AudienceMembers", qAudienceMembers, map[string]any{"id": id, "after": "", "limit": int64(10)}},
 		{"AudienceChanges", qAudienceChanges, map[string]any{"id": id, "upper": auditMaxTime, "afterSeq": nil, "limit": int64(10)}},
 		{"MembershipsOf", qMembershipsOf, map[string]any{"pids": pids}},
+		{"ChangesOf", qChangesOf, map[string]any{"pids": pids, "afterAt": nil, "afterAudience": nil, "afterSeq": nil, "limit": int64(10)}},
+		{"ChangesOf(after)", qChangesOf, map[string]any{"pids": pids, "afterAt": auditMaxTime, "afterAudience": id, "afterSeq": int64(3), "limit": int64(10)}},
 		{"ComputedTraitTaken", qComputedTraitTaken, map[string]any{"name": "orders"}},
 		{"DeleteComputedTrait", qDeleteComputedTrait, map[string]any{"name": "orders"}},
 		{"PutComputedValues", qPutComputedValues, map[string]any{"rows": []any{map[string]any{

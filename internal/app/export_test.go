@@ -98,6 +98,15 @@ func byKind(t *testing.T, recs []map[string]any) map[string][]any {
 				t.Errorf("membership record without since: %v", r)
 			}
 			delete(r, "since")
+		case privacy.KindAudienceChange:
+			if s, _ := r["at"].(string); s == "" || strings.HasPrefix(s, "0001") {
+				t.Errorf("audience log record without time: %v", r)
+			}
+			if n, _ := r["seq"].(float64); n < 1 {
+				t.Errorf("audience log record without seq: %v", r)
+			}
+			delete(r, "at")
+			delete(r, "seq")
 		}
 		out[k] = append(out[k], any(r))
 	}
@@ -235,6 +244,8 @@ func TestDataExport(t *testing.T) {
 		// m1's consent hangs on each identifier it carried: three records.
 		const wantConsent = 3
 		wantHistory := `[{"kind":"history","change":"merge","from":"` + browser.ID + `","into":"` + ann.ID + `"}]`
+		// Ann's entry into the audience is in its log; nobody left it.
+		wantAnnLog := `[{"kind":"audienceChange","audience":"` + vip.ID + `","name":"pro plan","change":"ENTERED","profileId":"` + ann.ID + `"}]`
 
 		exportURL := func(id string) string { return "http://" + dial + "/v1/privacy/profiles/" + id + "/export" }
 		audits := 0
@@ -254,7 +265,7 @@ func TestDataExport(t *testing.T) {
 			// Links: m1 joined u-ann to anon-1 and to the email, the alias
 			// anon-2 to u-ann. No computed trait is defined.
 			wantCounts := map[string]any{"identifiers": 4.0, "traits": 3.0, "consent": float64(wantConsent), "events": 5.0, "history": 1.0,
-				"links": 3.0, "memberships": 1.0, "computed": 0.0}
+				"links": 3.0, "memberships": 1.0, "computed": 0.0, "audienceChanges": 1.0}
 			if !reflect.DeepEqual(head["counts"], wantCounts) {
 				t.Errorf("export of %s: header counts %v, want %v", asked, head["counts"], wantCounts)
 			}
@@ -268,7 +279,7 @@ func TestDataExport(t *testing.T) {
 					seen[k] = 0.0
 				}
 			}
-			if want := map[string]any{"identifier": 4.0, "trait": 3.0, "consent": float64(wantConsent), "event": 5.0, "history": 1.0, "link": 3.0, "membership": 1.0}; !reflect.DeepEqual(seen, want) {
+			if want := map[string]any{"identifier": 4.0, "trait": 3.0, "consent": float64(wantConsent), "event": 5.0, "history": 1.0, "link": 3.0, "membership": 1.0, "audienceChange": 1.0}; !reflect.DeepEqual(seen, want) {
 				t.Errorf("export of %s: records by kind %v, want %v (as the header counts)", asked, seen, want)
 			}
 			sameJSON(t, "identifiers", got["identifier"], wantAnnIdentifiers)
@@ -276,6 +287,7 @@ func TestDataExport(t *testing.T) {
 			sameJSON(t, "events", got["event"], wantAnnEvents)
 			sameJSON(t, "history", got["history"], wantHistory)
 			sameJSON(t, "memberships", got["membership"], `[{"kind":"membership","audience":"`+vip.ID+`","name":"pro plan"}]`)
+			sameJSON(t, "audience log", got["audienceChange"], wantAnnLog)
 			holders := map[string]bool{}
 			for _, c := range got["consent"] {
 				m := c.(map[string]any)
@@ -297,21 +309,28 @@ func TestDataExport(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("export of Bob: %d %s", r.status, r.body)
 		}
-		_, recs := ndjson(t, r.body)
-		sameJSON(t, "Bob's events", byKind(t, recs)["event"], wantBobEvents)
+		head, recs := ndjson(t, r.body)
+		bobs := byKind(t, recs)
+		sameJSON(t, "Bob's events", bobs["event"], wantBobEvents)
+		// He never entered the audience: Ann's entry is not his.
+		sameJSON(t, "Bob's audience log", bobs["audienceChange"], `[]`)
+		if n := head["counts"].(map[string]any)["audienceChanges"]; n != 0.0 {
+			t.Errorf("Bob's export counts %v audience log entries, want 0", n)
+		}
 
 		// The same content over GraphQL, as one object.
 		var gq struct {
 			E struct {
-				ProfileID   string
-				RequestedID string
-				Counts      map[string]int
-				Identifiers []map[string]any
-				Traits      []map[string]any
-				Events      []map[string]any
-				History     []map[string]any
-				Consent     []map[string]any
-				Memberships []map[string]any
+				ProfileID       string
+				RequestedID     string
+				Counts          map[string]int
+				Identifiers     []map[string]any
+				Traits          []map[string]any
+				Events          []map[string]any
+				History         []map[string]any
+				Consent         []map[string]any
+				Memberships     []map[string]any
+				AudienceChanges []map[string]any
 			} `json:"dataExport"`
 		}
 		gqlData(t, dial, officer, `{ dataExport(profileId: "`+browser.ID+`") }`, &gq)
@@ -319,16 +338,17 @@ func TestDataExport(t *testing.T) {
 		if gq.E.ProfileID != ann.ID || gq.E.RequestedID != browser.ID {
 			t.Errorf("dataExport of %s answers for %s", browser.ID, gq.E.ProfileID)
 		}
-		if want := map[string]int{"identifiers": 4, "traits": 3, "consent": wantConsent, "events": 5, "history": 1, "links": 3, "memberships": 1, "computed": 0}; !reflect.DeepEqual(gq.E.Counts, want) {
+		if want := map[string]int{"identifiers": 4, "traits": 3, "consent": wantConsent, "events": 5, "history": 1, "links": 3, "memberships": 1, "computed": 0, "audienceChanges": 1}; !reflect.DeepEqual(gq.E.Counts, want) {
 			t.Errorf("dataExport counts %v, want %v", gq.E.Counts, want)
 		}
-		all := append(append(append(append(append(gq.E.Identifiers, gq.E.Traits...), gq.E.Events...), gq.E.History...), gq.E.Consent...), gq.E.Memberships...)
+		all := append(append(append(append(append(append(gq.E.Identifiers, gq.E.Traits...), gq.E.Events...), gq.E.History...), gq.E.Consent...), gq.E.Memberships...), gq.E.AudienceChanges...)
 		gg := byKind(t, all)
 		sameJSON(t, "dataExport identifiers", gg["identifier"], wantAnnIdentifiers)
 		sameJSON(t, "dataExport traits", gg["trait"], wantAnnTraits)
 		sameJSON(t, "dataExport events", gg["event"], wantAnnEvents)
 		sameJSON(t, "dataExport history", gg["history"], wantHistory)
 		sameJSON(t, "dataExport memberships", gg["membership"], `[{"kind":"membership","audience":"`+vip.ID+`","name":"pro plan"}]`)
+		sameJSON(t, "dataExport audience log", gg["audienceChange"], wantAnnLog)
 		if len(gg["consent"]) != wantConsent {
 			t.Errorf("dataExport consent %v, want %d records", gg["consent"], wantConsent)
 		}
