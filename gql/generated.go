@@ -212,6 +212,7 @@ type ComplexityRoot struct {
 
 	ConsentRecord struct {
 		At         func(childComplexity int) int
+		Cursor     func(childComplexity int) int
 		ExpiresAt  func(childComplexity int) int
 		ID         func(childComplexity int) int
 		Identifier func(childComplexity int) int
@@ -487,10 +488,10 @@ type ComplexityRoot struct {
 		Computed       func(childComplexity int) int
 		ComputedTrait  func(childComplexity int, name string) int
 		Consent        func(childComplexity int) int
-		ConsentHistory func(childComplexity int, purpose *string, first *int) int
+		ConsentHistory func(childComplexity int, purpose *string, first *int, after *string) int
 		CreatedAt      func(childComplexity int) int
 		ExplainLink    func(childComplexity int, a IdentifierInput, b IdentifierInput) int
-		History        func(childComplexity int, first *int) int
+		History        func(childComplexity int, first *int, after *string) int
 		ID             func(childComplexity int) int
 		Identifiers    func(childComplexity int, types []string, first *int) int
 		IdentityGraph  func(childComplexity int) int
@@ -504,6 +505,7 @@ type ComplexityRoot struct {
 
 	ProfileChange struct {
 		At     func(childComplexity int) int
+		Cursor func(childComplexity int) int
 		From   func(childComplexity int) int
 		Into   func(childComplexity int) int
 		Kind   func(childComplexity int) int
@@ -634,6 +636,8 @@ type ConsentRecordResolver interface {
 	Identifier(ctx context.Context, obj *privacy.Record) (*graph.IdentifierRef, error)
 	Proof(ctx context.Context, obj *privacy.Record) (*ConsentProof, error)
 	ExpiresAt(ctx context.Context, obj *privacy.Record) (*time.Time, error)
+
+	Cursor(ctx context.Context, obj *privacy.Record) (string, error)
 }
 type ConsentStateResolver interface {
 	Status(ctx context.Context, obj *privacy.ConsentState) (ConsentStateValue, error)
@@ -708,11 +712,11 @@ type ProfileResolver interface {
 	TraitValues(ctx context.Context, obj *graph.Profile, first *int) ([]*TraitValue, error)
 	TraitSources(ctx context.Context, obj *graph.Profile, name *string, first *int) ([]*TraitValue, error)
 	Journey(ctx context.Context, obj *graph.Profile, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) (*EventConnection, error)
-	History(ctx context.Context, obj *graph.Profile, first *int) ([]*graph.ProfileChange, error)
+	History(ctx context.Context, obj *graph.Profile, first *int, after *string) ([]*graph.ProfileChange, error)
 	IdentityGraph(ctx context.Context, obj *graph.Profile) (*IdentityGraph, error)
 	ExplainLink(ctx context.Context, obj *graph.Profile, a IdentifierInput, b IdentifierInput) (*LinkExplanation, error)
 	Consent(ctx context.Context, obj *graph.Profile) ([]*privacy.ConsentState, error)
-	ConsentHistory(ctx context.Context, obj *graph.Profile, purpose *string, first *int) ([]*privacy.Record, error)
+	ConsentHistory(ctx context.Context, obj *graph.Profile, purpose *string, first *int, after *string) ([]*privacy.Record, error)
 	Computed(ctx context.Context, obj *graph.Profile) (any, error)
 	ComputedTrait(ctx context.Context, obj *graph.Profile, name string) (any, error)
 	Audiences(ctx context.Context, obj *graph.Profile) ([]*AudienceMembership, error)
@@ -721,6 +725,7 @@ type ProfileChangeResolver interface {
 	Kind(ctx context.Context, obj *graph.ProfileChange) (ProfileChangeKind, error)
 
 	Reason(ctx context.Context, obj *graph.ProfileChange) (string, error)
+	Cursor(ctx context.Context, obj *graph.ProfileChange) (string, error)
 }
 type QueryResolver interface {
 	Profile(ctx context.Context, id string) (*graph.Profile, error)
@@ -1352,6 +1357,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConsentRecord.At(childComplexity), true
+	case "ConsentRecord.cursor":
+		if e.ComplexityRoot.ConsentRecord.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentRecord.Cursor(childComplexity), true
 	case "ConsentRecord.expiresAt":
 		if e.ComplexityRoot.ConsentRecord.ExpiresAt == nil {
 			break
@@ -2632,7 +2643,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Profile.ConsentHistory(childComplexity, args["purpose"].(*string), args["first"].(*int)), true
+		return e.ComplexityRoot.Profile.ConsentHistory(childComplexity, args["purpose"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Profile.createdAt":
 		if e.ComplexityRoot.Profile.CreatedAt == nil {
 			break
@@ -2660,7 +2671,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Profile.History(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Profile.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Profile.id":
 		if e.ComplexityRoot.Profile.ID == nil {
 			break
@@ -2742,6 +2753,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProfileChange.At(childComplexity), true
+	case "ProfileChange.cursor":
+		if e.ComplexityRoot.ProfileChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProfileChange.Cursor(childComplexity), true
 	case "ProfileChange.from":
 		if e.ComplexityRoot.ProfileChange.From == nil {
 			break
@@ -3476,8 +3493,17 @@ type Profile {
     from: DateTime
     to: DateTime
   ): EventConnection @hasScope(scope: "profiles:read")
-  "Merges and splits this profile took part in, oldest first; the first ` + "`" + `first` + "`" + ` (default and most 500)."
-  history(first: Int): [ProfileChange!] @hasScope(scope: "profiles:read")
+  """
+  Merges and splits this profile took part in, oldest first: by ` + "`" + `at` + "`" + `, then
+  by ` + "`" + `kind` + "`" + ` (merges before splits), ` + "`" + `from` + "`" + ` and ` + "`" + `into` + "`" + `, so entries of one
+  write (which share ` + "`" + `at` + "`" + `) keep one order. The first ` + "`" + `first` + "`" + ` (default and
+  most 500) after ` + "`" + `after` + "`" + `, an entry's ` + "`" + `cursor` + "`" + `: pass the last entry's
+  ` + "`" + `cursor` + "`" + ` to read the next page; a page shorter than ` + "`" + `first` + "`" + ` is the last.
+  A cursor is a position, not a pointer: entries added while a client pages
+  never make it skip or repeat one. A cursor that does not decode, or that
+  names no position in a history, is INVALID_ARGUMENT naming ` + "`" + `after` + "`" + `.
+  """
+  history(first: Int, after: String): [ProfileChange!] @hasScope(scope: "profiles:read")
   "The profile's identifiers and links, ready to draw, with refused links marked."
   identityGraph: IdentityGraph @hasScope(scope: "profiles:read")
   "Why two identifiers share a profile, or why they do not."
@@ -3601,6 +3627,11 @@ type ProfileChange {
   into: ID!
   at: DateTime!
   reason: String!
+  """
+  Opaque: the entry's position in history; pass it as ` + "`" + `history` + "`" + `'s ` + "`" + `after` + "`" + `
+  to read the entries that follow it. It holds no personal value.
+  """
+  cursor: String!
 }
 
 "A profile's identity graph."
@@ -3906,7 +3937,7 @@ type AuditEntryEdge {
   Everything stored about a person, as one JSON object, for small profiles:
   ` + "`" + `{"profileId", "requestedId", "profile", "counts", "identifiers",
   "traits", "consent", "history", "links", "memberships", "computed",
-  "events"}` + "`" + `, each list holding the records
+  "audienceChanges", "events"}` + "`" + `, each list holding the records
   ` + "`" + `GET /v1/privacy/profiles/{id}/export` + "`" + ` streams, in the same order. An id
   merged away answers for its survivor; an unknown or erased id is
   NOT_FOUND. Values are not masked. A profile with more than 1,000 events,
@@ -4007,10 +4038,17 @@ extend type Profile {
   consent: [ConsentState!] @hasScope(scope: "profiles:read")
   """
   Every consent record of the profile's identifiers, newest first (by ` + "`" + `at` + "`" + `,
-  then by when it was stored); ` + "`" + `purpose` + "`" + ` selects one purpose. The first
-  ` + "`" + `first` + "`" + ` (default and most 500).
+  then by when it was stored, then by record id); ` + "`" + `purpose` + "`" + ` selects one
+  purpose. The first ` + "`" + `first` + "`" + ` (default and most 500) after ` + "`" + `after` + "`" + `, a
+  record's ` + "`" + `cursor` + "`" + `: pass the last record's ` + "`" + `cursor` + "`" + ` to read the next page;
+  a page shorter than ` + "`" + `first` + "`" + ` is the last. A cursor is a position, not a
+  pointer: records added while a client pages never make it skip or repeat
+  one, and a cursor read without ` + "`" + `purpose` + "`" + ` (or from a state's ` + "`" + `record` + "`" + `)
+  holds its place in a history of one purpose too. A cursor that does not
+  decode, or that names no position in a consent history, is
+  INVALID_ARGUMENT naming ` + "`" + `after` + "`" + `.
   """
-  consentHistory(purpose: String, first: Int): [ConsentRecord!] @hasScope(scope: "profiles:read")
+  consentHistory(purpose: String, first: Int, after: String): [ConsentRecord!] @hasScope(scope: "profiles:read")
 }
 
 extend type Mutation {
@@ -4103,6 +4141,11 @@ type ConsentRecord {
   expiresAt: DateTime
   "When the service stored the record."
   receivedAt: DateTime!
+  """
+  Opaque: the record's position in ` + "`" + `consentHistory` + "`" + `; pass it as its ` + "`" + `after` + "`" + `
+  to read the records that follow it. It holds no personal value.
+  """
+  cursor: String!
 }
 
 "How a record can be shown to be what the person decided."
@@ -5145,6 +5188,8 @@ func (ec *executionContext) childFields_ConsentRecord(ctx context.Context, field
 		return ec.fieldContext_ConsentRecord_expiresAt(ctx, field)
 	case "receivedAt":
 		return ec.fieldContext_ConsentRecord_receivedAt(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ConsentRecord_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConsentRecord", field.Name)
 }
@@ -5673,6 +5718,8 @@ func (ec *executionContext) childFields_ProfileChange(ctx context.Context, field
 		return ec.fieldContext_ProfileChange_at(ctx, field)
 	case "reason":
 		return ec.fieldContext_ProfileChange_reason(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ProfileChange_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProfileChange", field.Name)
 }
@@ -6426,6 +6473,14 @@ func (ec *executionContext) field_Profile_consentHistory_args(ctx context.Contex
 		return nil, err
 	}
 	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -6462,6 +6517,14 @@ func (ec *executionContext) field_Profile_history_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -9882,6 +9945,29 @@ func (ec *executionContext) _ConsentRecord_receivedAt(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_ConsentRecord_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConsentRecord", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ConsentRecord_cursor(ctx context.Context, field graphql.CollectedField, obj *privacy.Record) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentRecord_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentRecord().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentRecord_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentRecord", field, true, true, "String")
 }
 
 func (ec *executionContext) _ConsentState_purpose(ctx context.Context, field graphql.CollectedField, obj *privacy.ConsentState) (ret graphql.Marshaler) {
@@ -15359,7 +15445,7 @@ func (ec *executionContext) _Profile_history(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Profile().History(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Profile().History(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -15583,7 +15669,7 @@ func (ec *executionContext) _Profile_consentHistory(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Profile().ConsentHistory(ctx, obj, fc.Args["purpose"].(*string), fc.Args["first"].(*int))
+			return ec.Resolvers.Profile().ConsentHistory(ctx, obj, fc.Args["purpose"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -15912,6 +15998,29 @@ func (ec *executionContext) _ProfileChange_reason(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_ProfileChange_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProfileChange", field, true, true, "String")
+}
+
+func (ec *executionContext) _ProfileChange_cursor(ctx context.Context, field graphql.CollectedField, obj *graph.ProfileChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProfileChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProfileChange().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProfileChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProfileChange", field, true, true, "String")
 }
 
@@ -21543,6 +21652,12 @@ func (ec *executionContext) _ConsentRecord(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsentRecord_cursor(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23469,6 +23584,12 @@ func (ec *executionContext) _ProfileChange(ctx context.Context, sel ast.Selectio
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ProfileChange_reason(ctx, field, obj)
+				})
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProfileChange_cursor(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

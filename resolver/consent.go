@@ -130,10 +130,57 @@ func (r *Resolver) profileConsent(ctx context.Context, p *graph.Profile) ([]*pri
 	return out, nil
 }
 
-func (r *Resolver) profileConsentHistory(ctx context.Context, p *graph.Profile, purpose *string, first *int) ([]*privacy.Record, error) {
+// Profile.consentHistory pages by keyset: a record's cursor carries its
+// whole sort key (privacy.Compare: at, receivedAt, id), so a page starts
+// strictly after the position it names whether or not that record is still
+// stored, and records written while a client pages (a decision back-dated
+// between two pages included) never make it skip or repeat one. The order
+// is one for every purpose, so a cursor holds its place whatever `purpose`
+// selects. It carries two times and the record id (random, or a hash for
+// records read from events); never the identifier or the proof.
+
+const cursorKindConsent = "consentHistory"
+
+// consentCursor returns a record's cursor: T its at, ID its receivedAt and
+// id separated by a space, the times with every digit the store gave, so
+// that the comparison on decode is privacy.Compare's.
+func consentCursor(rec *privacy.Record) string {
+	return encodeCursor(cursorBody{
+		V:  cursorVersion,
+		K:  cursorKindConsent,
+		ID: rec.ReceivedAt.UTC().Format(time.RFC3339Nano) + " " + rec.ID,
+		T:  rec.At.UTC().Format(time.RFC3339Nano),
+	})
+}
+
+// decodeConsentCursor parses a consent history cursor into the sort key it
+// names, as a record holding only that key.
+func decodeConsentCursor(arg, s string) (privacy.Record, error) {
+	c, err := decodeCursor(arg, cursorKindConsent, s)
+	if err != nil {
+		return privacy.Record{}, err
+	}
+	at, aerr := time.Parse(time.RFC3339Nano, c.T)
+	recv, id, ok := strings.Cut(c.ID, " ")
+	received, rerr := time.Parse(time.RFC3339Nano, recv)
+	if aerr != nil || rerr != nil || !ok || id == "" {
+		return privacy.Record{}, graph.Errorf(graph.EINVALID, "argument %q is not a valid %s cursor: bad position", arg, cursorKindConsent)
+	}
+	return privacy.Record{At: at, ReceivedAt: received, ID: id}, nil
+}
+
+func (r *Resolver) profileConsentHistory(ctx context.Context, p *graph.Profile, purpose *string, first *int, after *string) ([]*privacy.Record, error) {
 	n, err := checkPage("first", first, r.cfg.MaxPage, r.cfg.MaxPage)
 	if err != nil {
 		return nil, err
+	}
+	var pos *privacy.Record
+	if after != nil {
+		c, err := decodeConsentCursor("after", *after)
+		if err != nil {
+			return nil, err
+		}
+		pos = &c
 	}
 	rs, err := r.consentOf(ctx, p)
 	if err != nil {
@@ -144,6 +191,14 @@ func (r *Resolver) profileConsentHistory(ctx context.Context, p *graph.Profile, 
 		want = *purpose
 	}
 	h := privacy.History(rs, want)
+	if pos != nil {
+		// Newest first: what follows the cursor is older by Compare.
+		i := 0
+		for i < len(h) && privacy.Compare(h[i], *pos) >= 0 {
+			i++
+		}
+		h = h[i:]
+	}
 	if len(h) > n {
 		h = h[:n]
 	}
@@ -307,7 +362,7 @@ func (r *Resolver) priceConsent(c *gql.ComplexityRoot, maxPage int) {
 		n = max(len(ps.List()), 1)
 	}
 	c.Profile.Consent = func(child int) int { return satAdd(1, satMul(n, child)) }
-	c.Profile.ConsentHistory = func(child int, _ *string, first *int) int {
+	c.Profile.ConsentHistory = func(child int, _ *string, first *int, _ *string) int {
 		return satAdd(1, satMul(boundOf(first, maxPage), child))
 	}
 }

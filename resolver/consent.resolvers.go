@@ -34,6 +34,10 @@ func (r *consentRecordResolver) ExpiresAt(ctx context.Context, obj *privacy.Reco
 	return timePtr(obj.ExpiresAt), nil
 }
 
+func (r *consentRecordResolver) Cursor(ctx context.Context, obj *privacy.Record) (string, error) {
+	return consentCursor(obj), nil
+}
+
 func (r *consentStateResolver) Status(ctx context.Context, obj *privacy.ConsentState) (gql.ConsentStateValue, error) {
 	return gql.ConsentStateValue(obj.State), nil
 }
@@ -55,8 +59,8 @@ func (r *profileResolver) Consent(ctx context.Context, obj *graph.Profile) ([]*p
 	return r.profileConsent(ctx, obj)
 }
 
-func (r *profileResolver) ConsentHistory(ctx context.Context, obj *graph.Profile, purpose *string, first *int) ([]*privacy.Record, error) {
-	return r.profileConsentHistory(ctx, obj, purpose, first)
+func (r *profileResolver) ConsentHistory(ctx context.Context, obj *graph.Profile, purpose *string, first *int, after *string) ([]*privacy.Record, error) {
+	return r.profileConsentHistory(ctx, obj, purpose, first, after)
 }
 
 func (r *Resolver) ConsentRecord() gql.ConsentRecordResolver { return &consentRecordResolver{r} }

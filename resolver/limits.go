@@ -269,7 +269,7 @@ func complexity(maxPage, maxIdentifiers int) gql.ComplexityRoot {
 	}
 	c.Profile.TraitValues = bounded(maxPage)
 	c.Profile.TraitSources = func(child int, _ *string, first *int) int { return satAdd(1, satMul(boundOf(first, maxPage), child)) }
-	c.Profile.History = bounded(maxPage)
+	c.Profile.History = func(child int, first *int, _ *string) int { return satAdd(1, satMul(boundOf(first, maxPage), child)) }
 	c.Profile.IdentityGraph = func(child int) int { return satAdd(50, child) }
 	c.IdentityGraph.Nodes = bounded(maxPage)
 	c.IdentityGraph.Edges = bounded(maxPage)

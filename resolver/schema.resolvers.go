@@ -256,16 +256,8 @@ func (r *profileResolver) Journey(ctx context.Context, obj *graph.Profile, first
 	return r.journey(ctx, obj, first, after, types, channels, from, to)
 }
 
-func (r *profileResolver) History(ctx context.Context, obj *graph.Profile, first *int) ([]*graph.ProfileChange, error) {
-	cs, _, err := r.loaders(ctx).history.load(ctx, obj.ID)
-	if err != nil {
-		return nil, domainErr(err)
-	}
-	out := make([]*graph.ProfileChange, len(cs))
-	for i := range cs {
-		out[i] = &cs[i]
-	}
-	return firstOf(out, first, r.cfg.MaxPage), nil
+func (r *profileResolver) History(ctx context.Context, obj *graph.Profile, first *int, after *string) ([]*graph.ProfileChange, error) {
+	return r.history(ctx, obj, first, after)
 }
 
 func (r *profileResolver) IdentityGraph(ctx context.Context, obj *graph.Profile) (*gql.IdentityGraph, error) {
@@ -289,6 +281,10 @@ func (r *profileChangeResolver) Kind(ctx context.Context, obj *graph.ProfileChan
 
 func (r *profileChangeResolver) Reason(ctx context.Context, obj *graph.ProfileChange) (string, error) {
 	return r.text(ctx, obj.Reason), nil
+}
+
+func (r *profileChangeResolver) Cursor(ctx context.Context, obj *graph.ProfileChange) (string, error) {
+	return historyCursor(obj), nil
 }
 
 func (r *queryResolver) Profile(ctx context.Context, id string) (*graph.Profile, error) {
