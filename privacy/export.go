@@ -20,7 +20,9 @@ package privacy
 // What Write emits of those is what Prepare counted: entries and events
 // stored in between, newer than the newest Prepare saw, are left out, and
 // Write fails (ECONFLICT) when the profile changed so that a count no
-// longer holds, for example when it was merged meanwhile.
+// longer holds, for example when it was merged meanwhile, or when one
+// stored in between is dated among those counted, so that the same count
+// names other records (a digest of their keys tells).
 //
 // An event shared with another person (it carries an identifier of
 // another profile with a higher priority, such as an identify on a shared
@@ -29,11 +31,15 @@ package privacy
 // belongs to the other person's export.
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"hash"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -304,6 +310,34 @@ type Export struct {
 	changeIDs    []string
 	newestChange *ExportAudienceChange // the newest log entry counted, nil for none
 	newest       *graph.JourneyCursor  // the newest event counted, nil for none
+	// changesSum and eventsSum digest the keys of the entries and events
+	// counted, in order (keySum), so that Write can tell the same records
+	// from as many others.
+	changesSum, eventsSum []byte
+}
+
+// keySum digests the keys of a run of records, in order: Write compares
+// what it emits with what Prepare counted, so that a record stored in
+// between among the counted ones (an event with a timestamp in the past,
+// an audience entry dated before its commit) makes the export fail rather
+// than take the place of a counted one.
+type keySum struct{ h hash.Hash }
+
+func newKeySum() keySum { return keySum{sha256.New()} }
+
+func (k keySum) add(t time.Time, parts ...string) {
+	k.h.Write([]byte(t.UTC().Format(time.RFC3339Nano)))
+	for _, p := range parts {
+		k.h.Write([]byte{0})
+		k.h.Write([]byte(p))
+	}
+	k.h.Write([]byte{'\n'})
+}
+
+func (k keySum) sum() []byte { return k.h.Sum(nil) }
+
+func changeKey(ch ExportAudienceChange) []string {
+	return []string{ch.Audience, strconv.FormatUint(ch.Seq, 10)}
 }
 
 // Prepare reads what an export of the profile id holds, except the
@@ -399,26 +433,31 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	for _, m := range ex.identifiers {
 		c.Traits += len(m.Traits)
 	}
+	changes := newKeySum()
 	err = x.audienceChanges(ctx, ex.changeIDs, func(ch ExportAudienceChange) error {
 		if ex.newestChange == nil {
 			ex.newestChange = &ch
 		}
 		c.AudienceChanges++
+		changes.add(ch.At, changeKey(ch)...)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	events := newKeySum()
 	err = x.events(ctx, p.ID, func(ev graph.Event) error {
 		if ex.newest == nil {
 			ex.newest = &graph.JourneyCursor{Timestamp: ev.Timestamp, ID: ev.ID}
 		}
 		c.Events++
+		events.add(ev.Timestamp, ev.ID)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	ex.changesSum, ex.eventsSum = changes.sum(), events.sum()
 	return ex, nil
 }
 
@@ -644,6 +683,7 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 		return nil
 	}
 	n := 0
+	sum := newKeySum()
 	err := ex.x.events(ctx, ex.Profile.ID, func(ev graph.Event) error {
 		if !ex.newest.Admits(ev) && (!ev.Timestamp.Equal(ex.newest.Timestamp) || ev.ID != ex.newest.ID) {
 			return nil // newer than every event counted: stored after Prepare
@@ -652,6 +692,7 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 			return errDone
 		}
 		n++
+		sum.add(ev.Timestamp, ev.ID)
 		return emit(KindEvent, exportEvent(ev))
 	})
 	if errors.Is(err, errDone) {
@@ -662,6 +703,9 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 	}
 	if n != ex.Counts.Events {
 		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (%d events counted, %d found); export it again", ex.Profile.ID, ex.Counts.Events, n)
+	}
+	if !bytes.Equal(sum.sum(), ex.eventsSum) {
+		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (events stored among those counted); export it again", ex.Profile.ID)
 	}
 	return nil
 }
@@ -676,6 +720,7 @@ func (ex *Export) writeAudienceChanges(ctx context.Context, emit func(kind strin
 		return nil
 	}
 	n := 0
+	sum := newKeySum()
 	err := ex.x.audienceChanges(ctx, ex.changeIDs, func(ch ExportAudienceChange) error {
 		if compareAudienceChanges(ch, *ex.newestChange) < 0 {
 			return nil // newer than every entry counted: logged after Prepare
@@ -684,6 +729,7 @@ func (ex *Export) writeAudienceChanges(ctx context.Context, emit func(kind strin
 			return errDone
 		}
 		n++
+		sum.add(ch.At, changeKey(ch)...)
 		ch.Kind = KindAudienceChange
 		return emit(KindAudienceChange, ch)
 	})
@@ -695,6 +741,9 @@ func (ex *Export) writeAudienceChanges(ctx context.Context, emit func(kind strin
 	}
 	if n != ex.Counts.AudienceChanges {
 		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (%d audience log entries counted, %d found); export it again", ex.Profile.ID, ex.Counts.AudienceChanges, n)
+	}
+	if !bytes.Equal(sum.sum(), ex.changesSum) {
+		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (audience log entries logged among those counted); export it again", ex.Profile.ID)
 	}
 	return nil
 }

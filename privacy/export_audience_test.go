@@ -141,6 +141,18 @@ func testExportAudienceChanges(t *testing.T, st graph.Store) {
 		t.Errorf("the next export: %d counted, %v; want 6, %v", ex.Counts.AudienceChanges, got, wantAnn)
 	}
 
+	// Logged after Prepare but dated among the entries counted (a keeper
+	// takes its time before it commits): the count would still hold, with
+	// the oldest counted entry pushed out, so the Write fails instead.
+	if ex, err = x.Prepare(ctx, ann); err != nil {
+		t.Fatal(err)
+	}
+	log(news, nil, []string{ann}, minute(3))
+	err = ex.Write(ctx, func(string, any) error { return nil })
+	if graph.ErrorCode(err) != graph.ECONFLICT {
+		t.Errorf("Write after an entry dated among the counted ones: %v, want ECONFLICT", err)
+	}
+
 	// An audience deleted between the passes: its entries are gone, so the
 	// count no longer holds.
 	if ex, err = x.Prepare(ctx, ann); err != nil {

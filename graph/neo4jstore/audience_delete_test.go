@@ -179,10 +179,18 @@ func TestDeleteAudienceFinishesAfterAStop(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, a.ID) || strings.Contains(msg, "p_a_") {
 		t.Fatalf("the error %q should name the audience and no profile", msg)
 	}
-	checkStopped := func(x audience.Audience, wantLeft int64) {
+	checkStopped := func(x audience.Audience, tag string, wantLeft int64) {
 		t.Helper()
 		if listed(t, s, x.ID) {
 			t.Fatalf("audience %s is listed while its deletion is unfinished", x.ID)
+		}
+		// A data export lists none of its log entries left.
+		var pids []string
+		for i := range 10 {
+			pids = append(pids, fmt.Sprintf("p_%s_%02d", tag, i))
+		}
+		if got, err := s.ChangesOf(ctx, pids, audience.ProfileChangePage{Limit: audience.MaxPage}); err != nil || len(got) != 0 {
+			t.Fatalf("ChangesOf the members of an audience being deleted = %v, %v; want none", got, err)
 		}
 		if m, c, n := leftOf(t, sess, x.ID); m+c != wantLeft || n != 1 {
 			t.Fatalf("stopped: %d members and %d log entries left, %d tombstones; want %d nodes and 1", m, c, n, wantLeft)
@@ -194,7 +202,7 @@ func TestDeleteAudienceFinishesAfterAStop(t *testing.T) {
 			t.Fatalf("PutAudience of an audience being deleted: %v; want CONFLICT", err)
 		}
 	}
-	checkStopped(a, 30-chunk)
+	checkStopped(a, "a", 30-chunk)
 
 	// Reopened (as a restarted process) while this process deletes
 	// another audience: both finish the deletion, taking turns.
@@ -242,7 +250,7 @@ func TestDeleteAudienceFinishesAfterAStop(t *testing.T) {
 	if !ok || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled DeleteAudience = %v, %v; want true and the cancellation", ok, err)
 	}
-	checkStopped(c, 30-2*chunk)
+	checkStopped(c, "c", 30-2*chunk)
 	if ok, err := s.DeleteAudience(ctx, delAud(8).ID); err != nil || ok {
 		t.Fatalf("DeleteAudience of an unknown audience = %v, %v; want false, nil", ok, err)
 	}
