@@ -74,7 +74,8 @@ var schema = []schemaItem{
 		cypher(`CREATE INDEX audience_member_profile IF NOT EXISTS FOR (m:{{AudienceMember}}) ON (m.{{profileId}})`)},
 	{"index audience_change: (:AudienceChange).audienceId, at, seq",
 		cypher(`CREATE INDEX audience_change IF NOT EXISTS FOR (c:{{AudienceChange}}) ON (c.{{audienceId}}, c.{{at}}, c.{{seq}})`)},
-	// Erasure deletes every change naming an erased profile.
+	// Erasure deletes every change naming an erased profile; a data export
+	// lists them (ChangesOf).
 	{"index audience_change_profile: (:AudienceChange).profileId",
 		cypher(`CREATE INDEX audience_change_profile IF NOT EXISTS FOR (c:{{AudienceChange}}) ON (c.{{profileId}})`)},
 	// A deleted audience's tombstone, one per audience, found by its id
