@@ -173,3 +173,88 @@ func AudienceUsers(stored []Audience, id string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// CycleError is PutAudience's refusal (EINVALID) of a filter whose
+// inAudience conditions reach the audience being put, directly or through
+// the filters of stored audiences: its membership would depend on itself.
+// Its message is the resolver's for the same filter, given as "filter"
+// (At gives it for another path).
+type CycleError struct {
+	// Path is the inAudience condition's place inside the filter, after
+	// the filter's own path: ".or[0].inAudience".
+	Path string
+	// Audience is the id of the audience being put; Chain the audiences
+	// from the one the condition names to Audience, each naming the next.
+	Audience string
+	Chain    []string
+}
+
+// At is the refusal for the filter given as path ("input.filter").
+func (e *CycleError) At(path string) *graph.Error {
+	return graph.Errorf(graph.EINVALID, "%s%s: audience %s would contain itself (inAudience %s)", path, e.Path, e.Audience, strings.Join(e.Chain, " -> "))
+}
+
+func (e *CycleError) Error() string { return e.At("filter").Message }
+
+// Unwrap gives the refusal as a *graph.Error, for graph.ErrorCode and
+// graph.ErrorMessage.
+func (e *CycleError) Unwrap() error { return e.At("filter") }
+
+// FindCycle returns the refusal of f as the filter of audience self when
+// one of its inAudience conditions (the first, in Check's order) reaches
+// self through the stored audiences' filters, with the shortest chain
+// from it; nil when none does. filters returns the stored filters of the
+// audiences given, leaving out those not stored; FindCycle asks for each
+// audience once, a frontier at a time, nearest first, so that a store can
+// lock the audiences of a frontier before reading them.
+func FindCycle(self string, f *Filter, filters func(ids []string) (map[string]Filter, error)) (*CycleError, error) {
+	read := map[string]*Filter{} // nil: not stored
+	var out *CycleError
+	var err error
+	Walk(f, "", func(n *Filter, path string) {
+		if out != nil || err != nil || n.InAudience == nil {
+			return
+		}
+		start := *n.InAudience
+		chain := map[string][]string{start: {start}}
+		for frontier := []string{start}; len(frontier) > 0; {
+			if slices.Contains(frontier, self) {
+				out = &CycleError{Path: path + ".inAudience", Audience: self, Chain: chain[self]}
+				return
+			}
+			var unread []string
+			for _, id := range frontier {
+				if _, ok := read[id]; !ok {
+					unread = append(unread, id)
+				}
+			}
+			if len(unread) > 0 {
+				slices.Sort(unread)
+				var got map[string]Filter
+				if got, err = filters(unread); err != nil {
+					return
+				}
+				for _, id := range unread {
+					read[id] = nil
+					if g, ok := got[id]; ok {
+						read[id] = &g
+					}
+				}
+			}
+			var next []string
+			for _, id := range frontier {
+				if read[id] == nil {
+					continue
+				}
+				for _, sub := range read[id].AudienceIDs() {
+					if _, seen := chain[sub]; !seen {
+						chain[sub] = append(slices.Clone(chain[id]), sub)
+						next = append(next, sub)
+					}
+				}
+			}
+			frontier = next
+		}
+	})
+	return out, err
+}

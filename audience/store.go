@@ -148,19 +148,22 @@ func (p ProfileChangePage) Check() error {
 //
 // References: every computed trait and every audience that the filter of
 // a stored audience names (Filter.ComputedNames, Filter.AudienceIDs) is
-// stored. PutAudience, DeleteComputedTrait and DeleteAudience check it in
-// the transaction of their write, so that of two calls made at once that
-// would break it together (a computed trait deleted while an audience
-// that uses it is put), the one that commits second is refused.
+// stored, and no audience reaches itself through the inAudience
+// conditions of the stored filters. PutAudience, DeleteComputedTrait and
+// DeleteAudience check it in the transaction of their write, so that of
+// two calls made at once that would break it together (a computed trait
+// deleted while an audience that uses it is put, two audiences put to
+// name each other), the one that commits second is refused.
 type Store interface {
 	// PutAudience creates a, or replaces the definition (Name,
 	// Description, Filter, Purpose, Static, UpdatedAt) of the stored
 	// audience of a.ID, keeping its CreatedAt, Size, RefreshedAt and
 	// members. It refuses a filter naming a computed trait or an audience
-	// that is not stored (an audience naming itself is stored once it is
-	// replaced, not when it is created) with a *MissingRefError (EINVALID,
-	// naming the first such condition as Check does), before any other
-	// check of the store's.
+	// that is not stored (an audience being created is not stored for its
+	// own filter) with a *MissingRefError (EINVALID, naming the first such
+	// condition as Check does), before any other check of the store's; then
+	// a filter through whose inAudience conditions the audience would reach
+	// itself (FindCycle) with a *CycleError (EINVALID).
 	PutAudience(ctx context.Context, a Audience) error
 	// DeleteAudience removes the audience with its members and log, and
 	// reports whether it was stored. It refuses, with an *InUseError

@@ -524,46 +524,41 @@ func (r *Resolver) checkFilter(ctx context.Context, st audience.Store, f *audien
 
 // checkCycle refuses a filter of audience self whose inAudience reaches
 // self, directly or through stored audiences, naming the inAudience at
-// fault and the chain.
+// fault and the chain (audience.FindCycle; the store checks again in the
+// transaction of the put).
 func (r *Resolver) checkCycle(ctx context.Context, st audience.Store, self string, f *audience.Filter, path string) error {
-	for _, ref := range audienceRefs(f, path) {
-		chain := map[string][]string{ref.id: {ref.id}}
-		frontier := []string{ref.id}
-		for len(frontier) > 0 {
-			if slices.Contains(frontier, self) {
-				return graph.Errorf(graph.EINVALID, "%s: audience %s would contain itself (inAudience %s)", ref.path, self, strings.Join(chain[self], " -> "))
-			}
-			got, err := st.Audiences(ctx, frontier)
-			if err != nil {
-				return err
-			}
-			var next []string
-			for _, id := range frontier {
-				a, ok := got[id]
-				if !ok {
-					continue
-				}
-				for _, sub := range audienceRefs(&a.Filter, "") {
-					if _, seen := chain[sub.id]; seen {
-						continue
-					}
-					chain[sub.id] = append(slices.Clone(chain[id]), sub.id)
-					next = append(next, sub.id)
-				}
-			}
-			frontier = next
+	cycle, err := audience.FindCycle(self, f, func(ids []string) (map[string]audience.Filter, error) {
+		got, err := st.Audiences(ctx, ids)
+		if err != nil {
+			return nil, err
 		}
+		out := make(map[string]audience.Filter, len(got))
+		for id, a := range got {
+			out[id] = a.Filter
+		}
+		return out, nil
+	})
+	if err != nil {
+		return err
+	}
+	if cycle != nil {
+		return cycle.At(path)
 	}
 	return nil
 }
 
 // putErr is the error of PutAudience as the caller sees it: a filter
 // naming a computed trait or an audience that is not stored (deleted
-// since checkFilter read them, which the store checks in the transaction
-// of the put) is refused as checkFilter refuses it.
+// since checkFilter read them), or reaching its own audience (through a
+// filter changed since checkCycle read it), both of which the store checks
+// in the transaction of the put, is refused as checkFilter and checkCycle
+// refuse it.
 func putErr(err error) error {
 	if missing := (*audience.MissingRefError)(nil); errors.As(err, &missing) {
 		return missing.At("input.filter")
+	}
+	if cycle := (*audience.CycleError)(nil); errors.As(err, &cycle) {
+		return cycle.At("input.filter")
 	}
 	return err
 }

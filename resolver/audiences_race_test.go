@@ -117,6 +117,25 @@ func TestAudienceReferencesCheckedInTheWrite(t *testing.T) {
 		refusedWith(updateAudienceOp, map[string]any{"id": u.ID, "in": map[string]any{"name": "U", "filter": map[string]any{"inAudience": d.ID}}},
 			CodeInvalidArgument, "input.filter.inAudience: audience "+d.ID+" does not exist")
 
+		// updateAudience of V naming W, which is made to name V once the
+		// filter was checked: the cycle is refused as checkCycle words it.
+		w := createAudience(e, map[string]any{"name": "W", "filter": pro})
+		v := createAudience(e, map[string]any{"name": "V", "filter": pro})
+		st.next(func() {
+			got, err := st.Store.Audiences(ctx, []string{w.ID})
+			x, ok := got[w.ID]
+			if err != nil || !ok {
+				t.Errorf("read W between: %v, %v", ok, err)
+				return
+			}
+			x.Filter = audience.Filter{Or: []audience.Filter{{InAudience: &v.ID}}}
+			if err := st.Store.PutAudience(ctx, x); err != nil {
+				t.Errorf("W naming V between: %v", err)
+			}
+		})
+		refusedWith(updateAudienceOp, map[string]any{"id": v.ID, "in": map[string]any{"name": "V", "filter": map[string]any{"inAudience": w.ID}}},
+			CodeInvalidArgument, "input.filter.inAudience: audience "+v.ID+" would contain itself (inAudience "+w.ID+" -> "+v.ID+")")
+
 		// deleteComputedTrait of orders, which an audience put meanwhile uses.
 		defineCT(e, map[string]any{"name": "orders", "aggregate": "COUNT", "event": "Order Completed"})
 		var c string
@@ -141,8 +160,8 @@ func TestAudienceReferencesCheckedInTheWrite(t *testing.T) {
 			t.Fatalf("deleteAudience: error message\n %q\nwant\n %q", r.Errors[0].Message, want)
 		}
 
-		// What is stored: U (its old filter), B, C, the audience naming B,
-		// and orders; every reference holds.
+		// What is stored: U (its old filter), V (its old filter), W, B, C,
+		// the audience naming B, and orders; every reference holds.
 		var names []string
 		defs, err := st.ComputedTraits(ctx)
 		if err != nil {
@@ -162,19 +181,19 @@ func TestAudienceReferencesCheckedInTheWrite(t *testing.T) {
 		for _, x := range page {
 			got[x.ID] = true
 		}
-		if want := map[string]bool{u.ID: true, b.ID: true, c: true, n: true}; !reflect.DeepEqual(got, want) {
-			t.Errorf("audiences stored %v, want U, B, C and the one naming B %v", got, want)
+		if want := map[string]bool{u.ID: true, v.ID: true, w.ID: true, b.ID: true, c: true, n: true}; !reflect.DeepEqual(got, want) {
+			t.Errorf("audiences stored %v, want U, V, W, B, C and the one naming B %v", got, want)
 		}
 		audiencetest.CheckReferences(t, s.(audiencetest.Store))
 		for _, x := range page {
-			if x.ID == u.ID && x.Filter.InAudience != nil {
-				t.Errorf("U took the refused filter: %+v", x.Filter)
+			if (x.ID == u.ID || x.ID == v.ID) && x.Filter.InAudience != nil {
+				t.Errorf("%s took the refused filter: %+v", x.Name, x.Filter)
 			}
 		}
 		// Each refusal is audited with its code.
 		for action, want := range map[string][]string{
-			"createAudience":      {CodeInvalidArgument, CodeInvalidArgument, "ok", "ok", "ok", "ok"},
-			"updateAudience":      {CodeInvalidArgument},
+			"createAudience":      {CodeInvalidArgument, CodeInvalidArgument, "ok", "ok", "ok", "ok", "ok", "ok"},
+			"updateAudience":      {CodeInvalidArgument, CodeInvalidArgument},
 			"deleteComputedTrait": {CodeConflict},
 			"deleteAudience":      {CodeConflict},
 		} {

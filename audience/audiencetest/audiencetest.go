@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("References", func(t *testing.T) { testReferences(t, get(t)) })
 	t.Run("ReferenceRaces", func(t *testing.T) { testReferenceRaces(t, get(t)) })
 	t.Run("ReferenceRedefineRaces", func(t *testing.T) { testReferenceRedefineRaces(t, get(t)) })
+	t.Run("CycleRaces", func(t *testing.T) { testCycleRaces(t, get(t)) })
 	t.Run("Facts", func(t *testing.T) { testFacts(t, get(t)) })
 	t.Run("Keep", func(t *testing.T) { testKeep(t, get(t)) })
 	t.Run("Feed", func(t *testing.T) { testFeed(t, get(t)) })

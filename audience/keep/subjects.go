@@ -35,8 +35,9 @@
 // Refresh evaluates audiences in an order that puts an audience after the
 // audiences it refers to (a topological order over inAudience), and an
 // audience evaluated earlier in the same Refresh is read with its new
-// membership: one Refresh settles a chain. The GraphQL layer refuses
-// cycles when an audience is saved; should one be stored anyway, it is
+// membership: one Refresh settles a chain. The stores refuse cycles
+// when an audience is saved (audience.FindCycle, in the transaction of
+// the put); should one be stored anyway (a restored backup), it is
 // broken deterministically (the audience with the smallest id among
 // those left goes first), so a Refresh always ends; an audience in a
 // cycle then reads the membership its predecessor had at the time.

@@ -114,8 +114,9 @@ func cleanOrZero(t time.Time) time.Time {
 	return graph.Clean(t)
 }
 
-// PutAudience implements audience.Store: the references of the filter are
-// checked in the write transaction, the store's only one at a time.
+// PutAudience implements audience.Store: the references of the filter,
+// and that it reaches no cycle, are checked in the write transaction, the
+// store's only one at a time.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -131,6 +132,28 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 			func(id string) bool { return auds.Get([]byte(id)) != nil },
 		); m != nil {
 			return m
+		}
+		cycle, err := audience.FindCycle(a.ID, &a.Filter, func(ids []string) (map[string]audience.Filter, error) {
+			out := make(map[string]audience.Filter, len(ids))
+			for _, id := range ids {
+				r, err := getAudience(btx, id)
+				if err != nil {
+					return nil, err
+				}
+				if r == nil {
+					continue
+				}
+				if out[id], err = audience.DecodeFilter(r.Filter); err != nil {
+					return nil, fmt.Errorf("audience %s: %w", id, err)
+				}
+			}
+			return out, nil
+		})
+		if err != nil {
+			return err
+		}
+		if cycle != nil {
+			return cycle
 		}
 		r, err := getAudience(btx, a.ID)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/idgraph/cdp/access"
@@ -88,6 +89,25 @@ CALL () {
   SET a.{{lock}} = true REMOVE a.{{lock}}
 }`)
 
+// qLockAudiences takes the write locks of the stored audiences named, in
+// the order given. PutAudience takes its own audience's with those its
+// filter names (qLockRefs), then those its filter reaches further, a
+// frontier at a time (audience.FindCycle): of two puts that would close a
+// cycle between them, the one that takes a shared lock second waits until
+// the other commits, then reads the filter the other wrote and is refused
+// (or Neo4j finds a deadlock and one is run again, and then reads it).
+var qLockAudiences = cypher(`
+UNWIND $ids AS x
+MATCH (a:{{Audience}} { {{id}}: x })
+SET a.{{lock}} = true REMOVE a.{{lock}}`)
+
+// qAudienceFilters reads the stored filters of the audiences named, in a
+// statement after qLockAudiences.
+var qAudienceFilters = listRows(cypher(`
+UNWIND $ids AS x
+MATCH (a:{{Audience}} { {{id}}: x })
+RETURN a.{{id}} AS id, a.{{filter}} AS filter`), "id", "filter")
+
 // qRefsStored reads which of the computed traits and audiences named are
 // stored, in a statement after qLockRefs.
 var qRefsStored = cypher(`
@@ -169,8 +189,12 @@ func staticParam(static bool) any {
 
 // PutAudience implements audience.Store, in one transaction of two
 // statements, four when the filter names computed traits or audiences
-// (locked, then checked, first: see qLockRefs). It refuses (ECONFLICT) to
-// create an audience of an id whose deletion is not finished.
+// (locked, then checked, first: see qLockRefs); a filter naming audiences
+// also locks its own audience with them and takes two statements per
+// further frontier of the audiences it reaches (qLockAudiences,
+// audience.FindCycle). It
+// refuses (ECONFLICT) to create an audience of an id whose deletion is not
+// finished.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -183,7 +207,14 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	refs := map[string]any{"computed": computed, "audiences": auds}
 	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		if len(computed)+len(auds) > 0 {
-			if err := t.exec(ctx, qLockRefs, refs); err != nil {
+			// With the audiences named, the audience put is locked too, all
+			// in id order, so that two puts naming each other wait rather
+			// than deadlock.
+			lock := refs
+			if len(auds) > 0 {
+				lock = map[string]any{"computed": computed, "audiences": slices.Sorted(slices.Values(append([]string{a.ID}, auds...)))}
+			}
+			if err := t.exec(ctx, qLockRefs, lock); err != nil {
 				return nil, fmt.Errorf("put audience: lock the computed traits and audiences its filter names: %w", err)
 			}
 			recs, err := t.query(ctx, qRefsStored, refs)
@@ -199,6 +230,15 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 				func(id string) bool { return storedAuds[id] },
 			); m != nil {
 				return nil, m
+			}
+			cycle, err := audience.FindCycle(a.ID, &a.Filter, func(ids []string) (map[string]audience.Filter, error) {
+				return lockedFilters(ctx, t, ids)
+			})
+			if err != nil {
+				return nil, fmt.Errorf("put audience: %w", err)
+			}
+			if cycle != nil {
+				return nil, cycle
 			}
 		}
 		recs, err := t.query(ctx, qAudienceTaken, map[string]any{"id": a.ID})
@@ -228,6 +268,31 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 		return nil, nil
 	})
 	return err
+}
+
+// lockedFilters locks the stored audiences of ids (qLockAudiences), then
+// reads their filters, which no other transaction can change until this
+// one ends.
+func lockedFilters(ctx context.Context, t *readTx, ids []string) (map[string]audience.Filter, error) {
+	params := map[string]any{"ids": ids}
+	if err := t.exec(ctx, qLockAudiences, params); err != nil {
+		return nil, fmt.Errorf("lock the audiences a filter reaches: %w", err)
+	}
+	recs, err := t.queryList(ctx, qAudienceFilters, params)
+	if err != nil {
+		return nil, fmt.Errorf("read the audiences a filter reaches: %w", err)
+	}
+	out := make(map[string]audience.Filter, len(recs))
+	for _, r := range recs {
+		id, _ := r.Values[0].(string)
+		text, _ := r.Values[1].(string)
+		f, err := audience.DecodeFilter([]byte(text))
+		if err != nil {
+			return nil, fmt.Errorf("audience %s: %w", id, err)
+		}
+		out[id] = f
+	}
+	return out, nil
 }
 
 // deleteChunk is the most members and log entries one transaction of

@@ -1,7 +1,9 @@
 package neo4jstore
 
 // audienceRefQueries are the statements that keep the references between
-// audiences and computed traits (qLockRefs), with parameters that plan
+// audiences and computed traits (qLockRefs), and the walk of a filter's
+// inAudience conditions (qLockAudiences, qAudienceFilters), with
+// parameters that plan
 // like real ones, for AudienceQueries. qAudiencesNaming is not among them:
 // it reads every audience (at most audience.MaxAudiences), on a delete
 // only.
@@ -13,5 +15,7 @@ func audienceRefQueries() []PlannedQuery {
 		{"RefsStored", qRefsStored, refs},
 		{"LockComputedTrait", qLockComputedTrait, map[string]any{"name": "ltv"}},
 		{"LockAudienceNode", qLockAudienceNode, map[string]any{"id": id}},
+		{"LockAudiences", qLockAudiences, map[string]any{"ids": []any{id}}},
+		{"AudienceFilters", qAudienceFilters.text, map[string]any{"ids": []any{id}}},
 	}
 }
