@@ -203,51 +203,64 @@ func (e *CycleError) Unwrap() error { return e.At("filter") }
 // FindCycle returns the refusal of f as the filter of audience self when
 // one of its inAudience conditions (the first, in Check's order) reaches
 // self through the stored audiences' filters, with the shortest chain
-// from it; nil when none does. filters returns the stored filters of the
-// audiences given, leaving out those not stored; FindCycle asks for each
-// audience once, a frontier at a time, nearest first, so that a store can
-// lock the audiences of a frontier before reading them.
+// from it (ties go to the audience named first); nil when none does.
+// filters returns the stored filters of the audiences given, leaving out
+// those not stored. FindCycle asks for every audience the conditions
+// reach, once each, a level at a time (the audiences the conditions name,
+// then those they name, and so on; self's stored filter is not read), so
+// that a store can lock the audiences of a level before reading them: one
+// call per level, at most as many levels as audiences.
 func FindCycle(self string, f *Filter, filters func(ids []string) (map[string]Filter, error)) (*CycleError, error) {
-	read := map[string]*Filter{} // nil: not stored
-	var out *CycleError
-	var err error
+	type cond struct{ id, path string }
+	var conds []cond
 	Walk(f, "", func(n *Filter, path string) {
-		if out != nil || err != nil || n.InAudience == nil {
-			return
+		if n.InAudience != nil {
+			conds = append(conds, cond{*n.InAudience, path + ".inAudience"})
 		}
-		start := *n.InAudience
-		chain := map[string][]string{start: {start}}
-		for frontier := []string{start}; len(frontier) > 0; {
+	})
+	// names[id] is what the stored filter of id names, in Check's order;
+	// absent for an audience not stored, and for self.
+	names := map[string][]string{}
+	seen := map[string]bool{self: true}
+	var level []string
+	for _, c := range conds {
+		if !seen[c.id] {
+			seen[c.id] = true
+			level = append(level, c.id)
+		}
+	}
+	for len(level) > 0 {
+		slices.Sort(level)
+		got, err := filters(level)
+		if err != nil {
+			return nil, err
+		}
+		var next []string
+		for _, id := range level {
+			g, ok := got[id]
+			if !ok {
+				continue
+			}
+			names[id] = g.inAudienceOrder()
+			for _, sub := range names[id] {
+				if !seen[sub] {
+					seen[sub] = true
+					next = append(next, sub)
+				}
+			}
+		}
+		level = next
+	}
+	for _, c := range conds {
+		chain := map[string][]string{c.id: {c.id}}
+		for frontier := []string{c.id}; len(frontier) > 0; {
 			if slices.Contains(frontier, self) {
-				out = &CycleError{Path: path + ".inAudience", Audience: self, Chain: chain[self]}
-				return
-			}
-			var unread []string
-			for _, id := range frontier {
-				if _, ok := read[id]; !ok {
-					unread = append(unread, id)
-				}
-			}
-			if len(unread) > 0 {
-				slices.Sort(unread)
-				var got map[string]Filter
-				if got, err = filters(unread); err != nil {
-					return
-				}
-				for _, id := range unread {
-					read[id] = nil
-					if g, ok := got[id]; ok {
-						read[id] = &g
-					}
-				}
+				return &CycleError{Path: c.path, Audience: self, Chain: chain[self]}, nil
 			}
 			var next []string
 			for _, id := range frontier {
-				if read[id] == nil {
-					continue
-				}
-				for _, sub := range read[id].AudienceIDs() {
-					if _, seen := chain[sub]; !seen {
+				for _, sub := range names[id] {
+					if _, ok := chain[sub]; !ok {
 						chain[sub] = append(slices.Clone(chain[id]), sub)
 						next = append(next, sub)
 					}
@@ -255,6 +268,18 @@ func FindCycle(self string, f *Filter, filters func(ids []string) (map[string]Fi
 			}
 			frontier = next
 		}
+	}
+	return nil, nil
+}
+
+// inAudienceOrder returns the ids f's inAudience conditions name, in
+// Check's order, each once.
+func (f *Filter) inAudienceOrder() []string {
+	var out []string
+	Walk(f, "", func(n *Filter, _ string) {
+		if n.InAudience != nil && !slices.Contains(out, *n.InAudience) {
+			out = append(out, *n.InAudience)
+		}
 	})
-	return out, err
+	return out
 }

@@ -113,3 +113,71 @@ func TestMissingRefIsChecks(t *testing.T) {
 		}
 	})
 }
+
+// FindCycle reads every audience the conditions reach once, one call per
+// level, never self's stored filter, and reports the first condition (in
+// Check's order) that reaches self, with its shortest chain; of two
+// chains as short, the one through the audience named first.
+func TestFindCycle(t *testing.T) {
+	id := func(c byte) string { return "seg_" + strings.Repeat(string(c), 32) }
+	in := func(ids ...string) Filter {
+		var or []Filter
+		for i := range ids {
+			or = append(or, Filter{InAudience: &ids[i]})
+		}
+		return Filter{Or: or}
+	}
+	s, x, y, z, w, v := id('5'), id('a'), id('b'), id('c'), id('d'), id('e')
+	stored := map[string]Filter{
+		x: in(z, y), // z named first, though it sorts after y
+		y: in(s),
+		z: in(s),
+		w: in(v),
+		v: {},
+		s: in(w), // self's stored filter, which the put replaces
+	}
+	for _, c := range []struct {
+		name   string
+		f      Filter
+		path   string
+		chain  []string
+		levels [][]string
+	}{
+		{"through the audience named first", in(x), ".or[0].inAudience", []string{x, z, s}, [][]string{{x}, {y, z}}},
+		{"the first condition, though the second is shorter", in(w, x, y), ".or[1].inAudience", []string{x, z, s}, [][]string{{x, y, w}, {z, v}}}, // each level in id order
+		{"itself", Filter{Not: &Filter{InAudience: &s}}, ".not.inAudience", []string{s}, nil},
+		{"no cycle", in(w), "", nil, [][]string{{w}, {v}}},
+		{"an audience not stored", in(id('f')), "", nil, [][]string{{id('f')}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var levels [][]string
+			got, err := FindCycle(s, &c.f, func(ids []string) (map[string]Filter, error) {
+				levels = append(levels, slices.Clone(ids))
+				out := map[string]Filter{}
+				for _, i := range ids {
+					if f, ok := stored[i]; ok {
+						out[i] = f
+					}
+				}
+				return out, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(levels, c.levels, slices.Equal) {
+				t.Errorf("levels read %v, want %v", levels, c.levels)
+			}
+			switch {
+			case c.chain == nil && got != nil:
+				t.Errorf("refused with %+v, want no cycle", *got)
+			case c.chain != nil && (got == nil || got.Path != c.path || got.Audience != s || !slices.Equal(got.Chain, c.chain)):
+				t.Errorf("refused with %+v, want %s through %v", got, c.path, c.chain)
+			}
+		})
+	}
+	errRead := errors.New("read failed")
+	f := in(x)
+	if _, err := FindCycle(s, &f, func([]string) (map[string]Filter, error) { return nil, errRead }); !errors.Is(err, errRead) {
+		t.Errorf("a failed read gives %v, want it", err)
+	}
+}

@@ -47,8 +47,10 @@ import (
 // value are JSON (audience.EncodeFilter, EncodeValue);
 // seq on an Audience counts the changes logged so far, and numbers them.
 // Every write is one managed transaction of a fixed number of statements,
-// lists sent as UNWIND parameters; DeleteAudience alone takes as many as
-// the audience's size needs, each deleting a bounded chunk.
+// lists sent as UNWIND parameters, with two exceptions: DeleteAudience
+// takes as many as the audience's size needs, each deleting a bounded
+// chunk, and PutAudience two more for each level of the audiences its
+// filter's inAudience conditions reach.
 
 var _ audience.Store = (*Store)(nil)
 
@@ -190,9 +192,9 @@ func staticParam(static bool) any {
 // PutAudience implements audience.Store, in one transaction of two
 // statements, four when the filter names computed traits or audiences
 // (locked, then checked, first: see qLockRefs); a filter naming audiences
-// also locks its own audience with them and takes two statements per
-// further frontier of the audiences it reaches (qLockAudiences,
-// audience.FindCycle). It
+// also locks its own audience with them, and takes two statements for each
+// level of the audiences it reaches, the ones it names included
+// (qLockAudiences and qAudienceFilters, for audience.FindCycle). It
 // refuses (ECONFLICT) to create an audience of an id whose deletion is not
 // finished.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
