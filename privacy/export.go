@@ -325,7 +325,7 @@ type keySum struct{ h hash.Hash }
 
 func newKeySum() keySum { return keySum{sha256.New()} }
 
-func (k keySum) add(t time.Time, parts ...string) {
+func (k keySum) add(t time.Time, parts []string) {
 	k.h.Write([]byte(t.UTC().Format(time.RFC3339Nano)))
 	for _, p := range parts {
 		k.h.Write([]byte{0})
@@ -336,9 +336,13 @@ func (k keySum) add(t time.Time, parts ...string) {
 
 func (k keySum) sum() []byte { return k.h.Sum(nil) }
 
-func changeKey(ch ExportAudienceChange) []string {
-	return []string{ch.Audience, strconv.FormatUint(ch.Seq, 10)}
+// changeKey and eventKey are the keys keySum digests, in Prepare and
+// Write alike.
+func changeKey(ch ExportAudienceChange) (time.Time, []string) {
+	return ch.At, []string{ch.Audience, strconv.FormatUint(ch.Seq, 10)}
 }
+
+func eventKey(ev graph.Event) (time.Time, []string) { return ev.Timestamp, []string{ev.ID} }
 
 // Prepare reads what an export of the profile id holds, except the
 // audience log entries and the events, which it counts. An id merged away answers for its survivor.
@@ -439,7 +443,7 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 			ex.newestChange = &ch
 		}
 		c.AudienceChanges++
-		changes.add(ch.At, changeKey(ch)...)
+		changes.add(changeKey(ch))
 		return nil
 	})
 	if err != nil {
@@ -451,7 +455,7 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 			ex.newest = &graph.JourneyCursor{Timestamp: ev.Timestamp, ID: ev.ID}
 		}
 		c.Events++
-		events.add(ev.Timestamp, ev.ID)
+		events.add(eventKey(ev))
 		return nil
 	})
 	if err != nil {
@@ -676,62 +680,53 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 			return err
 		}
 	}
-	if err := ex.writeAudienceChanges(ctx, emit); err != nil {
-		return err
+	if ex.newestChange != nil {
+		err := writeCounted(ex, "audience log entries", ex.Counts.AudienceChanges, ex.changesSum,
+			func(fn func(ExportAudienceChange) error) error { return ex.x.audienceChanges(ctx, ex.changeIDs, fn) },
+			func(ch ExportAudienceChange) bool { return compareAudienceChanges(ch, *ex.newestChange) < 0 },
+			changeKey,
+			func(ch ExportAudienceChange) error {
+				ch.Kind = KindAudienceChange
+				return emit(KindAudienceChange, ch)
+			})
+		if err != nil {
+			return err
+		}
 	}
 	if ex.newest == nil {
 		return nil
 	}
-	n := 0
-	sum := newKeySum()
-	err := ex.x.events(ctx, ex.Profile.ID, func(ev graph.Event) error {
-		if !ex.newest.Admits(ev) && (!ev.Timestamp.Equal(ex.newest.Timestamp) || ev.ID != ex.newest.ID) {
-			return nil // newer than every event counted: stored after Prepare
-		}
-		if n == ex.Counts.Events {
-			return errDone
-		}
-		n++
-		sum.add(ev.Timestamp, ev.ID)
-		return emit(KindEvent, exportEvent(ev))
-	})
-	if errors.Is(err, errDone) {
-		err = nil
-	}
-	if err != nil {
-		return err
-	}
-	if n != ex.Counts.Events {
-		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (%d events counted, %d found); export it again", ex.Profile.ID, ex.Counts.Events, n)
-	}
-	if !bytes.Equal(sum.sum(), ex.eventsSum) {
-		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (events stored among those counted); export it again", ex.Profile.ID)
-	}
-	return nil
+	return writeCounted(ex, "events", ex.Counts.Events, ex.eventsSum,
+		func(fn func(graph.Event) error) error { return ex.x.events(ctx, ex.Profile.ID, fn) },
+		func(ev graph.Event) bool {
+			return !ex.newest.Admits(ev) && (!ev.Timestamp.Equal(ex.newest.Timestamp) || ev.ID != ex.newest.ID)
+		},
+		eventKey,
+		func(ev graph.Event) error { return emit(KindEvent, exportEvent(ev)) })
 }
 
 // errDone stops the paging once every counted record is emitted.
 var errDone = errors.New("every counted record emitted")
 
-// writeAudienceChanges emits the audience log entries Prepare counted:
-// those from the newest it saw on, at most their count.
-func (ex *Export) writeAudienceChanges(ctx context.Context, emit func(kind string, v any) error) error {
-	if ex.newestChange == nil {
-		return nil
-	}
+// writeCounted emits again, through page (newest first), the records of
+// one kind that Prepare counted (count of them, whose keys digest to want):
+// it skips those newer than every one counted (stored after Prepare), stops
+// at the count, and fails (ECONFLICT) when fewer are found, or others (one
+// stored in between, dated among those counted, in the place of the oldest).
+func writeCounted[T any](ex *Export, what string, count int, want []byte, page func(func(T) error) error,
+	newer func(T) bool, key func(T) (time.Time, []string), emit func(T) error) error {
 	n := 0
 	sum := newKeySum()
-	err := ex.x.audienceChanges(ctx, ex.changeIDs, func(ch ExportAudienceChange) error {
-		if compareAudienceChanges(ch, *ex.newestChange) < 0 {
-			return nil // newer than every entry counted: logged after Prepare
+	err := page(func(r T) error {
+		if newer(r) {
+			return nil
 		}
-		if n == ex.Counts.AudienceChanges {
+		if n == count {
 			return errDone
 		}
 		n++
-		sum.add(ch.At, changeKey(ch)...)
-		ch.Kind = KindAudienceChange
-		return emit(KindAudienceChange, ch)
+		sum.add(key(r))
+		return emit(r)
 	})
 	if errors.Is(err, errDone) {
 		err = nil
@@ -739,11 +734,11 @@ func (ex *Export) writeAudienceChanges(ctx context.Context, emit func(kind strin
 	if err != nil {
 		return err
 	}
-	if n != ex.Counts.AudienceChanges {
-		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (%d audience log entries counted, %d found); export it again", ex.Profile.ID, ex.Counts.AudienceChanges, n)
+	if n != count {
+		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (%d %s counted, %d found); export it again", ex.Profile.ID, count, what, n)
 	}
-	if !bytes.Equal(sum.sum(), ex.changesSum) {
-		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (audience log entries logged among those counted); export it again", ex.Profile.ID)
+	if !bytes.Equal(sum.sum(), want) {
+		return graph.Errorf(graph.ECONFLICT, "profile %s changed during its export (%s stored among those counted); export it again", ex.Profile.ID, what)
 	}
 	return nil
 }

@@ -401,6 +401,22 @@ const (
 	changeExited  byte = 'X'
 )
 
+// decodeChange decodes a log entry: its key (changeKey: the audience id,
+// the time, the seq) and its value (the kind byte, then the profile id).
+// ok is false for a malformed one.
+func decodeChange(k, v []byte) (c audience.Change, ok bool) {
+	id, rest := splitPart(k)
+	if id == "" || len(rest) != timeLen+8 || len(v) < 1 {
+		return audience.Change{}, false
+	}
+	c = audience.Change{AudienceID: id, ProfileID: string(v[1:]), Kind: audience.Entered,
+		At: decodeTime(rest), Seq: binary.BigEndian.Uint64(rest[timeLen:])}
+	if v[0] == changeExited {
+		c.Kind = audience.Exited
+	}
+	return c, true
+}
+
 // Members implements audience.Store: one forward walk under the audience.
 func (s *Store) Members(ctx context.Context, id string, p audience.Page) ([]audience.Membership, error) {
 	if err := p.Check(); err != nil {
@@ -449,18 +465,11 @@ func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) (
 			k, v = c.Prev()
 		}
 		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, v = c.Prev() {
-			rest := k[len(prefix):]
-			if len(rest) != timeLen+8 || len(v) < 1 {
+			ch, ok := decodeChange(k, v)
+			if !ok {
 				return fmt.Errorf("audience %s: a change key or value is malformed", id)
 			}
-			kind := audience.Entered
-			if v[0] == changeExited {
-				kind = audience.Exited
-			}
-			out = append(out, audience.Change{
-				AudienceID: id, ProfileID: string(v[1:]), Kind: kind,
-				At: decodeTime(rest), Seq: binary.BigEndian.Uint64(rest[timeLen:]),
-			})
+			out = append(out, ch)
 		}
 		return nil
 	})
@@ -507,17 +516,9 @@ func (s *Store) ChangesOf(ctx context.Context, profileIDs []string, p audience.P
 			if len(v) < 2 || !want[string(v[1:])] {
 				continue
 			}
-			l, w := binary.Uvarint(k)
-			if w <= 0 || uint64(len(k)-w) != l+timeLen+8 {
+			ch, ok := decodeChange(k, v)
+			if !ok {
 				return fmt.Errorf("audience changes: a change key is malformed")
-			}
-			rest := k[w+int(l):]
-			ch := audience.Change{
-				AudienceID: string(k[w : w+int(l)]), ProfileID: string(v[1:]), Kind: audience.Entered,
-				At: decodeTime(rest), Seq: binary.BigEndian.Uint64(rest[timeLen:]),
-			}
-			if v[0] == changeExited {
-				ch.Kind = audience.Exited
 			}
 			if p.After != nil && audience.CompareProfileChanges(ch, *p.After) <= 0 {
 				continue
