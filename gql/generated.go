@@ -4585,7 +4585,7 @@ type Path {
 
 extend type Query {
   "The ` + "`" + `size` + "`" + ` (1 to 10000) live profiles outside the audience that most resemble its members (at least 10), best first; with ` + "`" + `purpose` + "`" + `, only profiles whose consent for it is GRANTED. The model is in the README."
-  lookalike(audienceId: ID!, size: Int!, purpose: String): [LookalikeMatch!] @hasScope(scope: "profiles:read")
+  lookalike(audienceId: ID!, size: Int!, purpose: String): [LookalikeMatch!] @hasScope(scope: "profiles:read") @hasScope(scope: "audiences:read")
 }
 
 type LookalikeMatch {
@@ -4613,7 +4613,7 @@ extend type Mutation {
   root field is, so that a refusal leaves the rest of the operation's
   answer.
   """
-  createLookalikeAudience(audienceId: ID!, size: Int!, name: String!, purpose: String): Audience @hasScope(scope: "audiences:write")
+  createLookalikeAudience(audienceId: ID!, size: Int!, name: String!, purpose: String): Audience @hasScope(scope: "audiences:write") @hasScope(scope: "audiences:read")
 }
 
 extend type Audience {
@@ -14610,8 +14610,20 @@ func (ec *executionContext) _Mutation_createLookalikeAudience(ctx context.Contex
 				}
 				return ec.Directives.HasScope(ctx, nil, directive0, scope)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal *audience.Audience
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *audience.Audience
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive1, scope)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *audience.Audience) graphql.Marshaler {
@@ -17299,8 +17311,20 @@ func (ec *executionContext) _Query_lookalike(ctx context.Context, field graphql.
 				}
 				return ec.Directives.HasScope(ctx, nil, directive0, scope)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal []*LookalikeMatch
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal []*LookalikeMatch
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive1, scope)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*LookalikeMatch) graphql.Marshaler {

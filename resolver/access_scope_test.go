@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,7 +70,7 @@ func companion(mutation bool, s access.Scope) (name, call string) {
 type rootField struct {
 	name     string
 	mutation bool
-	scope    access.Scope
+	scopes   []access.Scope // every @hasScope of the field, in schema order
 }
 
 // rootFields reads every root field and its @hasScope from the schema.
@@ -89,18 +90,21 @@ func rootFields(t *testing.T) []rootField {
 			if strings.HasPrefix(f.Name, "__") || (!obj.mutation && f.Name == "viewer") {
 				continue // viewer needs no scope: TestViewer
 			}
-			d := f.Directives.ForName("hasScope")
-			if d == nil {
+			ds := f.Directives.ForNames("hasScope")
+			if len(ds) == 0 {
 				t.Errorf("root field %s has no @hasScope", f.Name)
 				continue
 			}
-			arg := d.Arguments.ForName("scope")
-			s, err := access.ParseScope(arg.Value.Raw)
-			if err != nil {
-				t.Errorf("root field %s: %v", f.Name, err)
-				continue
+			rf := rootField{name: f.Name, mutation: obj.mutation}
+			for _, d := range ds {
+				s, err := access.ParseScope(d.Arguments.ForName("scope").Value.Raw)
+				if err != nil {
+					t.Errorf("root field %s: %v", f.Name, err)
+					continue
+				}
+				rf.scopes = append(rf.scopes, s)
 			}
-			out = append(out, rootField{name: f.Name, mutation: obj.mutation, scope: s})
+			out = append(out, rf)
 		}
 	}
 	if len(out) < len(rootSamples) {
@@ -111,6 +115,17 @@ func rootFields(t *testing.T) []rootField {
 
 func TestEveryRootFieldNeedsItsScope(t *testing.T) {
 	fields := rootFields(t)
+	// Fields that need more than one scope, read from the schema above:
+	// the test below checks each scope is asked for.
+	want := map[string][]access.Scope{
+		"lookalike":               {access.ScopeProfilesRead, access.ScopeAudiencesRead},
+		"createLookalikeAudience": {access.ScopeAudiencesWrite, access.ScopeAudiencesRead},
+	}
+	for _, f := range fields {
+		if w, ok := want[f.name]; ok && !slices.Equal(f.scopes, w) {
+			t.Errorf("%s needs %v in the schema, want %v", f.name, f.scopes, w)
+		}
+	}
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newKeyEnv(t, s, testConfig(), nil)
 		e.apply(ev("m1", t0, "identify", "user_id:u1", "anonymous_id:a1"))
@@ -124,51 +139,53 @@ func TestEveryRootFieldNeedsItsScope(t *testing.T) {
 				if f.mutation {
 					op = "mutation"
 				}
-				other, otherCall := companion(f.mutation, f.scope)
+				for _, scope := range f.scopes {
+					other, otherCall := companion(f.mutation, scope)
 
-				// Every scope but its own: this field alone is refused.
-				without, _ := e.key("all but "+string(f.scope), "", allBut(f.scope)...)
-				r := e.as(without, op+" { "+call+" other: "+otherCall+" }", nil)
-				var data map[string]any
-				if err := json.Unmarshal(r.Data, &data); err != nil {
-					t.Fatalf("data %s: %v", r.Data, err)
-				}
-				if v, present := data[f.name]; !present || v != nil {
-					t.Errorf("%s without %s: data %v, want null", f.name, f.scope, v)
-				}
-				var forbidden *gqlError
-				for i := range r.Errors {
-					if len(r.Errors[i].Path) > 0 && r.Errors[i].Path[0] == f.name {
-						forbidden = &r.Errors[i]
+					// Every scope but this one: this field alone is refused.
+					without, _ := e.key("all but "+string(scope), "", allBut(scope)...)
+					r := e.as(without, op+" { "+call+" other: "+otherCall+" }", nil)
+					var data map[string]any
+					if err := json.Unmarshal(r.Data, &data); err != nil {
+						t.Fatalf("data %s: %v", r.Data, err)
 					}
-					if len(r.Errors[i].Path) > 0 && r.Errors[i].Path[0] == "other" {
-						t.Errorf("companion %s failed: %+v", other, r.Errors[i])
+					if v, present := data[f.name]; !present || v != nil {
+						t.Errorf("%s without %s: data %v, want null", f.name, scope, v)
 					}
-				}
-				if forbidden == nil || forbidden.Extensions["code"] != CodeForbidden || forbidden.Extensions["scope"] != string(f.scope) {
-					t.Fatalf("%s without %s: errors %+v, want FORBIDDEN with scope %s", f.name, f.scope, r.Errors, f.scope)
-				}
-				if data["other"] == nil {
-					t.Errorf("companion %s did not answer: %s", other, r.Data)
-				}
-				if f.mutation {
-					// The refused attempt is in the log, with no effect.
-					found := false
-					for _, a := range e.audit(f.name) {
-						found = found || (a.Outcome == CodeForbidden && a.KeyName == "all but "+string(f.scope))
+					var forbidden *gqlError
+					for i := range r.Errors {
+						if len(r.Errors[i].Path) > 0 && r.Errors[i].Path[0] == f.name {
+							forbidden = &r.Errors[i]
+						}
+						if len(r.Errors[i].Path) > 0 && r.Errors[i].Path[0] == "other" {
+							t.Errorf("companion %s failed: %+v", other, r.Errors[i])
+						}
 					}
-					if !found {
-						t.Errorf("no FORBIDDEN audit entry for the refused %s", f.name)
+					if forbidden == nil || forbidden.Extensions["code"] != CodeForbidden || forbidden.Extensions["scope"] != string(scope) {
+						t.Fatalf("%s without %s: errors %+v, want FORBIDDEN with scope %s", f.name, scope, r.Errors, scope)
+					}
+					if data["other"] == nil {
+						t.Errorf("companion %s did not answer: %s", other, r.Data)
+					}
+					if f.mutation {
+						// The refused attempt is in the log, with no effect.
+						found := false
+						for _, a := range e.audit(f.name) {
+							found = found || (a.Outcome == CodeForbidden && a.KeyName == "all but "+string(scope))
+						}
+						if !found {
+							t.Errorf("no FORBIDDEN audit entry for the refused %s", f.name)
+						}
 					}
 				}
 
-				// Its own scope alone: not refused (other errors, such as
+				// Its own scopes alone: not refused (other errors, such as
 				// NOT_FOUND for the sample's made-up ids, may occur).
-				with, _ := e.key("only "+string(f.scope), "", f.scope)
-				r = e.as(with, op+" { "+call+" }", nil)
+				with, _ := e.key("only "+f.name+"'s scopes", "", f.scopes...)
+				r := e.as(with, op+" { "+call+" }", nil)
 				for _, er := range r.Errors {
 					if er.Extensions["code"] == CodeForbidden {
-						t.Errorf("%s with %s refused: %+v", f.name, f.scope, er)
+						t.Errorf("%s with %v refused: %+v", f.name, f.scopes, er)
 					}
 				}
 			})

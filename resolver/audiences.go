@@ -495,8 +495,15 @@ func (r *Resolver) checkFilter(ctx context.Context, st audience.Store, f *audien
 	for _, d := range defs {
 		names[d.Name] = true
 	}
+	refs := audienceRefs(f, path)
+	// Membership is audiences:read data: a filter on it answers who is in
+	// an audience (a count, a sample, a funnel of its members), and its
+	// error would say whether the audience exists.
+	if len(refs) > 0 && !access.PrincipalFrom(ctx).Has(access.ScopeAudiencesRead) {
+		return inAudienceForbidden(ctx, refs[0].path)
+	}
 	var ids []string
-	for _, ref := range audienceRefs(f, path) {
+	for _, ref := range refs {
 		if audience.ValidAudienceID(ref.id) && !slices.Contains(ids, ref.id) {
 			ids = append(ids, ref.id)
 		}

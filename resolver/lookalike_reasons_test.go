@@ -78,8 +78,8 @@ func TestLookalikeReasonsAreTheMatchsOwn(t *testing.T) {
 				Reasons []string
 			}
 		}
-		masked, _ := e.key("masked", "", access.ScopeProfilesRead)
-		pii, _ := e.key("pii", "", access.ScopeProfilesRead, access.ScopePIIRead)
+		masked, _ := e.key("masked", "", access.ScopeProfilesRead, access.ScopeAudiencesRead)
+		pii, _ := e.key("pii", "", access.ScopeProfilesRead, access.ScopeAudiencesRead, access.ScopePIIRead)
 		for _, key := range []struct{ name, secret string }{{"masked", masked}, {"pii", pii}} {
 			var a answer
 			r := e.ok(key.secret, op, map[string]any{"a": aid}, &a)

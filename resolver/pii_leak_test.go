@@ -87,7 +87,7 @@ func TestLookalikeReasonsMaskPersonalTraits(t *testing.T) {
 			return slices.Compact(all)
 		}
 
-		masked, _ := e.key("masked", "", access.ScopeProfilesRead)
+		masked, _ := e.key("masked", "", access.ScopeProfilesRead, access.ScopeAudiencesRead)
 		var a answer
 		r := e.ok(masked, op, map[string]any{"a": aid}, &a)
 		if len(a.Lookalike) != 10 {
@@ -113,7 +113,7 @@ func TestLookalikeReasonsMaskPersonalTraits(t *testing.T) {
 
 		// With pii:read but without reasons (nor traits) asked for, no
 		// personal value is shown, so nothing is audited.
-		pii, _ := e.key("pii", "", access.ScopeProfilesRead, access.ScopePIIRead)
+		pii, _ := e.key("pii", "", access.ScopeProfilesRead, access.ScopeAudiencesRead, access.ScopePIIRead)
 		var plain struct {
 			Lookalike []struct{ Score float64 }
 		}

@@ -50,3 +50,14 @@ func forbidden(ctx context.Context, s access.Scope) error {
 		Extensions: map[string]any{"code": CodeForbidden, "scope": string(s)},
 	}
 }
+
+// inAudienceForbidden refuses the inAudience condition at path to a caller
+// without audiences:read.
+func inAudienceForbidden(ctx context.Context, path string) error {
+	return &gqlerror.Error{
+		Message: fmt.Sprintf("%s: an inAudience condition reads audience membership, which needs the scope %s, which the request's key does not hold",
+			path, access.ScopeAudiencesRead),
+		Path:       graphql.GetPath(ctx),
+		Extensions: map[string]any{"code": CodeForbidden, "scope": string(access.ScopeAudiencesRead)},
+	}
+}
