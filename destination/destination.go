@@ -205,19 +205,42 @@ func (d Destination) Check(prefix string) error {
 	if len(d.Headers) > MaxHeaders {
 		return bad("headers", "holds %d headers, more than %d", len(d.Headers), MaxHeaders)
 	}
+	canon := make(map[string]string, len(d.Headers))
 	for _, k := range slices.Sorted(maps.Keys(d.Headers)) {
 		if !headerNameRe.MatchString(k) {
 			return bad("headers", "name %q is not a valid header name", clip(k, 100))
 		}
+		// Header names are case-insensitive: two spellings would send one
+		// header with either value.
+		if first, dup := canon[http.CanonicalHeaderKey(k)]; dup {
+			return bad("headers", "names %q and %q are the same header", first, k)
+		}
+		canon[http.CanonicalHeaderKey(k)] = k
 		if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(k)) {
 			return bad("headers", "name %q is set by the server and cannot be given", k)
 		}
 		v := d.Headers[k]
-		if len(v) > MaxHeaderLen || strings.ContainsAny(v, "\r\n\x00") || !utf8.ValidString(v) {
-			return bad("headers", "value of %q must be at most %d bytes on one line", k, MaxHeaderLen)
+		if len(v) > MaxHeaderLen || !headerValue(v) {
+			return bad("headers", "value of %q must be at most %d bytes of UTF-8 text without control characters (a tab is allowed)", k, MaxHeaderLen)
 		}
 	}
 	return nil
+}
+
+// headerValue reports whether v can be sent as a header value: valid
+// UTF-8 with no control character but the tab, which is what Go's HTTP
+// client sends (it refuses the request otherwise, so a value it would
+// refuse would fail every delivery).
+func headerValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func kindList() string {

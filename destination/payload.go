@@ -157,7 +157,12 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		selected := (len(d.AudienceIDs) == 0 || e.AudienceID != "") && (d.Purpose == "" || (pp != nil && granted[pp.ID]))
 		if !selected {
 			withdrawn := pp != nil && !granted[pp.ID] && once[pp.ID]
-			if !Removal(d, e.Kind) || (e.Kind == graph.FeedConsentChanged && !withdrawn) {
+			// An exit from one of d's audiences of a profile that once
+			// granted d's purpose and no longer does: a grant that expired
+			// writes no ConsentChanged entry, so the exit the keeper
+			// writes then is the only word of it.
+			lapsed := withdrawn && e.Kind == graph.FeedAudienceExited && (len(d.AudienceIDs) == 0 || e.AudienceID != "")
+			if !lapsed && (!Removal(d, e.Kind) || (e.Kind == graph.FeedConsentChanged && !withdrawn)) {
 				continue
 			}
 			pp = nil // d's settings select neither the profile nor the entry

@@ -117,3 +117,66 @@ func TestFilteredDestinationsHearOfRemovals(t *testing.T) {
 		}
 	})
 }
+
+// A destination filtered by purpose and audience hears of the exit of a
+// profile that granted the purpose once and no longer does, bare, whatever
+// ended the grant: an expired grant writes no CONSENT_CHANGED entry, so
+// the keeper's AUDIENCE_EXITED is the only word of it. The exits of a
+// profile that never granted, and of an audience the destination does not
+// follow, are not sent; a profile that still grants exits with its profile.
+func TestFilteredDestinationsHearOfLapsedExits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		s, e := open(t, gs)
+		ctx := context.Background()
+		const seg, other = "seg_00000000000000000000000000000007", "seg_00000000000000000000000000000008"
+		rcv := newReceiver(t, func(int) int { return 200 })
+		create(t, s, rcv.srv.URL, func(d *destination.Destination) {
+			d.Kinds = []graph.FeedKind{graph.FeedAudienceEntered, graph.FeedAudienceExited}
+			d.Purpose, d.AudienceIDs = "email", []string{seg}
+		})
+		now := time.Now().UTC()
+		grant := func(email string, at, expires time.Time) privacy.Record {
+			return privacy.Record{ID: privacy.NewRecordID(), Purpose: "email", Status: privacy.StatusGranted, At: at, Source: "web",
+				LegalBasis: privacy.BasisConsent, Identifier: "email:" + email, ReceivedAt: at, ExpiresAt: expires}
+		}
+		withdrawn := grant("bob@example.com", now.Add(-time.Minute), time.Time{})
+		withdrawn.Status = privacy.StatusWithdrawn
+		// eve's grant expired an hour ago; bob withdrew his; cal never
+		// granted; dee grants.
+		storetest.Must(t, s.PutConsent(ctx, []privacy.Record{
+			grant("eve@example.com", now.Add(-2*time.Hour), now.Add(-time.Hour)),
+			grant("bob@example.com", now.Add(-2*time.Hour), time.Time{}), withdrawn,
+			grant("dee@example.com", now.Add(-2*time.Hour), time.Time{}),
+		}))
+		res, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "eve", "eve@example.com"), event("m2", "bob", "bob@example.com"),
+			event("m3", "cal", "cal@example.com"), event("m4", "dee", "dee@example.com")})
+		storetest.Must(t, err)
+		eve, bob, cal, dee := res.Results[0].ProfileID, res.Results[1].ProfileID, res.Results[2].ProfileID, res.Results[3].ProfileID
+		var feed []graph.FeedEntry
+		for _, x := range []struct {
+			pid, aud string
+		}{{eve, seg}, {bob, seg}, {cal, seg}, {dee, other}, {dee, seg}} {
+			feed = append(feed, graph.FeedEntry{At: now, Kind: graph.FeedAudienceExited, ProfileID: x.pid, AudienceID: x.aud})
+		}
+		storetest.Must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error { return graph.AppendFeed(ctx, tx, feed) }))
+
+		startWorker(t, s, e, true)
+		waitFor(t, "a delivery", func() bool { return len(rcv.requests()) == 1 })
+		var got []string
+		for _, en := range decode(t, rcv.requests()[0].body).Entries {
+			p := "no profile"
+			if en.Profile != nil {
+				p = "profile"
+			}
+			got = append(got, en.Kind+" "+en.ProfileID+" "+en.AudienceID+" "+p)
+		}
+		want := []string{"AUDIENCE_EXITED " + eve + " " + seg + " no profile", "AUDIENCE_EXITED " + bob + " " + seg + " no profile",
+			"AUDIENCE_EXITED " + dee + " " + seg + " profile"}
+		if !slices.Equal(got, want) {
+			t.Errorf("the destination for purpose email and audience %s got\n%q\nwant\n%q", seg, got, want)
+		}
+		if body := string(rcv.requests()[0].body); strings.Contains(body, "eve@") || strings.Contains(body, "bob@") || strings.Contains(body, "cal@") {
+			t.Error("a removal carried personal data")
+		}
+	})
+}

@@ -4729,16 +4729,19 @@ extend type Mutation {
   runs without --destinations-allow-private), ` + "`" + `input.secret` + "`" + ` (16 to 256
   characters), ` + "`" + `input.batchSize` + "`" + ` (1 to 1000), ` + "`" + `input.maxAttempts` + "`" + ` (1 to
   100), ` + "`" + `input.purpose` + "`" + ` (not a purpose of the rules), ` + "`" + `input.headers` + "`" + `...
-  ` + "`" + `input.includePII: true` + "`" + ` needs pii:read as well (FORBIDDEN). At most 100
-  destinations (CONFLICT). Audited.
+  ` + "`" + `input.includePII: true` + "`" + ` needs pii:read as well (FORBIDDEN). Needs
+  profiles:read besides audiences:write: what a destination receives holds
+  profiles. Header names are case-insensitive (a repeat is refused);
+  values hold no control character but the tab. At most 100 destinations
+  (CONFLICT). Audited.
   """
-  createDestination(input: DestinationInput!): Destination @hasScope(scope: "audiences:write")
+  createDestination(input: DestinationInput!): Destination @hasScope(scope: "audiences:write") @hasScope(scope: "profiles:read")
   """
   Replaces a destination's definition, keeping its id, createdAt, progress
   and deliveries; a secret left out keeps the stored one. Checked as
   createDestination. Audited.
   """
-  updateDestination(id: ID!, input: DestinationInput!): Destination @hasScope(scope: "audiences:write")
+  updateDestination(id: ID!, input: DestinationInput!): Destination @hasScope(scope: "audiences:write") @hasScope(scope: "profiles:read")
   "Removes a destination and its deliveries; returns whether it was stored. Audited."
   deleteDestination(id: ID!): Boolean @hasScope(scope: "audiences:write")
   """
@@ -14684,8 +14687,20 @@ func (ec *executionContext) _Mutation_createDestination(ctx context.Context, fie
 				}
 				return ec.Directives.HasScope(ctx, nil, directive0, scope)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *Destination
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *Destination
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive1, scope)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *Destination) graphql.Marshaler {
@@ -14746,8 +14761,20 @@ func (ec *executionContext) _Mutation_updateDestination(ctx context.Context, fie
 				}
 				return ec.Directives.HasScope(ctx, nil, directive0, scope)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *Destination
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *Destination
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive1, scope)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *Destination) graphql.Marshaler {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -94,10 +95,14 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 	}
 	if len(in.Headers) > 0 {
 		d.Headers = map[string]string{}
+		seen := map[string]bool{}
 		for i, h := range in.Headers {
-			if _, dup := d.Headers[h.Name]; dup {
-				return d, invalidArg(fmt.Sprintf("input.headers[%d].name", i), "repeats header %q", clip(h.Name, 100))
+			// Header names are case-insensitive.
+			c := http.CanonicalHeaderKey(h.Name)
+			if seen[c] {
+				return d, invalidArg(fmt.Sprintf("input.headers[%d].name", i), "repeats header %q (names are case-insensitive)", clip(h.Name, 100))
 			}
+			seen[c] = true
 			d.Headers[h.Name] = h.Value
 		}
 	}

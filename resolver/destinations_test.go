@@ -57,8 +57,8 @@ func destInput(edit func(m map[string]any)) map[string]any {
 func TestDestinationFields(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newKeyEnv(t, s, testConfig(), nil)
-		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite)
-		pii, _ := e.key("hooks with pii", "", access.ScopeAudiencesWrite, access.ScopePIIRead)
+		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead)
+		pii, _ := e.key("hooks with pii", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead, access.ScopePIIRead)
 		e.apply(ev("m1", t0, "identify", "user_id:u1"))
 
 		for _, c := range []struct {
@@ -79,6 +79,17 @@ func TestDestinationFields(t *testing.T) {
 			{func(m map[string]any) {
 				m["headers"] = []map[string]any{{"name": "X-CDP-Signature", "value": "forged"}}
 			}, []string{"input.headers", "set by the server"}},
+			// Go's client refuses these at send time: every delivery
+			// would fail.
+			{func(m map[string]any) {
+				m["headers"] = []map[string]any{{"name": "X-Tenant", "value": "a\u0001b"}}
+			}, []string{"input.headers", "X-Tenant", "control characters"}},
+			{func(m map[string]any) {
+				m["headers"] = []map[string]any{{"name": "X-Tenant", "value": "a\u007fb"}}
+			}, []string{"input.headers", "control characters"}},
+			{func(m map[string]any) {
+				m["headers"] = []map[string]any{{"name": "X-Tenant", "value": "a"}, {"name": "x-tenant", "value": "b"}}
+			}, []string{"input.headers[1].name", "x-tenant", "case-insensitive"}},
 		} {
 			r := e.as(hooks, createDestOp, destInput(c.edit))
 			checkRefused(t, r.gqlResponse, CodeInvalidArgument, c.parts...)
@@ -155,7 +166,7 @@ func TestDestinationFields(t *testing.T) {
 		}
 		// Every attempt is audited, the refused ones included, and no
 		// entry holds the secret.
-		for action, n := range map[string]int{"createDestination": 14, "updateDestination": 2, "deleteDestination": 2, "replayDeadLetters": 1} {
+		for action, n := range map[string]int{"createDestination": 17, "updateDestination": 2, "deleteDestination": 2, "replayDeadLetters": 1} {
 			got := e.audit(action)
 			if len(got) != n {
 				t.Errorf("%d audit entries for %s, want %d", len(got), action, n)
@@ -174,7 +185,7 @@ func TestDestinationsAllowPrivate(t *testing.T) {
 		cfg := testConfig()
 		cfg.DestinationsAllowPrivate = true
 		e := newKeyEnv(t, s, cfg, nil)
-		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite)
+		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead)
 		for _, url := range []string{"http://10.0.0.1/", "http://169.254.169.254/", "http://127.0.0.1:9/"} {
 			e.ok(hooks, createDestOp, destInput(func(m map[string]any) { m["url"] = url }), nil)
 		}
@@ -222,7 +233,7 @@ func TestDeliveriesLargestPage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		ctx := context.Background()
 		e := newKeyEnv(t, s, testConfig(), nil)
-		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite)
+		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead)
 		var created struct{ CreateDestination destOut }
 		e.ok(hooks, createDestOp, destInput(nil), &created)
 		id := created.CreateDestination.ID
