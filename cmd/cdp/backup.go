@@ -71,6 +71,12 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%s is not a regular file", out)
 		}
+		// Checked before the download, and again as it is replaced.
+		release, err := embedded.LockFile(out)
+		if err != nil {
+			return inUseErr(out, err)
+		}
+		release()
 	}
 
 	resp, err := callServer(ctx, http.MethodPost, base, base.JoinPath("admin", "backup"), key)
@@ -151,6 +157,13 @@ func isWriteErr(err error) bool {
 // appeared meanwhile.
 func place(tmp, path string, force bool) error {
 	if force {
+		// A running store's own file must not be replaced: it would go on
+		// writing to the old one, and lose every write at its next start.
+		release, err := embedded.LockFile(path)
+		if err != nil {
+			return inUseErr(path, err)
+		}
+		defer release()
 		if err := os.Rename(tmp, path); err != nil {
 			return fmt.Errorf("file %s: %v", path, unwrapPathError(err))
 		}
@@ -170,6 +183,11 @@ func place(tmp, path string, force bool) error {
 		}
 	}
 	return syncParent(path)
+}
+
+// inUseErr refuses to replace path, a store file a running store holds.
+func inUseErr(path string, err error) error {
+	return fmt.Errorf("%s is not replaced: %w; it is the file of a running store, so write the backup elsewhere", path, err)
 }
 
 // syncParent makes a new file's directory entry durable.

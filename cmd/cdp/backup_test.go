@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -209,6 +211,32 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "in use") || !strings.Contains(stderr, "stop the server") {
 			t.Errorf("cdp restore --force over a running server's store: exit %d, %q", code, stderr)
 		}
+		// A backup written over the running server's own file: refused,
+		// and the file is left as it was (the server would go on writing
+		// to the replaced one, and lose it all at its next start).
+		live := st.(*embedded.Store).Path()
+		liveBefore, err := os.Stat(live)
+		storetest.Must(t, err)
+		_, stderr, code = runCDP(t, nil, "backup", "--force", "--server", base, "--key", admin, "--out", live)
+		if code != 1 || !strings.Contains(stderr, "is not replaced") || !strings.Contains(stderr, "running store") {
+			t.Errorf("cdp backup --force over the running server's store file: exit %d, %q", code, stderr)
+		}
+		if liveAfter, err := os.Stat(live); err != nil || !os.SameFile(liveBefore, liveAfter) {
+			t.Errorf("cdp backup --force replaced the running server's store file (%v)", err)
+		}
+		if names := dirNames(t, liveDir); slices.ContainsFunc(names, func(n string) bool { return strings.HasSuffix(n, ".part") }) {
+			t.Errorf("the refused backup left %v in the data dir", names)
+		}
+		// The same refusal when the file is taken as the download ends.
+		tmp := filepath.Join(outDir, "download.part")
+		storetest.Must(t, os.WriteFile(tmp, []byte("x"), 0o600))
+		if err := place(tmp, live, true); err == nil || !errors.Is(err, embedded.ErrInUse) {
+			t.Errorf("place over the running server's store file: %v, want ErrInUse", err)
+		}
+		if liveAfter, err := os.Stat(live); err != nil || !os.SameFile(liveBefore, liveAfter) {
+			t.Errorf("place replaced the running server's store file (%v)", err)
+		}
+		storetest.Must(t, os.Remove(tmp))
 		stop()
 
 		restored := filepath.Join(t.TempDir(), "restored")

@@ -364,7 +364,14 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 	}
 	if b.Kind == APIKeys {
 		for _, k := range b.APIKeys {
-			if err := s.access.CreateKey(ctx, k); err != nil && graph.ErrorCode(err) != graph.ECONFLICT {
+			err := s.access.CreateKey(ctx, k)
+			if graph.ErrorCode(err) == graph.ECONFLICT {
+				// Stored by an earlier run: a key changes only by its
+				// revocation and its last use, which the source may have
+				// seen since. A key revoked there must not stay usable here.
+				err = s.refreshKey(ctx, k, err)
+			}
+			if err != nil {
 				return fmt.Errorf("API key %s: %w", k.ID, err)
 			}
 		}
@@ -381,6 +388,29 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 	for _, e := range b.Audit {
 		if err := s.access.AppendAudit(ctx, []access.AuditEntry{e}); err != nil && graph.ErrorCode(err) != graph.ECONFLICT {
 			return fmt.Errorf("audit entry %s: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
+// refreshKey brings the stored key of k's id up to k's revocation and last
+// use (each store keeps the earlier revocation and the later use). A
+// conflict on the hash of a key stored under another id is conflict.
+func (s *Stream) refreshKey(ctx context.Context, k access.Key, conflict error) error {
+	if !k.RevokedAt.IsZero() {
+		if _, err := s.access.RevokeKey(ctx, k.ID, k.RevokedAt); err != nil {
+			if graph.ErrorCode(err) == graph.ENOTFOUND {
+				return conflict
+			}
+			return err
+		}
+	}
+	if !k.LastUsedAt.IsZero() {
+		if err := s.access.TouchKey(ctx, k.ID, k.LastUsedAt); err != nil {
+			if graph.ErrorCode(err) == graph.ENOTFOUND {
+				return conflict
+			}
+			return err
 		}
 	}
 	return nil

@@ -18,6 +18,24 @@ import (
 // anything and replacing was not asked for.
 var ErrNotEmpty = errors.New("is not empty")
 
+// LockFile takes the shared lock of the store file at path, as a reader
+// does, so that no store opens it until release is called: a file about to
+// be replaced must not be in use. A running store holds that lock: then the
+// error wraps ErrInUse. A missing, damaged or foreign file takes no lock,
+// and release does nothing.
+func LockFile(path string) (release func(), err error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	switch {
+	case err == nil:
+		return func() { db.Close() }, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("%w (%s is locked)", ErrInUse, path)
+	default:
+		// Missing, damaged or not a store: nothing to protect.
+		return func() {}, nil
+	}
+}
+
 // Restore puts the database file at file (a backup: Store.Backup, POST
 // /admin/backup, or a copy of a stopped store's cdp.db) in place as the
 // store of the data dir dir, creating dir if needed, and returns what the
@@ -78,16 +96,11 @@ func Restore(ctx context.Context, file, dir string, replace bool) (FileSummary, 
 	// A running store holds its file's lock: take it (shared) so that no
 	// store opens the old file while it is being replaced.
 	if replace {
-		old, err := bolt.Open(target, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
-		switch {
-		case err == nil:
-			defer old.Close()
-		case errors.Is(err, berrors.ErrTimeout):
-			return FileSummary{}, fmt.Errorf("data dir %s is %w (%s is locked): stop the server first", dir, ErrInUse, target)
-		case errors.Is(err, fs.ErrNotExist):
-		default:
-			// A damaged or foreign file is replaced all the same.
+		release, err := LockFile(target)
+		if err != nil {
+			return FileSummary{}, fmt.Errorf("data dir %s is %w: stop the server first", dir, err)
 		}
+		defer release()
 		if err := os.Rename(tmp, target); err != nil {
 			return FileSummary{}, fmt.Errorf("data dir %s: %w", dir, err)
 		}

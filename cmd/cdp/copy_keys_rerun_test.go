@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// A copy run again with --force after the source revoked or used a key
+// brings the target's key up to date: a key revoked on the source is not
+// left usable on the target. Embedded to embedded, then to Neo4j and back.
+func TestCopyRerunRefreshesKeys(t *testing.T) {
+	ctx := context.Background()
+	src, dst, first, back := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
+	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
+	keys := []access.Key{
+		{ID: "key_a1", Name: "crm", Scopes: []access.Scope{access.ScopeProfilesRead}, Hash: sha256Hex("secret a1"), CreatedAt: created},
+		{ID: "key_b2", Name: "web", Scopes: []access.Scope{access.ScopeEventsWrite}, Hash: sha256Hex("secret b2"), CreatedAt: created},
+	}
+	st, err := embedded.Open(src)
+	storetest.Must(t, err)
+	for _, k := range keys {
+		storetest.Must(t, st.CreateKey(ctx, k))
+	}
+	storetest.Must(t, st.Close(ctx))
+	copyOK := func(args ...string) {
+		t.Helper()
+		if out, errOut, code := copyRun(t, args...); code != 0 {
+			t.Fatalf("cdp copy %v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	copyOK("--from-data-dir", src, "--to-data-dir", dst)
+	copyOK("--from-data-dir", src, "--to-data-dir", first) // the source as it was, for Neo4j below
+
+	// The source revokes key_a1 and sees key_b2 used; the copy runs again.
+	revoked, used := created.Add(time.Hour), created.Add(2*time.Hour)
+	st, err = embedded.Open(src)
+	storetest.Must(t, err)
+	_, err = st.RevokeKey(ctx, "key_a1", revoked)
+	storetest.Must(t, err)
+	storetest.Must(t, st.TouchKey(ctx, "key_b2", used))
+	storetest.Must(t, st.Close(ctx))
+	want := fmt.Sprint([]access.Key{
+		{ID: "key_a1", Name: "crm", Scopes: []access.Scope{access.ScopeProfilesRead}, Hash: sha256Hex("secret a1"), CreatedAt: created, RevokedAt: revoked},
+		{ID: "key_b2", Name: "web", Scopes: []access.Scope{access.ScopeEventsWrite}, Hash: sha256Hex("secret b2"), CreatedAt: created, LastUsedAt: used},
+	})
+	keysOf := func(dir string) string {
+		t.Helper()
+		s, err := embedded.Open(dir)
+		storetest.Must(t, err)
+		defer s.Close(ctx)
+		ks, err := s.Keys(ctx, 10, "")
+		storetest.Must(t, err)
+		return fmt.Sprint(ks)
+	}
+	copyOK("--force", "--from-data-dir", src, "--to-data-dir", dst)
+	if got := keysOf(dst); got != want {
+		t.Errorf("embedded target's keys after the copy ran again:\n got  %s\n want %s", got, want)
+	}
+
+	// The same on Neo4j: the first run carries the keys as they were.
+	storetest.OpenNeo4j(t) // the lock, and an empty database
+	copyOK(append([]string{"--from-data-dir", first}, neo4jFlags("to")...)...)
+	copyOK(append([]string{"--force", "--from-data-dir", src}, neo4jFlags("to")...)...)
+	copyOK(append(neo4jFlags("from"), "--to-data-dir", back)...)
+	if got := keysOf(back); got != want {
+		t.Errorf("Neo4j target's keys after the copy ran again:\n got  %s\n want %s", got, want)
+	}
+}
