@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -165,8 +166,10 @@ type Learner struct {
 	b     float64
 }
 
-// Train fits a model telling members (label true) from non-members.
-func Train(members, others []map[string]float64) *Learner {
+// Train fits a model telling members (label true) from non-members. It
+// stops with ctx's error between two steps of the descent: a full-size
+// fit takes seconds of CPU, which a caller that went away must not spend.
+func Train(ctx context.Context, members, others []map[string]float64) (*Learner, error) {
 	// The vocabulary: features present in at least MinSupport rows.
 	support := map[string]int{}
 	for _, rows := range [][]map[string]float64{members, others} {
@@ -239,6 +242,9 @@ func Train(members, others []map[string]float64) *Learner {
 	m.w = make([]float64, d)
 	grad := make([]float64, d)
 	for range trainSteps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		clear(grad)
 		gb := 0.0
 		for i := range x {
@@ -253,7 +259,7 @@ func Train(members, others []map[string]float64) *Learner {
 		}
 		m.b -= trainRate * gb
 	}
-	return m
+	return m, nil
 }
 
 // vector is r standardized on the model's features.

@@ -71,7 +71,7 @@ type LookalikeReader interface {
 // LookalikeRows, one per pass. scope gives the time, purpose,
 // priorities and computed definitions (LookalikeReader).
 func LookalikeFrom(ctx context.Context, rd LookalikeReader, audienceID string, size int, scope audience.FilterQuery) ([]LookalikeMatch, error) {
-	return lookalike(audienceID, size, scope.Now, func(fn func(LookalikeRow) error) error {
+	return lookalike(ctx, audienceID, size, scope.Now, func(fn func(LookalikeRow) error) error {
 		return rd.LookalikeRows(ctx, audienceID, scope, fn)
 	})
 }

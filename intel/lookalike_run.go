@@ -70,13 +70,13 @@ func eachPage(ctx context.Context, st graph.Store, subjects SubjectsFunc, fn fun
 // Errors: EINVALID for size out of 1..MaxLookalike or an audience of
 // fewer than MinSeed members, naming the argument.
 func Lookalike(ctx context.Context, st graph.Store, subjects SubjectsFunc, audienceID string, size int, purpose string, now time.Time) ([]LookalikeMatch, error) {
-	return lookalike(audienceID, size, now, subjectRows(ctx, st, subjects, audienceID, purpose, now))
+	return lookalike(ctx, audienceID, size, now, subjectRows(ctx, st, subjects, audienceID, purpose, now))
 }
 
 // lookalike is Lookalike over the rows each call of pass gives, in
 // ascending id order: one pass to gather the members and a sample of the
 // others, a fit, then a second pass scoring the non-members granted.
-func lookalike(audienceID string, size int, now time.Time, pass func(fn func(LookalikeRow) error) error) ([]LookalikeMatch, error) {
+func lookalike(ctx context.Context, audienceID string, size int, now time.Time, pass func(fn func(LookalikeRow) error) error) ([]LookalikeMatch, error) {
 	if size < 1 || size > MaxLookalike {
 		return nil, graph.Errorf(graph.EINVALID, "size must be 1 to %d, got %d", MaxLookalike, size)
 	}
@@ -108,7 +108,10 @@ func lookalike(audienceID string, size int, now time.Time, pass func(fn func(Loo
 	if nMembers < MinSeed {
 		return nil, graph.Errorf(graph.EINVALID, "audienceId: the audience has %d members; at least %d are needed to learn from", nMembers, MinSeed)
 	}
-	model := Train(members, others)
+	model, err := Train(ctx, members, others)
+	if err != nil {
+		return nil, err
+	}
 	top := &matchHeap{}
 	err = pass(func(row LookalikeRow) error {
 		if row.Member || !row.Granted {

@@ -1,6 +1,8 @@
 package intel
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -62,7 +64,10 @@ func TestLookalikeFindsPlantedGroup(t *testing.T) {
 			others = append(others, Features(s, now)) // a sample of the rest
 		}
 	}
-	m := Train(members, others)
+	m, err := Train(context.Background(), members, others)
+	if err != nil {
+		t.Fatal(err)
+	}
 	type scored struct {
 		i     int
 		score float64
@@ -154,12 +159,33 @@ func TestTrainKeepsTheMostSupportedFeatures(t *testing.T) {
 		}
 	}
 	rows[0]["event Rare"], rows[1]["event Rare"] = 1, 1
-	m := Train(rows[:10], rows[10:])
+	m, err := Train(context.Background(), rows[:10], rows[10:])
+	if err != nil {
+		t.Fatal(err)
+	}
 	var want []string
 	for f := range 500 {
 		want = append(want, fmt.Sprintf("event P%03d", f))
 	}
 	if len(m.names) != MaxFeatures || !slices.Equal(m.names, want) {
 		t.Fatalf("kept %d features (%v ... %v), want event P000 to event P499", len(m.names), m.names[:3], m.names[len(m.names)-3:])
+	}
+}
+
+// TestTrainStopsWhenCancelled: a fit whose caller went away stops between
+// two steps of the descent with the context's error, and returns no model.
+func TestTrainStopsWhenCancelled(t *testing.T) {
+	rows := make([]map[string]float64, 40)
+	for i := range rows {
+		rows[i] = map[string]float64{"event Viewed": float64(i % 3), "trait plan=pro": float64(i % 2)}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	m, err := Train(ctx, rows[:10], rows[10:])
+	if !errors.Is(err, context.Canceled) || m != nil {
+		t.Fatalf("Train with a cancelled context: %v, %v; want no model and context.Canceled", m, err)
+	}
+	if m, err := Train(context.Background(), rows[:10], rows[10:]); err != nil || m == nil {
+		t.Fatalf("Train: %v, %v", m, err)
 	}
 }

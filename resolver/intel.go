@@ -271,8 +271,8 @@ func priceIntel(c *gql.ComplexityRoot) {
 		return satAdd(scanCost, child)
 	}
 	c.Query.Lookalike = func(child int, _ string, size int, _ *string) int {
-		// Two scans; the answer holds up to size profiles.
-		return satAdd(2*scanCost, satMul(max(1, min(size, intel.MaxLookalike)), child))
+		// Two scans and a fit; the answer holds up to size profiles.
+		return satAdd(2*scanCost+fitCost, satMul(max(1, min(size, intel.MaxLookalike)), child))
 	}
 	c.Query.Paths = func(child int, _ gql.EventMatch, _, first *int, _ *string, _, _ *time.Time, _ *gql.AudienceFilter) int {
 		return satAdd(scanCost, satMul(pageCost(first, 10, intel.MaxPaths), child))

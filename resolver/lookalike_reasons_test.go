@@ -68,7 +68,11 @@ func TestLookalikeReasonsAreTheMatchsOwn(t *testing.T) {
 		for range 10 {
 			others = append(others, map[string]float64{"trait plan=pro": 1})
 		}
-		wantScore, _ := intel.Train(members, others).Score(map[string]float64{"trait plan=pro": 1})
+		model, err := intel.Train(context.Background(), members, others)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantScore, _ := model.Score(map[string]float64{"trait plan=pro": 1})
 
 		const op = `query($a: ID!) { lookalike(audienceId: $a, size: 10) { profile { id } score reasons } }`
 		type answer struct {

@@ -11,10 +11,10 @@ import (
 )
 
 // priceLookalikes prices createLookalikeAudience as the lookalike it runs,
-// two scans, plus the audience it answers.
+// two scans and a fit, plus the audience it answers.
 func priceLookalikes(c *gql.ComplexityRoot) {
 	c.Mutation.CreateLookalikeAudience = func(child int, _ string, _ int, _ string, _ *string) int {
-		return satAdd(2*scanCost, child)
+		return satAdd(2*scanCost+fitCost, child)
 	}
 }
 

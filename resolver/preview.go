@@ -29,6 +29,12 @@ const (
 // at most 40 of them per operation.
 const scanCost = 500
 
+// fitCost is the price of fitting a lookalike model (intel.Train): at full
+// size (5,000 members and 20,000 others of 500 features) about five
+// seconds of CPU and 100 MB, ten times a scan; at the default complexity
+// limit, at most three lookalikes per operation.
+const fitCost = 10 * scanCost
+
 // keeper is an audience keeper over the engine, the audience store and
 // the consent ledger (Config.Audiences and Config.Consent, or the engine's
 // store); previews and filtered pages write nothing through it.

@@ -476,3 +476,38 @@ func TestPreviewAndProfilesFilterPricing(t *testing.T) {
 		e.query(`{ a: profiles(first: 10) { nodes { id } } b: profiles(first: 10) { nodes { id } } }`, nil, nil)
 	})
 }
+
+// TestLookalikePricing: a lookalike costs two scans and a fit (500 + 500 +
+// 5,000) plus size times its selection; createLookalikeAudience the same
+// plus its audience. At the default limit of 20,000, three per operation
+// pass and a fourth is refused.
+func TestLookalikePricing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		const seg = `"seg_0123456789abcdef0123456789abcdef"`
+		aliases := func(n int, field string) string {
+			var b strings.Builder
+			for i := range n {
+				fmt.Fprintf(&b, " a%d: %s", i, field)
+			}
+			return b.String()
+		}
+		notForComplexity := func(op string) {
+			t.Helper()
+			if r := e.post(op, nil); r.code() == CodeComplexityLimit {
+				t.Errorf("refused for complexity: %+v", r.Errors)
+			}
+		}
+		// 6,000 + 1 x score 1 = 6,001 each.
+		one := `lookalike(audienceId: ` + seg + `, size: 1) { score }`
+		e.refused(`{`+aliases(4, one)+` }`, nil, CodeComplexityLimit, "complexity 24004", "limit of 20000")
+		notForComplexity(`{` + aliases(3, one) + ` }`)
+		// 6,000 + size x (score 1 + profile (1 + id 1)): 18,000 at 4,000, 21,000 at 5,000.
+		notForComplexity(`{ lookalike(audienceId: ` + seg + `, size: 4000) { score profile { id } } }`)
+		e.refused(`{ lookalike(audienceId: `+seg+`, size: 5000) { score profile { id } } }`, nil, CodeComplexityLimit, "complexity 21000")
+		// 6,000 + id 1 = 6,001 each.
+		create := `createLookalikeAudience(audienceId: ` + seg + `, size: 10, name: "x") { id }`
+		e.refused(`mutation {`+aliases(4, create)+` }`, nil, CodeComplexityLimit, "complexity 24004")
+		notForComplexity(`mutation {` + aliases(3, create) + ` }`)
+	})
+}
