@@ -199,8 +199,13 @@ func (c *copySide) openStore(ctx context.Context, stderr io.Writer, mustExist bo
 	}
 	st, err := c.open(ctx, zerolog.New(stderr).With().Timestamp().Logger())
 	if err != nil {
-		if errors.Is(err, embedded.ErrInUse) {
+		switch {
+		case errors.Is(err, embedded.ErrInUse):
 			return nil, fmt.Errorf("the %s is held by a running server; stop it first", c)
+		case errors.Is(err, embedded.ErrOlderLayout) && c.name == "to" && !mustExist:
+			return nil, fmt.Errorf("%w; it is not empty, and is left unchanged: give --force to upgrade it and copy into it", err)
+		case errors.Is(err, embedded.ErrOlderLayout):
+			return nil, fmt.Errorf("%w; --verify-only leaves both stores unchanged: open it once with cdp serve to upgrade it (a backup of the file is kept), then verify", err)
 		}
 		return nil, err
 	}
@@ -244,6 +249,10 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("the source and the target are the same store (%s)", from)
 	}
 	from.timeout, to.timeout = timeout, timeout
+	// A store is upgraded in place only when it will be read (the source
+	// of a copy) or written (a target given --force): a target refused for
+	// holding records, and both sides of --verify-only, stay as they are.
+	from.noUpgrade, to.noUpgrade = verifyOnly, verifyOnly || !force
 
 	src, err := from.openStore(ctx, stderr, true)
 	if err != nil {

@@ -35,6 +35,9 @@ type storeFlags struct {
 	neo4jDB   string
 	neo4jCA   string
 	timeout   time.Duration
+	// noUpgrade leaves an embedded file of an older layout as it is and
+	// refuses it (embedded.ErrOlderLayout) instead of upgrading it.
+	noUpgrade bool
 }
 
 // caFileUsage describes every command's --neo4j-ca-file.
@@ -66,7 +69,7 @@ func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store,
 		}
 		return st, nil
 	}
-	st, err := embedded.OpenWith(s.dataDir, embedded.Options{OnUpgrade: func(u embedded.Upgrade) {
+	st, err := embedded.OpenWith(s.dataDir, embedded.Options{NoUpgrade: s.noUpgrade, OnUpgrade: func(u embedded.Upgrade) {
 		log.Warn().Str("file", u.Path).Uint64("from", u.From).Uint64("to", u.To).Str("backup", u.Backup).
 			Msg("upgrading the embedded store's layout in place; the file as it was is kept as backup")
 	}})

@@ -122,6 +122,9 @@ func openLayout(dir string, lay layout, o Options) (*Store, error) {
 		if err := lay.checkVersion(v); err != nil {
 			return fail(err)
 		}
+		if v < lay.version && o.NoUpgrade {
+			return fail(fmt.Errorf("the file %w (version %d; this build writes version %d)", ErrOlderLayout, v, lay.version))
+		}
 		if v < lay.version {
 			if err := lay.upgrade(db, path, v, o.OnUpgrade); err != nil {
 				return fail(err)

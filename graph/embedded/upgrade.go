@@ -165,7 +165,14 @@ type Options struct {
 	// been copied aside and before it is upgraded, so the caller can log
 	// it. Open itself logs nothing.
 	OnUpgrade func(Upgrade)
+	// NoUpgrade refuses a file of an older layout with ErrOlderLayout,
+	// leaving it as it is, instead of upgrading it.
+	NoUpgrade bool
 }
+
+// ErrOlderLayout is the error of a file of an older layout opened with
+// NoUpgrade.
+var ErrOlderLayout = errors.New("holds an older layout, which opening it would upgrade in place")
 
 // storedVersion returns the layout version of the file, or fresh when the
 // file holds none yet (a new file).
