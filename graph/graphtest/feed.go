@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -22,6 +23,83 @@ func RunFeed(t *testing.T, open Opener) {
 	t.Run("Entries", func(t *testing.T) { testFeedEntries(t, open) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testFeedConcurrent(t, open) })
 	t.Run("LoadFeedMarks", func(t *testing.T) { testFeedMarks(t, open) })
+	t.Run("LoadFeedOverlap", func(t *testing.T) { testFeedLoadOverlap(t, open) })
+}
+
+// testFeedLoadOverlap: copied entries loaded again (dump.FeedWriter.LoadFeed,
+// as a copy run again with --force does) replace the entries of their Seqs
+// whatever the runs that stored them before: a run that starts or ends at
+// another Seq, or runs split otherwise. Each Seq is read back once, with
+// the content loaded last; a stored run that reaches past a loaded one
+// keeps its entries outside it, with their time.
+func testFeedLoadOverlap(t *testing.T, open Opener) {
+	type loader interface {
+		graph.FeedStore
+		LoadFeed(ctx context.Context, entries []graph.FeedEntry) error
+	}
+	// Each load is one LoadFeed call of runs [first, last]; a run's
+	// entries share a time, which differs from run to run and from load
+	// to load, so that graph.FeedRuns keeps the runs apart.
+	for _, c := range []struct {
+		name  string
+		loads [][][2]int
+	}{
+		{"RunStartsLater", [][][2]int{{{1, 10}}, {{2, 10}}}},
+		{"RunEndsEarlier", [][][2]int{{{1, 10}}, {{1, 9}}}},
+		{"OneRunThenTwo", [][][2]int{{{1, 10}}, {{1, 4}, {5, 10}}}},
+		{"TwoRunsThenOne", [][][2]int{{{1, 4}, {5, 10}}, {{1, 10}}}},
+		{"InsideOneRun", [][][2]int{{{1, 10}}, {{4, 6}}}},
+		{"AcrossTwoRuns", [][][2]int{{{1, 4}, {5, 10}}, {{3, 7}}}},
+		{"AcrossMany", [][][2]int{{{1, 3}, {4, 6}, {7, 9}, {10, 10}}, {{2, 8}}, {{1, 5}, {6, 10}}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t)
+			fs, ok := s.(loader)
+			if !ok {
+				t.Fatalf("%T cannot load a copy's feed", s)
+			}
+			// want[seq] is the entry loaded last at seq.
+			want := map[uint64]string{}
+			render := func(e graph.FeedEntry) string {
+				return fmt.Sprintf("%d %s %s %s", e.Seq, e.ProfileID, e.EventID, e.At.Format(time.TimeOnly))
+			}
+			for l, runs := range c.loads {
+				var es []graph.FeedEntry
+				for r, run := range runs {
+					when := at(10*(l+1) + r)
+					for seq := run[0]; seq <= run[1]; seq++ {
+						e := graph.FeedEntry{Seq: uint64(seq), At: when, Kind: graph.FeedEventAdded,
+							ProfileID: fmt.Sprintf("p%d", seq), EventID: fmt.Sprintf("e%d-load%d", seq, l+1)}
+						es = append(es, e)
+						want[e.Seq] = render(e)
+					}
+				}
+				if err := fs.LoadFeed(ctx, es); err != nil {
+					t.Fatalf("load %d: %v", l+1, err)
+				}
+			}
+			seqs := slices.Sorted(maps.Keys(want))
+			for i, after := range append([]uint64{0}, seqs...) {
+				es, err := fs.Feed(ctx, after, nil, graph.MaxFeedPage)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := make([]string, len(es))
+				for j, e := range es {
+					got[j] = render(e)
+				}
+				var w []string
+				for _, seq := range seqs[i:] {
+					w = append(w, want[seq])
+				}
+				wantFeed(t, fmt.Sprintf("the feed after %d, once %v are loaded", after, c.loads), got, w)
+			}
+			if h, err := fs.FeedHead(ctx); err != nil || h != seqs[len(seqs)-1] {
+				t.Fatalf("FeedHead = %d, %v; want %d", h, err, seqs[len(seqs)-1])
+			}
+		})
+	}
 }
 
 // testFeedMarks: a copy's feed marks (dump.FeedWriter.LoadFeedMarks)

@@ -66,24 +66,57 @@ func appendFeed(ctx context.Context, t *readTx, entries []graph.FeedEntry) error
 	return nil
 }
 
-// qLoadFeed writes copied runs of entries as batches, replacing a batch
-// of the same first Seq, and raises the head to their last Seq.
-var qLoadFeed = cypher(`
+// qLoadFeedFind raises the counter's head to the last Seq loaded, taking
+// its write lock as qAppendFeed does, so that no append runs beside the
+// load; then it locks (setting and removing the lock property, as
+// qLockFeedAt does) and reads the stored batches that hold a Seq of one
+// of the runs $ranges ([first, last]), which qLoadFeedPut replaces.
+//
+// Batches hold consecutive Seqs and do not overlap, so at most $n (the
+// Seqs from $min to $max) of them, taken in last order from $min, can hold
+// one: the index seek stops there instead of running to the feed's head.
+var qLoadFeedFind = cypher(`
 MERGE (c:{{FeedCounter}} { {{id}}: $cid })
 ON CREATE SET c.{{head}} = 0
-SET c.{{head}} = CASE WHEN c.{{head}} < $head THEN $head ELSE c.{{head}} END
+SET c.{{lock}} = true,
+    c.{{head}} = CASE WHEN c.{{head}} < $head THEN $head ELSE c.{{head}} END
 WITH c
-UNWIND $runs AS r
+CALL () {
+  MATCH (b:{{FeedBatch}})
+  USING INDEX SEEK b:{{FeedBatch}}({{last}})
+  WHERE b.{{last}} >= $min
+  WITH b ORDER BY b.{{last}} LIMIT $n
+  WITH b WHERE b.{{first}} <= $max AND any(r IN $ranges WHERE b.{{first}} <= r[1] AND r[0] <= b.{{last}})
+  SET b.{{lock}} = true
+  REMOVE b.{{lock}}
+  WITH b ORDER BY b.{{first}}
+  RETURN collect([b.{{first}}, b.{{at}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, b.{{eventIds}}, b.{{audienceIds}}]) AS batches
+}
+RETURN batches`)
+
+// qLoadFeedPut deletes the batches $drop (by first) and writes $batches,
+// replacing a batch of the same first.
+var qLoadFeedPut = cypher(`
+UNWIND $drop AS f
+MATCH (b:{{FeedBatch}} { {{first}}: f })
+DELETE b
+WITH count(*) AS dropped
+UNWIND $batches AS r
 MERGE (b:{{FeedBatch}} { {{first}}: r.first })
 SET b.{{last}} = r.last, b.{{at}} = r.at, b.{{kinds}} = r.kinds, b.{{profileIds}} = r.pids,
     b.{{previousIds}} = r.prev, b.{{eventIds}} = r.eids, b.{{audienceIds}} = r.aids`)
 
-// LoadFeed implements dump.FeedWriter, in one statement.
+// LoadFeed implements dump.FeedWriter, in one write transaction of two
+// statements: a batch per run of consecutive Seqs (graph.FeedRuns). As
+// the embedded store does (clearFeedRange), the entries stored at the
+// Seqs of a run go, whatever batches held them: a stored batch inside a
+// run is deleted, and one that reaches past a run keeps its entries
+// outside the runs, as batches of their own keyed by their first Seq,
+// with its time.
 func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	var runs []any
 	for i, e := range entries {
 		if e.Seq == 0 || (i > 0 && e.Seq <= entries[i-1].Seq) {
 			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from 1, got %d", e.Seq)
@@ -92,18 +125,92 @@ func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
 			return graph.Errorf(graph.EINVALID, "feed: unknown kind %q", string(e.Kind))
 		}
 	}
-	for _, run := range graph.FeedRuns(entries) {
+	runs := graph.FeedRuns(entries)
+	var ranges, rows []any
+	bounds := make([][2]int64, len(runs))
+	for i, run := range runs {
+		bounds[i] = [2]int64{int64(run[0].Seq), int64(run[len(run)-1].Seq)}
+		ranges = append(ranges, []any{bounds[i][0], bounds[i][1]})
 		row := feedColumns(run)
-		row["first"], row["last"], row["at"] = int64(run[0].Seq), int64(run[len(run)-1].Seq), graph.Clean(run[0].At).In(utc)
-		runs = append(runs, row)
+		row["first"], row["last"], row["at"] = bounds[i][0], bounds[i][1], graph.Clean(run[0].At).In(utc)
+		rows = append(rows, row)
 	}
+	lo, hi := int64(entries[0].Seq), int64(entries[len(entries)-1].Seq)
 	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		return nil, t.exec(ctx, qLoadFeed, map[string]any{"cid": feedCounterID, "head": int64(entries[len(entries)-1].Seq), "runs": runs})
+		recs, err := t.query(ctx, qLoadFeedFind, map[string]any{"cid": feedCounterID, "head": hi,
+			"min": lo, "max": hi, "n": hi - lo + 1, "ranges": ranges})
+		if err != nil {
+			return nil, err
+		}
+		var stored []any
+		if len(recs) > 0 {
+			stored, _ = recs[0].Values[0].([]any)
+		}
+		drop, kept := feedKept(stored, bounds)
+		return nil, t.exec(ctx, qLoadFeedPut, map[string]any{"drop": drop, "batches": append(kept, rows...)})
 	})
 	if err != nil {
 		return fmt.Errorf("load the feed: %w", err)
 	}
 	return nil
+}
+
+// feedKept works out, from the stored batches that qLoadFeedFind read and
+// the runs [first, last] being loaded (in Seq order), the batches to
+// delete (by first) and the parts of them to write again: their entries
+// at Seqs outside the runs, a batch per stretch of consecutive Seqs.
+func feedKept(stored []any, runs [][2]int64) (drop []any, kept []any) {
+	for _, v := range stored {
+		row, _ := v.([]any)
+		if len(row) != 7 {
+			continue
+		}
+		first, _ := row[0].(int64)
+		at, _ := row[1].(time.Time)
+		cols := make([][]string, 5)
+		for i := range cols {
+			cols[i] = strList(row[2+i])
+		}
+		n := int64(len(cols[0]))
+		if n == 0 {
+			continue
+		}
+		end := first + n - 1
+		var parts [][2]int64
+		cur, hit := first, false
+		for _, r := range runs {
+			if r[1] < cur {
+				continue
+			}
+			if r[0] > end {
+				break
+			}
+			hit = true
+			if r[0] > cur {
+				parts = append(parts, [2]int64{cur, r[0] - 1})
+			}
+			cur = r[1] + 1
+		}
+		if !hit {
+			continue
+		}
+		if cur <= end {
+			parts = append(parts, [2]int64{cur, end})
+		}
+		drop = append(drop, first)
+		for _, p := range parts {
+			part := map[string]any{"first": p[0], "last": p[1], "at": at.In(utc)}
+			for i, name := range []string{"kinds", "pids", "prev", "eids", "aids"} {
+				l := make([]string, 0, p[1]-p[0]+1)
+				for seq := p[0]; seq <= p[1]; seq++ {
+					l = append(l, at0(cols[i], int(seq-first)))
+				}
+				part[name] = l
+			}
+			kept = append(kept, part)
+		}
+	}
+	return drop, kept
 }
 
 // qLoadFeedMarks raises the counter's head and trimmed to at least the
