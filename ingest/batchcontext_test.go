@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -123,4 +124,50 @@ func TestConsentChangedForEverySharingProfile(t *testing.T) {
 			t.Errorf("CONSENT_CHANGED for %v, want both profiles %v", got, want)
 		}
 	})
+}
+
+// TestBatchContextIsBounded: a batch-level context is merged into every
+// message, so it may be no larger than a message (32 KiB), and its size
+// times the batch's messages no more than ten requests' worth (5,000 KiB):
+// a 400 naming the numbers, and nothing stored. Within both, the batch is
+// taken.
+func TestBatchContextIsBounded(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	batches := 0
+	track := func(n int) []any {
+		batches++
+		out := make([]any, n)
+		for i := range out {
+			out[i] = map[string]any{"type": "track", "event": "e", "userId": "u-bound", "messageId": fmt.Sprintf("b%d-%d", batches, i)}
+		}
+		return out
+	}
+	blob := func(n int) map[string]any {
+		// {"traits":{"blob":"xxx"}} is 22 bytes around the x's.
+		return map[string]any{"traits": map[string]any{"blob": strings.Repeat("x", n-22)}}
+	}
+	for _, c := range []struct {
+		name    string
+		ctx     map[string]any
+		n       int
+		want    int
+		message string
+	}{
+		{"over a message", blob(32<<10 + 1), 1, http.StatusBadRequest, "batch context is 32769 bytes, over the 32 KiB per-message limit"},
+		// 2,000 bytes x 2,561 = 5,122,000 > 5,120,000.
+		{"too many copies", blob(2000), 2561, http.StatusBadRequest, "batch context is 2000 bytes and is merged into each of the 2561 messages: 5122000 bytes in all, over the 5000 KiB"},
+		{"at a message, one copy", blob(32 << 10), 1, http.StatusOK, ""},
+		{"at the copies", blob(2000), 2560, http.StatusOK, ""},
+	} {
+		r := h.sdkPost(t, "/v1/batch", "wk-node", map[string]any{"batch": track(c.n), "context": c.ctx})
+		if r.status != c.want || !strings.Contains(r.raw, c.message) {
+			t.Errorf("%s: answered %d %.300s; want %d with %q", c.name, r.status, r.raw, c.want, c.message)
+		}
+		if c.want != http.StatusOK && strings.Contains(r.raw, "xxxx") {
+			t.Errorf("%s: the refusal echoes the context", c.name)
+		}
+		if stored := map[bool]int{true: c.n}[c.want == http.StatusOK]; r.body.Stored != stored {
+			t.Errorf("%s: %d stored, want %d", c.name, r.body.Stored, stored)
+		}
+	}
 }

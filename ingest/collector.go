@@ -24,8 +24,12 @@ const (
 	DefaultMaxWait         = 5 * time.Millisecond
 	DefaultQueueSize       = 20000
 	DefaultMaxRequestBytes = 500 << 10
-	DefaultRetryAfter      = time.Second
-	DefaultCommitTimeout   = 30 * time.Second
+	// MaxContextCopies bounds what a batch-level context adds: its size
+	// times the batch's messages, into each of which it is merged, may be
+	// at most this many times MaxRequestBytes (5,000 KiB by default).
+	MaxContextCopies     = 10
+	DefaultRetryAfter    = time.Second
+	DefaultCommitTimeout = 30 * time.Second
 	// DefaultSource is the source of events when no write keys are
 	// configured.
 	DefaultSource = "default"

@@ -34,8 +34,16 @@ import (
 // a category name may be anything a client sends.
 
 // consentMarker is what a message must contain to hold Segment consent;
-// messages without it skip the second decode.
+// messages without it, the consent event's name and any \u escape (JSON
+// may spell either with escapes) skip the second decode.
 var consentMarker = []byte(`categoryPreferences`)
+
+// mayHoldConsent reports whether raw may hold Segment consent: it names
+// the marker or the consent event as written, or holds a \u escape, which
+// could spell either.
+func mayHoldConsent(raw []byte) bool {
+	return bytes.Contains(raw, consentMarker) || bytes.Contains(raw, []byte(privacy.SegmentConsentEvent)) || bytes.Contains(raw, []byte(`\u`))
+}
 
 // consentRecords reads the Segment consent of a raw message, parsed as ev
 // under the batch-level context batchCtx (nil: none), and returns its
@@ -46,7 +54,7 @@ var consentMarker = []byte(`categoryPreferences`)
 // Errors: those of ConsentRecords.
 func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph.Event) ([]privacy.Record, error) {
 	_, batchConsent := batchCtx["consent"]
-	if c.purposes == nil || (!batchConsent && !bytes.Contains(raw, consentMarker) && !bytes.Contains(raw, []byte(privacy.SegmentConsentEvent))) {
+	if c.purposes == nil || (!batchConsent && !mayHoldConsent(raw)) {
 		return nil, nil
 	}
 	v, merr := decodeJSON(raw, "message")

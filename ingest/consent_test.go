@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"slices"
@@ -257,5 +258,32 @@ func TestImportConsentRefusesBadPurposeName(t *testing.T) {
 	var ie *ingest.ImportError
 	if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "--consent Email News=news") {
 		t.Fatalf("error %v, want an ImportError naming the flag", err)
+	}
+}
+
+// TestEscapedConsentStored: JSON may spell the consent fields, or the
+// consent event's name, with \u escapes; the message decodes to the same
+// consent, which is recorded, or, for the consent event without
+// preferences, refused, as when written plainly.
+func TestEscapedConsentStored(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	ts := tConsent.Format(time.RFC3339)
+	auth := map[string]string{"Content-Type": "application/json", "Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("wk-node:"))}
+	r := h.rawPost(t, "/v1/identify", []byte(`{"userId":"u-esc","messageId":"esc1","timestamp":"`+ts+`",`+
+		`"context":{"consent":{"categoryPreferenc\u0065s":{"Advertising":false}}}}`), auth)
+	if r.status != http.StatusOK || r.body.Stored != 1 {
+		t.Fatalf("escaped consent answered %d %s", r.status, r.raw)
+	}
+	want := []string{"user_id:u-esc advertising DENIED 2026-03-10T08:30:00Z node node/esc1 CONSENT"}
+	if got := ledger(t, h.store, "user_id:u-esc"); !slices.Equal(got, want) {
+		t.Errorf("ledger\n got %q\nwant %q", got, want)
+	}
+	// The consent event, its name escaped, without preferences: refused
+	// as the plain one is.
+	for _, name := range []string{privacy.SegmentConsentEvent, strings.Replace(privacy.SegmentConsentEvent, "C", `\u0043`, 1)} {
+		r = h.rawPost(t, "/v1/track", []byte(`{"userId":"u-esc2","event":"`+name+`","timestamp":"`+ts+`"}`), auth)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.raw, "has no context.consent.categoryPreferences") {
+			t.Errorf("consent event %s without preferences answered %d %s; want 400 naming the missing preferences", name, r.status, r.raw)
+		}
 	}
 }

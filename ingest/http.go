@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -336,6 +337,16 @@ func (c *Collector) parseBatch(body []byte, env *Envelope) ([]json.RawMessage, s
 			}
 			if e := keepSurrogates(raw, m, contextIdentifierPath, "batch context"); e != nil {
 				return nil, "", http.StatusBadRequest, e.Message
+			}
+			// It is merged into every message, so each may store all of it:
+			// no larger than a message, and, copied into every message of
+			// the batch, no more than MaxContextCopies requests' worth.
+			if max := cmp.Or(env.MaxBytes, DefaultMaxMessageBytes); len(raw) > max {
+				return nil, "", http.StatusBadRequest, fmt.Sprintf("batch context is %d bytes, over the %s per-message limit (it is merged into every message)", len(raw), sizeName(max))
+			}
+			if copies, most := int64(len(raw))*int64(len(items)), int64(MaxContextCopies)*int64(c.cfg.MaxRequestBytes); copies > most {
+				return nil, "", http.StatusBadRequest, fmt.Sprintf("batch context is %d bytes and is merged into each of the %d messages: %d bytes in all, over the %s a batch's context may add (%d times the request limit); send a smaller context, or fewer messages per batch",
+					len(raw), len(items), copies, sizeName(int(most)), MaxContextCopies)
 			}
 			env.Context = m
 		}

@@ -104,3 +104,34 @@ func TestLookAlikeIdentifiers(t *testing.T) {
 		}
 	})
 }
+
+// TestMessageIDSurrogates: encoding/json turns every lone surrogate into
+// U+FFFD, so two message ids differing only there would be one id, and
+// the second message a duplicate (answered 200, never stored) or a
+// conflict. A message id holding one is refused, naming messageId; one
+// holding a real U+FFFD is an id like any other.
+func TestMessageIDSurrogates(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	batch := `{"batch":[` + strings.Join([]string{
+		`{"type":"track","event":"e","messageId":"m\ud800","userId":"u-sur","properties":{"sku":"A"}}`,
+		`{"type":"track","event":"e","messageId":"m\udbff","userId":"u-sur","properties":{"sku":"B"}}`,
+		`{"type":"track","event":"e","messageId":"m\ufffd","userId":"u-sur","properties":{"sku":"C"}}`,
+	}, ",") + `]}`
+	r := h.rawPost(t, "/v1/batch", []byte(batch), map[string]string{"Authorization": basic("wk-node")})
+	if r.status != http.StatusOK || r.body.Stored != 1 || r.body.Rejected != 2 {
+		t.Fatalf("answered %d %s; want the U+FFFD id stored and both lone surrogates refused", r.status, r.raw)
+	}
+	for _, e := range r.body.Errors {
+		if e.Index > 1 || !strings.Contains(e.Reason, "messageId holds an unpaired UTF-16 surrogate") {
+			t.Errorf("item %d: %q", e.Index, e.Reason)
+		}
+	}
+	if r.body.Errors[0].Index == r.body.Errors[1].Index {
+		t.Errorf("errors %+v, want items 0 and 1", r.body.Errors)
+	}
+	// A single message too.
+	r = h.rawPost(t, "/v1/track", []byte(`{"event":"e","messageId":"\udc00","userId":"u-sur"}`), map[string]string{"Authorization": basic("wk-node")})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.raw, "messageId holds an unpaired UTF-16 surrogate") {
+		t.Errorf("single message answered %d %s", r.status, r.raw)
+	}
+}

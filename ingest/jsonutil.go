@@ -142,11 +142,13 @@ func replaceString(v any, path []string, lossy, value string) {
 }
 
 // messageIdentifierPath reports whether path names a field of a message
-// that the parser reads an identifier from.
+// that the parser reads an identifier from, or its messageId (which
+// messageID refuses with an unpaired surrogate: two ids differing only
+// there must not become one).
 func messageIdentifierPath(path []string) bool {
 	switch {
 	case len(path) == 1:
-		return path[0] == "userId" || path[0] == "anonymousId" || path[0] == "previousId"
+		return path[0] == "userId" || path[0] == "anonymousId" || path[0] == "previousId" || path[0] == "messageId"
 	case len(path) == 2 && path[0] == "traits":
 		return path[1] == "email" || path[1] == "phone"
 	case len(path) > 1 && path[0] == "context":

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
 )
@@ -629,6 +630,10 @@ func messageID(msg, batchCtx, merged map[string]any, typ, source string) (id, di
 	}
 	if ok && len(id) > MaxMessageIDBytes {
 		return "", "", invalid("messageId is %d bytes; at most %d are accepted", len(id), MaxMessageIDBytes)
+	}
+	if ok && !utf8.ValidString(id) {
+		// keepSurrogates put an unpaired surrogate escape back in WTF-8.
+		return "", "", invalid("messageId holds an unpaired UTF-16 surrogate escape (such as \\ud800 alone); send it as valid Unicode")
 	}
 	content := make(map[string]any, len(msg)+1)
 	for k, v := range msg {
