@@ -46,7 +46,18 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 		}
 	}
 	if len(keys) == 0 {
+		// Nothing is left of p: the profiles merged into it go with it, as
+		// forgetting it would delete them, so that none of their ids is
+		// left to redirect to nothing (nor its feed entries and audience
+		// rows behind, which follow w.DeleteProfiles).
+		cands, err := mergedInto(ctx, tx, p.ID)
+		if err != nil {
+			return nil, err
+		}
 		w.DeleteProfiles = append(w.DeleteProfiles, p.ID)
+		for _, c := range cands {
+			w.DeleteProfiles = append(w.DeleteProfiles, c.profile.ID)
+		}
 		return nil, nil
 	}
 	links, err := tx.Links(ctx, keys)

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("RemoveIdentifierScrubsWithoutSuppressing", func(t *testing.T) { testRemoveIdentifier(t, get(t), scan) })
 	t.Run("ForgetIdentifierScrubsEarlierMerges", func(t *testing.T) { testNestedHistory(t, get(t), scan) })
 	t.Run("ForgetIdentifierScrubsSharedEventText", func(t *testing.T) { testSharedEventText(t, get(t), scan) })
+	t.Run("ForgettingTheLastIdentifierLeavesNoRedirect", func(t *testing.T) { testLastIdentifier(t, get(t)) })
 	t.Run("ErasureMovesSharersUpdatedAt", func(t *testing.T) { testSharersTouched(t, get(t)) })
 	t.Run("FailedErasureChangesNothing", func(t *testing.T) { testRollback(t, get(t)) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, get(t)) })
@@ -468,6 +469,54 @@ func testNestedHistory(t *testing.T, s Store, scan func(*testing.T, graph.Store)
 	}
 	if d := graph.MemberDigest("email:" + em); strings.Contains(raw, d) {
 		t.Errorf("the raw scan still finds the erased email's digest %s", d)
+	}
+}
+
+// A person erased one identifier at a time: when the last identifier of
+// a profile goes, so do the profiles merged into it. Here the device's
+// profile and the email's merge, the device is forgotten (the email's
+// part keeps its own id back), then the email: no profile, redirect or
+// feed entry of either is left, and neither id answers.
+func testLastIdentifier(t *testing.T, s Store) {
+	ctx := context.Background()
+	e, x := newEraser(t, s)
+	tok := token(t)
+	em, dev := ref("email", "last-"+tok+"@example.com"), ref("anonymous_id", "last-dev-"+tok)
+	apply(t, e, event("l1", 1, dev))
+	apply(t, e, event("l2", 2, em))
+	apply(t, e, event("l3", 3, dev, em))
+	ids := []string{graph.ProfileIDFor("anonymous_id:"+dev.Value, 0), graph.ProfileIDFor("email:"+em.Value, 0)}
+	p, err := e.ProfileByIdentifier(ctx, em)
+	must(t, err)
+	if p.Size != 2 || !slices.Contains(ids, p.ID) {
+		t.Fatalf("before the erasures: profile %s of %d identifiers, want one of %v holding both", p.ID, p.Size, ids)
+	}
+	_, _, err = x.ForgetIdentifier(ctx, dev, "asked by phone", privacy.Requester{}, nil)
+	must(t, err)
+	_, _, err = x.ForgetIdentifier(ctx, em, "asked by mail", privacy.Requester{}, nil)
+	must(t, err)
+	for _, id := range ids {
+		_, err := e.ProfileByID(ctx, id)
+		wantCode(t, err, graph.ENOTFOUND, "profile "+id+" after both erasures")
+	}
+	must(t, s.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		got, err := tx.Profiles(ctx, ids)
+		if len(got) != 0 {
+			t.Errorf("profiles left after both erasures (redirects included): %+v", got)
+		}
+		return err
+	}))
+	// The feed names them only in the erasures' own FORGOTTEN entries.
+	if fs, ok := any(s).(graph.FeedStore); ok {
+		entries, err := fs.Feed(ctx, 0, nil, graph.MaxFeedPage)
+		must(t, err)
+		for _, en := range entries {
+			if en.Kind != graph.FeedForgotten && (slices.Contains(ids, en.ProfileID) || slices.ContainsFunc(en.PreviousIDs, func(p string) bool { return slices.Contains(ids, p) })) {
+				t.Errorf("feed entry %d %s still names an erased profile: %+v", en.Seq, en.Kind, en)
+			}
+		}
+	} else {
+		t.Fatalf("%T keeps no feed", s)
 	}
 }
 
