@@ -154,8 +154,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "cdp import: %v\n", ierr)
 		return 2
 	}
-	fmt.Fprintf(stdout, "imported %d rows in %.1fs (%.0f rows/s): %d stored, %d already present, %d rejected\n",
-		stats.Rows, secs, float64(stats.Rows)/max(secs, 0.001), stats.Stored, stats.Duplicates, stats.Rejected)
+	if ierr != nil {
+		// Stopped: the rows read after the last answer were not sent, or
+		// got no answer, and no file lists them.
+		fmt.Fprintf(stdout, "stopped after %.1fs: read %d rows: %d stored, %d already present, %d rejected, %d not sent or unanswered; run the same import again to send them (rows already stored are skipped as already present)\n",
+			secs, stats.Rows, stats.Stored, stats.Duplicates, stats.Rejected, stats.Rows-stats.Done())
+	} else {
+		fmt.Fprintf(stdout, "imported %d rows in %.1fs (%.0f rows/s): %d stored, %d already present, %d rejected\n",
+			stats.Rows, secs, float64(stats.Rows)/max(secs, 0.001), stats.Stored, stats.Duplicates, stats.Rejected)
+	}
 	if stats.Unsure > 0 {
 		fmt.Fprintf(stdout, "%d of the rows already present were in requests sent again after an attempt got no answer or a 5xx: this import may have stored them\n", stats.Unsure)
 	}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// An import the server stops part-way (here it refuses the second request
+// with 401) says so: the summary counts the rows read but never sent, no
+// file lists them, and running the same import again sends them, the rows
+// stored before coming back as already present.
+func TestImportSummaryWhenStopped(t *testing.T) {
+	st := storetest.Embedded(t)
+	base, _, _ := startApp(t, st, -1)
+	target, err := url.Parse(base)
+	storetest.Must(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var calls atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			http.Error(w, `{"success":false,"error":"write key not recognized"}`, http.StatusUnauthorized)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	file := filepath.Join(t.TempDir(), "crm.csv")
+	storetest.Must(t, os.WriteFile(file, []byte("id,email\n1,a@x.example\n2,b@x.example\n3,c@x.example\n4,d@x.example\n"), 0o600))
+	args := []string{"import", "--source", "crm", "--map", "user_id=id", "--map", "email=email", "--batch", "2", "--concurrency", "1"}
+
+	stdout, stderr, code := runCDP(t, nil, append(args, "--server", front.URL, file)...)
+	if code != 2 || !strings.Contains(stdout, "read 4 rows: 2 stored, 0 already present, 0 rejected, 2 not sent or unanswered; run the same import again") ||
+		strings.Contains(stdout, "imported") || !strings.Contains(stderr, "401") {
+		t.Errorf("stopped import: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(file + ".rejects"); err == nil {
+		t.Errorf("a rejects file was left although nothing was rejected")
+	}
+	stdout, stderr, code = runCDP(t, nil, append(args, "--server", base, file)...)
+	if code != 0 || !strings.Contains(stdout, "imported 4 rows") || !strings.Contains(stdout, "2 stored, 2 already present, 0 rejected") {
+		t.Errorf("import again: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}
