@@ -63,6 +63,15 @@ type Batch struct {
 	AudienceMembers []audience.Membership
 	AudienceChanges []audience.Change
 	Feed            []graph.FeedEntry
+	// FeedFrom and FeedTo are the Seqs a page of the feed covers on the
+	// source: every Seq from the one after the previous page's last (1 on
+	// the first page) to the last of this page, or on the last page to
+	// the source's head. A Seq in that range that Feed does not hold is a
+	// gap on the source (redacted by erasure, or trimmed), and the target
+	// drops what it stores there (FeedWriter.LoadFeed). FeedTo below
+	// FeedFrom is an empty range; both 0 is the range from Feed's first
+	// entry to its last.
+	FeedFrom, FeedTo uint64
 	// FeedHead and FeedTrimmed are, on the last page of the feed, the
 	// source's head and the greatest Seq its retention trimmed: a target
 	// raises its own to them (FeedWriter.LoadFeedMarks), so that new

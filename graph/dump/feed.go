@@ -14,13 +14,23 @@ import (
 // goes on from the source's head. Gaps left by erasure stay gaps.
 const Feed Kind = "feed"
 
-// FeedWriter writes feed entries as they are, Seq and time included:
-// entries with consecutive Seqs and one time are stored as one
-// transaction's, an entry whose Seq is stored already replaces it, and
-// the feed's head becomes at least the greatest Seq written. Both stores
-// implement it beside graph.FeedStore.
+// FeedWriter writes feed entries as they are, Seq and time included. Both
+// stores implement it beside graph.FeedStore.
 type FeedWriter interface {
-	LoadFeed(ctx context.Context, entries []graph.FeedEntry) error
+	// LoadFeed makes the stored feed at the Seqs from to to (1 <= from
+	// <= to) hold entries and nothing else, in one transaction: entries,
+	// whose Seqs lie in [from, to] and grow, are stored as they are, those
+	// with consecutive Seqs and one time as one transaction's
+	// (graph.FeedRuns); an entry stored at a Seq of the range that is not
+	// among them goes, becoming a gap, as on a source that redacted it,
+	// whatever the stored runs that held it (a run reaching out of the
+	// range keeps its entries outside it); stored entries outside the
+	// range stay. The feed's head becomes at least to, so that a gap's
+	// Seq is not used again. An empty entries clears the range.
+	//
+	// Errors: EINVALID for a range or Seqs out of these bounds, or an
+	// unknown kind.
+	LoadFeed(ctx context.Context, from, to uint64, entries []graph.FeedEntry) error
 	// LoadFeedMarks raises the feed's head to at least head and the
 	// greatest Seq its retention trimmed to at least trimmed.
 	LoadFeedMarks(ctx context.Context, head, trimmed uint64) error
@@ -92,11 +102,42 @@ func (s *Stream) pageFeed(ctx context.Context, after string, limit int) (Batch, 
 			es = append(es, e)
 		}
 	}
-	b := Batch{Kind: Feed, Feed: es}
+	// The page covers the Seqs from the one after the cursor to its last
+	// entry, and the last page to the head: pages read one after the
+	// other cover every Seq from 1 to the head once, so that the target
+	// drops what it holds at a Seq the source left a gap, at the start
+	// of a page, inside it, or at the feed's end (FeedWriter.LoadFeed).
+	b := Batch{Kind: Feed, Feed: es, FeedFrom: from + 1, FeedTo: from}
+	if len(es) > 0 {
+		b.FeedTo = es[len(es)-1].Seq
+	}
 	if len(es) >= min(limit, graph.MaxFeedPage) {
 		b.Next = strconv.FormatUint(es[len(es)-1].Seq, 10)
 		return b, nil
 	}
-	b.FeedHead, b.FeedTrimmed, err = s.FeedMarks(ctx)
-	return b, err
+	if b.FeedHead, b.FeedTrimmed, err = s.FeedMarks(ctx); err != nil {
+		return Batch{}, err
+	}
+	b.FeedTo = max(b.FeedTo, b.FeedHead)
+	return b, nil
+}
+
+// loadFeed writes a page of the feed read by pageFeed: its entries over
+// the range of Seqs it covers, then the source's marks on the last page.
+func (s *Stream) loadFeed(ctx context.Context, b Batch) error {
+	from, to := b.FeedFrom, b.FeedTo
+	if from == 0 && to == 0 && len(b.Feed) > 0 {
+		from, to = b.Feed[0].Seq, b.Feed[len(b.Feed)-1].Seq
+	}
+	if from >= 1 && from <= to {
+		if err := s.feed.LoadFeed(ctx, from, to, b.Feed); err != nil {
+			return err
+		}
+	} else if len(b.Feed) > 0 {
+		return fmt.Errorf("feed page of %d entries covers Seqs %d to %d", len(b.Feed), from, to)
+	}
+	if b.FeedHead == 0 && b.FeedTrimmed == 0 {
+		return nil
+	}
+	return s.feed.LoadFeedMarks(ctx, b.FeedHead, b.FeedTrimmed)
 }

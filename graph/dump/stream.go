@@ -345,15 +345,7 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 		if s.feed == nil {
 			return fmt.Errorf("the store %T keeps no %s", s.st, b.Kind)
 		}
-		if len(b.Feed) > 0 {
-			if err := s.feed.LoadFeed(ctx, b.Feed); err != nil {
-				return err
-			}
-		}
-		if b.FeedHead == 0 && b.FeedTrimmed == 0 {
-			return nil
-		}
-		return s.feed.LoadFeedMarks(ctx, b.FeedHead, b.FeedTrimmed)
+		return s.loadFeed(ctx, b)
 	case Consent, SuppressionKey, Suppressed, Receipts:
 		if s.privacy == nil {
 			return fmt.Errorf("the store %T holds no %s", s.st, b.Kind)

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/dump"
 )
 
 // The change feed (layout version 12):
@@ -73,31 +74,52 @@ func appendFeed(btx *bolt.Tx, entries []graph.FeedEntry) error {
 	return b.SetSequence(first + uint64(len(entries)) - 1)
 }
 
-// LoadFeed implements dump.FeedWriter, in one write transaction: a record
-// per run of consecutive Seqs (graph.FeedRuns), keyed by its first.
-func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
-	for i, e := range entries {
-		if e.Seq == 0 || (i > 0 && e.Seq <= entries[i-1].Seq) {
-			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from 1, got %d", e.Seq)
-		}
+// A store whose LoadFeed drifted from dump.FeedWriter would have its feed
+// left out of every copy (dump.NewStream finds it by type assertion).
+var _ dump.FeedWriter = (*Store)(nil)
+
+// LoadFeed implements dump.FeedWriter, in one write transaction: the
+// records holding Seqs from to to are cleared (clearFeedRange), then a
+// record per run of consecutive Seqs (graph.FeedRuns) is written, keyed by
+// its first; a Seq of the range without an entry is left without a record,
+// a gap.
+func (s *Store) LoadFeed(ctx context.Context, from, to uint64, entries []graph.FeedEntry) error {
+	if err := checkFeedLoad(from, to, entries); err != nil {
+		return err
 	}
 	return s.update(ctx, func(btx *bolt.Tx) error {
 		b := btx.Bucket(bucketFeed)
-		head := b.Sequence()
+		head := max(b.Sequence(), to)
+		if err := clearFeedRange(b, from, to); err != nil {
+			return err
+		}
 		for _, run := range graph.FeedRuns(entries) {
-			if err := clearFeedRange(b, run[0].Seq, run[len(run)-1].Seq); err != nil {
-				return err
-			}
 			if err := b.SetSequence(run[0].Seq - 1); err != nil {
 				return err
 			}
 			if err := appendFeed(btx, run); err != nil {
 				return err
 			}
-			head = max(head, run[len(run)-1].Seq)
 		}
 		return b.SetSequence(head)
 	})
+}
+
+// checkFeedLoad checks LoadFeed's arguments: 1 <= from <= to, and
+// entries of known kinds with growing Seqs from from to to.
+func checkFeedLoad(from, to uint64, entries []graph.FeedEntry) error {
+	if from == 0 || from > to {
+		return graph.Errorf(graph.EINVALID, "feed: a loaded range must be 1 <= from <= to, got %d to %d", from, to)
+	}
+	for i, e := range entries {
+		if e.Seq < from || e.Seq > to || (i > 0 && e.Seq <= entries[i-1].Seq) {
+			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from %d to %d, got %d", from, to, e.Seq)
+		}
+		if !graph.ValidFeedKind(e.Kind) {
+			return graph.Errorf(graph.EINVALID, "feed: unknown kind %q", string(e.Kind))
+		}
+	}
+	return nil
 }
 
 // clearFeedRange deletes the stored entries with Seqs first to last, so

@@ -35,11 +35,11 @@ func TestLoadFeedReplacesWhateverRecordsHeldTheSeqs(t *testing.T) {
 		return out
 	}
 	for _, r := range [][2]int{{1, 3}, {4, 6}, {7, 9}, {10, 10}} {
-		if err := s.LoadFeed(ctx, entries(r[0], r[1], graph.FeedEventAdded)); err != nil {
+		if err := s.LoadFeed(ctx, uint64(r[0]), uint64(r[1]), entries(r[0], r[1], graph.FeedEventAdded)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.LoadFeed(ctx, entries(1, 10, graph.FeedEventAdded)); err != nil {
+	if err := s.LoadFeed(ctx, 1, 10, entries(1, 10, graph.FeedEventAdded)); err != nil {
 		t.Fatal(err)
 	}
 	want := ""
@@ -49,7 +49,7 @@ func TestLoadFeedReplacesWhateverRecordsHeldTheSeqs(t *testing.T) {
 	if got := read(); got != want {
 		t.Fatalf("after runs of 3 and one of 10:\n got %s\nwant %s", got, want)
 	}
-	if err := s.LoadFeed(ctx, entries(4, 6, graph.FeedMerged)); err != nil {
+	if err := s.LoadFeed(ctx, 4, 6, entries(4, 6, graph.FeedMerged)); err != nil {
 		t.Fatal(err)
 	}
 	want = ""

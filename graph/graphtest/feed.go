@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -26,61 +25,119 @@ func RunFeed(t *testing.T, open Opener) {
 	t.Run("LoadFeedOverlap", func(t *testing.T) { testFeedLoadOverlap(t, open) })
 }
 
+// feedLoader is what loads a copy's feed (dump.FeedWriter.LoadFeed).
+type feedLoader interface {
+	graph.FeedStore
+	LoadFeed(ctx context.Context, from, to uint64, entries []graph.FeedEntry) error
+}
+
 // testFeedLoadOverlap: copied entries loaded again (dump.FeedWriter.LoadFeed,
-// as a copy run again with --force does) replace the entries of their Seqs
-// whatever the runs that stored them before: a run that starts or ends at
-// another Seq, or runs split otherwise. Each Seq is read back once, with
-// the content loaded last; a stored run that reaches past a loaded one
-// keeps its entries outside it, with their time.
+// as a copy run again with --force does) replace the entries of the range
+// of Seqs they are loaded over, whatever the runs that stored them before:
+// a run that starts or ends at another Seq, or runs split otherwise. A Seq
+// of the range that no loaded entry has is a gap afterwards (the source
+// redacted or trimmed it), at the range's start, inside it, at its end, or
+// over a whole range loaded without entries; the head rises to the range's
+// end. Each Seq held is read back once, with the content loaded last; a
+// stored run that reaches out of a loaded range keeps its entries outside
+// it, with their time.
 func testFeedLoadOverlap(t *testing.T, open Opener) {
-	type loader interface {
-		graph.FeedStore
-		LoadFeed(ctx context.Context, entries []graph.FeedEntry) error
+	// A load is one LoadFeed call over [from, to] of runs [first, last];
+	// a run's entries share a time, at(10*load + run) (loads from 1, runs
+	// from 0), which differs from run to run and from load to load, so
+	// that graph.FeedRuns keeps the runs apart.
+	type load struct {
+		from, to int
+		runs     [][2]int
 	}
-	// Each load is one LoadFeed call of runs [first, last]; a run's
-	// entries share a time, which differs from run to run and from load
-	// to load, so that graph.FeedRuns keeps the runs apart.
+	// held: Seqs first to last hold the entries of run run of load load.
+	// Every Seq in no held range is a gap. Worked out by hand.
+	type held struct{ first, last, load, run int }
 	for _, c := range []struct {
 		name  string
-		loads [][][2]int
+		loads []load
+		want  []held
+		head  uint64
 	}{
-		{"RunStartsLater", [][][2]int{{{1, 10}}, {{2, 10}}}},
-		{"RunEndsEarlier", [][][2]int{{{1, 10}}, {{1, 9}}}},
-		{"OneRunThenTwo", [][][2]int{{{1, 10}}, {{1, 4}, {5, 10}}}},
-		{"TwoRunsThenOne", [][][2]int{{{1, 4}, {5, 10}}, {{1, 10}}}},
-		{"InsideOneRun", [][][2]int{{{1, 10}}, {{4, 6}}}},
-		{"AcrossTwoRuns", [][][2]int{{{1, 4}, {5, 10}}, {{3, 7}}}},
-		{"AcrossMany", [][][2]int{{{1, 3}, {4, 6}, {7, 9}, {10, 10}}, {{2, 8}}, {{1, 5}, {6, 10}}}},
+		{"RunStartsLater", []load{{1, 10, [][2]int{{1, 10}}}, {2, 10, [][2]int{{2, 10}}}},
+			[]held{{1, 1, 1, 0}, {2, 10, 2, 0}}, 10},
+		{"RunEndsEarlier", []load{{1, 10, [][2]int{{1, 10}}}, {1, 9, [][2]int{{1, 9}}}},
+			[]held{{1, 9, 2, 0}, {10, 10, 1, 0}}, 10},
+		{"OneRunThenTwo", []load{{1, 10, [][2]int{{1, 10}}}, {1, 10, [][2]int{{1, 4}, {5, 10}}}},
+			[]held{{1, 4, 2, 0}, {5, 10, 2, 1}}, 10},
+		{"TwoRunsThenOne", []load{{1, 10, [][2]int{{1, 4}, {5, 10}}}, {1, 10, [][2]int{{1, 10}}}},
+			[]held{{1, 10, 2, 0}}, 10},
+		{"InsideOneRun", []load{{1, 10, [][2]int{{1, 10}}}, {4, 6, [][2]int{{4, 6}}}},
+			[]held{{1, 3, 1, 0}, {4, 6, 2, 0}, {7, 10, 1, 0}}, 10},
+		{"AcrossTwoRuns", []load{{1, 10, [][2]int{{1, 4}, {5, 10}}}, {3, 7, [][2]int{{3, 7}}}},
+			[]held{{1, 2, 1, 0}, {3, 7, 2, 0}, {8, 10, 1, 1}}, 10},
+		{"AcrossMany", []load{{1, 10, [][2]int{{1, 3}, {4, 6}, {7, 9}, {10, 10}}}, {2, 8, [][2]int{{2, 8}}},
+			{1, 10, [][2]int{{1, 5}, {6, 10}}}},
+			[]held{{1, 5, 3, 0}, {6, 10, 3, 1}}, 10},
+		// Entry 5 was redacted on the source: loaded again over 1 to 10
+		// without it, the old entry 5 goes.
+		{"GapInside", []load{{1, 10, [][2]int{{1, 10}}}, {1, 10, [][2]int{{1, 4}, {6, 10}}}},
+			[]held{{1, 4, 2, 0}, {6, 10, 2, 1}}, 10},
+		// Entry 1, the first of the feed, was redacted.
+		{"GapAtStart", []load{{1, 10, [][2]int{{1, 10}}}, {1, 10, [][2]int{{2, 10}}}},
+			[]held{{2, 10, 2, 0}}, 10},
+		// Entry 5, the first Seq of a later page: the page after 1 to 4
+		// covers 5 to 10 and holds 6 to 10.
+		{"GapAtStartOfLaterRange", []load{{1, 10, [][2]int{{1, 10}}}, {1, 4, [][2]int{{1, 4}}}, {5, 10, [][2]int{{6, 10}}}},
+			[]held{{1, 4, 2, 0}, {6, 10, 3, 0}}, 10},
+		// Entries 9 and 10 were redacted, and the source's head is 12
+		// (its entries 11 and 12 redacted too, say): the last page covers
+		// up to the head.
+		{"GapAtEnd", []load{{1, 10, [][2]int{{1, 10}}}, {1, 12, [][2]int{{1, 8}}}},
+			[]held{{1, 8, 2, 0}}, 12},
+		// A range with no entries at all: the stored run 1 to 10 keeps
+		// 1 to 3 and 7 to 10, with its time.
+		{"EmptyRange", []load{{1, 10, [][2]int{{1, 10}}}, {4, 6, nil}},
+			[]held{{1, 3, 1, 0}, {7, 10, 1, 0}}, 10},
+		// An empty range past the stored entries: nothing goes, the head
+		// rises to its end.
+		{"EmptyRangePastHead", []load{{1, 5, [][2]int{{1, 5}}}, {8, 12, nil}},
+			[]held{{1, 5, 1, 0}}, 12},
+		// Gaps across stored runs of 3: 2, 5 to 7 and 9 go; 1 and 10,
+		// outside the range, stay as they were.
+		{"GapsAcrossRuns", []load{{1, 10, [][2]int{{1, 3}, {4, 6}, {7, 9}, {10, 10}}}, {2, 9, [][2]int{{3, 4}, {8, 8}}}},
+			[]held{{1, 1, 1, 0}, {3, 4, 2, 0}, {8, 8, 2, 1}, {10, 10, 1, 3}}, 10},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
-			fs, ok := s.(loader)
+			fs, ok := s.(feedLoader)
 			if !ok {
 				t.Fatalf("%T cannot load a copy's feed", s)
 			}
-			// want[seq] is the entry loaded last at seq.
-			want := map[uint64]string{}
+			entry := func(seq, l, r int) graph.FeedEntry {
+				return graph.FeedEntry{Seq: uint64(seq), At: at(10*l + r), Kind: graph.FeedEventAdded,
+					ProfileID: fmt.Sprintf("p%d", seq), EventID: fmt.Sprintf("e%d-load%d", seq, l)}
+			}
 			render := func(e graph.FeedEntry) string {
 				return fmt.Sprintf("%d %s %s %s", e.Seq, e.ProfileID, e.EventID, e.At.Format(time.TimeOnly))
 			}
-			for l, runs := range c.loads {
+			for i, ld := range c.loads {
 				var es []graph.FeedEntry
-				for r, run := range runs {
-					when := at(10*(l+1) + r)
+				for r, run := range ld.runs {
 					for seq := run[0]; seq <= run[1]; seq++ {
-						e := graph.FeedEntry{Seq: uint64(seq), At: when, Kind: graph.FeedEventAdded,
-							ProfileID: fmt.Sprintf("p%d", seq), EventID: fmt.Sprintf("e%d-load%d", seq, l+1)}
-						es = append(es, e)
-						want[e.Seq] = render(e)
+						es = append(es, entry(seq, i+1, r))
 					}
 				}
-				if err := fs.LoadFeed(ctx, es); err != nil {
-					t.Fatalf("load %d: %v", l+1, err)
+				if err := fs.LoadFeed(ctx, uint64(ld.from), uint64(ld.to), es); err != nil {
+					t.Fatalf("load %d: %v", i+1, err)
 				}
 			}
-			seqs := slices.Sorted(maps.Keys(want))
-			for i, after := range append([]uint64{0}, seqs...) {
+			var want []string
+			var seqs []uint64
+			for _, h := range c.want {
+				for seq := h.first; seq <= h.last; seq++ {
+					want = append(want, render(entry(seq, h.load, h.run)))
+					seqs = append(seqs, uint64(seq))
+				}
+			}
+			// Read after every cursor, gaps and the head included.
+			for after := uint64(0); after <= c.head; after++ {
 				es, err := fs.Feed(ctx, after, nil, graph.MaxFeedPage)
 				if err != nil {
 					t.Fatal(err)
@@ -89,17 +146,48 @@ func testFeedLoadOverlap(t *testing.T, open Opener) {
 				for j, e := range es {
 					got[j] = render(e)
 				}
-				var w []string
-				for _, seq := range seqs[i:] {
-					w = append(w, want[seq])
-				}
-				wantFeed(t, fmt.Sprintf("the feed after %d, once %v are loaded", after, c.loads), got, w)
+				i, _ := slices.BinarySearch(seqs, after+1)
+				wantFeed(t, fmt.Sprintf("the feed after %d, once %v are loaded", after, c.loads), got, want[i:])
 			}
-			if h, err := fs.FeedHead(ctx); err != nil || h != seqs[len(seqs)-1] {
-				t.Fatalf("FeedHead = %d, %v; want %d", h, err, seqs[len(seqs)-1])
+			if h, err := fs.FeedHead(ctx); err != nil || h != c.head {
+				t.Fatalf("FeedHead = %d, %v; want %d", h, err, c.head)
 			}
 		})
 	}
+	t.Run("BadRange", func(t *testing.T) {
+		ctx := context.Background()
+		s := open(t)
+		fs, ok := s.(feedLoader)
+		if !ok {
+			t.Fatalf("%T cannot load a copy's feed", s)
+		}
+		e := func(seq uint64) graph.FeedEntry {
+			return graph.FeedEntry{Seq: seq, At: at(1), Kind: graph.FeedEventAdded, ProfileID: fmt.Sprintf("p%d", seq)}
+		}
+		if err := fs.LoadFeed(ctx, 1, 3, []graph.FeedEntry{e(1), e(2), e(3)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			name     string
+			from, to uint64
+			es       []graph.FeedEntry
+		}{
+			{"FromZero", 0, 3, []graph.FeedEntry{e(1)}},
+			{"FromAfterTo", 3, 2, nil},
+			{"EntryBeforeFrom", 2, 3, []graph.FeedEntry{e(1), e(2)}},
+			{"EntryAfterTo", 1, 2, []graph.FeedEntry{e(2), e(3)}},
+			{"SeqsNotGrowing", 1, 3, []graph.FeedEntry{e(2), e(2)}},
+		} {
+			if err := fs.LoadFeed(ctx, c.from, c.to, c.es); graph.ErrorCode(err) != graph.EINVALID {
+				t.Errorf("%s: LoadFeed(%d, %d) = %v, want EINVALID", c.name, c.from, c.to, err)
+			}
+		}
+		wantFeed(t, "the feed after refused loads", readFeed(t, fs, 0, nil, 10),
+			[]string{"1 EVENT_ADDED p1", "2 EVENT_ADDED p2", "3 EVENT_ADDED p3"})
+		if h, err := fs.FeedHead(ctx); err != nil || h != 3 {
+			t.Fatalf("FeedHead after refused loads = %d, %v; want 3", h, err)
+		}
+	})
 }
 
 // testFeedMarks: a copy's feed marks (dump.FeedWriter.LoadFeedMarks)

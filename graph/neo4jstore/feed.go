@@ -3,11 +3,13 @@ package neo4jstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/dump"
 )
 
 var _ graph.FeedTx = (*tx)(nil)
@@ -66,11 +68,11 @@ func appendFeed(ctx context.Context, t *readTx, entries []graph.FeedEntry) error
 	return nil
 }
 
-// qLoadFeedFind raises the counter's head to the last Seq loaded, taking
-// its write lock as qAppendFeed does, so that no append runs beside the
-// load; then it locks (setting and removing the lock property, as
-// qLockFeedAt does) and reads the stored batches that hold a Seq of one
-// of the runs $ranges ([first, last]), which qLoadFeedPut replaces.
+// qLoadFeedFind raises the counter's head to the end of the loaded range,
+// taking its write lock as qAppendFeed does, so that no append runs beside
+// the load; then it locks (setting and removing the lock property, as
+// qLockFeedAt does) and reads the stored batches that hold a Seq of the
+// range [$min, $max], which qLoadFeedPut replaces.
 //
 // Batches hold consecutive Seqs and do not overlap, so at most $n (the
 // Seqs from $min to $max) of them, taken in last order from $min, can hold
@@ -79,14 +81,14 @@ var qLoadFeedFind = cypher(`
 MERGE (c:{{FeedCounter}} { {{id}}: $cid })
 ON CREATE SET c.{{head}} = 0
 SET c.{{lock}} = true,
-    c.{{head}} = CASE WHEN c.{{head}} < $head THEN $head ELSE c.{{head}} END
+    c.{{head}} = CASE WHEN c.{{head}} < $max THEN $max ELSE c.{{head}} END
 WITH c
 CALL () {
   MATCH (b:{{FeedBatch}})
   USING INDEX SEEK b:{{FeedBatch}}({{last}})
   WHERE b.{{last}} >= $min
   WITH b ORDER BY b.{{last}} LIMIT $n
-  WITH b WHERE b.{{first}} <= $max AND any(r IN $ranges WHERE b.{{first}} <= r[1] AND r[0] <= b.{{last}})
+  WITH b WHERE b.{{first}} <= $max
   SET b.{{lock}} = true
   REMOVE b.{{lock}}
   WITH b ORDER BY b.{{first}}
@@ -106,39 +108,39 @@ MERGE (b:{{FeedBatch}} { {{first}}: r.first })
 SET b.{{last}} = r.last, b.{{at}} = r.at, b.{{kinds}} = r.kinds, b.{{profileIds}} = r.pids,
     b.{{previousIds}} = r.prev, b.{{eventIds}} = r.eids, b.{{audienceIds}} = r.aids`)
 
+// A store whose LoadFeed drifted from dump.FeedWriter would have its feed
+// left out of every copy (dump.NewStream finds it by type assertion).
+var _ dump.FeedWriter = (*Store)(nil)
+
 // LoadFeed implements dump.FeedWriter, in one write transaction of two
-// statements: a batch per run of consecutive Seqs (graph.FeedRuns). As
-// the embedded store does (clearFeedRange), the entries stored at the
-// Seqs of a run go, whatever batches held them: a stored batch inside a
-// run is deleted, and one that reaches past a run keeps its entries
-// outside the runs, as batches of their own keyed by their first Seq,
-// with its time.
-func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
-	if len(entries) == 0 {
-		return nil
+// statements whatever the number of entries. As the embedded store does
+// (clearFeedRange), every entry stored at a Seq from from to to goes,
+// whatever batches held it: a stored batch inside the range is deleted,
+// and one that reaches out of it keeps its entries outside it, as batches
+// of their own keyed by their first Seq, with its time. Then a batch per
+// run of consecutive Seqs of entries (graph.FeedRuns) is written; a Seq of
+// the range without an entry is left in no batch, a gap.
+func (s *Store) LoadFeed(ctx context.Context, from, to uint64, entries []graph.FeedEntry) error {
+	if from == 0 || from > to || to > math.MaxInt64 {
+		return graph.Errorf(graph.EINVALID, "feed: a loaded range must be 1 <= from <= to, got %d to %d", from, to)
 	}
 	for i, e := range entries {
-		if e.Seq == 0 || (i > 0 && e.Seq <= entries[i-1].Seq) {
-			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from 1, got %d", e.Seq)
+		if e.Seq < from || e.Seq > to || (i > 0 && e.Seq <= entries[i-1].Seq) {
+			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from %d to %d, got %d", from, to, e.Seq)
 		}
 		if !graph.ValidFeedKind(e.Kind) {
 			return graph.Errorf(graph.EINVALID, "feed: unknown kind %q", string(e.Kind))
 		}
 	}
-	runs := graph.FeedRuns(entries)
-	var ranges, rows []any
-	bounds := make([][2]int64, len(runs))
-	for i, run := range runs {
-		bounds[i] = [2]int64{int64(run[0].Seq), int64(run[len(run)-1].Seq)}
-		ranges = append(ranges, []any{bounds[i][0], bounds[i][1]})
+	var rows []any
+	for _, run := range graph.FeedRuns(entries) {
 		row := feedColumns(run)
-		row["first"], row["last"], row["at"] = bounds[i][0], bounds[i][1], graph.Clean(run[0].At).In(utc)
+		row["first"], row["last"], row["at"] = int64(run[0].Seq), int64(run[len(run)-1].Seq), graph.Clean(run[0].At).In(utc)
 		rows = append(rows, row)
 	}
-	lo, hi := int64(entries[0].Seq), int64(entries[len(entries)-1].Seq)
+	lo, hi := int64(from), int64(to)
 	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, qLoadFeedFind, map[string]any{"cid": feedCounterID, "head": hi,
-			"min": lo, "max": hi, "n": hi - lo + 1, "ranges": ranges})
+		recs, err := t.query(ctx, qLoadFeedFind, map[string]any{"cid": feedCounterID, "min": lo, "max": hi, "n": hi - lo + 1})
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +148,7 @@ func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
 		if len(recs) > 0 {
 			stored, _ = recs[0].Values[0].([]any)
 		}
-		drop, kept := feedKept(stored, bounds)
+		drop, kept := feedKept(stored, lo, hi)
 		return nil, t.exec(ctx, qLoadFeedPut, map[string]any{"drop": drop, "batches": append(kept, rows...)})
 	})
 	if err != nil {
@@ -156,10 +158,10 @@ func (s *Store) LoadFeed(ctx context.Context, entries []graph.FeedEntry) error {
 }
 
 // feedKept works out, from the stored batches that qLoadFeedFind read and
-// the runs [first, last] being loaded (in Seq order), the batches to
-// delete (by first) and the parts of them to write again: their entries
-// at Seqs outside the runs, a batch per stretch of consecutive Seqs.
-func feedKept(stored []any, runs [][2]int64) (drop []any, kept []any) {
+// the range [from, to] being loaded, the batches to delete (by first) and
+// the parts of them to write again: their entries at Seqs before from and
+// after to, a batch for each side.
+func feedKept(stored []any, from, to int64) (drop []any, kept []any) {
 	for _, v := range stored {
 		row, _ := v.([]any)
 		if len(row) != 7 {
@@ -176,28 +178,17 @@ func feedKept(stored []any, runs [][2]int64) (drop []any, kept []any) {
 			continue
 		}
 		end := first + n - 1
-		var parts [][2]int64
-		cur, hit := first, false
-		for _, r := range runs {
-			if r[1] < cur {
-				continue
-			}
-			if r[0] > end {
-				break
-			}
-			hit = true
-			if r[0] > cur {
-				parts = append(parts, [2]int64{cur, r[0] - 1})
-			}
-			cur = r[1] + 1
-		}
-		if !hit {
+		if end < from || first > to {
 			continue
 		}
-		if cur <= end {
-			parts = append(parts, [2]int64{cur, end})
-		}
 		drop = append(drop, first)
+		var parts [][2]int64
+		if first < from {
+			parts = append(parts, [2]int64{first, from - 1})
+		}
+		if end > to {
+			parts = append(parts, [2]int64{to + 1, end})
+		}
 		for _, p := range parts {
 			part := map[string]any{"first": p[0], "last": p[1], "at": at.In(utc)}
 			for i, name := range []string{"kinds", "pids", "prev", "eids", "aids"} {
