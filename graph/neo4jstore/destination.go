@@ -341,9 +341,15 @@ func (s *Store) AcquireLease(ctx context.Context, id, holder string, now time.Ti
 	return r.lease, r.held, nil
 }
 
+// qReleaseLease removes the lease if $holder holds it. The holder is read
+// once the destination is locked: read before, it could be a holder whose
+// lease another replica was taking meanwhile, and the release would drop
+// that replica's new lease.
 var qReleaseLease = cypher(`
 MATCH (d:{{Destination}} { {{id}}: $id })
-WHERE d.{{leaseHolder}} = $holder
+SET d.{{lock}} = true
+REMOVE d.{{lock}}
+WITH d WHERE d.{{leaseHolder}} = $holder
 REMOVE d.{{leaseHolder}}, d.{{leaseExpires}}`)
 
 // ReleaseLease implements destination.Store.
@@ -773,8 +779,13 @@ var _ destination.TxRedact = (*tx)(nil)
 
 var undeliveredStatuses = []any{string(destination.Pending), string(destination.Failed), string(destination.Dead)}
 
-// qUndelivered reads the entries of every delivery not delivered, of
-// every destination (at most MaxDestinations), by the status index.
+// qUndelivered locks and reads the entries of every delivery not
+// delivered, of every destination (at most MaxDestinations), by the status
+// index. Each is locked (setting and removing the lock property) before
+// its status and entries are read again: two erasures redacting one
+// delivery at once then read it one after the other, and a delivery
+// recorded as delivered meanwhile (its entries dropped) is left alone. The
+// deliveries are locked in (destination, number) order.
 var qUndelivered = cypher(`
 MATCH (d:{{Destination}})
 USING INDEX SEEK d:{{Destination}}({{id}})
@@ -782,6 +793,10 @@ WHERE d.{{id}} >= ""
 MATCH (x:{{Delivery}})
 USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
 WHERE x.{{destinationId}} = d.{{id}} AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+WITH x ORDER BY x.{{destinationId}}, x.{{number}}
+SET x.{{lock}} = true
+REMOVE x.{{lock}}
+WITH x WHERE x.{{status}} IN $statuses
 RETURN x.{{destinationId}}, x.{{number}}, x.{{entries}}`)
 
 var qRewriteEntries = cypher(`

@@ -223,16 +223,26 @@ func (s *Store) LoadFeedMarks(ctx context.Context, head, trimmed uint64) error {
 	return nil
 }
 
-// qRedactFeedFind reads the batches that name one of $ids, as a profile
-// or among previous ids. The lists of a batch cannot be indexed by their
-// elements, so this scans the FeedBatch label, which the feed's retention
-// bounds; erasure is its only caller. The rows come in Seq order, and
-// qRedactFeedSet locks the batches in that order, as TakeBatch does
-// (qLockFeedAt): the two never wait on each other in a cycle.
+// qRedactFeedFind locks and reads the batches that name one of $ids, as a
+// profile or among previous ids. The lists of a batch cannot be indexed by
+// their elements, so this scans the FeedBatch label, which the feed's
+// retention bounds; erasure is its only caller.
+//
+// Each batch is locked (setting and removing the lock property, as
+// qLockFeedAt does) before its lists are read: two erasures redacting one
+// batch at once then read it one after the other, and the second writes
+// back the first's gaps along with its own. A batch the filter picked
+// still names one of $ids after any wait: redaction only removes names,
+// and only this erasure removes these. The batches are locked in Seq
+// order, as TakeBatch locks them (qLockFeedAt): the two never wait on each
+// other in a cycle.
 var qRedactFeedFind = cypher(`
 MATCH (b:{{FeedBatch}})
 WHERE any(p IN b.{{profileIds}} WHERE p IN $ids)
    OR any(v IN b.{{previousIds}} WHERE v <> '' AND any(p IN split(v, ',') WHERE p IN $ids))
+WITH b ORDER BY b.{{first}}
+SET b.{{lock}} = true
+REMOVE b.{{lock}}
 RETURN b.{{first}}, b.{{kinds}}, b.{{profileIds}}, b.{{previousIds}}, b.{{eventIds}}, b.{{audienceIds}}
 ORDER BY b.{{first}}`)
 
