@@ -3,6 +3,7 @@ package graph
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -202,7 +203,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		var out map[int]EventResult
 		var merged, touched []string
 		filter := eventFilterFrom(ctx)
-		err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		update := func(ctx context.Context, tx Tx) error {
 			var err error
 			out, merged, touched = nil, nil, nil
 			kept := todo
@@ -213,7 +214,11 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 				}
 			}
 			if len(kept) > 0 {
-				if out, merged, touched, err = e.resolve(ctx, tx, events, kept); err != nil {
+				recheck := filter
+				if serialWrites(e.store) {
+					recheck = nil // nothing commits between its read and the locks
+				}
+				if out, merged, touched, err = e.resolve(ctx, tx, events, kept, recheck); err != nil {
 					return err
 				}
 			}
@@ -234,7 +239,13 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			}
 			settleRepeats(rs, repeats)
 			return hook(ctx, tx, rs)
-		})
+		}
+		err := e.store.Update(ctx, update)
+		// Run again, rolled back, when the filter refused after the locks
+		// what it kept before them: the new run's filter refuses it first.
+		for again := 0; errors.Is(err, errRefusedMeanwhile) && again < maxRefusedMeanwhile; again++ {
+			err = e.store.Update(ctx, update)
+		}
 		if err != nil {
 			return BatchResult{}, err
 		}
@@ -264,10 +275,28 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 // be stored (Keys set, normalized): it returns, for each, the reason to
 // refuse it ("" to keep it). Refused events get a rejected result with
 // that reason and nothing of them is written. Reading through tx, it sees
-// every transaction committed before this one (the suppression list an
-// erasure just added to, say). Like the other hooks it may run more than
-// once and must not keep state from one run to the next.
+// every transaction committed before it reads (the suppression list an
+// erasure just added to, say); on a store with several writers it runs
+// again, for the events carrying a new identifier, once their identifiers
+// are locked (errRefusedMeanwhile). Like the other hooks it may run more
+// than once and must not keep state from one run to the next.
 type EventFilter func(ctx context.Context, tx Tx, events []Event) ([]string, error)
+
+// errRefusedMeanwhile ends a write transaction whose EventFilter, read
+// again once the batch's identifiers are locked, refuses an event it kept
+// before the locks. On a store with several writers (Neo4j) a filter's
+// first read does not lock what it reads: an erasure can commit between
+// it and the batch's locks, deleting an identifier the batch then creates
+// again, and adding it to the suppression list the filter had read
+// before. Only the events carrying an identifier the transaction creates
+// can meet such an erasure (an identifier that existed when it was locked
+// was not erased since: the erasure would wait for the lock), so only
+// those are read again. ApplyBatch then runs the transaction again, up to
+// maxRefusedMeanwhile times. A store whose writes run one at a time
+// (SerialWriter) needs no second read.
+var errRefusedMeanwhile = errors.New("an event filter refused, once the identifiers were locked, an event it had kept")
+
+const maxRefusedMeanwhile = 3
 
 type eventFilterKey struct{}
 
@@ -430,7 +459,11 @@ func (e *Engine) limitConflict(a, b map[string]int, sizeA, sizeB int) string {
 // resolve resolves one batch inside one write transaction, in steps: claim
 // the event ids, lock what the events touch, unite (pure, no store), name
 // the new profiles, and build the write.
-func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int) (out map[int]EventResult, merged, touched []string, err error) {
+//
+// filter, when not nil, is the call's EventFilter, which kept todo before
+// the locks: it reads again, once the identifiers are locked, for the
+// events that carry one this transaction creates (see errRefusedMeanwhile).
+func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int, filter EventFilter) (out map[int]EventResult, merged, touched []string, err error) {
 	out, kept, err := claim(ctx, tx, events, todo)
 	if err != nil || len(kept) == 0 {
 		return out, nil, nil, err
@@ -442,6 +475,23 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int)
 	st, err := e.lockBatch(ctx, tx, batch)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if filter != nil {
+		var fresh []int
+		for j, i := range kept {
+			if slices.ContainsFunc(batch[j].Keys, func(k string) bool { return st.idents[k].ProfileID == "" }) {
+				fresh = append(fresh, i)
+			}
+		}
+		if len(fresh) > 0 {
+			_, refused, err := filterEvents(ctx, tx, filter, events, fresh)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if len(refused) > 0 {
+				return nil, nil, nil, errRefusedMeanwhile
+			}
+		}
 	}
 	// After every profile the batch touches: with the profiles locked, the
 	// batch comes after them in the serial order, whatever this process's

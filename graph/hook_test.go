@@ -267,7 +267,13 @@ func TestEventFilter(t *testing.T) {
 		if !reflect.DeepEqual(saw[:2], want[:2]) {
 			t.Errorf("the events hook saw %+v, want %+v", saw[:2], want[:2])
 		}
-		if w := [][]string{{"user_id:ann", "user_id:bob"}}; !reflect.DeepEqual(seen, w) {
+		// On a store with several writers it reads again, once the
+		// identifiers are locked, for the kept events that carry a new one.
+		w := [][]string{{"user_id:ann", "user_id:bob"}}
+		if _, serial := s.(graph.SerialWriter); !serial {
+			w = append(w, []string{"user_id:ann"})
+		}
+		if !reflect.DeepEqual(seen, w) {
 			t.Errorf("the filter saw keys %v, want %v (normalized, the repeated event once)", seen, w)
 		}
 		if _, err := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "bob"}); graph.ErrorCode(err) != graph.ENOTFOUND {

@@ -35,6 +35,19 @@ type Store interface {
 	Close(ctx context.Context) error
 }
 
+// SerialWriter is a Store whose write transactions run one at a time, each
+// seeing every one committed before it and none committing meanwhile (the
+// embedded store). The engine then reads nothing twice that a concurrent
+// writer could have changed (see errRefusedMeanwhile).
+type SerialWriter interface {
+	SerialWrites() bool
+}
+
+func serialWrites(s Store) bool {
+	sw, ok := s.(SerialWriter)
+	return ok && sw.SerialWrites()
+}
+
 // StoreInfo names a store and its version.
 type StoreInfo struct {
 	Kind    string // "embedded" or "neo4j"

@@ -115,10 +115,17 @@ func TestSuppressedMessagesAreDropped(t *testing.T) {
 		if n := h.metric(t, "cdp_ingest_events_stored_total"); n != 2 {
 			t.Errorf("cdp_ingest_events_stored_total = %v, want 2", n)
 		}
-		// One lookup for the micro-batch, of the five distinct keys.
+		// One lookup for the micro-batch, of the five distinct keys; on a
+		// store with several writers a second, once the identifiers are
+		// locked, of the keys of the kept messages that bring a new one
+		// (bob's and cat's three).
 		calls, hashes := list.lookups()
-		if calls != 1 || len(hashes[0]) != 5 {
-			t.Errorf("%d lookups (%v); want one of 5 hashes", calls, hashes)
+		want := []int{5}
+		if _, serial := s.(graph.SerialWriter); !serial {
+			want = append(want, 3)
+		}
+		if calls != len(want) || !slices.Equal(lens(hashes), want) {
+			t.Errorf("%d lookups (%v); want %v hashes", calls, hashes, want)
 		}
 
 		// A single message with the suppressed phone alone: 400, suppressed.
@@ -271,4 +278,13 @@ func accessEntry(id, reqID string, profiles ...string) access.AuditEntry {
 		e.ProfileIDs = sortedIDs(profiles...)
 	}
 	return e
+}
+
+// lens is the length of each list.
+func lens(lists [][]string) []int {
+	out := make([]int, len(lists))
+	for i, l := range lists {
+		out[i] = len(l)
+	}
+	return out
 }

@@ -251,3 +251,9 @@ func (s *Store) ScrubFreed(ctx context.Context) error {
 
 // Path is the database file's path.
 func (s *Store) Path() string { return s.db.Path() }
+
+// SerialWrites implements graph.SerialWriter: bbolt runs one write
+// transaction at a time, and Update holds the store's write lock besides.
+func (s *Store) SerialWrites() bool { return true }
+
+var _ graph.SerialWriter = (*Store)(nil)
