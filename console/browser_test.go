@@ -66,6 +66,12 @@ type service struct {
 // starts (scopes per name), so keys are enforced. It returns their secrets.
 func startService(t *testing.T, keys map[string][]string) (*service, map[string]string) {
 	t.Helper()
+	return startServiceGraphiQL(t, keys, len(keys) == 0) // as cdp serve decides it: on in open mode
+}
+
+// startServiceGraphiQL is startService with GraphiQL served or not.
+func startServiceGraphiQL(t *testing.T, keys map[string][]string, graphiql bool) (*service, map[string]string) {
+	t.Helper()
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +98,7 @@ func startService(t *testing.T, keys map[string][]string) (*service, map[string]
 	}
 	cfg := app.Defaults()
 	cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.New(io.Discard)
-	cfg.GraphiQL = len(keys) == 0 // as cdp serve decides it: on in open mode
+	cfg.GraphiQL = graphiql
 	svc, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -884,6 +890,39 @@ func TestGraphiQLKeepsTheKeyInTheTab(t *testing.T) {
 	tb.eval(`JSON.stringify(Object.keys(localStorage).map(function (k) { return k + "=" + localStorage.getItem(k); }))`, &stored)
 	if strings.Contains(stored, key) || strings.Contains(stored, "graphiql:queries") {
 		t.Errorf("localStorage holds GraphiQL's history or the key: %s", stored)
+	}
+}
+
+// A GraphiQL page left by Back, then the console signed out: Forward must
+// not bring back the page with the key in its headers editor (a browser
+// keeps pages for back and forward). The page is served no-store and,
+// should a browser keep it anyway, reloads when the tab's key changed.
+func TestGraphiQLForgetsTheKeyAfterSignOut(t *testing.T) {
+	s, keys := startServiceGraphiQL(t, map[string][]string{"admin": allScopes}, true)
+	secret := keys["admin"]
+	tb := newTab(t, s)
+	tb.signIn(s.base, secret)
+	tb.run(chromedp.Click("#nav-graphiql a", chromedp.ByQuery))
+	tb.waitJS("GraphiQL's editor", `document.querySelector(".graphiql-query-editor .CodeMirror")`)
+	var headers string
+	tb.eval(`Array.prototype.map.call(document.querySelectorAll(".CodeMirror"), function (c) { return c.CodeMirror.getValue(); }).join(" | ")`, &headers)
+	if !strings.Contains(headers, secret) {
+		t.Fatalf("signed in, GraphiQL's editors hold no key: %q", headers)
+	}
+	tb.eval(`window.__left = "this page"; history.back(); true`, new(bool))
+	tb.waitJS("the console", `document.getElementById("find-identifier")`)
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#session button"), function (b) { return b.textContent === "Sign out"; }).click(); true`, new(bool))
+	tb.waitJS("signed out", `document.getElementById("signin") && sessionStorage.length === 0`)
+	// Loaded again without a key, GraphiQL's own schema request is refused.
+	tb.allowed = append(tb.allowed, "HTTP 401 "+s.base+"/graphql", "status of 401 (Unauthorized) "+s.base+"/graphql")
+	tb.eval(`history.forward(); true`, new(bool))
+	// A page loaded afresh has no marker; the one left behind would.
+	tb.waitJS("GraphiQL loaded again", `window.__left === undefined && document.querySelector(".graphiql-query-editor .CodeMirror")`)
+	tb.eval(`Array.prototype.map.call(document.querySelectorAll(".CodeMirror"), function (c) { return c.CodeMirror.getValue(); }).join(" | ")`, &headers)
+	var stored string
+	tb.eval(`JSON.stringify(sessionStorage)`, &stored)
+	if strings.Contains(headers, secret) || strings.Contains(stored, secret) {
+		t.Errorf("after sign-out GraphiQL still holds the key: editors %q, sessionStorage %d bytes holding it: %v", headers, len(stored), strings.Contains(stored, secret))
 	}
 }
 

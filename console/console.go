@@ -30,9 +30,10 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
 	"worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 type asset struct {
-	body  []byte
-	ctype string
-	etag  string
+	body    []byte
+	ctype   string
+	etag    string
+	noStore bool // Cache-Control: no-store instead of no-cache
 }
 
 var assets = load()
@@ -114,6 +115,9 @@ func serve(w http.ResponseWriter, r *http.Request, a asset) {
 	h.Set("X-Frame-Options", "DENY")
 	// Revalidated on every load, so a new binary's files are used at once.
 	h.Set("Cache-Control", "no-cache")
+	if a.noStore {
+		h.Set("Cache-Control", "no-store")
+	}
 	h.Set("ETag", a.etag)
 	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(a.body))
 }
@@ -148,6 +152,10 @@ func GraphiQL(endpoint string) http.Handler {
 	}
 	sum := sha256.Sum256(b.Bytes())
 	a := asset{body: b.Bytes(), ctype: "text/html; charset=utf-8", etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	// The page puts the console's key in its headers editor: a browser
+	// must not keep it for back and forward past a sign-out (the page
+	// checks too, graphiql.js).
+	a.noStore = true
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serve(w, r, a) })
 }
 

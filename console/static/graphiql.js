@@ -29,4 +29,13 @@
     props.shouldPersistHeaders = false;
   }
   ReactDOM.createRoot(el).render(React.createElement(GraphiQL, props));
+  // A page the browser kept for back and forward comes back as it was, the
+  // key in its headers editor: after the console signed out (or in with
+  // another key) meanwhile, load it again, with what the tab holds now.
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted) { return; }
+    var now = null;
+    try { now = sessionStorage.getItem("cdp.console.key"); } catch (e) { now = null; }
+    if (now !== key) { window.location.reload(); }
+  });
 })();
