@@ -234,3 +234,21 @@ func FeedRuns(entries []FeedEntry) [][]FeedEntry {
 	}
 	return out
 }
+
+// CheckFeedLoad checks the arguments of a store's LoadFeed (dump.FeedWriter):
+// 1 <= from <= to, and entries of known kinds with growing Seqs from from
+// to to.
+func CheckFeedLoad(from, to uint64, entries []FeedEntry) error {
+	if from == 0 || from > to {
+		return Errorf(EINVALID, "feed: a loaded range must be 1 <= from <= to, got %d to %d", from, to)
+	}
+	for i, e := range entries {
+		if e.Seq < from || e.Seq > to || (i > 0 && e.Seq <= entries[i-1].Seq) {
+			return Errorf(EINVALID, "feed: entries to load must have growing Seqs from %d to %d, got %d", from, to, e.Seq)
+		}
+		if !ValidFeedKind(e.Kind) {
+			return Errorf(EINVALID, "feed: unknown kind %q", string(e.Kind))
+		}
+	}
+	return nil
+}

@@ -84,7 +84,7 @@ var _ dump.FeedWriter = (*Store)(nil)
 // its first; a Seq of the range without an entry is left without a record,
 // a gap.
 func (s *Store) LoadFeed(ctx context.Context, from, to uint64, entries []graph.FeedEntry) error {
-	if err := checkFeedLoad(from, to, entries); err != nil {
+	if err := graph.CheckFeedLoad(from, to, entries); err != nil {
 		return err
 	}
 	return s.update(ctx, func(btx *bolt.Tx) error {
@@ -103,23 +103,6 @@ func (s *Store) LoadFeed(ctx context.Context, from, to uint64, entries []graph.F
 		}
 		return b.SetSequence(head)
 	})
-}
-
-// checkFeedLoad checks LoadFeed's arguments: 1 <= from <= to, and
-// entries of known kinds with growing Seqs from from to to.
-func checkFeedLoad(from, to uint64, entries []graph.FeedEntry) error {
-	if from == 0 || from > to {
-		return graph.Errorf(graph.EINVALID, "feed: a loaded range must be 1 <= from <= to, got %d to %d", from, to)
-	}
-	for i, e := range entries {
-		if e.Seq < from || e.Seq > to || (i > 0 && e.Seq <= entries[i-1].Seq) {
-			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from %d to %d, got %d", from, to, e.Seq)
-		}
-		if !graph.ValidFeedKind(e.Kind) {
-			return graph.Errorf(graph.EINVALID, "feed: unknown kind %q", string(e.Kind))
-		}
-	}
-	return nil
 }
 
 // clearFeedRange deletes the stored entries with Seqs first to last, so

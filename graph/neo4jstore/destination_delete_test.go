@@ -2,7 +2,6 @@ package neo4jstore_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,18 +68,27 @@ func TestDeleteDestinationWaitsForABatchInFlight(t *testing.T) {
 }
 
 // waitBlocked returns once some transaction of the database waits on a
-// lock, or fails when done (the delete) ends before that.
+// lock, or fails when done (the call under test) ends before that.
 func waitBlocked(t *testing.T, done chan error) {
+	t.Helper()
+	waitForBlocked(t, 1, func() {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("the call ended (%v) without waiting for the transaction holding the lock", err)
+		default:
+		}
+	})
+}
+
+// waitForBlocked returns once n transactions of the database wait on a
+// lock, calling check before each look (it may fail the test).
+func waitForBlocked(t *testing.T, n int, check func()) {
 	t.Helper()
 	sess := rawSession(t)
 	deadline := time.Now().Add(30 * time.Second) // a safety net, not a timing assertion
 	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("DeleteDestination ended (%v) without waiting for the transaction holding the destination's lock", err)
-		default:
-		}
+		check()
 		res, err := sess.Run(context.Background(), `SHOW TRANSACTIONS YIELD status RETURN status`, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -89,12 +97,16 @@ func waitBlocked(t *testing.T, done chan error) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		k := 0
 		for _, r := range recs {
 			if st, _ := r.Values[0].(string); strings.HasPrefix(st, "Blocked") {
-				return
+				k++
 			}
+		}
+		if k >= n {
+			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatal(fmt.Errorf("no transaction waited on a lock within 30 s"))
+	t.Fatalf("fewer than %d transactions waited on a lock within 30 s", n)
 }

@@ -121,16 +121,11 @@ var _ dump.FeedWriter = (*Store)(nil)
 // run of consecutive Seqs of entries (graph.FeedRuns) is written; a Seq of
 // the range without an entry is left in no batch, a gap.
 func (s *Store) LoadFeed(ctx context.Context, from, to uint64, entries []graph.FeedEntry) error {
-	if from == 0 || from > to || to > math.MaxInt64 {
-		return graph.Errorf(graph.EINVALID, "feed: a loaded range must be 1 <= from <= to, got %d to %d", from, to)
+	if err := graph.CheckFeedLoad(from, to, entries); err != nil {
+		return err
 	}
-	for i, e := range entries {
-		if e.Seq < from || e.Seq > to || (i > 0 && e.Seq <= entries[i-1].Seq) {
-			return graph.Errorf(graph.EINVALID, "feed: entries to load must have growing Seqs from %d to %d, got %d", from, to, e.Seq)
-		}
-		if !graph.ValidFeedKind(e.Kind) {
-			return graph.Errorf(graph.EINVALID, "feed: unknown kind %q", string(e.Kind))
-		}
+	if to > math.MaxInt64 {
+		return graph.Errorf(graph.EINVALID, "feed: a loaded range must end at most at %d, got %d", int64(math.MaxInt64), to)
 	}
 	var rows []any
 	for _, run := range graph.FeedRuns(entries) {

@@ -3,7 +3,6 @@ package neo4jstore_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,29 +15,7 @@ import (
 // waitBlockedN returns once n transactions of the database wait on a lock.
 func waitBlockedN(t *testing.T, n int) {
 	t.Helper()
-	sess := rawSession(t)
-	deadline := time.Now().Add(30 * time.Second) // a safety net, not a timing assertion
-	for time.Now().Before(deadline) {
-		res, err := sess.Run(context.Background(), `SHOW TRANSACTIONS YIELD status RETURN status`, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs, err := res.Collect(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := 0
-		for _, r := range recs {
-			if st, _ := r.Values[0].(string); strings.HasPrefix(st, "Blocked") {
-				k++
-			}
-		}
-		if k >= n {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("fewer than %d transactions waited on a lock within 30 s", n)
+	waitForBlocked(t, n, func() {})
 }
 
 // redactAtOnce runs redact for p1 and for p2 in two transactions that
