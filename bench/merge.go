@@ -58,6 +58,9 @@ type countingTx struct {
 	s *countingStore
 }
 
+// SerialWrites implements graph.SerialWriter as the store it counts does.
+func (c *countingStore) SerialWrites() bool { return graph.SerialWrites(c.Store) }
+
 func (c *countingStore) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
 	return c.Store.Update(ctx, func(ctx context.Context, tx graph.Tx) error { return fn(ctx, countingTx{tx, c}) })
 }

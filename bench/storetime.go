@@ -66,6 +66,9 @@ func (s *timedStore) take() []MethodTime {
 	return out
 }
 
+// SerialWrites implements graph.SerialWriter as the store it times does.
+func (s *timedStore) SerialWrites() bool { return graph.SerialWrites(s.Store) }
+
 func (s *timedStore) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
 	defer s.add("Update", time.Now())
 	return s.Store.Update(ctx, func(ctx context.Context, tx graph.Tx) error {

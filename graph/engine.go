@@ -215,7 +215,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			}
 			if len(kept) > 0 {
 				recheck := filter
-				if serialWrites(e.store) {
+				if SerialWrites(e.store) {
 					recheck = nil // nothing commits between its read and the locks
 				}
 				if out, merged, touched, err = e.resolve(ctx, tx, events, kept, recheck); err != nil {

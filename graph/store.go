@@ -43,7 +43,10 @@ type SerialWriter interface {
 	SerialWrites() bool
 }
 
-func serialWrites(s Store) bool {
+// SerialWrites reports whether s writes one transaction at a time
+// (SerialWriter). A Store that wraps another should implement SerialWriter
+// with it, so that the engine still knows.
+func SerialWrites(s Store) bool {
 	sw, ok := s.(SerialWriter)
 	return ok && sw.SerialWrites()
 }
