@@ -44,6 +44,29 @@ func redactAtOnce(t *testing.T, s graph.Store, lockAll string, redact func(ctx c
 	}
 }
 
+// appendThree appends EVENT_ADDED entries of p1, p2 and p3, at, in one
+// transaction (one feed batch).
+func appendThree(t *testing.T, s graph.Store, at time.Time) {
+	t.Helper()
+	storetest.Must(t, s.Update(context.Background(), func(ctx context.Context, tx graph.Tx) error {
+		return graph.AppendFeed(ctx, tx, []graph.FeedEntry{
+			{At: at, Kind: graph.FeedEventAdded, ProfileID: "p1", EventID: "web/m1"},
+			{At: at, Kind: graph.FeedEventAdded, ProfileID: "p2", EventID: "web/m2"},
+			{At: at, Kind: graph.FeedEventAdded, ProfileID: "p3", EventID: "web/m3"},
+		})
+	}))
+}
+
+// createDest stores destination number n, made at t0, and returns its id.
+func createDest(t *testing.T, ds destination.Store, n int, t0 time.Time) string {
+	t.Helper()
+	id := fmt.Sprintf("dst_%032x", n)
+	_, err := ds.CreateDestination(context.Background(), destination.Destination{ID: id, Name: "crm", URL: "https://hooks.example.com/cdp",
+		Secret: "a-secret-0123456789", BatchSize: 100, MaxAttempts: 3, CreatedAt: t0, UpdatedAt: t0})
+	storetest.Must(t, err)
+	return id
+}
+
 // Two erasures of profiles whose entries share a feed batch, at once: each
 // reads the batch once it holds its lock, so the second keeps the first's
 // gaps. Read before the lock, the second wrote the first's profile back.
@@ -51,13 +74,7 @@ func TestRedactFeedAtOnce(t *testing.T) {
 	s := storetest.Neo4j(t)
 	ctx := context.Background()
 	at := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
-	storetest.Must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		return graph.AppendFeed(ctx, tx, []graph.FeedEntry{
-			{At: at, Kind: graph.FeedEventAdded, ProfileID: "p1", EventID: "web/m1"},
-			{At: at, Kind: graph.FeedEventAdded, ProfileID: "p2", EventID: "web/m2"},
-			{At: at, Kind: graph.FeedEventAdded, ProfileID: "p3", EventID: "web/m3"},
-		})
-	}))
+	appendThree(t, s, at)
 	redactAtOnce(t, s, `MATCH (b:FeedBatch) SET b.lock = true REMOVE b.lock`, func(ctx context.Context, tx graph.Tx, p string) error {
 		return graph.RedactFeed(ctx, tx, []string{p})
 	})
@@ -74,17 +91,8 @@ func TestRedactDeliveriesAtOnce(t *testing.T) {
 	ds := s.(destination.Store)
 	ctx := context.Background()
 	t0 := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
-	did := fmt.Sprintf("dst_%032x", 1)
-	_, err := ds.CreateDestination(ctx, destination.Destination{ID: did, Name: "crm", URL: "https://hooks.example.com/cdp",
-		Secret: "a-secret-0123456789", BatchSize: 100, MaxAttempts: 3, CreatedAt: t0, UpdatedAt: t0})
-	storetest.Must(t, err)
-	storetest.Must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		return graph.AppendFeed(ctx, tx, []graph.FeedEntry{
-			{At: t0, Kind: graph.FeedEventAdded, ProfileID: "p1", EventID: "web/m1"},
-			{At: t0, Kind: graph.FeedEventAdded, ProfileID: "p2", EventID: "web/m2"},
-			{At: t0, Kind: graph.FeedEventAdded, ProfileID: "p3", EventID: "web/m3"},
-		})
-	}))
+	did := createDest(t, ds, 1, t0)
+	appendThree(t, s, t0)
 	_, held, err := ds.AcquireLease(ctx, did, "a", t0, time.Hour)
 	if err != nil || !held {
 		t.Fatal(held, err)
