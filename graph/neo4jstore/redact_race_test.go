@@ -120,10 +120,7 @@ func TestReleaseLeaseWhileAnotherTakesIt(t *testing.T) {
 	ds := s.(destination.Store)
 	ctx := context.Background()
 	t0 := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
-	did := fmt.Sprintf("dst_%032x", 2)
-	_, err := ds.CreateDestination(ctx, destination.Destination{ID: did, Name: "crm", URL: "https://hooks.example.com/cdp",
-		Secret: "a-secret-0123456789", BatchSize: 100, MaxAttempts: 3, CreatedAt: t0, UpdatedAt: t0})
-	storetest.Must(t, err)
+	did := createDest(t, ds, 2, t0)
 	if _, held, err := ds.AcquireLease(ctx, did, "a", t0, time.Minute); err != nil || !held {
 		t.Fatal(held, err)
 	}
