@@ -397,7 +397,9 @@ func (m *Model) Unlink(a, b graph.IdentifierRef, reason string) string {
 
 // Remove erases an identifier with its links, refusals and the events only
 // it carried, and splits (or deletes) its profile; or returns an error code.
-// History keeps no trace of it either: it leaves the members recorded by
+// A profile left with no member is deleted with every profile whose
+// redirects end at it, so no id is left redirecting to nothing (and a
+// deleted id is free again). History keeps no trace of it either: it leaves the members recorded by
 // every merge, so a profile merged away can no longer claim it back when
 // the identifier is seen again.
 func (m *Model) Remove(r graph.IdentifierRef, reason string) string {
@@ -436,7 +438,15 @@ func (m *Model) Remove(r graph.IdentifierRef, reason string) string {
 	p := m.profiles[pid]
 	delete(p.members, k)
 	if len(p.members) == 0 {
-		delete(m.profiles, pid)
+		gone := []string{pid}
+		for id, c := range m.profiles {
+			if c.into != "" && m.resolve(id) == p {
+				gone = append(gone, id)
+			}
+		}
+		for _, id := range gone {
+			delete(m.profiles, id)
+		}
 		return ""
 	}
 	m.split(p)
