@@ -489,6 +489,11 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			msg["context"] = ctxm
 		}
 		msg["messageId"] = MessageID(im.cfg.Source, msg)
+		// The row names the importer in its own context, after its id is
+		// derived: its digest is then what it was when the requests carried
+		// this as a batch context, so a file imported before still dedupes.
+		ctxm["library"] = map[string]any{"name": "cdp-import"}
+		msg["context"] = ctxm
 		data, err := json.Marshal(msg)
 		if err != nil {
 			im.reject(line, fmt.Sprintf("cannot encode the row: %v", err), rec)
@@ -599,7 +604,11 @@ func checkLine(t []byte) string {
 func (im *importer) send(ctx context.Context, b *outBatch) error {
 	var body bytes.Buffer
 	zw := gzip.NewWriter(&body)
-	zw.Write([]byte(`{"context":{"library":{"name":"cdp-import"}},"batch":[`))
+	// No batch context: the server would merge it into every message, so
+	// an NDJSON line would get another digest (and, without a messageId,
+	// another id) than the same message sent live, and be stored twice or
+	// refused as duplicate_conflict. Lines go as they are.
+	zw.Write([]byte(`{"batch":[`))
 	for i, it := range b.items {
 		if i > 0 {
 			zw.Write([]byte{','})
