@@ -103,7 +103,9 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	// and only once: an API key's check counts against its rate limit.
 	key, fromHeader := "", false
 	var source string
-	if user, _, ok := r.BasicAuth(); ok {
+	// An empty user name ("Basic Og==") carries no key: the body's
+	// writeKey is read instead, as when no header is sent.
+	if user, _, ok := r.BasicAuth(); ok && user != "" {
 		key, fromHeader = user, true
 		src, st, msg, wait := c.source(r.Context(), key, r)
 		if st != 0 {

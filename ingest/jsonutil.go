@@ -191,9 +191,13 @@ func jsonType(v any) string {
 // plain converts decoded JSON into the value types every store handles:
 // json.Number becomes int64 when it is an integer that fits, float64
 // otherwise. A number beyond float64 is refused, since it could not be
-// stored or encoded again. path names the value in the error.
+// stored or encoded again. path names the value in the error. A string
+// keepSurrogates put back in WTF-8 for an identifier (traits.email, say,
+// which is a trait too) is stored as the decoder gave it, with U+FFFD.
 func plain(v any, path string) (any, error) {
 	switch x := v.(type) {
+	case string:
+		return surrogates.Lossy(x), nil
 	case json.Number:
 		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
 			return i, nil

@@ -307,3 +307,22 @@ func TestStaticKeysWithoutChecker(t *testing.T) {
 		t.Errorf("API key without a checker: %d %s", r.status, r.raw)
 	}
 }
+
+// An Authorization header with an empty Basic user name ("Basic Og==")
+// carries no key, so the body's writeKey is read, as without the header.
+func TestEmptyBasicUserReadsTheBodyKey(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	empty := map[string]string{"Authorization": basicAuth("")}
+	for path, body := range map[string]string{
+		"/v1/track": `{"writeKey":"wk-js","messageId":"eb-1","userId":"u-eb","event":"e"}`,
+		"/v1/batch": `{"writeKey":"wk-js","batch":[{"type":"track","messageId":"eb-2","userId":"u-eb","event":"e"}]}`,
+	} {
+		if r := h.rawPost(t, path, []byte(body), empty); r.status != http.StatusOK || r.body.Stored != 1 {
+			t.Errorf("%s, empty Basic user, writeKey in the body: %d %s, want 200 with 1 stored", path, r.status, r.raw)
+		}
+	}
+	r := h.rawPost(t, "/v1/track", []byte(`{"messageId":"eb-3","userId":"u-eb","event":"e"}`), empty)
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body.Error, "write key missing") {
+		t.Errorf("empty Basic user and no writeKey: %d %s, want 401 naming the missing key", r.status, r.raw)
+	}
+}

@@ -530,12 +530,14 @@ func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {
 			return time.Time{}, e
 		}
 	}
-	if !ok {
-		return recv, nil
-	}
+	// sentAt is read even when there is nothing for it to correct, so a
+	// malformed one is refused whether or not the message has a time.
 	sent, hasSent, e := timeField(msg, "sentAt")
 	if e != nil {
 		return time.Time{}, e
+	}
+	if !ok {
+		return recv, nil
 	}
 	if !hasSent && !env.SentAt.IsZero() {
 		sent, hasSent = env.SentAt, true
@@ -594,6 +596,7 @@ var timeLayouts = []string{
 	"2006-01-02T15:04:05.999999999Z0700",
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z0700",
 	"2006-01-02 15:04:05.999999999",
 	"2006-01-02",
 }

@@ -144,6 +144,8 @@ func TestParseMessageTime(t *testing.T) {
 			time.Date(1970, 1, 1, 0, 5, 30, 0, time.UTC), recv.Add(-30 * time.Second)},
 		{"space and no zone means UTC",
 			`{"type":"identify","userId":"u","timestamp":"2024-05-01 08:30:00"}`, time.Time{}, time.Date(2024, 5, 1, 8, 30, 0, 0, time.UTC)},
+		{"space and a zone without colon",
+			`{"type":"identify","userId":"u","timestamp":"2024-05-01 08:30:00.25+0200"}`, time.Time{}, time.Date(2024, 5, 1, 6, 30, 0, 250e6, time.UTC)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -287,6 +289,7 @@ func TestParseMessageRejects(t *testing.T) {
 		{"year 1970", `{"type":"track","event":"e","userId":"u","timestamp":"1970-01-01T00:00:00Z"}`, ingest.ReasonBadTimestamp, "outside the accepted range"},
 		{"skew puts it in the future", `{"type":"track","event":"e","userId":"u","originalTimestamp":"2025-03-10T12:00:00Z","sentAt":"2024-03-10T12:00:00Z"}`, ingest.ReasonBadTimestamp, "after clock-skew correction"},
 		{"timestamp not a time", `{"type":"track","event":"e","userId":"u","timestamp":"yesterday"}`, ingest.ReasonBadTimestamp, `"yesterday" is not an ISO-8601 time`},
+		{"sentAt not a time, no timestamp", `{"type":"track","event":"e","userId":"u","sentAt":"nope"}`, ingest.ReasonBadTimestamp, `"nope" is not an ISO-8601 time`},
 		{"timestamp a number", `{"type":"track","event":"e","userId":"u","timestamp":1700000000}`, ingest.ReasonBadTimestamp, "must be an ISO-8601 string"},
 		{"number out of range", `{"type":"track","event":"e","userId":"u","properties":{"n":1e999}}`, ingest.ReasonInvalidField, "properties.n: number"},
 		{"messageId too long", `{"type":"track","event":"e","userId":"u","messageId":"` + strings.Repeat("m", 300) + `"}`, ingest.ReasonInvalidField, "messageId is 300 bytes"},
@@ -332,8 +335,14 @@ func TestParseMessageKeepsLoneSurrogates(t *testing.T) {
 	if got := refs(ev); !reflect.DeepEqual(got, want) {
 		t.Fatalf("identifiers %q, want %q", got, want)
 	}
-	if ev.Traits["name"] != "\ufffd" || ev.Traits["email"] != "a\xed\xb0\x80@b.co" {
+	// traits.email is a trait as well as an identifier: the trait is
+	// stored as the decoder gave it, never as invalid UTF-8.
+	if ev.Traits["name"] != "\ufffd" || ev.Traits["email"] != "a\ufffd@b.co" {
 		t.Fatalf("traits %q", ev.Traits)
+	}
+	ev = parse(t, `{"type":"group","groupId":"g","userId":"u","traits":{"email":"\udc00\ud800x"}}`, env())
+	if tr, _ := ev.Properties["traits"].(map[string]any); tr["email"] != "\ufffd\ufffdx" {
+		t.Fatalf("group traits %q", ev.Properties["traits"])
 	}
 	// A key given twice: the decoder keeps the last value, and so does this.
 	ev = parse(t, `{"type":"identify","userId":"\ud800","userId":"u-1"}`, env())

@@ -226,3 +226,25 @@ func hex4(b []byte, i int) (rune, bool) {
 	}
 	return r, true
 }
+
+// Lossy returns s as encoding/json would have decoded it: each surrogate in
+// WTF-8 form (three bytes ED A0..BF 80..BF) as U+FFFD. It undoes what the
+// Value of a Found keeps, for a copy of the value that is stored or shown
+// rather than resolved. Any other invalid byte becomes U+FFFD too.
+func Lossy(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		if i+2 < len(s) && s[i] == 0xED && s[i+1] >= 0xA0 && s[i+1] <= 0xBF && s[i+2] >= 0x80 && s[i+2] <= 0xBF {
+			out = utf8.AppendRune(out, utf8.RuneError)
+			i += 3
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		out = utf8.AppendRune(out, r)
+		i += n
+	}
+	return string(out)
+}

@@ -69,3 +69,24 @@ func TestStrings(t *testing.T) {
 		t.Fatalf("escapes decoded as %q (%v)", got, err)
 	}
 }
+
+// Lossy of the WTF-8 form equals what encoding/json decodes from the same
+// literal, the reference here.
+func TestLossy(t *testing.T) {
+	for _, lit := range []string{
+		`"plain"`, `"é €"`, `"\ud800"`, `"a\udc00b"`, `"\udc00\ud800"`,
+		`"\ud800\ud800x"`, `"\ud83d\ude00 \ud83d"`, `"\udbff\u00e9"`, `""`,
+	} {
+		var want string
+		if err := json.Unmarshal([]byte(lit), &want); err != nil {
+			t.Fatal(err)
+		}
+		kept := unquote([]byte(lit))
+		if got := Lossy(kept); got != want {
+			t.Errorf("Lossy(unquote(%s)) = %q, want %q as encoding/json decodes it", lit, got, want)
+		}
+	}
+	if got := Lossy("a\xffb"); got != "a\ufffdb" {
+		t.Errorf("Lossy of a stray byte = %q", got)
+	}
+}
