@@ -51,9 +51,10 @@
 //   - NEQ holds when both are strings, numbers or booleans of the same
 //     type and not equal: a type mismatch is false, not "different".
 //   - GT, GTE, LT and LTE hold when both are numbers, compared as
-//     numbers, or both strings, compared in byte order (UTF-8 byte order,
-//     which is Unicode code point order: "B" < "a" < "é"). Anything else
-//     is false; booleans are never ordered.
+//     numbers, or both strings, compared by their UTF-16 code units, as
+//     Neo4j compares strings ("B" < "a" < "é"; code point order, except
+//     that a character above U+FFFF sorts before U+E000 to U+FFFF).
+//     Anything else is false; booleans are never ordered.
 //   - IN holds when the value is a string, number or boolean EQ to one of
 //     the list's elements. A list value is never IN.
 //   - CONTAINS on a string value holds when the filter's value is a

@@ -3,10 +3,13 @@ package graph
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -173,6 +176,14 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		keys, drops := e.norm.NormalizeAll(ev.Identifiers)
 		if len(keys) == 0 {
 			r.Status, r.Reason = StatusRejected, noIdentifierReason(drops)
+			continue
+		}
+		if why := unstorableNumber(ev.Properties, "properties"); why != "" {
+			r.Status, r.Reason = StatusRejected, why
+			continue
+		}
+		if why := unstorableNumber(ev.Traits, "traits"); why != "" {
+			r.Status, r.Reason = StatusRejected, why
 			continue
 		}
 		if f, ok := seenID[ev.ID]; ok {
@@ -349,6 +360,78 @@ func (e *Engine) unknownType(refs []IdentifierRef) string {
 		}
 	}
 	return ""
+}
+
+// ReasonInvalidNumber starts the Reason of an event refused for a number
+// no store can keep and read back.
+const ReasonInvalidNumber = "invalid_number"
+
+// unstorableNumber names the first number in v (at path) that is not a
+// finite float64: a json.Number beyond float64's range, NaN or an
+// infinity. Stores keep properties and traits as JSON, which has no such
+// number, and read numbers back as float64, so such a value would be
+// stored and then fail every read of its event or profile. The collector
+// refuses it first; this guards every other caller of ApplyBatch.
+func unstorableNumber(v any, path string) string {
+	if finite(v) {
+		return "" // the common case, without naming paths
+	}
+	bad := func(what string) string {
+		return fmt.Sprintf("%s: %s: number %.40s is not a finite 64-bit float", ReasonInvalidNumber, path, what)
+	}
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(x), 64); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return bad(string(x))
+		}
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return bad(strconv.FormatFloat(x, 'g', -1, 64))
+		}
+	case float32:
+		if math.IsInf(float64(x), 0) || math.IsNaN(float64(x)) {
+			return bad(strconv.FormatFloat(float64(x), 'g', -1, 32))
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if why := unstorableNumber(x[k], path+"."+k); why != "" {
+				return why
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if why := unstorableNumber(e, path+"["+strconv.Itoa(i)+"]"); why != "" {
+				return why
+			}
+		}
+	}
+	return ""
+}
+
+// finite reports whether every number in v is a finite float64.
+func finite(v any) bool {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		return err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
+	case float64:
+		return !math.IsInf(x, 0) && !math.IsNaN(x)
+	case float32:
+		return !math.IsInf(float64(x), 0) && !math.IsNaN(float64(x))
+	case map[string]any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func noIdentifierReason(drops []Drop) string {

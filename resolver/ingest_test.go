@@ -178,3 +178,33 @@ func TestIngestUsesParserAndIngester(t *testing.T) {
 		t.Fatal("the store's error text reached the client")
 	}
 }
+
+// A number beyond float64 in the mutation's variables is refused for that event, naming the path; before,
+// the engine stored it and every later read of the person failed.
+func TestIngestMutationRefusesNumbersBeyondFloat64(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		var out ingestResult
+		e.query(ingestMutation, map[string]any{"events": []map[string]any{
+			{"type": "track", "messageId": "n1", "userId": "nu1", "event": "Order", "properties": map[string]any{"total": json.Number("1e400")}},
+			{"type": "identify", "messageId": "n2", "userId": "nu1", "traits": map[string]any{"score": json.Number("-2e308")}},
+			{"type": "track", "messageId": "n3", "userId": "nu1", "event": "Order", "properties": map[string]any{"total": 3}},
+		}}, &out)
+		r := out.Ingest
+		if r.Accepted != 1 || r.Rejected != 2 || len(r.Results) != 3 {
+			t.Fatalf("ingest: %+v", r)
+		}
+		for i, path := range []string{"properties.total", "traits.score"} {
+			if res := r.Results[i]; res.Status != "REJECTED" || res.Reason == nil || !strings.Contains(*res.Reason, path) {
+				t.Errorf("result %d: %+v, want REJECTED naming %s", i, res, path)
+			}
+		}
+		var p struct {
+			P struct{ Traits map[string]any } `json:"profileByIdentifier"`
+		}
+		e.query(`{ profileByIdentifier(type: "user_id", value: "nu1") { traits } }`, nil, &p)
+		if p.P.Traits == nil {
+			t.Fatalf("profile: %+v", p)
+		}
+	})
+}
