@@ -86,42 +86,54 @@ func TestBatchContextConsent(t *testing.T) {
 	})
 }
 
-// TestConsentChangedForEverySharingProfile: consent on a message whose
-// identifiers cannot link (two user ids) is recorded on all of them, so
-// each of their profiles gets a CONSENT_CHANGED entry in the feed.
-func TestConsentChangedForEverySharingProfile(t *testing.T) {
+// TestConsentStaysWithTheEventsProfile: a message whose identifiers cannot
+// all link (a device Ann used, now with Bob's user id) records its consent
+// only on the identifiers of its own profile (Bob's), so Ann, who decided
+// nothing, stays UNKNOWN, and only Bob's profile gets a CONSENT_CHANGED.
+// Separate messages and one batch alike.
+func TestConsentStaysWithTheEventsProfile(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
-		h := newHarness(t, s, ingest.Config{})
-		ts := tConsent.Format(time.RFC3339)
-		r := h.sdkPost(t, "/v1/batch", "wk-node", map[string]any{"batch": []any{
-			map[string]any{"type": "track", "event": "View", "messageId": "cs1", "userId": "u-cs-a", "anonymousId": "d-cs", "timestamp": ts},
-			map[string]any{"type": "track", "event": "View", "messageId": "cs2", "userId": "u-cs-b", "anonymousId": "d-cs", "timestamp": ts,
-				"context": prefs(map[string]any{"Advertising": true})},
-		}})
-		if r.status != http.StatusOK || r.body.Stored != 2 {
-			t.Fatalf("batch answered %d %s", r.status, r.raw)
-		}
-		pa, pb := h.profile(t, graph.TypeUserID, "u-cs-a"), h.profile(t, graph.TypeUserID, "u-cs-b")
-		if pa.ID == pb.ID {
-			t.Fatal("the two user ids were linked")
-		}
-		fs, ok := s.(graph.FeedStore)
-		if !ok {
-			t.Fatalf("%T keeps no feed", s)
-		}
-		es, err := fs.Feed(context.Background(), 0, []graph.FeedKind{graph.FeedConsentChanged}, graph.MaxFeedPage)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, e := range es {
-			got = append(got, e.ProfileID)
-		}
-		want := []string{pa.ID, pb.ID}
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("CONSENT_CHANGED for %v, want both profiles %v", got, want)
+		for _, oneBatch := range []bool{false, true} {
+			h := newHarness(t, s, ingest.Config{})
+			ts := tConsent.Format(time.RFC3339)
+			sfx := fmt.Sprint(oneBatch)
+			ann := map[string]any{"type": "identify", "messageId": "cs1" + sfx, "userId": "u-ann-" + sfx, "anonymousId": "d-cs-" + sfx, "timestamp": ts}
+			bob := map[string]any{"type": "track", "event": privacy.SegmentConsentEvent, "messageId": "cs2" + sfx, "userId": "u-bob-" + sfx,
+				"anonymousId": "d-cs-" + sfx, "timestamp": ts, "context": prefs(map[string]any{"Advertising": true})}
+			batches := [][]any{{ann}, {bob}}
+			if oneBatch {
+				batches = [][]any{{ann, bob}}
+			}
+			for _, b := range batches {
+				if r := h.sdkPost(t, "/v1/batch", "wk-node", map[string]any{"batch": b}); r.status != http.StatusOK || r.body.Stored != len(b) {
+					t.Fatalf("batch answered %d %s", r.status, r.raw)
+				}
+			}
+			pa, pb := h.profile(t, graph.TypeUserID, "u-ann-"+sfx), h.profile(t, graph.TypeUserID, "u-bob-"+sfx)
+			if pa.ID == pb.ID {
+				t.Fatal("the two user ids were linked")
+			}
+			if h.profile(t, graph.TypeAnonymousID, "d-cs-"+sfx).ID != pa.ID {
+				t.Fatal("the device is not in Ann's profile")
+			}
+			want := []string{"user_id:u-bob-" + sfx + " advertising GRANTED 2026-03-10T08:30:00Z node node/cs2" + sfx + " CONSENT"}
+			if got := ledger(t, s, "user_id:u-ann-"+sfx, "anonymous_id:d-cs-"+sfx, "user_id:u-bob-"+sfx); !slices.Equal(got, want) {
+				t.Errorf("ledger\n got %q\nwant %q", got, want)
+			}
+			fs := s.(graph.FeedStore)
+			es, err := fs.Feed(context.Background(), 0, []graph.FeedKind{graph.FeedConsentChanged}, graph.MaxFeedPage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range es {
+				if e.ProfileID == pa.ID || e.ProfileID == pb.ID {
+					got = append(got, e.ProfileID)
+				}
+			}
+			if !slices.Equal(got, []string{pb.ID}) {
+				t.Errorf("CONSENT_CHANGED for %v, want Bob's profile %s alone", got, pb.ID)
+			}
 		}
 	})
 }

@@ -155,6 +155,13 @@ func ConsentRecords(msg map[string]any, ev graph.Event, p *privacy.Purposes, nor
 // records of each of the call's events that is stored: records[i] belongs
 // to the call's event i (nil for none). Rejected, suppressed and duplicate
 // events write none.
+//
+// A record is stored only on an identifier the event's own profile holds
+// once the event is resolved. An identifier the event could not link (a
+// device shared with another person, an identifier a limit or a manual
+// refusal keeps apart) belongs to someone else, and one person's decision
+// must not become another's: Bob granting advertising on the tablet Ann
+// signed in on first would otherwise make Ann GRANTED.
 func WithConsent(ctx context.Context, records [][]privacy.Record) context.Context {
 	prev := graph.EventsHookFrom(ctx)
 	return graph.WithEventsHook(ctx, func(ctx context.Context, tx graph.Tx, results []graph.EventResult) error {
@@ -163,10 +170,33 @@ func WithConsent(ctx context.Context, records [][]privacy.Record) context.Contex
 				return err
 			}
 		}
-		var put []privacy.Record
+		var keys []string
 		for i, r := range results {
-			if i < len(records) && r.Status == graph.StatusStored && len(records[i]) > 0 {
-				put = append(put, records[i]...)
+			if i < len(records) && r.Status == graph.StatusStored {
+				for _, rec := range records[i] {
+					keys = append(keys, rec.Identifier)
+				}
+			}
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		slices.Sort(keys)
+		idents, err := tx.Identifiers(ctx, slices.Compact(keys))
+		if err != nil {
+			return err
+		}
+		var put []privacy.Record
+		changed := map[string]bool{}
+		for i, r := range results {
+			if i >= len(records) || r.Status != graph.StatusStored {
+				continue
+			}
+			for _, rec := range records[i] {
+				if id, ok := idents[rec.Identifier]; ok && id.ProfileID != "" && id.ProfileID == r.ProfileID {
+					put = append(put, rec)
+					changed[r.ProfileID] = true
+				}
 			}
 		}
 		if len(put) == 0 {
@@ -174,24 +204,6 @@ func WithConsent(ctx context.Context, records [][]privacy.Record) context.Contex
 		}
 		if err := privacy.PutConsentInTx(ctx, tx, put); err != nil {
 			return err
-		}
-		// The records hang on every identifier of their message: the
-		// profiles that changed are those of all of them (an event shared
-		// with a profile it could not link to counts too), in one read.
-		keys := make([]string, 0, len(put))
-		for _, r := range put {
-			keys = append(keys, r.Identifier)
-		}
-		slices.Sort(keys)
-		idents, err := tx.Identifiers(ctx, slices.Compact(keys))
-		if err != nil {
-			return err
-		}
-		changed := map[string]bool{}
-		for _, id := range idents {
-			if id.ProfileID != "" {
-				changed[id.ProfileID] = true
-			}
 		}
 		// One CONSENT_CHANGED per profile, in the transaction that
 		// records the decisions.
