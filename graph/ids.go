@@ -36,3 +36,23 @@ func ProfileIDFor(seed string, attempt int) string {
 	sum := sha256.Sum256([]byte(seed))
 	return "p_" + strings.ToLower(idEncoding.EncodeToString(sum[:13]))
 }
+
+// MaxProfileIDBytes bounds a profile id taken from a caller.
+const MaxProfileIDBytes = 64
+
+// ProfileIDShape reports whether id has the shape of a profile id: "p_"
+// followed by lowercase letters and digits, at most MaxProfileIDBytes in
+// all. ProfileIDFor's ids have it. A value of another shape (an email
+// pasted where an id belongs) is refused as malformed, without repeating
+// it, rather than looked up and named in a "not found".
+func ProfileIDShape(id string) bool {
+	if len(id) <= 2 || len(id) > MaxProfileIDBytes || !strings.HasPrefix(id, "p_") {
+		return false
+	}
+	for _, c := range id[2:] {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -69,3 +69,16 @@ func TestKeyRef(t *testing.T) {
 		t.Fatalf("KeyRef(%q) = %q", k, got)
 	}
 }
+
+func TestProfileIDShape(t *testing.T) {
+	for id, want := range map[string]bool{
+		ProfileIDFor("email:ann@example.com", 0): true, ProfileIDFor("user_id:u1", 3): true,
+		"p_a": true, "p_x9": true, "p_": false, "": false, "ann@example.com": false, "p_ABC": false,
+		"p_a-b": false, "q_abc": false, "p_" + strings.Repeat("a", 62): true, "p_" + strings.Repeat("a", 63): false,
+		"p_é": false,
+	} {
+		if got := ProfileIDShape(id); got != want {
+			t.Errorf("ProfileIDShape(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -347,10 +347,15 @@ func eventKey(ev graph.Event) (time.Time, []string) { return ev.Timestamp, []str
 // Prepare reads what an export of the profile id holds, except the
 // audience log entries and the events, which it counts. An id merged away answers for its survivor.
 //
-// Errors: ENOTFOUND for an unknown or erased id; EINVALID for an empty one.
+// Errors: ENOTFOUND for an unknown or erased id; EINVALID for an empty
+// one or one not shaped as a profile id (graph.ProfileIDShape), which the
+// message does not repeat.
 func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	if strings.TrimSpace(id) == "" {
 		return nil, graph.Errorf(graph.EINVALID, "profileId is required")
+	}
+	if !graph.ProfileIDShape(id) {
+		return nil, graph.Errorf(graph.EINVALID, "profileId is not a profile id: p_ followed by lowercase letters and digits, at most %d bytes", graph.MaxProfileIDBytes)
 	}
 	p, err := x.engine.ProfileByID(ctx, id)
 	if err != nil {

@@ -366,6 +366,21 @@ func TestDataExport(t *testing.T) {
 		}
 		audits++
 
+		// A malformed id (an email pasted for an id, or a long value): 400
+		// INVALID_ARGUMENT, never repeating it, over HTTP and GraphQL.
+		for _, bad := range []string{"ann@example.com", "p_" + strings.Repeat("x", 3000)} {
+			r = send(t, "GET", exportURL(bad), "", officer, "")
+			var e struct{ Error, Code string }
+			if err := json.Unmarshal([]byte(r.body), &e); err != nil || r.status != http.StatusBadRequest || e.Code != "INVALID_ARGUMENT" || strings.Contains(r.body, bad) {
+				t.Errorf("export of a malformed id: %d %.300s, want 400 INVALID_ARGUMENT not repeating it", r.status, r.body)
+			}
+			body, _ := json.Marshal(map[string]any{"query": `query($id: ID!) { dataExport(profileId: $id) }`, "variables": map[string]string{"id": bad}})
+			if r := send(t, "POST", "http://"+dial+"/graphql", "", officer, string(body)); r.code() != "INVALID_ARGUMENT" || strings.Contains(r.body, bad) {
+				t.Errorf("dataExport of a malformed id: %d %.300s, want INVALID_ARGUMENT not repeating it", r.status, r.body)
+			}
+			audits += 2
+		}
+
 		// Without privacy:read: refused, whatever else the key holds; no
 		// key: 401.
 		if r := send(t, "GET", exportURL(ann.ID), "", reader, ""); r.status != http.StatusForbidden || r.code() != "FORBIDDEN" {
@@ -388,10 +403,11 @@ func TestDataExport(t *testing.T) {
 		if len(es) != audits {
 			t.Fatalf("%d privacy.export audit entries, want %d: %+v", len(es), audits, es)
 		}
-		// Newest first: GraphQL unknown, HTTP unknown, GraphQL of anon-2's
-		// old id, Bob, then Ann by her old and her own id.
-		wantOutcomes := []string{"NOT_FOUND", "NOT_FOUND", "ok", "ok", "ok", "ok"}
-		wantProfiles := [][]string{nil, nil, sorted(ann.ID, browser.ID), {bob.ID}, sorted(ann.ID, browser.ID), {ann.ID}}
+		// Newest first: the four malformed ids, GraphQL unknown, HTTP
+		// unknown, GraphQL of anon-2's old id, Bob, then Ann by her old and
+		// her own id.
+		wantOutcomes := []string{"INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "NOT_FOUND", "NOT_FOUND", "ok", "ok", "ok", "ok"}
+		wantProfiles := [][]string{nil, nil, nil, nil, nil, nil, sorted(ann.ID, browser.ID), {bob.ID}, sorted(ann.ID, browser.ID), {ann.ID}}
 		for i, a := range es {
 			if a.Outcome != wantOutcomes[i] || !(reflect.DeepEqual(a.ProfileIDs, wantProfiles[i]) || len(a.ProfileIDs)+len(wantProfiles[i]) == 0) || a.KeyName != "privacy officer" {
 				t.Errorf("audit entry %d: outcome %s, profiles %v, key %q; want %s, %v, privacy officer", i, a.Outcome, a.ProfileIDs, a.KeyName, wantOutcomes[i], wantProfiles[i])
