@@ -347,6 +347,15 @@ func (c *Collector) hookAlone(ctx context.Context) ([]graph.EventResult, error) 
 	return nil, nil
 }
 
+// CountUnknownConsent adds n to cdp_ingest_consent_unknown_categories_total
+// for consent read outside the collector's endpoints (the GraphQL ingest
+// mutation submits through the collector and counts here).
+func (c *Collector) CountUnknownConsent(n int) {
+	if n > 0 {
+		c.m.consentUnknown.Add(float64(n))
+	}
+}
+
 // Close stops accepting events and waits until everything queued is
 // committed, or until ctx ends; then it returns ctx's error at once, and the
 // events still waiting fail with ErrClosed as the committer gets to them

@@ -371,6 +371,16 @@ func (r *Resolver) ingestConsent(in *gql.EventInput, ev graph.Event) ([]privacy.
 		return nil, domainErr(err)
 	}
 	msg := map[string]any{"type": ev.Type, "event": name, "context": ctxObj}
-	recs, _, err := ingest.ConsentRecords(msg, ev, ps, r.engine.Normalizer())
+	recs, unknown, err := ingest.ConsentRecords(msg, ev, ps, r.engine.Normalizer())
+	if c, ok := r.ingest.(UnknownConsentCounter); ok {
+		c.CountUnknownConsent(unknown)
+	}
 	return recs, err
+}
+
+// UnknownConsentCounter is an Ingester that counts the consent categories
+// of submitted messages that map to no purpose, as the collector does for
+// its own endpoints (ingest.Collector is one).
+type UnknownConsentCounter interface {
+	CountUnknownConsent(n int)
 }

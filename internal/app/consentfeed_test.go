@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/idgraph/cdp/graph"
@@ -47,4 +48,26 @@ func TestConsentChangedInFeed(t *testing.T) {
 			t.Fatalf("feed:\n got %q\nwant %q", got, want)
 		}
 	})
+}
+
+// Consent categories that map to no purpose are counted in
+// cdp_ingest_consent_unknown_categories_total whether the message came to
+// the collector or through the GraphQL ingest mutation (README, Consent).
+func TestUnknownConsentCategoriesCountedOnEveryPath(t *testing.T) {
+	st := storetest.Embedded(t)
+	svc, dial, _, _ := startService(t, st, "127.0.0.1:0", app.Auth{})
+	const name = "cdp_ingest_consent_unknown_categories_total"
+	before := metricValue(t, svc, name)
+	r := gqlPost(t, dial, "", `mutation { ingest(events: [{type: "identify", messageId: "uc1", userId: "u-uc",
+		context: {consent: {categoryPreferences: {Advertising: true, C0099: true, C0098: false}}}}]) { accepted results { status reason } } }`)
+	if r.status != 200 || strings.Contains(r.body, "errors") {
+		t.Fatalf("ingest: %d %s", r.status, r.body)
+	}
+	if got := metricValue(t, svc, name) - before; got != 2 {
+		t.Errorf("%s moved by %v after a GraphQL ingest with two unknown categories; want 2", name, got)
+	}
+	sendTo(t, dial, "", "identify", `{"messageId":"uc2","userId":"u-uc2","context":{"consent":{"categoryPreferences":{"C0099":true}}}}`)
+	if got := metricValue(t, svc, name) - before; got != 3 {
+		t.Errorf("%s moved by %v after the collector's message too; want 3", name, got)
+	}
 }
