@@ -124,7 +124,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	// Rejected rows hold personal data: keep the file private.
+	// A file that exists keeps its mode through O_CREATE, so it is made
+	// private too before anything is written to it.
 	rf, err := os.OpenFile(rejectsPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err == nil {
+		if cerr := rf.Chmod(0o600); cerr != nil {
+			rf.Close()
+			err = cerr
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cdp import: rejects file: %v\n", err)
 		return 2

@@ -50,3 +50,25 @@ func TestImportSummaryWhenStopped(t *testing.T) {
 		t.Errorf("import again: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 }
+
+// The rejects file holds personal data: an existing file given as
+// --rejects is made private (0600) too, not written with its old mode.
+func TestImportRejectsFileMadePrivate(t *testing.T) {
+	st := storetest.Embedded(t)
+	base, _, _ := startApp(t, st, -1)
+	dir := t.TempDir()
+	file, rejects := filepath.Join(dir, "crm.csv"), filepath.Join(dir, "out.rejects")
+	storetest.Must(t, os.WriteFile(file, []byte("id,email\n1,a@x.example\n,\n"), 0o600))
+	storetest.Must(t, os.WriteFile(rejects, []byte("old"), 0o644))
+	storetest.Must(t, os.Chmod(rejects, 0o644)) // whatever the umask
+	_, stderr, code := runCDP(t, nil, "import", "--source", "crm", "--map", "user_id=id", "--map", "email=email",
+		"--rejects", rejects, "--server", base, file)
+	if code != 1 {
+		t.Fatalf("import with a rejected row: exit %d, %s", code, stderr)
+	}
+	fi, err := os.Stat(rejects)
+	storetest.Must(t, err)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("rejects file mode %v, want 0600", fi.Mode().Perm())
+	}
+}
