@@ -33,3 +33,18 @@ func TestImportCSVQuotedHeaderAfterBOM(t *testing.T) {
 		t.Error("the quoted Email column did not link into q-1's profile")
 	}
 }
+
+// TestImportNDJSONAfterBOM: an NDJSON file that starts with a byte order
+// mark imports its first line like the others.
+func TestImportNDJSONAfterBOM(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	in := "\ufeff{\"type\":\"identify\",\"userId\":\"bom-1\"}\r\n{\"type\":\"identify\",\"userId\":\"bom-2\"}\r\n"
+	var rejects bytes.Buffer
+	stats, err := ingest.Import(context.Background(), strings.NewReader(in), ingest.ImportConfig{
+		Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatNDJSON, Concurrency: 1, Rejects: &rejects,
+	})
+	if err != nil || stats.Rows != 2 || stats.Stored != 2 || stats.Rejected != 0 {
+		t.Fatalf("stats %+v %v, want 2 lines stored (rejects %q)", stats, err, rejects.String())
+	}
+	h.profile(t, graph.TypeUserID, "bom-1")
+}

@@ -515,6 +515,11 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 
 func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *outBatch) error {
 	br := bufio.NewReaderSize(in, 64<<10)
+	// A byte order mark (editors on Windows write one) is no part of the
+	// first line's JSON.
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
 	b := &batcher{im: im, out: out}
 	for line := 1; ; line++ {
 		if err := im.stopped(ctx); err != nil {
