@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -131,6 +132,10 @@ func parseMessage(raw []byte, env Envelope) (graph.Event, *MessageError) {
 	if max <= 0 {
 		max = DefaultMaxMessageBytes
 	}
+	// Measured without the JSON whitespace around it, as a batch's
+	// messages and an import's lines are: a body's trailing newline is
+	// not part of the message.
+	raw = bytes.Trim(raw, " \t\r\n")
 	if len(raw) > max {
 		return graph.Event{}, &MessageError{Reason: ReasonTooLarge, Message: fmt.Sprintf("message is %d bytes, over the %s per-message limit", len(raw), sizeName(max))}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -365,5 +366,24 @@ func TestEmptyExternalIDIsDropped(t *testing.T) {
 	got, _ := graph.NewNormalizer(graph.DefaultRules()).NormalizeAll(ev.Identifiers)
 	if len(got) != 1 || got[0] != "user_id:u1" {
 		t.Fatalf("identifiers %v normalize to %v, want user_id:u1 alone", refs(ev), got)
+	}
+}
+
+// A message is measured against the 32 KiB without the JSON whitespace
+// around it, as a batch's messages are: a body ending in a newline is not
+// a byte over.
+func TestParseMessageMeasuredWithoutSurroundingSpace(t *testing.T) {
+	msg := func(n int) string {
+		head, tail := `{"type":"track","event":"e","userId":"u","properties":{"x":"`, `"}}`
+		return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
+	}
+	at := msg(ingest.DefaultMaxMessageBytes)
+	if _, err := ingest.ParseMessage([]byte(" \t"+at+"\r\n"), env()); err != nil {
+		t.Fatalf("a message of exactly the limit, with spaces and a line end around it: %v", err)
+	}
+	_, err := ingest.ParseMessage([]byte(msg(ingest.DefaultMaxMessageBytes+1)+"\n"), env())
+	var me *ingest.MessageError
+	if !errors.As(err, &me) || me.Reason != ingest.ReasonTooLarge || !strings.Contains(me.Message, strconv.Itoa(ingest.DefaultMaxMessageBytes+1)) {
+		t.Fatalf("a byte over the limit: %v", err)
 	}
 }
