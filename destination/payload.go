@@ -66,9 +66,10 @@ type Profiles struct {
 // The entries that tell d to drop what it holds of a profile are sent
 // whatever d's purpose and audiences (Removal): a Forgotten entry, and,
 // when d has a purpose, a ConsentChanged entry of a profile that once
-// granted it and no longer does. Sent because of that alone, such an
-// entry carries no profile (Profile nil): only the profile id the feed
-// entry names.
+// granted it and no longer does, and an AudienceExited entry (of one of
+// d's audiences) of a profile that does not grant it now, whatever its
+// records show now. Sent because of that alone, such an entry carries no
+// profile (Profile nil): only the profile id the feed entry names.
 //
 // It returns the body, how many entries it holds, and the ids of the live
 // profiles it describes.
@@ -94,7 +95,9 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		return nil, 0, nil, fmt.Errorf("read identifiers: %w", err)
 	}
 	// granted: the profile's state for d.Purpose is GRANTED now; once: it
-	// has a GRANTED record for it, current or not.
+	// has a GRANTED record for it, current or not (among the records it
+	// holds now: a split or removeIdentifier takes an identifier's
+	// records away with it).
 	granted, once := map[string]bool{}, map[string]bool{}
 	if d.Purpose != "" {
 		var keys []string
@@ -157,11 +160,15 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		selected := (len(d.AudienceIDs) == 0 || e.AudienceID != "") && (d.Purpose == "" || (pp != nil && granted[pp.ID]))
 		if !selected {
 			withdrawn := pp != nil && !granted[pp.ID] && once[pp.ID]
-			// An exit from one of d's audiences of a profile that once
-			// granted d's purpose and no longer does: a grant that expired
-			// writes no ConsentChanged entry, so the exit the keeper
-			// writes then is the only word of it.
-			lapsed := withdrawn && e.Kind == graph.FeedAudienceExited && (len(d.AudienceIDs) == 0 || e.AudienceID != "")
+			// An exit from one of d's audiences of a profile that does not
+			// grant d's purpose now: d may hold it as a member, and the
+			// exit the keeper writes may be the only word of the lost
+			// grant (an expiry writes no ConsentChanged entry; a split or
+			// removeIdentifier takes the granting identifier's records
+			// away, so the profile's records no longer show it once
+			// granted). Sent bare, an exit says nothing personal.
+			lapsed := d.Purpose != "" && pp != nil && !granted[pp.ID] && e.Kind == graph.FeedAudienceExited &&
+				(len(d.AudienceIDs) == 0 || e.AudienceID != "")
 			if !lapsed && (!Removal(d, e.Kind) || (e.Kind == graph.FeedConsentChanged && !withdrawn)) {
 				continue
 			}

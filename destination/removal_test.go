@@ -119,11 +119,13 @@ func TestFilteredDestinationsHearOfRemovals(t *testing.T) {
 }
 
 // A destination filtered by purpose and audience hears of the exit of a
-// profile that granted the purpose once and no longer does, bare, whatever
-// ended the grant: an expired grant writes no CONSENT_CHANGED entry, so
-// the keeper's AUDIENCE_EXITED is the only word of it. The exits of a
-// profile that never granted, and of an audience the destination does not
-// follow, are not sent; a profile that still grants exits with its profile.
+// profile that does not grant the purpose now, bare, whatever ended the
+// grant: an expired grant writes no CONSENT_CHANGED entry, so the keeper's
+// AUDIENCE_EXITED is the only word of it. A profile that never granted
+// exits bare too (its records may no longer show a grant it had: see
+// TestFilteredDestinationsHearOfExitsAfterAGrantIsSplitAway); the exits
+// of an audience the destination does not follow are not sent; a profile
+// that still grants exits with its profile.
 func TestFilteredDestinationsHearOfLapsedExits(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, gs graph.Store) {
 		s, e := open(t, gs)
@@ -171,7 +173,7 @@ func TestFilteredDestinationsHearOfLapsedExits(t *testing.T) {
 			got = append(got, en.Kind+" "+en.ProfileID+" "+en.AudienceID+" "+p)
 		}
 		want := []string{"AUDIENCE_EXITED " + eve + " " + seg + " no profile", "AUDIENCE_EXITED " + bob + " " + seg + " no profile",
-			"AUDIENCE_EXITED " + dee + " " + seg + " profile"}
+			"AUDIENCE_EXITED " + cal + " " + seg + " no profile", "AUDIENCE_EXITED " + dee + " " + seg + " profile"}
 		if !slices.Equal(got, want) {
 			t.Errorf("the destination for purpose email and audience %s got\n%q\nwant\n%q", seg, got, want)
 		}
@@ -179,4 +181,91 @@ func TestFilteredDestinationsHearOfLapsedExits(t *testing.T) {
 			t.Error("a removal carried personal data")
 		}
 	})
+}
+
+// A destination filtered by purpose and audience holds pam as a member
+// (her entry was sent with her profile: she grants email, on her email
+// identifier). Then a correction takes that identifier, and its grant,
+// out of her profile, which keeps its id: unlinkIdentifiers moves it to a
+// new profile, removeIdentifier erases it. Her profile no longer grants
+// email, and its records no longer show that it ever did; the keeper
+// makes it exit the audience. The destination hears of that exit, bare,
+// as it would of a withdrawal or an expiry; dee, who still grants, enters
+// with her profile.
+func TestFilteredDestinationsHearOfExitsAfterAGrantIsSplitAway(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		testExitAfterGrantLeaves(t, gs, func(ctx context.Context, e *graph.Engine) error {
+			_, err := e.UnlinkIdentifiers(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "pam"},
+				graph.IdentifierRef{Type: graph.TypeEmail, Value: "pam@example.com"}, "wrong email")
+			return err
+		})
+	})
+}
+
+// As TestFilteredDestinationsHearOfExitsAfterAGrantIsSplitAway, the
+// granting identifier erased by removeIdentifier.
+func TestFilteredDestinationsHearOfExitsAfterAGrantIsRemoved(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, gs graph.Store) {
+		testExitAfterGrantLeaves(t, gs, func(ctx context.Context, e *graph.Engine) error {
+			_, err := e.RemoveIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeEmail, Value: "pam@example.com"}, "wrong email")
+			return err
+		})
+	})
+}
+
+func testExitAfterGrantLeaves(t *testing.T, gs graph.Store, correct func(context.Context, *graph.Engine) error) {
+	s, e := open(t, gs)
+	ctx := context.Background()
+	const seg = "seg_00000000000000000000000000000007"
+	rcv := newReceiver(t, func(int) int { return 200 })
+	create(t, s, rcv.srv.URL, func(d *destination.Destination) {
+		d.Kinds = []graph.FeedKind{graph.FeedAudienceEntered, graph.FeedAudienceExited}
+		d.Purpose, d.AudienceIDs = "email", []string{seg}
+	})
+	now := time.Now().UTC()
+	grant := func(email string) privacy.Record {
+		return privacy.Record{ID: privacy.NewRecordID(), Purpose: "email", Status: privacy.StatusGranted, At: now.Add(-time.Hour),
+			Source: "web", LegalBasis: privacy.BasisConsent, Identifier: "email:" + email, ReceivedAt: now.Add(-time.Hour)}
+	}
+	storetest.Must(t, s.PutConsent(ctx, []privacy.Record{grant("pam@example.com"), grant("dee@example.com")}))
+	// pam's device holds her profile together without her email.
+	dev := graph.Event{ID: "web/m0", Type: "track", Source: "web", Timestamp: tEv, ReceivedAt: tEv,
+		Identifiers: []graph.IdentifierRef{{Type: graph.TypeUserID, Value: "pam"}, {Type: graph.TypeAnonymousID, Value: "a-pam"}}}
+	res, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "pam", "pam@example.com"), dev, event("m2", "dee", "dee@example.com")})
+	storetest.Must(t, err)
+	pam, dee := res.Results[0].ProfileID, res.Results[2].ProfileID
+	entered := []graph.FeedEntry{{At: now, Kind: graph.FeedAudienceEntered, ProfileID: pam, AudienceID: seg}}
+	storetest.Must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error { return graph.AppendFeed(ctx, tx, entered) }))
+
+	w := startWorker(t, s, e, true)
+	waitFor(t, "pam's entry", func() bool { return len(rcv.requests()) == 1 })
+	if es := decode(t, rcv.requests()[0].body).Entries; len(es) != 1 || es[0].ProfileID != pam || es[0].Profile == nil {
+		t.Fatalf("first delivery %+v, want pam's entry with her profile", es)
+	}
+
+	storetest.Must(t, correct(ctx, e))
+	if p, err := e.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "pam"}); err != nil || p.ID != pam {
+		t.Fatalf("pam's user id is in %s (%v), want %s", p.ID, err, pam)
+	}
+	// What the keeper writes then: pam exits seg; dee enters.
+	later := []graph.FeedEntry{{At: now, Kind: graph.FeedAudienceExited, ProfileID: pam, AudienceID: seg},
+		{At: now, Kind: graph.FeedAudienceEntered, ProfileID: dee, AudienceID: seg}}
+	storetest.Must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error { return graph.AppendFeed(ctx, tx, later) }))
+	w.Kick()
+	waitFor(t, "a second delivery", func() bool { return len(rcv.requests()) == 2 })
+	var got []string
+	for _, en := range decode(t, rcv.requests()[1].body).Entries {
+		p := "no profile"
+		if en.Profile != nil {
+			p = "profile"
+		}
+		got = append(got, en.Kind+" "+en.ProfileID+" "+p)
+	}
+	want := []string{"AUDIENCE_EXITED " + pam + " no profile", "AUDIENCE_ENTERED " + dee + " profile"}
+	if !slices.Equal(got, want) {
+		t.Errorf("second delivery\n got %q\nwant %q (pam, sent as a member, no longer grants email)", got, want)
+	}
+	if body := string(rcv.requests()[1].body); strings.Contains(body, "pam") || strings.Contains(body, "a-pam") {
+		t.Error("pam's exit carried personal data")
+	}
 }
