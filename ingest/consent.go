@@ -126,19 +126,16 @@ func ConsentRecords(msg map[string]any, ev graph.Event, p *privacy.Purposes, nor
 			continue // the engine drops it too
 		}
 		seen[n.Key()] = true
-		// A decision is never dated after it reached the server: a
-		// message may be dated up to a day ahead (a fast clock), and a
-		// grant dated tomorrow would outrank every withdrawal made
-		// meanwhile. setConsent refuses a future at for the same reason.
-		at := ev.Timestamp
-		if !ev.ReceivedAt.IsZero() && at.After(ev.ReceivedAt) {
-			at = ev.ReceivedAt
-		}
+		// Records dates no decision after it reached the server (a
+		// message may be dated up to a day ahead, and a grant dated
+		// tomorrow would outrank every withdrawal made meanwhile), and
+		// keeps the order of decisions it so dates alike: it needs the
+		// message's own time.
 		for _, r := range sc.Records(privacy.SegmentStamp{
 			Identifier: n.Key(),
 			Source:     ev.Source,
 			EventID:    ev.ID,
-			At:         at,
+			At:         ev.Timestamp,
 			ReceivedAt: ev.ReceivedAt,
 		}) {
 			if err := r.Validate(p); err != nil {

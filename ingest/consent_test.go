@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -286,4 +288,70 @@ func TestEscapedConsentStored(t *testing.T) {
 			t.Errorf("consent event %s without preferences answered %d %s; want 400 naming the missing preferences", name, r.status, r.raw)
 		}
 	}
+}
+
+// TestFastClockBatchKeepsTheOrderOfItsDecisions: one batch from a device
+// whose clock is an hour ahead grants advertising, then withdraws it a
+// minute later. Both records are dated when the batch arrived (the clamp
+// of TestFutureDatedGrantDoesNotOutrankALaterWithdrawal), so they tie on
+// at and receivedAt; the withdrawal must still be the newest, in the
+// state rule read in Go and in the Neo4j store's own (Cypher) consent
+// condition. The message ids are picked so that ids derived from the
+// event alone would put the grant last.
+func TestFastClockBatchKeepsTheOrderOfItsDecisions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		const key = "user_id:u-clk"
+		var grantID, denyID string
+		for i := 0; grantID == ""; i++ {
+			g, d := fmt.Sprintf("g%d", i), fmt.Sprintf("d%d", i)
+			if privacy.RecordIDFor("node/"+g, key, "advertising") > privacy.RecordIDFor("node/"+d, key, "advertising") {
+				grantID, denyID = g, d
+			}
+		}
+		before := time.Now()
+		ahead := before.Add(time.Hour).UTC()
+		r := h.sdkPost(t, "/v1/batch", "wk-node", map[string]any{"batch": []any{
+			map[string]any{"type": "track", "event": privacy.SegmentConsentEvent, "messageId": grantID, "userId": "u-clk",
+				"timestamp": ahead.Format(time.RFC3339Nano), "context": prefs(map[string]any{"Advertising": true})},
+			map[string]any{"type": "track", "event": privacy.SegmentConsentEvent, "messageId": denyID, "userId": "u-clk",
+				"timestamp": ahead.Add(time.Minute).Format(time.RFC3339Nano), "context": prefs(map[string]any{"Advertising": "withdrawn"})},
+		}})
+		if r.status != http.StatusOK || r.body.Stored != 2 {
+			t.Fatalf("batch: %d %s", r.status, r.raw)
+		}
+		sent := time.Now()
+		m, err := s.(privacy.ConsentStore).ConsentOf(context.Background(), []string{key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m[key]) != 2 {
+			t.Fatalf("%d records, want 2", len(m[key]))
+		}
+		for _, rec := range m[key] {
+			if rec.At.Before(before.Add(-time.Second)) || rec.At.After(sent) || !rec.At.Equal(rec.ReceivedAt) {
+				t.Errorf("record from %s dated %s, received %s; want dated when it arrived", rec.Proof.EventID, rec.At, rec.ReceivedAt)
+			}
+		}
+		if st := privacy.StateOf(m[key], "advertising", time.Now()); st.State != privacy.StateWithdrawn || st.Record.Proof.EventID != "node/"+denyID {
+			t.Errorf("advertising state %s from %s; the person withdrew a minute after granting: want WITHDRAWN from node/%s",
+				st.State, st.Record.Proof.EventID, denyID)
+		}
+		if fc, ok := s.(audience.FilterCounter); ok {
+			p := h.profile(t, "user_id", "u-clk")
+			for _, c := range []struct {
+				state privacy.State
+				want  int
+			}{{privacy.StateWithdrawn, 1}, {privacy.StateGranted, 0}} {
+				n, ids, err := fc.CountFilter(context.Background(), audience.FilterQuery{Now: time.Now(), Sample: 10,
+					Filter: &audience.Filter{Consent: &audience.ConsentCondition{Purpose: "advertising", Status: c.state}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != c.want || (c.want == 1 && (len(ids) != 1 || ids[0] != p.ID)) {
+					t.Errorf("the store counts %d profiles (%v) whose advertising consent is %s, want %d", n, ids, c.state, c.want)
+				}
+			}
+		}
+	})
 }

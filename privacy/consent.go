@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -180,6 +181,22 @@ func NewRecordID() string {
 func RecordIDFor(eventID, identifier, purpose string) string {
 	sum := sha256.Sum256([]byte(eventID + "\x00" + identifier + "\x00" + purpose))
 	return "cns_" + hex.EncodeToString(sum[:16])
+}
+
+// DatedRecordIDFor derives, as RecordIDFor does, the id of a record read
+// from an event whose decision the service dated earlier than the event
+// says (a message dated ahead of the server's clock, its at clamped to its
+// arrival, as SegmentConsent.Records does): the id begins with dated, the
+// event's own time (microseconds since 1970, 14 hex digits), then holds
+// 18 hex digits of the hash of the parts. Records clamped alike tie on at
+// and receivedAt, so the state rule's last tie-break, the id, orders them
+// as the sender dated them: a grant then a withdrawal a minute later in
+// one batch from a fast clock stays a withdrawal. It holds no personal
+// value: a time, and the parts hashed.
+func DatedRecordIDFor(eventID, identifier, purpose string, dated time.Time) string {
+	us := max(graph.Clean(dated).UnixMicro(), 0)
+	sum := sha256.Sum256([]byte(eventID + "\x00" + identifier + "\x00" + purpose))
+	return fmt.Sprintf("cns_%014x", us&(1<<56-1)) + hex.EncodeToString(sum[:9])
 }
 
 // Clean returns r with its times as stores keep them (graph.Clean: UTC,

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -216,4 +217,32 @@ func TestIsKeyType(t *testing.T) {
 			t.Fatalf("isKeyType(%q) = %v; the expression says %v", s, isKeyType(s), ref.MatchString(s))
 		}
 	})
+}
+
+// DatedRecordIDFor: a record id whose first 14 hex digits are the time
+// (microseconds) and whose rest is the hash of the parts; ids order by the
+// time, and the parts tell apart records of one time.
+func TestDatedRecordIDs(t *testing.T) {
+	at := time.Date(2026, 5, 1, 11, 0, 0, 123456789, time.UTC)
+	id := DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at)
+	if !recordIDRe.MatchString(id) {
+		t.Fatalf("DatedRecordIDFor = %q, not a record id", id)
+	}
+	if want := fmt.Sprintf("cns_%014x", at.UnixMicro()) + "ecc0d074461c337ab5"; id != want {
+		t.Errorf("DatedRecordIDFor = %q, want %q", id, want)
+	}
+	if DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at.In(time.FixedZone("X", 3600))) != id {
+		t.Error("the same time in another zone gives another id")
+	}
+	if DatedRecordIDFor("web/m-1", "email:ann@example.com", "email", at) == id {
+		t.Error("two purposes of one event share an id")
+	}
+	for _, later := range []time.Duration{time.Microsecond, time.Minute, 24 * time.Hour} {
+		// A later time sorts after, whatever the parts hash to.
+		for _, ev := range []string{"web/m-1", "web/m-2", "web/m-3"} {
+			if next := DatedRecordIDFor(ev, "email:ann@example.com", "advertising", at.Add(later)); next <= id {
+				t.Errorf("%s %s later gives %s, not after %s", ev, later, next, id)
+			}
+		}
+	}
 }

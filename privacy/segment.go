@@ -143,7 +143,8 @@ type SegmentStamp struct {
 	Source string
 	// EventID is the stored event id (ingest.EventID), kept as the proof.
 	EventID string
-	// At is the message's time (when the person decided).
+	// At is the message's time (when the person decided, by the sender's
+	// clock). Records dates no record after ReceivedAt.
 	At time.Time
 	// ReceivedAt is when the service received it.
 	ReceivedAt time.Time
@@ -154,14 +155,27 @@ type SegmentStamp struct {
 // message gives the same ids), times cleaned as stores keep them. A caller
 // that gives a message's consent to several identifiers calls it once for
 // each. The records still need Validate.
+//
+// A record is never dated after the message reached the service: a
+// message dated ahead of the server's clock (a fast clock; the collector
+// accepts up to a day ahead) would otherwise outrank every decision made
+// meanwhile, so its records take ReceivedAt as At. The decisions of one
+// request clamped so tie on At and ReceivedAt; their ids come from
+// DatedRecordIDFor, with the message's own time, so that the state rule
+// (whose last tie-break is the id) keeps the order the sender gave them.
 func (s SegmentConsent) Records(st SegmentStamp) []Record {
+	at, id := graph.Clean(st.At), func(purpose string) string { return RecordIDFor(st.EventID, st.Identifier, purpose) }
+	if received := graph.Clean(st.ReceivedAt); !received.IsZero() && at.After(received) {
+		dated := at
+		at, id = received, func(purpose string) string { return DatedRecordIDFor(st.EventID, st.Identifier, purpose, dated) }
+	}
 	out := make([]Record, 0, len(s.Preferences))
 	for _, pref := range s.Preferences {
 		out = append(out, Record{
-			ID:         RecordIDFor(st.EventID, st.Identifier, pref.Purpose),
+			ID:         id(pref.Purpose),
 			Purpose:    pref.Purpose,
 			Status:     pref.Status,
-			At:         st.At,
+			At:         at,
 			Source:     st.Source,
 			LegalBasis: BasisConsent,
 			Identifier: st.Identifier,

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,65 @@ func TestConsentSegmentRecords(t *testing.T) {
 	other := got.Records(SegmentStamp{Identifier: "user_id:u1", Source: "web", EventID: "web/m-1", At: at, ReceivedAt: received})
 	if other[0].ID == recs[0].ID || other[0].Identifier != "user_id:u1" {
 		t.Errorf("records for another identifier: %+v", other[0])
+	}
+}
+
+// A device whose clock is an hour fast sends, in one request, a grant
+// then a withdrawal a minute later. Both are dated when the request
+// arrived (never later), so they tie on at and receivedAt; their ids,
+// from the messages' own times, keep the withdrawal newest whatever the
+// messages' ids hash to. A message dated in the past keeps its time and
+// RecordIDFor's id.
+func TestSegmentRecordsClampedKeepTheirOrder(t *testing.T) {
+	p := segmentPurposes(t)
+	grant := SegmentConsent{Preferences: []Preference{{Purpose: "advertising", Status: StatusGranted, Categories: []string{"Advertising"}}}}
+	deny := SegmentConsent{Preferences: []Preference{{Purpose: "advertising", Status: StatusWithdrawn, Categories: []string{"Advertising"}}}}
+	received := time.Date(2026, 5, 1, 10, 0, 2, 345678000, time.UTC)
+	ahead := received.Add(time.Hour)
+	const key = "user_id:u-clk"
+	// Message ids whose plain record ids sort the grant after the
+	// withdrawal, so that the plain id tie-break would pick the grant.
+	var g, d string
+	for i := 0; g == ""; i++ {
+		if RecordIDFor(fmt.Sprintf("web/g%d", i), key, "advertising") > RecordIDFor(fmt.Sprintf("web/d%d", i), key, "advertising") {
+			g, d = fmt.Sprintf("web/g%d", i), fmt.Sprintf("web/d%d", i)
+		}
+	}
+	var recs []Record
+	for _, m := range []struct {
+		sc    SegmentConsent
+		event string
+		at    time.Time
+	}{{grant, g, ahead}, {deny, d, ahead.Add(time.Minute)}} {
+		rs := m.sc.Records(SegmentStamp{Identifier: key, Source: "web", EventID: m.event, At: m.at, ReceivedAt: received})
+		if len(rs) != 1 {
+			t.Fatalf("%s gave %d records, want 1", m.event, len(rs))
+		}
+		r := rs[0]
+		if !r.At.Equal(received) || !r.ReceivedAt.Equal(received) {
+			t.Errorf("%s: at %s, receivedAt %s; want both %s (when it arrived)", m.event, r.At, r.ReceivedAt, received)
+		}
+		if want := DatedRecordIDFor(m.event, key, "advertising", m.at); r.ID != want {
+			t.Errorf("%s: id %s, want %s", m.event, r.ID, want)
+		}
+		if err := r.Validate(p); err != nil {
+			t.Errorf("%s: %v", m.event, err)
+		}
+		// The same message read again gives the same record.
+		if again := m.sc.Records(SegmentStamp{Identifier: key, Source: "web", EventID: m.event, At: m.at, ReceivedAt: received}); again[0] != r {
+			t.Errorf("%s read twice: %+v then %+v", m.event, r, again[0])
+		}
+		recs = append(recs, r)
+	}
+	if st := StateOf(recs, "advertising", received); st.State != StateWithdrawn || st.Record.Proof.EventID != d {
+		t.Errorf("state %s from %s; the withdrawal came a minute after the grant: want WITHDRAWN from %s", st.State, st.Record.Proof.EventID, d)
+	}
+	if h := History(recs, ""); h[0].Proof.EventID != d {
+		t.Errorf("history starts with %s, want the withdrawal %s", h[0].Proof.EventID, d)
+	}
+	// A message dated before it arrived keeps its time and its plain id.
+	past := grant.Records(SegmentStamp{Identifier: key, Source: "web", EventID: g, At: received.Add(-time.Minute), ReceivedAt: received})
+	if r := past[0]; !r.At.Equal(received.Add(-time.Minute)) || r.ID != RecordIDFor(g, key, "advertising") {
+		t.Errorf("a message dated in the past gave at %s id %s, want %s and RecordIDFor's", r.At, r.ID, received.Add(-time.Minute))
 	}
 }
