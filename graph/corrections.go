@@ -2,11 +2,13 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // part is one component found by a split.
@@ -145,15 +147,13 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 
 // mergedInto returns every profile whose redirects end at pid, each with
 // the members recorded by the merge that made it redirect. It reads history
-// once per level of redirects.
+// once per level of redirects, however many levels there are (see
+// resolveProfiles); as no profile is taken twice, the walk ends.
 func mergedInto(ctx context.Context, tx ReadTx, pid string) ([]candidate, error) {
 	var out []candidate
 	seen := map[string]bool{pid: true}
 	level := []string{pid}
-	for hop := 0; len(level) > 0; hop++ {
-		if hop > maxRedirects {
-			return nil, fmt.Errorf("profile redirects form a chain longer than %d", maxRedirects)
-		}
+	for len(level) > 0 {
 		cs, err := tx.Changes(ctx, level)
 		if err != nil {
 			return nil, err
@@ -548,7 +548,8 @@ type Explanation struct {
 // path of links, each with its source and evidence) or why they do not (the
 // refused links between their profiles).
 //
-// Errors: EINVALID, ENOTFOUND.
+// Errors: EINVALID, ENOTFOUND, ECONFLICT (the profiles changed on every
+// attempt to read them; see viewSettled).
 func (e *Engine) ExplainLink(ctx context.Context, a, b IdentifierRef) (Explanation, error) {
 	na, err := e.NormalizeRef(a)
 	if err != nil {
@@ -560,7 +561,8 @@ func (e *Engine) ExplainLink(ctx context.Context, a, b IdentifierRef) (Explanati
 	}
 	ka, kb := na.Key(), nb.Key()
 	var ex Explanation
-	err = e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+	what := "the profiles of " + KeyRef(ka) + " and " + KeyRef(kb) // no value in the message
+	err = e.viewSettled(ctx, what, func(ctx context.Context, tx ReadTx) error {
 		ex = Explanation{} // fn may run again: drop what an earlier run found
 		ids, err := tx.Identifiers(ctx, []string{ka, kb})
 		if err != nil {
@@ -589,6 +591,13 @@ func (e *Engine) ExplainLink(ctx context.Context, a, b IdentifierRef) (Explanati
 			}
 		}
 		sort.Strings(keys)
+		// Each read may see writes the one before did not (see
+		// viewSettled): the members must hold the identifiers where
+		// their first read found them, and a path join two of a
+		// profile's members, as its links make it one component.
+		if in[ka] != ex.ProfileA || in[kb] != ex.ProfileB {
+			return errTornRead
+		}
 		if ex.ProfileA == ex.ProfileB {
 			ex.Linked = true
 			links, err := tx.Links(ctx, keys)
@@ -596,6 +605,14 @@ func (e *Engine) ExplainLink(ctx context.Context, a, b IdentifierRef) (Explanati
 				return err
 			}
 			ex.Path = shortestPath(links, ka, kb)
+			if ka != kb && len(ex.Path) == 0 {
+				return errTornRead
+			}
+			for _, st := range ex.Path {
+				if in[st.To] != ex.ProfileA {
+					return errTornRead
+				}
+			}
 			return nil
 		}
 		rs, err := tx.Rejected(ctx, keys)
@@ -662,10 +679,12 @@ type GraphView struct {
 
 // IdentityGraph returns the identity graph of a profile.
 //
-// Errors: ENOTFOUND.
+// Errors: ENOTFOUND, ECONFLICT (the profile changed on every attempt to
+// read it; see viewSettled).
 func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView, error) {
 	var g GraphView
-	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+	err := e.viewSettled(ctx, fmt.Sprintf("profile %q", profileID), func(ctx context.Context, tx ReadTx) error {
+		g = GraphView{} // fn may run again
 		live, err := resolveProfiles(ctx, tx, []string{profileID})
 		if err != nil {
 			return err
@@ -689,6 +708,12 @@ func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView
 		if g.Links, err = tx.Links(ctx, keys); err != nil {
 			return err
 		}
+		// A live profile has members, one component over its links, and
+		// no link leaves it; else a write landed between the reads (see
+		// viewSettled).
+		if !oneComponent(inside, g.Links) {
+			return errTornRead
+		}
 		if g.Rejected, err = tx.Rejected(ctx, keys); err != nil {
 			return err
 		}
@@ -709,6 +734,9 @@ func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView
 			}
 			for _, k := range outside {
 				if n, ok := far[k]; ok {
+					if n.ProfileID == p.ID {
+						return errTornRead // a member the members read missed
+					}
 					g.Nodes = append(g.Nodes, n)
 				}
 			}
@@ -716,4 +744,75 @@ func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView
 		return nil
 	})
 	return g, err
+}
+
+// oneComponent reports whether keys (not empty) are one component over
+// links, with no link from one of them to a key outside.
+func oneComponent(keys map[string]bool, links []Link) bool {
+	if len(keys) == 0 {
+		return false
+	}
+	parent := make(map[string]string, len(keys))
+	for k := range keys {
+		parent[k] = k
+	}
+	find := func(k string) string {
+		for parent[k] != k {
+			parent[k] = parent[parent[k]]
+			k = parent[k]
+		}
+		return k
+	}
+	parts := len(keys)
+	for _, l := range links {
+		if !keys[l.A] || !keys[l.B] {
+			return false
+		}
+		if ra, rb := find(l.A), find(l.B); ra != rb {
+			parent[ra] = rb
+			parts--
+		}
+	}
+	return parts == 1
+}
+
+// errTornRead ends a read transaction whose reads do not fit together:
+// a write committed between two of them. See viewSettled.
+var errTornRead = errors.New("a write committed between the reads")
+
+// maxReadAttempts bounds how many times viewSettled reads.
+const maxReadAttempts = 8
+
+// viewSettled runs fn in a read transaction, again while it ends with
+// errTornRead, up to maxReadAttempts times. A store's View need not be one
+// snapshot: Neo4j runs each read as a statement of its own, each seeing
+// what committed before it, so a merge or a split of the profile being
+// read can commit between two of them. fn checks that what it read fits
+// together (the members of a profile and its links, say) and returns
+// errTornRead when it does not; it then reads again, seeing the writes
+// that landed. A store whose reads are one snapshot reads once. When
+// every attempt met a write, the answer is ECONFLICT naming what (its
+// message says to try again), never a mix of two states.
+func (e *Engine) viewSettled(ctx context.Context, what string, fn func(ctx context.Context, tx ReadTx) error) error {
+	return e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
+		for attempt := 1; ; attempt++ {
+			err := fn(ctx, tx)
+			if !errors.Is(err, errTornRead) {
+				return err
+			}
+			if attempt == maxReadAttempts {
+				return Errorf(ECONFLICT, "%s changed while being read, %d times; try again", what, attempt)
+			}
+			if attempt > 2 {
+				// Writes keep landing: let a few commit.
+				t := time.NewTimer(time.Duration(attempt) * time.Millisecond)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				case <-t.C:
+				}
+			}
+		}
+	})
 }

@@ -713,8 +713,12 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 		}
 	}
 
-	// History: the profiles erased or split, and those of the identifiers
-	// that shared events.
+	// History: the profiles erased or split (the erased person's own),
+	// and those of the identifiers that shared events.
+	own := map[string]bool{}
+	for _, id := range history {
+		own[id] = true
+	}
 	if len(others) > 0 {
 		ids, err := tx.Identifiers(ctx, slices.Sorted(maps.Keys(others)))
 		if err != nil {
@@ -729,7 +733,19 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 	// And the profiles merged into those, at every level: an entry of a
 	// merge into a profile that was itself merged on names the erased
 	// identifier as well (an email's profile took an anonymous visitor's,
-	// then merged into a user id's). One read per level of merges.
+	// then merged into a user id's).
+	//
+	// The erased person's own profiles are followed back through splits
+	// too: a profile that a split gave a part to may hold that part's
+	// identifiers still, and the merges into the profile it was split
+	// from recorded them (X, holding a1, merged into Y, Y into P, then a
+	// split gave X its a1 back: Y's entry into P names a1, and Y still
+	// redirects to P). A split entry goes From the profile split Into the
+	// part's id, so the walk goes from Into to From, as for a merge. The
+	// profiles of those who only shared events are not followed through
+	// splits: the person a part was split from is someone else.
+	//
+	// One read per level.
 	slices.Sort(history)
 	inHistory := map[string]bool{}
 	for _, id := range history {
@@ -744,13 +760,20 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 		cs = append(cs, got...)
 		var next []string
 		for _, c := range got {
-			if c.Kind == ChangeMerge && inHistory[c.Into] && !inHistory[c.From] {
+			mine := own[c.Into] && (c.Kind == ChangeMerge || c.Kind == ChangeSplit)
+			switch {
+			case mine && !own[c.From]:
+				// Reached as someone else's first, maybe: read again
+				// as the person's own, to follow its splits.
+				own[c.From], inHistory[c.From] = true, true
+				next = append(next, c.From)
+			case c.Kind == ChangeMerge && inHistory[c.Into] && !inHistory[c.From]:
 				inHistory[c.From] = true
 				next = append(next, c.From)
 			}
 		}
 		slices.Sort(next)
-		level = next
+		level = slices.Compact(next)
 	}
 	deleted := map[string]bool{}
 	for _, id := range w.DeleteProfiles {

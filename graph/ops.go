@@ -9,10 +9,6 @@ import (
 	"strings"
 )
 
-// maxRedirects bounds how many MERGED_INTO hops a lookup follows. Union by
-// size makes each hop at least double the profile, so real chains are short.
-const maxRedirects = 64
-
 // NormalizeRef normalizes a caller's identifier the way ingestion does.
 //
 // Errors: EINVALID naming the type and why the value is not usable.
@@ -40,10 +36,13 @@ func resolveProfiles(ctx context.Context, tx ReadTx, ids []string) (map[string]P
 	for _, id := range ids {
 		cur[id] = id
 	}
-	for hop := 0; len(cur) > 0; hop++ {
-		if hop > maxRedirects {
-			return nil, fmt.Errorf("profile redirects form a chain longer than %d", maxRedirects)
-		}
+	// A chain has no bound on its length: union by size keeps it short
+	// only while identifiers stay, and a person merged again and again
+	// while old identifiers are removed grows it by one each time. What
+	// ends the walk is that no id is visited twice: a redirect back to
+	// one (which no write makes) would be a cycle.
+	visited := map[string]map[string]bool{} // requested -> ids passed
+	for len(cur) > 0 {
 		want := slices.Sorted(maps.Values(cur))
 		want = slices.Compact(want)
 		got, err := tx.Profiles(ctx, want)
@@ -58,6 +57,15 @@ func resolveProfiles(ctx context.Context, tx ReadTx, ids []string) (map[string]P
 			case p.Live():
 				out[req] = p
 			default:
+				v := visited[req]
+				if v == nil {
+					v = map[string]bool{req: true}
+					visited[req] = v
+				}
+				if v[p.MergedInto] {
+					return nil, fmt.Errorf("profile %q redirects in a cycle: %q is reached twice", req, p.MergedInto)
+				}
+				v[p.MergedInto] = true
 				next[req] = p.MergedInto
 			}
 		}

@@ -20,3 +20,5 @@ func TestConformanceViewsRetried(t *testing.T) {
 // TestScanReads checks the optional reads a scan makes (ProfileIDs,
 // MemberKeys, Journeys without payload).
 func TestScanReads(t *testing.T) { graphtest.RunScanReads(t, storetest.Embedded) }
+
+func TestCorrections(t *testing.T) { graphtest.RunCorrections(t, storetest.Embedded) }
