@@ -484,7 +484,7 @@ type ComplexityRoot struct {
 	}
 
 	Profile struct {
-		Audiences      func(childComplexity int) int
+		Audiences      func(childComplexity int, first *int) int
 		Computed       func(childComplexity int) int
 		ComputedTrait  func(childComplexity int, name string) int
 		Consent        func(childComplexity int) int
@@ -719,7 +719,7 @@ type ProfileResolver interface {
 	ConsentHistory(ctx context.Context, obj *graph.Profile, purpose *string, first *int, after *string) ([]*privacy.Record, error)
 	Computed(ctx context.Context, obj *graph.Profile) (any, error)
 	ComputedTrait(ctx context.Context, obj *graph.Profile, name string) (any, error)
-	Audiences(ctx context.Context, obj *graph.Profile) ([]*AudienceMembership, error)
+	Audiences(ctx context.Context, obj *graph.Profile, first *int) ([]*AudienceMembership, error)
 }
 type ProfileChangeResolver interface {
 	Kind(ctx context.Context, obj *graph.ProfileChange) (ProfileChangeKind, error)
@@ -2609,7 +2609,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Profile.Audiences(childComplexity), true
+		args, err := ec.field_Profile_audiences_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Profile.Audiences(childComplexity, args["first"].(*int)), true
 	case "Profile.computed":
 		if e.ComplexityRoot.Profile.Computed == nil {
 			break
@@ -4255,9 +4260,12 @@ extend type Profile {
   computedTrait(name: String!): JSON @hasScope(scope: "profiles:read")
   """
   The audiences the profile is a member of, ordered by audience id, as the
-  audience keeper last wrote them (empty until membership is kept).
+  audience keeper last wrote them (empty until membership is kept). The
+  first ` + "`" + `first` + "`" + ` of them (at most 500); without ` + "`" + `first` + "`" + `, all of them, up to
+  1,000 (the most audiences a store holds), and the complexity limit prices
+  the list as that many.
   """
-  audiences: [AudienceMembership!] @hasScope(scope: "audiences:read") @hasScope(scope: "profiles:read")
+  audiences(first: Int): [AudienceMembership!] @hasScope(scope: "audiences:read") @hasScope(scope: "profiles:read")
 }
 
 "How a computed trait folds the events it reads into one value."
@@ -4422,6 +4430,11 @@ arrive, not computed on read: until the keeper has evaluated it, ` + "`" + `size
 (createLookalikeAudience) has no filter: its members change only when one
 is merged away, its survivor taking its place, is erased, or is no longer
 GRANTED for its purpose (nobody enters it that way).
+
+Its membership (` + "`" + `size` + "`" + `, ` + "`" + `members` + "`" + `, ` + "`" + `changes` + "`" + `, ` + "`" + `refreshedAt` + "`" + `) needs
+` + "`" + `audiences:read` + "`" + ` wherever the audience comes from: a key with
+` + "`" + `audiences:write` + "`" + ` alone reads the definition createAudience or
+updateAudience returns, and those fields are null with FORBIDDEN.
 """
 type Audience {
   id: ID!
@@ -4430,20 +4443,21 @@ type Audience {
   "The filter as saved, as a JSON object in the form of AudienceFilter; an identifier condition's ` + "`" + `exists: true` + "`" + `, the default, is left out. Without pii:read, a value compared with personal data is masked. Null for a static audience."
   filter: JSON
   purpose: String
-  "The number of members now."
-  size: Int!
+  "The number of members now. Needs ` + "`" + `audiences:read` + "`" + `."
+  size: Int @hasScope(scope: "audiences:read")
   """
   The members, ordered by profile id; ` + "`" + `first` + "`" + ` defaults to 50, at most 500.
-  ` + "`" + `totalCount` + "`" + ` is the audience's size. Needs ` + "`" + `profiles:read` + "`" + `; null without
-  it, while the rest of the audience still answers.
+  ` + "`" + `totalCount` + "`" + ` is the audience's size. Needs ` + "`" + `audiences:read` + "`" + ` and
+  ` + "`" + `profiles:read` + "`" + `; null without either, while the rest of the audience
+  still answers.
   """
-  members(first: Int = 50, after: String): ProfileConnection @hasScope(scope: "profiles:read")
-  "Entries and exits, newest first; ` + "`" + `first` + "`" + ` defaults to 50, at most 500."
-  changes(first: Int = 50, after: String): AudienceChangeConnection!
+  members(first: Int = 50, after: String): ProfileConnection @hasScope(scope: "audiences:read") @hasScope(scope: "profiles:read")
+  "Entries and exits, newest first; ` + "`" + `first` + "`" + ` defaults to 50, at most 500. Needs ` + "`" + `audiences:read` + "`" + `."
+  changes(first: Int = 50, after: String): AudienceChangeConnection @hasScope(scope: "audiences:read")
   createdAt: DateTime!
   updatedAt: DateTime!
-  "When membership was last written; null before the first time."
-  refreshedAt: DateTime
+  "When membership was last written; null before the first time. Needs ` + "`" + `audiences:read` + "`" + `."
+  refreshedAt: DateTime @hasScope(scope: "audiences:read")
 }
 
 enum AudienceChangeKind {
@@ -6443,6 +6457,20 @@ func (ec *executionContext) field_Mutation_updateDestination_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Profile_audiences_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Profile_computedTrait_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7975,12 +8003,30 @@ func (ec *executionContext) _Audience_size(ctx context.Context, field graphql.Co
 		func(ctx context.Context) (any, error) {
 			return obj.Size, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+			return ec.marshalOInt2int(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Audience_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8003,7 +8049,7 @@ func (ec *executionContext) _Audience_members(ctx context.Context, field graphql
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
 				if err != nil {
 					var zeroVal *ProfileConnection
 					return zeroVal, err
@@ -8014,8 +8060,20 @@ func (ec *executionContext) _Audience_members(ctx context.Context, field graphql
 				}
 				return ec.Directives.HasScope(ctx, obj, directive0, scope)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *ProfileConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *ProfileConnection
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive1, scope)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ProfileConnection) graphql.Marshaler {
@@ -8061,12 +8119,30 @@ func (ec *executionContext) _Audience_changes(ctx context.Context, field graphql
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Audience().Changes(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal *AudienceChangeConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *AudienceChangeConnection
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *AudienceChangeConnection) graphql.Marshaler {
-			return ec.marshalNAudienceChangeConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeConnection(ctx, selections, v)
+			return ec.marshalOAudienceChangeConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Audience_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8150,7 +8226,25 @@ func (ec *executionContext) _Audience_refreshedAt(ctx context.Context, field gra
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Audience().RefreshedAt(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:read")
+				if err != nil {
+					var zeroVal *time.Time
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *time.Time
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -15872,7 +15966,8 @@ func (ec *executionContext) _Profile_audiences(ctx context.Context, field graphq
 			return ec.fieldContext_Profile_audiences(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Profile().Audiences(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Profile().Audiences(ctx, obj, fc.Args["first"].(*int))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -15912,7 +16007,7 @@ func (ec *executionContext) _Profile_audiences(ctx context.Context, field graphq
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Profile_audiences(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Profile_audiences(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Profile",
 		Field:      field,
@@ -15921,6 +16016,17 @@ func (ec *executionContext) fieldContext_Profile_audiences(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AudienceMembership(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Profile_audiences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -20887,7 +20993,7 @@ func (ec *executionContext) _Audience(ctx context.Context, sel ast.SelectionSet,
 				})
 		case "size":
 			out.Values[i] = ec._Audience_size(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "members":
@@ -20898,7 +21004,7 @@ func (ec *executionContext) _Audience(ctx context.Context, sel ast.SelectionSet,
 				})
 		case "changes":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Audience_changes(ctx, field, obj)
 				})
@@ -24625,14 +24731,6 @@ func (ec *executionContext) marshalNAudienceChange2ᚖgithubᚗcomᚋidgraphᚋc
 	return ec._AudienceChange(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAudienceChangeConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeConnection(ctx context.Context, sel ast.SelectionSet, v *AudienceChangeConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AudienceChangeConnection!")
-		return graphql.Null
-	}
-	return ec._AudienceChangeConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNAudienceChangeEdge2ᚕᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*AudienceChangeEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -25813,6 +25911,13 @@ func (ec *executionContext) marshalOAudience2ᚖgithubᚗcomᚋidgraphᚋcdpᚋa
 	return ec._Audience(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAudienceChangeConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceChangeConnection(ctx context.Context, sel ast.SelectionSet, v *AudienceChangeConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AudienceChangeConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAudienceConnection2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgqlᚐAudienceConnection(ctx context.Context, sel ast.SelectionSet, v *AudienceConnection) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -26328,6 +26433,18 @@ func (ec *executionContext) marshalOIngestResult2ᚖgithubᚗcomᚋidgraphᚋcdp
 		return graphql.Null
 	}
 	return ec._IngestResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOInt2int(ctx context.Context, v any) (int, error) {
+	res, err := graphql.UnmarshalInt(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -369,4 +370,103 @@ func TestIdentifiersBoundFollowsRules(t *testing.T) {
 	e.query(`{ profiles(first: 500) { nodes { identifiers { key } } } }`, nil, nil)
 	def := newEnv(t, storetest.OpenEmbedded(t), testConfig(), nil)
 	def.refused(`{ profiles(first: 500) { nodes { identifiers { key } } } }`, nil, CodeComplexityLimit, "complexity 101001")
+}
+
+// TestResponseLimitChargesTypename: __typename is answered without the
+// field middleware that charges every other field, so the objects holding
+// it charge it: 40 profiles, each with 40 __typename fields under
+// 5,000-byte aliases (an 8 MB answer from a 200 KB request), pass a 1 MiB
+// limit no more than anything else does; so do __typename fields of the
+// operation itself, and of fragments. An answer under the limit keeps them.
+func TestResponseLimitChargesTypename(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxResponseBytes = 1 << 20
+	e := newEnv(t, storetest.OpenEmbedded(t), cfg, nil)
+	var evs []graph.Event
+	for i := range 40 {
+		evs = append(evs, ev(fmt.Sprintf("m%d", i), t0, "identify", fmt.Sprintf("user_id:u%d", i)))
+	}
+	e.apply(evs...)
+	typenames := func(n, aliasLen int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, " a%d%s: __typename", i, strings.Repeat("x", aliasLen))
+		}
+		return b.String()
+	}
+	for name, q := range map[string]string{
+		"in a list":       "query { profiles(first: 40) { nodes {" + typenames(40, 5000) + " } } }",
+		"in a fragment":   "query { profiles(first: 40) { nodes { ...T } } } fragment T on Profile {" + typenames(40, 5000) + " }",
+		"of a connection": "query {" + strings.Repeat(" profiles(first: 1) { totalCount }", 0) + " p: profiles(first: 40) {" + typenames(40, 5000) + " nodes { id } } }",
+	} {
+		_ = name
+		_ = q
+	}
+	for name, q := range map[string]string{
+		"in a list":        "query { profiles(first: 40) { nodes {" + typenames(40, 5000) + " } } }",
+		"in a fragment":    "query { profiles(first: 40) { nodes { ...T } } } fragment T on Profile {" + typenames(40, 5000) + " }",
+		"in a nested list": "query { profiles(first: 40) { nodes { identifiers(first: 1) {" + typenames(40, 1000) + " } } } }",
+	} {
+		r := e.post(q, nil)
+		if r.code() != CodeResponseTooLarge || len(r.Data) > 0 && string(r.Data) != "null" {
+			t.Errorf("%s: code %q, %d bytes of data; want RESPONSE_TOO_LARGE", name, r.code(), len(r.Data))
+		}
+	}
+	// The operation's own: 20 of 5,000 bytes pass a 64 KiB limit.
+	cfg.MaxResponseBytes = 64 << 10
+	small := newEnv(t, storetest.OpenEmbedded(t), cfg, nil)
+	if r := small.post("query {"+typenames(20, 5000)+" }", nil); r.code() != CodeResponseTooLarge {
+		t.Errorf("the operation's __typename: code %q, %d bytes of data; want RESPONSE_TOO_LARGE", r.code(), len(r.Data))
+	}
+	// Under the limit, every __typename answers.
+	var out struct {
+		Profiles struct {
+			Typename string `json:"__typename"`
+			Nodes    []map[string]string
+		}
+	}
+	e.query("query { profiles(first: 40) { __typename nodes { id __typename t: __typename } } }", nil, &out)
+	if out.Profiles.Typename != "ProfileConnection" || len(out.Profiles.Nodes) != 40 || out.Profiles.Nodes[0]["t"] != "Profile" {
+		t.Errorf("answer under the limit: %+v", out)
+	}
+}
+
+// TestAccessListsPricedByFirst: apiKeys, auditLog and erasureReceipts are
+// priced by their first, as every page is, computedTraits by the most
+// definitions a store holds, and an audit filter matched entry by entry
+// (an action) adds a scan: eight aliases of 500 entries of ten fields
+// (40,000) pass no limit of 20,000, while small pages answer.
+func TestAccessListsPricedByFirst(t *testing.T) {
+	e := newKeyEnv(t, storetest.Embedded(t), testConfig(), nil)
+	admin, _ := e.key("admin", "", access.AllScopes()...)
+	many := func(n int, f string) string {
+		var b strings.Builder
+		b.WriteString("query {")
+		for i := range n {
+			fmt.Fprintf(&b, " a%d: %s", i, f)
+		}
+		b.WriteString(" }")
+		return b.String()
+	}
+	for _, f := range []string{
+		`auditLog(first: %d) { nodes { id at keyId keyName action operationName requestId profileIds profileCount reason outcome } }`,
+		`apiKeys(first: %d) { nodes { id name scopes source createdAt lastUsedAt expiresAt revokedAt active } }`,
+		`erasureReceipts(first: %d) { nodes { id at kind reason keyId keyName identifiers events scrubbedEvents traits consentRecords suppressedHashes } }`,
+	} {
+		if r := e.as(admin, many(8, fmt.Sprintf(f, 500)), nil); r.code() != CodeComplexityLimit {
+			t.Errorf("8 x %s: status %d, errors %+v; want COMPLEXITY_LIMIT_EXCEEDED", fmt.Sprintf(f, 500)[:20], r.Status, r.Errors)
+		}
+		e.ok(admin, many(8, fmt.Sprintf(f, 5)), nil, nil)
+	}
+	// A filter by action walks the log: 41 scans are refused; by key, an
+	// index walk, they answer.
+	if r := e.as(admin, many(41, `auditLog(first: 1, filter: {action: "mergeProfiles"}) { nodes { id } }`), nil); r.code() != CodeComplexityLimit {
+		t.Errorf("41 audit scans: status %d, errors %+v; want COMPLEXITY_LIMIT_EXCEEDED", r.Status, r.Errors)
+	}
+	e.ok(admin, many(41, `auditLog(first: 1, filter: {keyId: "key_none"}) { nodes { id } }`), nil, nil)
+	// computedTraits holds up to audience.MaxComputedTraits definitions.
+	if r := e.as(admin, many(21, `computedTraits { name description aggregate event eventType property where window createdAt updatedAt }`), nil); r.code() != CodeComplexityLimit {
+		t.Errorf("21 x computedTraits of 10 fields: status %d, errors %+v; want COMPLEXITY_LIMIT_EXCEEDED", r.Status, r.Errors)
+	}
+	e.ok(admin, many(2, `computedTraits { name }`), nil, nil)
 }

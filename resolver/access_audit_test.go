@@ -685,3 +685,80 @@ func TestKeyAdminLimits(t *testing.T) {
 		}
 	})
 }
+
+// appendCounter counts the audit writes (AppendAudit calls) made through
+// it and the entries they carried.
+type appendCounter struct {
+	access.Store
+	calls, entries atomic.Int64
+}
+
+func (c *appendCounter) AppendAudit(ctx context.Context, es []access.AuditEntry) error {
+	c.calls.Add(1)
+	c.entries.Add(int64(len(es)))
+	return c.Store.AppendAudit(ctx, es)
+}
+
+// A key without the scope of a mutation (a Segment write key, public in
+// web pages, holding events:write alone) cannot make one request cost a
+// store write per refused field: an operation holds at most
+// MaxMutationFields root mutation fields (more is refused whole, before
+// anything runs or is logged, with QUERY_TOO_LARGE), and the FORBIDDEN
+// entries of one operation are appended together, in one write, each
+// refused field keeping its own entry.
+func TestRefusedMutationsAuditedInOneWrite(t *testing.T) {
+	s := storetest.Embedded(t)
+	counter := &appendCounter{Store: accessStore(s)}
+	cfg := testConfig()
+	cfg.Keys = counter
+	e := newKeyEnv(t, s, cfg, nil)
+	writeKey, _ := e.key("web", "web", access.ScopeEventsWrite)
+	op := func(n int) string {
+		var b strings.Builder
+		b.WriteString("mutation($i: ID!) { ...F")
+		for i := 1; i < n; i++ {
+			fmt.Fprintf(&b, " a%d: deleteAudience(id: $i)", i)
+		}
+		b.WriteString(" } fragment F on Mutation { a0: deleteAudience(id: $i) __typename }")
+		return b.String()
+	}
+
+	// Past the limit (a fragment's fields count): refused whole.
+	for _, n := range []int{MaxMutationFields + 1, 1600} {
+		r := e.as(writeKey, op(n), map[string]any{"i": "x"})
+		if r.code() != CodeQueryTooLarge || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, fmt.Sprintf("limit of %d", MaxMutationFields)) {
+			t.Errorf("%d root mutation fields: status %d, %d errors, code %q, want QUERY_TOO_LARGE", n, r.Status, len(r.Errors), r.code())
+		}
+	}
+	if n := len(e.audit("deleteAudience")); n != 0 || counter.calls.Load() != 0 {
+		t.Errorf("operations refused whole wrote %d entries (at least) in %d writes", n, counter.calls.Load())
+	}
+
+	// At the limit: every field refused and logged, in one write.
+	e = newKeyEnv(t, storetest.Embedded(t), cfg, nil)
+	counter.Store = e.keys
+	counter.calls.Store(0)
+	writeKey, _ = e.key("web", "web", access.ScopeEventsWrite)
+	r := e.as(writeKey, op(MaxMutationFields), map[string]any{"i": "x"})
+	forbidden := 0
+	for _, er := range r.Errors {
+		if er.Extensions["code"] == CodeForbidden {
+			forbidden++
+		}
+	}
+	if forbidden != MaxMutationFields {
+		t.Errorf("%d FORBIDDEN errors, want %d: %+v", forbidden, MaxMutationFields, r.Errors)
+	}
+	es := e.audit("deleteAudience")
+	if len(es) != MaxMutationFields {
+		t.Errorf("%d audit entries, want one per refused field (%d)", len(es), MaxMutationFields)
+	}
+	for _, a := range es {
+		if a.Outcome != CodeForbidden || a.KeyName != "web" {
+			t.Errorf("entry %+v, want FORBIDDEN by web", a)
+		}
+	}
+	if c := counter.calls.Load(); c != 1 {
+		t.Errorf("the refusals of one operation took %d audit writes, want 1", c)
+	}
+}

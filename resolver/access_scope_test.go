@@ -1,12 +1,16 @@
 package resolver
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -222,5 +226,122 @@ func TestViewer(t *testing.T) {
 	want := "profiles:read,pii:read,events:write,identity:write,consent:write,privacy:read,privacy:write,audiences:read,audiences:write,audit:read,keys:admin,metrics:read"
 	if v := got.Viewer; !v.Open || v.KeyID != nil || v.Name != nil || strings.Join(v.Scopes, ",") != want {
 		t.Errorf("viewer in open mode: %+v", v)
+	}
+}
+
+// membershipFields are the fields of Audience that read its membership,
+// audiences:read data wherever the audience comes from.
+var membershipFields = []string{"size", "members", "changes", "refreshedAt"}
+
+// TestAudienceMembershipNeedsAudiencesRead walks the schema from every
+// root field: no path reaches an audience's membership (Audience.size,
+// members, changes, refreshedAt, or an AudienceChange or
+// AudienceMembership) without a field on it that needs audiences:read.
+// createAudience and updateAudience, which need audiences:write only,
+// return an Audience; its membership fields carry the scope themselves.
+func TestAudienceMembershipNeedsAudiencesRead(t *testing.T) {
+	schema := gql.NewExecutableSchema(gql.Config{}).Schema()
+	needsRead := func(f *ast.FieldDefinition) bool {
+		for _, d := range f.Directives.ForNames("hasScope") {
+			if d.Arguments.ForName("scope").Value.Raw == string(access.ScopeAudiencesRead) {
+				return true
+			}
+		}
+		return false
+	}
+	type state struct {
+		typ  string
+		read bool
+	}
+	seen := map[state]bool{}
+	var walk func(typ, path string, read bool)
+	walk = func(typ, path string, read bool) {
+		if seen[state{typ, read}] {
+			return
+		}
+		seen[state{typ, read}] = true
+		def := schema.Types[typ]
+		if def == nil || (def.Kind != ast.Object && def.Kind != ast.Interface) {
+			return
+		}
+		if !read && (typ == "AudienceChange" || typ == "AudienceMembership") {
+			t.Errorf("%s reaches %s without audiences:read", path, typ)
+			return
+		}
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue
+			}
+			r := read || needsRead(f)
+			if typ == "Audience" && slices.Contains(membershipFields, f.Name) && !r {
+				t.Errorf("%s.%s reads an audience's membership without audiences:read", path, f.Name)
+			}
+			walk(f.Type.Name(), path+"."+f.Name, r)
+		}
+	}
+	for _, root := range []*ast.Definition{schema.Query, schema.Mutation, schema.Subscription} {
+		walk(root.Name, root.Name, false)
+	}
+	if !seen[state{"Audience", false}] {
+		t.Fatal("the walk never reached Audience without audiences:read; the test no longer tests anything")
+	}
+}
+
+// A key with audiences:write but not audiences:read creates and updates
+// an audience and reads back its definition, but not its membership: the
+// membership fields of the Audience the mutations return are null with
+// FORBIDDEN naming audiences:read, as audience(id) is refused to it.
+func TestAudienceWriteKeyReadsNoMembership(t *testing.T) {
+	s := storetest.Embedded(t)
+	e := newKeyEnv(t, s, testConfig(), nil)
+	e.apply(ev("m1", t0, "identify", "user_id:u1"), ev("m2", t0, "identify", "user_id:u2"))
+	admin, _ := e.key("admin", "", access.AllScopes()...)
+	var out struct{ CreateAudience struct{ ID string } }
+	e.ok(admin, createAudienceOp, map[string]any{"in": map[string]any{"name": "Known",
+		"filter": jsonOf(t, `{"identifier":{"type":"user_id"}}`)}}, &out)
+	id := out.CreateAudience.ID
+	p1 := e.piiProfileID(admin, "user_id", "u1")
+	storetest.Must(t, s.(audience.Store).ApplyMembership(context.Background(), id, []string{p1}, nil, graph.Now()))
+
+	const sel = `{ id name size refreshedAt changes { nodes { profileId kind } } members { nodes { id } } }`
+	writer, _ := e.key("writer", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead)
+	for name, op := range map[string]string{
+		"updateAudience": `mutation($id: ID!) { updateAudience(id: $id, input: {name: "Known", filter: {identifier: {type: "user_id"}}}) ` + sel + ` }`,
+		"createAudience": `mutation { createAudience(input: {name: "Other", filter: {identifier: {type: "user_id"}}}) ` + sel + ` }`,
+	} {
+		r := e.as(writer, op, map[string]any{"id": id})
+		var data map[string]map[string]any
+		if err := json.Unmarshal(r.Data, &data); err != nil || data[name] == nil {
+			t.Fatalf("%s: data %s (%v), errors %+v", name, r.Data, err, r.Errors)
+		}
+		a := data[name]
+		if a["id"] == nil || a["name"] == nil {
+			t.Errorf("%s: the definition is not answered: %s", name, r.Data)
+		}
+		for _, f := range membershipFields {
+			if v, ok := a[f]; !ok || v != nil {
+				t.Errorf("%s answered %s = %v to a key without audiences:read", name, f, v)
+			}
+			found := false
+			for _, er := range r.Errors {
+				found = found || (len(er.Path) == 2 && er.Path[1] == f && er.Extensions["code"] == CodeForbidden && er.Extensions["scope"] == string(access.ScopeAudiencesRead))
+			}
+			if !found {
+				t.Errorf("%s: no FORBIDDEN error naming audiences:read at %s: %+v", name, f, r.Errors)
+			}
+		}
+	}
+	// With audiences:read too, the same answer holds the membership.
+	rw, _ := e.key("read-write", "", access.ScopeAudiencesWrite, access.ScopeAudiencesRead, access.ScopeProfilesRead)
+	var got struct {
+		UpdateAudience struct {
+			Size    int
+			Changes struct{ Nodes []struct{ ProfileID string } }
+			Members struct{ Nodes []struct{ ID string } }
+		}
+	}
+	e.ok(rw, `mutation($id: ID!) { updateAudience(id: $id, input: {name: "Known", filter: {identifier: {type: "user_id"}}}) `+sel+` }`, map[string]any{"id": id}, &got)
+	if u := got.UpdateAudience; u.Size != 1 || len(u.Changes.Nodes) != 1 || len(u.Members.Nodes) != 1 {
+		t.Errorf("with audiences:read: %+v, want the one member", u)
 	}
 }

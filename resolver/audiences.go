@@ -1107,7 +1107,9 @@ func (r *Resolver) membershipsFetch(ctx context.Context, pids []string) (map[str
 	return out, nil
 }
 
-func (r *Resolver) profileAudiences(ctx context.Context, p *graph.Profile) ([]*gql.AudienceMembership, error) {
+// profileAudiences answers Profile.audiences: the first first of the
+// profile's memberships, or all of them (at most audience.MaxAudiences).
+func (r *Resolver) profileAudiences(ctx context.Context, p *graph.Profile, first *int) ([]*gql.AudienceMembership, error) {
 	s := r.loaders(ctx)
 	s.mu.Lock()
 	if s.memberships == nil {
@@ -1122,7 +1124,7 @@ func (r *Resolver) profileAudiences(ctx context.Context, p *graph.Profile) ([]*g
 	if !ok {
 		return []*gql.AudienceMembership{}, nil
 	}
-	return list, nil
+	return firstOf(list, first, audience.MaxAudiences), nil
 }
 
 // computedCost is the price of Profile.computed and computedTrait: a
@@ -1132,7 +1134,8 @@ const computedCost = 20
 
 // priceAudiences prices the audience fields: pages by their first (default
 // 50, at most maxAccessPage), a profile's computed traits by a fixed cost,
-// and a profile's memberships as a page.
+// a profile's memberships by their first, else the most audiences a store
+// holds, and the computed trait definitions by the most a store holds.
 func priceAudiences(c *gql.ComplexityRoot) {
 	page := func(child int, first *int, _ *string) int {
 		return satAdd(1, satMul(pageCost(first, defaultAccessPage, maxAccessPage), child))
@@ -1142,7 +1145,10 @@ func priceAudiences(c *gql.ComplexityRoot) {
 	c.Audience.Changes = page
 	c.Profile.Computed = func(child int) int { return satAdd(computedCost, child) }
 	c.Profile.ComputedTrait = func(child int, _ string) int { return satAdd(computedCost, child) }
-	c.Profile.Audiences = func(child int) int { return satAdd(1, satMul(defaultAccessPage, child)) }
+	c.Profile.Audiences = func(child int, first *int) int {
+		return satAdd(1, satMul(boundOf(first, audience.MaxAudiences), child))
+	}
+	c.Query.ComputedTraits = func(child int) int { return satAdd(1, satMul(audience.MaxComputedTraits, child)) }
 }
 
 // idPage reads the first and after arguments of a list ordered by id (a

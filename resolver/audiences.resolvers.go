@@ -111,8 +111,8 @@ func (r *profileResolver) ComputedTrait(ctx context.Context, obj *graph.Profile,
 	return r.profileComputedTrait(ctx, obj, name)
 }
 
-func (r *profileResolver) Audiences(ctx context.Context, obj *graph.Profile) ([]*gql.AudienceMembership, error) {
-	return r.profileAudiences(ctx, obj)
+func (r *profileResolver) Audiences(ctx context.Context, obj *graph.Profile, first *int) ([]*gql.AudienceMembership, error) {
+	return r.profileAudiences(ctx, obj, first)
 }
 
 func (r *queryResolver) ComputedTraits(ctx context.Context) ([]*audience.ComputedTrait, error) {

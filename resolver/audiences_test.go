@@ -616,3 +616,47 @@ func TestFirstZeroSaysWhetherAnyExist(t *testing.T) {
 		}
 	})
 }
+
+// Profile.audiences holds up to audience.MaxAudiences memberships and is
+// priced as that many, unless first asks for fewer: 100 memberships, each
+// with a page of 90 changes, are refused (priced 1,000 x 361), while the
+// first 5 of them answer, and without first every membership answers.
+func TestProfileAudiencesPricedByBound(t *testing.T) {
+	s := storetest.Embedded(t)
+	e := newEnv(t, s, testConfig(), nil)
+	e.apply(ev("m1", t0, "identify", "user_id:u1"))
+	p1 := e.profileID("user_id", "u1")
+	st := s.(audience.Store)
+	ctx := context.Background()
+	now := graph.Now()
+	for i := range 100 {
+		a := audience.Audience{ID: audience.NewAudienceID(), Name: fmt.Sprintf("A%d", i), CreatedAt: now, UpdatedAt: now}
+		if err := json.Unmarshal([]byte(`{"identifier":{"type":"user_id"}}`), &a.Filter); err != nil {
+			t.Fatal(err)
+		}
+		storetest.Must(t, st.PutAudience(ctx, a))
+		storetest.Must(t, st.ApplyMembership(ctx, a.ID, []string{p1}, nil, now))
+	}
+	vars := map[string]any{"id": p1}
+	e.refused(`query($id: ID!) { profile(id: $id) { audiences { audience { changes(first: 90) { nodes { profileId kind at } } } } } }`, vars, CodeComplexityLimit)
+
+	var out struct {
+		Profile struct {
+			Audiences []struct {
+				Audience struct {
+					ID      string
+					Changes struct{ Nodes []struct{ ProfileID string } }
+				}
+			}
+		}
+	}
+	e.query(`query($id: ID!) { profile(id: $id) { audiences(first: 5) { audience { id changes(first: 90) { nodes { profileId } } } } } }`, vars, &out)
+	if a := out.Profile.Audiences; len(a) != 5 || len(a[0].Audience.Changes.Nodes) != 1 {
+		t.Errorf("audiences(first: 5): %+v", a)
+	}
+	out.Profile.Audiences = nil
+	e.query(`query($id: ID!) { profile(id: $id) { audiences { audience { id } } } }`, vars, &out)
+	if len(out.Profile.Audiences) != 100 {
+		t.Errorf("audiences without first: %d memberships, want 100", len(out.Profile.Audiences))
+	}
+}

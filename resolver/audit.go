@@ -125,6 +125,61 @@ func sameStore(a, b any) bool {
 
 // appendAlone appends one entry outside any other transaction.
 func (r *Resolver) appendAlone(ctx context.Context, e access.AuditEntry) {
+	r.appendAll(ctx, []access.AuditEntry{e})
+}
+
+// refusalAudit is the extension that appends the audit entries of the
+// root fields of a mutation operation refused for want of scope (hasScope)
+// together, in one store write, once the operation has run and before its
+// answer is sent: the refusals of one request cost one write, however many
+// fields it refuses (at most MaxMutationFields).
+type refusalAudit struct{ r *Resolver }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = refusalAudit{}
+
+func (refusalAudit) ExtensionName() string                          { return "RefusalAudit" }
+func (refusalAudit) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+type refusalLogKey struct{}
+
+// refusalLog gathers the entries of one operation's refused mutations.
+type refusalLog struct {
+	mu      sync.Mutex
+	entries []access.AuditEntry
+}
+
+func (l *refusalLog) add(e access.AuditEntry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, e)
+}
+
+func (a refusalAudit) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+		return next(ctx)
+	}
+	l := &refusalLog{}
+	h := next(context.WithValue(ctx, refusalLogKey{}, l))
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		l.mu.Lock()
+		entries := l.entries
+		l.entries = nil
+		l.mu.Unlock()
+		if len(entries) > 0 {
+			a.r.appendAll(ctx, entries)
+		}
+		return resp
+	}
+}
+
+// appendAll appends entries in one write, outside any other transaction;
+// a failure is logged (ids and codes only).
+func (r *Resolver) appendAll(ctx context.Context, entries []access.AuditEntry) {
 	log := zerolog.Ctx(ctx)
 	if log.GetLevel() == zerolog.Disabled {
 		log = &r.cfg.Logger
@@ -134,8 +189,10 @@ func (r *Resolver) appendAlone(ctx context.Context, e access.AuditEntry) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWriteTimeout)
 	defer cancel()
-	if err := r.auditStore.AppendAudit(ctx, []access.AuditEntry{e}); err != nil {
-		log.Error().Err(err).Str("audit_id", e.ID).Str("action", e.Action).Str("outcome", e.Outcome).Msg("audit: entry not written")
+	if err := r.auditStore.AppendAudit(ctx, entries); err != nil {
+		for _, e := range entries {
+			log.Error().Err(err).Str("audit_id", e.ID).Str("action", e.Action).Str("outcome", e.Outcome).Msg("audit: entry not written")
+		}
 	}
 }
 

@@ -225,6 +225,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	priceIntel(&cx)
 	priceLookalikes(&cx)
 	priceDestinations(&cx)
+	priceAccess(&cx)
 	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
 
 	srv := handler.New(es)
@@ -258,6 +259,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
 	// Outside responseLimit: an answer it replaces returned no personal data.
 	srv.Use(readAudit{r: res})
+	srv.Use(refusalAudit{r: res})
 	srv.Use(responseLimit{max: cfg.MaxResponseBytes})
 	srv.Use(requestLimits{maxDepth: cfg.MaxDepth, maxPage: cfg.MaxPage, maxIdentifiers: res.maxIdentifiers(), maxComplexity: cfg.MaxComplexity})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))

@@ -230,3 +230,25 @@ func (r *Resolver) auditLog(ctx context.Context, first *int, after *string, f *g
 	}
 	return conn, nil
 }
+
+// priceAccess prices the lists of keys, of audit entries and of erasure
+// receipts as every page is priced: by first (default 50, at most
+// maxAccessPage). An audit filter the store walks an index for (a key's
+// entries, a profile's) costs nothing more; an action, or a key and a
+// profile together, is matched entry by entry on the walk, which may
+// cover the whole log (or the profile's entries) before it finds a page:
+// that adds a scan.
+func priceAccess(c *gql.ComplexityRoot) {
+	page := func(child int, first *int) int {
+		return satAdd(1, satMul(pageCost(first, defaultAccessPage, maxAccessPage), child))
+	}
+	c.Query.APIKeys = func(child int, first *int, _ *string) int { return page(child, first) }
+	c.Query.ErasureReceipts = func(child int, first *int, _ *string) int { return page(child, first) }
+	c.Query.AuditLog = func(child int, first *int, _ *string, f *gql.AuditFilter) int {
+		cost := page(child, first)
+		if f != nil && (f.Action != nil || (f.KeyID != nil && f.ProfileID != nil)) {
+			cost = satAdd(cost, scanCost)
+		}
+		return cost
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +36,13 @@ import (
 // At most rootFieldsInFlight root fields of a query resolve at once, so
 // that the aliases of a query do not all read the store before any of
 // their output is charged.
+//
+// __typename is answered by gqlgen's generated code without any field
+// middleware, so it cannot charge itself: the object that holds it charges
+// it instead. A field whose value is an object, or a list of objects, is
+// charged with every __typename its selection set collects for that type
+// (with its alias), once per object; the operation's own __typename fields
+// are charged before its root fields run.
 //
 // The charge is an estimate of the encoding, within a few bytes per value
 // (a float counts as its longest form); it never misses a value, so a
@@ -70,6 +79,21 @@ type budget struct {
 	over   atomic.Bool
 	cancel context.CancelCauseFunc
 	roots  chan struct{} // root fields in flight
+	// typenames caches, by the field whose selection set holds them, the
+	// charge of one object's __typename fields (typenameCharge).
+	typenames sync.Map // *ast.Field -> int64
+}
+
+// charge adds n bytes to the budget and reports whether it still holds;
+// the first charge past it cancels the operation.
+func (b *budget) charge(n int64) bool {
+	if b.used.Add(n) > b.max {
+		if b.over.CompareAndSwap(false, true) {
+			b.cancel(errResponseTooLarge)
+		}
+		return false
+	}
+	return true
 }
 
 var errResponseTooLarge = errors.New("response too large")
@@ -81,6 +105,11 @@ func (l responseLimit) InterceptOperation(ctx context.Context, next graphql.Oper
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	b := &budget{max: l.max, cancel: cancel, roots: make(chan struct{}, rootFieldsInFlight)}
+	root := "Query"
+	if oc.Operation.Operation == ast.Mutation {
+		root = "Mutation"
+	}
+	b.charge(typenameCharge(oc, oc.Operation.SelectionSet, root))
 	h := next(context.WithValue(ctx, budgetKey{}, b))
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
@@ -130,7 +159,8 @@ func (l responseLimit) InterceptField(ctx context.Context, next graphql.Resolver
 	}
 	n := int64(4) // "": and a separator
 	leaf := true
-	if fc := graphql.GetFieldContext(ctx); fc != nil {
+	fc := graphql.GetFieldContext(ctx)
+	if fc != nil {
 		n += int64(len(fc.Field.Alias))
 		leaf = len(fc.Field.Selections) == 0
 	}
@@ -138,14 +168,106 @@ func (l responseLimit) InterceptField(ctx context.Context, next graphql.Resolver
 		n += jsonSize(res)
 	} else {
 		n += containerSize(res)
-	}
-	if b.used.Add(n) > b.max {
-		if b.over.CompareAndSwap(false, true) {
-			b.cancel(errResponseTooLarge)
+		if fc.Field.Definition != nil {
+			per, ok := b.typenames.Load(fc.Field.Field)
+			if !ok {
+				per, _ = b.typenames.LoadOrStore(fc.Field.Field,
+					typenameCharge(graphql.GetOperationContext(ctx), fc.Field.Selections, fc.Field.Definition.Type.Name()))
+			}
+			if per := per.(int64); per > 0 {
+				n = satAdd64(n, satMul64(per, objectCount(reflect.ValueOf(res))))
+			}
 		}
+	}
+	if !b.charge(n) {
 		return graphql.Null, nil
 	}
 	return res, nil
+}
+
+// typenameCharge is what the __typename fields of one object of type typ
+// with selection set sel add to the answer: each one's key (its alias)
+// and value (the type's name), collected as gqlgen collects them, so that
+// fragments and aliases repeated count as often as they are answered.
+// The schema has no interface or union: an object's __typename is the
+// name of its field's type.
+func typenameCharge(oc *graphql.OperationContext, sel ast.SelectionSet, typ string) int64 {
+	if oc == nil || !hasTypename(sel, map[string]bool{}) {
+		return 0
+	}
+	var n int64
+	for _, f := range graphql.CollectFields(oc, sel, []string{typ}) {
+		if f.Name == "__typename" {
+			n += 4 + int64(len(f.Alias)) + strSize(typ)
+		}
+	}
+	return n
+}
+
+// hasTypename reports whether sel, or a fragment in it, selects
+// __typename; seen holds the fragments already looked into.
+func hasTypename(sel ast.SelectionSet, seen map[string]bool) bool {
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name == "__typename" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if hasTypename(s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				if hasTypename(s.Definition.SelectionSet, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// objectCount is the number of objects a field's value answers: one for
+// an object, none for null, the sum of its elements' for a list.
+func objectCount(v reflect.Value) int64 {
+	switch v.Kind() {
+	case reflect.Invalid:
+		return 0
+	case reflect.Pointer, reflect.Interface, reflect.Map:
+		if v.IsNil() {
+			return 0
+		}
+		if v.Kind() == reflect.Interface {
+			return objectCount(v.Elem())
+		}
+		return 1
+	case reflect.Slice, reflect.Array:
+		var n int64
+		for i := range v.Len() {
+			n = satAdd64(n, objectCount(v.Index(i)))
+		}
+		return n
+	}
+	return 1
+}
+
+func satAdd64(a, b int64) int64 {
+	if c := a + b; c >= a {
+		return c
+	}
+	return math.MaxInt64
+}
+
+func satMul64(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
 }
 
 // containerSize is what an object or list adds besides its elements'

@@ -18,7 +18,9 @@ const CodeForbidden = "FORBIDDEN"
 // naming the scope, and the rest of the request goes on.
 //
 // A mutation refused this way appends its audit entry, with outcome
-// FORBIDDEN: every mutation a key attempts is in the log.
+// FORBIDDEN: every mutation a key attempts is in the log. The refusals of
+// one operation are appended together, in one store write, once it has
+// run (refusalAudit).
 func (r *Resolver) hasScope(ctx context.Context, _ any, next graphql.Resolver, scope string) (any, error) {
 	s, err := access.ParseScope(scope)
 	if err != nil {
@@ -31,7 +33,13 @@ func (r *Resolver) hasScope(ctx context.Context, _ any, next graphql.Resolver, s
 			if erasures[fc.Field.Name] {
 				reason = withheldReason // it may name the person to erase
 			}
-			r.auditFailure(ctx, newEntry(ctx, fc.Field.Name, reason), err)
+			e := newEntry(ctx, fc.Field.Name, reason)
+			if l, ok := ctx.Value(refusalLogKey{}).(*refusalLog); ok {
+				e.Outcome = outcomeOf(err)
+				l.add(e)
+			} else {
+				r.auditFailure(ctx, e, err)
+			}
 		}
 		return nil, err
 	}

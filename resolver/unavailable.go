@@ -3,16 +3,22 @@ package resolver
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // unavailableStatus answers 503 with Retry-After, instead of 200, a
 // response that carries an UNAVAILABLE error: the store is down or
 // overloaded, so nothing of a mutation was committed and a query could
 // not be read, and clients and load balancers should retry later rather
-// than take the answer as final. The errors are in the body as usual.
+// than take the answer as final. The errors are in the body as usual. A
+// mutation operation one of whose root fields succeeded (and so
+// committed) before another answered UNAVAILABLE keeps its 200: retrying
+// it whole would run the committed one again.
 //
 // It is the outermost operation interceptor, so it sees the response as
 // sent; the HTTP handler puts an unavailableFlag in the context and wraps
@@ -32,16 +38,47 @@ func (unavailableStatus) InterceptOperation(ctx context.Context, next graphql.Op
 	flag, _ := ctx.Value(unavailableKey{}).(*atomic.Bool)
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
-		if resp != nil && flag != nil {
-			for _, e := range resp.Errors {
-				if e != nil && e.Extensions["code"] == CodeUnavailable {
-					flag.Store(true)
-					break
-				}
-			}
+		if resp != nil && flag != nil && hasUnavailable(resp.Errors) && !mutationRan(ctx, resp.Errors) {
+			flag.Store(true)
 		}
 		return resp
 	}
+}
+
+func hasUnavailable(errs gqlerror.List) bool {
+	for _, e := range errs {
+		if e != nil && e.Extensions["code"] == CodeUnavailable {
+			return true
+		}
+	}
+	return false
+}
+
+// mutationRan reports whether the operation is a mutation one of whose
+// root fields ran without an error of its own (an error whose path is
+// that field alone): it committed, so the answer is not a 503, which
+// would tell the client that nothing was committed and to send it again.
+// Its other fields' errors, UNAVAILABLE included, are in the body as
+// usual. Root fields run one after another, each committing on its own.
+func mutationRan(ctx context.Context, errs gqlerror.List) bool {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+		return false
+	}
+	failed := map[string]bool{}
+	for _, e := range errs {
+		if e != nil && len(e.Path) == 1 {
+			if name, ok := e.Path[0].(ast.PathName); ok {
+				failed[string(name)] = true
+			}
+		}
+	}
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Mutation"}) {
+		if !strings.HasPrefix(f.Name, "__") && !failed[f.Alias] {
+			return true
+		}
+	}
+	return false
 }
 
 type unavailableKey struct{}

@@ -1,11 +1,15 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -16,6 +20,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/auth"
+	"github.com/idgraph/cdp/internal/surrogates"
 )
 
 // Defaults of the websocket transport.
@@ -39,6 +44,18 @@ const (
 )
 
 type wsKey struct{}
+
+// wsConnKey keys the *wsConnState of a websocket connection, put in the
+// upgrade request's context by serveWebsocket and read by timedAccept.
+type wsConnKey struct{}
+
+// wsConnState is what the connection's reader learns of the message it has
+// just read, for the operation the transport starts from that message.
+type wsConnState struct {
+	// loneSurrogate is set when the last message read holds an unpaired
+	// UTF-16 surrogate escape, in its JSON or in its payload's document.
+	loneSurrogate atomic.Bool
+}
 
 // wsAuthzKey keys the Authorization value of a websocket connection: its
 // connection_init payload's, else its upgrade request's header.
@@ -144,6 +161,7 @@ func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx
 		return
 	}
 	ctx = context.WithValue(ctx, wsKey{}, true)
+	ctx = context.WithValue(ctx, wsConnKey{}, &wsConnState{})
 	// The upgrade request's Authorization, which the guard checked, stands
 	// for the connection's until connection_init sends one. More than one
 	// value counts as none: the guard refuses such a request.
@@ -199,13 +217,62 @@ func (a timedAccept) Accept(w http.ResponseWriter, r *http.Request, o transport.
 	if err != nil {
 		return nil, err
 	}
-	return &timedConn{WebsocketConn: c, timeout: a.timeout}, nil
+	st, _ := r.Context().Value(wsConnKey{}).(*wsConnState)
+	return &timedConn{WebsocketConn: c, timeout: a.timeout, state: st}, nil
 }
 
 type timedConn struct {
 	transport.WebsocketConn
 	timeout time.Duration
 	once    sync.Once
+	state   *wsConnState // nil outside serveWebsocket
+}
+
+// NextReader reads the next message whole (within the read limit the
+// transport set) and notes in the connection's state whether it holds an
+// unpaired surrogate escape, as the HTTP handler checks a body: the
+// transport decodes the message, and the GraphQL parser the document, into
+// strings where every such escape is U+FFFD, so two different identifiers
+// would become one. The transport reads one message, then creates the
+// operation of a subscribe message before it reads the next, so
+// wsRecheck, which runs then, refuses that operation (loneSurrogateRefusal).
+func (c *timedConn) NextReader() (int, io.Reader, error) {
+	typ, r, err := c.WebsocketConn.NextReader()
+	if err != nil || c.state == nil {
+		return typ, r, err
+	}
+	msg, err := io.ReadAll(r)
+	if err != nil {
+		// Past the read limit, or broken: the transport reads the error
+		// where it would have, decoding the message.
+		c.state.loneSurrogate.Store(false)
+		return typ, io.MultiReader(bytes.NewReader(msg), errReader{err}), nil
+	}
+	c.state.loneSurrogate.Store(wsLoneSurrogate(msg))
+	return typ, bytes.NewReader(msg), nil
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// wsLoneSurrogate reports whether a websocket message holds an unpaired
+// surrogate escape in its JSON (variables, query, anything) or in the
+// string literals of its payload's GraphQL document.
+func wsLoneSurrogate(msg []byte) bool {
+	if bytes.IndexByte(msg, '\\') < 0 {
+		return false
+	}
+	if surrogates.Escaped(msg) {
+		return true
+	}
+	var m struct {
+		Payload struct {
+			Query string `json:"query"`
+		} `json:"payload"`
+	}
+	return json.Unmarshal(msg, &m) == nil && surrogates.Escaped([]byte(m.Payload.Query))
 }
 
 func (c *timedConn) WriteJSON(v any) error {
@@ -239,7 +306,9 @@ func (c *timedConn) SetReadDeadline(t time.Time) error {
 // connection stays open, as when a subscription's key is found revoked.
 // The operation then runs as the principal just authenticated, not the
 // connection's: a connection opened in open mode holds its key's scopes
-// only, once keys are enforced.
+// only, once keys are enforced. An operation whose message holds an
+// unpaired surrogate escape is refused with BAD_REQUEST, as the HTTP
+// handler refuses such a body (loneSurrogateRefusal).
 type wsRecheck struct{ r *Resolver }
 
 var _ interface {
@@ -265,8 +334,11 @@ func (c wsRecheck) MutateOperationParameters(ctx context.Context, p *graphql.Raw
 	if p.Extensions != nil {
 		delete(p.Extensions, wsPrincipalExt)
 	}
-	if !isWebsocket(ctx) || c.r.cfg.Authenticate == nil {
+	if !isWebsocket(ctx) {
 		return nil
+	}
+	if c.r.cfg.Authenticate == nil {
+		return loneSurrogateRefusal(ctx)
 	}
 	authz, _ := ctx.Value(wsAuthzKey{}).(string)
 	pr, err := c.r.cfg.Authenticate(ctx, authz)
@@ -278,10 +350,23 @@ func (c wsRecheck) MutateOperationParameters(ctx context.Context, p *graphql.Raw
 		}
 		return &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": code}}
 	}
+	if err := loneSurrogateRefusal(ctx); err != nil {
+		return err
+	}
 	if p.Extensions == nil {
 		p.Extensions = map[string]any{}
 	}
 	p.Extensions[wsPrincipalExt] = wsPrincipal{pr}
+	return nil
+}
+
+// loneSurrogateRefusal refuses, with BAD_REQUEST as the HTTP handler
+// does, an operation over a websocket whose message holds an unpaired
+// surrogate escape (timedConn.NextReader).
+func loneSurrogateRefusal(ctx context.Context) *gqlerror.Error {
+	if st, _ := ctx.Value(wsConnKey{}).(*wsConnState); st != nil && st.loneSurrogate.Load() {
+		return &gqlerror.Error{Message: loneSurrogateMsg, Extensions: map[string]any{"code": CodeBadRequest}}
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -83,4 +84,53 @@ func dialGraphQLWS(t *testing.T, ctx context.Context, base string) (send func(st
 		t.Fatalf("got %v, want connection_ack", m)
 	}
 	return send, recv
+}
+
+// An unpaired surrogate escape is refused over the websocket as over HTTP
+// (BAD_REQUEST), in the document's string literals and in the JSON of the
+// variables alike: both decoders turn every such escape into U+FFFD, so
+// user_id "\ud800x" and "\udbffx" would become one identifier, one
+// profile. An operation without one, on the same connection, still runs.
+func TestWebsocketRefusesLoneSurrogates(t *testing.T) {
+	s := storetest.OpenEmbedded(t)
+	engine := graph.NewEngine(s, nil)
+	hub := feedhub.New(feedhub.Config{Feed: s.(graph.FeedStore), Poll: 10 * time.Millisecond})
+	hub.Start(context.Background())
+	t.Cleanup(hub.Close)
+	cfg := testConfig()
+	cfg.Keys, cfg.Feed = accessStore(s), hub
+	srv := httptest.NewServer(asOpen(NewHandler(engine, nil, cfg)))
+	t.Cleanup(srv.Close)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	send, recv := dialGraphQLWS(t, ctx, srv.URL)
+	inDocument := `mutation { ingest(events: [{type: \"identify\", messageId: \"m1\", userId: \"\\ud800x\"}, {type: \"identify\", messageId: \"m2\", userId: \"\\udbffx\"}]) { accepted } }`
+	inVariables := `mutation($u: String!, $v: String!) { ingest(events: [{type: \"identify\", messageId: \"m3\", userId: $u}, {type: \"identify\", messageId: \"m4\", userId: $v}]) { accepted } }`
+	for i, payload := range []string{
+		`{"query":"` + inDocument + `"}`,
+		`{"query":"` + inVariables + `","variables":{"u":"\ud800x","v":"\udbffx"}}`,
+		`{"query":"query { profiles(first: 1) { nodes { id } } }","variables":{"x":"\udc00"}}`,
+	} {
+		send(fmt.Sprintf(`{"type":"subscribe","id":"%d","payload":%s}`, i, payload))
+		m := recv()
+		b, _ := json.Marshal(m)
+		if !strings.Contains(string(b), `"code":"BAD_REQUEST"`) || strings.Contains(string(b), `"accepted"`) {
+			t.Errorf("operation %d: got %s, want BAD_REQUEST", i, b)
+		}
+		if m["type"] == "next" {
+			recv() // complete
+		}
+	}
+	ref := graph.IdentifierRef{Type: "user_id", Value: "\ufffdx"}
+	if ps, _, err := engine.LookupProfiles(ctx, []graph.IdentifierRef{ref}); err != nil {
+		t.Fatal(err)
+	} else if p, ok := ps[ref]; ok {
+		t.Errorf("user_id \"\\ud800x\" and \"\\udbffx\" were stored as one identifier \"\ufffdx\" (profile %s)", p.ID)
+	}
+	// A paired escape (U+1F600) is no refusal, and the connection serves on.
+	send(`{"type":"subscribe","id":"ok","payload":{"query":"mutation($u: String!) { ingest(events: [{type: \"identify\", messageId: \"m5\", userId: $u}]) { accepted } }","variables":{"u":"\ud83d\ude00x"}}}`)
+	if b, _ := json.Marshal(recv()); !strings.Contains(string(b), `"accepted":1`) {
+		t.Errorf("an operation without an unpaired escape: got %s, want accepted 1", b)
+	}
 }
