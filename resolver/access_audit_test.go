@@ -686,6 +686,34 @@ func TestKeyAdminLimits(t *testing.T) {
 	})
 }
 
+// A key that expires creates only keys that expire no later than it does:
+// else it could mint a key that never expires and keep its access.
+func TestKeyCreatesNoKeyOutlivingIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		now := graph.Now()
+		ends := now.Add(48 * time.Hour)
+		k, admin, err := access.NewKey("temporary admin", access.ScopeNames([]access.Scope{access.ScopeKeysAdmin, access.ScopeProfilesRead}), "", ends, now)
+		storetest.Must(t, err)
+		storetest.Must(t, e.keys.CreateKey(context.Background(), k))
+		before, _ := e.keys.CountKeys(context.Background())
+		for _, expiry := range []string{"", `, expiresAt: "` + ends.Add(time.Hour).Format(time.RFC3339) + `"`} {
+			e.refusedAs(admin, `mutation { createApiKey(input: {name: "forever", scopes: ["profiles:read"]`+expiry+`}) { secret } }`,
+				CodeForbidden, `"input.expiresAt"`, "expire no later than it does")
+		}
+		if after, _ := e.keys.CountKeys(context.Background()); after != before {
+			t.Fatalf("a refused creation stored a key: %d → %d", before, after)
+		}
+		e.ok(admin, `mutation($at: DateTime!) { createApiKey(input: {name: "shorter", scopes: ["profiles:read"], expiresAt: $at}) { key { id } } }`,
+			map[string]any{"at": ends.Add(-time.Hour).Format(time.RFC3339)}, nil)
+		e.ok(admin, `mutation($at: DateTime!) { createApiKey(input: {name: "as long", scopes: ["profiles:read"], expiresAt: $at}) { key { id } } }`,
+			map[string]any{"at": ends.Format(time.RFC3339Nano)}, nil)
+		// A key that never expires creates any.
+		forever, _ := e.key("admin", "", access.ScopeKeysAdmin, access.ScopeProfilesRead)
+		e.ok(forever, `mutation { createApiKey(input: {name: "forever", scopes: ["profiles:read"]}) { key { id } } }`, nil, nil)
+	})
+}
+
 // appendCounter counts the audit writes (AppendAudit calls) made through
 // it and the entries they carried.
 type appendCounter struct {

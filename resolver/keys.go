@@ -86,6 +86,19 @@ func (r *Resolver) createKey(ctx context.Context, in gql.CreateAPIKeyInput) (*gq
 			}
 		}
 	}
+	// Nor does it outlive its creator: a key that expires could
+	// otherwise mint one that never does and keep its access forever.
+	if p := access.PrincipalFrom(ctx); p.Key != nil && !p.Key.ExpiresAt.IsZero() &&
+		(k.ExpiresAt.IsZero() || k.ExpiresAt.After(p.Key.ExpiresAt)) {
+		err := &gqlerror.Error{
+			Message: fmt.Sprintf("argument %q: the request's key expires at %s, and a key can only create keys that expire no later than it does",
+				"input.expiresAt", p.Key.ExpiresAt.Format(time.RFC3339)),
+			Path:       graphql.GetPath(ctx),
+			Extensions: map[string]any{"code": CodeForbidden},
+		}
+		r.auditFailure(ctx, entry, err)
+		return nil, err
+	}
 	// The entry says which key: its id, never its secret or hash.
 	entry.Reason = "key " + k.ID
 	if err := r.keys.CreateKey(ctx, k, entry); err != nil {
