@@ -977,25 +977,28 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 		Edges:      []*gql.ProfileEdge{},
 		Nodes:      []*graph.Profile{},
 	}
-	shown := map[string]bool{}
+	cursorOf := func(pid string) string {
+		return encodeCursor(cursorBody{V: cursorVersion, K: cursorKindMembers, ID: pid})
+	}
 	for _, pid := range pids {
 		p, ok := ps[pid]
-		if !ok {
-			continue // erased since the keeper wrote it
-		}
-		// A member merged away since the keeper wrote it reads as its
-		// survivor, which the page shows once.
-		if shown[p.ID] {
+		if !ok || p.ID != pid {
+			// Erased since the keeper wrote it, or merged away: a
+			// survivor that is a member has a row of its own, listed
+			// once, on whichever page holds it (the keeper moves the
+			// merged row's membership to it).
 			continue
 		}
-		shown[p.ID] = true
 		conn.Nodes = append(conn.Nodes, &p)
-		conn.Edges = append(conn.Edges, &gql.ProfileEdge{Cursor: encodeCursor(cursorBody{V: cursorVersion, K: cursorKindMembers, ID: pid}), Node: &p})
+		conn.Edges = append(conn.Edges, &gql.ProfileEdge{Cursor: cursorOf(pid), Node: &p})
 	}
 	r.loaders(ctx).hintProfiles(conn.Nodes)
-	if len(conn.Edges) > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
+	// The page's cursors are those of the first and last rows read, shown
+	// or not, so that a row skipped is never read again and a page whose
+	// every row was skipped still leads on.
+	if len(pids) > 0 {
+		start, end := cursorOf(pids[0]), cursorOf(pids[len(pids)-1])
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &end
 	}
 	return conn, nil
 }
