@@ -251,3 +251,16 @@ func Now() time.Time { return Clean(time.Now()) }
 
 // Clean puts a time in the form every store keeps: UTC, microseconds.
 func Clean(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// CleanUp is Clean rounding up: the first instant a store keeps that is
+// not before t. A bound compared with stored times keeps its meaning
+// rounded so ("from" t inclusive is CleanUp(t) inclusive, "to" t
+// exclusive is CleanUp(t) exclusive), where truncating would move it
+// across a stored time.
+func CleanUp(t time.Time) time.Time {
+	c := Clean(t)
+	if c.Before(t) {
+		c = c.Add(time.Microsecond)
+	}
+	return c
+}

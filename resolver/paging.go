@@ -79,11 +79,13 @@ func (r *Resolver) journey(ctx context.Context, p *graph.Profile, first *int, af
 		return nil, err
 	}
 	q := graph.JourneyQuery{Types: types, Channels: channels, Limit: n + 1}
+	// Rounded up, not truncated: stored times are whole microseconds, and
+	// from (inclusive) and to (exclusive) keep their meaning rounded up.
 	if from != nil {
-		q.From = graph.Clean(*from)
+		q.From = graph.CleanUp(*from)
 	}
 	if to != nil {
-		q.To = graph.Clean(*to)
+		q.To = graph.CleanUp(*to)
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
 		return nil, invalidArg("to", "(%s) is before \"from\" (%s)", q.To.Format(time.RFC3339Nano), q.From.Format(time.RFC3339Nano))

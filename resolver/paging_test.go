@@ -295,3 +295,28 @@ func TestJourneyPaging(t *testing.T) {
 		e.refused(journeyQuery, map[string]any{"id": pid, "from": "last tuesday"}, CodeInvalidArgument, "from")
 	})
 }
+
+// journey's from is inclusive and to exclusive, at any precision: stored
+// times are whole microseconds, so an event at t0 is before both
+// to = t0+0.5µs (kept) and from = t0+0.5µs (left out).
+func TestJourneySubMicrosecondBounds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(ev("test/e1", t0, "track", "user_id:U"))
+		pid := e.profileID("user_id", "U")
+		half := t0.Add(500 * time.Nanosecond).Format(time.RFC3339Nano)
+		q := `query($id:ID!,$from:DateTime,$to:DateTime){profile(id:$id){journey(first:10,from:$from,to:$to){nodes{id}}}}`
+		for _, c := range []struct {
+			bound string
+			want  int
+		}{{"to", 1}, {"from", 0}} {
+			var out struct {
+				Profile struct{ Journey struct{ Nodes []struct{ ID string } } }
+			}
+			e.query(q, map[string]any{"id": pid, c.bound: half}, &out)
+			if len(out.Profile.Journey.Nodes) != c.want {
+				t.Errorf("%s = t0+0.5µs: %v, want %d events", c.bound, out.Profile.Journey.Nodes, c.want)
+			}
+		}
+	})
+}
