@@ -660,6 +660,7 @@ func TestProfileAudiencesPricedByBound(t *testing.T) {
 		t.Errorf("audiences without first: %d memberships, want 100", len(out.Profile.Audiences))
 	}
 }
+
 // Audience.members paged one at a time lists a member merged away since
 // the keeper wrote it no more: its survivor, a member too, is listed once,
 // under its own row, and the pages lead on past the skipped row.

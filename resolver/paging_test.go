@@ -311,7 +311,9 @@ func TestJourneySubMicrosecondBounds(t *testing.T) {
 			want  int
 		}{{"to", 1}, {"from", 0}} {
 			var out struct {
-				Profile struct{ Journey struct{ Nodes []struct{ ID string } } }
+				Profile struct {
+					Journey struct{ Nodes []struct{ ID string } }
+				}
 			}
 			e.query(q, map[string]any{"id": pid, c.bound: half}, &out)
 			if len(out.Profile.Journey.Nodes) != c.want {
