@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -429,7 +428,7 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 		for _, id := range ids {
 			p, ok := live[id]
 			if !ok {
-				return Errorf(ENOTFOUND, "profile %q not found", id)
+				return Errorf(ENOTFOUND, "profile %s not found", ProfileRef(id))
 			}
 			if !slices.Contains(pids, p.ID) {
 				pids = append(pids, p.ID)
@@ -447,7 +446,7 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 		for _, id := range pids {
 			p, ok := locked[id]
 			if !ok || !p.Live() {
-				return Errorf(ECONFLICT, "profile %q changed while merging; try again", id)
+				return Errorf(ECONFLICT, "profile %s changed while merging; try again", ProfileRef(id))
 			}
 			ps = append(ps, p)
 		}
@@ -683,7 +682,7 @@ type GraphView struct {
 // read it; see viewSettled).
 func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView, error) {
 	var g GraphView
-	err := e.viewSettled(ctx, fmt.Sprintf("profile %q", profileID), func(ctx context.Context, tx ReadTx) error {
+	err := e.viewSettled(ctx, "profile "+ProfileRef(profileID), func(ctx context.Context, tx ReadTx) error {
 		g = GraphView{} // fn may run again
 		live, err := resolveProfiles(ctx, tx, []string{profileID})
 		if err != nil {
@@ -691,7 +690,7 @@ func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView
 		}
 		p, ok := live[profileID]
 		if !ok {
-			return Errorf(ENOTFOUND, "profile %q not found", profileID)
+			return Errorf(ENOTFOUND, "profile %s not found", ProfileRef(profileID))
 		}
 		g.ProfileID = p.ID
 		ms, err := tx.Members(ctx, []string{p.ID})

@@ -483,14 +483,14 @@ func (e *Engine) ForgetProfile(ctx context.Context, id, reason string, hook Eras
 		}
 		p, ok := live[id]
 		if !ok {
-			return Errorf(ENOTFOUND, "profile %q not found", id)
+			return Errorf(ENOTFOUND, "profile %s not found", ProfileRef(id))
 		}
 		ps, err := tx.LockProfiles(ctx, []string{p.ID})
 		if err != nil {
 			return err
 		}
 		if p, ok = ps[p.ID]; !ok || !p.Live() {
-			return Errorf(ECONFLICT, "profile %q changed while erasing; try again", id)
+			return Errorf(ECONFLICT, "profile %s changed while erasing; try again", ProfileRef(id))
 		}
 		ms, err := tx.Members(ctx, []string{p.ID})
 		if err != nil {

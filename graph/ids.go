@@ -56,3 +56,14 @@ func ProfileIDShape(id string) bool {
 	}
 	return true
 }
+
+// ProfileRef names a profile id a caller gave, in a message: quoted when it
+// has a profile id's shape (ProfileIDShape), else as "(not a profile id)",
+// so that a value pasted where an id belongs (an email, say) is never
+// repeated.
+func ProfileRef(id string) string {
+	if ProfileIDShape(id) {
+		return strconv.Quote(id)
+	}
+	return "(not a profile id)"
+}

@@ -84,7 +84,7 @@ func (e *Engine) ProfileByID(ctx context.Context, id string) (Profile, error) {
 	}
 	p, ok := m[id]
 	if !ok {
-		return Profile{}, Errorf(ENOTFOUND, "profile %q not found", id)
+		return Profile{}, Errorf(ENOTFOUND, "profile %s not found", ProfileRef(id))
 	}
 	return p, nil
 }

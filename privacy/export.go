@@ -424,7 +424,7 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	if len(ex.identifiers) == 0 {
 		// The profile lost its members between the two reads (erased or
 		// merged meanwhile): nothing of it is left to export under this id.
-		return nil, graph.Errorf(graph.ENOTFOUND, "profile %q not found", id)
+		return nil, graph.Errorf(graph.ENOTFOUND, "profile %s not found", graph.ProfileRef(id))
 	}
 	if x.members != nil {
 		if ex.memberships, err = x.members(ctx, p.ID); err != nil {

@@ -313,10 +313,23 @@ func TestErrorsNeverEchoIdentifierValues(t *testing.T) {
 				// not one of its values.
 				{`{ attribution(conversion: {name: "x"}, dimension: ANN_EXAMPLE_COM, model: LAST_TOUCH, lookback: "30d") { conversions } }`, "", "", []string{"ann_example_com"}},
 				{`query($d: AttributionDimension!) { attribution(conversion: {name: "x"}, dimension: $d, model: LAST_TOUCH, lookback: "30d") { conversions } }`, "", "", []string{"ann@example.com"}},
+				// Values holding line breaks or spaces, as variables.
+				{`query($n: AttributionDimension!) { attribution(conversion: {name: "x"}, dimension: $n, model: LAST_TOUCH, lookback: "30d") { conversions } }`, "", "", []string{"ann@example.com"}},
+				{`query($i: Int) { profiles(first: $i) { totalCount } }`, "", "", []string{"ann@example.com"}},
+				{`query($f: ID!) { profile(id: $f) { id } }`, "", "", []string{"ann@example.com"}},
 			} {
 				vars := map[string]any{}
 				if strings.Contains(c.query, "$d") {
 					vars["d"] = "ann@example.com"
+				}
+				if strings.Contains(c.query, "$n") {
+					vars["n"] = "ann@example.com\nx"
+				}
+				if strings.Contains(c.query, "$i") {
+					vars["i"] = "call ann@example.com\nnow"
+				}
+				if strings.Contains(c.query, "$f") {
+					vars["f"] = map[string]any{"mail": "ann@example.com\n"}
 				}
 				r := e.as(secret, c.query, vars)
 				if c.code == "" && len(r.Errors) == 0 {

@@ -236,3 +236,39 @@ func TestRemoveIdentifierSplitsEvents(t *testing.T) {
 		e.refused(`mutation { removeIdentifier(type: "phone", value: "call me", reason: "x") { id } }`, nil, CodeInvalidArgument, `"value"`, "invalid phone")
 	})
 }
+
+// A value pasted where a profile id belongs (an email) is never repeated
+// in an error: mergeProfiles, forgetProfile, identityGraph's and
+// dataExport's not-found messages name no such value.
+func TestProfileIDArgumentsDoNotRepeatAPastedValue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(ev("m1", t0, "identify", "user_id:u1"), ev("m2", t0, "identify", "user_id:u2"))
+		p1 := e.profileID("user_id", "u1")
+		const email = "ann.secret@example.com"
+		for name, c := range map[string]struct {
+			q    string
+			vars map[string]any
+		}{
+			"mergeProfiles": {`mutation($ids:[ID!]!){ mergeProfiles(ids:$ids, reason:"r"){ id } }`, map[string]any{"ids": []string{p1, email}}},
+			"forgetProfile": {`mutation($id:ID!){ forgetProfile(id:$id, reason:"r"){ id } }`, map[string]any{"id": email}},
+			"dataExport":    {`query($id:ID!){ dataExport(profileId:$id) }`, map[string]any{"id": email}},
+		} {
+			r := e.post(c.q, c.vars)
+			if len(r.Errors) == 0 {
+				t.Errorf("%s: no error", name)
+				continue
+			}
+			for _, er := range r.Errors {
+				if strings.Contains(er.Message, email) || strings.Contains(er.Message, "ann.secret") {
+					t.Errorf("%s: error message repeats the pasted value: %q", name, er.Message)
+				}
+			}
+		}
+		// A well-formed id that names nothing is still named.
+		r := e.post(`mutation($id:ID!){ forgetProfile(id:$id, reason:"r"){ id } }`, map[string]any{"id": "p_nobody"})
+		if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, `"p_nobody"`) {
+			t.Errorf("forgetProfile of p_nobody: %+v, want NOT_FOUND naming it", r.Errors)
+		}
+	})
+}

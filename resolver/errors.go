@@ -100,12 +100,13 @@ var literalValues = []struct {
 	re   *regexp.Regexp
 	with string
 }{
-	{regexp.MustCompile(`(cannot represent [^:]*value): .*$`), "$1"},
-	{regexp.MustCompile(`(Expected value of type "[^"]*"), found .*$`), "$1"},
-	{regexp.MustCompile(`^Value "[^"]*" (does not exist in "[^"]*" enum\.)$`), "Value $1"},
-	{regexp.MustCompile(`^.* (is not a valid \w+)$`), "value $1"},
-	{regexp.MustCompile(`(cannot use) value \S+ (as \w+)$`), "$1 value $2"},
-	{regexp.MustCompile(`(cannot use) \S+ (as ID)(: .*)?$`), "$1 value $2$3"},
+	// (?s): a value may hold line breaks, and . must match them too.
+	{regexp.MustCompile(`(?s)(cannot represent [^:]*value): .*$`), "$1"},
+	{regexp.MustCompile(`(?s)(Expected value of type "[^"]*"), found .*$`), "$1"},
+	{regexp.MustCompile(`(?s)^Value "(?:[^"\\]|\\.)*" (does not exist in "[^"]*" enum\.)$`), "Value $1"},
+	{regexp.MustCompile(`(?s)^.* (is not a valid \w+)$`), "value $1"},
+	{regexp.MustCompile(`(?s)(cannot use) value .+ (as \w+)$`), "$1 value $2"},
+	{regexp.MustCompile(`(?s)(cannot use) .+ (as ID)(: [^\n]*)?$`), "$1 value $2$3"},
 }
 
 // withoutLiteral cuts the value from such a message.

@@ -186,7 +186,16 @@ func (h *privacyHandler) export(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The status is sent: end the connection so the client sees an
 		// incomplete body rather than a short export.
-		log.Error().Err(err).Str("profile", ex.Profile.ID).Int("records", n).Msg("privacy export ended early")
+		// The request id joins the line to the export's audit entry, which
+		// names the profile; the line itself names none (a client going
+		// away is enough to write it), and a domain error's text may.
+		ev := log.Error().Int("records", n)
+		if code := graph.ErrorCode(err); code != graph.EINTERNAL {
+			ev = ev.Str("code", code)
+		} else {
+			ev = ev.Err(err)
+		}
+		ev.Msg("privacy export ended early")
 		panic(http.ErrAbortHandler)
 	}
 }
