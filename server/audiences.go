@@ -100,7 +100,7 @@ func AudienceHandler(x AudienceExport) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(audienceExportPath, h.export)
 	mux.HandleFunc("/v1/audiences/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
+		writeError(w, http.StatusNotFound, "NOT_FOUND", noSuchEndpoint(r))
 	})
 	return mux
 }

@@ -43,7 +43,7 @@ func PrivacyHandler(x *privacy.Exporter, audit access.Store, log zerolog.Logger)
 	mux := http.NewServeMux()
 	mux.HandleFunc(exportPath, h.export)
 	mux.HandleFunc("/v1/privacy/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
+		writeError(w, http.StatusNotFound, "NOT_FOUND", noSuchEndpoint(r))
 	})
 	return mux
 }

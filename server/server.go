@@ -290,8 +290,18 @@ func route(r *http.Request) string {
 	return p
 }
 
+// noSuchEndpoint is the message of a 404 for r: its method and route,
+// never the rest of its path, which can be anything a caller typed (an
+// email in a mistyped export path).
+func noSuchEndpoint(r *http.Request) string {
+	if rt := route(r); rt != "other" {
+		return "no such endpoint: " + r.Method + " " + rt + "/... (the rest of the path is not repeated)"
+	}
+	return "no such endpoint: " + r.Method + " (the path is not repeated)"
+}
+
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "error": "no such endpoint: " + r.Method + " " + r.URL.Path})
+	writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "error": noSuchEndpoint(r)})
 }
 
 func (s *Server) metricsHandler() http.Handler {

@@ -55,6 +55,14 @@ func TestRoutesAndMiddleware(t *testing.T) {
 	if r.StatusCode != 404 || r.Header.Get("X-Request-Id") != "abc-123" || !strings.Contains(body, "no such endpoint") {
 		t.Fatalf("404 = %d %q id %q", r.StatusCode, body, r.Header.Get("X-Request-Id"))
 	}
+	// A 404 never repeats the path past its route: it may hold anything a
+	// caller typed, an email say.
+	for _, path := range []string{"/ann@example.com", "/v1/ann@example.com", "/v1/privacy/profiles/ann@example.com/exports", "/v1/audiences/ann@example.com/x/y"} {
+		r, body := get(path)
+		if r.StatusCode != 404 || strings.Contains(body, "ann@example.com") || !strings.Contains(body, "no such endpoint") {
+			t.Errorf("GET %s = %d %q, want 404 not repeating the path", path, r.StatusCode, body)
+		}
+	}
 	r, _ = get("/healthz", "X-Request-Id", "bad id with spaces")
 	if id := r.Header.Get("X-Request-Id"); id == "" || strings.Contains(id, " ") {
 		t.Fatalf("unsafe request id kept: %q", id)
