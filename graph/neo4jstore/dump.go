@@ -31,32 +31,37 @@ var qCount = map[dump.Kind]string{
 }
 
 // The page queries walk a uniquely indexed key (profile id, identifier
-// key, event id) in order from the cursor. Edges are read from their start
-// node, so each is read once: a page of links, refused links or history is
-// the outgoing edges of the next $limit identifiers or profiles, and its
-// cursor is the last of those nodes, whether it had edges or not.
+// key, event id) in order from the cursor. Identifier keys and event ids
+// hold client-chosen text, so their pages seek by index, as the hints
+// require: the index compares the cursor with the keys in the order it
+// keeps them (code points), whereas a filter would compare them in UTF-16
+// order and skip keys that sort apart in the two (see codePointOrder;
+// order_test.go). Edges are read from their start node, so each is read
+// once: a page of links, refused links or history is the outgoing edges
+// of the next $limit identifiers or profiles, and its cursor is the last
+// of those nodes, whether it had edges or not.
 var qPage = map[dump.Kind]string{
 	dump.Profiles: cypher(`
 MATCH (p:{{Profile}}) WHERE p.{{id}} > $after
 WITH p ORDER BY p.{{id}} LIMIT $limit
 RETURN p.{{id}} AS cursor, p { .* } AS p`),
 	dump.Identifiers: cypher(`
-MATCH (i:{{Identifier}}) WHERE i.{{key}} > $after
+MATCH (i:{{Identifier}}) USING INDEX SEEK i:{{Identifier}}({{key}}) WHERE i.{{key}} > $after
 WITH i ORDER BY i.{{key}} LIMIT $limit
 OPTIONAL MATCH (i)-[:{{IN}}]->(p:{{Profile}})
 RETURN i.{{key}} AS cursor, i { .* } AS i, p.{{id}} AS pid`),
 	dump.Links: cypher(`
-MATCH (a:{{Identifier}}) WHERE a.{{key}} > $after
+MATCH (a:{{Identifier}}) USING INDEX SEEK a:{{Identifier}}({{key}}) WHERE a.{{key}} > $after
 WITH a ORDER BY a.{{key}} LIMIT $limit
 RETURN a.{{key}} AS cursor,
   COLLECT { MATCH (a)-[l:{{LINKED}}]->(b:{{Identifier}}) RETURN [b.{{key}}, l { .* }] ORDER BY b.{{key}} } AS edges`),
 	dump.Rejected: cypher(`
-MATCH (a:{{Identifier}}) WHERE a.{{key}} > $after
+MATCH (a:{{Identifier}}) USING INDEX SEEK a:{{Identifier}}({{key}}) WHERE a.{{key}} > $after
 WITH a ORDER BY a.{{key}} LIMIT $limit
 RETURN a.{{key}} AS cursor,
   COLLECT { MATCH (a)-[r:{{REJECTED_LINK}}]->(b:{{Identifier}}) RETURN [b.{{key}}, r { .* }] ORDER BY b.{{key}} } AS edges`),
 	dump.Events: cypher(`
-MATCH (e:{{Event}}) WHERE e.{{id}} > $after
+MATCH (e:{{Event}}) USING INDEX SEEK e:{{Event}}({{id}}) WHERE e.{{id}} > $after
 WITH e ORDER BY e.{{id}} LIMIT $limit
 RETURN e.{{id}} AS cursor, e { .* } AS e, COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} } AS keys`),
 	dump.Changes: cypher(`

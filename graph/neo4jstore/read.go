@@ -437,6 +437,10 @@ func sortRejected(out []graph.RejectedLink) {
 // qJourneys pages each profile's journey in its own subquery, so the limit
 // applies per profile. An event carried by several members is counted once.
 // The cursor is exclusive: strictly older, or as old with a smaller id.
+// Ids (which embed client-chosen messageIds) are compared and sorted by
+// codePointOrder, so that the cursor, the order and the limit all follow
+// graph.SortJourney's order (Go's, the embedded store's) whatever
+// characters the ids hold.
 // The whole answer is one row: per profile its id, its events (each a list
 // of its fields, journeyFields, then the keys it is BY) and its member
 // keys, which a read-only transaction keeps for MemberKeys (Engine.Journeys
@@ -451,8 +455,9 @@ var qJourneys = func() (qs [2]string) {
 			fields += ", e.{{properties}}, e.{{traits}}"
 		}
 		qs[noPayload] = cypher(`
+WITH ` + codePointOrder("$afterID") + ` AS afterID
 UNWIND $ids AS pid
-CALL (pid) {
+CALL (pid, afterID) {
   MATCH (p:{{Profile}} { {{id}}: pid })<-[:{{IN}}]-(:{{Identifier}})<-[:{{BY}}]-(e:{{Event}})
   USING INDEX SEEK p:{{Profile}}({{id}})
   WITH DISTINCT e
@@ -461,9 +466,9 @@ CALL (pid) {
     AND ($from IS NULL OR e.{{timestamp}} >= $from)
     AND ($to IS NULL OR e.{{timestamp}} < $to)
     AND ($afterTs IS NULL OR e.{{timestamp}} < $afterTs
-         OR (e.{{timestamp}} = $afterTs AND e.{{id}} < $afterID))
-  WITH e
-  ORDER BY e.{{timestamp}} DESC, e.{{id}} DESC
+         OR (e.{{timestamp}} = $afterTs AND ` + codePointOrder("e.{{id}}") + ` < afterID))
+  WITH e, ` + codePointOrder("e.{{id}}") + ` AS id
+  ORDER BY e.{{timestamp}} DESC, id DESC
   LIMIT $limit
   RETURN collect([` + fields + `,
     COLLECT { MATCH (e)-[:{{BY}}]->(i:{{Identifier}}) RETURN i.{{key}} }]) AS events
@@ -475,6 +480,39 @@ RETURN collect([pid, events, COLLECT {
 	}
 	return qs
 }()
+
+// codePointOrder is the Cypher expression of a string x (a Cypher
+// expression) whose order under Neo4j's string comparisons is x's code
+// point order, which is Go's string order for valid UTF-8.
+//
+// Neo4j compares strings in one of two orders. Where a string comes from a
+// parameter or an expression, as Java strings, in UTF-16 code-unit order:
+// a character above U+FFFF (a surrogate pair, D800-DFFF) sorts before one
+// in U+E000-U+FFFF. Two strings read from the store compare in code point
+// order (their UTF-8 bytes), and so do index seeks and an index's order. A
+// page that sorts stored ids and continues past a cursor given as a
+// parameter therefore skips, or repeats, ids that hold both kinds of
+// character (seen with Neo4j 5.26; order_test.go shows it).
+//
+// The two orders differ only where the first characters that differ are
+// one above U+FFFF and one in U+E000-U+FFFF. So x is left as it is unless
+// it holds a character from U+FFFF up (the regular expression, which
+// compares code points), and is otherwise rebuilt character by character
+// (size and substring count code points): each character above U+FFFF gets
+// U+FFFF before it, and U+FFFF itself becomes U+FFFF U+0001. Then a
+// character above U+FFFF is only ever compared with another (where the two
+// orders agree) or with U+0001 after U+FFFF, and every other comparison is
+// between characters below U+FFFF, where they agree too: both orders of
+// the results are x's code point order. Building uses no lone surrogate
+// (Cypher turns one written in a literal into "?").
+func codePointOrder(x string) string {
+	return `CASE WHEN ` + x + ` =~ '(?s).*[\x{FFFF}-\x{10FFFF}].*'
+    THEN reduce(k = '', c IN [i IN range(0, size(` + x + `) - 1) | substring(` + x + `, i, 1)] |
+      k + CASE WHEN c = '\uFFFF' THEN '\uFFFF\u0001'
+               WHEN c =~ '[\x{10000}-\x{10FFFF}]' THEN '\uFFFF' + c
+               ELSE c END)
+    ELSE ` + x + ` END`
+}
 
 // journeyFields is how many fields of an event qJourneys[1] returns
 // before its keys; qJourneys[0] adds properties and traits.

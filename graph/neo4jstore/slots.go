@@ -14,7 +14,9 @@ import (
 // and every change of an identifier's traits. Data stored before they
 // existed gets them once, from its JSON, when Migrate first runs on it:
 // backfillSlots walks the identifiers and then the events in key order,
-// a page per transaction, and marks the migration done.
+// a page per transaction, and marks the migration done. The pages seek by
+// index past the cursor (the hints), so that keys holding any characters
+// are all read (see dump.go's qPage).
 
 const slotsMigration = "slots-1"
 
@@ -30,7 +32,7 @@ MERGE (m:{{Migration}} { {{id}}: $id })
 SET m.{{at}} = $at`)
 
 var qIdentifierTraitsPage = cypher(`
-MATCH (i:{{Identifier}})
+MATCH (i:{{Identifier}}) USING INDEX SEEK i:{{Identifier}}({{key}})
 WHERE i.{{key}} > $after
 RETURN i.{{key}}, i.{{traits}}
 ORDER BY i.{{key}}
@@ -42,7 +44,7 @@ MATCH (i:{{Identifier}} { {{key}}: r.k })
 SET i += r.s`)
 
 var qEventPropertiesPage = cypher(`
-MATCH (e:{{Event}})
+MATCH (e:{{Event}}) USING INDEX SEEK e:{{Event}}({{id}})
 WHERE e.{{id}} > $after
 RETURN e.{{id}}, e.{{properties}}
 ORDER BY e.{{id}}
