@@ -252,6 +252,29 @@ type Store interface {
 	// overwrites one of a newer (the keeper evaluates it again). A profile
 	// not named in w.Read is written unchecked.
 	//
+	// A profile that a change of w that is not Static enters in or exits
+	// from an audience whose log already holds an entry for it with an At
+	// later than w.At, or of which it is a member since later than w.At,
+	// was evaluated after this round by another one that wrote first (a
+	// keeper of another replica, the refresher's): it is left out and its
+	// id returned in the same way, whatever w.Read says, so that an
+	// evaluation made at an earlier time never overwrites one made at a
+	// later time (the log would enter it twice in a row, or end with an
+	// exit while it is a member). This reads, under the lock of each
+	// audience changed, the log entries after w.At of that audience only
+	// (an index seek), and the member rows of the profiles it changes.
+	//
+	// A round evaluated on definitions no longer stored is not written
+	// either: when an audience named in w.Audiences is stored with another
+	// UpdatedAt (read under its lock when w changes it), or, with
+	// w.Computed set, the stored computed trait definitions are not
+	// exactly those of w.Computed (a name added, removed, or another
+	// UpdatedAt), Keep writes only w's Static changes, and returns every
+	// profile w names (its facts, deletions, entries, exits and w.Read):
+	// the keeper reads the definitions again and evaluates them again. An
+	// audience of w.Audiences that is no longer stored is not a change of
+	// definition (its changes are skipped, as above).
+	//
 	// EINVALID as PutFacts and ApplyMembership, and then nothing is
 	// written.
 	Keep(ctx context.Context, w KeepWrite) (stale []string, err error)
@@ -270,7 +293,7 @@ type KeepSplit interface {
 // SplitKeep splits w into writes of at most n profiles each, in profile id
 // order: each holds, for its profiles, their facts, the deletion of their
 // facts, and their entries and exits of every audience, in w's order. All
-// carry w.At. With n < 1, or no more than n profiles, it returns w alone.
+// carry w.At, w.Audiences and w.Computed. With n < 1, or no more than n profiles, it returns w alone.
 func SplitKeep(w KeepWrite, n int) []KeepWrite {
 	var ids []string
 	for i := range w.Facts {
@@ -293,6 +316,7 @@ func SplitKeep(w KeepWrite, n int) []KeepWrite {
 	out := make([]KeepWrite, (len(ids)+n-1)/n)
 	for i := range out {
 		out[i].At = w.At
+		out[i].Audiences, out[i].Computed = w.Audiences, w.Computed
 	}
 	for id, at := range w.Read {
 		k, ok := part[id]
@@ -355,6 +379,75 @@ type KeepWrite struct {
 	// of a profile written since (see Store.Keep), a profile stored since
 	// it was read as absent included.
 	Read map[string]time.Time
+	// Audiences holds the version (UpdatedAt) of each audience the round's
+	// changes were decided on, as the keeper read it: every audience it
+	// changes, and those their filters name with inAudience, directly or
+	// not. Keep writes nothing the round evaluated when one of them has
+	// been redefined since (see Store.Keep). nil: none is checked.
+	Audiences map[string]time.Time
+	// Computed holds the computed trait definitions the round evaluated
+	// with, by name, each with its UpdatedAt: Keep writes nothing the
+	// round evaluated unless they are exactly those stored when it
+	// commits. nil: not checked (an empty map: the round read none).
+	Computed map[string]time.Time
+}
+
+// AudienceCurrent reports whether the stored audience id, whose UpdatedAt
+// Keep reads under its lock, is as w's round read it: w.Audiences does not
+// name it, or names that UpdatedAt.
+func (w *KeepWrite) AudienceCurrent(id string, updatedAt time.Time) bool {
+	at, ok := w.Audiences[id]
+	return !ok || graph.Clean(at).Equal(graph.Clean(updatedAt))
+}
+
+// ComputedCurrent reports whether stored, the UpdatedAt of every stored
+// computed trait definition by name, holds the definitions w's round
+// evaluated with: w.Computed is nil, or names exactly those, each with
+// that UpdatedAt.
+func (w *KeepWrite) ComputedCurrent(stored map[string]time.Time) bool {
+	if w.Computed == nil {
+		return true
+	}
+	if len(stored) != len(w.Computed) {
+		return false
+	}
+	for name, at := range w.Computed {
+		s, ok := stored[name]
+		if !ok || !graph.Clean(s).Equal(graph.Clean(at)) {
+			return false
+		}
+	}
+	return true
+}
+
+// ChecksDefinitions reports whether Keep must read the stored definitions
+// to check w (w.Audiences or w.Computed set).
+func (w *KeepWrite) ChecksDefinitions() bool {
+	return len(w.Audiences) > 0 || w.Computed != nil
+}
+
+// Evaluated returns, sorted and each once, every profile w names outside
+// its Static changes: its facts, its deletions of facts, the entries and
+// exits of its other changes, and w.Read. Keep returns them all when the
+// definitions w was evaluated on are no longer stored.
+func (w *KeepWrite) Evaluated() []string {
+	var ids []string
+	for i := range w.Facts {
+		ids = append(ids, w.Facts[i].ProfileID)
+	}
+	ids = append(ids, w.DeleteFacts...)
+	for _, c := range w.Changes {
+		if c.Static {
+			continue
+		}
+		ids = append(ids, c.Enter...)
+		ids = append(ids, c.Exit...)
+	}
+	for id := range w.Read {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // MembershipChange is who enters and who exits one audience.
@@ -363,7 +456,8 @@ type MembershipChange struct {
 	Enter, Exit []string
 	// Static marks the changes of a static audience, which no evaluation
 	// of the profiles decided (a member merged away makes way for its
-	// survivor): Keep writes them whatever KeepWrite.Read says.
+	// survivor): Keep writes them whatever KeepWrite.Read, the log and
+	// the definitions say.
 	Static bool
 }
 

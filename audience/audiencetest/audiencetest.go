@@ -76,6 +76,8 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("CycleRaces", func(t *testing.T) { testCycleRaces(t, get(t)) })
 	t.Run("Facts", func(t *testing.T) { testFacts(t, get(t)) })
 	t.Run("Keep", func(t *testing.T) { testKeep(t, get(t)) })
+	t.Run("KeepLater", func(t *testing.T) { testKeepLater(t, get(t)) })
+	t.Run("KeepDefinitions", func(t *testing.T) { testKeepDefinitions(t, get(t)) })
 	t.Run("Feed", func(t *testing.T) { testFeed(t, get(t)) })
 }
 

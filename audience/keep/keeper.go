@@ -100,14 +100,47 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 		}
 		return nil
 	}
-	versions := audience.NewComputedDefs(defs)
+	d := &definitions{auds: auds, defs: defs, versions: audience.NewComputedDefs(defs)}
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
-		if err := k.refreshFresh(ctx, ids[:n], auds, defs, versions); err != nil {
+		if err := k.refreshFresh(ctx, ids[:n], d); err != nil {
 			return err
 		}
 		ids = ids[n:]
 	}
+	return nil
+}
+
+// definitions are the audiences (in evaluation order) and the computed
+// trait definitions a round evaluates, as the keeper read them.
+type definitions struct {
+	auds     []audience.Audience
+	defs     []audience.ComputedTrait
+	versions *audience.ComputedDefs
+}
+
+// reread reads d's audiences (those of d.auds still stored, in
+// evaluation order) and every computed trait definition again.
+func (k *Keeper) reread(ctx context.Context, d *definitions) error {
+	all, err := k.audiences(ctx)
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(d.auds))
+	for _, a := range d.auds {
+		want[a.ID] = true
+	}
+	auds := make([]audience.Audience, 0, len(d.auds))
+	for _, a := range all {
+		if want[a.ID] {
+			auds = append(auds, a)
+		}
+	}
+	defs, err := k.st.ComputedTraits(ctx)
+	if err != nil {
+		return err
+	}
+	d.auds, d.defs, d.versions = auds, defs, audience.NewComputedDefs(defs)
 	return nil
 }
 
@@ -116,14 +149,27 @@ func (k *Keeper) refresh(ctx context.Context, profileIDs []string, auds []audien
 const staleRetries = 3
 
 // refreshFresh is refreshBatch, then refreshBatch again for the profiles
-// Store.Keep refused as written since they were read, up to staleRetries
-// times. A profile written faster than a round reads and writes it would
-// otherwise never be kept: its last evaluation is then written
-// unchecked, and the writes that outran it have queued it for another
-// round, which reads it after them.
-func (k *Keeper) refreshFresh(ctx context.Context, ids []string, auds []audience.Audience, defs []audience.ComputedTrait, versions *audience.ComputedDefs) error {
-	for try := 0; len(ids) > 0; try++ {
-		stale, err := k.refreshBatch(ctx, ids, auds, defs, versions, try < staleRetries)
+// Store.Keep refused, up to staleRetries times checked and once more
+// unchecked, each time with the definitions read again and at a fresh
+// now. Keep refuses a profile written since the round read it, one that
+// a round evaluated at a later time wrote first, and every profile of a
+// round whose audiences or computed traits were redefined since it read
+// them. A profile written faster than a round reads and writes it would
+// otherwise never be kept: its last evaluation is then written unchecked
+// against its reads (w.Read), and the writes that outran it have queued
+// it for another round, which reads it after them. What Keep still
+// refuses then, it refuses because a later evaluation is kept (whatever
+// was written after that one's read queued another round, at a later
+// time still) or the definitions changed (and a change of definition
+// evaluates every profile again after it commits): it is dropped.
+func (k *Keeper) refreshFresh(ctx context.Context, ids []string, d *definitions) error {
+	for try := 0; len(ids) > 0 && try <= staleRetries; try++ {
+		if try > 0 {
+			if err := k.reread(ctx, d); err != nil {
+				return err
+			}
+		}
+		stale, err := k.refreshBatch(ctx, ids, d.auds, d.defs, d.versions, try < staleRetries)
 		if err != nil {
 			return err
 		}
@@ -146,7 +192,10 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 	if !check {
 		read = nil
 	}
-	w := audience.KeepWrite{At: now, Read: read}
+	w := audience.KeepWrite{At: now, Read: read, Computed: make(map[string]time.Time, len(defs))}
+	for _, d := range defs {
+		w.Computed[d.Name] = d.UpdatedAt
+	}
 	for _, id := range ids {
 		if s, ok := subs[id]; ok {
 			w.Facts = append(w.Facts, audience.FactsAt(id, s, versions, now))
@@ -207,9 +256,11 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 		}
 	}
 	// The facts and every audience's changes of a profile commit together,
-	// and only for profiles still live and unchanged then (Store.Keep); a
-	// store that locks what it writes takes them in parts
+	// and only for profiles still live and unchanged then, not written
+	// since by a round evaluated later, and on definitions still stored
+	// (Store.Keep); a store that locks what it writes takes them in parts
 	// (audience.KeepSplit).
+	w.Audiences = decidedOn(auds, w.Changes)
 	var stale []string
 	for _, part := range audience.SplitKeep(w, k.split) {
 		s, err := k.st.Keep(ctx, part)
@@ -224,7 +275,7 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 		// this commits, an inAudience audience written above may already
 		// count the exit: the two settle when it commits or on that
 		// evaluation.
-		lw := audience.KeepWrite{At: now, Changes: later, Read: map[string]time.Time{}}
+		lw := audience.KeepWrite{At: now, Changes: later, Read: map[string]time.Time{}, Audiences: decidedOn(auds, later)}
 		for _, c := range later {
 			for _, id := range c.Exit {
 				lw.Read[id] = asRead[id]
@@ -240,6 +291,38 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 	}
 	slices.Sort(stale)
 	return slices.Compact(stale), nil
+}
+
+// decidedOn returns the UpdatedAt of the audiences among auds that
+// changes were decided on: each audience changed, and those their filters
+// name with inAudience, directly or not (audience.KeepWrite.Audiences).
+func decidedOn(auds []audience.Audience, changes []audience.MembershipChange) map[string]time.Time {
+	if len(changes) == 0 {
+		return nil
+	}
+	byID := make(map[string]*audience.Audience, len(auds))
+	for i := range auds {
+		byID[auds[i].ID] = &auds[i]
+	}
+	out := map[string]time.Time{}
+	var add func(id string)
+	add = func(id string) {
+		if _, done := out[id]; done {
+			return
+		}
+		a, ok := byID[id]
+		if !ok {
+			return
+		}
+		out[id] = a.UpdatedAt
+		for _, r := range Refs(&a.Filter) {
+			add(r)
+		}
+	}
+	for _, c := range changes {
+		add(c.AudienceID)
+	}
+	return out
 }
 
 // consentExits is the consent exits of the static audience a among ids:

@@ -3,9 +3,12 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -161,6 +164,30 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error
 				stale = append(stale, id)
 			}
 		}
+		// A round evaluated on definitions no longer stored writes only
+		// its Static changes; one that another, evaluated later, wrote
+		// before leaves out the profiles it changes too.
+		current, err := definitionsCurrent(btx, &w)
+		if err != nil {
+			return err
+		}
+		if !current {
+			for _, id := range w.Evaluated() {
+				skip[id] = true
+			}
+			stale = append(stale, w.Evaluated()...)
+		} else {
+			later, err := evaluatedLater(btx, &w, at, skip)
+			if err != nil {
+				return err
+			}
+			for _, id := range later {
+				skip[id] = true
+			}
+			stale = append(stale, later...)
+		}
+		slices.Sort(stale)
+		stale = slices.Compact(stale)
 		live := func(id string) bool { return profiles.Get([]byte(id)) != nil }
 		del := slices.DeleteFunc(slices.Clone(w.DeleteFacts), func(id string) bool { return skip[id] })
 		if err := deleteFacts(btx, del); err != nil {
@@ -210,4 +237,87 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error
 		return nil, err
 	}
 	return stale, nil
+}
+
+// definitionsCurrent reports whether the audiences of w.Audiences that are
+// stored, and the computed trait definitions, are those w's round read
+// (audience.KeepWrite.AudienceCurrent, ComputedCurrent), inside btx.
+func definitionsCurrent(btx *bolt.Tx, w *audience.KeepWrite) (bool, error) {
+	if !w.ChecksDefinitions() {
+		return true, nil
+	}
+	for _, id := range slices.Sorted(maps.Keys(w.Audiences)) {
+		r, err := getAudience(btx, id)
+		if err != nil {
+			return false, err
+		}
+		if r != nil && !w.AudienceCurrent(id, r.UpdatedAt) {
+			return false, nil
+		}
+	}
+	if w.Computed == nil {
+		return true, nil
+	}
+	stored := map[string]time.Time{}
+	err := btx.Bucket(bucketComputedTraits).ForEach(func(_, v []byte) error {
+		c, err := decodeComputedTrait(v)
+		if err != nil {
+			return err
+		}
+		stored[c.Name] = c.UpdatedAt
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return w.ComputedCurrent(stored), nil
+}
+
+// evaluatedLater returns, sorted, the profiles not in skip that a change
+// of w that is not Static enters in or exits from an audience whose log
+// holds an entry for them after at, or of which they are members since
+// after at: another round, evaluated later, wrote them first. Per
+// audience changed it reads its log from the first key after at (one
+// seek, then the entries logged after at, which are those of rounds
+// evaluated after this one: none, mostly), and a member row per profile.
+func evaluatedLater(btx *bolt.Tx, w *audience.KeepWrite, at time.Time, skip map[string]bool) ([]string, error) {
+	members, changes := btx.Bucket(bucketAudienceMembers), btx.Bucket(bucketAudienceChanges)
+	found := map[string]bool{}
+	for _, c := range w.Changes {
+		if c.Static {
+			continue
+		}
+		want := map[string]bool{}
+		for _, ids := range [][]string{c.Enter, c.Exit} {
+			for _, id := range ids {
+				if !skip[id] && !found[id] {
+					want[id] = true
+				}
+			}
+		}
+		if len(want) == 0 {
+			continue
+		}
+		prefix := part(c.AudienceID)
+		for id := range want {
+			if v := members.Get(append(bytes.Clone(prefix), id...)); len(v) >= timeLen && decodeTime(v).After(at) {
+				found[id] = true
+				delete(want, id)
+			}
+		}
+		// The first key after every entry at at: its seq is the largest.
+		from := binary.BigEndian.AppendUint64(appendTime(bytes.Clone(prefix), at), math.MaxUint64)
+		cur := changes.Cursor()
+		for k, v := cur.Seek(from); k != nil && bytes.HasPrefix(k, prefix) && len(want) > 0; k, v = cur.Next() {
+			ch, ok := decodeChange(k, v)
+			if !ok {
+				return nil, fmt.Errorf("audience %s: a change key or value is malformed", c.AudienceID)
+			}
+			if ch.At.After(at) && want[ch.ProfileID] {
+				found[ch.ProfileID] = true
+				delete(want, ch.ProfileID)
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(found)), nil
 }

@@ -159,7 +159,8 @@ func AudienceQueries() []PlannedQuery {
 		{"ForgetProfiles", qForgetProfiles, map[string]any{"erased": pids, "changed": []any{"p_c"}}},
 		{"KeepLocked", qKeepLocked, map[string]any{"pids": pids}},
 		{"KeepPutFacts", qKeepPutFacts, map[string]any{"rows": []any{map[string]any{"p": "p_a", "d": []byte{1}}}, "live": pids}},
-		{"KeepLockAudiences", qKeepLockAudiences, map[string]any{"at": nil, "auds": []any{map[string]any{"id": id, "pids": pids}}}},
+		{"KeepLockAudiences", qKeepLockAudiences, map[string]any{"at": nil, "auds": []any{map[string]any{"id": id, "pids": pids, "check": pids}},
+			"versions": []any{id}, "defs": []any{"orders"}}},
 		{"KeepApply", qKeepApply, map[string]any{"at": nil, "entered": "ENTERED", "exited": "EXITED", "rows": []any{map[string]any{
 			"id": id, "seq": int64(2), "size": int64(1), "enter": []any{row("p_a", 1)}, "exit": []any{row("p_b", 2)}}}}},
 	}, audienceRefQueries()...)

@@ -3,8 +3,10 @@ package neo4jstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
@@ -37,20 +39,49 @@ WITH r, f, f.{{data}} AS old
 SET f.{{data}} = r.d
 RETURN r.p AS p, old`)
 
-// qKeepLockAudiences is qLockAudience for several audiences, in id order.
+// qKeepLockAudiences is qLockAudience for several audiences, in id order,
+// that also returns, of each audience's profiles to check, those it holds a log
+// entry for after $at, or a member row since after $at (one seek of the
+// (audienceId, at, seq) index reads only the entries logged after $at:
+// those of rounds evaluated after this one, none mostly), and then,
+// each one's UpdatedAt, read under its lock; then the UpdatedAt of the
+// other audiences of $versions and of the computed trait definitions of
+// $defs, and how many are stored (the count store's: no scan).
 var qKeepLockAudiences = cypher(`
-UNWIND $auds AS x
-MATCH (a:{{Audience}} { {{id}}: x.id })
-USING INDEX SEEK a:{{Audience}}({{id}})
-SET a.{{refreshedAt}} = $at
-WITH a, x
-CALL (x) {
-  UNWIND x.pids AS p
-  MATCH (m:{{AudienceMember}} { {{audienceId}}: x.id, {{profileId}}: p })
-  USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
-  RETURN collect(m.{{profileId}}) AS present
+CALL () {
+  UNWIND $auds AS x
+  MATCH (a:{{Audience}} { {{id}}: x.id })
+  USING INDEX SEEK a:{{Audience}}({{id}})
+  SET a.{{refreshedAt}} = $at
+  WITH a, x
+  CALL (x) {
+    UNWIND x.pids AS p
+    MATCH (m:{{AudienceMember}} { {{audienceId}}: x.id, {{profileId}}: p })
+    USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+    RETURN collect(m.{{profileId}}) AS present,
+      collect(CASE WHEN m.{{since}} > $at AND p IN x.check THEN p END) AS since
+  }
+  CALL (x) {
+    MATCH (c:{{AudienceChange}} { {{audienceId}}: x.id })
+    USING INDEX SEEK c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
+    WHERE c.{{at}} > $at AND c.{{seq}} IS NOT NULL AND c.{{profileId}} IN x.check
+    RETURN collect(DISTINCT c.{{profileId}}) AS logged
+  }
+  RETURN collect([x.id, a.{{seq}}, a.{{size}}, present, since + logged, a.{{updatedAt}}]) AS locked
 }
-RETURN x.id AS id, a.{{seq}} AS seq, a.{{size}} AS size, present`)
+CALL () {
+  UNWIND $versions AS v
+  MATCH (a:{{Audience}} { {{id}}: v })
+  USING INDEX SEEK a:{{Audience}}({{id}})
+  RETURN collect([v, a.{{updatedAt}}]) AS versions
+}
+CALL () {
+  UNWIND $defs AS n
+  MATCH (c:{{ComputedTrait}} { {{name}}: n })
+  USING INDEX SEEK c:{{ComputedTrait}}({{name}})
+  RETURN collect([n, c.{{updatedAt}}]) AS defs
+}
+RETURN locked, versions, defs, COUNT { MATCH (:{{ComputedTrait}}) } AS ndefs`)
 
 // qKeepApply is qApplyMembership for several audiences.
 var qKeepApply = cypher(`
@@ -88,7 +119,9 @@ const keepProfiles = 100
 func (s *Store) KeepProfiles() int { return keepProfiles }
 
 // Keep implements audience.Store: one transaction of at most six
-// statements, whatever the number of audiences and profiles.
+// statements, whatever the number of audiences and profiles. The
+// audiences' locks are taken, and the definitions and later log entries
+// read under them, before any fact is written.
 func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error) {
 	enc, err := audience.CheckKeep(w)
 	if err != nil {
@@ -141,7 +174,93 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error
 				}
 			}
 		}
+		// Under the audiences' locks: a round evaluated on definitions no
+		// longer stored writes only its Static changes; one that another,
+		// evaluated later, wrote before leaves out the profiles it changes
+		// too.
+		stored := map[string]membershipState{}
+		if len(changes) > 0 || w.ChecksDefinitions() {
+			auds := make([]any, 0, len(changes))
+			versions := maps.Clone(w.Audiences)
+			for _, c := range changes {
+				delete(versions, c.AudienceID) // read under its lock
+				pids := uniq(append(slices.Clone(c.Enter), c.Exit...))
+				check := pids
+				if c.Static {
+					check = []any{}
+				}
+				auds = append(auds, map[string]any{"id": c.AudienceID, "pids": pids, "check": check})
+			}
+			recs, err := t.query(ctx, qKeepLockAudiences, map[string]any{
+				"auds": auds, "at": at, "versions": uniq(slices.Sorted(maps.Keys(versions))), "defs": uniq(slices.Sorted(maps.Keys(w.Computed))),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("keep audiences: %w", err)
+			}
+			if len(recs) != 1 {
+				return nil, fmt.Errorf("keep audiences: %d rows", len(recs))
+			}
+			locked, _ := recs[0].Values[0].([]any)
+			var later []string
+			current := true
+			for _, l := range locked {
+				row, _ := l.([]any)
+				if len(row) != 6 {
+					return nil, fmt.Errorf("keep audiences: a malformed row")
+				}
+				id, _ := row[0].(string)
+				seq, _ := row[1].(int64)
+				size, _ := row[2].(int64)
+				present, _ := row[3].([]any)
+				stored[id] = newMembershipState(seq, size, present)
+				if !w.AudienceCurrent(id, recTime(row[5])) {
+					current = false
+				}
+				ls, _ := row[4].([]any)
+				for _, p := range ls {
+					if p, ok := p.(string); ok {
+						later = append(later, p)
+					}
+				}
+			}
+			read, _ := recs[0].Values[1].([]any)
+			for _, v := range read {
+				row, _ := v.([]any)
+				if len(row) != 2 {
+					return nil, fmt.Errorf("keep audiences: a malformed version")
+				}
+				id, _ := row[0].(string)
+				if !w.AudienceCurrent(id, recTime(row[1])) {
+					current = false
+				}
+			}
+			if w.Computed != nil {
+				defs := map[string]time.Time{}
+				l, _ := recs[0].Values[2].([]any)
+				for _, v := range l {
+					row, _ := v.([]any)
+					if len(row) != 2 {
+						return nil, fmt.Errorf("keep audiences: a malformed definition")
+					}
+					name, _ := row[0].(string)
+					defs[name] = recTime(row[1])
+				}
+				// Those of w.Computed stored, and no other.
+				n, _ := recs[0].Values[3].(int64)
+				current = current && int(n) == len(defs) && w.ComputedCurrent(defs)
+			}
+			if !current {
+				later = w.Evaluated()
+			}
+			for _, p := range later {
+				if !skip[p] {
+					skip[p] = true
+					stale = append(stale, p)
+				}
+			}
+		}
 		slices.Sort(stale)
+		stale = slices.Compact(stale)
 		del := slices.DeleteFunc(slices.Clone(w.DeleteFacts), func(id string) bool { return skip[id] })
 		if len(del) > 0 {
 			if err := deleteFacts(ctx, t, del); err != nil {
@@ -190,22 +309,6 @@ func (s *Store) Keep(ctx context.Context, w audience.KeepWrite) ([]string, error
 		}
 		if len(changes) == 0 {
 			return nil, appendFeed(ctx, t, feed)
-		}
-		auds := make([]any, 0, len(changes))
-		for _, c := range changes {
-			auds = append(auds, map[string]any{"id": c.AudienceID, "pids": uniq(append(slices.Clone(c.Enter), c.Exit...))})
-		}
-		recs, err := t.query(ctx, qKeepLockAudiences, map[string]any{"auds": auds, "at": at})
-		if err != nil {
-			return nil, fmt.Errorf("keep audiences: %w", err)
-		}
-		stored := map[string]membershipState{}
-		for _, rec := range recs {
-			id, _ := rec.Values[0].(string)
-			seq, _ := rec.Values[1].(int64)
-			size, _ := rec.Values[2].(int64)
-			present, _ := rec.Values[3].([]any)
-			stored[id] = newMembershipState(seq, size, present)
 		}
 		var apply []any
 		for _, c := range changes {
