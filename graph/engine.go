@@ -369,8 +369,9 @@ const ReasonInvalidNumber = "invalid_number"
 // unstorableNumber names the first number in v (at path) that is not a
 // finite float64: a json.Number beyond float64's range, NaN or an
 // infinity. Stores keep properties and traits as JSON, which has no such
-// number, and read numbers back as float64, so such a value would be
-// stored and then fail every read of its event or profile. The collector
+// number, and read numbers back as int64 or float64 (graph.JSONNumber), so
+// such a value would be stored and then fail every read of its event or
+// profile. The collector
 // refuses it first; this guards every other caller of ApplyBatch.
 func unstorableNumber(v any, path string) string {
 	if finite(v) {

@@ -324,7 +324,7 @@ func TestLookalikeRowByHand(t *testing.T) {
 		"never": {Name: "never", Aggregate: audience.AggLast, Event: "Z", Property: "v"},
 	}
 	want := intel.LookalikeRow{ProfileID: p.ID, Member: true, Ingredients: intel.Ingredients{
-		Traits:   map[string]any{"plan": "max", "vip": false, "a.b": 2.0, "nested": map[string]any{"x": 1.0}},
+		Traits:   map[string]any{"plan": "max", "vip": false, "a.b": int64(2), "nested": map[string]any{"x": int64(1)}},
 		Computed: map[string]any{"total": 5.0, "pages": 1.0},
 		Names:    map[string]int{"alias": 1, "identify": 3, "A": 2, "page": 1},
 		Channels: map[string]int{"web": 1, "app": 1},

@@ -99,7 +99,7 @@ func TestExportPagesEveryEvent(t *testing.T) {
 		for j, v := range got[privacy.KindEvent] {
 			i := n - 1 - j // newest first; within a timestamp the greater id first
 			e := v.(privacy.ExportEvent)
-			if e.ID != fmt.Sprintf("test/e%04d", i) || !reflect.DeepEqual(e.Properties, map[string]any{"i": float64(i)}) ||
+			if e.ID != fmt.Sprintf("test/e%04d", i) || !reflect.DeepEqual(e.Properties, map[string]any{"i": int64(i)}) ||
 				!e.Timestamp.Equal(t0.Add(time.Duration(i/2)*time.Second)) ||
 				!reflect.DeepEqual(e.Identifiers, []graph.IdentifierRef{{Type: "user_id", Value: "paged"}}) {
 				t.Fatalf("event %d: %+v, want test/e%04d with i=%d", j, e, i, i)

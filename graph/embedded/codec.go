@@ -366,12 +366,12 @@ func decodeEventNamed(id string, v []byte, name, key func([]byte) string) (graph
 	}
 	ev := r.Event
 	if len(r.props) > 0 {
-		if err := json.Unmarshal(r.props, &ev.Properties); err != nil {
+		if err := graph.UnmarshalJSON(r.props, &ev.Properties); err != nil {
 			return graph.Event{}, fmt.Errorf("decode properties of event %q: %w", id, err)
 		}
 	}
 	if len(r.traits) > 0 {
-		if err := json.Unmarshal(r.traits, &ev.Traits); err != nil {
+		if err := graph.UnmarshalJSON(r.traits, &ev.Traits); err != nil {
 			return graph.Event{}, fmt.Errorf("decode traits of event %q: %w", id, err)
 		}
 	}
@@ -384,13 +384,22 @@ func decodeEventNamed(id string, v []byte, name, key func([]byte) string) (graph
 // value are left out when the key gives them (graph.SplitKey), which also
 // keeps values that are not valid UTF-8 byte for byte.
 type identJSON struct {
-	First   [2]int64                    `json:"f"`
-	Last    [2]int64                    `json:"l"`
-	Sources []string                    `json:"s,omitempty"`
-	Profile string                      `json:"profile,omitempty"`
-	Traits  map[string]graph.TraitValue `json:"t,omitempty"`
-	Type    string                      `json:"type,omitempty"`
-	Value   string                      `json:"value,omitempty"`
+	First   [2]int64    `json:"f"`
+	Last    [2]int64    `json:"l"`
+	Sources []string    `json:"s,omitempty"`
+	Profile string      `json:"profile,omitempty"`
+	Traits  exactTraits `json:"t,omitempty"`
+	Type    string      `json:"type,omitempty"`
+	Value   string      `json:"value,omitempty"`
+}
+
+// exactTraits are an identifier record's traits, read with numbers exact
+// (graph.UnmarshalJSON): an integer that fits is an int64, any other
+// number a float64, as the collector gives them.
+type exactTraits map[string]graph.TraitValue
+
+func (t *exactTraits) UnmarshalJSON(b []byte) error {
+	return graph.UnmarshalJSON(b, (*map[string]graph.TraitValue)(t))
 }
 
 func encodeIdent(key string, r *identRecord) ([]byte, error) {
@@ -442,7 +451,7 @@ func decodeIdent(key string, v []byte) (*identRecord, error) {
 		Type: j.Type, Value: j.Value,
 		FirstSeen: time.Unix(j.First[0], j.First[1]).UTC(),
 		LastSeen:  time.Unix(j.Last[0], j.Last[1]).UTC(),
-		Sources:   j.Sources, Profile: j.Profile, Traits: j.Traits,
+		Sources:   j.Sources, Profile: j.Profile, Traits: map[string]graph.TraitValue(j.Traits),
 	}
 	if r.Type == "" && r.Value == "" {
 		ref := graph.SplitKey(key)

@@ -15,7 +15,7 @@ import (
 // form of the tail reads back as written.
 func TestEventRecordDigestTail(t *testing.T) {
 	base := graph.Event{ID: "web/m-1", Type: "track", Name: "n", Channel: "web", Source: "web", Timestamp: t0, ReceivedAt: t0,
-		Properties: map[string]any{"a": 1.0}, Keys: []string{"user_id:u"}}
+		Properties: map[string]any{"a": int64(1)}, Keys: []string{"user_id:u"}}
 	// The layout before the tail, written field by field.
 	old := enc(nil).str("track").str("n").str("web").str("web").time(t0).time(t0).strs([]string{"user_id:u"}).bytes([]byte(`{"a":1}`)).bytes(nil)
 	got, err := decodeEvent(base.ID, old)

@@ -61,7 +61,7 @@ func TestEventRecordRoundTrip(t *testing.T) {
 	for _, at := range codecTimes {
 		ev := graph.Event{
 			ID: "m-1", Type: "track", Name: "Viewed \xff", Channel: "web", Source: "site", Timestamp: at, ReceivedAt: t0,
-			Properties: map[string]any{"path": "/x", "value": 19.5, "n": map[string]any{"a": []any{1.0, "b", nil}}},
+			Properties: map[string]any{"path": "/x", "value": 19.5, "n": map[string]any{"a": []any{int64(1), "b", nil}}},
 			Traits:     map[string]any{"plan": "pro"},
 			Keys:       []string{"anonymous_id:a", "user_id:u"},
 		}

@@ -88,11 +88,11 @@ func layoutWrites() ([]graph.IdentifierSeen, *graph.Write) {
 				Traits: map[string]any{"name": "Ann"}, Keys: []string{kEmail, kUser}},
 			{ID: "m-3", Type: "identify", Source: "crm", Timestamp: moonLanding, ReceivedAt: lt(2), Keys: []string{kCRM}},
 			{ID: "m-4", Type: "identify", Channel: "mobile", Source: "app", Timestamp: lt(3), ReceivedAt: lt(3).Add(123456789),
-				Properties: map[string]any{"nested": map[string]any{"list": []any{1.0, "two", nil}}}, Keys: []string{kUser, kPhone}},
+				Properties: map[string]any{"nested": map[string]any{"list": []any{int64(1), "two", nil}}}, Keys: []string{kUser, kPhone}},
 		},
 		Traits: []graph.TraitUpdate{
 			{Key: kEmail, Traits: map[string]graph.TraitValue{"name": {Value: "Ann", Source: "crm", At: lt(1)}}},
-			{Key: kUser, Traits: map[string]graph.TraitValue{"age": {Value: 41.0, Source: "web", At: lt(0)}, "plan": {Value: "pro", Source: "crm", At: lt(2)}}},
+			{Key: kUser, Traits: map[string]graph.TraitValue{"age": {Value: int64(41), Source: "web", At: lt(0)}, "plan": {Value: "pro", Source: "crm", At: lt(2)}}},
 		},
 		Changes: []graph.ProfileChange{
 			{Kind: graph.ChangeMerge, From: "p_gone", Into: "p_ann", At: lt(2), Reason: "rules"},
@@ -239,7 +239,7 @@ func checkLayoutData(t *testing.T, s *Store) {
 	}
 	idents := map[string]graph.Identifier{
 		kUser: ident(kUser, "user_id", "u1", lt(0), lt(3), "p_ann", []string{"web", "crm"}, map[string]graph.TraitValue{
-			"age": {Value: 41.0, Source: "web", At: lt(0)}, "plan": {Value: "pro", Source: "crm", At: lt(2)}}),
+			"age": {Value: int64(41), Source: "web", At: lt(0)}, "plan": {Value: "pro", Source: "crm", At: lt(2)}}),
 		kAnon:  ident(kAnon, "anonymous_id", "a1", lt(0), lt(1), "p_ann", []string{"web"}, nil),
 		kEmail: ident(kEmail, "email", "ann@example.com", lt(1), lt(2), "p_ann", []string{"crm"}, map[string]graph.TraitValue{"name": {Value: "Ann", Source: "crm", At: lt(1)}}),
 		kCRM:   ident(kCRM, "crm:id", "7", moonLanding, lt(2), "p_ann", []string{"crm"}, nil),
@@ -268,7 +268,7 @@ func checkLayoutData(t *testing.T, s *Store) {
 			Traits: map[string]any{"name": "Ann"}, Keys: []string{kEmail, kUser}},
 		"m-3": {ID: "m-3", Type: "identify", Source: "crm", Timestamp: moonLanding, ReceivedAt: lt(2), Keys: []string{kCRM}},
 		"m-4": {ID: "m-4", Type: "identify", Channel: "mobile", Source: "app", Timestamp: lt(3), ReceivedAt: lt(3).Add(123456789),
-			Properties: map[string]any{"nested": map[string]any{"list": []any{1.0, "two", nil}}}, Keys: []string{kUser, kPhone}},
+			Properties: map[string]any{"nested": map[string]any{"list": []any{int64(1), "two", nil}}}, Keys: []string{kUser, kPhone}},
 	}
 	journeys := map[string][]graph.Event{
 		"p_ann": {events["m-4"], events["m-2"], events["m-1"], events["m-3"]},

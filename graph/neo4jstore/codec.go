@@ -128,12 +128,14 @@ func (p props) strs(k string) []string {
 }
 
 // json decodes a JSON property into dst; an absent property leaves dst nil.
+// Numbers in properties and traits come back exact (graph.UnmarshalJSON):
+// an integer that fits is an int64, any other number a float64.
 func (p props) json(k string, dst any) error {
 	s, ok := p[k].(string)
 	if !ok || s == "" {
 		return nil
 	}
-	if err := json.Unmarshal([]byte(s), dst); err != nil {
+	if err := graph.UnmarshalJSON([]byte(s), dst); err != nil {
 		return fmt.Errorf("property %s is not valid JSON: %w", k, err)
 	}
 	return nil
