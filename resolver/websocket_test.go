@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -21,14 +22,8 @@ import (
 // passed still receives its changes. The embedded store only: the
 // deadlines are the HTTP server's, whatever the store.
 func TestWebsocketOutlivesServerTimeouts(t *testing.T) {
-	s := storetest.OpenEmbedded(t)
-	engine := graph.NewEngine(s, nil)
-	hub := feedhub.New(feedhub.Config{Feed: s.(graph.FeedStore), Poll: 10 * time.Millisecond})
-	hub.Start(context.Background())
-	t.Cleanup(hub.Close)
-	cfg := testConfig()
-	cfg.Keys, cfg.Feed = accessStore(s), hub
-	srv := httptest.NewUnstartedServer(asOpen(NewHandler(engine, nil, cfg)))
+	engine, hub, h := openWSHandler(t)
+	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -51,6 +46,19 @@ func TestWebsocketOutlivesServerTimeouts(t *testing.T) {
 	if b, _ := json.Marshal(m); m["type"] != "next" || !strings.Contains(string(b), `"eventId":"late"`) {
 		t.Fatalf("got %s, want the change of event late", b)
 	}
+}
+
+// openWSHandler is the GraphQL handler, in open mode, of an embedded
+// store with its feed hub, for the WebSocket tests.
+func openWSHandler(t *testing.T) (*graph.Engine, *feedhub.Hub, http.Handler) {
+	s := storetest.OpenEmbedded(t)
+	engine := graph.NewEngine(s, nil)
+	hub := feedhub.New(feedhub.Config{Feed: s.(graph.FeedStore), Poll: 10 * time.Millisecond})
+	hub.Start(context.Background())
+	t.Cleanup(hub.Close)
+	cfg := testConfig()
+	cfg.Keys, cfg.Feed = accessStore(s), hub
+	return engine, hub, asOpen(NewHandler(engine, nil, cfg))
 }
 
 // dialGraphQLWS opens a graphql-transport-ws connection to the server at
@@ -92,14 +100,8 @@ func dialGraphQLWS(t *testing.T, ctx context.Context, base string) (send func(st
 // user_id "\ud800x" and "\udbffx" would become one identifier, one
 // profile. An operation without one, on the same connection, still runs.
 func TestWebsocketRefusesLoneSurrogates(t *testing.T) {
-	s := storetest.OpenEmbedded(t)
-	engine := graph.NewEngine(s, nil)
-	hub := feedhub.New(feedhub.Config{Feed: s.(graph.FeedStore), Poll: 10 * time.Millisecond})
-	hub.Start(context.Background())
-	t.Cleanup(hub.Close)
-	cfg := testConfig()
-	cfg.Keys, cfg.Feed = accessStore(s), hub
-	srv := httptest.NewServer(asOpen(NewHandler(engine, nil, cfg)))
+	engine, _, h := openWSHandler(t)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
