@@ -571,11 +571,7 @@ func boundParam(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	c := graph.Clean(t)
-	if c.Before(t) {
-		c = c.Add(time.Microsecond)
-	}
-	return c.In(utc)
+	return graph.CleanUp(t).In(utc)
 }
 
 func (t *readTx) Journeys(ctx context.Context, profileIDs []string, q graph.JourneyQuery) (map[string][]graph.Event, error) {
