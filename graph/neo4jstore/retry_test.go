@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/idgraph/cdp/graph"
 )
 
 // retryRead reruns a read after the failures the driver reruns a managed
@@ -66,5 +69,36 @@ func TestRetryRead(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A Neo4j server error reaches callers, and the logs, as its code alone:
+// its message can quote a stored value (here a constraint violation names
+// the identifier key it found). The driver's error stays reachable for
+// errors.As, and an unavailable one is still UNAVAILABLE.
+func TestClassifyWithholdsNeo4jMessages(t *testing.T) {
+	s := &Store{uri: "bolt://127.0.0.1:7687"}
+	const key = "email:ann@example.com"
+	for _, c := range []struct {
+		err  error
+		code string
+	}{
+		{&neo4j.Neo4jError{Code: "Neo.ClientError.Schema.ConstraintValidationFailed", Msg: "Node(7) already exists with label `Identifier` and property `key` = '" + key + "'"}, graph.EINTERNAL},
+		{fmt.Errorf("lock identifiers: %w", &neo4j.Neo4jError{Code: "Neo.TransientError.Transaction.DeadlockDetected", Msg: "ForsetiClient can't acquire lock for '" + key + "'"}), graph.EUNAVAILABLE},
+	} {
+		err := s.classify(c.err)
+		if strings.Contains(err.Error(), "ann@example.com") {
+			t.Errorf("classify(%v) = %q, repeats the key", c.err, err)
+		}
+		var ne *neo4j.Neo4jError
+		if !errors.As(err, &ne) || !strings.Contains(err.Error(), ne.Code) {
+			t.Errorf("classify(%v) = %q: the driver's error is not reachable, or its code is not named", c.err, err)
+		}
+		if got := graph.ErrorCode(err); got != c.code {
+			t.Errorf("classify(%v): code %s, want %s", c.err, got, c.code)
+		}
+	}
+	if !constraintFailed(s.classify(&neo4j.Neo4jError{Code: "Neo.ClientError.Schema.ConstraintValidationFailed"})) {
+		t.Error("a classified constraint violation is no longer seen as one")
 	}
 }

@@ -411,14 +411,34 @@ func (s *Store) classify(err error) error {
 		return err
 	}
 	var ne *neo4j.Neo4jError
-	if errors.As(err, &ne) && strings.Contains(ne.Code, "Bookmark") {
-		s.resetBookmarks()
+	if errors.As(err, &ne) {
+		if strings.Contains(ne.Code, "Bookmark") {
+			s.resetBookmarks()
+		}
+		err = withheldMessage{code: ne.Code, err: err}
 	}
 	if unavailable(err) {
 		return graph.ErrUnavailable(fmt.Errorf("neo4j at %s: %w", s.uri, err))
 	}
 	return fmt.Errorf("neo4j: %w", err)
 }
+
+// withheldMessage is a Neo4j server error whose text is its code alone.
+// Neo4j's messages can quote values, stored or sent (a constraint
+// violation names the key it found, a type error the value it got), and
+// the error goes on into logs and, for some, into answers, where no
+// identifier may appear at any log level. The error it wraps stays
+// reachable for errors.As and errors.Is.
+type withheldMessage struct {
+	code string
+	err  error
+}
+
+func (w withheldMessage) Error() string {
+	return "Neo4jError: " + w.code + " (its message is not repeated: it can quote stored values)"
+}
+
+func (w withheldMessage) Unwrap() error { return w.err }
 
 // databaseNotFound reports whether Neo4j answered err because the
 // database named does not exist.
