@@ -69,6 +69,31 @@ func UnmarshalJSON(data []byte, dst any) error {
 	default:
 		return json.Unmarshal(data, dst)
 	}
+	if !HasLongDigitRun(data) {
+		// No literal of 16 digits or more, so every number is below 2^53 or
+		// has a fraction or an exponent: json.Unmarshal's float64 is exact,
+		// and an integral one below 1e15 is what JSONNumber would make an
+		// int64 (the stores' JSON is encoding/json's, which writes an
+		// integral float below 1e21 without exponent or fraction). Cheaper
+		// than a Decoder, on the path of every lookup.
+		if err := json.Unmarshal(data, dst); err != nil {
+			return err
+		}
+		switch d := dst.(type) {
+		case *any:
+			*d = IntsOf(*d)
+		case *map[string]any:
+			IntsOf(*d)
+		case *[]any:
+			IntsOf(*d)
+		case *map[string]TraitValue:
+			for k, tv := range *d {
+				tv.Value = IntsOf(tv.Value)
+				(*d)[k] = tv
+			}
+		}
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {
@@ -97,4 +122,44 @@ func UnmarshalJSON(data []byte, dst any) error {
 		}
 	}
 	return err
+}
+
+// HasLongDigitRun reports whether data holds 16 or more ASCII digits in a
+// row, as a number beyond 2^53 needs (in a string too, which only costs
+// the exact path). Without one, json.Unmarshal's numbers are exact and
+// IntsOf makes them what UnmarshalJSON gives.
+func HasLongDigitRun(data []byte) bool {
+	run := 0
+	for _, c := range data {
+		if c >= '0' && c <= '9' {
+			if run++; run >= 16 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// IntsOf replaces, in place, every float64 in v that is integral and below
+// 1e15 in magnitude by its int64, and returns v: UnmarshalJSON's rule for a
+// value json.Unmarshal decoded from JSON without a long digit run
+// (HasLongDigitRun).
+func IntsOf(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return int64(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = IntsOf(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = IntsOf(e)
+		}
+	}
+	return v
 }

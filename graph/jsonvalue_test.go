@@ -1,12 +1,16 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
@@ -195,5 +199,81 @@ func BenchmarkUnmarshalJSON(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+	small := bytes.Replace(doc, []byte("9007199254740993"), []byte("90071"), 1)
+	b.Run("graph.UnmarshalJSON, no long number", func(b *testing.B) {
+		for range b.N {
+			var m map[string]any
+			if err := graph.UnmarshalJSON(small, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// UnmarshalJSON of what encoding/json writes gives what the collector's
+// rule gives, by the reference here: decode with UseNumber, then each
+// number by JSONNumber. Random values of every magnitude, integral floats,
+// exponents, -0 and nesting, so both of its paths (with and without a
+// literal of 16 digits or more) are compared.
+func TestUnmarshalJSONFollowsTheRule(t *testing.T) {
+	var exact func(v any) any
+	exact = func(v any) any {
+		switch x := v.(type) {
+		case json.Number:
+			n, err := graph.JSONNumber(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		case map[string]any:
+			for k, e := range x {
+				x[k] = exact(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = exact(e)
+			}
+		}
+		return v
+	}
+	number := rapid.OneOf(
+		rapid.Map(rapid.Int64(), func(i int64) any { return i }),
+		rapid.Map(rapid.Int64Range(-1e6, 1e6), func(i int64) any { return float64(i) }),
+		rapid.Map(rapid.Float64(), func(f float64) any { return f }),
+		rapid.SampledFrom([]any{math.Copysign(0, -1), 1e15, 1e15 - 1, -1e15, 9007199254740993.0, 1e20, 1e21, 1e-7, 0.1, float64(1 << 62)}),
+	)
+	value := rapid.OneOf(number, rapid.Map(rapid.StringMatching(`[a-z0-9]{0,20}`), func(s string) any { return s }))
+	check := func(fail func(string, ...any), doc map[string]any) {
+		data, err := json.Marshal(doc)
+		if err != nil {
+			return // NaN and infinities, which no store holds
+		}
+		var got, want map[string]any
+		if err := graph.UnmarshalJSON(data, &got); err != nil {
+			fail("%s: %v", data, err)
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&want); err != nil {
+			fail("%s: %v", data, err)
+			return
+		}
+		exact(want)
+		if !reflect.DeepEqual(got, want) {
+			fail("%s\n got %#v\nwant %#v", data, got, want)
+		}
+	}
+	for _, v := range []any{1e21, -1e21, 1e20, 999999999999999.0, -999999999999999.0, 1e15, math.Copysign(0, -1), 0.5, 1e-7, 123.25, int64(-12)} {
+		check(t.Errorf, map[string]any{"v": v, "in": []any{v}})
+	}
+	rapid.Check(t, func(rt *rapid.T) {
+		doc := map[string]any{}
+		for i, v := range rapid.SliceOfN(value, 0, 8).Draw(rt, "values") {
+			doc[string(rune('a'+i))] = v
+		}
+		doc["list"] = rapid.SliceOfN(value, 0, 4).Draw(rt, "list")
+		check(rt.Fatalf, doc)
 	})
 }

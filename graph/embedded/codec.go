@@ -383,14 +383,18 @@ func decodeEventNamed(id string, v []byte, name, key func([]byte) string) (graph
 // The form is compact: times are [unix seconds, nanoseconds], and type and
 // value are left out when the key gives them (graph.SplitKey), which also
 // keeps values that are not valid UTF-8 byte for byte.
-type identJSON struct {
-	First   [2]int64    `json:"f"`
-	Last    [2]int64    `json:"l"`
-	Sources []string    `json:"s,omitempty"`
-	Profile string      `json:"profile,omitempty"`
-	Traits  exactTraits `json:"t,omitempty"`
-	Type    string      `json:"type,omitempty"`
-	Value   string      `json:"value,omitempty"`
+//
+// T is the traits' type: a plain map, or exactTraits for a record that
+// holds a long digit run (graph.HasLongDigitRun), whose numbers are read
+// exactly at the cost of parsing the traits twice.
+type identJSON[T any] struct {
+	First   [2]int64 `json:"f"`
+	Last    [2]int64 `json:"l"`
+	Sources []string `json:"s,omitempty"`
+	Profile string   `json:"profile,omitempty"`
+	Traits  T        `json:"t,omitempty"`
+	Type    string   `json:"type,omitempty"`
+	Value   string   `json:"value,omitempty"`
 }
 
 // exactTraits are an identifier record's traits, read with numbers exact
@@ -440,9 +444,24 @@ func encodeIdent(key string, r *identRecord) ([]byte, error) {
 }
 
 func decodeIdent(key string, v []byte) (*identRecord, error) {
-	var j identJSON
-	if err := json.Unmarshal(v, &j); err != nil {
-		return nil, fmt.Errorf("decode identifier %s: %w", graph.KeyRef(key), err)
+	// Numbers exact, as graph.UnmarshalJSON reads them; the common record,
+	// with no long digit run, in one parse.
+	var j identJSON[map[string]graph.TraitValue]
+	if graph.HasLongDigitRun(v) {
+		var x identJSON[exactTraits]
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, fmt.Errorf("decode identifier %s: %w", graph.KeyRef(key), err)
+		}
+		j = identJSON[map[string]graph.TraitValue]{First: x.First, Last: x.Last, Sources: x.Sources, Profile: x.Profile,
+			Traits: map[string]graph.TraitValue(x.Traits), Type: x.Type, Value: x.Value}
+	} else {
+		if err := json.Unmarshal(v, &j); err != nil {
+			return nil, fmt.Errorf("decode identifier %s: %w", graph.KeyRef(key), err)
+		}
+		for k, tv := range j.Traits {
+			tv.Value = graph.IntsOf(tv.Value)
+			j.Traits[k] = tv
+		}
 	}
 	if j.First[1] < 0 || j.First[1] >= 1e9 || j.Last[1] < 0 || j.Last[1] >= 1e9 {
 		return nil, fmt.Errorf("decode identifier %s: bad time", graph.KeyRef(key))
@@ -451,7 +470,7 @@ func decodeIdent(key string, v []byte) (*identRecord, error) {
 		Type: j.Type, Value: j.Value,
 		FirstSeen: time.Unix(j.First[0], j.First[1]).UTC(),
 		LastSeen:  time.Unix(j.Last[0], j.Last[1]).UTC(),
-		Sources:   j.Sources, Profile: j.Profile, Traits: map[string]graph.TraitValue(j.Traits),
+		Sources:   j.Sources, Profile: j.Profile, Traits: j.Traits,
 	}
 	if r.Type == "" && r.Value == "" {
 		ref := graph.SplitKey(key)
