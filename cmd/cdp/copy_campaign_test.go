@@ -72,13 +72,20 @@ func TestCopyKeepsCampaignsAndStaticAudiences(t *testing.T) {
 		}
 	}
 
+	throughNeo4j(t, dir1, campaigns)
+}
+
+// throughNeo4j copies the embedded store in dir to the test Neo4j and from
+// there to a new data folder, and runs check on the Neo4j copy and on the
+// embedded copy of it.
+func throughNeo4j(t *testing.T, dir string, check func(what string, st graph.Store)) {
+	t.Helper()
 	neo := storetest.OpenNeo4j(t)
-	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dir1}, neo4jFlags("to")...)...)
+	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dir}, neo4jFlags("to")...)...)
 	if code != 0 {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
-	campaigns("the Neo4j copy", neo)
-
+	check("the Neo4j copy", neo)
 	dir3 := t.TempDir()
 	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dir3)...)
 	if code != 0 {
@@ -88,6 +95,6 @@ func TestCopyKeepsCampaignsAndStaticAudiences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer back.Close(ctx)
-	campaigns("the embedded copy of the Neo4j copy", back)
+	defer back.Close(context.Background())
+	check("the embedded copy of the Neo4j copy", back)
 }

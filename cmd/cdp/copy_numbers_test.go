@@ -81,19 +81,5 @@ func TestCopyKeepsNumbersExact(t *testing.T) {
 	check("the embedded copy", copied)
 	storetest.Must(t, copied.Close(ctx))
 
-	neo := storetest.OpenNeo4j(t)
-	out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dir1}, neo4jFlags("to")...)...)
-	if code != 0 {
-		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
-	}
-	check("the Neo4j copy", neo)
-
-	dir3 := t.TempDir()
-	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dir3)...)
-	if code != 0 {
-		t.Fatalf("copy from Neo4j: exit %d\n%s\n%s", code, out, errOut)
-	}
-	again := reopen(dir3)
-	defer again.Close(ctx)
-	check("the embedded copy of the Neo4j copy", again)
+	throughNeo4j(t, dir1, check)
 }
