@@ -304,7 +304,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !h.readBody(w, r) {
 			return
 		}
-	case http.MethodOptions, http.MethodHead:
+	case http.MethodOptions:
 	default:
 		w.Header().Set("Allow", "GET, POST, OPTIONS")
 		refuse(w, http.StatusMethodNotAllowed, CodeBadRequest, fmt.Sprintf("method %s is not allowed; use POST, or GET for queries", r.Method))
@@ -313,7 +313,9 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = withLoaders(ctx, newLoaders(h.engine))
 	flag := new(atomic.Bool)
 	ctx = context.WithValue(ctx, unavailableKey{}, flag)
-	h.srv.ServeHTTP(&unavailableWriter{ResponseWriter: w, flag: flag}, r.WithContext(ctx))
+	bad := new(atomic.Bool)
+	ctx = context.WithValue(ctx, badRequestKey{}, bad)
+	h.srv.ServeHTTP(&unavailableWriter{ResponseWriter: w, flag: flag, badRequest: bad}, r.WithContext(ctx))
 }
 
 // readBody reads and checks a POST body within the size limit, refusing

@@ -124,6 +124,22 @@ func TestRefusals(t *testing.T) {
 		if r := decodeResponse(t, resp); r.Status != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" {
 			t.Errorf("PUT: %d %+v", r.Status, r.Errors)
 		}
+		// A subscription over HTTP is refused before it runs, as a
+		// request the transport cannot serve.
+		r = e.post(`subscription { profileChanged(id: "p") { kind } }`, nil)
+		checkRefused(t, r, CodeBadRequest, "WebSocket only")
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("subscription over HTTP: status %d, want 400", r.Status)
+		}
+		// HEAD has no body to say why, so the status and Allow say it.
+		resp, err = http.Head(e.srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, POST, OPTIONS" {
+			t.Errorf("HEAD: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+		}
 	})
 }
 

@@ -87,19 +87,28 @@ type unavailableKey struct{}
 const retryAfterSeconds = "1"
 
 // unavailableWriter turns the 200 of a response flagged unavailable into a
-// 503 with Retry-After.
+// 503 with Retry-After, and the 200 of a request refused as one the
+// transport cannot serve (badRequest) into a 400.
 type unavailableWriter struct {
 	http.ResponseWriter
-	flag  *atomic.Bool
-	wrote bool
+	flag       *atomic.Bool
+	badRequest *atomic.Bool
+	wrote      bool
 }
+
+// badRequestKey holds the *atomic.Bool that an operation refused before it
+// ran sets to answer 400 rather than 200 (see unavailableWriter).
+type badRequestKey struct{}
 
 func (w *unavailableWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.wrote = true
-		if code == http.StatusOK && w.flag.Load() {
+		switch {
+		case code == http.StatusOK && w.flag.Load():
 			w.Header().Set("Retry-After", retryAfterSeconds)
 			code = http.StatusServiceUnavailable
+		case code == http.StatusOK && w.badRequest != nil && w.badRequest.Load():
+			code = http.StatusBadRequest
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)

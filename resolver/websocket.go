@@ -183,8 +183,8 @@ func (h *httpHandler) originAllowed(r *http.Request) bool {
 	return auth.OriginAllowed(r, h.cfg.Origins)
 }
 
-// subscriptionsOverWebsocket refuses a subscription sent over HTTP: it
-// would hold the request open for one event.
+// subscriptionsOverWebsocket refuses a subscription sent over HTTP, with
+// 400: it would hold the request open for one event.
 type subscriptionsOverWebsocket struct{}
 
 var _ interface {
@@ -196,6 +196,9 @@ func (subscriptionsOverWebsocket) ExtensionName() string                   { ret
 func (subscriptionsOverWebsocket) Validate(graphql.ExecutableSchema) error { return nil }
 func (subscriptionsOverWebsocket) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
 	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription && !isWebsocket(ctx) {
+		if bad, _ := ctx.Value(badRequestKey{}).(*atomic.Bool); bad != nil {
+			bad.Store(true)
+		}
 		return &gqlerror.Error{
 			Message:    "subscriptions are served over WebSocket only (the graphql-transport-ws protocol at /graphql)",
 			Extensions: map[string]any{"code": CodeBadRequest},
