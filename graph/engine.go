@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -868,10 +869,16 @@ func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[s
 
 // mergeTrait sets tm[name] to v unless the value there is newer: per trait
 // name, the latest time wins, and on a tie the one merged last.
-func mergeTrait(tm map[string]TraitValue, name string, v TraitValue) {
-	if old, ok := tm[name]; !ok || !v.At.Before(old.At) {
-		tm[name] = v
+//
+// It reports whether tm[name] changed: a value equal to the one there,
+// from the same source at the same time, changes nothing.
+func mergeTrait(tm map[string]TraitValue, name string, v TraitValue) bool {
+	old, ok := tm[name]
+	if ok && v.At.Before(old.At) {
+		return false
 	}
+	tm[name] = v
+	return !ok || !v.At.Equal(old.At) || v.Source != old.Source || !reflect.DeepEqual(v.Value, old.Value)
 }
 
 // mergeLink adds a batch's sightings of a link to the stored link.
@@ -931,15 +938,22 @@ func (e *Engine) buildWrite(st *batchState, u *united, batch []Event, members ma
 		w.PutRejected = append(w.PutRejected, *u.rejected[lk])
 	}
 	w.Events = batch
+	// Traits that change nothing stored (older values, or a copy of what
+	// is there) are not written, and so give no TRAITS_CHANGED.
 	for _, k := range slices.Sorted(maps.Keys(u.traits)) {
 		tm := maps.Clone(st.idents[k].Traits)
 		if tm == nil {
 			tm = map[string]TraitValue{}
 		}
+		changed := false
 		for _, name := range slices.Sorted(maps.Keys(u.traits[k])) {
-			mergeTrait(tm, name, u.traits[k][name])
+			if mergeTrait(tm, name, u.traits[k][name]) {
+				changed = true
+			}
 		}
-		w.Traits = append(w.Traits, TraitUpdate{Key: k, Traits: tm})
+		if changed {
+			w.Traits = append(w.Traits, TraitUpdate{Key: k, Traits: tm})
+		}
 	}
 	return w
 }

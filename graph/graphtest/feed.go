@@ -23,6 +23,56 @@ func RunFeed(t *testing.T, open Opener) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testFeedConcurrent(t, open) })
 	t.Run("LoadFeedMarks", func(t *testing.T) { testFeedMarks(t, open) })
 	t.Run("LoadFeedOverlap", func(t *testing.T) { testFeedLoadOverlap(t, open) })
+	t.Run("TraitsUnchanged", func(t *testing.T) { testFeedTraitsUnchanged(t, open) })
+}
+
+// testFeedTraitsUnchanged: TRAITS_CHANGED is written when an event changes
+// what an identifier holds (a value, its source or its time), not when
+// its traits change nothing: an older value than the stored one, or the
+// same value from the same source at the same time (a copy under another
+// message id). The stored traits stay as they were.
+func testFeedTraitsUnchanged(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	fs, ok := s.(graph.FeedStore)
+	if !ok {
+		t.Fatalf("%T keeps no feed", s)
+	}
+	e := graph.NewEngine(s, nil)
+	identify := func(id string, minute int, traits map[string]any) graph.Event {
+		x := ev(id, minute, user("U"))
+		x.Type, x.Traits = "identify", traits
+		return x
+	}
+	apply(t, e, identify("i1", 5, map[string]any{"plan": "pro", "seats": int64(3)}))
+	p := profileOf(t, e, user("U")).ID
+	// Older than what is stored: both values lose.
+	apply(t, e, identify("i2", 4, map[string]any{"plan": "free", "seats": int64(1)}))
+	// The first identify again under another id, in a batch of its own
+	// and beside an event that changes nothing else.
+	apply(t, e, identify("i3", 5, map[string]any{"plan": "pro"}))
+	apply(t, e, identify("i4", 5, map[string]any{"seats": int64(3)}), ev("t1", 6, user("U")))
+	// A newer time for the same value is a change: the trait's time moves.
+	apply(t, e, identify("i5", 7, map[string]any{"plan": "pro"}))
+	want := []string{
+		"1 EVENT_ADDED " + p + " i1",
+		"2 TRAITS_CHANGED " + p,
+		"3 EVENT_ADDED " + p + " i2",
+		"4 EVENT_ADDED " + p + " i3",
+		"5 EVENT_ADDED " + p + " i4",
+		"6 EVENT_ADDED " + p + " t1",
+		"7 EVENT_ADDED " + p + " i5",
+		"8 TRAITS_CHANGED " + p,
+	}
+	wantFeed(t, "the feed", readFeed(t, fs, 0, nil, 100), want)
+	ms, err := e.Members(ctx, []string{p})
+	if err != nil || len(ms[p]) != 1 {
+		t.Fatalf("Members(%s) = %v, %v; want the user id alone", p, ms, err)
+	}
+	tr := ms[p][0].Traits
+	if tr["plan"].Value != "pro" || !tr["plan"].At.Equal(at(7)) || tr["seats"].Value != int64(3) || !tr["seats"].At.Equal(at(5)) {
+		t.Fatalf("traits %+v; want plan pro at minute 7, seats 3 at minute 5", tr)
+	}
 }
 
 // feedLoader is what loads a copy's feed (dump.FeedWriter.LoadFeed).
