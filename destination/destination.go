@@ -16,7 +16,8 @@ import (
 	"github.com/idgraph/cdp/graph"
 )
 
-// Limits of a destination's definition.
+// Limits of a destination's definition. The name's and the secret's are
+// in characters (Unicode code points), as the schema says.
 const (
 	MaxDestinations    = 100
 	MaxNameLen         = 200
@@ -120,10 +121,11 @@ func (l Lease) HeldBy(holder string, now time.Time) bool {
 // SecretHint is what answers show of a secret: its length and last four
 // characters, enough to tell two secrets apart and not to sign.
 func SecretHint(secret string) string {
-	if len(secret) < MinSecretLen {
+	r := []rune(secret)
+	if len(r) < MinSecretLen {
 		return "****"
 	}
-	return fmt.Sprintf("****%s (%d characters)", secret[len(secret)-4:], len(secret))
+	return fmt.Sprintf("****%s (%d characters)", string(r[len(r)-4:]), len(r))
 }
 
 // Normalize fills the defaults of zero BatchSize and MaxAttempts, sorts and
@@ -171,13 +173,13 @@ func (d Destination) Check(prefix string) error {
 	if !ValidID(d.ID) {
 		return bad("id", "is not a destination id (%s followed by 32 lowercase hex digits)", IDPrefix)
 	}
-	if d.Name == "" || len(d.Name) > MaxNameLen || !printable(d.Name) {
-		return bad("name", "must be 1 to %d bytes of printable text", MaxNameLen)
+	if d.Name == "" || utf8.RuneCountInString(d.Name) > MaxNameLen || !printable(d.Name) {
+		return bad("name", "must be 1 to %d printable characters", MaxNameLen)
 	}
 	if _, err := ParseURL(d.URL); err != nil {
 		return bad("url", "%v", err)
 	}
-	if len(d.Secret) < MinSecretLen || len(d.Secret) > MaxSecretLen || !printable(d.Secret) {
+	if n := utf8.RuneCountInString(d.Secret); n < MinSecretLen || n > MaxSecretLen || !printable(d.Secret) {
 		return bad("secret", "must be %d to %d printable characters", MinSecretLen, MaxSecretLen)
 	}
 	for i, k := range d.Kinds {

@@ -191,3 +191,28 @@ func TestCheckNamesTheField(t *testing.T) {
 		t.Errorf("SecretHint(%q) = %q shows the secret", secret, destination.SecretHint(secret))
 	}
 }
+
+// The name's and the secret's limits count characters, as the schema
+// says, not bytes; the secret's hint ends on whole characters.
+func TestLimitsCountCharacters(t *testing.T) {
+	d := destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://hooks.example.com/", Secret: secret, BatchSize: 1, MaxAttempts: 1}
+	for _, c := range []struct {
+		name, secret string
+		ok           bool
+	}{
+		{"crm", strings.Repeat("é", 8), false},  // 8 characters in 16 bytes
+		{"crm", strings.Repeat("é", 16), true},  // 16 characters
+		{"crm", strings.Repeat("é", 200), true}, // 200 characters in 400 bytes
+		{"crm", strings.Repeat("é", 257), false},
+		{strings.Repeat("é", 150), secret, true}, // 150 characters in 300 bytes
+		{strings.Repeat("é", 201), secret, false},
+	} {
+		d.Name, d.Secret = c.name, c.secret
+		if err := d.Check("input."); (err == nil) != c.ok {
+			t.Errorf("name of %d characters, secret of %d: %v, want accepted %v", len([]rune(c.name)), len([]rune(c.secret)), err, c.ok)
+		}
+	}
+	if got, want := destination.SecretHint("0123456789abcdefghé€"), "****ghé€ (20 characters)"; got != want {
+		t.Errorf("SecretHint = %q, want %q", got, want)
+	}
+}

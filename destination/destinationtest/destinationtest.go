@@ -589,6 +589,23 @@ func testPrune(t *testing.T, s Store) {
 	if len(ds) != 1 || ds[0].Number != 4 || ds[0].Status != destination.Dead {
 		t.Fatalf("left after pruning: %+v, want the dead letter 4 alone", ds)
 	}
+	// A replayed dead letter is delivered after batches numbered above
+	// it: 4 replayed and delivered at +200s, 5 delivered at +50s. Pruning
+	// before +100s takes 5, not stopping at 4, delivered too recently.
+	d, _, err := s.TakeBatch(ctx, id(1), "a", 4, 5, entries(5, 5), at(5))
+	must(t, err)
+	must(t, s.RecordAttempt(ctx, id(1), "a", d.Number, destination.Outcome{Status: destination.Delivered, Attempts: 1, At: at(50)}))
+	if n, err := s.ReplayDead(ctx, id(1), at(150), 10); err != nil || n != 1 {
+		t.Fatalf("ReplayDead = %d, %v; want the dead letter", n, err)
+	}
+	must(t, s.RecordAttempt(ctx, id(1), "a", 4, destination.Outcome{Status: destination.Delivered, Attempts: 1, At: at(200)}))
+	n, err = s.PruneDelivered(ctx, id(1), at(100), 10)
+	must(t, err)
+	ds, err = s.Deliveries(ctx, destination.DeliveryQuery{DestinationID: id(1), Limit: 10})
+	must(t, err)
+	if n != 1 || len(ds) != 1 || ds[0].Number != 4 {
+		t.Fatalf("pruned %d before +100s, left %+v; want batch 5 pruned and the replayed 4 alone left", n, ds)
+	}
 }
 
 // erasureFeed appends, in one transaction, the entries of

@@ -722,7 +722,9 @@ func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, er
 }
 
 // PruneDelivered implements destination.Store: a forward walk of the
-// destination's DELIVERED index entries.
+// destination's DELIVERED index entries, all of them when fewer than limit
+// are old enough (as the Neo4j store's index scan does; the worker prunes
+// once an hour).
 func (s *Store) PruneDelivered(ctx context.Context, id string, before time.Time, limit int) (int, error) {
 	if err := checkDestID(id); err != nil {
 		return 0, err
@@ -748,7 +750,10 @@ func (s *Store) PruneDelivered(ctx context.Context, id string, before time.Time,
 				return err
 			}
 			if ok && r.UpdatedAt >= cut {
-				break // batches are delivered in number order, bar replays
+				// Batches are delivered in number order, bar replays: a
+				// replayed dead letter delivered lately may come before
+				// batches delivered long ago, so the walk goes on.
+				continue
 			}
 			nums = append(nums, num)
 		}
