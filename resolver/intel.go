@@ -37,13 +37,16 @@ func eventMatch(in *gql.EventMatch) intel.EventMatch {
 	return m
 }
 
+// intelWindow takes from (inclusive) and to (exclusive) to the stored
+// times' microseconds, rounded up, so that neither admits nor drops an
+// event it should not, as the journey's bounds do.
 func intelWindow(from, to *time.Time) intel.Window {
 	var w intel.Window
 	if from != nil {
-		w.From = graph.Clean(*from)
+		w.From = graph.CleanUp(*from)
 	}
 	if to != nil {
-		w.To = graph.Clean(*to)
+		w.To = graph.CleanUp(*to)
 	}
 	return w
 }

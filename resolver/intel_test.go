@@ -304,3 +304,31 @@ func TestLookalikeQuery(t *testing.T) {
 		e.refused(fmt.Sprintf(`{ lookalike(audienceId: %q, size: 5) { score } }`, small.ID), nil, CodeInvalidArgument, "audienceId: the audience has 9 members; at least 10")
 	})
 }
+
+// from (inclusive) and to (exclusive) with a sub-microsecond part: stored
+// times are whole microseconds, so an event at t0 is before
+// from = t0+500ns and must not start the funnel; and it is before
+// to = t0+500ns, so it must. Both bounds are rounded up, as the
+// journey's are.
+func TestIntelBoundsFinerThanAMicrosecond(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		x := ev("m1", t0, "track", "user_id:u1")
+		x.Name = "A"
+		e.apply(x)
+		bound := t0.Add(500 * time.Nanosecond).Format(time.RFC3339Nano)
+		var f struct {
+			Funnel struct {
+				Steps []struct{ Count int }
+			}
+		}
+		e.query(`{ funnel(steps: [{name: "A"}], within: "P1D", from: "`+bound+`") { steps { count } } }`, nil, &f)
+		if got := f.Funnel.Steps[0].Count; got != 0 {
+			t.Errorf("from %s: the event at %s (before from) started %d funnels, want 0", bound, t0.Format(time.RFC3339Nano), got)
+		}
+		e.query(`{ funnel(steps: [{name: "A"}], within: "P1D", to: "`+bound+`") { steps { count } } }`, nil, &f)
+		if got := f.Funnel.Steps[0].Count; got != 1 {
+			t.Errorf("to %s: the event at %s (before to) started %d funnels, want 1", bound, t0.Format(time.RFC3339Nano), got)
+		}
+	})
+}
