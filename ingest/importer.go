@@ -101,6 +101,12 @@ func importErrorf(format string, args ...any) error {
 	return &ImportError{Msg: fmt.Sprintf(format, args...)}
 }
 
+// Check reports what Import would refuse in cfg before it reads a row:
+// a missing or malformed server, source, format or mapping.
+func (cfg ImportConfig) Check() error {
+	return cfg.defaults()
+}
+
 func (cfg *ImportConfig) defaults() error {
 	if cfg.Server == "" {
 		return importErrorf("no server: give --server URL")

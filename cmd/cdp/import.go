@@ -103,7 +103,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
+	// A configuration Import would refuse stops here, before the rejects
+	// file of an earlier run is emptied.
+	if err := cfg.Check(); err != nil {
+		fmt.Fprintf(stderr, "cdp import: %v\n", err)
+		return 2
+	}
+
 	in, size := io.Reader(os.Stdin), int64(-1)
+	var inInfo os.FileInfo
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -112,8 +120,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		defer f.Close()
 		in = f
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			size = st.Size()
+		if st, err := f.Stat(); err == nil {
+			inInfo = st
+			if st.Mode().IsRegular() {
+				size = st.Size()
+			}
 		}
 	}
 	if rejectsPath == "" {
@@ -122,6 +133,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		} else {
 			rejectsPath = path + ".rejects"
 		}
+	}
+	// Opening the rejects file empties it: it must not be the input,
+	// under any name (a link, another path).
+	if st, err := os.Stat(rejectsPath); err == nil && inInfo != nil && os.SameFile(st, inInfo) {
+		fmt.Fprintf(stderr, "cdp import: --rejects %s is the input file; give another file for rejected rows\n", rejectsPath)
+		return 2
 	}
 	// Rejected rows hold personal data: keep the file private.
 	// A file that exists keeps its mode through O_CREATE, so it is made

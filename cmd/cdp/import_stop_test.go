@@ -72,3 +72,35 @@ func TestImportRejectsFileMadePrivate(t *testing.T) {
 		t.Errorf("rejects file mode %v, want 0600", fi.Mode().Perm())
 	}
 }
+
+// Opening the rejects file empties it, so --rejects naming the input file
+// (by its path or through a link) is refused before anything is touched;
+// and a configuration the import refuses (here no --map) leaves an earlier
+// run's rejects file as it was.
+func TestImportKeepsInputAndEarlierRejects(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "crm.csv")
+	const content = "customer_id,Email\nc-1,ann@example.com\n"
+	storetest.Must(t, os.WriteFile(in, []byte(content), 0o600))
+	link := filepath.Join(dir, "link.csv")
+	storetest.Must(t, os.Link(in, link))
+	for _, rejects := range []string{in, link} {
+		_, stderr, code := runCDP(t, nil, "import", "--server", "http://127.0.0.1:1", "--source", "crm",
+			"--map", "user_id=customer_id", "--rejects", rejects, in)
+		if got, err := os.ReadFile(in); err != nil || string(got) != content {
+			t.Fatalf("--rejects %s: the input is now %q (%v); exit %d, %s", rejects, got, err, code, stderr)
+		}
+		if code != 2 || !strings.Contains(stderr, "is the input file") {
+			t.Errorf("--rejects %s: exit %d, %q; want 2 naming the clash", rejects, code, stderr)
+		}
+	}
+	earlier := in + ".rejects"
+	storetest.Must(t, os.WriteFile(earlier, []byte("line 2: earlier\n"), 0o600))
+	_, stderr, code := runCDP(t, nil, "import", "--server", "http://127.0.0.1:1", "--source", "crm", in)
+	if code != 2 || !strings.Contains(stderr, "--map") {
+		t.Errorf("no --map: exit %d, %q; want 2 asking for --map", code, stderr)
+	}
+	if got, err := os.ReadFile(earlier); err != nil || string(got) != "line 2: earlier\n" {
+		t.Errorf("a refused configuration changed the earlier rejects file: %q, %v", got, err)
+	}
+}
