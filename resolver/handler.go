@@ -9,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -296,8 +298,13 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			refuse(w, http.StatusRequestURITooLong, CodeTooLarge, fmt.Sprintf("query string is larger than the limit of %d bytes; use POST", h.cfg.MaxBodyBytes))
 			return
 		}
-		if q := r.URL.Query(); surrogates.Escaped([]byte(q.Get("query"))) || surrogates.Escaped([]byte(q.Get("variables"))) {
+		q := r.URL.Query()
+		if surrogates.Escaped([]byte(q.Get("query"))) || surrogates.Escaped([]byte(q.Get("variables"))) {
 			refuse(w, http.StatusBadRequest, CodeBadRequest, loneSurrogateMsg)
+			return
+		}
+		if msg := checkQueryParams(q); msg != "" {
+			refuse(w, http.StatusBadRequest, CodeBadRequest, msg)
 			return
 		}
 	case http.MethodPost:
@@ -313,9 +320,12 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = withLoaders(ctx, newLoaders(h.engine))
 	flag := new(atomic.Bool)
 	ctx = context.WithValue(ctx, unavailableKey{}, flag)
-	bad := new(atomic.Bool)
-	ctx = context.WithValue(ctx, badRequestKey{}, bad)
-	h.srv.ServeHTTP(&unavailableWriter{ResponseWriter: w, flag: flag, badRequest: bad}, r.WithContext(ctx))
+	refused := new(atomic.Int32)
+	ctx = context.WithValue(ctx, refusedKey{}, refused)
+	if r.Method == http.MethodGet {
+		ctx = context.WithValue(ctx, overGetKey{}, true)
+	}
+	h.srv.ServeHTTP(&unavailableWriter{ResponseWriter: w, flag: flag, refused: refused}, r.WithContext(ctx))
 }
 
 // readBody reads and checks a POST body within the size limit, refusing
@@ -413,6 +423,25 @@ func checkParams(body []byte) string {
 				what = "a JSON object"
 			}
 			return fmt.Sprintf("%q must be %s or null", name, what)
+		}
+	}
+	return ""
+}
+
+// checkQueryParams is checkParams for a GET request's parameters: a query,
+// and variables and extensions that are JSON objects when given.
+func checkQueryParams(q url.Values) string {
+	if q.Get("query") == "" {
+		return "a GET request needs a \"query\" parameter holding the document"
+	}
+	for _, name := range []string{"variables", "extensions"} {
+		raw := strings.TrimSpace(q.Get(name))
+		if raw == "" || raw == "null" {
+			continue
+		}
+		var v map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			return fmt.Sprintf("the %q parameter must be a JSON object or null", name)
 		}
 	}
 	return ""

@@ -332,11 +332,36 @@ func TestGET(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := decodeResponse(t, resp); r.Status != 406 || len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, "only allow query") {
+	if r := decodeResponse(t, resp); r.Status != 406 || r.code() != CodeBadRequest || !strings.Contains(r.Errors[0].Message, "only carry a query") {
 		t.Fatalf("GET mutation: %d %+v", r.Status, r.Errors)
 	}
 	if e.profileID("user_id", "u1") == "" {
 		t.Fatal("a GET mutation changed data")
+	}
+	// Malformed parameters get 400 BAD_REQUEST naming the parameter, as a
+	// malformed POST body does.
+	for params, part := range map[string]string{
+		"":                  `"query"`,
+		"?variables=%7B%7D": `"query"`,
+		"?query=%7Bviewer%7Bopen%7D%7D&variables=%7Bbad":  `"variables"`,
+		"?query=%7Bviewer%7Bopen%7D%7D&variables=%5B1%5D": `"variables"`,
+		"?query=%7Bviewer%7Bopen%7D%7D&extensions=x":      `"extensions"`,
+	} {
+		resp, err := e.srv.Client().Get(e.srv.URL + params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := decodeResponse(t, resp); r.Status != 400 || r.code() != CodeBadRequest || !strings.Contains(r.Errors[0].Message, part) {
+			t.Errorf("GET %s: %d %+v, want 400 BAD_REQUEST naming %s", params, r.Status, r.Errors, part)
+		}
+	}
+	// A null or empty variables parameter is no variables.
+	resp, err = e.srv.Client().Get(e.srv.URL + "?query=" + urlQuery(`{viewer{open}}`) + "&variables=null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := decodeResponse(t, resp); r.Status != 200 || len(r.Errors) > 0 {
+		t.Errorf("GET with variables=null: %d %+v", r.Status, r.Errors)
 	}
 }
 

@@ -87,18 +87,27 @@ type unavailableKey struct{}
 const retryAfterSeconds = "1"
 
 // unavailableWriter turns the 200 of a response flagged unavailable into a
-// 503 with Retry-After, and the 200 of a request refused as one the
-// transport cannot serve (badRequest) into a 400.
+// 503 with Retry-After, and the 200 of an operation refused before it ran
+// as one its transport cannot serve into the status it set in refused.
 type unavailableWriter struct {
 	http.ResponseWriter
-	flag       *atomic.Bool
-	badRequest *atomic.Bool
-	wrote      bool
+	flag    *atomic.Bool
+	refused *atomic.Int32
+	wrote   bool
 }
 
-// badRequestKey holds the *atomic.Bool that an operation refused before it
-// ran sets to answer 400 rather than 200 (see unavailableWriter).
-type badRequestKey struct{}
+// refusedKey holds the *atomic.Int32 where an operation refused before it
+// ran puts the HTTP status to answer instead of 200 (see
+// unavailableWriter, refuseOperation).
+type refusedKey struct{}
+
+// refuseOperation makes the answer to ctx's request HTTP status, where an
+// HTTP handler wrapped it (over WebSocket there is no status to set).
+func refuseOperation(ctx context.Context, status int) {
+	if st, _ := ctx.Value(refusedKey{}).(*atomic.Int32); st != nil {
+		st.Store(int32(status))
+	}
+}
 
 func (w *unavailableWriter) WriteHeader(code int) {
 	if !w.wrote {
@@ -107,8 +116,8 @@ func (w *unavailableWriter) WriteHeader(code int) {
 		case code == http.StatusOK && w.flag.Load():
 			w.Header().Set("Retry-After", retryAfterSeconds)
 			code = http.StatusServiceUnavailable
-		case code == http.StatusOK && w.badRequest != nil && w.badRequest.Load():
-			code = http.StatusBadRequest
+		case code == http.StatusOK && w.refused != nil && w.refused.Load() != 0:
+			code = int(w.refused.Load())
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -184,7 +184,9 @@ func (h *httpHandler) originAllowed(r *http.Request) bool {
 }
 
 // subscriptionsOverWebsocket refuses a subscription sent over HTTP, with
-// 400: it would hold the request open for one event.
+// 400: it would hold the request open for one event. It also refuses a
+// mutation sent over GET, with 406, which GET must not carry (a link or a
+// prefetch could run it).
 type subscriptionsOverWebsocket struct{}
 
 var _ interface {
@@ -196,16 +198,24 @@ func (subscriptionsOverWebsocket) ExtensionName() string                   { ret
 func (subscriptionsOverWebsocket) Validate(graphql.ExecutableSchema) error { return nil }
 func (subscriptionsOverWebsocket) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
 	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription && !isWebsocket(ctx) {
-		if bad, _ := ctx.Value(badRequestKey{}).(*atomic.Bool); bad != nil {
-			bad.Store(true)
-		}
+		refuseOperation(ctx, http.StatusBadRequest)
 		return &gqlerror.Error{
 			Message:    "subscriptions are served over WebSocket only (the graphql-transport-ws protocol at /graphql)",
 			Extensions: map[string]any{"code": CodeBadRequest},
 		}
 	}
+	if rc.Operation != nil && rc.Operation.Operation == ast.Mutation && ctx.Value(overGetKey{}) != nil {
+		refuseOperation(ctx, http.StatusNotAcceptable)
+		return &gqlerror.Error{
+			Message:    "a GET request may only carry a query; send mutations with POST",
+			Extensions: map[string]any{"code": CodeBadRequest},
+		}
+	}
 	return nil
 }
+
+// overGetKey marks the context of a GraphQL request sent with GET.
+type overGetKey struct{}
 
 // timedAccept wraps the websocket implementation so that a write that
 // does not finish within timeout closes the connection: a client that
