@@ -234,11 +234,22 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	mux.Handle(BackupPath, backup)
 	// In enforced mode even a wrong path needs a key: nothing but /healthz
 	// and /readyz answers a caller without one.
-	var fallback http.Handler = http.HandlerFunc(notFound)
-	if s.cfg.Guard != nil {
-		fallback = s.cfg.Guard.Require("", fallback)
+	guarded := func(h http.Handler) http.Handler {
+		if s.cfg.Guard != nil {
+			return s.cfg.Guard.Require("", h)
+		}
+		return h
 	}
-	mux.Handle("/", fallback)
+	mux.Handle("/", guarded(http.HandlerFunc(notFound)))
+	// Another method on a GET endpoint is 405, not the fallback's 404.
+	mux.Handle("/healthz", guarded(onlyGet))
+	mux.Handle("/readyz", guarded(onlyGet))
+	if s.cfg.MetricsListener == nil {
+		mux.Handle("/metrics", guarded(onlyGet))
+	}
+	if routes.GraphiQL != nil {
+		mux.Handle("/graphiql", guarded(onlyGet))
+	}
 	var h http.Handler = mux
 	if s.loopbackOnly() {
 		h = s.hostCheck(mux)
@@ -299,6 +310,13 @@ func noSuchEndpoint(r *http.Request) string {
 	}
 	return "no such endpoint: " + r.Method + " (the path is not repeated)"
 }
+
+// onlyGet answers a method other than GET (and HEAD, which GET routes
+// serve) on a GET endpoint.
+var onlyGet = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed here; use GET")
+})
 
 func notFound(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "error": noSuchEndpoint(r)})

@@ -63,6 +63,20 @@ func TestRoutesAndMiddleware(t *testing.T) {
 			t.Errorf("GET %s = %d %q, want 404 not repeating the path", path, r.StatusCode, body)
 		}
 	}
+	// Another method on a GET endpoint is 405 with Allow, not a 404.
+	ts2 := httptest.NewServer(s.Handler(Routes{GraphQL: panicky, GraphiQL: http.NotFoundHandler()}))
+	defer ts2.Close()
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/graphiql"} {
+		resp, err := http.Post(ts2.URL+path, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" || !strings.Contains(string(b), "METHOD_NOT_ALLOWED") {
+			t.Errorf("POST %s = %d, Allow %q, %s; want 405 with Allow: GET, HEAD", path, resp.StatusCode, resp.Header.Get("Allow"), b)
+		}
+	}
 	r, _ = get("/healthz", "X-Request-Id", "bad id with spaces")
 	if id := r.Header.Get("X-Request-Id"); id == "" || strings.Contains(id, " ") {
 		t.Fatalf("unsafe request id kept: %q", id)

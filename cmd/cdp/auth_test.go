@@ -152,7 +152,7 @@ func TestServeAuthFlags(t *testing.T) {
 	if status, body := get(t, "http://"+maddr+"/metrics", ""); status != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("metrics listener /metrics without a key: %d", status)
 	}
-	if !strings.Contains(logs.String(), "nothing but /healthz and /readyz will answer") {
+	if !strings.Contains(logs.String(), "nothing but /healthz, /readyz and the console's static files will answer") {
 		t.Errorf("--auth=required with no key logged no error line:\n%s", logs.String())
 	}
 

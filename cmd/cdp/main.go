@@ -30,8 +30,8 @@ Usage:
   cdp health  [flags]   ask a running server whether it is ready (container healthchecks)
   cdp version           print the version
 
-Run "cdp COMMAND -h" for the flags of a command. Every flag can also be set
-through the environment variable named in its help.
+Run "cdp COMMAND -h" for the flags of a command. Most flags can also be set
+through an environment variable, named in their help.
 `
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -73,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "health":
 		return report(stderr, "health", runHealth(ctx, args[1:], stdout, stderr))
 	case "version", "--version", "-version":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "cdp version takes no arguments, got %q\n", args[1])
+			return 2
+		}
 		fmt.Fprintln(stdout, "cdp", version)
 		return 0
 	case "help", "-h", "--help", "-help":

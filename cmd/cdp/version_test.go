@@ -34,6 +34,13 @@ func TestVersionStamped(t *testing.T) {
 	if code != 0 || stdout != "cdp dev\n" {
 		t.Errorf("unstamped cdp version: exit %d, %q; want cdp dev", code, stdout)
 	}
+	// Like every command, it refuses what it does not take.
+	for _, extra := range []string{"--bogus", "extra"} {
+		stdout, stderr, code := runCDP(t, nil, "version", extra)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, extra) {
+			t.Errorf("cdp version %s: exit %d, stdout %q, stderr %q; want exit 2 naming it", extra, code, stdout, stderr)
+		}
+	}
 }
 
 // make release builds, for linux/amd64 and linux/arm64, static binaries

@@ -405,7 +405,7 @@ func logMode(log zerolog.Logger, required, loopback bool, nkeys int) {
 		if required {
 			why = "--auth=required"
 		}
-		log.Error().Str("reason", why).Msg("API keys are enforced and none exists: nothing but /healthz and /readyz will answer " +
+		log.Error().Str("reason", why).Msg("API keys are enforced and none exists: nothing but /healthz, /readyz and the console's static files will answer " +
 			"(401) until a key exists; create one with `cdp keys create` on the same store")
 	}
 }

@@ -215,7 +215,7 @@ func TestAuthModes(t *testing.T) {
 					t.Errorf("%s: %s: %d %s", c.name, path, r.status, r.body)
 				}
 			}
-			lines := logs.lines("nothing but /healthz and /readyz will answer")
+			lines := logs.lines("nothing but /healthz, /readyz and the console's static files will answer")
 			if len(lines) != 1 || lines[0]["level"] != "error" {
 				t.Errorf("%s: start log %v, want one error-level line", c.name, lines)
 			}
