@@ -33,12 +33,7 @@ func RunFeed(t *testing.T, open Opener) {
 // message id). The stored traits stay as they were.
 func testFeedTraitsUnchanged(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t)
-	fs, ok := s.(graph.FeedStore)
-	if !ok {
-		t.Fatalf("%T keeps no feed", s)
-	}
-	e := graph.NewEngine(s, nil)
+	fs, e := openFeed(t, open)
 	identify := func(id string, minute int, traits map[string]any) graph.Event {
 		x := ev(id, minute, user("U"))
 		x.Type, x.Traits = "identify", traits
@@ -307,14 +302,20 @@ func wantFeed(t *testing.T, what string, got, want []string) {
 	}
 }
 
-func testFeedEntries(t *testing.T, open Opener) {
-	ctx := context.Background()
+// openFeed opens a store that keeps a feed, and an engine on it.
+func openFeed(t *testing.T, open Opener) (graph.FeedStore, *graph.Engine) {
+	t.Helper()
 	s := open(t)
 	fs, ok := s.(graph.FeedStore)
 	if !ok {
 		t.Fatalf("%T keeps no feed", s)
 	}
-	e := graph.NewEngine(s, nil)
+	return fs, graph.NewEngine(s, nil)
+}
+
+func testFeedEntries(t *testing.T, open Opener) {
+	ctx := context.Background()
+	fs, e := openFeed(t, open)
 	if h, err := fs.FeedHead(ctx); err != nil || h != 0 {
 		t.Fatalf("FeedHead of an empty store = %d, %v; want 0", h, err)
 	}
