@@ -84,9 +84,18 @@ func NewMasker(r *graph.Rules) *Masker {
 	}
 	if len(alts) > 0 {
 		// A type name is a word of letters, digits and _; the value runs to
-		// the next space, colon or quote (emails and E.164 phones hold none).
+		// the next space, colon or quote. An email may hold quotes and
+		// colons before its @ (o'brien@..., "ann.lee"@...) but no space,
+		// and its domain is ASCII labels (graph's normalization): it runs
+		// to the end of the domain that follows its last @ before a space.
+		// The email branch comes first, and Go's alternation takes the
+		// first that matches.
 		slices.Sort(alts)
-		m.keyRe = regexp.MustCompile(`\b(?:` + strings.Join(alts, "|") + `):[^\s:"']+`)
+		pat := `\b(?:(?:` + strings.Join(alts, "|") + `):[^\s:"']+)`
+		if m.types[graph.TypeEmail] {
+			pat = `\b(?:` + graph.TypeEmail + `:\S+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|(?:` + strings.Join(alts, "|") + `):[^\s:"']+)`
+		}
+		m.keyRe = regexp.MustCompile(pat)
 	}
 	return m
 }

@@ -93,6 +93,12 @@ func TestMaskerText(t *testing.T) {
 		"unlinked phone:+14155550167 and email:bo@corp.io: reason":       "unlinked phone:+*********67 and email:b***@corp.io: reason",
 		"identifier removed: asked to be forgotten":                      "identifier removed: asked to be forgotten",
 		"work_email:ann@example.com is not a personal type in the rules": "work_email:ann@example.com is not a personal type in the rules",
+		// Emails may hold quotes, colons and a quoted @ before their last @.
+		"unlinked email:o'brien@example.com and user_id:u9: x":   "unlinked email:o***@example.com and user_id:u9: x",
+		`unlinked email:"ann.lee"@example.com and user_id:u9: x`: `unlinked email:"***@example.com and user_id:u9: x`,
+		`unlinked email:"a@b"@example.com and user_id:u9: x`:     `unlinked email:"***@example.com and user_id:u9: x`,
+		"unlinked email:a:b@example.com and email:c'd@corp.io.":  "unlinked email:a***@example.com and email:c***@corp.io.",
+		"ends with email:ann@example.com: then more":             "ends with email:a***@example.com: then more",
 	} {
 		if got := m.Text(in); got != want {
 			t.Errorf("Text(%q) = %q, want %q", in, got, want)

@@ -349,3 +349,35 @@ func TestErrorsNeverEchoIdentifierValues(t *testing.T) {
 		}
 	})
 }
+
+// An email whose local part holds an apostrophe (a valid address the
+// normalizer accepts) or that is quoted is masked in the engine's texts
+// (history reasons) like anywhere else: a key without pii:read does not
+// read the address, and one with it reads it and leaves an audit entry.
+func TestHistoryReasonMasksEveryEmailForm(t *testing.T) {
+	for _, c := range []struct{ email, leak string }{
+		{"o'brien@example.com", "brien@example.com"},
+		{`"ann.lee"@example.com`, `ann.lee`},
+	} {
+		storetest.Each(t, func(t *testing.T, s graph.Store) {
+			e := newKeyEnv(t, s, testConfig(), nil)
+			e.apply(ev("c1", t0.Add(time.Minute), "identify", "email:"+c.email, "user_id:u9"))
+			admin, _ := e.key("setup", "", access.ScopeIdentityWrite)
+			e.ok(admin, `mutation($e: String!) { unlinkIdentifiers(a: {type: "email", value: $e}, b: {type: "user_id", value: "u9"}, reason: "mistaken link") { id } }`, map[string]any{"e": c.email}, nil)
+			reader, _ := e.key("analyst", "", access.ScopeProfilesRead)
+			r := e.ok(reader, `{ profileByIdentifier(type: "user_id", value: "u9") { history(first: 5) { reason } } }`, nil, nil)
+			if bytes.Contains(r.Raw, []byte(c.leak)) {
+				t.Errorf("%s: answer without pii:read holds %q: %s", c.email, c.leak, r.Raw)
+			}
+			// With pii:read the reason shows the address, and the read is audited.
+			full, _ := e.key("support", "", access.ScopeProfilesRead, access.ScopePIIRead)
+			r = e.ok(full, `{ profileByIdentifier(type: "user_id", value: "u9") { history(first: 5) { reason } } }`, nil, nil)
+			if !bytes.Contains(r.Raw, []byte(c.leak)) {
+				t.Fatalf("%s: answer with pii:read lacks %q: %s", c.email, c.leak, r.Raw)
+			}
+			if es := e.audit("profileByIdentifier"); len(es) == 0 {
+				t.Errorf("%s: the unmasked history reason left no audit entry", c.email)
+			}
+		})
+	}
+}
