@@ -187,6 +187,18 @@ func TestParseRulesFillsWhatIsLeftOut(t *testing.T) {
 	if got := r.Rule("other"); got.Priority != 100 || got.Limit != 3 {
 		t.Errorf("default rule %+v, want priority 100 kept and limit 3", got)
 	}
+	// A priority of 0 given outranks user_id (1); left out, it would be
+	// default's 100.
+	z, err := ParseRules([]byte(`{"types": {"crm_id": {"priority": 0, "limit": 2}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := z.Rule("crm_id"); got.Priority != 0 || got.Limit != 2 {
+		t.Errorf("crm_id rule %+v, want priority 0 as given and limit 2", got)
+	}
+	if keys, _ := NewNormalizer(z).NormalizeAll([]IdentifierRef{{"user_id", "u1"}, {"crm_id", "C1"}}); len(keys) != 2 || keys[0] != "crm_id:C1" {
+		t.Errorf("keys by priority %v, want crm_id (priority 0) first", keys)
+	}
 	n := NewNormalizer(r)
 	keys, _ := n.NormalizeAll([]IdentifierRef{{"loyalty_id", "L1"}, {"user_id", "u1"}})
 	if len(keys) != 2 || keys[0] != "user_id:u1" {
@@ -220,6 +232,12 @@ func TestParseRulesErrors(t *testing.T) {
 		{`{"consent": {"categories": {"a\u0007": "email"}}}`, `consent.categories: category "a\a" must be`},
 		{`{"consent": {"purposes": "email"}}`, `"consent.purposes" must be []string, not string`},
 		{`{"consent": {"purpose": ["email"]}}`, `unknown field "purpose"`},
+		// A 0 given is a 0, not a value left out: refused where it must
+		// be at least 1.
+		{`{"types": {"device_id": {"limit": 0}}}`, "types.device_id.limit: must be at least 1, got 0"},
+		{`{"types": {"loyalty_id": {"limit": 0}}}`, "types.loyalty_id.limit: must be at least 1, got 0"},
+		{`{"default": {"limit": 0}}`, "default.limit: must be at least 1, got 0"},
+		{`{"maxIdentifiers": 0}`, "maxIdentifiers: must be at least 1, got 0"},
 	}
 	for _, c := range cases {
 		_, err := ParseRules([]byte(c.in))

@@ -176,6 +176,12 @@ func DefaultRules() *Rules {
 	return r
 }
 
+// numbersGiven records which of a rule's numbers a rules file gives.
+type numbersGiven struct {
+	Priority *int `json:"priority"`
+	Limit    *int `json:"limit"`
+}
+
 // ParseRules parses rules from JSON, on top of the defaults. Fields left
 // out keep their defaults, and listed types are added to (or replace) the
 // built-in ones. Errors name the line and column or the field at fault;
@@ -200,14 +206,25 @@ func ParseRules(data []byte) (*Rules, error) {
 			return nil, fmt.Errorf("line %d, column %d: %v", line, col, strings.TrimPrefix(err.Error(), "json: "))
 		}
 	}
+	// Which numbers the file gives, 0 included: a number left out keeps
+	// the value it would have, and a 0 given is a 0 (a priority that
+	// outranks every other, or a limit compile refuses).
+	var given struct {
+		Default        numbersGiven             `json:"default"`
+		Types          map[string]*numbersGiven `json:"types"`
+		MaxIdentifiers *int                     `json:"maxIdentifiers"`
+	}
+	if err := json.Unmarshal(data, &given); err != nil {
+		return nil, fmt.Errorf("rules: %v", strings.TrimPrefix(err.Error(), "json: "))
+	}
 	if in.DefaultRegion != "" {
 		base.DefaultRegion = strings.ToUpper(in.DefaultRegion)
 	}
 	// What default leaves out keeps the built-in value.
-	if in.Default.Priority != 0 {
+	if given.Default.Priority != nil {
 		base.Default.Priority = in.Default.Priority
 	}
-	if in.Default.Limit != 0 {
+	if given.Default.Limit != nil {
 		base.Default.Limit = in.Default.Limit
 	}
 	if in.Default.Blocked != nil {
@@ -230,10 +247,14 @@ func ParseRules(data []byte) (*Rules, error) {
 		if !ok {
 			prev = &base.Default
 		}
-		if tr.Priority == 0 {
+		g := given.Types[name]
+		if g == nil {
+			g = &numbersGiven{}
+		}
+		if g.Priority == nil {
 			tr.Priority = prev.Priority
 		}
-		if tr.Limit == 0 {
+		if g.Limit == nil {
 			tr.Limit = prev.Limit
 		}
 		base.Types[name] = tr
@@ -244,7 +265,7 @@ func ParseRules(data []byte) (*Rules, error) {
 	if in.BlockedPatterns != nil {
 		base.BlockedPatterns = in.BlockedPatterns
 	}
-	if in.MaxIdentifiers != 0 {
+	if given.MaxIdentifiers != nil {
 		base.MaxIdentifiers = in.MaxIdentifiers
 	}
 	if in.AllowAnyType != nil {
