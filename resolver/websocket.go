@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +43,9 @@ const (
 	wsCloseForbidden    = 4403
 	wsCloseTooMany      = 4429
 	wsCloseUnavailable  = 4503
+	// The graphql-transport-ws protocol's own codes.
+	wsCloseBadRequest = 4400
+	wsCloseDuplicate  = 4409
 )
 
 type wsKey struct{}
@@ -55,6 +60,11 @@ type wsConnState struct {
 	// loneSurrogate is set when the last message read holds an unpaired
 	// UTF-16 surrogate escape, in its JSON or in its payload's document.
 	loneSurrogate atomic.Bool
+
+	// running holds the ids of the operations the client started that
+	// the server has not ended (with complete or error) yet.
+	mu      sync.Mutex
+	running map[string]bool
 }
 
 // wsAuthzKey keys the Authorization value of a websocket connection: its
@@ -249,6 +259,13 @@ type timedConn struct {
 // would become one. The transport reads one message, then creates the
 // operation of a subscribe message before it reads the next, so
 // wsRecheck, which runs then, refuses that operation (loneSurrogateRefusal).
+//
+// It also closes the connection, as the graphql-transport-ws protocol
+// asks, on two messages the transport would mishandle: a connection_init
+// whose payload is not a JSON object (4400; the transport would neither
+// answer nor close), and an operation started under the id of one still
+// running (4409; the transport would lose the first, which would run on,
+// unstoppable, holding its key's subscription slot).
 func (c *timedConn) NextReader() (int, io.Reader, error) {
 	typ, r, err := c.WebsocketConn.NextReader()
 	if err != nil || c.state == nil {
@@ -261,8 +278,41 @@ func (c *timedConn) NextReader() (int, io.Reader, error) {
 		c.state.loneSurrogate.Store(false)
 		return typ, io.MultiReader(bytes.NewReader(msg), errReader{err}), nil
 	}
+	var m struct {
+		Type    string          `json:"type"`
+		ID      string          `json:"id"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if json.Unmarshal(msg, &m) == nil {
+		switch m.Type {
+		case "connection_init":
+			if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+				return c.refuse(wsCloseBadRequest, "the connection_init payload must be a JSON object")
+			}
+		case "subscribe", "start":
+			c.state.mu.Lock()
+			dup := c.state.running[m.ID]
+			if !dup {
+				if c.state.running == nil {
+					c.state.running = map[string]bool{}
+				}
+				c.state.running[m.ID] = true
+			}
+			c.state.mu.Unlock()
+			if dup {
+				return c.refuse(wsCloseDuplicate, "an operation with this id is already running")
+			}
+		}
+	}
 	c.state.loneSurrogate.Store(wsLoneSurrogate(msg))
 	return typ, bytes.NewReader(msg), nil
+}
+
+// refuse closes the connection with code and reason, and fails the read,
+// which ends the transport's reading.
+func (c *timedConn) refuse(code int, reason string) (int, io.Reader, error) {
+	_ = c.WebsocketConn.WriteClose(code, reason)
+	return 0, nil, fmt.Errorf("websocket closed (%d): %s", code, reason)
 }
 
 // errReader fails every read with err.
@@ -289,9 +339,38 @@ func wsLoneSurrogate(msg []byte) bool {
 }
 
 func (c *timedConn) WriteJSON(v any) error {
+	if c.state != nil {
+		// An operation ends with the server's complete or error; its id
+		// may then be used again.
+		if typ, id := wsMessageTypeID(v); typ == "complete" || typ == "error" {
+			c.state.mu.Lock()
+			delete(c.state.running, id)
+			c.state.mu.Unlock()
+		}
+	}
 	t := time.AfterFunc(c.timeout, func() { c.once.Do(func() { _ = c.WebsocketConn.Close() }) })
 	defer t.Stop()
 	return c.WebsocketConn.WriteJSON(v)
+}
+
+// wsMessageTypeID reads the type and id of a message the transport writes:
+// a pointer to a struct of either protocol with string-kinded fields Type
+// and ID (the transport's own types, which it does not export).
+func wsMessageTypeID(v any) (typ, id string) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return "", ""
+	}
+	if f := rv.FieldByName("Type"); f.IsValid() && f.Kind() == reflect.String {
+		typ = f.String()
+	}
+	if f := rv.FieldByName("ID"); f.IsValid() && f.Kind() == reflect.String {
+		id = f.String()
+	}
+	return typ, id
 }
 
 func (c *timedConn) SetReadLimit(limit int64) {

@@ -1,0 +1,61 @@
+package app_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/app"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// A subscribe under the id of a subscription still running closes the
+// connection with 4409, as graphql-transport-ws says: run as a second
+// operation, it would leave the first running out of the client's reach,
+// holding a slot of the key's --subscriptions-per-key. An id the server
+// ended (complete) may be used again.
+func TestSubscriptionIDInUse(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
+		w, _ := dialWS(t, dial, nil)
+		w.mustInit(nil)
+		// A query under id q ends with complete; q then starts a
+		// subscription.
+		w.subscribe("q", `{ viewer { open } }`)
+		if m, code, _ := w.readFor("q"); m.Type != "next" || code != 0 {
+			t.Fatalf("query q: %+v (close %d)", m, code)
+		}
+		if m, code, _ := w.readFor("q"); m.Type != "complete" || code != 0 {
+			t.Fatalf("query q ended with %+v (close %d), want complete", m, code)
+		}
+		w.subscribe("q", `subscription { changes { cursor } }`)
+		waitActive(t, svc, 1)
+		w.subscribe("q", `subscription { changes { cursor } }`)
+		m, code, reason := w.read()
+		if code != 4409 {
+			t.Fatalf("a second subscribe under a running id: %+v, close %d %q; want close 4409", m, code, reason)
+		}
+		waitActive(t, svc, 0)
+	})
+}
+
+// A connection_init whose payload is not a JSON object is answered with
+// close 4400, not left without an answer.
+func TestInitPayloadNotAnObject(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		_, dial := startSubs(t, st, app.FeedConfig{}, nil)
+		for _, p := range []string{`"Bearer cdp_x"`, `[1]`, `7`} {
+			w, _ := dialWS(t, dial, nil)
+			w.send(wsMsg{Type: "connection_init", Payload: json.RawMessage(p)})
+			if m, code, reason := w.read(); code != 4400 {
+				t.Errorf("connection_init with payload %s: %+v, close %d %q; want close 4400", p, m, code, reason)
+			}
+		}
+		// null, like no payload, is no refusal.
+		w, _ := dialWS(t, dial, nil)
+		w.send(wsMsg{Type: "connection_init", Payload: json.RawMessage(`null`)})
+		if m, code, reason := w.read(); m.Type != "connection_ack" {
+			t.Errorf("connection_init with payload null: %+v, close %d %q; want connection_ack", m, code, reason)
+		}
+	})
+}
