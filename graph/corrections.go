@@ -420,7 +420,10 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 	}
 	var out Profile
 	err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		live, err := resolveProfiles(ctx, tx, ids)
+		// The profiles the ids answer for are read again under their
+		// locks: an unlink committing meanwhile may have given an id back
+		// its own part.
+		live, locked, err := lockResolved(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
@@ -438,17 +441,9 @@ func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string)
 			return Errorf(EINVALID, "mergeProfiles needs at least two distinct profiles, got %d", len(pids))
 		}
 		sort.Strings(pids)
-		locked, err := tx.LockProfiles(ctx, pids)
-		if err != nil {
-			return err
-		}
 		ps := make([]Profile, 0, len(pids))
 		for _, id := range pids {
-			p, ok := locked[id]
-			if !ok || !p.Live() {
-				return Errorf(ECONFLICT, "profile %s changed while merging; try again", ProfileRef(id))
-			}
-			ps = append(ps, p)
+			ps = append(ps, locked[id])
 		}
 		sort.Slice(ps, func(i, j int) bool {
 			if ps[i].Size != ps[j].Size {

@@ -477,20 +477,15 @@ func (e *Engine) ForgetProfile(ctx context.Context, id, reason string, hook Eras
 	var out Erasure
 	err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		out = Erasure{}
-		live, err := resolveProfiles(ctx, tx, []string{id})
+		// The profile id answers for is read again under its lock: an
+		// unlink committing meanwhile may have given id back its own part.
+		live, ps, err := lockResolved(ctx, tx, []string{id})
 		if err != nil {
 			return err
 		}
 		p, ok := live[id]
 		if !ok {
 			return Errorf(ENOTFOUND, "profile %s not found", ProfileRef(id))
-		}
-		ps, err := tx.LockProfiles(ctx, []string{p.ID})
-		if err != nil {
-			return err
-		}
-		if p, ok = ps[p.ID]; !ok || !p.Live() {
-			return Errorf(ECONFLICT, "profile %s changed while erasing; try again", ProfileRef(id))
 		}
 		ms, err := tx.Members(ctx, []string{p.ID})
 		if err != nil {

@@ -74,6 +74,55 @@ func resolveProfiles(ctx context.Context, tx ReadTx, ids []string) (map[string]P
 	return out, nil
 }
 
+// lockResolved resolves ids to the live profiles they answer for and locks
+// those profiles. A read of the redirects before the lock may name a
+// profile an id no longer answers for: a split that gives a requested id
+// back (UnlinkIdentifiers, RemoveIdentifier) commits under the lock of the
+// profile it splits. So the redirects are read again once the profiles
+// are locked, and what that read names is locked too, until a read names
+// only locked profiles; then no other writer can move a requested id
+// until this transaction ends. live maps each requested id that exists to
+// its profile as read under the lock; locked holds every profile locked.
+//
+// Errors: ECONFLICT when the redirects keep moving.
+func lockResolved(ctx context.Context, tx Tx, ids []string) (live, locked map[string]Profile, err error) {
+	locked = map[string]Profile{}
+	for range 8 {
+		got, err := resolveProfiles(ctx, tx, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		var need []string
+		for _, p := range got {
+			if _, ok := locked[p.ID]; !ok && !slices.Contains(need, p.ID) {
+				need = append(need, p.ID)
+			}
+		}
+		if len(need) == 0 {
+			live = make(map[string]Profile, len(got))
+			for req, p := range got {
+				live[req] = locked[p.ID]
+			}
+			return live, locked, nil
+		}
+		sort.Strings(need)
+		ps, err := tx.LockProfiles(ctx, need)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range need {
+			// A profile merged away or erased before its lock is locked
+			// as it is (the next read walks on from it) or not at all.
+			if p, ok := ps[id]; ok {
+				locked[id] = p
+			} else {
+				locked[id] = Profile{ID: id, MergedInto: "-"}
+			}
+		}
+	}
+	return nil, nil, Errorf(ECONFLICT, "the profiles changed while they were being locked; try again")
+}
+
 // ProfileByID returns the live profile for id, following merge redirects.
 //
 // Errors: ENOTFOUND.
