@@ -570,14 +570,40 @@ func historyOf(ctx context.Context, tx graph.ReadTx, pid string) ([]graph.Profil
 	seen := map[key]bool{}
 	var out []graph.ProfileChange
 	known := map[string]bool{pid: true}
+	// left[b]: when b, a profile merged into one of ours, was split off
+	// again (an unlink gave it its part back). What b did after that is
+	// another person's past, not this one's.
+	left := map[string]time.Time{}
 	todo := []string{pid}
 	for len(todo) > 0 {
 		cs, err := tx.Changes(ctx, todo)
 		if err != nil {
 			return nil, err
 		}
+		for _, b := range todo {
+			if b == pid {
+				continue
+			}
+			var in, out time.Time
+			for _, c := range cs {
+				if c.Kind == graph.ChangeMerge && c.From == b && known[c.Into] && c.At.After(in) {
+					in = c.At
+				}
+			}
+			for _, c := range cs {
+				if c.Kind == graph.ChangeSplit && c.Into == b && !c.At.Before(in) && (out.IsZero() || c.At.Before(out)) {
+					out = c.At
+				}
+			}
+			if !out.IsZero() {
+				left[b] = out
+			}
+		}
 		todo = nil
 		for _, c := range cs {
+			if after(pid, known, left, c) {
+				continue
+			}
 			k := key{c.Kind, c.From, c.Into, c.At.UTC()}
 			if seen[k] {
 				continue
@@ -604,6 +630,18 @@ func historyOf(ctx context.Context, tx graph.ReadTx, pid string) ([]graph.Profil
 		return strings.Compare(a.Into, b.Into)
 	})
 	return out, nil
+}
+
+// after reports whether c is a change of a profile after it left the
+// person (left) with no profile that was still theirs then (pid, or one
+// known to have merged into theirs and not left by then).
+func after(pid string, known map[string]bool, left map[string]time.Time, c graph.ProfileChange) bool {
+	gone := func(id string) bool {
+		t, ok := left[id]
+		return ok && c.At.After(t)
+	}
+	ours := func(id string) bool { return id == pid || known[id] && !gone(id) }
+	return (gone(c.From) || gone(c.Into)) && !ours(c.From) && !ours(c.Into)
 }
 
 // Write emits every record of the export, in a stable order: identifiers

@@ -2,8 +2,10 @@ package privacy_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,6 +235,62 @@ func TestExportLinksAndComputed(t *testing.T) {
 				(g.Expires == nil) != (w.Expires == nil) || (g.Expires != nil && !g.Expires.Equal(*w.Expires)) {
 				t.Errorf("computed %d: %+v, want %+v", i, g, w)
 			}
+		}
+	})
+}
+
+// A profile merged into Ann and then split off again by an unlink is no
+// longer merged into her; when it later merges into another person
+// (Carol), that merge, with its reason, is Carol's history, not Ann's.
+// README (Data export): "the profile's history (every merge and split of
+// it and, transitively, of the profiles merged into it)"; nothing of
+// another person belongs in Ann's export.
+func TestExportHistoryEndsWhereAMergedProfileLeft(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		eng := graph.NewEngine(st, nil)
+		ctx := context.Background()
+		apply(t, eng, event("test/r1", t0, nil, "anonymous_id:a2"))
+		b := profileOf(t, eng, "anonymous_id:a2")
+		apply(t, eng, event("test/r2", t0.Add(time.Second), nil, "user_id:u-ann", "anonymous_id:a1"))
+		ann := profileOf(t, eng, "user_id:u-ann")
+		apply(t, eng, event("test/r3", t0.Add(2*time.Second), nil, "user_id:u-ann", "anonymous_id:a2"))
+		if profileOf(t, eng, "anonymous_id:a2") != ann {
+			t.Fatal("a2 was not merged into Ann")
+		}
+		if _, err := eng.UnlinkIdentifiers(ctx, graph.SplitKey("user_id:u-ann"), graph.SplitKey("anonymous_id:a2"), "not the same browser"); err != nil {
+			t.Fatal(err)
+		}
+		if got := profileOf(t, eng, "anonymous_id:a2"); got != b {
+			t.Fatalf("a2 is in %s after the unlink, want its old profile %s back", got, b)
+		}
+		apply(t, eng, event("test/r4", t0.Add(3*time.Second), nil, "user_id:u-carol", "email:carol@example.com"))
+		carol := profileOf(t, eng, "user_id:u-carol")
+		if _, err := eng.MergeProfiles(ctx, []string{carol, b}, "same person as carol@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if profileOf(t, eng, "anonymous_id:a2") != carol {
+			t.Fatal("a2 did not end in Carol's profile")
+		}
+
+		ex, err := privacy.NewExporter(eng).Prepare(ctx, ann)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := collect(t, ex)
+		var bad []string
+		for _, v := range got[privacy.KindHistory] {
+			c := v.(privacy.ExportChange)
+			j, _ := json.Marshal(c)
+			t.Logf("Ann's history: %s", j)
+			if c.From == carol || c.Into == carol || strings.Contains(c.Reason, "carol") {
+				bad = append(bad, string(j))
+			}
+		}
+		if len(bad) > 0 {
+			t.Errorf("Ann's export (%s) holds Carol's (%s) history: %s", ann, carol, strings.Join(bad, "; "))
+		}
+		if ex.Counts.History != 2 {
+			t.Errorf("Ann's history count %d, want 2 (the merge of %s into her, the split)", ex.Counts.History, b)
 		}
 	})
 }
