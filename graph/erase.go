@@ -406,7 +406,7 @@ func (x *Erased) scrubMap(m map[string]any) (map[string]any, bool) {
 	var out map[string]any
 	for k, v := range m {
 		o, keep, ch := x.scrubValue(k, v)
-		if keep && x.MatchField("", k) {
+		if keep && x.erasedName(k) {
 			keep, ch = false, true
 		}
 		if !ch {
@@ -427,13 +427,23 @@ func (x *Erased) scrubMap(m map[string]any) (map[string]any, bool) {
 	return out, true
 }
 
+// erasedName reports whether a name (a property's or a trait's) is, or
+// holds, an erased value: the name goes with its value, since renaming it
+// could collide with another name.
+func (x *Erased) erasedName(name string) bool {
+	return x.MatchField("", name) || x.ScrubText(name) != name
+}
+
 // scrubTraits returns the traits of an identifier that stays without those
-// whose value is erased, and how many went.
+// whose value or name is, or holds, an erased value, and how many went.
 func (x *Erased) scrubTraits(ts map[string]TraitValue) (map[string]TraitValue, int) {
 	n := 0
 	var out map[string]TraitValue
 	for name, tv := range ts {
 		o, keep, ch := x.scrubValue(name, tv.Value)
+		if keep && x.erasedName(name) {
+			keep, ch = false, true
+		}
 		if !ch {
 			continue
 		}
