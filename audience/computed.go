@@ -229,15 +229,31 @@ func (c ComputedTrait) Compute(events []graph.Event, now time.Time) any {
 		if n == 0 {
 			return nil
 		}
+		finite := !math.IsInf(sum, 0) && !math.IsNaN(sum)
 		switch c.Aggregate {
 		case AggSum:
+			if !finite {
+				return nil // past the range of a double: no value
+			}
 			return sum
 		case AggMin:
 			return lo
 		case AggMax:
 			return hi
 		default:
-			return sum / float64(n)
+			if finite {
+				return sum / float64(n)
+			}
+			// The sum is past the range of a double, the mean is not: a
+			// running mean, in the same order.
+			mean, i := 0.0, 0
+			for _, e := range kept {
+				if f, ok := ctNumber(Lookup(e.Properties, c.Property)); ok {
+					mean += (f - mean) / float64(i+1)
+					i++
+				}
+			}
+			return mean
 		}
 	case AggFirst:
 		for _, e := range kept {

@@ -59,6 +59,11 @@ func featureOf(prefix, name string, v any) (key string, x float64, shown any, ok
 	case bool:
 		return prefix + " " + name + "=" + fmt.Sprint(t), 1, t, true
 	case float64:
+		// A number no store keeps (infinite, NaN) would spread through
+		// the model's means into every score.
+		if math.IsInf(t, 0) || math.IsNaN(t) {
+			return "", 0, nil, false
+		}
 		return prefix + " " + name, slog(t), nil, true
 	case int64:
 		return prefix + " " + name, slog(float64(t)), nil, true

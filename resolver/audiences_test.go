@@ -690,3 +690,44 @@ func TestProfileAudiencesPricedByBound(t *testing.T) {
 		t.Errorf("audiences without first: %d memberships, want 100", len(out.Profile.Audiences))
 	}
 }
+
+// A SUM of finite numbers past the range of a double has no value, and an
+// AVG of them is their running mean, on both stores alike (the filter
+// compiled to Cypher on Neo4j, the computed values on the embedded
+// store): Profile.computed answers, and counts agree with the naive ones.
+func TestComputedSumPastTheRangeOfADouble(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		now := time.Now().UTC().Add(-time.Hour)
+		e.apply(order("big-1", "big", now, 1e308), order("big-2", "big", now.Add(time.Second), 1e308),
+			order("small-1", "small", now, 5.0))
+		defineCT(e, map[string]any{"name": "revenue", "aggregate": "SUM", "event": "Order Completed", "property": "total"})
+		defineCT(e, map[string]any{"name": "avg_order", "aggregate": "AVG", "event": "Order Completed", "property": "total"})
+		var out struct {
+			P struct{ Computed map[string]any } `json:"profileByIdentifier"`
+		}
+		e.query(`{ profileByIdentifier(type:"user_id", value:"big") { computed } }`, nil, &out)
+		if v, ok := out.P.Computed["revenue"]; ok && v != nil {
+			t.Errorf("revenue of two orders of 1e308 = %v, want no value", v)
+		}
+		if v, _ := out.P.Computed["avg_order"].(float64); v != 1e308 {
+			t.Errorf("avg_order of two orders of 1e308 = %v, want 1e308", out.P.Computed["avg_order"])
+		}
+		for _, c := range []struct {
+			f    string
+			want int
+		}{
+			{`{"computed":{"name":"revenue","op":"EXISTS"}}`, 1}, // small alone
+			{`{"computed":{"name":"revenue","op":"GT","value":100}}`, 0},
+			{`{"computed":{"name":"revenue","op":"LT","value":100}}`, 1},
+			{`{"computed":{"name":"avg_order","op":"GT","value":1e307}}`, 1},
+			{`{"computed":{"name":"avg_order","op":"EXISTS"}}`, 2},
+		} {
+			var out struct{ PreviewAudience struct{ Count int } }
+			e.query(`query($f: AudienceFilter!) { previewAudience(filter: $f) { count } }`, map[string]any{"f": jsonOf(t, c.f)}, &out)
+			if out.PreviewAudience.Count != c.want {
+				t.Errorf("%s: count %d, want %d", c.f, out.PreviewAudience.Count, c.want)
+			}
+		}
+	})
+}

@@ -332,3 +332,41 @@ func TestIntelBoundsFinerThanAMicrosecond(t *testing.T) {
 		}
 	})
 }
+
+// One profile whose computed SUM is past the range of a double (two
+// orders of 1e308) does not spoil the lookalike of everyone: the fit keeps
+// finite numbers only, every score is a probability, and the group's
+// non-members (u15 to u29) are still the best matches.
+func TestLookalikeWithASumPastTheRangeOfADouble(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		aid, _ := lookalikeData(e)
+		now := time.Now().UTC().Add(-time.Hour)
+		e.apply(order("big-1", "u100", now, 1e308), order("big-2", "u100", now.Add(time.Second), 1e308),
+			order("s-1", "u1", now, 20.0), order("s-2", "u2", now, 30.0), order("s-3", "u50", now, 10.0))
+		defineCT(e, map[string]any{"name": "revenue", "aggregate": "SUM", "event": "Order Completed", "property": "total"})
+		var out struct {
+			Lookalike []struct {
+				Profile struct{ ID string }
+				Score   float64
+			}
+		}
+		e.query(`query($a: ID!) { lookalike(audienceId: $a, size: 15) { profile { id } score } }`, map[string]any{"a": aid}, &out)
+		want := map[string]bool{}
+		for i := 15; i < 30; i++ {
+			want[e.profileID("user_id", fmt.Sprintf("u%d", i))] = true
+		}
+		hits := 0
+		for _, m := range out.Lookalike {
+			if want[m.Profile.ID] {
+				hits++
+			}
+			if !(m.Score >= 0 && m.Score <= 1) {
+				t.Errorf("score %v of %s is no probability", m.Score, m.Profile.ID)
+			}
+		}
+		if len(out.Lookalike) != 15 || hits < 12 {
+			t.Fatalf("%d matches, %d of them in the group; want 15, at least 12", len(out.Lookalike), hits)
+		}
+	})
+}

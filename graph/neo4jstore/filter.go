@@ -499,7 +499,12 @@ func (s *Store) CountFilter(ctx context.Context, fq audience.FilterQuery) (int, 
 const missingValue = "{k: 0, s: '', n: 0.0, e: null}"
 
 // finite holds for a number x.n that is neither infinite nor NaN.
-const finite = "(x.n >= -1.7976931348623157e308 AND x.n <= 1.7976931348623157e308)"
+var finite = finiteOf("x.n")
+
+// finiteOf is the condition that the number v is neither infinite nor NaN.
+func finiteOf(v string) string {
+	return "(" + v + " >= -1.7976931348623157e308 AND " + v + " <= 1.7976931348623157e308)"
+}
 
 // computed compiles a computed condition: the trait's value computed from
 // the profile's events as audience.ComputedTrait.Compute does (COMPUTED.md),
@@ -563,10 +568,16 @@ func (c *compiler) computedValue(def audience.ComputedTrait) (string, error) {
 		switch def.Aggregate {
 		case audience.AggCount:
 			agg = "{k: 2, s: '', n: toFloat(size(xs)), e: null}"
+		// A sum past the range of a double has no value; an average of
+		// numbers whose sum is past it is their running mean (as
+		// audience.ComputedTrait.Compute takes both).
 		case audience.AggSum:
-			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE {k: 2, s: '', n: reduce(a = 0.0, v IN ns | a + v), e: null} END"
+			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE head([t IN [reduce(a = 0.0, v IN ns | a + v)] | " +
+				"CASE WHEN " + finiteOf("t") + " THEN {k: 2, s: '', n: t, e: null} ELSE " + missingValue + " END]) END"
 		case audience.AggAvg:
-			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE {k: 2, s: '', n: reduce(a = 0.0, v IN ns | a + v) / size(ns), e: null} END"
+			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE head([t IN [reduce(a = 0.0, v IN ns | a + v)] | " +
+				"CASE WHEN " + finiteOf("t") + " THEN {k: 2, s: '', n: t / size(ns), e: null} " +
+				"ELSE {k: 2, s: '', n: reduce(m = 0.0, i IN range(0, size(ns) - 1) | m + (ns[i] - m) / (i + 1)), e: null} END]) END"
 		case audience.AggMin:
 			agg = "CASE WHEN size(ns) = 0 THEN " + missingValue + " ELSE {k: 2, s: '', n: reduce(a = ns[0], v IN ns | CASE WHEN v < a THEN v ELSE a END), e: null} END"
 		case audience.AggMax:
