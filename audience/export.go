@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
 
@@ -42,25 +43,64 @@ func Memberships(st Store) privacy.MembershipReader {
 }
 
 // ComputedOf returns the reader of a profile's stored computed values for
-// data exports (privacy.Exporter.WithComputed), ordered by name.
+// data exports (privacy.Exporter.WithComputed), ordered by name: the
+// values the keeper keeps in the profile's facts for the traits defined
+// now (a value kept for an older definition, or none, is left out), and
+// any value stored apart (a copy's ComputedValue records) for a trait the
+// facts hold none of. A kept value of a windowed trait is dated when it
+// was computed and expires at its next change; another holds until an
+// event changes it, and is dated now.
 func ComputedOf(st Store) privacy.ComputedReader {
 	return func(ctx context.Context, profileID string) ([]privacy.ExportComputed, error) {
+		defs, err := st.ComputedTraits(ctx)
+		if err != nil {
+			return nil, err
+		}
+		facts, err := st.Facts(ctx, []string{profileID})
+		if err != nil {
+			return nil, err
+		}
 		by, err := st.ComputedValues(ctx, []string{profileID})
 		if err != nil {
 			return nil, err
 		}
-		vals := by[profileID]
-		out := make([]privacy.ExportComputed, 0, len(vals))
-		for _, name := range slices.Sorted(maps.Keys(vals)) {
-			v := vals[name]
+		kept := map[string]ComputedFact{}
+		for _, c := range facts[profileID].Computed {
+			kept[c.Name] = c
+		}
+		now := graph.Now()
+		out := map[string]privacy.ExportComputed{}
+		for _, d := range defs {
+			c, ok := kept[d.Name]
+			if !ok || c.Version != ComputedVersion(d) || c.Value == nil {
+				continue
+			}
+			e := privacy.ExportComputed{Name: d.Name, Value: c.Value, ComputedAt: now}
+			if !c.From.IsZero() {
+				e.ComputedAt = c.From
+			}
+			if !c.Until.IsZero() {
+				t := c.Until
+				e.Expires = &t
+			}
+			out[d.Name] = e
+		}
+		for name, v := range by[profileID] {
+			if _, ok := out[name]; ok {
+				continue
+			}
 			c := privacy.ExportComputed{Name: name, Value: v.Value, ComputedAt: v.ComputedAt}
 			if !v.Expires.IsZero() {
 				t := v.Expires
 				c.Expires = &t
 			}
-			out = append(out, c)
+			out[name] = c
 		}
-		return out, nil
+		list := make([]privacy.ExportComputed, 0, len(out))
+		for _, name := range slices.Sorted(maps.Keys(out)) {
+			list = append(list, out[name])
+		}
+		return list, nil
 	}
 }
 

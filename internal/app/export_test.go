@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -421,4 +422,52 @@ func sorted(a, b string) []string {
 		a, b = b, a
 	}
 	return []string{a, b}
+}
+
+// The export lists the values of the computed traits the service keeps
+// for the person (in the profile's facts), as Profile.computed shows them,
+// and counts them in its header.
+func TestExportHoldsKeptComputedValues(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		web := sourcedKey(t, st, "site", "web", "events:write")
+		admin := sourcedKey(t, st, "admin", "", "privacy:read", "audiences:write", "audiences:read", "profiles:read", "pii:read")
+		svc, dial, _, _ := startService(t, st, "127.0.0.1:0", app.Auth{})
+		ctx := context.Background()
+		gqlData(t, dial, admin, `mutation { defineComputedTrait(input: {name: "orders", aggregate: COUNT, event: "Ordered"}) { name } }`, nil)
+		sendTo(t, dial, web, "track", `{"userId":"u-ann","messageId":"o1","event":"Ordered","timestamp":"2026-01-01T12:00:00Z","properties":{"total":30}}`)
+		sendTo(t, dial, web, "track", `{"userId":"u-ann","messageId":"o2","event":"Ordered","timestamp":"2026-01-01T12:30:00Z","properties":{"total":10}}`)
+		p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "user_id", Value: "u-ann"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The keeper keeps the value after the commit, in the background.
+		as := st.(audience.Store)
+		for deadline := time.Now().Add(wsLimit); ; time.Sleep(20 * time.Millisecond) {
+			fs, err := as.Facts(ctx, []string{p.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.ContainsFunc(fs[p.ID].Computed, func(c audience.ComputedFact) bool { return c.Name == "orders" && c.Value != nil }) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the keeper kept no value of orders")
+			}
+		}
+		r := send(t, "GET", "http://"+dial+"/v1/privacy/profiles/"+p.ID+"/export", "", admin, "")
+		if r.status != 200 {
+			t.Fatalf("export: %d %s", r.status, r.body)
+		}
+		head, recs := ndjson(t, r.body)
+		var computed []map[string]any
+		for _, rec := range recs {
+			if rec["kind"] == "computed" {
+				computed = append(computed, rec)
+			}
+		}
+		counts, _ := head["counts"].(map[string]any)
+		if len(computed) != 1 || computed[0]["name"] != "orders" || fmt.Sprint(computed[0]["value"]) != "2" || counts["computed"] != 1.0 {
+			t.Errorf("export's computed records %v (header counts %v), want orders = 2, counted", computed, counts)
+		}
+	})
 }
