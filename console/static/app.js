@@ -392,7 +392,9 @@
     document.title = "Profile " + p.id + " · Identity graph console";
     add(main, h("h1", null, "Profile ", h("span", { "class": "mono", text: p.id })));
     if (notice) add(main, h("div", { "class": "ok", role: "status", id: "notice", text: notice }));
-    var masked = p.identifiers.some(function (i) { return i.value.indexOf("***") >= 0 || /\*{3}/.test(i.key); });
+    // Values are masked only for a key without pii:read; a raw value may
+    // hold "***" too.
+    var masked = !can("pii:read") && p.identifiers.some(function (i) { return i.value.indexOf("***") >= 0 || /\*{3}/.test(i.key); });
     if (masked) add(main, h("p", { "class": "note", id: "masked-note", text: "Personal values are masked: this key lacks pii:read." }));
     var actions = h("div", { "class": "row" },
       gate(h("button", { type: "button", text: "Merge with another profile…", onclick: function () { mergeDialog(p); } }), "identity:write"),
@@ -411,7 +413,7 @@
       p.size > p.identifiers.length ? h("p", { "class": "note", text: "The first " + p.identifiers.length + " of " + p.size + " identifiers are listed." }) : null,
       table("Identifiers", ["Type", "Value", "Sources", "First seen", "Last seen", ""], p.identifiers.map(function (i) {
         // A masked value (without pii:read) cannot name the identifier.
-        var ref = /\*\*\*/.test(i.value) ? null : { type: i.type, value: i.value };
+        var ref = !can("pii:read") && /\*\*\*/.test(i.value) ? null : { type: i.type, value: i.value };
         var rm = h("button", { type: "button", "class": "danger", text: "Remove…", "aria-label": "Remove identifier " + i.key,
           disabled: !ref, title: ref ? null : "Needs pii:read to name this identifier", onclick: function () { removeDialog(p, ref); } });
         return h("tr", { "data-key": i.key }, td(i.type), td(i.value, "val"), td(i.sources.join(", ")), tdTime(i.firstSeen), tdTime(i.lastSeen),
@@ -477,16 +479,26 @@
     var byId = {};
     g.nodes.forEach(function (n) { byId[n.id] = n; });
     function label(id) { var n = byId[id]; return n ? n.type + ": " + n.value : id; }
+    // A node past the first 200 is named by its id, which is its key
+    // (type:value) unless masked (an opaque n1, n2...).
+    function nodeOf(id) {
+      if (byId[id]) return byId[id];
+      var c = id.indexOf(":");
+      return c > 0 ? { id: id, type: id.slice(0, c), value: id.slice(c + 1) } : { id: id, type: "" };
+    }
+    // Links to identifiers past the first 200 are listed, not drawn.
+    var undrawn = g.edges.filter(function (e) { return !byId[e.from] || !byId[e.to]; }).length;
     var list = table("Links", ["From", "To", "State", "Source", "Events", ""], g.edges.map(function (e, i) {
       return h("tr", { "data-edge": String(i) }, td(label(e.from), "val"), td(label(e.to), "val"),
         h("td", null, e.rejected ? h("span", { "class": "badge refused", text: "refused" }) : "linked"), td(e.source), td(e.count),
         h("td", null, h("button", { type: "button", text: "Explain", "aria-label": "Explain the link " + label(e.from) + " to " + label(e.to), onclick: function () { showEdge(i); } })));
     }));
     var sec = h("section", { "class": "card wide", "aria-labelledby": "h-graph" }, h("h2", { id: "h-graph", text: "Identity graph" }),
+      undrawn ? h("p", { "class": "note", id: "graph-undrawn", text: undrawn + " of the links listed below join an identifier past the first " + g.nodes.length + " and are not drawn." }) : null,
       h("div", { "class": "graphwrap" }, box, panel), h("h3", { text: "Links" }), list);
 
     function showEdge(i) {
-      var e = g.edges[i], a = refOf(byId[e.from] || { id: e.from, type: "" }), b = refOf(byId[e.to] || { id: e.to, type: "" });
+      var e = g.edges[i], a = refOf(nodeOf(e.from)), b = refOf(nodeOf(e.to));
       if (box.cy) { box.cy.elements(":selected").unselect(); box.cy.getElementById("e" + i).select(); }
       clear(panel);
       add(panel, h("h3", { text: (e.rejected ? "Refused link" : "Link") + ": " + label(e.from) + " – " + label(e.to) }),
@@ -536,7 +548,7 @@
         return { data: { id: n.id, label: n.type + "\n" + n.value, out: n.inProfile ? 0 : 1 } };
       }).concat(g.edges.map(function (e, i) {
         return { data: { id: "e" + i, source: e.from, target: e.to, idx: i, refused: e.rejected ? 1 : 0, label: e.rejected ? "refused" : "" } };
-      }));
+      }).filter(function (x) { return byId[x.data.source] && byId[x.data.target]; }));
       function hub() {
         var deg = {}, best = null;
         g.edges.forEach(function (e) { deg[e.from] = (deg[e.from] || 0) + 1; deg[e.to] = (deg[e.to] || 0) + 1; });
@@ -746,8 +758,16 @@
         ws.send(JSON.stringify({ type: "pong" }));
       } else if (msg.type === "next" && !me.closed) {
         clearTimeout(me.t);
-        me.t = setTimeout(function () {
-          if (me.closed || document.querySelector("dialog[open]")) return;
+        me.t = setTimeout(function redraw() {
+          if (me.closed || me.waiting) return;
+          // Not under an open dialog: once it closes, unless what it
+          // does redraws the page itself (stopLive closes this).
+          var dlg = document.querySelector("dialog[open]");
+          if (dlg) {
+            me.waiting = true;
+            dlg.addEventListener("close", function () { me.waiting = false; setTimeout(redraw, 0); }, { once: true });
+            return;
+          }
           var ev = msg.payload && msg.payload.data && msg.payload.data.profileChanged;
           profilePage(id, ev ? "Updated after a change (" + ev.kind + ")." : null);
         }, 400);
