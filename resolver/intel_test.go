@@ -211,6 +211,16 @@ func TestIntelQueries(t *testing.T) {
 // browse pages on the web. The audience holds u0..u14 (its kept
 // membership, written as the keeper would). The email consent of u15,
 // u16 and u17 is GRANTED, of u18 DENIED.
+// groupRest is the profiles of lookalikeData's group outside the seed
+// audience (u15 to u29): the best matches.
+func groupRest(e *env) map[string]bool {
+	want := map[string]bool{}
+	for i := 15; i < 30; i++ {
+		want[e.profileID("user_id", fmt.Sprintf("u%d", i))] = true
+	}
+	return want
+}
+
 func lookalikeData(e *env) (string, []string) {
 	e.t.Helper()
 	now := time.Now().UTC()
@@ -260,10 +270,7 @@ func TestLookalikeQuery(t *testing.T) {
 		var out struct{ Lookalike []match }
 		e.query(op, map[string]any{"a": aid, "n": 15}, &out)
 		// The 15 best are u15..u29, the rest of the group.
-		want := map[string]bool{}
-		for i := 15; i < 30; i++ {
-			want[e.profileID("user_id", fmt.Sprintf("u%d", i))] = true
-		}
+		want := groupRest(e)
 		hits := 0
 		for i, m := range out.Lookalike {
 			if want[m.Profile.ID] {
@@ -352,10 +359,7 @@ func TestLookalikeWithASumPastTheRangeOfADouble(t *testing.T) {
 			}
 		}
 		e.query(`query($a: ID!) { lookalike(audienceId: $a, size: 15) { profile { id } score } }`, map[string]any{"a": aid}, &out)
-		want := map[string]bool{}
-		for i := 15; i < 30; i++ {
-			want[e.profileID("user_id", fmt.Sprintf("u%d", i))] = true
-		}
+		want := groupRest(e)
 		hits := 0
 		for _, m := range out.Lookalike {
 			if want[m.Profile.ID] {
