@@ -248,8 +248,11 @@ func (s *Store) ConsentPage(ctx context.Context, after string, limit int) ([]pri
 func (s *Store) CountConsent(ctx context.Context) (int, error) {
 	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		recs, err := t.query(ctx, qCountConsent, nil)
-		if err != nil || len(recs) != 1 {
-			return nil, fmt.Errorf("count consent records: %v", err)
+		if err != nil {
+			return nil, fmt.Errorf("count consent records: %w", err)
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("count consent records: %d records, want 1", len(recs))
 		}
 		n, _ := recs[0].Values[0].(int64)
 		return int(n), nil

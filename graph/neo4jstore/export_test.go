@@ -244,3 +244,7 @@ func AccessWriteAround(ctx context.Context, s *Store, between func()) error {
 	})
 	return err
 }
+
+// UseDatabase points s at another database of its Neo4j, as a database
+// taken offline under a running store would look.
+func UseDatabase(s *Store, db string) { s.db = db }

@@ -73,7 +73,7 @@ func (s *Store) backfillSlots(ctx context.Context) (string, error) {
 	if done.(bool) {
 		return "present " + what, nil
 	}
-	ids, err := s.backfill(ctx, qIdentifierTraitsPage, qSetIdentifierSlots, func(raw string) (map[string]any, error) {
+	ids, err := s.backfill(ctx, qIdentifierTraitsPage, qSetIdentifierSlots, graph.KeyRef, func(raw string) (map[string]any, error) {
 		var traits map[string]graph.TraitValue
 		if err := json.Unmarshal([]byte(raw), &traits); err != nil {
 			return nil, err
@@ -83,7 +83,7 @@ func (s *Store) backfillSlots(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("migrate: identifier slots: %w", err)
 	}
-	evs, err := s.backfill(ctx, qEventPropertiesPage, qSetEventSlots, func(raw string) (map[string]any, error) {
+	evs, err := s.backfill(ctx, qEventPropertiesPage, qSetEventSlots, func(id string) string { return id }, func(raw string) (map[string]any, error) {
 		var props map[string]any
 		if err := json.Unmarshal([]byte(raw), &props); err != nil {
 			return nil, err
@@ -106,8 +106,9 @@ func (s *Store) backfillSlots(ctx context.Context) (string, error) {
 
 // backfill pages through the nodes page lists (key, JSON), and writes
 // the slots slotsOf gives for those with JSON; it returns how many it
-// wrote.
-func (s *Store) backfill(ctx context.Context, page, set string, slotsOf func(raw string) (map[string]any, error)) (int, error) {
+// wrote. An error names the node by name(key): an identifier's key holds
+// its value, which no error repeats.
+func (s *Store) backfill(ctx context.Context, page, set string, name func(string) string, slotsOf func(raw string) (map[string]any, error)) (int, error) {
 	after, n := "", 0
 	for {
 		out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
@@ -126,7 +127,7 @@ func (s *Store) backfill(ctx context.Context, page, set string, slotsOf func(raw
 				}
 				sl, err := slotsOf(raw)
 				if err != nil {
-					return nil, fmt.Errorf("%s: %w", k, err)
+					return nil, fmt.Errorf("%s: %w", name(k), err)
 				}
 				rows = append(rows, map[string]any{"k": k, "s": sl})
 			}
