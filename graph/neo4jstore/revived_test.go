@@ -42,6 +42,35 @@ func (s pauseStore) Update(ctx context.Context, fn func(ctx context.Context, tx 
 	})
 }
 
+// unlinkDuring unlinks a and b on s, and while the unlink holds its locks
+// and has not committed, runs call with a second engine on s until that
+// call's transaction has done its reads and reaches LockProfiles; it
+// returns once both have ended.
+func unlinkDuring(t *testing.T, s graph.Store, a, b graph.IdentifierRef, call func(e2 *graph.Engine)) ([]graph.Profile, error) {
+	t.Helper()
+	reached := make(chan struct{})
+	var once, startOnce sync.Once
+	e2 := graph.NewEngine(pauseStore{Store: s, atLock: func() { once.Do(func() { close(reached) }) }}, nil)
+	done := make(chan struct{})
+	hook := func(ctx context.Context, tx graph.Tx, w *graph.Write) error {
+		startOnce.Do(func() {
+			go func() {
+				defer close(done)
+				call(e2)
+			}()
+			select {
+			case <-reached:
+			case <-time.After(time.Minute):
+				t.Error("the second call never reached LockProfiles")
+			}
+		})
+		return nil
+	}
+	parts, err := graph.NewEngine(s, nil).UnlinkIdentifiers(graph.WithBeforeCommit(context.Background(), hook), a, b, "wrong link")
+	<-done
+	return parts, err
+}
+
 func revAt(min int) time.Time { return time.Date(2024, 1, 1, 0, min, 0, 0, time.UTC) }
 
 func revEv(id string, min int, refs ...graph.IdentifierRef) graph.Event {
@@ -76,30 +105,10 @@ func TestForgetProfileDuringTheSplitThatRevivesIt(t *testing.T) {
 		t.Fatalf("setup: x1's profile %s was not merged away", X)
 	}
 
-	reached := make(chan struct{})
-	var once sync.Once
-	e2 := graph.NewEngine(pauseStore{Store: s, atLock: func() { once.Do(func() { close(reached) }) }}, nil)
 	var forgetErr error
-	done := make(chan struct{})
-	var startOnce sync.Once
-	hook := func(ctx context.Context, tx graph.Tx, w *graph.Write) error {
-		// The unlink holds P's lock: start the forget and let it do its
-		// reads before the unlink commits.
-		startOnce.Do(func() {
-			go func() {
-				defer close(done)
-				_, forgetErr = e2.ForgetProfile(context.Background(), X, "erasure request", nil)
-			}()
-			select {
-			case <-reached:
-			case <-time.After(time.Minute):
-				t.Error("the second call never reached LockProfiles")
-			}
-		})
-		return nil
-	}
-	parts, unlinkErr := e1.UnlinkIdentifiers(graph.WithBeforeCommit(ctx, hook), p1, x1, "wrong link")
-	<-done
+	parts, unlinkErr := unlinkDuring(t, s, p1, x1, func(e2 *graph.Engine) {
+		_, forgetErr = e2.ForgetProfile(context.Background(), X, "erasure request", nil)
+	})
 	t.Logf("unlink: %v parts=%v; forget(%s): %v", unlinkErr, parts, X, forgetErr)
 
 	ids, err := e1.Identifiers(ctx, []string{p1.Key(), p2.Key(), x1.Key()})
@@ -142,27 +151,10 @@ func TestMergeProfilesDuringTheSplitThatRevivesIt(t *testing.T) {
 	if p, _ := e1.ProfileByIdentifier(ctx, x1); p.ID == X {
 		t.Fatalf("setup: x1's profile %s was not merged away", X)
 	}
-	reached := make(chan struct{})
-	var once, startOnce sync.Once
-	e2 := graph.NewEngine(pauseStore{Store: s, atLock: func() { once.Do(func() { close(reached) }) }}, nil)
 	var mergeErr error
-	done := make(chan struct{})
-	hook := func(ctx context.Context, tx graph.Tx, w *graph.Write) error {
-		startOnce.Do(func() {
-			go func() {
-				defer close(done)
-				_, mergeErr = e2.MergeProfiles(context.Background(), []string{X, Q}, "same person")
-			}()
-			select {
-			case <-reached:
-			case <-time.After(time.Minute):
-				t.Error("the second call never reached LockProfiles")
-			}
-		})
-		return nil
-	}
-	_, unlinkErr := e1.UnlinkIdentifiers(graph.WithBeforeCommit(ctx, hook), x1, p2, "wrong link")
-	<-done
+	_, unlinkErr := unlinkDuring(t, s, x1, p2, func(e2 *graph.Engine) {
+		_, mergeErr = e2.MergeProfiles(context.Background(), []string{X, Q}, "same person")
+	})
 	t.Logf("unlink: %v; merge(%s, %s): %v", unlinkErr, X, Q, mergeErr)
 	ps, err := e1.ProfilesByIdentifiers(ctx, []graph.IdentifierRef{x1, p2, p3, q1})
 	if err != nil {
