@@ -584,19 +584,20 @@ func historyOf(ctx context.Context, tx graph.ReadTx, pid string) ([]graph.Profil
 			if b == pid {
 				continue
 			}
-			var in, out time.Time
+			// The split that took b away after it last merged into ours.
+			var mergedAt, splitAt time.Time
 			for _, c := range cs {
-				if c.Kind == graph.ChangeMerge && c.From == b && known[c.Into] && c.At.After(in) {
-					in = c.At
+				if c.Kind == graph.ChangeMerge && c.From == b && known[c.Into] && c.At.After(mergedAt) {
+					mergedAt = c.At
 				}
 			}
 			for _, c := range cs {
-				if c.Kind == graph.ChangeSplit && c.Into == b && !c.At.Before(in) && (out.IsZero() || c.At.Before(out)) {
-					out = c.At
+				if c.Kind == graph.ChangeSplit && c.Into == b && !c.At.Before(mergedAt) && (splitAt.IsZero() || c.At.Before(splitAt)) {
+					splitAt = c.At
 				}
 			}
-			if !out.IsZero() {
-				left[b] = out
+			if !splitAt.IsZero() {
+				left[b] = splitAt
 			}
 		}
 		todo = nil
