@@ -42,6 +42,24 @@ func (s pauseStore) Update(ctx context.Context, fn func(ctx context.Context, tx 
 	})
 }
 
+// mergeAway stores ev, which joins x's profile to a larger one, and
+// returns the id x's profile had before: merged away now.
+func mergeAway(t *testing.T, e *graph.Engine, x graph.IdentifierRef, ev graph.Event) string {
+	t.Helper()
+	ctx := context.Background()
+	p, err := e.ProfileByIdentifier(ctx, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ApplyBatch(ctx, []graph.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := e.ProfileByIdentifier(ctx, x); now.ID == p.ID {
+		t.Fatalf("setup: %s's profile %s was not merged away", x.Value, p.ID)
+	}
+	return p.ID
+}
+
 // unlinkDuring unlinks a and b on s, and while the unlink holds its locks
 // and has not committed, runs call with a second engine on s until that
 // call's transaction has done its reads and reaches LockProfiles; it
@@ -93,17 +111,7 @@ func TestForgetProfileDuringTheSplitThatRevivesIt(t *testing.T) {
 	if _, err := e1.ApplyBatch(ctx, []graph.Event{revEv("e1", 1, p1, p2), revEv("e2", 2, x1)}); err != nil {
 		t.Fatal(err)
 	}
-	px, err := e1.ProfileByIdentifier(ctx, x1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	X := px.ID
-	if _, err := e1.ApplyBatch(ctx, []graph.Event{revEv("e3", 3, p1, x1)}); err != nil {
-		t.Fatal(err)
-	}
-	if p, _ := e1.ProfileByIdentifier(ctx, x1); p.ID == X {
-		t.Fatalf("setup: x1's profile %s was not merged away", X)
-	}
+	X := mergeAway(t, e1, x1, revEv("e3", 3, p1, x1))
 
 	var forgetErr error
 	parts, unlinkErr := unlinkDuring(t, s, p1, x1, func(e2 *graph.Engine) {
@@ -142,15 +150,9 @@ func TestMergeProfilesDuringTheSplitThatRevivesIt(t *testing.T) {
 	if _, err := e1.ApplyBatch(ctx, []graph.Event{revEv("e1", 1, p2, p3), revEv("e2", 2, x1), revEv("e3", 3, q1)}); err != nil {
 		t.Fatal(err)
 	}
-	px, _ := e1.ProfileByIdentifier(ctx, x1)
 	pq, _ := e1.ProfileByIdentifier(ctx, q1)
-	X, Q := px.ID, pq.ID
-	if _, err := e1.ApplyBatch(ctx, []graph.Event{revEv("e4", 4, x1, p2)}); err != nil {
-		t.Fatal(err)
-	}
-	if p, _ := e1.ProfileByIdentifier(ctx, x1); p.ID == X {
-		t.Fatalf("setup: x1's profile %s was not merged away", X)
-	}
+	Q := pq.ID
+	X := mergeAway(t, e1, x1, revEv("e4", 4, x1, p2))
 	var mergeErr error
 	_, unlinkErr := unlinkDuring(t, s, x1, p2, func(e2 *graph.Engine) {
 		_, mergeErr = e2.MergeProfiles(context.Background(), []string{X, Q}, "same person")
