@@ -96,6 +96,26 @@ func TestBadInputCorpus(t *testing.T) {
 	}
 }
 
+// TestSingleMessageMeasuredWithoutLineEnd: a single message's endpoint
+// measures the message as a batch's messages are measured, without the
+// spaces and line end around it (curl --data-binary @file sends the file's
+// newline): exactly 32 KiB and a newline is stored, a byte more refused.
+func TestSingleMessageMeasuredWithoutLineEnd(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	msg := func(n int) string {
+		head, tail := `{"event":"e","userId":"u-limit","properties":{"p":"`, `"}}`
+		return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
+	}
+	r := h.rawPost(t, "/v1/track", []byte(msg(ingest.DefaultMaxMessageBytes)+"\r\n"), nil)
+	if r.status != http.StatusOK || !r.body.Success {
+		t.Fatalf("a message of exactly 32 KiB and a line end: %d %s; want 200", r.status, r.raw)
+	}
+	r = h.rawPost(t, "/v1/track", []byte(msg(ingest.DefaultMaxMessageBytes+1)+"\n"), nil)
+	if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(r.body.Error, "message is 32769 bytes") {
+		t.Fatalf("a byte over and a newline: %d %s; want 413 naming 32769 bytes", r.status, r.raw)
+	}
+}
+
 // TestBatchPerItemRejections: in a batch, valid messages are stored and
 // each invalid one is reported by index with its reason.
 func TestBatchPerItemRejections(t *testing.T) {

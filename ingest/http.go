@@ -144,8 +144,10 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			key = bkey
 		}
 	} else {
-		if len(body) > c.cfg.MaxMessageBytes {
-			c.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message is %d bytes, over the %s per-message limit", len(body), sizeName(c.cfg.MaxMessageBytes)))
+		// Measured as Parse measures it: without the spaces and line
+		// ending around it (curl --data-binary @file sends the newline).
+		if n := len(bytes.Trim(body, " \t\r\n")); n > c.cfg.MaxMessageBytes {
+			c.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message is %d bytes, over the %s per-message limit", n, sizeName(c.cfg.MaxMessageBytes)))
 			return
 		}
 		if !json.Valid(body) {

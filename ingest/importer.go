@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
@@ -423,6 +424,13 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 		}
 		line, _ := r.FieldPos(0)
 		im.readRow()
+		// Live traffic refuses invalid UTF-8 (invalid_utf8); json.Marshal
+		// would replace it with U+FFFD, so two ids that differ only in
+		// bytes of another encoding (a Latin-1 export) would become one.
+		if col, off := badUTF8(rec); col >= 0 {
+			im.reject(line, fmt.Sprintf("invalid_utf8: column %q is not valid UTF-8 (first bad byte at offset %d); CSV input must be UTF-8", clip(header[col], 64), off), rec)
+			continue
+		}
 		msg := map[string]any{"type": TypeIdentify}
 		tr := map[string]any{}
 		var ext []any
@@ -796,4 +804,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// badUTF8 returns the first field of rec that is not valid UTF-8 and the
+// offset of its first bad byte, or -1.
+func badUTF8(rec []string) (int, int) {
+	for i, f := range rec {
+		if utf8.ValidString(f) {
+			continue
+		}
+		for off := 0; off < len(f); {
+			r, n := utf8.DecodeRuneInString(f[off:])
+			if r == utf8.RuneError && n <= 1 {
+				return i, off
+			}
+			off += n
+		}
+	}
+	return -1, 0
 }

@@ -371,6 +371,53 @@ func TestImportNDJSONOfMessagesSentLive(t *testing.T) {
 	}
 }
 
+// TestImportCSVRefusesInvalidUTF8: a row of a file in another encoding
+// (Latin-1 José and Josè) is refused as live traffic refuses it
+// (invalid_utf8), never stored with U+FFFD in place of its bytes, which
+// would make the two customers one; the rejects file keeps the row's
+// bytes as read, and the valid row is stored.
+func TestImportCSVRefusesInvalidUTF8(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	ctx := context.Background()
+	in := "customer_id,Email\n" +
+		"jos\xe9,jose@example.com\n" +
+		"jos\xe8,josee@example.com\n" +
+		"ana,ana@example.com\n"
+	var rejects bytes.Buffer
+	cfg := ingest.ImportConfig{
+		Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatCSV,
+		Identifiers: []ingest.Mapping{{Name: "user_id", Column: "customer_id"}, {Name: "email", Column: "Email"}},
+		Rejects:     &rejects,
+	}
+	stats, err := ingest.Import(ctx, strings.NewReader(in), cfg)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if stats.Rows != 3 || stats.Stored != 1 || stats.Rejected != 2 {
+		t.Fatalf("stats %+v, want 3 rows: 1 stored, 2 rejected", stats)
+	}
+	if p := h.profile(t, graph.TypeEmail, "ana@example.com"); p.ID == "" {
+		t.Error("the valid row was not stored")
+	}
+	if _, err := h.eng.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeUserID, Value: "jos\uFFFD"}); graph.ErrorCode(err) != graph.ENOTFOUND {
+		t.Errorf("user_id %q: %v, want not found", "jos\uFFFD", err)
+	}
+	for _, e := range []string{"jose@example.com", "josee@example.com"} {
+		if _, err := h.eng.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: graph.TypeEmail, Value: e}); graph.ErrorCode(err) != graph.ENOTFOUND {
+			t.Errorf("email %s of a refused row: %v, want not found", e, err)
+		}
+	}
+	want := []string{
+		`2,"invalid_utf8: column ""customer_id"" is not valid UTF-8 (first bad byte at offset 3); CSV input must be UTF-8",jos` + "\xe9" + `,jose@example.com`,
+		`3,"invalid_utf8: column ""customer_id"" is not valid UTF-8 (first bad byte at offset 3); CSV input must be UTF-8",jos` + "\xe8" + `,josee@example.com`,
+	}
+	for _, w := range want {
+		if !strings.Contains(rejects.String(), w+"\n") {
+			t.Errorf("rejects file lacks the row %q:\n%s", w, rejects.String())
+		}
+	}
+}
+
 // A CSV row keeps the id and digest it had when imports sent
 // {"context":{"library":{"name":"cdp-import"}}} as the batch's context: a
 // file imported that way is a duplicate when imported again now. The row

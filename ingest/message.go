@@ -39,6 +39,9 @@ const (
 	// SDKs fill it from a page's utm_campaign, which no one checks, so a
 	// longer name is cut (on a rune boundary) rather than refused.
 	MaxCampaignBytes = 256
+	// MaxChannelBytes bounds context.channel as kept on the event; a longer
+	// one is cut (on a rune boundary), as a campaign is.
+	MaxChannelBytes = 64
 	// MaxFuture is how far past its receipt an event may be dated.
 	MaxFuture = 24 * time.Hour
 )
@@ -452,11 +455,9 @@ func channel(ctx map[string]any, typ string) (string, *MessageError) {
 		if !ok {
 			return "", invalid("context.channel must be a string, not %s", jsonType(v))
 		}
-		s = strings.ToLower(strings.TrimSpace(s))
-		if len(s) > 64 {
-			return "", invalid("context.channel is longer than 64 bytes")
-		}
-		if s != "" {
+		// Cut, not refused, as a campaign is: a long channel is no reason
+		// to lose the message's identifiers.
+		if s = cutBytes(strings.ToLower(strings.TrimSpace(s)), MaxChannelBytes); s != "" {
 			return s, nil
 		}
 	}
@@ -506,11 +507,16 @@ func campaign(ctx map[string]any) (string, *MessageError) {
 // rune boundary: every path that stores an event's campaign keeps it
 // bounded the same way.
 func CutCampaign(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= MaxCampaignBytes {
+	return cutBytes(strings.TrimSpace(s), MaxCampaignBytes)
+}
+
+// cutBytes cuts s to at most max bytes on a character boundary, and trims
+// the spaces the cut leaves at its end.
+func cutBytes(s string, max int) string {
+	if len(s) <= max {
 		return s
 	}
-	n := MaxCampaignBytes
+	n := max
 	for n > 0 && s[n]&0xC0 == 0x80 {
 		n--
 	}
@@ -611,6 +617,13 @@ var timeLayouts = []string{
 // and a bare date. A time without a zone is taken as UTC.
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
+	// RFC 3339 (5.6) allows a lower-case t and z; Go's layouts do not.
+	if len(s) > 10 && s[10] == 't' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if len(s) > 10 && s[len(s)-1] == 'z' {
+		s = s[:len(s)-1] + "Z"
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), nil

@@ -106,6 +106,10 @@ func TestParseMessageChannel(t *testing.T) {
 		{`{"type":"screen","name":"Home","userId":"u"}`, "mobile"},
 		{`{"type":"page","userId":"u"}`, "web"},
 		{`{"type":"track","event":"e","userId":"u","context":{"library":{"name":"analytics-go"}}}`, "server"},
+		// Over 64 bytes: cut on a character boundary, not refused (the
+		// 64th byte is inside the é).
+		{`{"type":"track","event":"e","userId":"u","context":{"channel":"` + strings.Repeat("c", 63) + `é more"}}`, strings.Repeat("c", 63)},
+		{`{"type":"track","event":"e","userId":"u","context":{"channel":"` + strings.Repeat("c", 70) + `"}}`, strings.Repeat("c", 64)},
 	}
 	for _, c := range cases {
 		if got := parse(t, c.raw, env()).Channel; got != c.want {
@@ -147,6 +151,13 @@ func TestParseMessageTime(t *testing.T) {
 			`{"type":"identify","userId":"u","timestamp":"2024-05-01 08:30:00"}`, time.Time{}, time.Date(2024, 5, 1, 8, 30, 0, 0, time.UTC)},
 		{"space and a zone without colon",
 			`{"type":"identify","userId":"u","timestamp":"2024-05-01 08:30:00.25+0200"}`, time.Time{}, time.Date(2024, 5, 1, 6, 30, 0, 250e6, time.UTC)},
+		// RFC 3339 (5.6) allows a lower-case t and z.
+		{"lower-case t and z",
+			`{"type":"identify","userId":"u","timestamp":"2024-05-01t08:30:00.5z"}`, time.Time{}, time.Date(2024, 5, 1, 8, 30, 0, 500e6, time.UTC)},
+		{"lower-case t with an offset",
+			`{"type":"identify","userId":"u","timestamp":"2024-05-01t08:30:00+02:00"}`, time.Time{}, time.Date(2024, 5, 1, 6, 30, 0, 0, time.UTC)},
+		{"lower-case z",
+			`{"type":"identify","userId":"u","timestamp":"2024-05-01T08:30:00z"}`, time.Time{}, time.Date(2024, 5, 1, 8, 30, 0, 0, time.UTC)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
