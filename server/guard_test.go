@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -246,6 +247,25 @@ func TestMetricsAccess(t *testing.T) {
 		}
 		if r := call(t, "GET", mln.Addr().String(), "/graphql", "", scraper); r.status != 404 {
 			t.Errorf("/graphql on the metrics listener: %d, want 404", r.status)
+		}
+		for _, m := range []string{"POST", "DELETE"} {
+			if r := call(t, m, mln.Addr().String(), "/metrics", "", ""); r.status != 405 || r.header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("%s /metrics on the metrics listener: %d Allow %q %s, want 405 with Allow: GET, HEAD", m, r.status, r.header.Get("Allow"), r.body)
+			}
+		}
+		// A loopback metrics listener asks for no key even where keys are
+		// enforced: a page reaching it through DNS rebinding is refused.
+		if r := call(t, "GET", mln.Addr().String(), "/metrics", "evil.example", ""); r.status != 421 || strings.Contains(r.body, "cdp_test_total") {
+			t.Errorf("/metrics on the loopback metrics listener with Host evil.example: %d %.100s, want 421", r.status, r.body)
+		}
+		// On another address it is the operator's to keep private, and
+		// answers a scraper naming it by any Host.
+		if wln, err := Listen("0.0.0.0:0"); err == nil {
+			guardedServer(t, st, "127.0.0.1:0", g, wln)
+			port := wln.Addr().(*net.TCPAddr).Port
+			if r := call(t, "GET", fmt.Sprintf("127.0.0.1:%d", port), "/metrics", "cdp1:9090", ""); r.status != 200 || !strings.Contains(r.body, "cdp_test_total 7") {
+				t.Errorf("/metrics on a metrics listener on 0.0.0.0 with Host cdp1:9090: %d %.100s, want 200", r.status, r.body)
+			}
 		}
 		if err := s.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)

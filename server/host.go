@@ -34,14 +34,31 @@ func (s *Server) loopbackOnly() bool { return Loopback(s.ln) }
 func (s *Server) hostCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !loopbackHost(r.Host) && (s.cfg.Guard == nil || s.cfg.Guard.Open(r.Context())) {
-			writeJSON(w, http.StatusMisdirectedRequest, map[string]any{
-				"success": false,
-				"error": "Host " + clip(r.Host) + " is not served: this server listens on loopback with no API key and answers only " +
-					"Host localhost, 127.0.0.1 or [::1] (any port), which stops DNS rebinding",
-			})
+			misdirected(w, r, "this server listens on loopback with no API key")
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// metricsHostCheck is hostCheck for a loopback metrics listener
+// (--metrics-addr), which never takes a key: it always answers only a
+// local Host, or a rebinding page could read the metrics.
+func metricsHostCheck(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			misdirected(w, r, "this metrics listener is on loopback, where no key is asked")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func misdirected(w http.ResponseWriter, r *http.Request, why string) {
+	writeJSON(w, http.StatusMisdirectedRequest, map[string]any{
+		"success": false,
+		"error": "Host " + clip(r.Host) + " is not served: " + why + " and answers only " +
+			"Host localhost, 127.0.0.1 or [::1] (any port), which stops DNS rebinding",
 	})
 }
 

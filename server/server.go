@@ -121,9 +121,14 @@ func New(cfg Config, ln net.Listener, store graph.Store, routes Routes) *Server 
 	if cfg.MetricsListener != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.metricsHandler())
+		mux.Handle("/metrics", onlyGet)
 		mux.HandleFunc("/", notFound)
+		var h http.Handler = mux
+		if Loopback(cfg.MetricsListener) {
+			h = metricsHostCheck(mux)
+		}
 		s.metrics = &http.Server{
-			Handler:           s.middleware(mux),
+			Handler:           s.middleware(h),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goccy/go-yaml"
 )
@@ -19,8 +20,9 @@ func TestComposeFile(t *testing.T) {
 		Services map[string]struct {
 			Image       string            `yaml:"image"`
 			Build       string            `yaml:"build"`
-			Environment map[string]string `yaml:"environment"`
-			Healthcheck struct {
+			Environment     map[string]string `yaml:"environment"`
+			StopGracePeriod string            `yaml:"stop_grace_period"`
+			Healthcheck     struct {
 				Test []string `yaml:"test"`
 			} `yaml:"healthcheck"`
 			DependsOn map[string]struct {
@@ -55,6 +57,25 @@ func TestComposeFile(t *testing.T) {
 		if app.Environment["CDP_AUDIENCE_REFRESH"] != "0" {
 			refreshing++
 		}
+		// Docker kills a container 10 s after SIGTERM unless told
+		// otherwise; cdp serve may take --shutdown-timeout (30 s unless
+		// set) to finish requests, hand over leases and write its audit
+		// entries (docs/DEPLOYMENT.md).
+		shutdown := 30 * time.Second
+		if v := app.Environment["CDP_SHUTDOWN_TIMEOUT"]; v != "" {
+			if shutdown, err = time.ParseDuration(v); err != nil {
+				t.Fatalf("%s: CDP_SHUTDOWN_TIMEOUT %q: %v", name, v, err)
+			}
+		}
+		grace := 10 * time.Second
+		if v := app.StopGracePeriod; v != "" {
+			if grace, err = time.ParseDuration(v); err != nil {
+				t.Fatalf("%s: stop_grace_period %q: %v", name, v, err)
+			}
+		}
+		if grace <= shutdown {
+			t.Errorf("%s: Docker kills it %s after SIGTERM (stop_grace_period), before its --shutdown-timeout of %s can end", name, grace, shutdown)
+		}
 	}
 	if refreshing != 1 {
 		t.Fatalf("%d replicas run the audience refresher, want exactly 1", refreshing)
@@ -65,6 +86,21 @@ func TestComposeFile(t *testing.T) {
 	}
 	if !strings.Contains(string(df), "./cmd/cdp") || !strings.Contains(string(df), `CMD ["serve"]`) {
 		t.Fatal("Dockerfile does not build and serve ./cmd/cdp")
+	}
+	// COPY . . must not send the embedded store (./data, personal data)
+	// or builds to the Docker engine as build context.
+	ignore, err := os.ReadFile("../../.dockerignore")
+	if err != nil {
+		t.Fatalf("no .dockerignore: docker build would send ./data, the embedded store: %v", err)
+	}
+	lines := map[string]bool{}
+	for _, l := range strings.Split(string(ignore), "\n") {
+		lines[strings.TrimSpace(l)] = true
+	}
+	for _, want := range []string{"data/", "dist/"} {
+		if !lines[want] {
+			t.Errorf(".dockerignore does not leave out %s:\n%s", want, ignore)
+		}
 	}
 	// The image's cdp version is stamped as make release stamps it.
 	if !strings.Contains(string(df), "ARG VERSION") || !strings.Contains(string(df), "-X main.version=${VERSION}") {

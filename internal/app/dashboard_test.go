@@ -79,6 +79,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 
 	metric := regexp.MustCompile(`cdp_[a-z_]+`)
 	queried := map[string]bool{}
+	refusals := map[string]bool{} // what the refusals panel shows
 	for _, p := range dash.Panels {
 		if len(p.Targets) == 0 {
 			t.Errorf("panel %q has no query", p.Title)
@@ -95,6 +96,9 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 					t.Errorf("panel %q queries %s, which the service does not export", p.Title, m)
 				}
 				queried[name] = true
+				if strings.HasPrefix(p.Title, "Refusals") {
+					refusals[name] = true
+				}
 			}
 		}
 	}
@@ -104,6 +108,16 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	} {
 		if !queried[want] {
 			t.Errorf("the dashboard does not show %s", want)
+		}
+	}
+	// Every counter of events the collector did not store (README,
+	// Metrics: duplicate_conflict is counted apart from rejected_total).
+	for _, want := range []string{
+		"cdp_ingest_events_refused_total", "cdp_ingest_events_rejected_total",
+		"cdp_ingest_events_suppressed_total", "cdp_ingest_events_duplicate_conflict_total",
+	} {
+		if !refusals[want] {
+			t.Errorf("the refusals panel does not show %s", want)
 		}
 	}
 }
