@@ -18,8 +18,8 @@ func TestComposeFile(t *testing.T) {
 	}
 	var c struct {
 		Services map[string]struct {
-			Image       string            `yaml:"image"`
-			Build       string            `yaml:"build"`
+			Image           string            `yaml:"image"`
+			Build           string            `yaml:"build"`
 			Environment     map[string]string `yaml:"environment"`
 			StopGracePeriod string            `yaml:"stop_grace_period"`
 			Healthcheck     struct {
