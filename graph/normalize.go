@@ -85,25 +85,34 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 	}
 	switch typ {
 	case TypeEmail:
-		v = strings.ToLower(v)
 		at := strings.LastIndexByte(v, '@')
 		if at <= 0 || at == len(v)-1 || strings.IndexFunc(v, unicode.IsSpace) >= 0 {
 			return IdentifierRef{}, DropInvalidEmail
 		}
+		local := strings.ToLower(v[:at])
 		// An @ in the local part only inside quotes ("a@b"@example.com).
-		if local := v[:at]; strings.IndexByte(local, '@') >= 0 && !(len(local) > 1 && local[0] == '"' && local[len(local)-1] == '"') {
+		if strings.IndexByte(local, '@') >= 0 && !(len(local) > 1 && local[0] == '"' && local[len(local)-1] == '"') {
 			return IdentifierRef{}, DropInvalidEmail
 		}
-		// One trailing root dot names the same domain (example.com.).
+		// The domain goes to UTS #46 as sent, which lowercases it its own
+		// way: lowercasing first would turn a capital sharp s (ss there)
+		// into a small one (another domain). One trailing root dot names
+		// the same domain (example.com.).
 		domain, err := emailDomains.ToASCII(strings.TrimSuffix(v[at+1:], "."))
 		// The mapping can turn look-alikes into a space or an @ (U+00A0,
-		// U+FF20); a value so made could not be looked up again.
+		// U+FF20); a value so made could not be looked up again. Nor could
+		// one whose mapping breaks a rule checked before it (U+2135 maps
+		// to a Hebrew letter after the bidi rule): the result must map to
+		// itself.
 		if err != nil || !domainLabels(domain) {
+			return IdentifierRef{}, DropInvalidEmail
+		}
+		if again, err := emailDomains.ToASCII(domain); err != nil || again != domain {
 			return IdentifierRef{}, DropInvalidEmail
 		}
 		// Lowercasing can undo NFC in rare cases; the local part is
 		// composed again.
-		v = norm.NFC.String(v[:at]) + "@" + domain
+		v = norm.NFC.String(local) + "@" + domain
 	case TypePhone:
 		num, err := phonenumbers.Parse(v, n.rules.DefaultRegion)
 		// A number possible only as a local one (555-1234, no area code)
@@ -111,6 +120,22 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		// that local number in every area.
 		if err != nil || phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE {
 			return IdentifierRef{}, DropInvalidPhone
+		}
+		// The parser strips one trunk prefix a parse: "+49 (0) 030
+		// 1234567" formats as +490301234567, which parses again as
+		// +49301234567. The stored value must normalize to itself, or a
+		// lookup or erasure by the value a profile shows would reach
+		// another identifier; so parse the E.164 form until it is stable.
+		for i := 0; ; i++ {
+			e164 := phonenumbers.Format(num, phonenumbers.E164)
+			again, err := phonenumbers.Parse(e164, n.rules.DefaultRegion)
+			if err != nil || i == 4 || phonenumbers.IsPossibleNumberWithReason(again) != phonenumbers.IS_POSSIBLE {
+				return IdentifierRef{}, DropInvalidPhone
+			}
+			if phonenumbers.Format(again, phonenumbers.E164) == e164 {
+				break
+			}
+			num = again
 		}
 		// Placeholders such as (000) 000-0000 are blocked by their
 		// national digits: the E.164 form starts with + and a country

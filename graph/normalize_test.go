@@ -25,6 +25,12 @@ func TestNormalize(t *testing.T) {
 		{IdentifierRef{"phone", "(000) 000-0000"}, "", DropBlocked, "zeros, formatted"},
 		{IdentifierRef{"phone", "+1 000 000 0000"}, "", DropBlocked, "zeros with a country code"},
 		{IdentifierRef{"phone", "+39 0000000000"}, "", DropBlocked, "zeros, Italy"},
+		// A trunk prefix written after the country code, as business
+		// cards print it: the same number as without it.
+		{IdentifierRef{"phone", "+49 (0) 030 1234567"}, "phone:+49301234567", "", "trunk 0 twice after +49"},
+		{IdentifierRef{"phone", "+49 30 1234567"}, "phone:+49301234567", "", "Berlin without the trunk 0"},
+		{IdentifierRef{"phone", "+31 (0) 020 123 4567"}, "phone:+31201234567", "", "trunk 0 twice after +31"},
+		{IdentifierRef{"phone", "+61 (0) 02 9876 5432"}, "phone:+61298765432", "", "trunk 0 twice after +61"},
 		{IdentifierRef{"email", "ann@exa\u00a0mple.com"}, "", DropInvalidEmail, "a no-break space in the domain"},
 		{IdentifierRef{"email", "ann\u00a0x@example.com"}, "", DropInvalidEmail, "a no-break space in the local part"},
 		{IdentifierRef{"email", "ann@exa\u3000mple.com"}, "", DropInvalidEmail, "an ideographic space"},
@@ -78,6 +84,12 @@ func TestNormalize(t *testing.T) {
 		{IdentifierRef{"email", "ann@\uff45xample.com"}, "email:ann@example.com", "", "IDNA: fullwidth letter mapped"},
 		{IdentifierRef{"email", "ann@mail_box.example.com"}, "email:ann@mail_box.example.com", "", "underscore in a domain kept"},
 		{IdentifierRef{"email", "ann@\u05d0a.com"}, "", DropInvalidEmail, "IDNA: label breaks the bidi rule"},
+		// U+2135 (ALEF SYMBOL) maps to the Hebrew alef after the bidi
+		// rule is checked: the domain it gives is refused when given back.
+		{IdentifierRef{"email", "ann@a\u2135.com"}, "", DropInvalidEmail, "IDNA: a mapping that breaks the bidi rule"},
+		// UTS #46 maps the capital sharp s to ss; lowercasing first would
+		// make it the small sharp s, another domain.
+		{IdentifierRef{"email", "Ann@STRA\u1e9eE.de"}, "email:ann@strasse.de", "", "IDNA: capital sharp s is ss"},
 		{IdentifierRef{"email", "ann@xn--a.com"}, "", DropInvalidEmail, "IDNA: bad punycode"},
 		{IdentifierRef{"bad:type", "x"}, "", DropInvalidType, "colon in type"},
 		{IdentifierRef{"", "x"}, "", DropInvalidType, "empty type"},
@@ -90,6 +102,13 @@ func TestNormalize(t *testing.T) {
 			}
 			if c.want != "" && got.Key() != c.want {
 				t.Fatalf("key = %q, want %q", got.Key(), c.want)
+			}
+			// What is stored must normalize to itself: a profile shows it,
+			// and a lookup or erasure by it must reach this identifier.
+			if why == "" {
+				if again, why := n.Normalize(got); why != "" || again != got {
+					t.Fatalf("not idempotent: %q gives %q, which gives %q (%s)", c.in.Value, got.Value, again.Value, why)
+				}
 			}
 		})
 	}
