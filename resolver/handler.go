@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -258,6 +259,16 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	srv.Use(ops)
 	srv.Use(subscriptionsOverWebsocket{})
 	srv.AroundFields(res.trackChanges)
+	// An operation over a websocket comes without the loaders an HTTP
+	// request gets (ServeHTTP): each of its answers (every event of a
+	// subscription) gets loaders of its own, so that its lists batch
+	// their reads as a query's do, and no answer sees another's.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if _, ok := ctx.Value(loadersKey{}).(*loaders); !ok {
+			ctx = withLoaders(ctx, newLoaders(engine))
+		}
+		return next(ctx)
+	})
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
 	// Outside responseLimit: an answer it replaces returned no personal data.
 	srv.Use(readAudit{r: res})

@@ -15,6 +15,7 @@ import (
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/feedhub"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 // A websocket outlives the HTTP server's read and write timeouts, which
@@ -48,12 +49,59 @@ func TestWebsocketOutlivesServerTimeouts(t *testing.T) {
 	}
 }
 
+// An operation over a websocket batches the reads of its lists as the
+// same operation over HTTP does: the identifiers of a 30-event journey
+// page come with the profile's members, not one read per event (the
+// websocket's operations got no request loaders, so every item read on
+// its own).
+func TestWebsocketAnswersBatchTheirReads(t *testing.T) {
+	st := storetest.OpenEmbedded(t)
+	cs := newCountingStore(st)
+	engine, _, h := openWSHandlerOn(t, cs, st.(graph.FeedStore))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	e := &env{t: t, engine: engine, srv: srv, logs: &testlog.Buffer{}}
+	var evs []graph.Event
+	for i := range 30 {
+		evs = append(evs, ev(fmt.Sprintf("j%02d", i), t0.Add(time.Duration(i)*time.Minute), "track", "user_id:u-ws", fmt.Sprintf("anonymous_id:a%02d", i)))
+	}
+	e.apply(evs...)
+	const q = `query { profileByIdentifier(type: \"user_id\", value: \"u-ws\") { journey(first: 30) { edges { node { identifiers { key firstSeen } } } } } }`
+
+	cs.reset()
+	var out struct{}
+	e.query(strings.ReplaceAll(q, `\"`, `"`), nil, &out)
+	_, overHTTP := cs.reset()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	send, recv := dialGraphQLWS(t, ctx, srv.URL)
+	cs.reset()
+	send(`{"type":"subscribe","id":"q","payload":{"query":"` + q + `"}}`)
+	m := recv()
+	if b, _ := json.Marshal(m); m["type"] != "next" || strings.Count(string(b), `"key":"user_id:u-ws"`) != 30 {
+		t.Fatalf("got %s, want the 30 events with their identifiers", b)
+	}
+	recv() // complete
+	_, overWS := cs.reset()
+	if total(overHTTP) > 4 || total(overWS) != total(overHTTP) || overWS["Identifiers"] > 1 {
+		t.Errorf("reads for a 30-event page with its identifiers: %s over HTTP, %s over a websocket; want the same few reads",
+			describe(overHTTP), describe(overWS))
+	}
+}
+
 // openWSHandler is the GraphQL handler, in open mode, of an embedded
 // store with its feed hub, for the WebSocket tests.
 func openWSHandler(t *testing.T) (*graph.Engine, *feedhub.Hub, http.Handler) {
 	s := storetest.OpenEmbedded(t)
+	return openWSHandlerOn(t, s, s.(graph.FeedStore))
+}
+
+// openWSHandlerOn is openWSHandler on s (an embedded store or a wrapper of
+// one) and its feed.
+func openWSHandlerOn(t *testing.T, s graph.Store, feed graph.FeedStore) (*graph.Engine, *feedhub.Hub, http.Handler) {
 	engine := graph.NewEngine(s, nil)
-	hub := feedhub.New(feedhub.Config{Feed: s.(graph.FeedStore), Poll: 10 * time.Millisecond})
+	hub := feedhub.New(feedhub.Config{Feed: feed, Poll: 10 * time.Millisecond})
 	hub.Start(context.Background())
 	t.Cleanup(hub.Close)
 	cfg := testConfig()
