@@ -8,6 +8,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/idgraph/cdp/graph"
 )
 
 // Soak defaults and goal.
@@ -162,15 +165,7 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var users []string
-	for _, m := range ds.Messages {
-		if i := bytes.Index(m, []byte(`"userId":"`)); i >= 0 && len(users) < 10000 {
-			rest := m[i+len(`"userId":"`):]
-			if j := bytes.IndexByte(rest, '"'); j > 0 {
-				users = append(users, string(rest[:j]))
-			}
-		}
-	}
+	users := soakUsers(ds.Messages, rules)
 	store, err := openStore(ctx, cfg, filepath.Join(tmp, "store"))
 	if err != nil {
 		return nil, err
@@ -265,8 +260,9 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 				req.Header.Set("Content-Type", "application/json")
 				quiet.RLock()
 				resp, err := hc.Do(req)
+				var body []byte
 				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
+					body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 					resp.Body.Close()
 				}
 				quiet.RUnlock()
@@ -276,8 +272,8 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 					}
 					return
 				}
-				if resp.StatusCode != http.StatusOK {
-					fail(fmt.Errorf("lookup: status %d", resp.StatusCode))
+				if err := lookupAnswered(resp.StatusCode, body); err != nil {
+					fail(err)
 					return
 				}
 				lookups.Add(1)
@@ -410,4 +406,47 @@ func resident() (total, anon, file int64) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.Sys), int64(ms.Sys), 0
+}
+
+// soakUsers returns up to 10,000 of the user ids the messages carry, only
+// those the rules keep: the population holds placeholders such as "null"
+// and "0", which the service refuses to look up.
+func soakUsers(messages [][]byte, rules *graph.Rules) []string {
+	var users []string
+	norm := graph.NewNormalizer(rules)
+	for _, m := range messages {
+		if len(users) == 10000 {
+			break
+		}
+		if i := bytes.Index(m, []byte(`"userId":"`)); i >= 0 {
+			rest := m[i+len(`"userId":"`):]
+			if j := bytes.IndexByte(rest, '"'); j > 0 {
+				u := string(rest[:j])
+				if _, why := norm.Normalize(graph.IdentifierRef{Type: graph.TypeUserID, Value: u}); why == "" {
+					users = append(users, u)
+				}
+			}
+		}
+	}
+	return users
+}
+
+// lookupAnswered reports whether a soak lookup was answered: status 200
+// and a JSON body without errors (GraphQL answers its errors under 200).
+func lookupAnswered(status int, body []byte) error {
+	if status != http.StatusOK {
+		return fmt.Errorf("lookup: status %d", status)
+	}
+	var answer struct {
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return fmt.Errorf("lookup: the answer is not JSON: %w", err)
+	}
+	if len(answer.Errors) > 0 {
+		return fmt.Errorf("lookup: GraphQL error: %s", answer.Errors[0].Message)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,5 +78,63 @@ func TestSoakEmbedded(t *testing.T) {
 	}
 	if _, err := Soak(context.Background(), SoakConfig{Bench: Config{Store: StoreEmbedded}, Duration: time.Hour, Rate: 1e6, Every: time.Second}); err == nil {
 		t.Fatal("a soak of 3.6 billion messages was accepted")
+	}
+}
+
+// A soak lookup is answered only with status 200 and no GraphQL error
+// (GraphQL answers its errors under 200).
+func TestSoakLookupAnswered(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+		ok     bool
+	}{
+		{200, `{"data":{"profileByIdentifier":{"id":"p_1"}}}`, true},
+		{200, `{"data":{"profileByIdentifier":null}}`, true},
+		{200, `{"errors":[{"message":"argument \"value\" is not a usable user_id value: blocked"}],"data":{"profileByIdentifier":null}}`, false},
+		{200, `not json`, false},
+		{503, `{"errors":[{"message":"store unavailable"}]}`, false},
+	} {
+		if err := lookupAnswered(c.status, []byte(c.body)); (err == nil) != c.ok {
+			t.Errorf("%d %s: %v, want answered %v", c.status, c.body, err, c.ok)
+		}
+	}
+}
+
+// The soak looks up only user ids the rules keep: the population carries
+// placeholders ("0", "null", ...) as user ids, which the service refuses
+// to look up.
+func TestSoakUsersLeaveOutPlaceholders(t *testing.T) {
+	ds := generate(t, GenConfig{People: 2000, Seed: 138})
+	placeholder := func(u string) bool {
+		switch strings.ToLower(u) {
+		case "0", "-1", "null", "undefined", "none", "nan", "n/a":
+			return true
+		}
+		return false
+	}
+	sent := 0
+	for _, m := range ds.Messages {
+		for _, p := range []string{"0", "-1", "null", "undefined", "none", "nan", "n/a"} {
+			if strings.Contains(string(m), `"userId":"`+p+`"`) {
+				sent++
+			}
+		}
+	}
+	if sent == 0 {
+		t.Fatal("the population sends no placeholder user id: the test proves nothing")
+	}
+	rules, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := soakUsers(ds.Messages, rules)
+	if len(users) == 0 {
+		t.Fatal("no user id to look up")
+	}
+	for _, u := range users {
+		if placeholder(u) {
+			t.Fatalf("the soak looks up the placeholder user id %q (%d messages send one)", u, sent)
+		}
 	}
 }
