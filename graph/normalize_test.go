@@ -234,7 +234,9 @@ func TestParseRulesErrors(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{`{"defaultRegion": "UK"}`, `defaultRegion: "UK" is not a region code`},
 		{"{\n  \"types\": {\n    \"email\": {\"limit\": 0,}\n  }\n}", "line 3"},
-		{`{"types": {"email": {"limit": "five"}}}`, `"types.limit" must be int, not string`},
+		{`{"types": {"email": {"limit": "five"}}}`, `"types.email.limit" must be int, not string`},
+		{`{"types": {"email": {"limit": 5}, "loyalty_id": {"limit": "five"}}}`, `line 1, column 65: field "types.loyalty_id.limit" must be int, not string`},
+		{"{\"types\": {\"email\": {\"limit\": 5},\n  \"crm\": {\"priority\": 3, \"blocked\": \"x\"}}}", `line 2, column 40: field "types.crm.blocked" must be []string, not string`},
 		{`{"typos": {}}`, `unknown field "typos"`},
 		{`{"types": {"email": {"limit": -1}}}`, "types.email.limit: must be at least 1"},
 		{`{"types": {"Bad Type": {"limit": 1}}}`, "types.Bad Type"},

@@ -182,6 +182,47 @@ type numbersGiven struct {
 	Limit    *int `json:"limit"`
 }
 
+// typeRuleAt returns the name of the rule under "types" whose value spans
+// offset off of data.
+func typeRuleAt(data []byte, off int64) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if key != "types" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return "", false
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return "", false
+		}
+		for dec.More() {
+			name, err := dec.Token()
+			if err != nil {
+				return "", false
+			}
+			start := dec.InputOffset()
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return "", false
+			}
+			if s, ok := name.(string); ok && off > start && off <= dec.InputOffset() {
+				return s, true
+			}
+		}
+		return "", false
+	}
+	return "", false
+}
+
 // ParseRules parses rules from JSON, on top of the defaults. Fields left
 // out keep their defaults, and listed types are added to (or replace) the
 // built-in ones. Errors name the line and column or the field at fault;
@@ -200,7 +241,15 @@ func ParseRules(data []byte) (*Rules, error) {
 			return nil, fmt.Errorf("line %d, column %d: %v", line, col, se)
 		case errors.As(err, &te):
 			line, col := position(data, te.Offset)
-			return nil, fmt.Errorf("line %d, column %d: field %q must be %s, not %s", line, col, te.Field, te.Type, te.Value)
+			field := te.Field
+			// The decoder leaves map keys out of the path ("types.limit"):
+			// name the type whose rule holds the value.
+			if rest, ok := strings.CutPrefix(field, "types."); ok {
+				if name, ok := typeRuleAt(data, te.Offset); ok {
+					field = "types." + name + "." + rest
+				}
+			}
+			return nil, fmt.Errorf("line %d, column %d: field %q must be %s, not %s", line, col, field, te.Type, te.Value)
 		default:
 			line, col := position(data, dec.InputOffset())
 			return nil, fmt.Errorf("line %d, column %d: %v", line, col, strings.TrimPrefix(err.Error(), "json: "))
