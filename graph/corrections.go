@@ -676,68 +676,127 @@ type GraphView struct {
 // Errors: ENOTFOUND, ECONFLICT (the profile changed on every attempt to
 // read it; see viewSettled).
 func (e *Engine) IdentityGraph(ctx context.Context, profileID string) (GraphView, error) {
-	var g GraphView
-	err := e.viewSettled(ctx, "profile "+ProfileRef(profileID), func(ctx context.Context, tx ReadTx) error {
-		g = GraphView{} // fn may run again
-		live, err := resolveProfiles(ctx, tx, []string{profileID})
-		if err != nil {
+	gs, err := e.IdentityGraphs(ctx, []string{profileID})
+	if err != nil {
+		return GraphView{}, err
+	}
+	g, ok := gs[profileID]
+	if !ok {
+		return GraphView{}, Errorf(ENOTFOUND, "profile %s not found", ProfileRef(profileID))
+	}
+	return g, nil
+}
+
+// IdentityGraphs returns the identity graphs of profiles, by the ids as
+// given (a merged-away id gets its survivor's); an id of no live profile
+// is left out. The reads are the same few however many profiles there
+// are: the profiles, their members, the links and refused links of all
+// members, and the identifiers those refusals name outside each profile.
+//
+// Errors: ECONFLICT (a profile changed on every attempt to read them; see
+// viewSettled).
+func (e *Engine) IdentityGraphs(ctx context.Context, profileIDs []string) (map[string]GraphView, error) {
+	var out map[string]GraphView
+	what := "profiles"
+	if len(profileIDs) == 1 {
+		what = "profile " + ProfileRef(profileIDs[0])
+	}
+	err := e.viewSettled(ctx, what, func(ctx context.Context, tx ReadTx) error {
+		out = make(map[string]GraphView, len(profileIDs)) // fn may run again
+		live, err := resolveProfiles(ctx, tx, profileIDs)
+		if err != nil || len(live) == 0 {
 			return err
 		}
-		p, ok := live[profileID]
-		if !ok {
-			return Errorf(ENOTFOUND, "profile %s not found", ProfileRef(profileID))
-		}
-		g.ProfileID = p.ID
-		ms, err := tx.Members(ctx, []string{p.ID})
-		if err != nil {
-			return err
-		}
-		g.Nodes = ms[p.ID]
-		keys := make([]string, len(g.Nodes))
-		inside := map[string]bool{}
-		for i, n := range g.Nodes {
-			keys[i] = n.Key
-			inside[n.Key] = true
-		}
-		if g.Links, err = tx.Links(ctx, keys); err != nil {
-			return err
-		}
-		// A live profile has members, one component over its links, and
-		// no link leaves it; else a write landed between the reads (see
-		// viewSettled).
-		if !oneComponent(inside, g.Links) {
-			return errTornRead
-		}
-		if g.Rejected, err = tx.Rejected(ctx, keys); err != nil {
-			return err
-		}
-		var outside []string
-		for _, r := range g.Rejected {
-			for _, k := range []string{r.A, r.B} {
-				if !inside[k] {
-					inside[k] = true // listed once
-					outside = append(outside, k)
-				}
+		var ids []string
+		seen := map[string]bool{}
+		for _, p := range live {
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				ids = append(ids, p.ID)
 			}
 		}
-		if len(outside) > 0 {
+		sort.Strings(ids)
+		ms, err := tx.Members(ctx, ids)
+		if err != nil {
+			return err
+		}
+		var keys []string
+		owner := map[string]string{} // member key -> profile id
+		for _, id := range ids {
+			for _, n := range ms[id] {
+				keys = append(keys, n.Key)
+				owner[n.Key] = id
+			}
+		}
+		links, err := tx.Links(ctx, keys)
+		if err != nil {
+			return err
+		}
+		rejected, err := tx.Rejected(ctx, keys)
+		if err != nil {
+			return err
+		}
+		views := make(map[string]*GraphView, len(ids))
+		var far []string
+		outsideOf := map[string][]string{}
+		for _, id := range ids {
+			g := &GraphView{ProfileID: id, Nodes: ms[id]}
+			inside := make(map[string]bool, len(g.Nodes))
+			for _, n := range g.Nodes {
+				inside[n.Key] = true
+			}
+			for _, l := range links { // sorted; so are g.Links
+				if owner[l.A] == id || owner[l.B] == id {
+					g.Links = append(g.Links, l)
+				}
+			}
+			// A live profile has members, one component over its links,
+			// and no link leaves it; else a write landed between the
+			// reads (see viewSettled).
+			if !oneComponent(inside, g.Links) {
+				return errTornRead
+			}
+			var outside []string
+			for _, r := range rejected {
+				if owner[r.A] != id && owner[r.B] != id {
+					continue
+				}
+				g.Rejected = append(g.Rejected, r)
+				for _, k := range []string{r.A, r.B} {
+					if !inside[k] {
+						inside[k] = true // listed once
+						outside = append(outside, k)
+					}
+				}
+			}
 			sort.Strings(outside)
-			far, err := tx.Identifiers(ctx, outside)
+			outsideOf[id] = outside
+			far = append(far, outside...)
+			views[id] = g
+		}
+		if len(far) > 0 {
+			found, err := tx.Identifiers(ctx, far)
 			if err != nil {
 				return err
 			}
-			for _, k := range outside {
-				if n, ok := far[k]; ok {
-					if n.ProfileID == p.ID {
-						return errTornRead // a member the members read missed
+			for _, id := range ids {
+				g := views[id]
+				for _, k := range outsideOf[id] {
+					if n, ok := found[k]; ok {
+						if n.ProfileID == id {
+							return errTornRead // a member the members read missed
+						}
+						g.Nodes = append(g.Nodes, n)
 					}
-					g.Nodes = append(g.Nodes, n)
 				}
 			}
 		}
+		for asked, p := range live {
+			out[asked] = *views[p.ID]
+		}
 		return nil
 	})
-	return g, err
+	return out, err
 }
 
 // oneComponent reports whether keys (not empty) are one component over

@@ -158,6 +158,7 @@ type loaderState struct {
 	profiles *batch[graph.Profile]         // by id, following merges
 	members  *batch[[]graph.Identifier]    // by profile id
 	history  *batch[[]graph.ProfileChange] // by profile id
+	graphs   *batch[graph.GraphView]       // identity graphs, by profile id
 	idents   *batch[graph.Identifier]      // by key
 	events   *batch[graph.Event]           // by id
 	consent  *batch[[]privacy.Record]      // by profile id; built on first use, under mu
@@ -168,6 +169,11 @@ type loaderState struct {
 
 	mu       sync.Mutex
 	journeys map[string]*batch[[]graph.Event] // by query shape, then profile id
+
+	// explained holds the answers of explainLink by its normalized pair:
+	// Profile.explainLink asks the same of every profile of a list.
+	explainMu sync.Mutex
+	explained map[[2]graph.IdentifierRef]*explainCall
 
 	// defs are the computed trait definitions by name, read once per
 	// request (computedDefs), under defsMu.
@@ -222,6 +228,7 @@ func (l *loaders) reset() {
 	})
 	s.members = newBatch(s.profileSibs, e.Members)
 	s.history = newBatch(s.profileSibs, e.History)
+	s.graphs = newBatch(s.profileSibs, e.IdentityGraphs)
 	s.idents = newBatch(s.identSibs, func(ctx context.Context, keys []string) (map[string]graph.Identifier, error) {
 		out, err := e.Identifiers(ctx, keys)
 		if err == nil {
@@ -305,4 +312,29 @@ func (s *loaderState) journey(ctx context.Context, e *graph.Engine, pid string, 
 	s.mu.Unlock()
 	evs, _, err := b.load(ctx, pid)
 	return evs, err
+}
+
+// explainCall is one explainLink of a request, run once for every field
+// that asks it.
+type explainCall struct {
+	once sync.Once
+	ex   graph.Explanation
+	err  error
+}
+
+// explain returns what Engine.ExplainLink answers for a and b, asking it
+// once per request (per generation of loaders).
+func (s *loaderState) explain(ctx context.Context, e *graph.Engine, a, b graph.IdentifierRef) (graph.Explanation, error) {
+	s.explainMu.Lock()
+	if s.explained == nil {
+		s.explained = map[[2]graph.IdentifierRef]*explainCall{}
+	}
+	c := s.explained[[2]graph.IdentifierRef{a, b}]
+	if c == nil {
+		c = &explainCall{}
+		s.explained[[2]graph.IdentifierRef{a, b}] = c
+	}
+	s.explainMu.Unlock()
+	c.once.Do(func() { c.ex, c.err = e.ExplainLink(ctx, a, b) })
+	return c.ex, c.err
 }

@@ -131,7 +131,7 @@ func (r *Resolver) explain(ctx context.Context, a, b gql.IdentifierInput) (*gql.
 	if err != nil {
 		return nil, err
 	}
-	ex, err := r.engine.ExplainLink(ctx, ra, rb)
+	ex, err := r.loaders(ctx).explain(ctx, r.engine, ra, rb)
 	if err != nil {
 		return nil, identErr(err,
 			identArg{name: "a", raw: graph.IdentifierRef{Type: a.Type, Value: a.Value}, norm: ra},

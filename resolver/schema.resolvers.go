@@ -261,9 +261,12 @@ func (r *profileResolver) History(ctx context.Context, obj *graph.Profile, first
 }
 
 func (r *profileResolver) IdentityGraph(ctx context.Context, obj *graph.Profile) (*gql.IdentityGraph, error) {
-	g, err := r.engine.IdentityGraph(ctx, obj.ID)
+	g, ok, err := r.loaders(ctx).graphs.load(ctx, obj.ID)
 	if err != nil {
 		return nil, domainErr(err)
+	}
+	if !ok {
+		return nil, domainErr(graph.Errorf(graph.ENOTFOUND, "profile %s not found", graph.ProfileRef(obj.ID)))
 	}
 	return identityGraph(g), nil
 }

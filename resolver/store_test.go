@@ -295,3 +295,119 @@ func TestLookupOneRead(t *testing.T) {
 		}
 	})
 }
+
+// TestIdentityGraphsOfAPage: identityGraph and explainLink on every profile
+// of a page cost the same store calls for 5 profiles as for 50, and each
+// profile gets its own graph (worked out by hand for seedPeople: c1 named
+// u2 with Alice's email, a link refused as it would give one profile two
+// user ids).
+func TestIdentityGraphsOfAPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		cs := newCountingStore(s)
+		e := newEnv(t, cs, testConfig(), nil)
+		seedPeople(e)
+		const gq = `{ profiles(first: 10) { nodes { identityGraph { nodes(first: 10) { id inProfile } edges(first: 10) { from to rejected } } } } }`
+		var out struct {
+			Profiles struct {
+				Nodes []struct {
+					IdentityGraph struct {
+						Nodes []struct {
+							ID        string
+							InProfile bool
+						}
+						Edges []struct {
+							From, To string
+							Rejected bool
+						}
+					}
+				}
+			}
+		}
+		e.query(gq, nil, &out)
+		got := map[string]string{}
+		for _, p := range out.Profiles.Nodes {
+			var nodes, edges []string
+			for _, n := range p.IdentityGraph.Nodes {
+				if n.InProfile {
+					nodes = append(nodes, n.ID)
+				} else {
+					nodes = append(nodes, "("+n.ID+")")
+				}
+			}
+			for _, ed := range p.IdentityGraph.Edges {
+				ends := []string{ed.From, ed.To}
+				sort.Strings(ends)
+				s := ends[0] + " - " + ends[1]
+				if ed.Rejected {
+					s += " refused"
+				}
+				edges = append(edges, s)
+			}
+			sort.Strings(edges)
+			got[nodes[len(nodes)-1]] = strings.Join(nodes, " ") + " | " + strings.Join(edges, ", ")
+		}
+		want := map[string]string{
+			"(user_id:u2)": "anonymous_id:a1 email:alice@example.com user_id:u1 (user_id:u2) | " +
+				"anonymous_id:a1 - email:alice@example.com, email:alice@example.com - user_id:u1, email:alice@example.com - user_id:u2 refused",
+			"(email:alice@example.com)": "email:bob@example.com user_id:u2 (email:alice@example.com) | " +
+				"email:alice@example.com - user_id:u2 refused, email:bob@example.com - user_id:u2",
+		}
+		if len(got) != len(want) {
+			t.Fatalf("graphs %v, want %v", got, want)
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("graph ending in %s:\n got %s\nwant %s", k, got[k], w)
+			}
+		}
+
+		// 100 more profiles, each with a refused link (a second user id
+		// for hNN's profile), so that every page holds refusals.
+		var evs []graph.Event
+		for i := range 50 {
+			evs = append(evs, ev(fmt.Sprintf("g%02d", i), t0, "identify", fmt.Sprintf("user_id:g%02d", i), fmt.Sprintf("anonymous_id:h%02d", i)))
+		}
+		e.apply(evs...)
+		evs = nil
+		for i := range 50 {
+			evs = append(evs, ev(fmt.Sprintf("x%02d", i), t0.Add(time.Minute), "identify", fmt.Sprintf("anonymous_id:h%02d", i), fmt.Sprintf("user_id:x%02d", i)))
+		}
+		e.apply(evs...)
+		const q = `query($n: Int!) { profiles(first: $n) { nodes { id
+		  identityGraph { nodes(first: 2) { id } edges(first: 2) { from to } }
+		  explainLink(a: {type: "user_id", value: "u1"}, b: {type: "anonymous_id", value: "a1"}) { linked }
+		} } }`
+		cost := func(n int) (int64, map[string]int) {
+			var out struct {
+				Profiles struct {
+					Nodes []struct {
+						IdentityGraph struct {
+							Nodes []struct{ ID string }
+							Edges []struct{ From string }
+						}
+						ExplainLink struct{ Linked bool }
+					}
+				}
+			}
+			cs.reset()
+			e.query(q, map[string]any{"n": n}, &out)
+			views, calls := cs.reset()
+			if len(out.Profiles.Nodes) != n {
+				t.Fatalf("asked %d profiles, got %d", n, len(out.Profiles.Nodes))
+			}
+			for _, p := range out.Profiles.Nodes {
+				if len(p.IdentityGraph.Nodes) < 2 || len(p.IdentityGraph.Edges) == 0 || !p.ExplainLink.Linked {
+					t.Fatalf("profile %+v: want its graph and u1, a1 linked", p)
+				}
+			}
+			return views, calls
+		}
+		v5, c5 := cost(5)
+		v50, c50 := cost(50)
+		t.Logf("5 profiles: %d reads, %s; 50 profiles: %d reads, %s", v5, describe(c5), v50, describe(c50))
+		if v5 != v50 || total(c5) != total(c50) {
+			t.Fatalf("store calls grow with the page: 5 profiles: %d reads (%s); 50 profiles: %d reads (%s)",
+				v5, describe(c5), v50, describe(c50))
+		}
+	})
+}
