@@ -790,3 +790,42 @@ func TestRefusedMutationsAuditedInOneWrite(t *testing.T) {
 		t.Errorf("the refusals of one operation took %d audit writes, want 1", c)
 	}
 }
+
+// AuditFilter: `from` is "Inclusive." and `to` "Exclusive.". An entry at
+// T (whole microseconds) is before from = T+0.5µs, so it must be left
+// out; and it is before to = T+0.5µs, so it must be kept. Journey and the
+// intel queries round such bounds up (graph.CleanUp); auditLog truncated them.
+func TestAuditFilterSubMicrosecondBounds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		seedPeople(e)
+		a := e.profileID("user_id", "u1")
+		// A merge with an unknown id: refused (NOT_FOUND) and audited.
+		e.post(`mutation($ids:[ID!]!){mergeProfiles(ids:$ids, reason:"review"){id}}`, map[string]any{"ids": []string{a, "p_nope"}})
+		var log struct {
+			AuditLog struct {
+				Nodes []struct {
+					ID, Action string
+					At         time.Time
+				}
+			}
+		}
+		e.query(`{auditLog(first: 1, filter: {action: "mergeProfiles"}){nodes{id action at}}}`, nil, &log)
+		if len(log.AuditLog.Nodes) != 1 {
+			t.Fatalf("no audit entry: %+v", log)
+		}
+		at := log.AuditLog.Nodes[0].At
+		half := at.Add(500 * time.Nanosecond).Format(time.RFC3339Nano)
+		var from, to struct {
+			AuditLog struct{ Nodes []struct{ ID string } }
+		}
+		e.query(`query($f: DateTime){auditLog(filter: {action: "mergeProfiles", from: $f}){nodes{id}}}`, map[string]any{"f": half}, &from)
+		if len(from.AuditLog.Nodes) != 0 {
+			t.Errorf("entry at %s listed with filter.from %s (inclusive bound after it)", at.Format(time.RFC3339Nano), half)
+		}
+		e.query(`query($t: DateTime){auditLog(filter: {action: "mergeProfiles", to: $t}){nodes{id}}}`, map[string]any{"t": half}, &to)
+		if len(to.AuditLog.Nodes) != 1 {
+			t.Errorf("entry at %s left out with filter.to %s (exclusive bound after it)", at.Format(time.RFC3339Nano), half)
+		}
+	})
+}

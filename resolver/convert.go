@@ -1,7 +1,9 @@
 package resolver
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -163,4 +165,19 @@ func jsonObject(m map[string]any) any {
 		return map[string]any{}
 	}
 	return m
+}
+
+// byTypeAndValue returns the positions of ms ordered by type, then value.
+// The stores give members by key ("type:value"), which is the same order
+// unless a type holds a digit: "crm2:a" < "crm:b", while by type crm comes
+// before crm2.
+func byTypeAndValue(ms []graph.Identifier) []int {
+	idx := make([]int, len(ms))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return cmp.Or(strings.Compare(ms[a].Type, ms[b].Type), strings.Compare(ms[a].Value, ms[b].Value))
+	})
+	return idx
 }

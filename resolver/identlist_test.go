@@ -10,7 +10,7 @@ import (
 
 // A profile's identifiers are marshalled one after the other when nothing
 // selected in them loads (gql/inline.go), concurrently when profile is
-// selected; both give the same list, in key order.
+// selected; both give the same list, ordered by type and value.
 func TestIdentifierListInlineAndConcurrent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, testConfig(), nil)
@@ -47,6 +47,34 @@ func TestIdentifierListInlineAndConcurrent(t *testing.T) {
 		}
 		if !reflect.DeepEqual(fragment.P.Identifiers, want) {
 			t.Fatalf("identifiers with profile in a fragment: %+v, want %+v", fragment.P.Identifiers, want)
+		}
+	})
+}
+
+// Profile.identifiers promises "ordered by type and value". Types may hold
+// digits ([a-z][a-z0-9_]*), and "crm" sorts before "crm2" by type, while the
+// keys "crm2:..." < "crm:..." byte-wise (':' is 0x3A, '2' is 0x32).
+func TestIdentifiersOrderedByTypeThenValue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(ev("o1", t0, "identify", "crm:b", "crm2:a", "user_id:u1"))
+		var out struct {
+			P struct {
+				All   []struct{ Type, Value string } `json:"all"`
+				First []struct{ Type, Value string } `json:"first"`
+			} `json:"profileByIdentifier"`
+		}
+		e.query(`{profileByIdentifier(type:"user_id",value:"u1"){all: identifiers{type value} first: identifiers(first:1){type value}}}`, nil, &out)
+		want := []string{"crm:b", "crm2:a", "user_id:u1"}
+		var got []string
+		for _, i := range out.P.All {
+			got = append(got, i.Type+":"+i.Value)
+		}
+		if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+			t.Errorf("identifiers = %v, want ordered by type then value %v", got, want)
+		}
+		if len(out.P.First) != 1 || out.P.First[0].Type != "crm" {
+			t.Errorf("identifiers(first:1) = %v, want the first by type, crm:b", out.P.First)
 		}
 	})
 }

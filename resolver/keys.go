@@ -197,11 +197,13 @@ func (r *Resolver) auditLog(ctx context.Context, first *int, after *string, f *g
 		if f.Action != nil {
 			q.Action = *f.Action
 		}
+		// Rounded up to the stored microseconds, not truncated: an entry
+		// before a bound finer than a microsecond stays before it.
 		if f.From != nil {
-			q.From = graph.Clean(*f.From)
+			q.From = graph.CleanUp(*f.From)
 		}
 		if f.To != nil {
-			q.To = graph.Clean(*f.To)
+			q.To = graph.CleanUp(*f.To)
 		}
 		if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
 			return nil, invalidArg("filter.to", "(%s) is before \"filter.from\" (%s)", q.To.Format(time.RFC3339Nano), q.From.Format(time.RFC3339Nano))
