@@ -38,20 +38,24 @@ type Engine struct {
 // after (the latest creation or update time of the profiles it has
 // locked), so that a profile is never changed, nor another profile that
 // meets it created, before its own time, whatever the clock of the process
-// that dated it said. That floor holds for this write only: a profile
-// dated far ahead by a wrong clock elsewhere does not move every later
-// write of this engine ahead with it.
+// that dated it said. The stamps handed out later start past that floor
+// too: otherwise a profile this engine creates next would be dated before
+// one it created under the floor, "older" would no longer mean "seen
+// first", and how events were batched would decide which profile survives
+// a merge. A profile dated ahead by a clock elsewhere thus moves this
+// engine's stamps ahead by as much, until its own clock catches up.
 func (e *Engine) stamp(n int, after time.Time) time.Time {
 	now := Clean(e.Now())
+	after = Clean(after)
 	e.stampMu.Lock()
 	if !now.After(e.stamped) {
 		now = e.stamped.Add(time.Microsecond)
 	}
-	e.stamped = now.Add(time.Duration(max(n, 1)-1) * time.Microsecond)
-	e.stampMu.Unlock()
-	if after = Clean(after); !now.After(after) {
+	if !now.After(after) {
 		now = after.Add(time.Microsecond)
 	}
+	e.stamped = now.Add(time.Duration(max(n, 1)-1) * time.Microsecond)
+	e.stampMu.Unlock()
 	return now
 }
 

@@ -96,8 +96,11 @@ func TestClockBehindAnotherProcess(t *testing.T) {
 				t.Errorf("%v is in %s, want e1's profile %s (e1 was seen first)", ref, p.ID, want)
 			}
 		}
-		// The other process's hour ahead held for that batch only: a batch
-		// touching nothing of it is dated by this process's own clock.
+		// This process's later stamps start past that hour too, so that a
+		// profile it creates next is never dated before one it created
+		// under the floor (else batching would decide merges; see
+		// TestFloorDoesNotDateLaterProfilesEarlier): u9's batch, touching
+		// nothing of e1, is dated just past the hour-ahead batch.
 		if _, err := behind.ApplyBatch(ctx, []graph.Event{ev("m4", graph.IdentifierRef{Type: graph.TypeUserID, Value: "u9"})}); err != nil {
 			t.Fatalf("ApplyBatch: %v", err)
 		}
@@ -105,8 +108,8 @@ func TestClockBehindAnotherProcess(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ProfileByIdentifier(u9): %v", err)
 		}
-		if !p.CreatedAt.Before(tHook.Add(time.Minute)) {
-			t.Errorf("u9's profile created at %v, want this process's time, %v and a few microseconds", p.CreatedAt, tHook)
+		if floor := tHook.Add(time.Hour); !p.CreatedAt.After(floor) || !p.CreatedAt.Before(floor.Add(time.Millisecond)) {
+			t.Errorf("u9's profile created at %v, want just past the batch dated after %v", p.CreatedAt, floor)
 		}
 	})
 }
@@ -167,4 +170,52 @@ func TestMergeDatedAfterItsProfiles(t *testing.T) {
 			t.Errorf("the merge is dated %v, want after the batch's write at %v", p.UpdatedAt, last)
 		}
 	})
+}
+
+// TestFloorDoesNotDateLaterProfilesEarlier: README, "Batching does not
+// change ids": a new profile is dated "never earlier than a profile the
+// process dated before", and "the same events in the same order give every
+// identifier the same profile id however they were batched".
+//
+// Another process (clock an hour ahead) stored e1. This process (clock
+// standing at tHook) then sees e1 again, a1, a2, and finally a1 with a2.
+// a1 was seen before a2 by this very process, so a1's profile is the older
+// and survives the tie: a2 must end in ID(a1), whichever way the events
+// were batched.
+func TestFloorDoesNotDateLaterProfilesEarlier(t *testing.T) {
+	e1 := graph.IdentifierRef{Type: graph.TypeEmail, Value: "e1@x.io"}
+	a1 := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a1"}
+	a2 := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a2"}
+	ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
+		return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
+	}
+	want := graph.ProfileIDFor("anonymous_id:a1", 0)
+	for name, batches := range map[string][][]graph.Event{
+		"e1 and a1 in one batch": {{ev("m2", e1), ev("m3", a1)}, {ev("m4", a2)}, {ev("m5", a1, a2)}},
+		"one event a batch":      {{ev("m2", e1)}, {ev("m3", a1)}, {ev("m4", a2)}, {ev("m5", a1, a2)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s graph.Store) {
+				ctx := context.Background()
+				ahead, behind := graph.NewEngine(s, nil), graph.NewEngine(s, nil)
+				ahead.Now = func() time.Time { return tHook.Add(time.Hour) }
+				behind.Now = func() time.Time { return tHook }
+				if _, err := ahead.ApplyBatch(ctx, []graph.Event{ev("m1", e1)}); err != nil {
+					t.Fatal(err)
+				}
+				for _, b := range batches {
+					if _, err := behind.ApplyBatch(ctx, b); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p, err := behind.ProfileByIdentifier(ctx, a2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.ID != want {
+					t.Errorf("a1 and a2 are in %s, want a1's profile %s (this process saw a1 first)", p.ID, want)
+				}
+			})
+		})
+	}
 }
