@@ -187,6 +187,16 @@ type Store interface {
 	Members(ctx context.Context, id string, p Page) ([]Membership, error)
 	// Changes returns the audience's log, newest first.
 	Changes(ctx context.Context, id string, p ChangePage) ([]Change, error)
+	// MembersOfAudiences returns, per audience id, the page p of its
+	// members as Members gives it, for every audience of ids, in one read
+	// (one round trip): what a page of audiences lists of each. An
+	// audience with no member on the page, or not stored, is absent; ids
+	// given twice are read once. EINVALID for a bad page, as Members.
+	MembersOfAudiences(ctx context.Context, ids []string, p Page) (map[string][]Membership, error)
+	// ChangesOfAudiences returns, per audience id, the page p of its log
+	// as Changes gives it, for every audience of ids, in one read (one
+	// round trip); absent, ids and errors as MembersOfAudiences.
+	ChangesOfAudiences(ctx context.Context, ids []string, p ChangePage) (map[string][]Change, error)
 	// MembershipsOf returns, per profile id, the audiences it is in,
 	// ordered by audience id, in one round trip.
 	MembershipsOf(ctx context.Context, profileIDs []string) (map[string][]Membership, error)

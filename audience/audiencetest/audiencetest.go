@@ -63,6 +63,8 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("ConcurrentMembership", func(t *testing.T) { testConcurrentMembership(t, get(t)) })
 	t.Run("Members", func(t *testing.T) { testMembers(t, get(t)) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, get(t)) })
+	t.Run("MembersOfAudiences", func(t *testing.T) { testMembersOfAudiences(t, get(t)) })
+	t.Run("ChangesOfAudiences", func(t *testing.T) { testChangesOfAudiences(t, get(t)) })
 	t.Run("MembershipsOf", func(t *testing.T) { testMembershipsOf(t, get(t)) })
 	t.Run("ChangesOf", func(t *testing.T) { testChangesOf(t, get(t)) })
 	t.Run("ComputedTraits", func(t *testing.T) { testComputedTraits(t, get(t)) })

@@ -424,14 +424,34 @@ func (s *Store) Members(ctx context.Context, id string, p audience.Page) ([]audi
 	}
 	var out []audience.Membership
 	err := s.view(ctx, func(btx *bolt.Tx) error {
-		prefix := part(id)
-		c := btx.Bucket(bucketAudienceMembers).Cursor()
-		k, v := c.Seek(append(bytes.Clone(prefix), p.After...))
-		if k != nil && p.After != "" && string(k[len(prefix):]) == p.After && bytes.HasPrefix(k, prefix) {
-			k, v = c.Next()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, v = c.Next() {
-			out = append(out, audience.Membership{AudienceID: id, ProfileID: string(k[len(prefix):]), Since: decodeTime(v)})
+		out = membersIn(btx, id, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MembersOfAudiences implements audience.Store: one read transaction,
+// one forward walk per audience.
+func (s *Store) MembersOfAudiences(ctx context.Context, ids []string, p audience.Page) (map[string][]audience.Membership, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]audience.Membership, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		clear(out)
+		for _, id := range ids {
+			if _, done := out[id]; done {
+				continue
+			}
+			if ms := membersIn(btx, id, p); len(ms) > 0 {
+				out[id] = ms
+			}
 		}
 		return nil
 	})
@@ -441,40 +461,96 @@ func (s *Store) Members(ctx context.Context, id string, p audience.Page) ([]audi
 	return out, nil
 }
 
+// membersIn walks the members of audience id forward from p.After, at most
+// p.Limit.
+func membersIn(btx *bolt.Tx, id string, p audience.Page) []audience.Membership {
+	var out []audience.Membership
+	prefix := part(id)
+	c := btx.Bucket(bucketAudienceMembers).Cursor()
+	k, v := c.Seek(append(bytes.Clone(prefix), p.After...))
+	if k != nil && p.After != "" && string(k[len(prefix):]) == p.After && bytes.HasPrefix(k, prefix) {
+		k, v = c.Next()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, v = c.Next() {
+		out = append(out, audience.Membership{AudienceID: id, ProfileID: string(k[len(prefix):]), Since: decodeTime(v)})
+	}
+	return out
+}
+
 // Changes implements audience.Store: one backward walk under the audience.
 func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) ([]audience.Change, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	var out []audience.Change
+	err := s.view(ctx, func(btx *bolt.Tx) (err error) {
+		out, err = changesIn(btx, id, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ChangesOfAudiences implements audience.Store: one read transaction, one
+// backward walk per audience.
+func (s *Store) ChangesOfAudiences(ctx context.Context, ids []string, p audience.ChangePage) (map[string][]audience.Change, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]audience.Change, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
 	err := s.view(ctx, func(btx *bolt.Tx) error {
-		prefix := part(id)
-		c := btx.Bucket(bucketAudienceChanges).Cursor()
-		var from []byte
-		if p.After {
-			from = changeKey(id, graph.Clean(p.AfterAt), p.AfterSeq)
-		} else {
-			// Past every key under the prefix: a time and a seq are
-			// timeLen+8 bytes, none of which exceeds 0xff.
-			from = append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, timeLen+9)...)
-		}
-		k, v := c.Seek(from)
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, v = c.Prev() {
-			ch, ok := decodeChange(k, v)
-			if !ok {
-				return fmt.Errorf("audience %s: a change key or value is malformed", id)
+		clear(out)
+		for _, id := range ids {
+			if _, done := out[id]; done {
+				continue
 			}
-			out = append(out, ch)
+			cs, err := changesIn(btx, id, p)
+			if err != nil {
+				return err
+			}
+			if len(cs) > 0 {
+				out[id] = cs
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// changesIn walks the log of audience id backward from the cursor of p,
+// at most p.Limit entries.
+func changesIn(btx *bolt.Tx, id string, p audience.ChangePage) ([]audience.Change, error) {
+	var out []audience.Change
+	prefix := part(id)
+	c := btx.Bucket(bucketAudienceChanges).Cursor()
+	var from []byte
+	if p.After {
+		from = changeKey(id, graph.Clean(p.AfterAt), p.AfterSeq)
+	} else {
+		// Past every key under the prefix: a time and a seq are
+		// timeLen+8 bytes, none of which exceeds 0xff.
+		from = append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, timeLen+9)...)
+	}
+	k, v := c.Seek(from)
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, v = c.Prev() {
+		ch, ok := decodeChange(k, v)
+		if !ok {
+			return nil, fmt.Errorf("audience %s: a change key or value is malformed", id)
+		}
+		out = append(out, ch)
 	}
 	return out, nil
 }

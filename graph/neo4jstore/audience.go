@@ -2,11 +2,13 @@ package neo4jstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/access"
@@ -741,16 +743,25 @@ WHERE c.{{at}} <= $upper AND c.{{seq}} IS NOT NULL
 WITH c ORDER BY c.{{audienceId}} DESC, c.{{at}} DESC, c.{{seq}} DESC LIMIT $limit
 RETURN c.{{profileId}} AS p, c.{{kind}} AS kind, c.{{at}} AS at, c.{{seq}} AS seq`)
 
+// changePageParams are the parameters of p in qAudienceChanges and
+// qChangesOfAudiences: the upper time bound is always given (the latest
+// time the store keeps when there is no cursor).
+func changePageParams(p audience.ChangePage) map[string]any {
+	params := map[string]any{"upper": auditMaxTime, "afterSeq": nil, "limit": int64(p.Limit)}
+	if p.After {
+		params["upper"] = graph.Clean(p.AfterAt).In(utc)
+		params["afterSeq"] = int64(min(p.AfterSeq, math.MaxInt64))
+	}
+	return params
+}
+
 // Changes implements audience.Store.
 func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) ([]audience.Change, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	params := map[string]any{"id": id, "upper": auditMaxTime, "afterSeq": nil, "limit": int64(p.Limit)}
-	if p.After {
-		params["upper"] = graph.Clean(p.AfterAt).In(utc)
-		params["afterSeq"] = int64(min(p.AfterSeq, math.MaxInt64))
-	}
+	params := changePageParams(p)
+	params["id"] = id
 	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		recs, err := t.query(ctx, qAudienceChanges, params)
 		if err != nil {
@@ -769,6 +780,103 @@ func (s *Store) Changes(ctx context.Context, id string, p audience.ChangePage) (
 		return nil, err
 	}
 	return out.([]audience.Change), nil
+}
+
+// qMembersOfAudiences is qAudienceMembers for each audience of $ids, in
+// one statement: each audience's page walks the same index in order and
+// stops after $limit rows.
+var qMembersOfAudiences = cypher(`
+UNWIND $ids AS id
+CALL (id) {
+  MATCH (m:{{AudienceMember}} { {{audienceId}}: id })
+  USING INDEX SEEK m:{{AudienceMember}}({{audienceId}}, {{profileId}})
+  WHERE m.{{profileId}} > $after
+  WITH m ORDER BY m.{{audienceId}}, m.{{profileId}} LIMIT $limit
+  RETURN m.{{profileId}} AS p, m.{{since}} AS since
+}
+RETURN id, p, since`)
+
+// MembersOfAudiences implements audience.Store, in one statement.
+func (s *Store) MembersOfAudiences(ctx context.Context, ids []string, p audience.Page) (map[string][]audience.Membership, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]audience.Membership, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	_, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		clear(out)
+		recs, err := t.query(ctx, qMembersOfAudiences, map[string]any{"ids": uniq(ids), "after": p.After, "limit": int64(p.Limit)})
+		if err != nil {
+			return nil, fmt.Errorf("read the members of audiences: %w", err)
+		}
+		for _, rec := range recs {
+			id, _ := rec.Values[0].(string)
+			pid, _ := rec.Values[1].(string)
+			out[id] = append(out[id], audience.Membership{AudienceID: id, ProfileID: pid, Since: recTime(rec.Values[2])})
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Each page as the index gives it, whatever order the rows came in.
+	for _, ms := range out {
+		slices.SortFunc(ms, func(a, b audience.Membership) int { return strings.Compare(a.ProfileID, b.ProfileID) })
+	}
+	return out, nil
+}
+
+// qChangesOfAudiences is qAudienceChanges for each audience of $ids, in
+// one statement: each audience's page walks the (audienceId, at, seq)
+// index backwards from the cursor and stops after $limit rows.
+var qChangesOfAudiences = cypher(`
+UNWIND $ids AS id
+CALL (id) {
+  MATCH (c:{{AudienceChange}} { {{audienceId}}: id })
+  USING INDEX SEEK c:{{AudienceChange}}({{audienceId}}, {{at}}, {{seq}})
+  WHERE c.{{at}} <= $upper AND c.{{seq}} IS NOT NULL
+    AND ($afterSeq IS NULL OR c.{{at}} < $upper OR c.{{seq}} < $afterSeq)
+  WITH c ORDER BY c.{{audienceId}} DESC, c.{{at}} DESC, c.{{seq}} DESC LIMIT $limit
+  RETURN c.{{profileId}} AS p, c.{{kind}} AS kind, c.{{at}} AS at, c.{{seq}} AS seq
+}
+RETURN id, p, kind, at, seq`)
+
+// ChangesOfAudiences implements audience.Store, in one statement.
+func (s *Store) ChangesOfAudiences(ctx context.Context, ids []string, p audience.ChangePage) (map[string][]audience.Change, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]audience.Change, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	params := changePageParams(p)
+	params["ids"] = uniq(ids)
+	_, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		clear(out)
+		recs, err := t.query(ctx, qChangesOfAudiences, params)
+		if err != nil {
+			return nil, fmt.Errorf("read the changes of audiences: %w", err)
+		}
+		for _, rec := range recs {
+			id, _ := rec.Values[0].(string)
+			pid, _ := rec.Values[1].(string)
+			kind, _ := rec.Values[2].(string)
+			seq, _ := rec.Values[4].(int64)
+			out[id] = append(out[id], audience.Change{AudienceID: id, ProfileID: pid, Kind: kind, At: recTime(rec.Values[3]), Seq: uint64(seq)})
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Each page newest first, as the index gives it.
+	for _, cs := range out {
+		slices.SortFunc(cs, func(a, b audience.Change) int { return cmp.Or(b.At.Compare(a.At), cmp.Compare(b.Seq, a.Seq)) })
+	}
+	return out, nil
 }
 
 // qChangesOf reads the log entries naming $pids through the profileId

@@ -129,6 +129,7 @@ func SetApplyChunkRows(n int) (restore func()) {
 // audience.MaxComputedTraits, and is left out).
 func AudienceQueries() []PlannedQuery {
 	id := "seg_00000000000000000000000000000001"
+	id2 := "seg_00000000000000000000000000000002"
 	pids := []any{"p_a", "p_b"}
 	row := func(p string, seq int64) map[string]any { return map[string]any{"p": p, "seq": seq} }
 	return append([]PlannedQuery{
@@ -146,6 +147,8 @@ func AudienceQueries() []PlannedQuery {
 			"enter": []any{row("p_a", 1)}, "exit": []any{row("p_b", 2)}, "entered": "ENTERED", "exited": "EXITED"}},
 		{"AudienceMembers", qAudienceMembers, map[string]any{"id": id, "after": "", "limit": int64(10)}},
 		{"AudienceChanges", qAudienceChanges, map[string]any{"id": id, "upper": auditMaxTime, "afterSeq": nil, "limit": int64(10)}},
+		{"MembersOfAudiences", qMembersOfAudiences, map[string]any{"ids": []any{id, id2}, "after": "", "limit": int64(10)}},
+		{"ChangesOfAudiences", qChangesOfAudiences, map[string]any{"ids": []any{id, id2}, "upper": auditMaxTime, "afterSeq": nil, "limit": int64(10)}},
 		{"MembershipsOf", qMembershipsOf, map[string]any{"pids": pids}},
 		{"ChangesOf", qChangesOf, map[string]any{"pids": pids, "afterAt": nil, "afterAudience": nil, "afterSeq": nil, "limit": int64(10)}},
 		{"ChangesOf(after)", qChangesOf, map[string]any{"pids": pids, "afterAt": auditMaxTime, "afterAudience": id, "afterSeq": int64(3), "limit": int64(10)}},

@@ -143,7 +143,8 @@ func TestAudienceQueriesSeekByIndex(t *testing.T) {
 	storetest.Neo4j(t)
 	s := rawSession(t)
 	// The pages walk their index in order and stop after a page.
-	inOrder := map[string]bool{"AudiencePage": true, "AudienceMembers": true, "AudienceChanges": true}
+	inOrder := map[string]bool{"AudiencePage": true, "AudienceMembers": true, "AudienceChanges": true,
+		"MembersOfAudiences": true, "ChangesOfAudiences": true}
 	for _, q := range neo4jstore.AudienceQueries() {
 		t.Run(q.Name, func(t *testing.T) {
 			ops := profile(t, s, q.Cypher, q.Params)
