@@ -738,6 +738,7 @@ func (r *Resolver) audience(ctx context.Context, id string) (*audience.Audience,
 	if err != nil || !ok {
 		return nil, err
 	}
+	r.loaders(ctx).hintAudiences([]*audience.Audience{a})
 	return a, nil
 }
 
@@ -766,6 +767,7 @@ func (r *Resolver) audiences(ctx context.Context, first *int, after *string) (*g
 		conn.Nodes[i] = a
 		conn.Edges[i] = &gql.AudienceEdge{Cursor: encodeCursor(cursorBody{V: cursorVersion, K: cursorKindAudiences, ID: a.ID}), Node: a}
 	}
+	r.loaders(ctx).hintAudiences(conn.Nodes)
 	if len(as) > 0 {
 		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
 		conn.PageInfo.EndCursor = &conn.Edges[len(as)-1].Cursor
@@ -942,34 +944,124 @@ func (r *Resolver) computedDefs(ctx context.Context) (map[string]audience.Comput
 	return defs, nil
 }
 
-func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, first *int, after *string) (*gql.ProfileConnection, error) {
+// memberRows is what Audience.members reads of one audience: the rows of
+// the page asked (one more than it shows, to tell whether more follow),
+// and the profiles of every audience read with it, by id, as
+// Engine.ProfilesByIDs gives them.
+type memberRows struct {
+	ms []audience.Membership
+	ps map[string]graph.Profile
+}
+
+// changePageKey names a page of an audience's log apart from its audience.
+type changePageKey struct {
+	after bool
+	at    string // RFC 3339 with nanoseconds, in UTC
+	seq   uint64
+	limit int
+}
+
+func changeKeyOf(p audience.ChangePage) changePageKey {
+	k := changePageKey{after: p.After, limit: p.Limit}
+	if p.After {
+		k.at, k.seq = graph.Clean(p.AfterAt).Format(time.RFC3339Nano), p.AfterSeq
+	}
+	return k
+}
+
+// hintAudiences records audiences produced together, so that their
+// members and changes load together.
+func (s *loaderState) hintAudiences(as []*audience.Audience) {
+	ids := make([]string, len(as))
+	for i, a := range as {
+		ids[i] = a.ID
+	}
+	s.audienceSibs.hint(ids)
+}
+
+// audienceMemberRows loads the page p of the members of audience id.
+// Sibling audiences that ask the same page share one
+// Store.MembersOfAudiences and one Engine.ProfilesByIDs for all their
+// members (fetchMembers).
+func (r *Resolver) audienceMemberRows(ctx context.Context, id string, p audience.Page) (memberRows, error) {
+	s := r.loaders(ctx)
+	s.mu.Lock()
+	b := s.audienceMembers[p]
+	if b == nil {
+		b = newBatch(s.audienceSibs, func(ctx context.Context, ids []string) (map[string]memberRows, error) {
+			return r.fetchMembers(ctx, s, ids, p)
+		})
+		s.audienceMembers[p] = b
+	}
+	s.mu.Unlock()
+	rows, _, err := b.load(ctx, id)
+	return rows, err
+}
+
+// fetchMembers reads the page p of the members of audiences ids, and the
+// profiles the pages show (all but the row past each page), in two reads
+// whatever the number of audiences. The profiles shown are siblings.
+func (r *Resolver) fetchMembers(ctx context.Context, s *loaderState, ids []string, p audience.Page) (map[string]memberRows, error) {
 	st, err := r.audienceStore()
 	if err != nil {
+		return nil, err
+	}
+	ms, err := st.MembersOfAudiences(ctx, ids, p)
+	if graph.ErrorCode(err) == graph.ENOTFOUND {
+		ms, err = nil, nil // deleted since they were read: no members
+	}
+	if err != nil {
+		return nil, err
+	}
+	shown := p.Limit - 1
+	var pids []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		for _, m := range ms[id][:min(len(ms[id]), shown)] {
+			if !seen[m.ProfileID] {
+				seen[m.ProfileID] = true
+				pids = append(pids, m.ProfileID)
+			}
+		}
+	}
+	var ps map[string]graph.Profile
+	if len(pids) > 0 {
+		if ps, err = r.engine.ProfilesByIDs(ctx, pids); err != nil {
+			return nil, err
+		}
+	}
+	var nodes []*graph.Profile
+	for _, pid := range pids {
+		if pr, ok := ps[pid]; ok && pr.ID == pid {
+			nodes = append(nodes, &pr)
+		}
+	}
+	s.hintProfiles(nodes)
+	out := make(map[string]memberRows, len(ids))
+	for _, id := range ids {
+		out[id] = memberRows{ms: ms[id], ps: ps}
+	}
+	return out, nil
+}
+
+func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, first *int, after *string) (*gql.ProfileConnection, error) {
+	if _, err := r.audienceStore(); err != nil {
 		return nil, err
 	}
 	n, from, err := idPage(first, after, cursorKindMembers)
 	if err != nil {
 		return nil, err
 	}
-	var ms []audience.Membership
-	if ms, err = st.Members(ctx, a.ID, audience.Page{After: from, Limit: n + 1}); err != nil {
-		if graph.ErrorCode(err) == graph.ENOTFOUND {
-			ms, err = nil, nil // deleted since it was read
-		} else {
-			return nil, domainErr(err)
-		}
+	rows, err := r.audienceMemberRows(ctx, a.ID, audience.Page{After: from, Limit: n + 1})
+	if err != nil {
+		return nil, domainErr(err)
 	}
+	ms := rows.ms
 	more := len(ms) > n
 	ms = ms[:min(len(ms), n)]
 	pids := make([]string, len(ms))
 	for i, m := range ms {
 		pids[i] = m.ProfileID
-	}
-	var ps map[string]graph.Profile
-	if len(pids) > 0 {
-		if ps, err = r.engine.ProfilesByIDs(ctx, pids); err != nil {
-			return nil, domainErr(err)
-		}
 	}
 	conn := &gql.ProfileConnection{
 		PageInfo:   &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
@@ -981,7 +1073,7 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 		return encodeCursor(cursorBody{V: cursorVersion, K: cursorKindMembers, ID: pid})
 	}
 	for _, pid := range pids {
-		p, ok := ps[pid]
+		p, ok := rows.ps[pid]
 		if !ok || p.ID != pid {
 			// Erased since the keeper wrote it, or merged away: a
 			// survivor that is a member has a row of its own, listed
@@ -992,7 +1084,6 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 		conn.Nodes = append(conn.Nodes, &p)
 		conn.Edges = append(conn.Edges, &gql.ProfileEdge{Cursor: cursorOf(pid), Node: &p})
 	}
-	r.loaders(ctx).hintProfiles(conn.Nodes)
 	// The page's cursors are those of the first and last rows read, shown
 	// or not, so that a row skipped is never read again and a page whose
 	// every row was skipped still leads on.
@@ -1003,9 +1094,45 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 	return conn, nil
 }
 
+// audienceChangeRows loads the page p of the log of audience id. Sibling
+// audiences that ask the same page share one Store.ChangesOfAudiences;
+// the profiles the pages name are siblings (Change.profile).
+func (r *Resolver) audienceChangeRows(ctx context.Context, id string, p audience.ChangePage) ([]audience.Change, error) {
+	s := r.loaders(ctx)
+	key := changeKeyOf(p)
+	s.mu.Lock()
+	b := s.audienceChanges[key]
+	if b == nil {
+		b = newBatch(s.audienceSibs, func(ctx context.Context, ids []string) (map[string][]audience.Change, error) {
+			st, err := r.audienceStore()
+			if err != nil {
+				return nil, err
+			}
+			cs, err := st.ChangesOfAudiences(ctx, ids, p)
+			if graph.ErrorCode(err) == graph.ENOTFOUND {
+				cs, err = nil, nil // deleted since they were read: no log
+			}
+			if err != nil {
+				return nil, err
+			}
+			var pids []string
+			for _, id := range ids {
+				for _, c := range cs[id][:min(len(cs[id]), p.Limit-1)] {
+					pids = append(pids, c.ProfileID)
+				}
+			}
+			s.ownSibs.hint(pids)
+			return cs, nil
+		})
+		s.audienceChanges[key] = b
+	}
+	s.mu.Unlock()
+	cs, _, err := b.load(ctx, id)
+	return cs, err
+}
+
 func (r *Resolver) audienceChanges(ctx context.Context, a *audience.Audience, first *int, after *string) (*gql.AudienceChangeConnection, error) {
-	st, err := r.audienceStore()
-	if err != nil {
+	if _, err := r.audienceStore(); err != nil {
 		return nil, err
 	}
 	n, err := accessPage(first)
@@ -1025,30 +1152,24 @@ func (r *Resolver) audienceChanges(ctx context.Context, a *audience.Audience, fi
 		}
 		q.After, q.AfterAt, q.AfterSeq = true, graph.Clean(t), seq
 	}
-	var cs []audience.Change
-	if cs, err = st.Changes(ctx, a.ID, q); err != nil {
-		if graph.ErrorCode(err) == graph.ENOTFOUND {
-			cs, err = nil, nil
-		} else {
-			return nil, domainErr(err)
-		}
+	rows, err := r.audienceChangeRows(ctx, a.ID, q)
+	if err != nil {
+		return nil, domainErr(err)
 	}
-	more := len(cs) > n
-	cs = cs[:min(len(cs), n)]
+	// A copy: the rows are shared by every field that asks this page.
+	cs := slices.Clone(rows[:min(len(rows), n)])
+	more := len(rows) > n
 	conn := &gql.AudienceChangeConnection{
 		Edges:    make([]*gql.AudienceChangeEdge, len(cs)),
 		Nodes:    make([]*audience.Change, len(cs)),
 		PageInfo: &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
 	}
-	pids := make([]string, len(cs))
 	for i := range cs {
 		c := &cs[i]
-		pids[i] = c.ProfileID
 		conn.Nodes[i] = c
 		cur := encodeCursor(cursorBody{V: cursorVersion, K: cursorKindChanges, ID: strconv.FormatUint(c.Seq, 10), T: graph.Clean(c.At).Format(time.RFC3339Nano)})
 		conn.Edges[i] = &gql.AudienceChangeEdge{Cursor: cur, Node: c}
 	}
-	r.loaders(ctx).ownSibs.hint(pids)
 	if len(cs) > 0 {
 		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
 		conn.PageInfo.EndCursor = &conn.Edges[len(cs)-1].Cursor
@@ -1116,7 +1237,21 @@ func (r *Resolver) profileAudiences(ctx context.Context, p *graph.Profile, first
 	s := r.loaders(ctx)
 	s.mu.Lock()
 	if s.memberships == nil {
-		s.memberships = newBatch(s.profileSibs, r.membershipsFetch)
+		s.memberships = newBatch(s.profileSibs, func(ctx context.Context, pids []string) (map[string][]*gql.AudienceMembership, error) {
+			out, err := r.membershipsFetch(ctx, pids)
+			if err == nil {
+				// The audiences of sibling profiles are siblings too
+				// (Audience.members, Audience.changes).
+				var as []*audience.Audience
+				for _, pid := range pids {
+					for _, m := range out[pid] {
+						as = append(as, m.Audience)
+					}
+				}
+				s.hintAudiences(as)
+			}
+			return out, err
+		})
 	}
 	b := s.memberships
 	s.mu.Unlock()

@@ -167,8 +167,18 @@ type loaderState struct {
 	computed    *batch[*computedVals]
 	memberships *batch[[]*gql.AudienceMembership]
 
+	// audienceSibs are audience ids produced together (a page of
+	// audiences, the audiences of a page of profiles): Audience.members
+	// and Audience.changes of siblings that ask the same page share one
+	// store read (audiences.go).
+	audienceSibs *siblings
+
 	mu       sync.Mutex
 	journeys map[string]*batch[[]graph.Event] // by query shape, then profile id
+	// audienceMembers and audienceChanges are by page asked, then
+	// audience id; under mu.
+	audienceMembers map[audience.Page]*batch[memberRows]
+	audienceChanges map[changePageKey]*batch[[]audience.Change]
 
 	// explained holds the answers of explainLink by its normalized pair:
 	// Profile.explainLink asks the same of every profile of a list.
@@ -222,6 +232,10 @@ func (l *loaders) reset() {
 		eventSibs:   newSiblings(),
 		ownSibs:     newSiblings(),
 		journeys:    map[string]*batch[[]graph.Event]{},
+
+		audienceSibs:    newSiblings(),
+		audienceMembers: map[audience.Page]*batch[memberRows]{},
+		audienceChanges: map[changePageKey]*batch[[]audience.Change]{},
 	}
 	s.profiles = newBatch(s.ownSibs, func(ctx context.Context, ids []string) (map[string]graph.Profile, error) {
 		return e.ProfilesByIDs(ctx, ids)
