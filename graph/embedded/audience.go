@@ -439,7 +439,15 @@ func (s *Store) MembersOfAudiences(ctx context.Context, ids []string, p audience
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	out := make(map[string][]audience.Membership, len(ids))
+	return perAudience(ctx, s, ids, func(btx *bolt.Tx, id string) ([]audience.Membership, error) {
+		return membersIn(btx, id, p), nil
+	})
+}
+
+// perAudience runs walk for every audience of ids (each once) in one read
+// transaction, and keeps what is not empty by audience id.
+func perAudience[T any](ctx context.Context, s *Store, ids []string, walk func(btx *bolt.Tx, id string) ([]T, error)) (map[string][]T, error) {
+	out := make(map[string][]T, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -449,8 +457,12 @@ func (s *Store) MembersOfAudiences(ctx context.Context, ids []string, p audience
 			if _, done := out[id]; done {
 				continue
 			}
-			if ms := membersIn(btx, id, p); len(ms) > 0 {
-				out[id] = ms
+			xs, err := walk(btx, id)
+			if err != nil {
+				return err
+			}
+			if len(xs) > 0 {
+				out[id] = xs
 			}
 		}
 		return nil
@@ -499,30 +511,9 @@ func (s *Store) ChangesOfAudiences(ctx context.Context, ids []string, p audience
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	out := make(map[string][]audience.Change, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	err := s.view(ctx, func(btx *bolt.Tx) error {
-		clear(out)
-		for _, id := range ids {
-			if _, done := out[id]; done {
-				continue
-			}
-			cs, err := changesIn(btx, id, p)
-			if err != nil {
-				return err
-			}
-			if len(cs) > 0 {
-				out[id] = cs
-			}
-		}
-		return nil
+	return perAudience(ctx, s, ids, func(btx *bolt.Tx, id string) ([]audience.Change, error) {
+		return changesIn(btx, id, p)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // changesIn walks the log of audience id backward from the cursor of p,
