@@ -28,13 +28,28 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // ProfileIDFor derives a profile id from the key that seeded the profile
 // (and, for a split, the profile it came from). The same history therefore
 // gives the same ids on every run and every store. attempt is raised only
-// when the id is already taken.
+// when the id is already taken. The attempt is written after a "#"; a
+// seed that itself ends in "#" and digits (a value such as "acct#1") gets
+// "#0" at attempt 0, so that no seed's attempt 0 is another seed's later
+// attempt ("x#1" and the second attempt of "x"), which would make the ids
+// of both depend on which was named first.
 func ProfileIDFor(seed string, attempt int) string {
 	if attempt > 0 {
 		seed += "#" + strconv.Itoa(attempt)
+	} else if endsInAttempt(seed) {
+		seed += "#0"
 	}
 	sum := sha256.Sum256([]byte(seed))
 	return "p_" + strings.ToLower(idEncoding.EncodeToString(sum[:13]))
+}
+
+// endsInAttempt reports whether s ends in "#" and one or more digits.
+func endsInAttempt(s string) bool {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	return i < len(s) && i > 0 && s[i-1] == '#'
 }
 
 // MaxProfileIDBytes bounds a profile id taken from a caller.

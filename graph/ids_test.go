@@ -9,7 +9,7 @@ import (
 // never change by accident. The expected ids were computed apart from this
 // code, with Python:
 //
-//	python3 -c 'import hashlib,base64,sys; s,a=sys.argv[1],int(sys.argv[2]); print("p_"+base64.b32encode(hashlib.sha256((s+("#%d"%a if a else "")).encode()).digest()[:13]).decode().rstrip("=").lower())' 'email:ann@example.com' 1
+//	python3 -c 'import hashlib,base64,re,sys; s,a=sys.argv[1],int(sys.argv[2]); s+=("#%d"%a if a else "#0" if re.search("#[0-9]+$",s) else ""); print("p_"+base64.b32encode(hashlib.sha256(s.encode()).digest()[:13]).decode().rstrip("=").lower())' 'email:ann@example.com' 1
 func TestProfileIDForVectors(t *testing.T) {
 	for _, v := range []struct {
 		seed    string
@@ -33,6 +33,15 @@ func TestProfileIDForVectors(t *testing.T) {
 		{"p_abc/device_id:d1", 0, "p_ndnum45f5vhiqqtny3k24"},
 		{"p_abc/device_id:d1", 1, "p_jkefesh3qoa3kee4slefq"},
 		{"p_abc/device_id:d1", 2, "p_luzmrtcimay2z7hftxbec"},
+		// A seed ending in "#" and digits gets "#0" at attempt 0, so that
+		// it is never the second attempt of "anonymous_id:x" (which is
+		// p_awsiitlr76h6nxomheweq); the rest is as for any seed.
+		{"anonymous_id:x#1", 0, "p_fvd4mqwaf627sfjcw22wc"},
+		{"anonymous_id:x#1", 1, "p_lusjus5rkl3eg6bsri5k2"},
+		{"anonymous_id:x", 1, "p_awsiitlr76h6nxomheweq"},
+		{"user_id:acct#12", 0, "p_7ssjh72kjptl6edk4bjkg"},
+		{"user_id:acct#", 0, "p_ts3pu4kbpuqgiwflykgdq"},
+		{"user_id:acct#1a", 0, "p_nbqqyeysn5r7jtaqoscus"},
 		// Seeds are hashed as their UTF-8 bytes.
 		{"email:zoë@exämple.com", 0, "p_4qgnq3exekak6gm44hoao"},
 		{"email:zoë@exämple.com", 1, "p_idq5xfzxjtwlg4qkst6hk"},

@@ -219,3 +219,57 @@ func TestFloorDoesNotDateLaterProfilesEarlier(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedWithHashSameIDsHoweverBatched: README "Batching does not
+// change ids": "The same events in the same order thus give every
+// identifier the same profile id however they were batched". An anonymous
+// id "x#1" seeded ProfileIDFor("anonymous_id:x#1", 0), which was the same
+// id as ProfileIDFor("anonymous_id:x", 1): once x's first id was taken (x
+// seeded a profile and was removed from it), the events "x" then "x#1"
+// got other ids in one batch than one at a time.
+func TestSeedWithHashSameIDsHoweverBatched(t *testing.T) {
+	x := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "x"}
+	xh := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "x#1"}
+	u := graph.IdentifierRef{Type: graph.TypeUserID, Value: "u"}
+	ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
+		return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
+	}
+	run := func(t *testing.T, s graph.Store, batches [][]graph.Event) (string, string) {
+		ctx := context.Background()
+		e := standingEngine(s)
+		if _, err := e.ApplyBatch(ctx, []graph.Event{ev("m0", x, u)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.RemoveIdentifier(ctx, x, "not u's device"); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range batches {
+			if _, err := e.ApplyBatch(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		px, err := e.ProfileByIdentifier(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ph, err := e.ProfileByIdentifier(ctx, xh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return px.ID, ph.ID
+	}
+	for _, name := range []string{"embedded", "neo4j"} {
+		t.Run(name, func(t *testing.T) {
+			var x1, h1, x2, h2 string
+			t.Run("one event a batch", func(t *testing.T) {
+				x1, h1 = run(t, storetest.Factories()[name](t), [][]graph.Event{{ev("m1", x)}, {ev("m2", xh)}})
+			})
+			t.Run("one batch", func(t *testing.T) {
+				x2, h2 = run(t, storetest.Factories()[name](t), [][]graph.Event{{ev("m1", x), ev("m2", xh)}})
+			})
+			if x1 != x2 || h1 != h2 {
+				t.Errorf("one event a batch: x in %s, x#1 in %s; one batch: x in %s, x#1 in %s", x1, h1, x2, h2)
+			}
+		})
+	}
+}
