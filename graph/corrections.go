@@ -742,6 +742,9 @@ func (e *Engine) identityGraphs(ctx context.Context, profileIDs []string) (map[s
 		owner := map[string]string{} // member key -> profile id
 		for _, id := range ids {
 			for _, n := range ms[id] {
+				if owner[n.Key] != "" {
+					return errTornRead // one identifier in two profiles: a write landed between the reads
+				}
 				keys = append(keys, n.Key)
 				owner[n.Key] = id
 			}

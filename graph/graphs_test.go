@@ -3,7 +3,10 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -83,6 +86,131 @@ func TestIdentityGraphsReadAloneWhenTogetherKeepsMeetingWrites(t *testing.T) {
 		}
 		if _, err := e.IdentityGraphs(ctx, ids); graph.ErrorCode(err) != graph.ECONFLICT {
 			t.Errorf("IdentityGraphs with a profile whose own read keeps meeting writes: %v, want ECONFLICT", err)
+		}
+	})
+}
+
+// tornMerge is a store whose first read of the members of both x and y
+// (then of their links) sees a merge of x (one identifier, k) into y
+// (which holds b) commit in the middle: x's members as before it, y's and
+// the links as after it. Neo4j reads are read committed, which is why the
+// engine checks its reads fit together (viewSettled).
+type tornMerge struct {
+	graph.Store
+	x, y, k, b string
+	members    bool // the torn members read is still to come
+	links      bool // the torn links read is still to come
+}
+
+func (s *tornMerge) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
+	return s.Store.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		return fn(ctx, &mergeTornTx{ReadTx: tx, s: s})
+	})
+}
+
+type mergeTornTx struct {
+	graph.ReadTx
+	s *tornMerge
+}
+
+func (t *mergeTornTx) Members(ctx context.Context, ids []string) (map[string][]graph.Identifier, error) {
+	ms, err := t.ReadTx.Members(ctx, ids)
+	if err != nil || !t.s.members || !slices.Contains(ids, t.s.x) || !slices.Contains(ids, t.s.y) {
+		return ms, err
+	}
+	t.s.members, t.s.links = false, true
+	var moved graph.Identifier
+	for _, n := range ms[t.s.x] {
+		if n.Key == t.s.k {
+			moved = n
+		}
+	}
+	moved.ProfileID = t.s.y
+	ys := append(slices.Clone(ms[t.s.y]), moved)
+	slices.SortFunc(ys, func(a, b graph.Identifier) int { return strings.Compare(a.Key, b.Key) })
+	ms[t.s.y] = ys
+	return ms, nil
+}
+
+func (t *mergeTornTx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
+	ls, err := t.ReadTx.Links(ctx, keys)
+	if err != nil || !t.s.links {
+		return ls, err
+	}
+	t.s.links = false
+	a, b := min(t.s.b, t.s.k), max(t.s.b, t.s.k)
+	ls = append(ls, graph.Link{A: a, B: b, Source: "web", Evidence: "event m9", FirstSeen: tHook, LastSeen: tHook, Count: 1})
+	slices.SortFunc(ls, func(x, y graph.Link) int {
+		if c := strings.Compare(x.A, y.A); c != 0 {
+			return c
+		}
+		return strings.Compare(x.B, y.B)
+	})
+	return ls, nil
+}
+
+// TestIdentityGraphsCatchAMergeBetweenReads: IdentityGraph read x's graph
+// on its own and saw that x's member k had a link leaving x (a torn read:
+// retry). IdentityGraphs reads x and y together and gives each member one
+// owner, so the same torn read goes through: k is shown in both graphs,
+// and x, merged away by then, keeps a graph of its own.
+func TestIdentityGraphsCatchAMergeBetweenReads(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := graph.NewEngine(s, nil)
+		ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
+			return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
+		}
+		u1 := graph.IdentifierRef{Type: graph.TypeUserID, Value: "u1"}
+		em := graph.IdentifierRef{Type: graph.TypeEmail, Value: "ann@example.com"}
+		if _, err := e.ApplyBatch(ctx, []graph.Event{ev("m1", u1, em)}); err != nil {
+			t.Fatal(err)
+		}
+		py, err := e.ProfileByIdentifier(ctx, u1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An anonymous id whose profile sorts before y's: the members are
+		// read in id order, x's before the merge and y's after it.
+		var anon graph.IdentifierRef
+		var px graph.Profile
+		for i := 0; ; i++ {
+			anon = graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: fmt.Sprintf("a%d", i)}
+			if graph.ProfileIDFor("anonymous_id:"+anon.Value, 0) < py.ID {
+				break
+			}
+		}
+		if _, err := e.ApplyBatch(ctx, []graph.Event{ev("m2", anon)}); err != nil {
+			t.Fatal(err)
+		}
+		if px, err = e.ProfileByIdentifier(ctx, anon); err != nil {
+			t.Fatal(err)
+		}
+		if !(px.ID < py.ID) {
+			t.Fatalf("x %s does not sort before y %s", px.ID, py.ID)
+		}
+		torn := &tornMerge{Store: s, x: px.ID, y: py.ID, k: "anonymous_id:" + anon.Value, b: "user_id:u1", members: true}
+		te := graph.NewEngine(torn, nil)
+		te.Now = func() time.Time { return tHook }
+		gs, err := te.IdentityGraphs(ctx, []string{px.ID, py.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if torn.members || torn.links {
+			t.Fatal("the torn reads did not happen")
+		}
+		in := map[string][]string{}
+		for _, id := range []string{px.ID, py.ID} {
+			for _, n := range gs[id].Nodes {
+				if n.ProfileID == id {
+					in[n.Key] = append(in[n.Key], id)
+				}
+			}
+		}
+		for k, ps := range in {
+			if len(ps) > 1 {
+				t.Errorf("%s is a member of %d graphs %v: a merge landed between the reads and was not caught (x = %+v, y = %+v)", k, len(ps), ps, gs[px.ID], gs[py.ID])
+			}
 		}
 	})
 }
