@@ -107,8 +107,12 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		if err != nil || !domainLabels(domain) {
 			return IdentifierRef{}, DropInvalidEmail
 		}
-		if again, err := emailDomains.ToASCII(domain); err != nil || again != domain {
-			return IdentifierRef{}, DropInvalidEmail
+		// (An ASCII domain maps to its lowercase form, which maps to
+		// itself: only a domain sent with other characters is checked.)
+		if !isASCII(v[at+1:]) {
+			if again, err := emailDomains.ToASCII(domain); err != nil || again != domain {
+				return IdentifierRef{}, DropInvalidEmail
+			}
 		}
 		// Lowercasing can undo NFC in rare cases; the local part is
 		// composed again.
@@ -126,8 +130,13 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		// +49301234567. The stored value must normalize to itself, or a
 		// lookup or erasure by the value a profile shows would reach
 		// another identifier; so parse the E.164 form until it is stable.
+		// A value sent in its E.164 form is one (the parse of the form is
+		// the parse just made).
 		for i := 0; ; i++ {
 			e164 := phonenumbers.Format(num, phonenumbers.E164)
+			if i == 0 && e164 == v {
+				break
+			}
 			again, err := phonenumbers.Parse(e164, n.rules.DefaultRegion)
 			if err != nil || i == 4 || phonenumbers.IsPossibleNumberWithReason(again) != phonenumbers.IS_POSSIBLE {
 				return IdentifierRef{}, DropInvalidPhone
@@ -152,6 +161,16 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		return IdentifierRef{}, DropBlocked
 	}
 	return IdentifierRef{Type: typ, Value: v}, ""
+}
+
+// isASCII reports whether s holds only ASCII characters.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // domainLabels reports whether an ASCII domain is made of dot-separated
