@@ -176,7 +176,7 @@ type keyJSON struct {
 	ID         string     `json:"id"`
 	Name       string     `json:"name"`
 	Scopes     []string   `json:"scopes"`
-	Source     string     `json:"source"`
+	Source     *string    `json:"source"` // null for a key without one
 	CreatedAt  time.Time  `json:"createdAt"`
 	LastUsedAt *time.Time `json:"lastUsedAt"`
 	ExpiresAt  *time.Time `json:"expiresAt"`
@@ -233,7 +233,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		out := make([]keyJSON, 0, len(keys))
 		for _, k := range keys {
 			out = append(out, keyJSON{
-				ID: k.ID, Name: k.Name, Scopes: access.ScopeNames(k.Scopes), Source: k.Source,
+				ID: k.ID, Name: k.Name, Scopes: access.ScopeNames(k.Scopes), Source: optString(k.Source),
 				CreatedAt: k.CreatedAt.UTC(), LastUsedAt: optTime(k.LastUsedAt.UTC()),
 				ExpiresAt: optTime(k.ExpiresAt.UTC()), RevokedAt: optTime(k.RevokedAt.UTC()),
 			})
@@ -301,3 +301,11 @@ func keysAudit(action, id string, at time.Time) access.AuditEntry {
 }
 
 func scopeList() string { return strings.Join(access.ScopeNames(access.AllScopes()), ", ") }
+
+// optString is s, or nil when it is empty (JSON null).
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -185,7 +185,7 @@ func testKeys(t *testing.T, ks keysStore) {
 		return k[0]
 	}
 	k := listJSON()
-	if k.ID != id || k.Name != "crm backend" || k.Source != "crm" || k.RevokedAt != nil || k.LastUsedAt != nil || k.ExpiresAt == nil ||
+	if k.ID != id || k.Name != "crm backend" || k.Source == nil || *k.Source != "crm" || k.RevokedAt != nil || k.LastUsedAt != nil || k.ExpiresAt == nil ||
 		!slices.Equal(k.Scopes, []string{"profiles:read", "events:write"}) {
 		t.Fatalf("list --json shows %+v", k)
 	}
@@ -349,4 +349,25 @@ func keyRow(t *testing.T, table, id string) string {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// TestKeysListJSONUnsetSourceIsNull: README, cdp keys: list --json prints
+// each field "null when unset"; a key created without --source shows
+// "source": null, not "".
+func TestKeysListJSONUnsetSourceIsNull(t *testing.T) {
+	env := []string{"CDP_DATA_DIR=" + t.TempDir()}
+	if _, errOut, code := runCDP(t, env, "keys", "create", "--name", "admin", "--scopes", "keys:admin,profiles:read"); code != 0 {
+		t.Fatalf("create: exit %d: %s", code, errOut)
+	}
+	out, errOut, code := runCDP(t, env, "keys", "list", "--json")
+	if code != 0 {
+		t.Fatalf("list --json: exit %d: %s", code, errOut)
+	}
+	var keys []map[string]any
+	if err := json.Unmarshal([]byte(out), &keys); err != nil || len(keys) != 1 {
+		t.Fatalf("list --json: %v\n%s", err, out)
+	}
+	if v, ok := keys[0]["source"]; !ok || v != nil {
+		t.Fatalf(`list --json shows "source": %#v for a key created without --source; want null`, v)
+	}
 }
