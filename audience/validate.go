@@ -178,7 +178,9 @@ func check(f *Filter, env Env, path string) error {
 		case id == "":
 			return bad(p, "an audience id is required")
 		case !ValidAudienceID(id):
-			return bad(p, "%s is not an audience id (%s followed by 32 lowercase hex digits)", quoteClip(id), AudienceIDPrefix)
+			// The value is not repeated: it may be personal data pasted
+			// by mistake.
+			return bad(p, "is not an audience id (%s followed by 32 lowercase hex digits)", AudienceIDPrefix)
 		case env.Audience == nil || !env.Audience(id):
 			return bad(p, "audience %s does not exist", id)
 		}

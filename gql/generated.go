@@ -3842,7 +3842,7 @@ extend type Mutation {
 }
 
 input CreateApiKeyInput {
-  "What the key is for, at most 200 characters."
+  "What the key is for: 1 to 200 bytes of printable UTF-8."
   name: String!
   """
   Scopes: profiles:read, pii:read, events:write, identity:write,

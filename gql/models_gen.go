@@ -213,7 +213,7 @@ type CountCondition struct {
 }
 
 type CreateAPIKeyInput struct {
-	// What the key is for, at most 200 characters.
+	// What the key is for: 1 to 200 bytes of printable UTF-8.
 	Name string `json:"name"`
 	// Scopes: profiles:read, pii:read, events:write, identity:write,
 	// consent:write, privacy:read, privacy:write, audiences:read,

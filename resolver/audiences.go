@@ -91,6 +91,11 @@ func (r *Resolver) defineComputedTrait(ctx context.Context, in gql.ComputedTrait
 	if err != nil {
 		return fail(err)
 	}
+	// Given empty is not left out: the stored definition could not tell
+	// them apart, and an empty window would count all time.
+	if err := refuseEmpty("input.", field{"event", in.Event}, field{"eventType", in.EventType}, field{"window", in.Window}); err != nil {
+		return fail(err)
+	}
 	c := ctFromInput(in)
 	if err := c.Validate(); err != nil {
 		return fail(err)
@@ -400,6 +405,52 @@ func propertyFilter(w *gql.PropertyFilter) audience.PropertyFilter {
 	return audience.PropertyFilter{Path: w.Path, Op: audience.Op(w.Op), Value: jsonNumbers(w.Value)}
 }
 
+// emptyGiven refuses an event condition's name, type or window given as
+// an empty string: the stored filter cannot tell it from one left out, so
+// an empty name would select any event and an empty window all time.
+func emptyGiven(in *gql.AudienceFilter, path string) error {
+	if in == nil {
+		return nil
+	}
+	for i, c := range in.And {
+		if err := emptyGiven(c, fmt.Sprintf("%s.and[%d]", path, i)); err != nil {
+			return err
+		}
+	}
+	for i, c := range in.Or {
+		if err := emptyGiven(c, fmt.Sprintf("%s.or[%d]", path, i)); err != nil {
+			return err
+		}
+	}
+	if err := emptyGiven(in.Not, path+".not"); err != nil {
+		return err
+	}
+	if c := in.Event; c != nil {
+		return refuseEmpty(path+".event.", field{"name", c.Name}, field{"type", c.Type}, field{"within", c.Within})
+	}
+	return nil
+}
+
+// field is an optional string argument and its name.
+type field struct {
+	name string
+	v    *string
+}
+
+// refuseEmpty refuses an event name, event type and window (in that
+// order, named at prefix + their names) given as an empty string.
+func refuseEmpty(prefix string, name, typ, window field) error {
+	for _, f := range []struct {
+		field
+		absent string
+	}{{name, "events of any name"}, {typ, "events of any type"}, {window, "all time"}} {
+		if f.v != nil && *f.v == "" {
+			return invalidArg(prefix+f.name, "must not be empty; leave it out for %s", f.absent)
+		}
+	}
+	return nil
+}
+
 // filterFromInput converts the GraphQL filter tree; it checks nothing
 // (audience.Check does). Set lists stay set when empty, so Check refuses
 // them.
@@ -596,6 +647,9 @@ func (r *Resolver) audienceFromInput(ctx context.Context, st audience.Store, id 
 	case !static && in.Filter == nil:
 		return a, invalidArg("input.filter", "is required (a static audience, without one, is saved by createLookalikeAudience)")
 	case !static:
+		if err := emptyGiven(in.Filter, "input.filter"); err != nil {
+			return a, err
+		}
 		a.Filter = filterFromInput(in.Filter)
 	}
 	if err := a.Validate(); err != nil {

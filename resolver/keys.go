@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -68,7 +69,7 @@ func (r *Resolver) createKey(ctx context.Context, in gql.CreateAPIKeyInput) (*gq
 	}
 	k, secret, err := access.NewKey(in.Name, in.Scopes, source, expires, now)
 	if err != nil {
-		return fail(err)
+		return fail(keyArgErr(err))
 	}
 	// A key gives only scopes its creator holds: keys:admin alone must
 	// not be a way to every other scope, pii:read included.
@@ -266,4 +267,19 @@ func priceAccess(c *gql.ComplexityRoot) {
 		}
 		return cost
 	}
+}
+
+// keyArgErr names the argument of createApiKey that access.NewKey refused.
+func keyArgErr(err error) error {
+	msg := graph.ErrorMessage(err)
+	arg := "input"
+	switch {
+	case strings.HasPrefix(msg, "key name"):
+		arg = "input.name"
+	case strings.HasPrefix(msg, "key source"):
+		arg = "input.source"
+	case strings.Contains(msg, "scope"):
+		arg = "input.scopes"
+	}
+	return graph.Errorf(graph.ErrorCode(err), "argument %q: %s", arg, msg)
 }

@@ -53,6 +53,9 @@ func (r *Resolver) keeper() (*keep.Keeper, audience.Store, error) {
 // queryFilter converts and checks a filter argument as createAudience
 // checks its input.filter, errors naming path ("filter.and[1]...").
 func (r *Resolver) queryFilter(ctx context.Context, st audience.Store, in *gql.AudienceFilter, path string) (*audience.Filter, error) {
+	if err := emptyGiven(in, path); err != nil {
+		return nil, err
+	}
 	f := filterFromInput(in)
 	if _, err := audience.EncodeFilter(f); err != nil {
 		return nil, graph.Errorf(graph.ErrorCode(err), "argument %q: %s", path, graph.ErrorMessage(err))
