@@ -3474,7 +3474,8 @@ type Profile {
   updatedAt: DateTime!
   """
   The profile's identifiers ordered by type and value, optionally only some
-  types; the first ` + "`" + `first` + "`" + ` of them. ` + "`" + `first` + "`" + ` defaults to, and may not exceed,
+  types (in any case, as profileByIdentifier takes them); the first ` + "`" + `first` + "`" + `
+  of them. ` + "`" + `first` + "`" + ` defaults to, and may not exceed,
   the identity rules' ` + "`" + `maxIdentifiers` + "`" + ` (200 by default).
   """
   identifiers(types: [String!], first: Int): [Identifier!] @hasScope(scope: "profiles:read")
@@ -3486,7 +3487,8 @@ type Profile {
   traitSources(name: String, first: Int): [TraitValue!] @hasScope(scope: "profiles:read")
   """
   The profile's events, newest first (by timestamp, ties by id descending).
-  ` + "`" + `first` + "`" + ` defaults to 20, at most 500. ` + "`" + `types` + "`" + ` and ` + "`" + `channels` + "`" + ` filter;
+  ` + "`" + `first` + "`" + ` defaults to 20, at most 500. ` + "`" + `types` + "`" + ` and ` + "`" + `channels` + "`" + ` filter (in
+  any case: they are compared lower-case, as ingest stores them);
   ` + "`" + `from` + "`" + ` is inclusive and ` + "`" + `to` + "`" + ` exclusive. Order is stable while new events
   arrive: a cursor keeps its place.
   """
@@ -4413,7 +4415,7 @@ input CountCondition {
 }
 
 input AudienceInput {
-  "1 to 200 bytes, no control character."
+  "1 to 200 bytes, not only spaces, no control character."
   name: String!
   "At most 1,000 bytes."
   description: String
@@ -4779,7 +4781,7 @@ enum DeliveryStatus {
 }
 
 input DestinationInput {
-  "1 to 200 characters."
+  "1 to 200 characters, not only spaces."
   name: String!
   "http or https; never redirected."
   url: String!

@@ -82,7 +82,7 @@ type AudienceFilter struct {
 }
 
 type AudienceInput struct {
-	// 1 to 200 bytes, no control character.
+	// 1 to 200 bytes, not only spaces, no control character.
 	Name string `json:"name"`
 	// At most 1,000 bytes.
 	Description *string `json:"description,omitempty"`
@@ -302,7 +302,7 @@ type DestinationEdge struct {
 }
 
 type DestinationInput struct {
-	// 1 to 200 characters.
+	// 1 to 200 characters, not only spaces.
 	Name string `json:"name"`
 	// http or https; never redirected.
 	URL string `json:"url"`

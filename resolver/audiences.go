@@ -628,6 +628,9 @@ func putErr(err error) error {
 // needs one.
 func (r *Resolver) audienceFromInput(ctx context.Context, st audience.Store, id string, in gql.AudienceInput, static bool) (audience.Audience, error) {
 	a := audience.Audience{ID: id, Name: in.Name, Description: deref(in.Description), Static: static}
+	if err := blankName("input.name", in.Name); err != nil {
+		return a, err
+	}
 	if in.Purpose != nil {
 		ps, err := r.purposes()
 		if err != nil {

@@ -181,3 +181,17 @@ func byTypeAndValue(ms []graph.Identifier) []int {
 	})
 	return idx
 }
+
+// asStored puts type and channel names given to a list filter in the form
+// ingest stores them (trimmed, lower-case), as profileByIdentifier does
+// its type: identifiers(types: ["EMAIL"]) lists the emails.
+func asStored(names []string) []string {
+	if names == nil {
+		return nil
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(strings.TrimSpace(n))
+	}
+	return out
+}

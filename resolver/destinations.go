@@ -59,6 +59,9 @@ func checkDestinationID(arg, id string) error {
 // input.secret keeps.
 func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.DestinationInput, old *destination.Destination) (destination.Destination, error) {
 	d := destination.Destination{ID: id, Name: in.Name, URL: in.URL, AudienceIDs: in.AudienceIds}
+	if err := blankName("input.name", in.Name); err != nil {
+		return d, err
+	}
 	switch {
 	case in.Secret != nil:
 		d.Secret = *in.Secret

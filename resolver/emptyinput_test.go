@@ -67,3 +67,19 @@ func TestCreateApiKeyErrorsNameTheField(t *testing.T) {
 		e.refused(op, map[string]any{"in": map[string]any{"name": "k", "scopes": []string{"events:write"}, "source": "a b"}}, CodeInvalidArgument, "input.source")
 	})
 }
+
+// A name of spaces only is refused by every mutation that names something
+// (createApiKey always did): it would show as nothing in every list.
+func TestBlankNamesRefused(t *testing.T) {
+	e := newEnv(t, storetest.Embedded(t), testConfig(), nil)
+	seedPeople(e)
+	filter := map[string]any{"identifier": map[string]any{"type": "email"}}
+	e.refused(createAudienceOp, map[string]any{"in": map[string]any{"name": "   ", "filter": filter}}, CodeInvalidArgument, "input.name", "only spaces")
+	e.refused(createDestOp, map[string]any{"in": map[string]any{"name": " \t ", "url": "https://93.184.215.14/hook", "secret": "blank-name-secret-0123"}},
+		CodeInvalidArgument, "input.name", "only spaces")
+	var a struct{ CreateAudience struct{ ID string } }
+	e.query(createAudienceOp, map[string]any{"in": map[string]any{"name": "emails", "filter": filter}}, &a)
+	e.refused(createLookalikeOp, map[string]any{"a": a.CreateAudience.ID, "n": 10, "name": "  "}, CodeInvalidArgument, `"name"`, "only spaces")
+	// A name with spaces around it is a name.
+	e.query(createAudienceOp, map[string]any{"in": map[string]any{"name": " vip ", "filter": filter}}, nil)
+}

@@ -225,3 +225,13 @@ func recoverFunc(ctx context.Context, p any) error {
 	ev.Msg("graphql: panic in resolver")
 	return errPanic
 }
+
+// blankName refuses a name of spaces only (an empty one is refused where
+// the name is checked, with the rest of its rules): it would show as
+// nothing in every list, as createApiKey's check already says.
+func blankName(arg, name string) error {
+	if name != "" && strings.TrimSpace(name) == "" {
+		return invalidArg(arg, "must not be only spaces")
+	}
+	return nil
+}

@@ -78,3 +78,31 @@ func TestIdentifiersOrderedByTypeThenValue(t *testing.T) {
 		}
 	})
 }
+
+// List filters take type and channel names as ingest stores them would
+// be given (profileByIdentifier("EMAIL") finds the profile; so must
+// identifiers(types: ["EMAIL"]) list its email): seedPeople gives u1's
+// profile one email and two identify events.
+func TestListFiltersTakeNamesAsStored(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		seedPeople(e)
+		var out struct {
+			P struct {
+				Identifiers []struct{ Key string }
+				Journey     struct {
+					Edges []struct{ Node struct{ Type string } }
+				}
+			} `json:"profileByIdentifier"`
+		}
+		e.query(`{ profileByIdentifier(type: "USER_ID", value: "u1") {
+		  identifiers(types: [" EMAIL "]) { key }
+		  journey(types: ["IDENTIFY"]) { edges { node { type } } } } }`, nil, &out)
+		if len(out.P.Identifiers) != 1 || out.P.Identifiers[0].Key != "email:alice@example.com" {
+			t.Errorf("identifiers(types: [\" EMAIL \"]) = %+v, want email:alice@example.com", out.P.Identifiers)
+		}
+		if n := len(out.P.Journey.Edges); n != 2 || out.P.Journey.Edges[0].Node.Type != "identify" || out.P.Journey.Edges[1].Node.Type != "identify" {
+			t.Errorf("journey(types: [\"IDENTIFY\"]) = %+v, want u1's two identify events", out.P.Journey.Edges)
+		}
+	})
+}

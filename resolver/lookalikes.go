@@ -38,6 +38,9 @@ func (r *Resolver) createLookalikeAudience(ctx context.Context, audienceID strin
 	entry.Reason = fmt.Sprintf("audience %s, the lookalike of audience %s", id, clip(audienceID, 64))
 	now := graph.Now()
 	a := audience.Audience{ID: id, Name: name, Static: true, CreatedAt: now, UpdatedAt: now}
+	if err := blankName("name", name); err != nil {
+		return fail(err)
+	}
 	if err := a.Validate(); err != nil {
 		msg := graph.ErrorMessage(err)
 		if strings.HasPrefix(msg, "audience name") {

@@ -201,6 +201,7 @@ func (r *profileResolver) Identifiers(ctx context.Context, obj *graph.Profile, t
 	}
 	n := r.limitOf(first, r.maxIdentifiers())
 	out := make([]*graph.Identifier, 0, min(len(ms), n))
+	types = asStored(types)
 	for _, i := range byTypeAndValue(ms) {
 		if len(out) == n {
 			break
