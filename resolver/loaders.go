@@ -100,7 +100,10 @@ func (b *batch[V]) load(ctx context.Context, key string) (V, bool, error) {
 			b.groups[set] = g
 		}
 		b.mu.Unlock()
-		g.once.Do(func() { g.vals, g.err = b.fetch(ctx, set.keys) })
+		g.once.Do(func() {
+			defer panicked(&g.err)
+			g.vals, g.err = b.fetch(ctx, set.keys)
+		})
 		if g.err != nil {
 			return zero, false, g.err
 		}
@@ -349,6 +352,20 @@ func (s *loaderState) explain(ctx context.Context, e *graph.Engine, a, b graph.I
 		s.explained[[2]graph.IdentifierRef{a, b}] = c
 	}
 	s.explainMu.Unlock()
-	c.once.Do(func() { c.ex, c.err = e.ExplainLink(ctx, a, b) })
+	c.once.Do(func() {
+		defer panicked(&c.err)
+		c.ex, c.err = e.ExplainLink(ctx, a, b)
+	})
 	return c.ex, c.err
+}
+
+// panicked, deferred in a sync.Once shared by sibling fields, leaves an
+// error for the siblings when the read panics (the once is done either
+// way, and they would otherwise take its zero value for an answer), and
+// panics on, so that the field that ran it fails as any panic does.
+func panicked(err *error) {
+	if p := recover(); p != nil {
+		*err = errors.New("internal error: a read shared by this field panicked")
+		panic(p)
+	}
 }

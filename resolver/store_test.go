@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 // countingStore wraps a real store: it counts read transactions and the
@@ -410,4 +412,51 @@ func TestIdentityGraphsOfAPage(t *testing.T) {
 				v5, describe(c5), v50, describe(c50))
 		}
 	})
+}
+
+// panicsInRejected is a real store whose Rejected panics, as a read that
+// hits a bug would.
+type panicsInRejected struct{ graph.Store }
+
+func (s panicsInRejected) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
+	return s.Store.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+		return fn(ctx, panicsInRejectedTx{tx})
+	})
+}
+
+type panicsInRejectedTx struct{ graph.ReadTx }
+
+func (panicsInRejectedTx) Rejected(context.Context, []string) ([]graph.RejectedLink, error) {
+	panic("read exploded")
+}
+
+// TestSharedReadPanicFailsEverySibling: when the read a page's fields
+// share panics, the field that ran it fails with INTERNAL, and so does
+// every sibling waiting on it (not NOT_FOUND, nor an empty answer).
+func TestSharedReadPanicFailsEverySibling(t *testing.T) {
+	s := storetest.Embedded(t)
+	seeder := newEnv(t, s, testConfig(), nil)
+	seedPeople(seeder)
+	engine := graph.NewEngine(panicsInRejected{s}, nil)
+	srv := httptest.NewServer(asOpen(NewHandler(engine, nil, testConfig())))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, engine: engine, srv: srv, logs: &testlog.Buffer{}}
+	r := e.post(`{ profiles(first: 10) { nodes { id
+	  identityGraph { nodes(first: 2) { id } }
+	  explainLink(a: {type: "user_id", value: "u1"}, b: {type: "user_id", value: "u2"}) { linked } } } }`, nil)
+	var fields = map[string]int{}
+	for _, er := range r.Errors {
+		if len(er.Path) == 0 {
+			t.Fatalf("error without a path: %+v", er)
+		}
+		field, _ := er.Path[len(er.Path)-1].(string)
+		if code, _ := er.Extensions["code"].(string); code != CodeInternal {
+			t.Errorf("%s: %s (%s), want INTERNAL", field, code, er.Message)
+		}
+		fields[field]++
+	}
+	// seedPeople makes two profiles; each field of each fails.
+	if fields["identityGraph"] != 2 || fields["explainLink"] != 2 {
+		t.Errorf("errors by field %v, want identityGraph and explainLink failed on both profiles: %+v", fields, r.Errors)
+	}
 }
