@@ -757,19 +757,28 @@ func (e *Engine) identityGraphs(ctx context.Context, profileIDs []string) (map[s
 		if err != nil {
 			return err
 		}
+		// Each link and refusal goes to the profiles of its ends, in the
+		// order read (sorted).
+		linksOf := map[string][]Link{}
+		for _, l := range links {
+			for _, o := range ownersOf(owner, l.A, l.B) {
+				linksOf[o] = append(linksOf[o], l)
+			}
+		}
+		rejectedOf := map[string][]RejectedLink{}
+		for _, r := range rejected {
+			for _, o := range ownersOf(owner, r.A, r.B) {
+				rejectedOf[o] = append(rejectedOf[o], r)
+			}
+		}
 		views := make(map[string]*GraphView, len(ids))
 		var far []string
 		outsideOf := map[string][]string{}
 		for _, id := range ids {
-			g := &GraphView{ProfileID: id, Nodes: ms[id]}
+			g := &GraphView{ProfileID: id, Nodes: ms[id], Links: linksOf[id]}
 			inside := make(map[string]bool, len(g.Nodes))
 			for _, n := range g.Nodes {
 				inside[n.Key] = true
-			}
-			for _, l := range links { // sorted; so are g.Links
-				if owner[l.A] == id || owner[l.B] == id {
-					g.Links = append(g.Links, l)
-				}
 			}
 			// A live profile has members, one component over its links,
 			// and no link leaves it; else a write landed between the
@@ -778,10 +787,7 @@ func (e *Engine) identityGraphs(ctx context.Context, profileIDs []string) (map[s
 				return errTornRead
 			}
 			var outside []string
-			for _, r := range rejected {
-				if owner[r.A] != id && owner[r.B] != id {
-					continue
-				}
+			for _, r := range rejectedOf[id] {
 				g.Rejected = append(g.Rejected, r)
 				for _, k := range []string{r.A, r.B} {
 					if !inside[k] {
@@ -818,6 +824,22 @@ func (e *Engine) identityGraphs(ctx context.Context, profileIDs []string) (map[s
 		return nil
 	})
 	return out, err
+}
+
+// ownersOf returns the profiles (by owner, member key to profile id)
+// holding a or b, each once; none for keys of no profile read.
+func ownersOf(owner map[string]string, a, b string) []string {
+	oa, ob := owner[a], owner[b]
+	switch {
+	case oa == "":
+		if ob == "" {
+			return nil
+		}
+		return []string{ob}
+	case ob == "" || ob == oa:
+		return []string{oa}
+	}
+	return []string{oa, ob}
 }
 
 // oneComponent reports whether keys (not empty) are one component over
