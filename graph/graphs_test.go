@@ -158,9 +158,7 @@ func TestIdentityGraphsCatchAMergeBetweenReads(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		ctx := context.Background()
 		e := graph.NewEngine(s, nil)
-		ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
-			return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
-		}
+		ev := viewedEvent
 		u1 := graph.IdentifierRef{Type: graph.TypeUserID, Value: "u1"}
 		em := graph.IdentifierRef{Type: graph.TypeEmail, Value: "ann@example.com"}
 		if _, err := e.ApplyBatch(ctx, []graph.Event{ev("m1", u1, em)}); err != nil {

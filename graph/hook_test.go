@@ -20,8 +20,12 @@ import (
 var tHook = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func userEvent(id, user string) graph.Event {
-	return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook,
-		Identifiers: []graph.IdentifierRef{{Type: graph.TypeUserID, Value: user}}}
+	return viewedEvent(id, graph.IdentifierRef{Type: graph.TypeUserID, Value: user})
+}
+
+// viewedEvent is a "Viewed" track from the web at tHook carrying refs.
+func viewedEvent(id string, refs ...graph.IdentifierRef) graph.Event {
+	return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
 }
 
 // pidOf is the id of the profile a new user_id seeds: derived from its key.

@@ -28,9 +28,7 @@ func TestStandingClockKeepsFirstSeenOrder(t *testing.T) {
 		e := standingEngine(s)
 		email := func(v string) graph.IdentifierRef { return graph.IdentifierRef{Type: graph.TypeEmail, Value: v} }
 		anon := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a1"}
-		ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
-			return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
-		}
+		ev := viewedEvent
 		for _, batch := range [][]graph.Event{
 			{ev("m1", email("e1@x.io")), ev("m2", email("e2@x.io"))},
 			{ev("m3", anon)},
@@ -77,9 +75,7 @@ func TestClockBehindAnotherProcess(t *testing.T) {
 		behind.Now = func() time.Time { return tHook }
 		e1 := graph.IdentifierRef{Type: graph.TypeEmail, Value: "e1@x.io"}
 		a1 := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a1"}
-		ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
-			return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
-		}
+		ev := viewedEvent
 		if _, err := ahead.ApplyBatch(ctx, []graph.Event{ev("m1", e1)}); err != nil {
 			t.Fatalf("ApplyBatch, clock ahead: %v", err)
 		}
@@ -186,9 +182,7 @@ func TestFloorDoesNotDateLaterProfilesEarlier(t *testing.T) {
 	e1 := graph.IdentifierRef{Type: graph.TypeEmail, Value: "e1@x.io"}
 	a1 := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a1"}
 	a2 := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "a2"}
-	ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
-		return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
-	}
+	ev := viewedEvent
 	want := graph.ProfileIDFor("anonymous_id:a1", 0)
 	for name, batches := range map[string][][]graph.Event{
 		"e1 and a1 in one batch": {{ev("m2", e1), ev("m3", a1)}, {ev("m4", a2)}, {ev("m5", a1, a2)}},
@@ -231,9 +225,7 @@ func TestSeedWithHashSameIDsHoweverBatched(t *testing.T) {
 	x := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "x"}
 	xh := graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: "x#1"}
 	u := graph.IdentifierRef{Type: graph.TypeUserID, Value: "u"}
-	ev := func(id string, refs ...graph.IdentifierRef) graph.Event {
-		return graph.Event{ID: id, Type: "track", Name: "Viewed", Source: "web", Timestamp: tHook, Identifiers: refs}
-	}
+	ev := viewedEvent
 	run := func(t *testing.T, s graph.Store, batches [][]graph.Event) (string, string) {
 		ctx := context.Background()
 		e := standingEngine(s)
