@@ -66,6 +66,17 @@ func total(calls map[string]int) int {
 	return n
 }
 
+// sameCost fails the test unless a page of small and one of large items
+// cost the same read transactions and store calls.
+func sameCost(t *testing.T, items string, small int, vSmall int64, cSmall map[string]int, large int, vLarge int64, cLarge map[string]int) {
+	t.Helper()
+	t.Logf("%d %s: %d reads, %s; %d %s: %d reads, %s", small, items, vSmall, describe(cSmall), large, items, vLarge, describe(cLarge))
+	if vSmall != vLarge || total(cSmall) != total(cLarge) {
+		t.Fatalf("store calls grow with the page: %d %s: %d reads (%s); %d %s: %d reads (%s)",
+			small, items, vSmall, describe(cSmall), large, items, vLarge, describe(cLarge))
+	}
+}
+
 func describe(calls map[string]int) string {
 	var parts []string
 	for m, c := range calls {
@@ -199,11 +210,7 @@ func TestNoNPlusOne(t *testing.T) {
 		}
 		v10, c10 := cost(10)
 		v100, c100 := cost(100)
-		t.Logf("10 profiles: %d reads, %s; 100 profiles: %d reads, %s", v10, describe(c10), v100, describe(c100))
-		if v10 != v100 || total(c10) != total(c100) {
-			t.Fatalf("store calls grow with the page: 10 profiles: %d reads (%s); 100 profiles: %d reads (%s)",
-				v10, describe(c10), v100, describe(c100))
-		}
+		sameCost(t, "profiles", 10, v10, c10, 100, v100, c100)
 		// Page + count, members, history, journeys, event identifiers.
 		if v100 > 5 {
 			t.Fatalf("%d read transactions for one query, want at most 5 (%s)", v100, describe(c100))
@@ -406,11 +413,7 @@ func TestIdentityGraphsOfAPage(t *testing.T) {
 		}
 		v5, c5 := cost(5)
 		v50, c50 := cost(50)
-		t.Logf("5 profiles: %d reads, %s; 50 profiles: %d reads, %s", v5, describe(c5), v50, describe(c50))
-		if v5 != v50 || total(c5) != total(c50) {
-			t.Fatalf("store calls grow with the page: 5 profiles: %d reads (%s); 50 profiles: %d reads (%s)",
-				v5, describe(c5), v50, describe(c50))
-		}
+		sameCost(t, "profiles", 5, v5, c5, 50, v50, c50)
 	})
 }
 
