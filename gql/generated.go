@@ -3329,9 +3329,14 @@ GRAPHQL_VALIDATION_FAILED, QUERY_TOO_LARGE, DEPTH_LIMIT_EXCEEDED,
 COMPLEXITY_LIMIT_EXCEEDED or INVALID_ARGUMENT for refused requests;
 RESPONSE_TOO_LARGE for an answer over the size limit.
 
-Every list is bounded: pages by ` + "`" + `first` + "`" + `/` + "`" + `last` + "`" + `, the other lists by a
-` + "`" + `first` + "`" + ` argument whose default is its cap, and the complexity limit prices
-each list by that bound.
+Lists are bounded. Pages take ` + "`" + `first` + "`" + `/` + "`" + `last` + "`" + `; a list that grows with the
+data takes a ` + "`" + `first` + "`" + ` whose default is its cap; the complexity limit prices
+each by that bound. The other lists are bounded by what they hold (a key's
+scopes, a request's inputs, a store's 100 computed traits, a lookalike's
+` + "`" + `size` + "`" + `), but for four that grow with the data and take no ` + "`" + `first` + "`" + `:
+` + "`" + `Event.identifiers` + "`" + ` (what one message carried, priced as 3),
+` + "`" + `Identifier.sources` + "`" + `, ` + "`" + `Attribution.credits` + "`" + ` and ` + "`" + `FunnelStep.byChannel` + "`" + `,
+which the response size limit bounds.
 """
 schema {
   query: Query
