@@ -166,6 +166,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 	var todo []int
 	seenID := map[string]int{} // index of the first event of the batch with each id
 	var repeats map[int]int    // a later event with an id seen before -> the first's index
+	var dropped []string       // why each value NormalizeAll dropped, counted once the batch commits
 	for i := range events {
 		ev := &events[i]
 		r := &res.Results[i]
@@ -179,6 +180,9 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			continue
 		}
 		keys, drops := e.norm.NormalizeAll(ev.Identifiers)
+		for _, d := range drops {
+			dropped = append(dropped, d.Reason)
+		}
 		if len(keys) == 0 {
 			r.Status, r.Reason = StatusRejected, noIdentifierReason(drops)
 			continue
@@ -271,6 +275,11 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		res.Merged, res.Touched = merged, touched
 	}
 	settleRepeats(res.Results, repeats)
+	// Counted only now, so that a batch rolled back and committed again
+	// (by the collector without a call whose hook failed) counts once.
+	for _, why := range dropped {
+		e.norm.Count(why)
+	}
 	for _, r := range res.Results {
 		switch r.Status {
 		case StatusStored:

@@ -284,15 +284,15 @@ func (n *Normalizer) Drops() map[string]int64 {
 	return out
 }
 
-// NormalizeAll normalizes an event's identifiers, drops and counts the bad
-// ones, and returns the distinct keys in priority order with the reasons
-// for what was dropped.
+// NormalizeAll normalizes an event's identifiers, drops the bad ones, and
+// returns the distinct keys in priority order with the reasons for what
+// was dropped. It counts nothing: the caller counts (Count) what it
+// dropped once the event's call has committed.
 func (n *Normalizer) NormalizeAll(refs []IdentifierRef) (keys []string, dropped []Drop) {
 	seen := map[string]bool{}
 	for _, r := range refs {
 		nr, why := n.Normalize(r)
 		if why != "" {
-			n.Count(why)
 			dropped = append(dropped, Drop{Ref: r, Reason: why})
 			continue
 		}

@@ -314,3 +314,42 @@ func TestHookWithoutEvents(t *testing.T) {
 func sortedIDs(ids ...string) []string {
 	return slices.Sorted(slices.Values(ids))
 }
+
+// TestDroppedValuesCountedOnceCommitted: a value dropped in normalization
+// is counted when its call commits, once: not for a call whose hook
+// failed (it stored nothing and its client sends it again), and not again
+// when the other calls of its micro-batch are committed without that one.
+func TestDroppedValuesCountedOnceCommitted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{MaxBatch: 3, MaxWait: time.Hour})
+		var rec hookRecorder
+		junk := func(id, user string) graph.Event {
+			ev := event(id, user)
+			ev.Identifiers = append(ev.Identifiers, graph.IdentifierRef{Type: graph.TypeEmail, Value: "undefined"})
+			return ev
+		}
+		var wg sync.WaitGroup
+		var errA, errC error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, errA = h.coll.Submit(submitCtx("req-a", rec.hook("aud_A", errors.New("refused"))), []graph.Event{junk("a-1", "alice")})
+		}()
+		waitFor(t, "the call queued", func() bool { return h.metric(t, "cdp_ingest_queue_depth") == 1 })
+		go func() {
+			defer wg.Done()
+			_, errC = h.coll.Submit(context.Background(), []graph.Event{junk("c-1", "carol"), event("c-2", "dave")})
+		}()
+		wg.Wait()
+		if errA == nil || errC != nil {
+			t.Fatalf("calls = %v, %v; want A's hook error, then C committed", errA, errC)
+		}
+		var n int64
+		for _, c := range h.eng.Normalizer().Drops() {
+			n += c
+		}
+		if n != 1 {
+			t.Errorf("dropped values counted %d times (%v), want 1: c-1's, not a-1's", n, h.eng.Normalizer().Drops())
+		}
+	})
+}
