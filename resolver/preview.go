@@ -164,25 +164,44 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 	var got []graph.Profile // in scan order
 	// A store that pages through the matches itself (Neo4j) gives them in
 	// one statement.
-	ids, paged, err := k.Page(ctx, f, graph.PageQuery{After: q.After, Before: q.Before, Limit: want, Reverse: q.Reverse})
+	pq := graph.PageQuery{After: q.After, Before: q.Before, Limit: want, Reverse: q.Reverse}
+	ids, paged, err := k.Page(ctx, f, pq)
 	if err != nil {
 		return nil, domainErr(err)
 	}
 	if paged {
-		ps, err := r.engine.ProfilesByIDs(ctx, ids)
-		if err != nil {
-			return nil, domainErr(err)
-		}
-		for _, id := range ids {
-			// ProfilesByIDs follows merges: a match merged away since the
-			// page was read comes back as its survivor, whose id would
-			// make a cursor past matches not shown yet. It is left out.
-			if p, ok := ps[id]; ok && p.ID == id {
-				got = append(got, p)
+		// ProfilesByIDs follows merges: a match merged away since the page
+		// was read comes back as its survivor, whose id would make a cursor
+		// past matches not shown yet. It is left out, and the page is
+		// filled from past the store's page, so that hasNextPage still
+		// tells whether more follow; each round left one out, so the
+		// rounds are few but for writes merging one page after another.
+		for round := 0; ; round++ {
+			ps, err := r.engine.ProfilesByIDs(ctx, ids)
+			if err != nil {
+				return nil, domainErr(err)
 			}
-		}
-		if q.Reverse {
-			slices.Reverse(got)
+			for j := range ids {
+				id := ids[j]
+				if q.Reverse {
+					id = ids[len(ids)-1-j] // scan order: descending
+				}
+				if p, ok := ps[id]; ok && p.ID == id {
+					got = append(got, p)
+				}
+			}
+			if len(got) >= want || len(ids) < pq.Limit || round == maxRefillRounds {
+				break
+			}
+			if q.Reverse {
+				pq.Before = ids[0]
+			} else {
+				pq.After = ids[len(ids)-1]
+			}
+			pq.Limit = want - len(got)
+			if ids, _, err = k.Page(ctx, f, pq); err != nil {
+				return nil, domainErr(err)
+			}
 		}
 	} else if got, err = r.scanFiltered(ctx, st, f, q, want); err != nil {
 		return nil, domainErr(err)
@@ -216,6 +235,10 @@ func (r *Resolver) filteredProfiles(ctx context.Context, in *gql.AudienceFilter,
 	}
 	return conn, nil
 }
+
+// maxRefillRounds bounds the pages filteredProfiles reads past the first
+// to replace matches merged away meanwhile.
+const maxRefillRounds = 8
 
 // scanFiltered evaluates f in Go over the profiles of q's range, read in id
 // order a chunk at a time, each chunk at its own time, until want match or
