@@ -1,4 +1,8 @@
 # Builds the cdp binary into a small image. Used by docker-compose.yml.
+# Like the binary, the image listens on 127.0.0.1:8080 unless told
+# otherwise, which inside a container no published port reaches: run it
+# with -e CDP_ADDR=0.0.0.0:8080 (as docker-compose.yml does), which also
+# makes it enforce API keys from the start.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
