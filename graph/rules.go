@@ -228,6 +228,12 @@ func typeRuleAt(data []byte, off int64) (string, bool) {
 // built-in ones. Errors name the line and column or the field at fault;
 // the caller, which read the data, names where it came from.
 func ParseRules(data []byte) (*Rules, error) {
+	// Some editors write a byte order mark first; it is not JSON, and
+	// nothing else in a rules file can hold one.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if err := oneObject(data); err != nil {
+		return nil, err
+	}
 	base := DefaultRules()
 	var in Rules
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -254,6 +260,12 @@ func ParseRules(data []byte) (*Rules, error) {
 			line, col := position(data, dec.InputOffset())
 			return nil, fmt.Errorf("line %d, column %d: %v", line, col, strings.TrimPrefix(err.Error(), "json: "))
 		}
+	}
+	// A second value after the object (another object, a comment) is
+	// not read by Decode: left unnoticed, half of the file would count.
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], jsonSpace); len(rest) > 0 {
+		line, col := position(data, int64(len(data)-len(rest)))
+		return nil, fmt.Errorf("line %d, column %d: more after the rules object; the file must hold one JSON object", line, col)
 	}
 	// Which numbers the file gives, 0 included: a number left out keeps
 	// the value it would have, and a 0 given is a 0 (a priority that
@@ -341,6 +353,39 @@ func ParseRules(data []byte) (*Rules, error) {
 		return nil, err
 	}
 	return base, nil
+}
+
+// jsonSpace are the bytes JSON allows around a value.
+const jsonSpace = " \t\r\n"
+
+// oneObject refuses data that does not start with a JSON object: an empty
+// file, and null, which would otherwise decode as "nothing given" and
+// start the service on the built-in rules without a word. A syntax error
+// inside the object is left to the decoder, which places it.
+func oneObject(data []byte) error {
+	v := bytes.TrimLeft(data, jsonSpace)
+	if len(v) == 0 {
+		return errors.New("empty: the file must hold one JSON object ({} for the built-in rules)")
+	}
+	var what string
+	switch c := v[0]; {
+	case c == '{':
+		return nil
+	case c == '[':
+		what = "an array"
+	case c == '"':
+		what = "a string"
+	case c == '-' || c >= '0' && c <= '9':
+		what = "a number"
+	case bytes.HasPrefix(v, []byte("null")):
+		what = "null"
+	case bytes.HasPrefix(v, []byte("true")) || bytes.HasPrefix(v, []byte("false")):
+		what = "true or false"
+	default:
+		return nil // not JSON at all: the decoder says where
+	}
+	line, col := position(data, int64(len(data)-len(v)))
+	return fmt.Errorf("line %d, column %d: the file must hold one JSON object ({...}), not %s", line, col, what)
 }
 
 func (r *Rules) compile() error {

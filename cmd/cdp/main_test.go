@@ -73,6 +73,13 @@ func TestBadConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	noPEM := notADir // holds no certificate
+	rulesNull := filepath.Join(t.TempDir(), "null.json")
+	rulesTrailing := filepath.Join(t.TempDir(), "trailing.json")
+	for p, body := range map[string]string{rulesNull: "null", rulesTrailing: "{} {}"} {
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -94,6 +101,8 @@ func TestBadConfiguration(t *testing.T) {
 		{"bad env value", []string{"serve"}, []string{"CDP_BATCH_SIZE=lots"}, `CDP_BATCH_SIZE="lots" is not a whole number`},
 		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, `--log-level "loud"`},
 		{"rules file missing", []string{"serve", "--rules", "/nonexistent/rules.json"}, nil, "rules file"},
+		{"rules file null", []string{"serve", "--addr", "127.0.0.1:0", "--rules", rulesNull}, nil, "rules file " + rulesNull + ": line 1, column 1: the file must hold one JSON object ({...}), not null"},
+		{"rules file with more after the object", []string{"serve", "--addr", "127.0.0.1:0", "--rules", rulesTrailing}, nil, "rules file " + rulesTrailing + ": line 1, column 4: more after the rules object"},
 	}
 	if os.Geteuid() != 0 { // root writes anywhere, so this case means nothing for root
 		cases = append(cases, struct {

@@ -39,6 +39,12 @@ func TestLoadRules(t *testing.T) {
 		{write("type.json", "{\n  \"defaultRegion\": 7\n}"), []string{"type.json", "line 2, column", `field "defaultRegion"`}},
 		{write("field.json", `{"types": {"email": {"limt": 3}}}`), []string{"field.json", "line 1, column", `"limt"`}},
 		{filepath.Join(dir, "missing.json"), []string{"rules file", "missing.json"}},
+		// One JSON object and nothing else: not null (which would start
+		// the service on the built-in rules), an array, or a second value.
+		{write("null.json", "null\n"), []string{"null.json", "the file must hold one JSON object", "not null"}},
+		{write("array.json", "[]"), []string{"array.json", "the file must hold one JSON object", "not an array"}},
+		{write("empty.json", ""), []string{"empty.json", "empty: the file must hold one JSON object"}},
+		{write("trailing.json", "{\"maxIdentifiers\": 3}\n}\n"), []string{"trailing.json", "line 2, column 1", "more after the rules object"}},
 	} {
 		_, err := loadRules(tc.path)
 		if err == nil {
