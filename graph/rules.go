@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -234,6 +236,9 @@ func ParseRules(data []byte) (*Rules, error) {
 	if err := oneObject(data); err != nil {
 		return nil, err
 	}
+	if err := checkKeys(data); err != nil {
+		return nil, err
+	}
 	base := DefaultRules()
 	var in Rules
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -386,6 +391,147 @@ func oneObject(data []byte) error {
 	}
 	line, col := position(data, int64(len(data)-len(v)))
 	return fmt.Errorf("line %d, column %d: the file must hold one JSON object ({...}), not %s", line, col, what)
+}
+
+// maxRulesDepth bounds how deep checkKeys follows nested values: the
+// rules nest 4 levels, and what lies deeper is a value of the wrong type
+// the decoder refuses.
+const maxRulesDepth = 32
+
+// errNotJSON stops checkKeys at a syntax error, which the decoder reports
+// with its place.
+var errNotJSON = errors.New("not JSON")
+
+// checkKeys walks the JSON of a rules file beside the Rules type. It
+// refuses a key given twice in one object, which a decoder reads as the
+// last and drops the first without a word, and a field Rules does not
+// have, placing each at the key (the decoder places an unknown field at
+// the end of its object, maybe lines away).
+func checkKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := walkKeys(dec, data, reflect.TypeOf(Rules{}), "", 0); err != nil && !errors.Is(err, errNotJSON) {
+		return err
+	}
+	return nil
+}
+
+// jsonField is a field of a struct as JSON names it.
+type jsonField struct {
+	name string
+	typ  reflect.Type
+}
+
+// jsonFields lists the exported fields of struct type t under their JSON
+// names, in order.
+func jsonFields(t reflect.Type) []jsonField {
+	var out []jsonField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, jsonField{name, f.Type})
+	}
+	return out
+}
+
+// walkKeys reads one value from dec, of Go type t (nil when the value is
+// of no known type: inside a value of the wrong kind, which the decoder
+// refuses itself), at path, depth levels down.
+func walkKeys(dec *json.Decoder, data []byte, t reflect.Type, path string, depth int) error {
+	tok, err := dec.Token()
+	if err != nil || depth > maxRulesDepth {
+		return errNotJSON
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch tok {
+	case json.Delim('{'):
+		var fields []jsonField
+		if t != nil && t.Kind() == reflect.Struct {
+			fields = jsonFields(t)
+		}
+		seen := map[string]string{}
+		for dec.More() {
+			// The key starts after the separators read so far.
+			start := dec.InputOffset()
+			for start < int64(len(data)) && strings.IndexByte(jsonSpace+",", data[start]) >= 0 {
+				start++
+			}
+			kt, err := dec.Token()
+			if err != nil {
+				return errNotJSON
+			}
+			key, _ := kt.(string)
+			name, et := key, reflect.Type(nil)
+			switch {
+			case fields != nil:
+				// encoding/json matches a field's name exactly or else
+				// ignoring case: "Limit" is limit.
+				i := slices.IndexFunc(fields, func(f jsonField) bool { return f.name == key })
+				if i < 0 {
+					i = slices.IndexFunc(fields, func(f jsonField) bool { return strings.EqualFold(f.name, key) })
+				}
+				if i < 0 {
+					names := make([]string, len(fields))
+					for j, f := range fields {
+						names[j] = f.name
+					}
+					in := ""
+					if path != "" {
+						in = " in " + path
+					}
+					line, col := position(data, start)
+					return fmt.Errorf("line %d, column %d: unknown field %q%s (the fields are %s)", line, col, key, in, strings.Join(names, ", "))
+				}
+				name, et = fields[i].name, fields[i].typ
+			case t != nil && t.Kind() == reflect.Map:
+				et = t.Elem()
+			}
+			at := name
+			if path != "" {
+				at = path + "." + name
+			}
+			if first, ok := seen[name]; ok {
+				line, col := position(data, start)
+				also := ""
+				if first != key {
+					also = fmt.Sprintf(" (as %q and %q: field names ignore case)", first, key)
+				}
+				return fmt.Errorf("line %d, column %d: field %q is given twice%s", line, col, at, also)
+			}
+			seen[name] = key
+			if err := walkKeys(dec, data, et, at, depth+1); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return errNotJSON
+		}
+	case json.Delim('['):
+		var et reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			et = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if err := walkKeys(dec, data, et, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return errNotJSON
+		}
+	}
+	return nil
 }
 
 func (r *Rules) compile() error {

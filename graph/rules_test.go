@@ -48,3 +48,45 @@ func TestParseRulesOneObject(t *testing.T) {
 		}
 	}
 }
+
+// A key given twice is refused: JSON decoders keep the last one, so the
+// first would be dropped without a word. An unknown field is placed where
+// it is written, with the path to it and the fields that are known there.
+func TestParseRulesKeys(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"type twice", `{"types": {"email": {"limit": 2}, "email": {"limit": 3}}}`,
+			`line 1, column 35: field "types.email" is given twice`},
+		{"top-level field twice", "{\"maxIdentifiers\": 3,\n \"maxIdentifiers\": 4}",
+			`line 2, column 2: field "maxIdentifiers" is given twice`},
+		{"field twice in a type", "{\"types\": {\n  \"email\": {\"limit\": 2, \"limit\": 3}\n}}",
+			`line 2, column 25: field "types.email.limit" is given twice`},
+		// encoding/json matches field names ignoring case: "Limit" is limit.
+		{"field twice, other case", `{"default": {"limit": 2, "Limit": 3}}`,
+			`line 1, column 26: field "default.limit" is given twice`},
+		{"category twice", `{"consent": {"categories": {"C0004": "advertising", "C0004": "email"}}}`,
+			`line 1, column 53: field "consent.categories.C0004" is given twice`},
+		{"unknown field in a type", "{\"types\": {\n  \"email\": {\"limt\": 3}\n},\n\"maxIdentifiers\": 9}",
+			`line 2, column 13: unknown field "limt" in types.email (the fields are priority, limit, blocked, blockedPatterns)`},
+		{"unknown top-level field", "{\n\"typos\": {}}",
+			`line 2, column 1: unknown field "typos" (the fields are defaultRegion, default, types, blocked, blockedPatterns, maxIdentifiers, allowAnyType, personalData, consent)`},
+		{"unknown field in consent", `{"consent": {"purpose": ["email"]}}`,
+			`line 1, column 14: unknown field "purpose" in consent (the fields are purposes, categories)`},
+		{"unknown field in default", `{"default": {"priority": 3, "blocked": [], "Blockd": []}}`,
+			`line 1, column 44: unknown field "Blockd" in default`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseRules([]byte(c.in))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("ParseRules(%s) error %v, want it to say %q", c.in, err, c.want)
+			}
+		})
+	}
+	// Map keys are not fields: a type or a category may be named like one.
+	r, err := ParseRules([]byte(`{"types": {"limit": {"limit": 2}, "priority": {"priority": 7}}, "consent": {"categories": {"purposes": "email"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Rule("limit").Limit != 2 || r.Rule("priority").Priority != 7 || r.Consent.Categories["purposes"] != "email" {
+		t.Fatalf("types %+v %+v, categories %v", r.Rule("limit"), r.Rule("priority"), r.Consent.Categories)
+	}
+}

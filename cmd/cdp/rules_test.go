@@ -43,6 +43,7 @@ func TestLoadRules(t *testing.T) {
 		// the service on the built-in rules), an array, or a second value.
 		{write("null.json", "null\n"), []string{"null.json", "the file must hold one JSON object", "not null"}},
 		{write("array.json", "[]"), []string{"array.json", "the file must hold one JSON object", "not an array"}},
+		{write("twice.json", "{\"types\": {\"email\": {\"limit\": 2},\n  \"email\": {\"limit\": 3}}}"), []string{"twice.json", "line 2, column 3", `field "types.email" is given twice`}},
 		{write("empty.json", ""), []string{"empty.json", "empty: the file must hold one JSON object"}},
 		{write("trailing.json", "{\"maxIdentifiers\": 3}\n}\n"), []string{"trailing.json", "line 2, column 1", "more after the rules object"}},
 	} {
