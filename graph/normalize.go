@@ -254,6 +254,9 @@ func (n *Normalizer) blockedAs(typ, v string) bool {
 			return true
 		}
 	}
+	if n.rules.typeBlocked[typ][lv] {
+		return true
+	}
 	tr := n.rules.Rule(typ)
 	if tr.blocked[lv] {
 		return true

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/unicode/norm"
 )
 
 // TypeRule is the identity rule for one identifier type.
@@ -42,7 +43,8 @@ type Rules struct {
 	Default TypeRule `json:"default"`
 	// Types maps an identifier type to its rule.
 	Types map[string]*TypeRule `json:"types"`
-	// Blocked values apply to every type.
+	// Blocked values apply to every type, each compared as that type
+	// normalizes it.
 	Blocked []string `json:"blocked,omitempty"`
 	// BlockedPatterns apply to every type.
 	BlockedPatterns []string `json:"blockedPatterns,omitempty"`
@@ -62,6 +64,10 @@ type Rules struct {
 
 	blocked  map[string]bool
 	patterns []*regexp.Regexp
+	// typeBlocked holds, for the types whose normalization is more than
+	// trimming and NFC (email, phone), the top-level blocked values in
+	// that type's normalized form.
+	typeBlocked map[string]map[string]bool
 }
 
 // PersonalData lists the identifier types and trait names whose values are
@@ -567,10 +573,57 @@ func (r *Rules) compile() error {
 			}
 		}
 	}
+	// The top-level values apply to every type, each as that type
+	// normalizes it: "555-555-5555" blocks the phone +15555555555 (but
+	// not that user id), "ann@STRAẞE.de" the email ann@strasse.de. The
+	// other types keep a value trimmed and in NFC, as lowerSet does.
+	if err := usableBlocked("blocked", r.Blocked); err != nil {
+		return err
+	}
 	r.blocked = lowerSet(r.Blocked)
+	r.typeBlocked = map[string]map[string]bool{}
+	for _, typ := range []string{TypeEmail, TypePhone} {
+		m := map[string]bool{}
+		for _, b := range r.Blocked {
+			if ref, why := plain.Normalize(IdentifierRef{Type: typ, Value: b}); why == "" {
+				m[strings.ToLower(ref.Value)] = true
+			}
+		}
+		r.typeBlocked[typ] = m
+	}
 	var err error
 	r.patterns, err = compilePatterns("blockedPatterns", r.BlockedPatterns)
 	return err
+}
+
+// usableBlocked refuses a blocked value no identifier can have, which
+// would block nothing: blank, too long, or holding a character that
+// normalization drops a value for. The error names the entry, not the
+// value, which may be personal data.
+func usableBlocked(field string, vals []string) error {
+	for i, v := range vals {
+		v = strings.TrimSpace(v)
+		var why string
+		switch {
+		case v == "":
+			why = "empty; a blank value blocks nothing (blank identifiers are dropped as empty)"
+		case len(v) > MaxValueBytes:
+			why = fmt.Sprintf("over %d bytes, longer than any identifier, so it blocks nothing", MaxValueBytes)
+		default:
+			switch unusableChars(v) {
+			case DropControlChar:
+				why = "holds a control character (such as a tab or line break inside it), which no identifier may hold, so it blocks nothing"
+			case DropFormatChar:
+				why = "holds a format character (such as a zero-width space, a soft hyphen or a bidi control), which no identifier may hold, so it blocks nothing"
+			case DropInvalidUTF8, DropUnpairedSurrogate:
+				why = "is not valid UTF-8, which no identifier may be, so it blocks nothing"
+			}
+		}
+		if why != "" {
+			return fmt.Errorf("%s[%d]: %s", field, i, why)
+		}
+	}
+	return nil
 }
 
 func (t *TypeRule) compile(field string) error {
@@ -579,6 +632,9 @@ func (t *TypeRule) compile(field string) error {
 	}
 	if t.Priority < 0 {
 		return fmt.Errorf("%s.priority: must not be negative, got %d", field, t.Priority)
+	}
+	if err := usableBlocked(field+".blocked", t.Blocked); err != nil {
+		return err
 	}
 	t.blocked = lowerSet(t.Blocked)
 	var err error
@@ -619,7 +675,8 @@ func compilePatterns(field string, pats []string) ([]*regexp.Regexp, error) {
 func lowerSet(xs []string) map[string]bool {
 	m := make(map[string]bool, len(xs))
 	for _, x := range xs {
-		m[strings.ToLower(strings.TrimSpace(x))] = true
+		// As an identifier is compared: trimmed, in NFC, lowercased.
+		m[strings.ToLower(norm.NFC.String(strings.TrimSpace(x)))] = true
 	}
 	return m
 }

@@ -90,3 +90,92 @@ func TestParseRulesKeys(t *testing.T) {
 		t.Fatalf("types %+v %+v, categories %v", r.Rule("limit"), r.Rule("priority"), r.Consent.Categories)
 	}
 }
+
+// The top-level blocked values apply to every type, and each is compared
+// as that type normalizes it, as a type's own blocked values are: a phone
+// number written one way blocks the number however it is sent, an email
+// its address whatever the case or form of its domain. The expected keys
+// are worked out by hand from the normalization rules in the README.
+func TestTopLevelBlockedNormalized(t *testing.T) {
+	r, err := ParseRules([]byte(`{
+  "blocked": ["null", "555-555-5555", "Ann@STRA\u1e9eE.de", "test@B\u00dcCHER.example", "Jose\u0301"],
+  "default": {"blocked": ["Rene\u0301e"]}
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := NewNormalizer(r)
+	blocked := []IdentifierRef{
+		{"user_id", "null"},
+		{"phone", "(555) 555-5555"},
+		{"phone", "+1 555 555 5555"},
+		{"phone", "+15555555555"},
+		{"user_id", "555-555-5555"}, // as written, for a type kept as written
+		{"email", "ann@strasse.de"}, // the capital sharp s is ss in a domain
+		{"email", "ANN@Strasse.DE"}, // and case does not count
+		{"email", "test@xn--bcher-kva.example"},
+		{"email", "Test@b\u00fccher.example"},
+		{"user_id", "Jos\u00e9"}, // NFC of the value written decomposed
+		{"crm_id", "Ren\u00e9e"}, // default's own list, decomposed too
+	}
+	for _, ref := range blocked {
+		if got, why := n.Normalize(ref); why != DropBlocked {
+			t.Errorf("%s %q: key %q, drop %q; want blocked", ref.Type, ref.Value, got.Key(), why)
+		}
+	}
+	kept := map[IdentifierRef]string{
+		{"phone", "(555) 555-5556"}:      "phone:+15555555556",
+		{"user_id", "+15555555555"}:      "user_id:+15555555555", // a user id is not a phone number
+		{"email", "ann@strasse.com"}:     "email:ann@strasse.com",
+		{"email", "test@bucher.example"}: "email:test@bucher.example",
+		{"user_id", "Jose"}:              "user_id:Jose",
+	}
+	for ref, want := range kept {
+		if got, why := n.Normalize(ref); why != "" || got.Key() != want {
+			t.Errorf("%s %q: key %q, drop %q; want %q", ref.Type, ref.Value, got.Key(), why, want)
+		}
+	}
+	// A phone number written without its country code is read in the
+	// rules' default region.
+	it, err := ParseRules([]byte(`{"defaultRegion": "IT", "blocked": ["333 123 4567"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, why := NewNormalizer(it).Normalize(IdentifierRef{"phone", "+39 333 1234567"}); why != DropBlocked {
+		t.Errorf("+39 333 1234567 under IT: key %q, drop %q; want blocked", got.Key(), why)
+	}
+}
+
+// A blocked value no identifier can have (blank, too long, with a control
+// or format character, which normalization drops first) would block
+// nothing: it is refused, named by its place, never by its value, which
+// may be personal data.
+func TestBlockedValuesThatBlockNothing(t *testing.T) {
+	long := strings.Repeat("a", MaxValueBytes+1)
+	for _, c := range []struct{ in, want, secret string }{
+		{`{"blocked": ["null", ""]}`, "blocked[1]: empty", ""},
+		{`{"blocked": ["   "]}`, "blocked[0]: empty", ""},
+		{`{"blocked": ["ann.secret@example.com\u200b"]}`, "blocked[0]: holds a format character", "ann.secret"},
+		{`{"types": {"phone": {"blocked": ["+1 415\t555 2671", "x"]}}}`, "types.phone.blocked[0]: holds a control character", "415"},
+		{`{"types": {"email": {"blocked": ["a", "b", "ann.secret@exa\u0085mple.com"]}}}`, "types.email.blocked[2]: holds a control character", "ann.secret"},
+		{`{"default": {"blocked": ["` + long + `"]}}`, "default.blocked[0]: over 1024 bytes", "aaaa"},
+		{`{"types": {"crm_id": {"blocked": [" \n "]}}}`, "types.crm_id.blocked[0]: empty", ""},
+	} {
+		_, err := ParseRules([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseRules(%.80s) error %v, want it to say %q", c.in, err, c.want)
+			continue
+		}
+		if c.secret != "" && strings.Contains(err.Error(), c.secret) {
+			t.Errorf("ParseRules(%.80s) error %q repeats the value", c.in, err)
+		}
+	}
+	// Whitespace around a value is trimmed, as around an identifier's.
+	r, err := ParseRules([]byte(`{"blocked": ["  n/a  "]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, why := NewNormalizer(r).Normalize(IdentifierRef{"user_id", "N/A"}); why != DropBlocked {
+		t.Errorf("N/A: drop %q, want blocked", why)
+	}
+}
