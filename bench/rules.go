@@ -10,7 +10,7 @@ import "github.com/idgraph/cdp/graph"
 // people would link them until a limit stops it.
 const RulesJSON = `{
   "blocked": [
-    "null", "undefined", "none", "nan", "anonymous", "unknown", "-1",
+    "null", "nil", "undefined", "none", "nan", "anonymous", "unknown", "-1",
     "n/a", "na", "test",
     "test@test.com", "test@example.com", "none@none.com", "noemail@noemail.com",
     "no@email.com", "asdf@asdf.com", "email@email.com",

@@ -234,15 +234,25 @@ func hasSurrogate(v string) bool {
 	return false
 }
 
-// blocked reports whether v, or its compatibility form (NFKC: fullwidth
-// "０" is "0", "ｎｕｌｌ" is "null"), is a blocked value of typ. The
-// value kept is v: only the check folds.
+// blocked reports whether v, or its compatibility form, is a blocked
+// value of typ. The compatibility form is NFKC (fullwidth "０" is "0",
+// "ｎｕｌｌ" is "null", the small and fullwidth hyphen-minus are "-")
+// with every minus look-alike as "-" (minusLike). The value kept is v:
+// only the check folds.
 func (n *Normalizer) blocked(typ, v string) bool {
-	if f := norm.NFKC.String(v); f != v && n.blockedAs(typ, f) {
+	if f := minusLike.Replace(norm.NFKC.String(v)); f != v && n.blockedAs(typ, f) {
 		return true
 	}
 	return n.blockedAs(typ, v)
 }
+
+// minusLike turns into "-" the characters typed for a minus that NFKC
+// leaves apart from it: the minus sign U+2212 (NFKC folds the superscript
+// and subscript minus to it), the hyphens U+2010 and U+2011, the figure
+// dash U+2012 and the en dash U+2013, which word processors and
+// spreadsheets put for "-". So "−1" is the -1 placeholder and "0–0" is
+// zeros. The em dash, never a minus, stays.
+var minusLike = strings.NewReplacer("\u2212", "-", "\u2010", "-", "\u2011", "-", "\u2012", "-", "\u2013", "-")
 
 func (n *Normalizer) blockedAs(typ, v string) bool {
 	lv := strings.ToLower(v)

@@ -169,7 +169,9 @@ func DefaultRules() *Rules {
 			TypeDeviceID:    {Priority: 4, Limit: 10},
 			TypeAnonymousID: {Priority: 5, Limit: 50},
 		},
-		Blocked:         []string{"null", "undefined", "none", "nan", "anonymous", "unknown", "-1"},
+		// The words programs write for a missing value and forms for a
+		// person not known, and the -1 sentinel; zeros are the pattern.
+		Blocked:         []string{"null", "nil", "undefined", "none", "nan", "anonymous", "unknown", "-1"},
 		BlockedPatterns: []string{`^[0-]*$`},
 		MaxIdentifiers:  DefaultMaxIdentifiers,
 		PersonalData: PersonalData{

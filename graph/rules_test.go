@@ -179,3 +179,49 @@ func TestBlockedValuesThatBlockNothing(t *testing.T) {
 		t.Errorf("N/A: drop %q, want blocked", why)
 	}
 }
+
+// The built-in blocklist, against a list written by hand. What belongs:
+// the words programs write for a missing value (null, nil, none,
+// undefined, nan) and for a person not known (anonymous, unknown), and the
+// sentinels -1 and zeros, in any case and in their compatibility forms.
+// A minus is a minus however it is typed: the minus sign U+2212 (its
+// superscript and subscript forms fold to it), the hyphens U+2010/U+2011,
+// the figure dash U+2012 and the en dash U+2013, which word processors and
+// spreadsheets put for "-", and the small and fullwidth hyphen-minus. An
+// em dash is not a minus.
+func TestDefaultBlocklist(t *testing.T) {
+	n := NewNormalizer(DefaultRules())
+	blocked := []string{
+		"null", "NULL", "Null", "nil", "NIL", "Nil", " nil ", "\uff4e\uff49\uff4c",
+		"none", "None", "undefined", "nan", "NaN", "anonymous", "unknown", "Unknown",
+		"-1", "\u22121", "\u20101", "\u20111", "\u20121", "\u20131", "\ufe631", "\uff0d1", "\u207b1", "\u208b1",
+		"0", "000", "-", "--", "0-0", "0\u22120", "\u2212", "\u2013", "\u22120",
+	}
+	kept := []string{
+		"nil1", "nils", "Nilsson", "anil", "n1l", "nul", "1", "-2", "\u22122", "\u221210", "\u20141",
+		"+1", "1-0", "0x0", "10", "nonexistent", "nana",
+	}
+	for _, typ := range []string{TypeUserID, TypeAnonymousID, "crm_id"} {
+		for _, v := range blocked {
+			if got, why := n.Normalize(IdentifierRef{typ, v}); why != DropBlocked {
+				t.Errorf("%s %q (%+q): key %q, drop %q; want blocked", typ, v, v, got.Key(), why)
+			}
+		}
+		for _, v := range kept {
+			got, why := n.Normalize(IdentifierRef{typ, v})
+			if why != "" || got.Value != v {
+				t.Errorf("%s %q (%+q): key %q, drop %q; want kept as sent", typ, v, v, got.Key(), why)
+			}
+		}
+	}
+	// A rules file's own list folds the same way: "-1" there blocks "−1".
+	r, err := ParseRules([]byte(`{"blocked": ["-1", "n-a"], "blockedPatterns": []}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"\u22121", "n\u2013a", "n\u2010a"} {
+		if got, why := NewNormalizer(r).Normalize(IdentifierRef{TypeUserID, v}); why != DropBlocked {
+			t.Errorf("%+q under the file's list: key %q, drop %q; want blocked", v, got.Key(), why)
+		}
+	}
+}
