@@ -243,6 +243,10 @@ func TestParseRulesErrors(t *testing.T) {
 		{`{"types": {"email": {"limit": -1}}}`, "types.email.limit: must be at least 1"},
 		{`{"types": {"Bad Type": {"limit": 1}}}`, "types.Bad Type"},
 		{`{"types": {"email": {"blockedPatterns": ["("]}}}`, "types.email.blockedPatterns[0]"},
+		// An empty pattern matches every value: it would block every
+		// identifier of its type, or, at the top level, all of them.
+		{`{"blockedPatterns": ["^[0-]*$", ""]}`, "blockedPatterns[1]: an empty pattern matches every value"},
+		{`{"types": {"crm_id": {"blockedPatterns": [""]}}}`, "types.crm_id.blockedPatterns[0]: an empty pattern matches every value"},
 		{`{"defaultRegion": "ITALY"}`, "defaultRegion"},
 		{`{"consent": {"purposes": []}}`, "consent.purposes: list at least one purpose"},
 		{`{"consent": {"purposes": ["email", "Ads"]}}`, `consent.purposes[1]: "Ads" is not a purpose name`},

@@ -665,6 +665,11 @@ func (r *Rules) Rule(typ string) *TypeRule {
 func compilePatterns(field string, pats []string) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(pats))
 	for i, p := range pats {
+		// The empty pattern is the blank blocked value of patterns, but
+		// it matches every value instead of none.
+		if p == "" {
+			return nil, fmt.Errorf("%s[%d]: an empty pattern matches every value, so it would block every identifier", field, i)
+		}
 		re, err := regexp.Compile(p)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %q is not a valid regular expression: %v", field, i, p, err)
