@@ -3409,8 +3409,12 @@ type Mutation {
   It also lifts manual refusals (` + "`" + `unlinkIdentifiers` + "`" + `) between the profiles
   merged. The largest profile survives (on a tie the oldest); the others' ids
   redirect to it. NOT_FOUND for an unknown id,
-  INVALID_ARGUMENT for fewer than two distinct profiles or an empty reason,
+  INVALID_ARGUMENT for fewer than two distinct profiles or a bad reason,
   CONFLICT when the merge would break an identifier limit.
+  The ` + "`" + `reason` + "`" + ` of every correction and erasure is 1 to 500 bytes, not only
+  spaces, with no control character but tab and newline; any other is
+  refused (INVALID_ARGUMENT naming ` + "`" + `reason` + "`" + `, never repeating it) before
+  anything runs, and the refusal's audit entry withholds it.
   """
   mergeProfiles(ids: [ID!]!, reason: String!): Profile @hasScope(scope: "identity:write")
 
@@ -3421,6 +3425,7 @@ type Mutation {
   identifiers, events and traits, and a part that a merge brought in gets that
   profile's id back.
   Returns the profiles of ` + "`" + `a` + "`" + ` and ` + "`" + `b` + "`" + ` afterwards (one when still joined).
+  The reason is checked as ` + "`" + `mergeProfiles` + "`" + `'.
   """
   unlinkIdentifiers(a: IdentifierInput!, b: IdentifierInput!, reason: String!): [Profile!] @hasScope(scope: "identity:write")
 
@@ -3431,7 +3436,8 @@ type Mutation {
   shared them and history are scrubbed of its values, as ` + "`" + `forgetIdentifier` + "`" + `
   does, but it is not suppressed and leaves no receipt. The profile splits
   where the identifier bridged parts of it. Returns what remains of the
-  profile (empty when the identifier was its only one).
+  profile (empty when the identifier was its only one). The reason is
+  checked as ` + "`" + `mergeProfiles` + "`" + `'.
   """
   removeIdentifier(type: String!, value: String!, reason: String!): [Profile!] @hasScope(scope: "identity:write")
 
@@ -3982,6 +3988,8 @@ extend type Mutation {
   embedded store the freed pages of the file are zeroed before the answer.
   Returns the receipt, which holds no personal data; erased values in the
   reason are replaced by ` + "`" + `[erased]` + "`" + `. An unknown or erased id is NOT_FOUND.
+  The reason is checked as ` + "`" + `mergeProfiles` + "`" + `' (1 to 500 bytes, no control
+  character but tab and newline).
   """
   forgetProfile(id: ID!, reason: String!): ErasureReceipt @hasScope(scope: "privacy:write")
 
@@ -3995,7 +4003,8 @@ extend type Mutation {
   """
   Lifts the suppression of an identifier, for example when the person signs
   up again: its messages are accepted from now on. Returns whether it was
-  suppressed. The reason goes to the audit log.
+  suppressed. The reason goes to the audit log; it is checked as
+  ` + "`" + `mergeProfiles` + "`" + `'.
   """
   unsuppress(identifier: IdentifierInput!, reason: String!): Boolean @hasScope(scope: "privacy:write")
 }

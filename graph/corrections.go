@@ -297,8 +297,8 @@ func (e *Engine) compareKeys(a, b string) int {
 }
 
 func requireReason(reason string) error {
-	if strings.TrimSpace(reason) == "" {
-		return Errorf(EINVALID, "reason must not be empty")
+	if p := ReasonProblem(reason); p != "" {
+		return Errorf(EINVALID, "reason %s", p)
 	}
 	return nil
 }
@@ -412,8 +412,9 @@ func sortedSeen(refs ...IdentifierRef) []IdentifierSeen {
 // UnlinkIdentifiers. The usual survivor rule applies: the largest profile
 // keeps its id, on a tie the oldest.
 //
-// Errors: EINVALID (fewer than two distinct profiles), ENOTFOUND, ECONFLICT
-// (the merge would break an identifier limit).
+// Errors: EINVALID (fewer than two distinct profiles, a reason
+// ReasonProblem refuses), ENOTFOUND, ECONFLICT (the merge would break an
+// identifier limit).
 func (e *Engine) MergeProfiles(ctx context.Context, ids []string, reason string) (Profile, error) {
 	if err := requireReason(reason); err != nil {
 		return Profile{}, err

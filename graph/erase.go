@@ -479,7 +479,7 @@ func (x *Erased) scrubChange(c ProfileChange, digests map[string]bool) (ProfileC
 // the package's erasure notes). hook, when not nil, runs in the
 // transaction (EraseHook).
 //
-// Errors: EINVALID (an empty reason), ENOTFOUND.
+// Errors: EINVALID (a reason ReasonProblem refuses), ENOTFOUND.
 func (e *Engine) ForgetProfile(ctx context.Context, id, reason string, hook EraseHook) (Erasure, error) {
 	if err := requireReason(reason); err != nil {
 		return Erasure{}, err

@@ -63,7 +63,7 @@ func (x *Eraser) List() *SuppressionList { return x.list }
 // the erasure's transaction after the receipt is stored (an audit entry,
 // say).
 //
-// Errors: EINVALID (an empty reason), ENOTFOUND, the store's; after a
+// Errors: EINVALID (a reason graph.ReasonProblem refuses), ENOTFOUND, the store's; after a
 // commit, an error from zeroing the freed pages, with the receipt.
 func (x *Eraser) ForgetProfile(ctx context.Context, id, reason string, by Requester, extra ReceiptHook) (ErasureReceipt, error) {
 	var r ErasureReceipt
@@ -115,11 +115,11 @@ func (x *Eraser) RemoveIdentifier(ctx context.Context, ref graph.IdentifierRef, 
 // Unsuppress lifts the suppression of an identifier, for a person who
 // comes back, and reports whether it was suppressed.
 //
-// Errors: EINVALID (an empty reason, an identifier that does not
-// normalize), the store's.
+// Errors: EINVALID (a reason graph.ReasonProblem refuses, an identifier
+// that does not normalize), the store's.
 func (x *Eraser) Unsuppress(ctx context.Context, ref graph.IdentifierRef, reason string) (bool, error) {
-	if strings.TrimSpace(reason) == "" {
-		return false, graph.Errorf(graph.EINVALID, "reason must not be empty")
+	if p := graph.ReasonProblem(reason); p != "" {
+		return false, graph.Errorf(graph.EINVALID, "reason %s", p)
 	}
 	n, err := x.engine.NormalizeRef(ref)
 	if err != nil {

@@ -121,6 +121,9 @@ func (r *Resolver) forgetProfile(ctx context.Context, id, reason string) (*priva
 	resetLoaders(ctx)
 	defer r.queries.purge() // the mutation's own text holds what it erases
 	entry := newEntry(ctx, "forgetProfile", reason)
+	if err := r.refuseReason(ctx, entry, reason); err != nil {
+		return nil, err
+	}
 	x, err := r.eraser(ctx)
 	if err != nil {
 		r.failErasure(ctx, entry, err)
@@ -138,6 +141,9 @@ func (r *Resolver) forgetIdentifier(ctx context.Context, in gql.IdentifierInput,
 	resetLoaders(ctx)
 	defer r.queries.purge() // the mutation's own text holds what it erases
 	entry := newEntry(ctx, "forgetIdentifier", reason)
+	if err := r.refuseReason(ctx, entry, reason); err != nil {
+		return nil, err
+	}
 	n, err := r.normalizeInput("identifier.type", "identifier.value", in.Type, in.Value)
 	if err != nil {
 		r.failErasure(ctx, entry, err)
@@ -163,10 +169,10 @@ func (r *Resolver) unsuppress(ctx context.Context, in gql.IdentifierInput, reaso
 		r.auditFailure(ctx, entry, err)
 		return nil, err
 	}
-	if _, err := r.normalizeInput("identifier.type", "identifier.value", in.Type, in.Value); err != nil {
-		return fail(err)
+	if err := r.refuseReason(ctx, entry, reason); err != nil {
+		return nil, err
 	}
-	if err := requireReasonArg(reason); err != nil {
+	if _, err := r.normalizeInput("identifier.type", "identifier.value", in.Type, in.Value); err != nil {
 		return fail(err)
 	}
 	x, err := r.eraser(ctx)
@@ -181,14 +187,23 @@ func (r *Resolver) unsuppress(ctx context.Context, in gql.IdentifierInput, reaso
 	return &was, nil
 }
 
-// requireReasonArg refuses an empty reason, naming the argument.
-func requireReasonArg(reason string) error {
-	for _, c := range reason {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-			return nil
-		}
+// refusedReason stands in the audit log for a reason that was refused.
+const refusedReason = "(withheld: the reason was refused)"
+
+// refuseReason checks the reason of a correction or an erasure
+// (graph.ReasonProblem) before anything runs. A refused reason is answered
+// INVALID_ARGUMENT naming the argument, and the refusal is audited without
+// it (nothing the caller typed is written); it returns nil when the reason
+// is good.
+func (r *Resolver) refuseReason(ctx context.Context, entry access.AuditEntry, reason string) error {
+	p := graph.ReasonProblem(reason)
+	if p == "" {
+		return nil
 	}
-	return invalidArg("reason", "must not be empty")
+	err := invalidArg("reason", "%s", p)
+	entry.Reason = refusedReason
+	r.auditFailure(ctx, entry, err)
+	return err
 }
 
 func receiptCursor(rc privacy.ErasureReceipt) string {

@@ -130,6 +130,9 @@ func (r *linkStepResolver) EvidenceEvent(ctx context.Context, obj *gql.LinkStep)
 func (r *mutationResolver) MergeProfiles(ctx context.Context, ids []string, reason string) (*graph.Profile, error) {
 	resetLoaders(ctx)
 	entry := newEntry(ctx, "mergeProfiles", reason)
+	if err := r.refuseReason(ctx, entry, reason); err != nil {
+		return nil, err
+	}
 	if len(ids) > maxMergeIDs {
 		err := invalidArg("ids", "holds %d ids; at most %d profiles merge at once", len(ids), maxMergeIDs)
 		r.auditFailure(ctx, entry, err)
@@ -147,6 +150,9 @@ func (r *mutationResolver) MergeProfiles(ctx context.Context, ids []string, reas
 func (r *mutationResolver) UnlinkIdentifiers(ctx context.Context, a gql.IdentifierInput, b gql.IdentifierInput, reason string) ([]*graph.Profile, error) {
 	resetLoaders(ctx)
 	entry := newEntry(ctx, "unlinkIdentifiers", reason)
+	if err := r.refuseReason(ctx, entry, reason); err != nil {
+		return nil, err
+	}
 	na, err := r.normalizeInput("a.type", "a.value", a.Type, a.Value)
 	if err != nil {
 		r.auditFailure(ctx, entry, err)
@@ -172,6 +178,9 @@ func (r *mutationResolver) RemoveIdentifier(ctx context.Context, typeArg string,
 	resetLoaders(ctx)
 	defer r.queries.purge() // the mutation's own text holds what it removes
 	entry := newEntry(ctx, "removeIdentifier", reason)
+	if err := r.refuseReason(ctx, entry, reason); err != nil {
+		return nil, err
+	}
 	n, err := r.normalizeInput("type", "value", typeArg, value)
 	if err != nil {
 		r.auditFailure(ctx, entry, err)

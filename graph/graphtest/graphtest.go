@@ -301,6 +301,12 @@ func testRemoveBridge(t *testing.T, open Opener) {
 	wantCode(t, err, graph.ENOTFOUND)
 	_, err = e.RemoveIdentifier(context.Background(), anon("T"), " ")
 	wantCode(t, err, graph.EINVALID)
+	// A reason is at most 500 bytes of text without control characters
+	// (tab and newline aside), refused before anything is read.
+	for _, bad := range []string{"erasure\x00", "erasure\r", "erasure\u0085", strings.Repeat("x", 501)} {
+		_, err = e.RemoveIdentifier(context.Background(), anon("T"), bad)
+		wantCode(t, err, graph.EINVALID)
+	}
 	// Removing the last identifier of a profile leaves no empty profile.
 	out, err = e.RemoveIdentifier(context.Background(), email("one@example.com"), "erasure")
 	if err != nil || len(out) != 0 {
@@ -377,6 +383,8 @@ func testManualMerge(t *testing.T, open Opener) {
 	}
 	_, err = e.MergeProfiles(context.Background(), []string{pa.ID, pb.ID}, "would hold two user ids")
 	wantCode(t, err, graph.ECONFLICT)
+	_, err = e.MergeProfiles(context.Background(), []string{pa.ID, pb.ID}, "would hold\x1b two user ids")
+	wantCode(t, err, graph.EINVALID) // the reason is checked first
 	_, err = e.MergeProfiles(context.Background(), []string{pa.ID, pw.ID}, "same profile twice")
 	wantCode(t, err, graph.EINVALID)
 	_, err = e.MergeProfiles(context.Background(), []string{pa.ID, "p_missing"}, "missing")

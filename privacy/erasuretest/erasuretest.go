@@ -616,6 +616,10 @@ func testBadInput(t *testing.T, s Store) {
 	wantCode(t, err, graph.ENOTFOUND, "an unknown identifier")
 	_, _, err = x.ForgetIdentifier(ctx, ref("email", "kim@example.com"), "", privacy.Requester{}, nil)
 	wantCode(t, err, graph.EINVALID, "an empty reason")
+	_, _, err = x.ForgetIdentifier(ctx, ref("email", "kim@example.com"), "request\x00", privacy.Requester{}, nil)
+	wantCode(t, err, graph.EINVALID, "a reason with a control character")
+	_, err = x.ForgetProfile(ctx, p.ID, strings.Repeat("x", graph.MaxReasonLen+1), privacy.Requester{}, nil)
+	wantCode(t, err, graph.EINVALID, "a reason over 500 bytes")
 	// None of these erased anything.
 	if _, err := e.ProfileByIdentifier(ctx, ref("email", "kim@example.com")); err != nil {
 		t.Errorf("after refused erasures: %v", err)
@@ -635,6 +639,8 @@ func testUnsuppress(t *testing.T, s Store) {
 	must(t, err)
 	_, err = x.Unsuppress(ctx, ref("email", "LEA@example.com"), "")
 	wantCode(t, err, graph.EINVALID, "unsuppress without a reason")
+	_, err = x.Unsuppress(ctx, ref("email", "LEA@example.com"), "signed up\x07 again")
+	wantCode(t, err, graph.EINVALID, "unsuppress with a control character in its reason")
 	was, err := x.Unsuppress(ctx, ref("email", " LEA@example.com"), "signed up again")
 	must(t, err)
 	if !was {

@@ -1,0 +1,44 @@
+package graph
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxReasonLen bounds the reason of a correction (MergeProfiles,
+// UnlinkIdentifiers, RemoveIdentifier) or an erasure, in bytes. What keeps
+// a reason (history, refusals, an erasure's receipt, and the audit entry,
+// whose own bound is 1,000 bytes with the receipt id in front) keeps it
+// whole.
+const MaxReasonLen = 500
+
+// TextProblem says what is wrong with s as free text a person typed (a
+// reason, a description), "" when nothing is: it must be valid UTF-8 with
+// no control character (C0, DEL, C1) but tab and newline. The answer
+// never repeats s.
+func TextProblem(s string) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	for _, r := range s {
+		if r != '\t' && r != '\n' && unicode.IsControl(r) {
+			return "holds a control character (only tab and newline are allowed)"
+		}
+	}
+	return ""
+}
+
+// ReasonProblem says what is wrong with the reason of a correction or an
+// erasure, "" when nothing is: it must not be empty (or only spaces), is
+// at most MaxReasonLen bytes, and is free text (TextProblem).
+func ReasonProblem(reason string) string {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return "must not be empty"
+	case len(reason) > MaxReasonLen:
+		return fmt.Sprintf("is longer than %d bytes", MaxReasonLen)
+	}
+	return TextProblem(reason)
+}
