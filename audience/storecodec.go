@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -56,13 +57,13 @@ func (a Audience) Validate() error {
 	if len(a.Name) > MaxAudienceNameLen {
 		return graph.Errorf(graph.EINVALID, "audience name is longer than %d bytes", MaxAudienceNameLen)
 	}
-	if msg := textProblem(a.Name, false); msg != "" {
+	if msg := nameProblem(a.Name); msg != "" {
 		return graph.Errorf(graph.EINVALID, "audience name %s", msg)
 	}
 	if len(a.Description) > MaxAudienceDescLen {
 		return graph.Errorf(graph.EINVALID, "audience description is longer than %d bytes", MaxAudienceDescLen)
 	}
-	if msg := textProblem(a.Description, true); msg != "" {
+	if msg := graph.TextProblem(a.Description); msg != "" {
 		return graph.Errorf(graph.EINVALID, "audience description %s", msg)
 	}
 	if a.Purpose != "" && !ValidPurposeSyntax(a.Purpose) {
@@ -77,17 +78,14 @@ func (a Audience) Validate() error {
 	return nil
 }
 
-func textProblem(s string, lines bool) string {
+// nameProblem says what is wrong with s as a one-line name: invalid UTF-8
+// or any control character.
+func nameProblem(s string) string {
 	if !utf8.ValidString(s) {
 		return "is not valid UTF-8"
 	}
-	for _, r := range s {
-		if lines && (r == '\n' || r == '\t') {
-			continue
-		}
-		if unicode.IsControl(r) {
-			return "holds a control character"
-		}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return "holds a control character"
 	}
 	return ""
 }

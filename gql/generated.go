@@ -4217,7 +4217,8 @@ extend type Mutation {
   Defines a computed trait, or replaces the definition of the same name
   (keeping its createdAt). INVALID_ARGUMENT names the field at fault
   (` + "`" + `input.name` + "`" + `, ` + "`" + `input.aggregate` + "`" + `, ` + "`" + `input.event` + "`" + `, ` + "`" + `input.eventType` + "`" + `,
-  ` + "`" + `input.property` + "`" + `, ` + "`" + `input.where[1].op` + "`" + `, ` + "`" + `input.window` + "`" + `...); CONFLICT when
+  ` + "`" + `input.property` + "`" + `, ` + "`" + `input.where[1].op` + "`" + `, ` + "`" + `input.window` + "`" + `,
+  ` + "`" + `input.description` + "`" + `...); CONFLICT when
   100 traits are defined. Audited (action ` + "`" + `defineComputedTrait` + "`" + `).
   """
   defineComputedTrait(input: ComputedTraitInput!): ComputedTrait @hasScope(scope: "audiences:write")
@@ -4334,7 +4335,7 @@ input PropertyFilter {
 input ComputedTraitInput {
   "1 to 64 of a-z, 0-9 and _, starting with a letter."
   name: String!
-  "At most 500 bytes."
+  "At most 500 bytes, with no control character but tab and newline (as an audience's description)."
   description: String
   aggregate: Aggregate!
   "The event name (a track's ` + "`" + `event` + "`" + `). At least one of event and eventType is required."
@@ -4431,7 +4432,7 @@ input CountCondition {
 input AudienceInput {
   "1 to 200 bytes, not only spaces, no control character."
   name: String!
-  "At most 1,000 bytes."
+  "At most 1,000 bytes, with no control character but tab and newline (as a computed trait's description)."
   description: String
   "Required, except by updateAudience of a static audience, which refuses one."
   filter: AudienceFilter

@@ -84,7 +84,7 @@ type AudienceFilter struct {
 type AudienceInput struct {
 	// 1 to 200 bytes, not only spaces, no control character.
 	Name string `json:"name"`
-	// At most 1,000 bytes.
+	// At most 1,000 bytes, with no control character but tab and newline (as a computed trait's description).
 	Description *string `json:"description,omitempty"`
 	// Required, except by updateAudience of a static audience, which refuses one.
 	Filter *AudienceFilter `json:"filter,omitempty"`
@@ -164,7 +164,7 @@ type ComputedCondition struct {
 type ComputedTraitInput struct {
 	// 1 to 64 of a-z, 0-9 and _, starting with a letter.
 	Name string `json:"name"`
-	// At most 500 bytes.
+	// At most 500 bytes, with no control character but tab and newline (as an audience's description).
 	Description *string   `json:"description,omitempty"`
 	Aggregate   Aggregate `json:"aggregate"`
 	// The event name (a track's `event`). At least one of event and eventType is required.

@@ -100,6 +100,12 @@ func (r *Resolver) defineComputedTrait(ctx context.Context, in gql.ComputedTrait
 	if err := c.Validate(); err != nil {
 		return fail(err)
 	}
+	// A description is text as an audience's is. Checked here, not in
+	// Validate, which stores run too: a definition stored before the rule
+	// still restores from a backup.
+	if p := graph.TextProblem(c.Description); p != "" {
+		return fail(graph.Errorf(graph.EINVALID, "input.description: %s", p)) // as Validate words its faults
+	}
 	if err := r.checkWherePII(ctx, c.Where, "input.where"); err != nil {
 		return fail(err)
 	}
