@@ -4759,7 +4759,9 @@ extend type Mutation {
   to a loopback, private, link-local or multicast address while the server
   runs without --destinations-allow-private), ` + "`" + `input.secret` + "`" + ` (16 to 256
   characters), ` + "`" + `input.batchSize` + "`" + ` (1 to 1000), ` + "`" + `input.maxAttempts` + "`" + ` (1 to
-  100), ` + "`" + `input.purpose` + "`" + ` (not a purpose of the rules), ` + "`" + `input.headers` + "`" + `...
+  100), ` + "`" + `input.purpose` + "`" + ` (not a purpose of the rules), ` + "`" + `input.headers` + "`" + `,
+  ` + "`" + `input.audienceIds[i]` + "`" + ` (not an audience id; NOT_FOUND for one that names
+  no stored audience)...
   ` + "`" + `input.includePII: true` + "`" + ` needs pii:read as well (FORBIDDEN). Needs
   profiles:read besides audiences:write: what a destination receives holds
   profiles. Header names are case-insensitive (a repeat is refused);
@@ -4807,7 +4809,7 @@ input DestinationInput {
   secret: String
   "The kinds delivered; every kind when left out or empty."
   kinds: [ChangeKind!]
-  "When given, only the entries of these audiences (AUDIENCE_ENTERED, AUDIENCE_EXITED)."
+  "When given, only the entries of these audiences (AUDIENCE_ENTERED, AUDIENCE_EXITED); at most 100, each a stored audience."
   audienceIds: [ID!]
   "A consent purpose: only entries of profiles whose consent for it is GRANTED are delivered."
   purpose: String

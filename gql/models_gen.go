@@ -311,7 +311,7 @@ type DestinationInput struct {
 	Secret *string `json:"secret,omitempty"`
 	// The kinds delivered; every kind when left out or empty.
 	Kinds []ChangeKind `json:"kinds,omitempty"`
-	// When given, only the entries of these audiences (AUDIENCE_ENTERED, AUDIENCE_EXITED).
+	// When given, only the entries of these audiences (AUDIENCE_ENTERED, AUDIENCE_EXITED); at most 100, each a stored audience.
 	AudienceIds []string `json:"audienceIds,omitempty"`
 	// A consent purpose: only entries of profiles whose consent for it is GRANTED are delivered.
 	Purpose *string `json:"purpose,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
@@ -60,6 +61,9 @@ func checkDestinationID(arg, id string) error {
 func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.DestinationInput, old *destination.Destination) (destination.Destination, error) {
 	d := destination.Destination{ID: id, Name: in.Name, URL: in.URL, AudienceIDs: in.AudienceIds}
 	if err := blankName("input.name", in.Name); err != nil {
+		return d, err
+	}
+	if err := r.checkAudienceIDs(ctx, in.AudienceIds); err != nil {
 		return d, err
 	}
 	switch {
@@ -125,6 +129,37 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 		return d, err
 	}
 	return d, nil
+}
+
+// checkAudienceIDs refuses an audience id that is not one, or that names
+// no stored audience, naming its position as given. The ids are read in
+// one store call.
+func (r *Resolver) checkAudienceIDs(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(ids) > destination.MaxAudienceIDs {
+		return invalidArg("input.audienceIds", "holds %d ids, more than %d", len(ids), destination.MaxAudienceIDs)
+	}
+	for i, id := range ids {
+		if !audience.ValidAudienceID(id) {
+			return invalidArg(fmt.Sprintf("input.audienceIds[%d]", i), "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix)
+		}
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return err
+	}
+	got, err := st.Audiences(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if _, ok := got[id]; !ok {
+			return graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", fmt.Sprintf("input.audienceIds[%d]", i))
+		}
+	}
+	return nil
 }
 
 // destinationsChanged tells this server's deliveries to look again.
