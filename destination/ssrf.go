@@ -49,6 +49,46 @@ func ParseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// ShownURL is a destination URL as answers show it: without what may hold
+// a credential. A query string becomes "?…" (webhook receivers often take
+// their token there), and so would a fragment; credentials, which ParseURL
+// refuses, would become "…@". Scheme, host, port and path stay, so two
+// destinations can be told apart. The stored URL, whole, is what is
+// delivered to.
+func ShownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return "(not a URL)"
+	}
+	var b strings.Builder
+	b.WriteString(u.Scheme)
+	b.WriteString("://")
+	if u.User != nil {
+		b.WriteString("…@")
+	}
+	b.WriteString(u.Host)
+	b.WriteString(u.EscapedPath())
+	if u.RawQuery != "" || u.ForceQuery {
+		b.WriteString("?…")
+	}
+	if u.Fragment != "" || strings.HasSuffix(raw, "#") {
+		b.WriteString("#…")
+	}
+	return b.String()
+}
+
+// HoldsShownQuery reports whether raw's query is the "…" ShownURL puts in
+// place of a query: such a URL was copied from an answer, and delivering
+// to it would lose the query it stands for.
+func HoldsShownQuery(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	q, err := url.QueryUnescape(u.RawQuery)
+	return err == nil && q == "…"
+}
+
 var (
 	sharedSpace  = netip.MustParsePrefix("100.64.0.0/10")
 	thisNetwork  = netip.MustParsePrefix("0.0.0.0/8")

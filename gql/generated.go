@@ -4761,7 +4761,8 @@ extend type Mutation {
   characters), ` + "`" + `input.batchSize` + "`" + ` (1 to 1000), ` + "`" + `input.maxAttempts` + "`" + ` (1 to
   100), ` + "`" + `input.purpose` + "`" + ` (not a purpose of the rules), ` + "`" + `input.headers` + "`" + `,
   ` + "`" + `input.audienceIds[i]` + "`" + ` (not an audience id; NOT_FOUND for one that names
-  no stored audience)...
+  no stored audience), ` + "`" + `input.url` + "`" + ` again for a query of ` + "`" + `?…` + "`" + ` (the form
+  answers show: give the whole URL)...
   ` + "`" + `input.includePII: true` + "`" + ` needs pii:read as well (FORBIDDEN). Needs
   profiles:read besides audiences:write: what a destination receives holds
   profiles. Header names are case-insensitive (a repeat is refused);
@@ -4771,7 +4772,8 @@ extend type Mutation {
   createDestination(input: DestinationInput!): Destination @hasScope(scope: "audiences:write") @hasScope(scope: "profiles:read")
   """
   Replaces a destination's definition, keeping its id, createdAt, progress
-  and deliveries; a secret left out keeps the stored one. Checked as
+  and deliveries; a secret left out keeps the stored one, and a ` + "`" + `url` + "`" + `
+  exactly as ` + "`" + `Destination.url` + "`" + ` shows it keeps the stored URL. Checked as
   createDestination. Audited.
   """
   updateDestination(id: ID!, input: DestinationInput!): Destination @hasScope(scope: "audiences:write") @hasScope(scope: "profiles:read")
@@ -4831,6 +4833,11 @@ input HeaderInput {
 type Destination {
   id: ID!
   name: String!
+  """
+  The URL without its query string, which often holds a token:
+  ` + "`" + `https://hooks.example.com/x?token=abc` + "`" + ` reads ` + "`" + `https://hooks.example.com/x?…` + "`" + `.
+  Deliveries go to the whole URL as stored.
+  """
   url: String!
   "The stored secret's last characters and length, never the secret."
   secretHint: String!

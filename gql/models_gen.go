@@ -270,7 +270,10 @@ type DeliveryEdge struct {
 type Destination struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-	URL  string `json:"url"`
+	// The URL without its query string, which often holds a token:
+	// `https://hooks.example.com/x?token=abc` reads `https://hooks.example.com/x?…`.
+	// Deliveries go to the whole URL as stored.
+	URL string `json:"url"`
 	// The stored secret's last characters and length, never the secret.
 	SecretHint  string       `json:"secretHint"`
 	Kinds       []ChangeKind `json:"kinds"`

@@ -70,3 +70,69 @@ func TestDestinationAudienceIDsMustExist(t *testing.T) {
 		}
 	})
 }
+
+// TestDestinationURLShownWithoutQuery: a destination's URL is shown
+// (createDestination, updateDestination, destinations) without its query
+// string, which often holds a token, and delivered to in full; an update
+// that gives back the URL as shown keeps the stored one.
+func TestDestinationURLShownWithoutQuery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := newKeyEnv(t, s, testConfig(), nil)
+		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead)
+		const token = "TOKEN-q7Vd2"
+		full := "https://93.184.215.14/hook/in?token=" + token + "&v=2"
+		const shown = "https://93.184.215.14/hook/in?…"
+
+		var created struct{ CreateDestination destOut }
+		r := e.ok(hooks, createDestOp, destInput(func(m map[string]any) { m["url"] = full }), &created)
+		d := created.CreateDestination
+		if d.URL != shown {
+			t.Errorf("createDestination url %q, want %q", d.URL, shown)
+		}
+		list := e.ok(hooks, `{ destinations(first: 10) { nodes { url } } }`, nil, nil)
+		if !strings.Contains(string(list.Raw), shown) {
+			t.Errorf("destinations does not show %q: %s", shown, list.Raw)
+		}
+		for _, raw := range [][]byte{r.Raw, list.Raw} {
+			if strings.Contains(string(raw), token) {
+				t.Fatalf("an answer holds the URL's query: %s", raw)
+			}
+		}
+		storedURL := func() string {
+			t.Helper()
+			got, err := s.(destination.Store).Destination(ctx, d.ID)
+			storetest.Must(t, err)
+			return got.URL
+		}
+		if got := storedURL(); got != full {
+			t.Fatalf("stored url %q, want the full %q", got, full)
+		}
+
+		// Given back as shown, the URL keeps the stored one.
+		upd := `mutation($id: ID!, $in: DestinationInput!) { updateDestination(id: $id, input: $in) { url name } }`
+		var updated struct{ UpdateDestination struct{ URL, Name string } }
+		e.ok(hooks, upd, map[string]any{"id": d.ID, "in": map[string]any{"name": "renamed", "url": shown}}, &updated)
+		if updated.UpdateDestination.URL != shown || updated.UpdateDestination.Name != "renamed" || storedURL() != full {
+			t.Fatalf("after an update with the shown url: %+v, stored %q, want %q kept", updated.UpdateDestination, storedURL(), full)
+		}
+		// A new URL replaces it.
+		next := "https://93.184.215.14/v2?key=other"
+		e.ok(hooks, upd, map[string]any{"id": d.ID, "in": map[string]any{"name": "renamed", "url": next}}, &updated)
+		if updated.UpdateDestination.URL != "https://93.184.215.14/v2?…" || storedURL() != next {
+			t.Fatalf("after an update with a new url: %+v, stored %q", updated.UpdateDestination, storedURL())
+		}
+		// The shown form is not a URL to deliver to: refused where it
+		// stands for no stored URL.
+		for _, bad := range []string{shown, "https://93.184.215.14/hook/in?%E2%80%A6"} {
+			r = e.as(hooks, createDestOp, destInput(func(m map[string]any) { m["url"] = bad }))
+			checkRefused(t, r.gqlResponse, CodeInvalidArgument, `input.url`, "whole URL")
+		}
+		// A refusal of a URL does not repeat its query either.
+		r = e.as(hooks, createDestOp, destInput(func(m map[string]any) { m["url"] = "http://10.0.0.1/x?token=" + token }))
+		checkRefused(t, r.gqlResponse, CodeInvalidArgument, "input.url")
+		if strings.Contains(string(r.Raw), token) {
+			t.Fatalf("a refusal repeats the URL's query: %s", r.Raw)
+		}
+	})
+}

@@ -63,6 +63,15 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 	if err := blankName("input.name", in.Name); err != nil {
 		return d, err
 	}
+	// Answers show the URL without its query (destination.ShownURL): an
+	// update that gives it back as shown keeps the stored URL, and the
+	// shown form is never stored in place of the query it hides.
+	switch {
+	case old != nil && in.URL == destination.ShownURL(old.URL):
+		d.URL = old.URL
+	case destination.HoldsShownQuery(in.URL):
+		return d, invalidArg("input.url", "has the query \"?…\" that answers show in place of a destination's query: give the whole URL (or, on update, the URL exactly as shown to keep the stored one)")
+	}
 	if err := r.checkAudienceIDs(ctx, in.AudienceIds); err != nil {
 		return d, err
 	}
@@ -180,7 +189,7 @@ func destErr(err error) error {
 }
 
 func destinationOut(d destination.Destination) *gql.Destination {
-	out := &gql.Destination{ID: d.ID, Name: d.Name, URL: d.URL, SecretHint: destination.SecretHint(d.Secret),
+	out := &gql.Destination{ID: d.ID, Name: d.Name, URL: destination.ShownURL(d.URL), SecretHint: destination.SecretHint(d.Secret),
 		Kinds: []gql.ChangeKind{}, AudienceIds: []string{}, BatchSize: d.BatchSize, MaxAttempts: d.MaxAttempts,
 		HeaderNames: []string{}, IncludePii: d.IncludePII, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 		Position: strconv.FormatUint(d.Cursor, 10)}
