@@ -187,7 +187,7 @@ func TestForgetProfileEndToEnd(t *testing.T) {
 			count           int
 		}{
 			{"ok", id + ": Request from [erased]", 3},
-			{"INVALID_ARGUMENT", "(withheld: the erasure did not complete)", 0},
+			{"INVALID_ARGUMENT", "(withheld: the reason was refused)", 0},
 			{"NOT_FOUND", "(withheld: the erasure did not complete)", 0},
 			{"FORBIDDEN", "(withheld: the erasure did not complete)", 0},
 		}
