@@ -61,6 +61,15 @@ type countingTx struct {
 // SerialWrites implements graph.SerialWriter as the store it counts does.
 func (c *countingStore) SerialWrites() bool { return graph.SerialWrites(c.Store) }
 
+// SuppressionKey implements graph.SecretKeeper with the store it counts.
+func (c *countingStore) SuppressionKey(ctx context.Context) ([]byte, error) {
+	k, ok := c.Store.(graph.SecretKeeper)
+	if !ok {
+		return nil, fmt.Errorf("the store %T keeps no secret", c.Store)
+	}
+	return k.SuppressionKey(ctx)
+}
+
 func (c *countingStore) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
 	return c.Store.Update(ctx, func(ctx context.Context, tx graph.Tx) error { return fn(ctx, countingTx{tx, c}) })
 }

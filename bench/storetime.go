@@ -98,6 +98,11 @@ func (t *timedRead) Profiles(ctx context.Context, ids []string) (map[string]grap
 	return t.rt.Profiles(ctx, ids)
 }
 
+func (t *timedRead) TakenProfileIDs(ctx context.Context, cands []graph.ProfileIDCandidate) (map[string]bool, error) {
+	defer t.s.add("TakenProfileIDs", time.Now())
+	return t.rt.TakenProfileIDs(ctx, cands)
+}
+
 func (t *timedRead) Members(ctx context.Context, ids []string) (map[string][]graph.Identifier, error) {
 	defer t.s.add("Members", time.Now())
 	return t.rt.Members(ctx, ids)

@@ -29,7 +29,7 @@ func TestTimedStoreConformance(t *testing.T) {
 			return timed
 		},
 		[]string{"Update", "View", "Identifiers", "Profiles", "Members", "LookupProfiles", "Links", "LinksBetween", "Rejected",
-			"Journeys", "Events", "ProfilesPage", "CountProfiles", "Changes", "ClaimEvents", "LockIdentifiers", "LockProfiles", "Apply"})
+			"Journeys", "Events", "ProfilesPage", "CountProfiles", "Changes", "ClaimEvents", "LockIdentifiers", "LockProfiles", "Apply", "TakenProfileIDs"})
 }
 
 // The optional readers the intelligence scans use pass through the

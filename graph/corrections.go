@@ -35,7 +35,7 @@ type candidate struct {
 // had when it was merged (see assignParts); p keeps the part that holds most
 // of its own members. Other parts get new ids derived from p and their
 // first identifier. It returns the resulting profiles, p's first.
-func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bool, cut map[LinkKey]bool, reason string, w *Write) ([]Profile, error) {
+func (e *Engine) split(ctx context.Context, tx Tx, r retirer, p Profile, drop map[string]bool, cut map[LinkKey]bool, reason string, w *Write) ([]Profile, error) {
 	ms, err := tx.Members(ctx, []string{p.ID})
 	if err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ func (e *Engine) split(ctx context.Context, tx Tx, p Profile, drop map[string]bo
 		}
 	}
 	parts = e.assignParts(p.ID, parts, cands)
-	if err := nameProfiles(ctx, tx, slices.DeleteFunc(slices.Clone(parts[1:]), func(pt *part) bool { return pt.old != nil }),
+	if err := nameProfiles(ctx, tx, r, slices.DeleteFunc(slices.Clone(parts[1:]), func(pt *part) bool { return pt.old != nil }),
 		func(pt *part) string { return p.ID + "/" + pt.keys[0] }, func(pt *part, id string) { pt.id = id }); err != nil {
 		return nil, err
 	}
@@ -355,6 +355,10 @@ func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reas
 	if na == nb {
 		return nil, Errorf(EINVALID, "cannot unlink an identifier from itself")
 	}
+	r, err := e.retirer(ctx) // the split may name profiles
+	if err != nil {
+		return nil, err
+	}
 	var out []Profile
 	err = e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		ka, kb := na.Key(), nb.Key()
@@ -388,10 +392,11 @@ func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reas
 		now := e.stamp(1, latestOf(ps)) // the split may create profiles
 		w := &Write{At: now, DeleteLinks: []LinkKey{lk}}
 		w.PutRejected = []RejectedLink{{A: ka, B: kb, Source: SourceManual, Reason: reason, Evidence: "unlinkIdentifiers", At: now}}
-		out, err = e.split(ctx, tx, ps[ids[ka].ProfileID], nil, map[LinkKey]bool{lk: true}, "unlinked "+ka+" and "+kb+": "+reason, w)
+		out, err = e.split(ctx, tx, r, ps[ids[ka].ProfileID], nil, map[LinkKey]bool{lk: true}, "unlinked "+ka+" and "+kb+": "+reason, w)
 		if err != nil {
 			return err
 		}
+		r.retire(w) // none: a cut deletes no profile
 		return applyAndHook(ctx, tx, w)
 	})
 	return out, err

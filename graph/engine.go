@@ -26,6 +26,13 @@ type Engine struct {
 
 	stampMu sync.Mutex
 	stamped time.Time // the latest time stamp handed out
+
+	// The store's secret keying retired profile ids (see retirer), read
+	// once; secretRead is set once it was read, nil secret and all when
+	// the store keeps none.
+	secretMu   sync.Mutex
+	secret     []byte
+	secretRead bool
 }
 
 // stamp returns the time of a write that may create profiles at up to n
@@ -220,6 +227,14 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		// With a hook a transaction runs even when nothing is to be
 		// stored, so that what the hook records (the call's audit entry)
 		// exists for every call that succeeded.
+		var r retirer
+		if len(todo) > 0 {
+			// Read before the transaction: naming new profiles needs it.
+			var err error
+			if r, err = e.retirer(ctx); err != nil {
+				return BatchResult{}, err
+			}
+		}
 		var out map[int]EventResult
 		var merged, touched []string
 		filter := eventFilterFrom(ctx)
@@ -238,7 +253,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 				if SerialWrites(e.store) {
 					recheck = nil // nothing commits between its read and the locks
 				}
-				if out, merged, touched, err = e.resolve(ctx, tx, events, kept, recheck); err != nil {
+				if out, merged, touched, err = e.resolve(ctx, tx, r, events, kept, recheck); err != nil {
 					return err
 				}
 			}
@@ -561,7 +576,7 @@ func (e *Engine) limitConflict(a, b map[string]int, sizeA, sizeB int) string {
 // filter, when not nil, is the call's EventFilter, which kept todo before
 // the locks: it reads again, once the identifiers are locked, for the
 // events that carry one this transaction creates (see errRefusedMeanwhile).
-func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int, filter EventFilter) (out map[int]EventResult, merged, touched []string, err error) {
+func (e *Engine) resolve(ctx context.Context, tx Tx, r retirer, events []Event, todo []int, filter EventFilter) (out map[int]EventResult, merged, touched []string, err error) {
 	out, kept, err := claim(ctx, tx, events, todo)
 	if err != nil || len(kept) == 0 {
 		return out, nil, nil, err
@@ -613,7 +628,7 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int,
 			}
 		}
 		ids := make(map[string]string, len(fresh))
-		if err := nameProfiles(ctx, tx, fresh, func(k string) string { return k }, func(k, id string) { ids[k] = id }); err != nil {
+		if err := nameProfiles(ctx, tx, r, fresh, func(k string) string { return k }, func(k, id string) { ids[k] = id }); err != nil {
 			return nil, nil, nil, err
 		}
 		u = e.unite(st, batch, first, ids)
@@ -628,7 +643,7 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, events []Event, todo []int,
 			unnamed = append(unnamed, g)
 		}
 	}
-	if err := nameProfiles(ctx, tx, unnamed, func(g *group) string { return g.seed }, func(g *group, id string) { g.profile = id }); err != nil {
+	if err := nameProfiles(ctx, tx, r, unnamed, func(g *group) string { return g.seed }, func(g *group, id string) { g.profile = id }); err != nil {
 		return nil, nil, nil, err
 	}
 	var losers []string
@@ -978,42 +993,65 @@ func compareLinkKeys(a, b LinkKey) int {
 	return strings.Compare(a.B, b.B)
 }
 
-// nameProfiles gives each new profile an id derived from its seed, raising
-// the attempt number for any id already stored. It reads once per attempt,
-// and a second attempt is needed only on a collision with history.
-func nameProfiles[T any](ctx context.Context, tx ReadTx, items []T, seed func(T) string, set func(T, string)) error {
-	attempt := make([]int, len(items))
+// nameProfiles gives each new profile an id derived from its seed: the
+// first attempt number whose id is not taken, stored or retired (the id of
+// a deleted profile, whose hash r gives), nor given to an item before it.
+// It reads once per round. The first round asks for each item's attempt
+// 0; an item all of whose ids asked were taken asks, in the next round,
+// for twice as many attempts after them. Retired ids add up over a seed's
+// history (an identifier removed, then seen again, many times), and
+// doubling keeps its naming to a few reads however long that history is.
+func nameProfiles[T any](ctx context.Context, tx ReadTx, r retirer, items []T, seed func(T) string, set func(T, string)) error {
+	attempt := make([]int, len(items)) // the first attempt not known taken
+	window := make([]int, len(items))  // how many attempts to ask for
 	pending := make([]int, len(items))
 	for i := range items {
 		pending[i] = i
+		window[i] = 1
 	}
 	taken := map[string]bool{}
 	for round := 0; len(pending) > 0; round++ {
-		if round > 16 {
-			return fmt.Errorf("could not find a free profile id after %d attempts", round)
+		if round >= maxNamingRounds {
+			return fmt.Errorf("could not find a free profile id after %d attempts", attempt[pending[0]])
 		}
-		cands := make([]string, len(pending))
-		for j, i := range pending {
-			cands[j] = ProfileIDFor(seed(items[i]), attempt[i])
+		var cands []ProfileIDCandidate
+		for _, i := range pending {
+			for a := attempt[i]; a < attempt[i]+window[i]; a++ {
+				id := ProfileIDFor(seed(items[i]), a)
+				cands = append(cands, ProfileIDCandidate{ID: id, Hash: r.hash(id)})
+			}
 		}
-		found, err := tx.Profiles(ctx, cands)
+		found, err := tx.TakenProfileIDs(ctx, cands)
 		if err != nil {
 			return err
 		}
 		var next []int
-		for j, i := range pending {
-			if _, ok := found[cands[j]]; ok || taken[cands[j]] {
-				attempt[i]++
-				next = append(next, i)
-				continue
+		c := 0
+		for _, i := range pending {
+			named := false
+			for _, cand := range cands[c : c+window[i]] {
+				if !found[cand.ID] && !taken[cand.ID] {
+					taken[cand.ID] = true
+					set(items[i], cand.ID)
+					named = true
+					break
+				}
 			}
-			taken[cands[j]] = true
-			set(items[i], cands[j])
+			c += window[i]
+			if !named {
+				attempt[i] += window[i]
+				window[i] *= 2
+				next = append(next, i)
+			}
 		}
 		pending = next
 	}
 	return nil
 }
+
+// maxNamingRounds bounds nameProfiles' reads: a seed whose first
+// 2^maxNamingRounds - 1 ids are all taken gets none.
+const maxNamingRounds = 24
 
 // manualRejections returns the pairs among keys that a person unlinked.
 func manualRejections(ctx context.Context, tx ReadTx, keys []string) (map[LinkKey]bool, error) {

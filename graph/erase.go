@@ -484,8 +484,12 @@ func (e *Engine) ForgetProfile(ctx context.Context, id, reason string, hook Eras
 	if err := requireReason(reason); err != nil {
 		return Erasure{}, err
 	}
+	r, err := e.retirer(ctx) // the ids deleted are retired
+	if err != nil {
+		return Erasure{}, err
+	}
 	var out Erasure
-	err := e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err = e.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		out = Erasure{}
 		// The profile id answers for is read again under its lock: an
 		// unlink committing meanwhile may have given id back its own part.
@@ -515,7 +519,7 @@ func (e *Engine) ForgetProfile(ctx context.Context, id, reason string, hook Eras
 		if err := e.erase(ctx, tx, ms[p.ID], nil, history, w, &out); err != nil {
 			return err
 		}
-		return e.applyErasure(ctx, tx, w, &out, hook)
+		return e.applyErasure(ctx, tx, r, w, &out, hook)
 	})
 	if err != nil {
 		return Erasure{}, err
@@ -534,6 +538,10 @@ func (e *Engine) ForgetIdentifier(ctx context.Context, ref IdentifierRef, reason
 		return Erasure{}, err
 	}
 	n, err := e.NormalizeRef(ref)
+	if err != nil {
+		return Erasure{}, err
+	}
+	r, err := e.retirer(ctx) // the split may name profiles, or delete p
 	if err != nil {
 		return Erasure{}, err
 	}
@@ -558,10 +566,10 @@ func (e *Engine) ForgetIdentifier(ctx context.Context, ref IdentifierRef, reason
 		if err := e.erase(ctx, tx, []Identifier{id}, rest, []string{p.ID}, w, &out); err != nil {
 			return err
 		}
-		if out.Profiles, err = e.split(ctx, tx, p, map[string]bool{id.Key: true}, nil, "identifier removed: "+out.ScrubText(reason), w); err != nil {
+		if out.Profiles, err = e.split(ctx, tx, r, p, map[string]bool{id.Key: true}, nil, "identifier removed: "+out.ScrubText(reason), w); err != nil {
 			return err
 		}
-		return e.applyErasure(ctx, tx, w, &out, hook)
+		return e.applyErasure(ctx, tx, r, w, &out, hook)
 	})
 	if err != nil {
 		return Erasure{}, err
@@ -569,11 +577,13 @@ func (e *Engine) ForgetIdentifier(ctx context.Context, ref IdentifierRef, reason
 	return out, nil
 }
 
-// applyErasure applies w, then runs hook and the hooks ctx carries.
-func (e *Engine) applyErasure(ctx context.Context, tx Tx, w *Write, x *Erasure, hook EraseHook) error {
+// applyErasure retires the ids of the profiles w deletes, applies w, then
+// runs hook and the hooks ctx carries.
+func (e *Engine) applyErasure(ctx context.Context, tx Tx, r retirer, w *Write, x *Erasure, hook EraseHook) error {
 	if err := touchOthers(ctx, tx, w, x.Others); err != nil {
 		return err
 	}
+	r.retire(w)
 	if err := tx.Apply(ctx, w); err != nil {
 		return err
 	}

@@ -66,6 +66,12 @@ type ReadTx interface {
 	Identifiers(ctx context.Context, keys []string) (map[string]Identifier, error)
 	// Profiles returns the stored profiles among ids, live or merged away.
 	Profiles(ctx context.Context, ids []string) (map[string]Profile, error)
+	// TakenProfileIDs returns the ids among cands that a new profile may
+	// not take (each mapped to true; the others are absent): those of a
+	// stored profile, live or merged away, and those whose Hash is among
+	// the retired ones (Write.RetireProfiles). A candidate with no Hash is
+	// taken only by a stored profile. It costs one round trip.
+	TakenProfileIDs(ctx context.Context, cands []ProfileIDCandidate) (map[string]bool, error)
 	// Members returns, per profile id, the identifiers IN it, ordered by key.
 	Members(ctx context.Context, profileIDs []string) (map[string][]Identifier, error)
 	// Links returns every LINKED edge with at least one end in keys.
@@ -198,8 +204,14 @@ type Write struct {
 	// erased identifier.
 	RewriteChanges []ProfileChange
 	// DeleteProfiles removes profiles (emptied by erasure) and their history
-	// edges.
+	// edges. The engine retires their ids in the same Write
+	// (RetireProfiles).
 	DeleteProfiles []string
+	// RetireProfiles keeps hashes of deleted profile ids (RetiredIDHash,
+	// 64 lowercase hex digits) among the retired ones, which no new
+	// profile's id may have (TakenProfileIDs); a hash kept already stays
+	// as it is. Nothing ever removes one.
+	RetireProfiles []string
 }
 
 // Empty reports whether w changes nothing.
@@ -207,7 +219,7 @@ func (w *Write) Empty() bool {
 	return len(w.PutProfiles) == 0 && len(w.DeleteIdentifiers) == 0 && len(w.Assign) == 0 &&
 		len(w.PutLinks) == 0 && len(w.DeleteLinks) == 0 && len(w.DeleteRejected) == 0 && len(w.PutRejected) == 0 &&
 		len(w.Events) == 0 && len(w.ScrubEvents) == 0 && len(w.Traits) == 0 && len(w.Changes) == 0 &&
-		len(w.RewriteChanges) == 0 && len(w.DeleteProfiles) == 0
+		len(w.RewriteChanges) == 0 && len(w.DeleteProfiles) == 0 && len(w.RetireProfiles) == 0
 }
 
 // EventPayload is the new payload of a stored event (Write.ScrubEvents).

@@ -44,6 +44,12 @@ func (s *countingStore) View(ctx context.Context, fn func(ctx context.Context, t
 	})
 }
 
+// SuppressionKey passes on the secret of retired profile ids
+// (graph.SecretKeeper).
+func (s *countingStore) SuppressionKey(ctx context.Context) ([]byte, error) {
+	return s.Store.(graph.SecretKeeper).SuppressionKey(ctx)
+}
+
 func (s *countingStore) count(method string) {
 	s.mu.Lock()
 	s.calls[method]++

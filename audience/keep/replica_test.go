@@ -190,21 +190,29 @@ func traitFact(f audience.Facts, name string) any {
 	return nil
 }
 
-// A person erased and then seen again gets her profile id back (it is
-// seeded by her identifier). A round that read her as absent, before she
-// came back, must not write her exit over the round that read her back.
+// A person merged into another and split off again gets her profile id
+// back (an erased person's never comes back: it is retired). A round that
+// read her as absent, merged away, before she came back, must not write
+// her exit over the round that read her back.
 func TestKeeperReadOfAbsentProfileIsChecked(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newEnv(t, s, t0)
-		const ann = "user_id:x-ann"
+		const ann, bob, bobDevice = "user_id:x-ann", "email:x-bob@example.com", "device_id:x-bob"
 		aPro, A := proMember(e, "x1", ann)
-
-		if _, err := e.eng.ForgetProfile(bg, A, "asked by mail", nil); err != nil {
+		// Bob's profile holds two identifiers: it survives the merge.
+		e.apply(ev("x2", t0.Add(-2*time.Hour), "Viewed", nil, nil, bob, bobDevice))
+		B := e.profile(bob)
+		if _, err := e.eng.MergeProfiles(bg, []string{A, B}, "same household"); err != nil {
 			t.Fatal(err)
+		}
+		if p := e.profile(ann); p != B {
+			t.Fatalf("Ann merged into %s, not Bob's %s", p, B)
 		}
 		release, done := stallKeeper(t, e, nil, func(k *keep.Keeper) error { return k.Refresh(bg, []string{A}) })
 
-		e.apply(ev("x2", t0.Add(-time.Hour), "", nil, map[string]any{"plan": "pro"}, ann))
+		if _, err := e.eng.UnlinkIdentifiers(bg, graph.SplitKey(ann), graph.SplitKey(bob), "not the same person"); err != nil {
+			t.Fatal(err)
+		}
 		if again := e.profile(ann); again != A {
 			t.Fatalf("Ann came back as %s, not %s: the test needs her id back", again, A)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,23 @@ func TestCopyLeavesOlderLayoutsUnchanged(t *testing.T) {
 	}
 	src := t.TempDir()
 	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
+	// The engine made the source a secret at its first write; it keys no
+	// hash. The fixture's secret keys its suppressed hashes, so the source
+	// takes it: the copy into the fixture below then merges the lists.
+	st, err := embedded.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtureSecret := make([]byte, 32)
+	for i := range fixtureSecret {
+		fixtureSecret[i] = byte(i + 1)
+	}
+	if err := st.PutSuppressionKey(context.Background(), fixtureSecret, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	oldDir := func() string {
 		t.Helper()
 		d := t.TempDir()

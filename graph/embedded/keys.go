@@ -61,6 +61,8 @@ var allBuckets = [][]byte{
 	bucketFeed,
 	// destination.go
 	bucketDestinations, bucketDeliveries, bucketDeliveryStatus,
+	// retired.go
+	bucketRetired,
 }
 
 var (
@@ -100,7 +102,10 @@ var (
 // say static (audience.go); records written before lack both and read as
 // they did, so the step from 13 is empty, and an older build refuses the
 // file rather than misread a static audience as one with a filter.
-const formatVersion = 14
+// Version 15: the bucket of retired profile ids of retired.go, which the
+// step from 14 creates empty (the ids of profiles deleted before it were
+// not kept, and cannot be recovered).
+const formatVersion = 15
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

@@ -41,6 +41,7 @@ type tx struct {
 	idents, members, profiles, merged, meta *bolt.Bucket
 	rejected, rejectedAdj                   *bolt.Bucket
 	events, changes, changeIdx              *bolt.Bucket
+	retired                                 *bolt.Bucket
 
 	// In a write transaction an identifier is typically locked, assigned
 	// and given traits by the same batch. Decoded records are kept here
@@ -72,6 +73,7 @@ func newTx(btx *bolt.Tx, writable bool) *tx {
 		events:      btx.Bucket(bucketEvents),
 		changes:     btx.Bucket(bucketChanges),
 		changeIdx:   btx.Bucket(bucketChangeIdx),
+		retired:     btx.Bucket(bucketRetired),
 	}
 	if writable {
 		t.cache = map[string]*identRecord{}

@@ -135,6 +135,16 @@ var upgrades = map[uint64]upgradeStep{
 	// 13 to 14: an event's campaign and an audience's static flag are
 	// trailing or optional fields that version 13 records simply lack.
 	13: func(*bolt.Tx) error { return nil },
+	// 14 to 15: the bucket of retired profile ids (retired.go), created
+	// empty.
+	14: func(btx *bolt.Tx) error {
+		for _, name := range retiredBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

@@ -98,6 +98,9 @@ func layoutWrites() ([]graph.IdentifierSeen, *graph.Write) {
 			{Kind: graph.ChangeMerge, From: "p_gone", Into: "p_ann", At: lt(2), Reason: "rules"},
 			{Kind: graph.ChangeSplit, From: "p_ann", Into: "p_bob", At: lt(3), Reason: "unlink"},
 		},
+		// The hash of a deleted profile's id (version 15); older layouts
+		// have no bucket for it.
+		RetireProfiles: []string{graph.RetiredIDHash([]byte("layout-secret-0123456789abcdef"), "p_erased")},
 	}
 	return seen, w
 }

@@ -111,7 +111,7 @@ func (t *tx) Apply(ctx context.Context, w *graph.Write) error {
 	steps := []func(*graph.Write) error{
 		t.putProfiles, t.deleteIdentifiers, t.assign, t.putLinks, t.deleteLinks,
 		t.deleteRejected, t.putRejected, t.putEvents, t.scrubEvents, t.putTraits, t.putChanges,
-		t.rewriteChanges, t.deleteProfiles,
+		t.rewriteChanges, t.deleteProfiles, t.retireProfiles,
 	}
 	for _, step := range steps {
 		if err := step(w); err != nil {

@@ -32,6 +32,22 @@ func RetryViews(open Opener) Opener {
 
 type retryingStore struct{ graph.Store }
 
+// SuppressionKey passes on the secret of retired profile ids
+// (graph.SecretKeeper).
+func (s retryingStore) SuppressionKey(ctx context.Context) ([]byte, error) {
+	return secretOf(ctx, s.Store)
+}
+
+// secretOf is the secret of s, a graph.SecretKeeper, for a wrapper that
+// passes it on; an error when s keeps none.
+func secretOf(ctx context.Context, s graph.Store) ([]byte, error) {
+	k, ok := s.(graph.SecretKeeper)
+	if !ok {
+		return nil, fmt.Errorf("the store %T keeps no secret", s)
+	}
+	return k.SuppressionKey(ctx)
+}
+
 func (s retryingStore) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) error {
 	first := s.Store.View(ctx, fn)
 	second := s.Store.View(ctx, fn)

@@ -31,6 +31,9 @@ type Model struct {
 	refused  map[graph.LinkKey]string // -> graph.SourceManual or graph.SourceRules
 	events   map[string][]string      // stored event id -> the keys it is BY
 	created  []string                 // every profile id ever created, oldest first
+	// retired holds the ids of deleted profiles, which no new profile
+	// takes. The model keeps them plain; a store keeps only keyed hashes.
+	retired map[string]bool
 }
 
 // modelProfile is a stored profile: live (members set, into empty) or merged
@@ -67,6 +70,7 @@ func NewModel(r *graph.Rules, maxIdentifiers int) *Model {
 		links:    map[graph.LinkKey]*modelLink{},
 		refused:  map[graph.LinkKey]string{},
 		events:   map[string][]string{},
+		retired:  map[string]bool{},
 	}
 }
 
@@ -111,11 +115,13 @@ func (m *Model) resolve(id string) *modelProfile {
 	panic("model: redirect cycle")
 }
 
-// newID names a new profile: the first free ProfileIDFor(seed, attempt).
+// newID names a new profile: the first ProfileIDFor(seed, attempt) that
+// no stored profile holds, no deleted profile held, and taken does not
+// hold.
 func (m *Model) newID(seed string, taken map[string]bool) string {
 	for attempt := 0; ; attempt++ {
 		id := graph.ProfileIDFor(seed, attempt)
-		if m.profiles[id] == nil && !taken[id] {
+		if m.profiles[id] == nil && !m.retired[id] && !taken[id] {
 			return id
 		}
 	}
@@ -398,8 +404,8 @@ func (m *Model) Unlink(a, b graph.IdentifierRef, reason string) string {
 // Remove erases an identifier with its links, refusals and the events only
 // it carried, and splits (or deletes) its profile; or returns an error code.
 // A profile left with no member is deleted with every profile whose
-// redirects end at it, so no id is left redirecting to nothing (and a
-// deleted id is free again). History keeps no trace of it either: it leaves the members recorded by
+// redirects end at it, so no id is left redirecting to nothing; a deleted
+// id is retired, never given to a new profile. History keeps no trace of it either: it leaves the members recorded by
 // every merge, so a profile merged away can no longer claim it back when
 // the identifier is seen again.
 func (m *Model) Remove(r graph.IdentifierRef, reason string) string {
@@ -446,6 +452,7 @@ func (m *Model) Remove(r graph.IdentifierRef, reason string) string {
 		}
 		for _, id := range gone {
 			delete(m.profiles, id)
+			m.retired[id] = true
 		}
 		return ""
 	}

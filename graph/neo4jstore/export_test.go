@@ -2,6 +2,7 @@ package neo4jstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/idgraph/cdp/audience"
@@ -64,7 +65,10 @@ func HotQueries() []PlannedQuery {
 			"changes":        []any{map[string]any{"from": "p_a", "into": "p_b", "split": false, "at": nil, "reason": "r", "members": []any{"user_id:a"}}},
 			"rewriteChanges": []any{map[string]any{"a": "p_a", "b": "p_b", "rel": "MERGED_INTO", "at": nil, "reason": "r2", "members": []any{}}},
 			"deleteProfiles": ids,
+			"retireProfiles": []any{strings.Repeat("a", 64)},
 		}},
+		{"TakenProfileIDs", qTakenProfileIDs.text, map[string]any{"cands": []any{
+			map[string]any{"id": "p_a", "hash": strings.Repeat("a", 64)}, map[string]any{"id": "p_b", "hash": nil}}}},
 		{"PutConsent", qPutConsent, map[string]any{"rows": []any{map[string]any{
 			"id": "cns_00000000000000000000000000000001", "purpose": "email", "status": "GRANTED", "at": nil,
 			"source": "web", "legalBasis": "CONSENT", "identifier": "user_id:a", "proofText": nil, "proofVersion": nil,

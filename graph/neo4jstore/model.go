@@ -180,6 +180,11 @@ const (
 	propHead         = "head"
 	propTrimmed      = "trimmed" // FeedCounter: the greatest Seq trimmed
 	propLock         = "lock"
+
+	// Retired profile ids (retired.go): one node per deleted profile id,
+	// holding only its keyed hash (graph.RetiredIDHash, property hash),
+	// never the id; not connected to the identity graph.
+	labelRetiredProfileID = "RetiredProfileId"
 )
 
 // names is the allow-list of what a query template may name: every label,
@@ -206,7 +211,7 @@ var names = func() map[string]string {
 		labelAudience, labelAudienceMember, labelAudienceChange, labelComputedTrait, labelComputedValue, labelAudienceDeletion,
 		propDescription, propFilter, propStatic, propRefreshedAt, propSeq, propAudienceID, propProfileID, propSince,
 		propAggregate, propEventName, propEventType, propProperty, propWhere, propWindow, propComputedAt, propExpires,
-		labelProfileFacts, propData,
+		labelProfileFacts, propData, labelRetiredProfileID,
 	}, destinationNames...) {
 		m[n] = n
 	}

@@ -168,6 +168,47 @@ func (t *readTx) Profiles(ctx context.Context, ids []string) (map[string]graph.P
 	return out, profileRows(recs, out)
 }
 
+// qTakenProfileIDs looks each candidate up in the Profile id index, then
+// in the RetiredProfileId hash index. The profile is read first: an
+// erasure that deletes it and retires its id commits both at once, so a
+// read of the profile that misses it is followed by a read of the hashes
+// that sees the retired one.
+var qTakenProfileIDs = listRows(cypher(`
+UNWIND $cands AS c
+OPTIONAL MATCH (p:{{Profile}} { {{id}}: c.id })
+USING INDEX SEEK p:{{Profile}}({{id}})
+WITH c, p
+OPTIONAL MATCH (r:{{RetiredProfileId}} { {{hash}}: c.hash })
+USING INDEX SEEK r:{{RetiredProfileId}}({{hash}})
+WITH c, p, r
+WHERE p IS NOT NULL OR r IS NOT NULL
+RETURN DISTINCT c.id AS id`), "id")
+
+// TakenProfileIDs implements graph.ReadTx in one statement.
+func (t *readTx) TakenProfileIDs(ctx context.Context, cands []graph.ProfileIDCandidate) (map[string]bool, error) {
+	out := make(map[string]bool)
+	if len(cands) == 0 {
+		return out, nil
+	}
+	rows := make([]any, 0, len(cands))
+	for _, c := range cands {
+		if c.Hash != "" && !graph.ValidRetiredHash(c.Hash) {
+			return nil, fmt.Errorf("profile id %s: its retired hash is not 64 lowercase hex digits", graph.ProfileRef(c.ID))
+		}
+		rows = append(rows, map[string]any{"id": c.ID, "hash": strParam(c.Hash)})
+	}
+	recs, err := t.queryList(ctx, qTakenProfileIDs, map[string]any{"cands": rows})
+	if err != nil {
+		return nil, fmt.Errorf("read taken profile ids: %w", err)
+	}
+	for _, r := range recs {
+		if id, ok := r.Values[0].(string); ok {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
 func profileRows(recs []*neo4j.Record, out map[string]graph.Profile) error {
 	for _, r := range recs {
 		p, err := decodeProfile(r.Values[0])

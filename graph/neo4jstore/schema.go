@@ -52,6 +52,10 @@ var schema = []schemaItem{
 		cypher(`CREATE CONSTRAINT suppressed_hash IF NOT EXISTS FOR (s:{{Suppressed}}) REQUIRE s.{{hash}} IS UNIQUE`)},
 	{"constraint suppression_key_id: (:SuppressionKey).id is unique",
 		cypher(`CREATE CONSTRAINT suppression_key_id IF NOT EXISTS FOR (k:{{SuppressionKey}}) REQUIRE k.{{id}} IS UNIQUE`)},
+	// Retired profile ids: a new profile's candidate id is looked up by
+	// its hash, and a hash is kept once however many erasures race.
+	{"constraint retired_profile_id_hash: (:RetiredProfileId).hash is unique",
+		cypher(`CREATE CONSTRAINT retired_profile_id_hash IF NOT EXISTS FOR (r:{{RetiredProfileId}}) REQUIRE r.{{hash}} IS UNIQUE`)},
 	// Consent: a record is put idempotently by id, and a profile's ledger
 	// is read, and erased, by its identifiers' keys.
 	{"constraint consent_id: (:Consent).id is unique",

@@ -331,6 +331,9 @@ var applySteps = []struct {
   UNWIND $deleteProfiles AS id
   MATCH (p:{{Profile}} { {{id}}: id })
   DETACH DELETE p`, (*tx).deleteProfileRows},
+	{"retired profile ids", "retireProfiles", `
+  UNWIND $retireProfiles AS h
+  MERGE (:{{RetiredProfileId}} { {{hash}}: h })`, (*tx).retireProfileRows},
 }
 
 // qApply is every step of Apply in one statement.
@@ -599,4 +602,13 @@ func (t *tx) rewriteChangeRows(_ context.Context, w *graph.Write) ([]any, error)
 
 func (t *tx) deleteProfileRows(_ context.Context, w *graph.Write) ([]any, error) {
 	return uniq(w.DeleteProfiles), nil
+}
+
+func (t *tx) retireProfileRows(_ context.Context, w *graph.Write) ([]any, error) {
+	for i, h := range w.RetireProfiles {
+		if !graph.ValidRetiredHash(h) {
+			return nil, fmt.Errorf("retired profile id %d: not a hash of 64 lowercase hex digits", i)
+		}
+	}
+	return uniq(w.RetireProfiles), nil
 }
