@@ -35,10 +35,11 @@ their profile), links (source, evidence, count, times), refused links,
 events (every field, digest and message id included, and the identifiers
 they were BY), history (merges with their members, splits), API keys and
 the audit log, consent records, the suppression list and its secret,
-erasure receipts, computed trait definitions and values, profile facts,
-audiences with their members and change log, the change feed (its
-entries, head and retention mark), and webhook destinations with their
-cursors and deliveries.
+the retired profile ids (hashes of deleted profiles' ids, which no new
+profile takes), erasure receipts, computed trait definitions and values,
+profile facts, audiences with their members and change log, the change
+feed (its entries, head and retention mark), and webhook destinations
+with their cursors and deliveries.
 
 A target that holds anything is refused unless --force: any record (a
 suppression secret alone, which every server makes at start, does not

@@ -497,7 +497,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	wantTable := map[string][2]string{
 		"profiles": {"2", "2"}, "identifiers": {"3", "3"}, "links": {"1", "1"}, "rejected": {"0", "0"},
 		"events": {"2", "2"}, "changes": {"0", "0"}, "api_keys": {"0", "0"}, "audit": {"0", "0"},
-		"consent": {"0", "0"}, "suppression_key": {"1", "1"}, "suppressed": {"0", "0"}, "receipts": {"0", "0"},
+		"consent": {"0", "0"}, "suppression_key": {"1", "1"}, "suppressed": {"0", "0"}, "retired_profile_ids": {"0", "0"}, "receipts": {"0", "0"},
 		"computed_traits": {"0", "0"}, "computed_values": {"0", "0"}, "facts": {"0", "0"},
 		"audiences": {"0", "0"}, "audience_members": {"0", "0"}, "audience_changes": {"0", "0"}, "feed": {"2", "2"},
 		"destinations": {"0", "0"}, "deliveries": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
@@ -608,7 +608,7 @@ func TestCopyToNeo4jRefusesNonEmptyAndVerifies(t *testing.T) {
 func copyTable(out string) map[string][2]string {
 	rows := map[string][2]string{}
 	names := []string{"live profiles", "feed head", "feed trimmed", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
-		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.Receipts),
+		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.RetiredIDs), string(dump.Receipts),
 		string(dump.ComputedTraits), string(dump.ComputedValues), string(dump.Facts),
 		string(dump.Audiences), string(dump.AudienceMembers), string(dump.AudienceChanges), string(dump.Feed),
 		string(dump.Destinations), string(dump.Deliveries)}

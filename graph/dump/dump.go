@@ -35,7 +35,7 @@ var Kinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes}
 
 // allKinds lists the graph kinds and those of the capabilities (see
 // Stream), in load order.
-var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit, Consent, SuppressionKey, Suppressed, Receipts,
+var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit, Consent, SuppressionKey, Suppressed, RetiredIDs, Receipts,
 	ComputedTraits, ComputedValues, Facts, Audiences, AudienceMembers, AudienceChanges, Feed)
 
 // Batch is a page of records of one kind: only the slice of its Kind is
@@ -55,6 +55,7 @@ type Batch struct {
 	// store has none.
 	SuppressionKey  []byte
 	Suppressed      []privacy.Suppression
+	RetiredIDs      []string // graph.RetiredIDHash values
 	Receipts        []privacy.ErasureReceipt
 	ComputedTraits  []audience.ComputedTrait
 	ComputedValues  []audience.ComputedValue
@@ -88,7 +89,7 @@ type Batch struct {
 // Len returns the number of records in b.
 func (b *Batch) Len() int {
 	return len(b.Profiles) + len(b.Identifiers) + len(b.Links) + len(b.Rejected) + len(b.Events) + len(b.Changes) +
-		len(b.APIKeys) + len(b.Audit) + len(b.Consent) + min(1, len(b.SuppressionKey)) + len(b.Suppressed) + len(b.Receipts) +
+		len(b.APIKeys) + len(b.Audit) + len(b.Consent) + min(1, len(b.SuppressionKey)) + len(b.Suppressed) + len(b.RetiredIDs) + len(b.Receipts) +
 		len(b.ComputedTraits) + len(b.ComputedValues) + len(b.Facts) +
 		len(b.Audiences) + len(b.AudienceMembers) + len(b.AudienceChanges) + len(b.Feed) +
 		len(b.Destinations) + len(b.Deliveries)
@@ -112,9 +113,10 @@ type Reader interface {
 // given, and no resolution runs. Records already in st are overwritten
 // (profiles, identifiers' traits and profile, links, refused links) or
 // left as they are (an event already stored, a history entry already
-// recorded with the same kind, profiles and time), so a copy can be run
-// again on a target it partly filled. The kinds a batch refers to must be
-// loaded first (see Kinds).
+// recorded with the same kind, profiles and time, a retired profile id
+// already kept), so a copy can be run again on a target it partly filled.
+// The kinds a batch refers to must be loaded first (see Kinds), and
+// retired profile ids after the suppression secret that keys them.
 func Load(ctx context.Context, st graph.Store, b Batch) error {
 	if b.Len() == 0 {
 		return nil
@@ -162,6 +164,13 @@ func Load(ctx context.Context, st graph.Store, b Batch) error {
 				return err
 			}
 			w.Changes = fresh
+		case RetiredIDs:
+			for i, h := range b.RetiredIDs {
+				if !graph.ValidRetiredHash(h) {
+					return fmt.Errorf("load: retired profile id %d of the batch is not a hash of 64 lowercase hex digits", i)
+				}
+			}
+			w.RetireProfiles = b.RetiredIDs
 		default:
 			return fmt.Errorf("load: unknown record kind %q", b.Kind)
 		}
@@ -215,8 +224,8 @@ func Count(ctx context.Context, r Reader) (Counts, error) {
 }
 
 // Empty reports whether c counts no record, but for a suppression secret
-// that keys no hash: every server makes one when it starts, and a copy
-// replaces it. Counts miss state outside the records, such as the feed's
+// that keys no hash (no suppressed identifier, no retired profile id):
+// every server makes one when it starts, and a copy replaces it. Counts miss state outside the records, such as the feed's
 // head and retention mark: whether a store is an empty target is
 // Stream.Holdings.
 func (c Counts) Empty() bool {
@@ -230,7 +239,7 @@ func (c Counts) Empty() bool {
 
 // holds reports whether c counts records of k, as Empty reads them.
 func (c Counts) holds(k Kind) bool {
-	return c[k] != 0 && (k != SuppressionKey || c[Suppressed] != 0)
+	return c[k] != 0 && (k != SuppressionKey || c[Suppressed] != 0 || c[RetiredIDs] != 0)
 }
 
 // String lists the counts in load order, "profiles=3 identifiers=7 ...".

@@ -30,6 +30,11 @@ const (
 	SuppressionKey Kind = "suppression_key" // the secret of the suppressed hashes: 0 or 1
 	Suppressed     Kind = "suppressed"      // privacy.Suppression
 	Receipts       Kind = "receipts"        // privacy.ErasureReceipt
+	// RetiredIDs are the hashes of deleted profile ids that no new
+	// profile may take (graph.RetiredIDHash). They are keyed by the
+	// suppression secret, so they come after it; the store's Reader reads
+	// them and Load writes them (Write.RetireProfiles).
+	RetiredIDs Kind = "retired_profile_ids"
 )
 
 // The kinds of the audience capability that its contract (audience.Store)
@@ -47,7 +52,7 @@ const (
 // ErrOtherSuppressionKey is returned by PutSuppressionKey when the store
 // holds another secret: its suppressed hashes could not be compared with
 // the ones copied.
-var ErrOtherSuppressionKey = errors.New("the target holds another suppression secret, so the suppression lists cannot be merged")
+var ErrOtherSuppressionKey = errors.New("the target holds another suppression secret, so its suppression list and retired profile ids cannot be merged with the source's")
 
 // PrivacyReader reads what the privacy contracts cannot list.
 type PrivacyReader interface {
@@ -112,8 +117,8 @@ func NewStream(st graph.Store) (*Stream, error) {
 func (s *Stream) Store() graph.Store { return s.st }
 
 // Kinds lists the kinds the store holds, in load order: the graph kinds,
-// then API keys and the audit log, then consent, the suppression list and
-// erasure receipts, then the audience kinds, the change feed, and last the
+// then API keys and the audit log, then consent, the suppression list, the
+// retired profile ids and erasure receipts, then the audience kinds, the change feed, and last the
 // webhook destinations with their deliveries.
 func (s *Stream) Kinds() []Kind {
 	out := append([]Kind(nil), Kinds...)
@@ -121,7 +126,7 @@ func (s *Stream) Kinds() []Kind {
 		out = append(out, APIKeys, Audit)
 	}
 	if s.privacy != nil {
-		out = append(out, Consent, SuppressionKey, Suppressed, Receipts)
+		out = append(out, Consent, SuppressionKey, Suppressed, RetiredIDs, Receipts)
 	}
 	if s.aud != nil {
 		out = append(out, ComputedTraits, ComputedValues, Facts)
@@ -437,12 +442,17 @@ func (s *Stream) loadPrivacy(ctx context.Context, b Batch) error {
 			return nil
 		}
 		// A secret that keys no hash yet (any server makes one at start)
-		// is replaced; one that keys hashes must not be.
+		// is replaced; one that keys hashes, suppressed identifiers or
+		// retired profile ids, must not be.
 		n, err := s.privacy.CountSuppressed(ctx)
 		if err != nil {
 			return err
 		}
-		return s.privacy.PutSuppressionKey(ctx, b.SuppressionKey, n == 0)
+		retired, err := s.r.Count(ctx, RetiredIDs)
+		if err != nil {
+			return err
+		}
+		return s.privacy.PutSuppressionKey(ctx, b.SuppressionKey, n == 0 && retired == 0)
 	case Suppressed:
 		if len(b.Suppressed) == 0 {
 			return nil

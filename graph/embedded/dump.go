@@ -33,6 +33,8 @@ func (s *Store) Count(ctx context.Context, kind dump.Kind) (int, error) {
 			n = btx.Bucket(bucketEvents).Stats().KeyN
 		case dump.Changes:
 			n = btx.Bucket(bucketChanges).Stats().KeyN
+		case dump.RetiredIDs:
+			n = btx.Bucket(bucketRetired).Stats().KeyN
 		case dump.Identifiers, dump.Links:
 			return scanIdentifiers(btx.Bucket(bucketIdentifiers).Cursor(), nil, kind == dump.Links, func(key string, rest, v []byte) (bool, error) {
 				n++
@@ -49,8 +51,8 @@ func (s *Store) Count(ctx context.Context, kind dump.Kind) (int, error) {
 // Page implements dump.Reader. Profiles are in id order (live and merged
 // away interleaved), identifiers and links in the order of the identifiers
 // bucket (by key length, then key), with all the links of one identifier in
-// one page, refused links by pair, events by id and history entries in the
-// order they were recorded.
+// one page, refused links by pair, events by id, history entries in the
+// order they were recorded and retired profile ids by hash.
 func (s *Store) Page(ctx context.Context, kind dump.Kind, after string, limit int) (dump.Batch, error) {
 	if limit < 1 {
 		limit = 1
@@ -66,6 +68,8 @@ func (s *Store) Page(ctx context.Context, kind dump.Kind, after string, limit in
 			return pageProfiles(btx, after, limit, &b)
 		case dump.Identifiers, dump.Links:
 			return pageIdentifiers(btx, kind, after, limit, &b)
+		case dump.RetiredIDs:
+			return pageRetired(btx, after, limit, &b.RetiredIDs, &b.Next)
 		case dump.Rejected:
 			return pageBucket(btx.Bucket(bucketRejected), after, limit, &b, func(k, v []byte) error {
 				var r graph.RejectedLink

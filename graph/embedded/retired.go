@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/idgraph/cdp/graph"
 )
 
@@ -63,6 +65,30 @@ func (t *tx) retireProfiles(w *graph.Write) error {
 		if err := t.retired.Put(k, present); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// pageRetired reads up to limit retired hashes after the hash after (hex),
+// in hash order.
+func pageRetired(btx *bolt.Tx, after string, limit int, b *[]string, next *string) error {
+	c := btx.Bucket(bucketRetired).Cursor()
+	k, _ := c.First()
+	if after != "" {
+		start, err := hex.DecodeString(after)
+		if err != nil {
+			return fmt.Errorf("bad retired profile id cursor: %w", err)
+		}
+		if k, _ = c.Seek(start); k != nil && string(k) == string(start) {
+			k, _ = c.Next()
+		}
+	}
+	for ; k != nil; k, _ = c.Next() {
+		if len(*b) == limit {
+			*next = (*b)[limit-1]
+			return nil
+		}
+		*b = append(*b, hex.EncodeToString(k))
 	}
 	return nil
 }

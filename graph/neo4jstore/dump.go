@@ -28,6 +28,7 @@ var qCount = map[dump.Kind]string{
 	dump.Rejected:    cypher(`MATCH ()-[r:{{REJECTED_LINK}}]->() RETURN count(r) AS n`),
 	dump.Events:      cypher(`MATCH (e:{{Event}}) RETURN count(e) AS n`),
 	dump.Changes:     cypher(`MATCH ()-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]->() RETURN count(r) AS n`),
+	dump.RetiredIDs:  cypher(`MATCH (r:{{RetiredProfileId}}) RETURN count(r) AS n`),
 }
 
 // The page queries walk a uniquely indexed key (profile id, identifier
@@ -70,6 +71,10 @@ WITH p ORDER BY p.{{id}} LIMIT $limit
 RETURN p.{{id}} AS cursor,
   COLLECT { MATCH (p)-[r:{{MERGED_INTO}}|{{SPLIT_FROM}}]->(q:{{Profile}})
     RETURN [type(r), q.{{id}}, r { .* }] ORDER BY r.{{at}}, q.{{id}}, type(r) } AS edges`),
+	dump.RetiredIDs: cypher(`
+MATCH (r:{{RetiredProfileId}}) USING INDEX SEEK r:{{RetiredProfileId}}({{hash}}) WHERE r.{{hash}} > $after
+WITH r ORDER BY r.{{hash}} LIMIT $limit
+RETURN r.{{hash}} AS cursor`),
 }
 
 // Count implements dump.Reader.
@@ -147,6 +152,8 @@ func pageRow(b *dump.Batch, r *neo4j.Record) error {
 			return err
 		}
 		b.Events = append(b.Events, e)
+	case dump.RetiredIDs:
+		b.RetiredIDs = append(b.RetiredIDs, cursor)
 	case dump.Links, dump.Rejected, dump.Changes:
 		edges, _ := r.Values[1].([]any)
 		for _, e := range edges {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/dump"
 )
 
 // PlannedQuery is a query of the store with parameters that make the planner
@@ -79,8 +80,9 @@ func HotQueries() []PlannedQuery {
 }
 
 // PageQueries are the four shapes of ProfilesPage and the two of
-// ProfileIDs; each must walk the Profile.id index in order rather than
-// sort.
+// ProfileIDs, each of which must walk the Profile.id index in order rather
+// than sort, and the dump's page of retired profile ids, which must walk
+// the RetiredProfileId.hash index so.
 func PageQueries() []PlannedQuery {
 	var out []PlannedQuery
 	for rev, byRev := range qProfilesPage {
@@ -99,6 +101,7 @@ func PageQueries() []PlannedQuery {
 		}
 		out = append(out, PlannedQuery{Name: "ProfileIDs" + []string{"", "(before)"}[bounded], Cypher: q, Params: p})
 	}
+	out = append(out, PlannedQuery{Name: "DumpRetiredIDs", Cypher: qPage[dump.RetiredIDs], Params: map[string]any{"after": "", "limit": int64(10)}})
 	return out
 }
 
