@@ -41,9 +41,9 @@ func RetiredIDHash(secret []byte, id string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// ValidRetiredHash reports whether h has the form of a RetiredIDHash: 64
-// lowercase hex digits.
-func ValidRetiredHash(h string) bool {
+// ValidKeyedHash reports whether h has the form of a RetiredIDHash or of a
+// suppression hash: an HMAC-SHA256 in 64 lowercase hex digits.
+func ValidKeyedHash(h string) bool {
 	if len(h) != 2*sha256.Size {
 		return false
 	}

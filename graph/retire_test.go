@@ -29,8 +29,8 @@ func TestRetiredIDHash(t *testing.T) {
 	if got != want {
 		t.Fatalf("RetiredIDHash = %s, want %s", got, want)
 	}
-	if !graph.ValidRetiredHash(got) {
-		t.Errorf("ValidRetiredHash(%s) = false", got)
+	if !graph.ValidKeyedHash(got) {
+		t.Errorf("ValidKeyedHash(%s) = false", got)
 	}
 	plain := hmac.New(sha256.New, secret)
 	plain.Write([]byte(id))
@@ -45,8 +45,8 @@ func TestRetiredIDHash(t *testing.T) {
 		t.Error("the domain of retired hashes is a valid identifier type")
 	}
 	for _, bad := range []string{"", want[:63], want + "0", "G" + want[1:], "A" + want[1:]} {
-		if graph.ValidRetiredHash(bad) {
-			t.Errorf("ValidRetiredHash(%q) = true", bad)
+		if graph.ValidKeyedHash(bad) {
+			t.Errorf("ValidKeyedHash(%q) = true", bad)
 		}
 	}
 }

@@ -107,17 +107,7 @@ func (h *Hasher) Hash(key string) string {
 
 // ValidHash reports whether s is a lowercase hex SHA-256 sized hash, the
 // only form the list holds.
-func ValidHash(s string) bool {
-	if len(s) != 2*sha256.Size {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ValidHash(s string) bool { return graph.ValidKeyedHash(s) }
 
 // CheckHash refuses a malformed hash. It never echoes the value.
 //

@@ -166,7 +166,7 @@ func Load(ctx context.Context, st graph.Store, b Batch) error {
 			w.Changes = fresh
 		case RetiredIDs:
 			for i, h := range b.RetiredIDs {
-				if !graph.ValidRetiredHash(h) {
+				if !graph.ValidKeyedHash(h) {
 					return fmt.Errorf("load: retired profile id %d of the batch is not a hash of 64 lowercase hex digits", i)
 				}
 			}

@@ -20,7 +20,7 @@ var retiredBuckets = [][]byte{bucketRetired}
 // retiredKey is the bucket key of h, or an error naming its position in
 // the write when h is not a graph.RetiredIDHash.
 func retiredKey(h string, i int) ([]byte, error) {
-	if !graph.ValidRetiredHash(h) {
+	if !graph.ValidKeyedHash(h) {
 		return nil, fmt.Errorf("retired profile id %d: not a hash of 64 lowercase hex digits", i)
 	}
 	b, _ := hex.DecodeString(h)
@@ -44,7 +44,7 @@ func (t *tx) TakenProfileIDs(ctx context.Context, cands []graph.ProfileIDCandida
 		if c.Hash == "" {
 			continue
 		}
-		if !graph.ValidRetiredHash(c.Hash) {
+		if !graph.ValidKeyedHash(c.Hash) {
 			return nil, fmt.Errorf("profile id %s: its retired hash is not 64 lowercase hex digits", graph.ProfileRef(c.ID))
 		}
 		b, _ := hex.DecodeString(c.Hash)

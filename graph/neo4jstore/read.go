@@ -192,7 +192,7 @@ func (t *readTx) TakenProfileIDs(ctx context.Context, cands []graph.ProfileIDCan
 	}
 	rows := make([]any, 0, len(cands))
 	for _, c := range cands {
-		if c.Hash != "" && !graph.ValidRetiredHash(c.Hash) {
+		if c.Hash != "" && !graph.ValidKeyedHash(c.Hash) {
 			return nil, fmt.Errorf("profile id %s: its retired hash is not 64 lowercase hex digits", graph.ProfileRef(c.ID))
 		}
 		rows = append(rows, map[string]any{"id": c.ID, "hash": strParam(c.Hash)})

@@ -606,7 +606,7 @@ func (t *tx) deleteProfileRows(_ context.Context, w *graph.Write) ([]any, error)
 
 func (t *tx) retireProfileRows(_ context.Context, w *graph.Write) ([]any, error) {
 	for i, h := range w.RetireProfiles {
-		if !graph.ValidRetiredHash(h) {
+		if !graph.ValidKeyedHash(h) {
 			return nil, fmt.Errorf("retired profile id %d: not a hash of 64 lowercase hex digits", i)
 		}
 	}
