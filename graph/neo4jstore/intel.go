@@ -95,7 +95,7 @@ func (c *compiler) timelines(scope audience.FilterQuery, from, to time.Time, pro
 		if err != nil {
 			return "", err
 		}
-		filter = " AND " + e
+		filter = "\n" + keepMatching("p", e)
 	}
 	var b strings.Builder
 	b.WriteString(cypher(`MATCH (p:{{Profile}})
