@@ -1,7 +1,9 @@
 // Command testsum reads `go test -json` from stdin, prints the output of
 // failed tests and the package lines, and closes with a count of passed,
 // failed and skipped tests, plus how many Neo4j-backed tests ran, so a run
-// shows at a glance that the real database was exercised.
+// shows at a glance that the real database was exercised. It also lists
+// the slowest tests (those without subtests, or the subtests
+// themselves), so that a run that got slower shows where.
 package main
 
 import (
@@ -21,7 +23,44 @@ type event struct {
 	Elapsed float64
 }
 
+// slowestShown is how many of the slowest tests the summary lists.
+const slowestShown = 10
+
+// timing is one finished test's duration.
+type timing struct {
+	id      string
+	elapsed float64
+}
+
+// slowest returns the n longest of times whose test has no subtest in
+// times (a parent's time is its subtests'), longest first, ties by id.
+func slowest(times []timing, n int) []timing {
+	parent := map[string]bool{}
+	for _, t := range times {
+		if i := strings.LastIndex(t.id, "/"); i > 0 {
+			parent[t.id[:i]] = true
+		}
+	}
+	var leaves []timing
+	for _, t := range times {
+		if !parent[t.id] {
+			leaves = append(leaves, t)
+		}
+	}
+	sort.Slice(leaves, func(i, j int) bool {
+		if leaves[i].elapsed != leaves[j].elapsed {
+			return leaves[i].elapsed > leaves[j].elapsed
+		}
+		return leaves[i].id < leaves[j].id
+	})
+	if len(leaves) > n {
+		leaves = leaves[:n]
+	}
+	return leaves
+}
+
 func main() {
+	var times []timing
 	var passed, failed, skipped, neo4jRan, neo4jSkipped int
 	output := map[string][]string{} // package/test -> lines
 	var failedTests []string
@@ -70,6 +109,7 @@ func main() {
 				continue
 			}
 			delete(running, id)
+			times = append(times, timing{id, e.Elapsed})
 			neo := strings.Contains(e.Test, "neo4j") || strings.Contains(e.Test, "Neo4j") || strings.Contains(e.Package, "neo4jstore")
 			switch e.Action {
 			case "pass":
@@ -108,6 +148,10 @@ func main() {
 		for _, r := range skipReasons {
 			fmt.Println("  " + r)
 		}
+	}
+	fmt.Printf("\nslowest tests:\n")
+	for _, t := range slowest(times, slowestShown) {
+		fmt.Printf("  %8.1fs  %s\n", t.elapsed, t.id)
 	}
 	fmt.Printf("\nNeo4j-backed tests: %d ran, %d skipped\n", neo4jRan, neo4jSkipped)
 	fmt.Printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped)
