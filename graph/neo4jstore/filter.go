@@ -37,6 +37,11 @@ type compiler struct {
 	prio   map[string]any // identifier type to priority, a parameter
 	dprio  int            // the priority of other types
 	defs   map[string]audience.ComputedTrait
+	// traits are the trait names the filter's conditions read, each
+	// once, in the order first read: keepMatching folds each once per
+	// profile, and a condition reads its fold at its index.
+	traits   []string
+	traitIdx map[string]int
 }
 
 // newCompiler compiles for q: its time, priorities and definitions.
@@ -100,22 +105,45 @@ func (c *compiler) expr(f *audience.Filter) (string, error) {
 	return "false", nil
 }
 
-// trait compiles a trait condition: the identifier holding the newest
-// entry of the trait, and the index of that entry, then the comparison on
-// them.
+// trait compiles a trait condition: the comparison on the trait's fold
+// (keepMatching), when the profile holds the trait.
 func (c *compiler) trait(t *audience.TraitCondition) string {
-	n := c.param(t.Name)
-	newest := cypher(`COLLECT {
-    MATCH (p)<-[:{{IN}}]-(i)
-    WITH i, [j IN range(0, size(coalesce(i.{{slotNames}}, [])) - 1) WHERE i.{{slotNames}}[j] = `) + n +
-		cypher(` AND i.{{slotKinds}}[j] < 10] AS js
-    WHERE size(js) > 0
-    RETURN {i: i, j: js[0]} AS x ORDER BY i.{{slotTimes}}[js[0]] DESC, i.{{key}} ASC LIMIT 1 }`)
-	if t.Op == audience.OpNotExists {
-		return "(NOT any(x IN " + newest + " WHERE " + c.compare("x.i", "x.j", n, audience.OpExists, nil) + "))"
+	k, ok := c.traitIdx[t.Name]
+	if !ok {
+		if c.traitIdx == nil {
+			c.traitIdx = map[string]int{}
+		}
+		k = len(c.traits)
+		c.traits = append(c.traits, t.Name)
+		c.traitIdx[t.Name] = k
 	}
-	return "any(x IN " + newest + " WHERE " + c.compare("x.i", "x.j", n, t.Op, t.Value) + ")"
+	n := c.param(t.Name)
+	newest := fmt.Sprintf("[%s[%d]]", traitsVar, k)
+	if t.Op == audience.OpNotExists {
+		return "(NOT any(x IN " + newest + " WHERE x IS NOT NULL AND " + c.compare("x.i", "x.j", n, audience.OpExists, nil) + "))"
+	}
+	return "any(x IN " + newest + " WHERE x IS NOT NULL AND " + c.compare("x.i", "x.j", n, t.Op, t.Value) + ")"
 }
+
+// traitFold is the fold of the trait named by the variable n over the
+// identifiers in the list idsVar: the identifier holding the newest entry
+// of the trait (ties to the smaller key, as graph.FoldTraits) and the
+// index of that entry, as the map {i, j}; null when no identifier holds
+// it.
+var traitFold = cypher(`reduce(b = null, x IN [i IN ` + idsVar + ` | {i: i, j: head([j IN range(0, size(coalesce(i.{{slotNames}}, [])) - 1)
+      WHERE i.{{slotNames}}[j] = n AND i.{{slotKinds}}[j] < 10])}] |
+    CASE WHEN x.j IS NULL THEN b
+      WHEN b IS NULL OR x.i.{{slotTimes}}[x.j] > b.i.{{slotTimes}}[b.j]
+        OR (x.i.{{slotTimes}}[x.j] = b.i.{{slotTimes}}[b.j] AND x.i.{{key}} < b.i.{{key}}) THEN x
+      ELSE b END)`)
+
+// idsVar and traitsVar name, in keepMatching, a profile's identifiers and
+// the folds of the traits the filter reads: names no compiled expression
+// binds.
+const (
+	idsVar    = "filterIdentifiers"
+	traitsVar = "filterTraits"
+)
 
 // slotsAt compiles a comparison on the value at name (a parameter) of
 // node v's slots: the entry v holds there, if any.
@@ -375,8 +403,19 @@ func (c *compiler) stateIs(purpose, state string) string {
 // square of the conditions it holds (a 100-condition filter took minutes
 // of planning); projected, the cost grows with their number. e is never
 // null, so the test keeps exactly the rows WHERE e would.
-func keepMatching(vars, e string) string {
-	return "WITH " + vars + ", " + e + " AS " + matchedVar + " WHERE " + matchedVar
+//
+// The traits e reads are folded first, each once per profile, over the
+// profile's identifiers read once: a trait condition is then a small
+// expression on its fold, where it was a subquery each, which cost Neo4j
+// about 0.1 s to plan (docs/BENCHMARKS.md, "Planning the largest
+// filter"). It must be called after e is compiled.
+func (c *compiler) keepMatching(vars, e string) string {
+	pre := ""
+	if len(c.traits) > 0 {
+		pre = "WITH " + vars + cypher(`, COLLECT { MATCH (p)<-[:{{IN}}]-(i) RETURN i } AS `) + idsVar + "\n" +
+			"WITH " + vars + ", [n IN " + c.param(c.traits) + " | " + traitFold + "] AS " + traitsVar + "\n"
+	}
+	return pre + "WITH " + vars + ", " + e + " AS " + matchedVar + " WHERE " + matchedVar
 }
 
 // matchedVar names the projected filter in keepMatching: a name no
@@ -406,7 +445,7 @@ func compileFilter(q audience.FilterQuery) (string, map[string]any, error) {
 		match = cypher(`MATCH (p:{{Profile}})
 WHERE NOT p:{{Merged}}`)
 		if e != "true" {
-			match += "\n" + keepMatching("p", e)
+			match += "\n" + c.keepMatching("p", e)
 		}
 	} else {
 		// The profiles with an event in the window, found through the
@@ -426,7 +465,7 @@ WHERE NOT p:{{Merged}}`)
 		}
 		match += "\nWITH DISTINCT p"
 		if e != "true" {
-			match += "\n" + keepMatching("p", e)
+			match += "\n" + c.keepMatching("p", e)
 		}
 	}
 	stmt := match + cypher(`
@@ -670,7 +709,7 @@ func (s *Store) PageFilter(ctx context.Context, fq audience.FilterQuery, page gr
 	}
 	q := cypher(`MATCH (p:{{Profile}})
 WHERE p.{{id}} IS :: STRING NOT NULL`) + bounds + cypher(` AND NOT p:{{Merged}}
-`) + keepMatching("p", e) + cypher(`
+`) + c.keepMatching("p", e) + cypher(`
 WITH p.{{id}} AS id ORDER BY id `) + order + ` LIMIT ` + c.param(page.Limit) + `
 RETURN collect(id) AS ids`
 	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
