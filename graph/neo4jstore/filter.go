@@ -396,8 +396,8 @@ func (c *compiler) stateIs(purpose, state string) string {
 		c.param(string(privacy.StateUnknown)) + ") = " + c.param(state) + ")"
 }
 
-// keepMatching compiles the clause that keeps the rows, of the variables
-// vars (p among them), on which the compiled filter expression e holds:
+// keepMatching compiles the clause that keeps the profiles p on which the
+// compiled filter expression e holds (p alone stays bound after it):
 // e is projected, then the projection tested. Neo4j plans a predicate
 // placed in WHERE as it does a pattern's, at a cost that grows with the
 // square of the conditions it holds (a 100-condition filter took minutes
@@ -409,13 +409,13 @@ func (c *compiler) stateIs(purpose, state string) string {
 // expression on its fold, where it was a subquery each, which cost Neo4j
 // about 0.1 s to plan (docs/BENCHMARKS.md, "Planning the largest
 // filter"). It must be called after e is compiled.
-func (c *compiler) keepMatching(vars, e string) string {
+func (c *compiler) keepMatching(e string) string {
 	pre := ""
 	if len(c.traits) > 0 {
-		pre = "WITH " + vars + cypher(`, COLLECT { MATCH (p)<-[:{{IN}}]-(i) RETURN i } AS `) + idsVar + "\n" +
-			"WITH " + vars + ", [n IN " + c.param(c.traits) + " | " + traitFold + "] AS " + traitsVar + "\n"
+		pre = cypher(`WITH p, COLLECT { MATCH (p)<-[:{{IN}}]-(i) RETURN i } AS `) + idsVar + "\n" +
+			"WITH p, [n IN " + c.param(c.traits) + " | " + traitFold + "] AS " + traitsVar + "\n"
 	}
-	return pre + "WITH " + vars + ", " + e + " AS " + matchedVar + " WHERE " + matchedVar
+	return pre + "WITH p, " + e + " AS " + matchedVar + " WHERE " + matchedVar
 }
 
 // matchedVar names the projected filter in keepMatching: a name no
@@ -445,7 +445,7 @@ func compileFilter(q audience.FilterQuery) (string, map[string]any, error) {
 		match = cypher(`MATCH (p:{{Profile}})
 WHERE NOT p:{{Merged}}`)
 		if e != "true" {
-			match += "\n" + c.keepMatching("p", e)
+			match += "\n" + c.keepMatching(e)
 		}
 	} else {
 		// The profiles with an event in the window, found through the
@@ -465,7 +465,7 @@ WHERE NOT p:{{Merged}}`)
 		}
 		match += "\nWITH DISTINCT p"
 		if e != "true" {
-			match += "\n" + c.keepMatching("p", e)
+			match += "\n" + c.keepMatching(e)
 		}
 	}
 	stmt := match + cypher(`
@@ -709,7 +709,7 @@ func (s *Store) PageFilter(ctx context.Context, fq audience.FilterQuery, page gr
 	}
 	q := cypher(`MATCH (p:{{Profile}})
 WHERE p.{{id}} IS :: STRING NOT NULL`) + bounds + cypher(` AND NOT p:{{Merged}}
-`) + c.keepMatching("p", e) + cypher(`
+`) + c.keepMatching(e) + cypher(`
 WITH p.{{id}} AS id ORDER BY id `) + order + ` LIMIT ` + c.param(page.Limit) + `
 RETURN collect(id) AS ids`
 	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {

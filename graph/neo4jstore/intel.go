@@ -95,7 +95,7 @@ func (c *compiler) timelines(scope audience.FilterQuery, from, to time.Time, pro
 		if err != nil {
 			return "", err
 		}
-		filter = "\n" + c.keepMatching("p", e)
+		filter = "\n" + c.keepMatching(e)
 	}
 	var b strings.Builder
 	b.WriteString(cypher(`MATCH (p:{{Profile}})
