@@ -124,7 +124,8 @@ func (e *MissingRefError) Unwrap() error { return e.At("filter") }
 
 // InUseError is the refusal (ECONFLICT) of DeleteComputedTrait or
 // DeleteAudience to delete a computed trait or an audience that the filter
-// of a stored audience names.
+// of a stored audience names, or an audience that a stored destination
+// sends (its audienceIds).
 type InUseError struct {
 	// Computed is the computed trait's name, or Audience the audience's
 	// id: the one whose deletion is refused.
@@ -132,6 +133,10 @@ type InUseError struct {
 	Audience string
 	// Users are the ids of the audiences whose filters name it, sorted.
 	Users []string
+	// Destinations are the ids of the destinations that send the
+	// audience, sorted. The message names the audiences when there are
+	// any, else the destinations.
+	Destinations []string
 }
 
 func (e *InUseError) Error() string { return e.err().Message }
@@ -142,6 +147,9 @@ func (e *InUseError) Unwrap() error { return e.err() }
 
 func (e *InUseError) err() *graph.Error {
 	users := strings.Join(e.Users, ", ")
+	if len(e.Users) == 0 && len(e.Destinations) > 0 {
+		return graph.Errorf(graph.ECONFLICT, "audience %s is sent by destination %s; remove it from that destination's audienceIds first", e.Audience, strings.Join(e.Destinations, ", "))
+	}
 	if e.Audience != "" || e.Computed == "" {
 		return graph.Errorf(graph.ECONFLICT, "audience %s is named by inAudience in audience %s; change that filter first", e.Audience, users)
 	}

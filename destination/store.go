@@ -27,10 +27,15 @@ type Store interface {
 	// CreateDestination stores d (Check must pass; Cursor and Lease are
 	// ignored) with its Cursor set to the feed head in the same
 	// transaction, and returns it as stored. ECONFLICT when d.ID is
-	// stored or MaxDestinations are.
+	// stored or MaxDestinations are; a *MissingAudienceError when an id
+	// of d.AudienceIDs names no stored audience, checked in the same
+	// transaction, so that no destination names an audience a deletion
+	// removed meanwhile (DeleteAudience refuses an audience a destination
+	// sends).
 	CreateDestination(ctx context.Context, d Destination) (Destination, error)
 	// UpdateDestination replaces the definition of the stored d.ID (every
-	// field but CreatedAt, Cursor and Lease) and returns it as stored.
+	// field but CreatedAt, Cursor and Lease) and returns it as stored,
+	// with CreateDestination's check of d.AudienceIDs.
 	UpdateDestination(ctx context.Context, d Destination) (Destination, error)
 	// DeleteDestination removes the destination with its deliveries, and
 	// reports whether it was stored.
@@ -257,6 +262,37 @@ func CheckLoad(ds []Delivery) error {
 			return graph.Errorf(graph.EINVALID, "delivery %q: number must be 1 or more", clip(d.ID, 40))
 		case !ValidStatus(d.Status):
 			return graph.Errorf(graph.EINVALID, "delivery %q: status %q is not PENDING, FAILED, DELIVERED or DEAD", clip(d.ID, 40), clip(string(d.Status), 20))
+		}
+	}
+	return nil
+}
+
+// MissingAudienceError is the refusal (ENOTFOUND) of CreateDestination or
+// UpdateDestination of a destination whose audienceIds name an audience
+// that is not stored.
+type MissingAudienceError struct {
+	// Audience is the first id of the destination's audienceIds, in their
+	// sorted order, that names no stored audience.
+	Audience string
+}
+
+func (e *MissingAudienceError) Error() string { return e.err().Message }
+
+// Unwrap gives the refusal as a *graph.Error, for graph.ErrorCode and
+// graph.ErrorMessage.
+func (e *MissingAudienceError) Unwrap() error { return e.err() }
+
+func (e *MissingAudienceError) err() *graph.Error {
+	return graph.Errorf(graph.ENOTFOUND, "audienceIds: audience %s is not stored", e.Audience)
+}
+
+// MissingAudience returns the refusal for the first of ids (sorted, as
+// Normalize leaves them) that stored does not report stored; nil when
+// every one is.
+func MissingAudience(ids []string, stored func(string) bool) error {
+	for _, id := range ids {
+		if !stored(id) {
+			return &MissingAudienceError{Audience: id}
 		}
 	}
 	return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -35,6 +36,7 @@ type store interface {
 	graph.FeedStore
 	destination.Store
 	privacy.ConsentStore
+	audience.Store
 }
 
 const secret = "whsec-test-0123456789abcdef"
@@ -159,7 +161,17 @@ func create(t *testing.T, s store, url string, edit func(d *destination.Destinat
 	if edit != nil {
 		edit(&d)
 	}
-	got, err := s.CreateDestination(context.Background(), d)
+	// The store refuses a destination that sends an audience it does not
+	// hold: each is stored (static, no members) first.
+	ctx := context.Background()
+	held, err := s.Audiences(ctx, d.AudienceIDs)
+	storetest.Must(t, err)
+	for _, a := range d.AudienceIDs {
+		if _, ok := held[a]; !ok {
+			storetest.Must(t, s.PutAudience(ctx, audience.Audience{ID: a, Name: "sent", Static: true, CreatedAt: d.CreatedAt, UpdatedAt: d.CreatedAt}))
+		}
+	}
+	got, err := s.CreateDestination(ctx, d)
 	storetest.Must(t, err)
 	return got
 }

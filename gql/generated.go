@@ -4251,7 +4251,7 @@ extend type Mutation {
   """
   Removes an audience, its members and its log; returns whether it was
   stored. CONFLICT, naming them, while another audience's filter names it
-  in ` + "`" + `inAudience` + "`" + `. Audited.
+  in ` + "`" + `inAudience` + "`" + ` or a destination sends it (its ` + "`" + `audienceIds` + "`" + `). Audited.
   """
   deleteAudience(id: ID!): Boolean @hasScope(scope: "audiences:write")
 }

@@ -775,12 +775,16 @@ func (r *Resolver) deleteAudience(ctx context.Context, id string) (*bool, error)
 		return fail(invalidArg("id", "is not an audience id (%s followed by 32 lowercase hex digits)", audience.AudienceIDPrefix))
 	}
 	entry.Reason = "audience " + id
-	// The store refuses an audience another one names, checked in the
-	// transaction of the delete.
+	// The store refuses an audience another one names or a destination
+	// sends, checked in the transaction of the delete.
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	was, err := st.DeleteAudience(wctx, id)
 	if inUse := (*audience.InUseError)(nil); errors.As(err, &inUse) {
-		err = graph.Errorf(graph.ECONFLICT, "argument %q: the audience is named by inAudience in audience %s; change that filter first", "id", strings.Join(inUse.Users, ", "))
+		if len(inUse.Users) > 0 {
+			err = graph.Errorf(graph.ECONFLICT, "argument %q: the audience is named by inAudience in audience %s; change that filter first", "id", strings.Join(inUse.Users, ", "))
+		} else {
+			err = graph.Errorf(graph.ECONFLICT, "argument %q: the audience is sent by destination %s; remove it from that destination's audienceIds first", "id", strings.Join(inUse.Destinations, ", "))
+		}
 	}
 	if err != nil {
 		return fail(err)

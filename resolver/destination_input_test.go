@@ -136,3 +136,50 @@ func TestDestinationURLShownWithoutQuery(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteAudienceSentByDestination: deleteAudience refuses (CONFLICT)
+// an audience a destination sends, naming the destination, and keeps it;
+// once the destination no longer sends it, the delete goes through. An
+// audience deleted between createDestination's check and its write is
+// refused by the store, and the answer names the id's position as given.
+func TestDeleteAudienceSentByDestination(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := newKeyEnv(t, s, testConfig(), nil)
+		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead)
+		now := graph.Now()
+		sent, other := audience.NewAudienceID(), audience.NewAudienceID()
+		for _, id := range []string{sent, other} {
+			storetest.Must(t, s.(audience.Store).PutAudience(ctx, audience.Audience{ID: id, Name: "a " + id, Static: true, CreatedAt: now, UpdatedAt: now}))
+		}
+		var created struct{ CreateDestination destOut }
+		e.ok(hooks, createDestOp, destInput(func(m map[string]any) { m["audienceIds"] = []string{other, sent} }), &created)
+		dst := created.CreateDestination.ID
+
+		const del = `mutation($id: ID!) { deleteAudience(id: $id) }`
+		r := e.as(hooks, del, map[string]any{"id": sent})
+		checkRefused(t, r.gqlResponse, CodeConflict, `"id"`, "sent by destination "+dst, "audienceIds")
+		if got, err := s.(audience.Store).Audiences(ctx, []string{sent}); err != nil || len(got) != 1 {
+			t.Fatalf("after the refused delete, the audience is stored: %d (%v), want 1", len(got), err)
+		}
+
+		upd := `mutation($id: ID!, $in: DestinationInput!) { updateDestination(id: $id, input: $in) { id audienceIds } }`
+		e.ok(hooks, upd, map[string]any{"id": dst, "in": destInput(func(m map[string]any) { m["audienceIds"] = []string{other} })["in"]}, nil)
+		var deleted struct{ DeleteAudience bool }
+		e.ok(hooks, del, map[string]any{"id": sent}, &deleted)
+		if !deleted.DeleteAudience {
+			t.Fatalf("deleteAudience of an audience no destination sends answered false")
+		}
+
+		// The store's own check, as a deletion committed after the
+		// resolver read the audience would meet it.
+		st := s.(destination.Store)
+		d := destination.Destination{ID: destination.NewID(), Name: "late", URL: "https://93.184.215.14/hook", Secret: "s3cret-s3cret-s3cret",
+			AudienceIDs: []string{other, sent}, CreatedAt: now, UpdatedAt: now}
+		_, err := st.CreateDestination(ctx, d)
+		err = audienceGoneErr(err, []string{other, sent})
+		if graph.ErrorCode(err) != graph.ENOTFOUND || !strings.Contains(graph.ErrorMessage(err), `"input.audienceIds[1]"`) {
+			t.Fatalf("create naming the deleted audience: %v, want NOT_FOUND naming input.audienceIds[1]", err)
+		}
+	})
+}

@@ -171,6 +171,21 @@ func (r *Resolver) checkAudienceIDs(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// audienceGoneErr words the store's refusal of an audience id that is not
+// stored (an audience deleted after checkAudienceIDs read it) as
+// checkAudienceIDs does, naming its position in given; other errors pass.
+func audienceGoneErr(err error, given []string) error {
+	var missing *destination.MissingAudienceError
+	if !errors.As(err, &missing) {
+		return err
+	}
+	arg := "input.audienceIds"
+	if i := slices.Index(given, missing.Audience); i >= 0 {
+		arg = fmt.Sprintf("input.audienceIds[%d]", i)
+	}
+	return graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", arg)
+}
+
 // destinationsChanged tells this server's deliveries to look again.
 func (r *Resolver) destinationsChanged() {
 	if r.cfg.OnDestinationsChanged != nil {
@@ -251,7 +266,7 @@ func (r *Resolver) createDestination(ctx context.Context, in gql.DestinationInpu
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	got, err := st.CreateDestination(wctx, d)
 	if err != nil {
-		return fail(err)
+		return fail(audienceGoneErr(err, in.AudienceIds))
 	}
 	alone()
 	r.destinationsChanged()
@@ -287,7 +302,7 @@ func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.Dest
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	got, err := st.UpdateDestination(wctx, d)
 	if err != nil {
-		return fail(err)
+		return fail(audienceGoneErr(err, in.AudienceIds))
 	}
 	alone()
 	r.destinationsChanged()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -29,11 +30,22 @@ type Store interface {
 	graph.Store
 	graph.FeedStore
 	destination.Store
+	audience.Store
 }
+
+// sentAudience is the audience the destinations of dest send, which
+// every test's store holds: a store refuses a destination that names an
+// audience it does not hold.
+var sentAudience = "seg_" + fmt.Sprintf("%032x", 7)
 
 // Run runs the suite; open returns a fresh, empty store for one test.
 func Run(t *testing.T, open func(t *testing.T) graph.Store) {
-	get := storetest.As[Store](open)
+	as := storetest.As[Store](open)
+	get := func(t *testing.T) Store {
+		s := as(t)
+		must(t, s.PutAudience(context.Background(), audience.Audience{ID: sentAudience, Name: "sent", Static: true, CreatedAt: at(0), UpdatedAt: at(0)}))
+		return s
+	}
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, get(t)) })
 	t.Run("Input", func(t *testing.T) { testInput(t, get(t)) })
 	t.Run("Page", func(t *testing.T) { testPage(t, get(t)) })
@@ -46,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Prune", func(t *testing.T) { testPrune(t, get(t)) })
 	t.Run("TakeAfterErasure", func(t *testing.T) { testTakeAfterErasure(t, get(t)) })
 	t.Run("TakeRacingErasure", func(t *testing.T) { testTakeRacingErasure(t, get(t)) })
+	t.Run("AudienceRefs", func(t *testing.T) { testAudienceRefs(t, get(t)) })
+	t.Run("AudienceRace", func(t *testing.T) { testAudienceRace(t, get(t)) })
 }
 
 var t0 = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
@@ -57,7 +71,7 @@ func id(n int) string { return fmt.Sprintf("dst_%032x", n) }
 func dest(n int) destination.Destination {
 	return destination.Destination{ID: id(n), Name: fmt.Sprintf("crm %d", n), URL: "https://hooks.example.com/cdp",
 		Secret: "s3cret-s3cret-s3cret", Kinds: []graph.FeedKind{graph.FeedMerged, graph.FeedEventAdded},
-		AudienceIDs: []string{"seg_" + fmt.Sprintf("%032x", 7)}, Purpose: "marketing", BatchSize: 50, MaxAttempts: 5,
+		AudienceIDs: []string{sentAudience}, Purpose: "marketing", BatchSize: 50, MaxAttempts: 5,
 		Headers: map[string]string{"Authorization": "Bearer x"}, IncludePII: true, CreatedAt: at(0), UpdatedAt: at(0)}
 }
 

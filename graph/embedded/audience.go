@@ -183,8 +183,13 @@ func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if users := audience.AudienceUsers(named, id); len(users) > 0 {
-			return &audience.InUseError{Audience: id, Users: users}
+		users := audience.AudienceUsers(named, id)
+		dests, err := destinationsSending(btx, id)
+		if err != nil {
+			return err
+		}
+		if len(users)+len(dests) > 0 {
+			return &audience.InUseError{Audience: id, Users: users, Destinations: dests}
 		}
 		aud := btx.Bucket(bucketAudiences)
 		if aud.Get([]byte(id)) == nil {

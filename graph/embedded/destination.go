@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -127,6 +128,32 @@ func putDest(btx *bolt.Tx, id string, r destRecord) error {
 	return btx.Bucket(bucketDestinations).Put([]byte(id), v)
 }
 
+// audiencesStored refuses d when its audienceIds name an audience the
+// store does not hold (destination.MissingAudienceError).
+func audiencesStored(btx *bolt.Tx, d destination.Destination) error {
+	b := btx.Bucket(bucketAudiences)
+	return destination.MissingAudience(d.AudienceIDs, func(id string) bool { return b.Get([]byte(id)) != nil })
+}
+
+// destinationsSending returns, sorted, the ids of the stored destinations
+// whose audienceIds name the audience id.
+func destinationsSending(btx *bolt.Tx, id string) ([]string, error) {
+	var out []string
+	err := btx.Bucket(bucketDestinations).ForEach(func(k, v []byte) error {
+		var r struct {
+			AudienceIDs []string `json:"audienceIds"`
+		}
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("destination %s: %w", k, err)
+		}
+		if slices.Contains(r.AudienceIDs, id) {
+			out = append(out, string(k))
+		}
+		return nil
+	})
+	return out, err // ForEach walks the keys, the ids, in order
+}
+
 func notFound(id string) error {
 	return graph.Errorf(graph.ENOTFOUND, "destination %s is not stored", id)
 }
@@ -158,6 +185,9 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 		if n >= destination.MaxDestinations {
 			return graph.Errorf(graph.ECONFLICT, "%d destinations are stored, the most there may be", n)
 		}
+		if err := audiencesStored(btx, d); err != nil {
+			return err
+		}
 		r := encodeDest(d, btx.Bucket(bucketFeed).Sequence(), 0, destination.Lease{})
 		if err := putDest(btx, d.ID, r); err != nil {
 			return err
@@ -182,6 +212,9 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		}
 		if !ok {
 			return notFound(d.ID)
+		}
+		if err := audiencesStored(btx, d); err != nil {
+			return err
 		}
 		d.CreatedAt = fromNanos(old.CreatedAt)
 		r := encodeDest(d, old.Cursor, old.Last, destination.Lease{Holder: old.LeaseHolder, Expires: fromNanos(old.LeaseExpires)})

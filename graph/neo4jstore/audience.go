@@ -370,7 +370,7 @@ SET a.{{lock}} = true REMOVE a.{{lock}}`)
 
 // DeleteAudience implements audience.Store. The first transaction locks
 // the audience (qLockAudienceNode), refuses when another audience names
-// it, then deletes it and leaves its tombstone (qDeleteAudience), the
+// it or a destination sends it (qDestinationsSending), then deletes it and leaves its tombstone (qDeleteAudience), the
 // audit entries ctx carries with it; then each transaction deletes at most
 // deleteChunk of its members and log entries, and the last one the
 // tombstone. Before all that it finishes the deletions left unfinished
@@ -396,8 +396,17 @@ func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("delete audience: read the audiences that name it: %w", err)
 		}
-		if users := audience.AudienceUsers(named, id); len(users) > 0 {
-			return nil, &audience.InUseError{Audience: id, Users: users}
+		sending, err := t.query(ctx, qDestinationsSending, map[string]any{"id": id})
+		if err != nil {
+			return nil, fmt.Errorf("delete audience: read the destinations that send it: %w", err)
+		}
+		var dests []string
+		for _, r := range sending {
+			d, _ := r.Values[0].(string)
+			dests = append(dests, d)
+		}
+		if users := audience.AudienceUsers(named, id); len(users)+len(dests) > 0 {
+			return nil, &audience.InUseError{Audience: id, Users: users, Destinations: dests}
 		}
 		recs, err := t.query(ctx, qDeleteAudience, map[string]any{"id": id, "at": timeParam(time.Now())})
 		if err != nil {

@@ -109,7 +109,41 @@ ON CREATE SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{
   d.{{createdAt}} = $createdAt, d.{{updatedAt}} = $updatedAt, d.{{cursor}} = head, d.{{deliveryCount}} = 0
 RETURN d { .* }`)
 
-// CreateDestination implements destination.Store, in two round trips.
+// qDestinationsSending reads, by id, the destinations whose audienceIds
+// name the audience $id (there are at most destination.MaxDestinations).
+var qDestinationsSending = cypher(`
+MATCH (d:{{Destination}})
+WHERE $id IN d.{{audienceIds}}
+RETURN d.{{id}} AS id ORDER BY id`)
+
+// lockAudiencesSent takes the write locks of the stored audiences d sends
+// (in id order, as Normalize sorts them), then refuses d when one is not
+// stored (destination.MissingAudienceError). DeleteAudience locks the
+// audience it deletes before it reads the destinations that send it
+// (qDestinationsSending): of a delete and a write of a destination that
+// names the audience, the one that takes the lock second waits for the
+// other to commit and then reads what it wrote. No statement is run when
+// d sends every audience.
+func lockAudiencesSent(ctx context.Context, t *readTx, d destination.Destination) error {
+	if len(d.AudienceIDs) == 0 {
+		return nil
+	}
+	if err := t.exec(ctx, qLockAudiences, map[string]any{"ids": d.AudienceIDs}); err != nil {
+		return fmt.Errorf("lock the audiences the destination sends: %w", err)
+	}
+	recs, err := t.query(ctx, qRefsStored, map[string]any{"computed": []string{}, "audiences": d.AudienceIDs})
+	if err != nil {
+		return fmt.Errorf("read the audiences the destination sends: %w", err)
+	}
+	if len(recs) != 1 {
+		return fmt.Errorf("read the audiences the destination sends: %d rows", len(recs))
+	}
+	stored := strSet(recs[0].Values[1])
+	return destination.MissingAudience(d.AudienceIDs, func(id string) bool { return stored[id] })
+}
+
+// CreateDestination implements destination.Store, in two round trips, four
+// when it sends audiences (lockAudiencesSent).
 func (s *Store) CreateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
 	d = d.Normalize()
 	if err := d.Check(""); err != nil {
@@ -127,6 +161,9 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 		}
 		if n, _ := recs[0].Values[0].(int64); n >= destination.MaxDestinations {
 			return nil, graph.Errorf(graph.ECONFLICT, "%d destinations are stored, the most there may be", n)
+		}
+		if err := lockAudiencesSent(ctx, t, d); err != nil {
+			return nil, err
 		}
 		res, err := t.run.Run(ctx, qCreateDestination, params)
 		if err != nil {
@@ -159,7 +196,8 @@ SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{kinds}} = 
   d.{{updatedAt}} = $updatedAt
 RETURN d { .* }`)
 
-// UpdateDestination implements destination.Store, in one round trip.
+// UpdateDestination implements destination.Store, in one round trip, three
+// when it sends audiences (lockAudiencesSent).
 func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
 	d = d.Normalize()
 	if err := d.Check(""); err != nil {
@@ -170,6 +208,9 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		return destination.Destination{}, err
 	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := lockAudiencesSent(ctx, t, d); err != nil {
+			return nil, err
+		}
 		recs, err := t.query(ctx, qUpdateDestination, params)
 		if err != nil {
 			return nil, fmt.Errorf("update destination: %w", err)
