@@ -10,8 +10,9 @@ import "github.com/idgraph/cdp/graph"
 // people would link them until a limit stops it.
 const RulesJSON = `{
   "blocked": [
-    "null", "nil", "undefined", "none", "nan", "anonymous", "unknown", "-1",
-    "n/a", "na", "test",
+    "null", "nil", "undefined", "none", "nan", "n/a", "anonymous", "unknown", "-1",
+    "(null)", "<nil>", "[object Object]",
+    "na", "test",
     "test@test.com", "test@example.com", "none@none.com", "noemail@noemail.com",
     "no@email.com", "asdf@asdf.com", "email@email.com",
     "+10000000000", "+11111111111", "+11234567890", "+15555555555", "+19999999999"

@@ -170,8 +170,11 @@ func DefaultRules() *Rules {
 			TypeAnonymousID: {Priority: 5, Limit: 50},
 		},
 		// The words programs write for a missing value and forms for a
-		// person not known, and the -1 sentinel; zeros are the pattern.
-		Blocked:         []string{"null", "nil", "undefined", "none", "nan", "anonymous", "unknown", "-1"},
+		// person not known, what C ("(null)"), Go ("<nil>") and JavaScript
+		// ("[object Object]") print for a missing string or an object, and
+		// the -1 sentinel; zeros are the pattern. Case never counts.
+		Blocked: []string{"null", "nil", "undefined", "none", "nan", "n/a", "anonymous", "unknown", "-1",
+			"(null)", "<nil>", "[object Object]"},
 		BlockedPatterns: []string{`^[0-]*$`},
 		MaxIdentifiers:  DefaultMaxIdentifiers,
 		PersonalData: PersonalData{

@@ -182,8 +182,10 @@ func TestBlockedValuesThatBlockNothing(t *testing.T) {
 
 // The built-in blocklist, against a list written by hand. What belongs:
 // the words programs write for a missing value (null, nil, none,
-// undefined, nan) and for a person not known (anonymous, unknown), and the
-// sentinels -1 and zeros, in any case and in their compatibility forms.
+// undefined, nan, n/a) and for a person not known (anonymous, unknown),
+// what languages print for a missing string or object (C's "(null)", Go's
+// "<nil>", JavaScript's "[object Object]"), and the sentinels -1 and
+// zeros, in any case and in their compatibility forms.
 // A minus is a minus however it is typed: the minus sign U+2212 (its
 // superscript and subscript forms fold to it), the hyphens U+2010/U+2011,
 // the figure dash U+2012 and the en dash U+2013, which word processors and
@@ -196,10 +198,13 @@ func TestDefaultBlocklist(t *testing.T) {
 		"none", "None", "undefined", "nan", "NaN", "anonymous", "unknown", "Unknown",
 		"-1", "\u22121", "\u20101", "\u20111", "\u20121", "\u20131", "\ufe631", "\uff0d1", "\u207b1", "\u208b1",
 		"0", "000", "-", "--", "0-0", "0\u22120", "\u2212", "\u2013", "\u22120",
+		"(null)", "(NULL)", " (null) ", "\uff08null\uff09", "<nil>", "<NIL>", "\uff1cnil\uff1e",
+		"[object Object]", "[object object]", "[OBJECT OBJECT]", "n/a", "N/A", "N/a", "\uff4e\uff0f\uff41",
 	}
 	kept := []string{
 		"nil1", "nils", "Nilsson", "anil", "n1l", "nul", "1", "-2", "\u22122", "\u221210", "\u20141",
 		"+1", "1-0", "0x0", "10", "nonexistent", "nana",
+		"(null", "null)", "(nil)", "<null>", "nil>", "[object]", "[object Array]", "object Object", "na", "n/a/b", "n\\a",
 	}
 	for _, typ := range []string{TypeUserID, TypeAnonymousID, "crm_id"} {
 		for _, v := range blocked {
@@ -211,6 +216,15 @@ func TestDefaultBlocklist(t *testing.T) {
 			got, why := n.Normalize(IdentifierRef{typ, v})
 			if why != "" || got.Value != v {
 				t.Errorf("%s %q (%+q): key %q, drop %q; want kept as sent", typ, v, v, got.Key(), why)
+			}
+		}
+	}
+	// An email or phone placeholder is dropped as blocked, before it is
+	// read as an address or a number.
+	for _, typ := range []string{TypeEmail, TypePhone} {
+		for _, v := range []string{"(null)", "<nil>", "[object Object]", "N/A"} {
+			if got, why := n.Normalize(IdentifierRef{typ, v}); why != DropBlocked {
+				t.Errorf("%s %q: key %q, drop %q; want blocked", typ, v, got.Key(), why)
 			}
 		}
 	}

@@ -150,7 +150,8 @@ func testSharedDevice(t *testing.T, open Opener) {
 // Scenario 4: blocked values never link anyone.
 func testBlockedValues(t *testing.T, open Opener) {
 	e := newEngine(t, open)
-	junk := []graph.IdentifierRef{email("null"), anon("undefined"), device("0000"), anon("-1"), device("---"), anon("NaN"), email(""), anon(strings.Repeat("x", 1025))}
+	junk := []graph.IdentifierRef{email("null"), anon("undefined"), device("0000"), anon("-1"), device("---"), anon("NaN"), email(""), anon(strings.Repeat("x", 1025)),
+		anon("(null)"), device("[object Object]"), user("<nil>"), email("N/A")}
 	res := apply(t, e,
 		ev("e1", 1, append([]graph.IdentifierRef{user("A")}, junk...)...),
 		ev("e2", 2, append([]graph.IdentifierRef{user("B")}, junk...)...),
