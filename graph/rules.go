@@ -77,6 +77,33 @@ type PersonalData struct {
 	Traits          []string `json:"traits"`
 }
 
+// Validate checks the names: every identifier type a type name, every
+// trait name not blank, and none listed twice. Errors name the entry at
+// fault.
+func (p PersonalData) Validate() error {
+	types := make(map[string]int, len(p.IdentifierTypes))
+	for i, t := range p.IdentifierTypes {
+		if !validType(t) {
+			return fmt.Errorf("personalData.identifierTypes[%d]: %q is not a type name (lowercase letters, digits and _)", i, t)
+		}
+		if j, ok := types[t]; ok {
+			return fmt.Errorf("personalData.identifierTypes[%d]: %q is listed twice (also at [%d])", i, t, j)
+		}
+		types[t] = i
+	}
+	traits := make(map[string]int, len(p.Traits))
+	for i, t := range p.Traits {
+		if strings.TrimSpace(t) == "" {
+			return fmt.Errorf("personalData.traits[%d]: empty; a blank name masks nothing", i)
+		}
+		if j, ok := traits[t]; ok {
+			return fmt.Errorf("personalData.traits[%d]: %q is listed twice (also at [%d])", i, t, j)
+		}
+		traits[t] = i
+	}
+	return nil
+}
+
 // ConsentRules are the consent purposes and the mapping of outside category
 // names onto them. The privacy package reads them; graph only checks them.
 type ConsentRules struct {
@@ -360,10 +387,8 @@ func ParseRules(data []byte) (*Rules, error) {
 	if in.Consent.Categories != nil {
 		base.Consent.Categories = in.Consent.Categories
 	}
-	for i, t := range base.PersonalData.IdentifierTypes {
-		if !validType(t) {
-			return nil, fmt.Errorf("personalData.identifierTypes[%d]: %q is not a type name (lowercase letters, digits and _)", i, t)
-		}
+	if err := base.PersonalData.Validate(); err != nil {
+		return nil, err
 	}
 	if err := base.compile(); err != nil {
 		return nil, err

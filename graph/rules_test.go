@@ -239,3 +239,29 @@ func TestDefaultBlocklist(t *testing.T) {
 		}
 	}
 }
+
+// The names personalData lists are refused when empty or listed twice,
+// named by their place: an empty trait name masks nothing, and a name
+// listed twice is a mistake (a typo for another name, most often).
+func TestParseRulesPersonalDataNames(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"personalData": {"traits": ["email", ""]}}`, "personalData.traits[1]: empty"},
+		{`{"personalData": {"traits": ["  "]}}`, "personalData.traits[0]: empty"},
+		{`{"personalData": {"traits": ["email", "phone", "email"]}}`, `personalData.traits[2]: "email" is listed twice (also at [0])`},
+		{`{"personalData": {"identifierTypes": ["email", "crm_id", "crm_id"]}}`, `personalData.identifierTypes[2]: "crm_id" is listed twice (also at [1])`},
+		{`{"personalData": {"identifierTypes": ["email", ""]}}`, `personalData.identifierTypes[1]: "" is not a type name`},
+	} {
+		_, err := ParseRules([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseRules(%s) error %v, want it to say %q", c.in, err, c.want)
+		}
+	}
+	// Names differing in case are two names: masking compares them exactly.
+	r, err := ParseRules([]byte(`{"personalData": {"identifierTypes": ["email", "phone"], "traits": ["email", "Email", "nickname"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.PersonalData.Traits) != 3 || len(r.PersonalData.IdentifierTypes) != 2 {
+		t.Fatalf("personalData %+v", r.PersonalData)
+	}
+}
