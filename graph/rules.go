@@ -222,45 +222,43 @@ type numbersGiven struct {
 	Limit    *int `json:"limit"`
 }
 
-// typeRuleAt returns the name of the rule under "types" whose value spans
-// offset off of data.
-func typeRuleAt(data []byte, off int64) (string, bool) {
+// mapFields are the fields of Rules that are maps, by JSON path: the
+// decoder's path to a value inside one leaves out the key it is under.
+var mapFields = []string{"types", "consent.categories"}
+
+// mapKeyAt returns the key of the entry, in the JSON object at path (field
+// names, matched as the decoder matches them, ignoring case), whose value
+// spans offset off of data.
+func mapKeyAt(data []byte, off int64, path ...string) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", false
-	}
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		if key != "types" {
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return "", false
-			}
-			continue
-		}
+	for depth := 0; ; depth++ {
 		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 			return "", false
 		}
+		found := false
 		for dec.More() {
-			name, err := dec.Token()
+			kt, err := dec.Token()
 			if err != nil {
 				return "", false
+			}
+			key, _ := kt.(string)
+			if depth < len(path) && strings.EqualFold(key, path[depth]) {
+				found = true
+				break
 			}
 			start := dec.InputOffset()
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
 				return "", false
 			}
-			if s, ok := name.(string); ok && off > start && off <= dec.InputOffset() {
-				return s, true
+			if depth == len(path) && off > start && off <= dec.InputOffset() {
+				return key, true
 			}
 		}
-		return "", false
+		if !found {
+			return "", false
+		}
 	}
-	return "", false
 }
 
 // ParseRules parses rules from JSON, on top of the defaults. Fields left
@@ -291,12 +289,18 @@ func ParseRules(data []byte) (*Rules, error) {
 		case errors.As(err, &te):
 			line, col := position(data, te.Offset)
 			field := te.Field
-			// The decoder leaves map keys out of the path ("types.limit"):
-			// name the type whose rule holds the value.
-			if rest, ok := strings.CutPrefix(field, "types."); ok {
-				if name, ok := typeRuleAt(data, te.Offset); ok {
-					field = "types." + name + "." + rest
+			// The decoder leaves map keys out of the path ("types.limit",
+			// "consent.categories" for a category's purpose): name the
+			// entry that holds the value.
+			for _, m := range mapFields {
+				rest, ok := strings.CutPrefix(field, m)
+				if !ok || rest != "" && rest[0] != '.' {
+					continue
 				}
+				if key, ok := mapKeyAt(data, te.Offset, strings.Split(m, ".")...); ok {
+					field = m + "." + key + rest
+				}
+				break
 			}
 			return nil, fmt.Errorf("line %d, column %d: field %q must be %s, not %s", line, col, field, te.Type, te.Value)
 		default:

@@ -265,3 +265,39 @@ func TestParseRulesPersonalDataNames(t *testing.T) {
 		t.Fatalf("personalData %+v", r.PersonalData)
 	}
 }
+
+// A value of the wrong type under consent is named by its JSON path,
+// category included: the decoder leaves map keys out of its path, which
+// named "consent.categories" for a category mapped to a list, as if the
+// categories were to be a string.
+func TestParseRulesConsentTypeErrors(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"consent": {"categories": {"C0004": ["advertising"]}}}`,
+			`line 1, column 39: field "consent.categories.C0004" must be string, not array`},
+		{"{\"consent\": {\"categories\": {\"C0001\": \"analytics\",\n  \"C0004\": 4}}}",
+			`line 2, column 13: field "consent.categories.C0004" must be string, not number`},
+		{`{"consent": {"purposes": ["email"], "categories": {"C0002": "email", "C0003": {"purpose": "email"}}}}`,
+			`field "consent.categories.C0003" must be string, not object`},
+		// encoding/json matches field names ignoring case.
+		{`{"Consent": {"Categories": {"C0004": true}}}`,
+			`field "consent.categories.C0004" must be string, not bool`},
+		{`{"consent": {"categories": "advertising"}}`,
+			`line 1, column 41: field "consent.categories" must be map[string]string, not string`},
+		{`{"consent": {"categories": ["C0004"]}}`,
+			`field "consent.categories" must be map[string]string, not array`},
+		{`{"consent": {"purposes": "email"}}`,
+			`field "consent.purposes" must be []string, not string`},
+		{`{"consent": "all"}`,
+			`field "consent" must be graph.ConsentRules, not string`},
+		// A type's rule of the wrong type is named the same way.
+		{`{"types": {"email": {"limit": 5}, "crm_id": 3}}`,
+			`field "types.crm_id" must be graph.TypeRule, not number`},
+		{`{"Types": {"email": {"limit": "five"}}}`,
+			`field "types.email.limit" must be int, not string`},
+	} {
+		_, err := ParseRules([]byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseRules(%s) error %v, want it to say %q", c.in, err, c.want)
+		}
+	}
+}
