@@ -41,7 +41,7 @@ func modelChecks() int {
 // runs on a fresh store: profile ids derive from identifier keys, and ties
 // between profiles are broken by id, so a sequence must use the same keys on
 // every run for rapid to replay and shrink a failure.
-func testModel(t *testing.T, open Opener) {
+func testModel(t *testing.T, open Opener, checks func() int) {
 	rules, err := graph.ParseRules([]byte(modelRulesJSON))
 	if err != nil {
 		t.Fatalf("rules with maxIdentifiers: %v", err)
@@ -153,7 +153,7 @@ func testModel(t *testing.T, open Opener) {
 	// is never stored, where one event per batch would have stored it, so
 	// a later split has no such profile to give a part back to.
 	t.Run("RandomBatching", func(t *testing.T) {
-		randomSequences(t, open, rules, modelChecks()/2, func(rt *rapid.T, h *modelHarness) {
+		randomSequences(t, open, rules, checks()/2, func(rt *rapid.T, h *modelHarness) {
 			var ops []modelOp
 			for range rapid.IntRange(0, 4).Draw(rt, "prelude") {
 				op := h.drawIngest(rt)
@@ -174,7 +174,7 @@ func testModel(t *testing.T, open Opener) {
 		})
 	})
 	t.Run("Random", func(t *testing.T) {
-		randomSequences(t, open, rules, modelChecks(), func(rt *rapid.T, h *modelHarness) {
+		randomSequences(t, open, rules, checks(), func(rt *rapid.T, h *modelHarness) {
 			for range rapid.IntRange(1, 12).Draw(rt, "steps") {
 				h.step(rt, h.draw(rt))
 			}

@@ -22,13 +22,13 @@ func RunWrapped[W graph.Store](t *testing.T, stores map[string]Opener, wrap func
 		t.Run(name, func(t *testing.T) {
 			var mu sync.Mutex
 			var wrapped []W
-			Run(t, func(t *testing.T) graph.Store {
+			run(t, func(t *testing.T) graph.Store {
 				s := wrap(open(t))
 				mu.Lock()
 				wrapped = append(wrapped, s)
 				mu.Unlock()
 				return s
-			})
+			}, wrapperScale)
 			if t.Failed() || len(wrapped) == 0 {
 				return // failed, or the store was skipped
 			}
