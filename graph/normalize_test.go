@@ -247,6 +247,10 @@ func TestParseRulesErrors(t *testing.T) {
 		// identifier of its type, or, at the top level, all of them.
 		{`{"blockedPatterns": ["^[0-]*$", ""]}`, "blockedPatterns[1]: an empty pattern matches every value"},
 		{`{"types": {"crm_id": {"blockedPatterns": [""]}}}`, "types.crm_id.blockedPatterns[0]: an empty pattern matches every value"},
+		// So do patterns that match whatever they are given.
+		{`{"blockedPatterns": ["^[0-]*$", ".*"]}`, `blockedPatterns[1]: ".*" matches every ordinary identifier tried`},
+		{`{"blockedPatterns": ["^"]}`, `blockedPatterns[0]: "^" matches every ordinary identifier tried`},
+		{`{"types": {"email": {"blockedPatterns": ["(?s)."]}}}`, `types.email.blockedPatterns[0]: "(?s)." matches every ordinary identifier tried`},
 		{`{"defaultRegion": "ITALY"}`, "defaultRegion"},
 		{`{"consent": {"purposes": []}}`, "consent.purposes: list at least one purpose"},
 		{`{"consent": {"purposes": ["email", "Ads"]}}`, `consent.purposes[1]: "Ads" is not a purpose name`},

@@ -706,9 +706,27 @@ func compilePatterns(field string, pats []string) ([]*regexp.Regexp, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %q is not a valid regular expression: %v", field, i, p, err)
 		}
+		if matchesEveryone(re) {
+			return nil, fmt.Errorf("%s[%d]: %q matches every ordinary identifier tried (an email, a phone number, a user id, a UUID), so it would block every identifier; anchor it to the junk values it is meant for, as in ^[0-]*$", field, i, p)
+		}
 		out = append(out, re)
 	}
 	return out, nil
+}
+
+// ordinaryValues are identifiers of four common shapes that no pattern
+// meant for junk values matches all of.
+var ordinaryValues = []string{"ann.lee@example.com", "+14155550123", "u-18273", "3f2a7c1e-9b4d-4e8a-a1c2-7d5e6f8a9b0c"}
+
+// matchesEveryone reports whether re matches every one of ordinaryValues:
+// a pattern such as .* or ^ that blocks whatever it is given.
+func matchesEveryone(re *regexp.Regexp) bool {
+	for _, v := range ordinaryValues {
+		if !re.MatchString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 func lowerSet(xs []string) map[string]bool {
