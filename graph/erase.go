@@ -11,7 +11,9 @@ package graph
 //     erased keys leave them (the BY edges), and so does every property or
 //     trait value equal to an erased value after normalization (Erased);
 //     their name, channel and campaign have erased values replaced
-//     (scrubField);
+//     (scrubField). When the erased person was shown their properties
+//     and traits (her key was their highest-priority one) and the next key
+//     is another profile's, those go whole (payloadLeaves);
 //   - a trait value equal to an erased value is removed from the
 //     identifiers that stay and shared an event with an erased one, and,
 //     for one identifier erased, from the rest of its profile;
@@ -604,6 +606,26 @@ func (e *Engine) applyErasure(ctx context.Context, tx Tx, r retirer, w *Write, x
 	return nil
 }
 
+// payloadLeaves reports whether erasing the keys erased of a shared
+// event's keys takes its payload from the person it was shown to: its
+// highest-priority key is erased, and the highest-priority key that stays
+// was in another profile (profileOf, as before the erasure), whose
+// journey would show the payload from then on. When that key was in the
+// same profile, the payload stays with the same person.
+func (e *Engine) payloadLeaves(keys []string, erased map[string]bool, profileOf map[string]string) bool {
+	ks := slices.Clone(keys)
+	e.norm.SortByPriority(ks)
+	if len(ks) == 0 || !erased[ks[0]] {
+		return false
+	}
+	for _, k := range ks[1:] {
+		if !erased[k] {
+			return profileOf[k] == "" || profileOf[k] != profileOf[ks[0]]
+		}
+	}
+	return false
+}
+
 // erase adds to w the erasure of idents (locked, or in a locked profile):
 // their deletion, the events they carried alone (deleted with them by the
 // store), the scrubbing of the events they shared, of the traits of the
@@ -631,6 +653,7 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 	for _, k := range also {
 		others[k] = true
 	}
+	var sharedEvs []Event
 	for _, ev := range evs {
 		shared := false
 		for _, k := range ev.Keys {
@@ -643,9 +666,42 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 			x.Events++
 			continue
 		}
+		sharedEvs = append(sharedEvs, ev)
+	}
+
+	x.Others = slices.Sorted(maps.Keys(others))
+	// The identifiers that stay, locked so that no concurrent write to
+	// their traits is lost when they are written back, and so that the
+	// profiles they are in hold while the shared events are weighed.
+	profileOf := make(map[string]string, len(idents)+len(others))
+	for _, id := range idents {
+		profileOf[id.Key] = id.ProfileID
+	}
+	var locked map[string]Identifier
+	if len(others) > 0 {
+		seen := make([]IdentifierSeen, 0, len(others))
+		for _, k := range x.Others {
+			r := SplitKey(k)
+			seen = append(seen, IdentifierSeen{Key: k, Type: r.Type, Value: r.Value})
+		}
+		if locked, err = tx.LockIdentifiers(ctx, seen, false); err != nil {
+			return err
+		}
+		for k, id := range locked {
+			profileOf[k] = id.ProfileID
+		}
+	}
+
+	for _, ev := range sharedEvs {
 		x.ScrubbedEvents++
 		props, ch1 := x.Erased.scrubMap(ev.Properties)
 		traits, ch2 := x.Erased.scrubMap(ev.Traits)
+		if e.payloadLeaves(ev.Keys, erased, profileOf) {
+			// Its properties and traits were shown to the erased person
+			// alone (the profile holding its highest-priority identifier),
+			// and would now be shown to another: they go with her.
+			props, traits, ch1 = nil, nil, true
+		}
 		// The event's free text: its name (a track's "Invited
 		// ann@example.com"), channel (context.channel, as sent) and
 		// campaign. Its type and source are not the sender's text, and
@@ -668,29 +724,16 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 		}
 	}
 
-	x.Others = slices.Sorted(maps.Keys(others))
-	// The traits of the identifiers that stay, locked so that no
-	// concurrent write is lost when they are written back.
-	if len(others) > 0 {
-		seen := make([]IdentifierSeen, 0, len(others))
-		for _, k := range slices.Sorted(maps.Keys(others)) {
-			r := SplitKey(k)
-			seen = append(seen, IdentifierSeen{Key: k, Type: r.Type, Value: r.Value})
+	// The traits of the identifiers that stay.
+	for _, k := range x.Others {
+		id, ok := locked[k]
+		if !ok {
+			continue
 		}
-		locked, err := tx.LockIdentifiers(ctx, seen, false)
-		if err != nil {
-			return err
-		}
-		for _, s := range seen {
-			id, ok := locked[s.Key]
-			if !ok {
-				continue
-			}
-			ts, n := x.Erased.scrubTraits(id.Traits)
-			if n > 0 {
-				x.Traits += n
-				w.Traits = append(w.Traits, TraitUpdate{Key: s.Key, Traits: ts})
-			}
+		ts, n := x.Erased.scrubTraits(id.Traits)
+		if n > 0 {
+			x.Traits += n
+			w.Traits = append(w.Traits, TraitUpdate{Key: k, Traits: ts})
 		}
 	}
 

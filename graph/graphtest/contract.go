@@ -1061,3 +1061,77 @@ func testViewRetried(t *testing.T, open Opener) {
 		t.Errorf("IdentityGraph of an unknown profile, run twice: %v, want %s", err, graph.ENOTFOUND)
 	}
 }
+
+// An event shared by two people shows its properties and traits only to
+// the one holding its highest-priority identifier. Erasing that person
+// takes them along: the event stays in the other's journey without
+// payload, rather than showing her the erased person's. Erasing
+// one identifier of a person whose other identifier is next on the event
+// leaves the payload where it was shown. Worked by hand: V (user_id)
+// outranks A (anonymous_id); U and A are one profile, V another.
+func testErasureTakesSharedPayload(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	e := graph.NewEngine(s, nil)
+	withPayload := func(x graph.Event, total float64) graph.Event {
+		x.Properties = map[string]any{"total": total, "sku": "X1"}
+		x.Traits = map[string]any{"plan": "gold"}
+		return x
+	}
+	if res := apply(t, e,
+		withPayload(ev("ua", 1, anon("A"), user("U")), 10),
+		withPayload(ev("va", 2, user("V"), anon("A")), 20), // a second user id: refused, shared
+	); res.Stored != 2 {
+		t.Fatalf("stored %d of 2: %+v", res.Stored, res.Results)
+	}
+	pu, pv := profileOf(t, e, user("U")), profileOf(t, e, user("V"))
+	if pu.ID == pv.ID {
+		t.Fatalf("U and V are one profile %s: the test needs two", pu.ID)
+	}
+	payloads := func(pid string) map[string]string {
+		t.Helper()
+		m, err := e.Journeys(ctx, []string{pid}, graph.JourneyQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, x := range m[pid] {
+			out[x.ID] = fmt.Sprintf("shared=%v %v %v", x.Shared, x.Properties, x.Traits)
+		}
+		return out
+	}
+	const full, none = "shared=false map[sku:X1 total:10] map[plan:gold]", "shared=true map[] map[]"
+	if got, want := payloads(pu.ID), map[string]string{"ua": full, "va": none}; !maps.Equal(got, want) {
+		t.Fatalf("U's journey before = %v, want %v", got, want)
+	}
+
+	// V's person is erased: "va" stays in U's journey, A's alone now,
+	// without V's payload.
+	if _, err := e.ForgetProfile(ctx, pv.ID, "erasure request", nil); err != nil {
+		t.Fatal(err)
+	}
+	const emptied = "shared=false map[] map[]"
+	if got, want := payloads(pu.ID), map[string]string{"ua": full, "va": emptied}; !maps.Equal(got, want) {
+		t.Errorf("U's journey after V's erasure = %v, want %v", got, want)
+	}
+	view(t, s, func(ctx context.Context, tx graph.ReadTx) error {
+		evs, err := tx.Events(ctx, []string{"va"})
+		if err != nil {
+			return err
+		}
+		if x := evs["va"]; len(x.Properties) != 0 || len(x.Traits) != 0 || !slices.Equal(x.Keys, []string{"anonymous_id:A"}) {
+			t.Errorf("stored va after V's erasure: keys %v, properties %v, traits %v; want [anonymous_id:A] and no payload", x.Keys, x.Properties, x.Traits)
+		}
+		return nil
+	})
+
+	// U alone is erased: A, next on "ua", is the same person's, so the
+	// payload stays hers.
+	if _, err := e.ForgetIdentifier(ctx, user("U"), "erasure request", nil); err != nil {
+		t.Fatal(err)
+	}
+	pa := profileOf(t, e, anon("A"))
+	if got, want := payloads(pa.ID), map[string]string{"ua": full, "va": emptied}; !maps.Equal(got, want) {
+		t.Errorf("A's journey after U's erasure = %v, want %v", got, want)
+	}
+}

@@ -67,6 +67,7 @@ func run(t *testing.T, open Opener, sc scale) {
 		{"JourneyExtremeTimes", testExtremeJourneyTimes},
 		{"JourneyPagingAcrossMembers", testJourneyPagingAcrossMembers},
 		{"ErasureKeepsSharedEvents", testErasure},
+		{"ErasureTakesSharedPayload", testErasureTakesSharedPayload},
 		{"EventsBy", testEventsBy},
 		{"ScrubEvents", testScrubEvents},
 		{"RewriteChanges", testRewriteChanges},
