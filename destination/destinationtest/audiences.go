@@ -80,6 +80,30 @@ func testAudienceRefs(t *testing.T, s Store) {
 	wantMissing(t, "create naming the deleted audience", err, sentAudience)
 	_, err = s.UpdateDestination(ctx, dest(1))
 	wantMissing(t, "update naming the deleted audience", err, sentAudience)
+	// The audiences are checked before the id, on both stores: an id
+	// stored, or one not stored, does not change the answer.
+	_, err = s.CreateDestination(ctx, dest(1))
+	wantMissing(t, "create of a stored id naming the deleted audience", err, sentAudience)
+	_, err = s.UpdateDestination(ctx, dest(9))
+	wantMissing(t, "update of an id not stored naming the deleted audience", err, sentAudience)
+
+	// A destination stored before deletions were checked (here loaded as
+	// a copy loads it) may name an audience deleted since: deleting that
+	// audience again is no conflict, it is simply not stored; saving the
+	// destination asks for the id to go.
+	old := dest(5)
+	old.AudienceIDs = []string{missing}
+	loader, ok := s.(destination.Loader)
+	if !ok {
+		t.Fatalf("%T does not load destinations", s)
+	}
+	must(t, loader.LoadDestinations(ctx, []destination.Destination{old}))
+	ok, err = s.DeleteAudience(ctx, missing)
+	if err != nil || ok {
+		t.Fatalf("DeleteAudience of an audience not stored that a destination names: %v, %v; want false, no error", ok, err)
+	}
+	_, err = s.UpdateDestination(ctx, old)
+	wantMissing(t, "update keeping the id of an audience not stored", err, missing)
 }
 
 func wantMissing(t *testing.T, what string, err error, id string) {

@@ -179,6 +179,12 @@ func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 	}
 	found := false
 	err := s.update(ctx, func(btx *bolt.Tx) error {
+		// An audience not stored is not refused for the destinations
+		// that still name it (stored before deletions checked them).
+		aud := btx.Bucket(bucketAudiences)
+		if aud.Get([]byte(id)) == nil {
+			return nil
+		}
 		named, err := audiencesNaming(btx, id)
 		if err != nil {
 			return err
@@ -190,10 +196,6 @@ func (s *Store) DeleteAudience(ctx context.Context, id string) (bool, error) {
 		}
 		if len(users)+len(dests) > 0 {
 			return &audience.InUseError{Audience: id, Users: users, Destinations: dests}
-		}
-		aud := btx.Bucket(bucketAudiences)
-		if aud.Get([]byte(id)) == nil {
-			return nil
 		}
 		found = true
 		if err := aud.Delete([]byte(id)); err != nil {

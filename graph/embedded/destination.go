@@ -173,10 +173,9 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 	}
 	var out destination.Destination
 	err := s.update(ctx, func(btx *bolt.Tx) error {
+		// The checks in the Neo4j store's order: the count, the
+		// audiences, then the id.
 		b := btx.Bucket(bucketDestinations)
-		if b.Get([]byte(d.ID)) != nil {
-			return graph.Errorf(graph.ECONFLICT, "destination %s is already stored", d.ID)
-		}
 		n := 0
 		c := b.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -187,6 +186,9 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 		}
 		if err := audiencesStored(btx, d); err != nil {
 			return err
+		}
+		if b.Get([]byte(d.ID)) != nil {
+			return graph.Errorf(graph.ECONFLICT, "destination %s is already stored", d.ID)
 		}
 		r := encodeDest(d, btx.Bucket(bucketFeed).Sequence(), 0, destination.Lease{})
 		if err := putDest(btx, d.ID, r); err != nil {
@@ -206,15 +208,16 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 	}
 	var out destination.Destination
 	err := s.update(ctx, func(btx *bolt.Tx) error {
+		// The audiences first, as the Neo4j store checks them.
+		if err := audiencesStored(btx, d); err != nil {
+			return err
+		}
 		old, ok, err := getDest(btx, d.ID)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return notFound(d.ID)
-		}
-		if err := audiencesStored(btx, d); err != nil {
-			return err
 		}
 		d.CreatedAt = fromNanos(old.CreatedAt)
 		r := encodeDest(d, old.Cursor, old.Last, destination.Lease{Holder: old.LeaseHolder, Expires: fromNanos(old.LeaseExpires)})

@@ -110,8 +110,11 @@ ON CREATE SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{
 RETURN d { .* }`)
 
 // qDestinationsSending reads, by id, the destinations whose audienceIds
-// name the audience $id (there are at most destination.MaxDestinations).
+// name the audience $id (there are at most destination.MaxDestinations),
+// none when the audience is not stored: destinations stored before
+// deletions checked them may still name one deleted.
 var qDestinationsSending = cypher(`
+MATCH (:{{Audience}} { {{id}}: $id })
 MATCH (d:{{Destination}})
 WHERE $id IN d.{{audienceIds}}
 RETURN d.{{id}} AS id ORDER BY id`)
