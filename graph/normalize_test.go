@@ -247,10 +247,18 @@ func TestParseRulesErrors(t *testing.T) {
 		// identifier of its type, or, at the top level, all of them.
 		{`{"blockedPatterns": ["^[0-]*$", ""]}`, "blockedPatterns[1]: an empty pattern matches every value"},
 		{`{"types": {"crm_id": {"blockedPatterns": [""]}}}`, "types.crm_id.blockedPatterns[0]: an empty pattern matches every value"},
-		// So do patterns that match whatever they are given.
-		{`{"blockedPatterns": ["^[0-]*$", ".*"]}`, `blockedPatterns[1]: ".*" matches every ordinary identifier tried`},
-		{`{"blockedPatterns": ["^"]}`, `blockedPatterns[0]: "^" matches every ordinary identifier tried`},
-		{`{"types": {"email": {"blockedPatterns": ["(?s)."]}}}`, `types.email.blockedPatterns[0]: "(?s)." matches every ordinary identifier tried`},
+		// So do patterns that match whatever they are given, or every
+		// value of a kind they apply to.
+		{`{"blockedPatterns": ["^[0-]*$", ".*"]}`, `blockedPatterns[1]: matches every ordinary email tried`},
+		{`{"blockedPatterns": ["^"]}`, `blockedPatterns[0]: matches every ordinary email tried`},
+		{`{"blockedPatterns": ["@"]}`, `blockedPatterns[0]: matches every ordinary email tried, so it would block every identifier of type email`},
+		{`{"blockedPatterns": ["^\\+\\d"]}`, `blockedPatterns[0]: matches every ordinary phone number tried`},
+		{`{"blockedPatterns": ["^[\\w-]+$"]}`, `blockedPatterns[0]: matches every ordinary id (a user id, a UUID, a customer number) tried`},
+		{`{"types": {"email": {"blockedPatterns": ["(?s)."]}}}`, `types.email.blockedPatterns[0]: matches every ordinary email tried`},
+		{`{"types": {"phone": {"blockedPatterns": ["^\\+"]}}}`, `types.phone.blockedPatterns[0]: matches every ordinary phone number tried, so it would block every identifier of type phone`},
+		{`{"types": {"email": {"blockedPatterns": ["@"]}}}`, `types.email.blockedPatterns[0]: matches every ordinary email tried`},
+		{`{"types": {"crm_id": {"blockedPatterns": ["\\w"]}}}`, `types.crm_id.blockedPatterns[0]: matches every ordinary id (a user id, a UUID, a customer number) tried, so it would block every identifier it applies to`},
+		{`{"default": {"blockedPatterns": ["."]}}`, `default.blockedPatterns[0]: matches every ordinary id`},
 		{`{"defaultRegion": "ITALY"}`, "defaultRegion"},
 		{`{"consent": {"purposes": []}}`, "consent.purposes: list at least one purpose"},
 		{`{"consent": {"purposes": ["email", "Ads"]}}`, `consent.purposes[1]: "Ads" is not a purpose name`},
@@ -316,5 +324,22 @@ func TestProfileIDFor(t *testing.T) {
 	a, b := ProfileIDFor("email:a@b.co", 0), ProfileIDFor("email:a@b.co", 1)
 	if a == b || a != ProfileIDFor("email:a@b.co", 0) || !strings.HasPrefix(a, "p_") || len(a) != 23 {
 		t.Fatalf("ids %q %q", a, b)
+	}
+}
+
+// TestNarrowBlockedPatternsAccepted: patterns meant for junk values, which
+// match some ordinary values of a kind but not all, are accepted where a
+// pattern that matches them all is refused (TestParseRulesErrors).
+func TestNarrowBlockedPatternsAccepted(t *testing.T) {
+	for _, in := range []string{
+		`{"blockedPatterns": ["^[0-]*$", "@example\\.com$", "^test"]}`,
+		`{"types": {"phone": {"blockedPatterns": ["^\\+1555"]}}}`,
+		`{"types": {"email": {"blockedPatterns": ["^noreply@"]}}}`,
+		`{"types": {"device_id": {"blockedPatterns": ["^[0-9a-f-]+$"]}}}`,
+		`{"default": {"blockedPatterns": ["^cust0+$"]}}`,
+	} {
+		if _, err := ParseRules([]byte(in)); err != nil {
+			t.Errorf("ParseRules(%s): %v, want it accepted", in, err)
+		}
 	}
 }

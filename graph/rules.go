@@ -584,7 +584,7 @@ func (r *Rules) compile() error {
 	if err := r.Consent.Validate(); err != nil {
 		return err
 	}
-	if err := r.Default.compile("default"); err != nil {
+	if err := r.Default.compile("default", ""); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(r.Types))
@@ -598,7 +598,7 @@ func (r *Rules) compile() error {
 	plain := &Normalizer{rules: &Rules{DefaultRegion: r.DefaultRegion}}
 	for _, n := range names {
 		tr := r.Types[n]
-		if err := tr.compile("types." + n); err != nil {
+		if err := tr.compile("types."+n, n); err != nil {
 			return err
 		}
 		for _, b := range tr.Blocked {
@@ -626,7 +626,7 @@ func (r *Rules) compile() error {
 		r.typeBlocked[typ] = m
 	}
 	var err error
-	r.patterns, err = compilePatterns("blockedPatterns", r.BlockedPatterns)
+	r.patterns, err = compilePatterns("blockedPatterns", r.BlockedPatterns, ordinaryKinds...)
 	return err
 }
 
@@ -660,7 +660,7 @@ func usableBlocked(field string, vals []string) error {
 	return nil
 }
 
-func (t *TypeRule) compile(field string) error {
+func (t *TypeRule) compile(field, typ string) error {
 	if t.Limit < 1 {
 		return fmt.Errorf("%s.limit: must be at least 1, got %d", field, t.Limit)
 	}
@@ -672,7 +672,7 @@ func (t *TypeRule) compile(field string) error {
 	}
 	t.blocked = lowerSet(t.Blocked)
 	var err error
-	t.patterns, err = compilePatterns(field+".blockedPatterns", t.BlockedPatterns)
+	t.patterns, err = compilePatterns(field+".blockedPatterns", t.BlockedPatterns, ordinaryKind(typ))
 	return err
 }
 
@@ -694,7 +694,10 @@ func (r *Rules) Rule(typ string) *TypeRule {
 	return &r.Default
 }
 
-func compilePatterns(field string, pats []string) ([]*regexp.Regexp, error) {
+// compilePatterns compiles the blocked patterns of field, refusing one
+// that matches every ordinary value of one of kinds (ordinaryValues): it
+// would block every identifier of that kind.
+func compilePatterns(field string, pats []string, kinds ...string) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(pats))
 	for i, p := range pats {
 		// The empty pattern is the blank blocked value of patterns, but
@@ -706,22 +709,48 @@ func compilePatterns(field string, pats []string) ([]*regexp.Regexp, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %q is not a valid regular expression: %v", field, i, p, err)
 		}
-		if matchesEveryone(re) {
-			return nil, fmt.Errorf("%s[%d]: %q matches every ordinary identifier tried (an email, a phone number, a user id, a UUID), so it would block every identifier; anchor it to the junk values it is meant for, as in ^[0-]*$", field, i, p)
+		for _, k := range kinds {
+			if matchesAll(re, ordinaryValues[k]) {
+				return nil, fmt.Errorf("%s[%d]: matches every ordinary %s tried, so it would block every identifier %s; anchor it to the junk values it is meant for, as in ^[0-]*$", field, i, ordinaryNames[k], ordinaryWhose[k])
+			}
 		}
 		out = append(out, re)
 	}
 	return out, nil
 }
 
-// ordinaryValues are identifiers of four common shapes that no pattern
-// meant for junk values matches all of.
-var ordinaryValues = []string{"ann.lee@example.com", "+14155550123", "u-18273", "3f2a7c1e-9b4d-4e8a-a1c2-7d5e6f8a9b0c"}
+// ordinaryValues are, by kind, normalized identifiers of common shapes
+// that no pattern meant for junk values matches all of: emails, phone
+// numbers, and the ids of every other type ("").
+var ordinaryValues = map[string][]string{
+	TypeEmail: {"ann.lee@example.com", "bo@mail.example.org", "x_y+tag@sub.example.co.uk"},
+	TypePhone: {"+14155550123", "+442071838750", "+493012345678"},
+	"":        {"u-18273", "3f2a7c1e-9b4d-4e8a-a1c2-7d5e6f8a9b0c", "CUST000123", "a1b2c3d4e5"},
+}
 
-// matchesEveryone reports whether re matches every one of ordinaryValues:
-// a pattern such as .* or ^ that blocks whatever it is given.
-func matchesEveryone(re *regexp.Regexp) bool {
-	for _, v := range ordinaryValues {
+// ordinaryKinds are the kinds of ordinaryValues a top-level pattern,
+// which applies to every type, is tried on.
+var ordinaryKinds = []string{TypeEmail, TypePhone, ""}
+
+var (
+	ordinaryNames = map[string]string{TypeEmail: "email", TypePhone: "phone number", "": "id (a user id, a UUID, a customer number)"}
+	ordinaryWhose = map[string]string{TypeEmail: "of type email", TypePhone: "of type phone", "": "it applies to"}
+)
+
+// ordinaryKind is the kind of ordinaryValues an identifier type's
+// patterns are tried on.
+func ordinaryKind(typ string) string {
+	if typ == TypeEmail || typ == TypePhone {
+		return typ
+	}
+	return ""
+}
+
+// matchesAll reports whether re matches every one of vals: a pattern such
+// as .* or ^ (or, for phone numbers, ^\+) that blocks whatever it is
+// given.
+func matchesAll(re *regexp.Regexp, vals []string) bool {
+	for _, v := range vals {
 		if !re.MatchString(v) {
 			return false
 		}
