@@ -15,9 +15,12 @@ import (
 // Membership follows the profiles an event is shared with, on both
 // stores. A profile holds one user id, so a purchase by u-b on a device
 // u-a used before cannot link them: the device's profile (u-a's) sees the
-// event too and enters the audience of buyers as u-b's does. When a later
-// erasure of the event's anchor leaves the event, properties and all, to
-// the other profile, that profile enters an audience on the properties.
+// event too and enters the audience of buyers as u-b's does. A purchase
+// whose properties belong to its anchor, u-c, counts for u-c alone; when
+// u-c is erased the event stays in the other profile's journey, but its
+// properties go with u-c, so the other profile never enters an audience
+// on them (it would otherwise be counted a big spender for u-c's
+// purchase).
 func TestMembershipFollowsSharedEvents(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		web := sourcedKey(t, st, "site", "web", "events:write")
@@ -81,6 +84,18 @@ func TestMembershipFollowsSharedEvents(t *testing.T) {
 		// above anonymous ids).
 		waitMembers("big spenders", big, pc)
 		gqlData(t, dial, admin, `mutation { forgetProfile(id: "`+pc+`", reason: "request") { id } }`, nil)
-		waitMembers("big spenders after u-c's erasure", big, pd)
+		waitMembers("big spenders after u-c's erasure", big)
+		// A purchase of u-d's own, sent after the erasure: once u-d is a
+		// buyer, u-d was evaluated on a read that follows the erasure, and
+		// is still no big spender.
+		sendTo(t, dial, web, "track", `{"userId":"u-d","messageId":"s5","event":"Order Completed"}`)
+		waitMembers("buyers after u-d's own purchase", buyers, pa, pb, pd)
+		ms, err := as.Members(ctx, big, audience.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 0 {
+			t.Fatalf("big spenders once u-d is a buyer: %v, want none: u-c's total went with u-c", ms)
+		}
 	})
 }
