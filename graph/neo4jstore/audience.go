@@ -370,8 +370,9 @@ SET a.{{lock}} = true REMOVE a.{{lock}}`)
 
 // DeleteAudience implements audience.Store. The first transaction locks
 // the audience (qLockAudienceNode), refuses when another audience names
-// it or a destination sends it (qDestinationsSending), then deletes it and leaves its tombstone (qDeleteAudience), the
-// audit entries ctx carries with it; then each transaction deletes at most
+// it or a destination sends it (qDestinationsSending), then deletes it
+// and leaves its tombstone (qDeleteAudience), the audit entries ctx
+// carries with it; then each transaction deletes at most
 // deleteChunk of its members and log entries, and the last one the
 // tombstone. Before all that it finishes the deletions left unfinished
 // (by a process that ended, or a call whose context ended, between those

@@ -126,7 +126,7 @@ RETURN d.{{id}} AS id ORDER BY id`)
 // (qDestinationsSending): of a delete and a write of a destination that
 // names the audience, the one that takes the lock second waits for the
 // other to commit and then reads what it wrote. No statement is run when
-// d sends every audience.
+// d names no audience (it then receives the entries of every one).
 func lockAudiencesSent(ctx context.Context, t *readTx, d destination.Destination) error {
 	if len(d.AudienceIDs) == 0 {
 		return nil
