@@ -695,9 +695,9 @@ func (r *Rules) Rule(typ string) *TypeRule {
 }
 
 // compilePatterns compiles the blocked patterns of field, refusing one
-// that matches every ordinary value of one of kinds (ordinaryValues): it
-// would block every identifier of that kind.
-func compilePatterns(field string, pats []string, kinds ...string) ([]*regexp.Regexp, error) {
+// that matches every ordinary value of one of kinds: it would block every
+// identifier of that kind.
+func compilePatterns(field string, pats []string, kinds ...ordinary) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(pats))
 	for i, p := range pats {
 		// The empty pattern is the blank blocked value of patterns, but
@@ -710,8 +710,8 @@ func compilePatterns(field string, pats []string, kinds ...string) ([]*regexp.Re
 			return nil, fmt.Errorf("%s[%d]: %q is not a valid regular expression: %v", field, i, p, err)
 		}
 		for _, k := range kinds {
-			if matchesAll(re, ordinaryValues[k]) {
-				return nil, fmt.Errorf("%s[%d]: matches every ordinary %s tried, so it would block every identifier %s; anchor it to the junk values it is meant for, as in ^[0-]*$", field, i, ordinaryNames[k], ordinaryWhose[k])
+			if matchesAll(re, k.values) {
+				return nil, fmt.Errorf("%s[%d]: matches every ordinary %s tried, so it would block every identifier %s; anchor it to the junk values it is meant for, as in ^[0-]*$", field, i, k.name, k.whose)
 			}
 		}
 		out = append(out, re)
@@ -719,31 +719,35 @@ func compilePatterns(field string, pats []string, kinds ...string) ([]*regexp.Re
 	return out, nil
 }
 
-// ordinaryValues are, by kind, normalized identifiers of common shapes
-// that no pattern meant for junk values matches all of: emails, phone
-// numbers, and the ids of every other type ("").
-var ordinaryValues = map[string][]string{
-	TypeEmail: {"ann.lee@example.com", "bo@mail.example.org", "x_y+tag@sub.example.co.uk"},
-	TypePhone: {"+14155550123", "+442071838750", "+493012345678"},
-	"":        {"u-18273", "3f2a7c1e-9b4d-4e8a-a1c2-7d5e6f8a9b0c", "CUST000123", "a1b2c3d4e5"},
+// ordinary is a kind of identifier, with normalized values of common
+// shapes that no pattern meant for junk values matches all of.
+type ordinary struct {
+	name, whose string // for the refusal
+	values      []string
 }
 
-// ordinaryKinds are the kinds of ordinaryValues a top-level pattern,
-// which applies to every type, is tried on.
-var ordinaryKinds = []string{TypeEmail, TypePhone, ""}
-
 var (
-	ordinaryNames = map[string]string{TypeEmail: "email", TypePhone: "phone number", "": "id (a user id, a UUID, a customer number)"}
-	ordinaryWhose = map[string]string{TypeEmail: "of type email", TypePhone: "of type phone", "": "it applies to"}
+	ordinaryEmails = ordinary{"email", "of type email",
+		[]string{"ann.lee@example.com", "bo@mail.example.org", "x_y+tag@sub.example.co.uk"}}
+	ordinaryPhones = ordinary{"phone number", "of type phone",
+		[]string{"+14155550123", "+442071838750", "+493012345678"}}
+	ordinaryIDs = ordinary{"id (a user id, a UUID, a customer number)", "it applies to",
+		[]string{"u-18273", "3f2a7c1e-9b4d-4e8a-a1c2-7d5e6f8a9b0c", "CUST000123", "a1b2c3d4e5"}}
 )
 
-// ordinaryKind is the kind of ordinaryValues an identifier type's
-// patterns are tried on.
-func ordinaryKind(typ string) string {
-	if typ == TypeEmail || typ == TypePhone {
-		return typ
+// ordinaryKinds are the kinds a top-level pattern, which applies to every
+// type, is tried on.
+var ordinaryKinds = []ordinary{ordinaryEmails, ordinaryPhones, ordinaryIDs}
+
+// ordinaryKind is the kind an identifier type's patterns are tried on.
+func ordinaryKind(typ string) ordinary {
+	switch typ {
+	case TypeEmail:
+		return ordinaryEmails
+	case TypePhone:
+		return ordinaryPhones
 	}
-	return ""
+	return ordinaryIDs
 }
 
 // matchesAll reports whether re matches every one of vals: a pattern such
