@@ -1048,14 +1048,16 @@ func TestSignOutEndsLiveUpdates(t *testing.T) {
 	s.seed(t, keys["site"])
 	annID := s.profileID(t, keys["reader"], "email", "ann@example.com")
 	tb := newTab(t, s)
-	// Count the page's open websockets.
+	// Count the page's open websockets. A socket closed before it opened
+	// (the page drawn again while the first was still connecting, which a
+	// loaded machine makes likely) was never counted, and is not taken off.
 	tb.run(chromedp.ActionFunc(func(ctx context.Context) error {
 		_, err := page.AddScriptToEvaluateOnNewDocument(`(function () {
   var W = window.WebSocket; window.openSockets = 0;
   window.WebSocket = function (u, p) {
-    var ws = new W(u, p);
-    ws.addEventListener("open", function () { window.openSockets++; });
-    ws.addEventListener("close", function () { window.openSockets--; });
+    var ws = new W(u, p), opened = false;
+    ws.addEventListener("open", function () { opened = true; window.openSockets++; });
+    ws.addEventListener("close", function () { if (opened) window.openSockets--; });
     return ws;
   };
 })();`).Do(ctx)
