@@ -128,6 +128,15 @@ func NewErased(n *Normalizer, idents []Identifier) *Erased {
 	for _, t := range []string{TypeUserID, TypeAnonymousID, TypeDeviceID, TypeEmail, TypePhone, "userId", "anonymousId", "previousId", "deviceId"} {
 		x.personal[fieldName(t)] = true
 	}
+	// Every identifier type is a name that stands for a person: those the
+	// rules list, and the erased identifiers' own, which the rules need
+	// not list (a CRM's "crm_id", sent in context.externalIds).
+	for t := range n.rules.Types {
+		x.personal[fieldName(t)] = true
+	}
+	for _, id := range idents {
+		x.personal[fieldName(id.Type)] = true
+	}
 	needles := map[string]bool{}
 	add := func(v string) {
 		c := canonical(v)

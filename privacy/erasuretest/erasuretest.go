@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("RemoveIdentifierScrubsWithoutSuppressing", func(t *testing.T) { testRemoveIdentifier(t, get(t), scan) })
 	t.Run("ForgetIdentifierScrubsEarlierMerges", func(t *testing.T) { testNestedHistory(t, get(t), scan) })
 	t.Run("ForgetIdentifierScrubsSharedEventText", func(t *testing.T) { testSharedEventText(t, get(t), scan) })
+	t.Run("ShortIDOfAnotherTypeGoesUnderItsName", func(t *testing.T) { testShortCustomID(t, get(t)) })
 	t.Run("ForgettingTheLastIdentifierLeavesNoRedirect", func(t *testing.T) { testLastIdentifier(t, get(t)) })
 	t.Run("ErasureMovesSharersUpdatedAt", func(t *testing.T) { testSharersTouched(t, get(t)) })
 	t.Run("FailedErasureChangesNothing", func(t *testing.T) { testRollback(t, get(t)) })
