@@ -129,6 +129,11 @@ func (r *Resolver) maskedGraph(ctx context.Context, g *gql.IdentityGraph) ([]*gq
 	}
 	if unmasked(ctx) {
 		r.noteRead(ctx)
+		// The far ends of refused links are other people's identifiers:
+		// the read is theirs too.
+		for _, pid := range farProfiles(r.mask, g) {
+			r.noteRead(graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "IdentityNode", Result: &graph.Profile{ID: pid}}))
+		}
 		return g.Nodes, g.Edges
 	}
 	ids := make(map[string]string, len(g.Nodes))
@@ -160,6 +165,19 @@ func (r *Resolver) maskedGraph(ctx context.Context, g *gql.IdentityGraph) ([]*gq
 		edges[i] = &c
 	}
 	return nodes, edges
+}
+
+// farProfiles returns, sorted, the profiles other than g's that hold a
+// node of g of a personal type: the far ends of its refused links.
+func farProfiles(m *access.Masker, g *gql.IdentityGraph) []string {
+	var out []string
+	for _, n := range g.Nodes {
+		if n.ProfileID != nil && *n.ProfileID != "" && *n.ProfileID != g.ProfileID && m.PersonalType(n.Type) {
+			out = append(out, *n.ProfileID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // ownerProfiles returns the profiles whose data the field being resolved
