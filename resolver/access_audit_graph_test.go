@@ -1,7 +1,9 @@
 package resolver
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/idgraph/cdp/access"
@@ -57,6 +59,50 @@ func TestIdentityGraphReadNamesTheFarEndsProfiles(t *testing.T) {
 		ids := slices.Sorted(slices.Values(got[0].ProfileIDs))
 		if !slices.Equal(ids, want) || got[0].ProfileCount != 2 {
 			t.Errorf("the read's entry names %v (count %d), want Ann's and Bob's profiles %v: Bob's email was read", got[0].ProfileIDs, got[0].ProfileCount, want)
+		}
+	})
+}
+
+// A split's history entry names, in its reason, identifiers of the part
+// that left: read unmasked, that is the other profile's data, and the
+// read's audit entry names both profiles of the entry.
+func TestHistoryReadNamesTheProfilesItsReasonNames(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		e.apply(ev("m1", t0, "identify", "user_id:ann", "email:bob@example.com"))
+		ann := e.profileIDOf("user_id", "ann")
+		if _, err := e.engine.UnlinkIdentifiers(context.Background(), graph.IdentifierRef{Type: "user_id", Value: "ann"},
+			graph.IdentifierRef{Type: "email", Value: "bob@example.com"}, "not hers"); err != nil {
+			t.Fatal(err)
+		}
+		bob := e.profileIDOf("email", "bob@example.com")
+		if bob == ann {
+			t.Fatal("the unlink left one profile")
+		}
+		support, _ := e.key("support", "", access.ScopeProfilesRead, access.ScopePIIRead)
+		var out struct {
+			P struct {
+				H []struct{ Kind, Reason string } `json:"history"`
+			} `json:"profileByIdentifier"`
+		}
+		e.ok(support, `{ profileByIdentifier(type: "user_id", value: "ann") { history { kind reason } } }`, nil, &out)
+		named := false
+		for _, h := range out.P.H {
+			if h.Kind == "SPLIT" && strings.Contains(h.Reason, "bob@example.com") {
+				named = true
+			}
+		}
+		if !named {
+			t.Fatalf("Ann's history does not show the split naming Bob's email: %+v", out.P.H)
+		}
+		got := e.audit("profileByIdentifier")
+		if len(got) != 1 {
+			t.Fatalf("audit entries of the read: %+v, want one", got)
+		}
+		want := []string{ann, bob}
+		slices.Sort(want)
+		if ids := slices.Sorted(slices.Values(got[0].ProfileIDs)); !slices.Equal(ids, want) {
+			t.Errorf("the read's entry names %v, want Ann's and Bob's profiles %v: the reason shows Bob's email", got[0].ProfileIDs, want)
 		}
 	})
 }

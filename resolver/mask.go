@@ -220,6 +220,16 @@ func profilesOf(v any) []string {
 		if o != nil {
 			return nonEmpty(o.ProfileID)
 		}
+	case *graph.ProfileChange:
+		// Its reason names identifiers of both sides: a split's, those of
+		// the part that left, which are another profile's now.
+		if o != nil {
+			return nonEmpty(o.From, o.Into)
+		}
+	case **graph.ProfileChange:
+		if o != nil {
+			return profilesOf(*o)
+		}
 	case *gql.LinkExplanation:
 		if o != nil {
 			var a, b string
