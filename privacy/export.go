@@ -377,6 +377,9 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 		if ex.history, err = historyOf(ctx, tx, p.ID); err != nil {
 			return err
 		}
+		if ex.history, err = withholdOthers(ctx, tx, p.ID, ex.identifiers, ex.history); err != nil {
+			return err
+		}
 		if x.audChanges != nil {
 			if ex.changeIDs, err = redirectingIDs(ctx, tx, p.ID, ex.history); err != nil {
 				return err
@@ -631,6 +634,108 @@ func historyOf(ctx context.Context, tx graph.ReadTx, pid string) ([]graph.Profil
 		return strings.Compare(a.Into, b.Into)
 	})
 	return out, nil
+}
+
+// WithheldText stands, in an exported history reason, for the value of
+// an identifier that another profile holds now.
+const WithheldText = "[withheld]"
+
+// withholdOthers returns history with the identifiers its reasons name
+// ("event e linked user_id:u1 and email:bob@example.com", "unlinked ...")
+// that are no longer pid's withheld: each becomes its type and
+// WithheldText. They are the identifiers of the other profiles the
+// entries name (the part a split took away), wherever those profiles were
+// merged since; own holds pid's identifiers, which stay as they are.
+func withholdOthers(ctx context.Context, tx graph.ReadTx, pid string, own []graph.Identifier, history []graph.ProfileChange) ([]graph.ProfileChange, error) {
+	seen := map[string]bool{pid: true}
+	var todo []string
+	for _, c := range history {
+		for _, id := range []string{c.From, c.Into} {
+			if !seen[id] {
+				seen[id] = true
+				todo = append(todo, id)
+			}
+		}
+	}
+	// Each id to the live profile that holds its identifiers now; an
+	// erased one is gone (and its values already scrubbed from reasons).
+	var live []string
+	for len(todo) > 0 {
+		slices.Sort(todo)
+		ps, err := tx.Profiles(ctx, todo)
+		if err != nil {
+			return nil, err
+		}
+		todo = nil
+		for _, p := range ps {
+			switch {
+			case p.Live():
+				live = append(live, p.ID)
+			case !seen[p.MergedInto]:
+				seen[p.MergedInto] = true
+				todo = append(todo, p.MergedInto)
+			}
+		}
+	}
+	if len(live) == 0 {
+		return history, nil
+	}
+	slices.Sort(live)
+	ms, err := tx.Members(ctx, live)
+	if err != nil {
+		return nil, err
+	}
+	mine := make(map[string]bool, len(own))
+	for _, m := range own {
+		mine[m.Key] = true
+	}
+	var others []string
+	for _, id := range live {
+		for _, m := range ms[id] {
+			if !mine[m.Key] {
+				others = append(others, m.Key)
+			}
+		}
+	}
+	if len(others) == 0 {
+		return history, nil
+	}
+	// Longest first, so that a key is never taken for the start of a
+	// longer one.
+	slices.SortFunc(others, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	out := slices.Clone(history)
+	for i := range out {
+		for _, k := range others {
+			out[i].Reason = withholdKey(out[i].Reason, k)
+		}
+	}
+	return out, nil
+}
+
+// withholdKey replaces key in s, where it stands as a whole key (between
+// the start or a space, and the end, a space or a colon, as the engine
+// writes keys in reasons), by its type and WithheldText.
+func withholdKey(s, key string) string {
+	if !strings.Contains(s, key) {
+		return s
+	}
+	repl := graph.SplitKey(key).Type + ":" + WithheldText
+	var b strings.Builder
+	for {
+		i := strings.Index(s, key)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + len(key)
+		if (i == 0 || s[i-1] == ' ') && (j == len(s) || s[j] == ' ' || s[j] == ':') {
+			b.WriteString(s[:i])
+			b.WriteString(repl)
+		} else {
+			b.WriteString(s[:j])
+		}
+		s = s[j:]
+	}
 }
 
 // after reports whether c is a change of a profile after it left the
