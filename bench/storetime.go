@@ -263,6 +263,10 @@ func (t *timedTx) Suppressed(ctx context.Context, hashes []string) (map[string]b
 	return privacy.SuppressedInTx(ctx, t.tx, hashes)
 }
 
+func (t *timedTx) Unsuppress(ctx context.Context, hash string) (bool, error) {
+	return privacy.UnsuppressInTx(ctx, t.tx, hash)
+}
+
 func (t *timedTx) PutReceipt(ctx context.Context, r privacy.ErasureReceipt) error {
 	return privacy.PutReceiptInTx(ctx, t.tx, r)
 }
@@ -271,6 +275,7 @@ var (
 	_ privacy.SuppressionStore = (*timedStore)(nil)
 	_ privacy.TxConsent        = (*timedTx)(nil)
 	_ privacy.TxSuppression    = (*timedTx)(nil)
+	_ privacy.TxUnsuppress     = (*timedTx)(nil)
 	_ privacy.TxReceipts       = (*timedTx)(nil)
 )
 

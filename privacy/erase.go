@@ -113,11 +113,13 @@ func (x *Eraser) RemoveIdentifier(ctx context.Context, ref graph.IdentifierRef, 
 }
 
 // Unsuppress lifts the suppression of an identifier, for a person who
-// comes back, and reports whether it was suppressed.
+// comes back, and reports whether it was suppressed. It runs in one write
+// transaction of the store with extra, when not nil (the mutation's audit
+// entry, say): an error from extra leaves the identifier suppressed.
 //
 // Errors: EINVALID (a reason graph.ReasonProblem refuses, an identifier
-// that does not normalize), the store's.
-func (x *Eraser) Unsuppress(ctx context.Context, ref graph.IdentifierRef, reason string) (bool, error) {
+// that does not normalize), extra's, the store's.
+func (x *Eraser) Unsuppress(ctx context.Context, ref graph.IdentifierRef, reason string, extra func(ctx context.Context, tx graph.Tx) error) (bool, error) {
 	if p := graph.ReasonProblem(reason); p != "" {
 		return false, graph.Errorf(graph.EINVALID, "reason %s", p)
 	}
@@ -125,7 +127,25 @@ func (x *Eraser) Unsuppress(ctx context.Context, ref graph.IdentifierRef, reason
 	if err != nil {
 		return false, err
 	}
-	return x.list.UnsuppressKey(ctx, n.Key())
+	if x.list == nil {
+		return false, graph.Errorf(graph.EUNAVAILABLE, "unsuppress needs the suppression list, which this server has not opened")
+	}
+	hash := x.list.Hash(n.Key())
+	var was bool
+	err = x.engine.Store().Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		var err error
+		if was, err = UnsuppressInTx(ctx, tx, hash); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return was, nil
 }
 
 // hook is the graph.EraseHook of one erasure: it deletes the erased

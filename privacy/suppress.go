@@ -234,6 +234,27 @@ type TxSuppression interface {
 	Suppressed(ctx context.Context, hashes []string) (map[string]bool, error)
 }
 
+// TxUnsuppress is implemented by the graph.Tx of every store's write
+// transaction: a suppression is lifted in the transaction that appends the
+// audit entry of unsuppress, so neither commits without the other. Same
+// rules as SuppressionStore.Unsuppress.
+type TxUnsuppress interface {
+	Unsuppress(ctx context.Context, hash string) (bool, error)
+}
+
+// UnsuppressInTx lifts the suppression of hash inside tx, a write
+// transaction of a store, and reports whether it was on the list.
+//
+// Errors: those of SuppressionStore.Unsuppress; an internal error when
+// tx's store does not implement TxUnsuppress.
+func UnsuppressInTx(ctx context.Context, tx graph.Tx, hash string) (bool, error) {
+	u, ok := tx.(TxUnsuppress)
+	if !ok {
+		return false, fmt.Errorf("privacy: the store's transaction %T cannot lift a suppression", tx)
+	}
+	return u.Unsuppress(ctx, hash)
+}
+
 // SuppressInTx adds entries to the list inside tx, a write transaction of
 // a store.
 //

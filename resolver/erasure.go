@@ -179,11 +179,21 @@ func (r *Resolver) unsuppress(ctx context.Context, in gql.IdentifierInput, reaso
 	if err != nil {
 		return fail(err)
 	}
-	was, err := x.Unsuppress(ctx, graph.IdentifierRef{Type: in.Type, Value: in.Value}, reason)
+	// The entry commits with the suppression's removal when the store
+	// keeps the audit log too, so that neither exists without the other.
+	var inTx func(ctx context.Context, tx graph.Tx) error
+	if sameStore(r.auditStore, r.engine.Store()) {
+		inTx = func(ctx context.Context, tx graph.Tx) error {
+			return access.AppendInTx(ctx, tx, []access.AuditEntry{entry})
+		}
+	}
+	was, err := x.Unsuppress(ctx, graph.IdentifierRef{Type: in.Type, Value: in.Value}, reason, inTx)
 	if err != nil {
 		return fail(domainErr(err))
 	}
-	r.appendAlone(ctx, entry)
+	if inTx == nil {
+		r.appendAlone(ctx, entry)
+	}
 	return &was, nil
 }
 

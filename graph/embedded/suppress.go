@@ -28,6 +28,7 @@ var suppressionKeyName = []byte("default")
 var (
 	_ privacy.SuppressionStore = (*Store)(nil)
 	_ privacy.TxSuppression    = (*tx)(nil)
+	_ privacy.TxUnsuppress     = (*tx)(nil)
 )
 
 // suppressedRecord is a privacy.Suppression as stored, without its hash,
@@ -118,15 +119,30 @@ func (s *Store) Unsuppress(ctx context.Context, hash string) (bool, error) {
 	}
 	found := false
 	err := s.update(ctx, func(btx *bolt.Tx) error {
-		b := btx.Bucket(bucketSuppressed)
-		k := hashKey(hash)
-		found = b.Get(k) != nil
-		if !found {
-			return nil
-		}
-		return b.Delete(k)
+		var err error
+		found, err = unsuppress(btx, hash)
+		return err
 	})
 	return found, err
+}
+
+// Unsuppress implements privacy.TxUnsuppress: the hash leaves the list
+// when the rest of the transaction commits.
+func (t *tx) Unsuppress(ctx context.Context, hash string) (bool, error) {
+	if err := privacy.CheckHash(hash); err != nil {
+		return false, err
+	}
+	return unsuppress(t.btx, hash)
+}
+
+// unsuppress deletes hash from the list and reports whether it was on it.
+func unsuppress(btx *bolt.Tx, hash string) (bool, error) {
+	b := btx.Bucket(bucketSuppressed)
+	k := hashKey(hash)
+	if b.Get(k) == nil {
+		return false, nil
+	}
+	return true, b.Delete(k)
 }
 
 // Suppressed implements privacy.SuppressionStore: one read transaction, one

@@ -17,6 +17,7 @@ import (
 var (
 	_ privacy.SuppressionStore = (*Store)(nil)
 	_ privacy.TxSuppression    = (*tx)(nil)
+	_ privacy.TxUnsuppress     = (*tx)(nil)
 )
 
 // suppressionKeyID is the id of the one SuppressionKey node.
@@ -132,20 +133,35 @@ func (s *Store) Unsuppress(ctx context.Context, hash string) (bool, error) {
 		return false, err
 	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		recs, err := t.query(ctx, qUnsuppress, map[string]any{"hash": hash})
-		if err != nil {
-			return nil, fmt.Errorf("unsuppress: %w", err)
-		}
-		if len(recs) != 1 {
-			return nil, fmt.Errorf("unsuppress: %d rows", len(recs))
-		}
-		n, _ := recs[0].Values[0].(int64)
-		return n > 0, nil
+		return unsuppress(ctx, t, hash)
 	})
 	if err != nil {
 		return false, err
 	}
 	return out.(bool), nil
+}
+
+// Unsuppress implements privacy.TxUnsuppress: the hash leaves the list
+// when the rest of the transaction commits.
+func (t *tx) Unsuppress(ctx context.Context, hash string) (bool, error) {
+	if err := privacy.CheckHash(hash); err != nil {
+		return false, err
+	}
+	return unsuppress(ctx, &t.readTx, hash)
+}
+
+// unsuppress deletes hash from the list, in one round trip, and reports
+// whether it was on it.
+func unsuppress(ctx context.Context, t *readTx, hash string) (bool, error) {
+	recs, err := t.query(ctx, qUnsuppress, map[string]any{"hash": hash})
+	if err != nil {
+		return false, fmt.Errorf("unsuppress: %w", err)
+	}
+	if len(recs) != 1 {
+		return false, fmt.Errorf("unsuppress: %d rows", len(recs))
+	}
+	n, _ := recs[0].Values[0].(int64)
+	return n > 0, nil
 }
 
 // qSuppressed is one index seek per distinct hash.

@@ -638,11 +638,11 @@ func testUnsuppress(t *testing.T, s Store) {
 	apply(t, e, event("m1", 1, ref("email", "lea@example.com"), ref("user_id", "lea")))
 	_, _, err := x.ForgetIdentifier(ctx, ref("email", "lea@example.com"), "request", privacy.Requester{}, nil)
 	must(t, err)
-	_, err = x.Unsuppress(ctx, ref("email", "LEA@example.com"), "")
+	_, err = x.Unsuppress(ctx, ref("email", "LEA@example.com"), "", nil)
 	wantCode(t, err, graph.EINVALID, "unsuppress without a reason")
-	_, err = x.Unsuppress(ctx, ref("email", "LEA@example.com"), "signed up\x07 again")
+	_, err = x.Unsuppress(ctx, ref("email", "LEA@example.com"), "signed up\x07 again", nil)
 	wantCode(t, err, graph.EINVALID, "unsuppress with a control character in its reason")
-	was, err := x.Unsuppress(ctx, ref("email", " LEA@example.com"), "signed up again")
+	was, err := x.Unsuppress(ctx, ref("email", " LEA@example.com"), "signed up again", nil)
 	must(t, err)
 	if !was {
 		t.Error("unsuppress of a suppressed email reported it was not suppressed")
@@ -652,7 +652,7 @@ func testUnsuppress(t *testing.T, s Store) {
 	if on {
 		t.Error("the email is still suppressed after unsuppress")
 	}
-	was, err = x.Unsuppress(ctx, ref("email", "lea@example.com"), "again")
+	was, err = x.Unsuppress(ctx, ref("email", "lea@example.com"), "again", nil)
 	must(t, err)
 	if was {
 		t.Error("a second unsuppress reported the email suppressed")

@@ -36,6 +36,56 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Input", func(t *testing.T) { testInput(t, get(t)) })
 	t.Run("SuppressionList", func(t *testing.T) { testSuppressionList(t, get(t)) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, storetest.As[TxStore](open)(t)) })
+	t.Run("UnsuppressInTx", func(t *testing.T) { testUnsuppressInTx(t, storetest.As[TxStore](open)(t)) })
+}
+
+// testUnsuppressInTx: UnsuppressInTx lifts a hash with the rest of its
+// transaction: rolled back, the hash stays listed; committed, it is gone,
+// and the call reported whether it was listed.
+func testUnsuppressInTx(t *testing.T, s TxStore) {
+	ctx := context.Background()
+	must(t, s.Suppress(ctx, []privacy.Suppression{{Hash: h('a'), At: t0}, {Hash: h('b'), At: t0}}))
+	errFail := errors.New("failed after its writes")
+	err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		was, err := privacy.UnsuppressInTx(ctx, tx, h('a'))
+		if err != nil {
+			return err
+		}
+		if !was {
+			t.Error("UnsuppressInTx of a listed hash reported it was not listed")
+		}
+		return errFail
+	})
+	if !errors.Is(err, errFail) {
+		t.Fatalf("Update = %v, want %v", err, errFail)
+	}
+	if got := suppressed(t, s, h('a'), h('b')); !slices.Equal(got, []string{h('a'), h('b')}) {
+		t.Fatalf("after a rolled-back unsuppress: Suppressed = %v, want a and b", got)
+	}
+	var was [3]bool
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		for i, x := range []byte{'a', 'a', 'c'} {
+			var err error
+			if was[i], err = privacy.UnsuppressInTx(ctx, tx, h(x)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	if was != [3]bool{true, false, false} {
+		t.Errorf("UnsuppressInTx of a, a again, c (never listed) = %v, want true, false, false", was)
+	}
+	if got := suppressed(t, s, h('a'), h('b')); !slices.Equal(got, []string{h('b')}) {
+		t.Fatalf("after a committed unsuppress: Suppressed = %v, want b only", got)
+	}
+	err = s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		_, err := privacy.UnsuppressInTx(ctx, tx, "ann@example.com")
+		return err
+	})
+	wantCode(t, err, graph.EINVALID, "UnsuppressInTx with a malformed hash")
+	if strings.Contains(err.Error(), "ann@example.com") {
+		t.Errorf("error %q echoes the value", err)
+	}
 }
 
 // TxStore is what a store under test must be for SuppressInTx: a
