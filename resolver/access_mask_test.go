@@ -381,3 +381,27 @@ func TestHistoryReasonMasksEveryEmailForm(t *testing.T) {
 		})
 	}
 }
+
+// With suggestions on (cdp serve's default), an enum literal that is not
+// one of the enum's values is cut from the message as it is without them,
+// though gqlparser then adds a "Did you mean" hint after it.
+func TestEnumLiteralCutWithSuggestions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		cfg := testConfig()
+		cfg.Suggestions = true
+		e := newKeyEnv(t, s, cfg, nil)
+		secret, _ := e.key("errors", "", access.ScopeProfilesRead, access.ScopeAudiencesRead)
+		r := e.as(secret, `{ profiles(filter: {trait: {name: "plan", op: ANNZQ, value: "x"}}) { nodes { id } } }`, nil)
+		if len(r.Errors) == 0 {
+			t.Fatal("no error for an enum literal that is not a value")
+		}
+		for _, er := range r.Errors {
+			if strings.Contains(er.Message, "ANNZQ") {
+				t.Errorf("error %q echoes the literal", er.Message)
+			}
+			if !strings.Contains(er.Message, `does not exist in "FilterOp!" enum`) {
+				t.Errorf("error %q no longer says what is wrong", er.Message)
+			}
+		}
+	})
+}

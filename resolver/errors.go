@@ -103,7 +103,8 @@ var literalValues = []struct {
 	// (?s): a value may hold line breaks, and . must match them too.
 	{regexp.MustCompile(`(?s)(cannot represent [^:]*value): .*$`), "$1"},
 	{regexp.MustCompile(`(?s)(Expected value of type "[^"]*"), found .*$`), "$1"},
-	{regexp.MustCompile(`(?s)^Value "(?:[^"\\]|\\.)*" (does not exist in "[^"]*" enum\.)$`), "Value $1"},
+	// With suggestions on, a "Did you mean" hint follows; it stays.
+	{regexp.MustCompile(`(?s)^Value "(?:[^"\\]|\\.)*" (does not exist in "[^"]*" enum\.)( Did you mean .*\?)?$`), "Value $1$2"},
 	{regexp.MustCompile(`(?s)^.* (is not a valid \w+)$`), "value $1"},
 	{regexp.MustCompile(`(?s)(cannot use) value .+ (as \w+)$`), "$1 value $2"},
 	{regexp.MustCompile(`(?s)(cannot use) .+ (as ID)(: [^\n]*)?$`), "$1 value $2$3"},
