@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -204,6 +205,15 @@ func CheckURL(ctx context.Context, field, raw string, allowPrivate bool, r Resol
 	if err != nil {
 		return graph.Errorf(graph.EINVALID, "%s %v", field, err)
 	}
+	// url.Parse takes any digits as a port, and no connection can be made
+	// to port 0 or past 65535: every delivery would fail. Checked here,
+	// when a destination is saved, and not in ParseURL, so that a store
+	// holding such a URL from before still loads and copies.
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return graph.Errorf(graph.EINVALID, "%s has port %s, which is not a port number from 1 to 65535", field, clipPort(p))
+		}
+	}
 	if allowPrivate {
 		return nil
 	}
@@ -226,6 +236,14 @@ func CheckURL(ctx context.Context, field, raw string, allowPrivate bool, r Resol
 		return graph.Errorf(graph.EINVALID, "%s: %s", field, HostNotPublic)
 	}
 	return nil
+}
+
+// clipPort is a port as an error shows it: at most 10 digits.
+func clipPort(p string) string {
+	if len(p) > 10 {
+		return p[:10] + "…"
+	}
+	return p
 }
 
 // HostNotPublic is CheckURL's refusal of a host name that does not resolve

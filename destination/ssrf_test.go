@@ -79,6 +79,9 @@ func TestCheckURL(t *testing.T) {
 		{"hooks.example.com/x", "http or https"},
 		{"https://user:pw@hooks.example.com/", "credentials"},
 		{"https:///x", "host"},
+		{"https://hooks.example.com:0/", "port"},
+		{"https://hooks.example.com:65536/", "port"},
+		{"http://[::1]:99999/", "port"},
 		{"", "missing"},
 	} {
 		err := destination.CheckURL(context.Background(), "input.url", c.url, true, dns)

@@ -69,6 +69,11 @@ func TestDestinationFields(t *testing.T) {
 			{func(m map[string]any) { m["url"] = "http://169.254.169.254/" }, []string{"input.url", "link-local"}},
 			{func(m map[string]any) { m["url"] = "http://127.0.0.1:9/" }, []string{"input.url", "loopback"}},
 			{func(m map[string]any) { m["url"] = "ftp://93.184.215.14/" }, []string{"input.url", "http or https"}},
+			// No connection can be made to these ports: every delivery
+			// would fail.
+			{func(m map[string]any) { m["url"] = "https://93.184.215.14:0/hook" }, []string{"input.url", "port", "1 to 65535"}},
+			{func(m map[string]any) { m["url"] = "https://93.184.215.14:65536/hook" }, []string{"input.url", "port", "1 to 65535"}},
+			{func(m map[string]any) { m["url"] = "https://93.184.215.14:99999/hook" }, []string{"input.url", "port", "1 to 65535"}},
 			{func(m map[string]any) { m["batchSize"] = 0 }, []string{"input.batchSize", "1 to 1000"}},
 			{func(m map[string]any) { m["batchSize"] = 1001 }, []string{"input.batchSize"}},
 			{func(m map[string]any) { m["maxAttempts"] = 101 }, []string{"input.maxAttempts", "1 to 100"}},
@@ -166,7 +171,7 @@ func TestDestinationFields(t *testing.T) {
 		}
 		// Every attempt is audited, the refused ones included, and no
 		// entry holds the secret.
-		for action, n := range map[string]int{"createDestination": 17, "updateDestination": 2, "deleteDestination": 2, "replayDeadLetters": 1} {
+		for action, n := range map[string]int{"createDestination": 20, "updateDestination": 2, "deleteDestination": 2, "replayDeadLetters": 1} {
 			got := e.audit(action)
 			if len(got) != n {
 				t.Errorf("%d audit entries for %s, want %d", len(got), action, n)
