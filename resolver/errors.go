@@ -166,9 +166,37 @@ func presenter(suggestions bool) graphql.ErrorPresenterFunc {
 		if !suggestions {
 			out.Message = didYouMean.ReplaceAllString(out.Message, "")
 		}
+		if m := operationNotFound.FindStringSubmatch(out.Message); m != nil && out.Extensions["code"] == errcode.ValidationFailed {
+			out.Message = operationNameMessage(ctx, m[1])
+		}
 		out.Message = withoutLiteral(out.Message)
 		return out
 	}
+}
+
+// operationNotFound matches gqlgen's refusal of a request whose
+// operationName names no operation of its document, or that has none
+// while the document holds several: "operation NAME not found". That
+// repeats the name the client sent, and without one ("operation  not
+// found") does not say what is missing.
+var operationNotFound = regexp.MustCompile(`(?s)^operation (.*) not found$`)
+
+// operationNameMessage says what is wrong with the operationName of the
+// request, without repeating it.
+func operationNameMessage(ctx context.Context, name string) string {
+	ops := "its operations"
+	if graphql.HasOperationContext(ctx) {
+		if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Doc != nil {
+			ops = fmt.Sprintf("its %d operations", len(oc.Doc.Operations))
+			if name == "" {
+				return fmt.Sprintf("the document holds %d operations: name the one to run in operationName", len(oc.Doc.Operations))
+			}
+		}
+	}
+	if name == "" {
+		return "the document holds several operations: name the one to run in operationName"
+	}
+	return "operationName names no operation of the document: give the name of one of " + ops
 }
 
 // pathString renders a path as ingest.events[0].timestamp.
