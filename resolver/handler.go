@@ -303,6 +303,14 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveWebsocket(w, r, ctx)
 		return
 	}
+	if len(r.Header.Values("Upgrade")) > 0 {
+		// Not a websocket: an offer of another protocol (curl --http2 on
+		// http:// sends Upgrade: h2c), which a server may leave untaken
+		// and answer over HTTP/1.1. gqlgen's transports read any Upgrade
+		// header as a websocket's and answered 426 or 400 instead.
+		r = r.Clone(r.Context())
+		r.Header.Del("Upgrade")
+	}
 	switch r.Method {
 	case http.MethodGet:
 		if int64(len(r.URL.RawQuery)) > h.cfg.MaxBodyBytes {
