@@ -69,7 +69,7 @@ func TestBadInputCorpus(t *testing.T) {
 		{"brotli", "POST", "/v1/batch", []byte(`{}`), map[string]string{"Content-Encoding": "br"}, 415, `"br" is not supported`},
 		{"GET", "GET", "/v1/track", nil, nil, 405, "method GET is not allowed"},
 		{"PUT", "PUT", "/v1/batch", []byte(`{}`), nil, 405, "takes POST"},
-		{"unknown endpoint", "POST", "/v1/purchase", []byte(`{}`), nil, 404, "no endpoint /v1/purchase"},
+		{"unknown endpoint", "POST", "/v1/purchase", []byte(`{}`), nil, 404, "no endpoint at this path"},
 		{"no identifier single", "POST", "/v1/track", []byte(`{"event":"e","properties":{"a":1}}`), nil, 400, "no identifier"},
 		{"only unusable identifiers", "POST", "/v1/identify", []byte(`{"userId":"undefined","traits":{"email":"not-an-email"}}`), nil, 400, "no usable identifier"},
 		{"unknown type single", "POST", "/v1/track", []byte(`{"type":"purchase","userId":"u"}`), nil, 400, `"purchase" is not one of`},

@@ -89,7 +89,9 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	implied, known := endpoints[r.URL.Path]
 	if !known {
-		c.refuse(w, r, http.StatusNotFound, fmt.Sprintf("no endpoint %s: use POST /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch", clip(r.URL.Path, 80)))
+		// The path is not repeated: it can hold anything the caller typed
+		// (a profile's id in a mistyped export path, an email).
+		c.refuse(w, r, http.StatusNotFound, "no endpoint at this path (the path is not repeated): use POST /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch")
 		return
 	}
 	if r.Method != http.MethodPost {
