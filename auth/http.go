@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/internal/httpdrain"
 )
 
 // GraphQL guards the GraphQL endpoint. In enforced mode a request needs a
@@ -37,7 +38,7 @@ func (g *Guard) GraphQL(next http.Handler) http.Handler {
 		}
 		k, ref := g.bearerKey(r, "", kindGraphQL)
 		if ref != nil {
-			writeRefusal(w, ref)
+			refuse(w, r, ref)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.KeyPrincipal(k))))
@@ -104,7 +105,7 @@ func (g *Guard) Require(scope access.Scope, next http.Handler) http.Handler {
 		}
 		k, ref := g.bearerKey(r, scope, kindOther)
 		if ref != nil {
-			writeRefusal(w, ref)
+			refuse(w, r, ref)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.KeyPrincipal(k))))
@@ -121,7 +122,7 @@ func (g *Guard) passOpen(w http.ResponseWriter, r *http.Request, next http.Handl
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), access.OpenPrincipal())))
 		return true
 	case err != nil && len(r.Header.Values("Authorization")) == 0:
-		writeRefusal(w, unavailable)
+		refuse(w, r, unavailable)
 		return true
 	}
 	return false
@@ -202,6 +203,15 @@ func bearerValue(hs []string) (string, *refusal) {
 		return "", unauthenticated("the Authorization header has no API key after Bearer: %s", how)
 	}
 	return secret, nil
+}
+
+// refuse answers r with ref once what is left of r's body is read (within
+// httpdrain's bounds): the refusal is decided from the headers, and a
+// client still sending a large body would otherwise see its connection
+// reset instead of the 401, 403, 429 or 503 (and the 429's Retry-After).
+func refuse(w http.ResponseWriter, r *http.Request, ref *refusal) {
+	httpdrain.Body(w, r)
+	writeRefusal(w, ref)
 }
 
 // writeRefusal answers ref as a GraphQL error response, which suits every

@@ -21,6 +21,7 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/internal/reqid"
 	"github.com/idgraph/cdp/internal/telemetry"
 )
@@ -319,11 +320,13 @@ func noSuchEndpoint(r *http.Request) string {
 // onlyGet answers a method other than GET (and HEAD, which GET routes
 // serve) on a GET endpoint.
 var onlyGet = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	httpdrain.Body(w, r)
 	w.Header().Set("Allow", "GET, HEAD")
 	writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed here; use GET")
 })
 
 func notFound(w http.ResponseWriter, r *http.Request) {
+	httpdrain.Body(w, r)
 	writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "error": noSuchEndpoint(r)})
 }
 
