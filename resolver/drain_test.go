@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -58,4 +59,30 @@ func TestOversizedBodyAnswered413NotReset(t *testing.T) {
 	if failed > 0 {
 		t.Fatalf("%d of %d oversized posts did not read a 413", failed, posts)
 	}
+}
+
+// TestOtherMethodAnswered405NotReset: a request of another method than
+// GET, POST and OPTIONS with a large body (900 KB) from a client on a
+// slow uplink reads the 405 with its Allow header and JSON error, never a
+// reset connection.
+func TestOtherMethodAnswered405NotReset(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		u, err := url.Parse(e.srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(`{"query":"{ __typename }\n#` + strings.Repeat("x", 900_000) + `"}`)
+		for _, method := range []string{"PUT", "DELETE", "PATCH"} {
+			status, answer, err := httpdrain.SlowRequest(method, u.Host, "/", map[string]string{"Content-Type": "application/json"}, body, false)
+			if err != nil {
+				t.Errorf("%s: %v", method, err)
+				continue
+			}
+			var r gqlResponse
+			if jerr := json.Unmarshal(answer, &r); jerr != nil || status != http.StatusMethodNotAllowed || r.code() != CodeBadRequest {
+				t.Errorf("%s: got %d %q, want 405 %s", method, status, answer, CodeBadRequest)
+			}
+		}
+	})
 }

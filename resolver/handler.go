@@ -332,6 +332,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case http.MethodOptions:
 	default:
+		httpdrain.Body(w, r)
 		w.Header().Set("Allow", "GET, POST, OPTIONS")
 		refuse(w, http.StatusMethodNotAllowed, CodeBadRequest, fmt.Sprintf("method %s is not allowed; use POST, or GET for queries", r.Method))
 		return

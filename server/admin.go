@@ -12,6 +12,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/internal/reqid"
 )
 
@@ -66,6 +67,7 @@ func (h *backupHandler) logger(ctx context.Context) *zerolog.Logger {
 
 func (h *backupHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
+		httpdrain.Body(w, r)
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "the backup is taken with POST "+BackupPath)
 		return

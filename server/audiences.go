@@ -19,6 +19,7 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/internal/reqid"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -100,6 +101,7 @@ func AudienceHandler(x AudienceExport) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(audienceExportPath, h.export)
 	mux.HandleFunc("/v1/audiences/", func(w http.ResponseWriter, r *http.Request) {
+		httpdrain.Body(w, r)
 		writeError(w, http.StatusNotFound, "NOT_FOUND", noSuchEndpoint(r))
 	})
 	return mux
@@ -298,6 +300,7 @@ func (h *audienceHandler) scan(ctx context.Context, a audience.Audience, now tim
 
 func (h *audienceHandler) export(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		httpdrain.Body(w, r)
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "the audience export is read with GET")
 		return

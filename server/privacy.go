@@ -12,6 +12,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/internal/reqid"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -43,6 +44,7 @@ func PrivacyHandler(x *privacy.Exporter, audit access.Store, log zerolog.Logger)
 	mux := http.NewServeMux()
 	mux.HandleFunc(exportPath, h.export)
 	mux.HandleFunc("/v1/privacy/", func(w http.ResponseWriter, r *http.Request) {
+		httpdrain.Body(w, r)
 		writeError(w, http.StatusNotFound, "NOT_FOUND", noSuchEndpoint(r))
 	})
 	return mux
@@ -115,6 +117,7 @@ func (h *privacyHandler) appendEntry(ctx context.Context, e access.AuditEntry) e
 
 func (h *privacyHandler) export(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		httpdrain.Body(w, r)
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "the export is read with GET")
 		return

@@ -15,6 +15,11 @@ import (
 // whole request is sent, as many clients do. An error writing or reading
 // (a reset connection) is returned as is. hdr holds extra header lines.
 func SlowPost(addr, path string, hdr map[string]string, body []byte, chunked bool) (status int, answer []byte, err error) {
+	return SlowRequest(http.MethodPost, addr, path, hdr, body, chunked)
+}
+
+// SlowRequest is SlowPost with another method (PUT, DELETE...).
+func SlowRequest(method, addr, path string, hdr map[string]string, body []byte, chunked bool) (status int, answer []byte, err error) {
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return 0, nil, err
@@ -24,7 +29,7 @@ func SlowPost(addr, path string, hdr map[string]string, body []byte, chunked boo
 	if err := conn.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
 		return 0, nil, err
 	}
-	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\n", path, addr)
+	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, addr)
 	for k, v := range hdr {
 		head += k + ": " + v + "\r\n"
 	}
