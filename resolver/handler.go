@@ -258,6 +258,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	}
 	srv.Use(ops)
 	srv.Use(subscriptionsOverWebsocket{})
+	srv.Use(noDefer{})
 	srv.AroundFields(res.trackChanges)
 	// An operation over a websocket comes without the loaders an HTTP
 	// request gets (ServeHTTP): each of its answers (every event of a
