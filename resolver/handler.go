@@ -300,7 +300,13 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if zerolog.Ctx(ctx).GetLevel() == zerolog.Disabled {
 		ctx = h.cfg.Logger.WithContext(ctx)
 	}
-	if r.Method == http.MethodGet && isUpgrade(r) && h.cfg.Feed != nil {
+	if r.Method == http.MethodGet && isUpgrade(r) {
+		if h.cfg.Feed == nil {
+			// The guard lets an upgrade through without a key: it must
+			// not run as an ordinary GET.
+			refuse(w, http.StatusBadRequest, CodeBadRequest, "this server serves no subscriptions: no websocket can be opened here")
+			return
+		}
 		h.serveWebsocket(w, r, ctx)
 		return
 	}

@@ -58,3 +58,30 @@ func TestOtherUpgradeIsPlainHTTP(t *testing.T) {
 		}
 	})
 }
+
+// TestWebsocketUpgradeWithoutSubscriptions: a handler that serves no
+// subscriptions refuses a websocket upgrade with 400 and runs nothing.
+// The guard lets such a GET through without a key (a browser's key comes
+// in connection_init), so it must not be read as an ordinary GET: viewer
+// and introspection would answer a caller with no key.
+func TestWebsocketUpgradeWithoutSubscriptions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		srv := httptest.NewServer(e.handler) // no principal: as the guard passes an upgrade
+		t.Cleanup(srv.Close)
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"?query="+urlQuery("{ viewer { open } __schema { queryType { name } } }"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := decodeResponse(t, resp)
+		if r.Status != http.StatusBadRequest || (len(r.Data) > 0 && string(r.Data) != "null") {
+			t.Fatalf("websocket upgrade without subscriptions: status %d, data %s, errors %+v; want 400 and no data", r.Status, r.Data, r.Errors)
+		}
+	})
+}
