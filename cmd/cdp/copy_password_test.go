@@ -1,0 +1,62 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// withUserInfo writes user:password into a Bolt URI, as some users give
+// their credentials.
+func withUserInfo(t *testing.T, uri, user, password string) string {
+	t.Helper()
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		t.Fatalf("URI %q has no scheme", uri)
+	}
+	return scheme + "://" + user + ":" + password + "@" + rest
+}
+
+// A password written into a Neo4j URI is never repeated by cdp copy: not
+// in the line that says what it copies, not in the refusal of a target
+// that holds records, not in the refusal of one store given twice. The
+// user name and the rest of the URI still say which store is meant.
+func TestCopyNeverShowsAPasswordOfAURI(t *testing.T) {
+	const password = "Pw-4c1d-never-shown"
+	check := func(what, out, errOut string, code, wantCode int, wantText string) {
+		t.Helper()
+		if code != wantCode {
+			t.Errorf("%s: exit %d, want %d\n%s\n%s", what, code, wantCode, out, errOut)
+		}
+		if strings.Contains(out+errOut, password) {
+			t.Errorf("%s shows the URI's password:\n%s\n%s", what, out, errOut)
+		}
+		if !strings.Contains(out+errOut, wantText) {
+			t.Errorf("%s does not say %q:\n%s\n%s", what, wantText, out, errOut)
+		}
+	}
+
+	// The same store twice: refused before either is opened, so no Neo4j
+	// is needed.
+	same := "bolt://ann:" + password + "@127.0.0.1:1"
+	out, errOut, code := copyRun(t, "--from-neo4j-uri", same, "--to-neo4j-uri", same)
+	check("the same store twice", out, errOut, code, 2, "the same store (Neo4j bolt://ann:")
+	// A password with a stray % makes the URI unreadable as a URL: none
+	// of its user information is shown then.
+	odd := "bolt://ann:" + password + "%zz@127.0.0.1:1"
+	out, errOut, code = copyRun(t, "--from-neo4j-uri", odd, "--to-neo4j-uri", odd)
+	check("the same unreadable URI twice", out, errOut, code, 2, "the same store (Neo4j bolt://xxxxx@127.0.0.1:1")
+
+	// Into the test Neo4j, with the credentials in the URI. Neo4j does
+	// not read them from there (the flags give them), so the copy works.
+	dir := t.TempDir()
+	ingestEvents(t, dir, map[string][]string{"a1": {"user_id:u1", "email:a@x.example"}})
+	storetest.OpenNeo4j(t) // the lock, and an empty database
+	to := neo4jFlags("to")
+	to[1] = withUserInfo(t, to[1], "ann", password)
+	out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dir}, to...)...)
+	check("a copy into Neo4j", out, errOut, code, 0, "to Neo4j bolt://ann:")
+	out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dir}, to...)...)
+	check("a copy into a Neo4j that holds records", out, errOut, code, 1, "is not empty")
+}
