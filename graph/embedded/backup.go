@@ -113,6 +113,7 @@ var bucketsSince = map[uint64][][]byte{
 	11: factsBuckets,
 	12: feedBuckets,
 	13: destinationBuckets,
+	15: retiredBuckets,
 }
 
 // baseBuckets are the buckets of every layout from oldestLayout on.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -404,4 +405,74 @@ func TestRestore(t *testing.T) {
 	}
 	defer r.Close(ctx)
 	checkLayoutData(t, r)
+}
+
+// A file of this build's layout that lacks any one of the buckets a store
+// of that layout holds is refused, naming the bucket: Open would make it
+// again, empty, and what it held (the retired profile ids, say) would be
+// lost without a word.
+func TestCheckFileRefusesEveryMissingBucket(t *testing.T) {
+	dir := t.TempDir()
+	writeLayoutDataset(t, dir)
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(t.TempDir(), "good.db")
+	backupTo(t, s, good, nil)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckFile(context.Background(), good); err != nil {
+		t.Fatalf("the whole backup is refused: %v", err)
+	}
+	// The buckets as the file holds them, read with bbolt alone.
+	var names []string
+	db, err := bolt.Open(good, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(btx *bolt.Tx) error {
+		return btx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, "retired_profile_ids") || len(names) < 30 {
+		t.Fatalf("the backup holds the buckets %v; the test expects every bucket of layout %d", names, formatVersion)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), FileName)
+			copyFile(t, good, path)
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(func(btx *bolt.Tx) error { return btx.DeleteBucket([]byte(name)) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			_, err = CheckFile(context.Background(), path)
+			if err == nil {
+				t.Fatalf("CheckFile accepted a file without the bucket %q", name)
+			}
+			want := fmt.Sprintf("lacks its bucket %q", name)
+			if name == "meta" {
+				// The layout version is kept there: without it the file
+				// is no store's.
+				want = "records no layout version"
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("CheckFile error %q does not say %q", err, want)
+			}
+		})
+	}
 }
