@@ -192,7 +192,7 @@ func decodeLink(a, b string, v []byte) (graph.Link, error) {
 	d := dec{b: v}
 	l := graph.Link{A: a, B: b, Source: d.str(), Evidence: d.str(), FirstSeen: d.time(), LastSeen: d.time(), Count: int(d.int())}
 	if err := d.done(); err != nil {
-		return graph.Link{}, fmt.Errorf("decode link %s - %s: %w", a, b, err)
+		return graph.Link{}, fmt.Errorf("decode link %s - %s: %w", graph.KeyRef(a), graph.KeyRef(b), err)
 	}
 	return l, nil
 }

@@ -344,7 +344,7 @@ func (t *tx) Links(ctx context.Context, keys []string) ([]graph.Link, error) {
 			return nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("link %s - %s is indexed but not stored", lk.A, lk.B)
+			return nil, fmt.Errorf("link %s - %s is indexed but not stored", graph.KeyRef(lk.A), graph.KeyRef(lk.B))
 		}
 		found[lk] = l
 		pairs = append(pairs, lk)
@@ -394,11 +394,11 @@ func (t *tx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink,
 	for _, lk := range pairs {
 		v := t.rejected.Get(pairKey(lk.A, lk.B))
 		if v == nil {
-			return nil, fmt.Errorf("rejected link %s - %s is indexed but not stored", lk.A, lk.B)
+			return nil, fmt.Errorf("rejected link %s - %s is indexed but not stored", graph.KeyRef(lk.A), graph.KeyRef(lk.B))
 		}
 		var r graph.RejectedLink
 		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("decode rejected link %s - %s: %w", lk.A, lk.B, err)
+			return nil, fmt.Errorf("decode rejected link %s - %s: %w", graph.KeyRef(lk.A), graph.KeyRef(lk.B), err)
 		}
 		out = append(out, r)
 	}

@@ -330,11 +330,11 @@ func (t *tx) putLinks(w *graph.Write) error {
 			known = t.idents.Get(linkEntry(lk.A, lk.B)) != nil
 		}
 		if err := t.idents.Put(linkEntry(lk.A, lk.B), encodeLink(l)); err != nil {
-			return fmt.Errorf("put link %s - %s: %w", lk.A, lk.B, err)
+			return fmt.Errorf("put link %s - %s: %w", graph.KeyRef(lk.A), graph.KeyRef(lk.B), err)
 		}
 		if !known {
 			if err := t.idents.Put(linkEntry(lk.B, lk.A), present); err != nil {
-				return fmt.Errorf("index link %s - %s: %w", lk.A, lk.B, err)
+				return fmt.Errorf("index link %s - %s: %w", graph.KeyRef(lk.A), graph.KeyRef(lk.B), err)
 			}
 		}
 		if t.linkKnown != nil {
@@ -375,7 +375,7 @@ func (t *tx) putRejected(w *graph.Write) error {
 	for _, r := range w.PutRejected {
 		v, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("encode rejected link %s - %s: %w", r.A, r.B, err)
+			return fmt.Errorf("encode rejected link %s - %s: %w", graph.KeyRef(r.A), graph.KeyRef(r.B), err)
 		}
 		if err := t.putPair(t.rejected, t.rejectedAdj, graph.NewLinkKey(r.A, r.B), v); err != nil {
 			return err
