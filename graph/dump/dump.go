@@ -237,6 +237,18 @@ func (c Counts) Empty() bool {
 	return true
 }
 
+// Differ reports whether c and o differ in their count of k, as a copy's
+// verification compares them: a suppression secret that keys no hash on
+// either side (no suppressed identifier, no retired profile id) is not
+// compared, since every server makes one when it starts and a source may
+// have none.
+func (c Counts) Differ(o Counts, k Kind) bool {
+	if c[k] == o[k] {
+		return false
+	}
+	return k != SuppressionKey || c.holds(k) || o.holds(k)
+}
+
 // holds reports whether c counts records of k, as Empty reads them.
 func (c Counts) holds(k Kind) bool {
 	return c[k] != 0 && (k != SuppressionKey || c[Suppressed] != 0 || c[RetiredIDs] != 0)
