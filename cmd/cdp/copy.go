@@ -272,6 +272,11 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if from.same(to) {
 		return usagef("the source and the target are the same store (%s)", from)
 	}
+	// Checked before either store is opened: opening the source may
+	// upgrade an embedded store of an older layout in place.
+	if (from.neo4jURI != "" || to.neo4jURI != "") && timeout <= 0 {
+		return usagef("--store-timeout must be positive, got %s", timeout)
+	}
 	from.timeout, to.timeout = timeout, timeout
 	// A store is upgraded in place only when it will be read (the source
 	// of a copy) or written (a target given --force): a target refused for

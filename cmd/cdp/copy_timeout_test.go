@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/idgraph/cdp/graph/embedded"
+)
+
+// A --store-timeout that is not positive, with a Neo4j side to wait for,
+// is bad usage, refused before either store is opened: an embedded source
+// of an older layout, which a copy upgrades in place once it opens it, is
+// left as it was (it was upgraded, and then the Neo4j target refused the
+// timeout). Nothing listens on port 1.
+func TestCopyRefusesANonPositiveStoreTimeoutBeforeOpening(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("..", "..", "graph", "embedded", "testdata", "layout-v12.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, timeout := range []string{"0s", "-5s"} {
+		for _, to := range [][]string{{"--to-neo4j-uri", "bolt://127.0.0.1:1"}} {
+			src := t.TempDir()
+			if err := os.WriteFile(filepath.Join(src, embedded.FileName), old, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"--from-data-dir", src, "--store-timeout", timeout}, to...)
+			out, errOut, code := copyRun(t, args...)
+			if code != 2 || !strings.Contains(errOut, "--store-timeout must be positive") {
+				t.Errorf("cdp copy %v: exit %d, want 2 saying --store-timeout must be positive\n%s\n%s", args, code, out, errOut)
+			}
+			got, err := os.ReadFile(filepath.Join(src, embedded.FileName))
+			if err != nil || !bytes.Equal(got, old) {
+				t.Errorf("cdp copy %v changed the source (%v)", args, err)
+			}
+			if names := dirNames(t, src); !slices.Equal(names, []string{embedded.FileName}) {
+				t.Errorf("cdp copy %v: the source folder holds %v, want the store file alone", args, names)
+			}
+		}
+	}
+}
