@@ -19,6 +19,7 @@ import (
 
 	"github.com/idgraph/cdp/graph/dump"
 	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/neo4jstore"
 )
 
 const copyHelp = `
@@ -103,30 +104,9 @@ func (c *copySide) check() error {
 // into the URI is shown as xxxxx.
 func (c *copySide) String() string {
 	if c.neo4jURI != "" {
-		return fmt.Sprintf("Neo4j %s database %s", redactURI(c.neo4jURI), c.neo4jDB)
+		return fmt.Sprintf("Neo4j %s database %s", neo4jstore.RedactURI(c.neo4jURI), c.neo4jDB)
 	}
 	return "embedded store in " + c.dataDir
-}
-
-// redactURI returns uri with the password of its user information, if
-// any, replaced by xxxxx, for messages.
-func redactURI(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		// Nothing is shown of a URI that cannot be read for its parts
-		// but what precedes a user information.
-		if i := strings.LastIndex(uri, "@"); i >= 0 {
-			if j := strings.Index(uri, "://"); j >= 0 && j < i {
-				return uri[:j+3] + "xxxxx" + uri[i:]
-			}
-			return "xxxxx" + uri[i:]
-		}
-		return uri
-	}
-	if u.User == nil {
-		return uri
-	}
-	return u.Redacted()
 }
 
 // same reports whether c and o name the same store: for Neo4j, the same

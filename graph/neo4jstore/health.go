@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,10 +154,22 @@ func (s *Store) guard(ctx context.Context) (context.Context, func(err error) err
 	return cctx, done, nil
 }
 
-// redact drops a password from a URI, for messages and logs.
-func redact(uri string) string {
+// RedactURI returns uri for messages and logs: a password written into it
+// is shown as xxxxx, and of a URI that cannot be read as a URL (a
+// password with a stray %, say) none of the user information is shown.
+func RedactURI(uri string) string {
 	u, err := url.Parse(uri)
-	if err != nil || u.User == nil {
+	if err != nil {
+		at := strings.LastIndex(uri, "@")
+		if at < 0 {
+			return uri
+		}
+		if i := strings.Index(uri, "://"); i >= 0 && i < at {
+			return uri[:i+3] + "xxxxx" + uri[at:]
+		}
+		return "xxxxx" + uri[at:]
+	}
+	if u.User == nil {
 		return uri
 	}
 	return u.Redacted()

@@ -68,6 +68,26 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("err = %v; want the address without the password", err)
 	}
+
+	// A password with a % that starts no escape, or with a space, makes
+	// the URI unreadable as a URL: the error says so and shows none of
+	// its user information, nor the piece of the password that is a bad
+	// escape.
+	for _, pw := range []string{"s3cret%zz-in-uri", "s3cret%2-in-uri", "s3cret in-uri"} {
+		s, err := neo4jstore.Open(ctx, neo4jstore.Config{URI: "bolt://neo4j:" + pw + "@127.0.0.1:1"})
+		if err == nil {
+			_ = s.Close(ctx)
+			t.Fatalf("Open succeeded with the URI of password %q", pw)
+		}
+		for _, piece := range []string{"s3cret", "in-uri", "%zz", "%2-"} {
+			if strings.Contains(err.Error(), piece) {
+				t.Errorf("err = %v; it shows %q of the password", err, piece)
+			}
+		}
+		if !strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(err.Error(), "not a valid URL") {
+			t.Errorf("err = %v; want the address, and that the URI is not a valid URL", err)
+		}
+	}
 }
 
 // Reads run in read transactions, which Neo4j routes to a reader in a

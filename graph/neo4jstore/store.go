@@ -87,7 +87,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.User != "" {
 		auth = neo4j.BasicAuth(cfg.User, cfg.Password, "")
 	}
-	uri := redact(cfg.URI)
+	uri := RedactURI(cfg.URI)
 	var tlsConf []func(*config.Config)
 	if cfg.CAFile != "" {
 		pool, err := trustedCAs(cfg.CAFile, cfg.URI)
@@ -97,6 +97,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		tlsConf = append(tlsConf, func(c *config.Config) {
 			c.TlsConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		})
+	}
+	if _, err := url.Parse(cfg.URI); err != nil {
+		// The parser's error repeats the URI whole, and may quote a piece
+		// of a password written into it.
+		return nil, fmt.Errorf("neo4j: bad configuration for %q: the URI is not a valid URL (percent-encode a password written into it, or give it with the password setting)", uri)
 	}
 	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth, tlsConf...)
 	if err != nil {
@@ -162,7 +167,7 @@ func trustedCAs(path, uri string) (*x509.CertPool, error) {
 		scheme = u.Scheme
 	}
 	if scheme != "bolt+s" && scheme != "neo4j+s" {
-		return nil, fmt.Errorf("neo4j: a CA file needs a bolt+s:// or neo4j+s:// URI, got %q", redact(uri))
+		return nil, fmt.Errorf("neo4j: a CA file needs a bolt+s:// or neo4j+s:// URI, got %q", RedactURI(uri))
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
