@@ -96,6 +96,23 @@ func (c *copySide) check() error {
 		return usagef("give --%s-data-dir DIR or --%s-neo4j-uri URI", c.name, c.name)
 	case c.dataDir != "" && c.neo4jURI != "":
 		return usagef("give --%s-data-dir or --%s-neo4j-uri, not both", c.name, c.name)
+	case c.neo4jURI == "":
+		return nil
+	}
+	// Checked before either store is opened: opening the source may
+	// upgrade an embedded store of an older layout in place.
+	scheme := ""
+	if u, err := url.Parse(c.neo4jURI); err == nil {
+		scheme = u.Scheme // lowercased by Parse
+	}
+	switch scheme {
+	case "bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc":
+	default:
+		return usagef("--%s-neo4j-uri %q is not a Neo4j URI: give bolt://HOST:PORT or neo4j://HOST:PORT (+s or +ssc for TLS), with a password in it percent-encoded",
+			c.name, neo4jstore.RedactURI(c.neo4jURI))
+	}
+	if c.neo4jCA != "" && scheme != "bolt+s" && scheme != "neo4j+s" {
+		return usagef("--%s-neo4j-ca-file needs a bolt+s:// or neo4j+s:// --%s-neo4j-uri, whose certificate it checks", c.name, c.name)
 	}
 	return nil
 }

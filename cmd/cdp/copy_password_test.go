@@ -42,11 +42,11 @@ func TestCopyNeverShowsAPasswordOfAURI(t *testing.T) {
 	same := "bolt://ann:" + password + "@127.0.0.1:1"
 	out, errOut, code := copyRun(t, "--from-neo4j-uri", same, "--to-neo4j-uri", same)
 	check("the same store twice", out, errOut, code, 2, "the same store (Neo4j bolt://ann:")
-	// A password with a stray % makes the URI unreadable as a URL: none
-	// of its user information is shown then.
+	// A password with a stray % makes the URI unreadable as a URL, which
+	// is refused: none of its user information is shown then.
 	odd := "bolt://ann:" + password + "%zz@127.0.0.1:1"
 	out, errOut, code = copyRun(t, "--from-neo4j-uri", odd, "--to-neo4j-uri", odd)
-	check("the same unreadable URI twice", out, errOut, code, 2, "the same store (Neo4j bolt://xxxxx@127.0.0.1:1")
+	check("an unreadable URI", out, errOut, code, 2, `"bolt://xxxxx@127.0.0.1:1" is not a Neo4j URI`)
 
 	// Into the test Neo4j, with the credentials in the URI. Neo4j does
 	// not read them from there (the flags give them), so the copy works.
