@@ -112,7 +112,7 @@ func audienceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	base, err := url.Parse(strings.TrimRight(server, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return usagef("--server %q is not an http or https URL", server)
+		return usagef("--server %q is not an http or https URL", shownURL(server))
 	}
 	q := url.Values{"format": {format}}
 	if identifiers != "" {

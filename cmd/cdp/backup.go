@@ -18,6 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/neo4jstore"
 )
 
 const backupHelp = `
@@ -62,7 +63,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	base, err := url.Parse(strings.TrimRight(server, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return usagef("--server %q is not an http or https URL", server)
+		return usagef("--server %q is not an http or https URL", shownURL(server))
 	}
 	if st, err := os.Stat(out); err == nil {
 		if !force {
@@ -98,6 +99,11 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		out, sum.Size, sum.Layout, sum.Identifiers, sum.Profiles, sum.MergedProfiles, sum.Events, sum.Keys, digest)
 	return nil
 }
+
+// shownURL is raw as a message shows it: a password written into it is
+// shown as xxxxx, and of text that is not a URL no user information is
+// shown (the same rule as for Neo4j URIs).
+func shownURL(raw string) string { return neo4jstore.RedactURI(raw) }
 
 // receiveBackup writes body, which must hold exactly size bytes, to a
 // temporary file beside path, checks it as a store file, and renames it to
