@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/redact"
 	"github.com/idgraph/cdp/privacy"
 )
 
@@ -113,7 +115,11 @@ func (cfg *ImportConfig) defaults() error {
 		return importErrorf("no server: give --server URL")
 	}
 	if !strings.HasPrefix(cfg.Server, "http://") && !strings.HasPrefix(cfg.Server, "https://") {
-		return importErrorf("server %q is not an http:// or https:// URL", cfg.Server)
+		return importErrorf("server %q is not an http:// or https:// URL", redact.URI(cfg.Server))
+	}
+	if _, err := url.Parse(cfg.Server); err != nil {
+		// err repeats the URL, password included.
+		return importErrorf("server %q is not a valid URL", redact.URI(cfg.Server))
 	}
 	cfg.Server = strings.TrimRight(cfg.Server, "/")
 	if cfg.Source == "" {
@@ -644,7 +650,9 @@ func (im *importer) send(ctx context.Context, b *outBatch) error {
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body.Bytes()))
 		if err != nil {
-			return importErrorf("server URL %q: %v", im.cfg.Server, err)
+			// err would repeat the URL, password included; Check
+			// refused every URL that does not parse.
+			return importErrorf("server URL %q: cannot make a request to it", redact.URI(im.cfg.Server))
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Content-Encoding", "gzip")

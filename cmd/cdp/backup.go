@@ -18,7 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/idgraph/cdp/graph/embedded"
-	"github.com/idgraph/cdp/graph/neo4jstore"
+	"github.com/idgraph/cdp/internal/redact"
 )
 
 const backupHelp = `
@@ -103,7 +103,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // shownURL is raw as a message shows it: a password written into it is
 // shown as xxxxx, and of text that is not a URL no user information is
 // shown (the same rule as for Neo4j URIs).
-func shownURL(raw string) string { return neo4jstore.RedactURI(raw) }
+func shownURL(raw string) string { return redact.URI(raw) }
 
 // receiveBackup writes body, which must hold exactly size bytes, to a
 // temporary file beside path, checks it as a store file, and renames it to

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/redact"
 )
 
 // probeEvery is how often the store checks that Neo4j answers.
@@ -154,23 +153,6 @@ func (s *Store) guard(ctx context.Context) (context.Context, func(err error) err
 	return cctx, done, nil
 }
 
-// RedactURI returns uri for messages and logs: a password written into it
-// is shown as xxxxx, and of a URI that cannot be read as a URL (a
-// password with a stray %, say) none of the user information is shown.
-func RedactURI(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		at := strings.LastIndex(uri, "@")
-		if at < 0 {
-			return uri
-		}
-		if i := strings.Index(uri, "://"); i >= 0 && i < at {
-			return uri[:i+3] + "xxxxx" + uri[at:]
-		}
-		return "xxxxx" + uri[at:]
-	}
-	if u.User == nil {
-		return uri
-	}
-	return u.Redacted()
-}
+// RedactURI returns uri for messages and logs (redact.URI): a password
+// written into it is shown as xxxxx.
+func RedactURI(uri string) string { return redact.URI(uri) }

@@ -1,0 +1,22 @@
+package redact
+
+import "testing"
+
+func TestURI(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"bolt://127.0.0.1:7687", "bolt://127.0.0.1:7687"},
+		{"neo4j+s://neo4j:s3cret@db.example:7687", "neo4j+s://neo4j:xxxxx@db.example:7687"},
+		{"http://admin@cdp.example", "http://admin@cdp.example"},
+		// Not a URL (a stray % in the password): no user information.
+		{"http://admin:pw%zz@cdp.example:8080", "http://xxxxx@cdp.example:8080"},
+		{"admin:pw%zz@cdp.example", "xxxxx@cdp.example"},
+		// No "//": read as scheme "admin", the rest opaque.
+		{"admin:pw@cdp.example:8080", "xxxxx@cdp.example:8080"},
+		{"http://cdp.example/a@b?c=d@e", "http://cdp.example/a@b?c=d@e"},
+		{"not a url", "not a url"},
+	} {
+		if got := URI(c.in); got != c.want {
+			t.Errorf("URI(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
