@@ -57,8 +57,10 @@ type Profiles struct {
 	Masker  *access.Masker
 }
 
-// Build makes the body of delivery dl for d at now: every entry, with its
-// profile's current identifiers and traits (masked unless d.IncludePII),
+// Build makes the body of delivery dl for d at now: every entry d's kinds
+// and audiences select now (Selects; d may have been updated since the
+// batch was taken), with its profile's current identifiers and traits
+// (masked unless d.IncludePII),
 // leaving out the entries of profiles erased since (but Forgotten ones)
 // and, when d has a purpose, those of profiles whose consent state for it
 // is not GRANTED (an erased profile has none).
@@ -74,8 +76,14 @@ type Profiles struct {
 // It returns the body, how many entries it holds, and the ids of the live
 // profiles it describes.
 func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now time.Time) ([]byte, int, []string, error) {
-	ids := make([]string, 0, len(dl.Entries))
-	for _, e := range dl.Entries {
+	// d's kinds and audiences as they are now: an update since the batch
+	// was taken (while it failed, or before a dead letter's replay) may
+	// have narrowed them.
+	entries := slices.DeleteFunc(slices.Clone(dl.Entries), func(e graph.FeedEntry) bool {
+		return !Selects(d, e)
+	})
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
 		if e.ProfileID != "" {
 			ids = append(ids, e.ProfileID)
 		}
@@ -144,9 +152,9 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		}
 		profiles[pid] = pp
 	}
-	out := Payload{DeliveryID: dl.ID, DestinationID: d.ID, Entries: make([]PayloadEntry, 0, len(dl.Entries))}
+	out := Payload{DeliveryID: dl.ID, DestinationID: d.ID, Entries: make([]PayloadEntry, 0, len(entries))}
 	var described []string
-	for _, e := range dl.Entries {
+	for _, e := range entries {
 		var pp *PayloadProfile
 		if pr, ok := live[e.ProfileID]; ok {
 			pp = profiles[pr.ID]
@@ -155,8 +163,8 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 			// Forgotten entries may name the profile.
 			continue
 		}
-		// Entries of other audiences are left out when the batch is taken:
-		// one with none here is there only as a removal.
+		// Entries of other audiences were left out above: one with none
+		// here is there only as a removal.
 		selected := (len(d.AudienceIDs) == 0 || e.AudienceID != "") && (d.Purpose == "" || (pp != nil && granted[pp.ID]))
 		if !selected {
 			withdrawn := pp != nil && !granted[pp.ID] && once[pp.ID]
@@ -185,6 +193,16 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		return nil, 0, nil, err
 	}
 	return body, len(out.Entries), slices.Compact(slices.Sorted(slices.Values(described))), nil
+}
+
+// Selects reports whether d's kinds and audiences select entry e, or let
+// it pass as a removal: what the worker takes into a batch, and what Build
+// sends of a batch taken before d was updated.
+func Selects(d Destination, e graph.FeedEntry) bool {
+	if len(d.Kinds) > 0 && !slices.Contains(d.Kinds, e.Kind) {
+		return false
+	}
+	return len(d.AudienceIDs) == 0 || slices.Contains(d.AudienceIDs, e.AudienceID) || Removal(d, e.Kind)
 }
 
 // Removal reports whether entries of kind k may tell destination d to

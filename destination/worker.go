@@ -444,12 +444,8 @@ func (w *Worker) step(ctx context.Context, id string, idle *idleState) (time.Dur
 			through = entries[len(entries)-1].Seq
 		}
 	}
-	if len(d.AudienceIDs) > 0 {
-		// Removals (erasure, withdrawn consent) pass: Build decides.
-		entries = slices.DeleteFunc(entries, func(e graph.FeedEntry) bool {
-			return !slices.Contains(d.AudienceIDs, e.AudienceID) && !Removal(d, e.Kind)
-		})
-	}
+	// Removals (erasure, withdrawn consent) pass: Build decides.
+	entries = slices.DeleteFunc(entries, func(e graph.FeedEntry) bool { return !Selects(d, e) })
 	dl, made, err := w.cfg.Store.TakeBatch(ctx, id, w.cfg.Holder, d.Cursor, through, entries, time.Now())
 	if err != nil || !made {
 		return 0, err
