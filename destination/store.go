@@ -98,7 +98,8 @@ type Store interface {
 type TxRedact interface {
 	// RedactDeliveries drops from every PENDING, FAILED and DEAD delivery
 	// the entries whose ProfileID is one of profileIDs, and removes them
-	// from other entries' PreviousIDs, in a fixed number of round trips.
+	// from other entries' PreviousIDs (dropping a merge or split left
+	// with none), in a fixed number of round trips.
 	// It returns how many deliveries it changed. A delivery left with no
 	// entry is sent as an empty batch, or not at all (see Profiles.Build).
 	RedactDeliveries(ctx context.Context, profileIDs []string) (int, error)
@@ -115,7 +116,8 @@ func RedactInTx(ctx context.Context, tx graph.Tx, profileIDs []string) (int, err
 }
 
 // Redact returns entries without those of the profiles in drop, and
-// without them in PreviousIDs, and whether anything changed. Stores use
+// without them in PreviousIDs (an entry left with none goes too, as
+// InFeed leaves it out), and whether anything changed. Stores use
 // it to implement RedactDeliveries.
 func Redact(entries []graph.FeedEntry, drop map[string]bool) ([]graph.FeedEntry, bool) {
 	changed := false
@@ -135,7 +137,9 @@ func Redact(entries []graph.FeedEntry, drop map[string]bool) ([]graph.FeedEntry,
 				prev = append(prev, p)
 			}
 			if len(prev) == 0 {
-				prev = nil
+				// A merge or split left naming no other profile says
+				// nothing: the feed makes it a gap, and so does a batch.
+				continue
 			}
 			e.PreviousIDs = prev
 		}

@@ -516,14 +516,17 @@ func testRedact(t *testing.T, s Store) {
 		return e
 	}
 	// Destination 1: batch 1 delivered (p1), batch 2 dead (p1, p2), batch
-	// 3 in flight (p2, and p3 merged from p1 and p4).
+	// 3 in flight (p2, p3 merged from p1 and p4, and p5 split off p1: left
+	// naming no other profile, it goes, as the feed makes it a gap).
 	d1, _, err := s.TakeBatch(ctx, id(1), "a", 0, 1, []graph.FeedEntry{mk(1, "p1")}, at(1))
 	must(t, err)
 	must(t, s.RecordAttempt(ctx, id(1), "a", d1.Number, destination.Outcome{Status: destination.Delivered, Attempts: 1, At: at(2)}))
 	d2, _, err := s.TakeBatch(ctx, id(1), "a", 1, 3, []graph.FeedEntry{mk(2, "p1"), mk(3, "p2")}, at(3))
 	must(t, err)
 	must(t, s.RecordAttempt(ctx, id(1), "a", d2.Number, destination.Outcome{Status: destination.Dead, Attempts: 1, At: at(4)}))
-	_, _, err = s.TakeBatch(ctx, id(1), "a", 3, 5, []graph.FeedEntry{mk(4, "p2"), mk(5, "p3", "p1", "p4")}, at(5))
+	split := mk(6, "p5", "p1")
+	split.Kind = graph.FeedSplit
+	_, _, err = s.TakeBatch(ctx, id(1), "a", 3, 6, []graph.FeedEntry{mk(4, "p2"), mk(5, "p3", "p1", "p4"), split}, at(5))
 	must(t, err)
 	// Destination 2: one batch in flight, of p1 alone.
 	_, _, err = s.TakeBatch(ctx, id(2), "a", 0, 2, []graph.FeedEntry{mk(2, "p1")}, at(5))
