@@ -391,11 +391,18 @@ func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reas
 		}
 		now := e.stamp(1, latestOf(ps)) // the split may create profiles
 		w := &Write{At: now, DeleteLinks: []LinkKey{lk}}
-		w.PutRejected = []RejectedLink{{A: ka, B: kb, Source: SourceManual, Reason: reason, Evidence: "unlinkIdentifiers", At: now}}
 		out, err = e.split(ctx, tx, r, ps[ids[ka].ProfileID], nil, map[LinkKey]bool{lk: true}, "unlinked "+ka+" and "+kb+": "+reason, w)
 		if err != nil {
 			return err
 		}
+		// A refusal's A is the side that kept its profile: when the cut
+		// split the profile and a moved to another part (the split
+		// assigns the keys of every part but the kept one), b kept it.
+		kept, refused := ka, kb
+		if slices.ContainsFunc(w.Assign, func(as Assignment) bool { return as.Key == ka }) {
+			kept, refused = kb, ka
+		}
+		w.PutRejected = []RejectedLink{{A: kept, B: refused, Source: SourceManual, Reason: reason, Evidence: "unlinkIdentifiers", At: now}}
 		r.retire(w) // none: a cut deletes no profile
 		return applyAndHook(ctx, tx, w)
 	})

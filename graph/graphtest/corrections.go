@@ -25,6 +25,7 @@ func RunCorrections(t *testing.T, open Opener) {
 		{"ErasureLeavesSplitHistoryOfOthers", testErasureOthersSplitHistory},
 		{"LongRedirectChain", func(t *testing.T, open Opener) { testLongRedirectChain(t, open, 70) }},
 		{"ExplainWhileCorrecting", testExplainWhileCorrecting},
+		{"UnlinkRefusalKeptSideFirst", testUnlinkRefusalKeptSideFirst},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -365,5 +366,41 @@ func checkGraphView(t *testing.T, g graph.GraphView) {
 	}
 	if parts != 1 {
 		t.Errorf("identityGraph(%s): its %d members are %d parts over its links", g.ProfileID, len(inside), parts)
+	}
+}
+
+// A refusal's A is the side that kept its profile and B the side that was
+// refused, whichever order unlinkIdentifiers was given its identifiers in.
+// One event starts P with A's user id and B's anonymous id; cutting their
+// link splits P into two parts of one identifier each, and the part with
+// the highest-priority identifier, the user id, keeps P (rule 5). So the
+// refusal reads user_id:A kept, anonymous_id:B refused, though the
+// unlink named the anonymous id first.
+func testUnlinkRefusalKeptSideFirst(t *testing.T, open Opener) {
+	e := newEngine(t, open)
+	ctx := context.Background()
+	apply(t, e, ev("e1", 1, user("A"), anon("B")))
+	p := profileOf(t, e, user("A"))
+	if _, err := e.UnlinkIdentifiers(ctx, anon("B"), user("A"), "shared browser"); err != nil {
+		t.Fatal(err)
+	}
+	if got := profileOf(t, e, user("A")).ID; got != p.ID {
+		t.Fatalf("user_id:A is in %s after the split, want %s (the part with the highest-priority identifier)", got, p.ID)
+	}
+	if got := profileOf(t, e, anon("B")).ID; got == p.ID {
+		t.Fatalf("anonymous_id:B kept %s; want a new profile", got)
+	}
+	for _, ask := range [][2]graph.IdentifierRef{{user("A"), anon("B")}, {anon("B"), user("A")}} {
+		ex, err := e.ExplainLink(ctx, ask[0], ask[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Linked || len(ex.Rejected) != 1 {
+			t.Fatalf("explanation after the unlink = %+v, want one refusal", ex)
+		}
+		r := ex.Rejected[0]
+		if r.Source != graph.SourceManual || r.A != "user_id:A" || r.B != "anonymous_id:B" {
+			t.Fatalf("refusal = %s %s -> %s, want manual user_id:A (kept its profile) -> anonymous_id:B (refused)", r.Source, r.A, r.B)
+		}
 	}
 }
