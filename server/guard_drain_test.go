@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -62,24 +61,16 @@ func TestGuardRefusalsReachSlowClients(t *testing.T) {
 			if c.secret != "" {
 				hdr["Authorization"] = "Bearer " + c.secret
 			}
-			const posts = 4
-			var wg sync.WaitGroup
-			errs := make([]error, posts)
-			for i := range posts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					status, answer, err := httpdrain.SlowPost(c.dial, c.path, hdr, body, false)
-					if err != nil {
-						errs[i] = err
-						return
-					}
-					if status != c.status || !json.Valid(answer) || !strings.Contains(string(answer), c.code) {
-						errs[i] = fmt.Errorf("got %d %.200q, want %d %s", status, answer, c.status, c.code)
-					}
-				}()
-			}
-			wg.Wait()
+			errs := httpdrain.Together(4, func(int) error {
+				status, answer, err := httpdrain.SlowPost(c.dial, c.path, hdr, body, false)
+				if err != nil {
+					return err
+				}
+				if status != c.status || !json.Valid(answer) || !strings.Contains(string(answer), c.code) {
+					return fmt.Errorf("got %d %.200q, want %d %s", status, answer, c.status, c.code)
+				}
+				return nil
+			})
 			for i, err := range errs {
 				if err != nil {
 					t.Errorf("%s, post %d: %v", c.name, i, err)

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -47,24 +46,16 @@ func TestEndpointRefusalsReachSlowClients(t *testing.T) {
 			{"POST", "/v1/audiences/nothing", http.StatusNotFound, "NOT_FOUND"},
 			{"PUT", BackupPath, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
 		} {
-			const posts = 4
-			var wg sync.WaitGroup
-			errs := make([]error, posts)
-			for i := range posts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					status, answer, err := httpdrain.SlowRequest(c.method, u.Host, c.path, nil, body, false)
-					if err != nil {
-						errs[i] = err
-						return
-					}
-					if status != c.status || !strings.Contains(string(answer), c.code) {
-						errs[i] = fmt.Errorf("got %d %.200q, want %d %s", status, answer, c.status, c.code)
-					}
-				}()
-			}
-			wg.Wait()
+			errs := httpdrain.Together(4, func(int) error {
+				status, answer, err := httpdrain.SlowRequest(c.method, u.Host, c.path, nil, body, false)
+				if err != nil {
+					return err
+				}
+				if status != c.status || !strings.Contains(string(answer), c.code) {
+					return fmt.Errorf("got %d %.200q, want %d %s", status, answer, c.status, c.code)
+				}
+				return nil
+			})
 			for i, err := range errs {
 				if err != nil {
 					t.Errorf("%s %s, request %d: %v", c.method, c.path, i, err)

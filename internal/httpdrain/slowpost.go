@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -69,4 +70,20 @@ func SlowRequest(method, addr, path string, hdr map[string]string, body []byte, 
 		return resp.StatusCode, data, fmt.Errorf("reading the %d answer's body: %w", resp.StatusCode, err)
 	}
 	return resp.StatusCode, data, nil
+}
+
+// Together runs one(i) for i from 0 to n-1, each on its own goroutine (n
+// slow clients at once), and returns their errors by i.
+func Together(n int, one func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = one(i)
+		}()
+	}
+	wg.Wait()
+	return errs
 }
