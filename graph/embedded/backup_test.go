@@ -210,9 +210,10 @@ func damage(t *testing.T, from string, fn func(b []byte) []byte) string {
 	return path
 }
 
-// CheckFile refuses what is not a sound file of this store, saying why,
-// without naming any key or value, and without crashing on damaged pages.
-func TestCheckFileRefuses(t *testing.T) {
+// layoutBackup writes the layout dataset to a store and returns the path
+// of a backup of it, the store closed.
+func layoutBackup(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	writeLayoutDataset(t, dir)
 	s, err := Open(dir)
@@ -224,6 +225,13 @@ func TestCheckFileRefuses(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return good
+}
+
+// CheckFile refuses what is not a sound file of this store, saying why,
+// without naming any key or value, and without crashing on damaged pages.
+func TestCheckFileRefuses(t *testing.T) {
+	good := layoutBackup(t)
 	const page = 4096
 	size := fileSize(t, good)
 	if size < 8*page {
@@ -412,17 +420,7 @@ func TestRestore(t *testing.T) {
 // again, empty, and what it held (the retired profile ids, say) would be
 // lost without a word.
 func TestCheckFileRefusesEveryMissingBucket(t *testing.T) {
-	dir := t.TempDir()
-	writeLayoutDataset(t, dir)
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := filepath.Join(t.TempDir(), "good.db")
-	backupTo(t, s, good, nil)
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	good := layoutBackup(t)
 	if _, err := CheckFile(context.Background(), good); err != nil {
 		t.Fatalf("the whole backup is refused: %v", err)
 	}
