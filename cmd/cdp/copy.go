@@ -101,17 +101,12 @@ func (c *copySide) check() error {
 	}
 	// Checked before either store is opened: opening the source may
 	// upgrade an embedded store of an older layout in place.
-	scheme := ""
-	if u, err := url.Parse(c.neo4jURI); err == nil {
-		scheme = u.Scheme // lowercased by Parse
-	}
-	switch scheme {
-	case "bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc":
-	default:
+	scheme := neo4jstore.URIScheme(c.neo4jURI)
+	if !neo4jstore.KnownScheme(scheme) {
 		return usagef("--%s-neo4j-uri %q is not a Neo4j URI: give bolt://HOST:PORT or neo4j://HOST:PORT (+s or +ssc for TLS), with a password in it percent-encoded",
 			c.name, neo4jstore.RedactURI(c.neo4jURI))
 	}
-	if c.neo4jCA != "" && scheme != "bolt+s" && scheme != "neo4j+s" {
+	if c.neo4jCA != "" && !neo4jstore.ChecksCertificate(scheme) {
 		return usagef("--%s-neo4j-ca-file needs a bolt+s:// or neo4j+s:// --%s-neo4j-uri, whose certificate it checks", c.name, c.name)
 	}
 	return nil
@@ -193,9 +188,7 @@ func neo4jServerKey(u string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	switch strings.ToLower(p.Scheme) {
-	case "bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc":
-	default:
+	if !neo4jstore.KnownScheme(p.Scheme) { // lowercased by Parse
 		return "", false
 	}
 	host := strings.ToLower(strings.TrimSuffix(p.Hostname(), "."))

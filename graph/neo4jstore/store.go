@@ -158,15 +158,35 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// URIScheme is uri's scheme, lowercased, or "" when uri is not a URL.
+func URIScheme(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme // lowercased by Parse
+}
+
+// KnownScheme reports whether Open takes a URI of this scheme: bolt and
+// neo4j (routing), each plain, +s (TLS, certificate checked) or +ssc
+// (TLS, any certificate).
+func KnownScheme(scheme string) bool {
+	switch scheme {
+	case "bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc":
+		return true
+	}
+	return false
+}
+
+// ChecksCertificate reports whether a URI of this scheme checks the
+// server's certificate, the only case where a CA file applies.
+func ChecksCertificate(scheme string) bool { return scheme == "bolt+s" || scheme == "neo4j+s" }
+
 // trustedCAs is the system's certificate pool with the certificates of the
 // PEM file path added, for uri, which must be bolt+s:// or neo4j+s://
 // (the schemes that check the server's certificate).
 func trustedCAs(path, uri string) (*x509.CertPool, error) {
-	scheme := ""
-	if u, err := url.Parse(uri); err == nil {
-		scheme = u.Scheme
-	}
-	if scheme != "bolt+s" && scheme != "neo4j+s" {
+	if !ChecksCertificate(URIScheme(uri)) {
 		return nil, fmt.Errorf("neo4j: a CA file needs a bolt+s:// or neo4j+s:// URI, got %q", RedactURI(uri))
 	}
 	data, err := os.ReadFile(path)
