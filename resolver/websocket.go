@@ -62,7 +62,8 @@ type wsConnState struct {
 	loneSurrogate atomic.Bool
 
 	// running holds the ids of the operations the client started that
-	// the server has not ended (with complete or error) yet.
+	// the server has not ended (with complete or error) yet; a complete
+	// for an id not in it is not sent (timedConn.WriteJSON).
 	mu      sync.Mutex
 	running map[string]bool
 }
@@ -338,14 +339,24 @@ func wsLoneSurrogate(msg []byte) bool {
 	return json.Unmarshal(msg, &m) == nil && surrogates.Escaped([]byte(m.Payload.Query))
 }
 
+// WriteJSON writes a message of the transport. An operation ends with the
+// server's complete or error, and its id may then be used again. A
+// complete for an operation no longer running is not sent: the transport
+// follows the error of an operation that does not start (a document that
+// does not parse or validate, a payload that is not an object) with a
+// complete, which the graphql-transport-ws protocol forbids (after error
+// the operation is over), and which a client would take for the end of
+// a new operation under the same id.
 func (c *timedConn) WriteJSON(v any) error {
 	if c.state != nil {
-		// An operation ends with the server's complete or error; its id
-		// may then be used again.
 		if typ, id := wsMessageTypeID(v); typ == "complete" || typ == "error" {
 			c.state.mu.Lock()
+			running := c.state.running[id]
 			delete(c.state.running, id)
 			c.state.mu.Unlock()
+			if typ == "complete" && !running {
+				return nil
+			}
 		}
 	}
 	t := time.AfterFunc(c.timeout, func() { c.once.Do(func() { _ = c.WebsocketConn.Close() }) })
