@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -170,6 +171,48 @@ func TestWebsocketOperationsRateLimited(t *testing.T) {
 	if limited == 0 || answered > 2+int(elapsed.Seconds()) {
 		t.Fatalf("%d of %d queries answered, %d RATE_LIMITED in %v at 1 per second, bursts of 1", answered, n, limited, elapsed)
 	}
+}
+
+// Opening a websocket takes one token of its key's GraphQL rate limit,
+// however the key is sent: in the upgrade request's Authorization header,
+// in connection_init, or in both (the guard took the token at the
+// upgrade; connection_init took a second one for the same key). With
+// bursts of two and a rate that refills nothing while the test runs, each
+// connection has exactly one token left for its operations: the first
+// query is answered and the second refused with RATE_LIMITED.
+func TestWebsocketOpeningTakesOneToken(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		_, dial := startSubs(t, st, app.FeedConfig{}, func(c *app.Config) { c.Auth.RateLimit, c.Auth.Burst = 0.0001, 2 })
+		for _, c := range []struct {
+			name           string
+			header, inInit bool
+		}{
+			{"the upgrade header", true, false},
+			{"connection_init", false, true},
+			{"both", true, true},
+		} {
+			_, secret := addKey(t, st, "profiles:read")
+			var hdr http.Header
+			if c.header {
+				hdr = http.Header{"Authorization": {"Bearer " + secret}}
+			}
+			var payload map[string]any
+			if c.inInit {
+				payload = map[string]any{"Authorization": "Bearer " + secret}
+			}
+			w, status := dialWS(t, dial, hdr)
+			if status != http.StatusSwitchingProtocols {
+				t.Fatalf("%s: upgrade answered %d", c.name, status)
+			}
+			w.mustInit(payload)
+			if d, errs := w.operation("q1", `{ __typename }`); len(errs) > 0 || len(d["__typename"]) == 0 {
+				t.Errorf("key in %s: the first query got %s %+v, want an answer (one token left after opening)", c.name, d, errs)
+			}
+			if d, errs := w.operation("q2", `{ __typename }`); errCode(errs) != "RATE_LIMITED" {
+				t.Errorf("key in %s: the second query got %s %+v, want RATE_LIMITED", c.name, d, errs)
+			}
+		}
+	})
 }
 
 // A connection opened in open mode (no key stored) keeps no scope once
