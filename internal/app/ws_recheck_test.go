@@ -215,6 +215,28 @@ func TestWebsocketOpeningTakesOneToken(t *testing.T) {
 	})
 }
 
+// A key in the upgrade request's Authorization header is checked by the
+// guard before the upgrade, as the header of any request is: a key it
+// refuses gets the HTTP refusal (401 for an unknown key, 429 past the
+// key's rate limit), not a websocket to be closed with 4401 or 4429 as a
+// refused connection_init is.
+func TestWebsocketUpgradeHeaderRefusedOverHTTP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		_, secret := addKey(t, st, "profiles:read")
+		_, dial := startSubs(t, st, app.FeedConfig{}, func(c *app.Config) { c.Auth.RateLimit, c.Auth.Burst = 0.0001, 1 })
+		bearer := func(s string) http.Header { return http.Header{"Authorization": {"Bearer " + s}} }
+		if _, status := dialWS(t, dial, bearer("cdp_"+strings.Repeat("A", 43))); status != http.StatusUnauthorized {
+			t.Errorf("an unknown key in the upgrade header: %d, want 401", status)
+		}
+		if _, status := dialWS(t, dial, bearer(secret)); status != http.StatusSwitchingProtocols {
+			t.Fatalf("the key's first upgrade: %d, want 101", status)
+		}
+		if _, status := dialWS(t, dial, bearer(secret)); status != http.StatusTooManyRequests {
+			t.Errorf("the key's second upgrade, past its burst of one: %d, want 429", status)
+		}
+	})
+}
+
 // A connection opened in open mode (no key stored) keeps no scope once
 // the first key exists: created over that very connection, or stored
 // behind the server's back. Without a key its next operation is refused
