@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/idgraph/cdp/auth"
+	"github.com/idgraph/cdp/internal/httpdrain"
 )
 
 // Loopback reports whether ln listens on a loopback address only
@@ -54,7 +55,11 @@ func metricsHostCheck(next http.Handler) http.Handler {
 	})
 }
 
+// misdirected answers 421 once what is left of r's body is read (within
+// httpdrain's bounds), as every refusal decided from the headers is: a
+// client still sending would otherwise see a reset connection.
 func misdirected(w http.ResponseWriter, r *http.Request, why string) {
+	httpdrain.Body(w, r)
 	writeJSON(w, http.StatusMisdirectedRequest, map[string]any{
 		"success": false,
 		"error": "Host " + clip(r.Host) + " is not served: " + why + " and answers only " +
@@ -79,6 +84,7 @@ func (s *Server) openOrigins(next http.Handler) http.Handler {
 		case s.cfg.CollectorKeyed && strings.HasPrefix(r.URL.Path, "/v1/"):
 		default:
 			if !auth.OriginAllowed(r, s.cfg.Origins) && (s.cfg.Guard == nil || s.cfg.Guard.Open(r.Context())) {
+				httpdrain.Body(w, r) // as misdirected does
 				writeJSON(w, http.StatusForbidden, map[string]any{
 					"success": false,
 					"error": "Origin " + clip(r.Header.Get("Origin")) + " may not send this request: with no API key the server " +

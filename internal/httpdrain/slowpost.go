@@ -14,7 +14,8 @@ import (
 // own TCP connection, the body in 64 KiB pieces 100 ms apart (chunked when
 // asked, else with Content-Length), and reads the answer only once the
 // whole request is sent, as many clients do. An error writing or reading
-// (a reset connection) is returned as is. hdr holds extra header lines.
+// (a reset connection) is returned as is. hdr holds extra header lines;
+// its Host, if any, replaces addr as the Host header.
 func SlowPost(addr, path string, hdr map[string]string, body []byte, chunked bool) (status int, answer []byte, err error) {
 	return SlowRequest(http.MethodPost, addr, path, hdr, body, chunked)
 }
@@ -30,9 +31,15 @@ func SlowRequest(method, addr, path string, hdr map[string]string, body []byte, 
 	if err := conn.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
 		return 0, nil, err
 	}
-	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, addr)
+	host := addr
+	if h, ok := hdr["Host"]; ok {
+		host = h
+	}
+	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, host)
 	for k, v := range hdr {
-		head += k + ": " + v + "\r\n"
+		if k != "Host" {
+			head += k + ": " + v + "\r\n"
+		}
 	}
 	if chunked {
 		head += "Transfer-Encoding: chunked\r\n\r\n"
