@@ -113,14 +113,19 @@ func (r *Resolver) createKey(ctx context.Context, in gql.CreateAPIKeyInput) (*gq
 
 func (r *Resolver) revokeKey(ctx context.Context, id string) (*access.Key, error) {
 	entry := newEntry(ctx, "revokeApiKey", "")
-	if keyIDRe.MatchString(id) {
-		entry.Reason = "key " + id
-	}
 	if r.keys == nil {
 		err := errNoKeyStore()
 		r.auditFailure(ctx, entry, err)
 		return nil, err
 	}
+	// A malformed id is bad input, as updateAudience and
+	// updateDestination answer it, not a key that is not stored.
+	if !keyIDRe.MatchString(id) {
+		err := invalidArg("id", "is not an API key id (key_ followed by 1 to 64 letters or digits)")
+		r.auditFailure(ctx, entry, err)
+		return nil, domainErr(err)
+	}
+	entry.Reason = "key " + id
 	k, err := r.keys.RevokeKey(access.WithKeepAdmin(ctx), id, graph.Now(), entry)
 	if err != nil {
 		r.auditFailure(ctx, entry, err)
