@@ -43,6 +43,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
@@ -201,8 +202,10 @@ func (k Key) Validate() error {
 		return bad("key id %q is not key_ followed by 1 to 64 letters or digits", k.ID)
 	case strings.TrimSpace(k.Name) == "":
 		return bad("key name is empty")
-	case len(k.Name) > MaxNameLen || !utf8.ValidString(k.Name) || strings.ContainsFunc(k.Name, isControl):
+	case len(k.Name) > MaxNameLen || !utf8.ValidString(k.Name):
 		return bad("key name must be at most %d bytes of printable UTF-8", MaxNameLen)
+	case strings.ContainsFunc(k.Name, unicode.IsControl):
+		return bad("key name holds a control character (C0, DEL or C1); it must be printable UTF-8")
 	case len(k.Scopes) == 0:
 		return bad("a key needs at least one scope; the scopes are %s", validScopes)
 	case k.Source != "" && !sourceRe.MatchString(k.Source):
@@ -434,8 +437,6 @@ func CheckPage(first int) error {
 	}
 	return nil
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // ProfilesOf returns the ids of the profiles w changes: written, named by
 // a history change, or deleted.

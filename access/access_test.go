@@ -170,6 +170,8 @@ func TestNewKey(t *testing.T) {
 	}{
 		{"", "", []string{"events:write"}, time.Time{}, "name"},
 		{"x\ty", "", []string{"events:write"}, time.Time{}, "name"},
+		{"x\u0085y", "", []string{"events:write"}, time.Time{}, "name"},
+		{"x\u009fy", "", []string{"events:write"}, time.Time{}, "name"},
 		{"x", "web site", []string{"events:write"}, time.Time{}, "source"},
 		{"x", "", []string{"events:read"}, time.Time{}, `"events:read"`},
 		{"x", "", nil, time.Time{}, "scope"},

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
@@ -173,8 +174,13 @@ func (d Destination) Check(prefix string) error {
 	if !ValidID(d.ID) {
 		return bad("id", "is not a destination id (%s followed by 32 lowercase hex digits)", IDPrefix)
 	}
-	if d.Name == "" || utf8.RuneCountInString(d.Name) > MaxNameLen || !printable(d.Name) {
+	if d.Name == "" || utf8.RuneCountInString(d.Name) > MaxNameLen || !utf8.ValidString(d.Name) {
 		return bad("name", "must be 1 to %d printable characters", MaxNameLen)
+	}
+	// C1 too (U+0080 to U+009F), as an audience's name: a CSI or NEL in
+	// a name shown on a terminal or a page is as bad as ESC or LF.
+	if strings.ContainsFunc(d.Name, unicode.IsControl) {
+		return bad("name", "holds a control character (C0, DEL or C1); it must be 1 to %d printable characters", MaxNameLen)
 	}
 	if _, err := ParseURL(d.URL); err != nil {
 		return bad("url", "%v", err)

@@ -194,6 +194,9 @@ func testKeyInput(t *testing.T, s Store) {
 		edit          func(k *access.Key)
 	}{
 		{"empty name", "name", func(k *access.Key) { k.Name = "  " }},
+		{"a C0 control in the name", "name", func(k *access.Key) { k.Name = "bot\x1b[2J" }},
+		{"a C1 control in the name", "name", func(k *access.Key) { k.Name = "bot\u009b2J" }},
+		{"NEL in the name", "name", func(k *access.Key) { k.Name = "bot\u0085two" }},
 		{"unknown scope", "profiles:write", func(k *access.Key) { k.Scopes = []access.Scope{"profiles:write"} }},
 		{"no scope", "scope", func(k *access.Key) { k.Scopes = nil }},
 		{"bad source", "-web", func(k *access.Key) { k.Source = "-web" }},

@@ -151,6 +151,9 @@ func testInput(t *testing.T, s Store) {
 	}{
 		{"id", func(d *destination.Destination) { d.ID = "dst_1" }},
 		{"name", func(d *destination.Destination) { d.Name = "" }},
+		{"name", func(d *destination.Destination) { d.Name = "crm\x1b[2J" }},
+		{"name", func(d *destination.Destination) { d.Name = "crm\u009b2J" }},
+		{"name", func(d *destination.Destination) { d.Name = "crm\u0085two" }},
 		{"url", func(d *destination.Destination) { d.URL = "ftp://example.com/" }},
 		{"secret", func(d *destination.Destination) { d.Secret = "short" }},
 		{"kinds[0]", func(d *destination.Destination) { d.Kinds = []graph.FeedKind{"NOPE"} }},
