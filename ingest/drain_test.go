@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/idgraph/cdp/ingest"
@@ -49,27 +48,20 @@ func TestOversizedBodyAnswered413NotReset(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("chunked=%v/%dKB", chunked, c.size/1000), func(t *testing.T) {
 			const posts = 40
-			var wg sync.WaitGroup
-			errs := make([]error, posts)
-			for i := range posts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					status, answer, err := httpdrain.SlowPost(u.Host, "/v1/batch", auth, body, chunked)
-					switch {
-					case err != nil:
-						errs[i] = fmt.Errorf("post %d: %w", i, err)
-					case status != http.StatusRequestEntityTooLarge:
-						errs[i] = fmt.Errorf("post %d: got %d %q, want 413", i, status, answer)
-					default:
-						var r ingest.Response
-						if err := json.Unmarshal(answer, &r); err != nil || r.Success || !strings.Contains(r.Error, "500 KiB per-request limit") {
-							errs[i] = fmt.Errorf("post %d: 413 with body %q, want the JSON error naming the limit", i, answer)
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			errs := httpdrain.Together(posts, func(i int) error {
+				status, answer, err := httpdrain.SlowPost(u.Host, "/v1/batch", auth, body, chunked)
+				switch {
+				case err != nil:
+					return fmt.Errorf("post %d: %w", i, err)
+				case status != http.StatusRequestEntityTooLarge:
+					return fmt.Errorf("post %d: got %d %q, want 413", i, status, answer)
+				}
+				var r ingest.Response
+				if err := json.Unmarshal(answer, &r); err != nil || r.Success || !strings.Contains(r.Error, "500 KiB per-request limit") {
+					return fmt.Errorf("post %d: 413 with body %q, want the JSON error naming the limit", i, answer)
+				}
+				return nil
+			})
 			failed := 0
 			for _, err := range errs {
 				if err != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/idgraph/cdp/graph"
@@ -29,24 +28,17 @@ func TestOversizedBodyAnswered413NotReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	const posts = 40
-	var wg sync.WaitGroup
-	errs := make([]error, posts)
-	for i := range posts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			status, answer, err := httpdrain.SlowPost(u.Host, "/", map[string]string{"Content-Type": "application/json"}, body, false)
-			if err != nil {
-				errs[i] = fmt.Errorf("post %d: %w", i, err)
-				return
-			}
-			var r gqlResponse
-			if jerr := json.Unmarshal(answer, &r); jerr != nil || status != http.StatusRequestEntityTooLarge || r.code() != CodeTooLarge {
-				errs[i] = fmt.Errorf("post %d: got %d %q, want 413 %s", i, status, answer, CodeTooLarge)
-			}
-		}()
-	}
-	wg.Wait()
+	errs := httpdrain.Together(posts, func(i int) error {
+		status, answer, err := httpdrain.SlowPost(u.Host, "/", map[string]string{"Content-Type": "application/json"}, body, false)
+		if err != nil {
+			return fmt.Errorf("post %d: %w", i, err)
+		}
+		var r gqlResponse
+		if jerr := json.Unmarshal(answer, &r); jerr != nil || status != http.StatusRequestEntityTooLarge || r.code() != CodeTooLarge {
+			return fmt.Errorf("post %d: got %d %q, want 413 %s", i, status, answer, CodeTooLarge)
+		}
+		return nil
+	})
 	failed := 0
 	for _, err := range errs {
 		if err != nil {
