@@ -104,6 +104,10 @@ type Destination struct {
 	// into a delivery (or skipped by the filters); it starts at the feed
 	// head when the destination is created, so there is no backfill.
 	Cursor uint64
+	// LastNumber is the Number of the newest delivery the destination
+	// took (0 before its first), from which the next is numbered. It
+	// outlives the deliveries, so that a number pruned is not taken again.
+	LastNumber uint64
 	// Lease says which process delivers the destination, until when.
 	Lease Lease
 }

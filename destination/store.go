@@ -24,8 +24,8 @@ import (
 // is not stored; ECONFLICT where the method says; store failures as
 // graph.Store's. Times are kept as graph.Clean gives them.
 type Store interface {
-	// CreateDestination stores d (Check must pass; Cursor and Lease are
-	// ignored) with its Cursor set to the feed head in the same
+	// CreateDestination stores d (Check must pass; Cursor, LastNumber and
+	// Lease are ignored) with its Cursor set to the feed head in the same
 	// transaction, and returns it as stored. ECONFLICT when d.ID is
 	// stored or MaxDestinations are; a *MissingAudienceError when an id
 	// of d.AudienceIDs names no stored audience, checked in the same
@@ -34,7 +34,7 @@ type Store interface {
 	// sends).
 	CreateDestination(ctx context.Context, d Destination) (Destination, error)
 	// UpdateDestination replaces the definition of the stored d.ID (every
-	// field but CreatedAt, Cursor and Lease) and returns it as stored,
+	// field but CreatedAt, Cursor, LastNumber and Lease) and returns it as stored,
 	// with CreateDestination's check of d.AudienceIDs.
 	UpdateDestination(ctx context.Context, d Destination) (Destination, error)
 	// DeleteDestination removes the destination with its deliveries, and
@@ -244,9 +244,11 @@ func CheckLease(id, holder string, ttl time.Duration) error {
 // a store (cdp copy). Both stores implement it beside Store.
 type Loader interface {
 	// LoadDestinations stores each destination with every field given,
-	// Secret and Cursor included, replacing one stored under its id. The
-	// lease is not copied: a copied destination is free, so that the
-	// target's processes take it up.
+	// Secret and Cursor included, replacing one stored under its id, and
+	// raises its LastNumber to the one given (a replaced destination's is
+	// never lowered, so no number is taken twice). The lease is not
+	// copied: a copied destination is free, so that the target's
+	// processes take it up.
 	LoadDestinations(ctx context.Context, ds []Destination) error
 	// LoadDeliveries stores each delivery with every field given, under
 	// its DestinationID and Number, replacing one stored there. Its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -40,7 +41,7 @@ the retired profile ids (hashes of deleted profiles' ids, which no new
 profile takes), erasure receipts, computed trait definitions and values,
 profile facts, audiences with their members and change log, the change
 feed (its entries, head and retention mark), and webhook destinations
-with their cursors and deliveries.
+with their cursors, delivery numbers and deliveries.
 
 A target that holds anything is refused unless --force: any record (a
 suppression secret alone, which every server makes at start, does not
@@ -53,7 +54,8 @@ entries, receipts), so a copy that stopped can be run again. Records go
 in batches of --batch, one transaction each. At the end, and alone with
 --verify-only, it compares the two stores: the number of records of each
 kind (but a suppression secret that keys no hash on either side), the
-feed's head and retention mark, a checksum of the partition
+feed's head and retention mark, each destination's delivery number, a
+checksum of the partition
 (the sorted member keys of every live profile, hashed, then the sorted
 hashes hashed) and a content checksum of identifiers (with their
 traits), events (with their payloads) and consent records (each record
@@ -395,6 +397,25 @@ func verifyCopy(ctx context.Context, src, dst *dump.Stream, srcCounts dump.Count
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", m.name, m.src, m.dst, mark)
 	}
+	// The delivery numbers: each destination's next batch is numbered
+	// after its newest, delivered and pruned or not. The table shows
+	// their sum; they are compared destination by destination.
+	srcNums, err := src.DeliveryNumbers(ctx)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	dstNums, err := dst.DeliveryNumbers(ctx)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	if srcNums != nil {
+		mark = ""
+		if !maps.Equal(srcNums, dstNums) {
+			mark = "differs"
+			diff = append(diff, "delivery numbers")
+		}
+		fmt.Fprintf(tw, "delivery numbers\t%d\t%d\t%s\n", sumNumbers(srcNums), sumNumbers(dstNums), mark)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -432,9 +453,18 @@ func verifyCopy(ctx context.Context, src, dst *dump.Stream, srcCounts dump.Count
 	}
 	// Say what was compared, and no more: the other kinds' records were
 	// counted, not read.
-	fmt.Fprintf(stdout, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of %s (the records of the other kinds were counted, not compared)\n",
+	fmt.Fprintf(stdout, "match: counts, live profiles, feed head and trimmed, delivery numbers, the partition checksum and the content checksums of %s (the records of the other kinds were counted, not compared)\n",
 		strings.Join(compared, ", "))
 	return nil
+}
+
+// sumNumbers returns the sum of the delivery numbers of ns.
+func sumNumbers(ns map[string]uint64) uint64 {
+	var n uint64
+	for _, x := range ns {
+		n += x
+	}
+	return n
 }
 
 // countProgress shows a progress bar on a terminal, and a line per kind

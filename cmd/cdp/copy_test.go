@@ -314,7 +314,7 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 	// database; cdp copy opens its own connection.
 	neo := storetest.OpenNeo4j(t)
 	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dir1}, neo4jFlags("to")...)...)
-	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, delivery numbers, the partition checksum and the content checksums of") {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("copied to neo4j %s\n%s\n%s", time.Since(t0), out, errOut)
@@ -343,7 +343,7 @@ func TestCopyRoundTripAnswersTheSame(t *testing.T) {
 	// 3. Neo4j -> a new embedded store.
 	dir3 := t.TempDir()
 	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--to-data-dir", dir3)...)
-	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, delivery numbers, the partition checksum and the content checksums of") {
 		t.Fatalf("copy from Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("copied back %s\n%s", time.Since(t0), errOut)
@@ -491,7 +491,7 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 	}
 
 	out, errOut, code = copyRun(t, "--from-data-dir", dirA, "--to-data-dir", dirC)
-	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, delivery numbers, the partition checksum and the content checksums of") {
 		t.Fatalf("copy into an empty store: exit %d\n%s\n%s", code, out, errOut)
 	}
 	wantTable := map[string][2]string{
@@ -501,14 +501,14 @@ func TestCopyRefusesNonEmptyTargetAndVerifies(t *testing.T) {
 		"computed_traits": {"0", "0"}, "computed_values": {"0", "0"}, "facts": {"0", "0"},
 		"audiences": {"0", "0"}, "audience_members": {"0", "0"}, "audience_changes": {"0", "0"}, "feed": {"2", "2"},
 		"destinations": {"0", "0"}, "deliveries": {"0", "0"}, "live profiles": {"2", "2"}, "partition sha256": {wantSum, wantSum},
-		"feed head": {"2", "2"}, "feed trimmed": {"0", "0"},
+		"feed head": {"2", "2"}, "feed trimmed": {"0", "0"}, "delivery numbers": {"0", "0"},
 	}
 	if got := copyTable(out); fmt.Sprint(got) != fmt.Sprint(wantTable) {
 		t.Errorf("copy prints %v, want %v:\n%s", got, wantTable, out)
 	}
 
 	out, errOut, code = copyRun(t, "--verify-only", "--from-data-dir", dirA, "--to-data-dir", dirC)
-	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") || strings.Contains(out, "copying") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, delivery numbers, the partition checksum and the content checksums of") || strings.Contains(out, "copying") {
 		t.Fatalf("verify equal stores: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// --verify-only against a folder with no store makes none there.
@@ -575,7 +575,7 @@ func TestCopyToNeo4jRefusesNonEmptyAndVerifies(t *testing.T) {
 	wantSum := sha256Hex(pair[0] + "\n" + pair[1] + "\n")
 
 	out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dirA}, neo4jFlags("to")...)...)
-	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, delivery numbers, the partition checksum and the content checksums of") {
 		t.Fatalf("copy into an empty Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := copyTable(out)["partition sha256"]; got != [2]string{wantSum, wantSum} {
@@ -591,7 +591,7 @@ func TestCopyToNeo4jRefusesNonEmptyAndVerifies(t *testing.T) {
 	}
 
 	out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dirA}, neo4jFlags("to")...)...)
-	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") || strings.Contains(out, "copying") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, delivery numbers, the partition checksum and the content checksums of") || strings.Contains(out, "copying") {
 		t.Fatalf("verify equal stores: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dirB}, neo4jFlags("to")...)...)
@@ -607,7 +607,7 @@ func TestCopyToNeo4jRefusesNonEmptyAndVerifies(t *testing.T) {
 // profiles" and "partition sha256", the source and target values.
 func copyTable(out string) map[string][2]string {
 	rows := map[string][2]string{}
-	names := []string{"live profiles", "feed head", "feed trimmed", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
+	names := []string{"live profiles", "feed head", "feed trimmed", "delivery numbers", string(dump.APIKeys), string(dump.Audit), string(dump.Consent),
 		string(dump.SuppressionKey), string(dump.Suppressed), string(dump.RetiredIDs), string(dump.Receipts),
 		string(dump.ComputedTraits), string(dump.ComputedValues), string(dump.Facts),
 		string(dump.Audiences), string(dump.AudienceMembers), string(dump.AudienceChanges), string(dump.Feed),
@@ -742,7 +742,7 @@ func TestCopyKeysAuditAndPrivacy(t *testing.T) {
 		t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = copyRun(t, append(neo4jFlags("from"), "--batch", "2", "--to-data-dir", dirB)...)
-	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, the partition checksum and the content checksums of") {
+	if code != 0 || !strings.Contains(out, "match: counts, live profiles, feed head and trimmed, delivery numbers, the partition checksum and the content checksums of") {
 		t.Fatalf("copy from Neo4j: exit %d\n%s\n%s", code, out, errOut)
 	}
 	back, err := embedded.Open(dirB)

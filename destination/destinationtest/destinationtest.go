@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Delete", func(t *testing.T) { testDelete(t, get(t)) })
 	t.Run("Redact", func(t *testing.T) { testRedact(t, get(t)) })
 	t.Run("Prune", func(t *testing.T) { testPrune(t, get(t)) })
+	t.Run("LoadNumbers", func(t *testing.T) { testLoadNumbers(t, get(t)) })
 	t.Run("TakeAfterErasure", func(t *testing.T) { testTakeAfterErasure(t, get(t)) })
 	t.Run("TakeRacingErasure", func(t *testing.T) { testTakeRacingErasure(t, get(t)) })
 	t.Run("AudienceRefs", func(t *testing.T) { testAudienceRefs(t, get(t)) })
@@ -625,6 +626,90 @@ func testPrune(t *testing.T, s Store) {
 	must(t, err)
 	if n != 1 || len(ds) != 1 || ds[0].Number != 4 {
 		t.Fatalf("pruned %d before +100s, left %+v; want batch 5 pruned and the replayed 4 alone left", n, ds)
+	}
+}
+
+// testLoadNumbers: a destination's delivery number (the Number of the
+// newest batch it took) outlives its deliveries, is read back with it and
+// loaded with it, so that a copy of a destination whose batches were all
+// pruned numbers its next batch after them; a load never lowers it.
+func testLoadNumbers(t *testing.T, s Store) {
+	ctx := context.Background()
+	_, err := s.CreateDestination(ctx, dest(1))
+	must(t, err)
+	_, _, err = s.AcquireLease(ctx, id(1), "a", at(0), time.Hour)
+	must(t, err)
+	for i := uint64(1); i <= 3; i++ {
+		d, _, err := s.TakeBatch(ctx, id(1), "a", i-1, i, entries(i, i), at(int(i)))
+		must(t, err)
+		must(t, s.RecordAttempt(ctx, id(1), "a", d.Number, destination.Outcome{Status: destination.Delivered, Attempts: 1, At: at(10)}))
+	}
+	if n, err := s.PruneDelivered(ctx, id(1), at(100), 10); err != nil || n != 3 {
+		t.Fatalf("pruned %d, %v; want the 3 batches", n, err)
+	}
+	got, err := s.Destination(ctx, id(1))
+	must(t, err)
+	if got.LastNumber != 3 {
+		t.Fatalf("a destination that took 3 batches, all pruned, reads LastNumber %d, want 3", got.LastNumber)
+	}
+	page, err := s.DestinationPage(ctx, "", 10)
+	must(t, err)
+	if len(page) != 1 || page[0].LastNumber != 3 {
+		t.Fatalf("DestinationPage: %+v, want one destination with LastNumber 3", page)
+	}
+	// An update keeps it, as it keeps the cursor.
+	u := dest(1)
+	u.Name, u.LastNumber = "renamed", 99
+	got, err = s.UpdateDestination(ctx, u)
+	must(t, err)
+	if got.LastNumber != 3 {
+		t.Fatalf("an update set LastNumber to %d, want 3 kept", got.LastNumber)
+	}
+	d, _, err := s.TakeBatch(ctx, id(1), "a", 3, 4, entries(4, 4), at(4))
+	must(t, err)
+	if d.Number != 4 {
+		t.Fatalf("the batch after 3 pruned ones is numbered %d, want 4", d.Number)
+	}
+
+	// A load of a destination with no delivery (as a copy of the one
+	// above would be, its batches pruned) numbers the next batch after
+	// the LastNumber given.
+	l := dest(2)
+	l.Cursor, l.LastNumber = 20, 7
+	must(t, s.(destination.Loader).LoadDestinations(ctx, []destination.Destination{l}))
+	got, err = s.Destination(ctx, id(2))
+	must(t, err)
+	if got.LastNumber != 7 || got.Cursor != 20 {
+		t.Fatalf("loaded with LastNumber 7 and cursor 20, reads %d and %d", got.LastNumber, got.Cursor)
+	}
+	_, _, err = s.AcquireLease(ctx, id(2), "a", at(0), time.Hour)
+	must(t, err)
+	d, _, err = s.TakeBatch(ctx, id(2), "a", 20, 21, entries(21, 21), at(5))
+	must(t, err)
+	if d.Number != 8 {
+		t.Fatalf("the first batch of a destination loaded with LastNumber 7 is numbered %d, want 8", d.Number)
+	}
+	// A load with a lower LastNumber (a copy run again from a source
+	// behind the target) does not lower it: no number is taken twice.
+	l.LastNumber = 2
+	must(t, s.(destination.Loader).LoadDestinations(ctx, []destination.Destination{l}))
+	if got, err = s.Destination(ctx, id(2)); err != nil || got.LastNumber != 8 {
+		t.Fatalf("a load with LastNumber 2 over 8: reads %d, %v; want 8 kept", got.LastNumber, err)
+	}
+	// Loaded deliveries raise it to the greatest Number loaded.
+	must(t, s.(destination.Loader).LoadDeliveries(ctx, []destination.Delivery{{ID: destination.NewDeliveryID(), DestinationID: id(2),
+		Number: 12, Status: destination.Dead, Attempts: 5, EntryCount: 1, FirstSeq: 9, LastSeq: 9,
+		Entries: entries(9, 9), CreatedAt: at(1), QueuedAt: at(1), UpdatedAt: at(2)}}))
+	if got, err = s.Destination(ctx, id(2)); err != nil || got.LastNumber != 12 {
+		t.Fatalf("after loading delivery 12: LastNumber %d, %v; want 12", got.LastNumber, err)
+	}
+	// A new destination starts at 0, whatever it is given.
+	c := dest(3)
+	c.LastNumber = 5
+	got, err = s.CreateDestination(ctx, c)
+	must(t, err)
+	if got.LastNumber != 0 {
+		t.Fatalf("a created destination has LastNumber %d, want 0", got.LastNumber)
 	}
 }
 

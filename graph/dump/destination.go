@@ -97,3 +97,30 @@ func (s *Stream) loadDestinations(ctx context.Context, b Batch) error {
 	}
 	return nil
 }
+
+// DeliveryNumbers returns, by destination id, the Number of the newest
+// delivery each destination took (destination.Destination.LastNumber),
+// from which its next is numbered; nil when the store keeps no
+// destinations. A copy's verification compares them: deliveries pruned
+// since they were delivered are not counted, but their numbers are not
+// taken again.
+func (s *Stream) DeliveryNumbers(ctx context.Context) (map[string]uint64, error) {
+	if s.dest == nil {
+		return nil, nil
+	}
+	out := map[string]uint64{}
+	after := ""
+	for {
+		ds, err := s.dest.DestinationPage(ctx, after, destination.MaxPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			out[d.ID] = d.LastNumber
+		}
+		if len(ds) < destination.MaxPage {
+			return out, nil
+		}
+		after = ds[len(ds)-1].ID
+	}
+}

@@ -101,7 +101,7 @@ func (r destRecord) decode(id string) destination.Destination {
 	d := destination.Destination{ID: id, Name: r.Name, URL: r.URL, Secret: r.Secret, AudienceIDs: r.AudienceIDs,
 		Purpose: r.Purpose, BatchSize: r.BatchSize, MaxAttempts: r.MaxAttempts, Headers: r.Headers,
 		IncludePII: r.IncludePII, CreatedAt: fromNanos(r.CreatedAt), UpdatedAt: fromNanos(r.UpdatedAt),
-		Cursor: r.Cursor, Lease: destination.Lease{Holder: r.LeaseHolder, Expires: fromNanos(r.LeaseExpires)}}
+		Cursor: r.Cursor, LastNumber: r.Last, Lease: destination.Lease{Holder: r.LeaseHolder, Expires: fromNanos(r.LeaseExpires)}}
 	for _, k := range r.Kinds {
 		d.Kinds = append(d.Kinds, graph.FeedKind(k))
 	}
@@ -810,7 +810,8 @@ func (s *Store) PruneDelivered(ctx context.Context, id string, before time.Time,
 var _ destination.Loader = (*Store)(nil)
 
 // LoadDestinations implements destination.Loader, in one transaction. A
-// replaced destination keeps the number of its newest delivery.
+// replaced destination keeps the number of its newest delivery when it is
+// above the one given.
 func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destination) error {
 	norm := make([]destination.Destination, len(ds))
 	for i, d := range ds {
@@ -825,7 +826,7 @@ func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destinati
 			if err != nil {
 				return err
 			}
-			if err := putDest(btx, d.ID, encodeDest(d, d.Cursor, old.Last, destination.Lease{})); err != nil {
+			if err := putDest(btx, d.ID, encodeDest(d, d.Cursor, max(old.Last, d.LastNumber), destination.Lease{})); err != nil {
 				return err
 			}
 		}

@@ -85,6 +85,8 @@ func decodeDestination(v any) (destination.Destination, error) {
 	d.IncludePII, _ = p[propIncludePII].(bool)
 	c, _ := p[propCursor].(int64)
 	d.Cursor = uint64(c)
+	n, _ := p[propDeliveryCount].(int64)
+	d.LastNumber = uint64(n)
 	for _, k := range p.strs(propKinds) {
 		d.Kinds = append(d.Kinds, graph.FeedKind(k))
 	}
@@ -935,10 +937,12 @@ SET d.{{name}} = r.name, d.{{url}} = r.url, d.{{secret}} = r.secret, d.{{kinds}}
   d.{{audienceIds}} = r.audienceIds, d.{{purpose}} = r.purpose, d.{{batchSize}} = r.batchSize,
   d.{{maxAttempts}} = r.maxAttempts, d.{{headers}} = r.headers, d.{{includePII}} = r.includePII,
   d.{{createdAt}} = r.createdAt, d.{{updatedAt}} = r.updatedAt, d.{{cursor}} = r.cursor,
+  d.{{deliveryCount}} = CASE WHEN d.{{deliveryCount}} < r.lastNumber THEN r.lastNumber ELSE d.{{deliveryCount}} END,
   d.{{leaseHolder}} = null, d.{{leaseExpires}} = null`)
 
 // LoadDestinations implements destination.Loader, in one round trip. A
-// replaced destination keeps the number of its newest delivery.
+// replaced destination keeps the number of its newest delivery when it is
+// above the one given.
 func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destination) error {
 	rows := make([]any, len(ds))
 	for i, d := range ds {
@@ -951,6 +955,7 @@ func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destinati
 			return err
 		}
 		row["cursor"] = int64(d.Cursor)
+		row["lastNumber"] = int64(d.LastNumber)
 		rows[i] = row
 	}
 	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
