@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
 	"github.com/idgraph/cdp/graph/embedded"
@@ -137,6 +138,42 @@ func TestCopyRefusesATargetWithLeftovers(t *testing.T) {
 			storetest.Must(t, err)
 			if n, err := s.Count(ctx, dump.Identifiers); err != nil || n != 0 {
 				t.Errorf("the refused target holds %d identifiers (%v), want none", n, err)
+			}
+		})
+	}
+}
+
+// A target that holds only a webhook destination and its delivery (no
+// feed entry: the batch was taken of entries the test made up) is refused
+// by name, as any kind is: "destinations=1, deliveries=1", not the
+// store's buckets or labels.
+func TestCopyRefusesATargetWithDestinations(t *testing.T) {
+	dirA := t.TempDir()
+	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1"}})
+	for _, target := range copyTargets() {
+		t.Run(target.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, during, flags, says := target.open(t)
+			ds := st.(destination.Store)
+			now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+			d, err := ds.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://hooks.example/crm",
+				Secret: "s3cret-crm-0123456789abcdef", CreatedAt: now, UpdatedAt: now})
+			storetest.Must(t, err)
+			_, _, err = ds.AcquireLease(ctx, d.ID, "proc", now, time.Hour)
+			storetest.Must(t, err)
+			e := graph.FeedEntry{Seq: 1, At: now, Kind: graph.FeedTraitsChanged, ProfileID: "p_elsewhere"}
+			if _, made, err := ds.TakeBatch(ctx, d.ID, "proc", 0, 1, []graph.FeedEntry{e}, now); err != nil || !made {
+				t.Fatalf("take a batch: %v %v", made, err)
+			}
+			var out, errOut string
+			var code int
+			st = during(func() { out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dirA}, flags...)...) })
+			want := "cdp copy: the target (" + says + ") is not empty: it holds destinations=1, deliveries=1; give --force to copy into it anyway\n"
+			if code != 1 || errOut != want {
+				t.Fatalf("copy into a target with a destination: exit %d\nstdout: %s\nstderr: %q\nwant stderr %q", code, out, errOut, want)
+			}
+			if _, err := st.(destination.Store).Destination(ctx, d.ID); err != nil {
+				t.Errorf("the refused target's destination: %v", err)
 			}
 		})
 	}

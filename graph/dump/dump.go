@@ -36,7 +36,7 @@ var Kinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes}
 // allKinds lists the graph kinds and those of the capabilities (see
 // Stream), in load order.
 var allKinds = append(append([]Kind(nil), Kinds...), APIKeys, Audit, Consent, SuppressionKey, Suppressed, RetiredIDs, Receipts,
-	ComputedTraits, ComputedValues, Facts, Audiences, AudienceMembers, AudienceChanges, Feed)
+	ComputedTraits, ComputedValues, Facts, Audiences, AudienceMembers, AudienceChanges, Feed, Destinations, Deliveries)
 
 // Batch is a page of records of one kind: only the slice of its Kind is
 // set.
