@@ -31,8 +31,8 @@ const audienceExportPath = "/v1/audiences/{id}/export"
 const AudienceExportAction = "audience.export"
 
 // AudienceExportPage is how many members the export reads at a time: one
-// page of kept membership, one engine.Members call for their identifiers
-// and, for an audience with a purpose, one ConsentOf call.
+// page of kept membership, one read transaction for their profiles (and
+// identifiers) and, for an audience with a purpose, one ConsentOf call.
 const AudienceExportPage = 500
 
 // The export's answer headers: the members the body holds and those left
@@ -75,6 +75,10 @@ type AudienceExport struct {
 // (a | or \ inside a value is escaped with \). NDJSON
 // (application/x-ndjson): one object per member {"profileId", "<type>":
 // [values]...}, then {"kind":"summary","members":N,"excluded":M}.
+//
+// A member whose profile was merged away (or erased) since the membership
+// was kept is left out, neither sent nor counted: the profile it merged
+// into holds its identifiers and consent, and is a member or not itself.
 //
 // Consent: for an audience with a purpose, a member whose consent state
 // for it (privacy.StateOf at the time of the request) is not GRANTED is
@@ -241,32 +245,55 @@ type exportPage struct {
 }
 
 // scan reads the audience's members in id order, AudienceExportPage at a
-// time, and calls fn with each page. withIdents reads each page's
-// identifiers (one engine.Members call); an audience with a purpose
-// always reads them, and the consent of every member's identifiers (one
-// ConsentOf call), to decide which members are included.
+// time, and calls fn with each page. A member whose profile is no longer
+// live (merged away, or erased, since the keeper last kept the membership)
+// is left out of the page: its identifiers and consent now belong to the
+// profile it merged into, which is a member in its own right or not, so
+// counting it too would count the person twice. The profiles of a page
+// are read in one transaction with, when withIdents is set or the
+// audience has a purpose, their identifiers; an audience with a purpose
+// then reads the consent of every member's identifiers (one ConsentOf
+// call), to decide which members are included.
 func (h *audienceHandler) scan(ctx context.Context, a audience.Audience, now time.Time, withIdents bool, fn func(exportPage) error) error {
 	after := ""
 	for {
-		ms, err := h.x.Audiences.Members(ctx, a.ID, audience.Page{After: after, Limit: AudienceExportPage})
+		page, err := h.x.Audiences.Members(ctx, a.ID, audience.Page{After: after, Limit: AudienceExportPage})
 		if err != nil {
 			return err
 		}
-		if len(ms) == 0 {
+		if len(page) == 0 {
 			return nil
 		}
-		pg := exportPage{members: ms, included: make([]bool, len(ms))}
-		for i := range pg.included {
-			pg.included[i] = true
+		ids := make([]string, len(page))
+		for i, m := range page {
+			ids[i] = m.ProfileID
 		}
-		if withIdents || a.Purpose != "" {
-			ids := make([]string, len(ms))
-			for i, m := range ms {
-				ids[i] = m.ProfileID
-			}
-			if pg.idents, err = h.x.Engine.Members(ctx, ids); err != nil {
+		var ms []audience.Membership
+		var idents map[string][]graph.Identifier
+		err = h.x.Engine.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
+			ms, idents = nil, nil
+			profiles, err := tx.Profiles(ctx, ids)
+			if err != nil {
 				return err
 			}
+			live := make([]string, 0, len(page))
+			for _, m := range page {
+				if p, ok := profiles[m.ProfileID]; ok && p.Live() {
+					ms = append(ms, m)
+					live = append(live, m.ProfileID)
+				}
+			}
+			if (withIdents || a.Purpose != "") && len(live) > 0 {
+				idents, err = tx.Members(ctx, live)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		pg := exportPage{members: ms, idents: idents, included: make([]bool, len(ms))}
+		for i := range pg.included {
+			pg.included[i] = true
 		}
 		if a.Purpose != "" {
 			var keys []string
@@ -291,10 +318,10 @@ func (h *audienceHandler) scan(ctx context.Context, a audience.Audience, now tim
 		if err := fn(pg); err != nil {
 			return err
 		}
-		if len(ms) < AudienceExportPage {
+		if len(page) < AudienceExportPage {
 			return nil
 		}
-		after = ms[len(ms)-1].ProfileID
+		after = page[len(page)-1].ProfileID
 	}
 }
 
