@@ -38,10 +38,8 @@ var ComputedEventTypes = []string{"identify", "track", "page", "screen", "group"
 
 // Limits of a computed trait definition, beyond the filter language's
 // (MaxNameBytes for Event and Property, and CheckWhere's for Where).
-const (
-	MaxComputedNameLen = 64  // characters of Name
-	MaxComputedDescLen = 500 // bytes of Description
-)
+// Its Description is at most MaxDescriptionLen bytes, as an audience's.
+const MaxComputedNameLen = 64 // characters of Name
 
 // ComputedTrait is the definition of a value computed from a profile's
 // events, such as an order count or a lifetime value.
@@ -93,7 +91,7 @@ type ComputedTrait struct {
 //     filters, each with a property path and an op whose value fits it.
 //   - Window: empty, or a duration ParseDuration accepts (longer than
 //     zero, at most MaxDurationYears).
-//   - Description: at most 500 bytes.
+//   - Description: at most MaxDescriptionLen bytes.
 func (c ComputedTrait) Validate() error {
 	if err := validateCTName(c.Name); err != nil {
 		return err
@@ -133,8 +131,8 @@ func (c ComputedTrait) Validate() error {
 			return bad("input.window", "%s", graph.ErrorMessage(err))
 		}
 	}
-	if len(c.Description) > MaxComputedDescLen {
-		return bad("input.description", "is longer than %d bytes", MaxComputedDescLen)
+	if len(c.Description) > MaxDescriptionLen {
+		return bad("input.description", "is longer than %d bytes", MaxDescriptionLen)
 	}
 	return nil
 }

@@ -535,7 +535,7 @@ func TestValidateComputedTrait(t *testing.T) {
 		// 100 mean Gregorian years are 36,524.25 days.
 		{"window of 36525 days", func(c *ComputedTrait) { c.Window = "P36525D" }, "input.window", "longer than 100 years"},
 		{"window of 100 years and a day", func(c *ComputedTrait) { c.Window = "P1200M1D" }, "input.window", "longer than 100 years"},
-		{"description too long", func(c *ComputedTrait) { c.Description = strings.Repeat("x", 501) }, "input.description", "500 bytes"},
+		{"description too long", func(c *ComputedTrait) { c.Description = strings.Repeat("x", 1001) }, "input.description", "1000 bytes"},
 		{"a long aggregate is clipped", func(c *ComputedTrait) { c.Aggregate = Aggregate(long) }, "input.aggregate", "is not one of"},
 		{"a long op is clipped", func(c *ComputedTrait) { c.Where[0].Op = Op(long) }, "input.where[0].op", "is not one of"},
 	}
@@ -572,7 +572,7 @@ func TestValidateComputedTrait(t *testing.T) {
 			{Path: "a", Op: OpNotExists}, {Path: "b", Op: OpIN, Value: []any{"x", json.Number("1"), true}},
 			{Path: "c", Op: OpContains, Value: 2}, {Path: "d", Op: OpLTE, Value: "m"}, {Path: "e", Op: OpNEQ, Value: false},
 		}},
-		{Name: strings.Repeat("z", 64), Aggregate: AggFirst, Event: "x", Property: "p", Description: strings.Repeat("d", 500)},
+		{Name: strings.Repeat("z", 64), Aggregate: AggFirst, Event: "x", Property: "p", Description: strings.Repeat("d", 1000)},
 		{Name: "w", Aggregate: AggCount, Event: "x", Window: "P100Y"},
 		{Name: "w", Aggregate: AggCount, Event: "x", Window: "P1200M"},
 		{Name: "w", Aggregate: AggCount, Event: "x", Window: "P36524D"},

@@ -34,8 +34,10 @@ const (
 	MaxAudiences       = 1000 // audiences per store
 	MaxComputedTraits  = 100  // computed traits per store
 	MaxAudienceNameLen = 200
-	MaxAudienceDescLen = 1000
-	MaxPage            = 1000 // Limit of every paged read
+	// MaxDescriptionLen is the most bytes of an audience's or a computed
+	// trait's Description.
+	MaxDescriptionLen = 1000
+	MaxPage           = 1000 // Limit of every paged read
 )
 
 // Audience is a saved segment: a filter, kept evaluated, or a static
@@ -43,7 +45,7 @@ const (
 type Audience struct {
 	ID          string // NewAudienceID
 	Name        string // 1..MaxAudienceNameLen bytes of printable UTF-8
-	Description string // at most MaxAudienceDescLen bytes
+	Description string // at most MaxDescriptionLen bytes
 	Filter      Filter // passed Check when saved; the zero Filter when Static
 	// Static marks an audience whose members were written once (a saved
 	// lookalike) and are never evaluated against a filter: it has no

@@ -42,7 +42,7 @@ func ValidPurposeSyntax(s string) bool { return purposeSyntax.MatchString(s) }
 
 // Validate checks an audience as a store takes it in PutAudience: a well
 // formed ID, a Name of 1 to MaxAudienceNameLen bytes of UTF-8 with no
-// control character, a Description of at most MaxAudienceDescLen bytes of
+// control character, a Description of at most MaxDescriptionLen bytes of
 // UTF-8 with no control character but newline and tab, a Purpose empty or
 // of ValidPurposeSyntax, and a Filter that encodes as JSON, the zero
 // Filter when Static. Whether the filter passes Check is the caller's
@@ -60,8 +60,8 @@ func (a Audience) Validate() error {
 	if msg := nameProblem(a.Name); msg != "" {
 		return graph.Errorf(graph.EINVALID, "audience name %s", msg)
 	}
-	if len(a.Description) > MaxAudienceDescLen {
-		return graph.Errorf(graph.EINVALID, "audience description is longer than %d bytes", MaxAudienceDescLen)
+	if len(a.Description) > MaxDescriptionLen {
+		return graph.Errorf(graph.EINVALID, "audience description is longer than %d bytes", MaxDescriptionLen)
 	}
 	if msg := graph.TextProblem(a.Description); msg != "" {
 		return graph.Errorf(graph.EINVALID, "audience description %s", msg)

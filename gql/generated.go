@@ -4335,7 +4335,7 @@ input PropertyFilter {
 input ComputedTraitInput {
   "1 to 64 of a-z, 0-9 and _, starting with a letter."
   name: String!
-  "At most 500 bytes, with no control character but tab and newline (as an audience's description)."
+  "At most 1,000 bytes, with no control character but tab and newline (as an audience's description)."
   description: String
   aggregate: Aggregate!
   "The event name (a track's ` + "`" + `event` + "`" + `). At least one of event and eventType is required."

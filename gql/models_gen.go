@@ -164,7 +164,7 @@ type ComputedCondition struct {
 type ComputedTraitInput struct {
 	// 1 to 64 of a-z, 0-9 and _, starting with a letter.
 	Name string `json:"name"`
-	// At most 500 bytes, with no control character but tab and newline (as an audience's description).
+	// At most 1,000 bytes, with no control character but tab and newline (as an audience's description).
 	Description *string   `json:"description,omitempty"`
 	Aggregate   Aggregate `json:"aggregate"`
 	// The event name (a track's `event`). At least one of event and eventType is required.

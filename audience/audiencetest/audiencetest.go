@@ -220,7 +220,7 @@ func testAudienceInput(t *testing.T, s Store) {
 		{"name with newline", mod(func(a *audience.Audience) { a.Name = "two\nlines" })},
 		{"name with NUL", mod(func(a *audience.Audience) { a.Name = "a\x00b" })},
 		{"name not UTF-8", mod(func(a *audience.Audience) { a.Name = "a\xffb" })},
-		{"long description", mod(func(a *audience.Audience) { a.Description = strings.Repeat("d", audience.MaxAudienceDescLen+1) })},
+		{"long description", mod(func(a *audience.Audience) { a.Description = strings.Repeat("d", audience.MaxDescriptionLen+1) })},
 		{"description with bell", mod(func(a *audience.Audience) { a.Description = "ding\a" })},
 		{"purpose upper case", mod(func(a *audience.Audience) { a.Purpose = "Marketing" })},
 		{"purpose with dash", mod(func(a *audience.Audience) { a.Purpose = "e-mail" })},
@@ -235,7 +235,7 @@ func testAudienceInput(t *testing.T, s Store) {
 	// The limits themselves are fine.
 	edge := mod(func(a *audience.Audience) {
 		a.Name = strings.Repeat("n", audience.MaxAudienceNameLen)
-		a.Description = strings.Repeat("d", audience.MaxAudienceDescLen)
+		a.Description = strings.Repeat("d", audience.MaxDescriptionLen)
 		a.Purpose = strings.Repeat("p", 64)
 	})
 	putAud(t, s, edge)
@@ -784,6 +784,21 @@ func testComputedTraits(t *testing.T, s Store) {
 		"bad window":        {Name: "n", Aggregate: audience.AggCount, Event: "x", Window: "30 days"},
 	} {
 		wantCode(t, s.PutComputedTrait(bg, c), graph.EINVALID, name)
+	}
+	// A description of 1,000 bytes, an audience's limit too, is kept; one
+	// more is refused.
+	long := ct("long_desc", "")
+	long.Description = strings.Repeat("d", 1001)
+	wantCode(t, s.PutComputedTrait(bg, long), graph.EINVALID, "a description of 1001 bytes")
+	long.Description = strings.Repeat("d", 1000)
+	must(t, s.PutComputedTrait(bg, long))
+	if got := traits(t, s); len(got) != 1 || got[0].Description != long.Description {
+		t.Fatalf("a computed trait with a description of 1000 bytes: %d stored, want it read back whole", len(got))
+	}
+	deleted, err := s.DeleteComputedTrait(bg, long.Name)
+	must(t, err)
+	if !deleted {
+		t.Fatal("DeleteComputedTrait of the long description's trait reported false")
 	}
 	paris := time.FixedZone("CEST", 2*3600)
 	b := ct("orders_total", "P30D")
