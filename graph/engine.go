@@ -118,13 +118,21 @@ func claimOutcome(stored string, ev *Event) EventResult {
 }
 
 // settleRepeats gives each later copy of an id in a batch (repeats: its
-// index -> the first copy's) that has the first copy's content, and so was
-// judged a duplicate of it, the first copy's outcome when that copy was not
-// stored (a conflict with what is stored, or rejected): "duplicate" says
-// the content is stored, and it is not.
-func settleRepeats(rs []EventResult, repeats map[int]int) {
+// index -> the first copy's) the outcome it would have in a batch of its
+// own after the first copy's. When the first copy was a conflict with
+// what is stored (stored holds the digest of each id the batch found
+// stored), the copy is judged against what is stored: a copy of the
+// stored content is a duplicate, whatever the first copy held. Otherwise
+// a copy that has the first copy's content, and so was judged a duplicate
+// of it, gets the first copy's outcome when that copy was rejected:
+// "duplicate" says the content is stored, and it is not.
+func settleRepeats(rs []EventResult, repeats map[int]int, events []Event, stored map[string]string) {
 	for i, f := range repeats {
 		first := rs[f]
+		if d, ok := stored[events[i].ID]; ok && first.Status == StatusConflict {
+			rs[i] = claimOutcome(d, &events[i])
+			continue
+		}
 		if rs[i].Status == StatusDuplicate && (first.Status == StatusConflict || first.Status == StatusRejected) {
 			rs[i] = EventResult{ID: rs[i].ID, Status: first.Status, Reason: first.Reason}
 		}
@@ -237,10 +245,12 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		}
 		var out map[int]EventResult
 		var merged, touched []string
+		var stored map[string]string // the digests of the ids found stored
 		filter := eventFilterFrom(ctx)
 		update := func(ctx context.Context, tx Tx) error {
 			var err error
 			out, merged, touched = nil, nil, nil
+			stored = map[string]string{}
 			kept := todo
 			var refused map[int]EventResult
 			if filter != nil && len(todo) > 0 {
@@ -253,7 +263,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 				if SerialWrites(e.store) {
 					recheck = nil // nothing commits between its read and the locks
 				}
-				if out, merged, touched, err = e.resolve(ctx, tx, r, events, kept, recheck); err != nil {
+				if out, merged, touched, err = e.resolve(ctx, tx, r, events, kept, recheck, stored); err != nil {
 					return err
 				}
 			}
@@ -272,7 +282,7 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			for i, r := range out {
 				rs[i] = r
 			}
-			settleRepeats(rs, repeats)
+			settleRepeats(rs, repeats, events, stored)
 			return hook(ctx, tx, rs)
 		}
 		err := e.store.Update(ctx, update)
@@ -288,8 +298,10 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			res.Results[i] = r
 		}
 		res.Merged, res.Touched = merged, touched
+		settleRepeats(res.Results, repeats, events, stored)
+	} else {
+		settleRepeats(res.Results, repeats, events, nil)
 	}
-	settleRepeats(res.Results, repeats)
 	// Counted only now, so that a batch rolled back and committed again
 	// (by the collector without a call whose hook failed) counts once.
 	for _, why := range dropped {
@@ -576,8 +588,9 @@ func (e *Engine) limitConflict(a, b map[string]int, sizeA, sizeB int) string {
 // filter, when not nil, is the call's EventFilter, which kept todo before
 // the locks: it reads again, once the identifiers are locked, for the
 // events that carry one this transaction creates (see errRefusedMeanwhile).
-func (e *Engine) resolve(ctx context.Context, tx Tx, r retirer, events []Event, todo []int, filter EventFilter) (out map[int]EventResult, merged, touched []string, err error) {
-	out, kept, err := claim(ctx, tx, events, todo)
+// stored receives the digests of the ids already stored (claim).
+func (e *Engine) resolve(ctx context.Context, tx Tx, r retirer, events []Event, todo []int, filter EventFilter, stored map[string]string) (out map[int]EventResult, merged, touched []string, err error) {
+	out, kept, err := claim(ctx, tx, events, todo, stored)
 	if err != nil || len(kept) == 0 {
 		return out, nil, nil, err
 	}
@@ -701,19 +714,21 @@ func (e *Engine) resolve(ctx context.Context, tx Tx, r retirer, events []Event, 
 }
 
 // claim reserves the ids of the events at todo. Events already stored are
-// duplicates or conflicts in out; kept are the events to resolve, in order.
-func claim(ctx context.Context, tx Tx, events []Event, todo []int) (out map[int]EventResult, kept []int, err error) {
+// duplicates or conflicts in out, and their stored digests go into
+// stored; kept are the events to resolve, in order.
+func claim(ctx context.Context, tx Tx, events []Event, todo []int, stored map[string]string) (out map[int]EventResult, kept []int, err error) {
 	out = make(map[int]EventResult, len(todo))
 	claims := make([]EventClaim, len(todo))
 	for j, i := range todo {
 		claims[j] = EventClaim{ID: events[i].ID, Digest: events[i].Digest}
 	}
-	stored, err := tx.ClaimEvents(ctx, claims)
+	found, err := tx.ClaimEvents(ctx, claims)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, i := range todo {
-		if digest, ok := stored[events[i].ID]; ok {
+		if digest, ok := found[events[i].ID]; ok {
+			stored[events[i].ID] = digest
 			out[i] = claimOutcome(digest, &events[i])
 		} else {
 			kept = append(kept, i)

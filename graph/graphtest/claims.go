@@ -136,6 +136,24 @@ func testDuplicateConflicts(t *testing.T, open Opener) {
 	if res.Stored != 1 || res.Duplicates != 4 || res.Conflicts != 2 || res.Rejected != 0 {
 		t.Errorf("counts %+v, want 1 stored, 4 duplicates, 2 conflicts", res)
 	}
+	// A copy of what is stored that comes after a conflicting copy in the
+	// batch is judged against what is stored, as it would be in a batch
+	// of its own: a duplicate, not a conflict with the conflicting copy.
+	res = apply(t, e,
+		with(ev("web/x", 3, user("A"), email("x@example.com")), digestB), // 0 other content than stored: conflict
+		with(ev("web/x", 1, user("A")), digestA),                         // 1 what is stored: duplicate
+		with(ev("web/x", 3, user("A"), email("x@example.com")), digestB), // 2 as 0: conflict
+		ev("web/x", 4, user("A")),                                        // 3 no digest: duplicate
+	)
+	wantStatus = []string{graph.StatusConflict, graph.StatusDuplicate, graph.StatusConflict, graph.StatusDuplicate}
+	for i, r := range res.Results {
+		if r.Status != wantStatus[i] {
+			t.Errorf("after a conflicting copy, event %d: %+v, want %s", i, r, wantStatus[i])
+		}
+	}
+	if res.Stored != 0 || res.Duplicates != 2 || res.Conflicts != 2 || res.Rejected != 0 {
+		t.Errorf("after a conflicting copy: counts %+v, want 2 duplicates, 2 conflicts", res)
+	}
 	// The conflicts changed nothing: their identifiers were not stored and
 	// the stored events kept their content.
 	for _, v := range []string{"x@example.com", "y@example.com"} {
