@@ -99,7 +99,9 @@ type AudienceExport struct {
 // entry, action audience.export, with the outcome, the members sent (the
 // first access.MaxAuditProfileIDs ids and the count) and, as its reason,
 // the audience id and parameters; it is written before any personal data
-// is sent.
+// is sent. A HEAD counts as a GET does, to answer the same headers, but
+// its entry names no member (it sends none) and its reason ends
+// "; method=HEAD".
 func AudienceHandler(x AudienceExport) http.Handler {
 	h := &audienceHandler{x: x}
 	mux := http.NewServeMux()
@@ -120,6 +122,7 @@ type exportParams struct {
 	format string   // "csv" or "ndjson"
 	types  []string // identifier types, in the order asked
 	hash   bool
+	head   bool // a HEAD: the headers alone, no member sent
 }
 
 // reason describes the export for its audit entry.
@@ -127,6 +130,9 @@ func (p exportParams) reason(id string) string {
 	s := "audience " + id + "; format=" + p.format + "; identifiers=" + strings.Join(p.types, ",")
 	if p.hash {
 		s += "; hash=sha256"
+	}
+	if p.head {
+		s += "; method=HEAD"
 	}
 	if len(s) > access.MaxReasonLen {
 		// Only with rules listing very many types; the entry must stay valid.
@@ -356,6 +362,7 @@ func (h *audienceHandler) export(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, entry, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error())
 		return
 	}
+	p.head = r.Method == http.MethodHead
 	if known {
 		entry.Reason = p.reason(id)
 	}
@@ -379,7 +386,8 @@ func (h *audienceHandler) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// First pass: count, without sending anything.
+	// First pass: count, without sending anything. A HEAD answers these
+	// counts too, but sends no member, so its entry names none.
 	members, excluded := 0, 0
 	var first []string
 	err = h.scan(ctx, a, graph.Now(), false, func(pg exportPage) error {
@@ -388,7 +396,7 @@ func (h *audienceHandler) export(w http.ResponseWriter, r *http.Request) {
 				excluded++
 				continue
 			}
-			if members++; len(first) < access.MaxAuditProfileIDs {
+			if members++; !p.head && len(first) < access.MaxAuditProfileIDs {
 				first = append(first, m.ProfileID)
 			}
 		}
@@ -398,7 +406,9 @@ func (h *audienceHandler) export(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, entry, err)
 		return
 	}
-	entry.ProfileIDs, entry.ProfileCount = first, members
+	if !p.head {
+		entry.ProfileIDs, entry.ProfileCount = first, members
+	}
 	if err := h.appendEntry(ctx, entry); err != nil {
 		// No personal data leaves without its audit entry.
 		log.Error().Err(err).Str("audit_id", entry.ID).Msg("audit: audience export entry not written; export withheld")
