@@ -204,7 +204,8 @@ func plain(v any, path string) (any, error) {
 		}
 		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fmt.Errorf("%s: number %.40s is out of range", path, string(x))
+			// The number is not repeated: it may be personal (a card number).
+			return nil, fmt.Errorf("%s: the number is beyond the range of a 64-bit float", path)
 		}
 		return f, nil
 	case map[string]any:

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -354,7 +355,9 @@ func messageType(msg map[string]any, implied string) (string, *MessageError) {
 		known = known || k == t
 	}
 	if !known {
-		return "", &MessageError{Reason: ReasonUnknownType, Message: fmt.Sprintf("type %q is not one of %s", clip(s, 40), strings.Join(messageTypes, ", "))}
+		// Not echoed, as no value of a message is: it may be personal data
+		// sent in the wrong field.
+		return "", &MessageError{Reason: ReasonUnknownType, Message: "type is not one of " + strings.Join(messageTypes, ", ")}
 	}
 	if implied != "" && t != implied {
 		return "", invalid("type %q does not match the endpoint, which takes %q messages", t, implied)
@@ -428,7 +431,7 @@ func externalIDs(v any) ([]graph.IdentifierRef, *MessageError) {
 		}
 		t = strings.ToLower(strings.TrimSpace(t))
 		if !typeRe.MatchString(t) {
-			return nil, invalid("%s.type %q is not an identifier type: use lowercase letters, digits and _, starting with a letter (at most 64)", path, clip(t, 70))
+			return nil, invalid("%s.type is not an identifier type: use lowercase letters, digits and _, starting with a letter (at most 64)", path)
 		}
 		id, _, e := idValue(o["id"], path+".id")
 		if e != nil {
@@ -590,16 +593,25 @@ func timeField(msg map[string]any, key string) (time.Time, bool, *MessageError) 
 	}
 	t, err := ParseTime(s)
 	if err != nil {
-		return time.Time{}, false, &MessageError{Reason: ReasonBadTimestamp, Message: fmt.Sprintf("%s %q is not an ISO-8601 time", key, clip(s, 40))}
+		return time.Time{}, false, &MessageError{Reason: ReasonBadTimestamp, Message: key + " " + err.Error()}
 	}
 	return t, true, nil
 }
 
+// inRange refuses a time before MinTimestamp or more than MaxFuture past
+// recv. The error says which bound it crossed, not the time itself: a
+// date a client sent may be personal (a birth date in the wrong field).
 func inRange(t, recv time.Time, what string) *MessageError {
-	if t.Before(MinTimestamp) || t.After(recv.Add(MaxFuture)) {
-		return &MessageError{Reason: ReasonBadTimestamp, Message: fmt.Sprintf("%s %s is outside the accepted range (from 2000-01-01 to 24h after receipt)", what, t.UTC().Format(time.RFC3339))}
+	var why string
+	switch {
+	case t.Before(MinTimestamp):
+		why = "is before 2000-01-01"
+	case t.After(recv.Add(MaxFuture)):
+		why = "is more than 24h after receipt"
+	default:
+		return nil
 	}
-	return nil
+	return &MessageError{Reason: ReasonBadTimestamp, Message: what + " " + why + ", outside the accepted range (from 2000-01-01 to 24h after receipt)"}
 }
 
 var timeLayouts = []string{
@@ -614,7 +626,9 @@ var timeLayouts = []string{
 
 // ParseTime reads the ISO-8601 forms SDKs and spreadsheet exports write:
 // RFC 3339 with any fraction, a zone without colon, a space instead of T,
-// and a bare date. A time without a zone is taken as UTC.
+// and a bare date. A time without a zone is taken as UTC. Its error does
+// not repeat s: the caller names the field before it ("sentAt is not an
+// ISO-8601 time").
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	// RFC 3339 (5.6) allows a lower-case t and z; Go's layouts do not.
@@ -629,8 +643,12 @@ func ParseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 time", clip(s, 40))
+	return time.Time{}, errNotTime
 }
+
+// errNotTime is ParseTime's error. It does not repeat the value, which may
+// be personal data; the caller puts the field's name before it.
+var errNotTime = errors.New("is not an ISO-8601 time")
 
 // messageID returns the message's id as sent, or derived from its content
 // when it has none, and the digest of its content. The content is the

@@ -1,0 +1,62 @@
+package ingest_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// A refused message's error names the field and what is wrong with it,
+// and never repeats the value: a time, a type or a number a client sent
+// may be personal data (an email pasted into the wrong field, a birth
+// date, a card number), and errors reach logs and dashboards.
+func TestMessageErrorsDoNotEchoValues(t *testing.T) {
+	const email = "ann.lee@example.com"
+	cases := []struct {
+		name, raw, field, secret string
+	}{
+		{"message type", `{"type":"` + email + `","userId":"u"}`, "type", email},
+		{"timestamp not a time", `{"type":"track","event":"e","userId":"u","timestamp":"` + email + `"}`, "timestamp", email},
+		{"originalTimestamp not a time", `{"type":"track","event":"e","userId":"u","originalTimestamp":"` + email + `"}`, "originalTimestamp", email},
+		{"sentAt not a time", `{"type":"track","event":"e","userId":"u","sentAt":"` + email + `"}`, "sentAt", email},
+		{"timestamp a birth date", `{"type":"identify","userId":"u","timestamp":"1987-06-05"}`, "timestamp", "1987"},
+		{"timestamp far ahead", `{"type":"identify","userId":"u","timestamp":"2031-04-05T06:07:08Z"}`, "timestamp", "2031"},
+		{"corrected timestamp", `{"type":"track","event":"e","userId":"u","originalTimestamp":"2025-03-10T12:00:00Z","sentAt":"2024-03-10T12:00:00Z"}`, "timestamp", "2026-03"},
+		{"external id type", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":"ga"},{"id":"y","type":"` + email + `"}]}}`, "context.externalIds[1].type", email},
+		{"external id type with a space", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":"Ann Lee"}]}}`, "context.externalIds[0].type", "ann lee"},
+		{"property number out of range", `{"type":"track","event":"e","userId":"u","properties":{"card":4111111111111111e999}}`, "properties.card", "4111111111111111"},
+		{"trait number out of range", `{"type":"identify","userId":"u","traits":{"ssn":123456789e999}}`, "traits.ssn", "123456789"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ingest.ParseMessage([]byte(c.raw), env())
+			var me *ingest.MessageError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v (%T), want a *MessageError", err, err)
+			}
+			if strings.Contains(strings.ToLower(me.Message), strings.ToLower(c.secret)) {
+				t.Errorf("the error repeats the value %q: %q", c.secret, me.Message)
+			}
+			if !strings.Contains(me.Message, c.field) {
+				t.Errorf("the error %q does not name the field %s", me.Message, c.field)
+			}
+		})
+	}
+}
+
+// The same holds for a batch's own sentAt, refused with the whole batch.
+func TestBatchSentAtErrorDoesNotEchoValue(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	const email = "ann.lee@example.com"
+	r := h.rawPost(t, "/v1/batch", []byte(`{"batch":[{"type":"track","event":"e","userId":"u"}],"sentAt":"`+email+`"}`), nil)
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body.Error, "sentAt") {
+		t.Fatalf("%d %s, want 400 naming sentAt", r.status, r.raw)
+	}
+	if strings.Contains(r.raw, email) {
+		t.Errorf("the answer repeats the value: %s", r.raw)
+	}
+}
