@@ -94,15 +94,17 @@ type Store interface {
 
 // TxRedact is implemented by the write transaction (graph.Tx) of every
 // store that keeps destinations, so that an erasure removes the erased
-// profiles from the batches not yet delivered in its own transaction.
+// profiles, and the events it deletes, from the batches not yet delivered
+// in its own transaction.
 type TxRedact interface {
 	// RedactDeliveries drops from every PENDING, FAILED and DEAD delivery
-	// the entries whose ProfileID is one of profileIDs, and removes them
-	// from other entries' PreviousIDs (dropping a merge or split left
-	// with none), in a fixed number of round trips.
+	// the entries whose ProfileID is one of profileIDs or whose EventID is
+	// one of eventIDs, and removes the profiles from other entries'
+	// PreviousIDs (dropping a merge or split left with none), in a fixed
+	// number of round trips.
 	// It returns how many deliveries it changed. A delivery left with no
 	// entry is sent as an empty batch, or not at all (see Profiles.Build).
-	RedactDeliveries(ctx context.Context, profileIDs []string) (int, error)
+	RedactDeliveries(ctx context.Context, profileIDs, eventIDs []string) (int, error)
 }
 
 // RedactInTx calls tx's RedactDeliveries when tx's store keeps
@@ -112,18 +114,18 @@ func RedactInTx(ctx context.Context, tx graph.Tx, profileIDs []string) (int, err
 	if !ok || len(profileIDs) == 0 {
 		return 0, nil
 	}
-	return r.RedactDeliveries(ctx, profileIDs)
+	return r.RedactDeliveries(ctx, profileIDs, nil)
 }
 
-// Redact returns entries without those of the profiles in drop, and
-// without them in PreviousIDs (an entry left with none goes too, as
-// InFeed leaves it out), and whether anything changed. Stores use
-// it to implement RedactDeliveries.
-func Redact(entries []graph.FeedEntry, drop map[string]bool) ([]graph.FeedEntry, bool) {
+// Redact returns entries without those of the profiles in drop or of the
+// events in dropEvents, and without the profiles in PreviousIDs (an entry
+// left with none goes too, as InFeed leaves it out), and whether anything
+// changed. Stores use it to implement RedactDeliveries.
+func Redact(entries []graph.FeedEntry, drop, dropEvents map[string]bool) ([]graph.FeedEntry, bool) {
 	changed := false
 	out := make([]graph.FeedEntry, 0, len(entries))
 	for _, e := range entries {
-		if drop[e.ProfileID] {
+		if drop[e.ProfileID] || e.EventID != "" && dropEvents[e.EventID] {
 			changed = true
 			continue
 		}

@@ -6,7 +6,9 @@ package graph
 // that no copy of their values stays in the graph:
 //
 //   - the identifiers go with their links, refusals and BY edges, and every
-//     event that only they carried;
+//     event that only they carried, with that event's EVENT_ADDED entries
+//     in the change feed and in webhook batches not yet delivered
+//     (RedactFeed), whatever profile those name;
 //   - the events they shared with identifiers that stay are scrubbed: the
 //     erased keys leave them (the BY edges), and so does every property or
 //     trait value equal to an erased value after normalization (Erased);
@@ -74,6 +76,10 @@ type Erasure struct {
 	Others []string
 	// Erased holds the erased values; ScrubText uses it.
 	Erased *Erased
+
+	// deletedEvents are the ids of the events deleted, whose feed entries
+	// the erasure redacts.
+	deletedEvents []string
 }
 
 // ScrubText replaces every erased value found in s by ErasedText.
@@ -598,7 +604,7 @@ func (e *Engine) applyErasure(ctx context.Context, tx Tx, r retirer, w *Write, x
 	if err := tx.Apply(ctx, w); err != nil {
 		return err
 	}
-	if err := RedactFeed(ctx, tx, w.DeleteProfiles); err != nil {
+	if err := RedactFeed(ctx, tx, w.DeleteProfiles, x.deletedEvents); err != nil {
 		return err
 	}
 	if err := AppendFeed(ctx, tx, feedOfErasure(w)); err != nil {
@@ -673,6 +679,7 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 		}
 		if !shared {
 			x.Events++
+			x.deletedEvents = append(x.deletedEvents, ev.ID)
 			continue
 		}
 		sharedEvs = append(sharedEvs, ev)

@@ -70,35 +70,39 @@ type FeedEntry struct {
 // Seqs, and commits or rolls back with the transaction.
 type FeedTx interface {
 	AppendFeed(ctx context.Context, entries []FeedEntry) error
-	// RedactFeed removes profileIDs from the feed: every entry whose
-	// ProfileID is one of them becomes a gap that Feed skips (its Seq is
-	// not reused), and they are dropped from other entries' PreviousIDs.
-	// It returns how many entries it changed. Erasure calls it before it
-	// appends its own Forgotten entries, which are the only ones left that
-	// name an erased profile, until the feed's retention trims them.
-	RedactFeed(ctx context.Context, profileIDs []string) (int, error)
+	// RedactFeed removes profileIDs and eventIDs from the feed: every
+	// entry whose ProfileID or EventID is one of them becomes a gap that
+	// Feed skips (its Seq is not reused), and the profiles are dropped
+	// from other entries' PreviousIDs. It returns how many entries it
+	// changed. Erasure calls it with the profiles it deletes and the
+	// events it deletes (those only erased identifiers carried, whatever
+	// profile their entries name), before it appends its own Forgotten
+	// entries, which are the only ones left that name an erased profile,
+	// until the feed's retention trims them.
+	RedactFeed(ctx context.Context, profileIDs, eventIDs []string) (int, error)
 }
 
 // deliveryRedactor is destination.TxRedact: the write transaction of a
 // store that keeps webhook deliveries, which hold copies of feed entries.
 type deliveryRedactor interface {
-	RedactDeliveries(ctx context.Context, profileIDs []string) (int, error)
+	RedactDeliveries(ctx context.Context, profileIDs, eventIDs []string) (int, error)
 }
 
 // RedactFeed calls tx's RedactFeed when tx's store keeps a feed, and
-// removes the profiles from the webhook batches not yet delivered when it
-// keeps those: every erasure, whatever its caller, forgets them in both.
-func RedactFeed(ctx context.Context, tx Tx, profileIDs []string) error {
-	if len(profileIDs) == 0 {
+// removes the profiles and events from the webhook batches not yet
+// delivered when it keeps those: every erasure, whatever its caller,
+// forgets them in both.
+func RedactFeed(ctx context.Context, tx Tx, profileIDs, eventIDs []string) error {
+	if len(profileIDs) == 0 && len(eventIDs) == 0 {
 		return nil
 	}
 	if f, ok := tx.(FeedTx); ok {
-		if _, err := f.RedactFeed(ctx, profileIDs); err != nil {
+		if _, err := f.RedactFeed(ctx, profileIDs, eventIDs); err != nil {
 			return err
 		}
 	}
 	if d, ok := tx.(deliveryRedactor); ok {
-		if _, err := d.RedactDeliveries(ctx, profileIDs); err != nil {
+		if _, err := d.RedactDeliveries(ctx, profileIDs, eventIDs); err != nil {
 			return err
 		}
 	}

@@ -577,6 +577,28 @@ func testRedact(t *testing.T, s Store) {
 	if !ok || got.EntryCount != 1 || got.FirstSeq != 2 {
 		t.Fatalf("the emptied batch: %+v %v, want still in flight, count 1 from seq 2", got, ok)
 	}
+
+	// An erasure that deletes an event drops its EVENT_ADDED entry,
+	// whatever profile it names: web/m4 of p2, in destination 1's batch
+	// in flight. Nothing else names it.
+	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		r, ok := tx.(destination.TxRedact)
+		if !ok {
+			return fmt.Errorf("%T does not redact deliveries", tx)
+		}
+		var err error
+		n, err = r.RedactDeliveries(ctx, nil, []string{"web/m4", "web/m99"})
+		return err
+	}))
+	if n != 1 {
+		t.Fatalf("redacting an event changed %d deliveries, want 1", n)
+	}
+	if got, want := profiles(1, destination.Pending), []string{"5:p3[p4]"}; !slices.Equal(got, want) {
+		t.Errorf("destination 1 in flight after the event's redaction: %v, want %v", got, want)
+	}
+	if got, want := profiles(1, destination.Dead), []string{"3:p2[]"}; !slices.Equal(got, want) {
+		t.Errorf("destination 1's dead letter after the event's redaction: %v, want %v", got, want)
+	}
 }
 
 func testPrune(t *testing.T, s Store) {
@@ -770,7 +792,7 @@ func testTakeAfterErasure(t *testing.T, s Store) {
 	// The erasure commits between the read and TakeBatch, as the engine's
 	// does (graph.RedactFeed: the feed, then the batches not delivered).
 	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		return graph.RedactFeed(ctx, tx, []string{"p1"})
+		return graph.RedactFeed(ctx, tx, []string{"p1"}, nil)
 	}))
 	d, made, err := s.TakeBatch(ctx, id(1), "a", 0, 5, read, at(2))
 	must(t, err)
@@ -797,7 +819,7 @@ func testTakeAfterErasure(t *testing.T, s Store) {
 	read, err = s.Feed(ctx, 5, nil, 100)
 	must(t, err)
 	must(t, s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		return graph.RedactFeed(ctx, tx, []string{"p9"})
+		return graph.RedactFeed(ctx, tx, []string{"p9"}, nil)
 	}))
 	_, made, err = s.TakeBatch(ctx, id(1), "a", 5, 6, read, at(5))
 	must(t, err)
@@ -823,7 +845,7 @@ func testTakeRacingErasure(t *testing.T, s Store) {
 	go func() {
 		once := sync.Once{}
 		erased <- s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-			if err := graph.RedactFeed(ctx, tx, []string{"p1"}); err != nil {
+			if err := graph.RedactFeed(ctx, tx, []string{"p1"}, nil); err != nil {
 				return err
 			}
 			once.Do(func() { close(redacted) })

@@ -708,13 +708,17 @@ var _ destination.TxRedact = (*tx)(nil)
 
 // RedactDeliveries implements destination.TxRedact: a walk of the status
 // index's PENDING, FAILED and DEAD entries of every destination.
-func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, error) {
-	if len(profileIDs) == 0 {
+func (t *tx) RedactDeliveries(ctx context.Context, profileIDs, eventIDs []string) (int, error) {
+	if len(profileIDs) == 0 && len(eventIDs) == 0 {
 		return 0, nil
 	}
 	drop := make(map[string]bool, len(profileIDs))
 	for _, p := range profileIDs {
 		drop[p] = true
+	}
+	dropEvents := make(map[string]bool, len(eventIDs))
+	for _, e := range eventIDs {
+		dropEvents[e] = true
 	}
 	var ids []string
 	c := t.btx.Bucket(bucketDestinations).Cursor()
@@ -737,7 +741,7 @@ func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, er
 				if err != nil || !ok {
 					return n, err
 				}
-				kept, changed := destination.Redact(r.decode(id, num).Entries, drop)
+				kept, changed := destination.Redact(r.decode(id, num).Entries, drop, dropEvents)
 				if !changed {
 					continue
 				}

@@ -163,17 +163,28 @@ func clearFeedRange(b *bolt.Bucket, first, last uint64) error {
 
 // RedactFeed implements graph.FeedTx: one walk over the feed, which its
 // retention bounds, that decodes only the records whose bytes hold one of
-// the ids.
-func (t *tx) RedactFeed(ctx context.Context, profileIDs []string) (int, error) {
-	if len(profileIDs) == 0 {
+// the ids. An event id is looked for as JSON encodes it (a source or
+// message id may hold characters JSON escapes).
+func (t *tx) RedactFeed(ctx context.Context, profileIDs, eventIDs []string) (int, error) {
+	if len(profileIDs) == 0 && len(eventIDs) == 0 {
 		return 0, nil
 	}
-	gone := map[string]bool{}
-	needles := make([][]byte, 0, len(profileIDs))
+	gone, goneEvent := map[string]bool{}, map[string]bool{}
+	needles := make([][]byte, 0, len(profileIDs)+len(eventIDs))
 	for _, p := range profileIDs {
 		if p != "" && !gone[p] {
 			gone[p] = true
 			needles = append(needles, []byte(p))
+		}
+	}
+	for _, e := range eventIDs {
+		if e != "" && !goneEvent[e] {
+			goneEvent[e] = true
+			q, err := json.Marshal(e)
+			if err != nil {
+				return 0, err
+			}
+			needles = append(needles, q)
 		}
 	}
 	b := t.btx.Bucket(bucketFeed)
@@ -192,7 +203,7 @@ func (t *tx) RedactFeed(ctx context.Context, profileIDs []string) (int, error) {
 		for i, r := range rec.E {
 			switch {
 			case r.K == "":
-			case gone[r.P]:
+			case gone[r.P], r.E != "" && goneEvent[r.E]:
 				rec.E[i], n = feedRecord{}, n+1
 			case slices.ContainsFunc(r.V, func(p string) bool { return gone[p] }):
 				// A merge or split left with no other profile says

@@ -24,6 +24,7 @@ func RunFeed(t *testing.T, open Opener) {
 	t.Run("LoadFeedMarks", func(t *testing.T) { testFeedMarks(t, open) })
 	t.Run("LoadFeedOverlap", func(t *testing.T) { testFeedLoadOverlap(t, open) })
 	t.Run("TraitsUnchanged", func(t *testing.T) { testFeedTraitsUnchanged(t, open) })
+	t.Run("ErasedEvents", func(t *testing.T) { testFeedErasedEvents(t, open) })
 }
 
 // testFeedTraitsUnchanged: TRAITS_CHANGED is written when an event changes
@@ -452,6 +453,70 @@ func testFeedEntries(t *testing.T, open Opener) {
 	wantFeed(t, "after trimming", readFeed(t, fs, 0, nil, 100), append(append([]string(nil), kept[2:]...), "10 EVENT_ADDED "+pV+" d2"))
 	if h, err := fs.FeedHead(ctx); err != nil || h != 10 {
 		t.Fatalf("FeedHead after trimming = %d, %v; want 10", h, err)
+	}
+}
+
+// An erasure deletes the events only the erased identifiers carried, and
+// their EVENT_ADDED entries become gaps with them, whatever profile the
+// entries name: a profile that stays (the event was stored while the
+// erased visitor was merged into it, or the erasure forgot one
+// identifier of it) keeps no entry pointing at an event that is gone.
+// The shared events are scrubbed, not deleted: their entries stay.
+func testFeedErasedEvents(t *testing.T, open Opener) {
+	ctx := context.Background()
+	fs, e := openFeed(t, open)
+	apply(t, e, ev("a1", 1, anon("X")))
+	pX := profileOf(t, e, anon("X")).ID
+	apply(t, e, ev("b1", 2, user("U"), device("D")))
+	pU := profileOf(t, e, user("U")).ID
+	// The visitor logs in: U's profile, the larger, survives.
+	if res := apply(t, e, ev("c1", 3, anon("X"), user("U"))); len(res.Merged) != 1 || res.Merged[0] != pX {
+		t.Fatalf("the login merged %v, want [%s]", res.Merged, pX)
+	}
+	// The visitor browses alone, while merged into U's profile.
+	apply(t, e, ev("x2", 4, anon("X")))
+	if _, err := e.UnlinkIdentifiers(ctx, anon("X"), user("U"), "shared laptop"); err != nil {
+		t.Fatal(err)
+	}
+	if got := profileOf(t, e, anon("X")).ID; got != pX {
+		t.Fatalf("after the split the visitor is in %s, want its own profile %s back", got, pX)
+	}
+	wantFeed(t, "before the erasures", readFeed(t, fs, 0, nil, 100), []string{
+		"1 EVENT_ADDED " + pX + " a1",
+		"2 EVENT_ADDED " + pU + " b1",
+		"3 MERGED " + pU + " [" + pX + "]",
+		"4 EVENT_ADDED " + pU + " c1",
+		"5 EVENT_ADDED " + pU + " x2",
+		"6 SPLIT " + pX + " [" + pU + "]",
+	})
+
+	// The visitor is erased: a1 and x2, which X alone carried, are
+	// deleted; c1, shared with U, is scrubbed and stays.
+	if _, err := e.ForgetProfile(ctx, pX, "erasure request", nil); err != nil {
+		t.Fatal(err)
+	}
+	forgotten := []string{pX, pU}
+	slices.Sort(forgotten)
+	want := []string{
+		"2 EVENT_ADDED " + pU + " b1",
+		"4 EVENT_ADDED " + pU + " c1",
+		"7 FORGOTTEN " + forgotten[0],
+		"8 FORGOTTEN " + forgotten[1],
+	}
+	wantFeed(t, "after the visitor's erasure", readFeed(t, fs, 0, nil, 100), want)
+
+	// One identifier of U's profile is forgotten: d2, which the email
+	// alone carried, is deleted; d1, shared with U, stays.
+	apply(t, e, ev("d1", 5, user("U"), email("u@example.com")))
+	apply(t, e, ev("d2", 6, email("u@example.com")))
+	if _, err := e.ForgetIdentifier(ctx, email("u@example.com"), "erasure request", nil); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "9 EVENT_ADDED "+pU+" d1", "11 FORGOTTEN "+pU)
+	wantFeed(t, "after the email's erasure", readFeed(t, fs, 0, nil, 100), want)
+	wantFeed(t, "events after 4", readFeed(t, fs, 4, []graph.FeedKind{graph.FeedEventAdded}, 100), []string{"9 EVENT_ADDED " + pU + " d1"})
+	if h, err := fs.FeedHead(ctx); err != nil || h != 11 {
+		t.Fatalf("FeedHead = %d, %v; want 11", h, err)
 	}
 }
 

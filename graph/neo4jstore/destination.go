@@ -851,13 +851,17 @@ MATCH (x:{{Delivery}} { {{destinationId}}: row.id, {{number}}: row.number })
 SET x.{{entries}} = row.entries`)
 
 // RedactDeliveries implements destination.TxRedact, in two round trips.
-func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, error) {
-	if len(profileIDs) == 0 {
+func (t *tx) RedactDeliveries(ctx context.Context, profileIDs, eventIDs []string) (int, error) {
+	if len(profileIDs) == 0 && len(eventIDs) == 0 {
 		return 0, nil
 	}
 	drop := make(map[string]bool, len(profileIDs))
 	for _, p := range profileIDs {
 		drop[p] = true
+	}
+	dropEvents := make(map[string]bool, len(eventIDs))
+	for _, e := range eventIDs {
+		dropEvents[e] = true
 	}
 	recs, err := t.query(ctx, qUndelivered, map[string]any{"statuses": undeliveredStatuses})
 	if err != nil {
@@ -877,7 +881,7 @@ func (t *tx) RedactDeliveries(ctx context.Context, profileIDs []string) (int, er
 			entries[i] = graph.FeedEntry{Seq: e.Seq, At: time.Unix(0, e.At).UTC(), Kind: graph.FeedKind(e.K), ProfileID: e.P,
 				PreviousIDs: e.V, EventID: e.E, AudienceID: e.A}
 		}
-		kept, changed := destination.Redact(entries, drop)
+		kept, changed := destination.Redact(entries, drop, dropEvents)
 		if !changed {
 			continue
 		}

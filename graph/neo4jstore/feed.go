@@ -219,7 +219,7 @@ func (s *Store) LoadFeedMarks(ctx context.Context, head, trimmed uint64) error {
 }
 
 // qRedactFeedFind locks and reads the batches that name one of $ids, as a
-// profile or among previous ids. The lists of a batch cannot be indexed by
+// profile or among previous ids, or one of the events $eids. The lists of a batch cannot be indexed by
 // their elements, so this scans the FeedBatch label, which the feed's
 // retention bounds; erasure is its only caller.
 //
@@ -235,6 +235,7 @@ var qRedactFeedFind = cypher(`
 MATCH (b:{{FeedBatch}})
 WHERE any(p IN b.{{profileIds}} WHERE p IN $ids)
    OR any(v IN b.{{previousIds}} WHERE v <> '' AND any(p IN split(v, ',') WHERE p IN $ids))
+   OR any(e IN b.{{eventIds}} WHERE e IN $eids)
 WITH b ORDER BY b.{{first}}
 SET b.{{lock}} = true
 REMOVE b.{{lock}}
@@ -249,20 +250,23 @@ SET b.{{kinds}} = r.kinds, b.{{profileIds}} = r.pids, b.{{previousIds}} = r.prev
     b.{{eventIds}} = r.eids, b.{{audienceIds}} = r.aids`)
 
 // RedactFeed implements graph.FeedTx in two statements: the entries that
-// name an erased profile become gaps (empty kind and ids), which Feed
-// skips.
-func (t *tx) RedactFeed(ctx context.Context, profileIDs []string) (int, error) {
-	ids := uniq(profileIDs)
-	if len(ids) == 0 {
+// name an erased profile or a deleted event become gaps (empty kind and
+// ids), which Feed skips.
+func (t *tx) RedactFeed(ctx context.Context, profileIDs, eventIDs []string) (int, error) {
+	ids, eids := uniq(profileIDs), uniq(eventIDs)
+	if len(ids) == 0 && len(eids) == 0 {
 		return 0, nil
 	}
-	recs, err := t.query(ctx, qRedactFeedFind, map[string]any{"ids": ids})
+	recs, err := t.query(ctx, qRedactFeedFind, map[string]any{"ids": ids, "eids": eids})
 	if err != nil {
 		return 0, fmt.Errorf("redact the feed: %w", err)
 	}
-	gone := map[string]bool{}
+	gone, goneEvent := map[string]bool{}, map[string]bool{}
 	for _, p := range profileIDs {
-		gone[p] = true
+		gone[p] = p != ""
+	}
+	for _, e := range eventIDs {
+		goneEvent[e] = e != ""
 	}
 	changed := 0
 	rows := make([]any, 0, len(recs))
@@ -280,7 +284,7 @@ func (t *tx) RedactFeed(ctx context.Context, profileIDs []string) (int, error) {
 		for i := range ks {
 			switch {
 			case ks[i] == "":
-			case gone[at0(ps, i)]:
+			case gone[at0(ps, i)], goneEvent[at0(es, i)]:
 				gap(i)
 			case at0(vs, i) != "":
 				prev := strings.Split(vs[i], ",")

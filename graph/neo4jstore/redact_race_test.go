@@ -76,7 +76,7 @@ func TestRedactFeedAtOnce(t *testing.T) {
 	at := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 	appendThree(t, s, at)
 	redactAtOnce(t, s, `MATCH (b:FeedBatch) SET b.lock = true REMOVE b.lock`, func(ctx context.Context, tx graph.Tx, p string) error {
-		return graph.RedactFeed(ctx, tx, []string{p})
+		return graph.RedactFeed(ctx, tx, []string{p}, nil)
 	})
 	es, err := s.(graph.FeedStore).Feed(ctx, 0, nil, 100)
 	storetest.Must(t, err)
@@ -103,7 +103,7 @@ func TestRedactDeliveriesAtOnce(t *testing.T) {
 		t.Fatal(made, err)
 	}
 	redactAtOnce(t, s, `MATCH (x:Delivery) SET x.lock = true REMOVE x.lock`, func(ctx context.Context, tx graph.Tx, p string) error {
-		_, err := tx.(destination.TxRedact).RedactDeliveries(ctx, []string{p})
+		_, err := tx.(destination.TxRedact).RedactDeliveries(ctx, []string{p}, nil)
 		return err
 	})
 	got, err := ds.Deliveries(ctx, destination.DeliveryQuery{DestinationID: did, Limit: 10})
