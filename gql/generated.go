@@ -4067,7 +4067,9 @@ extend type Profile {
   one, and a cursor read without ` + "`" + `purpose` + "`" + ` (or from a state's ` + "`" + `record` + "`" + `)
   holds its place in a history of one purpose too. A cursor that does not
   decode, or that names no position in a consent history, is
-  INVALID_ARGUMENT naming ` + "`" + `after` + "`" + `.
+  INVALID_ARGUMENT naming ` + "`" + `after` + "`" + `. A ` + "`" + `purpose` + "`" + ` the rules do not name is
+  INVALID_ARGUMENT naming ` + "`" + `purpose` + "`" + ` (with the rules' purposes) unless some
+  stored record holds it: a purpose removed from the rules stays readable.
   """
   consentHistory(purpose: String, first: Int, after: String): [ConsentRecord!] @hasScope(scope: "profiles:read")
 }

@@ -50,6 +50,24 @@ type ConsentStore interface {
 	DeleteConsent(ctx context.Context, keys []string) (int, error)
 }
 
+// PurposeStore is implemented by a ConsentStore that can tell whether a
+// purpose has stored records. Profile.consentHistory asks it about a
+// purpose the rules do not name: records of a purpose since removed from
+// the rules stay readable, while a purpose that no record holds is a
+// mistake (a typo) to be refused rather than answered with no history.
+type PurposeStore interface {
+	// ConsentPurposeStored reports whether any stored record has
+	// purpose. It stops at the first it finds, so with none it reads
+	// every record. A string that is not a purpose name (PurposeName)
+	// has none.
+	ConsentPurposeStored(ctx context.Context, purpose string) (bool, error)
+}
+
+// PurposeName reports whether s has the form of a purpose name, which
+// every stored record's purpose has: a lowercase letter, then at most 63
+// lowercase letters, digits and _.
+func PurposeName(s string) bool { return isKeyType(s) }
+
 // TxConsent is implemented by the graph.Tx of every store's write
 // transaction: its methods work inside that transaction, so an erasure
 // deletes consent records, and a caller stores them, atomically with the

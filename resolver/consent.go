@@ -3,7 +3,9 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/idgraph/cdp/access"
@@ -190,6 +192,11 @@ func (r *Resolver) profileConsentHistory(ctx context.Context, p *graph.Profile, 
 	if purpose != nil {
 		want = *purpose
 	}
+	if want != "" { // "" selects every purpose, as no purpose does
+		if err := r.checkHistoryPurpose(ctx, want, rs); err != nil {
+			return nil, err
+		}
+	}
 	h := privacy.History(rs, want)
 	if pos != nil {
 		// Newest first: what follows the cursor is older by Compare.
@@ -207,6 +214,70 @@ func (r *Resolver) profileConsentHistory(ctx context.Context, p *graph.Profile, 
 		out[i] = &h[i]
 	}
 	return out, nil
+}
+
+// checkHistoryPurpose refuses a consentHistory purpose that the rules do
+// not name and no stored record holds: most likely a typo, which would
+// otherwise read as "no history". A purpose removed from the rules whose
+// records are still stored stays readable, for every profile. The
+// profile's own records (rs) answer first; the store is asked once per
+// request, and only when the store can tell (privacy.PurposeStore).
+//
+// Errors: EINVALID naming the argument and the purpose, with the rules'
+// purposes.
+func (r *Resolver) checkHistoryPurpose(ctx context.Context, purpose string, rs []privacy.Record) error {
+	ps, err := r.purposes()
+	if err != nil {
+		return domainErr(err)
+	}
+	if ps.Known(purpose) || slices.ContainsFunc(rs, func(rec privacy.Record) bool { return rec.Purpose == purpose }) {
+		return nil
+	}
+	stored, err := r.purposeStored(ctx, purpose)
+	if err != nil || stored {
+		return err
+	}
+	return graph.Errorf(graph.EINVALID, "argument %q: %q is not a consent purpose: the rules do not name it and no stored record holds it; the purposes are %s",
+		"purpose", clip(purpose, 70), ps.String())
+}
+
+// purposeCall is one request's answer to whether a purpose is stored.
+type purposeCall struct {
+	once   sync.Once
+	stored bool
+	err    error
+}
+
+// purposeStored reports whether a stored consent record has purpose,
+// asking the store once per request; true when the store cannot tell, so
+// that nothing readable is refused.
+func (r *Resolver) purposeStored(ctx context.Context, purpose string) (bool, error) {
+	s := r.loaders(ctx)
+	s.purposesMu.Lock()
+	if s.purposesStored == nil {
+		s.purposesStored = map[string]*purposeCall{}
+	}
+	c := s.purposesStored[purpose]
+	if c == nil {
+		c = &purposeCall{}
+		s.purposesStored[purpose] = c
+	}
+	s.purposesMu.Unlock()
+	c.once.Do(func() {
+		cs, err := r.consentStore()
+		if err != nil {
+			c.err = err
+			return
+		}
+		ps, ok := cs.(privacy.PurposeStore)
+		if !ok {
+			c.stored = true
+			return
+		}
+		c.stored, c.err = ps.ConsentPurposeStored(ctx, purpose)
+		c.err = domainErr(c.err)
+	})
+	return c.stored, c.err
 }
 
 // setConsent records one decision and its audit entry in one transaction.

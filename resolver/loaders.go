@@ -192,6 +192,13 @@ type loaderState struct {
 	// request (computedDefs), under defsMu.
 	defsMu sync.Mutex
 	defs   map[string]audience.ComputedTrait
+
+	// purposesStored holds, by purpose the rules do not name, whether a
+	// stored record has it (consentPurposeStored): asked once per
+	// request, however many profiles' consentHistory name it. Under
+	// purposesMu.
+	purposesMu     sync.Mutex
+	purposesStored map[string]*purposeCall
 }
 
 // loaders is the per-request entry point.

@@ -32,6 +32,7 @@ var consentBuckets = [][]byte{bucketConsent, bucketConsentIDs}
 var (
 	_ privacy.ConsentStore = (*Store)(nil)
 	_ privacy.TxConsent    = (*tx)(nil)
+	_ privacy.PurposeStore = (*Store)(nil)
 )
 
 // consentRecord is a privacy.Record as stored, without its id and
@@ -202,6 +203,50 @@ func consentOf(btx *bolt.Tx, keys []string) (map[string][]privacy.Record, error)
 	}
 	privacy.SortNewestFirst(out)
 	return out, nil
+}
+
+// ConsentPurposeStored implements privacy.PurposeStore: one walk of the
+// records, in one read transaction, until the first of purpose. Only a
+// record whose bytes hold the purpose's field as encodeConsent writes it
+// is decoded.
+func (s *Store) ConsentPurposeStored(ctx context.Context, purpose string) (bool, error) {
+	if !privacy.PurposeName(purpose) {
+		return false, nil
+	}
+	q, err := json.Marshal(purpose)
+	if err != nil {
+		return false, err
+	}
+	needle := append([]byte(`"purpose":`), q...)
+	found := false
+	err = s.view(ctx, func(btx *bolt.Tx) error {
+		found = false
+		c := btx.Bucket(bucketConsent).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if !bytes.Contains(v, needle) {
+				continue
+			}
+			var r consentRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("consent record under %x: %w", k, err)
+			}
+			if r.Purpose == purpose {
+				found = true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return found, nil
 }
 
 // DeleteConsent implements privacy.ConsentStore.

@@ -20,7 +20,34 @@ import (
 var (
 	_ privacy.ConsentStore = (*Store)(nil)
 	_ privacy.TxConsent    = (*tx)(nil)
+	_ privacy.PurposeStore = (*Store)(nil)
 )
+
+// qConsentPurposeStored finds one record of $purpose. Records are not
+// indexed by purpose: it scans the Consent label until the first match.
+var qConsentPurposeStored = cypher(`
+MATCH (c:{{Consent}})
+WHERE c.{{purpose}} = $purpose
+RETURN true
+LIMIT 1`)
+
+// ConsentPurposeStored implements privacy.PurposeStore, in one round trip.
+func (s *Store) ConsentPurposeStored(ctx context.Context, purpose string) (bool, error) {
+	if !privacy.PurposeName(purpose) {
+		return false, nil
+	}
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qConsentPurposeStored, map[string]any{"purpose": purpose})
+		if err != nil {
+			return nil, fmt.Errorf("look for consent records of a purpose: %w", err)
+		}
+		return len(recs) > 0, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return out.(bool), nil
+}
 
 // qPutConsent creates the records of a batch in one statement. MERGE on
 // the unique id locks it, so a concurrent put of the same record waits and

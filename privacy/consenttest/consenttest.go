@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("ReadMany", func(t *testing.T) { testReadMany(t, get(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, get(t)) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, get(t)) })
+	t.Run("PurposeStored", func(t *testing.T) { testPurposeStored(t, get(t)) })
 }
 
 // t0 is the suite's own time.
@@ -418,6 +419,50 @@ func testDelete(t *testing.T, s Store) {
 	wantRecords(t, "bob after the id came back", consentOf(t, s, bob)[bob], []privacy.Record{{ID: id(1), Purpose: "analytics",
 		Status: privacy.StatusDenied, At: at(9), Source: "web", LegalBasis: privacy.BasisConsent, Identifier: bob,
 		ReceivedAt: at(9).Add(time.Second)}})
+}
+
+// ConsentPurposeStored finds a purpose whatever identifier holds it, and
+// no longer once its last record is deleted; a purpose no record has, a
+// name in another case, or a string that is no purpose name, is not
+// stored. A proof text that quotes a purpose does not count.
+func testPurposeStored(t *testing.T, s Store) {
+	ctx := context.Background()
+	ps, ok := any(s).(privacy.PurposeStore)
+	if !ok {
+		t.Fatalf("%T does not implement privacy.PurposeStore", s)
+	}
+	stored := func(purpose string) bool {
+		t.Helper()
+		ok, err := ps.ConsentPurposeStored(ctx, purpose)
+		must(t, err)
+		return ok
+	}
+	if stored("email") {
+		t.Fatal("an empty store holds email")
+	}
+	quoting := rec(3, cal, "sms", privacy.StatusGranted, at(2))
+	quoting.Proof.Text = `{"purpose":"push"} and "purpose":"push"`
+	must(t, s.PutConsent(ctx, []privacy.Record{
+		rec(1, ann, "email", privacy.StatusGranted, at(0)),
+		rec(2, bob, "fax", privacy.StatusDenied, at(1)),
+		quoting,
+	}))
+	for purpose, want := range map[string]bool{
+		"email": true, "fax": true, "sms": true,
+		"push": false, "Fax": false, "fa": false, "": false, "fax ": false, `fax"`: false,
+	} {
+		if got := stored(purpose); got != want {
+			t.Errorf("ConsentPurposeStored(%q) = %v, want %v", purpose, got, want)
+		}
+	}
+	_, err := s.DeleteConsent(ctx, []string{bob})
+	must(t, err)
+	if stored("fax") {
+		t.Error("fax is still stored once its only record is deleted")
+	}
+	if !stored("email") {
+		t.Error("email is no longer stored after another key's records were deleted")
+	}
 }
 
 // A batch larger than a store's statement chunk is stored whole.
