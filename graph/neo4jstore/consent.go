@@ -23,8 +23,8 @@ var (
 	_ privacy.PurposeStore = (*Store)(nil)
 )
 
-// qConsentPurposeStored finds one record of $purpose. Records are not
-// indexed by purpose: it scans the Consent label until the first match.
+// qConsentPurposeStored finds one record of $purpose, by the
+// consent_purpose index.
 var qConsentPurposeStored = cypher(`
 MATCH (c:{{Consent}})
 WHERE c.{{purpose}} = $purpose

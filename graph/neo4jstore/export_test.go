@@ -105,6 +105,10 @@ func PageQueries() []PlannedQuery {
 	return out
 }
 
+// ConsentPurposeQuery is ConsentPurposeStored's query; it must seek the
+// consent_purpose index rather than scan every record.
+func ConsentPurposeQuery() string { return qConsentPurposeStored }
+
 // CountQuery is CountProfiles' query; it must read only the count store.
 func CountQuery() string { return qCountProfiles }
 

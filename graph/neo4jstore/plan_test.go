@@ -187,6 +187,15 @@ func TestCountProfilesReadsCountStore(t *testing.T) {
 	}
 }
 
+func TestConsentPurposeSeeksByIndex(t *testing.T) {
+	storetest.Neo4j(t)
+	s := rawSession(t)
+	ops := profile(t, s, neo4jstore.ConsentPurposeQuery(), map[string]any{"purpose": "fax"})
+	if has(ops, isScan) || !has(ops, isSeek) {
+		t.Fatalf("plan %v scans the consent records instead of seeking by index", ops)
+	}
+}
+
 func TestFeedQueriesSeekByIndex(t *testing.T) {
 	storetest.Neo4j(t)
 	s := rawSession(t)

@@ -57,11 +57,14 @@ var schema = []schemaItem{
 	{"constraint retired_profile_id_hash: (:RetiredProfileId).hash is unique",
 		cypher(`CREATE CONSTRAINT retired_profile_id_hash IF NOT EXISTS FOR (r:{{RetiredProfileId}}) REQUIRE r.{{hash}} IS UNIQUE`)},
 	// Consent: a record is put idempotently by id, and a profile's ledger
-	// is read, and erased, by its identifiers' keys.
+	// is read, and erased, by its identifiers' keys. consentHistory asks
+	// whether any record holds a purpose the rules no longer name.
 	{"constraint consent_id: (:Consent).id is unique",
 		cypher(`CREATE CONSTRAINT consent_id IF NOT EXISTS FOR (c:{{Consent}}) REQUIRE c.{{id}} IS UNIQUE`)},
 	{"index consent_identifier: (:Consent).identifier",
 		cypher(`CREATE INDEX consent_identifier IF NOT EXISTS FOR (c:{{Consent}}) ON (c.{{identifier}})`)},
+	{"index consent_purpose: (:Consent).purpose",
+		cypher(`CREATE INDEX consent_purpose IF NOT EXISTS FOR (c:{{Consent}}) ON (c.{{purpose}})`)},
 	// Erasure receipts: a receipt id is written once, and the list is
 	// read newest first, by time.
 	{"constraint erasure_receipt_id: (:ErasureReceipt).id is unique",

@@ -35,10 +35,10 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}
-		// 27 items, the retired ids' 1, the feed's 4, the destinations'
+		// 28 items, the retired ids' 1, the feed's 4, the destinations'
 		// 3 and the slots data migration.
-		if len(applied) != 37 {
-			t.Fatalf("run %d applied %v, want 37 items", run, applied)
+		if len(applied) != 38 {
+			t.Fatalf("run %d applied %v, want 38 items", run, applied)
 		}
 		// Open migrated already, so nothing is new.
 		for _, a := range applied {
@@ -52,7 +52,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	res, err := sess.Run(ctx, "SHOW INDEXES YIELD name, state WHERE name IN $names RETURN name, state",
 		map[string]any{"names": []any{"identifier_key", "profile_id", "event_id", "event_timestamp", "event_name_timestamp", "identifier_type",
 			"api_key_id", "api_key_hash", "audit_entry_id", "audit_entry_at", "audit_entry_key",
-			"suppressed_hash", "suppression_key_id", "retired_profile_id_hash", "consent_id", "consent_identifier",
+			"suppressed_hash", "suppression_key_id", "retired_profile_id_hash", "consent_id", "consent_identifier", "consent_purpose",
 			"erasure_receipt_id", "erasure_receipt_at",
 			"audience_id", "audience_member", "audience_member_profile", "audience_change", "audience_change_profile", "audience_deletion",
 			"computed_trait_name", "computed_value", "computed_value_name", "computed_value_expires", "profile_facts",
@@ -70,8 +70,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 		names = append(names, r.Values[0].(string))
 	}
-	if len(names) != 32 {
-		t.Fatalf("indexes online: %v, want all thirty-two", names)
+	if len(names) != 33 {
+		t.Fatalf("indexes online: %v, want all thirty-three", names)
 	}
 	// The unique constraints hold.
 	_, err = sess.Run(ctx, "CREATE (:Identifier {key: 'k'}), (:Identifier {key: 'k'})", nil)
