@@ -143,6 +143,13 @@ const (
 	MaxAuditProfileIDs = 100
 )
 
+// ValidKeyID reports whether id has the shape of a key id: key_ and 1 to
+// 64 letters or digits.
+func ValidKeyID(id string) bool { return keyIDRe.MatchString(id) }
+
+// KeyIDShape says in words what ValidKeyID accepts, for error messages.
+const KeyIDShape = "key_ followed by 1 to 64 letters or digits"
+
 var (
 	keyIDRe   = regexp.MustCompile(`^key_[A-Za-z0-9]{1,64}$`)
 	auditIDRe = regexp.MustCompile(`^aud_[A-Za-z0-9]{1,64}$`)

@@ -3,7 +3,6 @@ package resolver
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -26,9 +25,6 @@ const (
 	cursorKindKeys  = "apiKeys"
 	cursorKindAudit = "auditLog"
 )
-
-// keyIDRe is the shape of a key id (access.Key.Validate's rule).
-var keyIDRe = regexp.MustCompile(`^key_[A-Za-z0-9]{1,64}$`)
 
 // errNoKeyStore answers the key and audit fields of a handler built
 // without Config.Keys.
@@ -120,8 +116,8 @@ func (r *Resolver) revokeKey(ctx context.Context, id string) (*access.Key, error
 	}
 	// A malformed id is bad input, as updateAudience and
 	// updateDestination answer it, not a key that is not stored.
-	if !keyIDRe.MatchString(id) {
-		err := invalidArg("id", "is not an API key id (key_ followed by 1 to 64 letters or digits)")
+	if !access.ValidKeyID(id) {
+		err := invalidArg("id", "is not an API key id ("+access.KeyIDShape+")")
 		r.auditFailure(ctx, entry, err)
 		return nil, domainErr(err)
 	}

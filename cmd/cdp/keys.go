@@ -267,6 +267,9 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usagef("give exactly one key id, got %d (run \"cdp keys list\" to see them)", len(pos))
 	}
 	id := strings.TrimSpace(pos[0])
+	if !access.ValidKeyID(id) {
+		return usagef("the argument is not a key id (%s; run \"cdp keys list\" to see them)", access.KeyIDShape)
+	}
 	as, closeStore, err := openKeyStore(ctx, &s, stderr, "mutation revokeApiKey")
 	if err != nil {
 		return err

@@ -209,6 +209,7 @@ func testKeys(t *testing.T, ks keysStore) {
 		{"unknown id", []string{"revoke", "key_0000000000000000000000000000dead"}, 1,
 			[]string{`no key with id "key_0000000000000000000000000000dead"`}},
 		{"no id", []string{"revoke"}, 2, []string{"give exactly one key id, got 0"}},
+		{"malformed id", []string{"revoke", "nope"}, 2, []string{"the argument is not a key id (key_ followed by 1 to 64 letters or digits"}},
 		{"unknown subcommand", []string{"rotate"}, 2, []string{`unknown command "rotate"`}},
 	}
 	for _, c := range mistakes {
