@@ -69,6 +69,9 @@ func Setup(ctx context.Context, version string, onError func(error)) (shutdown f
 	if !Configured() {
 		return func(context.Context) error { return nil }, nil
 	}
+	if err := checkEnv(); err != nil {
+		return nil, err
+	}
 	if onError != nil {
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(onError))
 	}
