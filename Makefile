@@ -20,13 +20,16 @@ build:
 	go build -ldflags "-X main.version=$(VERSION)" -o cdp ./cmd/cdp
 
 # Static binaries (no cgo, no local paths) for each platform into dist/,
-# named cdp-OS-ARCH, with their SHA-256 sums in dist/SHA256SUMS.
+# named cdp-OS-ARCH, with their SHA-256 sums in dist/SHA256SUMS. Only
+# these files are replaced: DIST may be a folder holding other things
+# (make release DIST=~/bin).
+RELEASE_FILES := $(foreach p,$(RELEASE_PLATFORMS),cdp-$(subst /,-,$(p)))
 release:
-	rm -rf $(DIST)
 	mkdir -p $(DIST)
+	cd $(DIST) && rm -f $(RELEASE_FILES) SHA256SUMS
 	$(foreach p,$(RELEASE_PLATFORMS),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) go build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o $(DIST)/cdp-$(subst /,-,$(p)) ./cmd/cdp &&) true
-	cd $(DIST) && { command -v sha256sum >/dev/null && sha256sum cdp-* || shasum -a 256 cdp-*; } > SHA256SUMS
-	@echo "built $(VERSION):" && ls -l $(DIST)
+	cd $(DIST) && { command -v sha256sum >/dev/null && sha256sum $(RELEASE_FILES) || shasum -a 256 $(RELEASE_FILES); } > SHA256SUMS
+	@echo "built $(VERSION):" && cd $(DIST) && ls -l $(RELEASE_FILES) SHA256SUMS
 
 generate:
 	go generate ./...

@@ -79,7 +79,9 @@ func TestReleaseTarget(t *testing.T) {
 
 // make release, run for real: each binary is an ELF for its architecture
 // with no interpreter and no dynamic section (static), SHA256SUMS lists
-// both, and the one this machine can run reports the stamped version.
+// both and nothing else, the one this machine can run reports the stamped
+// version, and what DIST held besides (make release DIST=~/bin) is left
+// alone.
 func TestReleaseBuildsStaticBinaries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds two binaries; skipped in -short mode")
@@ -88,13 +90,32 @@ func TestReleaseBuildsStaticBinaries(t *testing.T) {
 		t.Skip("make is not installed")
 	}
 	dist := filepath.Join(t.TempDir(), "dist")
+	// A folder of the user's, with a file of theirs and one named like a
+	// binary of another platform.
+	if err := os.MkdirAll(filepath.Join(dist, "notes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	theirs := map[string]string{"notes/todo.txt": "mine", "cdp-darwin-arm64": "an older build"}
+	for name, content := range theirs {
+		if err := os.WriteFile(filepath.Join(dist, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	out, err := exec.Command("make", "-C", filepath.Join("..", ".."), "release", "VERSION=v9.9.9-test", "DIST="+dist).CombinedOutput()
 	if err != nil {
 		t.Fatalf("make release: %v\n%s", err, out)
 	}
+	for name, content := range theirs {
+		if got, err := os.ReadFile(filepath.Join(dist, name)); err != nil || string(got) != content {
+			t.Errorf("make release DIST=%s left %s as %q, %v; want %q untouched", dist, name, got, err, content)
+		}
+	}
 	sums, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := strings.Count(strings.TrimSpace(string(sums)), "\n") + 1; n != 2 {
+		t.Errorf("SHA256SUMS lists %d files, want the 2 binaries:\n%s", n, sums)
 	}
 	for arch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
 		name := "cdp-linux-" + arch
