@@ -99,3 +99,53 @@ var otlpVars = func() []string {
 	}
 	return out
 }()
+
+// OpenTelemetry's standard off switches turn tracing off even with an
+// endpoint set (one a platform sets for every service of a pod, say):
+// OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none. An exporter this
+// service does not have is refused by name.
+func TestStandardOffSwitches(t *testing.T) {
+	for _, off := range []map[string]string{
+		{"OTEL_SDK_DISABLED": "true"},
+		{"OTEL_SDK_DISABLED": " TRUE "},
+		{"OTEL_TRACES_EXPORTER": "none"},
+	} {
+		for _, k := range otlpVars {
+			t.Setenv(k, "")
+		}
+		t.Setenv("OTEL_SDK_DISABLED", "")
+		t.Setenv("OTEL_TRACES_EXPORTER", "")
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+		for k, v := range off {
+			t.Setenv(k, v)
+		}
+		stop, err := Setup(context.Background(), "test", nil)
+		if err != nil {
+			t.Fatalf("Setup with %v: %v", off, err)
+		}
+		if Configured() || Enabled() {
+			t.Errorf("with %v tracing is configured (%v) or on (%v), want off", off, Configured(), Enabled())
+		}
+		_ = stop(context.Background())
+	}
+	for _, v := range []string{"otlp", "OTLP", ""} {
+		t.Setenv("OTEL_TRACES_EXPORTER", v)
+		t.Setenv("OTEL_SDK_DISABLED", "false")
+		if !Configured() {
+			t.Errorf("OTEL_TRACES_EXPORTER %q with an endpoint is not configured", v)
+		}
+	}
+	for _, v := range []string{"zipkin", "console", "otlp,console"} {
+		t.Setenv("OTEL_TRACES_EXPORTER", v)
+		stop, err := Setup(context.Background(), "test", nil)
+		if err == nil {
+			_ = stop(context.Background())
+			t.Errorf("Setup with OTEL_TRACES_EXPORTER %q: no error", v)
+		} else if !strings.Contains(err.Error(), "OTEL_TRACES_EXPORTER ") {
+			t.Errorf("Setup with OTEL_TRACES_EXPORTER %q: %q does not name the variable", v, err)
+		}
+		if Enabled() {
+			t.Errorf("Setup refused OTEL_TRACES_EXPORTER %q but tracing is on", v)
+		}
+	}
+}

@@ -1,7 +1,8 @@
 // Package telemetry sets up OpenTelemetry tracing: HTTP requests, GraphQL
 // operations, commits and store transactions become spans, exported over
 // OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set. Otherwise nothing is set up:
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, unless OTEL_SDK_DISABLED=true
+// or OTEL_TRACES_EXPORTER=none turns them off. Otherwise nothing is set up:
 // the global tracer provider stays OpenTelemetry's no-op one, Start returns
 // a span that records nothing, and the HTTP handler is not wrapped.
 //
@@ -17,7 +18,9 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,8 +56,13 @@ var noSpan = trace.SpanFromContext(context.Background())
 func Enabled() bool { return enabled.Load() }
 
 // Configured reports whether the environment asks for traces to be
-// exported.
+// exported: an endpoint is set, and neither of OpenTelemetry's standard
+// off switches is (OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none).
 func Configured() bool {
+	if strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED")), "true") ||
+		strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER")), "none") {
+		return false
+	}
 	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
@@ -66,6 +74,11 @@ func Configured() bool {
 // onError gets what the exporter fails at (a collector that cannot be
 // reached); spans are dropped then, never requests.
 func Setup(ctx context.Context, version string, onError func(error)) (shutdown func(context.Context) error, err error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER"))); v {
+	case "", "otlp", "none":
+	default:
+		return nil, fmt.Errorf("OTEL_TRACES_EXPORTER %q is not supported: traces are exported over OTLP only (otlp, or none for no traces)", clip(v))
+	}
 	if !Configured() {
 		return func(context.Context) error { return nil }, nil
 	}
