@@ -100,6 +100,10 @@ func (s *Server) openOrigins(next http.Handler) http.Handler {
 
 // loopbackHost reports whether a Host header names the local machine:
 // localhost, 127.0.0.1 or [::1], optionally with a port.
+// LoopbackHost reports whether a Host header names this machine:
+// localhost, 127.0.0.1 or [::1], with any port.
+func LoopbackHost(h string) bool { return loopbackHost(h) }
+
 func loopbackHost(h string) bool {
 	var host, rest string
 	bracketed := strings.HasPrefix(h, "[")

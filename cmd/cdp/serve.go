@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -294,6 +295,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if telemetry.Enabled() {
 		log.Info().Msg("tracing: exporting spans over OTLP/HTTP")
 	}
+	// Until the service is built (Neo4j may take up to --store-timeout to
+	// answer), the port answers /healthz and tells everything else to come
+	// back (503), rather than leaving connections unanswered.
+	log.Info().Str("addr", ln.Addr().String()).Msg("opening the store")
+	var handOnce sync.Once
+	stopStarting := serveStarting(ln)
+	handOver := func() { handOnce.Do(stopStarting) }
+	defer handOver()
 	store, err := f.store.open(ctx, log)
 	if err != nil {
 		return err
@@ -380,6 +389,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	handOver()
 	svc.Start()
 	ev := log.Info().Str("addr", svc.Server.Addr()).Str("store", info.Kind).Str("store_version", info.Version).
 		Bool("graphiql", showGraphiQL)

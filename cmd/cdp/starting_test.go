@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// While cdp serve waits for its store at start (Neo4j not yet answering,
+// up to --store-timeout), its port answers: /healthz 200 (the process is
+// up), /readyz and every other request 503 with Retry-After, rather than
+// holding every connection unanswered until the store opens, which an
+// orchestrator's liveness probe takes for a hung process.
+func TestServeAnswersWhileWaitingForTheStore(t *testing.T) {
+	// A port nothing listens on: Neo4j "not started yet".
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	s := startServeAsync(t, "--neo4j-uri", "bolt://"+closed, "--store-timeout", "60s")
+	s.waitLog(t, "waiting for Neo4j to answer", 20*time.Second)
+	addr := bindAddr(t, s.logs.String())
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/healthz", "", 200},
+		{"GET", "/readyz", "", 503},
+		{"POST", "/v1/track", `{"messageId":"s1","userId":"u-start","event":"x"}`, 503},
+		{"POST", "/graphql", `{"query":"{ __typename }"}`, 503},
+	} {
+		req, _ := http.NewRequest(c.method, "http://"+addr+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s while the store is awaited: %v", c.method, c.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s while the store is awaited: %d %s, want %d", c.method, c.path, resp.StatusCode, body, c.status)
+		}
+		if c.status == 503 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: 503 without Retry-After", c.method, c.path)
+		}
+		if strings.Contains(string(body), "u-start") {
+			t.Errorf("%s %s: the answer repeats the request: %s", c.method, c.path, body)
+		}
+	}
+}
+
+// bindAddr is the address of the start-up log line that names it.
+func bindAddr(t *testing.T, logs string) string {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == "opening the store" {
+			if a, ok := m["addr"].(string); ok {
+				return a
+			}
+		}
+	}
+	t.Fatalf("no start-up line names the address; logs:\n%s", logs)
+	return ""
+}
+
+// Once handed over, the listener serves the service, every request
+// answered by it and none by the start-up answers, also with a client
+// connected before the hand-over.
+func TestStartingHandsOverTheListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	handOver := serveStarting(ln)
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("/healthz while starting: %d, want 200", code)
+	}
+	if code, _ := get("/v1/track"); code != 503 {
+		t.Fatalf("/v1/track while starting: %d, want 503", code)
+	}
+	// A connection opened before the hand-over, not yet served.
+	early, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Close()
+	handOver()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = io.WriteString(w, "service")
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	for i := 0; i < 5; i++ {
+		if code, body := get("/healthz"); code != http.StatusTeapot || body != "service" {
+			t.Fatalf("after the hand-over, request %d: %d %q, want the service's answer", i, code, body)
+		}
+	}
+	_ = early.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(early, "GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := early.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 418") && !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 503") {
+		t.Fatalf("a connection opened before the hand-over got %q, want an answer", buf[:n])
+	}
+}
