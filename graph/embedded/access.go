@@ -121,7 +121,7 @@ func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err er
 	if err := access.CheckAudit(entries); err != nil {
 		return err
 	}
-	_, span := telemetry.Start(ctx, "store.update", dbSystem)
+	_, span := telemetry.StartChild(ctx, "store.update", dbSystem)
 	defer func() { telemetry.EndStore(span, "update", err) }()
 	if err := s.lockWrite(ctx); err != nil {
 		return err
@@ -139,7 +139,7 @@ func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err er
 }
 
 func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) (err error) {
-	_, span := telemetry.Start(ctx, "store.view", dbSystem)
+	_, span := telemetry.StartChild(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
 	return s.boltTx(ctx, s.db.View, fn)
 }

@@ -161,7 +161,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
+	ctx, span := telemetry.StartChild(ctx, "store.update", dbSystem)
 	// The span and the store-error count see the error Update returns
 	// (a bbolt failure wrapped as unavailable), not bbolt's raw error.
 	defer func() { telemetry.EndStore(span, "update", retErr) }()
@@ -198,7 +198,7 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
+	ctx, span := telemetry.StartChild(ctx, "store.view", dbSystem)
 	// As in Update: count and record the error View returns.
 	defer func() { telemetry.EndStore(span, "view", retErr) }()
 	var fnErr error

@@ -40,7 +40,7 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 	if err := access.CheckAudit(entries); err != nil {
 		return nil, err
 	}
-	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
+	ctx, span := telemetry.StartChild(ctx, "store.update", dbSystem)
 	defer func() { telemetry.EndStore(span, "update", err) }()
 	gctx, done, err := s.guard(ctx)
 	if err != nil {
@@ -69,7 +69,7 @@ func (s *Store) accessWrite(ctx context.Context, fn func(ctx context.Context, t 
 
 // accessRead runs fn on a read session (see Store.read).
 func (s *Store) accessRead(ctx context.Context, fn func(ctx context.Context, t *readTx) (any, error)) (out any, err error) {
-	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
+	ctx, span := telemetry.StartChild(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
 	err = s.read(ctx, func(ctx context.Context, t *readTx) error {
 		var err error

@@ -86,7 +86,7 @@ func (s *Store) LookalikeRows(ctx context.Context, audienceID string, scope audi
 	if err != nil {
 		return err
 	}
-	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
+	ctx, span := telemetry.StartChild(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
 	gctx, done, err := s.guard(ctx)
 	if err != nil {

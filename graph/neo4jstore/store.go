@@ -263,7 +263,7 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 // if the commit's answer was lost, of unknown outcome: never reported as
 // committed when it was not.
 func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) (err error) {
-	ctx, span := telemetry.Start(ctx, "store.update", dbSystem)
+	ctx, span := telemetry.StartChild(ctx, "store.update", dbSystem)
 	defer func() { telemetry.EndStore(span, "update", err) }()
 	gctx, done, err := s.guard(ctx)
 	if err != nil {
@@ -294,7 +294,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 // (routed to a follower in a cluster); see read. Like Update, it fails at
 // once while Neo4j is down.
 func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) (err error) {
-	ctx, span := telemetry.Start(ctx, "store.view", dbSystem)
+	ctx, span := telemetry.StartChild(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
 	return s.read(ctx, func(ctx context.Context, t *readTx) error { return fn(ctx, t) })
 }

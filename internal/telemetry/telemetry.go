@@ -173,6 +173,17 @@ func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (conte
 	return tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
+// StartChild is Start for work that belongs to a trace already under way
+// (a store transaction): without a span in ctx it starts none, so that
+// background work (the change feed's poll every 100 ms, trims, refreshes)
+// does not export a trace of its own for every transaction.
+func StartChild(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if !enabled.Load() || !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx, noSpan
+	}
+	return tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+}
+
 // End ends span, marked as failed with err's code when err is not nil.
 func End(span trace.Span, err error) {
 	if err != nil && span.IsRecording() {
