@@ -273,7 +273,19 @@ func (s *Server) Handler(routes Routes) http.Handler {
 // values in the path (an audience id): "POST /v1/track", "GET
 // /v1/audiences", "POST /graphql".
 func spanName(_ string, r *http.Request) string {
-	return r.Method + " " + route(r)
+	return spanMethod(r.Method) + " " + route(r)
+}
+
+// spanMethod is method as a span name shows it: a method HTTP defines as
+// is, any other "HTTP" (OpenTelemetry's conventions), since a caller may
+// send any token as its method.
+func spanMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "HTTP"
 }
 
 // routes are the routes route names; every other path is "other".

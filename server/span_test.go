@@ -25,3 +25,18 @@ func TestSpanName(t *testing.T) {
 		}
 	}
 }
+
+// A method is the caller's to choose (any token): one HTTP does not define
+// is named HTTP, as OpenTelemetry's conventions have it, so that span
+// names stay few and never carry what a caller typed.
+func TestSpanNameOfAnUnknownMethod(t *testing.T) {
+	for method, want := range map[string]string{
+		"GET": "GET /graphql", "HEAD": "HEAD /graphql", "OPTIONS": "OPTIONS /graphql", "DELETE": "DELETE /graphql",
+		"PUT": "PUT /graphql", "PATCH": "PATCH /graphql", "CONNECT": "CONNECT /graphql", "TRACE": "TRACE /graphql",
+		"ANN.DOE-EXAMPLE.COM": "HTTP /graphql", "get": "HTTP /graphql", "PROPFIND": "HTTP /graphql",
+	} {
+		if got := spanName("", httptest.NewRequest(method, "/graphql", nil)); got != want {
+			t.Errorf("spanName(%s /graphql) = %q, want %q", method, got, want)
+		}
+	}
+}

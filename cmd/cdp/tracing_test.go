@@ -131,6 +131,12 @@ func tracesExported(t *testing.T, dbSystem string, storeEnv ...string) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	// Nor a method of the caller's own (any token is one).
+	req, _ = http.NewRequest("ANN.TRACE-METHOD", base+"/v1/track", nil)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	q := `{"operationName":"Who","query":"query Who { profileByIdentifier(type: \"user_id\", value: \"u-trace\") { id } }"}`
 	resp, err = http.Post(base+"/graphql", "application/json", strings.NewReader(q))
 	if err != nil {
@@ -161,7 +167,7 @@ func tracesExported(t *testing.T, dbSystem string, storeEnv ...string) {
 	if len(recv.bad) > 0 {
 		t.Fatalf("the collector got requests it could not read: %v", recv.bad)
 	}
-	for _, v := range []string{"ann.trace@example.com", "u-trace", "203.0.113.77", "ann-trace-agent", "p_tracepath0123"} {
+	for _, v := range []string{"ann.trace@example.com", "u-trace", "203.0.113.77", "ann-trace-agent", "p_tracepath0123", "ANN.TRACE-METHOD"} {
 		if bytes.Contains(recv.raw.Bytes(), []byte(v)) {
 			t.Errorf("a span carries %q", v)
 		}

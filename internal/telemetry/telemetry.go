@@ -115,19 +115,20 @@ func Setup(ctx context.Context, version string, onError func(error)) (shutdown f
 // process: the method, the route, the status, sizes and the protocol.
 // otelhttp also records the caller's address (client.address, from
 // X-Forwarded-For, and network.peer.*), its user agent and the request's
-// whole path (url.path, which can hold a profile's id), all of which stay
-// out, as does any attribute a later otelhttp adds.
+// whole path (url.path, which can hold a profile's id), and for a method
+// HTTP does not define the method as sent (http.request.method_original;
+// http.request.method says _OTHER), all of which stay out, as does any
+// attribute a later otelhttp adds.
 var httpKept = map[attribute.Key]bool{
-	"http.request.method":          true,
-	"http.request.method_original": true,
-	"http.route":                   true,
-	"http.response.status_code":    true,
-	"http.request.body.size":       true,
-	"http.response.body.size":      true,
-	"url.scheme":                   true,
-	"network.protocol.name":        true,
-	"network.protocol.version":     true,
-	"error.type":                   true,
+	"http.request.method":       true,
+	"http.route":                true,
+	"http.response.status_code": true,
+	"http.request.body.size":    true,
+	"http.response.body.size":   true,
+	"url.scheme":                true,
+	"network.protocol.name":     true,
+	"network.protocol.version":  true,
+	"error.type":                true,
 }
 
 // scrubbing wraps exp so that the spans of otelhttp's server handler are
