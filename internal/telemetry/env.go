@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// checkEnv checks the OTEL_EXPORTER_OTLP_* variables the exporter reads.
+// checkEnv checks the OTEL_EXPORTER_OTLP_* variables the exporter reads,
+// and the OTEL_BSP_* ones of the span batcher.
 // The exporter itself skips a value it cannot use, printing a line of its
 // own on stderr that can repeat the value (a header's token), and goes on
 // without it: spans would go to its default endpoint, without their
@@ -31,6 +32,23 @@ func checkEnv() error {
 		u, err := url.Parse(v)
 		if v == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%s is not an http:// or https:// URL with a host (such as http://127.0.0.1:4318)", name)
+		}
+	}
+	// The batching of spans: the SDK ignores a value that is not a
+	// number, and panics on a negative queue size.
+	for _, v := range []struct {
+		name, what string
+		min        int
+	}{
+		{"OTEL_BSP_SCHEDULE_DELAY", "a whole number of milliseconds, 0 or more", 0},
+		{"OTEL_BSP_EXPORT_TIMEOUT", "a whole number of milliseconds, 0 or more", 0},
+		{"OTEL_BSP_MAX_QUEUE_SIZE", "a whole number of spans, 1 or more", 1},
+		{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "a whole number of spans, 1 or more", 1},
+	} {
+		if s, ok := get(v.name); ok {
+			if n, err := strconv.Atoi(s); err != nil || n < v.min {
+				return fmt.Errorf("%s %q is not %s", v.name, clip(s), v.what)
+			}
 		}
 	}
 	for _, sig := range []string{"OTEL_EXPORTER_OTLP_", "OTEL_EXPORTER_OTLP_TRACES_"} {
