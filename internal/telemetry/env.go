@@ -11,7 +11,7 @@ import (
 )
 
 // checkEnv checks the OTEL_EXPORTER_OTLP_* variables the exporter reads,
-// and the OTEL_BSP_* ones of the span batcher.
+// and the OTEL_TRACES_SAMPLER* and OTEL_BSP_* ones of the SDK.
 // The exporter itself skips a value it cannot use, printing a line of its
 // own on stderr that can repeat the value (a header's token), and goes on
 // without it: spans would go to its default endpoint, without their
@@ -32,6 +32,21 @@ func checkEnv() error {
 		u, err := url.Parse(v)
 		if v == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%s is not an http:// or https:// URL with a host (such as http://127.0.0.1:4318)", name)
+		}
+	}
+	// The sampler: the SDK samples every trace after a name it does not
+	// know or a ratio it cannot read, and only warns.
+	if smp, ok := get("OTEL_TRACES_SAMPLER"); ok {
+		switch strings.ToLower(smp) {
+		case "always_on", "always_off", "parentbased_always_on", "parentbased_always_off":
+		case "traceidratio", "parentbased_traceidratio":
+			if arg, ok := get("OTEL_TRACES_SAMPLER_ARG"); ok {
+				if r, err := strconv.ParseFloat(arg, 64); err != nil || !(r >= 0 && r <= 1) {
+					return fmt.Errorf("OTEL_TRACES_SAMPLER_ARG %q is not a ratio from 0 to 1 (such as 0.25)", clip(arg))
+				}
+			}
+		default:
+			return fmt.Errorf("OTEL_TRACES_SAMPLER %q is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio", clip(smp))
 		}
 	}
 	// The batching of spans: the SDK ignores a value that is not a
