@@ -101,14 +101,7 @@ func TestAudienceExport(t *testing.T) {
 		for _, m := range audExportMsgs {
 			sendTo(t, dial, web, m.typ, m.msg)
 		}
-		pid := func(typ, v string) string {
-			t.Helper()
-			p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: typ, Value: v})
-			if err != nil {
-				t.Fatalf("%s %s: %v", typ, v, err)
-			}
-			return p.ID
-		}
+		pid := profileIDOf(t, svc.Engine)
 		ann, bob, cy, dee := pid("user_id", "u-ann"), pid("user_id", "u|bob"), pid("anonymous_id", "anon-cy"), pid("user_id", "u-dee")
 		if len(map[string]bool{ann: true, bob: true, cy: true, dee: true}) != 4 {
 			t.Fatalf("the four people are not four profiles: %s %s %s %s", ann, bob, cy, dee)
@@ -423,14 +416,7 @@ func TestAudienceExportLeavesMergedMembersOut(t *testing.T) {
 		sendTo(t, dial, web, "identify", `{"userId":"u-hal","messageId":"h1","timestamp":"2026-01-01T10:00:00Z","traits":{"email":"hal@example.com"},"context":{"consent":{"categoryPreferences":{"Advertising":true}}}}`)
 		sendTo(t, dial, web, "identify", `{"anonymousId":"anon-hal","messageId":"h2","timestamp":"2026-01-01T11:00:00Z","traits":{"email":"hal.other@example.com"}}`)
 		sendTo(t, dial, web, "identify", `{"userId":"u-ivy","messageId":"i1","timestamp":"2026-01-01T12:00:00Z","traits":{"email":"ivy@example.com"}}`)
-		pid := func(typ, v string) string {
-			t.Helper()
-			p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: typ, Value: v})
-			if err != nil {
-				t.Fatalf("%s %s: %v", typ, v, err)
-			}
-			return p.ID
-		}
+		pid := profileIDOf(t, svc.Engine)
 		hal, anon, ivy := pid("user_id", "u-hal"), pid("anonymous_id", "anon-hal"), pid("user_id", "u-ivy")
 		if len(map[string]bool{hal: true, anon: true, ivy: true}) != 3 {
 			t.Fatalf("the three profiles are not three: %s %s %s", hal, anon, ivy)

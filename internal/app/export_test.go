@@ -41,6 +41,19 @@ func sendTo(t *testing.T, dial, secret, typ, msg string) {
 	}
 }
 
+// profileIDOf returns a function giving the id of the profile that holds
+// an identifier now, read through e; a miss fails the test.
+func profileIDOf(t *testing.T, e *graph.Engine) func(typ, v string) string {
+	return func(typ, v string) string {
+		t.Helper()
+		p, err := e.ProfileByIdentifier(context.Background(), graph.IdentifierRef{Type: typ, Value: v})
+		if err != nil {
+			t.Fatalf("%s %s: %v", typ, v, err)
+		}
+		return p.ID
+	}
+}
+
 // ndjson reads an export: its header and its records, each decoded as
 // generic JSON.
 func ndjson(t *testing.T, body string) (map[string]any, []map[string]any) {

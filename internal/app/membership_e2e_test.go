@@ -88,13 +88,7 @@ func TestMembershipFollowsMutations(t *testing.T) {
 		sendTo(t, dial, web, "identify", `{"userId":"u-kim","messageId":"k1","traits":{"plan":"pro"}}`)
 		sendTo(t, dial, web, "identify", `{"userId":"u-lou","messageId":"l1","traits":{"plan":"free"}}`)
 		sendTo(t, dial, web, "identify", `{"anonymousId":"a-max","messageId":"m1","traits":{"plan":"pro"}}`)
-		pid := func(typ, v string) string {
-			p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: typ, Value: v})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p.ID
-		}
+		pid := profileIDOf(t, svc.Engine)
 		kim, max := pid("user_id", "u-kim"), pid("anonymous_id", "a-max")
 		var cr struct {
 			C struct{ ID string } `json:"createAudience"`

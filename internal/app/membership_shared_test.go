@@ -38,13 +38,7 @@ func TestMembershipFollowsSharedEvents(t *testing.T) {
 		buyers := put(audience.Filter{Event: &audience.EventCondition{Name: "Order Completed"}})
 		big := put(audience.Filter{Event: &audience.EventCondition{Name: "Purchase",
 			Where: []audience.PropertyFilter{{Path: "total", Op: audience.OpGT, Value: 10.0}}}})
-		pid := func(typ, v string) string {
-			p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: typ, Value: v})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p.ID
-		}
+		pid := profileIDOf(t, svc.Engine)
 		waitMembers := func(what, id string, want ...string) {
 			t.Helper()
 			slices.Sort(want)
