@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
@@ -21,7 +22,7 @@ import (
 func TestAudienceExportHeadAuditsNoMembers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ctx := context.Background()
-		_, dial := startQuietService(t, st)
+		svc, dial := startQuietService(t, st)
 		marketer := sourcedKey(t, st, "marketer", "", "audiences:read")
 		as := st.(audience.Store)
 		now := graph.Now()
@@ -30,9 +31,21 @@ func TestAudienceExportHeadAuditsNoMembers(t *testing.T) {
 			Filter: audience.Filter{Identifier: &audience.IdentifierCondition{Type: "email"}}, CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		// Profiles merged away since membership was kept: listed, sent
-		// with no identifiers.
-		members := []string{"p_headone", "p_headtwo", "p_headthree"}
+		// Three people, each a user id alone.
+		at := time.Date(2026, 1, 3, 10, 0, 0, 0, time.UTC)
+		var batch []graph.Event
+		for _, u := range []string{"u-one", "u-two", "u-three"} {
+			batch = append(batch, graph.Event{ID: "test/" + u, MessageID: u, Type: "identify", Source: "test", Timestamp: at, ReceivedAt: at,
+				Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: u}}})
+		}
+		if _, err := svc.Engine.ApplyBatch(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		pid := profileIDOf(t, svc.Engine)
+		members := []string{pid("user_id", "u-one"), pid("user_id", "u-two"), pid("user_id", "u-three")}
+		if len(map[string]bool{members[0]: true, members[1]: true, members[2]: true}) != 3 {
+			t.Fatalf("the three people are not three profiles: %v", members)
+		}
 		if err := as.ApplyMembership(ctx, id, members, nil, now); err != nil {
 			t.Fatal(err)
 		}
@@ -79,9 +92,9 @@ func TestAudienceExportHeadAuditsNoMembers(t *testing.T) {
 		if want := slices.Sorted(slices.Values(members)); getEntry.Outcome != access.OutcomeOK || getEntry.ProfileCount != 3 || !slices.Equal(getEntry.ProfileIDs, want) {
 			t.Errorf("GET's entry: outcome %s, %d profiles %v; want ok with %v", getEntry.Outcome, getEntry.ProfileCount, getEntry.ProfileIDs, want)
 		}
-		for _, m := range members {
-			if !strings.Contains(get.body, m) {
-				t.Errorf("GET body lacks member %s:\n%s", m, get.body)
+		for i, m := range members {
+			if !strings.Contains(get.body, m) || !strings.Contains(get.body, []string{"u-one", "u-two", "u-three"}[i]) {
+				t.Errorf("GET body lacks member %s or its user id:\n%s", m, get.body)
 			}
 		}
 	})
