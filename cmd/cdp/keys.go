@@ -71,6 +71,11 @@ func parseKeysFlags(fs *flagSet, args []string) ([]string, error) {
 // names what the command was doing ("create a key"), and mutation the
 // GraphQL field that does it while a server holds the embedded file.
 func openKeyStore(ctx context.Context, s *storeFlags, stderr io.Writer, mutation string) (access.Store, func(), error) {
+	// The command's own work is bounded by --store-timeout too, on either
+	// store: a zero or negative one would fail every command at once.
+	if s.timeout <= 0 {
+		return nil, nil, usagef("--store-timeout must be positive, got %s", s.timeout)
+	}
 	st, err := s.open(ctx, zerolog.New(stderr).With().Timestamp().Logger())
 	if err != nil {
 		if s.neo4jURI == "" && errors.Is(err, embedded.ErrInUse) {

@@ -210,6 +210,8 @@ func testKeys(t *testing.T, ks keysStore) {
 			[]string{`no key with id "key_0000000000000000000000000000dead"`}},
 		{"no id", []string{"revoke"}, 2, []string{"give exactly one key id, got 0"}},
 		{"malformed id", []string{"revoke", "nope"}, 2, []string{"the argument is not a key id (key_ followed by 1 to 64 letters or digits"}},
+		{"zero store timeout", []string{"list", "--store-timeout", "0s"}, 2, []string{"--store-timeout must be positive, got 0s"}},
+		{"negative store timeout", []string{"revoke", "--store-timeout", "-5s", "key_0000000000000000000000000000dead"}, 2, []string{"--store-timeout must be positive, got -5s"}},
 		{"unknown subcommand", []string{"rotate"}, 2, []string{`unknown command "rotate"`}},
 	}
 	for _, c := range mistakes {
