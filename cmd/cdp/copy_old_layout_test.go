@@ -17,10 +17,7 @@ import (
 // both sides of --verify-only are neither upgraded nor given a backup
 // beside them. With --force the target is upgraded, and the copy goes on.
 func TestCopyLeavesOlderLayoutsUnchanged(t *testing.T) {
-	old, err := os.ReadFile(filepath.Join("..", "..", "graph", "embedded", "testdata", "layout-v12.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := olderLayout(t)
 	src := t.TempDir()
 	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
 	// The engine made the source a secret at its first write; it keys no
@@ -92,4 +89,15 @@ func TestCopyLeavesOlderLayoutsUnchanged(t *testing.T) {
 	if names := dirNames(t, dst); len(names) != 2 {
 		t.Errorf("after copy --force the target folder holds %v, want the store and the backup of its older file", names)
 	}
+}
+
+// olderLayout returns the bytes of an embedded store of an older layout
+// (graph/embedded/testdata/layout-v12.db), which opening upgrades in place.
+func olderLayout(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "graph", "embedded", "testdata", "layout-v12.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -17,10 +17,7 @@ import (
 // left as it was (it was upgraded, and then the Neo4j target refused the
 // timeout). Nothing listens on port 1.
 func TestCopyRefusesANonPositiveStoreTimeoutBeforeOpening(t *testing.T) {
-	old, err := os.ReadFile(filepath.Join("..", "..", "graph", "embedded", "testdata", "layout-v12.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := olderLayout(t)
 	for _, timeout := range []string{"0s", "-5s"} {
 		for _, to := range [][]string{{"--to-neo4j-uri", "bolt://127.0.0.1:1"}} {
 			src := t.TempDir()
@@ -48,10 +45,7 @@ func TestCopyRefusesANonPositiveStoreTimeoutBeforeOpening(t *testing.T) {
 // store is opened, with the source of an older layout left as it was and
 // no password of the URI repeated.
 func TestCopyRefusesABadNeo4jURIBeforeOpening(t *testing.T) {
-	old, err := os.ReadFile(filepath.Join("..", "..", "graph", "embedded", "testdata", "layout-v12.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := olderLayout(t)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, []byte("not read"), 0o600); err != nil {
 		t.Fatal(err)
