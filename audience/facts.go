@@ -100,8 +100,6 @@ type EventFact struct {
 	First, Last int64
 }
 
-const nanosPerDay = int64(24 * time.Hour)
-
 // dayOf returns t's UTC day (days since the epoch) and its offset in
 // nanoseconds from that day's start.
 func dayOf(t time.Time) (int64, int64) {

@@ -334,12 +334,12 @@ func TestErasureDeletesFactsOfEveryProfileItTouches(t *testing.T) {
 		storetest.Must(t, e.s.PutFacts(bg, facts))
 
 		_, err = e.x.ForgetProfile(bg, ann, "erasure request", privacy.Requester{}, e.hook())
+		storetest.Must(t, err)
 		ids, err := e.eng.Identifiers(bg, []string{"user_id:bob-" + e.tok})
 		storetest.Must(t, err)
 		if tv, ok := ids["user_id:bob-"+e.tok].Traits["referrer"]; ok && tv.Value == annEmail {
 			t.Fatal("Bob's referrer trait still holds the erased address")
 		}
-		storetest.Must(t, err)
 		got, err := e.s.Facts(bg, []string{ann, bob, carol})
 		storetest.Must(t, err)
 		if _, ok := got[carol]; len(got) != 1 || !ok {

@@ -48,8 +48,6 @@ const (
 	// a run is logged (and the recovery after it).
 	errorWait    = time.Second
 	errorWaitMax = 30 * time.Second
-	// replayLimit is how many dead letters one ReplayDead call queues.
-	replayLimit = MaxPage
 )
 
 // WorkerConfig configures a Worker.

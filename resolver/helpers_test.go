@@ -187,24 +187,6 @@ func (e *env) profileID(typ, value string) string {
 	return out.P.ID
 }
 
-// journeyIDs returns every event id of a profile's journey, newest first.
-func (e *env) journeyIDs(profileID string) []string {
-	e.t.Helper()
-	var out struct {
-		Profile struct {
-			Journey struct {
-				Nodes []struct{ ID string }
-			}
-		}
-	}
-	e.query(`query($id:ID!){profile(id:$id){journey(first:500){nodes{id}}}}`, map[string]any{"id": profileID}, &out)
-	ids := make([]string, 0, len(out.Profile.Journey.Nodes))
-	for _, n := range out.Profile.Journey.Nodes {
-		ids = append(ids, n.ID)
-	}
-	return ids
-}
-
 func urlQuery(q string) string { return url.QueryEscape(q) }
 
 // accessStore returns the access side of a real store, unwrapping the

@@ -2,7 +2,6 @@ package keep_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -157,11 +156,6 @@ func sorted(ids ...string) []string {
 }
 
 func str(s string) *string { return &s }
-
-func num(n float64) json.Number {
-	b, _ := json.Marshal(n)
-	return json.Number(b)
-}
 
 func seg(n int) string {
 	const hex = "0123456789abcdef"

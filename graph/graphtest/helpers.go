@@ -2,7 +2,6 @@ package graphtest
 
 import (
 	"context"
-	"fmt"
 	"math/rand"
 	"sort"
 	"testing"
@@ -121,13 +120,5 @@ func wantCode(t *testing.T, err error, code string) {
 }
 
 func key(r graph.IdentifierRef) string { return r.Key() }
-
-func fmtKeys(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s%d", prefix, i)
-	}
-	return out
-}
 
 func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
