@@ -4025,7 +4025,7 @@ type ErasureReceipt {
   identifiers: Int!
   "Events deleted: those only erased identifiers carried."
   events: Int!
-  "Events kept for other people, with the erased identifiers and values removed."
+  "Events kept, for other people or the rest of the profile, with the erased identifiers and values removed."
   scrubbedEvents: Int!
   "Trait values removed, on the erased identifiers and scrubbed from others."
   traits: Int!

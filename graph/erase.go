@@ -16,6 +16,10 @@ package graph
 //     (scrubField). When the erased person was shown their properties
 //     and traits (her key was their highest-priority one) and the next key
 //     is another profile's, those go whole (payloadLeaves);
+//   - for one identifier erased, the other events of its profile (carried
+//     by its identifiers that stay, never by it) are scrubbed the same
+//     way, and an identifier of another profile that shared one of those
+//     that changed counts as a sharer below;
 //   - a trait value equal to an erased value is removed from the
 //     identifiers that stay and shared an event with an erased one, and,
 //     for one identifier erased, from the rest of its profile;
@@ -62,7 +66,9 @@ type Erasure struct {
 	// identifiers.
 	Events int
 	// ScrubbedEvents counts the events kept for identifiers that stay,
-	// from which the erased keys and values were removed.
+	// from which the erased keys and values were removed: every event an
+	// erased identifier shared, and every other event of its profile
+	// that held an erased value.
 	ScrubbedEvents int
 	// Traits counts the trait values removed: every trait of an erased
 	// identifier, and every value scrubbed from an identifier that stays.
@@ -71,8 +77,9 @@ type Erasure struct {
 	// (ForgetIdentifier, RemoveIdentifier); none for ForgetProfile.
 	Profiles []Profile
 	// Others are the identifiers that stay whose events or traits the
-	// erasure may have scrubbed: they shared an event with an erased one,
-	// or their traits are scrubbed in any case. Sorted.
+	// erasure may have scrubbed: they shared an event with an erased one
+	// or one the erasure scrubbed, or their traits are scrubbed in any
+	// case. Sorted.
 	Others []string
 	// Erased holds the erased values; ScrubText uses it.
 	Erased *Erased
@@ -374,6 +381,34 @@ func (x *Erased) scrubField(s string) (string, bool) {
 	return out, out != s
 }
 
+// scrubEvent returns the payload of ev, an event that stays, without
+// erased values, and whether anything changed: its properties and traits
+// (dropped whole when dropPayload), and its free text: its name (a
+// track's "Invited ann@example.com"), channel (context.channel, as sent)
+// and campaign. Its type and source are not the sender's text, and its ID
+// and MessageID name it, so they stay.
+func (x *Erased) scrubEvent(ev Event, dropPayload bool) (EventPayload, bool) {
+	props, ch1 := x.scrubMap(ev.Properties)
+	traits, ch2 := x.scrubMap(ev.Traits)
+	if dropPayload {
+		props, traits, ch1 = nil, nil, true
+	}
+	name, ch3 := x.scrubField(ev.Name)
+	channel, ch4 := x.scrubField(ev.Channel)
+	campaign, ch5 := x.scrubField(ev.Campaign)
+	p := EventPayload{ID: ev.ID, Properties: props, Traits: traits}
+	if ch3 {
+		p.Name = &name
+	}
+	if ch4 {
+		p.Channel = &channel
+	}
+	if ch5 {
+		p.Campaign = &campaign
+	}
+	return p, ch1 || ch2 || ch3 || ch4 || ch5
+}
+
 // scrubValue returns v, found under field, without erased values: a scalar
 // equal to one is dropped (ok false), maps and lists lose such entries and
 // keys, and strings have erased keys and longer values inside them
@@ -643,9 +678,10 @@ func (e *Engine) payloadLeaves(keys []string, erased map[string]bool, profileOf 
 
 // erase adds to w the erasure of idents (locked, or in a locked profile):
 // their deletion, the events they carried alone (deleted with them by the
-// store), the scrubbing of the events they shared, of the traits of the
-// identifiers that shared them and of also (keys of identifiers that stay
-// whose traits are scrubbed in any case), and of the history of the
+// store), the scrubbing of the events they shared, of the events of also
+// (keys of identifiers that stay, the rest of the profile, whose events
+// and traits are scrubbed in any case), of the traits of also and of the
+// identifiers that shared those events, and of the history of the
 // profiles named by history. It fills x's counts.
 func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []string, history []string, w *Write, x *Erasure) error {
 	x.Erased = NewErased(e.norm, idents)
@@ -669,7 +705,9 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 		others[k] = true
 	}
 	var sharedEvs []Event
+	carried := make(map[string]bool, len(evs))
 	for _, ev := range evs {
+		carried[ev.ID] = true
 		shared := false
 		for _, k := range ev.Keys {
 			if !erased[k] {
@@ -683,6 +721,34 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 			continue
 		}
 		sharedEvs = append(sharedEvs, ev)
+	}
+	// The other events of the profile (also: the rest of it, when one
+	// identifier is erased), which its other identifiers carried without
+	// it, may hold its value too (a track sent with the user id whose
+	// properties name the email): they are the same person's, and are
+	// scrubbed the same way. One read of the profile's events, never a
+	// scan of the store. An identifier of another profile that shared one
+	// of those events is treated as a sharer: its traits are scrubbed and
+	// its profile touched.
+	if len(also) > 0 {
+		pevs, err := tx.EventsBy(ctx, also)
+		if err != nil {
+			return err
+		}
+		for _, ev := range pevs {
+			if carried[ev.ID] {
+				continue // scrubbed below, as an event an erased key shared
+			}
+			p, changed := x.Erased.scrubEvent(ev, false)
+			if !changed {
+				continue
+			}
+			x.ScrubbedEvents++
+			w.ScrubEvents = append(w.ScrubEvents, p)
+			for _, k := range ev.Keys {
+				others[k] = true
+			}
+		}
 	}
 
 	x.Others = slices.Sorted(maps.Keys(others))
@@ -710,32 +776,10 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 
 	for _, ev := range sharedEvs {
 		x.ScrubbedEvents++
-		props, ch1 := x.Erased.scrubMap(ev.Properties)
-		traits, ch2 := x.Erased.scrubMap(ev.Traits)
-		if e.payloadLeaves(ev.Keys, erased, profileOf) {
-			// Its properties and traits were shown to the erased person
-			// alone (the profile holding its highest-priority identifier),
-			// and would now be shown to another: they go with her.
-			props, traits, ch1 = nil, nil, true
-		}
-		// The event's free text: its name (a track's "Invited
-		// ann@example.com"), channel (context.channel, as sent) and
-		// campaign. Its type and source are not the sender's text, and
-		// its ID and MessageID name it, so they stay.
-		name, ch3 := x.Erased.scrubField(ev.Name)
-		channel, ch4 := x.Erased.scrubField(ev.Channel)
-		campaign, ch5 := x.Erased.scrubField(ev.Campaign)
-		if ch1 || ch2 || ch3 || ch4 || ch5 {
-			p := EventPayload{ID: ev.ID, Properties: props, Traits: traits}
-			if ch3 {
-				p.Name = &name
-			}
-			if ch4 {
-				p.Channel = &channel
-			}
-			if ch5 {
-				p.Campaign = &campaign
-			}
+		// When its properties and traits were shown to the erased person
+		// alone (the profile holding its highest-priority identifier),
+		// and would now be shown to another, they go with her.
+		if p, changed := x.Erased.scrubEvent(ev, e.payloadLeaves(ev.Keys, erased, profileOf)); changed {
 			w.ScrubEvents = append(w.ScrubEvents, p)
 		}
 	}

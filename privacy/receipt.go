@@ -59,7 +59,7 @@ type ErasureReceipt struct {
 	// Counts of what the erasure removed.
 	Identifiers      int // identifiers erased
 	Events           int // events deleted (carried only by erased identifiers)
-	ScrubbedEvents   int // events kept for others, with erased values removed
+	ScrubbedEvents   int // events kept (for others, or the rest of the profile), with erased values removed
 	Traits           int // trait values removed, on erased identifiers and others'
 	ConsentRecords   int // consent records deleted
 	SuppressedHashes int // hashes added to the suppression list

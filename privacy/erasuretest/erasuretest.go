@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("ForgetIdentifierScrubsSharedEventText", func(t *testing.T) { testSharedEventText(t, get(t), scan) })
 	t.Run("ShortIDOfAnotherTypeGoesUnderItsName", func(t *testing.T) { testShortCustomID(t, get(t)) })
 	t.Run("ForgettingTheLastIdentifierLeavesNoRedirect", func(t *testing.T) { testLastIdentifier(t, get(t)) })
+	t.Run("ForgetIdentifierScrubsTheProfilesOtherEvents", func(t *testing.T) { testProfileEvents(t, get(t), scan) })
 	t.Run("ErasureMovesSharersUpdatedAt", func(t *testing.T) { testSharersTouched(t, get(t)) })
 	t.Run("FailedErasureChangesNothing", func(t *testing.T) { testRollback(t, get(t)) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, get(t)) })
