@@ -20,6 +20,10 @@ import (
 // exportPath is the one route of the privacy handler.
 const exportPath = "/v1/privacy/profiles/{id}/export"
 
+// headReason is the reason of the audit entry of a HEAD of the export,
+// which sends no record.
+const headReason = "method=HEAD"
+
 // exportWriteWindow is how long the export may take to write what follows
 // each flush; it pushes the server's write timeout back as the stream goes.
 const exportWriteWindow = 2 * time.Minute
@@ -36,7 +40,8 @@ const exportWriteWindow = 2 * time.Minute
 // unknown or erased id, 503 UNAVAILABLE (with Retry-After) when the store
 // cannot be read or the audit entry cannot be written, 405 for another
 // method. Each export appends one audit entry (action privacy.export, the
-// profile id, the outcome) to audit before any personal data is sent;
+// profile id, the outcome; a HEAD's has the reason "method=HEAD") to audit
+// before any personal data is sent;
 // without audit (nil) none is written. The caller guards the handler
 // (auth.Guard.Require with privacy:read).
 func PrivacyHandler(x *privacy.Exporter, audit access.Store, log zerolog.Logger) http.Handler {
@@ -125,6 +130,12 @@ func (h *privacyHandler) export(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	log := h.logger(ctx)
 	entry := exportEntry(ctx)
+	if r.Method == http.MethodHead {
+		// Its status and headers tell whether the profile exists and which
+		// id answers for it, so it is audited, naming the profile; the
+		// reason tells it from an export that sent the person's data.
+		entry.Reason = headReason
+	}
 	ex, err := h.x.Prepare(ctx, r.PathValue("id"))
 	if err != nil {
 		status, code, msg := errorStatus(err)
