@@ -61,7 +61,8 @@ type Profiles struct {
 // and audiences select now (Selects; d may have been updated since the
 // batch was taken), with its profile's current identifiers and traits
 // (masked unless d.IncludePII),
-// leaving out the entries of profiles erased since (but Forgotten ones)
+// leaving out the entries of profiles erased since (but Forgotten ones),
+// and erased profiles from previous ids (withoutErasedPrevious),
 // and, when d has a purpose, those of profiles whose consent state for it
 // is not GRANTED (an erased profile has none).
 //
@@ -92,6 +93,9 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 	live, err := p.Engine.ProfilesByIDs(ctx, ids)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("read profiles: %w", err)
+	}
+	if entries, err = p.withoutErasedPrevious(ctx, entries, live); err != nil {
+		return nil, 0, nil, err
 	}
 	var pids []string
 	for _, pr := range live {
@@ -193,6 +197,55 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		return nil, 0, nil, err
 	}
 	return body, len(out.Entries), slices.Compact(slices.Sorted(slices.Values(described))), nil
+}
+
+// withoutErasedPrevious returns entries without the previous ids of
+// profiles erased since the batch was taken (an erasure that commits while
+// a worker holds the batch cannot redact the copy it holds), dropping a
+// merge or split left naming no other profile, as Redact does (but an
+// entry whose own profile is erased is left to Build): one read of
+// the previous ids that live, the profiles the entries name, does not
+// hold, and none when no entry has previous ids.
+func (p Profiles) withoutErasedPrevious(ctx context.Context, entries []graph.FeedEntry, live map[string]graph.Profile) ([]graph.FeedEntry, error) {
+	var ids []string
+	for _, e := range entries {
+		for _, id := range e.PreviousIDs {
+			if _, ok := live[id]; !ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return entries, nil
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	found, err := p.Engine.ProfilesByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read previous profiles: %w", err)
+	}
+	gone := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := found[id]; !ok {
+			gone[id] = true
+		}
+	}
+	if len(gone) == 0 {
+		return entries, nil
+	}
+	// Only previous ids: an entry naming an erased profile as its own is
+	// Build's to weigh (an erasure's Forgotten entry is sent).
+	out := make([]graph.FeedEntry, 0, len(entries))
+	for _, e := range entries {
+		if len(e.PreviousIDs) > 0 {
+			prev := slices.DeleteFunc(slices.Clone(e.PreviousIDs), func(id string) bool { return gone[id] })
+			if len(prev) == 0 {
+				continue // a merge or split left naming no other profile
+			}
+			e.PreviousIDs = prev
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // Selects reports whether d's kinds and audiences select entry e, or let
