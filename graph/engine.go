@@ -119,13 +119,14 @@ func claimOutcome(stored string, ev *Event) EventResult {
 
 // settleRepeats gives each later copy of an id in a batch (repeats: its
 // index -> the first copy's) the outcome it would have in a batch of its
-// own after the first copy's. When the first copy was a conflict with
-// what is stored (stored holds the digest of each id the batch found
-// stored), the copy is judged against what is stored: a copy of the
-// stored content is a duplicate, whatever the first copy held. Otherwise
-// a copy that has the first copy's content, and so was judged a duplicate
-// of it, gets the first copy's outcome when that copy was rejected:
-// "duplicate" says the content is stored, and it is not.
+// own after the first copy's. The event filter has judged every copy on
+// its own content, and a copy it refused is never a first copy. When the
+// first copy was a conflict with what is stored (stored holds the digest
+// of each id the batch found stored), the copy is judged against what is
+// stored: a copy of the stored content is a duplicate, whatever the first
+// copy held. Otherwise a copy that has the first copy's content, and so
+// was judged a duplicate of it, gets the first copy's outcome when that
+// copy was refused: "duplicate" says the content is stored, and it is not.
 func settleRepeats(rs []EventResult, repeats map[int]int, events []Event, stored map[string]string) {
 	for i, f := range repeats {
 		first := rs[f]
@@ -137,6 +138,25 @@ func settleRepeats(rs []EventResult, repeats map[int]int, events []Event, stored
 			rs[i] = EventResult{ID: rs[i].ID, Status: first.Status, Reason: first.Reason}
 		}
 	}
+}
+
+// firstCopies splits the events at idxs into the first copy of each id
+// (todo, in order) and the later copies (repeats: index -> the first
+// copy's index).
+func firstCopies(events []Event, idxs []int) (todo []int, repeats map[int]int) {
+	first := make(map[string]int, len(idxs))
+	for _, i := range idxs {
+		if f, ok := first[events[i].ID]; ok {
+			if repeats == nil {
+				repeats = map[int]int{}
+			}
+			repeats[i] = f
+			continue
+		}
+		first[events[i].ID] = i
+		todo = append(todo, i)
+	}
+	return todo, repeats
 }
 
 // EventResult is the outcome of one event of a batch.
@@ -178,10 +198,8 @@ type BatchResult struct {
 // nothing is stored.
 func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, error) {
 	res := BatchResult{Results: make([]EventResult, len(events))}
-	var todo []int
-	seenID := map[string]int{} // index of the first event of the batch with each id
-	var repeats map[int]int    // a later event with an id seen before -> the first's index
-	var dropped []string       // why each value NormalizeAll dropped, counted once the batch commits
+	var valid []int      // the events to filter, claim and resolve, repeated ids included
+	var dropped []string // why each value NormalizeAll dropped, counted once the batch commits
 	for i := range events {
 		ev := &events[i]
 		r := &res.Results[i]
@@ -210,15 +228,6 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			r.Status, r.Reason = StatusRejected, why
 			continue
 		}
-		if f, ok := seenID[ev.ID]; ok {
-			*r = claimOutcome(events[f].Digest, ev)
-			if repeats == nil {
-				repeats = map[int]int{}
-			}
-			repeats[i] = f
-			continue
-		}
-		seenID[ev.ID] = i
 		ev.Keys = keys
 		ev.Timestamp = Clean(ev.Timestamp)
 		ev.ReceivedAt = Clean(ev.ReceivedAt)
@@ -228,15 +237,16 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		if ev.Timestamp.IsZero() {
 			ev.Timestamp = ev.ReceivedAt
 		}
-		todo = append(todo, i)
+		valid = append(valid, i)
 	}
 	hook := EventsHookFrom(ctx)
-	if len(todo) > 0 || hook != nil {
+	var repeats map[int]int // a later event with an id seen before -> the first's index
+	if len(valid) > 0 || hook != nil {
 		// With a hook a transaction runs even when nothing is to be
 		// stored, so that what the hook records (the call's audit entry)
 		// exists for every call that succeeded.
 		var r retirer
-		if len(todo) > 0 {
+		if len(valid) > 0 {
 			// Read before the transaction: naming new profiles needs it.
 			var err error
 			if r, err = e.retirer(ctx); err != nil {
@@ -251,27 +261,34 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 			var err error
 			out, merged, touched = nil, nil, nil
 			stored = map[string]string{}
-			kept := todo
+			kept := valid
 			var refused map[int]EventResult
-			if filter != nil && len(todo) > 0 {
-				if kept, refused, err = filterEvents(ctx, tx, filter, events, todo); err != nil {
+			if filter != nil && len(valid) > 0 {
+				// Every copy of a repeated id is filtered on its own
+				// content: a copy the filter refuses is not the first
+				// copy of its id, and the next kept copy is judged as it
+				// would be in a batch of its own.
+				if kept, refused, err = filterEvents(ctx, tx, filter, events, valid); err != nil {
 					return err
 				}
 			}
-			if len(kept) > 0 {
+			var todo []int
+			todo, repeats = firstCopies(events, kept)
+			if len(todo) > 0 {
 				recheck := filter
 				if SerialWrites(e.store) {
 					recheck = nil // nothing commits between its read and the locks
 				}
-				if out, merged, touched, err = e.resolve(ctx, tx, r, events, kept, recheck, stored); err != nil {
+				if out, merged, touched, err = e.resolve(ctx, tx, r, events, todo, recheck, stored); err != nil {
 					return err
 				}
 			}
-			if len(refused) > 0 {
-				if out == nil {
-					out = make(map[int]EventResult, len(refused))
-				}
-				maps.Copy(out, refused)
+			if out == nil {
+				out = make(map[int]EventResult, len(refused)+len(repeats))
+			}
+			maps.Copy(out, refused)
+			for i, f := range repeats {
+				out[i] = claimOutcome(events[f].Digest, &events[i])
 			}
 			if hook == nil {
 				return nil
@@ -299,8 +316,6 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 		}
 		res.Merged, res.Touched = merged, touched
 		settleRepeats(res.Results, repeats, events, stored)
-	} else {
-		settleRepeats(res.Results, repeats, events, nil)
 	}
 	// Counted only now, so that a batch rolled back and committed again
 	// (by the collector without a call whose hook failed) counts once.
@@ -324,8 +339,9 @@ func (e *Engine) ApplyBatch(ctx context.Context, events []Event) (BatchResult, e
 
 // EventFilter is run by ApplyBatch inside its write transaction, before
 // any event is claimed or any identifier locked, with the events about to
-// be stored (Keys set, normalized): it returns, for each, the reason to
-// refuse it ("" to keep it). Refused events get a rejected result with
+// be stored (Keys set, normalized), every copy of a repeated id included:
+// it returns, for each, the reason to refuse it ("" to keep it), judging
+// each on its own content. Refused events get a rejected result with
 // that reason and nothing of them is written. Reading through tx, it sees
 // every transaction committed before it reads (the suppression list an
 // erasure just added to, say); on a store with several writers it runs

@@ -12,6 +12,8 @@ import (
 // first copy's content is a duplicate only when that first copy is stored
 // (or already was); when the first copy is refused, as a conflict with
 // what is stored or by the event filter, the copy gets the same outcome.
+// A copy the event filter refuses is not the first copy of its id: the
+// next copy is judged as in a batch of its own.
 func TestRepeatedIDsInABatch(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		eng := graph.NewEngine(s, nil)
@@ -68,5 +70,24 @@ func TestRepeatedIDsInABatch(t *testing.T) {
 
 		res, err = eng.ApplyBatch(ctx, []graph.Event{ev("ev-r3", "r3", "dD"), ev("ev-r3", "r3", "dD"), ev("ev-r3", "r3", "dE")})
 		check("a new content twice, then another", res, err, graph.StatusStored+" ", graph.StatusDuplicate+" ", conflict)
+
+		// The filter refuses the first copy's content only: the copies
+		// give what they would give in batches of their own, in order.
+		refuseF := graph.WithEventFilter(ctx, func(_ context.Context, _ graph.Tx, evs []graph.Event) ([]string, error) {
+			out := make([]string, len(evs))
+			for i, e := range evs {
+				if e.Digest == "dF" {
+					out[i] = "suppressed: refused by the test"
+				}
+			}
+			return out, nil
+		})
+		res, err = eng.ApplyBatch(refuseF, []graph.Event{ev("ev-r4", "r4", "dF"), ev("ev-r4", "r4", "dG"), ev("ev-r4", "r4", "dG"), ev("ev-r4", "r4", "dH"), ev("ev-r4", "r4", "dF")})
+		check("a refused content, then another twice, then a third, then the refused again", res, err,
+			graph.StatusRejected+" suppressed: refused by the test", graph.StatusStored+" ", graph.StatusDuplicate+" ", conflict,
+			graph.StatusRejected+" suppressed: refused by the test")
+		if res.Stored != 1 || res.Duplicates != 1 || res.Conflicts != 1 || res.Rejected != 2 {
+			t.Errorf("counted %d stored, %d duplicates, %d conflicts, %d rejected; want 1, 1, 1, 2", res.Stored, res.Duplicates, res.Conflicts, res.Rejected)
+		}
 	})
 }

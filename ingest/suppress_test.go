@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,6 +159,51 @@ func TestSuppressedMessagesAreDropped(t *testing.T) {
 		}
 		if n := h.metric(t, "cdp_ingest_events_suppressed_total"); n != 2 {
 			t.Errorf("cdp_ingest_events_suppressed_total = %v, want still 2", n)
+		}
+	})
+}
+
+// TestSuppressedFirstCopyInABatch: in one batch, the copies of a message
+// id give what they would give sent one batch each, in order. The first
+// copy carries a suppressed email and is refused; the second, with other
+// content and no suppressed identifier, is then the first to be stored;
+// a copy of it is a duplicate, a third content is a duplicate_conflict,
+// and a copy of the suppressed content is refused as suppressed again.
+func TestSuppressedFirstCopyInABatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		list := openList(t, s)
+		h := newHarness(t, s, ingest.Config{Suppression: list})
+		if _, err := list.SuppressKeys(context.Background(), []string{"email:gone@example.com"}, tSuppress, "erasure rcpt_2"); err != nil {
+			t.Fatal(err)
+		}
+		gone := map[string]any{"type": "identify", "messageId": "m-x", "userId": "u-x",
+			"traits": map[string]any{"email": "gone@example.com"}}
+		other := map[string]any{"type": "track", "messageId": "m-x", "userId": "u-x", "event": "Other"}
+		third := map[string]any{"type": "track", "messageId": "m-x", "userId": "u-x", "event": "Third"}
+		r := h.sdkPost(t, "/v1/batch", "wk-node", map[string]any{"batch": []any{gone, other, other, third, gone}})
+		if r.status != http.StatusOK || r.body.Stored != 1 || r.body.Duplicates != 1 || r.body.Rejected != 3 || len(r.body.Errors) != 3 {
+			t.Fatalf("batch answered %d %s; want 200, 1 stored, 1 duplicate, 3 rejected", r.status, r.raw)
+		}
+		want := []struct {
+			index  int
+			reason string
+		}{{0, ingest.ReasonSuppressed}, {3, graph.ReasonDuplicateConflict}, {4, ingest.ReasonSuppressed}}
+		for i, w := range want {
+			if e := r.body.Errors[i]; e.Index != w.index || !strings.HasPrefix(e.Reason, w.reason) {
+				t.Errorf("error %d = %+v, want index %d, reason %s", i, e, w.index, w.reason)
+			}
+		}
+		if got := stored(t, h.eng, "node/m-x")["node/m-x"]; got.Name != "Other" {
+			t.Errorf("stored event %+v, want the second copy's (event Other)", got)
+		}
+		if got, want := storedKeys(t, s, "user_id:u-x", "email:gone@example.com"), []string{"user_id:u-x"}; !slices.Equal(got, want) {
+			t.Errorf("stored identifiers %v, want %v", got, want)
+		}
+		if n := h.metric(t, "cdp_ingest_events_duplicate_conflict_total"); n != 1 {
+			t.Errorf("cdp_ingest_events_duplicate_conflict_total = %v, want 1", n)
+		}
+		if n := h.metric(t, "cdp_ingest_events_suppressed_total"); n != 2 {
+			t.Errorf("cdp_ingest_events_suppressed_total = %v, want 2", n)
 		}
 	})
 }
