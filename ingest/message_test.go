@@ -52,6 +52,8 @@ func TestParseMessageIdentifiers(t *testing.T) {
 			[]string{"anonymous_id=a1", "device_id=d1", "email=A@x.com", "email=b@x.com", "phone=+1 415 555 0100", "stripe_customer_id=cus_1", "user_id=u1"}},
 		{"numeric user id kept exactly", `{"type":"track","event":"e","userId":12345678901234567890}`,
 			[]string{"user_id=12345678901234567890"}},
+		{"numeric ids beyond float64 or with trailing zeros kept as text", `{"type":"track","event":"e","userId":1e400,"context":{"device":{"id":1.50},"externalIds":[{"type":"crm","id":-0.0e-999}]}}`,
+			[]string{"crm=-0.0e-999", "device_id=1.50", "user_id=1e400"}},
 		{"alias links previousId as anonymous_id", `{"type":"alias","userId":"u2","previousId":"anon-9"}`,
 			[]string{"anonymous_id=anon-9", "user_id=u2"}},
 		{"group traits are not the person's", `{"type":"group","groupId":"g1","userId":"u3","traits":{"email":"team@x.com"}}`,
@@ -304,6 +306,7 @@ func TestParseMessageRejects(t *testing.T) {
 		{"sentAt not a time, no timestamp", `{"type":"track","event":"e","userId":"u","sentAt":"nope"}`, ingest.ReasonBadTimestamp, "sentAt is not an ISO-8601 time"},
 		{"timestamp a number", `{"type":"track","event":"e","userId":"u","timestamp":1700000000}`, ingest.ReasonBadTimestamp, "must be an ISO-8601 string"},
 		{"number out of range", `{"type":"track","event":"e","userId":"u","properties":{"n":1e999}}`, ingest.ReasonInvalidField, "properties.n: the number is beyond"},
+		{"identifier trait out of range", `{"type":"identify","userId":"u","traits":{"phone":1e400}}`, ingest.ReasonInvalidField, "traits.phone: the number is beyond"},
 		{"messageId too long", `{"type":"track","event":"e","userId":"u","messageId":"` + strings.Repeat("m", 300) + `"}`, ingest.ReasonInvalidField, "messageId is 300 bytes"},
 		{"channel not a string", `{"type":"track","event":"e","userId":"u","context":{"channel":1}}`, ingest.ReasonInvalidField, "context.channel must be a string"},
 	}
