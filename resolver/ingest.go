@@ -227,6 +227,7 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 		r.auditFailure(ctx, entry, err)
 		return nil, err
 	}
+	keepLiteralNumbers(ctx, events)
 	source := r.ingestSource(ctx)
 	now := graph.Now()
 	out := &gql.IngestResult{Results: make([]*gql.IngestItemResult, len(events))}

@@ -318,6 +318,8 @@ func complexity(maxPage, maxIdentifiers int) gql.ComplexityRoot {
 // token limit, and counts every field node: in each operation, and in each
 // fragment definition once (spreads are not expanded; the complexity limit
 // prices expansion). A document already in the query cache has passed.
+// The same parse refuses, with a clear message, a number literal beyond
+// what gqlparser reads (bigLiteral).
 // A document that does not parse is left to gqlgen, which reports why.
 type selectionLimit struct {
 	max       int
@@ -354,6 +356,9 @@ func (l selectionLimit) MutateOperationParameters(ctx context.Context, p *graphq
 		e := gqlerror.Errorf("document has %d field selections, which exceeds the limit of %d", n, l.max)
 		setCode(e, CodeQueryTooLarge)
 		return e
+	}
+	if v := bigLiteral(doc); v != nil {
+		return bigLiteralError(v)
 	}
 	return nil
 }
