@@ -20,6 +20,7 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
+	"github.com/idgraph/cdp/internal/redact"
 	"github.com/idgraph/cdp/privacy"
 )
 
@@ -96,7 +97,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
-		c.refuse(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: %s takes POST", clip(r.Method, 20), r.URL.Path))
+		c.refuse(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: %s takes POST", redact.MethodText(r.Method), r.URL.Path))
 		return
 	}
 	isBatch := implied == ""
@@ -270,8 +271,12 @@ func (c *Collector) readBody(r *http.Request) ([]byte, int, string) {
 		}
 		defer zr.Close()
 		src, gzipped = zr, true
+	case "br", "deflate", "compress", "zstd":
+		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported: send gzip or no encoding", enc)
 	default:
-		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported: send gzip or no encoding", clip(enc, 40))
+		// Not a coding HTTP registers: the value is the client's own
+		// text, and answers reach logs.
+		return nil, http.StatusUnsupportedMediaType, "Content-Encoding is not one HTTP defines (the value is not repeated): send gzip or no encoding"
 	}
 	body, err := io.ReadAll(io.LimitReader(src, int64(limit)+1))
 	if err != nil {
@@ -405,7 +410,9 @@ const keyHowTo = "send it as the Basic auth user name (empty password) or as wri
 func (c *Collector) source(ctx context.Context, key string, r *http.Request) (string, int, string, time.Duration) {
 	hdr := strings.TrimSpace(r.Header.Get(SourceHeader))
 	if hdr != "" && !sourceRe.MatchString(hdr) {
-		return "", http.StatusBadRequest, fmt.Sprintf("%s %q is not a source name: use letters, digits, _ . and - (at most 64)", SourceHeader, clip(hdr, 70)), 0
+		// The value is not repeated: it can be any text the client sent.
+		// One that is a source name is (below), when it does not match.
+		return "", http.StatusBadRequest, fmt.Sprintf("%s is not a source name (the value is not repeated): use letters, digits, _ . and - (at most 64, starting with a letter or digit)", SourceHeader), 0
 	}
 	matches := func(src, whose string) (string, int, string, time.Duration) {
 		if hdr != "" && hdr != src {

@@ -60,3 +60,30 @@ func TestBatchSentAtErrorDoesNotEchoValue(t *testing.T) {
 		t.Errorf("the answer repeats the value: %s", r.raw)
 	}
 }
+
+// The collector's answers name the header or the method at fault but do
+// not repeat a value that can be any text the client sent: a source
+// header that is not a source name, a Content-Encoding HTTP does not
+// define, a method HTTP does not define.
+func TestRequestErrorsDoNotEchoHeaders(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	const secret = "ann.lee@example.com"
+	body := []byte(`{"event":"e","userId":"u"}`)
+	r := h.rawPost(t, "/v1/track", body, map[string]string{ingest.SourceHeader: secret})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body.Error, ingest.SourceHeader) || strings.Contains(r.raw, secret) {
+		t.Errorf("source header: %d %s, want 400 naming %s without its value", r.status, r.raw, ingest.SourceHeader)
+	}
+	r = h.rawPost(t, "/v1/track", body, map[string]string{"Content-Encoding": secret})
+	if r.status != http.StatusUnsupportedMediaType || !strings.Contains(r.body.Error, "Content-Encoding") || strings.Contains(r.raw, secret) {
+		t.Errorf("Content-Encoding: %d %s, want 415 naming Content-Encoding without its value", r.status, r.raw)
+	}
+	method := "ANN.LEE-EXAMPLE.COM"
+	req, err := http.NewRequest(method, h.srv.URL+"/v1/track", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = h.do(t, req)
+	if r.status != http.StatusMethodNotAllowed || !strings.Contains(r.body.Error, "takes POST") || strings.Contains(r.raw, method) {
+		t.Errorf("method: %d %s, want 405 without the method", r.status, r.raw)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/feedhub"
 	"github.com/idgraph/cdp/internal/httpdrain"
+	"github.com/idgraph/cdp/internal/redact"
 	"github.com/idgraph/cdp/internal/surrogates"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -341,7 +342,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		httpdrain.Body(w, r)
 		w.Header().Set("Allow", "GET, POST, OPTIONS")
-		refuse(w, http.StatusMethodNotAllowed, CodeBadRequest, fmt.Sprintf("method %s is not allowed; use POST, or GET for queries", r.Method))
+		refuse(w, http.StatusMethodNotAllowed, CodeBadRequest, fmt.Sprintf("method %s is not allowed; use POST, or GET for queries", redact.MethodText(r.Method)))
 		return
 	}
 	ctx = withLoaders(ctx, newLoaders(h.engine))

@@ -99,3 +99,64 @@ func TestAccessLogHoldsNoPathValues(t *testing.T) {
 		t.Errorf("the panic's log line does not name its route:\n%s", logs.String())
 	}
 }
+
+// A method is the caller's to choose: any token, as long as the request
+// line allows. One HTTP does not define is logged as HTTP (as span names
+// show it) and is not repeated in the answers of a path no route serves
+// or of a GET route.
+func TestUnknownMethodNotEchoed(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	var logs strings.Builder
+	s := &Server{cfg: Config{Logger: zerolog.New(&logs), ReadyTimeout: 1e9}, store: st}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	ts := httptest.NewServer(s.Handler(Routes{Collector: ok, Privacy: ok, Audiences: ok, GraphQL: ok, Console: ok}))
+	defer ts.Close()
+
+	method := "ANN.LEE-EXAMPLE.COM" + strings.Repeat("X", 4000)
+	for _, c := range []struct {
+		path   string
+		status int
+	}{{"/nowhere", http.StatusNotFound}, {"/admin/nowhere", http.StatusNotFound}, {"/healthz", http.StatusMethodNotAllowed}, {"/v1/track", http.StatusNoContent}} {
+		req, err := http.NewRequest(method, ts.URL+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s answered %d %.200s, want %d", c.path, resp.StatusCode, body, c.status)
+		}
+		if strings.Contains(string(body), "ANN.LEE") {
+			t.Errorf("%s: the answer repeats the method: %.200s", c.path, body)
+		}
+	}
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, sc.Text())
+		}
+		if strings.Contains(sc.Text(), "ANN.LEE") {
+			t.Errorf("log line holds the method sent: %.200s", sc.Text())
+		}
+		if m["message"] == "request" {
+			n++
+			if m["method"] != "HTTP" {
+				t.Errorf("method logged as %.60v, want HTTP", m["method"])
+			}
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d access log lines, want 4:\n%.2000s", n, logs.String())
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/idgraph/cdp/auth"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/httpdrain"
+	"github.com/idgraph/cdp/internal/redact"
 	"github.com/idgraph/cdp/internal/reqid"
 	"github.com/idgraph/cdp/internal/telemetry"
 )
@@ -273,19 +274,7 @@ func (s *Server) Handler(routes Routes) http.Handler {
 // values in the path (an audience id): "POST /v1/track", "GET
 // /v1/audiences", "POST /graphql".
 func spanName(_ string, r *http.Request) string {
-	return spanMethod(r.Method) + " " + route(r)
-}
-
-// spanMethod is method as a span name shows it: a method HTTP defines as
-// is, any other "HTTP" (OpenTelemetry's conventions), since a caller may
-// send any token as its method.
-func spanMethod(method string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
-		return method
-	}
-	return "HTTP"
+	return redact.Method(r.Method) + " " + route(r)
 }
 
 // routes are the routes route names; every other path is "other".
@@ -324,9 +313,9 @@ func route(r *http.Request) string {
 // email in a mistyped export path).
 func noSuchEndpoint(r *http.Request) string {
 	if rt := route(r); rt != "other" {
-		return "no such endpoint: " + r.Method + " " + rt + "/... (the rest of the path is not repeated)"
+		return "no such endpoint: " + redact.MethodText(r.Method) + " " + rt + "/... (the rest of the path is not repeated)"
 	}
-	return "no such endpoint: " + r.Method + " (the path is not repeated)"
+	return "no such endpoint: " + redact.MethodText(r.Method) + " (the path is not repeated)"
 }
 
 // onlyGet answers a method other than GET (and HEAD, which GET routes
@@ -334,7 +323,7 @@ func noSuchEndpoint(r *http.Request) string {
 var onlyGet = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	httpdrain.Body(w, r)
 	w.Header().Set("Allow", "GET, HEAD")
-	writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed here; use GET")
+	writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", redact.MethodText(r.Method)+" is not allowed here; use GET")
 })
 
 func notFound(w http.ResponseWriter, r *http.Request) {
@@ -425,7 +414,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			log.Info().
-				Str("method", r.Method).
+				// As span names show it: a method HTTP does not define
+				// is logged as HTTP, never as the token sent.
+				Str("method", redact.Method(r.Method)).
 				// The route, not the path itself: a path can hold a
 				// profile's id, which is personal data. The field keeps
 				// its name, path, for the readers of the log.
