@@ -91,8 +91,9 @@ type Config struct {
 	Introspection bool
 	// Suggestions adds "Did you mean" hints to validation errors.
 	Suggestions bool
-	// Parse converts ingest messages the way the HTTP collector does; when
-	// nil a built-in Segment mapping is used.
+	// Parse converts ingest messages the way the HTTP collector does,
+	// counting them in its metrics (ingest.Collector.Parse); when nil,
+	// ingest.ParseMessage converts them by the same rules, uncounted.
 	Parse EventParser
 	// IngestSource is the source recorded for events from the ingest
 	// mutation. Default "graphql".

@@ -2,12 +2,9 @@ package resolver
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,8 +57,9 @@ func segmentMessage(in *gql.EventInput) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// toEvent converts one message: with the collector's parser when configured,
-// else with basicEvent.
+// toEvent converts one message with the collector's parser: the one
+// configured (Config.Parse, which counts it in the collector's metrics),
+// or else ingest.ParseMessage, the same rules without metrics.
 func (r *Resolver) toEvent(in *gql.EventInput, receivedAt time.Time, source string) (graph.Event, error) {
 	raw, err := segmentMessage(in)
 	if err != nil {
@@ -73,123 +71,7 @@ func (r *Resolver) toEvent(in *gql.EventInput, receivedAt time.Time, source stri
 	if r.cfg.Parse != nil {
 		return r.cfg.Parse(raw, receivedAt, source)
 	}
-	return basicEvent(in, raw, receivedAt, source)
-}
-
-var segmentTypes = map[string]bool{"track": true, "identify": true, "page": true, "screen": true, "group": true, "alias": true}
-
-// basicEvent maps a Segment message to an event as the ingestion rules say,
-// for handlers built without the collector's parser.
-func basicEvent(in *gql.EventInput, raw []byte, receivedAt time.Time, source string) (graph.Event, error) {
-	typ := strings.ToLower(strings.TrimSpace(in.Type))
-	if !segmentTypes[typ] {
-		return graph.Event{}, fmt.Errorf("type %q is not one of track, identify, page, screen, group, alias", in.Type)
-	}
-	ev := graph.Event{Type: typ, Source: source, ReceivedAt: receivedAt}
-	if in.MessageID != nil && strings.TrimSpace(*in.MessageID) != "" {
-		ev.MessageID = strings.TrimSpace(*in.MessageID)
-	} else {
-		sum := sha256.Sum256(raw)
-		ev.MessageID = "gql-" + hex.EncodeToString(sum[:16])
-	}
-	// As the collector does: ids are scoped by source, and the digest of
-	// the content without its transport fields tells a retry from a reuse.
-	ev.ID = source + "/" + ev.MessageID
-	content := *in
-	content.MessageID, content.SentAt = nil, nil
-	if data, err := segmentMessage(&content); err == nil {
-		sum := sha256.Sum256(data)
-		ev.Digest = hex.EncodeToString(sum[:])
-	}
-	ctxObj, _ := in.Context.(map[string]any)
-	traits, _ := in.Traits.(map[string]any)
-	ctxTraits, _ := ctxObj["traits"].(map[string]any)
-	ev.Properties, _ = in.Properties.(map[string]any)
-
-	add := func(t string, v any) {
-		s, ok := v.(string)
-		if !ok {
-			if v == nil {
-				return
-			}
-			s = fmt.Sprint(v)
-		}
-		if strings.TrimSpace(s) != "" {
-			ev.Identifiers = append(ev.Identifiers, graph.IdentifierRef{Type: t, Value: s})
-		}
-	}
-	if in.UserID != nil {
-		add(graph.TypeUserID, *in.UserID)
-	}
-	if in.AnonymousID != nil {
-		add(graph.TypeAnonymousID, *in.AnonymousID)
-	}
-	if typ == "alias" && in.PreviousID != nil {
-		// previousId is most often the anonymous id the user had before
-		// signing in; anonymous_id's generous limit never refuses it.
-		add(graph.TypeAnonymousID, *in.PreviousID)
-	}
-	for _, tm := range []map[string]any{traits, ctxTraits} {
-		add(graph.TypeEmail, tm["email"])
-		add(graph.TypePhone, tm["phone"])
-	}
-	if dev, ok := ctxObj["device"].(map[string]any); ok {
-		add(graph.TypeDeviceID, dev["id"])
-	}
-	if ext, ok := ctxObj["externalIds"].([]any); ok {
-		for _, x := range ext {
-			if o, ok := x.(map[string]any); ok {
-				if t, ok := o["type"].(string); ok {
-					add(t, o["id"])
-				}
-			}
-		}
-	}
-	if typ == "identify" || len(ctxTraits) > 0 {
-		ev.Traits = map[string]any{}
-		for k, v := range ctxTraits {
-			ev.Traits[k] = v
-		}
-		if typ == "identify" {
-			for k, v := range traits {
-				ev.Traits[k] = v
-			}
-		}
-	}
-	switch typ {
-	case "track":
-		if in.Event != nil {
-			ev.Name = *in.Event
-		}
-	case "page", "screen":
-		if in.Name != nil {
-			ev.Name = *in.Name
-		}
-	}
-	ev.Channel = "server"
-	if c, ok := ctxObj["channel"].(string); ok && c != "" {
-		ev.Channel = c
-	}
-	if c, ok := ctxObj["campaign"].(map[string]any); ok {
-		if name, ok := c["name"].(string); ok {
-			ev.Campaign = ingest.CutCampaign(name)
-		}
-	}
-	// Clock skew: timestamp = receivedAt - (sentAt - originalTimestamp).
-	switch {
-	case in.Timestamp != nil && !in.Timestamp.IsZero():
-		ev.Timestamp = *in.Timestamp
-	case in.OriginalTimestamp != nil && !in.OriginalTimestamp.IsZero() && in.SentAt != nil && !in.SentAt.IsZero():
-		ev.Timestamp = receivedAt.Add(-in.SentAt.Sub(*in.OriginalTimestamp))
-	case in.OriginalTimestamp != nil && !in.OriginalTimestamp.IsZero():
-		ev.Timestamp = *in.OriginalTimestamp
-	default:
-		ev.Timestamp = receivedAt
-	}
-	if len(ev.Identifiers) == 0 {
-		return graph.Event{}, fmt.Errorf("message carries no identifier (userId, anonymousId, traits.email, traits.phone, context.device.id or context.externalIds)")
-	}
-	return ev, nil
+	return ingest.ParseMessage(raw, ingest.Envelope{ReceivedAt: receivedAt, Source: source})
 }
 
 func statusOf(s string) gql.IngestStatus {

@@ -60,7 +60,10 @@ func TestIngestMutation(t *testing.T) {
 				t.Errorf("result %d: %+v lacks profile or message id", i, res)
 			}
 		}
-		if !strings.Contains(*r.Results[2].Reason, "identifier") || !strings.Contains(*r.Results[3].Reason, "properties") || !strings.Contains(*r.Results[4].Reason, "launch") {
+		// The type is named, not repeated, as the collector does: a value
+		// in the wrong field may be personal data.
+		if !strings.Contains(*r.Results[2].Reason, "identifier") || !strings.Contains(*r.Results[3].Reason, "properties") ||
+			!strings.Contains(*r.Results[4].Reason, "type is not one of") || strings.Contains(*r.Results[4].Reason, "launch") {
 			t.Errorf("reasons: %q %q %q", *r.Results[2].Reason, *r.Results[3].Reason, *r.Results[4].Reason)
 		}
 
@@ -205,6 +208,31 @@ func TestIngestMutationRefusesNumbersBeyondFloat64(t *testing.T) {
 		e.query(`{ profileByIdentifier(type: "user_id", value: "nu1") { traits } }`, nil, &p)
 		if p.P.Traits == nil {
 			t.Fatalf("profile: %+v", p)
+		}
+	})
+}
+
+// TestIngestWithoutParserChecksTimes: a handler built without the
+// collector's parser converts messages by the collector's rules, its
+// time range included: a timestamp before 2000 or more than a day after
+// receipt is refused naming the field, never stored.
+func TestIngestWithoutParserChecksTimes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		var out ingestResult
+		e.query(ingestMutation, map[string]any{"events": []map[string]any{
+			{"type": "track", "messageId": "old", "userId": "tu", "event": "e", "timestamp": "1999-12-31T23:59:59Z"},
+			{"type": "track", "messageId": "late", "userId": "tu", "event": "e", "timestamp": time.Now().Add(49 * time.Hour).UTC().Format(time.RFC3339)},
+			{"type": "track", "messageId": "ok", "userId": "tu", "event": "e", "timestamp": "2024-05-01T10:00:00Z"},
+		}}, &out)
+		r := out.Ingest
+		if r.Accepted != 1 || r.Rejected != 2 {
+			t.Fatalf("ingest: %+v, want the two out-of-range times refused", r)
+		}
+		for i := range 2 {
+			if res := r.Results[i]; res.Status != "REJECTED" || res.Reason == nil || !strings.Contains(*res.Reason, "timestamp") {
+				t.Errorf("result %d: %+v, want REJECTED naming timestamp", i, res)
+			}
 		}
 	})
 }
