@@ -1,5 +1,6 @@
-// Package redact shows URLs that may hold credentials in messages and
-// logs.
+// Package redact shows in messages and logs what a caller or an operator
+// wrote that may hold what must not be shown: URLs that may hold
+// credentials, HTTP methods that may be any token.
 package redact
 
 import (

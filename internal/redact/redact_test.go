@@ -20,3 +20,19 @@ func TestURI(t *testing.T) {
 		}
 	}
 }
+
+func TestMethod(t *testing.T) {
+	for _, c := range []struct{ in, log, text string }{
+		{"GET", "GET", "GET"},
+		{"PROPFIND", "HTTP", "(one HTTP does not define, not repeated)"},
+		{"get", "HTTP", "(one HTTP does not define, not repeated)"},
+		{"ANN.LEE-EXAMPLE.COM", "HTTP", "(one HTTP does not define, not repeated)"},
+	} {
+		if got := Method(c.in); got != c.log {
+			t.Errorf("Method(%q) = %q, want %q", c.in, got, c.log)
+		}
+		if got := MethodText(c.in); got != c.text {
+			t.Errorf("MethodText(%q) = %q, want %q", c.in, got, c.text)
+		}
+	}
+}
