@@ -93,6 +93,14 @@ type Store interface {
 	PruneAudit(ctx context.Context, before time.Time) (int, error)
 }
 
+// Loader is implemented by the stores that take keys as another store
+// held them (cdp copy): LoadKey is CreateKey, with no audit entry, of a
+// key checked by CheckStored rather than Validate, so that a name stored
+// before a rule of Validate existed is kept as it is.
+type Loader interface {
+	LoadKey(ctx context.Context, k Key) error
+}
+
 // TxAuditor is implemented by the graph.Tx of every store's write
 // transaction: AppendAudit stores entries in that transaction, so they
 // commit or roll back with the rest of it. Same rules as Store.AppendAudit.
@@ -199,10 +207,27 @@ func NewKey(name string, scopes []string, source string, expiresAt, now time.Tim
 	return k, secret, nil
 }
 
-// Validate checks every field of k.
+// Validate checks every field of a new key: CheckStored, and a name
+// without a control character of any kind.
 //
 // Errors: EINVALID, naming the field.
 func (k Key) Validate() error {
+	if err := k.CheckStored(); err != nil {
+		return err
+	}
+	if strings.ContainsFunc(k.Name, unicode.IsControl) {
+		return graph.Errorf(graph.EINVALID, "key name holds a control character (C0, DEL or C1); it must be printable UTF-8")
+	}
+	return nil
+}
+
+// CheckStored checks k as a store may hold it: Validate's rules but the
+// one against C1 control characters (U+0080 to U+009F) in the name, which
+// names stored before that rule may hold. A key loaded from another store
+// (Loader) is checked so, to be kept as it was.
+//
+// Errors: EINVALID, naming the field.
+func (k Key) CheckStored() error {
 	bad := func(format string, args ...any) error { return graph.Errorf(graph.EINVALID, format, args...) }
 	switch {
 	case !keyIDRe.MatchString(k.ID):
@@ -211,7 +236,7 @@ func (k Key) Validate() error {
 		return bad("key name is empty")
 	case len(k.Name) > MaxNameLen || !utf8.ValidString(k.Name):
 		return bad("key name must be at most %d bytes of printable UTF-8", MaxNameLen)
-	case strings.ContainsFunc(k.Name, unicode.IsControl):
+	case strings.ContainsFunc(k.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return bad("key name holds a control character (C0, DEL or C1); it must be printable UTF-8")
 	case len(k.Scopes) == 0:
 		return bad("a key needs at least one scope; the scopes are %s", validScopes)

@@ -167,11 +167,30 @@ func (d Destination) Normalize() Destination {
 var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", "X-Cdp-Signature", "X-Cdp-Delivery-Id",
 	"Transfer-Encoding", "Connection", "User-Agent"}
 
-// Check checks d's definition as a store keeps it (the URL's syntax, not
-// where it resolves: CheckURL does that). Errors are EINVALID and name the
-// field (under prefix, such as "input."), never repeating the secret or a
-// header's value.
+// Check checks a new definition d (the URL's syntax, not where it
+// resolves: CheckURL does that): CheckStored, and a name without a control
+// character of any kind. Errors are EINVALID and name the field (under
+// prefix, such as "input."), never repeating the secret or a header's
+// value.
 func (d Destination) Check(prefix string) error {
+	if err := d.CheckStored(prefix); err != nil {
+		return err
+	}
+	// C1 too (U+0080 to U+009F), as an audience's name: a CSI or NEL in
+	// a name shown on a terminal or a page is as bad as ESC or LF.
+	if strings.ContainsFunc(d.Name, unicode.IsControl) {
+		return graph.Errorf(graph.EINVALID, "%sname holds a control character (C0, DEL or C1); it must be 1 to %d printable characters", prefix, MaxNameLen)
+	}
+	return nil
+}
+
+// CheckStored checks d's definition as a store may hold it: Check's rules
+// but the one against C1 control characters (U+0080 to U+009F) in the
+// name, which names stored before that rule may hold. A destination
+// loaded from another store (Loader), and an update that keeps the stored
+// name, are checked so, so that such a name is kept as it is; a name
+// given anew passes Check.
+func (d Destination) CheckStored(prefix string) error {
 	bad := func(field, format string, args ...any) error {
 		return graph.Errorf(graph.EINVALID, "%s%s %s", prefix, field, fmt.Sprintf(format, args...))
 	}
@@ -181,9 +200,7 @@ func (d Destination) Check(prefix string) error {
 	if d.Name == "" || utf8.RuneCountInString(d.Name) > MaxNameLen || !utf8.ValidString(d.Name) {
 		return bad("name", "must be 1 to %d printable characters", MaxNameLen)
 	}
-	// C1 too (U+0080 to U+009F), as an audience's name: a CSI or NEL in
-	// a name shown on a terminal or a page is as bad as ESC or LF.
-	if strings.ContainsFunc(d.Name, unicode.IsControl) {
+	if !printable(d.Name) {
 		return bad("name", "holds a control character (C0, DEL or C1); it must be 1 to %d printable characters", MaxNameLen)
 	}
 	if _, err := ParseURL(d.URL); err != nil {
@@ -381,9 +398,15 @@ func CheckPage(after string, limit int) error {
 // Validate checks a destination a caller is about to save: Check, with
 // field names under prefix ("input."), then CheckURL, so that a URL whose
 // host resolves to a private address is refused unless allowPrivate. r
-// resolves names; nil means net.DefaultResolver.
-func Validate(ctx context.Context, d Destination, prefix string, allowPrivate bool, r Resolver) error {
-	if err := d.Check(prefix); err != nil {
+// resolves names; nil means net.DefaultResolver. An update passes the
+// stored definition as old: a name it keeps as stored is checked by
+// CheckStored instead of Check.
+func Validate(ctx context.Context, d Destination, old *Destination, prefix string, allowPrivate bool, r Resolver) error {
+	check := d.Check
+	if old != nil && old.Name == d.Name {
+		check = d.CheckStored
+	}
+	if err := check(prefix); err != nil {
 		return err
 	}
 	return CheckURL(ctx, prefix+"url", d.URL, allowPrivate, r)

@@ -35,7 +35,10 @@ type Store interface {
 	CreateDestination(ctx context.Context, d Destination) (Destination, error)
 	// UpdateDestination replaces the definition of the stored d.ID (every
 	// field but CreatedAt, Cursor, LastNumber and Lease) and returns it as stored,
-	// with CreateDestination's check of d.AudienceIDs.
+	// with CreateDestination's check of d.AudienceIDs. d passes Check, or
+	// CheckStored when d.Name is the stored name, read in the same
+	// transaction: a name stored before Check's rule on C1 control
+	// characters is kept, and no name is given one anew.
 	UpdateDestination(ctx context.Context, d Destination) (Destination, error)
 	// DeleteDestination removes the destination with its deliveries, and
 	// reports whether it was stored.
@@ -245,7 +248,8 @@ func CheckLease(id, holder string, ttl time.Duration) error {
 // Loader writes destinations and their deliveries as they are, for copying
 // a store (cdp copy). Both stores implement it beside Store.
 type Loader interface {
-	// LoadDestinations stores each destination with every field given,
+	// LoadDestinations stores each destination (CheckStored must pass)
+	// with every field given,
 	// Secret and Cursor included, replacing one stored under its id, and
 	// raises its LastNumber to the one given (a replaced destination's is
 	// never lowered, so no number is taken twice). The lease is not

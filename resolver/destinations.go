@@ -134,7 +134,7 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 		d.IncludePII = true
 	}
 	d = d.Normalize()
-	if err := destination.Validate(ctx, d, "input.", r.cfg.DestinationsAllowPrivate, nil); err != nil {
+	if err := destination.Validate(ctx, d, old, "input.", r.cfg.DestinationsAllowPrivate, nil); err != nil {
 		return d, err
 	}
 	return d, nil

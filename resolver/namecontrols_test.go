@@ -43,3 +43,35 @@ func TestNamesRefuseControlCharacters(t *testing.T) {
 		e.ok(admin, createDestOp, destInput(func(m map[string]any) { m["name"] = "crm ¡olé" }), nil)
 	})
 }
+
+// TestUpdateKeepsAStoredControlName: a destination whose name holds a C1
+// control character, as stores took before the rule against them (here
+// loaded as a copy would), is updated by updateDestination when the input
+// gives the name back unchanged; a name given anew with such a character
+// is refused naming input.name, and the stored name stays.
+func TestUpdateKeepsAStoredControlName(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		e := newKeyEnv(t, s, testConfig(), nil)
+		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead)
+		const old = "crm \u0085legacy"
+		now := graph.Now()
+		d := destination.Destination{ID: destination.NewID(), Name: old, URL: "https://93.184.215.14/hook",
+			Secret: hookSecret, CreatedAt: now, UpdatedAt: now}
+		storetest.Must(t, s.(destination.Loader).LoadDestinations(ctx, []destination.Destination{d}))
+
+		const upd = `mutation($id: ID!, $in: DestinationInput!) { updateDestination(id: $id, input: $in) { name url } }`
+		var got struct{ UpdateDestination struct{ Name, URL string } }
+		e.ok(hooks, upd, map[string]any{"id": d.ID, "in": map[string]any{"name": old, "url": "https://93.184.215.14/v2"}}, &got)
+		if got.UpdateDestination.Name != "crm \u0085legacy" || got.UpdateDestination.URL != "https://93.184.215.14/v2" {
+			t.Fatalf("update keeping the name answered %+v", got.UpdateDestination)
+		}
+		r := e.as(hooks, upd, map[string]any{"id": d.ID, "in": map[string]any{"name": "crm \u0085other", "url": "https://93.184.215.14/v3"}})
+		checkRefused(t, r.gqlResponse, CodeInvalidArgument, "input.name")
+		stored, err := s.(destination.Store).Destination(ctx, d.ID)
+		storetest.Must(t, err)
+		if stored.Name != "crm \u0085legacy" || stored.URL != "https://93.184.215.14/v2" {
+			t.Fatalf("after the refused rename: stored %q %q", stored.Name, stored.URL)
+		}
+	})
+}

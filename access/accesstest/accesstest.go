@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	get := storetest.As[Store](open)
 	t.Run("Keys", func(t *testing.T) { testKeys(t, get(t)) })
 	t.Run("KeyInput", func(t *testing.T) { testKeyInput(t, get(t)) })
+	t.Run("LoadKey", func(t *testing.T) { testLoadKey(t, get(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, get(t)) })
 	t.Run("AuditInput", func(t *testing.T) { testAuditInput(t, get(t)) })
 	t.Run("AuditInTx", func(t *testing.T) { testAuditInTx(t, get(t)) })
@@ -671,5 +672,40 @@ func testRevokeKeepsAnAdmin(t *testing.T, s Store) {
 	must(t, err)
 	if len(got) != 0 {
 		t.Errorf("audit entries %v after a refused revocation; want none", entryIDs(got))
+	}
+}
+
+// testLoadKey: a key name with a C1 control character, which stores took
+// before the rule against them, is loaded (cdp copy of an older store) as
+// it is, and the key authenticates; CreateKey still refuses such a name,
+// and LoadKey the C0 controls no version took, and a repeated id.
+func testLoadKey(t *testing.T, s Store) {
+	ctx := context.Background()
+	const old = "bot \u0085legacy\u009b"
+	k := access.Key{ID: "key_old", Name: old, Scopes: []access.Scope{access.ScopeProfilesRead},
+		Hash: access.HashSecret(secret(1)), CreatedAt: at(0), LastUsedAt: at(5)}
+	must(t, s.(access.Loader).LoadKey(ctx, k))
+	got, ok, err := s.KeyByHash(ctx, access.HashSecret(secret(1)))
+	must(t, err)
+	want := access.Key{ID: "key_old", Name: "bot \u0085legacy\u009b", Scopes: []access.Scope{access.ScopeProfilesRead},
+		Hash: access.HashSecret(secret(1)), CreatedAt: at(0), LastUsedAt: at(5)}
+	if !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("loaded key read back as %+v, %v; want %+v", got, ok, want)
+	}
+	err = s.(access.Loader).LoadKey(ctx, k)
+	wantCode(t, err, graph.ECONFLICT, "a key loaded twice")
+
+	n := k
+	n.ID, n.Hash = "key_new", access.HashSecret(secret(2))
+	err = s.CreateKey(ctx, n)
+	wantCode(t, err, graph.EINVALID, "CreateKey with a C1 name")
+	n.Name = "bot\x1b[2J"
+	err = s.(access.Loader).LoadKey(ctx, n)
+	wantCode(t, err, graph.EINVALID, "LoadKey with a C0 name")
+	if !strings.Contains(err.Error(), "name") {
+		t.Errorf("LoadKey with a C0 name: error %q does not name the name", err)
+	}
+	if c, err := s.CountKeys(ctx); err != nil || c != 1 {
+		t.Fatalf("CountKeys = %d, %v; want the loaded key alone", c, err)
 	}
 }

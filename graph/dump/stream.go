@@ -360,8 +360,14 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 		return Load(ctx, s.st, b)
 	}
 	if b.Kind == APIKeys {
+		// A key is loaded as the source holds it: a name stored before a
+		// rule of new keys existed is kept (access.Loader).
+		create := func(ctx context.Context, k access.Key) error { return s.access.CreateKey(ctx, k) }
+		if l, ok := s.access.(access.Loader); ok {
+			create = l.LoadKey
+		}
 		for _, k := range b.APIKeys {
-			err := s.access.CreateKey(ctx, k)
+			err := create(ctx, k)
 			if graph.ErrorCode(err) == graph.ECONFLICT {
 				// Stored by an earlier run: a key changes only by its
 				// revocation and its last use, which the source may have

@@ -169,6 +169,20 @@ func (s *Store) CreateKey(ctx context.Context, k access.Key, audit ...access.Aud
 	if err := k.Validate(); err != nil {
 		return err
 	}
+	return s.createKey(ctx, k, audit)
+}
+
+var _ access.Loader = (*Store)(nil)
+
+// LoadKey implements access.Loader.
+func (s *Store) LoadKey(ctx context.Context, k access.Key) error {
+	if err := k.CheckStored(); err != nil {
+		return err
+	}
+	return s.createKey(ctx, k, nil)
+}
+
+func (s *Store) createKey(ctx context.Context, k access.Key, audit []access.AuditEntry) error {
 	if err := access.CheckAudit(audit); err != nil {
 		return err
 	}

@@ -203,7 +203,7 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 // UpdateDestination implements destination.Store.
 func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
 	d = d.Normalize()
-	if err := d.Check(""); err != nil {
+	if err := d.CheckStored(""); err != nil {
 		return destination.Destination{}, err
 	}
 	var out destination.Destination
@@ -218,6 +218,12 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		}
 		if !ok {
 			return notFound(d.ID)
+		}
+		if d.Name != old.Name {
+			// A name given anew passes Check; the stored one is kept.
+			if err := d.Check(""); err != nil {
+				return err
+			}
 		}
 		d.CreatedAt = fromNanos(old.CreatedAt)
 		r := encodeDest(d, old.Cursor, old.Last, destination.Lease{Holder: old.LeaseHolder, Expires: fromNanos(old.LeaseExpires)})
@@ -820,7 +826,7 @@ func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destinati
 	norm := make([]destination.Destination, len(ds))
 	for i, d := range ds {
 		norm[i] = d.Normalize()
-		if err := norm[i].Check(""); err != nil {
+		if err := norm[i].CheckStored(""); err != nil {
 			return err
 		}
 	}

@@ -193,25 +193,32 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 	return out.(destination.Destination), nil
 }
 
+// qUpdateDestination changes nothing and answers ok false when the name
+// is not the stored one and is not allowed as a new name ($newNameOK).
 var qUpdateDestination = cypher(`
 MATCH (d:{{Destination}} { {{id}}: $id })
-SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{kinds}} = $kinds,
-  d.{{audienceIds}} = $audienceIds, d.{{purpose}} = $purpose, d.{{batchSize}} = $batchSize,
-  d.{{maxAttempts}} = $maxAttempts, d.{{headers}} = $headers, d.{{includePII}} = $includePII,
-  d.{{updatedAt}} = $updatedAt
-RETURN d { .* }`)
+WITH d, $newNameOK OR d.{{name}} = $name AS ok
+FOREACH (_ IN CASE WHEN ok THEN [1] ELSE [] END |
+  SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{kinds}} = $kinds,
+    d.{{audienceIds}} = $audienceIds, d.{{purpose}} = $purpose, d.{{batchSize}} = $batchSize,
+    d.{{maxAttempts}} = $maxAttempts, d.{{headers}} = $headers, d.{{includePII}} = $includePII,
+    d.{{updatedAt}} = $updatedAt)
+RETURN d { .* }, ok`)
 
 // UpdateDestination implements destination.Store, in one round trip, three
 // when it sends audiences (lockAudiencesSent).
 func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
 	d = d.Normalize()
-	if err := d.Check(""); err != nil {
+	if err := d.CheckStored(""); err != nil {
 		return destination.Destination{}, err
 	}
+	// A name given anew passes Check; the stored one is kept.
+	newNameErr := d.Check("")
 	params, err := destParams(d)
 	if err != nil {
 		return destination.Destination{}, err
 	}
+	params["newNameOK"] = newNameErr == nil
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		if err := lockAudiencesSent(ctx, t, d); err != nil {
 			return nil, err
@@ -222,6 +229,9 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		}
 		if len(recs) == 0 {
 			return nil, graph.Errorf(graph.ENOTFOUND, "destination %s is not stored", d.ID)
+		}
+		if ok, _ := recs[0].Values[1].(bool); !ok {
+			return nil, newNameErr
 		}
 		return decodeDestination(recs[0].Values[0])
 	})
@@ -951,7 +961,7 @@ func (s *Store) LoadDestinations(ctx context.Context, ds []destination.Destinati
 	rows := make([]any, len(ds))
 	for i, d := range ds {
 		d = d.Normalize()
-		if err := d.Check(""); err != nil {
+		if err := d.CheckStored(""); err != nil {
 			return err
 		}
 		row, err := destParams(d)
