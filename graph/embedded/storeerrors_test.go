@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -40,8 +41,12 @@ func TestStoreErrorsCountsUnavailable(t *testing.T) {
 	if ran {
 		t.Fatal("fn ran on a closed file")
 	}
-	if got := testutil.ToFloat64(upd) - updBefore; got != 1 {
-		t.Errorf("cdp_store_errors_total{op=update,code=unavailable} rose by %v, want 1", got)
+	// PruneAudit is a write as any other (as on Neo4j).
+	if _, err := s.PruneAudit(ctx, time.Now()); graph.ErrorCode(err) != graph.EUNAVAILABLE {
+		t.Fatalf("PruneAudit on a closed file = %v, want code %s", err, graph.EUNAVAILABLE)
+	}
+	if got := testutil.ToFloat64(upd) - updBefore; got != 2 {
+		t.Errorf("cdp_store_errors_total{op=update,code=unavailable} rose by %v, want 2 (Update and PruneAudit)", got)
 	}
 	if got := testutil.ToFloat64(view) - viewBefore; got != 1 {
 		t.Errorf("cdp_store_errors_total{op=view,code=unavailable} rose by %v, want 1", got)

@@ -461,19 +461,34 @@ MATCH (a:{{AuditEntry}}) WHERE a.{{at}} < $before
 CALL (a) { DELETE a } IN TRANSACTIONS OF %d ROWS
 RETURN count(*) AS n`, chunkRows))
 
-// PruneAudit implements access.Store.
-func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
-	sess := s.session(ctx, neo4j.AccessModeWrite)
-	defer sess.Close(context.WithoutCancel(ctx))
-	// CALL ... IN TRANSACTIONS needs an auto-commit transaction.
-	res, err := sess.Run(ctx, qPruneAudit, map[string]any{"before": timeParam(before)})
+// PruneAudit implements access.Store. It is a write as accessWrite's are,
+// in the store.update span, counted in cdp_store_errors_total and refused
+// at once while the store is known to be down, but in an auto-commit
+// transaction, which CALL ... IN TRANSACTIONS needs.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (_ int, err error) {
+	ctx, span := telemetry.StartChild(ctx, "store.update", dbSystem)
+	defer func() { telemetry.EndStore(span, "update", err) }()
+	gctx, done, err := s.guard(ctx)
 	if err != nil {
-		return 0, s.classify(callerErr(ctx, fmt.Errorf("prune audit log: %w", err)))
+		return 0, err
 	}
-	rec, err := res.Single(ctx)
+	n, err := func() (int64, error) {
+		sess := s.session(gctx, neo4j.AccessModeWrite)
+		defer sess.Close(context.WithoutCancel(ctx))
+		res, err := sess.Run(gctx, qPruneAudit, map[string]any{"before": timeParam(before)})
+		if err != nil {
+			return 0, err
+		}
+		rec, err := res.Single(gctx)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := rec.Values[0].(int64)
+		return n, nil
+	}()
 	if err != nil {
-		return 0, s.classify(callerErr(ctx, fmt.Errorf("prune audit log: %w", err)))
+		return 0, s.classify(done(callerErr(ctx, fmt.Errorf("prune audit log: %w", err))))
 	}
-	n, _ := rec.Values[0].(int64)
+	done(nil)
 	return int(n), nil
 }
