@@ -264,6 +264,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Whichever the store, as cdp keys: a zero or negative wait is a
+	// mistake, found before the port is bound or the store touched.
+	if f.store.timeout <= 0 {
+		return usagef("--store-timeout must be positive, got %s", f.store.timeout)
+	}
 
 	// Bind first: a port in use is reported before the store is touched.
 	ln, err := server.Listen(f.addr)
