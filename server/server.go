@@ -121,16 +121,8 @@ func New(cfg Config, ln net.Listener, store graph.Store, routes Routes) *Server 
 		ErrorLog:          nil,
 	}
 	if cfg.MetricsListener != nil {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", s.metricsHandler())
-		mux.Handle("/metrics", onlyGet)
-		mux.HandleFunc("/", notFound)
-		var h http.Handler = mux
-		if Loopback(cfg.MetricsListener) {
-			h = metricsHostCheck(mux)
-		}
 		s.metrics = &http.Server{
-			Handler:           s.middleware(h),
+			Handler:           s.middleware(MetricsHandler(cfg.MetricsListener, s.gatherer())),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,
@@ -332,11 +324,30 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) metricsHandler() http.Handler {
-	gatherer := s.cfg.Gatherer
-	if gatherer == nil {
-		gatherer = prometheus.DefaultGatherer
+	return promhttp.HandlerFor(s.gatherer(), promhttp.HandlerOpts{})
+}
+
+func (s *Server) gatherer() prometheus.Gatherer {
+	if s.cfg.Gatherer == nil {
+		return prometheus.DefaultGatherer
 	}
-	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+	return s.cfg.Gatherer
+}
+
+// MetricsHandler is what a metrics listener of its own, ln, answers: GET
+// /metrics from g without keys, 405 to another method there, 404
+// elsewhere; on loopback only to a loopback Host (DNS rebinding). cdp
+// serve uses it on --metrics-addr while it waits for its store, before
+// the Server takes the listener over.
+func MetricsHandler(ln net.Listener, g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", onlyGet)
+	mux.HandleFunc("/", notFound)
+	if Loopback(ln) {
+		return metricsHostCheck(mux)
+	}
+	return mux
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

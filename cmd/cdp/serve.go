@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/access"
@@ -303,10 +305,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Until the service is built (Neo4j may take up to --store-timeout to
 	// answer), the port answers /healthz and tells everything else to come
 	// back (503), rather than leaving connections unanswered.
-	log.Info().Str("addr", ln.Addr().String()).Msg("opening the store")
+	// The service's registry serves --metrics-addr from now on, with
+	// cdp_starting 1 until the service is built.
+	reg := prometheus.NewRegistry()
+	starting := prometheus.NewGauge(prometheus.GaugeOpts{Name: "cdp_starting",
+		Help: "1 while cdp serve waits for its store at start-up and answers nothing but /healthz (and /metrics on --metrics-addr); 0 once it serves."})
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), starting)
+	starting.Set(1)
+	opening := log.Info().Str("addr", ln.Addr().String())
+	if metricsLn != nil {
+		opening = opening.Str("metrics_addr", metricsLn.Addr().String())
+	}
+	opening.Msg("opening the store")
 	var handOnce sync.Once
 	stopStarting := serveStarting(ln)
-	handOver := func() { handOnce.Do(stopStarting) }
+	stopMetrics := func() {}
+	if metricsLn != nil {
+		stopMetrics = serveStartingMetrics(metricsLn, reg)
+	}
+	handOver := func() { handOnce.Do(func() { stopStarting(); stopMetrics() }) }
 	defer handOver()
 	store, err := f.store.open(ctx, log)
 	if err != nil {
@@ -338,7 +355,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	cfg := app.Defaults()
-	cfg.Store, cfg.Rules, cfg.Listener, cfg.Logger = store, rules, ln, log
+	cfg.Store, cfg.Rules, cfg.Listener, cfg.Logger, cfg.Registry = store, rules, ln, log, reg
 	cfg.Collector.MaxBatch = f.batchSize
 	cfg.Collector.MaxWait = f.batchWait
 	cfg.Collector.QueueSize = f.queueSize
@@ -396,6 +413,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	handOver()
 	svc.Start()
+	starting.Set(0)
 	ev := log.Info().Str("addr", svc.Server.Addr()).Str("store", info.Kind).Str("store_version", info.Version).
 		Bool("graphiql", showGraphiQL)
 	if m := svc.Server.MetricsAddr(); m != "" {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/server"
 )
@@ -21,15 +23,30 @@ import (
 // handOver stops it and returns once nothing of it accepts on ln, which
 // stays open for the service; what it accepted before is still answered.
 func serveStarting(ln net.Listener) (handOver func()) {
-	tl, ok := ln.(*net.TCPListener)
-	if !ok {
-		return func() {}
-	}
 	loopback := false
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		loopback = a.IP.IsLoopback()
 	}
-	srv := &http.Server{Handler: startingHandler(loopback), ReadHeaderTimeout: 5 * time.Second}
+	return serveUntilHandOver(ln, startingHandler(loopback))
+}
+
+// serveStartingMetrics answers on ln, the --metrics-addr listener, while
+// the service is not built yet: /metrics from g (process and Go metrics,
+// cdp_starting 1) without keys, as the service will, so that a scraper
+// sees the process waiting rather than a connection refused. handOver is
+// serveStarting's.
+func serveStartingMetrics(ln net.Listener, g prometheus.Gatherer) (handOver func()) {
+	return serveUntilHandOver(ln, server.MetricsHandler(ln, g))
+}
+
+// serveUntilHandOver serves h on ln until handOver, which returns once
+// nothing of it accepts on ln; ln stays open for the service.
+func serveUntilHandOver(ln net.Listener, h http.Handler) (handOver func()) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return func() {}
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	srv.SetKeepAlivesEnabled(false)
 	gl := &gateListener{TCPListener: tl}
 	done := make(chan struct{})

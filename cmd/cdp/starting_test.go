@@ -126,3 +126,71 @@ func TestStartingHandsOverTheListener(t *testing.T) {
 		t.Fatalf("a connection opened before the hand-over got %q, want an answer", buf[:n])
 	}
 }
+
+// While cdp serve waits for its store, --metrics-addr already answers
+// /metrics without a key, with the process's metrics and cdp_starting 1,
+// rather than refusing connections; once the service serves, the same
+// listener answers its metrics, with cdp_starting 0.
+func TestServeMetricsWhileWaitingForTheStore(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	m, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := m.Addr().String()
+	m.Close()
+	s := startServeAsync(t, "--neo4j-uri", "bolt://"+closed, "--store-timeout", "60s", "--metrics-addr", metricsAddr)
+	s.waitLog(t, "waiting for Neo4j to answer", 20*time.Second)
+	code, body := httpGet(t, "http://"+metricsAddr+"/metrics")
+	if code != 200 || !strings.Contains(body, "\ncdp_starting 1\n") || !strings.Contains(body, "\nprocess_start_time_seconds ") ||
+		!strings.Contains(body, "\ngo_goroutines ") {
+		t.Errorf("/metrics while the store is awaited: %d, want 200 with cdp_starting 1 and the process's metrics:\n%s", code, body)
+	}
+	if code, _ := httpGet(t, "http://"+metricsAddr+"/graphql"); code != 404 {
+		t.Errorf("/graphql on the metrics listener while starting: %d, want 404", code)
+	}
+	if got := startLogField(t, s.logs.String(), "metrics_addr"); got != metricsAddr {
+		t.Errorf("the start-up line names the metrics address %q, want %q", got, metricsAddr)
+	}
+
+	// Once the service serves (an embedded store opens at once).
+	e := startServeAsync(t, "--data-dir", t.TempDir(), "--metrics-addr", "127.0.0.1:0")
+	e.waitAddr(t, 30*time.Second)
+	metricsAddr = startLogField(t, e.logs.String(), "metrics_addr")
+	code, body = httpGet(t, "http://"+metricsAddr+"/metrics")
+	if code != 200 || !strings.Contains(body, "\ncdp_starting 0\n") || !strings.Contains(body, "cdp_store_errors_total{") {
+		t.Errorf("/metrics once serving: %d, want 200 with cdp_starting 0 and the service's metrics:\n%s", code, body)
+	}
+}
+
+// startLogField is the string field of the start-up log line ("opening
+// the store") named field.
+func startLogField(t *testing.T, logs, field string) string {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == "opening the store" {
+			if a, ok := m[field].(string); ok {
+				return a
+			}
+		}
+	}
+	t.Fatalf("no start-up line holds %s; logs:\n%s", field, logs)
+	return ""
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
