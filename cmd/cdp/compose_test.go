@@ -102,6 +102,20 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf(".dockerignore does not leave out %s:\n%s", want, ignore)
 		}
 	}
+	// The runtime image runs as distroless's nonroot (uid 65532), with no
+	// shell to create a folder: the embedded store's folder is made in the
+	// build stage and copied owned by that user, and the image points
+	// CDP_DATA_DIR at it, so that a volume mounted there can be written.
+	dockerfile := string(df)
+	runtime := dockerfile[strings.LastIndex(dockerfile, "\nFROM "):]
+	if !strings.Contains(runtime, "FROM gcr.io/distroless/static-debian12:nonroot\n") {
+		t.Fatalf("the runtime stage is not distroless static nonroot (uid 65532):\n%s", runtime)
+	}
+	if !strings.Contains(dockerfile, "RUN mkdir -p /out/data\n") ||
+		!strings.Contains(runtime, "COPY --from=build --chown=65532:65532 /out/data /data\n") ||
+		!strings.Contains(runtime, "ENV CDP_DATA_DIR=/data\n") {
+		t.Errorf("the image does not give the embedded store a /data folder owned by uid 65532 (CDP_DATA_DIR=/data):\n%s", runtime)
+	}
 	// The image's cdp version is stamped as make release stamps it.
 	if !strings.Contains(string(df), "ARG VERSION") || !strings.Contains(string(df), "-X main.version=${VERSION}") {
 		t.Fatal("Dockerfile does not stamp the build argument VERSION into main.version")
