@@ -58,9 +58,18 @@ type ImportConfig struct {
 	// TimestampColumn dates each CSV row; without it the server dates rows
 	// at receipt.
 	TimestampColumn string
-	BatchSize       int // messages per request; default 200
-	Concurrency     int // requests in flight; default 4
-	MaxAttempts     int // per request, on 429, 5xx and network errors; default 8
+	// ConsentDated dates the CSV rows that carry consent and no timestamp
+	// (no TimestampColumn, or an empty cell); zero: when Import starts.
+	// The date enters the row's message id: a row's content alone cannot
+	// tell one decision from the same decision made again later (denied,
+	// granted, then denied again in three files), and a later file's row
+	// that read as an earlier file's would be a duplicate, its decision
+	// lost. cdp import gives the file's modification time, so the same file
+	// imported again stores nothing while a newer file's decisions count.
+	ConsentDated time.Time
+	BatchSize    int // messages per request; default 200
+	Concurrency  int // requests in flight; default 4
+	MaxAttempts  int // per request, on 429, 5xx and network errors; default 8
 	// MaxRequestBytes and MaxMessageBytes must not exceed the server's
 	// limits; they default to the server defaults.
 	MaxRequestBytes int
@@ -193,6 +202,9 @@ func (cfg *ImportConfig) defaults() error {
 func Import(ctx context.Context, in io.Reader, cfg ImportConfig) (ImportStats, error) {
 	if err := cfg.defaults(); err != nil {
 		return ImportStats{}, err
+	}
+	if cfg.ConsentDated.IsZero() {
+		cfg.ConsentDated = time.Now()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -498,6 +510,10 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			if v := strings.TrimSpace(rec[tsCol]); v != "" {
 				msg["timestamp"] = v
 			}
+		}
+		if _, dated := msg["timestamp"]; !dated && len(prefs) > 0 {
+			// A decision needs its time in its id (ImportConfig.ConsentDated).
+			msg["timestamp"] = im.cfg.ConsentDated.UTC().Format(time.RFC3339Nano)
 		}
 		if len(tr) > 0 {
 			msg["traits"] = tr

@@ -63,7 +63,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.Var(&ids, "map", "TYPE=COLUMN: identifier type and the CSV column holding it (repeatable)")
 	fs.Var(&traits, "trait", "NAME=COLUMN: trait name and the CSV column holding it (repeatable)")
 	fs.Var(&consents, "consent", "PURPOSE=COLUMN: consent purpose and the CSV column holding the decision: true/granted, false/denied or withdrawn; empty cells record nothing (repeatable)")
-	fs.str(&cfg.TimestampColumn, "timestamp", "", "", "CSV column dating each row (ISO-8601); default: the time of import")
+	fs.str(&cfg.TimestampColumn, "timestamp", "", "", "CSV column dating each row (ISO-8601); default: the time of import, and for a row with --consent the file's modification time")
 	fs.str(&rejectsPath, "rejects", "", "", "file for rejected rows (default FILE.rejects)")
 	fs.integer(&cfg.BatchSize, "batch", "", 200, "messages per request")
 	fs.integer(&cfg.Concurrency, "concurrency", "", 4, "requests in flight")
@@ -124,6 +124,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			inInfo = st
 			if st.Mode().IsRegular() {
 				size = st.Size()
+				// A time the server would refuse (before 2000, as an
+				// archive's zero time; ahead of now) dates nothing.
+				if mt := st.ModTime(); !mt.Before(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) && !mt.After(time.Now()) {
+					cfg.ConsentDated = mt
+				}
 			}
 		}
 	}
