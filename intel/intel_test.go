@@ -178,6 +178,8 @@ func TestBadQueries(t *testing.T) {
 		{(&AttributionQuery{Dimension: "COLOUR", Model: Linear, Lookback: day}).Check(), `dimension "COLOUR" is not one of`},
 		{(&AttributionQuery{Dimension: DimChannel, Model: "ALL", Lookback: day}).Check(), `model "ALL" is not one of`},
 		{(&AttributionQuery{Dimension: DimChannel, Model: Linear, Lookback: 731 * day}).Check(), "lookback must be"},
+		{(&AttributionQuery{Conversion: EventMatch{Type: "Track"}, Dimension: DimChannel, Model: Linear, Lookback: day}).Check(), "conversion.type is not one of identify, track"},
+		{(&PathsQuery{Start: EventMatch{Type: "purchase"}, Depth: 3, First: 1}).Check(), "start.type is not one of"},
 		{(&PathsQuery{Depth: 0, First: 1}).Check(), "depth must be 1 to 10, got 0"},
 		{(&PathsQuery{Depth: 3, First: 101}).Check(), "first must be 1 to 100, got 101"},
 	} {

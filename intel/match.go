@@ -12,6 +12,10 @@ import (
 	"github.com/idgraph/cdp/graph"
 )
 
+// EventTypes are the Segment types an event has, as ingest stores them;
+// an EventMatch's Type, when given, is one of them.
+var EventTypes = []string{"identify", "track", "page", "screen", "group", "alias"}
+
 // EventMatch selects events: every field given must hold. Name is the
 // event's name (a track event's), Type its Segment type, Channel its
 // channel; Where compares properties as audience filters do.
@@ -29,6 +33,11 @@ func (m *EventMatch) Check(path string) error {
 		if len(s.v) > 256 {
 			return graph.Errorf(graph.EINVALID, "%s.%s is %d bytes long; at most 256 are allowed", path, s.name, len(s.v))
 		}
+	}
+	// A type no event has would select nothing, silently. The value is not
+	// echoed: it may be personal data given in the wrong field.
+	if m.Type != "" && !slices.Contains(EventTypes, m.Type) {
+		return graph.Errorf(graph.EINVALID, "%s.type is not one of %s", path, strings.Join(EventTypes, ", "))
 	}
 	return audience.CheckWhere(m.Where, path+".where")
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/idgraph/cdp/intel"
 )
 
-// eventMatch converts an EventMatch argument.
+// eventMatch converts an EventMatch argument. Its type and channel are
+// compared as ingest stores them (trimmed, lower-case), as the journey's
+// list filters are (asStored): no stored channel has a capital, so "Web"
+// would match nothing. A value of spaces only is kept as given.
 func eventMatch(in *gql.EventMatch) intel.EventMatch {
 	var m intel.EventMatch
 	if in == nil {
@@ -26,15 +29,24 @@ func eventMatch(in *gql.EventMatch) intel.EventMatch {
 		m.Name = *in.Name
 	}
 	if in.Type != nil {
-		m.Type = *in.Type
+		m.Type = storedName(*in.Type)
 	}
 	if in.Channel != nil {
-		m.Channel = *in.Channel
+		m.Channel = storedName(*in.Channel)
 	}
 	for _, w := range in.Where {
 		m.Where = append(m.Where, propertyFilter(w))
 	}
 	return m
+}
+
+// storedName is s as ingest stores a type or channel, unless that leaves
+// nothing.
+func storedName(s string) string {
+	if t := strings.ToLower(strings.TrimSpace(s)); t != "" {
+		return t
+	}
+	return s
 }
 
 // intelWindow takes from (inclusive) and to (exclusive) to the stored

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -372,5 +373,55 @@ func TestLookalikeWithASumPastTheRangeOfADouble(t *testing.T) {
 		if len(out.Lookalike) != 15 || hits < 12 {
 			t.Fatalf("%d matches, %d of them in the group; want 15, at least 12", len(out.Lookalike), hits)
 		}
+	})
+}
+
+// An EventMatch's type and channel are compared as ingest stores them
+// (trimmed, lower-case), as the journey's list filters are: a step on
+// channel "Web" counts the web events the one on "web" does, where it
+// counted none, since no stored channel has a capital. A type that is no
+// Segment type is refused, naming the field and not echoing the value.
+func TestIntelMatchTakesTypeAndChannelAsStored(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		order := withChannel(ev("o1", t0.Add(time.Hour), "track", "user_id:ann"), "store")
+		order.Name = "Order Completed"
+		e.apply(
+			withChannel(ev("p1", t0, "page", "user_id:ann"), "web"),
+			withChannel(ev("m1", t0.Add(30*time.Minute), "screen", "user_id:ann"), "mobile"),
+			order,
+			withChannel(ev("p2", t0, "page", "user_id:bob"), "web"),
+		)
+		var f struct {
+			Funnel struct {
+				Steps []struct{ Count int }
+			}
+		}
+		e.query(`{ funnel(steps: [{type: "Page", channel: "Web"}, {type: " SCREEN "}, {name: "Order Completed", channel: "Store"}], within: "P1D") { steps { count } } }`, nil, &f)
+		if got := fmt.Sprint(f.Funnel.Steps); got != "[{2} {1} {1}]" {
+			t.Errorf("funnel on type Page, channel Web, then SCREEN, then channel Store: counts %s, want [{2} {1} {1}]", got)
+		}
+		var a attributionAnswer
+		e.query(`{ attribution(conversion: {name: "Order Completed"}, touchpoints: {type: "PAGE", channel: "WEB"}, dimension: CHANNEL, model: LAST_TOUCH, lookback: "P1D") { conversions credits { key credit share } } }`, nil, &a)
+		if a.Attribution.Conversions != 1 || len(a.Attribution.Credits) != 1 || a.Attribution.Credits[0].Key != "web" || a.Attribution.Credits[0].Credit != 1 {
+			t.Errorf("attribution with touchpoints of type PAGE on channel WEB: %+v, want one conversion credited to web", a.Attribution)
+		}
+		var p struct {
+			Paths []struct {
+				Events []string
+				Count  int
+			}
+		}
+		e.query(`{ paths(start: {channel: "Mobile"}, depth: 1) { events count } }`, nil, &p)
+		if got := fmt.Sprint(p.Paths); got != "[{[Order Completed] 1}]" {
+			t.Errorf("paths after channel Mobile: %s, want [{[Order Completed] 1}]", got)
+		}
+		r := e.refused(`{ funnel(steps: [{name: "x"}, {type: "purchase"}], within: "P1D") { profiles } }`, nil, CodeInvalidArgument,
+			"steps[1].type", "identify, track, page, screen, group, alias")
+		if strings.Contains(r.Errors[0].Message, "purchase") {
+			t.Errorf("the refusal echoes the value: %q", r.Errors[0].Message)
+		}
+		e.refused(`{ attribution(conversion: {name: "x"}, touchpoints: {type: "click"}, dimension: CHANNEL, model: LINEAR, lookback: "P1D") { conversions } }`, nil, CodeInvalidArgument, "touchpoints.type")
+		e.refused(`{ paths(start: {type: "click"}) { count } }`, nil, CodeInvalidArgument, "start.type")
 	})
 }
