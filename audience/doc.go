@@ -73,7 +73,8 @@
 //     (exists, the default) or has none (exists: false).
 //   - event counts the profile's events (each once) whose name equals
 //     the condition's name and whose type equals its type, each only
-//     when set (case-sensitive), whose properties satisfy every where
+//     when set (case-sensitive; Normalize and DecodeFilter put the type as
+//     ingest stores it, trimmed and lower-case), whose properties satisfy every where
 //     filter, and whose timestamp is not before Duration.Before(now.UTC())
 //     when within is set. Events after now
 //     count too. A where path is dotted into nested objects (Lookup); a

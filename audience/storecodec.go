@@ -162,7 +162,9 @@ func EncodeFilter(f Filter) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeFilter reads back what EncodeFilter wrote, numbers as json.Number.
+// DecodeFilter reads back what EncodeFilter wrote, numbers as json.Number,
+// and event types normalized (Normalize): a filter stored before they were
+// reads back as one stored now.
 func DecodeFilter(b []byte) (Filter, error) {
 	var f Filter
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -170,6 +172,7 @@ func DecodeFilter(b []byte) (Filter, error) {
 	if err := d.Decode(&f); err != nil {
 		return Filter{}, fmt.Errorf("stored audience filter: %w", err)
 	}
+	Normalize(&f)
 	return f, nil
 }
 

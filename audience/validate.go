@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -85,6 +86,41 @@ func Check(f *Filter, env Env, path string) error {
 		return err
 	}
 	return check(f, env, path)
+}
+
+// StoredEventType is s as ingest stores an event's type, trimmed and
+// lower-cased, unless that leaves nothing (then s, which Check refuses).
+func StoredEventType(s string) string {
+	if t := strings.ToLower(strings.TrimSpace(s)); t != "" {
+		return t
+	}
+	return s
+}
+
+// Normalize puts the type of every event condition of f in the form
+// ingest stores it (StoredEventType), so that type "Track" selects the
+// track events: no stored type has a capital. Names are left as given.
+// Check accepts a filter before or after Normalize alike; DecodeFilter
+// normalizes what it reads, so a filter stored before types were
+// normalized is evaluated, and shown, as one stored now. It goes no deeper
+// than MaxDepth levels (Check refuses a deeper filter), so it ends even on
+// a tree with a cycle.
+func Normalize(f *Filter) { normalize(f, 1) }
+
+func normalize(f *Filter, depth int) {
+	if f == nil || depth > MaxDepth {
+		return
+	}
+	for i := range f.And {
+		normalize(&f.And[i], depth+1)
+	}
+	for i := range f.Or {
+		normalize(&f.Or[i], depth+1)
+	}
+	normalize(f.Not, depth+1)
+	if f.Event != nil && f.Event.Type != "" {
+		f.Event.Type = StoredEventType(f.Event.Type)
+	}
 }
 
 func bad(path, format string, args ...any) error {
@@ -225,6 +261,11 @@ func checkEvent(c *EventCondition, path string) error {
 	}
 	if err := checkOptionalName(path+".type", c.Type); err != nil {
 		return err
+	}
+	// A type no event has would select nothing, silently. The value is not
+	// echoed: it may be personal data given in the wrong field.
+	if c.Type != "" && !slices.Contains(ComputedEventTypes, StoredEventType(c.Type)) {
+		return bad(path+".type", "is not one of %s", strings.Join(ComputedEventTypes, ", "))
 	}
 	if err := CheckWhere(c.Where, path+".where"); err != nil {
 		return err

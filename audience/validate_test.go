@@ -66,6 +66,7 @@ func TestCheckAccepts(t *testing.T) {
 		`{"event":{}}`,
 		`{"event":{"name":"Order Completed","type":"track","within":"P30D","count":{"op":"GTE","value":3},"where":[{"path":"order.total","op":"GT","value":100}]}}`,
 		`{"event":{"count":{"op":"EQ","value":0}}}`,
+		`{"event":{"type":" Track "}}`,
 		`{"consent":{"purpose":"email","status":"GRANTED"}}`,
 		`{"consent":{"purpose":"advertising","status":"UNKNOWN"}}`,
 		`{"consent":{"purpose":"advertising","status":"EXPIRED"}}`,
@@ -156,6 +157,8 @@ func TestCheckRefuses(t *testing.T) {
 		// Event.
 		{`{"event":{"name":"` + longName + `"}}`, `filter.event.name: is longer than 256 bytes`},
 		{`{"event":{"type":"` + longName + `"}}`, `filter.event.type: is longer than 256 bytes`},
+		{`{"event":{"type":"purchase"}}`, `filter.event.type: is not one of identify, track, page, screen, group, alias`},
+		{`{"event":{"type":" "}}`, `filter.event.type: is not one of identify, track, page, screen, group, alias`},
 		{`{"event":{"where":[{"path":"a","op":"EXISTS"},{"path":"","op":"EXISTS"}]}}`, `filter.event.where[1].path: must not be empty`},
 		{`{"event":{"where":[{"path":"order..total","op":"EXISTS"}]}}`, `filter.event.where[0].path: "order..total" has an empty segment; join property names with single dots, as in order.total`},
 		{`{"event":{"where":[{"path":".total","op":"EXISTS"}]}}`, `filter.event.where[0].path: ".total" has an empty segment; join property names with single dots, as in order.total`},

@@ -340,9 +340,11 @@ type ErasureReceiptEdge struct {
 	Node   *privacy.ErasureReceipt `json:"node"`
 }
 
-// Counts the profile's events matching `name`, `type` and every `where`
-// filter, inside `within` (an ISO-8601 duration back from now; absent: all
-// time), and compares the count with `count` (absent: at least one).
+// Counts the profile's events matching `name` (as given), `type` (one of
+// identify, track, page, screen, group and alias, compared trimmed and
+// lower-cased, as stored) and every `where` filter, inside `within` (an
+// ISO-8601 duration back from now; absent: all time), and compares the count
+// with `count` (absent: at least one).
 type EventCondition struct {
 	Name   *string           `json:"name,omitempty"`
 	Type   *string           `json:"type,omitempty"`

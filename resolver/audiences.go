@@ -535,8 +535,9 @@ func audienceRefs(f *audience.Filter, path string) []audRef {
 	return out
 }
 
-// checkFilter validates an audience filter given as path: audience.Check
-// with the rules' purposes, the defined computed traits and the stored
+// checkFilter normalizes an audience filter given as path (its event
+// types as ingest stores them, audience.Normalize) and validates it:
+// audience.Check with the rules' purposes, the defined computed traits and the stored
 // audiences; then, for a caller without pii:read, checkFilterPII (its
 // FORBIDDEN refusal needs filterErr, not domainErr).
 func (r *Resolver) checkFilter(ctx context.Context, st audience.Store, f *audience.Filter, path string) error {
@@ -571,6 +572,8 @@ func (r *Resolver) checkFilter(ctx context.Context, st audience.Store, f *audien
 			return err
 		}
 	}
+	// Event types are compared, and stored, as ingest stores them.
+	audience.Normalize(f)
 	env := audience.Env{
 		Purposes: ps,
 		Computed: func(name string) bool { return names[name] },
