@@ -14,7 +14,7 @@ import (
 
 // EventTypes are the Segment types an event has, as ingest stores them;
 // an EventMatch's Type, when given, is one of them.
-var EventTypes = []string{"identify", "track", "page", "screen", "group", "alias"}
+var EventTypes = audience.ComputedEventTypes
 
 // EventMatch selects events: every field given must hold. Name is the
 // event's name (a track event's), Type its Segment type, Channel its

@@ -41,13 +41,9 @@ func eventMatch(in *gql.EventMatch) intel.EventMatch {
 }
 
 // storedName is s as ingest stores a type or channel, unless that leaves
-// nothing.
-func storedName(s string) string {
-	if t := strings.ToLower(strings.TrimSpace(s)); t != "" {
-		return t
-	}
-	return s
-}
+// nothing (audience.StoredEventType, which puts a channel in its stored
+// form as well).
+func storedName(s string) string { return audience.StoredEventType(s) }
 
 // intelWindow takes from (inclusive) and to (exclusive) to the stored
 // times' microseconds, rounded up, so that neither admits nor drops an
