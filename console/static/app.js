@@ -872,7 +872,13 @@
       var e = {};
       if (n.name.trim()) e.name = n.name.trim();
       if (n.type) e.type = n.type;
-      if (String(n.count).trim() !== "") e.count = { op: n.countOp, value: parseInt(n.count, 10) || 0 };
+      // A count is a whole number as typed: "ten" or "2.5" is refused
+      // rather than sent as 0 or 2 (parseInt), which selects other people.
+      var count = String(n.count).trim();
+      if (count !== "") {
+        if (!/^\d+$/.test(count)) throw new Error("The count of the event condition" + (n.name.trim() ? " " + n.name.trim() : "") + ": " + JSON.stringify(count) + " is not a whole number (0 or more).");
+        e.count = { op: n.countOp, value: Number(count) };
+      }
       if (n.within.trim()) e.within = n.within.trim();
       // Every property filter must hold (the API ANDs them); a row left
       // wholly empty is ignored.

@@ -1,0 +1,47 @@
+package console_test
+
+// Browser tests of what the console does with input it cannot send as
+// typed, and with answers other than the data asked for.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// A count of events that is not a whole number is refused, naming the
+// condition, rather than sent as 0, which every profile meets: "ten"
+// once saved an audience of everyone.
+func TestEventCountMustBeAWholeNumber(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
+	tb.setValue("#audience-form input[name=name]", "Frequent buyers")
+	tb.eval(`(function () { var k = document.querySelector("#audience-form .cond select"); k.value = "event"; k.dispatchEvent(new Event("change", { bubbles: true })); return true; })()`, nil)
+	tb.setValue("#audience-form .cond input", "Order Completed")
+	for _, bad := range []string{"ten", "2.5", "1e3", "-1"} {
+		tb.setValue("#audience-form .cond input[inputmode=numeric]", bad)
+		tb.run(chromedp.Click(`#audience-form button[type=submit]`, chromedp.ByQuery))
+		tb.waitJS("the save answered", `document.getElementById("saved") || document.querySelector("#audience-form .error")`)
+		msg := tb.text(`(function () { var e = document.querySelector("#audience-form .error"); return e ? e.textContent : "saved"; })()`)
+		if !strings.Contains(msg, "Order Completed") || !strings.Contains(msg, "whole number") || !strings.Contains(msg, bad) {
+			t.Fatalf("saving with the count %q: %q, want a refusal naming the event condition and the count", bad, msg)
+		}
+	}
+	var list struct {
+		Audiences struct{ Nodes []struct{ ID string } }
+	}
+	s.gql(t, admin, `{audiences{nodes{id}}}`, nil, &list)
+	if len(list.Audiences.Nodes) != 0 {
+		t.Fatalf("%d audiences were saved from counts that are not whole numbers", len(list.Audiences.Nodes))
+	}
+	tb.waitJS("the preview refusing the count", `(function () { var n = document.querySelector("#preview .note"); return n && n.textContent.indexOf("whole number") >= 0; })()`)
+
+	// A whole number is sent as it is: at least 1 order is Ann's and Bob's.
+	tb.setValue("#audience-form .cond input[inputmode=numeric]", "1")
+	tb.waitJS("the live count 2", `(document.getElementById("preview-count") || {}).textContent === "2"`)
+}
