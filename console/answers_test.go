@@ -45,3 +45,22 @@ func TestEventCountMustBeAWholeNumber(t *testing.T) {
 	tb.setValue("#audience-form .cond input[inputmode=numeric]", "1")
 	tb.waitJS("the live count 2", `(document.getElementById("preview-count") || {}).textContent === "2"`)
 }
+
+// An audience id that names no audience (deleted, or mistyped in a link)
+// says so, rather than offering an empty "New audience" form.
+func TestUnknownAudienceIsSaidSo(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes})
+	tb := newTab(t, s)
+	tb.signIn(s.base, keys["admin"])
+	id := "seg_" + strings.Repeat("0", 32)
+	tb.run(chromedp.Navigate(s.base + "/console/#/audiences/" + id))
+	tb.waitJS("the editor's card", `document.getElementById("h-builder")`)
+	heading := tb.text(`document.getElementById("h-builder").textContent`)
+	card := tb.text(`document.querySelector("[aria-labelledby=h-builder]").textContent`)
+	if heading == "New audience" || !strings.Contains(card, "No audience has the id "+id) {
+		t.Fatalf("an unknown audience shows %q: %q, want a note naming the id", heading, card)
+	}
+	if tb.text(`String(!!document.getElementById("audience-form"))`) != "false" {
+		t.Fatalf("an unknown audience shows an audience form")
+	}
+}

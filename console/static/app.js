@@ -1049,7 +1049,15 @@
     loadList();
     if (which && which !== "new") {
       gql("query Aud($id: ID!) { audience(id: $id) { id name description purpose filter static } }", { id: which }).then(must)
-        .then(function (d) { drawEditor(d.audience); })
+        .then(function (d) {
+          if (d.audience) { drawEditor(d.audience); return; }
+          // A deleted or mistyped audience is said so, not shown as a
+          // blank "New audience" form.
+          clear(editor);
+          add(editor, h("h2", { id: "h-builder", text: "No such audience" }),
+            h("p", { "class": "note", text: "No audience has the id " + which + " (it may have been deleted)." }),
+            h("a", { href: "#/audiences/new", text: "New audience" }));
+        })
         .catch(function (e) { add(editor, errBox(e.message)); });
     } else drawEditor(null);
 
