@@ -64,3 +64,44 @@ func TestUnknownAudienceIsSaidSo(t *testing.T) {
 		t.Fatalf("an unknown audience shows an audience form")
 	}
 }
+
+// A key refused on a download (here revoked meanwhile) signs the console
+// out with the reason, as a refused GraphQL request does, rather than
+// showing "HTTP 401".
+func TestRefusedDownloadSignsOut(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "agent": {"profiles:read", "privacy:read"}, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	annID := s.profileID(t, admin, "email", "ann@example.com")
+	tb := newTab(t, s)
+	tb.allowed = []string{"HTTP 401 " + s.base + "/v1/privacy/", "status of 401 (Unauthorized) " + s.base + "/v1/privacy/"}
+	tb.signIn(s.base, keys["agent"])
+	tb.run(chromedp.Navigate(s.base + "/console/#/privacy?profile=" + annID))
+	tb.waitJS("the privacy page", `document.querySelector("input[name=profile]")`)
+
+	var ks struct {
+		APIKeys struct{ Nodes []struct{ ID, Name string } }
+	}
+	s.gql(t, admin, `{apiKeys{nodes{id name}}}`, nil, &ks)
+	agentID := ""
+	for _, k := range ks.APIKeys.Nodes {
+		if k.Name == "agent" {
+			agentID = k.ID
+		}
+	}
+	if agentID == "" {
+		t.Fatal("no key named agent")
+	}
+	var rv struct{ RevokeApiKey struct{ ID string } }
+	s.gql(t, admin, `mutation($id:ID!){revokeApiKey(id:$id){id}}`, map[string]any{"id": agentID}, &rv)
+
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("button"), function (b) { return b.textContent === "Download data export"; }).click()`, nil)
+	tb.waitJS("an answer", `document.getElementById("signin") || document.querySelector("#main .error")`)
+	shown := tb.text(`document.getElementById("main").innerText`)
+	if tb.text(`String(!!document.getElementById("signin"))`) != "true" || !strings.Contains(shown, "API key "+agentID+" was revoked") {
+		t.Fatalf("after a refused download the page shows:\n%s\nwant the sign-in page with the reason", shown)
+	}
+	if tb.text(`String(sessionStorage.getItem("cdp.console.key"))`) != "null" {
+		t.Fatalf("the refused key is still kept in the tab")
+	}
+}

@@ -154,8 +154,12 @@
     if (accept) hd.Accept = accept;
     return fetch(path, { headers: hd }).then(function (res) {
       if (!res.ok) {
+        // The key's refusals (401, 403, 429, 503) come as GraphQL errors,
+        // the export's own as {error, code}: either is shown as it is.
         return res.json().catch(function () { return {}; }).then(function (b) {
-          throw new ApiError((b && b.error) || ("HTTP " + res.status), b && b.code, res.status);
+          var msg = firstMessage(b);
+          if (res.status === 401) signOut("The key was refused: " + msg + ". Sign in again.");
+          throw new ApiError(msg || ("HTTP " + res.status), code(b), res.status);
         });
       }
       return res;
@@ -398,7 +402,7 @@
     if (masked) add(main, h("p", { "class": "note", id: "masked-note", text: "Personal values are masked: this key lacks pii:read." }));
     var actions = h("div", { "class": "row" },
       gate(h("button", { type: "button", text: "Merge with another profile…", onclick: function () { mergeDialog(p); } }), "identity:write"),
-      gate(h("button", { type: "button", text: "Download data export", onclick: function () { exportProfile(p.id); } }), "privacy:read"),
+      gate(h("button", { type: "button", text: "Download data export", onclick: function () { exportProfile(p.id).catch(function () { /* said */ }); } }), "privacy:read"),
       h("a", { href: "#/privacy?profile=" + encodeURIComponent(p.id), text: "Privacy requests for this profile" }),
       h("span", { id: "live", "class": "muted" }));
     add(main, h("dl", { "class": "kv" },
