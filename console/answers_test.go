@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/idgraph/cdp/internal/app"
 )
 
 // A count of events that is not a whole number is refused, naming the
@@ -103,5 +105,28 @@ func TestRefusedDownloadSignsOut(t *testing.T) {
 	}
 	if tb.text(`String(sessionStorage.getItem("cdp.console.key"))`) != "null" {
 		t.Fatalf("the refused key is still kept in the tab")
+	}
+}
+
+// A reload answered 429 (the key over its rate limit) keeps the key in
+// the tab and says why nothing is shown: the key was not refused, and it
+// may not be at hand to paste again.
+func TestRateLimitedReloadKeepsTheKey(t *testing.T) {
+	s, keys := startServiceConfig(t, map[string][]string{"admin": allScopes}, false, func(c *app.Config) {
+		// One GraphQL request, the sign-in's, and none after it for a
+		// thousand seconds.
+		c.Auth.RateLimit, c.Auth.Burst = 0.001, 1
+	})
+	tb := newTab(t, s)
+	tb.allowed = []string{"HTTP 429 " + s.base + "/graphql", "status of 429 (Too Many Requests) " + s.base + "/graphql"}
+	tb.signIn(s.base, keys["admin"])
+	tb.run(chromedp.Reload())
+	tb.waitJS("an answer", `document.getElementById("signin") || document.querySelector("#main .error")`)
+	shown := tb.text(`document.getElementById("main").innerText`)
+	if tb.text(`String(!!document.getElementById("signin"))`) != "false" || !strings.Contains(shown, "over its rate limit") {
+		t.Fatalf("a rate-limited reload shows:\n%s\nwant the rate limit's message and no sign-in form", shown)
+	}
+	if tb.text(`String(sessionStorage.getItem("cdp.console.key"))`) != keys["admin"] {
+		t.Fatalf("a rate-limited reload dropped the key from the tab")
 	}
 }

@@ -72,6 +72,13 @@ func startService(t *testing.T, keys map[string][]string) (*service, map[string]
 // startServiceGraphiQL is startService with GraphiQL served or not.
 func startServiceGraphiQL(t *testing.T, keys map[string][]string, graphiql bool) (*service, map[string]string) {
 	t.Helper()
+	return startServiceConfig(t, keys, graphiql, nil)
+}
+
+// startServiceConfig is startServiceGraphiQL with the configuration
+// changed by set, when not nil, before the service starts.
+func startServiceConfig(t *testing.T, keys map[string][]string, graphiql bool, set func(*app.Config)) (*service, map[string]string) {
+	t.Helper()
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +106,9 @@ func startServiceGraphiQL(t *testing.T, keys map[string][]string, graphiql bool)
 	cfg := app.Defaults()
 	cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.New(io.Discard)
 	cfg.GraphiQL = graphiql
+	if set != nil {
+		set(&cfg)
+	}
 	svc, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

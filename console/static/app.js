@@ -1270,7 +1270,21 @@
       try { S.key = sessionStorage.getItem(KEY); } catch (e) { S.key = null; }
       if (S.open) { S.key = null; renderSession(); route(); return; }
       if (!S.key) { renderSession(); route(); return; }
-      probe().then(function () { renderSession(); route(); }).catch(function (e) { if (S.key) signOut(e.message); });
+      resume();
+    });
+  }
+  // resume checks the tab's key again (a reload). Only a refusal of the
+  // key (401, which signs out in gql) drops it: a server that is busy
+  // (429) or unavailable (503) says so, and the key stays for a retry,
+  // since it may not be at hand to paste again.
+  function resume() {
+    probe().then(function () { renderSession(); route(); }).catch(function (e) {
+      if (!S.key) return;
+      var main = view("Waiting for the server");
+      add(main, errBox("The key could not be checked: " + e.message),
+        h("div", { "class": "row" },
+          h("button", { type: "button", "class": "primary", text: "Try again", onclick: function () { clear(main); add(main, h("p", { "class": "muted", text: "Checking the key…" })); resume(); } }),
+          h("button", { type: "button", text: "Sign out", onclick: function () { signOut("Signed out."); } })));
     });
   }
   start();
