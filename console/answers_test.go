@@ -4,6 +4,7 @@ package console_test
 // typed, and with answers other than the data asked for.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -128,5 +129,35 @@ func TestRateLimitedReloadKeepsTheKey(t *testing.T) {
 	}
 	if tb.text(`String(sessionStorage.getItem("cdp.console.key"))`) != keys["admin"] {
 		t.Fatalf("a rate-limited reload dropped the key from the tab")
+	}
+}
+
+// Every saved audience is listed, not only the first page of the API's.
+func TestAllAudiencesAreListed(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes})
+	admin := keys["admin"]
+	const n = 103
+	for i := 0; i < n; i++ {
+		var made struct{ CreateAudience struct{ ID string } }
+		s.gql(t, admin, `mutation($n:String!){createAudience(input:{name:$n,filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`,
+			map[string]any{"n": fmt.Sprintf("Audience %03d", i)}, &made)
+	}
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base + "/console/#/audiences"))
+	tb.waitJS("the list", `document.querySelectorAll("tr[data-audience]").length > 0`)
+	var rows []string
+	tb.eval(`Array.prototype.map.call(document.querySelectorAll("tr[data-audience] td:first-child"), function (c) { return c.textContent; })`, &rows)
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[r] = true
+	}
+	for i := 0; i < n; i++ {
+		if name := fmt.Sprintf("Audience %03d", i); !seen[name] {
+			t.Fatalf("%d audiences listed, %s not among them; want all %d", len(rows), name, n)
+		}
+	}
+	if len(rows) != n {
+		t.Fatalf("%d audiences listed, want %d", len(rows), n)
 	}
 }

@@ -1069,10 +1069,19 @@
       var out = h("div", { "aria-live": "polite" }, h("p", { "class": "muted", text: "Loading…" }));
       while (listBox.children.length > 1) listBox.removeChild(listBox.lastChild);
       add(listBox, out);
-      gql("query Audiences { audiences(first: 100) { nodes { id name purpose size refreshedAt updatedAt filter changes(first: 50) { nodes { kind } } } } }")
-        .then(must).then(function (d) {
+      // Every audience (a store holds at most 1,000), a page of 100 at a
+      // time, so that none past the first page is missing from the list.
+      var all = [];
+      function more(after) {
+        return gql("query Audiences($after: String) { audiences(first: 100, after: $after) { pageInfo { hasNextPage endCursor } nodes { id name purpose size refreshedAt updatedAt filter changes(first: 50) { nodes { kind } } } } }", { after: after })
+          .then(must).then(function (d) {
+            all = all.concat(d.audiences.nodes);
+            var pi = d.audiences.pageInfo;
+            return pi.hasNextPage && pi.endCursor ? more(pi.endCursor) : all;
+          });
+      }
+      more(null).then(function (ns) {
           clear(out);
-          var ns = d.audiences.nodes;
           if (!ns.length) { add(out, h("p", { "class": "muted", text: "No audience is saved yet." })); return; }
           var types = h("input", { value: "email,phone,user_id", name: "exportTypes", spellcheck: "false" });
           var hashed = h("input", { type: "checkbox", name: "hashed" });
