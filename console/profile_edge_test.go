@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -71,5 +72,42 @@ func TestRawValueWithStarsIsNotMasked(t *testing.T) {
 	tb.eval(`document.querySelector('tr[data-key="user_id:ord***42"] button').disabled`, &disabled)
 	if note || disabled {
 		t.Errorf("a key with pii:read: masked note %v, Remove disabled %v for user_id ord***42", note, disabled)
+	}
+}
+
+// A profile with more traits than the 360 view lists says that only the
+// first are listed, rather than passing a partial list off as all of them.
+func TestProfileWithMoreTraitsThanListed(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	traits := map[string]any{"email": "many@example.com"}
+	for i := 0; i < 120; i++ {
+		traits[fmt.Sprintf("t%03d", i)] = i
+	}
+	b, err := json.Marshal(map[string]any{"userId": "u-many", "messageId": "many1", "timestamp": "2026-11-01T10:00:00Z", "traits": traits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.send(t, keys["site"], "identify", string(b))
+	id := s.profileID(t, keys["admin"], "email", "many@example.com")
+	tb := newTab(t, s)
+	tb.signIn(s.base, keys["admin"])
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + id))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	var api struct {
+		Profile struct{ TraitValues []struct{ Name string } }
+	}
+	s.gql(t, keys["admin"], `query($id:ID!){profile(id:$id){traitValues(first:500){name}}}`, map[string]any{"id": id}, &api)
+	if len(api.Profile.TraitValues) < 120 {
+		t.Fatalf("the API holds %d traits of the profile, want 120 or more", len(api.Profile.TraitValues))
+	}
+	var names []string
+	tb.eval(`Array.prototype.map.call(document.querySelectorAll("[aria-labelledby=h-traits] tbody tr td:first-child"), function (c) { return c.textContent; })`, &names)
+	if len(names) != len(api.Profile.TraitValues) {
+		t.Fatalf("%d traits listed, want the %d the API holds", len(names), len(api.Profile.TraitValues))
+	}
+	for i, tv := range api.Profile.TraitValues {
+		if names[i] != tv.Name {
+			t.Fatalf("trait %d listed is %q, want %q", i, names[i], tv.Name)
+		}
 	}
 }

@@ -345,7 +345,7 @@
   var JOURNEY_FIELDS = "edges { cursor node { id type name channel source campaign timestamp properties shared } } pageInfo { hasNextPage endCursor }";
   var Q360 = "query Profile360($id: ID!, $aud: Boolean!) { profile(id: $id) { id size createdAt updatedAt " +
     "identifiers(first: 100) { type value key firstSeen lastSeen sources } " +
-    "traitValues(first: 100) { name value source at identifier { key } } computed " +
+    "traitValues(first: 500) { name value source at identifier { key } } computed " +
     "consent { purpose status at source record { legalBasis expiresAt } } " +
     "consentHistory(first: 100) { id purpose status at source legalBasis expiresAt receivedAt identifier { key } proof { text version channel collector eventId } } " +
     "audiences @include(if: $aud) { since audience { id name } } " +
@@ -425,6 +425,8 @@
       }))));
 
     add(grid, h("section", { "class": "card wide2", "aria-labelledby": "h-traits" }, h("h2", { id: "h-traits", text: "Traits" }),
+      // 500 is the most the API lists; the data export holds the rest.
+      p.traitValues.length >= 500 ? h("p", { "class": "note", text: "The first " + p.traitValues.length + " traits, by name, are listed." }) : null,
       p.traitValues.length ? table("Traits", ["Name", "Value", "Source", "At", "Via"], p.traitValues.map(function (t) {
         return h("tr", null, td(t.name), td(json(t.value), "val"), td(t.source), tdTime(t.at), td(t.identifier.key, "val"));
       })) : h("p", { "class": "muted", text: "No traits." })));
