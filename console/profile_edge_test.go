@@ -3,6 +3,7 @@ package console_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,49 @@ func TestProfileWithMoreTraitsThanListed(t *testing.T) {
 		if names[i] != tv.Name {
 			t.Fatalf("trait %d listed is %q, want %q", i, names[i], tv.Name)
 		}
+	}
+}
+
+// A profile with more merges and splits than the 360 view's first page of
+// its history lists every one, the newest (last, oldest first) included.
+func TestProfileHistoryListsTheNewestChanges(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	admin := keys["admin"]
+	s.send(t, keys["site"], "identify", `{"userId":"u-hub","messageId":"hub","timestamp":"2026-11-01T10:00:00Z","traits":{"email":"hub@example.com"}}`)
+	// Each round: a visitor's profile merged in by an identify, then split
+	// off again by an unlink: two entries of the hub's history.
+	const rounds = 52
+	for i := 0; i < rounds; i++ {
+		s.send(t, keys["site"], "track", fmt.Sprintf(`{"anonymousId":"anon-%d","messageId":"v%d","event":"Visited","timestamp":"2026-11-02T10:00:00Z"}`, i, i))
+		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-hub","anonymousId":"anon-%d","messageId":"i%d","timestamp":"2026-11-02T11:00:00Z"}`, i, i))
+		var cut struct{ UnlinkIdentifiers []struct{ ID string } }
+		s.gql(t, admin, `mutation($v:String!){unlinkIdentifiers(a:{type:"user_id",value:"u-hub"},b:{type:"anonymous_id",value:$v},reason:"test"){id}}`,
+			map[string]any{"v": fmt.Sprintf("anon-%d", i)}, &cut)
+		if len(cut.UnlinkIdentifiers) != 2 {
+			t.Fatalf("round %d: the unlink left %d profiles, want 2", i, len(cut.UnlinkIdentifiers))
+		}
+	}
+	id := s.profileID(t, admin, "email", "hub@example.com")
+	var api struct {
+		Profile struct {
+			History []struct{ Kind, From, Into string }
+		}
+	}
+	s.gql(t, admin, `query($id:ID!){profile(id:$id){history(first:500){kind from into}}}`, map[string]any{"id": id}, &api)
+	if len(api.Profile.History) != 2*rounds {
+		t.Fatalf("the API holds %d entries of the hub's history, want %d", len(api.Profile.History), 2*rounds)
+	}
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + id))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	var items []string
+	tb.eval(`Array.prototype.map.call(document.querySelectorAll("#history li"), function (li) { return li.textContent; })`, &items)
+	if len(items) != len(api.Profile.History) {
+		t.Fatalf("%d entries of the history listed, want the %d the API holds", len(items), len(api.Profile.History))
+	}
+	last := api.Profile.History[len(api.Profile.History)-1]
+	if !strings.HasPrefix(items[len(items)-1], last.Kind) || !strings.Contains(items[len(items)-1], last.From) {
+		t.Fatalf("the last entry listed is %q, want the API's last, %+v", items[len(items)-1], last)
 	}
 }

@@ -349,7 +349,7 @@
     "consent { purpose status at source record { legalBasis expiresAt } } " +
     "consentHistory(first: 100) { id purpose status at source legalBasis expiresAt receivedAt identifier { key } proof { text version channel collector eventId } } " +
     "audiences @include(if: $aud) { since audience { id name } } " +
-    "history(first: 100) { kind from into at reason } " +
+    "history(first: 100) { kind from into at reason cursor } " +
     "journey(first: 20) { " + JOURNEY_FIELDS + " } " +
     "identityGraph { nodes(first: 200) { id type value profileId inProfile firstSeen lastSeen } " +
     "edges(first: 200) { from to rejected source evidence reason count firstSeen lastSeen at } } } }";
@@ -366,7 +366,7 @@
     if (!can("profiles:read")) { clear(main); add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: lacks("profiles:read") })); return; }
     var start = performance.now(), before = stats.graphql;
     performance.mark("cdp-profile-start");
-    gql(Q360, { id: id, aud: can("audiences:read") }).then(must).then(function (d) {
+    gql(Q360, { id: id, aud: can("audiences:read") }).then(must).then(restOfHistory).then(function (d) {
       var p = d.profile;
       clear(main);
       if (!p) {
@@ -383,6 +383,23 @@
       if (e.status === 401) return; // signOut has drawn the sign-in page
       clear(main); add(main, h("h1", { text: "Profile" }), errBox(e.message));
     });
+  }
+
+  // restOfHistory reads the merges and splits past the 360 view's first
+  // page (oldest first: the newest are the ones past it), so that the view
+  // lists them all. A profile with a short history costs no request.
+  function restOfHistory(d) {
+    var p = d.profile;
+    if (!p || p.history.length < 100) return d;
+    function more(after) {
+      return gql("query History($id: ID!, $after: String) { profile(id: $id) { history(first: 500, after: $after) { kind from into at reason cursor } } }", { id: p.id, after: after })
+        .then(must).then(function (r) {
+          var page = r.profile ? r.profile.history : [];
+          p.history = p.history.concat(page);
+          return page.length < 500 ? d : more(page[page.length - 1].cursor);
+        });
+    }
+    return more(p.history[p.history.length - 1].cursor);
   }
 
   function refOf(node) {
