@@ -161,3 +161,50 @@ func TestAllAudiencesAreListed(t *testing.T) {
 		t.Fatalf("%d audiences listed, want %d", len(rows), n)
 	}
 }
+
+// Every erasure receipt can be reached from the privacy page, not only
+// the newest 20: the older ones a page at a time.
+func TestAllErasureReceiptsAreReachable(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	admin := keys["admin"]
+	const n = 23
+	for i := 0; i < n; i++ {
+		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-gone-%d","messageId":"g%d","timestamp":"2026-11-01T10:00:00Z"}`, i, i))
+		id := s.profileID(t, admin, "user_id", fmt.Sprintf("u-gone-%d", i))
+		var r struct{ ForgetProfile struct{ ID string } }
+		s.gql(t, admin, `mutation($id:ID!){forgetProfile(id:$id,reason:"request"){id}}`, map[string]any{"id": id}, &r)
+	}
+	var api struct {
+		ErasureReceipts struct{ Nodes []struct{ ID string } }
+	}
+	s.gql(t, admin, `{erasureReceipts(first:500){nodes{id}}}`, nil, &api)
+	if len(api.ErasureReceipts.Nodes) != n {
+		t.Fatalf("the API holds %d erasure receipts, want %d", len(api.ErasureReceipts.Nodes), n)
+	}
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base + "/console/#/privacy"))
+	rows := `Array.prototype.map.call(document.querySelectorAll("[aria-labelledby=h-rec] tbody tr td:first-child"), function (c) { return c.textContent; })`
+	tb.waitJS("the receipts", `document.querySelectorAll("[aria-labelledby=h-rec] tbody tr").length > 0`)
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		var ids []string
+		tb.eval(rows, &ids)
+		for _, id := range ids {
+			seen[id] = true
+		}
+		var older bool
+		tb.eval(`(function () { var b = Array.prototype.find.call(document.querySelectorAll("[aria-labelledby=h-rec] button"), function (b) { return b.textContent === "Older"; });
+			if (!b || b.disabled) return false; b.click(); return true; })()`, &older)
+		if !older || page > n {
+			break
+		}
+		first := ids[0]
+		tb.waitJS("the next page of receipts", fmt.Sprintf(`(function () { var c = document.querySelector("[aria-labelledby=h-rec] tbody tr td:first-child"); return c && c.textContent !== %q; })()`, first))
+	}
+	for _, r := range api.ErasureReceipts.Nodes {
+		if !seen[r.ID] {
+			t.Fatalf("%d of %d receipts reachable, %s not among them", len(seen), n, r.ID)
+		}
+	}
+}

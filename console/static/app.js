@@ -1247,15 +1247,25 @@
     add(main.lastChild, receipts, audit);
     var recBox = h("div");
     add(receipts, recBox);
-    function loadReceipts() {
-      clear(recBox);
-      if (!can("privacy:read")) { add(recBox, h("p", { "class": "why", text: lacks("privacy:read") })); return; }
-      gql("query Receipts { erasureReceipts(first: 20) { nodes { id at kind reason keyName identifiers events } } }").then(must).then(function (d) {
-        var ns = d.erasureReceipts.nodes;
+    // Receipts, newest first, 20 a page: the older ones through Older.
+    var recCursors = [null];
+    function loadReceipts(i) {
+      i = i || 0;
+      if (!i) recCursors = [null];
+      if (!can("privacy:read")) { clear(recBox); add(recBox, h("p", { "class": "why", text: lacks("privacy:read") })); return; }
+      gql("query Receipts($after: String) { erasureReceipts(first: 20, after: $after) { pageInfo { hasNextPage endCursor } nodes { id at kind reason keyName identifiers events } } }", { after: recCursors[i] }).then(must).then(function (d) {
+        var c = d.erasureReceipts, ns = c.nodes;
+        recCursors[i + 1] = c.pageInfo.endCursor;
+        clear(recBox);
         add(recBox, ns.length ? table("Erasure receipts", ["Receipt", "At", "Kind", "Reason", "Key", "Identifiers", "Events"], ns.map(function (r) {
           return h("tr", null, td(r.id, "val"), td(fmt(r.at)), td(r.kind), td(r.reason), td(r.keyName || "open mode"), td(r.identifiers), td(r.events));
         })) : h("p", { "class": "muted", text: "No erasure yet." }));
-      }).catch(function (e) { add(recBox, errBox(e.message)); });
+        if (i > 0 || c.pageInfo.hasNextPage) {
+          add(recBox, h("div", { "class": "row" },
+            h("button", { type: "button", text: "Newer", disabled: i === 0, onclick: function () { loadReceipts(i - 1); } }),
+            h("button", { type: "button", text: "Older", disabled: !c.pageInfo.hasNextPage, onclick: function () { loadReceipts(i + 1); } })));
+        }
+      }).catch(function (e) { clear(recBox); add(recBox, errBox(e.message)); });
     }
     loadReceipts();
     if (!can("audit:read")) { add(audit, h("p", { "class": "why", text: lacks("audit:read") })); return; }
