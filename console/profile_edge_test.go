@@ -156,3 +156,33 @@ func TestProfileHistoryListsTheNewestChanges(t *testing.T) {
 		t.Fatalf("the last entry listed is %q, want the API's last, %+v", items[len(items)-1], last)
 	}
 }
+
+// A profile with more consent records than the 360 view's first page of
+// its consent history lists them all, the oldest (last, newest first)
+// included.
+func TestProfileConsentHistoryListsTheOldest(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	admin := keys["admin"]
+	const n = 106
+	for i := 0; i < n; i++ {
+		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-cons","messageId":"c%d","timestamp":"2026-11-01T%02d:%02d:00Z","traits":{"email":"cons@example.com"},"context":{"consent":{"categoryPreferences":{"Advertising":%t}}}}`,
+			i, i/60, i%60, i%2 == 0))
+	}
+	id := s.profileID(t, admin, "email", "cons@example.com")
+	var api struct {
+		Profile struct{ ConsentHistory []struct{ ID string } }
+	}
+	s.gql(t, admin, `query($id:ID!){profile(id:$id){consentHistory(first:500){id}}}`, map[string]any{"id": id}, &api)
+	if len(api.Profile.ConsentHistory) <= 100 {
+		t.Fatalf("the API holds %d consent records of the profile, want more than 100", len(api.Profile.ConsentHistory))
+	}
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + id))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	var listed int
+	tb.eval(`document.querySelectorAll("[aria-labelledby=h-consent] details li").length`, &listed)
+	if listed != len(api.Profile.ConsentHistory) {
+		t.Fatalf("%d consent records listed, want the %d the API holds", listed, len(api.Profile.ConsentHistory))
+	}
+}

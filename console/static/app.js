@@ -343,11 +343,12 @@
   // ---- profile 360 ---------------------------------------------------------
 
   var JOURNEY_FIELDS = "edges { cursor node { id type name channel source campaign timestamp properties shared } } pageInfo { hasNextPage endCursor }";
+  var CONSENT_FIELDS = "id purpose status at source legalBasis expiresAt receivedAt identifier { key } proof { text version channel collector eventId } cursor";
   var Q360 = "query Profile360($id: ID!, $aud: Boolean!) { profile(id: $id) { id size createdAt updatedAt " +
     "identifiers(first: 100) { type value key firstSeen lastSeen sources } " +
     "traitValues(first: 500) { name value source at identifier { key } } computed " +
     "consent { purpose status at source record { legalBasis expiresAt } } " +
-    "consentHistory(first: 100) { id purpose status at source legalBasis expiresAt receivedAt identifier { key } proof { text version channel collector eventId } } " +
+    "consentHistory(first: 100) { " + CONSENT_FIELDS + " } " +
     "audiences @include(if: $aud) { since audience { id name } } " +
     "history(first: 100) { kind from into at reason cursor } " +
     "journey(first: 20) { " + JOURNEY_FIELDS + " } " +
@@ -366,7 +367,7 @@
     if (!can("profiles:read")) { clear(main); add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: lacks("profiles:read") })); return; }
     var start = performance.now(), before = stats.graphql;
     performance.mark("cdp-profile-start");
-    gql(Q360, { id: id, aud: can("audiences:read") }).then(must).then(restOfHistory).then(function (d) {
+    gql(Q360, { id: id, aud: can("audiences:read") }).then(must).then(restOfHistory).then(restOfConsent).then(function (d) {
       var p = d.profile;
       clear(main);
       if (!p) {
@@ -400,6 +401,22 @@
         });
     }
     return more(p.history[p.history.length - 1].cursor);
+  }
+
+  // restOfConsent reads the consent records past the first page (newest
+  // first: the oldest, the proof of early decisions, are past it).
+  function restOfConsent(d) {
+    var p = d.profile;
+    if (!p || p.consentHistory.length < 100) return d;
+    function more(after) {
+      return gql("query Consent($id: ID!, $after: String) { profile(id: $id) { consentHistory(first: 500, after: $after) { " + CONSENT_FIELDS + " } } }", { id: p.id, after: after })
+        .then(must).then(function (r) {
+          var page = r.profile ? r.profile.consentHistory : [];
+          p.consentHistory = p.consentHistory.concat(page);
+          return page.length < 500 ? d : more(page[page.length - 1].cursor);
+        });
+    }
+    return more(p.consentHistory[p.consentHistory.length - 1].cursor);
   }
 
   function refOf(node) {
