@@ -208,3 +208,16 @@ func TestAllErasureReceiptsAreReachable(t *testing.T) {
 		}
 	}
 }
+
+// A link whose escapes do not decode (cut short at a "%") shows what it
+// names, not a page left as it was by an exception.
+func TestLinkWithABadEscape(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes})
+	tb := newTab(t, s)
+	tb.signIn(s.base, keys["admin"])
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/p_abc%zz"))
+	tb.waitJS("the profile page's answer", `document.querySelector("#main .note, #main .error")`)
+	if got := tb.text(`document.querySelector("#main .note, #main .error").textContent`); !strings.Contains(got, "p_abc%zz") {
+		t.Fatalf("a link to the profile p_abc%%zz shows %q, want the id named", got)
+	}
+}

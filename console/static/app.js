@@ -249,17 +249,22 @@
     add(main, h("h1", { text: title }));
     return main;
   }
+  // decode undoes a link's escapes; one that does not decode (a link cut
+  // short at a "%") is taken as it is rather than throwing.
+  function decode(s) {
+    try { return decodeURIComponent(s); } catch (e) { return s; }
+  }
   function parseHash() {
     var raw = location.hash.replace(/^#\/?/, "");
     var q = raw.indexOf("?"), query = {};
     if (q >= 0) {
       raw.slice(q + 1).split("&").forEach(function (kv) {
         var i = kv.indexOf("=");
-        if (i > 0) query[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
+        if (i > 0) query[decode(kv.slice(0, i))] = decode(kv.slice(i + 1));
       });
       raw = raw.slice(0, q);
     }
-    return { parts: raw.split("/").map(decodeURIComponent), query: query };
+    return { parts: raw.split("/").map(decode), query: query };
   }
   function route() {
     if (!S.open && !S.key) { signInPage(); return; }
