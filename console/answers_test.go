@@ -221,3 +221,28 @@ func TestLinkWithABadEscape(t *testing.T) {
 		t.Fatalf("a link to the profile p_abc%%zz shows %q, want the id named", got)
 	}
 }
+
+// Back to a console page the browser kept for back and forward, after the
+// console signed out in a later page of the tab, must not bring back a
+// signed-in console holding the key in memory: it loads again, with what
+// the tab holds now (no key: the sign-in page).
+func TestConsoleBackAfterSignOut(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes})
+	tb := newTab(t, s)
+	tb.allowed = []string{s.base + "/favicon.ico"} // asked for by the health page
+	tb.signIn(s.base, keys["admin"])
+	tb.eval(`window.__left = "the first page"; true`, new(bool))
+	tb.run(chromedp.Navigate(s.base + "/healthz"))
+	tb.run(chromedp.Navigate(s.base + "/console/#/search"))
+	tb.waitJS("the console again", `document.getElementById("find-identifier") && window.__left === undefined`)
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#session button"), function (b) { return b.textContent === "Sign out"; }).click(); true`, new(bool))
+	tb.waitJS("signed out", `document.getElementById("signin") && sessionStorage.length === 0`)
+	tb.eval(`history.back(); true`, new(bool))
+	tb.waitJS("the health page", `location.pathname === "/healthz"`)
+	tb.eval(`history.back(); true`, new(bool))
+	tb.waitJS("the first console page", `location.pathname === "/console/" && (document.getElementById("signin") || document.getElementById("find-identifier"))`)
+	if tb.text(`String(!!document.getElementById("signin"))`) != "true" {
+		t.Fatalf("Back after a sign-out shows the console signed in: %s (left behind: %s)",
+			tb.text(`document.getElementById("session").textContent`), tb.text(`String(window.__left)`))
+	}
+}

@@ -285,6 +285,21 @@
     else location.hash = hash;
   }
   window.addEventListener("hashchange", route);
+  // A page the browser kept for back and forward comes back as it was,
+  // the key in memory and data on screen: after the console signed out
+  // (or in with another key) in a later page of the tab, load it again,
+  // with what the tab holds now (as graphiql.js does).
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted || S.open) return;
+    var now = null;
+    try { now = sessionStorage.getItem(KEY); } catch (e) { now = null; }
+    if (now !== S.key) {
+      stopLive();
+      clear($("main"));
+      clear($("session"));
+      window.location.reload();
+    }
+  });
 
   // ---- search --------------------------------------------------------------
 
