@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -244,5 +245,119 @@ func TestConsoleBackAfterSignOut(t *testing.T) {
 	if tb.text(`String(!!document.getElementById("signin"))`) != "true" {
 		t.Fatalf("Back after a sign-out shows the console signed in: %s (left behind: %s)",
 			tb.text(`document.getElementById("session").textContent`), tb.text(`String(window.__left)`))
+	}
+}
+
+// Next page continues the search that was run, even when the filter was
+// edited meanwhile (and not searched again): its cursor is a position in
+// that search's results, not in another's.
+func TestSearchNextPageKeepsTheFilterSearched(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	admin := keys["admin"]
+	for i := 0; i < 23; i++ {
+		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-g-%d","messageId":"g%d","timestamp":"2026-11-01T10:00:00Z","traits":{"plan":"gold"}}`, i, i))
+	}
+	for i := 0; i < 6; i++ {
+		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-s-%d","messageId":"s%d","timestamp":"2026-11-01T10:00:00Z","traits":{"plan":"silver"}}`, i, i))
+	}
+	gold := map[string]any{"trait": map[string]any{"name": "plan", "op": "EQ", "value": "gold"}}
+	var p1, p2 struct {
+		Profiles struct {
+			PageInfo struct{ EndCursor string }
+			Nodes    []struct{ ID string }
+		}
+	}
+	q := `query($f:AudienceFilter,$after:String){profiles(filter:$f,first:20,after:$after){pageInfo{endCursor} nodes{id}}}`
+	s.gql(t, admin, q, map[string]any{"f": gold}, &p1)
+	s.gql(t, admin, q, map[string]any{"f": gold, "after": p1.Profiles.PageInfo.EndCursor}, &p2)
+	if len(p1.Profiles.Nodes) != 20 || len(p2.Profiles.Nodes) != 3 {
+		t.Fatalf("the API's pages of gold profiles hold %d and %d, want 20 and 3", len(p1.Profiles.Nodes), len(p2.Profiles.Nodes))
+	}
+
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.setValue(".builder .cond input[spellcheck=false]", "plan")
+	tb.setValue(".builder .cond input[name=value]", "gold")
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("button"), function (b) { return b.textContent === "Search"; }).click(); true`, new(bool))
+	tb.waitJS("the first page", `document.getElementById("main").innerText.indexOf("23 profiles match; page 1.") >= 0`)
+	tb.setValue(".builder .cond input[name=value]", "silver")
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("button"), function (b) { return b.textContent === "Next page"; }).click(); true`, new(bool))
+	tb.waitJS("the second page", `document.getElementById("main").innerText.indexOf("; page 2.") >= 0`)
+	var ids []string
+	tb.eval(`Array.prototype.map.call(document.querySelectorAll("[aria-labelledby=by-filter] tbody tr td:first-child"), function (c) { return c.textContent; })`, &ids)
+	var want []string
+	for _, n := range p2.Profiles.Nodes {
+		want = append(want, n.ID)
+	}
+	if strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Fatalf("page 2 lists %v, want the second page of the search run, %v", ids, want)
+	}
+}
+
+// Older in the audit log continues the filter that was applied, even when
+// its fields were edited meanwhile (and not applied).
+func TestAuditOlderKeepsTheFilterApplied(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	admin := keys["admin"]
+	s.send(t, keys["site"], "identify", `{"userId":"u-audit","messageId":"a1","timestamp":"2026-11-01T10:00:00Z","traits":{"email":"audit@example.com"}}`)
+	for i := 0; i < 3; i++ {
+		var made struct{ CreateAudience struct{ ID string } }
+		s.gql(t, admin, `mutation($n:String!){createAudience(input:{name:$n,filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`,
+			map[string]any{"n": fmt.Sprintf("Audience %d", i)}, &made)
+	}
+	const n = 31
+	// Each read of unmasked personal values is an audit entry.
+	for i := 0; i < n; i++ {
+		var read struct {
+			ProfileByIdentifier struct{ Identifiers []struct{ Value string } }
+		}
+		s.gql(t, admin, `{profileByIdentifier(type:"email",value:"audit@example.com"){identifiers{value}}}`, nil, &read)
+	}
+	type entries struct {
+		AuditLog struct {
+			PageInfo struct{ EndCursor string }
+			Nodes    []struct{ ID, Action string }
+		}
+	}
+	q := `query($f:AuditFilter,$after:String){auditLog(first:25,after:$after,filter:$f){pageInfo{endCursor} nodes{id action}}}`
+	f := map[string]any{"action": "profileByIdentifier"}
+	var all entries
+	for i := 0; ; i++ {
+		s.gql(t, admin, `query($f:AuditFilter){auditLog(first:500,filter:$f){nodes{id action}}}`, map[string]any{"f": f}, &all)
+		if len(all.AuditLog.Nodes) >= n {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("the audit log holds %d profileByIdentifier entries, want %d", len(all.AuditLog.Nodes), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var p1, p2 entries
+	s.gql(t, admin, q, map[string]any{"f": f}, &p1)
+	s.gql(t, admin, q, map[string]any{"f": f, "after": p1.AuditLog.PageInfo.EndCursor}, &p2)
+	if len(p2.AuditLog.Nodes) == 0 {
+		t.Fatal("the API's second page of profileByIdentifier entries is empty")
+	}
+
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base + "/console/#/privacy"))
+	tb.waitJS("the audit log", `document.querySelector("input[name=action]")`)
+	tb.setValue("input[name=action]", "profileByIdentifier")
+	tb.run(chromedp.Click(`[aria-labelledby=h-audit] button[type=submit]`, chromedp.ByQuery))
+	rows := `Array.prototype.map.call(document.querySelectorAll("[aria-labelledby=h-audit] tbody tr td:nth-child(2)"), function (c) { return c.textContent; })`
+	tb.waitJS("the first page", `(function () { var r = `+rows+`; return r.length === 25 && r.every(function (a) { return a.indexOf("profileByIdentifier") === 0; }); })()`)
+	tb.setValue("input[name=action]", "createAudience")
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("[aria-labelledby=h-audit] button"), function (b) { return b.textContent === "Older"; }).click(); true`, new(bool))
+	tb.waitJS("the second page", `(function () { var b = Array.prototype.find.call(document.querySelectorAll("[aria-labelledby=h-audit] button"), function (b) { return b.textContent === "Newer"; }); return b && !b.disabled; })()`)
+	var got []string
+	tb.eval(rows, &got)
+	if len(got) != len(p2.AuditLog.Nodes) {
+		t.Fatalf("the second page lists %d entries %v, want the %d of the filter applied", len(got), got, len(p2.AuditLog.Nodes))
+	}
+	for _, a := range got {
+		if !strings.HasPrefix(a, "profileByIdentifier") {
+			t.Fatalf("the second page lists %v, want profileByIdentifier entries only", got)
+		}
 	}
 }

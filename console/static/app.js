@@ -328,9 +328,11 @@
         out)));
     var builder = filterBuilder({ kind: "group", op: "and", not: false, children: [blankCond("trait")] }, function () { });
     var results = h("div", { "aria-live": "polite" });
-    var cursors = [null];
+    // The filter searched, kept for its pages: a cursor is a position in
+    // that search's results, so an edit takes effect on Search only.
+    var cursors = [null], searched = null;
     function page(i) {
-      var f = builder.filter();
+      var f = searched;
       clear(results);
       if (f.error) { add(results, errBox(f.error)); return; }
       gql("query Filtered($f: AudienceFilter, $after: String) { profiles(filter: $f, first: 20, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id size updatedAt identifiers(first: 3) { type value } } } }",
@@ -348,7 +350,7 @@
       h("h2", { id: "by-filter", text: "By filter" }),
       h("p", { "class": "muted", text: "Compose conditions as the audience builder does; results are live profiles in id order." }),
       builder.el,
-      h("button", { type: "button", "class": "primary", text: "Search", onclick: function () { cursors = [null]; page(0); } }),
+      h("button", { type: "button", "class": "primary", text: "Search", onclick: function () { cursors = [null]; searched = builder.filter(); page(0); } }),
       results));
   }
   function profileTable(caption, nodes) {
@@ -1309,10 +1311,16 @@
     var f = { keyId: h("input", { name: "keyId" }), profileId: h("input", { name: "profileId", value: profileId || "" }), action: h("input", { name: "action", list: "actions" }),
       from: h("input", { name: "from", type: "datetime-local" }), to: h("input", { name: "to", type: "datetime-local" }) };
     var logBox = h("div", { "aria-live": "polite" });
-    var cursors = [null];
+    // The filter applied, kept for its pages: a cursor is a position in
+    // that filter's entries, so an edit takes effect on Filter only.
+    var cursors = [null], filter = null;
     function iso(v) { return v ? new Date(v + "Z").toISOString() : null; }
+    function apply() {
+      cursors = [null];
+      filter = { keyId: f.keyId.value.trim() || null, profileId: f.profileId.value.trim() || null, action: f.action.value.trim() || null, from: iso(f.from.value), to: iso(f.to.value) };
+      page(0);
+    }
     function page(i) {
-      var filter = { keyId: f.keyId.value.trim() || null, profileId: f.profileId.value.trim() || null, action: f.action.value.trim() || null, from: iso(f.from.value), to: iso(f.to.value) };
       gql("query Audit($after: String, $f: AuditFilter) { auditLog(first: 25, after: $after, filter: $f) { pageInfo { hasNextPage endCursor } nodes { id at keyId keyName action operationName profileIds profileCount reason outcome } } }",
         { after: cursors[i], f: filter }).then(must).then(function (d) {
           clear(logBox);
@@ -1328,12 +1336,12 @@
             h("button", { type: "button", text: "Older", disabled: !c.pageInfo.hasNextPage, onclick: function () { page(i + 1); } })));
         }).catch(function (e) { clear(logBox); add(logBox, errBox(e.message)); });
     }
-    add(audit, h("form", { "class": "inline", onsubmit: function (ev) { ev.preventDefault(); cursors = [null]; page(0); } },
+    add(audit, h("form", { "class": "inline", onsubmit: function (ev) { ev.preventDefault(); apply(); } },
       field("Key id", f.keyId), field("Profile id", f.profileId), field("Action", f.action), field("From (UTC)", f.from), field("To (UTC)", f.to),
       h("button", { type: "submit", text: "Filter" }),
       h("datalist", { id: "actions" }, ["mergeProfiles", "unlinkIdentifiers", "removeIdentifier", "forgetProfile", "privacy.export", "createAudience", "profileByIdentifier"].map(function (x) { return h("option", { value: x }); }))),
       logBox);
-    page(0);
+    apply();
   }
 
   // ---- start -----------------------------------------------------------------
