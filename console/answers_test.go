@@ -5,6 +5,7 @@ package console_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -359,5 +360,47 @@ func TestAuditOlderKeepsTheFilterApplied(t *testing.T) {
 		if !strings.HasPrefix(a, "profileByIdentifier") {
 			t.Fatalf("the second page lists %v, want profileByIdentifier entries only", got)
 		}
+	}
+}
+
+// A console opened in open mode, when the server starts to need keys (the
+// first key was created), asks for a key and then shows what that key may
+// do: not "Open mode" with every control enabled.
+func TestOpenModeEndedAsksForAKeyAndItsScopes(t *testing.T) {
+	s, _ := startService(t, nil)
+	tb := newTab(t, s)
+	tb.allowed = []string{"HTTP 401 " + s.base + "/graphql", "status of 401 (Unauthorized) " + s.base + "/graphql"}
+	tb.run(chromedp.Navigate(s.base + "/console/#/search"))
+	tb.waitJS("the console in open mode", `document.getElementById("find-identifier") && document.getElementById("session").textContent.indexOf("Open mode") >= 0`)
+	var made struct {
+		CreateApiKey struct{ Secret string }
+	}
+	s.gql(t, "", `mutation{createApiKey(input:{name:"reader",scopes:["profiles:read"]}){secret}}`, nil, &made)
+	for i := 0; ; i++ {
+		res, err := http.Post(s.base+"/graphql", "application/json", strings.NewReader(`{"query":"{viewer{open}}"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusUnauthorized {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("the server still answers %d without a key", res.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.run(chromedp.Navigate(s.base + "/console/#/audiences"))
+	tb.waitJS("the sign-in page", `document.getElementById("signin")`)
+	tb.setValue("#signin input[name=key]", made.CreateApiKey.Secret)
+	tb.run(chromedp.Click("#signin button[type=submit]", chromedp.ByQuery))
+	tb.waitJS("the search page", `document.getElementById("find-identifier")`)
+	if got := tb.text(`document.getElementById("session").textContent`); !strings.Contains(got, "scopes: profiles:read") {
+		t.Fatalf("signed in with a profiles:read key, the console says %q", got)
+	}
+	tb.run(chromedp.Navigate(s.base + "/console/#/audiences"))
+	tb.waitJS("the audiences page", `document.querySelector("#main .note, #main .error, #audience-form")`)
+	if got := tb.text(`document.getElementById("main").innerText`); !strings.Contains(got, "Needs the audiences:read scope") {
+		t.Fatalf("the audiences page for a profiles:read key shows:\n%s\nwant the scope it lacks", got)
 	}
 }

@@ -124,6 +124,7 @@
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (body) {
           if (res.status === 401) {
+            S.open = false; // a server that refuses a request is not open
             signOut("The key was refused: " + firstMessage(body) + ". Sign in again.");
             throw new ApiError("The key was refused.", "UNAUTHENTICATED", 401);
           }
@@ -158,7 +159,7 @@
         // the export's own as {error, code}: either is shown as it is.
         return res.json().catch(function () { return {}; }).then(function (b) {
           var msg = firstMessage(b);
-          if (res.status === 401) signOut("The key was refused: " + msg + ". Sign in again.");
+          if (res.status === 401) { S.open = false; signOut("The key was refused: " + msg + ". Sign in again."); }
           throw new ApiError(msg || ("HTTP " + res.status), code(b), res.status);
         });
       }
@@ -180,6 +181,9 @@
   function probe() {
     return gql("query ConsoleViewer { viewer { open scopes } }").then(function (r) {
       var v = must(r).viewer, held = {};
+      // The server says whether it is open now: mode.json was read when
+      // the console loaded, and a first key ends open mode.
+      S.open = !!v.open;
       v.scopes.forEach(function (sc) { held[sc] = true; });
       SCOPES.forEach(function (sc) { S.scopes[sc] = !!held[sc]; });
     });
