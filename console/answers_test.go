@@ -404,3 +404,49 @@ func TestOpenModeEndedAsksForAKeyAndItsScopes(t *testing.T) {
 		t.Fatalf("the audiences page for a profiles:read key shows:\n%s\nwant the scope it lacks", got)
 	}
 }
+
+// A journey filter applied while more events are loading is applied: the
+// list ends up holding the filter's events alone, not the unfiltered page
+// that was loading.
+func TestJourneyFilterWhileLoading(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	annID := s.profileID(t, admin, "email", "ann@example.com")
+	var api struct {
+		Profile struct {
+			Journey struct {
+				Edges []struct{ Node struct{ Type string } }
+			}
+		}
+	}
+	s.gql(t, admin, `query($id:ID!){profile(id:$id){journey(first:100,types:["identify"]){edges{node{type}}}}}`, map[string]any{"id": annID}, &api)
+	want := len(api.Profile.Journey.Edges)
+	if want == 0 || want >= 20 {
+		t.Fatalf("the API lists %d identify events of Ann's, want a few", want)
+	}
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	// Load more, and at once the filter: both before any answer.
+	tb.eval(`(function () {
+		var sec = document.querySelector("[aria-labelledby=h-journey]");
+		Array.prototype.find.call(sec.querySelectorAll("button"), function (b) { return b.textContent === "Load more events"; }).click();
+		var sel = sec.querySelector("select[name=types]"); sel.value = "identify";
+		sec.querySelector("form").requestSubmit();
+		return true; })()`, new(bool))
+	list := `Array.prototype.map.call(document.querySelectorAll("#journey li strong"), function (s) { return s.textContent; })`
+	tb.waitJS("the filtered journey", `(function () { var t = document.querySelector("[aria-labelledby=h-journey] p.muted").textContent; return t.indexOf("all of them") >= 0; })()`)
+	var got []string
+	tb.eval(list, &got)
+	bad := 0
+	for _, g := range got {
+		if !strings.HasPrefix(g, "identify") {
+			bad++
+		}
+	}
+	if len(got) != want || bad > 0 {
+		t.Fatalf("after filtering on identify the journey lists %d events, %d of another type; want the API's %d identify events", len(got), bad, want)
+	}
+}

@@ -665,14 +665,22 @@
       more.hidden = state.done;
       info.textContent = list.children.length + " events shown" + (state.done ? ", all of them." : "; scroll for more.");
     }
+    // A filter applied (reset) starts over even while a page is loading:
+    // the answer of the page it replaces is dropped (gen). The pages after
+    // it keep the filter applied, not what the fields hold meanwhile.
+    var gen = 0, applied = { types: null, channels: null };
     function next(reset) {
-      if (state.busy || (state.done && !reset)) return;
+      if (!reset && (state.busy || state.done)) return;
+      var my = ++gen;
       state.busy = true;
-      if (reset) { clear(list); state.after = null; state.done = false; }
-      var v = { id: p.id, after: state.after, types: typeSel.value ? [typeSel.value] : null, channels: chan.value.trim() ? chan.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean) : null };
+      if (reset) {
+        clear(list); state.after = null; state.done = false;
+        applied = { types: typeSel.value ? [typeSel.value] : null, channels: chan.value.trim() ? chan.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean) : null };
+      }
+      var v = { id: p.id, after: state.after, types: applied.types, channels: applied.channels };
       gql("query Journey($id: ID!, $after: String, $types: [String!], $channels: [String!]) { profile(id: $id) { journey(first: 20, after: $after, types: $types, channels: $channels) { " + JOURNEY_FIELDS + " } } }", v)
-        .then(must).then(function (d) { state.busy = false; if (d.profile) addEvents(d.profile.journey); })
-        .catch(function (e) { state.busy = false; add(info, errBox(e.message)); });
+        .then(must).then(function (d) { if (my !== gen) return; state.busy = false; if (d.profile) addEvents(d.profile.journey); })
+        .catch(function (e) { if (my !== gen) return; state.busy = false; add(info, errBox(e.message)); });
     }
     more.addEventListener("click", function () { next(false); });
     addEvents(p.journey);
