@@ -450,3 +450,40 @@ func TestJourneyFilterWhileLoading(t *testing.T) {
 		t.Fatalf("after filtering on identify the journey lists %d events, %d of another type; want the API's %d identify events", len(got), bad, want)
 	}
 }
+
+// A correction the API refuses leaves the profile page following the
+// profile: the live updates it stopped for the correction start again, so
+// a change after it still appears, as the page's "Live" says.
+func TestRefusedRemoveKeepsLiveUpdates(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	annID := s.profileID(t, keys["admin"], "email", "ann@example.com")
+	tb := newTab(t, s)
+	tb.signIn(s.base, keys["admin"])
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	tb.waitJS("the subscription", `document.getElementById("live").textContent.indexOf("Live") === 0`)
+	tb.eval(`document.querySelector('tr[data-key="device_id:dev-ann-phone"] button').click(); true`, new(bool))
+	tb.waitJS("the remove dialog", `document.querySelector("dialog[open] textarea")`)
+	// A reason past the API's 500 bytes: refused, nothing removed.
+	tb.setValue("dialog[open] textarea", strings.Repeat("r", 501))
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("dialog[open] button"), function (b) { return b.textContent === "Remove"; }).click(); true`, new(bool))
+	tb.waitJS("the refusal", `document.getElementById("status").textContent.indexOf("reason") >= 0`)
+	tb.waitJS("the subscription again", `document.getElementById("live").textContent.indexOf("Live") === 0`)
+	s.send(t, keys["site"], "track", `{"userId":"u-ann","messageId":"after-refusal","event":"After The Refusal","timestamp":"`+time.Now().UTC().Format(time.RFC3339)+`"}`)
+	tb.waitJS("the event in the journey", `document.getElementById("journey").innerText.indexOf("After The Refusal") >= 0`)
+
+	// And a merge refused the same way.
+	tb.waitJS("the subscription after the redraw", `document.getElementById("live").textContent.indexOf("Live") === 0 && !document.querySelector("dialog[open]")`)
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("button"), function (b) { return b.textContent.indexOf("Merge with another profile") === 0; }).click(); true`, new(bool))
+	tb.waitJS("the merge dialog", `document.querySelector("dialog[open] input[name=mvalue]")`)
+	tb.setValue("dialog[open] input[name=mvalue]", "bob@example.com")
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("dialog[open] button"), function (b) { return b.textContent === "Find"; }).click(); true`, new(bool))
+	tb.waitJS("the other profile found", `document.querySelector("dialog[open] .ok")`)
+	tb.setValue("dialog[open] textarea", strings.Repeat("r", 501))
+	tb.eval(`document.getElementById("status").textContent = ""; Array.prototype.find.call(document.querySelectorAll("dialog[open] button"), function (b) { return b.textContent === "Merge"; }).click(); true`, new(bool))
+	tb.waitJS("the merge refused", `!document.querySelector("dialog[open]") && document.getElementById("status").textContent.indexOf("reason") >= 0`)
+	tb.waitJS("the subscription after the merge", `document.getElementById("live").textContent.indexOf("Live") === 0`)
+	s.send(t, keys["site"], "track", `{"userId":"u-ann","messageId":"after-merge-refusal","event":"After The Merge Refusal","timestamp":"`+time.Now().UTC().Format(time.RFC3339)+`"}`)
+	tb.waitJS("the second event in the journey", `document.getElementById("journey").innerText.indexOf("After The Merge Refusal") >= 0`)
+}

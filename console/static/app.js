@@ -762,7 +762,7 @@
             say(msg);
             if (parts.length) profilePage(parts.some(function (x) { return x.id === p.id; }) ? p.id : parts[0].id, msg);
             else go("#/search");
-          }).catch(function (e) { say(e.message); });
+          }).catch(function (e) { say(e.message); resumeLive(p.id); });
       });
   }
 
@@ -800,7 +800,7 @@
             var msg = "Merged into " + d.mergeProfiles.id + " (" + d.mergeProfiles.size + " identifiers).";
             say(msg);
             go("#/profile/" + encodeURIComponent(d.mergeProfiles.id));
-          }).catch(function (e) { say(e.message); });
+          }).catch(function (e) { say(e.message); resumeLive(p.id); });
       });
   }
 
@@ -809,6 +809,14 @@
   var live = null;
   function stopLive() {
     if (live) { live.closed = true; try { live.ws.close(1000); } catch (e) { /* closed */ } live = null; }
+    // The page says it is live only while it is.
+    var badge = $("live");
+    if (badge) badge.textContent = "";
+  }
+  // resumeLive follows the profile again after a correction the API
+  // refused (nothing changed), while its page is shown and signed in.
+  function resumeLive(id) {
+    if ((S.key || S.open) && !live && $("main").getAttribute("data-rendered") === id) startLive(id);
   }
   function startLive(id) {
     stopLive();
