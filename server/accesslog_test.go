@@ -35,17 +35,8 @@ func TestSpanNameShortCollectorRoutes(t *testing.T) {
 // a path can hold a profile's id (the privacy export), an audience's id,
 // or whatever a caller typed.
 func TestAccessLogHoldsNoPathValues(t *testing.T) {
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(context.Background())
-	var logs strings.Builder
-	s := &Server{cfg: Config{Logger: zerolog.New(&logs), ReadyTimeout: 1e9}, store: st}
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	panicky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") })
-	ts := httptest.NewServer(s.Handler(Routes{Collector: ok, Privacy: ok, Audiences: ok, GraphQL: panicky, Console: ok}))
-	defer ts.Close()
+	ts, logs := loggedServer(t, panicky)
 
 	// Each request, and the route its log line must name; "secret" stands
 	// for the personal value in each path.
@@ -105,16 +96,7 @@ func TestAccessLogHoldsNoPathValues(t *testing.T) {
 // show it) and is not repeated in the answers of a path no route serves
 // or of a GET route.
 func TestUnknownMethodNotEchoed(t *testing.T) {
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(context.Background())
-	var logs strings.Builder
-	s := &Server{cfg: Config{Logger: zerolog.New(&logs), ReadyTimeout: 1e9}, store: st}
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	ts := httptest.NewServer(s.Handler(Routes{Collector: ok, Privacy: ok, Audiences: ok, GraphQL: ok, Console: ok}))
-	defer ts.Close()
+	ts, logs := loggedServer(t, nil)
 
 	method := "ANN.LEE-EXAMPLE.COM" + strings.Repeat("X", 4000)
 	for _, c := range []struct {
@@ -159,4 +141,25 @@ func TestUnknownMethodNotEchoed(t *testing.T) {
 	if n != 4 {
 		t.Errorf("%d access log lines, want 4:\n%.2000s", n, logs.String())
 	}
+}
+
+// loggedServer serves every route on an embedded store with a handler that
+// answers 204, GraphQL with graphql when not nil, and returns the server
+// and what its access log wrote. Both are closed when t ends.
+func loggedServer(t *testing.T, graphql http.Handler) (*httptest.Server, *strings.Builder) {
+	t.Helper()
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(context.Background()) })
+	logs := &strings.Builder{}
+	s := &Server{cfg: Config{Logger: zerolog.New(logs), ReadyTimeout: 1e9}, store: st}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	if graphql == nil {
+		graphql = ok
+	}
+	ts := httptest.NewServer(s.Handler(Routes{Collector: ok, Privacy: ok, Audiences: ok, GraphQL: graphql, Console: ok}))
+	t.Cleanup(ts.Close)
+	return ts, logs
 }
