@@ -26413,7 +26413,7 @@ func (ec *executionContext) marshalOIdentifier2ᚕᚖgithubᚗcomᚋidgraphᚋcd
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalIdentifierList(ctx, ec.OperationContext, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIdentifier2ᚖgithubᚗcomᚋidgraphᚋcdpᚋgraphᚐIdentifier(ctx, sel, v[i])

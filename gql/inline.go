@@ -19,7 +19,8 @@ import (
 // stack grown from its minimum for each of its identifiers.
 //
 // gql/generated.go calls it in place of MarshalSliceConcurrently in the
-// marshaller of [Identifier!]!; internal/gqlpatch puts the call there after
+// marshallers of [Identifier!]! (Event.identifiers) and [Identifier!]
+// (Profile.identifiers); internal/gqlpatch puts the calls there after
 // gqlgen generates the file (go generate ./resolver).
 func marshalIdentifierList(ctx context.Context, oc *graphql.OperationContext, sel ast.SelectionSet, length int, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	if length <= 1 || selectsLoad(oc, sel) {
