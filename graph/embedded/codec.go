@@ -444,8 +444,24 @@ func encodeIdent(key string, r *identRecord) ([]byte, error) {
 }
 
 func decodeIdent(key string, v []byte) (*identRecord, error) {
-	// Numbers exact, as graph.UnmarshalJSON reads them; the common record,
-	// with no long digit run, in one parse.
+	if !graph.HasLongDigitRun(v) {
+		if r, ok := decodeIdentFast(v); ok {
+			if r.Type == "" && r.Value == "" {
+				ref := graph.SplitKey(key)
+				r.Type, r.Value = ref.Type, ref.Value
+			}
+			return r, nil
+		}
+	}
+	return decodeIdentJSON(key, v)
+}
+
+// decodeIdentJSON reads an identifier record with encoding/json: any
+// record decodeIdentFast does not take, and the reference it is tested
+// against.
+func decodeIdentJSON(key string, v []byte) (*identRecord, error) {
+	// Numbers exact, as graph.UnmarshalJSON reads them; a record with no
+	// long digit run in one parse.
 	var j identJSON[map[string]graph.TraitValue]
 	if graph.HasLongDigitRun(v) {
 		var x identJSON[exactTraits]
