@@ -62,7 +62,9 @@ type Profiles struct {
 // batch was taken), with its profile's current identifiers and traits
 // (masked unless d.IncludePII),
 // leaving out the entries of profiles erased since (but Forgotten ones),
-// and erased profiles from previous ids (withoutErasedPrevious),
+// and erased profiles from previous ids (withoutErasedPrevious), and the
+// EventAdded entries of events an erasure deleted since
+// (withoutDeletedEvents),
 // and, when d has a purpose, those of profiles whose consent state for it
 // is not GRANTED (an erased profile has none).
 //
@@ -95,6 +97,9 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		return nil, 0, nil, fmt.Errorf("read profiles: %w", err)
 	}
 	if entries, err = p.withoutErasedPrevious(ctx, entries, live); err != nil {
+		return nil, 0, nil, err
+	}
+	if entries, err = p.withoutDeletedEvents(ctx, entries, live); err != nil {
 		return nil, 0, nil, err
 	}
 	var pids []string
@@ -246,6 +251,38 @@ func (p Profiles) withoutErasedPrevious(ctx context.Context, entries []graph.Fee
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// withoutDeletedEvents returns entries without the EventAdded entries of
+// live profiles whose event is no longer stored: an erasure of one
+// identifier (forgetIdentifier, removeIdentifier) that commits while a
+// worker holds the batch deletes the events only that identifier carried,
+// and turns their feed entries into gaps, but cannot reach the copy the
+// worker holds. One read of the events such entries name, none when there
+// is no such entry; entries of profiles not live are Build's to weigh.
+func (p Profiles) withoutDeletedEvents(ctx context.Context, entries []graph.FeedEntry, live map[string]graph.Profile) ([]graph.FeedEntry, error) {
+	var ids []string
+	for _, e := range entries {
+		if _, ok := live[e.ProfileID]; ok && e.Kind == graph.FeedEventAdded && e.EventID != "" {
+			ids = append(ids, e.EventID)
+		}
+	}
+	if len(ids) == 0 {
+		return entries, nil
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	found, err := p.Engine.Events(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	if len(found) == len(ids) {
+		return entries, nil
+	}
+	return slices.DeleteFunc(entries, func(e graph.FeedEntry) bool {
+		_, ok := live[e.ProfileID]
+		_, stored := found[e.EventID]
+		return ok && e.Kind == graph.FeedEventAdded && e.EventID != "" && !stored
+	}), nil
 }
 
 // Selects reports whether d's kinds and audiences select entry e, or let
