@@ -13,12 +13,14 @@ ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/cdp ./cmd/cdp
 # The embedded store's folder, owned by the runtime user (nonroot, 65532),
 # which has no shell to create it: a named volume mounted on /data starts
-# with this owner, so the store can be written there.
-RUN mkdir -p /out/data
+# with this owner, so the store can be written there. Its group is root
+# (0) with the owner's rights, for platforms that run the image under an
+# arbitrary uid in group 0 (OpenShift, say).
+RUN mkdir -p /out/data && chmod 0775 /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/cdp /cdp
-COPY --from=build --chown=65532:65532 /out/data /data
+COPY --from=build --chown=65532:0 /out/data /data
 # The embedded store (used unless NEO4J_URI is set) goes to /data, not to
 # ./data under the image's working directory, where no volume is expected
 # and the data would go with the container: mount one there to keep it,

@@ -104,17 +104,19 @@ func TestComposeFile(t *testing.T) {
 	}
 	// The runtime image runs as distroless's nonroot (uid 65532), with no
 	// shell to create a folder: the embedded store's folder is made in the
-	// build stage and copied owned by that user, and the image points
-	// CDP_DATA_DIR at it, so that a volume mounted there can be written.
+	// build stage and copied owned by that user, and by group 0 with the
+	// owner's rights (an arbitrary uid in group 0, as some platforms run
+	// images, can write it too), and the image points CDP_DATA_DIR at it,
+	// so that a volume mounted there can be written.
 	dockerfile := string(df)
 	runtime := dockerfile[strings.LastIndex(dockerfile, "\nFROM "):]
 	if !strings.Contains(runtime, "FROM gcr.io/distroless/static-debian12:nonroot\n") {
 		t.Fatalf("the runtime stage is not distroless static nonroot (uid 65532):\n%s", runtime)
 	}
-	if !strings.Contains(dockerfile, "RUN mkdir -p /out/data\n") ||
-		!strings.Contains(runtime, "COPY --from=build --chown=65532:65532 /out/data /data\n") ||
+	if !strings.Contains(dockerfile, "RUN mkdir -p /out/data && chmod 0775 /out/data\n") ||
+		!strings.Contains(runtime, "COPY --from=build --chown=65532:0 /out/data /data\n") ||
 		!strings.Contains(runtime, "ENV CDP_DATA_DIR=/data\n") {
-		t.Errorf("the image does not give the embedded store a /data folder owned by uid 65532 (CDP_DATA_DIR=/data):\n%s", runtime)
+		t.Errorf("the image does not give the embedded store a /data folder owned by uid 65532 and writable by group 0 (CDP_DATA_DIR=/data):\n%s", runtime)
 	}
 	// The image's cdp version is stamped as make release stamps it.
 	if !strings.Contains(string(df), "ARG VERSION") || !strings.Contains(string(df), "-X main.version=${VERSION}") {
