@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("Input", func(t *testing.T) { testInput(t, get(t)) })
 	t.Run("StoredNames", func(t *testing.T) { testStoredNames(t, get(t)) })
 	t.Run("Page", func(t *testing.T) { testPage(t, get(t)) })
+	t.Run("Limit", func(t *testing.T) { testLimit(t, get(t)) })
 	t.Run("Lease", func(t *testing.T) { testLease(t, get(t)) })
 	t.Run("LeaseRace", func(t *testing.T) { testLeaseRace(t, get(t)) })
 	t.Run("Batches", func(t *testing.T) { testBatches(t, get(t)) })
@@ -221,6 +222,44 @@ func testPage(t *testing.T, s Store) {
 	if want := []string{id(1), id(2), id(3), id(4), id(5)}; !slices.Equal(got, want) {
 		t.Fatalf("pages of 2 gave %v, want %v", got, want)
 	}
+}
+
+// testLimit creates destinations up to MaxDestinations, the last ones
+// concurrently, as replicas would: 96 one after the other, then 12 at
+// once, of which 4 are stored and 8 refused, and no 101st after them.
+func testLimit(t *testing.T, s Store) {
+	ctx := context.Background()
+	const first, racing = destination.MaxDestinations - 4, 12
+	for n := 1; n <= first; n++ {
+		_, err := s.CreateDestination(ctx, dest(n))
+		must(t, err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, racing)
+	for i := range racing {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.CreateDestination(ctx, dest(1000+i))
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		if err == nil {
+			created++
+			continue
+		}
+		wantCode(t, err, graph.ECONFLICT, "a destination past the most there may be")
+	}
+	stored, err := s.DestinationPage(ctx, "", destination.MaxListPage)
+	must(t, err)
+	if created != 4 || len(stored) != destination.MaxDestinations {
+		t.Fatalf("%d of %d racing creations after %d were stored, %d destinations in all; want 4 and %d",
+			created, racing, first, len(stored), destination.MaxDestinations)
+	}
+	_, err = s.CreateDestination(ctx, dest(2000))
+	wantCode(t, err, graph.ECONFLICT, "the 101st destination")
 }
 
 func testLease(t *testing.T, s Store) {

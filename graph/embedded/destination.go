@@ -173,8 +173,11 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 	}
 	var out destination.Destination
 	err := s.update(ctx, func(btx *bolt.Tx) error {
-		// The checks in the Neo4j store's order: the count, the
-		// audiences, then the id.
+		// The checks in the Neo4j store's order: the audiences, the
+		// count, then the id.
+		if err := audiencesStored(btx, d); err != nil {
+			return err
+		}
 		b := btx.Bucket(bucketDestinations)
 		n := 0
 		c := b.Cursor()
@@ -183,9 +186,6 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 		}
 		if n >= destination.MaxDestinations {
 			return graph.Errorf(graph.ECONFLICT, "%d destinations are stored, the most there may be", n)
-		}
-		if err := audiencesStored(btx, d); err != nil {
-			return err
 		}
 		if b.Get([]byte(d.ID)) != nil {
 			return graph.Errorf(graph.ECONFLICT, "destination %s is already stored", d.ID)

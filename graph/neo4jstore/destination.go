@@ -98,6 +98,18 @@ func decodeDestination(v any) (destination.Destination, error) {
 
 var qCountDestinations = cypher(`MATCH (d:{{Destination}}) RETURN count(d)`)
 
+// qLockDestinationCount takes the feed counter's write lock (setting and removing
+// the lock property), held to the commit, before the destinations are
+// counted: of creations racing near MaxDestinations, in this process or
+// another, each counts what the one before it committed. Taken after the
+// audiences' locks, in the order the audience keeper takes them
+// (ApplyMembership locks its audience, then appends to the feed).
+var qLockDestinationCount = cypher(`
+MERGE (c:{{FeedCounter}} { {{id}}: $cid })
+ON CREATE SET c.{{head}} = 0
+SET c.{{lock}} = true
+REMOVE c.{{lock}}`)
+
 // qCreateDestination starts the cursor at the feed head as committed now:
 // a transaction appending to the feed commits its entries with the head,
 // so every entry after it commits later.
@@ -147,8 +159,8 @@ func lockAudiencesSent(ctx context.Context, t *readTx, d destination.Destination
 	return destination.MissingAudience(d.AudienceIDs, func(id string) bool { return stored[id] })
 }
 
-// CreateDestination implements destination.Store, in two round trips, four
-// when it sends audiences (lockAudiencesSent).
+// CreateDestination implements destination.Store, in three round trips,
+// five when it sends audiences (lockAudiencesSent).
 func (s *Store) CreateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
 	d = d.Normalize()
 	if err := d.Check(""); err != nil {
@@ -160,15 +172,18 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 	}
 	params["cid"] = feedCounterID
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := lockAudiencesSent(ctx, t, d); err != nil {
+			return nil, err
+		}
+		if err := t.exec(ctx, qLockDestinationCount, map[string]any{"cid": feedCounterID}); err != nil {
+			return nil, fmt.Errorf("lock the feed counter: %w", err)
+		}
 		recs, err := t.query(ctx, qCountDestinations, nil)
 		if err != nil {
 			return nil, fmt.Errorf("count destinations: %w", err)
 		}
 		if n, _ := recs[0].Values[0].(int64); n >= destination.MaxDestinations {
 			return nil, graph.Errorf(graph.ECONFLICT, "%d destinations are stored, the most there may be", n)
-		}
-		if err := lockAudiencesSent(ctx, t, d); err != nil {
-			return nil, err
 		}
 		res, err := t.run.Run(ctx, qCreateDestination, params)
 		if err != nil {
