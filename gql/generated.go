@@ -4769,7 +4769,8 @@ extend type Mutation {
   answers show: give the whole URL)...
   ` + "`" + `input.includePII: true` + "`" + ` needs pii:read as well (FORBIDDEN). Needs
   profiles:read besides audiences:write: what a destination receives holds
-  profiles. Header names are case-insensitive (a repeat is refused);
+  profiles; and audiences:read when ` + "`" + `kinds` + "`" + ` holds AUDIENCE_ENTERED or
+  AUDIENCE_EXITED, or is left out (FORBIDDEN naming ` + "`" + `input.kinds` + "`" + `). Header names are case-insensitive (a repeat is refused);
   values hold no control character but the tab. At most 100 destinations
   (CONFLICT). Audited.
   """

@@ -86,6 +86,18 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 	for _, k := range in.Kinds {
 		d.Kinds = append(d.Kinds, graph.FeedKind(k))
 	}
+	// Membership is audiences:read data wherever it is read, as in the
+	// changes subscription: a destination that receives audience entries
+	// (every kind does, when kinds is left out) needs it.
+	if !access.PrincipalFrom(ctx).Has(access.ScopeAudiencesRead) &&
+		(len(d.Kinds) == 0 || slices.ContainsFunc(d.Kinds, audienceKind)) {
+		return d, &gqlerror.Error{
+			Message: fmt.Sprintf("argument %q: a destination that receives %s or %s entries (every kind does, when kinds is left out) needs the scope %s, which the request's key does not hold",
+				"input.kinds", graph.FeedAudienceEntered, graph.FeedAudienceExited, access.ScopeAudiencesRead),
+			Path:       graphql.GetPath(ctx),
+			Extensions: map[string]any{"code": CodeForbidden, "scope": string(access.ScopeAudiencesRead)},
+		}
+	}
 	if in.Purpose != nil {
 		d.Purpose = *in.Purpose
 		ps, err := r.purposes()
@@ -193,8 +205,8 @@ func (r *Resolver) destinationsChanged() {
 	}
 }
 
-// destErr is domainErr, letting through the FORBIDDEN error of
-// destinationFromInput as it is.
+// destErr is domainErr, letting through the FORBIDDEN errors of
+// destinationFromInput as they are.
 func destErr(err error) error {
 	var ge *gqlerror.Error
 	if errors.As(err, &ge) {

@@ -23,8 +23,8 @@ const (
 func init() {
 	rootSamples["destinations"] = `destinations(first: 1) { nodes { id } }`
 	rootSamples["destinationDeliveries"] = `destinationDeliveries(destinationId: "dst_00000000000000000000000000000000", first: 1) { nodes { id } }`
-	rootSamples["createDestination"] = `createDestination(input: {name: "scope test", url: "https://93.184.215.14/hook", secret: "scope-test-secret-0123"}) { id }`
-	rootSamples["updateDestination"] = `updateDestination(id: "dst_00000000000000000000000000000000", input: {name: "scope test", url: "https://93.184.215.14/hook"}) { id }`
+	rootSamples["createDestination"] = `createDestination(input: {name: "scope test", url: "https://93.184.215.14/hook", secret: "scope-test-secret-0123", kinds: [EVENT_ADDED]}) { id }`
+	rootSamples["updateDestination"] = `updateDestination(id: "dst_00000000000000000000000000000000", input: {name: "scope test", url: "https://93.184.215.14/hook", kinds: [EVENT_ADDED]}) { id }`
 	rootSamples["deleteDestination"] = `deleteDestination(id: "dst_00000000000000000000000000000000")`
 	rootSamples["replayDeadLetters"] = `replayDeadLetters(destinationId: "dst_00000000000000000000000000000000")`
 }
@@ -133,7 +133,7 @@ func TestDestinationFields(t *testing.T) {
 		}
 		// An update without a secret keeps it.
 		var updated struct{ UpdateDestination destOut }
-		e.ok(hooks, `mutation($id: ID!) { updateDestination(id: $id, input: {name: "renamed", url: "https://93.184.215.14/v2", batchSize: 5}) { id name batchSize includePII headerNames } }`,
+		e.ok(hooks, `mutation($id: ID!) { updateDestination(id: $id, input: {name: "renamed", url: "https://93.184.215.14/v2", kinds: [EVENT_ADDED], batchSize: 5}) { id name batchSize includePII headerNames } }`,
 			map[string]any{"id": d.ID}, &updated)
 		if u := updated.UpdateDestination; u.Name != "renamed" || u.BatchSize != 5 || u.IncludePII || len(u.HeaderNames) != 0 {
 			t.Fatalf("updated %+v", u)

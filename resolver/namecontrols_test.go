@@ -53,7 +53,8 @@ func TestUpdateKeepsAStoredControlName(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		ctx := context.Background()
 		e := newKeyEnv(t, s, testConfig(), nil)
-		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead)
+		// Its updates give no kinds: every kind, audience changes included.
+		hooks, _ := e.key("hooks", "", access.ScopeAudiencesWrite, access.ScopeProfilesRead, access.ScopeAudiencesRead)
 		const old = "crm \u0085legacy"
 		now := graph.Now()
 		d := destination.Destination{ID: destination.NewID(), Name: old, URL: "https://93.184.215.14/hook",
