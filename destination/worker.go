@@ -3,6 +3,7 @@ package destination
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -558,6 +559,7 @@ func transportError(err error) string {
 	var ne net.Error
 	var op *net.OpError
 	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
 	switch {
 	case errors.Is(err, ErrBlocked):
 		return "refused: the address is not public (allow private addresses with --destinations-allow-private)"
@@ -567,6 +569,11 @@ func transportError(err error) string {
 		// Without the resolver's address, which tells the reader of
 		// lastError about the server's network.
 		return "connection error: lookup " + dns.Name + ": " + dns.Err
+	case errors.As(err, &cert):
+		// The receiver's certificate (expired, for another name, of an
+		// unknown authority): the commonest fault of a receiver, and one
+		// only its owner can mend. It names no address of this network.
+		return "connection error: " + cert.Error()
 	case errors.As(err, &op) && op.Err != nil:
 		return "connection error: " + op.Err.Error()
 	}
