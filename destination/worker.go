@@ -230,15 +230,25 @@ func (w *Worker) run(ctx context.Context) {
 	defer w.done.Done()
 	t := time.NewTicker(listEvery)
 	defer t.Stop()
+	// failures counts the listings that failed in a row: only the first
+	// of an outage is logged, and the recovery after it, as each
+	// destination's own store failures are.
+	failures := 0
 	for {
 		after := ""
 		for ctx.Err() == nil {
 			page, err := w.cfg.Store.DestinationPage(ctx, after, MaxPage)
 			if err != nil {
 				if ctx.Err() == nil {
-					w.cfg.Logger.Warn().Err(err).Msg("destinations: listing destinations failed; retrying")
+					if failures++; failures == 1 {
+						w.cfg.Logger.Warn().Err(err).Msg("destinations: listing destinations failed; retrying every second, not logged again until it works")
+					}
 				}
 				break
+			}
+			if failures > 0 {
+				w.cfg.Logger.Info().Int("failures", failures).Msg("destinations: listing destinations works again")
+				failures = 0
 			}
 			for _, d := range page {
 				w.mu.Lock()

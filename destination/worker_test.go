@@ -645,3 +645,47 @@ func TestTrimmedFromCursorZeroWarned(t *testing.T) {
 		}
 	})
 }
+
+// downList is a store whose DestinationPage fails as an unreachable store
+// does while down is set, counting the calls.
+type downList struct {
+	store
+	down  atomic.Bool
+	calls atomic.Int64
+}
+
+func (d *downList) DestinationPage(ctx context.Context, after string, limit int) ([]destination.Destination, error) {
+	d.calls.Add(1)
+	if d.down.Load() {
+		return nil, graph.ErrUnavailable(errors.New("store down (test)"))
+	}
+	return d.store.DestinationPage(ctx, after, limit)
+}
+
+// While the store is down, the worker's listing of destinations (once a
+// second) logs the failure once, not at every attempt, and the recovery
+// once.
+func TestListingOutageLoggedOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		st, e := open(t, s)
+		d := &downList{store: st}
+		d.down.Store(true)
+		var logs testlog.Buffer
+		w := destination.NewWorker(destination.WorkerConfig{
+			Store: d, Feed: st, Logger: zerolog.New(&logs),
+			Profiles: destination.Profiles{Engine: e, Consent: st, Masker: access.NewMasker(graph.DefaultRules())},
+			Poll:     20 * time.Millisecond,
+		})
+		w.Start()
+		defer w.Close(context.Background())
+		waitFor(t, "three listings", func() bool { return d.calls.Load() >= 3 })
+		if n := strings.Count(logs.String(), "listing destinations failed"); n != 1 {
+			t.Fatalf("the outage was logged %d times over %d listings, want once:\n%s", n, d.calls.Load(), logs.String())
+		}
+		d.down.Store(false)
+		waitFor(t, "the recovery logged", func() bool { return strings.Contains(logs.String(), "listing destinations works again") })
+		if n := strings.Count(logs.String(), "listing destinations failed"); n != 1 {
+			t.Fatalf("the outage was logged %d times, want once:\n%s", n, logs.String())
+		}
+	})
+}
