@@ -541,7 +541,7 @@ func (c *csvRows) header() error {
 func (c *csvRows) member(profileID string, values [][]string) error {
 	c.rec[0] = profileID
 	for i, vs := range values {
-		c.rec[i+1] = spreadsheetSafe(joinValues(vs))
+		c.rec[i+1] = safeCell(vs)
 	}
 	return c.w.Write(c.rec)
 }
@@ -567,6 +567,27 @@ func spreadsheetSafe(v string) string {
 		}
 	}
 	return v
+}
+
+// safeCell is the cell of the values vs (joinValues), kept from being
+// read as a formula (spreadsheetSafe). A cell of several values each a
+// plain number, signed or not (a member's phones in E.164), holds nothing
+// a spreadsheet could run, and stays as it is: a single phone does.
+func safeCell(vs []string) string {
+	cell := joinValues(vs)
+	if len(vs) > 1 && !slices.ContainsFunc(vs, func(v string) bool { return !signedNumber(v) }) {
+		return cell
+	}
+	return spreadsheetSafe(cell)
+}
+
+// signedNumber reports whether v is a plain number with at most a leading
+// + or -.
+func signedNumber(v string) bool {
+	if v != "" && (v[0] == '+' || v[0] == '-') {
+		v = v[1:]
+	}
+	return plainNumber(v)
 }
 
 // plainNumber reports whether s is digits with at most one decimal point

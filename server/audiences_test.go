@@ -71,6 +71,38 @@ func TestSpreadsheetSafe(t *testing.T) {
 	}
 }
 
+// A cell of several values of one type, such as a member's two phones,
+// is left as it is when every value is a plain number (a phone in E.164
+// included): the README promises phones are never changed, and such a
+// cell holds nothing a spreadsheet could run. One value that is not keeps
+// the cell guarded.
+func TestSpreadsheetSafeSeveralValues(t *testing.T) {
+	for _, c := range []struct {
+		phones []string
+		want   string
+	}{
+		{[]string{"+14155550100", "+14155550101"}, "p_1,+14155550100|+14155550101\n"},
+		{[]string{"-12.5", "7"}, "p_1,-12.5|7\n"},
+		{[]string{"+14155550100", "=1+1"}, "p_1,'+14155550100|=1+1\n"},
+		{[]string{"+14155550100", "+SUM(A1)"}, "p_1,'+14155550100|+SUM(A1)\n"},
+		{[]string{"=cmd", "+1"}, "p_1,'=cmd|+1\n"},
+	} {
+		var b strings.Builder
+		bw := bufio.NewWriter(&b)
+		r := newCSVRows(bw, []string{"phone"})
+		if err := r.member("p_1", [][]string{c.phones}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.flush(); err != nil {
+			t.Fatal(err)
+		}
+		bw.Flush()
+		if b.String() != c.want {
+			t.Errorf("CSV row of %q: %q, want %q", c.phones, b.String(), c.want)
+		}
+	}
+}
+
 func TestParseExportParams(t *testing.T) {
 	rules := graph.DefaultRules()
 	p, err := parseExportParams(map[string][]string{}, rules)
