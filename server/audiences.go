@@ -167,12 +167,13 @@ func parseExportParams(q map[string][]string, rules *graph.Rules) (exportParams,
 		case "csv", "ndjson":
 			p.format = vs[0]
 		default:
-			return p, badParam{"format must be csv or ndjson, got " + clip(vs[0])}
+			// Not echoed, as no value of the request is.
+			return p, badParam{"format must be csv or ndjson"}
 		}
 	}
 	if vs := q["hash"]; len(vs) == 1 {
 		if vs[0] != "sha256" {
-			return p, badParam{"hash must be sha256 (or absent for raw values), got " + clip(vs[0])}
+			return p, badParam{"hash must be sha256 (or absent for raw values)"}
 		}
 		p.hash = true
 	}

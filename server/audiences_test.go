@@ -103,6 +103,30 @@ func TestSpreadsheetSafeSeveralValues(t *testing.T) {
 	}
 }
 
+// A refused parameter is named, never echoed: a value pasted into the
+// wrong parameter may be personal data, and the README promises that
+// nothing of the request but an unknown identifier type is repeated.
+func TestExportParamErrorsEchoNoValue(t *testing.T) {
+	rules := graph.DefaultRules()
+	const pasted = "ann@example.com"
+	for _, c := range []struct {
+		q    map[string][]string
+		name string
+	}{
+		{map[string][]string{"format": {pasted}}, "format"},
+		{map[string][]string{"hash": {pasted}}, "hash"},
+		{map[string][]string{"identifiers": {pasted}}, "identifiers[0]"},
+	} {
+		_, err := parseExportParams(c.q, rules)
+		if err == nil {
+			t.Fatalf("%v: accepted", c.q)
+		}
+		if !strings.Contains(err.Error(), c.name) || strings.Contains(err.Error(), pasted) || strings.Contains(err.Error(), "ann") {
+			t.Errorf("%v: error %q must name %s and not repeat the value", c.q, err, c.name)
+		}
+	}
+}
+
 func TestParseExportParams(t *testing.T) {
 	rules := graph.DefaultRules()
 	p, err := parseExportParams(map[string][]string{}, rules)
