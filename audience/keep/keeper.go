@@ -156,8 +156,9 @@ const staleRetries = 3
 // round whose audiences or computed traits were redefined since it read
 // them. A profile written faster than a round reads and writes it would
 // otherwise never be kept: its last evaluation is then written unchecked
-// against its reads (w.Read), and the writes that outran it have queued
-// it for another round, which reads it after them. What Keep still
+// against its reads (w.Read), without its facts (which could put back
+// what an erasure since deleted), and the writes that outran it have
+// queued it for another round, which reads it after them. What Keep still
 // refuses then, it refuses because a later evaluation is kept (whatever
 // was written after that one's read queued another round, at a later
 // time still) or the definitions changed (and a change of definition
@@ -198,7 +199,14 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 	}
 	for _, id := range ids {
 		if s, ok := subs[id]; ok {
-			w.Facts = append(w.Facts, audience.FactsAt(id, s, versions, now))
+			// Facts copy identifier keys and traits as this round read
+			// them. Unchecked, they could put back what a write since
+			// erased (an erasure deletes them in its own transaction):
+			// the writes that outran this round queued another, which
+			// writes them checked.
+			if check {
+				w.Facts = append(w.Facts, audience.FactsAt(id, s, versions, now))
+			}
 		} else {
 			w.DeleteFacts = append(w.DeleteFacts, id)
 		}

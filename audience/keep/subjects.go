@@ -67,7 +67,8 @@
 // Every Refresh, RefreshAll and RefreshDue also writes the facts
 // (audience.FactsAt: the Subject's summary and its computed values, with
 // the version of each definition and how long each value holds) of the
-// live profiles it read, and deletes those of the ids it was given that
+// live profiles it read (but for a round written unchecked, see
+// refreshFresh), and deletes those of the ids it was given that
 // are not live; Refresh and RefreshAll do so even when no audience is
 // stored, computing the values of every stored definition then too.
 // Preview evaluates on them (audience.Filter.EvalFacts) and reads a
