@@ -130,6 +130,19 @@ RETURN computed, audiences`)
 // qAudienceTaken reads whether the id is stored, how many audiences there
 // are (from the count store), and whether an audience of the id is being
 // deleted.
+// qLockAudiencesToCreate locks every stored audience, in id order, when
+// $id is none of them: two puts that create audiences take turns, so that
+// each counts what the other stored and MaxAudiences holds (the count of
+// qAudienceTaken reads what is committed, not what another put holds).
+// It runs first in the put's transaction, before any other lock, so that
+// every lock on audiences is taken in id order.
+var qLockAudiencesToCreate = cypher(`
+OPTIONAL MATCH (me:{{Audience}} { {{id}}: $id })
+WITH me WHERE me IS NULL
+MATCH (a:{{Audience}})
+WITH a ORDER BY a.{{id}}
+SET a.{{lock}} = true REMOVE a.{{lock}}`)
+
 var qAudienceTaken = cypher(`
 OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
 RETURN a IS NOT NULL AS found, COUNT { MATCH (x:{{Audience}}) } AS n,
@@ -191,8 +204,8 @@ func staticParam(static bool) any {
 	return nil
 }
 
-// PutAudience implements audience.Store, in one transaction of two
-// statements, four when the filter names computed traits or audiences
+// PutAudience implements audience.Store, in one transaction of three
+// statements, five when the filter names computed traits or audiences
 // (locked, then checked, first: see qLockRefs); a filter naming audiences
 // also locks its own audience with them, and takes two statements for each
 // level of the audiences it reaches, the ones it names included
@@ -210,6 +223,9 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	computed, auds := a.Filter.ComputedNames(), a.Filter.AudienceIDs()
 	refs := map[string]any{"computed": computed, "audiences": auds}
 	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qLockAudiencesToCreate, map[string]any{"id": a.ID}); err != nil {
+			return nil, fmt.Errorf("put audience: lock the audiences to count them: %w", err)
+		}
 		if len(computed)+len(auds) > 0 {
 			// With the audiences named, the audience put is locked too, all
 			// in id order, so that two puts naming each other wait rather
@@ -977,6 +993,17 @@ func (s *Store) MembershipsOf(ctx context.Context, profileIDs []string) (map[str
 	return out, nil
 }
 
+// qLockComputedTraitsToCreate locks every stored computed trait, in name
+// order, when $name is none of them: two puts that create definitions
+// take turns, so that each counts what the other stored and
+// MaxComputedTraits holds.
+var qLockComputedTraitsToCreate = cypher(`
+OPTIONAL MATCH (me:{{ComputedTrait}} { {{name}}: $name })
+WITH me WHERE me IS NULL
+MATCH (c:{{ComputedTrait}})
+WITH c ORDER BY c.{{name}}
+SET c.{{lock}} = true REMOVE c.{{lock}}`)
+
 var qComputedTraitTaken = cypher(`
 OPTIONAL MATCH (c:{{ComputedTrait}} { {{name}}: $name })
 RETURN c IS NOT NULL AS found, COUNT { MATCH (x:{{ComputedTrait}}) } AS n`)
@@ -988,7 +1015,7 @@ SET c.{{description}} = $description, c.{{aggregate}} = $aggregate, c.{{event}} 
   c.{{eventType}} = $eventType, c.{{property}} = $property, c.{{where}} = $where,
   c.{{window}} = $window, c.{{updatedAt}} = $updatedAt`)
 
-// PutComputedTrait implements audience.Store, in one transaction of two
+// PutComputedTrait implements audience.Store, in one transaction of three
 // statements.
 func (s *Store) PutComputedTrait(ctx context.Context, c audience.ComputedTrait) error {
 	if err := c.Validate(); err != nil {
@@ -1003,6 +1030,9 @@ func (s *Store) PutComputedTrait(ctx context.Context, c audience.ComputedTrait) 
 		where = string(b)
 	}
 	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if err := t.exec(ctx, qLockComputedTraitsToCreate, map[string]any{"name": c.Name}); err != nil {
+			return nil, fmt.Errorf("put computed trait: lock the computed traits to count them: %w", err)
+		}
 		recs, err := t.query(ctx, qComputedTraitTaken, map[string]any{"name": c.Name})
 		if err != nil {
 			return nil, fmt.Errorf("put computed trait: %w", err)

@@ -137,7 +137,9 @@ func SetApplyChunkRows(n int) (restore func()) {
 
 // AudienceQueries are the audience store's queries that must reach their
 // nodes through an index (ComputedTraits reads every definition, at most
-// audience.MaxComputedTraits, and is left out).
+// audience.MaxComputedTraits, and the locks a put that creates takes,
+// LockComputedTraitsToCreate and LockAudiencesToCreate, every definition
+// and audience, at most MaxAudiences: they are left out).
 func AudienceQueries() []PlannedQuery {
 	id := "seg_00000000000000000000000000000001"
 	id2 := "seg_00000000000000000000000000000002"

@@ -1,0 +1,99 @@
+package audience_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// The store never holds more than MaxComputedTraits definitions, however
+// many are defined at once: of puts made together at the limit, one is
+// stored and the others are refused with ECONFLICT, as if sent one after
+// another.
+func TestComputedTraitLimitHoldsUnderConcurrentPuts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		st := s.(audience.Store)
+		def := func(name string) audience.ComputedTrait {
+			return audience.ComputedTrait{Name: name, Aggregate: audience.AggCount, Event: "Viewed", CreatedAt: ft0, UpdatedAt: ft0}
+		}
+		for i := range audience.MaxComputedTraits - 1 {
+			storetest.Must(t, st.PutComputedTrait(bg, def(fmt.Sprintf("t%03d", i))))
+		}
+		const racers = 8
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = st.PutComputedTrait(bg, def(fmt.Sprintf("race%d", i)))
+			}()
+		}
+		wg.Wait()
+		stored := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				stored++
+			case graph.ErrorCode(err) != graph.ECONFLICT:
+				t.Errorf("put %d: %v, want ECONFLICT or success", i, err)
+			}
+		}
+		defs, err := st.ComputedTraits(bg)
+		storetest.Must(t, err)
+		if stored != 1 || len(defs) != audience.MaxComputedTraits {
+			t.Errorf("%d of %d puts at the limit stored, %d definitions held; want 1 and %d", stored, racers, len(defs), audience.MaxComputedTraits)
+		}
+	})
+}
+
+// Likewise the store never holds more than MaxAudiences audiences.
+func TestAudienceLimitHoldsUnderConcurrentPuts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		st := s.(audience.Store)
+		aud := func(id string) audience.Audience {
+			return audience.Audience{ID: id, Name: id, Filter: audience.Filter{Identifier: &audience.IdentifierCondition{Type: "email"}}, CreatedAt: ft0, UpdatedAt: ft0}
+		}
+		for i := range audience.MaxAudiences - 1 {
+			storetest.Must(t, st.PutAudience(bg, aud(fmt.Sprintf("seg_%032x", i))))
+		}
+		const racers = 8
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = st.PutAudience(bg, aud(fmt.Sprintf("seg_f%031x", i)))
+			}()
+		}
+		wg.Wait()
+		stored := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				stored++
+			case graph.ErrorCode(err) != graph.ECONFLICT:
+				t.Errorf("put %d: %v, want ECONFLICT or success", i, err)
+			}
+		}
+		n := 0
+		p := audience.Page{Limit: audience.MaxPage}
+		for {
+			page, err := st.AudiencePage(bg, p)
+			storetest.Must(t, err)
+			n += len(page)
+			if len(page) < p.Limit {
+				break
+			}
+			p.After = page[len(page)-1].ID
+		}
+		if stored != 1 || n != audience.MaxAudiences {
+			t.Errorf("%d of %d puts at the limit stored, %d audiences held; want 1 and %d", stored, racers, n, audience.MaxAudiences)
+		}
+	})
+}
