@@ -8,6 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/graph"
 )
 
 // CodeForbidden is the code of a field the caller's key lacks the scope for.
@@ -30,8 +31,12 @@ func (r *Resolver) hasScope(ctx context.Context, _ any, next graphql.Resolver, s
 		err := forbidden(ctx, s)
 		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
 			reason, _ := fc.Args["reason"].(string)
-			if erasures[fc.Field.Name] {
+			switch {
+			case erasures[fc.Field.Name]:
 				reason = withheldReason // it may name the person to erase
+			case graph.ReasonProblem(reason) != "" && reason != "":
+				// The log keeps only a reason the mutation would take.
+				reason = refusedReason
 			}
 			e := newEntry(ctx, fc.Field.Name, reason)
 			if l, ok := ctx.Value(refusalLogKey{}).(*refusalLog); ok {
