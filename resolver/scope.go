@@ -37,6 +37,13 @@ func (r *Resolver) hasScope(ctx context.Context, _ any, next graphql.Resolver, s
 			case graph.ReasonProblem(reason) != "" && reason != "":
 				// The log keeps only a reason the mutation would take.
 				reason = refusedReason
+			case fc.Field.Name == "revokeApiKey":
+				// As revokeKey's own entries: the key aimed at, when the
+				// argument is shaped like a key id (anything else is not
+				// repeated).
+				if id, _ := fc.Args["id"].(string); access.ValidKeyID(id) {
+					reason = "key " + id
+				}
 			}
 			e := newEntry(ctx, fc.Field.Name, reason)
 			if l, ok := ctx.Value(refusalLogKey{}).(*refusalLog); ok {
