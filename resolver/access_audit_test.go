@@ -356,10 +356,10 @@ func TestAuditLogFiltersAndPages(t *testing.T) {
 		e := newKeyEnv(t, s, testConfig(), nil)
 		at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 		seed := []access.AuditEntry{
-			{ID: "aud_a1", At: at(0), KeyID: "key_k1", KeyName: "one", Action: "mergeProfiles", ProfileIDs: []string{"p1"}, ProfileCount: 1, Reason: "dupes", Outcome: access.OutcomeOK},
-			{ID: "aud_a2", At: at(1), KeyID: "key_k2", KeyName: "two", Action: "ingest", RequestID: "r2", ProfileIDs: []string{"p1", "p2"}, ProfileCount: 2, Outcome: access.OutcomeOK},
-			{ID: "aud_a3", At: at(2), KeyID: "key_k1", KeyName: "one", Action: "removeIdentifier", ProfileIDs: []string{"p2"}, ProfileCount: 1, Outcome: CodeNotFound},
-			{ID: "aud_a4", At: at(2), KeyID: "key_k1", KeyName: "one", Action: "mergeProfiles", OperationName: "Fix", ProfileIDs: []string{"p3"}, ProfileCount: 1, Outcome: access.OutcomeOK},
+			{ID: "aud_a1", At: at(0), KeyID: "key_k1", KeyName: "one", Action: "mergeProfiles", ProfileIDs: []string{"p_1"}, ProfileCount: 1, Reason: "dupes", Outcome: access.OutcomeOK},
+			{ID: "aud_a2", At: at(1), KeyID: "key_k2", KeyName: "two", Action: "ingest", RequestID: "r2", ProfileIDs: []string{"p_1", "p_2"}, ProfileCount: 2, Outcome: access.OutcomeOK},
+			{ID: "aud_a3", At: at(2), KeyID: "key_k1", KeyName: "one", Action: "removeIdentifier", ProfileIDs: []string{"p_2"}, ProfileCount: 1, Outcome: CodeNotFound},
+			{ID: "aud_a4", At: at(2), KeyID: "key_k1", KeyName: "one", Action: "mergeProfiles", OperationName: "Fix", ProfileIDs: []string{"p_3"}, ProfileCount: 1, Outcome: access.OutcomeOK},
 			{ID: "aud_a5", At: at(3), KeyID: "key_k2", KeyName: "two", Action: "profileByIdentifier", Outcome: access.OutcomeOK},
 		}
 		if err := e.keys.AppendAudit(context.Background(), seed); err != nil {
@@ -429,7 +429,7 @@ func TestAuditLogFiltersAndPages(t *testing.T) {
 		check("default", list(0, nil, ""), []string{"aud_a5", "aud_a4", "aud_a3", "aud_a2", "aud_a1"}, false)
 
 		check("keyId", list(0, map[string]any{"keyId": "key_k1"}, ""), []string{"aud_a4", "aud_a3", "aud_a1"}, false)
-		check("profileId", list(0, map[string]any{"profileId": "p1"}, ""), []string{"aud_a2", "aud_a1"}, false)
+		check("profileId", list(0, map[string]any{"profileId": "p_1"}, ""), []string{"aud_a2", "aud_a1"}, false)
 		check("action", list(0, map[string]any{"action": "mergeProfiles"}, ""), []string{"aud_a4", "aud_a1"}, false)
 		window := map[string]any{"from": at(1).Format(time.RFC3339), "to": at(3).Format(time.RFC3339)}
 		check("from/to", list(0, window, ""), []string{"aud_a4", "aud_a3", "aud_a2"}, false)
@@ -446,7 +446,7 @@ func TestAuditLogFiltersAndPages(t *testing.T) {
 		}
 		e.ok(auditor, `{ auditLog(first: 1, filter: {action: "ingest"}) { nodes { id at keyId keyName action operationName requestId profileIds profileCount reason outcome } } }`, nil, &one)
 		want := map[string]any{"id": "aud_a2", "at": "2024-05-01T12:01:00Z", "keyId": "key_k2", "keyName": "two", "action": "ingest", "operationName": nil,
-			"requestId": "r2", "profileIds": []any{"p1", "p2"}, "profileCount": float64(2), "reason": nil, "outcome": "ok"}
+			"requestId": "r2", "profileIds": []any{"p_1", "p_2"}, "profileCount": float64(2), "reason": nil, "outcome": "ok"}
 		if len(one.AuditLog.Nodes) != 1 || !reflect.DeepEqual(one.AuditLog.Nodes[0], want) {
 			t.Errorf("entry fields %v, want %v", one.AuditLog.Nodes, want)
 		}

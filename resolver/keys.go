@@ -190,10 +190,19 @@ func (r *Resolver) auditLog(ctx context.Context, first *int, after *string, f *g
 	}
 	q := access.AuditQuery{Limit: n + 1}
 	if f != nil {
+		// An id of another shape (a key's name, an email pasted) matches
+		// no entry: refused, rather than an empty log that reads as
+		// "nothing was done". The value is not repeated.
 		if f.KeyID != nil {
+			if !access.ValidKeyID(*f.KeyID) {
+				return nil, invalidArg("filter.keyId", "is not an API key id ("+access.KeyIDShape+"; apiKeys lists them)")
+			}
 			q.KeyID = *f.KeyID
 		}
 		if f.ProfileID != nil {
+			if !graph.ProfileIDShape(*f.ProfileID) {
+				return nil, invalidArg("filter.profileId", "is not a profile id (p_ followed by lowercase letters and digits, at most %d bytes)", graph.MaxProfileIDBytes)
+			}
 			q.ProfileID = *f.ProfileID
 		}
 		if f.Action != nil {
