@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -67,14 +69,21 @@ func parseKeysFlags(fs *flagSet, args []string) ([]string, error) {
 	}
 }
 
-// openKeyStore opens the store the flags name as an access.Store. while
-// names what the command was doing ("create a key"), and mutation the
-// GraphQL field that does it while a server holds the embedded file.
-func openKeyStore(ctx context.Context, s *storeFlags, stderr io.Writer, mutation string) (access.Store, func(), error) {
+// openKeyStore opens the store the flags name as an access.Store.
+// mutation names the GraphQL field that does the command's work while a
+// server holds the embedded file. With mustExist, an embedded store that
+// is not there is an error: opening one creates it, and list or revoke on
+// a mistyped --data-dir would otherwise answer from a new, empty store.
+func openKeyStore(ctx context.Context, s *storeFlags, stderr io.Writer, mutation string, mustExist bool) (access.Store, func(), error) {
 	// The command's own work is bounded by --store-timeout too, on either
 	// store: a zero or negative one would fail every command at once.
 	if s.timeout <= 0 {
 		return nil, nil, usagef("--store-timeout must be positive, got %s", s.timeout)
+	}
+	if mustExist && s.neo4jURI == "" {
+		if _, err := os.Stat(filepath.Join(s.dataDir, embedded.FileName)); err != nil {
+			return nil, nil, fmt.Errorf("no embedded store in %s (check --data-dir): %w", s.dataDir, err)
+		}
 	}
 	st, err := s.open(ctx, zerolog.New(stderr).With().Timestamp().Logger())
 	if err != nil {
@@ -154,7 +163,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return err
 	}
-	as, closeStore, err := openKeyStore(ctx, &s, stderr, "mutation createApiKey")
+	as, closeStore, err := openKeyStore(ctx, &s, stderr, "mutation createApiKey", false)
 	if err != nil {
 		return err
 	}
@@ -215,7 +224,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q (run \"cdp keys list -h\")", pos[0])
 	}
-	as, closeStore, err := openKeyStore(ctx, &s, stderr, "query apiKeys")
+	as, closeStore, err := openKeyStore(ctx, &s, stderr, "query apiKeys", true)
 	if err != nil {
 		return err
 	}
@@ -275,7 +284,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !access.ValidKeyID(id) {
 		return usagef("the argument is not a key id (%s; run \"cdp keys list\" to see them)", access.KeyIDShape)
 	}
-	as, closeStore, err := openKeyStore(ctx, &s, stderr, "mutation revokeApiKey")
+	as, closeStore, err := openKeyStore(ctx, &s, stderr, "mutation revokeApiKey", true)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -372,5 +374,27 @@ func TestKeysListJSONUnsetSourceIsNull(t *testing.T) {
 	}
 	if v, ok := keys[0]["source"]; !ok || v != nil {
 		t.Fatalf(`list --json shows "source": %#v for a key created without --source; want null`, v)
+	}
+}
+
+// list and revoke on a --data-dir that holds no store (a typo) say so and
+// exit 1, creating nothing; create makes the store, as for a first key.
+func TestKeysListRevokeNeedAStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dtaa")
+	env := []string{"CDP_DATA_DIR=" + dir}
+	for _, args := range [][]string{{"keys", "list"}, {"keys", "list", "--json"}, {"keys", "revoke", "key_0000000000000000000000000000dead"}} {
+		out, errOut, code := runCDP(t, env, args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, "no embedded store in "+dir) {
+			t.Fatalf("%v on a folder with no store: exit %d, stdout %q, stderr %q; want exit 1 and an error naming the folder", args, code, out, errOut)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("%v on a folder with no store created it (%v)", args, err)
+		}
+	}
+	if _, errOut, code := runCDP(t, env, "keys", "create", "--name", "admin", "--scopes", "keys:admin"); code != 0 {
+		t.Fatalf("create on a new folder: exit %d: %s", code, errOut)
+	}
+	if out, errOut, code := runCDP(t, env, "keys", "list"); code != 0 || !strings.Contains(out, "admin") {
+		t.Fatalf("list after create: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
