@@ -4342,7 +4342,7 @@ input ComputedTraitInput {
   aggregate: Aggregate!
   "The event name (a track's ` + "`" + `event` + "`" + `). At least one of event and eventType is required."
   event: String
-  "The Segment type: identify, track, page, screen, group or alias."
+  "The Segment type: identify, track, page, screen, group or alias, in any case and with spaces around it trimmed (stored lower-case, as ingest stores types, and as an audience filter's event type is compared)."
   eventType: String
   "A dotted path into the properties: required, except for COUNT, where it must be absent."
   property: String

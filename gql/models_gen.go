@@ -169,7 +169,7 @@ type ComputedTraitInput struct {
 	Aggregate   Aggregate `json:"aggregate"`
 	// The event name (a track's `event`). At least one of event and eventType is required.
 	Event *string `json:"event,omitempty"`
-	// The Segment type: identify, track, page, screen, group or alias.
+	// The Segment type: identify, track, page, screen, group or alias, in any case and with spaces around it trimmed (stored lower-case, as ingest stores types, and as an audience filter's event type is compared).
 	EventType *string `json:"eventType,omitempty"`
 	// A dotted path into the properties: required, except for COUNT, where it must be absent.
 	Property *string `json:"property,omitempty"`

@@ -68,9 +68,11 @@ func ctFromInput(in gql.ComputedTraitInput) audience.ComputedTrait {
 		Description: deref(in.Description),
 		Aggregate:   audience.Aggregate(in.Aggregate),
 		Event:       deref(in.Event),
-		EventType:   deref(in.EventType),
-		Property:    deref(in.Property),
-		Window:      deref(in.Window),
+		// In the form ingest stores types, as an audience filter's event
+		// type: "Track" counts the track events.
+		EventType: audience.StoredEventType(deref(in.EventType)),
+		Property:  deref(in.Property),
+		Window:    deref(in.Window),
 	}
 	if in.Where != nil {
 		c.Where = make([]audience.PropertyFilter, len(in.Where))

@@ -731,3 +731,35 @@ func TestComputedSumPastTheRangeOfADouble(t *testing.T) {
 		}
 	})
 }
+
+// A computed trait's eventType is taken in any case, as an audience
+// filter's event type is: " Track " is stored as track and counts u1's
+// two track events (the orders), not its page view.
+func TestComputedEventTypeInAnyCase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		now := time.Now().UTC()
+		e.apply(
+			order("o1", "u1", now.Add(-2*time.Hour), 10),
+			order("o2", "u1", now.Add(-time.Hour), 20),
+			ev("pv1", now.Add(-time.Hour), "page", "user_id:u1"),
+		)
+		var out struct {
+			D struct{ EventType *string } `json:"defineComputedTrait"`
+		}
+		e.query(defineCTOp, map[string]any{"in": map[string]any{"name": "tracks", "aggregate": "COUNT", "eventType": " Track "}}, &out)
+		if out.D.EventType == nil || *out.D.EventType != "track" {
+			t.Fatalf("defineComputedTrait answers eventType %v, want track", out.D.EventType)
+		}
+		var list struct {
+			ComputedTraits []struct{ EventType *string }
+		}
+		e.query(`{ computedTraits { eventType } }`, nil, &list)
+		if len(list.ComputedTraits) != 1 || list.ComputedTraits[0].EventType == nil || *list.ComputedTraits[0].EventType != "track" {
+			t.Fatalf("computedTraits %+v, want one of eventType track", list.ComputedTraits)
+		}
+		if got := computedOf(e, "u1")["tracks"]; got != 2.0 {
+			t.Fatalf("tracks of u1 = %v, want 2", got)
+		}
+	})
+}
