@@ -208,9 +208,11 @@ func (w *Worker) Start() {
 	go w.run(ctx)
 }
 
-// Close stops the worker, waits for attempts in flight (bounded by ctx
-// and the POST timeout) and releases its leases, so another process takes
-// its destinations at once.
+// Close stops the worker: it cancels attempts in flight (their batches
+// stay in flight, to be sent again under the same delivery id by whichever
+// process takes the destination next), waits, bounded by ctx, for its
+// goroutines to end, and releases its leases, so another process takes its
+// destinations at once.
 func (w *Worker) Close(ctx context.Context) error {
 	if w.cancel == nil {
 		return nil
