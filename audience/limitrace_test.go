@@ -23,32 +23,42 @@ func TestComputedTraitLimitHoldsUnderConcurrentPuts(t *testing.T) {
 		for i := range audience.MaxComputedTraits - 1 {
 			storetest.Must(t, st.PutComputedTrait(bg, def(fmt.Sprintf("t%03d", i))))
 		}
-		const racers = 8
-		errs := make([]error, racers)
-		var wg sync.WaitGroup
-		for i := range racers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = st.PutComputedTrait(bg, def(fmt.Sprintf("race%d", i)))
-			}()
-		}
-		wg.Wait()
-		stored := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				stored++
-			case graph.ErrorCode(err) != graph.ECONFLICT:
-				t.Errorf("put %d: %v, want ECONFLICT or success", i, err)
-			}
-		}
+		stored := race(t, func(i int) error { return st.PutComputedTrait(bg, def(fmt.Sprintf("race%d", i))) })
 		defs, err := st.ComputedTraits(bg)
 		storetest.Must(t, err)
 		if stored != 1 || len(defs) != audience.MaxComputedTraits {
 			t.Errorf("%d of %d puts at the limit stored, %d definitions held; want 1 and %d", stored, racers, len(defs), audience.MaxComputedTraits)
 		}
 	})
+}
+
+// racers is how many puts race at the limit.
+const racers = 8
+
+// race runs put(0..racers-1) at once and returns how many succeeded; any
+// other answer than success or ECONFLICT is an error.
+func race(t *testing.T, put func(i int) error) int {
+	t.Helper()
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = put(i)
+		}()
+	}
+	wg.Wait()
+	stored := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			stored++
+		case graph.ErrorCode(err) != graph.ECONFLICT:
+			t.Errorf("put %d: %v, want ECONFLICT or success", i, err)
+		}
+	}
+	return stored
 }
 
 // Likewise the store never holds more than MaxAudiences audiences.
@@ -61,26 +71,7 @@ func TestAudienceLimitHoldsUnderConcurrentPuts(t *testing.T) {
 		for i := range audience.MaxAudiences - 1 {
 			storetest.Must(t, st.PutAudience(bg, aud(fmt.Sprintf("seg_%032x", i))))
 		}
-		const racers = 8
-		errs := make([]error, racers)
-		var wg sync.WaitGroup
-		for i := range racers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = st.PutAudience(bg, aud(fmt.Sprintf("seg_f%031x", i)))
-			}()
-		}
-		wg.Wait()
-		stored := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				stored++
-			case graph.ErrorCode(err) != graph.ECONFLICT:
-				t.Errorf("put %d: %v, want ECONFLICT or success", i, err)
-			}
-		}
+		stored := race(t, func(i int) error { return st.PutAudience(bg, aud(fmt.Sprintf("seg_f%031x", i))) })
 		n := 0
 		p := audience.Page{Limit: audience.MaxPage}
 		for {

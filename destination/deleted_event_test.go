@@ -40,18 +40,7 @@ func TestBatchBuiltAfterAnErasureNamesNoDeletedEvent(t *testing.T) {
 		// The worker's take, as it runs it: the lease, the feed read, then
 		// the batch.
 		now := time.Now()
-		if _, ok, err := s.AcquireLease(ctx, d.ID, "test", now, time.Minute); err != nil || !ok {
-			t.Fatalf("the lease: %v %v", ok, err)
-		}
-		head, err := s.FeedHead(ctx)
-		storetest.Must(t, err)
-		entries, err := s.Feed(ctx, d.Cursor, d.Kinds, 100)
-		storetest.Must(t, err)
-		dl, made, err := s.TakeBatch(ctx, d.ID, "test", d.Cursor, head, entries, now)
-		storetest.Must(t, err)
-		if !made {
-			t.Fatal("no batch was taken")
-		}
+		dl := takeBatch(t, s, d, now)
 		show := func(kind, profile, event string) string { return fmt.Sprintf("%s %s %s", kind, profile, event) }
 		var taken []string
 		for _, en := range dl.Entries {

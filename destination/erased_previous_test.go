@@ -56,18 +56,7 @@ func TestBatchBuiltAfterAnErasureNamesNoErasedPreviousID(t *testing.T) {
 		// The worker's take, as it runs it: the lease, the feed read, then
 		// the batch.
 		now := time.Now()
-		if _, ok, err := s.AcquireLease(ctx, d.ID, "test", now, time.Minute); err != nil || !ok {
-			t.Fatalf("the lease: %v %v", ok, err)
-		}
-		head, err := s.FeedHead(ctx)
-		storetest.Must(t, err)
-		entries, err := s.Feed(ctx, d.Cursor, d.Kinds, 100)
-		storetest.Must(t, err)
-		dl, made, err := s.TakeBatch(ctx, d.ID, "test", d.Cursor, head, entries, now)
-		storetest.Must(t, err)
-		if !made {
-			t.Fatal("no batch was taken")
-		}
+		dl := takeBatch(t, s, d, now)
 		show := func(ps []destination.PayloadEntry) []string {
 			var out []string
 			for _, p := range ps {
@@ -107,4 +96,24 @@ func TestBatchBuiltAfterAnErasureNamesNoErasedPreviousID(t *testing.T) {
 			t.Errorf("the batch built after the erasure names the erased profile %s beyond its FORGOTTEN entry: %s", pa.ID, body)
 		}
 	})
+}
+
+// takeBatch takes d's next batch as the worker does: the lease, the feed
+// read from d's cursor, then the batch, holding up to 100 entries.
+func takeBatch(t *testing.T, s store, d destination.Destination, now time.Time) destination.Delivery {
+	t.Helper()
+	ctx := context.Background()
+	if _, ok, err := s.AcquireLease(ctx, d.ID, "test", now, time.Minute); err != nil || !ok {
+		t.Fatalf("the lease: %v %v", ok, err)
+	}
+	head, err := s.FeedHead(ctx)
+	storetest.Must(t, err)
+	entries, err := s.Feed(ctx, d.Cursor, d.Kinds, 100)
+	storetest.Must(t, err)
+	dl, made, err := s.TakeBatch(ctx, d.ID, "test", d.Cursor, head, entries, now)
+	storetest.Must(t, err)
+	if !made {
+		t.Fatal("no batch was taken")
+	}
+	return dl
 }

@@ -587,13 +587,7 @@ func TestStoreOutageLoggedOnce(t *testing.T) {
 		d := &downLeases{store: st}
 		d.down.Store(true)
 		var logs testlog.Buffer
-		w := destination.NewWorker(destination.WorkerConfig{
-			Store: d, Feed: st, Logger: zerolog.New(&logs),
-			Profiles: destination.Profiles{Engine: e, Consent: st, Masker: access.NewMasker(graph.DefaultRules())},
-			Poll:     20 * time.Millisecond,
-		})
-		w.Start()
-		defer w.Close(context.Background())
+		startLoggedWorker(t, d, st, e, &logs)
 		waitFor(t, "three lease attempts", func() bool { return d.calls.Load() >= 3 })
 		d.down.Store(false)
 		waitFor(t, "the recovery logged", func() bool { return strings.Contains(logs.String(), "the store answers again") })
@@ -671,13 +665,7 @@ func TestListingOutageLoggedOnce(t *testing.T) {
 		d := &downList{store: st}
 		d.down.Store(true)
 		var logs testlog.Buffer
-		w := destination.NewWorker(destination.WorkerConfig{
-			Store: d, Feed: st, Logger: zerolog.New(&logs),
-			Profiles: destination.Profiles{Engine: e, Consent: st, Masker: access.NewMasker(graph.DefaultRules())},
-			Poll:     20 * time.Millisecond,
-		})
-		w.Start()
-		defer w.Close(context.Background())
+		startLoggedWorker(t, d, st, e, &logs)
 		waitFor(t, "three listings", func() bool { return d.calls.Load() >= 3 })
 		if n := strings.Count(logs.String(), "listing destinations failed"); n != 1 {
 			t.Fatalf("the outage was logged %d times over %d listings, want once:\n%s", n, d.calls.Load(), logs.String())
@@ -688,4 +676,16 @@ func TestListingOutageLoggedOnce(t *testing.T) {
 			t.Fatalf("the outage was logged %d times, want once:\n%s", n, logs.String())
 		}
 	})
+}
+
+// startLoggedWorker starts a worker polling every 20 ms over ds (st, or st
+// behind a wrapper), logging to logs, and closes it when the test ends.
+func startLoggedWorker(t *testing.T, ds destination.Store, st store, e *graph.Engine, logs *testlog.Buffer) {
+	w := destination.NewWorker(destination.WorkerConfig{
+		Store: ds, Feed: st, Logger: zerolog.New(logs),
+		Profiles: destination.Profiles{Engine: e, Consent: st, Masker: access.NewMasker(graph.DefaultRules())},
+		Poll:     20 * time.Millisecond,
+	})
+	w.Start()
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
 }
