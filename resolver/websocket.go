@@ -66,6 +66,40 @@ type wsConnState struct {
 	// for an id not in it is not sent (timedConn.WriteJSON).
 	mu      sync.Mutex
 	running map[string]bool
+	// ending counts the messages that end an operation being written;
+	// idle, when set, is called once no operation runs and none of those
+	// is left to write (afterRunning).
+	ending int
+	idle   func()
+}
+
+// afterRunning calls fn once no operation the client started is running:
+// at once, or after the message that ends the last one is written. A
+// connection closed when the server shuts down thus first sends each
+// subscription the error that ends it, with the cursor to resume from.
+func (s *wsConnState) afterRunning(fn func()) {
+	s.mu.Lock()
+	if len(s.running) > 0 || s.ending > 0 {
+		s.idle = fn
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	fn()
+}
+
+// ended notes that a message ending an operation was written.
+func (s *wsConnState) ended() {
+	s.mu.Lock()
+	s.ending--
+	var idle func()
+	if len(s.running) == 0 && s.ending == 0 {
+		idle, s.idle = s.idle, nil
+	}
+	s.mu.Unlock()
+	if idle != nil {
+		idle()
+	}
 }
 
 // wsAuthzKey keys the Authorization value of a websocket connection: its
@@ -179,7 +213,8 @@ func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx
 		return
 	}
 	ctx = context.WithValue(ctx, wsKey{}, true)
-	ctx = context.WithValue(ctx, wsConnKey{}, &wsConnState{})
+	st := &wsConnState{}
+	ctx = context.WithValue(ctx, wsConnKey{}, st)
 	// The upgrade request's Authorization, which the guard checked, stands
 	// for the connection's until connection_init sends one. More than one
 	// value counts as none: the guard refuses such a request.
@@ -190,7 +225,9 @@ func (h *httpHandler) serveWebsocket(w http.ResponseWriter, r *http.Request, ctx
 	ctx = context.WithValue(ctx, wsAuthzKey{}, authz)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(h.cfg.Feed.Closing(), cancel)
+	// The hub ends every subscription as it closes: the connection closes
+	// once each has sent the error that says so.
+	stop := context.AfterFunc(h.cfg.Feed.Closing(), func() { st.afterRunning(cancel) })
 	defer stop()
 	h.srv.ServeHTTP(w, r.WithContext(ctx))
 }
@@ -353,16 +390,24 @@ func wsLoneSurrogate(msg []byte) bool {
 // does not parse or validate, a payload that is not an object) with a
 // complete, which the graphql-transport-ws protocol forbids (after error
 // the operation is over), and which a client would take for the end of
-// a new operation under the same id.
+// a new operation under the same id. Once the message that ends the last
+// running operation is written, a connection waiting for that closes
+// (wsConnState.afterRunning).
 func (c *timedConn) WriteJSON(v any) error {
 	if c.state != nil {
 		if typ, id := wsMessageTypeID(v); typ == "complete" || typ == "error" {
 			c.state.mu.Lock()
 			running := c.state.running[id]
 			delete(c.state.running, id)
+			if running {
+				c.state.ending++
+			}
 			c.state.mu.Unlock()
 			if typ == "complete" && !running {
 				return nil
+			}
+			if running {
+				defer c.state.ended()
 			}
 		}
 	}
