@@ -71,6 +71,26 @@ type wsConnState struct {
 	// is left to write (afterRunning).
 	ending int
 	idle   func()
+
+	// stopped holds the running ids the client ended (complete, or stop
+	// in the older protocol): nothing more is sent for them. An operation
+	// the client starts under such an id before the transport is done
+	// with the old one runs under an id of its own (fresh), which the
+	// transport's messages carry: alias maps the client's id to it, and
+	// client maps it back.
+	stopped map[string]bool
+	alias   map[string]string
+	client  map[string]string
+	fresh   int
+}
+
+// opID returns the id the transport knows the client's operation id by.
+// Called with mu held.
+func (s *wsConnState) opID(id string) string {
+	if a, ok := s.alias[id]; ok {
+		return a
+	}
+	return id
 }
 
 // afterRunning calls fn once no operation the client started is running:
@@ -310,7 +330,10 @@ type timedConn struct {
 // whose payload is not a JSON object (4400; the transport would neither
 // answer nor close), and an operation started under the id of one still
 // running (4409; the transport would lose the first, which would run on,
-// unstoppable, holding its key's subscription slot).
+// unstoppable, holding its key's subscription slot). An id the client
+// ended itself is no longer running for the client, and may be used again
+// at once: until the transport is done with the old operation, the new
+// one goes under an id of its own (wsConnState.alias).
 func (c *timedConn) NextReader() (int, io.Reader, error) {
 	typ, r, err := c.WebsocketConn.NextReader()
 	if err != nil || c.state == nil {
@@ -334,23 +357,64 @@ func (c *timedConn) NextReader() (int, io.Reader, error) {
 			if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
 				return c.refuse(wsCloseBadRequest, "the connection_init payload must be a JSON object")
 			}
+		case "complete", "stop":
+			c.state.mu.Lock()
+			id := c.state.opID(m.ID)
+			if c.state.running[id] {
+				if c.state.stopped == nil {
+					c.state.stopped = map[string]bool{}
+				}
+				c.state.stopped[id] = true
+			}
+			c.state.mu.Unlock()
+			msg = withMessageID(msg, id)
 		case "subscribe", "start":
 			c.state.mu.Lock()
-			dup := c.state.running[m.ID]
+			cur := c.state.opID(m.ID)
+			dup := c.state.running[cur] && !c.state.stopped[cur]
+			id := m.ID
 			if !dup {
 				if c.state.running == nil {
-					c.state.running = map[string]bool{}
+					c.state.running, c.state.stopped = map[string]bool{}, map[string]bool{}
+					c.state.alias, c.state.client = map[string]string{}, map[string]string{}
 				}
-				c.state.running[m.ID] = true
+				delete(c.state.alias, m.ID)
+				if c.state.running[m.ID] {
+					// The operation the client ended under this id is
+					// still running in the transport.
+					c.state.fresh++
+					id = fmt.Sprintf("%s\x00%d", m.ID, c.state.fresh)
+					c.state.alias[m.ID], c.state.client[id] = id, m.ID
+				}
+				c.state.running[id] = true
 			}
 			c.state.mu.Unlock()
 			if dup {
 				return c.refuse(wsCloseDuplicate, "an operation with this id is already running")
 			}
+			c.state.loneSurrogate.Store(wsLoneSurrogate(msg))
+			return typ, bytes.NewReader(withMessageID(msg, id)), nil
 		}
 	}
 	c.state.loneSurrogate.Store(wsLoneSurrogate(msg))
 	return typ, bytes.NewReader(msg), nil
+}
+
+// withMessageID returns msg, a message of the protocol, with id as its id.
+func withMessageID(msg []byte, id string) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(msg, &m) != nil {
+		return msg
+	}
+	if old, _ := json.Marshal(id); bytes.Equal(m["id"], old) {
+		return msg
+	}
+	m["id"], _ = json.Marshal(id)
+	out, err := json.Marshal(m)
+	if err != nil {
+		return msg
+	}
+	return out
 }
 
 // refuse closes the connection with code and reason, and fails the read,
@@ -390,25 +454,41 @@ func wsLoneSurrogate(msg []byte) bool {
 // does not parse or validate, a payload that is not an object) with a
 // complete, which the graphql-transport-ws protocol forbids (after error
 // the operation is over), and which a client would take for the end of
-// a new operation under the same id. Once the message that ends the last
-// running operation is written, a connection waiting for that closes
-// (wsConnState.afterRunning).
+// a new operation under the same id. Nor is the end of an operation the
+// client ended itself: the protocol sends nothing more for it, and the
+// client may have started another under its id. A message of an operation
+// started under an id of its own carries the client's id. Once the
+// message that ends the last running operation is written, a connection
+// waiting for that closes (wsConnState.afterRunning).
 func (c *timedConn) WriteJSON(v any) error {
 	if c.state != nil {
-		if typ, id := wsMessageTypeID(v); typ == "complete" || typ == "error" {
-			c.state.mu.Lock()
-			running := c.state.running[id]
+		typ, id := wsMessageTypeID(v)
+		c.state.mu.Lock()
+		cid, aliased := c.state.client[id]
+		end := typ == "complete" || typ == "error"
+		running, stopped := c.state.running[id], c.state.stopped[id]
+		if end {
 			delete(c.state.running, id)
+			delete(c.state.stopped, id)
+			if aliased {
+				delete(c.state.client, id)
+				if c.state.alias[cid] == id {
+					delete(c.state.alias, cid)
+				}
+			}
 			if running {
 				c.state.ending++
 			}
-			c.state.mu.Unlock()
-			if typ == "complete" && !running {
-				return nil
-			}
-			if running {
-				defer c.state.ended()
-			}
+		}
+		c.state.mu.Unlock()
+		if end && running {
+			defer c.state.ended()
+		}
+		if (end && !running && typ == "complete") || stopped {
+			return nil
+		}
+		if aliased {
+			setMessageID(v, cid)
 		}
 	}
 	t := time.AfterFunc(c.timeout, func() { c.once.Do(func() { _ = c.WebsocketConn.Close() }) })
@@ -434,6 +514,18 @@ func wsMessageTypeID(v any) (typ, id string) {
 		id = f.String()
 	}
 	return typ, id
+}
+
+// setMessageID sets the ID field of v, a message as wsMessageTypeID reads
+// it.
+func setMessageID(v any, id string) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return
+	}
+	if f := rv.Elem().FieldByName("ID"); f.IsValid() && f.Kind() == reflect.String && f.CanSet() {
+		f.SetString(id)
+	}
 }
 
 func (c *timedConn) SetReadLimit(limit int64) {

@@ -39,6 +39,40 @@ func TestSubscriptionIDInUse(t *testing.T) {
 	})
 }
 
+// An id the client ended (complete) may be used again at once, as
+// graphql-transport-ws says, on both stores: the new subscription runs
+// and is sent its changes, with nothing more of the old one (no complete
+// the client would take for the new one's end), and the key's slot of the
+// old one is released.
+func TestSubscriptionIDReusedAfterClientComplete(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
+		w, _ := dialWS(t, dial, nil)
+		w.mustInit(nil)
+		w.subscribe("a", `subscription { changes { `+changeFields+` } }`)
+		waitActive(t, svc, 1)
+		w.send(wsMsg{Type: "complete", ID: "a"})
+		w.subscribe("a", `subscription { changes(kinds: [EVENT_ADDED]) { `+changeFields+` } }`)
+		waitActive(t, svc, 1)
+		track(t, dial, `{"messageId":"m1","anonymousId":"anon-1","event":"Viewed"}`)
+		m, code, reason := w.read()
+		if m.Type != "next" || m.ID != "a" || code != 0 {
+			t.Fatalf("after a, completed by the client, was subscribed again: %s %s %s (close %d %q); want the change of m1 on a",
+				m.Type, m.ID, m.Payload, code, reason)
+		}
+		var p struct {
+			Data struct {
+				Changes change `json:"changes"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(m.Payload, &p); err != nil || p.Data.Changes.EventID == nil || *p.Data.Changes.EventID != "default/m1" {
+			t.Fatalf("change on a: %s, want EVENT_ADDED of default/m1", m.Payload)
+		}
+		w.send(wsMsg{Type: "complete", ID: "a"})
+		waitActive(t, svc, 0)
+	})
+}
+
 // A connection_init whose payload is not a JSON object is answered with
 // close 4400, not left without an answer.
 func TestInitPayloadNotAnObject(t *testing.T) {
