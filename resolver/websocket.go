@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,11 @@ const (
 	// The graphql-transport-ws protocol's own codes.
 	wsCloseBadRequest = 4400
 	wsCloseDuplicate  = 4409
+	wsCloseInitAgain  = 4429
 )
+
+// graphqlTransportWS is the subprotocol of the graphql-ws client.
+const graphqlTransportWS = "graphql-transport-ws"
 
 type wsKey struct{}
 
@@ -60,6 +65,10 @@ type wsConnState struct {
 	// loneSurrogate is set when the last message read holds an unpaired
 	// UTF-16 surrogate escape, in its JSON or in its payload's document.
 	loneSurrogate atomic.Bool
+
+	// initialised is set when connection_init is read, acked when
+	// connection_ack is written.
+	initialised, acked atomic.Bool
 
 	// running holds the ids of the operations the client started that
 	// the server has not ended (with complete or error) yet; a complete
@@ -326,7 +335,10 @@ type timedConn struct {
 // wsRecheck, which runs then, refuses that operation (loneSurrogateRefusal).
 //
 // It also closes the connection, as the graphql-transport-ws protocol
-// asks, on two messages the transport would mishandle: a connection_init
+// asks, on the messages the transport would close it for with another
+// code (a message the protocol does not know: 4400; a second
+// connection_init: 4429; a subscribe before connection_ack: 4401), and on
+// two messages the transport would mishandle: a connection_init
 // whose payload is not a JSON object (4400; the transport would neither
 // answer nor close), and an operation started under the id of one still
 // running (4409; the transport would lose the first, which would run on,
@@ -351,12 +363,26 @@ func (c *timedConn) NextReader() (int, io.Reader, error) {
 		ID      string          `json:"id"`
 		Payload json.RawMessage `json:"payload"`
 	}
-	if json.Unmarshal(msg, &m) == nil {
+	decoded := json.Unmarshal(msg, &m) == nil
+	if c.WebsocketConn.Subprotocol() == graphqlTransportWS {
+		// The protocol's codes, where the transport would close with a
+		// generic protocol error (1002) or a normal closure (1000).
+		switch {
+		case !decoded || !slices.Contains([]string{"connection_init", "ping", "pong", "subscribe", "complete"}, m.Type):
+			return c.refuse(wsCloseBadRequest, "invalid message received: not a message of the graphql-transport-ws protocol")
+		case m.Type == "connection_init" && c.state.initialised.Load():
+			return c.refuse(wsCloseInitAgain, "too many initialisation requests: connection_init was sent already")
+		case m.Type == "subscribe" && !c.state.acked.Load():
+			return c.refuse(wsCloseUnauthorized, "unauthorized: send connection_init and wait for connection_ack first")
+		}
+	}
+	if decoded {
 		switch m.Type {
 		case "connection_init":
 			if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
 				return c.refuse(wsCloseBadRequest, "the connection_init payload must be a JSON object")
 			}
+			c.state.initialised.Store(true)
 		case "complete", "stop":
 			c.state.mu.Lock()
 			id := c.state.opID(m.ID)
@@ -463,6 +489,9 @@ func wsLoneSurrogate(msg []byte) bool {
 func (c *timedConn) WriteJSON(v any) error {
 	if c.state != nil {
 		typ, id := wsMessageTypeID(v)
+		if typ == "connection_ack" {
+			c.state.acked.Store(true)
+		}
 		c.state.mu.Lock()
 		cid, aliased := c.state.client[id]
 		end := typ == "complete" || typ == "error"
