@@ -48,6 +48,7 @@ const (
 	wsCloseBadRequest = 4400
 	wsCloseDuplicate  = 4409
 	wsCloseInitAgain  = 4429
+	wsCloseInitLate   = 4408
 )
 
 // graphqlTransportWS is the subprotocol of the graphql-ws client.
@@ -543,6 +544,17 @@ func wsMessageTypeID(v any) (typ, id string) {
 		id = f.String()
 	}
 	return typ, id
+}
+
+// WriteClose closes the connection. The transport ends a connection whose
+// connection_init did not come within its timeout with a generic protocol
+// error (1002); graphql-transport-ws names a code of its own for it, 4408.
+func (c *timedConn) WriteClose(code int, reason string) error {
+	if code == transport.WebsocketCloseProtocolError && reason == "connection initialisation timeout" &&
+		c.WebsocketConn.Subprotocol() == graphqlTransportWS {
+		code = wsCloseInitLate
+	}
+	return c.WebsocketConn.WriteClose(code, reason)
 }
 
 // setMessageID sets the ID field of v, a message as wsMessageTypeID reads

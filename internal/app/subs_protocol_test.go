@@ -75,8 +75,9 @@ func TestSubscriptionIDReusedAfterClientComplete(t *testing.T) {
 
 // The graphql-transport-ws protocol's close codes, on both stores: a
 // subscribe before the connection is acknowledged closes it with 4401, a
-// second connection_init with 4429, and a message of no type the protocol
-// knows with 4400; not with a normal closure or a generic protocol error.
+// second connection_init with 4429, a message of no type the protocol
+// knows with 4400, and no connection_init within 10 s with 4408; not with
+// a normal closure or a generic protocol error.
 func TestProtocolViolationsCloseCodes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		_, dial := startSubs(t, st, app.FeedConfig{}, nil)
@@ -89,12 +90,15 @@ func TestProtocolViolationsCloseCodes(t *testing.T) {
 			{"subscribe before connection_init", false, wsMsg{Type: "subscribe", ID: "a", Payload: json.RawMessage(`{"query":"subscription { changes { cursor } }"}`)}, 4401},
 			{"a second connection_init", true, wsMsg{Type: "connection_init"}, 4429},
 			{"an unknown message type", true, wsMsg{Type: "bogus", ID: "a"}, 4400},
+			{"no connection_init", false, wsMsg{}, 4408},
 		} {
 			w, _ := dialWS(t, dial, nil)
 			if c.init {
 				w.mustInit(nil)
 			}
-			w.send(c.send)
+			if c.send.Type != "" {
+				w.send(c.send)
+			}
 			if m, code, reason := w.read(); int(code) != c.want {
 				t.Errorf("%s: %s %s, close %d %q; want close %d", c.name, m.Type, m.Payload, code, reason, c.want)
 			}
