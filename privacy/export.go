@@ -407,10 +407,17 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 			return cmp.Or(strings.Compare(a.A, b.A), strings.Compare(a.B, b.B))
 		})
 		ex.links = slices.CompactFunc(ex.links, func(a, b graph.Link) bool { return a.A == b.A && a.B == b.B })
-		if cr == nil {
+		// Read in this transaction where the store can: on the embedded
+		// store a second read transaction opened in this one waits behind
+		// a writer that must grow the file, which waits for this one.
+		rd := cr
+		if trd, ok := tx.(ConsentReader); ok {
+			rd = trd
+		}
+		if rd == nil {
 			return nil
 		}
-		byKey, err := cr.ConsentOf(ctx, keys)
+		byKey, err := rd.ConsentOf(ctx, keys)
 		if err != nil {
 			return err
 		}
