@@ -445,8 +445,17 @@ func checkParams(body []byte) string {
 	if !ok || kind(q) != '"' {
 		return "request body must have a \"query\" string"
 	}
-	for name, want := range map[string]byte{"operationName": '"', "variables": '{', "extensions": '{'} {
-		if raw, ok := p[name]; ok && kind(raw) != want && kind(raw) != 'n' {
+	// The transport's decoder matches member names in any case
+	// ("Variables" fills variables) and repeats the whole body when one
+	// does not fit, so every member is checked under the name it fills.
+	for key, raw := range p {
+		for name, want := range map[string]byte{"query": '"', "operationName": '"', "variables": '{', "extensions": '{'} {
+			if !strings.EqualFold(key, name) || kind(raw) == want || (kind(raw) == 'n' && name != "query") {
+				continue
+			}
+			if name == "query" {
+				return "request body must have a \"query\" string"
+			}
 			what := "a string"
 			if want == '{' {
 				what = "a JSON object"
