@@ -87,7 +87,7 @@ func (r *Resolver) journey(ctx context.Context, p *graph.Profile, first *int, af
 	if to != nil {
 		q.To = graph.CleanUp(*to)
 	}
-	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+	if from != nil && to != nil && q.To.Before(q.From) {
 		return nil, invalidArg("to", "(%s) is before \"from\" (%s)", q.To.Format(time.RFC3339Nano), q.From.Format(time.RFC3339Nano))
 	}
 	if after != nil {
@@ -96,6 +96,11 @@ func (r *Resolver) journey(ctx context.Context, p *graph.Profile, first *int, af
 			return nil, err
 		}
 		q.After = &c
+	}
+	if to != nil && q.To.IsZero() {
+		// The earliest instant (0001-01-01T00:00:00Z): no event is before
+		// it, while a zero To would read as no bound.
+		return &gql.EventConnection{Edges: []*gql.EventEdge{}, Nodes: []*graph.Event{}, PageInfo: &gql.PageInfo{HasPreviousPage: after != nil}}, nil
 	}
 	evs, err := r.loaders(ctx).journey(ctx, r.engine, p.ID, q)
 	if err != nil {

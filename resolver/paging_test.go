@@ -322,3 +322,21 @@ func TestJourneySubMicrosecondBounds(t *testing.T) {
 		}
 	})
 }
+
+// A DateTime of the earliest instant (0001-01-01T00:00:00Z, a zero Go
+// time) given as journey's to is a bound like any other: no event is
+// before it, and a from after it is refused, though the store's query
+// reads a zero To as no bound at all.
+func TestJourneyToAtTheEarliestInstant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(ev("test/e1", t0, "track", "user_id:U"), ev("test/e2", t0.Add(time.Hour), "track", "user_id:U"))
+		pid := e.profileID("user_id", "U")
+		const earliest = "0001-01-01T00:00:00Z"
+		p := e.journeyPage(map[string]any{"id": pid, "first": 10, "to": earliest})
+		if ids := p.ids(); len(ids) != 0 || p.Profile.Journey.PageInfo.HasNextPage {
+			t.Errorf("journey(to: %s) = %v (hasNextPage %v), want no event", earliest, ids, p.Profile.Journey.PageInfo.HasNextPage)
+		}
+		e.refused(journeyQuery, map[string]any{"id": pid, "from": t0.Format(time.RFC3339), "to": earliest}, CodeInvalidArgument, `"to"`, `"from"`)
+	})
+}
