@@ -59,7 +59,7 @@ func (r *Resolver) normalizeInput(typeArg, valueArg, typ, value string) (graph.I
 	case "":
 		return n, nil
 	case graph.DropInvalidType:
-		return n, invalidArg(typeArg, "is not a valid identifier type (letters, digits and _ expected)")
+		return n, invalidArg(typeArg, "is not a valid identifier type: letters, digits and _ starting with a letter, at most 64 characters (in any case)")
 	default:
 		return n, invalidArg(valueArg, "is not a usable %s value: %s", typ, strings.ReplaceAll(why, "_", " "))
 	}
