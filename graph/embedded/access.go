@@ -117,6 +117,9 @@ func auditKey(at time.Time, id string) []byte {
 // ctx carries (access.WithAuditInWrite) are appended in the same
 // transaction once fn succeeds.
 func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err error) {
+	if err := s.notNested(ctx); err != nil {
+		return err
+	}
 	entries := access.AuditInWrite(ctx)
 	if err := access.CheckAudit(entries); err != nil {
 		return err
@@ -148,6 +151,9 @@ func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) (err erro
 // db.View): fn's own error comes back as is, bbolt's as unavailable.
 func (s *Store) boltTx(ctx context.Context, run func(func(*bolt.Tx) error) error, fn func(btx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.notNested(ctx); err != nil {
 		return err
 	}
 	var fnErr error

@@ -161,10 +161,14 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.notNested(ctx); err != nil {
+		return err
+	}
 	ctx, span := telemetry.StartChild(ctx, "store.update", dbSystem)
 	// The span and the store-error count see the error Update returns
 	// (a bbolt failure wrapped as unavailable), not bbolt's raw error.
 	defer func() { telemetry.EndStore(span, "update", retErr) }()
+	ctx = s.inTx(ctx)
 	var fnErr error
 	var err error
 	if fnErr = s.lockWrite(ctx); fnErr != nil {
@@ -198,9 +202,13 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.notNested(ctx); err != nil {
+		return err
+	}
 	ctx, span := telemetry.StartChild(ctx, "store.view", dbSystem)
 	// As in Update: count and record the error View returns.
 	defer func() { telemetry.EndStore(span, "view", retErr) }()
+	ctx = s.inTx(ctx)
 	var fnErr error
 	var err error
 	err = s.db.View(func(btx *bolt.Tx) error {
@@ -255,6 +263,27 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", filepath.Join(s.dir, FileName), err)
+	}
+	return nil
+}
+
+// txKey marks the context a transaction's function gets (View, Update)
+// with the store it runs in.
+type txKey struct{}
+
+// inTx returns ctx marked as inside a transaction of s.
+func (s *Store) inTx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, txKey{}, s)
+}
+
+// notNested refuses a transaction of s opened with the context of one of
+// its transactions still running: bbolt's second transaction in the same
+// goroutine can deadlock, a read behind a writer that must grow the file
+// while the first transaction holds it, or a write behind the store's own
+// writer. Work inside a transaction goes through the tx it is given.
+func (s *Store) notNested(ctx context.Context) error {
+	if outer, _ := ctx.Value(txKey{}).(*Store); outer == s {
+		return graph.Errorf(graph.EINTERNAL, "embedded store: a transaction was opened inside another of the same store; use the transaction at hand")
 	}
 	return nil
 }
