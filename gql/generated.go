@@ -4777,7 +4777,8 @@ extend type Mutation {
   createDestination(input: DestinationInput!): Destination @hasScope(scope: "audiences:write") @hasScope(scope: "profiles:read")
   """
   Replaces a destination's definition, keeping its id, createdAt, progress
-  and deliveries; a secret left out keeps the stored one, and a ` + "`" + `url` + "`" + `
+  and deliveries; a secret left out keeps the stored one, as ` + "`" + `headers` + "`" + `
+  left out keep the stored headers (` + "`" + `headers: []` + "`" + ` removes them), and a ` + "`" + `url` + "`" + `
   exactly as ` + "`" + `Destination.url` + "`" + ` shows it keeps the stored URL. Checked as
   createDestination. Audited.
   """
@@ -4824,7 +4825,7 @@ input DestinationInput {
   batchSize: Int
   "Attempts of a batch before it is dead, 1 to 100; 10 when left out."
   maxAttempts: Int
-  "Headers sent with every delivery (at most 20)."
+  "Headers sent with every delivery (at most 20). On update, left out keeps the stored headers and an empty list removes them."
   headers: [HeaderInput!]
   "Send identifiers and traits unmasked; needs pii:read."
   includePII: Boolean = false

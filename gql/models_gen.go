@@ -322,7 +322,7 @@ type DestinationInput struct {
 	BatchSize *int `json:"batchSize,omitempty"`
 	// Attempts of a batch before it is dead, 1 to 100; 10 when left out.
 	MaxAttempts *int `json:"maxAttempts,omitempty"`
-	// Headers sent with every delivery (at most 20).
+	// Headers sent with every delivery (at most 20). On update, left out keeps the stored headers and an empty list removes them.
 	Headers []*HeaderInput `json:"headers,omitempty"`
 	// Send identifiers and traits unmasked; needs pii:read.
 	IncludePii *bool `json:"includePII,omitempty"`

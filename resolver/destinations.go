@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -120,6 +121,11 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 		if d.MaxAttempts = *in.MaxAttempts; d.MaxAttempts < 1 || d.MaxAttempts > destination.MaxMaxAttempts {
 			return d, invalidArg("input.maxAttempts", "must be 1 to %d, got %d", destination.MaxMaxAttempts, d.MaxAttempts)
 		}
+	}
+	// Header values are write-only, as the secret is: an update that
+	// leaves headers out keeps the stored ones; an empty list removes them.
+	if in.Headers == nil && old != nil && len(old.Headers) > 0 {
+		d.Headers = maps.Clone(old.Headers)
 	}
 	if len(in.Headers) > 0 {
 		d.Headers = map[string]string{}

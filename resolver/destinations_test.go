@@ -131,17 +131,33 @@ func TestDestinationFields(t *testing.T) {
 		if !strings.Contains(string(list.Raw), d.ID) {
 			t.Fatalf("destinations does not list %s: %s", d.ID, list.Raw)
 		}
-		// An update without a secret keeps it.
+		// An update without a secret or headers keeps them: neither can be
+		// read back to be sent again.
 		var updated struct{ UpdateDestination destOut }
 		e.ok(hooks, `mutation($id: ID!) { updateDestination(id: $id, input: {name: "renamed", url: "https://93.184.215.14/v2", kinds: [EVENT_ADDED], batchSize: 5}) { id name batchSize includePII headerNames } }`,
 			map[string]any{"id": d.ID}, &updated)
-		if u := updated.UpdateDestination; u.Name != "renamed" || u.BatchSize != 5 || u.IncludePII || len(u.HeaderNames) != 0 {
+		if u := updated.UpdateDestination; u.Name != "renamed" || u.BatchSize != 5 || u.IncludePII || strings.Join(u.HeaderNames, ",") != "Authorization" {
 			t.Fatalf("updated %+v", u)
 		}
 		stored, err := s.(destination.Store).Destination(context.Background(), d.ID)
 		storetest.Must(t, err)
-		if stored.Secret != hookSecret || stored.URL != "https://93.184.215.14/v2" {
-			t.Fatalf("stored after update: url %s, secret kept %v", stored.URL, stored.Secret == hookSecret)
+		if stored.Secret != hookSecret || stored.URL != "https://93.184.215.14/v2" || len(stored.Headers) != 1 || stored.Headers["Authorization"] != hookHeaderVal {
+			t.Fatalf("stored after update: url %s, secret kept %v, %d headers, Authorization kept %v",
+				stored.URL, stored.Secret == hookSecret, len(stored.Headers), stored.Headers["Authorization"] == hookHeaderVal)
+		}
+		// Headers given replace the stored ones; an empty list removes them.
+		e.ok(hooks, `mutation($id: ID!) { updateDestination(id: $id, input: {name: "renamed", url: "https://93.184.215.14/v2", kinds: [EVENT_ADDED], headers: [{name: "X-Tenant", value: "t1"}]}) { id headerNames } }`,
+			map[string]any{"id": d.ID}, &updated)
+		if got := strings.Join(updated.UpdateDestination.HeaderNames, ","); got != "X-Tenant" {
+			t.Fatalf("headerNames after replacing the headers: %q, want X-Tenant", got)
+		}
+		e.ok(hooks, `mutation($id: ID!) { updateDestination(id: $id, input: {name: "renamed", url: "https://93.184.215.14/v2", kinds: [EVENT_ADDED], headers: []}) { id headerNames } }`,
+			map[string]any{"id": d.ID}, &updated)
+		if len(updated.UpdateDestination.HeaderNames) != 0 {
+			t.Fatalf("headerNames after headers: []: %v, want none", updated.UpdateDestination.HeaderNames)
+		}
+		if stored, err = s.(destination.Store).Destination(context.Background(), d.ID); err != nil || len(stored.Headers) != 0 {
+			t.Fatalf("stored headers after headers: []: %d (err %v), want none", len(stored.Headers), err)
 		}
 		e.refusedAs(hooks, `mutation { updateDestination(id: "dst_00000000000000000000000000000009", input: {name: "x", url: "https://93.184.215.14/"}) { id } }`,
 			CodeNotFound, `"id"`)
@@ -171,7 +187,7 @@ func TestDestinationFields(t *testing.T) {
 		}
 		// Every attempt is audited, the refused ones included, and no
 		// entry holds the secret.
-		for action, n := range map[string]int{"createDestination": 20, "updateDestination": 2, "deleteDestination": 2, "replayDeadLetters": 1} {
+		for action, n := range map[string]int{"createDestination": 20, "updateDestination": 4, "deleteDestination": 2, "replayDeadLetters": 1} {
 			got := e.audit(action)
 			if len(got) != n {
 				t.Errorf("%d audit entries for %s, want %d", len(got), action, n)
