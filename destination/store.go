@@ -89,6 +89,11 @@ type Store interface {
 	// queued at now.
 	// It returns how many.
 	ReplayDead(ctx context.Context, id string, now time.Time, limit int) (int, error)
+	// RetryNow makes the destination's in-flight delivery due at now when
+	// it is FAILED and due after now, and reports whether it was. Its
+	// attempts and its retry window (QueuedAt) stay as they are.
+	// ENOTFOUND when the destination is not stored.
+	RetryNow(ctx context.Context, id string, now time.Time) (bool, error)
 	// PruneDelivered deletes at most limit (1..MaxPage) of the
 	// destination's DELIVERED deliveries last updated before before,
 	// oldest first, and returns how many.

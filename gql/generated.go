@@ -462,6 +462,7 @@ type ComplexityRoot struct {
 		MergeProfiles           func(childComplexity int, ids []string, reason string) int
 		RemoveIdentifier        func(childComplexity int, typeArg string, value string, reason string) int
 		ReplayDeadLetters       func(childComplexity int, destinationID string) int
+		RetryDestination        func(childComplexity int, destinationID string) int
 		RevokeAPIKey            func(childComplexity int, id string) int
 		SetConsent              func(childComplexity int, input SetConsentInput) int
 		UnlinkIdentifiers       func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
@@ -705,6 +706,7 @@ type MutationResolver interface {
 	UpdateDestination(ctx context.Context, id string, input DestinationInput) (*Destination, error)
 	DeleteDestination(ctx context.Context, id string) (*bool, error)
 	ReplayDeadLetters(ctx context.Context, destinationID string) (*int, error)
+	RetryDestination(ctx context.Context, destinationID string) (*bool, error)
 }
 type ProfileResolver interface {
 	Identifiers(ctx context.Context, obj *graph.Profile, types []string, first *int) ([]*graph.Identifier, error)
@@ -2493,6 +2495,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReplayDeadLetters(childComplexity, args["destinationId"].(string)), true
+	case "Mutation.retryDestination":
+		if e.ComplexityRoot.Mutation.RetryDestination == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryDestination_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryDestination(childComplexity, args["destinationId"].(string)), true
 	case "Mutation.revokeApiKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -4791,6 +4804,14 @@ extend type Mutation {
   with maxAttempts and 24 hours from now. Audited.
   """
   replayDeadLetters(destinationId: ID!): Int @hasScope(scope: "audiences:write")
+  """
+  Makes the destination's failing delivery (status FAILED) due now rather
+  than at its nextAttemptAt, say once its receiver is fixed, and returns
+  whether one was waiting. Its attempts and its 24-hour retry window are
+  unchanged, and a new failure backs off as before. NOT_FOUND when no
+  destination is stored under ` + "`" + `destinationId` + "`" + `. Audited.
+  """
+  retryDestination(destinationId: ID!): Boolean @hasScope(scope: "audiences:write")
 }
 
 "Where a delivery stands."
@@ -6352,6 +6373,20 @@ func (ec *executionContext) field_Mutation_removeIdentifier_args(ctx context.Con
 }
 
 func (ec *executionContext) field_Mutation_replayDeadLetters_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "destinationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["destinationId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retryDestination_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "destinationId",
@@ -15058,6 +15093,68 @@ func (ec *executionContext) fieldContext_Mutation_replayDeadLetters(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_retryDestination(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryDestination(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryDestination(ctx, fc.Args["destinationId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "audiences:write")
+				if err != nil {
+					var zeroVal *bool
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *bool
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryDestination(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryDestination_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23498,6 +23595,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "replayDeadLetters":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_replayDeadLetters(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retryDestination":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryDestination(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++

@@ -378,6 +378,33 @@ func (r *Resolver) replayDeadLetters(ctx context.Context, id string) (*int, erro
 	return &n, nil
 }
 
+func (r *Resolver) retryDestination(ctx context.Context, id string) (*bool, error) {
+	entry := newEntry(ctx, "retryDestination", "")
+	fail := func(err error) (*bool, error) {
+		r.auditFailure(ctx, entry, err)
+		return nil, destErr(err)
+	}
+	st, err := r.destinationStore()
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkDestinationID("destinationId", id); err != nil {
+		return fail(err)
+	}
+	entry.Reason = "destination " + id
+	wctx, alone := r.auditedWrite(ctx, st, entry)
+	was, err := st.RetryNow(wctx, id, time.Now())
+	if err != nil {
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "destinationId")
+		}
+		return fail(err)
+	}
+	alone()
+	r.destinationsChanged()
+	return &was, nil
+}
+
 func (r *Resolver) destinations(ctx context.Context, first *int, after *string) (*gql.DestinationConnection, error) {
 	st, err := r.destinationStore()
 	if err != nil {

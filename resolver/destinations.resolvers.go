@@ -27,6 +27,10 @@ func (r *mutationResolver) ReplayDeadLetters(ctx context.Context, destinationID 
 	return r.replayDeadLetters(ctx, destinationID)
 }
 
+func (r *mutationResolver) RetryDestination(ctx context.Context, destinationID string) (*bool, error) {
+	return r.retryDestination(ctx, destinationID)
+}
+
 func (r *queryResolver) Destinations(ctx context.Context, first *int, after *string) (*gql.DestinationConnection, error) {
 	return r.destinations(ctx, first, after)
 }

@@ -27,6 +27,7 @@ func init() {
 	rootSamples["updateDestination"] = `updateDestination(id: "dst_00000000000000000000000000000000", input: {name: "scope test", url: "https://93.184.215.14/hook", kinds: [EVENT_ADDED]}) { id }`
 	rootSamples["deleteDestination"] = `deleteDestination(id: "dst_00000000000000000000000000000000")`
 	rootSamples["replayDeadLetters"] = `replayDeadLetters(destinationId: "dst_00000000000000000000000000000000")`
+	rootSamples["retryDestination"] = `retryDestination(destinationId: "dst_00000000000000000000000000000000")`
 }
 
 type destOut struct {

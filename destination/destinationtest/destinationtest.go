@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("LeaseRace", func(t *testing.T) { testLeaseRace(t, get(t)) })
 	t.Run("Batches", func(t *testing.T) { testBatches(t, get(t)) })
 	t.Run("Replay", func(t *testing.T) { testReplay(t, get(t)) })
+	t.Run("RetryNow", func(t *testing.T) { testRetryNow(t, get(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, get(t)) })
 	t.Run("Redact", func(t *testing.T) { testRedact(t, get(t)) })
 	t.Run("Prune", func(t *testing.T) { testPrune(t, get(t)) })
@@ -503,6 +504,60 @@ func testReplay(t *testing.T, s Store) {
 	}
 	_, err = s.ReplayDead(ctx, id(9), at(1), 10)
 	wantCode(t, err, graph.ENOTFOUND, "replay on a destination not stored")
+}
+
+func testRetryNow(t *testing.T, s Store) {
+	ctx := context.Background()
+	for n := 1; n <= 2; n++ {
+		_, err := s.CreateDestination(ctx, dest(n))
+		must(t, err)
+		_, _, err = s.AcquireLease(ctx, id(n), "a", at(0), time.Hour)
+		must(t, err)
+	}
+	// Nothing in flight: nothing to make due.
+	if ok, err := s.RetryNow(ctx, id(1), at(1)); err != nil || ok {
+		t.Fatalf("RetryNow with no delivery = %v, %v; want false", ok, err)
+	}
+	d, _, err := s.TakeBatch(ctx, id(1), "a", 0, 1, entries(1, 1), at(1))
+	must(t, err)
+	// A pending delivery is due already.
+	if ok, err := s.RetryNow(ctx, id(1), at(2)); err != nil || ok {
+		t.Fatalf("RetryNow on a pending delivery = %v, %v; want false", ok, err)
+	}
+	must(t, s.RecordAttempt(ctx, id(1), "a", d.Number, destination.Outcome{Status: destination.Failed, Attempts: 3,
+		NextAttempt: at(500), LastStatusCode: 503, LastError: "HTTP 503", At: at(10)}))
+	// The other destination's failing delivery is not touched.
+	d2, _, err := s.TakeBatch(ctx, id(2), "a", 0, 1, entries(1, 1), at(1))
+	must(t, err)
+	must(t, s.RecordAttempt(ctx, id(2), "a", d2.Number, destination.Outcome{Status: destination.Failed, Attempts: 1,
+		NextAttempt: at(700), LastStatusCode: 500, LastError: "HTTP 500", At: at(10)}))
+
+	ok, err := s.RetryNow(ctx, id(1), at(100))
+	must(t, err)
+	if !ok {
+		t.Fatal("RetryNow on a failed delivery due at +500s = false, want true")
+	}
+	got, found, err := s.InFlight(ctx, id(1))
+	must(t, err)
+	if !found || got.ID != d.ID || got.Status != destination.Failed || got.Attempts != 3 || !got.NextAttempt.Equal(at(100)) ||
+		!got.UpdatedAt.Equal(at(100)) || !got.QueuedAt.Equal(at(1)) || got.LastStatusCode != 503 || got.LastError != "HTTP 503" {
+		t.Fatalf("after RetryNow: %+v; want delivery %s failed, 3 attempts, due and updated at +100s, queued at +1s, last HTTP 503", got, d.ID)
+	}
+	other, _, err := s.InFlight(ctx, id(2))
+	must(t, err)
+	if !other.NextAttempt.Equal(at(700)) {
+		t.Fatalf("RetryNow of %s moved %s's delivery to %v, want it due at +700s", id(1), id(2), other.NextAttempt)
+	}
+	// Due already: nothing changes.
+	if ok, err := s.RetryNow(ctx, id(1), at(101)); err != nil || ok {
+		t.Fatalf("second RetryNow = %v, %v; want false", ok, err)
+	}
+	must(t, s.RecordAttempt(ctx, id(1), "a", d.Number, destination.Outcome{Status: destination.Delivered, Attempts: 4, LastStatusCode: 200, At: at(102)}))
+	if ok, err := s.RetryNow(ctx, id(1), at(103)); err != nil || ok {
+		t.Fatalf("RetryNow after delivery = %v, %v; want false", ok, err)
+	}
+	_, err = s.RetryNow(ctx, id(9), at(1))
+	wantCode(t, err, graph.ENOTFOUND, "RetryNow on a destination not stored")
 }
 
 func testDelete(t *testing.T, s Store) {

@@ -710,6 +710,42 @@ func (s *Store) ReplayDead(ctx context.Context, id string, now time.Time, limit 
 	return n, err
 }
 
+// RetryNow implements destination.Store.
+func (s *Store) RetryNow(ctx context.Context, id string, now time.Time) (bool, error) {
+	if err := checkDestID(id); err != nil {
+		return false, err
+	}
+	now = graph.Clean(now)
+	done := false
+	err := s.update(ctx, func(btx *bolt.Tx) error {
+		done = false
+		if _, ok, err := getDest(btx, id); err != nil || !ok {
+			if err == nil {
+				err = notFound(id)
+			}
+			return err
+		}
+		n := inFlight(btx, id)
+		if n == 0 {
+			return nil
+		}
+		d, ok, err := getDelivery(btx, id, n)
+		if err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("destination %s: delivery %d is indexed and missing", id, n)
+			}
+			return err
+		}
+		if destination.Status(d.Status) != destination.Failed || d.NextAttempt <= now.UnixNano() {
+			return nil
+		}
+		d.NextAttempt, d.UpdatedAt = now.UnixNano(), now.UnixNano()
+		done = true
+		return putDelivery(btx, id, n, d, destination.Failed)
+	})
+	return done, err
+}
+
 var _ destination.TxRedact = (*tx)(nil)
 
 // RedactDeliveries implements destination.TxRedact: a walk of the status

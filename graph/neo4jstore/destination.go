@@ -826,6 +826,47 @@ func (s *Store) ReplayDead(ctx context.Context, id string, now time.Time, limit 
 	return out.(int), nil
 }
 
+// qRetryNow locks the destination, as every write of its deliveries
+// does, then makes its in-flight delivery due when it is FAILED and due
+// later.
+var qRetryNow = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+SET d.{{lock}} = true
+WITH d
+OPTIONAL CALL (d) {
+  MATCH (x:{{Delivery}})
+  USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
+  WHERE x.{{destinationId}} = $id AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+  WITH x ORDER BY x.{{number}} LIMIT 1
+  WITH x WHERE x.{{status}} = $failed AND x.{{nextAttempt}} > $now
+  SET x.{{nextAttempt}} = $now, x.{{updatedAt}} = $now
+  RETURN count(x) AS n
+}
+RETURN coalesce(n, 0)`)
+
+// RetryNow implements destination.Store, in one round trip.
+func (s *Store) RetryNow(ctx context.Context, id string, now time.Time) (bool, error) {
+	if err := checkDestID(id); err != nil {
+		return false, err
+	}
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, qRetryNow, map[string]any{"id": id, "statuses": inFlightStatuses,
+			"failed": string(destination.Failed), "now": timeParam(now)})
+		if err != nil {
+			return nil, fmt.Errorf("retry now: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil, destNotFound(id)
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return n > 0, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return out.(bool), nil
+}
+
 func decodeEntries(raw string) ([]deliveryEntry, error) {
 	if raw == "" {
 		return nil, nil

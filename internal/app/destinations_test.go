@@ -143,3 +143,112 @@ func TestWebhookFlow(t *testing.T) {
 		}
 	})
 }
+
+// A failing batch waits its backoff (here an hour) until retryDestination
+// makes it due: the receiver, fixed meanwhile, gets it under the same
+// delivery id at once, and the batch keeps its count of attempts.
+func TestWebhookRetryNow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		var mu sync.Mutex
+		status := http.StatusServiceUnavailable
+		var hits []string
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits = append(hits, r.Header.Get("X-CDP-Delivery-Id"))
+			code := status
+			mu.Unlock()
+			w.WriteHeader(code)
+		}))
+		t.Cleanup(rcv.Close)
+		ln, err := server.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := app.Defaults()
+		cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.Nop()
+		cfg.Destinations = app.DestinationConfig{AllowPrivate: true, Poll: 20 * time.Millisecond, RetryBase: time.Hour}
+		svc, err := app.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Start()
+		t.Cleanup(func() { _ = svc.Close(context.Background()) })
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		dial := "127.0.0.1:" + port
+
+		var created struct {
+			D struct{ ID string } `json:"createDestination"`
+		}
+		gqlData(t, dial, "", fmt.Sprintf(`mutation { createDestination(input: {name: "retry", url: %q, secret: "retry-secret-0123456789", kinds: [EVENT_ADDED]}) { id } }`,
+			rcv.URL), &created)
+		retry := func(id string) bool {
+			var out struct {
+				R bool `json:"retryDestination"`
+			}
+			gqlData(t, dial, "", fmt.Sprintf(`mutation { retryDestination(destinationId: %q) }`, id), &out)
+			return out.R
+		}
+		if retry(created.D.ID) {
+			t.Fatal("retryDestination with nothing in flight = true")
+		}
+		if st := collect(t, dial, "", `{"userId":"u-1","messageId":"retry-1"}`); st != 200 {
+			t.Fatalf("collector: %d", st)
+		}
+		type node struct {
+			ID            string
+			Attempts      int
+			NextAttemptAt *time.Time
+		}
+		list := func(status string) []node {
+			var out struct {
+				C struct{ Nodes []node } `json:"destinationDeliveries"`
+			}
+			gqlData(t, dial, "", fmt.Sprintf(`{ destinationDeliveries(destinationId: %q, status: %s) { nodes { id attempts nextAttemptAt } } }`,
+				created.D.ID, status), &out)
+			return out.C.Nodes
+		}
+		wait := func(what string, cond func() bool) {
+			t.Helper()
+			deadline := time.Now().Add(60 * time.Second)
+			for !cond() {
+				if time.Now().After(deadline) {
+					t.Fatalf("gave up waiting for %s", what)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		wait("a failed attempt", func() bool { return len(list("FAILED")) == 1 })
+		failed := list("FAILED")[0]
+		if failed.Attempts != 1 || failed.NextAttemptAt == nil || time.Until(*failed.NextAttemptAt) < 10*time.Minute {
+			t.Fatalf("failed batch %+v, want one attempt and the next one about an hour away", failed)
+		}
+		mu.Lock()
+		status = http.StatusOK
+		mu.Unlock()
+		if !retry(created.D.ID) {
+			t.Fatal("retryDestination with a failing batch = false")
+		}
+		wait("the retried batch delivered", func() bool { return len(list("DELIVERED")) == 1 })
+		got := list("DELIVERED")[0]
+		if got.ID != failed.ID || got.Attempts != 2 {
+			t.Fatalf("delivered %+v, want %s after two attempts", got, failed.ID)
+		}
+		mu.Lock()
+		if len(hits) != 2 || hits[0] != failed.ID || hits[1] != failed.ID {
+			t.Errorf("receiver hits %v, want two under %s", hits, failed.ID)
+		}
+		mu.Unlock()
+		var e struct {
+			Errors []struct {
+				Message    string
+				Extensions struct{ Code string }
+			}
+		}
+		body, _ := json.Marshal(map[string]any{"query": `mutation { retryDestination(destinationId: "dst_00000000000000000000000000000009") }`})
+		r := send(t, "POST", "http://"+dial+"/graphql", "", "", string(body))
+		if err := json.Unmarshal([]byte(r.body), &e); err != nil || len(e.Errors) != 1 || e.Errors[0].Extensions.Code != "NOT_FOUND" ||
+			!strings.Contains(e.Errors[0].Message, "destinationId") {
+			t.Fatalf("retryDestination of an unknown id: %s, want NOT_FOUND naming destinationId", r.body)
+		}
+	})
+}
