@@ -328,59 +328,29 @@ func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.Dest
 }
 
 func (r *Resolver) deleteDestination(ctx context.Context, id string) (*bool, error) {
-	entry := newEntry(ctx, "deleteDestination", "")
-	fail := func(err error) (*bool, error) {
-		r.auditFailure(ctx, entry, err)
-		return nil, destErr(err)
-	}
-	st, err := r.destinationStore()
-	if err != nil {
-		return fail(err)
-	}
-	if err := checkDestinationID("id", id); err != nil {
-		return fail(err)
-	}
-	entry.Reason = "destination " + id
-	wctx, alone := r.auditedWrite(ctx, st, entry)
-	was, err := st.DeleteDestination(wctx, id)
-	if err != nil {
-		return fail(err)
-	}
-	alone()
-	r.destinationsChanged()
-	return &was, nil
+	return destinationWrite(ctx, r, "deleteDestination", "id", id, func(ctx context.Context, st destination.Store) (bool, error) {
+		return st.DeleteDestination(ctx, id)
+	})
 }
 
 func (r *Resolver) replayDeadLetters(ctx context.Context, id string) (*int, error) {
-	entry := newEntry(ctx, "replayDeadLetters", "")
-	fail := func(err error) (*int, error) {
-		r.auditFailure(ctx, entry, err)
-		return nil, destErr(err)
-	}
-	st, err := r.destinationStore()
-	if err != nil {
-		return fail(err)
-	}
-	if err := checkDestinationID("destinationId", id); err != nil {
-		return fail(err)
-	}
-	entry.Reason = "destination " + id
-	wctx, alone := r.auditedWrite(ctx, st, entry)
-	n, err := st.ReplayDead(wctx, id, time.Now(), destination.MaxPage)
-	if err != nil {
-		if graph.ErrorCode(err) == graph.ENOTFOUND {
-			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "destinationId")
-		}
-		return fail(err)
-	}
-	alone()
-	r.destinationsChanged()
-	return &n, nil
+	return destinationWrite(ctx, r, "replayDeadLetters", "destinationId", id, func(ctx context.Context, st destination.Store) (int, error) {
+		return st.ReplayDead(ctx, id, time.Now(), destination.MaxPage)
+	})
 }
 
 func (r *Resolver) retryDestination(ctx context.Context, id string) (*bool, error) {
-	entry := newEntry(ctx, "retryDestination", "")
-	fail := func(err error) (*bool, error) {
+	return destinationWrite(ctx, r, "retryDestination", "destinationId", id, func(ctx context.Context, st destination.Store) (bool, error) {
+		return st.RetryNow(ctx, id, time.Now())
+	})
+}
+
+// destinationWrite runs write, one audited change of the destination id
+// given as argument arg, and tells this server's deliveries to look
+// again. A store's NOT_FOUND names arg.
+func destinationWrite[T any](ctx context.Context, r *Resolver, action, arg, id string, write func(context.Context, destination.Store) (T, error)) (*T, error) {
+	entry := newEntry(ctx, action, "")
+	fail := func(err error) (*T, error) {
 		r.auditFailure(ctx, entry, err)
 		return nil, destErr(err)
 	}
@@ -388,21 +358,21 @@ func (r *Resolver) retryDestination(ctx context.Context, id string) (*bool, erro
 	if err != nil {
 		return fail(err)
 	}
-	if err := checkDestinationID("destinationId", id); err != nil {
+	if err := checkDestinationID(arg, id); err != nil {
 		return fail(err)
 	}
 	entry.Reason = "destination " + id
 	wctx, alone := r.auditedWrite(ctx, st, entry)
-	was, err := st.RetryNow(wctx, id, time.Now())
+	v, err := write(wctx, st)
 	if err != nil {
 		if graph.ErrorCode(err) == graph.ENOTFOUND {
-			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", "destinationId")
+			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored destination", arg)
 		}
 		return fail(err)
 	}
 	alone()
 	r.destinationsChanged()
-	return &was, nil
+	return &v, nil
 }
 
 func (r *Resolver) destinations(ctx context.Context, first *int, after *string) (*gql.DestinationConnection, error) {

@@ -455,28 +455,37 @@ func (s *Store) InFlight(ctx context.Context, id string) (destination.Delivery, 
 	var out destination.Delivery
 	found := false
 	err := s.view(ctx, func(btx *bolt.Tx) error {
-		found = false
-		if _, ok, err := getDest(btx, id); err != nil || !ok {
-			if err == nil {
-				err = notFound(id)
-			}
-			return err
+		r, n, err := readInFlight(btx, id)
+		if err == nil && n != 0 {
+			out = r.decode(id, n)
 		}
-		n := inFlight(btx, id)
-		if n == 0 {
-			return nil
-		}
-		r, ok, err := getDelivery(btx, id, n)
-		if err != nil || !ok {
-			if err == nil {
-				err = fmt.Errorf("destination %s: delivery %d is indexed and missing", id, n)
-			}
-			return err
-		}
-		out, found = r.decode(id, n), true
-		return nil
+		found = n != 0
+		return err
 	})
 	return out, found, err
+}
+
+// readInFlight returns the destination's in-flight delivery and its
+// number, 0 when none is; ENOTFOUND when the destination is not stored.
+func readInFlight(btx *bolt.Tx, id string) (deliveryRecord, uint64, error) {
+	if _, ok, err := getDest(btx, id); err != nil || !ok {
+		if err == nil {
+			err = notFound(id)
+		}
+		return deliveryRecord{}, 0, err
+	}
+	n := inFlight(btx, id)
+	if n == 0 {
+		return deliveryRecord{}, 0, nil
+	}
+	r, ok, err := getDelivery(btx, id, n)
+	if err == nil && !ok {
+		err = fmt.Errorf("destination %s: delivery %d is indexed and missing", id, n)
+	}
+	if err != nil {
+		return deliveryRecord{}, 0, err
+	}
+	return r, n, nil
 }
 
 func leaseLost(id string) error {
@@ -719,25 +728,9 @@ func (s *Store) RetryNow(ctx context.Context, id string, now time.Time) (bool, e
 	done := false
 	err := s.update(ctx, func(btx *bolt.Tx) error {
 		done = false
-		if _, ok, err := getDest(btx, id); err != nil || !ok {
-			if err == nil {
-				err = notFound(id)
-			}
+		d, n, err := readInFlight(btx, id)
+		if err != nil || n == 0 || destination.Status(d.Status) != destination.Failed || d.NextAttempt <= now.UnixNano() {
 			return err
-		}
-		n := inFlight(btx, id)
-		if n == 0 {
-			return nil
-		}
-		d, ok, err := getDelivery(btx, id, n)
-		if err != nil || !ok {
-			if err == nil {
-				err = fmt.Errorf("destination %s: delivery %d is indexed and missing", id, n)
-			}
-			return err
-		}
-		if destination.Status(d.Status) != destination.Failed || d.NextAttempt <= now.UnixNano() {
-			return nil
 		}
 		d.NextAttempt, d.UpdatedAt = now.UnixNano(), now.UnixNano()
 		done = true

@@ -471,10 +471,14 @@ func decodeDelivery(v any) (destination.Delivery, error) {
 
 var inFlightStatuses = []any{string(destination.Pending), string(destination.Failed)}
 
-var qInFlight = cypher(`
+// matchInFlight matches the in-flight deliveries of destination $id
+// ($statuses: inFlightStatuses) through the status index.
+const matchInFlight = `
 MATCH (x:{{Delivery}})
 USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
-WHERE x.{{destinationId}} = $id AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+WHERE x.{{destinationId}} = $id AND x.{{status}} IN $statuses AND x.{{number}} >= 0`
+
+var qInFlight = cypher(matchInFlight + `
 WITH x ORDER BY x.{{number}} LIMIT 1
 RETURN x { .* }`)
 
@@ -519,10 +523,7 @@ var qLockForWork = cypher(`
 MATCH (d:{{Destination}} { {{id}}: $id })
 SET d.{{lock}} = true
 WITH d
-OPTIONAL CALL (d) {
-  MATCH (x:{{Delivery}})
-  USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
-  WHERE x.{{destinationId}} = $id AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+OPTIONAL CALL (d) {` + matchInFlight + `
   RETURN x.{{number}} AS inflight LIMIT 1
 }
 RETURN d.{{leaseHolder}} = $holder AND d.{{leaseExpires}} > $now, d.{{cursor}}, inflight`)
@@ -833,10 +834,7 @@ var qRetryNow = cypher(`
 MATCH (d:{{Destination}} { {{id}}: $id })
 SET d.{{lock}} = true
 WITH d
-OPTIONAL CALL (d) {
-  MATCH (x:{{Delivery}})
-  USING INDEX SEEK x:{{Delivery}}({{destinationId}}, {{status}}, {{number}})
-  WHERE x.{{destinationId}} = $id AND x.{{status}} IN $statuses AND x.{{number}} >= 0
+OPTIONAL CALL (d) {` + matchInFlight + `
   WITH x ORDER BY x.{{number}} LIMIT 1
   WITH x WHERE x.{{status}} = $failed AND x.{{nextAttempt}} > $now
   SET x.{{nextAttempt}} = $now, x.{{updatedAt}} = $now

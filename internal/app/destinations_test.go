@@ -45,21 +45,7 @@ func TestWebhookFlow(t *testing.T) {
 		}))
 		t.Cleanup(rcv.Close)
 
-		ln, err := server.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := app.Defaults()
-		cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.Nop()
-		cfg.Destinations = app.DestinationConfig{AllowPrivate: true, Poll: 20 * time.Millisecond, RetryBase: 20 * time.Millisecond}
-		svc, err := app.New(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Start()
-		t.Cleanup(func() { _ = svc.Close(context.Background()) })
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		dial := "127.0.0.1:" + port
+		dial := startWebhookService(t, st, 20*time.Millisecond)
 
 		var created struct {
 			D struct{ ID string } `json:"createDestination"`
@@ -85,17 +71,7 @@ func TestWebhookFlow(t *testing.T) {
 				created.D.ID, status), &out)
 			return out
 		}
-		wait := func(what string, cond func() bool) {
-			t.Helper()
-			deadline := time.Now().Add(60 * time.Second)
-			for !cond() {
-				if time.Now().After(deadline) {
-					t.Fatalf("gave up waiting for %s", what)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-		wait("a dead letter", func() bool { return len(list("DEAD").C.Nodes) == 1 })
+		waitFor(t, "a dead letter", func() bool { return len(list("DEAD").C.Nodes) == 1 })
 		dead := list("DEAD").C.Nodes[0]
 		if dead.Attempts != 1 || dead.LastStatusCode == nil || *dead.LastStatusCode != 410 || dead.EntryCount != 1 {
 			t.Fatalf("dead letter %+v, want one attempt answered 410, one entry", dead)
@@ -110,7 +86,7 @@ func TestWebhookFlow(t *testing.T) {
 		if replay.N != 1 {
 			t.Fatalf("replayDeadLetters = %d, want 1", replay.N)
 		}
-		wait("the replayed batch delivered", func() bool { return len(list("DELIVERED").C.Nodes) == 1 })
+		waitFor(t, "the replayed batch delivered", func() bool { return len(list("DELIVERED").C.Nodes) == 1 })
 		if got := list("DELIVERED").C.Nodes[0].ID; got != dead.ID {
 			t.Fatalf("delivered %s, want the dead letter %s", got, dead.ID)
 		}
@@ -144,6 +120,40 @@ func TestWebhookFlow(t *testing.T) {
 	})
 }
 
+// startWebhookService starts the wired service on st, with destinations
+// allowed on loopback, polling every 20 ms and retrying after retryBase,
+// and returns the address to dial.
+func startWebhookService(t *testing.T, st graph.Store, retryBase time.Duration) string {
+	t.Helper()
+	ln, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.Defaults()
+	cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.Nop()
+	cfg.Destinations = app.DestinationConfig{AllowPrivate: true, Poll: 20 * time.Millisecond, RetryBase: retryBase}
+	svc, err := app.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Start()
+	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return "127.0.0.1:" + port
+}
+
+// waitFor polls cond until it holds, for up to a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // A failing batch waits its backoff (here an hour) until retryDestination
 // makes it due: the receiver, fixed meanwhile, gets it under the same
 // delivery id at once, and the batch keeps its count of attempts.
@@ -160,21 +170,7 @@ func TestWebhookRetryNow(t *testing.T) {
 			w.WriteHeader(code)
 		}))
 		t.Cleanup(rcv.Close)
-		ln, err := server.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := app.Defaults()
-		cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.Nop()
-		cfg.Destinations = app.DestinationConfig{AllowPrivate: true, Poll: 20 * time.Millisecond, RetryBase: time.Hour}
-		svc, err := app.New(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Start()
-		t.Cleanup(func() { _ = svc.Close(context.Background()) })
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		dial := "127.0.0.1:" + port
+		dial := startWebhookService(t, st, time.Hour)
 
 		var created struct {
 			D struct{ ID string } `json:"createDestination"`
@@ -207,17 +203,7 @@ func TestWebhookRetryNow(t *testing.T) {
 				created.D.ID, status), &out)
 			return out.C.Nodes
 		}
-		wait := func(what string, cond func() bool) {
-			t.Helper()
-			deadline := time.Now().Add(60 * time.Second)
-			for !cond() {
-				if time.Now().After(deadline) {
-					t.Fatalf("gave up waiting for %s", what)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-		wait("a failed attempt", func() bool { return len(list("FAILED")) == 1 })
+		waitFor(t, "a failed attempt", func() bool { return len(list("FAILED")) == 1 })
 		failed := list("FAILED")[0]
 		if failed.Attempts != 1 || failed.NextAttemptAt == nil || time.Until(*failed.NextAttemptAt) < 10*time.Minute {
 			t.Fatalf("failed batch %+v, want one attempt and the next one about an hour away", failed)
@@ -228,7 +214,7 @@ func TestWebhookRetryNow(t *testing.T) {
 		if !retry(created.D.ID) {
 			t.Fatal("retryDestination with a failing batch = false")
 		}
-		wait("the retried batch delivered", func() bool { return len(list("DELIVERED")) == 1 })
+		waitFor(t, "the retried batch delivered", func() bool { return len(list("DELIVERED")) == 1 })
 		got := list("DELIVERED")[0]
 		if got.ID != failed.ID || got.Attempts != 2 {
 			t.Fatalf("delivered %+v, want %s after two attempts", got, failed.ID)
