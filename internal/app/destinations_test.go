@@ -1,14 +1,12 @@
 package app_test
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,12 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/internal/storetest"
-	"github.com/idgraph/cdp/server"
 )
 
 // Through the wired service: a destination created over GraphQL receives
@@ -125,21 +120,10 @@ func TestWebhookFlow(t *testing.T) {
 // and returns the address to dial.
 func startWebhookService(t *testing.T, st graph.Store, retryBase time.Duration) string {
 	t.Helper()
-	ln, err := server.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := app.Defaults()
-	cfg.Store, cfg.Listener, cfg.Logger = st, ln, zerolog.Nop()
-	cfg.Destinations = app.DestinationConfig{AllowPrivate: true, Poll: 20 * time.Millisecond, RetryBase: retryBase}
-	svc, err := app.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Start()
-	t.Cleanup(func() { _ = svc.Close(context.Background()) })
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return "127.0.0.1:" + port
+	_, dial := startSubs(t, st, app.Defaults().Feed, func(c *app.Config) {
+		c.Destinations = app.DestinationConfig{AllowPrivate: true, Poll: 20 * time.Millisecond, RetryBase: retryBase}
+	})
+	return dial
 }
 
 // waitFor polls cond until it holds, for up to a minute.
