@@ -246,7 +246,12 @@
 
   // ---- routing -------------------------------------------------------------
 
+  // Each page drawn, and each profile asked for, takes the next number:
+  // an answer for an earlier one (the user went on to another page, or
+  // signed out, meanwhile) is dropped rather than drawn over what is shown.
+  var shown = 0;
   function view(title) {
+    shown++;
     var main = clear($("main"));
     main.removeAttribute("data-rendered");
     document.title = title + " · Identity graph console";
@@ -390,10 +395,12 @@
       add(main, h("p", { "class": "muted", text: "Loading…" }));
     }
     S.lastProfile = id;
+    var my = ++shown;
     if (!can("profiles:read")) { clear(main); add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: lacks("profiles:read") })); return; }
     var start = performance.now(), before = stats.graphql;
     performance.mark("cdp-profile-start");
     gql(Q360, { id: id, aud: can("audiences:read") }).then(must).then(restOfHistory).then(restOfConsent).then(function (d) {
+      if (my !== shown) return;
       var p = d.profile;
       clear(main);
       if (!p) {
@@ -407,7 +414,7 @@
       main.setAttribute("data-rendered", p.id);
       startLive(p.id);
     }).catch(function (e) {
-      if (e.status === 401) return; // signOut has drawn the sign-in page
+      if (e.status === 401 || my !== shown) return; // signOut has drawn the sign-in page
       clear(main); add(main, h("h1", { text: "Profile" }), errBox(e.message));
     });
   }
