@@ -126,3 +126,48 @@ func TestLateProfileAnswerIsNotShownOverAnotherPage(t *testing.T) {
 		t.Fatalf("after signing out, Ann's late answer shows:\n%s", main)
 	}
 }
+
+// An unlink refused because the key was revoked meanwhile signs the
+// console out with that reason. It used to ask for the profile again once
+// signed out, without a key, so the sign-in page said "an API key is
+// required" instead of why the key was refused.
+func TestRefusedUnlinkSignsOutWithTheReason(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "agent": {"profiles:read", "pii:read", "identity:write"}, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	annID := s.profileID(t, admin, "email", "ann@example.com")
+	tb := newTab(t, s)
+	tb.allowed = []string{"HTTP 401 " + s.base + "/graphql", "status of 401 (Unauthorized) " + s.base + "/graphql"}
+	tb.signIn(s.base, keys["agent"])
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	edge := `(function () { var rows = document.querySelectorAll("tr[data-edge]"); for (var i = 0; i < rows.length; i++) {
+		var t = rows[i].innerText; if (t.indexOf("anon-ann") >= 0 && t.indexOf("u-ann") >= 0 && t.indexOf("refused") < 0) return rows[i]; } return null; })()`
+	tb.eval(edge+`.querySelector("button").click()`, nil)
+	tb.waitJS("the link explained", `document.querySelector("#explanation button")`)
+
+	var ks struct {
+		APIKeys struct{ Nodes []struct{ ID, Name string } }
+	}
+	s.gql(t, admin, `{apiKeys{nodes{id name}}}`, nil, &ks)
+	agentID := ""
+	for _, k := range ks.APIKeys.Nodes {
+		if k.Name == "agent" {
+			agentID = k.ID
+		}
+	}
+	var rv struct{ RevokeApiKey struct{ ID string } }
+	s.gql(t, admin, `mutation($id:ID!){revokeApiKey(id:$id){id}}`, map[string]any{"id": agentID}, &rv)
+
+	tb.run(chromedp.Click("#explanation button", chromedp.ByQuery), chromedp.WaitVisible("dialog[open] textarea", chromedp.ByQuery))
+	tb.setValue("dialog[open] textarea", "support ticket 43")
+	tb.run(chromedp.Click(`dialog[open] button[value=ok]`, chromedp.ByQuery))
+	tb.waitJS("the sign-in page", `document.getElementById("signin")`)
+	// The page settles: whatever the console does after the refusal is
+	// over once no GraphQL request is pending (each is answered at once).
+	tb.waitJS("no profile page", `document.getElementById("signin") && !document.getElementById("main").getAttribute("data-rendered")`)
+	shown := tb.text(`document.getElementById("main").innerText`)
+	if !strings.Contains(shown, "API key "+agentID+" was revoked") {
+		t.Fatalf("after an unlink refused for a revoked key the page shows:\n%s\nwant the sign-in page naming the revocation", shown)
+	}
+}

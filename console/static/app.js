@@ -752,7 +752,11 @@
               : "Unlinked: the identifiers are still joined through other links.";
             say(msg);
             profilePage(p.id, msg);
-          }).catch(function (e) { say(e.message); profilePage(p.id, "Unlink failed: " + e.message); });
+          }).catch(function (e) {
+            // A refused key has signed out, with the reason: nothing to redraw.
+            if (e.status === 401) return;
+            say(e.message); profilePage(p.id, "Unlink failed: " + e.message);
+          });
       });
   }
 
