@@ -171,3 +171,43 @@ func TestRefusedUnlinkSignsOutWithTheReason(t *testing.T) {
 		t.Fatalf("after an unlink refused for a revoked key the page shows:\n%s\nwant the sign-in page naming the revocation", shown)
 	}
 }
+
+// A key revoked while a profile is open ends the page's live updates (the
+// server ends the subscription with UNAUTHENTICATED within 5 s): the
+// console signs out with the reason, as for any refused request. It used
+// to go on saying "Live: changes appear here." over the profile, with no
+// change ever shown again.
+func TestRevokedKeySignsOutTheLiveProfile(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "agent": {"profiles:read", "pii:read"}, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	annID := s.profileID(t, admin, "email", "ann@example.com")
+	tb := newTab(t, s)
+	tb.allowed = []string{"HTTP 401 " + s.base + "/graphql", "status of 401 (Unauthorized) " + s.base + "/graphql"}
+	tb.signIn(s.base, keys["agent"])
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
+	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
+	tb.waitJS("the subscription", `document.getElementById("live").textContent.indexOf("Live") === 0`)
+
+	var ks struct {
+		APIKeys struct{ Nodes []struct{ ID, Name string } }
+	}
+	s.gql(t, admin, `{apiKeys{nodes{id name}}}`, nil, &ks)
+	agentID := ""
+	for _, k := range ks.APIKeys.Nodes {
+		if k.Name == "agent" {
+			agentID = k.ID
+		}
+	}
+	var rv struct{ RevokeApiKey struct{ ID string } }
+	s.gql(t, admin, `mutation($id:ID!){revokeApiKey(id:$id){id}}`, map[string]any{"id": agentID}, &rv)
+
+	tb.waitJS("the sign-in page", `document.getElementById("signin")`)
+	shown := tb.text(`document.getElementById("main").innerText`)
+	if !strings.Contains(shown, "API key "+agentID+" was revoked") || strings.Contains(shown, "ann@example.com") {
+		t.Fatalf("after the key was revoked the page shows:\n%s\nwant the sign-in page naming the revocation", shown)
+	}
+	if tb.text(`String(sessionStorage.getItem("cdp.console.key"))`) != "null" {
+		t.Fatalf("the revoked key is still kept in the tab")
+	}
+}

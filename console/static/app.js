@@ -849,6 +849,17 @@
         if (badge) badge.textContent = "Live: changes appear here.";
       } else if (msg.type === "ping") {
         ws.send(JSON.stringify({ type: "pong" }));
+      } else if ((msg.type === "error" || msg.type === "complete") && !me.closed) {
+        // The server ended the subscription: the page is no longer live.
+        var errs = msg.type === "error" && Array.isArray(msg.payload) ? msg.payload : [];
+        stopLive();
+        if (errs.some(function (e) { return e && e.extensions && e.extensions.code === "UNAUTHENTICATED"; })) {
+          // The key was refused (revoked, expired, or open mode ended):
+          // asking again signs out with the server's reason (gql, 401).
+          probe().catch(function () { /* said */ });
+          return;
+        }
+        if (badge && badge.isConnected) badge.textContent = "Live updates stopped: reload the page to follow changes again.";
       } else if (msg.type === "next" && !me.closed) {
         clearTimeout(me.t);
         me.t = setTimeout(function redraw() {
