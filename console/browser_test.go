@@ -1282,7 +1282,7 @@ func TestConsoleRenamesStaticAudience(t *testing.T) {
 	}
 	tb.axe("static audience editor")
 	tb.setValue("#audience-form input[name=name]", "Like the club, renamed")
-	tb.setValue("#audience-form input[name=description]", "for the spring campaign")
+	tb.setValue("#audience-form [name=description]", "for the spring campaign")
 	tb.run(chromedp.Click(`#audience-form button[type=submit]`, chromedp.ByQuery))
 	tb.waitJS("the audience saved", `document.getElementById("saved") || document.querySelector("#audience-form .error")`)
 	if msg := tb.text(`(function () { var e = document.querySelector("#audience-form .error"); return e ? e.textContent : ""; })()`); msg != "" {

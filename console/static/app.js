@@ -1230,7 +1230,9 @@
       clear(editor);
       add(editor, h("h2", { id: "h-builder", text: a ? "Edit " + a.name : "New audience" }));
       var name = h("input", { name: "name", required: true, value: a ? a.name : "" });
-      var desc = h("input", { name: "description", value: a && a.description ? a.description : "" });
+      // A description may hold line breaks (the API keeps tab and newline):
+      // a one-line field would drop them on any save.
+      var desc = h("textarea", { name: "description", rows: "2", value: a && a.description ? a.description : "" });
       var purpose = h("input", { name: "purpose", list: "purposes-a", value: a && a.purpose ? a.purpose : "" });
       var preview = h("div", { id: "preview", "aria-live": "polite", "aria-atomic": "true" });
       var seq = 0, timer = null;
@@ -1263,7 +1265,7 @@
         onsubmit: function (ev) {
           ev.preventDefault();
           clear(out);
-          var input = { name: name.value.trim(), description: desc.value.trim() || null, purpose: purpose.value.trim() || null };
+          var input = { name: name.value.trim(), description: desc.value.trim() ? desc.value : null, purpose: purpose.value.trim() || null };
           if (!isStatic) {
             var f = builder.filter();
             if (f.error) { add(out, errBox(f.error)); return; }
