@@ -386,6 +386,22 @@
     "identityGraph { nodes(first: 200) { id type value profileId inProfile firstSeen lastSeen } " +
     "edges(first: 200) { from to rejected source evidence reason count firstSeen lastSeen at } } } }";
 
+  // The 360 view lists the first 100 identifiers. Where the rules'
+  // maxIdentifiers is lower, the API refuses first: 100 (no profile holds
+  // more than maxIdentifiers, nor does the API list more): the view then
+  // asks without first, for all of them, from then on.
+  var idsFirst = true;
+  function ask360(id) {
+    var q = idsFirst ? Q360 : Q360.replace("identifiers(first: 100)", "identifiers");
+    return gql(q, { id: id, aud: can("audiences:read") }).catch(function (e) {
+      if (idsFirst && e.code === "INVALID_ARGUMENT" && e.message.indexOf("Profile.identifiers") >= 0) {
+        idsFirst = false;
+        return ask360(id);
+      }
+      throw e;
+    });
+  }
+
   function profilePage(id, notice) {
     // Redrawing the profile on view (after a change) keeps it on screen
     // until the new answer is in.
@@ -399,7 +415,7 @@
     if (!can("profiles:read")) { clear(main); add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: lacks("profiles:read") })); return; }
     var start = performance.now(), before = stats.graphql;
     performance.mark("cdp-profile-start");
-    gql(Q360, { id: id, aud: can("audiences:read") }).then(must).then(restOfHistory).then(restOfConsent).then(function (d) {
+    ask360(id).then(must).then(restOfHistory).then(restOfConsent).then(function (d) {
       if (my !== shown) return;
       var p = d.profile;
       clear(main);
