@@ -193,6 +193,9 @@
     stopLive();
     S.key = null;
     S.scopes = {};
+    // The next person to sign in in this tab starts afresh: the privacy
+    // page is not filled in with the profile this session last opened.
+    S.lastProfile = "";
     try {
       sessionStorage.removeItem(KEY);
       // GraphiQL's tabs and history in this tab hold the key in headers.
