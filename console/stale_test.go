@@ -211,3 +211,37 @@ func TestRevokedKeySignsOutTheLiveProfile(t *testing.T) {
 		t.Fatalf("the revoked key is still kept in the tab")
 	}
 }
+
+// A search by identifier answered after the user went on to another page
+// leaves them there: it used to take them to the profile found, away
+// from the page they had chosen meanwhile.
+func TestLateFindDoesNotLeaveThePageShown(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	tb := newTab(t, s)
+	tb.signIn(s.base, keys["admin"])
+	hd := holdRequests(tb)
+	tb.eval(`(function () {
+		var orig = Response.prototype.json;
+		Response.prototype.json = function () {
+			var p = orig.call(this);
+			p.then(function (b) {
+				if (b && b.data && b.data.profileByIdentifier) setTimeout(function () { window.findAnswered = true; }, 0);
+			}, function () {});
+			return p;
+		};
+		return true;
+	})()`, new(bool))
+	hd.hold("profileByIdentifier", "ann@example.com")
+	tb.setValue("#find-identifier input[name=type]", "email")
+	tb.setValue("#find-identifier input[name=value]", "ann@example.com")
+	tb.run(chromedp.Click("#find-identifier button[type=submit]", chromedp.ByQuery))
+	held := <-hd.held
+	tb.run(chromedp.Click(`a[data-nav=audiences]`, chromedp.ByQuery))
+	tb.waitJS("the audiences page", `document.getElementById("audience-form")`)
+	hd.release(held)
+	tb.waitJS("the late answer handled", `window.findAnswered === true`)
+	if h := tb.text(`location.hash`); h != "#/audiences" {
+		t.Fatalf("after a late answer to Find the console went to %q, want to stay on #/audiences", h)
+	}
+}

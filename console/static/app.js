@@ -330,8 +330,10 @@
           onsubmit: function (ev) {
             ev.preventDefault();
             clear(out);
+            var at = shown; // an answer once the user has left this page takes them nowhere
             gql("query Find($t: String!, $v: String!) { profileByIdentifier(type: $t, value: $v) { id } }", { t: type.value.trim(), v: value.value })
               .then(must).then(function (d) {
+                if (at !== shown) return;
                 if (d.profileByIdentifier) go("#/profile/" + encodeURIComponent(d.profileByIdentifier.id));
                 else add(out, h("p", { "class": "note", text: "No profile holds this identifier." }));
               }).catch(function (e) { add(out, errBox(e.message)); });
