@@ -40,6 +40,12 @@ const (
 	// SDKs fill it from a page's utm_campaign, which no one checks, so a
 	// longer name is cut (on a rune boundary) rather than refused.
 	MaxCampaignBytes = 256
+	// MaxEventNameBytes bounds a track's event and a page's or screen's
+	// name. The name is indexed on Neo4j (with the time, a key of at most
+	// about 8 KB), so a much longer one could not be stored there; a name
+	// this long is a client's bug (a whole object interpolated into it),
+	// and cutting it would make it another name, so it is refused.
+	MaxEventNameBytes = 4096
 	// MaxChannelBytes bounds context.channel as kept on the event; a longer
 	// one is cut (on a rune boundary), as a campaign is.
 	MaxChannelBytes = 64
@@ -245,6 +251,9 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 		if !ok || strings.TrimSpace(name) == "" {
 			return graph.Event{}, invalid("event is required for a track message")
 		}
+		if len(name) > MaxEventNameBytes {
+			return graph.Event{}, invalid("event is %d bytes; at most %d are accepted", len(name), MaxEventNameBytes)
+		}
 		ev.Name = name
 		if props, e = object(msg, "properties", "properties"); e != nil {
 			return graph.Event{}, e
@@ -252,6 +261,9 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 	case TypePage, TypeScreen:
 		if ev.Name, _, e = text(msg, "name"); e != nil {
 			return graph.Event{}, e
+		}
+		if len(ev.Name) > MaxEventNameBytes {
+			return graph.Event{}, invalid("name is %d bytes; at most %d are accepted", len(ev.Name), MaxEventNameBytes)
 		}
 		if props, e = object(msg, "properties", "properties"); e != nil {
 			return graph.Event{}, e
