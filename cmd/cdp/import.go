@@ -147,8 +147,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	// Rejected rows hold personal data: keep the file private.
 	// A file that exists keeps its mode through O_CREATE, so it is made
-	// private too before anything is written to it.
-	rf, err := os.OpenFile(rejectsPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	// private too before anything is written to it. It is opened now, so
+	// that a path that cannot be written stops the import before a row is
+	// sent, but emptied only once a row is read (rejectsFile): an import
+	// refused at the CSV header (a --map naming no column) leaves an
+	// earlier run's file as it was, as a refused configuration does.
+	_, statErr := os.Stat(rejectsPath)
+	existed := statErr == nil
+	rf, err := os.OpenFile(rejectsPath, os.O_CREATE|os.O_WRONLY, 0o600)
 	if err == nil {
 		if cerr := rf.Chmod(0o600); cerr != nil {
 			rf.Close()
@@ -159,7 +165,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "cdp import: rejects file: %v\n", err)
 		return 2
 	}
-	rw := bufio.NewWriter(rf)
+	rjf := &rejectsFile{f: rf}
+	rw := bufio.NewWriter(rjf)
 	cfg.Rejects = rw
 
 	rows := int64(-1)
@@ -172,10 +179,20 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	stats, ierr := ingest.Import(ctx, in, cfg)
 	prog.finish(stats)
 	ferr := rw.Flush()
+	untouched := ierr != nil && stats.Rows == 0 && !rjf.emptied
+	if !untouched && ferr == nil {
+		// No stale rows from an earlier run, even when none was written.
+		ferr = rjf.empty()
+	}
 	if cerr := rf.Close(); ferr == nil {
 		ferr = cerr
 	}
-	if stats.Rejected == 0 && ferr == nil {
+	switch {
+	case untouched && !existed:
+		_ = os.Remove(rejectsPath) // this run made it, and wrote nothing
+	case untouched:
+		// Refused before a row was read: an earlier run's file stays.
+	case stats.Rejected == 0 && ferr == nil:
 		_ = os.Remove(rejectsPath) // no stale file from an earlier run
 	}
 
@@ -210,6 +227,29 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	return 0
+}
+
+// rejectsFile is the rejects file, emptied before its first write (or by
+// empty), so that what an earlier run left in it is kept until this run
+// has read a row.
+type rejectsFile struct {
+	f       *os.File
+	emptied bool
+}
+
+func (r *rejectsFile) empty() error {
+	if r.emptied {
+		return nil
+	}
+	r.emptied = true
+	return r.f.Truncate(0)
+}
+
+func (r *rejectsFile) Write(p []byte) (int, error) {
+	if err := r.empty(); err != nil {
+		return 0, err
+	}
+	return r.f.Write(p)
 }
 
 // countRows counts the data rows of a regular file for the progress bar's

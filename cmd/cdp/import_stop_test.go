@@ -104,3 +104,32 @@ func TestImportKeepsInputAndEarlierRejects(t *testing.T) {
 		t.Errorf("a refused configuration changed the earlier rejects file: %q, %v", got, err)
 	}
 }
+
+// A mapping that names a column the CSV header lacks (a typo, a file
+// without its header row) is refused once the header is read, before any
+// row: like a refused configuration, it leaves an earlier run's rejects
+// file as it was, and leaves none where there was none.
+func TestImportRefusedAtTheHeaderKeepsEarlierRejects(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "crm.csv")
+	storetest.Must(t, os.WriteFile(in, []byte("customer_id,Email\nc-1,ann@example.com\n"), 0o600))
+	earlier := in + ".rejects"
+	const kept = "line,reason,customer_id,Email\n2,event carries no usable identifier,,bob@\n"
+	storetest.Must(t, os.WriteFile(earlier, []byte(kept), 0o600))
+	for _, mapping := range []string{"user_id=customer", "email=E-mail"} {
+		_, stderr, code := runCDP(t, nil, "import", "--server", "http://127.0.0.1:1", "--source", "crm",
+			"--map", mapping, in)
+		if code != 2 || !strings.Contains(stderr, "is not in the CSV header") {
+			t.Errorf("--map %s: exit %d, %q; want 2 naming the missing column", mapping, code, stderr)
+		}
+		if got, err := os.ReadFile(earlier); err != nil || string(got) != kept {
+			t.Errorf("--map %s: the earlier rejects file is now %q (%v); want it as it was", mapping, got, err)
+		}
+	}
+	other := filepath.Join(dir, "none.rejects")
+	_, _, code := runCDP(t, nil, "import", "--server", "http://127.0.0.1:1", "--source", "crm",
+		"--map", "user_id=customer", "--rejects", other, in)
+	if _, err := os.Stat(other); code != 2 || err == nil {
+		t.Errorf("refused at the header with a new --rejects path: exit %d, and the file was left (%v)", code, err)
+	}
+}
