@@ -121,6 +121,9 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 
 	body, st, msg := c.readBody(r)
 	if st != 0 {
+		if !isBatch && st == http.StatusRequestEntityTooLarge {
+			c.countRefused(ReasonTooLarge)
+		}
 		// A 413 or 415 leaves the body partly unread.
 		c.refuse(w, r, st, msg)
 		return
@@ -130,6 +133,9 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		depth += 2 // the batch object and its array
 	}
 	if e := checkJSON(body, depth, "request body"); e != nil {
+		if !isBatch {
+			c.countRefused(e.Reason)
+		}
 		c.fail(w, http.StatusBadRequest, e.Message)
 		return
 	}
@@ -150,6 +156,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		// Measured as Parse measures it: without the spaces and line
 		// ending around it (curl --data-binary @file sends the newline).
 		if n := len(bytes.Trim(body, " \t\r\n")); n > c.cfg.MaxMessageBytes {
+			c.countRefused(ReasonTooLarge)
 			c.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message is %d bytes, over the %s per-message limit", n, sizeName(c.cfg.MaxMessageBytes)))
 			return
 		}
@@ -159,6 +166,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			if _, e := decodeJSON(body, "message"); e != nil {
 				msg = e.Message
 			}
+			c.countRefused(ReasonMalformed)
 			c.fail(w, http.StatusBadRequest, msg)
 			return
 		}
@@ -250,6 +258,14 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		sortItemErrors(resp.Errors)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// countRefused counts a single message refused before Parse could read it
+// (the body is the message) as received and rejected for reason, as Parse
+// counts the messages it refuses.
+func (c *Collector) countRefused(reason string) {
+	c.m.received.Inc()
+	c.m.rejected.WithLabelValues(reason).Inc()
 }
 
 // readBody reads the body, gunzipping when asked, within MaxRequestBytes
