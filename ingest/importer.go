@@ -191,8 +191,9 @@ func (cfg *ImportConfig) defaults() error {
 // Import reads rows from in and posts them to the server's /v1/batch, so the
 // server validates and resolves them exactly as it does live traffic. Each
 // CSV row becomes one identify message; each NDJSON line is sent as the
-// Segment message it is. Message ids come from the source and the message
-// content, so importing the same input again stores nothing new.
+// Segment message it is, without its sentAt (withoutSentAt). Message ids
+// come from the source and the message content, so importing the same
+// input again stores nothing new.
 //
 // Rows refused locally or by the server go to cfg.Rejects with their line
 // number and the reason, and count as Rejected; they do not stop the
@@ -578,7 +579,7 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 			im.readRow()
 			if reason := checkLine(t); reason != "" {
 				im.reject(line, reason, []string{string(raw)})
-			} else if err := b.add(ctx, append([]byte(nil), t...), line, []string{string(raw)}); err != nil {
+			} else if err := b.add(ctx, withoutSentAt(t), line, []string{string(raw)}); err != nil {
 				return im.stopped(ctx)
 			}
 		}
@@ -590,6 +591,47 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 		return im.stopped(ctx)
 	}
 	return nil
+}
+
+// withoutSentAt returns a copy of the JSON object t without its top-level
+// sentAt members, every other byte as written. A line of a log keeps the
+// sentAt of when the message was first sent; the server corrects a time by
+// the sentAt against the moment it receives the message, which would date
+// every imported line at the import. Without it the line is dated by its
+// own originalTimestamp, else timestamp. The digest and derived id leave
+// sentAt out, so a line the collector stored live is still a duplicate.
+// checkLine has accepted t.
+func withoutSentAt(t []byte) []byte {
+	if !bytes.Contains(t, []byte("sent")) && !bytes.Contains(t, []byte(`\u`)) {
+		return append([]byte(nil), t...)
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return append([]byte(nil), t...)
+	}
+	var members [][]byte
+	dropped := false
+	for dec.More() {
+		start := dec.InputOffset()
+		key, err := dec.Token()
+		if err != nil {
+			return append([]byte(nil), t...)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return append([]byte(nil), t...)
+		}
+		if key == "sentAt" {
+			dropped = true
+			continue
+		}
+		members = append(members, bytes.TrimLeft(t[start:dec.InputOffset()], ", \t\r\n"))
+	}
+	if !dropped {
+		return append([]byte(nil), t...)
+	}
+	out := append([]byte{'{'}, bytes.Join(members, []byte{','})...)
+	return append(out, '}')
 }
 
 // lineSlack is how many bytes of spaces around a message an NDJSON line
@@ -648,7 +690,7 @@ func (im *importer) send(ctx context.Context, b *outBatch) error {
 	// No batch context: the server would merge it into every message, so
 	// an NDJSON line would get another digest (and, without a messageId,
 	// another id) than the same message sent live, and be stored twice or
-	// refused as duplicate_conflict. Lines go as they are.
+	// refused as duplicate_conflict. Lines go as written, but for their sentAt (withoutSentAt).
 	zw.Write([]byte(`{"batch":[`))
 	for i, it := range b.items {
 		if i > 0 {
