@@ -480,7 +480,7 @@ func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 // parseWriteKeys reads "key1=source1,key2" into key -> source name.
 func parseWriteKeys(s string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, item := range strings.Split(s, ",") {
+	for i, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
@@ -491,7 +491,13 @@ func parseWriteKeys(s string) (map[string]string, error) {
 			src = "default"
 		}
 		if k == "" || src == "" {
-			return nil, usagef("--write-keys entry %q must be KEY or KEY=SOURCE", item)
+			// Named by its position: the entry holds a key, a secret of
+			// its source, and this error reaches the logs.
+			what := "its source is empty"
+			if k == "" {
+				what = "its key is empty"
+			}
+			return nil, usagef("--write-keys entry %d (counting from 1; the entry is not repeated): %s; each entry must be KEY or KEY=SOURCE", i+1, what)
 		}
 		if err := ingest.ValidSource(src); err != nil {
 			return nil, usagef("--write-keys: %v", err)
