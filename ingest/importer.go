@@ -151,6 +151,15 @@ func (cfg *ImportConfig) defaults() error {
 			if strings.TrimSpace(m.Name) == "" {
 				return importErrorf("--trait =%s: the trait name is empty", m.Column)
 			}
+			// traits.email and traits.phone are the row's first email and
+			// phone identifiers: such a trait would take the mapped
+			// column's place, and that identifier would be lost.
+			for _, id := range cfg.Identifiers {
+				if (m.Name == graph.TypeEmail || m.Name == graph.TypePhone) && id.Name == m.Name {
+					return importErrorf("--trait %s=%s: traits.%s is the %s identifier, which --map %s=%s fills; give the column as another --map %s=COLUMN, or name the trait otherwise",
+						m.Name, m.Column, m.Name, m.Name, id.Name, id.Column, m.Name)
+				}
+			}
 		}
 		for _, m := range cfg.Consent {
 			if !typeRe.MatchString(m.Name) {

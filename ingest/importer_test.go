@@ -254,6 +254,15 @@ func TestImportConfigErrors(t *testing.T) {
 		{"missing column", func(c *ingest.ImportConfig) {}, "mail\n", `column "Email" is not in the CSV header`},
 		{"empty input", func(c *ingest.ImportConfig) {}, "", "empty"},
 		{"not a URL", func(c *ingest.ImportConfig) { c.Server = "localhost:8080" }, "Email\n", "not an http:// or https:// URL"},
+		// traits.email is the email identifier: a trait of that name would
+		// take the place of the mapped column, which was then lost.
+		{"trait over a mapped email", func(c *ingest.ImportConfig) {
+			c.Traits = []ingest.Mapping{{Name: "email", Column: "Email2"}}
+		}, "Email,Email2\nann@example.com,ann@home.example\n", "--trait email=Email2"},
+		{"trait over a mapped phone", func(c *ingest.ImportConfig) {
+			c.Identifiers = append(c.Identifiers, ingest.Mapping{Name: "phone", Column: "Mobile"})
+			c.Traits = []ingest.Mapping{{Name: "phone", Column: "Home"}}
+		}, "Email,Mobile,Home\nann@example.com,+14155550100,+14155550199\n", "--trait phone=Home"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
