@@ -817,7 +817,13 @@ type united struct {
 	rejected    map[LinkKey]*RejectedLink
 	traits      map[string]map[string]TraitValue // the batch's newest, per anchor key
 	mergeReason map[string]string                // absorbed profile id -> why
-	idents      map[string]Identifier
+	// held are what each absorbed profile gained in the batch before it
+	// was absorbed: the new identifiers that joined it and the profiles
+	// it had absorbed. Its merge records them with its stored members,
+	// as it would had each event come alone.
+	heldNew      map[string][]string
+	heldAbsorbed map[string][]string
+	idents       map[string]Identifier
 	// needIDs: a tie needed the ids of new profiles, and unite had none.
 	needIDs bool
 }
@@ -841,12 +847,14 @@ func (u *united) groupOf(key string) *group {
 // outcome is not to be used.
 func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[string]string) *united {
 	u := &united{
-		groups:      map[string]*group{},
-		links:       map[LinkKey]*Link{},
-		rejected:    map[LinkKey]*RejectedLink{},
-		traits:      map[string]map[string]TraitValue{},
-		mergeReason: map[string]string{},
-		idents:      st.idents,
+		groups:       map[string]*group{},
+		links:        map[LinkKey]*Link{},
+		rejected:     map[LinkKey]*RejectedLink{},
+		traits:       map[string]map[string]TraitValue{},
+		mergeReason:  map[string]string{},
+		idents:       st.idents,
+		heldNew:      map[string][]string{},
+		heldAbsorbed: map[string][]string{},
 	}
 	// A new identifier's group is dated by the first event carrying it,
 	// one microsecond apart per event, so the group an earlier event
@@ -896,6 +904,8 @@ func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[s
 				}
 				if lose.profile != "" {
 					u.mergeReason[lose.profile] = fmt.Sprintf("event %s linked %s and %s", ev.ID, anchor, x)
+					u.heldNew[lose.profile] = slices.Clone(lose.newKeys)
+					u.heldAbsorbed[lose.profile] = slices.Clone(lose.absorbed)
 				}
 				win.absorb(lose)
 			}
@@ -981,7 +991,18 @@ func (e *Engine) buildWrite(st *batchState, u *united, batch []Event, members ma
 				keys[i] = MemberDigest(m.Key)
 				w.Assign = append(w.Assign, Assignment{Key: m.Key, ProfileID: g.profile})
 			}
+			// What p held when it was absorbed: its stored members, and
+			// what the batch gave it before (see united.heldNew).
+			for _, k := range u.heldNew[p] {
+				keys = append(keys, MemberDigest(k))
+			}
+			for _, q := range u.heldAbsorbed[p] {
+				for _, m := range members[q] {
+					keys = append(keys, MemberDigest(m.Key))
+				}
+			}
 			slices.Sort(keys)
+			keys = slices.Compact(keys)
 			w.PutProfiles = append(w.PutProfiles, Profile{ID: p, CreatedAt: old.CreatedAt, UpdatedAt: now, MergedInto: g.profile})
 			w.Changes = append(w.Changes, ProfileChange{Kind: ChangeMerge, From: p, Into: g.profile, At: now, Reason: u.mergeReason[p], Members: keys})
 		}

@@ -26,6 +26,7 @@ func RunCorrections(t *testing.T, open Opener) {
 		{"LongRedirectChain", func(t *testing.T, open Opener) { testLongRedirectChain(t, open, 70) }},
 		{"ExplainWhileCorrecting", testExplainWhileCorrecting},
 		{"UnlinkRefusalKeptSideFirst", testUnlinkRefusalKeptSideFirst},
+		{"MergeRecordsWhatBatchGave", testMergeRecordsWhatBatchGave},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -402,5 +403,61 @@ func testUnlinkRefusalKeptSideFirst(t *testing.T, open Opener) {
 		if r.Source != graph.SourceManual || r.A != "user_id:A" || r.B != "anonymous_id:B" {
 			t.Fatalf("refusal = %s %s -> %s, want manual user_id:A (kept its profile) -> anonymous_id:B (refused)", r.Source, r.A, r.B)
 		}
+	}
+}
+
+// A profile that gains an identifier in a batch and is merged away later
+// in the same batch held that identifier when it was merged: the merge
+// records it (README, Identity resolution, rule 4), as it would had each
+// event come in a batch of its own, and a later split gives the profile's
+// id back to the part holding it (rule 5).
+//
+// Q = {u, e} is older than P = {a}. One batch: {a, x} (x new, a device id,
+// so x anchors; P, older than x's new profile, takes x), then {u, a} (P
+// and Q both hold 2; Q is older and takes P). P held {a, x} when merged.
+// Removing a leaves Q {u, e} and {x}: the part {x} shares x with what P
+// held, so it gets P's id back.
+func testMergeRecordsWhatBatchGave(t *testing.T, open Opener) {
+	e := newEngine(t, open)
+	ctx := context.Background()
+	step := 0
+	e.Now = func() time.Time { step++; return t0.Add(time.Duration(step) * time.Minute) }
+	u, em, a, x := user("mb-u"), email("mb-e@example.com"), anon("mb-a"), device("mb-x")
+	apply(t, e, ev("mb-1", 1, u, em))
+	apply(t, e, ev("mb-2", 2, a))
+	q, p := profileOf(t, e, u).ID, profileOf(t, e, a).ID
+	apply(t, e, ev("mb-3", 3, a, x), ev("mb-4", 4, u, a))
+	if got := profileOf(t, e, x).ID; got != q {
+		t.Fatalf("after the batch, %s is in %s, want Q %s", x.Key(), got, q)
+	}
+	hist, err := e.History(ctx, []string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sorted(graph.MemberDigest(a.Key()), graph.MemberDigest(x.Key()))
+	var merges int
+	for _, c := range hist[p] {
+		if c.Kind != graph.ChangeMerge || c.From != p {
+			continue
+		}
+		merges++
+		if c.Into != q || !same(c.Members, want) {
+			t.Errorf("P's merge records %s->%s members %v, want into Q %s with %v (the digests of %s and %s, which P held)", c.From, c.Into, c.Members, q, want, a.Key(), x.Key())
+		}
+	}
+	if merges != 1 {
+		t.Fatalf("history of P %s holds %d merges, want 1: %+v", p, merges, hist[p])
+	}
+	if _, err := e.RemoveIdentifier(ctx, a, "typo"); err != nil {
+		t.Fatal(err)
+	}
+	if got := profileOf(t, e, u).ID; got != q {
+		t.Errorf("%s is in %s after the removal, want Q %s", u.Key(), got, q)
+	}
+	if got := profileOf(t, e, x).ID; got != p {
+		t.Errorf("%s is in %s after the removal, want P's id %s back (P held it when merged)", x.Key(), got, p)
+	}
+	if got, err := e.ProfileByID(ctx, p); err != nil || got.ID != p || got.Size != 1 {
+		t.Errorf("profile(P %s) answers %+v, %v; want P itself, holding %s", p, got, err, x.Key())
 	}
 }

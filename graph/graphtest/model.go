@@ -252,6 +252,7 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 		groups[pid] = g
 		return g
 	}
+	held := map[string]map[string]bool{} // absorbed profile id -> its members when absorbed
 	for j, keys := range kept {
 		for _, k := range keys {
 			group(k, j) // a new key gets its group even when carried alone
@@ -273,6 +274,11 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 					win, lose = rx, ra
 				}
 				lose.parent = win
+				if lose.profile != "" {
+					// What it holds now, what the batch gave it
+					// included, is what its merge records.
+					held[lose.profile] = maps.Clone(lose.members)
+				}
 				maps.Copy(win.members, lose.members)
 				if lose.profile != "" {
 					win.absorbed = append(win.absorbed, lose.profile)
@@ -301,7 +307,7 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 	for _, g := range roots {
 		for _, id := range g.absorbed {
 			lost := m.profiles[id]
-			lost.recorded, lost.members, lost.into = lost.members, nil, g.profile
+			lost.recorded, lost.members, lost.into = held[id], nil, g.profile
 		}
 		p := m.profiles[g.profile]
 		if p == nil {
