@@ -40,6 +40,27 @@ func eventMatch(in *gql.EventMatch) intel.EventMatch {
 	return m
 }
 
+// emptyMatch refuses a name, type or channel of the EventMatch at path
+// given as an empty string: intel.EventMatch cannot tell it from one left
+// out, so it would select the events of any name, type or channel, where
+// every field given must hold (channel "" is what byChannel shows for the
+// events without one). Audience event conditions refuse it the same way.
+func emptyMatch(in *gql.EventMatch, path string) error {
+	if in == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		name   string
+		v      *string
+		absent string
+	}{{"name", in.Name, "events of any name"}, {"type", in.Type, "events of any type"}, {"channel", in.Channel, "events of any channel"}} {
+		if f.v != nil && *f.v == "" {
+			return invalidArg(path+"."+f.name, "must not be empty; leave it out for %s", f.absent)
+		}
+	}
+	return nil
+}
+
 // storedName is s as ingest stores a type or channel, unless that leaves
 // nothing (audience.StoredEventType, which puts a channel in its stored
 // form as well).
@@ -124,7 +145,10 @@ func (r *Resolver) intelScan(ctx context.Context, filter *gql.AudienceFilter, fr
 
 func (r *Resolver) funnel(ctx context.Context, steps []*gql.EventMatch, within string, from, to *time.Time, filter *gql.AudienceFilter, byChannel *bool) (*gql.Funnel, error) {
 	q := intel.FunnelQuery{Window: intelWindow(from, to), ByChannel: byChannel != nil && *byChannel}
-	for _, s := range steps {
+	for i, s := range steps {
+		if err := emptyMatch(s, fmt.Sprintf("steps[%d]", i)); err != nil {
+			return nil, err
+		}
 		q.Steps = append(q.Steps, eventMatch(s))
 	}
 	var err error
@@ -176,6 +200,12 @@ func (r *Resolver) funnel(ctx context.Context, steps []*gql.EventMatch, within s
 }
 
 func (r *Resolver) attribution(ctx context.Context, conversion gql.EventMatch, touchpoints *gql.EventMatch, dimension gql.AttributionDimension, model gql.AttributionModel, lookback string, halfLife *string, from, to *time.Time, filter *gql.AudienceFilter) (*gql.Attribution, error) {
+	if err := emptyMatch(&conversion, "conversion"); err != nil {
+		return nil, err
+	}
+	if err := emptyMatch(touchpoints, "touchpoints"); err != nil {
+		return nil, err
+	}
 	q := intel.AttributionQuery{Conversion: eventMatch(&conversion), Dimension: intel.Dimension(dimension),
 		Model: intel.Model(model), Window: intelWindow(from, to)}
 	if touchpoints != nil {
@@ -225,6 +255,9 @@ func (r *Resolver) attribution(ctx context.Context, conversion gql.EventMatch, t
 }
 
 func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first *int, within *string, from, to *time.Time, filter *gql.AudienceFilter) ([]*gql.Path, error) {
+	if err := emptyMatch(&start, "start"); err != nil {
+		return nil, err
+	}
 	q := intel.PathsQuery{Start: eventMatch(&start), Depth: 3, First: 10, Window: intelWindow(from, to)}
 	if depth != nil {
 		q.Depth = *depth

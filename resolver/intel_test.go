@@ -425,3 +425,29 @@ func TestIntelMatchTakesTypeAndChannelAsStored(t *testing.T) {
 		e.refused(`{ paths(start: {type: "click"}) { count } }`, nil, CodeInvalidArgument, "start.type")
 	})
 }
+
+// An EventMatch field given as an empty string is refused, naming it:
+// the match could not tell it from one left out, so `channel: ""` (the
+// key byChannel shows for events without a channel) would select the
+// events of every channel, where every field given must hold. Ann has
+// a web view and an in-store order; had the empty fields been taken as
+// left out, each query would have answered.
+func TestIntelMatchRefusesEmptyFields(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		view := withChannel(ev("v1", t0, "track", "user_id:ann"), "web")
+		view.Name = "Product Viewed"
+		order := withChannel(ev("o1", t0.Add(time.Hour), "track", "user_id:ann"), "store")
+		order.Name = "Order Completed"
+		e.apply(view, order)
+		for _, c := range []struct{ query, arg, absent string }{
+			{`{ funnel(steps: [{name: "Product Viewed"}, {name: ""}], within: "P1D") { profiles } }`, "steps[1].name", "events of any name"},
+			{`{ funnel(steps: [{channel: ""}], within: "P1D") { profiles } }`, "steps[0].channel", "events of any channel"},
+			{`{ attribution(conversion: {type: ""}, dimension: CHANNEL, model: LINEAR, lookback: "P1D") { conversions } }`, "conversion.type", "events of any type"},
+			{`{ attribution(conversion: {name: "Order Completed"}, touchpoints: {channel: ""}, dimension: CHANNEL, model: LINEAR, lookback: "P1D") { conversions } }`, "touchpoints.channel", "events of any channel"},
+			{`{ paths(start: {name: ""}) { count } }`, "start.name", "events of any name"},
+		} {
+			e.refused(c.query, nil, CodeInvalidArgument, fmt.Sprintf("argument %q must not be empty", c.arg), c.absent)
+		}
+	})
+}
