@@ -14,9 +14,10 @@ import (
 )
 
 // Lookalike model. A profile is described by sparse features:
-//   - each trait and computed trait: a string or boolean value as one
-//     indicator ("trait plan=pro"), a number as its signed log
-//     (sign(x)·ln(1+|x|));
+//   - each trait and computed trait: a string of 1 to maxFeatureText
+//     bytes or a boolean value as one indicator ("trait plan=pro"), a
+//     number as its signed log (sign(x)·ln(1+|x|)); an empty or longer
+//     string, a list, an object or null gives none;
 //   - the count of its events of each name and of each channel, as
 //     ln(1+n), and of all its events;
 //   - its recency, exp(-days since its last event / 30).

@@ -115,7 +115,7 @@ func TestLookalikeFindsPlantedGroup(t *testing.T) {
 func TestFeatures(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	s := &audience.Subject{
-		Traits:   map[string]any{"plan": "pro", "vip": true, "age": 41.0, "bio": string(make([]byte, 65)), "none": nil},
+		Traits:   map[string]any{"plan": "pro", "vip": true, "age": 41.0, "bio": string(make([]byte, 65)), "empty": "", "none": nil},
 		Computed: map[string]any{"orders": int64(-3)},
 		Events: []graph.Event{
 			{ID: "1", Type: "track", Name: "Viewed", Channel: "web", Timestamp: now.Add(-60 * 24 * time.Hour)},
