@@ -306,6 +306,16 @@ func testAudit(t *testing.T, s Store) {
 		{"to 5m", access.AuditQuery{To: at(5)}, []string{"aud_e4b", "aud_e4a", "aud_e3", "aud_e2", "aud_e1"}},
 		{"to 5m + 1ms", access.AuditQuery{To: at(5).Add(time.Millisecond)}, []string{"aud_e4b", "aud_e4a", "aud_e3", "aud_e2", "aud_e1"}},
 		{"to 5m + 2ms", access.AuditQuery{To: at(5).Add(2 * time.Millisecond)}, order},
+		// Bounds finer than the stored microseconds keep their meaning:
+		// e4a and e4b (at 4m) are before 4m + 500ns, e5 before its own
+		// time + 500ns.
+		{"from 4m + 500ns", access.AuditQuery{From: at(4).Add(500)}, []string{"aud_e5"}},
+		{"from e5 + 500ns", access.AuditQuery{From: at(5).Add(1500*time.Microsecond + 500)}, []string{}},
+		{"to 4m + 500ns", access.AuditQuery{To: at(4).Add(500)}, []string{"aud_e4b", "aud_e4a", "aud_e3", "aud_e2", "aud_e1"}},
+		{"to e5 + 500ns", access.AuditQuery{To: at(5).Add(1500*time.Microsecond + 500)}, order},
+		{"key_b, from 4m + 500ns", access.AuditQuery{KeyID: "key_b", From: at(4).Add(500)}, []string{}},
+		{"p1, to 4m + 500ns", access.AuditQuery{ProfileID: "p1", To: at(4).Add(500)}, []string{"aud_e4b", "aud_e1"}},
+		{"after 4m + 500ns", access.AuditQuery{After: access.AuditCursor{At: at(4).Add(500), ID: "aud_e4a"}}, []string{"aud_e4b", "aud_e4a", "aud_e3", "aud_e2", "aud_e1"}},
 		{"key_a and p1", access.AuditQuery{KeyID: "key_a", ProfileID: "p1"}, []string{"aud_e5", "aud_e1"}},
 		{"p1, from 2m", access.AuditQuery{ProfileID: "p1", From: at(2)}, []string{"aud_e5", "aud_e4b"}},
 		{"key_b, to 4m", access.AuditQuery{KeyID: "key_b", To: at(4)}, []string{"aud_e3"}},
@@ -377,10 +387,15 @@ func testAudit(t *testing.T, s Store) {
 	if n, err := s.PruneAudit(ctx, at(3)); err != nil || n != 0 {
 		t.Fatalf("pruning again = %d, %v; want 0", n, err)
 	}
+	// e3, at 3m, is older than 3m + 500ns, a bound finer than the stored
+	// microseconds.
+	if n, err := s.PruneAudit(ctx, at(3).Add(500)); err != nil || n != 1 {
+		t.Fatalf("PruneAudit(3m + 500ns) = %d, %v; want 1 (e3)", n, err)
+	}
 	// A pruned id may be used again: the log keeps nothing of it.
 	must(t, s.AppendAudit(ctx, []access.AuditEntry{log[0]}))
-	if n, err := s.PruneAudit(ctx, at(100)); err != nil || n != 5 {
-		t.Fatalf("PruneAudit(100m) = %d, %v; want 5", n, err)
+	if n, err := s.PruneAudit(ctx, at(100)); err != nil || n != 4 {
+		t.Fatalf("PruneAudit(100m) = %d, %v; want 4", n, err)
 	}
 	got, err := s.Audit(ctx, access.AuditQuery{Limit: 100})
 	must(t, err)

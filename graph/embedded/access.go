@@ -424,19 +424,22 @@ func (s *Store) Audit(ctx context.Context, q access.AuditQuery) ([]access.AuditE
 			b = log
 		}
 		// upper is the first key past the range; lower the first in it.
+		// The bounds are taken as given, not cleaned: keys hold times to
+		// the nanosecond, so a bound finer than the stored microseconds
+		// selects exactly what q.Matches does.
 		upper := prefixEnd(prefix)
 		if !q.To.IsZero() {
-			upper = append(bytes.Clone(prefix), appendTime(nil, graph.Clean(q.To))...)
+			upper = append(bytes.Clone(prefix), appendTime(nil, q.To)...)
 		}
 		if !q.After.IsZero() {
-			a := append(bytes.Clone(prefix), auditKey(graph.Clean(q.After.At), q.After.ID)...)
+			a := append(bytes.Clone(prefix), auditKey(q.After.At, q.After.ID)...)
 			if upper == nil || bytes.Compare(a, upper) < 0 {
 				upper = a
 			}
 		}
 		lower := prefix
 		if !q.From.IsZero() {
-			lower = append(bytes.Clone(prefix), appendTime(nil, graph.Clean(q.From))...)
+			lower = append(bytes.Clone(prefix), appendTime(nil, q.From)...)
 		}
 		c := b.Cursor()
 		var k, v []byte
@@ -473,7 +476,9 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
 		n = 0
 		log, ids := btx.Bucket(bucketAudit), btx.Bucket(bucketAuditIDs)
 		byKey, byProfile := btx.Bucket(bucketAuditByKey), btx.Bucket(bucketAuditByProfile)
-		end := appendTime(nil, graph.Clean(before))
+		// Every entry older than before, to the nanosecond: one stored
+		// at before's microsecond is older than a before finer than it.
+		end := appendTime(nil, before)
 		var old [][]byte
 		c := log.Cursor()
 		for k, v := c.First(); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {

@@ -419,11 +419,16 @@ func (s *Store) Audit(ctx context.Context, q access.AuditQuery) ([]access.AuditE
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
+	// The bounds and the cursor's time go as given, not cleaned (Neo4j
+	// keeps nanoseconds), so that a bound finer than the stored
+	// microseconds selects exactly what q.Matches does: an entry at
+	// 10:00:00.000000 is before a To, and not after a From, of
+	// 10:00:00.0000005.
 	bound := func(t, dflt time.Time) any {
 		if t.IsZero() {
 			return dflt
 		}
-		return timeParam(t)
+		return t.In(utc)
 	}
 	params := map[string]any{
 		"from": bound(q.From, auditMinTime), "to": bound(q.To, auditMaxTime), "upper": auditMaxTime, "afterId": nil,
@@ -431,7 +436,7 @@ func (s *Store) Audit(ctx context.Context, q access.AuditQuery) ([]access.AuditE
 		"limit": int64(q.Limit),
 	}
 	if !q.After.IsZero() {
-		params["upper"], params["afterId"] = timeParam(q.After.At), q.After.ID
+		params["upper"], params["afterId"] = q.After.At.In(utc), q.After.ID
 	}
 	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		recs, err := t.query(ctx, qAudit, params)
@@ -475,7 +480,9 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (_ int, err er
 	n, err := func() (int64, error) {
 		sess := s.session(gctx, neo4j.AccessModeWrite)
 		defer sess.Close(context.WithoutCancel(ctx))
-		res, err := sess.Run(gctx, qPruneAudit, map[string]any{"before": timeParam(before)})
+		// before as given, not cleaned: an entry stored at its
+		// microsecond is older than a before finer than it.
+		res, err := sess.Run(gctx, qPruneAudit, map[string]any{"before": before.In(utc)})
 		if err != nil {
 			return 0, err
 		}
