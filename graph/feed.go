@@ -133,9 +133,13 @@ type FeedStore interface {
 	Feed(ctx context.Context, after uint64, kinds []FeedKind, limit int) ([]FeedEntry, error)
 	// FeedHead returns the Seq of the newest entry, 0 when there is none.
 	FeedHead(ctx context.Context) (uint64, error)
-	// TrimFeed deletes the entries older than before, oldest first, one
-	// transaction's entries at a time (they share their time), at most
-	// limit transactions' worth, and returns how many entries it deleted.
+	// TrimFeed deletes the entries older than before, in Seq order from
+	// the first, one transaction's entries at a time (they share their
+	// time), at most limit transactions' worth, and returns how many
+	// entries it deleted. It stops at the first transaction's entries
+	// that are not older than before, even when later ones are (times
+	// need not grow with Seqs): every Seq up to FeedTrimmed is then gone,
+	// and none after it.
 	TrimFeed(ctx context.Context, before time.Time, limit int) (int, error)
 	// FeedTrimmed returns the greatest Seq TrimFeed has deleted, 0 when
 	// it has deleted none: a reader resuming after a smaller Seq would

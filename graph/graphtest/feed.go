@@ -25,6 +25,65 @@ func RunFeed(t *testing.T, open Opener) {
 	t.Run("LoadFeedOverlap", func(t *testing.T) { testFeedLoadOverlap(t, open) })
 	t.Run("TraitsUnchanged", func(t *testing.T) { testFeedTraitsUnchanged(t, open) })
 	t.Run("ErasedEvents", func(t *testing.T) { testFeedErasedEvents(t, open) })
+	t.Run("TrimInSeqOrder", func(t *testing.T) { testFeedTrimInSeqOrder(t, open) })
+}
+
+// testFeedTrimInSeqOrder: entries are not dated in Seq order (a
+// transaction's time is when it started, its Seqs when it committed).
+// TrimFeed stops at the first entry that is not old enough, so that the
+// trimmed mark never passes an entry still kept: a reader resuming from it
+// would skip that entry.
+func testFeedTrimInSeqOrder(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	fs, ok := s.(graph.FeedStore)
+	if !ok {
+		t.Skip("the store keeps no feed")
+	}
+	put := func(at time.Time, pid string) {
+		t.Helper()
+		if err := s.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+			return graph.AppendFeed(ctx, tx, []graph.FeedEntry{{At: at, Kind: graph.FeedForgotten, ProfileID: pid}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t0.Add(2*time.Hour), "p_young") // Seq 1
+	put(t0, "p_old")                    // Seq 2, dated before Seq 1
+	put(t0.Add(-time.Hour), "p_older")  // Seq 3
+	ids := func() []string {
+		t.Helper()
+		es, err := fs.Feed(ctx, 0, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{}
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%d %s", e.Seq, e.ProfileID))
+		}
+		return out
+	}
+	// Seq 1 is not older than t0 + 1h: nothing goes, and every cursor
+	// resumes.
+	if n, err := fs.TrimFeed(ctx, t0.Add(time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("TrimFeed(t0 + 1h) = %d, %v; want 0 (Seq 1 is younger)", n, err)
+	}
+	if tr, err := fs.FeedTrimmed(ctx); err != nil || tr != 0 || graph.CheckResume(ctx, fs, 0) != nil {
+		t.Fatalf("FeedTrimmed = %d, %v; want 0, and a cursor at 0 resumes", tr, err)
+	}
+	if got, want := ids(), []string{"1 p_young", "2 p_old", "3 p_older"}; !slices.Equal(got, want) {
+		t.Fatalf("feed = %v, want %v", got, want)
+	}
+	// Once Seq 1 is old enough, the three go, two transactions at a time.
+	if n, err := fs.TrimFeed(ctx, t0.Add(3*time.Hour), 2); err != nil || n != 2 {
+		t.Fatalf("TrimFeed(t0 + 3h, 2) = %d, %v; want 2 (Seqs 1 and 2)", n, err)
+	}
+	if tr, err := fs.FeedTrimmed(ctx); err != nil || tr != 2 {
+		t.Fatalf("FeedTrimmed = %d, %v; want 2", tr, err)
+	}
+	if got, want := ids(), []string{"3 p_older"}; !slices.Equal(got, want) {
+		t.Fatalf("feed = %v, want %v", got, want)
+	}
 }
 
 // testFeedTraitsUnchanged: TRAITS_CHANGED is written when an event changes

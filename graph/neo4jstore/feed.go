@@ -424,13 +424,21 @@ func (s *Store) FeedHead(ctx context.Context) (uint64, error) {
 	return out.(uint64), nil
 }
 
-// qTrimFeed deletes the oldest batches and raises the counter's trimmed,
-// the greatest Seq deleted.
+// qTrimFeed deletes the first batches in Seq order, up to the first that
+// is not older than $before, and raises the counter's trimmed, the
+// greatest Seq deleted. Batches are not dated in Seq order (a transaction
+// takes its Seqs when it commits, and its time when it starts), so
+// picking them by time could delete a batch behind a younger one that
+// stays: the trimmed mark would then pass an entry still kept, and a
+// reader told to resume after the mark would skip it.
 var qTrimFeed = cypher(`
 MATCH (b:{{FeedBatch}})
-USING INDEX SEEK b:{{FeedBatch}}({{at}})
-WHERE b.{{at}} < $before
-WITH b ORDER BY b.{{at}}, b.{{first}} LIMIT $limit
+USING INDEX SEEK b:{{FeedBatch}}({{last}})
+WHERE b.{{last}} >= 0
+WITH b ORDER BY b.{{last}} LIMIT $limit
+WITH collect(b) AS bs
+WITH bs, coalesce(head([i IN range(0, size(bs) - 1) WHERE NOT coalesce(bs[i].{{at}} < $before, false)]), size(bs)) AS cut
+UNWIND bs[..cut] AS b
 WITH b, size(b.{{kinds}}) AS n, b.{{last}} AS last
 DELETE b
 WITH sum(n) AS n, max(last) AS last
