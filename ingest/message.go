@@ -437,6 +437,18 @@ func externalIDs(v any) ([]graph.IdentifierRef, *MessageError) {
 			return nil, invalid("context.externalIds[%d] must be an object, not %s", i, jsonType(item))
 		}
 		path := fmt.Sprintf("context.externalIds[%d]", i)
+		// An id of another collection than users (Segment's "accounts")
+		// names a group of people, not a person: taken as an identifier,
+		// it would merge everyone of one account.
+		if c, ok := o["collection"]; ok && c != nil {
+			cs, ok := c.(string)
+			if !ok {
+				return nil, invalid("%s.collection must be a string, not %s", path, jsonType(c))
+			}
+			if cs = strings.ToLower(strings.TrimSpace(cs)); cs != "" && cs != "users" {
+				continue
+			}
+		}
 		t, ok := o["type"].(string)
 		if !ok {
 			return nil, invalid("%s.type must be a string, not %s", path, jsonType(o["type"]))

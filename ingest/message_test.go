@@ -56,6 +56,9 @@ func TestParseMessageIdentifiers(t *testing.T) {
 			[]string{"crm=-0.0e-999", "device_id=1.50", "user_id=1e400"}},
 		{"alias links previousId as anonymous_id", `{"type":"alias","userId":"u2","previousId":"anon-9"}`,
 			[]string{"anonymous_id=anon-9", "user_id=u2"}},
+		{"externalIds of another collection than users are not the person's", `{"type":"track","event":"e","userId":"u4","context":{"externalIds":[
+			{"id":"acme","type":"group_id","collection":"accounts"},{"id":"cus_2","type":"crm_id","collection":" Users "},{"id":"c-3","type":"crm_id","collection":null}]}}`,
+			[]string{"crm_id=c-3", "crm_id=cus_2", "user_id=u4"}},
 		{"group traits are not the person's", `{"type":"group","groupId":"g1","userId":"u3","traits":{"email":"team@x.com"}}`,
 			[]string{"user_id=u3"}},
 		{"track traits ignored, context traits used", `{"type":"track","event":"e","anonymousId":"a","traits":{"email":"no@x.com"},"context":{"traits":{"phone":"5550100"}}}`,
@@ -298,6 +301,8 @@ func TestParseMessageRejects(t *testing.T) {
 		{"group without groupId", `{"type":"group","userId":"u"}`, ingest.ReasonInvalidField, "groupId is required"},
 		{"externalIds object", `{"type":"track","event":"e","userId":"u","context":{"externalIds":{"id":"x"}}}`, ingest.ReasonInvalidField, "externalIds must be an array"},
 		{"externalIds bad type", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":"ga client"}]}}`, ingest.ReasonInvalidField, "externalIds[0].type"},
+		{"externalIds collection not a string", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":"crm_id","collection":7}]}}`, ingest.ReasonInvalidField, "externalIds[0].collection must be a string"},
+		{"only an account's externalIds", `{"type":"track","event":"e","context":{"externalIds":[{"id":"acme","type":"group_id","collection":"accounts"}]}}`, ingest.ReasonNoIdentifier, "carries no identifier"},
 		{"externalIds no id", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"type":"ga"}]}}`, ingest.ReasonInvalidField, "externalIds[0].id is missing"},
 		{"year 9999", `{"type":"track","event":"e","userId":"u","timestamp":"9999-12-31T23:59:59Z"}`, ingest.ReasonBadTimestamp, "timestamp is more than 24h after receipt"},
 		{"year 1970", `{"type":"track","event":"e","userId":"u","timestamp":"1970-01-01T00:00:00Z"}`, ingest.ReasonBadTimestamp, "timestamp is before 2000-01-01"},
