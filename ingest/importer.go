@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
@@ -379,7 +380,15 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	find := func(flagName, spec, column string) (int, error) {
 		i, ok := col[strings.TrimSpace(column)]
 		if !ok {
-			return 0, importErrorf("%s %s: column %q is not in the CSV header (columns: %s)", flagName, spec, column, strings.Join(header, ", "))
+			// The cells are not listed: in a file without a header row
+			// they would be a customer's data. One close to the name
+			// asked for is a column name, as the name is.
+			hint := ""
+			if near := nearestColumn(header, strings.TrimSpace(column)); near != "" {
+				hint = fmt.Sprintf("; did you mean %q?", near)
+			}
+			return 0, importErrorf("%s %s: column %q is not in the CSV header, whose first row has %d cells (not repeated here; does the file start with a header row?)%s",
+				flagName, spec, column, len(header), hint)
 		}
 		return i, nil
 	}
@@ -897,4 +906,28 @@ func badUTF8(rec []string) (int, int) {
 		}
 	}
 	return -1, 0
+}
+
+// nearestColumn returns the header cell that names column as it would
+// with case, spaces and punctuation ignored ("E-mail" for "email"); ""
+// when none does. Only such a cell is shown: any other could be a
+// customer's data, "Emily" as near to "email" as "E-mail" is.
+func nearestColumn(header []string, column string) string {
+	want := foldColumn(column)
+	for _, h := range header {
+		if want != "" && foldColumn(h) == want {
+			return strings.TrimSpace(h)
+		}
+	}
+	return ""
+}
+
+// foldColumn keeps the letters and digits of s, lowercased.
+func foldColumn(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, s)
 }

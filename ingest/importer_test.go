@@ -251,7 +251,9 @@ func TestImportConfigErrors(t *testing.T) {
 		{"bad format", func(c *ingest.ImportConfig) { c.Format = "xlsx" }, "Email\n", `format "xlsx"`},
 		{"no mapping", func(c *ingest.ImportConfig) { c.Identifiers = nil }, "Email\n", "at least one --map"},
 		{"bad type", func(c *ingest.ImportConfig) { c.Identifiers[0].Name = "E-mail" }, "Email\n", "not an identifier type"},
-		{"missing column", func(c *ingest.ImportConfig) {}, "mail\n", `column "Email" is not in the CSV header`},
+		{"missing column", func(c *ingest.ImportConfig) {}, "mail\n", `column "Email" is not in the CSV header, whose first row has 1 cells`},
+		{"missing column, one named so but for punctuation", func(c *ingest.ImportConfig) {}, "id,E-mail\n", `did you mean "E-mail"?`},
+		{"missing column, one named in another case", func(c *ingest.ImportConfig) {}, "id,EMAIL\n", `did you mean "EMAIL"?`},
 		{"empty input", func(c *ingest.ImportConfig) {}, "", "empty"},
 		{"not a URL", func(c *ingest.ImportConfig) { c.Server = "localhost:8080" }, "Email\n", "not an http:// or https:// URL"},
 		// traits.email is the email identifier: a trait of that name would
@@ -273,6 +275,22 @@ func TestImportConfigErrors(t *testing.T) {
 				t.Fatalf("error %v, want it to contain %q", err, c.says)
 			}
 		})
+	}
+}
+
+// A file without a header row has a customer in its first row: a column
+// that is not found never repeats those cells.
+func TestImportMissingColumnRepeatsNoCell(t *testing.T) {
+	cfg := ingest.ImportConfig{Server: "http://127.0.0.1:1", Source: "crm", Format: ingest.FormatCSV,
+		Identifiers: []ingest.Mapping{{Name: "email", Column: "Email"}, {Name: "phone", Column: "Phone"}}}
+	_, err := ingest.Import(context.Background(), strings.NewReader("Emily Quist,ann@example.com,+14155550100,Emil\n"), cfg)
+	if err == nil || !strings.Contains(err.Error(), `column "Email" is not in the CSV header, whose first row has 4 cells`) {
+		t.Fatalf("error %v, want it to name the column Email and the 4 cells", err)
+	}
+	for _, cell := range []string{"Emil", "Quist", "ann@example.com", "4155550100"} {
+		if strings.Contains(err.Error(), cell) {
+			t.Fatalf("error %q repeats the cell %q of the first row", err, cell)
+		}
 	}
 }
 
