@@ -588,7 +588,7 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 		}
 		t := bytes.TrimSpace(raw)
 		if tooLong == 0 && len(t) > im.cfg.MaxMessageBytes {
-			tooLong, raw = len(t), raw[:256]
+			tooLong, raw = len(t), raw[:min(len(raw), 256)]
 		}
 		if tooLong > 0 {
 			im.readRow()
@@ -669,7 +669,7 @@ func readLine(br *bufio.Reader, max int) (line []byte, tooLong int, err error) {
 			line = append(line, chunk...)
 			if len(line) > max {
 				tooLong = len(line)
-				line = line[:256]
+				line = line[:min(len(line), 256)]
 			}
 		}
 		if err == bufio.ErrBufferFull {

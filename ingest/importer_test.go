@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -465,5 +466,23 @@ func TestImportCSVAgainAfterBatchContextImports(t *testing.T) {
 	})
 	if err != nil || stats.Duplicates != 1 || stats.Stored != 0 || stats.Rejected != 0 {
 		t.Fatalf("import again: %+v %v, rejects %q; want 1 duplicate", stats, err, rejects.String())
+	}
+}
+
+// A library caller may set a per-message limit below the 256 bytes kept
+// of a line over it: the line is still refused, whole and alone.
+func TestImportSmallMessageLimit(t *testing.T) {
+	var rejects bytes.Buffer
+	line := `{"type":"track","event":"e","userId":"u","properties":{"x":"` + strings.Repeat("x", 80) + `"}}`
+	for _, max := range []int{100, 20} {
+		rejects.Reset()
+		stats, err := ingest.Import(context.Background(), strings.NewReader(line+"\n"), ingest.ImportConfig{
+			Server: "http://127.0.0.1:1", Source: "pos", Format: ingest.FormatNDJSON, MaxMessageBytes: max, Rejects: &rejects})
+		if err != nil || stats.Rejected != 1 {
+			t.Fatalf("limit %d: stats %+v, err %v; want the line rejected", max, stats, err)
+		}
+		if got := rejects.String(); !strings.Contains(got, fmt.Sprintf("message is %d bytes", len(line))) || !strings.Contains(got, `userId`) {
+			t.Fatalf("limit %d: rejects %q, want the line's size and its start", max, got)
+		}
 	}
 }
