@@ -4624,7 +4624,7 @@ type AttributionCredit {
 }
 
 type Path {
-  "The names of the events that followed, fewer than depth when the profile's events ran out."
+  "The names of the events that followed, fewer than depth when the profile's events, or those within ` + "`" + `within` + "`" + ` of the start, ran out."
   events: [String!]!
   count: Int!
   "count over the number of starts."

@@ -561,7 +561,7 @@ type PageInfo struct {
 }
 
 type Path struct {
-	// The names of the events that followed, fewer than depth when the profile's events ran out.
+	// The names of the events that followed, fewer than depth when the profile's events, or those within `within` of the start, ran out.
 	Events []string `json:"events"`
 	Count  int      `json:"count"`
 	// count over the number of starts.
