@@ -271,6 +271,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.store.timeout <= 0 {
 		return usagef("--store-timeout must be positive, got %s", f.store.timeout)
 	}
+	// Every other bad value too: it is bad usage (exit 2) whether the port
+	// is free or not and the store answers or not, and a store is neither
+	// created nor upgraded for a configuration that is refused.
+	if f.audienceRefresh < 0 {
+		return usagef("--audience-refresh %s is negative", f.audienceRefresh)
+	}
+	feedRetention := time.Duration(-1) // never trimmed
+	if strings.TrimSpace(f.feedRetention) != "0" {
+		if feedRetention, err = parseRetention("--feed-retention", f.feedRetention); err != nil {
+			return err
+		}
+	}
+	if f.feedPoll <= 0 {
+		return usagef("--feed-poll must be positive, got %s", f.feedPoll)
+	}
+	if f.subBuffer < 1 {
+		return usagef("--subscription-buffer must be at least 1, got %d", f.subBuffer)
+	}
+	if f.subsPerKey < 0 {
+		return usagef("--subscriptions-per-key must not be negative (0: no cap), got %d", f.subsPerKey)
+	}
+	origins, err := parseOrigins(f.corsOrigins)
+	if err != nil {
+		return err
+	}
 
 	// Bind first: a port in use is reported before the store is touched.
 	ln, err := server.Listen(f.addr)
@@ -373,30 +398,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.audienceRefresh == 0 {
 		cfg.AudienceRefresh = -1 // never
 	}
-	if f.audienceRefresh < 0 {
-		return usagef("--audience-refresh %s is negative", f.audienceRefresh)
-	}
-	if strings.TrimSpace(f.feedRetention) == "0" {
-		cfg.Feed.Retention = -1 // never trimmed
-	} else if cfg.Feed.Retention, err = parseRetention("--feed-retention", f.feedRetention); err != nil {
-		return err
-	}
-	if f.feedPoll <= 0 {
-		return usagef("--feed-poll must be positive, got %s", f.feedPoll)
-	}
-	if f.subBuffer < 1 {
-		return usagef("--subscription-buffer must be at least 1, got %d", f.subBuffer)
-	}
-	if f.subsPerKey < 0 {
-		return usagef("--subscriptions-per-key must not be negative (0: no cap), got %d", f.subsPerKey)
-	}
+	cfg.Feed.Retention = feedRetention
 	cfg.Feed.Poll, cfg.Feed.Buffer, cfg.Feed.PerKey = f.feedPoll, f.subBuffer, f.subsPerKey
 	if f.subsPerKey == 0 {
 		cfg.Feed.PerKey = -1 // no cap
-	}
-	origins, err := parseOrigins(f.corsOrigins)
-	if err != nil {
-		return err
 	}
 	cfg.GraphQL.Origins = origins
 	cfg.Destinations.AllowPrivate = f.allowPrivate
