@@ -352,6 +352,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer handOver()
 	store, err := f.store.open(ctx, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			// SIGINT or SIGTERM while waiting for the store: a stop asked
+			// for, with nothing accepted yet to flush, exits 0 as it does
+			// once serving.
+			log.Info().Msg("stopped before the store answered")
+			return nil
+		}
 		return err
 	}
 	defer func() {
