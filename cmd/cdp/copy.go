@@ -57,10 +57,11 @@ kind (but a suppression secret that keys no hash on either side), the
 feed's head and retention mark, each destination's delivery number, a
 checksum of the partition
 (the sorted member keys of every live profile, hashed, then the sorted
-hashes hashed) and a content checksum of identifiers (with their
-traits), events (with their payloads) and consent records (each record
-as JSON with sorted keys and UTC times, hashed, then the sorted hashes
-hashed), and prints both sides. The records of the other kinds are
+hashes hashed) and a content checksum of profiles (with the profile a
+merged id redirects to), identifiers (with their traits), links, refused
+links, events (with their payloads), history and consent records (each
+record as JSON with sorted keys and UTC times, hashed, then the sorted
+hashes hashed), and prints both sides. The records of the other kinds are
 counted, not compared.
 
 The source and the target must be different stores: two Neo4j URIs of

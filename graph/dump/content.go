@@ -14,10 +14,13 @@ import (
 )
 
 // ContentKinds are the kinds whose records ContentSums hashes whole:
-// identifiers with their profile, times, sources and traits, events with
-// every stored field (properties and traits included), and consent
+// profiles (live and merged away, with their times, sizes, counts and the
+// profile a merged one redirects to), identifiers with their profile,
+// times, sources and traits, links and refused links with every field,
+// events with every stored field (properties and traits included), the
+// history of merges and splits (with a merge's members), and consent
 // records. The other kinds are compared by their counts only.
-var ContentKinds = []Kind{Identifiers, Events, Consent}
+var ContentKinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes, Consent}
 
 // ContentSums returns, for each kind of ContentKinds the stream holds, the
 // hex SHA-256 of its records' content: each record in its canonical form
@@ -73,8 +76,24 @@ func (s *Stream) ContentSums(ctx context.Context, pageSize int) (map[Kind]string
 func contentRecords(b Batch) ([]any, error) {
 	var out []any
 	switch b.Kind {
+	case Profiles:
+		for _, x := range b.Profiles {
+			out = append(out, x)
+		}
 	case Identifiers:
 		for _, x := range b.Identifiers {
+			out = append(out, x)
+		}
+	case Links:
+		for _, x := range b.Links {
+			out = append(out, x)
+		}
+	case Rejected:
+		for _, x := range b.Rejected {
+			out = append(out, x)
+		}
+	case Changes:
+		for _, x := range b.Changes {
 			out = append(out, x)
 		}
 	case Events:
@@ -91,15 +110,36 @@ func contentRecords(b Batch) ([]any, error) {
 	return out, nil
 }
 
-// CanonicalRecord returns the canonical form of a graph.Identifier, a
-// graph.Event or a privacy.Record, as ContentSums hashes it: the record's
-// JSON (its json tags; a consent record's Go field names) with every time
-// in UTC to the microsecond (graph.Clean, the precision both stores keep),
-// an event's Keys sorted (a store keeps them as a set), and then every
-// object's keys sorted and numbers written as they were read, with no
-// spaces.
+// CanonicalRecord returns the canonical form of a graph.Profile, a
+// graph.Identifier, a graph.Link, a graph.RejectedLink, a graph.Event, a
+// graph.ProfileChange or a privacy.Record, as ContentSums hashes it: the
+// record's JSON (its json tags; a consent record's Go field names) with
+// every time in UTC to the microsecond (graph.Clean, the precision both
+// stores keep), an event's Keys and a merge's Members sorted (a store
+// keeps them as a set), a link's or refused link's ends in order (the
+// pair is undirected), and then every object's keys sorted and numbers
+// written as they were read, with no spaces.
 func CanonicalRecord(r any) ([]byte, error) {
 	switch x := r.(type) {
+	case graph.Profile:
+		x.CreatedAt, x.UpdatedAt = graph.Clean(x.CreatedAt), graph.Clean(x.UpdatedAt)
+		r = x
+	case graph.Link:
+		x.FirstSeen, x.LastSeen = graph.Clean(x.FirstSeen), graph.Clean(x.LastSeen)
+		if x.B < x.A {
+			x.A, x.B = x.B, x.A
+		}
+		r = x
+	case graph.RejectedLink:
+		x.At = graph.Clean(x.At)
+		if x.B < x.A {
+			x.A, x.B = x.B, x.A
+		}
+		r = x
+	case graph.ProfileChange:
+		x.At = graph.Clean(x.At)
+		x.Members = slices.Sorted(slices.Values(x.Members))
+		r = x
 	case graph.Identifier:
 		x.FirstSeen, x.LastSeen = graph.Clean(x.FirstSeen), graph.Clean(x.LastSeen)
 		if len(x.Traits) > 0 {

@@ -3,8 +3,8 @@
 // a stable order and written back as it is, without the resolution engine
 // or the audience keeper (what is copied is not recomputed), and two stores
 // are compared by counts, a checksum of the partition (Partition) and
-// checksums of the content of identifiers, events and consent records
-// (Stream.ContentSums). Whether a store is an empty target, records and
+// checksums of the content of profiles, identifiers, links, refused links,
+// events, history and consent records (Stream.ContentSums). Whether a store is an empty target, records and
 // the feed's marks and any leftover state, is Stream.Holdings.
 //
 // The graph kinds use the record types of package graph: each store
