@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -18,9 +19,10 @@ import (
 // profile a merged one redirects to), identifiers with their profile,
 // times, sources and traits, links and refused links with every field,
 // events with every stored field (properties and traits included), the
-// history of merges and splits (with a merge's members), and consent
-// records. The other kinds are compared by their counts only.
-var ContentKinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes, Consent}
+// history of merges and splits (with a merge's members), API keys (hash,
+// scopes, source, expiry, last use and revocation: who gets in), and
+// consent records. The other kinds are compared by their counts only.
+var ContentKinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes, APIKeys, Consent}
 
 // ContentSums returns, for each kind of ContentKinds the stream holds, the
 // hex SHA-256 of its records' content: each record in its canonical form
@@ -96,6 +98,10 @@ func contentRecords(b Batch) ([]any, error) {
 		for _, x := range b.Changes {
 			out = append(out, x)
 		}
+	case APIKeys:
+		for _, x := range b.APIKeys {
+			out = append(out, x)
+		}
 	case Events:
 		for _, x := range b.Events {
 			out = append(out, x)
@@ -112,11 +118,12 @@ func contentRecords(b Batch) ([]any, error) {
 
 // CanonicalRecord returns the canonical form of a graph.Profile, a
 // graph.Identifier, a graph.Link, a graph.RejectedLink, a graph.Event, a
-// graph.ProfileChange or a privacy.Record, as ContentSums hashes it: the
-// record's JSON (its json tags; a consent record's Go field names) with
-// every time in UTC to the microsecond (graph.Clean, the precision both
-// stores keep), an event's Keys and a merge's Members sorted (a store
-// keeps them as a set), a link's or refused link's ends in order (the
+// graph.ProfileChange, an access.Key or a privacy.Record, as ContentSums
+// hashes it: the record's JSON (its json tags; a key's or a consent
+// record's Go field names) with every time in UTC to the microsecond
+// (graph.Clean, the precision both stores keep), an event's Keys, a
+// merge's Members and a key's Scopes sorted (a store keeps them as a
+// set), a link's or refused link's ends in order (the
 // pair is undirected), and then every object's keys sorted and numbers
 // written as they were read, with no spaces.
 func CanonicalRecord(r any) ([]byte, error) {
@@ -139,6 +146,11 @@ func CanonicalRecord(r any) ([]byte, error) {
 	case graph.ProfileChange:
 		x.At = graph.Clean(x.At)
 		x.Members = slices.Sorted(slices.Values(x.Members))
+		r = x
+	case access.Key:
+		x.CreatedAt, x.LastUsedAt = graph.Clean(x.CreatedAt), graph.Clean(x.LastUsedAt)
+		x.ExpiresAt, x.RevokedAt = graph.Clean(x.ExpiresAt), graph.Clean(x.RevokedAt)
+		x.Scopes = slices.Sorted(slices.Values(x.Scopes))
 		r = x
 	case graph.Identifier:
 		x.FirstSeen, x.LastSeen = graph.Clean(x.FirstSeen), graph.Clean(x.LastSeen)
