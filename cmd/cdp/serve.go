@@ -240,6 +240,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.maxSelections < 1 || f.maxResponse < 1 {
 		return usagef("--max-selections and --max-response-bytes must be at least 1 (got %d and %d)", f.maxSelections, f.maxResponse)
 	}
+	// A zero or negative limit would be replaced by the default without a
+	// word (or, for the shutdown, leave requests in flight no time).
+	if f.maxComplexity < 1 || f.maxDepth < 1 {
+		return usagef("--max-complexity and --max-depth must be at least 1 (got %d and %d)", f.maxComplexity, f.maxDepth)
+	}
+	if f.commitTimeout <= 0 {
+		return usagef("--commit-timeout must be positive, got %s", f.commitTimeout)
+	}
+	if f.shutdownTimeout <= 0 {
+		return usagef("--shutdown-timeout must be positive, got %s", f.shutdownTimeout)
+	}
 	keys, err := parseWriteKeys(f.writeKeys)
 	if err != nil {
 		return err
