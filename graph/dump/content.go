@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -20,9 +21,11 @@ import (
 // times, sources and traits, links and refused links with every field,
 // events with every stored field (properties and traits included), the
 // history of merges and splits (with a merge's members), API keys (hash,
-// scopes, source, expiry, last use and revocation: who gets in), and
-// consent records. The other kinds are compared by their counts only.
-var ContentKinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes, APIKeys, Consent}
+// scopes, source, expiry, last use and revocation: who gets in), consent
+// records, and webhook destinations (URL, secret, headers, filters, cursor
+// and delivery number; not their leases, which a copy does not carry).
+// The other kinds are compared by their counts only.
+var ContentKinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes, APIKeys, Consent, Destinations}
 
 // ContentSums returns, for each kind of ContentKinds the stream holds, the
 // hex SHA-256 of its records' content: each record in its canonical form
@@ -110,6 +113,10 @@ func contentRecords(b Batch) ([]any, error) {
 		for _, x := range b.Consent {
 			out = append(out, x)
 		}
+	case Destinations:
+		for _, x := range b.Destinations {
+			out = append(out, x)
+		}
 	default:
 		return nil, fmt.Errorf("no content checksum for %s", b.Kind)
 	}
@@ -118,12 +125,14 @@ func contentRecords(b Batch) ([]any, error) {
 
 // CanonicalRecord returns the canonical form of a graph.Profile, a
 // graph.Identifier, a graph.Link, a graph.RejectedLink, a graph.Event, a
-// graph.ProfileChange, an access.Key or a privacy.Record, as ContentSums
-// hashes it: the record's JSON (its json tags; a key's or a consent
-// record's Go field names) with every time in UTC to the microsecond
-// (graph.Clean, the precision both stores keep), an event's Keys, a
-// merge's Members and a key's Scopes sorted (a store keeps them as a
-// set), a link's or refused link's ends in order (the
+// graph.ProfileChange, an access.Key, a privacy.Record or a
+// destination.Destination, as ContentSums hashes it: the record's JSON
+// (its json tags; the Go field names of a key, a consent record or a
+// destination) with every time in UTC to the microsecond (graph.Clean,
+// the precision both stores keep), an event's Keys, a merge's Members, a
+// key's Scopes and a destination's Kinds and AudienceIDs sorted (a store
+// keeps them as a set), a destination's Lease left out (a copy does not
+// carry it), a link's or refused link's ends in order (the
 // pair is undirected), and then every object's keys sorted and numbers
 // written as they were read, with no spaces.
 func CanonicalRecord(r any) ([]byte, error) {
@@ -167,6 +176,15 @@ func CanonicalRecord(r any) ([]byte, error) {
 		x.Timestamp, x.ReceivedAt = graph.Clean(x.Timestamp), graph.Clean(x.ReceivedAt)
 		x.Keys = slices.Sorted(slices.Values(x.Keys))
 		x.Identifiers, x.Shared = nil, false
+		r = x
+	case destination.Destination:
+		x.CreatedAt, x.UpdatedAt = graph.Clean(x.CreatedAt), graph.Clean(x.UpdatedAt)
+		x.Kinds = slices.Sorted(slices.Values(x.Kinds))
+		x.AudienceIDs = slices.Sorted(slices.Values(x.AudienceIDs))
+		x.Lease = destination.Lease{}
+		if len(x.Headers) == 0 {
+			x.Headers = nil // none, however a store gives it back
+		}
 		r = x
 	case privacy.Record:
 		x.At, x.ExpiresAt, x.ReceivedAt = graph.Clean(x.At), graph.Clean(x.ExpiresAt), graph.Clean(x.ReceivedAt)
