@@ -59,10 +59,10 @@ checksum of the partition
 (the sorted member keys of every live profile, hashed, then the sorted
 hashes hashed) and a content checksum of profiles (with the profile a
 merged id redirects to), identifiers (with their traits), links, refused
-links, events (with their payloads), history, API keys, consent records
-and webhook destinations (not their leases) (each record as JSON with
-sorted keys and UTC times, hashed, then the sorted hashes hashed), and
-prints both sides. The records of the other kinds are
+links, events (with their payloads), history, API keys, the audit log,
+consent records and webhook destinations (not their leases) (each record
+as JSON with sorted keys and UTC times, hashed, then the sorted hashes
+hashed), and prints both sides. The records of the other kinds are
 counted, not compared.
 
 The source and the target must be different stores: two Neo4j URIs of

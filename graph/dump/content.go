@@ -21,11 +21,11 @@ import (
 // times, sources and traits, links and refused links with every field,
 // events with every stored field (properties and traits included), the
 // history of merges and splits (with a merge's members), API keys (hash,
-// scopes, source, expiry, last use and revocation: who gets in), consent
-// records, and webhook destinations (URL, secret, headers, filters, cursor
+// scopes, source, expiry, last use and revocation: who gets in), the
+// audit log, consent records, and webhook destinations (URL, secret, headers, filters, cursor
 // and delivery number; not their leases, which a copy does not carry).
 // The other kinds are compared by their counts only.
-var ContentKinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes, APIKeys, Consent, Destinations}
+var ContentKinds = []Kind{Profiles, Identifiers, Links, Rejected, Events, Changes, APIKeys, Audit, Consent, Destinations}
 
 // ContentSums returns, for each kind of ContentKinds the stream holds, the
 // hex SHA-256 of its records' content: each record in its canonical form
@@ -105,6 +105,10 @@ func contentRecords(b Batch) ([]any, error) {
 		for _, x := range b.APIKeys {
 			out = append(out, x)
 		}
+	case Audit:
+		for _, x := range b.Audit {
+			out = append(out, x)
+		}
 	case Events:
 		for _, x := range b.Events {
 			out = append(out, x)
@@ -125,13 +129,14 @@ func contentRecords(b Batch) ([]any, error) {
 
 // CanonicalRecord returns the canonical form of a graph.Profile, a
 // graph.Identifier, a graph.Link, a graph.RejectedLink, a graph.Event, a
-// graph.ProfileChange, an access.Key, a privacy.Record or a
-// destination.Destination, as ContentSums hashes it: the record's JSON
-// (its json tags; the Go field names of a key, a consent record or a
-// destination) with every time in UTC to the microsecond (graph.Clean,
-// the precision both stores keep), an event's Keys, a merge's Members, a
-// key's Scopes and a destination's Kinds and AudienceIDs sorted (a store
-// keeps them as a set), a destination's Lease left out (a copy does not
+// graph.ProfileChange, an access.Key, an access.AuditEntry, a
+// privacy.Record or a destination.Destination, as ContentSums hashes it:
+// the record's JSON (its json tags; the Go field names of a key, an audit
+// entry, a consent record or a destination) with every time in UTC to the
+// microsecond (graph.Clean, the precision both stores keep), an event's
+// Keys, a merge's Members, a key's Scopes, an audit entry's ProfileIDs and
+// a destination's Kinds and AudienceIDs sorted (a store keeps them as a
+// set), a destination's Lease left out (a copy does not
 // carry it), a link's or refused link's ends in order (the
 // pair is undirected), and then every object's keys sorted and numbers
 // written as they were read, with no spaces.
@@ -176,6 +181,10 @@ func CanonicalRecord(r any) ([]byte, error) {
 		x.Timestamp, x.ReceivedAt = graph.Clean(x.Timestamp), graph.Clean(x.ReceivedAt)
 		x.Keys = slices.Sorted(slices.Values(x.Keys))
 		x.Identifiers, x.Shared = nil, false
+		r = x
+	case access.AuditEntry:
+		x.At = graph.Clean(x.At)
+		x.ProfileIDs = slices.Sorted(slices.Values(x.ProfileIDs))
 		r = x
 	case destination.Destination:
 		x.CreatedAt, x.UpdatedAt = graph.Clean(x.CreatedAt), graph.Clean(x.UpdatedAt)
