@@ -308,6 +308,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	// Tracing's configuration (OTEL_*) is checked before the port too: a
+	// variable it cannot use is bad usage whether the port is free or not.
+	// Its defer runs after the store's and the listener's (defers run last
+	// first): the store's last spans go too.
+	stopTracing, err := telemetry.Setup(ctx, version, func(err error) {
+		log.Warn().Err(err).Msg("tracing: spans not exported")
+	})
+	if err != nil {
+		return usagef("tracing (OTEL_EXPORTER_OTLP_*): %v", err)
+	}
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(tctx); err != nil {
+			log.Warn().Err(err).Msg("tracing: the last spans were not exported")
+		}
+	}()
+	if telemetry.Enabled() {
+		log.Info().Msg("tracing: exporting spans over OTLP/HTTP")
+	}
+
 	// Bind first: a port in use is reported before the store is touched.
 	ln, err := server.Listen(f.addr)
 	if err != nil {
@@ -320,23 +341,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
 		defer metricsLn.Close()
-	}
-	stopTracing, err := telemetry.Setup(ctx, version, func(err error) {
-		log.Warn().Err(err).Msg("tracing: spans not exported")
-	})
-	if err != nil {
-		return usagef("tracing (OTEL_EXPORTER_OTLP_*): %v", err)
-	}
-	defer func() {
-		// After the store closes (defers run last first): its last spans go too.
-		tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := stopTracing(tctx); err != nil {
-			log.Warn().Err(err).Msg("tracing: the last spans were not exported")
-		}
-	}()
-	if telemetry.Enabled() {
-		log.Info().Msg("tracing: exporting spans over OTLP/HTTP")
 	}
 	// Until the service is built (Neo4j may take up to --store-timeout to
 	// answer), the port answers /healthz and tells everything else to come
