@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/idgraph/cdp/bench"
@@ -58,8 +59,10 @@ func runBenchSoak(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if store != bench.StoreEmbedded && store != bench.StoreNeo4j {
 		return usagef("--store %q is not embedded or neo4j", store)
 	}
-	if duration <= 0 || every <= 0 || rate <= 0 || lookupRate < 0 || clients < 1 || batch < 1 || seed < 0 {
-		return usagef("--duration, --every and --rate must be positive, --clients and --batch at least 1, --lookup-rate and --seed not negative")
+	// Written so that NaN fails too; Inf is no rate either.
+	if duration <= 0 || every <= 0 || !(rate > 0) || math.IsInf(rate, 0) || !(lookupRate >= 0) || math.IsInf(lookupRate, 0) ||
+		clients < 1 || batch < 1 || seed < 0 {
+		return usagef("--duration, --every and --rate must be positive (--rate and --lookup-rate finite numbers), --clients and --batch at least 1, --lookup-rate and --seed not negative")
 	}
 	log, err := newLogger(logLevel, "json", stderr)
 	if err != nil {

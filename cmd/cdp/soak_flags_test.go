@@ -1,0 +1,24 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// A rate that is not a positive finite number is bad usage (exit 2),
+// told before anything starts: NaN and Inf parse as numbers, and NaN
+// passes a "not positive" check written as rate <= 0.
+func TestSoakRefusesRatesThatAreNotNumbers(t *testing.T) {
+	for _, args := range [][]string{
+		{"--rate", "NaN"}, {"--rate", "+Inf"}, {"--rate", "0"},
+		{"--rate", "10", "--lookup-rate", "NaN"}, {"--rate", "10", "--lookup-rate", "Inf"}, {"--rate", "10", "--lookup-rate", "-1"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), append([]string{"bench", "soak", "--duration", "1s"}, args...), &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), "--rate") {
+			t.Errorf("bench soak %v: exit %d, stderr %q; want exit 2 naming --rate", args, code, errOut.String())
+		}
+	}
+}
