@@ -331,3 +331,46 @@ func contentRows(out string) map[string][2]string {
 	}
 	return rows
 }
+
+// copyVariant alters what a copy writes to its target (copyAltered); want
+// is what the final check must name as differing, "" for a copy left as
+// it is.
+type copyVariant struct {
+	name  string
+	alter func(b *dump.Batch)
+	want  string
+}
+
+// verifyAlteredCopies copies the store in dir to every target once per
+// variant, altered as the variant says, and runs --verify-only on it: the
+// unaltered copy must match, and every other must be told apart by the
+// kind want names, with the counts left equal (asBuilt checks the table
+// of counts, which no variant changes).
+func verifyAlteredCopies(t *testing.T, dir string, variants []copyVariant, asBuilt func(table map[string][2]string) bool) {
+	t.Helper()
+	for _, target := range copyTargets() {
+		for _, v := range variants {
+			t.Run(target.name+"/"+v.name, func(t *testing.T) {
+				st, during, flags, _ := target.open(t)
+				copyAltered(t, dir, st, v.alter)
+				var out, errOut string
+				var code int
+				during(func() {
+					out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dir}, flags...)...)
+				})
+				if !asBuilt(copyTable(out)) {
+					t.Fatalf("counts differ, or the source is not as built:\n%s", out)
+				}
+				if v.want == "" {
+					if code != 0 || errOut != "" {
+						t.Fatalf("verify an unaltered copy: exit %d\n%s\n%s", code, out, errOut)
+					}
+					return
+				}
+				if want := "cdp copy: the stores differ: " + v.want + "\n"; code != 1 || errOut != want || strings.Contains(out, "match") {
+					t.Errorf("verify a copy altered in its %s: exit %d, stderr %q, want %q\n%s", v.name, code, errOut, want, out)
+				}
+			})
+		}
+	}
+}
