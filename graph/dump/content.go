@@ -79,52 +79,38 @@ func (s *Stream) ContentSums(ctx context.Context, pageSize int) (map[Kind]string
 
 // contentRecords returns the records of a page of a ContentKinds kind.
 func contentRecords(b Batch) ([]any, error) {
-	var out []any
 	switch b.Kind {
 	case Profiles:
-		for _, x := range b.Profiles {
-			out = append(out, x)
-		}
+		return anys(b.Profiles), nil
 	case Identifiers:
-		for _, x := range b.Identifiers {
-			out = append(out, x)
-		}
+		return anys(b.Identifiers), nil
 	case Links:
-		for _, x := range b.Links {
-			out = append(out, x)
-		}
+		return anys(b.Links), nil
 	case Rejected:
-		for _, x := range b.Rejected {
-			out = append(out, x)
-		}
+		return anys(b.Rejected), nil
 	case Changes:
-		for _, x := range b.Changes {
-			out = append(out, x)
-		}
+		return anys(b.Changes), nil
 	case APIKeys:
-		for _, x := range b.APIKeys {
-			out = append(out, x)
-		}
+		return anys(b.APIKeys), nil
 	case Audit:
-		for _, x := range b.Audit {
-			out = append(out, x)
-		}
+		return anys(b.Audit), nil
 	case Events:
-		for _, x := range b.Events {
-			out = append(out, x)
-		}
+		return anys(b.Events), nil
 	case Consent:
-		for _, x := range b.Consent {
-			out = append(out, x)
-		}
+		return anys(b.Consent), nil
 	case Destinations:
-		for _, x := range b.Destinations {
-			out = append(out, x)
-		}
-	default:
-		return nil, fmt.Errorf("no content checksum for %s", b.Kind)
+		return anys(b.Destinations), nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("no content checksum for %s", b.Kind)
+}
+
+// anys returns xs as values of type any.
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
 }
 
 // CanonicalRecord returns the canonical form of a graph.Profile, a
