@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/destination"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/dump"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// The final check of cdp copy tells apart a target that differs from the
+// source in what the resolution rules keep besides the partition: a
+// link's evidence, a refused link's reason, the profile an old profile id
+// redirects to, or a merge's recorded reason. Each of those differences
+// leaves every count and the partition checksum equal, so only a content
+// checksum of those kinds can find it. On both stores.
+func TestCopyComparesTheGraphsContent(t *testing.T) {
+	ctx := context.Background()
+	dirA := t.TempDir()
+	st, err := embedded.Open(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	ev := func(id string, minute int, refs ...graph.IdentifierRef) graph.Event {
+		ts := at.Add(time.Duration(minute) * time.Minute)
+		return graph.Event{ID: "test/" + id, MessageID: id, Type: "track", Name: "Viewed", Source: "test", Timestamp: ts, ReceivedAt: ts, Identifiers: refs}
+	}
+	email := graph.IdentifierRef{Type: "email", Value: "a@x.example"}
+	u1 := graph.IdentifierRef{Type: "user_id", Value: "u1"}
+	u9 := graph.IdentifierRef{Type: "user_id", Value: "u9"}
+	eng := graph.NewEngine(st, nil)
+	// Two profiles, then an event that links them (a merge, a redirect
+	// and a history entry), then one that two user ids refuse.
+	for i, batch := range [][]graph.Event{
+		{ev("g1", 0, email)}, {ev("g2", 1, u1)}, {ev("g3", 2, email, u1)}, {ev("g4", 3, u9)}, {ev("g5", 4, u1, u9)},
+	} {
+		if _, err := eng.ApplyBatch(ctx, batch); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	storetest.Must(t, st.Close(ctx))
+
+	variants := []copyVariant{
+		{"unaltered", func(*dump.Batch) {}, ""},
+		{"link evidence", func(b *dump.Batch) {
+			for i := range b.Links {
+				b.Links[i].Evidence = "forged/evidence"
+			}
+		}, "links content"},
+		{"refused link reason", func(b *dump.Batch) {
+			for i := range b.Rejected {
+				b.Rejected[i].Reason = b.Rejected[i].Reason + " (altered)"
+			}
+		}, "rejected content"},
+		{"redirect", func(b *dump.Batch) {
+			var merged, other int = -1, -1
+			for i, p := range b.Profiles {
+				if p.MergedInto != "" {
+					merged = i
+				}
+			}
+			if merged < 0 {
+				return
+			}
+			for i, p := range b.Profiles {
+				if p.MergedInto == "" && p.ID != b.Profiles[merged].MergedInto {
+					other = i
+				}
+			}
+			if other < 0 {
+				t.Fatal("no third profile to redirect to")
+			}
+			b.Profiles[merged].MergedInto = b.Profiles[other].ID
+		}, "profiles content"},
+		{"merge reason", func(b *dump.Batch) {
+			for i := range b.Changes {
+				b.Changes[i].Reason = "altered"
+			}
+		}, "changes content"},
+	}
+	verifyAlteredCopies(t, dirA, variants, func(table map[string][2]string) bool {
+		return table["partition sha256"][0] == table["partition sha256"][1] && table["links"] == [2]string{"1", "1"} &&
+			table["rejected"] == [2]string{"1", "1"} && table["profiles"] == [2]string{"3", "3"} && table["changes"][0] == table["changes"][1]
+	})
+}
+
+// The final check of cdp copy tells apart a target whose API keys differ
+// from the source's in what decides who gets in: a key revoked on the
+// source but usable on the target, or a key with other scopes, has the
+// same count on both sides, so only a content checksum of the keys finds
+// it. On both stores.
+func TestCopyComparesAPIKeys(t *testing.T) {
+	ctx := context.Background()
+	dirA := t.TempDir()
+	st, err := embedded.Open(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for i, k := range []access.Key{
+		{ID: "key_a", Name: "admin", Scopes: []access.Scope{access.ScopeKeysAdmin, access.ScopeAuditRead}, Hash: access.HashSecret("cdp_" + strings.Repeat("a", 40)), CreatedAt: at},
+		{ID: "key_b", Name: "reader", Scopes: []access.Scope{access.ScopeProfilesRead}, Hash: access.HashSecret("cdp_" + strings.Repeat("b", 40)), CreatedAt: at, LastUsedAt: at.Add(time.Hour)},
+	} {
+		storetest.Must(t, st.CreateKey(ctx, k))
+		if i == 0 {
+			if _, err := st.RevokeKey(ctx, k.ID, at.Add(2*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	storetest.Must(t, st.Close(ctx))
+
+	variants := []copyVariant{
+		{"unaltered", func(*dump.Batch) {}, ""},
+		{"revocation", func(b *dump.Batch) {
+			for i := range b.APIKeys {
+				b.APIKeys[i].RevokedAt = time.Time{}
+			}
+		}, "api_keys content"},
+		{"scopes", func(b *dump.Batch) {
+			for i := range b.APIKeys {
+				if b.APIKeys[i].ID == "key_b" {
+					b.APIKeys[i].Scopes = []access.Scope{access.ScopeProfilesRead, access.ScopePIIRead}
+				}
+			}
+		}, "api_keys content"},
+	}
+	verifyAlteredCopies(t, dirA, variants, func(table map[string][2]string) bool {
+		return table[string(dump.APIKeys)] == [2]string{"2", "2"}
+	})
+}
+
+// The final check of cdp copy tells apart a target whose webhook
+// destination differs from the source's in where it delivers, how it
+// signs, or where in the feed it goes on: the same number of destinations
+// and the same delivery number on both sides, so only a content checksum
+// of the destinations finds it. Leases, which a copy does not carry, are
+// not compared. On both stores.
+func TestCopyComparesDestinations(t *testing.T) {
+	ctx := context.Background()
+	dirA := t.TempDir()
+	st, err := embedded.Open(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	d, err := st.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://hooks.example/crm",
+		Secret: "s3cret-crm-0123456789abcdef", Headers: map[string]string{"X-Team": "crm", "X-Env": "prod"}, CreatedAt: now, UpdatedAt: now})
+	storetest.Must(t, err)
+	// A lease on the source, which the copy leaves behind.
+	_, _, err = st.AcquireLease(ctx, d.ID, "proc", now, time.Hour)
+	storetest.Must(t, err)
+	e := graph.FeedEntry{Seq: 1, At: now, Kind: graph.FeedTraitsChanged, ProfileID: "p_elsewhere"}
+	if _, made, err := st.TakeBatch(ctx, d.ID, "proc", 0, 1, []graph.FeedEntry{e}, now); err != nil || !made {
+		t.Fatalf("take a batch: %v %v", made, err)
+	}
+	storetest.Must(t, st.Close(ctx))
+
+	variants := []copyVariant{
+		{"unaltered", func(*dump.Batch) {}, ""},
+		{"url", func(b *dump.Batch) {
+			for i := range b.Destinations {
+				b.Destinations[i].URL = "https://hooks.example/elsewhere"
+			}
+		}, "destinations content"},
+		{"secret", func(b *dump.Batch) {
+			for i := range b.Destinations {
+				b.Destinations[i].Secret = "another-secret-0123456789"
+			}
+		}, "destinations content"},
+		{"cursor", func(b *dump.Batch) {
+			for i := range b.Destinations {
+				b.Destinations[i].Cursor = 0
+			}
+		}, "destinations content"},
+	}
+	verifyAlteredCopies(t, dirA, variants, func(table map[string][2]string) bool {
+		return table[string(dump.Destinations)] == [2]string{"1", "1"} && table["delivery numbers"] == [2]string{"1", "1"}
+	})
+}
+
+// The final check of cdp copy tells apart a target whose audit log says
+// something else than the source's: an entry with another outcome, or
+// naming other profiles, leaves the number of entries equal, so only a
+// content checksum of the log finds it. On both stores.
+func TestCopyComparesTheAuditLog(t *testing.T) {
+	ctx := context.Background()
+	dirA := t.TempDir()
+	st, err := embedded.Open(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	storetest.Must(t, st.AppendAudit(ctx, []access.AuditEntry{
+		{ID: "aud_e1", At: at, KeyID: "key_a", KeyName: "admin", Action: "mergeProfiles", OperationName: "Fix", RequestID: "r1",
+			ProfileIDs: []string{"p_b", "p_a"}, ProfileCount: 2, Reason: "same person, ticket 12", Outcome: access.OutcomeOK},
+		{ID: "aud_e2", At: at.Add(time.Second), Action: "store.backup", Reason: "a copy of the whole store", Outcome: access.OutcomeOK},
+	}))
+	storetest.Must(t, st.Close(ctx))
+
+	variants := []copyVariant{
+		{"unaltered", func(*dump.Batch) {}, ""},
+		{"outcome", func(b *dump.Batch) {
+			for i := range b.Audit {
+				if b.Audit[i].ID == "aud_e1" {
+					b.Audit[i].Outcome = "FORBIDDEN"
+				}
+			}
+		}, "audit content"},
+		{"profiles", func(b *dump.Batch) {
+			for i := range b.Audit {
+				if b.Audit[i].ID == "aud_e1" {
+					b.Audit[i].ProfileIDs = []string{"p_a", "p_c"}
+				}
+			}
+		}, "audit content"},
+	}
+	verifyAlteredCopies(t, dirA, variants, func(table map[string][2]string) bool {
+		return table[string(dump.Audit)] == [2]string{"2", "2"}
+	})
+}
