@@ -84,21 +84,7 @@ func TestRefusedDownloadSignsOut(t *testing.T) {
 	tb.run(chromedp.Navigate(s.base + "/console/#/privacy?profile=" + annID))
 	tb.waitJS("the privacy page", `document.querySelector("input[name=profile]")`)
 
-	var ks struct {
-		APIKeys struct{ Nodes []struct{ ID, Name string } }
-	}
-	s.gql(t, admin, `{apiKeys{nodes{id name}}}`, nil, &ks)
-	agentID := ""
-	for _, k := range ks.APIKeys.Nodes {
-		if k.Name == "agent" {
-			agentID = k.ID
-		}
-	}
-	if agentID == "" {
-		t.Fatal("no key named agent")
-	}
-	var rv struct{ RevokeApiKey struct{ ID string } }
-	s.gql(t, admin, `mutation($id:ID!){revokeApiKey(id:$id){id}}`, map[string]any{"id": agentID}, &rv)
+	agentID := s.revokeKey(t, admin, "agent")
 
 	tb.eval(`Array.prototype.find.call(document.querySelectorAll("button"), function (b) { return b.textContent === "Download data export"; }).click()`, nil)
 	tb.waitJS("an answer", `document.getElementById("signin") || document.querySelector("#main .error")`)

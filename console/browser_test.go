@@ -228,6 +228,28 @@ func (s *service) waitSize(t *testing.T, key, id string, want int) {
 	}
 }
 
+// revokeKey revokes, with the admin key, the key named name, and returns
+// its id.
+func (s *service) revokeKey(t *testing.T, admin, name string) string {
+	t.Helper()
+	var ks struct {
+		APIKeys struct{ Nodes []struct{ ID, Name string } }
+	}
+	s.gql(t, admin, `{apiKeys{nodes{id name}}}`, nil, &ks)
+	id := ""
+	for _, k := range ks.APIKeys.Nodes {
+		if k.Name == name {
+			id = k.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no key named %q", name)
+	}
+	var rv struct{ RevokeApiKey struct{ ID string } }
+	s.gql(t, admin, `mutation($id:ID!){revokeApiKey(id:$id){id}}`, map[string]any{"id": id}, &rv)
+	return id
+}
+
 func (s *service) profileID(t *testing.T, key, typ, value string) string {
 	t.Helper()
 	var d struct{ ProfileByIdentifier *struct{ ID string } }

@@ -146,18 +146,7 @@ func TestRefusedUnlinkSignsOutWithTheReason(t *testing.T) {
 	tb.eval(edge+`.querySelector("button").click()`, nil)
 	tb.waitJS("the link explained", `document.querySelector("#explanation button")`)
 
-	var ks struct {
-		APIKeys struct{ Nodes []struct{ ID, Name string } }
-	}
-	s.gql(t, admin, `{apiKeys{nodes{id name}}}`, nil, &ks)
-	agentID := ""
-	for _, k := range ks.APIKeys.Nodes {
-		if k.Name == "agent" {
-			agentID = k.ID
-		}
-	}
-	var rv struct{ RevokeApiKey struct{ ID string } }
-	s.gql(t, admin, `mutation($id:ID!){revokeApiKey(id:$id){id}}`, map[string]any{"id": agentID}, &rv)
+	agentID := s.revokeKey(t, admin, "agent")
 
 	tb.run(chromedp.Click("#explanation button", chromedp.ByQuery), chromedp.WaitVisible("dialog[open] textarea", chromedp.ByQuery))
 	tb.setValue("dialog[open] textarea", "support ticket 43")
@@ -189,18 +178,7 @@ func TestRevokedKeySignsOutTheLiveProfile(t *testing.T) {
 	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
 	tb.waitJS("the subscription", `document.getElementById("live").textContent.indexOf("Live") === 0`)
 
-	var ks struct {
-		APIKeys struct{ Nodes []struct{ ID, Name string } }
-	}
-	s.gql(t, admin, `{apiKeys{nodes{id name}}}`, nil, &ks)
-	agentID := ""
-	for _, k := range ks.APIKeys.Nodes {
-		if k.Name == "agent" {
-			agentID = k.ID
-		}
-	}
-	var rv struct{ RevokeApiKey struct{ ID string } }
-	s.gql(t, admin, `mutation($id:ID!){revokeApiKey(id:$id){id}}`, map[string]any{"id": agentID}, &rv)
+	agentID := s.revokeKey(t, admin, "agent")
 
 	tb.waitJS("the sign-in page", `document.getElementById("signin")`)
 	shown := tb.text(`document.getElementById("main").innerText`)
