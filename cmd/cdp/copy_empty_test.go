@@ -218,11 +218,7 @@ func copyAltered(t *testing.T, dir string, dst graph.Store, alter func(b *dump.B
 // consent checksum is worked out by hand.
 func TestCopyComparesContent(t *testing.T) {
 	ctx := context.Background()
-	dirA := t.TempDir()
-	st, err := embedded.Open(dirA)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dirA, st := copySource(t)
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	res, err := graph.NewEngine(st, nil).ApplyBatch(ctx, []graph.Event{
 		{ID: "test/c1", MessageID: "c1", Type: "identify", Source: "test", Timestamp: at, ReceivedAt: at,
@@ -341,13 +337,14 @@ type copyVariant struct {
 	want  string
 }
 
-// verifyAlteredCopies copies the store in dir to every target once per
-// variant, altered as the variant says, and runs --verify-only on it: the
+// verifyAlteredCopies copies the store in dir to every target unaltered,
+// then once per variant, altered as the variant says, and runs --verify-only on it: the
 // unaltered copy must match, and every other must be told apart by the
 // kind want names, with the counts left equal (asBuilt checks the table
 // of counts, which no variant changes).
 func verifyAlteredCopies(t *testing.T, dir string, variants []copyVariant, asBuilt func(table map[string][2]string) bool) {
 	t.Helper()
+	variants = append([]copyVariant{{"unaltered", func(*dump.Batch) {}, ""}}, variants...)
 	for _, target := range copyTargets() {
 		for _, v := range variants {
 			t.Run(target.name+"/"+v.name, func(t *testing.T) {
@@ -373,4 +370,16 @@ func verifyAlteredCopies(t *testing.T, dir string, variants []copyVariant, asBui
 			})
 		}
 	}
+}
+
+// copySource opens a new embedded store in a folder of its own, to be
+// filled, closed and copied from.
+func copySource(t *testing.T) (string, *embedded.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := embedded.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, st
 }
