@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -97,8 +98,17 @@ const lookupQuery = `query($t: String!, $v: String!) { profileByIdentifier(type:
 // at a time on a kept-alive connection, and checks the answer.
 // With a bearer secret, each request carries it as its API key.
 func serviceLookups(ctx context.Context, base, bearer string, keys []string, part map[string]string) ([]time.Duration, error) {
+	lat, _, err := personalLookups(ctx, base, bearer, keys, part, graph.PersonalData{})
+	return lat, err
+}
+
+// personalLookups is serviceLookups that also counts the answers, warm-up
+// included, holding a value pd calls personal (see personalAnswer): the
+// reads the service must audit.
+func personalLookups(ctx context.Context, base, bearer string, keys []string, part map[string]string, pd graph.PersonalData) ([]time.Duration, int, error) {
 	hc := &http.Client{Timeout: time.Minute}
 	defer hc.CloseIdleConnections()
+	personal := 0
 	one := func(k string) (time.Duration, error) {
 		ref := graph.SplitKey(k)
 		body, err := json.Marshal(map[string]any{"query": lookupQuery, "variables": map[string]string{"t": ref.Type, "v": ref.Value}})
@@ -132,6 +142,7 @@ func serviceLookups(ctx context.Context, base, bearer string, keys []string, par
 						Type  string `json:"type"`
 						Value string `json:"value"`
 					} `json:"identifiers"`
+					Traits map[string]any `json:"traits"`
 				} `json:"profileByIdentifier"`
 			} `json:"data"`
 			Errors []struct {
@@ -156,9 +167,46 @@ func serviceLookups(ctx context.Context, base, bearer string, keys []string, par
 		if !found {
 			return 0, fmt.Errorf("identifier %s: its profile %s does not list it", k, part[k])
 		}
+		types := make([]string, len(out.Data.Profile.Identifiers))
+		for i, id := range out.Data.Profile.Identifiers {
+			types[i] = id.Type
+		}
+		if personalAnswer(pd, types, out.Data.Profile.Traits) {
+			personal++
+		}
 		return d, nil
 	}
-	return timeEach(keys, one)
+	lat, err := timeEach(keys, one)
+	return lat, personal, err
+}
+
+// personalAnswer reports whether an answer with identifiers of these types
+// and these traits holds a value pd calls personal: an identifier of a
+// personal type, or a trait of a personal name at any depth, inside
+// objects and lists of objects too. The service audits a read exactly
+// when its answer holds one; a visitor known only by an anonymous id and
+// a device, with no personal trait, leaves no entry.
+func personalAnswer(pd graph.PersonalData, types []string, traits map[string]any) bool {
+	for _, t := range types {
+		if slices.Contains(pd.IdentifierTypes, t) {
+			return true
+		}
+	}
+	var holds func(v any) bool
+	holds = func(v any) bool {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				if slices.Contains(pd.Traits, k) || holds(e) {
+					return true
+				}
+			}
+		case []any:
+			return slices.ContainsFunc(t, holds)
+		}
+		return false
+	}
+	return holds(map[string]any(traits))
 }
 
 // httpFloor times GET /healthz: the HTTP round trip every request pays,

@@ -344,7 +344,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	svcGC := gcCycles() - gc0
 	res.Lookup.StoreTime = timed.take()
-	if res.Auth, err = authLookups(ctx, cfg, store, svc.url, sample, part); err != nil {
+	if res.Auth, err = authLookups(ctx, cfg, store, rules, svc.url, sample, part); err != nil {
 		return nil, err
 	}
 	timed.take() // the auth passes are not part of the lookup's store time
