@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
@@ -697,6 +698,11 @@ func messageID(msg, batchCtx, merged map[string]any, typ, source string) (id, di
 	if ok && !utf8.ValidString(id) {
 		// keepSurrogates put an unpaired surrogate escape back in WTF-8.
 		return "", "", invalid("messageId holds an unpaired UTF-16 surrogate escape (such as \\ud800 alone); send it as valid Unicode")
+	}
+	if ok && strings.ContainsFunc(id, unicode.IsControl) {
+		// The id names the event in a consent record's proof, which holds
+		// no control character, and in journeys and exports.
+		return "", "", invalid("messageId holds a control character (U+0000 to U+001F or U+007F to U+009F); send printable text")
 	}
 	content := make(map[string]any, len(msg)+1)
 	for k, v := range msg {

@@ -314,6 +314,11 @@ func TestParseMessageRejects(t *testing.T) {
 		{"identifier trait out of range", `{"type":"identify","userId":"u","traits":{"phone":1e400}}`, ingest.ReasonInvalidField, "traits.phone: the number is beyond"},
 		{"messageId too long", `{"type":"track","event":"e","userId":"u","messageId":"` + strings.Repeat("m", 300) + `"}`, ingest.ReasonInvalidField, "messageId is 300 bytes"},
 		{"channel not a string", `{"type":"track","event":"e","userId":"u","context":{"channel":1}}`, ingest.ReasonInvalidField, "context.channel must be a string"},
+		// A consent record's proof names the event, and a proof holds no
+		// control character: an id with one could not be the proof of
+		// the consent its message carries.
+		{"messageId with a control character", `{"type":"track","event":"e","userId":"u","messageId":"m\u0007-1"}`, ingest.ReasonInvalidField, "messageId holds a control character"},
+		{"messageId with a C1 control character", `{"type":"track","event":"e","userId":"u","messageId":"m\u0085"}`, ingest.ReasonInvalidField, "messageId holds a control character"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
