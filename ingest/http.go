@@ -81,18 +81,18 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		// read the answer and would resend forever.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 	}
-	if r.Method == http.MethodOptions {
-		w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, "+SourceHeader)
-		w.Header().Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
 	implied, known := endpoints[r.URL.Path]
 	if !known {
 		// The path is not repeated: it can hold anything the caller typed
 		// (a profile's id in a mistyped export path, an email).
 		c.refuse(w, r, http.StatusNotFound, "no endpoint at this path (the path is not repeated): use POST /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias or /v1/batch")
+		return
+	}
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, "+SourceHeader)
+		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	if r.Method != http.MethodPost {

@@ -33,3 +33,28 @@ func TestUnknownPathNotRepeated(t *testing.T) {
 		}
 	})
 }
+
+// A CORS preflight is answered for the collector's endpoints only: one for
+// a path that names none is told so (404), not invited to post there.
+func TestPreflightOnlyForEndpoints(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{WriteKeys: map[string]string{}})
+		for path, want := range map[string]int{"/v1/track": http.StatusNoContent, "/v1/b": http.StatusNoContent, "/v1/purchase": http.StatusNotFound} {
+			req, err := http.NewRequest(http.MethodOptions, h.srv.URL+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Origin", "https://shop.example")
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			allows := resp.Header.Get("Access-Control-Allow-Methods") != ""
+			if resp.StatusCode != want || allows != (want == http.StatusNoContent) {
+				t.Errorf("OPTIONS %s: %d, Access-Control-Allow-Methods %q; want %d, and that header only on an endpoint", path, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Methods"), want)
+			}
+		}
+	})
+}
