@@ -415,6 +415,48 @@ func TestRestore(t *testing.T) {
 	checkLayoutData(t, r)
 }
 
+// A restore killed before its rename leaves its temporary copy beside
+// where cdp.db would be. That copy is no store: a later restore into the
+// folder treats it as absent (no --force needed), and removes it.
+func TestRestoreAfterAnInterruptedOne(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	writeLayoutDataset(t, src)
+	s, err := Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	backupTo(t, s, backup, nil)
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// What copyInto had written when the process died: half the file.
+	whole, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, "."+FileName+".restore-1234567.part")
+	if err := os.WriteFile(left, whole[:len(whole)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ctx, backup, dir, false); err != nil {
+		t.Fatalf("Restore into a dir holding only an interrupted restore's copy: %v", err)
+	}
+	if got := dirNames(t, dir); len(got) != 1 || got[0] != FileName {
+		t.Errorf("data dir holds %v, want only %s", got, FileName)
+	}
+	// Any other file still makes the folder not empty.
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "notes.part"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ctx, backup, other, false); !errors.Is(err, ErrNotEmpty) {
+		t.Errorf("Restore into a dir holding notes.part: %v, want ErrNotEmpty", err)
+	}
+}
+
 // A file of this build's layout that lacks any one of the buckets a store
 // of that layout holds is refused, naming the bucket: Open would make it
 // again, empty, and what it held (the retired profile ids, say) would be

@@ -43,7 +43,8 @@ func LockFile(path string) (release func(), err error) {
 //
 // It refuses a dir that holds anything (ErrNotEmpty) unless replace is
 // set; then it replaces the dir's cdp.db, if any, and leaves every other
-// file of the dir alone. It refuses a cdp.db that a running store holds
+// file of the dir alone. The temporary copies of restores that died
+// before their rename do not count, and go once it succeeds. It refuses a cdp.db that a running store holds
 // (ErrInUse), replace or not. The file is copied into dir under a
 // temporary name, synced, checked with CheckFile (an unsound file is
 // refused, and nothing of it is left in dir), and only then renamed to
@@ -62,9 +63,20 @@ func Restore(ctx context.Context, file, dir string, replace bool) (FileSummary, 
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return sum, fmt.Errorf("data dir %s: %w", dir, err)
 	}
-	entries, err := os.ReadDir(dir)
+	all, err := os.ReadDir(dir)
 	if err != nil {
 		return sum, fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	// The copy of a restore that died before its rename is no store: it
+	// neither makes dir not empty nor stays once this restore succeeds.
+	var entries []os.DirEntry
+	var leftovers []string
+	for _, e := range all {
+		if restoreLeftover(e) {
+			leftovers = append(leftovers, filepath.Join(dir, e.Name()))
+		} else {
+			entries = append(entries, e)
+		}
 	}
 	if len(entries) > 0 && !replace {
 		names := make([]string, 0, 3)
@@ -120,10 +132,23 @@ func Restore(ctx context.Context, file, dir string, replace bool) (FileSummary, 
 			}
 		}
 	}
+	for _, p := range leftovers {
+		_ = os.Remove(p) // another restore's, gone already: nothing to do
+	}
 	if err := syncDir(dir); err != nil {
 		return FileSummary{}, err
 	}
 	return sum, nil
+}
+
+// restoreTemp is the pattern of copyInto's temporary files.
+const restoreTemp = "." + FileName + ".restore-*.part"
+
+// restoreLeftover reports whether e is a regular file named as copyInto
+// names its copies.
+func restoreLeftover(e os.DirEntry) bool {
+	ok, _ := filepath.Match(restoreTemp, e.Name())
+	return ok && e.Type().IsRegular()
 }
 
 func abs(p string) string {
@@ -141,7 +166,7 @@ func copyInto(ctx context.Context, file, dir string) (string, error) {
 		return "", fmt.Errorf("backup file: %w", err)
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(dir, "."+FileName+".restore-*.part")
+	out, err := os.CreateTemp(dir, restoreTemp)
 	if err != nil {
 		return "", fmt.Errorf("data dir %s: %w", dir, err)
 	}
