@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -129,6 +130,9 @@ func audienceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer resp.Body.Close()
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != exportTypes[format] || resp.Header.Get("X-CDP-Members") == "" {
+		return fmt.Errorf("the answer of the server at %s is not an audience export (Content-Type %s, want %s with an X-CDP-Members header): is --server a cdp server?", base.Redacted(), clipHeader(resp.Header.Get("Content-Type")), exportTypes[format])
+	}
 
 	total := int64(-1)
 	if n, err := strconv.ParseInt(resp.Header.Get("X-CDP-Members"), 10, 64); err == nil && n >= 0 {
@@ -164,6 +168,29 @@ func audienceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(note, "exported %d members of audience %s to %s; %d left out for missing consent\n", res.members, id, where, res.excluded)
 	return nil
+}
+
+// serverClient is the client of callServer: it follows no redirect.
+var serverClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// exportTypes is the media type of an export, by format.
+var exportTypes = map[string]string{"csv": "text/csv", "ndjson": "application/x-ndjson"}
+
+// clipHeader is a header value as a message shows it: printable, short.
+func clipHeader(v string) string {
+	if v == "" {
+		return "none"
+	}
+	v = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, v)
+	if len(v) > 60 {
+		v = strings.ToValidUTF8(v[:60], "") + "..."
+	}
+	return v
 }
 
 // unwrapURLError drops the method and URL net/http puts before a
@@ -390,7 +417,9 @@ func (p *exportProgress) finish() {
 // callServer makes a request of a running server (base) to u with key as
 // the bearer token (none when empty), and returns the answer when it is
 // 200; otherwise the error says the server could not be reached, or why
-// it refused (serverRefusal).
+// it refused (serverRefusal). A redirect is not followed: a cdp server
+// sends none, so one comes from something in front of it (a proxy's
+// sign-in page, say), and neither the key nor the answer belongs there.
 func callServer(ctx context.Context, method string, base, u *url.URL, key string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
@@ -399,9 +428,14 @@ func callServer(ctx context.Context, method string, base, u *url.URL, key string
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := serverClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the server at %s: %v", base.Redacted(), unwrapURLError(err))
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		resp.Body.Close()
+		// The location is not shown: it may carry a sign-in token.
+		return nil, fmt.Errorf("the server at %s answered with a redirect (%s) to another location, which is not followed: give --server the address cdp serve listens on", base.Redacted(), resp.Status)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
