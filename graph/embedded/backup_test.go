@@ -334,17 +334,7 @@ func dirNames(t *testing.T, dir string) []string {
 // restored as it is and upgraded by Open.
 func TestRestore(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	writeLayoutDataset(t, src)
-	s, err := Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backup := filepath.Join(t.TempDir(), "backup.db")
-	backupTo(t, s, backup, nil)
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	backup := layoutBackup(t)
 
 	dir := filepath.Join(t.TempDir(), "new", "data")
 	sum, err := Restore(ctx, backup, dir, false)
@@ -420,17 +410,7 @@ func TestRestore(t *testing.T) {
 // folder treats it as absent (no --force needed), and removes it.
 func TestRestoreAfterAnInterruptedOne(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	writeLayoutDataset(t, src)
-	s, err := Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backup := filepath.Join(t.TempDir(), "backup.db")
-	backupTo(t, s, backup, nil)
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	backup := layoutBackup(t)
 	dir := t.TempDir()
 	// What copyInto had written when the process died: half the file.
 	whole, err := os.ReadFile(backup)
