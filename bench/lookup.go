@@ -142,7 +142,7 @@ func personalLookups(ctx context.Context, base, bearer string, keys []string, pa
 						Type  string `json:"type"`
 						Value string `json:"value"`
 					} `json:"identifiers"`
-					Traits map[string]any `json:"traits"`
+					Traits json.RawMessage `json:"traits"`
 				} `json:"profileByIdentifier"`
 			} `json:"data"`
 			Errors []struct {
@@ -167,11 +167,18 @@ func personalLookups(ctx context.Context, base, bearer string, keys []string, pa
 		if !found {
 			return 0, fmt.Errorf("identifier %s: its profile %s does not list it", k, part[k])
 		}
+		if len(pd.IdentifierTypes) == 0 && len(pd.Traits) == 0 {
+			return d, nil // nothing to count: no more garbage than the lookup's
+		}
 		types := make([]string, len(out.Data.Profile.Identifiers))
 		for i, id := range out.Data.Profile.Identifiers {
 			types[i] = id.Type
 		}
-		if personalAnswer(pd, types, out.Data.Profile.Traits) {
+		var traits map[string]any
+		if err := json.Unmarshal(out.Data.Profile.Traits, &traits); err != nil {
+			return 0, fmt.Errorf("identifier %s: traits are not a JSON object: %w", k, err)
+		}
+		if personalAnswer(pd, types, traits) {
 			personal++
 		}
 		return d, nil
