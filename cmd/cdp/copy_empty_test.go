@@ -184,12 +184,18 @@ func TestCopyRefusesATargetWithDestinations(t *testing.T) {
 // alter first.
 func copyAltered(t *testing.T, dir string, dst graph.Store, alter func(b *dump.Batch)) {
 	t.Helper()
-	ctx := context.Background()
 	st, err := embedded.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close(ctx)
+	defer st.Close(context.Background())
+	copyAlteredFrom(t, st, dst, alter)
+}
+
+// copyAlteredFrom is copyAltered from the open store st.
+func copyAlteredFrom(t *testing.T, st, dst graph.Store, alter func(b *dump.Batch)) {
+	t.Helper()
+	ctx := context.Background()
 	src, err := dump.NewStream(st)
 	storetest.Must(t, err)
 	to, err := dump.NewStream(dst)
@@ -338,10 +344,13 @@ type copyVariant struct {
 }
 
 // verifyAlteredCopies copies the store in dir to every target unaltered,
-// then once per variant, altered as the variant says, and runs --verify-only on it: the
-// unaltered copy must match, and every other must be told apart by the
-// kind want names, with the counts left equal (asBuilt checks the table
-// of counts, which no variant changes).
+// then once per variant, altered as the variant says, and runs
+// --verify-only on it: the unaltered copy must match, and every other must
+// be told apart by the kind want names, with the counts left equal
+// (asBuilt checks the table of counts, which no variant changes). Then the
+// other way: dir is copied to Neo4j by cdp copy, and from there to a new
+// embedded store, unaltered and then once per variant, each verified
+// against Neo4j.
 func verifyAlteredCopies(t *testing.T, dir string, variants []copyVariant, asBuilt func(table map[string][2]string) bool) {
 	t.Helper()
 	variants = append([]copyVariant{{"unaltered", func(*dump.Batch) {}, ""}}, variants...)
@@ -355,20 +364,43 @@ func verifyAlteredCopies(t *testing.T, dir string, variants []copyVariant, asBui
 				during(func() {
 					out, errOut, code = copyRun(t, append([]string{"--verify-only", "--from-data-dir", dir}, flags...)...)
 				})
-				if !asBuilt(copyTable(out)) {
-					t.Fatalf("counts differ, or the source is not as built:\n%s", out)
-				}
-				if v.want == "" {
-					if code != 0 || errOut != "" {
-						t.Fatalf("verify an unaltered copy: exit %d\n%s\n%s", code, out, errOut)
-					}
-					return
-				}
-				if want := "cdp copy: the stores differ: " + v.want + "\n"; code != 1 || errOut != want || strings.Contains(out, "match") {
-					t.Errorf("verify a copy altered in its %s: exit %d, stderr %q, want %q\n%s", v.name, code, errOut, want, out)
-				}
+				checkAlteredCopy(t, v, out, errOut, code, asBuilt)
 			})
 		}
+	}
+	t.Run("from neo4j", func(t *testing.T) {
+		neo := storetest.OpenNeo4j(t) // the lock, and an empty database
+		if out, errOut, code := copyRun(t, append([]string{"--from-data-dir", dir}, neo4jFlags("to")...)...); code != 0 {
+			t.Fatalf("copy to Neo4j: exit %d\n%s\n%s", code, out, errOut)
+		}
+		for _, v := range variants {
+			t.Run(v.name, func(t *testing.T) {
+				dirB, st := copySource(t)
+				copyAlteredFrom(t, neo, st, v.alter)
+				storetest.Must(t, st.Close(context.Background()))
+				out, errOut, code := copyRun(t, append(append([]string{"--verify-only"}, neo4jFlags("from")...), "--to-data-dir", dirB)...)
+				checkAlteredCopy(t, v, out, errOut, code, asBuilt)
+			})
+		}
+	})
+}
+
+// checkAlteredCopy checks what cdp copy --verify-only said of a copy
+// altered as v says: a match for a copy left as it is, otherwise exit 1
+// naming v.want alone, the counts equal (asBuilt) either way.
+func checkAlteredCopy(t *testing.T, v copyVariant, out, errOut string, code int, asBuilt func(table map[string][2]string) bool) {
+	t.Helper()
+	if !asBuilt(copyTable(out)) {
+		t.Fatalf("counts differ, or the source is not as built:\n%s", out)
+	}
+	if v.want == "" {
+		if code != 0 || errOut != "" {
+			t.Fatalf("verify an unaltered copy: exit %d\n%s\n%s", code, out, errOut)
+		}
+		return
+	}
+	if want := "cdp copy: the stores differ: " + v.want + "\n"; code != 1 || errOut != want || strings.Contains(out, "match") {
+		t.Errorf("verify a copy altered in its %s: exit %d, stderr %q, want %q\n%s", v.name, code, errOut, want, out)
 	}
 }
 
