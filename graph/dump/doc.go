@@ -3,9 +3,9 @@
 // a stable order and written back as it is, without the resolution engine
 // or the audience keeper (what is copied is not recomputed), and two stores
 // are compared by counts, a checksum of the partition (Partition) and
-// checksums of the content of profiles, identifiers, links, refused links,
-// events, history, API keys, the audit log, consent records and webhook
-// destinations (Stream.ContentSums). Whether a store is an empty target, records and
+// checksums of the content of every kind (Stream.ContentSums; of
+// destinations, all but their leases, which a copy does not carry).
+// Whether a store is an empty target, records and
 // the feed's marks and any leftover state, is Stream.Holdings.
 //
 // The graph kinds use the record types of package graph: each store

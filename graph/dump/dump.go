@@ -243,9 +243,13 @@ func (c Counts) Empty() bool {
 // compared, since every server makes one when it starts and a source may
 // have none.
 func (c Counts) Differ(o Counts, k Kind) bool {
-	if c[k] == o[k] {
-		return false
-	}
+	return c[k] != o[k] && c.Compared(o, k)
+}
+
+// Compared reports whether a copy's verification compares the kind k of
+// two stores counted c and o, by count and content: every kind but a
+// suppression secret that keys no hash on either side.
+func (c Counts) Compared(o Counts, k Kind) bool {
 	return k != SuppressionKey || c.holds(k) || o.holds(k)
 }
 
