@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/idgraph/cdp/destination"
 	"slices"
 	"strings"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
+	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
