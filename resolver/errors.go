@@ -131,6 +131,8 @@ func presenter(suggestions bool) graphql.ErrorPresenterFunc {
 		var ie *internalError
 		var ge *graph.Error
 		switch {
+		case cancelled(ctx, err):
+			return cancelledGQLError(ctx, out, err)
 		case errors.As(err, &ie):
 			if ie != errPanic {
 				logInternal(ctx, out, err)
@@ -229,6 +231,32 @@ func internalGQLError(from *gqlerror.Error) *gqlerror.Error {
 		Path:       from.Path,
 		Locations:  from.Locations,
 		Extensions: map[string]any{"code": CodeInternal},
+	}
+}
+
+// cancelled reports whether err is the request's own context ending: the
+// client went away (a websocket closed while its subscription started, an
+// HTTP client that hung up) or a deadline of the request passed. The store
+// reads of such a request stop with their context, which is no failure of
+// the server.
+func cancelled(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// cancelledGQLError answers a field of a cancelled request UNAVAILABLE,
+// logged at info rather than as an internal error: a client's disconnect
+// must not read as a server fault in the error log.
+func cancelledGQLError(ctx context.Context, from *gqlerror.Error, err error) *gqlerror.Error {
+	ev := zerolog.Ctx(ctx).Info().Err(err)
+	if len(from.Path) > 0 {
+		ev = ev.Str("path", from.Path.String())
+	}
+	ev.Msg("graphql: request cancelled")
+	return &gqlerror.Error{
+		Message:    "the request was cancelled before this field was answered: the client went away, or a deadline passed",
+		Path:       from.Path,
+		Locations:  from.Locations,
+		Extensions: map[string]any{"code": CodeUnavailable},
 	}
 }
 
