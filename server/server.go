@@ -305,6 +305,13 @@ func route(r *http.Request) string {
 // email in a mistyped export path).
 func noSuchEndpoint(r *http.Request) string {
 	if rt := route(r); rt != "other" {
+		switch {
+		case r.URL.Path == "/graphiql":
+			// Only a server that does not serve GraphiQL gets here.
+			return "GraphiQL is not served by this server: --graphiql=true turns it on (the default, auto, serves it only in open loopback mode)"
+		case r.URL.Path == rt:
+			return "no such endpoint: " + redact.MethodText(r.Method) + " " + rt
+		}
 		return "no such endpoint: " + redact.MethodText(r.Method) + " " + rt + "/... (the rest of the path is not repeated)"
 	}
 	return "no such endpoint: " + redact.MethodText(r.Method) + " (the path is not repeated)"
