@@ -95,7 +95,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backup written to %s: %d bytes, layout version %d; %d identifiers, %d profiles (%d merged away), %d events, %d API keys; sha256 %s\n",
+	fmt.Fprintf(stdout, "backup written to %s: %d bytes, layout version %d; %d identifiers, %d live profiles, %d merged away, %d events, %d API keys; sha256 %s\n",
 		out, sum.Size, sum.Layout, sum.Identifiers, sum.Profiles, sum.MergedProfiles, sum.Events, sum.Keys, digest)
 	return nil
 }
@@ -311,7 +311,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if sum.Layout < embedded.LayoutVersion {
 		upgrade = fmt.Sprintf(" (cdp serve upgrades it to version %d on start)", embedded.LayoutVersion)
 	}
-	fmt.Fprintf(stdout, "restored %s into %s: %d bytes, layout version %d%s; %d identifiers, %d profiles (%d merged away), %d events, %d API keys\n",
+	fmt.Fprintf(stdout, "restored %s into %s: %d bytes, layout version %d%s; %d identifiers, %d live profiles, %d merged away, %d events, %d API keys\n",
 		file, filepath.Join(dataDir, embedded.FileName), sum.Size, sum.Layout, upgrade,
 		sum.Identifiers, sum.Profiles, sum.MergedProfiles, sum.Events, sum.Keys)
 	return nil

@@ -346,7 +346,7 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 		if n, err := rs.CountKeys(context.Background()); err != nil || n != 3 {
 			t.Errorf("the restored store holds %d API keys (%v), want 3", n, err)
 		}
-		wantLine := fmt.Sprintf("%d identifiers, %d profiles (0 merged away), %d events, 3 API keys", 450+2*sum, 200+sum, 250+sum)
+		wantLine := fmt.Sprintf("%d identifiers, %d live profiles, 0 merged away, %d events, 3 API keys", 450+2*sum, 200+sum, 250+sum)
 		if !strings.Contains(stdout, wantLine) {
 			t.Errorf("cdp restore printed %q, want it to say %q", stdout, wantLine)
 		}
@@ -422,7 +422,7 @@ func TestBackupCommandRefusesBadDownloads(t *testing.T) {
 	}
 	dir := t.TempDir()
 	stdout, stderr, code := runCDP(t, nil, "backup", "--server", serve(good, len(good)), "--out", filepath.Join(dir, "b.db"))
-	want := fmt.Sprintf("%d bytes, layout version %d; 0 identifiers, 0 profiles (0 merged away), 0 events, 1 API keys; sha256 %s", len(good), embedded.LayoutVersion, hexSHA(good))
+	want := fmt.Sprintf("%d bytes, layout version %d; 0 identifiers, 0 live profiles, 0 merged away, 0 events, 1 API keys; sha256 %s", len(good), embedded.LayoutVersion, hexSHA(good))
 	if code != 0 || !strings.Contains(stdout, want) {
 		t.Errorf("a whole backup: exit %d, %q (stderr %q); want it to say %q", code, stdout, stderr, want)
 	}
