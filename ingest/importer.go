@@ -110,6 +110,18 @@ type ImportError struct{ Msg string }
 
 func (e *ImportError) Error() string { return e.Msg }
 
+// requestError is the message of a request that got no answer: the
+// client's error naming the endpoint with a password written into the
+// server URL as xxxxx, as every other message shows it (Go's HTTP client
+// shows *** in its place).
+func requestError(err error, endpoint string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Sprintf("%s %q: %v", ue.Op, redact.URI(endpoint), ue.Err)
+	}
+	return err.Error()
+}
+
 func importErrorf(format string, args ...any) error {
 	return &ImportError{Msg: fmt.Sprintf(format, args...)}
 }
@@ -743,7 +755,7 @@ func (im *importer) send(ctx context.Context, b *outBatch) error {
 			if ctx.Err() != nil {
 				return im.stopped(ctx)
 			}
-			last = err.Error()
+			last = requestError(err, url)
 			unsure = true
 		} else {
 			data, rerr := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
@@ -755,7 +767,7 @@ func (im *importer) send(ctx context.Context, b *outBatch) error {
 			case resp.StatusCode == http.StatusOK:
 				var out Response
 				if err := json.Unmarshal(data, &out); err != nil {
-					return importErrorf("the server at %s answered 200 with a body that is not a collector response: %v", im.cfg.Server, err)
+					return importErrorf("the server at %s answered 200 with a body that is not a collector response: %v", redact.URI(im.cfg.Server), err)
 				}
 				im.record(b, out, unsure)
 				return nil
