@@ -257,6 +257,7 @@
     shown++;
     var main = clear($("main"));
     main.removeAttribute("data-rendered");
+    main.place = null;
     document.title = title + " · Identity graph console";
     add(main, h("h1", { text: title }));
     return main;
@@ -379,6 +380,8 @@
   // ---- profile 360 ---------------------------------------------------------
 
   var JOURNEY_FIELDS = "edges { cursor node { id type name channel source campaign timestamp properties shared } } pageInfo { hasNextPage endCursor }";
+  var JOURNEY_Q = "query Journey($id: ID!, $first: Int, $after: String, $types: [String!], $channels: [String!]) { profile(id: $id) { " +
+    "journey(first: $first, after: $after, types: $types, channels: $channels) { " + JOURNEY_FIELDS + " } } }";
   var CONSENT_FIELDS = "id purpose status at source legalBasis expiresAt receivedAt identifier { key } proof { text version channel collector eventId } cursor";
   var Q360 = "query Profile360($id: ID!, $aud: Boolean!) { profile(id: $id) { id size createdAt updatedAt " +
     "identifiers(first: 100) { type value key firstSeen lastSeen sources } " +
@@ -407,7 +410,34 @@
     });
   }
 
-  function profilePage(id, notice) {
+  // newPlace is where a user is on a profile page as first drawn: what
+  // they change on it (the journey's filter and events loaded, the
+  // histories opened, the link explained) is kept in it as they go, so
+  // that a redraw after a change puts them back there.
+  function newPlace() {
+    return { journey: { types: "", channels: "", applied: { types: null, channels: null }, shown: 0 }, open: {}, edge: null, focus: null };
+  }
+  // keptPlace is the place of the profile page shown, for a redraw of it,
+  // with the form field the user is in (named in its section).
+  function keptPlace() {
+    var main = $("main"), place = main.place;
+    if (!place) return null;
+    var a = document.activeElement, sec = a && a.name && main.contains(a) ? a.closest("section") : null;
+    place.focus = sec ? { section: sec.getAttribute("aria-labelledby"), name: a.name } : null;
+    return place;
+  }
+  // ownJourney asks again for the journey a redraw keeps, when it is not
+  // the 360 view's first page: the filter applied, and as many events as
+  // were shown (up to the API's 500). An answer that fails leaves the
+  // journey as the 360 view has it, unfiltered.
+  function ownJourney(id, j) {
+    if (!j.applied.types && !j.applied.channels && j.shown <= 20) return null;
+    return gql(JOURNEY_Q, { id: id, first: Math.min(500, Math.max(20, j.shown)), after: null, types: j.applied.types, channels: j.applied.channels })
+      .then(must).then(function (d) { return d.profile ? d.profile.journey : null; })
+      .catch(function () { j.applied = { types: null, channels: null }; return null; });
+  }
+
+  function profilePage(id, notice, place) {
     // Redrawing the profile on view (after a change) keeps it on screen
     // until the new answer is in.
     var main = $("main");
@@ -420,16 +450,18 @@
     if (!can("profiles:read")) { clear(main); add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: lacks("profiles:read") })); return; }
     var start = performance.now(), before = stats.graphql;
     performance.mark("cdp-profile-start");
-    ask360(id).then(must).then(restOfHistory).then(restOfConsent).then(function (d) {
+    place = place || newPlace();
+    Promise.all([ask360(id).then(must).then(restOfHistory).then(restOfConsent), ownJourney(id, place.journey)]).then(function (r) {
       if (my !== shown) return;
-      var p = d.profile;
+      var d = r[0], p = d.profile;
       clear(main);
       if (!p) {
         add(main, h("h1", { text: "Profile" }), h("p", { "class": "note", text: "No profile has the id " + id + " (it may have been forgotten)." }));
         return;
       }
+      if (r[1]) p.journey = r[1];
       if (p.id !== id) notice = (notice ? notice + " " : "") + "The id " + id + " was merged into " + p.id + ".";
-      render360(main, p, notice);
+      render360(main, p, notice, place);
       performance.mark("cdp-profile-rendered");
       stats.views.push({ id: p.id, requests: stats.graphql - before, ms: performance.now() - start });
       main.setAttribute("data-rendered", p.id);
@@ -480,7 +512,8 @@
     return node.id.indexOf(pre) === 0 ? { type: node.type, value: node.id.slice(pre.length) } : null;
   }
 
-  function render360(main, p, notice) {
+  function render360(main, p, notice, place) {
+    main.place = place;
     document.title = "Profile " + p.id + " · Identity graph console";
     add(main, h("h1", null, "Profile ", h("span", { "class": "mono", text: p.id })));
     if (notice) add(main, h("div", { "class": "ok", role: "status", id: "notice", text: notice }));
@@ -533,7 +566,8 @@
       p.consent.map(function (c) {
         var recs = p.consentHistory.filter(function (r) { return r.purpose === c.purpose; });
         if (!recs.length) return null;
-        return h("details", null, h("summary", { text: "History of " + c.purpose + " (" + recs.length + ")" }),
+        return h("details", { open: !!place.open[c.purpose], ontoggle: function (ev) { place.open[c.purpose] = ev.target.open; } },
+          h("summary", { text: "History of " + c.purpose + " (" + recs.length + ")" }),
           h("ul", null, recs.map(function (r) {
             var pr = r.proof, proof = [pr.text && "text: " + pr.text, pr.version && "version " + pr.version, pr.channel && "channel " + pr.channel,
               pr.collector && "collector " + pr.collector, pr.eventId && "event " + pr.eventId].filter(Boolean).join("; ");
@@ -558,15 +592,19 @@
           " · " + fmt(c.at) + (c.reason ? " · " + c.reason : ""));
       })) : h("p", { "class": "muted", text: "No merge or split." })));
 
-    add(grid, graphSection(p));
-    add(grid, journeySection(p));
+    add(grid, graphSection(p, place));
+    add(grid, journeySection(p, place.journey));
+    var f = place.focus;
+    place.focus = null;
+    var back = f && main.querySelector("[aria-labelledby=\"" + f.section + "\"] [name=\"" + f.name + "\"]");
+    if (back) back.focus({ preventScroll: true });
   }
 
   // ---- identity graph ----------------------------------------------------
 
   function cssVar(n) { return getComputedStyle(document.documentElement).getPropertyValue(n).trim() || "#888"; }
 
-  function graphSection(p) {
+  function graphSection(p, place) {
     var g = p.identityGraph, panel = h("div", { id: "edge-panel", "aria-live": "polite" },
       h("p", { "class": "muted", text: "Select a link, in the drawing or in the list below, to see why it exists or was refused." }));
     var box = h("div", { id: "graph", role: "img", "aria-label": "Drawing of the profile's " + g.nodes.length + " identifiers and " + g.edges.length + " links; the list below holds the same links." });
@@ -593,6 +631,7 @@
 
     function showEdge(i) {
       var e = g.edges[i], a = refOf(nodeOf(e.from)), b = refOf(nodeOf(e.to));
+      place.edge = { from: e.from, to: e.to, rejected: e.rejected };
       if (box.cy) { box.cy.elements(":selected").unselect(); box.cy.getElementById("e" + i).select(); }
       clear(panel);
       add(panel, h("h3", { text: (e.rejected ? "Refused link" : "Link") + ": " + label(e.from) + " – " + label(e.to) }),
@@ -635,6 +674,16 @@
         }).catch(function (err) { clear(ex); add(ex, errBox(err.message)); });
     }
 
+    // The link explained before a redraw is explained again, where it is
+    // still there. Only a link whose ends are named: a masked identifier's
+    // id (n1, n2...) may name another one in the new answer.
+    var was = place.edge, again = -1;
+    if (was && refOf(nodeOf(was.from)) && refOf(nodeOf(was.to))) {
+      g.edges.forEach(function (e, i) { if (again < 0 && e.from === was.from && e.to === was.to && e.rejected === was.rejected) again = i; });
+    }
+    place.edge = null;
+    if (again >= 0) showEdge(again);
+
     // Drawn once the section is in the document, so it has a size.
     setTimeout(function () {
       if (!window.cytoscape || !box.isConnected) return;
@@ -666,18 +715,22 @@
       });
       cy.on("tap", "edge", function (ev) { showEdge(ev.target.data("idx")); });
       box.cy = cy;
+      if (again >= 0 && place.edge) cy.getElementById("e" + again).select();
     }, 0);
     return sec;
   }
 
   // ---- journey -------------------------------------------------------------
 
-  function journeySection(p) {
+  // journeySection lists p.journey, the first events of the filter that
+  // j (the page's place) says is applied, and keeps in j what the user
+  // does: the filter typed and applied, and how many events are shown.
+  function journeySection(p, j) {
     var list = h("ol", { "class": "timeline", id: "journey", "aria-label": "Events, newest first" });
     var more = h("button", { type: "button", text: "Load more events" });
     var state = { after: null, busy: false, done: false };
-    var typeSel = select([["", "All types"]].concat(EVENT_TYPES), "", { name: "types" });
-    var chan = h("input", { name: "channels", placeholder: "web, mobile…", list: "channels" });
+    var typeSel = select([["", "All types"]].concat(EVENT_TYPES), j.types, { name: "types", onchange: function () { j.types = typeSel.value; } });
+    var chan = h("input", { name: "channels", placeholder: "web, mobile…", list: "channels", value: j.channels, oninput: function () { j.channels = chan.value; } });
     var info = h("p", { "class": "muted", "aria-live": "polite" });
     function addEvents(conn) {
       conn.edges.forEach(function (edge) {
@@ -690,23 +743,25 @@
       });
       state.after = conn.pageInfo.endCursor;
       state.done = !conn.pageInfo.hasNextPage;
+      j.shown = list.children.length;
       more.hidden = state.done;
       info.textContent = list.children.length + " events shown" + (state.done ? ", all of them." : "; scroll for more.");
     }
     // A filter applied (reset) starts over even while a page is loading:
     // the answer of the page it replaces is dropped (gen). The pages after
     // it keep the filter applied, not what the fields hold meanwhile.
-    var gen = 0, applied = { types: null, channels: null };
+    var gen = 0;
     function next(reset) {
       if (!reset && (state.busy || state.done)) return;
       var my = ++gen;
       state.busy = true;
       if (reset) {
-        clear(list); state.after = null; state.done = false;
-        applied = { types: typeSel.value ? [typeSel.value] : null, channels: chan.value.trim() ? chan.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean) : null };
+        clear(list); state.after = null; state.done = false; j.shown = 0;
+        j.types = typeSel.value; j.channels = chan.value;
+        j.applied = { types: typeSel.value ? [typeSel.value] : null, channels: chan.value.trim() ? chan.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean) : null };
       }
-      var v = { id: p.id, after: state.after, types: applied.types, channels: applied.channels };
-      gql("query Journey($id: ID!, $after: String, $types: [String!], $channels: [String!]) { profile(id: $id) { journey(first: 20, after: $after, types: $types, channels: $channels) { " + JOURNEY_FIELDS + " } } }", v)
+      var v = { id: p.id, first: 20, after: state.after, types: j.applied.types, channels: j.applied.channels };
+      gql(JOURNEY_Q, v)
         .then(must).then(function (d) { if (my !== gen) return; state.busy = false; if (d.profile) addEvents(d.profile.journey); })
         .catch(function (e) { if (my !== gen) return; state.busy = false; add(info, errBox(e.message)); });
     }
@@ -894,7 +949,9 @@
             return;
           }
           var ev = msg.payload && msg.payload.data && msg.payload.data.profileChanged;
-          profilePage(id, ev ? "Updated after a change (" + ev.kind + ")." : null);
+          // Where the user is on the page (events loaded, filters, what is
+          // opened) stays: a change redraws the data, not the place.
+          profilePage(id, ev ? "Updated after a change (" + ev.kind + ")." : null, keptPlace());
         }, 400);
       }
     };
