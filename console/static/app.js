@@ -188,9 +188,14 @@
       SCOPES.forEach(function (sc) { S.scopes[sc] = !!held[sc]; });
     });
   }
-  function signOut(msg) {
+  // signOut ends the session, with msg on the sign-in page. A sign-out
+  // asked for (afresh) drops the address's page: the next sign-in in the
+  // tab starts at Search. One for a refused key keeps it, so that signed in
+  // again the user is back where they were.
+  function signOut(msg, afresh) {
     // The live updates of a profile page hold the key's subscription.
     stopLive();
+    if (afresh) history.replaceState(null, "", location.pathname);
     S.key = null;
     S.scopes = {};
     // The next person to sign in in this tab starts afresh: the privacy
@@ -215,7 +220,7 @@
     if (!S.key) return;
     var held = Object.keys(S.scopes).filter(function (s) { return S.scopes[s]; }).sort();
     add(el, h("span", { "class": "muted", text: "Signed in · scopes: " + (held.join(", ") || "none") }));
-    add(el, h("button", { type: "button", "class": "link", text: "Sign out", onclick: function () { signOut("Signed out."); } }));
+    add(el, h("button", { type: "button", "class": "link", text: "Sign out", onclick: function () { signOut("Signed out.", true); } }));
   }
 
   function signInPage(msg) {
@@ -236,7 +241,9 @@
           probe().then(function () {
             try { sessionStorage.setItem(KEY, S.key); } catch (e) { /* storage off */ }
             renderSession();
-            location.hash = "#/search";
+            // The page the address names (a link opened signed out, or the
+            // page a refused key was signed out of), else Search.
+            if (!parseHash().parts[0]) history.replaceState(null, "", "#/search");
             route();
           }).catch(function (e) {
             if (S.key) signOut(e.message);
@@ -1489,7 +1496,7 @@
       add(main, errBox("The key could not be checked: " + e.message),
         h("div", { "class": "row" },
           h("button", { type: "button", "class": "primary", text: "Try again", onclick: function () { clear(main); add(main, h("p", { "class": "muted", text: "Checking the key…" })); resume(); } }),
-          h("button", { type: "button", text: "Sign out", onclick: function () { signOut("Signed out."); } })));
+          h("button", { type: "button", text: "Sign out", onclick: function () { signOut("Signed out.", true); } })));
     });
   }
   start();
