@@ -111,18 +111,29 @@
     if (S.key) hd.Authorization = "Bearer " + S.key;
     return hd;
   }
+  // The session a request is sent for: one per sign-in (or open mode),
+  // none while signed out. Nothing is asked while signed out, and an
+  // answer that comes back after its session ended (the user signed out,
+  // or in again, meanwhile) goes nowhere: its promise never settles, so
+  // what would follow from it (a redraw, the list asked again, the next
+  // page, a download) does not happen, and asks nothing either.
+  var session = null;
+  function never() { return new Promise(function () { }); }
   function ApiError(msg, code, status) { this.message = msg; this.code = code; this.status = status; }
   ApiError.prototype = Object.create(Error.prototype);
 
   // gql posts one operation. It resolves to {data, errors}; a transport
   // failure or a refused request (401, 429...) rejects with an ApiError.
   function gql(query, variables) {
+    var sess = session;
+    if (!sess) return never();
     stats.graphql++;
     var hd = authHeaders();
     hd["Content-Type"] = "application/json";
     return fetch("/graphql", { method: "POST", headers: hd, body: JSON.stringify({ query: query, variables: variables || {} }) })
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (body) {
+          if (sess !== session) return never();
           if (res.status === 401) {
             S.open = false; // a server that refuses a request is not open
             signOut("The key was refused: " + firstMessage(body) + ". Sign in again.");
@@ -132,7 +143,7 @@
           learn(body.errors);
           return { data: body.data || {}, errors: body.errors || [] };
         });
-      });
+      }, function (e) { if (sess !== session) return never(); throw e; });
   }
   function firstMessage(body) {
     if (body && body.errors && body.errors.length) return body.errors[0].message;
@@ -150,7 +161,10 @@
     }
     return r.data;
   }
+  // rest GETs a download; it resolves to its body and headers, once read.
   function rest(path, accept) {
+    var sess = session;
+    if (!sess) return never();
     var hd = authHeaders();
     if (accept) hd.Accept = accept;
     return fetch(path, { headers: hd }).then(function (res) {
@@ -158,13 +172,18 @@
         // The key's refusals (401, 403, 429, 503) come as GraphQL errors,
         // the export's own as {error, code}: either is shown as it is.
         return res.json().catch(function () { return {}; }).then(function (b) {
+          if (sess !== session) return never();
           var msg = firstMessage(b);
           if (res.status === 401) { S.open = false; signOut("The key was refused: " + msg + ". Sign in again."); }
           throw new ApiError(msg || ("HTTP " + res.status), code(b), res.status);
         });
       }
-      return res;
-    });
+      return res.blob().then(function (b) {
+        if (sess !== session) return never();
+        return { blob: b, headers: res.headers };
+      }, dropped);
+    }, dropped);
+    function dropped(e) { if (sess !== session) return never(); throw e; }
   }
   function download(name, blob) {
     var url = URL.createObjectURL(blob);
@@ -193,6 +212,7 @@
   // tab starts at Search. One for a refused key keeps it, so that signed in
   // again the user is back where they were.
   function signOut(msg, afresh) {
+    session = null;
     // The live updates of a profile page hold the key's subscription.
     stopLive();
     if (afresh) history.replaceState(null, "", location.pathname);
@@ -237,6 +257,7 @@
           ev.preventDefault();
           S.key = input.value.trim();
           S.scopes = {};
+          session = {};
           clear(out);
           probe().then(function () {
             try { sessionStorage.setItem(KEY, S.key); } catch (e) { /* storage off */ }
@@ -914,7 +935,7 @@
   }
   function startLive(id) {
     stopLive();
-    if (!window.WebSocket) return;
+    if (!window.WebSocket || !session) return;
     var me = { closed: false };
     var ws;
     try { ws = new WebSocket((location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/graphql", "graphql-transport-ws"); } catch (e) { return; }
@@ -970,8 +991,7 @@
   function exportProfile(id) {
     say("Preparing the data export…");
     return rest("/v1/privacy/profiles/" + encodeURIComponent(id) + "/export", "application/x-ndjson")
-      .then(function (res) { return res.blob(); })
-      .then(function (b) { download("profile-" + id + ".ndjson", b); say("Data export downloaded (" + b.size + " bytes)."); return b; })
+      .then(function (res) { var b = res.blob; download("profile-" + id + ".ndjson", b); say("Data export downloaded (" + b.size + " bytes)."); return b; })
       .catch(function (e) { say("Export failed: " + e.message); throw e; });
   }
 
@@ -1286,15 +1306,13 @@
       var q = "format=csv&identifiers=" + encodeURIComponent(types.replace(/\s+/g, "")) + (hashed ? "&hash=sha256" : "");
       rest("/v1/audiences/" + encodeURIComponent(a.id) + "/export?" + q, "text/csv").then(function (res) {
         var members = res.headers.get("X-CDP-Members");
-        return res.blob().then(function (b) {
-          var name = "audience-" + a.id + (hashed ? "-sha256" : "") + ".csv";
-          download(name, b);
-          var msg = "Exported " + name + ": " + (members === null ? "?" : members) + " members" + (hashed ? ", hashed" : "") + ".";
-          say(msg);
-          var old = $("export-result");
-          if (old) old.remove();
-          add(out, h("p", { "class": "ok", id: "export-result", "data-members": members || "", text: msg }));
-        });
+        var name = "audience-" + a.id + (hashed ? "-sha256" : "") + ".csv";
+        download(name, res.blob);
+        var msg = "Exported " + name + ": " + (members === null ? "?" : members) + " members" + (hashed ? ", hashed" : "") + ".";
+        say(msg);
+        var old = $("export-result");
+        if (old) old.remove();
+        add(out, h("p", { "class": "ok", id: "export-result", "data-members": members || "", text: msg }));
       }).catch(function (e) {
         var msg = e.status === 403 && !hashed ? e.message + " Raw values need pii:read; a hashed export does not." : e.message;
         var old = $("export-result");
@@ -1480,6 +1498,7 @@
       S.open = !!m.open;
       $("nav-graphiql").hidden = !m.graphiql;
       try { S.key = sessionStorage.getItem(KEY); } catch (e) { S.key = null; }
+      if (S.open || S.key) session = {};
       if (S.open) { S.key = null; renderSession(); route(); return; }
       if (!S.key) { renderSession(); route(); return; }
       resume();
