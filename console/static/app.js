@@ -215,6 +215,7 @@
     session = null;
     // The live updates of a profile page hold the key's subscription.
     stopLive();
+    closeDialogs();
     if (afresh) history.replaceState(null, "", location.pathname);
     S.key = null;
     S.scopes = {};
@@ -315,6 +316,7 @@
       else a.removeAttribute("aria-current");
     });
     stopLive();
+    closeDialogs();
     if (page === "profile" && r.parts[1]) profilePage(r.parts[1]);
     else if (page === "audiences") audiencesPage(r.parts[1]);
     else if (page === "privacy") privacyPage(r.query.profile || S.lastProfile);
@@ -806,6 +808,13 @@
   }
 
   // ---- corrections (dialogs) ---------------------------------------------
+
+  // closeDialogs closes (cancels) the dialogs open: each belongs to the
+  // page it was opened on, and would act on it, and draw it again, from
+  // over the next page or the sign-in page.
+  function closeDialogs() {
+    document.querySelectorAll("dialog[open]").forEach(function (d) { d.close("cancel"); });
+  }
 
   // confirmDialog asks for a reason (required) and, when typed is set, for
   // that text to be typed back. It resolves to the reason, or null.
