@@ -1333,8 +1333,16 @@
       confirmDialog("Delete audience " + a.name, h("p", { text: "Its members and its log are removed. This cannot be undone." }), "Delete", null, null, true)
         .then(function (reason) {
           if (!reason) return;
+          var at = shown;
           gql("mutation Del($id: ID!) { deleteAudience(id: $id) }", { id: a.id }).then(must)
-            .then(function () { say("Deleted " + a.name + "."); go("#/audiences"); })
+            .then(function () {
+              say("Deleted " + a.name + ".");
+              if (at !== shown) return; // the user has gone on to another page
+              // The editor stays as it is, an edit under way included,
+              // unless it edits the audience deleted.
+              if (a.id === which) go("#/audiences");
+              else loadList();
+            })
             .catch(function (e) { say(e.message); });
         });
     }
