@@ -1348,7 +1348,8 @@
     }
     function drawEditor(a) {
       clear(editor);
-      add(editor, h("h2", { id: "h-builder", text: a ? "Edit " + a.name : "New audience" }));
+      var heading = h("h2", { id: "h-builder", text: a ? "Edit " + a.name : "New audience" });
+      add(editor, heading);
       var name = h("input", { name: "name", required: true, value: a ? a.name : "" });
       // A description may hold line breaks (the API keeps tab and newline):
       // a one-line field would drop them on any save.
@@ -1393,8 +1394,19 @@
           }
           var m = a ? "mutation Save($id: ID!, $in: AudienceInput!) { saved: updateAudience(id: $id, input: $in) { id name } }"
             : "mutation Save($in: AudienceInput!) { saved: createAudience(input: $in) { id name } }";
+          var at = shown;
           gql(m, a ? { id: a.id, in: input } : { in: input }).then(must).then(function (d) {
             say("Saved " + d.saved.name + ".");
+            if (at !== shown) return; // the user has gone on to another page
+            if (!a) {
+              // Saved, a new audience is the one this editor edits, at its
+              // own address: saving again updates it, a reload shows it.
+              a = { id: d.saved.id, name: d.saved.name };
+              which = d.saved.id;
+              history.replaceState(null, "", "#/audiences/" + encodeURIComponent(d.saved.id));
+              save.textContent = "Save changes";
+            }
+            heading.textContent = "Edit " + d.saved.name;
             add(out, h("p", { "class": "ok", id: "saved", "data-id": d.saved.id, text: "Saved " + d.saved.name + " (" + d.saved.id + ")." + (isStatic ? " Its members are unchanged." : " Its membership is kept from now on.") }));
             loadList();
           }).catch(function (e) { add(out, errBox(e.message)); });

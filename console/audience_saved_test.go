@@ -1,0 +1,51 @@
+package console_test
+
+import (
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// A new audience, once saved, is the audience the editor edits, and the
+// page the address names: saved again, it is updated. The editor used to
+// stay a "New audience" form at #/audiences, so a second Save created a
+// second audience, and a reload lost the audience shown.
+func TestSavedNewAudienceIsEditedAfter(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
+	tb.setValue("#audience-form input[name=name]", "Gold")
+	tb.setValue("#audience-form .cond input", "plan")
+	tb.setValue("#audience-form .cond input:not([spellcheck])", "gold")
+	save := func() string {
+		t.Helper()
+		tb.eval(`(function () { var s = document.getElementById("saved"); if (s) s.remove(); return true; })()`, nil)
+		tb.run(chromedp.Click(`#audience-form button[type=submit]`, chromedp.ByQuery))
+		tb.waitJS("the audience saved", `document.getElementById("saved") || document.querySelector("#audience-form .error")`)
+		if msg := tb.text(`(function () { var e = document.querySelector("#audience-form .error"); return e ? e.textContent : ""; })()`); msg != "" {
+			t.Fatalf("saving failed: %s", msg)
+		}
+		return tb.text(`document.getElementById("saved").getAttribute("data-id")`)
+	}
+	id := save()
+	tb.setValue("#audience-form input[name=name]", "Gold, renamed")
+	if again := save(); again != id {
+		t.Errorf("saved again, the new audience %s was saved as another one, %s", id, again)
+	}
+	var list struct {
+		Audiences struct{ Nodes []struct{ ID, Name string } }
+	}
+	s.gql(t, admin, `{audiences(first:100){nodes{id name}}}`, nil, &list)
+	if len(list.Audiences.Nodes) != 1 || list.Audiences.Nodes[0].ID != id || list.Audiences.Nodes[0].Name != "Gold, renamed" {
+		t.Errorf("after saving a new audience twice the API lists %+v, want %s alone, renamed", list.Audiences.Nodes, id)
+	}
+	if got := tb.text(`location.hash + " " + document.getElementById("h-builder").textContent`); got != "#/audiences/"+id+" Edit Gold, renamed" {
+		t.Errorf("after saving a new audience the page is %q, want its editor at its address", got)
+	}
+	// Reloaded, the page shows the audience saved.
+	tb.run(chromedp.Reload())
+	tb.waitJS("the editor of the audience saved", `document.getElementById("h-builder") && document.getElementById("h-builder").textContent === "Edit Gold, renamed"`)
+}
