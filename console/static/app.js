@@ -18,7 +18,7 @@
   // Session: the key, whether the server is open, and what is known of
   // the key's scopes (true held, false refused), from Query.viewer at
   // sign-in; a FORBIDDEN answer naming a scope also marks it refused.
-  var S = { key: null, open: false, scopes: {}, lastProfile: "" };
+  var S = { key: null, open: false, scopes: {}, lastProfile: "", search: null };
   // Counters the browser tests and the figures in docs/BENCHMARKS.md read.
   var stats = { graphql: 0, views: [] };
   window.cdpConsoleStats = stats;
@@ -222,6 +222,7 @@
     // The next person to sign in in this tab starts afresh: the privacy
     // page is not filled in with the profile this session last opened.
     S.lastProfile = "";
+    S.search = null;
     try {
       sessionStorage.removeItem(KEY);
       // GraphiQL's tabs and history in this tab hold the key in headers.
@@ -349,8 +350,12 @@
   function searchPage() {
     var main = view("Find a profile");
     if (!can("profiles:read")) { add(main, h("p", { "class": "note", text: lacks("profiles:read") })); return; }
-    var type = h("input", { list: "id-types", value: "email", required: true, name: "type" });
-    var value = h("input", { required: true, name: "value", spellcheck: "false" });
+    // The search as the user left it (what was typed, the filter, the
+    // page of results shown) is there again when they come back to this
+    // page, Back from a profile found included, until they sign out.
+    var mem = S.search || (S.search = { type: "email", value: "", root: { kind: "group", op: "and", not: false, children: [blankCond("trait")] }, searched: null, cursors: [null], at: 0 });
+    var type = h("input", { list: "id-types", value: mem.type, required: true, name: "type", oninput: function () { mem.type = type.value; } });
+    var value = h("input", { required: true, name: "value", spellcheck: "false", value: mem.value, oninput: function () { mem.value = value.value; } });
     var out = h("div", { "aria-live": "polite" });
     add(main, h("datalist", { id: "id-types" }, ID_TYPES.map(function (t) { return h("option", { value: t }); })));
     add(main, h("div", { "class": "grid" },
@@ -371,13 +376,15 @@
           }
         }, field("Type", type), field("Value", value), h("button", { type: "submit", "class": "primary", text: "Find" })),
         out)));
-    var builder = filterBuilder({ kind: "group", op: "and", not: false, children: [blankCond("trait")] }, function () { });
+    // The builder edits mem.root in place.
+    var builder = filterBuilder(mem.root, function () { });
     var results = h("div", { "aria-live": "polite" });
-    // The filter searched, kept for its pages: a cursor is a position in
-    // that search's results, so an edit takes effect on Search only.
-    var cursors = [null], searched = null;
+    // The filter searched (mem.searched), kept for its pages: a cursor is
+    // a position in that search's results, so an edit takes effect on
+    // Search only.
     function page(i) {
-      var f = searched;
+      var f = mem.searched, cursors = mem.cursors;
+      mem.at = i;
       clear(results);
       if (f.error) { add(results, errBox(f.error)); return; }
       gql("query Filtered($f: AudienceFilter, $after: String) { profiles(filter: $f, first: 20, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id size updatedAt identifiers(first: 3) { type value } } } }",
@@ -395,8 +402,9 @@
       h("h2", { id: "by-filter", text: "By filter" }),
       h("p", { "class": "muted", text: "Compose conditions as the audience builder does; results are live profiles in id order." }),
       builder.el,
-      h("button", { type: "button", "class": "primary", text: "Search", onclick: function () { cursors = [null]; searched = builder.filter(); page(0); } }),
+      h("button", { type: "button", "class": "primary", text: "Search", onclick: function () { mem.cursors = [null]; mem.searched = builder.filter(); page(0); } }),
       results));
+    if (mem.searched) page(mem.at);
   }
   function profileTable(caption, nodes) {
     return table(caption, ["Profile", "Identifiers", "Size", "Updated"], nodes.map(function (p) {
