@@ -18,7 +18,7 @@
   // Session: the key, whether the server is open, and what is known of
   // the key's scopes (true held, false refused), from Query.viewer at
   // sign-in; a FORBIDDEN answer naming a scope also marks it refused.
-  var S = { key: null, open: false, scopes: {}, lastProfile: "", search: null };
+  var S = { key: null, open: false, scopes: {}, lastProfile: "", search: null, privacy: null };
   // Counters the browser tests and the figures in docs/BENCHMARKS.md read.
   var stats = { graphql: 0, views: [] };
   window.cdpConsoleStats = stats;
@@ -223,6 +223,7 @@
     // page is not filled in with the profile this session last opened.
     S.lastProfile = "";
     S.search = null;
+    S.privacy = null;
     try {
       sessionStorage.removeItem(KEY);
       // GraphiQL's tabs and history in this tab hold the key in headers.
@@ -320,7 +321,7 @@
     closeDialogs();
     if (page === "profile" && r.parts[1]) profilePage(r.parts[1]);
     else if (page === "audiences") audiencesPage(r.parts[1]);
-    else if (page === "privacy") privacyPage(r.query.profile || S.lastProfile);
+    else if (page === "privacy") privacyPage(r.query.profile || "");
     else searchPage();
     $("main").focus({ preventScroll: true });
   }
@@ -1430,9 +1431,20 @@
 
   // ---- privacy -----------------------------------------------------------
 
-  function privacyPage(profileId) {
+  // privacyPage is the page at #/privacy?profile={address}. The page as the
+  // user left it (what was typed, the audit log's filter applied and its
+  // page, the receipts' page) is there again when they come back to the
+  // same address, Back from a profile opened from the log included, until
+  // they sign out. A page not kept starts with the profile the address
+  // names, else the profile last opened.
+  function privacyPage(address) {
     var main = view("Privacy");
-    var pid = h("input", { name: "profile", value: profileId || "", spellcheck: "false", "class": "mono", size: "30" });
+    var mem = S.privacy && S.privacy.address === address ? S.privacy : null;
+    if (!mem) {
+      var profileId = address || S.lastProfile;
+      mem = S.privacy = { address: address, pid: profileId, fields: { profileId: profileId }, filter: null, cursors: [null], at: 0, rec: { cursors: [null], at: 0 } };
+    }
+    var pid = h("input", { name: "profile", value: mem.pid || "", spellcheck: "false", "class": "mono", size: "30", oninput: function () { mem.pid = pid.value; } });
     var out = h("div", { "aria-live": "polite" });
     var exp = gate(h("button", { type: "button", text: "Download data export", onclick: function () {
       clear(out);
@@ -1471,10 +1483,11 @@
     var recBox = h("div");
     add(receipts, recBox);
     // Receipts, newest first, 20 a page: the older ones through Older.
-    var recCursors = [null];
     function loadReceipts(i) {
       i = i || 0;
-      if (!i) recCursors = [null];
+      if (!i) mem.rec.cursors = [null];
+      var recCursors = mem.rec.cursors;
+      mem.rec.at = i;
       if (!can("privacy:read")) { clear(recBox); add(recBox, h("p", { "class": "why", text: lacks("privacy:read") })); return; }
       gql("query Receipts($after: String) { erasureReceipts(first: 20, after: $after) { pageInfo { hasNextPage endCursor } nodes { id at kind reason keyName identifiers events } } }", { after: recCursors[i] }).then(must).then(function (d) {
         var c = d.erasureReceipts, ns = c.nodes;
@@ -1490,23 +1503,28 @@
         }
       }).catch(function (e) { clear(recBox); add(recBox, errBox(e.message)); });
     }
-    loadReceipts();
+    loadReceipts(mem.rec.at);
     if (!can("audit:read")) { add(audit, h("p", { "class": "why", text: lacks("audit:read") })); return; }
-    var f = { keyId: h("input", { name: "keyId" }), profileId: h("input", { name: "profileId", value: profileId || "" }), action: h("input", { name: "action", list: "actions" }),
+    var f = { keyId: h("input", { name: "keyId" }), profileId: h("input", { name: "profileId" }), action: h("input", { name: "action", list: "actions" }),
       from: h("input", { name: "from", type: "datetime-local" }), to: h("input", { name: "to", type: "datetime-local" }) };
+    Object.keys(f).forEach(function (k) {
+      f[k].value = mem.fields[k] || "";
+      f[k].addEventListener("input", function () { mem.fields[k] = f[k].value; });
+    });
     var logBox = h("div", { "aria-live": "polite" });
     // The filter applied, kept for its pages: a cursor is a position in
     // that filter's entries, so an edit takes effect on Filter only.
-    var cursors = [null], filter = null;
     function iso(v) { return v ? new Date(v + "Z").toISOString() : null; }
     function apply() {
-      cursors = [null];
-      filter = { keyId: f.keyId.value.trim() || null, profileId: f.profileId.value.trim() || null, action: f.action.value.trim() || null, from: iso(f.from.value), to: iso(f.to.value) };
+      mem.cursors = [null];
+      mem.filter = { keyId: f.keyId.value.trim() || null, profileId: f.profileId.value.trim() || null, action: f.action.value.trim() || null, from: iso(f.from.value), to: iso(f.to.value) };
       page(0);
     }
     function page(i) {
+      var cursors = mem.cursors;
+      mem.at = i;
       gql("query Audit($after: String, $f: AuditFilter) { auditLog(first: 25, after: $after, filter: $f) { pageInfo { hasNextPage endCursor } nodes { id at keyId keyName action operationName profileIds profileCount reason outcome } } }",
-        { after: cursors[i], f: filter }).then(must).then(function (d) {
+        { after: cursors[i], f: mem.filter }).then(must).then(function (d) {
           clear(logBox);
           var c = d.auditLog;
           cursors[i + 1] = c.pageInfo.endCursor;
@@ -1525,7 +1543,8 @@
       h("button", { type: "submit", text: "Filter" }),
       h("datalist", { id: "actions" }, ["mergeProfiles", "unlinkIdentifiers", "removeIdentifier", "forgetProfile", "privacy.export", "createAudience", "profileByIdentifier"].map(function (x) { return h("option", { value: x }); }))),
       logBox);
-    apply();
+    if (mem.filter) page(mem.at);
+    else apply();
   }
 
   // ---- start -----------------------------------------------------------------
