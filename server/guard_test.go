@@ -83,6 +83,10 @@ func guardedServer(t *testing.T, st graph.Store, addr string, g *auth.Guard, met
 	var gql http.Handler = who
 	if g != nil {
 		gql = g.GraphQL(who)
+		// Registered before serveForTest's shutdown, so it runs after it:
+		// the guard's last touches land before the store closes, as
+		// app.Service.Close does.
+		t.Cleanup(g.Wait)
 	}
 	s := New(Config{Logger: zerolog.Nop(), Gatherer: reg, Guard: g, MetricsListener: metricsLn}, ln, st, Routes{Collector: who, GraphQL: gql})
 	return serveForTest(t, s, ln), s
