@@ -246,6 +246,9 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	srv.SetDisableSuggestion(!cfg.Suggestions)
 	// First, so that it is the outermost: it sees the response as sent.
 	srv.Use(unavailableStatus{})
+	// Outside the others, none of which can then end a subscription
+	// without it.
+	srv.Use(streamEnds{})
 	// Before every other extension: an operation over a websocket is
 	// authenticated (and rate-limited) before anything reads it, and the
 	// others see the principal it was authenticated as.

@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/idgraph/cdp/access"
@@ -317,7 +318,15 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 		return nil, graph.Errorf(graph.EUNAVAILABLE, "subscriptions are not served: %v", err)
 	}
 	out := make(chan T)
+	var done chan struct{}
+	if e, _ := ctx.Value(streamEndKey{}).(*streamEnd); e != nil {
+		done = make(chan struct{})
+		e.done = done
+	}
 	go func() {
+		if done != nil {
+			defer close(done)
+		}
 		defer close(out)
 		defer sub.Close()
 		// The key is checked again now and then: a revoked key's
@@ -361,6 +370,52 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 		}
 	}()
 	return out, nil
+}
+
+// streamEndKey keys the *streamEnd of a subscription, put in its context
+// by streamEnds.
+type streamEndKey struct{}
+
+// streamEnd is where stream leaves the channel closed once its goroutine,
+// and with it any endWith, is over. The transport reads the errors endWith
+// added once its handler returns nil, which it also does when the
+// operation's context ends (the client left or stopped it) without
+// waiting for the channel to close: the handler waits for done first.
+type streamEnd struct{ done chan struct{} }
+
+// streamEnds makes a subscription's end wait for its stream's goroutine
+// (streamEnd).
+type streamEnds struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = streamEnds{}
+
+func (streamEnds) ExtensionName() string                   { return "StreamEnds" }
+func (streamEnds) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptOperation gives a subscription's resolver a streamEnd, and
+// ends the operation's context before it waits, so that the goroutine
+// stops even if nothing else would stop it.
+func (streamEnds) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return next(ctx)
+	}
+	e := &streamEnd{}
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, streamEndKey{}, e))
+	h := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		r := h(ctx)
+		if r == nil {
+			cancel()
+			if e.done != nil {
+				<-e.done
+			}
+		}
+		return r
+	}
 }
 
 // endWith reports why the server ended a subscription, on the websocket
