@@ -241,25 +241,10 @@ func TestConsoleBackAfterSignOut(t *testing.T) {
 func TestSearchNextPageKeepsTheFilterSearched(t *testing.T) {
 	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
 	admin := keys["admin"]
-	for i := 0; i < 23; i++ {
-		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-g-%d","messageId":"g%d","timestamp":"2026-11-01T10:00:00Z","traits":{"plan":"gold"}}`, i, i))
-	}
 	for i := 0; i < 6; i++ {
 		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-s-%d","messageId":"s%d","timestamp":"2026-11-01T10:00:00Z","traits":{"plan":"silver"}}`, i, i))
 	}
-	gold := map[string]any{"trait": map[string]any{"name": "plan", "op": "EQ", "value": "gold"}}
-	var p1, p2 struct {
-		Profiles struct {
-			PageInfo struct{ EndCursor string }
-			Nodes    []struct{ ID string }
-		}
-	}
-	q := `query($f:AudienceFilter,$after:String){profiles(filter:$f,first:20,after:$after){pageInfo{endCursor} nodes{id}}}`
-	s.gql(t, admin, q, map[string]any{"f": gold}, &p1)
-	s.gql(t, admin, q, map[string]any{"f": gold, "after": p1.Profiles.PageInfo.EndCursor}, &p2)
-	if len(p1.Profiles.Nodes) != 20 || len(p2.Profiles.Nodes) != 3 {
-		t.Fatalf("the API's pages of gold profiles hold %d and %d, want 20 and 3", len(p1.Profiles.Nodes), len(p2.Profiles.Nodes))
-	}
+	want := goldPages(t, s, keys["site"], admin)
 
 	tb := newTab(t, s)
 	tb.signIn(s.base, admin)
@@ -272,13 +257,37 @@ func TestSearchNextPageKeepsTheFilterSearched(t *testing.T) {
 	tb.waitJS("the second page", `document.getElementById("main").innerText.indexOf("; page 2.") >= 0`)
 	var ids []string
 	tb.eval(`Array.prototype.map.call(document.querySelectorAll("[aria-labelledby=by-filter] tbody tr td:first-child"), function (c) { return c.textContent; })`, &ids)
+	if strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Fatalf("page 2 lists %v, want the second page of the search run, %v", ids, want)
+	}
+}
+
+// goldPages stores 23 profiles of plan gold (user ids u-g-0 to u-g-22)
+// and returns the ids of the second page of 20 the API gives of them, in
+// order: the 3 a console's "Next page" must show.
+func goldPages(t *testing.T, s *service, site, admin string) []string {
+	t.Helper()
+	for i := 0; i < 23; i++ {
+		s.send(t, site, "identify", fmt.Sprintf(`{"userId":"u-g-%d","messageId":"g%d","timestamp":"2026-11-01T10:00:00Z","traits":{"plan":"gold"}}`, i, i))
+	}
+	gold := map[string]any{"trait": map[string]any{"name": "plan", "op": "EQ", "value": "gold"}}
+	var p1, p2 struct {
+		Profiles struct {
+			PageInfo struct{ EndCursor string }
+			Nodes    []struct{ ID string }
+		}
+	}
+	q := `query($f:AudienceFilter,$after:String){profiles(filter:$f,first:20,after:$after){pageInfo{endCursor} nodes{id}}}`
+	s.gql(t, admin, q, map[string]any{"f": gold}, &p1)
+	s.gql(t, admin, q, map[string]any{"f": gold, "after": p1.Profiles.PageInfo.EndCursor}, &p2)
 	var want []string
 	for _, n := range p2.Profiles.Nodes {
 		want = append(want, n.ID)
 	}
-	if strings.Join(ids, " ") != strings.Join(want, " ") {
-		t.Fatalf("page 2 lists %v, want the second page of the search run, %v", ids, want)
+	if len(p1.Profiles.Nodes) != 20 || len(want) != 3 {
+		t.Fatalf("the API's pages of gold profiles hold %d and %d, want 20 and 3", len(p1.Profiles.Nodes), len(want))
 	}
+	return want
 }
 
 // Older in the audit log continues the filter that was applied, even when

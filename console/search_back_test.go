@@ -13,26 +13,7 @@ import (
 func TestBackToSearchKeepsTheSearch(t *testing.T) {
 	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
 	admin := keys["admin"]
-	for i := 0; i < 23; i++ {
-		s.send(t, keys["site"], "identify", fmt.Sprintf(`{"userId":"u-g-%d","messageId":"g%d","timestamp":"2026-11-01T10:00:00Z","traits":{"plan":"gold"}}`, i, i))
-	}
-	gold := map[string]any{"trait": map[string]any{"name": "plan", "op": "EQ", "value": "gold"}}
-	var p1, p2 struct {
-		Profiles struct {
-			PageInfo struct{ EndCursor string }
-			Nodes    []struct{ ID string }
-		}
-	}
-	q := `query($f:AudienceFilter,$after:String){profiles(filter:$f,first:20,after:$after){pageInfo{endCursor} nodes{id}}}`
-	s.gql(t, admin, q, map[string]any{"f": gold}, &p1)
-	s.gql(t, admin, q, map[string]any{"f": gold, "after": p1.Profiles.PageInfo.EndCursor}, &p2)
-	var want []string
-	for _, n := range p2.Profiles.Nodes {
-		want = append(want, n.ID)
-	}
-	if len(p1.Profiles.Nodes) != 20 || len(want) != 3 {
-		t.Fatalf("the API's pages of gold profiles hold %d and %d, want 20 and 3", len(p1.Profiles.Nodes), len(want))
-	}
+	want := goldPages(t, s, keys["site"], admin)
 
 	tb := newTab(t, s)
 	tb.signIn(s.base, admin)
