@@ -49,3 +49,30 @@ func TestSavedNewAudienceIsEditedAfter(t *testing.T) {
 	tb.run(chromedp.Reload())
 	tb.waitJS("the editor of the audience saved", `document.getElementById("h-builder") && document.getElementById("h-builder").textContent === "Edit Gold, renamed"`)
 }
+
+// Save pressed twice before the first answer saves one audience: the
+// second press, while the first is on its way, does nothing.
+func TestDoubleSaveCreatesOneAudience(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
+	tb.setValue("#audience-form input[name=name]", "Gold")
+	tb.setValue("#audience-form .cond input", "plan")
+	tb.setValue("#audience-form .cond input:not([spellcheck])", "gold")
+	// Both presses in one task: no answer can arrive between them.
+	tb.eval(`(function () { var b = document.querySelector("#audience-form button[type=submit]"); b.click(); b.click(); return true; })()`, nil)
+	tb.waitJS("the audience saved", `document.getElementById("saved") || document.querySelector("#audience-form .error")`)
+	var list struct {
+		Audiences struct{ Nodes []struct{ ID, Name string } }
+	}
+	// The list the editor reloads after saving has come back: any second
+	// create sent with the first has been answered by now.
+	tb.waitJS("the list reloaded", `document.querySelectorAll("a[href^='#/audiences/seg_']").length > 0`)
+	s.gql(t, admin, `{audiences(first:100){nodes{id name}}}`, nil, &list)
+	if len(list.Audiences.Nodes) != 1 {
+		t.Errorf("Save pressed twice saved %d audiences: %+v", len(list.Audiences.Nodes), list.Audiences.Nodes)
+	}
+}

@@ -1390,10 +1390,14 @@
       purpose.addEventListener("input", schedule);
       var out = h("div", { "aria-live": "polite" });
       var save = h("button", { type: "submit", "class": "primary", text: a ? "Save changes" : "Save audience" });
+      // One save at a time: a second press before the answer would create
+      // a second audience (or race the first update).
+      var saving = false;
       add(editor, h("form", {
         id: "audience-form",
         onsubmit: function (ev) {
           ev.preventDefault();
+          if (saving) return;
           clear(out);
           var input = { name: name.value.trim(), description: desc.value.trim() ? desc.value : null, purpose: purpose.value.trim() || null };
           if (!isStatic) {
@@ -1404,7 +1408,11 @@
           var m = a ? "mutation Save($id: ID!, $in: AudienceInput!) { saved: updateAudience(id: $id, input: $in) { id name } }"
             : "mutation Save($in: AudienceInput!) { saved: createAudience(input: $in) { id name } }";
           var at = shown;
+          saving = true;
+          save.setAttribute("aria-busy", "true");
+          var done = function () { saving = false; save.removeAttribute("aria-busy"); };
           gql(m, a ? { id: a.id, in: input } : { in: input }).then(must).then(function (d) {
+            done();
             say("Saved " + d.saved.name + ".");
             if (at !== shown) return; // the user has gone on to another page
             if (!a) {
@@ -1418,7 +1426,7 @@
             heading.textContent = "Edit " + d.saved.name;
             add(out, h("p", { "class": "ok", id: "saved", "data-id": d.saved.id, text: "Saved " + d.saved.name + " (" + d.saved.id + ")." + (isStatic ? " Its members are unchanged." : " Its membership is kept from now on.") }));
             loadList();
-          }).catch(function (e) { add(out, errBox(e.message)); });
+          }).catch(function (e) { done(); add(out, errBox(e.message)); });
         }
       }, h("div", { "class": "row" }, field("Name", name), field("Description", desc), field("Consent purpose (optional)", purpose)),
         h("datalist", { id: "purposes-a" }, PURPOSES.map(function (t) { return h("option", { value: t }); })),
