@@ -11,15 +11,7 @@ import (
 // stay a "New audience" form at #/audiences, so a second Save created a
 // second audience, and a reload lost the audience shown.
 func TestSavedNewAudienceIsEditedAfter(t *testing.T) {
-	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
-	s.seed(t, keys["site"])
-	admin := keys["admin"]
-	tb := newTab(t, s)
-	tb.signIn(s.base, admin)
-	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
-	tb.setValue("#audience-form input[name=name]", "Gold")
-	tb.setValue("#audience-form .cond input", "plan")
-	tb.setValue("#audience-form .cond input:not([spellcheck])", "gold")
+	s, admin, tb := newGoldAudience(t)
 	save := func() string {
 		t.Helper()
 		tb.eval(`(function () { var s = document.getElementById("saved"); if (s) s.remove(); return true; })()`, nil)
@@ -53,15 +45,7 @@ func TestSavedNewAudienceIsEditedAfter(t *testing.T) {
 // Save pressed twice before the first answer saves one audience: the
 // second press, while the first is on its way, does nothing.
 func TestDoubleSaveCreatesOneAudience(t *testing.T) {
-	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
-	s.seed(t, keys["site"])
-	admin := keys["admin"]
-	tb := newTab(t, s)
-	tb.signIn(s.base, admin)
-	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
-	tb.setValue("#audience-form input[name=name]", "Gold")
-	tb.setValue("#audience-form .cond input", "plan")
-	tb.setValue("#audience-form .cond input:not([spellcheck])", "gold")
+	s, admin, tb := newGoldAudience(t)
 	// Both presses in one task: no answer can arrive between them.
 	tb.eval(`(function () { var b = document.querySelector("#audience-form button[type=submit]"); b.click(); b.click(); return true; })()`, nil)
 	tb.waitJS("the audience saved", `document.getElementById("saved") || document.querySelector("#audience-form .error")`)
@@ -75,4 +59,21 @@ func TestDoubleSaveCreatesOneAudience(t *testing.T) {
 	if len(list.Audiences.Nodes) != 1 {
 		t.Errorf("Save pressed twice saved %d audiences: %+v", len(list.Audiences.Nodes), list.Audiences.Nodes)
 	}
+}
+
+// newGoldAudience signs an admin in on the seeded store and fills the
+// editor of a new audience: named Gold, of the profiles whose plan is
+// gold, not yet saved.
+func newGoldAudience(t *testing.T) (*service, string, *tab) {
+	t.Helper()
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	admin := keys["admin"]
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
+	tb.setValue("#audience-form input[name=name]", "Gold")
+	tb.setValue("#audience-form .cond input", "plan")
+	tb.setValue("#audience-form .cond input:not([spellcheck])", "gold")
+	return s, admin, tb
 }
