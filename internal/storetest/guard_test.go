@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idgraph/cdp/graph"
 )
@@ -23,6 +25,20 @@ func TestDevInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dev.Process.Kill(); _ = dev.Wait() })
+	// On a loaded machine the child's command line was once read before it
+	// named the class: wait until it does (where /proc exists).
+	if _, err := os.Stat("/proc/self"); err == nil {
+		path := filepath.Join("/proc", strconv.Itoa(dev.Process.Pid), "cmdline")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			b, err := os.ReadFile(path)
+			if err == nil && bytes.Contains(b, []byte(devMainClass)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the stand-in's command line never named the class: %q (%v)", b, err)
+			}
+		}
+	}
 	other := exec.Command("sleep", "60")
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
