@@ -41,19 +41,22 @@ import (
 // Name is the instrumentation scope of the service's own spans.
 const Name = "github.com/idgraph/cdp"
 
-var enabled atomic.Bool
+// active holds the service's tracer, taken from the provider Setup
+// installed, until that provider's shutdown; nil while tracing is off.
+// The provider's own tracer, not one taken from the global provider
+// before Setup ran: the global one delegates only to the first provider
+// ever installed, so after a shutdown and a second Setup in the same
+// process it would keep starting spans of the first, shut down, provider.
+var active atomic.Pointer[liveTracer]
 
-// tracer is the service's tracer. Taken from the global provider before
-// Setup runs, it follows the provider Setup installs (the global
-// provider delegates), and until then starts spans that record nothing.
-var tracer = otel.Tracer(Name)
+type liveTracer struct{ trace.Tracer }
 
 // noSpan is the span Start returns with tracing off: it records nothing,
 // and ending it does nothing.
 var noSpan = trace.SpanFromContext(context.Background())
 
 // Enabled reports whether Setup installed an exporting tracer provider.
-func Enabled() bool { return enabled.Load() }
+func Enabled() bool { return active.Load() != nil }
 
 // Configured reports whether the environment asks for traces to be
 // exported: an endpoint is set, and neither of OpenTelemetry's standard
@@ -104,9 +107,10 @@ func Setup(ctx context.Context, version string, onError func(error)) (shutdown f
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(scrubbing(exp)), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	enabled.Store(true)
+	live := &liveTracer{tp.Tracer(Name)}
+	active.Store(live)
 	return func(ctx context.Context) error {
-		enabled.Store(false)
+		active.CompareAndSwap(live, nil) // a later Setup's tracer stays
 		return tp.Shutdown(ctx)
 	}, nil
 }
@@ -167,11 +171,12 @@ func (s keptSpan) Attributes() []attribute.KeyValue { return s.attrs }
 
 // Start starts a span named name as a child of ctx's span.
 func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	if !enabled.Load() {
+	t := active.Load()
+	if t == nil {
 		// Tracing off: one atomic load, nothing allocated.
 		return ctx, noSpan
 	}
-	return tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+	return t.Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
 // StartChild is Start for work that belongs to a trace already under way
@@ -179,10 +184,11 @@ func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (conte
 // background work (the change feed's poll every 100 ms, trims, refreshes)
 // does not export a trace of its own for every transaction.
 func StartChild(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	if !enabled.Load() || !trace.SpanContextFromContext(ctx).IsValid() {
+	t := active.Load()
+	if t == nil || !trace.SpanContextFromContext(ctx).IsValid() {
 		return ctx, noSpan
 	}
-	return tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+	return t.Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
 // End ends span, marked as failed with err's code when err is not nil.

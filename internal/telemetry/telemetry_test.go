@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/attribute"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/idgraph/cdp/graph"
 )
@@ -81,5 +87,84 @@ func TestStoreErrorsCount(t *testing.T) {
 	}
 	if got := get("view", graph.EINTERNAL); got != 0 {
 		t.Errorf("view/internal counted %v, want 0 (an uncoded error is the caller's)", got)
+	}
+}
+
+// spanNames is an OTLP/HTTP collector that keeps the names of the spans
+// it receives.
+type spanNames struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *spanNames) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var req coltrace.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				c.names = append(c.names, s.Name)
+			}
+		}
+	}
+	c.mu.Unlock()
+	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
+}
+
+// A second Setup after the first one's shutdown exports to its own
+// collector: spans started then do not go to the provider shut down
+// before (nor anywhere else), and shutting down the first one again
+// does not turn tracing off for the second.
+func TestSetupAgainAfterShutdown(t *testing.T) {
+	round := func(name string) (*spanNames, func(context.Context) error) {
+		col := &spanNames{}
+		srv := httptest.NewServer(col)
+		t.Cleanup(srv.Close)
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+		stop, err := Setup(context.Background(), "test", func(err error) { t.Errorf("exporter: %v", err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, span := Start(context.Background(), name)
+		if !span.IsRecording() {
+			t.Fatalf("span %s does not record after Setup", name)
+		}
+		End(span, nil)
+		return col, stop
+	}
+	first, stopFirst := round("first")
+	if err := stopFirst(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if Enabled() {
+		t.Fatal("tracing still on after the only provider's shutdown")
+	}
+	second, stopSecond := round("second")
+	if err := stopFirst(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !Enabled() {
+		t.Fatal("the first provider's second shutdown turned tracing off for the second")
+	}
+	if err := stopSecond(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		col  *spanNames
+		want string
+	}{{first, "first"}, {second, "second"}} {
+		c.col.mu.Lock()
+		got := strings.Join(c.col.names, ",")
+		c.col.mu.Unlock()
+		if got != c.want {
+			t.Errorf("collector of %q received spans [%s], want [%s]", c.want, got, c.want)
+		}
 	}
 }
