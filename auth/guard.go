@@ -102,6 +102,8 @@ type Guard struct {
 	cache    map[string]cachedKey // by hash
 	limiters map[bucket]*rate.Limiter
 	touches  map[string]*touchState // by key id
+	// closed is set by Close: no touch starts after it.
+	closed bool
 }
 
 // New builds a guard.
@@ -233,6 +235,19 @@ func (g *Guard) Wait() {
 	for _, c := range running {
 		<-c
 	}
+}
+
+// Close is Wait for a guard about to lose its store: once it returns, no
+// touch starts any more, so a request still authenticated afterwards (a
+// subscription's message on a connection the server's shutdown does not
+// wait for) writes nothing to a closed store. Keys are still checked; only
+// the record of their last use is skipped, as a touch within
+// access.TouchInterval of the last one is.
+func (g *Guard) Close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.Wait()
 }
 
 // logger is the request's logger (it carries the request id), or the
@@ -370,7 +385,7 @@ func (g *Guard) touch(k access.Key) {
 	if k.LastUsedAt.After(last) {
 		last = k.LastUsedAt // recorded by another replica
 	}
-	if st.running != nil || (!last.IsZero() && now.Sub(last) < access.TouchInterval) {
+	if g.closed || st.running != nil || (!last.IsZero() && now.Sub(last) < access.TouchInterval) {
 		g.mu.Unlock()
 		return
 	}

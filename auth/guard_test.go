@@ -342,6 +342,28 @@ func TestTouchThrottled(t *testing.T) {
 	})
 }
 
+// After Close no touch starts: a key used then still authenticates, and
+// its last use is not written (the store may be closing).
+func TestNoTouchAfterClose(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		ks := keyStore(t, st)
+		g := newGuard(t, auth.Config{Store: ks, Required: true, Now: newClock().Now})
+		url := serve(t, g)
+		_, secret := createKey(t, ks, "late", []string{"profiles:read", "events:write"}, "", time.Time{})
+		g.Close()
+		if a := request(t, "POST", url+"/graphql", bearer(secret)); a.status != 200 {
+			t.Fatalf("request after Close: %d %s", a.status, a.raw)
+		}
+		if _, status, msg, _ := g.WriteKey(context.Background(), secret); status != 0 {
+			t.Fatalf("write key after Close: %d %s", status, msg)
+		}
+		g.Wait()
+		if got := lastUsed(t, ks, secret); !got.IsZero() {
+			t.Fatalf("a key used after Close was recorded as last used at %s", got)
+		}
+	})
+}
+
 // WriteKey: 401 for a malformed, unknown, revoked or expired key, 403
 // without events:write, and the key's source, or its id without one.
 func TestWriteKey(t *testing.T) {

@@ -463,8 +463,8 @@ func (s *Service) Close(ctx context.Context) error {
 		}
 	}
 	// Records of a key's last use still in flight land before the caller
-	// closes the store.
-	s.Guard.Wait()
+	// closes the store, and none starts after.
+	s.Guard.Close()
 	// Entries of the reads answered are written before the store closes.
 	if err := s.audit.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flushing audit entries: %w", err))
