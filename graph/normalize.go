@@ -240,8 +240,11 @@ func hasSurrogate(v string) bool {
 // with every minus look-alike as "-" (minusLike). The value kept is v:
 // only the check folds.
 func (n *Normalizer) blocked(typ, v string) bool {
-	if f := minusLike.Replace(norm.NFKC.String(v)); f != v && n.blockedAs(typ, f) {
-		return true
+	// ASCII is its own compatibility form, and holds no minus look-alike.
+	if !isASCII(v) {
+		if f := minusLike.Replace(norm.NFKC.String(v)); f != v && n.blockedAs(typ, f) {
+			return true
+		}
 	}
 	return n.blockedAs(typ, v)
 }
