@@ -72,21 +72,34 @@ type group[V any] struct {
 
 // batch loads values by key: hinted keys by sibling set, the rest through
 // dataloadgen.
+//
+// A request builds every batch but uses few (a lookup, two or three), so
+// what a batch needs only when used is made on first use: its dataloadgen
+// loader (dlOnce) and its groups (under mu).
 type batch[V any] struct {
 	sibs   *siblings
 	fetch  fetchFunc[V]
+	dlOnce sync.Once
 	dl     *dataloadgen.Loader[string, V]
 	mu     sync.Mutex
 	groups map[*siblingSet]*group[V]
 }
 
 func newBatch[V any](sibs *siblings, fetch fetchFunc[V]) *batch[V] {
-	return &batch[V]{
-		sibs:   sibs,
-		fetch:  fetch,
-		dl:     dataloadgen.NewMappedLoader(fetch, dataloadgen.WithWait(fallbackWait)),
-		groups: map[*siblingSet]*group[V]{},
+	return &batch[V]{sibs: sibs, fetch: fetch}
+}
+
+// groupLocked returns set's group, made on first use; b.mu must be held.
+func (b *batch[V]) groupLocked(set *siblingSet) *group[V] {
+	g := b.groups[set]
+	if g == nil {
+		if b.groups == nil {
+			b.groups = map[*siblingSet]*group[V]{}
+		}
+		g = &group[V]{}
+		b.groups[set] = g
 	}
+	return g
 }
 
 // load returns the value of key and whether it exists.
@@ -94,11 +107,7 @@ func (b *batch[V]) load(ctx context.Context, key string) (V, bool, error) {
 	var zero V
 	if set := b.sibs.setOf(key); set != nil {
 		b.mu.Lock()
-		g := b.groups[set]
-		if g == nil {
-			g = &group[V]{}
-			b.groups[set] = g
-		}
+		g := b.groupLocked(set)
 		b.mu.Unlock()
 		g.once.Do(func() {
 			defer panicked(&g.err)
@@ -110,6 +119,7 @@ func (b *batch[V]) load(ctx context.Context, key string) (V, bool, error) {
 		v, ok := g.vals[key]
 		return v, ok, nil
 	}
+	b.dlOnce.Do(func() { b.dl = dataloadgen.NewMappedLoader(b.fetch, dataloadgen.WithWait(fallbackWait)) })
 	v, err := b.dl.Load(ctx, key)
 	if errors.Is(err, dataloadgen.ErrNotFound) {
 		return zero, false, nil
@@ -143,6 +153,9 @@ func (b *batch[V]) primeAll(vals map[string]V) {
 	}
 	g.once.Do(func() {})
 	b.mu.Lock() // order: sibs.mu, then b.mu; load never holds b.mu while taking sibs.mu
+	if b.groups == nil {
+		b.groups = map[*siblingSet]*group[V]{}
+	}
 	b.groups[set] = g
 	b.mu.Unlock()
 	for _, k := range set.keys {
