@@ -161,7 +161,7 @@ type journeyReader struct {
 
 func (t *tx) journeyReader() *journeyReader {
 	if t.journeys == nil {
-		r := &journeyReader{events: t.events.Cursor(), names: map[string]string{}}
+		r := &journeyReader{events: t.events().Cursor(), names: map[string]string{}}
 		if !t.btx.Writable() {
 			r.members = map[string][]string{}
 		}

@@ -48,7 +48,7 @@ func (t *tx) TakenProfileIDs(ctx context.Context, cands []graph.ProfileIDCandida
 			return nil, fmt.Errorf("profile id %s: its retired hash is not 64 lowercase hex digits", graph.ProfileRef(c.ID))
 		}
 		b, _ := hex.DecodeString(c.Hash)
-		if t.retired.Get(b) != nil {
+		if t.retired().Get(b) != nil {
 			out[c.ID] = true
 		}
 	}
@@ -62,7 +62,7 @@ func (t *tx) retireProfiles(w *graph.Write) error {
 		if err != nil {
 			return err
 		}
-		if err := t.retired.Put(k, present); err != nil {
+		if err := t.retired().Put(k, present); err != nil {
 			return err
 		}
 	}

@@ -38,10 +38,13 @@ func (r *identRecord) identifier(key string) graph.Identifier {
 type tx struct {
 	btx *bolt.Tx
 
-	idents, members, profiles, merged, meta *bolt.Bucket
-	rejected, rejectedAdj                   *bolt.Bucket
-	events, changes, changeIdx              *bolt.Bucket
-	retired                                 *bolt.Bucket
+	// The buckets every read reaches are opened with the transaction;
+	// the others (lazy) on first use, since a transaction of a lookup
+	// never needs them and each costs a search of the root bucket.
+	idents, members, profiles, merged *bolt.Bucket
+	lazy                              struct {
+		meta, rejected, rejectedAdj, events, changes, changeIdx, retired *bolt.Bucket
+	}
 
 	// In a write transaction an identifier is typically locked, assigned
 	// and given traits by the same batch. Decoded records are kept here
@@ -62,18 +65,11 @@ var _ graph.Tx = (*tx)(nil)
 
 func newTx(btx *bolt.Tx, writable bool) *tx {
 	t := &tx{
-		btx:         btx,
-		idents:      btx.Bucket(bucketIdentifiers),
-		members:     btx.Bucket(bucketMembers),
-		profiles:    btx.Bucket(bucketProfiles),
-		merged:      btx.Bucket(bucketMerged),
-		meta:        btx.Bucket(bucketMeta),
-		rejected:    btx.Bucket(bucketRejected),
-		rejectedAdj: btx.Bucket(bucketRejectedAdj),
-		events:      btx.Bucket(bucketEvents),
-		changes:     btx.Bucket(bucketChanges),
-		changeIdx:   btx.Bucket(bucketChangeIdx),
-		retired:     btx.Bucket(bucketRetired),
+		btx:      btx,
+		idents:   btx.Bucket(bucketIdentifiers),
+		members:  btx.Bucket(bucketMembers),
+		profiles: btx.Bucket(bucketProfiles),
+		merged:   btx.Bucket(bucketMerged),
 	}
 	if writable {
 		t.cache = map[string]*identRecord{}
@@ -81,6 +77,24 @@ func newTx(btx *bolt.Tx, writable bool) *tx {
 	}
 	return t
 }
+
+// open returns the bucket name, kept in *b from its first use on.
+func (t *tx) open(b **bolt.Bucket, name []byte) *bolt.Bucket {
+	if *b == nil {
+		*b = t.btx.Bucket(name)
+	}
+	return *b
+}
+
+func (t *tx) meta() *bolt.Bucket     { return t.open(&t.lazy.meta, bucketMeta) }
+func (t *tx) rejected() *bolt.Bucket { return t.open(&t.lazy.rejected, bucketRejected) }
+func (t *tx) rejectedAdj() *bolt.Bucket {
+	return t.open(&t.lazy.rejectedAdj, bucketRejectedAdj)
+}
+func (t *tx) events() *bolt.Bucket    { return t.open(&t.lazy.events, bucketEvents) }
+func (t *tx) changes() *bolt.Bucket   { return t.open(&t.lazy.changes, bucketChanges) }
+func (t *tx) changeIdx() *bolt.Bucket { return t.open(&t.lazy.changeIdx, bucketChangeIdx) }
+func (t *tx) retired() *bolt.Bucket   { return t.open(&t.lazy.retired, bucketRetired) }
 
 // ident returns the stored identifier under key, or nil.
 func (t *tx) ident(key string) (*identRecord, error) {
@@ -389,10 +403,10 @@ func (t *tx) link(lk graph.LinkKey) (graph.Link, bool, error) {
 
 // Rejected implements graph.ReadTx.
 func (t *tx) Rejected(ctx context.Context, keys []string) ([]graph.RejectedLink, error) {
-	pairs := pairsOf(t.rejectedAdj, keys)
+	pairs := pairsOf(t.rejectedAdj(), keys)
 	out := make([]graph.RejectedLink, 0, len(pairs))
 	for _, lk := range pairs {
-		v := t.rejected.Get(pairKey(lk.A, lk.B))
+		v := t.rejected().Get(pairKey(lk.A, lk.B))
 		if v == nil {
 			return nil, fmt.Errorf("rejected link %s - %s is indexed but not stored", graph.KeyRef(lk.A), graph.KeyRef(lk.B))
 		}
@@ -457,7 +471,7 @@ func (t *tx) EventsBy(ctx context.Context, keys []string) ([]graph.Event, error)
 }
 
 func (t *tx) event(id string) (graph.Event, bool, error) {
-	v := t.events.Get([]byte(id))
+	v := t.events().Get([]byte(id))
 	if v == nil {
 		return graph.Event{}, false, nil
 	}
@@ -535,7 +549,7 @@ func (t *tx) CountProfiles(ctx context.Context) (int, error) {
 }
 
 func (t *tx) liveCount() uint64 {
-	if v := t.meta.Get(metaLiveCount); len(v) == 8 {
+	if v := t.meta().Get(metaLiveCount); len(v) == 8 {
 		return decodeU64(v)
 	}
 	return 0
@@ -546,7 +560,7 @@ func (t *tx) liveCount() uint64 {
 func (t *tx) Changes(ctx context.Context, profileIDs []string) ([]graph.ProfileChange, error) {
 	var found [][]byte // time then sequence: byte order is history order
 	seen := map[string]bool{}
-	c := t.changeIdx.Cursor()
+	c := t.changeIdx().Cursor()
 	for _, id := range uniqueSorted(profileIDs) {
 		_ = scanPrefix(c, part(id), func(rest []byte) error {
 			if !seen[string(rest)] {
@@ -560,7 +574,7 @@ func (t *tx) Changes(ctx context.Context, profileIDs []string) ([]graph.ProfileC
 	out := make([]graph.ProfileChange, 0, len(found))
 	for _, f := range found {
 		seq := f[timeLen:]
-		v := t.changes.Get(seq)
+		v := t.changes().Get(seq)
 		if v == nil {
 			return nil, fmt.Errorf("history entry %d is indexed but not stored", decodeU64(seq))
 		}

@@ -22,7 +22,7 @@ func (t *tx) ClaimEvents(ctx context.Context, claims []graph.EventClaim) (map[st
 		if c.ID == "" {
 			continue
 		}
-		v := t.events.Get([]byte(c.ID))
+		v := t.events().Get([]byte(c.ID))
 		if v == nil {
 			continue
 		}
@@ -131,7 +131,7 @@ func (t *tx) addLive(delta int) error {
 	if n < 0 {
 		return fmt.Errorf("live profile count would drop below zero")
 	}
-	return t.meta.Put(metaLiveCount, u64(uint64(n)))
+	return t.meta().Put(metaLiveCount, u64(uint64(n)))
 }
 
 // putProfiles keeps each profile in the bucket of its state, live or
@@ -220,7 +220,7 @@ func (t *tx) deleteLink(lk graph.LinkKey) error {
 // adjacency entries.
 func (t *tx) dropRejected(k string) error {
 	var pairs []graph.LinkKey
-	for _, o := range t.adjacent(t.rejectedAdj, part(k)) {
+	for _, o := range t.adjacent(t.rejectedAdj(), part(k)) {
 		pairs = append(pairs, graph.NewLinkKey(k, o))
 	}
 	return t.deleteRejected(&graph.Write{DeleteRejected: pairs})
@@ -265,7 +265,7 @@ func (t *tx) dropEventsBy(k string) error {
 		}
 	}
 	for _, id := range ids {
-		v := t.events.Get([]byte(id))
+		v := t.events().Get([]byte(id))
 		if v == nil {
 			continue
 		}
@@ -277,12 +277,12 @@ func (t *tx) dropEventsBy(k string) error {
 		}
 		r.Keys = slices.DeleteFunc(r.Keys, func(x string) bool { return x == k })
 		if len(r.Keys) == 0 {
-			if err := t.events.Delete([]byte(id)); err != nil {
+			if err := t.events().Delete([]byte(id)); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := t.events.Put([]byte(id), r.encode()); err != nil {
+		if err := t.events().Put([]byte(id), r.encode()); err != nil {
 			return err
 		}
 	}
@@ -356,13 +356,13 @@ func (t *tx) deleteLinks(w *graph.Write) error {
 func (t *tx) deleteRejected(w *graph.Write) error {
 	for _, p := range w.DeleteRejected {
 		lk := graph.NewLinkKey(p.A, p.B)
-		if err := t.rejected.Delete(pairKey(lk.A, lk.B)); err != nil {
+		if err := t.rejected().Delete(pairKey(lk.A, lk.B)); err != nil {
 			return err
 		}
-		if err := t.rejectedAdj.Delete(append(part(lk.A), lk.B...)); err != nil {
+		if err := t.rejectedAdj().Delete(append(part(lk.A), lk.B...)); err != nil {
 			return err
 		}
-		if err := t.rejectedAdj.Delete(append(part(lk.B), lk.A...)); err != nil {
+		if err := t.rejectedAdj().Delete(append(part(lk.B), lk.A...)); err != nil {
 			return err
 		}
 	}
@@ -377,7 +377,7 @@ func (t *tx) putRejected(w *graph.Write) error {
 		if err != nil {
 			return fmt.Errorf("encode rejected link %s - %s: %w", graph.KeyRef(r.A), graph.KeyRef(r.B), err)
 		}
-		if err := t.putPair(t.rejected, t.rejectedAdj, graph.NewLinkKey(r.A, r.B), v); err != nil {
+		if err := t.putPair(t.rejected(), t.rejectedAdj(), graph.NewLinkKey(r.A, r.B), v); err != nil {
 			return err
 		}
 	}
@@ -397,14 +397,14 @@ func (t *tx) putEvents(w *graph.Write) error {
 	by := make([][]byte, 0, nby)
 	for _, ev := range order {
 		id := []byte(ev.ID)
-		if t.events.Get(id) != nil {
+		if t.events().Get(id) != nil {
 			return fmt.Errorf("event %q is already stored; its id was not claimed", ev.ID)
 		}
 		v, err := encodeEvent(ev)
 		if err != nil {
 			return fmt.Errorf("encode event %q: %w", ev.ID, err)
 		}
-		if err := t.events.Put(id, v); err != nil {
+		if err := t.events().Put(id, v); err != nil {
 			return fmt.Errorf("put event %q: %w", ev.ID, err)
 		}
 		for _, k := range ev.Keys {
@@ -427,7 +427,7 @@ func (t *tx) putEvents(w *graph.Write) error {
 func (t *tx) scrubEvents(w *graph.Write) error {
 	for _, p := range w.ScrubEvents {
 		id := []byte(p.ID)
-		v := t.events.Get(id)
+		v := t.events().Get(id)
 		if v == nil {
 			continue
 		}
@@ -455,7 +455,7 @@ func (t *tx) scrubEvents(w *graph.Write) error {
 				return fmt.Errorf("encode traits of event %q: %w", p.ID, err)
 			}
 		}
-		if err := t.events.Put(id, r.encode()); err != nil {
+		if err := t.events().Put(id, r.encode()); err != nil {
 			return fmt.Errorf("put event %q: %w", p.ID, err)
 		}
 	}
@@ -482,7 +482,7 @@ func (t *tx) putTraits(w *graph.Write) error {
 // profiles by time then sequence.
 func (t *tx) putChanges(w *graph.Write) error {
 	for _, ch := range w.Changes {
-		seq, err := t.changes.NextSequence()
+		seq, err := t.changes().NextSequence()
 		if err != nil {
 			return err
 		}
@@ -490,14 +490,14 @@ func (t *tx) putChanges(w *graph.Write) error {
 		if err != nil {
 			return fmt.Errorf("encode history entry: %w", err)
 		}
-		if err := t.changes.Put(u64(seq), v); err != nil {
+		if err := t.changes().Put(u64(seq), v); err != nil {
 			return err
 		}
 		for _, id := range []string{ch.From, ch.Into} {
 			if id == "" {
 				continue
 			}
-			if err := t.changeIdx.Put(changeIdxKey(id, ch, seq), present); err != nil {
+			if err := t.changeIdx().Put(changeIdxKey(id, ch, seq), present); err != nil {
 				return err
 			}
 		}
@@ -521,14 +521,14 @@ func (t *tx) rewriteChanges(w *graph.Write) error {
 			return fmt.Errorf("rewrite history: unknown change kind %q", rc.Kind)
 		}
 		var seqs [][]byte
-		_ = scanPrefix(t.changeIdx.Cursor(), appendTime(part(rc.From), rc.At), func(rest []byte) error {
+		_ = scanPrefix(t.changeIdx().Cursor(), appendTime(part(rc.From), rc.At), func(rest []byte) error {
 			if len(rest) == 8 {
 				seqs = append(seqs, append([]byte(nil), rest...))
 			}
 			return nil
 		})
 		for _, seq := range seqs {
-			v := t.changes.Get(seq)
+			v := t.changes().Get(seq)
 			if v == nil {
 				return fmt.Errorf("history entry %d is indexed but not stored", decodeU64(seq))
 			}
@@ -544,7 +544,7 @@ func (t *tx) rewriteChanges(w *graph.Write) error {
 			if err != nil {
 				return fmt.Errorf("encode history entry: %w", err)
 			}
-			if err := t.changes.Put(seq, nv); err != nil {
+			if err := t.changes().Put(seq, nv); err != nil {
 				return err
 			}
 		}
@@ -568,14 +568,14 @@ func (t *tx) deleteProfiles(w *graph.Write) error {
 			return err
 		}
 		var seqs [][]byte
-		_ = scanPrefix(t.changeIdx.Cursor(), part(id), func(rest []byte) error {
+		_ = scanPrefix(t.changeIdx().Cursor(), part(id), func(rest []byte) error {
 			if len(rest) == timeLen+8 {
 				seqs = append(seqs, append([]byte(nil), rest[timeLen:]...))
 			}
 			return nil
 		})
 		for _, seq := range seqs {
-			v := t.changes.Get(seq)
+			v := t.changes().Get(seq)
 			if v == nil {
 				continue
 			}
@@ -584,11 +584,11 @@ func (t *tx) deleteProfiles(w *graph.Write) error {
 				return fmt.Errorf("decode history entry %d: %w", decodeU64(seq), err)
 			}
 			for _, pid := range []string{ch.From, ch.Into} {
-				if err := t.changeIdx.Delete(changeIdxKey(pid, ch, decodeU64(seq))); err != nil {
+				if err := t.changeIdx().Delete(changeIdxKey(pid, ch, decodeU64(seq))); err != nil {
 					return err
 				}
 			}
-			if err := t.changes.Delete(seq); err != nil {
+			if err := t.changes().Delete(seq); err != nil {
 				return err
 			}
 		}
