@@ -382,14 +382,17 @@
     var results = h("div", { "aria-live": "polite" });
     // The filter searched (mem.searched), kept for its pages: a cursor is
     // a position in that search's results, so an edit takes effect on
-    // Search only.
+    // Search only. Only the page asked for last is drawn: the answer for
+    // an earlier one (Search pressed again before it came) is dropped.
+    var asked = 0;
     function page(i) {
-      var f = mem.searched, cursors = mem.cursors;
+      var f = mem.searched, cursors = mem.cursors, my = ++asked;
       mem.at = i;
       clear(results);
       if (f.error) { add(results, errBox(f.error)); return; }
       gql("query Filtered($f: AudienceFilter, $after: String) { profiles(filter: $f, first: 20, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id size updatedAt identifiers(first: 3) { type value } } } }",
         { f: f.filter, after: cursors[i] }).then(must).then(function (d) {
+          if (my !== asked) return;
           var c = d.profiles;
           cursors[i + 1] = c.pageInfo.endCursor;
           add(results, h("p", { text: c.totalCount + " profiles match; page " + (i + 1) + "." }));
@@ -397,7 +400,7 @@
           add(results, h("div", { "class": "row" },
             h("button", { type: "button", text: "Previous page", disabled: i === 0, onclick: function () { page(i - 1); } }),
             h("button", { type: "button", text: "Next page", disabled: !c.pageInfo.hasNextPage, onclick: function () { page(i + 1); } })));
-        }).catch(function (e) { add(results, errBox(e.message)); });
+        }).catch(function (e) { if (my === asked) add(results, errBox(e.message)); });
     }
     add(main, h("section", { "class": "card", style: "margin-top:1rem", "aria-labelledby": "by-filter" },
       h("h2", { id: "by-filter", text: "By filter" }),
@@ -1491,13 +1494,16 @@
     var recBox = h("div");
     add(receipts, recBox);
     // Receipts, newest first, 20 a page: the older ones through Older.
+    // Only the page asked for last is drawn (recAsked), as in the log.
+    var recAsked = 0;
     function loadReceipts(i) {
       i = i || 0;
       if (!i) mem.rec.cursors = [null];
-      var recCursors = mem.rec.cursors;
+      var recCursors = mem.rec.cursors, my = ++recAsked;
       mem.rec.at = i;
       if (!can("privacy:read")) { clear(recBox); add(recBox, h("p", { "class": "why", text: lacks("privacy:read") })); return; }
       gql("query Receipts($after: String) { erasureReceipts(first: 20, after: $after) { pageInfo { hasNextPage endCursor } nodes { id at kind reason keyName identifiers events } } }", { after: recCursors[i] }).then(must).then(function (d) {
+        if (my !== recAsked) return;
         var c = d.erasureReceipts, ns = c.nodes;
         recCursors[i + 1] = c.pageInfo.endCursor;
         clear(recBox);
@@ -1509,7 +1515,7 @@
             h("button", { type: "button", text: "Newer", disabled: i === 0, onclick: function () { loadReceipts(i - 1); } }),
             h("button", { type: "button", text: "Older", disabled: !c.pageInfo.hasNextPage, onclick: function () { loadReceipts(i + 1); } })));
         }
-      }).catch(function (e) { clear(recBox); add(recBox, errBox(e.message)); });
+      }).catch(function (e) { if (my === recAsked) { clear(recBox); add(recBox, errBox(e.message)); } });
     }
     loadReceipts(mem.rec.at);
     if (!can("audit:read")) { add(audit, h("p", { "class": "why", text: lacks("audit:read") })); return; }
@@ -1521,7 +1527,10 @@
     });
     var logBox = h("div", { "aria-live": "polite" });
     // The filter applied, kept for its pages: a cursor is a position in
-    // that filter's entries, so an edit takes effect on Filter only.
+    // that filter's entries, so an edit takes effect on Filter only. Only
+    // the page asked for last is drawn: the answer for an earlier one
+    // (Older, then Filter or Newer before it came) is dropped.
+    var asked = 0;
     function iso(v) { return v ? new Date(v + "Z").toISOString() : null; }
     function apply() {
       mem.cursors = [null];
@@ -1529,10 +1538,11 @@
       page(0);
     }
     function page(i) {
-      var cursors = mem.cursors;
+      var cursors = mem.cursors, my = ++asked;
       mem.at = i;
       gql("query Audit($after: String, $f: AuditFilter) { auditLog(first: 25, after: $after, filter: $f) { pageInfo { hasNextPage endCursor } nodes { id at keyId keyName action operationName profileIds profileCount reason outcome } } }",
         { after: cursors[i], f: mem.filter }).then(must).then(function (d) {
+          if (my !== asked) return;
           clear(logBox);
           var c = d.auditLog;
           cursors[i + 1] = c.pageInfo.endCursor;
@@ -1544,7 +1554,7 @@
           add(logBox, h("div", { "class": "row" },
             h("button", { type: "button", text: "Newer", disabled: i === 0, onclick: function () { page(i - 1); } }),
             h("button", { type: "button", text: "Older", disabled: !c.pageInfo.hasNextPage, onclick: function () { page(i + 1); } })));
-        }).catch(function (e) { clear(logBox); add(logBox, errBox(e.message)); });
+        }).catch(function (e) { if (my === asked) { clear(logBox); add(logBox, errBox(e.message)); } });
     }
     add(audit, h("form", { "class": "inline", onsubmit: function (ev) { ev.preventDefault(); apply(); } },
       field("Key id", f.keyId), field("Profile id", f.profileId), field("Action", f.action), field("From (UTC)", f.from), field("To (UTC)", f.to),
