@@ -216,7 +216,7 @@
     // The live updates of a profile page hold the key's subscription.
     stopLive();
     closeDialogs();
-    if (afresh) history.replaceState(null, "", location.pathname);
+    if (afresh) history.replaceState(history.state, "", location.pathname);
     S.key = null;
     S.scopes = {};
     // The next person to sign in in this tab starts afresh: the privacy
@@ -267,7 +267,7 @@
             renderSession();
             // The page the address names (a link opened signed out, or the
             // page a refused key was signed out of), else Search.
-            if (!parseHash().parts[0]) history.replaceState(null, "", "#/search");
+            if (!parseHash().parts[0]) history.replaceState(history.state, "", "#/search");
             route();
           }).catch(function (e) {
             if (S.key) signOut(e.message);
@@ -286,6 +286,7 @@
   var shown = 0;
   function view(title) {
     shown++;
+    unsaved = null;
     var main = clear($("main"));
     main.removeAttribute("data-rendered");
     main.place = null;
@@ -329,7 +330,69 @@
     if (location.hash === hash) route();
     else location.hash = hash;
   }
-  window.addEventListener("hashchange", route);
+
+  // A page holding edits not saved (the audience editor) sets unsaved to
+  // a function that says whether it still does; each page drawn clears
+  // it. Leaving such a page asks first: going to another page of the
+  // console (a link, Back, Forward) opens a dialog, and closing or
+  // reloading the tab asks the browser's own question.
+  var unsaved = null;
+  // Each entry of the tab's history the console is shown at is numbered
+  // (history.state.at): an entry a link adds, one past the entry it was
+  // added from. When the address changes, the console knows how far the
+  // user moved, so that it can move back to the page shown, edits and
+  // all, while it asks, and on again if the user chooses to leave.
+  var here = 0, asking = null;
+  function entry() {
+    var st = history.state;
+    return st && typeof st.at === "number" ? st.at : null;
+  }
+  function number() {
+    var at = entry();
+    if (at === null) { at = here + 1; history.replaceState({ at: at }, ""); }
+    here = at;
+  }
+  window.addEventListener("hashchange", function () {
+    var at = entry(), to = at === null ? here + 1 : at;
+    // Back at the page shown, moved back to below: nothing to draw.
+    if (to === here) return;
+    if (unsaved && unsaved()) {
+      if (at === null) history.replaceState({ at: to }, "");
+      var by = to - here;
+      history.go(-by);
+      // Asked once: a move while the question is open only moves back.
+      if (!asking || !asking.open) asking = askToLeave(by);
+      return;
+    }
+    number();
+    route();
+  });
+  // askToLeave asks whether to leave the page shown, edits unsaved and
+  // all, for the entry by entries away. Its buttons act as they are
+  // pressed (no answer waits for the dialog's close event), so that a
+  // move right after Cancel asks again.
+  function askToLeave(by) {
+    var title = nid("leave");
+    var dlg = h("dialog", { "aria-labelledby": title });
+    function close() { dlg.close("cancel"); dlg.remove(); }
+    var stay = h("button", { type: "button", value: "cancel", text: "Cancel", onclick: close });
+    add(dlg, h("h2", { id: title, text: "Leave without saving?" }),
+      h("p", { text: "The changes on this page are not saved. Leave it and lose them, or cancel to stay and save them." }),
+      h("div", { "class": "row" },
+        h("button", { type: "button", "class": "danger", value: "ok", text: "Leave without saving", onclick: function () {
+          close();
+          unsaved = null;
+          history.go(by);
+        } }), stay));
+    dlg.addEventListener("close", function () { dlg.remove(); });
+    document.body.appendChild(dlg);
+    dlg.showModal();
+    stay.focus();
+    return dlg;
+  }
+  window.addEventListener("beforeunload", function (ev) {
+    if (unsaved && unsaved()) { ev.preventDefault(); ev.returnValue = ""; }
+  });
   // A page the browser kept for back and forward comes back as it was,
   // the key in memory and data on screen: after the console signed out
   // (or in with another key) in a later page of the tab, load it again,
@@ -1271,7 +1334,7 @@
   // ---- audiences -----------------------------------------------------------
 
   function audiencesPage(which) {
-    var main = view("Audiences");
+    var main = view("Audiences"), mine = shown;
     if (!can("audiences:read")) { add(main, h("p", { "class": "note", text: lacks("audiences:read") })); return; }
     var editor = h("section", { "class": "card wide", "aria-labelledby": "h-builder" });
     var listBox = h("section", { "class": "card wide", "aria-labelledby": "h-list" }, h("h2", { id: "h-list", text: "Saved audiences" }));
@@ -1352,7 +1415,7 @@
               if (at !== shown) return; // the user has gone on to another page
               // The editor stays as it is, an edit under way included,
               // unless it edits the audience deleted.
-              if (a.id === which) go("#/audiences");
+              if (a.id === which) { unsaved = null; go("#/audiences"); }
               else loadList();
             })
             .catch(function (e) { say(e.message); });
@@ -1374,6 +1437,11 @@
       var isStatic = !!(a && (a.static || !a.filter));
       var builder = isStatic ? null : filterBuilder(a ? rootOf(a.filter) : { kind: "group", op: "and", not: false, children: [blankCond("trait")] }, schedule, a ? a.filter : null);
       function schedule() { clearTimeout(timer); timer = setTimeout(runPreview, 350); }
+      // What the editor holds, against the audience as opened or last
+      // saved: an edit not saved makes leaving the page ask first.
+      function held() { return JSON.stringify([name.value, desc.value, purpose.value, builder ? builder.root : null]); }
+      var clean = held();
+      if (mine === shown) unsaved = function () { return held() !== clean; };
       function runPreview() {
         if (isStatic) return;
         var f = builder.filter(), my = ++seq;
@@ -1410,12 +1478,13 @@
           }
           var m = a ? "mutation Save($id: ID!, $in: AudienceInput!) { saved: updateAudience(id: $id, input: $in) { id name } }"
             : "mutation Save($in: AudienceInput!) { saved: createAudience(input: $in) { id name } }";
-          var at = shown;
+          var at = shown, sent = held();
           saving = true;
           save.setAttribute("aria-busy", "true");
           var done = function () { saving = false; save.removeAttribute("aria-busy"); };
           gql(m, a ? { id: a.id, in: input } : { in: input }).then(must).then(function (d) {
             done();
+            clean = sent;
             say("Saved " + d.saved.name + ".");
             if (at !== shown) return; // the user has gone on to another page
             if (!a) {
@@ -1423,7 +1492,7 @@
               // own address: saving again updates it, a reload shows it.
               a = { id: d.saved.id, name: d.saved.name };
               which = d.saved.id;
-              history.replaceState(null, "", "#/audiences/" + encodeURIComponent(d.saved.id));
+              history.replaceState(history.state, "", "#/audiences/" + encodeURIComponent(d.saved.id));
               save.textContent = "Save changes";
             }
             heading.textContent = "Edit " + d.saved.name;
@@ -1568,6 +1637,8 @@
   // ---- start -----------------------------------------------------------------
 
   function start() {
+    if (entry() === null) history.replaceState({ at: 0 }, "");
+    here = entry();
     fetch("/console/mode.json").then(function (r) { return r.json(); }).catch(function () { return { open: false }; }).then(function (m) {
       S.open = !!m.open;
       $("nav-graphiql").hidden = !m.graphiql;
