@@ -320,7 +320,7 @@
     });
     stopLive();
     closeDialogs();
-    if (page === "profile" && r.parts[1]) profilePage(r.parts[1]);
+    if (page === "profile" && r.parts[1]) profilePage(r.parts[1], null, placeOf(r.query));
     else if (page === "audiences") audiencesPage(r.parts[1]);
     else if (page === "privacy") privacyPage(r.query.profile || "");
     else searchPage();
@@ -522,6 +522,35 @@
   function newPlace() {
     return { journey: { types: "", channels: "", applied: { types: null, channels: null }, shown: 0 }, open: {}, edge: null, focus: null };
   }
+  // The place is kept in the page's address too, so that Back (or a
+  // reload, or a link copied) shows the profile where the user left it:
+  // #/profile/{id}?types=track&channels=web,mobile&events=40&open=email,sms
+  // holds the journey's filter applied, the events loaded past the first
+  // 20, and the consent histories opened. The link explained is not
+  // kept there: it is named by identifiers' values.
+  function placeOf(q) {
+    var place = newPlace(), j = place.journey;
+    if (EVENT_TYPES.indexOf(q.types) >= 0) { j.types = q.types; j.applied.types = [q.types]; }
+    var chans = (q.channels || "").split(",").map(function (c) { return c.trim(); }).filter(Boolean);
+    if (chans.length) { j.channels = chans.join(", "); j.applied.channels = chans; }
+    var n = /^\d+$/.test(q.events || "") ? Number(q.events) : 0;
+    j.shown = Math.min(500, n);
+    (q.open || "").split(",").forEach(function (p) { if (p) place.open[p] = true; });
+    return place;
+  }
+  // markPlace writes the place of the profile page shown into its
+  // address, in place (no new history entry, no redraw).
+  function markPlace(place) {
+    if ($("main").place !== place) return;
+    var j = place.journey, q = [];
+    if (j.applied.types) q.push("types=" + encodeURIComponent(j.applied.types.join(",")));
+    if (j.applied.channels) q.push("channels=" + encodeURIComponent(j.applied.channels.join(",")));
+    if (j.shown > 20) q.push("events=" + j.shown);
+    var open = Object.keys(place.open).filter(function (p) { return place.open[p]; }).sort();
+    if (open.length) q.push("open=" + open.map(encodeURIComponent).join(","));
+    var hash = location.hash.split("?")[0] + (q.length ? "?" + q.join("&") : "");
+    if (hash !== location.hash) history.replaceState(history.state, "", hash);
+  }
   // keptPlace is the place of the profile page shown, for a redraw of it,
   // with the form field the user is in (named in its section).
   function keptPlace() {
@@ -671,7 +700,7 @@
       p.consent.map(function (c) {
         var recs = p.consentHistory.filter(function (r) { return r.purpose === c.purpose; });
         if (!recs.length) return null;
-        return h("details", { open: !!place.open[c.purpose], ontoggle: function (ev) { place.open[c.purpose] = ev.target.open; } },
+        return h("details", { open: !!place.open[c.purpose], ontoggle: function (ev) { place.open[c.purpose] = ev.target.open; markPlace(place); } },
           h("summary", { text: "History of " + c.purpose + " (" + recs.length + ")" }),
           h("ul", null, recs.map(function (r) {
             var pr = r.proof, proof = [pr.text && "text: " + pr.text, pr.version && "version " + pr.version, pr.channel && "channel " + pr.channel,
@@ -698,7 +727,7 @@
       })) : h("p", { "class": "muted", text: "No merge or split." })));
 
     add(grid, graphSection(p, place));
-    add(grid, journeySection(p, place.journey));
+    add(grid, journeySection(p, place.journey, function () { markPlace(place); }));
     var f = place.focus;
     place.focus = null;
     var back = f && main.querySelector("[aria-labelledby=\"" + f.section + "\"] [name=\"" + f.name + "\"]");
@@ -830,7 +859,7 @@
   // journeySection lists p.journey, the first events of the filter that
   // j (the page's place) says is applied, and keeps in j what the user
   // does: the filter typed and applied, and how many events are shown.
-  function journeySection(p, j) {
+  function journeySection(p, j, moved) {
     var list = h("ol", { "class": "timeline", id: "journey", "aria-label": "Events, newest first" });
     var more = h("button", { type: "button", text: "Load more events" });
     var state = { after: null, busy: false, done: false };
@@ -851,6 +880,7 @@
       j.shown = list.children.length;
       more.hidden = state.done;
       info.textContent = list.children.length + " events shown" + (state.done ? ", all of them." : "; scroll for more.");
+      moved();
     }
     // A filter applied (reset) starts over even while a page is loading:
     // the answer of the page it replaces is dropped (gen). The pages after
