@@ -1667,6 +1667,13 @@
   // ---- start -----------------------------------------------------------------
 
   function start() {
+    // A path-style link to a profile, /console/profile/{id} (the server
+    // answers this page for any path under /console/), stands for the
+    // profile's address in the console, which it becomes, in place
+    // (unless its hash names a page: that page). Another path shows the
+    // page its hash names, as before.
+    var path = /^\/console\/profile\/([^\/]+)\/?$/.exec(location.pathname);
+    if (path) history.replaceState(history.state, "", "/console/" + (parseHash().parts[0] ? location.hash : "#/profile/" + path[1]));
     if (entry() === null) history.replaceState({ at: 0 }, "");
     here = entry();
     fetch("/console/mode.json").then(function (r) { return r.json(); }).catch(function () { return { open: false }; }).then(function (m) {
