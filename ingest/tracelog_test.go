@@ -4,53 +4,19 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/internal/telemetry"
+	"github.com/idgraph/cdp/internal/telemetry/otlptest"
 	"github.com/idgraph/cdp/internal/testlog"
 )
-
-// commitTraces receives OTLP/HTTP exports and keeps the trace ids of the
-// ingest.commit spans.
-type commitTraces struct {
-	mu  sync.Mutex
-	ids []string
-}
-
-func (c *commitTraces) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var req coltrace.ExportTraceServiceRequest
-	if err := proto.Unmarshal(body, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	for _, rs := range req.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			for _, s := range ss.Spans {
-				if s.Name == "ingest.commit" {
-					c.ids = append(c.ids, hex.EncodeToString(s.TraceId))
-				}
-			}
-		}
-	}
-	c.mu.Unlock()
-	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(out)
-}
 
 // commitLogLines returns the collector's log lines about a micro-batch that
 // was not committed.
@@ -100,7 +66,7 @@ func TestCommitLogCarriesTraceID(t *testing.T) {
 	})
 
 	t.Run("on", func(t *testing.T) {
-		recv := &commitTraces{}
+		recv := &otlptest.Receiver{}
 		col := httptest.NewServer(recv)
 		defer col.Close()
 		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", col.URL)
@@ -116,13 +82,12 @@ func TestCommitLogCarriesTraceID(t *testing.T) {
 		if len(lines) != 1 {
 			t.Fatalf("%d lines about the failed commit, want 1:\n%s", len(lines), logs)
 		}
-		recv.mu.Lock()
-		defer recv.mu.Unlock()
-		if len(recv.ids) != 1 {
-			t.Fatalf("%d ingest.commit spans exported, want 1", len(recv.ids))
+		commits := recv.Named("ingest.commit")
+		if len(commits) != 1 {
+			t.Fatalf("%d ingest.commit spans exported, want 1", len(commits))
 		}
-		if got := lines[0]["trace_id"]; got != recv.ids[0] {
-			t.Errorf("the line names trace %v, want the commit span's %s", got, recv.ids[0])
+		if got, want := lines[0]["trace_id"], hex.EncodeToString(commits[0].TraceId); got != want {
+			t.Errorf("the line names trace %v, want the commit span's %s", got, want)
 		}
 	})
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -10,62 +9,16 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/internal/telemetry/otlptest"
 )
-
-// otlpReceiver is an OTLP/HTTP trace endpoint: it keeps every span it is
-// sent, and the raw bodies.
-type otlpReceiver struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
-	raw   bytes.Buffer
-	bad   []string
-}
-
-func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		body = zr
-	}
-	b, err := io.ReadAll(body)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if r.URL.Path != "/v1/traces" || err != nil {
-		o.bad = append(o.bad, r.Method+" "+r.URL.Path)
-		http.Error(w, "not a trace export", 404)
-		return
-	}
-	var req coltrace.ExportTraceServiceRequest
-	if err := proto.Unmarshal(b, &req); err != nil {
-		o.bad = append(o.bad, "undecodable body: "+err.Error())
-		http.Error(w, err.Error(), 400)
-		return
-	}
-	o.raw.Write(b)
-	for _, rs := range req.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			o.spans = append(o.spans, ss.Spans...)
-		}
-	}
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-	_, _ = w.Write(out)
-}
 
 // attr returns a span attribute's value as text: a string as is, an
 // integer in decimal.
@@ -100,7 +53,7 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 // tracesExported runs TestTracesExportedOverOTLP's checks on a cdp serve
 // with storeEnv, whose store spans carry db.system dbSystem.
 func tracesExported(t *testing.T, dbSystem string, storeEnv ...string) {
-	recv := &otlpReceiver{}
+	recv := &otlptest.Receiver{}
 	col := httptest.NewServer(recv)
 	defer col.Close()
 	cmd, addr, logs := startServe(t, t.TempDir(), append([]string{
@@ -162,17 +115,16 @@ func tracesExported(t *testing.T, dbSystem string, storeEnv ...string) {
 		t.Fatalf("cdp serve did not stop; logs:\n%s", logs.String())
 	}
 
-	recv.mu.Lock()
-	defer recv.mu.Unlock()
-	if len(recv.bad) > 0 {
-		t.Fatalf("the collector got requests it could not read: %v", recv.bad)
+	if bad := recv.Bad(); len(bad) > 0 {
+		t.Fatalf("the collector got requests it could not read: %v", bad)
 	}
+	spans, raw := recv.Spans(), recv.Raw()
 	for _, v := range []string{"ann.trace@example.com", "u-trace", "203.0.113.77", "ann-trace-agent", "p_tracepath0123", "ANN.TRACE-METHOD"} {
-		if bytes.Contains(recv.raw.Bytes(), []byte(v)) {
+		if bytes.Contains(raw, []byte(v)) {
 			t.Errorf("a span carries %q", v)
 		}
 	}
-	for _, s := range recv.spans {
+	for _, s := range spans {
 		for _, a := range s.Attributes {
 			switch a.Key {
 			case "client.address", "network.peer.address", "network.peer.port", "user_agent.original", "url.path", "url.query", "server.address":
@@ -182,7 +134,7 @@ func tracesExported(t *testing.T, dbSystem string, storeEnv ...string) {
 	}
 	byName := map[string][]*tracepb.Span{}
 	byID := map[string]*tracepb.Span{}
-	for _, s := range recv.spans {
+	for _, s := range spans {
 		byName[s.Name] = append(byName[s.Name], s)
 		byID[hex.EncodeToString(s.SpanId)] = s
 	}
@@ -207,7 +159,7 @@ func tracesExported(t *testing.T, dbSystem string, storeEnv ...string) {
 	// refreshes) starts no trace of its own, which would bury the
 	// requests' traces under thousands an hour.
 	orphans := 0
-	for _, s := range recv.spans {
+	for _, s := range spans {
 		if strings.HasPrefix(s.Name, "store.") && parentOf(s) == nil {
 			orphans++
 		}

@@ -4,19 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/attribute"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/telemetry/otlptest"
 )
 
 // Without Setup, spans record nothing and carry no trace id.
@@ -90,41 +86,13 @@ func TestStoreErrorsCount(t *testing.T) {
 	}
 }
 
-// spanNames is an OTLP/HTTP collector that keeps the names of the spans
-// it receives.
-type spanNames struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (c *spanNames) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var req coltrace.ExportTraceServiceRequest
-	if err := proto.Unmarshal(body, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	for _, rs := range req.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			for _, s := range ss.Spans {
-				c.names = append(c.names, s.Name)
-			}
-		}
-	}
-	c.mu.Unlock()
-	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(out)
-}
-
 // A second Setup after the first one's shutdown exports to its own
 // collector: spans started then do not go to the provider shut down
 // before (nor anywhere else), and shutting down the first one again
 // does not turn tracing off for the second.
 func TestSetupAgainAfterShutdown(t *testing.T) {
-	round := func(name string) (*spanNames, func(context.Context) error) {
-		col := &spanNames{}
+	round := func(name string) (*otlptest.Receiver, func(context.Context) error) {
+		col := &otlptest.Receiver{}
 		srv := httptest.NewServer(col)
 		t.Cleanup(srv.Close)
 		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
@@ -157,13 +125,14 @@ func TestSetupAgainAfterShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		col  *spanNames
+		col  *otlptest.Receiver
 		want string
 	}{{first, "first"}, {second, "second"}} {
-		c.col.mu.Lock()
-		got := strings.Join(c.col.names, ",")
-		c.col.mu.Unlock()
-		if got != c.want {
+		var names []string
+		for _, s := range c.col.Spans() {
+			names = append(names, s.Name)
+		}
+		if got := strings.Join(names, ","); got != c.want {
 			t.Errorf("collector of %q received spans [%s], want [%s]", c.want, got, c.want)
 		}
 	}
