@@ -478,7 +478,8 @@ func (e *Engine) Profiles(ctx context.Context, q PageQuery) (ProfilePage, error)
 }
 
 // History returns, per profile id, the merges and splits that involve it,
-// oldest first; entries made at one time are ordered by kind and ids.
+// oldest first; entries made at one time are ordered by kind and ids. Each
+// entry is listed once per id, even when profileIDs repeats the id.
 func (e *Engine) History(ctx context.Context, profileIDs []string) (map[string][]ProfileChange, error) {
 	var out map[string][]ProfileChange
 	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
@@ -501,11 +502,18 @@ func (e *Engine) History(ctx context.Context, profileIDs []string) (map[string][
 			}
 			return a.Into < b.Into
 		})
+		// Each entry goes to From's list and Into's, in history order; an
+		// id the caller named twice still gets each entry once.
+		asked := make(map[string]bool, len(profileIDs))
 		for _, id := range profileIDs {
-			for _, c := range cs {
-				if c.From == id || c.Into == id {
-					out[id] = append(out[id], c)
-				}
+			asked[id] = true
+		}
+		for _, c := range cs {
+			if asked[c.From] {
+				out[c.From] = append(out[c.From], c)
+			}
+			if c.Into != c.From && asked[c.Into] {
+				out[c.Into] = append(out[c.Into], c)
 			}
 		}
 		return nil

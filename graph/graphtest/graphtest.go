@@ -42,6 +42,7 @@ func run(t *testing.T, open Opener, sc scale) {
 		{"DuplicateMessageStoredOnce", testDuplicates},
 		{"EventClaims", testEventClaims}, {"DuplicateConflicts", testDuplicateConflicts},
 		{"MergedIDResolvesToSurvivor", testRedirect},
+		{"HistoryOfRepeatedIDs", testHistoryRepeatedIDs},
 		{"RemoveBridgeSplits", testRemoveBridge},
 		{"UnlinkSplitsAndStaysUnlinked", testUnlink},
 		{"ManualMerge", testManualMerge},
@@ -85,6 +86,45 @@ func run(t *testing.T, open Opener, sc scale) {
 func newEngine(t *testing.T, open Opener) *graph.Engine {
 	t.Helper()
 	return graph.NewEngine(open(t), nil)
+}
+
+// testHistoryRepeatedIDs: History answers each id once, with each entry
+// once, whatever the list repeats: an id named twice (a redirected id and
+// its survivor asked for together resolve to one id) must not list its
+// entries twice. Worked by hand: Y's profile (1 identifier) merges into
+// X's (2) at e3, then X's (now 3) into the profile of e4 (4) at e5; so
+// Y's history is the first merge, X's both.
+func testHistoryRepeatedIDs(t *testing.T, open Opener) {
+	e := newEngine(t, open)
+	apply(t, e, ev("e1", 1, email("big@example.com"), anon("X1")))
+	apply(t, e, ev("e2", 2, anon("Y")))
+	big, small := profileOf(t, e, anon("X1")), profileOf(t, e, anon("Y"))
+	apply(t, e, ev("e3", 3, email("big@example.com"), anon("Y")))
+	apply(t, e, ev("e4", 4, email("other@example.com"), anon("Z1"), anon("Z2"), anon("Z3")))
+	final := profileOf(t, e, anon("Z1"))
+	apply(t, e, ev("e5", 5, email("other@example.com"), email("big@example.com")))
+	h, err := e.History(context.Background(), []string{big.ID, small.ID, big.ID, small.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct{ kind, from, into string }
+	got := func(id string) []entry {
+		var out []entry
+		for _, c := range h[id] {
+			out = append(out, entry{c.Kind, c.From, c.Into})
+		}
+		return out
+	}
+	first, second := entry{graph.ChangeMerge, small.ID, big.ID}, entry{graph.ChangeMerge, big.ID, final.ID}
+	if g := got(big.ID); len(g) != 2 || g[0] != first || g[1] != second {
+		t.Errorf("history of %s (asked for twice) = %+v, want [%v %v]", big.ID, g, first, second)
+	}
+	if g := got(small.ID); len(g) != 1 || g[0] != first {
+		t.Errorf("history of %s (asked for twice) = %+v, want [%v]", small.ID, g, first)
+	}
+	if len(h) != 2 {
+		t.Errorf("history answers %d ids, want 2", len(h))
+	}
 }
 
 // Scenario 1: anonymous browsing, then login.
