@@ -259,7 +259,13 @@ var minusLike = strings.NewReplacer("\u2212", "-", "\u2010", "-", "\u2011", "-",
 
 func (n *Normalizer) blockedAs(typ, v string) bool {
 	lv := strings.ToLower(v)
-	if n.rules.blocked[lv] {
+	// The top-level values as written stand for themselves. An address
+	// is compared only as email normalizes it (typeBlocked): lowercased
+	// as sent it may be another address's spelling, as a capital sharp s
+	// lowercases to ß but is ss in a domain ("ann@STRAẞE.de" is
+	// ann@strasse.de, not ann@straße.de). A value with no @ is no address,
+	// and a placeholder ("null") is still blocked as one.
+	if n.rules.blocked[lv] && (typ != TypeEmail || !strings.Contains(v, "@")) {
 		return true
 	}
 	for _, re := range n.rules.patterns {
