@@ -452,7 +452,7 @@ func unstorableNumber(v any, path string) string {
 		}
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(x)) {
-			if why := unstorableNumber(x[k], path+"."+k); why != "" {
+			if why := unstorableNumber(x[k], path+"."+MessageKey(k)); why != "" {
 				return why
 			}
 		}

@@ -42,3 +42,33 @@ func ReasonProblem(reason string) string {
 	}
 	return TextProblem(reason)
 }
+
+// WithheldKey is how an error or a log line names a property or trait key
+// that MessageKey withholds.
+const WithheldKey = "(withheld key)"
+
+// MessageKey returns a property or trait key taken from a payload as an
+// error message or a log line may name it: as it is, since keys are the
+// payload's schema and naming them helps the sender, unless the key looks
+// like personal data itself, which it then withholds (WithheldKey): a key
+// holding an @ (or its fullwidth or small form), as an email used as a
+// key does, or 7 or more digits in a row, counted across the spaces,
+// dots, dashes, slashes, pluses and parentheses a phone or card number is
+// written with.
+func MessageKey(k string) string {
+	run := 0
+	for _, r := range k {
+		switch {
+		case r == '@' || r == '\uff20' || r == '\ufe6b':
+			return WithheldKey
+		case unicode.IsDigit(r):
+			if run++; run >= 7 {
+				return WithheldKey
+			}
+		case strings.ContainsRune(" .-/+()", r):
+		default:
+			run = 0
+		}
+	}
+	return k
+}

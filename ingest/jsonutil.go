@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/surrogates"
 )
 
@@ -191,7 +192,9 @@ func jsonType(v any) string {
 // plain converts decoded JSON into the value types every store handles:
 // json.Number becomes int64 when it is an integer that fits, float64
 // otherwise. A number beyond float64 is refused, since it could not be
-// stored or encoded again. path names the value in the error. A string
+// stored or encoded again. path names the value in the error, with each
+// key as graph.MessageKey names it (a key that looks like an email or a
+// phone number is withheld). A string
 // keepSurrogates put back in WTF-8 for an identifier (traits.email, say,
 // which is a trait too) is stored as the decoder gave it, with U+FFFD.
 func plain(v any, path string) (any, error) {
@@ -211,7 +214,7 @@ func plain(v any, path string) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			p, err := plain(e, path+"."+k)
+			p, err := plain(e, path+"."+graph.MessageKey(k))
 			if err != nil {
 				return nil, err
 			}

@@ -87,3 +87,41 @@ func TestRequestErrorsDoNotEchoHeaders(t *testing.T) {
 		t.Errorf("method: %d %s, want 405 without the method", r.status, r.raw)
 	}
 }
+
+// TestMessageErrorsWithholdPersonalKeys: an error names the path of the
+// value it refuses, property and trait keys included (they are the
+// payload's schema), except a key that looks like personal data itself:
+// one holding an @ (an email used as a key) or a run of 7 or more digits
+// (a phone or card number, counted across the spaces, dots, dashes,
+// slashes, pluses and parentheses written between them). Such a key is
+// named "(withheld key)". The paths below are worked out by hand.
+func TestMessageErrorsWithholdPersonalKeys(t *testing.T) {
+	const beyond = ": the number is beyond the range of a 64-bit float"
+	cases := []struct {
+		name, raw, want, secret string
+	}{
+		{"email key", `{"type":"track","event":"e","userId":"u","properties":{"ann.lee@example.com":1e999}}`, "properties.(withheld key)" + beyond, "ann.lee"},
+		{"fullwidth at", `{"type":"track","event":"e","userId":"u","properties":{"ann＠example.com":1e999}}`, "properties.(withheld key)" + beyond, "ann"},
+		{"phone key", `{"type":"identify","userId":"u","traits":{"+1 (555) 010-0199":1e999}}`, "traits.(withheld key)" + beyond, "555"},
+		{"card number under a schema key", `{"type":"track","event":"e","userId":"u","properties":{"cards":{"4111111111111111":{"limit":1e999}}}}`, "properties.cards.(withheld key).limit" + beyond, "4111"},
+		{"seven digits", `{"type":"track","event":"e","userId":"u","properties":{"id_5550100":1e999}}`, "properties.(withheld key)" + beyond, "5550100"},
+		{"schema keys are named", `{"type":"track","event":"e","userId":"u","properties":{"items":[{"price":1e999}]}}`, "properties.items[0].price" + beyond, ""},
+		{"a short digit run is schema", `{"type":"track","event":"e","userId":"u","properties":{"q2_2024":1e999}}`, "properties.q2_2024" + beyond, ""},
+		{"six digits", `{"type":"track","event":"e","userId":"u","properties":{"sku_123456":1e999}}`, "properties.sku_123456" + beyond, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ingest.ParseMessage([]byte(c.raw), env())
+			var me *ingest.MessageError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v (%T), want a *MessageError", err, err)
+			}
+			if me.Message != c.want {
+				t.Errorf("message %q, want %q", me.Message, c.want)
+			}
+			if c.secret != "" && strings.Contains(me.Message, c.secret) {
+				t.Errorf("the error repeats the key: %q", me.Message)
+			}
+		})
+	}
+}
