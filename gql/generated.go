@@ -3376,7 +3376,9 @@ type Query {
   The profile with this id. An id of a profile that was merged away resolves
   to the profile it was merged into, so the result's id may differ from the
   argument; when the merge is undone (a split separates what it brought), the
-  id answers its own part again. Null when no profile ever had this id.
+  id answers its own part again. Null when no profile ever had this id;
+  INVALID_ARGUMENT naming ` + "`" + `id` + "`" + ` when it is not shaped as a profile id (` + "`" + `p_` + "`" + `
+  followed by lowercase letters and digits, at most 64 bytes).
   """
   profile(id: ID!): Profile @hasScope(scope: "profiles:read")
 
@@ -3422,7 +3424,8 @@ type Mutation {
   It also lifts manual refusals (` + "`" + `unlinkIdentifiers` + "`" + `) between the profiles
   merged. The largest profile survives (on a tie the oldest); the others' ids
   redirect to it. NOT_FOUND for an unknown id,
-  INVALID_ARGUMENT for fewer than two distinct profiles or a bad reason,
+  INVALID_ARGUMENT for fewer than two distinct profiles, an id not shaped
+  as a profile id (naming ` + "`" + `ids[i]` + "`" + `) or a bad reason,
   CONFLICT when the merge would break an identifier limit.
   The ` + "`" + `reason` + "`" + ` of every correction and erasure is 1 to 500 bytes, not only
   spaces, with no control character but tab and newline; any other is

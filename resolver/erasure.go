@@ -124,6 +124,10 @@ func (r *Resolver) forgetProfile(ctx context.Context, id, reason string) (*priva
 	if err := r.refuseReason(ctx, entry, reason); err != nil {
 		return nil, err
 	}
+	if err := profileIDArg("id", id); err != nil {
+		r.failErasure(ctx, entry, err)
+		return nil, err
+	}
 	x, err := r.eraser(ctx)
 	if err != nil {
 		r.failErasure(ctx, entry, err)

@@ -71,6 +71,29 @@ func invalidArg(arg, format string, args ...any) error {
 	return graph.Errorf(graph.EINVALID, "argument %q %s", arg, fmt.Sprintf(format, args...))
 }
 
+// profileIDArg refuses an argument that is not shaped as a profile id
+// (graph.ProfileIDShape): INVALID_ARGUMENT naming the argument and the
+// shape, never the value, which may be an email pasted where the id
+// belongs. A well-formed id of no profile passes: whether it exists is
+// the lookup's answer, not the argument's fault.
+func profileIDArg(arg, id string) error {
+	if graph.ProfileIDShape(id) {
+		return nil
+	}
+	return invalidArg(arg, "is not a profile id (p_ followed by lowercase letters and digits, at most %d bytes)", graph.MaxProfileIDBytes)
+}
+
+// profileIDsArg is profileIDArg for each id of a list argument, naming the
+// first malformed one by its position as given ("ids[1]").
+func profileIDsArg(arg string, ids []string) error {
+	for i, id := range ids {
+		if err := profileIDArg(fmt.Sprintf("%s[%d]", arg, i), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func codeOf(graphCode string) string {
 	switch graphCode {
 	case graph.ENOTFOUND:

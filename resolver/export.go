@@ -46,6 +46,9 @@ func tooLargeForGraphQL(format string, args ...any) error {
 // dataExport builds the export of profileID in memory, refusing one over
 // MaxExportEvents events or the response limit.
 func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAnswer, error) {
+	if err := profileIDArg("profileId", profileID); err != nil {
+		return nil, err
+	}
 	x := privacy.NewExporter(r.engine)
 	if st, err := r.audienceStore(); err == nil {
 		x = x.WithMemberships(audience.Memberships(st)).WithComputed(audience.ComputedOf(st)).WithAudienceChanges(audience.ChangeLog(st))

@@ -200,8 +200,8 @@ func (r *Resolver) auditLog(ctx context.Context, first *int, after *string, f *g
 			q.KeyID = *f.KeyID
 		}
 		if f.ProfileID != nil {
-			if !graph.ProfileIDShape(*f.ProfileID) {
-				return nil, invalidArg("filter.profileId", "is not a profile id (p_ followed by lowercase letters and digits, at most %d bytes)", graph.MaxProfileIDBytes)
+			if err := profileIDArg("filter.profileId", *f.ProfileID); err != nil {
+				return nil, err
 			}
 			q.ProfileID = *f.ProfileID
 		}

@@ -138,6 +138,10 @@ func (r *mutationResolver) MergeProfiles(ctx context.Context, ids []string, reas
 		r.auditFailure(ctx, entry, err)
 		return nil, err
 	}
+	if err := profileIDsArg("ids", ids); err != nil {
+		r.auditFailure(ctx, entry, err)
+		return nil, err
+	}
 	p, err := r.engine.MergeProfiles(graph.WithBeforeCommit(ctx, access.AuditHook(entry)), ids, reason)
 	if err != nil {
 		r.auditFailure(ctx, entry, err)
@@ -301,6 +305,9 @@ func (r *profileChangeResolver) Cursor(ctx context.Context, obj *graph.ProfileCh
 }
 
 func (r *queryResolver) Profile(ctx context.Context, id string) (*graph.Profile, error) {
+	if err := profileIDArg("id", id); err != nil {
+		return nil, err
+	}
 	p, err := r.engine.ProfileByID(ctx, id)
 	if graph.ErrorCode(err) == graph.ENOTFOUND {
 		return nil, nil

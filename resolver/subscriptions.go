@@ -206,6 +206,11 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 	if (id == nil) == (ident == nil) {
 		return nil, invalidArg("id", "or identifier must be given, and not both")
 	}
+	if id != nil {
+		if err := profileIDArg("id", *id); err != nil {
+			return nil, err
+		}
+	}
 	audiences, err := audienceKinds(ctx, kinds)
 	if err != nil {
 		return nil, err
