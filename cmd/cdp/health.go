@@ -29,7 +29,7 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usagef("--url must be an http or https URL, got %q", target)
+		return usagef("--url must be an http or https URL, got %q", shownURL(target))
 	}
 	if timeout <= 0 {
 		return usagef("--timeout must be positive, got %s", timeout)
@@ -38,12 +38,15 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return usagef("--url: %v", err)
+		return usagef("--url %q: %v", u.Redacted(), unwrapURLError(err))
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: no answer: %w", u.Redacted(), err)
+		// The client's error names the URL again, with a password shown
+		// as ***: only its cause is kept, so the password reads xxxxx as
+		// in every message of cdp.
+		return fmt.Errorf("%s: no answer: %w", u.Redacted(), unwrapURLError(err))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()

@@ -73,3 +73,30 @@ func TestEveryCommandHelpsAndRefusesBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// A password written into --url is shown as xxxxx, as the other commands
+// show one, in every line cdp health prints: never as written, nor as the
+// *** of Go's HTTP client.
+func TestHealthMasksPassword(t *testing.T) {
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ready.Close()
+	host := strings.TrimPrefix(ready.URL, "http://")
+	for _, c := range []struct {
+		name, url string
+		code      int
+		says      string
+	}{
+		{"answered", "http://ann:s3cret@" + host + "/readyz", 0, "http://ann:xxxxx@" + host + "/readyz: 200 OK"},
+		{"no answer", "http://ann:s3cret@127.0.0.1:1/readyz", 1, "http://ann:xxxxx@127.0.0.1:1/readyz: no answer"},
+		{"not http", "ftp://ann:s3cret@127.0.0.1:1/readyz", 2, `"ftp://ann:xxxxx@127.0.0.1:1/readyz"`},
+		{"not a URL", "http://ann:s3cret%zz@127.0.0.1:1/readyz", 2, `"http://xxxxx@127.0.0.1:1/readyz"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, errOut, code := runCDP(t, nil, "health", "--url", c.url, "--timeout", "5s")
+			all := out + errOut
+			if code != c.code || !strings.Contains(all, c.says) || strings.Contains(all, "s3cret") || strings.Contains(all, "***") {
+				t.Fatalf("cdp health --url %s: exit %d, output %q; want exit %d, %q, and the password shown as xxxxx only", c.url, code, all, c.code, c.says)
+			}
+		})
+	}
+}
