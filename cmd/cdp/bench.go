@@ -184,6 +184,11 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 	if store != bench.StoreEmbedded && store != bench.StoreNeo4j {
 		return usagef("--store %q is not embedded or neo4j", store)
 	}
+	if store == bench.StoreNeo4j {
+		if err := checkNeo4jURI("--neo4j-uri", n4.URI, "--neo4j-ca-file", n4.CAFile); err != nil {
+			return err
+		}
+	}
 	if events < 1 || people < 0 || seed < 0 || clients < 1 || batch < 1 || lookups < 1 || mergeN < 0 || serverBatch < 1 || ingestRounds < 1 {
 		return usagef("--events, --clients, --batch, --server-batch, --ingest-rounds and --lookups must be at least 1; --people, --seed and --merge-n not negative")
 	}

@@ -108,15 +108,7 @@ func (c *copySide) check() error {
 	}
 	// Checked before either store is opened: opening the source may
 	// upgrade an embedded store of an older layout in place.
-	scheme := neo4jstore.URIScheme(c.neo4jURI)
-	if !neo4jstore.KnownScheme(scheme) {
-		return usagef("--%s-neo4j-uri %q is not a Neo4j URI: give bolt://HOST:PORT or neo4j://HOST:PORT (+s or +ssc for TLS), with a password in it percent-encoded",
-			c.name, neo4jstore.RedactURI(c.neo4jURI))
-	}
-	if c.neo4jCA != "" && !neo4jstore.ChecksCertificate(scheme) {
-		return usagef("--%s-neo4j-ca-file needs a bolt+s:// or neo4j+s:// --%s-neo4j-uri, whose certificate it checks", c.name, c.name)
-	}
-	return nil
+	return checkNeo4jURI("--"+c.name+"-neo4j-uri", c.neo4jURI, "--"+c.name+"-neo4j-ca-file", c.neo4jCA)
 }
 
 // String names the store without its credentials: a password written

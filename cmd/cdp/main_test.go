@@ -91,9 +91,9 @@ func TestBadConfiguration(t *testing.T) {
 		{"unreachable neo4j", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "5s"}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "did not answer within --store-timeout 5s"},
 		{"store timeout not positive", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "0s"}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "--store-timeout must be positive, got 0s"},
 		// A wrong URI is not waited for, whatever --store-timeout says.
-		{"bad neo4j uri", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "10m"}, []string{"NEO4J_URI=http://127.0.0.1:1"}, "bad configuration"},
+		{"bad neo4j uri", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "10m"}, []string{"NEO4J_URI=http://127.0.0.1:1"}, `--neo4j-uri "http://127.0.0.1:1" is not a Neo4j URI`},
 		// A CA file is checked before any connection: no waiting either.
-		{"ca file with a plain uri", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "10m", "--neo4j-ca-file", noPEM}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "a CA file needs a bolt+s:// or neo4j+s:// URI"},
+		{"ca file with a plain uri", []string{"serve", "--addr", "127.0.0.1:0", "--store-timeout", "10m", "--neo4j-ca-file", noPEM}, []string{"NEO4J_URI=bolt://127.0.0.1:1"}, "--neo4j-ca-file needs a bolt+s:// or neo4j+s:// --neo4j-uri"},
 		{"ca file without certificates", []string{"migrate", "--store-timeout", "10m"}, []string{"NEO4J_URI=neo4j+s://127.0.0.1:1", "NEO4J_CA_FILE=" + noPEM}, "holds no PEM certificate"},
 		{"copy ca file without certificates", []string{"copy", "--from-neo4j-uri", "neo4j+s://127.0.0.1:1", "--from-neo4j-ca-file", noPEM, "--to-data-dir", t.TempDir()}, nil, "holds no PEM certificate"},
 		{"data dir not writable", []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(notADir, "data")}, nil, "data dir"},

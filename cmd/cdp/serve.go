@@ -60,6 +60,31 @@ func (s *storeFlags) register(fs *flagSet) {
 // compose, an orchestrator): a cold Neo4j takes 10-30 s to open Bolt.
 const defaultStoreTimeout = 60 * time.Second
 
+// checkNeo4jURI refuses as bad usage a Neo4j URI that Open does not take
+// (another scheme, or text that is not a URL) and a CA file beside a URI
+// that checks no certificate: a configuration to fix, found before any
+// store is opened or port bound. flag and caFlag name the flags (with
+// their dashes); a password in uri is shown as xxxxx.
+func checkNeo4jURI(flag, uri, caFlag, caFile string) error {
+	scheme := neo4jstore.URIScheme(uri)
+	if !neo4jstore.KnownScheme(scheme) {
+		return usagef("%s %q is not a Neo4j URI: give bolt://HOST:PORT or neo4j://HOST:PORT (+s or +ssc for TLS), with a password in it percent-encoded",
+			flag, neo4jstore.RedactURI(uri))
+	}
+	if caFile != "" && !neo4jstore.ChecksCertificate(scheme) {
+		return usagef("%s needs a bolt+s:// or neo4j+s:// %s, whose certificate it checks", caFlag, flag)
+	}
+	return nil
+}
+
+// checkNeo4j is checkNeo4jURI for --neo4j-uri, when it is set.
+func (s *storeFlags) checkNeo4j() error {
+	if s.neo4jURI == "" {
+		return nil
+	}
+	return checkNeo4jURI("--neo4j-uri", s.neo4jURI, "--neo4j-ca-file", s.neo4jCA)
+}
+
 func (s *storeFlags) neo4jConfig() neo4jstore.Config {
 	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB, CAFile: s.neo4jCA}
 }
@@ -95,6 +120,9 @@ func (s *storeFlags) openNeo4j(ctx context.Context, log zerolog.Logger) (*neo4js
 			return
 		}
 		log.Warn().Err(err).Msg("Neo4j stopped answering; requests get 503 with Retry-After until it is back")
+	}
+	if err := s.checkNeo4j(); err != nil {
+		return nil, err
 	}
 	if s.timeout <= 0 {
 		return nil, usagef("--store-timeout must be positive, got %s", s.timeout)
@@ -281,6 +309,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// mistake, found before the port is bound or the store touched.
 	if f.store.timeout <= 0 {
 		return usagef("--store-timeout must be positive, got %s", f.store.timeout)
+	}
+	if err := f.store.checkNeo4j(); err != nil {
+		return err
 	}
 	// Every other bad value too: it is bad usage (exit 2) whether the port
 	// is free or not and the store answers or not, and a store is neither

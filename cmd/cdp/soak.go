@@ -59,6 +59,11 @@ func runBenchSoak(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if store != bench.StoreEmbedded && store != bench.StoreNeo4j {
 		return usagef("--store %q is not embedded or neo4j", store)
 	}
+	if store == bench.StoreNeo4j {
+		if err := checkNeo4jURI("--neo4j-uri", n4.URI, "--neo4j-ca-file", n4.CAFile); err != nil {
+			return err
+		}
+	}
 	// Written so that NaN fails too; Inf is no rate either.
 	if duration <= 0 || every <= 0 || !(rate > 0) || math.IsInf(rate, 0) || !(lookupRate >= 0) || math.IsInf(lookupRate, 0) ||
 		clients < 1 || batch < 1 || seed < 0 {
