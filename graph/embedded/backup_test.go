@@ -380,6 +380,16 @@ func TestRestore(t *testing.T) {
 	if _, err := Restore(ctx, cut, empty, false); err == nil || !strings.Contains(err.Error(), cut) {
 		t.Errorf("Restore of a cut file into an empty dir: %v, want an error naming the file", err)
 	}
+	// The folder it created goes again; one that was there stays.
+	if _, err := os.Stat(empty); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused Restore left the folder it created (%v)", err)
+	}
+	if err := os.Mkdir(empty, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ctx, cut, empty, false); err == nil || !strings.Contains(err.Error(), cut) {
+		t.Errorf("Restore of a cut file into an empty dir: %v, want an error naming the file", err)
+	}
 	if got := dirNames(t, empty); len(got) != 0 {
 		t.Errorf("a refused Restore left %v in the empty dir", got)
 	}

@@ -50,8 +50,10 @@ func LockFile(path string) (release func(), err error) {
 // refused, and nothing of it is left in dir), and only then renamed to
 // cdp.db, so the store in dir is at every moment either the old one or
 // the restored one, whole. The file itself is only read. A file of an
-// older layout is restored as it is; Open upgrades it.
-func Restore(ctx context.Context, file, dir string, replace bool) (FileSummary, error) {
+// older layout is restored as it is; Open upgrades it. A restore that
+// fails removes the folders it created for dir (those that are still
+// empty), and no other: it leaves the file system as it found it.
+func Restore(ctx context.Context, file, dir string, replace bool) (_ FileSummary, err error) {
 	var sum FileSummary
 	st, err := os.Stat(file)
 	switch {
@@ -60,7 +62,13 @@ func Restore(ctx context.Context, file, dir string, replace bool) (FileSummary, 
 	case !st.Mode().IsRegular():
 		return sum, fmt.Errorf("backup file %s is not a regular file", file)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	created, err := mkdirAll(dir, 0o750)
+	defer func() {
+		if err != nil {
+			removeEmpty(created)
+		}
+	}()
+	if err != nil {
 		return sum, fmt.Errorf("data dir %s: %w", dir, err)
 	}
 	all, err := os.ReadDir(dir)
@@ -139,6 +147,35 @@ func Restore(ctx context.Context, file, dir string, replace bool) (FileSummary, 
 		return FileSummary{}, err
 	}
 	return sum, nil
+}
+
+// mkdirAll is os.MkdirAll(dir, perm), and returns the folders that were
+// missing, deepest first: those it created, or, when it fails, may have
+// created.
+func mkdirAll(dir string, perm os.FileMode) ([]string, error) {
+	var missing []string
+	for p := filepath.Clean(dir); ; {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, p)
+		up := filepath.Dir(p)
+		if up == p {
+			break
+		}
+		p = up
+	}
+	return missing, os.MkdirAll(dir, perm)
+}
+
+// removeEmpty removes the folders dirs, in order, each only if it is empty
+// (os.Remove refuses any other): whatever another process put there stays.
+func removeEmpty(dirs []string) {
+	for _, d := range dirs {
+		if st, err := os.Lstat(d); err == nil && st.IsDir() {
+			_ = os.Remove(d) // not empty, or gone: it stays as it is
+		}
+	}
 }
 
 // restoreTemp is the pattern of copyInto's temporary files.
