@@ -3,15 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/dump"
 	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/graph/neo4jstore"
 	"github.com/idgraph/cdp/internal/storetest"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -114,19 +119,63 @@ func TestCopyRefusesATargetWhoseFeedWasTrimmed(t *testing.T) {
 	}
 }
 
-// A target that holds no record and no feed mark but something else a new
-// store does not hold (here profile facts of a profile it does not have,
-// which no count sees, since facts are read by profile) is not empty
-// either: the message names the bucket, or the label, and how many.
-func TestCopyRefusesATargetWithLeftovers(t *testing.T) {
+// A target that holds only the facts of a profile it does not have is
+// not empty: they are counted as facts (read by the profile ids they are
+// kept for, not by profile), and the refusal names the kind.
+func TestCopyRefusesATargetWithFactsOfNoProfile(t *testing.T) {
 	dirA := t.TempDir()
 	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1"}})
-	wantHeld := map[string]string{"embedded": "1 entry in the profile_facts bucket", "neo4j": "1 ProfileFacts node"}
 	for _, target := range copyTargets() {
 		t.Run(target.name, func(t *testing.T) {
 			ctx := context.Background()
 			st, during, flags, says := target.open(t)
 			storetest.Must(t, st.(audience.Store).PutFacts(ctx, []audience.Facts{{ProfileID: "p_gone", Keys: []string{"user_id:gone"}, Types: []string{"user_id"}}}))
+			var out, errOut string
+			var code int
+			st = during(func() { out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dirA}, flags...)...) })
+			want := "cdp copy: the target (" + says + ") is not empty: it holds facts=1; give --force to copy into it anyway\n"
+			if code != 1 || errOut != want {
+				t.Fatalf("copy into a target with facts of no profile: exit %d\nstdout: %s\nstderr: %q\nwant stderr %q", code, out, errOut, want)
+			}
+			s, err := dump.NewStream(st)
+			storetest.Must(t, err)
+			if n, err := s.Count(ctx, dump.Identifiers); err != nil || n != 0 {
+				t.Errorf("the refused target holds %d identifiers (%v), want none", n, err)
+			}
+		})
+	}
+}
+
+// A target that holds no record and no feed mark but something else a new
+// store does not hold, which no count sees (here an entry of an index
+// bucket, or a node of a label no store writes), is not empty either: the
+// message names the bucket, or the label, and how many.
+func TestCopyRefusesATargetWithLeftovers(t *testing.T) {
+	dirA := t.TempDir()
+	ingestEvents(t, dirA, map[string][]string{"a1": {"user_id:u1"}})
+	wantHeld := map[string]string{"embedded": "1 entry in the computed_by_name bucket", "neo4j": "1 Stray node"}
+	for _, target := range copyTargets() {
+		t.Run(target.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, during, flags, says := target.open(t)
+			st = during(func() {
+				switch s := st.(type) {
+				case *embedded.Store: // closed meanwhile: flags are --to-data-dir DIR
+					db, err := bolt.Open(filepath.Join(flags[1], embedded.FileName), 0o600, nil)
+					storetest.Must(t, err)
+					storetest.Must(t, db.Update(func(btx *bolt.Tx) error {
+						return btx.Bucket([]byte("computed_by_name")).Put([]byte("stray"), []byte{1})
+					}))
+					storetest.Must(t, db.Close())
+				case *neo4jstore.Store:
+					sess := s.Driver().NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.Database()})
+					defer sess.Close(context.Background())
+					_, err := sess.Run(ctx, "CREATE (:Stray)", nil)
+					storetest.Must(t, err)
+				default:
+					t.Fatalf("a target store %T", st)
+				}
+			})
 			var out, errOut string
 			var code int
 			st = during(func() { out, errOut, code = copyRun(t, append([]string{"--from-data-dir", dirA}, flags...)...) })

@@ -30,6 +30,17 @@ type AudienceRecord struct {
 	Seq uint64
 }
 
+// AudienceReader lists the profile ids that computed values and facts are
+// kept for, which the audience contract finds only by profile id: ids of
+// profiles, live or merged away, and any id whose profile is gone. Each
+// returns up to limit ids after the id after ("" from the start), each
+// once, in an order of the store's own that does not change while nothing
+// writes, in one round trip.
+type AudienceReader interface {
+	ComputedValueProfileIDs(ctx context.Context, after string, limit int) ([]string, error)
+	FactsProfileIDs(ctx context.Context, after string, limit int) ([]string, error)
+}
+
 // AudienceWriter writes audience records as they are, each call in one
 // transaction and a fixed number of round trips.
 type AudienceWriter interface {

@@ -14,6 +14,7 @@
 // Tx.Apply, which on Neo4j costs a fixed number of UNWIND statements per
 // batch. Stream adds the kinds of the capabilities a store holds (access,
 // privacy, audiences), read and written through their contracts where
-// those keep every field, and otherwise through PrivacyReader and
-// AudienceWriter, which both stores implement in the same files.
+// those keep every field, and otherwise through PrivacyReader,
+// AudienceReader and AudienceWriter, which both stores implement in the
+// same files.
 package dump

@@ -39,8 +39,11 @@ const (
 
 // The kinds of the audience capability that its contract (audience.Store)
 // reads and writes exactly: computed trait definitions, their values and
-// the keeper's profile facts. Values and facts are found by profile id, so
-// their pages follow the profiles' (the cursor is a profile id).
+// the keeper's profile facts. Values and facts are kept by profile id,
+// apart from the profiles, so their pages follow the profile ids that hold
+// some, which AudienceReader lists (the cursor is a profile id): those of
+// an id that is no profile (left by an erasure made without the audience
+// hook, audience.ForgetErasureInTx) are copied and counted too.
 // Audiences themselves are copied as stored through AudienceWriter
 // (audience.go).
 const (
@@ -90,6 +93,7 @@ type Stream struct {
 	access  access.Store     // nil when the store holds no API keys
 	privacy privacyStore     // nil when the store holds no privacy records
 	aud     audience.Store   // nil when the store holds no audiences
+	audR    AudienceReader   // nil when the store cannot list its values and facts
 	audW    audienceStore    // nil when the store cannot take audiences as they are
 	feed    feedStore        // nil when the store keeps no feed
 	dest    destinationStore // nil when the store keeps no destinations
@@ -107,6 +111,7 @@ func NewStream(st graph.Store) (*Stream, error) {
 	s.access, _ = st.(access.Store)
 	s.privacy, _ = st.(privacyStore)
 	s.aud, _ = st.(audience.Store)
+	s.audR, _ = st.(AudienceReader)
 	s.audW, _ = st.(audienceStore)
 	s.feed, _ = st.(feedStore)
 	s.dest, _ = st.(destinationStore)
@@ -490,20 +495,33 @@ func (s *Stream) loadPrivacy(ctx context.Context, b Batch) error {
 	return nil
 }
 
-// byProfile reads the computed values or facts of the next limit profiles
-// (live and merged away) after the profile id after.
+// byProfile reads the computed values or facts of the next limit profile
+// ids that hold some, after the profile id after. The ids come from the
+// values and facts themselves (AudienceReader), not from the profiles:
+// they are kept apart, and nothing in a store keeps them from outliving
+// their profile (graph.Engine's erasures leave them unless the audience
+// hook runs in the same transaction), so paging the profiles would leave
+// out, uncopied and uncounted, those of an id that is no profile.
 func (s *Stream) byProfile(ctx context.Context, k Kind, after string, limit int) (Batch, error) {
-	ps, err := s.r.Page(ctx, Profiles, after, limit)
+	if s.audR == nil {
+		return Batch{}, fmt.Errorf("the store %T cannot list its %s", s.st, k)
+	}
+	var ids []string
+	var err error
+	if k == Facts {
+		ids, err = s.audR.FactsProfileIDs(ctx, after, limit)
+	} else {
+		ids, err = s.audR.ComputedValueProfileIDs(ctx, after, limit)
+	}
 	if err != nil {
 		return Batch{}, err
 	}
-	ids := make([]string, len(ps.Profiles))
-	for i, p := range ps.Profiles {
-		ids[i] = p.ID
-	}
-	b := Batch{Kind: k, Next: ps.Next}
+	b := Batch{Kind: k}
 	if len(ids) == 0 {
 		return b, nil
+	}
+	if len(ids) == limit {
+		b.Next = ids[len(ids)-1]
 	}
 	if k == Facts {
 		fs, err := s.aud.Facts(ctx, ids)

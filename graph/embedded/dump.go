@@ -363,6 +363,61 @@ func (s *Store) PutSuppressionKey(ctx context.Context, key []byte, replace bool)
 	})
 }
 
+var _ dump.AudienceReader = (*Store)(nil)
+
+// ComputedValueProfileIDs implements dump.AudienceReader: the values
+// bucket is keyed by part(profile id) then name, so the keys of one
+// profile are adjacent, and the ids come in the order of their parts
+// (length, then bytes).
+func (s *Store) ComputedValueProfileIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	var out []string
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		out = out[:0]
+		c := btx.Bucket(bucketComputedValues).Cursor()
+		k, _ := c.First()
+		if after != "" {
+			k, _ = c.Seek(part(after))
+		}
+		for ; k != nil && len(out) < limit; k, _ = c.Next() {
+			pid, rest := splitPart(k)
+			if rest == nil {
+				return fmt.Errorf("a computed value key is malformed")
+			}
+			if (after != "" && pid == after) || (len(out) > 0 && out[len(out)-1] == pid) {
+				continue
+			}
+			out = append(out, pid)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FactsProfileIDs implements dump.AudienceReader: the facts bucket is
+// keyed by profile id, in byte order.
+func (s *Store) FactsProfileIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	var out []string
+	err := s.view(ctx, func(btx *bolt.Tx) error {
+		out = out[:0]
+		c := btx.Bucket(bucketProfileFacts).Cursor()
+		k, _ := c.Seek([]byte(after))
+		if k != nil && after != "" && string(k) == after {
+			k, _ = c.Next()
+		}
+		for ; k != nil && len(out) < limit; k, _ = c.Next() {
+			out = append(out, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 var _ dump.AudienceWriter = (*Store)(nil)
 
 // AudienceSeqs implements dump.AudienceWriter.

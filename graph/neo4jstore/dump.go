@@ -335,6 +335,54 @@ func (s *Store) PutSuppressionKey(ctx context.Context, key []byte, replace bool)
 	return err
 }
 
+var _ dump.AudienceReader = (*Store)(nil)
+
+var (
+	// The composite constraint on (profileId, name) is the index seeked.
+	qComputedValueProfileIDs = cypher(`
+MATCH (v:{{ComputedValue}})
+WHERE v.{{profileId}} > $after AND v.{{name}} IS NOT NULL
+WITH DISTINCT v.{{profileId}} AS p
+RETURN p ORDER BY p LIMIT $limit`)
+	qFactsProfileIDs = cypher(`
+MATCH (f:{{ProfileFacts}})
+WHERE f.{{profileId}} > $after
+RETURN f.{{profileId}} AS p ORDER BY p LIMIT $limit`)
+)
+
+// ComputedValueProfileIDs implements dump.AudienceReader, in profile id
+// order.
+func (s *Store) ComputedValueProfileIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	return s.profileIDsOf(ctx, "computed values", qComputedValueProfileIDs, after, limit)
+}
+
+// FactsProfileIDs implements dump.AudienceReader, in profile id order.
+func (s *Store) FactsProfileIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	return s.profileIDsOf(ctx, "profile facts", qFactsProfileIDs, after, limit)
+}
+
+func (s *Store) profileIDsOf(ctx context.Context, what, q string, after string, limit int) ([]string, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		recs, err := t.query(ctx, q, map[string]any{"after": after, "limit": int64(max(limit, 1))})
+		if err != nil {
+			return nil, fmt.Errorf("list the profile ids of the %s: %w", what, err)
+		}
+		ids := make([]string, 0, len(recs))
+		for _, r := range recs {
+			id, ok := r.Values[0].(string)
+			if !ok {
+				return nil, fmt.Errorf("list the profile ids of the %s: a profile id is a %T", what, r.Values[0])
+			}
+			ids = append(ids, id)
+		}
+		return ids, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]string), nil
+}
+
 var _ dump.AudienceWriter = (*Store)(nil)
 
 var (
