@@ -72,13 +72,7 @@ func TestMalformedProfileIDIsInvalidArgument(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		send, recv := dialGraphQLWS(t, ctx, srv.URL)
-		next := func() map[string]any {
-			for {
-				if m := recv(); m["type"] != "ping" {
-					return m
-				}
-			}
-		}
+		next := withoutPings(recv)
 		errorOf := func(op, id string) (code, msg string) {
 			b, _ := json.Marshal(map[string]any{"type": "subscribe", "id": op, "payload": map[string]any{
 				"query": `subscription($id:ID){ profileChanged(id:$id){ kind } }`, "variables": map[string]any{"id": id}}})

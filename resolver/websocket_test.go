@@ -142,6 +142,18 @@ func dialGraphQLWS(t *testing.T, ctx context.Context, base string) (send func(st
 	return send, recv
 }
 
+// withoutPings is recv without the server's own pings, which come
+// whenever the ping interval passes.
+func withoutPings(recv func() map[string]any) func() map[string]any {
+	return func() map[string]any {
+		for {
+			if m := recv(); m["type"] != "ping" {
+				return m
+			}
+		}
+	}
+}
+
 // An unpaired surrogate escape is refused over the websocket as over HTTP
 // (BAD_REQUEST), in the document's string literals and in the JSON of the
 // variables alike: both decoders turn every such escape into U+FFFD, so

@@ -23,15 +23,7 @@ func TestWebsocketNoCompleteAfterError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	send, recv := dialGraphQLWS(t, ctx, srv.URL)
-	// next is recv without the server's own pings, which come whenever
-	// the ping interval passes.
-	next := func() map[string]any {
-		for {
-			if m := recv(); m["type"] != "ping" {
-				return m
-			}
-		}
-	}
+	next := withoutPings(recv)
 	for _, c := range []struct{ name, payload string }{
 		{"a document that does not parse", `{"query":"{ profiles(first: 1) { nodes { id } "}`},
 		{"a document that does not validate", `{"query":"{ noSuchField }"}`},
