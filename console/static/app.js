@@ -243,7 +243,16 @@
     if (!S.key) return;
     var held = Object.keys(S.scopes).filter(function (s) { return S.scopes[s]; }).sort();
     add(el, h("span", { "class": "muted", text: "Signed in · scopes: " + (held.join(", ") || "none") }));
-    add(el, h("button", { type: "button", "class": "link", text: "Sign out", onclick: function () { signOut("Signed out.", true); } }));
+    add(el, h("button", { type: "button", "class": "link", text: "Sign out", onclick: function () {
+      function out() { signOut("Signed out.", true); }
+      // Signing out leaves the page: edits not saved ask first, as
+      // going to another page does.
+      if (unsaved && unsaved()) {
+        if (!asking || !asking.open) asking = askToLeave(out);
+        return;
+      }
+      out();
+    } }));
   }
 
   function signInPage(msg) {
@@ -361,17 +370,17 @@
       var by = to - here;
       history.go(-by);
       // Asked once: a move while the question is open only moves back.
-      if (!asking || !asking.open) asking = askToLeave(by);
+      if (!asking || !asking.open) asking = askToLeave(function () { history.go(by); });
       return;
     }
     number();
     route();
   });
   // askToLeave asks whether to leave the page shown, edits unsaved and
-  // all, for the entry by entries away. Its buttons act as they are
+  // all, and calls leave if the user chooses to. Its buttons act as they are
   // pressed (no answer waits for the dialog's close event), so that a
   // move right after Cancel asks again.
-  function askToLeave(by) {
+  function askToLeave(leave) {
     var title = nid("leave");
     var dlg = h("dialog", { "aria-labelledby": title });
     function close() { dlg.close("cancel"); dlg.remove(); }
@@ -382,7 +391,7 @@
         h("button", { type: "button", "class": "danger", value: "ok", text: "Leave without saving", onclick: function () {
           close();
           unsaved = null;
-          history.go(by);
+          leave();
         } }), stay));
     dlg.addEventListener("close", function () { dlg.remove(); });
     document.body.appendChild(dlg);
