@@ -68,6 +68,10 @@ profile facts, audiences with their members and log, the change feed,
 webhook destinations (not their leases, which are not copied) and
 deliveries, and prints both sides.
 
+--verify-only writes nothing to either store, at open too: a Neo4j
+database's schema is checked, not applied (one not current is refused:
+run cdp migrate on it), and an audience deletion left unfinished stays.
+
 The source and the target must be different stores: two Neo4j URIs of
 one server (bolt or neo4j, with or without +s or +ssc; localhost or a
 loopback address; a missing port is 7687) with database names that differ
@@ -271,6 +275,10 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// of a copy) or written (a target given --force): a target refused for
 	// holding records, and both sides of --verify-only, stay as they are.
 	from.noUpgrade, to.noUpgrade = verifyOnly, verifyOnly || !force
+	// Nor does --verify-only write to a Neo4j store at open: its schema
+	// is checked, not applied, and an audience deletion left unfinished
+	// stays so.
+	from.readOnly, to.readOnly = verifyOnly, verifyOnly
 
 	src, err := from.openStore(ctx, stderr, true)
 	if err != nil {

@@ -41,6 +41,10 @@ type storeFlags struct {
 	// noUpgrade leaves an embedded file of an older layout as it is and
 	// refuses it (embedded.ErrOlderLayout) instead of upgrading it.
 	noUpgrade bool
+	// readOnly opens a Neo4j store without writing (NoWritesAtOpen): its
+	// schema is checked, not applied, and unfinished audience deletions
+	// are left as they are.
+	readOnly bool
 }
 
 // caFileUsage describes every command's --neo4j-ca-file.
@@ -86,7 +90,8 @@ func (s *storeFlags) checkNeo4j() error {
 }
 
 func (s *storeFlags) neo4jConfig() neo4jstore.Config {
-	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB, CAFile: s.neo4jCA}
+	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB, CAFile: s.neo4jCA,
+		NoWritesAtOpen: s.readOnly}
 }
 
 func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store, error) {

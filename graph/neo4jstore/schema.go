@@ -3,6 +3,8 @@ package neo4jstore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -121,6 +123,87 @@ var schema = []schemaItem{
 		cypher(`CREATE CONSTRAINT delivery_number IF NOT EXISTS FOR (x:{{Delivery}}) REQUIRE (x.{{destinationId}}, x.{{number}}) IS UNIQUE`)},
 	{"index delivery_status: (:Delivery).destinationId, status, number",
 		cypher(`CREATE INDEX delivery_status IF NOT EXISTS FOR (x:{{Delivery}}) ON (x.{{destinationId}}, x.{{status}}, x.{{number}})`)},
+}
+
+// name is the item's name in Neo4j: the word after CREATE CONSTRAINT or
+// CREATE INDEX.
+func (it schemaItem) name() string { return strings.Fields(it.stmt)[2] }
+
+// isConstraint reports whether the item is a constraint (whose index has
+// the constraint's name) rather than an index alone.
+func (it schemaItem) isConstraint() bool { return strings.Fields(it.stmt)[1] == "CONSTRAINT" }
+
+// qConstraintNames lists the database's constraints; qIndexStates its
+// indexes (a constraint's under the constraint's name) with their state.
+const (
+	qConstraintNames = `SHOW CONSTRAINTS YIELD name RETURN collect(name)`
+	qIndexStates     = `SHOW INDEXES YIELD name, state RETURN collect([name, state])`
+)
+
+// SchemaGaps names what Migrate would still have to do, reading only:
+// each constraint or index of the model the database lacks, each index
+// not online yet, and each data migration not applied. None: the schema
+// is current.
+func (s *Store) SchemaGaps(ctx context.Context) ([]string, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		cons, err := t.query(ctx, qConstraintNames, nil)
+		if err != nil {
+			return nil, fmt.Errorf("list constraints: %w", err)
+		}
+		idx, err := t.query(ctx, qIndexStates, nil)
+		if err != nil {
+			return nil, fmt.Errorf("list indexes: %w", err)
+		}
+		done, err := t.query(ctx, qMigrationDone, map[string]any{"id": slotsMigration})
+		if err != nil {
+			return nil, fmt.Errorf("read the data migrations: %w", err)
+		}
+		var constraints []string
+		if len(cons) == 1 {
+			names, _ := cons[0].Values[0].([]any)
+			for _, v := range names {
+				n, _ := v.(string)
+				constraints = append(constraints, n)
+			}
+		}
+		state := map[string]string{}
+		if len(idx) == 1 {
+			pairs, _ := idx[0].Values[0].([]any)
+			for _, v := range pairs {
+				pair, _ := v.([]any)
+				if len(pair) == 2 {
+					n, _ := pair[0].(string)
+					st, _ := pair[1].(string)
+					state[n] = st
+				}
+			}
+		}
+		var gaps []string
+		for _, it := range schema {
+			kind := "index"
+			if it.isConstraint() {
+				kind = "constraint"
+				if !slices.Contains(constraints, it.name()) {
+					gaps = append(gaps, "no constraint "+it.name())
+					continue
+				}
+			}
+			switch st, ok := state[it.name()]; {
+			case !ok:
+				gaps = append(gaps, "no index "+it.name())
+			case st != "ONLINE":
+				gaps = append(gaps, fmt.Sprintf("%s %s is %s, not online", kind, it.name(), strings.ToLower(st)))
+			}
+		}
+		if len(done) != 1 || done[0].Values[0] != true {
+			gaps = append(gaps, "data migration "+slotsMigration+" not applied")
+		}
+		return gaps, nil
+	})
+	if err != nil {
+		return nil, s.classify(fmt.Errorf("read the schema: %w", err))
+	}
+	return out.([]string), nil
 }
 
 // Migrate applies the constraints and indexes idempotently and waits until

@@ -48,6 +48,12 @@ type Config struct {
 	// (available false, with the reason) and when it answers again. While
 	// it is down every call fails at once with graph.ErrUnavailable.
 	OnAvailability func(available bool, err error)
+	// NoWritesAtOpen makes Open write nothing: instead of applying the
+	// schema (Migrate) it checks that it is current (SchemaGaps), and
+	// refuses a database whose schema is not, and it leaves the audience
+	// deletions left unfinished to the next Open without it. For a store
+	// opened only to be read and compared (cdp copy --verify-only).
+	NoWritesAtOpen bool
 }
 
 // Store is the Neo4j graph.Store. It holds one driver (one connection pool)
@@ -72,7 +78,8 @@ type Store struct {
 
 // Open connects to Neo4j, checks that it answers within ctx, and applies the
 // schema (Migrate); in the background it then finishes the audience
-// deletions left unfinished (DeleteAudience). The URI may be bolt:// or bolt+s:// (one server), or
+// deletions left unfinished (DeleteAudience). With Config.NoWritesAtOpen it
+// does neither, and only checks the schema. The URI may be bolt:// or bolt+s:// (one server), or
 // neo4j:// or neo4j+s:// (routing: writes go to the cluster's leader, reads
 // to its followers). The +s schemes use TLS and check the server's
 // certificate against the system's authorities and Config.CAFile's. From
@@ -132,7 +139,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return nil, graph.ErrUnavailable(fmt.Errorf("cannot reach Neo4j at %s: %w", uri, err))
 	}
-	if _, err := s.Migrate(ctx); err != nil {
+	if cfg.NoWritesAtOpen {
+		var gaps []string
+		if gaps, err = s.SchemaGaps(ctx); err == nil && len(gaps) > 0 {
+			_ = driver.Close(context.WithoutCancel(ctx))
+			return nil, graph.Errorf(graph.EINVALID, "Neo4j at %s database %q: its schema is not current (%s), and it was opened to be read only: run cdp migrate on it first",
+				uri, s.db, strings.Join(gaps, "; "))
+		}
+	} else {
+		_, err = s.Migrate(ctx)
+	}
+	if err != nil {
 		_ = driver.Close(context.WithoutCancel(ctx))
 		if databaseNotFound(err) {
 			// Retrying will not help either: Neo4j answers, and has no
@@ -144,13 +161,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	wctx, stop := context.WithCancel(context.Background())
 	s.stopWatch = stop
 	s.deletionsAtOpen = make(chan struct{})
-	s.watching.Add(2)
+	s.watching.Add(1)
 	go func() {
 		defer s.watching.Done()
 		s.watch(wctx)
 	}()
+	if cfg.NoWritesAtOpen {
+		close(s.deletionsAtOpen)
+		return s, nil
+	}
 	// Audience deletions a stopped process left unfinished (DeleteAudience):
 	// in the background, as one may take a while.
+	s.watching.Add(1)
 	go func() {
 		defer s.watching.Done()
 		s.finishAudienceDeletionsAtOpen(wctx)
