@@ -47,9 +47,13 @@ func watchRequests(tb *tab) {
 }
 
 // signOutNow clicks Sign out, and marks the page signed out in the same
-// task, so that nothing the console does afterwards goes unrecorded.
+// task, so that nothing the console does afterwards goes unrecorded. An
+// edit not saved (an audience's filter typed) makes Sign out ask first:
+// the answer, leaving, is given in the same task.
 const signOutNow = `(function () {
 	Array.prototype.find.call(document.querySelectorAll("#session button"), function (b) { return b.textContent === "Sign out"; }).click();
+	var leave = document.querySelector("dialog[open] button[value=ok]");
+	if (leave) leave.click();
 	window.markSignedOut();
 	return true; })()`
 

@@ -611,7 +611,9 @@
       startLive(p.id);
     }).catch(function (e) {
       if (e.status === 401 || my !== shown) return; // signOut has drawn the sign-in page
-      clear(main); add(main, h("h1", { text: "Profile" }), errBox(e.message));
+      // The API does not repeat the id it refuses (a malformed one may be
+      // an email pasted by mistake); the page names what the address asks.
+      clear(main); add(main, h("h1", { text: "Profile" }), errBox("Profile " + id + ": " + e.message));
     });
   }
 
