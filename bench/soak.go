@@ -280,13 +280,15 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 			}
 		}()
 	}
-	sample := func() {
+	// sample takes a sample and returns when, since start, it was taken.
+	sample := func() time.Duration {
 		quiet.Lock()
 		defer quiet.Unlock()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
+		at := time.Since(start)
 		s := SoakSample{
-			Seconds: time.Since(start).Seconds(), HeapInuse: ms.HeapInuse,
+			Seconds: at.Seconds(), HeapInuse: ms.HeapInuse,
 			Goroutines: goroutineFloor(runCtx), Sent: sent.Load(), Lookups: lookups.Load(),
 		}
 		s.RSSBytes, s.RSSAnonBytes, s.RSSFileBytes = resident()
@@ -294,6 +296,7 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 		if sc.OnSample != nil {
 			sc.OnSample(s)
 		}
+		return at
 	}
 	sample()
 	tick := time.NewTicker(sc.Every)
@@ -305,8 +308,11 @@ func Soak(ctx context.Context, sc SoakConfig) (*SoakResult, error) {
 			case <-runCtx.Done():
 				return
 			case <-tick.C:
-				sample()
-				if time.Since(start) >= sc.Duration {
+				// The last sample is the first taken at Duration or
+				// later (a sample begun before it that ends after it,
+				// on a busy machine, is not: the run would then end
+				// short of Duration).
+				if sample() >= sc.Duration {
 					// The last sample, taken while the load still runs:
 					// once the clients stop, their goroutines are gone.
 					finished = true

@@ -67,9 +67,11 @@ func TestSoakLowRateHoldsClientsToTheEnd(t *testing.T) {
 			break
 		}
 	}
+	// The last sample is taken at the run's end or after it, however late
+	// a busy machine runs the samples before it.
 	last := res.Samples[len(res.Samples)-1]
-	if last.Seconds < 3.5 {
-		t.Errorf("last sample at %.2f s, long before the end of the 4 s run", last.Seconds)
+	if last.Seconds < 4 {
+		t.Errorf("last sample at %.2f s, before the end of the 4 s run", last.Seconds)
 	}
 	if last.Sent == 0 {
 		t.Error("nothing acknowledged")
