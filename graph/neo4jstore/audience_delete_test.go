@@ -82,6 +82,28 @@ func openDeleting(t *testing.T, chunk int) *neo4jstore.Store {
 	return s
 }
 
+// deleteStopped deletes the audience id and stops the deletion as a
+// process would that ended after the first chunk's transaction: it
+// checks that DeleteAudience reports the audience deleted, with the
+// stop, and returns that error.
+func deleteStopped(t *testing.T, s *neo4jstore.Store, id string) error {
+	t.Helper()
+	errStop := errors.New("stopped between chunks")
+	var chunks int
+	restore := neo4jstore.SetBeforeDeleteChunk(func(string) error {
+		if chunks++; chunks > 1 {
+			return errStop
+		}
+		return nil
+	})
+	ok, err := s.DeleteAudience(context.Background(), id)
+	restore()
+	if !ok || !errors.Is(err, errStop) {
+		t.Fatalf("stopped DeleteAudience = %v, %v; want true and the stop", ok, err)
+	}
+	return err
+}
+
 // TestDeleteAudienceInChunks: DeleteAudience removes an audience with its
 // members and its longer log in transactions of at most the chunk's
 // number of nodes, leaves no tombstone, touches no other audience, and
@@ -163,20 +185,7 @@ func TestDeleteAudienceFinishesAfterAStop(t *testing.T) {
 
 	// The stop: the first chunk's transaction runs, then the deletion
 	// fails as a process would that ended there.
-	errStop := errors.New("stopped between chunks")
-	var chunks int
-	restore := neo4jstore.SetBeforeDeleteChunk(func(id string) error {
-		if chunks++; chunks > 1 {
-			return errStop
-		}
-		return nil
-	})
-	ok, err := s.DeleteAudience(ctx, a.ID)
-	restore()
-	if !ok || !errors.Is(err, errStop) {
-		t.Fatalf("stopped DeleteAudience = %v, %v; want true and the stop", ok, err)
-	}
-	if msg := err.Error(); !strings.Contains(msg, a.ID) || strings.Contains(msg, "p_a_") {
+	if msg := deleteStopped(t, s, a.ID).Error(); !strings.Contains(msg, a.ID) || strings.Contains(msg, "p_a_") {
 		t.Fatalf("the error %q should name the audience and no profile", msg)
 	}
 	checkStopped := func(x audience.Audience, tag string, wantLeft int64) {
@@ -237,14 +246,14 @@ func TestDeleteAudienceFinishesAfterAStop(t *testing.T) {
 	// Stopped by its context, cancelled between chunks; finished by the
 	// next DeleteAudience, of an id never stored.
 	cctx, cancel := context.WithCancel(ctx)
-	chunks = 0
-	restore = neo4jstore.SetBeforeDeleteChunk(func(string) error {
+	chunks := 0
+	restore := neo4jstore.SetBeforeDeleteChunk(func(string) error {
 		if chunks++; chunks > 2 {
 			cancel()
 		}
 		return nil
 	})
-	ok, err = s.DeleteAudience(cctx, c.ID)
+	ok, err := s.DeleteAudience(cctx, c.ID)
 	restore()
 	cancel()
 	if !ok || !errors.Is(err, context.Canceled) {
@@ -281,19 +290,7 @@ func TestLeftoversOfAStoppedDeletion(t *testing.T) {
 	fillAudience(t, s, a, "a", 10, 5) // members p_a_00 to p_a_09
 	fillAudience(t, s, b, "a", 4, 2)  // members p_a_00 to p_a_03 as well
 
-	errStop := errors.New("stopped between chunks")
-	var chunks int
-	restore := neo4jstore.SetBeforeDeleteChunk(func(string) error {
-		if chunks++; chunks > 1 {
-			return errStop
-		}
-		return nil
-	})
-	_, err := s.DeleteAudience(ctx, a.ID)
-	restore()
-	if !errors.Is(err, errStop) {
-		t.Fatalf("stopped DeleteAudience: %v; want the stop", err)
-	}
+	deleteStopped(t, s, a.ID)
 	// The profiles whose member node of a is left, as an analyst finds them.
 	res, err := sess.Run(ctx, `MATCH (m:AudienceMember {audienceId: $id}) RETURN m.profileId AS p ORDER BY p`, map[string]any{"id": a.ID})
 	storetest.Must(t, err)

@@ -2,7 +2,6 @@ package neo4jstore_test
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -95,19 +94,7 @@ func TestNoWritesAtOpenLeavesUnfinishedDeletions(t *testing.T) {
 	ctx := context.Background()
 	a := delAud(1)
 	fillAudience(t, s, a, "a", 10, 5) // 30 nodes
-	errStop := errors.New("stopped between chunks")
-	var chunks int
-	restore := neo4jstore.SetBeforeDeleteChunk(func(string) error {
-		if chunks++; chunks > 1 {
-			return errStop
-		}
-		return nil
-	})
-	_, err := s.DeleteAudience(ctx, a.ID)
-	restore()
-	if !errors.Is(err, errStop) {
-		t.Fatalf("stopped DeleteAudience: %v, want the stop", err)
-	}
+	deleteStopped(t, s, a.ID)
 	sess := rawSession(t)
 	if m, c, n := leftOf(t, sess, a.ID); m+c != 30-chunk || n != 1 {
 		t.Fatalf("stopped: %d members, %d log entries, %d tombstones; want %d nodes and 1", m, c, n, 30-chunk)
