@@ -207,8 +207,10 @@ func NewKey(name string, scopes []string, source string, expiresAt, now time.Tim
 	return k, secret, nil
 }
 
-// Validate checks every field of a new key: CheckStored, and a name
-// without a control character of any kind.
+// Validate checks every field of a new key: CheckStored, a name without a
+// control character of any kind, and a source that is not one the service
+// keeps for itself (graph.ReservedSource; a key stored before that rule
+// may hold one, and keeps it).
 //
 // Errors: EINVALID, naming the field.
 func (k Key) Validate() error {
@@ -217,6 +219,9 @@ func (k Key) Validate() error {
 	}
 	if strings.ContainsFunc(k.Name, unicode.IsControl) {
 		return graph.Errorf(graph.EINVALID, "key name holds a control character (C0, DEL or C1); it must be printable UTF-8")
+	}
+	if graph.ReservedSource(k.Source) {
+		return graph.Errorf(graph.EINVALID, "key source %q is reserved: the service labels manual corrections (\"manual\") and identity-rule refusals (\"rules\") with it; choose another", k.Source)
 	}
 	return nil
 }

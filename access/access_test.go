@@ -173,6 +173,9 @@ func TestNewKey(t *testing.T) {
 		{"x\u0085y", "", []string{"events:write"}, time.Time{}, "name"},
 		{"x\u009fy", "", []string{"events:write"}, time.Time{}, "name"},
 		{"x", "web site", []string{"events:write"}, time.Time{}, "source"},
+		// The service labels corrections and rule refusals with these.
+		{"x", "manual", []string{"events:write"}, time.Time{}, `source "manual" is reserved`},
+		{"x", "Rules", []string{"events:write"}, time.Time{}, `source "Rules" is reserved`},
 		{"x", "", []string{"events:read"}, time.Time{}, `"events:read"`},
 		{"x", "", nil, time.Time{}, "scope"},
 		{"x", "", []string{"events:write"}, now.Add(-time.Second), "expiry"},

@@ -97,6 +97,15 @@ const (
 	SourceRules  = "rules"
 )
 
+// ReservedSource reports whether name, in any case, is one of the sources
+// the service itself labels links and refusals with (SourceManual,
+// SourceRules). No write key, API key or import may take it, so an
+// explanation that names one of them always means a person's correction
+// or an identity rule, never a client's events.
+func ReservedSource(name string) bool {
+	return strings.EqualFold(name, SourceManual) || strings.EqualFold(name, SourceRules)
+}
+
 // Link is an accepted, undirected LINKED edge. A < B always.
 type Link struct {
 	A         string    `json:"a"`

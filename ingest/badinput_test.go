@@ -75,6 +75,10 @@ func TestBadInputCorpus(t *testing.T) {
 		{"unknown type single", "POST", "/v1/track", []byte(`{"type":"purchase","userId":"u"}`), nil, 400, "type is not one of"},
 		{"year 9999 single", "POST", "/v1/track", []byte(`{"event":"e","userId":"u","timestamp":"9999-12-31T23:59:59Z"}`), nil, 400, "outside the accepted range"},
 		{"bad source header", "POST", "/v1/track", []byte(`{"event":"e","userId":"u"}`), map[string]string{ingest.SourceHeader: "crm; drop"}, 400, "is not a source name"},
+		// A manual correction's links are labelled "manual": events that
+		// said so would pass for a person's decision in explanations.
+		{"reserved source header", "POST", "/v1/track", []byte(`{"event":"e","userId":"u"}`), map[string]string{ingest.SourceHeader: "manual"}, 400, `"manual" is reserved`},
+		{"reserved source header in another case", "POST", "/v1/batch", []byte(`{"batch":[{"type":"track","event":"e","userId":"u"}]}`), map[string]string{ingest.SourceHeader: "RULES"}, 400, `"RULES" is reserved`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

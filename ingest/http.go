@@ -430,6 +430,9 @@ func (c *Collector) source(ctx context.Context, key string, r *http.Request) (st
 		// One that is a source name is (below), when it does not match.
 		return "", http.StatusBadRequest, fmt.Sprintf("%s is not a source name (the value is not repeated): use letters, digits, _ . and - (at most 64, starting with a letter or digit)", SourceHeader), 0
 	}
+	if graph.ReservedSource(hdr) {
+		return "", http.StatusBadRequest, fmt.Sprintf("%s %q is %s", SourceHeader, hdr, reservedWhy), 0
+	}
 	matches := func(src, whose string) (string, int, string, time.Duration) {
 		if hdr != "" && hdr != src {
 			return "", http.StatusBadRequest, fmt.Sprintf("%s %q does not match the %s's source %q", SourceHeader, hdr, whose, src), 0

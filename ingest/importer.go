@@ -150,6 +150,9 @@ func (cfg *ImportConfig) defaults() error {
 	if !sourceRe.MatchString(cfg.Source) {
 		return importErrorf("source %q is not a source name: use letters, digits, _ . and - (at most 64)", cfg.Source)
 	}
+	if graph.ReservedSource(cfg.Source) {
+		return importErrorf("source %q is %s", cfg.Source, reservedWhy)
+	}
 	switch cfg.Format {
 	case FormatCSV:
 		if len(cfg.Identifiers) == 0 {

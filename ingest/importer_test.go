@@ -249,6 +249,7 @@ func TestImportConfigErrors(t *testing.T) {
 		says  string
 	}{
 		{"no source", func(c *ingest.ImportConfig) { c.Source = "" }, "Email\n", "no source"},
+		{"reserved source", func(c *ingest.ImportConfig) { c.Source = "manual" }, "Email\n", `source "manual" is reserved`},
 		{"bad format", func(c *ingest.ImportConfig) { c.Format = "xlsx" }, "Email\n", `format "xlsx"`},
 		{"no mapping", func(c *ingest.ImportConfig) { c.Identifiers = nil }, "Email\n", "at least one --map"},
 		{"bad type", func(c *ingest.ImportConfig) { c.Identifiers[0].Name = "E-mail" }, "Email\n", "not an identifier type"},

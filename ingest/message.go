@@ -736,8 +736,14 @@ func ValidSource(name string) error {
 	if !sourceRe.MatchString(name) {
 		return fmt.Errorf("source name %q is not valid: use letters, digits, _ . and - (at most 64, starting with a letter or digit)", clip(name, 70))
 	}
+	if graph.ReservedSource(name) {
+		return fmt.Errorf("source name %q is %s", name, reservedWhy)
+	}
 	return nil
 }
+
+// reservedWhy ends the refusal of a reserved source name.
+const reservedWhy = `reserved: the service labels manual corrections ("manual") and identity-rule refusals ("rules") with it; choose another`
 
 // MessageID derives a message id from a source name and content: the
 // SHA-256 of the source and the content's canonical JSON (object keys

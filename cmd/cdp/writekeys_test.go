@@ -12,7 +12,7 @@ func TestWriteKeySources(t *testing.T) {
 	if err != nil || keys["k1"] != "web" || keys["k2"] != "crm.eu-1" || keys["k3"] != "default" {
 		t.Fatalf("keys %v, %v", keys, err)
 	}
-	for _, bad := range []string{"k=a/b", "k=/", "k=crm shop", "k=-x"} {
+	for _, bad := range []string{"k=a/b", "k=/", "k=crm shop", "k=-x", "k=manual", "k=rules", "k=Manual"} {
 		if _, err := parseWriteKeys(bad); err == nil || !strings.Contains(err.Error(), "source name") {
 			t.Errorf("parseWriteKeys(%q) = %v, want an error naming the source", bad, err)
 		}
