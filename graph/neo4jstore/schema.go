@@ -2,6 +2,7 @@ package neo4jstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -215,18 +216,11 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	defer sess.Close(context.WithoutCancel(ctx))
 	var out []string
 	for _, it := range schema {
-		// Schema changes cannot share a transaction with data, and each
-		// is idempotent, so each runs on its own in auto-commit.
-		res, err := sess.Run(ctx, it.stmt, nil)
+		added, err := s.applySchemaItem(ctx, sess, it)
 		if err != nil {
 			return out, s.classify(fmt.Errorf("migrate %s: %w", it.what, err))
 		}
-		sum, err := res.Consume(ctx)
-		if err != nil {
-			return out, s.classify(fmt.Errorf("migrate %s: %w", it.what, err))
-		}
-		c := sum.Counters()
-		if c.ConstraintsAdded()+c.IndexesAdded() > 0 {
+		if added {
 			out = append(out, "created "+it.what)
 		} else {
 			out = append(out, "present "+it.what)
@@ -247,6 +241,55 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		return out, err
 	}
 	return append(out, line), nil
+}
+
+// schemaTries bounds how many times applySchemaItem runs one statement.
+const schemaTries = 10
+
+// applySchemaItem runs the item's statement and reports whether it created
+// something. Schema changes cannot share a transaction with data, and each
+// is idempotent, so each runs on its own in auto-commit. Several processes
+// opening a database that lacks the schema (replicas started together)
+// run the same statements at once, and Neo4j answers the losers of that
+// race with a deadlock or with "an equivalent rule already exists"
+// although the statement says IF NOT EXISTS: both are run again, and the
+// next run finds the item present.
+func (s *Store) applySchemaItem(ctx context.Context, sess neo4j.SessionWithContext, it schemaItem) (bool, error) {
+	for try := 1; ; try++ {
+		res, err := sess.Run(ctx, it.stmt, nil)
+		var sum neo4j.ResultSummary
+		if err == nil {
+			sum, err = res.Consume(ctx)
+		}
+		if err == nil {
+			c := sum.Counters()
+			return c.ConstraintsAdded()+c.IndexesAdded() > 0, nil
+		}
+		if try == schemaTries || !schemaRace(err) {
+			return false, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// schemaRace reports whether err is how Neo4j answers a schema statement
+// that ran at the same time as the same statement elsewhere.
+func schemaRace(err error) bool {
+	var ne *neo4j.Neo4jError
+	if !errors.As(err, &ne) {
+		return false
+	}
+	switch ne.Code {
+	case "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+		"Neo.ClientError.Schema.ConstraintAlreadyExists",
+		"Neo.ClientError.Schema.IndexAlreadyExists":
+		return true
+	}
+	return ne.IsRetriable()
 }
 
 // chunkRows is the most rows one statement handles: Apply sends at most
