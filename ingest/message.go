@@ -678,8 +678,11 @@ var errNotTime = errors.New("is not an ISO-8601 time")
 // messageID returns the message's id as sent, or derived from its content
 // when it has none, and the digest of its content. The content is the
 // message without its transport fields (messageId, sentAt, writeKey,
-// receivedAt), which change on every retry of the same message, and with
-// its type as parsed; the digest is the hex SHA-256 of its canonical JSON.
+// receivedAt, and _metadata, the SDK's bookkeeping: analytics.js sets
+// _metadata.retryCount on a retry and lists its bundled destinations
+// there), which change on retries of the same message and are not stored,
+// and with its type as parsed; the digest is the hex SHA-256 of its
+// canonical JSON.
 //
 // Under a batch-level context (batchCtx not empty) the content holds the
 // context as merged (merged), not the message's own: the batch's context
@@ -707,7 +710,7 @@ func messageID(msg, batchCtx, merged map[string]any, typ, source string) (id, di
 	content := make(map[string]any, len(msg)+1)
 	for k, v := range msg {
 		switch k {
-		case "messageId", "sentAt", "writeKey", "receivedAt":
+		case "messageId", "sentAt", "writeKey", "receivedAt", "_metadata":
 			continue
 		}
 		content[k] = v

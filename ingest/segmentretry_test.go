@@ -1,0 +1,57 @@
+package ingest_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// TestAnalyticsJSRetryIsADuplicate: analytics.js resends a batch it got no
+// answer for (or a 5xx, or a 429) with the same messageIds and a new
+// sentAt, and marks each message's _metadata with retryCount; its
+// _metadata also lists the bundled destinations, which a settings change
+// between two attempts can change. _metadata is the library's bookkeeping,
+// not the event: a message stored on the first attempt must come back as
+// a duplicate, on both stores, not as a duplicate_conflict (a 409 for a
+// single message).
+func TestAnalyticsJSRetryIsADuplicate(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		plain := map[string]string{"Content-Type": "text/plain"}
+
+		// The batched dispatcher: {writeKey, batch, sentAt}, to /v1/b.
+		first := `{"writeKey":"wk-js","sentAt":"2026-03-01T10:00:05Z","batch":[` +
+			`{"type":"track","messageId":"ajs-1","anonymousId":"anon-r","event":"Viewed","timestamp":"2026-03-01T10:00:00Z","writeKey":"wk-js","_metadata":{"bundled":["Segment.io"],"unbundled":[]}},` +
+			`{"type":"page","anonymousId":"anon-r","name":"Home","timestamp":"2026-03-01T10:00:01Z","writeKey":"wk-js","_metadata":{"bundled":["Segment.io"],"unbundled":[]}}]}`
+		if r := h.rawPost(t, "/v1/b", []byte(first), plain); r.status != http.StatusOK || r.body.Stored != 2 {
+			t.Fatalf("first attempt: %d %s", r.status, r.raw)
+		}
+		retry := `{"writeKey":"wk-js","sentAt":"2026-03-01T10:00:15Z","batch":[` +
+			`{"type":"track","messageId":"ajs-1","anonymousId":"anon-r","event":"Viewed","timestamp":"2026-03-01T10:00:00Z","writeKey":"wk-js","_metadata":{"bundled":["Segment.io","Amplitude"],"unbundled":[],"retryCount":1}},` +
+			`{"type":"page","anonymousId":"anon-r","name":"Home","timestamp":"2026-03-01T10:00:01Z","writeKey":"wk-js","_metadata":{"bundled":["Segment.io"],"unbundled":[],"retryCount":1}}]}`
+		if r := h.rawPost(t, "/v1/b", []byte(retry), plain); r.status != http.StatusOK || r.body.Stored != 0 || r.body.Duplicates != 2 || r.body.Rejected != 0 {
+			t.Fatalf("retry of a stored batch: %d %s; want 2 duplicates", r.status, r.raw)
+		}
+
+		// The standard dispatcher: one message to /v1/t, writeKey and
+		// sentAt in it.
+		one := `{"type":"track","messageId":"ajs-2","anonymousId":"anon-r","event":"Clicked","timestamp":"2026-03-01T10:01:00Z","sentAt":"2026-03-01T10:01:00Z","writeKey":"wk-js"}`
+		if r := h.rawPost(t, "/v1/t", []byte(one), plain); r.status != http.StatusOK || r.body.Stored != 1 {
+			t.Fatalf("single message: %d %s", r.status, r.raw)
+		}
+		oneRetry := `{"type":"track","messageId":"ajs-2","anonymousId":"anon-r","event":"Clicked","timestamp":"2026-03-01T10:01:00Z","sentAt":"2026-03-01T10:01:09Z","writeKey":"wk-js","_metadata":{"retryCount":2}}`
+		if r := h.rawPost(t, "/v1/t", []byte(oneRetry), plain); r.status != http.StatusOK || r.body.Duplicates != 1 {
+			t.Fatalf("retry of a stored single message: %d %s; want 200 with 1 duplicate", r.status, r.raw)
+		}
+
+		if got := h.metric(t, "cdp_ingest_events_duplicate_conflict_total"); got != 0 {
+			t.Errorf("duplicate_conflict metric %v, want 0", got)
+		}
+		if j := h.journey(t, h.profile(t, graph.TypeAnonymousID, "anon-r").ID); len(j) != 3 {
+			t.Errorf("journey holds %d events, want 3 (Viewed, Home, Clicked once each)", len(j))
+		}
+	})
+}
