@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,7 +109,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	var source string
 	// An empty user name ("Basic Og==") carries no key: the body's
 	// writeKey is read instead, as when no header is sent.
-	if user, _, ok := r.BasicAuth(); ok && user != "" {
+	if user := basicUser(r); user != "" {
 		key, fromHeader = user, true
 		src, st, msg, wait := c.source(r.Context(), key, r)
 		if st != 0 {
@@ -399,6 +400,25 @@ func (c *Collector) parseBatch(body []byte, env *Envelope) ([]json.RawMessage, s
 		key = writeKeyOf(items[i])
 	}
 	return items, key, 0, ""
+}
+
+// basicUser returns the user name of a Basic Authorization header, or ""
+// when there is none. Segment's HTTP API takes the write key there with an
+// empty password ("key:" encoded) and, from older clients, encoded without
+// the colon; both name the key.
+func basicUser(r *http.Request) string {
+	if user, _, ok := r.BasicAuth(); ok {
+		return user
+	}
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return ""
+	}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil || strings.Contains(string(dec), ":") {
+		return ""
+	}
+	return string(dec)
 }
 
 // writeKeyOf returns the writeKey field of a JSON object, or "".

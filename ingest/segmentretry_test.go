@@ -1,7 +1,9 @@
 package ingest_test
 
 import (
+	"encoding/base64"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/idgraph/cdp/graph"
@@ -54,4 +56,29 @@ func TestAnalyticsJSRetryIsADuplicate(t *testing.T) {
 			t.Errorf("journey holds %d events, want 3 (Viewed, Home, Clicked once each)", len(j))
 		}
 	})
+}
+
+// TestBasicKeyWithoutColon: Segment's HTTP API takes the write key as the
+// Basic user name with an empty password ("key:" encoded), and, for older
+// clients, the key encoded without the colon. Such a header names the key
+// too: with static write keys, its events are stored under the key's
+// source; an unknown key so sent is still refused.
+func TestBasicKeyWithoutColon(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{})
+	noColon := func(key string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(key))}
+	}
+	for path, body := range map[string]string{
+		"/v1/track": `{"messageId":"nc-1","userId":"u-nc","event":"e"}`,
+		"/v1/batch": `{"batch":[{"type":"track","messageId":"nc-2","userId":"u-nc","event":"e"}]}`,
+	} {
+		if r := h.rawPost(t, path, []byte(body), noColon("wk-crm")); r.status != http.StatusOK || r.body.Stored != 1 {
+			t.Errorf("%s, key encoded without a colon: %d %s, want 200 with 1 stored", path, r.status, r.raw)
+		}
+	}
+	wantSources(t, h.eng, map[string]string{"crm/nc-1": "crm", "crm/nc-2": "crm"})
+	r := h.rawPost(t, "/v1/track", []byte(`{"messageId":"nc-3","userId":"u-nc","event":"e","writeKey":"wk-js"}`), noColon("wk-unknown"))
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.body.Error, "write key not recognized") {
+		t.Errorf("unknown key without a colon: %d %s, want 401", r.status, r.raw)
+	}
 }
