@@ -81,6 +81,9 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		// analytics.js posts from the browser; without this it cannot
 		// read the answer and would resend forever.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
+		// analytics.js reads X-RateLimit-Reset on a 429 to know how long
+		// to wait; a browser shows it only a header exposed here.
+		w.Header().Set("Access-Control-Expose-Headers", "Retry-After, X-RateLimit-Reset")
 	}
 	implied, known := endpoints[r.URL.Path]
 	if !known {
@@ -526,7 +529,18 @@ func (c *Collector) setRetryAfter(w http.ResponseWriter, status int, wait time.D
 	if wait <= 0 {
 		wait = c.cfg.RetryAfter
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
+	setWait(w, status, wait)
+}
+
+// setWait sets Retry-After to wait, rounded up to whole seconds (at least
+// 1), and on a 429 X-RateLimit-Reset to the same seconds, as Segment's API
+// sends it: analytics.js reads only that one.
+func setWait(w http.ResponseWriter, status int, wait time.Duration) {
+	secs := strconv.Itoa(retrySeconds(wait))
+	w.Header().Set("Retry-After", secs)
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("X-RateLimit-Reset", secs)
+	}
 }
 
 func retrySeconds(d time.Duration) int {
@@ -536,17 +550,17 @@ func retrySeconds(d time.Duration) int {
 func (c *Collector) failSubmit(w http.ResponseWriter, ctx context.Context, err error) {
 	switch {
 	case errors.Is(err, ErrOverloaded):
-		c.retryAfter(w)
+		c.retryAfter(w, http.StatusTooManyRequests)
 		c.fail(w, http.StatusTooManyRequests, "too many events waiting to be stored; retry later")
 	case errors.Is(err, ErrClosed):
-		c.retryAfter(w)
+		c.retryAfter(w, http.StatusServiceUnavailable)
 		c.fail(w, http.StatusServiceUnavailable, "the collector is shutting down; retry later")
 	case graph.ErrorCode(err) == graph.EUNAVAILABLE:
-		c.retryAfter(w)
+		c.retryAfter(w, http.StatusServiceUnavailable)
 		c.fail(w, http.StatusServiceUnavailable, "the store is unavailable; nothing in this request was acknowledged, retry later")
 	case ctx.Err() != nil:
 		// The client is gone; whatever was queued still commits.
-		c.retryAfter(w)
+		c.retryAfter(w, http.StatusServiceUnavailable)
 		c.fail(w, http.StatusServiceUnavailable, "request ended before its events were committed; retry later")
 	default:
 		c.log.Error().Err(err).Msg("ingest: submit failed")
@@ -563,8 +577,8 @@ func (c *Collector) refuse(w http.ResponseWriter, r *http.Request, status int, m
 	c.fail(w, status, msg)
 }
 
-func (c *Collector) retryAfter(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(c.cfg.RetryAfter)))
+func (c *Collector) retryAfter(w http.ResponseWriter, status int) {
+	setWait(w, status, c.cfg.RetryAfter)
 }
 
 func (c *Collector) fail(w http.ResponseWriter, status int, msg string) {

@@ -1,10 +1,12 @@
 package ingest_test
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
@@ -81,4 +83,62 @@ func TestBasicKeyWithoutColon(t *testing.T) {
 	if r.status != http.StatusUnauthorized || !strings.Contains(r.body.Error, "write key not recognized") {
 		t.Errorf("unknown key without a colon: %d %s, want 401", r.status, r.raw)
 	}
+}
+
+// TestTooManyRequestsCarriesRateLimitReset: Segment's API answers a 429
+// with Retry-After and X-RateLimit-Reset, both the seconds to wait, and
+// analytics.js reads only X-RateLimit-Reset (without it, it retries after
+// its own default). From a browser it can read the header only if the
+// answer exposes it to CORS. Both 429s of the collector, a key past its
+// rate limit and a full commit queue, carry it.
+func TestTooManyRequestsCarriesRateLimitReset(t *testing.T) {
+	check := func(t *testing.T, what string, r reply, want string) {
+		t.Helper()
+		if r.status != http.StatusTooManyRequests {
+			t.Fatalf("%s: %d %s, want 429", what, r.status, r.raw)
+		}
+		if got := r.header.Get("Retry-After"); got != want {
+			t.Errorf("%s: Retry-After %q, want %q", what, got, want)
+		}
+		if got := r.header.Get("X-RateLimit-Reset"); got != want {
+			t.Errorf("%s: X-RateLimit-Reset %q, want %q", what, got, want)
+		}
+		exposed := map[string]bool{}
+		for _, v := range r.header.Values("Access-Control-Expose-Headers") {
+			for _, name := range strings.Split(v, ",") {
+				exposed[strings.ToLower(strings.TrimSpace(name))] = true
+			}
+		}
+		if !exposed["x-ratelimit-reset"] || !exposed["retry-after"] {
+			t.Errorf("%s: Access-Control-Expose-Headers %q, want Retry-After and X-RateLimit-Reset", what, r.header.Values("Access-Control-Expose-Headers"))
+		}
+	}
+	origin := "https://shop.example"
+
+	t.Run("key rate limit", func(t *testing.T) {
+		h := newHarness(t, storetest.Embedded(t), ingest.Config{Keys: newKeyChecker(true)})
+		body := `{"batch":[{"type":"track","messageId":"rl-1","userId":"u-rl","event":"e"}]}`
+		r := h.rawPost(t, "/v1/b", []byte(body), map[string]string{"Origin": origin, "Content-Type": "text/plain", "Authorization": basicAuth(secretSlow)})
+		check(t, "key past its rate limit", r, "2") // 1.5 s, rounded up
+	})
+
+	t.Run("queue full", func(t *testing.T) {
+		s := storetest.Embedded(t)
+		h := newHarness(t, s, ingest.Config{QueueSize: 1, RetryAfter: 3 * time.Second})
+		release := blockStore(t, s)
+		defer release()
+		first := make(chan error, 1)
+		go func() {
+			_, err := h.coll.Submit(context.Background(), []graph.Event{event("rl-q1", "u-1")})
+			first <- err
+		}()
+		waitFor(t, "the first request queued", func() bool { return h.metric(t, "cdp_ingest_queue_depth") == 1 })
+		body := `{"writeKey":"wk-js","batch":[{"type":"track","messageId":"rl-2","userId":"u-rl","event":"e"}]}`
+		r := h.rawPost(t, "/v1/b", []byte(body), map[string]string{"Origin": origin, "Content-Type": "text/plain"})
+		check(t, "full queue", r, "3")
+		release()
+		if err := <-first; err != nil {
+			t.Fatalf("queued request: %v", err)
+		}
+	})
 }
