@@ -631,7 +631,7 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 // sentAt of when the message was first sent; the server corrects a time by
 // the sentAt against the moment it receives the message, which would date
 // every imported line at the import. Without it the line is dated by its
-// own originalTimestamp, else timestamp. The digest and derived id leave
+// own timestamp, else originalTimestamp. The digest and derived id leave
 // sentAt out, so a line the collector stored live is still a duplicate.
 // checkLine has accepted t.
 func withoutSentAt(t []byte) []byte {

@@ -18,9 +18,10 @@ import (
 // from when it was first sent. The server corrects a message's time by
 // its sentAt against the moment it receives it, so an imported line kept
 // it would be dated at the import, months after it happened. The import
-// drops it: each line is dated by its own originalTimestamp (else
-// timestamp), while a line already stored live is still a duplicate (the
-// digest and derived id never included sentAt).
+// drops it: each line is dated by its own timestamp (a line holding both,
+// as Segment's archives do, by the time Segment corrected), else its
+// originalTimestamp, while a line already stored live is still a
+// duplicate (the digest and derived id never included sentAt).
 func TestImportNDJSONKeepsTheMessagesOwnTime(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		h := newHarness(t, s, ingest.Config{})
@@ -44,7 +45,7 @@ func TestImportNDJSONKeepsTheMessagesOwnTime(t *testing.T) {
 		want := map[string]time.Time{
 			"Signed Up":       time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
 			"Order Completed": time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
-			"":                time.Date(2026, 3, 3, 8, 0, 0, 250e6, time.UTC),
+			"":                time.Date(2026, 3, 3, 8, 0, 1, 0, time.UTC), // timestamp, not originalTimestamp
 		}
 		evs := h.journey(t, h.profile(t, graph.TypeUserID, "u-old").ID)
 		if len(evs) != len(want) {

@@ -126,10 +126,11 @@ type Envelope struct {
 //     traits describe the group, not the person).
 //   - alias: userId → user_id and previousId → anonymous_id.
 //   - context.campaign.name → the event's Campaign (CutCampaign).
-//   - time: base = originalTimestamp, else timestamp; with a sentAt the
-//     clock skew is corrected: receivedAt − (sentAt − base). Without a base
-//     the event is dated receivedAt. Results before 2000-01-01 or more than
-//     24h after receipt are refused.
+//   - time: with a sentAt, base = originalTimestamp, else timestamp, and
+//     the clock skew is corrected: receivedAt − (sentAt − base). Without a
+//     sentAt, the event is dated timestamp, else originalTimestamp. Without
+//     either the event is dated receivedAt. Results before 2000-01-01 or
+//     more than 24h after receipt are refused.
 func ParseMessage(raw []byte, env Envelope) (graph.Event, error) {
 	ev, merr := parseMessage(raw, env)
 	if merr != nil {
@@ -556,33 +557,48 @@ func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {
 	if recv.IsZero() {
 		recv = time.Now()
 	}
-	// The times a client sends are range-checked only as the event's
-	// time: with a sentAt, the skew-corrected one. A device whose clock
-	// reset to 1970, or runs two days fast, dates both its timestamp and
-	// its sentAt wrong, and the correction rights them.
-	base, ok, e := timeField(msg, "originalTimestamp")
-	if e != nil {
-		return time.Time{}, e
-	}
-	if !ok {
-		if base, ok, e = timeField(msg, "timestamp"); e != nil {
-			return time.Time{}, e
-		}
-	}
 	// sentAt is read even when there is nothing for it to correct, so a
 	// malformed one is refused whether or not the message has a time.
 	sent, hasSent, e := timeField(msg, "sentAt")
 	if e != nil {
 		return time.Time{}, e
 	}
-	if !ok {
-		return recv, nil
-	}
 	if !hasSent && !env.SentAt.IsZero() {
 		sent, hasSent = env.SentAt, true
 	}
+	// The base is the first of these fields the message has. With a
+	// sentAt, originalTimestamp comes first: the skew is the client's clock
+	// against ours, and originalTimestamp is read on the client's clock
+	// (RudderStack's SDKs send only it). Without one, timestamp comes
+	// first: a message holding both is one a server already corrected (a
+	// Segment archive, export or webhook), and its timestamp is that
+	// corrected time, the one Segment's spec gives for replays and
+	// historical imports; its originalTimestamp is the client's clock,
+	// however wrong.
+	names := [2]string{"originalTimestamp", "timestamp"}
 	if !hasSent {
-		if e := inRange(base, recv, baseName(msg)); e != nil {
+		names = [2]string{"timestamp", "originalTimestamp"}
+	}
+	// The times a client sends are range-checked only as the event's
+	// time: with a sentAt, the skew-corrected one. A device whose clock
+	// reset to 1970, or runs two days fast, dates both its timestamp and
+	// its sentAt wrong, and the correction rights them.
+	var base time.Time
+	ok, name := false, ""
+	for _, n := range names {
+		if base, ok, e = timeField(msg, n); e != nil {
+			return time.Time{}, e
+		}
+		if ok {
+			name = n
+			break
+		}
+	}
+	if !ok {
+		return recv, nil
+	}
+	if !hasSent {
+		if e := inRange(base, recv, name); e != nil {
 			return time.Time{}, e
 		}
 		return base, nil
@@ -594,14 +610,6 @@ func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {
 		return time.Time{}, e
 	}
 	return t, nil
-}
-
-// baseName names the field an event's time was read from.
-func baseName(msg map[string]any) string {
-	if v, ok := msg["originalTimestamp"].(string); ok && v != "" {
-		return "originalTimestamp"
-	}
-	return "timestamp"
 }
 
 func timeField(msg map[string]any, key string) (time.Time, bool, *MessageError) {

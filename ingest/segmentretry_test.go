@@ -142,3 +142,37 @@ func TestTooManyRequestsCarriesRateLimitReset(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayedSegmentArchiveIsDatedByItsTimestamp: a message Segment has
+// processed (its archives, warehouse exports and webhooks hold them)
+// carries the client's originalTimestamp and the timestamp Segment
+// corrected for the client's clock skew, which Segment's spec names the
+// time to use for replays and historical imports. Sent without a sentAt
+// (cdp import drops it), such a message is dated by its timestamp on both
+// stores: a device whose clock read 1970 is neither refused nor misdated,
+// and one running two days fast is not dated two days late. With a sentAt
+// the skew is corrected from originalTimestamp, as before.
+func TestReplayedSegmentArchiveIsDatedByItsTimestamp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		archive := `{"batch":[` +
+			`{"type":"track","messageId":"arch-1","userId":"u-arch","event":"Reset Clock","originalTimestamp":"1970-01-01T00:03:00Z","timestamp":"2026-03-04T10:00:00.000Z","receivedAt":"2026-03-04T10:00:02.000Z"},` +
+			`{"type":"track","messageId":"arch-2","userId":"u-arch","event":"Fast Clock","originalTimestamp":"2026-03-07T09:00:00Z","timestamp":"2026-03-05T09:00:00.500Z","receivedAt":"2026-03-05T09:00:03Z"}]}`
+		if r := h.rawPost(t, "/v1/import", []byte(archive), map[string]string{"Authorization": basic("wk-crm")}); r.status != http.StatusOK || r.body.Stored != 2 {
+			t.Fatalf("replayed archive: %d %s; want both stored", r.status, r.raw)
+		}
+		want := map[string]time.Time{
+			"Reset Clock": time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC),
+			"Fast Clock":  time.Date(2026, 3, 5, 9, 0, 0, 500e6, time.UTC),
+		}
+		evs := h.journey(t, h.profile(t, graph.TypeUserID, "u-arch").ID)
+		if len(evs) != len(want) {
+			t.Fatalf("%d events stored, want %d", len(evs), len(want))
+		}
+		for _, ev := range evs {
+			if w := want[ev.Name]; !ev.Timestamp.Equal(w) {
+				t.Errorf("event %q dated %v, want %v (its timestamp)", ev.Name, ev.Timestamp, w)
+			}
+		}
+	})
+}
