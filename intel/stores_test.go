@@ -64,7 +64,7 @@ func drawEvents(t *rapid.T) []graph.Event {
 
 // partition reads the live profiles' member keys from eng's store, as
 // sorted lists in sorted order.
-func partition(t *rapid.T, eng *graph.Engine) [][]string {
+func partition(t interface{ Fatal(...any) }, eng *graph.Engine) [][]string {
 	ctx := context.Background()
 	page, err := eng.Profiles(ctx, graph.PageQuery{Limit: graph.MaxPage})
 	if err != nil {
@@ -281,9 +281,26 @@ func checkPaths(t *rapid.T, ctx context.Context, neo *neo4jstore.Store, scope au
 	if rapid.Bool().Draw(t, "within") {
 		q.Within = time.Duration(rapid.IntRange(1, 20).Draw(t, "withinMinutes")) * time.Minute
 	}
+	want := refPathsResult(q, tls)
+	p := intel.NewPaths(q)
+	from, to := q.Events()
+	scan(from, to, p.Add)
+	emb := intel.PathsResult{Starts: p.Starts(), Paths: p.Result()}
+	got, err := neo.EvalPaths(ctx, q, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]intel.PathsResult{"embedded": emb, "neo4j": got} {
+		if fmt.Sprint(r) != fmt.Sprint(want) {
+			t.Fatalf("paths %+v on %s:\n got %v\nwant %v", q, name, r, want)
+		}
+	}
+}
+
+// refPathsResult is the reference's answer: its counts, most frequent
+// first, ties by path, cut at First.
+func refPathsResult(q intel.PathsQuery, tls [][]graph.Event) intel.PathsResult {
 	starts, counts := intel.RefPaths(q, tls)
-	// The reference's answer: its counts, most frequent first, ties by
-	// path, cut at First.
 	type ref struct {
 		path  []string
 		count int
@@ -306,17 +323,5 @@ func checkPaths(t *rapid.T, ctx context.Context, neo *neo4jstore.Store, scope au
 	for _, r := range all[:min(len(all), q.First)] {
 		want.Paths = append(want.Paths, intel.Path{Events: r.path, Count: r.count, Share: float64(r.count) / float64(starts)})
 	}
-	p := intel.NewPaths(q)
-	from, to := q.Events()
-	scan(from, to, p.Add)
-	emb := intel.PathsResult{Starts: p.Starts(), Paths: p.Result()}
-	got, err := neo.EvalPaths(ctx, q, scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, r := range map[string]intel.PathsResult{"embedded": emb, "neo4j": got} {
-		if fmt.Sprint(r) != fmt.Sprint(want) {
-			t.Fatalf("paths %+v on %s:\n got %v\nwant %v", q, name, r, want)
-		}
-	}
+	return want
 }

@@ -256,6 +256,19 @@ func (c *compiler) dimension(d intel.Dimension) string {
 	return "CASE WHEN " + k + " = '' THEN " + c.param(intel.Unknown) + " ELSE " + k + " END"
 }
 
+// lowerBound gives the expression of the first index in [lo, hi) of the
+// list evs, in time order, whose event's time t is at or after at (hi
+// when none is): a binary search of halvings steps, halvings bound by the
+// row to one more than log2(size(evs) + 1). Finding a conversion's touchpoints
+// this way costs the log of the profile's events, not a pass over them
+// per conversion, which made a profile's attribution quadratic in its
+// events.
+func lowerBound(evs, lo, hi, at string) string {
+	return "reduce(b = [" + lo + ", " + hi + "], h IN range(0, halvings) | CASE WHEN b[0] >= b[1] THEN b " +
+		"WHEN " + evs + "[(b[0] + b[1]) / 2].t < " + at + " THEN [(b[0] + b[1]) / 2 + 1, b[1]] " +
+		"ELSE [b[0], (b[0] + b[1]) / 2] END)[0]"
+}
+
 // compileAttribution gives the statement of an attribution: per key
 // credited, the credit, summed with compensation, and the number of
 // conversions whose first credit went to it (their sum is the number of
@@ -312,8 +325,12 @@ func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (s
 	default:
 		return "", nil, graph.Errorf(graph.EINVALID, "model %q is not one of FIRST_TOUCH, LAST_TOUCH, LINEAR, TIME_DECAY, POSITION_BASED", q.Model)
 	}
-	stmt := head + `UNWIND [i IN range(0, size(evs) - 1) WHERE evs[i].cv] AS ci
-WITH evs[ci].t AS at, [i IN range(0, size(evs) - 1) WHERE i <> ci AND evs[i].tc AND evs[i].t < evs[ci].t AND evs[i].t >= evs[ci].t - $lookback | evs[i]] AS tps
+	stmt := head + `WITH evs, toInteger(ceil(log(size(evs) + 1) / log(2))) + 1 AS halvings
+UNWIND [i IN range(0, size(evs) - 1) WHERE evs[i].cv] AS ci
+WITH evs, halvings, ci, evs[ci].t AS at
+WITH evs, halvings, at, ` + lowerBound("evs", "0", "ci", "at") + ` AS hi
+WITH evs, halvings, at, hi, ` + lowerBound("evs", "0", "hi", "at - $lookback") + ` AS lo
+WITH at, [i IN range(lo, hi - 1) WHERE evs[i].tc | evs[i]] AS tps
 WITH at, tps, size(tps) AS n
 WITH CASE WHEN n = 0 THEN [{k: $none, w: 1.0}] ELSE ` + spread + ` END AS credits
 CALL (credits) {
