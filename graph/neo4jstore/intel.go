@@ -67,14 +67,18 @@ func (c *compiler) match(m *intel.EventMatch, vis string) string {
 	return "(" + strings.Join(conds, " AND ") + ")"
 }
 
-// window compiles whether event e falls in w: "true" for no bound.
+// window compiles whether event e falls in w: "true" for no bound. The
+// bounds are rounded up to the microsecond stored times keep
+// (graph.CleanUp): an event stored at t is before a bound t + 500 ns, as
+// intel.Window.Holds has it, where truncating the bound would make them
+// equal.
 func (c *compiler) window(w intel.Window) string {
 	var conds []string
 	if !w.From.IsZero() {
-		conds = append(conds, cypher(`e.{{timestamp}} >= `)+c.param(graph.Clean(w.From).In(utc)))
+		conds = append(conds, cypher(`e.{{timestamp}} >= `)+c.param(graph.CleanUp(w.From).In(utc)))
 	}
 	if !w.To.IsZero() {
-		conds = append(conds, cypher(`e.{{timestamp}} < `)+c.param(graph.Clean(w.To).In(utc)))
+		conds = append(conds, cypher(`e.{{timestamp}} < `)+c.param(graph.CleanUp(w.To).In(utc)))
 	}
 	if len(conds) == 0 {
 		return "true"
