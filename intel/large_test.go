@@ -116,6 +116,7 @@ func TestLargeProfileMatchesReference(t *testing.T) {
 	}{
 		{intel.AttributionQuery{Conversion: intel.EventMatch{Name: "buy"}, Dimension: intel.DimChannel, Model: intel.Linear, Lookback: 10 * time.Minute, Window: window}, 34},
 		{intel.AttributionQuery{Conversion: intel.EventMatch{Name: "buy"}, Dimension: intel.DimEvent, Model: intel.PositionBased, Lookback: 2 * time.Hour}, 48},
+		{intel.AttributionQuery{Conversion: intel.EventMatch{Name: "buy"}, Dimension: intel.DimChannel, Model: intel.Linear, Lookback: 3 * time.Hour}, 48},
 		{intel.AttributionQuery{Conversion: intel.EventMatch{Name: "buy"}, Dimension: intel.DimSource, Model: intel.TimeDecay, Lookback: 30 * time.Minute, HalfLife: 5 * time.Minute, Window: window}, 34},
 		{intel.AttributionQuery{Conversion: intel.EventMatch{Name: "buy"}, Touchpoints: &intel.EventMatch{Name: "view", Where: []audience.PropertyFilter{{Path: "v", Op: audience.OpGTE, Value: 2.0}}},
 			Dimension: intel.DimChannel, Model: intel.FirstTouch, Lookback: time.Hour}, 48},

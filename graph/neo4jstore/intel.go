@@ -260,17 +260,33 @@ func (c *compiler) dimension(d intel.Dimension) string {
 	return "CASE WHEN " + k + " = '' THEN " + c.param(intel.Unknown) + " ELSE " + k + " END"
 }
 
-// lowerBound gives the expression of the first index in [lo, hi) of the
-// list evs, in time order, whose event's time t is at or after at (hi
-// when none is): a binary search of halvings steps, halvings bound by the
-// row to one more than log2(size(evs) + 1). Finding a conversion's touchpoints
-// this way costs the log of the profile's events, not a pass over them
-// per conversion, which made a profile's attribution quadratic in its
-// events.
-func lowerBound(evs, lo, hi, at string) string {
+// lowerBound gives the expression of the first index {m} in [lo, hi) at
+// which less, an expression of {m}, is false (hi when none is), for a less
+// that holds up to some index and not after: a binary search of
+// halvings steps, halvings bound by the row to one more than
+// log2(size(evs) + 1), enough for any list no longer than evs.
+func lowerBound(lo, hi, less string) string {
+	less = strings.ReplaceAll(less, "{m}", "((b[0] + b[1]) / 2)")
 	return "reduce(b = [" + lo + ", " + hi + "], h IN range(0, halvings) | CASE WHEN b[0] >= b[1] THEN b " +
-		"WHEN " + evs + "[(b[0] + b[1]) / 2].t < " + at + " THEN [(b[0] + b[1]) / 2 + 1, b[1]] " +
-		"ELSE [b[0], (b[0] + b[1]) / 2] END)[0]"
+		"WHEN " + less + " THEN [(b[0] + b[1]) / 2 + 1, b[1]] ELSE [b[0], (b[0] + b[1]) / 2] END)[0]"
+}
+
+// groupsAbove is the number of touchpoints from which a profile's
+// touchpoints are also listed by key (groups in compileAttribution).
+const groupsAbove = 32
+
+// byKey gives the expression of a conversion's credits when each of its
+// touchpoints T[from..to) takes w (an expression of the number of them,
+// n): a credit per touchpoint, or, when the profile's touchpoints are
+// listed by key (groups) and counting them costs less, a credit per key
+// of w times the touchpoints it has there, each count two binary searches
+// of the key's list. The sums are the same up to rounding; the cost is
+// the lesser of the touchpoints and the keys times log of the events.
+func byKey(from, to, w string) string {
+	count := lowerBound("0", "size(g.js)", "g.js[{m}] < "+to) + " - " + lowerBound("0", "size(g.js)", "g.js[{m}] < "+from)
+	return "CASE WHEN size(groups) = 0 OR (" + to + ") - (" + from + ") <= size(groups) * halvings\n" +
+		"      THEN [j IN range(" + from + ", " + to + " - 1) | {k: evs[T[j]].k, w: " + w + "}]\n" +
+		"      ELSE [x IN [g IN groups | {k: g.k, c: " + count + "}] WHERE x.c > 0 | {k: x.k, w: x.c * (" + w + ")}] END"
 }
 
 // compileAttribution gives the statement of an attribution: per key
@@ -285,6 +301,13 @@ func lowerBound(evs, lo, hi, at string) string {
 // the profile's touchpoints before it, within Lookback, other than
 // itself, and spreads its unit of credit over them by the model
 // (intel.Attribution.Add).
+//
+// A profile of n events costs n log n, and each conversion log n and the
+// lesser of its touchpoints and, for LINEAR and POSITION_BASED, the keys
+// of the profile's touchpoints times log n: with a few keys (channels,
+// sources) n log n in all however far the lookback reaches. TIME_DECAY's
+// weights depend on each touchpoint's time, so it costs each
+// conversion's touchpoints, as the accumulator does.
 func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (string, map[string]any, error) {
 	if q.HalfLife == 0 {
 		q.HalfLife = intel.DefaultHalfLife
@@ -305,37 +328,60 @@ func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (s
 	c.params["lookback"] = q.Lookback.Nanoseconds()
 	c.params["halfLife"] = q.HalfLife.Seconds()
 	c.params["none"] = intel.NoTouch
+	// The conversion's touchpoints are T[lo..hi), n of them.
+	groups := false
 	var spread string
 	switch q.Model {
 	case intel.FirstTouch:
-		spread = "[{k: tps[0].k, w: 1.0}]"
+		spread = "[{k: evs[T[lo]].k, w: 1.0}]"
 	case intel.LastTouch:
-		spread = "[{k: tps[n - 1].k, w: 1.0}]"
+		spread = "[{k: evs[T[hi - 1]].k, w: 1.0}]"
 	case intel.Linear:
-		spread = "[x IN tps | {k: x.k, w: 1.0 / n}]"
+		groups = true
+		spread = byKey("lo", "hi", "1.0 / n")
 	case intel.TimeDecay:
 		// Ages count from the newest touchpoint, as in
 		// intel.Attribution: the same shares, and a total that cannot
 		// underflow to 0.
-		spread = "head([newest IN [reduce(m = tps[0].t, x IN tps | CASE WHEN x.t > m THEN x.t ELSE m END)] | " +
+		spread = "head([tps IN [[j IN range(lo, hi - 1) | evs[T[j]]]] | " +
+			"head([newest IN [reduce(m = tps[0].t, x IN tps | CASE WHEN x.t > m THEN x.t ELSE m END)] | " +
 			"head([ws IN [[x IN tps | 2.0 ^ (-" + seconds("newest - x.t") + " / $halfLife)]] | head([total IN [" + neumaier("ws") +
-			"] | [i IN range(0, n - 1) | {k: tps[i].k, w: ws[i] / total}]])])])"
+			"] | [i IN range(0, n - 1) | {k: tps[i].k, w: ws[i] / total}]])])])])"
 	case intel.PositionBased:
+		groups = true
 		spread = `CASE n
-      WHEN 1 THEN [{k: tps[0].k, w: 1.0}]
-      WHEN 2 THEN [{k: tps[0].k, w: 0.5}, {k: tps[1].k, w: 0.5}]
-      ELSE [{k: tps[0].k, w: 0.4}, {k: tps[n - 1].k, w: 0.4}] + [x IN tps[1..n - 1] | {k: x.k, w: 0.2 / (n - 2)}]
+      WHEN 1 THEN [{k: evs[T[lo]].k, w: 1.0}]
+      WHEN 2 THEN [{k: evs[T[lo]].k, w: 0.5}, {k: evs[T[lo + 1]].k, w: 0.5}]
+      ELSE [{k: evs[T[lo]].k, w: 0.4}, {k: evs[T[hi - 1]].k, w: 0.4}] + ` + byKey("lo + 1", "hi - 1", "0.2 / (n - 2)") + `
     END`
 	default:
 		return "", nil, graph.Errorf(graph.EINVALID, "model %q is not one of FIRST_TOUCH, LAST_TOUCH, LINEAR, TIME_DECAY, POSITION_BASED", q.Model)
 	}
-	stmt := head + `WITH evs, toInteger(ceil(log(size(evs) + 1) / log(2))) + 1 AS halvings
+	// T lists the indexes of the touchpoints in evs; both are in time
+	// order, so a conversion's touchpoints, those in [at - Lookback, at),
+	// are a run of T, whose ends two binary searches find: a pass over
+	// the profile's events per conversion made an attribution quadratic
+	// in a profile's events. groups lists, per key, the indexes in T of
+	// its touchpoints, in order.
+	c.params["groupsAbove"] = groupsAbove
+	group := "WITH evs, halvings, T, [] AS groups"
+	if groups {
+		group = `WITH evs, halvings, T
+CALL (evs, T) {
+  WITH evs, T WHERE size(T) > $groupsAbove
+  UNWIND range(0, size(T) - 1) AS j
+  WITH j, evs[T[j]].k AS key ORDER BY j
+  WITH key, collect(j) AS js
+  RETURN collect({k: key, js: js}) AS groups
+}`
+	}
+	stmt := head + `WITH evs, toInteger(ceil(log(size(evs) + 1) / log(2))) + 1 AS halvings, [i IN range(0, size(evs) - 1) WHERE evs[i].tc] AS T
+` + group + `
 UNWIND [i IN range(0, size(evs) - 1) WHERE evs[i].cv] AS ci
-WITH evs, halvings, ci, evs[ci].t AS at
-WITH evs, halvings, at, ` + lowerBound("evs", "0", "ci", "at") + ` AS hi
-WITH evs, halvings, at, hi, ` + lowerBound("evs", "0", "hi", "at - $lookback") + ` AS lo
-WITH at, [i IN range(lo, hi - 1) WHERE evs[i].tc | evs[i]] AS tps
-WITH at, tps, size(tps) AS n
+WITH evs, halvings, T, groups, evs[ci].t AS at
+WITH evs, halvings, T, groups, at, ` + lowerBound("0", "size(T)", "evs[T[{m}]].t < at") + ` AS hi
+WITH evs, halvings, T, groups, ` + lowerBound("0", "hi", "evs[T[{m}]].t < at - $lookback") + ` AS lo, hi
+WITH evs, halvings, T, groups, lo, hi, hi - lo AS n
 WITH CASE WHEN n = 0 THEN [{k: $none, w: 1.0}] ELSE ` + spread + ` END AS credits
 CALL (credits) {
   UNWIND range(0, size(credits) - 1) AS j
