@@ -166,96 +166,138 @@ func (a *Attribution) credit(key string, x float64) {
 func (a *Attribution) Add(events []graph.Event) {
 	evs := ordered(events)
 	conv := make([]bool, len(evs))
-	touch := make([]bool, len(evs))
+	var tp []int // the touchpoints, indexes in evs, in time order
 	for i := range evs {
 		conv[i] = a.q.Conversion.Matches(evs[i])
+		touch := !conv[i]
 		if a.q.Touchpoints != nil {
-			touch[i] = a.q.Touchpoints.Matches(evs[i])
-		} else {
-			touch[i] = !conv[i]
+			touch = a.q.Touchpoints.Matches(evs[i])
+		}
+		if touch {
+			tp = append(tp, i)
 		}
 	}
-	// evs is in time order, so a conversion's touchpoints, the events in
-	// [at - Lookback, at), are the run evs[lo:hi]; both ends only move
+	// tp is in time order, so a conversion's touchpoints, those in
+	// [at - Lookback, at), are the run tp[lo:hi]; both ends only move
 	// forward from one conversion to the next, so finding them costs the
 	// events once, not once per conversion. The conversion itself, at
-	// at, is never in its own run.
-	var tps []int
-	lo, hi := 0, 0
+	// at, is never in its own run. counts keeps the run's touchpoints by
+	// key, so that LINEAR and POSITION_BASED cost a conversion the lesser
+	// of its touchpoints and their keys, not its touchpoints: a lookback
+	// that spans the profile made them quadratic in its events.
+	w := run{a: a, evs: evs, tp: tp, keys: make([]string, len(tp)), counts: map[string]int{}}
+	for j, i := range tp {
+		w.keys[j] = a.key(evs[i])
+	}
 	for c := range evs {
 		if !conv[c] || !a.q.Window.Holds(evs[c].Timestamp) {
 			continue
 		}
 		a.conversions++
 		at := evs[c].Timestamp
-		from := at.Add(-a.q.Lookback)
-		for lo < len(evs) && evs[lo].Timestamp.Before(from) {
-			lo++
-		}
-		hi = max(hi, lo)
-		for hi < len(evs) && evs[hi].Timestamp.Before(at) {
-			hi++
-		}
-		tps = tps[:0]
-		for i := lo; i < hi; i++ {
-			if touch[i] {
-				tps = append(tps, i)
-			}
-		}
-		a.spread(evs, tps, at)
+		w.move(at.Add(-a.q.Lookback), at)
+		w.spread()
 	}
 }
 
-func (a *Attribution) spread(evs []*graph.Event, tps []int, at time.Time) {
-	n := len(tps)
+// run is the run tp[lo:hi] of a profile's touchpoints that a conversion
+// credits, with the number of them of each key (keys with none left out).
+type run struct {
+	a      *Attribution
+	evs    []*graph.Event
+	tp     []int
+	keys   []string // of each touchpoint of tp
+	lo, hi int
+	counts map[string]int
+}
+
+// move moves the run to the touchpoints in [from, to), both no earlier
+// than the run's.
+func (w *run) move(from, to time.Time) {
+	for w.hi < len(w.tp) && w.evs[w.tp[w.hi]].Timestamp.Before(to) {
+		w.counts[w.keys[w.hi]]++
+		w.hi++
+	}
+	for w.lo < w.hi && w.evs[w.tp[w.lo]].Timestamp.Before(from) {
+		if w.counts[w.keys[w.lo]]--; w.counts[w.keys[w.lo]] == 0 {
+			delete(w.counts, w.keys[w.lo])
+		}
+		w.lo++
+	}
+}
+
+// spreadByKey credits weight to each touchpoint of tp[from:to], the run
+// less the keys of its ends left out (POSITION_BASED's first and last):
+// per touchpoint, or, when the run has fewer keys than those touchpoints,
+// once per key, weight times its count. The sums are the same up to
+// rounding.
+func (w *run) spreadByKey(from, to int, weight float64, ends ...string) {
+	if to-from <= len(w.counts) {
+		for j := from; j < to; j++ {
+			w.a.credit(w.keys[j], weight)
+		}
+		return
+	}
+	for k, n := range w.counts {
+		for _, e := range ends {
+			if e == k {
+				n--
+			}
+		}
+		if n > 0 {
+			w.a.credit(k, float64(n)*weight)
+		}
+	}
+}
+
+func (w *run) spread() {
+	a, n := w.a, w.hi-w.lo
 	if n == 0 {
 		a.credit(NoTouch, 1)
 		return
 	}
+	first, last := w.keys[w.lo], w.keys[w.hi-1]
 	switch a.q.Model {
 	case FirstTouch:
-		a.credit(a.key(evs[tps[0]]), 1)
+		a.credit(first, 1)
 	case LastTouch:
-		a.credit(a.key(evs[tps[n-1]]), 1)
+		a.credit(last, 1)
 	case Linear:
-		for _, i := range tps {
-			a.credit(a.key(evs[i]), 1/float64(n))
-		}
+		w.spreadByKey(w.lo, w.hi, 1/float64(n))
 	case TimeDecay:
 		// Ages count from the newest touchpoint rather than from the
 		// conversion: every weight shrinks by the same factor, so the
 		// shares are the same, and the newest weighs 1, so the total
 		// cannot underflow to 0 however many half-lives back the
 		// touchpoints are (2^(-1075) is 0 in float64).
-		newest := evs[tps[0]].Timestamp
+		tps := w.tp[w.lo:w.hi]
+		newest := w.evs[tps[0]].Timestamp
 		for _, i := range tps {
-			if evs[i].Timestamp.After(newest) {
-				newest = evs[i].Timestamp
+			if w.evs[i].Timestamp.After(newest) {
+				newest = w.evs[i].Timestamp
 			}
 		}
-		w := make([]float64, n)
+		ws := make([]float64, n)
 		var total sum
 		for j, i := range tps {
-			w[j] = math.Exp2(-newest.Sub(evs[i].Timestamp).Seconds() / a.q.HalfLife.Seconds())
-			total.add(w[j])
+			ws[j] = math.Exp2(-newest.Sub(w.evs[i].Timestamp).Seconds() / a.q.HalfLife.Seconds())
+			total.add(ws[j])
 		}
 		t := total.value()
-		for j, i := range tps {
-			a.credit(a.key(evs[i]), w[j]/t)
+		for j := range tps {
+			a.credit(w.keys[w.lo+j], ws[j]/t)
 		}
 	case PositionBased:
 		switch n {
 		case 1:
-			a.credit(a.key(evs[tps[0]]), 1)
+			a.credit(first, 1)
 		case 2:
-			a.credit(a.key(evs[tps[0]]), 0.5)
-			a.credit(a.key(evs[tps[1]]), 0.5)
+			a.credit(first, 0.5)
+			a.credit(last, 0.5)
 		default:
-			a.credit(a.key(evs[tps[0]]), 0.4)
-			a.credit(a.key(evs[tps[n-1]]), 0.4)
-			for _, i := range tps[1 : n-1] {
-				a.credit(a.key(evs[i]), 0.2/float64(n-2))
-			}
+			a.credit(first, 0.4)
+			a.credit(last, 0.4)
+			w.spreadByKey(w.lo+1, w.hi-1, 0.2/float64(n-2), first, last)
 		}
 	}
 }
