@@ -119,7 +119,8 @@ type Erased struct {
 	keys  map[string]bool // erased graph keys
 	types []string        // the erased keys' types
 	canon map[string]bool // canonical forms of every erased value
-	// needles are searched for inside strings, canonical, longest first.
+	// needles are searched for inside strings, canonical and case-folded
+	// (foldCase), longest first.
 	needles []string
 	// personal holds the field names (folded, see fieldName) under which
 	// a short value is matched too.
@@ -158,7 +159,7 @@ func NewErased(n *Normalizer, idents []Identifier) *Erased {
 		}
 		x.canon[c] = true
 		if utf8.RuneCountInString(c) >= minNeedle {
-			needles[c] = true
+			needles[foldCase(c)] = true
 		}
 	}
 	var addNested func(v any)
@@ -183,7 +184,7 @@ func NewErased(n *Normalizer, idents []Identifier) *Erased {
 		if !slices.Contains(x.types, id.Type) {
 			x.types = append(x.types, id.Type)
 		}
-		needles[canonical(id.Key)] = true
+		needles[foldCase(canonical(id.Key))] = true
 		add(id.Value)
 		for name, tv := range id.Traits {
 			if !x.personal[fieldName(name)] {
@@ -297,22 +298,47 @@ func (x *Erased) MatchField(field string, v any) bool {
 }
 
 // ScrubText replaces every erased key, and every erased value of at least
-// minNeedle runes, found in s by ErasedText. The search ignores case and
-// folds runs of spaces, as canonical does; s is returned unchanged when
-// nothing is found.
+// minNeedle runes, found in s by ErasedText. The search reads s in the
+// canonical form the needles are in (compatibility composition, lowercase,
+// runs of spaces folded), so a value is found however either was written:
+// decomposed (e and a combining diaeresis) or composed, in capitals or in
+// compatibility characters (fullwidth letters). A match replaces the
+// whole characters of s it came from, with their combining marks; s is
+// returned unchanged when nothing is found.
 func (x *Erased) ScrubText(s string) string {
 	if x.Empty() || s == "" {
 		return s
 	}
 	out, found := s, false
+	f := foldText(out)
 	for _, n := range x.needles {
-		for {
-			i, j := findFold(out, n)
+		if !strings.Contains(f.text, n) {
+			continue
+		}
+		var b strings.Builder
+		last := 0 // the end in out of what is written to b
+		for at := 0; ; {
+			i := strings.Index(f.text[at:], n)
 			if i < 0 {
 				break
 			}
-			out, found = out[:i]+ErasedText+out[j:], true
+			i += at
+			from, to := f.from[i], f.to[i+len(n)-1]
+			at = i + len(n)
+			if from < last {
+				// The match begins in characters the one before replaced
+				// (one that folds into several, such as "ﬃ"): the two
+				// are one.
+				last = max(last, to)
+				continue
+			}
+			b.WriteString(out[last:from])
+			b.WriteString(ErasedText)
+			last = to
 		}
+		b.WriteString(out[last:])
+		out, found = b.String(), true
+		f = foldText(out)
 	}
 	if !found {
 		return s
@@ -320,47 +346,65 @@ func (x *Erased) ScrubText(s string) string {
 	return out
 }
 
-// findFold finds needle (canonical: lowercase, single spaces) in s,
-// ignoring case and treating any run of spaces in s as one, and returns
-// the byte offsets of the match in s, or -1, -1.
-func findFold(s, needle string) (int, int) {
-	for i := 0; i < len(s); {
-		if j := matchFoldAt(s, i, needle); j >= 0 {
-			return i, j
-		}
-		_, w := utf8.DecodeRuneInString(s[i:])
-		i += w
+// foldRune maps r to the least rune of its case-folding orbit, so that
+// two runes equal under Unicode case folding map to one: lowercasing
+// alone leaves a final sigma (ς) apart from σ, which a name in capitals
+// (Σ) lowercases to.
+func foldRune(r rune) rune {
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
 	}
-	return -1, -1
+	return m
 }
 
-// matchFoldAt reports where a match of needle starting at s[i] ends, or
-// -1.
-func matchFoldAt(s string, i int, needle string) int {
-	for _, nr := range needle {
-		if i >= len(s) {
-			return -1
-		}
-		r, w := utf8.DecodeRuneInString(s[i:])
-		if nr == ' ' {
-			if !unicode.IsSpace(r) {
-				return -1
-			}
-			for i < len(s) {
-				r, w = utf8.DecodeRuneInString(s[i:])
-				if !unicode.IsSpace(r) {
-					break
+// foldCase maps every rune of s with foldRune.
+func foldCase(s string) string { return strings.Map(foldRune, s) }
+
+// folded is a text in canonical form (as canonical gives it, though not
+// trimmed, and with foldRune's case folding), with, for each of its bytes, the bytes of the original text it
+// came from: from[i] to to[i], a whole normalization segment (a character
+// with its combining marks) or run of spaces.
+type folded struct {
+	text     string
+	from, to []int
+}
+
+// foldText returns s in canonical form, segment by segment, so that a
+// match in it can be mapped back to s.
+func foldText(s string) folded {
+	var f folded
+	var b strings.Builder
+	b.Grow(len(s))
+	f.from, f.to = make([]int, 0, len(s)), make([]int, 0, len(s))
+	space := false // the last byte written is a folded space
+	var it norm.Iter
+	it.InitString(norm.NFKC, s)
+	for !it.Done() {
+		start := it.Pos()
+		seg := strings.ToLower(string(it.Next()))
+		end := it.Pos()
+		for _, r := range seg {
+			if unicode.IsSpace(r) {
+				if space {
+					// The run goes on: its one space stands for all of it.
+					f.to[len(f.to)-1] = end
+					continue
 				}
-				i += w
+				space = true
+				b.WriteByte(' ')
+				f.from, f.to = append(f.from, start), append(f.to, end)
+				continue
 			}
-			continue
+			space = false
+			w, _ := b.WriteRune(foldRune(r))
+			for range w {
+				f.from, f.to = append(f.from, start), append(f.to, end)
+			}
 		}
-		if r != nr && unicode.ToLower(r) != nr && !strings.EqualFold(string(r), string(nr)) {
-			return -1
-		}
-		i += w
 	}
-	return i
+	f.text = b.String()
+	return f
 }
 
 // scrubField returns s, a free-text field of an event that stays (its

@@ -161,3 +161,32 @@ func TestErasedSparesShortValuesElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// An erased value is found inside a longer text whatever Unicode form
+// either is written in: a name sent decomposed (e and a combining
+// diaeresis, as some keyboards and systems send it) is found written
+// decomposed or composed, in capitals, or in compatibility characters
+// (fullwidth letters), and so is a name sent composed.
+func TestErasedScrubTextUnicodeForms(t *testing.T) {
+	n := NewNormalizer(DefaultRules())
+	for _, name := range []string{"Zoe\u0308 Quillfe\u0301ather", "Zo\u00eb Quillf\u00e9ather"} {
+		x := NewErased(n, []Identifier{{Key: "user_id:zq-1", Type: "user_id", Value: "zq-1", Traits: map[string]TraitValue{
+			"name": {Value: name}, "last_name": {Value: "Νικόλαος Παππάς"}}}})
+		for in, want := range map[string]string{
+			"met Zoe\u0308 Quillfe\u0301ather today":   "met [erased] today",
+			"met Zo\u00eb Quillf\u00e9ather today":     "met [erased] today",
+			"met ZOE\u0308  QUILLFE\u0301ATHER today":  "met [erased] today",
+			"met ZO\u00cb QUILLF\u00c9ATHER":           "met [erased]",
+			"met \uff3a\uff4f\u00eb Quillf\u00e9ather": "met [erased]",
+			"Zoe Quillfeather":                         "Zoe Quillfeather", // other letters
+			"Zoe\u0308 Quillfe\u0301athers":            "[erased]s",
+			// Case folded as Unicode does: Σ, σ and the final ς are one.
+			"Νικόλαος Παππάς and ΝΙΚΌΛΑΟΣ ΠΑΠΠΆΣ":                                                  "[erased] and [erased]",
+			"\u00e9t\u00e9 Zoe\u0308 Quillfe\u0301ather, \u00e9t\u00e9 Zo\u00eb Quillf\u00e9ather": "\u00e9t\u00e9 [erased], \u00e9t\u00e9 [erased]",
+		} {
+			if got := x.ScrubText(in); got != want {
+				t.Errorf("erased %q: ScrubText(%q) = %q, want %q", name, in, got, want)
+			}
+		}
+	}
+}
