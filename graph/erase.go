@@ -120,8 +120,10 @@ type Erased struct {
 	types []string        // the erased keys' types
 	canon map[string]bool // canonical forms of every erased value
 	// needles are searched for inside strings, canonical and case-folded
-	// (foldCase), longest first.
-	needles []string
+	// (foldCase), longest first; needleSet holds them as they are
+	// collected.
+	needles   []string
+	needleSet map[string]bool
 	// personal holds the field names (folded, see fieldName) under which
 	// a short value is matched too.
 	personal map[string]bool
@@ -130,7 +132,8 @@ type Erased struct {
 // NewErased collects the erased values of idents, identifiers about to be
 // erased: their keys and values, and the values of their personal traits
 // (for a trait holding an object or a list, such as an address, every
-// value in it of at least minNeedle runes).
+// value in it of at least minNeedle runes). The engine's erasure adds
+// those of the traits their events stored before (addTrait).
 func NewErased(n *Normalizer, idents []Identifier) *Erased {
 	x := &Erased{norm: n, keys: map[string]bool{}, canon: map[string]bool{}, personal: map[string]bool{}}
 	for _, t := range n.rules.PersonalData.Traits {
@@ -151,61 +154,76 @@ func NewErased(n *Normalizer, idents []Identifier) *Erased {
 	for _, id := range idents {
 		x.personal[fieldName(id.Type)] = true
 	}
-	needles := map[string]bool{}
-	add := func(v string) {
-		c := canonical(v)
-		if c == "" {
-			return
-		}
-		x.canon[c] = true
-		if utf8.RuneCountInString(c) >= minNeedle {
-			needles[foldCase(c)] = true
-		}
-	}
-	var addNested func(v any)
-	addNested = func(v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			for _, e := range t {
-				addNested(e)
-			}
-		case []any:
-			for _, e := range t {
-				addNested(e)
-			}
-		default:
-			if s, ok := scalarString(v); ok && utf8.RuneCountInString(canonical(s)) >= minNeedle {
-				add(s)
-			}
-		}
-	}
+	x.needleSet = map[string]bool{}
 	for _, id := range idents {
 		x.keys[id.Key] = true
 		if !slices.Contains(x.types, id.Type) {
 			x.types = append(x.types, id.Type)
 		}
-		needles[foldCase(canonical(id.Key))] = true
-		add(id.Value)
+		x.needleSet[foldCase(canonical(id.Key))] = true
+		x.add(id.Value)
 		for name, tv := range id.Traits {
-			if !x.personal[fieldName(name)] {
-				continue
-			}
-			if s, ok := scalarString(tv.Value); ok {
-				add(s)
-			} else {
-				addNested(tv.Value)
-			}
+			x.addTrait(name, tv.Value)
 		}
 	}
 	slices.Sort(x.types)
-	x.needles = slices.Collect(maps.Keys(needles))
+	x.sortNeedles()
+	return x
+}
+
+// add collects v, an erased value: matched whole, and searched for in
+// longer strings when it has at least minNeedle runes.
+func (x *Erased) add(v string) {
+	c := canonical(v)
+	if c == "" {
+		return
+	}
+	x.canon[c] = true
+	if utf8.RuneCountInString(c) >= minNeedle {
+		x.needleSet[foldCase(c)] = true
+	}
+}
+
+// addTrait collects the value of the trait name when it is a personal
+// one: a scalar as it is, and of an object or a list (an address) every
+// value in it of at least minNeedle runes.
+func (x *Erased) addTrait(name string, v any) {
+	if !x.personal[fieldName(name)] {
+		return
+	}
+	if s, ok := scalarString(v); ok {
+		x.add(s)
+		return
+	}
+	var nested func(v any)
+	nested = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for _, e := range t {
+				nested(e)
+			}
+		case []any:
+			for _, e := range t {
+				nested(e)
+			}
+		default:
+			if s, ok := scalarString(v); ok && utf8.RuneCountInString(canonical(s)) >= minNeedle {
+				x.add(s)
+			}
+		}
+	}
+	nested(v)
+}
+
+// sortNeedles sets needles from the values collected, longest first.
+func (x *Erased) sortNeedles() {
+	x.needles = slices.Collect(maps.Keys(x.needleSet))
 	slices.SortFunc(x.needles, func(a, b string) int {
 		if len(a) != len(b) {
 			return len(b) - len(a)
 		}
 		return strings.Compare(a, b)
 	})
-	return x
 }
 
 // fieldName folds a field name for the personal-field test: lowercase,
@@ -748,6 +766,23 @@ func (e *Engine) erase(ctx context.Context, tx Tx, idents []Identifier, also []s
 	for _, k := range also {
 		others[k] = true
 	}
+	// The traits an event stored on an erased identifier (its
+	// highest-priority one) were the person's when it came: a name or an
+	// address changed since is no longer a stored trait, but is still
+	// theirs wherever an event that stays names it.
+	for _, ev := range evs {
+		if len(ev.Traits) == 0 {
+			continue
+		}
+		ks := slices.Clone(ev.Keys)
+		e.norm.SortByPriority(ks)
+		if len(ks) > 0 && erased[ks[0]] {
+			for name, v := range ev.Traits {
+				x.Erased.addTrait(name, v)
+			}
+		}
+	}
+	x.Erased.sortNeedles()
 	var sharedEvs []Event
 	carried := make(map[string]bool, len(evs))
 	for _, ev := range evs {
