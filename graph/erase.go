@@ -358,10 +358,95 @@ func (x *Erased) ScrubText(s string) string {
 		out, found = b.String(), true
 		f = foldText(out)
 	}
+	if o, ok := x.scrubPhones(out); ok {
+		out, found = o, true
+	}
 	if !found {
 		return s
 	}
 	return out
+}
+
+// phoneSeparators may stand between the digit groups of a phone number
+// written in a text: "(415) 555-0167", "415.555.0167", "+1/415 555 0167".
+const phoneSeparators = " -.()/"
+
+// scrubPhones replaces by ErasedText every number in s that the phone
+// normalization reads as an erased phone, however it is written there
+// (national or international, with spaces, dashes, dots or brackets), and
+// reports whether it replaced any. A number is a run of digit groups
+// joined by at most three separators, with a '+' or '(' just before it;
+// of each run, the longest part that is an erased phone is replaced, and
+// the rest searched again.
+func (x *Erased) scrubPhones(s string) (string, bool) {
+	// Every way of writing a number ends with its last seven digits:
+	// only a run that ends so is read as a phone.
+	tails := map[string]bool{}
+	for k := range x.keys {
+		if r := SplitKey(k); r.Type == TypePhone && len(r.Value) > 7 {
+			tails[r.Value[len(r.Value)-7:]] = true
+		}
+	}
+	if len(tails) == 0 {
+		return s, false
+	}
+	type group struct{ i, j int }
+	var groups []group
+	for i := 0; i < len(s); {
+		if s[i] < '0' || s[i] > '9' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		groups = append(groups, group{i, j})
+		i = j
+	}
+	joined := func(a, b group) bool {
+		gap := s[a.j:b.i]
+		return len(gap) <= 3 && strings.Trim(gap, phoneSeparators) == ""
+	}
+	var b strings.Builder
+	last, found := 0, false
+	for a := 0; a < len(groups); a++ {
+		// The groups from a that a number of at most 17 digits can span.
+		var digits []byte
+		var ends []int // digits[:ends[k]] are those of groups a..a+k
+		for z := a; z < len(groups) && (z == a || joined(groups[z-1], groups[z])); z++ {
+			digits = append(digits, s[groups[z].i:groups[z].j]...)
+			if len(digits) > 17 {
+				break
+			}
+			ends = append(ends, len(digits))
+		}
+		for k := len(ends) - 1; k >= 0; k-- {
+			d := digits[:ends[k]]
+			if len(d) < 7 || !tails[string(d[len(d)-7:])] {
+				continue
+			}
+			z := a + k
+			from := groups[a].i
+			for from > last && from > groups[a].i-2 && (s[from-1] == '+' || s[from-1] == '(') {
+				from--
+			}
+			n, why := x.norm.Normalize(IdentifierRef{Type: TypePhone, Value: s[from:groups[z].j]})
+			if why != "" || !x.keys[n.Key()] {
+				continue
+			}
+			b.WriteString(s[last:from])
+			b.WriteString(ErasedText)
+			last, found = groups[z].j, true
+			a = z
+			break
+		}
+	}
+	if !found {
+		return s, false
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
 }
 
 // foldRune maps r to the least rune of its case-folding orbit, so that

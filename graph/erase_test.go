@@ -190,3 +190,26 @@ func TestErasedScrubTextUnicodeForms(t *testing.T) {
 		}
 	}
 }
+
+// An erased phone is found inside a longer text however the number is
+// written there, as its own normalization reads it: national or
+// international, with spaces, dashes, dots or brackets. Other numbers,
+// and the text around it, stay.
+func TestErasedScrubTextPhoneFormats(t *testing.T) {
+	x := annErased() // phone +14155550167, default region US
+	for in, want := range map[string]string{
+		"call (415) 555-0167 today":        "call [erased] today",
+		"call 415.555.0167":                "call [erased]",
+		"tel:+1-415-555-0167, after 6":     "tel:[erased], after 6",
+		"(415) 555 0167 or (415) 555-0168": "[erased] or (415) 555-0168",
+		"order 4155550167x2":               "order [erased]x2",
+		"+1 (415) 555-0167":                "[erased]",
+		"order 4155550168 of 2026-01-01":   "order 4155550168 of 2026-01-01",
+		"415 555 0168 415 555 0167":        "415 555 0168 [erased]",
+		"no number here, 12 items at 3.50": "no number here, 12 items at 3.50",
+	} {
+		if got := x.ScrubText(in); got != want {
+			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
