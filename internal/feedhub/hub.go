@@ -62,8 +62,8 @@ type Stats struct {
 	Active int
 	// SlowClosed counts the subscribers closed with ErrSlow.
 	SlowClosed uint64
-	// Last is the Seq of the last entry the tailer fanned out, or skipped
-	// to while nobody listened.
+	// Last is the Seq of the last entry the tailer fanned out, or the
+	// head a subscription found on beginning while nobody listened.
 	Last uint64
 }
 
@@ -212,24 +212,16 @@ func (h *Hub) tail() {
 	}
 }
 
-// read fans out the entries after h.last. With nobody subscribed it only
-// moves h.last to the store's head.
+// read fans out the entries after h.last. With nobody subscribed it reads
+// nothing: a subscription that begins later reads the head then
+// (catchUp), so following the head while nobody listens would only cost
+// the store a query every poll (on Neo4j a round trip, ten a second by
+// default, from every replica).
 func (h *Hub) read(ctx context.Context) error {
 	h.mu.Lock()
 	idle, last := len(h.subs) == 0, h.last
 	h.mu.Unlock()
 	if idle {
-		head, err := h.feed.FeedHead(ctx)
-		if err != nil {
-			return err
-		}
-		h.mu.Lock()
-		// A subscriber that registered meanwhile starts at or after the
-		// old h.last: skipping past it would lose its entries.
-		if len(h.subs) == 0 {
-			h.last = max(h.last, head)
-		}
-		h.mu.Unlock()
 		return nil
 	}
 	for {

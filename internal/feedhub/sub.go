@@ -108,6 +108,7 @@ func (h *Hub) catchUp(s *Sub) {
 		case <-ctx.Done():
 		}
 	}()
+	h.skipIdle(ctx)
 	for {
 		h.mu.Lock()
 		switch {
@@ -169,6 +170,31 @@ func (h *Hub) catchUp(s *Sub) {
 		s.pos = pos
 		h.mu.Unlock()
 	}
+}
+
+// skipIdle moves h.last to the store's head while nobody is registered:
+// the tailer reads nothing then (read), so h.last may be far behind, and
+// a subscription would otherwise take every entry committed since from
+// the tailer, past its buffer (ErrSlow), rather than at the store's pace
+// here. With a subscriber registered h.last stays: skipping past it would
+// lose that subscriber's entries. A head that cannot be read leaves h.last
+// as it is; the catch-up then reads from the store, or fails, as before.
+func (h *Hub) skipIdle(ctx context.Context) {
+	h.mu.Lock()
+	idle := len(h.subs) == 0
+	h.mu.Unlock()
+	if !idle {
+		return
+	}
+	head, err := h.feed.FeedHead(ctx)
+	if err != nil {
+		return
+	}
+	h.mu.Lock()
+	if len(h.subs) == 0 {
+		h.last = max(h.last, head)
+	}
+	h.mu.Unlock()
 }
 
 // stopCatchUp ends s, still catching up, with reason, unless it is
