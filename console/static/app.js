@@ -1392,7 +1392,15 @@
             h("p", { "class": "note", text: "No audience has the id " + which + " (it may have been deleted)." }),
             h("a", { href: "#/audiences/new", text: "New audience" }));
         })
-        .catch(function (e) { add(editor, errBox(e.message)); });
+        .catch(function (e) {
+          if (e.status === 401) return; // signOut has drawn the sign-in page
+          // The API does not repeat the id it refuses: the card names what
+          // the address asks, as for an audience that is not there.
+          clear(editor);
+          add(editor, h("h2", { id: "h-builder", text: "No such audience" }),
+            errBox("Audience " + which + ": " + e.message),
+            h("a", { href: "#/audiences/new", text: "New audience" }));
+        });
     } else drawEditor(null);
 
     function loadList() {
@@ -1678,13 +1686,13 @@
   // ---- start -----------------------------------------------------------------
 
   function start() {
-    // A path-style link to a profile, /console/profile/{id} (the server
-    // answers this page for any path under /console/), stands for the
-    // profile's address in the console, which it becomes, in place
-    // (unless its hash names a page: that page). Another path shows the
-    // page its hash names, as before.
-    var path = /^\/console\/profile\/([^\/]+)\/?$/.exec(location.pathname);
-    if (path) history.replaceState(history.state, "", "/console/" + (parseHash().parts[0] ? location.hash : "#/profile/" + path[1]));
+    // A path-style link to a profile, /console/profile/{id}, or to an
+    // audience, /console/audiences/{id} (the server answers this page for
+    // any path under /console/), stands for its address in the console,
+    // which it becomes, in place (unless its hash names a page: that
+    // page). Another path shows the page its hash names, as before.
+    var path = /^\/console\/(profile|audiences)\/([^\/]+)\/?$/.exec(location.pathname);
+    if (path) history.replaceState(history.state, "", "/console/" + (parseHash().parts[0] ? location.hash : "#/" + path[1] + "/" + path[2]));
     if (entry() === null) history.replaceState({ at: 0 }, "");
     here = entry();
     fetch("/console/mode.json").then(function (r) { return r.json(); }).catch(function () { return { open: false }; }).then(function (m) {
