@@ -529,14 +529,15 @@
   // histories opened, the link explained) is kept in it as they go, so
   // that a redraw after a change puts them back there.
   function newPlace() {
-    return { journey: { types: "", channels: "", applied: { types: null, channels: null }, shown: 0 }, open: {}, edge: null, focus: null };
+    return { journey: { types: "", channels: "", applied: { types: null, channels: null }, shown: 0 }, open: {}, edge: null, link: null, focus: null };
   }
   // The place is kept in the page's address too, so that Back (or a
   // reload, or a link copied) shows the profile where the user left it:
-  // #/profile/{id}?types=track&channels=web,mobile&events=40&open=email,sms
+  // #/profile/{id}?types=track&channels=web,mobile&events=40&open=email,sms&link=1f2e3d4c
   // holds the journey's filter applied, the events loaded past the first
-  // 20, and the consent histories opened. The link explained is not
-  // kept there: it is named by identifiers' values.
+  // 20, the consent histories opened, and the link of the identity graph
+  // explained. Identifiers' values name a link: the address holds a tag
+  // of it (linkTag) instead, which names no value.
   function placeOf(q) {
     var place = newPlace(), j = place.journey;
     if (EVENT_TYPES.indexOf(q.types) >= 0) { j.types = q.types; j.applied.types = [q.types]; }
@@ -545,7 +546,16 @@
     var n = /^\d+$/.test(q.events || "") ? Number(q.events) : 0;
     j.shown = Math.min(500, n);
     (q.open || "").split(",").forEach(function (p) { if (p) place.open[p] = true; });
+    if (/^[0-9a-f]{8}$/.test(q.link || "")) place.link = q.link;
     return place;
+  }
+  // linkTag is a link's tag in an address: 32 bits of a hash (FNV-1a) of
+  // its ends and state, which tells a profile's links apart but cannot
+  // be read back into the identifiers' values.
+  function linkTag(e) {
+    var s = e.from + "\n" + e.to + "\n" + (e.rejected ? "1" : "0"), x = 0x811c9dc5;
+    for (var i = 0; i < s.length; i++) { x ^= s.charCodeAt(i); x = Math.imul(x, 16777619) >>> 0; }
+    return ("0000000" + x.toString(16)).slice(-8);
   }
   // markPlace writes the place of the profile page shown into its
   // address, in place (no new history entry, no redraw).
@@ -557,6 +567,7 @@
     if (j.shown > 20) q.push("events=" + j.shown);
     var open = Object.keys(place.open).filter(function (p) { return place.open[p]; }).sort();
     if (open.length) q.push("open=" + open.map(encodeURIComponent).join(","));
+    if (place.edge && place.edge.named) q.push("link=" + linkTag(place.edge));
     var hash = location.hash.split("?")[0] + (q.length ? "?" + q.join("&") : "");
     if (hash !== location.hash) history.replaceState(history.state, "", hash);
   }
@@ -776,7 +787,11 @@
 
     function showEdge(i) {
       var e = g.edges[i], a = refOf(nodeOf(e.from)), b = refOf(nodeOf(e.to));
-      place.edge = { from: e.from, to: e.to, rejected: e.rejected };
+      // Only a link whose ends are named is kept for a redraw or in the
+      // address: a masked identifier's id (n1, n2...) may name another
+      // one in the next answer.
+      place.edge = { from: e.from, to: e.to, rejected: e.rejected, named: !!(a && b) };
+      markPlace(place);
       if (box.cy) { box.cy.elements(":selected").unselect(); box.cy.getElementById("e" + i).select(); }
       clear(panel);
       add(panel, h("h3", { text: (e.rejected ? "Refused link" : "Link") + ": " + label(e.from) + " – " + label(e.to) }),
@@ -819,14 +834,18 @@
         }).catch(function (err) { clear(ex); add(ex, errBox(err.message)); });
     }
 
-    // The link explained before a redraw is explained again, where it is
-    // still there. Only a link whose ends are named: a masked identifier's
-    // id (n1, n2...) may name another one in the new answer.
-    var was = place.edge, again = -1;
-    if (was && refOf(nodeOf(was.from)) && refOf(nodeOf(was.to))) {
-      g.edges.forEach(function (e, i) { if (again < 0 && e.from === was.from && e.to === was.to && e.rejected === was.rejected) again = i; });
+    // The link explained before a redraw, or the one the address names
+    // (Back to the page, a reload), is explained again, where it is still
+    // there. Only a link whose ends are named (showEdge).
+    var was = place.edge && place.edge.named ? place.edge : null, tag = place.link, again = -1;
+    if (was || tag) {
+      g.edges.forEach(function (e, i) {
+        if (again >= 0 || !refOf(nodeOf(e.from)) || !refOf(nodeOf(e.to))) return;
+        if (was ? e.from === was.from && e.to === was.to && e.rejected === was.rejected : linkTag(e) === tag) again = i;
+      });
     }
     place.edge = null;
+    place.link = null;
     if (again >= 0) showEdge(again);
 
     // Drawn once the section is in the document, so it has a size.
