@@ -19,12 +19,7 @@ import (
 // condition, rather than sent as 0, which every profile meets: "ten"
 // once saved an audience of everyone.
 func TestEventCountMustBeAWholeNumber(t *testing.T) {
-	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
-	s.seed(t, keys["site"])
-	admin := keys["admin"]
-	tb := newTab(t, s)
-	tb.signIn(s.base, admin)
-	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
+	s, admin, tb := audienceEditor(t)
 	tb.setValue("#audience-form input[name=name]", "Frequent buyers")
 	tb.eval(`(function () { var k = document.querySelector("#audience-form .cond select"); k.value = "event"; k.dispatchEvent(new Event("change", { bubbles: true })); return true; })()`, nil)
 	tb.setValue("#audience-form .cond input", "Order Completed")

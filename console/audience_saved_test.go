@@ -61,10 +61,10 @@ func TestDoubleSaveCreatesOneAudience(t *testing.T) {
 	}
 }
 
-// newGoldAudience signs an admin in on the seeded store and fills the
-// editor of a new audience: named Gold, of the profiles whose plan is
-// gold, not yet saved.
-func newGoldAudience(t *testing.T) (*service, string, *tab) {
+// audienceEditor signs an admin (every scope) in on the seeded store and
+// opens the editor of a new audience. It returns the service, the admin's
+// key and the tab.
+func audienceEditor(t *testing.T) (*service, string, *tab) {
 	t.Helper()
 	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
 	s.seed(t, keys["site"])
@@ -72,6 +72,14 @@ func newGoldAudience(t *testing.T) (*service, string, *tab) {
 	tb := newTab(t, s)
 	tb.signIn(s.base, admin)
 	tb.run(chromedp.Navigate(s.base+"/console/#/audiences"), chromedp.WaitVisible("#audience-form", chromedp.ByQuery))
+	return s, admin, tb
+}
+
+// newGoldAudience is audienceEditor with the editor filled: named Gold,
+// of the profiles whose plan is gold, not yet saved.
+func newGoldAudience(t *testing.T) (*service, string, *tab) {
+	t.Helper()
+	s, admin, tb := audienceEditor(t)
 	tb.setValue("#audience-form input[name=name]", "Gold")
 	tb.setValue("#audience-form .cond input", "plan")
 	tb.setValue("#audience-form .cond input:not([spellcheck])", "gold")
