@@ -396,6 +396,8 @@
     dlg.addEventListener("close", function () { dlg.remove(); });
     document.body.appendChild(dlg);
     dlg.showModal();
+    // On Cancel, as confirmDialog without a field: Enter pressed at once
+    // loses nothing. Escape cancels too (the dialog's cancel, then close).
     stay.focus();
     return dlg;
   }
@@ -961,13 +963,13 @@
       var typedIn = typed ? h("input", { name: "confirm", autocomplete: "off", spellcheck: "false" }) : null;
       var err = h("div", { "aria-live": "assertive" });
       var dlg = h("dialog", { "aria-labelledby": "dlg-title" });
+      var cancel = h("button", { type: "button", value: "cancel", text: "Cancel", onclick: function () { dlg.close("cancel"); } });
       var form = h("form", { method: "dialog" },
         h("h2", { id: "dlg-title", text: title }), body, extra || null,
         noReason ? null : field("Reason (recorded in the audit log)", reason),
         typed ? field("Type " + typed + " to confirm", typedIn) : null, err,
         h("div", { "class": "row" },
-          h("button", { type: "submit", "class": "danger", value: "ok", text: okText }),
-          h("button", { type: "button", value: "cancel", text: "Cancel", onclick: function () { dlg.close("cancel"); } })));
+          h("button", { type: "submit", "class": "danger", value: "ok", text: okText }), cancel));
       form.addEventListener("submit", function (ev) {
         clear(err);
         if (!reason.value.trim()) { ev.preventDefault(); add(err, errBox("A reason is required.")); reason.focus(); return; }
@@ -982,7 +984,11 @@
       });
       document.body.appendChild(dlg);
       dlg.showModal();
-      (noReason ? (typedIn || form.querySelector("button")) : reason).focus();
+      // Its first field, in the order shown (the merge's identifier before
+      // the reason); a dialog with none starts on Cancel, as askToLeave
+      // does, so that Enter pressed at once destroys nothing. Escape
+      // cancels, and the browser gives focus back to what opened it.
+      (form.querySelector("input, select, textarea") || cancel).focus();
     });
   }
 
