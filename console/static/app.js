@@ -1035,19 +1035,27 @@
     var type = h("input", { list: "id-types-m", value: "email", name: "mtype" });
     var value = h("input", { name: "mvalue", spellcheck: "false" });
     var found = h("div", { "aria-live": "polite" });
-    var other = null;
+    // The profile to merge with is the one the last Find found, for the
+    // identifier the fields still hold: an edit of them forgets it, and
+    // the answer of an earlier Find (asked) is dropped.
+    var other = null, asked = 0;
+    function forget() { asked++; other = null; clear(found); }
+    type.addEventListener("input", forget);
+    value.addEventListener("input", forget);
     var find = h("button", {
       type: "button", text: "Find", onclick: function () {
-        clear(found); other = null;
+        forget();
+        var my = asked;
         gql("query Find($t: String!, $v: String!) { profileByIdentifier(type: $t, value: $v) { id size identifiers(first: 5) { type value } } }", { t: type.value.trim(), v: value.value })
           .then(must).then(function (d) {
+            if (my !== asked) return;
             var q = d.profileByIdentifier;
             if (!q) { add(found, h("p", { "class": "note", text: "No profile holds this identifier." })); return; }
             if (q.id === p.id) { add(found, h("p", { "class": "note", text: "That is this profile." })); return; }
             other = q;
             add(found, h("p", { "class": "ok" }, "Found ", h("span", { "class": "mono", text: q.id }), " (" + q.size + " identifiers: " +
               q.identifiers.map(function (i) { return i.type + ": " + i.value; }).join(", ") + ")."));
-          }).catch(function (e) { add(found, errBox(e.message)); });
+          }).catch(function (e) { if (my === asked) add(found, errBox(e.message)); });
       }
     });
     var extra = h("div", null, h("datalist", { id: "id-types-m" }, ID_TYPES.map(function (t) { return h("option", { value: t }); })),
