@@ -223,3 +223,40 @@ func TestLateFindDoesNotLeaveThePageShown(t *testing.T) {
 		t.Fatalf("after a late answer to Find the console went to %q, want to stay on #/audiences", h)
 	}
 }
+
+// A search by identifier answered after a later one is dropped: the
+// answer shown is the last Find's. An earlier Find answered late used to
+// take the user to the profile it found, away from the later Find's
+// answer ("No profile holds this identifier") they were reading.
+func TestEarlierFindDoesNotOverrideTheLater(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	tb := newTab(t, s)
+	tb.signIn(s.base, keys["admin"])
+	hd := holdRequests(tb)
+	tb.eval(`(function () {
+		var orig = Response.prototype.json;
+		Response.prototype.json = function () {
+			var p = orig.call(this);
+			p.then(function (b) {
+				if (b && b.data && b.data.profileByIdentifier) setTimeout(function () { window.findAnswered = true; }, 0);
+			}, function () {});
+			return p;
+		};
+		return true;
+	})()`, new(bool))
+	hd.hold("profileByIdentifier", "ann@example.com")
+	tb.setValue("#find-identifier input[name=type]", "email")
+	tb.setValue("#find-identifier input[name=value]", "ann@example.com")
+	tb.run(chromedp.Click("#find-identifier button[type=submit]", chromedp.ByQuery))
+	held := <-hd.held
+	// Corrected, and found again: no one.
+	tb.setValue("#find-identifier input[name=value]", "nobody@example.com")
+	tb.run(chromedp.Click("#find-identifier button[type=submit]", chromedp.ByQuery))
+	tb.waitJS("the later answer", `document.querySelector("#find-identifier ~ div .note")`)
+	hd.release(held)
+	tb.waitJS("the earlier answer handled", `window.findAnswered === true`)
+	if got := tb.text(`location.hash + " " + (document.querySelector("#find-identifier ~ div") || {}).textContent`); got != "#/search No profile holds this identifier." {
+		t.Fatalf("after the earlier Find's late answer the console shows %q, want the later Find's answer on #/search", got)
+	}
+}

@@ -432,6 +432,10 @@
     var type = h("input", { list: "id-types", value: mem.type, required: true, name: "type", oninput: function () { mem.type = type.value; } });
     var value = h("input", { required: true, name: "value", spellcheck: "false", value: mem.value, oninput: function () { mem.value = value.value; } });
     var out = h("div", { "aria-live": "polite" });
+    // Only the last Find is answered: an earlier one's answer that comes
+    // after it is dropped, rather than taking the user to the profile it
+    // found, away from the later answer.
+    var finds = 0;
     add(main, h("datalist", { id: "id-types" }, ID_TYPES.map(function (t) { return h("option", { value: t }); })));
     add(main, h("div", { "class": "grid" },
       h("section", { "class": "card", "aria-labelledby": "by-id" },
@@ -441,13 +445,13 @@
           onsubmit: function (ev) {
             ev.preventDefault();
             clear(out);
-            var at = shown; // an answer once the user has left this page takes them nowhere
+            var at = shown, my = ++finds; // an answer once the user has left this page takes them nowhere
             gql("query Find($t: String!, $v: String!) { profileByIdentifier(type: $t, value: $v) { id } }", { t: type.value.trim(), v: value.value })
               .then(must).then(function (d) {
-                if (at !== shown) return;
+                if (at !== shown || my !== finds) return;
                 if (d.profileByIdentifier) go("#/profile/" + encodeURIComponent(d.profileByIdentifier.id));
                 else add(out, h("p", { "class": "note", text: "No profile holds this identifier." }));
-              }).catch(function (e) { add(out, errBox(e.message)); });
+              }).catch(function (e) { if (at === shown && my === finds) add(out, errBox(e.message)); });
           }
         }, field("Type", type), field("Value", value), h("button", { type: "submit", "class": "primary", text: "Find" })),
         out)));
