@@ -1612,12 +1612,16 @@
     }
     var pid = h("input", { name: "profile", value: mem.pid || "", spellcheck: "false", "class": "mono", size: "30", oninput: function () { mem.pid = pid.value; } });
     var out = h("div", { "aria-live": "polite" });
+    // Each answer names the profile id it is for, as asked: the field may
+    // hold another by the time it comes, and the API does not repeat an
+    // id it refuses (it may be an email pasted by mistake).
     var exp = gate(h("button", { type: "button", text: "Download data export", onclick: function () {
       clear(out);
-      if (!pid.value.trim()) { add(out, errBox("Enter a profile id.")); return; }
-      exportProfile(pid.value.trim()).then(function (b) {
-        add(out, h("p", { "class": "ok", id: "export-done", text: "Downloaded profile-" + pid.value.trim() + ".ndjson (" + b.size + " bytes)." }));
-      }).catch(function (e) { add(out, errBox(e.message)); });
+      var id = pid.value.trim();
+      if (!id) { add(out, errBox("Enter a profile id.")); return; }
+      exportProfile(id).then(function (b) {
+        add(out, h("p", { "class": "ok", id: "export-done", text: "Downloaded profile-" + id + ".ndjson (" + b.size + " bytes)." }));
+      }).catch(function (e) { if (e.status !== 401) add(out, errBox("Profile " + id + ": " + e.message)); });
     } }), "privacy:read");
     var forget = gate(h("button", { type: "button", "class": "danger", text: "Forget this profile…", onclick: function () {
       clear(out);
@@ -1637,7 +1641,7 @@
                 }))));
               say("Forgotten. Receipt " + r.id + ".");
               loadReceipts();
-            }).catch(function (e) { add(out, errBox(e.message)); });
+            }).catch(function (e) { if (e.status !== 401) add(out, errBox("Profile " + id + ": " + e.message)); });
         });
     } }), "privacy:write");
     add(main, h("div", { "class": "grid" },
