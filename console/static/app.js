@@ -18,7 +18,7 @@
   // Session: the key, whether the server is open, and what is known of
   // the key's scopes (true held, false refused), from Query.viewer at
   // sign-in; a FORBIDDEN answer naming a scope also marks it refused.
-  var S = { key: null, open: false, scopes: {}, lastProfile: "", search: null, privacy: null };
+  var S = { key: null, open: false, scopes: {}, lastProfile: "", search: null, privacy: null, exportOpts: null };
   // Counters the browser tests and the figures in docs/BENCHMARKS.md read.
   var stats = { graphql: 0, views: [] };
   window.cdpConsoleStats = stats;
@@ -224,6 +224,7 @@
     S.lastProfile = "";
     S.search = null;
     S.privacy = null;
+    S.exportOpts = null;
     try {
       sessionStorage.removeItem(KEY);
       // GraphiQL's tabs and history in this tab hold the key in headers.
@@ -1458,8 +1459,13 @@
       more(null).then(function (ns) {
           clear(out);
           if (!ns.length) { add(out, h("p", { "class": "muted", text: "No audience is saved yet." })); return; }
-          var types = h("input", { value: "email,phone,user_id", name: "exportTypes", spellcheck: "false" });
-          var hashed = h("input", { type: "checkbox", name: "hashed" });
+          // The export options as the user set them, through the list's
+          // redraws (a save, a deletion) and their visits to the page,
+          // until they sign out: a redraw must not turn a hashed export
+          // of emails into a raw one of every type.
+          var opts = S.exportOpts || (S.exportOpts = { types: "email,phone,user_id", hashed: false });
+          var types = h("input", { value: opts.types, name: "exportTypes", spellcheck: "false", oninput: function () { opts.types = types.value; } });
+          var hashed = h("input", { type: "checkbox", name: "hashed", checked: opts.hashed, onchange: function () { opts.hashed = hashed.checked; } });
           add(out, h("div", { "class": "row" }, field("Export identifiers", types), field("Hashed (SHA-256)", hashed, "check")));
           add(out, table("Saved audiences", ["Name", "Size", "Purpose", "Recent changes", "Refreshed", ""], ns.map(function (a) {
             var ent = a.changes.nodes.filter(function (c) { return c.kind === "ENTERED"; }).length, ex = a.changes.nodes.length - ent;
