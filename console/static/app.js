@@ -1474,7 +1474,7 @@
               td(a.size), td(a.purpose || ""), td("+" + ent + " entered, −" + ex + " exited (last " + a.changes.nodes.length + ")"), td(fmt(a.refreshedAt)),
               h("td", null, h("div", { "class": "row" },
                 h("button", { type: "button", text: "Export CSV", "aria-label": "Export CSV: " + a.name, onclick: function () { exportAudience(a, types.value, hashed.checked, out); } }),
-                gate(h("button", { type: "button", "class": "danger", text: "Delete", "aria-label": "Delete " + a.name, onclick: function () { deleteAudience(a); } }), "audiences:write"))));
+                gate(h("button", { type: "button", "class": "danger", text: "Delete", "aria-label": "Delete " + a.name, onclick: function () { deleteAudience(a, out); } }), "audiences:write"))));
           })));
         }).catch(function (e) { clear(out); add(out, errBox(e.message)); });
     }
@@ -1490,13 +1490,17 @@
         if (old) old.remove();
         add(out, h("p", { "class": "ok", id: "export-result", "data-members": members || "", text: msg }));
       }).catch(function (e) {
-        var msg = e.status === 403 && !hashed ? e.message + " Raw values need pii:read; a hashed export does not." : e.message;
+        if (e.status === 401) return; // signOut has drawn the sign-in page
+        var msg = e.message;
+        if (e.status === 403 && !hashed && msg.indexOf("pii:read") < 0) msg = msg.replace(/\.?$/, ".") + " Raw values need pii:read; a hashed export does not.";
         var old = $("export-result");
         if (old) old.remove();
-        add(out, h("div", { "class": "error", id: "export-result", role: "alert", text: "Export failed: " + msg }));
+        add(out, h("div", { "class": "error", id: "export-result", role: "alert", text: "Export of " + a.name + " failed: " + msg }));
       });
     }
-    function deleteAudience(a) {
+    // deleteAudience deletes a listed audience; a refusal is said in the
+    // list (out), naming the audience, until the list is drawn again.
+    function deleteAudience(a, out) {
       confirmDialog("Delete audience " + a.name, h("p", { text: "Its members and its log are removed. This cannot be undone." }), "Delete", null, null, true)
         .then(function (reason) {
           if (!reason) return;
@@ -1510,7 +1514,13 @@
               if (a.id === which) { unsaved = null; go("#/audiences"); }
               else loadList();
             })
-            .catch(function (e) { say(e.message); });
+            .catch(function (e) {
+              if (e.status === 401) return; // signOut has drawn the sign-in page
+              say("Deleting " + a.name + " failed.");
+              var old = $("delete-result");
+              if (old) old.remove();
+              add(out, h("div", { "class": "error", id: "delete-result", role: "alert", text: "Deleting " + a.name + " failed: " + e.message }));
+            });
         });
     }
     function drawEditor(a) {
