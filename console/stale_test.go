@@ -260,3 +260,72 @@ func TestEarlierFindDoesNotOverrideTheLater(t *testing.T) {
 		t.Fatalf("after the earlier Find's late answer the console shows %q, want the later Find's answer on #/search", got)
 	}
 }
+
+// A correction (an unlink, a merge) answered after the user went on to
+// another page leaves them there: the unlink's answer used to draw the
+// profile over the page shown, the address naming another, and the
+// merge's took them to the merged profile.
+func TestLateCorrectionDoesNotLeaveThePageShown(t *testing.T) {
+	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
+	s.seed(t, keys["site"])
+	s.send(t, keys["site"], "identify", `{"anonymousId":"anon-eve","messageId":"e1","timestamp":"2026-11-06T10:00:00Z","traits":{"email":"eve@example.org"}}`)
+	admin := keys["admin"]
+	annID := s.profileID(t, admin, "email", "ann@example.com")
+	bobID := s.profileID(t, admin, "email", "bob@example.com")
+	tb := newTab(t, s)
+	tb.signIn(s.base, admin)
+	hd := holdRequests(tb)
+	tb.eval(`(function () {
+		var orig = Response.prototype.json;
+		Response.prototype.json = function () {
+			var p = orig.call(this);
+			p.then(function (b) {
+				if (b && b.data && (b.data.unlinkIdentifiers || b.data.mergeProfiles)) setTimeout(function () { window.corrected = true; }, 0);
+			}, function () {});
+			return p;
+		};
+		return true;
+	})()`, new(bool))
+	const onSearch = `location.hash + " " + (document.getElementById("find-identifier") ? "search" : "other") + " " + (document.getElementById("main").getAttribute("data-rendered") || "no profile")`
+
+	// Ann's anonymous id unlinked from her user id; the user goes to Search.
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
+	tb.waitJS("Ann's profile", `document.getElementById("main").getAttribute("data-rendered") === "`+annID+`"`)
+	edge := `(function () { var rows = document.querySelectorAll("tr[data-edge]"); for (var i = 0; i < rows.length; i++) {
+		var t = rows[i].innerText; if (t.indexOf("anon-ann") >= 0 && t.indexOf("u-ann") >= 0 && t.indexOf("refused") < 0) return rows[i]; } return null; })()`
+	tb.eval(edge+`.querySelector("button").click(); true`, new(bool))
+	tb.waitJS("the link explained", `document.querySelector("#explanation button")`)
+	tb.run(chromedp.Click("#explanation button", chromedp.ByQuery), chromedp.WaitVisible("dialog[open] textarea", chromedp.ByQuery))
+	tb.setValue("dialog[open] textarea", "support ticket 44")
+	hd.hold("unlinkIdentifiers")
+	tb.run(chromedp.Click(`dialog[open] button[value=ok]`, chromedp.ByQuery))
+	held := <-hd.held
+	tb.run(chromedp.Click(`a[data-nav=search]`, chromedp.ByQuery))
+	tb.waitJS("the search page", `document.getElementById("find-identifier")`)
+	hd.release(held)
+	tb.waitJS("the unlink answered", `window.corrected === true`)
+	if got := tb.text(onSearch); got != "#/search search no profile" {
+		t.Errorf("after the unlink's late answer the console shows %q, want Search as the user chose", got)
+	}
+
+	// Bob merged with Eve; the user goes to Search.
+	tb.eval(`window.corrected = false; true`, new(bool))
+	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + bobID))
+	tb.waitJS("Bob's profile", `document.getElementById("main").getAttribute("data-rendered") === "`+bobID+`"`)
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("#main button"), function (b) { return b.textContent.indexOf("Merge with another profile") === 0; }).click(); true`, new(bool))
+	tb.waitJS("the merge dialog", `document.querySelector("dialog[open] input[name=mvalue]")`)
+	tb.setValue("dialog[open] input[name=mvalue]", "eve@example.org")
+	tb.eval(`Array.prototype.find.call(document.querySelectorAll("dialog[open] button"), function (b) { return b.textContent === "Find"; }).click(); true`, new(bool))
+	tb.waitJS("Eve found", `document.querySelector("dialog[open] p.ok")`)
+	tb.setValue("dialog[open] textarea[name=reason]", "same person, ticket 45")
+	hd.hold("mergeProfiles")
+	tb.run(chromedp.Click(`dialog[open] button[value=ok]`, chromedp.ByQuery))
+	held = <-hd.held
+	tb.run(chromedp.Click(`a[data-nav=search]`, chromedp.ByQuery))
+	tb.waitJS("the search page", `document.getElementById("find-identifier")`)
+	hd.release(held)
+	tb.waitJS("the merge answered", `window.corrected === true`)
+	if got := tb.text(onSearch); got != "#/search search no profile" {
+		t.Errorf("after the merge's late answer the console shows %q, want Search as the user chose", got)
+	}
+}

@@ -997,6 +997,13 @@
     });
   }
 
+  // stillOn says whether the page a correction was asked from (at, the
+  // page number then) is still the one shown: its answer, once the user
+  // has gone on to another page (or signed out), only says how it went
+  // (say), rather than drawing the profile over that page or taking the
+  // user away from it.
+  function stillOn(at) { return at === shown; }
+
   function unlinkDialog(p, a, b) {
     confirmDialog("Unlink two identifiers",
       h("p", null, "Cut the link between ", h("code", { text: a.type + ":" + a.value }), " and ", h("code", { text: b.type + ":" + b.value }),
@@ -1004,17 +1011,20 @@
       .then(function (reason) {
         if (!reason) return;
         stopLive(); // this page redraws itself after the answer
+        var at = shown;
         gql("mutation Unlink($a: IdentifierInput!, $b: IdentifierInput!, $r: String!) { unlinkIdentifiers(a: $a, b: $b, reason: $r) { id size } }", { a: a, b: b, r: reason })
           .then(must).then(function (d) {
             var parts = d.unlinkIdentifiers || [];
             var msg = parts.length > 1 ? "Unlinked: the profile split into " + parts.map(function (x) { return x.id + " (" + x.size + " identifiers)"; }).join(" and ") + "."
               : "Unlinked: the identifiers are still joined through other links.";
             say(msg);
-            profilePage(p.id, msg);
+            // The page redraws only if it is still the one shown (stillOn).
+            if (stillOn(at)) profilePage(p.id, msg);
           }).catch(function (e) {
             // A refused key has signed out, with the reason: nothing to redraw.
             if (e.status === 401) return;
-            say(e.message); profilePage(p.id, "Unlink failed: " + e.message);
+            say(e.message);
+            if (stillOn(at)) profilePage(p.id, "Unlink failed: " + e.message);
           });
       });
   }
@@ -1025,11 +1035,13 @@
       .then(function (reason) {
         if (!reason) return;
         stopLive(); // this page redraws itself after the answer
+        var at = shown;
         gql("mutation Remove($t: String!, $v: String!, $r: String!) { removeIdentifier(type: $t, value: $v, reason: $r) { id size } }", { t: ref.type, v: ref.value, r: reason })
           .then(must).then(function (d) {
             var parts = d.removeIdentifier || [];
             var msg = "Removed. What remains: " + (parts.length ? parts.map(function (x) { return x.id + " (" + x.size + ")"; }).join(", ") : "nothing") + ".";
             say(msg);
+            if (!stillOn(at)) return;
             if (parts.length) profilePage(parts.some(function (x) { return x.id === p.id; }) ? p.id : parts[0].id, msg);
             else go("#/search");
           }).catch(function (e) { say(e.message); resumeLive(p.id); });
@@ -1073,11 +1085,12 @@
       .then(function (reason) {
         if (!reason || !other) return;
         stopLive();
+        var at = shown;
         gql("mutation Merge($ids: [ID!]!, $r: String!) { mergeProfiles(ids: $ids, reason: $r) { id size } }", { ids: [p.id, other.id], r: reason })
           .then(must).then(function (d) {
             var msg = "Merged into " + d.mergeProfiles.id + " (" + d.mergeProfiles.size + " identifiers).";
             say(msg);
-            go("#/profile/" + encodeURIComponent(d.mergeProfiles.id));
+            if (stillOn(at)) go("#/profile/" + encodeURIComponent(d.mergeProfiles.id));
           }).catch(function (e) { say(e.message); resumeLive(p.id); });
       });
   }
