@@ -1003,6 +1003,18 @@
   // (say), rather than drawing the profile over that page or taking the
   // user away from it.
   function stillOn(at) { return at === shown; }
+  // refused says on the profile page shown (under its heading) why a
+  // correction was refused, naming what it was for, until the page is
+  // drawn again, and follows the profile again (nothing changed).
+  function refused(id, msg) {
+    var main = $("main"), old = $("refused");
+    if (main.getAttribute("data-rendered") !== id) return;
+    if (old) old.remove();
+    var el = errBox(msg);
+    el.id = "refused";
+    main.querySelector("h1").after(el);
+    resumeLive(id);
+  }
 
   function unlinkDialog(p, a, b) {
     confirmDialog("Unlink two identifiers",
@@ -1044,7 +1056,11 @@
             if (!stillOn(at)) return;
             if (parts.length) profilePage(parts.some(function (x) { return x.id === p.id; }) ? p.id : parts[0].id, msg);
             else go("#/search");
-          }).catch(function (e) { say(e.message); resumeLive(p.id); });
+          }).catch(function (e) {
+            if (e.status === 401) return; // signOut has drawn the sign-in page
+            say(e.message);
+            if (stillOn(at)) refused(p.id, "Removing " + ref.type + ":" + ref.value + " failed: " + e.message);
+          });
       });
   }
 
@@ -1091,7 +1107,11 @@
             var msg = "Merged into " + d.mergeProfiles.id + " (" + d.mergeProfiles.size + " identifiers).";
             say(msg);
             if (stillOn(at)) go("#/profile/" + encodeURIComponent(d.mergeProfiles.id));
-          }).catch(function (e) { say(e.message); resumeLive(p.id); });
+          }).catch(function (e) {
+            if (e.status === 401) return; // signOut has drawn the sign-in page
+            say(e.message);
+            if (stillOn(at)) refused(p.id, "Merging with " + other.id + " failed: " + e.message);
+          });
       });
   }
 
