@@ -332,7 +332,7 @@
     closeDialogs();
     if (page === "profile" && r.parts[1]) profilePage(r.parts[1], null, placeOf(r.query));
     else if (page === "audiences") audiencesPage(r.parts[1]);
-    else if (page === "privacy") privacyPage(r.query.profile || "");
+    else if (page === "privacy") privacyPage(r.query.profile || "", r.query);
     else searchPage();
     $("main").focus({ preventScroll: true });
   }
@@ -1652,12 +1652,43 @@
   // same address, Back from a profile opened from the log included, until
   // they sign out. A page not kept starts with the profile the address
   // names, else the profile last opened.
-  function privacyPage(address) {
+  //
+  // The audit log's filter applied is in the address too, as its fields
+  // (#/privacy?profile=p_1&keyId=k_1&profileId=&action=forgetProfile&from=2026-11-01T00:00&to=),
+  // so that a reload or a link copied shows the log filtered as it was
+  // (its first page); an address naming another filter than the page
+  // kept applies that one.
+  var AUDIT_FIELDS = ["keyId", "profileId", "action", "from", "to"];
+  // iso is the UTC time a datetime-local value names, or null.
+  function iso(v) {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(v || "")) return null;
+    var d = new Date(v + "Z");
+    return isNaN(d.getTime()) ? null : d.toISOString();
+  }
+  function auditFilter(a) {
+    return { keyId: a.keyId.trim() || null, profileId: a.profileId.trim() || null, action: a.action.trim() || null, from: iso(a.from), to: iso(a.to) };
+  }
+  function privacyPage(address, q) {
     var main = view("Privacy");
+    var named = null;
+    if (AUDIT_FIELDS.some(function (k) { return q && q[k] !== undefined; })) {
+      named = {};
+      AUDIT_FIELDS.forEach(function (k) { named[k] = q[k] || ""; });
+      // A time that is not one (a link cut short, edited) is left out,
+      // as the field itself would.
+      ["from", "to"].forEach(function (k) { if (!iso(named[k])) named[k] = ""; });
+    }
     var mem = S.privacy && S.privacy.address === address ? S.privacy : null;
     if (!mem) {
       var profileId = address || S.lastProfile;
-      mem = S.privacy = { address: address, pid: profileId, fields: { profileId: profileId }, filter: null, cursors: [null], at: 0, rec: { cursors: [null], at: 0 } };
+      mem = S.privacy = { address: address, pid: profileId, fields: { profileId: profileId }, applied: null, filter: null, cursors: [null], at: 0, rec: { cursors: [null], at: 0 } };
+    }
+    if (named && JSON.stringify(named) !== JSON.stringify(mem.applied)) {
+      mem.fields = Object.assign({}, named);
+      mem.applied = named;
+      mem.filter = auditFilter(named);
+      mem.cursors = [null];
+      mem.at = 0;
     }
     var pid = h("input", { name: "profile", value: mem.pid || "", spellcheck: "false", "class": "mono", size: "30", oninput: function () { mem.pid = pid.value; } });
     var out = h("div", { "aria-live": "polite" });
@@ -1739,15 +1770,27 @@
     // the page asked for last is drawn: the answer for an earlier one
     // (Older, then Filter or Newer before it came) is dropped.
     var asked = 0;
-    function iso(v) { return v ? new Date(v + "Z").toISOString() : null; }
     function apply() {
       mem.cursors = [null];
-      mem.filter = { keyId: f.keyId.value.trim() || null, profileId: f.profileId.value.trim() || null, action: f.action.value.trim() || null, from: iso(f.from.value), to: iso(f.to.value) };
+      mem.applied = {};
+      AUDIT_FIELDS.forEach(function (k) { mem.applied[k] = f[k].value; });
+      mem.filter = auditFilter(mem.applied);
       page(0);
+    }
+    // marked writes the filter applied into the address, in place.
+    function marked() {
+      var qs = address ? ["profile=" + encodeURIComponent(address)] : [];
+      AUDIT_FIELDS.forEach(function (k) {
+        // An empty profile id is written: it is not the page's profile.
+        if (mem.applied[k] || k === "profileId") qs.push(k + "=" + encodeURIComponent(mem.applied[k]));
+      });
+      var hash = "#/privacy?" + qs.join("&");
+      if (hash !== location.hash) history.replaceState(history.state, "", hash);
     }
     function page(i) {
       var cursors = mem.cursors, my = ++asked;
       mem.at = i;
+      if (mem.applied) marked();
       gql("query Audit($after: String, $f: AuditFilter) { auditLog(first: 25, after: $after, filter: $f) { pageInfo { hasNextPage endCursor } nodes { id at keyId keyName action operationName profileIds profileCount reason outcome } } }",
         { after: cursors[i], f: mem.filter }).then(must).then(function (d) {
           if (my !== asked) return;
