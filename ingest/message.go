@@ -455,9 +455,12 @@ func externalIDs(v any) ([]graph.IdentifierRef, *MessageError) {
 		if !ok {
 			return nil, invalid("%s.type must be a string, not %s", path, jsonType(o["type"]))
 		}
-		t = strings.ToLower(strings.TrimSpace(t))
+		// Segment names some types with a dot (ios.idfa, android.id,
+		// android.push_token); identifier types hold none, so it is read
+		// as "_" (ios_idfa), rather than losing the message.
+		t = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(t)), ".", "_")
 		if !typeRe.MatchString(t) {
-			return nil, invalid("%s.type is not an identifier type: use lowercase letters, digits and _, starting with a letter (at most 64)", path)
+			return nil, invalid("%s.type is not an identifier type: use lowercase letters, digits, _ and ., starting with a letter (at most 64)", path)
 		}
 		id, _, e := idValue(o["id"], path+".id")
 		if e != nil {

@@ -59,6 +59,11 @@ func TestParseMessageIdentifiers(t *testing.T) {
 		{"externalIds of another collection than users are not the person's", `{"type":"track","event":"e","userId":"u4","context":{"externalIds":[
 			{"id":"acme","type":"group_id","collection":"accounts"},{"id":"cus_2","type":"crm_id","collection":" Users "},{"id":"c-3","type":"crm_id","collection":null}]}}`,
 			[]string{"crm_id=c-3", "crm_id=cus_2", "user_id=u4"}},
+		// Segment's own external id types hold a dot, which identifier
+		// types do not: read as "_", the message is kept.
+		{"Segment's dotted externalIds types", `{"type":"track","event":"e","context":{"externalIds":[
+			{"id":"6D92078A-8246-4BA4-AE5B-76104861E7DC","type":"ios.idfa","collection":"users","encoding":"none"},{"id":"tok-1","type":"Android.Push_Token"}]}}`,
+			[]string{"android_push_token=tok-1", "ios_idfa=6D92078A-8246-4BA4-AE5B-76104861E7DC"}},
 		{"group traits are not the person's", `{"type":"group","groupId":"g1","userId":"u3","traits":{"email":"team@x.com"}}`,
 			[]string{"user_id=u3"}},
 		{"track traits ignored, context traits used", `{"type":"track","event":"e","anonymousId":"a","traits":{"email":"no@x.com"},"context":{"traits":{"phone":"5550100"}}}`,
@@ -301,6 +306,7 @@ func TestParseMessageRejects(t *testing.T) {
 		{"group without groupId", `{"type":"group","userId":"u"}`, ingest.ReasonInvalidField, "groupId is required"},
 		{"externalIds object", `{"type":"track","event":"e","userId":"u","context":{"externalIds":{"id":"x"}}}`, ingest.ReasonInvalidField, "externalIds must be an array"},
 		{"externalIds bad type", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":"ga client"}]}}`, ingest.ReasonInvalidField, "externalIds[0].type"},
+		{"externalIds type starting with a dot", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":".idfa"}]}}`, ingest.ReasonInvalidField, "externalIds[0].type is not an identifier type"},
 		{"externalIds collection not a string", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":"crm_id","collection":7}]}}`, ingest.ReasonInvalidField, "externalIds[0].collection must be a string"},
 		{"only an account's externalIds", `{"type":"track","event":"e","context":{"externalIds":[{"id":"acme","type":"group_id","collection":"accounts"}]}}`, ingest.ReasonNoIdentifier, "carries no identifier"},
 		{"externalIds no id", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"type":"ga"}]}}`, ingest.ReasonInvalidField, "externalIds[0].id is missing"},
