@@ -83,12 +83,12 @@ func (g *Guard) Authenticate(ctx context.Context, authorization string) (p acces
 // revoked and not expired. It reads through the guard's cache, so a key
 // revoked on another replica is seen within CacheTTL of the read, and
 // takes no token of the key's rate limit. A store that cannot be read
-// keeps the key (the connection was authenticated; the next check
-// decides).
+// keeps the key until its expiry, which k holds (the connection was
+// authenticated; a revocation is seen at the next check that reads).
 func (g *Guard) StillUsable(ctx context.Context, k access.Key) bool {
 	cur, ok, err := g.keyByHash(ctx, k.Hash)
 	if err != nil {
-		return true
+		return k.Usable(g.now())
 	}
 	return ok && cur.ID == k.ID && cur.RevokedAt.IsZero() && cur.Usable(g.now())
 }
