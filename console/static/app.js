@@ -431,7 +431,7 @@
     // page, Back from a profile found included, until they sign out.
     var mem = S.search || (S.search = { type: "email", value: "", root: { kind: "group", op: "and", not: false, children: [blankCond("trait")] }, searched: null, cursors: [null], at: 0 });
     var type = h("input", { list: "id-types", value: mem.type, required: true, name: "type", oninput: function () { mem.type = type.value; } });
-    var value = h("input", { required: true, name: "value", spellcheck: "false", value: mem.value, oninput: function () { mem.value = value.value; } });
+    var value = h("input", { required: true, name: "value", autocomplete: "off", spellcheck: "false", value: mem.value, oninput: function () { mem.value = value.value; } });
     var out = h("div", { "aria-live": "polite" });
     // Only the last Find is answered: an earlier one's answer that comes
     // after it is dropped, rather than taking the user to the profile it
@@ -1066,7 +1066,7 @@
 
   function mergeDialog(p) {
     var type = h("input", { list: "id-types-m", value: "email", name: "mtype" });
-    var value = h("input", { name: "mvalue", spellcheck: "false" });
+    var value = h("input", { name: "mvalue", autocomplete: "off", spellcheck: "false" });
     var found = h("div", { "aria-live": "polite" });
     // The profile to merge with is the one the last Find found, for the
     // identifier the fields still hold: an edit of them forgets it, and
