@@ -198,23 +198,7 @@ func TestLateFindDoesNotLeaveThePageShown(t *testing.T) {
 	s.seed(t, keys["site"])
 	tb := newTab(t, s)
 	tb.signIn(s.base, keys["admin"])
-	hd := holdRequests(tb)
-	tb.eval(`(function () {
-		var orig = Response.prototype.json;
-		Response.prototype.json = function () {
-			var p = orig.call(this);
-			p.then(function (b) {
-				if (b && b.data && b.data.profileByIdentifier) setTimeout(function () { window.findAnswered = true; }, 0);
-			}, function () {});
-			return p;
-		};
-		return true;
-	})()`, new(bool))
-	hd.hold("profileByIdentifier", "ann@example.com")
-	tb.setValue("#find-identifier input[name=type]", "email")
-	tb.setValue("#find-identifier input[name=value]", "ann@example.com")
-	tb.run(chromedp.Click("#find-identifier button[type=submit]", chromedp.ByQuery))
-	held := <-hd.held
+	hd, held := findAnnHeld(tb)
 	tb.run(chromedp.Click(`a[data-nav=audiences]`, chromedp.ByQuery))
 	tb.waitJS("the audiences page", `document.getElementById("audience-form")`)
 	hd.release(held)
@@ -233,23 +217,7 @@ func TestEarlierFindDoesNotOverrideTheLater(t *testing.T) {
 	s.seed(t, keys["site"])
 	tb := newTab(t, s)
 	tb.signIn(s.base, keys["admin"])
-	hd := holdRequests(tb)
-	tb.eval(`(function () {
-		var orig = Response.prototype.json;
-		Response.prototype.json = function () {
-			var p = orig.call(this);
-			p.then(function (b) {
-				if (b && b.data && b.data.profileByIdentifier) setTimeout(function () { window.findAnswered = true; }, 0);
-			}, function () {});
-			return p;
-		};
-		return true;
-	})()`, new(bool))
-	hd.hold("profileByIdentifier", "ann@example.com")
-	tb.setValue("#find-identifier input[name=type]", "email")
-	tb.setValue("#find-identifier input[name=value]", "ann@example.com")
-	tb.run(chromedp.Click("#find-identifier button[type=submit]", chromedp.ByQuery))
-	held := <-hd.held
+	hd, held := findAnnHeld(tb)
 	// Corrected, and found again: no one.
 	tb.setValue("#find-identifier input[name=value]", "nobody@example.com")
 	tb.run(chromedp.Click("#find-identifier button[type=submit]", chromedp.ByQuery))
@@ -328,4 +296,27 @@ func TestLateCorrectionDoesNotLeaveThePageShown(t *testing.T) {
 	if got := tb.text(onSearch); got != "#/search search no profile" {
 		t.Errorf("after the merge's late answer the console shows %q, want Search as the user chose", got)
 	}
+}
+
+// findAnnHeld asks Search to find ann@example.com and holds the answer,
+// returned to be released; window.findAnswered turns true once the page
+// has read any profileByIdentifier answer.
+func findAnnHeld(tb *tab) (*holder, fetch.RequestID) {
+	hd := holdRequests(tb)
+	tb.eval(`(function () {
+		var orig = Response.prototype.json;
+		Response.prototype.json = function () {
+			var p = orig.call(this);
+			p.then(function (b) {
+				if (b && b.data && b.data.profileByIdentifier) setTimeout(function () { window.findAnswered = true; }, 0);
+			}, function () {});
+			return p;
+		};
+		return true;
+	})()`, new(bool))
+	hd.hold("profileByIdentifier", "ann@example.com")
+	tb.setValue("#find-identifier input[name=type]", "email")
+	tb.setValue("#find-identifier input[name=value]", "ann@example.com")
+	tb.run(chromedp.Click("#find-identifier button[type=submit]", chromedp.ByQuery))
+	return hd, <-hd.held
 }

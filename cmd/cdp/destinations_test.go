@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/idgraph/cdp/internal/storetest"
+	"github.com/idgraph/cdp/internal/testlog"
 )
 
 // hookReceiver is a webhook receiver on 127.0.0.1. While blocking, it
@@ -211,17 +213,8 @@ func webhooksSurviveKill(t *testing.T, dir string, env []string) {
 // lease: when the holder is killed mid-delivery, the other process takes
 // the destination over once the lease expires, and every event arrives.
 func TestWebhookLeaseMovesToTheOtherProcess(t *testing.T) {
-	storetest.OpenNeo4j(t)
-	cfg := storetest.Neo4jConfig()
-	env := []string{"NEO4J_URI=" + cfg.URI, "NEO4J_USER=" + cfg.User, "NEO4J_PASSWORD=" + cfg.Password, "CDP_DESTINATIONS_ALLOW_PRIVATE=true"}
-	rcv := newHookReceiver(t)
-	cmdA, addrA, _ := startServe(t, t.TempDir(), env...)
-	cmdB, addrB, _ := startServe(t, t.TempDir(), env...)
-	data := postGraphQL(t, addrA, `mutation($in: DestinationInput!) { createDestination(input: $in) { id } }`, map[string]any{
-		"in": map[string]any{"name": "two processes", "url": rcv.srv.URL, "secret": "two-process-secret-0123456789",
-			"kinds": []string{"EVENT_ADDED"}, "batchSize": 5},
-	})
-	destID := data["createDestination"].(map[string]any)["id"].(string)
+	pair := startLeasePair(t, 0, "two processes", 5)
+	rcv, cmdA, cmdB, addrB := pair.rcv, pair.cmd[0], pair.cmd[1], pair.addr[1]
 	const n = 12
 	var batch []map[string]any
 	for i := range n {
@@ -237,17 +230,9 @@ func TestWebhookLeaseMovesToTheOtherProcess(t *testing.T) {
 		t.Fatalf("batch: status %d", resp.StatusCode)
 	}
 	waitUntil(t, 60*time.Second, "the first delivery attempt", func() bool { seen, _ := rcv.state(); return len(seen) > 0 })
-	// The holder names its process id.
-	list := postGraphQL(t, addrA, `{ destinations(first: 5) { nodes { id leaseHolder } } }`, nil)
-	nodes := list["destinations"].(map[string]any)["nodes"].([]any)
-	holder, _ := nodes[0].(map[string]any)["leaseHolder"].(string)
 	victim, survivor := cmdA, "B"
-	switch {
-	case strings.Contains(holder, fmt.Sprintf("/%d/", cmdA.Process.Pid)):
-	case strings.Contains(holder, fmt.Sprintf("/%d/", cmdB.Process.Pid)):
+	if pair.holder(t) == 1 {
 		victim, survivor = cmdB, "A"
-	default:
-		t.Fatalf("destination %s is held by %q, neither process (pids %d, %d)", destID, holder, cmdA.Process.Pid, cmdB.Process.Pid)
 	}
 	if err := victim.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -278,4 +263,48 @@ func TestWebhookLeaseMovesToTheOtherProcess(t *testing.T) {
 			t.Errorf("event %s never arrived", m)
 		}
 	}
+}
+
+// leasePair is two cdp serve processes on one Neo4j sharing one webhook
+// destination of EVENT_ADDED, delivered to rcv.
+type leasePair struct {
+	rcv    *hookReceiver
+	cmd    [2]*exec.Cmd
+	addr   [2]string
+	logs   [2]*testlog.Buffer
+	destID string
+}
+
+// startLeasePair starts the two processes and creates the destination,
+// named name with batches of batchSize, through process via (0 or 1).
+func startLeasePair(t *testing.T, via int, name string, batchSize int) leasePair {
+	t.Helper()
+	storetest.OpenNeo4j(t)
+	cfg := storetest.Neo4jConfig()
+	env := []string{"NEO4J_URI=" + cfg.URI, "NEO4J_USER=" + cfg.User, "NEO4J_PASSWORD=" + cfg.Password, "CDP_DESTINATIONS_ALLOW_PRIVATE=true"}
+	p := leasePair{rcv: newHookReceiver(t)}
+	for i := range p.cmd {
+		p.cmd[i], p.addr[i], p.logs[i] = startServe(t, t.TempDir(), env...)
+	}
+	data := postGraphQL(t, p.addr[via], `mutation($in: DestinationInput!) { createDestination(input: $in) { id } }`, map[string]any{
+		"in": map[string]any{"name": name, "url": p.rcv.srv.URL, "secret": "lease-pair-secret-0123456789",
+			"kinds": []string{"EVENT_ADDED"}, "batchSize": batchSize},
+	})
+	p.destID = data["createDestination"].(map[string]any)["id"].(string)
+	return p
+}
+
+// holder returns which process (0 or 1) holds the destination's lease:
+// the holder names its process id.
+func (p leasePair) holder(t *testing.T) int {
+	t.Helper()
+	list := postGraphQL(t, p.addr[0], `{ destinations(first: 5) { nodes { id leaseHolder } } }`, nil)
+	holder, _ := list["destinations"].(map[string]any)["nodes"].([]any)[0].(map[string]any)["leaseHolder"].(string)
+	for i, c := range p.cmd {
+		if strings.Contains(holder, fmt.Sprintf("/%d/", c.Process.Pid)) {
+			return i
+		}
+	}
+	t.Fatalf("destination %s is held by %q, neither process (pids %d, %d)", p.destID, holder, p.cmd[0].Process.Pid, p.cmd[1].Process.Pid)
+	return -1
 }

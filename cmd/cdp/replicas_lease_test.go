@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/idgraph/cdp/internal/storetest"
 )
 
 // Two cdp serve processes on one Neo4j behind a load balancer that
@@ -20,17 +17,8 @@ import (
 // only request sent twice is the batch the kill cut short, under its own
 // delivery id, as DEPLOYMENT.md promises.
 func TestKilledLeaseHolderAlternatingReplicas(t *testing.T) {
-	storetest.OpenNeo4j(t)
-	cfg := storetest.Neo4jConfig()
-	env := []string{"NEO4J_URI=" + cfg.URI, "NEO4J_USER=" + cfg.User, "NEO4J_PASSWORD=" + cfg.Password, "CDP_DESTINATIONS_ALLOW_PRIVATE=true"}
-	rcv := newHookReceiver(t)
-	cmdA, addrA, logsA := startServe(t, t.TempDir(), env...)
-	cmdB, addrB, logsB := startServe(t, t.TempDir(), env...)
-	data := postGraphQL(t, addrB, `mutation($in: DestinationInput!) { createDestination(input: $in) { id } }`, map[string]any{
-		"in": map[string]any{"name": "alternating", "url": rcv.srv.URL, "secret": "alternating-secret-0123456789",
-			"kinds": []string{"EVENT_ADDED"}, "batchSize": 3},
-	})
-	destID := data["createDestination"].(map[string]any)["id"].(string)
+	pair := startLeasePair(t, 1, "alternating", 3)
+	rcv, cmdA, addrA, logsA, cmdB, addrB, logsB, destID := pair.rcv, pair.cmd[0], pair.addr[0], pair.logs[0], pair.cmd[1], pair.addr[1], pair.logs[1], pair.destID
 	trackVia := func(addr, msg string, i int) {
 		t.Helper()
 		body := fmt.Sprintf(`{"messageId":%q,"userId":"u%d","event":"Viewed"}`, msg, i%4)
@@ -50,15 +38,9 @@ func TestKilledLeaseHolderAlternatingReplicas(t *testing.T) {
 		trackVia([]string{addrA, addrB}[i%2], msg, i)
 	}
 	waitUntil(t, 60*time.Second, "the first delivery attempt", func() bool { seen, _ := rcv.state(); return len(seen) > 0 })
-	list := postGraphQL(t, addrA, `{ destinations(first: 5) { nodes { id leaseHolder } } }`, nil)
-	holder, _ := list["destinations"].(map[string]any)["nodes"].([]any)[0].(map[string]any)["leaseHolder"].(string)
 	victim, survivor := cmdA, addrB
-	switch {
-	case strings.Contains(holder, fmt.Sprintf("/%d/", cmdA.Process.Pid)):
-	case strings.Contains(holder, fmt.Sprintf("/%d/", cmdB.Process.Pid)):
+	if pair.holder(t) == 1 {
 		victim, survivor = cmdB, addrA
-	default:
-		t.Fatalf("destination %s is held by %q, neither process (pids %d, %d)", destID, holder, cmdA.Process.Pid, cmdB.Process.Pid)
 	}
 	if err := victim.Process.Kill(); err != nil {
 		t.Fatal(err)

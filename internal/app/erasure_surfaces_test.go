@@ -111,14 +111,8 @@ func TestForgetProfileReachesEverySurface(t *testing.T) {
 		// The keeper has evaluated her, and the destination holds her
 		// changes undelivered.
 		waitFor(t, "Zora in the audience", func() bool {
-			var p struct {
-				P struct {
-					Audiences []any          `json:"audiences"`
-					Computed  map[string]any `json:"computed"`
-				} `json:"profile"`
-			}
-			gqlData(t, dial, "", `{ profile(id: "`+zora+`") { audiences { since } computed } }`, &p)
-			return len(p.P.Audiences) == 1 && p.P.Computed["last_coupon"] != nil && p.P.Computed["first_note"] != nil
+			n, computed := audiencesAndComputed(t, dial, zora)
+			return n == 1 && computed["last_coupon"] != nil && computed["first_note"] != nil
 		})
 		// Every batch is a dead letter (one attempt, refused), so none is
 		// in flight while the erasure runs.
@@ -277,14 +271,8 @@ func TestForgetIdentifierReachesEverySurface(t *testing.T) {
 			proof: {text: "offers to zora.quill@example.org"}}) { id } }`, nil)
 		zora := profileIDOf(t, svc.Engine)("user_id", "u-zora-77")
 		waitFor(t, "Zora's computed traits", func() bool {
-			var p struct {
-				P struct {
-					Audiences []any          `json:"audiences"`
-					Computed  map[string]any `json:"computed"`
-				} `json:"profile"`
-			}
-			gqlData(t, dial, "", `{ profile(id: "`+zora+`") { audiences { since } computed } }`, &p)
-			return len(p.P.Audiences) == 1 && p.P.Computed["last_contact"] != nil && p.P.Computed["first_ref"] != nil
+			n, computed := audiencesAndComputed(t, dial, zora)
+			return n == 1 && computed["last_contact"] != nil && computed["first_ref"] != nil
 		})
 		const email = "zora.quill@example.org"
 		if got := leftovers(t, st, email); len(got) == 0 {
@@ -371,4 +359,18 @@ func TestDataExportHoldsEverythingSent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// audiencesAndComputed returns how many audiences profile id is in, and
+// its computed traits.
+func audiencesAndComputed(t *testing.T, dial string, id string) (int, map[string]any) {
+	t.Helper()
+	var p struct {
+		P struct {
+			Audiences []any          `json:"audiences"`
+			Computed  map[string]any `json:"computed"`
+		} `json:"profile"`
+	}
+	gqlData(t, dial, "", `{ profile(id: "`+id+`") { audiences { since } computed } }`, &p)
+	return len(p.P.Audiences), p.P.Computed
 }
