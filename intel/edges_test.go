@@ -20,9 +20,16 @@ type answers struct {
 	paths       func(q intel.PathsQuery) map[string]intel.PathsResult
 	attribution func(q intel.AttributionQuery) map[string]intel.AttributionResult
 	funnel      func(q intel.FunnelQuery) map[string]intel.FunnelResult
+	// The engines of the embedded store and of Neo4j, and the rules'
+	// priorities.
+	engE, engN *graph.Engine
+	prio       map[string]int
+	dprio      int
 }
 
-func onBothStores(t *testing.T, events []graph.Event) answers {
+// onBothStores stores events, in batches of at most batch (all at once
+// when 0), none of which may be rejected.
+func onBothStores(t *testing.T, events []graph.Event, batch int) answers {
 	t.Helper()
 	ctx := context.Background()
 	neo := storetest.OpenNeo4j(t)
@@ -31,15 +38,20 @@ func onBothStores(t *testing.T, events []graph.Event) answers {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = emb.Close(ctx) })
+	if batch <= 0 {
+		batch = max(1, len(events))
+	}
 	engE, engN := graph.NewEngine(emb, nil), graph.NewEngine(neo, nil)
 	for _, eng := range []*graph.Engine{engE, engN} {
-		res, err := eng.ApplyBatch(ctx, events)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res.Results {
-			if r.Status == graph.StatusRejected {
-				t.Fatalf("event %s rejected: %s", r.ID, r.Reason)
+		for i := 0; i < len(events); i += batch {
+			res, err := eng.ApplyBatch(ctx, events[i:min(len(events), i+batch)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res.Results {
+				if r.Status == graph.StatusRejected {
+					t.Fatalf("event %s rejected: %s", r.ID, r.Reason)
+				}
 			}
 		}
 	}
@@ -54,6 +66,7 @@ func onBothStores(t *testing.T, events []graph.Event) answers {
 		}
 	}
 	return answers{
+		engE: engE, engN: engN, prio: prio, dprio: dprio,
 		paths: func(q intel.PathsQuery) map[string]intel.PathsResult {
 			t.Helper()
 			p := intel.NewPaths(q)
@@ -102,7 +115,7 @@ func TestWindowBoundsFinerThanStoredTimes(t *testing.T) {
 	a := onBothStores(t, []graph.Event{
 		edgeEvent("w/1", "view", intel.T0),
 		edgeEvent("w/2", "buy", intel.T0.Add(time.Minute)),
-	})
+	}, 0)
 	half := intel.T0.Add(500 * time.Nanosecond)
 	for _, tc := range []struct {
 		w      intel.Window

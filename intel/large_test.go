@@ -1,7 +1,6 @@
 package intel_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"reflect"
@@ -10,9 +9,7 @@ import (
 
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
-	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/intel"
-	"github.com/idgraph/cdp/internal/storetest"
 )
 
 // largeEvents is one person's 420 events, three to a minute (event ids
@@ -68,40 +65,17 @@ func largeEvents() []graph.Event {
 // funnels as the naive reference does, and a few figures worked by hand
 // hold.
 func TestLargeProfileMatchesReference(t *testing.T) {
-	ctx := context.Background()
-	neo := storetest.OpenNeo4j(t)
-	emb, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close(ctx)
 	events := largeEvents()
-	engE, engN := graph.NewEngine(emb, nil), graph.NewEngine(neo, nil)
-	for _, eng := range []*graph.Engine{engE, engN} {
-		// Batches of 100: the merge happens in the second.
-		for i := 0; i < len(events); i += 100 {
-			if _, err := eng.ApplyBatch(ctx, events[i:min(len(events), i+100)]); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	parts := partition(t, engE)
-	if got := partition(t, engN); !reflect.DeepEqual(got, parts) {
+	// Batches of 100: the merge happens in the second.
+	ans := onBothStores(t, events, 100)
+	parts := partition(t, ans.engE)
+	if got := partition(t, ans.engN); !reflect.DeepEqual(got, parts) {
 		t.Fatalf("the stores' partitions differ:\nembedded %v\nneo4j    %v", parts, got)
 	}
 	if want := [][]string{{"anonymous_id:a1", "user_id:u1"}, {"user_id:u2"}}; !reflect.DeepEqual(parts, want) {
 		t.Fatalf("partition %v, want %v", parts, want)
 	}
-	prio, dprio := engE.Normalizer().Priorities()
-	scope := audience.FilterQuery{Now: intel.T0, Priorities: prio, DefaultPriority: dprio}
-	tls := refTimelines(events, parts, prio, dprio, false)
-	scan := func(from, to time.Time, add func([]graph.Event)) {
-		err := intel.ScanWith(ctx, emb, engE, intel.ScanOptions{From: from, To: to, Properties: true},
-			func(_ string, evs []graph.Event) error { add(evs); return nil })
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	tls := refTimelines(events, parts, ans.prio, ans.dprio, false)
 	// Bounds on minutes that hold events: from is in, to is out.
 	window := intel.Window{From: intel.T0.Add(20 * time.Minute), To: intel.T0.Add(120 * time.Minute)}
 
@@ -127,14 +101,7 @@ func TestLargeProfileMatchesReference(t *testing.T) {
 		if tc.hand >= 0 && n != tc.hand {
 			t.Fatalf("attribution %+v: the reference counts %d conversions, by hand %d", q, n, tc.hand)
 		}
-		a := intel.NewAttribution(q)
-		from, to := q.Events()
-		scan(from, to, a.Add)
-		got, err := neo.EvalAttribution(ctx, q, scope)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, r := range map[string]intel.AttributionResult{"embedded": a.Result(), "neo4j": got} {
+		for name, r := range ans.attribution(q) {
 			if r.Conversions != n || len(r.Credits) != len(want) {
 				t.Fatalf("attribution %+v on %s: %d conversions %+v, want %d and %v", q, name, r.Conversions, r.Credits, n, want)
 			}
@@ -163,14 +130,7 @@ func TestLargeProfileMatchesReference(t *testing.T) {
 		if tc.hand >= 0 && want.Starts != tc.hand {
 			t.Fatalf("paths %+v: the reference counts %d starts, by hand %d", q, want.Starts, tc.hand)
 		}
-		p := intel.NewPaths(q)
-		from, to := q.Events()
-		scan(from, to, p.Add)
-		got, err := neo.EvalPaths(ctx, q, scope)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, r := range map[string]intel.PathsResult{"embedded": {Starts: p.Starts(), Paths: p.Result()}, "neo4j": got} {
+		for name, r := range ans.paths(q) {
 			if fmt.Sprint(r) != fmt.Sprint(want) {
 				t.Fatalf("paths %+v on %s:\n got %v\nwant %v", q, name, r, want)
 			}
@@ -179,19 +139,12 @@ func TestLargeProfileMatchesReference(t *testing.T) {
 
 	q := intel.FunnelQuery{Steps: []intel.EventMatch{{Name: "login"}, {Name: "add"}, {Name: "buy"}}, Within: time.Hour, Window: window, ByChannel: true}
 	want := intel.RefFunnel(q, tls)
-	f := intel.NewFunnel(q)
-	from, to := q.Events()
-	scan(from, to, f.Add)
-	got, err := neo.EvalFunnel(ctx, q, scope)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// By hand: u1's login (minute 50), its next add (event 154, minute
 	// 51), its next purchase (event 159, minute 53).
 	if want.Steps[2].Count != 1 || *want.Steps[2].MedianSecondsFromPrevious != 120 {
 		t.Fatalf("the reference's funnel %s, want one purchase 120 s after its add", intel.Show(want))
 	}
-	for name, r := range map[string]intel.FunnelResult{"embedded": f.Result(), "neo4j": got} {
+	for name, r := range ans.funnel(q) {
 		if intel.Show(r) != intel.Show(want) || !reflect.DeepEqual(r, want) {
 			t.Fatalf("funnel on %s:\n got %s\nwant %s", name, intel.Show(r), intel.Show(want))
 		}
