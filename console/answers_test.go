@@ -121,9 +121,7 @@ func TestAllAudiencesAreListed(t *testing.T) {
 	admin := keys["admin"]
 	const n = 103
 	for i := 0; i < n; i++ {
-		var made struct{ CreateAudience struct{ ID string } }
-		s.gql(t, admin, `mutation($n:String!){createAudience(input:{name:$n,filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`,
-			map[string]any{"n": fmt.Sprintf("Audience %03d", i)}, &made)
+		s.goldAudience(t, admin, fmt.Sprintf("Audience %03d", i))
 	}
 	tb := newTab(t, s)
 	tb.signIn(s.base, admin)
@@ -292,9 +290,7 @@ func TestAuditOlderKeepsTheFilterApplied(t *testing.T) {
 	admin := keys["admin"]
 	s.send(t, keys["site"], "identify", `{"userId":"u-audit","messageId":"a1","timestamp":"2026-11-01T10:00:00Z","traits":{"email":"audit@example.com"}}`)
 	for i := 0; i < 3; i++ {
-		var made struct{ CreateAudience struct{ ID string } }
-		s.gql(t, admin, `mutation($n:String!){createAudience(input:{name:$n,filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`,
-			map[string]any{"n": fmt.Sprintf("Audience %d", i)}, &made)
+		s.goldAudience(t, admin, fmt.Sprintf("Audience %d", i))
 	}
 	const n = 31
 	// Each read of unmasked personal values is an audit entry.

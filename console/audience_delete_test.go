@@ -14,11 +14,7 @@ func TestDeletingAnotherAudienceKeepsTheEditor(t *testing.T) {
 	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
 	s.seed(t, keys["site"])
 	admin := keys["admin"]
-	create := func(name string) string {
-		var made struct{ CreateAudience struct{ ID string } }
-		s.gql(t, admin, `mutation($n:String!){createAudience(input:{name:$n,filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`, map[string]any{"n": name}, &made)
-		return made.CreateAudience.ID
-	}
+	create := func(name string) string { return s.goldAudience(t, admin, name) }
 	keep, drop := create("Keep"), create("Drop")
 	tb := newTab(t, s)
 	tb.signIn(s.base, admin)

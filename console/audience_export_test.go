@@ -17,11 +17,7 @@ func TestAudienceExportOptionsStay(t *testing.T) {
 	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
 	s.seed(t, keys["site"])
 	admin := keys["admin"]
-	create := func(name string) string {
-		var made struct{ CreateAudience struct{ ID string } }
-		s.gql(t, admin, `mutation($n:String!){createAudience(input:{name:$n,filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`, map[string]any{"n": name}, &made)
-		return made.CreateAudience.ID
-	}
+	create := func(name string) string { return s.goldAudience(t, admin, name) }
 	create("Keep")
 	drop := create("Drop")
 	tb := newTab(t, s)

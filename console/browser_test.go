@@ -168,6 +168,15 @@ func (s *service) send(t *testing.T, writeKey, typ, msg string) {
 	}
 }
 
+// goldAudience creates, with key, an audience named name of the profiles
+// whose plan is gold, and returns its id.
+func (s *service) goldAudience(t *testing.T, key, name string) string {
+	t.Helper()
+	var made struct{ CreateAudience struct{ ID string } }
+	s.gql(t, key, `mutation($n:String!){createAudience(input:{name:$n,filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`, map[string]any{"n": name}, &made)
+	return made.CreateAudience.ID
+}
+
 // gql asks the API directly, apart from the browser: the independent
 // expectation the console's answers are checked against.
 func (s *service) gql(t *testing.T, key, query string, vars map[string]any, out any) {

@@ -81,9 +81,7 @@ func TestLatePrivacyPagesAreNotDrawn(t *testing.T) {
 	s, keys := startService(t, map[string][]string{"admin": allScopes, "site": {"events:write"}})
 	admin := keys["admin"]
 	for i := 0; i < 3; i++ {
-		var made struct{ CreateAudience struct{ ID string } }
-		s.gql(t, admin, `mutation($n:String!){createAudience(input:{name:$n,filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`,
-			map[string]any{"n": fmt.Sprintf("Audience %d", i)}, &made)
+		s.goldAudience(t, admin, fmt.Sprintf("Audience %d", i))
 	}
 	s.send(t, keys["site"], "identify", `{"userId":"u-audit","messageId":"a1","timestamp":"2026-11-01T10:00:00Z","traits":{"email":"audit@example.com"}}`)
 	// Each read of unmasked personal values is an audit entry.
