@@ -56,7 +56,6 @@ func onBothStores(t *testing.T, events []graph.Event, batch int) answers {
 		}
 	}
 	prio, dprio := engE.Normalizer().Priorities()
-	scope := audience.FilterQuery{Now: intel.T0, Priorities: prio, DefaultPriority: dprio}
 	scan := func(from, to time.Time, add func([]graph.Event)) {
 		t.Helper()
 		err := intel.ScanWith(ctx, emb, engE, intel.ScanOptions{From: from, To: to, Properties: true},
@@ -65,41 +64,12 @@ func onBothStores(t *testing.T, events []graph.Event, batch int) answers {
 			t.Fatal(err)
 		}
 	}
+	both := bothStores{ctx: ctx, neo: neo, scope: audience.FilterQuery{Now: intel.T0, Priorities: prio, DefaultPriority: dprio}, scan: scan}
 	return answers{
 		engE: engE, engN: engN, prio: prio, dprio: dprio,
-		paths: func(q intel.PathsQuery) map[string]intel.PathsResult {
-			t.Helper()
-			p := intel.NewPaths(q)
-			from, to := q.Events()
-			scan(from, to, p.Add)
-			got, err := neo.EvalPaths(ctx, q, scope)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return map[string]intel.PathsResult{"embedded": {Starts: p.Starts(), Paths: p.Result()}, "neo4j": got}
-		},
-		attribution: func(q intel.AttributionQuery) map[string]intel.AttributionResult {
-			t.Helper()
-			a := intel.NewAttribution(q)
-			from, to := q.Events()
-			scan(from, to, a.Add)
-			got, err := neo.EvalAttribution(ctx, q, scope)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return map[string]intel.AttributionResult{"embedded": a.Result(), "neo4j": got}
-		},
-		funnel: func(q intel.FunnelQuery) map[string]intel.FunnelResult {
-			t.Helper()
-			f := intel.NewFunnel(q)
-			from, to := q.Events()
-			scan(from, to, f.Add)
-			got, err := neo.EvalFunnel(ctx, q, scope)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return map[string]intel.FunnelResult{"embedded": f.Result(), "neo4j": got}
-		},
+		paths:       func(q intel.PathsQuery) map[string]intel.PathsResult { return both.paths(t, q) },
+		attribution: func(q intel.AttributionQuery) map[string]intel.AttributionResult { return both.attribution(t, q) },
+		funnel:      func(q intel.FunnelQuery) map[string]intel.FunnelResult { return both.funnel(t, q) },
 	}
 }
 

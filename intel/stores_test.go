@@ -196,10 +196,11 @@ func TestQueriesMatchAcrossStores(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			both := bothStores{ctx: ctx, neo: neo, scope: scope, scan: scan}
 			for range 3 {
-				checkFunnel(t, ctx, neo, scope, tls, scan)
-				checkAttribution(t, ctx, neo, scope, tls, scan)
-				checkPaths(t, ctx, neo, scope, tls, scan)
+				checkFunnel(t, both, tls)
+				checkAttribution(t, both, tls)
+				checkPaths(t, both, tls)
 			}
 		})
 	})
@@ -207,7 +208,58 @@ func TestQueriesMatchAcrossStores(t *testing.T) {
 
 type scanFunc func(from, to time.Time, add func([]graph.Event))
 
-func checkFunnel(t *rapid.T, ctx context.Context, neo *neo4jstore.Store, scope audience.FilterQuery, tls [][]graph.Event, scan scanFunc) {
+// bothStores answers intel queries, by store name: the embedded store
+// through scan and the accumulators, Neo4j through its statements.
+type bothStores struct {
+	ctx   context.Context
+	neo   *neo4jstore.Store
+	scope audience.FilterQuery
+	scan  scanFunc
+}
+
+// fataler is what the answers need of a test: *testing.T or *rapid.T.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+func (b bothStores) paths(t fataler, q intel.PathsQuery) map[string]intel.PathsResult {
+	t.Helper()
+	p := intel.NewPaths(q)
+	from, to := q.Events()
+	b.scan(from, to, p.Add)
+	got, err := b.neo.EvalPaths(b.ctx, q, b.scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]intel.PathsResult{"embedded": {Starts: p.Starts(), Paths: p.Result()}, "neo4j": got}
+}
+
+func (b bothStores) attribution(t fataler, q intel.AttributionQuery) map[string]intel.AttributionResult {
+	t.Helper()
+	a := intel.NewAttribution(q)
+	from, to := q.Events()
+	b.scan(from, to, a.Add)
+	got, err := b.neo.EvalAttribution(b.ctx, q, b.scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]intel.AttributionResult{"embedded": a.Result(), "neo4j": got}
+}
+
+func (b bothStores) funnel(t fataler, q intel.FunnelQuery) map[string]intel.FunnelResult {
+	t.Helper()
+	f := intel.NewFunnel(q)
+	from, to := q.Events()
+	b.scan(from, to, f.Add)
+	got, err := b.neo.EvalFunnel(b.ctx, q, b.scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]intel.FunnelResult{"embedded": f.Result(), "neo4j": got}
+}
+
+func checkFunnel(t *rapid.T, both bothStores, tls [][]graph.Event) {
 	// Short spans, so that steps often fall on the deadline.
 	q := intel.FunnelQuery{Within: time.Duration(rapid.IntRange(1, 8).Draw(t, "within")) * time.Minute,
 		Window: intel.GenWindow(t), ByChannel: rapid.Bool().Draw(t, "byChannel")}
@@ -220,21 +272,14 @@ func checkFunnel(t *rapid.T, ctx context.Context, neo *neo4jstore.Store, scope a
 			want.Steps[i].ByChannel = nil
 		}
 	}
-	f := intel.NewFunnel(q)
-	from, to := q.Events()
-	scan(from, to, f.Add)
-	got, err := neo.EvalFunnel(ctx, q, scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, r := range map[string]intel.FunnelResult{"embedded": f.Result(), "neo4j": got} {
+	for name, r := range both.funnel(t, q) {
 		if intel.Show(r) != intel.Show(want) || !reflect.DeepEqual(r, want) {
 			t.Fatalf("funnel %+v on %s:\n got %s\nwant %s", q, name, intel.Show(r), intel.Show(want))
 		}
 	}
 }
 
-func checkAttribution(t *rapid.T, ctx context.Context, neo *neo4jstore.Store, scope audience.FilterQuery, tls [][]graph.Event, scan scanFunc) {
+func checkAttribution(t *rapid.T, both bothStores, tls [][]graph.Event) {
 	q := intel.AttributionQuery{
 		Conversion: intel.GenMatch(t, "conversion"),
 		Dimension:  rapid.SampledFrom([]intel.Dimension{intel.DimChannel, intel.DimSource, intel.DimCampaign, intel.DimEvent}).Draw(t, "dimension"),
@@ -248,14 +293,7 @@ func checkAttribution(t *rapid.T, ctx context.Context, neo *neo4jstore.Store, sc
 		q.Touchpoints = &m
 	}
 	n, want := intel.RefAttribution(q, tls)
-	a := intel.NewAttribution(q)
-	from, to := q.Events()
-	scan(from, to, a.Add)
-	got, err := neo.EvalAttribution(ctx, q, scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, r := range map[string]intel.AttributionResult{"embedded": a.Result(), "neo4j": got} {
+	for name, r := range both.attribution(t, q) {
 		if r.Conversions != n || len(r.Credits) != len(want) {
 			t.Fatalf("attribution %+v on %s: %d conversions %+v, want %d and %v", q, name, r.Conversions, r.Credits, n, want)
 		}
@@ -275,22 +313,14 @@ func checkAttribution(t *rapid.T, ctx context.Context, neo *neo4jstore.Store, sc
 	}
 }
 
-func checkPaths(t *rapid.T, ctx context.Context, neo *neo4jstore.Store, scope audience.FilterQuery, tls [][]graph.Event, scan scanFunc) {
+func checkPaths(t *rapid.T, both bothStores, tls [][]graph.Event) {
 	q := intel.PathsQuery{Start: intel.GenMatch(t, "start"), Depth: rapid.IntRange(1, 4).Draw(t, "depth"),
 		First: rapid.IntRange(1, 6).Draw(t, "first"), Window: intel.GenWindow(t)}
 	if rapid.Bool().Draw(t, "within") {
 		q.Within = time.Duration(rapid.IntRange(1, 20).Draw(t, "withinMinutes")) * time.Minute
 	}
 	want := refPathsResult(q, tls)
-	p := intel.NewPaths(q)
-	from, to := q.Events()
-	scan(from, to, p.Add)
-	emb := intel.PathsResult{Starts: p.Starts(), Paths: p.Result()}
-	got, err := neo.EvalPaths(ctx, q, scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, r := range map[string]intel.PathsResult{"embedded": emb, "neo4j": got} {
+	for name, r := range both.paths(t, q) {
 		if fmt.Sprint(r) != fmt.Sprint(want) {
 			t.Fatalf("paths %+v on %s:\n got %v\nwant %v", q, name, r, want)
 		}
