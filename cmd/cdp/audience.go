@@ -16,8 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/idgraph/cdp/audience"
 )
 
 const audienceUsage = `Usage:
@@ -98,7 +101,15 @@ func audienceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	case out == "":
 		return usagef("--out is required (a file, or - for standard output)")
 	}
+	if err := checkKeyFlag(key); err != nil {
+		return err
+	}
 	id := pos[0]
+	// The argument is not repeated: an email pasted for an id stays out of
+	// the message.
+	if !audience.ValidAudienceID(id) {
+		return usagef("the argument is not an audience id (seg_ followed by 32 lowercase hex digits); the audiences query lists them")
+	}
 	if format == "" {
 		format = "csv"
 		if l := strings.ToLower(out); strings.HasSuffix(l, ".ndjson") || strings.HasSuffix(l, ".jsonl") {
@@ -412,6 +423,18 @@ func (p *exportProgress) finish() {
 		_ = p.bar.Finish()
 		fmt.Fprintln(p.out)
 	}
+}
+
+// checkKeyFlag refuses, as bad usage, a --key (or CDP_API_KEY) that no
+// HTTP header can carry: one with a control character or a space, such as
+// the line break a key file ends with. The key is not repeated.
+func checkKeyFlag(key string) error {
+	for _, r := range key {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return usagef("--key (or CDP_API_KEY) holds a space or a control character, such as the line break at the end of a key file: give the key alone")
+		}
+	}
+	return nil
 }
 
 // callServer makes a request of a running server (base) to u with key as

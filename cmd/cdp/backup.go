@@ -27,7 +27,8 @@ from a running server (POST /admin/backup) while it goes on serving. The copy
 is the store's database file as of the request: "cdp restore" puts it in
 place, and "cdp serve --data-dir" opens it.
 
-The key needs keys:admin (no key is needed in open mode). FILE is written
+The key needs every scope, the copy holding all the data they guard (no
+key is needed in open mode). FILE is written
 under a temporary name beside it, with mode 0600 (it holds personal data),
 and renamed to FILE only once every byte has arrived and the file has been
 checked as a sound store file of a layout this build reads; a failed or
@@ -48,7 +49,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var force bool
 	fs := newFlagSet("backup", stderr, backupHelp)
 	fs.str(&server, "server", "CDP_SERVER", "http://127.0.0.1:8080", "base URL of the running server")
-	fs.str(&key, "key", "CDP_API_KEY", "", "API key with keys:admin")
+	fs.str(&key, "key", "CDP_API_KEY", "", "API key holding every scope")
 	fs.str(&out, "out", "", "", "file to write the backup to (required)")
 	fs.boolean(&force, "force", "", false, "replace FILE if it exists")
 	pos, err := parseKeysFlags(fs, args)
@@ -60,6 +61,9 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("unexpected argument %q: give the file with --out", pos[0])
 	case out == "" || out == "-":
 		return usagef("--out FILE is required (the backup is checked as a file before it is kept, so it is not written to standard output)")
+	}
+	if err := checkKeyFlag(key); err != nil {
+		return err
 	}
 	base, err := url.Parse(strings.TrimRight(server, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -107,7 +108,7 @@ func present(t *testing.T, st graph.Store, keys, events []string) (map[string]gr
 func TestBackupAndRestoreCommands(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		web := newTestKey(t, st, "site", "web", "events:write")
-		admin := newTestKey(t, st, "ops", "", "keys:admin")
+		admin := newTestKey(t, st, "ops", "", access.ScopeNames(access.AllScopes())...)
 		reader := newTestKey(t, st, "analyst", "", "profiles:read", "pii:read")
 		base, _, stop := startApp(t, st, -1)
 		outDir := t.TempDir()

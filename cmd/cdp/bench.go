@@ -99,8 +99,8 @@ func runBenchGen(args []string, stdout, stderr io.Writer) error {
 	if out == "" {
 		return usagef("--out is required: the folder to write events.ndjson, truth.csv and rules.json to")
 	}
-	if people < 1 || events < 0 || seed < 0 {
-		return usagef("--people must be at least 1, --events and --seed not negative (got %d, %d, %d)", people, events, seed)
+	if err := checkCounts(atLeast{"--people", people, 1}, atLeast{"--events", events, 0}, atLeast{"--seed", seed, 0}); err != nil {
+		return err
 	}
 	start := time.Now()
 	ds, err := bench.Generate(bench.GenConfig{People: people, Events: events, Seed: uint64(seed)})
@@ -189,20 +189,21 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 	}
-	if events < 1 || people < 0 || seed < 0 || clients < 1 || batch < 1 || lookups < 1 || mergeN < 0 || serverBatch < 1 || ingestRounds < 1 {
-		return usagef("--events, --clients, --batch, --server-batch, --ingest-rounds and --lookups must be at least 1; --people, --seed and --merge-n not negative")
+	if err := checkCounts(
+		atLeast{"--events", events, 1}, atLeast{"--people", people, 0}, atLeast{"--seed", seed, 0},
+		atLeast{"--clients", clients, 1}, atLeast{"--batch", batch, 1}, atLeast{"--lookups", lookups, 1},
+		atLeast{"--merge-n", mergeN, 0}, atLeast{"--server-batch", serverBatch, 1}, atLeast{"--ingest-rounds", ingestRounds, 1},
+		atLeast{"--erase-events", eraseEvents, 0}, atLeast{"--erase-rounds", eraseRounds, 1},
+		atLeast{"--suppression-hashes", supHashes, 0}, atLeast{"--suppression-events", supEvents, 0}, atLeast{"--suppression-rounds", supRounds, 1},
+		atLeast{"--audience-counts", audCounts, 0}, atLeast{"--audiences", audN, 0}, atLeast{"--computed-traits", ctN, 0},
+		atLeast{"--audience-events", audEvents, 0}, atLeast{"--audience-rounds", audRounds, 1},
+		atLeast{"--intel-events", intelEvents, 0},
+		atLeast{"--subscription-latencies", subLat, 0}, atLeast{"--subscription-rounds", subRounds, 0}, atLeast{"--subscription-events", subEvents, 0},
+	); err != nil {
+		return err
 	}
-	if eraseEvents < 0 || (eraseEvents > 0 && eraseEvents < bench.MinEraseEvents) || eraseRounds < 1 || supHashes < 0 || supEvents < 0 || supRounds < 1 {
-		return usagef("--erase-events must be 0 or at least %d, --suppression-hashes and --suppression-events not negative, --erase-rounds and --suppression-rounds at least 1", bench.MinEraseEvents)
-	}
-	if audCounts < 0 || audN < 0 || ctN < 0 || audEvents < 0 || audRounds < 1 {
-		return usagef("--audience-counts, --audiences, --computed-traits and --audience-events must not be negative, --audience-rounds at least 1")
-	}
-	if intelEvents < 0 {
-		return usagef("--intel-events must not be negative")
-	}
-	if subLat < 0 || subRounds < 0 || subEvents < 0 {
-		return usagef("--subscription-latencies, --subscription-rounds and --subscription-events must not be negative")
+	if eraseEvents > 0 && eraseEvents < bench.MinEraseEvents {
+		return usagef("--erase-events must be 0 or at least %d, got %d", bench.MinEraseEvents, eraseEvents)
 	}
 	if queueSize < clients*batch || queueSize < serverBatch {
 		return usagef("--queue-size %d must hold --clients × --batch (%d) and --server-batch (%d) events", queueSize, clients*batch, serverBatch)
@@ -265,6 +266,27 @@ func runBenchMeasure(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 		fmt.Fprintf(stdout, "%s\n", line)
+	}
+	return nil
+}
+
+// atLeast is a count flag and the least value it takes.
+type atLeast struct {
+	flag       string
+	value, min int
+}
+
+// checkCounts refuses the first count below its bound, naming that flag,
+// its bound and the value given.
+func checkCounts(cs ...atLeast) error {
+	for _, c := range cs {
+		if c.value >= c.min {
+			continue
+		}
+		if c.min == 0 {
+			return usagef("%s must not be negative, got %d", c.flag, c.value)
+		}
+		return usagef("%s must be at least %d, got %d", c.flag, c.min, c.value)
 	}
 	return nil
 }

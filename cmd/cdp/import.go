@@ -30,6 +30,10 @@ Example:
   cdp import --source crm --format csv --map user_id=customer_id \
     --map email=Email --map phone=Mobile --trait first_name=First crm.csv`
 
+// maxImportConcurrency bounds --concurrency: past a few requests in
+// flight the server's group commit, not the client, sets the pace.
+const maxImportConcurrency = 64
+
 // mappings is a repeatable NAME=COLUMN flag.
 type mappings []ingest.Mapping
 
@@ -66,7 +70,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.str(&cfg.TimestampColumn, "timestamp", "", "", "CSV column dating each row (ISO-8601); default: the time of import, and for a row with --consent the file's modification time")
 	fs.str(&rejectsPath, "rejects", "", "", "file for rejected rows (default FILE.rejects)")
 	fs.integer(&cfg.BatchSize, "batch", "", 200, "messages per request")
-	fs.integer(&cfg.Concurrency, "concurrency", "", 4, "requests in flight")
+	fs.integer(&cfg.Concurrency, "concurrency", "", 4, "requests in flight (1 to 64)")
 
 	// Flags may come before or after FILE.
 	var files []string
@@ -87,6 +91,21 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(files) != 1 {
 		fmt.Fprintf(stderr, "cdp import: give exactly one FILE (or - for standard input), got %d (run \"cdp import -h\")\n", len(files))
+		return 2
+	}
+	// The importer would take a value below 1 as its default without a word.
+	if cfg.BatchSize < 1 {
+		fmt.Fprintf(stderr, "cdp import: --batch must be at least 1, got %d\n", cfg.BatchSize)
+		return 2
+	}
+	if cfg.Concurrency < 1 {
+		fmt.Fprintf(stderr, "cdp import: --concurrency must be at least 1, got %d\n", cfg.Concurrency)
+		return 2
+	}
+	// Each request in flight has a slot made before a row is read: a huge
+	// value would take the machine's memory before anything is sent.
+	if cfg.Concurrency > maxImportConcurrency {
+		fmt.Fprintf(stderr, "cdp import: --concurrency must be at most %d, got %d\n", maxImportConcurrency, cfg.Concurrency)
 		return 2
 	}
 	path := files[0]

@@ -176,7 +176,7 @@ func startServe(t *testing.T, dataDir string, extraEnv ...string) (*exec.Cmd, st
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = pw.Close() })
 	select {
 	case addr := <-addrc:
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
 			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 				resp.Body.Close()
@@ -187,7 +187,7 @@ func startServe(t *testing.T, dataDir string, extraEnv ...string) (*exec.Cmd, st
 			time.Sleep(20 * time.Millisecond)
 		}
 		t.Fatalf("/healthz did not answer; logs:\n%s", logs.String())
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatalf("cdp serve did not start; logs:\n%s", logs.String())
 	}
 	return nil, "", nil
@@ -215,8 +215,11 @@ func TestServeHealthReadyAndLogs(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "go_goroutines") {
 		t.Fatalf("/metrics = %d", resp.StatusCode)
 	}
-	// One access log line per request, with id, method, path, status, duration.
-	deadline := time.Now().Add(5 * time.Second)
+	// One access log line per request, with id, method, path, status,
+	// duration. The process writes it after the answer, and this test
+	// reads it through a pipe: wait for it (a hang guard, not a timing
+	// assertion).
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, line := range strings.Split(logs.String(), "\n") {
 			var m map[string]any
@@ -269,6 +272,11 @@ func sigtermUnderLoad(t *testing.T, dir string, env []string, reopen func() grap
 		cut   []string
 	)
 	ctx, cancel := context.WithCancel(context.Background())
+	// The signal is sent once a batch has been acknowledged (and the load
+	// has gone on a while longer), so that the shutdown meets a server
+	// under load however slow the store is to take the first batches.
+	loaded := make(chan struct{})
+	var loadedOnce sync.Once
 	var wg sync.WaitGroup
 	for c := 0; c < 4; c++ {
 		wg.Add(1)
@@ -313,11 +321,19 @@ func sigtermUnderLoad(t *testing.T, dir string, env []string, reopen func() grap
 					mu.Lock()
 					acked = append(acked, ids...)
 					mu.Unlock()
+					loadedOnce.Do(func() { close(loaded) })
 				}
 			}
 		}(c)
 	}
-	time.Sleep(700 * time.Millisecond) // let load build up before the signal
+	select {
+	case <-loaded:
+	case <-time.After(60 * time.Second): // a safety net, not a timing assertion
+		cancel()
+		wg.Wait()
+		t.Fatalf("no batch was acknowledged in a minute of load; logs:\n%s", logs.String())
+	}
+	time.Sleep(700 * time.Millisecond) // more load, not a synchronization
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

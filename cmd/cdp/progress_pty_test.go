@@ -66,7 +66,7 @@ func TestExportProgressBarOnATerminal(t *testing.T) {
 	}
 }
 
-// readUntil reads the terminal's output until it holds want, or for 10 s,
+// readUntil reads the terminal's output until it holds want, or for a minute,
 // and returns what it read.
 func readUntil(reader *os.File, want string) string {
 	var out bytes.Buffer
@@ -84,7 +84,7 @@ func readUntil(reader *os.File, want string) string {
 	}()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		reader.Close() // ends the read
 		<-done
 	}

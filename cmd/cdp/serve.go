@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -133,14 +132,17 @@ func (s *storeFlags) openNeo4j(ctx context.Context, log zerolog.Logger) (*neo4js
 		return nil, usagef("--store-timeout must be positive, got %s", s.timeout)
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+	deadline := start.Add(s.timeout)
 	wait := 250 * time.Millisecond
 	// seen is the error of the last attempt the deadline did not cut
 	// short: what Neo4j answered says more than the timeout that ended
 	// the last attempt.
 	var seen error
 	for attempt := 1; ; attempt++ {
+		// The deadline bounds the wait for Neo4j to answer, not the
+		// schema and data migrations that follow (a large store's may
+		// take long); ctx, a signal, ends either.
+		cfg.ConnectDeadline = deadline
 		st, err := neo4jstore.Open(ctx, cfg)
 		if err == nil {
 			if attempt > 1 {
@@ -148,17 +150,17 @@ func (s *storeFlags) openNeo4j(ctx context.Context, log zerolog.Logger) (*neo4js
 			}
 			return st, nil
 		}
+		if ctx.Err() != nil {
+			return nil, err // interrupted
+		}
 		if graph.ErrorCode(err) != graph.EUNAVAILABLE {
 			return nil, err
 		}
-		if ctx.Err() == nil || seen == nil {
+		left := time.Until(deadline)
+		if left > 0 || seen == nil {
 			seen = err
 		}
-		left := s.timeout - time.Since(start)
-		if ctx.Err() != nil || left <= 0 {
-			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, err // interrupted
-			}
+		if left <= 0 {
 			return nil, fmt.Errorf("Neo4j did not answer within --store-timeout %s: %w", s.timeout, seen)
 		}
 		wait = min(wait, left)
@@ -267,8 +269,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.committers < 0 {
 		return usagef("--committers must not be negative, got %d", f.committers)
 	}
-	if f.batchSize < 1 || f.queueSize < f.batchSize || f.batchWait < 0 {
-		return usagef("--batch-size must be at least 1 and --queue-size at least --batch-size (got %d and %d)", f.batchSize, f.queueSize)
+	if f.batchSize < 1 {
+		return usagef("--batch-size must be at least 1, got %d", f.batchSize)
+	}
+	if f.queueSize < f.batchSize {
+		return usagef("--queue-size must be at least --batch-size (got %d and %d)", f.queueSize, f.batchSize)
+	}
+	if f.batchWait < 0 {
+		return usagef("--batch-wait must not be negative, got %s", f.batchWait)
 	}
 	if f.maxSelections < 1 || f.maxResponse < 1 {
 		return usagef("--max-selections and --max-response-bytes must be at least 1 (got %d and %d)", f.maxSelections, f.maxResponse)

@@ -27,7 +27,7 @@ func TestServeRefusesNonPositiveLimits(t *testing.T) {
 		{"--max-depth", "-3"},
 	} {
 		t.Run(c.flag+"="+c.value, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), c.flag+"="+c.value)
 			cmd.Env = cleanEnv()
@@ -41,7 +41,7 @@ func TestServeRefusesNonPositiveLimits(t *testing.T) {
 			var err error
 			select {
 			case err = <-done:
-			case <-time.After(20 * time.Second):
+			case <-time.After(60 * time.Second):
 				_ = cmd.Process.Kill()
 				<-done
 				t.Fatalf("cdp serve %s=%s started instead of refusing the value; stderr:\n%s", c.flag, c.value, stderr.String())

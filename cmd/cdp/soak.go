@@ -64,10 +64,21 @@ func runBenchSoak(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 	}
+	if duration <= 0 {
+		return usagef("--duration must be positive, got %s", duration)
+	}
+	if every <= 0 {
+		return usagef("--every must be positive, got %s", every)
+	}
 	// Written so that NaN fails too; Inf is no rate either.
-	if duration <= 0 || every <= 0 || !(rate > 0) || math.IsInf(rate, 0) || !(lookupRate >= 0) || math.IsInf(lookupRate, 0) ||
-		clients < 1 || batch < 1 || seed < 0 {
-		return usagef("--duration, --every and --rate must be positive (--rate and --lookup-rate finite numbers), --clients and --batch at least 1, --lookup-rate and --seed not negative")
+	if !(rate > 0) || math.IsInf(rate, 0) {
+		return usagef("--rate must be a positive finite number, got %v", rate)
+	}
+	if !(lookupRate >= 0) || math.IsInf(lookupRate, 0) {
+		return usagef("--lookup-rate must be a finite number of at least 0, got %v", lookupRate)
+	}
+	if err := checkCounts(atLeast{"--clients", clients, 1}, atLeast{"--batch", batch, 1}, atLeast{"--seed", seed, 0}); err != nil {
+		return err
 	}
 	log, err := newLogger(logLevel, "json", stderr)
 	if err != nil {

@@ -17,8 +17,9 @@ func TestSoakRefusesRatesThatAreNotNumbers(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append([]string{"bench", "soak", "--duration", "1s"}, args...), &out, &errOut)
-		if code != 2 || !strings.Contains(errOut.String(), "--rate") {
-			t.Errorf("bench soak %v: exit %d, stderr %q; want exit 2 naming --rate", args, code, errOut.String())
+		flag := args[len(args)-2] // the flag at fault, --rate or --lookup-rate
+		if code != 2 || !strings.Contains(errOut.String(), "cdp bench soak: "+flag+" ") {
+			t.Errorf("bench soak %v: exit %d, stderr %q; want exit 2 naming %s", args, code, errOut.String(), flag)
 		}
 	}
 }

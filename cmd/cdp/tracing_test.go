@@ -111,7 +111,7 @@ func tracesExported(t *testing.T, dbSystem string, storeEnv ...string) {
 		if err != nil {
 			t.Fatalf("cdp serve exited with %v; logs:\n%s", err, logs.String())
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatalf("cdp serve did not stop; logs:\n%s", logs.String())
 	}
 

@@ -13,6 +13,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/dump"
 )
 
 var _ graph.Backupper = (*Store)(nil)
@@ -165,7 +166,46 @@ func CheckFile(ctx context.Context, path string) (FileSummary, error) {
 	}
 	defer db.Close()
 	err = db.View(func(btx *bolt.Tx) error { return guarded(func() error { return check(ctx, btx, &sum) }) })
-	return sum, err
+	if err != nil || sum.Layout != LayoutVersion {
+		// An older layout's records are read by the upgrade, when Open
+		// runs it.
+		return sum, err
+	}
+	return sum, guarded(func() error { return decodeAll(ctx, db) })
+}
+
+// decodePage is how many records decodeAll reads at a time.
+const decodePage = 1000
+
+// decodeAll reads every record of db, a file of this build's layout, as
+// cdp copy reads a store (dump.Stream), so that a record whose pages are
+// sound but whose bytes are not (a length or a field changed) is found
+// now rather than when the server or a copy reads it. The error names the
+// kind of record, never its key or its value: the decoders' own errors
+// may quote an id.
+func decodeAll(ctx context.Context, db *bolt.DB) error {
+	st := &Store{db: db, wmu: make(chan struct{}, 1)}
+	cs, err := dump.NewStream(st)
+	if err != nil {
+		return err
+	}
+	for _, k := range cs.Kinds() {
+		after := ""
+		for {
+			b, err := cs.Page(ctx, k, after, decodePage)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("is damaged: a record of %s cannot be read", k)
+			}
+			if b.Next == "" {
+				break
+			}
+			after = b.Next
+		}
+	}
+	return nil
 }
 
 // check is CheckFile inside the file's read transaction.

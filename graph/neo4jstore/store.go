@@ -54,6 +54,11 @@ type Config struct {
 	// deletions left unfinished to the next Open without it. For a store
 	// opened only to be read and compared (cdp copy --verify-only).
 	NoWritesAtOpen bool
+	// ConnectDeadline, when set, bounds Open's wait for Neo4j to answer
+	// (the driver's connectivity check), and only that: the schema and
+	// data migrations that follow once it answers (which may take long on
+	// a large store) are bounded by Open's context alone.
+	ConnectDeadline time.Time
 }
 
 // Store is the Neo4j graph.Store. It holds one driver (one connection pool)
@@ -127,7 +132,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if s.db == "" {
 		s.db = DefaultDatabase
 	}
-	if err := driver.VerifyConnectivity(ctx); err != nil {
+	cctx := ctx
+	if !cfg.ConnectDeadline.IsZero() {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithDeadline(ctx, cfg.ConnectDeadline)
+		defer cancel()
+	}
+	if err := driver.VerifyConnectivity(cctx); err != nil {
 		_ = driver.Close(context.WithoutCancel(ctx))
 		var ne *neo4j.Neo4jError
 		if errors.As(err, &ne) && ne.HasSecurityCode() {
