@@ -65,7 +65,12 @@ func MaskPhone(v string) string {
 
 // Masker masks the personal values the rules name.
 type Masker struct {
-	types  map[string]bool
+	types map[string]bool
+	// traits holds the personal trait names folded (graph.FieldName): a
+	// name is personal in any spelling the erasure takes for it ("Email",
+	// "e-mail", "First Name"), since sources spell their fields as they
+	// please; the folded name says how a value is masked ("email",
+	// "phone" or any other).
 	traits map[string]bool
 	// keyRe finds graph keys of personal types inside free text.
 	keyRe *regexp.Regexp
@@ -80,7 +85,7 @@ func NewMasker(r *graph.Rules) *Masker {
 		alts = append(alts, regexp.QuoteMeta(t))
 	}
 	for _, t := range r.PersonalData.Traits {
-		m.traits[t] = true
+		m.traits[graph.FieldName(t)] = true
 	}
 	if len(alts) > 0 {
 		// A type name is a word of letters, digits and _; the value runs to
@@ -115,7 +120,7 @@ func (m *Masker) Text(s string) string {
 // would mask, in nested objects and lists included.
 func (m *Masker) HasPersonal(traits map[string]any) bool {
 	for k, v := range traits {
-		if m.traits[k] || m.personalIn(v) {
+		if m.personalTrait(k) || m.personalIn(v) {
 			return true
 		}
 	}
@@ -138,8 +143,11 @@ func (m *Masker) personalIn(v any) bool {
 // PersonalType reports whether identifiers of type typ are personal data.
 func (m *Masker) PersonalType(typ string) bool { return m.types[typ] }
 
-// PersonalTrait reports whether the trait name is personal data.
-func (m *Masker) PersonalTrait(name string) bool { return m.traits[name] }
+// PersonalTrait reports whether the trait name is personal data: one the
+// rules list, in any spelling graph.FieldName folds to it.
+func (m *Masker) PersonalTrait(name string) bool { return m.personalTrait(name) }
+
+func (m *Masker) personalTrait(name string) bool { return m.traits[graph.FieldName(name)] }
 
 // Value masks v as a value of an identifier of type typ, when that type is
 // personal; otherwise it returns v.
@@ -163,11 +171,12 @@ func (m *Masker) Key(key string) string {
 // Trait masks a trait value when its name is personal: a string as an
 // email or phone when the name says so, anything else as Masked.
 func (m *Masker) Trait(name string, v any) any {
-	if !m.traits[name] {
+	kind := graph.FieldName(name)
+	if !m.traits[kind] {
 		return v
 	}
 	if s, ok := v.(string); ok {
-		return maskAs(name, s)
+		return maskAs(kind, s)
 	}
 	return Masked
 }
@@ -181,7 +190,7 @@ func (m *Masker) Traits(traits map[string]any) map[string]any {
 	}
 	out := make(map[string]any, len(traits))
 	for _, k := range slices.Sorted(maps.Keys(traits)) {
-		if m.traits[k] {
+		if m.personalTrait(k) {
 			out[k] = m.Trait(k, traits[k])
 			continue
 		}

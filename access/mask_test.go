@@ -125,3 +125,63 @@ func TestMaskerHasPersonal(t *testing.T) {
 		}
 	}
 }
+
+// A trait name is personal in any spelling the erasure takes for it (see
+// graph.FieldName): case, '_', '-' and spaces aside, so that "Email" or
+// "First Name" is masked as "email" or "first_name" is. The masks are
+// worked by hand.
+func TestMaskerFoldsTraitNames(t *testing.T) {
+	m := NewMasker(graph.DefaultRules())
+	traits := map[string]any{
+		"Email": "ann@example.com", "EMAIL": "bo@corp.io", "e-mail": "cy@corp.io", "E_Mail ": "di@corp.io",
+		"Phone": "+14155550167", "PHONE": "+14155550199",
+		"Name": "Ann", "First Name": "Ann", "LAST_NAME": "Lee", "Birth-Day": "1980-01-01",
+		"Address": map[string]any{"City": "Oslo"},
+		"billing": map[string]any{"Email": "ann@example.com", "zip": "94110"},
+		"emails":  "ann@example.com", // another name: not personal
+		"Plan":    "pro",
+	}
+	want := map[string]any{
+		"Email": "a***@example.com", "EMAIL": "b***@corp.io", "e-mail": "c***@corp.io", "E_Mail ": "d***@corp.io",
+		"Phone": "+*********67", "PHONE": "+*********99",
+		"Name": "***", "First Name": "***", "LAST_NAME": "***", "Birth-Day": "***",
+		"Address": "***",
+		"billing": map[string]any{"Email": "a***@example.com", "zip": "94110"},
+		"emails":  "ann@example.com",
+		"Plan":    "pro",
+	}
+	if got := m.Traits(traits); !reflect.DeepEqual(got, want) {
+		t.Errorf("Traits\n got %v\nwant %v", got, want)
+	}
+	for _, name := range []string{"Email", "First Name", "PHONE", "Last-Name"} {
+		if !m.PersonalTrait(name) {
+			t.Errorf("PersonalTrait(%q) = false", name)
+		}
+	}
+	if m.PersonalTrait("emails") || m.PersonalTrait("plan") {
+		t.Error("a name the rules do not list is personal")
+	}
+	if got := m.Trait("Phone", "+14155550167"); got != "+*********67" {
+		t.Errorf("Trait(Phone) = %v", got)
+	}
+	if !m.HasPersonal(map[string]any{"x": []any{map[string]any{"E-Mail": "a@b.c"}}}) {
+		t.Error("HasPersonal misses E-Mail inside a list")
+	}
+	// A rules file's name folds the same way.
+	r, err := graph.ParseRules([]byte(`{"personalData": {"traits": ["Nick Name"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := NewMasker(r).Trait("nickname", "Annie"); got != "***" {
+		t.Errorf("rules name \"Nick Name\": Trait(nickname) = %v", got)
+	}
+	// An email or a phone is masked as one whichever spelling lists it.
+	r, err = graph.ParseRules([]byte(`{"personalData": {"traits": ["E-Mail", "PHONE"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := NewMasker(r).Traits(map[string]any{"email": "ann@example.com", "Phone": "+14155550167"}); !reflect.DeepEqual(got,
+		map[string]any{"email": "a***@example.com", "Phone": "+*********67"}) {
+		t.Errorf("rules names E-Mail and PHONE: Traits = %v", got)
+	}
+}

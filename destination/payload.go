@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/privacy"
 )
@@ -50,11 +51,22 @@ type PayloadIdentifier struct {
 }
 
 // Profiles reads what a payload says of profiles: the engine, the consent
-// ledger and the masker of the rules' personal data.
+// ledger, the masker of the rules' personal data and the audiences (whose
+// purposes hold when their entries are sent).
 type Profiles struct {
 	Engine  *graph.Engine
 	Consent privacy.ConsentStore
 	Masker  *access.Masker
+	// Audiences reads the audiences entries name; nil when the store
+	// holds none.
+	Audiences AudienceReader
+}
+
+// AudienceReader reads stored audiences and kept memberships:
+// audience.Store's methods.
+type AudienceReader interface {
+	Audiences(ctx context.Context, ids []string) (map[string]audience.Audience, error)
+	MembershipsOf(ctx context.Context, profileIDs []string) (map[string][]audience.Membership, error)
 }
 
 // Build makes the body of delivery dl for d at now: every entry d's kinds
@@ -66,7 +78,11 @@ type Profiles struct {
 // EventAdded entries of events an erasure deleted since
 // (withoutDeletedEvents),
 // and, when d has a purpose, those of profiles whose consent state for it
-// is not GRANTED (an erased profile has none).
+// is not GRANTED (an erased profile has none). An audience's purpose holds
+// as d's does, on the entries of that audience, whatever d's purpose: an
+// AudienceEntered entry of a profile that does not grant it now (a
+// withdrawal since the batch was taken) is left out, and an
+// AudienceExited one is sent without its profile.
 //
 // The entries that tell d to drop what it holds of a profile are sent
 // whatever d's purpose and audiences (Removal): a Forgotten entry, and,
@@ -74,7 +90,9 @@ type Profiles struct {
 // granted it and no longer does, and an AudienceExited entry (of one of
 // d's audiences) of a profile that does not grant it now, whatever its
 // records show now. Sent because of that alone, such an entry carries no
-// profile (Profile nil): only the profile id the feed entry names.
+// profile (Profile nil): only the profile id the feed entry names. Nor
+// does the AudienceExited entry of a profile merged into one that is a
+// member of that audience now: the person stays in it.
 //
 // It returns the body, how many entries it holds, and the ids of the live
 // profiles it describes.
@@ -111,12 +129,25 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("read identifiers: %w", err)
 	}
+	// The purposes of the audiences the entries name: an entry of an
+	// audience with a purpose is sent only of a profile that grants it
+	// now, as d's own purpose is held.
+	audPurpose, err := p.audiencePurposes(ctx, entries)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	stays, err := p.survivorsStaying(ctx, entries, live)
+	if err != nil {
+		return nil, 0, nil, err
+	}
 	// granted: the profile's state for d.Purpose is GRANTED now; once: it
 	// has a GRANTED record for it, current or not (among the records it
 	// holds now: a split or removeIdentifier takes an identifier's
-	// records away with it).
+	// records away with it); grants: its purposes GRANTED now, of those
+	// of d and of the audiences.
 	granted, once := map[string]bool{}, map[string]bool{}
-	if d.Purpose != "" {
+	grants := map[string]map[string]bool{}
+	if d.Purpose != "" || len(audPurpose) > 0 {
 		var keys []string
 		for _, ms := range members {
 			for _, m := range ms {
@@ -134,6 +165,13 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 			var mine []privacy.Record
 			for _, m := range ms {
 				mine = append(mine, records[m.Key]...)
+			}
+			grants[pid] = map[string]bool{}
+			for _, purpose := range audPurpose {
+				grants[pid][purpose] = privacy.StateOf(mine, purpose, now).State == privacy.StateGranted
+			}
+			if d.Purpose == "" {
+				continue
 			}
 			granted[pid] = privacy.StateOf(mine, d.Purpose, now).State == privacy.StateGranted
 			once[pid] = slices.ContainsFunc(mine, func(r privacy.Record) bool {
@@ -191,6 +229,21 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 			}
 			pp = nil // d's settings select neither the profile nor the entry
 		}
+		if ap := audPurpose[e.AudienceID]; ap != "" && pp != nil && !grants[pp.ID][ap] {
+			// The audience's purpose is not granted now: an entry says
+			// nothing of a person who has withdrawn since, an exit
+			// tells the destination to drop the profile, bare.
+			if e.Kind != graph.FeedAudienceExited {
+				continue
+			}
+			pp = nil
+		}
+		if pp != nil && e.Kind == graph.FeedAudienceExited && pp.ID != e.ProfileID && stays[[2]string{e.AudienceID, pp.ID}] {
+			// The exit of an id merged into a member: the person is
+			// still in the audience, under the survivor's id, and the
+			// survivor's identifiers must not read as leaving it.
+			pp = nil
+		}
 		if pp != nil {
 			described = append(described, pp.ID)
 		}
@@ -202,6 +255,68 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		return nil, 0, nil, err
 	}
 	return body, len(out.Entries), slices.Compact(slices.Sorted(slices.Values(described))), nil
+}
+
+// survivorsStaying returns the pairs (audience, survivor) of the
+// AudienceExited entries of profiles merged away whose survivor is a
+// member of that audience now: one read of the survivors' memberships,
+// none when no such entry is among entries.
+func (p Profiles) survivorsStaying(ctx context.Context, entries []graph.FeedEntry, live map[string]graph.Profile) (map[[2]string]bool, error) {
+	if p.Audiences == nil {
+		return nil, nil
+	}
+	var ids []string
+	for _, e := range entries {
+		if pr, ok := live[e.ProfileID]; ok && e.Kind == graph.FeedAudienceExited && pr.ID != e.ProfileID {
+			ids = append(ids, pr.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	ms, err := p.Audiences.MembershipsOf(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read memberships: %w", err)
+	}
+	out := map[[2]string]bool{}
+	for pid, l := range ms {
+		for _, m := range l {
+			out[[2]string{m.AudienceID, pid}] = true
+		}
+	}
+	return out, nil
+}
+
+// audiencePurposes returns the purposes of the audiences entries name,
+// keyed by audience id, those without a purpose left out: one read, none
+// when no entry names an audience. An audience deleted since its entries
+// were written is not found, and holds no purpose.
+func (p Profiles) audiencePurposes(ctx context.Context, entries []graph.FeedEntry) (map[string]string, error) {
+	if p.Audiences == nil {
+		return nil, nil
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.AudienceID != "" {
+			ids = append(ids, e.AudienceID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	found, err := p.Audiences.Audiences(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read audiences: %w", err)
+	}
+	out := map[string]string{}
+	for id, a := range found {
+		if a.Purpose != "" {
+			out[id] = a.Purpose
+		}
+	}
+	return out, nil
 }
 
 // withoutErasedPrevious returns entries without the previous ids of

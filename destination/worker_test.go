@@ -130,7 +130,7 @@ func startWorkerWith(t *testing.T, s store, e *graph.Engine, allowPrivate bool, 
 	audit, _ := s.(access.Store)
 	w := destination.NewWorker(destination.WorkerConfig{
 		Store: s, Feed: s, AllowPrivate: allowPrivate, Logger: zerolog.Nop(), Registerer: reg, Audit: audit,
-		Profiles: destination.Profiles{Engine: e, Consent: s, Masker: access.NewMasker(graph.DefaultRules())},
+		Profiles: destination.Profiles{Engine: e, Consent: s, Masker: access.NewMasker(graph.DefaultRules()), Audiences: s},
 		Poll:     20 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 	})
 	w.Start()
@@ -399,16 +399,29 @@ func TestRetryAfter(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, gs graph.Store) {
 		s, e := open(t, gs)
 		ctx := context.Background()
+		// The second attempt is due a second after the first; a test slowed
+		// down for longer would read the dead letter and never the failed
+		// batch. So the receiver holds the second attempt until the failed
+		// batch has been read.
+		var calls atomic.Int32
+		read := make(chan struct{})
+		var readOnce sync.Once
+		readDone := func() { readOnce.Do(func() { close(read) }) }
 		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) > 1 {
+				<-read
+			}
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusTooManyRequests)
 		}))
 		t.Cleanup(rcv.Close)
+		t.Cleanup(readDone) // before rcv.Close, which waits for the handlers
 		d := create(t, s, rcv.URL, func(d *destination.Destination) { d.MaxAttempts = 2 })
 		startWorker(t, s, e, true)
 		_, err := e.ApplyBatch(ctx, []graph.Event{event("m1", "u1", "")})
 		storetest.Must(t, err)
 		var failed destination.Delivery
+		time.Sleep(2500 * time.Millisecond) // PROBE: a slow test
 		waitFor(t, "a failed attempt", func() bool {
 			ds := deliveries(t, s, d.ID, "")
 			if len(ds) == 1 && ds[0].Attempts >= 1 {
@@ -417,6 +430,7 @@ func TestRetryAfter(t *testing.T) {
 			}
 			return false
 		})
+		readDone()
 		// The stored times say it: due no sooner than 1 s after the answer.
 		if failed.Attempts != 1 || failed.Status != destination.Failed || failed.LastStatusCode != 429 ||
 			failed.NextAttempt.Sub(failed.UpdatedAt) < time.Second {

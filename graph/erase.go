@@ -226,9 +226,14 @@ func (x *Erased) sortNeedles() {
 	})
 }
 
-// fieldName folds a field name for the personal-field test: lowercase,
-// without '_', '-' or spaces ("first_name", "firstName" and "First Name"
-// are one).
+// FieldName folds a field name (a trait's, a property's) for the test of
+// whether it is personal: lowercase, without '_', '-' or spaces
+// ("first_name", "firstName" and "First Name" are one). The erasure and
+// masking both take a name listed in Rules.PersonalData in every such
+// spelling.
+func FieldName(s string) string { return fieldName(s) }
+
+// fieldName is FieldName.
 func fieldName(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '_' || r == '-' || unicode.IsSpace(r) {

@@ -33,7 +33,9 @@ const (
 	DropControlChar = "control_character"
 	// DropFormatChar: a format character (Unicode category Cf), such as
 	// the zero-width space U+200B, U+FEFF or the bidi controls U+202A..E
-	// and U+2066..9: invisible, so two values that look the same differ.
+	// and U+2066..9, or another character Unicode renders as nothing (a
+	// variation selector, U+034F, a Hangul filler; see invisible):
+	// invisible, so two values that look the same differ.
 	DropFormatChar = "format_character"
 )
 
@@ -74,6 +76,9 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 	if why := unusableChars(v); why != "" {
 		return IdentifierRef{}, why
 	}
+	if hasInvisible(typ, v) {
+		return IdentifierRef{}, DropFormatChar
+	}
 	if v == "" {
 		return IdentifierRef{}, DropEmpty
 	}
@@ -89,7 +94,7 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		if at <= 0 || at == len(v)-1 || strings.IndexFunc(v, unicode.IsSpace) >= 0 {
 			return IdentifierRef{}, DropInvalidEmail
 		}
-		local := strings.ToLower(v[:at])
+		local := strings.Map(foldLower, v[:at])
 		// An @ in the local part only inside quotes ("a@b"@example.com).
 		if strings.IndexByte(local, '@') >= 0 && !(len(local) > 1 && local[0] == '"' && local[len(local)-1] == '"') {
 			return IdentifierRef{}, DropInvalidEmail
@@ -163,6 +168,31 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 	return IdentifierRef{Type: typ, Value: v}, ""
 }
 
+// foldLower lowercases r and, where a capital has two small forms, gives
+// the one lowercasing the capital gives: the final sigma is σ (Σ's), the
+// long s is s, the micro sign μ, and so on for the few letters case
+// folding maps so. Lowercasing alone leaves ς as written, so ΝΙΚΟΣ and
+// νικος, one word in two cases, would be two addresses. A letter that
+// is no case form of the capital its upper case gives (the dotless ı,
+// whose capital is I) is kept.
+func foldLower(r rune) rune {
+	r = unicode.ToLower(r)
+	u := unicode.ToUpper(r)
+	if u == r {
+		return r
+	}
+	l := unicode.ToLower(u)
+	if l == r {
+		return r
+	}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f == u {
+			return l
+		}
+	}
+	return r
+}
+
 // isASCII reports whether s holds only ASCII characters.
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -221,6 +251,32 @@ func unusableChars(v string) string {
 		i += size
 	}
 	return ""
+}
+
+// invisible reports whether r is one of the default-ignorable code points
+// outside category Cf, which Unicode says to render as nothing: variation
+// selectors (U+FE00..F, U+180B..F, U+E0100..), the combining grapheme
+// joiner U+034F, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0,
+// the Khmer inherent vowels U+17B4..5, and the reserved ranges of the
+// property. Like a zero-width space, such a character makes two values a
+// person reads alike differ, and a value of fillers alone reads blank yet
+// would join everyone who sends it.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
+}
+
+// hasInvisible reports whether v, a value of type typ, holds an invisible
+// character. An email's domain is left out: UTS #46 drops those it allows
+// (variation selectors, U+034F) and refuses the others, so a domain
+// written with one is that domain or no domain (an emoji domain typed
+// with U+FE0F after its heart is the domain without it).
+func hasInvisible(typ, v string) bool {
+	if typ == TypeEmail {
+		if at := strings.LastIndexByte(v, '@'); at >= 0 {
+			v = v[:at]
+		}
+	}
+	return strings.IndexFunc(v, invisible) >= 0
 }
 
 // hasSurrogate reports whether v holds a UTF-16 surrogate code point

@@ -74,10 +74,40 @@ func TestNormalize(t *testing.T) {
 		{IdentifierRef{"user_id", "abc\u2066x\u2069"}, "", DropFormatChar, "bidi isolates"},
 		{IdentifierRef{"email", "ann\u200b@example.com"}, "", DropFormatChar, "zero-width in an email"},
 		{IdentifierRef{"phone", "+39 333\u202e1234567"}, "", DropFormatChar, "bidi control in a phone"},
+		// Characters Unicode makes default-ignorable (rendered as nothing)
+		// but that are not in category Cf: as invisible as a zero-width
+		// space, so two values a person reads alike would differ, and a
+		// value of such characters alone, which reads blank, would join
+		// everyone who sends it.
+		{IdentifierRef{"email", "ann\u034f@example.com"}, "", DropFormatChar, "combining grapheme joiner in an email"},
+		{IdentifierRef{"user_id", "u1\ufe0f"}, "", DropFormatChar, "variation selector 16"},
+		{IdentifierRef{"user_id", "u\U000e0100x"}, "", DropFormatChar, "ideographic variation selector"},
+		{IdentifierRef{"device_id", "d\u180bx"}, "", DropFormatChar, "Mongolian free variation selector"},
+		{IdentifierRef{"user_id", "\u3164"}, "", DropFormatChar, "Hangul filler alone, which reads blank"},
+		{IdentifierRef{"user_id", "\uffa0\uffa0"}, "", DropFormatChar, "halfwidth Hangul fillers"},
+		{IdentifierRef{"user_id", "\u115f\u1160"}, "", DropFormatChar, "Hangul choseong and jungseong fillers"},
+		{IdentifierRef{"user_id", "k\u17b4x"}, "", DropFormatChar, "Khmer inherent vowel"},
+		{IdentifierRef{"user_id", "\u1100\u1161"}, "user_id:\uac00", "", "conjoining jamo compose (NFC) and stay"},
+		// UTS #46 drops a variation selector from a domain (an emoji
+		// domain typed with U+FE0F after its heart): the domain is the
+		// same, so the address is kept.
+		{IdentifierRef{"email", "ann@example.com\ufe0f"}, "email:ann@example.com", "", "variation selector in a domain, dropped by IDNA"},
+		{IdentifierRef{"email", "ann@i\u2764\ufe0f.ws"}, "email:ann@xn--i-7iq.ws", "", "emoji domain typed with a variation selector"},
+		{IdentifierRef{"email", "ann@ex\u3164ample.com"}, "", DropInvalidEmail, "Hangul filler in a domain, refused by IDNA"},
 		{IdentifierRef{"user_id", "u\ufffdx"}, "user_id:u\ufffdx", "", "a U+FFFD really sent stays"},
 		{IdentifierRef{"user_id", "Jose\u0301"}, "user_id:Jos\u00e9", "", "NFC: e + combining acute composes"},
 		{IdentifierRef{"user_id", "\u212b"}, "user_id:\u00c5", "", "NFC: the angstrom sign becomes A with ring"},
 		{IdentifierRef{"email", "jose\u0301@example.com"}, "email:jos\u00e9@example.com", "", "NFC in an email's local part"},
+		// Letters with two lowercase forms (a final sigma, a long s, the
+		// micro sign): lowercasing leaves each as written, so an address
+		// written in capitals and the same one in small letters would be
+		// two. The local part takes the form case folding gives.
+		{IdentifierRef{"email", "\u039d\u0399\u039a\u039f\u03a3@example.gr"}, "email:\u03bd\u03b9\u03ba\u03bf\u03c3@example.gr", "", "Greek capitals, sigma at the end"},
+		{IdentifierRef{"email", "\u03bd\u03b9\u03ba\u03bf\u03c2@example.gr"}, "email:\u03bd\u03b9\u03ba\u03bf\u03c3@example.gr", "", "Greek small letters, final sigma"},
+		{IdentifierRef{"email", "\u017Fam@example.com"}, "email:sam@example.com", "", "long s"},
+		{IdentifierRef{"email", "\u00b5@example.com"}, "email:\u03bc@example.com", "", "micro sign"},
+		{IdentifierRef{"email", "\u0131lgaz@example.com"}, "email:\u0131lgaz@example.com", "", "dotless i is a letter of its own"},
+		{IdentifierRef{"user_id", "\u03bd\u03b9\u03ba\u03bf\u03c2"}, "user_id:\u03bd\u03b9\u03ba\u03bf\u03c2", "", "only an email is folded"},
 		{IdentifierRef{"email", "Ann@B\u00dcCHER.example"}, "email:ann@xn--bcher-kva.example", "", "IDNA: domain lowercased and to punycode"},
 		{IdentifierRef{"email", "ann@bu\u0308cher.example"}, "email:ann@xn--bcher-kva.example", "", "IDNA: decomposed domain"},
 		{IdentifierRef{"email", "ann@XN--BCHER-KVA.example"}, "email:ann@xn--bcher-kva.example", "", "IDNA: ASCII form kept"},

@@ -644,11 +644,17 @@ func usableBlocked(field string, vals []string) error {
 		case len(v) > MaxValueBytes:
 			why = fmt.Sprintf("over %d bytes, longer than any identifier, so it blocks nothing", MaxValueBytes)
 		default:
-			switch unusableChars(v) {
+			bad := unusableChars(v)
+			if bad == "" && hasInvisible(TypeEmail, v) {
+				// As an email's is, the part after a last @ is left
+				// out: an address's domain may be written with one.
+				bad = DropFormatChar
+			}
+			switch bad {
 			case DropControlChar:
 				why = "holds a control character (such as a tab or line break inside it), which no identifier may hold, so it blocks nothing"
 			case DropFormatChar:
-				why = "holds a format character (such as a zero-width space, a soft hyphen or a bidi control), which no identifier may hold, so it blocks nothing"
+				why = "holds a format character or another invisible one (such as a zero-width space, a soft hyphen, a bidi control or a variation selector), which no identifier may hold, so it blocks nothing"
 			case DropInvalidUTF8, DropUnpairedSurrogate:
 				why = "is not valid UTF-8, which no identifier may be, so it blocks nothing"
 			}

@@ -156,6 +156,8 @@ func TestBlockedValuesThatBlockNothing(t *testing.T) {
 		{`{"blocked": ["null", ""]}`, "blocked[1]: empty", ""},
 		{`{"blocked": ["   "]}`, "blocked[0]: empty", ""},
 		{`{"blocked": ["ann.secret@example.com\u200b"]}`, "blocked[0]: holds a format character", "ann.secret"},
+		{`{"blocked": ["ann.secret\u034f@example.com"]}`, "blocked[0]: holds a format character or another invisible one", "ann.secret"},
+		{`{"types": {"crm_id": {"blocked": ["\u3164"]}}}`, "types.crm_id.blocked[0]: holds a format character or another invisible one", ""},
 		{`{"types": {"phone": {"blocked": ["+1 415\t555 2671", "x"]}}}`, "types.phone.blocked[0]: holds a control character", "415"},
 		{`{"types": {"email": {"blocked": ["a", "b", "ann.secret@exa\u0085mple.com"]}}}`, "types.email.blocked[2]: holds a control character", "ann.secret"},
 		{`{"default": {"blocked": ["` + long + `"]}}`, "default.blocked[0]: over 1024 bytes", "aaaa"},

@@ -22,8 +22,11 @@ import (
 // person behind all of them decided, and the ledger hangs records on
 // identifiers, so a later split leaves each part with the decision. The
 // records take the message's timestamp as at, its source, and the stored
-// event id as proof; their ids derive from the event id, identifier and
-// purpose (privacy.RecordIDFor), so a resent message writes nothing new.
+// event id as proof; their ids derive from the event id, identifier,
+// purpose, the message's time and its position in its request
+// (privacy.DatedRecordIDFor), so that decisions of one request dated alike
+// keep the request's order; a resent message is a duplicate, which writes
+// nothing.
 //
 // They are written by an events hook of the Submit call, in the
 // transaction that stores the event, and only for events actually stored
@@ -47,12 +50,13 @@ func mayHoldConsent(raw []byte) bool {
 
 // consentRecords reads the Segment consent of a raw message, parsed as ev
 // under the batch-level context batchCtx (nil: none), and returns its
-// records: nil when it carries none. The message's context is merged over
+// records: nil when it carries none; seq is its position in the request.
+// The message's context is merged over
 // batchCtx first, as parseMessage merges it, so consent given for a whole
 // batch counts for each of its messages. Unknown categories are counted.
 //
 // Errors: those of ConsentRecords.
-func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph.Event) ([]privacy.Record, error) {
+func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph.Event, seq int) ([]privacy.Record, error) {
 	_, batchConsent := batchCtx["consent"]
 	if c.purposes == nil || (!batchConsent && !mayHoldConsent(raw)) {
 		return nil, nil
@@ -66,7 +70,7 @@ func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph
 		own, _ := msg["context"].(map[string]any) // parseMessage accepted it: an object or absent
 		msg["context"] = mergeMaps(batchCtx, own)
 	}
-	recs, unknown, err := ConsentRecords(msg, ev, c.purposes, c.engine.Normalizer())
+	recs, unknown, err := ConsentRecords(msg, ev, seq, c.purposes, c.engine.Normalizer())
 	if unknown > 0 {
 		c.m.consentUnknown.Add(float64(unknown))
 	}
@@ -76,13 +80,14 @@ func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph
 // ConsentRecords returns the consent records of a decoded Segment message
 // msg, parsed as ev: for each preference (privacy.FromSegment) a record on
 // every identifier of ev that norm accepts, with ev's timestamp, source and
-// id (as proof), checked by Record.Validate. A message without consent
+// id (as proof), checked by Record.Validate. seq is the message's position
+// in the request that brought it (privacy.SegmentStamp.Seq). A message without consent
 // gives none. unknown is how many of its categories map to no purpose.
 // A msg without "type" is read as ev's type (the endpoint implied it).
 //
 // Errors: privacy.FromSegment's (EINVALID naming the field), and
 // Record.Validate's.
-func ConsentRecords(msg map[string]any, ev graph.Event, p *privacy.Purposes, norm *graph.Normalizer) (records []privacy.Record, unknown int, err error) {
+func ConsentRecords(msg map[string]any, ev graph.Event, seq int, p *privacy.Purposes, norm *graph.Normalizer) (records []privacy.Record, unknown int, err error) {
 	if _, ok := msg["type"]; !ok {
 		msg["type"] = ev.Type
 	}
@@ -137,6 +142,7 @@ func ConsentRecords(msg map[string]any, ev graph.Event, p *privacy.Purposes, nor
 			EventID:    ev.ID,
 			At:         ev.Timestamp,
 			ReceivedAt: ev.ReceivedAt,
+			Seq:        seq,
 		}) {
 			if err := r.Validate(p); err != nil {
 				return nil, unknown, err

@@ -198,7 +198,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		ev, err := c.Parse(raw, env)
 		var recs []privacy.Record
 		if err == nil {
-			if recs, err = c.consentRecords(raw, env.Context, ev); err != nil {
+			if recs, err = c.consentRecords(raw, env.Context, ev, i); err != nil {
 				c.m.rejected.WithLabelValues(ReasonInvalidConsent).Inc()
 				err = &MessageError{Reason: ReasonInvalidConsent, Message: graph.ErrorMessage(err)}
 			}

@@ -386,14 +386,22 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 		return importErrorf("CSV header: %v", err)
 	}
 	col := map[string]int{}
+	cells := map[string][]int{} // every cell of each name, 1-based
 	for i, h := range header {
 		h = strings.TrimSpace(h)
 		if _, dup := col[h]; !dup {
 			col[h] = i
 		}
+		cells[h] = append(cells[h], i+1)
 	}
 	find := func(flagName, spec, column string) (int, error) {
 		i, ok := col[strings.TrimSpace(column)]
+		if at := cells[strings.TrimSpace(column)]; len(at) > 1 {
+			// Taking one of them would drop the other's values without a
+			// word.
+			return 0, importErrorf("%s %s: column %q appears %d times in the CSV header (cells %s); rename all but one so that the mapping names one column",
+				flagName, spec, column, len(at), joinInts(at))
+		}
 		if !ok {
 			// The cells are not listed: in a file without a header row
 			// they would be a customer's data. One close to the name
@@ -945,4 +953,16 @@ func foldColumn(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// joinInts lists ns as "1, 3 and 4".
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }

@@ -257,6 +257,13 @@ func TestImportConfigErrors(t *testing.T) {
 		{"missing column, one named so but for punctuation", func(c *ingest.ImportConfig) {}, "id,E-mail\n", `did you mean "E-mail"?`},
 		{"missing column, one named in another case", func(c *ingest.ImportConfig) {}, "id,EMAIL\n", `did you mean "EMAIL"?`},
 		{"empty input", func(c *ingest.ImportConfig) {}, "", "empty"},
+		// Taking the first of two columns of one name dropped the
+		// other's values without a word.
+		{"mapped column twice in the header", func(c *ingest.ImportConfig) {}, "Email,Name,Email\nann@example.com,Ann,ann@home.example\n",
+			`--map email=Email: column "Email" appears 2 times in the CSV header (cells 1 and 3)`},
+		{"mapped trait column three times", func(c *ingest.ImportConfig) {
+			c.Traits = []ingest.Mapping{{Name: "plan", Column: "Plan"}}
+		}, "Email,Plan,Plan, Plan\nann@example.com,pro,gold,free\n", `--trait plan=Plan: column "Plan" appears 3 times in the CSV header (cells 2, 3 and 4)`},
 		{"not a URL", func(c *ingest.ImportConfig) { c.Server = "localhost:8080" }, "Email\n", "not an http:// or https:// URL"},
 		// traits.email is the email identifier: a trait of that name would
 		// take the place of the mapped column, which was then lost.

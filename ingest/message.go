@@ -284,7 +284,7 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 		if e != nil {
 			return graph.Event{}, e
 		}
-		if !ok {
+		if !ok || strings.TrimSpace(gid) == "" {
 			return graph.Event{}, invalid("groupId is required for a group message")
 		}
 		gtraits, e := object(msg, "traits", "traits")
@@ -300,10 +300,10 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 		if e != nil {
 			return graph.Event{}, e
 		}
-		if !ok {
+		if !ok || strings.TrimSpace(prev) == "" {
 			return graph.Event{}, invalid("previousId is required for an alias message")
 		}
-		if u, ok, _ := idValue(msg["userId"], "userId"); !ok || u == "" {
+		if u, ok, _ := idValue(msg["userId"], "userId"); !ok || strings.TrimSpace(u) == "" {
 			return graph.Event{}, invalid("userId is required for an alias message")
 		}
 		ev.Identifiers = append(ev.Identifiers, graph.IdentifierRef{Type: graph.TypeAnonymousID, Value: prev})

@@ -304,6 +304,11 @@ func TestParseMessageRejects(t *testing.T) {
 		{"alias without previousId", `{"type":"alias","userId":"u"}`, ingest.ReasonInvalidField, "previousId is required"},
 		{"alias without userId", `{"type":"alias","previousId":"p","anonymousId":"a"}`, ingest.ReasonInvalidField, "userId is required"},
 		{"group without groupId", `{"type":"group","userId":"u"}`, ingest.ReasonInvalidField, "groupId is required"},
+		// Spaces alone are no id: the identifier they would make is dropped
+		// as empty, and the alias or group would be stored without it.
+		{"alias with a blank userId", `{"type":"alias","userId":"  ","previousId":"p"}`, ingest.ReasonInvalidField, "userId is required"},
+		{"alias with a blank previousId", `{"type":"alias","userId":"u","previousId":" \t"}`, ingest.ReasonInvalidField, "previousId is required"},
+		{"group with a blank groupId", `{"type":"group","userId":"u","groupId":" "}`, ingest.ReasonInvalidField, "groupId is required"},
 		{"externalIds object", `{"type":"track","event":"e","userId":"u","context":{"externalIds":{"id":"x"}}}`, ingest.ReasonInvalidField, "externalIds must be an array"},
 		{"externalIds bad type", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":"ga client"}]}}`, ingest.ReasonInvalidField, "externalIds[0].type"},
 		{"externalIds type starting with a dot", `{"type":"track","event":"e","userId":"u","context":{"externalIds":[{"id":"x","type":".idfa"}]}}`, ingest.ReasonInvalidField, "externalIds[0].type is not an identifier type"},

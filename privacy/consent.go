@@ -125,8 +125,8 @@ const (
 // Record is one entry of the consent ledger. It hangs on the identifier it
 // was given with; merges and splits carry it with that identifier.
 type Record struct {
-	// ID is the record's id: NewRecordID, or RecordIDFor for a record read
-	// from an event.
+	// ID is the record's id: NewRecordID, or DatedRecordIDFor for a record
+	// read from an event.
 	ID      string
 	Purpose string
 	Status  Status
@@ -175,28 +175,39 @@ func NewRecordID() string {
 	return "cns_" + hex.EncodeToString(b[:])
 }
 
-// RecordIDFor derives the id of a record read from an event, so that the
-// same event read twice gives the same ids (a store may then ignore the
-// copy). It holds no personal value: the parts are hashed.
+// RecordIDFor derives an id from the parts of a record read from an event
+// alone: the id such records had before DatedRecordIDFor (a ledger may
+// still hold them). It holds no personal value: the parts are hashed.
 func RecordIDFor(eventID, identifier, purpose string) string {
 	sum := sha256.Sum256([]byte(eventID + "\x00" + identifier + "\x00" + purpose))
 	return "cns_" + hex.EncodeToString(sum[:16])
 }
 
-// DatedRecordIDFor derives, as RecordIDFor does, the id of a record read
-// from an event whose decision the service dated earlier than the event
-// says (a message dated ahead of the server's clock, its at clamped to its
-// arrival, as SegmentConsent.Records does): the id begins with dated, the
-// event's own time (microseconds since 1970, 14 hex digits), then holds
-// 18 hex digits of the hash of the parts. Records clamped alike tie on at
-// and receivedAt, so the state rule's last tie-break, the id, orders them
-// as the sender dated them: a grant then a withdrawal a minute later in
-// one batch from a fast clock stays a withdrawal. It holds no personal
-// value: a time, and the parts hashed.
-func DatedRecordIDFor(eventID, identifier, purpose string, dated time.Time) string {
+// MaxRecordSeq is the largest position DatedRecordIDFor keeps apart; later
+// positions share it.
+const MaxRecordSeq = 1<<16 - 1
+
+// DatedRecordIDFor derives the id of a record read from an event, so that
+// the same event read twice gives the same ids (a store may then ignore
+// the copy): the id begins with dated, the event's own time (microseconds
+// since 1970, 14 hex digits), then seq, the message's position in the
+// request that brought it (4 hex digits, MaxRecordSeq at most), then holds
+// 14 hex digits of the hash of the parts.
+//
+// The records of one request share receivedAt, and those whose messages
+// carry one time (the same timestamp, or none, so that each is dated when
+// the request arrived) or are clamped to that arrival (a message dated
+// ahead of the server's clock, its at clamped as SegmentConsent.Records
+// does) tie on at too: the state rule's last tie-break, the id, then
+// orders them as the sender dated them, and those dated alike as the
+// request gives them. A grant then a withdrawal a minute later in one
+// batch from a fast clock stays a withdrawal, and so does a grant then a
+// withdrawal in one batch without timestamps. It holds no personal value:
+// a time, a position, and the parts hashed.
+func DatedRecordIDFor(eventID, identifier, purpose string, dated time.Time, seq int) string {
 	us := max(graph.Clean(dated).UnixMicro(), 0)
 	sum := sha256.Sum256([]byte(eventID + "\x00" + identifier + "\x00" + purpose))
-	return fmt.Sprintf("cns_%014x", us&(1<<56-1)) + hex.EncodeToString(sum[:9])
+	return fmt.Sprintf("cns_%014x%04x", us&(1<<56-1), min(max(seq, 0), MaxRecordSeq)) + hex.EncodeToString(sum[:7])
 }
 
 // Clean returns r with its times as stores keep them (graph.Clean: UTC,

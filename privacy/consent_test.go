@@ -1,7 +1,6 @@
 package privacy
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -220,29 +219,43 @@ func TestIsKeyType(t *testing.T) {
 }
 
 // DatedRecordIDFor: a record id whose first 14 hex digits are the time
-// (microseconds) and whose rest is the hash of the parts; ids order by the
-// time, and the parts tell apart records of one time.
+// (microseconds), the next 4 the position, and whose rest is the hash of
+// the parts; ids order by the time, then by the position, and the parts
+// tell apart records of one time and position.
 func TestDatedRecordIDs(t *testing.T) {
 	at := time.Date(2026, 5, 1, 11, 0, 0, 123456789, time.UTC)
-	id := DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at)
+	id := DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at, 0)
 	if !recordIDRe.MatchString(id) {
 		t.Fatalf("DatedRecordIDFor = %q, not a record id", id)
 	}
-	if want := fmt.Sprintf("cns_%014x", at.UnixMicro()) + "ecc0d074461c337ab5"; id != want {
+	// 1777633200123456 microseconds is 0x650bf7b6f2e40; the hash's first
+	// 7 bytes are those of RecordIDFor's id.
+	if want := "cns_0650bf7b6f2e400000ecc0d074461c33"; id != want {
 		t.Errorf("DatedRecordIDFor = %q, want %q", id, want)
 	}
-	if DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at.In(time.FixedZone("X", 3600))) != id {
+	if DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at.In(time.FixedZone("X", 3600)), 0) != id {
 		t.Error("the same time in another zone gives another id")
 	}
-	if DatedRecordIDFor("web/m-1", "email:ann@example.com", "email", at) == id {
+	if DatedRecordIDFor("web/m-1", "email:ann@example.com", "email", at, 0) == id {
 		t.Error("two purposes of one event share an id")
 	}
 	for _, later := range []time.Duration{time.Microsecond, time.Minute, 24 * time.Hour} {
-		// A later time sorts after, whatever the parts hash to.
+		// A later time sorts after, whatever the parts hash to and
+		// whatever the positions.
 		for _, ev := range []string{"web/m-1", "web/m-2", "web/m-3"} {
-			if next := DatedRecordIDFor(ev, "email:ann@example.com", "advertising", at.Add(later)); next <= id {
+			if next := DatedRecordIDFor(ev, "email:ann@example.com", "advertising", at.Add(later), 0); next <= DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at, MaxRecordSeq) {
 				t.Errorf("%s %s later gives %s, not after %s", ev, later, next, id)
 			}
 		}
+	}
+	// Of one time, a later position sorts after, whatever the parts hash
+	// to; positions past MaxRecordSeq share it.
+	for _, ev := range []string{"web/m-1", "web/m-2", "web/m-3"} {
+		if next := DatedRecordIDFor(ev, "email:ann@example.com", "advertising", at, 1); next <= id {
+			t.Errorf("%s at position 1 gives %s, not after %s at 0", ev, next, id)
+		}
+	}
+	if DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at, MaxRecordSeq+5) != DatedRecordIDFor("web/m-1", "email:ann@example.com", "advertising", at, MaxRecordSeq) {
+		t.Error("a position past MaxRecordSeq is not held at it")
 	}
 }

@@ -13,7 +13,10 @@ package privacy
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
@@ -158,8 +161,20 @@ func (x *Eraser) hook(kind, reason string, by Requester, out *ErasureReceipt, ex
 		if x.list == nil {
 			return graph.Errorf(graph.EUNAVAILABLE, "erasure needs the suppression list, which this server has not opened")
 		}
+		// The person's latest decisions held by the erased identifier
+		// stay theirs: read before its records go, written after.
+		var carried []Record
+		if kind == ErasureIdentifier {
+			var err error
+			if carried, err = carryLatest(ctx, tx, e); err != nil {
+				return err
+			}
+		}
 		consent, err := DeleteConsentInTx(ctx, tx, e.Keys)
 		if err != nil {
+			return err
+		}
+		if err := PutConsentInTx(ctx, tx, carried); err != nil {
 			return err
 		}
 		entries, _ := x.list.Entries(e.Keys, w.At, "erasure "+id)
@@ -208,4 +223,78 @@ func clipUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// carryLatest returns, for a forgetIdentifier erasure e (its write
+// applied, its identifiers' records not yet deleted), the records that
+// keep the consent state of what remains of the profile: for each part
+// (e.Profiles) and purpose whose newest record, the erased identifiers'
+// included, is an erased identifier's, a copy of that record on the
+// part's first identifier (by key), with a new id and without its proof's
+// text and event id (the text may name the erased value, the event may be
+// deleted). So erasing an identifier never changes the person's state: a
+// withdrawal recorded on it does not give way to an older grant on an
+// identifier that stays.
+func carryLatest(ctx context.Context, tx graph.Tx, e *graph.Erasure) ([]Record, error) {
+	if len(e.Profiles) == 0 || len(e.Keys) == 0 {
+		return nil, nil
+	}
+	erasedBy, err := ConsentInTx(ctx, tx, e.Keys)
+	if err != nil || len(erasedBy) == 0 {
+		return nil, err
+	}
+	var erased []Record
+	for _, k := range e.Keys {
+		erased = append(erased, erasedBy[k]...)
+	}
+	pids := make([]string, 0, len(e.Profiles))
+	for _, p := range e.Profiles {
+		pids = append(pids, p.ID)
+	}
+	ms, err := tx.Members(ctx, pids)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, pid := range pids {
+		for _, m := range ms[pid] {
+			keys = append(keys, m.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	stayBy, err := ConsentInTx(ctx, tx, keys)
+	if err != nil {
+		return nil, err
+	}
+	purposes := map[string]bool{}
+	for _, r := range erased {
+		purposes[r.Purpose] = true
+	}
+	var out []Record
+	for _, pid := range pids {
+		if len(ms[pid]) == 0 {
+			continue
+		}
+		part := make([]string, 0, len(ms[pid]))
+		var mine []Record
+		for _, m := range ms[pid] {
+			part = append(part, m.Key)
+			mine = append(mine, stayBy[m.Key]...)
+		}
+		slices.Sort(part)
+		for _, purpose := range slices.Sorted(maps.Keys(purposes)) {
+			gone := StateOf(erased, purpose, time.Time{}).Record
+			kept := StateOf(mine, purpose, time.Time{}).Record
+			if gone == nil || (kept != nil && Compare(*kept, *gone) > 0) {
+				continue
+			}
+			c := *gone
+			c.ID, c.Identifier = NewRecordID(), part[0]
+			c.Proof = Proof{Version: gone.Proof.Version, Channel: gone.Proof.Channel, Collector: gone.Proof.Collector}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

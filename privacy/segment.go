@@ -148,31 +148,36 @@ type SegmentStamp struct {
 	At time.Time
 	// ReceivedAt is when the service received it.
 	ReceivedAt time.Time
+	// Seq is the message's position in the request that brought it (0
+	// for the first or only one): the records of one request that tie on
+	// at and receivedAt keep the order of their messages.
+	Seq int
 }
 
 // Records turns the preferences into records for one identifier: legal
-// basis CONSENT, the event id as proof, ids from RecordIDFor (the same
-// message gives the same ids), times cleaned as stores keep them. A caller
-// that gives a message's consent to several identifiers calls it once for
-// each. The records still need Validate.
+// basis CONSENT, the event id as proof, ids from DatedRecordIDFor (the
+// same message gives the same ids), times cleaned as stores keep them. A
+// caller that gives a message's consent to several identifiers calls it
+// once for each. The records still need Validate.
 //
 // A record is never dated after the message reached the service: a
 // message dated ahead of the server's clock (a fast clock; the collector
 // accepts up to a day ahead) would otherwise outrank every decision made
 // meanwhile, so its records take ReceivedAt as At. The decisions of one
-// request clamped so tie on At and ReceivedAt; their ids come from
-// DatedRecordIDFor, with the message's own time, so that the state rule
-// (whose last tie-break is the id) keeps the order the sender gave them.
+// request so clamped, or dated alike, tie on At and ReceivedAt; their ids
+// begin with the message's own time and its position in the request, so
+// that the state rule (whose last tie-break is the id) keeps the order the
+// sender gave them.
 func (s SegmentConsent) Records(st SegmentStamp) []Record {
-	at, id := graph.Clean(st.At), func(purpose string) string { return RecordIDFor(st.EventID, st.Identifier, purpose) }
+	dated := graph.Clean(st.At)
+	at := dated
 	if received := graph.Clean(st.ReceivedAt); !received.IsZero() && at.After(received) {
-		dated := at
-		at, id = received, func(purpose string) string { return DatedRecordIDFor(st.EventID, st.Identifier, purpose, dated) }
+		at = received
 	}
 	out := make([]Record, 0, len(s.Preferences))
 	for _, pref := range s.Preferences {
 		out = append(out, Record{
-			ID:         id(pref.Purpose),
+			ID:         DatedRecordIDFor(st.EventID, st.Identifier, pref.Purpose, dated, st.Seq),
 			Purpose:    pref.Purpose,
 			Status:     pref.Status,
 			At:         at,

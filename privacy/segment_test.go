@@ -153,9 +153,9 @@ func TestConsentSegmentRecords(t *testing.T) {
 	at := time.Date(2026, 5, 1, 10, 0, 0, 123456000, time.UTC)
 	received := time.Date(2026, 5, 1, 10, 0, 2, 0, time.UTC)
 	want := []Record{
-		{ID: "cns_ecc0d074461c337ab56a4e0b1315664a", Purpose: "advertising", Status: StatusGranted, At: at, Source: "web",
+		{ID: "cns_0650bea4db8a400000ecc0d074461c33", Purpose: "advertising", Status: StatusGranted, At: at, Source: "web",
 			LegalBasis: BasisConsent, Identifier: "email:ann@example.com", Proof: Proof{EventID: "web/m-1"}, ReceivedAt: received},
-		{ID: RecordIDFor("web/m-1", "email:ann@example.com", "sms"), Purpose: "sms", Status: StatusDenied, At: at, Source: "web",
+		{ID: DatedRecordIDFor("web/m-1", "email:ann@example.com", "sms", at, 0), Purpose: "sms", Status: StatusDenied, At: at, Source: "web",
 			LegalBasis: BasisConsent, Identifier: "email:ann@example.com", Proof: Proof{EventID: "web/m-1"}, ReceivedAt: received},
 	}
 	for i := range want {
@@ -177,8 +177,8 @@ func TestConsentSegmentRecords(t *testing.T) {
 // then a withdrawal a minute later. Both are dated when the request
 // arrived (never later), so they tie on at and receivedAt; their ids,
 // from the messages' own times, keep the withdrawal newest whatever the
-// messages' ids hash to. A message dated in the past keeps its time and
-// RecordIDFor's id.
+// messages' ids hash to. A message dated in the past keeps its time
+// (in its id too).
 func TestSegmentRecordsClampedKeepTheirOrder(t *testing.T) {
 	p := segmentPurposes(t)
 	grant := SegmentConsent{Preferences: []Preference{{Purpose: "advertising", Status: StatusGranted, Categories: []string{"Advertising"}}}}
@@ -208,7 +208,7 @@ func TestSegmentRecordsClampedKeepTheirOrder(t *testing.T) {
 		if !r.At.Equal(received) || !r.ReceivedAt.Equal(received) {
 			t.Errorf("%s: at %s, receivedAt %s; want both %s (when it arrived)", m.event, r.At, r.ReceivedAt, received)
 		}
-		if want := DatedRecordIDFor(m.event, key, "advertising", m.at); r.ID != want {
+		if want := DatedRecordIDFor(m.event, key, "advertising", m.at, 0); r.ID != want {
 			t.Errorf("%s: id %s, want %s", m.event, r.ID, want)
 		}
 		if err := r.Validate(p); err != nil {
@@ -228,7 +228,7 @@ func TestSegmentRecordsClampedKeepTheirOrder(t *testing.T) {
 	}
 	// A message dated before it arrived keeps its time and its plain id.
 	past := grant.Records(SegmentStamp{Identifier: key, Source: "web", EventID: g, At: received.Add(-time.Minute), ReceivedAt: received})
-	if r := past[0]; !r.At.Equal(received.Add(-time.Minute)) || r.ID != RecordIDFor(g, key, "advertising") {
-		t.Errorf("a message dated in the past gave at %s id %s, want %s and RecordIDFor's", r.At, r.ID, received.Add(-time.Minute))
+	if r := past[0]; !r.At.Equal(received.Add(-time.Minute)) || r.ID != DatedRecordIDFor(g, key, "advertising", received.Add(-time.Minute), 0) {
+		t.Errorf("a message dated in the past gave at %s id %s, want %s and its time in its id", r.At, r.ID, received.Add(-time.Minute))
 	}
 }
