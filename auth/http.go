@@ -36,7 +36,7 @@ func (g *Guard) GraphQL(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		k, ref := g.bearerKey(r, "", kindGraphQL)
+		k, ref := g.bearerKey(r, kindGraphQL)
 		if ref != nil {
 			refuse(w, r, ref)
 			return
@@ -69,7 +69,7 @@ func (g *Guard) Authenticate(ctx context.Context, authorization string) (p acces
 	if ref == nil {
 		var k access.Key
 		if k, ref = g.authenticate(ctx, secret); ref == nil {
-			if ref = g.authorize(k, "", kindGraphQL); ref == nil {
+			if ref = g.authorize(k, kindGraphQL); ref == nil {
 				g.touch(k)
 				return access.KeyPrincipal(k), "", ""
 			}
@@ -99,11 +99,22 @@ func (g *Guard) StillUsable(ctx context.Context, k access.Key) bool {
 // such endpoints (else 429). In open mode every request passes. next sees
 // the principal in the context, as with GraphQL.
 func (g *Guard) Require(scope access.Scope, next http.Handler) http.Handler {
+	if scope == "" {
+		return g.RequireAll(nil, next)
+	}
+	return g.RequireAll([]access.Scope{scope}, next)
+}
+
+// RequireAll is Require for an endpoint that needs every one of scopes,
+// such as the store backup, which copies what each of them guards: a key
+// lacking one is refused with 403 FORBIDDEN naming the first it lacks, in
+// the order given.
+func (g *Guard) RequireAll(scopes []access.Scope, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.passOpen(w, r, next) {
 			return
 		}
-		k, ref := g.bearerKey(r, scope, kindOther)
+		k, ref := g.bearerKey(r, kindOther, scopes...)
 		if ref != nil {
 			refuse(w, r, ref)
 			return
@@ -139,7 +150,7 @@ func (g *Guard) passOpen(w http.ResponseWriter, r *http.Request, next http.Handl
 func (g *Guard) WriteKey(ctx context.Context, secret string) (source string, status int, msg string, retryAfter time.Duration) {
 	k, ref := g.authenticate(ctx, secret)
 	if ref == nil {
-		ref = g.authorize(k, access.ScopeEventsWrite, kindCollector)
+		ref = g.authorize(k, kindCollector, access.ScopeEventsWrite)
 	}
 	if ref != nil {
 		return "", ref.status, ref.msg, ref.retryAfter
@@ -151,16 +162,16 @@ func (g *Guard) WriteKey(ctx context.Context, secret string) (source string, sta
 	return k.ID, 0, "", 0
 }
 
-// bearerKey authenticates the bearer key of r, checks it holds scope
-// (unless empty) and takes a token from its bucket of kind k.
-func (g *Guard) bearerKey(r *http.Request, scope access.Scope, k kind) (access.Key, *refusal) {
+// bearerKey authenticates the bearer key of r, checks it holds every one
+// of scopes and takes a token from its bucket of kind k.
+func (g *Guard) bearerKey(r *http.Request, k kind, scopes ...access.Scope) (access.Key, *refusal) {
 	secret, ref := bearer(r)
 	if ref != nil {
 		return access.Key{}, ref
 	}
 	key, ref := g.authenticate(r.Context(), secret)
 	if ref == nil {
-		ref = g.authorize(key, scope, k)
+		ref = g.authorize(key, k, scopes...)
 	}
 	if ref != nil {
 		return access.Key{}, ref
@@ -169,13 +180,15 @@ func (g *Guard) bearerKey(r *http.Request, scope access.Scope, k kind) (access.K
 	return key, nil
 }
 
-// authorize checks that key holds scope (unless empty), then its rate
+// authorize checks that key holds every one of scopes, then its rate
 // limit of kind k.
-func (g *Guard) authorize(key access.Key, scope access.Scope, k kind) *refusal {
-	if scope != "" && !key.HasScope(scope) {
-		return &refusal{
-			status: http.StatusForbidden, code: CodeForbidden, scope: scope,
-			msg: fmt.Sprintf("API key %s lacks the scope %s", key.ID, scope),
+func (g *Guard) authorize(key access.Key, k kind, scopes ...access.Scope) *refusal {
+	for _, scope := range scopes {
+		if !key.HasScope(scope) {
+			return &refusal{
+				status: http.StatusForbidden, code: CodeForbidden, scope: scope,
+				msg: fmt.Sprintf("API key %s lacks the scope %s", key.ID, scope),
+			}
 		}
 	}
 	return g.allow(key.ID, k)

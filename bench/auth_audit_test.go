@@ -90,6 +90,9 @@ func TestPersonalAnswer(t *testing.T) {
 		{[]string{"user_id"}, map[string]any{"company": map[string]any{"name": "Acme"}}, true},
 		{[]string{"user_id"}, map[string]any{"kids": []any{"x", map[string]any{"name": "Bo"}}}, true},
 		{[]string{"user_id"}, map[string]any{"tags": []any{"name", "email"}, "nick": "name"}, false},
+		// A name is personal in any spelling the service folds to it.
+		{[]string{"user_id"}, map[string]any{"E-Mail": "ann@example.com"}, true},
+		{[]string{"user_id"}, map[string]any{"billing": map[string]any{"Name ": "Ann"}}, true},
 	} {
 		if got := personalAnswer(pd, c.types, c.traits); got != c.want {
 			t.Errorf("personalAnswer(%v, %v) = %v, want %v", c.types, c.traits, got, c.want)

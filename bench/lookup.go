@@ -189,7 +189,8 @@ func personalLookups(ctx context.Context, base, bearer string, keys []string, pa
 
 // personalAnswer reports whether an answer with identifiers of these types
 // and these traits holds a value pd calls personal: an identifier of a
-// personal type, or a trait of a personal name at any depth, inside
+// personal type, or a trait of a personal name (in any spelling
+// graph.FieldName folds to it) at any depth, inside
 // objects and lists of objects too. The service audits a read exactly
 // when its answer holds one; a visitor known only by an anonymous id and
 // a device, with no personal trait, leaves no entry.
@@ -199,12 +200,18 @@ func personalAnswer(pd graph.PersonalData, types []string, traits map[string]any
 			return true
 		}
 	}
+	// The service takes a listed name in any spelling graph.FieldName
+	// folds to it ("Email", "first name").
+	personal := map[string]bool{}
+	for _, n := range pd.Traits {
+		personal[graph.FieldName(n)] = true
+	}
 	var holds func(v any) bool
 	holds = func(v any) bool {
 		switch t := v.(type) {
 		case map[string]any:
 			for k, e := range t {
-				if slices.Contains(pd.Traits, k) || holds(e) {
+				if personal[graph.FieldName(k)] || holds(e) {
 					return true
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/datetime"
 	"github.com/idgraph/cdp/privacy"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -3365,7 +3366,13 @@ loopback server with no key stored) every caller holds every scope.
 """
 directive @hasScope(scope: String!) repeatable on FIELD_DEFINITION
 
-"An RFC 3339 date-time such as ` + "`" + `2024-05-01T12:00:00Z` + "`" + `. Output is always UTC with up to microsecond precision."
+"""
+An RFC 3339 date-time with its offset, such as ` + "`" + `2024-05-01T12:00:00Z` + "`" + ` or
+` + "`" + `2024-05-01T14:00:00+02:00` + "`" + ` (the same instant); a lower-case ` + "`" + `t` + "`" + ` and ` + "`" + `z` + "`" + `
+are taken. A time without an offset, or an empty string, is refused with
+INVALID_ARGUMENT naming the argument. Output is always UTC with up to
+microsecond precision.
+"""
 scalar DateTime
 
 "Any JSON value. Input fields that must hold a JSON object say so."
@@ -3501,7 +3508,7 @@ type Profile {
   updatedAt: DateTime!
   """
   The profile's identifiers ordered by type and value, optionally only some
-  types (in any case, as profileByIdentifier takes them); the first ` + "`" + `first` + "`" + `
+  types (in any case, as profileByIdentifier takes them; at most 100); the first ` + "`" + `first` + "`" + `
   of them. ` + "`" + `first` + "`" + ` defaults to, and may not exceed,
   the identity rules' ` + "`" + `maxIdentifiers` + "`" + ` (200 by default).
   """
@@ -3515,7 +3522,8 @@ type Profile {
   """
   The profile's events, newest first (by timestamp, ties by id descending).
   ` + "`" + `first` + "`" + ` defaults to 20, at most 500. ` + "`" + `types` + "`" + ` and ` + "`" + `channels` + "`" + ` filter (in
-  any case: they are compared lower-case, as ingest stores them);
+  any case: they are compared lower-case, as ingest stores them; at most
+  100 names each);
   ` + "`" + `from` + "`" + ` is inclusive and ` + "`" + `to` + "`" + ` exclusive. Order is stable while new events
   arrive: a cursor keeps its place.
   """
@@ -3813,8 +3821,14 @@ type IngestItemResult {
   status: IngestStatus!
   "Why the message was rejected."
   reason: String
-  "The profile the message's identifiers belong to, when stored."
-  profileId: ID
+  """
+  The profile the message's identifiers belong to, when stored. Needs
+  profiles:read, as the profile does: a write key (which web pages carry
+  in the clear) would otherwise learn which identifiers are one person's.
+  Without it the field is null with FORBIDDEN; the message is stored all
+  the same.
+  """
+  profileId: ID @hasScope(scope: "profiles:read")
 }
 `, BuiltIn: false},
 	{Name: "../access.graphqls", Input: `# Access control: API keys and the audit log.
@@ -4506,7 +4520,11 @@ enum AudienceChangeKind {
 type AudienceChange {
   kind: AudienceChangeKind!
   profileId: ID!
-  "The profile now (the survivor of a merge); null when it no longer exists. Needs ` + "`" + `profiles:read` + "`" + `."
+  """
+  The profile now (the survivor of a merge); null when it no longer exists,
+  and in the EXITED change of a profile merged into one that is a member of
+  the audience now (the person is still in it). Needs ` + "`" + `profiles:read` + "`" + `.
+  """
   profile: Profile @hasScope(scope: "profiles:read")
   at: DateTime!
 }
@@ -4703,7 +4721,11 @@ type Subscription {
   """
   profileChanged(id: ID, identifier: IdentifierInput, kinds: [ChangeKind!]): ChangeEvent! @hasScope(scope: "profiles:read")
 
-  "The profiles entering and leaving an audience, from now on."
+  """
+  The profiles entering and leaving an audience, from now on. Once the
+  audience is deleted, it ends with NOT_FOUND (within 5 s), whose
+  extensions.cursor resumes as changes(after:).
+  """
   audienceChanged(audienceId: ID!): AudienceChange! @hasScope(scope: "audiences:read")
 
   """
@@ -13261,7 +13283,25 @@ func (ec *executionContext) _IngestItemResult_profileId(ctx context.Context, fie
 		func(ctx context.Context) (any, error) {
 			return obj.ProfileID, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, obj, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
@@ -25132,13 +25172,13 @@ func (ec *executionContext) unmarshalNCreateApiKeyInput2githubᚗcomᚋidgraph�
 }
 
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := datetime.UnmarshalDateTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := datetime.MarshalDateTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
@@ -26329,7 +26369,7 @@ func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Contex
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := datetime.UnmarshalDateTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -26339,7 +26379,7 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := datetime.MarshalDateTime(*v)
 	return res
 }
 

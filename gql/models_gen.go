@@ -502,7 +502,11 @@ type IngestItemResult struct {
 	Status    IngestStatus `json:"status"`
 	// Why the message was rejected.
 	Reason *string `json:"reason,omitempty"`
-	// The profile the message's identifiers belong to, when stored.
+	// The profile the message's identifiers belong to, when stored. Needs
+	// profiles:read, as the profile does: a write key (which web pages carry
+	// in the clear) would otherwise learn which identifiers are one person's.
+	// Without it the field is null with FORBIDDEN; the message is stored all
+	// the same.
 	ProfileID *string `json:"profileId,omitempty"`
 }
 

@@ -225,7 +225,8 @@ func TestIngestAuditAndSource(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		fs := &failingStore{Store: s}
 		e := newKeyEnv(t, fs, testConfig(), nil)
-		web, webKey := e.key("web", "web-app", access.ScopeEventsWrite)
+		// profiles:read too, to read the profiles the results name.
+		web, webKey := e.key("web", "web-app", access.ScopeEventsWrite, access.ScopeProfilesRead)
 		bare, bareKey := e.key("no source", "", access.ScopeEventsWrite)
 
 		var out struct {
@@ -827,5 +828,40 @@ func TestAuditFilterSubMicrosecondBounds(t *testing.T) {
 		if len(to.AuditLog.Nodes) != 1 {
 			t.Errorf("entry at %s left out with filter.to %s (exclusive bound after it)", at.Format(time.RFC3339Nano), half)
 		}
+	})
+}
+
+// An auditLog filter.to of the earliest instant (0001-01-01T00:00:00Z, a
+// zero Go time) is a bound like any other, as journey's is: no entry is
+// before it, though the stores read a zero To as no bound at all. Given
+// with an offset it names the same instant.
+func TestAuditFilterToAtTheEarliestInstant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		seedPeople(e)
+		a := e.profileID("user_id", "u1")
+		e.post(`mutation($ids:[ID!]!){mergeProfiles(ids:$ids, reason:"review"){id}}`, map[string]any{"ids": []string{a, "p_nope"}})
+		const q = `query($t: DateTime){auditLog(filter: {to: $t}){nodes{id} pageInfo{hasNextPage}}}`
+		var all struct {
+			AuditLog struct{ Nodes []struct{ ID string } }
+		}
+		e.query(q, map[string]any{"t": "2999-01-01T00:00:00Z"}, &all)
+		if len(all.AuditLog.Nodes) == 0 {
+			t.Fatal("no audit entry to filter out")
+		}
+		for _, earliest := range []string{"0001-01-01T00:00:00Z", "0001-01-01T02:00:00+02:00"} {
+			var out struct {
+				AuditLog struct {
+					Nodes    []struct{ ID string }
+					PageInfo struct{ HasNextPage bool }
+				}
+			}
+			e.query(q, map[string]any{"t": earliest}, &out)
+			if n := len(out.AuditLog.Nodes); n != 0 || out.AuditLog.PageInfo.HasNextPage {
+				t.Errorf("auditLog(filter: {to: %s}) = %d entries (hasNextPage %v), want none", earliest, n, out.AuditLog.PageInfo.HasNextPage)
+			}
+		}
+		e.refused(`{auditLog(filter: {from: "2024-01-01T00:00:00Z", to: "0001-01-01T00:00:00Z"}){nodes{id}}}`, nil,
+			CodeInvalidArgument, `"filter.to"`, `"filter.from"`)
 	})
 }

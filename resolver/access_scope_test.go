@@ -345,3 +345,33 @@ func TestAudienceWriteKeyReadsNoMembership(t *testing.T) {
 		t.Errorf("with audiences:read: %+v, want the one member", u)
 	}
 }
+
+// TestEverySubscriptionFieldNeedsAScope: the subscriptions, which
+// TestEveryRootFieldNeedsItsScope cannot call over HTTP, each declare the
+// scope they need, one the access package knows; a subscription without
+// one would push the change feed to any key.
+func TestEverySubscriptionFieldNeedsAScope(t *testing.T) {
+	schema := gql.NewExecutableSchema(gql.Config{}).Schema()
+	if schema.Subscription == nil {
+		t.Fatal("the schema has no Subscription type")
+	}
+	n := 0
+	for _, f := range schema.Subscription.Fields {
+		if strings.HasPrefix(f.Name, "__") {
+			continue
+		}
+		n++
+		ds := f.Directives.ForNames("hasScope")
+		if len(ds) == 0 {
+			t.Errorf("subscription %s has no @hasScope", f.Name)
+		}
+		for _, d := range ds {
+			if _, err := access.ParseScope(d.Arguments.ForName("scope").Value.Raw); err != nil {
+				t.Errorf("subscription %s: %v", f.Name, err)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no subscription field read from the schema")
+	}
+}

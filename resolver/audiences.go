@@ -1144,6 +1144,7 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 	cursorOf := func(pid string) string {
 		return encodeCursor(cursorBody{V: cursorVersion, K: cursorKindMembers, ID: pid})
 	}
+	now := graph.Now()
 	for _, pid := range pids {
 		p, ok := rows.ps[pid]
 		if !ok || p.ID != pid {
@@ -1152,6 +1153,20 @@ func (r *Resolver) audienceMembers(ctx context.Context, a *audience.Audience, fi
 			// once, on whichever page holds it (the keeper moves the
 			// merged row's membership to it).
 			continue
+		}
+		if a.Purpose != "" {
+			// The purpose holds now, as in an export: a member kept
+			// while it granted, that has withdrawn since or whose
+			// grant has expired, is not shown. The members of the
+			// page (of every audience of the answer) read their
+			// records in one members read and one ConsentOf.
+			rs, err := r.consentOf(ctx, &p)
+			if err != nil {
+				return nil, err
+			}
+			if privacy.StateOf(rs, a.Purpose, now).State != privacy.StateGranted {
+				continue
+			}
 		}
 		conn.Nodes = append(conn.Nodes, &p)
 		conn.Edges = append(conn.Edges, &gql.ProfileEdge{Cursor: cursorOf(pid), Node: &p})
@@ -1259,6 +1274,18 @@ func (r *Resolver) changeProfile(ctx context.Context, c *audience.Change) (*grap
 	}
 	if !ok {
 		return nil, nil
+	}
+	if c.Kind == audience.Exited && p.ID != c.ProfileID {
+		// The exit of a profile merged away: when the survivor is a
+		// member now, the person is still in the audience, and its
+		// profile must not read as leaving it.
+		ms, err := r.profileAudiences(ctx, &p, nil)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(ms, func(m *gql.AudienceMembership) bool { return m.Audience.ID == c.AudienceID }) {
+			return nil, nil
+		}
 	}
 	return &p, nil
 }

@@ -275,7 +275,9 @@ func TestAudiencesCreateReadUpdateDeletePage(t *testing.T) {
 		}
 
 		// Kept membership, as the keeper writes it, shows in members,
-		// changes and Profile.audiences.
+		// changes and Profile.audiences (members: of a profile that
+		// grants the audience's purpose, as u1 now does).
+		setConsent(e, map[string]any{"identifier": ident("user_id", "u1"), "purpose": "email", "status": "GRANTED"})
 		at := graph.Clean(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 		if err := s.(audience.Store).ApplyMembership(context.Background(), a.ID, []string{pid}, nil, at); err != nil {
 			t.Fatal(err)

@@ -223,7 +223,7 @@ func (r *Resolver) profileConsentHistory(ctx context.Context, p *graph.Profile, 
 // profile's own records (rs) answer first; the store is asked once per
 // request, and only when the store can tell (privacy.PurposeStore).
 //
-// Errors: EINVALID naming the argument and the purpose, with the rules'
+// Errors: EINVALID naming the argument (never the purpose given), with the rules'
 // purposes.
 func (r *Resolver) checkHistoryPurpose(ctx context.Context, purpose string, rs []privacy.Record) error {
 	ps, err := r.purposes()
@@ -237,8 +237,10 @@ func (r *Resolver) checkHistoryPurpose(ctx context.Context, purpose string, rs [
 	if err != nil || stored {
 		return err
 	}
-	return graph.Errorf(graph.EINVALID, "argument %q: %q is not a consent purpose: the rules do not name it and no stored record holds it; the purposes are %s",
-		"purpose", clip(purpose, 70), ps.String())
+	// The value is not repeated: a field typed into by hand may hold
+	// anything, an email included.
+	return graph.Errorf(graph.EINVALID, "argument %q is not a consent purpose: the rules do not name it and no stored record holds it; the purposes are %s",
+		"purpose", ps.String())
 }
 
 // purposeCall is one request's answer to whether a purpose is stored.
@@ -301,8 +303,9 @@ func (r *Resolver) setConsent(ctx context.Context, in gql.SetConsentInput) (*gra
 	}
 	entry.Reason = clip(fmt.Sprintf("%s %s", rec.Purpose, rec.Status), access.MaxReasonLen)
 	var pid string
+	given := rec
 	err = r.engine.Store().Update(ctx, func(ctx context.Context, tx graph.Tx) error {
-		pid = ""
+		pid, rec = "", given
 		// Locked, as ingest locks it, so that no merge moves it to another
 		// profile before its profile is touched below.
 		ref := graph.SplitKey(rec.Identifier)
@@ -315,6 +318,11 @@ func (r *Resolver) setConsent(ctx context.Context, in gql.SetConsentInput) (*gra
 			return graph.Errorf(graph.ENOTFOUND, "argument %q: identifier not found", "input.identifier")
 		}
 		pid = id.ProfileID
+		if in.At == nil {
+			if rec, err = r.latestDecision(ctx, tx, pid, rec); err != nil {
+				return err
+			}
+		}
 		if err := privacy.PutConsentInTx(ctx, tx, []privacy.Record{rec}); err != nil {
 			return err
 		}
@@ -350,6 +358,48 @@ func (r *Resolver) setConsent(ctx context.Context, in gql.SetConsentInput) (*gra
 		r.loaders(ctx).hintProfiles([]*graph.Profile{p})
 	}
 	return p, nil
+}
+
+// latestDecision dates rec, a decision given without at (dated now), just
+// after the newest record of its purpose among the profile's when that one
+// is not older than now: a record dated ahead of this server's clock (by a
+// replica whose clock is fast) would otherwise outrank a decision the
+// person made after it, until this clock caught up.
+//
+// Errors: the store's; EINVALID naming input.expiresAt when rec expires
+// before the date it gets.
+func (r *Resolver) latestDecision(ctx context.Context, tx graph.Tx, pid string, rec privacy.Record) (privacy.Record, error) {
+	if pid == "" {
+		return rec, nil
+	}
+	ms, err := tx.Members(ctx, []string{pid})
+	if err != nil {
+		return rec, err
+	}
+	keys := make([]string, 0, len(ms[pid]))
+	for _, m := range ms[pid] {
+		keys = append(keys, m.Key)
+	}
+	if len(keys) == 0 {
+		return rec, nil
+	}
+	byKey, err := privacy.ConsentInTx(ctx, tx, keys)
+	if err != nil {
+		return rec, err
+	}
+	var all []privacy.Record
+	for _, rs := range byKey {
+		all = append(all, rs...)
+	}
+	newest := privacy.StateOf(all, rec.Purpose, rec.At).Record
+	if newest == nil || newest.At.Before(rec.At) {
+		return rec, nil
+	}
+	rec.At = newest.At.Add(time.Microsecond)
+	if !rec.ExpiresAt.IsZero() && !rec.ExpiresAt.After(rec.At) {
+		return rec, invalidArg("input.expiresAt", "must be after at (%s, just after the newest decision for %s)", rec.At.UTC().Format(time.RFC3339Nano), rec.Purpose)
+	}
+	return rec, nil
 }
 
 // consentRecord builds and checks the record of a setConsent input; errors

@@ -49,7 +49,7 @@ func TestConsentHistoryUnknownPurpose(t *testing.T) {
 		}
 		for _, pid := range []string{a, b} {
 			e.refused(`query($id:ID!){profile(id:$id){consentHistory(purpose:"emial"){purpose}}}`, map[string]any{"id": pid},
-				"INVALID_ARGUMENT", `"purpose"`, `"emial"`, "analytics, personalization, advertising, email, sms, push")
+				"INVALID_ARGUMENT", `"purpose"`, "analytics, personalization, advertising, email, sms, push")
 		}
 	})
 }

@@ -180,13 +180,20 @@ func presenter(suggestions bool) graphql.ErrorPresenterFunc {
 			// Argument and variable coercion: name the value at fault.
 			setCode(out, CodeInvalidArgument)
 			msg := out.Message
-			if strings.Contains(msg, "RFC3339Nano") {
-				msg = "must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z"
-			}
 			if len(out.Path) > 0 {
 				msg = fmt.Sprintf("invalid value at %q: %s", pathString(out.Path), msg)
 			}
 			out.Message = msg
+		}
+		// A variable's refusal ("must be defined", "cannot use string as
+		// Int") names the variable only in its path: say it in the message.
+		if len(out.Path) >= 2 && out.Path[0] == ast.PathName("variable") && out.Extensions["code"] == errcode.ValidationFailed {
+			// Below the variable's name the path holds the keys of the
+			// JSON sent (an unknown field of an input object): named as
+			// the collector names a payload's keys, never as an email or a
+			// phone number used as a key.
+			out.Path = withheldKeys(out.Path)
+			out.Message = fmt.Sprintf("variable %q: %s", "$"+pathString(out.Path[1:]), out.Message)
 		}
 		if !suggestions {
 			out.Message = didYouMean.ReplaceAllString(out.Message, "")
@@ -222,6 +229,20 @@ func operationNameMessage(ctx context.Context, name string) string {
 		return "the document holds several operations: name the one to run in operationName"
 	}
 	return "operationName names no operation of the document: give the name of one of " + ops
+}
+
+// withheldKeys is a variable's path ("variable", its name, then keys and
+// indexes into its JSON value) with each key named as graph.MessageKey
+// names it. The path is copied: gqlgen may hold the original.
+func withheldKeys(p ast.Path) ast.Path {
+	out := make(ast.Path, len(p))
+	copy(out, p)
+	for i := 2; i < len(out); i++ {
+		if n, ok := out[i].(ast.PathName); ok {
+			out[i] = ast.PathName(graph.MessageKey(string(n)))
+		}
+	}
+	return out
 }
 
 // pathString renders a path as ingest.events[0].timestamp.

@@ -223,15 +223,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	if res.auditStore == nil {
 		res.auditStore, _ = engine.Store().(access.Store)
 	}
-	cx := complexity(cfg.MaxPage, res.maxIdentifiers())
-	res.priceConsent(&cx, cfg.MaxPage)
-	priceAudiences(&cx)
-	pricePreview(&cx)
-	priceIntel(&cx)
-	priceLookalikes(&cx)
-	priceDestinations(&cx)
-	priceAccess(&cx)
-	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: cx})
+	es := gql.NewExecutableSchema(gql.Config{Resolvers: res, Directives: gql.DirectiveRoot{HasScope: res.hasScope}, Complexity: res.prices()})
 
 	srv := handler.New(es)
 	if cfg.Feed != nil {
@@ -275,6 +267,7 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 		}
 		return next(ctx)
 	})
+	srv.AroundResponses(capRefusalErrors)
 	srv.Use(selectionLimit{max: cfg.MaxSelections, maxTokens: cfg.MaxTokens, cache: cache})
 	// Outside responseLimit: an answer it replaces returned no personal data.
 	srv.Use(readAudit{r: res})

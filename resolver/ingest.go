@@ -126,7 +126,7 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 			res.Reason = &reason
 			continue
 		}
-		recs, err := r.ingestConsent(in, ev)
+		recs, err := r.ingestConsent(in, ev, i)
 		if err != nil {
 			res.Status = gql.IngestStatusRejected
 			reason := fmt.Sprintf("events[%d]: %s", i, graph.ErrorMessage(err))
@@ -239,8 +239,9 @@ func submitErr(ctx context.Context, err error, n int) error {
 }
 
 // ingestConsent returns the consent records of a message, as the collector
-// reads them (ingest.ConsentRecords): nil when it carries none.
-func (r *Resolver) ingestConsent(in *gql.EventInput, ev graph.Event) ([]privacy.Record, error) {
+// reads them (ingest.ConsentRecords): nil when it carries none. seq is its
+// position in the call's events.
+func (r *Resolver) ingestConsent(in *gql.EventInput, ev graph.Event, seq int) ([]privacy.Record, error) {
 	ctxObj, _ := in.Context.(map[string]any)
 	name := ""
 	if in.Event != nil {
@@ -254,7 +255,7 @@ func (r *Resolver) ingestConsent(in *gql.EventInput, ev graph.Event) ([]privacy.
 		return nil, domainErr(err)
 	}
 	msg := map[string]any{"type": ev.Type, "event": name, "context": ctxObj}
-	recs, unknown, err := ingest.ConsentRecords(msg, ev, ps, r.engine.Normalizer())
+	recs, unknown, err := ingest.ConsentRecords(msg, ev, seq, ps, r.engine.Normalizer())
 	if c, ok := r.ingest.(UnknownConsentCounter); ok {
 		c.CountUnknownConsent(unknown)
 	}

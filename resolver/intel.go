@@ -76,6 +76,14 @@ func intelWindow(from, to *time.Time) intel.Window {
 	}
 	if to != nil {
 		w.To = graph.CleanUp(*to)
+		if w.To.IsZero() {
+			// The earliest instant (0001-01-01T00:00:00Z), which a zero To
+			// would read as no bound. No event is stored at it (the engine
+			// dates one without a time at its arrival), so the next
+			// microsecond bounds the same events: none, or only those
+			// before year 1.
+			w.To = w.To.Add(time.Microsecond)
+		}
 	}
 	return w
 }

@@ -341,6 +341,49 @@ func TestIntelBoundsFinerThanAMicrosecond(t *testing.T) {
 	})
 }
 
+// A to of the earliest instant (0001-01-01T00:00:00Z, a zero Go time) is
+// a bound like any other, as journey's and auditLog's are: no event is
+// before it, so nothing is counted, and a from after it is refused, though
+// a zero window bound reads as no bound at all.
+func TestIntelToAtTheEarliestInstant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		x := ev("m1", t0, "track", "user_id:u1")
+		x.Name = "A"
+		e.apply(x)
+		for _, c := range []struct {
+			to   string
+			want int
+		}{{"2999-01-01T00:00:00Z", 1}, {"0001-01-01T00:00:00Z", 0}, {"0001-01-01T01:00:00+01:00", 0}} {
+			var out struct {
+				Funnel      struct{ Steps []struct{ Count int } }
+				Paths       []struct{ Count int }
+				Attribution struct{ Conversions int }
+			}
+			e.query(`query($to: DateTime) {
+				funnel(steps: [{name: "A"}], within: "P1D", to: $to) { steps { count } }
+				paths(start: {name: "A"}, to: $to) { count }
+				attribution(conversion: {name: "A"}, dimension: CHANNEL, model: LAST_TOUCH, lookback: "P1D", to: $to) { conversions }
+			}`, map[string]any{"to": c.to}, &out)
+			paths := 0
+			for _, p := range out.Paths {
+				paths += p.Count
+			}
+			if got := out.Funnel.Steps[0].Count; got != c.want {
+				t.Errorf("funnel(to: %s): step 1 counts %d, want %d", c.to, got, c.want)
+			}
+			if paths != c.want {
+				t.Errorf("paths(to: %s): %d starts, want %d", c.to, paths, c.want)
+			}
+			if got := out.Attribution.Conversions; got != c.want {
+				t.Errorf("attribution(to: %s): %d conversions, want %d", c.to, got, c.want)
+			}
+		}
+		e.refused(`{ funnel(steps: [{name: "A"}], within: "P1D", from: "2024-01-01T00:00:00Z", to: "0001-01-01T00:00:00Z") { steps { count } } }`, nil,
+			CodeInvalidArgument, "from", "to")
+	})
+}
+
 // One profile whose computed SUM is past the range of a double (two
 // orders of 1e308) does not spoil the lookalike of everyone: the fit keeps
 // finite numbers only, every score is a probability, and the group's

@@ -216,9 +216,19 @@ func (r *Resolver) auditLog(ctx context.Context, first *int, after *string, f *g
 		if f.To != nil {
 			q.To = graph.CleanUp(*f.To)
 		}
-		if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		if !q.From.IsZero() && f.To != nil && q.To.Before(q.From) {
 			return nil, invalidArg("filter.to", "(%s) is before \"filter.from\" (%s)", q.To.Format(time.RFC3339Nano), q.From.Format(time.RFC3339Nano))
 		}
+	}
+	if f != nil && f.To != nil && q.To.IsZero() {
+		// The earliest instant (0001-01-01T00:00:00Z): no entry is before
+		// it, while a zero To would read as no bound, as journey's does.
+		if after != nil {
+			if _, err := decodeCursor("after", cursorKindAudit, *after); err != nil {
+				return nil, err
+			}
+		}
+		return &gql.AuditEntryConnection{Edges: []*gql.AuditEntryEdge{}, Nodes: []*access.AuditEntry{}, PageInfo: &gql.PageInfo{HasPreviousPage: after != nil}}, nil
 	}
 	if after != nil {
 		c, err := decodeCursor("after", cursorKindAudit, *after)

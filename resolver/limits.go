@@ -116,6 +116,7 @@ func (w *limitWalker) selectionSet(ss ast.SelectionSet) fragStats {
 				continue
 			}
 			w.checkPage(s)
+			w.checkNames(s)
 			child := w.selectionSet(s.SelectionSet)
 			st = fragStats{depth: child.depth + 1, fields: satAdd(child.fields, 1)}
 		case *ast.InlineFragment:
@@ -168,6 +169,35 @@ func (w *limitWalker) checkPage(f *ast.Field) {
 		}
 		if n < 0 || n > int64(limit) {
 			w.err = gqlerror.Errorf("argument %q of %s%s must be between 0 and %d, got %d", a.Name, parent, f.Name, limit, n)
+			w.err.Locations = []gqlerror.Location{{Line: a.Position.Line, Column: a.Position.Column}}
+			setCode(w.err, CodeInvalidArgument)
+			return
+		}
+	}
+}
+
+// nameFilters are the arguments bounded by maxNameFilter, by field.
+var nameFilters = map[string][]string{
+	"Profile.journey":     {"types", "channels"},
+	"Profile.identifiers": {"types"},
+}
+
+// checkNames refuses a name filter of more than maxNameFilter names: each
+// name is compared with every event or identifier of every profile the
+// field is asked of, which the complexity limit does not see.
+func (w *limitWalker) checkNames(f *ast.Field) {
+	if w.err != nil || f.ObjectDefinition == nil {
+		return
+	}
+	field := f.ObjectDefinition.Name + "." + f.Name
+	for _, name := range nameFilters[field] {
+		a := f.Arguments.ForName(name)
+		if a == nil {
+			continue
+		}
+		v, err := a.Value.Value(w.vars)
+		if l, ok := v.([]any); err == nil && ok && len(l) > maxNameFilter {
+			w.err = gqlerror.Errorf("argument %q of %s holds %d names, more than the limit of %d", name, field, len(l), maxNameFilter)
 			w.err.Locations = []gqlerror.Location{{Line: a.Position.Line, Column: a.Position.Column}}
 			setCode(w.err, CodeInvalidArgument)
 			return
@@ -310,6 +340,20 @@ func complexity(maxPage, maxIdentifiers int) gql.ComplexityRoot {
 	return c
 }
 
+// prices is the complexity of every field priced otherwise than 1 plus
+// its children. The README's complexity table names each one.
+func (r *Resolver) prices() gql.ComplexityRoot {
+	cx := complexity(r.cfg.MaxPage, r.maxIdentifiers())
+	r.priceConsent(&cx, r.cfg.MaxPage)
+	priceAudiences(&cx)
+	pricePreview(&cx)
+	priceIntel(&cx)
+	priceLookalikes(&cx)
+	priceDestinations(&cx)
+	priceAccess(&cx)
+	return cx
+}
+
 // selectionLimit refuses a document holding more than max field selections
 // before gqlgen validates it: the validator's overlapping-fields rule
 // compares fields pairwise, so a document of 14,000 selections of one field
@@ -377,3 +421,8 @@ func countFields(ss ast.SelectionSet) int {
 	}
 	return n
 }
+
+// maxNameFilter is the most names a list that filters a profile's events
+// or identifiers (Profile.journey's types and channels,
+// Profile.identifiers' types) may hold.
+const maxNameFilter = 100

@@ -2,8 +2,9 @@ package resolver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,10 +319,19 @@ func (s *loaderState) primeLookup(p *graph.Profile, members []graph.Identifier) 
 	s.idents.primeAll(byKey)
 }
 
-// journeyShape names a journey query apart from its profiles.
+// journeyShape names a journey query apart from its profiles. Times are
+// written as Unix seconds and nanoseconds, not as JSON, which refuses a
+// year past 9999 (a bound of 9999-12-31T23:59:59.9999999Z rounds up to
+// one): every such query then had one name, and shared one answer.
 func journeyShape(q graph.JourneyQuery) string {
-	b, _ := json.Marshal(q) // strings, times, ints: always marshals
-	return string(b)
+	stamp := func(t time.Time) string {
+		return strconv.FormatInt(t.Unix(), 10) + "." + strconv.Itoa(t.Nanosecond())
+	}
+	after := "-"
+	if c := q.After; c != nil {
+		after = stamp(c.Timestamp) + " " + strconv.Quote(c.ID)
+	}
+	return fmt.Sprintf("%q %q %s %s %s %d %t", q.Types, q.Channels, stamp(q.From), stamp(q.To), after, q.Limit, q.NoPayload)
 }
 
 // journey loads one page of a profile's journey; profiles hinted together

@@ -340,3 +340,40 @@ func TestJourneyToAtTheEarliestInstant(t *testing.T) {
 		e.refused(journeyQuery, map[string]any{"id": pid, "from": t0.Format(time.RFC3339), "to": earliest}, CodeInvalidArgument, `"to"`, `"from"`)
 	})
 }
+
+// Journeys of one request share a store read when they ask the same page;
+// two with other bounds never do, whatever the bounds. A bound of
+// 9999-12-31T23:59:59.9999999Z rounds up to year 10000, past what a JSON
+// time holds: two such journeys, one from and one to it, answer apart,
+// each as if asked alone (the event, of 2024, is before the bound).
+func TestJourneysWithBoundsPastYear9999AnswerApart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		e.apply(ev("test/e1", t0, "track", "user_id:U"))
+		pid := e.profileID("user_id", "U")
+		const bound = "9999-12-31T23:59:59.9999999Z"
+		type page struct{ Nodes []struct{ ID string } }
+		ids := func(p page) []string {
+			var out []string
+			for _, n := range p.Nodes {
+				out = append(out, n.ID)
+			}
+			return out
+		}
+		for _, op := range []string{
+			`query($id: ID!, $b: DateTime) { profile(id: $id) { since: journey(from: $b) { nodes { id } } until: journey(to: $b) { nodes { id } } } }`,
+			`query($id: ID!, $b: DateTime) { profile(id: $id) { until: journey(to: $b) { nodes { id } } since: journey(from: $b) { nodes { id } } } }`,
+		} {
+			var out struct {
+				Profile struct{ Since, Until page }
+			}
+			e.query(op, map[string]any{"id": pid, "b": bound}, &out)
+			if got := ids(out.Profile.Since); len(got) != 0 {
+				t.Errorf("journey(from: %s) = %v, want no event", bound, got)
+			}
+			if got := ids(out.Profile.Until); len(got) != 1 || got[0] != "test/e1" {
+				t.Errorf("journey(to: %s) = %v, want [test/e1]", bound, got)
+			}
+		}
+	})
+}

@@ -50,6 +50,10 @@ var errKeyRevoked = errors.New("the API key of this subscription was revoked or 
 // enforced.
 var errOpenEnded = errors.New("this subscription began in open mode, and API keys are now required; subscribe again with a key")
 
+// errAudienceDeleted ends an audienceChanged subscription whose audience
+// was deleted: no entry of it will ever come (a deletion appends none).
+var errAudienceDeleted = errors.New("the audience of this subscription was deleted")
+
 // stillOpen reports whether the server is still in open mode, asking
 // Config.Authenticate as for a connection without a key (which takes no
 // token of any rate limit). A store that cannot say keeps the
@@ -157,7 +161,7 @@ func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.Chang
 	want := wantKinds(kinds)
 	return stream(ctx, r, h, start, func(e graph.FeedEntry) bool {
 		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
-	}, toChangeEvent)
+	}, toChangeEvent, nil)
 }
 
 // cursorExpired is the CURSOR_EXPIRED error of a subscription that would
@@ -266,7 +270,7 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		}
 		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
 	}
-	return stream(ctx, r, h, head, filter, toChangeEvent)
+	return stream(ctx, r, h, head, filter, toChangeEvent, nil)
 }
 
 func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error) {
@@ -299,14 +303,21 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 			kind = audience.Exited
 		}
 		return &audience.Change{AudienceID: e.AudienceID, ProfileID: e.ProfileID, Kind: kind, At: e.At.UTC(), Seq: e.Seq}
+	}, func(ctx context.Context) (bool, error) {
+		_, ok, err := storedAudience(ctx, st, audienceID)
+		return ok, err
 	})
 }
 
 // stream subscribes the caller's key to the entries after start that
 // filter keeps, and sends each, converted, until the client stops or the
 // subscription ends; an end the client did not ask for is reported as the
-// subscription's error, with the cursor to resume from.
-func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool, conv func(graph.FeedEntry) T) (<-chan T, error) {
+// subscription's error, with the cursor to resume from. alive, when set,
+// is asked at every key check whether what the subscription follows is
+// still stored: once it answers false, the subscription ends
+// (errAudienceDeleted); a store that cannot answer keeps it.
+func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool, conv func(graph.FeedEntry) T,
+	alive func(context.Context) (bool, error)) (<-chan T, error) {
 	key := ""
 	p := access.PrincipalFrom(ctx)
 	k := p.Key
@@ -339,7 +350,7 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 		// are enforced.
 		openCheck := k == nil && p.Open && r.cfg.Authenticate != nil
 		var recheck <-chan time.Time
-		if (k != nil && r.cfg.KeyUsable != nil) || openCheck {
+		if (k != nil && r.cfg.KeyUsable != nil) || openCheck || alive != nil {
 			t := time.NewTicker(cmp.Or(r.cfg.KeyRecheck, DefaultKeyRecheck))
 			defer t.Stop()
 			recheck = t.C
@@ -350,13 +361,19 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 			case <-ctx.Done():
 				return
 			case <-recheck:
-				if k != nil && !r.cfg.KeyUsable(ctx, *k) {
+				if k != nil && r.cfg.KeyUsable != nil && !r.cfg.KeyUsable(ctx, *k) {
 					endWith(ctx, errKeyRevoked, last)
 					return
 				}
 				if openCheck && !r.stillOpen(ctx) {
 					endWith(ctx, errOpenEnded, last)
 					return
+				}
+				if alive != nil {
+					if ok, err := alive(ctx); err == nil && !ok {
+						endWith(ctx, errAudienceDeleted, last)
+						return
+					}
 				}
 			case e, ok := <-sub.C():
 				if !ok {
@@ -441,6 +458,8 @@ func endWith(ctx context.Context, reason error, last uint64) {
 		code = CodeSlowConsumer
 	case errors.Is(reason, errKeyRevoked), errors.Is(reason, errOpenEnded):
 		code = CodeUnauthenticated
+	case errors.Is(reason, errAudienceDeleted):
+		code = CodeNotFound
 	}
 	cursor := FeedCursor(last)
 	if shown := shownReason(reason); shown != reason {
@@ -464,7 +483,7 @@ func endMessage(reason error, cursor string) string {
 // which may name its hosts and files, only as feedhub.ErrUnavailable (the
 // log has the whole of it).
 func shownReason(reason error) error {
-	for _, known := range []error{feedhub.ErrSlow, feedhub.ErrClosed, errKeyRevoked, errOpenEnded} {
+	for _, known := range []error{feedhub.ErrSlow, feedhub.ErrClosed, errKeyRevoked, errOpenEnded, errAudienceDeleted} {
 		if errors.Is(reason, known) {
 			return known
 		}
