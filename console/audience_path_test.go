@@ -20,7 +20,7 @@ func TestAudiencePathOpensTheAudience(t *testing.T) {
 	s.gql(t, admin, `mutation{createAudience(input:{name:"Gold",filter:{trait:{name:"plan",op:EQ,value:"gold"}}}){id}}`, nil, &made)
 	id := made.CreateAudience.ID
 	tb := newTab(t, s)
-	const drawn = `document.getElementById("find-identifier") || (document.getElementById("h-builder") && !/^\s*$/.test(document.querySelector("[aria-labelledby=h-builder]").textContent)) || document.querySelector("#main .error")`
+	const drawn = `document.getElementById("find-identifier") || (document.getElementById("h-builder") && document.getElementById("h-builder").textContent !== "Loading audience…") || document.querySelector("#main .error")`
 	where := `location.pathname + location.hash + " " + (document.getElementById("find-identifier") ? "search" : (document.getElementById("h-builder") || {}).textContent)`
 
 	// Opened signed out: the sign-in page, then the audience's editor.

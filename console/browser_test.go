@@ -32,6 +32,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/access"
@@ -60,6 +61,8 @@ func chromium(t *testing.T) string {
 type service struct {
 	base  string // http://127.0.0.1:port
 	store *embedded.Store
+	// reg holds the service's metrics (waitSubscribed reads them).
+	reg *prometheus.Registry
 }
 
 // startService starts the service; keys, when given, are created before it
@@ -109,6 +112,9 @@ func startServiceConfig(t *testing.T, keys map[string][]string, graphiql bool, s
 	if set != nil {
 		set(&cfg)
 	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
 	svc, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +126,33 @@ func startServiceConfig(t *testing.T, keys map[string][]string, graphiql bool, s
 		}
 	})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return &service{base: "http://127.0.0.1:" + port, store: st}, secrets
+	return &service{base: "http://127.0.0.1:" + port, store: st, reg: cfg.Registry}, secrets
+}
+
+// waitSubscribed waits until the service holds n subscriptions open
+// (cdp_subscriptions_active). The console says it is live once it has
+// asked to subscribe, before the service has read the feed's head the
+// subscription starts after: a change sent in between is never shown.
+// A subscription the service counts reads every change committed after.
+func (s *service) waitSubscribed(t *testing.T, n int) {
+	t.Helper()
+	got := -1.0
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mfs, err := s.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = -1
+		for _, mf := range mfs {
+			if mf.GetName() == "cdp_subscriptions_active" && len(mf.GetMetric()) == 1 {
+				got = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		if got == float64(n) {
+			return
+		}
+	}
+	t.Fatalf("the service holds %v subscriptions open, want %d", got, n)
 }
 
 // The people the flows look at. Ann's anonymous id also came with
@@ -210,13 +242,13 @@ func (s *service) gql(t *testing.T, key, query string, vars map[string]any, out 
 // waitFile waits for a download to land and returns its content.
 func waitFile(t *testing.T, path string) string {
 	t.Helper()
-	for i := 0; i < 200; i++ {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
 			return string(b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s was not downloaded", filepath.Base(path))
+	t.Fatalf("%s was not downloaded within a minute", filepath.Base(path))
 	return ""
 }
 
@@ -631,8 +663,16 @@ func TestConsoleFlows(t *testing.T) {
 	if total <= 20 {
 		t.Fatalf("Ann's journey has %d events; the test needs more than a page", total)
 	}
-	for i := 0; i < 10; i++ {
+	// Scrolled to the last event listed until every page is in, however
+	// slowly they load (ten scrolls could all come while one page
+	// loaded, and nothing then asked for the next). The end of the list
+	// is scrolled out of sight and back each time, with a pause after
+	// each move in which the page draws: the list's end coming into
+	// sight is what asks for the next page.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		var n int
+		tb.eval(`(function () { document.getElementById("journey").firstElementChild.scrollIntoView(); return true; })()`, new(bool))
+		time.Sleep(150 * time.Millisecond)
 		tb.eval(`(function () { var l = document.getElementById("journey"); l.lastElementChild.scrollIntoView(); return l.children.length; })()`, &n)
 		if n == total {
 			break
@@ -804,6 +844,7 @@ func TestConsoleFlows(t *testing.T) {
 	// A change to the profile appears without a reload, through the
 	// profileChanged subscription.
 	tb.waitJS("the subscription", `document.getElementById("live").textContent.indexOf("Live") === 0`)
+	s.waitSubscribed(t, 1)
 	tb.eval(`window.sameDocument = true`, nil)
 	s.send(t, keys["site"], "track", `{"userId":"u-ann","messageId":"live1","event":"Coupon Redeemed","timestamp":"2026-11-20T10:00:00Z"}`)
 	tb.waitJS("the new event shown", `window.sameDocument && document.getElementById("journey").innerText.indexOf("Coupon Redeemed") >= 0`)

@@ -25,6 +25,7 @@ func TestLiveChangeKeepsThePlace(t *testing.T) {
 	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
 	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
 	tb.waitJS("the subscription", `document.getElementById("live").textContent.indexOf("Live") === 0`)
+	s.waitSubscribed(t, 1)
 	tb.eval(`window.sameDocument = true`, nil)
 
 	const sec = `document.querySelector("[aria-labelledby=h-journey]")`

@@ -21,7 +21,7 @@ func TestBackToPrivacyKeepsTheAuditFilter(t *testing.T) {
 		ProfileByIdentifier struct{ Identifiers []struct{ Value string } }
 	}
 	s.gql(t, admin, `{profileByIdentifier(type:"email",value:"ann@example.com"){identifiers{value}}}`, nil, &read)
-	for i := 0; ; i++ {
+	for deadline := time.Now().Add(time.Minute); ; {
 		var log struct {
 			AuditLog struct{ Nodes []struct{ ID string } }
 		}
@@ -29,7 +29,7 @@ func TestBackToPrivacyKeepsTheAuditFilter(t *testing.T) {
 		if len(log.AuditLog.Nodes) > 0 {
 			break
 		}
-		if i > 200 {
+		if time.Now().After(deadline) {
 			t.Fatal("the audit log holds no profileByIdentifier entry")
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -79,7 +79,7 @@ func TestPrivacyAddressKeepsTheAuditFilter(t *testing.T) {
 		ProfileByIdentifier struct{ Identifiers []struct{ Value string } }
 	}
 	s.gql(t, admin, `{profileByIdentifier(type:"email",value:"ann@example.com"){identifiers{value}}}`, nil, &read)
-	for i := 0; ; i++ {
+	for deadline := time.Now().Add(time.Minute); ; {
 		var log struct {
 			AuditLog struct{ Nodes []struct{ Action string } }
 		}
@@ -91,7 +91,7 @@ func TestPrivacyAddressKeepsTheAuditFilter(t *testing.T) {
 		if actions["createAudience"] && actions["profileByIdentifier"] {
 			break
 		}
-		if i > 200 {
+		if time.Now().After(deadline) {
 			t.Fatalf("the audit log holds %v, want createAudience and profileByIdentifier entries", actions)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -48,12 +48,13 @@ func TestChangeDuringADialogIsShownAfterIt(t *testing.T) {
 	tb.run(chromedp.Navigate(s.base + "/console/#/profile/" + annID))
 	tb.waitJS("the profile", `document.getElementById("main").getAttribute("data-rendered")`)
 	tb.waitJS("the subscription", `document.getElementById("live").textContent.indexOf("Live") === 0`)
+	s.waitSubscribed(t, 1)
 	tb.eval(`Array.prototype.find.call(document.querySelectorAll("button"), function (b) { return b.textContent.indexOf("Merge with another profile") === 0; }).click(); true`, new(bool))
 	tb.waitJS("the merge dialog", `document.querySelector("dialog[open]")`)
 	s.send(t, keys["site"], "track", `{"userId":"u-ann","messageId":"late1","event":"Arrived During Dialog","timestamp":"`+time.Now().UTC().Format(time.RFC3339)+`"}`)
-	// The change reaches the page while the dialog is open (no signal of
-	// it to wait for: a pause, not a measure).
-	time.Sleep(2 * time.Second)
+	// The change reaches the page while the dialog is open: its redraw
+	// waits for the dialog, which it marks.
+	tb.waitJS("the redraw waiting for the dialog", `document.querySelector("dialog[open][data-redraw-waiting]")`)
 	tb.eval(`Array.prototype.find.call(document.querySelectorAll("dialog[open] button"), function (b) { return b.textContent === "Cancel"; }).click(); true`, new(bool))
 	tb.waitJS("the event in the journey", `document.getElementById("journey").innerText.indexOf("Arrived During Dialog") >= 0`)
 }

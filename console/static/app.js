@@ -686,7 +686,18 @@
     if (masked) add(main, h("p", { "class": "note", id: "masked-note", text: "Personal values are masked: this key lacks pii:read." }));
     var actions = h("div", { "class": "row" },
       gate(h("button", { type: "button", text: "Merge with another profile…", onclick: function () { mergeDialog(p); } }), "identity:write"),
-      gate(h("button", { type: "button", text: "Download data export", onclick: function () { exportProfile(p.id).catch(function () { /* said */ }); } }), "privacy:read"),
+      gate(h("button", { type: "button", text: "Download data export", onclick: function () {
+        // A refusal stays on the page, under the actions, until the next
+        // try: the status line clears itself.
+        var old = $("export-error");
+        if (old) old.remove();
+        exportProfile(p.id).catch(function (e) {
+          if (e.status === 401 || !actions.isConnected) return; // signed out, or another page
+          var box = errBox("Data export of profile " + p.id + " failed: " + e.message);
+          box.id = "export-error";
+          actions.after(box);
+        });
+      } }), "privacy:read"),
       h("a", { href: "#/privacy?profile=" + encodeURIComponent(p.id), text: "Privacy requests for this profile" }),
       h("span", { id: "live", "class": "muted" }));
     add(main, h("dl", { "class": "kv" },
@@ -1169,7 +1180,9 @@
           var dlg = document.querySelector("dialog[open]");
           if (dlg) {
             me.waiting = true;
-            dlg.addEventListener("close", function () { me.waiting = false; setTimeout(redraw, 0); }, { once: true });
+            // Marks the dialog a redraw waits for (tests wait on it).
+            dlg.setAttribute("data-redraw-waiting", "");
+            dlg.addEventListener("close", function () { dlg.removeAttribute("data-redraw-waiting"); me.waiting = false; setTimeout(redraw, 0); }, { once: true });
             return;
           }
           var ev = msg.payload && msg.payload.data && msg.payload.data.profileChanged;
@@ -1453,12 +1466,16 @@
     add(main, h("div", { "class": "grid" }, editor, listBox));
     loadList();
     if (which && which !== "new") {
+      // Said while the audience is read, rather than a blank card.
+      editor.setAttribute("aria-busy", "true");
+      add(editor, h("h2", { id: "h-builder", text: "Loading audience…" }),
+        h("p", { "class": "muted", text: "Reading audience " + which + "…" }));
       gql("query Aud($id: ID!) { audience(id: $id) { id name description purpose filter static } }", { id: which }).then(must)
         .then(function (d) {
           if (d.audience) { drawEditor(d.audience); return; }
           // A deleted or mistyped audience is said so, not shown as a
           // blank "New audience" form.
-          clear(editor);
+          clear(editor); editor.removeAttribute("aria-busy");
           add(editor, h("h2", { id: "h-builder", text: "No such audience" }),
             h("p", { "class": "note", text: "No audience has the id " + which + " (it may have been deleted)." }),
             h("a", { href: "#/audiences/new", text: "New audience" }));
@@ -1467,7 +1484,7 @@
           if (e.status === 401) return; // signOut has drawn the sign-in page
           // The API does not repeat the id it refuses: the card names what
           // the address asks, as for an audience that is not there.
-          clear(editor);
+          clear(editor); editor.removeAttribute("aria-busy");
           add(editor, h("h2", { id: "h-builder", text: "No such audience" }),
             errBox("Audience " + which + ": " + e.message),
             h("a", { href: "#/audiences/new", text: "New audience" }));
@@ -1558,6 +1575,7 @@
     }
     function drawEditor(a) {
       clear(editor);
+      editor.removeAttribute("aria-busy");
       var heading = h("h2", { id: "h-builder", text: a ? "Edit " + a.name : "New audience" });
       add(editor, heading);
       var name = h("input", { name: "name", required: true, value: a ? a.name : "" });
