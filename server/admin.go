@@ -22,6 +22,19 @@ const BackupPath = "/admin/backup"
 // BackupAction is the audit action of a backup.
 const BackupAction = "store.backup"
 
+// BackupScopes are the scopes a key needs to take a backup: every scope,
+// keys:admin first (a key without it is refused naming it), the others in
+// their canonical order. The copy holds everything each of them guards.
+func BackupScopes() []access.Scope {
+	out := []access.Scope{access.ScopeKeysAdmin}
+	for _, s := range access.AllScopes() {
+		if s != access.ScopeKeysAdmin {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // BackupFileName is the file name the backup's Content-Disposition
 // suggests: the name of the embedded store's file.
 const BackupFileName = "cdp.db"
@@ -45,7 +58,8 @@ const backupWriteWindow = 2 * time.Minute
 // entry cannot be written. A failure once the body has begun ends the
 // connection, so the client sees fewer bytes than Content-Length.
 //
-// The caller guards the handler with keys:admin (auth.Guard.Require).
+// The caller guards the handler with every scope (BackupScopes,
+// auth.Guard.RequireAll).
 // Each request appends one audit entry (action store.backup) to audit
 // before any data is sent; nil audit writes none.
 func BackupHandler(store graph.Store, audit access.Store, log zerolog.Logger) http.Handler {

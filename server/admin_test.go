@@ -30,7 +30,8 @@ func errorBody(t *testing.T, r reply) (msg, code string) {
 }
 
 // POST /admin/backup: open to every local caller in open mode; with keys,
-// 401 without one and 403 naming keys:admin without that scope; 405 for
+// 401 without one and 403 naming keys:admin without that scope (the key
+// taking it holds every scope: TestBackupNeedsEveryScope); 405 for
 // another method. On the embedded store the body is a sound database file
 // of this build's layout holding what the store held (its two keys), its
 // Content-Length exact, with one audit entry of the key that took it; on
@@ -82,7 +83,7 @@ func TestBackupEndpoint(t *testing.T) {
 		dial, _ := guardedServer(t, st, "127.0.0.1:0", open, nil)
 		wantBackup(t, call(t, "POST", dial, "/admin/backup", "", ""), 0)
 
-		admin, adminSecret := storeKey(t, ks, "keys:admin")
+		admin, adminSecret := storeKey(t, ks, access.ScopeNames(access.AllScopes())...)
 		_, readerSecret := storeKey(t, ks, "profiles:read", "pii:read", "audit:read")
 		g, err := auth.New(auth.Config{Store: ks, Logger: zerolog.Nop()})
 		if err != nil {
@@ -115,6 +116,55 @@ func TestBackupEndpoint(t *testing.T) {
 		}
 		if want > 0 && (entries[0].KeyID != admin.ID || entries[0].Outcome != access.OutcomeOK || entries[1].KeyID != "") {
 			t.Errorf("audit entries %+v, want the admin key's newest, then open mode's", entries)
+		}
+	})
+}
+
+// A backup is a copy of everything the store holds: personal values
+// unmasked, the audit log, consent proofs, destination secrets. So it
+// needs every scope, not keys:admin alone (which cannot give itself
+// pii:read through createApiKey either): a key lacking any one scope gets
+// 403 FORBIDDEN naming it, before anything is read or audited.
+func TestBackupNeedsEveryScope(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		ks := accessStore(t, st)
+		all := access.ScopeNames(access.AllScopes())
+		_, full := storeKey(t, ks, all...)
+		g, err := auth.New(auth.Config{Store: ks, Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dial, _ := guardedServer(t, st, "127.0.0.1:0", g, nil)
+		for i, missing := range all {
+			scopes := append(append([]string{}, all[:i]...), all[i+1:]...)
+			_, secret := storeKey(t, ks, scopes...)
+			r := call(t, "POST", dial, BackupPath, "", secret)
+			var body struct {
+				Errors []struct {
+					Message    string
+					Extensions struct{ Code, Scope string }
+				}
+			}
+			_ = json.Unmarshal([]byte(r.body), &body)
+			if r.status != http.StatusForbidden || len(body.Errors) != 1 || body.Errors[0].Extensions.Code != "FORBIDDEN" ||
+				body.Errors[0].Extensions.Scope != missing || !strings.Contains(body.Errors[0].Message, missing) {
+				t.Errorf("backup with every scope but %s: %d %.300s, want 403 FORBIDDEN naming %s", missing, r.status, r.body, missing)
+			}
+		}
+		entries, err := ks.Audit(context.Background(), access.AuditQuery{Action: BackupAction, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 0 {
+			t.Errorf("refused backups left %d audit entries: %+v", len(entries), entries)
+		}
+		r := call(t, "POST", dial, BackupPath, "", full)
+		want := http.StatusOK
+		if _, ok := st.(*embedded.Store); !ok {
+			want = http.StatusNotImplemented
+		}
+		if r.status != want {
+			t.Errorf("backup with every scope: %d %.300s, want %d", r.status, r.body, want)
 		}
 	})
 }

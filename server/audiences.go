@@ -159,7 +159,9 @@ func parseExportParams(q map[string][]string, rules *graph.Rules) (exportParams,
 				return p, badParam{"the parameter " + name + " is given more than once"}
 			}
 		default:
-			return p, badParam{"unknown parameter " + clip(name) + "; the parameters are format, identifiers and hash"}
+			// Named as the collector names a payload's keys: not when it
+			// looks like an email or a phone number pasted in its place.
+			return p, badParam{"unknown parameter " + clip(graph.MessageKey(name)) + "; the parameters are format, identifiers and hash"}
 		}
 	}
 	if vs := q["format"]; len(vs) == 1 {
@@ -188,7 +190,7 @@ func parseExportParams(q map[string][]string, rules *graph.Rules) (exportParams,
 				// Not echoed: it may be a value pasted by mistake.
 				return p, badParam{"identifiers[" + strconv.Itoa(i) + "] is not an identifier type name (lowercase letters, digits and _)"}
 			case rules.Types[t] == nil:
-				return p, badParam{"identifiers[" + strconv.Itoa(i) + "]: unknown identifier type " + strconv.Quote(t) + "; the types are " + strings.Join(knownTypes(rules), ", ")}
+				return p, badParam{"identifiers[" + strconv.Itoa(i) + "]: unknown identifier type " + strconv.Quote(graph.MessageKey(t)) + "; the types are " + strings.Join(knownTypes(rules), ", ")}
 			case slices.Contains(p.types, t):
 				return p, badParam{"identifiers[" + strconv.Itoa(i) + "]: the type " + strconv.Quote(t) + " is named twice"}
 			}
@@ -373,7 +375,7 @@ func (h *audienceHandler) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !known {
-		h.refuse(w, r, entry, http.StatusNotFound, "NOT_FOUND", "no audience with this id")
+		h.refuse(w, r, entry, http.StatusNotFound, "NOT_FOUND", "not an audience id: audience ids are seg_ and 32 lowercase hex digits (the path is not repeated)")
 		return
 	}
 	auds, err := h.x.Audiences.Audiences(ctx, []string{id})

@@ -149,3 +149,29 @@ func TestParseExportParams(t *testing.T) {
 		}
 	}
 }
+
+// An unknown parameter, or an unknown identifier type, is named as the
+// collector names a payload's keys (graph.MessageKey): as sent, unless it
+// looks like personal data itself (an email or a phone number pasted as a
+// parameter's name), which is withheld.
+func TestExportParamErrorsWithholdPersonalNames(t *testing.T) {
+	rules := graph.DefaultRules()
+	for _, c := range []struct {
+		q          map[string][]string
+		want, leak string
+	}{
+		{map[string][]string{"ann@example.com": {""}}, `unknown parameter "(withheld key)"`, "ann"},
+		{map[string][]string{"+1 415 555 0167": {"x"}}, `unknown parameter "(withheld key)"`, "555"},
+		{map[string][]string{"identifiers": {"email,p4155550167"}}, `identifiers[1]: unknown identifier type "(withheld key)"`, "4155550167"},
+		{map[string][]string{"limit": {"10"}}, `unknown parameter "limit"`, ""},
+		{map[string][]string{"identifiers": {"crm_id"}}, `unknown identifier type "crm_id"`, ""},
+	} {
+		_, err := parseExportParams(c.q, rules)
+		if err == nil {
+			t.Fatalf("%v: accepted", c.q)
+		}
+		if !strings.Contains(err.Error(), c.want) || (c.leak != "" && strings.Contains(err.Error(), c.leak)) {
+			t.Errorf("%v: error %q, want it to say %s", c.q, err, c.want)
+		}
+	}
+}

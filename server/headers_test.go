@@ -13,7 +13,9 @@ import (
 )
 
 // TestHeaderLimit: request headers over 64 KiB are refused with 431 before
-// any handler runs, as README says; headers just under it are served.
+// any handler runs, as README says; headers just under it are served. The
+// 65 KiB case is within the 4 KiB that net/http allows beyond
+// MaxHeaderBytes, so it fails if the server hands its limit over unchanged.
 func TestHeaderLimit(t *testing.T) {
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
@@ -42,10 +44,13 @@ func TestHeaderLimit(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get(80 << 10); code != http.StatusRequestHeaderFieldsTooLarge {
-		t.Fatalf("80 KiB of headers answered %d %q, want 431", code, body)
+	for _, kib := range []int{65, 80} {
+		if code, body := get(kib << 10); code != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("%d KiB of headers answered %d %q, want 431", kib, code, body)
+		}
 	}
-	if code, body := get(60 << 10); code != http.StatusOK {
-		t.Fatalf("60 KiB of headers answered %d %q, want 200", code, body)
+	// 63 KiB of filler and the client's other header lines stay under 64 KiB.
+	if code, body := get(63 << 10); code != http.StatusOK {
+		t.Fatalf("63 KiB of headers answered %d %q, want 200", code, body)
 	}
 }

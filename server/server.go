@@ -117,7 +117,7 @@ func New(cfg Config, ln net.Listener, store graph.Store, routes Routes) *Server 
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    httpHeaderBytes(cfg.MaxHeaderBytes),
 		ErrorLog:          nil,
 	}
 	if cfg.MetricsListener != nil {
@@ -127,10 +127,22 @@ func New(cfg Config, ln net.Listener, store graph.Store, routes Routes) *Server 
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    cfg.MaxHeaderBytes,
+			MaxHeaderBytes:    httpHeaderBytes(cfg.MaxHeaderBytes),
 		}
 	}
 	return s
+}
+
+// httpHeaderBytes is the http.Server.MaxHeaderBytes that refuses headers
+// over limit bytes: net/http reads up to 4096 bytes beyond its
+// MaxHeaderBytes before answering 431, so a 64 KiB limit handed over as it
+// is would let 68 KiB through.
+func httpHeaderBytes(limit int) int {
+	const slack = 4096 // net/http's allowance beyond MaxHeaderBytes
+	if limit <= 2*slack {
+		return limit
+	}
+	return limit - slack
 }
 
 // Addr is the address the server listens on.
@@ -228,7 +240,10 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	audit, _ := s.store.(access.Store)
 	var backup http.Handler = BackupHandler(s.store, audit, s.cfg.Logger)
 	if s.cfg.Guard != nil {
-		backup = s.cfg.Guard.Require(access.ScopeKeysAdmin, backup)
+		// The copy holds everything every scope guards (personal values
+		// unmasked, the audit log, destination secrets): only a key that
+		// may read all of it takes one.
+		backup = s.cfg.Guard.RequireAll(BackupScopes(), backup)
 	}
 	mux.Handle(BackupPath, backup)
 	// In enforced mode even a wrong path needs a key: nothing but /healthz
@@ -245,6 +260,8 @@ func (s *Server) Handler(routes Routes) http.Handler {
 	mux.Handle("/readyz", guarded(onlyGet))
 	if s.cfg.MetricsListener == nil {
 		mux.Handle("/metrics", guarded(onlyGet))
+	} else {
+		mux.Handle("/metrics", guarded(metricsElsewhere))
 	}
 	if routes.GraphiQL != nil {
 		mux.Handle("/graphiql", guarded(onlyGet))
@@ -323,6 +340,15 @@ var onlyGet = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	httpdrain.Body(w, r)
 	w.Header().Set("Allow", "GET, HEAD")
 	writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", redact.MethodText(r.Method)+" is not allowed here; use GET")
+})
+
+// metricsElsewhere answers /metrics on the main listener of a server with
+// a metrics listener of its own: 404, naming the flag, never the address
+// (the main listener may face those the metrics one is kept from).
+var metricsElsewhere = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	httpdrain.Body(w, r)
+	writeJSON(w, http.StatusNotFound, map[string]any{"success": false,
+		"error": "no such endpoint here: /metrics is served on this server's metrics listener (--metrics-addr), without keys"})
 })
 
 func notFound(w http.ResponseWriter, r *http.Request) {

@@ -298,7 +298,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			hooks = destination.NewWorker(destination.WorkerConfig{
 				Store: ds, Feed: fs, AllowPrivate: cfg.Destinations.AllowPrivate, Logger: cfg.Logger,
 				Poll: cfg.Destinations.Poll, RetryBase: cfg.Destinations.RetryBase, Registerer: reg, Audit: keys,
-				Profiles: destination.Profiles{Engine: engine, Consent: cs, Masker: access.NewMasker(engine.Normalizer().Rules())},
+				Profiles: destination.Profiles{Engine: engine, Consent: cs, Masker: access.NewMasker(engine.Normalizer().Rules()), Audiences: aud},
 			})
 		}
 	}

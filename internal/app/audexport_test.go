@@ -268,8 +268,13 @@ func TestAudienceExport(t *testing.T) {
 		for _, id := range []string{audience.NewAudienceID(), "nope"} {
 			r = send(t, "GET", url(id, ""), "", analyst, "")
 			audits++
-			if _, code := errBody(r); r.status != http.StatusNotFound || code != "NOT_FOUND" {
+			msg, code := errBody(r)
+			if r.status != http.StatusNotFound || code != "NOT_FOUND" {
 				t.Errorf("export of unknown audience %s: %d %s, want 404 NOT_FOUND", id, r.status, r.body)
+			}
+			// An id of another shape is said to be one, without repeating it.
+			if want := map[bool]string{true: "no audience with this id", false: "not an audience id"}[audience.ValidAudienceID(id)]; !strings.Contains(msg, want) || strings.Contains(msg, id) {
+				t.Errorf("export of unknown audience %s says %q, want %q and not the id", id, msg, want)
 			}
 		}
 

@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/app"
 	"github.com/idgraph/cdp/internal/storetest"
@@ -108,28 +110,47 @@ func TestForgetProfileReachesEverySurface(t *testing.T) {
 		if r := gqlPost(t, dial, "", `mutation { mergeProfiles(ids: ["`+zora+`", "`+split+`"], reason: "ticket 74") { id } }`); r.status != 200 || r.code() != "" || split == zora {
 			t.Fatalf("mergeProfiles: %d %s", r.status, r.body)
 		}
-		// The keeper has evaluated her, and the destination holds her
-		// changes undelivered.
-		waitFor(t, "Zora in the audience", func() bool {
-			n, computed := audiencesAndComputed(t, dial, zora)
-			return n == 1 && computed["last_coupon"] != nil && computed["first_note"] != nil
+		// The keeper has evaluated her: her membership and the values it
+		// keeps (a read computes its own at once, so only the kept ones
+		// say that the keeper's round is over, and its COMPUTED_CHANGED
+		// entries are in the feed). By hand: her last order's coupon, her
+		// first view's note.
+		waitFor(t, "Zora in the audience, with her kept computed values", func() bool {
+			n, _ := audiencesAndComputed(t, dial, zora)
+			kept := keptComputed(t, st, zora)
+			return n == 1 && kept["last_coupon"] == "QUILLFEATHER-77" && kept["first_note"] == "zora note xyzzy-5521"
 		})
-		// Every batch is a dead letter (one attempt, refused), so none is
-		// in flight while the erasure runs.
+		// Every entry of the feed so far, the keeper's included, is in a
+		// batch, and every batch is a dead letter (one attempt, refused),
+		// so none is in flight while the erasure runs.
 		waitFor(t, "every entry in a dead letter", func() bool {
+			head, err := st.(graph.FeedStore).FeedHead(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
 			var d struct {
 				P struct{ Nodes []struct{ ID string } }      `json:"p"`
 				F struct{ Nodes []struct{ ID string } }      `json:"f"`
 				D struct{ Nodes []struct{ EntryCount int } } `json:"d"`
+				L struct {
+					Nodes []struct{ ID, Position string }
+				} `json:"l"`
 			}
 			gqlData(t, dial, "", `{ p: destinationDeliveries(destinationId: "`+dst.D.ID+`", status: PENDING) { nodes { id } }
 				f: destinationDeliveries(destinationId: "`+dst.D.ID+`", status: FAILED) { nodes { id } }
-				d: destinationDeliveries(destinationId: "`+dst.D.ID+`", status: DEAD) { nodes { entryCount } } }`, &d)
+				d: destinationDeliveries(destinationId: "`+dst.D.ID+`", status: DEAD) { nodes { entryCount } }
+				l: destinations { nodes { id position } } }`, &d)
 			n := 0
 			for _, x := range d.D.Nodes {
 				n += x.EntryCount
 			}
-			return len(d.P.Nodes) == 0 && len(d.F.Nodes) == 0 && n >= 12
+			taken := false
+			for _, x := range d.L.Nodes {
+				if pos, err := strconv.ParseUint(x.Position, 10, 64); x.ID == dst.D.ID && err == nil && pos >= head {
+					taken = true
+				}
+			}
+			return taken && len(d.P.Nodes) == 0 && len(d.F.Nodes) == 0 && n >= 12
 		})
 		// All but the phone, which removeIdentifier took.
 		if got := zoraFound(storetest.Scan(t, st)); len(got) != len(zoraNeedles)-1 {
@@ -270,9 +291,12 @@ func TestForgetIdentifierReachesEverySurface(t *testing.T) {
 		gqlData(t, dial, "", `mutation { setConsent(input: {identifier: {type: "email", value: "zora.quill@example.org"}, purpose: "email", status: GRANTED,
 			proof: {text: "offers to zora.quill@example.org"}}) { id } }`, nil)
 		zora := profileIDOf(t, svc.Engine)("user_id", "u-zora-77")
-		waitFor(t, "Zora's computed traits", func() bool {
-			n, computed := audiencesAndComputed(t, dial, zora)
-			return n == 1 && computed["last_contact"] != nil && computed["first_ref"] != nil
+		// The values the keeper stored hold the email before the erasure
+		// (a read computes its own at once, ahead of the keeper's round).
+		waitFor(t, "Zora's membership and kept computed traits", func() bool {
+			n, _ := audiencesAndComputed(t, dial, zora)
+			kept := keptComputed(t, st, zora)
+			return n == 1 && kept["last_contact"] == "zora.quill@example.org" && kept["first_ref"] == "zora.quill@example.org"
 		})
 		const email = "zora.quill@example.org"
 		if got := leftovers(t, st, email); len(got) == 0 {
@@ -331,20 +355,17 @@ func TestDataExportHoldsEverythingSent(t *testing.T) {
 			proof: {text: "proof-text-66", version: "v-66", collector: "form-66"}}) { id } }`, nil)
 		sendTo(t, dial, "", "track", `{"userId":"u-bob-9","anonymousId":"anon-zora-1","messageId":"z7","event":"Invited","timestamp":"2026-01-01T13:00:00Z","properties":{"screen":"tv"}}`)
 		zora := profileIDOf(t, svc.Engine)("user_id", "u-zora-77")
-		waitFor(t, "Zora's computed trait and membership", func() bool {
-			var p struct {
-				P struct {
-					Audiences []any          `json:"audiences"`
-					Computed  map[string]any `json:"computed"`
-				} `json:"profile"`
+		// The export lists the values the keeper stored, which follow the
+		// events by a round; a read computes its own at once. So wait for
+		// the export itself to hold the kept value and the membership.
+		var ex httpReply
+		waitFor(t, "Zora's kept computed trait and membership in her export", func() bool {
+			ex = send(t, "GET", "http://"+dial+"/v1/privacy/profiles/"+zora+"/export", "", "", "")
+			if ex.status != 200 {
+				t.Fatalf("export: %d %s", ex.status, ex.body)
 			}
-			gqlData(t, dial, "", `{ profile(id: "`+zora+`") { audiences { since } computed } }`, &p)
-			return len(p.P.Audiences) == 1 && p.P.Computed["last_coupon"] != nil
+			return strings.Contains(ex.body, `"kind":"computed"`) && strings.Contains(ex.body, `"kind":"membership"`)
 		})
-		ex := send(t, "GET", "http://"+dial+"/v1/privacy/profiles/"+zora+"/export", "", "", "")
-		if ex.status != 200 {
-			t.Fatalf("export: %d %s", ex.status, ex.body)
-		}
 		low := strings.ToLower(ex.body)
 		for _, v := range []string{"u-zora-77", "anon-zora-1", "anon-zora-2", "zora.quill@example.org", "zora quillfeather", "+14155550199",
 			"crm-zora-55", "dev-zora-3", "marigold", "camp-spring-12", "advertising", "ref-value-31", "page-v7", "coupon-qf-77", "tier-gold-44",
@@ -359,6 +380,21 @@ func TestDataExportHoldsEverythingSent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// keptComputed returns the computed values the keeper stored for profile
+// id, by name.
+func keptComputed(t *testing.T, st graph.Store, id string) map[string]any {
+	t.Helper()
+	cs, err := audience.ComputedOf(st.(audience.Store))(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]any{}
+	for _, c := range cs {
+		out[c.Name] = c.Value
+	}
+	return out
 }
 
 // audiencesAndComputed returns how many audiences profile id is in, and

@@ -242,7 +242,7 @@ func TestDataExport(t *testing.T) {
 		}
 		// The service keeps membership after each commit: wait until Ann
 		// is in.
-		for deadline := time.Now().Add(10 * time.Second); ; {
+		for deadline := time.Now().Add(keptLimit); ; {
 			ms, err := st.(audience.Store).Members(ctx, vip.ID, audience.Page{Limit: 10})
 			if err != nil {
 				t.Fatal(err)
@@ -251,7 +251,7 @@ func TestDataExport(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("Ann is not in the audience 10 s after her messages: %+v", ms)
+				t.Fatalf("Ann is not in the audience %v after her messages: %+v", keptLimit, ms)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -56,7 +56,7 @@ func TestFeedRetention(t *testing.T) {
 		// A retention of 1 ns: every entry is past it by the next round.
 		svc, _ = run(time.Nanosecond, "m2")
 		defer svc.Close(context.Background())
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(keptLimit)
 		for entries() != 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("entries past their retention were not trimmed: %d left", entries())

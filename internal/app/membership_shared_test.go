@@ -42,7 +42,7 @@ func TestMembershipFollowsSharedEvents(t *testing.T) {
 		waitMembers := func(what, id string, want ...string) {
 			t.Helper()
 			slices.Sort(want)
-			deadline := time.Now().Add(10 * time.Second) // a safety net, not a timing assertion
+			deadline := time.Now().Add(keptLimit) // a safety net, not a timing assertion
 			for {
 				ms, err := as.Members(ctx, id, audience.Page{Limit: 10})
 				if err != nil {

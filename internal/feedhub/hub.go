@@ -53,7 +53,7 @@ var ErrClosed = errors.New("the server is shutting down")
 type TooManyError struct{ Cap int }
 
 func (e *TooManyError) Error() string {
-	return fmt.Sprintf("this API key already holds %d subscriptions, the most allowed at once; close one first", e.Cap)
+	return fmt.Sprintf("this API key (in open mode, every caller together) already holds the most subscriptions allowed at once, %d (--subscriptions-per-key); close one first", e.Cap)
 }
 
 // Stats are counts of a hub, for metrics and tests.

@@ -215,6 +215,11 @@ func TestPerKeyCap(t *testing.T) {
 	if !errors.As(err, &tm) || tm.Cap != 2 {
 		t.Fatalf("third subscription of k1: %v, want TooManyError with cap 2", err)
 	}
+	// The message reads right for a cap of one and in open mode, where the
+	// callers hold no key and share one cap.
+	if got, want := (&feedhub.TooManyError{Cap: 1}).Error(), "this API key (in open mode, every caller together) already holds the most subscriptions allowed at once, 1 (--subscriptions-per-key); close one first"; got != want {
+		t.Errorf("TooManyError{Cap: 1}: %q, want %q", got, want)
+	}
 	if _, err := h.Subscribe("k2", 0, nil); err != nil {
 		t.Fatalf("another key: %v", err)
 	}
