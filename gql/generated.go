@@ -532,6 +532,7 @@ type ComplexityRoot struct {
 		Audience              func(childComplexity int, id string) int
 		Audiences             func(childComplexity int, first *int, after *string) int
 		AuditLog              func(childComplexity int, first *int, after *string, filter *AuditFilter) int
+		ChangeCursor          func(childComplexity int) int
 		ComputedTraits        func(childComplexity int) int
 		DataExport            func(childComplexity int, profileID string) int
 		DestinationDeliveries func(childComplexity int, destinationID string, status *DeliveryStatus, first *int, after *string) int
@@ -563,7 +564,7 @@ type ComplexityRoot struct {
 	Subscription struct {
 		AudienceChanged func(childComplexity int, audienceID string) int
 		Changes         func(childComplexity int, after *string, kinds []ChangeKind) int
-		ProfileChanged  func(childComplexity int, id *string, identifier *IdentifierInput, kinds []ChangeKind) int
+		ProfileChanged  func(childComplexity int, id *string, identifier *IdentifierInput, kinds []ChangeKind, after *string) int
 	}
 
 	TraitValue struct {
@@ -750,6 +751,7 @@ type QueryResolver interface {
 	Attribution(ctx context.Context, conversion EventMatch, touchpoints *EventMatch, dimension AttributionDimension, model AttributionModel, lookback string, halfLife *string, from *time.Time, to *time.Time, filter *AudienceFilter) (*Attribution, error)
 	Paths(ctx context.Context, start EventMatch, depth *int, first *int, within *string, from *time.Time, to *time.Time, filter *AudienceFilter) ([]*Path, error)
 	Lookalike(ctx context.Context, audienceID string, size int, purpose *string) ([]*LookalikeMatch, error)
+	ChangeCursor(ctx context.Context) (*string, error)
 	Destinations(ctx context.Context, first *int, after *string) (*DestinationConnection, error)
 	DestinationDeliveries(ctx context.Context, destinationID string, status *DeliveryStatus, first *int, after *string) (*DeliveryConnection, error)
 }
@@ -759,7 +761,7 @@ type RefusedLinkResolver interface {
 	EvidenceEvent(ctx context.Context, obj *RefusedLink) (*graph.Event, error)
 }
 type SubscriptionResolver interface {
-	ProfileChanged(ctx context.Context, id *string, identifier *IdentifierInput, kinds []ChangeKind) (<-chan *ChangeEvent, error)
+	ProfileChanged(ctx context.Context, id *string, identifier *IdentifierInput, kinds []ChangeKind, after *string) (<-chan *ChangeEvent, error)
 	AudienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error)
 	Changes(ctx context.Context, after *string, kinds []ChangeKind) (<-chan *ChangeEvent, error)
 }
@@ -2896,6 +2898,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*AuditFilter)), true
+	case "Query.changeCursor":
+		if e.ComplexityRoot.Query.ChangeCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ChangeCursor(childComplexity), true
 	case "Query.computedTraits":
 		if e.ComplexityRoot.Query.ComputedTraits == nil {
 			break
@@ -3139,7 +3147,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ProfileChanged(childComplexity, args["id"].(*string), args["identifier"].(*IdentifierInput), args["kinds"].([]ChangeKind)), true
+		return e.ComplexityRoot.Subscription.ProfileChanged(childComplexity, args["id"].(*string), args["identifier"].(*IdentifierInput), args["kinds"].([]ChangeKind), args["after"].(*string)), true
 
 	case "TraitValue.at":
 		if e.ComplexityRoot.TraitValue.At == nil {
@@ -4694,6 +4702,19 @@ extend type Audience {
   subscription: Subscription
 }
 
+extend type Query {
+  """
+  The cursor of the newest change committed when this operation started
+  (before any of its fields was read), as ` + "`" + `ChangeEvent.cursor` + "`" + ` gives it.
+  Ask for it beside the data a page shows, then subscribe with
+  ` + "`" + `profileChanged(after:)` + "`" + ` or ` + "`" + `changes(after:)` + "`" + `: every change committed
+  after the data was read reaches the subscription, none is lost in
+  between. Null, with an error, without profiles:read or while the store
+  cannot be read.
+  """
+  changeCursor: String @hasScope(scope: "profiles:read")
+}
+
 """
 Real-time changes, pushed over WebSocket at ` + "`" + `/graphql` + "`" + ` (the
 ` + "`" + `graphql-transport-ws` + "`" + ` protocol, as the ` + "`" + `graphql-ws` + "`" + ` client speaks it). The
@@ -4718,8 +4739,18 @@ type Subscription {
   is reported (the profile is followed through merges either way).
   Without audiences:read it reports no AUDIENCE_ENTERED or AUDIENCE_EXITED
   change, and kinds naming them is refused with FORBIDDEN.
+
+  With ` + "`" + `after` + "`" + ` (the ` + "`" + `cursor` + "`" + ` of a change, or ` + "`" + `changeCursor` + "`" + ` read with the
+  profile), it starts right after that change instead of now, so a client
+  that read the profile and then subscribes misses no change committed in
+  between: what was committed meanwhile is read from the store, then the
+  live changes follow. The profile followed is then the one the id or
+  identifier names now, with every profile merged into it since that
+  change: their changes from before their merge are reported too. ` + "`" + `after` + "`" + ` is refused as in
+  ` + "`" + `changes(after:)` + "`" + ` (INVALID_ARGUMENT, or CURSOR_EXPIRED once the feed's
+  retention trimmed what it needs).
   """
-  profileChanged(id: ID, identifier: IdentifierInput, kinds: [ChangeKind!]): ChangeEvent! @hasScope(scope: "profiles:read")
+  profileChanged(id: ID, identifier: IdentifierInput, kinds: [ChangeKind!], after: String): ChangeEvent! @hasScope(scope: "profiles:read")
 
   """
   The profiles entering and leaving an audience, from now on. Once the
@@ -7410,6 +7441,14 @@ func (ec *executionContext) field_Subscription_profileChanged_args(ctx context.C
 		return nil, err
 	}
 	args["kinds"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -17663,6 +17702,47 @@ func (ec *executionContext) fieldContext_Query_lookalike(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_changeCursor(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_changeCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ChangeCursor(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scope, err := ec.unmarshalNString2string(ctx, "profiles:read")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.HasScope == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive hasScope is not implemented")
+				}
+				return ec.Directives.HasScope(ctx, nil, directive0, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_changeCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
+}
+
 func (ec *executionContext) _Query_destinations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18061,7 +18141,7 @@ func (ec *executionContext) _Subscription_profileChanged(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ProfileChanged(ctx, fc.Args["id"].(*string), fc.Args["identifier"].(*IdentifierInput), fc.Args["kinds"].([]ChangeKind))
+			return ec.Resolvers.Subscription().ProfileChanged(ctx, fc.Args["id"].(*string), fc.Args["identifier"].(*IdentifierInput), fc.Args["kinds"].([]ChangeKind), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -24162,6 +24242,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_lookalike(ctx, field)
+				})
+		case "changeCursor":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_changeCursor(ctx, field)
 				})
 		case "destinations":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

@@ -27,6 +27,7 @@ var rootSamples = map[string]string{
 	"explainLink":             `explainLink(a: {type: "user_id", value: "u1"}, b: {type: "anonymous_id", value: "a1"}) { linked }`,
 	"event":                   `event(id: "m1") { id }`,
 	"dataExport":              `dataExport(profileId: "p_none")`,
+	"changeCursor":            `changeCursor`,
 	"apiKeys":                 `apiKeys(first: 1) { nodes { id } }`,
 	"auditLog":                `auditLog(first: 1) { nodes { id } }`,
 	"mergeProfiles":           `mergeProfiles(ids: ["p_none1", "p_none2"], reason: "scope test") { id }`,

@@ -275,6 +275,9 @@ func NewHandler(engine *graph.Engine, ing Ingester, cfg Config) http.Handler {
 	srv.Use(responseLimit{max: cfg.MaxResponseBytes})
 	srv.Use(requestLimits{maxDepth: cfg.MaxDepth, maxPage: cfg.MaxPage, maxIdentifiers: res.maxIdentifiers(), maxComplexity: cfg.MaxComplexity})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	// Last: the head is read only for an operation every check above let
+	// through, just before its fields are.
+	srv.Use(changeCursorAt{r: res})
 	srv.SetErrorPresenter(presenter(cfg.Suggestions))
 	srv.SetRecoverFunc(recoverFunc)
 	return &httpHandler{srv: srv, engine: engine, cfg: cfg, queries: res.queries}

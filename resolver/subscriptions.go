@@ -142,26 +142,95 @@ func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.Chang
 	if err != nil {
 		return nil, domainErr(err)
 	}
-	start := head
-	if after != nil {
-		if start, err = parseFeedCursor("after", *after); err != nil {
-			return nil, err
-		}
-		if start > head {
-			return nil, invalidArg("after", "is past the newest change of the feed: it is not a cursor of this store")
-		}
-		if err := h.CheckResume(ctx, start); err != nil {
-			var ce *graph.CursorExpiredError
-			if !errors.As(err, &ce) {
-				return nil, domainErr(err)
-			}
-			return nil, cursorExpired(ctx, ce, "argument \"after\": ")
-		}
+	start, err := startAfter(ctx, h, head, after)
+	if err != nil {
+		return nil, err
 	}
 	want := wantKinds(kinds)
 	return stream(ctx, r, h, start, func(e graph.FeedEntry) bool {
 		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
 	}, toChangeEvent, nil)
+}
+
+// changeCursorKey holds, in the context of a query operation that selects
+// Query.changeCursor, the feed's head read before any field (headAt).
+type changeCursorKey struct{}
+
+type headAt struct {
+	seq uint64
+	err error
+}
+
+// changeCursorAt reads the head of the change feed when a query operation
+// selecting changeCursor starts, before any of its fields is resolved, so
+// that every change the operation's data does not hold comes after the
+// cursor it answers.
+type changeCursorAt struct{ r *Resolver }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = changeCursorAt{}
+
+func (changeCursorAt) ExtensionName() string                   { return "ChangeCursorAt" }
+func (changeCursorAt) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (c changeCursorAt) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return next(ctx)
+	}
+	selects := false
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
+		selects = selects || f.Name == "changeCursor"
+	}
+	if !selects {
+		return next(ctx)
+	}
+	at := &headAt{}
+	if h, err := c.r.feedHub(); err != nil {
+		at.err = err
+	} else if at.seq, err = h.Head(ctx); err != nil {
+		at.err = domainErr(err)
+	}
+	return next(context.WithValue(ctx, changeCursorKey{}, at))
+}
+
+// changeCursor answers Query.changeCursor from what changeCursorAt read.
+func (r *Resolver) changeCursor(ctx context.Context) (*string, error) {
+	at, _ := ctx.Value(changeCursorKey{}).(*headAt)
+	if at == nil {
+		return nil, graph.Errorf(graph.EINTERNAL, "the change feed's head was not read before the operation")
+	}
+	if at.err != nil {
+		return nil, at.err
+	}
+	c := FeedCursor(at.seq)
+	return &c, nil
+}
+
+// startAfter is where a subscription given after (nil: from now, head)
+// starts: the Seq its cursor encodes, refused when it is no cursor of the
+// feed, past its head, or older than what the retention keeps.
+func startAfter(ctx context.Context, h *feedhub.Hub, head uint64, after *string) (uint64, error) {
+	if after == nil {
+		return head, nil
+	}
+	start, err := parseFeedCursor("after", *after)
+	if err != nil {
+		return 0, err
+	}
+	if start > head {
+		return 0, invalidArg("after", "is past the newest change of the feed: it is not a cursor of this store")
+	}
+	if err := h.CheckResume(ctx, start); err != nil {
+		var ce *graph.CursorExpiredError
+		if !errors.As(err, &ce) {
+			return 0, domainErr(err)
+		}
+		return 0, cursorExpired(ctx, ce, "argument \"after\": ")
+	}
+	return start, nil
 }
 
 // cursorExpired is the CURSOR_EXPIRED error of a subscription that would
@@ -202,7 +271,7 @@ func audienceKinds(ctx context.Context, kinds []gql.ChangeKind) (bool, error) {
 	return false, nil
 }
 
-func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.IdentifierInput, kinds []gql.ChangeKind) (<-chan *gql.ChangeEvent, error) {
+func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.IdentifierInput, kinds []gql.ChangeKind, after *string) (<-chan *gql.ChangeEvent, error) {
 	h, err := r.feedHub()
 	if err != nil {
 		return nil, err
@@ -225,7 +294,14 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 	if err != nil {
 		return nil, domainErr(err)
 	}
-	var followed string
+	start, err := startAfter(ctx, h, head, after)
+	if err != nil {
+		return nil, err
+	}
+	// followed holds the profiles whose changes are reported: the one the
+	// argument names now, those merged into it since start, and every
+	// survivor of a merge of one of them.
+	followed := map[string]bool{}
 	if id != nil {
 		p, err := r.engine.ProfileByID(ctx, *id)
 		if graph.ErrorCode(err) == graph.ENOTFOUND {
@@ -234,7 +310,7 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		if err != nil {
 			return nil, domainErr(err)
 		}
-		followed = p.ID
+		followed[p.ID] = true
 	} else {
 		ref, err := r.normalizeInput("identifier.type", "identifier.value", ident.Type, ident.Value)
 		if err != nil {
@@ -247,30 +323,53 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		if !ok {
 			return nil, graph.Errorf(graph.ENOTFOUND, "argument %q: identifier not found", "identifier")
 		}
-		followed = p.ID
+		followed[p.ID] = true
+	}
+	// The profiles merged into it since start are the person's too, and
+	// so are their changes from before their merge: the merges read
+	// newest first give them, through chains of merges. They are read up
+	// to the head as it is now that the profile is resolved, which
+	// holds a merge committed meanwhile (the profile resolved may be its
+	// survivor).
+	now, err := h.Head(ctx)
+	if err != nil {
+		return nil, domainErr(err)
+	}
+	if start < now {
+		merges, err := h.Merges(ctx, start, now)
+		if err != nil {
+			return nil, domainErr(err)
+		}
+		for i := len(merges) - 1; i >= 0; i-- {
+			if followed[merges[i].ProfileID] {
+				for _, prev := range merges[i].PreviousIDs {
+					followed[prev] = true
+				}
+			}
+		}
 	}
 	want := wantKinds(kinds)
 	// Called in Seq order, never concurrently: it follows the survivor of
-	// each merge of the followed profile.
+	// each merge of a followed profile.
 	filter := func(e graph.FeedEntry) bool {
 		switch e.Kind {
 		case graph.FeedMerged:
-			if e.ProfileID != followed && !slices.Contains(e.PreviousIDs, followed) {
+			if !followed[e.ProfileID] && !slices.ContainsFunc(e.PreviousIDs, func(id string) bool { return followed[id] }) {
 				return false
 			}
-			followed = e.ProfileID
+			followed[e.ProfileID] = true
 		case graph.FeedSplit:
-			if e.ProfileID != followed && (len(e.PreviousIDs) == 0 || e.PreviousIDs[0] != followed) {
+			if !followed[e.ProfileID] && (len(e.PreviousIDs) == 0 || !followed[e.PreviousIDs[0]]) {
 				return false
 			}
 		default:
-			if e.ProfileID != followed {
+			if !followed[e.ProfileID] {
 				return false
 			}
 		}
 		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
 	}
-	return stream(ctx, r, h, head, filter, toChangeEvent, nil)
+	return stream(ctx, r, h, start, filter, toChangeEvent, nil)
 }
 
 func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error) {

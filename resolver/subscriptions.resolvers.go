@@ -12,8 +12,12 @@ import (
 	"github.com/idgraph/cdp/gql"
 )
 
-func (r *subscriptionResolver) ProfileChanged(ctx context.Context, id *string, identifier *gql.IdentifierInput, kinds []gql.ChangeKind) (<-chan *gql.ChangeEvent, error) {
-	return r.profileChanged(ctx, id, identifier, kinds)
+func (r *queryResolver) ChangeCursor(ctx context.Context) (*string, error) {
+	return r.changeCursor(ctx)
+}
+
+func (r *subscriptionResolver) ProfileChanged(ctx context.Context, id *string, identifier *gql.IdentifierInput, kinds []gql.ChangeKind, after *string) (<-chan *gql.ChangeEvent, error) {
+	return r.profileChanged(ctx, id, identifier, kinds, after)
 }
 
 func (r *subscriptionResolver) AudienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error) {

@@ -513,7 +513,11 @@
     "history(first: 100) { kind from into at reason cursor } " +
     "journey(first: 20) { " + JOURNEY_FIELDS + " } " +
     "identityGraph { nodes(first: 200) { id type value profileId inProfile firstSeen lastSeen } " +
-    "edges(first: 200) { from to rejected source evidence reason count firstSeen lastSeen at } } } }";
+    "edges(first: 200) { from to rejected source evidence reason count firstSeen lastSeen at } } } " +
+    // The feed's newest change when the server began the query, before
+    // it read the profile: following from it (startLive) misses no change
+    // the answer lacks.
+    "changeCursor }";
 
   // The 360 view lists the first 100 identifiers. Where the rules'
   // maxIdentifiers is lower, the API refuses first: 100 (no profile holds
@@ -612,7 +616,11 @@
     var start = performance.now(), before = stats.graphql;
     performance.mark("cdp-profile-start");
     place = place || newPlace();
-    Promise.all([ask360(id).then(must).then(restOfHistory).then(restOfConsent), ownJourney(id, place.journey)]).then(function (r) {
+    // The journey, when the view asks its own, is read after the 360
+    // view: no older than the cursor the page follows from.
+    ask360(id).then(must).then(restOfHistory).then(restOfConsent).then(function (d) {
+      return Promise.resolve(ownJourney(id, place.journey)).then(function (j) { return [d, j]; });
+    }).then(function (r) {
       if (my !== shown) return;
       var d = r[0], p = d.profile;
       clear(main);
@@ -626,6 +634,7 @@
       performance.mark("cdp-profile-rendered");
       stats.views.push({ id: p.id, requests: stats.graphql - before, ms: performance.now() - start });
       main.setAttribute("data-rendered", p.id);
+      liveAfter = { id: p.id, cursor: d.changeCursor };
       startLive(p.id);
     }).catch(function (e) {
       if (e.status === 401 || my !== shown) return; // signOut has drawn the sign-in page
@@ -1129,6 +1138,10 @@
   // ---- live updates (profileChanged over graphql-transport-ws) -----------
 
   var live = null;
+  // liveAfter is the cursor the profile on view was read at: the page
+  // follows its changes from there, so that none committed since it was
+  // read is missed, however late the subscription starts.
+  var liveAfter = null;
   function stopLive() {
     if (live) { live.closed = true; try { live.ws.close(1000); } catch (e) { /* closed */ } live = null; }
     // The page says it is live only while it is.
@@ -1155,8 +1168,8 @@
       try { msg = JSON.parse(m.data); } catch (e) { return; }
       if (msg.type === "connection_ack") {
         ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: {
-          query: "subscription Live($id: ID!) { profileChanged(id: $id, kinds: [MERGED, SPLIT, FORGOTTEN, EVENT_ADDED, TRAITS_CHANGED, CONSENT_CHANGED]) { kind profileId } }",
-          variables: { id: id } } }));
+          query: "subscription Live($id: ID!, $after: String) { profileChanged(id: $id, after: $after, kinds: [MERGED, SPLIT, FORGOTTEN, EVENT_ADDED, TRAITS_CHANGED, CONSENT_CHANGED]) { kind profileId } }",
+          variables: { id: id, after: liveAfter && liveAfter.id === id ? liveAfter.cursor : null } } }));
         if (badge) badge.textContent = "Live: changes appear here.";
       } else if (msg.type === "ping") {
         ws.send(JSON.stringify({ type: "pong" }));
@@ -1168,6 +1181,13 @@
           // The key was refused (revoked, expired, or open mode ended):
           // asking again signs out with the server's reason (gql, 401).
           probe().catch(function () { /* said */ });
+          return;
+        }
+        if (errs.some(function (e) { return e && e.extensions && e.extensions.code === "CURSOR_EXPIRED"; }) && $("main").getAttribute("data-rendered") === id) {
+          // The page was read before what the feed still holds (a dialog
+          // open longer than its retention): read it again, and follow
+          // from then.
+          profilePage(id, "Read again: the page was older than the changes the server keeps.", keptPlace());
           return;
         }
         if (badge && badge.isConnected) badge.textContent = "Live updates stopped: reload the page to follow changes again.";

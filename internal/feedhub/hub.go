@@ -178,6 +178,29 @@ func (h *Hub) Head(ctx context.Context) (uint64, error) {
 	return h.feed.FeedHead(ctx)
 }
 
+// Merges returns the MERGED entries with a Seq after after and at most
+// through, in Seq order, read from the store a page at a time.
+func (h *Hub) Merges(ctx context.Context, after, through uint64) ([]graph.FeedEntry, error) {
+	var out []graph.FeedEntry
+	for after < through {
+		page, err := h.feed.Feed(ctx, after, []graph.FeedKind{graph.FeedMerged}, pageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page {
+			if e.Seq > through {
+				return out, nil
+			}
+			out = append(out, e)
+		}
+		if len(page) < pageSize {
+			return out, nil
+		}
+		after = page[len(page)-1].Seq
+	}
+	return out, nil
+}
+
 // CheckResume returns a *graph.CursorExpiredError when a subscription
 // resuming after the Seq after would miss entries the retention trimmed
 // (graph.CheckResume). 0 is the cursor a subscriber is given when it ends
