@@ -226,29 +226,11 @@ func runCorrections(t *rapid.T, s graph.Store) {
 		}
 	}
 
-	live := func() []string {
-		var out []string
-		for _, k := range rKeys {
-			if !m.removed[k] {
-				out = append(out, k)
-			}
-		}
-		return out
-	}
+	live := m.live
 	profiles := func(keys []string) []string {
-		var refs []graph.IdentifierRef
-		for _, k := range keys {
-			if m.stored[k] {
-				refs = append(refs, graph.SplitKey(k))
-			}
-		}
-		ps, err := eng.ProfilesByIdentifiers(ctx, refs)
+		ids, err := m.profilesOf(ctx, eng, keys)
 		fatal(err)
-		var out []string
-		for _, p := range ps {
-			out = append(out, p.ID)
-		}
-		return out
+		return ids
 	}
 	// erase takes keys out of the model as an erasure does: with their
 	// links, refusals, traits and consent, and the payload of an event

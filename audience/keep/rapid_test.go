@@ -81,6 +81,34 @@ func newModel() *model {
 		traits: map[string]map[string]mTrait{}, consent: map[string][]mRecord{}}
 }
 
+// live returns the keys of rKeys not removed.
+func (m *model) live() []string {
+	var out []string
+	for _, k := range rKeys {
+		if !m.removed[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// profilesOf returns the live profile ids of the stored keys among keys,
+// as eng reads them.
+func (m *model) profilesOf(ctx context.Context, eng *graph.Engine, keys []string) ([]string, error) {
+	var refs []graph.IdentifierRef
+	for _, k := range keys {
+		if m.stored[k] {
+			refs = append(refs, graph.SplitKey(k))
+		}
+	}
+	ps, err := eng.ProfilesByIdentifiers(ctx, refs)
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out, err
+}
+
 // tick returns a time days before rNow, unique in the run.
 func (m *model) tick(days int) time.Time {
 	m.clock++
@@ -436,30 +464,12 @@ func runProperty(t *rapid.T, s graph.Store) {
 		}
 	}
 
-	live := func() []string {
-		var out []string
-		for _, k := range rKeys {
-			if !m.removed[k] {
-				out = append(out, k)
-			}
-		}
-		return out
-	}
+	live := m.live
 	// profiles returns the live profile ids of the stored keys among keys.
 	profiles := func(keys []string) []string {
-		var refs []graph.IdentifierRef
-		for _, k := range keys {
-			if m.stored[k] {
-				refs = append(refs, graph.SplitKey(k))
-			}
-		}
-		ps, err := eng.ProfilesByIdentifiers(ctx, refs)
+		ids, err := m.profilesOf(ctx, eng, keys)
 		fatal(err)
-		var out []string
-		for _, p := range ps {
-			out = append(out, p.ID)
-		}
-		return out
+		return ids
 	}
 	// Each operation refreshes the profiles it touched, before and after,
 	// as the service does after a commit.
