@@ -125,3 +125,30 @@ func TestMessageErrorsWithholdPersonalKeys(t *testing.T) {
 		})
 	}
 }
+
+// A consent category is a key of the payload like a property's: the
+// refusal of its value names it, unless it looks like personal data (an
+// email or a phone number sent as a category name), which is withheld as
+// every such key is.
+func TestConsentCategoryErrorWithholdsPersonalKeys(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	cases := []struct {
+		name, category, want, secret string
+	}{
+		{"email category", "ann.lee@example.com", "context.consent.categoryPreferences.(withheld key) must be true or false", "ann.lee"},
+		{"phone category", "+1 (555) 010-0199", "context.consent.categoryPreferences.(withheld key) must be true or false", "555"},
+		{"schema category", "Advertising", "context.consent.categoryPreferences.Advertising must be true or false", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := `{"userId":"u","event":"e","context":{"consent":{"categoryPreferences":{"` + c.category + `":1}}}}`
+			r := h.rawPost(t, "/v1/track", []byte(body), nil)
+			if r.status != http.StatusBadRequest || r.body.Error != c.want {
+				t.Errorf("%d %s, want 400 with %q", r.status, r.raw, c.want)
+			}
+			if c.secret != "" && strings.Contains(r.raw, c.secret) {
+				t.Errorf("the answer repeats the category: %s", r.raw)
+			}
+		})
+	}
+}

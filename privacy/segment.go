@@ -106,7 +106,9 @@ func FromSegment(msg map[string]any, p *Purposes) (SegmentConsent, error) {
 	for _, c := range categories {
 		v, ok := prefs[c].(bool)
 		if !ok {
-			return SegmentConsent{}, bad("context.consent.categoryPreferences.%s must be true or false", clip(c, 70))
+			// Named as a property key is (graph.MessageKey): a category
+			// that looks like an email or a phone number is withheld.
+			return SegmentConsent{}, bad("context.consent.categoryPreferences.%s must be true or false", clip(graph.MessageKey(c), 70))
 		}
 		purpose, ok := p.Resolve(c)
 		if !ok {
