@@ -293,7 +293,13 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 		}
 		props = map[string]any{"groupId": gid}
 		if gtraits != nil {
-			props["traits"] = gtraits
+			// Checked here, so that a refusal names the field as sent
+			// (traits), not as kept (properties.traits).
+			p, err := plain(gtraits, "traits")
+			if err != nil {
+				return graph.Event{}, invalid("%v", err)
+			}
+			props["traits"] = p
 		}
 	case TypeAlias:
 		prev, ok, e := idValue(msg["previousId"], "previousId")
@@ -326,7 +332,7 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 	}
 	t, err := plain(ev.Traits, "traits")
 	if err != nil {
-		return graph.Event{}, invalid("%v", err)
+		return graph.Event{}, invalid("%v", traitsError(err, traits, ctxTraits))
 	}
 	ev.Traits = nil
 	if m, _ := t.(map[string]any); len(m) > 0 {
@@ -349,6 +355,20 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 	}
 	ev.ID = EventID(ev.Source, ev.MessageID)
 	return ev, nil
+}
+
+// traitsError names the field of the message that holds the number plain
+// refused in the traits merged from traits (identify's own, nil on other
+// types) over ctxTraits: a refusal must name the field the sender wrote,
+// and a track has no traits field to look in.
+func traitsError(err error, traits, ctxTraits map[string]any) error {
+	if _, e := plain(traits, "traits"); e != nil {
+		return e
+	}
+	if _, e := plain(ctxTraits, "context.traits"); e != nil {
+		return e
+	}
+	return err
 }
 
 func messageType(msg map[string]any, implied string) (string, *MessageError) {

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"sort"
@@ -420,5 +421,44 @@ func TestParseMessageMeasuredWithoutSurroundingSpace(t *testing.T) {
 	var me *ingest.MessageError
 	if !errors.As(err, &me) || me.Reason != ingest.ReasonTooLarge || !strings.Contains(me.Message, strconv.Itoa(ingest.DefaultMaxMessageBytes+1)) {
 		t.Fatalf("a byte over the limit: %v", err)
+	}
+}
+
+// A number beyond float64 is refused naming the field of the message that
+// holds it, as the sender wrote it: context.traits on any message (a
+// track has no traits field to look in), a group's traits (kept as the
+// property traits, but sent as traits), and on an identify whichever of
+// traits and context.traits holds it. The paths are worked out by hand.
+func TestNumberErrorsNameTheMessageField(t *testing.T) {
+	const beyond = ": the number is beyond the range of a 64-bit float"
+	cases := []struct {
+		name, raw, want string
+	}{
+		{"track context.traits", `{"type":"track","event":"e","userId":"u","context":{"traits":{"plan":{"seats":1e400}}}}`, "context.traits.plan.seats" + beyond},
+		{"page context.traits", `{"type":"page","userId":"u","context":{"traits":{"n":1e400}}}`, "context.traits.n" + beyond},
+		{"identify context.traits", `{"type":"identify","userId":"u","traits":{"plan":"pro"},"context":{"traits":{"n":1e400}}}`, "context.traits.n" + beyond},
+		{"identify traits", `{"type":"identify","userId":"u","traits":{"n":1e400},"context":{"traits":{"plan":"pro"}}}`, "traits.n" + beyond},
+		{"group traits", `{"type":"group","userId":"u","groupId":"g","traits":{"employees":1e400}}`, "traits.employees" + beyond},
+		{"properties", `{"type":"track","event":"e","userId":"u","properties":{"n":1e400}}`, "properties.n" + beyond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ingest.ParseMessage([]byte(c.raw), env())
+			var me *ingest.MessageError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v (%T), want a *MessageError", err, err)
+			}
+			if me.Message != c.want || me.Reason != ingest.ReasonInvalidField {
+				t.Errorf("%s %q, want %s %q", me.Reason, me.Message, ingest.ReasonInvalidField, c.want)
+			}
+		})
+	}
+	// A batch's context.traits is merged into the message's context, and
+	// named so.
+	e := env()
+	e.Context = map[string]any{"traits": map[string]any{"n": json.Number("1e400")}}
+	_, err := ingest.ParseMessage([]byte(`{"type":"track","event":"e","userId":"u"}`), e)
+	if want := "context.traits.n" + beyond; err == nil || err.Error() != want {
+		t.Errorf("batch context: %v, want %q", err, want)
 	}
 }
