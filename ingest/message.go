@@ -696,10 +696,26 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
+			if strings.Contains(l, "Z07") && !zoneInRange(s) {
+				break
+			}
 			return t.UTC(), nil
 		}
 	}
 	return time.Time{}, errNotTime
+}
+
+// zoneOffset is the numeric zone at the end of a time, with or without
+// its colon.
+var zoneOffset = regexp.MustCompile(`[+-]([0-9]{2}):?([0-9]{2})$`)
+
+// zoneInRange reports whether the zone offset s ends with, if any, has
+// hours 00 to 23 and minutes 00 to 59 (RFC 3339, 5.6). Go's parser takes
+// hours up to 24 and minutes up to 60, reading +05:60 as +06:00 and +24:00
+// as a whole day off.
+func zoneInRange(s string) bool {
+	m := zoneOffset.FindStringSubmatch(s)
+	return m == nil || m[1] < "24" && m[2] < "60"
 }
 
 // errNotTime is ParseTime's error. It does not repeat the value, which may

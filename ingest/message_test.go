@@ -462,3 +462,36 @@ func TestNumberErrorsNameTheMessageField(t *testing.T) {
 		t.Errorf("batch context: %v, want %q", err, want)
 	}
 }
+
+// A zone offset is hours 00 to 23 and minutes 00 to 59 (RFC 3339, 5.6;
+// ISO 8601 alike). One past them is no time: it is refused, not read as
+// another offset (+05:60 as +06:00, +24:00 as a whole day off).
+func TestParseMessageRefusesZoneOffsetsOutOfRange(t *testing.T) {
+	for _, ts := range []string{
+		"2024-03-01T10:00:00+24:00",
+		"2024-03-01T10:00:00-24:00",
+		"2024-03-01T10:00:00+23:60",
+		"2024-03-01T10:00:00+05:60",
+		"2024-03-01T10:00:00.5+2400",
+		"2024-03-01 10:00:00+24:00",
+		"2024-03-01 10:00:00-0060",
+	} {
+		raw := `{"type":"identify","userId":"u","timestamp":"` + ts + `"}`
+		_, err := ingest.ParseMessage([]byte(raw), env())
+		var me *ingest.MessageError
+		if !errors.As(err, &me) || me.Reason != ingest.ReasonBadTimestamp || me.Message != "timestamp is not an ISO-8601 time" {
+			t.Errorf("%s: %v, want bad_timestamp %q", ts, err, "timestamp is not an ISO-8601 time")
+		}
+	}
+	// The bounds themselves are offsets.
+	for ts, want := range map[string]time.Time{
+		"2024-03-01T10:00:00+23:59":  time.Date(2024, 2, 29, 10, 1, 0, 0, time.UTC),
+		"2024-03-01T10:00:00-23:59":  time.Date(2024, 3, 2, 9, 59, 0, 0, time.UTC),
+		"2024-03-01 10:00:00.5+0559": time.Date(2024, 3, 1, 4, 1, 0, 500e6, time.UTC),
+		"2024-03-01T10:00:00-00:00":  time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
+	} {
+		if got := parse(t, `{"type":"identify","userId":"u","timestamp":"`+ts+`"}`, env()).Timestamp; !got.Equal(want) {
+			t.Errorf("%s: timestamp %s, want %s", ts, got, want)
+		}
+	}
+}
