@@ -319,8 +319,8 @@ func (c *Collector) readBody(r *http.Request) ([]byte, int, string) {
 }
 
 // parseBatch reads {batch, sentAt, context, writeKey} and returns the raw
-// messages. The key is the body's writeKey, else the first message's
-// (analytics.js puts it in every message).
+// messages. The key is the body's writeKey, else that of the first
+// message carrying one (analytics.js puts it in every message).
 func (c *Collector) parseBatch(body []byte, env *Envelope) ([]json.RawMessage, string, int, string) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {

@@ -144,6 +144,10 @@ func TestAPIKeysAsWriteKeys(t *testing.T) {
 		ok(h.rawPost(t, "/v1/batch", mustJSON(t, map[string]any{"batch": []any{
 			map[string]any{"type": "track", "messageId": "k-5", "userId": "u-5", "event": "e", "writeKey": secretCRM},
 		}}), nil), 1, "writeKey of a batch's first message")
+		ok(h.rawPost(t, "/v1/batch", mustJSON(t, map[string]any{"batch": []any{
+			map[string]any{"type": "track", "messageId": "k-5a", "userId": "u-5", "event": "e"},
+			map[string]any{"type": "track", "messageId": "k-5b", "userId": "u-5", "event": "e", "writeKey": secretCRM},
+		}}), nil), 2, "writeKey of the first message of a batch that carries one")
 		ok(h.sdkPost(t, "/v1/track", "wk-node", map[string]any{"messageId": "k-6", "userId": "u-6", "event": "e"}), 1, "static key")
 		ok(h.rawPost(t, "/v1/track", mustJSON(t, map[string]any{"messageId": "k-7", "userId": "u-7", "event": "e"}),
 			map[string]string{"Authorization": basicAuth(secretNoSource), ingest.SourceHeader: "pos"}), 1, "key without a source, source header")
