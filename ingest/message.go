@@ -677,12 +677,15 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999Z0700",
 	"2006-01-02 15:04:05.999999999",
+	// A zone of hours alone, as PostgreSQL prints timestamptz.
+	"2006-01-02T15:04:05.999999999Z07",
+	"2006-01-02 15:04:05.999999999Z07",
 	"2006-01-02",
 }
 
 // ParseTime reads the ISO-8601 forms SDKs and spreadsheet exports write:
-// RFC 3339 with any fraction, a zone without colon, a space instead of T,
-// and a bare date. A time without a zone is taken as UTC. Its error does
+// RFC 3339 with any fraction, a zone without colon or of hours alone, a
+// space instead of T, and a bare date. A time without a zone is taken as UTC. Its error does
 // not repeat s: the caller names the field before it ("sentAt is not an
 // ISO-8601 time").
 func ParseTime(s string) (time.Time, error) {
@@ -705,9 +708,9 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Time{}, errNotTime
 }
 
-// zoneOffset is the numeric zone at the end of a time, with or without
-// its colon.
-var zoneOffset = regexp.MustCompile(`[+-]([0-9]{2}):?([0-9]{2})$`)
+// zoneOffset is the numeric zone at the end of a time: its hours, and its
+// minutes with or without a colon, or none.
+var zoneOffset = regexp.MustCompile(`[+-]([0-9]{2})(?::?([0-9]{2}))?$`)
 
 // zoneInRange reports whether the zone offset s ends with, if any, has
 // hours 00 to 23 and minutes 00 to 59 (RFC 3339, 5.6). Go's parser takes
@@ -715,7 +718,7 @@ var zoneOffset = regexp.MustCompile(`[+-]([0-9]{2}):?([0-9]{2})$`)
 // as a whole day off.
 func zoneInRange(s string) bool {
 	m := zoneOffset.FindStringSubmatch(s)
-	return m == nil || m[1] < "24" && m[2] < "60"
+	return m == nil || m[1] < "24" && m[2] < "60" // m[2] is "" for hours alone
 }
 
 // errNotTime is ParseTime's error. It does not repeat the value, which may

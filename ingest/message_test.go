@@ -495,3 +495,31 @@ func TestParseMessageRefusesZoneOffsetsOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// A zone of hours alone, as PostgreSQL prints timestamptz
+// ("2024-03-01 10:00:00+00", "2024-03-01 10:00:00.25-05"), is ISO 8601
+// and read as such; its hours run from 00 to 23 like any zone's. Such a
+// time was refused, so a CSV exported from PostgreSQL lost every row.
+func TestParseMessageReadsHourOnlyZones(t *testing.T) {
+	for ts, want := range map[string]time.Time{
+		"2024-03-01 10:00:00+00":     time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
+		"2024-03-01 10:00:00.25-05":  time.Date(2024, 3, 1, 15, 0, 0, 250e6, time.UTC),
+		"2024-03-01T10:00:00+02":     time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC),
+		"2024-03-01T10:00:00.5-23":   time.Date(2024, 3, 2, 9, 0, 0, 500e6, time.UTC),
+		"2024-03-01 10:00:00+05:30":  time.Date(2024, 3, 1, 4, 30, 0, 0, time.UTC),
+		"2024-03-01T10:00:00.000Z":   time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
+		"2024-03-01 10:00:00.123456": time.Date(2024, 3, 1, 10, 0, 0, 123456e3, time.UTC),
+	} {
+		if got := parse(t, `{"type":"identify","userId":"u","timestamp":"`+ts+`"}`, env()).Timestamp; !got.Equal(want) {
+			t.Errorf("%s: timestamp %s, want %s", ts, got, want)
+		}
+	}
+	for _, ts := range []string{"2024-03-01 10:00:00+24", "2024-03-01T10:00:00-25", "2024-03-01T10:00:00+5", "2024-03-01T10:00:00+005"} {
+		raw := `{"type":"identify","userId":"u","timestamp":"` + ts + `"}`
+		_, err := ingest.ParseMessage([]byte(raw), env())
+		var me *ingest.MessageError
+		if !errors.As(err, &me) || me.Reason != ingest.ReasonBadTimestamp {
+			t.Errorf("%s: %v, want bad_timestamp", ts, err)
+		}
+	}
+}
