@@ -13,7 +13,10 @@ package privacy
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -214,6 +217,44 @@ func (x *Eraser) scrubFile(ctx context.Context, receipt string) error {
 	return nil
 }
 
+// carriedID returns a new id for the copy of gone carried to a part
+// whose records are mine. The state rule orders records dated alike (the
+// same at and receivedAt: decisions of one request) by id, and gone, the
+// part's newest, was greater than every such record of its purpose; so is
+// the id returned, chosen at random above the greatest of them, so that
+// the copy keeps gone's place and the part's state. Without such a record
+// any new id does.
+func carriedID(gone Record, mine []Record) string {
+	floor := ""
+	for _, r := range mine {
+		if r.Purpose == gone.Purpose && r.At.Equal(gone.At) && r.ReceivedAt.Equal(gone.ReceivedAt) && r.ID > floor {
+			floor = r.ID
+		}
+	}
+	if floor == "" {
+		return NewRecordID()
+	}
+	f, ok := new(big.Int).SetString(strings.TrimPrefix(floor, "cns_"), 16)
+	top := new(big.Int).Lsh(big.NewInt(1), 128) // ids are 32 hex digits
+	if !ok || f.Cmp(top) >= 0 {
+		return NewRecordID() // not an id CheckStored lets in
+	}
+	// Uniform in (floor, top): floor + 1 + n, n in [0, top-floor-1).
+	span := new(big.Int).Sub(top, f)
+	span.Sub(span, big.NewInt(1))
+	if span.Sign() <= 0 {
+		// floor is the greatest id there is, so gone, greater than
+		// floor, cannot exist: keep gone's own id, deleted with it.
+		return gone.ID
+	}
+	n, err := rand.Int(rand.Reader, span)
+	if err != nil {
+		return gone.ID
+	}
+	n.Add(n, f).Add(n, big.NewInt(1))
+	return fmt.Sprintf("cns_%032x", n)
+}
+
 // clipUTF8 cuts s to at most n bytes without splitting a rune.
 func clipUTF8(s string, n int) string {
 	if len(s) <= n {
@@ -291,7 +332,7 @@ func carryLatest(ctx context.Context, tx graph.Tx, e *graph.Erasure) ([]Record, 
 				continue
 			}
 			c := *gone
-			c.ID, c.Identifier = NewRecordID(), part[0]
+			c.ID, c.Identifier = carriedID(*gone, mine), part[0]
 			c.Proof = Proof{Version: gone.Proof.Version, Channel: gone.Proof.Channel, Collector: gone.Proof.Collector}
 			out = append(out, c)
 		}
