@@ -180,7 +180,7 @@ func (x *Eraser) hook(kind, reason string, by Requester, out *ErasureReceipt, ex
 		if err := PutConsentInTx(ctx, tx, carried); err != nil {
 			return err
 		}
-		entries, _ := x.list.Entries(e.Keys, w.At, "erasure "+id)
+		entries, _ := x.list.Entries(x.suppressKeys(e.Keys), w.At, "erasure "+id)
 		if err := SuppressInTx(ctx, tx, entries); err != nil {
 			return err
 		}
@@ -201,6 +201,22 @@ func (x *Eraser) hook(kind, reason string, by Requester, out *ErasureReceipt, ex
 		*out = r
 		return nil
 	}
+}
+
+// suppressKeys returns the keys an erasure of keys suppresses: each key,
+// and the key its value normalizes to now when that is another. A value
+// stored under an earlier normalization (an email's final sigma, kept as
+// sent until 2026-12-07) is sent again under today's key, which must be
+// on the list too for the person to stay erased.
+func (x *Eraser) suppressKeys(keys []string) []string {
+	out := slices.Clone(keys)
+	for _, k := range keys {
+		n, why := x.engine.Normalizer().Normalize(graph.SplitKey(k))
+		if why == "" && n.Key() != k && !slices.Contains(out, n.Key()) {
+			out = append(out, n.Key())
+		}
+	}
+	return out
 }
 
 // scrubFile zeroes the store file's freed pages, when the store keeps them.
