@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
 )
@@ -185,14 +186,35 @@ func ConflictError(id string) error {
 }
 
 // CheckIdentifierKeys refuses a list of identifier keys when one is not a
-// graph key, naming its position and never its value.
+// graph key, naming its position and never its value. It checks the keys
+// of reads and deletions (ConsentOf, DeleteConsent), which name the
+// identifiers a store holds: their shape only (a type, ":", a value of
+// UTF-8 that is not empty), not today's normalization, which a value an
+// earlier version stored may not pass (a tab inside, refused since
+// 2026-12-02): that person's records must still be read (an export) and
+// deleted (an erasure). A record written must name its identifier as
+// normalized now (Record.Validate).
 //
 // Errors: EINVALID.
 func CheckIdentifierKeys(keys []string) error {
 	for i, k := range keys {
-		if err := checkIdentifier(k); err != nil {
+		if err := checkStoredKey(k); err != nil {
 			return graph.Errorf(graph.EINVALID, "identifier key %d: %s", i, graph.ErrorMessage(err))
 		}
+	}
+	return nil
+}
+
+// checkStoredKey checks the shape of a graph key a store may hold.
+func checkStoredKey(key string) error {
+	typ, val, ok := strings.Cut(key, ":")
+	switch {
+	case key == "":
+		return graph.Errorf(graph.EINVALID, "identifier is missing")
+	case !ok || !isKeyType(typ):
+		return graph.Errorf(graph.EINVALID, "identifier is not a graph key (type:value, the type in lowercase letters, digits and _)")
+	case val == "" || !utf8.ValidString(val):
+		return graph.Errorf(graph.EINVALID, "identifier %s has an empty value or one that is not UTF-8", typ)
 	}
 	return nil
 }

@@ -341,6 +341,19 @@ func carryLatest(ctx context.Context, tx graph.Tx, e *graph.Erasure) ([]Record, 
 			mine = append(mine, stayBy[m.Key]...)
 		}
 		slices.Sort(part)
+		// The first identifier (by key) a record can name: one stored by
+		// an earlier version that today's normalization refuses (a tab
+		// inside) is passed over.
+		target := ""
+		for _, k := range part {
+			if checkIdentifier(k) == nil {
+				target = k
+				break
+			}
+		}
+		if target == "" {
+			continue
+		}
 		for _, purpose := range slices.Sorted(maps.Keys(purposes)) {
 			gone := StateOf(erased, purpose, time.Time{}).Record
 			kept := StateOf(mine, purpose, time.Time{}).Record
@@ -348,7 +361,7 @@ func carryLatest(ctx context.Context, tx graph.Tx, e *graph.Erasure) ([]Record, 
 				continue
 			}
 			c := *gone
-			c.ID, c.Identifier = carriedID(*gone, mine), part[0]
+			c.ID, c.Identifier = carriedID(*gone, mine), target
 			c.Proof = Proof{Version: gone.Proof.Version, Channel: gone.Proof.Channel, Collector: gone.Proof.Collector}
 			out = append(out, c)
 		}
