@@ -7,7 +7,8 @@ package privacy
 // identifiers (with first and last seen and sources), every trait value as
 // stored on each identifier (with its source and time), the consent ledger
 // of its identifiers, the profile's history, the links between its
-// identifiers (with the event that made each), its audience memberships,
+// identifiers (with the event that made each), the refused links that
+// touch them (the far end, another person's, by its type alone), its audience memberships,
 // stored computed values and the entries of the audiences' logs naming it
 // (when the exporter is given readers for them), and every event its
 // identifiers carried, with its payload.
@@ -53,6 +54,9 @@ const (
 	KindConsent    = "consent"
 	KindHistory    = "history"
 	KindLink       = "link"
+	// KindRefusal is a refused link touching one of the person's
+	// identifiers.
+	KindRefusal    = "refusal"
 	KindEvent      = "event"
 	KindMembership = "membership"
 	KindComputed   = "computed"
@@ -80,6 +84,7 @@ type Counts struct {
 	Events      int `json:"events"`
 	History     int `json:"history"`
 	Links       int `json:"links"`
+	Refusals    int `json:"refusals"`
 	Memberships int `json:"memberships"`
 	Computed    int `json:"computed"`
 	// AudienceChanges counts the audience log entries naming the person.
@@ -160,6 +165,21 @@ type ExportLink struct {
 	FirstSeen time.Time           `json:"firstSeen"`
 	LastSeen  time.Time           `json:"lastSeen"`
 	Count     int                 `json:"count"`
+}
+
+// ExportRefusal is a refused link touching one of the profile's
+// identifiers: A the side that kept its profile, B the side refused, as
+// stored. An end that is not the profile's identifier is another
+// person's: its Value is WithheldText, and so is its key wherever the
+// reason or the evidence names it.
+type ExportRefusal struct {
+	Kind     string              `json:"kind"`
+	A        graph.IdentifierRef `json:"a"`
+	B        graph.IdentifierRef `json:"b"`
+	Source   string              `json:"source"`
+	Reason   string              `json:"reason"`
+	Evidence string              `json:"evidence"`
+	At       time.Time           `json:"at"`
 }
 
 // ExportComputed is a stored value of a computed trait of the profile.
@@ -301,7 +321,8 @@ type Export struct {
 	identifiers []graph.Identifier // sorted by key
 	consent     []Record           // by identifier key, then Compare
 	history     []graph.ProfileChange
-	links       []graph.Link // between two of identifiers, by A then B
+	links       []graph.Link    // between two of identifiers, by A then B
+	refusals    []ExportRefusal // touching identifiers, by A then B (as stored)
 	memberships []ExportMembership
 	computed    []ExportComputed
 	// changeIDs are the profile ids whose audience log entries are the
@@ -367,7 +388,7 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	}
 	cr, _ := x.engine.Store().(ConsentReader)
 	err = x.engine.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
-		ex.identifiers, ex.consent, ex.history, ex.links, ex.changeIDs = nil, nil, nil, nil, nil // fn may run again
+		ex.identifiers, ex.consent, ex.history, ex.links, ex.refusals, ex.changeIDs = nil, nil, nil, nil, nil, nil // fn may run again
 		ms, err := tx.Members(ctx, []string{p.ID})
 		if err != nil {
 			return err
@@ -407,6 +428,19 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 			return cmp.Or(strings.Compare(a.A, b.A), strings.Compare(a.B, b.B))
 		})
 		ex.links = slices.CompactFunc(ex.links, func(a, b graph.Link) bool { return a.A == b.A && a.B == b.B })
+		refused, err := tx.Rejected(ctx, keys)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(refused, func(a, b graph.RejectedLink) int {
+			return cmp.Or(strings.Compare(a.A, b.A), strings.Compare(a.B, b.B))
+		})
+		refused = slices.CompactFunc(refused, func(a, b graph.RejectedLink) bool { return a.A == b.A && a.B == b.B })
+		for _, r := range refused {
+			if own[r.A] || own[r.B] {
+				ex.refusals = append(ex.refusals, exportRefusal(r, own))
+			}
+		}
 		// Read in this transaction where the store can: on the embedded
 		// store a second read transaction opened in this one waits behind
 		// a writer that must grow the file, which waits for this one.
@@ -449,6 +483,7 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	c := &ex.Counts
 	c.Identifiers, c.Consent, c.History = len(ex.identifiers), len(ex.consent), len(ex.history)
 	c.Links, c.Memberships, c.Computed = len(ex.links), len(ex.memberships), len(ex.computed)
+	c.Refusals = len(ex.refusals)
 	for _, m := range ex.identifiers {
 		c.Traits += len(m.Traits)
 	}
@@ -719,6 +754,25 @@ func withholdOthers(ctx context.Context, tx graph.ReadTx, pid string, own []grap
 	return out, nil
 }
 
+// exportRefusal is r as the export of the person holding own shows it:
+// an end not in own, another person's identifier, by its type alone, and
+// its key withheld from the reason and the evidence.
+func exportRefusal(r graph.RejectedLink, own map[string]bool) ExportRefusal {
+	out := ExportRefusal{Kind: KindRefusal, A: graph.SplitKey(r.A), B: graph.SplitKey(r.B), Source: r.Source,
+		Reason: r.Reason, Evidence: r.Evidence, At: r.At}
+	for _, end := range []struct {
+		key string
+		ref *graph.IdentifierRef
+	}{{r.A, &out.A}, {r.B, &out.B}} {
+		if own[end.key] {
+			continue
+		}
+		end.ref.Value = WithheldText
+		out.Reason, out.Evidence = withholdKey(out.Reason, end.key), withholdKey(out.Evidence, end.key)
+	}
+	return out
+}
+
 // withholdKey replaces key in s, where it stands as a whole key (between
 // the start or a space, and the end, a space or a colon, as the engine
 // writes keys in reasons), by its type and WithheldText.
@@ -821,6 +875,11 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 			Kind: KindLink, A: graph.SplitKey(l.A), B: graph.SplitKey(l.B), Source: l.Source, Evidence: l.Evidence,
 			FirstSeen: l.FirstSeen, LastSeen: l.LastSeen, Count: l.Count,
 		}); err != nil {
+			return err
+		}
+	}
+	for _, r := range ex.refusals {
+		if err := emit(KindRefusal, r); err != nil {
 			return err
 		}
 	}

@@ -29,6 +29,7 @@ type exportAnswer struct {
 	Consent     []privacy.ExportConsent    `json:"consent"`
 	History     []privacy.ExportChange     `json:"history"`
 	Links       []privacy.ExportLink       `json:"links"`
+	Refusals    []privacy.ExportRefusal    `json:"refusals"`
 	Events      []privacy.ExportEvent      `json:"events"`
 	Memberships []privacy.ExportMembership `json:"memberships"`
 	Computed    []privacy.ExportComputed   `json:"computed"`
@@ -63,7 +64,7 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 	out := &exportAnswer{
 		ProfileID: ex.Profile.ID, RequestedID: ex.RequestedID, Profile: ex.Profile, Counts: ex.Counts, ExportedAt: graph.Now(),
 		Identifiers: []privacy.ExportIdentifier{}, Traits: []privacy.ExportTrait{}, Consent: []privacy.ExportConsent{},
-		History: []privacy.ExportChange{}, Links: []privacy.ExportLink{}, Events: []privacy.ExportEvent{},
+		History: []privacy.ExportChange{}, Links: []privacy.ExportLink{}, Refusals: []privacy.ExportRefusal{}, Events: []privacy.ExportEvent{},
 		Memberships: []privacy.ExportMembership{}, Computed: []privacy.ExportComputed{},
 		AudienceChanges: []privacy.ExportAudienceChange{},
 	}
@@ -94,6 +95,8 @@ func (r *Resolver) dataExport(ctx context.Context, profileID string) (*exportAns
 			out.Memberships = append(out.Memberships, rec)
 		case privacy.ExportLink:
 			out.Links = append(out.Links, rec)
+		case privacy.ExportRefusal:
+			out.Refusals = append(out.Refusals, rec)
 		case privacy.ExportComputed:
 			out.Computed = append(out.Computed, rec)
 		case privacy.ExportAudienceChange:

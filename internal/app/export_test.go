@@ -107,6 +107,11 @@ func byKind(t *testing.T, recs []map[string]any) map[string][]any {
 			}
 			delete(r, "at")
 			delete(r, "reason")
+		case privacy.KindRefusal:
+			if s, _ := r["at"].(string); s == "" || strings.HasPrefix(s, "0001") {
+				t.Errorf("refusal record without time: %v", r)
+			}
+			delete(r, "at")
 		case privacy.KindMembership:
 			if s, _ := r["since"].(string); s == "" || strings.HasPrefix(s, "0001") {
 				t.Errorf("membership record without since: %v", r)
@@ -278,8 +283,10 @@ func TestDataExport(t *testing.T) {
 			}
 			// Links: m1 joined u-ann to anon-1 and to the email, the alias
 			// anon-2 to u-ann. No computed trait is defined.
+			// Refusals: Bob's event on anon-1, refused by the user_id
+			// limit.
 			wantCounts := map[string]any{"identifiers": 4.0, "traits": 3.0, "consent": float64(wantConsent), "events": 5.0, "history": 1.0,
-				"links": 3.0, "memberships": 1.0, "computed": 0.0, "audienceChanges": 1.0}
+				"links": 3.0, "refusals": 1.0, "memberships": 1.0, "computed": 0.0, "audienceChanges": 1.0}
 			if !reflect.DeepEqual(head["counts"], wantCounts) {
 				t.Errorf("export of %s: header counts %v, want %v", asked, head["counts"], wantCounts)
 			}
@@ -293,7 +300,7 @@ func TestDataExport(t *testing.T) {
 					seen[k] = 0.0
 				}
 			}
-			if want := map[string]any{"identifier": 4.0, "trait": 3.0, "consent": float64(wantConsent), "event": 5.0, "history": 1.0, "link": 3.0, "membership": 1.0, "audienceChange": 1.0}; !reflect.DeepEqual(seen, want) {
+			if want := map[string]any{"identifier": 4.0, "trait": 3.0, "consent": float64(wantConsent), "event": 5.0, "history": 1.0, "link": 3.0, "refusal": 1.0, "membership": 1.0, "audienceChange": 1.0}; !reflect.DeepEqual(seen, want) {
 				t.Errorf("export of %s: records by kind %v, want %v (as the header counts)", asked, seen, want)
 			}
 			sameJSON(t, "identifiers", got["identifier"], wantAnnIdentifiers)
@@ -302,6 +309,9 @@ func TestDataExport(t *testing.T) {
 			sameJSON(t, "history", got["history"], wantHistory)
 			sameJSON(t, "memberships", got["membership"], `[{"kind":"membership","audience":"`+vip.ID+`","name":"pro plan"}]`)
 			sameJSON(t, "audience log", got["audienceChange"], wantAnnLog)
+			// Bob's user id is his: its value is withheld.
+			sameJSON(t, "refusals", got["refusal"], `[{"kind":"refusal","a":{"type":"user_id","value":"[withheld]"},"b":{"type":"anonymous_id","value":"anon-1"},
+				"source":"rules","reason":"profile would hold 2 user_id identifiers (limit 1)","evidence":"web/m6"}]`)
 			holders := map[string]bool{}
 			for _, c := range got["consent"] {
 				m := c.(map[string]any)
@@ -328,6 +338,8 @@ func TestDataExport(t *testing.T) {
 		sameJSON(t, "Bob's events", bobs["event"], wantBobEvents)
 		// He never entered the audience: Ann's entry is not his.
 		sameJSON(t, "Bob's audience log", bobs["audienceChange"], `[]`)
+		sameJSON(t, "Bob's refusals", bobs["refusal"], `[{"kind":"refusal","a":{"type":"user_id","value":"u-bob"},"b":{"type":"anonymous_id","value":"[withheld]"},
+			"source":"rules","reason":"profile would hold 2 user_id identifiers (limit 1)","evidence":"web/m6"}]`)
 		if n := head["counts"].(map[string]any)["audienceChanges"]; n != 0.0 {
 			t.Errorf("Bob's export counts %v audience log entries, want 0", n)
 		}
@@ -352,7 +364,7 @@ func TestDataExport(t *testing.T) {
 		if gq.E.ProfileID != ann.ID || gq.E.RequestedID != browser.ID {
 			t.Errorf("dataExport of %s answers for %s", browser.ID, gq.E.ProfileID)
 		}
-		if want := map[string]int{"identifiers": 4, "traits": 3, "consent": wantConsent, "events": 5, "history": 1, "links": 3, "memberships": 1, "computed": 0, "audienceChanges": 1}; !reflect.DeepEqual(gq.E.Counts, want) {
+		if want := map[string]int{"identifiers": 4, "traits": 3, "consent": wantConsent, "events": 5, "history": 1, "links": 3, "refusals": 1, "memberships": 1, "computed": 0, "audienceChanges": 1}; !reflect.DeepEqual(gq.E.Counts, want) {
 			t.Errorf("dataExport counts %v, want %v", gq.E.Counts, want)
 		}
 		all := append(append(append(append(append(append(gq.E.Identifiers, gq.E.Traits...), gq.E.Events...), gq.E.History...), gq.E.Consent...), gq.E.Memberships...), gq.E.AudienceChanges...)
