@@ -203,7 +203,8 @@ func edgeRow(b *dump.Batch, start string, e any) error {
 		b.Changes = append(b.Changes, c)
 		return nil
 	}
-	return fmt.Errorf("unexpected edge %v", e)
+	// Not the edge itself: its ends and evidence name identifiers' values.
+	return fmt.Errorf("unexpected %v edge of %d values", b.Kind, len(v))
 }
 
 var _ dump.PrivacyReader = (*Store)(nil)

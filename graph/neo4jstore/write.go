@@ -157,7 +157,8 @@ func (t *tx) LockIdentifiers(ctx context.Context, seen []graph.IdentifierSeen, c
 		for _, e := range edges {
 			v, _ := e.([]any)
 			if len(v) != 4 {
-				return nil, fmt.Errorf("lock identifiers: unexpected rejected link %v", e)
+				// Not the row itself: its keys name identifiers' values.
+				return nil, fmt.Errorf("lock identifiers: a refused link read back as %d values, want 4", len(v))
 			}
 			x, err := decodeRejected(v[1], v[2], v[3])
 			if err != nil {
