@@ -638,7 +638,8 @@ type SetConsentInput struct {
 // A subscriber that falls behind (more changes waiting for it than the
 // server buffers) is ended with an error whose `extensions.code` is
 // SLOW_CONSUMER and whose `extensions.cursor` is the last change it was sent:
-// subscribe to `changes(after:)` with it to resume. Each key holds at most a
+// subscribe to `changes(after:)` with it to resume (a `profileChanged`
+// subscriber may resume with `profileChanged(after:)`). Each key holds at most a
 // fixed number of subscriptions at once (TOO_MANY_SUBSCRIPTIONS past it).
 type Subscription struct {
 }
