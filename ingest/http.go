@@ -387,7 +387,7 @@ func (c *Collector) parseBatch(body []byte, env *Envelope) ([]json.RawMessage, s
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, "", http.StatusBadRequest, "sentAt must be an ISO-8601 string"
 		}
-		if s != "" {
+		if strings.TrimSpace(s) != "" { // blank is absent, as a message's is
 			t, err := ParseTime(s)
 			if err != nil {
 				return nil, "", http.StatusBadRequest, "sentAt " + err.Error()

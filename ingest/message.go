@@ -644,7 +644,9 @@ func timeField(msg map[string]any, key string) (time.Time, bool, *MessageError) 
 	if !ok {
 		return time.Time{}, false, &MessageError{Reason: ReasonBadTimestamp, Message: fmt.Sprintf("%s must be an ISO-8601 string, not %s", key, jsonType(v))}
 	}
-	if s == "" {
+	// Empty, or spaces alone (a blank CSV cell), is absent, as a userId
+	// of spaces is missing.
+	if strings.TrimSpace(s) == "" {
 		return time.Time{}, false, nil
 	}
 	t, err := ParseTime(s)

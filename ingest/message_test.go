@@ -523,3 +523,17 @@ func TestParseMessageReadsHourOnlyZones(t *testing.T) {
 		}
 	}
 }
+
+// A time of spaces alone counts as absent, as an empty one does (and as
+// a userId of spaces counts as missing): the event is dated on receipt.
+// It was refused as no ISO-8601 time, while "" was taken as absent.
+func TestParseMessageBlankTimeIsAbsent(t *testing.T) {
+	for _, field := range []string{"timestamp", "originalTimestamp", "sentAt"} {
+		for _, blank := range []string{"", " ", "\t  "} {
+			raw := `{"type":"identify","userId":"u","` + field + `":"` + strings.ReplaceAll(blank, "\t", `\t`) + `"}`
+			if got := parse(t, raw, env()).Timestamp; !got.Equal(env().ReceivedAt) {
+				t.Errorf("%s %q: timestamp %s, want the time of receipt %s", field, blank, got, env().ReceivedAt)
+			}
+		}
+	}
+}
