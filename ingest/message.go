@@ -515,14 +515,15 @@ func channel(ctx map[string]any, typ string) (string, *MessageError) {
 	}
 	device, _ := ctx["device"].(map[string]any)
 	dt, _ := device["type"].(string)
-	switch strings.ToLower(dt) {
+	switch strings.ToLower(strings.TrimSpace(dt)) {
 	case "ios", "android", "mobile", "tablet":
 		return "mobile", nil
 	}
 	if _, ok := ctx["app"].(map[string]any); ok {
 		return "mobile", nil
 	}
-	if _, ok := ctx["userAgent"]; ok {
+	// A browser's: null or blank names none.
+	if ua, _ := ctx["userAgent"].(string); strings.TrimSpace(ua) != "" {
 		return "web", nil
 	}
 	if _, ok := ctx["page"].(map[string]any); ok {

@@ -117,6 +117,11 @@ func TestParseMessageChannel(t *testing.T) {
 		{`{"type":"screen","name":"Home","userId":"u"}`, "mobile"},
 		{`{"type":"page","userId":"u"}`, "web"},
 		{`{"type":"track","event":"e","userId":"u","context":{"library":{"name":"analytics-go"}}}`, "server"},
+		// A device type as a hand-built payload writes it, with spaces;
+		// a userAgent that is null or blank says no browser.
+		{`{"type":"track","event":"e","userId":"u","context":{"device":{"type":" Android "}}}`, "mobile"},
+		{`{"type":"track","event":"e","userId":"u","context":{"userAgent":null}}`, "server"},
+		{`{"type":"track","event":"e","userId":"u","context":{"userAgent":"  "}}`, "server"},
 		// Over 64 bytes: cut on a character boundary, not refused (the
 		// 64th byte is inside the é).
 		{`{"type":"track","event":"e","userId":"u","context":{"channel":"` + strings.Repeat("c", 63) + `é more"}}`, strings.Repeat("c", 63)},
