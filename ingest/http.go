@@ -282,8 +282,17 @@ func (c *Collector) readBody(r *http.Request) ([]byte, int, string) {
 	}
 	var src io.Reader = http.MaxBytesReader(nil, r.Body, int64(limit))
 	gzipped := false
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
+	enc, n, known := contentCoding(r.Header.Values("Content-Encoding"))
+	switch {
+	case !known:
+		// Not a coding HTTP registers: the value is the client's own
+		// text, and answers reach logs.
+		return nil, http.StatusUnsupportedMediaType, "Content-Encoding is not one HTTP defines (the value is not repeated): send gzip or no encoding"
+	case n > 1:
+		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding applies %d codings; send gzip alone or no encoding", n)
+	}
+	switch enc {
+	case "":
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(src)
 		if err != nil {
@@ -293,10 +302,6 @@ func (c *Collector) readBody(r *http.Request) ([]byte, int, string) {
 		src, gzipped = zr, true
 	case "br", "deflate", "compress", "zstd":
 		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported: send gzip or no encoding", enc)
-	default:
-		// Not a coding HTTP registers: the value is the client's own
-		// text, and answers reach logs.
-		return nil, http.StatusUnsupportedMediaType, "Content-Encoding is not one HTTP defines (the value is not repeated): send gzip or no encoding"
 	}
 	body, err := io.ReadAll(io.LimitReader(src, int64(limit)+1))
 	if err != nil {
@@ -595,4 +600,29 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func sortItemErrors(es []ItemError) {
 	sort.Slice(es, func(i, j int) bool { return es[i].Index < es[j].Index })
+}
+
+// httpCodings are the content codings HTTP registers (RFC 9110, 8.4.1,
+// and the IANA registry), lower-cased, identity aside.
+var httpCodings = map[string]bool{"gzip": true, "x-gzip": true, "br": true, "deflate": true, "compress": true,
+	"x-compress": true, "zstd": true, "dcb": true, "dcz": true, "exi": true, "pack200-gzip": true, "aes128gcm": true}
+
+// contentCoding reads the Content-Encoding header's values, a list of the
+// codings applied in order: the coding of the body once identity (which
+// changes nothing) is left out ("" for none), how many codings it
+// applies, and whether every one is a coding HTTP registers.
+func contentCoding(values []string) (coding string, n int, known bool) {
+	for _, v := range values {
+		for _, c := range strings.Split(v, ",") {
+			c = strings.ToLower(strings.TrimSpace(c))
+			if c == "" || c == "identity" {
+				continue
+			}
+			if !httpCodings[c] {
+				return "", 0, false
+			}
+			coding, n = c, n+1
+		}
+	}
+	return coding, n, true
 }
