@@ -46,8 +46,9 @@ their number is printed at the end.
 The key needs audiences:read; raw emails and phones also need pii:read,
 which --hash sha256 does without (SHA-256 of the normalized values, as ad
 platforms' customer-match uploads expect). FILE is written only once the
-whole export has arrived (a partial download leaves nothing behind), with
-mode 0600: it holds personal data. --out - writes to standard output.
+whole export has arrived (a partial download leaves nothing behind, and
+an existing FILE as it was; a complete one replaces it), with mode 0600:
+it holds personal data. --out - writes to standard output.
 
 A progress bar counts the rows on a terminal.
 

@@ -210,6 +210,25 @@ func TestAudienceExportCommand(t *testing.T) {
 		if _, _, code := runCDP(t, nil, "audience", "export", "--server", "http://127.0.0.1:1", "--key", analyst, "--out", refused, id); code != 1 {
 			t.Errorf("server unreachable: exit %d, want 1", code)
 		}
+		// A file already there: a refused export leaves it as it was, a
+		// complete one replaces it.
+		csvPath := filepath.Join(dir, "ads.csv")
+		before, err := os.ReadFile(csvPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, code := runCDP(t, nil, "audience", "export", "--server", base, "--key", marketer, "--out", csvPath, id); code != 1 {
+			t.Errorf("refused export over ads.csv: exit %d, want 1", code)
+		}
+		if b, err := os.ReadFile(csvPath); err != nil || string(b) != string(before) {
+			t.Errorf("after a refused export ads.csv holds (%v):\n%s\nwant it as it was:\n%s", err, b, before)
+		}
+		if _, stderr, code := runCDP(t, nil, "audience", "export", "--server", base, "--key", marketer, "--identifiers", "user_id", "--out", csvPath, id); code != 0 {
+			t.Fatalf("export over ads.csv: exit %d, stderr %s", code, stderr)
+		}
+		if b, err := os.ReadFile(csvPath); err != nil || string(b) != "profile_id,user_id\n"+sorted(ann+",u-ann\n", cat+",u-cat\n") {
+			t.Errorf("after a complete export ads.csv holds (%v):\n%s", err, b)
+		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
