@@ -180,11 +180,7 @@ func (c changeCursorAt) InterceptOperation(ctx context.Context, next graphql.Ope
 	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
 		return next(ctx)
 	}
-	selects := false
-	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
-		selects = selects || f.Name == "changeCursor"
-	}
-	if !selects {
+	if !selectsChangeCursor(oc) {
 		return next(ctx)
 	}
 	at := &headAt{}
@@ -194,6 +190,34 @@ func (c changeCursorAt) InterceptOperation(ctx context.Context, next graphql.Ope
 		at.err = domainErr(err)
 	}
 	return next(context.WithValue(ctx, changeCursorKey{}, at))
+}
+
+// selectsChangeCursor reports whether the query operation of oc selects
+// changeCursor at its root, whatever alias, fragment or @include names it.
+// Most queries name no fragment at their root and no changeCursor, which
+// a look at the root's fields tells without collecting them.
+func selectsChangeCursor(oc *graphql.OperationContext) bool {
+	plain := true
+	for _, s := range oc.Operation.SelectionSet {
+		f, ok := s.(*ast.Field)
+		if !ok {
+			plain = false
+			break
+		}
+		if f.Name == "changeCursor" {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return false
+	}
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
+		if f.Name == "changeCursor" {
+			return true
+		}
+	}
+	return false
 }
 
 // changeCursor answers Query.changeCursor from what changeCursorAt read.
