@@ -82,7 +82,10 @@ type AudienceReader interface {
 // as d's does, on the entries of that audience, whatever d's purpose: an
 // AudienceEntered entry of a profile that does not grant it now (a
 // withdrawal since the batch was taken) is left out, and an
-// AudienceExited one is sent without its profile.
+// AudienceExited one is sent without its profile. An audience deleted
+// since its entries were written took its purpose with it: its
+// AudienceEntered entries are left out, its AudienceExited ones sent
+// without their profile.
 //
 // The entries that tell d to drop what it holds of a profile are sent
 // whatever d's purpose and audiences (Removal): a Forgotten entry, and,
@@ -132,7 +135,7 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 	// The purposes of the audiences the entries name: an entry of an
 	// audience with a purpose is sent only of a profile that grants it
 	// now, as d's own purpose is held.
-	audPurpose, err := p.audiencePurposes(ctx, entries)
+	audPurpose, audGone, err := p.audiencePurposes(ctx, entries)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -238,6 +241,15 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 			}
 			pp = nil
 		}
+		if audGone[e.AudienceID] {
+			// The audience was deleted since: its purpose, which went
+			// with it, can no longer be held. An entry into it says
+			// nothing worth a person's data, and an exit goes bare.
+			if e.Kind != graph.FeedAudienceExited {
+				continue
+			}
+			pp = nil
+		}
 		if pp != nil && e.Kind == graph.FeedAudienceExited && pp.ID != e.ProfileID && stays[[2]string{e.AudienceID, pp.ID}] {
 			// The exit of an id merged into a member: the person is
 			// still in the audience, under the survivor's id, and the
@@ -289,12 +301,12 @@ func (p Profiles) survivorsStaying(ctx context.Context, entries []graph.FeedEntr
 }
 
 // audiencePurposes returns the purposes of the audiences entries name,
-// keyed by audience id, those without a purpose left out: one read, none
-// when no entry names an audience. An audience deleted since its entries
-// were written is not found, and holds no purpose.
-func (p Profiles) audiencePurposes(ctx context.Context, entries []graph.FeedEntry) (map[string]string, error) {
+// keyed by audience id, those without a purpose left out, and the ids of
+// those no longer stored (deleted since their entries were written, with
+// their purpose): one read, none when no entry names an audience.
+func (p Profiles) audiencePurposes(ctx context.Context, entries []graph.FeedEntry) (map[string]string, map[string]bool, error) {
 	if p.Audiences == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var ids []string
 	for _, e := range entries {
@@ -303,20 +315,24 @@ func (p Profiles) audiencePurposes(ctx context.Context, entries []graph.FeedEntr
 		}
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	found, err := p.Audiences.Audiences(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("read audiences: %w", err)
+		return nil, nil, fmt.Errorf("read audiences: %w", err)
 	}
-	out := map[string]string{}
-	for id, a := range found {
-		if a.Purpose != "" {
+	out, gone := map[string]string{}, map[string]bool{}
+	for _, id := range ids {
+		a, ok := found[id]
+		switch {
+		case !ok:
+			gone[id] = true
+		case a.Purpose != "":
 			out[id] = a.Purpose
 		}
 	}
-	return out, nil
+	return out, gone, nil
 }
 
 // withoutErasedPrevious returns entries without the previous ids of
