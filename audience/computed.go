@@ -109,7 +109,9 @@ func (c ComputedTrait) Validate() error {
 		return err
 	}
 	if c.EventType != "" && !slices.Contains(ComputedEventTypes, c.EventType) {
-		return bad("input.eventType", "%s is not one of %s", quoteClip(c.EventType), strings.Join(ComputedEventTypes, ", "))
+		// The value is not echoed, as a filter's event type is not: it
+		// may be personal data given in the wrong field.
+		return bad("input.eventType", "is not one of %s", strings.Join(ComputedEventTypes, ", "))
 	}
 	if c.Aggregate == AggCount {
 		if c.Property != "" {
