@@ -99,7 +99,9 @@ func StoredEventType(s string) string {
 
 // Normalize puts the type of every event condition of f in the form
 // ingest stores it (StoredEventType), so that type "Track" selects the
-// track events: no stored type has a capital. Names are left as given.
+// track events: no stored type has a capital; and the type of every
+// identifier condition so too (StoredIdentifierType: "Email" is email,
+// "ios.idfa" ios_idfa). Names are left as given.
 // Check accepts a filter before or after Normalize alike; DecodeFilter
 // normalizes what it reads, so a filter stored before types were
 // normalized is evaluated, and shown, as one stored now. It goes no deeper
@@ -121,6 +123,20 @@ func normalize(f *Filter, depth int) {
 	if f.Event != nil && f.Event.Type != "" {
 		f.Event.Type = StoredEventType(f.Event.Type)
 	}
+	if f.Identifier != nil {
+		f.Identifier.Type = StoredIdentifierType(f.Identifier.Type)
+	}
+}
+
+// StoredIdentifierType is s as identifiers' types are stored: trimmed,
+// lower-cased, and a dot read as "_" (the collector reads Segment's
+// ios.idfa as ios_idfa), unless that leaves nothing (then s, which Check
+// refuses).
+func StoredIdentifierType(s string) string {
+	if t := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), ".", "_"); t != "" {
+		return t
+	}
+	return s
 }
 
 func bad(path, format string, args ...any) error {
