@@ -509,7 +509,7 @@ func channel(ctx map[string]any, typ string) (string, *MessageError) {
 		}
 		// Cut, not refused, as a campaign is: a long channel is no reason
 		// to lose the message's identifiers.
-		if s = cutBytes(strings.ToLower(strings.TrimSpace(s)), MaxChannelBytes); s != "" {
+		if s = CutChannel(s); s != "" {
 			return s, nil
 		}
 	}
@@ -554,6 +554,15 @@ func campaign(ctx map[string]any) (string, *MessageError) {
 		return "", invalid("context.campaign.name must be a string, not %s", jsonType(v))
 	}
 	return CutCampaign(s), nil
+}
+
+// CutChannel is a context.channel as the event keeps it: trimmed,
+// lower-cased and cut to MaxChannelBytes on a rune boundary ("" when
+// nothing is left, and the channel is then inferred instead). Queries that
+// select events by channel put the channel they are given in this form, so
+// that the value a message sent selects the events it was kept on.
+func CutChannel(s string) string {
+	return cutBytes(strings.ToLower(strings.TrimSpace(s)), MaxChannelBytes)
 }
 
 // CutCampaign trims a campaign name and cuts it to MaxCampaignBytes on a

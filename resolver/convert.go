@@ -10,6 +10,7 @@ import (
 
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
 )
 
 func strPtr(s string) *string {
@@ -180,6 +181,21 @@ func byTypeAndValue(ms []graph.Identifier) []int {
 		return cmp.Or(strings.Compare(ms[a].Type, ms[b].Type), strings.Compare(ms[a].Value, ms[b].Value))
 	})
 	return idx
+}
+
+// asStoredChannels puts the channels given to the journey's filter in the
+// form ingest stores a channel: trimmed, lower-cased and cut to 64 bytes
+// (ingest.CutChannel), so that a channel longer than the collector keeps,
+// given as the message sent it, selects the events it was kept on.
+func asStoredChannels(names []string) []string {
+	if names == nil {
+		return nil
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = ingest.CutChannel(n)
+	}
+	return out
 }
 
 // asStored puts type and channel names given to a list filter in the form

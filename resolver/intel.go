@@ -13,6 +13,7 @@ import (
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/intel"
 )
 
@@ -32,7 +33,7 @@ func eventMatch(in *gql.EventMatch) intel.EventMatch {
 		m.Type = storedName(*in.Type)
 	}
 	if in.Channel != nil {
-		m.Channel = storedName(*in.Channel)
+		m.Channel = storedChannel(*in.Channel)
 	}
 	for _, w := range in.Where {
 		m.Where = append(m.Where, propertyFilter(w))
@@ -65,6 +66,17 @@ func emptyMatch(in *gql.EventMatch, path string) error {
 // nothing (audience.StoredEventType, which puts a channel in its stored
 // form as well).
 func storedName(s string) string { return audience.StoredEventType(s) }
+
+// storedChannel is s as ingest stores a channel: trimmed, lower-cased and
+// cut to 64 bytes (ingest.CutChannel), so that a channel longer than the
+// collector keeps, given as the message sent it, selects the events it was
+// kept on; s as given when that leaves nothing.
+func storedChannel(s string) string {
+	if c := ingest.CutChannel(s); c != "" {
+		return c
+	}
+	return s
+}
 
 // intelWindow takes from (inclusive) and to (exclusive) to the stored
 // times' microseconds, rounded up, so that neither admits nor drops an

@@ -78,7 +78,7 @@ func (r *Resolver) journey(ctx context.Context, p *graph.Profile, first *int, af
 	if err != nil {
 		return nil, err
 	}
-	q := graph.JourneyQuery{Types: asStored(types), Channels: asStored(channels), Limit: n + 1}
+	q := graph.JourneyQuery{Types: asStored(types), Channels: asStoredChannels(channels), Limit: n + 1}
 	// Rounded up, not truncated: stored times are whole microseconds, and
 	// from (inclusive) and to (exclusive) keep their meaning rounded up.
 	if from != nil {
