@@ -3530,8 +3530,8 @@ type Profile {
   """
   The profile's events, newest first (by timestamp, ties by id descending).
   ` + "`" + `first` + "`" + ` defaults to 20, at most 500. ` + "`" + `types` + "`" + ` and ` + "`" + `channels` + "`" + ` filter (in
-  any case: they are compared lower-case, as ingest stores them; at most
-  100 names each);
+  any case: they are compared as ingest stores them, lower-case and, for a
+  channel, trimmed and cut to 64 bytes; at most 100 names each);
   ` + "`" + `from` + "`" + ` is inclusive and ` + "`" + `to` + "`" + ` exclusive. Order is stable while new events
   arrive: a cursor keeps its place.
   """
