@@ -201,10 +201,11 @@ func (r *Resolver) wsInit(ctx context.Context, payload transport.InitPayload) (c
 		return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, reason), code), nil, errors.New(msg)
 	}
 	authz := payload.Authorization()
-	if up, _ := ctx.Value(wsAuthzKey{}).(string); authz != "" && authz == up && access.PrincipalFrom(ctx).Key != nil {
-		// The upgrade request's own header, which the guard authenticated
+	if up, _ := ctx.Value(wsAuthzKey{}).(string); authz != "" && sameBearer(authz, up) && access.PrincipalFrom(ctx).Key != nil {
+		// The upgrade request's own key, which the guard authenticated
 		// a moment ago, taking the key's token for this connection: the
-		// connection takes one token, however its key is sent.
+		// connection takes one token, however its key is sent (the
+		// scheme in any case, more spaces around the secret).
 		return ctx, nil, nil
 	}
 	if authz != "" && r.cfg.Authenticate != nil {
@@ -230,6 +231,24 @@ func (r *Resolver) wsInit(ctx context.Context, payload transport.InitPayload) (c
 		return refuse(wsCloseForbidden, `an API key is required: send {"Authorization": "Bearer cdp_..."} as the connection_init payload`)
 	}
 	return ctx, nil, nil
+}
+
+// bearerSecret returns the secret of an Authorization value "Bearer
+// cdp_...", read as the guard reads it (auth's bearerValue): the value
+// trimmed, the scheme before the first space in any case, the secret
+// trimmed; ok is false for any other value.
+func bearerSecret(v string) (secret string, ok bool) {
+	scheme, secret, _ := strings.Cut(strings.TrimSpace(v), " ")
+	secret = strings.TrimSpace(secret)
+	return secret, strings.EqualFold(scheme, "Bearer") && secret != ""
+}
+
+// sameBearer reports whether two Authorization values carry the same
+// bearer secret.
+func sameBearer(a, b string) bool {
+	sa, okA := bearerSecret(a)
+	sb, okB := bearerSecret(b)
+	return okA && okB && sa == sb
 }
 
 // serveWebsocket serves an upgrade request: a browser origin must be
