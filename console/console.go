@@ -14,6 +14,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/idgraph/cdp/internal/httpdrain"
 )
 
 //go:embed static
@@ -80,6 +82,10 @@ type Options struct {
 func Handler(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// The rest of the body is read first, as for every 404 and 405
+			// of the endpoints: a client still sending would otherwise see
+			// its connection reset rather than the answer.
+			httpdrain.Body(w, r)
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
@@ -97,6 +103,7 @@ func Handler(o Options) http.Handler {
 		a, ok := assets[name]
 		if !ok || name == "" || strings.HasSuffix(name, "/") {
 			if strings.HasPrefix(name, "vendor/") || path.Ext(name) != "" {
+				httpdrain.Body(w, r)
 				http.NotFound(w, r)
 				return
 			}
