@@ -390,17 +390,65 @@ func (h *modelHarness) step(t fataler, op modelOp) {
 			statuses = append(statuses, r.Status)
 		}
 		got, want = strings.Join(statuses, " "), strings.Join(h.m.Ingest(op.events), " ")
+		for i, r := range res.Results {
+			if r.Status == graph.StatusStored {
+				ks, _ := h.e.Normalizer().NormalizeAll(evs[i].Identifiers)
+				if mp := h.m.idents[ks[0]]; mp != r.ProfileID {
+					t.Fatalf("%s\nevent %s answered profile %s, the model's anchor is in %s", h.history(), r.ID, r.ProfileID, mp)
+				}
+			}
+		}
 	case "merge":
 		p, err := h.e.MergeProfiles(ctx, op.ids, op.reason)
 		got = outcome(p.ID, err)
 		id, code := h.m.Merge(op.ids, op.reason)
 		want = outcome(id, modelErr(code))
+		if err == nil && id == p.ID {
+			if n := h.m.size(id); p.Size != n {
+				t.Fatalf("%s\nmergeProfiles answered a profile of %d identifiers, the model's holds %d", h.history(), p.Size, n)
+			}
+		}
 	case "unlink":
-		_, err := h.e.UnlinkIdentifiers(ctx, op.a, op.b, op.reason)
+		ps, err := h.e.UnlinkIdentifiers(ctx, op.a, op.b, op.reason)
 		got, want = outcome("", err), outcome("", modelErr(h.m.Unlink(op.a, op.b, op.reason)))
+		if err == nil {
+			var g []string
+			for _, p := range ps {
+				g = append(g, p.ID)
+			}
+			w := []string{h.m.idents[op.a.Key()], h.m.idents[op.b.Key()]}
+			slices.Sort(g)
+			slices.Sort(w)
+			w = slices.Compact(w)
+			if !slices.Equal(g, w) {
+				t.Fatalf("%s\nunlinkIdentifiers answered profiles %v, the model's a and b are in %v", h.history(), g, w)
+			}
+		}
 	case "remove":
-		_, err := h.e.RemoveIdentifier(ctx, op.a, op.reason)
+		before := h.m.idents[op.a.Key()]
+		var others []string
+		for k, pid := range h.m.idents {
+			if pid == before && k != op.a.Key() {
+				others = append(others, k)
+			}
+		}
+		ps, err := h.e.RemoveIdentifier(ctx, op.a, op.reason)
 		got, want = outcome("", err), outcome("", modelErr(h.m.Remove(op.a, op.reason)))
+		if err == nil {
+			var g, w []string
+			for _, p := range ps {
+				g = append(g, p.ID)
+			}
+			for _, k := range others {
+				w = append(w, h.m.idents[k])
+			}
+			slices.Sort(g)
+			slices.Sort(w)
+			w = slices.Compact(w)
+			if !slices.Equal(g, w) {
+				t.Fatalf("%s\nremoveIdentifier answered profiles %v, the model's rest of the profile is in %v", h.history(), g, w)
+			}
+		}
 	default:
 		t.Fatalf("unknown operation %q", op.kind)
 	}
@@ -417,6 +465,12 @@ func (h *modelHarness) step(t fataler, op modelOp) {
 	}
 	if diff := diffStates(obs, h.m.State()); diff != "" {
 		t.Fatalf("%s\nafter the last step, store and model differ:\n%s", h.history(), diff)
+	}
+	if err := h.checkHistory(ctx); err != nil {
+		t.Fatalf("%s\n%v", h.history(), err)
+	}
+	if err := h.checkExplain(ctx, op.refs()); err != nil {
+		t.Fatalf("%s\n%v", h.history(), err)
 	}
 }
 
