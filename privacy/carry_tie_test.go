@@ -21,12 +21,7 @@ import (
 func TestForgetIdentifierCarriesATiedDecisionInItsPlace(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ctx := context.Background()
-		eng := graph.NewEngine(st, nil)
-		list, err := privacy.OpenSuppressionList(ctx, st.(privacy.SuppressionStore))
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := privacy.NewEraser(eng, list)
+		eng, x := engineAndEraser(t, st)
 		apply(t, eng, event("test/kim-1", t0, nil, "user_id:u-kim", "email:kim@example.com"))
 		at, received := t0.Add(time.Hour), t0.Add(time.Hour+time.Second)
 		rec := func(id, key string, s privacy.Status) privacy.Record {

@@ -51,12 +51,7 @@ func addLegacyIdentifier(t *testing.T, st graph.Store, pid, member, key string) 
 func TestLegacyIdentifierWithATabCanBeExportedAndErased(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ctx := context.Background()
-		eng := graph.NewEngine(st, nil)
-		list, err := privacy.OpenSuppressionList(ctx, st.(privacy.SuppressionStore))
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := privacy.NewEraser(eng, list)
+		eng, x := engineAndEraser(t, st)
 		apply(t, eng, event("test/tab-1", t0, nil, "user_id:u-tab"))
 		pid := profileOf(t, eng, "user_id:u-tab")
 		const legacy = "crm_id:C\t42"
@@ -88,7 +83,7 @@ func TestLegacyIdentifierWithATabCanBeExportedAndErased(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, k := range []string{"user_id:u-tab", legacy} {
-			on, err := list.KeySuppressed(ctx, k)
+			on, err := x.List().KeySuppressed(ctx, k)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,12 +102,7 @@ func TestLegacyIdentifierWithATabCanBeExportedAndErased(t *testing.T) {
 func TestForgetIdentifierCarriesPastALegacyIdentifier(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ctx := context.Background()
-		eng := graph.NewEngine(st, nil)
-		list, err := privacy.OpenSuppressionList(ctx, st.(privacy.SuppressionStore))
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := privacy.NewEraser(eng, list)
+		eng, x := engineAndEraser(t, st)
 		apply(t, eng, event("test/lou-1", t0, nil, "user_id:u-lou", "email:lou@example.com"))
 		pid := profileOf(t, eng, "user_id:u-lou")
 		addLegacyIdentifier(t, st, pid, "user_id:u-lou", "crm_id:L\t7")
@@ -137,4 +127,16 @@ func TestForgetIdentifierCarriesPastALegacyIdentifier(t *testing.T) {
 			t.Errorf("records after the erasure: %+v; want the withdrawal (at %s) carried to user_id:u-lou, above the grant", byKey, t0.Add(2*time.Hour))
 		}
 	})
+}
+
+// engineAndEraser returns an engine on st and an eraser with st's
+// suppression list.
+func engineAndEraser(t *testing.T, st graph.Store) (*graph.Engine, *privacy.Eraser) {
+	t.Helper()
+	eng := graph.NewEngine(st, nil)
+	list, err := privacy.OpenSuppressionList(context.Background(), st.(privacy.SuppressionStore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, privacy.NewEraser(eng, list)
 }

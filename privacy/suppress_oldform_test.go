@@ -18,18 +18,13 @@ import (
 func TestForgetProfileSuppressesAnOldFormAsItNormalizesNow(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ctx := context.Background()
-		eng := graph.NewEngine(st, nil)
-		list, err := privacy.OpenSuppressionList(ctx, st.(privacy.SuppressionStore))
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := privacy.NewEraser(eng, list)
+		eng, x := engineAndEraser(t, st)
 		apply(t, eng, event("test/nikos-1", t0, nil, "user_id:u-nikos"))
 		pid := profileOf(t, eng, "user_id:u-nikos")
 
 		// The address as an earlier version stored it, linked to his user id.
 		const old = "email:νικος@example.gr"
-		err = st.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
+		err := st.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
 			ids, err := tx.LockIdentifiers(ctx, []graph.IdentifierSeen{{Key: old, Type: "email", Value: "νικος@example.gr", First: t0, Last: t0, Sources: []string{"test"}}}, true)
 			if err != nil {
 				return err
@@ -65,7 +60,7 @@ func TestForgetProfileSuppressesAnOldFormAsItNormalizesNow(t *testing.T) {
 			t.Errorf("the receipt counts %d identifiers, want 2", rc.Identifiers)
 		}
 		for _, k := range []string{"user_id:u-nikos", now, old} {
-			on, err := list.KeySuppressed(ctx, k)
+			on, err := x.List().KeySuppressed(ctx, k)
 			if err != nil {
 				t.Fatal(err)
 			}
