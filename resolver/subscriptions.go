@@ -197,19 +197,10 @@ func (c changeCursorAt) InterceptOperation(ctx context.Context, next graphql.Ope
 // Most queries name no fragment at their root and no changeCursor, which
 // a look at the root's fields tells without collecting them.
 func selectsChangeCursor(oc *graphql.OperationContext) bool {
-	plain := true
-	for _, s := range oc.Operation.SelectionSet {
+	if !slices.ContainsFunc(oc.Operation.SelectionSet, func(s ast.Selection) bool {
 		f, ok := s.(*ast.Field)
-		if !ok {
-			plain = false
-			break
-		}
-		if f.Name == "changeCursor" {
-			plain = false
-			break
-		}
-	}
-	if plain {
+		return !ok || f.Name == "changeCursor"
+	}) {
 		return false
 	}
 	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
