@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -34,17 +33,7 @@ func TestRefusalsReachSlowClients(t *testing.T) {
 		{"GET", Prefix + "vendor/nothing.js", http.StatusNotFound, "not found"},
 		{"GET", Prefix + "nothing.png", http.StatusNotFound, "not found"},
 	} {
-		errs := httpdrain.Together(4, func(int) error {
-			status, answer, err := httpdrain.SlowRequest(c.method, u.Host, c.path, nil, body, false)
-			if err != nil {
-				return err
-			}
-			if status != c.status || !strings.Contains(string(answer), c.text) {
-				return fmt.Errorf("got %d %.200q, want %d %s", status, answer, c.status, c.text)
-			}
-			return nil
-		})
-		for i, err := range errs {
+		for i, err := range httpdrain.SlowAnswers(4, c.method, u.Host, c.path, body, c.status, c.text) {
 			if err != nil {
 				t.Errorf("%s %s, request %d: %v", c.method, c.path, i, err)
 			}

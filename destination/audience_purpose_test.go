@@ -81,6 +81,21 @@ func runPurpose(t *testing.T, gs graph.Store, seg, other string, audienceIDs []s
 	return r
 }
 
+// bobExitsBare appends bob's exit from seg after the retry, and checks
+// that the destination's third batch holds it alone, with nothing of him.
+func (r purposeRun) bobExitsBare(t *testing.T, seg string) {
+	t.Helper()
+	r.feed(graph.FeedEntry{At: r.now, Kind: graph.FeedAudienceExited, ProfileID: r.bob, AudienceID: seg})
+	waitFor(t, "the exit", func() bool { return len(r.rcv.requests()) == 3 })
+	want := []string{"AUDIENCE_EXITED " + r.bob + " " + seg + " no profile"}
+	if got := sentEntries(t, r.rcv.requests()[2].body); !slices.Equal(got, want) {
+		t.Errorf("bob's exit sent\n%q\nwant\n%q", got, want)
+	}
+	if body := string(r.rcv.requests()[2].body); strings.Contains(body, "bob@") {
+		t.Error("bob's exit carried his personal data")
+	}
+}
+
 // sentEntries renders a batch's entries as KIND profile audience and the
 // profile's emails, or "no profile".
 func sentEntries(t *testing.T, body []byte) []string {
@@ -121,14 +136,6 @@ func TestAudiencePurposeHoldsWhenABatchIsSent(t *testing.T) {
 		}
 
 		// The keeper's exit of bob from seg: bare.
-		r.feed(graph.FeedEntry{At: r.now, Kind: graph.FeedAudienceExited, ProfileID: r.bob, AudienceID: seg})
-		waitFor(t, "the exit", func() bool { return len(r.rcv.requests()) == 3 })
-		want = []string{"AUDIENCE_EXITED " + r.bob + " " + seg + " no profile"}
-		if got := sentEntries(t, r.rcv.requests()[2].body); !slices.Equal(got, want) {
-			t.Errorf("bob's exit sent\n%q\nwant\n%q", got, want)
-		}
-		if body := string(r.rcv.requests()[2].body); strings.Contains(body, "bob@") {
-			t.Error("the exit of a profile that withdrew carried its personal data")
-		}
+		r.bobExitsBare(t, seg)
 	})
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -46,17 +45,7 @@ func TestEndpointRefusalsReachSlowClients(t *testing.T) {
 			{"POST", "/v1/audiences/nothing", http.StatusNotFound, "NOT_FOUND"},
 			{"PUT", BackupPath, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
 		} {
-			errs := httpdrain.Together(4, func(int) error {
-				status, answer, err := httpdrain.SlowRequest(c.method, u.Host, c.path, nil, body, false)
-				if err != nil {
-					return err
-				}
-				if status != c.status || !strings.Contains(string(answer), c.code) {
-					return fmt.Errorf("got %d %.200q, want %d %s", status, answer, c.status, c.code)
-				}
-				return nil
-			})
-			for i, err := range errs {
+			for i, err := range httpdrain.SlowAnswers(4, c.method, u.Host, c.path, body, c.status, c.code) {
 				if err != nil {
 					t.Errorf("%s %s, request %d: %v", c.method, c.path, i, err)
 				}

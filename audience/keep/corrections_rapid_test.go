@@ -96,21 +96,7 @@ func runCorrections(t *rapid.T, s graph.Store) {
 	list, err := privacy.OpenSuppressionList(ctx, s.(privacy.SuppressionStore))
 	fatal(err)
 	eraser := privacy.NewEraser(eng, list)
-	fatal(st.PutComputedTrait(ctx, audience.ComputedTrait{Name: "orders7", Aggregate: audience.AggCount, Event: "Order", Window: "P7D", CreatedAt: rNow, UpdatedAt: rNow}))
-	fatal(st.PutComputedTrait(ctx, audience.ComputedTrait{Name: "ltv", Aggregate: audience.AggSum, Event: "Order", Property: "total", CreatedAt: rNow, UpdatedAt: rNow}))
-	auds := make([]audience.Audience, rAudN)
-	env := audience.Env{
-		Purposes: mustPurposes(),
-		Computed: func(n string) bool { return n == "orders7" || n == "ltv" },
-		Audience: func(id string) bool { return id >= seg(1) && id <= seg(rAudN) },
-	}
-	for i := range auds {
-		f := rFilter(t, i, 0, fmt.Sprintf("aud%d", i))
-		fatal(audience.Check(&f, env, "filter"))
-		purpose := rapid.SampledFrom([]string{"", "", "email"}).Draw(t, fmt.Sprintf("aud%d.purpose", i))
-		auds[i] = audience.Audience{ID: seg(rAudN - i), Name: fmt.Sprintf("a%d", i), Filter: f, Purpose: purpose, CreatedAt: rNow, UpdatedAt: rNow}
-		fatal(st.PutAudience(ctx, auds[i]))
-	}
+	auds := putRandomDefinitions(t, ctx, st)
 
 	m := &cModel{model: newModel(), forbidden: map[[2]string]bool{}}
 	// A static audience, saved at a drawn step with some of the profiles

@@ -393,21 +393,7 @@ func runProperty(t *rapid.T, s graph.Store) {
 			t.Fatal(err)
 		}
 	}
-	fatal(st.PutComputedTrait(ctx, audience.ComputedTrait{Name: "orders7", Aggregate: audience.AggCount, Event: "Order", Window: "P7D", CreatedAt: rNow, UpdatedAt: rNow}))
-	fatal(st.PutComputedTrait(ctx, audience.ComputedTrait{Name: "ltv", Aggregate: audience.AggSum, Event: "Order", Property: "total", CreatedAt: rNow, UpdatedAt: rNow}))
-	auds := make([]audience.Audience, rAudN)
-	env := audience.Env{
-		Purposes: mustPurposes(),
-		Computed: func(n string) bool { return n == "orders7" || n == "ltv" },
-		Audience: func(id string) bool { return id >= seg(1) && id <= seg(rAudN) },
-	}
-	for i := range auds {
-		f := rFilter(t, i, 0, fmt.Sprintf("aud%d", i))
-		fatal(audience.Check(&f, env, "filter"))
-		purpose := rapid.SampledFrom([]string{"", "", "email"}).Draw(t, fmt.Sprintf("aud%d.purpose", i))
-		auds[i] = audience.Audience{ID: seg(rAudN - i), Name: fmt.Sprintf("a%d", i), Filter: f, Purpose: purpose, CreatedAt: rNow, UpdatedAt: rNow}
-		fatal(st.PutAudience(ctx, auds[i]))
-	}
+	auds := putRandomDefinitions(t, ctx, st)
 
 	m := newModel()
 	// check compares kept membership with the naive evaluation; with all,
@@ -664,4 +650,31 @@ func (m *model) drawEvent(t *rapid.T, prefix string, evKeys []string) (*mEvent, 
 		m.stored[k] = true
 	}
 	return e, ge
+}
+
+// putRandomDefinitions stores the two computed traits (orders7, ltv) and
+// rAudN audiences of drawn filters and purposes, and returns the
+// audiences.
+func putRandomDefinitions(t *rapid.T, ctx context.Context, st audience.Store) []audience.Audience {
+	fatal := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fatal(st.PutComputedTrait(ctx, audience.ComputedTrait{Name: "orders7", Aggregate: audience.AggCount, Event: "Order", Window: "P7D", CreatedAt: rNow, UpdatedAt: rNow}))
+	fatal(st.PutComputedTrait(ctx, audience.ComputedTrait{Name: "ltv", Aggregate: audience.AggSum, Event: "Order", Property: "total", CreatedAt: rNow, UpdatedAt: rNow}))
+	auds := make([]audience.Audience, rAudN)
+	env := audience.Env{
+		Purposes: mustPurposes(),
+		Computed: func(n string) bool { return n == "orders7" || n == "ltv" },
+		Audience: func(id string) bool { return id >= seg(1) && id <= seg(rAudN) },
+	}
+	for i := range auds {
+		f := rFilter(t, i, 0, fmt.Sprintf("aud%d", i))
+		fatal(audience.Check(&f, env, "filter"))
+		purpose := rapid.SampledFrom([]string{"", "", "email"}).Draw(t, fmt.Sprintf("aud%d.purpose", i))
+		auds[i] = audience.Audience{ID: seg(rAudN - i), Name: fmt.Sprintf("a%d", i), Filter: f, Purpose: purpose, CreatedAt: rNow, UpdatedAt: rNow}
+		fatal(st.PutAudience(ctx, auds[i]))
+	}
+	return auds
 }

@@ -2,6 +2,7 @@ package httpdrain
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -93,4 +94,20 @@ func Together(n int, one func(i int) error) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// SlowAnswers sends n slow requests at once (SlowRequest, with
+// Content-Length) and returns, by request, an error for each whose answer
+// did not come back with status and a body holding text.
+func SlowAnswers(n int, method, addr, path string, body []byte, status int, text string) []error {
+	return Together(n, func(int) error {
+		got, answer, err := SlowRequest(method, addr, path, nil, body, false)
+		if err != nil {
+			return err
+		}
+		if got != status || !bytes.Contains(answer, []byte(text)) {
+			return fmt.Errorf("got %d %.200q, want %d %s", got, answer, status, text)
+		}
+		return nil
+	})
 }
