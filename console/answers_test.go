@@ -78,6 +78,9 @@ func TestRefusedDownloadSignsOut(t *testing.T) {
 	tb.signIn(s.base, keys["agent"])
 	tb.run(chromedp.Navigate(s.base + "/console/#/privacy?profile=" + annID))
 	tb.waitJS("the privacy page", `document.querySelector("input[name=profile]")`)
+	// Its one request, the erasure receipts, answered before the key is
+	// revoked: a later one would be refused, and only the download's may.
+	tb.waitJS("the erasure receipts", `(document.querySelector("[aria-labelledby=h-rec]") || {}).innerText && document.querySelector("[aria-labelledby=h-rec]").innerText.indexOf("No erasure yet.") >= 0`)
 
 	agentID := s.revokeKey(t, admin, "agent")
 
