@@ -759,6 +759,7 @@ type batchState struct {
 	idents   map[string]Identifier // by key, with ProfileID and Traits
 	profiles map[string]Profile    // the profiles idents name, by id
 	manual   map[LinkKey]bool      // the pairs among keys a person unlinked
+	ruled    map[LinkKey]bool      // the pairs among keys the rules refused
 }
 
 // lockBatch locks every identifier the batch carries (creating new ones)
@@ -803,7 +804,7 @@ func (e *Engine) lockBatch(ctx context.Context, tx Tx, batch []Event) (*batchSta
 	if st.profiles, err = tx.LockProfiles(ctx, slices.Sorted(maps.Keys(pids))); err != nil {
 		return nil, err
 	}
-	if st.manual, err = manualRejections(ctx, tx, st.keys); err != nil {
+	if st.manual, st.ruled, err = storedRefusals(ctx, tx, st.keys); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -1013,6 +1014,11 @@ func (e *Engine) buildWrite(st *batchState, u *united, batch []Event, members ma
 			l = mergeLink(old, l)
 		}
 		w.PutLinks = append(w.PutLinks, l)
+		// The rules refused the pair once; a limit now allows it, so that
+		// refusal no longer says why the two are apart.
+		if st.ruled[lk] {
+			w.DeleteRejected = append(w.DeleteRejected, lk)
+		}
 	}
 	for _, lk := range slices.SortedFunc(maps.Keys(u.rejected), compareLinkKeys) {
 		w.PutRejected = append(w.PutRejected, *u.rejected[lk])
@@ -1105,17 +1111,20 @@ func nameProfiles[T any](ctx context.Context, tx ReadTx, r retirer, items []T, s
 // 2^maxNamingRounds - 1 ids are all taken gets none.
 const maxNamingRounds = 24
 
-// manualRejections returns the pairs among keys that a person unlinked.
-func manualRejections(ctx context.Context, tx ReadTx, keys []string) (map[LinkKey]bool, error) {
+// storedRefusals returns the stored refusals touching keys, by who made
+// them: the pairs a person unlinked, and those the rules refused.
+func storedRefusals(ctx context.Context, tx ReadTx, keys []string) (manual, ruled map[LinkKey]bool, err error) {
 	rs, err := tx.Rejected(ctx, keys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[LinkKey]bool{}
+	manual, ruled = map[LinkKey]bool{}, map[LinkKey]bool{}
 	for _, r := range rs {
 		if r.Source == SourceManual {
-			out[NewLinkKey(r.A, r.B)] = true
+			manual[NewLinkKey(r.A, r.B)] = true
+		} else {
+			ruled[NewLinkKey(r.A, r.B)] = true
 		}
 	}
-	return out, nil
+	return manual, ruled, nil
 }

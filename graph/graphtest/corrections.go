@@ -3,6 +3,7 @@ package graphtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ func RunCorrections(t *testing.T, open Opener) {
 		{"ExplainWhileCorrecting", testExplainWhileCorrecting},
 		{"UnlinkRefusalKeptSideFirst", testUnlinkRefusalKeptSideFirst},
 		{"MergeRecordsWhatBatchGave", testMergeRecordsWhatBatchGave},
+		{"LinkReplacesRuleRefusal", testLinkReplacesRuleRefusal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -460,4 +462,52 @@ func testMergeRecordsWhatBatchGave(t *testing.T, open Opener) {
 	if got, err := e.ProfileByID(ctx, p); err != nil || got.ID != p || got.Size != 1 {
 		t.Errorf("profile(P %s) answers %+v, %v; want P itself, holding %s", p, got, err, x.Key())
 	}
+}
+
+// A refusal by the rules says why a pair was not linked when it was sent.
+// Once the limit allows it (here after removeIdentifier takes away what
+// blocked it) and an event links the pair, the refusal is no longer true:
+// the link replaces it, so the identity graph does not show the pair both
+// linked and refused. A person's refusal (unlinkIdentifiers) is not
+// touched: no event links its pair.
+//
+// user_id's limit is 1: {A, X} then {B, X} refuses B-X (X's profile holds
+// A). Removing A leaves X alone; {B, X} again links B and X.
+func testLinkReplacesRuleRefusal(t *testing.T, open Opener) {
+	e := newEngine(t, open)
+	ctx := context.Background()
+	apply(t, e, ev("e1", 1, user("A"), anon("X")))
+	apply(t, e, ev("e2", 2, user("B"), anon("X")))
+	refusals := func(when string, want []string) {
+		t.Helper()
+		p := profileOf(t, e, user("B"))
+		g, err := e.IdentityGraph(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range g.Rejected {
+			got = append(got, r.Source+" "+r.A+" "+r.B)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: refusals of user_id:B's profile = %v, want %v", when, got, want)
+		}
+	}
+	refusals("after {B, X}", []string{"rules user_id:B anonymous_id:X"})
+	if _, err := e.RemoveIdentifier(ctx, user("A"), "wrong account"); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, e, ev("e3", 3, user("B"), anon("X"), email("b@example.com")))
+	if got, want := members(t, e, profileOf(t, e, user("B")).ID), sorted("user_id:B", "anonymous_id:X", "email:b@example.com"); !same(got, want) {
+		t.Fatalf("members after {B, X} again = %v, want %v", got, want)
+	}
+	refusals("after {B, X} linked", nil)
+	// A person's refusal stays: unlinking X from B, then sending the pair
+	// again, keeps the refusal and makes no link.
+	if _, err := e.UnlinkIdentifiers(ctx, user("B"), anon("X"), "shared browser"); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, e, ev("e4", 4, user("B"), anon("X")))
+	refusals("after an unlink and {B, X} again", []string{"manual user_id:B anonymous_id:X"})
 }

@@ -286,6 +286,7 @@ func (m *Model) Ingest(evs []ModelEvent) []string {
 				win.absorbed = append(win.absorbed, lose.absorbed...)
 			}
 			m.addLink(anchor, x, false)
+			delete(m.refused, lk) // a rules refusal; a person's was skipped above
 		}
 		m.events[keptIDs[j]] = keys
 	}
