@@ -85,7 +85,9 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 	// Canonically equivalent values (a precomposed "é" and "e" + U+0301)
 	// are one identifier.
 	v = norm.NFC.String(v)
-	if n.blocked(typ, v) {
+	// Blocked values as sent; the patterns wait for the value as stored,
+	// so that every spelling of one identifier gets one verdict.
+	if n.blocked(typ, v, false) {
 		return IdentifierRef{}, DropBlocked
 	}
 	switch typ {
@@ -154,7 +156,7 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 		// Placeholders such as (000) 000-0000 are blocked by their
 		// national digits: the E.164 form starts with + and a country
 		// code, which ^[0-]*$ never matches.
-		if n.blocked(typ, phonenumbers.GetNationalSignificantNumber(num)) {
+		if n.blocked(typ, phonenumbers.GetNationalSignificantNumber(num), true) {
 			return IdentifierRef{}, DropBlocked
 		}
 		v = phonenumbers.Format(num, phonenumbers.E164)
@@ -162,7 +164,7 @@ func (n *Normalizer) Normalize(ref IdentifierRef) (IdentifierRef, string) {
 	if len(v) > MaxValueBytes {
 		return IdentifierRef{}, DropTooLong // grown by composition or punycode
 	}
-	if n.blocked(typ, v) {
+	if n.blocked(typ, v, true) {
 		return IdentifierRef{}, DropBlocked
 	}
 	return IdentifierRef{Type: typ, Value: v}, ""
@@ -291,18 +293,19 @@ func hasSurrogate(v string) bool {
 }
 
 // blocked reports whether v, or its compatibility form, is a blocked
-// value of typ. The compatibility form is NFKC (fullwidth "０" is "0",
-// "ｎｕｌｌ" is "null", the small and fullwidth hyphen-minus are "-")
-// with every minus look-alike as "-" (minusLike). The value kept is v:
-// only the check folds.
-func (n *Normalizer) blocked(typ, v string) bool {
+// value of typ, or with patterns matches a blocked pattern. The
+// compatibility form is NFKC (fullwidth "０" is "0", "ｎｕｌｌ" is "null",
+// the small and fullwidth hyphen-minus are "-") with every minus
+// look-alike as "-" (minusLike). The value kept is v: only the check
+// folds.
+func (n *Normalizer) blocked(typ, v string, patterns bool) bool {
 	// ASCII is its own compatibility form, and holds no minus look-alike.
 	if !isASCII(v) {
-		if f := minusLike.Replace(norm.NFKC.String(v)); f != v && n.blockedAs(typ, f) {
+		if f := minusLike.Replace(norm.NFKC.String(v)); f != v && n.blockedAs(typ, f, patterns) {
 			return true
 		}
 	}
-	return n.blockedAs(typ, v)
+	return n.blockedAs(typ, v, patterns)
 }
 
 // minusLike turns into "-" the characters typed for a minus that NFKC
@@ -313,7 +316,7 @@ func (n *Normalizer) blocked(typ, v string) bool {
 // zeros. The em dash, never a minus, stays.
 var minusLike = strings.NewReplacer("\u2212", "-", "\u2010", "-", "\u2011", "-", "\u2012", "-", "\u2013", "-")
 
-func (n *Normalizer) blockedAs(typ, v string) bool {
+func (n *Normalizer) blockedAs(typ, v string, patterns bool) bool {
 	lv := strings.ToLower(v)
 	// The top-level values as written stand for themselves. An address
 	// is compared only as email normalizes it (typeBlocked): lowercased
@@ -324,17 +327,20 @@ func (n *Normalizer) blockedAs(typ, v string) bool {
 	if n.rules.blocked[lv] && (typ != TypeEmail || !strings.Contains(v, "@")) {
 		return true
 	}
-	for _, re := range n.rules.patterns {
-		if re.MatchString(v) {
-			return true
-		}
-	}
 	if n.rules.typeBlocked[typ][lv] {
 		return true
 	}
 	tr := n.rules.Rule(typ)
 	if tr.blocked[lv] {
 		return true
+	}
+	if !patterns {
+		return false
+	}
+	for _, re := range n.rules.patterns {
+		if re.MatchString(v) {
+			return true
+		}
 	}
 	for _, re := range tr.patterns {
 		if re.MatchString(v) {

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -370,6 +371,53 @@ func TestNarrowBlockedPatternsAccepted(t *testing.T) {
 	} {
 		if _, err := ParseRules([]byte(in)); err != nil {
 			t.Errorf("ParseRules(%s): %v, want it accepted", in, err)
+		}
+	}
+}
+
+// TestBlockedPatternsJudgeTheIdentifier: every spelling of one identifier
+// gets the same verdict from a blocked pattern, since they are one
+// identifier. A pattern is matched against the value as stored (and a
+// phone's national digits), never against one spelling as sent: matched
+// as sent, ^Test blocked "Test@x.io" and let "test@x.io", the same
+// address, through, and a phone pattern with "(" or "-" blocked only the
+// spellings that had them.
+func TestBlockedPatternsJudgeTheIdentifier(t *testing.T) {
+	spellings := map[string][][]string{
+		TypeEmail: {
+			{"Test@Example.com", "test@example.com", "TEST@EXAMPLE.COM", " test@Example.com "},
+			{"ann@example.org", "Ann@EXAMPLE.org"},
+		},
+		TypePhone: {
+			{"(555) 555-0199", "+1 555 555 0199", "+15555550199", "555-555-0199", "555.555.0199"},
+			{"+44 20 7946 0958", "+442079460958"},
+		},
+	}
+	patterns := map[string][]string{
+		TypeEmail: {`^Test`, `^test`, `@Example\.com$`, `@example\.com$`, `^ `, `^ANN`, `^ann@`},
+		TypePhone: {`^\+1555`, `^555`, `\(555\)`, `-`, `\.`, `\s`, `^\+44`, `^20`},
+	}
+	for typ, pats := range patterns {
+		for _, pat := range pats {
+			rules, err := ParseRules([]byte(`{"types": {"` + typ + `": {"blockedPatterns": [` + strconv.Quote(pat) + `]}}}`))
+			if err != nil {
+				t.Fatalf("pattern %q: %v", pat, err)
+			}
+			n := NewNormalizer(rules)
+			for _, group := range spellings[typ] {
+				verdicts := map[string][]string{}
+				for _, s := range group {
+					got, why := n.Normalize(IdentifierRef{Type: typ, Value: s})
+					v := "stored as " + got.Value
+					if why != "" {
+						v = "dropped: " + why
+					}
+					verdicts[v] = append(verdicts[v], s)
+				}
+				if len(verdicts) != 1 {
+					t.Errorf("%s pattern %q judges one identifier's spellings differently: %v", typ, pat, verdicts)
+				}
+			}
 		}
 	}
 }
