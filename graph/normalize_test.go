@@ -421,3 +421,40 @@ func TestBlockedPatternsJudgeTheIdentifier(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedValuesJudgeTheIdentifier is TestBlockedPatternsJudgeTheIdentifier
+// for blocked values. A type's value is compared as written and in its
+// normalized form; an address as written may be another address's
+// spelling (a capital sharp s lowercases to ß, but is ss in a domain), so
+// "ANN@STRAẞE.de" under types.email blocks ann@strasse.de and no spelling
+// of ann@straße.de (ann@xn--strae-oqa.de), as it does at the top level.
+func TestBlockedValuesJudgeTheIdentifier(t *testing.T) {
+	groups := [][]string{
+		{"ann@straße.de", "Ann@Straße.DE", "ann@xn--strae-oqa.de"},
+		{"ann@strasse.de", "ANN@STRASSE.DE", "ANN@STRAẞE.de"},
+		{"test@example.com", "Test@Example.COM"},
+	}
+	for _, in := range []string{
+		`{"types": {"email": {"blocked": ["ANN@STRAẞE.de", "Test@Example.com"]}}}`,
+		`{"blocked": ["null", "ANN@STRAẞE.de", "Test@Example.com"]}`,
+	} {
+		rules, err := ParseRules([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		n := NewNormalizer(rules)
+		want := []string{"stored as ann@xn--strae-oqa.de", "dropped: blocked", "dropped: blocked"}
+		for i, group := range groups {
+			for _, s := range group {
+				got, why := n.Normalize(IdentifierRef{Type: TypeEmail, Value: s})
+				v := "stored as " + got.Value
+				if why != "" {
+					v = "dropped: " + why
+				}
+				if v != want[i] {
+					t.Errorf("rules %s: email %q is %s, want %s", in, s, v, want[i])
+				}
+			}
+		}
+	}
+}

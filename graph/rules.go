@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -677,6 +678,13 @@ func (t *TypeRule) compile(field, typ string) error {
 		return err
 	}
 	t.blocked = lowerSet(t.Blocked)
+	if typ == TypeEmail {
+		// An address is compared only as email normalizes it (added by
+		// the caller): lowercased as written it may be another address's
+		// spelling, as at the top level (see Normalizer.blockedAs). A
+		// value with no @ is no address, and stays as written.
+		maps.DeleteFunc(t.blocked, func(v string, _ bool) bool { return strings.Contains(v, "@") })
+	}
 	var err error
 	t.patterns, err = compilePatterns(field+".blockedPatterns", t.BlockedPatterns, ordinaryKind(typ))
 	return err
