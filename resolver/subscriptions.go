@@ -313,10 +313,13 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 	if err != nil {
 		return nil, err
 	}
-	// followed holds the profiles whose changes are reported: the one the
-	// argument names now, those merged into it since start, and every
-	// survivor of a merge of one of them.
-	followed := map[string]bool{}
+	// cur is the person's profile: the one the argument names now, then
+	// the survivor of each later merge of it. followed holds the profiles
+	// whose changes are reported, each with the Seq of the merge that made
+	// it the person's (0 for cur): those merged into cur since start, from
+	// before their merge. A split that gives one of them back after that
+	// merge makes it someone else's again.
+	var cur string
 	if id != nil {
 		p, err := r.engine.ProfileByID(ctx, *id)
 		if graph.ErrorCode(err) == graph.ENOTFOUND {
@@ -325,7 +328,7 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		if err != nil {
 			return nil, domainErr(err)
 		}
-		followed[p.ID] = true
+		cur = p.ID
 	} else {
 		ref, err := r.normalizeInput("identifier.type", "identifier.value", ident.Type, ident.Value)
 		if err != nil {
@@ -338,7 +341,13 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		if !ok {
 			return nil, graph.Errorf(graph.ENOTFOUND, "argument %q: identifier not found", "identifier")
 		}
-		followed[p.ID] = true
+		cur = p.ID
+	}
+	followed := map[string]uint64{cur: 0}
+	join := func(id string, seq uint64) {
+		if id != cur && followed[id] < seq {
+			followed[id] = seq
+		}
 	}
 	// The profiles merged into it since start are the person's too, and
 	// so are their changes from before their merge: the merges read
@@ -356,29 +365,46 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 			return nil, domainErr(err)
 		}
 		for i := len(merges) - 1; i >= 0; i-- {
-			if followed[merges[i].ProfileID] {
+			if _, ok := followed[merges[i].ProfileID]; ok {
 				for _, prev := range merges[i].PreviousIDs {
-					followed[prev] = true
+					join(prev, merges[i].Seq)
 				}
 			}
 		}
 	}
+	is := func(id string) bool { _, ok := followed[id]; return ok }
 	want := wantKinds(kinds)
 	// Called in Seq order, never concurrently: it follows the survivor of
-	// each merge of a followed profile.
+	// each merge of the person's profile after now (cur, as resolved, is
+	// the survivor of those before).
 	filter := func(e graph.FeedEntry) bool {
 		switch e.Kind {
 		case graph.FeedMerged:
-			if !followed[e.ProfileID] && !slices.ContainsFunc(e.PreviousIDs, func(id string) bool { return followed[id] }) {
+			switch {
+			case is(e.ProfileID):
+			case e.Seq > now && slices.Contains(e.PreviousIDs, cur):
+				cur = e.ProfileID // the old one joins it below
+				followed[cur] = 0
+			default:
 				return false
 			}
-			followed[e.ProfileID] = true
+			for _, prev := range e.PreviousIDs {
+				join(prev, e.Seq)
+			}
 		case graph.FeedSplit:
-			if !followed[e.ProfileID] && (len(e.PreviousIDs) == 0 || !followed[e.PreviousIDs[0]]) {
-				return false
+			if len(e.PreviousIDs) == 0 || !is(e.PreviousIDs[0]) {
+				if !is(e.ProfileID) {
+					return false
+				}
+				break
+			}
+			// Split off the person: a profile given back after it
+			// merged into the person is someone else from now on.
+			if seq, ok := followed[e.ProfileID]; ok && e.ProfileID != cur && seq < e.Seq {
+				delete(followed, e.ProfileID)
 			}
 		default:
-			if !followed[e.ProfileID] {
+			if !is(e.ProfileID) {
 				return false
 			}
 		}

@@ -109,3 +109,66 @@ func TestChangeCursorNeedsProfilesRead(t *testing.T) {
 		}
 	})
 }
+
+// A profile merged into the followed person and then split off again is
+// another person from the split on: profileChanged reports its changes
+// from before its merge, the merge and the split, and none after, live or
+// read back from a cursor, on both stores. (Reporting them streamed the
+// events of someone a correction had just taken out of the person to the
+// person's page.)
+func TestProfileChangedDropsWhatASplitTakesAway(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
+		track(t, dial, `{"messageId":"m1","anonymousId":"anon-a","event":"Viewed"}`)
+		p := profileOf(t, dial, "anonymous_id", "anon-a")
+		track(t, dial, `{"messageId":"m2","anonymousId":"anon-q","userId":"u-q","event":"Viewed"}`)
+		q := profileOf(t, dial, "user_id", "u-q")
+		var d struct {
+			C string `json:"changeCursor"`
+		}
+		gqlData(t, dial, "", `{ changeCursor }`, &d)
+
+		w, _ := dialWS(t, dial, nil)
+		w.mustInit(nil)
+		w.subscribe("live", fmt.Sprintf(`subscription { profileChanged(id: %q) { %s } }`, p, changeFields))
+		waitActive(t, svc, 1)
+		track(t, dial, `{"messageId":"m3","anonymousId":"anon-a","event":"Viewed"}`)
+		track(t, dial, `{"messageId":"m4","anonymousId":"anon-a","userId":"u-q","event":"Signed in"}`)
+		if got := profileOf(t, dial, "anonymous_id", "anon-a"); got != q {
+			t.Fatalf("after m4 anon-a is in %s, want the larger profile %s", got, q)
+		}
+		var u struct {
+			U []struct {
+				ID string `json:"id"`
+			} `json:"unlinkIdentifiers"`
+		}
+		gqlData(t, dial, "", `mutation { unlinkIdentifiers(a: {type: "user_id", value: "u-q"}, b: {type: "anonymous_id", value: "anon-a"}, reason: "shared laptop") { id } }`, &u)
+		if got := profileOf(t, dial, "anonymous_id", "anon-a"); got != p {
+			t.Fatalf("after the unlink anon-a is in %s, want its own profile back (%s)", got, p)
+		}
+		track(t, dial, `{"messageId":"m5","anonymousId":"anon-a","event":"Viewed"}`)
+		track(t, dial, `{"messageId":"m6","userId":"u-q","event":"Viewed"}`)
+		w.subscribe("after", fmt.Sprintf(`subscription { profileChanged(id: %q, after: %q) { %s } }`, q, d.C, changeFields))
+		waitActive(t, svc, 2)
+		track(t, dial, `{"messageId":"m7","userId":"u-q","event":"Viewed"}`)
+
+		// By hand: P's m3 (P merges into Q later), the merge, m4, the
+		// split giving P back; not m5 (P is someone else by then); m6, m7.
+		names := map[string]string{p: "P", q: "Q"}
+		want := []string{
+			"EVENT_ADDED P [] default/m3",
+			"MERGED Q [P] -",
+			"EVENT_ADDED Q [] default/m4",
+			"SPLIT P [Q] -",
+			"EVENT_ADDED Q [] default/m6",
+			"EVENT_ADDED Q [] default/m7",
+		}
+		for _, id := range []string{"live", "after"} {
+			for _, wc := range want {
+				if got := w.nextChange(id, "profileChanged").short(names); got != wc {
+					t.Fatalf("profileChanged %s: %s, want %s", id, got, wc)
+				}
+			}
+		}
+	})
+}
