@@ -105,7 +105,7 @@ func (c ComputedTrait) Validate() error {
 	if c.Event == "" && c.EventType == "" {
 		return bad("input.event", "set input.event, input.eventType or both (a computed trait reads one kind of event)")
 	}
-	if err := checkOptionalName("input.event", c.Event); err != nil {
+	if err := checkEventName("input.event", c.Event); err != nil {
 		return err
 	}
 	if c.EventType != "" && !slices.Contains(ComputedEventTypes, c.EventType) {

@@ -499,7 +499,7 @@ func TestValidateComputedTrait(t *testing.T) {
 		{"unknown aggregate", func(c *ComputedTrait) { c.Aggregate = "MEDIAN" }, "input.aggregate", `"MEDIAN" is not one of COUNT, SUM`},
 		{"no event nor type", func(c *ComputedTrait) { c.Event, c.EventType = "", "" }, "input.event", "input.eventType"},
 		{"unknown type", func(c *ComputedTrait) { c.EventType = "purchase" }, "input.eventType", "track"},
-		{"event name too long", func(c *ComputedTrait) { c.Event = long }, "input.event", "longer than 256"},
+		{"event name too long", func(c *ComputedTrait) { c.Event = strings.Repeat("n", 4097) }, "input.event", "longer than 4096"},
 		{"no property", func(c *ComputedTrait) { c.Property = "" }, "input.property", "required for SUM"},
 		{"property with an empty segment", func(c *ComputedTrait) { c.Property = "order..total" }, "input.property", "empty segment"},
 		{"property ending in a dot", func(c *ComputedTrait) { c.Property = "order." }, "input.property", "empty segment"},

@@ -15,7 +15,8 @@
 //   - more than MaxDepth levels (the root is level 1) or more than
 //     MaxNodes nodes;
 //   - an empty trait name, identifier type, computed trait name, purpose
-//     or property path; a name or path longer than MaxNameBytes or not
+//     or property path; a name or path longer than MaxNameBytes (an
+//     event's name: graph.MaxEventNameBytes, what ingest takes) or not
 //     UTF-8; a property path with an empty segment ("a..b", ".a", "a.");
 //   - an op that is not one of Ops; for a count, one that is not EQ,
 //     NEQ, GT, GTE, LT or LTE, or a count below 0;

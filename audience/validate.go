@@ -28,7 +28,7 @@ type Env struct {
 
 // Further limits of a filter, beyond MaxDepth and MaxNodes.
 const (
-	MaxNameBytes   = 256  // a trait, computed trait, event or identifier type name, a property path
+	MaxNameBytes   = 256  // a trait, computed trait or identifier type name, a property path (an event's name: graph.MaxEventNameBytes)
 	MaxStringBytes = 1024 // a string value
 	MaxInValues    = 1000 // the values of one IN list
 	MaxWhere       = 20   // the property filters of one event condition
@@ -271,8 +271,20 @@ func checkOptionalName(path, s string) error {
 	return nil
 }
 
+// checkEventName checks an event's name, which may be as long as ingest
+// takes one (graph.MaxEventNameBytes).
+func checkEventName(path, s string) error {
+	if len(s) > graph.MaxEventNameBytes {
+		return bad(path, "is longer than %d bytes", graph.MaxEventNameBytes)
+	}
+	if !utf8.ValidString(s) {
+		return bad(path, "is not valid UTF-8")
+	}
+	return nil
+}
+
 func checkEvent(c *EventCondition, path string) error {
-	if err := checkOptionalName(path+".name", c.Name); err != nil {
+	if err := checkEventName(path+".name", c.Name); err != nil {
 		return err
 	}
 	if err := checkOptionalName(path+".type", c.Type); err != nil {

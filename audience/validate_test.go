@@ -155,7 +155,7 @@ func TestCheckRefuses(t *testing.T) {
 		{`{"not":{"identifier":{"exists":true}}}`, `filter.not.identifier.type: must not be empty`},
 
 		// Event.
-		{`{"event":{"name":"` + longName + `"}}`, `filter.event.name: is longer than 256 bytes`},
+		{`{"event":{"name":"` + strings.Repeat("n", 4097) + `"}}`, `filter.event.name: is longer than 4096 bytes`},
 		{`{"event":{"type":"` + longName + `"}}`, `filter.event.type: is longer than 256 bytes`},
 		{`{"event":{"type":"purchase"}}`, `filter.event.type: is not one of identify, track, page, screen, group, alias`},
 		{`{"event":{"type":" "}}`, `filter.event.type: is not one of identify, track, page, screen, group, alias`},

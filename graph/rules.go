@@ -178,6 +178,14 @@ const (
 // MaxValueBytes is the longest identifier value accepted.
 const MaxValueBytes = 1024
 
+// MaxEventNameBytes bounds an event's name: what ingest accepts, and so
+// what an audience's event condition, a computed trait or an intelligence
+// query may name. The name is indexed on Neo4j (with the time, a key of
+// at most about 8 KB), so a much longer one could not be stored there; a
+// name this long is a client's bug (a whole object interpolated into it),
+// and cutting it would make it another name, so it is refused.
+const MaxEventNameBytes = 4096
+
 // DefaultMaxIdentifiers is the default of Rules.MaxIdentifiers.
 const DefaultMaxIdentifiers = 200
 

@@ -42,11 +42,8 @@ const (
 	// longer name is cut (on a rune boundary) rather than refused.
 	MaxCampaignBytes = 256
 	// MaxEventNameBytes bounds a track's event and a page's or screen's
-	// name. The name is indexed on Neo4j (with the time, a key of at most
-	// about 8 KB), so a much longer one could not be stored there; a name
-	// this long is a client's bug (a whole object interpolated into it),
-	// and cutting it would make it another name, so it is refused.
-	MaxEventNameBytes = 4096
+	// name (graph.MaxEventNameBytes).
+	MaxEventNameBytes = graph.MaxEventNameBytes
 	// MaxChannelBytes bounds context.channel as kept on the event; a longer
 	// one is cut (on a rune boundary), as a campaign is.
 	MaxChannelBytes = 64
