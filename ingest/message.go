@@ -689,12 +689,21 @@ var timeLayouts = []string{
 	// A zone of hours alone, as PostgreSQL prints timestamptz.
 	"2006-01-02T15:04:05.999999999Z07",
 	"2006-01-02 15:04:05.999999999Z07",
+	// To the minute, as ISO 8601 allows and spreadsheets write.
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04Z0700",
+	"2006-01-02T15:04Z07",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04Z07:00",
+	"2006-01-02 15:04Z0700",
+	"2006-01-02 15:04Z07",
+	"2006-01-02 15:04",
 	"2006-01-02",
 }
 
 // ParseTime reads the ISO-8601 forms SDKs and spreadsheet exports write:
 // RFC 3339 with any fraction, a zone without colon or of hours alone, a
-// space instead of T, and a bare date. A time without a zone is taken as UTC. Its error does
+// space instead of T, a time to the minute, and a bare date. A time without a zone is taken as UTC. Its error does
 // not repeat s: the caller names the field before it ("sentAt is not an
 // ISO-8601 time").
 func ParseTime(s string) (time.Time, error) {

@@ -529,6 +529,35 @@ func TestParseMessageReadsHourOnlyZones(t *testing.T) {
 	}
 }
 
+// A time to the minute, as ISO 8601 allows and spreadsheets write it
+// ("2024-03-01 10:00", "2024-03-01T10:00Z"), is read with 0 seconds, with
+// any zone the forms with seconds take. Such a time was refused, so a CSV
+// saved from a spreadsheet lost every row. A time of hours alone, or with
+// a minute of 60, is still refused.
+func TestParseMessageReadsMinuteTimes(t *testing.T) {
+	for ts, want := range map[string]time.Time{
+		"2024-03-01 10:00":       time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
+		"2024-03-01T10:07":       time.Date(2024, 3, 1, 10, 7, 0, 0, time.UTC),
+		"2024-03-01T10:00Z":      time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
+		"2024-03-01t10:00z":      time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
+		"2024-03-01T10:00+02:00": time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC),
+		"2024-03-01 10:00-0530":  time.Date(2024, 3, 1, 15, 30, 0, 0, time.UTC),
+		"2024-03-01 23:59+01":    time.Date(2024, 3, 1, 22, 59, 0, 0, time.UTC),
+	} {
+		if got := parse(t, `{"type":"identify","userId":"u","timestamp":"`+ts+`"}`, env()).Timestamp; !got.Equal(want) {
+			t.Errorf("%s: timestamp %s, want %s", ts, got, want)
+		}
+	}
+	for _, ts := range []string{"2024-03-01 10", "2024-03-01T10Z", "2024-03-01 10:60", "2024-03-01T24:00Z", "2024-03-01T10:00+24:00", "2024-03-01T10:0"} {
+		raw := `{"type":"identify","userId":"u","timestamp":"` + ts + `"}`
+		_, err := ingest.ParseMessage([]byte(raw), env())
+		var me *ingest.MessageError
+		if !errors.As(err, &me) || me.Reason != ingest.ReasonBadTimestamp {
+			t.Errorf("%s: %v, want bad_timestamp", ts, err)
+		}
+	}
+}
+
 // A time of spaces alone counts as absent, as an empty one does (and as
 // a userId of spaces counts as missing): the event is dated on receipt.
 // It was refused as no ISO-8601 time, while "" was taken as absent.
