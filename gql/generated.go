@@ -4317,7 +4317,9 @@ extend type Profile {
   computedTrait(name: String!): JSON @hasScope(scope: "profiles:read")
   """
   The audiences the profile is a member of, ordered by audience id, as the
-  audience keeper last wrote them (empty until membership is kept). The
+  audience keeper last wrote them (empty until membership is kept); an
+  audience with a purpose only while the profile's consent state for it is
+  GRANTED at the time of the request, as in Audience.members. The
   first ` + "`" + `first` + "`" + ` of them (at most 500); without ` + "`" + `first` + "`" + `, all of them, up to
   1,000 (the most audiences a store holds), and the complexity limit prices
   the list as that many.
@@ -4506,12 +4508,20 @@ type Audience {
   size: Int @hasScope(scope: "audiences:read")
   """
   The members, ordered by profile id; ` + "`" + `first` + "`" + ` defaults to 50, at most 500.
-  ` + "`" + `totalCount` + "`" + ` is the audience's size. Needs ` + "`" + `audiences:read` + "`" + ` and
+  ` + "`" + `totalCount` + "`" + ` is the audience's size. With a purpose, a kept member whose
+  consent state for it is not GRANTED at the time of the request is left
+  out (the keeper's exit follows). Needs ` + "`" + `audiences:read` + "`" + ` and
   ` + "`" + `profiles:read` + "`" + `; null without either, while the rest of the audience
   still answers.
   """
   members(first: Int = 50, after: String): ProfileConnection @hasScope(scope: "audiences:read") @hasScope(scope: "profiles:read")
-  "Entries and exits, newest first; ` + "`" + `first` + "`" + ` defaults to 50, at most 500. Needs ` + "`" + `audiences:read` + "`" + `."
+  """
+  Entries and exits, newest first; ` + "`" + `first` + "`" + ` defaults to 50, at most 500.
+  With a purpose, an ENTERED entry whose profile (the one now) is not
+  GRANTED for it at the time of the request is left out, as in ` + "`" + `members` + "`" + `,
+  so a page may hold fewer than ` + "`" + `first` + "`" + `; its ` + "`" + `endCursor` + "`" + ` leads on. Needs
+  ` + "`" + `audiences:read` + "`" + `.
+  """
   changes(first: Int = 50, after: String): AudienceChangeConnection @hasScope(scope: "audiences:read")
   createdAt: DateTime!
   updatedAt: DateTime!

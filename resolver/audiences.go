@@ -1244,24 +1244,85 @@ func (r *Resolver) audienceChanges(ctx context.Context, a *audience.Audience, fi
 		return nil, domainErr(err)
 	}
 	// A copy: the rows are shared by every field that asks this page.
-	cs := slices.Clone(rows[:min(len(rows), n)])
+	read := slices.Clone(rows[:min(len(rows), n)])
 	more := len(rows) > n
+	cs := read
+	if a.Purpose != "" {
+		if cs, err = r.grantedEntries(ctx, a.Purpose, read); err != nil {
+			return nil, err
+		}
+	}
 	conn := &gql.AudienceChangeConnection{
 		Edges:    make([]*gql.AudienceChangeEdge, len(cs)),
 		Nodes:    make([]*audience.Change, len(cs)),
 		PageInfo: &gql.PageInfo{HasNextPage: more, HasPreviousPage: after != nil},
 	}
+	cursorOf := func(c *audience.Change) string {
+		return encodeCursor(cursorBody{V: cursorVersion, K: cursorKindChanges, ID: strconv.FormatUint(c.Seq, 10), T: graph.Clean(c.At).Format(time.RFC3339Nano)})
+	}
 	for i := range cs {
 		c := &cs[i]
 		conn.Nodes[i] = c
-		cur := encodeCursor(cursorBody{V: cursorVersion, K: cursorKindChanges, ID: strconv.FormatUint(c.Seq, 10), T: graph.Clean(c.At).Format(time.RFC3339Nano)})
-		conn.Edges[i] = &gql.AudienceChangeEdge{Cursor: cur, Node: c}
+		conn.Edges[i] = &gql.AudienceChangeEdge{Cursor: cursorOf(c), Node: c}
 	}
-	if len(cs) > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[len(cs)-1].Cursor
+	// The page's cursors are those of the first and last rows read, shown
+	// or not, as Audience.members': a row left out is never read again,
+	// and a page whose every row was left out still leads on.
+	if len(read) > 0 {
+		start, end := cursorOf(&read[0]), cursorOf(&read[len(read)-1])
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &end
 	}
 	return conn, nil
+}
+
+// grantedEntries returns the entries of cs, a page of the log of an
+// audience with purpose, that the purpose lets through now: an ENTERED
+// entry whose profile (the one now, the survivor of a merge) is not
+// GRANTED for purpose at the time of the request (withdrawn, expired, a
+// survivor without a grant), or no longer exists, is left out, so that the
+// log does not show as entering a person whom Audience.members, an export
+// and Profile.audiences do not show as a member. EXITED entries stay: a
+// person leaving reveals no membership, and a reader following the log
+// must see it. The profiles of the page read their consent in one
+// ConsentOf.
+func (r *Resolver) grantedEntries(ctx context.Context, purpose string, cs []audience.Change) ([]audience.Change, error) {
+	s := r.loaders(ctx)
+	now := map[string]*graph.Profile{} // by the id an entry names; nil when none
+	var ps []*graph.Profile
+	for _, c := range cs {
+		if _, done := now[c.ProfileID]; done || c.Kind != audience.Entered {
+			continue
+		}
+		p, ok, err := s.profiles.load(ctx, c.ProfileID)
+		if err != nil && graph.ErrorCode(err) != graph.ENOTFOUND {
+			return nil, domainErr(err)
+		}
+		now[c.ProfileID] = nil
+		if err == nil && ok {
+			now[c.ProfileID] = &p
+			ps = append(ps, &p)
+		}
+	}
+	s.hintProfiles(ps)
+	at := graph.Now()
+	out := make([]audience.Change, 0, len(cs))
+	for _, c := range cs {
+		if c.Kind == audience.Entered {
+			p := now[c.ProfileID]
+			if p == nil {
+				continue
+			}
+			rs, err := r.consentOf(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if privacy.StateOf(rs, purpose, at).State != privacy.StateGranted {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 func (r *Resolver) changeProfile(ctx context.Context, c *audience.Change) (*graph.Profile, error) {
@@ -1361,7 +1422,34 @@ func (r *Resolver) profileAudiences(ctx context.Context, p *graph.Profile, first
 	if !ok {
 		return []*gql.AudienceMembership{}, nil
 	}
+	if list, err = r.granting(ctx, p, list); err != nil {
+		return nil, err
+	}
 	return firstOf(list, first, audience.MaxAudiences), nil
+}
+
+// granting returns the memberships of list that hold now: the purpose of
+// an audience that has one holds at the time of the request, as in
+// Audience.members and an export, so a kept membership of a profile that
+// has withdrawn or whose grant has expired since the keeper last
+// evaluated it is left out. The profile's consent is read only when one
+// of the audiences has a purpose (with its siblings', in one ConsentOf).
+func (r *Resolver) granting(ctx context.Context, p *graph.Profile, list []*gql.AudienceMembership) ([]*gql.AudienceMembership, error) {
+	if !slices.ContainsFunc(list, func(m *gql.AudienceMembership) bool { return m.Audience.Purpose != "" }) {
+		return list, nil
+	}
+	rs, err := r.consentOf(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	now := graph.Now()
+	out := make([]*gql.AudienceMembership, 0, len(list))
+	for _, m := range list {
+		if m.Audience.Purpose == "" || privacy.StateOf(rs, m.Audience.Purpose, now).State == privacy.StateGranted {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // computedCost is the price of Profile.computed and computedTrait: a
