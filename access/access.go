@@ -315,6 +315,13 @@ func (k Key) Matches(secret string) bool { return SecretMatches(secret, k.Hash) 
 // Outcome of an audit entry that succeeded; any other is an error code.
 const OutcomeOK = "ok"
 
+// ScopeRefusedReason is the reason of the audit entry of a read refused
+// for want of scope s (a data export, an audience export, a backup),
+// whose outcome is FORBIDDEN: "refused: the key lacks the scope <s>".
+func ScopeRefusedReason(s Scope) string {
+	return "refused: the key lacks the scope " + string(s)
+}
+
 // AuditEntry is one line of the audit log. It holds no personal values:
 // profile ids, never identifiers.
 type AuditEntry struct {

@@ -110,12 +110,41 @@ func (g *Guard) Require(scope access.Scope, next http.Handler) http.Handler {
 // lacking one is refused with 403 FORBIDDEN naming the first it lacks, in
 // the order given.
 func (g *Guard) RequireAll(scopes []access.Scope, next http.Handler) http.Handler {
+	return g.RequireAllAudited(scopes, nil, next)
+}
+
+// Refused is told of a request refused because its key, otherwise usable,
+// lacks scope, one the endpoint needs (the first it lacks), before the 403
+// is sent: it may record the refusal (an audit entry). It runs on the
+// request's goroutine and must not write the answer.
+type Refused func(r *http.Request, k access.Key, scope access.Scope)
+
+// RequireAudited is Require telling refused of each refusal for want of
+// scope (RequireAllAudited).
+func (g *Guard) RequireAudited(scope access.Scope, refused Refused, next http.Handler) http.Handler {
+	return g.RequireAllAudited([]access.Scope{scope}, refused, next)
+}
+
+// RequireAllAudited is RequireAll telling refused, when not nil, of each
+// request refused for want of one of scopes, and of no other refusal (no
+// key, an unusable key, the rate limit). Such a refusal then takes a token
+// of the key's bucket, as a request let through does, so that refusals
+// cost their records no more than requests: past the key's rate limit the
+// request is refused with 429 instead, and refused is not told.
+func (g *Guard) RequireAllAudited(scopes []access.Scope, refused Refused, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.passOpen(w, r, next) {
 			return
 		}
 		k, ref := g.bearerKey(r, kindOther, scopes...)
 		if ref != nil {
+			if ref.scope != "" && refused != nil {
+				if limited := g.allow(k.ID, kindOther); limited != nil {
+					refuse(w, r, limited)
+					return
+				}
+				refused(r, k, ref.scope)
+			}
 			refuse(w, r, ref)
 			return
 		}
@@ -163,17 +192,22 @@ func (g *Guard) WriteKey(ctx context.Context, secret string) (source string, sta
 }
 
 // bearerKey authenticates the bearer key of r, checks it holds every one
-// of scopes and takes a token from its bucket of kind k.
+// of scopes and takes a token from its bucket of kind k. A key refused for
+// want of a scope (the refusal names it) is returned with the refusal;
+// on any other refusal the key is the zero Key.
 func (g *Guard) bearerKey(r *http.Request, k kind, scopes ...access.Scope) (access.Key, *refusal) {
 	secret, ref := bearer(r)
 	if ref != nil {
 		return access.Key{}, ref
 	}
 	key, ref := g.authenticate(r.Context(), secret)
-	if ref == nil {
-		ref = g.authorize(key, k, scopes...)
-	}
 	if ref != nil {
+		return access.Key{}, ref
+	}
+	if ref = g.authorize(key, k, scopes...); ref != nil {
+		if ref.scope != "" {
+			return key, ref
+		}
 		return access.Key{}, ref
 	}
 	g.touch(key)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // CodeForbidden is the code of a field the caller's key lacks the scope for.
@@ -21,7 +22,8 @@ const CodeForbidden = "FORBIDDEN"
 // A mutation refused this way appends its audit entry, with outcome
 // FORBIDDEN: every mutation a key attempts is in the log. The refusals of
 // one operation are appended together, in one store write, once it has
-// run (refusalAudit).
+// run (refusalAudit). So does a data export (dataExport), as the export
+// endpoint's refusals do, before the field answers.
 func (r *Resolver) hasScope(ctx context.Context, _ any, next graphql.Resolver, scope string) (any, error) {
 	s, err := access.ParseScope(scope)
 	if err != nil {
@@ -52,6 +54,15 @@ func (r *Resolver) hasScope(ctx context.Context, _ any, next graphql.Resolver, s
 			} else {
 				r.auditFailure(ctx, e, err)
 			}
+		}
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Query" && fc.Field.Name == "dataExport" {
+			// A data export refused, as over HTTP (server.PrivacyRefusals):
+			// the profile asked for is named when it is shaped as an id.
+			e := newEntry(ctx, privacy.ExportAction, access.ScopeRefusedReason(s))
+			if id, _ := fc.Args["profileId"].(string); graph.ProfileIDShape(id) {
+				e.SetProfiles([]string{id})
+			}
+			r.auditFailure(ctx, e, err)
 		}
 		return nil, err
 	}

@@ -59,7 +59,8 @@ const backupWriteWindow = 2 * time.Minute
 // connection, so the client sees fewer bytes than Content-Length.
 //
 // The caller guards the handler with every scope (BackupScopes,
-// auth.Guard.RequireAll).
+// auth.Guard.RequireAllAudited: Server.Handler audits the requests
+// refused for want of one, backupRefusals).
 // Each request appends one audit entry (action store.backup) to audit
 // before any data is sent; nil audit writes none.
 func BackupHandler(store graph.Store, audit access.Store, log zerolog.Logger) http.Handler {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,11 +32,12 @@ func errorBody(t *testing.T, r reply) (msg, code string) {
 
 // POST /admin/backup: open to every local caller in open mode; with keys,
 // 401 without one and 403 naming keys:admin without that scope (the key
-// taking it holds every scope: TestBackupNeedsEveryScope); 405 for
-// another method. On the embedded store the body is a sound database file
-// of this build's layout holding what the store held (its two keys), its
-// Content-Length exact, with one audit entry of the key that took it; on
-// Neo4j, 501 pointing to neo4j-admin, and no audit entry.
+// taking it holds every scope: TestBackupNeedsEveryScope), audited on both
+// stores; 405 for another method. On the embedded store the body is a
+// sound database file of this build's layout holding what the store held
+// (its two keys), its Content-Length exact, with one audit entry of the
+// key that took it; on Neo4j, 501 pointing to neo4j-admin, and no audit
+// entry but the refusal's.
 func TestBackupEndpoint(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ks := accessStore(t, st)
@@ -84,7 +86,7 @@ func TestBackupEndpoint(t *testing.T) {
 		wantBackup(t, call(t, "POST", dial, "/admin/backup", "", ""), 0)
 
 		admin, adminSecret := storeKey(t, ks, access.ScopeNames(access.AllScopes())...)
-		_, readerSecret := storeKey(t, ks, "profiles:read", "pii:read", "audit:read")
+		reader, readerSecret := storeKey(t, ks, "profiles:read", "pii:read", "audit:read")
 		g, err := auth.New(auth.Config{Store: ks, Logger: zerolog.Nop()})
 		if err != nil {
 			t.Fatal(err)
@@ -107,15 +109,19 @@ func TestBackupEndpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := 0
+		// Newest first: the admin key's (embedded only), the reader's
+		// refusal, open mode's (embedded only).
+		type entry struct{ keyID, outcome, reason string }
+		want := []entry{{reader.ID, "FORBIDDEN", "refused: the key lacks the scope keys:admin"}}
 		if embeddedStore {
-			want = 2 // open mode's, then the admin key's
+			want = []entry{{admin.ID, access.OutcomeOK, "a copy of the whole store"}, want[0], {"", access.OutcomeOK, "a copy of the whole store"}}
 		}
-		if len(entries) != want {
-			t.Fatalf("%d audit entries of backups, want %d: %+v", len(entries), want, entries)
+		var got []entry
+		for _, e := range entries {
+			got = append(got, entry{e.KeyID, e.Outcome, e.Reason})
 		}
-		if want > 0 && (entries[0].KeyID != admin.ID || entries[0].Outcome != access.OutcomeOK || entries[1].KeyID != "") {
-			t.Errorf("audit entries %+v, want the admin key's newest, then open mode's", entries)
+		if !slices.Equal(got, want) {
+			t.Errorf("audit entries of backups %+v, want %+v", got, want)
 		}
 	})
 }
@@ -124,7 +130,8 @@ func TestBackupEndpoint(t *testing.T) {
 // unmasked, the audit log, consent proofs, destination secrets. So it
 // needs every scope, not keys:admin alone (which cannot give itself
 // pii:read through createApiKey either): a key lacking any one scope gets
-// 403 FORBIDDEN naming it, before anything is read or audited.
+// 403 FORBIDDEN naming it, before anything is read, and its refusal is
+// audited, naming the scope it lacks.
 func TestBackupNeedsEveryScope(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ks := accessStore(t, st)
@@ -135,9 +142,11 @@ func TestBackupNeedsEveryScope(t *testing.T) {
 			t.Fatal(err)
 		}
 		dial, _ := guardedServer(t, st, "127.0.0.1:0", g, nil)
+		refused := map[string]string{} // key id: the scope it lacks
 		for i, missing := range all {
 			scopes := append(append([]string{}, all[:i]...), all[i+1:]...)
-			_, secret := storeKey(t, ks, scopes...)
+			k, secret := storeKey(t, ks, scopes...)
+			refused[k.ID] = missing
 			r := call(t, "POST", dial, BackupPath, "", secret)
 			var body struct {
 				Errors []struct {
@@ -155,8 +164,14 @@ func TestBackupNeedsEveryScope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(entries) != 0 {
-			t.Errorf("refused backups left %d audit entries: %+v", len(entries), entries)
+		if len(entries) != len(all) {
+			t.Errorf("refused backups left %d audit entries, want %d: %+v", len(entries), len(all), entries)
+		}
+		for _, e := range entries {
+			if missing, ok := refused[e.KeyID]; !ok || e.Outcome != "FORBIDDEN" || e.Reason != "refused: the key lacks the scope "+missing {
+				t.Errorf("audit entry %+v, want a refused key's, FORBIDDEN, naming the scope it lacks", e)
+			}
+			delete(refused, e.KeyID)
 		}
 		r := call(t, "POST", dial, BackupPath, "", full)
 		want := http.StatusOK

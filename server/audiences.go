@@ -88,7 +88,9 @@ type AudienceExport struct {
 // again as it streams, so no member whose consent lapsed between the two
 // is sent, and the NDJSON summary gives the counts of what was sent.
 //
-// Scopes: the caller guards the handler with audiences:read. Raw values
+// Scopes: the caller guards the handler with audiences:read
+// (auth.Guard.RequireAudited, with AudienceRefusals, which audits the
+// requests refused for want of it). Raw values
 // of a personal identifier type (graph.Rules.PersonalData) also need
 // pii:read; without it the request is refused with 403 FORBIDDEN naming
 // pii:read unless hash=sha256 is given. Errors are JSON {"error",

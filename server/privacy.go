@@ -43,7 +43,8 @@ const exportWriteWindow = 2 * time.Minute
 // profile id, the outcome; a HEAD's has the reason "method=HEAD") to audit
 // before any personal data is sent;
 // without audit (nil) none is written. The caller guards the handler
-// (auth.Guard.Require with privacy:read).
+// (auth.Guard.RequireAudited with privacy:read and PrivacyRefusals, which
+// audits the requests refused for want of it).
 func PrivacyHandler(x *privacy.Exporter, audit access.Store, log zerolog.Logger) http.Handler {
 	h := &privacyHandler{x: x, audit: audit, log: log}
 	mux := http.NewServeMux()

@@ -243,7 +243,8 @@ func (s *Server) Handler(routes Routes) http.Handler {
 		// The copy holds everything every scope guards (personal values
 		// unmasked, the audit log, destination secrets): only a key that
 		// may read all of it takes one.
-		backup = s.cfg.Guard.RequireAll(BackupScopes(), backup)
+		// A key refused for want of one appends its audit entry.
+		backup = s.cfg.Guard.RequireAllAudited(BackupScopes(), backupRefusals(audit, s.cfg.Logger), backup)
 	}
 	mux.Handle(BackupPath, backup)
 	// In enforced mode even a wrong path needs a key: nothing but /healthz

@@ -362,9 +362,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	gqlHandler := resolver.NewHandler(engine, coll, gc)
 	routes := server.Routes{
 		Collector: coll.Handler(), GraphQL: guard.GraphQL(gqlHandler),
-		Privacy: guard.Require(access.ScopePrivacyRead, server.PrivacyHandler(privacy.NewExporter(engine).WithMemberships(audience.Memberships(aud)).WithComputed(audience.ComputedOf(aud)).WithAudienceChanges(audience.ChangeLog(aud)), keys, cfg.Logger)),
+		// A key refused for want of scope appends its audit entry.
+		Privacy: guard.RequireAudited(access.ScopePrivacyRead, server.PrivacyRefusals(keys, cfg.Logger), server.PrivacyHandler(privacy.NewExporter(engine).WithMemberships(audience.Memberships(aud)).WithComputed(audience.ComputedOf(aud)).WithAudienceChanges(audience.ChangeLog(aud)), keys, cfg.Logger)),
 		// Raw personal values also need pii:read, which the handler checks.
-		Audiences: guard.Require(access.ScopeAudiencesRead, server.AudienceHandler(server.AudienceExport{
+		Audiences: guard.RequireAudited(access.ScopeAudiencesRead, server.AudienceRefusals(keys, cfg.Logger), server.AudienceHandler(server.AudienceExport{
 			Engine: engine, Audiences: aud, Consent: cs, Audit: keys, Log: cfg.Logger,
 		})),
 	}

@@ -407,8 +407,8 @@ func TestDataExport(t *testing.T) {
 			audits += 2
 		}
 
-		// Without privacy:read: refused, whatever else the key holds; no
-		// key: 401.
+		// Without privacy:read: refused, whatever else the key holds, and
+		// audited (below); no key: 401, not audited.
 		if r := send(t, "GET", exportURL(ann.ID), "", reader, ""); r.status != http.StatusForbidden || r.code() != "FORBIDDEN" {
 			t.Errorf("export with a key lacking privacy:read: %d %s, want 403 FORBIDDEN", r.status, r.body)
 		}
@@ -419,6 +419,7 @@ func TestDataExport(t *testing.T) {
 		if r := send(t, "POST", "http://"+dial+"/graphql", "", reader, string(body)); r.code() != "FORBIDDEN" || strings.Contains(r.body, "Ann Lee") {
 			t.Errorf("dataExport with a key lacking privacy:read: %d %s, want FORBIDDEN", r.status, r.body)
 		}
+		audits += 2
 		// Another method on the export path is not the collector's.
 		if r := send(t, "POST", exportURL(ann.ID), "", officer, "{}"); r.status != http.StatusMethodNotAllowed {
 			t.Errorf("POST to the export: %d %s, want 405", r.status, r.body)
@@ -429,14 +430,19 @@ func TestDataExport(t *testing.T) {
 		if len(es) != audits {
 			t.Fatalf("%d privacy.export audit entries, want %d: %+v", len(es), audits, es)
 		}
-		// Newest first: the four malformed ids, GraphQL unknown, HTTP
-		// unknown, GraphQL of anon-2's old id, Bob, then Ann by her old and
-		// her own id.
-		wantOutcomes := []string{"INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "NOT_FOUND", "NOT_FOUND", "ok", "ok", "ok", "ok"}
-		wantProfiles := [][]string{nil, nil, nil, nil, nil, nil, sorted(ann.ID, browser.ID), {bob.ID}, sorted(ann.ID, browser.ID), {ann.ID}}
+		// Newest first: the reader's two refusals (GraphQL, HTTP), naming
+		// the profile asked for, the four malformed ids, GraphQL unknown,
+		// HTTP unknown, GraphQL of anon-2's old id, Bob, then Ann by her
+		// old and her own id.
+		wantOutcomes := []string{"FORBIDDEN", "FORBIDDEN", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "NOT_FOUND", "NOT_FOUND", "ok", "ok", "ok", "ok"}
+		wantProfiles := [][]string{{ann.ID}, {ann.ID}, nil, nil, nil, nil, nil, nil, sorted(ann.ID, browser.ID), {bob.ID}, sorted(ann.ID, browser.ID), {ann.ID}}
 		for i, a := range es {
-			if a.Outcome != wantOutcomes[i] || !(reflect.DeepEqual(a.ProfileIDs, wantProfiles[i]) || len(a.ProfileIDs)+len(wantProfiles[i]) == 0) || a.KeyName != "privacy officer" {
-				t.Errorf("audit entry %d: outcome %s, profiles %v, key %q; want %s, %v, privacy officer", i, a.Outcome, a.ProfileIDs, a.KeyName, wantOutcomes[i], wantProfiles[i])
+			wantKey := "privacy officer"
+			if i < 2 {
+				wantKey = "reader"
+			}
+			if a.Outcome != wantOutcomes[i] || !(reflect.DeepEqual(a.ProfileIDs, wantProfiles[i]) || len(a.ProfileIDs)+len(wantProfiles[i]) == 0) || a.KeyName != wantKey {
+				t.Errorf("audit entry %d: outcome %s, profiles %v, key %q; want %s, %v, %s", i, a.Outcome, a.ProfileIDs, a.KeyName, wantOutcomes[i], wantProfiles[i], wantKey)
 			}
 		}
 	})
