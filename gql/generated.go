@@ -4764,7 +4764,9 @@ type Subscription {
   profileChanged(id: ID, identifier: IdentifierInput, kinds: [ChangeKind!], after: String): ChangeEvent! @hasScope(scope: "profiles:read")
 
   """
-  The profiles entering and leaving an audience, from now on. Once the
+  The profiles entering and leaving an audience, from now on. With a
+  purpose, an ENTERED of a profile that does not grant it when the entry
+  is sent is not sent, as Audience.changes leaves it out. Once the
   audience is deleted, it ends with NOT_FOUND (within 5 s), whose
   extensions.cursor resumes as changes(after:).
   """

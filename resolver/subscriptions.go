@@ -22,6 +22,7 @@ import (
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/feedhub"
+	"github.com/idgraph/cdp/privacy"
 )
 
 // Codes of the errors that end or refuse a subscription.
@@ -149,7 +150,7 @@ func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.Chang
 	want := wantKinds(kinds)
 	return stream(ctx, r, h, start, func(e graph.FeedEntry) bool {
 		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
-	}, toChangeEvent, nil)
+	}, nil, toChangeEvent, nil)
 }
 
 // changeCursorKey holds, in the context of a query operation that selects
@@ -410,7 +411,7 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		}
 		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
 	}
-	return stream(ctx, r, h, start, filter, toChangeEvent, nil)
+	return stream(ctx, r, h, start, filter, nil, toChangeEvent, nil)
 }
 
 func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error) {
@@ -437,7 +438,23 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 	filter := func(e graph.FeedEntry) bool {
 		return e.AudienceID == audienceID && (e.Kind == graph.FeedAudienceEntered || e.Kind == graph.FeedAudienceExited)
 	}
-	return stream(ctx, r, h, head, filter, func(e graph.FeedEntry) *audience.Change {
+	// An entry of a profile that does not grant the audience's purpose now
+	// is not sent, as Audience.changes leaves it out.
+	admit := func(ctx context.Context, e graph.FeedEntry) bool {
+		if e.Kind != graph.FeedAudienceEntered {
+			return true
+		}
+		ok, err := r.grantsAudiencePurpose(ctx, st, e.AudienceID, e.ProfileID)
+		if err != nil {
+			// Not sent: a person who may have withdrawn is not shown
+			// entering. The entry's number alone is logged.
+			r.cfg.Logger.Warn().Str("code", graph.ErrorCode(err)).Uint64("seq", e.Seq).
+				Msg("audienceChanged: the entering profile's consent could not be read; the entry is not sent")
+			return false
+		}
+		return ok
+	}
+	return stream(ctx, r, h, head, filter, admit, func(e graph.FeedEntry) *audience.Change {
 		kind := audience.Entered
 		if e.Kind == graph.FeedAudienceExited {
 			kind = audience.Exited
@@ -450,13 +467,16 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 }
 
 // stream subscribes the caller's key to the entries after start that
-// filter keeps, and sends each, converted, until the client stops or the
+// filter keeps and admit, when set, admits (it may read the store: it runs
+// on the subscription's goroutine, not under the hub's lock), and sends
+// each, converted, until the client stops or the
 // subscription ends; an end the client did not ask for is reported as the
 // subscription's error, with the cursor to resume from. alive, when set,
 // is asked at every key check whether what the subscription follows is
 // still stored: once it answers false, the subscription ends
 // (errAudienceDeleted); a store that cannot answer keeps it.
-func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool, conv func(graph.FeedEntry) T,
+func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool,
+	admit func(context.Context, graph.FeedEntry) bool, conv func(graph.FeedEntry) T,
 	alive func(context.Context) (bool, error)) (<-chan T, error) {
 	key := ""
 	p := access.PrincipalFrom(ctx)
@@ -521,6 +541,10 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 						endWith(ctx, reason, last)
 					}
 					return
+				}
+				if admit != nil && !admit(ctx, e) {
+					last = e.Seq
+					continue
 				}
 				select {
 				case out <- conv(e):
@@ -629,4 +653,48 @@ func shownReason(reason error) error {
 		}
 	}
 	return feedhub.ErrUnavailable
+}
+
+// grantsAudiencePurpose reports whether the profile pid answers for (the
+// survivor of a merge, read fresh) grants the purpose of audience id at
+// this moment: always for an audience without a purpose; never for an
+// audience or a profile no longer stored.
+func (r *Resolver) grantsAudiencePurpose(ctx context.Context, st audience.Store, id, pid string) (bool, error) {
+	a, ok, err := storedAudience(ctx, st, id)
+	if err != nil || !ok {
+		return false, err
+	}
+	if a.Purpose == "" {
+		return true, nil
+	}
+	p, err := r.engine.ProfileByID(ctx, pid)
+	if graph.ErrorCode(err) == graph.ENOTFOUND {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ms, err := r.engine.Members(ctx, []string{p.ID})
+	if err != nil {
+		return false, err
+	}
+	keys := make([]string, 0, len(ms[p.ID]))
+	for _, m := range ms[p.ID] {
+		keys = append(keys, m.Key)
+	}
+	cs, err := r.consentStore()
+	if err != nil {
+		return false, err
+	}
+	var rs []privacy.Record
+	if len(keys) > 0 {
+		byKey, err := cs.ConsentOf(ctx, keys)
+		if err != nil {
+			return false, err
+		}
+		for _, k := range keys {
+			rs = append(rs, byKey[k]...)
+		}
+	}
+	return privacy.StateOf(rs, a.Purpose, graph.Now()).State == privacy.StateGranted, nil
 }
