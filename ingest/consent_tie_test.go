@@ -16,10 +16,11 @@ import (
 )
 
 // A batch whose decisions carry one time (the same timestamp, or none, so
-// that each is dated when the batch arrived) keeps them in the order the
-// batch gives: a grant then a withdrawal in that order is a withdrawal.
-// Their records tie on at and receivedAt; the message ids are picked so
-// that ids derived from the event alone would put the grant last. The
+// that each is dated on receipt, a microsecond apart in the batch's
+// order) keeps them in the order the batch gives: a grant then a
+// withdrawal in that order is a withdrawal. With the same timestamp their
+// records tie on at; the message ids are picked so that ids derived from
+// the event alone would put the grant last. The
 // state is read in Go and, on Neo4j, by the store's own consent condition.
 func TestBatchKeepsTheOrderOfDecisionsDatedAlike(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
@@ -54,8 +55,8 @@ func TestBatchKeepsTheOrderOfDecisionsDatedAlike(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(m[key]) != 2 || !m[key][0].At.Equal(m[key][1].At) || !m[key][0].ReceivedAt.Equal(m[key][1].ReceivedAt) {
-				t.Fatalf("%s: records %+v, want two tied on at and receivedAt", c.user, m[key])
+			if len(m[key]) != 2 || c.user == "u-same" && !m[key][0].At.Equal(m[key][1].At) {
+				t.Fatalf("%s: records %+v, want two (tied on at when the timestamps are)", c.user, m[key])
 			}
 			if st := privacy.StateOf(m[key], "advertising", time.Now()); st.State != privacy.StateWithdrawn || st.Record.Proof.EventID != "node/"+denyID {
 				t.Errorf("%s: advertising state %s from %s; the batch withdrew after granting: want WITHDRAWN from node/%s",

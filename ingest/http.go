@@ -195,6 +195,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	index := make([]int, 0, len(items)) // event -> item
 	var consents [][]privacy.Record     // by event; nil while no message carries consent
 	for i, raw := range items {
+		env.Position = i
 		ev, err := c.Parse(raw, env)
 		var recs []privacy.Record
 		if err == nil {

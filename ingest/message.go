@@ -106,6 +106,12 @@ type Envelope struct {
 	Type string
 	// MaxBytes caps the raw message; 0 means DefaultMaxMessageBytes.
 	MaxBytes int
+	// Position is the message's place in its request (0 for the first).
+	// A message with no time of its own is dated ReceivedAt plus that many
+	// microseconds, so that the messages of one request keep its order:
+	// a later one's trait wins over an earlier one's, whichever of the
+	// person's identifiers each came with.
+	Position int
 }
 
 // ParseMessage turns one Segment message (the JSON object an SDK sends to
@@ -625,7 +631,7 @@ func eventTime(msg map[string]any, env Envelope) (time.Time, *MessageError) {
 		}
 	}
 	if !ok {
-		return recv, nil
+		return recv.Add(time.Duration(env.Position) * time.Microsecond), nil
 	}
 	if !hasSent {
 		if e := inRange(base, recv, name); e != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/idgraph/cdp/destination"
 	"github.com/idgraph/cdp/gql"
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/feedhub"
 	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/internal/redact"
@@ -43,9 +44,10 @@ type Ingester interface {
 }
 
 // EventParser turns one Segment message (JSON) into an event, exactly as the
-// HTTP collector does; receivedAt and source are the collector's. ingest's
+// HTTP collector does; env holds what the message inherits from its call
+// (the time it arrived, its source, its place in the call). ingest's
 // message parser fits it.
-type EventParser func(raw []byte, receivedAt time.Time, source string) (graph.Event, error)
+type EventParser func(raw []byte, env ingest.Envelope) (graph.Event, error)
 
 // Defaults of Config.
 const (

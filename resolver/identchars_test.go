@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
@@ -19,9 +18,7 @@ import (
 func TestIngestLookAlikeIdentifiers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		cfg := testConfig()
-		cfg.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
-			return ingest.ParseMessage(raw, ingest.Envelope{ReceivedAt: at, Source: src})
-		}
+		cfg.Parse = ingest.ParseMessage
 		e := newEnv(t, s, cfg, nil)
 		var out ingestResult
 		e.query(ingestMutation, map[string]any{"events": []map[string]any{

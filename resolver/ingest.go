@@ -60,7 +60,7 @@ func segmentMessage(in *gql.EventInput) ([]byte, error) {
 // toEvent converts one message with the collector's parser: the one
 // configured (Config.Parse, which counts it in the collector's metrics),
 // or else ingest.ParseMessage, the same rules without metrics.
-func (r *Resolver) toEvent(in *gql.EventInput, receivedAt time.Time, source string) (graph.Event, error) {
+func (r *Resolver) toEvent(in *gql.EventInput, env ingest.Envelope) (graph.Event, error) {
 	raw, err := segmentMessage(in)
 	if err != nil {
 		return graph.Event{}, err
@@ -69,9 +69,9 @@ func (r *Resolver) toEvent(in *gql.EventInput, receivedAt time.Time, source stri
 		return graph.Event{}, fmt.Errorf("message is %d bytes, over the limit of %d bytes", len(raw), MaxMessageBytes)
 	}
 	if r.cfg.Parse != nil {
-		return r.cfg.Parse(raw, receivedAt, source)
+		return r.cfg.Parse(raw, env)
 	}
-	return ingest.ParseMessage(raw, ingest.Envelope{ReceivedAt: receivedAt, Source: source})
+	return ingest.ParseMessage(raw, env)
 }
 
 func statusOf(s string) gql.IngestStatus {
@@ -119,7 +119,7 @@ func (r *Resolver) ingestEvents(ctx context.Context, events []*gql.EventInput) (
 	for i, in := range events {
 		res := &gql.IngestItemResult{Index: i, MessageID: in.MessageID}
 		out.Results[i] = res
-		ev, err := r.toEvent(in, now, source)
+		ev, err := r.toEvent(in, ingest.Envelope{ReceivedAt: now, Source: source, Position: i})
 		if err != nil {
 			res.Status = gql.IngestStatusRejected
 			reason := fmt.Sprintf("events[%d]: %s", i, reasonOf(err))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
@@ -138,7 +139,8 @@ func TestIngestUsesParserAndIngester(t *testing.T) {
 	var parsed []map[string]any
 	cfg := testConfig()
 	cfg.IngestSource = "gql-test"
-	cfg.Parse = func(raw []byte, receivedAt time.Time, source string) (graph.Event, error) {
+	cfg.Parse = func(raw []byte, env ingest.Envelope) (graph.Event, error) {
+		receivedAt, source := env.ReceivedAt, env.Source
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return graph.Event{}, err

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
@@ -19,9 +18,7 @@ import (
 func TestIngestNumericIdentifiers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		cfg := testConfig()
-		cfg.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
-			return ingest.ParseMessage(raw, ingest.Envelope{ReceivedAt: at, Source: src})
-		}
+		cfg.Parse = ingest.ParseMessage
 		e := newEnv(t, s, cfg, nil)
 		var out ingestResult
 		e.query(ingestMutation, map[string]any{"events": []map[string]any{
@@ -57,9 +54,7 @@ func TestIngestNumericIdentifiers(t *testing.T) {
 func TestIngestInlineNumbers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		cfg := testConfig()
-		cfg.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
-			return ingest.ParseMessage(raw, ingest.Envelope{ReceivedAt: at, Source: src})
-		}
+		cfg.Parse = ingest.ParseMessage
 		e := newEnv(t, s, cfg, nil)
 		inline := `mutation { ingest(events: [
   {type: "track", messageId: "in-1", userId: "iu", event: "Paid", properties: {total: 1.50, n: 1e3, x: 0.10000000000000000555, list: [2.0, -0E+0]}, context: {device: {id: 1.50}}},

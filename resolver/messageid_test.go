@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -28,9 +27,7 @@ func TestIngestMessageIDs(t *testing.T) {
 			}
 		})
 		cfg := testConfig()
-		cfg.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
-			return coll.Parse(raw, ingest.Envelope{ReceivedAt: at, Source: src})
-		}
+		cfg.Parse = coll.Parse
 		e := newEnv(t, s, cfg, coll)
 		msg := map[string]any{"type": "track", "messageId": "m-1", "userId": "mu", "event": "Paid", "timestamp": "2024-05-01T10:00:00Z"}
 		other := map[string]any{"type": "track", "messageId": "m-1", "userId": "mu", "event": "Refunded", "timestamp": "2024-05-01T10:00:00Z"}

@@ -326,9 +326,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	coll := ingest.New(engine, cc)
 	gc := cfg.GraphQL
 	gc.Logger, gc.Registerer = cfg.Logger, reg
-	gc.Parse = func(raw []byte, at time.Time, src string) (graph.Event, error) {
-		return coll.Parse(raw, ingest.Envelope{ReceivedAt: at, Source: src})
-	}
+	gc.Parse = coll.Parse
 	// The key store answers the key and audit fields; a key revoked here is
 	// dropped from the guard's cache at once; entries of unmasked reads are
 	// written in the background, in batches.
