@@ -145,25 +145,13 @@ func runCorrections(t *rapid.T, s graph.Store) {
 		}
 		static = next
 		w := sorted(sortedKeys(static)...)
-		got := []string{}
-		ms, err := st.Members(ctx, staticID, audience.Page{Limit: audience.MaxPage})
-		fatal(err)
-		for _, x := range ms {
-			got = append(got, x.ProfileID)
-		}
-		if !reflect.DeepEqual(got, w) {
+		if got := storedMembers(t, ctx, st, staticID); !reflect.DeepEqual(got, w) {
 			t.Fatalf("%s: static audience: members %v, want %v", step, got, w)
 		}
 		checkLog(step, staticID, w)
 		// An audience of the static one's members reads them as the
 		// keeper leaves them, in the same round.
-		got = []string{}
-		ms, err = st.Members(ctx, inStaticID, audience.Page{Limit: audience.MaxPage})
-		fatal(err)
-		for _, x := range ms {
-			got = append(got, x.ProfileID)
-		}
-		if !reflect.DeepEqual(got, w) {
+		if got := storedMembers(t, ctx, st, inStaticID); !reflect.DeepEqual(got, w) {
 			t.Fatalf("%s: inAudience of the static audience: members %v, want %v", step, got, w)
 		}
 		checkLog(step, inStaticID, w)
@@ -171,38 +159,9 @@ func runCorrections(t *rapid.T, s graph.Store) {
 	check := func(step string) {
 		t.Helper()
 		checkStatic(step)
-		want := make([][]string, rAudN)
-		for _, comp := range m.components() {
-			p, err := eng.ProfileByIdentifier(ctx, graph.SplitKey(comp[0]))
-			fatal(err)
-			ms, err := eng.Members(ctx, []string{p.ID})
-			fatal(err)
-			var got []string
-			for _, id := range ms[p.ID] {
-				got = append(got, id.Key)
-			}
-			if !reflect.DeepEqual(got, comp) {
-				t.Fatalf("%s: model is off: profile of %s holds %v, the model says %v", step, comp[0], got, comp)
-			}
-			per := m.person(comp)
-			for i := range auds {
-				if auds[i].Purpose != "" && per.state(auds[i].Purpose) != privacy.StateGranted {
-					continue
-				}
-				if per.eval(&auds[i].Filter) {
-					per.in[i] = true
-					want[i] = append(want[i], p.ID)
-				}
-			}
-		}
+		want := naiveMembers(t, ctx, eng, m.components(), m.person, auds, step+": ")
 		for i := range auds {
-			w := sorted(want[i]...)
-			got := []string{}
-			ms, err := st.Members(ctx, auds[i].ID, audience.Page{Limit: audience.MaxPage})
-			fatal(err)
-			for _, x := range ms {
-				got = append(got, x.ProfileID)
-			}
+			w, got := want[i], storedMembers(t, ctx, st, auds[i].ID)
 			if !reflect.DeepEqual(got, w) {
 				t.Fatalf("%s: audience %d (%s): members %v, the naive evaluation gives %v", step, i, describe(auds[i]), got, w)
 			}

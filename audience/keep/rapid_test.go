@@ -402,41 +402,9 @@ func runProperty(t *rapid.T, s graph.Store) {
 		if all {
 			fatal(k.RefreshAll(ctx))
 		}
-		want := make([][]string, rAudN)
-		for _, comp := range m.components() {
-			p, err := eng.ProfileByIdentifier(ctx, graph.SplitKey(comp[0]))
-			fatal(err)
-			ms, err := eng.Members(ctx, []string{p.ID})
-			fatal(err)
-			var got []string
-			for _, id := range ms[p.ID] {
-				got = append(got, id.Key)
-			}
-			if !reflect.DeepEqual(got, comp) {
-				t.Fatalf("model is off: profile of %s holds %v, the model says %v", comp[0], got, comp)
-			}
-			per := m.person(comp)
-			for i := range auds {
-				if auds[i].Purpose != "" && per.state(auds[i].Purpose) != privacy.StateGranted {
-					continue
-				}
-				if per.eval(&auds[i].Filter) {
-					per.in[i] = true
-					want[i] = append(want[i], p.ID)
-				}
-			}
-		}
+		want := naiveMembers(t, ctx, eng, m.components(), m.person, auds, "")
 		for i := range auds {
-			w := sorted(want[i]...)
-			var got []string
-			ms, err := st.Members(ctx, auds[i].ID, audience.Page{Limit: audience.MaxPage})
-			fatal(err)
-			for _, x := range ms {
-				got = append(got, x.ProfileID)
-			}
-			if got == nil {
-				got = []string{}
-			}
+			w, got := want[i], storedMembers(t, ctx, st, auds[i].ID)
 			if !reflect.DeepEqual(got, w) {
 				t.Fatalf("audience %d (%s), RefreshAll %v: members %v, the naive evaluation gives %v", i, describe(auds[i]), all, got, w)
 			}
@@ -677,4 +645,59 @@ func putRandomDefinitions(t *rapid.T, ctx context.Context, st audience.Store) []
 		fatal(st.PutAudience(ctx, auds[i]))
 	}
 	return auds
+}
+
+// naiveMembers checks that the store holds each of a model's people, comps
+// (as model.components gives them), as one profile of those identifiers,
+// and evaluates every audience of auds on each person (person(comp), the
+// model's) by the naive rules (its purpose granted, its filter), marking
+// the person's memberships: per audience, the sorted ids of the profiles
+// that should be members. step names the check in failures ("" for none).
+func naiveMembers(t *rapid.T, ctx context.Context, eng *graph.Engine, comps [][]string, person func([]string) *person, auds []audience.Audience, step string) [][]string {
+	want := make([][]string, len(auds))
+	for _, comp := range comps {
+		p, err := eng.ProfileByIdentifier(ctx, graph.SplitKey(comp[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := eng.Members(ctx, []string{p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, id := range ms[p.ID] {
+			got = append(got, id.Key)
+		}
+		if !reflect.DeepEqual(got, comp) {
+			t.Fatalf("%smodel is off: profile of %s holds %v, the model says %v", step, comp[0], got, comp)
+		}
+		per := person(comp)
+		for i := range auds {
+			if auds[i].Purpose != "" && per.state(auds[i].Purpose) != privacy.StateGranted {
+				continue
+			}
+			if per.eval(&auds[i].Filter) {
+				per.in[i] = true
+				want[i] = append(want[i], p.ID)
+			}
+		}
+	}
+	for i := range want {
+		want[i] = sorted(want[i]...)
+	}
+	return want
+}
+
+// storedMembers returns the ids of an audience's kept members, in the
+// store's order ([] for none).
+func storedMembers(t *rapid.T, ctx context.Context, st audience.Store, id string) []string {
+	got := []string{}
+	ms, err := st.Members(ctx, id, audience.Page{Limit: audience.MaxPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ms {
+		got = append(got, x.ProfileID)
+	}
+	return got
 }
