@@ -192,7 +192,8 @@ func (c ComputedTrait) DependsOnTime() bool { return c.Window != "" }
 // out-of-range json.Number) are not numbers here. Then:
 //   - COUNT: int64, the number of kept events (0 when none).
 //   - SUM, MIN, MAX, AVG: float64 over the numeric values (other values
-//     skipped); nil when there is none. SUM adds in event order.
+//     skipped); nil when there is none. SUM adds in event order. -0 is
+//     taken as 0: a zero MIN or MAX is +0.
 //   - FIRST, LAST: the value of the earliest (latest) kept event that has
 //     one, numbers as float64 and anything else as stored; nil when none.
 //   - MOST_FREQUENT: the scalar value held by the most kept events (two
@@ -237,9 +238,9 @@ func (c ComputedTrait) Compute(events []graph.Event, now time.Time) any {
 			}
 			return sum
 		case AggMin:
-			return lo
+			return noNegZero(lo)
 		case AggMax:
-			return hi
+			return noNegZero(hi)
 		default:
 			if finite {
 				return sum / float64(n)
@@ -304,6 +305,16 @@ func (c ComputedTrait) Compute(events []graph.Event, now time.Time) any {
 		}
 	}
 	return nil
+}
+
+// noNegZero returns f, but +0 for -0: a zero MIN or MAX is +0 whatever
+// the signs of the zeros folded, as on every store (min and max would
+// prefer -0 and +0).
+func noNegZero(f float64) float64 {
+	if f == 0 {
+		return 0
+	}
+	return f
 }
 
 // NextChange returns the first instant after now at which the set of

@@ -622,7 +622,9 @@ func (c *compiler) computedValue(def audience.ComputedTrait) (string, error) {
 			cypher(`.{{slotNames}}[j] = `) + path + " AND e" + cypher(`.{{slotKinds}}[j] < 10] ELSE [] END AS js`) +
 			" ORDER BY e" + cypher(`.{{timestamp}}`) + ", e" + cypher(`.{{id}}`) +
 			" RETURN CASE WHEN size(js) = 0 THEN {k: 0, s: '', n: 0.0, e: e} ELSE {k: e" + cypher(`.{{slotKinds}}[js[0]], s: e.{{slotStrings}}[js[0]], n: e.{{slotNumbers}}[js[0]], e: e} END AS x }`)
-		nums := "[x IN xs WHERE x.k = 2 AND " + finite + " | x.n]"
+		// -0.0 is taken as 0.0, so that a zero MIN or MAX is +0.0 as
+		// audience.ComputedTrait.Compute gives it.
+		nums := "[x IN xs WHERE x.k = 2 AND " + finite + " | CASE WHEN x.n = 0.0 THEN 0.0 ELSE x.n END]"
 		scalars := "[x IN xs WHERE x.k = 1 OR x.k = 3 OR (x.k = 2 AND " + finite + ")]"
 		var agg string
 		switch def.Aggregate {
