@@ -51,6 +51,29 @@ func SerialWrites(s Store) bool {
 	return ok && sw.SerialWrites()
 }
 
+// Snapshotter is a Store whose reads can share one snapshot (the embedded
+// store). Snapshot runs fn once, with a context under which every read the
+// store serves (View, and the reads of every other contract it implements)
+// sees the same committed state: what commits meanwhile is not seen, so a
+// scan over many reads counts a profile merged meanwhile neither twice nor
+// in part. Those reads may come from several goroutines; they take turns.
+// A write under that context is refused (EINTERNAL), and no read may use it
+// once Snapshot has returned. A snapshot begun under another snapshot's
+// context is that one.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// InSnapshot runs fn under one snapshot of s when s is a Snapshotter, and
+// with ctx as it is otherwise (each read then sees what is committed when
+// it runs).
+func InSnapshot(ctx context.Context, s Store, fn func(ctx context.Context) error) error {
+	if sn, ok := s.(Snapshotter); ok {
+		return sn.Snapshot(ctx, fn)
+	}
+	return fn(ctx)
+}
+
 // StoreInfo names a store and its version.
 type StoreInfo struct {
 	Kind    string // "embedded" or "neo4j"

@@ -69,8 +69,19 @@ func eachPage(ctx context.Context, st graph.Store, subjects SubjectsFunc, fn fun
 //
 // Errors: EINVALID for size out of 1..MaxLookalike or an audience of
 // fewer than MinSeed members, naming the argument.
+//
+// On a store that reads snapshots (graph.Snapshotter: the embedded store)
+// both passes read one snapshot, subjects' reads included when it reads
+// the same store with the context it is given: a profile merged meanwhile
+// is seen as it was when the lookalike began, in both passes.
 func Lookalike(ctx context.Context, st graph.Store, subjects SubjectsFunc, audienceID string, size int, purpose string, now time.Time) ([]LookalikeMatch, error) {
-	return lookalike(ctx, audienceID, size, now, subjectRows(ctx, st, subjects, audienceID, purpose, now))
+	var out []LookalikeMatch
+	err := graph.InSnapshot(ctx, st, func(ctx context.Context) error {
+		var err error
+		out, err = lookalike(ctx, audienceID, size, now, subjectRows(ctx, st, subjects, audienceID, purpose, now))
+		return err
+	})
+	return out, err
 }
 
 // lookalike is Lookalike over the rows each call of pass gives, in

@@ -49,7 +49,20 @@ type ScanOptions struct {
 }
 
 // ScanWith is Scan with its arguments in o.
+//
+// On a store that reads snapshots (graph.Snapshotter: the embedded store)
+// every read of the scan, keep's included when it reads the same store
+// with the context it is given, sees one snapshot, so a profile merged
+// (or split) meanwhile is seen as it was when the scan began: neither its
+// events counted twice nor dropped. e must read st. fn and keep must not
+// write to st with the context they are given.
 func ScanWith(ctx context.Context, st graph.Store, e *graph.Engine, o ScanOptions,
+	fn func(profileID string, events []graph.Event) error) error {
+	return graph.InSnapshot(ctx, st, func(ctx context.Context) error { return scan(ctx, st, e, o, fn) })
+}
+
+// scan is ScanWith, under the snapshot when there is one.
+func scan(ctx context.Context, st graph.Store, e *graph.Engine, o ScanOptions,
 	fn func(profileID string, events []graph.Event) error) error {
 	keep := o.Keep
 	ctx, cancel := context.WithCancel(ctx)

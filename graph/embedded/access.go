@@ -120,6 +120,9 @@ func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err er
 	if err := s.notNested(ctx); err != nil {
 		return err
 	}
+	if err := s.noWriteIn(ctx); err != nil {
+		return err
+	}
 	entries := access.AuditInWrite(ctx)
 	if err := access.CheckAudit(entries); err != nil {
 		return err
@@ -144,6 +147,12 @@ func (s *Store) update(ctx context.Context, fn func(btx *bolt.Tx) error) (err er
 func (s *Store) view(ctx context.Context, fn func(btx *bolt.Tx) error) (err error) {
 	_, span := telemetry.StartChild(ctx, "store.view", dbSystem)
 	defer func() { telemetry.EndStore(span, "view", err) }()
+	if sn := s.snapshotOf(ctx); sn != nil {
+		if err := s.notNested(ctx); err != nil {
+			return err
+		}
+		return sn.read(ctx, fn)
+	}
 	return s.boltTx(ctx, s.db.View, fn)
 }
 

@@ -93,8 +93,9 @@ func openLayout(dir string, lay layout, o Options) (*Store, error) {
 		// The hashmap freelist stays fast as the file grows, and not
 		// writing it on every commit saves a page write per batch; it is
 		// rebuilt on open. Neither weakens durability: commits still fsync.
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: true,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+		InitialMmapSize: o.InitialMmapSize,
 	})
 	switch {
 	case err == nil:
@@ -164,6 +165,9 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	if err := s.notNested(ctx); err != nil {
 		return err
 	}
+	if err := s.noWriteIn(ctx); err != nil {
+		return err
+	}
 	ctx, span := telemetry.StartChild(ctx, "store.update", dbSystem)
 	// The span and the store-error count see the error Update returns
 	// (a bbolt failure wrapped as unavailable), not bbolt's raw error.
@@ -197,7 +201,8 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 	return nil
 }
 
-// View runs fn in one bbolt read transaction.
+// View runs fn in one bbolt read transaction: under a Snapshot, the
+// snapshot's.
 func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.ReadTx) error) (retErr error) {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -211,10 +216,17 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 	ctx = s.inTx(ctx)
 	var fnErr error
 	var err error
-	err = s.db.View(func(btx *bolt.Tx) error {
+	read := func(btx *bolt.Tx) error {
 		fnErr = fn(ctx, newTx(btx, false))
 		return fnErr
-	})
+	}
+	if sn := s.snapshotOf(ctx); sn != nil {
+		if err := sn.read(ctx, read); err != nil {
+			return err
+		}
+		return nil
+	}
+	err = s.db.View(read)
 	if fnErr != nil {
 		return fnErr
 	}

@@ -178,6 +178,11 @@ type Options struct {
 	// NoUpgrade refuses a file of an older layout with ErrOlderLayout,
 	// leaving it as it is, instead of upgrading it.
 	NoUpgrade bool
+	// InitialMmapSize is the least size, in bytes, of the file's memory
+	// map (bbolt's option of that name; 0 for bbolt's own start). While
+	// the file fits in the map, no commit waits for a long read (a scan
+	// under a Snapshot, a backup) to end.
+	InitialMmapSize int
 }
 
 // ErrOlderLayout is the error of a file of an older layout opened with
