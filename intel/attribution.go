@@ -184,7 +184,9 @@ func (a *Attribution) Add(events []graph.Event) {
 	// at, is never in its own run. counts keeps the run's touchpoints by
 	// key, so that LINEAR and POSITION_BASED cost a conversion the lesser
 	// of its touchpoints and their keys, not its touchpoints: a lookback
-	// that spans the profile made them quadratic in its events.
+	// that spans the profile made them quadratic in its events. TIME_DECAY
+	// costs the lesser of its touchpoints and the keys times log n
+	// (decayGroups).
 	w := run{a: a, evs: evs, tp: tp, keys: make([]string, len(tp)), counts: map[string]int{}}
 	for j, i := range tp {
 		w.keys[j] = a.key(evs[i])
@@ -209,6 +211,10 @@ type run struct {
 	keys   []string // of each touchpoint of tp
 	lo, hi int
 	counts map[string]int
+	// groups and levels: TIME_DECAY's touchpoints by key (decayGroups),
+	// built at its first conversion that needs them.
+	groups []decayGroup
+	levels int
 }
 
 // move moves the run to the touchpoints in [from, to), both no earlier
@@ -270,6 +276,10 @@ func (w *run) spread() {
 		// shares are the same, and the newest weighs 1, so the total
 		// cannot underflow to 0 however many half-lives back the
 		// touchpoints are (2^(-1075) is 0 in float64).
+		if gs := w.decayGroups(); n > len(gs)*w.levels {
+			w.spreadDecayByKey(gs)
+			return
+		}
 		tps := w.tp[w.lo:w.hi]
 		newest := w.evs[tps[0]].Timestamp
 		for _, i := range tps {
@@ -300,6 +310,120 @@ func (w *run) spread() {
 			w.spreadByKey(w.lo+1, w.hi-1, 0.2/float64(n-2), first, last)
 		}
 	}
+}
+
+// decayBlock is a block of a key's touchpoints: the time of its newest,
+// and the sum of their weights, each 2^(-age/halfLife), ages counted from
+// that time.
+type decayBlock struct {
+	t time.Time
+	s float64
+}
+
+// decayGroup is a key's touchpoints as TIME_DECAY sums runs of them: js,
+// their indexes in tp, in order; lv[0] holds each of them (weight 1), and
+// lv[L+1][x] the blocks lv[L][2x] and lv[L][2x+1] (the last alone when
+// lv[L] has an odd length). A run of the key's touchpoints is then at
+// most two blocks per level.
+type decayGroup struct {
+	key string
+	js  []int
+	lv  [][]decayBlock
+}
+
+// decayGroups lists the profile's touchpoints by key, once per profile,
+// in order of each key's first touchpoint; w.levels is then the number of
+// levels of the longest.
+func (w *run) decayGroups() []decayGroup {
+	if w.groups != nil || len(w.tp) == 0 {
+		return w.groups
+	}
+	at := map[string]int{}
+	for j, k := range w.keys {
+		g, ok := at[k]
+		if !ok {
+			g = len(w.groups)
+			at[k] = g
+			w.groups = append(w.groups, decayGroup{key: k})
+		}
+		w.groups[g].js = append(w.groups[g].js, j)
+	}
+	h := w.a.q.HalfLife.Seconds()
+	for g := range w.groups {
+		gr := &w.groups[g]
+		lv := make([]decayBlock, len(gr.js))
+		for m, j := range gr.js {
+			lv[m] = decayBlock{t: w.evs[w.tp[j]].Timestamp, s: 1}
+		}
+		gr.lv = append(gr.lv, lv)
+		for len(lv) > 1 {
+			up := make([]decayBlock, (len(lv)+1)/2)
+			for x := range up {
+				if 2*x+1 < len(lv) {
+					older, newer := lv[2*x], lv[2*x+1]
+					up[x] = decayBlock{t: newer.t, s: newer.s + older.s*math.Exp2(-newer.t.Sub(older.t).Seconds()/h)}
+				} else {
+					up[x] = lv[2*x]
+				}
+			}
+			gr.lv = append(gr.lv, up)
+			lv = up
+		}
+		w.levels = max(w.levels, len(gr.lv))
+	}
+	return w.groups
+}
+
+// spreadDecayByKey credits TIME_DECAY's shares of the run once per key:
+// each key's weight is the sum of its blocks in the run, each block's
+// sum decayed to the run's newest touchpoint. The run's n touchpoints
+// cost the keys times the levels, not n. The shares are those of the
+// weights summed one by one, up to rounding.
+func (w *run) spreadDecayByKey(gs []decayGroup) {
+	h := w.a.q.HalfLife.Seconds()
+	newest := w.evs[w.tp[w.hi-1]].Timestamp
+	weights := make([]float64, len(gs))
+	var total sum
+	for g := range gs {
+		gr := &gs[g]
+		l, r := sortSearch(gr.js, w.lo), sortSearch(gr.js, w.hi)
+		x := 0.0
+		for L := 0; l < r; L++ {
+			if l%2 == 1 {
+				b := gr.lv[L][l]
+				x += b.s * math.Exp2(-newest.Sub(b.t).Seconds()/h)
+				l++
+			}
+			if r%2 == 1 {
+				r--
+				b := gr.lv[L][r]
+				x += b.s * math.Exp2(-newest.Sub(b.t).Seconds()/h)
+			}
+			l, r = l/2, r/2
+		}
+		weights[g] = x
+		total.add(x)
+	}
+	t := total.value()
+	for g := range gs {
+		if weights[g] > 0 {
+			w.a.credit(gs[g].key, weights[g]/t)
+		}
+	}
+}
+
+// sortSearch returns the number of js less than j (js ascending).
+func sortSearch(js []int, j int) int {
+	lo, hi := 0, len(js)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if js[m] < j {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // Result returns the answer for the profiles added so far.

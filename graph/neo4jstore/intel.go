@@ -289,6 +289,40 @@ func byKey(from, to, w string) string {
 		"      ELSE [x IN [g IN groups | {k: g.k, c: " + count + "}] WHERE x.c > 0 | {k: x.k, w: x.c * (" + w + ")}] END"
 }
 
+// decayLevels gives the expression of the blocks TIME_DECAY sums a key's
+// touchpoints by, js their indexes in T, in order (intel.Attribution's
+// decayGroups): level 0 holds each touchpoint, {t: its time, s: 1.0},
+// and each level above the blocks of two of the level below, with the
+// time of the newer and the sum of their weights decayed to it. Each
+// level is one list comprehension over the one below: a key of m
+// touchpoints costs about 2m, and halvings levels suffice.
+func decayLevels(js string) string {
+	next := "[x IN range(0, (size(p) + 1) / 2 - 1) | CASE WHEN 2 * x + 1 < size(p) THEN " +
+		"{t: p[2 * x + 1].t, s: p[2 * x + 1].s + p[2 * x].s * 2.0 ^ (-" + seconds("p[2 * x + 1].t - p[2 * x].t") + " / $halfLife)} " +
+		"ELSE p[2 * x] END]"
+	return "reduce(lv = [[j IN " + js + " | {t: evs[T[j]].t, s: 1.0}]], l IN range(1, halvings) | " +
+		"CASE WHEN size(lv[-1]) <= 1 THEN lv ELSE head([p IN [lv[-1]] | lv + [" + next + "]]) END)"
+}
+
+// decayByKey gives the expression of a TIME_DECAY conversion's credits
+// once per key (groups with their levels): each key's weight is the sum,
+// decayed to the run's newest touchpoint, of at most two of its blocks
+// per level, those that make up its touchpoints in T[lo..hi) (found by
+// two binary searches of its list); the credits are the weights over
+// their sum, for the keys weighing more than 0.
+func decayByKey() string {
+	contrib := func(b string) string {
+		return b + ".s * 2.0 ^ (-" + seconds("newest - "+b+".t") + " / $halfLife)"
+	}
+	weight := "reduce(st = [" + lowerBound("0", "size(g.js)", "g.js[{m}] < lo") + ", " + lowerBound("0", "size(g.js)", "g.js[{m}] < hi") + ", 0.0], " +
+		"l IN range(0, size(g.lv) - 1) | CASE WHEN st[0] >= st[1] THEN st ELSE " +
+		"head([a IN [CASE WHEN st[0] % 2 = 1 THEN st[2] + " + contrib("g.lv[l][st[0]]") + " ELSE st[2] END] | " +
+		"head([r IN [st[1] - st[1] % 2] | [(st[0] + st[0] % 2) / 2, r / 2, " +
+		"CASE WHEN st[1] % 2 = 1 THEN a + " + contrib("g.lv[l][r]") + " ELSE a END]])]) END)[2]"
+	return "head([newest IN [evs[T[hi - 1]].t] | head([xs IN [[g IN groups | {k: g.k, x: " + weight + "}]] | " +
+		"head([total IN [" + neumaier("[y IN xs | y.x]") + "] | [y IN xs WHERE y.x > 0 | {k: y.k, w: y.x / total}]])])])"
+}
+
 // compileAttribution gives the statement of an attribution: per key
 // credited, the credit, summed with compensation, and the number of
 // conversions whose first credit went to it (their sum is the number of
@@ -303,11 +337,11 @@ func byKey(from, to, w string) string {
 // (intel.Attribution.Add).
 //
 // A profile of n events costs n log n, and each conversion log n and the
-// lesser of its touchpoints and, for LINEAR and POSITION_BASED, the keys
-// of the profile's touchpoints times log n: with a few keys (channels,
-// sources) n log n in all however far the lookback reaches. TIME_DECAY's
-// weights depend on each touchpoint's time, so it costs each
-// conversion's touchpoints, as the accumulator does.
+// lesser of its touchpoints and, for LINEAR, POSITION_BASED and
+// TIME_DECAY, the keys of the profile's touchpoints times log n: with a
+// few keys (channels, sources) n log n in all however far the lookback
+// reaches. TIME_DECAY's key weights sum at most two blocks per level of
+// the blocks each key's touchpoints are built into once (decayLevels).
 func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (string, map[string]any, error) {
 	if q.HalfLife == 0 {
 		q.HalfLife = intel.DefaultHalfLife
@@ -329,7 +363,7 @@ func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (s
 	c.params["halfLife"] = q.HalfLife.Seconds()
 	c.params["none"] = intel.NoTouch
 	// The conversion's touchpoints are T[lo..hi), n of them.
-	groups := false
+	groups, decay := false, false
 	var spread string
 	switch q.Model {
 	case intel.FirstTouch:
@@ -342,11 +376,16 @@ func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (s
 	case intel.TimeDecay:
 		// Ages count from the newest touchpoint, as in
 		// intel.Attribution: the same shares, and a total that cannot
-		// underflow to 0.
-		spread = "head([tps IN [[j IN range(lo, hi - 1) | evs[T[j]]]] | " +
+		// underflow to 0. With the touchpoints listed by key, and more of
+		// them than keys times halvings, each key's weight is the sum of
+		// its blocks in the run (decayLevels), as
+		// intel.Attribution's spreadDecayByKey sums them.
+		groups, decay = true, true
+		spread = "CASE WHEN size(groups) = 0 OR n <= size(groups) * halvings THEN " +
+			"head([tps IN [[j IN range(lo, hi - 1) | evs[T[j]]]] | " +
 			"head([newest IN [reduce(m = tps[0].t, x IN tps | CASE WHEN x.t > m THEN x.t ELSE m END)] | " +
 			"head([ws IN [[x IN tps | 2.0 ^ (-" + seconds("newest - x.t") + " / $halfLife)]] | head([total IN [" + neumaier("ws") +
-			"] | [i IN range(0, n - 1) | {k: tps[i].k, w: ws[i] / total}]])])])])"
+			"] | [i IN range(0, n - 1) | {k: tps[i].k, w: ws[i] / total}]])])])])\n      ELSE " + decayByKey() + " END"
 	case intel.PositionBased:
 		groups = true
 		spread = `CASE n
@@ -366,13 +405,17 @@ func compileAttribution(q intel.AttributionQuery, scope audience.FilterQuery) (s
 	c.params["groupsAbove"] = groupsAbove
 	group := "WITH evs, halvings, T, [] AS groups"
 	if groups {
+		entry := "{k: key, js: js}"
+		if decay {
+			entry = "{k: key, js: js, lv: " + decayLevels("js") + "}"
+		}
 		group = `WITH evs, halvings, T
-CALL (evs, T) {
-  WITH evs, T WHERE size(T) > $groupsAbove
+CALL (evs, T, halvings) {
+  WITH evs, T, halvings WHERE size(T) > $groupsAbove
   UNWIND range(0, size(T) - 1) AS j
-  WITH j, evs[T[j]].k AS key ORDER BY j
-  WITH key, collect(j) AS js
-  RETURN collect({k: key, js: js}) AS groups
+  WITH evs, T, halvings, j, evs[T[j]].k AS key ORDER BY j
+  WITH evs, T, halvings, key, collect(j) AS js
+  RETURN collect(` + entry + `) AS groups
 }`
 	}
 	stmt := head + `WITH evs, toInteger(ceil(log(size(evs) + 1) / log(2))) + 1 AS halvings, [i IN range(0, size(evs) - 1) WHERE evs[i].tc] AS T
