@@ -122,3 +122,55 @@ func TestComputedMinMaxOfSignedZerosOnStores(t *testing.T) {
 		}
 	})
 }
+
+// FIRST, LAST and MOST_FREQUENT of -0.0 give 0 on both stores, as the
+// stored properties read back: the keeper's values and, on Neo4j, those
+// its statements compute.
+func TestComputedFirstLastMostFrequentOfNegativeZero(t *testing.T) {
+	defs := []audience.ComputedTrait{
+		{Name: "first", Aggregate: audience.AggFirst, Event: "A", Property: "v"},
+		{Name: "last", Aggregate: audience.AggLast, Event: "A", Property: "v"},
+		{Name: "most", Aggregate: audience.AggMostFrequent, Event: "A", Property: "v"},
+	}
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		ctx := context.Background()
+		eng := graph.NewEngine(s, nil)
+		now := audience.GenNow
+		u := graph.IdentifierRef{Type: "user_id", Value: "u"}
+		var evs []graph.Event
+		for j := range 2 {
+			evs = append(evs, graph.Event{ID: fmt.Sprintf("test/z%d", j), Type: "track", Name: "A", Channel: "web", Source: "test",
+				Timestamp: now.Add(time.Duration(j-10) * time.Hour), ReceivedAt: now,
+				Identifiers: []graph.IdentifierRef{u}, Properties: map[string]any{"v": negZero}})
+		}
+		if _, err := eng.ApplyBatch(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		p, err := eng.ProfileByIdentifier(ctx, u)
+		storetest.Must(t, err)
+		check := func(how string, computed map[string]any) {
+			for _, d := range defs {
+				// The value is a number 0 (an int64 or a float64 +0).
+				v := computed[d.Name]
+				if f, ok := v.(float64); ok && (f != 0 || math.Signbit(f)) || !ok && v != any(int64(0)) {
+					t.Errorf("%s: %s %#v, want 0", how, d.Aggregate, v)
+				}
+			}
+		}
+		subs, err := keep.Subjects(ctx, eng, s.(audience.Store), s.(privacy.ConsentStore), defs, []string{p.ID}, now)
+		storetest.Must(t, err)
+		check("keeper", subs[p.ID].Computed)
+		rd, ok := s.(intel.LookalikeReader)
+		if !ok {
+			return
+		}
+		scope := audience.FilterQuery{Now: now, Computed: map[string]audience.ComputedTrait{}}
+		for _, d := range defs {
+			scope.Computed[d.Name] = d
+		}
+		storetest.Must(t, rd.LookalikeRows(ctx, "seg_"+fmt.Sprintf("%032d", 0), scope, func(r intel.LookalikeRow) error {
+			check("statement", r.Computed)
+			return nil
+		}))
+	})
+}

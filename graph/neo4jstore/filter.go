@@ -611,7 +611,10 @@ func (c *compiler) computedValue(def audience.ComputedTrait) (string, error) {
 		value = "{k: 2, s: '', n: toFloat(COUNT { " + match + " RETURN DISTINCT e }), e: null}"
 	} else {
 		// xs: the counting events in (timestamp, id) order, each with the
-		// top slot entry at the property's path where it shows.
+		// top slot entry at the property's path where it shows. A slot's
+		// -0.0 is read as 0.0, as the stores read the property back (and
+		// a zero MIN or MAX is +0.0, as audience.ComputedTrait.Compute
+		// gives it).
 		path := c.param(def.Property)
 		sel := ""
 		if w := c.whereOn(def.Where, "vis"); w != "" {
@@ -621,10 +624,8 @@ func (c *compiler) computedValue(def audience.ComputedTrait) (string, error) {
 			" WITH e, CASE WHEN vis THEN [j IN range(0, size(coalesce(e" + cypher(`.{{slotNames}}`) + ", [])) - 1) WHERE e" +
 			cypher(`.{{slotNames}}[j] = `) + path + " AND e" + cypher(`.{{slotKinds}}[j] < 10] ELSE [] END AS js`) +
 			" ORDER BY e" + cypher(`.{{timestamp}}`) + ", e" + cypher(`.{{id}}`) +
-			" RETURN CASE WHEN size(js) = 0 THEN {k: 0, s: '', n: 0.0, e: e} ELSE {k: e" + cypher(`.{{slotKinds}}[js[0]], s: e.{{slotStrings}}[js[0]], n: e.{{slotNumbers}}[js[0]], e: e} END AS x }`)
-		// -0.0 is taken as 0.0, so that a zero MIN or MAX is +0.0 as
-		// audience.ComputedTrait.Compute gives it.
-		nums := "[x IN xs WHERE x.k = 2 AND " + finite + " | CASE WHEN x.n = 0.0 THEN 0.0 ELSE x.n END]"
+			" RETURN CASE WHEN size(js) = 0 THEN {k: 0, s: '', n: 0.0, e: e} ELSE {k: e" + cypher(`.{{slotKinds}}[js[0]], s: e.{{slotStrings}}[js[0]], n: CASE WHEN e.{{slotNumbers}}[js[0]] = 0.0 THEN 0.0 ELSE e.{{slotNumbers}}[js[0]] END, e: e} END AS x }`)
+		nums := "[x IN xs WHERE x.k = 2 AND " + finite + " | x.n]"
 		scalars := "[x IN xs WHERE x.k = 1 OR x.k = 3 OR (x.k = 2 AND " + finite + ")]"
 		var agg string
 		switch def.Aggregate {
