@@ -29,9 +29,14 @@ func (m *EventMatch) Check(path string) error {
 	if m == nil {
 		return graph.Errorf(graph.EINVALID, "%s is missing", path)
 	}
-	for _, s := range []struct{ name, v string }{{"name", m.Name}, {"type", m.Type}, {"channel", m.Channel}} {
-		if len(s.v) > 256 {
-			return graph.Errorf(graph.EINVALID, "%s.%s is %d bytes long; at most 256 are allowed", path, s.name, len(s.v))
+	// A name as long as ingest takes one; a type or a channel is stored
+	// far shorter.
+	for _, s := range []struct {
+		name, v string
+		most    int
+	}{{"name", m.Name, graph.MaxEventNameBytes}, {"type", m.Type, 256}, {"channel", m.Channel, 256}} {
+		if len(s.v) > s.most {
+			return graph.Errorf(graph.EINVALID, "%s.%s is %d bytes long; at most %d are allowed", path, s.name, len(s.v), s.most)
 		}
 	}
 	// A type no event has would select nothing, silently. The value is not
