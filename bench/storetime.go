@@ -69,6 +69,12 @@ func (s *timedStore) take() []MethodTime {
 // SerialWrites implements graph.SerialWriter as the store it times does.
 func (s *timedStore) SerialWrites() bool { return graph.SerialWrites(s.Store) }
 
+// Snapshot implements graph.Snapshotter with the store it times: the
+// scans the bench measures read one snapshot where `cdp serve`'s do.
+func (s *timedStore) Snapshot(ctx context.Context, fn func(ctx context.Context) error) error {
+	return graph.InSnapshot(ctx, s.Store, fn)
+}
+
 func (s *timedStore) Update(ctx context.Context, fn func(ctx context.Context, tx graph.Tx) error) error {
 	defer s.add("Update", time.Now())
 	return s.Store.Update(ctx, func(ctx context.Context, tx graph.Tx) error {
