@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/graph/embedded"
@@ -60,56 +58,13 @@ func TestTimedStoreScanReads(t *testing.T) {
 	}
 }
 
-// The wrapper reads one snapshot where the store under it does: under
-// its Snapshot, a read through it does not see a merge committed
-// meanwhile (2 profiles, as at the start, where the store holds 1 after
-// the merge).
+// The wrapper reads one snapshot where the store under it does
+// (graphtest.CheckSnapshot on the timed embedded store).
 func TestTimedStoreSnapshots(t *testing.T) {
-	ctx := context.Background()
 	s, err := embedded.OpenWith(t.TempDir(), embedded.Options{InitialMmapSize: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(ctx)
-	timed := newTimedStore(s)
-	e := graph.NewEngine(timed, nil)
-	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	apply := func(id string, keys ...string) {
-		t.Helper()
-		ev := graph.Event{ID: "t/" + id, Type: "track", Name: "x", Timestamp: at, ReceivedAt: at}
-		for _, k := range keys {
-			ev.Identifiers = append(ev.Identifiers, graph.SplitKey(k))
-		}
-		if _, err := e.ApplyBatch(ctx, []graph.Event{ev}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	count := func(ctx context.Context) int {
-		t.Helper()
-		var n int
-		if err := timed.View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
-			var err error
-			n, err = tx.CountProfiles(ctx)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	apply("e1", "anonymous_id:a")
-	apply("e2", "anonymous_id:b")
-	sn, ok := graph.Store(timed).(graph.Snapshotter)
-	if !ok {
-		t.Fatal("the timing wrapper is no graph.Snapshotter")
-	}
-	storetest.Must(t, sn.Snapshot(ctx, func(sctx context.Context) error {
-		apply("e3", "anonymous_id:a", "anonymous_id:b")
-		if n := count(sctx); n != 2 {
-			t.Errorf("under the wrapper's snapshot, %d profiles; want the 2 of its start", n)
-		}
-		return nil
-	}))
-	if n := count(ctx); n != 1 {
-		t.Errorf("after the snapshot, %d profiles; want 1", n)
-	}
+	defer s.Close(t.Context())
+	graphtest.CheckSnapshot(t, newTimedStore(s))
 }
