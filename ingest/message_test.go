@@ -472,7 +472,13 @@ func TestNumberErrorsNameTheMessageField(t *testing.T) {
 // ISO 8601 alike). One past them is no time: it is refused, not read as
 // another offset (+05:60 as +06:00, +24:00 as a whole day off).
 func TestParseMessageRefusesZoneOffsetsOutOfRange(t *testing.T) {
-	for _, ts := range []string{
+	// The bounds themselves are offsets.
+	checkTimestamps(t, map[string]time.Time{
+		"2024-03-01T10:00:00+23:59":  time.Date(2024, 2, 29, 10, 1, 0, 0, time.UTC),
+		"2024-03-01T10:00:00-23:59":  time.Date(2024, 3, 2, 9, 59, 0, 0, time.UTC),
+		"2024-03-01 10:00:00.5+0559": time.Date(2024, 3, 1, 4, 1, 0, 500e6, time.UTC),
+		"2024-03-01T10:00:00-00:00":  time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
+	},
 		"2024-03-01T10:00:00+24:00",
 		"2024-03-01T10:00:00-24:00",
 		"2024-03-01T10:00:00+23:60",
@@ -480,25 +486,7 @@ func TestParseMessageRefusesZoneOffsetsOutOfRange(t *testing.T) {
 		"2024-03-01T10:00:00.5+2400",
 		"2024-03-01 10:00:00+24:00",
 		"2024-03-01 10:00:00-0060",
-	} {
-		raw := `{"type":"identify","userId":"u","timestamp":"` + ts + `"}`
-		_, err := ingest.ParseMessage([]byte(raw), env())
-		var me *ingest.MessageError
-		if !errors.As(err, &me) || me.Reason != ingest.ReasonBadTimestamp || me.Message != "timestamp is not an ISO-8601 time" {
-			t.Errorf("%s: %v, want bad_timestamp %q", ts, err, "timestamp is not an ISO-8601 time")
-		}
-	}
-	// The bounds themselves are offsets.
-	for ts, want := range map[string]time.Time{
-		"2024-03-01T10:00:00+23:59":  time.Date(2024, 2, 29, 10, 1, 0, 0, time.UTC),
-		"2024-03-01T10:00:00-23:59":  time.Date(2024, 3, 2, 9, 59, 0, 0, time.UTC),
-		"2024-03-01 10:00:00.5+0559": time.Date(2024, 3, 1, 4, 1, 0, 500e6, time.UTC),
-		"2024-03-01T10:00:00-00:00":  time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
-	} {
-		if got := parse(t, `{"type":"identify","userId":"u","timestamp":"`+ts+`"}`, env()).Timestamp; !got.Equal(want) {
-			t.Errorf("%s: timestamp %s, want %s", ts, got, want)
-		}
-	}
+	)
 }
 
 // A zone of hours alone, as PostgreSQL prints timestamptz
@@ -506,7 +494,7 @@ func TestParseMessageRefusesZoneOffsetsOutOfRange(t *testing.T) {
 // and read as such; its hours run from 00 to 23 like any zone's. Such a
 // time was refused, so a CSV exported from PostgreSQL lost every row.
 func TestParseMessageReadsHourOnlyZones(t *testing.T) {
-	for ts, want := range map[string]time.Time{
+	checkTimestamps(t, map[string]time.Time{
 		"2024-03-01 10:00:00+00":     time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
 		"2024-03-01 10:00:00.25-05":  time.Date(2024, 3, 1, 15, 0, 0, 250e6, time.UTC),
 		"2024-03-01T10:00:00+02":     time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC),
@@ -514,17 +502,25 @@ func TestParseMessageReadsHourOnlyZones(t *testing.T) {
 		"2024-03-01 10:00:00+05:30":  time.Date(2024, 3, 1, 4, 30, 0, 0, time.UTC),
 		"2024-03-01T10:00:00.000Z":   time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
 		"2024-03-01 10:00:00.123456": time.Date(2024, 3, 1, 10, 0, 0, 123456e3, time.UTC),
-	} {
-		if got := parse(t, `{"type":"identify","userId":"u","timestamp":"`+ts+`"}`, env()).Timestamp; !got.Equal(want) {
-			t.Errorf("%s: timestamp %s, want %s", ts, got, want)
+	}, "2024-03-01 10:00:00+24", "2024-03-01T10:00:00-25", "2024-03-01T10:00:00+5", "2024-03-01T10:00:00+005")
+}
+
+// checkTimestamps checks that a message dated by each key of want is
+// dated at its value, and that one dated by each of refused is refused as
+// bad_timestamp, no time.
+func checkTimestamps(t *testing.T, want map[string]time.Time, refused ...string) {
+	t.Helper()
+	for ts, at := range want {
+		if got := parse(t, `{"type":"identify","userId":"u","timestamp":"`+ts+`"}`, env()).Timestamp; !got.Equal(at) {
+			t.Errorf("%s: timestamp %s, want %s", ts, got, at)
 		}
 	}
-	for _, ts := range []string{"2024-03-01 10:00:00+24", "2024-03-01T10:00:00-25", "2024-03-01T10:00:00+5", "2024-03-01T10:00:00+005"} {
+	for _, ts := range refused {
 		raw := `{"type":"identify","userId":"u","timestamp":"` + ts + `"}`
 		_, err := ingest.ParseMessage([]byte(raw), env())
 		var me *ingest.MessageError
-		if !errors.As(err, &me) || me.Reason != ingest.ReasonBadTimestamp {
-			t.Errorf("%s: %v, want bad_timestamp", ts, err)
+		if !errors.As(err, &me) || me.Reason != ingest.ReasonBadTimestamp || me.Message != "timestamp is not an ISO-8601 time" {
+			t.Errorf("%s: %v, want bad_timestamp %q", ts, err, "timestamp is not an ISO-8601 time")
 		}
 	}
 }
@@ -535,7 +531,7 @@ func TestParseMessageReadsHourOnlyZones(t *testing.T) {
 // saved from a spreadsheet lost every row. A time of hours alone, or with
 // a minute of 60, is still refused.
 func TestParseMessageReadsMinuteTimes(t *testing.T) {
-	for ts, want := range map[string]time.Time{
+	checkTimestamps(t, map[string]time.Time{
 		"2024-03-01 10:00":       time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
 		"2024-03-01T10:07":       time.Date(2024, 3, 1, 10, 7, 0, 0, time.UTC),
 		"2024-03-01T10:00Z":      time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC),
@@ -543,19 +539,7 @@ func TestParseMessageReadsMinuteTimes(t *testing.T) {
 		"2024-03-01T10:00+02:00": time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC),
 		"2024-03-01 10:00-0530":  time.Date(2024, 3, 1, 15, 30, 0, 0, time.UTC),
 		"2024-03-01 23:59+01":    time.Date(2024, 3, 1, 22, 59, 0, 0, time.UTC),
-	} {
-		if got := parse(t, `{"type":"identify","userId":"u","timestamp":"`+ts+`"}`, env()).Timestamp; !got.Equal(want) {
-			t.Errorf("%s: timestamp %s, want %s", ts, got, want)
-		}
-	}
-	for _, ts := range []string{"2024-03-01 10", "2024-03-01T10Z", "2024-03-01 10:60", "2024-03-01T24:00Z", "2024-03-01T10:00+24:00", "2024-03-01T10:0"} {
-		raw := `{"type":"identify","userId":"u","timestamp":"` + ts + `"}`
-		_, err := ingest.ParseMessage([]byte(raw), env())
-		var me *ingest.MessageError
-		if !errors.As(err, &me) || me.Reason != ingest.ReasonBadTimestamp {
-			t.Errorf("%s: %v, want bad_timestamp", ts, err)
-		}
-	}
+	}, "2024-03-01 10", "2024-03-01T10Z", "2024-03-01 10:60", "2024-03-01T24:00Z", "2024-03-01T10:00+24:00", "2024-03-01T10:0")
 }
 
 // A time of spaces alone counts as absent, as an empty one does (and as
