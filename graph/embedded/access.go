@@ -170,13 +170,7 @@ func (s *Store) boltTx(ctx context.Context, run func(func(*bolt.Tx) error) error
 		fnErr = fn(btx)
 		return fnErr
 	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		return graph.ErrUnavailable(err)
-	}
-	return nil
+	return txResult(fnErr, err)
 }
 
 // CreateKey implements access.Store.

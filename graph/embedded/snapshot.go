@@ -58,13 +58,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context) error
 		fnErr = fn(context.WithValue(ctx, snapKey{}, sn))
 		return fnErr
 	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		return graph.ErrUnavailable(err)
-	}
-	return nil
+	return txResult(fnErr, err)
 }
 
 // read runs fn in the snapshot's transaction, once the reads before it

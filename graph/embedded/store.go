@@ -192,13 +192,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx grap
 		fnErr = ctx.Err()
 		return fnErr
 	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		return graph.ErrUnavailable(err)
-	}
-	return nil
+	return txResult(fnErr, err)
 }
 
 // View runs fn in one bbolt read transaction: under a Snapshot, the
@@ -227,13 +221,7 @@ func (s *Store) View(ctx context.Context, fn func(ctx context.Context, tx graph.
 		return nil
 	}
 	err = s.db.View(read)
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		return graph.ErrUnavailable(err)
-	}
-	return nil
+	return txResult(fnErr, err)
 }
 
 // Ping answers nil while the store is open.
@@ -296,6 +284,19 @@ func (s *Store) inTx(ctx context.Context) context.Context {
 func (s *Store) notNested(ctx context.Context) error {
 	if outer, _ := ctx.Value(txKey{}).(*Store); outer == s {
 		return graph.Errorf(graph.EINTERNAL, "embedded store: a transaction was opened inside another of the same store; use the transaction at hand")
+	}
+	return nil
+}
+
+// txResult is the outcome of a bbolt transaction that ran a caller's
+// function: that function's error when it failed, else bbolt's own, as the
+// store being unavailable.
+func txResult(fnErr, err error) error {
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return graph.ErrUnavailable(err)
 	}
 	return nil
 }
