@@ -19,6 +19,56 @@ func emailRecord(n string, st privacy.Status, at, expires time.Time) privacy.Rec
 		LegalBasis: privacy.BasisConsent, Identifier: "email:" + n + "@example.com", ReceivedAt: at, ExpiresAt: expires}
 }
 
+// purposeNames are the people of keptPurposeScene, in its order.
+var purposeNames = []string{"ann", "bob", "cal", "dee"}
+
+// keptPurposeScene stores ann, bob, cal and dee, each granting the purpose
+// email an hour ago (cal's grant expired a minute ago, dee's expires in an
+// hour), the audiences seg (purpose email) and all (no purpose), both of
+// every user_id, and keeps the four as members of both a minute after
+// their grants, all at once or (each) one entry each in that order. Then
+// bob withdraws, and no keeper round runs. It returns the profile ids by
+// name, and the time the scene calls now.
+func keptPurposeScene(t *testing.T, s graph.Store, e *env, seg, all string, each bool) (map[string]string, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	st := s.(audience.Store)
+	pid := map[string]string{}
+	for _, n := range purposeNames {
+		e.apply(ev("m-"+n, t0, "identify", "user_id:"+n, "email:"+n+"@example.com"))
+		pid[n] = e.profileID("user_id", n)
+	}
+	now := graph.Now()
+	hourAgo := now.Add(-time.Hour)
+	storetest.Must(t, s.(privacy.ConsentStore).PutConsent(ctx, []privacy.Record{
+		emailRecord("ann", privacy.StatusGranted, hourAgo, time.Time{}),
+		emailRecord("bob", privacy.StatusGranted, hourAgo, time.Time{}),
+		emailRecord("cal", privacy.StatusGranted, hourAgo, now.Add(-time.Minute)),
+		emailRecord("dee", privacy.StatusGranted, hourAgo, now.Add(time.Hour)),
+	}))
+	for _, a := range []audience.Audience{{ID: seg, Name: "newsletter", Purpose: "email"}, {ID: all, Name: "everyone"}} {
+		a.Filter = audience.Filter{Identifier: &audience.IdentifierCondition{Type: "user_id"}}
+		a.CreatedAt, a.UpdatedAt = now, now
+		storetest.Must(t, st.PutAudience(ctx, a))
+	}
+	entered := graph.Clean(hourAgo.Add(time.Minute))
+	for _, a := range []string{seg, all} {
+		if !each {
+			var ids []string
+			for _, n := range purposeNames {
+				ids = append(ids, pid[n])
+			}
+			storetest.Must(t, st.ApplyMembership(ctx, a, ids, nil, entered))
+			continue
+		}
+		for _, n := range purposeNames {
+			storetest.Must(t, st.ApplyMembership(ctx, a, []string{pid[n]}, nil, entered))
+		}
+	}
+	storetest.Must(t, s.(privacy.ConsentStore).PutConsent(ctx, []privacy.Record{emailRecord("bob", privacy.StatusWithdrawn, now, time.Time{})}))
+	return pid, now
+}
+
 // shownChange is an entry of Audience.changes as a test compares it.
 type shownChange struct{ Kind, ProfileID, Profile string }
 
@@ -100,37 +150,10 @@ func TestAudiencePurposeHoldsForProfileAudiencesAndChanges(t *testing.T) {
 		ctx := context.Background()
 		st := s.(audience.Store)
 		e := newEnv(t, s, testConfig(), nil)
-		names := []string{"ann", "bob", "cal", "dee"}
-		for _, n := range names {
-			e.apply(ev("m-"+n, t0, "identify", "user_id:"+n, "email:"+n+"@example.com"))
-		}
-		pid := map[string]string{}
-		for _, n := range names {
-			pid[n] = e.profileID("user_id", n)
-		}
-		now := graph.Now()
-		hourAgo := now.Add(-time.Hour)
-		storetest.Must(t, s.(privacy.ConsentStore).PutConsent(ctx, []privacy.Record{
-			emailRecord("ann", privacy.StatusGranted, hourAgo, time.Time{}),
-			emailRecord("bob", privacy.StatusGranted, hourAgo, time.Time{}),
-			emailRecord("cal", privacy.StatusGranted, hourAgo, now.Add(-time.Minute)),
-			emailRecord("dee", privacy.StatusGranted, hourAgo, now.Add(time.Hour)),
-		}))
 		// seg sorts before all, as Profile.audiences orders them.
 		const seg, all = "seg_000000000000000000000000000000f1", "seg_000000000000000000000000000000f2"
-		for _, a := range []audience.Audience{{ID: seg, Name: "newsletter", Purpose: "email"}, {ID: all, Name: "everyone"}} {
-			a.Filter = audience.Filter{Identifier: &audience.IdentifierCondition{Type: "user_id"}}
-			a.CreatedAt, a.UpdatedAt = now, now
-			storetest.Must(t, st.PutAudience(ctx, a))
-		}
-		entered := graph.Clean(hourAgo.Add(time.Minute))
-		for _, a := range []string{seg, all} {
-			for _, n := range names { // one entry each, in this order
-				storetest.Must(t, st.ApplyMembership(ctx, a, []string{pid[n]}, nil, entered))
-			}
-		}
-		// bob withdraws; the keeper has not run since.
-		storetest.Must(t, s.(privacy.ConsentStore).PutConsent(ctx, []privacy.Record{emailRecord("bob", privacy.StatusWithdrawn, now, time.Time{})}))
+		pid, now := keptPurposeScene(t, s, e, seg, all, true)
+		names := purposeNames
 
 		wantAud := map[string][]string{"ann": {seg, all}, "bob": {all}, "cal": {all}, "dee": {seg, all}}
 		for _, n := range names {
