@@ -168,28 +168,54 @@ var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", "X-Cdp-
 	"Transfer-Encoding", "Connection", "User-Agent"}
 
 // Check checks a new definition d (the URL's syntax, not where it
-// resolves: CheckURL does that): CheckStored, and a name without a control
-// character of any kind. Errors are EINVALID and name the field (under
+// resolves: CheckURL does that): CheckStored, a name without a control
+// character of any kind (CheckName) and a secret counted in characters
+// (CheckSecret). Errors are EINVALID and name the field (under
 // prefix, such as "input."), never repeating the secret or a header's
 // value.
 func (d Destination) Check(prefix string) error {
 	if err := d.CheckStored(prefix); err != nil {
 		return err
 	}
-	// C1 too (U+0080 to U+009F), as an audience's name: a CSI or NEL in
-	// a name shown on a terminal or a page is as bad as ESC or LF.
+	if err := d.CheckName(prefix); err != nil {
+		return err
+	}
+	return d.CheckSecret(prefix)
+}
+
+// CheckName checks a name given anew: no control character of any kind.
+// CheckStored also takes a C1 control character (U+0080 to U+009F), which
+// names stored before this rule may hold; an update that keeps the stored
+// name is checked so, one that gives a name passes CheckName.
+func (d Destination) CheckName(prefix string) error {
+	// C1 too, as an audience's name: a CSI or NEL in a name shown on a
+	// terminal or a page is as bad as ESC or LF.
 	if strings.ContainsFunc(d.Name, unicode.IsControl) {
 		return graph.Errorf(graph.EINVALID, "%sname holds a control character (C0, DEL or C1); it must be 1 to %d printable characters", prefix, MaxNameLen)
 	}
 	return nil
 }
 
+// CheckSecret checks a secret given anew: MinSecretLen to MaxSecretLen
+// printable characters. CheckStored also takes a secret of MinSecretLen to
+// MaxSecretLen bytes but fewer characters, which stores took while the
+// limit counted bytes; an update that keeps the stored secret is checked
+// so, one that gives a secret passes CheckSecret.
+func (d Destination) CheckSecret(prefix string) error {
+	if n := utf8.RuneCountInString(d.Secret); n < MinSecretLen || n > MaxSecretLen || !printable(d.Secret) {
+		return graph.Errorf(graph.EINVALID, "%ssecret must be %d to %d printable characters", prefix, MinSecretLen, MaxSecretLen)
+	}
+	return nil
+}
+
 // CheckStored checks d's definition as a store may hold it: Check's rules
 // but the one against C1 control characters (U+0080 to U+009F) in the
-// name, which names stored before that rule may hold. A destination
-// loaded from another store (Loader), and an update that keeps the stored
-// name, are checked so, so that such a name is kept as it is; a name
-// given anew passes Check.
+// name, which names stored before that rule may hold, and with a secret
+// of MinSecretLen to MaxSecretLen bytes taken even when it has fewer
+// characters, as secrets stored while the limit counted bytes may. A
+// destination loaded from another store (Loader), and an update that
+// keeps the stored name or secret, are checked so, so that they are kept
+// as they are; a name given anew passes CheckName, a secret CheckSecret.
 func (d Destination) CheckStored(prefix string) error {
 	bad := func(field, format string, args ...any) error {
 		return graph.Errorf(graph.EINVALID, "%s%s %s", prefix, field, fmt.Sprintf(format, args...))
@@ -206,7 +232,9 @@ func (d Destination) CheckStored(prefix string) error {
 	if _, err := ParseURL(d.URL); err != nil {
 		return bad("url", "%v", err)
 	}
-	if n := utf8.RuneCountInString(d.Secret); n < MinSecretLen || n > MaxSecretLen || !printable(d.Secret) {
+	// A secret of MinSecretLen bytes or more but fewer characters was
+	// taken while the limit counted bytes (CheckSecret).
+	if n := utf8.RuneCountInString(d.Secret); n > MaxSecretLen || (n < MinSecretLen && len(d.Secret) < MinSecretLen) || !printable(d.Secret) {
 		return bad("secret", "must be %d to %d printable characters", MinSecretLen, MaxSecretLen)
 	}
 	for i, k := range d.Kinds {

@@ -220,8 +220,15 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 			return notFound(d.ID)
 		}
 		if d.Name != old.Name {
-			// A name given anew passes Check; the stored one is kept.
-			if err := d.Check(""); err != nil {
+			// A name given anew passes CheckName; the stored one is kept.
+			if err := d.CheckName(""); err != nil {
+				return err
+			}
+		}
+		if d.Secret != old.Secret {
+			// So does a secret given anew (CheckStored takes one stored
+			// while the limit counted bytes).
+			if err := d.CheckSecret(""); err != nil {
 				return err
 			}
 		}

@@ -208,17 +208,19 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 	return out.(destination.Destination), nil
 }
 
-// qUpdateDestination changes nothing and answers ok false when the name
-// is not the stored one and is not allowed as a new name ($newNameOK).
+// qUpdateDestination changes nothing and answers nameOK false when the
+// name is not the stored one and is not allowed as a new name
+// ($newNameOK), secretOK false when the secret is not the stored one and
+// is not allowed as a new secret ($newSecretOK).
 var qUpdateDestination = cypher(`
 MATCH (d:{{Destination}} { {{id}}: $id })
-WITH d, $newNameOK OR d.{{name}} = $name AS ok
-FOREACH (_ IN CASE WHEN ok THEN [1] ELSE [] END |
+WITH d, $newNameOK OR d.{{name}} = $name AS nameOK, $newSecretOK OR d.{{secret}} = $secret AS secretOK
+FOREACH (_ IN CASE WHEN nameOK AND secretOK THEN [1] ELSE [] END |
   SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{kinds}} = $kinds,
     d.{{audienceIds}} = $audienceIds, d.{{purpose}} = $purpose, d.{{batchSize}} = $batchSize,
     d.{{maxAttempts}} = $maxAttempts, d.{{headers}} = $headers, d.{{includePII}} = $includePII,
     d.{{updatedAt}} = $updatedAt)
-RETURN d { .* }, ok`)
+RETURN d { .* }, nameOK, secretOK`)
 
 // UpdateDestination implements destination.Store, in one round trip, three
 // when it sends audiences (lockAudiencesSent).
@@ -227,13 +229,15 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 	if err := d.CheckStored(""); err != nil {
 		return destination.Destination{}, err
 	}
-	// A name given anew passes Check; the stored one is kept.
-	newNameErr := d.Check("")
+	// A name given anew passes CheckName, a secret given anew CheckSecret
+	// (CheckStored takes one stored while the limit counted bytes); the
+	// stored ones are kept.
+	newNameErr, newSecretErr := d.CheckName(""), d.CheckSecret("")
 	params, err := destParams(d)
 	if err != nil {
 		return destination.Destination{}, err
 	}
-	params["newNameOK"] = newNameErr == nil
+	params["newNameOK"], params["newSecretOK"] = newNameErr == nil, newSecretErr == nil
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		if err := lockAudiencesSent(ctx, t, d); err != nil {
 			return nil, err
@@ -244,6 +248,9 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		}
 		if len(recs) == 0 {
 			return nil, graph.Errorf(graph.ENOTFOUND, "destination %s is not stored", d.ID)
+		}
+		if ok, _ := recs[0].Values[2].(bool); !ok {
+			return nil, newSecretErr
 		}
 		if ok, _ := recs[0].Values[1].(bool); !ok {
 			return nil, newNameErr

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/idgraph/cdp/destination"
+	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/embedded"
+	"github.com/idgraph/cdp/internal/storetest"
+)
+
+// A destination's secret of 16 bytes but 8 characters (two-byte letters),
+// which stores took while the limit counted bytes, is copied as it is:
+// embedded to embedded, to Neo4j and back, where it signs the deliveries
+// of a destination that goes on working. On the target an update that
+// keeps the secret is taken, with a new name too; one that gives such a
+// secret anew is refused, as a create is.
+func TestCopyKeepsSecretsStoredBeforeCharactersWereCounted(t *testing.T) {
+	ctx := context.Background()
+	const legacy = "éééééééé" // 8 characters, 16 bytes
+	src, dst, back := t.TempDir(), t.TempDir(), t.TempDir()
+	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
+	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
+	st, err := embedded.Open(src)
+	storetest.Must(t, err)
+	d, err := st.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://hooks.example/old",
+		Secret: "s3cret-old-0123456789abcdef", CreatedAt: created, UpdatedAt: created})
+	storetest.Must(t, err)
+	storetest.Must(t, st.Close(ctx))
+	// Write the secret as an older version took it, past today's checks.
+	oldDestField(t, filepath.Join(src, embedded.FileName), d.ID, "secret", legacy)
+
+	copyOK := func(args ...string) {
+		t.Helper()
+		if out, errOut, code := copyRun(t, args...); code != 0 {
+			t.Fatalf("cdp copy %v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	check := func(what string, s graph.Store) {
+		t.Helper()
+		ds := s.(destination.Store)
+		got, err := ds.Destination(ctx, d.ID)
+		storetest.Must(t, err)
+		if got.Secret != legacy {
+			t.Errorf("%s: the destination's secret is %q, want %q", what, got.Secret, legacy)
+		}
+		// An update keeping the secret is taken; a new one is checked
+		// by characters.
+		got.URL, got.Name = "https://hooks.example/new", what
+		if _, err := ds.UpdateDestination(ctx, got); err != nil {
+			t.Errorf("%s: update keeping the secret, with a new name: %v", what, err)
+		}
+		got.Secret = "ëëëëëëëë"
+		_, err = ds.UpdateDestination(ctx, got)
+		storetest.WantCode(t, err, graph.EINVALID, what+": a new secret of 8 characters")
+		if again, err := ds.Destination(ctx, d.ID); err != nil || again.Secret != legacy || again.URL != "https://hooks.example/new" || again.Name != what {
+			t.Errorf("%s: after the refused update: secret %q url %q name %q (%v), want %q, the new URL and name", what, again.Secret, again.URL, again.Name, err, legacy)
+		}
+		c := got
+		c.ID, c.Secret = destination.NewID(), "ëëëëëëëë"
+		_, err = ds.CreateDestination(ctx, c)
+		storetest.WantCode(t, err, graph.EINVALID, what+": a create with a secret of 8 characters")
+	}
+
+	copyOK("--from-data-dir", src, "--to-data-dir", dst)
+	ed, err := embedded.Open(dst)
+	storetest.Must(t, err)
+	check("embedded copy", ed)
+	storetest.Must(t, ed.Close(ctx))
+
+	neo := storetest.OpenNeo4j(t) // the lock, and an empty database
+	copyOK(append([]string{"--from-data-dir", src}, neo4jFlags("to")...)...)
+	copyOK(append(neo4jFlags("from"), "--to-data-dir", back)...)
+	check("Neo4j copy", neo)
+	eb, err := embedded.Open(back)
+	storetest.Must(t, err)
+	defer eb.Close(ctx)
+	check("embedded copy of the Neo4j copy", eb)
+}
+
+// oldDestField sets, in the embedded store file at path, the field of
+// destination id's record to value, as JSON.
+func oldDestField(t *testing.T, path, id, field string, value any) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	storetest.Must(t, err)
+	defer db.Close()
+	storetest.Must(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("destinations"))
+		var rec map[string]json.RawMessage // numbers kept as written
+		if err := json.Unmarshal(b.Get([]byte(id)), &rec); err != nil {
+			return err
+		}
+		v, err := json.Marshal(value)
+		if err != nil {
+			return err
+		}
+		rec[field] = v
+		if v, err = json.Marshal(rec); err != nil {
+			return err
+		}
+		return b.Put([]byte(id), v)
+	}))
+}
