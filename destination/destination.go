@@ -169,8 +169,9 @@ var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", "X-Cdp-
 
 // Check checks a new definition d (the URL's syntax, not where it
 // resolves: CheckURL does that): CheckStored, a name without a control
-// character of any kind (CheckName) and a secret counted in characters
-// (CheckSecret). Errors are EINVALID and name the field (under
+// character of any kind (CheckName), a secret counted in characters
+// (CheckSecret) and header values without control characters
+// (CheckHeaders). Errors are EINVALID and name the field (under
 // prefix, such as "input."), never repeating the secret or a header's
 // value.
 func (d Destination) Check(prefix string) error {
@@ -180,7 +181,10 @@ func (d Destination) Check(prefix string) error {
 	if err := d.CheckName(prefix); err != nil {
 		return err
 	}
-	return d.CheckSecret(prefix)
+	if err := d.CheckSecret(prefix); err != nil {
+		return err
+	}
+	return d.CheckHeaders(prefix)
 }
 
 // CheckName checks a name given anew: no control character of any kind.
@@ -212,10 +216,13 @@ func (d Destination) CheckSecret(prefix string) error {
 // but the one against C1 control characters (U+0080 to U+009F) in the
 // name, which names stored before that rule may hold, and with a secret
 // of MinSecretLen to MaxSecretLen bytes taken even when it has fewer
-// characters, as secrets stored while the limit counted bytes may. A
-// destination loaded from another store (Loader), and an update that
-// keeps the stored name or secret, are checked so, so that they are kept
-// as they are; a name given anew passes CheckName, a secret CheckSecret.
+// characters, as secrets stored while the limit counted bytes may, and
+// with header values holding a control character but CR, LF and NUL, as
+// stores took before CheckHeaders' rule. A destination loaded from
+// another store (Loader), and an update that keeps the stored name,
+// secret or headers, are checked so, so that they are kept as they are; a
+// name given anew passes CheckName, a secret CheckSecret, headers
+// CheckHeaders.
 func (d Destination) CheckStored(prefix string) error {
 	bad := func(field, format string, args ...any) error {
 		return graph.Errorf(graph.EINVALID, "%s%s %s", prefix, field, fmt.Sprintf(format, args...))
@@ -276,9 +283,25 @@ func (d Destination) CheckStored(prefix string) error {
 		if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(k)) {
 			return bad("headers", "name %q is set by the server and cannot be given", k)
 		}
+		// A value with a control character but CR, LF and NUL was taken
+		// before CheckHeaders' rule (2026-12-05).
 		v := d.Headers[k]
-		if len(v) > MaxHeaderLen || !headerValue(v) {
+		if len(v) > MaxHeaderLen || !utf8.ValidString(v) || strings.ContainsAny(v, "\r\n\x00") {
 			return bad("headers", "value of %q must be at most %d bytes of UTF-8 text without control characters (a tab is allowed)", k, MaxHeaderLen)
+		}
+	}
+	return nil
+}
+
+// CheckHeaders checks header values given anew: at most MaxHeaderLen bytes
+// of UTF-8 with no control character but the tab (headerValue). CheckStored
+// also takes a value with another control character but CR, LF and NUL,
+// which stores took before this rule; an update that keeps the stored
+// headers is checked so, one that gives headers passes CheckHeaders.
+func (d Destination) CheckHeaders(prefix string) error {
+	for _, k := range slices.Sorted(maps.Keys(d.Headers)) {
+		if v := d.Headers[k]; len(v) > MaxHeaderLen || !headerValue(v) {
+			return graph.Errorf(graph.EINVALID, "%sheaders value of %q must be at most %d bytes of UTF-8 text without control characters (a tab is allowed)", prefix, k, MaxHeaderLen)
 		}
 	}
 	return nil

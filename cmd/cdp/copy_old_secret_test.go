@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"testing"
 	"time"
@@ -107,4 +108,72 @@ func oldDestField(t *testing.T, path, id, field string, value any) {
 		}
 		return b.Put([]byte(id), v)
 	}))
+}
+
+// A destination's header value with a control character other than CR,
+// LF and NUL (here SOH), which stores took before such values were
+// refused, is copied as it is: embedded to embedded, to Neo4j and back.
+// On the target an update that keeps the headers is taken, with a new
+// name too; one that gives such a value anew is refused, as a create is.
+func TestCopyKeepsHeaderValuesStoredBeforeTheControlRule(t *testing.T) {
+	ctx := context.Background()
+	legacy := map[string]string{"X-Token": "a\x01b"}
+	src, dst, back := t.TempDir(), t.TempDir(), t.TempDir()
+	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
+	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
+	st, err := embedded.Open(src)
+	storetest.Must(t, err)
+	d, err := st.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://hooks.example/old",
+		Secret: "s3cret-old-0123456789abcdef", Headers: map[string]string{"X-Token": "ab"}, CreatedAt: created, UpdatedAt: created})
+	storetest.Must(t, err)
+	storetest.Must(t, st.Close(ctx))
+	// Write the header as an older version took it, past today's checks.
+	oldDestField(t, filepath.Join(src, embedded.FileName), d.ID, "headers", legacy)
+
+	copyOK := func(args ...string) {
+		t.Helper()
+		if out, errOut, code := copyRun(t, args...); code != 0 {
+			t.Fatalf("cdp copy %v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	check := func(what string, s graph.Store) {
+		t.Helper()
+		ds := s.(destination.Store)
+		got, err := ds.Destination(ctx, d.ID)
+		storetest.Must(t, err)
+		if !maps.Equal(got.Headers, legacy) {
+			t.Errorf("%s: the destination's headers are %q, want %q", what, got.Headers, legacy)
+		}
+		// An update keeping the headers is taken; a new value is checked
+		// by today's rule.
+		got.URL, got.Name = "https://hooks.example/new", what
+		if _, err := ds.UpdateDestination(ctx, got); err != nil {
+			t.Errorf("%s: update keeping the headers, with a new name: %v", what, err)
+		}
+		got.Headers = map[string]string{"X-Token": "c\x01d"}
+		_, err = ds.UpdateDestination(ctx, got)
+		storetest.WantCode(t, err, graph.EINVALID, what+": a new header value with SOH")
+		if again, err := ds.Destination(ctx, d.ID); err != nil || !maps.Equal(again.Headers, legacy) || again.URL != "https://hooks.example/new" || again.Name != what {
+			t.Errorf("%s: after the refused update: headers %q url %q name %q (%v), want %q, the new URL and name", what, again.Headers, again.URL, again.Name, err, legacy)
+		}
+		c := got
+		c.ID, c.Headers = destination.NewID(), legacy
+		_, err = ds.CreateDestination(ctx, c)
+		storetest.WantCode(t, err, graph.EINVALID, what+": a create with a header value holding SOH")
+	}
+
+	copyOK("--from-data-dir", src, "--to-data-dir", dst)
+	ed, err := embedded.Open(dst)
+	storetest.Must(t, err)
+	check("embedded copy", ed)
+	storetest.Must(t, ed.Close(ctx))
+
+	neo := storetest.OpenNeo4j(t) // the lock, and an empty database
+	copyOK(append([]string{"--from-data-dir", src}, neo4jFlags("to")...)...)
+	copyOK(append(neo4jFlags("from"), "--to-data-dir", back)...)
+	check("Neo4j copy", neo)
+	eb, err := embedded.Open(back)
+	storetest.Must(t, err)
+	defer eb.Close(ctx)
+	check("embedded copy of the Neo4j copy", eb)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -229,6 +230,13 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 			// So does a secret given anew (CheckStored takes one stored
 			// while the limit counted bytes).
 			if err := d.CheckSecret(""); err != nil {
+				return err
+			}
+		}
+		if !maps.Equal(d.Headers, old.Headers) {
+			// And headers given anew (CheckStored takes values stored
+			// before today's rule).
+			if err := d.CheckHeaders(""); err != nil {
 				return err
 			}
 		}

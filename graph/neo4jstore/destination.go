@@ -211,16 +211,19 @@ func (s *Store) CreateDestination(ctx context.Context, d destination.Destination
 // qUpdateDestination changes nothing and answers nameOK false when the
 // name is not the stored one and is not allowed as a new name
 // ($newNameOK), secretOK false when the secret is not the stored one and
-// is not allowed as a new secret ($newSecretOK).
+// is not allowed as a new secret ($newSecretOK), headersOK false when the
+// headers are not the stored ones (JSON with sorted names, as destParams
+// writes them) and are not allowed as new headers ($newHeadersOK).
 var qUpdateDestination = cypher(`
 MATCH (d:{{Destination}} { {{id}}: $id })
-WITH d, $newNameOK OR d.{{name}} = $name AS nameOK, $newSecretOK OR d.{{secret}} = $secret AS secretOK
-FOREACH (_ IN CASE WHEN nameOK AND secretOK THEN [1] ELSE [] END |
+WITH d, $newNameOK OR d.{{name}} = $name AS nameOK, $newSecretOK OR d.{{secret}} = $secret AS secretOK,
+  $newHeadersOK OR coalesce(d.{{headers}} = $headers, false) AS headersOK
+FOREACH (_ IN CASE WHEN nameOK AND secretOK AND headersOK THEN [1] ELSE [] END |
   SET d.{{name}} = $name, d.{{url}} = $url, d.{{secret}} = $secret, d.{{kinds}} = $kinds,
     d.{{audienceIds}} = $audienceIds, d.{{purpose}} = $purpose, d.{{batchSize}} = $batchSize,
     d.{{maxAttempts}} = $maxAttempts, d.{{headers}} = $headers, d.{{includePII}} = $includePII,
     d.{{updatedAt}} = $updatedAt)
-RETURN d { .* }, nameOK, secretOK`)
+RETURN d { .* }, nameOK, secretOK, headersOK`)
 
 // UpdateDestination implements destination.Store, in one round trip, three
 // when it sends audiences (lockAudiencesSent).
@@ -230,14 +233,14 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		return destination.Destination{}, err
 	}
 	// A name given anew passes CheckName, a secret given anew CheckSecret
-	// (CheckStored takes one stored while the limit counted bytes); the
-	// stored ones are kept.
-	newNameErr, newSecretErr := d.CheckName(""), d.CheckSecret("")
+	// (CheckStored takes one stored while the limit counted bytes),
+	// headers given anew CheckHeaders; the stored ones are kept.
+	newNameErr, newSecretErr, newHeadersErr := d.CheckName(""), d.CheckSecret(""), d.CheckHeaders("")
 	params, err := destParams(d)
 	if err != nil {
 		return destination.Destination{}, err
 	}
-	params["newNameOK"], params["newSecretOK"] = newNameErr == nil, newSecretErr == nil
+	params["newNameOK"], params["newSecretOK"], params["newHeadersOK"] = newNameErr == nil, newSecretErr == nil, newHeadersErr == nil
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		if err := lockAudiencesSent(ctx, t, d); err != nil {
 			return nil, err
@@ -248,6 +251,9 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		}
 		if len(recs) == 0 {
 			return nil, graph.Errorf(graph.ENOTFOUND, "destination %s is not stored", d.ID)
+		}
+		if ok, _ := recs[0].Values[3].(bool); !ok {
+			return nil, newHeadersErr
 		}
 		if ok, _ := recs[0].Values[2].(bool); !ok {
 			return nil, newSecretErr
