@@ -1,6 +1,7 @@
 package neo4jstore
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -193,7 +194,7 @@ func decodeEvent(v any, keys any) (graph.Event, error) {
 		MessageID:  p.str(propMessageID),
 		Digest:     p.str(propDigest),
 		Type:       p.str(propType),
-		Name:       p.str(propName),
+		Name:       cmp.Or(p.str(propName), p.str(propLongName)),
 		Channel:    p.str(propChannel),
 		Source:     p.str(propSource),
 		Campaign:   p.str(propCampaign),

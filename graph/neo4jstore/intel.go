@@ -255,7 +255,7 @@ func (c *compiler) dimension(d intel.Dimension) string {
 	case intel.DimCampaign:
 		k = cypher(`coalesce(e.{{campaign}}, '')`)
 	default:
-		k = cypher(`coalesce(e.{{name}}, e.{{type}}, '')`)
+		k = cypher(`coalesce(e.{{name}}, e.{{longName}}, e.{{type}}, '')`)
 	}
 	return "CASE WHEN " + k + " = '' THEN " + c.param(intel.Unknown) + " ELSE " + k + " END"
 }
@@ -475,7 +475,7 @@ func compilePaths(q intel.PathsQuery, scope audience.FilterQuery) (string, map[s
 	from, to := q.Events()
 	c.params["nul"] = "\x00"
 	head, err := c.timelines(scope, from, to, q.ReadsProperties(), [][2]string{{"st", start}}, "",
-		"{t: "+nanos+", s: st, n: replace("+cypher(`coalesce(e.{{name}}, e.{{type}}, '')`)+", $nul, '')}")
+		"{t: "+nanos+", s: st, n: replace("+cypher(`coalesce(e.{{name}}, e.{{longName}}, e.{{type}}, '')`)+", $nul, '')}")
 	if err != nil {
 		return "", nil, err
 	}

@@ -31,7 +31,7 @@ var _ intel.LookalikeReader = (*Store)(nil)
 const lookalikeFetch = 500
 
 // eventName is the name intel.EventName gives event e.
-var eventName = cypher(`CASE WHEN coalesce(e.{{name}}, '') <> '' THEN e.{{name}} ELSE coalesce(e.{{type}}, '') END`)
+var eventName = cypher(`CASE WHEN coalesce(e.{{name}}, e.{{longName}}, '') <> '' THEN coalesce(e.{{name}}, e.{{longName}}) ELSE coalesce(e.{{type}}, '') END`)
 
 // compileLookalike gives the statement of a lookalike pass, and the names
 // of the computed traits in the order its rows give their values. The

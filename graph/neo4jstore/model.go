@@ -44,7 +44,14 @@ const (
 	propSource  = "source" // also LINKED and REJECTED_LINK
 	// propCampaign is an Event's context.campaign.name; events stored
 	// before campaigns were kept, and those without one, lack it.
-	propCampaign   = "campaign"
+	propCampaign = "campaign"
+	// propLongName holds an Event's name longer than graph.MaxEventNameBytes,
+	// which the index on name and timestamp cannot take when it is past
+	// about 8 KB (the collector has refused such names since 2026-12-06; an
+	// embedded store may hold older ones). name is then absent: reads take
+	// coalesce(name, longName), and no condition, which names at most
+	// graph.MaxEventNameBytes, matches it.
+	propLongName   = "longName"
 	propTimestamp  = "timestamp"
 	propReceivedAt = "receivedAt"
 	propProperties = "properties" // JSON
@@ -196,7 +203,7 @@ var names = func() map[string]string {
 		relLinked, relIn, relBy, relMergedInto, relSplitFrom, relRejected,
 		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
-		propName, propChannel, propSource, propCampaign, propTimestamp, propReceivedAt, propProperties, propClaim,
+		propName, propLongName, propChannel, propSource, propCampaign, propTimestamp, propReceivedAt, propProperties, propClaim,
 		propSlotNames, propSlotKinds, propSlotStrings, propSlotNumbers, propSlotTimes, labelMigration,
 		propMessageID, propDigest,
 		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propTrimmed, propLock,

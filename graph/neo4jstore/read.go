@@ -506,7 +506,7 @@ func sortRejected(out []graph.RejectedLink) {
 // they are neither read nor sent.
 var qJourneys = func() (qs [2]string) {
 	for noPayload := 0; noPayload < 2; noPayload++ {
-		fields := "e.{{id}}, e.{{messageId}}, e.{{digest}}, e.{{type}}, e.{{name}}, e.{{channel}}, e.{{source}}, e.{{campaign}}, e.{{timestamp}}, e.{{receivedAt}}"
+		fields := "e.{{id}}, e.{{messageId}}, e.{{digest}}, e.{{type}}, coalesce(e.{{name}}, e.{{longName}}), e.{{channel}}, e.{{source}}, e.{{campaign}}, e.{{timestamp}}, e.{{receivedAt}}"
 		if noPayload == 0 {
 			fields += ", e.{{properties}}, e.{{traits}}"
 		}

@@ -499,7 +499,7 @@ func (t *tx) eventRows(_ context.Context, w *graph.Write) ([]any, error) {
 			"id": e.ID, "keys": uniq(e.Keys),
 			// SET e += props: a null value removes the property.
 			"props": map[string]any{
-				propType: strParam(e.Type), propName: strParam(e.Name), propChannel: strParam(e.Channel),
+				propType: strParam(e.Type), propName: indexedName(e.Name), propLongName: longName(e.Name), propChannel: strParam(e.Channel),
 				propSource: strParam(e.Source), propCampaign: strParam(e.Campaign), propTimestamp: timeParam(e.Timestamp),
 				propReceivedAt: timeParam(e.ReceivedAt), propProperties: props, propTraits: traits,
 				propMessageID: strParam(e.MessageID), propDigest: strParam(e.Digest),
@@ -568,10 +568,13 @@ func (t *tx) scrubEventRows(_ context.Context, w *graph.Write) ([]any, error) {
 		// SET e += text: a null value removes the property, a key left
 		// out keeps it.
 		text := map[string]any{}
-		for prop, v := range map[string]*string{propName: p.Name, propChannel: p.Channel, propCampaign: p.Campaign} {
+		for prop, v := range map[string]*string{propChannel: p.Channel, propCampaign: p.Campaign} {
 			if v != nil {
 				text[prop] = strParam(*v)
 			}
+		}
+		if p.Name != nil {
+			text[propName], text[propLongName] = indexedName(*p.Name), longName(*p.Name)
 		}
 		rows[i] = map[string]any{"id": p.ID, "properties": props, "traits": traits, "slots": slots, "text": text}
 	}
@@ -612,4 +615,22 @@ func (t *tx) retireProfileRows(_ context.Context, w *graph.Write) ([]any, error)
 		}
 	}
 	return uniq(w.RetireProfiles), nil
+}
+
+// indexedName and longName are an event's name as its node keeps it: in
+// name when the index on name and timestamp takes it (at most
+// graph.MaxEventNameBytes), in longName otherwise (propLongName); the
+// other is null, which SET e += removes.
+func indexedName(n string) any {
+	if len(n) > graph.MaxEventNameBytes {
+		return nil
+	}
+	return strParam(n)
+}
+
+func longName(n string) any {
+	if len(n) <= graph.MaxEventNameBytes {
+		return nil
+	}
+	return n
 }
