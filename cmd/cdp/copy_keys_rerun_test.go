@@ -29,14 +29,8 @@ func TestCopyRerunRefreshesKeys(t *testing.T) {
 		storetest.Must(t, st.CreateKey(ctx, k))
 	}
 	storetest.Must(t, st.Close(ctx))
-	copyOK := func(args ...string) {
-		t.Helper()
-		if out, errOut, code := copyRun(t, args...); code != 0 {
-			t.Fatalf("cdp copy %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-	}
-	copyOK("--from-data-dir", src, "--to-data-dir", dst)
-	copyOK("--from-data-dir", src, "--to-data-dir", first) // the source as it was, for Neo4j below
+	copyOK(t, "--from-data-dir", src, "--to-data-dir", dst)
+	copyOK(t, "--from-data-dir", src, "--to-data-dir", first) // the source as it was, for Neo4j below
 
 	// The source revokes key_a1 and sees key_b2 used; the copy runs again.
 	revoked, used := created.Add(time.Hour), created.Add(2*time.Hour)
@@ -59,16 +53,16 @@ func TestCopyRerunRefreshesKeys(t *testing.T) {
 		storetest.Must(t, err)
 		return fmt.Sprint(ks)
 	}
-	copyOK("--force", "--from-data-dir", src, "--to-data-dir", dst)
+	copyOK(t, "--force", "--from-data-dir", src, "--to-data-dir", dst)
 	if got := keysOf(dst); got != want {
 		t.Errorf("embedded target's keys after the copy ran again:\n got  %s\n want %s", got, want)
 	}
 
 	// The same on Neo4j: the first run carries the keys as they were.
 	storetest.OpenNeo4j(t) // the lock, and an empty database
-	copyOK(append([]string{"--from-data-dir", first}, neo4jFlags("to")...)...)
-	copyOK(append([]string{"--force", "--from-data-dir", src}, neo4jFlags("to")...)...)
-	copyOK(append(neo4jFlags("from"), "--to-data-dir", back)...)
+	copyOK(t, append([]string{"--from-data-dir", first}, neo4jFlags("to")...)...)
+	copyOK(t, append([]string{"--force", "--from-data-dir", src}, neo4jFlags("to")...)...)
+	copyOK(t, append(neo4jFlags("from"), "--to-data-dir", back)...)
 	if got := keysOf(back); got != want {
 		t.Errorf("Neo4j target's keys after the copy ran again:\n got  %s\n want %s", got, want)
 	}

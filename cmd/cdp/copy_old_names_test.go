@@ -23,7 +23,7 @@ import (
 func TestCopyKeepsNamesStoredBeforeTheControlRule(t *testing.T) {
 	ctx := context.Background()
 	const keyName, destName = "bot \u0085legacy", "crm \u009b2J"
-	src, dst, back := t.TempDir(), t.TempDir(), t.TempDir()
+	src := t.TempDir()
 	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
 	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
 	st, err := embedded.Open(src)
@@ -38,12 +38,6 @@ func TestCopyKeepsNamesStoredBeforeTheControlRule(t *testing.T) {
 	oldNames(t, filepath.Join(src, embedded.FileName), map[string]map[string]string{
 		"api_keys": {"key_old": keyName}, "destinations": {d.ID: destName}})
 
-	copyOK := func(args ...string) {
-		t.Helper()
-		if out, errOut, code := copyRun(t, args...); code != 0 {
-			t.Fatalf("cdp copy %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-	}
 	check := func(what string, s graph.Store) {
 		t.Helper()
 		ks, err := s.(access.Store).Keys(ctx, 10, "")
@@ -68,20 +62,7 @@ func TestCopyKeepsNamesStoredBeforeTheControlRule(t *testing.T) {
 		storetest.WantCode(t, err, graph.EINVALID, what+": rename to a C1 name")
 	}
 
-	copyOK("--from-data-dir", src, "--to-data-dir", dst)
-	ed, err := embedded.Open(dst)
-	storetest.Must(t, err)
-	check("embedded copy", ed)
-	storetest.Must(t, ed.Close(ctx))
-
-	neo := storetest.OpenNeo4j(t) // the lock, and an empty database
-	copyOK(append([]string{"--from-data-dir", src}, neo4jFlags("to")...)...)
-	copyOK(append(neo4jFlags("from"), "--to-data-dir", back)...)
-	check("Neo4j copy", neo)
-	eb, err := embedded.Open(back)
-	storetest.Must(t, err)
-	defer eb.Close(ctx)
-	check("embedded copy of the Neo4j copy", eb)
+	copyEachWay(t, src, check)
 }
 
 // oldNames sets, in the embedded store file at path, the "name" of JSON

@@ -25,7 +25,7 @@ import (
 func TestCopyKeepsSecretsStoredBeforeCharactersWereCounted(t *testing.T) {
 	ctx := context.Background()
 	const legacy = "éééééééé" // 8 characters, 16 bytes
-	src, dst, back := t.TempDir(), t.TempDir(), t.TempDir()
+	src := t.TempDir()
 	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
 	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
 	st, err := embedded.Open(src)
@@ -37,12 +37,6 @@ func TestCopyKeepsSecretsStoredBeforeCharactersWereCounted(t *testing.T) {
 	// Write the secret as an older version took it, past today's checks.
 	oldDestField(t, filepath.Join(src, embedded.FileName), d.ID, "secret", legacy)
 
-	copyOK := func(args ...string) {
-		t.Helper()
-		if out, errOut, code := copyRun(t, args...); code != 0 {
-			t.Fatalf("cdp copy %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-	}
 	check := func(what string, s graph.Store) {
 		t.Helper()
 		ds := s.(destination.Store)
@@ -69,20 +63,7 @@ func TestCopyKeepsSecretsStoredBeforeCharactersWereCounted(t *testing.T) {
 		storetest.WantCode(t, err, graph.EINVALID, what+": a create with a secret of 8 characters")
 	}
 
-	copyOK("--from-data-dir", src, "--to-data-dir", dst)
-	ed, err := embedded.Open(dst)
-	storetest.Must(t, err)
-	check("embedded copy", ed)
-	storetest.Must(t, ed.Close(ctx))
-
-	neo := storetest.OpenNeo4j(t) // the lock, and an empty database
-	copyOK(append([]string{"--from-data-dir", src}, neo4jFlags("to")...)...)
-	copyOK(append(neo4jFlags("from"), "--to-data-dir", back)...)
-	check("Neo4j copy", neo)
-	eb, err := embedded.Open(back)
-	storetest.Must(t, err)
-	defer eb.Close(ctx)
-	check("embedded copy of the Neo4j copy", eb)
+	copyEachWay(t, src, check)
 }
 
 // oldDestField sets, in the embedded store file at path, the field of
@@ -118,7 +99,7 @@ func oldDestField(t *testing.T, path, id, field string, value any) {
 func TestCopyKeepsHeaderValuesStoredBeforeTheControlRule(t *testing.T) {
 	ctx := context.Background()
 	legacy := map[string]string{"X-Token": "a\x01b"}
-	src, dst, back := t.TempDir(), t.TempDir(), t.TempDir()
+	src := t.TempDir()
 	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
 	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
 	st, err := embedded.Open(src)
@@ -130,12 +111,6 @@ func TestCopyKeepsHeaderValuesStoredBeforeTheControlRule(t *testing.T) {
 	// Write the header as an older version took it, past today's checks.
 	oldDestField(t, filepath.Join(src, embedded.FileName), d.ID, "headers", legacy)
 
-	copyOK := func(args ...string) {
-		t.Helper()
-		if out, errOut, code := copyRun(t, args...); code != 0 {
-			t.Fatalf("cdp copy %v: exit %d\n%s\n%s", args, code, out, errOut)
-		}
-	}
 	check := func(what string, s graph.Store) {
 		t.Helper()
 		ds := s.(destination.Store)
@@ -162,18 +137,5 @@ func TestCopyKeepsHeaderValuesStoredBeforeTheControlRule(t *testing.T) {
 		storetest.WantCode(t, err, graph.EINVALID, what+": a create with a header value holding SOH")
 	}
 
-	copyOK("--from-data-dir", src, "--to-data-dir", dst)
-	ed, err := embedded.Open(dst)
-	storetest.Must(t, err)
-	check("embedded copy", ed)
-	storetest.Must(t, ed.Close(ctx))
-
-	neo := storetest.OpenNeo4j(t) // the lock, and an empty database
-	copyOK(append([]string{"--from-data-dir", src}, neo4jFlags("to")...)...)
-	copyOK(append(neo4jFlags("from"), "--to-data-dir", back)...)
-	check("Neo4j copy", neo)
-	eb, err := embedded.Open(back)
-	storetest.Must(t, err)
-	defer eb.Close(ctx)
-	check("embedded copy of the Neo4j copy", eb)
+	copyEachWay(t, src, check)
 }

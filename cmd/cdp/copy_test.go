@@ -45,6 +45,37 @@ func copyRun(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
+// copyOK runs cdp copy, which must succeed.
+func copyOK(t *testing.T, args ...string) {
+	t.Helper()
+	if out, errOut, code := copyRun(t, args...); code != 0 {
+		t.Fatalf("cdp copy %v: exit %d\n%s\n%s", args, code, out, errOut)
+	}
+}
+
+// copyEachWay copies the embedded store in src to a new embedded store,
+// to the test Neo4j (emptied first) and from there to another embedded
+// store, and checks each copy with check, naming it by what.
+func copyEachWay(t *testing.T, src string, check func(what string, s graph.Store)) {
+	t.Helper()
+	ctx := context.Background()
+	dst, back := t.TempDir(), t.TempDir()
+	copyOK(t, "--from-data-dir", src, "--to-data-dir", dst)
+	ed, err := embedded.Open(dst)
+	storetest.Must(t, err)
+	check("embedded copy", ed)
+	storetest.Must(t, ed.Close(ctx))
+
+	neo := storetest.OpenNeo4j(t) // the lock, and an empty database
+	copyOK(t, append([]string{"--from-data-dir", src}, neo4jFlags("to")...)...)
+	copyOK(t, append(neo4jFlags("from"), "--to-data-dir", back)...)
+	check("Neo4j copy", neo)
+	eb, err := embedded.Open(back)
+	storetest.Must(t, err)
+	defer eb.Close(ctx)
+	check("embedded copy of the Neo4j copy", eb)
+}
+
 // neo4jFlags names the test Neo4j as the side (from or to) of a copy.
 func neo4jFlags(side string) []string {
 	cfg := storetest.Neo4jConfig()
