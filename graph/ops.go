@@ -314,20 +314,33 @@ const MaxPage = 500
 //
 // Errors: EINVALID for a limit outside 1..MaxPage or an inverted time range.
 func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQuery) (map[string][]Event, error) {
+	out, _, err := e.JourneysOf(ctx, profileIDs, q)
+	return out, err
+}
+
+// JourneysOf is Journeys, with the keys IN each profile (ordered by key;
+// a profile with none is absent) read in the same transaction as its
+// page: the identifiers the page is the journey of. A caller that pages
+// one profile's journey over several calls, each a transaction of its
+// own, compares them: when every page was read over the same keys, the
+// pages are the events of those identifiers, each once, whatever merge or
+// split committed between them; when they differ, the pages mix two
+// states of the profile.
+func (e *Engine) JourneysOf(ctx context.Context, profileIDs []string, q JourneyQuery) (map[string][]Event, map[string][]string, error) {
 	if q.Limit < 1 || q.Limit > MaxPage+1 {
-		return nil, Errorf(EINVALID, "journey page size must be between 1 and %d, got %d", MaxPage, q.Limit)
+		return nil, nil, Errorf(EINVALID, "journey page size must be between 1 and %d, got %d", MaxPage, q.Limit)
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
-		return nil, Errorf(EINVALID, "journey time range ends (%s) before it starts (%s)", q.To, q.From)
+		return nil, nil, Errorf(EINVALID, "journey time range ends (%s) before it starts (%s)", q.To, q.From)
 	}
 	var out map[string][]Event
+	var members map[string][]string
 	err := e.store.View(ctx, func(ctx context.Context, tx ReadTx) error {
 		var err error
 		if out, err = tx.Journeys(ctx, profileIDs, q); err != nil {
 			return err
 		}
-		members, err := MemberKeys(ctx, tx, profileIDs)
-		if err != nil {
+		if members, err = MemberKeys(ctx, tx, profileIDs); err != nil {
 			return err
 		}
 		for pid, evs := range out {
@@ -338,7 +351,10 @@ func (e *Engine) Journeys(ctx context.Context, profileIDs []string, q JourneyQue
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, members, nil
 }
 
 // MemberKeys returns the keys IN each profile, from tx's MemberKeys when

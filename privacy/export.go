@@ -23,7 +23,9 @@ package privacy
 // Write fails (ECONFLICT) when the profile changed so that a count no
 // longer holds, for example when it was merged meanwhile, or when one
 // stored in between is dated among those counted, so that the same count
-// names other records (a digest of their keys tells).
+// names other records (a digest of their keys tells). Prepare reads one
+// state of the person, a merge or split committed meanwhile included in
+// none of its records or in all of them (see Prepare).
 //
 // An event shared with another person (it carries an identifier of
 // another profile with a higher priority, such as an identify on a shared
@@ -72,9 +74,21 @@ const ExportAction = "privacy.export"
 // export pages through.
 const ExportPage = graph.MaxPage
 
-// changePage is how many audience log entries one read asks for:
-// ExportPage, but for tests of the paging.
-var changePage = ExportPage
+// changePage is how many audience log entries one read asks for, and
+// eventPage how many events: ExportPage, but for tests of the paging.
+var changePage, eventPage = ExportPage, ExportPage
+
+// afterEventPage, when set (by tests), runs after each page of events an
+// export reads: a seam to commit a change between two pages.
+var afterEventPage func()
+
+// prepareAttempts is how many times Prepare reads a profile that a merge
+// or split changes under it before it answers ECONFLICT.
+const prepareAttempts = 3
+
+// errMoved reports a page of events read over other identifiers than the
+// export's: the profile was merged or split meanwhile.
+var errMoved = errors.New("the profile's identifiers changed during its export")
 
 // Counts counts the records of an export by kind.
 type Counts struct {
@@ -370,7 +384,15 @@ func eventKey(ev graph.Event) (time.Time, []string) { return ev.Timestamp, []str
 //
 // Errors: ENOTFOUND for an unknown or erased id; EINVALID for an empty
 // one or one not shaped as a profile id (graph.ProfileIDShape), which the
-// message does not repeat.
+// message does not repeat; ECONFLICT for a profile that kept changing
+// under it (below).
+//
+// Every record it reads is of one set of the profile's identifiers: on a
+// store that reads snapshots (graph.Snapshotter: the embedded store) all
+// its reads see one committed state; on another, each page of events is
+// checked to be read over the identifiers read first, and a merge or split
+// committed meanwhile makes Prepare read the profile again (up to
+// prepareAttempts times, then ECONFLICT).
 func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	if strings.TrimSpace(id) == "" {
 		return nil, graph.Errorf(graph.EINVALID, "profileId is required")
@@ -378,6 +400,23 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	if !graph.ProfileIDShape(id) {
 		return nil, graph.Errorf(graph.EINVALID, "profileId is not a profile id: p_ followed by lowercase letters and digits, at most %d bytes", graph.MaxProfileIDBytes)
 	}
+	for range prepareAttempts {
+		var ex *Export
+		err := graph.InSnapshot(ctx, x.engine.Store(), func(ctx context.Context) error {
+			var err error
+			ex, err = x.prepare(ctx, id)
+			return err
+		})
+		if !errors.Is(err, errMoved) {
+			return ex, err
+		}
+	}
+	return nil, graph.Errorf(graph.ECONFLICT, "profile %s kept changing (merged or split) while its export was read; export it again", graph.ProfileRef(id))
+}
+
+// prepare is one attempt of Prepare: errMoved when the profile's
+// identifiers changed during it.
+func (x *Exporter) prepare(ctx context.Context, id string) (*Export, error) {
 	p, err := x.engine.ProfileByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -500,7 +539,7 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 		return nil, err
 	}
 	events := newKeySum()
-	err = x.events(ctx, p.ID, func(ev graph.Event) error {
+	err = x.events(ctx, p.ID, ex.keys(), func(ev graph.Event) error {
 		if ex.newest == nil {
 			ex.newest = &graph.JourneyCursor{Timestamp: ev.Timestamp, ID: ev.ID}
 		}
@@ -515,16 +554,36 @@ func (x *Exporter) Prepare(ctx context.Context, id string) (*Export, error) {
 	return ex, nil
 }
 
-// events pages through the profile's journey, newest first.
-func (x *Exporter) events(ctx context.Context, pid string, fn func(graph.Event) error) error {
-	q := graph.JourneyQuery{Limit: ExportPage}
+// keys returns the keys of the export's identifiers, in key order.
+func (ex *Export) keys() []string {
+	keys := make([]string, len(ex.identifiers))
+	for i, m := range ex.identifiers {
+		keys[i] = m.Key
+	}
+	return keys
+}
+
+// events pages through the profile's journey, newest first. With keys
+// (Prepare's), each page must be read over them, the export's identifiers
+// in key order: one read over others (the profile merged or split
+// meanwhile) ends the paging with errMoved, so the pages are the events of
+// keys, each once. Write passes none: what it emits must be what Prepare
+// counted (writeCounted), which a merge or split meanwhile breaks.
+func (x *Exporter) events(ctx context.Context, pid string, keys []string, fn func(graph.Event) error) error {
+	q := graph.JourneyQuery{Limit: eventPage}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		page, err := x.engine.Journeys(ctx, []string{pid}, q)
+		page, members, err := x.engine.JourneysOf(ctx, []string{pid}, q)
 		if err != nil {
 			return err
+		}
+		if keys != nil && !slices.Equal(members[pid], keys) {
+			return errMoved
+		}
+		if afterEventPage != nil {
+			afterEventPage()
 		}
 		evs := page[pid]
 		for _, ev := range evs {
@@ -912,7 +971,7 @@ func (ex *Export) Write(ctx context.Context, emit func(kind string, v any) error
 		return nil
 	}
 	return writeCounted(ex, "events", ex.Counts.Events, ex.eventsSum,
-		func(fn func(graph.Event) error) error { return ex.x.events(ctx, ex.Profile.ID, fn) },
+		func(fn func(graph.Event) error) error { return ex.x.events(ctx, ex.Profile.ID, nil, fn) },
 		func(ev graph.Event) bool {
 			return !ex.newest.Admits(ev) && (!ev.Timestamp.Equal(ex.newest.Timestamp) || ev.ID != ex.newest.ID)
 		},

@@ -7,3 +7,11 @@ func SetChangePage(n int) (restore func()) {
 	changePage = n
 	return func() { changePage = old }
 }
+
+// SetEventPage makes exports read events n at a time, calling after (when
+// not nil) after each page is read, until restore is called.
+func SetEventPage(n int, after func()) (restore func()) {
+	old, oldAfter := eventPage, afterEventPage
+	eventPage, afterEventPage = n, after
+	return func() { eventPage, afterEventPage = old, oldAfter }
+}
