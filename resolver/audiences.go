@@ -38,8 +38,18 @@ const (
 // events. A variable for tests.
 var maxComputedEvents = 1_000_000
 
-// computedPage is the journey page size Profile.computed reads with.
-const computedPage = graph.MaxPage
+// computedPage is the journey page size Profile.computed reads with: a
+// variable for tests, as is afterComputedPage, which (when set) runs after
+// each page a profile's further pages read.
+var (
+	computedPage      = graph.MaxPage
+	afterComputedPage func()
+)
+
+// computedAttempts is how many times Profile.computed reads a profile's
+// events that a merge or split changes under it before it answers an
+// error (ECONFLICT) for the field.
+const computedAttempts = 3
 
 // audienceStore is Config.Audiences, or the engine's store (or the store it
 // wraps) when it keeps audiences.
@@ -218,7 +228,10 @@ type computedVals struct {
 // computedFetch computes the traits of profiles from their journeys: one
 // engine call for the first page of every profile, then further pages for
 // the profiles that have more, to the end of each (at most
-// maxComputedEvents).
+// maxComputedEvents). Every page of a profile must be read over the
+// identifiers its first was (graph.Engine.JourneysOf), so that the values
+// are those of the events of one set of identifiers, each once: a merge or
+// split committed between two pages makes it read the profile again.
 func (r *Resolver) computedFetch(ctx context.Context, pids []string) (map[string]*computedVals, error) {
 	st, err := r.audienceStore()
 	if err != nil {
@@ -241,25 +254,26 @@ func (r *Resolver) computedFetch(ctx context.Context, pids []string) (map[string
 	}
 	now := graph.Now()
 	q := computedQuery(list, now)
-	evs, err := r.engine.Journeys(ctx, pids, q)
+	evs, members, err := r.engine.JourneysOf(ctx, pids, q)
 	if err != nil {
 		return nil, err
 	}
 	for _, pid := range pids {
-		got := evs[pid]
-		for last := got; len(last) == q.Limit && len(got) <= maxComputedEvents; {
-			next := q
-			next.After = &graph.JourneyCursor{Timestamp: last[len(last)-1].Timestamp, ID: last[len(last)-1].ID}
-			next.Limit = min(q.Limit, maxComputedEvents+1-len(got))
-			more, err := r.engine.Journeys(ctx, []string{pid}, next)
-			if err != nil {
+		got, moved, err := r.computedEvents(ctx, pid, q, evs[pid], members[pid])
+		for try := 1; moved && try < computedAttempts; try++ {
+			// A merge or split between two pages: read the profile again.
+			var first map[string][]graph.Event
+			if first, members, err = r.engine.JourneysOf(ctx, []string{pid}, q); err != nil {
 				return nil, err
 			}
-			last = more[pid]
-			got = append(got, last...)
-			if len(last) < next.Limit {
-				break
-			}
+			got, moved, err = r.computedEvents(ctx, pid, q, first[pid], members[pid])
+		}
+		if err != nil {
+			return nil, err
+		}
+		if moved {
+			out[pid].err = graph.Errorf(graph.ECONFLICT, "profile %s kept changing (merged or split) while its computed traits were read; ask again", pid)
+			continue
 		}
 		if len(got) > maxComputedEvents {
 			out[pid].err = graph.Errorf(graph.EINVALID, "profile %s has more than %d events inside the widest window of the computed traits, the most a read computes from; its kept values serve audiences", pid, maxComputedEvents)
@@ -270,6 +284,33 @@ func (r *Resolver) computedFetch(ctx context.Context, pids []string) (map[string
 		}
 	}
 	return out, nil
+}
+
+// computedEvents reads the pages of pid's journey after got, its first
+// (read over the identifiers keys), to the end (at most maxComputedEvents
+// and one): moved when a page was read over other identifiers.
+func (r *Resolver) computedEvents(ctx context.Context, pid string, q graph.JourneyQuery, got []graph.Event, keys []string) (_ []graph.Event, moved bool, _ error) {
+	for last := got; len(last) == q.Limit && len(got) <= maxComputedEvents; {
+		if afterComputedPage != nil {
+			afterComputedPage()
+		}
+		next := q
+		next.After = &graph.JourneyCursor{Timestamp: last[len(last)-1].Timestamp, ID: last[len(last)-1].ID}
+		next.Limit = min(q.Limit, maxComputedEvents+1-len(got))
+		more, members, err := r.engine.JourneysOf(ctx, []string{pid}, next)
+		if err != nil {
+			return nil, false, err
+		}
+		if !slices.Equal(members[pid], keys) {
+			return nil, true, nil
+		}
+		last = more[pid]
+		got = append(got, last...)
+		if len(last) < next.Limit {
+			break
+		}
+	}
+	return got, false, nil
 }
 
 // computedQuery is the journey query the traits need: from the start of
