@@ -582,7 +582,7 @@ func (k *Keeper) refreshEvery(ctx context.Context, auds []audience.Audience, alw
 // in id order. Each page is one read of ids alone (graph.ProfileIDs): no
 // profile is decoded.
 func (k *Keeper) eachLive(ctx context.Context, fn func(ids []string) error) error {
-	q := graph.PageQuery{Limit: BatchSize}
+	q := graph.PageQuery{Limit: livePage}
 	for {
 		var ids []string
 		err := k.eng.Store().View(ctx, func(ctx context.Context, tx graph.ReadTx) error {
@@ -709,6 +709,12 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // compiles them to one Cypher statement) counts every filter itself,
 // reading the stored graph fresh rather than the facts.
 //
+// On a store that reads snapshots (graph.Snapshotter: the embedded store)
+// every page, and every read of it, comes from one snapshot: a merge or
+// split committed meanwhile is not seen, so no person is counted twice
+// (the merged-away profile on one page, its survivor, with it, on a
+// later one) or not at all.
+//
 // Errors: EINVALID for a nil filter or a negative sample.
 func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string, sample int) (int, []string, error) {
 	if f == nil {
@@ -729,6 +735,19 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 		}
 		return n, ids, err
 	}
+	var n int
+	var ids []string
+	err := graph.InSnapshot(ctx, k.eng.Store(), func(ctx context.Context) error {
+		var err error
+		n, ids, err = k.preview(ctx, f, purpose, sample)
+		return err
+	})
+	return n, ids, err
+}
+
+// preview is Preview over the live profiles a page at a time, under one
+// snapshot when the store reads them.
+func (k *Keeper) preview(ctx context.Context, f *audience.Filter, purpose string, sample int) (int, []string, error) {
 	defs, err := k.st.ComputedTraits(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -775,6 +794,9 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 			defer wg.Done()
 			for j := range jobs {
 				m, err := k.previewPage(ctx, f, a, useAudiences, defs, versions, j.ids, j.now)
+				if afterPreviewPage != nil {
+					afterPreviewPage(j.ids)
+				}
 				select {
 				case results <- result{j.n, m, err}:
 				case <-ctx.Done():
@@ -862,7 +884,15 @@ func (k *Keeper) Page(ctx context.Context, f *audience.Filter, page graph.PageQu
 }
 
 // previewWorkers is how many pages Preview evaluates at once.
-func previewWorkers() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
+var previewWorkers = func() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
+
+// Seams for tests: livePage is how many ids one page of the live profiles
+// holds (BatchSize), and afterPreviewPage, when set, runs after a preview's
+// worker has evaluated a page, with its ids.
+var (
+	livePage         = BatchSize
+	afterPreviewPage func(ids []string)
+)
 
 // previewPage evaluates a (its filter and purpose) over the live profiles
 // ids at now: on their facts where they decide (versions are those of
