@@ -25,17 +25,7 @@ import (
 func TestCopyKeepsSecretsStoredBeforeCharactersWereCounted(t *testing.T) {
 	ctx := context.Background()
 	const legacy = "éééééééé" // 8 characters, 16 bytes
-	src := t.TempDir()
-	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
-	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
-	st, err := embedded.Open(src)
-	storetest.Must(t, err)
-	d, err := st.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://hooks.example/old",
-		Secret: "s3cret-old-0123456789abcdef", CreatedAt: created, UpdatedAt: created})
-	storetest.Must(t, err)
-	storetest.Must(t, st.Close(ctx))
-	// Write the secret as an older version took it, past today's checks.
-	oldDestField(t, filepath.Join(src, embedded.FileName), d.ID, "secret", legacy)
+	src, d := legacyDestination(t, "secret", legacy)
 
 	check := func(what string, s graph.Store) {
 		t.Helper()
@@ -64,6 +54,25 @@ func TestCopyKeepsSecretsStoredBeforeCharactersWereCounted(t *testing.T) {
 	}
 
 	copyEachWay(t, src, check)
+}
+
+// legacyDestination makes an embedded store (in a new directory, src)
+// with one event and one destination, d, whose field it then sets to value
+// as an older version took it, past today's checks (oldDestField).
+func legacyDestination(t *testing.T, field string, value any) (src string, d destination.Destination) {
+	t.Helper()
+	ctx := context.Background()
+	src = t.TempDir()
+	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
+	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
+	st, err := embedded.Open(src)
+	storetest.Must(t, err)
+	d, err = st.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://hooks.example/old",
+		Secret: "s3cret-old-0123456789abcdef", Headers: map[string]string{"X-Token": "ab"}, CreatedAt: created, UpdatedAt: created})
+	storetest.Must(t, err)
+	storetest.Must(t, st.Close(ctx))
+	oldDestField(t, filepath.Join(src, embedded.FileName), d.ID, field, value)
+	return src, d
 }
 
 // oldDestField sets, in the embedded store file at path, the field of
@@ -99,17 +108,7 @@ func oldDestField(t *testing.T, path, id, field string, value any) {
 func TestCopyKeepsHeaderValuesStoredBeforeTheControlRule(t *testing.T) {
 	ctx := context.Background()
 	legacy := map[string]string{"X-Token": "a\x01b"}
-	src := t.TempDir()
-	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
-	created := time.Date(2026, 2, 1, 9, 30, 0, 0, time.UTC)
-	st, err := embedded.Open(src)
-	storetest.Must(t, err)
-	d, err := st.CreateDestination(ctx, destination.Destination{ID: destination.NewID(), Name: "crm", URL: "https://hooks.example/old",
-		Secret: "s3cret-old-0123456789abcdef", Headers: map[string]string{"X-Token": "ab"}, CreatedAt: created, UpdatedAt: created})
-	storetest.Must(t, err)
-	storetest.Must(t, st.Close(ctx))
-	// Write the header as an older version took it, past today's checks.
-	oldDestField(t, filepath.Join(src, embedded.FileName), d.ID, "headers", legacy)
+	src, d := legacyDestination(t, "headers", legacy)
 
 	check := func(what string, s graph.Store) {
 		t.Helper()
