@@ -1,18 +1,14 @@
 package audience_test
 
 import (
-	"context"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/idgraph/cdp/audience"
-	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/ingest"
 	"github.com/idgraph/cdp/internal/storetest"
-	"github.com/idgraph/cdp/privacy"
 )
 
 // An event name is stored up to ingest.MaxEventNameBytes (4096 bytes), so
@@ -24,14 +20,8 @@ func TestEventNamesAsLongAsIngestTakes(t *testing.T) {
 	long := strings.Repeat("Checkout step completed / ", 12)[:300]
 	longest := strings.Repeat("x", ingest.MaxEventNameBytes)
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
-		ctx := context.Background()
-		st := s.(audience.Store)
-		eng := graph.NewEngine(s, nil)
-		now := audience.GenNow
-		k := keep.New(eng, st, s.(privacy.ConsentStore), func() time.Time { return now })
-		at := now.Add(-time.Hour)
-		u1 := graph.IdentifierRef{Type: "user_id", Value: "u1"}
-		u2 := graph.IdentifierRef{Type: "user_id", Value: "u2"}
+		sc := newTwoUsers(s)
+		ctx, st, eng, k, now, at, u1, u2 := sc.ctx, sc.st, sc.eng, sc.k, sc.now, sc.at, sc.u1, sc.u2
 		mk := func(id, name string, ref graph.IdentifierRef) graph.Event {
 			return graph.Event{ID: "test/" + id, Type: "track", Name: name, Channel: "web", Source: "test", Timestamp: at, ReceivedAt: at,
 				Identifiers: []graph.IdentifierRef{ref}}
@@ -40,10 +30,7 @@ func TestEventNamesAsLongAsIngestTakes(t *testing.T) {
 		if err != nil || res.Stored != 4 {
 			t.Fatalf("ApplyBatch: %+v, %v", res, err)
 		}
-		p1, err := eng.ProfileByIdentifier(ctx, u1)
-		storetest.Must(t, err)
-		p2, err := eng.ProfileByIdentifier(ctx, u2)
-		storetest.Must(t, err)
+		p1, p2 := sc.profiles(t)
 		for _, c := range []struct {
 			name string
 			want []string

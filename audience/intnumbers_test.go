@@ -15,20 +15,45 @@ import (
 	"github.com/idgraph/cdp/privacy"
 )
 
+// twoUsers is a store with its engine and membership keeper at
+// audience.GenNow, and two user ids, u1 and u2, whose events are dated at,
+// an hour before.
+type twoUsers struct {
+	ctx     context.Context
+	st      audience.Store
+	eng     *graph.Engine
+	k       *keep.Keeper
+	now, at time.Time
+	u1, u2  graph.IdentifierRef
+}
+
+func newTwoUsers(s graph.Store) twoUsers {
+	eng := graph.NewEngine(s, nil)
+	now := audience.GenNow
+	return twoUsers{ctx: context.Background(), st: s.(audience.Store), eng: eng,
+		k:   keep.New(eng, s.(audience.Store), s.(privacy.ConsentStore), func() time.Time { return now }),
+		now: now, at: now.Add(-time.Hour),
+		u1: graph.IdentifierRef{Type: "user_id", Value: "u1"}, u2: graph.IdentifierRef{Type: "user_id", Value: "u2"}}
+}
+
+// profiles is the profiles of u1 and u2.
+func (sc twoUsers) profiles(t *testing.T) (graph.Profile, graph.Profile) {
+	t.Helper()
+	p1, err := sc.eng.ProfileByIdentifier(sc.ctx, sc.u1)
+	storetest.Must(t, err)
+	p2, err := sc.eng.ProfileByIdentifier(sc.ctx, sc.u2)
+	storetest.Must(t, err)
+	return p1, p2
+}
+
 // Stores read integers in traits and properties back as int64 (as the
 // collector gives them), non-integers as float64. Filters, event
 // conditions and computed traits count both as numbers, on both stores,
 // in Preview and in a kept audience. Hand-worked answers.
 func TestIntegerValuesInFiltersAndComputedTraits(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
-		ctx := context.Background()
-		st := s.(audience.Store)
-		eng := graph.NewEngine(s, nil)
-		now := audience.GenNow
-		k := keep.New(eng, st, s.(privacy.ConsentStore), func() time.Time { return now })
-		u1 := graph.IdentifierRef{Type: "user_id", Value: "u1"}
-		u2 := graph.IdentifierRef{Type: "user_id", Value: "u2"}
-		at := now.Add(-time.Hour)
+		sc := newTwoUsers(s)
+		ctx, st, eng, k, now, at, u1, u2 := sc.ctx, sc.st, sc.eng, sc.k, sc.now, sc.at, sc.u1, sc.u2
 		mk := func(id, typ, name string, ref graph.IdentifierRef, props, traits map[string]any) graph.Event {
 			return graph.Event{ID: "test/" + id, Type: typ, Name: name, Channel: "web", Source: "test", Timestamp: at, ReceivedAt: at,
 				Identifiers: []graph.IdentifierRef{ref}, Properties: props, Traits: traits}
@@ -51,10 +76,7 @@ func TestIntegerValuesInFiltersAndComputedTraits(t *testing.T) {
 		if err != nil || res.Stored != 5 {
 			t.Fatalf("ApplyBatch: %+v, %v", res, err)
 		}
-		p1, err := eng.ProfileByIdentifier(ctx, u1)
-		storetest.Must(t, err)
-		p2, err := eng.ProfileByIdentifier(ctx, u2)
-		storetest.Must(t, err)
+		p1, p2 := sc.profiles(t)
 		both := []string{p1.ID, p2.ID}
 		slices.Sort(both)
 		one, two, none := []string{p1.ID}, []string{p2.ID}, []string{}

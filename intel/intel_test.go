@@ -304,26 +304,33 @@ func TestAttributionMatchesReference(t *testing.T) {
 			m := genMatch(t, "touchpoints")
 			q.Touchpoints = &m
 		}
-		a := NewAttribution(q)
-		for _, tl := range tls {
-			a.Add(tl)
-		}
-		got := a.Result()
-		n, want := refAttribution(q, tls)
-		if got.Conversions != n || len(got.Credits) != len(want) {
-			t.Fatalf("attribution: %d conversions %+v, want %d and %v", got.Conversions, got.Credits, n, want)
-		}
-		total := 0.0
-		for _, c := range got.Credits {
-			total += c.Credit
-			if math.Abs(c.Credit-want[c.Key]) > 1e-9 || math.Abs(c.Share*float64(n)-c.Credit) > 1e-9 {
-				t.Fatalf("attribution: %s credited %v share %v, want %v of %d", c.Key, c.Credit, c.Share, want[c.Key], n)
-			}
-		}
-		if math.Abs(total-float64(n)) > 1e-9 {
-			t.Fatalf("credits sum to %v, want %d", total, n)
-		}
+		checkAttribution(t, q, tls)
 	})
+}
+
+// checkAttribution runs q over the timelines and fails t unless the
+// conversions, every credit and share, and their sum agree with
+// refAttribution.
+func checkAttribution(t *rapid.T, q AttributionQuery, tls [][]graph.Event) {
+	a := NewAttribution(q)
+	for _, tl := range tls {
+		a.Add(tl)
+	}
+	got := a.Result()
+	n, want := refAttribution(q, tls)
+	if got.Conversions != n || len(got.Credits) != len(want) {
+		t.Fatalf("attribution: %d conversions %+v, want %d and %v", got.Conversions, got.Credits, n, want)
+	}
+	total := 0.0
+	for _, c := range got.Credits {
+		total += c.Credit
+		if math.Abs(c.Credit-want[c.Key]) > 1e-9 || math.Abs(c.Share*float64(n)-c.Credit) > 1e-9 {
+			t.Fatalf("attribution: %s credited %v share %v, want %v of %d", c.Key, c.Credit, c.Share, want[c.Key], n)
+		}
+	}
+	if math.Abs(total-float64(n)) > 1e-9 {
+		t.Fatalf("credits sum to %v, want %d", total, n)
+	}
 }
 
 func TestPathsMatchReference(t *testing.T) {

@@ -2,7 +2,6 @@ package intel
 
 import (
 	"fmt"
-	"math"
 	"testing"
 	"time"
 
@@ -39,20 +38,7 @@ func TestTimeDecayLongRunsMatchReference(t *testing.T) {
 		if rapid.Bool().Draw(t, "views") {
 			q.Touchpoints = &EventMatch{Name: "view"}
 		}
-		a := NewAttribution(q)
-		for _, tl := range tls {
-			a.Add(tl)
-		}
-		got := a.Result()
-		n, want := refAttribution(q, tls)
-		if got.Conversions != n || len(got.Credits) != len(want) {
-			t.Fatalf("%d conversions %+v, want %d and %v", got.Conversions, got.Credits, n, want)
-		}
-		for _, c := range got.Credits {
-			if math.Abs(c.Credit-want[c.Key]) > 1e-9 {
-				t.Fatalf("%s credited %v, want %v", c.Key, c.Credit, want[c.Key])
-			}
-		}
+		checkAttribution(t, q, tls)
 	})
 }
 

@@ -80,19 +80,7 @@ func (e *env) audienceChangesOf(id string, first int) []shownChange {
 	var after any
 	for range 100 {
 		var page struct {
-			Audience struct {
-				Changes struct {
-					Nodes []struct {
-						Kind      string
-						ProfileID string
-						Profile   *struct{ ID string }
-					}
-					PageInfo struct {
-						HasNextPage bool
-						EndCursor   *string
-					}
-				}
-			}
+			Audience struct{ Changes changesPageOut }
 		}
 		e.query(`query($id: ID!, $first: Int, $after: String) { audience(id: $id) { changes(first: $first, after: $after) {
 			nodes { kind profileId profile { id } } pageInfo { hasNextPage endCursor } } } }`,

@@ -119,19 +119,20 @@ type audiencePageOut struct {
 					EndCursor   *string
 				}
 			}
-			Changes struct {
-				Nodes []struct {
-					Kind      string
-					ProfileID string
-					Profile   *struct{ ID string }
-				}
-				PageInfo struct {
-					HasNextPage bool
-					EndCursor   *string
-				}
-			}
+			Changes changesPageOut
 		}
 	}
+}
+
+// changesPageOut is a page of Audience.changes: each entry's kind,
+// profileId and profile { id }.
+type changesPageOut struct {
+	Nodes []struct {
+		Kind      string
+		ProfileID string
+		Profile   *struct{ ID string }
+	}
+	PageInfo pageInfo
 }
 
 // TestAudienceMembersAndChangesOfAPage: a page of audiences, each with a
