@@ -515,10 +515,21 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 			defer t.Stop()
 			recheck = t.C
 		}
+		// A key that expires ends its subscriptions at that instant, not
+		// at the next recheck: nothing is sent to it once it has expired.
+		var expiry <-chan time.Time
+		if k != nil && !k.ExpiresAt.IsZero() {
+			t := time.NewTimer(time.Until(k.ExpiresAt))
+			defer t.Stop()
+			expiry = t.C
+		}
 		last := start
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-expiry:
+				endWith(ctx, errKeyRevoked, last)
 				return
 			case <-recheck:
 				if k != nil && r.cfg.KeyUsable != nil && !r.cfg.KeyUsable(ctx, *k) {
@@ -545,6 +556,12 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 				if admit != nil && !admit(ctx, e) {
 					last = e.Seq
 					continue
+				}
+				if k != nil && !k.ExpiresAt.IsZero() && !time.Now().Before(k.ExpiresAt) {
+					// Expired while the entry waited: the timer's end
+					// may not have been chosen yet.
+					endWith(ctx, errKeyRevoked, last)
+					return
 				}
 				select {
 				case out <- conv(e):

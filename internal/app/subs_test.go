@@ -223,6 +223,9 @@ func (w *wsClient) subError(id string) gqlError {
 			w.t.Fatal(err)
 		}
 		errs = p.Errors
+		if len(errs) == 0 {
+			w.t.Fatalf("want an error on %s, got %s", id, m.Payload)
+		}
 		if c, _, _ := w.readFor(id); c.Type != "complete" || c.ID != id {
 			w.t.Fatalf("after the error, %+v, want complete", c)
 		}
