@@ -439,18 +439,32 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 		return e.AudienceID == audienceID && (e.Kind == graph.FeedAudienceEntered || e.Kind == graph.FeedAudienceExited)
 	}
 	// An entry of a profile that does not grant the audience's purpose now
-	// is not sent, as Audience.changes leaves it out.
-	admit := func(ctx context.Context, e graph.FeedEntry) bool {
-		if e.Kind != graph.FeedAudienceEntered {
-			return true
+	// is not sent, as Audience.changes leaves it out. The entries waiting
+	// are checked together, in a few reads whatever their number.
+	admit := func(ctx context.Context, es []graph.FeedEntry) []bool {
+		ok := make([]bool, len(es))
+		var entering []string
+		for i, e := range es {
+			if e.Kind == graph.FeedAudienceEntered {
+				entering = append(entering, e.ProfileID)
+			} else {
+				ok[i] = true
+			}
 		}
-		ok, err := r.grantsAudiencePurpose(ctx, st, e.AudienceID, e.ProfileID)
+		if len(entering) == 0 {
+			return ok
+		}
+		granted, err := r.grantingAudiencePurpose(ctx, st, audienceID, entering)
 		if err != nil {
 			// Not sent: a person who may have withdrawn is not shown
-			// entering. The entry's number alone is logged.
-			r.cfg.Logger.Warn().Str("code", graph.ErrorCode(err)).Uint64("seq", e.Seq).
-				Msg("audienceChanged: the entering profile's consent could not be read; the entry is not sent")
-			return false
+			// entering. The entries' numbers alone are logged.
+			r.cfg.Logger.Warn().Str("code", graph.ErrorCode(err)).Uint64("seq", es[0].Seq).Uint64("lastSeq", es[len(es)-1].Seq).
+				Msg("audienceChanged: the entering profiles' consent could not be read; their entries are not sent")
+		}
+		for i, e := range es {
+			if e.Kind == graph.FeedAudienceEntered {
+				ok[i] = granted[e.ProfileID]
+			}
 		}
 		return ok
 	}
@@ -476,7 +490,7 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 // still stored: once it answers false, the subscription ends
 // (errAudienceDeleted); a store that cannot answer keeps it.
 func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool,
-	admit func(context.Context, graph.FeedEntry) bool, conv func(graph.FeedEntry) T,
+	admit func(context.Context, []graph.FeedEntry) []bool, conv func(graph.FeedEntry) T,
 	alive func(context.Context) (bool, error)) (<-chan T, error) {
 	key := ""
 	p := access.PrincipalFrom(ctx)
@@ -553,26 +567,64 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 					}
 					return
 				}
-				if admit != nil && !admit(ctx, e) {
-					last = e.Seq
-					continue
+				// The entries already waiting are admitted together, so
+				// that admit reads the store once for them all.
+				batch, closed := []graph.FeedEntry{e}, false
+				if admit != nil {
+					batch, closed = drain(sub.C(), batch, admitBatch)
 				}
-				if k != nil && !k.ExpiresAt.IsZero() && !time.Now().Before(k.ExpiresAt) {
-					// Expired while the entry waited: the timer's end
-					// may not have been chosen yet.
-					endWith(ctx, errKeyRevoked, last)
-					return
+				var admitted []bool
+				if admit != nil {
+					admitted = admit(ctx, batch)
 				}
-				select {
-				case out <- conv(e):
-					last = e.Seq
-				case <-ctx.Done():
+				for i, e := range batch {
+					if admit != nil && !admitted[i] {
+						last = e.Seq
+						continue
+					}
+					if k != nil && !k.ExpiresAt.IsZero() && !time.Now().Before(k.ExpiresAt) {
+						// Expired while the entry waited: the timer's
+						// end may not have been chosen yet.
+						endWith(ctx, errKeyRevoked, last)
+						return
+					}
+					select {
+					case out <- conv(e):
+						last = e.Seq
+					case <-ctx.Done():
+						return
+					}
+				}
+				if closed {
+					if reason := sub.Err(); reason != nil && ctx.Err() == nil {
+						endWith(ctx, reason, last)
+					}
 					return
 				}
 			}
 		}
 	}()
 	return out, nil
+}
+
+// admitBatch is the most entries a subscription admits at once.
+const admitBatch = 500
+
+// drain appends to batch the entries waiting in c, without waiting for
+// more, until batch holds max; closed reports that c was found closed.
+func drain(c <-chan graph.FeedEntry, batch []graph.FeedEntry, max int) (_ []graph.FeedEntry, closed bool) {
+	for len(batch) < max {
+		select {
+		case e, ok := <-c:
+			if !ok {
+				return batch, true
+			}
+			batch = append(batch, e)
+		default:
+			return batch, false
+		}
+	}
+	return batch, false
 }
 
 // streamEndKey keys the *streamEnd of a subscription, put in its context
@@ -672,46 +724,62 @@ func shownReason(reason error) error {
 	return feedhub.ErrUnavailable
 }
 
-// grantsAudiencePurpose reports whether the profile pid answers for (the
-// survivor of a merge, read fresh) grants the purpose of audience id at
-// this moment: always for an audience without a purpose; never for an
-// audience or a profile no longer stored.
-func (r *Resolver) grantsAudiencePurpose(ctx context.Context, st audience.Store, id, pid string) (bool, error) {
+// grantingAudiencePurpose reports which of the profiles pids answer for
+// (the survivor of a merge, read fresh) grant the purpose of audience id at
+// this moment: all for an audience without a purpose; none for an audience
+// no longer stored, nor a profile. It reads the audience, the profiles,
+// their members and their consent once each, however many pids.
+func (r *Resolver) grantingAudiencePurpose(ctx context.Context, st audience.Store, id string, pids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(pids))
 	a, ok, err := storedAudience(ctx, st, id)
 	if err != nil || !ok {
-		return false, err
+		return out, err
 	}
 	if a.Purpose == "" {
-		return true, nil
+		for _, pid := range pids {
+			out[pid] = true
+		}
+		return out, nil
 	}
-	p, err := r.engine.ProfileByID(ctx, pid)
-	if graph.ErrorCode(err) == graph.ENOTFOUND {
-		return false, nil
-	}
+	ps, err := r.engine.ProfilesByIDs(ctx, pids)
 	if err != nil {
-		return false, err
+		return out, err
 	}
-	ms, err := r.engine.Members(ctx, []string{p.ID})
+	live := make([]string, 0, len(ps))
+	for _, p := range ps {
+		live = append(live, p.ID)
+	}
+	ms, err := r.engine.Members(ctx, live)
 	if err != nil {
-		return false, err
+		return out, err
 	}
-	keys := make([]string, 0, len(ms[p.ID]))
-	for _, m := range ms[p.ID] {
-		keys = append(keys, m.Key)
+	var keys []string
+	for _, m := range ms {
+		for _, i := range m {
+			keys = append(keys, i.Key)
+		}
 	}
 	cs, err := r.consentStore()
 	if err != nil {
-		return false, err
+		return out, err
 	}
-	var rs []privacy.Record
+	byKey := map[string][]privacy.Record{}
 	if len(keys) > 0 {
-		byKey, err := cs.ConsentOf(ctx, keys)
-		if err != nil {
-			return false, err
-		}
-		for _, k := range keys {
-			rs = append(rs, byKey[k]...)
+		if byKey, err = cs.ConsentOf(ctx, keys); err != nil {
+			return out, err
 		}
 	}
-	return privacy.StateOf(rs, a.Purpose, graph.Now()).State == privacy.StateGranted, nil
+	now := graph.Now()
+	for _, pid := range pids {
+		p, ok := ps[pid]
+		if !ok {
+			continue
+		}
+		var rs []privacy.Record
+		for _, i := range ms[p.ID] {
+			rs = append(rs, byKey[i.Key]...)
+		}
+		out[pid] = privacy.StateOf(rs, a.Purpose, now).State == privacy.StateGranted
+	}
+	return out, nil
 }
