@@ -312,7 +312,7 @@ func lockOne(ctx context.Context, tx Tx, ref IdentifierRef) (Identifier, Profile
 	}
 	id, ok := ids[k]
 	if !ok {
-		return Identifier{}, Profile{}, Errorf(ENOTFOUND, "identifier %s not found", describeRef(ref))
+		return Identifier{}, Profile{}, notFound(ref)
 	}
 	ps, err := tx.LockProfiles(ctx, []string{id.ProfileID})
 	if err != nil {
@@ -328,7 +328,8 @@ func lockOne(ctx context.Context, tx Tx, ref IdentifierRef) (Identifier, Profile
 // correction: it runs only the hooks ctx carries. It returns the profiles
 // that remain of the old one (none when it held nothing else).
 //
-// Errors: EINVALID, ENOTFOUND.
+// Errors: EINVALID, ENOTFOUND (an *IdentifierError when about the
+// identifier).
 func (e *Engine) RemoveIdentifier(ctx context.Context, ref IdentifierRef, reason string) ([]Profile, error) {
 	x, err := e.ForgetIdentifier(ctx, ref, reason, nil)
 	return x.Profiles, err
@@ -339,7 +340,8 @@ func (e *Engine) RemoveIdentifier(ctx context.Context, ref IdentifierRef, reason
 // If no other path joins them, the profile splits. It returns the profiles
 // of a and b afterwards (one profile when they are still joined).
 //
-// Errors: EINVALID, ENOTFOUND (an identifier, or no direct link).
+// Errors: EINVALID, ENOTFOUND (an identifier, or no direct link); those
+// about the identifiers are an *IdentifierError.
 func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reason string) ([]Profile, error) {
 	if err := requireReason(reason); err != nil {
 		return nil, err
@@ -368,7 +370,7 @@ func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reas
 		}
 		for _, r := range []IdentifierRef{na, nb} {
 			if _, ok := ids[r.Key()]; !ok {
-				return Errorf(ENOTFOUND, "identifier %s not found", describeRef(r))
+				return notFound(r)
 			}
 		}
 		lk := NewLinkKey(ka, kb)
@@ -383,7 +385,7 @@ func (e *Engine) UnlinkIdentifiers(ctx context.Context, a, b IdentifierRef, reas
 			}
 		}
 		if !direct || ids[ka].ProfileID != ids[kb].ProfileID {
-			return Errorf(ENOTFOUND, "%s and %s are not linked directly; explainLink shows what joins them", describeRef(na), describeRef(nb))
+			return &IdentifierError{Problem: IdentNotLinked, Refs: []IdentifierRef{na, nb}}
 		}
 		ps, err := tx.LockProfiles(ctx, []string{ids[ka].ProfileID})
 		if err != nil {
@@ -555,8 +557,9 @@ type Explanation struct {
 // path of links, each with its source and evidence) or why they do not (the
 // refused links between their profiles).
 //
-// Errors: EINVALID, ENOTFOUND, ECONFLICT (the profiles changed on every
-// attempt to read them; see viewSettled).
+// Errors: EINVALID, ENOTFOUND (those about an identifier an
+// *IdentifierError), ECONFLICT (the profiles changed on every attempt to
+// read them; see viewSettled).
 func (e *Engine) ExplainLink(ctx context.Context, a, b IdentifierRef) (Explanation, error) {
 	na, err := e.NormalizeRef(a)
 	if err != nil {
@@ -577,7 +580,7 @@ func (e *Engine) ExplainLink(ctx context.Context, a, b IdentifierRef) (Explanati
 		}
 		for _, r := range []IdentifierRef{na, nb} {
 			if _, ok := ids[r.Key()]; !ok {
-				return Errorf(ENOTFOUND, "identifier %s not found", describeRef(r))
+				return notFound(r)
 			}
 		}
 		ex.ProfileA, ex.ProfileB = ids[ka].ProfileID, ids[kb].ProfileID

@@ -736,7 +736,8 @@ func (e *Engine) ForgetProfile(ctx context.Context, id, reason string, hook Eras
 // events, other identifiers' traits and history are scrubbed (see the
 // package's erasure notes). hook, when not nil, runs in the transaction.
 //
-// Errors: EINVALID, ENOTFOUND.
+// Errors: EINVALID, ENOTFOUND (an *IdentifierError when about the
+// identifier).
 func (e *Engine) ForgetIdentifier(ctx context.Context, ref IdentifierRef, reason string, hook EraseHook) (Erasure, error) {
 	if err := requireReason(reason); err != nil {
 		return Erasure{}, err

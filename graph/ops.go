@@ -6,26 +6,23 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strings"
 )
 
 // NormalizeRef normalizes a caller's identifier the way ingestion does.
 //
-// Errors: EINVALID naming the type and why the value is not usable.
+// Errors: EINVALID, an *IdentifierError (IdentNotUsable) naming the type
+// and why the value is not usable.
 func (e *Engine) NormalizeRef(ref IdentifierRef) (IdentifierRef, error) {
 	n, why := e.norm.Normalize(ref)
 	if why != "" {
-		return IdentifierRef{}, Errorf(EINVALID, "identifier %s is not usable: %s", describeRef(ref), strings.ReplaceAll(why, "_", " "))
+		return IdentifierRef{}, &IdentifierError{Problem: IdentNotUsable, Refs: []IdentifierRef{ref}, Why: why}
 	}
 	return n, nil
 }
 
-func describeRef(r IdentifierRef) string {
-	v := r.Value
-	if len(v) > 64 {
-		v = v[:64] + "…"
-	}
-	return fmt.Sprintf("%s %q", r.Type, v)
+// notFound refuses a normalized identifier that is not stored.
+func notFound(ref IdentifierRef) error {
+	return &IdentifierError{Problem: IdentNotFound, Refs: []IdentifierRef{ref}}
 }
 
 // resolveProfiles follows merge redirects: the result maps each requested id
@@ -153,7 +150,8 @@ func (e *Engine) ProfilesByIDs(ctx context.Context, ids []string) (map[string]Pr
 // ProfileByIdentifier returns the profile holding an identifier, normalizing
 // the value first.
 //
-// Errors: EINVALID for an unusable value, ENOTFOUND.
+// Errors: EINVALID for an unusable value, ENOTFOUND; both as an
+// *IdentifierError.
 func (e *Engine) ProfileByIdentifier(ctx context.Context, ref IdentifierRef) (Profile, error) {
 	m, err := e.ProfilesByIdentifiers(ctx, []IdentifierRef{ref})
 	if err != nil {
@@ -161,7 +159,8 @@ func (e *Engine) ProfileByIdentifier(ctx context.Context, ref IdentifierRef) (Pr
 	}
 	p, ok := m[ref]
 	if !ok {
-		return Profile{}, Errorf(ENOTFOUND, "no profile holds identifier %s", describeRef(ref))
+		n, _ := e.norm.Normalize(ref) // it normalized for the lookup
+		return Profile{}, notFound(n)
 	}
 	return p, nil
 }
@@ -169,7 +168,7 @@ func (e *Engine) ProfileByIdentifier(ctx context.Context, ref IdentifierRef) (Pr
 // ProfilesByIdentifiers looks up many identifiers in two reads. The result
 // is keyed by the references as given.
 //
-// Errors: EINVALID for the first unusable value.
+// Errors: EINVALID for the first unusable value, an *IdentifierError.
 func (e *Engine) ProfilesByIdentifiers(ctx context.Context, refs []IdentifierRef) (map[IdentifierRef]Profile, error) {
 	out, _, err := e.lookup(ctx, refs, false)
 	return out, err
@@ -179,7 +178,7 @@ func (e *Engine) ProfilesByIdentifiers(ctx context.Context, refs []IdentifierRef
 // profile's members (with their traits), all in one read transaction: the
 // front-end lookup that personalizes a page.
 //
-// Errors: EINVALID for the first unusable value.
+// Errors: EINVALID for the first unusable value, an *IdentifierError.
 func (e *Engine) LookupProfiles(ctx context.Context, refs []IdentifierRef) (map[IdentifierRef]Profile, map[string][]Identifier, error) {
 	return e.lookup(ctx, refs, true)
 }

@@ -260,30 +260,21 @@ func (a identArg) label() string {
 	return fmt.Sprintf("argument %q", a.name)
 }
 
-// engineDescribe is how the engine names an identifier in its messages.
-func engineDescribe(ref graph.IdentifierRef) string {
-	v := ref.Value
-	if len(v) > 64 {
-		v = v[:64] + "…"
-	}
-	return fmt.Sprintf("%s %q", ref.Type, v)
-}
-
-// identErr rewrites an engine error whose message names identifiers so that
-// it names the arguments instead: no error repeats an identifier value,
-// whatever the caller's scopes. Other errors pass through domainErr.
+// identErr rewrites an engine refusal about identifiers
+// (*graph.IdentifierError) so that it names the arguments that gave them,
+// found by comparing the refusal's identifiers with each argument's, as
+// given and normalized. Other errors pass through domainErr.
 func identErr(err error, args ...identArg) error {
 	if err == nil {
 		return nil
 	}
-	code := graph.ErrorCode(err)
-	if code == graph.EINTERNAL {
+	var ie *graph.IdentifierError
+	if !errors.As(err, &ie) {
 		return domainErr(err)
 	}
-	msg := graph.ErrorMessage(err)
 	holds := func(a identArg) bool {
-		for _, ref := range []graph.IdentifierRef{a.raw, a.norm} {
-			if ref.Value != "" && (strings.Contains(msg, engineDescribe(ref)) || strings.Contains(msg, strconv.Quote(ref.Value))) {
+		for _, ref := range ie.Refs {
+			if ref.Value != "" && (ref == a.raw || ref == a.norm) {
 				return true
 			}
 		}
@@ -298,15 +289,14 @@ func identErr(err error, args ...identArg) error {
 	if len(named) == 0 {
 		return domainErr(err)
 	}
+	code := graph.ErrorCode(err)
 	switch {
-	case code == graph.ENOTFOUND && strings.Contains(msg, "not linked directly") && len(args) == 2:
+	case ie.Problem == graph.IdentNotLinked && len(args) == 2:
 		return graph.Errorf(code, "the identifiers of arguments %q and %q are not linked directly; explainLink shows what joins them", args[0].name, args[1].name)
 	case code == graph.ENOTFOUND:
 		return graph.Errorf(code, "%s: identifier not found", named[0].label())
-	case code == graph.EINVALID:
-		return graph.Errorf(code, "%s: identifier not usable", named[0].label())
 	default:
-		return graph.Errorf(code, "%s: the operation failed (%s)", named[0].label(), strings.ToLower(codeOf(code)))
+		return graph.Errorf(code, "%s: identifier not usable", named[0].label())
 	}
 }
 
