@@ -86,7 +86,10 @@
 //   - consent holds when privacy.StateOf(all the profile's records,
 //     purpose, now) is the status: GRANTED, DENIED, WITHDRAWN, EXPIRED
 //     (a grant whose expiry is not after now) or UNKNOWN (no record).
-//   - inAudience holds when the profile is a member of the audience.
+//   - inAudience holds when the profile is a member of the audience
+//     (Subject.Audiences). For an audience with a purpose, a filter is
+//     evaluated through Filter.WithPurposes, which also asks for the
+//     consent state for the purpose to be GRANTED at now.
 //   - and holds when every child holds, or when there is none; or when
 //     one child holds, and never when there is none; not negates.
 //

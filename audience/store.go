@@ -560,8 +560,11 @@ func CheckFacts(facts []Facts) ([][]byte, error) {
 // store.
 // Trait, identifier, event, consent and inAudience conditions read the
 // stored graph and the kept memberships as they are at the statement's
-// start, and an event's properties only on the profile that holds its
-// highest-priority identifier, as the engine shows events.
+// start (an inAudience the kept membership alone: the keeper gives
+// q.Filter as Filter.WithPurposes reads it, with the purposes of the
+// audiences it names as consent conditions), and an event's properties
+// only on the profile that holds its highest-priority identifier, as the
+// engine shows events.
 //
 // Errors: EINVALID for a nil filter or a negative sample.
 type FilterCounter interface {

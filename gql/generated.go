@@ -4236,7 +4236,9 @@ extend type Query {
   the path of the fault (` + "`" + `filter.and[1].event.count.value` + "`" + `), or ` + "`" + `purpose` + "`" + `
   for a purpose that is not one of the rules'. With a purpose, only profiles
   whose consent state for it is GRANTED count. ` + "`" + `inAudience` + "`" + ` reads kept
-  membership. It reads every live profile: its cost grows with the store.
+  membership; of an audience with a purpose, only while the profile's
+  consent state for it is GRANTED now, as ` + "`" + `members` + "`" + ` lists it. It reads
+  every live profile: its cost grows with the store.
   """
   previewAudience(filter: AudienceFilter!, purpose: String): AudiencePreview @hasScope(scope: "audiences:read")
 }
@@ -4422,7 +4424,11 @@ input AudienceFilter {
   event: EventCondition
   consent: ConsentCondition
   computed: ComputedCondition
-  "The profile is a member of this audience (as kept)."
+  """
+  The profile is a member of this audience (as kept) and, when the audience
+  has a purpose, its consent state for it is GRANTED at the time of the
+  read, as ` + "`" + `members` + "`" + ` lists it.
+  """
   inAudience: ID
 }
 

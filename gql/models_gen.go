@@ -77,7 +77,9 @@ type AudienceFilter struct {
 	Event      *EventCondition      `json:"event,omitempty"`
 	Consent    *ConsentCondition    `json:"consent,omitempty"`
 	Computed   *ComputedCondition   `json:"computed,omitempty"`
-	// The profile is a member of this audience (as kept).
+	// The profile is a member of this audience (as kept) and, when the audience
+	// has a purpose, its consent state for it is GRANTED at the time of the
+	// read, as `members` lists it.
 	InAudience *string `json:"inAudience,omitempty"`
 }
 

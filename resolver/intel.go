@@ -136,6 +136,11 @@ func (r *Resolver) intelScan(ctx context.Context, filter *gql.AudienceFilter, fr
 		if err != nil {
 			return err
 		}
+		// An inAudience holds the named audience's purpose now, as the
+		// keeper's Query gives it to a store that evaluates it.
+		if f, err = f.WithPurposesOf(ctx, st); err != nil {
+			return err
+		}
 		cs, err := r.consentStore()
 		if err != nil {
 			return err

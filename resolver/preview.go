@@ -248,6 +248,11 @@ func (r *Resolver) scanFiltered(ctx context.Context, st audience.Store, f *audie
 	if err != nil {
 		return nil, err
 	}
+	// An inAudience holds the named audience's purpose now, as the
+	// keeper's Preview and Page read it.
+	if f, err = f.WithPurposesOf(ctx, st); err != nil {
+		return nil, err
+	}
 	defs, err := st.ComputedTraits(ctx)
 	if err != nil {
 		return nil, err

@@ -213,6 +213,11 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 	}
 	var survivors map[string]string
 	var later []audience.MembershipChange // consent exits of static audiences a merge changed
+	// An inAudience naming an audience with a purpose holds only while the
+	// profile grants it now (audience.Filter.WithPurposes): a static
+	// audience's member not granting any more, whose exit a round written
+	// unchecked leaves for later, is not counted in meanwhile.
+	purposes := audience.PurposesOf(auds)
 	for i := range auds {
 		a := &auds[i]
 		if a.Static {
@@ -248,7 +253,7 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 			was := kept[id][a.ID]
 			is := false
 			if s, ok := subs[id]; ok {
-				is = member(a, s, now)
+				is = member(a, a.Filter.WithPurposes(purposes), s, now)
 				// Audiences evaluated later read this one as it is now.
 				s.Audiences[a.ID] = is
 			}
@@ -425,13 +430,14 @@ func staticChange(a *audience.Audience, ids []string, subs map[string]*audience.
 	return c, len(c.Enter) > 0 || len(c.Exit) > 0
 }
 
-// member reports whether s belongs to a at now: its filter holds and, with
-// a purpose, the consent state for it is GRANTED.
-func member(a *audience.Audience, s *audience.Subject, now time.Time) bool {
+// member reports whether s belongs to a at now: f, a's filter as it is
+// evaluated (audience.Filter.WithPurposes), holds and, with a purpose, the
+// consent state for it is GRANTED.
+func member(a *audience.Audience, f *audience.Filter, s *audience.Subject, now time.Time) bool {
 	if a.Purpose != "" && privacy.StateOf(s.Consent, a.Purpose, now).State != privacy.StateGranted {
 		return false
 	}
-	return a.Filter.Eval(s, now)
+	return f.Eval(s, now)
 }
 
 // audiences reads every stored audience, in evaluation order.
@@ -685,9 +691,11 @@ func (k *Keeper) dropStale(ctx context.Context, auds []audience.Audience) error 
 // Preview evaluates f, with purpose when not empty, over every live
 // profile without writing anything, and returns how many match and the
 // ids of the first sample of them in id order. inAudience reads kept
-// memberships. f must have passed audience.Check and purpose must be a
-// known purpose (an unknown one is UNKNOWN for everybody, so nobody
-// matches).
+// memberships and, for an audience with a purpose, the consent state for
+// it at each page's now (audience.Filter.WithPurposesOf, the purposes
+// read when Preview starts). f must have passed audience.Check and
+// purpose must be a known purpose (an unknown one is UNKNOWN for
+// everybody, so nobody matches).
 //
 // It reads the live profiles a page at a time, each page at its own now
 // (a few pages evaluated at once, on as many goroutines as GOMAXPROCS
@@ -723,6 +731,10 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	if sample < 0 {
 		return 0, nil, graph.Errorf(graph.EINVALID, "sample must be 0 or more, got %d", sample)
 	}
+	f, err := f.WithPurposesOf(ctx, k.st)
+	if err != nil {
+		return 0, nil, err
+	}
 	if fc, ok := k.st.(audience.FilterCounter); ok {
 		q, err := k.query(ctx, f, graph.Clean(k.now()))
 		if err != nil {
@@ -737,7 +749,7 @@ func (k *Keeper) Preview(ctx context.Context, f *audience.Filter, purpose string
 	}
 	var n int
 	var ids []string
-	err := graph.InSnapshot(ctx, k.eng.Store(), func(ctx context.Context) error {
+	err = graph.InSnapshot(ctx, k.eng.Store(), func(ctx context.Context) error {
 		var err error
 		n, ids, err = k.preview(ctx, f, purpose, sample)
 		return err
@@ -858,8 +870,14 @@ func (k *Keeper) query(ctx context.Context, f *audience.Filter, now time.Time) (
 
 // Query returns the FilterQuery of f (nil: every live profile) now, with
 // the engine's priorities and the computed trait definitions stored now:
-// what a store that evaluates filters itself is asked.
+// what a store that evaluates filters itself is asked. Its Filter is f
+// as it is evaluated now (audience.Filter.WithPurposesOf): an inAudience
+// naming an audience with a purpose holds only while it is granted.
 func (k *Keeper) Query(ctx context.Context, f *audience.Filter) (audience.FilterQuery, error) {
+	f, err := f.WithPurposesOf(ctx, k.st)
+	if err != nil {
+		return audience.FilterQuery{}, err
+	}
 	return k.query(ctx, f, graph.Clean(k.now()))
 }
 
@@ -874,6 +892,10 @@ func (k *Keeper) Page(ctx context.Context, f *audience.Filter, page graph.PageQu
 	fp, ok := k.st.(audience.FilterPager)
 	if !ok {
 		return nil, false, nil
+	}
+	f, err = f.WithPurposesOf(ctx, k.st)
+	if err != nil {
+		return nil, false, err
 	}
 	q, err := k.query(ctx, f, graph.Clean(k.now()))
 	if err != nil {
@@ -913,7 +935,7 @@ func (k *Keeper) previewPage(ctx context.Context, f *audience.Filter, a *audienc
 			return nil, err
 		}
 		for id, s := range subs {
-			if member(a, s, now) {
+			if member(a, f, s, now) {
 				pg.matched[id] = true
 			}
 		}
@@ -1052,7 +1074,9 @@ func (k *Keeper) previewConsent(ctx context.Context, f *audience.Filter, purpose
 // condition with a within, a computed condition on a trait with a window
 // or a consent condition (a grant expires), or that have a purpose (static
 // ones included: their members without a grant exit), and every audience
-// that refers to one of them with inAudience. When a
+// that refers to one of them with inAudience (one naming an audience with
+// a purpose reads the consent for it at now, audience.Filter.WithPurposes,
+// so a grant expiring changes it too). When a
 // computed trait has a window and no audience is due, it writes again the
 // facts of the profiles whose kept values time has changed
 // (refreshExpired): a value that time alone changes (an order leaving a

@@ -31,7 +31,11 @@
 // A profile is a member of an audience when the audience's filter holds
 // for it at now and, if the audience has a Purpose, its consent state for
 // that purpose (privacy.StateOf over all its records) is GRANTED. An
-// inAudience condition reads the kept membership of the audience it names.
+// inAudience condition reads the kept membership of the audience it names
+// and, when that audience has a purpose, the consent state for it at now
+// (audience.Filter.WithPurposes), as the audience's members are listed:
+// a member that withdrew, or whose grant expired, does not count before
+// the named audience's evaluation makes it exit.
 // Refresh evaluates audiences in an order that puts an audience after the
 // audiences it refers to (a topological order over inAudience), and an
 // audience evaluated earlier in the same Refresh is read with its new
