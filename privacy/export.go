@@ -377,7 +377,13 @@ func changeKey(ch ExportAudienceChange) (time.Time, []string) {
 	return ch.At, []string{ch.Audience, strconv.FormatUint(ch.Seq, 10)}
 }
 
-func eventKey(ev graph.Event) (time.Time, []string) { return ev.Timestamp, []string{ev.ID} }
+// An event's key holds how it is shown too (shared or not, with which of
+// the person's identifiers): a change since Prepare that shows a counted
+// event otherwise, such as a correction that leaves it the person's
+// alone, makes Write fail as a record stored in between does.
+func eventKey(ev graph.Event) (time.Time, []string) {
+	return ev.Timestamp, append([]string{ev.ID, strconv.FormatBool(ev.Shared)}, ev.Keys...)
+}
 
 // Prepare reads what an export of the profile id holds, except the
 // audience log entries and the events, which it counts. An id merged away answers for its survivor.
