@@ -755,11 +755,11 @@ func claim(ctx context.Context, tx Tx, events []Event, todo []int, stored map[st
 
 // batchState is what a batch reads under its locks.
 type batchState struct {
-	keys     []string              // every key the batch carries, sorted
-	idents   map[string]Identifier // by key, with ProfileID and Traits
-	profiles map[string]Profile    // the profiles idents name, by id
-	manual   map[LinkKey]bool      // the pairs among keys a person unlinked
-	ruled    map[LinkKey]bool      // the pairs among keys the rules refused
+	keys     []string                 // every key the batch carries, sorted
+	idents   map[string]Identifier    // by key, with ProfileID and Traits
+	profiles map[string]Profile       // the profiles idents name, by id
+	manual   map[LinkKey]bool         // the pairs among keys a person unlinked
+	ruled    map[LinkKey]RejectedLink // the pairs among keys the rules refused, as stored
 }
 
 // lockBatch locks every identifier the batch carries (creating new ones)
@@ -892,7 +892,12 @@ func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[s
 			ra, rx := u.groupOf(anchor).find(), u.groupOf(x).find()
 			if ra != rx {
 				if why := e.limitConflict(ra.counts, rx.counts, ra.size, rx.size); why != "" {
-					u.rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: dated(j)}
+					// A refusal says why the pair was first kept apart: one
+					// stored, or made earlier in the batch, for the same
+					// reason stands, with its evidence.
+					if old, ok := st.ruled[lk]; (!ok || old.Reason != why) && u.rejected[lk] == nil {
+						u.rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: dated(j)}
+					}
 					continue
 				}
 				if ids == nil && ra.profile == "" && rx.profile == "" && ra.size == rx.size &&
@@ -1016,7 +1021,7 @@ func (e *Engine) buildWrite(st *batchState, u *united, batch []Event, members ma
 		w.PutLinks = append(w.PutLinks, l)
 		// The rules refused the pair once; a limit now allows it, so that
 		// refusal no longer says why the two are apart.
-		if st.ruled[lk] {
+		if _, ok := st.ruled[lk]; ok {
 			w.DeleteRejected = append(w.DeleteRejected, lk)
 		}
 	}
@@ -1113,17 +1118,17 @@ const maxNamingRounds = 24
 
 // storedRefusals returns the stored refusals touching keys, by who made
 // them: the pairs a person unlinked, and those the rules refused.
-func storedRefusals(ctx context.Context, tx ReadTx, keys []string) (manual, ruled map[LinkKey]bool, err error) {
+func storedRefusals(ctx context.Context, tx ReadTx, keys []string) (manual map[LinkKey]bool, ruled map[LinkKey]RejectedLink, err error) {
 	rs, err := tx.Rejected(ctx, keys)
 	if err != nil {
 		return nil, nil, err
 	}
-	manual, ruled = map[LinkKey]bool{}, map[LinkKey]bool{}
+	manual, ruled = map[LinkKey]bool{}, map[LinkKey]RejectedLink{}
 	for _, r := range rs {
 		if r.Source == SourceManual {
 			manual[NewLinkKey(r.A, r.B)] = true
 		} else {
-			ruled[NewLinkKey(r.A, r.B)] = true
+			ruled[NewLinkKey(r.A, r.B)] = r
 		}
 	}
 	return manual, ruled, nil
