@@ -249,11 +249,12 @@ func (k *Keeper) refreshBatch(ctx context.Context, ids []string, auds []audience
 			continue
 		}
 		var enter, exit []string
+		f := a.Filter.WithPurposes(purposes)
 		for _, id := range ids {
 			was := kept[id][a.ID]
 			is := false
 			if s, ok := subs[id]; ok {
-				is = member(a, a.Filter.WithPurposes(purposes), s, now)
+				is = member(a, f, s, now)
 				// Audiences evaluated later read this one as it is now.
 				s.Audiences[a.ID] = is
 			}
