@@ -68,10 +68,11 @@ func granting(s *audience.Subject) *audience.Subject {
 }
 
 // storeSubject writes the drawn profile i: one anonymous id plus an
-// identifier of each drawn type, all carried by every event so that they
-// make one profile; an identify event (added to s.Events, which the
-// reference then also counts) carries the traits. Consent record ids are
-// rewritten to the ledger's form, keeping their order.
+// identifier of each drawn type, all carried by every event (but a decoy)
+// so that they make one profile; an identify event (added to s.Events,
+// which the reference then also counts) carries the traits, and maybe a
+// decoy that must lose to it. Consent record ids are rewritten to the
+// ledger's form, keeping their order.
 func storeSubject(t *rapid.T, eng *graph.Engine, cs privacy.ConsentStore, i int, s *audience.Subject) string {
 	ctx := context.Background()
 	anon := graph.IdentifierRef{Type: "anonymous_id", Value: fmt.Sprintf("anon-%d", i)}
@@ -80,15 +81,36 @@ func storeSubject(t *rapid.T, eng *graph.Engine, cs privacy.ConsentStore, i int,
 		v := map[string]string{"email": fmt.Sprintf("p%d@ex.com", i), "phone": fmt.Sprintf("+1415555010%d", i), "user_id": fmt.Sprintf("u%d", i)}[id.Type]
 		ids = append(ids, graph.IdentifierRef{Type: id.Type, Value: v})
 	}
+	decoy := -1
 	if len(s.Traits) > 0 {
-		s.Events = append(s.Events, graph.Event{ID: "identify", Type: "identify", Timestamp: audience.GenNow.AddDate(-3, 0, 0), Traits: s.Traits})
+		at := audience.GenNow.AddDate(-3, 0, 0)
+		s.Events = append(s.Events, graph.Event{ID: "identify", Type: "identify", Timestamp: at, Traits: s.Traits})
+		// A decoy: the same traits with another value, from the same time
+		// but received a second earlier, on the anonymous id alone (whose
+		// key sorts before every other type's, and which is the identify's
+		// own identifier when it is the only one), applied after the
+		// identify. The later received wins, whatever the key order and
+		// the order applied: the profile's traits stay s.Traits, which
+		// the reference reads.
+		if rapid.Bool().Draw(t, "decoy") {
+			other := make(map[string]any, len(s.Traits))
+			for name := range s.Traits {
+				other[name] = "decoy"
+			}
+			s.Events = append(s.Events, graph.Event{ID: "decoy", Type: "identify", Timestamp: at, Traits: other})
+			decoy = len(s.Events) - 1
+		}
 	}
 	var batch []graph.Event
 	for j, e := range s.Events {
+		refs, received := ids, audience.GenNow
+		if j == decoy {
+			refs, received = []graph.IdentifierRef{anon}, audience.GenNow.Add(-time.Second)
+		}
 		batch = append(batch, graph.Event{
 			ID: fmt.Sprintf("test/s%d-%d", i, j), Type: e.Type, Name: e.Name, Channel: "web", Source: "test",
-			Timestamp: e.Timestamp, ReceivedAt: audience.GenNow, Properties: e.Properties, Traits: e.Traits,
-			Identifiers: ids,
+			Timestamp: e.Timestamp, ReceivedAt: received, Properties: e.Properties, Traits: e.Traits,
+			Identifiers: refs,
 		})
 	}
 	if len(batch) == 0 {

@@ -929,7 +929,7 @@ func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[s
 				u.traits[anchor] = tm
 			}
 			for name, v := range ev.Traits {
-				mergeTrait(tm, name, TraitValue{Value: v, Source: ev.Source, At: ev.Timestamp})
+				mergeTrait(tm, name, TraitValue{Value: v, Source: ev.Source, At: ev.Timestamp, Received: ev.ReceivedAt})
 			}
 		}
 	}
@@ -943,17 +943,19 @@ func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[s
 }
 
 // mergeTrait sets tm[name] to v unless the value there is newer: per trait
-// name, the latest time wins, and on a tie the one merged last.
+// name, the latest time wins, then the latest received (NewerTrait), and
+// on a tie of both the one merged last. A value received earlier and sent
+// again with the same time (a replay) so leaves one received later.
 //
 // It reports whether tm[name] changed: a value equal to the one there,
-// from the same source at the same time, changes nothing.
+// from the same source at the same times, changes nothing.
 func mergeTrait(tm map[string]TraitValue, name string, v TraitValue) bool {
 	old, ok := tm[name]
-	if ok && v.At.Before(old.At) {
+	if ok && NewerTrait(v, old) < 0 {
 		return false
 	}
 	tm[name] = v
-	return !ok || !v.At.Equal(old.At) || v.Source != old.Source || !reflect.DeepEqual(v.Value, old.Value)
+	return !ok || NewerTrait(v, old) != 0 || v.Source != old.Source || !reflect.DeepEqual(v.Value, old.Value)
 }
 
 // mergeLink adds a batch's sightings of a link to the stored link.

@@ -656,7 +656,7 @@ func (x *Erased) scrubTraits(ts map[string]TraitValue) (map[string]TraitValue, i
 		}
 		n++
 		if keep {
-			out[name] = TraitValue{Value: o, Source: tv.Source, At: tv.At}
+			out[name] = TraitValue{Value: o, Source: tv.Source, At: tv.At, Received: tv.Received}
 		} else {
 			delete(out, name)
 		}

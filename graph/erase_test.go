@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func annErased() *Erased {
@@ -211,5 +212,18 @@ func TestErasedScrubTextPhoneFormats(t *testing.T) {
 		if got := x.ScrubText(in); got != want {
 			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A trait whose value held an erased value keeps its times, the receipt
+// too, so that it keeps its place against the person's other values.
+func TestErasedScrubTraitsKeepsTheTimes(t *testing.T) {
+	x := annErased()
+	at, received := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 10, 0, 5, 0, time.UTC)
+	ts := map[string]TraitValue{"note": {Value: "write to ann@example.com today", Source: "crm", At: at, Received: received}}
+	got, n := x.scrubTraits(ts)
+	want := TraitValue{Value: "write to [erased] today", Source: "crm", At: at, Received: received}
+	if n != 1 || !reflect.DeepEqual(got["note"], want) {
+		t.Errorf("scrubTraits = %+v, %d; want note %+v, 1", got, n, want)
 	}
 }

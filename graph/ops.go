@@ -290,15 +290,16 @@ func (e *Engine) Identifiers(ctx context.Context, keys []string) (map[string]Ide
 	return out, err
 }
 
-// FoldTraits gives a profile's current traits: per name, the value with the
-// latest time across its identifiers (ties go to the smaller key).
+// FoldTraits gives a profile's current traits: per name, the newest value
+// across its identifiers (NewerTrait: the latest time, then the latest
+// received); ties go to the smaller key.
 func FoldTraits(members []Identifier) map[string]TraitValue {
 	out := map[string]TraitValue{}
 	sorted := append([]Identifier(nil), members...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
 	for _, m := range sorted {
 		for name, v := range m.Traits {
-			if old, ok := out[name]; !ok || v.At.After(old.At) {
+			if old, ok := out[name]; !ok || NewerTrait(v, old) > 0 {
 				out[name] = v
 			}
 		}

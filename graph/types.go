@@ -41,6 +41,21 @@ type TraitValue struct {
 	Value  any       `json:"value"`
 	Source string    `json:"source"`
 	At     time.Time `json:"at"`
+	// Received is when the message that set the value was received (its
+	// event's ReceivedAt): of two values from the same time At, the one
+	// received later is the newer (NewerTrait). Zero for a value stored
+	// before it was kept, which is older than any that has it.
+	Received time.Time `json:"received,omitzero"`
+}
+
+// NewerTrait compares the times of two values of a trait: +1 when a is
+// newer than b, -1 when older, 0 when neither. The later At is newer; of
+// one At, the later Received (a zero Received is the earliest).
+func NewerTrait(a, b TraitValue) int {
+	if c := a.At.Compare(b.At); c != 0 {
+		return c
+	}
+	return a.Received.Compare(b.Received)
 }
 
 // Profile is one connected component of the identity graph. A profile that

@@ -94,7 +94,11 @@ type Envelope struct {
 	// Source is the source name the event is recorded with (the write key's
 	// source, or the import's --source).
 	Source string
-	// ReceivedAt is when the collector received the request.
+	// ReceivedAt is when the collector received the request. A message is
+	// received that many microseconds after it as its Position says (the
+	// event's ReceivedAt), so that the messages of one request are
+	// received in its order: of two values of a trait from the same time,
+	// the one received later wins (graph.NewerTrait).
 	ReceivedAt time.Time
 	// SentAt is the batch-level sentAt; a message's own sentAt wins.
 	SentAt time.Time
@@ -202,7 +206,10 @@ func fromMap(msg map[string]any, env Envelope) (graph.Event, *MessageError) {
 		// configured (ValidSource), so this is a wiring mistake.
 		return graph.Event{}, invalid("source name %q holds a \"/\"; source names are letters, digits, _ . and -", clip(source, 70))
 	}
-	ev := graph.Event{Type: typ, Source: source, ReceivedAt: env.ReceivedAt}
+	ev := graph.Event{Type: typ, Source: source}
+	if !env.ReceivedAt.IsZero() {
+		ev.ReceivedAt = env.ReceivedAt.Add(time.Duration(env.Position) * time.Microsecond)
+	}
 	add := func(t string, val any, field string) *MessageError {
 		s, ok, e := idValue(val, field)
 		if e != nil {

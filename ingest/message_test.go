@@ -555,3 +555,24 @@ func TestParseMessageBlankTimeIsAbsent(t *testing.T) {
 		}
 	}
 }
+
+// The messages of one request are received a microsecond apart in its
+// order, with a time of their own or not: the fourth message (Position 3)
+// of a request received at recv is received at recv + 3 µs, and one with
+// no time is dated then too.
+func TestParseMessageReceivedInTheRequestsOrder(t *testing.T) {
+	e := env()
+	e.Position = 3
+	for _, c := range []struct {
+		raw  string
+		when time.Time
+	}{
+		{`{"type":"identify","userId":"u","timestamp":"2024-02-29T10:00:00Z","traits":{"plan":"pro"}}`, time.Date(2024, 2, 29, 10, 0, 0, 0, time.UTC)},
+		{`{"type":"identify","userId":"u","traits":{"plan":"pro"}}`, recv.Add(3 * time.Microsecond)},
+	} {
+		ev := parse(t, c.raw, e)
+		if want := recv.Add(3 * time.Microsecond); !ev.ReceivedAt.Equal(want) || !ev.Timestamp.Equal(c.when) {
+			t.Errorf("%s at position 3: received %s, dated %s; want received %s, dated %s", c.raw, ev.ReceivedAt, ev.Timestamp, want, c.when)
+		}
+	}
+}

@@ -82,13 +82,16 @@ func traitList(key string, traits map[string]graph.TraitValue) []*gql.TraitValue
 }
 
 // currentTraits folds members' traits into the current value per name,
-// remembering which identifier each came from.
+// remembering which identifier each came from: the first by key of those
+// holding a value of its times (graph.FoldTraits's choice among them).
 func currentTraits(ms []graph.Identifier) []*gql.TraitValue {
 	folded := graph.FoldTraits(ms)
 	from := map[string]string{}
-	for _, m := range ms {
+	byKey := slices.Clone(ms)
+	slices.SortFunc(byKey, func(a, b graph.Identifier) int { return strings.Compare(a.Key, b.Key) })
+	for _, m := range byKey {
 		for name, tv := range m.Traits {
-			if cur, ok := folded[name]; ok && cur.At.Equal(tv.At) && cur.Source == tv.Source {
+			if cur, ok := folded[name]; ok && graph.NewerTrait(cur, tv) == 0 {
 				if _, seen := from[name]; !seen {
 					from[name] = m.Key
 				}

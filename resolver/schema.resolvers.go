@@ -7,6 +7,7 @@ package resolver
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -251,15 +252,25 @@ func (r *profileResolver) TraitSources(ctx context.Context, obj *graph.Profile, 
 	if err != nil {
 		return nil, err
 	}
-	var out []*gql.TraitValue
+	// Newest first as the fold orders values (graph.NewerTrait): by time,
+	// then by when each was received.
+	type held struct {
+		key, name string
+		tv        graph.TraitValue
+	}
+	var hs []held
 	for _, m := range ms {
-		for _, tv := range traitList(m.Key, m.Traits) {
-			if name == nil || tv.Name == *name {
-				out = append(out, tv)
+		for _, n := range slices.Sorted(maps.Keys(m.Traits)) {
+			if name == nil || n == *name {
+				hs = append(hs, held{m.Key, n, m.Traits[n]})
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
+	sort.SliceStable(hs, func(i, j int) bool { return graph.NewerTrait(hs[i].tv, hs[j].tv) > 0 })
+	var out []*gql.TraitValue
+	for _, h := range hs {
+		out = append(out, &gql.TraitValue{Name: h.name, Value: h.tv.Value, Source: h.tv.Source, At: h.tv.At, Identifier: refOf(h.key)})
+	}
 	if out == nil {
 		out = []*gql.TraitValue{}
 	}

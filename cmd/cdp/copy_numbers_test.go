@@ -16,6 +16,7 @@ import (
 // 2^53+1 and its negative, the int64 limits, 1.5 and 1e300, at the top
 // level and nested, go embedded -> embedded, embedded -> Neo4j and Neo4j
 // -> embedded and read back as the values written (graphtest's literals).
+// Each trait keeps when it was received too, which decides ties of time.
 func TestCopyKeepsNumbersExact(t *testing.T) {
 	ctx := context.Background()
 	dir1 := t.TempDir()
@@ -24,7 +25,8 @@ func TestCopyKeepsNumbersExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	ev := graph.Event{ID: "test/num", MessageID: "num", Type: "identify", Source: "test", Timestamp: at, ReceivedAt: at,
+	recv := at.Add(90 * time.Second)
+	ev := graph.Event{ID: "test/num", MessageID: "num", Type: "identify", Source: "test", Timestamp: at, ReceivedAt: recv,
 		Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: "u-num"}},
 		Properties:  graphtest.NumbersPayload(), Traits: graphtest.NumbersPayload()}
 	if res, err := graph.NewEngine(src, nil).ApplyBatch(ctx, []graph.Event{ev}); err != nil || res.Stored != 1 {
@@ -53,6 +55,9 @@ func TestCopyKeepsNumbersExact(t *testing.T) {
 			got := map[string]any{}
 			for n, tv := range ids["user_id:u-num"].Traits {
 				got[n] = tv.Value
+				if !tv.At.Equal(at) || !tv.Received.Equal(recv) {
+					t.Errorf("%s: trait %s is from %s, received %s; want from %s, received %s", what, n, tv.At, tv.Received, at, recv)
+				}
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s: the identifier's traits are %#v, want %#v", what, got, want)

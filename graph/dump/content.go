@@ -211,7 +211,7 @@ func CanonicalRecord(r any) ([]byte, error) {
 		if len(x.Traits) > 0 {
 			ts := make(map[string]graph.TraitValue, len(x.Traits))
 			for n, t := range x.Traits {
-				t.At = graph.Clean(t.At)
+				t.At, t.Received = graph.Clean(t.At), graph.Clean(t.Received)
 				ts[n] = t
 			}
 			x.Traits = ts

@@ -13,7 +13,8 @@ import (
 // decodeIdentFast reads an identifier record in the exact form encodeIdent
 // writes: the keys in its order, no white space, strings without escapes
 // and of valid UTF-8, and trait values that are strings, numbers, booleans
-// or null, each trait as json.Marshal writes a graph.TraitValue. It
+// or null, each trait as json.Marshal writes a graph.TraitValue (with or
+// without its received). It
 // reports false for anything else (an escape, an object or array value, a
 // key it does not expect, a malformed record), and the caller then reads
 // the record with encoding/json, so that the answer, and any error, is
@@ -67,7 +68,15 @@ func decodeIdentFast(v []byte) (*identRecord, bool) {
 				return nil, false
 			}
 			raw, ok := d.rawStr()
-			if !ok || tv.At.UnmarshalJSON(raw) != nil || !d.lit(`}`) {
+			if !ok || tv.At.UnmarshalJSON(raw) != nil {
+				return nil, false
+			}
+			if d.lit(`,"received":`) {
+				if raw, ok = d.rawStr(); !ok || tv.Received.UnmarshalJSON(raw) != nil {
+					return nil, false
+				}
+			}
+			if !d.lit(`}`) {
 				return nil, false
 			}
 			r.Traits[name] = tv

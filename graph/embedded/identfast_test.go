@@ -83,7 +83,11 @@ func identRecordGen(plain bool) *rapid.Generator[identCase] {
 				if !plain && rapid.Bool().Draw(t, "zoned") {
 					at = at.In(time.FixedZone("", 5*3600+1800))
 				}
-				r.Traits[text.Draw(t, "name")] = graph.TraitValue{Value: traitValue(plain).Draw(t, "tv"), Source: text.Draw(t, "src"), At: at}
+				tv := graph.TraitValue{Value: traitValue(plain).Draw(t, "tv"), Source: text.Draw(t, "src"), At: at}
+				if rapid.Bool().Draw(t, "received") { // none on values stored before receipts were kept
+					tv.Received = when("recv")
+				}
+				r.Traits[text.Draw(t, "name")] = tv
 			}
 		}
 		key := graph.IdentifierRef{Type: r.Type, Value: r.Value}.Key()

@@ -87,16 +87,17 @@ func testFeedTrimInSeqOrder(t *testing.T, open Opener) {
 }
 
 // testFeedTraitsUnchanged: TRAITS_CHANGED is written when an event changes
-// what an identifier holds (a value, its source or its time), not when
+// what an identifier holds (a value, its source or its times), not when
 // its traits change nothing: an older value than the stored one, or the
-// same value from the same source at the same time (a copy under another
-// message id). The stored traits stay as they were.
+// same value from the same source at the same time, received at the same
+// time (a copy under another message id). The stored traits stay as they
+// were.
 func testFeedTraitsUnchanged(t *testing.T, open Opener) {
 	ctx := context.Background()
 	fs, e := openFeed(t, open)
 	identify := func(id string, minute int, traits map[string]any) graph.Event {
 		x := ev(id, minute, user("U"))
-		x.Type, x.Traits = "identify", traits
+		x.Type, x.Traits, x.ReceivedAt = "identify", traits, at(60)
 		return x
 	}
 	apply(t, e, identify("i1", 5, map[string]any{"plan": "pro", "seats": int64(3)}))

@@ -51,6 +51,7 @@ func run(t *testing.T, open Opener, sc scale) {
 		{"JourneyFiltersAndPaging", testJourneyFilters},
 		{"ProfilesPaging", testProfilesPaging},
 		{"TraitsLatestWins", testTraits},
+		{"TraitTiesGoToTheLaterReceived", testTraitTiesGoToTheLaterReceived},
 		{"DeterministicProfileIDs", testDeterministicIDs},
 		{"ErasedIDNotReused", testErasedIDNotReused},
 		{"RemovedLastIDNotReused", testRemovedLastIDNotReused},

@@ -160,7 +160,7 @@ func decodeIdentifier(v any, profileID any) (graph.Identifier, error) {
 		return graph.Identifier{}, fmt.Errorf("identifier %s: %w", graph.KeyRef(id.Key), err)
 	}
 	for name, tv := range id.Traits {
-		tv.At = graph.Clean(tv.At)
+		tv.At, tv.Received = graph.Clean(tv.At), graph.Clean(tv.Received)
 		id.Traits[name] = tv
 	}
 	return id, nil
@@ -264,8 +264,12 @@ func slotParams(m map[string]any, s audience.Slots) {
 
 // identifierSlots are the slot properties of an identifier holding traits:
 // each trait, a null one included (AddOrNull), in name order, and
-// slotTimes, the time of the trait each entry belongs to, by which
-// compiled filters fold a profile's traits as graph.FoldTraits does.
+// slotTimes and slotReceived, the time and the receipt of the trait each
+// entry belongs to, by which compiled filters fold a profile's traits as
+// graph.FoldTraits does (graph.NewerTrait). A value with no receipt
+// (stored before receipts were kept) has the zero time there,
+// 0001-01-01T00:00:00Z, which is before any other, as the fold reads an
+// identifier written before slotReceived existed.
 func identifierSlots(traits map[string]graph.TraitValue) map[string]any {
 	names := make([]string, 0, len(traits))
 	for n := range traits {
@@ -273,20 +277,20 @@ func identifierSlots(traits map[string]graph.TraitValue) map[string]any {
 	}
 	sort.Strings(names)
 	var s audience.Slots
-	var times []any
+	var times, received []any
 	for _, n := range names {
 		tv := traits[n]
 		s.AddOrNull(n, tv.Value)
-		at := graph.Clean(tv.At).In(utc)
+		at, recv := graph.Clean(tv.At).In(utc), graph.Clean(tv.Received).In(utc)
 		for len(times) < s.Len() {
-			times = append(times, at)
+			times, received = append(times, at), append(received, recv)
 		}
 	}
 	m := map[string]any{}
 	slotParams(m, s)
-	m[propSlotTimes] = nil
+	m[propSlotTimes], m[propSlotReceived] = nil, nil
 	if len(times) > 0 {
-		m[propSlotTimes] = times
+		m[propSlotTimes], m[propSlotReceived] = times, received
 	}
 	return m
 }

@@ -22,8 +22,8 @@ import (
 // the model's names; every name, value, path, purpose and time the filter
 // holds is a parameter. Values are compared on their slots
 // (audience.Slots): a trait on the identifiers that hold it (the newest
-// across the profile's identifiers, ties to the smaller key, as
-// graph.FoldTraits), an event property on the event.
+// across the profile's identifiers, by time then receipt, ties to the
+// smaller key, as graph.FoldTraits), an event property on the event.
 // A computed condition computes the trait's value from the profile's
 // events inside the statement, as audience.ComputedTrait.Compute does.
 
@@ -127,14 +127,16 @@ func (c *compiler) trait(t *audience.TraitCondition) string {
 
 // traitFold is the fold of the trait named by the variable n over the
 // identifiers in the list idsVar: the identifier holding the newest entry
-// of the trait (ties to the smaller key, as graph.FoldTraits) and the
-// index of that entry, as the map {i, j}; null when no identifier holds
-// it.
-var traitFold = cypher(`reduce(b = null, x IN [i IN ` + idsVar + ` | {i: i, j: head([j IN range(0, size(coalesce(i.{{slotNames}}, [])) - 1)
-      WHERE i.{{slotNames}}[j] = n AND i.{{slotKinds}}[j] < 10])}] |
-    CASE WHEN x.j IS NULL THEN b
-      WHEN b IS NULL OR x.i.{{slotTimes}}[x.j] > b.i.{{slotTimes}}[b.j]
-        OR (x.i.{{slotTimes}}[x.j] = b.i.{{slotTimes}}[b.j] AND x.i.{{key}} < b.i.{{key}}) THEN x
+// of the trait (the latest slotTimes, then the latest slotReceived; ties
+// to the smaller key, as graph.FoldTraits) and the index of that entry, as
+// the map {i, j, t, r}, t and r its times; null when no identifier holds
+// it. An identifier written before slotReceived existed has none, and
+// reads as the zero time, which identifierSlots writes for a value with
+// no receipt.
+var traitFold = cypher(`reduce(b = null, x IN [y IN [i IN ` + idsVar + ` | {i: i, j: head([j IN range(0, size(coalesce(i.{{slotNames}}, [])) - 1)
+      WHERE i.{{slotNames}}[j] = n AND i.{{slotKinds}}[j] < 10])}] WHERE y.j IS NOT NULL |
+      {i: y.i, j: y.j, t: y.i.{{slotTimes}}[y.j], r: coalesce(y.i.{{slotReceived}}[y.j], datetime('0001-01-01T00:00:00Z'))}] |
+    CASE WHEN b IS NULL OR x.t > b.t OR (x.t = b.t AND (x.r > b.r OR (x.r = b.r AND x.i.{{key}} < b.i.{{key}}))) THEN x
       ELSE b END)`)
 
 // idsVar and traitsVar name, in keepMatching, a profile's identifiers and

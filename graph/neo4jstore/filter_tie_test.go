@@ -11,7 +11,8 @@ import (
 )
 
 // TestCompiledTraitTieGoesToTheSmallerKey: two identifiers of a profile
-// hold a trait from the same instant; the compiled filter reads the value
+// hold a trait from the same instant, received at the same instant; the
+// compiled filter reads the value
 // of the smaller key, as graph.FoldTraits does, whether that key holds the
 // first value or the second, and whether one condition or several read
 // the trait. Counts and pages are worked out by hand.
@@ -29,6 +30,8 @@ func TestCompiledTraitTieGoesToTheSmallerKey(t *testing.T) {
 		a.Type, a.Name, a.Traits = "identify", "", map[string]any{"plan": c.emailPlan}
 		b := event("tie/"+c.who+"/b", 0, user)
 		b.Type, b.Name, b.Traits = "identify", "", map[string]any{"plan": c.userPlan}
+		// Received at the same instant too: a tie of time and receipt.
+		a.ReceivedAt, b.ReceivedAt = t0.Add(time.Hour), t0.Add(time.Hour)
 		link := event("tie/"+c.who+"/link", 1, user, email)
 		for _, ev := range []graph.Event{a, b, link} {
 			if _, err := eng.ApplyBatch(ctx, []graph.Event{ev}); err != nil {

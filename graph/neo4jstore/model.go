@@ -58,14 +58,17 @@ const (
 	// The slots of audience.Slots, parallel lists from which compiled
 	// filters compare values without parsing JSON (filter.go): on an
 	// Event its properties by dotted path, on an Identifier its traits
-	// by name (with slotTimes). Absent when empty.
+	// by name (with slotTimes and slotReceived). Absent when empty.
 	propSlotNames   = "slotNames"
 	propSlotKinds   = "slotKinds"
 	propSlotStrings = "slotStrings"
 	propSlotNumbers = "slotNumbers"
 	propSlotTimes   = "slotTimes" // Identifier only: each entry's trait time
-	propMessageID   = "messageId" // as sent; id is "<source>/<messageId>"
-	propDigest      = "digest"    // hex SHA-256 of the content; absent on events stored before
+	// propSlotReceived is, on an Identifier only, when each entry's trait
+	// was received (graph.TraitValue.Received; 0001-01-01 for none).
+	propSlotReceived = "slotReceived"
+	propMessageID    = "messageId" // as sent; id is "<source>/<messageId>"
+	propDigest       = "digest"    // hex SHA-256 of the content; absent on events stored before
 	// propClaim marks an event node created by ClaimEvents and not yet
 	// completed by Apply; it never outlives the transaction.
 	propClaim = "claim"
@@ -204,7 +207,7 @@ var names = func() map[string]string {
 		propKey, propType, propValue, propFirstSeen, propLastSeen, propSources, propTraits,
 		propID, propCreatedAt, propUpdatedAt, propSize, propCounts, propMergedInto,
 		propName, propLongName, propChannel, propSource, propCampaign, propTimestamp, propReceivedAt, propProperties, propClaim,
-		propSlotNames, propSlotKinds, propSlotStrings, propSlotNumbers, propSlotTimes, labelMigration,
+		propSlotNames, propSlotKinds, propSlotStrings, propSlotNumbers, propSlotTimes, propSlotReceived, labelMigration,
 		propMessageID, propDigest,
 		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propTrimmed, propLock,
 		propEvidence, propCount, propAt, propReason, propMembers,
