@@ -260,7 +260,7 @@ func intelMeasure(ctx context.Context, cfg Config, store graph.Store, rules *gra
 	} else {
 		ms, err = intel.Lookalike(ctx, store, func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
 			return keep.Subjects(ctx, eng, st, cs, defs, ids, now)
-		}, aid, res.LookalikeK, "", now)
+		}, aid, nil, res.LookalikeK, "", now)
 	}
 	if err != nil {
 		return res, err

@@ -57,11 +57,12 @@ type LookalikeRow struct {
 //
 // LookalikeRows calls fn with the row of every live profile, in
 // ascending id order, each once: Member says whether the profile is a
-// kept member of audienceID, Granted whether its consent for
+// kept member of audienceID (or, when scope.Filter is set, whether that
+// holds: the seed's membership, SeedOf), Granted whether its consent for
 // scope.Purpose is GRANTED at scope.Now (true when Purpose is ""), and
 // the ingredients are those of its Subject as keep.Subjects reads it at
 // scope.Now (computed traits from scope.Computed, event properties shown
-// by scope's priorities). scope.Filter and scope.Sample are not read. An
+// by scope's priorities). scope.Sample is not read. An
 // error from fn stops the call and is returned as it is.
 type LookalikeReader interface {
 	LookalikeRows(ctx context.Context, audienceID string, scope audience.FilterQuery, fn func(LookalikeRow) error) error
@@ -76,9 +77,16 @@ func LookalikeFrom(ctx context.Context, rd LookalikeReader, audienceID string, s
 	})
 }
 
+// SeedOf is the membership of audience id a lookalike learns from: its
+// kept members, and, when it has a purpose, only while they grant it
+// (audience.Filter.WithPurposesOf), as Audience.members lists them.
+func SeedOf(ctx context.Context, st audience.AudienceReader, id string) (*audience.Filter, error) {
+	return (&audience.Filter{InAudience: &id}).WithPurposesOf(ctx, st)
+}
+
 // subjectRows is the pass over the Subjects of every live profile, page
 // by page, as rows.
-func subjectRows(ctx context.Context, st graph.Store, subjects SubjectsFunc, audienceID, purpose string, now time.Time) func(fn func(LookalikeRow) error) error {
+func subjectRows(ctx context.Context, st graph.Store, subjects SubjectsFunc, audienceID string, seed *audience.Filter, purpose string, now time.Time) func(fn func(LookalikeRow) error) error {
 	return func(fn func(LookalikeRow) error) error {
 		return eachPage(ctx, st, subjects, func(ids []string, subs map[string]*audience.Subject) error {
 			for _, id := range ids {
@@ -87,6 +95,9 @@ func subjectRows(ctx context.Context, st graph.Store, subjects SubjectsFunc, aud
 					continue
 				}
 				row := LookalikeRow{ProfileID: id, Member: s.Audiences[audienceID], Granted: true, Ingredients: IngredientsOf(s)}
+				if seed != nil {
+					row.Member = seed.Eval(s, now)
+				}
 				if purpose != "" {
 					row.Granted = privacy.StateOf(s.Consent, purpose, now).State == privacy.StateGranted
 				}

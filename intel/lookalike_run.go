@@ -74,11 +74,16 @@ func eachPage(ctx context.Context, st graph.Store, subjects SubjectsFunc, fn fun
 // both passes read one snapshot, subjects' reads included when it reads
 // the same store with the context it is given: a profile merged meanwhile
 // is seen as it was when the lookalike began, in both passes.
-func Lookalike(ctx context.Context, st graph.Store, subjects SubjectsFunc, audienceID string, size int, purpose string, now time.Time) ([]LookalikeMatch, error) {
+//
+// seed, when not nil, says who the audience's members are (see
+// SeedOf): a kept member who no longer grants the audience's purpose is
+// neither learned from nor kept out of the matches, as Audience.members
+// leaves it out. nil: every kept member.
+func Lookalike(ctx context.Context, st graph.Store, subjects SubjectsFunc, audienceID string, seed *audience.Filter, size int, purpose string, now time.Time) ([]LookalikeMatch, error) {
 	var out []LookalikeMatch
 	err := graph.InSnapshot(ctx, st, func(ctx context.Context) error {
 		var err error
-		out, err = lookalike(ctx, audienceID, size, now, subjectRows(ctx, st, subjects, audienceID, purpose, now))
+		out, err = lookalike(ctx, audienceID, size, now, subjectRows(ctx, st, subjects, audienceID, seed, purpose, now))
 		return err
 	})
 	return out, err

@@ -203,7 +203,7 @@ func TestLookalikeMatchesAcrossStores(t *testing.T) {
 			}
 			want, err := intel.Lookalike(ctx, emb, func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
 				return keep.Subjects(ctx, engE, emb, emb, d.defs, ids, lookNow)
-			}, lookAudience, size, purpose, lookNow)
+			}, lookAudience, nil, size, purpose, lookNow)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -111,7 +111,7 @@ func TestLookalikeReadsOneSnapshot(t *testing.T) {
 		}
 		return keep.Subjects(sctx, e, s, s, nil, ids, base)
 	}
-	_, err = intel.Lookalike(ctx, s, subjects, "seg_"+fmt.Sprintf("%032d", 7), 5, "", base)
+	_, err = intel.Lookalike(ctx, s, subjects, "seg_"+fmt.Sprintf("%032d", 7), nil, 5, "", base)
 	// No audience was kept, so no seed: the first pass is all there is.
 	storetest.WantCode(t, err, graph.EINVALID, "a lookalike of an empty audience")
 	want := map[string]int{pl.ID: 1, ps.ID: 1}

@@ -379,6 +379,10 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 	if err != nil {
 		return nil, domainErr(err)
 	}
+	seed, err := intel.SeedOf(ctx, st, audienceID)
+	if err != nil {
+		return nil, domainErr(err)
+	}
 	// Neo4j, holding the memberships and consent itself: one streaming
 	// statement per pass.
 	if rd, ok := r.engine.Store().(intel.LookalikeReader); ok && any(st) == any(rd) && any(cs) == any(rd) {
@@ -386,7 +390,7 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 		if err != nil {
 			return nil, domainErr(err)
 		}
-		scope.Now, scope.Purpose = now, p
+		scope.Now, scope.Purpose, scope.Filter = now, p, seed
 		ms, err = intel.LookalikeFrom(ctx, rd, audienceID, size, scope)
 		if err != nil {
 			return nil, domainErr(err)
@@ -395,7 +399,7 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 		subjects := func(ctx context.Context, ids []string) (map[string]*audience.Subject, error) {
 			return keep.Subjects(ctx, r.engine, st, cs, defs, ids, now)
 		}
-		ms, err = intel.Lookalike(ctx, r.engine.Store(), subjects, audienceID, size, p, now)
+		ms, err = intel.Lookalike(ctx, r.engine.Store(), subjects, audienceID, seed, size, p, now)
 		if err != nil {
 			return nil, domainErr(err)
 		}

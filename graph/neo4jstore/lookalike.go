@@ -46,6 +46,16 @@ func compileLookalike(audienceID string, scope audience.FilterQuery) (string, ma
 	if scope.Purpose != "" {
 		granted = c.stateIs(scope.Purpose, string(privacy.StateGranted))
 	}
+	member := cypher(`EXISTS { MATCH (:{{AudienceMember}} { {{audienceId}}: $audience, {{profileId}}: p.{{id}} }) }`)
+	if scope.Filter != nil {
+		// The seed's membership (intel.SeedOf): kept, and granting the
+		// audience's purpose when it has one.
+		e, err := c.expr(scope.Filter)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		member = e
+	}
 	names := make([]string, 0, len(scope.Computed))
 	for name := range scope.Computed {
 		names = append(names, name)
@@ -72,8 +82,8 @@ CALL (p) {
   RETURN collect([k, ch, c]) AS groups, sum(c) AS n, max(t) AS last
 }
 RETURN p.{{id}} AS id, ms, groups, n, last,
-  EXISTS { MATCH (:{{AudienceMember}} { {{audienceId}}: $audience, {{profileId}}: p.{{id}} }) } AS member,
-  `) + granted + ` AS granted,
+  `) + member + ` AS member,
+  ` + granted + ` AS granted,
   [` + strings.Join(values, ", ") + `] AS computed
 ORDER BY id`
 	return stmt, c.params, names, nil
