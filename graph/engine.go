@@ -892,10 +892,16 @@ func (e *Engine) unite(st *batchState, batch []Event, first time.Time, ids map[s
 			ra, rx := u.groupOf(anchor).find(), u.groupOf(x).find()
 			if ra != rx {
 				if why := e.limitConflict(ra.counts, rx.counts, ra.size, rx.size); why != "" {
-					// A refusal says why the pair was first kept apart: one
-					// stored, or made earlier in the batch, for the same
-					// reason stands, with its evidence.
-					if old, ok := st.ruled[lk]; (!ok || old.Reason != why) && u.rejected[lk] == nil {
+					// A refusal says why the pair was first kept apart: the
+					// latest one, made earlier in the batch or else stored,
+					// stands with its evidence when its reason is the same,
+					// and a new reason replaces it, as a batch of its own
+					// would.
+					standing, ok := st.ruled[lk]
+					if r := u.rejected[lk]; r != nil {
+						standing, ok = *r, true
+					}
+					if !ok || standing.Reason != why {
 						u.rejected[lk] = &RejectedLink{A: anchor, B: x, Source: SourceRules, Reason: why, Evidence: ev.ID, At: dated(j)}
 					}
 					continue

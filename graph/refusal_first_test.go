@@ -54,3 +54,62 @@ func TestARefusalKeepsItsFirstEvidence(t *testing.T) {
 		}
 	})
 }
+
+// A new reason replaces a refusal in one batch as it does across batches:
+// ann (user_id plus 3 emails) and device x (3 emails) cannot join, 6
+// emails over the limit of 5 (r1); x then gets a fourth email (g), and r3
+// refuses the pair again with 7. Applied one by one, r3's refusal is the
+// one stored; applied in one batch it must be too, on both stores. The
+// batch kept r1's, so how events were grouped changed what explainLink
+// said.
+func TestARefusalTakesANewReasonWithinABatch(t *testing.T) {
+	const want = "profile would hold 7 email identifiers (limit 5)"
+	for _, batched := range []bool{false, true} {
+		name := "one by one"
+		if batched {
+			name = "one batch"
+		}
+		t.Run(name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s graph.Store) {
+				eng := graph.NewEngine(s, nil)
+				ctx := context.Background()
+				at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+				ev := func(id string, min int, keys ...string) graph.Event {
+					e := graph.Event{ID: id, Type: "identify", Source: "test", Timestamp: at.Add(time.Duration(min) * time.Minute), ReceivedAt: at}
+					for _, k := range keys {
+						e.Identifiers = append(e.Identifiers, graph.SplitKey(k))
+					}
+					return e
+				}
+				apply := func(evs ...graph.Event) {
+					t.Helper()
+					if _, err := eng.ApplyBatch(ctx, evs); err != nil {
+						t.Fatal(err)
+					}
+				}
+				apply(ev("a", 0, "user_id:ann", "email:a1@example.com", "email:a2@example.com", "email:a3@example.com"),
+					ev("b", 0, "anonymous_id:x", "email:b1@example.com", "email:b2@example.com", "email:b3@example.com"))
+				seq := []graph.Event{
+					ev("r1", 1, "user_id:ann", "anonymous_id:x"),
+					ev("g", 2, "anonymous_id:x", "email:b4@example.com"),
+					ev("r3", 3, "user_id:ann", "anonymous_id:x"),
+				}
+				if batched {
+					apply(seq...)
+				} else {
+					for _, e := range seq {
+						apply(e)
+					}
+				}
+				ex, err := eng.ExplainLink(ctx, graph.SplitKey("user_id:ann"), graph.SplitKey("anonymous_id:x"))
+				storetest.Must(t, err)
+				if ex.Linked || len(ex.Rejected) != 1 {
+					t.Fatalf("explanation %+v, want one refusal", ex)
+				}
+				if r := ex.Rejected[0]; r.Evidence != "r3" || r.Reason != want || r.A != "user_id:ann" || r.B != "anonymous_id:x" {
+					t.Fatalf("refusal %+v, want r3's: %q", r, want)
+				}
+			})
+		})
+	}
+}
