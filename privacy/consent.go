@@ -194,13 +194,13 @@ const MaxRecordSeq = 1<<16 - 1
 // request that brought it (4 hex digits, MaxRecordSeq at most), then holds
 // 14 hex digits of the hash of the parts.
 //
-// The records of one request share receivedAt, and those whose messages
-// carry one time (the same timestamp, or none, so that each is dated when
-// the request arrived) or are clamped to that arrival (a message dated
-// ahead of the server's clock, its at clamped as SegmentConsent.Records
-// does) tie on at too: the state rule's last tie-break, the id, then
-// orders them as the sender dated them, and those dated alike as the
-// request gives them. A grant then a withdrawal a minute later in one
+// The collector receives the messages of one request a microsecond
+// apart, in its order, so their records differ in receivedAt; records
+// that tie on both at and receivedAt (from a caller that gives one
+// receipt to several messages, or clamped to one arrival as
+// SegmentConsent.Records clamps a message dated ahead of the server's
+// clock) are ordered by the state rule's last tie-break, the id: as the
+// sender dated them, and those dated alike as the request gives them. A grant then a withdrawal a minute later in one
 // batch from a fast clock stays a withdrawal, and so does a grant then a
 // withdrawal in one batch without timestamps. It holds no personal value:
 // a time, a position, and the parts hashed.

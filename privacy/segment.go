@@ -148,7 +148,8 @@ type SegmentStamp struct {
 	// At is the message's time (when the person decided, by the sender's
 	// clock). Records dates no record after ReceivedAt.
 	At time.Time
-	// ReceivedAt is when the service received it.
+	// ReceivedAt is when the service received it: the collector receives
+	// the messages of one request a microsecond apart, in its order.
 	ReceivedAt time.Time
 	// Seq is the message's position in the request that brought it (0
 	// for the first or only one): the records of one request that tie on
@@ -165,11 +166,12 @@ type SegmentStamp struct {
 // A record is never dated after the message reached the service: a
 // message dated ahead of the server's clock (a fast clock; the collector
 // accepts up to a day ahead) would otherwise outrank every decision made
-// meanwhile, so its records take ReceivedAt as At. The decisions of one
-// request so clamped, or dated alike, tie on At and ReceivedAt; their ids
-// begin with the message's own time and its position in the request, so
-// that the state rule (whose last tie-break is the id) keeps the order the
-// sender gave them.
+// meanwhile, so its records take ReceivedAt as At. Decisions dated alike
+// tie on At; the messages of one request are received in its order, a
+// microsecond apart, so ReceivedAt keeps the order the sender gave them,
+// and their ids begin with the message's own time and its position in the
+// request, the state rule's last tie-break, for records whose ReceivedAt
+// ties too (given by another caller).
 func (s SegmentConsent) Records(st SegmentStamp) []Record {
 	dated := graph.Clean(st.At)
 	at := dated
