@@ -131,11 +131,11 @@ func (c *compiler) trait(t *audience.TraitCondition) string {
 // to the smaller key, as graph.FoldTraits) and the index of that entry, as
 // the map {i, j, t, r}, t and r its times; null when no identifier holds
 // it. An identifier written before slotReceived existed has none, and
-// reads as the zero time, which identifierSlots writes for a value with
-// no receipt.
+// reads as the zero time ($noReceipt, set by keepMatching), which
+// identifierSlots writes for a value with no receipt.
 var traitFold = cypher(`reduce(b = null, x IN [y IN [i IN ` + idsVar + ` | {i: i, j: head([j IN range(0, size(coalesce(i.{{slotNames}}, [])) - 1)
       WHERE i.{{slotNames}}[j] = n AND i.{{slotKinds}}[j] < 10])}] WHERE y.j IS NOT NULL |
-      {i: y.i, j: y.j, t: y.i.{{slotTimes}}[y.j], r: coalesce(y.i.{{slotReceived}}[y.j], datetime('0001-01-01T00:00:00Z'))}] |
+      {i: y.i, j: y.j, t: y.i.{{slotTimes}}[y.j], r: coalesce(y.i.{{slotReceived}}[y.j], $noReceipt)}] |
     CASE WHEN b IS NULL OR x.t > b.t OR (x.t = b.t AND (x.r > b.r OR (x.r = b.r AND x.i.{{key}} < b.i.{{key}}))) THEN x
       ELSE b END)`)
 
@@ -416,6 +416,7 @@ func (c *compiler) keepMatching(e string) string {
 	if len(c.traits) > 0 {
 		pre = cypher(`WITH p, COLLECT { MATCH (p)<-[:{{IN}}]-(i) RETURN i } AS `) + idsVar + "\n" +
 			"WITH p, [n IN " + c.param(c.traits) + " | " + traitFold + "] AS " + traitsVar + "\n"
+		c.params["noReceipt"] = time.Time{}.In(utc)
 	}
 	return pre + "WITH p, " + e + " AS " + matchedVar + " WHERE " + matchedVar
 }
