@@ -246,8 +246,8 @@ func PurposesOf(e *graph.Engine, log zerolog.Logger) *privacy.Purposes {
 // taken out (a copy of msg's context when it changes anything), and the
 // withdrawn categories.
 //
-// Errors: EINVALID for another string, naming the category's position, not
-// the value.
+// Errors: EINVALID for another string, naming the category (withheld when it
+// looks like personal data), not the value.
 func takeStatuses(msg map[string]any) (map[string]any, []string, error) {
 	ctx, _ := msg["context"].(map[string]any)
 	consent, _ := ctx["consent"].(map[string]any)
@@ -274,7 +274,10 @@ func takeStatuses(msg map[string]any) (map[string]any, []string, error) {
 		}
 		st, err := privacy.ParseImportValue(sv)
 		if err != nil {
-			return nil, nil, graph.Errorf(graph.EINVALID, "context.consent.categoryPreferences: the value of category %d (in name order) must be true, false, \"granted\", \"denied\" or \"withdrawn\"", slices.Index(names, c)+1)
+			// Named as privacy.FromSegment names a category whose value is
+			// no boolean: a category that looks like personal data is
+			// withheld (graph.MessageKey), and the value is never repeated.
+			return nil, nil, graph.Errorf(graph.EINVALID, "context.consent.categoryPreferences.%s must be true, false, \"granted\", \"denied\" or \"withdrawn\"", clip(graph.MessageKey(c), 70))
 		}
 		switch st {
 		case privacy.StatusGranted:

@@ -152,3 +152,33 @@ func TestConsentCategoryErrorWithholdsPersonalKeys(t *testing.T) {
 		})
 	}
 }
+
+// A string value of a category that is no decision (cdp's extension takes
+// "granted", "denied" and "withdrawn" besides Segment's booleans) is
+// refused naming the category, as any other bad value is, not by its
+// position among the categories; one that looks like personal data is
+// withheld, and the value is never repeated.
+func TestConsentCategoryStringErrorNamesTheCategory(t *testing.T) {
+	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	const allowed = ` must be true, false, "granted", "denied" or "withdrawn"`
+	cases := []struct {
+		name, prefs, want, secret string
+	}{
+		{"schema category", `{"Advertising":"maybe-later"}`, "context.consent.categoryPreferences.Advertising" + allowed, "maybe-later"},
+		{"second of two", `{"Analytics":"granted","Push":"maybe-later"}`, "context.consent.categoryPreferences.Push" + allowed, "maybe-later"},
+		{"email category", `{"ann.lee@example.com":"maybe-later"}`, "context.consent.categoryPreferences.(withheld key)" + allowed, "ann.lee"},
+		{"phone category", `{"+1 (555) 010-0199":"maybe-later"}`, "context.consent.categoryPreferences.(withheld key)" + allowed, "555"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := `{"userId":"u","event":"e","context":{"consent":{"categoryPreferences":` + c.prefs + `}}}`
+			r := h.rawPost(t, "/v1/track", []byte(body), nil)
+			if r.status != http.StatusBadRequest || r.body.Error != c.want {
+				t.Errorf("%d %s, want 400 with %q", r.status, r.raw, c.want)
+			}
+			if strings.Contains(r.raw, c.secret) || strings.Contains(r.raw, "maybe-later") {
+				t.Errorf("the answer repeats the category or its value: %s", r.raw)
+			}
+		})
+	}
+}
