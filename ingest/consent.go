@@ -246,38 +246,49 @@ func PurposesOf(e *graph.Engine, log zerolog.Logger) *privacy.Purposes {
 // taken out (a copy of msg's context when it changes anything), and the
 // withdrawn categories.
 //
-// Errors: EINVALID for another string, naming the category (withheld when it
-// looks like personal data), not the value.
+// Errors: EINVALID for another string or a value of another JSON type,
+// naming the first such category in name order (withheld when it looks like
+// personal data), not the value, and every value taken.
 func takeStatuses(msg map[string]any) (map[string]any, []string, error) {
 	ctx, _ := msg["context"].(map[string]any)
 	consent, _ := ctx["consent"].(map[string]any)
 	prefs, _ := consent["categoryPreferences"].(map[string]any)
-	hasString := false
+	hasString, hasOther := false, false
 	for _, v := range prefs {
-		if _, ok := v.(string); ok {
+		switch v.(type) {
+		case bool:
+		case string:
 			hasString = true
-			break
+		default:
+			hasOther = true
 		}
 	}
-	if !hasString {
+	if !hasString && !hasOther {
 		return msg, nil, nil
+	}
+	// Named as privacy.FromSegment names a category: one that looks like
+	// personal data is withheld (graph.MessageKey), and the value is never
+	// repeated.
+	refuse := func(c string) error {
+		return graph.Errorf(graph.EINVALID, "context.consent.categoryPreferences.%s must be true, false, \"granted\", \"denied\" or \"withdrawn\"", clip(graph.MessageKey(c), 70))
 	}
 	names := slices.Sorted(maps.Keys(prefs))
 	np := make(map[string]any, len(prefs))
 	var withdrawn []string
 	for _, c := range names {
-		v := prefs[c]
-		sv, ok := v.(string)
-		if !ok {
+		var sv string
+		switch v := prefs[c].(type) {
+		case bool:
 			np[c] = v
 			continue
+		case string:
+			sv = v
+		default:
+			return nil, nil, refuse(c)
 		}
 		st, err := privacy.ParseImportValue(sv)
 		if err != nil {
-			// Named as privacy.FromSegment names a category whose value is
-			// no boolean: a category that looks like personal data is
-			// withheld (graph.MessageKey), and the value is never repeated.
-			return nil, nil, graph.Errorf(graph.EINVALID, "context.consent.categoryPreferences.%s must be true, false, \"granted\", \"denied\" or \"withdrawn\"", clip(graph.MessageKey(c), 70))
+			return nil, nil, refuse(c)
 		}
 		switch st {
 		case privacy.StatusGranted:

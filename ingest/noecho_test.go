@@ -129,19 +129,24 @@ func TestMessageErrorsWithholdPersonalKeys(t *testing.T) {
 // A consent category is a key of the payload like a property's: the
 // refusal of its value names it, unless it looks like personal data (an
 // email or a phone number sent as a category name), which is withheld as
-// every such key is.
+// every such key is. A value of another JSON type than a boolean or a
+// string is told every value the collector takes, the strings included.
 func TestConsentCategoryErrorWithholdsPersonalKeys(t *testing.T) {
 	h := newHarness(t, storetest.Embedded(t), ingest.Config{WriteKeys: map[string]string{}})
+	const allowed = ` must be true, false, "granted", "denied" or "withdrawn"`
 	cases := []struct {
-		name, category, want, secret string
+		name, category, value, want, secret string
 	}{
-		{"email category", "ann.lee@example.com", "context.consent.categoryPreferences.(withheld key) must be true or false", "ann.lee"},
-		{"phone category", "+1 (555) 010-0199", "context.consent.categoryPreferences.(withheld key) must be true or false", "555"},
-		{"schema category", "Advertising", "context.consent.categoryPreferences.Advertising must be true or false", ""},
+		{"email category", "ann.lee@example.com", "1", "context.consent.categoryPreferences.(withheld key)" + allowed, "ann.lee"},
+		{"phone category", "+1 (555) 010-0199", "1", "context.consent.categoryPreferences.(withheld key)" + allowed, "555"},
+		{"schema category", "Advertising", "1", "context.consent.categoryPreferences.Advertising" + allowed, ""},
+		{"null", "Advertising", "null", "context.consent.categoryPreferences.Advertising" + allowed, ""},
+		{"object", "Advertising", `{"on":true}`, "context.consent.categoryPreferences.Advertising" + allowed, ""},
+		{"beside a string", "Advertising", `1,"Analytics":"granted"`, "context.consent.categoryPreferences.Advertising" + allowed, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			body := `{"userId":"u","event":"e","context":{"consent":{"categoryPreferences":{"` + c.category + `":1}}}}`
+			body := `{"userId":"u","event":"e","context":{"consent":{"categoryPreferences":{"` + c.category + `":` + c.value + `}}}}`
 			r := h.rawPost(t, "/v1/track", []byte(body), nil)
 			if r.status != http.StatusBadRequest || r.body.Error != c.want {
 				t.Errorf("%d %s, want 400 with %q", r.status, r.raw, c.want)
