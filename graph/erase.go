@@ -325,29 +325,104 @@ func (x *Erased) MatchField(field string, v any) bool {
 // canonical form the needles are in (compatibility composition, lowercase,
 // runs of spaces folded), so a value is found however either was written:
 // decomposed (e and a combining diaeresis) or composed, in capitals or in
-// compatibility characters (fullwidth letters). A match replaces the
-// whole characters of s it came from, with their combining marks; s is
-// returned unchanged when nothing is found.
+// compatibility characters (fullwidth letters). It reads s percent-decoded
+// too, as a URL carries a value (ann%40example.com, Ann%20Lee, and Ann+Lee
+// as a form writes a space), since a page's url, search and referrer are
+// where an email or a name sent through a link is kept. A match replaces
+// the whole characters of s it came from, with their combining marks (or
+// their %XX escapes); s is returned unchanged when nothing is found.
 func (x *Erased) ScrubText(s string) string {
 	if x.Empty() || s == "" {
 		return s
 	}
+	out, found := x.scrubNeedles(s, nil)
+	// A value percent-encoded, then with '+' read as a space too: an
+	// email holding a '+' is found by the passes before, where '+' stays.
+	for _, plus := range []bool{false, true} {
+		if o, ok := x.scrubNeedles(out, func(s string) (string, []int, bool) { return percentView(s, plus) }); ok {
+			out, found = o, true
+		}
+	}
+	// Phones, percent-decoded first, as a URL carries one
+	// ("tel:%2B1%20415%20555%200167", whose %2B is the phone's +), then as
+	// written, then with '+' read as a space, as a form sends one
+	// ("(415)+555-0167"); a '+' is kept before the last, where it may be
+	// the phone's own.
+	for _, view := range []struct{ decode, plus bool }{{true, false}, {false, false}, {true, true}} {
+		if !view.decode {
+			if o, ok := x.scrubPhones(out); ok {
+				out, found = o, true
+			}
+			continue
+		}
+		v, at, ok := percentView(out, view.plus)
+		if !ok {
+			continue
+		}
+		if rs := x.phoneRanges(v); len(rs) > 0 {
+			for i := range rs {
+				rs[i] = [2]int{at[2*rs[i][0]], at[2*(rs[i][1]-1)+1]}
+			}
+			out, found = replaceRanges(out, rs), true
+		}
+	}
+	if !found {
+		return s
+	}
+	return out
+}
+
+// replaceRanges returns s with each of the ranges rs (in order, apart)
+// replaced by ErasedText.
+func replaceRanges(s string, rs [][2]int) string {
+	var b strings.Builder
+	last := 0
+	for _, r := range rs {
+		b.WriteString(s[last:r[0]])
+		b.WriteString(ErasedText)
+		last = r[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// scrubNeedles replaces every needle found in s, read through view when
+// not nil, by ErasedText, and reports whether it replaced any. view
+// returns the text to search and, for each of its bytes i, where in s it
+// came from: s[at[2*i]:at[2*i+1]]; ok false when the text is s itself
+// (then there is nothing more to find).
+func (x *Erased) scrubNeedles(s string, view func(string) (text string, at []int, ok bool)) (string, bool) {
 	out, found := s, false
-	f := foldText(out)
+	var at []int
+	read := func() (folded, bool) {
+		if view == nil {
+			return foldText(out), true
+		}
+		v, a, ok := view(out)
+		at = a
+		return foldText(v), ok
+	}
+	f, ok := read()
+	if !ok {
+		return s, false
+	}
 	for _, n := range x.needles {
 		if !strings.Contains(f.text, n) {
 			continue
 		}
 		var b strings.Builder
 		last := 0 // the end in out of what is written to b
-		for at := 0; ; {
-			i := strings.Index(f.text[at:], n)
+		for pos := 0; ; {
+			i := strings.Index(f.text[pos:], n)
 			if i < 0 {
 				break
 			}
-			i += at
+			i += pos
 			from, to := f.from[i], f.to[i+len(n)-1]
-			at = i + len(n)
+			if view != nil {
+				from, to = at[2*from], at[2*(to-1)+1]
+			}
+			pos = i + len(n)
 			if from < last {
 				// The match begins in characters the one before replaced
 				// (one that folds into several, such as "ﬃ"): the two
@@ -361,15 +436,54 @@ func (x *Erased) ScrubText(s string) string {
 		}
 		b.WriteString(out[last:])
 		out, found = b.String(), true
-		f = foldText(out)
+		if f, ok = read(); !ok {
+			break // nothing encoded is left
+		}
 	}
-	if o, ok := x.scrubPhones(out); ok {
-		out, found = o, true
+	return out, found
+}
+
+// percentView returns s with every %XX escape decoded, and '+' read as a
+// space when plus, with, for each byte i of the text, where in s it came
+// from: s[at[2*i]:at[2*i+1]]. ok is false when nothing was decoded.
+func percentView(s string, plus bool) (text string, at []int, ok bool) {
+	if !strings.Contains(s, "%") && (!plus || !strings.Contains(s, "+")) {
+		return s, nil, false
 	}
-	if !found {
-		return s
+	var b strings.Builder
+	b.Grow(len(s))
+	at = make([]int, 0, 2*len(s))
+	for i := 0; i < len(s); {
+		switch {
+		case s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			at = append(at, i, i+3)
+			i, ok = i+3, true
+		case plus && s[i] == '+':
+			b.WriteByte(' ')
+			at = append(at, i, i+1)
+			i, ok = i+1, true
+		default:
+			b.WriteByte(s[i])
+			at = append(at, i, i+1)
+			i++
+		}
 	}
-	return out
+	return b.String(), at, ok
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // phoneSeparators may stand between the digit groups of a phone number
@@ -384,6 +498,15 @@ const phoneSeparators = " -.()/"
 // of each run, the longest part that is an erased phone is replaced, and
 // the rest searched again.
 func (x *Erased) scrubPhones(s string) (string, bool) {
+	rs := x.phoneRanges(s)
+	if len(rs) == 0 {
+		return s, false
+	}
+	return replaceRanges(s, rs), true
+}
+
+// phoneRanges returns the ranges of s that scrubPhones replaces, in order.
+func (x *Erased) phoneRanges(s string) [][2]int {
 	// Every way of writing a number ends with its last seven digits:
 	// only a run that ends so is read as a phone.
 	tails := map[string]bool{}
@@ -393,7 +516,7 @@ func (x *Erased) scrubPhones(s string) (string, bool) {
 		}
 	}
 	if len(tails) == 0 {
-		return s, false
+		return nil
 	}
 	type group struct{ i, j int }
 	var groups []group
@@ -413,8 +536,8 @@ func (x *Erased) scrubPhones(s string) (string, bool) {
 		gap := s[a.j:b.i]
 		return len(gap) <= 3 && strings.Trim(gap, phoneSeparators) == ""
 	}
-	var b strings.Builder
-	last, found := 0, false
+	var out [][2]int
+	last := 0
 	for a := 0; a < len(groups); a++ {
 		// The groups from a that a number of at most 17 digits can span.
 		var digits []byte
@@ -440,18 +563,13 @@ func (x *Erased) scrubPhones(s string) (string, bool) {
 			if why != "" || !x.keys[n.Key()] {
 				continue
 			}
-			b.WriteString(s[last:from])
-			b.WriteString(ErasedText)
-			last, found = groups[z].j, true
+			out = append(out, [2]int{from, groups[z].j})
+			last = groups[z].j
 			a = z
 			break
 		}
 	}
-	if !found {
-		return s, false
-	}
-	b.WriteString(s[last:])
-	return b.String(), true
+	return out
 }
 
 // foldRune maps r to the least rune of its case-folding orbit, so that

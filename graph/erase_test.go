@@ -227,3 +227,30 @@ func TestErasedScrubTraitsKeepsTheTimes(t *testing.T) {
 		t.Errorf("scrubTraits = %+v, %d; want note %+v, 1", got, n, want)
 	}
 }
+
+// An erased value is found percent-encoded, as a URL carries it (in
+// either case of hex digit, a space as %20 or, as a form writes it, as
+// '+'), and its escapes are replaced with it; the rest of the URL, other
+// escapes and a '+' that is no space in the value stay.
+func TestErasedScrubTextPercentEncoded(t *testing.T) {
+	x := annErased()
+	for in, want := range map[string]string{
+		"https://shop.example/w?email=ann%40example.com&src=mail": "https://shop.example/w?email=[erased]&src=mail",
+		"?to=ANN%40EXAMPLE.COM":                                   "?to=[erased]",
+		"?to=ann%40example%2ecom":                                 "?to=[erased]",
+		"/u/Annabel%20Quist/inbox":                                "/u/[erased]/inbox",
+		"?n=Annabel+Quist&q=a+b":                                  "?n=[erased]&q=a+b",
+		"?id=ann-42%26x%3D1":                                      "?id=[erased]%26x%3D1",
+		"?q=email%3Aann%40example.com":                            "?q=[erased]",
+		"50% off, 100%":                                           "50% off, 100%",
+		"?q=ann%40example.org":                                    "?q=ann%40example.org",
+		"tel:%2B1%20415%20555%200167":                             "tel:[erased]",
+		"?phone=%2B14155550167&n=2":                               "?phone=[erased]&n=2",
+		"?phone=%28415%29+555-0167&n=2":                           "?phone=[erased]&n=2",
+		"?phone=%28415%29+555-0168":                               "?phone=%28415%29+555-0168",
+	} {
+		if got := x.ScrubText(in); got != want {
+			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
