@@ -35,7 +35,13 @@ func (r *Resolver) createLookalikeAudience(ctx context.Context, audienceID strin
 		return fail(err)
 	}
 	id := audience.NewAudienceID()
-	entry.Reason = fmt.Sprintf("audience %s, the lookalike of audience %s", id, clip(audienceID, 64))
+	// The seed is named only when it has an audience id's shape: the log
+	// holds no value of its own, and an email pasted for an id is one.
+	seedName := "audience " + audienceID
+	if !audience.ValidAudienceID(audienceID) {
+		seedName = "an audienceId that is not an audience id"
+	}
+	entry.Reason = fmt.Sprintf("audience %s, the lookalike of %s", id, seedName)
 	now := graph.Now()
 	a := audience.Audience{ID: id, Name: name, Static: true, CreatedAt: now, UpdatedAt: now}
 	if err := blankName("name", name); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,6 +236,32 @@ func TestCreateLookalikeAudienceRefuses(t *testing.T) {
 		r := k.as(reader, createLookalikeOp, vars(seedID, 5, "x"))
 		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != CodeForbidden || r.Errors[0].Extensions["scope"] != "audiences:write" {
 			t.Fatalf("without audiences:write: %+v", r.Errors)
+		}
+	})
+}
+
+// An audienceId that is not an audience's id (an email pasted into it) is
+// refused, and the refusal's audit entry does not repeat it: the log holds
+// no personal value of its own, and names an audience only by an id.
+func TestCreateLookalikeAudienceAuditsNoMalformedID(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		lookalikeData(e)
+		vars := func(a string) map[string]any { return map[string]any{"a": a, "n": 5, "name": "x"} }
+		e.refused(createLookalikeOp, vars("zora.quill@example.org"), CodeInvalidArgument, `argument "audienceId"`)
+		e.refused(createLookalikeOp, vars("seg_00000000000000000000000000000000"), CodeNotFound, `"audienceId" names no stored audience`)
+		es, err := accessStore(s).Audit(context.Background(), access.AuditQuery{Action: "createLookalikeAudience", Limit: 10})
+		storetest.Must(t, err)
+		if len(es) != 2 {
+			t.Fatalf("%d audit entries, want one per refusal", len(es))
+		}
+		for _, en := range es {
+			if strings.Contains(en.Reason, "zora") || strings.Contains(en.Reason, "@") {
+				t.Errorf("the audit entry of a refusal (%s) repeats the argument: %q", en.Outcome, en.Reason)
+			}
+			if en.Outcome == CodeNotFound && !strings.HasSuffix(en.Reason, "the lookalike of audience seg_00000000000000000000000000000000") {
+				t.Errorf("the audit entry of an unknown audience's refusal reads %q; want it to name that audience id", en.Reason)
+			}
 		}
 	})
 }
