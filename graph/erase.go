@@ -328,7 +328,8 @@ func (x *Erased) MatchField(field string, v any) bool {
 // compatibility characters (fullwidth letters). It reads s percent-decoded
 // too, as a URL carries a value (ann%40example.com, Ann%20Lee, and Ann+Lee
 // as a form writes a space), since a page's url, search and referrer are
-// where an email or a name sent through a link is kept. A match replaces
+// where an email or a name sent through a link is kept (and decoded
+// twice, for a URL carried in another's query). A match replaces
 // the whole characters of s it came from, with their combining marks (or
 // their %XX escapes); s is returned unchanged when nothing is found.
 func (x *Erased) ScrubText(s string) string {
@@ -336,26 +337,27 @@ func (x *Erased) ScrubText(s string) string {
 		return s
 	}
 	out, found := x.scrubNeedles(s, nil)
-	// A value percent-encoded, then with '+' read as a space too: an
-	// email holding a '+' is found by the passes before, where '+' stays.
-	for _, plus := range []bool{false, true} {
-		if o, ok := x.scrubNeedles(out, func(s string) (string, []int, bool) { return percentView(s, plus) }); ok {
+	// A value percent-encoded, then with '+' read as a space too (an
+	// email holding a '+' is found by the passes before, where '+' stays);
+	// then encoded twice, as a URL carried in another's query is
+	// (%2540 for @).
+	for _, view := range percentViews {
+		if o, ok := x.scrubNeedles(out, func(s string) (string, []int, bool) { return percentViewN(s, view.depth, view.plus) }); ok {
 			out, found = o, true
 		}
 	}
 	// Phones, percent-decoded first, as a URL carries one
 	// ("tel:%2B1%20415%20555%200167", whose %2B is the phone's +), then as
 	// written, then with '+' read as a space, as a form sends one
-	// ("(415)+555-0167"); a '+' is kept before the last, where it may be
-	// the phone's own.
-	for _, view := range []struct{ decode, plus bool }{{true, false}, {false, false}, {true, true}} {
-		if !view.decode {
+	// ("(415)+555-0167"), and encoded twice; a '+' is kept before the
+	// other views, where it may be the phone's own.
+	for i, view := range percentViews {
+		if i == 1 {
 			if o, ok := x.scrubPhones(out); ok {
 				out, found = o, true
 			}
-			continue
 		}
-		v, at, ok := percentView(out, view.plus)
+		v, at, ok := percentViewN(out, view.depth, view.plus)
 		if !ok {
 			continue
 		}
@@ -443,31 +445,71 @@ func (x *Erased) scrubNeedles(s string, view func(string) (text string, at []int
 	return out, found
 }
 
-// percentView returns s with every %XX escape decoded, and '+' read as a
-// space when plus, with, for each byte i of the text, where in s it came
-// from: s[at[2*i]:at[2*i+1]]. ok is false when nothing was decoded.
-func percentView(s string, plus bool) (text string, at []int, ok bool) {
-	if !strings.Contains(s, "%") && (!plus || !strings.Contains(s, "+")) {
+// percentViews are the percent-decoded views of a text ScrubText reads,
+// in order: decoded once, once with '+' read as a space, twice, twice with
+// '+' a space at the last.
+var percentViews = []struct {
+	depth int
+	plus  bool
+}{{1, false}, {1, true}, {2, false}, {2, true}}
+
+// percentViewN is percentView applied depth times, then, when plus, with
+// '+' read as a space, with at mapping each byte of the text to where in s
+// it came from. ok is false when the view is the text itself or a
+// shallower view: the last decoding changed nothing (or, for the first
+// view with plus, there is neither an escape nor a '+').
+func percentViewN(s string, depth int, plus bool) (text string, at []int, ok bool) {
+	text = s
+	for d := 1; d <= depth; d++ {
+		v, a, changed := percentView(text)
+		if !changed {
+			if d > 1 || !plus {
+				return "", nil, false
+			}
+			break
+		}
+		if at != nil {
+			for i := 0; i < len(a); i += 2 {
+				a[i], a[i+1] = at[2*a[i]], at[2*(a[i+1]-1)+1]
+			}
+		}
+		text, at = v, a
+	}
+	if plus {
+		if !strings.Contains(text, "+") {
+			return "", nil, false
+		}
+		text = strings.ReplaceAll(text, "+", " ")
+	}
+	if at == nil {
+		at = make([]int, 2*len(text))
+		for i := range len(text) {
+			at[2*i], at[2*i+1] = i, i+1
+		}
+	}
+	return text, at, true
+}
+
+// percentView returns s with every %XX escape decoded, with, for each
+// byte i of the text, where in s it came from: s[at[2*i]:at[2*i+1]]. ok is
+// false when nothing was decoded.
+func percentView(s string) (text string, at []int, ok bool) {
+	if !strings.Contains(s, "%") {
 		return s, nil, false
 	}
 	var b strings.Builder
 	b.Grow(len(s))
 	at = make([]int, 0, 2*len(s))
 	for i := 0; i < len(s); {
-		switch {
-		case s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
 			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
 			at = append(at, i, i+3)
 			i, ok = i+3, true
-		case plus && s[i] == '+':
-			b.WriteByte(' ')
-			at = append(at, i, i+1)
-			i, ok = i+1, true
-		default:
-			b.WriteByte(s[i])
-			at = append(at, i, i+1)
-			i++
+			continue
 		}
+		b.WriteByte(s[i])
+		at = append(at, i, i+1)
+		i++
 	}
 	return b.String(), at, ok
 }

@@ -254,3 +254,20 @@ func TestErasedScrubTextPercentEncoded(t *testing.T) {
 		}
 	}
 }
+
+// A URL carried inside another's query (a click tracker's redirect, a
+// login's return address) is encoded twice: its %40 reads %2540. An
+// erased value is found so too, and its escapes go with it.
+func TestErasedScrubTextPercentEncodedTwice(t *testing.T) {
+	x := annErased()
+	for in, want := range map[string]string{
+		"https://t.example/r?u=https%3A%2F%2Fshop.example%2Fw%3Femail%3Dann%2540example.com%26src%3Dmail": "https://t.example/r?u=https%3A%2F%2Fshop.example%2Fw%3Femail%3D[erased]%26src%3Dmail",
+		"?next=%2Fu%2FAnnabel%2520Quist": "?next=%2Fu%2F[erased]",
+		"?next=%2Fu%2FAnnabel%252BQuist": "?next=%2Fu%2F[erased]",
+		"?n=100%2525":                    "?n=100%2525",
+	} {
+		if got := x.ScrubText(in); got != want {
+			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

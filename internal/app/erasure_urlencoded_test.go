@@ -12,7 +12,9 @@ import (
 // page call sends its url, search and referrer: percent-encoded
 // (zora.quill%40example.org, in capitals too), and her name as a form
 // encodes it (Zora+Quillfeather) or as a path does (Zora%20Quillfeather),
-// her phone in a tel: link, written otherwise (%28415%29%20555-0199).
+// her phone in a tel: link, written otherwise (%28415%29%20555-0199), and
+// her email encoded twice in a URL carried in a redirect's query
+// (zora.quill%2540example.org).
 // After forgetProfile, on both stores, the raw scan finds none of these
 // forms: each is replaced where it stands, and the rest of each URL stays
 // Bob's.
@@ -25,9 +27,10 @@ func TestForgetProfileScrubsPercentEncodedValues(t *testing.T) {
 		sendTo(t, dial, "", "page", `{"userId":"u-bob-9","anonymousId":"anon-zora-1","messageId":"b2","name":"Welcome",
 			"properties":{"url":"https://shop.example/welcome?email=zora.quill%40example.org&src=mail",
 			"search":"?to=ZORA.QUILL%40EXAMPLE.ORG&n=Zora+Quillfeather",
-			"referrer":"https://mail.example/u/Zora%20Quillfeather/inbox","path":"/call?tel=%28415%29%20555-0199","screen":"tv"}}`)
+			"referrer":"https://mail.example/u/Zora%20Quillfeather/inbox","path":"/call?tel=%28415%29%20555-0199","screen":"tv",
+			"redirect":"https://t.example/r?u=https%3A%2F%2Fshop.example%2Fw%3Fe%3Dzora.quill%2540example.org"}}`)
 		zora := profileIDOf(t, svc.Engine)("user_id", "u-zora-77")
-		needles := []string{"zora.quill%40example.org", "zora+quillfeather", "zora%20quillfeather", "%28415%29%20555-0199"}
+		needles := []string{"zora.quill%40example.org", "zora+quillfeather", "zora%20quillfeather", "%28415%29%20555-0199", "zora.quill%2540example.org"}
 		if got := leftovers(t, st, needles...); len(got) != len(needles) {
 			t.Fatalf("before the erasure the raw scan finds %v: it could not tell the erasure worked", got)
 		}
@@ -36,7 +39,7 @@ func TestForgetProfileScrubsPercentEncodedValues(t *testing.T) {
 			t.Errorf("the raw scan still finds %v", got)
 		}
 		kept := []string{"https://shop.example/welcome?email=[erased]", "?to=[erased]", "n=[erased]",
-			"https://mail.example/u/[erased]/inbox", "/call?tel=[erased]", "u-bob-9", `"tv"`}
+			"https://mail.example/u/[erased]/inbox", "/call?tel=[erased]", "%2Fw%3Fe%3D[erased]", "u-bob-9", `"tv"`}
 		if got := leftovers(t, st, kept...); len(got) != len(kept) {
 			t.Errorf("Bob's event lost more than Zora's values: the scan finds only %v of %v", got, kept)
 		}
