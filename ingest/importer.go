@@ -376,11 +376,22 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
 		_, _ = br.Discard(3)
 	}
-	r := csv.NewReader(br)
+	// The CSV reader holds a whole row in memory, however long: a quoted
+	// field that never closes would take the rest of a file of gigabytes
+	// into one row. The reader beneath it stops a row past MaxCSVRowBytes.
+	lim := &rowLimit{r: br}
+	r := csv.NewReader(bufio.NewReaderSize(lim, csvBufferBytes))
 	r.ReuseRecord = false
+	lim.next(0)
 	header, err := r.Read()
+	if err == nil && r.InputOffset() > MaxCSVRowBytes {
+		err = errRowTooLong
+	}
 	if err == io.EOF {
 		return importErrorf("the CSV input is empty: it needs a header row naming the columns")
+	}
+	if errors.Is(err, errRowTooLong) {
+		return importErrorf("the CSV header runs past 1 MiB without ending (no line end the reader knows: LF, CRLF): nothing was imported")
 	}
 	if err != nil {
 		return importErrorf("CSV header: %v", err)
@@ -456,9 +467,26 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 		if err := im.stopped(ctx); err != nil {
 			return err
 		}
+		start := r.InputOffset()
+		lim.next(start)
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
+		}
+		if err == nil && r.InputOffset()-start > MaxCSVRowBytes {
+			err = errRowTooLong
+		}
+		if errors.Is(err, errRowTooLong) {
+			// Nothing after it can be read as rows: stop, after sending
+			// what was read before it.
+			line := 0
+			if len(rec) > 0 {
+				line, _ = r.FieldPos(0)
+			}
+			if err := b.flush(ctx); err != nil {
+				return im.stopped(ctx)
+			}
+			return importErrorf("read CSV: the row that starts on line %d runs past 1 MiB without ending (a quoted field that never closes, a stray \" in a field?): it and the lines after it could not be read as rows, and none was imported", line)
 		}
 		if err != nil {
 			var pe *csv.ParseError
@@ -589,6 +617,40 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 		return im.stopped(ctx)
 	}
 	return nil
+}
+
+// MaxCSVRowBytes bounds one CSV row (the header too), its line ends
+// included: a row over it stops the import. It is far over the
+// per-message limit, so a row that could be imported is never refused by
+// it, but for columns the mapping leaves out.
+const MaxCSVRowBytes = 1 << 20 // 1 MiB, as the messages say
+
+// csvBufferBytes is the read buffer beneath the CSV reader.
+const csvBufferBytes = 64 << 10
+
+var errRowTooLong = errors.New("CSV row too long")
+
+// rowLimit stops the CSV reader from reading more than a row's bound, and
+// its buffer, past the start of the row it reads.
+type rowLimit struct {
+	r     io.Reader
+	n     int64 // bytes read
+	until int64
+}
+
+// next sets the bound for the row that starts at offset start.
+func (l *rowLimit) next(start int64) { l.until = start + MaxCSVRowBytes + csvBufferBytes }
+
+func (l *rowLimit) Read(p []byte) (int, error) {
+	if l.n >= l.until {
+		return 0, errRowTooLong
+	}
+	if rest := l.until - l.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	k, err := l.r.Read(p)
+	l.n += int64(k)
+	return k, err
 }
 
 func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *outBatch) error {
