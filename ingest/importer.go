@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/idgraph/cdp/graph"
@@ -369,13 +371,10 @@ func (im *importer) stopped(ctx context.Context) error {
 }
 
 func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBatch) error {
-	br := bufio.NewReaderSize(in, 64<<10)
 	// Spreadsheet exports start with a byte order mark: dropped before the
 	// CSV reader sees it, so that a quoted first header ("\ufeff\"Email\"")
 	// parses as quoted.
-	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
-		_, _ = br.Discard(3)
-	}
+	br := textInput(in)
 	// The CSV reader holds a whole row in memory, however long: a quoted
 	// field that never closes would take the rest of a file of gigabytes
 	// into one row. The reader beneath it stops a row past MaxCSVRowBytes.
@@ -619,6 +618,104 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	return nil
 }
 
+// textInput returns the input as UTF-8 text after its byte order mark:
+// a UTF-8 one is dropped, and a file that starts with a UTF-16 one (Excel's
+// "Unicode Text", Windows tools) is decoded.
+func textInput(in io.Reader) *bufio.Reader {
+	br := bufio.NewReaderSize(in, 64<<10)
+	b, _ := br.Peek(3)
+	switch {
+	case string(b) == "\ufeff":
+		_, _ = br.Discard(3)
+	case len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFE:
+		_, _ = br.Discard(2)
+		return bufio.NewReaderSize(&utf16Reader{r: br, order: binary.LittleEndian}, 64<<10)
+	case len(b) >= 2 && b[0] == 0xFE && b[1] == 0xFF:
+		_, _ = br.Discard(2)
+		return bufio.NewReaderSize(&utf16Reader{r: br, order: binary.BigEndian}, 64<<10)
+	}
+	return br
+}
+
+// utf16Reader decodes UTF-16 to UTF-8. A code unit that is half a
+// surrogate pair, or an odd byte at the end, is no character: it becomes
+// bytes that are not valid UTF-8 (a lone surrogate's three bytes, or
+// 0xFF), so that its row is refused as invalid_utf8, as a UTF-8 file's
+// bad bytes are, never stored with U+FFFD in its place.
+type utf16Reader struct {
+	r     io.Reader
+	order binary.ByteOrder
+	buf   []byte
+	in    []byte // bytes read and not yet decoded
+	out   []byte // decoded and not yet returned
+	err   error
+}
+
+func (u *utf16Reader) Read(p []byte) (int, error) {
+	for len(u.out) == 0 {
+		if u.err != nil {
+			if len(u.in) == 0 {
+				return 0, u.err
+			}
+			u.decode(true)
+			continue
+		}
+		if u.buf == nil {
+			u.buf = make([]byte, 32<<10)
+		}
+		n, err := u.r.Read(u.buf)
+		u.in = append(u.in, u.buf[:n]...)
+		u.err = err
+		u.decode(false)
+	}
+	n := copy(p, u.out)
+	u.out = u.out[n:]
+	if len(u.out) == 0 {
+		u.out = u.out[:0:0]
+	}
+	return n, nil
+}
+
+// decode turns the whole code units of u.in into UTF-8, keeping a high
+// surrogate at the end for the next read unless the input has ended.
+func (u *utf16Reader) decode(end bool) {
+	in := u.in
+	for len(in) >= 2 {
+		c := rune(u.order.Uint16(in))
+		switch {
+		case c >= 0xD800 && c < 0xDC00:
+			if len(in) < 4 && !end {
+				u.in = append(u.in[:0], in...)
+				return
+			}
+			if len(in) >= 4 {
+				if d := rune(u.order.Uint16(in[2:])); d >= 0xDC00 && d < 0xE000 {
+					u.out = utf8.AppendRune(u.out, utf16.DecodeRune(c, d))
+					in = in[4:]
+					continue
+				}
+			}
+			u.out = appendSurrogate(u.out, c)
+		case c >= 0xDC00 && c < 0xE000:
+			u.out = appendSurrogate(u.out, c)
+		default:
+			u.out = utf8.AppendRune(u.out, c)
+		}
+		in = in[2:]
+	}
+	if end && len(in) > 0 {
+		u.out = append(u.out, 0xFF)
+		in = nil
+	}
+	u.in = append(u.in[:0], in...)
+}
+
+// appendSurrogate writes a lone surrogate as its three bytes, which are
+// not valid UTF-8.
+func appendSurrogate(b []byte, c rune) []byte {
+	return append(b, 0xE0|byte(c>>12), 0x80|byte(c>>6)&0x3F, 0x80|byte(c)&0x3F)
+}
+
 // MaxCSVRowBytes bounds one CSV row (the header too), its line ends
 // included: a row over it stops the import. It is far over the
 // per-message limit, so a row that could be imported is never refused by
@@ -654,12 +751,9 @@ func (l *rowLimit) Read(p []byte) (int, error) {
 }
 
 func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *outBatch) error {
-	br := bufio.NewReaderSize(in, 64<<10)
 	// A byte order mark (editors on Windows write one) is no part of the
 	// first line's JSON.
-	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
-		_, _ = br.Discard(3)
-	}
+	br := textInput(in)
 	b := &batcher{im: im, out: out}
 	for line := 1; ; line++ {
 		if err := im.stopped(ctx); err != nil {
