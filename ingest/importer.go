@@ -390,7 +390,7 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 		return importErrorf("the CSV input is empty: it needs a header row naming the columns")
 	}
 	if errors.Is(err, errRowTooLong) {
-		return importErrorf("the CSV header runs past 1 MiB without ending (no line end the reader knows: LF, CRLF): nothing was imported")
+		return importErrorf("the CSV header runs past 1 MiB without ending (no line end the reader knows: LF, CRLF or CR): nothing was imported")
 	}
 	if err != nil {
 		return importErrorf("CSV header: %v", err)
@@ -618,9 +618,10 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	return nil
 }
 
-// textInput returns the input as UTF-8 text after its byte order mark:
-// a UTF-8 one is dropped, and a file that starts with a UTF-16 one (Excel's
-// "Unicode Text", Windows tools) is decoded.
+// textInput returns the input as UTF-8 text after its byte order mark,
+// with LF line ends (or CRLF): a UTF-8 mark is dropped, a file that starts
+// with a UTF-16 one (Excel's "Unicode Text", Windows tools) is decoded,
+// and lines ended by CR alone end in LF.
 func textInput(in io.Reader) *bufio.Reader {
 	br := bufio.NewReaderSize(in, 64<<10)
 	b, _ := br.Peek(3)
@@ -629,12 +630,58 @@ func textInput(in io.Reader) *bufio.Reader {
 		_, _ = br.Discard(3)
 	case len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFE:
 		_, _ = br.Discard(2)
-		return bufio.NewReaderSize(&utf16Reader{r: br, order: binary.LittleEndian}, 64<<10)
+		br = bufio.NewReaderSize(&utf16Reader{r: br, order: binary.LittleEndian}, 64<<10)
 	case len(b) >= 2 && b[0] == 0xFE && b[1] == 0xFF:
 		_, _ = br.Discard(2)
-		return bufio.NewReaderSize(&utf16Reader{r: br, order: binary.BigEndian}, 64<<10)
+		br = bufio.NewReaderSize(&utf16Reader{r: br, order: binary.BigEndian}, 64<<10)
+	}
+	// A file whose first line ends in CR alone (Excel for Mac's "CSV
+	// (Macintosh)") ends every line so: each such CR is read as a line
+	// end. Other files are read as they are, a CR within a cell kept.
+	if firstLineEndsInCR(br) {
+		return bufio.NewReaderSize(crReader{br}, 64<<10)
 	}
 	return br
+}
+
+// firstLineEndsInCR peeks, no further than it must (a pipe may hold the
+// first lines only for a while), at the first line end.
+func firstLineEndsInCR(br *bufio.Reader) bool {
+	for n := 1; ; n = br.Buffered() + 1 {
+		b, err := br.Peek(n)
+		if i := bytes.IndexAny(b, "\r\n"); i >= 0 && (b[i] == '\n' || i+1 < len(b)) {
+			return b[i] == '\r' && b[i+1] != '\n'
+		} else if i >= 0 && err != nil {
+			return true // the input ends in that CR
+		}
+		if err != nil || n >= br.Size() {
+			return false
+		}
+	}
+}
+
+// crReader reads a CR that no LF follows as an LF.
+type crReader struct{ r *bufio.Reader }
+
+func (c crReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i := bytes.IndexByte(p[:n], '\r'); i >= 0; {
+		var next []byte
+		if i+1 < n {
+			next = p[i+1 : i+2]
+		} else {
+			next, _ = c.r.Peek(1)
+		}
+		if len(next) == 0 || next[0] != '\n' {
+			p[i] = '\n'
+		}
+		j := bytes.IndexByte(p[i+1:n], '\r')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return n, err
 }
 
 // utf16Reader decodes UTF-16 to UTF-8. A code unit that is half a
