@@ -378,8 +378,11 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	// The CSV reader holds a whole row in memory, however long: a quoted
 	// field that never closes would take the rest of a file of gigabytes
 	// into one row. The reader beneath it stops a row past MaxCSVRowBytes.
+	comma := csvDelimiter(br)
+	im.rejects.comma = comma
 	lim := &rowLimit{r: br}
 	r := csv.NewReader(bufio.NewReaderSize(lim, csvBufferBytes))
+	r.Comma = comma
 	r.ReuseRecord = false
 	lim.next(0)
 	header, err := r.Read()
@@ -642,6 +645,48 @@ func textInput(in io.Reader) *bufio.Reader {
 		return bufio.NewReaderSize(crReader{br}, 64<<10)
 	}
 	return br
+}
+
+// csvDelimiter is the comma, unless the header read with commas is one
+// cell and read with semicolons (a European export, whose decimal mark is
+// the comma) or tabs (Excel's "Unicode Text") is several: then the one of
+// those that gives the most cells.
+func csvDelimiter(br *bufio.Reader) rune {
+	line := peekLine(br)
+	cells := func(c rune) int {
+		r := csv.NewReader(bytes.NewReader(line))
+		r.Comma = c
+		rec, err := r.Read()
+		if err != nil {
+			return 0
+		}
+		return len(rec)
+	}
+	if cells(',') != 1 {
+		return ','
+	}
+	best, most := ',', 1
+	for _, c := range []rune{';', '\t'} {
+		if n := cells(c); n > most {
+			best, most = c, n
+		}
+	}
+	return best
+}
+
+// peekLine returns the first line of br, its LF included, without reading
+// it: no more than br's buffer, and no further than its end (a pipe may
+// hold the first lines only for a while).
+func peekLine(br *bufio.Reader) []byte {
+	for n := 1; ; n = br.Buffered() + 1 {
+		b, err := br.Peek(n)
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			return b[:i+1]
+		}
+		if err != nil || n >= br.Size() {
+			return b
+		}
+	}
 }
 
 // firstLineEndsInCR peeks, no further than it must (a pipe may hold the
@@ -1065,6 +1110,7 @@ type rejectWriter struct {
 	w      io.Writer
 	format string
 	header []string
+	comma  rune // the CSV input's delimiter; 0 is the comma
 	csv    *csv.Writer
 }
 
@@ -1090,6 +1136,9 @@ func (rw *rejectWriter) write(line int, reason string, row []string) error {
 	}
 	if rw.csv == nil {
 		rw.csv = csv.NewWriter(rw.w)
+		if rw.comma != 0 {
+			rw.csv.Comma = rw.comma
+		}
 		if err := rw.csv.Write(append([]string{"line", "reason"}, rw.header...)); err != nil {
 			return err
 		}
