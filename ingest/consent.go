@@ -53,12 +53,15 @@ func mayHoldConsent(raw []byte) bool {
 // records: nil when it carries none; seq is its position in the request.
 // The message's context is merged over
 // batchCtx first, as parseMessage merges it, so consent given for a whole
-// batch counts for each of its messages. Unknown categories are counted.
+// batch counts for each of its messages. Unknown categories are counted;
+// under strict (ConsentPurposesHeader) a category of categoryPreferences
+// that resolves to no purpose is an error instead.
 //
-// Errors: those of ConsentRecords.
-func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph.Event, seq int) ([]privacy.Record, error) {
+// Errors: those of ConsentRecords; under strict, EINVALID naming the
+// category and the purposes.
+func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph.Event, seq int, strict bool) ([]privacy.Record, error) {
 	_, batchConsent := batchCtx["consent"]
-	if c.purposes == nil || (!batchConsent && !mayHoldConsent(raw)) {
+	if (c.purposes == nil && !strict) || (!batchConsent && !mayHoldConsent(raw)) {
 		return nil, nil
 	}
 	v, merr := decodeJSON(raw, "message")
@@ -69,6 +72,24 @@ func (c *Collector) consentRecords(raw []byte, batchCtx map[string]any, ev graph
 	if len(batchCtx) > 0 {
 		own, _ := msg["context"].(map[string]any) // parseMessage accepted it: an object or absent
 		msg["context"] = mergeMaps(batchCtx, own)
+	}
+	if strict {
+		// The sender named these as purposes (cdp import --consent): one
+		// that is none would be dropped while its row counts as stored.
+		cx, _ := msg["context"].(map[string]any)
+		co, _ := cx["consent"].(map[string]any)
+		prefs, _ := co["categoryPreferences"].(map[string]any)
+		for _, k := range slices.Sorted(maps.Keys(prefs)) {
+			if c.purposes == nil {
+				return nil, graph.Errorf(graph.EINVALID, "consent is not read: the server's consent purposes are unusable (its log says why)")
+			}
+			if _, ok := c.purposes.Resolve(k); !ok {
+				return nil, graph.Errorf(graph.EINVALID, "consent purpose %q is not known; the purposes are %s", clip(graph.MessageKey(k), 70), c.purposes.String())
+			}
+		}
+		if c.purposes == nil {
+			return nil, nil
+		}
 	}
 	recs, unknown, err := ConsentRecords(msg, ev, seq, c.purposes, c.engine.Normalizer())
 	if unknown > 0 {

@@ -31,6 +31,13 @@ import (
 // source, and a header that disagrees is refused.
 const SourceHeader = "X-CDP-Source"
 
+// ConsentPurposesHeader, set to "strict" (cdp import sends it), makes the
+// categories of a message's context.consent.categoryPreferences purposes
+// the sender asked for by name: one the rules resolve to no purpose
+// rejects the message (invalid_consent) instead of being skipped, as a
+// live banner's category that is no purpose is.
+const ConsentPurposesHeader = "X-CDP-Consent-Purposes"
+
 var sourceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // endpoints maps each path to the message type it implies; "" marks the
@@ -105,6 +112,15 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	isBatch := implied == ""
+	strictConsent := false
+	switch v := strings.TrimSpace(r.Header.Get(ConsentPurposesHeader)); v {
+	case "":
+	case "strict":
+		strictConsent = true
+	default:
+		c.refuse(w, r, http.StatusBadRequest, fmt.Sprintf("%s must be strict, or absent (the value is not repeated)", ConsentPurposesHeader))
+		return
+	}
 
 	// A key in the Authorization header is checked before the body is read,
 	// and only once: an API key's check counts against its rate limit.
@@ -199,7 +215,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		ev, err := c.Parse(raw, env)
 		var recs []privacy.Record
 		if err == nil {
-			if recs, err = c.consentRecords(raw, env.Context, ev, i); err != nil {
+			if recs, err = c.consentRecords(raw, env.Context, ev, i, strictConsent); err != nil {
 				c.m.rejected.WithLabelValues(ReasonInvalidConsent).Inc()
 				err = &MessageError{Reason: ReasonInvalidConsent, Message: graph.ErrorMessage(err)}
 			}

@@ -1004,6 +1004,13 @@ func (im *importer) send(ctx context.Context, b *outBatch) error {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Content-Encoding", "gzip")
 		req.Header.Set(SourceHeader, im.cfg.Source)
+		// --consent names purposes: one the server lacks rejects its rows
+		// rather than being dropped from rows counted as stored. NDJSON
+		// lines are messages as sent live, whose banner categories need
+		// not be purposes.
+		if im.cfg.Format == FormatCSV {
+			req.Header.Set(ConsentPurposesHeader, "strict")
+		}
 		req.Header.Set("User-Agent", "cdp-import")
 		if im.cfg.WriteKey != "" {
 			req.SetBasicAuth(im.cfg.WriteKey, "")
