@@ -108,7 +108,13 @@ func (s ImportStats) Done() int { return s.Stored + s.Duplicates + s.Rejected }
 
 // ImportError is a failure that stops an import: bad configuration, an
 // unreadable input, or a server that refuses or stays unavailable.
-type ImportError struct{ Msg string }
+type ImportError struct {
+	Msg string
+	// Line, when not 0, is the line of the input the import could not
+	// read from (a row that never ends): the same input imported again
+	// stops there again, until it is fixed.
+	Line int
+}
 
 func (e *ImportError) Error() string { return e.Msg }
 
@@ -488,7 +494,7 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			if err := b.flush(ctx); err != nil {
 				return im.stopped(ctx)
 			}
-			return importErrorf("read CSV: the row that starts on line %d runs past 1 MiB without ending (a quoted field that never closes, a stray \" in a field?): it and the lines after it could not be read as rows, and none was imported", line)
+			return &ImportError{Line: line, Msg: fmt.Sprintf("read CSV: the row that starts on line %d runs past 1 MiB without ending (a quoted field that never closes, a stray \" in a field?): it and the lines after it could not be read as rows, and none was imported", line)}
 		}
 		if err != nil {
 			var pe *csv.ParseError
@@ -502,7 +508,7 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 				if err := b.flush(ctx); err != nil {
 					return im.stopped(ctx)
 				}
-				return importErrorf("read CSV: the quoted field that opens on line %d is never closed (a stray \" in a field?): lines %d to %d could not be read as rows, and none was imported", pe.StartLine, pe.StartLine, pe.Line)
+				return &ImportError{Line: pe.StartLine, Msg: fmt.Sprintf("read CSV: the quoted field that opens on line %d is never closed (a stray \" in a field?): lines %d to %d could not be read as rows, and none was imported", pe.StartLine, pe.StartLine, pe.Line)}
 			}
 			im.readRow()
 			reason := pe.Err.Error()

@@ -220,7 +220,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "cdp import: %v\n", ierr)
 		return 2
 	}
-	if ierr != nil {
+	var ie *ingest.ImportError
+	if errors.As(ierr, &ie) && ie.Line > 0 {
+		// Stopped by a row that cannot be read: the same file would stop
+		// there again.
+		fmt.Fprintf(stdout, "stopped after %.1fs: the input cannot be read from line %d: read %d rows: %d stored, %d already present, %d rejected, %d not sent or unanswered; fix the file there and run the same import again (rows already stored are skipped as already present)\n",
+			secs, ie.Line, stats.Rows, stats.Stored, stats.Duplicates, stats.Rejected, stats.Rows-stats.Done())
+	} else if ierr != nil {
 		// Stopped: the rows read after the last answer were not sent, or
 		// got no answer, and no file lists them.
 		fmt.Fprintf(stdout, "stopped after %.1fs: read %d rows: %d stored, %d already present, %d rejected, %d not sent or unanswered; run the same import again to send them (rows already stored are skipped as already present)\n",

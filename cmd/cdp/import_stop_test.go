@@ -133,3 +133,20 @@ func TestImportRefusedAtTheHeaderKeepsEarlierRejects(t *testing.T) {
 		t.Errorf("refused at the header with a new --rejects path: exit %d, and the file was left (%v)", code, err)
 	}
 }
+
+// An import stopped by a row of the input that cannot be read (a quoted
+// field that never closes) says so in its summary: running the same file
+// again would stop there again, so it asks for the line to be fixed,
+// rather than for the same import to be run again.
+func TestImportSummaryWhenTheInputStops(t *testing.T) {
+	st := storetest.Embedded(t)
+	base, _, _ := startApp(t, st, -1)
+	file := filepath.Join(t.TempDir(), "crm.csv")
+	storetest.Must(t, os.WriteFile(file, []byte("id,email\n1,a@x.example\n2,\"b@x.example\n3,c@x.example\n"), 0o600))
+	stdout, stderr, code := runCDP(t, nil, "import", "--source", "crm", "--map", "user_id=id", "--map", "email=email", "--server", base, file)
+	if code != 2 || !strings.Contains(stdout, "stopped after") ||
+		!strings.Contains(stdout, "the input cannot be read from line 3: read 1 rows: 1 stored, 0 already present, 0 rejected, 0 not sent or unanswered; fix the file there and run the same import again") ||
+		strings.Contains(stdout, "to send them") || !strings.Contains(stderr, "opens on line 3 is never closed") {
+		t.Errorf("import stopped by its input: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}
