@@ -527,6 +527,13 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			im.reject(line, fmt.Sprintf("invalid_utf8: column %q is not valid UTF-8 (first bad byte at offset %d); CSV input must be UTF-8", clip(header[col], 64), off), rec)
 			continue
 		}
+		if sameRow(rec, header) {
+			// Exports joined into one file repeat their header: no
+			// customer's row, and stored it would be a person whose user
+			// id is the column's name.
+			im.reject(line, "the row repeats the header row (files joined into one?)", rec)
+			continue
+		}
 		msg := map[string]any{"type": TypeIdentify}
 		tr := map[string]any{}
 		var ext []any
@@ -1176,6 +1183,21 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// sameRow reports whether rec holds the cells of header, spaces around
+// them and a byte order mark before the first aside.
+func sameRow(rec, header []string) bool {
+	for i := range rec {
+		a, b := strings.TrimSpace(rec[i]), strings.TrimSpace(header[i])
+		if i == 0 {
+			a = strings.TrimSpace(strings.TrimPrefix(a, "\ufeff"))
+		}
+		if a != b {
+			return false
+		}
+	}
+	return len(rec) == len(header)
 }
 
 // badUTF8 returns the first field of rec that is not valid UTF-8 and the
