@@ -593,6 +593,19 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 		}
 		if tsCol >= 0 {
 			if v := strings.TrimSpace(rec[tsCol]); v != "" {
+				// Refused here, the reason names the column; the server
+				// would name the message's field, timestamp. A time more
+				// than a day ahead of the server's clock is its to refuse.
+				why := ""
+				if t, err := ParseTime(v); err != nil {
+					why = "the cell " + err.Error() + " (the forms taken: 2024-03-01, 2024-03-01 10:00, 2024-03-01T10:00:00Z, RFC 3339; no zone is UTC)"
+				} else if t.Before(MinTimestamp) {
+					why = "the cell is before 2000-01-01, outside the accepted range"
+				}
+				if why != "" {
+					im.reject(line, fmt.Sprintf("--timestamp %q: %s", strings.TrimSpace(im.cfg.TimestampColumn), why), rec)
+					continue
+				}
 				msg["timestamp"] = v
 			}
 		}
