@@ -872,6 +872,9 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 	// A byte order mark (editors on Windows write one) is no part of the
 	// first line's JSON.
 	br := textInput(in)
+	if what := jsonDocument(peekLine(br)); what != "" {
+		return importErrorf("the input is %s, so it is not NDJSON, which holds one message (a JSON object) per line: write each message on a line of its own first (for an array: jq -c '.[]' FILE > FILE.ndjson; for messages over several lines: jq -c . FILE > FILE.ndjson)", what)
+	}
 	b := &batcher{im: im, out: out}
 	for line := 1; ; line++ {
 		if err := im.stopped(ctx); err != nil {
@@ -906,6 +909,24 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 		return im.stopped(ctx)
 	}
 	return nil
+}
+
+// jsonDocument says what the first line of an NDJSON input shows the
+// input to be when it is one JSON document rather than a message per
+// line ("" when it is not): an array of messages, on one line or opened
+// on it, or a message spread over several lines (the line is "{" alone).
+// A line with an array of anything else is a bad line, rejected as such.
+func jsonDocument(line []byte) string {
+	t := bytes.TrimSpace(line)
+	switch {
+	case string(t) == "{":
+		return "a JSON object spread over several lines"
+	case len(t) > 0 && t[0] == '[':
+		if rest := bytes.TrimSpace(t[1:]); len(rest) == 0 || rest[0] == '{' {
+			return "a JSON array of objects"
+		}
+	}
+	return ""
 }
 
 // withoutSentAt returns a copy of the JSON object t without its top-level
