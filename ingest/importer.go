@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -469,6 +470,13 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	}
 	im.rejects.header = header
 	r.FieldsPerRecord = len(header)
+	var mapped []int // the columns a message takes cells from
+	for _, m := range slices.Concat(ids, traits, consents) {
+		mapped = append(mapped, m.idx)
+	}
+	if tsCol >= 0 {
+		mapped = append(mapped, tsCol)
+	}
 
 	b := &batcher{im: im, out: out}
 	for {
@@ -634,7 +642,19 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			continue
 		}
 		if len(data) > im.cfg.MaxMessageBytes {
-			im.reject(line, fmt.Sprintf("message is %d bytes, over the %s per-message limit", len(data), sizeName(im.cfg.MaxMessageBytes)), rec)
+			// Name what to shorten or leave out: the mapped column of the
+			// longest cell.
+			longest, size := -1, 0
+			for _, i := range mapped {
+				if n := len(strings.TrimSpace(rec[i])); n > size {
+					longest, size = i, n
+				}
+			}
+			why := fmt.Sprintf("message is %d bytes, over the %s per-message limit", len(data), sizeName(im.cfg.MaxMessageBytes))
+			if longest >= 0 {
+				why += fmt.Sprintf("; its longest mapped cell is in column %q (%d bytes)", strings.TrimSpace(header[longest]), size)
+			}
+			im.reject(line, why, rec)
 			continue
 		}
 		if err := b.add(ctx, data, line, rec); err != nil {
