@@ -73,3 +73,36 @@ func TestImportCSVDelimiter(t *testing.T) {
 		}
 	})
 }
+
+// TestImportCSVSepLine: a first line "sep=;" (the hint Excel reads, and
+// exporters for Excel write) names the delimiter and is no header: the
+// header is the line after it, and line numbers count it.
+func TestImportCSVSepLine(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		for _, f := range []struct{ name, in, rejected string }{
+			{"semicolons", "\ufeffsep=;\r\nid;Email;Amount\r\nsep-1;s1@example.com;1,5\r\nsep-2;s2@example.com\r\n",
+				"line;reason;id;Email;Amount\n4;CSV: row has 2 fields, the header has 3;sep-2;s2@example.com\n"},
+			{"commas", "sep=,\nid,Email,Amount\nsep-3,s3@example.com,\"1,5\"\nsep-4,s4@example.com\n",
+				"line,reason,id,Email,Amount\n4,\"CSV: row has 2 fields, the header has 3\",sep-4,s4@example.com\n"},
+		} {
+			var rejects bytes.Buffer
+			stats, err := ingest.Import(context.Background(), bytes.NewReader([]byte(f.in)), ingest.ImportConfig{
+				Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatCSV, Concurrency: 1, Rejects: &rejects,
+				Identifiers: []ingest.Mapping{{Name: "user_id", Column: "id"}, {Name: "email", Column: "Email"}},
+				Traits:      []ingest.Mapping{{Name: "amount", Column: "Amount"}},
+			})
+			if err != nil || stats.Rows != 2 || stats.Stored != 1 || stats.Rejected != 1 {
+				t.Fatalf("%s: %+v, %v; want 2 rows: 1 stored, 1 rejected (rejects %q)", f.name, stats, err, rejects.String())
+			}
+			if rejects.String() != f.rejected {
+				t.Errorf("%s: rejects\n%q, want\n%q", f.name, rejects.String(), f.rejected)
+			}
+		}
+		for user, amount := range map[string]string{"sep-1": "1,5", "sep-3": "1,5"} {
+			if v := graph.FoldTraits(mustMembers(t, h, user))["amount"].Value; v != amount {
+				t.Errorf("%s: amount %q, want %q", user, v, amount)
+			}
+		}
+	})
+}

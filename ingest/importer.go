@@ -385,13 +385,18 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	// The CSV reader holds a whole row in memory, however long: a quoted
 	// field that never closes would take the rest of a file of gigabytes
 	// into one row. The reader beneath it stops a row past MaxCSVRowBytes.
-	comma := csvDelimiter(br)
+	comma, sepLine := csvDelimiter(br)
 	im.rejects.comma = comma
 	lim := &rowLimit{r: br}
 	r := csv.NewReader(bufio.NewReaderSize(lim, csvBufferBytes))
 	r.Comma = comma
 	r.ReuseRecord = false
+	r.FieldsPerRecord = -1 // set from the header
 	lim.next(0)
+	if sepLine {
+		_, _ = r.Read() // "sep=;" names the delimiter; the header follows it
+		lim.next(r.InputOffset())
+	}
 	header, err := r.Read()
 	if err == nil && r.InputOffset() > MaxCSVRowBytes {
 		err = errRowTooLong
@@ -696,9 +701,17 @@ func textInput(in io.Reader) *bufio.Reader {
 // csvDelimiter is the comma, unless the header read with commas is one
 // cell and read with semicolons (a European export, whose decimal mark is
 // the comma) or tabs (Excel's "Unicode Text") is several: then the one of
-// those that gives the most cells.
-func csvDelimiter(br *bufio.Reader) rune {
+// those that gives the most cells. A first line "sep=;" (the hint Excel
+// reads) names the delimiter instead, and sepLine says the header
+// follows it.
+func csvDelimiter(br *bufio.Reader) (comma rune, sepLine bool) {
 	line := peekLine(br)
+	if hint, ok := strings.CutPrefix(strings.TrimRight(string(line), "\r\n"), "sep="); ok {
+		c, n := utf8.DecodeRuneInString(hint)
+		if n > 0 && n == len(hint) && c != utf8.RuneError && c != '"' && (c == '\t' || c > ' ') {
+			return c, true
+		}
+	}
 	cells := func(c rune) int {
 		r := csv.NewReader(bytes.NewReader(line))
 		r.Comma = c
@@ -709,7 +722,7 @@ func csvDelimiter(br *bufio.Reader) rune {
 		return len(rec)
 	}
 	if cells(',') != 1 {
-		return ','
+		return ',', false
 	}
 	best, most := ',', 1
 	for _, c := range []rune{';', '\t'} {
@@ -717,7 +730,7 @@ func csvDelimiter(br *bufio.Reader) rune {
 			best, most = c, n
 		}
 	}
-	return best
+	return best, false
 }
 
 // peekLine returns the first line of br, its LF included, without reading
