@@ -575,6 +575,7 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			}
 		}
 		prefs := map[string]any{}
+		from := map[string]int{} // the column each purpose's decision came from
 		badConsent := ""
 		for _, m := range consents {
 			v := strings.TrimSpace(rec[m.idx])
@@ -588,14 +589,22 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 				badConsent = fmt.Sprintf("--consent %s=%s: %s", m.name, header[m.idx], graph.ErrorMessage(err))
 				break
 			}
+			var pref any = "withdrawn"
 			switch st {
 			case privacy.StatusGranted:
-				prefs[m.name] = true
+				pref = true
 			case privacy.StatusDenied:
-				prefs[m.name] = false
-			default:
-				prefs[m.name] = "withdrawn"
+				pref = false
 			}
+			// One purpose given two columns takes whichever is filled;
+			// two decisions that differ are no one decision, and the
+			// message holds one per purpose.
+			if was, ok := prefs[m.name]; ok && was != pref {
+				badConsent = fmt.Sprintf("--consent %s=%s and --consent %s=%s disagree: one row gives one decision per purpose", m.name, header[from[m.name]], m.name, header[m.idx])
+				break
+			}
+			prefs[m.name] = pref
+			from[m.name] = m.idx
 		}
 		if badConsent != "" {
 			im.reject(line, badConsent, rec)
