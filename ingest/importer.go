@@ -551,11 +551,13 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 		tr := map[string]any{}
 		var ext []any
 		ctxm := map[string]any{}
+		found := false
 		for _, m := range ids {
 			v := strings.TrimSpace(rec[m.idx])
 			if v == "" {
 				continue
 			}
+			found = true
 			switch {
 			case m.name == "user_id" && msg["userId"] == nil:
 				msg["userId"] = v
@@ -568,6 +570,16 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 			default:
 				ext = append(ext, map[string]any{"id": v, "type": m.name, "collection": "users", "encoding": "none"})
 			}
+		}
+		if !found {
+			// The server would list the message fields it looks in; the
+			// user mapped columns.
+			cols := make([]string, len(ids))
+			for i, m := range ids {
+				cols[i] = strconv.Quote(strings.TrimSpace(header[m.idx]))
+			}
+			im.reject(line, "no identifier: the --map columns "+strings.Join(cols, ", ")+" are empty", rec)
+			continue
 		}
 		for _, m := range traits {
 			if v := strings.TrimSpace(rec[m.idx]); v != "" {
