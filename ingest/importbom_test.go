@@ -48,3 +48,27 @@ func TestImportNDJSONAfterBOM(t *testing.T) {
 	}
 	h.profile(t, graph.TypeUserID, "bom-1")
 }
+
+// TestImportNDJSONJoinedFiles: NDJSON files joined into one (cat a.ndjson
+// b.ndjson), each saved with a byte order mark, hold one in the middle,
+// at the start of the first line of each later file: it is no part of
+// that line's JSON, which imports as the line without it does.
+func TestImportNDJSONJoinedFiles(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		in := "\ufeff{\"type\":\"identify\",\"userId\":\"j-1\"}\r\n\ufeff{\"type\":\"identify\",\"userId\":\"j-2\"}\r\n \ufeff{\"type\":\"identify\",\"userId\":\"j-3\"}\n"
+		var rejects bytes.Buffer
+		stats, err := ingest.Import(context.Background(), strings.NewReader(in), ingest.ImportConfig{
+			Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatNDJSON, Concurrency: 1, Rejects: &rejects,
+		})
+		if err != nil || stats.Rows != 3 || stats.Stored != 3 || stats.Rejected != 0 {
+			t.Fatalf("stats %+v %v, want 3 lines stored (rejects %q)", stats, err, rejects.String())
+		}
+		stats, err = ingest.Import(context.Background(), strings.NewReader("{\"type\":\"identify\",\"userId\":\"j-2\"}\n"), ingest.ImportConfig{
+			Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatNDJSON, Concurrency: 1, Rejects: &rejects,
+		})
+		if err != nil || stats.Duplicates != 1 {
+			t.Fatalf("the line without its mark again: %+v %v, want it already present", stats, err)
+		}
+	})
+}

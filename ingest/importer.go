@@ -940,7 +940,10 @@ func (im *importer) readNDJSON(ctx context.Context, in io.Reader, out chan<- *ou
 		if err != nil && err != io.EOF {
 			return importErrorf("read NDJSON: %v", err)
 		}
-		t := bytes.TrimSpace(raw)
+		// Files joined into one (cat a.ndjson b.ndjson) hold each later
+		// file's byte order mark at the start of a line: no part of its
+		// JSON.
+		t := bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(raw), []byte("\ufeff")))
 		if tooLong == 0 && len(t) > im.cfg.MaxMessageBytes {
 			tooLong, raw = len(t), raw[:min(len(raw), 256)]
 		}
