@@ -167,6 +167,15 @@ type Store interface {
 	// a filter through whose inAudience conditions the audience would reach
 	// itself (FindCycle) with a *CycleError (EINVALID).
 	PutAudience(ctx context.Context, a Audience) error
+	// ReplaceAudience is PutAudience of an audience that must be stored:
+	// it replaces the definition of the stored audience of a.ID, with the
+	// same checks, and refuses with ErrNotStored (ENOTFOUND), writing
+	// nothing, when a.ID is not stored when its transaction runs (deleted
+	// since the caller read it), before any other check of the store's.
+	// So an update racing a deletion never stores the deleted audience
+	// again: a deletion committed first refuses it, and one committed
+	// after it deletes what it wrote.
+	ReplaceAudience(ctx context.Context, a Audience) error
 	// DeleteAudience removes the audience with its members and log, and
 	// reports whether it was stored. It refuses, with an *InUseError
 	// (ECONFLICT) naming them, to delete an audience that the filters of
@@ -290,6 +299,12 @@ type Store interface {
 	// EINVALID as PutFacts and ApplyMembership, and then nothing is
 	// written.
 	Keep(ctx context.Context, w KeepWrite) (stale []string, err error)
+}
+
+// ErrNotStored is ReplaceAudience's refusal of an audience that is not
+// stored.
+func ErrNotStored(id string) error {
+	return graph.Errorf(graph.ENOTFOUND, "audience %s is not stored", id)
 }
 
 // KeepSplit is implemented by a store whose Keep holds the write lock of

@@ -796,7 +796,11 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 	}
 	a.CreatedAt, a.UpdatedAt = old.CreatedAt, graph.Now()
 	wctx, alone := r.auditedWrite(ctx, st, entry)
-	if err := st.PutAudience(wctx, a); err != nil {
+	if err := st.ReplaceAudience(wctx, a); err != nil {
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			// Deleted since it was read above.
+			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "id")
+		}
 		return fail(putErr(err))
 	}
 	alone()

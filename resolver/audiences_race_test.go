@@ -14,7 +14,7 @@ import (
 )
 
 // interleaved is a real audience store whose next PutAudience,
-// DeleteAudience or DeleteComputedTrait first runs between, a write made
+// ReplaceAudience, DeleteAudience or DeleteComputedTrait first runs between, a write made
 // on the same store: what another request commits after the resolver's
 // checks and before its own write.
 type interleaved struct {
@@ -42,6 +42,11 @@ func (s *interleaved) interleave() {
 func (s *interleaved) PutAudience(ctx context.Context, a audience.Audience) error {
 	s.interleave()
 	return s.Store.PutAudience(ctx, a)
+}
+
+func (s *interleaved) ReplaceAudience(ctx context.Context, a audience.Audience) error {
+	s.interleave()
+	return s.Store.ReplaceAudience(ctx, a)
 }
 
 func (s *interleaved) DeleteAudience(ctx context.Context, id string) (bool, error) {

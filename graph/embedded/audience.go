@@ -118,6 +118,17 @@ func cleanOrZero(t time.Time) time.Time {
 // and that it reaches no cycle, are checked in the write transaction, the
 // store's only one at a time.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
+	return s.putAudience(ctx, a, false)
+}
+
+// ReplaceAudience implements audience.Store: PutAudience of an audience
+// that must be stored when the write transaction runs.
+func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience) error {
+	return s.putAudience(ctx, a, true)
+}
+
+// putAudience is PutAudience, and with replace ReplaceAudience.
+func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -127,6 +138,9 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	}
 	return s.update(ctx, func(btx *bolt.Tx) error {
 		traits, auds := btx.Bucket(bucketComputedTraits), btx.Bucket(bucketAudiences)
+		if replace && auds.Get([]byte(a.ID)) == nil {
+			return audience.ErrNotStored(a.ID)
+		}
 		if m := audience.MissingRef(&a.Filter,
 			func(name string) bool { return traits.Get([]byte(name)) != nil },
 			func(id string) bool { return auds.Get([]byte(id)) != nil },

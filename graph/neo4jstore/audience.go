@@ -213,6 +213,20 @@ func staticParam(static bool) any {
 // refuses (ECONFLICT) to create an audience of an id whose deletion is not
 // finished.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
+	return s.putAudience(ctx, a, false)
+}
+
+// ReplaceAudience implements audience.Store: PutAudience that first takes
+// the audience's write lock (qLockAudienceNode) and refuses when it is
+// not stored. Under that lock no deletion of it commits until this
+// transaction ends, and a deletion committed before finds nothing to
+// lock and is seen.
+func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience) error {
+	return s.putAudience(ctx, a, true)
+}
+
+// putAudience is PutAudience, and with replace ReplaceAudience.
+func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -223,6 +237,18 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	computed, auds := a.Filter.ComputedNames(), a.Filter.AudienceIDs()
 	refs := map[string]any{"computed": computed, "audiences": auds}
 	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if replace {
+			recs, err := t.query(ctx, qLockAudienceStored, map[string]any{"id": a.ID})
+			if err != nil {
+				return nil, fmt.Errorf("replace audience: lock it: %w", err)
+			}
+			if len(recs) != 1 {
+				return nil, fmt.Errorf("replace audience: %d rows", len(recs))
+			}
+			if n, _ := recs[0].Values[0].(int64); n == 0 {
+				return nil, audience.ErrNotStored(a.ID)
+			}
+		}
 		if err := t.exec(ctx, qLockAudiencesToCreate, map[string]any{"id": a.ID}); err != nil {
 			return nil, fmt.Errorf("put audience: lock the audiences to count them: %w", err)
 		}
@@ -269,6 +295,11 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 			return nil, fmt.Errorf("put audience: %d rows", len(recs))
 		}
 		found, _ := recs[0].Values[0].(bool)
+		if replace && !found {
+			// Deleted by the transaction whose lock the first statement
+			// waited for.
+			return nil, audience.ErrNotStored(a.ID)
+		}
 		n, _ := recs[0].Values[1].(int64)
 		if !found && n >= audience.MaxAudiences {
 			return nil, graph.Errorf(graph.ECONFLICT, "the store holds %d audiences, the most it keeps", n)
@@ -383,6 +414,13 @@ DELETE t`)
 var qLockAudienceNode = cypher(`
 MATCH (a:{{Audience}} { {{id}}: $id })
 SET a.{{lock}} = true REMOVE a.{{lock}}`)
+
+// qLockAudienceStored is qLockAudienceNode that counts the audiences
+// locked: 0 when it is not stored.
+var qLockAudienceStored = cypher(`
+OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
+FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | SET x.{{lock}} = true REMOVE x.{{lock}})
+RETURN count(a) AS n`)
 
 // DeleteAudience implements audience.Store. The first transaction locks
 // the audience (qLockAudienceNode), refuses when another audience names

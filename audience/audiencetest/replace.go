@@ -1,0 +1,65 @@
+package audiencetest
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/idgraph/cdp/graph"
+)
+
+// ReplaceAudience replaces a stored audience's definition and keeps what
+// PutAudience keeps; of an audience not stored, never stored or deleted,
+// it is ENOTFOUND and stores nothing. Raced against DeleteAudience of the
+// same audience, the two end as one serial order would: the audience is
+// gone, and the replace succeeded (it came first) or is ENOTFOUND (the
+// deletion came first).
+func testReplaceAudience(t *testing.T, s Store) {
+	a := aud(1)
+	wantCode(t, s.ReplaceAudience(bg, a), graph.ENOTFOUND, "ReplaceAudience of an audience never stored")
+	if _, ok := getAud(t, s, a.ID); ok {
+		t.Fatal("ReplaceAudience of an audience never stored stored it")
+	}
+	putAud(t, s, a)
+	apply(t, s, a.ID, []string{"p1"}, nil, at(2))
+	r := a
+	r.Name, r.Description, r.Filter, r.Purpose, r.UpdatedAt = "renamed", "", simple("team"), "", at(3)
+	r.CreatedAt = at(9) // not the stored one: kept all the same
+	must(t, s.ReplaceAudience(bg, r))
+	got, ok := getAud(t, s, a.ID)
+	if !ok || got.Name != "renamed" || got.Description != "" || got.Purpose != "" || !got.CreatedAt.Equal(at(0)) ||
+		!got.UpdatedAt.Equal(at(3)) || got.Size != 1 || !got.RefreshedAt.Equal(at(2)) {
+		t.Fatalf("after ReplaceAudience: %+v, %v", got, ok)
+	}
+	if deleted, err := s.DeleteAudience(bg, a.ID); err != nil || !deleted {
+		t.Fatalf("DeleteAudience: %v, %v", deleted, err)
+	}
+	wantCode(t, s.ReplaceAudience(bg, r), graph.ENOTFOUND, "ReplaceAudience of a deleted audience")
+	if _, ok := getAud(t, s, a.ID); ok {
+		t.Fatal("ReplaceAudience of a deleted audience stored it again")
+	}
+
+	for round := range 20 {
+		a := aud(100 + round)
+		putAud(t, s, a)
+		r := a
+		r.Name = "renamed"
+		var replaced, deleteErr error
+		var deleted bool
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); <-start; replaced = s.ReplaceAudience(bg, r) }()
+		go func() { defer wg.Done(); <-start; deleted, deleteErr = s.DeleteAudience(bg, a.ID) }()
+		close(start)
+		wg.Wait()
+		if deleteErr != nil || !deleted {
+			t.Fatalf("round %d: DeleteAudience: %v, %v", round, deleted, deleteErr)
+		}
+		if replaced != nil && graph.ErrorCode(replaced) != graph.ENOTFOUND {
+			t.Fatalf("round %d: ReplaceAudience: %v, want nil or ENOTFOUND", round, replaced)
+		}
+		if got, ok := getAud(t, s, a.ID); ok {
+			t.Fatalf("round %d: audience stored after its deletion (ReplaceAudience: %v): %+v", round, replaced, got)
+		}
+	}
+}
