@@ -110,6 +110,57 @@ type Destination struct {
 	LastNumber uint64
 	// Lease says which process delivers the destination, until when.
 	Lease Lease
+
+	// Keep, read by UpdateDestination only and never stored, names the
+	// write-only fields the caller left out (Keep.Apply).
+	Keep Keep
+}
+
+// Keep names the fields of an update that keep their stored values: those
+// stored when the update's transaction runs, not those the caller read
+// before it, which another update may have changed since.
+type Keep struct {
+	// Secret keeps the stored secret, Headers the stored headers.
+	Secret, Headers bool
+	// URL keeps the stored URL: the caller gave it back as answers show
+	// it (ShownURL) and set the destination's URL to the one it read. A
+	// stored URL no longer shown as that one is refused with a
+	// *ShownURLChangedError.
+	URL bool
+}
+
+// ShownURLChangedError is UpdateDestination's refusal (EINVALID) of an
+// update that keeps the stored URL (Keep.URL) when that URL is no longer
+// shown as the one the caller read: another update changed it since.
+type ShownURLChangedError struct{}
+
+func (e *ShownURLChangedError) Error() string { return e.err().Message }
+
+// Unwrap gives the refusal as a *graph.Error.
+func (e *ShownURLChangedError) Unwrap() error { return e.err() }
+
+func (e *ShownURLChangedError) err() *graph.Error {
+	return graph.Errorf(graph.EINVALID, "url: the URL as shown is no longer the stored one's (another update changed it); give the whole URL")
+}
+
+// Apply gives d with the fields d.Keep names taken from stored, the
+// destination as stored in the update's transaction; Keep is cleared.
+func (d Destination) Apply(stored Destination) (Destination, error) {
+	k := d.Keep
+	d.Keep = Keep{}
+	if k.Secret {
+		d.Secret = stored.Secret
+	}
+	if k.Headers {
+		d.Headers = maps.Clone(stored.Headers)
+	}
+	if k.URL {
+		if ShownURL(stored.URL) != ShownURL(d.URL) {
+			return d, &ShownURLChangedError{}
+		}
+		d.URL = stored.URL
+	}
+	return d, nil
 }
 
 // Lease is a process's hold on a destination.

@@ -70,6 +70,7 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 	switch {
 	case old != nil && in.URL == destination.ShownURL(old.URL):
 		d.URL = old.URL
+		d.Keep.URL = in.URL != old.URL
 	case destination.HoldsShownQuery(in.URL):
 		return d, invalidArg("input.url", "has the query \"?…\" that answers show in place of a destination's query: give the whole URL (or, on update, the URL exactly as shown to keep the stored one)")
 	}
@@ -80,7 +81,7 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 	case in.Secret != nil:
 		d.Secret = *in.Secret
 	case old != nil:
-		d.Secret = old.Secret
+		d.Secret, d.Keep.Secret = old.Secret, true
 	default:
 		return d, invalidArg("input.secret", "is missing: a new destination needs a secret of %d to %d characters", destination.MinSecretLen, destination.MaxSecretLen)
 	}
@@ -124,8 +125,8 @@ func (r *Resolver) destinationFromInput(ctx context.Context, id string, in gql.D
 	}
 	// Header values are write-only, as the secret is: an update that
 	// leaves headers out keeps the stored ones; an empty list removes them.
-	if in.Headers == nil && old != nil && len(old.Headers) > 0 {
-		d.Headers = maps.Clone(old.Headers)
+	if in.Headers == nil && old != nil {
+		d.Headers, d.Keep.Headers = maps.Clone(old.Headers), true
 	}
 	if len(in.Headers) > 0 {
 		d.Headers = map[string]string{}
@@ -319,6 +320,9 @@ func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.Dest
 	d.CreatedAt, d.UpdatedAt = old.CreatedAt, graph.Now()
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	got, err := st.UpdateDestination(wctx, d)
+	if changed := (*destination.ShownURLChangedError)(nil); errors.As(err, &changed) {
+		err = invalidArg("input.url", "has the query \"?…\" that answers show in place of a destination's query, and the stored URL changed since it was read: give the whole URL")
+	}
 	if err != nil {
 		return fail(audienceGoneErr(err, in.AudienceIds))
 	}

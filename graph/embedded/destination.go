@@ -220,6 +220,10 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		if !ok {
 			return notFound(d.ID)
 		}
+		// What the caller left out keeps what is stored now.
+		if d, err = d.Apply(old.decode(d.ID)); err != nil {
+			return err
+		}
 		if d.Name != old.Name {
 			// A name given anew passes CheckName; the stored one is kept.
 			if err := d.CheckName(""); err != nil {

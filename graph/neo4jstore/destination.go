@@ -225,26 +225,54 @@ FOREACH (_ IN CASE WHEN nameOK AND secretOK AND headersOK THEN [1] ELSE [] END |
     d.{{updatedAt}} = $updatedAt)
 RETURN d { .* }, nameOK, secretOK, headersOK`)
 
+// qLockReadDestination takes the destination's write lock and reads it.
+var qLockReadDestination = cypher(`
+MATCH (d:{{Destination}} { {{id}}: $id })
+SET d.{{lock}} = true REMOVE d.{{lock}}
+RETURN d { .* }`)
+
 // UpdateDestination implements destination.Store, in one round trip, three
-// when it sends audiences (lockAudiencesSent).
+// when it sends audiences (lockAudiencesSent), and one more when it keeps
+// a stored field (destination.Keep).
 func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
 	d = d.Normalize()
 	if err := d.CheckStored(""); err != nil {
 		return destination.Destination{}, err
 	}
-	// A name given anew passes CheckName, a secret given anew CheckSecret
-	// (CheckStored takes one stored while the limit counted bytes),
-	// headers given anew CheckHeaders; the stored ones are kept.
-	newNameErr, newSecretErr, newHeadersErr := d.CheckName(""), d.CheckSecret(""), d.CheckHeaders("")
-	params, err := destParams(d)
-	if err != nil {
-		return destination.Destination{}, err
-	}
-	params["newNameOK"], params["newSecretOK"], params["newHeadersOK"] = newNameErr == nil, newSecretErr == nil, newHeadersErr == nil
+	given := d
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		d := given
 		if err := lockAudiencesSent(ctx, t, d); err != nil {
 			return nil, err
 		}
+		if d.Keep != (destination.Keep{}) {
+			// What the caller left out keeps what is stored now, read
+			// under the destination's lock.
+			recs, err := t.query(ctx, qLockReadDestination, map[string]any{"id": d.ID})
+			if err != nil {
+				return nil, fmt.Errorf("update destination: lock it: %w", err)
+			}
+			if len(recs) == 0 {
+				return nil, graph.Errorf(graph.ENOTFOUND, "destination %s is not stored", d.ID)
+			}
+			stored, err := decodeDestination(recs[0].Values[0])
+			if err != nil {
+				return nil, err
+			}
+			if d, err = d.Apply(stored); err != nil {
+				return nil, err
+			}
+		}
+		// A name given anew passes CheckName, a secret given anew
+		// CheckSecret (CheckStored takes one stored while the limit
+		// counted bytes), headers given anew CheckHeaders; the stored ones
+		// are kept.
+		newNameErr, newSecretErr, newHeadersErr := d.CheckName(""), d.CheckSecret(""), d.CheckHeaders("")
+		params, err := destParams(d)
+		if err != nil {
+			return nil, err
+		}
+		params["newNameOK"], params["newSecretOK"], params["newHeadersOK"] = newNameErr == nil, newSecretErr == nil, newHeadersErr == nil
 		recs, err := t.query(ctx, qUpdateDestination, params)
 		if err != nil {
 			return nil, fmt.Errorf("update destination: %w", err)
