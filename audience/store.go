@@ -174,8 +174,11 @@ type Store interface {
 	// since the caller read it), before any other check of the store's.
 	// So an update racing a deletion never stores the deleted audience
 	// again: a deletion committed first refuses it, and one committed
-	// after it deletes what it wrote.
-	ReplaceAudience(ctx context.Context, a Audience) error
+	// after it deletes what it wrote. With ifUpdatedAt not zero, it then
+	// refuses with a *ChangedError (ECONFLICT), writing nothing, when the
+	// stored audience's UpdatedAt is not ifUpdatedAt (graph.Clean'd): the
+	// caller's read of it is older than what is stored.
+	ReplaceAudience(ctx context.Context, a Audience, ifUpdatedAt time.Time) error
 	// DeleteAudience removes the audience with its members and log, and
 	// reports whether it was stored. It refuses, with an *InUseError
 	// (ECONFLICT) naming them, to delete an audience that the filters of
@@ -305,6 +308,32 @@ type Store interface {
 // stored.
 func ErrNotStored(id string) error {
 	return graph.Errorf(graph.ENOTFOUND, "audience %s is not stored", id)
+}
+
+// ChangedError is ReplaceAudience's refusal (ECONFLICT) of an update made
+// on a read older than the stored audience.
+type ChangedError struct {
+	Audience  string
+	UpdatedAt time.Time // the stored one
+}
+
+func (e *ChangedError) Error() string { return e.err().Message }
+
+// Unwrap gives the refusal as a *graph.Error.
+func (e *ChangedError) Unwrap() error { return e.err() }
+
+func (e *ChangedError) err() *graph.Error {
+	return graph.Errorf(graph.ECONFLICT, "audience %s was changed since it was read: it is stored with updatedAt %s",
+		e.Audience, e.UpdatedAt.UTC().Format(time.RFC3339Nano))
+}
+
+// CheckVersion returns the refusal of an update made on the version
+// ifUpdatedAt of audience id (none when zero) when stored is another.
+func CheckVersion(id string, ifUpdatedAt, stored time.Time) error {
+	if ifUpdatedAt.IsZero() || graph.Clean(ifUpdatedAt).Equal(graph.Clean(stored)) {
+		return nil
+	}
+	return &ChangedError{Audience: id, UpdatedAt: graph.Clean(stored)}
 }
 
 // KeepSplit is implemented by a store whose Keep holds the write lock of

@@ -468,7 +468,7 @@ type ComplexityRoot struct {
 		SetConsent              func(childComplexity int, input SetConsentInput) int
 		UnlinkIdentifiers       func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
 		Unsuppress              func(childComplexity int, identifier IdentifierInput, reason string) int
-		UpdateAudience          func(childComplexity int, id string, input AudienceInput) int
+		UpdateAudience          func(childComplexity int, id string, input AudienceInput, ifUpdatedAt *time.Time) int
 		UpdateDestination       func(childComplexity int, id string, input DestinationInput) int
 	}
 
@@ -701,7 +701,7 @@ type MutationResolver interface {
 	DefineComputedTrait(ctx context.Context, input ComputedTraitInput) (*audience.ComputedTrait, error)
 	DeleteComputedTrait(ctx context.Context, name string) (*bool, error)
 	CreateAudience(ctx context.Context, input AudienceInput) (*audience.Audience, error)
-	UpdateAudience(ctx context.Context, id string, input AudienceInput) (*audience.Audience, error)
+	UpdateAudience(ctx context.Context, id string, input AudienceInput, ifUpdatedAt *time.Time) (*audience.Audience, error)
 	DeleteAudience(ctx context.Context, id string) (*bool, error)
 	CreateLookalikeAudience(ctx context.Context, audienceID string, size int, name string, purpose *string) (*audience.Audience, error)
 	CreateDestination(ctx context.Context, input DestinationInput) (*Destination, error)
@@ -2563,7 +2563,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdateAudience(childComplexity, args["id"].(string), args["input"].(AudienceInput)), true
+		return e.ComplexityRoot.Mutation.UpdateAudience(childComplexity, args["id"].(string), args["input"].(AudienceInput), args["ifUpdatedAt"].(*time.Time)), true
 	case "Mutation.updateDestination":
 		if e.ComplexityRoot.Mutation.UpdateDestination == nil {
 			break
@@ -4288,8 +4288,15 @@ extend type Mutation {
   and takes no filter: only its name, description and purpose change, and
   a filter is refused (INVALID_ARGUMENT naming ` + "`" + `input.filter` + "`" + `). NOT_FOUND
   for an unknown id. Audited.
+
+  The input replaces the whole definition. ` + "`" + `ifUpdatedAt` + "`" + `, when given, is
+  the ` + "`" + `updatedAt` + "`" + ` of the audience as the caller read it: the update is
+  refused with CONFLICT, naming ` + "`" + `ifUpdatedAt` + "`" + `, when the audience stored
+  has another one (another update was saved since), so that an edit made
+  on an older read never overwrites a newer one. Without it, the update
+  that commits last stands.
   """
-  updateAudience(id: ID!, input: AudienceInput!): Audience @hasScope(scope: "audiences:write")
+  updateAudience(id: ID!, input: AudienceInput!, ifUpdatedAt: DateTime): Audience @hasScope(scope: "audiences:write")
   """
   Removes an audience, its members and its log; returns whether it was
   stored. CONFLICT, naming them, while another audience's filter names it
@@ -6574,6 +6581,14 @@ func (ec *executionContext) field_Mutation_updateAudience_args(ctx context.Conte
 		return nil, err
 	}
 	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "ifUpdatedAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ifUpdatedAt"] = arg2
 	return args, nil
 }
 
@@ -14734,7 +14749,7 @@ func (ec *executionContext) _Mutation_updateAudience(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateAudience(ctx, fc.Args["id"].(string), fc.Args["input"].(AudienceInput))
+			return ec.Resolvers.Mutation().UpdateAudience(ctx, fc.Args["id"].(string), fc.Args["input"].(AudienceInput), fc.Args["ifUpdatedAt"].(*time.Time))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next

@@ -673,6 +673,16 @@ func putErr(err error) error {
 	return err
 }
 
+// changedErr names the argument of ReplaceAudience's refusal of an update
+// made on an older read (ifUpdatedAt); other errors pass as they are.
+func changedErr(err error) error {
+	if changed := (*audience.ChangedError)(nil); errors.As(err, &changed) {
+		return graph.Errorf(graph.ECONFLICT, "argument %q: the audience was changed since it was read (its updatedAt is now %s); read it again and make the change on what is stored",
+			"ifUpdatedAt", changed.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	}
+	return err
+}
+
 // --- audiences ---
 
 // audienceFromInput builds and checks the audience id would hold: a
@@ -766,7 +776,7 @@ func (r *Resolver) createAudience(ctx context.Context, in gql.AudienceInput) (*a
 	return got, nil
 }
 
-func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.AudienceInput) (*audience.Audience, error) {
+func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.AudienceInput, ifUpdatedAt *time.Time) (*audience.Audience, error) {
 	entry := newEntry(ctx, "updateAudience", "")
 	fail := func(err error) (*audience.Audience, error) {
 		r.auditFailure(ctx, entry, err)
@@ -787,6 +797,14 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 	if !ok {
 		return fail(graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "id"))
 	}
+	var version time.Time
+	if ifUpdatedAt != nil {
+		version = *ifUpdatedAt
+	}
+	// Checked here for a quick answer, and by the store in the write.
+	if err := audience.CheckVersion(id, version, old.UpdatedAt); err != nil {
+		return fail(changedErr(err))
+	}
 	a, err := r.audienceFromInput(ctx, st, id, in, old.Static)
 	if err != nil {
 		return fail(err)
@@ -796,12 +814,12 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 	}
 	a.CreatedAt, a.UpdatedAt = old.CreatedAt, graph.Now()
 	wctx, alone := r.auditedWrite(ctx, st, entry)
-	if err := st.ReplaceAudience(wctx, a); err != nil {
+	if err := st.ReplaceAudience(wctx, a, version); err != nil {
 		if graph.ErrorCode(err) == graph.ENOTFOUND {
 			// Deleted since it was read above.
 			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "id")
 		}
-		return fail(putErr(err))
+		return fail(changedErr(putErr(err)))
 	}
 	alone()
 	got, ok, err := storedAudience(ctx, st, id)

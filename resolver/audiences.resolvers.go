@@ -93,9 +93,9 @@ func (r *mutationResolver) CreateAudience(ctx context.Context, input gql.Audienc
 	return r.createAudience(ctx, input)
 }
 
-func (r *mutationResolver) UpdateAudience(ctx context.Context, id string, input gql.AudienceInput) (*audience.Audience, error) {
+func (r *mutationResolver) UpdateAudience(ctx context.Context, id string, input gql.AudienceInput, ifUpdatedAt *time.Time) (*audience.Audience, error) {
 	resetLoaders(ctx)
-	return r.updateAudience(ctx, id, input)
+	return r.updateAudience(ctx, id, input, ifUpdatedAt)
 }
 
 func (r *mutationResolver) DeleteAudience(ctx context.Context, id string) (*bool, error) {

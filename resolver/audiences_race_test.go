@@ -44,9 +44,9 @@ func (s *interleaved) PutAudience(ctx context.Context, a audience.Audience) erro
 	return s.Store.PutAudience(ctx, a)
 }
 
-func (s *interleaved) ReplaceAudience(ctx context.Context, a audience.Audience) error {
+func (s *interleaved) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) error {
 	s.interleave()
-	return s.Store.ReplaceAudience(ctx, a)
+	return s.Store.ReplaceAudience(ctx, a, ifUpdatedAt)
 }
 
 func (s *interleaved) DeleteAudience(ctx context.Context, id string) (bool, error) {

@@ -1,21 +1,26 @@
 package audiencetest
 
 import (
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 )
 
 // ReplaceAudience replaces a stored audience's definition and keeps what
 // PutAudience keeps; of an audience not stored, never stored or deleted,
-// it is ENOTFOUND and stores nothing. Raced against DeleteAudience of the
+// it is ENOTFOUND and stores nothing. Given the UpdatedAt the caller
+// read, it refuses with a *ChangedError (ECONFLICT) when another is
+// stored, and stores nothing. Raced against DeleteAudience of the
 // same audience, the two end as one serial order would: the audience is
 // gone, and the replace succeeded (it came first) or is ENOTFOUND (the
 // deletion came first).
 func testReplaceAudience(t *testing.T, s Store) {
 	a := aud(1)
-	wantCode(t, s.ReplaceAudience(bg, a), graph.ENOTFOUND, "ReplaceAudience of an audience never stored")
+	wantCode(t, s.ReplaceAudience(bg, a, time.Time{}), graph.ENOTFOUND, "ReplaceAudience of an audience never stored")
 	if _, ok := getAud(t, s, a.ID); ok {
 		t.Fatal("ReplaceAudience of an audience never stored stored it")
 	}
@@ -24,16 +29,33 @@ func testReplaceAudience(t *testing.T, s Store) {
 	r := a
 	r.Name, r.Description, r.Filter, r.Purpose, r.UpdatedAt = "renamed", "", simple("team"), "", at(3)
 	r.CreatedAt = at(9) // not the stored one: kept all the same
-	must(t, s.ReplaceAudience(bg, r))
+	must(t, s.ReplaceAudience(bg, r, time.Time{}))
 	got, ok := getAud(t, s, a.ID)
 	if !ok || got.Name != "renamed" || got.Description != "" || got.Purpose != "" || !got.CreatedAt.Equal(at(0)) ||
 		!got.UpdatedAt.Equal(at(3)) || got.Size != 1 || !got.RefreshedAt.Equal(at(2)) {
 		t.Fatalf("after ReplaceAudience: %+v, %v", got, ok)
 	}
+	// An update made on the version read before r is refused, and one made
+	// on r's is stored.
+	v := r
+	v.Name, v.UpdatedAt = "on an old read", at(4)
+	err := s.ReplaceAudience(bg, v, at(1))
+	if changed := (*audience.ChangedError)(nil); !errors.As(err, &changed) || !changed.UpdatedAt.Equal(at(3)) {
+		t.Fatalf("ReplaceAudience on an old version: %v, want a *ChangedError naming %v", err, at(3))
+	}
+	wantCode(t, err, graph.ECONFLICT, "ReplaceAudience on an old version")
+	if got, _ := getAud(t, s, a.ID); got.Name != "renamed" || !got.UpdatedAt.Equal(at(3)) {
+		t.Fatalf("ReplaceAudience on an old version stored %+v", got)
+	}
+	v.Name = "on the stored version"
+	must(t, s.ReplaceAudience(bg, v, at(3)))
+	if got, _ := getAud(t, s, a.ID); got.Name != "on the stored version" || !got.UpdatedAt.Equal(at(4)) {
+		t.Fatalf("ReplaceAudience on the stored version stored %+v", got)
+	}
 	if deleted, err := s.DeleteAudience(bg, a.ID); err != nil || !deleted {
 		t.Fatalf("DeleteAudience: %v, %v", deleted, err)
 	}
-	wantCode(t, s.ReplaceAudience(bg, r), graph.ENOTFOUND, "ReplaceAudience of a deleted audience")
+	wantCode(t, s.ReplaceAudience(bg, r, time.Time{}), graph.ENOTFOUND, "ReplaceAudience of a deleted audience")
 	if _, ok := getAud(t, s, a.ID); ok {
 		t.Fatal("ReplaceAudience of a deleted audience stored it again")
 	}
@@ -48,7 +70,7 @@ func testReplaceAudience(t *testing.T, s Store) {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); <-start; replaced = s.ReplaceAudience(bg, r) }()
+		go func() { defer wg.Done(); <-start; replaced = s.ReplaceAudience(bg, r, time.Time{}) }()
 		go func() { defer wg.Done(); <-start; deleted, deleteErr = s.DeleteAudience(bg, a.ID) }()
 		close(start)
 		wg.Wait()

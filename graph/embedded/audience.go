@@ -118,17 +118,17 @@ func cleanOrZero(t time.Time) time.Time {
 // and that it reaches no cycle, are checked in the write transaction, the
 // store's only one at a time.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
-	return s.putAudience(ctx, a, false)
+	return s.putAudience(ctx, a, false, time.Time{})
 }
 
 // ReplaceAudience implements audience.Store: PutAudience of an audience
 // that must be stored when the write transaction runs.
-func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience) error {
-	return s.putAudience(ctx, a, true)
+func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) error {
+	return s.putAudience(ctx, a, true, ifUpdatedAt)
 }
 
 // putAudience is PutAudience, and with replace ReplaceAudience.
-func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool) error {
+func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool, ifUpdatedAt time.Time) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -138,8 +138,17 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 	}
 	return s.update(ctx, func(btx *bolt.Tx) error {
 		traits, auds := btx.Bucket(bucketComputedTraits), btx.Bucket(bucketAudiences)
-		if replace && auds.Get([]byte(a.ID)) == nil {
-			return audience.ErrNotStored(a.ID)
+		if replace {
+			r, err := getAudience(btx, a.ID)
+			if err != nil {
+				return err
+			}
+			if r == nil {
+				return audience.ErrNotStored(a.ID)
+			}
+			if err := audience.CheckVersion(a.ID, ifUpdatedAt, r.UpdatedAt); err != nil {
+				return err
+			}
 		}
 		if m := audience.MissingRef(&a.Filter,
 			func(name string) bool { return traits.Get([]byte(name)) != nil },

@@ -146,7 +146,7 @@ SET a.{{lock}} = true REMOVE a.{{lock}}`)
 var qAudienceTaken = cypher(`
 OPTIONAL MATCH (a:{{Audience}} { {{id}}: $id })
 RETURN a IS NOT NULL AS found, COUNT { MATCH (x:{{Audience}}) } AS n,
-  EXISTS { MATCH (t:{{AudienceDeletion}} { {{audienceId}}: $id }) } AS deleting`)
+  EXISTS { MATCH (t:{{AudienceDeletion}} { {{audienceId}}: $id }) } AS deleting, a.{{updatedAt}} AS updatedAt`)
 
 // qAudiencesNaming reads the audiences whose stored filter holds $needle
 // (audience.RefNeedle): those that may name a computed trait or an
@@ -213,7 +213,7 @@ func staticParam(static bool) any {
 // refuses (ECONFLICT) to create an audience of an id whose deletion is not
 // finished.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
-	return s.putAudience(ctx, a, false)
+	return s.putAudience(ctx, a, false, time.Time{})
 }
 
 // ReplaceAudience implements audience.Store: PutAudience that first takes
@@ -221,12 +221,12 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 // not stored. Under that lock no deletion of it commits until this
 // transaction ends, and a deletion committed before finds nothing to
 // lock and is seen.
-func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience) error {
-	return s.putAudience(ctx, a, true)
+func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) error {
+	return s.putAudience(ctx, a, true, ifUpdatedAt)
 }
 
 // putAudience is PutAudience, and with replace ReplaceAudience.
-func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool) error {
+func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool, ifUpdatedAt time.Time) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -299,6 +299,14 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 			// Deleted by the transaction whose lock the first statement
 			// waited for.
 			return nil, audience.ErrNotStored(a.ID)
+		}
+		if replace && !ifUpdatedAt.IsZero() {
+			// Read under the audience's lock, taken by the first
+			// statement: no other update commits until this one ends.
+			stored, _ := recs[0].Values[3].(time.Time)
+			if err := audience.CheckVersion(a.ID, ifUpdatedAt, stored); err != nil {
+				return nil, err
+			}
 		}
 		n, _ := recs[0].Values[1].(int64)
 		if !found && n >= audience.MaxAudiences {
