@@ -1490,7 +1490,7 @@
       editor.setAttribute("aria-busy", "true");
       add(editor, h("h2", { id: "h-builder", text: "Loading audience…" }),
         h("p", { "class": "muted", text: "Reading audience " + which + "…" }));
-      gql("query Aud($id: ID!) { audience(id: $id) { id name description purpose filter static } }", { id: which }).then(must)
+      gql("query Aud($id: ID!) { audience(id: $id) { id name description purpose filter static updatedAt } }", { id: which }).then(must)
         .then(function (d) {
           if (d.audience) { drawEditor(d.audience); return; }
           // A deleted or mistyped audience is said so, not shown as a
@@ -1649,21 +1649,24 @@
             if (f.error) { add(out, errBox(f.error)); return; }
             input.filter = f.filter;
           }
-          var m = a ? "mutation Save($id: ID!, $in: AudienceInput!) { saved: updateAudience(id: $id, input: $in) { id name } }"
-            : "mutation Save($in: AudienceInput!) { saved: createAudience(input: $in) { id name } }";
+          // An update names the version the editor read (or last saved):
+          // one saved by someone else since is not overwritten.
+          var m = a ? "mutation Save($id: ID!, $in: AudienceInput!, $v: DateTime) { saved: updateAudience(id: $id, input: $in, ifUpdatedAt: $v) { id name updatedAt } }"
+            : "mutation Save($in: AudienceInput!) { saved: createAudience(input: $in) { id name updatedAt } }";
           var at = shown, sent = held();
           saving = true;
           save.setAttribute("aria-busy", "true");
           var done = function () { saving = false; save.removeAttribute("aria-busy"); };
-          gql(m, a ? { id: a.id, in: input } : { in: input }).then(must).then(function (d) {
+          gql(m, a ? { id: a.id, in: input, v: a.updatedAt || null } : { in: input }).then(must).then(function (d) {
             done();
             clean = sent;
+            if (a) a.updatedAt = d.saved.updatedAt;
             say("Saved " + d.saved.name + ".");
             if (at !== shown) return; // the user has gone on to another page
             if (!a) {
               // Saved, a new audience is the one this editor edits, at its
               // own address: saving again updates it, a reload shows it.
-              a = { id: d.saved.id, name: d.saved.name };
+              a = { id: d.saved.id, name: d.saved.name, updatedAt: d.saved.updatedAt };
               which = d.saved.id;
               history.replaceState(history.state, "", "#/audiences/" + encodeURIComponent(d.saved.id));
               save.textContent = "Save changes";
@@ -1671,7 +1674,12 @@
             heading.textContent = "Edit " + d.saved.name;
             add(out, h("p", { "class": "ok", id: "saved", "data-id": d.saved.id, text: "Saved " + d.saved.name + " (" + d.saved.id + ")." + (isStatic ? " Its members are unchanged." : " Its membership is kept from now on.") }));
             loadList();
-          }).catch(function (e) { done(); add(out, errBox(e.message)); });
+          }).catch(function (e) {
+            done();
+            add(out, errBox(e.code === "CONFLICT" && a && e.message.indexOf("ifUpdatedAt") >= 0
+              ? "Not saved: this audience was changed since you opened it (by someone else, or in another tab). Reload the page to see what is stored now, then make your change again."
+              : e.message));
+          });
         }
       }, h("div", { "class": "row" }, field("Name", name), field("Description", desc), field("Consent purpose (optional)", purpose)),
         h("datalist", { id: "purposes-a" }, PURPOSES.map(function (t) { return h("option", { value: t }); })),
