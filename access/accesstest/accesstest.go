@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("AuditHook", func(t *testing.T) { testAuditHook(t, get(t)) })
 	t.Run("KeyChangesAudited", func(t *testing.T) { testKeyChangesAudited(t, get(t)) })
 	t.Run("RevokeKeepsAnAdmin", func(t *testing.T) { testRevokeKeepsAnAdmin(t, get(t)) })
+	t.Run("RevokeRaceKeepsAnAdmin", func(t *testing.T) { testRevokeRaceKeepsAnAdmin(t, get(t)) })
 }
 
 // t0 is the suite's own time.

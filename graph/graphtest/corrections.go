@@ -29,6 +29,7 @@ func RunCorrections(t *testing.T, open Opener) {
 		{"UnlinkRefusalKeptSideFirst", testUnlinkRefusalKeptSideFirst},
 		{"MergeRecordsWhatBatchGave", testMergeRecordsWhatBatchGave},
 		{"LinkReplacesRuleRefusal", testLinkReplacesRuleRefusal},
+		{"UnlinkRacingIngest", testUnlinkRacingIngest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
