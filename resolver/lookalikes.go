@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/idgraph/cdp/audience"
@@ -16,6 +17,56 @@ func priceLookalikes(c *gql.ComplexityRoot) {
 	c.Mutation.CreateLookalikeAudience = func(child int, _ string, _ int, _ string, _ *string) int {
 		return satAdd(2*scanCost+fitCost, child)
 	}
+}
+
+// survivorTries bounds enterSurvivors' rounds: each follows the merges
+// committed during the one before.
+const survivorTries = 3
+
+// enterSurvivors enters in the static audience id, as its members, the
+// survivors of those of enter that were merged away after lookalike chose
+// them and before Keep saved them (Keep leaves out a profile no longer
+// live): as a member merged away is replaced by its survivor, unless the
+// survivor is a member already. An erased one stays out. Each round reads
+// who is missing, where each went, and enters those; a merge committed
+// meanwhile is followed by the next round, up to survivorTries, after
+// which the keeper's replacement of members merged away covers the rest.
+func (r *Resolver) enterSurvivors(ctx context.Context, st audience.Store, id string, enter []string) error {
+	for range survivorTries {
+		ms, err := st.MembershipsOf(ctx, enter)
+		if err != nil {
+			return err
+		}
+		var missing []string
+		for _, p := range enter {
+			if !slices.ContainsFunc(ms[p], func(m audience.Membership) bool { return m.AudienceID == id }) {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		ps, err := r.engine.ProfilesByIDs(ctx, missing)
+		if err != nil {
+			return err
+		}
+		var next []string
+		for _, p := range missing {
+			if s, ok := ps[p]; ok && s.ID != p && s.Live() {
+				next = append(next, s.ID)
+			}
+		}
+		slices.Sort(next)
+		if enter = slices.Compact(next); len(enter) == 0 {
+			return nil
+		}
+		// Entering a member changes nothing (Store.ApplyMembership).
+		w := audience.KeepWrite{At: graph.Now(), Changes: []audience.MembershipChange{{AudienceID: id, Enter: enter, Static: true}}}
+		if _, err := st.Keep(ctx, w); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createLookalikeAudience saves lookalike(audienceID, size, purpose) as a
@@ -84,6 +135,9 @@ func (r *Resolver) createLookalikeAudience(ctx context.Context, audienceID strin
 				err = fmt.Errorf("%w (and the audience without its members was not removed: %v)", err, derr)
 			}
 			return fail(err)
+		}
+		if err := r.enterSurvivors(ctx, st, id, enter); err != nil {
+			return nil, domainErr(err)
 		}
 	}
 	alone()
