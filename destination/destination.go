@@ -114,6 +114,36 @@ type Destination struct {
 	// Keep, read by UpdateDestination only and never stored, names the
 	// write-only fields the caller left out (Keep.Apply).
 	Keep Keep
+	// IfUpdatedAt, read by UpdateDestination only and never stored, when
+	// not zero is the UpdatedAt of the destination as the caller read it:
+	// another stored is refused with a *ChangedError (Apply).
+	IfUpdatedAt time.Time
+}
+
+// ChangedError is UpdateDestination's refusal (ECONFLICT) of an update
+// made on a read older than the stored destination (IfUpdatedAt).
+type ChangedError struct {
+	Destination string
+	UpdatedAt   time.Time // the stored one
+}
+
+func (e *ChangedError) Error() string { return e.err().Message }
+
+// Unwrap gives the refusal as a *graph.Error.
+func (e *ChangedError) Unwrap() error { return e.err() }
+
+func (e *ChangedError) err() *graph.Error {
+	return graph.Errorf(graph.ECONFLICT, "destination %s was changed since it was read: it is stored with updatedAt %s",
+		e.Destination, e.UpdatedAt.UTC().Format(time.RFC3339Nano))
+}
+
+// CheckVersion returns the refusal of d when d.IfUpdatedAt is set and
+// stored is another version.
+func (d Destination) CheckVersion(stored time.Time) error {
+	if d.IfUpdatedAt.IsZero() || graph.Clean(d.IfUpdatedAt).Equal(graph.Clean(stored)) {
+		return nil
+	}
+	return &ChangedError{Destination: d.ID, UpdatedAt: graph.Clean(stored)}
 }
 
 // Keep names the fields of an update that keep their stored values: those
@@ -144,10 +174,15 @@ func (e *ShownURLChangedError) err() *graph.Error {
 }
 
 // Apply gives d with the fields d.Keep names taken from stored, the
-// destination as stored in the update's transaction; Keep is cleared.
+// destination as stored in the update's transaction; Keep and IfUpdatedAt
+// are cleared. It first refuses d made on another version than stored's
+// (CheckVersion).
 func (d Destination) Apply(stored Destination) (Destination, error) {
+	if err := d.CheckVersion(stored.UpdatedAt); err != nil {
+		return d, err
+	}
 	k := d.Keep
-	d.Keep = Keep{}
+	d.Keep, d.IfUpdatedAt = Keep{}, time.Time{}
 	if k.Secret {
 		d.Secret = stored.Secret
 	}

@@ -469,7 +469,7 @@ type ComplexityRoot struct {
 		UnlinkIdentifiers       func(childComplexity int, a IdentifierInput, b IdentifierInput, reason string) int
 		Unsuppress              func(childComplexity int, identifier IdentifierInput, reason string) int
 		UpdateAudience          func(childComplexity int, id string, input AudienceInput, ifUpdatedAt *time.Time) int
-		UpdateDestination       func(childComplexity int, id string, input DestinationInput) int
+		UpdateDestination       func(childComplexity int, id string, input DestinationInput, ifUpdatedAt *time.Time) int
 	}
 
 	PageInfo struct {
@@ -705,7 +705,7 @@ type MutationResolver interface {
 	DeleteAudience(ctx context.Context, id string) (*bool, error)
 	CreateLookalikeAudience(ctx context.Context, audienceID string, size int, name string, purpose *string) (*audience.Audience, error)
 	CreateDestination(ctx context.Context, input DestinationInput) (*Destination, error)
-	UpdateDestination(ctx context.Context, id string, input DestinationInput) (*Destination, error)
+	UpdateDestination(ctx context.Context, id string, input DestinationInput, ifUpdatedAt *time.Time) (*Destination, error)
 	DeleteDestination(ctx context.Context, id string) (*bool, error)
 	ReplayDeadLetters(ctx context.Context, destinationID string) (*int, error)
 	RetryDestination(ctx context.Context, destinationID string) (*bool, error)
@@ -2574,7 +2574,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdateDestination(childComplexity, args["id"].(string), args["input"].(DestinationInput)), true
+		return e.ComplexityRoot.Mutation.UpdateDestination(childComplexity, args["id"].(string), args["input"].(DestinationInput), args["ifUpdatedAt"].(*time.Time)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -4876,8 +4876,14 @@ extend type Mutation {
   left out keep the stored headers (` + "`" + `headers: []` + "`" + ` removes them), and a ` + "`" + `url` + "`" + `
   exactly as ` + "`" + `Destination.url` + "`" + ` shows it keeps the stored URL. Checked as
   createDestination. Audited.
+
+  ` + "`" + `ifUpdatedAt` + "`" + `, when given, is the ` + "`" + `updatedAt` + "`" + ` of the destination as the
+  caller read it: the update is refused with CONFLICT, naming
+  ` + "`" + `ifUpdatedAt` + "`" + `, when the destination stored has another one (another
+  update was saved since). Without it, the update that commits last
+  stands for every field it gives.
   """
-  updateDestination(id: ID!, input: DestinationInput!): Destination @hasScope(scope: "audiences:write") @hasScope(scope: "profiles:read")
+  updateDestination(id: ID!, input: DestinationInput!, ifUpdatedAt: DateTime): Destination @hasScope(scope: "audiences:write") @hasScope(scope: "profiles:read")
   "Removes a destination and its deliveries; returns whether it was stored. Audited."
   deleteDestination(id: ID!): Boolean @hasScope(scope: "audiences:write")
   """
@@ -6611,6 +6617,14 @@ func (ec *executionContext) field_Mutation_updateDestination_args(ctx context.Co
 		return nil, err
 	}
 	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "ifUpdatedAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ifUpdatedAt"] = arg2
 	return args, nil
 }
 
@@ -15021,7 +15035,7 @@ func (ec *executionContext) _Mutation_updateDestination(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdateDestination(ctx, fc.Args["id"].(string), fc.Args["input"].(DestinationInput))
+			return ec.Resolvers.Mutation().UpdateDestination(ctx, fc.Args["id"].(string), fc.Args["input"].(DestinationInput), fc.Args["ifUpdatedAt"].(*time.Time))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next

@@ -205,6 +205,17 @@ func audienceGoneErr(err error, given []string) error {
 	return graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", arg)
 }
 
+// destChangedErr names the argument of UpdateDestination's refusal of an
+// update made on an older read (ifUpdatedAt); other errors pass as they
+// are.
+func destChangedErr(err error) error {
+	if changed := (*destination.ChangedError)(nil); errors.As(err, &changed) {
+		return graph.Errorf(graph.ECONFLICT, "argument %q: the destination was changed since it was read (its updatedAt is now %s); read it again and make the change on what is stored",
+			"ifUpdatedAt", changed.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	}
+	return err
+}
+
 // destinationsChanged tells this server's deliveries to look again.
 func (r *Resolver) destinationsChanged() {
 	if r.cfg.OnDestinationsChanged != nil {
@@ -292,7 +303,7 @@ func (r *Resolver) createDestination(ctx context.Context, in gql.DestinationInpu
 	return destinationOut(got), nil
 }
 
-func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.DestinationInput) (*gql.Destination, error) {
+func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.DestinationInput, ifUpdatedAt *time.Time) (*gql.Destination, error) {
 	entry := newEntry(ctx, "updateDestination", "")
 	fail := func(err error) (*gql.Destination, error) {
 		r.auditFailure(ctx, entry, err)
@@ -313,10 +324,18 @@ func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.Dest
 		}
 		return fail(err)
 	}
+	if ifUpdatedAt != nil {
+		// Checked here for a quick answer, and by the store in the write.
+		old.IfUpdatedAt = *ifUpdatedAt
+		if err := old.CheckVersion(old.UpdatedAt); err != nil {
+			return fail(destChangedErr(err))
+		}
+	}
 	d, err := r.destinationFromInput(ctx, id, in, &old)
 	if err != nil {
 		return fail(err)
 	}
+	d.IfUpdatedAt = old.IfUpdatedAt
 	d.CreatedAt, d.UpdatedAt = old.CreatedAt, graph.Now()
 	wctx, alone := r.auditedWrite(ctx, st, entry)
 	got, err := st.UpdateDestination(wctx, d)
@@ -324,7 +343,7 @@ func (r *Resolver) updateDestination(ctx context.Context, id string, in gql.Dest
 		err = invalidArg("input.url", "has the query \"?…\" that answers show in place of a destination's query, and the stored URL changed since it was read: give the whole URL")
 	}
 	if err != nil {
-		return fail(audienceGoneErr(err, in.AudienceIds))
+		return fail(destChangedErr(audienceGoneErr(err, in.AudienceIds)))
 	}
 	alone()
 	r.destinationsChanged()

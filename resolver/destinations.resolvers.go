@@ -7,6 +7,7 @@ package resolver
 
 import (
 	"context"
+	"time"
 
 	"github.com/idgraph/cdp/gql"
 )
@@ -15,8 +16,8 @@ func (r *mutationResolver) CreateDestination(ctx context.Context, input gql.Dest
 	return r.createDestination(ctx, input)
 }
 
-func (r *mutationResolver) UpdateDestination(ctx context.Context, id string, input gql.DestinationInput) (*gql.Destination, error) {
-	return r.updateDestination(ctx, id, input)
+func (r *mutationResolver) UpdateDestination(ctx context.Context, id string, input gql.DestinationInput, ifUpdatedAt *time.Time) (*gql.Destination, error) {
+	return r.updateDestination(ctx, id, input, ifUpdatedAt)
 }
 
 func (r *mutationResolver) DeleteDestination(ctx context.Context, id string) (*bool, error) {

@@ -12,7 +12,9 @@ import (
 // An update's Keep takes the secret, headers and URL stored when the
 // update runs, not those the caller passed (read before another update
 // changed them); a kept URL that is no longer shown as the one passed is
-// refused with a *ShownURLChangedError, and nothing is written.
+// refused with a *ShownURLChangedError, and nothing is written. An update
+// whose IfUpdatedAt is not the stored UpdatedAt is refused with a
+// *ChangedError (ECONFLICT), and nothing is written.
 func testKeep(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := dest(1)
@@ -53,4 +55,24 @@ func testKeep(t *testing.T, s Store) {
 	want = moved // as moved wrote it, its name included
 	want.Kinds = []graph.FeedKind{graph.FeedEventAdded, graph.FeedMerged}
 	sameDef(t, "after the refused update", read, want)
+
+	// Made on the version read before moved, an update is refused whole;
+	// made on moved's, it is stored.
+	onOld := moved
+	onOld.Name, onOld.UpdatedAt, onOld.IfUpdatedAt = "on an old read", at(50), at(10)
+	_, err = s.UpdateDestination(ctx, onOld)
+	if changed := (*destination.ChangedError)(nil); !errors.As(err, &changed) || !changed.UpdatedAt.Equal(at(30)) {
+		t.Fatalf("an update on an old version: %v, want a *ChangedError naming %v", err, at(30))
+	}
+	wantCode(t, err, graph.ECONFLICT, "update on an old version")
+	read, err = s.Destination(ctx, d.ID)
+	must(t, err)
+	sameDef(t, "after the update on an old version", read, want)
+	onOld.IfUpdatedAt = at(30)
+	_, err = s.UpdateDestination(ctx, onOld)
+	must(t, err)
+	read, err = s.Destination(ctx, d.ID)
+	must(t, err)
+	want.Name, want.UpdatedAt = "on an old read", at(50)
+	sameDef(t, "after the update on the stored version", read, want)
 }

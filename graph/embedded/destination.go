@@ -220,7 +220,8 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		if !ok {
 			return notFound(d.ID)
 		}
-		// What the caller left out keeps what is stored now.
+		// What the caller left out keeps what is stored now, and the
+		// version it read is checked.
 		if d, err = d.Apply(old.decode(d.ID)); err != nil {
 			return err
 		}

@@ -233,7 +233,8 @@ RETURN d { .* }`)
 
 // UpdateDestination implements destination.Store, in one round trip, three
 // when it sends audiences (lockAudiencesSent), and one more when it keeps
-// a stored field (destination.Keep).
+// a stored field (destination.Keep) or checks the version read
+// (IfUpdatedAt).
 func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
 	d = d.Normalize()
 	if err := d.CheckStored(""); err != nil {
@@ -245,9 +246,10 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		if err := lockAudiencesSent(ctx, t, d); err != nil {
 			return nil, err
 		}
-		if d.Keep != (destination.Keep{}) {
-			// What the caller left out keeps what is stored now, read
-			// under the destination's lock.
+		if d.Keep != (destination.Keep{}) || !d.IfUpdatedAt.IsZero() {
+			// What the caller left out keeps what is stored now, and the
+			// version it read is checked, read under the destination's
+			// lock.
 			recs, err := t.query(ctx, qLockReadDestination, map[string]any{"id": d.ID})
 			if err != nil {
 				return nil, fmt.Errorf("update destination: lock it: %w", err)
