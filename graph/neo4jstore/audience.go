@@ -216,11 +216,11 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 	return s.putAudience(ctx, a, false, time.Time{})
 }
 
-// ReplaceAudience implements audience.Store: PutAudience that first takes
-// the audience's write lock (qLockAudienceNode) and refuses when it is
-// not stored. Under that lock no deletion of it commits until this
-// transaction ends, and a deletion committed before finds nothing to
-// lock and is seen.
+// ReplaceAudience implements audience.Store: PutAudience that takes the
+// audience's write lock (qLockAudienceStored) before any check and
+// refuses when it is not stored. Under that lock no deletion of it, nor
+// another update, commits until this transaction ends, and a deletion
+// committed before finds nothing to lock and is seen.
 func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) error {
 	return s.putAudience(ctx, a, true, ifUpdatedAt)
 }
@@ -237,16 +237,30 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 	computed, auds := a.Filter.ComputedNames(), a.Filter.AudienceIDs()
 	refs := map[string]any{"computed": computed, "audiences": auds}
 	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
-		if replace {
+		// A replace takes the audience's lock and finds it stored before
+		// any other check, after the locks of the computed traits and
+		// audiences its filter names when it names any (qLockRefs, which
+		// takes its own with theirs, in id order): in the order every
+		// other writer takes them, so that it adds no deadlock.
+		stored := func() error {
+			if !replace {
+				return nil
+			}
 			recs, err := t.query(ctx, qLockAudienceStored, map[string]any{"id": a.ID})
 			if err != nil {
-				return nil, fmt.Errorf("replace audience: lock it: %w", err)
+				return fmt.Errorf("replace audience: lock it: %w", err)
 			}
 			if len(recs) != 1 {
-				return nil, fmt.Errorf("replace audience: %d rows", len(recs))
+				return fmt.Errorf("replace audience: %d rows", len(recs))
 			}
 			if n, _ := recs[0].Values[0].(int64); n == 0 {
-				return nil, audience.ErrNotStored(a.ID)
+				return audience.ErrNotStored(a.ID)
+			}
+			return nil
+		}
+		if len(computed)+len(auds) == 0 {
+			if err := stored(); err != nil {
+				return nil, err
 			}
 		}
 		if err := t.exec(ctx, qLockAudiencesToCreate, map[string]any{"id": a.ID}); err != nil {
@@ -262,6 +276,9 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 			}
 			if err := t.exec(ctx, qLockRefs, lock); err != nil {
 				return nil, fmt.Errorf("put audience: lock the computed traits and audiences its filter names: %w", err)
+			}
+			if err := stored(); err != nil {
+				return nil, err
 			}
 			recs, err := t.query(ctx, qRefsStored, refs)
 			if err != nil {
