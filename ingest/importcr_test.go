@@ -27,16 +27,7 @@ func TestImportCRLineEnds(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		h := newHarness(t, s, ingest.Config{})
 		ctx := context.Background()
-		csvCfg := func(rejects *bytes.Buffer) ingest.ImportConfig {
-			return ingest.ImportConfig{
-				Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatCSV, Concurrency: 1, Rejects: rejects,
-				Identifiers: []ingest.Mapping{{Name: "user_id", Column: "customer_id"}, {Name: "email", Column: "Email"}},
-				Traits:      []ingest.Mapping{{Name: "note", Column: "Note"}},
-			}
-		}
-		ndCfg := func(rejects *bytes.Buffer) ingest.ImportConfig {
-			return ingest.ImportConfig{Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatNDJSON, Concurrency: 1, Rejects: rejects}
-		}
+		csvCfg, ndCfg := crmImportConfigs(h, ingest.Mapping{Name: "note", Column: "Note"})
 		for i, f := range []struct {
 			name string
 			in   string
@@ -67,4 +58,22 @@ func TestImportCRLineEnds(t *testing.T) {
 		}
 		h.profile(t, graph.TypeUserID, "mn-2")
 	})
+}
+
+// crmImportConfigs returns the import configurations, rejects going to
+// the buffer given, of a CSV keyed by customer_id (user_id) and Email with
+// one trait column, and of NDJSON, both sent to h as source crm one
+// request at a time.
+func crmImportConfigs(h *harness, trait ingest.Mapping) (csvCfg, ndCfg func(*bytes.Buffer) ingest.ImportConfig) {
+	csvCfg = func(rejects *bytes.Buffer) ingest.ImportConfig {
+		return ingest.ImportConfig{
+			Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatCSV, Concurrency: 1, Rejects: rejects,
+			Identifiers: []ingest.Mapping{{Name: "user_id", Column: "customer_id"}, {Name: "email", Column: "Email"}},
+			Traits:      []ingest.Mapping{trait},
+		}
+	}
+	ndCfg = func(rejects *bytes.Buffer) ingest.ImportConfig {
+		return ingest.ImportConfig{Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatNDJSON, Concurrency: 1, Rejects: rejects}
+	}
+	return csvCfg, ndCfg
 }

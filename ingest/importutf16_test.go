@@ -40,16 +40,7 @@ func TestImportUTF16(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		h := newHarness(t, s, ingest.Config{})
 		ctx := context.Background()
-		csvCfg := func(rejects *bytes.Buffer) ingest.ImportConfig {
-			return ingest.ImportConfig{
-				Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatCSV, Concurrency: 1, Rejects: rejects,
-				Identifiers: []ingest.Mapping{{Name: "user_id", Column: "customer_id"}, {Name: "email", Column: "Email"}},
-				Traits:      []ingest.Mapping{{Name: "name", Column: "Name"}},
-			}
-		}
-		ndCfg := func(rejects *bytes.Buffer) ingest.ImportConfig {
-			return ingest.ImportConfig{Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatNDJSON, Concurrency: 1, Rejects: rejects}
-		}
+		csvCfg, ndCfg := crmImportConfigs(h, ingest.Mapping{Name: "name", Column: "Name"})
 		for i, f := range []struct {
 			name string
 			in   []byte

@@ -39,41 +39,14 @@ func TestKeepersRacingFilterEditsEndOnTheLastFilter(t *testing.T) {
 		aud := seg(1)
 		e.putAudience(aud, "plan", "", plan("pro"))
 		must(t, e.k.RefreshAll(bg))
-		const edits = 8
-		var editErr, roundErr error
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			<-start
-			for i := range edits {
-				f := plan("pro")
-				if i%2 == 1 {
-					f = plan("team")
-				}
-				a := audience.Audience{ID: aud, Name: "plan", Filter: f, CreatedAt: t0, UpdatedAt: t0.Add(time.Duration(i+1) * time.Millisecond)}
-				if editErr = e.st.ReplaceAudience(bg, a, time.Time{}); editErr != nil {
-					return
-				}
-				if editErr = e.k.RefreshAll(bg); editErr != nil {
-					return
-				}
+		raceEditsWithRounds(t, e, other, ids, func(i int) error {
+			f := plan("pro")
+			if i%2 == 1 {
+				f = plan("team")
 			}
-		}()
-		go func() {
-			defer wg.Done()
-			<-start
-			for range 3 * edits {
-				if roundErr = other.Refresh(bg, ids); roundErr != nil {
-					return
-				}
-			}
-		}()
-		close(start)
-		wg.Wait()
-		must(t, editErr)
-		must(t, roundErr)
+			a := audience.Audience{ID: aud, Name: "plan", Filter: f, CreatedAt: t0, UpdatedAt: t0.Add(time.Duration(i+1) * time.Millisecond)}
+			return e.st.ReplaceAudience(bg, a, time.Time{})
+		})
 		e.wantMembers(aud, team...)
 	})
 }
@@ -104,40 +77,50 @@ func TestKeepersRacingComputedEditsEndOnTheLastDefinition(t *testing.T) {
 		aud := seg(1)
 		e.putAudience(aud, "buyers", "", audience.Filter{Computed: &audience.ComputedCondition{Name: "orders", Op: audience.OpGTE, Value: 1}})
 		must(t, e.k.RefreshAll(bg))
-		const edits = 8
-		var editErr, roundErr error
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			<-start
-			for i := range edits {
-				name := "Order"
-				if i%2 == 1 {
-					name = "Purchase"
-				}
-				if editErr = e.st.PutComputedTrait(bg, def(name, t0.Add(time.Duration(i+1)*time.Millisecond))); editErr != nil {
-					return
-				}
-				if editErr = e.k.RefreshAll(bg); editErr != nil {
-					return
-				}
+		raceEditsWithRounds(t, e, other, ids, func(i int) error {
+			name := "Order"
+			if i%2 == 1 {
+				name = "Purchase"
 			}
-		}()
-		go func() {
-			defer wg.Done()
-			<-start
-			for range 3 * edits {
-				if roundErr = other.Refresh(bg, ids); roundErr != nil {
-					return
-				}
-			}
-		}()
-		close(start)
-		wg.Wait()
-		must(t, editErr)
-		must(t, roundErr)
+			return e.st.PutComputedTrait(bg, def(name, t0.Add(time.Duration(i+1)*time.Millisecond)))
+		})
 		e.wantMembers(aud, buyers...)
 	})
+}
+
+// raceEditsWithRounds makes 8 edits (edit(i)), each followed by e's full
+// pass, while other evaluates ids 24 times, both started together; it
+// fails t when either errs.
+func raceEditsWithRounds(t *testing.T, e *env, other *keep.Keeper, ids []string, edit func(i int) error) {
+	t.Helper()
+	const edits = 8
+	var editErr, roundErr error
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		<-start
+		for i := range edits {
+			if editErr = edit(i); editErr != nil {
+				return
+			}
+			if editErr = e.k.RefreshAll(bg); editErr != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		<-start
+		for range 3 * edits {
+			if roundErr = other.Refresh(bg, ids); roundErr != nil {
+				return
+			}
+		}
+	}()
+	close(start)
+	wg.Wait()
+	must(t, editErr)
+	must(t, roundErr)
 }
