@@ -127,6 +127,9 @@ type Erased struct {
 	// personal holds the field names (folded, see fieldName) under which
 	// a short value is matched too.
 	personal map[string]bool
+	// repl replaces what ScrubText finds; "" is ErasedText (HideText sets
+	// another).
+	repl string
 }
 
 // NewErased collects the erased values of idents, identifiers about to be
@@ -365,7 +368,7 @@ func (x *Erased) ScrubText(s string) string {
 			for i := range rs {
 				rs[i] = [2]int{at[2*rs[i][0]], at[2*(rs[i][1]-1)+1]}
 			}
-			out, found = replaceRanges(out, rs), true
+			out, found = x.replaceRanges(out, rs), true
 		}
 	}
 	if !found {
@@ -374,14 +377,34 @@ func (x *Erased) ScrubText(s string) string {
 	return out
 }
 
+// HideText is ScrubText replacing what it finds by with rather than
+// ErasedText: masking shows so a personal value found inside another
+// text (a page's url holding the visitor's email).
+func (x *Erased) HideText(s, with string) string {
+	if x.Empty() {
+		return s
+	}
+	c := *x
+	c.repl = with
+	return c.ScrubText(s)
+}
+
+// replacement is what a value found is replaced by.
+func (x *Erased) replacement() string {
+	if x.repl != "" {
+		return x.repl
+	}
+	return ErasedText
+}
+
 // replaceRanges returns s with each of the ranges rs (in order, apart)
-// replaced by ErasedText.
-func replaceRanges(s string, rs [][2]int) string {
+// replaced by x's replacement (ErasedText unless HideText).
+func (x *Erased) replaceRanges(s string, rs [][2]int) string {
 	var b strings.Builder
 	last := 0
 	for _, r := range rs {
 		b.WriteString(s[last:r[0]])
-		b.WriteString(ErasedText)
+		b.WriteString(x.replacement())
 		last = r[1]
 	}
 	b.WriteString(s[last:])
@@ -433,7 +456,7 @@ func (x *Erased) scrubNeedles(s string, view func(string) (text string, at []int
 				continue
 			}
 			b.WriteString(out[last:from])
-			b.WriteString(ErasedText)
+			b.WriteString(x.replacement())
 			last = to
 		}
 		b.WriteString(out[last:])
@@ -544,7 +567,7 @@ func (x *Erased) scrubPhones(s string) (string, bool) {
 	if len(rs) == 0 {
 		return s, false
 	}
-	return replaceRanges(s, rs), true
+	return x.replaceRanges(s, rs), true
 }
 
 // phoneRanges returns the ranges of s that scrubPhones replaces, in order.

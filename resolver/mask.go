@@ -480,3 +480,119 @@ func (r *Resolver) uncheckedReason(ctx context.Context, reason string) string {
 		return name + "=" + access.Masked
 	}
 }
+
+// eventValues finds, inside an event's other texts, the values of the
+// personal identifiers it carried (and of its own personal traits): a
+// page's url or search holding the visitor's email (ann%40example.com), a
+// track named "Invited ann@example.com". Masking by name leaves such a
+// text whole, so it is searched as an erasure searches it (graph.Erased:
+// in any case, percent-encoded, a phone however written). Nil when the
+// event carried no identifier of a personal type.
+func (r *Resolver) eventValues(ev *graph.Event) *graph.Erased {
+	var idents []graph.Identifier
+	for _, k := range ev.Keys {
+		ref := graph.SplitKey(k)
+		if r.mask.PersonalType(ref.Type) {
+			idents = append(idents, graph.Identifier{Key: k, Type: ref.Type, Value: ref.Value})
+		}
+	}
+	if len(idents) == 0 {
+		return nil
+	}
+	if len(ev.Traits) > 0 {
+		// The traits it sent (a name, an address) are searched for too;
+		// NewErased takes only those under personal names.
+		ts := make(map[string]graph.TraitValue, len(ev.Traits))
+		for name, v := range ev.Traits {
+			ts[name] = graph.TraitValue{Value: v}
+		}
+		idents[0].Traits = ts
+	}
+	return graph.NewErased(r.engine.Normalizer(), idents)
+}
+
+// eventText is a free text of ev (its name, channel or campaign) as the
+// caller may see it: without pii:read, a personal value found in it
+// (eventValues) reads access.Masked; with it, the text as it is, the
+// read noted.
+func (r *Resolver) eventText(ctx context.Context, ev *graph.Event, s string) string {
+	x := r.eventValues(ev)
+	if x == nil || s == "" {
+		return s
+	}
+	hidden := x.HideText(s, access.Masked)
+	if hidden == s {
+		return s
+	}
+	if unmasked(ctx) {
+		r.noteRead(ctx)
+		return s
+	}
+	return hidden
+}
+
+// eventMap is traitMap for ev's properties or traits m, which also hides
+// the personal values eventValues finds in the strings below names that
+// are not personal (at any depth, in lists too).
+func (r *Resolver) eventMap(ctx context.Context, ev *graph.Event, m map[string]any) map[string]any {
+	out := r.traitMap(ctx, m)
+	x := r.eventValues(ev)
+	if x == nil || len(out) == 0 {
+		return out
+	}
+	hidden, changed := hideIn(x, out)
+	if !changed {
+		return out
+	}
+	if unmasked(ctx) {
+		r.noteRead(ctx)
+		return out
+	}
+	return hidden.(map[string]any)
+}
+
+// hideIn returns v with the values x finds in its strings replaced by
+// access.Masked, copying only what changes, and whether anything did.
+func hideIn(x *graph.Erased, v any) (any, bool) {
+	switch t := v.(type) {
+	case string:
+		h := x.HideText(t, access.Masked)
+		return h, h != t
+	case map[string]any:
+		var out map[string]any
+		for k, e := range t {
+			h, ch := hideIn(x, e)
+			if !ch {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]any, len(t))
+				for k2, e2 := range t {
+					out[k2] = e2
+				}
+			}
+			out[k] = h
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case []any:
+		var out []any
+		for i, e := range t {
+			h, ch := hideIn(x, e)
+			if !ch {
+				continue
+			}
+			if out == nil {
+				out = slices.Clone(t)
+			}
+			out[i] = h
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	}
+	return v, false
+}

@@ -25,11 +25,11 @@ func (r *eventResolver) MessageID(ctx context.Context, obj *graph.Event) (string
 }
 
 func (r *eventResolver) Name(ctx context.Context, obj *graph.Event) (*string, error) {
-	return strPtr(obj.Name), nil
+	return strPtr(r.eventText(ctx, obj, obj.Name)), nil
 }
 
 func (r *eventResolver) Channel(ctx context.Context, obj *graph.Event) (*string, error) {
-	return strPtr(obj.Channel), nil
+	return strPtr(r.eventText(ctx, obj, obj.Channel)), nil
 }
 
 func (r *eventResolver) Source(ctx context.Context, obj *graph.Event) (*string, error) {
@@ -37,15 +37,15 @@ func (r *eventResolver) Source(ctx context.Context, obj *graph.Event) (*string, 
 }
 
 func (r *eventResolver) Campaign(ctx context.Context, obj *graph.Event) (*string, error) {
-	return strPtr(obj.Campaign), nil
+	return strPtr(r.eventText(ctx, obj, obj.Campaign)), nil
 }
 
 func (r *eventResolver) Properties(ctx context.Context, obj *graph.Event) (any, error) {
-	return jsonObject(r.traitMap(ctx, obj.Properties)), nil
+	return jsonObject(r.eventMap(ctx, obj, obj.Properties)), nil
 }
 
 func (r *eventResolver) Traits(ctx context.Context, obj *graph.Event) (any, error) {
-	return jsonObject(r.traitMap(ctx, obj.Traits)), nil
+	return jsonObject(r.eventMap(ctx, obj, obj.Traits)), nil
 }
 
 func (r *eventResolver) Identifiers(ctx context.Context, obj *graph.Event) ([]*graph.Identifier, error) {
