@@ -174,6 +174,21 @@ func NewErased(n *Normalizer, idents []Identifier) *Erased {
 	return x
 }
 
+// NewFinder is NewErased for values to find rather than erase (masking
+// looks for a person's values inside their other texts): the keys and
+// values of idents, and the values of traits (by name) under personal
+// names, as NewErased takes an identifier's personal traits.
+func NewFinder(n *Normalizer, idents []Identifier, traits map[string][]any) *Erased {
+	x := NewErased(n, idents)
+	for name, vs := range traits {
+		for _, v := range vs {
+			x.addTrait(name, v)
+		}
+	}
+	x.sortNeedles()
+	return x
+}
+
 // add collects v, an erased value: matched whole, and searched for in
 // longer strings when it has at least minNeedle runes.
 func (x *Erased) add(v string) {

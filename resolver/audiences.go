@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -390,11 +391,38 @@ func (r *Resolver) profileComputed(ctx context.Context, p *graph.Profile) (any, 
 	if cv.err != nil {
 		return nil, cv.err
 	}
+	x, err := r.profileValues(ctx, p, cv.vals)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]any, len(cv.vals))
 	for name, v := range cv.vals {
-		out[name] = r.computedValue(ctx, cv.defs[name], v)
+		out[name] = r.computedShown(ctx, x, cv.defs[name], v)
 	}
 	return out, nil
+}
+
+// profileValues is personValues for p, read only when vals holds a
+// value to search.
+func (r *Resolver) profileValues(ctx context.Context, p *graph.Profile, vals map[string]any) (*graph.Erased, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	ms, err := r.members(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return r.personValues(ms), nil
+}
+
+// computedShown is computedValue, which also hides (hideFound) the
+// person's values x finds in a value that masking by its path shows.
+func (r *Resolver) computedShown(ctx context.Context, x *graph.Erased, d audience.ComputedTrait, v any) any {
+	shown := r.computedValue(ctx, d, v)
+	if !reflect.DeepEqual(shown, v) {
+		return shown // masked by its path already
+	}
+	return r.hideFound(ctx, x, shown)
 }
 
 func (r *Resolver) profileComputedTrait(ctx context.Context, p *graph.Profile, name string) (any, error) {
@@ -409,7 +437,11 @@ func (r *Resolver) profileComputedTrait(ctx context.Context, p *graph.Profile, n
 	if !ok {
 		return nil, invalidArg("name", "names no defined computed trait (see computedTraits)")
 	}
-	return r.computedValue(ctx, d, cv.vals[name]), nil
+	x, err := r.profileValues(ctx, p, cv.vals)
+	if err != nil {
+		return nil, err
+	}
+	return r.computedShown(ctx, x, d, cv.vals[name]), nil
 }
 
 // --- filters ---

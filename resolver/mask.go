@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -482,53 +484,68 @@ func (r *Resolver) uncheckedReason(ctx context.Context, reason string) string {
 }
 
 // eventValues finds, inside an event's other texts, the values of the
-// personal identifiers it carried (and of its own personal traits): a
+// personal identifiers it carried and of its own personal traits: a
 // page's url or search holding the visitor's email (ann%40example.com), a
 // track named "Invited ann@example.com". Masking by name leaves such a
 // text whole, so it is searched as an erasure searches it (graph.Erased:
-// in any case, percent-encoded, a phone however written). Nil when the
-// event carried no identifier of a personal type.
+// in any case, percent-encoded, a phone however written). Nil when there
+// is nothing to find.
 func (r *Resolver) eventValues(ev *graph.Event) *graph.Erased {
+	traits := make(map[string][]any, len(ev.Traits))
+	for name, v := range ev.Traits {
+		traits[name] = []any{v}
+	}
+	return r.finder(ev.Keys, traits)
+}
+
+// personValues is eventValues for the texts of a profile's traits and
+// computed traits: the values of its members ms of personal types, and
+// of their personal traits.
+func (r *Resolver) personValues(ms []graph.Identifier) *graph.Erased {
+	keys := make([]string, len(ms))
+	traits := map[string][]any{}
+	for i, m := range ms {
+		keys[i] = m.Key
+		for name, tv := range m.Traits {
+			traits[name] = append(traits[name], tv.Value)
+		}
+	}
+	return r.finder(keys, traits)
+}
+
+// finder finds the values of the keys of personal types and of the
+// traits under personal names; nil when there is none.
+func (r *Resolver) finder(keys []string, traits map[string][]any) *graph.Erased {
 	var idents []graph.Identifier
-	for _, k := range ev.Keys {
+	for _, k := range keys {
 		ref := graph.SplitKey(k)
 		if r.mask.PersonalType(ref.Type) {
 			idents = append(idents, graph.Identifier{Key: k, Type: ref.Type, Value: ref.Value})
 		}
 	}
-	if len(idents) == 0 {
+	personal := map[string][]any{}
+	for name, vs := range traits {
+		if r.mask.PersonalTrait(name) {
+			personal[name] = vs
+		}
+	}
+	if len(idents) == 0 && len(personal) == 0 {
 		return nil
 	}
-	if len(ev.Traits) > 0 {
-		// The traits it sent (a name, an address) are searched for too;
-		// NewErased takes only those under personal names.
-		ts := make(map[string]graph.TraitValue, len(ev.Traits))
-		for name, v := range ev.Traits {
-			ts[name] = graph.TraitValue{Value: v}
-		}
-		idents[0].Traits = ts
+	x := graph.NewFinder(r.engine.Normalizer(), idents, personal)
+	if x.Empty() {
+		return nil
 	}
-	return graph.NewErased(r.engine.Normalizer(), idents)
+	return x
 }
 
 // eventText is a free text of ev (its name, channel or campaign) as the
-// caller may see it: without pii:read, a personal value found in it
-// (eventValues) reads access.Masked; with it, the text as it is, the
-// read noted.
+// caller may see it (hideFound with eventValues).
 func (r *Resolver) eventText(ctx context.Context, ev *graph.Event, s string) string {
-	x := r.eventValues(ev)
-	if x == nil || s == "" {
+	if s == "" {
 		return s
 	}
-	hidden := x.HideText(s, access.Masked)
-	if hidden == s {
-		return s
-	}
-	if unmasked(ctx) {
-		r.noteRead(ctx)
-		return s
-	}
-	return hidden
+	return r.hideFound(ctx, r.eventValues(ev), s).(string)
 }
 
 // eventMap is traitMap for ev's properties or traits m, which also hides
@@ -536,24 +553,36 @@ func (r *Resolver) eventText(ctx context.Context, ev *graph.Event, s string) str
 // are not personal (at any depth, in lists too).
 func (r *Resolver) eventMap(ctx context.Context, ev *graph.Event, m map[string]any) map[string]any {
 	out := r.traitMap(ctx, m)
-	x := r.eventValues(ev)
-	if x == nil || len(out) == 0 {
+	if len(out) == 0 {
 		return out
 	}
-	hidden, changed := hideIn(x, out)
+	return r.hideFound(ctx, r.eventValues(ev), out).(map[string]any)
+}
+
+// hideFound returns v, a value masking by name has shown the caller, as
+// the caller may see it: without pii:read, every value x finds in its
+// strings (but under personal names, masked already) reads
+// access.Masked; with it, v as it is, the read noted when x finds one.
+// A nil x finds nothing.
+func (r *Resolver) hideFound(ctx context.Context, x *graph.Erased, v any) any {
+	if x == nil {
+		return v
+	}
+	hidden, changed := r.hideIn(x, v)
 	if !changed {
-		return out
+		return v
 	}
 	if unmasked(ctx) {
 		r.noteRead(ctx)
-		return out
+		return v
 	}
-	return hidden.(map[string]any)
+	return hidden
 }
 
 // hideIn returns v with the values x finds in its strings replaced by
-// access.Masked, copying only what changes, and whether anything did.
-func hideIn(x *graph.Erased, v any) (any, bool) {
+// access.Masked, but below personal names, copying only what changes,
+// and whether anything did.
+func (r *Resolver) hideIn(x *graph.Erased, v any) (any, bool) {
 	switch t := v.(type) {
 	case string:
 		h := x.HideText(t, access.Masked)
@@ -561,15 +590,15 @@ func hideIn(x *graph.Erased, v any) (any, bool) {
 	case map[string]any:
 		var out map[string]any
 		for k, e := range t {
-			h, ch := hideIn(x, e)
+			if r.mask.PersonalTrait(k) {
+				continue
+			}
+			h, ch := r.hideIn(x, e)
 			if !ch {
 				continue
 			}
 			if out == nil {
-				out = make(map[string]any, len(t))
-				for k2, e2 := range t {
-					out[k2] = e2
-				}
+				out = maps.Clone(t)
 			}
 			out[k] = h
 		}
@@ -580,7 +609,7 @@ func hideIn(x *graph.Erased, v any) (any, bool) {
 	case []any:
 		var out []any
 		for i, e := range t {
-			h, ch := hideIn(x, e)
+			h, ch := r.hideIn(x, e)
 			if !ch {
 				continue
 			}
@@ -595,4 +624,31 @@ func hideIn(x *graph.Erased, v any) (any, bool) {
 		return out, true
 	}
 	return v, false
+}
+
+// hideTraitValues is hideFound for the values of trait list, of the
+// profile whose members are ms, but those under personal names (masked
+// by name when each is read).
+func (r *Resolver) hideTraitValues(ctx context.Context, ms []graph.Identifier, list []*gql.TraitValue) []*gql.TraitValue {
+	x := r.personValues(ms)
+	if x == nil {
+		return list
+	}
+	out := list
+	for i, tv := range list {
+		if r.mask.PersonalTrait(tv.Name) {
+			continue
+		}
+		v := r.hideFound(ctx, x, tv.Value)
+		if reflect.DeepEqual(v, tv.Value) {
+			continue
+		}
+		if &out[0] == &list[0] {
+			out = slices.Clone(list)
+		}
+		c := *tv
+		c.Value = v
+		out[i] = &c
+	}
+	return out
 }

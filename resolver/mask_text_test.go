@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/graph"
@@ -81,6 +82,89 @@ func TestMaskingFindsPersonalValuesInsideEventTexts(t *testing.T) {
 		}
 		if got := e.audit("event"); len(got) != 1 {
 			t.Errorf("an unmasked event read appended %d entries, want 1: %+v", len(got), got)
+		}
+	})
+}
+
+// A person's email or phone inside a profile's other texts (a trait's
+// note, a computed trait's last page url) is masked as inside an event's:
+// traits, traitValues, traitSources, an identifier's traits, computed and
+// computedTrait. With pii:read they are as stored, and the read audited.
+func TestMaskingFindsPersonalValuesInsideProfileTexts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		id := withTraits(ev("m1", t0, "identify", "email:ann@example.com", "phone:+14155550167", "user_id:u1"),
+			map[string]any{"email": "ann@example.com", "plan": "pro",
+				"website": "https://blog.example/?author=ann%40example.com",
+				"notes":   []any{"reach me at +14155550167", "Ann@Example.com only"}})
+		pg := ev("m2", t0.Add(time.Minute), "page", "user_id:u1")
+		pg.Properties = map[string]any{"url": "https://shop.example/?email=ann%40example.com"}
+		e.apply(id, pg)
+		admin, _ := e.key("admin", "", access.AllScopes()...)
+		e.ok(admin, `mutation { defineComputedTrait(input: {name: "last_url", aggregate: LAST, eventType: "page", property: "url"}) { name } }`, nil, nil)
+
+		wantTraits := map[string]any{"email": "a***@example.com", "plan": "pro",
+			"website": "https://blog.example/?author=***", "notes": []any{"reach me at ***", "*** only"}}
+		const op = `{ profileByIdentifier(type: "user_id", value: "u1") {
+		  traits traitValues(first: 10) { name value } traitSources(first: 10) { name value } identifiers(types: ["user_id"], first: 1) { traits(first: 10) { name value } }
+		  computed computedTrait(name: "last_url") } }`
+		type tv struct {
+			Name  string
+			Value any
+		}
+		type answer struct {
+			ProfileByIdentifier struct {
+				Traits        map[string]any
+				TraitValues   []tv
+				TraitSources  []tv
+				Identifiers   []struct{ Traits []tv }
+				Computed      map[string]any
+				ComputedTrait any
+			}
+		}
+		byName := func(list []tv) map[string]any {
+			m := map[string]any{}
+			for _, v := range list {
+				m[v.Name] = v.Value
+			}
+			return m
+		}
+		reader, _ := e.key("analyst", "", access.ScopeProfilesRead)
+		var got answer
+		r := e.ok(reader, op, nil, &got)
+		p := got.ProfileByIdentifier
+		if !reflect.DeepEqual(p.Traits, wantTraits) {
+			t.Errorf("traits\n got %v\nwant %v", p.Traits, wantTraits)
+		}
+		if m := byName(p.TraitValues); !reflect.DeepEqual(m, wantTraits) {
+			t.Errorf("traitValues\n got %v\nwant %v", m, wantTraits)
+		}
+		if m := byName(p.TraitSources); !reflect.DeepEqual(m, wantTraits) {
+			t.Errorf("traitSources\n got %v\nwant %v", m, wantTraits)
+		}
+		if len(p.Identifiers) != 1 || !reflect.DeepEqual(byName(p.Identifiers[0].Traits), wantTraits) {
+			t.Errorf("the user id's traits %+v, want %v", p.Identifiers, wantTraits)
+		}
+		if want := "https://shop.example/?email=***"; !reflect.DeepEqual(p.Computed, map[string]any{"last_url": want}) || p.ComputedTrait != want {
+			t.Errorf("computed %v, computedTrait %v, want last_url %s", p.Computed, p.ComputedTrait, want)
+		}
+		for _, v := range []string{"ann@", "Ann@", "ann%40", "4155550167"} {
+			if bytes.Contains(r.Raw, []byte(v)) {
+				t.Errorf("answer without pii:read holds %q: %s", v, r.Raw)
+			}
+		}
+		if got := e.audit("profileByIdentifier"); len(got) != 0 {
+			t.Errorf("masked answers audited: %+v", got)
+		}
+
+		support, _ := e.key("support", "", access.ScopeProfilesRead, access.ScopePIIRead)
+		var full answer
+		e.ok(support, `{ profileByIdentifier(type: "user_id", value: "u1") { computedTrait(name: "last_url") } }`, nil, &full)
+		if want := pg.Properties["url"]; full.ProfileByIdentifier.ComputedTrait != want {
+			t.Errorf("computedTrait with pii:read %v, want %v", full.ProfileByIdentifier.ComputedTrait, want)
+		}
+		if got := e.audit("profileByIdentifier"); len(got) != 1 {
+			t.Errorf("an unmasked computed read appended %d entries, want 1: %+v", len(got), got)
 		}
 	})
 }
