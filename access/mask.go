@@ -225,3 +225,97 @@ func maskAs(kind, v string) string {
 	}
 	return Masked
 }
+
+// Finder finds a person's own personal values inside their other texts
+// (a page's url holding their email, a note holding their phone), which
+// masking by name leaves whole: the values of keys of personal types and
+// of traits (by name, several values each) under personal names, found
+// as an erasure finds them (graph.Erased). Nil when there is none.
+func (m *Masker) Finder(n *graph.Normalizer, keys []string, traits map[string][]any) *graph.Erased {
+	var idents []graph.Identifier
+	for _, k := range keys {
+		ref := graph.SplitKey(k)
+		if m.types[ref.Type] {
+			idents = append(idents, graph.Identifier{Key: k, Type: ref.Type, Value: ref.Value})
+		}
+	}
+	personal := map[string][]any{}
+	for name, vs := range traits {
+		if m.personalTrait(name) {
+			personal[name] = vs
+		}
+	}
+	if len(idents) == 0 && len(personal) == 0 {
+		return nil
+	}
+	x := graph.NewFinder(n, idents, personal)
+	if x.Empty() {
+		return nil
+	}
+	return x
+}
+
+// MembersFinder is Finder for the identifiers ms of one person and their
+// traits.
+func (m *Masker) MembersFinder(n *graph.Normalizer, ms []graph.Identifier) *graph.Erased {
+	keys := make([]string, len(ms))
+	traits := map[string][]any{}
+	for i, id := range ms {
+		keys[i] = id.Key
+		for name, tv := range id.Traits {
+			traits[name] = append(traits[name], tv.Value)
+		}
+	}
+	return m.Finder(n, keys, traits)
+}
+
+// Hide returns v (traits or properties masked by name already, or one
+// value of them) with every value x finds in its strings replaced by
+// Masked, but below personal names (masked already), copying only what
+// changes, and whether anything did. A nil x finds nothing.
+func (m *Masker) Hide(x *graph.Erased, v any) (any, bool) {
+	if x == nil {
+		return v, false
+	}
+	switch t := v.(type) {
+	case string:
+		h := x.HideText(t, Masked)
+		return h, h != t
+	case map[string]any:
+		var out map[string]any
+		for k, e := range t {
+			if m.personalTrait(k) {
+				continue
+			}
+			h, ch := m.Hide(x, e)
+			if !ch {
+				continue
+			}
+			if out == nil {
+				out = maps.Clone(t)
+			}
+			out[k] = h
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case []any:
+		var out []any
+		for i, e := range t {
+			h, ch := m.Hide(x, e)
+			if !ch {
+				continue
+			}
+			if out == nil {
+				out = slices.Clone(t)
+			}
+			out[i] = h
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	}
+	return v, false
+}

@@ -199,6 +199,11 @@ func (p Profiles) Build(ctx context.Context, d Destination, dl Delivery, now tim
 		}
 		if !d.IncludePII {
 			pp.Traits = p.Masker.Traits(pp.Traits)
+			// The person's values inside traits of other names (a
+			// website's query holding their email), as answers hide them.
+			if h, ok := p.Masker.Hide(p.Masker.MembersFinder(p.Engine.Normalizer(), ms), pp.Traits); ok {
+				pp.Traits = h.(map[string]any)
+			}
 		}
 		profiles[pid] = pp
 	}

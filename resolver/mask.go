@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -486,57 +485,21 @@ func (r *Resolver) uncheckedReason(ctx context.Context, reason string) string {
 // eventValues finds, inside an event's other texts, the values of the
 // personal identifiers it carried and of its own personal traits: a
 // page's url or search holding the visitor's email (ann%40example.com), a
-// track named "Invited ann@example.com". Masking by name leaves such a
-// text whole, so it is searched as an erasure searches it (graph.Erased:
-// in any case, percent-encoded, a phone however written). Nil when there
-// is nothing to find.
+// track named "Invited ann@example.com" (access.Masker.Finder). Nil when
+// there is nothing to find.
 func (r *Resolver) eventValues(ev *graph.Event) *graph.Erased {
 	traits := make(map[string][]any, len(ev.Traits))
 	for name, v := range ev.Traits {
 		traits[name] = []any{v}
 	}
-	return r.finder(ev.Keys, traits)
+	return r.mask.Finder(r.engine.Normalizer(), ev.Keys, traits)
 }
 
 // personValues is eventValues for the texts of a profile's traits and
 // computed traits: the values of its members ms of personal types, and
 // of their personal traits.
 func (r *Resolver) personValues(ms []graph.Identifier) *graph.Erased {
-	keys := make([]string, len(ms))
-	traits := map[string][]any{}
-	for i, m := range ms {
-		keys[i] = m.Key
-		for name, tv := range m.Traits {
-			traits[name] = append(traits[name], tv.Value)
-		}
-	}
-	return r.finder(keys, traits)
-}
-
-// finder finds the values of the keys of personal types and of the
-// traits under personal names; nil when there is none.
-func (r *Resolver) finder(keys []string, traits map[string][]any) *graph.Erased {
-	var idents []graph.Identifier
-	for _, k := range keys {
-		ref := graph.SplitKey(k)
-		if r.mask.PersonalType(ref.Type) {
-			idents = append(idents, graph.Identifier{Key: k, Type: ref.Type, Value: ref.Value})
-		}
-	}
-	personal := map[string][]any{}
-	for name, vs := range traits {
-		if r.mask.PersonalTrait(name) {
-			personal[name] = vs
-		}
-	}
-	if len(idents) == 0 && len(personal) == 0 {
-		return nil
-	}
-	x := graph.NewFinder(r.engine.Normalizer(), idents, personal)
-	if x.Empty() {
-		return nil
-	}
-	return x
+	return r.mask.MembersFinder(r.engine.Normalizer(), ms)
 }
 
 // eventText is a free text of ev (its name, channel or campaign) as the
@@ -568,7 +531,7 @@ func (r *Resolver) hideFound(ctx context.Context, x *graph.Erased, v any) any {
 	if x == nil {
 		return v
 	}
-	hidden, changed := r.hideIn(x, v)
+	hidden, changed := r.mask.Hide(x, v)
 	if !changed {
 		return v
 	}
@@ -577,53 +540,6 @@ func (r *Resolver) hideFound(ctx context.Context, x *graph.Erased, v any) any {
 		return v
 	}
 	return hidden
-}
-
-// hideIn returns v with the values x finds in its strings replaced by
-// access.Masked, but below personal names, copying only what changes,
-// and whether anything did.
-func (r *Resolver) hideIn(x *graph.Erased, v any) (any, bool) {
-	switch t := v.(type) {
-	case string:
-		h := x.HideText(t, access.Masked)
-		return h, h != t
-	case map[string]any:
-		var out map[string]any
-		for k, e := range t {
-			if r.mask.PersonalTrait(k) {
-				continue
-			}
-			h, ch := r.hideIn(x, e)
-			if !ch {
-				continue
-			}
-			if out == nil {
-				out = maps.Clone(t)
-			}
-			out[k] = h
-		}
-		if out == nil {
-			return v, false
-		}
-		return out, true
-	case []any:
-		var out []any
-		for i, e := range t {
-			h, ch := r.hideIn(x, e)
-			if !ch {
-				continue
-			}
-			if out == nil {
-				out = slices.Clone(t)
-			}
-			out[i] = h
-		}
-		if out == nil {
-			return v, false
-		}
-		return out, true
-	}
-	return v, false
 }
 
 // hideTraitValues is hideFound for the values of trait list, of the
