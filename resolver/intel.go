@@ -435,7 +435,11 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 		// Reasons name trait values: masked as the profile's traits are.
 		var reasons []string
 		if withReasons {
-			reasons = r.lookalikeReasons(ctx, &p, m, byName)
+			members, err := r.members(ctx, &p)
+			if err != nil {
+				return nil, err
+			}
+			reasons = r.lookalikeReasons(ctx, &p, m, byName, r.personValues(members))
 		}
 		out = append(out, &gql.LookalikeMatch{Profile: &p, Score: m.Score, Reasons: reasons})
 	}

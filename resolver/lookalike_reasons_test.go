@@ -137,7 +137,7 @@ func TestLookalikeReasonsMaskUncheckedValues(t *testing.T) {
 	}
 
 	ctx, l := query(access.ScopeProfilesRead)
-	got := r.lookalikeReasons(ctx, p, m, nil)
+	got := r.lookalikeReasons(ctx, p, m, nil, nil)
 	want := []string{"trait email=***", "trait plan=pro", "computed tier=***", "trait age", "event Viewed", "trait team=***"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("reasons without pii:read %q, want %q", got, want)
@@ -147,7 +147,7 @@ func TestLookalikeReasonsMaskUncheckedValues(t *testing.T) {
 	}
 
 	ctx, l = query(access.ScopeProfilesRead, access.ScopePIIRead)
-	got = r.lookalikeReasons(ctx, p, m, nil)
+	got = r.lookalikeReasons(ctx, p, m, nil, nil)
 	if !slices.Equal(got, m.Reasons) {
 		t.Fatalf("reasons with pii:read %q, want %q", got, m.Reasons)
 	}

@@ -424,8 +424,11 @@ func filterErr(err error) error {
 // traits by name. A trait or computed trait reason whose value could not
 // be checked against p's (not held by p, or not taken apart) is never
 // shown as it is without pii:read: whatever follows its name's first "="
-// is masked; with pii:read it is shown as it is and the read noted.
-func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *intel.LookalikeMatch, defs map[string]audience.ComputedTrait) []string {
+// is masked; with pii:read it is shown as it is and the read noted. A
+// value masking by name shows is also searched for the person's own
+// values (x, personValues of p's members; nil for none), as p's traits
+// are (hideFound).
+func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *intel.LookalikeMatch, defs map[string]audience.ComputedTrait, x *graph.Erased) []string {
 	out := make([]string, 0, len(m.Reasons))
 	// The reasons belong to p, as its traits field does: a read is noted
 	// for it (ownerProfiles finds it here).
@@ -444,11 +447,14 @@ func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *in
 		switch w.Kind {
 		case "trait":
 			v = r.traitValue(pctx, w.Name, w.Value)
+			if !r.mask.PersonalTrait(w.Name) {
+				v = r.hideFound(pctx, x, v)
+			}
 		case "computed":
 			d, ok := defs[w.Name]
 			switch {
 			case ok:
-				v = r.computedValue(pctx, d, w.Value)
+				v = r.computedShown(pctx, x, d, w.Value)
 			case unmasked(ctx):
 				r.noteRead(pctx)
 				v = w.Value

@@ -2,11 +2,16 @@ package resolver
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/idgraph/cdp/access"
+	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -165,6 +170,59 @@ func TestMaskingFindsPersonalValuesInsideProfileTexts(t *testing.T) {
 		}
 		if got := e.audit("profileByIdentifier"); len(got) != 1 {
 			t.Errorf("an unmasked computed read appended %d entries, want 1: %+v", len(got), got)
+		}
+	})
+}
+
+// A lookalike reason naming a trait whose value holds the person's own
+// email (a note shared by a household) is masked as the trait is.
+func TestLookalikeReasonsFindPersonalValuesInsideTraits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		admin, _ := e.key("admin", "", access.AllScopes()...)
+		now := time.Now().UTC()
+		var evs []graph.Event
+		for i := range 60 {
+			u := fmt.Sprintf("u%d", i)
+			traits := map[string]any{"plan": []string{"free", "pro"}[i%2]}
+			if i < 30 {
+				traits["email"] = "family@kowalczyk.example"
+				traits["contact"] = "write to family@kowalczyk.example"
+			}
+			evs = append(evs, withTraits(ev("id-"+u, now.Add(-10*24*time.Hour), "identify", "user_id:"+u), traits))
+		}
+		e.apply(evs...)
+		var out struct{ CreateAudience struct{ ID string } }
+		e.ok(admin, createAudienceOp, map[string]any{"in": map[string]any{"name": "Seed",
+			"filter": jsonOf(e.t, `{"trait":{"name":"plan","op":"EXISTS"}}`)}}, &out)
+		var seed []string
+		for i := range 20 {
+			seed = append(seed, e.piiProfileID(admin, "user_id", fmt.Sprintf("u%d", i)))
+		}
+		storetest.Must(t, e.engine.Store().(audience.Store).ApplyMembership(context.Background(), out.CreateAudience.ID, seed, nil, graph.Now()))
+
+		const op = `query($a: ID!) { lookalike(audienceId: $a, size: 10) { reasons } }`
+		reasons := func(secret string) []string {
+			var a struct{ Lookalike []struct{ Reasons []string } }
+			e.ok(secret, op, map[string]any{"a": out.CreateAudience.ID}, &a)
+			var all []string
+			for _, m := range a.Lookalike {
+				all = append(all, m.Reasons...)
+			}
+			return all
+		}
+		masked, _ := e.key("masked", "", access.ScopeProfilesRead, access.ScopeAudiencesRead)
+		got := reasons(masked)
+		if !slices.Contains(got, "trait contact=write to ***") {
+			t.Errorf("reasons without pii:read %q, want trait contact=write to ***", got)
+		}
+		for _, r := range got {
+			if strings.Contains(r, "family@") {
+				t.Errorf("reason without pii:read %q holds the email", r)
+			}
+		}
+		if !slices.Contains(reasons(admin), "trait contact=write to family@kowalczyk.example") {
+			t.Errorf("reasons with pii:read lack the contact as stored")
 		}
 	})
 }
