@@ -402,22 +402,23 @@ func (r *Resolver) profileComputed(ctx context.Context, p *graph.Profile) (any, 
 	return out, nil
 }
 
-// profileValues is personValues for p, read only when vals holds a
-// value to search.
-func (r *Resolver) profileValues(ctx context.Context, p *graph.Profile, vals map[string]any) (*graph.Erased, error) {
+// profileValues is membersFinder for p, whose members are read only when
+// vals holds a value to search.
+func (r *Resolver) profileValues(ctx context.Context, p *graph.Profile, vals map[string]any) (func() *graph.Erased, error) {
 	if len(vals) == 0 {
-		return nil, nil
+		return func() *graph.Erased { return nil }, nil
 	}
 	ms, err := r.members(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return r.personValues(ms), nil
+	return r.membersFinder(ctx, p.ID, ms), nil
 }
 
 // computedShown is computedValue, which also hides (hideFound) the
-// person's values x finds in a value that masking by its path shows.
-func (r *Resolver) computedShown(ctx context.Context, x *graph.Erased, d audience.ComputedTrait, v any) any {
+// person's values the search x builds finds in a value that masking by
+// its path shows.
+func (r *Resolver) computedShown(ctx context.Context, x func() *graph.Erased, d audience.ComputedTrait, v any) any {
 	shown := r.computedValue(ctx, d, v)
 	if !reflect.DeepEqual(shown, v) {
 		return shown // masked by its path already

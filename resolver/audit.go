@@ -203,8 +203,9 @@ const auditWriteTimeout = 10 * time.Second
 // personal values unmasked and the profiles those values belong to.
 type readLog struct {
 	mu     sync.Mutex
-	fields []string            // root field names, in the order first noted
-	pids   map[string][]string // by root field
+	fields []string                   // root field names, in the order first noted
+	pids   map[string][]string        // by root field
+	seen   map[string]map[string]bool // pids, by root field
 }
 
 type readLogKey struct{}
@@ -217,6 +218,45 @@ func (l *readLog) add(field string, pids []string) {
 		l.pids[field] = nil
 	}
 	l.pids[field] = append(l.pids[field], pids...)
+	if l.seen == nil {
+		l.seen = map[string]map[string]bool{}
+	}
+	if l.seen[field] == nil {
+		l.seen[field] = map[string]bool{}
+	}
+	for _, id := range pids {
+		l.seen[field][id] = true
+	}
+}
+
+// has reports whether a read of field naming each of pids is noted.
+func (l *readLog) has(field string, pids []string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range pids {
+		if !l.seen[field][id] {
+			return false
+		}
+	}
+	return true
+}
+
+// readNoted reports whether noteRead would add nothing for the field
+// being resolved: the request notes no reads, the field is a mutation's,
+// or a read of its root field naming the profiles it belongs to is noted
+// already. A field that belongs to no profile before its event is looked
+// up is not known to be noted.
+func (r *Resolver) readNoted(ctx context.Context) bool {
+	l, _ := ctx.Value(readLogKey{}).(*readLog)
+	if l == nil {
+		return true
+	}
+	name := readField(ctx)
+	if name == "" {
+		return true
+	}
+	pids := ownerProfiles(ctx)
+	return pids != nil && l.has(name, pids)
 }
 
 // noteRead records that the field being resolved returns a personal value
@@ -226,6 +266,20 @@ func (r *Resolver) noteRead(ctx context.Context) {
 	if l == nil {
 		return
 	}
+	name := readField(ctx)
+	if name == "" {
+		return
+	}
+	pids := ownerProfiles(ctx)
+	if pids == nil {
+		pids = r.eventProfiles(ctx)
+	}
+	l.add(name, pids)
+}
+
+// readField is the root field a read of the field being resolved is
+// noted under: the query's or subscription's, "" for a mutation's.
+func readField(ctx context.Context) string {
 	var root *graphql.FieldContext
 	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
 		if fc.Field.Field != nil && (fc.Object == "Query" || fc.Object == "Mutation" || fc.Object == "Subscription") {
@@ -241,14 +295,7 @@ func (r *Resolver) noteRead(ctx context.Context) {
 		// context: its one root field is the operation's.
 		name = subscriptionField(ctx)
 	}
-	if name == "" {
-		return
-	}
-	pids := ownerProfiles(ctx)
-	if pids == nil {
-		pids = r.eventProfiles(ctx)
-	}
-	l.add(name, pids)
+	return name
 }
 
 // subscriptionField is the root field of ctx's operation when it is a

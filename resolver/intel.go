@@ -439,7 +439,7 @@ func (r *Resolver) lookalike(ctx context.Context, audienceID string, size int, p
 			if err != nil {
 				return nil, err
 			}
-			reasons = r.lookalikeReasons(ctx, &p, m, byName, r.personValues(members))
+			reasons = r.lookalikeReasons(ctx, &p, m, byName, r.membersFinder(ctx, p.ID, members))
 		}
 		out = append(out, &gql.LookalikeMatch{Profile: &p, Score: m.Score, Reasons: reasons})
 	}

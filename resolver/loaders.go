@@ -192,6 +192,10 @@ type loaderState struct {
 
 	mu       sync.Mutex
 	journeys map[string]*batch[[]graph.Event] // by query shape, then profile id
+	// finders are the searches for a person's values inside texts
+	// (hideFound), built once a request: by *graph.Event for an event's,
+	// by profile id for a profile's members'; under mu.
+	finders map[any]*graph.Erased
 	// audienceMembers and audienceChanges are by page asked, then
 	// audience id; under mu.
 	audienceMembers map[audience.Page]*batch[memberRows]

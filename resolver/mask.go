@@ -426,9 +426,9 @@ func filterErr(err error) error {
 // shown as it is without pii:read: whatever follows its name's first "="
 // is masked; with pii:read it is shown as it is and the read noted. A
 // value masking by name shows is also searched for the person's own
-// values (x, personValues of p's members; nil for none), as p's traits
-// are (hideFound).
-func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *intel.LookalikeMatch, defs map[string]audience.ComputedTrait, x *graph.Erased) []string {
+// values (the search x builds, personValues of p's members), as p's
+// traits are (hideFound).
+func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *intel.LookalikeMatch, defs map[string]audience.ComputedTrait, x func() *graph.Erased) []string {
 	out := make([]string, 0, len(m.Reasons))
 	// The reasons belong to p, as its traits field does: a read is noted
 	// for it (ownerProfiles finds it here).
@@ -488,6 +488,41 @@ func (r *Resolver) uncheckedReason(ctx context.Context, reason string) string {
 	}
 }
 
+// finder is find, built once in the request for key (an event, or a
+// profile id): a journey's every text of one event, and every trait of
+// one profile, share one search.
+func (r *Resolver) finder(ctx context.Context, key any, find func() *graph.Erased) func() *graph.Erased {
+	return func() *graph.Erased {
+		s := r.loaders(ctx)
+		s.mu.Lock()
+		x, ok := s.finders[key]
+		s.mu.Unlock()
+		if ok {
+			return x
+		}
+		x = find()
+		s.mu.Lock()
+		if s.finders == nil {
+			s.finders = map[any]*graph.Erased{}
+		}
+		s.finders[key] = x
+		s.mu.Unlock()
+		return x
+	}
+}
+
+// eventFinder is eventValues of ev, built when first needed and once in
+// the request.
+func (r *Resolver) eventFinder(ctx context.Context, ev *graph.Event) func() *graph.Erased {
+	return r.finder(ctx, ev, func() *graph.Erased { return r.eventValues(ev) })
+}
+
+// membersFinder is personValues of ms, the members of profile pid, built
+// when first needed and once in the request.
+func (r *Resolver) membersFinder(ctx context.Context, pid string, ms []graph.Identifier) func() *graph.Erased {
+	return r.finder(ctx, pid, func() *graph.Erased { return r.personValues(ms) })
+}
+
 // eventValues finds, inside an event's other texts, the values of the
 // personal identifiers it carried and of its own personal traits: a
 // page's url or search holding the visitor's email (ann%40example.com), a
@@ -514,7 +549,7 @@ func (r *Resolver) eventText(ctx context.Context, ev *graph.Event, s string) str
 	if s == "" {
 		return s
 	}
-	return r.hideFound(ctx, r.eventValues(ev), s).(string)
+	return r.hideFound(ctx, r.eventFinder(ctx, ev), s).(string)
 }
 
 // eventMap is traitMap for ev's properties or traits m, which also hides
@@ -525,15 +560,24 @@ func (r *Resolver) eventMap(ctx context.Context, ev *graph.Event, m map[string]a
 	if len(out) == 0 {
 		return out
 	}
-	return r.hideFound(ctx, r.eventValues(ev), out).(map[string]any)
+	return r.hideFound(ctx, r.eventFinder(ctx, ev), out).(map[string]any)
 }
 
 // hideFound returns v, a value masking by name has shown the caller, as
-// the caller may see it: without pii:read, every value x finds in its
-// strings (but under personal names, masked already) reads
-// access.Masked; with it, v as it is, the read noted when x finds one.
-// A nil x finds nothing.
-func (r *Resolver) hideFound(ctx context.Context, x *graph.Erased, v any) any {
+// the caller may see it: without pii:read, every value the search find
+// builds finds in its strings (but under personal names, masked already)
+// reads access.Masked; with it, v as it is, the read noted when the search
+// finds one. With pii:read, no search is made once the read is noted (or
+// when there is nowhere to note it): v is shown as it is either way. A nil
+// find, or a nil search, finds nothing.
+func (r *Resolver) hideFound(ctx context.Context, find func() *graph.Erased, v any) any {
+	if unmasked(ctx) && r.readNoted(ctx) {
+		return v
+	}
+	if find == nil {
+		return v
+	}
+	x := find()
 	if x == nil {
 		return v
 	}
@@ -551,11 +595,8 @@ func (r *Resolver) hideFound(ctx context.Context, x *graph.Erased, v any) any {
 // hideTraitValues is hideFound for the values of trait list, of the
 // profile whose members are ms, but those under personal names (masked
 // by name when each is read).
-func (r *Resolver) hideTraitValues(ctx context.Context, ms []graph.Identifier, list []*gql.TraitValue) []*gql.TraitValue {
-	x := r.personValues(ms)
-	if x == nil {
-		return list
-	}
+func (r *Resolver) hideTraitValues(ctx context.Context, pid string, ms []graph.Identifier, list []*gql.TraitValue) []*gql.TraitValue {
+	x := r.membersFinder(ctx, pid, ms)
 	out := list
 	for i, tv := range list {
 		if r.mask.PersonalTrait(tv.Name) {

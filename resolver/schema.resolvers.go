@@ -99,7 +99,7 @@ func (r *identifierResolver) Traits(ctx context.Context, obj *graph.Identifier, 
 	if err != nil {
 		return nil, err
 	}
-	return r.hideTraitValues(ctx, ms, list), nil
+	return r.hideTraitValues(ctx, obj.ProfileID, ms, list), nil
 }
 
 func (r *identifierRefResolver) Value(ctx context.Context, obj *graph.IdentifierRef) (string, error) {
@@ -244,7 +244,7 @@ func (r *profileResolver) Traits(ctx context.Context, obj *graph.Profile) (any, 
 	for name, tv := range graph.FoldTraits(ms) {
 		out[name] = tv.Value
 	}
-	return r.hideFound(ctx, r.personValues(ms), r.traitMap(ctx, out)), nil
+	return r.hideFound(ctx, r.membersFinder(ctx, obj.ID, ms), r.traitMap(ctx, out)), nil
 }
 
 func (r *profileResolver) TraitValues(ctx context.Context, obj *graph.Profile, first *int) ([]*gql.TraitValue, error) {
@@ -252,7 +252,7 @@ func (r *profileResolver) TraitValues(ctx context.Context, obj *graph.Profile, f
 	if err != nil {
 		return nil, err
 	}
-	return r.hideTraitValues(ctx, ms, firstOf(currentTraits(ms), first, r.cfg.MaxPage)), nil
+	return r.hideTraitValues(ctx, obj.ID, ms, firstOf(currentTraits(ms), first, r.cfg.MaxPage)), nil
 }
 
 func (r *profileResolver) TraitSources(ctx context.Context, obj *graph.Profile, name *string, first *int) ([]*gql.TraitValue, error) {
@@ -282,7 +282,7 @@ func (r *profileResolver) TraitSources(ctx context.Context, obj *graph.Profile, 
 	if out == nil {
 		out = []*gql.TraitValue{}
 	}
-	return r.hideTraitValues(ctx, ms, firstOf(out, first, r.cfg.MaxPage)), nil
+	return r.hideTraitValues(ctx, obj.ID, ms, firstOf(out, first, r.cfg.MaxPage)), nil
 }
 
 func (r *profileResolver) Journey(ctx context.Context, obj *graph.Profile, first *int, after *string, types []string, channels []string, from *time.Time, to *time.Time) (*gql.EventConnection, error) {
