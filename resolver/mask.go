@@ -512,10 +512,21 @@ func (r *Resolver) finder(ctx context.Context, key any, find func() *graph.Erase
 }
 
 // eventFinder is eventValues of ev, built when first needed and once in
-// the request.
+// the request: for all the events carrying the same identifiers and no
+// trait under a personal name (a journey's, mostly), one search.
 func (r *Resolver) eventFinder(ctx context.Context, ev *graph.Event) func() *graph.Erased {
-	return r.finder(ctx, ev, func() *graph.Erased { return r.eventValues(ev) })
+	var key any = eventKeys(strings.Join(ev.Keys, "\x00"))
+	for name := range ev.Traits {
+		if r.mask.PersonalTrait(name) {
+			key = ev // its own traits are searched for too
+			break
+		}
+	}
+	return r.finder(ctx, key, func() *graph.Erased { return r.eventValues(ev) })
 }
+
+// eventKeys are an event's identifier keys joined, as a finder's key.
+type eventKeys string
 
 // membersFinder is personValues of ms, the members of profile pid, built
 // when first needed and once in the request.
