@@ -356,26 +356,28 @@ func (x *Erased) ScrubText(s string) string {
 	}
 	out, found := x.scrubNeedles(s, nil)
 	// A value percent-encoded, then with '+' read as a space too (an
-	// email holding a '+' is found by the passes before, where '+' stays);
-	// then encoded twice, as a URL carried in another's query is
-	// (%2540 for @).
+	// email holding a '+' is found by the passes before, where '+' stays),
+	// after the escapes are decoded or before, as a form's query is
+	// (%2B44+20 for +44 20); then encoded twice, as a URL carried in
+	// another's query is (%2540 for @).
 	for _, view := range percentViews {
-		if o, ok := x.scrubNeedles(out, func(s string) (string, []int, bool) { return percentViewN(s, view.depth, view.plus) }); ok {
+		if o, ok := x.scrubNeedles(out, func(s string) (string, []int, bool) { return percentViewN(s, view.depth, view.plus, view.form) }); ok {
 			out, found = o, true
 		}
 	}
 	// Phones, percent-decoded first, as a URL carries one
 	// ("tel:%2B1%20415%20555%200167", whose %2B is the phone's +), then as
 	// written, then with '+' read as a space, as a form sends one
-	// ("(415)+555-0167"), and encoded twice; a '+' is kept before the
-	// other views, where it may be the phone's own.
+	// ("(415)+555-0167", or "%2B44+20+7946+0958", whose %2B is the
+	// phone's + and decoded after the spaces), and encoded twice; a '+' is
+	// kept before the other views, where it may be the phone's own.
 	for i, view := range percentViews {
 		if i == 1 {
 			if o, ok := x.scrubPhones(out); ok {
 				out, found = o, true
 			}
 		}
-		v, at, ok := percentViewN(out, view.depth, view.plus)
+		v, at, ok := percentViewN(out, view.depth, view.plus, view.form)
 		if !ok {
 			continue
 		}
@@ -484,21 +486,32 @@ func (x *Erased) scrubNeedles(s string, view func(string) (text string, at []int
 }
 
 // percentViews are the percent-decoded views of a text ScrubText reads,
-// in order: decoded once, once with '+' read as a space, twice, twice with
-// '+' a space at the last.
+// in order: decoded once, once with '+' read as a space after it, once as
+// a form's query is decoded ('+' a space before it, so that %2B stays a
+// '+'), twice, and twice with '+' a space after the last decoding or
+// before it.
 var percentViews = []struct {
-	depth int
-	plus  bool
-}{{1, false}, {1, true}, {2, false}, {2, true}}
+	depth      int
+	plus, form bool
+}{{1, false, false}, {1, true, false}, {1, false, true}, {2, false, false}, {2, true, false}, {2, false, true}}
 
 // percentViewN is percentView applied depth times, then, when plus, with
-// '+' read as a space, with at mapping each byte of the text to where in s
-// it came from. ok is false when the view is the text itself or a
-// shallower view: the last decoding changed nothing (or, for the first
-// view with plus, there is neither an escape nor a '+').
-func percentViewN(s string, depth int, plus bool) (text string, at []int, ok bool) {
+// '+' read as a space; when form, '+' is read as a space before the last
+// decoding instead (a form's query, whose %2B is a '+'). at maps each byte
+// of the text to where in s it came from. ok is false when the view is the
+// text itself or a shallower view: the last decoding changed nothing (or,
+// for the first view with plus, there is neither an escape nor a '+'; for
+// one with form, the text before the last decoding holds no '+').
+func percentViewN(s string, depth int, plus, form bool) (text string, at []int, ok bool) {
 	text = s
 	for d := 1; d <= depth; d++ {
+		if form && d == depth {
+			if !strings.Contains(text, "+") {
+				return "", nil, false // the view without form
+			}
+			// Byte for byte: at still maps text.
+			text = strings.ReplaceAll(text, "+", " ")
+		}
 		v, a, changed := percentView(text)
 		if !changed {
 			if d > 1 || !plus {

@@ -271,3 +271,26 @@ func TestErasedScrubTextPercentEncodedTwice(t *testing.T) {
 		}
 	}
 }
+
+// A form's query (an HTML form, URLSearchParams) writes a space as '+' and
+// a '+' as %2B, so a phone with its country code reads
+// %2B44+20+7946+0958: decoded as a form decodes it, '+' first, it is
+// +44 20 7946 0958. Read with every '+' a space, the country code's is
+// lost and a number outside the default region is no phone.
+func TestErasedScrubTextFormEncodedPhone(t *testing.T) {
+	x := NewErased(NewNormalizer(DefaultRules()), []Identifier{
+		{Key: "phone:+442079460958", Type: "phone", Value: "+442079460958"},
+		{Key: "email:ann+shop@example.com", Type: "email", Value: "ann+shop@example.com"},
+	})
+	for in, want := range map[string]string{
+		"?phone=%2B44+20+7946+0958&n=2":                           "?phone=[erased]&n=2",
+		"?phone=%2B44%2020%207946%200958":                         "?phone=[erased]",
+		"?phone=%2B44+20+7946+0959":                               "?phone=%2B44+20+7946+0959",
+		"?e=ann%2Bshop%40example.com&n=Ann+Lee":                   "?e=[erased]&n=Ann+Lee",
+		"?u=%2Fcall%3Fphone%3D%252B44%2B20%2B7946%2B0958%26n%3D2": "?u=%2Fcall%3Fphone%3D[erased]%26n%3D2",
+	} {
+		if got := x.ScrubText(in); got != want {
+			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

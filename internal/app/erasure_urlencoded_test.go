@@ -45,3 +45,32 @@ func TestForgetProfileScrubsPercentEncodedValues(t *testing.T) {
 		}
 	})
 }
+
+// Zora's phone, outside the default region, reaches Bob's event as a
+// form's query writes it (URLSearchParams, an HTML form): a space as '+'
+// and her number's own '+' as %2B, %2B44+20+7946+0958. After
+// forgetProfile, on both stores, the raw scan finds it in no form, and
+// the rest of Bob's URL stays.
+func TestForgetProfileScrubsFormEncodedPhone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st graph.Store) {
+		svc, dial, _, _ := startService(t, st, "127.0.0.1:0", app.Auth{})
+		sendTo(t, dial, "", "identify", `{"userId":"u-bob-9","messageId":"b1","traits":{"name":"Bob Roe"}}`)
+		sendTo(t, dial, "", "identify", `{"userId":"u-zora-77","anonymousId":"anon-zora-1","messageId":"z1",
+			"traits":{"phone":"+44 20 7946 0958"}}`)
+		sendTo(t, dial, "", "page", `{"userId":"u-bob-9","anonymousId":"anon-zora-1","messageId":"b2","name":"Callback",
+			"properties":{"url":"https://shop.example/callback?phone=%2B44+20+7946+0958&slot=am"}}`)
+		zora := profileIDOf(t, svc.Engine)("user_id", "u-zora-77")
+		needles := []string{"%2b44+20+7946+0958"}
+		if got := leftovers(t, st, needles...); len(got) != len(needles) {
+			t.Fatalf("before the erasure the raw scan finds %v: it could not tell the erasure worked", got)
+		}
+		gqlData(t, dial, "", `mutation { forgetProfile(id: "`+zora+`", reason: "ticket 9") { id } }`, nil)
+		if got := leftovers(t, st, append(needles, "7946+0958", "7946 0958", "79460958")...); len(got) > 0 {
+			t.Errorf("the raw scan still finds %v", got)
+		}
+		kept := []string{"https://shop.example/callback?phone=[erased]", "slot=am"}
+		if got := leftovers(t, st, kept...); len(got) != len(kept) {
+			t.Errorf("Bob's event lost more than Zora's values: the scan finds only %v of %v", got, kept)
+		}
+	})
+}
