@@ -177,7 +177,8 @@ type Store interface {
 	// after it deletes what it wrote. With ifUpdatedAt not zero, it then
 	// refuses with a *ChangedError (ECONFLICT), writing nothing, when the
 	// stored audience's UpdatedAt is not ifUpdatedAt (graph.Clean'd): the
-	// caller's read of it is older than what is stored.
+	// caller's read of it is older than what is stored. It stores
+	// NextVersion(a.UpdatedAt, the stored UpdatedAt).
 	ReplaceAudience(ctx context.Context, a Audience, ifUpdatedAt time.Time) error
 	// DeleteAudience removes the audience with its members and log, and
 	// reports whether it was stored. It refuses, with an *InUseError
@@ -325,6 +326,18 @@ func (e *ChangedError) Unwrap() error { return e.err() }
 func (e *ChangedError) err() *graph.Error {
 	return graph.Errorf(graph.ECONFLICT, "audience %s was changed since it was read: it is stored with updatedAt %s",
 		e.Audience, e.UpdatedAt.UTC().Format(time.RFC3339Nano))
+}
+
+// NextVersion is the UpdatedAt a replace stores over the version stored:
+// updatedAt (graph.Clean'd), unless that is not after stored (a write in
+// the same microsecond, a clock set back), then the microsecond after
+// stored, so that each version read names one definition.
+func NextVersion(updatedAt, stored time.Time) time.Time {
+	u, s := graph.Clean(updatedAt), graph.Clean(stored)
+	if !stored.IsZero() && !u.After(s) {
+		return s.Add(time.Microsecond)
+	}
+	return u
 }
 
 // CheckVersion returns the refusal of an update made on the version

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	get := storetest.As[Store](open)
 	t.Run("PutAudience", func(t *testing.T) { testPutAudience(t, get(t)) })
 	t.Run("ReplaceAudience", func(t *testing.T) { testReplaceAudience(t, get(t)) })
+	t.Run("ReplaceAudienceSameMicrosecond", func(t *testing.T) { testReplaceAudienceSameMicrosecond(t, get(t)) })
 	t.Run("AudienceInput", func(t *testing.T) { testAudienceInput(t, get(t)) })
 	t.Run("StaticAudience", func(t *testing.T) { testStaticAudience(t, get(t)) })
 	t.Run("FilterRoundTrip", func(t *testing.T) { testFilterRoundTrip(t, get(t)) })

@@ -116,3 +116,35 @@ func testReplaceAudience(t *testing.T, s Store) {
 	}
 	checkNoCycles(t, s)
 }
+
+// Two writes whose UpdatedAt fall in the same microsecond (or a clock set
+// back) are two versions all the same: a replace stores an UpdatedAt
+// after the one it replaces, so that the version an editor read names one
+// definition, and an edit made on the first is refused once the second
+// is stored.
+func testReplaceAudienceSameMicrosecond(t *testing.T, s Store) {
+	a := aud(1)
+	a.Name, a.UpdatedAt = "first", at(5)
+	putAud(t, s, a)
+	second := a
+	second.Name = "second" // saved in the microsecond of the first
+	must(t, s.ReplaceAudience(bg, second, time.Time{}))
+	got, _ := getAud(t, s, a.ID)
+	if got.Name != "second" || !got.UpdatedAt.After(at(5)) {
+		t.Fatalf("a replace in the microsecond of the version it replaces stored %q with updatedAt %v, want \"second\" after %v", got.Name, got.UpdatedAt, at(5))
+	}
+	// An editor who read "first" saves on its version: refused.
+	e := a
+	e.Name, e.UpdatedAt = "on first", at(6)
+	err := s.ReplaceAudience(bg, e, at(5))
+	if changed := (*audience.ChangedError)(nil); !errors.As(err, &changed) || !changed.UpdatedAt.Equal(got.UpdatedAt) {
+		t.Fatalf("ReplaceAudience on the first version: %v, want a *ChangedError naming %v", err, got.UpdatedAt)
+	}
+	// A clock set back: the version still moves on.
+	back := a
+	back.Name, back.UpdatedAt = "set back", at(2)
+	must(t, s.ReplaceAudience(bg, back, got.UpdatedAt))
+	if b, _ := getAud(t, s, a.ID); b.Name != "set back" || !b.UpdatedAt.After(got.UpdatedAt) {
+		t.Fatalf("a replace dated before the stored version stored %q with updatedAt %v, want after %v", b.Name, b.UpdatedAt, got.UpdatedAt)
+	}
+}

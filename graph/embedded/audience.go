@@ -189,7 +189,11 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 			r = &audienceRecord{CreatedAt: cleanOrZero(a.CreatedAt)}
 		}
 		r.Name, r.Description, r.Filter, r.Purpose, r.Static = a.Name, a.Description, filter, a.Purpose, a.Static
-		r.UpdatedAt = cleanOrZero(a.UpdatedAt)
+		if replace {
+			r.UpdatedAt = audience.NextVersion(a.UpdatedAt, r.UpdatedAt)
+		} else {
+			r.UpdatedAt = cleanOrZero(a.UpdatedAt)
+		}
 		return putAudience(btx, a.ID, r)
 	})
 }

@@ -317,13 +317,15 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 			// waited for.
 			return nil, audience.ErrNotStored(a.ID)
 		}
-		if replace && !ifUpdatedAt.IsZero() {
+		updatedAt := a.UpdatedAt
+		if replace {
 			// Read under the audience's lock, taken by the first
 			// statement: no other update commits until this one ends.
 			stored, _ := recs[0].Values[3].(time.Time)
 			if err := audience.CheckVersion(a.ID, ifUpdatedAt, stored); err != nil {
 				return nil, err
 			}
+			updatedAt = audience.NextVersion(a.UpdatedAt, stored)
 		}
 		n, _ := recs[0].Values[1].(int64)
 		if !found && n >= audience.MaxAudiences {
@@ -336,7 +338,7 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 		}
 		err = t.exec(ctx, qPutAudience, map[string]any{
 			"id": a.ID, "createdAt": timeParam(a.CreatedAt), "name": a.Name, "description": strParam(a.Description),
-			"filter": string(filter), "purpose": strParam(a.Purpose), "static": staticParam(a.Static), "updatedAt": timeParam(a.UpdatedAt),
+			"filter": string(filter), "purpose": strParam(a.Purpose), "static": staticParam(a.Static), "updatedAt": timeParam(updatedAt),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("put audience: %w", err)
