@@ -174,12 +174,18 @@ func (e *ShownURLChangedError) err() *graph.Error {
 }
 
 // Apply gives d with the fields d.Keep names taken from stored, the
-// destination as stored in the update's transaction; Keep and IfUpdatedAt
-// are cleared. It first refuses d made on another version than stored's
-// (CheckVersion).
+// destination as stored in the update's transaction, and an UpdatedAt
+// after stored's; Keep and IfUpdatedAt are cleared. It first refuses d
+// made on another version than stored's (CheckVersion).
 func (d Destination) Apply(stored Destination) (Destination, error) {
 	if err := d.CheckVersion(stored.UpdatedAt); err != nil {
 		return d, err
+	}
+	// A version after the stored one, however the writes' clocks fall (two
+	// in one microsecond, a clock set back): each version read names one
+	// definition.
+	if u, st := graph.Clean(d.UpdatedAt), graph.Clean(stored.UpdatedAt); !stored.UpdatedAt.IsZero() && !u.After(st) {
+		d.UpdatedAt = st.Add(time.Microsecond)
 	}
 	k := d.Keep
 	d.Keep, d.IfUpdatedAt = Keep{}, time.Time{}

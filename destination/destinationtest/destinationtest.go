@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	}
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, get(t)) })
 	t.Run("Keep", func(t *testing.T) { testKeep(t, get(t)) })
+	t.Run("UpdateSameMicrosecond", func(t *testing.T) { testUpdateSameMicrosecond(t, get(t)) })
 	t.Run("Input", func(t *testing.T) { testInput(t, get(t)) })
 	t.Run("StoredNames", func(t *testing.T) { testStoredNames(t, get(t)) })
 	t.Run("Page", func(t *testing.T) { testPage(t, get(t)) })

@@ -76,3 +76,41 @@ func testKeep(t *testing.T, s Store) {
 	want.Name, want.UpdatedAt = "on an old read", at(50)
 	sameDef(t, "after the update on the stored version", read, want)
 }
+
+// Two updates whose UpdatedAt fall in the same microsecond (or a clock
+// set back) are two versions all the same: an update stores an UpdatedAt
+// after the one it replaces, so that the version a caller read names one
+// definition, and an update made on the first is refused once the second
+// is stored.
+func testUpdateSameMicrosecond(t *testing.T, s Store) {
+	ctx := context.Background()
+	d := dest(1)
+	d.Name, d.UpdatedAt = "first", at(5)
+	_, err := s.CreateDestination(ctx, d)
+	must(t, err)
+	second := d
+	second.Name = "second" // saved in the microsecond of the first
+	_, err = s.UpdateDestination(ctx, second)
+	must(t, err)
+	read, err := s.Destination(ctx, d.ID)
+	must(t, err)
+	if read.Name != "second" || !read.UpdatedAt.After(at(5)) {
+		t.Fatalf("an update in the microsecond of the version it replaces stored %q with updatedAt %v, want \"second\" after %v", read.Name, read.UpdatedAt, at(5))
+	}
+	onFirst := d
+	onFirst.Name, onFirst.UpdatedAt, onFirst.IfUpdatedAt = "on first", at(6), at(5)
+	_, err = s.UpdateDestination(ctx, onFirst)
+	if changed := (*destination.ChangedError)(nil); !errors.As(err, &changed) || !changed.UpdatedAt.Equal(read.UpdatedAt) {
+		t.Fatalf("an update on the first version: %v, want a *ChangedError naming %v", err, read.UpdatedAt)
+	}
+	back := d
+	back.Name, back.UpdatedAt, back.IfUpdatedAt = "set back", at(2), read.UpdatedAt
+	got, err := s.UpdateDestination(ctx, back)
+	must(t, err)
+	if got.Name != "set back" || !got.UpdatedAt.After(read.UpdatedAt) {
+		t.Fatalf("an update dated before the stored version returned %q with updatedAt %v, want after %v", got.Name, got.UpdatedAt, read.UpdatedAt)
+	}
+	if b, err := s.Destination(ctx, d.ID); err != nil || !b.UpdatedAt.Equal(got.UpdatedAt) {
+		t.Fatalf("read back %v, %v; want updatedAt %v as returned", b.UpdatedAt, err, got.UpdatedAt)
+	}
+}

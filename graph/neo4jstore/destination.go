@@ -231,10 +231,9 @@ MATCH (d:{{Destination}} { {{id}}: $id })
 SET d.{{lock}} = true REMOVE d.{{lock}}
 RETURN d { .* }`)
 
-// UpdateDestination implements destination.Store, in one round trip, three
-// when it sends audiences (lockAudiencesSent), and one more when it keeps
-// a stored field (destination.Keep) or checks the version read
-// (IfUpdatedAt).
+// UpdateDestination implements destination.Store, in two round trips
+// (the destination locked and read, then written), four when it sends
+// audiences (lockAudiencesSent).
 func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination) (destination.Destination, error) {
 	d = d.Normalize()
 	if err := d.CheckStored(""); err != nil {
@@ -246,10 +245,10 @@ func (s *Store) UpdateDestination(ctx context.Context, d destination.Destination
 		if err := lockAudiencesSent(ctx, t, d); err != nil {
 			return nil, err
 		}
-		if d.Keep != (destination.Keep{}) || !d.IfUpdatedAt.IsZero() {
-			// What the caller left out keeps what is stored now, and the
-			// version it read is checked, read under the destination's
-			// lock.
+		{
+			// What the caller left out keeps what is stored now, the
+			// version it read is checked, and the one it stores follows
+			// the stored one, read under the destination's lock.
 			recs, err := t.query(ctx, qLockReadDestination, map[string]any{"id": d.ID})
 			if err != nil {
 				return nil, fmt.Errorf("update destination: lock it: %w", err)
