@@ -178,8 +178,10 @@ type Store interface {
 	// refuses with a *ChangedError (ECONFLICT), writing nothing, when the
 	// stored audience's UpdatedAt is not ifUpdatedAt (graph.Clean'd): the
 	// caller's read of it is older than what is stored. It stores
-	// NextVersion(a.UpdatedAt, the stored UpdatedAt).
-	ReplaceAudience(ctx context.Context, a Audience, ifUpdatedAt time.Time) error
+	// NextVersion(a.UpdatedAt, the stored UpdatedAt), and returns it: the
+	// version this replace wrote, which another may follow before the
+	// caller reads the audience again.
+	ReplaceAudience(ctx context.Context, a Audience, ifUpdatedAt time.Time) (time.Time, error)
 	// DeleteAudience removes the audience with its members and log, and
 	// reports whether it was stored. It refuses, with an *InUseError
 	// (ECONFLICT) naming them, to delete an audience that the filters of

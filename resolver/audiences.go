@@ -847,7 +847,8 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 	}
 	a.CreatedAt, a.UpdatedAt = old.CreatedAt, graph.Now()
 	wctx, alone := r.auditedWrite(ctx, st, entry)
-	if err := st.ReplaceAudience(wctx, a, version); err != nil {
+	saved, err := st.ReplaceAudience(wctx, a, version)
+	if err != nil {
 		if graph.ErrorCode(err) == graph.ENOTFOUND {
 			// Deleted since it was read above.
 			err = graph.Errorf(graph.ENOTFOUND, "argument %q names no stored audience", "id")
@@ -858,6 +859,13 @@ func (r *Resolver) updateAudience(ctx context.Context, id string, in gql.Audienc
 	got, ok, err := storedAudience(ctx, st, id)
 	if err != nil || !ok {
 		return nil, err
+	}
+	if !got.UpdatedAt.Equal(saved) {
+		// Another update committed since: the answer is the definition
+		// this one saved, with its version, so that a caller saving again
+		// on it (ifUpdatedAt) is refused rather than saving over the
+		// other, which it never saw.
+		got.Name, got.Description, got.Filter, got.Purpose, got.UpdatedAt = a.Name, a.Description, a.Filter, a.Purpose, saved
 	}
 	return got, nil
 }

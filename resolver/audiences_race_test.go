@@ -44,7 +44,7 @@ func (s *interleaved) PutAudience(ctx context.Context, a audience.Audience) erro
 	return s.Store.PutAudience(ctx, a)
 }
 
-func (s *interleaved) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) error {
+func (s *interleaved) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) (time.Time, error) {
 	s.interleave()
 	return s.Store.ReplaceAudience(ctx, a, ifUpdatedAt)
 }

@@ -20,7 +20,7 @@ import (
 // deletion came first).
 func testReplaceAudience(t *testing.T, s Store) {
 	a := aud(1)
-	wantCode(t, s.ReplaceAudience(bg, a, time.Time{}), graph.ENOTFOUND, "ReplaceAudience of an audience never stored")
+	wantCode(t, replaceAud(s, a, time.Time{}), graph.ENOTFOUND, "ReplaceAudience of an audience never stored")
 	if _, ok := getAud(t, s, a.ID); ok {
 		t.Fatal("ReplaceAudience of an audience never stored stored it")
 	}
@@ -29,7 +29,7 @@ func testReplaceAudience(t *testing.T, s Store) {
 	r := a
 	r.Name, r.Description, r.Filter, r.Purpose, r.UpdatedAt = "renamed", "", simple("team"), "", at(3)
 	r.CreatedAt = at(9) // not the stored one: kept all the same
-	must(t, s.ReplaceAudience(bg, r, time.Time{}))
+	must(t, replaceAud(s, r, time.Time{}))
 	got, ok := getAud(t, s, a.ID)
 	if !ok || got.Name != "renamed" || got.Description != "" || got.Purpose != "" || !got.CreatedAt.Equal(at(0)) ||
 		!got.UpdatedAt.Equal(at(3)) || got.Size != 1 || !got.RefreshedAt.Equal(at(2)) {
@@ -39,7 +39,7 @@ func testReplaceAudience(t *testing.T, s Store) {
 	// on r's is stored.
 	v := r
 	v.Name, v.UpdatedAt = "on an old read", at(4)
-	err := s.ReplaceAudience(bg, v, at(1))
+	err := replaceAud(s, v, at(1))
 	if changed := (*audience.ChangedError)(nil); !errors.As(err, &changed) || !changed.UpdatedAt.Equal(at(3)) {
 		t.Fatalf("ReplaceAudience on an old version: %v, want a *ChangedError naming %v", err, at(3))
 	}
@@ -48,14 +48,14 @@ func testReplaceAudience(t *testing.T, s Store) {
 		t.Fatalf("ReplaceAudience on an old version stored %+v", got)
 	}
 	v.Name = "on the stored version"
-	must(t, s.ReplaceAudience(bg, v, at(3)))
+	must(t, replaceAud(s, v, at(3)))
 	if got, _ := getAud(t, s, a.ID); got.Name != "on the stored version" || !got.UpdatedAt.Equal(at(4)) {
 		t.Fatalf("ReplaceAudience on the stored version stored %+v", got)
 	}
 	if deleted, err := s.DeleteAudience(bg, a.ID); err != nil || !deleted {
 		t.Fatalf("DeleteAudience: %v, %v", deleted, err)
 	}
-	wantCode(t, s.ReplaceAudience(bg, r, time.Time{}), graph.ENOTFOUND, "ReplaceAudience of a deleted audience")
+	wantCode(t, replaceAud(s, r, time.Time{}), graph.ENOTFOUND, "ReplaceAudience of a deleted audience")
 	if _, ok := getAud(t, s, a.ID); ok {
 		t.Fatal("ReplaceAudience of a deleted audience stored it again")
 	}
@@ -70,7 +70,7 @@ func testReplaceAudience(t *testing.T, s Store) {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); <-start; replaced = s.ReplaceAudience(bg, r, time.Time{}) }()
+		go func() { defer wg.Done(); <-start; replaced = replaceAud(s, r, time.Time{}) }()
 		go func() { defer wg.Done(); <-start; deleted, deleteErr = s.DeleteAudience(bg, a.ID) }()
 		close(start)
 		wg.Wait()
@@ -97,7 +97,7 @@ func testReplaceAudience(t *testing.T, s Store) {
 		var wg sync.WaitGroup
 		for i, put := range puts {
 			wg.Add(1)
-			go func() { defer wg.Done(); <-start; errs[i] = s.ReplaceAudience(bg, put, time.Time{}) }()
+			go func() { defer wg.Done(); <-start; errs[i] = replaceAud(s, put, time.Time{}) }()
 		}
 		close(start)
 		wg.Wait()
@@ -128,23 +128,33 @@ func testReplaceAudienceSameMicrosecond(t *testing.T, s Store) {
 	putAud(t, s, a)
 	second := a
 	second.Name = "second" // saved in the microsecond of the first
-	must(t, s.ReplaceAudience(bg, second, time.Time{}))
+	v, err := s.ReplaceAudience(bg, second, time.Time{})
+	must(t, err)
 	got, _ := getAud(t, s, a.ID)
 	if got.Name != "second" || !got.UpdatedAt.After(at(5)) {
 		t.Fatalf("a replace in the microsecond of the version it replaces stored %q with updatedAt %v, want \"second\" after %v", got.Name, got.UpdatedAt, at(5))
 	}
+	if !v.Equal(got.UpdatedAt) {
+		t.Fatalf("ReplaceAudience returned the version %v, but stored %v", v, got.UpdatedAt)
+	}
 	// An editor who read "first" saves on its version: refused.
 	e := a
 	e.Name, e.UpdatedAt = "on first", at(6)
-	err := s.ReplaceAudience(bg, e, at(5))
+	err = replaceAud(s, e, at(5))
 	if changed := (*audience.ChangedError)(nil); !errors.As(err, &changed) || !changed.UpdatedAt.Equal(got.UpdatedAt) {
 		t.Fatalf("ReplaceAudience on the first version: %v, want a *ChangedError naming %v", err, got.UpdatedAt)
 	}
 	// A clock set back: the version still moves on.
 	back := a
 	back.Name, back.UpdatedAt = "set back", at(2)
-	must(t, s.ReplaceAudience(bg, back, got.UpdatedAt))
+	must(t, replaceAud(s, back, got.UpdatedAt))
 	if b, _ := getAud(t, s, a.ID); b.Name != "set back" || !b.UpdatedAt.After(got.UpdatedAt) {
 		t.Fatalf("a replace dated before the stored version stored %q with updatedAt %v, want after %v", b.Name, b.UpdatedAt, got.UpdatedAt)
 	}
+}
+
+// replaceAud is ReplaceAudience without the version it returns.
+func replaceAud(s Store, a audience.Audience, ifUpdatedAt time.Time) error {
+	_, err := s.ReplaceAudience(bg, a, ifUpdatedAt)
+	return err
 }

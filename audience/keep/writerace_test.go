@@ -45,7 +45,8 @@ func TestKeepersRacingFilterEditsEndOnTheLastFilter(t *testing.T) {
 				f = plan("team")
 			}
 			a := audience.Audience{ID: aud, Name: "plan", Filter: f, CreatedAt: t0, UpdatedAt: t0.Add(time.Duration(i+1) * time.Millisecond)}
-			return e.st.ReplaceAudience(bg, a, time.Time{})
+			_, err := e.st.ReplaceAudience(bg, a, time.Time{})
+			return err
 		})
 		e.wantMembers(aud, team...)
 	})

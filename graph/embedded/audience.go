@@ -118,25 +118,28 @@ func cleanOrZero(t time.Time) time.Time {
 // and that it reaches no cycle, are checked in the write transaction, the
 // store's only one at a time.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
-	return s.putAudience(ctx, a, false, time.Time{})
+	_, err := s.putAudience(ctx, a, false, time.Time{})
+	return err
 }
 
 // ReplaceAudience implements audience.Store: PutAudience of an audience
 // that must be stored when the write transaction runs.
-func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) error {
+func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) (time.Time, error) {
 	return s.putAudience(ctx, a, true, ifUpdatedAt)
 }
 
-// putAudience is PutAudience, and with replace ReplaceAudience.
-func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool, ifUpdatedAt time.Time) error {
+// putAudience is PutAudience, and with replace ReplaceAudience; it returns
+// the UpdatedAt stored.
+func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool, ifUpdatedAt time.Time) (time.Time, error) {
 	if err := a.Validate(); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	filter, err := audience.EncodeFilter(a.Filter)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	return s.update(ctx, func(btx *bolt.Tx) error {
+	var stored time.Time
+	err = s.update(ctx, func(btx *bolt.Tx) error {
 		traits, auds := btx.Bucket(bucketComputedTraits), btx.Bucket(bucketAudiences)
 		if replace {
 			r, err := getAudience(btx, a.ID)
@@ -194,8 +197,13 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 		} else {
 			r.UpdatedAt = cleanOrZero(a.UpdatedAt)
 		}
+		stored = r.UpdatedAt
 		return putAudience(btx, a.ID, r)
 	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return stored, nil
 }
 
 // DeleteAudience implements audience.Store: the audience, its members both

@@ -213,7 +213,8 @@ func staticParam(static bool) any {
 // refuses (ECONFLICT) to create an audience of an id whose deletion is not
 // finished.
 func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
-	return s.putAudience(ctx, a, false, time.Time{})
+	_, err := s.putAudience(ctx, a, false, time.Time{})
+	return err
 }
 
 // ReplaceAudience implements audience.Store: PutAudience that takes the
@@ -221,22 +222,23 @@ func (s *Store) PutAudience(ctx context.Context, a audience.Audience) error {
 // refuses when it is not stored. Under that lock no deletion of it, nor
 // another update, commits until this transaction ends, and a deletion
 // committed before finds nothing to lock and is seen.
-func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) error {
+func (s *Store) ReplaceAudience(ctx context.Context, a audience.Audience, ifUpdatedAt time.Time) (time.Time, error) {
 	return s.putAudience(ctx, a, true, ifUpdatedAt)
 }
 
-// putAudience is PutAudience, and with replace ReplaceAudience.
-func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool, ifUpdatedAt time.Time) error {
+// putAudience is PutAudience, and with replace ReplaceAudience; it returns
+// the UpdatedAt stored.
+func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bool, ifUpdatedAt time.Time) (time.Time, error) {
 	if err := a.Validate(); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	filter, err := audience.EncodeFilter(a.Filter)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	computed, auds := a.Filter.ComputedNames(), a.Filter.AudienceIDs()
 	refs := map[string]any{"computed": computed, "audiences": auds}
-	_, err = s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		// A replace takes the audience's lock and finds it stored before
 		// any other check, after the locks of the computed traits and
 		// audiences its filter names when it names any (qLockRefs, which
@@ -343,9 +345,12 @@ func (s *Store) putAudience(ctx context.Context, a audience.Audience, replace bo
 		if err != nil {
 			return nil, fmt.Errorf("put audience: %w", err)
 		}
-		return nil, nil
+		return graph.Clean(updatedAt), nil
 	})
-	return err
+	if err != nil {
+		return time.Time{}, err
+	}
+	return out.(time.Time), nil
 }
 
 // lockedFilters locks the stored audiences of ids (qLockAudiences), then
