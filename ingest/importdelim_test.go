@@ -106,3 +106,32 @@ func TestImportCSVSepLine(t *testing.T) {
 		}
 	})
 }
+
+// TestImportCSVOneMappedColumnKeepsTheComma: a file of one column whose
+// header holds a semicolon or a tab ("E-Mail; privat", "Email" and a
+// trailing tab) and names the column the mapping asks for is read with
+// commas: the header is that one column, as it was before semicolons and
+// tabs were told apart, not two columns of which neither is mapped.
+func TestImportCSVOneMappedColumnKeepsTheComma(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		h := newHarness(t, s, ingest.Config{})
+		for _, f := range []struct{ column, in string }{
+			{"E-Mail; privat", "E-Mail; privat\r\nsemi1@example.com\r\nsemi2@example.com\r\n"},
+			{"Email", "Email\t\ntab1@example.com\ntab2@example.com\n"},
+		} {
+			var rejects bytes.Buffer
+			stats, err := ingest.Import(context.Background(), bytes.NewReader([]byte(f.in)), ingest.ImportConfig{
+				Server: h.srv.URL, WriteKey: "wk-crm", Source: "crm", Format: ingest.FormatCSV, Concurrency: 1, Rejects: &rejects,
+				Identifiers: []ingest.Mapping{{Name: "email", Column: f.column}},
+			})
+			if err != nil || stats.Rows != 2 || stats.Stored != 2 || stats.Rejected != 0 {
+				t.Fatalf("%q: %+v, %v; want 2 rows, both stored (rejects %q)", f.column, stats, err, rejects.String())
+			}
+		}
+		for _, email := range []string{"semi1@example.com", "semi2@example.com", "tab1@example.com", "tab2@example.com"} {
+			if p := h.profile(t, graph.TypeEmail, email); p.ID == "" {
+				t.Errorf("no profile holds the email of row %s", email)
+			}
+		}
+	})
+}

@@ -385,7 +385,7 @@ func (im *importer) readCSV(ctx context.Context, in io.Reader, out chan<- *outBa
 	// The CSV reader holds a whole row in memory, however long: a quoted
 	// field that never closes would take the rest of a file of gigabytes
 	// into one row. The reader beneath it stops a row past MaxCSVRowBytes.
-	comma, sepLine := csvDelimiter(br)
+	comma, sepLine := csvDelimiter(br, im.mappedColumns())
 	im.rejects.comma = comma
 	lim := &rowLimit{r: br}
 	r := csv.NewReader(bufio.NewReaderSize(lim, csvBufferBytes))
@@ -722,10 +722,12 @@ func textInput(in io.Reader) *bufio.Reader {
 // csvDelimiter is the comma, unless the header read with commas is one
 // cell and read with semicolons (a European export, whose decimal mark is
 // the comma) or tabs (Excel's "Unicode Text") is several: then the one of
-// those that gives the most cells. A first line "sep=;" (the hint Excel
-// reads) names the delimiter instead, and sepLine says the header
-// follows it.
-func csvDelimiter(br *bufio.Reader) (comma rune, sepLine bool) {
+// those that gives the most cells. A one-cell header that is a column the
+// mapping names (mapped; "E-Mail; privat", "email" and a trailing tab)
+// keeps the comma: the file has that one column. A first line "sep=;"
+// (the hint Excel reads) names the delimiter instead, and sepLine says
+// the header follows it.
+func csvDelimiter(br *bufio.Reader, mapped []string) (comma rune, sepLine bool) {
 	line := peekLine(br)
 	if hint, ok := strings.CutPrefix(strings.TrimRight(string(line), "\r\n"), "sep="); ok {
 		c, n := utf8.DecodeRuneInString(hint)
@@ -733,16 +735,14 @@ func csvDelimiter(br *bufio.Reader) (comma rune, sepLine bool) {
 			return c, true
 		}
 	}
-	cells := func(c rune) int {
+	read := func(c rune) []string {
 		r := csv.NewReader(bytes.NewReader(line))
 		r.Comma = c
-		rec, err := r.Read()
-		if err != nil {
-			return 0
-		}
-		return len(rec)
+		rec, _ := r.Read()
+		return rec
 	}
-	if cells(',') != 1 {
+	cells := func(c rune) int { return len(read(c)) }
+	if rec := read(','); len(rec) != 1 || slices.Contains(mapped, strings.TrimSpace(rec[0])) {
 		return ',', false
 	}
 	best, most := ',', 1
@@ -752,6 +752,21 @@ func csvDelimiter(br *bufio.Reader) (comma rune, sepLine bool) {
 		}
 	}
 	return best, false
+}
+
+// mappedColumns are the columns the mapping names, trimmed as the header's
+// cells are matched.
+func (im *importer) mappedColumns() []string {
+	var out []string
+	for _, ms := range [][]Mapping{im.cfg.Identifiers, im.cfg.Traits, im.cfg.Consent} {
+		for _, m := range ms {
+			out = append(out, strings.TrimSpace(m.Column))
+		}
+	}
+	if im.cfg.TimestampColumn != "" {
+		out = append(out, strings.TrimSpace(im.cfg.TimestampColumn))
+	}
+	return out
 }
 
 // peekLine returns the first line of br, its LF included, without reading
