@@ -85,6 +85,8 @@ func TestImportCSVSepLine(t *testing.T) {
 				"line;reason;id;Email;Amount\n4;CSV: row has 2 fields, the header has 3;sep-2;s2@example.com\n"},
 			{"commas", "sep=,\nid,Email,Amount\nsep-3,s3@example.com,\"1,5\"\nsep-4,s4@example.com\n",
 				"line,reason,id,Email,Amount\n4,\"CSV: row has 2 fields, the header has 3\",sep-4,s4@example.com\n"},
+			{"semicolons, spaces after the hint", "sep=;  \r\nid;Email;Amount\r\nsep-5;s5@example.com;2,5\r\nsep-6;s6@example.com\r\n",
+				"line;reason;id;Email;Amount\n4;CSV: row has 2 fields, the header has 3;sep-6;s6@example.com\n"},
 		} {
 			var rejects bytes.Buffer
 			stats, err := ingest.Import(context.Background(), bytes.NewReader([]byte(f.in)), ingest.ImportConfig{
@@ -99,7 +101,7 @@ func TestImportCSVSepLine(t *testing.T) {
 				t.Errorf("%s: rejects\n%q, want\n%q", f.name, rejects.String(), f.rejected)
 			}
 		}
-		for user, amount := range map[string]string{"sep-1": "1,5", "sep-3": "1,5"} {
+		for user, amount := range map[string]string{"sep-1": "1,5", "sep-3": "1,5", "sep-5": "2,5"} {
 			if v := graph.FoldTraits(mustMembers(t, h, user))["amount"].Value; v != amount {
 				t.Errorf("%s: amount %q, want %q", user, v, amount)
 			}

@@ -725,11 +725,13 @@ func textInput(in io.Reader) *bufio.Reader {
 // those that gives the most cells. A one-cell header that is a column the
 // mapping names (mapped; "E-Mail; privat", "email" and a trailing tab)
 // keeps the comma: the file has that one column. A first line "sep=;"
-// (the hint Excel reads) names the delimiter instead, and sepLine says
-// the header follows it.
+// (the hint Excel reads; spaces after it are ignored) names the delimiter
+// instead, and sepLine says the header follows it.
 func csvDelimiter(br *bufio.Reader, mapped []string) (comma rune, sepLine bool) {
 	line := peekLine(br)
-	if hint, ok := strings.CutPrefix(strings.TrimRight(string(line), "\r\n"), "sep="); ok {
+	// Spaces after the hint are no part of it (a space is no delimiter
+	// taken; a tab is, so only spaces are trimmed).
+	if hint, ok := strings.CutPrefix(strings.TrimRight(strings.TrimRight(string(line), "\r\n"), " "), "sep="); ok {
 		c, n := utf8.DecodeRuneInString(hint)
 		if n > 0 && n == len(hint) && c != utf8.RuneError && c != '"' && (c == '\t' || c > ' ') {
 			return c, true
