@@ -58,7 +58,7 @@ func TestErasedMatch(t *testing.T) {
 
 func TestErasedScrubText(t *testing.T) {
 	x := annErased()
-	for in, want := range map[string]string{
+	wantScrubbed(t, x, map[string]string{
 		"event web/m1 linked user_id:ann-42 and email:ann@example.com": "event web/m1 linked [erased] and [erased]",
 		"Request from ANN@EXAMPLE.COM, ticket 7":                       "Request from [erased], ticket 7",
 		"unlinked user_id:7 and phone:+14155550167: mistake":           "unlinked [erased] and [erased]: mistake",
@@ -74,11 +74,7 @@ func TestErasedScrubText(t *testing.T) {
 		// erased value loses that part, which is never left readable.
 		"Annabel Quistgaard": "[erased]gaard",
 		"see ann-42b":        "see [erased]b",
-	} {
-		if got := x.ScrubText(in); got != want {
-			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 func TestErasedScrubMap(t *testing.T) {
@@ -198,7 +194,7 @@ func TestErasedScrubTextUnicodeForms(t *testing.T) {
 // and the text around it, stay.
 func TestErasedScrubTextPhoneFormats(t *testing.T) {
 	x := annErased() // phone +14155550167, default region US
-	for in, want := range map[string]string{
+	wantScrubbed(t, x, map[string]string{
 		"call (415) 555-0167 today":        "call [erased] today",
 		"call 415.555.0167":                "call [erased]",
 		"tel:+1-415-555-0167, after 6":     "tel:[erased], after 6",
@@ -208,11 +204,7 @@ func TestErasedScrubTextPhoneFormats(t *testing.T) {
 		"order 4155550168 of 2026-01-01":   "order 4155550168 of 2026-01-01",
 		"415 555 0168 415 555 0167":        "415 555 0168 [erased]",
 		"no number here, 12 items at 3.50": "no number here, 12 items at 3.50",
-	} {
-		if got := x.ScrubText(in); got != want {
-			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 // A trait whose value held an erased value keeps its times, the receipt
@@ -234,7 +226,7 @@ func TestErasedScrubTraitsKeepsTheTimes(t *testing.T) {
 // escapes and a '+' that is no space in the value stay.
 func TestErasedScrubTextPercentEncoded(t *testing.T) {
 	x := annErased()
-	for in, want := range map[string]string{
+	wantScrubbed(t, x, map[string]string{
 		"https://shop.example/w?email=ann%40example.com&src=mail": "https://shop.example/w?email=[erased]&src=mail",
 		"?to=ANN%40EXAMPLE.COM":                                   "?to=[erased]",
 		"?to=ann%40example%2ecom":                                 "?to=[erased]",
@@ -248,11 +240,7 @@ func TestErasedScrubTextPercentEncoded(t *testing.T) {
 		"?phone=%2B14155550167&n=2":                               "?phone=[erased]&n=2",
 		"?phone=%28415%29+555-0167&n=2":                           "?phone=[erased]&n=2",
 		"?phone=%28415%29+555-0168":                               "?phone=%28415%29+555-0168",
-	} {
-		if got := x.ScrubText(in); got != want {
-			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 // A URL carried inside another's query (a click tracker's redirect, a
@@ -260,16 +248,12 @@ func TestErasedScrubTextPercentEncoded(t *testing.T) {
 // erased value is found so too, and its escapes go with it.
 func TestErasedScrubTextPercentEncodedTwice(t *testing.T) {
 	x := annErased()
-	for in, want := range map[string]string{
+	wantScrubbed(t, x, map[string]string{
 		"https://t.example/r?u=https%3A%2F%2Fshop.example%2Fw%3Femail%3Dann%2540example.com%26src%3Dmail": "https://t.example/r?u=https%3A%2F%2Fshop.example%2Fw%3Femail%3D[erased]%26src%3Dmail",
 		"?next=%2Fu%2FAnnabel%2520Quist": "?next=%2Fu%2F[erased]",
 		"?next=%2Fu%2FAnnabel%252BQuist": "?next=%2Fu%2F[erased]",
 		"?n=100%2525":                    "?n=100%2525",
-	} {
-		if got := x.ScrubText(in); got != want {
-			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 // A form's query (an HTML form, URLSearchParams) writes a space as '+' and
@@ -282,13 +266,20 @@ func TestErasedScrubTextFormEncodedPhone(t *testing.T) {
 		{Key: "phone:+442079460958", Type: "phone", Value: "+442079460958"},
 		{Key: "email:ann+shop@example.com", Type: "email", Value: "ann+shop@example.com"},
 	})
-	for in, want := range map[string]string{
+	wantScrubbed(t, x, map[string]string{
 		"?phone=%2B44+20+7946+0958&n=2":                           "?phone=[erased]&n=2",
 		"?phone=%2B44%2020%207946%200958":                         "?phone=[erased]",
 		"?phone=%2B44+20+7946+0959":                               "?phone=%2B44+20+7946+0959",
 		"?e=ann%2Bshop%40example.com&n=Ann+Lee":                   "?e=[erased]&n=Ann+Lee",
 		"?u=%2Fcall%3Fphone%3D%252B44%2B20%2B7946%2B0958%26n%3D2": "?u=%2Fcall%3Fphone%3D[erased]%26n%3D2",
-	} {
+	})
+}
+
+// wantScrubbed fails t for each text of cases (text: what it must read
+// once scrubbed) that x scrubs otherwise.
+func wantScrubbed(t *testing.T, x *Erased, cases map[string]string) {
+	t.Helper()
+	for in, want := range cases {
 		if got := x.ScrubText(in); got != want {
 			t.Errorf("ScrubText(%q) = %q, want %q", in, got, want)
 		}
