@@ -2,8 +2,6 @@ package resolver
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/idgraph/cdp/access"
-	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/graph"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -179,32 +176,11 @@ func TestMaskingFindsPersonalValuesInsideProfileTexts(t *testing.T) {
 func TestLookalikeReasonsFindPersonalValuesInsideTraits(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s graph.Store) {
 		e := newKeyEnv(t, s, testConfig(), nil)
-		admin, _ := e.key("admin", "", access.AllScopes()...)
-		now := time.Now().UTC()
-		var evs []graph.Event
-		for i := range 60 {
-			u := fmt.Sprintf("u%d", i)
-			traits := map[string]any{"plan": []string{"free", "pro"}[i%2]}
-			if i < 30 {
-				traits["email"] = "family@kowalczyk.example"
-				traits["contact"] = "write to family@kowalczyk.example"
-			}
-			evs = append(evs, withTraits(ev("id-"+u, now.Add(-10*24*time.Hour), "identify", "user_id:"+u), traits))
-		}
-		e.apply(evs...)
-		var out struct{ CreateAudience struct{ ID string } }
-		e.ok(admin, createAudienceOp, map[string]any{"in": map[string]any{"name": "Seed",
-			"filter": jsonOf(e.t, `{"trait":{"name":"plan","op":"EXISTS"}}`)}}, &out)
-		var seed []string
-		for i := range 20 {
-			seed = append(seed, e.piiProfileID(admin, "user_id", fmt.Sprintf("u%d", i)))
-		}
-		storetest.Must(t, e.engine.Store().(audience.Store).ApplyMembership(context.Background(), out.CreateAudience.ID, seed, nil, graph.Now()))
-
+		aid, admin := lookalikeHousehold(e, map[string]any{"email": "family@kowalczyk.example", "contact": "write to family@kowalczyk.example"})
 		const op = `query($a: ID!) { lookalike(audienceId: $a, size: 10) { reasons } }`
 		reasons := func(secret string) []string {
 			var a struct{ Lookalike []struct{ Reasons []string } }
-			e.ok(secret, op, map[string]any{"a": out.CreateAudience.ID}, &a)
+			e.ok(secret, op, map[string]any{"a": aid}, &a)
 			var all []string
 			for _, m := range a.Lookalike {
 				all = append(all, m.Reasons...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -35,6 +36,14 @@ func (e *keyEnv) piiProfileID(secret, typ, value string) string {
 // the seed audience's id and a key with every scope.
 func lookalikePIIData(e *keyEnv) (string, string) {
 	e.t.Helper()
+	return lookalikeHousehold(e, map[string]any{"email": "family@kowalczyk.example", "last_name": "Kowalczyk", "team": "blue"})
+}
+
+// lookalikeHousehold stores 60 profiles with a plan each, the first 30
+// also holding the household's traits, keeps the first 20 as the members
+// of a new audience, and returns its id and an admin key's secret.
+func lookalikeHousehold(e *keyEnv, household map[string]any) (string, string) {
+	e.t.Helper()
 	admin, _ := e.key("admin", "", access.AllScopes()...)
 	now := time.Now().UTC()
 	var evs []graph.Event
@@ -42,9 +51,7 @@ func lookalikePIIData(e *keyEnv) (string, string) {
 		u := fmt.Sprintf("u%d", i)
 		traits := map[string]any{"plan": []string{"free", "pro"}[i%2]}
 		if i < 30 {
-			traits["email"] = "family@kowalczyk.example"
-			traits["last_name"] = "Kowalczyk"
-			traits["team"] = "blue"
+			maps.Copy(traits, household)
 		}
 		evs = append(evs, withTraits(ev("id-"+u, now.Add(-10*24*time.Hour), "identify", "user_id:"+u), traits))
 	}
