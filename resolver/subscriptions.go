@@ -344,6 +344,29 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		}
 		cur = p.ID
 	}
+	// The head as it is now that the profile is resolved, which holds a
+	// merge committed meanwhile (the profile resolved may be its
+	// survivor). The filter takes a merge of cur with a Seq up to it for
+	// one from before cur was resolved, so cur is resolved again after
+	// the read: a merge of it committed between the lookup and the read
+	// makes cur its survivor, and the head is read again.
+	var now uint64
+	for {
+		if now, err = h.Head(ctx); err != nil {
+			return nil, domainErr(err)
+		}
+		p, err := r.engine.ProfileByID(ctx, cur)
+		if graph.ErrorCode(err) == graph.ENOTFOUND {
+			break // erased meanwhile: its FORGOTTEN entry is reported
+		}
+		if err != nil {
+			return nil, domainErr(err)
+		}
+		if p.ID == cur {
+			break
+		}
+		cur = p.ID
+	}
 	followed := map[string]uint64{cur: 0}
 	join := func(id string, seq uint64) {
 		if id != cur && followed[id] < seq {
@@ -352,14 +375,7 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 	}
 	// The profiles merged into it since start are the person's too, and
 	// so are their changes from before their merge: the merges read
-	// newest first give them, through chains of merges. They are read up
-	// to the head as it is now that the profile is resolved, which
-	// holds a merge committed meanwhile (the profile resolved may be its
-	// survivor).
-	now, err := h.Head(ctx)
-	if err != nil {
-		return nil, domainErr(err)
-	}
+	// newest first give them, through chains of merges, up to now.
 	if start < now {
 		merges, err := h.Merges(ctx, start, now)
 		if err != nil {
