@@ -341,7 +341,7 @@ func (w *Worker) serve(ctx context.Context, id string) {
 			w.prune(ctx, id, log)
 		}
 		if lease.Holder != "" {
-			next, err := w.step(ctx, id, &idle)
+			next, err := w.step(ctx, id, &idle, &lease)
 			switch {
 			case graph.ErrorCode(err) == graph.ENOTFOUND:
 				return
@@ -397,7 +397,7 @@ func (w *Worker) prune(ctx context.Context, id string, log zerolog.Logger) {
 // step does one unit of work on destination id under this process's
 // lease: the in-flight delivery's attempt when it is due, or the next
 // batch of the feed. It returns how long to wait before the next step.
-func (w *Worker) step(ctx context.Context, id string, idle *idleState) (time.Duration, error) {
+func (w *Worker) step(ctx context.Context, id string, idle *idleState, lease *Lease) (time.Duration, error) {
 	if idle.gen == w.gen.Load() && idle.at.After(time.Now().Add(-w.cfg.Poll*recheckPolls)) {
 		// Idle a moment ago: the shared feed head says whether there is
 		// anything new, without reading the destination.
@@ -423,7 +423,7 @@ func (w *Worker) step(ctx context.Context, id string, idle *idleState) (time.Dur
 		if wait := time.Until(dl.NextAttempt); wait > 0 {
 			return min(wait, w.cfg.Poll*4), nil
 		}
-		return 0, w.attempt(ctx, d, dl)
+		return 0, w.attempt(ctx, d, dl, lease)
 	}
 	head, err := w.cfg.Feed.FeedHead(ctx)
 	if err != nil {
@@ -461,7 +461,7 @@ func (w *Worker) step(ctx context.Context, id string, idle *idleState) (time.Dur
 	if err != nil || !made {
 		return 0, err
 	}
-	return 0, w.attempt(ctx, d, dl)
+	return 0, w.attempt(ctx, d, dl, lease)
 }
 
 // idleState is what a destination's goroutine remembers of its last look:
@@ -496,8 +496,9 @@ func (w *Worker) head(ctx context.Context) (uint64, error) {
 	return h, nil
 }
 
-// attempt sends dl once and records the outcome.
-func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error {
+// attempt sends dl once under lease, this process's lease on d, and
+// records the outcome.
+func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery, lease *Lease) error {
 	now := time.Now()
 	body, n, profiles, err := w.cfg.Profiles.Build(ctx, d, dl, now)
 	if err != nil {
@@ -518,6 +519,9 @@ func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error 
 				return fmt.Errorf("audit the delivery of personal data: %w", err)
 			}
 		}
+		if err := w.holdThrough(ctx, d.ID, lease); err != nil {
+			return err
+		}
 		code, retryAfter, errText, blocked := w.post(ctx, d, dl.ID, body)
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the batch stays in flight
@@ -537,6 +541,30 @@ func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery) error 
 		o.At = time.Now()
 	}
 	return w.cfg.Store.RecordAttempt(ctx, d.ID, w.cfg.Holder, dl.Number, o)
+}
+
+// holdThrough makes sure, before a POST, that lease lasts as long as the
+// POST may (Timeout), renewing it when it would end sooner: the batch was
+// built, and its audit entry written, while the lease ran, and a process
+// held up meanwhile past the lease's end must not send. Another process
+// may have taken the destination over and sent this batch and later ones:
+// a POST of it now would reach the receiver after them. ECONFLICT when
+// another process holds the lease.
+func (w *Worker) holdThrough(ctx context.Context, id string, lease *Lease) error {
+	now := time.Now()
+	if lease.HeldBy(w.cfg.Holder, now.Add(w.cfg.Timeout)) {
+		return nil
+	}
+	l, held, err := w.cfg.Store.AcquireLease(ctx, id, w.cfg.Holder, now, w.cfg.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	if !held {
+		*lease = Lease{}
+		return graph.Errorf(graph.ECONFLICT, "the lease on destination %s passed to another process before the attempt", id)
+	}
+	*lease = l
+	return nil
 }
 
 // post sends one delivery and returns the answer's status code (0 for
