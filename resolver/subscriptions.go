@@ -150,7 +150,7 @@ func (r *Resolver) changes(ctx context.Context, after *string, kinds []gql.Chang
 	want := wantKinds(kinds)
 	return stream(ctx, r, h, start, func(e graph.FeedEntry) bool {
 		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
-	}, nil, toChangeEvent, nil)
+	}, r.admitGranting, toChangeEvent, nil)
 }
 
 // changeCursorKey holds, in the context of a query operation that selects
@@ -427,7 +427,54 @@ func (r *Resolver) profileChanged(ctx context.Context, id *string, ident *gql.Id
 		}
 		return want(e.Kind) && (audiences || !audienceKind(e.Kind))
 	}
-	return stream(ctx, r, h, start, filter, nil, toChangeEvent, nil)
+	return stream(ctx, r, h, start, filter, r.admitGranting, toChangeEvent, nil)
+}
+
+// admitGranting admits the entries of the change feed as audienceChanged
+// would: all but an AUDIENCE_ENTERED of an audience with a purpose whose
+// profile (the survivor, for one merged away) does not grant it now, as
+// Audience.changes and destinations leave it out. It reads nothing when
+// the entries hold no AUDIENCE_ENTERED, and a few reads per audience they
+// name otherwise. An audience no longer stored has no purpose to hold:
+// its entries are admitted. When the consent cannot be read it admits
+// nothing and the subscription ends, to be resumed from before the
+// entries: the feed misses nothing, and shows nobody entering who may
+// have withdrawn.
+func (r *Resolver) admitGranting(ctx context.Context, es []graph.FeedEntry) ([]bool, error) {
+	ok := make([]bool, len(es))
+	entering := map[string][]string{}
+	for i, e := range es {
+		if e.Kind == graph.FeedAudienceEntered {
+			entering[e.AudienceID] = append(entering[e.AudienceID], e.ProfileID)
+		} else {
+			ok[i] = true
+		}
+	}
+	if len(entering) == 0 {
+		return ok, nil
+	}
+	st, err := r.audienceStore()
+	if err != nil {
+		return nil, err
+	}
+	granted := make(map[string]map[string]bool, len(entering))
+	for id, pids := range entering {
+		if _, stored, err := storedAudience(ctx, st, id); err != nil {
+			return nil, err
+		} else if !stored {
+			continue
+		}
+		if granted[id], err = r.grantingAudiencePurpose(ctx, st, id, pids); err != nil {
+			return nil, err
+		}
+	}
+	for i, e := range es {
+		if e.Kind == graph.FeedAudienceEntered {
+			g, checked := granted[e.AudienceID]
+			ok[i] = !checked || g[e.ProfileID]
+		}
+	}
+	return ok, nil
 }
 
 func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-chan *audience.Change, error) {
@@ -457,7 +504,7 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 	// An entry of a profile that does not grant the audience's purpose now
 	// is not sent, as Audience.changes leaves it out. The entries waiting
 	// are checked together, in a few reads whatever their number.
-	admit := func(ctx context.Context, es []graph.FeedEntry) []bool {
+	admit := func(ctx context.Context, es []graph.FeedEntry) ([]bool, error) {
 		ok := make([]bool, len(es))
 		var entering []string
 		for i, e := range es {
@@ -468,7 +515,7 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 			}
 		}
 		if len(entering) == 0 {
-			return ok
+			return ok, nil
 		}
 		granted, err := r.grantingAudiencePurpose(ctx, st, audienceID, entering)
 		if err != nil {
@@ -482,7 +529,7 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 				ok[i] = granted[e.ProfileID]
 			}
 		}
-		return ok
+		return ok, nil
 	}
 	return stream(ctx, r, h, head, filter, admit, func(e graph.FeedEntry) *audience.Change {
 		kind := audience.Entered
@@ -506,7 +553,7 @@ func (r *Resolver) audienceChanged(ctx context.Context, audienceID string) (<-ch
 // still stored: once it answers false, the subscription ends
 // (errAudienceDeleted); a store that cannot answer keeps it.
 func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint64, filter func(graph.FeedEntry) bool,
-	admit func(context.Context, []graph.FeedEntry) []bool, conv func(graph.FeedEntry) T,
+	admit func(context.Context, []graph.FeedEntry) ([]bool, error), conv func(graph.FeedEntry) T,
 	alive func(context.Context) (bool, error)) (<-chan T, error) {
 	key := ""
 	p := access.PrincipalFrom(ctx)
@@ -591,7 +638,15 @@ func stream[T any](ctx context.Context, r *Resolver, h *feedhub.Hub, start uint6
 				}
 				var admitted []bool
 				if admit != nil {
-					admitted = admit(ctx, batch)
+					var err error
+					if admitted, err = admit(ctx, batch); err != nil {
+						if ctx.Err() == nil {
+							zerolog.Ctx(ctx).Warn().Str("code", graph.ErrorCode(err)).Uint64("seq", batch[0].Seq).
+								Uint64("lastSeq", batch[len(batch)-1].Seq).Msg("subscription: the entries could not be checked; it ends before them")
+							endWith(ctx, err, last)
+						}
+						return
+					}
 				}
 				for i, e := range batch {
 					if admit != nil && !admitted[i] {
