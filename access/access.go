@@ -284,6 +284,46 @@ func KeepAdmin(ctx context.Context) bool {
 	return v
 }
 
+type holdsKey struct{}
+
+// WithHolds returns ctx asking RevokeKey to revoke a key only when it
+// holds no scope outside scopes, those of the request's key: revoking a
+// key needs every scope it holds, as creating it did (a key gives only
+// scopes its creator holds), so that keys:admin alone cannot take away a
+// bigger key. RevokeKey refuses another with a *NotHeldError, in its
+// transaction, and writes nothing. Open mode and `cdp keys revoke`, which
+// hold every scope, do not ask.
+func WithHolds(ctx context.Context, scopes []Scope) context.Context {
+	return context.WithValue(ctx, holdsKey{}, slices.Clone(scopes))
+}
+
+// CheckHeld returns a *NotHeldError naming the first scope of k, in the
+// canonical order, that is not among the scopes WithHolds put in ctx; nil
+// when ctx was not so marked or k holds no other.
+func CheckHeld(ctx context.Context, k Key) error {
+	held, ok := ctx.Value(holdsKey{}).([]Scope)
+	if !ok {
+		return nil
+	}
+	for _, s := range allScopes {
+		if k.HasScope(s) && !slices.Contains(held, s) {
+			return &NotHeldError{KeyID: k.ID, Scope: s}
+		}
+	}
+	return nil
+}
+
+// NotHeldError is RevokeKey's refusal of a key holding Scope, which the
+// caller (WithHolds) does not hold.
+type NotHeldError struct {
+	KeyID string
+	Scope Scope
+}
+
+func (e *NotHeldError) Error() string {
+	return fmt.Sprintf("key %s holds the scope %s, which the request's key does not hold; revoking a key needs every scope it holds", e.KeyID, e.Scope)
+}
+
 // LastAdmin reports whether revoking the key id at now would leave no key
 // of keys usable at now with keys:admin: that key is such a key, and no
 // other is.

@@ -3887,7 +3887,9 @@ extend type Mutation {
 
   """
   Revokes a key: every server refuses it within a second (this one at once).
-  Revoking a revoked key changes nothing. NOT_FOUND for an unknown id.
+  Revoking a revoked key changes nothing. NOT_FOUND for an unknown id;
+  FORBIDDEN (` + "`" + `extensions.scope` + "`" + `) for a key holding a scope the request's
+  key lacks: revoking a key needs every scope it holds.
   """
   revokeApiKey(id: ID!): ApiKey @hasScope(scope: "keys:admin")
 }

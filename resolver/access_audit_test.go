@@ -678,7 +678,7 @@ func TestKeyAdminLimits(t *testing.T) {
 		e.refusedAs(admin, `mutation { revokeApiKey(id: "`+adminKey.ID+`") { id } }`, CodeConflict, adminKey.ID, "last usable key with keys:admin")
 		e.ok(admin, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, map[string]any{"id": created.CreateAPIKey.Key.ID}, nil)
 		// With a second admin key, the first can go.
-		second, secondKey := e.key("second admin", "", access.ScopeKeysAdmin)
+		second, secondKey := e.key("second admin", "", access.ScopeKeysAdmin, access.ScopeProfilesRead)
 		e.ok(second, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, map[string]any{"id": adminKey.ID}, nil)
 		e.refusedAs(second, `mutation { revokeApiKey(id: "`+secondKey.ID+`") { id } }`, CodeConflict, secondKey.ID)
 		if got := outcomes(e.audit("createApiKey")); !reflect.DeepEqual(got, []string{access.OutcomeOK, CodeForbidden}) {

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -122,7 +123,28 @@ func (r *Resolver) revokeKey(ctx context.Context, id string) (*access.Key, error
 		return nil, domainErr(err)
 	}
 	entry.Reason = "key " + id
-	k, err := r.keys.RevokeKey(access.WithKeepAdmin(ctx), id, graph.Now(), entry)
+	rctx := access.WithKeepAdmin(ctx)
+	// Revoking a key needs every scope it holds, as creating it did:
+	// keys:admin alone must not take away a bigger key.
+	if p := access.PrincipalFrom(ctx); !p.Open {
+		var held []access.Scope
+		if p.Key != nil {
+			held = p.Key.Scopes
+		}
+		rctx = access.WithHolds(rctx, held)
+	}
+	k, err := r.keys.RevokeKey(rctx, id, graph.Now(), entry)
+	var notHeld *access.NotHeldError
+	if errors.As(err, &notHeld) {
+		err := &gqlerror.Error{
+			Message: fmt.Sprintf("argument %q: revoking a key needs every scope it holds, and the request's key does not hold %s, which key %s holds",
+				"id", notHeld.Scope, notHeld.KeyID),
+			Path:       graphql.GetPath(ctx),
+			Extensions: map[string]any{"code": CodeForbidden, "scope": string(notHeld.Scope)},
+		}
+		r.auditFailure(ctx, entry, err)
+		return nil, err
+	}
 	if err != nil {
 		r.auditFailure(ctx, entry, err)
 		if graph.ErrorCode(err) == graph.ENOTFOUND {

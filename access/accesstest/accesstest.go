@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("KeyChangesAudited", func(t *testing.T) { testKeyChangesAudited(t, get(t)) })
 	t.Run("RevokeKeepsAnAdmin", func(t *testing.T) { testRevokeKeepsAnAdmin(t, get(t)) })
 	t.Run("RevokeRaceKeepsAnAdmin", func(t *testing.T) { testRevokeRaceKeepsAnAdmin(t, get(t)) })
+	t.Run("RevokeNeedsHeldScopes", func(t *testing.T) { testRevokeNeedsHeldScopes(t, get(t)) })
 }
 
 // t0 is the suite's own time.
@@ -723,5 +724,61 @@ func testLoadKey(t *testing.T, s Store) {
 	}
 	if c, err := s.CountKeys(ctx); err != nil || c != 1 {
 		t.Fatalf("CountKeys = %d, %v; want the loaded key alone", c, err)
+	}
+}
+
+// testRevokeNeedsHeldScopes: asked to revoke only keys within the caller's
+// scopes (access.WithHolds), RevokeKey refuses a key holding another with
+// a *access.NotHeldError naming the key and the first such scope in the
+// canonical order, revokes nothing and appends nothing; a key within them
+// is revoked; an unknown id is still ENOTFOUND.
+func testRevokeNeedsHeldScopes(t *testing.T, s Store) {
+	ctx := context.Background()
+	lesser := access.WithHolds(ctx, []access.Scope{access.ScopeKeysAdmin, access.ScopeProfilesRead})
+	support := access.Key{ID: "key_support", Name: "support", Scopes: []access.Scope{access.ScopeProfilesRead, access.ScopePIIRead, access.ScopeAuditRead},
+		Hash: access.HashSecret(secret(1)), CreatedAt: at(0)}
+	reader := access.Key{ID: "key_reader", Name: "reader", Scopes: []access.Scope{access.ScopeProfilesRead},
+		Hash: access.HashSecret(secret(2)), CreatedAt: at(0)}
+	must(t, s.CreateKey(ctx, support))
+	must(t, s.CreateKey(ctx, reader))
+	entry := func(id string) access.AuditEntry {
+		return access.AuditEntry{ID: id, At: at(1), Action: "revokeApiKey", Outcome: access.OutcomeOK}
+	}
+
+	for _, c := range []struct {
+		ctx   context.Context
+		scope access.Scope
+	}{
+		{lesser, access.ScopePIIRead},
+		{access.WithHolds(ctx, nil), access.ScopeProfilesRead}, // no scope at all
+		{access.WithKeepAdmin(lesser), access.ScopePIIRead},
+	} {
+		_, err := s.RevokeKey(c.ctx, support.ID, at(1), entry("aud_refused"))
+		var nh *access.NotHeldError
+		if !errors.As(err, &nh) || nh.Scope != c.scope || nh.KeyID != support.ID {
+			t.Fatalf("RevokeKey of a key holding %s the caller lacks: %v, want a NotHeldError naming %s and %s", c.scope, err, support.ID, c.scope)
+		}
+	}
+	if got, _, err := s.KeyByHash(ctx, support.Hash); err != nil || !got.RevokedAt.IsZero() {
+		t.Fatalf("refused revocation: RevokedAt %v, %v; want not revoked", got.RevokedAt, err)
+	}
+	_, err := s.RevokeKey(lesser, "key_none", at(1))
+	wantCode(t, err, graph.ENOTFOUND, "RevokeKey of an unknown key within WithHolds")
+
+	rk, err := s.RevokeKey(lesser, reader.ID, at(2), entry("aud_reader"))
+	must(t, err)
+	if !rk.RevokedAt.Equal(at(2)) {
+		t.Errorf("key within the caller's scopes: RevokedAt %v, want %v", rk.RevokedAt, at(2))
+	}
+	// Holding every scope of the key is enough.
+	rk, err = s.RevokeKey(access.WithHolds(ctx, access.AllScopes()), support.ID, at(3))
+	must(t, err)
+	if !rk.RevokedAt.Equal(at(3)) {
+		t.Errorf("key within every scope: RevokedAt %v, want %v", rk.RevokedAt, at(3))
+	}
+	got, err := s.Audit(ctx, access.AuditQuery{Limit: 10})
+	must(t, err)
+	if want := []string{"aud_reader"}; !slices.Equal(entryIDs(got), want) {
+		t.Errorf("audit after refused and granted revocations: %v, want %v", entryIDs(got), want)
 	}
 }

@@ -269,9 +269,9 @@ func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key)
 	return s.changeKeyChecked(ctx, id, nil, fn, audit)
 }
 
-// changeKeyChecked is changeKey that first runs check, when not nil, in
-// the same transaction, and stops at its error.
-func (s *Store) changeKeyChecked(ctx context.Context, id string, check func(btx *bolt.Tx) error, fn func(k *access.Key), audit []access.AuditEntry) (access.Key, error) {
+// changeKeyChecked is changeKey that first runs check, when not nil, on
+// the stored key in the same transaction, and stops at its error.
+func (s *Store) changeKeyChecked(ctx context.Context, id string, check func(btx *bolt.Tx, k access.Key) error, fn func(k *access.Key), audit []access.AuditEntry) (access.Key, error) {
 	if err := access.CheckAudit(audit); err != nil {
 		return access.Key{}, err
 	}
@@ -282,14 +282,14 @@ func (s *Store) changeKeyChecked(ctx context.Context, id string, check func(btx 
 		if v == nil {
 			return graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
 		}
-		if check != nil {
-			if err := check(btx); err != nil {
-				return err
-			}
-		}
 		var err error
 		if k, err = decodeKey(v); err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(btx, k); err != nil {
+				return err
+			}
 		}
 		fn(&k)
 		if v, err = encodeKey(k); err != nil {
@@ -303,27 +303,32 @@ func (s *Store) changeKeyChecked(ctx context.Context, id string, check func(btx 
 	return k, err
 }
 
-// RevokeKey implements access.Store. Asked to keep an admin key
+// RevokeKey implements access.Store. It first refuses a key holding a
+// scope the caller lacks (access.WithHolds). Asked to keep an admin key
 // (access.KeepAdmin), it reads every key in its transaction: the store
 // holds few, and writes one at a time.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, error) {
-	var check func(btx *bolt.Tx) error
-	if access.KeepAdmin(ctx) {
-		check = func(btx *bolt.Tx) error {
-			var all []access.Key
-			err := btx.Bucket(bucketAPIKeys).ForEach(func(_, v []byte) error {
-				k, err := decodeKey(v)
-				all = append(all, k)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			if access.LastAdmin(id, all, at) {
-				return access.ErrLastAdmin(id)
-			}
+	keepAdmin := access.KeepAdmin(ctx)
+	check := func(btx *bolt.Tx, k access.Key) error {
+		if err := access.CheckHeld(ctx, k); err != nil {
+			return err
+		}
+		if !keepAdmin {
 			return nil
 		}
+		var all []access.Key
+		err := btx.Bucket(bucketAPIKeys).ForEach(func(_, v []byte) error {
+			k, err := decodeKey(v)
+			all = append(all, k)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if access.LastAdmin(id, all, at) {
+			return access.ErrLastAdmin(id)
+		}
+		return nil
 	}
 	return s.changeKeyChecked(ctx, id, check, func(k *access.Key) {
 		if k.RevokedAt.IsZero() {

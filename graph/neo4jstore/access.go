@@ -218,6 +218,8 @@ func (s *Store) Keys(ctx context.Context, first int, after string) ([]access.Key
 	return out.([]access.Key), nil
 }
 
+var qKeyByID = cypher(`MATCH (k:{{ApiKey}} { {{id}}: $id }) RETURN k { .* } AS k`)
+
 var qRevokeKey = cypher(`
 MATCH (k:{{ApiKey}} { {{id}}: $id })
 SET k.{{revokedAt}} = coalesce(k.{{revokedAt}}, $at)
@@ -235,32 +237,45 @@ RETURN k { .* } AS k`)
 
 // RevokeKey implements access.Store. Asked to keep an admin key
 // (access.KeepAdmin), it first locks and reads every admin key in its
-// transaction.
+// transaction. It refuses a key holding a scope the caller lacks
+// (access.WithHolds) before it writes: a key's scopes never change.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, error) {
 	if err := access.CheckAudit(audit); err != nil {
 		return access.Key{}, err
 	}
 	keepAdmin := access.KeepAdmin(ctx)
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		var admins []access.Key
 		if keepAdmin {
 			recs, err := t.query(ctx, qLockAdminKeys, map[string]any{"scope": string(access.ScopeKeysAdmin)})
 			if err != nil {
 				return nil, fmt.Errorf("lock admin keys: %w", err)
 			}
-			admins, err := decodeKeys(recs)
-			if err != nil {
+			if admins, err = decodeKeys(recs); err != nil {
 				return nil, err
 			}
-			if access.LastAdmin(id, admins, at) {
-				return nil, access.ErrLastAdmin(id)
-			}
 		}
-		recs, err := t.query(ctx, qRevokeKey, map[string]any{"id": id, "at": timeParam(at)})
+		recs, err := t.query(ctx, qKeyByID, map[string]any{"id": id})
 		if err != nil {
-			return nil, fmt.Errorf("revoke API key: %w", err)
+			return nil, fmt.Errorf("read API key: %w", err)
 		}
 		keys, err := decodeKeys(recs)
 		if err != nil {
+			return nil, err
+		}
+		if len(keys) == 0 {
+			return nil, graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
+		}
+		if err := access.CheckHeld(ctx, keys[0]); err != nil {
+			return nil, err
+		}
+		if keepAdmin && access.LastAdmin(id, admins, at) {
+			return nil, access.ErrLastAdmin(id)
+		}
+		if recs, err = t.query(ctx, qRevokeKey, map[string]any{"id": id, "at": timeParam(at)}); err != nil {
+			return nil, fmt.Errorf("revoke API key: %w", err)
+		}
+		if keys, err = decodeKeys(recs); err != nil {
 			return nil, err
 		}
 		if len(keys) == 0 {

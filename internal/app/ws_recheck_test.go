@@ -81,7 +81,7 @@ func TestWebsocketOperationsRecheckKey(t *testing.T) {
 	st := storetest.OpenEmbedded(t)
 	ks := st.(access.Store)
 	k, secret := addKey(t, st, "keys:admin", "profiles:read")
-	_, admin := addKey(t, st, "keys:admin")
+	_, admin := addKey(t, st, "keys:admin", "profiles:read")
 	_, dial := startSubs(t, st, app.FeedConfig{}, nil)
 
 	w, _ := dialWS(t, dial, nil)
