@@ -57,7 +57,13 @@ import (
 type Store interface {
 	// CreateKey stores k, which must pass Validate, and appends audit (as
 	// AppendAudit) in the same transaction: both or neither are stored.
-	// Errors: ECONFLICT when a key with k's id or hash exists.
+	// A key with a creator (CreatedBy) is stored only while that key is
+	// stored and usable at k.CreatedAt, as read in the same transaction,
+	// which a concurrent RevokeKey of the creator (or of any key it was
+	// created by) waits for or makes wait: a key created while its creator
+	// is being revoked is either refused or revoked with it.
+	// Errors: ECONFLICT when a key with k's id or hash exists, or the
+	// creator is not stored or not usable (ErrCreatorGone).
 	CreateKey(ctx context.Context, k Key, audit ...AuditEntry) error
 	// KeyByHash returns the key whose secret hashes to hash, revoked and
 	// expired keys included (the caller checks Usable), in one indexed read.
@@ -65,14 +71,19 @@ type Store interface {
 	// Keys returns at most first keys with ids greater than after, ordered
 	// by id. first must be 1 to MaxPage.
 	Keys(ctx context.Context, first int, after string) ([]Key, error)
-	// RevokeKey marks the key revoked at at and returns it, appending
-	// audit in the same transaction. Revoking a revoked key keeps its first
-	// RevokedAt. With ctx marked by WithKeepAdmin it refuses, in that
-	// transaction, to revoke the last key usable at at that holds
-	// keys:admin (LastAdmin).
-	// Errors: ENOTFOUND, ECONFLICT for the last admin key (and nothing is
-	// appended).
-	RevokeKey(ctx context.Context, id string, at time.Time, audit ...AuditEntry) (Key, error)
+	// RevokeKey marks the key revoked at at, and with it every key it
+	// created, directly or not (Descendants), in one transaction; it
+	// returns the key and the ids of the keys this call revoked with it,
+	// in id order, and appends audit in the same transaction, each
+	// entry's reason extended with those ids (RevokedWithReason).
+	// Revoking a revoked key keeps its first RevokedAt, and so does each
+	// key revoked with it. With ctx marked by WithHolds it refuses a key,
+	// the one named or one revoked with it, that holds a scope outside
+	// those (a *NotHeldError); with ctx marked by WithKeepAdmin, to revoke
+	// the last keys usable at at that hold keys:admin (LastAdmin).
+	// Errors: ENOTFOUND, ECONFLICT for the last admin key, a *NotHeldError
+	// (and nothing is written or appended).
+	RevokeKey(ctx context.Context, id string, at time.Time, audit ...AuditEntry) (Key, []string, error)
 	// TouchKey raises the key's LastUsedAt to at (an older at changes
 	// nothing). It writes, so the caller throttles it: at most once a
 	// minute per key (TouchInterval).
@@ -182,6 +193,11 @@ type Key struct {
 	LastUsedAt time.Time // zero: never used
 	ExpiresAt  time.Time // zero: never expires
 	RevokedAt  time.Time // zero: not revoked
+	// CreatedBy is the id of the key that created it (createApiKey); empty
+	// for a key created with `cdp keys create`, in open mode, or stored
+	// before creators were recorded. Revoking a key revokes the keys it
+	// created, directly or not (RevokeKey).
+	CreatedBy string
 }
 
 // NewKey makes a key named name with the given scopes, source (optional)
@@ -253,6 +269,10 @@ func (k Key) CheckStored() error {
 		return bad("key creation time is missing")
 	case !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(k.CreatedAt):
 		return bad("key expiry %s is not after its creation %s", k.ExpiresAt.Format(time.RFC3339), k.CreatedAt.Format(time.RFC3339))
+	case k.CreatedBy != "" && !keyIDRe.MatchString(k.CreatedBy):
+		return bad("key creator %q is not a key id", k.CreatedBy)
+	case k.CreatedBy == k.ID:
+		return bad("key %s names itself as its creator", k.ID)
 	}
 	for _, s := range k.Scopes {
 		if _, err := ParseScope(string(s)); err != nil {
@@ -324,26 +344,127 @@ func (e *NotHeldError) Error() string {
 	return fmt.Sprintf("key %s holds the scope %s, which the request's key does not hold; revoking a key needs every scope it holds", e.KeyID, e.Scope)
 }
 
-// LastAdmin reports whether revoking the key id at now would leave no key
-// of keys usable at now with keys:admin: that key is such a key, and no
-// other is.
-func LastAdmin(id string, keys []Key, now time.Time) bool {
+// LastAdmin reports whether revoking the keys ids together at now would
+// leave no key of keys usable at now with keys:admin: some of them are
+// such keys, and no other key is. It returns those, in the order of ids.
+func LastAdmin(ids []string, keys []Key, now time.Time) ([]string, bool) {
 	admin := func(k Key) bool { return k.Usable(now) && k.HasScope(ScopeKeysAdmin) }
-	last := false
+	var lost []string
 	for _, k := range keys {
 		switch {
-		case k.ID == id:
-			last = admin(k)
+		case slices.Contains(ids, k.ID):
+			if admin(k) {
+				lost = append(lost, k.ID)
+			}
 		case admin(k):
-			return false
+			return nil, false
 		}
 	}
-	return last
+	slices.SortFunc(lost, func(a, b string) int { return slices.Index(ids, a) - slices.Index(ids, b) })
+	return lost, len(lost) > 0
 }
 
-// ErrLastAdmin is RevokeKey's refusal of the last usable keys:admin key.
-func ErrLastAdmin(id string) error {
-	return graph.Errorf(graph.ECONFLICT, "key %s is the last usable key with keys:admin; create another admin key before revoking it (or revoke it with `cdp keys revoke`)", id)
+// ErrLastAdmin is RevokeKey's refusal to revoke the key id when that
+// would revoke lost, the last usable keys with keys:admin: id itself,
+// keys it created (directly or not), or both.
+func ErrLastAdmin(id string, lost []string) error {
+	if len(lost) == 1 && lost[0] == id {
+		return graph.Errorf(graph.ECONFLICT, "key %s is the last usable key with keys:admin; create another admin key before revoking it (or revoke it with `cdp keys revoke`)", id)
+	}
+	const most = 10
+	named := strings.Join(lost[:min(len(lost), most)], ", ")
+	if len(lost) > most {
+		named += fmt.Sprintf(" and %d more", len(lost)-most)
+	}
+	return graph.Errorf(graph.ECONFLICT, "revoking key %s would revoke the last usable keys with keys:admin (%s; it and the keys it created, directly or not, are revoked together); create another admin key first (or revoke it with `cdp keys revoke`)", id, named)
+}
+
+// Descendants returns the keys of keys that the key id created, directly
+// or not (following CreatedBy), in id order, id itself left out.
+func Descendants(id string, keys []Key) []Key {
+	children := map[string][]Key{}
+	for _, k := range keys {
+		if k.CreatedBy != "" {
+			children[k.CreatedBy] = append(children[k.CreatedBy], k)
+		}
+	}
+	seen := map[string]bool{id: true}
+	var out []Key
+	for frontier := []string{id}; len(frontier) > 0; {
+		var next []string
+		for _, p := range frontier {
+			for _, c := range children[p] {
+				if !seen[c.ID] {
+					seen[c.ID] = true
+					out = append(out, c)
+					next = append(next, c.ID)
+				}
+			}
+		}
+		frontier = next
+	}
+	slices.SortFunc(out, func(a, b Key) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// ErrCreatorGone is CreateKey's refusal of a key whose creator is not
+// stored, or is revoked or expired: a key that can no longer authenticate
+// creates no key.
+func ErrCreatorGone(creator string) error {
+	return graph.Errorf(graph.ECONFLICT, "key %s, which creates this key, is revoked, expired or not stored: it creates no key", creator)
+}
+
+// RevokedWithReason is the reason of a revocation's audit entry that took
+// the keys ids with it: reason, then how many and which, as many ids as
+// MaxReasonLen leaves room for ("and N more" for the others). Without ids
+// it is reason.
+func RevokedWithReason(reason string, ids []string) string {
+	if len(ids) == 0 {
+		return reason
+	}
+	noun := "keys"
+	if len(ids) == 1 {
+		noun = "key"
+	}
+	head := fmt.Sprintf("%s; with it %d %s it created, directly or not: ", reason, len(ids), noun)
+	out := head
+	for i, id := range ids {
+		sep := ""
+		if i > 0 {
+			sep = ", "
+		}
+		more := ""
+		if i < len(ids)-1 {
+			more = fmt.Sprintf(", and %d more", len(ids)-1-i)
+		}
+		if len(out)+len(sep)+len(id)+len(more) > MaxReasonLen {
+			if i == 0 {
+				return clipReason(head + fmt.Sprintf("%d not listed", len(ids)))
+			}
+			return clipReason(out + fmt.Sprintf(", and %d more", len(ids)-i))
+		}
+		out += sep + id
+	}
+	return clipReason(out)
+}
+
+// clipReason cuts s to MaxReasonLen bytes, on a rune boundary.
+func clipReason(s string) string {
+	for len(s) > MaxReasonLen {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
+}
+
+// RevokedWith returns a copy of audit whose every entry's reason names
+// ids (RevokedWithReason).
+func RevokedWith(audit []AuditEntry, ids []string) []AuditEntry {
+	out := slices.Clone(audit)
+	for i := range out {
+		out[i].Reason = RevokedWithReason(out[i].Reason, ids)
+	}
+	return out
 }
 
 // HasScope reports whether k holds s.

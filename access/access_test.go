@@ -3,6 +3,7 @@ package access
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -225,5 +226,59 @@ func TestAuditIDsSortByTime(t *testing.T) {
 	}
 	if NewAuditID() <= auditID(time.Now().Add(-time.Minute)) {
 		t.Fatal("NewAuditID does not sort after an id of a minute ago")
+	}
+}
+
+// RevokedWithReason names the keys revoked with another: all of them when
+// they fit the reason's 1,000 bytes, else as many as fit and how many
+// more; never past the bound.
+func TestRevokedWithReason(t *testing.T) {
+	if got := RevokedWithReason("key key_a", nil); got != "key key_a" {
+		t.Errorf("no key with it: %q", got)
+	}
+	if got, want := RevokedWithReason("key key_a", []string{"key_b"}), "key key_a; with it 1 key it created, directly or not: key_b"; got != want {
+		t.Errorf("one key: %q, want %q", got, want)
+	}
+	// 20 ids of 68 bytes: "key key_a; with it 20 keys it created,
+	// directly or not: " is 56 bytes, each id after the first 70 (with
+	// ", "), so 13 ids take 56+68+12*70 = 964 bytes, and ", and 7 more"
+	// (12) makes 976; a 14th would make 1034, past 1,000, before the tail.
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, fmt.Sprintf("key_%064d", i))
+	}
+	got := RevokedWithReason("key key_a", ids)
+	want := "key key_a; with it 20 keys it created, directly or not: " + strings.Join(ids[:13], ", ") + ", and 7 more"
+	if got != want {
+		t.Errorf("20 long ids:\n got %q\nwant %q", got, want)
+	}
+	if len(got) > MaxReasonLen {
+		t.Errorf("reason of %d bytes, over %d", len(got), MaxReasonLen)
+	}
+}
+
+// Descendants follows CreatedBy down from a key, in id order, and stops
+// on a loop (which only damaged data could hold).
+func TestDescendants(t *testing.T) {
+	keys := []Key{
+		{ID: "key_r"}, {ID: "key_a", CreatedBy: "key_r"}, {ID: "key_c", CreatedBy: "key_a"},
+		{ID: "key_b", CreatedBy: "key_c"}, {ID: "key_s", CreatedBy: "key_other"},
+		{ID: "key_x", CreatedBy: "key_y"}, {ID: "key_y", CreatedBy: "key_x"},
+	}
+	ids := func(ks []Key) []string {
+		var out []string
+		for _, k := range ks {
+			out = append(out, k.ID)
+		}
+		return out
+	}
+	if got, want := ids(Descendants("key_r", keys)), []string{"key_a", "key_b", "key_c"}; !slices.Equal(got, want) {
+		t.Errorf("Descendants(r) = %v, want %v", got, want)
+	}
+	if got := Descendants("key_b", keys); len(got) != 0 {
+		t.Errorf("Descendants(b) = %v, want none", ids(got))
+	}
+	if got, want := ids(Descendants("key_x", keys)), []string{"key_y"}; !slices.Equal(got, want) {
+		t.Errorf("Descendants(x) in a loop = %v, want %v", got, want)
 	}
 }

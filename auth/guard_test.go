@@ -61,7 +61,7 @@ func TestOpenModeUntilAKeyExists(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ks.RevokeKey(ctx, k.ID, t0); err != nil {
+		if _, _, err := ks.RevokeKey(ctx, k.ID, t0); err != nil {
 			t.Fatal(err)
 		}
 		clk.Advance(time.Hour)
@@ -96,7 +96,7 @@ func TestEnforcedKeys(t *testing.T) {
 		expiresAt := t0.Add(time.Hour)
 		expiring, expiringSecret := createKey(t, ks, "expiring", []string{"profiles:read"}, "", expiresAt)
 		revoked, revokedSecret := createKey(t, ks, "revoked", []string{"profiles:read"}, "", time.Time{})
-		if _, err := ks.RevokeKey(ctx, revoked.ID, t0.Add(-time.Minute)); err != nil {
+		if _, _, err := ks.RevokeKey(ctx, revoked.ID, t0.Add(-time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		unknown := access.NewSecret()
@@ -156,7 +156,7 @@ func TestRevokedKeyRefusedWithinASecond(t *testing.T) {
 		if a := request(t, "POST", url+"/graphql", bearer(secret)); a.status != 200 {
 			t.Fatalf("before revocation: %d %s", a.status, a.raw)
 		}
-		if _, err := ks.RevokeKey(ctx, k.ID, time.Now()); err != nil {
+		if _, _, err := ks.RevokeKey(ctx, k.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)
@@ -180,7 +180,7 @@ func TestInvalidateRefusesAtOnce(t *testing.T) {
 			}
 		}
 		for _, id := range []string{k.ID, other.ID} {
-			if _, err := ks.RevokeKey(context.Background(), id, t0); err != nil {
+			if _, _, err := ks.RevokeKey(context.Background(), id, t0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -376,7 +376,7 @@ func TestWriteKey(t *testing.T) {
 		noSource, noSourceSecret := createKey(t, ks, "web", []string{"events:write", "profiles:read"}, "", time.Time{})
 		reader, readerSecret := createKey(t, ks, "reader", []string{"profiles:read"}, "", time.Time{})
 		revoked, revokedSecret := createKey(t, ks, "gone", []string{"events:write"}, "gone", time.Time{})
-		if _, err := ks.RevokeKey(ctx, revoked.ID, t0); err != nil {
+		if _, _, err := ks.RevokeKey(ctx, revoked.ID, t0); err != nil {
 			t.Fatal(err)
 		}
 		expired, expiredSecret := createKey(t, ks, "old", []string{"events:write"}, "old", t0.Add(-time.Minute))

@@ -65,6 +65,7 @@ type ComplexityRoot struct {
 	ApiKey struct {
 		Active     func(childComplexity int) int
 		CreatedAt  func(childComplexity int) int
+		CreatedBy  func(childComplexity int) int
 		ExpiresAt  func(childComplexity int) int
 		ID         func(childComplexity int) int
 		LastUsedAt func(childComplexity int) int
@@ -595,6 +596,7 @@ type ApiKeyResolver interface {
 	ExpiresAt(ctx context.Context, obj *access.Key) (*time.Time, error)
 	RevokedAt(ctx context.Context, obj *access.Key) (*time.Time, error)
 	Active(ctx context.Context, obj *access.Key) (bool, error)
+	CreatedBy(ctx context.Context, obj *access.Key) (*string, error)
 }
 type AudienceResolver interface {
 	Description(ctx context.Context, obj *audience.Audience) (*string, error)
@@ -799,6 +801,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiKey.CreatedAt(childComplexity), true
+	case "ApiKey.createdBy":
+		if e.ComplexityRoot.ApiKey.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.CreatedBy(childComplexity), true
 	case "ApiKey.expiresAt":
 		if e.ComplexityRoot.ApiKey.ExpiresAt == nil {
 			break
@@ -3886,7 +3894,9 @@ extend type Mutation {
   createApiKey(input: CreateApiKeyInput!): CreatedApiKey @hasScope(scope: "keys:admin")
 
   """
-  Revokes a key: every server refuses it within a second (this one at once).
+  Revokes a key, and with it, in the same write, every key it created,
+  directly or not (` + "`" + `createdBy` + "`" + `): every server refuses them within a second
+  (this one at once); the audit entry names those revoked with it.
   Revoking a revoked key changes nothing. NOT_FOUND for an unknown id;
   FORBIDDEN (` + "`" + `extensions.scope` + "`" + `) for a key holding a scope the request's
   key lacks: revoking a key needs every scope it holds.
@@ -3923,6 +3933,12 @@ type ApiKey {
   revokedAt: DateTime
   "Neither revoked nor expired."
   active: Boolean!
+  """
+  The key that created it with ` + "`" + `createApiKey` + "`" + `; null for a key created with
+  ` + "`" + `cdp keys create` + "`" + `, in open mode, or stored before creators were recorded.
+  Revoking a key revokes the keys it created, directly or not.
+  """
+  createdBy: ID
 }
 
 "A new key and its secret."
@@ -5048,6 +5064,8 @@ func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphq
 		return ec.fieldContext_ApiKey_revokedAt(ctx, field)
 	case "active":
 		return ec.fieldContext_ApiKey_active(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_ApiKey_createdBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
 }
@@ -7781,6 +7799,29 @@ func (ec *executionContext) _ApiKey_active(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_ApiKey_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiKey", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _ApiKey_createdBy(ctx context.Context, field graphql.CollectedField, obj *access.Key) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiKey_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ApiKey().CreatedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApiKey_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiKey", field, true, true, "ID")
 }
 
 func (ec *executionContext) _ApiKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *APIKeyConnection) (ret graphql.Marshaler) {
@@ -21074,6 +21115,12 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ApiKey_active(ctx, field, obj)
+				})
+		case "createdBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ApiKey_createdBy(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -38,6 +38,10 @@ func (r *apiKeyResolver) Active(ctx context.Context, obj *access.Key) (bool, err
 	return obj.Usable(graph.Now()), nil
 }
 
+func (r *apiKeyResolver) CreatedBy(ctx context.Context, obj *access.Key) (*string, error) {
+	return strPtr(obj.CreatedBy), nil
+}
+
 func (r *auditEntryResolver) KeyID(ctx context.Context, obj *access.AuditEntry) (*string, error) {
 	return strPtr(obj.KeyID), nil
 }

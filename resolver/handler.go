@@ -112,8 +112,9 @@ type Config struct {
 	// Audit writes the entries of unmasked personal reads off the request
 	// path. When nil they are appended before the response is sent.
 	Audit *AuditWriter
-	// OnRevoke, when set, is called with the id of a key revokeApiKey has
-	// just revoked, so that this server's key cache drops it at once.
+	// OnRevoke, when set, is called with the id of each key revokeApiKey
+	// has just revoked (the key named, then those revoked with it), so
+	// that this server's key cache drops them at once.
 	OnRevoke func(keyID string)
 	// Eraser serves forgetProfile, forgetIdentifier and unsuppress. When
 	// nil, one is opened on first use over the engine's store, if that

@@ -97,6 +97,9 @@ func (r *Resolver) createKey(ctx context.Context, in gql.CreateAPIKeyInput) (*gq
 		r.auditFailure(ctx, entry, err)
 		return nil, err
 	}
+	// The request's key is the new key's creator: revoking it revokes
+	// this one too (the store refuses a creator revoked meanwhile).
+	k.CreatedBy = access.PrincipalFrom(ctx).KeyID()
 	// The entry says which key: its id, never its secret or hash.
 	entry.Reason = "key " + k.ID
 	if err := r.keys.CreateKey(ctx, k, entry); err != nil {
@@ -133,7 +136,7 @@ func (r *Resolver) revokeKey(ctx context.Context, id string) (*access.Key, error
 		}
 		rctx = access.WithHolds(rctx, held)
 	}
-	k, err := r.keys.RevokeKey(rctx, id, graph.Now(), entry)
+	k, with, err := r.keys.RevokeKey(rctx, id, graph.Now(), entry)
 	var notHeld *access.NotHeldError
 	if errors.As(err, &notHeld) {
 		err := &gqlerror.Error{
@@ -154,6 +157,9 @@ func (r *Resolver) revokeKey(ctx context.Context, id string) (*access.Key, error
 	}
 	if r.cfg.OnRevoke != nil {
 		r.cfg.OnRevoke(k.ID)
+		for _, id := range with {
+			r.cfg.OnRevoke(id)
+		}
 	}
 	return &k, nil
 }

@@ -46,6 +46,9 @@ func Run(t *testing.T, open func(t *testing.T) graph.Store) {
 	t.Run("RevokeKeepsAnAdmin", func(t *testing.T) { testRevokeKeepsAnAdmin(t, get(t)) })
 	t.Run("RevokeRaceKeepsAnAdmin", func(t *testing.T) { testRevokeRaceKeepsAnAdmin(t, get(t)) })
 	t.Run("RevokeNeedsHeldScopes", func(t *testing.T) { testRevokeNeedsHeldScopes(t, get(t)) })
+	t.Run("RevokeCascades", func(t *testing.T) { testRevokeCascades(t, get(t)) })
+	t.Run("RevokeCascadeChecks", func(t *testing.T) { testRevokeCascadeChecks(t, get(t)) })
+	t.Run("CascadeRaceLeavesNoChild", func(t *testing.T) { testCascadeRaceLeavesNoChild(t, get(t)) })
 }
 
 // t0 is the suite's own time.
@@ -148,19 +151,19 @@ func testKeys(t *testing.T, s Store) {
 	}
 
 	// Revoke: the first time stays; the key is kept, and counted.
-	rk, err := s.RevokeKey(ctx, "key_c", at(10))
+	rk, _, err := s.RevokeKey(ctx, "key_c", at(10))
 	must(t, err)
 	wantC := keyC
 	wantC.RevokedAt = at(10)
 	if !reflect.DeepEqual(rk, wantC) {
 		t.Fatalf("RevokeKey = %+v, want %+v", rk, wantC)
 	}
-	rk, err = s.RevokeKey(ctx, "key_c", at(20))
+	rk, _, err = s.RevokeKey(ctx, "key_c", at(20))
 	must(t, err)
 	if !rk.RevokedAt.Equal(at(10)) {
 		t.Fatalf("revoking again moved RevokedAt to %v, want %v", rk.RevokedAt, at(10))
 	}
-	_, err = s.RevokeKey(ctx, "key_zz", at(10))
+	_, _, err = s.RevokeKey(ctx, "key_zz", at(10))
 	wantCode(t, err, graph.ENOTFOUND, "RevokeKey of an unknown key")
 	got, ok, err = s.KeyByHash(ctx, keyC.Hash)
 	must(t, err)
@@ -615,16 +618,16 @@ func testKeyChangesAudited(t *testing.T, s Store) {
 	if _, ok, err := s.KeyByHash(ctx, k2.Hash); err != nil || ok {
 		t.Fatalf("key whose audit entry was refused: found %v, %v; want not stored", ok, err)
 	}
-	_, err := s.RevokeKey(ctx, "key_zz", at(2), entry("aud_revokemissing", "revokeApiKey"))
+	_, _, err := s.RevokeKey(ctx, "key_zz", at(2), entry("aud_revokemissing", "revokeApiKey"))
 	wantCode(t, err, graph.ENOTFOUND, "RevokeKey of an unknown key")
-	rk, err := s.RevokeKey(ctx, "key_a", at(2), entry("aud_revoke", "revokeApiKey"))
+	rk, _, err := s.RevokeKey(ctx, "key_a", at(2), entry("aud_revoke", "revokeApiKey"))
 	must(t, err)
 	if !rk.RevokedAt.Equal(at(2)) {
 		t.Errorf("revoked key's RevokedAt = %v, want %v", rk.RevokedAt, at(2))
 	}
 	// A refused audit entry rolls the revocation back.
 	must(t, s.CreateKey(ctx, k2))
-	_, err = s.RevokeKey(ctx, "key_b", at(3), entry("aud_revoke", "revokeApiKey"))
+	_, _, err = s.RevokeKey(ctx, "key_b", at(3), entry("aud_revoke", "revokeApiKey"))
 	wantCode(t, err, graph.ECONFLICT, "RevokeKey with an audit id already stored")
 	if got, _, err := s.KeyByHash(ctx, k2.Hash); err != nil || !got.RevokedAt.IsZero() {
 		t.Errorf("key whose revocation's audit entry was refused: RevokedAt %v, %v; want not revoked", got.RevokedAt, err)
@@ -653,12 +656,12 @@ func testRevokeKeepsAnAdmin(t *testing.T, s Store) {
 	for _, k := range keys {
 		must(t, s.CreateKey(ctx, k))
 	}
-	_, err := s.RevokeKey(ctx, "key_d", at(1))
+	_, _, err := s.RevokeKey(ctx, "key_d", at(1))
 	must(t, err)
 
 	// At minute 10 key_c has expired and key_d is revoked: key_a is the
 	// last admin.
-	_, err = s.RevokeKey(keep, "key_a", at(10), access.AuditEntry{ID: "aud_last", At: at(10), Action: "revokeApiKey", Outcome: access.OutcomeOK})
+	_, _, err = s.RevokeKey(keep, "key_a", at(10), access.AuditEntry{ID: "aud_last", At: at(10), Action: "revokeApiKey", Outcome: access.OutcomeOK})
 	wantCode(t, err, graph.ECONFLICT, "RevokeKey of the last usable admin key")
 	if err != nil && !strings.Contains(graph.ErrorMessage(err), "key_a") {
 		t.Errorf("refusal %q does not name the key", graph.ErrorMessage(err))
@@ -666,21 +669,21 @@ func testRevokeKeepsAnAdmin(t *testing.T, s Store) {
 	if got, _, err := s.KeyByHash(ctx, keys[0].Hash); err != nil || !got.RevokedAt.IsZero() {
 		t.Fatalf("the refused key: RevokedAt %v, %v; want not revoked", got.RevokedAt, err)
 	}
-	_, err = s.RevokeKey(keep, "key_b", at(10))
+	_, _, err = s.RevokeKey(keep, "key_b", at(10))
 	must(t, err) // not an admin key
-	_, err = s.RevokeKey(keep, "key_d", at(10))
+	_, _, err = s.RevokeKey(keep, "key_d", at(10))
 	must(t, err) // already revoked: no change
 	e := access.Key{ID: "key_e", Name: "second admin", Scopes: admin, Hash: access.HashSecret(secret(4)), CreatedAt: at(11)}
 	must(t, s.CreateKey(ctx, e))
-	rk, err := s.RevokeKey(keep, "key_a", at(12))
+	rk, _, err := s.RevokeKey(keep, "key_a", at(12))
 	must(t, err)
 	if !rk.RevokedAt.Equal(at(12)) {
 		t.Fatalf("key_a with another admin key: RevokedAt %v, want %v", rk.RevokedAt, at(12))
 	}
-	_, err = s.RevokeKey(keep, "key_e", at(13))
+	_, _, err = s.RevokeKey(keep, "key_e", at(13))
 	wantCode(t, err, graph.ECONFLICT, "RevokeKey of the admin key left")
 	// Not asked to keep one (`cdp keys revoke`): revoked.
-	rk, err = s.RevokeKey(ctx, "key_e", at(14))
+	rk, _, err = s.RevokeKey(ctx, "key_e", at(14))
 	must(t, err)
 	if !rk.RevokedAt.Equal(at(14)) {
 		t.Fatalf("key_e revoked unasked: RevokedAt %v, want %v", rk.RevokedAt, at(14))
@@ -753,7 +756,7 @@ func testRevokeNeedsHeldScopes(t *testing.T, s Store) {
 		{access.WithHolds(ctx, nil), access.ScopeProfilesRead}, // no scope at all
 		{access.WithKeepAdmin(lesser), access.ScopePIIRead},
 	} {
-		_, err := s.RevokeKey(c.ctx, support.ID, at(1), entry("aud_refused"))
+		_, _, err := s.RevokeKey(c.ctx, support.ID, at(1), entry("aud_refused"))
 		var nh *access.NotHeldError
 		if !errors.As(err, &nh) || nh.Scope != c.scope || nh.KeyID != support.ID {
 			t.Fatalf("RevokeKey of a key holding %s the caller lacks: %v, want a NotHeldError naming %s and %s", c.scope, err, support.ID, c.scope)
@@ -762,16 +765,16 @@ func testRevokeNeedsHeldScopes(t *testing.T, s Store) {
 	if got, _, err := s.KeyByHash(ctx, support.Hash); err != nil || !got.RevokedAt.IsZero() {
 		t.Fatalf("refused revocation: RevokedAt %v, %v; want not revoked", got.RevokedAt, err)
 	}
-	_, err := s.RevokeKey(lesser, "key_none", at(1))
+	_, _, err := s.RevokeKey(lesser, "key_none", at(1))
 	wantCode(t, err, graph.ENOTFOUND, "RevokeKey of an unknown key within WithHolds")
 
-	rk, err := s.RevokeKey(lesser, reader.ID, at(2), entry("aud_reader"))
+	rk, _, err := s.RevokeKey(lesser, reader.ID, at(2), entry("aud_reader"))
 	must(t, err)
 	if !rk.RevokedAt.Equal(at(2)) {
 		t.Errorf("key within the caller's scopes: RevokedAt %v, want %v", rk.RevokedAt, at(2))
 	}
 	// Holding every scope of the key is enough.
-	rk, err = s.RevokeKey(access.WithHolds(ctx, access.AllScopes()), support.ID, at(3))
+	rk, _, err = s.RevokeKey(access.WithHolds(ctx, access.AllScopes()), support.ID, at(3))
 	must(t, err)
 	if !rk.RevokedAt.Equal(at(3)) {
 		t.Errorf("key within every scope: RevokedAt %v, want %v", rk.RevokedAt, at(3))
@@ -780,5 +783,128 @@ func testRevokeNeedsHeldScopes(t *testing.T, s Store) {
 	must(t, err)
 	if want := []string{"aud_reader"}; !slices.Equal(entryIDs(got), want) {
 		t.Errorf("audit after refused and granted revocations: %v, want %v", entryIDs(got), want)
+	}
+}
+
+// testRevokeCascades: a key's creator (CreatedBy) is stored and read back;
+// CreateKey takes a key only while its creator is stored and usable, and
+// LoadKey any. Revoking a key revokes, in the same transaction and at the
+// same time, every key it created, directly or not; one already revoked
+// keeps its time; keys outside that tree are untouched. RevokeKey returns
+// the ids it revoked with the key, and the audit entry names them.
+func testRevokeCascades(t *testing.T, s Store) {
+	ctx := context.Background()
+	n := 0
+	key := func(id, by string, scopes ...access.Scope) access.Key {
+		n++
+		return access.Key{ID: id, Name: id, Scopes: scopes, Hash: access.HashSecret(secret(n)), CreatedAt: at(0), CreatedBy: by}
+	}
+	pr, ka := access.ScopeProfilesRead, access.ScopeKeysAdmin
+	// root ─ team ─┬─ app
+	//              └─ sub ─ leaf
+	// root ─ sibling;  other (no creator)
+	tree := []access.Key{
+		key("key_root", "", ka, pr), key("key_other", "", ka, pr), key("key_team", "key_root", ka, pr),
+		key("key_sibling", "key_root", pr), key("key_app", "key_team", pr), key("key_sub", "key_team", ka, pr),
+		key("key_leaf", "key_sub", pr),
+	}
+	for _, k := range tree {
+		must(t, s.CreateKey(ctx, k))
+	}
+	got, ok, err := s.KeyByHash(ctx, tree[6].Hash)
+	must(t, err)
+	if !ok || !reflect.DeepEqual(got, tree[6]) {
+		t.Fatalf("KeyByHash(leaf) = %+v, %v; want %+v", got, ok, tree[6])
+	}
+
+	// Creators that cannot create: unknown, revoked, expired.
+	_, _, err = s.RevokeKey(ctx, "key_app", at(1))
+	must(t, err)
+	expiring := key("key_expiring", "", ka)
+	expiring.ExpiresAt = at(3)
+	must(t, s.CreateKey(ctx, expiring))
+	for _, by := range []string{"key_nobody", "key_app", "key_expiring"} {
+		k := key("key_new", by, pr)
+		k.CreatedAt = at(4)
+		wantCode(t, s.CreateKey(ctx, k), graph.ECONFLICT, "CreateKey by "+by)
+	}
+	if _, ok, err := s.KeyByHash(ctx, access.HashSecret(secret(n))); err != nil || ok {
+		t.Fatalf("a key whose creator cannot create: stored %v, %v", ok, err)
+	}
+	// A loaded key may name a creator not (yet) stored.
+	loaded := key("key_loaded", "key_nobody", pr)
+	must(t, s.(access.Loader).LoadKey(ctx, loaded))
+
+	// Revoke team at minute 5: app keeps minute 1; sub and leaf go at 5.
+	entry := access.AuditEntry{ID: "aud_team", At: at(5), Action: "revokeApiKey", Reason: "key key_team", Outcome: access.OutcomeOK}
+	rk, with, err := s.RevokeKey(ctx, "key_team", at(5), entry)
+	must(t, err)
+	if rk.ID != "key_team" || !rk.RevokedAt.Equal(at(5)) {
+		t.Errorf("RevokeKey(team) = %+v, want team revoked at minute 5", rk)
+	}
+	if want := []string{"key_leaf", "key_sub"}; !slices.Equal(with, want) {
+		t.Errorf("revoked with team: %v, want %v", with, want)
+	}
+	wantRevoked := map[string]time.Time{"key_team": at(5), "key_sub": at(5), "key_leaf": at(5), "key_app": at(1)}
+	ks, err := s.Keys(ctx, access.MaxPage, "")
+	must(t, err)
+	for _, k := range ks {
+		if !k.RevokedAt.Equal(wantRevoked[k.ID]) {
+			t.Errorf("key %s RevokedAt %v, want %v", k.ID, k.RevokedAt, wantRevoked[k.ID])
+		}
+	}
+	es, err := s.Audit(ctx, access.AuditQuery{Limit: 10})
+	must(t, err)
+	if want := "key key_team; with it 2 keys it created, directly or not: key_leaf, key_sub"; len(es) != 1 || es[0].Reason != want {
+		t.Errorf("audit %+v, want one entry with reason %q", es, want)
+	}
+	// Again: nothing more is revoked, and nothing moves.
+	rk, with, err = s.RevokeKey(ctx, "key_team", at(6))
+	must(t, err)
+	if !rk.RevokedAt.Equal(at(5)) || len(with) != 0 {
+		t.Errorf("RevokeKey(team) again = %v, %v; want its first time and none with it", rk.RevokedAt, with)
+	}
+}
+
+// testRevokeCascadeChecks: a revocation that takes keys with it checks
+// them all: a key among them holding a scope the caller lacks
+// (WithHolds) refuses it, and so does the last usable admin key being
+// among them (WithKeepAdmin); nothing is revoked then.
+func testRevokeCascadeChecks(t *testing.T, s Store) {
+	ctx := context.Background()
+	pr, pii, ka := access.ScopeProfilesRead, access.ScopePIIRead, access.ScopeKeysAdmin
+	keys := []access.Key{
+		{ID: "key_root", Name: "root", Scopes: []access.Scope{ka, pr}, Hash: access.HashSecret(secret(1)), CreatedAt: at(0)},
+		{ID: "key_child", Name: "child admin", Scopes: []access.Scope{ka, pr}, Hash: access.HashSecret(secret(2)), CreatedAt: at(0), CreatedBy: "key_root"},
+		// Wider than its creator: only a load (a copy of data written
+		// otherwise) stores such a key.
+		{ID: "key_wide", Name: "wide", Scopes: []access.Scope{pr, pii}, Hash: access.HashSecret(secret(3)), CreatedAt: at(0), CreatedBy: "key_child"},
+	}
+	must(t, s.CreateKey(ctx, keys[0]))
+	must(t, s.CreateKey(ctx, keys[1]))
+	must(t, s.(access.Loader).LoadKey(ctx, keys[2]))
+
+	_, _, err := s.RevokeKey(access.WithHolds(ctx, []access.Scope{ka, pr}), "key_root", at(1))
+	var nh *access.NotHeldError
+	if !errors.As(err, &nh) || nh.KeyID != "key_wide" || nh.Scope != pii {
+		t.Errorf("revoking root, which takes key_wide (pii:read) with it, without pii:read: %v, want a NotHeldError naming key_wide and pii:read", err)
+	}
+	_, _, err = s.RevokeKey(access.WithKeepAdmin(ctx), "key_root", at(1))
+	wantCode(t, err, graph.ECONFLICT, "revoking root, which takes the other admin key with it")
+	if err != nil && (!strings.Contains(graph.ErrorMessage(err), "key_root") || !strings.Contains(graph.ErrorMessage(err), "key_child")) {
+		t.Errorf("refusal %q does not name both admin keys", graph.ErrorMessage(err))
+	}
+	ks, err := s.Keys(ctx, access.MaxPage, "")
+	must(t, err)
+	for _, k := range ks {
+		if !k.RevokedAt.IsZero() {
+			t.Errorf("key %s revoked by a refused revocation", k.ID)
+		}
+	}
+	// Revoking the child alone keeps root, the other admin key.
+	_, with, err := s.RevokeKey(access.WithKeepAdmin(access.WithHolds(ctx, access.AllScopes())), "key_child", at(2))
+	must(t, err)
+	if !slices.Equal(with, []string{"key_wide"}) {
+		t.Errorf("revoked with child: %v, want [key_wide]", with)
 	}
 }

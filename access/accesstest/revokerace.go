@@ -31,7 +31,7 @@ func testRevokeRaceKeepsAnAdmin(t *testing.T, s Store) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, errs[i] = s.RevokeKey(keep, id, at(1))
+				_, _, errs[i] = s.RevokeKey(keep, id, at(1))
 			}()
 		}
 		close(start)
@@ -52,7 +52,7 @@ func testRevokeRaceKeepsAnAdmin(t *testing.T, s Store) {
 		// are the only usable admin keys.
 		for i, id := range ids {
 			if errs[i] != nil {
-				_, err := s.RevokeKey(ctx, id, at(2))
+				_, _, err := s.RevokeKey(ctx, id, at(2))
 				must(t, err)
 			}
 		}

@@ -104,7 +104,7 @@ func TestCopyComparesAPIKeys(t *testing.T) {
 	} {
 		storetest.Must(t, st.CreateKey(ctx, k))
 		if i == 0 {
-			if _, err := st.RevokeKey(ctx, k.ID, at.Add(2*time.Hour)); err != nil {
+			if _, _, err := st.RevokeKey(ctx, k.ID, at.Add(2*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -36,7 +36,7 @@ func TestCopyRerunRefreshesKeys(t *testing.T) {
 	revoked, used := created.Add(time.Hour), created.Add(2*time.Hour)
 	st, err = embedded.Open(src)
 	storetest.Must(t, err)
-	_, err = st.RevokeKey(ctx, "key_a1", revoked)
+	_, _, err = st.RevokeKey(ctx, "key_a1", revoked)
 	storetest.Must(t, err)
 	storetest.Must(t, st.TouchKey(ctx, "key_b2", used))
 	storetest.Must(t, st.Close(ctx))

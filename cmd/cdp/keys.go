@@ -195,6 +195,7 @@ type keyJSON struct {
 	LastUsedAt *time.Time `json:"lastUsedAt"`
 	ExpiresAt  *time.Time `json:"expiresAt"`
 	RevokedAt  *time.Time `json:"revokedAt"`
+	CreatedBy  *string    `json:"createdBy"` // null for a key without a creator
 }
 
 func optTime(t time.Time) *time.Time {
@@ -250,6 +251,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				ID: k.ID, Name: k.Name, Scopes: access.ScopeNames(k.Scopes), Source: optString(k.Source),
 				CreatedAt: k.CreatedAt.UTC(), LastUsedAt: optTime(k.LastUsedAt.UTC()),
 				ExpiresAt: optTime(k.ExpiresAt.UTC()), RevokedAt: optTime(k.RevokedAt.UTC()),
+				CreatedBy: optString(k.CreatedBy),
 			})
 		}
 		enc := json.NewEncoder(stdout)
@@ -257,14 +259,17 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tSOURCE\tCREATED\tLAST USED\tEXPIRES\tREVOKED")
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tSOURCE\tCREATED\tCREATED BY\tLAST USED\tEXPIRES\tREVOKED")
 	for _, k := range keys {
-		src := k.Source
+		src, by := k.Source, k.CreatedBy
 		if src == "" {
 			src = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(access.ScopeNames(k.Scopes), ","), src,
-			textTime(k.CreatedAt), textTime(k.LastUsedAt), textTime(k.ExpiresAt), textTime(k.RevokedAt))
+		if by == "" {
+			by = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(access.ScopeNames(k.Scopes), ","), src,
+			textTime(k.CreatedAt), by, textTime(k.LastUsedAt), textTime(k.ExpiresAt), textTime(k.RevokedAt))
 	}
 	return tw.Flush()
 }
@@ -292,7 +297,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	now := graph.Clean(time.Now())
-	k, err := as.RevokeKey(ctx, id, now, keysAudit("keys.revoke", id, now))
+	k, with, err := as.RevokeKey(ctx, id, now, keysAudit("keys.revoke", id, now))
 	if err != nil {
 		if graph.ErrorCode(err) == graph.ENOTFOUND {
 			return fmt.Errorf("no key with id %q (run \"cdp keys list\" to see them)", id)
@@ -301,9 +306,12 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if k.RevokedAt.Before(now) {
 		fmt.Fprintf(stdout, "key %s (%s) was already revoked at %s\n", k.ID, k.Name, textTime(k.RevokedAt))
-		return nil
+	} else {
+		fmt.Fprintf(stdout, "revoked key %s (%s) at %s\n", k.ID, k.Name, textTime(k.RevokedAt))
 	}
-	fmt.Fprintf(stdout, "revoked key %s (%s) at %s\n", k.ID, k.Name, textTime(k.RevokedAt))
+	for _, w := range with {
+		fmt.Fprintf(stdout, "revoked with it key %s, which it created (directly or not)\n", w)
+	}
 	return nil
 }
 

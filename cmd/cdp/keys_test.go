@@ -176,7 +176,7 @@ func testKeys(t *testing.T, ks keysStore) {
 		if len(keys) != 1 {
 			t.Fatalf("list --json shows %d keys, want 1:\n%s", len(keys), out)
 		}
-		wantFields := []string{"createdAt", "expiresAt", "id", "lastUsedAt", "name", "revokedAt", "scopes", "source"}
+		wantFields := []string{"createdAt", "createdBy", "expiresAt", "id", "lastUsedAt", "name", "revokedAt", "scopes", "source"}
 		if got := slices.Sorted(maps.Keys(keys[0])); !slices.Equal(got, wantFields) {
 			t.Fatalf("list --json fields %v, want %v", got, wantFields)
 		}
@@ -187,7 +187,7 @@ func testKeys(t *testing.T, ks keysStore) {
 		return k[0]
 	}
 	k := listJSON()
-	if k.ID != id || k.Name != "crm backend" || k.Source == nil || *k.Source != "crm" || k.RevokedAt != nil || k.LastUsedAt != nil || k.ExpiresAt == nil ||
+	if k.ID != id || k.Name != "crm backend" || k.Source == nil || *k.Source != "crm" || k.RevokedAt != nil || k.LastUsedAt != nil || k.ExpiresAt == nil || k.CreatedBy != nil ||
 		!slices.Equal(k.Scopes, []string{"profiles:read", "events:write"}) {
 		t.Fatalf("list --json shows %+v", k)
 	}

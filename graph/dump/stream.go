@@ -406,7 +406,7 @@ func (s *Stream) Load(ctx context.Context, b Batch) error {
 // conflict on the hash of a key stored under another id is conflict.
 func (s *Stream) refreshKey(ctx context.Context, k access.Key, conflict error) error {
 	if !k.RevokedAt.IsZero() {
-		if _, err := s.access.RevokeKey(ctx, k.ID, k.RevokedAt); err != nil {
+		if _, _, err := s.access.RevokeKey(ctx, k.ID, k.RevokedAt); err != nil {
 			if graph.ErrorCode(err) == graph.ENOTFOUND {
 				return conflict
 			}

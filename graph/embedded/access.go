@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,13 +52,14 @@ type keyRecord struct {
 	LastUsedAt time.Time `json:"lastUsed,omitzero"`
 	ExpiresAt  time.Time `json:"expires,omitzero"`
 	RevokedAt  time.Time `json:"revoked,omitzero"`
+	CreatedBy  string    `json:"createdBy,omitempty"` // since layout 16
 }
 
 func encodeKey(k access.Key) ([]byte, error) {
 	return json.Marshal(keyRecord{
 		ID: k.ID, Name: k.Name, Scopes: access.ScopeNames(k.Scopes), Source: k.Source, Hash: k.Hash,
 		CreatedAt: graph.Clean(k.CreatedAt), LastUsedAt: cleanOpt(k.LastUsedAt),
-		ExpiresAt: cleanOpt(k.ExpiresAt), RevokedAt: cleanOpt(k.RevokedAt),
+		ExpiresAt: cleanOpt(k.ExpiresAt), RevokedAt: cleanOpt(k.RevokedAt), CreatedBy: k.CreatedBy,
 	})
 }
 
@@ -69,6 +71,7 @@ func decodeKey(v []byte) (access.Key, error) {
 	k := access.Key{
 		ID: r.ID, Name: r.Name, Source: r.Source, Hash: r.Hash,
 		CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, ExpiresAt: r.ExpiresAt, RevokedAt: r.RevokedAt,
+		CreatedBy: r.CreatedBy,
 	}
 	for _, s := range r.Scopes {
 		k.Scopes = append(k.Scopes, access.Scope(s))
@@ -178,7 +181,7 @@ func (s *Store) CreateKey(ctx context.Context, k access.Key, audit ...access.Aud
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	return s.createKey(ctx, k, audit)
+	return s.createKey(ctx, k, true, audit)
 }
 
 var _ access.Loader = (*Store)(nil)
@@ -188,10 +191,13 @@ func (s *Store) LoadKey(ctx context.Context, k access.Key) error {
 	if err := k.CheckStored(); err != nil {
 		return err
 	}
-	return s.createKey(ctx, k, nil)
+	return s.createKey(ctx, k, false, nil)
 }
 
-func (s *Store) createKey(ctx context.Context, k access.Key, audit []access.AuditEntry) error {
+// createKey stores k; with checkCreator, only while its creator, if it
+// has one, is stored and usable (a loaded key's creator may come later,
+// or be gone).
+func (s *Store) createKey(ctx context.Context, k access.Key, checkCreator bool, audit []access.AuditEntry) error {
 	if err := access.CheckAudit(audit); err != nil {
 		return err
 	}
@@ -206,6 +212,19 @@ func (s *Store) createKey(ctx context.Context, k access.Key, audit []access.Audi
 		}
 		if hashes.Get([]byte(k.Hash)) != nil {
 			return graph.Errorf(graph.ECONFLICT, "an API key with the same secret exists")
+		}
+		if checkCreator && k.CreatedBy != "" {
+			cv := keys.Get([]byte(k.CreatedBy))
+			if cv == nil {
+				return access.ErrCreatorGone(k.CreatedBy)
+			}
+			creator, err := decodeKey(cv)
+			if err != nil {
+				return err
+			}
+			if !creator.Usable(k.CreatedAt) {
+				return access.ErrCreatorGone(k.CreatedBy)
+			}
 		}
 		if err := keys.Put([]byte(k.ID), v); err != nil {
 			return err
@@ -266,12 +285,6 @@ func (s *Store) Keys(ctx context.Context, first int, after string) ([]access.Key
 
 // changeKey applies fn to the stored key id and stores the result.
 func (s *Store) changeKey(ctx context.Context, id string, fn func(k *access.Key), audit []access.AuditEntry) (access.Key, error) {
-	return s.changeKeyChecked(ctx, id, nil, fn, audit)
-}
-
-// changeKeyChecked is changeKey that first runs check, when not nil, on
-// the stored key in the same transaction, and stops at its error.
-func (s *Store) changeKeyChecked(ctx context.Context, id string, check func(btx *bolt.Tx, k access.Key) error, fn func(k *access.Key), audit []access.AuditEntry) (access.Key, error) {
 	if err := access.CheckAudit(audit); err != nil {
 		return access.Key{}, err
 	}
@@ -286,11 +299,6 @@ func (s *Store) changeKeyChecked(ctx context.Context, id string, check func(btx 
 		if k, err = decodeKey(v); err != nil {
 			return err
 		}
-		if check != nil {
-			if err := check(btx, k); err != nil {
-				return err
-			}
-		}
 		fn(&k)
 		if v, err = encodeKey(k); err != nil {
 			return err
@@ -303,21 +311,23 @@ func (s *Store) changeKeyChecked(ctx context.Context, id string, check func(btx 
 	return k, err
 }
 
-// RevokeKey implements access.Store. It first refuses a key holding a
-// scope the caller lacks (access.WithHolds). Asked to keep an admin key
-// (access.KeepAdmin), it reads every key in its transaction: the store
-// holds few, and writes one at a time.
-func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, error) {
-	keepAdmin := access.KeepAdmin(ctx)
-	check := func(btx *bolt.Tx, k access.Key) error {
-		if err := access.CheckHeld(ctx, k); err != nil {
-			return err
-		}
-		if !keepAdmin {
-			return nil
-		}
+// RevokeKey implements access.Store. It reads every key in its
+// transaction, to find the keys the revoked one created: the store holds
+// few, and writes one at a time, so no key is created meanwhile.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, []string, error) {
+	if err := access.CheckAudit(audit); err != nil {
+		return access.Key{}, nil, err
+	}
+	when := graph.Clean(at)
+	var (
+		out  access.Key
+		with []string
+	)
+	err := s.update(ctx, func(btx *bolt.Tx) error {
+		out, with = access.Key{}, nil
+		b := btx.Bucket(bucketAPIKeys)
 		var all []access.Key
-		err := btx.Bucket(bucketAPIKeys).ForEach(func(_, v []byte) error {
+		err := b.ForEach(func(_, v []byte) error {
 			k, err := decodeKey(v)
 			all = append(all, k)
 			return err
@@ -325,16 +335,47 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ..
 		if err != nil {
 			return err
 		}
-		if access.LastAdmin(id, all, at) {
-			return access.ErrLastAdmin(id)
+		i := slices.IndexFunc(all, func(k access.Key) bool { return k.ID == id })
+		if i < 0 {
+			return graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
 		}
-		return nil
+		gone := append([]access.Key{all[i]}, access.Descendants(id, all)...)
+		ids := make([]string, len(gone))
+		for j, k := range gone {
+			if err := access.CheckHeld(ctx, k); err != nil {
+				return err
+			}
+			ids[j] = k.ID
+		}
+		if access.KeepAdmin(ctx) {
+			if last, ok := access.LastAdmin(ids, all, at); ok {
+				return access.ErrLastAdmin(id, last)
+			}
+		}
+		for j, k := range gone {
+			if !k.RevokedAt.IsZero() {
+				continue
+			}
+			k.RevokedAt = when
+			v, err := encodeKey(k)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(k.ID), v); err != nil {
+				return err
+			}
+			if j > 0 {
+				with = append(with, k.ID)
+			}
+			gone[j] = k
+		}
+		out = gone[0]
+		return appendAudit(btx, access.RevokedWith(audit, with))
+	})
+	if err != nil {
+		return access.Key{}, nil, err
 	}
-	return s.changeKeyChecked(ctx, id, check, func(k *access.Key) {
-		if k.RevokedAt.IsZero() {
-			k.RevokedAt = graph.Clean(at)
-		}
-	}, audit)
+	return out, with, nil
 }
 
 // TouchKey implements access.Store.

@@ -26,6 +26,9 @@ func fixtureSummary(v uint64, size int64) FileSummary {
 	if v >= 6 {
 		s.Keys = 1
 	}
+	if v >= 16 {
+		s.Keys = 2 // and a key it created
+	}
 	return s
 }
 

@@ -104,8 +104,12 @@ var (
 // file rather than misread a static audience as one with a filter.
 // Version 15: the bucket of retired profile ids of retired.go, which the
 // step from 14 creates empty (the ids of profiles deleted before it were
-// not kept, and cannot be recovered).
-const formatVersion = 15
+// not kept, and cannot be recovered). Version 16: an API key record may
+// name the key that created it (createdBy, access.go); records written
+// before lack it and read as keys without a creator, so the step from 15
+// is empty, and an older build, which would revoke a key without the keys
+// it created, refuses the file.
+const formatVersion = 16
 
 // present is the value of index entries, whose key says everything. It is
 // one byte rather than empty so that Get tells "present" from "absent"

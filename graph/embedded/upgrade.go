@@ -145,6 +145,9 @@ var upgrades = map[uint64]upgradeStep{
 		}
 		return nil
 	},
+	// 15 to 16: an API key's creator is an optional field that version
+	// 15 records simply lack: those keys have none.
+	15: func(*bolt.Tx) error { return nil },
 }
 
 // oldestLayout is the oldest layout this build upgrades. Versions 1 to 3

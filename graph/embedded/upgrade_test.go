@@ -144,7 +144,15 @@ func writeLayoutDataset(t *testing.T, dir string) {
 	if err := s.TouchKey(context.Background(), key.ID, lt(1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeKey(context.Background(), key.ID, lt(2)); err != nil {
+	// Since layout 16: a key it created, revoked with it.
+	made := access.Key{
+		ID: "key_made", Name: "made by ops", Scopes: []access.Scope{access.ScopeEventsWrite},
+		Hash: access.HashSecret("cdp_" + strings.Repeat("C", 43)), CreatedAt: lt(1), CreatedBy: key.ID,
+	}
+	if err := s.CreateKey(context.Background(), made); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RevokeKey(context.Background(), key.ID, lt(2)); err != nil {
 		t.Fatal(err)
 	}
 	err = s.AppendAudit(context.Background(), []access.AuditEntry{

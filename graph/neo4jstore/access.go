@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -14,7 +16,9 @@ import (
 )
 
 // Access control: (:ApiKey {id, hash, name, scopes, source, createdAt,
-// lastUsedAt, expiresAt, revokedAt}), unique on id and on hash, and the
+// lastUsedAt, expiresAt, revokedAt, createdBy}), unique on id and on hash
+// and indexed on createdBy (the creator's id, absent on keys without
+// one, those stored before it included), and the
 // append-only log (:AuditEntry {id, at, keyId, keyName, action,
 // operationName, requestId, profileIds, profileCount, reason, outcome}),
 // unique on id and indexed on at and keyId. Neither is connected to the
@@ -88,14 +92,22 @@ RETURN a IS NOT NULL AS idTaken, b IS NOT NULL AS hashTaken`)
 var qCreateKey = cypher(`
 CREATE (:{{ApiKey}} { {{id}}: $id, {{hash}}: $hash, {{name}}: $name, {{scopes}}: $scopes,
   {{source}}: $source, {{createdAt}}: $createdAt, {{lastUsedAt}}: $lastUsedAt,
-  {{expiresAt}}: $expiresAt, {{revokedAt}}: $revokedAt })`)
+  {{expiresAt}}: $expiresAt, {{revokedAt}}: $revokedAt, {{createdBy}}: $createdBy })`)
+
+// qLockKey takes the write lock of the key $id, which a revocation of it
+// takes too (qRevokeKeys), so that the creation of a key by it and its
+// revocation take turns; the key is read after, in another statement.
+var qLockKey = cypher(`
+MATCH (k:{{ApiKey}} { {{id}}: $id })
+SET k.{{id}} = k.{{id}}
+RETURN count(k) AS n`)
 
 // CreateKey implements access.Store.
 func (s *Store) CreateKey(ctx context.Context, k access.Key, audit ...access.AuditEntry) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	return s.createKey(ctx, k, audit)
+	return s.createKey(ctx, k, true, audit)
 }
 
 var _ access.Loader = (*Store)(nil)
@@ -105,14 +117,36 @@ func (s *Store) LoadKey(ctx context.Context, k access.Key) error {
 	if err := k.CheckStored(); err != nil {
 		return err
 	}
-	return s.createKey(ctx, k, nil)
+	return s.createKey(ctx, k, false, nil)
 }
 
-func (s *Store) createKey(ctx context.Context, k access.Key, audit []access.AuditEntry) error {
+// createKey stores k; with checkCreator, only while its creator, if it
+// has one, is stored and usable, read under its lock: a revocation of the
+// creator (or of a key it was created by, whose cascade locks it) either
+// committed before, and the creator reads revoked, or waits for this
+// transaction, and then finds k among the keys the creator created.
+// A loaded key's creator may come later, or be gone.
+func (s *Store) createKey(ctx context.Context, k access.Key, checkCreator bool, audit []access.AuditEntry) error {
 	if err := access.CheckAudit(audit); err != nil {
 		return err
 	}
 	_, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		if checkCreator && k.CreatedBy != "" {
+			if err := t.exec(ctx, qLockKey, map[string]any{"id": k.CreatedBy}); err != nil {
+				return nil, fmt.Errorf("lock the creating API key: %w", err)
+			}
+			recs, err := t.query(ctx, qKeyByID, map[string]any{"id": k.CreatedBy})
+			if err != nil {
+				return nil, fmt.Errorf("read the creating API key: %w", err)
+			}
+			creators, err := decodeKeys(recs)
+			if err != nil {
+				return nil, err
+			}
+			if len(creators) == 0 || !creators[0].Usable(k.CreatedAt) {
+				return nil, access.ErrCreatorGone(k.CreatedBy)
+			}
+		}
 		recs, err := t.query(ctx, qKeyTaken, map[string]any{"id": k.ID, "hash": k.Hash})
 		if err != nil {
 			return nil, fmt.Errorf("create API key: %w", err)
@@ -129,6 +163,7 @@ func (s *Store) createKey(ctx context.Context, k access.Key, audit []access.Audi
 			"id": k.ID, "hash": k.Hash, "name": k.Name, "scopes": strsParam(access.ScopeNames(k.Scopes)),
 			"source": strParam(k.Source), "createdAt": timeParam(k.CreatedAt), "lastUsedAt": timeParam(k.LastUsedAt),
 			"expiresAt": timeParam(k.ExpiresAt), "revokedAt": timeParam(k.RevokedAt),
+			"createdBy": strParam(k.CreatedBy),
 		})
 		if constraintFailed(err) {
 			// A concurrent CreateKey took the id or the hash.
@@ -154,6 +189,7 @@ func decodeKey(v any) (access.Key, error) {
 		ID: p.str(propID), Name: p.str(propName), Source: p.str(propSource), Hash: p.str(propHash),
 		CreatedAt: p.time(propCreatedAt), LastUsedAt: p.time(propLastUsedAt),
 		ExpiresAt: p.time(propExpiresAt), RevokedAt: p.time(propRevokedAt),
+		CreatedBy: p.str(propCreatedBy),
 	}
 	for _, s := range p.strs(propScopes) {
 		k.Scopes = append(k.Scopes, access.Scope(s))
@@ -220,10 +256,21 @@ func (s *Store) Keys(ctx context.Context, first int, after string) ([]access.Key
 
 var qKeyByID = cypher(`MATCH (k:{{ApiKey}} { {{id}}: $id }) RETURN k { .* } AS k`)
 
-var qRevokeKey = cypher(`
-MATCH (k:{{ApiKey}} { {{id}}: $id })
-SET k.{{revokedAt}} = coalesce(k.{{revokedAt}}, $at)
-RETURN k { .* } AS k`)
+// qLockChildren takes the write lock of every key that a key of $ids
+// created, in id order; qChildren reads them after, in another statement.
+var qLockChildren = cypher(`
+MATCH (k:{{ApiKey}}) WHERE k.{{createdBy}} IN $ids
+WITH k ORDER BY k.{{id}}
+SET k.{{createdBy}} = k.{{createdBy}}
+RETURN count(k) AS n`)
+
+var qChildren = cypher(`
+MATCH (k:{{ApiKey}}) WHERE k.{{createdBy}} IN $ids
+RETURN k { .* } AS k ORDER BY k.{{id}}`)
+
+var qRevokeKeys = cypher(`
+MATCH (k:{{ApiKey}}) WHERE k.{{id}} IN $ids AND k.{{revokedAt}} IS NULL
+SET k.{{revokedAt}} = $at`)
 
 // qLockAdminKeys locks every key holding keys:admin, in id order, and
 // returns them: two revocations of admin keys take turns, each reading
@@ -237,13 +284,21 @@ RETURN k { .* } AS k`)
 
 // RevokeKey implements access.Store. Asked to keep an admin key
 // (access.KeepAdmin), it first locks and reads every admin key in its
-// transaction. It refuses a key holding a scope the caller lacks
-// (access.WithHolds) before it writes: a key's scopes never change.
-func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, error) {
+// transaction. It then locks the key, and the keys it created level by
+// level, reading each level after its locks: a key created by one of them
+// meanwhile either committed before the lock, and is read, or waits for
+// this transaction, and then finds its creator revoked (createKey). It
+// checks them all (access.WithHolds, access.KeepAdmin) before it writes:
+// a key's scopes and creator never change.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ...access.AuditEntry) (access.Key, []string, error) {
 	if err := access.CheckAudit(audit); err != nil {
-		return access.Key{}, err
+		return access.Key{}, nil, err
 	}
 	keepAdmin := access.KeepAdmin(ctx)
+	type revoked struct {
+		key  access.Key
+		with []string
+	}
 	out, err := s.accessWrite(ctx, func(ctx context.Context, t *readTx) (any, error) {
 		var admins []access.Key
 		if keepAdmin {
@@ -255,43 +310,80 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ..
 				return nil, err
 			}
 		}
+		if err := t.exec(ctx, qLockKey, map[string]any{"id": id}); err != nil {
+			return nil, fmt.Errorf("lock API key: %w", err)
+		}
 		recs, err := t.query(ctx, qKeyByID, map[string]any{"id": id})
 		if err != nil {
 			return nil, fmt.Errorf("read API key: %w", err)
 		}
-		keys, err := decodeKeys(recs)
+		gone, err := decodeKeys(recs)
 		if err != nil {
 			return nil, err
 		}
-		if len(keys) == 0 {
+		if len(gone) == 0 {
 			return nil, graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
 		}
-		if err := access.CheckHeld(ctx, keys[0]); err != nil {
-			return nil, err
+		seen := map[string]bool{id: true}
+		for frontier := []string{id}; len(frontier) > 0; {
+			if err := t.exec(ctx, qLockChildren, map[string]any{"ids": frontier}); err != nil {
+				return nil, fmt.Errorf("lock the API keys created by the revoked one: %w", err)
+			}
+			recs, err := t.query(ctx, qChildren, map[string]any{"ids": frontier})
+			if err != nil {
+				return nil, fmt.Errorf("read the API keys created by the revoked one: %w", err)
+			}
+			children, err := decodeKeys(recs)
+			if err != nil {
+				return nil, err
+			}
+			frontier = nil
+			for _, c := range children {
+				if !seen[c.ID] {
+					seen[c.ID] = true
+					gone = append(gone, c)
+					frontier = append(frontier, c.ID)
+				}
+			}
 		}
-		if keepAdmin && access.LastAdmin(id, admins, at) {
-			return nil, access.ErrLastAdmin(id)
+		slices.SortFunc(gone[1:], func(a, b access.Key) int { return strings.Compare(a.ID, b.ID) })
+		ids := make([]string, len(gone))
+		for i, k := range gone {
+			if err := access.CheckHeld(ctx, k); err != nil {
+				return nil, err
+			}
+			ids[i] = k.ID
 		}
-		if recs, err = t.query(ctx, qRevokeKey, map[string]any{"id": id, "at": timeParam(at)}); err != nil {
-			return nil, fmt.Errorf("revoke API key: %w", err)
+		if keepAdmin {
+			if last, ok := access.LastAdmin(ids, admins, at); ok {
+				return nil, access.ErrLastAdmin(id, last)
+			}
 		}
-		if keys, err = decodeKeys(recs); err != nil {
-			return nil, err
+		var with []string
+		when := graph.Clean(at)
+		for i := range gone {
+			if gone[i].RevokedAt.IsZero() {
+				gone[i].RevokedAt = when
+				if i > 0 {
+					with = append(with, gone[i].ID)
+				}
+			}
 		}
-		if len(keys) == 0 {
-			return nil, graph.Errorf(graph.ENOTFOUND, "no API key with id %q", id)
+		if err := t.exec(ctx, qRevokeKeys, map[string]any{"ids": ids, "at": timeParam(at)}); err != nil {
+			return nil, fmt.Errorf("revoke API keys: %w", err)
 		}
 		if len(audit) > 0 {
-			if err := appendAudit(ctx, t, audit); err != nil {
+			if err := appendAudit(ctx, t, access.RevokedWith(audit, with)); err != nil {
 				return nil, err
 			}
 		}
-		return keys[0], nil
+		return revoked{gone[0], with}, nil
 	})
 	if err != nil {
-		return access.Key{}, err
+		return access.Key{}, nil, err
 	}
-	return out.(access.Key), nil
+	r := out.(revoked)
+	return r.key, r.with, nil
 }
 
 var qTouchKey = cypher(`

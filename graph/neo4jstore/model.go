@@ -89,6 +89,7 @@ const (
 	propLastUsedAt = "lastUsedAt"
 	propExpiresAt  = "expiresAt"
 	propRevokedAt  = "revokedAt"
+	propCreatedBy  = "createdBy" // the creator's id; absent on keys without one
 	// AuditEntry (id, at, reason above).
 	propKeyID         = "keyId"
 	propKeyName       = "keyName"
@@ -211,7 +212,7 @@ var names = func() map[string]string {
 		propMessageID, propDigest,
 		labelFeedBatch, labelFeedCounter, propFirst, propLast, propKinds, propPreviousIDs, propEventIDs, propAudienceIDs, propHead, propTrimmed, propLock,
 		propEvidence, propCount, propAt, propReason, propMembers,
-		labelAPIKey, labelAuditEntry, propHash, propScopes, propLastUsedAt, propExpiresAt, propRevokedAt,
+		labelAPIKey, labelAuditEntry, propHash, propScopes, propLastUsedAt, propExpiresAt, propRevokedAt, propCreatedBy,
 		propKeyID, propKeyName, propAction, propOperationName, propRequestID, propProfileIDs, propProfileCount, propOutcome,
 		labelSuppressed, labelSuppressionKey, propSecret,
 		labelConsent, propPurpose, propStatus, propLegalBasis, propIdentifier,

@@ -42,6 +42,9 @@ var schema = []schemaItem{
 		cypher(`CREATE CONSTRAINT api_key_id IF NOT EXISTS FOR (k:{{ApiKey}}) REQUIRE k.{{id}} IS UNIQUE`)},
 	{"constraint api_key_hash: (:ApiKey).hash is unique",
 		cypher(`CREATE CONSTRAINT api_key_hash IF NOT EXISTS FOR (k:{{ApiKey}}) REQUIRE k.{{hash}} IS UNIQUE`)},
+	// Revoking a key finds the keys it created.
+	{"index api_key_created_by: (:ApiKey).createdBy",
+		cypher(`CREATE INDEX api_key_created_by IF NOT EXISTS FOR (k:{{ApiKey}}) ON (k.{{createdBy}})`)},
 	{"constraint audit_entry_id: (:AuditEntry).id is unique",
 		cypher(`CREATE CONSTRAINT audit_entry_id IF NOT EXISTS FOR (a:{{AuditEntry}}) REQUIRE a.{{id}} IS UNIQUE`)},
 	// The audit log is read newest first, and pruned, by time.

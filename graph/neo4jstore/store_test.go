@@ -36,9 +36,9 @@ func TestMigrateIsIdempotent(t *testing.T) {
 			t.Fatalf("run %d: %v", run, err)
 		}
 		// 28 items, the retired ids' 1, the feed's 4, the destinations'
-		// 3 and the slots data migration.
-		if len(applied) != 38 {
-			t.Fatalf("run %d applied %v, want 38 items", run, applied)
+		// 3, the keys' creators' 1 and the slots data migration.
+		if len(applied) != 39 {
+			t.Fatalf("run %d applied %v, want 39 items", run, applied)
 		}
 		// Open migrated already, so nothing is new.
 		for _, a := range applied {
@@ -51,7 +51,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	var names []string
 	res, err := sess.Run(ctx, "SHOW INDEXES YIELD name, state WHERE name IN $names RETURN name, state",
 		map[string]any{"names": []any{"identifier_key", "profile_id", "event_id", "event_timestamp", "event_name_timestamp", "identifier_type",
-			"api_key_id", "api_key_hash", "audit_entry_id", "audit_entry_at", "audit_entry_key",
+			"api_key_id", "api_key_hash", "api_key_created_by", "audit_entry_id", "audit_entry_at", "audit_entry_key",
 			"suppressed_hash", "suppression_key_id", "retired_profile_id_hash", "consent_id", "consent_identifier", "consent_purpose",
 			"erasure_receipt_id", "erasure_receipt_at",
 			"audience_id", "audience_member", "audience_member_profile", "audience_change", "audience_change_profile", "audience_deletion",
@@ -70,8 +70,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 		names = append(names, r.Values[0].(string))
 	}
-	if len(names) != 33 {
-		t.Fatalf("indexes online: %v, want all thirty-three", names)
+	if len(names) != 34 {
+		t.Fatalf("indexes online: %v, want all thirty-four", names)
 	}
 	// The unique constraints hold.
 	_, err = sess.Run(ctx, "CREATE (:Identifier {key: 'k'}), (:Identifier {key: 'k'})", nil)

@@ -612,7 +612,7 @@ func TestRevokedKeyEndsSubscriptions(t *testing.T) {
 		w2.mustInit(map[string]any{"Authorization": "Bearer " + kept})
 		w2.subscribe("k", `subscription { changes { eventId } }`)
 		waitActive(t, svc, 2)
-		if _, err := st.(access.Store).RevokeKey(context.Background(), k.ID, time.Now()); err != nil {
+		if _, _, err := st.(access.Store).RevokeKey(context.Background(), k.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if e := w.subError("r"); e.Extensions["code"] != "UNAUTHENTICATED" || !strings.Contains(e.Message, "revoked") {
