@@ -78,6 +78,20 @@ func storedChannel(s string) string {
 	return s
 }
 
+// checkBounds refuses a from not before to, as intel.Window.Check does,
+// where the window cannot: a from at the earliest instant
+// (0001-01-01T00:00:00Z) is a zero From there, which reads as no bound.
+// Asked after the query's Check, so that the errors come in its order.
+func checkBounds(from, to *time.Time) error {
+	if from == nil || to == nil {
+		return nil
+	}
+	if f, t := graph.CleanUp(*from), graph.CleanUp(*to); !f.Before(t) {
+		return graph.Errorf(graph.EINVALID, "from %s is not before to %s", f.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // intelWindow takes from (inclusive) and to (exclusive) to the stored
 // times' microseconds, rounded up, so that neither admits nor drops an
 // event it should not, as the journey's bounds do.
@@ -183,6 +197,9 @@ func (r *Resolver) funnel(ctx context.Context, steps []*gql.EventMatch, within s
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
+	if err := checkBounds(from, to); err != nil {
+		return nil, err
+	}
 	for i, s := range q.Steps {
 		if err := r.checkWherePII(ctx, s.Where, fmt.Sprintf("steps[%d].where", i)); err != nil {
 			return nil, err
@@ -249,6 +266,9 @@ func (r *Resolver) attribution(ctx context.Context, conversion gql.EventMatch, t
 	if err := q.Check(); err != nil {
 		return nil, err
 	}
+	if err := checkBounds(from, to); err != nil {
+		return nil, err
+	}
 	if err := r.checkWherePII(ctx, q.Conversion.Where, "conversion.where"); err != nil {
 		return nil, err
 	}
@@ -297,6 +317,9 @@ func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first
 		}
 	}
 	if err := q.Check(); err != nil {
+		return nil, err
+	}
+	if err := checkBounds(from, to); err != nil {
 		return nil, err
 	}
 	if err := r.checkWherePII(ctx, q.Start.Where, "start.where"); err != nil {

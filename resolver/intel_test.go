@@ -384,6 +384,44 @@ func TestIntelToAtTheEarliestInstant(t *testing.T) {
 	})
 }
 
+// A from at the earliest instant (0001-01-01T00:00:00Z, which a window
+// reads as no bound) with a to at or before it is refused as any from not
+// before its to is: from the earliest instant to the earliest instant is
+// no span, nor is it to a moment of year 0. A from in year 0 before a to at
+// the earliest instant is a span, and counts nothing.
+func TestIntelFromAtTheEarliestInstantNotBeforeTo(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		x := ev("m1", t0, "track", "user_id:u1")
+		x.Name = "A"
+		e.apply(x)
+		queries := map[string]string{
+			"funnel":      `query($from: DateTime, $to: DateTime) { funnel(steps: [{name: "A"}], within: "P1D", from: $from, to: $to) { steps { count } } }`,
+			"paths":       `query($from: DateTime, $to: DateTime) { paths(start: {name: "A"}, from: $from, to: $to) { count } }`,
+			"attribution": `query($from: DateTime, $to: DateTime) { attribution(conversion: {name: "A"}, dimension: CHANNEL, model: LAST_TOUCH, lookback: "P1D", from: $from, to: $to) { conversions } }`,
+		}
+		for _, c := range [][2]string{
+			{"0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"},
+			{"0001-01-01T01:00:00+01:00", "0001-01-01T00:00:00Z"},
+			{"0001-01-01T00:00:00Z", "0000-06-01T00:00:00Z"},
+		} {
+			for name, q := range queries {
+				r := e.post(q, map[string]any{"from": c[0], "to": c[1]})
+				if r.code() != CodeInvalidArgument || !strings.Contains(r.Errors[0].Message, "from") {
+					t.Errorf("%s(from: %s, to: %s): %s %+v, want INVALID_ARGUMENT naming from", name, c[0], c[1], r.Data, r.Errors)
+				}
+			}
+		}
+		var out struct {
+			Funnel struct{ Steps []struct{ Count int } }
+		}
+		e.query(queries["funnel"], map[string]any{"from": "0000-06-01T00:00:00Z", "to": "0001-01-01T00:00:00Z"}, &out)
+		if got := out.Funnel.Steps[0].Count; got != 0 {
+			t.Errorf("funnel from year 0 to the earliest instant: step 1 counts %d, want 0", got)
+		}
+	})
+}
+
 // One profile whose computed SUM is past the range of a double (two
 // orders of 1e308) does not spoil the lookalike of everyone: the fit keeps
 // finite numbers only, every score is a probability, and the group's
