@@ -37,7 +37,8 @@ var Aggregates = []Aggregate{AggCount, AggSum, AggMin, AggMax, AggAvg, AggFirst,
 var ComputedEventTypes = []string{"identify", "track", "page", "screen", "group", "alias"}
 
 // Limits of a computed trait definition, beyond the filter language's
-// (MaxNameBytes for Event and Property, and CheckWhere's for Where).
+// (graph.MaxEventNameBytes for Event, MaxNameBytes for Property, and
+// CheckWhere's for Where).
 // Its Description is at most MaxDescriptionLen bytes, as an audience's.
 const MaxComputedNameLen = 64 // characters of Name
 
@@ -83,7 +84,7 @@ type ComputedTrait struct {
 //   - Event, EventType: at least one is set (a trait over every event of
 //     every kind is almost always a mistake, and costs the most to keep);
 //     EventType is one of ComputedEventTypes; Event is valid UTF-8 of at
-//     most MaxNameBytes.
+//     most graph.MaxEventNameBytes, as long as ingest takes a name.
 //   - Property: required, a property path (CheckPropertyPath), except
 //     for COUNT, where it must be empty (to count events that have a
 //     property, use a Where filter with EXISTS).

@@ -8,8 +8,8 @@ import (
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
-// audience/SEMANTICS.md, "Refused filters": "an empty or over-long (256
-// bytes) trait name, identifier type, event name or type ..." and "a bad
+// audience/SEMANTICS.md, "Refused filters": "an empty or over-long trait
+// name, identifier type, event name or type ..." and "a bad
 // duration" are refused with INVALID_ARGUMENT naming the place. An empty
 // string is not an absent field: dropping it silently turns "events named
 // ”" into "any event" and "within ”" into "all time", widening the
