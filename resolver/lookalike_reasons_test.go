@@ -155,3 +155,71 @@ func TestLookalikeReasonsMaskUncheckedValues(t *testing.T) {
 		t.Fatalf("reads noted %v %v, want lookalike naming %s", l.fields, l.pids, p.ID)
 	}
 }
+
+// An event's name is one of the person's texts: a lookalike reason naming
+// one that holds the match's own personal value (a household's email kept
+// as its email trait) hides it without pii:read, as the match's journey
+// does ("event Invite sent to ***"), and shows it with pii:read, the read
+// audited. By hand: every profile has plan=pro, that email and one event
+// on the web, so those features are constant and weigh nothing; the 20
+// seed members and the 10 others u40 to u49 sent the invite, u20 to u39
+// an "Other" event, so the invite is the one feature raising the score of
+// u40 to u49, and their one reason.
+func TestLookalikeEventReasonsHideThePersonsValues(t *testing.T) {
+	const email = "fam@kowalczyk.example"
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newKeyEnv(t, s, testConfig(), nil)
+		admin, _ := e.key("admin", "", access.AllScopes()...)
+		at := time.Now().UTC().Add(-10 * 24 * time.Hour)
+		var evs []graph.Event
+		for i := range 50 {
+			u := fmt.Sprintf("user_id:u%d", i)
+			evs = append(evs, withTraits(ev(fmt.Sprintf("id-u%d", i), at, "identify", u), map[string]any{"plan": "pro", "email": email}))
+			x := ev(fmt.Sprintf("tr-u%d", i), at.Add(time.Minute), "track", u)
+			x.Name = "Invite sent to " + email
+			if i >= 20 && i < 40 {
+				x.Name = "Other"
+			}
+			evs = append(evs, x)
+		}
+		e.apply(evs...)
+		var created struct{ CreateAudience struct{ ID string } }
+		e.ok(admin, createAudienceOp, map[string]any{"in": map[string]any{"name": "Seed",
+			"filter": jsonOf(t, `{"trait":{"name":"plan","op":"EXISTS"}}`)}}, &created)
+		aid := created.CreateAudience.ID
+		var seed []string
+		for i := range 20 {
+			seed = append(seed, e.piiProfileID(admin, "user_id", fmt.Sprintf("u%d", i)))
+		}
+		st := e.engine.Store().(audience.Store)
+		storetest.Must(t, st.ApplyMembership(context.Background(), aid, seed, nil, graph.Now()))
+
+		const op = `query($a: ID!) { lookalike(audienceId: $a, size: 10) { profile { id } reasons } }`
+		type answer struct {
+			Lookalike []struct {
+				Profile struct{ ID string }
+				Reasons []string
+			}
+		}
+		masked, _ := e.key("masked", "", access.ScopeProfilesRead, access.ScopeAudiencesRead)
+		pii, _ := e.key("pii", "", access.ScopeProfilesRead, access.ScopeAudiencesRead, access.ScopePIIRead)
+		for _, key := range []struct {
+			name, secret, reason string
+			audited              int
+		}{{"masked", masked, "event Invite sent to ***", 0}, {"pii", pii, "event Invite sent to " + email, 1}} {
+			var a answer
+			e.ok(key.secret, op, map[string]any{"a": aid}, &a)
+			if len(a.Lookalike) != 10 {
+				t.Fatalf("%s: %d matches, want 10", key.name, len(a.Lookalike))
+			}
+			for _, m := range a.Lookalike {
+				if want := []string{key.reason}; !slices.Equal(m.Reasons, want) {
+					t.Errorf("%s: match %s has reasons %q, want %q", key.name, m.Profile.ID, m.Reasons, want)
+				}
+			}
+			if es := e.audit("lookalike"); len(es) != key.audited {
+				t.Errorf("%s: %d lookalike audit entries, want %d", key.name, len(es), key.audited)
+			}
+		}
+	})
+}

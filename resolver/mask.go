@@ -427,14 +427,24 @@ func filterErr(err error) error {
 // is masked; with pii:read it is shown as it is and the read noted. A
 // value masking by name shows is also searched for the person's own
 // values (the search x builds, personValues of p's members), as p's
-// traits are (hideFound).
+// traits are (hideFound), and so is the name of an event or a channel
+// feature, as the person's journey shows it.
 func (r *Resolver) lookalikeReasons(ctx context.Context, p *graph.Profile, m *intel.LookalikeMatch, defs map[string]audience.ComputedTrait, x func() *graph.Erased) []string {
 	out := make([]string, 0, len(m.Reasons))
 	// The reasons belong to p, as its traits field does: a read is noted
 	// for it (ownerProfiles finds it here).
 	pctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "LookalikeMatch", Result: p})
 	for i, reason := range m.Reasons {
-		if kind, _, _ := strings.Cut(reason, " "); (kind == "trait" || kind == "computed") && (i >= len(m.Why) || !m.Why[i].Held) {
+		kind, rest, _ := strings.Cut(reason, " ")
+		if kind == "event" || kind == "channel" {
+			// An event's name or channel, one of the person's texts: their
+			// own values in it are hidden as their journey hides them.
+			if v, ok := r.hideFound(pctx, x, rest).(string); ok {
+				out = append(out, kind+" "+v)
+				continue
+			}
+		}
+		if (kind == "trait" || kind == "computed") && (i >= len(m.Why) || !m.Why[i].Held) {
 			out = append(out, r.uncheckedReason(pctx, reason))
 			continue
 		}
