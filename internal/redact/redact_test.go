@@ -14,6 +14,19 @@ func TestURI(t *testing.T) {
 		{"admin:pw@cdp.example:8080", "xxxxx@cdp.example:8080"},
 		{"http://cdp.example/a@b?c=d@e", "http://cdp.example/a@b?c=d@e"},
 		{"not a url", "not a url"},
+		// A password with a #, / or ? not percent-encoded ends the host
+		// there: what comes before it, digits or nothing, reads as a
+		// port, so the URL parses with no user information at all and
+		// the password's rest stands in its fragment, path or query.
+		{"bolt://neo4j:2024#Summer@db.example:7687", "bolt://xxxxx@db.example:7687"},
+		{"neo4j://neo4j:2024/x@db.example", "neo4j://xxxxx@db.example"},
+		{"bolt://neo4j:99?q@db.example:7687", "bolt://xxxxx@db.example:7687"},
+		{"bolt://neo4j:#secret@db.example:7687", "bolt://xxxxx@db.example:7687"},
+		{"http://admin:7/pw@cdp.example:8080/readyz", "http://xxxxx@cdp.example:8080/readyz"},
+		// Or the user name holds one: the whole user information stands
+		// in the fragment, path or query.
+		{"bolt://ne#o4j:s3cret@db.example:7687", "bolt://xxxxx@db.example:7687"},
+		{"neo4j://ne/o4j:s3cret@db.example", "neo4j://xxxxx@db.example"},
 	} {
 		if got := URI(c.in); got != c.want {
 			t.Errorf("URI(%q) = %q, want %q", c.in, got, c.want)
