@@ -143,7 +143,7 @@ func audienceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer resp.Body.Close()
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != exportTypes[format] || resp.Header.Get("X-CDP-Members") == "" {
-		return fmt.Errorf("the answer of the server at %s is not an audience export (Content-Type %s, want %s with an X-CDP-Members header): is --server a cdp server?", base.Redacted(), clipHeader(resp.Header.Get("Content-Type")), exportTypes[format])
+		return fmt.Errorf("the answer of the server at %s is not an audience export (Content-Type %s, want %s with an X-CDP-Members header): is --server a cdp server?", shownURL(base.String()), clipHeader(resp.Header.Get("Content-Type")), exportTypes[format])
 	}
 
 	total := int64(-1)
@@ -454,12 +454,12 @@ func callServer(ctx context.Context, method string, base, u *url.URL, key string
 	}
 	resp, err := serverClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the server at %s: %v", base.Redacted(), unwrapURLError(err))
+		return nil, fmt.Errorf("cannot reach the server at %s: %v", shownURL(base.String()), unwrapURLError(err))
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		resp.Body.Close()
 		// The location is not shown: it may carry a sign-in token.
-		return nil, fmt.Errorf("the server at %s answered with a redirect (%s) to another location, which is not followed: give --server the address cdp serve listens on", base.Redacted(), resp.Status)
+		return nil, fmt.Errorf("the server at %s answered with a redirect (%s) to another location, which is not followed: give --server the address cdp serve listens on", shownURL(base.String()), resp.Status)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

@@ -90,7 +90,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength < 0 {
-		return fmt.Errorf("the server at %s sent no Content-Length: is it a cdp server?", base.Redacted())
+		return fmt.Errorf("the server at %s sent no Content-Length: is it a cdp server?", shownURL(base.String()))
 	}
 
 	prog := newByteProgress(stderr, resp.ContentLength)

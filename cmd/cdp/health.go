@@ -38,7 +38,7 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return usagef("--url %q: %v", u.Redacted(), unwrapURLError(err))
+		return usagef("--url %q: %v", shownURL(u.String()), unwrapURLError(err))
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
@@ -46,13 +46,13 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// The client's error names the URL again, with a password shown
 		// as ***: only its cause is kept, so the password reads xxxxx as
 		// in every message of cdp.
-		return fmt.Errorf("%s: no answer: %w", u.Redacted(), unwrapURLError(err))
+		return fmt.Errorf("%s: no answer: %w", shownURL(u.String()), unwrapURLError(err))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s answered %s", u.Redacted(), resp.Status)
+		return fmt.Errorf("%s answered %s", shownURL(u.String()), resp.Status)
 	}
-	fmt.Fprintf(stdout, "%s: %s\n", u.Redacted(), resp.Status)
+	fmt.Fprintf(stdout, "%s: %s\n", shownURL(u.String()), resp.Status)
 	return nil
 }

@@ -34,3 +34,26 @@ func TestServerURLErrorsHideThePassword(t *testing.T) {
 		}
 	}
 }
+
+// A password with a / not percent-encoded, after digits, cuts the URL's
+// host short: the URL reads as host "admin", port 7, and no user
+// information, so the password's rest stands in its path. The message
+// that no server answered at that address does not show it either, in
+// cdp backup, cdp audience export and cdp health.
+func TestUnreachableServerHidesAPasswordCutBySlash(t *testing.T) {
+	const rest = "Pw-cut-never-shown"
+	server := "http://admin:7/" + rest + "@127.0.0.1:1"
+	out := filepath.Join(t.TempDir(), "backup.db")
+	for _, args := range [][]string{
+		{"backup", "--server", server, "--out", out},
+		{"audience", "export", "--server", server, "--out", out, "seg_00000000000000000000000000000001"},
+		{"health", "--url", server + "/readyz", "--timeout", "2s"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		msg := stdout.String() + stderr.String()
+		if code != 1 || !strings.Contains(msg, "xxxxx@127.0.0.1:1") || strings.Contains(msg, rest) {
+			t.Errorf("cdp %s: exit %d, want 1 with the server shown as http://xxxxx@127.0.0.1:1 and no piece of its password: %s", args[0], code, msg)
+		}
+	}
+}
