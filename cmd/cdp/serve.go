@@ -64,7 +64,9 @@ func (s *storeFlags) register(fs *flagSet) {
 const defaultStoreTimeout = 60 * time.Second
 
 // checkNeo4jURI refuses as bad usage a Neo4j URI that Open does not take
-// (another scheme, or text that is not a URL) and a CA file beside a URI
+// (another scheme, text that is not a URL, or an address no server can
+// have or not the one meant: no host, a port outside 1 to 65535, user
+// information cut short; URIAddressProblem) and a CA file beside a URI
 // that checks no certificate: a configuration to fix, found before any
 // store is opened or port bound. flag and caFlag name the flags (with
 // their dashes); a password in uri is shown as xxxxx.
@@ -73,6 +75,9 @@ func checkNeo4jURI(flag, uri, caFlag, caFile string) error {
 	if !neo4jstore.KnownScheme(scheme) {
 		return usagef("%s %q is not a Neo4j URI: give bolt://HOST:PORT or neo4j://HOST:PORT (+s or +ssc for TLS), with a password in it percent-encoded",
 			flag, neo4jstore.RedactURI(uri))
+	}
+	if p := neo4jstore.URIAddressProblem(uri); p != "" {
+		return usagef("%s %q has %s: give bolt://HOST:PORT or neo4j://HOST:PORT", flag, neo4jstore.RedactURI(uri), p)
 	}
 	if caFile != "" && !neo4jstore.ChecksCertificate(scheme) {
 		return usagef("%s needs a bolt+s:// or neo4j+s:// %s, whose certificate it checks", caFlag, flag)

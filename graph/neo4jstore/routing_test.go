@@ -215,3 +215,32 @@ func TestCAFileErrors(t *testing.T) {
 		}
 	}
 }
+
+// A URI whose address no server can have is a wrong configuration, not
+// an outage: Open refuses it at once with an error that is not
+// EUNAVAILABLE, so that callers waiting for Neo4j to answer (cdp serve's
+// --store-timeout) do not wait for it.
+func TestOpenRefusesAURIWithoutAnAddress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for uri, says := range map[string]string{
+		"bolt://127.0.0.1:99999":    "port 99999",
+		"neo4j://127.0.0.1:0":       "port 0",
+		"bolt://127.0.0.1:":         "an empty port",
+		"neo4j+s://":                "no host",
+		"bolt://ann:pw@[::1]:65536": "port 65536",
+		// A password with a # not percent-encoded: the host would be
+		// "ann" and the port 2024.
+		"bolt://ann:2024#pw@127.0.0.1:7687": "user information cut short",
+	} {
+		s, err := neo4jstore.Open(ctx, neo4jstore.Config{URI: uri})
+		if err == nil {
+			_ = s.Close(ctx)
+			t.Errorf("Open(%q) succeeded", uri)
+			continue
+		}
+		if graph.ErrorCode(err) == graph.EUNAVAILABLE || !strings.Contains(err.Error(), says) {
+			t.Errorf("Open(%q) = %v (code %s); want a configuration error saying %q", uri, err, graph.ErrorCode(err), says)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/internal/redact"
 	"github.com/idgraph/cdp/internal/telemetry"
 )
 
@@ -115,6 +117,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// of a password written into it.
 		return nil, fmt.Errorf("neo4j: bad configuration for %q: the URI is not a valid URL (percent-encode a password written into it, or give it with the password setting)", uri)
 	}
+	if p := URIAddressProblem(cfg.URI); p != "" {
+		// The driver would take it, and fail every connection as if
+		// Neo4j were down: no server can listen there.
+		return nil, fmt.Errorf("neo4j: bad configuration for %q: the URI has %s", uri, p)
+	}
 	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth, tlsConf...)
 	if err != nil {
 		return nil, fmt.Errorf("neo4j: bad configuration for %q: %w", uri, err)
@@ -198,6 +205,34 @@ func URIScheme(uri string) string {
 		return ""
 	}
 	return u.Scheme // lowercased by Parse
+}
+
+// URIAddressProblem says what keeps the address of uri, a URL, from being
+// the one meant, or one a server can listen at: "user information cut
+// short ..." (a #, / or ? not percent-encoded in it ends the host early,
+// so the address is read from the user information), "no host" (neither
+// host nor port), "an empty port" (a colon with nothing after it), or
+// "port N, which is not 1 to 65535"; "" when it is none of these, or uri
+// is not a URL. A missing host with a port is the driver's localhost, and
+// a missing port 7687.
+func URIAddressProblem(uri string) string {
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil:
+		return ""
+	case u.User == nil && redact.CutUserInfo(uri):
+		return "user information cut short by a #, / or ? (percent-encode them)"
+	case u.Host == "":
+		return "no host"
+	case strings.HasSuffix(u.Host, ":"):
+		return "an empty port"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("port %s, which is not 1 to 65535", p)
+		}
+	}
+	return ""
 }
 
 // KnownScheme reports whether Open takes a URI of this scheme: bolt and

@@ -26,7 +26,7 @@ func URI(uri string) string {
 		return u.Redacted()
 	case at < 0:
 		return uri
-	case err == nil && u.Opaque == "" && strayPassword(uri):
+	case err == nil && u.Opaque == "" && CutUserInfo(uri):
 	case err == nil && !strings.Contains(u.Opaque, "@"):
 		// An @ in a path or query: no user information.
 		return uri
@@ -39,11 +39,11 @@ func URI(uri string) string {
 	return "xxxxx" + uri[at:]
 }
 
-// strayPassword reports whether uri holds a colon between its "://" and
-// its last @: user information cut short by a character a password (or
-// a user name) must percent-encode, its colon in the host (as a port) or
-// after it.
-func strayPassword(uri string) bool {
+// CutUserInfo reports whether uri holds a colon between its "://" and its
+// last @: for a URL read with no user information, user information cut
+// short by a character a password (or a user name) must percent-encode,
+// its colon in the host (as a port) or after it.
+func CutUserInfo(uri string) bool {
 	i := strings.Index(uri, "://")
 	if i < 0 {
 		return false
