@@ -274,8 +274,10 @@ A cdp.db held by a running server is never replaced: stop the server first.
 FILE is copied into DIR under a temporary name, synced and checked as a
 sound store file of a layout this build reads (or upgrades: "cdp serve"
 upgrades an older one on start), and only then renamed to cdp.db, so DIR
-never holds a partial store. FILE is only read. At the end it prints what
-the store holds.
+never holds a partial store. FILE is only read; the cdp.db of a running
+server is refused (it changes while it is read): take a backup with
+"cdp backup", or stop that server first. At the end it prints what the
+store holds.
 
 For Neo4j, use neo4j-admin database load (see the README).
 

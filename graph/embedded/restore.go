@@ -49,7 +49,9 @@ func LockFile(path string) (release func(), err error) {
 // temporary name, synced, checked with CheckFile (an unsound file is
 // refused, and nothing of it is left in dir), and only then renamed to
 // cdp.db, so the store in dir is at every moment either the old one or
-// the restored one, whole. The file itself is only read. A file of an
+// the restored one, whole. The file itself is only read; the file of a
+// running store (one whose lock a store holds) is refused (ErrInUse), as
+// its copy could join pages of different commits. A file of an
 // older layout is restored as it is; Open upgrades it. A restore that
 // fails removes the folders it created for dir (those that are still
 // empty), and no other: it leaves the file system as it found it.
@@ -62,6 +64,15 @@ func Restore(ctx context.Context, file, dir string, replace bool) (_ FileSummary
 	case !st.Mode().IsRegular():
 		return sum, fmt.Errorf("backup file %s is not a regular file", file)
 	}
+	// The file of a running store is no backup: the server writes to it
+	// while it is copied, so the copy may join pages of different commits.
+	// Its shared lock, held until the copy is made, also keeps a server
+	// from opening it meanwhile.
+	releaseFile, err := LockFile(file)
+	if err != nil {
+		return sum, fmt.Errorf("backup file %s is the file of a running store, %w: take a backup of it with cdp backup (POST /admin/backup), or stop its server first", file, err)
+	}
+	defer releaseFile()
 	created, err := mkdirAll(dir, 0o750)
 	defer func() {
 		if err != nil {
