@@ -407,7 +407,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	opening.Msg("opening the store")
 	var handOnce sync.Once
-	stopStarting := serveStarting(ln)
+	stopStarting := serveStarting(ln, required)
 	stopMetrics := func() {}
 	if metricsLn != nil {
 		stopMetrics = serveStartingMetrics(metricsLn, reg)

@@ -19,13 +19,16 @@ import (
 // the process is up, and /readyz and every other request 503 with
 // Retry-After, so that probes and clients are told to come back instead of
 // waiting on a connection nobody answers. The answers hold no data, and
-// in open mode /healthz is answered to a local Host only, as afterwards.
+// where the service may be in open mode (a loopback ln, and keys not
+// required: whether one is stored is not known yet) /healthz is answered
+// to a local Host only, as afterwards; with keysRequired it never is in
+// open mode, and /healthz answers any Host, as afterwards.
 // handOver stops it and returns once nothing of it accepts on ln, which
 // stays open for the service; what it accepted before is still answered.
-func serveStarting(ln net.Listener) (handOver func()) {
+func serveStarting(ln net.Listener, keysRequired bool) (handOver func()) {
 	loopback := false
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
-		loopback = a.IP.IsLoopback()
+		loopback = a.IP.IsLoopback() && !keysRequired
 	}
 	return serveUntilHandOver(ln, startingHandler(loopback))
 }

@@ -78,7 +78,7 @@ func TestStartingHandsOverTheListener(t *testing.T) {
 	}
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
-	handOver := serveStarting(ln)
+	handOver := serveStarting(ln, false)
 	get := func(path string) (int, string) {
 		t.Helper()
 		resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(base + path)
@@ -183,4 +183,32 @@ func httpGet(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// With --auth required the service is never in open mode, so its /healthz
+// answers whatever the Host (a loopback server behind a proxy is probed
+// under the proxy's name): so does the start-up answer while the store is
+// awaited, or a liveness probe through the proxy would take the wait for
+// a hung process. In open mode (--auth auto on loopback) it stays for a
+// local Host only.
+func TestServeHealthzWhileWaitingAnswersAnyHostWhenKeysAreRequired(t *testing.T) {
+	for _, c := range []struct {
+		auth   string
+		status int
+	}{{"required", 200}, {"auto", 503}} {
+		s := startServeAsync(t, "--neo4j-uri", "bolt://127.0.0.1:1", "--store-timeout", "10m", "--auth", c.auth)
+		s.waitLog(t, "waiting for Neo4j to answer", 60*time.Second)
+		addr := bindAddr(t, s.logs.String())
+		req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
+		req.Host = "cdp.example"
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("--auth %s: GET /healthz while the store is awaited: %v", c.auth, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("--auth %s: GET /healthz with Host cdp.example while the store is awaited: %d %s, want %d", c.auth, resp.StatusCode, body, c.status)
+		}
+	}
 }
