@@ -407,7 +407,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	opening.Msg("opening the store")
 	var handOnce sync.Once
-	stopStarting := serveStarting(ln, required)
+	stopStarting := serveStarting(ln, required, log)
 	stopMetrics := func() {}
 	if metricsLn != nil {
 		stopMetrics = serveStartingMetrics(metricsLn, reg)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/idgraph/cdp/internal/httpdrain"
 	"github.com/idgraph/cdp/server"
@@ -25,12 +26,14 @@ import (
 // open mode, and /healthz answers any Host, as afterwards.
 // handOver stops it and returns once nothing of it accepts on ln, which
 // stays open for the service; what it accepted before is still answered.
-func serveStarting(ln net.Listener, keysRequired bool) (handOver func()) {
+// Each answer carries an X-Request-Id and is logged on log, as the
+// service's are (server.Logged).
+func serveStarting(ln net.Listener, keysRequired bool, log zerolog.Logger) (handOver func()) {
 	loopback := false
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		loopback = a.IP.IsLoopback() && !keysRequired
 	}
-	return serveUntilHandOver(ln, startingHandler(loopback))
+	return serveUntilHandOver(ln, server.Logged(log, startingHandler(loopback)))
 }
 
 // serveStartingMetrics answers on ln, the --metrics-addr listener, while
@@ -97,7 +100,6 @@ func startingHandler(loopback bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpdrain.Body(w, r)
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && (!loopback || server.LoopbackHost(r.Host)) {
 			w.WriteHeader(http.StatusOK)
 			_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})

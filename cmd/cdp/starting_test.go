@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // While cdp serve waits for its store at start (Neo4j not yet answering,
@@ -78,7 +80,7 @@ func TestStartingHandsOverTheListener(t *testing.T) {
 	}
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
-	handOver := serveStarting(ln, false)
+	handOver := serveStarting(ln, false, zerolog.Nop())
 	get := func(path string) (int, string) {
 		t.Helper()
 		resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(base + path)
@@ -209,6 +211,50 @@ func TestServeHealthzWhileWaitingAnswersAnyHostWhenKeysAreRequired(t *testing.T)
 		resp.Body.Close()
 		if resp.StatusCode != c.status {
 			t.Errorf("--auth %s: GET /healthz with Host cdp.example while the store is awaited: %d %s, want %d", c.auth, resp.StatusCode, body, c.status)
+		}
+	}
+}
+
+// The start-up answers are the service's answers too: each carries an
+// X-Request-Id (a sane one sent is kept) and is logged once with its id,
+// method, route, status and duration, as the README says of every
+// response and request.
+func TestServeStartupAnswersCarryAndLogTheRequestID(t *testing.T) {
+	s := startServeAsync(t, "--neo4j-uri", "bolt://127.0.0.1:1", "--store-timeout", "10m")
+	s.waitLog(t, "waiting for Neo4j to answer", 60*time.Second)
+	addr := bindAddr(t, s.logs.String())
+	for _, c := range []struct{ path, sent, route string }{
+		{"/readyz", "start-probe-1", "/readyz"},
+		{"/healthz", "", "/healthz"},
+		{"/v1/privacy/profiles/ann@example.com/export", "start-probe-2", "/v1/privacy"},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+addr+c.path, nil)
+		if c.sent != "" {
+			req.Header.Set("X-Request-Id", c.sent)
+		}
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		rid := resp.Header.Get("X-Request-Id")
+		if rid == "" || (c.sent != "" && rid != c.sent) {
+			t.Errorf("GET %s while the store is awaited: X-Request-Id %q, want %q (or a new one when none was sent)", c.path, rid, c.sent)
+			continue
+		}
+		s.waitLog(t, `"request_id":"`+rid+`"`, 30*time.Second)
+		line := ""
+		for _, l := range strings.Split(s.logs.String(), "\n") {
+			if strings.Contains(l, `"request_id":"`+rid+`"`) {
+				line = l
+			}
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["path"] != c.route || m["status"] != float64(resp.StatusCode) || m["method"] != "GET" {
+			t.Errorf("GET %s: log line %s, want path %s and status %d", c.path, line, c.route, resp.StatusCode)
+		}
+		if strings.Contains(s.logs.String(), "ann@example.com") {
+			t.Errorf("the log repeats a path: %s", s.logs.String())
 		}
 	}
 }
