@@ -73,6 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "health":
 		return report(stderr, "health", runHealth(ctx, args[1:], stdout, stderr))
 	case "version", "--version", "-version":
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
+			// Every command helps; this one has no flags to list.
+			fmt.Fprint(stdout, versionHelp)
+			return 0
+		}
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "cdp version takes no arguments, got %q\n", args[1])
 			return 2
@@ -87,6 +92,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 }
+
+const versionHelp = `Usage: cdp version
+
+Prints the version stamped into the binary at build time (make build and
+make release stamp git describe --tags --always --dirty, or VERSION), or
+"dev" for a binary built without it. It takes no flags or arguments.
+`
 
 // usageError marks configuration mistakes, which exit with 2.
 type usageError struct{ msg string }

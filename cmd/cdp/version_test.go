@@ -41,6 +41,14 @@ func TestVersionStamped(t *testing.T) {
 			t.Errorf("cdp version %s: exit %d, stdout %q, stderr %q; want exit 2 naming it", extra, code, stdout, stderr)
 		}
 	}
+	// Like every command, it helps: cdp COMMAND -h says what it does and
+	// exits 0 (it has no flags to list).
+	for _, h := range []string{"-h", "--help", "-help"} {
+		stdout, stderr, code := runCDP(t, nil, "version", h)
+		if code != 0 || !strings.Contains(stdout+stderr, "Usage: cdp version") {
+			t.Errorf("cdp version %s: exit %d, stdout %q, stderr %q; want exit 0 and its usage", h, code, stdout, stderr)
+		}
+	}
 }
 
 // make release builds, for linux/amd64 and linux/arm64, static binaries
