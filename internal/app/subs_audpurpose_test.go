@@ -24,29 +24,7 @@ func TestAudienceChangedHoldsThePurpose(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ctx := context.Background()
 		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
-		pid := map[string]string{}
-		for _, n := range []string{"ann", "bob", "cal"} {
-			ev := graph.Event{ID: "web/i-" + n, Type: "identify", Timestamp: time.Now().Add(-time.Hour), Channel: "server", Source: "web",
-				Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: n}, {Type: "email", Value: n + "@example.com"}}}
-			if _, err := svc.Engine.ApplyBatch(ctx, []graph.Event{ev}); err != nil {
-				t.Fatal(err)
-			}
-			p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "user_id", Value: n})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pid[n] = p.ID
-		}
-		now := graph.Now()
-		rec := func(n string, s privacy.Status, at, expires time.Time) privacy.Record {
-			return privacy.Record{ID: privacy.NewRecordID(), Purpose: "email", Status: s, At: at, Source: "web",
-				LegalBasis: privacy.BasisConsent, Identifier: "email:" + n + "@example.com", ReceivedAt: at, ExpiresAt: expires}
-		}
-		storetest.Must(t, st.(privacy.ConsentStore).PutConsent(ctx, []privacy.Record{
-			rec("ann", privacy.StatusGranted, now.Add(-time.Hour), time.Time{}),
-			rec("bob", privacy.StatusWithdrawn, now.Add(-time.Hour), time.Time{}),
-			rec("cal", privacy.StatusGranted, now.Add(-time.Hour), now.Add(-time.Minute)),
-		}))
+		pid, now := purposeSubjects(t, svc, st)
 		var d struct {
 			A struct {
 				ID string `json:"id"`
@@ -104,29 +82,7 @@ func TestChangesHoldTheAudiencePurpose(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st graph.Store) {
 		ctx := context.Background()
 		svc, dial := startSubs(t, st, app.FeedConfig{}, nil)
-		pid := map[string]string{}
-		for _, n := range []string{"ann", "bob", "cal"} {
-			ev := graph.Event{ID: "web/i-" + n, Type: "identify", Timestamp: time.Now().Add(-time.Hour), Channel: "server", Source: "web",
-				Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: n}, {Type: "email", Value: n + "@example.com"}}}
-			if _, err := svc.Engine.ApplyBatch(ctx, []graph.Event{ev}); err != nil {
-				t.Fatal(err)
-			}
-			p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "user_id", Value: n})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pid[n] = p.ID
-		}
-		now := graph.Now()
-		rec := func(n string, s privacy.Status, at, expires time.Time) privacy.Record {
-			return privacy.Record{ID: privacy.NewRecordID(), Purpose: "email", Status: s, At: at, Source: "web",
-				LegalBasis: privacy.BasisConsent, Identifier: "email:" + n + "@example.com", ReceivedAt: at, ExpiresAt: expires}
-		}
-		storetest.Must(t, st.(privacy.ConsentStore).PutConsent(ctx, []privacy.Record{
-			rec("ann", privacy.StatusGranted, now.Add(-time.Hour), time.Time{}),
-			rec("bob", privacy.StatusWithdrawn, now.Add(-time.Hour), time.Time{}),
-			rec("cal", privacy.StatusGranted, now.Add(-time.Hour), now.Add(-time.Minute)),
-		}))
+		pid, now := purposeSubjects(t, svc, st)
 		var news, all struct {
 			A struct {
 				ID string `json:"id"`
@@ -183,4 +139,37 @@ func TestChangesHoldTheAudiencePurpose(t *testing.T) {
 			"AUDIENCE_ENTERED " + pid["bob"] + " " + all.A.ID,
 		})
 	})
+}
+
+// purposeSubjects stores ann, bob and cal, each with a user id and an
+// email, and their consent to email: ann grants it, bob has withdrawn it,
+// cal's grant has expired. It returns their profile ids and the time the
+// consent was recorded.
+func purposeSubjects(t *testing.T, svc *app.Service, st graph.Store) (map[string]string, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	pid := map[string]string{}
+	for _, n := range []string{"ann", "bob", "cal"} {
+		ev := graph.Event{ID: "web/i-" + n, Type: "identify", Timestamp: time.Now().Add(-time.Hour), Channel: "server", Source: "web",
+			Identifiers: []graph.IdentifierRef{{Type: "user_id", Value: n}, {Type: "email", Value: n + "@example.com"}}}
+		if _, err := svc.Engine.ApplyBatch(ctx, []graph.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := svc.Engine.ProfileByIdentifier(ctx, graph.IdentifierRef{Type: "user_id", Value: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid[n] = p.ID
+	}
+	now := graph.Now()
+	rec := func(n string, s privacy.Status, at, expires time.Time) privacy.Record {
+		return privacy.Record{ID: privacy.NewRecordID(), Purpose: "email", Status: s, At: at, Source: "web",
+			LegalBasis: privacy.BasisConsent, Identifier: "email:" + n + "@example.com", ReceivedAt: at, ExpiresAt: expires}
+	}
+	storetest.Must(t, st.(privacy.ConsentStore).PutConsent(ctx, []privacy.Record{
+		rec("ann", privacy.StatusGranted, now.Add(-time.Hour), time.Time{}),
+		rec("bob", privacy.StatusWithdrawn, now.Add(-time.Hour), time.Time{}),
+		rec("cal", privacy.StatusGranted, now.Add(-time.Hour), now.Add(-time.Minute)),
+	}))
+	return pid, now
 }
