@@ -76,8 +76,10 @@ type Store interface {
 	// returns the key and the ids of the keys this call revoked with it,
 	// in id order, and appends audit in the same transaction, each
 	// entry's reason extended with those ids (RevokedWithReason).
-	// Revoking a revoked key keeps its first RevokedAt, and so does each
-	// key revoked with it. With ctx marked by WithHolds it refuses a key,
+	// Revoking a revoked key keeps the earlier of its RevokedAt and at (a
+	// copy run again brings the source's time of a key revoked before its
+	// creator, whose cascade may have reached the copy first), and each
+	// key revoked with it keeps its RevokedAt. With ctx marked by WithHolds it refuses a key,
 	// the one named or one revoked with it, that holds a scope outside
 	// those (a *NotHeldError); with ctx marked by WithKeepAdmin, to revoke
 	// the last keys usable at at that hold keys:admin (LastAdmin).

@@ -864,6 +864,22 @@ func testRevokeCascades(t *testing.T, s Store) {
 	if !rk.RevokedAt.Equal(at(5)) || len(with) != 0 {
 		t.Errorf("RevokeKey(team) again = %v, %v; want its first time and none with it", rk.RevokedAt, with)
 	}
+	// A key revoked along, revoked again at an earlier time (as a copy
+	// brings the source's, which revoked it before its creator), takes
+	// that time; the others stay.
+	rk, with, err = s.RevokeKey(ctx, "key_leaf", at(4))
+	must(t, err)
+	if !rk.RevokedAt.Equal(at(4)) || len(with) != 0 {
+		t.Errorf("RevokeKey(leaf) at minute 4 = %v, %v; want minute 4 and none with it", rk.RevokedAt, with)
+	}
+	wantRevoked["key_leaf"] = at(4)
+	ks, err = s.Keys(ctx, access.MaxPage, "")
+	must(t, err)
+	for _, k := range ks {
+		if !k.RevokedAt.Equal(wantRevoked[k.ID]) {
+			t.Errorf("after leaf at minute 4: key %s RevokedAt %v, want %v", k.ID, k.RevokedAt, wantRevoked[k.ID])
+		}
+	}
 }
 
 // testRevokeCascadeChecks: a revocation that takes keys with it checks

@@ -353,7 +353,22 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ..
 			}
 		}
 		for j, k := range gone {
-			if !k.RevokedAt.IsZero() {
+			switch {
+			case k.RevokedAt.IsZero():
+			case j == 0 && when.Before(k.RevokedAt):
+				// The key named keeps the earlier time (a copy brings
+				// the source's, which may precede the cascade's here).
+				k.RevokedAt = when
+				v, err := encodeKey(k)
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte(k.ID), v); err != nil {
+					return err
+				}
+				gone[j] = k
+				continue
+			default:
 				continue
 			}
 			k.RevokedAt = when

@@ -268,8 +268,11 @@ var qChildren = cypher(`
 MATCH (k:{{ApiKey}}) WHERE k.{{createdBy}} IN $ids
 RETURN k { .* } AS k ORDER BY k.{{id}}`)
 
+// qRevokeKeys revokes the keys $ids not revoked yet at $at, and moves the
+// key $id, revoked later than $at, to $at.
 var qRevokeKeys = cypher(`
-MATCH (k:{{ApiKey}}) WHERE k.{{id}} IN $ids AND k.{{revokedAt}} IS NULL
+MATCH (k:{{ApiKey}}) WHERE k.{{id}} IN $ids
+  AND (k.{{revokedAt}} IS NULL OR (k.{{id}} = $id AND k.{{revokedAt}} > $at))
 SET k.{{revokedAt}} = $at`)
 
 // qLockAdminKeys locks every key holding keys:admin, in id order, and
@@ -362,14 +365,17 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, audit ..
 		var with []string
 		when := graph.Clean(at)
 		for i := range gone {
-			if gone[i].RevokedAt.IsZero() {
+			switch {
+			case gone[i].RevokedAt.IsZero():
 				gone[i].RevokedAt = when
 				if i > 0 {
 					with = append(with, gone[i].ID)
 				}
+			case i == 0 && when.Before(gone[i].RevokedAt):
+				gone[i].RevokedAt = when // the earlier time (qRevokeKeys)
 			}
 		}
-		if err := t.exec(ctx, qRevokeKeys, map[string]any{"ids": ids, "at": timeParam(at)}); err != nil {
+		if err := t.exec(ctx, qRevokeKeys, map[string]any{"ids": ids, "id": id, "at": timeParam(at)}); err != nil {
 			return nil, fmt.Errorf("revoke API keys: %w", err)
 		}
 		if len(audit) > 0 {
