@@ -519,7 +519,7 @@ func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery, lease 
 				return fmt.Errorf("audit the delivery of personal data: %w", err)
 			}
 		}
-		if err := w.holdThrough(ctx, d.ID, lease); err != nil {
+		if err := w.holdThrough(ctx, d.ID, dl, lease); err != nil {
 			return err
 		}
 		code, retryAfter, errText, blocked := w.post(ctx, d, dl.ID, body)
@@ -549,12 +549,16 @@ func (w *Worker) attempt(ctx context.Context, d Destination, dl Delivery, lease 
 // held up meanwhile past the lease's end must not send. Another process
 // may have taken the destination over and sent this batch and later ones:
 // a POST of it now would reach the receiver after them. ECONFLICT when
-// another process holds the lease.
-func (w *Worker) holdThrough(ctx context.Context, id string, lease *Lease) error {
+// another process holds the lease, or, once it ended, when dl is no
+// longer the destination's delivery in flight as it was read (another
+// process held the lease meanwhile, attempted or delivered dl, and may
+// have given the lease up since).
+func (w *Worker) holdThrough(ctx context.Context, id string, dl Delivery, lease *Lease) error {
 	now := time.Now()
 	if lease.HeldBy(w.cfg.Holder, now.Add(w.cfg.Timeout)) {
 		return nil
 	}
+	lapsed := !lease.HeldBy(w.cfg.Holder, now)
 	l, held, err := w.cfg.Store.AcquireLease(ctx, id, w.cfg.Holder, now, w.cfg.LeaseTTL)
 	if err != nil {
 		return err
@@ -564,6 +568,15 @@ func (w *Worker) holdThrough(ctx context.Context, id string, lease *Lease) error
 		return graph.Errorf(graph.ECONFLICT, "the lease on destination %s passed to another process before the attempt", id)
 	}
 	*lease = l
+	if lapsed {
+		cur, ok, err := w.cfg.Store.InFlight(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !ok || cur.Number != dl.Number || cur.Attempts != dl.Attempts {
+			return graph.Errorf(graph.ECONFLICT, "the lease on destination %s ended before the attempt, and its delivery in flight changed meanwhile", id)
+		}
+	}
 	return nil
 }
 
