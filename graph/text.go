@@ -56,19 +56,39 @@ const WithheldKey = "(withheld key)"
 // dots, dashes, slashes, pluses and parentheses a phone or card number is
 // written with.
 func MessageKey(k string) string {
+	if LooksPersonal(k) {
+		return WithheldKey
+	}
+	return k
+}
+
+// LooksPersonal reports whether the text k looks like personal data by
+// its pattern alone, as MessageKey judges a key: it holds an @ (or its
+// fullwidth or small form), or 7 or more digits in a row, counted across
+// the spaces, dots, dashes, slashes, pluses and parentheses a phone or
+// card number is written with. A name ("Invite sent to Ann Kowalski") is
+// not recognised.
+func LooksPersonal(k string) bool {
 	run := 0
 	for _, r := range k {
 		switch {
 		case r == '@' || r == '\uff20' || r == '\ufe6b':
-			return WithheldKey
+			return true
 		case unicode.IsDigit(r):
 			if run++; run >= 7 {
-				return WithheldKey
+				return true
 			}
 		case strings.ContainsRune(" .-/+()", r):
 		default:
 			run = 0
 		}
 	}
-	return k
+	return false
 }
+
+// PersonalPattern is LooksPersonal as a regular expression that matches
+// the whole of a text it reports, written so that Go's regexp and Java's
+// (Cypher's =~, which matches whole strings) read it alike: a store that
+// judges texts inside its database uses it. Digits are Unicode's decimal
+// digits (Nd), as unicode.IsDigit has them.
+const PersonalPattern = `(?s).*(?:[@\x{FF20}\x{FE6B}]|\p{Nd}(?:[ .\-/+()]*\p{Nd}){6}).*`

@@ -235,7 +235,7 @@ func genTimelines(t *rapid.T) [][]graph.Event {
 				Properties: map[string]any{"v": float64(rapid.IntRange(0, 3).Draw(t, "v"))},
 			}
 			if e.Type == "track" {
-				e.Name = rapid.SampledFrom([]string{"A", "B", "C"}).Draw(t, "name")
+				e.Name = rapid.SampledFrom([]string{"A", "B", "C", "ann@x.example", "5550100"}).Draw(t, "name")
 			}
 			out[p] = append(out[p], e)
 		}
@@ -340,6 +340,9 @@ func TestPathsMatchReference(t *testing.T) {
 			First: rapid.IntRange(1, 100).Draw(t, "first"), Window: genWindow(t)}
 		if rapid.Bool().Draw(t, "within") {
 			q.Within = time.Duration(rapid.IntRange(1, 20).Draw(t, "withinMinutes")) * time.Minute
+		}
+		if rapid.Bool().Draw(t, "withhold") {
+			q.Withhold = "***"
 		}
 		p := NewPaths(q)
 		for _, tl := range tls {

@@ -20,13 +20,17 @@ const (
 // (ties by event id), only those no later than Within after the start
 // when Within is set; a path that runs out of events is shorter. Paths
 // are counted over every start, and the First most frequent are returned,
-// ties by path.
+// ties by path. With Withhold set, each name that looks like personal
+// data (graph.LooksPersonal) is counted as Withhold, before the paths are
+// counted and ranked, so that paths that differ only in such names are
+// one.
 type PathsQuery struct {
-	Start  EventMatch
-	Depth  int
-	First  int
-	Within time.Duration
-	Window Window
+	Start    EventMatch
+	Depth    int
+	First    int
+	Within   time.Duration
+	Window   Window
+	Withhold string
 }
 
 // Check checks q.
@@ -82,7 +86,7 @@ func (p *Paths) Add(events []graph.Event) {
 			if p.q.Within > 0 && evs[i].Timestamp.After(evs[s].Timestamp.Add(p.q.Within)) {
 				break
 			}
-			names = append(names, strings.ReplaceAll(EventName(evs[i]), pathSep, ""))
+			names = append(names, withhold(strings.ReplaceAll(EventName(evs[i]), pathSep, ""), p.q.Withhold))
 		}
 		p.counts[pathKey(names)]++
 	}

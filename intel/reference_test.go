@@ -8,7 +8,9 @@ package intel
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/idgraph/cdp/graph"
 )
@@ -221,10 +223,19 @@ func refPaths(q PathsQuery, timelines [][]graph.Event) (int, map[string]int) {
 				if name == "" {
 					name = e.Type
 				}
+				if q.Withhold != "" && refPersonal(name) {
+					name = q.Withhold
+				}
 				names = append(names, name)
 			}
 			counts[fmt.Sprint(names)]++
 		}
 	}
 	return starts, counts
+}
+
+// refPersonal is the reference's judgement of the names the generators
+// draw: an @, or 7 ASCII digits in a row (they hold no separators).
+func refPersonal(name string) bool {
+	return strings.Contains(name, "@") || regexp.MustCompile(`[0-9]{7}`).MatchString(name)
 }

@@ -51,7 +51,7 @@ func drawEvents(t *rapid.T) []graph.Event {
 			Properties: map[string]any{"v": float64(rapid.IntRange(0, 3).Draw(t, "v"))},
 		}
 		if e.Type == "track" {
-			e.Name = rapid.SampledFrom([]string{"A", "B", "C"}).Draw(t, "name")
+			e.Name = rapid.SampledFrom([]string{"A", "B", "C", "ann@x.example", "5550100"}).Draw(t, "name")
 		}
 		keys := rapid.SliceOfNDistinct(rapid.SampledFrom(pool), 1, 2, rapid.ID[string]).Draw(t, "keys")
 		for _, k := range keys {
@@ -318,6 +318,9 @@ func checkPaths(t *rapid.T, both bothStores, tls [][]graph.Event) {
 		First: rapid.IntRange(1, 6).Draw(t, "first"), Window: intel.GenWindow(t)}
 	if rapid.Bool().Draw(t, "within") {
 		q.Within = time.Duration(rapid.IntRange(1, 20).Draw(t, "withinMinutes")) * time.Minute
+	}
+	if rapid.Bool().Draw(t, "withhold") {
+		q.Withhold = "***"
 	}
 	want := refPathsResult(q, tls)
 	for name, r := range both.paths(t, q) {

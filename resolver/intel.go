@@ -9,6 +9,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/idgraph/cdp/access"
 	"github.com/idgraph/cdp/audience"
 	"github.com/idgraph/cdp/audience/keep"
 	"github.com/idgraph/cdp/gql"
@@ -220,6 +221,7 @@ func (r *Resolver) funnel(ctx context.Context, steps []*gql.EventMatch, within s
 		}
 		res = f.Result()
 	}
+	res = withholdKeys(r, ctx, res)
 	out := &gql.Funnel{Profiles: res.Profiles}
 	for _, s := range res.Steps {
 		g := &gql.FunnelStep{Index: s.Index, Count: s.Count, ConversionFromPrevious: s.ConversionFromPrevious,
@@ -292,6 +294,7 @@ func (r *Resolver) attribution(ctx context.Context, conversion gql.EventMatch, t
 		}
 		res = a.Result()
 	}
+	res = withholdKeys(r, ctx, res)
 	out := &gql.Attribution{Conversions: res.Conversions, Credits: []*gql.AttributionCredit{}}
 	for _, c := range res.Credits {
 		out.Credits = append(out.Credits, &gql.AttributionCredit{Key: c.Key, Credit: c.Credit, Share: c.Share})
@@ -325,6 +328,11 @@ func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first
 	if err := r.checkWherePII(ctx, q.Start.Where, "start.where"); err != nil {
 		return nil, err
 	}
+	if !unmasked(ctx) {
+		// Names are withheld before the paths are counted and cut, so
+		// that those that become one are counted as one.
+		q.Withhold = access.Masked
+	}
 	var paths []intel.Path
 	if ev, scope, ok, err := r.evaluator(ctx, filter); err != nil {
 		return nil, filterErr(err)
@@ -342,6 +350,9 @@ func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first
 		}
 		paths = p.Result()
 	}
+	if unmasked(ctx) && intel.PathsPersonal(paths) {
+		r.noteRead(ctx)
+	}
 	out := []*gql.Path{}
 	for _, x := range paths {
 		evs := x.Events
@@ -351,6 +362,27 @@ func (r *Resolver) paths(ctx context.Context, start gql.EventMatch, depth, first
 		out = append(out, &gql.Path{Events: evs, Count: x.Count, Share: x.Share})
 	}
 	return out, nil
+}
+
+// withholdKeys returns the answer res (a funnel's or an attribution's) as
+// the caller may see it. Its keys are totals over many people, whose own
+// values cannot be searched for in them as their journeys' texts are:
+// without pii:read each key that looks like personal data (an @, or 7 or
+// more digits in a row: graph.LooksPersonal) reads access.Masked, the
+// figures of the keys that become one added; with it the keys are shown
+// as stored, and an answer that shows such a key notes a read for its
+// root field, which names no profile.
+func withholdKeys[T interface {
+	Personal() bool
+	Withhold(token string) T
+}](r *Resolver, ctx context.Context, res T) T {
+	if !unmasked(ctx) {
+		return res.Withhold(access.Masked)
+	}
+	if res.Personal() {
+		r.noteRead(ctx)
+	}
+	return res
 }
 
 // priceIntel prices funnel, attribution and paths as scans of every

@@ -474,8 +474,17 @@ func compilePaths(q intel.PathsQuery, scope audience.FilterQuery) (string, map[s
 	start := "(" + c.match(&q.Start, "vis") + " AND " + c.window(q.Window) + ")"
 	from, to := q.Events()
 	c.params["nul"] = "\x00"
+	name := "replace(" + cypher(`coalesce(e.{{name}}, e.{{longName}}, e.{{type}}, '')`) + ", $nul, '')"
+	if q.Withhold != "" {
+		// A name that looks like personal data counts as the stand-in
+		// (intel.PathsQuery.Withhold), judged as graph.LooksPersonal
+		// judges it.
+		c.params["personal"] = graph.PersonalPattern
+		c.params["withhold"] = q.Withhold
+		name = "head([x IN [" + name + "] | CASE WHEN x =~ $personal THEN $withhold ELSE x END])"
+	}
 	head, err := c.timelines(scope, from, to, q.ReadsProperties(), [][2]string{{"st", start}}, "",
-		"{t: "+nanos+", s: st, n: replace("+cypher(`coalesce(e.{{name}}, e.{{longName}}, e.{{type}}, '')`)+", $nul, '')}")
+		"{t: "+nanos+", s: st, n: "+name+"}")
 	if err != nil {
 		return "", nil, err
 	}
