@@ -865,3 +865,29 @@ func TestAuditFilterToAtTheEarliestInstant(t *testing.T) {
 			CodeInvalidArgument, `"filter.to"`, `"filter.from"`)
 	})
 }
+
+// An auditLog filter.from of the earliest instant (0001-01-01T00:00:00Z, a
+// zero Go time, which the stores read as no bound) is a bound like any
+// other: a to before it (in year 0) is refused, as a to before any other
+// from is, and as journey refuses it. From the earliest instant to the
+// earliest instant lists nothing, as any empty span does.
+func TestAuditFilterFromAtTheEarliestInstant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s graph.Store) {
+		e := newEnv(t, s, testConfig(), nil)
+		seedPeople(e)
+		a := e.profileID("user_id", "u1")
+		e.post(`mutation($ids:[ID!]!){mergeProfiles(ids:$ids, reason:"review"){id}}`, map[string]any{"ids": []string{a, "p_nope"}})
+		const q = `query($f: DateTime, $t: DateTime){auditLog(filter: {from: $f, to: $t}){nodes{id}}}`
+		for _, earliest := range []string{"0001-01-01T00:00:00Z", "0001-01-01T01:00:00+01:00"} {
+			e.refused(q, map[string]any{"f": earliest, "t": "0000-06-01T00:00:00Z"}, CodeInvalidArgument, `"filter.to"`, `"filter.from"`)
+			e.refused(journeyQuery, map[string]any{"id": a, "from": earliest, "to": "0000-06-01T00:00:00Z"}, CodeInvalidArgument, `"to"`, `"from"`)
+			var out struct {
+				AuditLog struct{ Nodes []struct{ ID string } }
+			}
+			e.query(q, map[string]any{"f": earliest, "t": "0001-01-01T00:00:00Z"}, &out)
+			if n := len(out.AuditLog.Nodes); n != 0 {
+				t.Errorf("auditLog(filter: {from: %s, to: the earliest instant}) = %d entries, want none", earliest, n)
+			}
+		}
+	})
+}

@@ -244,7 +244,10 @@ func (r *Resolver) auditLog(ctx context.Context, first *int, after *string, f *g
 		if f.To != nil {
 			q.To = graph.CleanUp(*f.To)
 		}
-		if !q.From.IsZero() && f.To != nil && q.To.Before(q.From) {
+		// A from at the earliest instant is a zero From, which the stores
+		// read as no bound, but it is a bound here: a to before it (in
+		// year 0) is refused too.
+		if f.From != nil && f.To != nil && q.To.Before(q.From) {
 			return nil, invalidArg("filter.to", "(%s) is before \"filter.from\" (%s)", q.To.Format(time.RFC3339Nano), q.From.Format(time.RFC3339Nano))
 		}
 	}
