@@ -459,12 +459,14 @@ func (r *Resolver) admitGranting(ctx context.Context, es []graph.FeedEntry) ([]b
 	}
 	granted := make(map[string]map[string]bool, len(entering))
 	for id, pids := range entering {
-		if _, stored, err := storedAudience(ctx, st, id); err != nil {
+		a, stored, err := storedAudience(ctx, st, id)
+		if err != nil {
 			return nil, err
-		} else if !stored {
+		}
+		if !stored {
 			continue
 		}
-		if granted[id], err = r.grantingAudiencePurpose(ctx, st, id, pids); err != nil {
+		if granted[id], err = r.grantingPurpose(ctx, a.Purpose, pids); err != nil {
 			return nil, err
 		}
 	}
@@ -801,12 +803,18 @@ func shownReason(reason error) error {
 // no longer stored, nor a profile. It reads the audience, the profiles,
 // their members and their consent once each, however many pids.
 func (r *Resolver) grantingAudiencePurpose(ctx context.Context, st audience.Store, id string, pids []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(pids))
 	a, ok, err := storedAudience(ctx, st, id)
 	if err != nil || !ok {
-		return out, err
+		return map[string]bool{}, err
 	}
-	if a.Purpose == "" {
+	return r.grantingPurpose(ctx, a.Purpose, pids)
+}
+
+// grantingPurpose is grantingAudiencePurpose for an audience already read,
+// of the given purpose ("" for none).
+func (r *Resolver) grantingPurpose(ctx context.Context, purpose string, pids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(pids))
+	if purpose == "" {
 		for _, pid := range pids {
 			out[pid] = true
 		}
@@ -850,7 +858,7 @@ func (r *Resolver) grantingAudiencePurpose(ctx context.Context, st audience.Stor
 		for _, i := range ms[p.ID] {
 			rs = append(rs, byKey[i.Key]...)
 		}
-		out[pid] = privacy.StateOf(rs, a.Purpose, now).State == privacy.StateGranted
+		out[pid] = privacy.StateOf(rs, purpose, now).State == privacy.StateGranted
 	}
 	return out, nil
 }
