@@ -90,5 +90,35 @@ func LooksPersonal(k string) bool {
 // the whole of a text it reports, written so that Go's regexp and Java's
 // (Cypher's =~, which matches whole strings) read it alike: a store that
 // judges texts inside its database uses it. Digits are Unicode's decimal
-// digits (Nd), as unicode.IsDigit has them.
-const PersonalPattern = `(?s).*(?:[@\x{FF20}\x{FE6B}]|\p{Nd}(?:[ .\-/+()]*\p{Nd}){6}).*`
+// digits (Nd) as unicode.IsDigit has them, spelled out as code point
+// ranges (digitClass) rather than \p{Nd}: the Java that runs Neo4j has
+// older Unicode tables, which lack the digits of newer scripts (Kawi,
+// Tangsa, ...), and would judge their texts otherwise.
+var PersonalPattern = `(?s).*(?:[@\x{FF20}\x{FE6B}]|` + digitClass + `(?:[ .\-/+()]*` + digitClass + `){6}).*`
+
+// digitClass is a regular expression's character class of unicode.Nd's
+// code points, as ranges both Go's regexp and Java's read.
+var digitClass = func() string {
+	var b strings.Builder
+	b.WriteByte('[')
+	add := func(lo, hi, stride uint32) {
+		for c := lo; c <= hi; c += stride {
+			end := c
+			if stride == 1 {
+				end = hi
+			}
+			fmt.Fprintf(&b, `\x{%X}-\x{%X}`, c, end)
+			if end == hi {
+				break
+			}
+		}
+	}
+	for _, r := range unicode.Nd.R16 {
+		add(uint32(r.Lo), uint32(r.Hi), uint32(r.Stride))
+	}
+	for _, r := range unicode.Nd.R32 {
+		add(r.Lo, r.Hi, r.Stride)
+	}
+	b.WriteByte(']')
+	return b.String()
+}()

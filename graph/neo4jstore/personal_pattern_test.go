@@ -34,6 +34,11 @@ func TestPersonalPatternInCypher(t *testing.T) {
 		{"12345\u00a067", false},
 		{"line\n1234567", true},
 		{"1234567\r\nend", true},
+		// Kawi digits (Unicode 15), newer than the Unicode tables of the
+		// Java that runs Neo4j 5.26: Go's tables know them.
+		{"\U00011F50\U00011F51\U00011F52\U00011F53\U00011F54\U00011F55\U00011F56", true},
+		// Tangsa digits (Unicode 14) behind a dash.
+		{"\U00016AC1\U00016AC2\U00016AC3-\U00016AC4\U00016AC5\U00016AC6\U00016AC7", true},
 	}
 	texts := make([]any, len(cases))
 	for i, c := range cases {
