@@ -75,8 +75,11 @@ run cdp migrate on it), and an audience deletion left unfinished stays.
 The source and the target must be different stores: two Neo4j URIs of
 one server (bolt or neo4j, with or without +s or +ssc; localhost or a
 loopback address; a missing port is 7687) with database names that differ
-only in case, or two paths of one folder (symbolic links resolved), are
-the same store.
+only in case, or two paths of one folder (symbolic links resolved) or of
+one store file (a hard link), are the same store. Two Neo4j URIs of one
+database that these rules miss (0.0.0.0, another address or name of the
+server) are found once both answer, each asked which database it is (CALL
+db.info()), and refused before anything is written to the target.
 
 Exit status: 0 copied and verified (or, with --verify-only, matching in
 all that was compared), 1 a store failed, the target is not empty, or
@@ -128,7 +131,10 @@ func (c *copySide) String() string {
 // server (sameNeo4jServer) and the same database, whose names Neo4j
 // compares without case (an empty name is the default, neo4j); for the
 // embedded store, the same folder once made absolute and its symbolic
-// links resolved, or one folder under two names (os.SameFile).
+// links resolved, or one folder under two names (os.SameFile), or one
+// store file under two folders (a hard link). Two names of one Neo4j
+// database that these rules do not tell apart are found once the stores
+// answer (sameDatabase).
 func (c *copySide) same(o *copySide) bool {
 	if c.neo4jURI != "" || o.neo4jURI != "" {
 		return c.neo4jURI != "" && o.neo4jURI != "" && sameNeo4jServer(c.neo4jURI, o.neo4jURI) &&
@@ -137,9 +143,11 @@ func (c *copySide) same(o *copySide) bool {
 	if c.dataDir == "" || o.dataDir == "" {
 		return false
 	}
-	if a, errA := os.Stat(c.dataDir); errA == nil {
-		if b, errB := os.Stat(o.dataDir); errB == nil && os.SameFile(a, b) {
-			return true
+	for _, name := range []string{"", embedded.FileName} {
+		if a, errA := os.Stat(filepath.Join(c.dataDir, name)); errA == nil {
+			if b, errB := os.Stat(filepath.Join(o.dataDir, name)); errB == nil && os.SameFile(a, b) {
+				return true
+			}
 		}
 	}
 	a, errA := resolvePath(c.dataDir)
@@ -204,6 +212,33 @@ func neo4jServerKey(u string) (string, bool) {
 		host = ip.String() // one spelling of each address
 	}
 	return net.JoinHostPort(host, cmp.Or(p.Port(), "7687")), true
+}
+
+// sameDatabase arranges for the target, when both sides are Neo4j, to be
+// refused before anything is written to it if it is the database the
+// source is: one database reached under two names no spelling rule tells
+// apart (0.0.0.0 or another address of the server, a host name of it, a
+// member of its cluster). Neo4j says which database each is
+// (neo4jstore.Store.Identity).
+func sameDatabase(ctx context.Context, src *dump.Stream, from, to *copySide) error {
+	if from.neo4jURI == "" || to.neo4jURI == "" {
+		return nil
+	}
+	ns, ok := src.Store().(*neo4jstore.Store)
+	if !ok {
+		return nil
+	}
+	id, err := ns.Identity(ctx)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	to.checkIdentity = func(other string) error {
+		if other == id {
+			return usagef("the source and the target are the same store (%s and %s are one database)", from, to)
+		}
+		return nil
+	}
+	return nil
 }
 
 func (c *copySide) openStore(ctx context.Context, stderr io.Writer, mustExist bool) (*dump.Stream, error) {
@@ -285,6 +320,9 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("source: %w", err)
 	}
 	defer src.Store().Close(context.WithoutCancel(ctx))
+	if err := sameDatabase(ctx, src, from, to); err != nil {
+		return err
+	}
 	dst, err := to.openStore(ctx, stderr, verifyOnly)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)

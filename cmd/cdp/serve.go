@@ -44,6 +44,9 @@ type storeFlags struct {
 	// schema is checked, not applied, and unfinished audience deletions
 	// are left as they are.
 	readOnly bool
+	// checkIdentity, when set, is given the Neo4j database's identity
+	// (neo4jstore.Config.CheckIdentity) before anything is written to it.
+	checkIdentity func(identity string) error
 }
 
 // caFileUsage describes every command's --neo4j-ca-file.
@@ -95,7 +98,7 @@ func (s *storeFlags) checkNeo4j() error {
 
 func (s *storeFlags) neo4jConfig() neo4jstore.Config {
 	return neo4jstore.Config{URI: s.neo4jURI, User: s.neo4jUser, Password: s.neo4jPass, Database: s.neo4jDB, CAFile: s.neo4jCA,
-		NoWritesAtOpen: s.readOnly}
+		NoWritesAtOpen: s.readOnly, CheckIdentity: s.checkIdentity}
 }
 
 func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store, error) {

@@ -61,6 +61,11 @@ type Config struct {
 	// data migrations that follow once it answers (which may take long on
 	// a large store) are bounded by Open's context alone.
 	ConnectDeadline time.Time
+	// CheckIdentity, when set, is called by Open with the database's
+	// Identity once Neo4j answers, before Open writes anything; an error
+	// it returns ends Open, which returns it as it is. cdp copy uses it to
+	// refuse one database named two ways as both source and target.
+	CheckIdentity func(identity string) error
 }
 
 // Store is the Neo4j graph.Store. It holds one driver (one connection pool)
@@ -157,6 +162,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return nil, graph.ErrUnavailable(fmt.Errorf("cannot reach Neo4j at %s: %w", uri, err))
 	}
+	if cfg.CheckIdentity != nil {
+		id, err := s.Identity(ctx)
+		if err == nil {
+			err = cfg.CheckIdentity(id)
+		}
+		if err != nil {
+			_ = driver.Close(context.WithoutCancel(ctx))
+			if databaseNotFound(err) {
+				return nil, graph.Errorf(graph.EINVALID, "Neo4j at %s has no database %q (check the database name given)", uri, s.db)
+			}
+			return nil, err
+		}
+	}
 	if cfg.NoWritesAtOpen {
 		var gaps []string
 		if gaps, err = s.SchemaGaps(ctx); err == nil && len(gaps) > 0 {
@@ -196,6 +214,37 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.finishAudienceDeletionsAtOpen(wctx)
 	}()
 	return s, nil
+}
+
+// qDatabaseIdentity reads what Neo4j tells a database apart by: the id it
+// gave the database when it was created, and the time it was.
+const qDatabaseIdentity = `CALL db.info() YIELD id, creationDate RETURN id, creationDate`
+
+// Identity returns what tells the store's database apart from every other,
+// on this server or another: the id Neo4j gave it at its creation and its
+// creation time (db.info). Every URI that reaches the database (any host
+// name or address of the server, bolt or neo4j, with TLS or without)
+// gives the same, and so does every member of a cluster that holds it.
+func (s *Store) Identity(ctx context.Context) (string, error) {
+	out, err := s.accessRead(ctx, func(ctx context.Context, t *readTx) (any, error) {
+		rows, err := t.query(ctx, qDatabaseIdentity, nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) != 1 || len(rows[0].Values) != 2 {
+			return nil, fmt.Errorf("db.info answered %d rows", len(rows))
+		}
+		id, _ := rows[0].Values[0].(string)
+		created := fmt.Sprint(rows[0].Values[1])
+		if id == "" {
+			return nil, errors.New("db.info answered no database id")
+		}
+		return id + "@" + created, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("neo4j: read the identity of database %q: %w", s.db, err)
+	}
+	return out.(string), nil
 }
 
 // URIScheme is uri's scheme, lowercased, or "" when uri is not a URL.
