@@ -68,6 +68,12 @@ profile facts, audiences with their members and log, the change feed,
 webhook destinations (not their leases, which are not copied) and
 deliveries, and prints both sides.
 
+The source is only read, at open too: an embedded source of an older
+layout is refused, not upgraded (open it once with cdp serve first), a
+Neo4j source's schema is checked, not applied (one not current is
+refused: run cdp migrate on it), and an audience deletion left unfinished
+there stays so (the deleted audience is not copied).
+
 --verify-only writes nothing to either store, at open too: a Neo4j
 database's schema is checked, not applied (one not current is refused:
 run cdp migrate on it), and an audience deletion left unfinished stays.
@@ -113,8 +119,8 @@ func (c *copySide) check() error {
 	case c.neo4jURI == "":
 		return nil
 	}
-	// Checked before either store is opened: opening the source may
-	// upgrade an embedded store of an older layout in place.
+	// Checked before either store is opened: a wrong URI costs no
+	// connection, and says so at once.
 	return checkNeo4jURI("--"+c.name+"-neo4j-uri", c.neo4jURI, "--"+c.name+"-neo4j-ca-file", c.neo4jCA)
 }
 
@@ -256,6 +262,8 @@ func (c *copySide) openStore(ctx context.Context, stderr io.Writer, mustExist bo
 			return nil, fmt.Errorf("the %s is held by a running server; stop it first", c)
 		case errors.Is(err, embedded.ErrOlderLayout) && c.name == "to" && !mustExist:
 			return nil, fmt.Errorf("%w; it is not empty, and is left unchanged: give --force to upgrade it and copy into it", err)
+		case errors.Is(err, embedded.ErrOlderLayout) && c.name == "from":
+			return nil, fmt.Errorf("%w; a copy reads its source and leaves it unchanged: open it once with cdp serve to upgrade it (a backup of the file is kept), then copy", err)
 		case errors.Is(err, embedded.ErrOlderLayout):
 			return nil, fmt.Errorf("%w; --verify-only leaves both stores unchanged: open it once with cdp serve to upgrade it (a backup of the file is kept), then verify", err)
 		}
@@ -300,20 +308,22 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if from.same(to) {
 		return usagef("the source and the target are the same store (%s)", from)
 	}
-	// Checked before either store is opened: opening the source may
-	// upgrade an embedded store of an older layout in place.
+	// Checked before either store is opened, so that nothing is waited
+	// for in vain.
 	if (from.neo4jURI != "" || to.neo4jURI != "") && timeout <= 0 {
 		return usagef("--store-timeout must be positive, got %s", timeout)
 	}
 	from.timeout, to.timeout = timeout, timeout
-	// A store is upgraded in place only when it will be read (the source
-	// of a copy) or written (a target given --force): a target refused for
-	// holding records, and both sides of --verify-only, stay as they are.
-	from.noUpgrade, to.noUpgrade = verifyOnly, verifyOnly || !force
-	// Nor does --verify-only write to a Neo4j store at open: its schema
-	// is checked, not applied, and an audience deletion left unfinished
-	// stays so.
-	from.readOnly, to.readOnly = verifyOnly, verifyOnly
+	// The source is read, never written, at open too: an embedded one of
+	// an older layout is refused rather than upgraded, a Neo4j one's
+	// schema is checked rather than applied (one not current is refused:
+	// run cdp migrate on it), and an audience deletion left unfinished
+	// there stays so (the deleted audience is not read: its tombstone and
+	// what is left of it are not copied). The target is upgraded in place
+	// only when written (given --force): a target refused for holding
+	// records, and the target of --verify-only, stay as they are.
+	from.noUpgrade, to.noUpgrade = true, verifyOnly || !force
+	from.readOnly, to.readOnly = true, verifyOnly
 
 	src, err := from.openStore(ctx, stderr, true)
 	if err != nil {

@@ -13,9 +13,7 @@ import (
 
 // A --store-timeout that is not positive, with a Neo4j side to wait for,
 // is bad usage, refused before either store is opened: an embedded source
-// of an older layout, which a copy upgrades in place once it opens it, is
-// left as it was (it was upgraded, and then the Neo4j target refused the
-// timeout). Nothing listens on port 1.
+// of an older layout is left as it was. Nothing listens on port 1.
 func TestCopyRefusesANonPositiveStoreTimeoutBeforeOpening(t *testing.T) {
 	old := olderLayout(t)
 	for _, timeout := range []string{"0s", "-5s"} {

@@ -40,9 +40,10 @@ type storeFlags struct {
 	// noUpgrade leaves an embedded file of an older layout as it is and
 	// refuses it (embedded.ErrOlderLayout) instead of upgrading it.
 	noUpgrade bool
-	// readOnly opens a Neo4j store without writing (NoWritesAtOpen): its
-	// schema is checked, not applied, and unfinished audience deletions
-	// are left as they are.
+	// readOnly opens a store without writing to it: a Neo4j one with
+	// NoWritesAtOpen (its schema checked, not applied, and unfinished
+	// audience deletions left as they are), an embedded one read only
+	// (embedded.Options.ReadOnly: one of an older layout refused).
 	readOnly bool
 	// checkIdentity, when set, is given the Neo4j database's identity
 	// (neo4jstore.Config.CheckIdentity) before anything is written to it.
@@ -109,7 +110,7 @@ func (s *storeFlags) open(ctx context.Context, log zerolog.Logger) (graph.Store,
 		}
 		return st, nil
 	}
-	st, err := embedded.OpenWith(s.dataDir, embedded.Options{NoUpgrade: s.noUpgrade, OnUpgrade: func(u embedded.Upgrade) {
+	st, err := embedded.OpenWith(s.dataDir, embedded.Options{NoUpgrade: s.noUpgrade, ReadOnly: s.readOnly, OnUpgrade: func(u embedded.Upgrade) {
 		log.Warn().Str("file", u.Path).Uint64("from", u.From).Uint64("to", u.To).Str("backup", u.Backup).
 			Msg("upgrading the embedded store's layout in place; the file as it was is kept as backup")
 	}})

@@ -84,10 +84,15 @@ func OpenWith(dir string, o Options) (*Store, error) { return openLayout(dir, cu
 
 // openLayout opens the store in dir as a build that reads lay.
 func openLayout(dir string, lay layout, o Options) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	path := filepath.Join(dir, FileName)
+	if o.ReadOnly {
+		// Nothing is made: a file that is not there is not a store.
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	} else if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir %s is not writable: %w", dir, err)
 	}
-	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: lockTimeout,
 		// The hashmap freelist stays fast as the file grows, and not
@@ -96,6 +101,7 @@ func openLayout(dir string, lay layout, o Options) (*Store, error) {
 		FreelistType:    bolt.FreelistMapType,
 		NoFreelistSync:  true,
 		InitialMmapSize: o.InitialMmapSize,
+		ReadOnly:        o.ReadOnly,
 	})
 	switch {
 	case err == nil:
@@ -123,7 +129,7 @@ func openLayout(dir string, lay layout, o Options) (*Store, error) {
 		if err := lay.checkVersion(v); err != nil {
 			return fail(err)
 		}
-		if v < lay.version && o.NoUpgrade {
+		if v < lay.version && (o.NoUpgrade || o.ReadOnly) {
 			return fail(fmt.Errorf("the file %w (version %d; this build writes version %d)", ErrOlderLayout, v, lay.version))
 		}
 		if v < lay.version {
@@ -132,10 +138,33 @@ func openLayout(dir string, lay layout, o Options) (*Store, error) {
 			}
 		}
 	}
+	if o.ReadOnly {
+		// Read as it is: a current file holds every bucket, as each
+		// open for writing made those missing.
+		if err := db.View(func(btx *bolt.Tx) error { return checkBuckets(btx, fresh) }); err != nil {
+			return fail(err)
+		}
+		return &Store{db: db, dir: dir, wmu: make(chan struct{}, 1)}, nil
+	}
 	if err := db.Update(func(btx *bolt.Tx) error { return initBuckets(btx, lay.version) }); err != nil {
 		return fail(err)
 	}
 	return &Store{db: db, dir: dir, wmu: make(chan struct{}, 1)}, nil
+}
+
+// checkBuckets refuses, for a file opened to be read only, one that holds
+// no layout yet (fresh) or lacks a bucket, which opening it for writing
+// would create.
+func checkBuckets(btx *bolt.Tx, fresh bool) error {
+	if fresh {
+		return errors.New("the file holds no store yet, and was opened to be read only")
+	}
+	for _, name := range allBuckets {
+		if btx.Bucket(name) == nil {
+			return fmt.Errorf("the file lacks bucket %s, which opening it for writing creates, and was opened to be read only", name)
+		}
+	}
+	return nil
 }
 
 // initBuckets creates the buckets that are missing and, in a new file,

@@ -181,6 +181,12 @@ type Options struct {
 	// NoUpgrade refuses a file of an older layout with ErrOlderLayout,
 	// leaving it as it is, instead of upgrading it.
 	NoUpgrade bool
+	// ReadOnly opens an existing file to be read only, writing nothing to
+	// it (not even the commit that opening otherwise makes): a file of an
+	// older layout is refused with ErrOlderLayout, as with NoUpgrade, and
+	// every write fails. The lock it takes is shared, so it still refuses
+	// a file a running server holds (ErrInUse), but not another reader.
+	ReadOnly bool
 	// InitialMmapSize is the least size, in bytes, of the file's memory
 	// map (bbolt's option of that name; 0 for bbolt's own start). While
 	// the file fits in the map, no commit waits for a long read (a scan
