@@ -70,18 +70,34 @@ const defaultStoreTimeout = 60 * time.Second
 // checkNeo4jURI refuses as bad usage a Neo4j URI that Open does not take
 // (another scheme, text that is not a URL, or an address no server can
 // have or not the one meant: no host, a port outside 1 to 65535, user
-// information cut short; URIAddressProblem) and a CA file beside a URI
-// that checks no certificate: a configuration to fix, found before any
-// store is opened or port bound. flag and caFlag name the flags (with
-// their dashes); a password in uri is shown as xxxxx.
+// information cut short; URIAddressProblem), one holding user
+// information (which Open refuses, credentials having flags of their
+// own), and a CA file beside a URI that checks no certificate: a
+// configuration to fix, found before any store is opened or port bound.
+// flag and caFlag name the flags (with their dashes); a password in uri
+// is shown as xxxxx.
 func checkNeo4jURI(flag, uri, caFlag, caFile string) error {
+	// The user and password have flags of their own: --neo4j-user and
+	// --neo4j-password beside --neo4j-uri, --from-neo4j-user ... beside
+	// --from-neo4j-uri.
+	base := strings.TrimSuffix(flag, "-uri")
+	creds := ""
+	if strings.Contains(uri, "@") {
+		creds = fmt.Sprintf(", and a user and password with %s-user and %s-password, not in the URI", base, base)
+	}
 	scheme := neo4jstore.URIScheme(uri)
 	if !neo4jstore.KnownScheme(scheme) {
-		return usagef("%s %q is not a Neo4j URI: give bolt://HOST:PORT or neo4j://HOST:PORT (+s or +ssc for TLS), with a password in it percent-encoded",
-			flag, neo4jstore.RedactURI(uri))
+		return usagef("%s %q is not a Neo4j URI: give bolt://HOST:PORT or neo4j://HOST:PORT (+s or +ssc for TLS)%s",
+			flag, neo4jstore.RedactURI(uri), creds)
 	}
 	if p := neo4jstore.URIAddressProblem(uri); p != "" {
-		return usagef("%s %q has %s: give bolt://HOST:PORT or neo4j://HOST:PORT", flag, neo4jstore.RedactURI(uri), p)
+		return usagef("%s %q has %s: give bolt://HOST:PORT or neo4j://HOST:PORT%s", flag, neo4jstore.RedactURI(uri), p, creds)
+	}
+	if neo4jstore.URIUserInfo(uri) {
+		// The driver reads no credentials from the URI: it would connect
+		// without them, and the ones written there would go unseen.
+		return usagef("%s %q holds user information, which is not read from it: give the user and password with %s-user and %s-password (or their environment variables), and the URI without them",
+			flag, neo4jstore.HideUserInfo(uri), base, base)
 	}
 	if caFile != "" && !neo4jstore.ChecksCertificate(scheme) {
 		return usagef("%s needs a bolt+s:// or neo4j+s:// %s, whose certificate it checks", caFlag, flag)

@@ -120,12 +120,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if _, err := url.Parse(cfg.URI); err != nil {
 		// The parser's error repeats the URI whole, and may quote a piece
 		// of a password written into it.
-		return nil, fmt.Errorf("neo4j: bad configuration for %q: the URI is not a valid URL (percent-encode a password written into it, or give it with the password setting)", uri)
+		return nil, fmt.Errorf("neo4j: bad configuration for %q: the URI is not a valid URL (a user and password are not read from it: give them in the user and password settings)", uri)
 	}
 	if p := URIAddressProblem(cfg.URI); p != "" {
 		// The driver would take it, and fail every connection as if
 		// Neo4j were down: no server can listen there.
 		return nil, fmt.Errorf("neo4j: bad configuration for %q: the URI has %s", uri, p)
+	}
+	if URIUserInfo(cfg.URI) {
+		// The driver reads no credentials from the URI: it would connect
+		// without them (or with cfg.User's), the ones written there unseen.
+		return nil, fmt.Errorf("neo4j: bad configuration for %q: the URI holds user information, which is not read from it: give the user and password in the user and password settings, and the URI without them", HideUserInfo(cfg.URI))
 	}
 	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth, tlsConf...)
 	if err != nil {
@@ -270,7 +275,7 @@ func URIAddressProblem(uri string) string {
 	case err != nil:
 		return ""
 	case u.User == nil && redact.CutUserInfo(uri):
-		return "user information cut short by a #, / or ? (percent-encode them)"
+		return "user information cut short by a #, / or ? (a user and password are not read from the URI: give them in their own settings)"
 	case u.Host == "":
 		return "no host"
 	case strings.HasSuffix(u.Host, ":"):
@@ -282,6 +287,28 @@ func URIAddressProblem(uri string) string {
 		}
 	}
 	return ""
+}
+
+// URIUserInfo reports whether uri, a URL, holds user information (a user
+// name, a password or both). Open reads no credentials from the URI
+// (Config.User and Config.Password give them), and refuses one that holds
+// them rather than connecting without them.
+func URIUserInfo(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && u.User != nil
+}
+
+// HideUserInfo returns uri, a URL, with its user information shown as
+// xxxxx whole, user name included (a token written as the user name is
+// as secret as a password); uri as RedactURI shows it when it is not a
+// URL or holds none.
+func HideUserInfo(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		return RedactURI(uri)
+	}
+	u.User = url.User("xxxxx")
+	return u.String()
 }
 
 // KnownScheme reports whether Open takes a URI of this scheme: bolt and
