@@ -14,6 +14,7 @@ import (
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
+	"github.com/idgraph/cdp/graph/embedded"
 	"github.com/idgraph/cdp/graph/neo4jstore"
 	"github.com/idgraph/cdp/internal/storetest"
 )
@@ -159,5 +160,36 @@ func TestCopyLeavesNeo4jSourceUnchanged(t *testing.T) {
 	}
 	if after := neo4jSnapshot(t, neo); !slices.Equal(after, before) {
 		t.Errorf("a refused copy changed its Neo4j source:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// Opened read only, an embedded store is still refused while a server
+// holds it (its lock, shared, waits for the server's): as the source of a
+// copy and as either side of --verify-only, exit 1 saying so, the file
+// left as it was.
+func TestCopyRefusesAnEmbeddedStoreHeldByAServer(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	ingestEvents(t, src, map[string][]string{"a1": {"user_id:u1"}})
+	copyOK(t, "--from-data-dir", src, "--to-data-dir", dst)
+	for _, held := range []string{src, dst} {
+		st, err := embedded.Open(held) // what a running server holds
+		storetest.Must(t, err)
+		before := dirHashes(t, held)
+		for _, args := range [][]string{
+			{"--from-data-dir", held, "--to-data-dir", filepath.Join(t.TempDir(), "copy")},
+			{"--verify-only", "--from-data-dir", src, "--to-data-dir", dst},
+		} {
+			if held == dst && args[0] != "--verify-only" {
+				continue
+			}
+			out, errOut, code := copyRun(t, args...)
+			if code != 1 || !strings.Contains(errOut, "held by a running server") {
+				t.Errorf("cdp copy %s while %s is held: exit %d\n%s\n%s\nwant 1, held by a running server", strings.Join(args, " "), held, code, out, errOut)
+			}
+		}
+		storetest.Must(t, st.Close(context.Background()))
+		if after := dirHashes(t, held); !slices.Equal(after, before) {
+			t.Errorf("the held store %s changed: before %v, after %v", held, before, after)
+		}
 	}
 }
