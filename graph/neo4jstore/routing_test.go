@@ -244,3 +244,22 @@ func TestOpenRefusesAURIWithoutAnAddress(t *testing.T) {
 		}
 	}
 }
+
+// The system database holds Neo4j's own settings, not a store: naming it
+// is a configuration to fix, refused before any connection, whatever its
+// case. It was tried, and failed with a bare SemanticError.
+func TestOpenRefusesTheSystemDatabase(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, db := range []string{"system", "SYSTEM", "System"} {
+		s, err := neo4jstore.Open(ctx, neo4jstore.Config{URI: "bolt://127.0.0.1:1", Database: db})
+		if err == nil {
+			_ = s.Close(ctx)
+			t.Errorf("Open with database %q succeeded", db)
+			continue
+		}
+		if graph.ErrorCode(err) == graph.EUNAVAILABLE || !strings.Contains(err.Error(), "the system database") {
+			t.Errorf("Open with database %q = %v (code %s); want a configuration error naming the system database", db, err, graph.ErrorCode(err))
+		}
+	}
+}

@@ -30,6 +30,10 @@ var dbSystem = attribute.String("db.system", "neo4j")
 // DefaultDatabase is used when Config.Database is empty.
 const DefaultDatabase = "neo4j"
 
+// systemDatabase is the database in which Neo4j keeps its own settings
+// (users, roles, the other databases), never a store.
+const systemDatabase = "system"
+
 // pingTimeout bounds Ping, so a health check answers quickly even when the
 // server accepts connections but does not run queries.
 const pingTimeout = 2 * time.Second
@@ -131,6 +135,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// The driver reads no credentials from the URI: it would connect
 		// without them (or with cfg.User's), the ones written there unseen.
 		return nil, fmt.Errorf("neo4j: bad configuration for %q: the URI holds user information, which is not read from it: give the user and password in the user and password settings, and the URI without them", HideUserInfo(cfg.URI))
+	}
+	if strings.EqualFold(cfg.Database, systemDatabase) {
+		// Neo4j would take the connection and refuse every statement
+		// with a bare SemanticError.
+		return nil, fmt.Errorf("neo4j: bad configuration for %q: the system database holds Neo4j's own settings, not a store: name a user database (default %s)", uri, DefaultDatabase)
 	}
 	driver, err := neo4j.NewDriverWithContext(cfg.URI, auth, tlsConf...)
 	if err != nil {
