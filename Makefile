@@ -25,11 +25,12 @@ build:
 # (make release DIST=~/bin).
 RELEASE_FILES := $(foreach p,$(RELEASE_PLATFORMS),cdp-$(subst /,-,$(p)))
 release:
-	mkdir -p $(DIST)
-	cd $(DIST) && rm -f $(RELEASE_FILES) SHA256SUMS
-	$(foreach p,$(RELEASE_PLATFORMS),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) go build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o $(DIST)/cdp-$(subst /,-,$(p)) ./cmd/cdp &&) true
-	cd $(DIST) && { command -v sha256sum >/dev/null && sha256sum $(RELEASE_FILES) || shasum -a 256 $(RELEASE_FILES); } > SHA256SUMS
-	@echo "built $(VERSION):" && cd $(DIST) && ls -l $(RELEASE_FILES) SHA256SUMS
+	@case '$(VERSION)' in *[!A-Za-z0-9._+-]*|'') echo "make release: VERSION '$(VERSION)' must be letters, digits, dots, dashes, pluses and underscores" >&2; exit 2;; esac
+	mkdir -p '$(DIST)'
+	cd '$(DIST)' && rm -f $(RELEASE_FILES) SHA256SUMS
+	$(foreach p,$(RELEASE_PLATFORMS),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) go build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o '$(DIST)/cdp-$(subst /,-,$(p))' ./cmd/cdp &&) true
+	cd '$(DIST)' && { command -v sha256sum >/dev/null && sha256sum $(RELEASE_FILES) || shasum -a 256 $(RELEASE_FILES); } > SHA256SUMS
+	@echo "built $(VERSION):" && cd '$(DIST)' && ls -l $(RELEASE_FILES) SHA256SUMS
 
 generate:
 	go generate ./...

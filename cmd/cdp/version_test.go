@@ -76,7 +76,7 @@ func TestReleaseTarget(t *testing.T) {
 	for i, arch := range []string{"amd64", "arm64"} {
 		for _, want := range []string{
 			"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + arch, "-trimpath",
-			"-X main.version=v9.9.9", "-o dist/cdp-linux-" + arch, "./cmd/cdp",
+			"-X main.version=v9.9.9", "-o 'dist/cdp-linux-" + arch + "'", "./cmd/cdp",
 		} {
 			if !strings.Contains(builds[i], want) {
 				t.Errorf("make release's build %d %q lacks %q", i, builds[i], want)
@@ -97,9 +97,9 @@ func TestReleaseBuildsStaticBinaries(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("make is not installed")
 	}
-	dist := filepath.Join(t.TempDir(), "dist")
-	// A folder of the user's, with a file of theirs and one named like a
-	// binary of another platform.
+	// A folder of the user's, its path holding a space, with a file of
+	// theirs and one named like a binary of another platform.
+	dist := filepath.Join(t.TempDir(), "my dist")
 	if err := os.MkdirAll(filepath.Join(dist, "notes"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -155,5 +155,25 @@ func TestReleaseBuildsStaticBinaries(t *testing.T) {
 				t.Errorf("%s version: %q, %v; want cdp v9.9.9-test", name, got, err)
 			}
 		}
+	}
+}
+
+// A VERSION that would not survive the build's flags as one word (a
+// space splits -X main.version) is refused before anything is built or
+// written.
+func TestReleaseRefusesAVersionWithSpaces(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	dist := filepath.Join(t.TempDir(), "dist")
+	out, err := exec.Command("make", "-C", filepath.Join("..", ".."), "release", "VERSION=v1 beta", "DIST="+dist).CombinedOutput()
+	if err == nil {
+		t.Fatalf("make release VERSION='v1 beta' succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "VERSION 'v1 beta' must be") {
+		t.Errorf("make release VERSION='v1 beta' said:\n%s\nwant the VERSION named", out)
+	}
+	if _, err := os.Stat(dist); !os.IsNotExist(err) {
+		t.Errorf("make release VERSION='v1 beta' made %s (%v)", dist, err)
 	}
 }
