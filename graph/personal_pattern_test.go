@@ -3,6 +3,7 @@ package graph
 import (
 	"regexp"
 	"testing"
+	"unicode"
 
 	"pgregory.net/rapid"
 )
@@ -47,10 +48,26 @@ func TestLooksPersonal(t *testing.T) {
 			t.Errorf("PersonalPattern on %q: %v, want %v", c.text, got, c.want)
 		}
 	}
+	maybe := regexp.MustCompile(`^(?:` + MaybePersonalPattern + `)$`)
+	for _, c := range personalCases {
+		if c.want && !maybe.MatchString(c.text) {
+			t.Errorf("MaybePersonalPattern misses %q, which looks personal", c.text)
+		}
+	}
 	rapid.Check(t, func(t *rapid.T) {
-		s := rapid.StringOf(rapid.RuneFrom([]rune("0123456789 .-/+()@x\n\u0661\uff20"))).Draw(t, "text")
+		s := rapid.StringOf(rapid.RuneFrom([]rune("0123456789 .-/+()@x\n\u0661\uff20\u00e9\u4e2d"))).Draw(t, "text")
 		if a, b := LooksPersonal(s), re.MatchString(s); a != b {
 			t.Fatalf("%q: LooksPersonal %v, PersonalPattern %v", s, a, b)
 		}
+		if a := LooksPersonal(s); a && !maybe.MatchString(s) {
+			t.Fatalf("%q looks personal, and MaybePersonalPattern misses it", s)
+		}
 	})
+	// Every decimal digit is one of the rough class's.
+	rough := regexp.MustCompile(`^` + roughDigitClass + `$`)
+	for c := rune(0); c <= unicode.MaxRune; c++ {
+		if unicode.IsDigit(c) && !rough.MatchString(string(c)) {
+			t.Errorf("U+%04X is a digit outside the rough class", c)
+		}
+	}
 }

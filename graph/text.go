@@ -96,6 +96,29 @@ func LooksPersonal(k string) bool {
 // Tangsa, ...), and would judge their texts otherwise.
 var PersonalPattern = `(?s).*(?:[@\x{FF20}\x{FE6B}]|` + digitClass + `(?:[ .\-/+()]*` + digitClass + `){6}).*`
 
+// MaybePersonalPattern matches every text PersonalPattern matches, and
+// some more: its digits are the ASCII ones and every code point from the
+// first other decimal digit up (digitFloor), two ranges where
+// PersonalPattern has dozens. A text it does not match does not look
+// personal, so a store checks it first: most texts (Latin names, ASCII
+// digits) are judged by it alone, which in Java's regular expressions
+// costs about a tenth of PersonalPattern.
+var MaybePersonalPattern = `(?s).*(?:[@\x{FF20}\x{FE6B}]|` + roughDigitClass + `(?:[ .\-/+()]*` + roughDigitClass + `){6}).*`
+
+// roughDigitClass holds every decimal digit (unicode.Nd) and more: 0-9,
+// and everything from digitFloor up.
+var roughDigitClass = fmt.Sprintf(`[0-9\x{%X}-\x{10FFFF}]`, digitFloor)
+
+// digitFloor is the least decimal digit above the ASCII ones.
+var digitFloor = func() rune {
+	for _, r := range unicode.Nd.R16 {
+		if r.Hi > '9' {
+			return rune(max(r.Lo, '9'+1))
+		}
+	}
+	return rune(unicode.Nd.R32[0].Lo)
+}()
+
 // digitClass is a regular expression's character class of unicode.Nd's
 // code points, as ranges both Go's regexp and Java's read.
 var digitClass = func() string {

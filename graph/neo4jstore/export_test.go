@@ -264,3 +264,7 @@ func AccessWriteAround(ctx context.Context, s *Store, between func()) error {
 // UseDatabase points s at another database of its Neo4j, as a database
 // taken offline under a running store would look.
 func UseDatabase(s *Store, db string) { s.db = db }
+
+// WithholdPersonal is the expression paths uses to withhold a name x that
+// looks like personal data, with its parameters.
+const WithholdPersonal = withholdPersonal

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/idgraph/cdp/graph"
+	"github.com/idgraph/cdp/graph/neo4jstore"
 	"github.com/idgraph/cdp/internal/storetest"
 )
 
@@ -54,6 +55,21 @@ func TestPersonalPatternInCypher(t *testing.T) {
 	for i, c := range cases {
 		if got[i] != c.want {
 			t.Errorf("%q =~ PersonalPattern: %v, want %v", c.text, got[i], c.want)
+		}
+	}
+	// The expression paths withholds names with, its rough check first.
+	shown, _ := single(t, s, `RETURN [x IN $xs | `+neo4jstore.WithholdPersonal+`]`, map[string]any{"xs": texts,
+		"maybePersonal": graph.MaybePersonalPattern, "personal": graph.PersonalPattern, "withhold": "***"}).([]any)
+	if len(shown) != len(cases) {
+		t.Fatalf("got %v for %d texts", shown, len(cases))
+	}
+	for i, c := range cases {
+		want := c.text
+		if c.want {
+			want = "***"
+		}
+		if shown[i] != want {
+			t.Errorf("paths shows %q as %q, want %q", c.text, shown[i], want)
 		}
 	}
 }
