@@ -18,12 +18,7 @@ import (
 func Logged(log zerolog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rid := r.Header.Get("X-Request-Id")
-		if !saneID(rid) {
-			rid = newID()
-		}
-		w.Header().Set("X-Request-Id", rid)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		rid := answerHeaders(w, r)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			log.Info().

@@ -426,21 +426,28 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// answerHeaders sets the headers every answer carries and returns the
+// request's id: the X-Request-Id sent when it is sane, else a new one, in
+// X-Request-Id; and X-Content-Type-Options: nosniff, since every answer
+// is read as the type it names, never sniffed: an export or a GraphQL
+// answer holding a value such as <script> must not be taken for a page.
+func answerHeaders(w http.ResponseWriter, r *http.Request) string {
+	rid := r.Header.Get("X-Request-Id")
+	if !saneID(rid) {
+		rid = newID()
+	}
+	w.Header().Set("X-Request-Id", rid)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	return rid
+}
+
 // middleware gives every request an id (kept from X-Request-Id when it is
 // sane), a logger carrying it in the context, one access log line, and a
 // recover that answers 500 instead of dropping the connection.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rid := r.Header.Get("X-Request-Id")
-		if !saneID(rid) {
-			rid = newID()
-		}
-		w.Header().Set("X-Request-Id", rid)
-		// Every answer is read as the type it names, never sniffed: an
-		// export or a GraphQL answer holding a value such as <script> must
-		// not be taken for a page.
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		rid := answerHeaders(w, r)
 		lc := s.cfg.Logger.With().Str("request_id", rid)
 		if tid := telemetry.TraceID(r.Context()); tid != "" {
 			lc = lc.Str("trace_id", tid)
